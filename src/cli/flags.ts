@@ -1,0 +1,34 @@
+import { Flags } from '@oclif/core';
+
+/** Flags every command takes (SPEC §4). */
+export const globalFlags = {
+  config: Flags.string({
+    char: 'c',
+    summary: 'Path to steep.yaml.',
+    default: 'steep.yaml',
+    env: 'STEEP_CONFIG',
+    helpGroup: 'GLOBAL',
+  }),
+  'no-color': Flags.boolean({
+    summary: 'Plain output without colour (also NO_COLOR).',
+    helpGroup: 'GLOBAL',
+  }),
+  'log-format': Flags.string({
+    summary: 'Format of log events on stderr.',
+    options: ['text', 'json'],
+    default: 'text',
+    helpGroup: 'GLOBAL',
+  }),
+};
+
+export const jsonFlag = {
+  json: Flags.boolean({ summary: 'Print the result as JSON on stdout.' }),
+};
+
+export const formatFlag = {
+  format: Flags.string({
+    summary: 'Output format.',
+    options: ['text', 'json', 'markdown'],
+    default: 'text',
+  }),
+};

@@ -1,0 +1,101 @@
+import pg from 'pg';
+import type { ConnectionSpec } from '../model/topology.js';
+import { SteepError } from '../model/errors.js';
+import { mask } from './mask.js';
+
+export const APPLICATION_NAME = 'steep';
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+
+export interface ConnectOptions {
+  /** node name, for error messages */
+  node: string;
+  connectTimeoutMs?: number;
+  statementTimeoutMs?: number;
+  applicationName?: string;
+  /** replication: 'database' for a walsender connection (exported snapshots) */
+  replication?: 'database';
+}
+
+function sslOption(spec: ConnectionSpec): pg.ClientConfig['ssl'] {
+  switch (spec.sslmode) {
+    case undefined:
+    case 'disable':
+    case 'allow':
+    case 'prefer':
+      return false;
+    case 'require':
+      return { rejectUnauthorized: false };
+    default:
+      return spec.sslrootcert ? { ca: spec.sslrootcert, rejectUnauthorized: true } : { rejectUnauthorized: true };
+  }
+}
+
+/** pg.Client config, libpq conventions: PGPASSWORD and ~/.pgpass apply when no password is given. */
+export function clientConfig(spec: ConnectionSpec, opts: ConnectOptions): pg.ClientConfig {
+  const config: pg.ClientConfig & { replication?: string } = {
+    host: spec.host,
+    port: spec.port,
+    database: spec.database,
+    user: spec.user,
+    password: spec.password,
+    ssl: sslOption(spec),
+    application_name: opts.applicationName ?? APPLICATION_NAME,
+    connectionTimeoutMillis: opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+    statement_timeout: opts.statementTimeoutMs && opts.statementTimeoutMs > 0 ? opts.statementTimeoutMs : undefined,
+  };
+  if (opts.replication) config.replication = opts.replication;
+  return config;
+}
+
+/** One sentence naming the node and the cause, without secrets. */
+export function describeConnectError(node: string, spec: ConnectionSpec, err: unknown): string {
+  const e = err as { code?: string; message?: string };
+  const where = `${spec.host}:${spec.port}/${spec.database} as ${spec.user}`;
+  switch (e.code) {
+    case 'ECONNREFUSED':
+      return `node ${node}: connection refused at ${where}; is the server running and listening there?`;
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return `node ${node}: host ${spec.host} not found; check the node's host`;
+    case 'ETIMEDOUT':
+      return `node ${node}: connection to ${where} timed out; check the network or firewall`;
+    case '28P01':
+      return `node ${node}: password authentication failed for user ${spec.user}; check the password (${where})`;
+    case '28000':
+      return `node ${node}: authentication rejected for ${where}: ${mask(e.message ?? '')}`;
+    case '3D000':
+      return `node ${node}: database ${spec.database} does not exist on ${spec.host}:${spec.port}; check the node's database`;
+    default:
+      if (/timeout/i.test(e.message ?? '')) {
+        return `node ${node}: connection to ${where} timed out; check the network or firewall`;
+      }
+      return `node ${node}: cannot connect to ${where}: ${mask(e.message ?? String(err))}`;
+  }
+}
+
+export async function connect(spec: ConnectionSpec, opts: ConnectOptions): Promise<pg.Client> {
+  const client = new pg.Client(clientConfig(spec, opts));
+  // an idle connection that breaks must not crash the process; the next query reports it
+  client.on('error', () => {});
+  try {
+    await client.connect();
+  } catch (err) {
+    await client.end().catch(() => {});
+    throw new SteepError('connect', describeConnectError(opts.node, spec, err), { node: opts.node, cause: err });
+  }
+  return client;
+}
+
+/** Run `fn` with a connection that is always closed afterwards. */
+export async function withClient<T>(
+  spec: ConnectionSpec,
+  opts: ConnectOptions,
+  fn: (client: pg.Client) => Promise<T>,
+): Promise<T> {
+  const client = await connect(spec, opts);
+  try {
+    return await fn(client);
+  } finally {
+    await client.end().catch(() => {});
+  }
+}

@@ -1,0 +1,159 @@
+/**
+ * The observed state: what the nodes' catalogs really hold. Same shapes as topology.ts where
+ * they describe the same object.
+ */
+import type {
+  PublicationDef,
+  SubscriptionDef,
+  SubscriptionOptions,
+  TableName,
+} from './topology.js';
+
+/** A value steep could not read (e.g. subconninfo without privilege): never assumed equal. */
+export const UNKNOWN = { unknown: true } as const;
+export type Unknown = typeof UNKNOWN;
+export function isUnknown(v: unknown): v is Unknown {
+  return typeof v === 'object' && v !== null && (v as { unknown?: unknown }).unknown === true;
+}
+
+/** What steep's ownership comment says (`managed by steep: topology=… conn=sha256:…`). */
+export interface Ownership {
+  topology: string;
+  /** sha256 hex of the connection string steep set (subscriptions only) */
+  connHash?: string;
+}
+
+export interface ObservedPublication extends PublicationDef {
+  oid: number;
+  owner: string;
+  comment: string | null;
+  /** null = not marked: unmanaged */
+  managedBy: Ownership | null;
+}
+
+export type SubscriptionRelState = 'i' | 'd' | 'f' | 's' | 'r';
+
+export interface ObservedSubscriptionTable extends TableName {
+  state: SubscriptionRelState;
+  lsn: string | null;
+}
+
+export interface ObservedSubscription extends SubscriptionDef {
+  oid: number;
+  owner: string;
+  /** The connection string, or UNKNOWN when the role cannot read subconninfo. Contains secrets. */
+  conninfo: string | Unknown;
+  /** Every option the server version has; an option it lacks is absent. */
+  options: Partial<SubscriptionOptions>;
+  /** slot_name is NONE */
+  slotNone: boolean;
+  comment: string | null;
+  managedBy: Ownership | null;
+  tables: ObservedSubscriptionTable[];
+  /** Replication origin `pg_<oid>` and its remote LSN, when present. */
+  originLsn: string | null;
+}
+
+export interface ObservedSlot {
+  name: string;
+  plugin: string | null;
+  slotType: 'logical' | 'physical';
+  database: string | null;
+  active: boolean;
+  activePid: number | null;
+  /** reserved | extended | unreserved | lost | null */
+  walStatus: string | null;
+  safeWalSize: number | null;
+  retainedWalBytes: number | null;
+  confirmedFlushLsn: string | null;
+  restartLsn: string | null;
+  temporary: boolean;
+  /** PG 17+ */
+  failover: boolean | null;
+}
+
+export interface ObservedOrigin {
+  name: string;
+  remoteLsn: string | null;
+}
+
+export interface ObservedColumn {
+  name: string;
+  /** format_type(atttypid, atttypmod) */
+  type: string;
+  default: string | null;
+  notNull: boolean;
+  ordinal: number;
+}
+
+export interface ObservedTable extends TableName {
+  oid: number;
+  /** d = default, n = nothing, f = full, i = index */
+  replicaIdentity: 'd' | 'n' | 'f' | 'i';
+  hasPrimaryKey: boolean;
+  /** The replica identity is usable for UPDATE/DELETE: a primary key (default), an index, or FULL. */
+  hasReplicaIdentity: boolean;
+  /** relkind: r = table, p = partitioned */
+  kind: 'r' | 'p';
+  estimatedRows: number;
+  sizeBytes: number;
+}
+
+export interface NodeSettings {
+  walLevel: string;
+  maxReplicationSlots: number;
+  maxWalSenders: number;
+  maxWorkerProcesses: number;
+  maxLogicalReplicationWorkers: number;
+}
+
+export interface ObservedRole {
+  name: string;
+  superuser: boolean;
+  replication: boolean;
+  /** CREATE on the database (needed for CREATE PUBLICATION) */
+  canCreateInDatabase: boolean;
+  /** superuser, or member of pg_create_subscription (PG 16+) */
+  canCreateSubscription: boolean;
+  /** can read pg_subscription.subconninfo */
+  canReadConninfo: boolean;
+}
+
+export interface ObservedStateSchema {
+  exists: boolean;
+  /** highest applied migration, null when absent */
+  version: number | null;
+}
+
+export interface ObservedNode {
+  name: string;
+  reachable: true;
+  serverVersion: number;
+  /** e.g. "18.4" */
+  serverVersionText: string;
+  database: string;
+  settings: NodeSettings;
+  role: ObservedRole;
+  publications: Record<string, ObservedPublication>;
+  subscriptions: Record<string, ObservedSubscription>;
+  slots: Record<string, ObservedSlot>;
+  origins: Record<string, ObservedOrigin>;
+  /** Every ordinary and partitioned table outside system schemas, by `schema.name`. */
+  tables: Record<string, ObservedTable>;
+  stateSchema: ObservedStateSchema;
+  /** Normalised row filters of the desired file: `schema.table` → (as written → as PostgreSQL prints it). */
+  rowFilters: Record<string, Record<string, string>>;
+  /** Row filters PostgreSQL refused: `schema.table` → (as written → PostgreSQL's message). */
+  rowFilterErrors: Record<string, Record<string, string>>;
+}
+
+export interface UnreachableNode {
+  name: string;
+  reachable: false;
+  /** one sentence naming the cause (refused, authentication, unknown database, timeout); no secrets */
+  error: string;
+}
+
+export interface ClusterState {
+  nodes: Record<string, ObservedNode | UnreachableNode>;
+}

@@ -1,0 +1,6 @@
+export * from './cluster.js';
+export * from './errors.js';
+export * from './plan.js';
+export * from './conninfo.js';
+export * from './sql.js';
+export * from './topology.js';

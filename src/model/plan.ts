@@ -1,0 +1,133 @@
+/** The plan: a value to print, save, diff and apply later. */
+
+export type Action = 'create' | 'update' | 'replace' | 'delete' | 'init' | 'sync-schema';
+
+export type Reason =
+  | 'absent'
+  | 'drifted'
+  | 'config-changed'
+  | 'cannot-alter'
+  | 'removed-from-config'
+  | 'schema-mismatch'
+  | 'not-initialised';
+
+export type Hazard =
+  | 'drops-object'
+  | 'drops-slot'
+  | 'copies-data'
+  | 'truncates-data'
+  | 'rewrites-table'
+  | 'locks-table'
+  | 'requires-restart';
+
+/** What an executor does with a step; the planner decides, the executor only runs it. */
+export type StepKind =
+  | 'state-schema'
+  | 'publication-create'
+  | 'publication-alter'
+  | 'publication-drop'
+  | 'subscription-create'
+  | 'subscription-alter'
+  | 'subscription-drop'
+  | 'slot-drop'
+  | 'table-sync';
+
+export interface Change {
+  /** attribute path, e.g. `tables`, `options.streaming` */
+  path: string;
+  before: unknown;
+  after: unknown;
+}
+
+export interface Statement {
+  /** Exactly what runs, with any password shown as **** (the executor fills secrets in). */
+  sql: string;
+  /** false for statements PostgreSQL refuses inside a transaction block */
+  transactional: boolean;
+}
+
+export interface Step {
+  id: string;
+  /** `publication.orders_pub`, `subscription.west_orders`, `slot.east/west_orders`, `node.east` */
+  address: string;
+  node: string;
+  kind: StepKind;
+  action: Action;
+  reason: Reason;
+  reasonText: string;
+  changes: Change[];
+  statements: Statement[];
+  dependsOn: string[];
+  hazards: Hazard[];
+  /** sha256 of the catalog rows this step depends on, to detect a stale saved plan */
+  catalogDigest: string;
+}
+
+export interface DriftItem {
+  address: string;
+  path: string;
+  expected: unknown;
+  actual: unknown;
+}
+
+export interface UnmanagedObject {
+  node: string;
+  kind: 'publication' | 'subscription';
+  name: string;
+}
+
+export interface OrphanSlot {
+  node: string;
+  slot: string;
+  retainedWalBytes: number | null;
+  walStatus: string | null;
+}
+
+export interface PlanMessage {
+  /** e.g. `preflight.wal_level`, `cycle`, `foreign-owner` */
+  code: string;
+  message: string;
+  address?: string;
+  node?: string;
+}
+
+export type SchemaStatus = 'MATCH' | 'MISMATCH' | 'ORDER_DIFFERS' | 'LOCAL_ONLY' | 'REMOTE_ONLY';
+
+export interface SchemaColumnDifference {
+  column: string;
+  kind: 'missing' | 'extra' | 'type' | 'default' | 'nullability';
+  publisher: unknown;
+  subscriber: unknown;
+}
+
+export interface SchemaComparison {
+  subscription: string;
+  table: string;
+  status: SchemaStatus;
+  columns: SchemaColumnDifference[];
+}
+
+export interface PlanSummary {
+  create: number;
+  update: number;
+  replace: number;
+  delete: number;
+  init: number;
+  syncSchema: number;
+}
+
+export interface Plan {
+  formatVersion: 1;
+  steepVersion: string;
+  createdAt: string;
+  config: { path: string; digest: string };
+  observed: { digest: string; nodes: Record<string, { serverVersion: number }> };
+  summary: PlanSummary;
+  drift: DriftItem[];
+  steps: Step[];
+  schema: SchemaComparison[];
+  unmanaged: UnmanagedObject[];
+  orphanSlots: OrphanSlot[];
+  errors: PlanMessage[];
+  warnings: PlanMessage[];
+}

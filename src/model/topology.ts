@@ -1,0 +1,154 @@
+/**
+ * The desired state: what steep.yaml declares, normalised, every default filled in.
+ * Where desired and observed describe the same object they share a shape (`PublicationDef`,
+ * `SubscriptionDef`), so a diff is a comparison of two values of one type.
+ */
+
+export type SchemaSyncMode = 'strict' | 'auto' | 'manual';
+export type PublishOperation = 'insert' | 'update' | 'delete' | 'truncate';
+export type InitMethod = 'snapshot' | 'manual' | 'two-phase' | 'merge' | 'none';
+export type ExistingData = 'fail' | 'truncate';
+export type Streaming = 'off' | 'on' | 'parallel';
+export type Origin = 'any' | 'none';
+export type GeneratedColumns = 'none' | 'stored';
+
+/** Canonical order of publish operations, as PostgreSQL lists them. */
+export const PUBLISH_OPERATIONS: readonly PublishOperation[] = ['insert', 'update', 'delete', 'truncate'];
+
+export interface Settings {
+  schemaSync: SchemaSyncMode;
+  stateSchema: string;
+  /** milliseconds */
+  lockTimeout: number;
+  /** milliseconds; 0 = none */
+  statementTimeout: number;
+  parallel: number;
+}
+
+/** Where a value came from in the file, for error messages. */
+export interface SourcePosition {
+  file: string;
+  line: number;
+  column: number;
+}
+
+/** How to reach a node. `password` is a secret: never print it, use db/mask. */
+export interface ConnectionSpec {
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+  password?: string;
+  sslmode?: string;
+  sslrootcert?: string;
+}
+
+export interface NodeSpec {
+  name: string;
+  connection: ConnectionSpec;
+  /** How subscribers reach this node, when it differs from `connection`. */
+  replicationConnection?: ConnectionSpec;
+  /** A passfile on the subscriber's server, so no password is stored in pg_subscription. */
+  replicationPassfile?: string;
+  priority: number;
+  sandbox: boolean;
+  /** Declared server version (server_version_num), when the file states one. */
+  serverVersion?: number;
+}
+
+export interface TableName {
+  schema: string;
+  name: string;
+}
+
+export interface PublicationTable extends TableName {
+  /** Column list (PG 15+), sorted; null = all columns. */
+  columns: string[] | null;
+  /** Row filter (PG 15+) as written, or as PostgreSQL prints it when observed; null = none. */
+  where: string | null;
+}
+
+/** The shape desired and observed publications share. */
+export interface PublicationDef {
+  name: string;
+  node: string;
+  allTables: boolean;
+  /** Sorted by schema, then name. Empty when allTables. */
+  tables: PublicationTable[];
+  /** `FOR TABLES IN SCHEMA` (PG 15+), sorted. */
+  schemas: string[];
+  /** Canonical order (PUBLISH_OPERATIONS). */
+  publish: PublishOperation[];
+  viaPartitionRoot: boolean;
+  /** PG 18+; null where the server has no such option. */
+  generatedColumns: GeneratedColumns | null;
+}
+
+export interface PublicationSpec extends PublicationDef {
+  protect: boolean;
+}
+
+/** Subscription options, camelCase; every one is optional in the file. */
+export interface SubscriptionOptions {
+  binary: boolean;
+  streaming: Streaming;
+  synchronousCommit: string;
+  twoPhase: boolean;
+  disableOnError: boolean;
+  origin: Origin;
+  /** PG 17+ */
+  failover: boolean;
+  /** PG 16+ */
+  passwordRequired: boolean;
+  /** PG 16+ */
+  runAsOwner: boolean;
+}
+
+export type SubscriptionOptionName = keyof SubscriptionOptions;
+
+/** The shape desired and observed subscriptions share. */
+export interface SubscriptionDef {
+  name: string;
+  /** the subscriber */
+  node: string;
+  /** the publisher */
+  from: string;
+  /** sorted */
+  publications: string[];
+  slot: string;
+  enabled: boolean;
+}
+
+export interface InitSpec {
+  method: InitMethod;
+  parallel: number;
+  existingData: ExistingData;
+  /** merge only */
+  strategy?: string;
+}
+
+export interface SubscriptionSpec extends SubscriptionDef {
+  /** Only the options the file sets; the rest are PostgreSQL's defaults for the server's version. */
+  options: Partial<SubscriptionOptions>;
+  schemaSync: SchemaSyncMode;
+  init: InitSpec;
+  protect: boolean;
+}
+
+export interface Topology {
+  version: 1;
+  /** The topology id: marks every object steep manages. */
+  topology: string;
+  settings: Settings;
+  nodes: Record<string, NodeSpec>;
+  publications: Record<string, PublicationSpec>;
+  subscriptions: Record<string, SubscriptionSpec>;
+  /** Where each object was declared, keyed by address (`publication.orders_pub`). */
+  positions: Record<string, SourcePosition>;
+  /** The file it came from and its digest (`sha256:…`) */
+  source: { path: string; digest: string };
+}
+
+export function qualifiedName(t: TableName): string {
+  return `${t.schema}.${t.name}`;
+}
