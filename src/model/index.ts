@@ -1,5 +1,6 @@
 export * from './cluster.js';
 export * from './errors.js';
+export * from './ownership.js';
 export * from './plan.js';
 export * from './conninfo.js';
 export * from './sql.js';
