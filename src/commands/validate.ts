@@ -1,0 +1,44 @@
+import { SteepCommand } from '../cli/baseCommand.js';
+import { globalFlags, jsonFlag } from '../cli/flags.js';
+import { describeValid, validateConfigFile } from '../config/report.js';
+import { formatProblem, type Problem } from '../model/errors.js';
+
+export default class Validate extends SteepCommand {
+  static override summary = 'Check steep.yaml without connecting to any node.';
+  static override description =
+    `Checks the file against its schema, resolves \${env:NAME} references, and checks what a schema cannot: that each subscription's nodes exist and its publications live on its \`from\` node, that no two subscriptions share a slot on one publisher, names (at most 63 bytes), table names, and options against each node's declared serverVersion.
+Every problem is reported in one run, as FILE:LINE:COLUMN: message (hint). Passwords are never printed.
+Exit codes: 0 valid (warnings allowed), 1 invalid.`;
+  static override examples = [
+    '<%= config.bin %> validate',
+    '<%= config.bin %> validate -c examples/quickstart/steep.yaml',
+    '<%= config.bin %> validate --json',
+  ];
+  static override flags = { ...globalFlags, ...jsonFlag };
+
+  async run(): Promise<void> {
+    const { flags } = await this.parse(Validate);
+    this.colorEnabled(flags);
+    const report = await validateConfigFile(flags.config);
+    if (flags.json) {
+      this.out(JSON.stringify(report, null, 2));
+    } else {
+      for (const problem of inFileOrder([...report.errors, ...report.warnings])) {
+        // a problem without a position (the file cannot be read) reads like any other error
+        this.err(problem.position ? formatProblem(problem) : `error: ${formatProblem(problem)}`);
+      }
+      if (report.valid) {
+        this.out(describeValid(report));
+      } else if (report.errors.some((e) => e.position)) {
+        const n = report.errors.length;
+        this.err(`${report.file} is invalid: ${n} ${n === 1 ? 'error' : 'errors'}`);
+      }
+    }
+    if (!report.valid) process.exitCode = 1;
+  }
+}
+
+function inFileOrder(problems: Problem[]): Problem[] {
+  const key = (p: Problem) => (p.position ? p.position.line * 1e6 + p.position.column : 0);
+  return problems.sort((a, b) => key(a) - key(b));
+}

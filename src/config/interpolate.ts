@@ -1,0 +1,121 @@
+import type { SourcePosition } from '../model/topology.js';
+import { type Path, withOwner } from './paths.js';
+import type { SourceMap } from './positions.js';
+import type { ProblemList } from './problems.js';
+
+/**
+ * `${env:NAME}` in any string value is replaced by the environment variable NAME; `$${env:NAME}`
+ * stands for the literal text `${env:NAME}`. An unset variable is an error naming it and where
+ * it is used.
+ */
+const PLACEHOLDER = /(\$?)\$\{([^}\n]*)\}/g;
+const ENV_NAME = /^env:([A-Za-z_][A-Za-z0-9_]*)$/;
+
+export interface Interpolated {
+  value: unknown;
+  /** values with a placeholder that could not be resolved (already reported) */
+  unresolved: Path[];
+}
+
+export function interpolate(
+  value: unknown,
+  env: NodeJS.ProcessEnv,
+  positions: SourceMap,
+  problems: ProblemList,
+): Interpolated {
+  const unresolved: Path[] = [];
+  const walk = (v: unknown, path: Path): unknown => {
+    if (typeof v !== 'string') return walkCollection(v, path);
+    const before = problems.items.length;
+    const result = interpolateString(v, path, env, positions, problems);
+    if (problems.items.length > before) unresolved.push(path);
+    return result;
+  };
+  const walkCollection = (v: unknown, path: Path): unknown => {
+    if (Array.isArray(v)) return v.map((item, i) => walk(item, [...path, i]));
+    if (v !== null && typeof v === 'object') {
+      const out: Record<string, unknown> = {};
+      for (const [k, item] of Object.entries(v)) {
+        // defineProperty, so that a key named __proto__ stays a plain key
+        Object.defineProperty(out, k, {
+          value: walk(item, [...path, k]),
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
+      }
+      return out;
+    }
+    return v;
+  };
+  return { value: walk(value, []), unresolved };
+}
+
+/** The text with every placeholder removed: what was written literally. */
+export function literalPart(text: string): string {
+  return text.replace(PLACEHOLDER, (whole, dollar: string, inner: string) =>
+    dollar === '' && ENV_NAME.test(inner) ? '' : whole,
+  );
+}
+
+function interpolateString(
+  text: string,
+  path: Path,
+  env: NodeJS.ProcessEnv,
+  positions: SourceMap,
+  problems: ProblemList,
+): string {
+  if (!text.includes('${')) return text;
+  const result = text.replace(PLACEHOLDER, (whole: string, dollar: string, inner: string) => {
+    if (dollar === '$') return whole.slice(1);
+    const at = placeholderPosition(positions, path, whole);
+    const name = ENV_NAME.exec(inner)?.[1];
+    if (name === undefined) {
+      if (inner.startsWith('env:')) {
+        problems.error(
+          'bad-placeholder',
+          withOwner(path, `\`${whole}\` is not a valid environment reference`),
+          at,
+          'a variable name is letters, digits and _, not starting with a digit',
+        );
+      } else {
+        problems.error(
+          'bad-placeholder',
+          withOwner(path, `\`${whole}\` is not a placeholder steep knows`),
+          at,
+          `write \`\${env:${inner.trim() || 'NAME'}}\` to read an environment variable, or \`$${whole}\` for the literal text`,
+        );
+      }
+      return whole;
+    }
+    const found = env[name];
+    if (found === undefined) {
+      problems.error(
+        'env-unset',
+        withOwner(path, `environment variable \`${name}\` is not set`),
+        at,
+        `export ${name} before running steep`,
+      );
+      return '';
+    }
+    return found;
+  });
+  if (text.replace(PLACEHOLDER, '').includes('${env:')) {
+    problems.error(
+      'bad-placeholder',
+      withOwner(path, `\`\${env:\` is not closed with \`}\``),
+      positions.value(path),
+    );
+  }
+  return result;
+}
+
+/** The position of the placeholder inside its scalar when it can be found there; else the value's. */
+function placeholderPosition(positions: SourceMap, path: Path, placeholder: string): SourcePosition {
+  const scalar = positions.scalarSource(path);
+  if (scalar) {
+    const index = scalar.source.indexOf(placeholder);
+    if (index >= 0) return positions.at(scalar.offset + index);
+  }
+  return positions.value(path);
+}

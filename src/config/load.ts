@@ -1,0 +1,116 @@
+import { createHash } from 'node:crypto';
+import { readFile, stat } from 'node:fs/promises';
+import { type Problem, SteepError } from '../model/errors.js';
+import type { Topology } from '../model/topology.js';
+import { interpolate } from './interpolate.js';
+import { normalise } from './normalise.js';
+import { ProblemList } from './problems.js';
+import { BrokenPaths, DocumentReader } from './reader.js';
+import { checkReferences } from './references.js';
+import { checkSchema } from './schema.js';
+import { checkLiteralPasswords } from './secrets.js';
+import { checkVersions } from './versions.js';
+import { MAX_FILE_BYTES, parseYaml } from './yamlDocument.js';
+
+export interface LoadResult {
+  topology: Topology;
+  warnings: Problem[];
+}
+
+/** `sha256:<hex>` of the raw file bytes. */
+export function digestOf(bytes: string | Uint8Array): string {
+  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+}
+
+/**
+ * Parse, interpolate, validate and normalise the text of a steep.yaml. `file` is the path as the
+ * user gave it, used in positions. Throws SteepError `config.invalid` carrying every problem
+ * found (warnings included, errors first by position); on success returns the warnings.
+ * Pass the raw bytes to have the digest computed over exactly them.
+ */
+export function parseTopology(
+  source: string | Uint8Array,
+  file: string,
+  env: NodeJS.ProcessEnv = process.env,
+): LoadResult {
+  const problems = new ProblemList();
+  const digest = digestOf(source);
+  let text: string;
+  if (typeof source === 'string') {
+    text = source.startsWith('\uFEFF') ? source.slice(1) : source;
+  } else {
+    try {
+      text = new TextDecoder('utf-8', { fatal: true }).decode(source);
+    } catch {
+      problems.error('not-utf8', 'the file is not valid UTF-8 text', { file, line: 1, column: 1 });
+      throw invalid(file, problems);
+    }
+  }
+
+  const parsed = parseYaml(text, file, problems);
+  if (!parsed) throw invalid(file, problems);
+  const { value, positions } = parsed;
+
+  checkLiteralPasswords(new DocumentReader(value), positions, problems);
+  const interpolated = interpolate(value, env, positions, problems);
+  const broken = new BrokenPaths();
+  for (const path of interpolated.unresolved) broken.add(path);
+  checkSchema(interpolated.value, positions, problems, broken);
+  const reader = new DocumentReader(interpolated.value, broken);
+  const topology = normalise(reader, positions, problems, env, { path: file, digest });
+  checkReferences(reader, topology, positions, problems);
+  checkVersions(reader, topology, positions, problems);
+
+  if (problems.hasErrors) throw invalid(file, problems);
+  return { topology, warnings: problems.sorted() };
+}
+
+/** Read and parse a steep.yaml file; see parseTopology. A file that cannot be read is `config.unreadable`. */
+export async function loadTopology(
+  path: string,
+  opts: { env?: NodeJS.ProcessEnv } = {},
+): Promise<LoadResult> {
+  let bytes: Uint8Array;
+  try {
+    const info = await stat(path);
+    if (info.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+    if (info.size > MAX_FILE_BYTES) {
+      throw new SteepError(
+        'config.unreadable',
+        `${path} is ${info.size} bytes; steep.yaml may be at most ${MAX_FILE_BYTES} bytes`,
+      );
+    }
+    bytes = await readFile(path);
+  } catch (e) {
+    if (e instanceof SteepError) throw e;
+    throw unreadable(path, e);
+  }
+  return parseTopology(bytes, path, opts.env ?? process.env);
+}
+
+function invalid(file: string, problems: ProblemList): SteepError {
+  const count = problems.errors.length;
+  return new SteepError(
+    'config.invalid',
+    `${file} is invalid: ${count} ${count === 1 ? 'problem' : 'problems'}`,
+    {
+      problems: problems.sorted(),
+    },
+  );
+}
+
+function unreadable(path: string, e: unknown): SteepError {
+  const code = (e as { code?: string }).code;
+  const why =
+    code === 'ENOENT'
+      ? 'no such file'
+      : code === 'EISDIR'
+        ? 'it is a directory'
+        : code === 'EACCES' || code === 'EPERM'
+          ? 'permission denied'
+          : ((e as Error).message ?? String(e));
+  return new SteepError('config.unreadable', `cannot read ${path}: ${why}`, {
+    hint: 'give the file with -c/--config or set STEEP_CONFIG',
+    cause: e,
+  });
+}

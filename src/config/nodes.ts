@@ -1,0 +1,150 @@
+import { registerSecret } from '../db/mask.js';
+import type { ConnectionSpec, NodeSpec } from '../model/topology.js';
+import { type ConnectionUrl, parseConnectionUrl, parsePort } from './connectionUrl.js';
+import type { NormaliseContext as Context } from './normalise.js';
+import { fieldOf, type Path, withOwner } from './paths.js';
+import { MIN_SERVER_VERSION, majorVersion, parseServerVersion } from './versions.js';
+
+export const DEFAULT_PORT = 5432;
+export const DEFAULT_HOST = 'localhost';
+export const DEFAULT_PRIORITY = 100;
+
+/** The node fields that describe a connection, given instead of `url`. */
+const CONNECTION_FIELDS = ['host', 'port', 'database', 'user', 'sslmode', 'sslrootcert'] as const;
+
+/** A node: its connection from `url` or from the fields, with libpq's defaults. */
+export function normaliseNode(ctx: Context, name: string): NodeSpec {
+  const { reader, positions, problems } = ctx;
+  const base = ['nodes', name];
+  const urlText = reader.string([...base, 'url']);
+  const url = urlText === undefined ? undefined : readUrl(ctx, [...base, 'url']);
+
+  if (urlText !== undefined) {
+    for (const field of CONNECTION_FIELDS) {
+      if (reader.mapping(base)?.[field] !== undefined) {
+        problems.error(
+          'url-and-fields',
+          `node \`${name}\`: \`${field}\` cannot be combined with \`url\``,
+          positions.key([...base, field]),
+          'put it in the url, e.g. ?sslmode=verify-full, or give host, port, database and user instead of the url',
+        );
+      }
+    }
+  }
+  const password = reader.string([...base, 'password']);
+  registerSecret(password);
+  if (password !== undefined && url?.password !== undefined) {
+    problems.error(
+      'password-twice',
+      `node \`${name}\`: the password is given both in \`url\` and in \`password\``,
+      positions.key([...base, 'password']),
+      `keep one, preferably \`password: \${env:NAME}\``,
+    );
+  }
+
+  const connection: ConnectionSpec = {
+    host: url?.host ?? reader.string([...base, 'host']) ?? DEFAULT_HOST,
+    port: url?.port ?? port(ctx, [...base, 'port']) ?? DEFAULT_PORT,
+    database: url?.database ?? reader.string([...base, 'database']) ?? ctx.env.PGDATABASE ?? 'postgres',
+    user: url?.user ?? reader.string([...base, 'user']) ?? ctx.env.PGUSER ?? 'postgres',
+  };
+  const pw = password ?? url?.password;
+  if (pw !== undefined) connection.password = pw;
+  const sslmode = url?.sslmode ?? reader.string([...base, 'sslmode']);
+  if (sslmode !== undefined) connection.sslmode = sslmode;
+  const sslrootcert = url?.sslrootcert ?? reader.string([...base, 'sslrootcert']);
+  if (sslrootcert !== undefined) connection.sslrootcert = sslrootcert;
+
+  const node: NodeSpec = {
+    name,
+    connection,
+    priority: reader.integer([...base, 'priority']) ?? DEFAULT_PRIORITY,
+    sandbox: reader.boolean([...base, 'sandbox']) ?? false,
+  };
+  if (reader.string([...base, 'replicationUrl']) !== undefined) {
+    const replication = readUrl(ctx, [...base, 'replicationUrl']);
+    if (replication) node.replicationConnection = replicationConnection(replication, connection);
+  }
+  const passfile = reader.string([...base, 'replicationPassfile']);
+  if (passfile !== undefined) node.replicationPassfile = passfile;
+  const declared = reader.get([...base, 'serverVersion']);
+  if (declared !== undefined) {
+    const version = parseServerVersion(declared);
+    if (version === undefined) {
+      problems.error(
+        'invalid-value',
+        `node \`${name}\`: \`serverVersion\` must be a PostgreSQL version like 14, "18.4" or 180004`,
+        positions.value([...base, 'serverVersion']),
+      );
+    } else if (version < MIN_SERVER_VERSION) {
+      problems.error(
+        'version-unsupported',
+        `node \`${name}\`: PostgreSQL ${majorVersion(version)} is not supported; steep needs PostgreSQL ${majorVersion(MIN_SERVER_VERSION)} or later`,
+        positions.value([...base, 'serverVersion']),
+      );
+    } else {
+      node.serverVersion = version;
+    }
+  }
+  return node;
+}
+
+/**
+ * How subscribers reach a node: what replicationUrl leaves out comes from the node's own
+ * connection; its password too, but only for the same user.
+ */
+function replicationConnection(url: ConnectionUrl, own: ConnectionSpec): ConnectionSpec {
+  const spec: ConnectionSpec = {
+    host: url.host ?? own.host,
+    port: url.port ?? own.port,
+    database: url.database ?? own.database,
+    user: url.user ?? own.user,
+  };
+  const password = url.password ?? (spec.user === own.user ? own.password : undefined);
+  if (password !== undefined) spec.password = password;
+  const sslmode = url.sslmode ?? own.sslmode;
+  if (sslmode !== undefined) spec.sslmode = sslmode;
+  const sslrootcert = url.sslrootcert ?? own.sslrootcert;
+  if (sslrootcert !== undefined) spec.sslrootcert = sslrootcert;
+  return spec;
+}
+
+function readUrl(ctx: Context, path: Path): ConnectionUrl | undefined {
+  const text = ctx.reader.string(path) ?? '';
+  const parsed = parseConnectionUrl(text);
+  if (!parsed.ok) {
+    ctx.problems.error(
+      'bad-url',
+      withOwner(path, `${fieldOf(path)} ${parsed.problem}`),
+      ctx.positions.value(path),
+      parsed.hint,
+    );
+    return undefined;
+  }
+  registerSecret(parsed.url.password);
+  registerSecret(parsed.url.rawPassword);
+  for (const param of parsed.url.ignored) {
+    ctx.problems.warning(
+      'url-parameter-ignored',
+      withOwner(path, `${fieldOf(path)} parameter \`${param}\` is not used by steep`),
+      ctx.positions.value(path),
+      'steep uses host, port, dbname, user, password, sslmode and sslrootcert',
+    );
+  }
+  return parsed.url;
+}
+
+function port(ctx: Context, path: Path): number | undefined {
+  const value = ctx.reader.get(path);
+  if (typeof value === 'number') return value;
+  if (typeof value !== 'string') return undefined;
+  const parsed = parsePort(value);
+  if (parsed === undefined) {
+    ctx.problems.error(
+      'invalid-value',
+      withOwner(path, '`port` must be a port number (1 to 65535)'),
+      ctx.positions.value(path),
+    );
+  }
+  return parsed;
+}

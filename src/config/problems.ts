@@ -1,0 +1,56 @@
+import type { Problem } from '../model/errors.js';
+import type { SourcePosition } from '../model/topology.js';
+
+/** The findings of one validation run, in the order they were found. */
+export class ProblemList {
+  readonly items: Problem[] = [];
+
+  error(code: string, message: string, position?: SourcePosition, hint?: string): void {
+    this.items.push(problem('error', code, message, position, hint));
+  }
+
+  warning(code: string, message: string, position?: SourcePosition, hint?: string): void {
+    this.items.push(problem('warning', code, message, position, hint));
+  }
+
+  add(problems: readonly Problem[]): void {
+    this.items.push(...problems);
+  }
+
+  get errors(): Problem[] {
+    return this.items.filter((p) => p.severity === 'error');
+  }
+
+  get warnings(): Problem[] {
+    return this.items.filter((p) => p.severity === 'warning');
+  }
+
+  get hasErrors(): boolean {
+    return this.items.some((p) => p.severity === 'error');
+  }
+
+  /** Sorted by position (file order), errors and warnings interleaved as they appear in the file. */
+  sorted(): Problem[] {
+    return [...this.items].sort(byPosition);
+  }
+}
+
+function problem(
+  severity: Problem['severity'],
+  code: string,
+  message: string,
+  position: SourcePosition | undefined,
+  hint: string | undefined,
+): Problem {
+  const p: Problem = { severity, code, message };
+  if (hint) p.hint = hint;
+  if (position) p.position = position;
+  return p;
+}
+
+function byPosition(a: Problem, b: Problem): number {
+  const la = a.position?.line ?? 0;
+  const lb = b.position?.line ?? 0;
+  if (la !== lb) return la - lb;
+  return (a.position?.column ?? 0) - (b.position?.column ?? 0);
+}

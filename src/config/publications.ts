@@ -1,0 +1,119 @@
+import type {
+  GeneratedColumns,
+  PublicationSpec,
+  PublicationTable,
+  SourcePosition,
+} from '../model/topology.js';
+import { PUBLISH_OPERATIONS } from '../model/topology.js';
+import { identifierProblem, parseTableName } from './identifiers.js';
+import type { NormaliseContext as Context } from './normalise.js';
+import { type Path, withOwner } from './paths.js';
+
+/** A publication: exactly one of tables, schemas and allTables; tables sorted, publish in canonical order. */
+export function normalisePublication(ctx: Context, name: string): PublicationSpec {
+  const { reader, positions, problems } = ctx;
+  const base = ['publications', name];
+  const declared = reader.mapping(base) ?? {};
+
+  const allTables = reader.boolean([...base, 'allTables']) ?? false;
+  const given: string[] = ['tables', 'schemas'].filter((k) => Object.hasOwn(declared, k));
+  if (Object.hasOwn(declared, 'allTables') && declared.allTables !== false) given.push('allTables');
+  if (reader.mapping(base) && given.length === 0) {
+    problems.error(
+      'publishes-nothing',
+      `publication \`${name}\` publishes nothing`,
+      positions.container(base),
+      'give `tables`, `schemas` or `allTables: true`',
+    );
+  } else if (given.length > 1) {
+    const second = given[1]!;
+    problems.error(
+      'publication-scope',
+      `publication \`${name}\`: give only one of \`tables\`, \`schemas\` and \`allTables: true\``,
+      positions.key([...base, second]),
+    );
+  }
+
+  const publish = reader.strings([...base, 'publish']).map((s) => s.value);
+  return {
+    name,
+    node: reader.string([...base, 'node']) ?? '',
+    allTables,
+    tables: allTables ? [] : tables(ctx, name),
+    schemas: allTables
+      ? []
+      : reader
+          .strings([...base, 'schemas'])
+          .filter((s) => identifierOk(ctx, s.path, s.value, 'schema name'))
+          .map((s) => s.value)
+          .sort(compareText),
+    publish: reader.has([...base, 'publish'])
+      ? PUBLISH_OPERATIONS.filter((op) => publish.includes(op))
+      : [...PUBLISH_OPERATIONS],
+    viaPartitionRoot: reader.boolean([...base, 'viaPartitionRoot']) ?? false,
+    generatedColumns: (reader.string([...base, 'generatedColumns']) as GeneratedColumns | undefined) ?? null,
+    protect: reader.boolean([...base, 'protect']) ?? false,
+  };
+}
+
+function identifierOk(ctx: Context, path: Path, value: string, what: string): boolean {
+  const problem = identifierProblem(value);
+  if (problem) {
+    ctx.problems.error(
+      'bad-identifier',
+      withOwner(path, `${what} \`${value}\` ${problem}`),
+      ctx.positions.value(path),
+    );
+  }
+  return problem === undefined;
+}
+
+function tables(ctx: Context, publication: string): PublicationTable[] {
+  const { reader, positions, problems } = ctx;
+  const base = ['publications', publication, 'tables'];
+  const seen = new Map<string, SourcePosition>();
+  const out: PublicationTable[] = [];
+  (reader.list(base) ?? []).forEach((item, i) => {
+    const itemPath = [...base, i];
+    const namePath = typeof item === 'string' ? itemPath : [...itemPath, 'name'];
+    const text = reader.string(namePath);
+    if (text === undefined) return;
+    const parsed = parseTableName(text);
+    if (!parsed.ok) {
+      problems.error(
+        'bad-table-name',
+        `publication \`${publication}\`: table name \`${text}\` ${parsed.problem}`,
+        positions.value(namePath),
+        parsed.hint,
+      );
+      return;
+    }
+    const key = `${parsed.table.schema}\u0000${parsed.table.name}`;
+    const first = seen.get(key);
+    if (first) {
+      problems.error(
+        'duplicate-table',
+        `publication \`${publication}\` lists table \`${parsed.table.schema}.${parsed.table.name}\` twice (first at line ${first.line}, column ${first.column})`,
+        positions.value(namePath),
+      );
+      return;
+    }
+    seen.set(key, positions.value(namePath));
+    const columns =
+      typeof item === 'string' || !reader.has([...itemPath, 'columns'])
+        ? null
+        : reader
+            .strings([...itemPath, 'columns'])
+            .filter((c) => identifierOk(ctx, c.path, c.value, 'column name'))
+            .map((c) => c.value)
+            .sort(compareText);
+    const where = typeof item === 'string' ? null : (reader.string([...itemPath, 'where']) ?? null);
+    out.push({ ...parsed.table, columns, where });
+  });
+  return out.sort((a, b) => compareText(a.schema, b.schema) || compareText(a.name, b.name));
+}
+
+/** Code-unit order: the same on every machine, whatever the locale. */
+export function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,0 +1,47 @@
+import { registerSecret } from '../db/mask.js';
+import { parseConnectionUrl } from './connectionUrl.js';
+import { literalPart } from './interpolate.js';
+import type { SourceMap } from './positions.js';
+import type { ProblemList } from './problems.js';
+import type { DocumentReader } from './reader.js';
+
+const HINT = `use \`\${env:NAME}\`, PGPASSWORD or ~/.pgpass instead`;
+
+/**
+ * A password written in the file itself (not through `${env:…}`) is accepted with a warning.
+ * The warning never shows the password, nor the URL that holds it, and the password is
+ * registered for masking. `raw` is the document before interpolation.
+ */
+export function checkLiteralPasswords(
+  raw: DocumentReader,
+  positions: SourceMap,
+  problems: ProblemList,
+): void {
+  for (const node of raw.keys(['nodes'])) {
+    const password = raw.string(['nodes', node, 'password']);
+    if (password !== undefined && literalPart(password) !== '') {
+      registerSecret(password);
+      problems.warning(
+        'literal-password',
+        `node \`${node}\`: \`password\` is written in the file`,
+        positions.value(['nodes', node, 'password']),
+        HINT,
+      );
+    }
+    for (const key of ['url', 'replicationUrl']) {
+      const url = raw.string(['nodes', node, key]);
+      if (url === undefined) continue;
+      const parsed = parseConnectionUrl(url);
+      if (parsed.ok && parsed.url.rawPassword !== undefined && literalPart(parsed.url.rawPassword) !== '') {
+        registerSecret(parsed.url.rawPassword);
+        registerSecret(parsed.url.password);
+        problems.warning(
+          'literal-password',
+          `node \`${node}\`: \`${key}\` holds a literal password`,
+          positions.value(['nodes', node, key]),
+          HINT,
+        );
+      }
+    }
+  }
+}

@@ -1,0 +1,223 @@
+import { isMap, isPair, isScalar, isSeq, LineCounter, type Node, parseDocument, type YAMLError } from 'yaml';
+import type { Path } from './paths.js';
+import { keyText, SourceMap } from './positions.js';
+import type { ProblemList } from './problems.js';
+
+/** steep.yaml is a small file: anything larger is refused before parsing. */
+export const MAX_FILE_BYTES = 4 * 1024 * 1024;
+/** Bounds alias expansion ("billion laughs"): at most this many alias references are resolved. */
+export const MAX_ALIAS_COUNT = 100;
+/** Deeper flow nesting (`[[[[…`) than this is refused before parsing: the parser's cost grows with it. */
+export const MAX_FLOW_DEPTH = 256;
+/** Syntax errors reported before the rest are summed up in one line. */
+const MAX_SYNTAX_ERRORS = 20;
+
+export interface ParsedYaml {
+  /** The plain value (mappings as objects, sequences as arrays), aliases and merge keys resolved. */
+  value: Record<string, unknown>;
+  positions: SourceMap;
+}
+
+const SECTION_KINDS: Record<string, string> = {
+  nodes: 'node',
+  publications: 'publication',
+  subscriptions: 'subscription',
+};
+
+/**
+ * Parse steep.yaml, keeping source positions. Syntax errors, tab indentation, an empty file, a
+ * document that is not a mapping, duplicate and non-scalar keys all become positioned problems;
+ * the result is undefined when the value cannot be trusted.
+ */
+export function parseYaml(text: string, file: string, problems: ProblemList): ParsedYaml | undefined {
+  const start = { file, line: 1, column: 1 };
+  const bytes = Buffer.byteLength(text, 'utf8');
+  if (bytes > MAX_FILE_BYTES) {
+    problems.error(
+      'file-too-large',
+      `the file is ${bytes} bytes; steep.yaml may be at most ${MAX_FILE_BYTES} bytes`,
+      start,
+    );
+    return undefined;
+  }
+  const tooDeep = flowDepthExceeded(text);
+  if (tooDeep !== undefined) {
+    // count lines up to the offending bracket without parsing
+    const line = text.slice(0, tooDeep).split('\n').length;
+    const column = tooDeep - text.lastIndexOf('\n', tooDeep - 1);
+    problems.error('yaml-syntax', `lists and mappings are nested more than ${MAX_FLOW_DEPTH} levels deep`, {
+      file,
+      line,
+      column,
+    });
+    return undefined;
+  }
+
+  const lines = new LineCounter();
+  const doc = parseDocument(text, {
+    lineCounter: lines,
+    uniqueKeys: false,
+    merge: true,
+    prettyErrors: false,
+  });
+  const positions = new SourceMap(file, text, doc, lines);
+
+  if (doc.errors.length > 0) {
+    const seen = new Set<string>();
+    let reported = 0;
+    for (const e of doc.errors) {
+      const at = positions.at(e.pos[0]);
+      const key = `${e.code}:${at.line}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      if (reported === MAX_SYNTAX_ERRORS) {
+        // past the first few, syntax errors are mostly echoes of the first ones
+        problems.error('yaml-syntax', 'further YAML errors follow from here; fix the ones above first', at);
+        break;
+      }
+      reported++;
+      const { message, hint } = syntaxMessage(e);
+      problems.error(e.code === 'TAB_AS_INDENT' ? 'tab-indent' : 'yaml-syntax', message, at, hint);
+    }
+    return undefined;
+  }
+  for (const w of doc.warnings) {
+    problems.warning('yaml-warning', `YAML: ${firstLine(w.message)}`, positions.at(w.pos[0]));
+  }
+
+  const contents = doc.contents as Node | null;
+  if (contents === null || (isScalar(contents) && contents.value === null)) {
+    problems.error(
+      'empty-file',
+      'the file is empty',
+      start,
+      'start with `version: 1`, `topology: <name>` and a `nodes:` mapping',
+    );
+    return undefined;
+  }
+  if (!isMap(contents)) {
+    const what = isSeq(contents) ? 'a list' : 'a single value';
+    problems.error(
+      'not-a-mapping',
+      `the file must be a mapping of keys (version, topology, nodes, …), not ${what}`,
+      positions.value([]),
+    );
+    return undefined;
+  }
+
+  const keysOk = checkKeys(contents, [], positions, problems);
+
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (e) {
+    if (e instanceof ReferenceError) {
+      problems.error(
+        'too-many-aliases',
+        `aliases expand to too many values (more than ${MAX_ALIAS_COUNT} alias references)`,
+        start,
+        'write the values out, or use fewer `*alias` references',
+      );
+      return undefined;
+    }
+    throw e;
+  }
+  if (!keysOk) return undefined;
+  return { value: value as Record<string, unknown>, positions };
+}
+
+function firstLine(message: string): string {
+  return message.split('\n')[0] ?? message;
+}
+
+function syntaxMessage(e: YAMLError): { message: string; hint?: string } {
+  const text = firstLine(e.message).replace(/\s+at line \d+, column \d+:?$/, '');
+  switch (e.code) {
+    case 'TAB_AS_INDENT':
+      return {
+        message: 'a tab is used for indentation; YAML allows only spaces',
+        hint: 'indent with spaces',
+      };
+    case 'MULTIPLE_DOCS':
+      return {
+        message: 'the file holds more than one YAML document (a second `---`)',
+        hint: 'keep a single document in steep.yaml',
+      };
+    case 'BAD_INDENT': {
+      const closing = /end with an? ([\]}])/.exec(text)?.[1];
+      if (closing) {
+        const opening = closing === '}' ? '{' : '[';
+        return {
+          message: `invalid YAML: a \`${opening}\` is not closed with \`${closing}\``,
+          hint: `close it, or indent the lines inside it further than its key`,
+        };
+      }
+      return { message: `bad indentation: ${lowerFirst(text)}`, hint: 'check the indentation of this line' };
+    }
+    default:
+      return { message: `invalid YAML: ${lowerFirst(text)}` };
+  }
+}
+
+function lowerFirst(s: string): string {
+  return s.length > 0 ? s[0]!.toLowerCase() + s.slice(1) : s;
+}
+
+/** The offset at which `[`/`{` nesting first exceeds MAX_FLOW_DEPTH, counted without regard to quoting. */
+function flowDepthExceeded(text: string): number | undefined {
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x5b || c === 0x7b) {
+      depth++;
+      if (depth > MAX_FLOW_DEPTH) return i;
+    } else if ((c === 0x5d || c === 0x7d) && depth > 0) depth--;
+  }
+  return undefined;
+}
+
+/** Duplicate keys and keys that are not plain scalars, everywhere in the document. */
+function checkKeys(node: Node | null, path: Path, positions: SourceMap, problems: ProblemList): boolean {
+  let ok = true;
+  if (isSeq(node)) {
+    node.items.forEach((item, i) => {
+      ok = checkKeys(item as Node | null, [...path, i], positions, problems) && ok;
+    });
+  } else if (isMap(node)) {
+    const seen = new Map<string, { line: number; column: number }>();
+    for (const pair of node.items) {
+      if (!isPair(pair)) continue;
+      const key = keyText(pair);
+      const keyNode = pair.key as Node | null;
+      if (key === undefined || !isScalar(keyNode) || keyNode.value === null) {
+        const at = keyNode?.range ? positions.at(keyNode.range[0]) : positions.container(path);
+        problems.error('bad-key', 'keys must be plain names, not lists, mappings or empty', at);
+        ok = false;
+        continue;
+      }
+      const at = keyNode.range ? positions.at(keyNode.range[0]) : positions.container(path);
+      const first = seen.get(key);
+      if (first !== undefined && key !== '<<') {
+        problems.error(
+          'duplicate-key',
+          duplicateMessage(path, key, first),
+          at,
+          'names must be unique; rename or remove one',
+        );
+        ok = false;
+      } else {
+        seen.set(key, at);
+      }
+      ok = checkKeys(pair.value as Node | null, [...path, key], positions, problems) && ok;
+    }
+  }
+  return ok;
+}
+
+function duplicateMessage(path: Path, key: string, first: { line: number; column: number }): string {
+  const firstAt = `first at line ${first.line}, column ${first.column}`;
+  const kind = path.length === 1 && typeof path[0] === 'string' ? SECTION_KINDS[path[0]] : undefined;
+  if (kind) return `${kind} \`${key}\` is declared twice (${firstAt})`;
+  const where = path.length === 0 ? 'at the top level' : `in \`${path.join('.')}\``;
+  return `key \`${key}\` appears twice ${where} (${firstAt})`;
+}

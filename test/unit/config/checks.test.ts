@@ -1,0 +1,315 @@
+import { describe, expect, it } from 'vitest';
+import { parseTopology } from '../../../src/config/load.js';
+import { at, BASE, check, envRef } from './support.js';
+
+/** "line:col code: message" of every error, for exact comparison. */
+function errorsOf(text: string, env: NodeJS.ProcessEnv = {}): string[] {
+  return check(text, env).errors.map((e) => `${at(e)} ${e.code}: ${e.message}`);
+}
+
+const withSubscriptionLines = (lines: string) =>
+  BASE.replace('    publications: [orders_pub]', `    publications: [orders_pub]\n${lines}`);
+
+describe('references', () => {
+  it('a subscription cannot subscribe to its own node', () => {
+    expect(errorsOf(BASE.replace('    from: east', '    from: west'))).toEqual(
+      [
+        '16:20 publication-on-other-node: subscription `west_orders`: publication `orders_pub` lives on node `east`, not on `west` (the `from` node)',
+        '15:11 subscribes-to-itself: subscription `west_orders`: `node` and `from` are both `west`; a node cannot subscribe to itself',
+      ].sort(),
+    );
+  });
+
+  it('a publication on an undeclared node', () => {
+    expect(errorsOf(BASE.replace('    node: east\n', '    node: south\n'))).toEqual([
+      '10:11 unknown-node: publication `orders_pub`: node `south` is not declared in `nodes`',
+    ]);
+  });
+
+  it('two subscriptions with one slot name on the same publisher', () => {
+    const text = `${BASE}  west_orders_2:
+    node: west
+    from: east
+    publications: [orders_pub]
+    slot: west_orders
+`;
+    expect(errorsOf(text)).toEqual([
+      '21:11 slot-conflict: subscriptions `west_orders` and `west_orders_2` both use slot `west_orders` on node `east`',
+    ]);
+  });
+
+  it('one slot name on different publishers is fine', () => {
+    const text = BASE.replace('  west:\n', '  north: {}\n  west:\n')
+      .concat(`  other:
+    node: west
+    from: north
+    publications: [north_pub]
+    slot: west_orders
+`)
+      .replace('subscriptions:\n', '  north_pub: {node: north, tables: [t]}\nsubscriptions:\n');
+    expect(errorsOf(text)).toEqual([]);
+  });
+
+  it('a default slot name must be a valid slot name', () => {
+    const text = BASE.replaceAll('west_orders', 'WestOrders');
+    expect(errorsOf(text)).toEqual([
+      "13:3 bad-slot-name: subscription `WestOrders`: its slot name defaults to the subscription's name, which may hold only lower-case letters, digits and `_`",
+    ]);
+    expect(errorsOf(withSubscriptionLines('    slot: west-orders'))).toEqual([
+      '17:11 bad-slot-name: subscription `west_orders`: slot name `west-orders` may hold only lower-case letters, digits and `_`',
+    ]);
+  });
+
+  it('a publication lists exactly one of tables, schemas, allTables', () => {
+    const none = BASE.replace('    tables: [public.orders]\n', '');
+    expect(errorsOf(none)).toEqual(['9:3 publishes-nothing: publication `orders_pub` publishes nothing']);
+    const two = BASE.replace(
+      '    tables: [public.orders]\n',
+      '    tables: [public.orders]\n    allTables: true\n',
+    );
+    expect(errorsOf(two)).toEqual([
+      '12:5 publication-scope: publication `orders_pub`: give only one of `tables`, `schemas` and `allTables: true`',
+    ]);
+    const falseAll = BASE.replace(
+      '    tables: [public.orders]\n',
+      '    tables: [public.orders]\n    allTables: false\n',
+    );
+    expect(errorsOf(falseAll)).toEqual([]);
+  });
+
+  it('a table listed twice (bare name = public)', () => {
+    expect(errorsOf(BASE.replace('tables: [public.orders]', 'tables: [public.orders, orders]'))).toEqual([
+      '11:29 duplicate-table: publication `orders_pub` lists table `public.orders` twice (first at line 11, column 14)',
+    ]);
+  });
+});
+
+describe('nodes', () => {
+  it('url and connection fields are exclusive', () => {
+    expect(
+      errorsOf(
+        BASE.replace(
+          '    url: postgres://steep@east.internal:5432/app',
+          '    url: postgres://steep@east/app\n    port: 5433',
+        ),
+      ),
+    ).toEqual(['6:5 url-and-fields: node `east`: `port` cannot be combined with `url`']);
+  });
+
+  it('a url that is not a postgres URL, without echoing it', () => {
+    const errors = check(
+      BASE.replace('postgres://steep@east.internal:5432/app', 'mysql://root:pw@db/app'),
+    ).errors;
+    expect(errors.map((e) => `${at(e)} ${e.message}`)).toEqual([
+      '5:10 node `east`: `url` is not a postgres:// or postgresql:// URL',
+    ]);
+    expect(errorsOf(BASE.replace('east.internal:5432', 'east.internal:99999'))).toEqual([
+      '5:10 bad-url: node `east`: `url` has port `99999`; a port is 1 to 65535',
+    ]);
+    expect(errorsOf(BASE.replace('east.internal:5432', 'a:1,b:2'))).toEqual([
+      '5:10 bad-url: node `east`: `url` names several hosts; steep needs one host per node',
+    ]);
+  });
+
+  it('an unknown url parameter is a warning', () => {
+    const { errors, warnings } = check(
+      BASE.replace('east.internal:5432/app', 'east.internal:5432/app?connect_timeout=5'),
+    );
+    expect(errors).toEqual([]);
+    expect(warnings.map((w) => `${at(w)} ${w.message}`)).toEqual([
+      '5:10 node `east`: `url` parameter `connect_timeout` is not used by steep',
+    ]);
+  });
+
+  it('serverVersion must be a supported PostgreSQL version', () => {
+    const node = (v: string) => errorsOf(`version: 1\ntopology: t\nnodes:\n  a: {serverVersion: ${v}}\n`);
+    expect(node('13')).toEqual([
+      '4:22 version-unsupported: node `a`: PostgreSQL 13 is not supported; steep needs PostgreSQL 14 or later',
+    ]);
+    expect(node('"x"')).toEqual([
+      '4:22 invalid-value: node `a`: `serverVersion` must be a PostgreSQL version like 14, "18.4" or 180004',
+    ]);
+    expect(node('140000')).toEqual([]);
+    expect(node('"17"')).toEqual([]);
+  });
+});
+
+describe('version-gated options, where the node declares its version', () => {
+  const gated = `version: 1
+topology: t
+nodes:
+  old: {serverVersion: 14}
+  new: {serverVersion: 18}
+publications:
+  p:
+    node: old
+    tables:
+      - {name: a, columns: [x], where: "x > 0"}
+  q: {node: old, schemas: [s]}
+  r: {node: new, schemas: [s], generatedColumns: stored}
+subscriptions:
+  s:
+    node: old
+    from: new
+    publications: [r]
+    options: {streaming: parallel, failover: true, runAsOwner: false, passwordRequired: true, origin: none, twoPhase: true, binary: true}
+`;
+
+  it('each unsupported option is an error naming the version it needs', () => {
+    expect(check(gated).errors.map((e) => `${at(e)} ${e.message}`)).toEqual([
+      '10:19 publication `p`: `columns` (a column list) needs PostgreSQL 15 or later; node `old` declares 14',
+      '10:33 publication `p`: `where` (a row filter) needs PostgreSQL 15 or later; node `old` declares 14',
+      '11:18 publication `q`: `schemas` (FOR TABLES IN SCHEMA) needs PostgreSQL 15 or later; node `old` declares 14',
+      '18:15 subscription `s`: `streaming: parallel` needs PostgreSQL 16 or later; subscriber `old` declares 14',
+      '18:36 subscription `s`: `failover` needs PostgreSQL 17 or later; subscriber `old` declares 14',
+      '18:52 subscription `s`: `runAsOwner` needs PostgreSQL 16 or later; subscriber `old` declares 14',
+      '18:71 subscription `s`: `passwordRequired` needs PostgreSQL 16 or later; subscriber `old` declares 14',
+      '18:95 subscription `s`: `origin` needs PostgreSQL 16 or later; subscriber `old` declares 14',
+      '18:109 subscription `s`: `twoPhase` needs PostgreSQL 15 or later; subscriber `old` declares 14',
+    ]);
+  });
+
+  it('nothing is checked for nodes that declare no version', () => {
+    expect(errorsOf(gated.replace('{serverVersion: 14}', '{}'))).toEqual([]);
+  });
+
+  it('failover also needs a publisher of 17', () => {
+    const text = gated
+      .replace('{serverVersion: 14}', '{serverVersion: 17}')
+      .replace('{serverVersion: 18}', '{serverVersion: 16}');
+    expect(check(text).errors.map((e) => e.message)).toEqual([
+      'publication `r`: `generatedColumns` needs PostgreSQL 18 or later; node `new` declares 16',
+      'subscription `s`: `failover` needs PostgreSQL 17 or later; publisher `new` declares 16',
+    ]);
+  });
+});
+
+describe('values', () => {
+  it('enum values suggest the nearest', () => {
+    expect(errorsOf(withSubscriptionLines('    options: {streaming: paralel}'))).toEqual([
+      '17:26 invalid-value: subscription `west_orders`: `streaming` must be one of off, on, parallel; did you mean `parallel`?',
+    ]);
+  });
+
+  it('parallel is 1..16', () => {
+    expect(
+      errorsOf(BASE.replace('topology: orders-eu', 'topology: orders-eu\nsettings: {parallel: 17}')),
+    ).toEqual(['3:22 invalid-value: settings: `parallel` must be between 1 and 16']);
+  });
+
+  it('durations', () => {
+    const settings = (v: string) =>
+      errorsOf(`version: 1\ntopology: t\nsettings:\n  lockTimeout: ${v}\nnodes: {a: {}}\n`);
+    expect(settings('5 seconds')).toEqual([
+      '4:16 invalid-value: settings: `lockTimeout` must be a duration like 5s, 500ms, 2min or 1h, or a number of milliseconds',
+    ]);
+    expect(settings('30d')).toEqual([
+      '4:16 invalid-value: settings: `lockTimeout` must be at most 2147483647ms (2147483647 ms)',
+    ]);
+  });
+
+  it('version must be 1, topology a simple id', () => {
+    expect(errorsOf(BASE.replace('version: 1', 'version: 2').replace('orders-eu', 'Orders EU'))).toEqual([
+      '1:10 invalid-value: `version` must be 1',
+      '2:11 invalid-value: `topology` must be a simple name: lower-case letters, digits, `_` and `-`, at most 63 characters',
+    ]);
+    expect(errorsOf(BASE.replace('orders-eu', 'x'.repeat(64)))).toHaveLength(1);
+    expect(errorsOf(BASE.replace('orders-eu', 'x'.repeat(63)))).toEqual([]);
+  });
+
+  it('a missing value reads as "has no value"', () => {
+    expect(errorsOf(BASE.replace('    from: east', '    from:'))).toEqual([
+      '15:5 wrong-type: subscription `west_orders`: `from` has no value; it must be a string',
+    ]);
+  });
+
+  it('init method merge needs a strategy; strategy without merge is ignored with a warning', () => {
+    expect(errorsOf(withSubscriptionLines('    init: {method: merge}'))).toEqual([
+      '17:12 merge-strategy: subscription `west_orders`: init method merge needs a `strategy` for conflicting rows',
+    ]);
+    const merge = check(
+      withSubscriptionLines('    init: {method: merge, strategy: "last-modified:updated_at"}'),
+    );
+    expect(merge.topology?.subscriptions.west_orders?.init).toEqual({
+      method: 'merge',
+      parallel: 4,
+      existingData: 'fail',
+      strategy: 'last-modified:updated_at',
+    });
+    expect(errorsOf(withSubscriptionLines('    init: {method: merge, strategy: newest}'))).toEqual([
+      '17:37 invalid-value: subscription `west_orders`: `strategy` must be prefer-source, prefer-target, last-modified:<column> or manual',
+    ]);
+  });
+});
+
+describe('interpolation', () => {
+  it('$${env:X} is the literal text', () => {
+    const { topology, errors } = check(
+      // a function replacement: in a replacement string, $$ would mean $
+      BASE.replace(
+        'tables: [public.orders]',
+        () => `tables: [{name: public.orders, where: "note <> '$${envRef('X')}'"}]`,
+      ),
+    );
+    expect(errors).toEqual([]);
+    expect(topology?.publications.orders_pub?.tables[0]?.where).toBe(`note <> '${envRef('X')}'`);
+  });
+
+  it('an unknown placeholder is an error that says how to write it', () => {
+    const { errors } = check(BASE.replace('    from: east', `    from: \${PUBLISHER}`));
+    expect(errors.map((e) => `${at(e)} ${e.message} (${e.hint})`)).toEqual([
+      `15:11 subscription \`west_orders\`: \`\${PUBLISHER}\` is not a placeholder steep knows (write \`${envRef('PUBLISHER')}\` to read an environment variable, or \`$\${PUBLISHER}\` for the literal text)`,
+    ]);
+  });
+
+  it('interpolates anywhere a string is', () => {
+    const { topology } = check(BASE.replace('    from: east', `    from: ${envRef('PUBLISHER')}`), {
+      PUBLISHER: 'east',
+    });
+    expect(topology?.subscriptions.west_orders?.from).toBe('east');
+  });
+});
+
+describe('hostile and odd files', () => {
+  it('an alias bomb is refused, bounded', () => {
+    const lines = ['a: &a [x, x, x, x, x, x, x, x, x, x]'];
+    for (const [i, name] of ['b', 'c', 'd', 'e', 'f', 'g'].entries()) {
+      const previous = i === 0 ? 'a' : ['b', 'c', 'd', 'e', 'f', 'g'][i - 1];
+      lines.push(`${name}: &${name} [${Array(10).fill(`*${previous}`).join(', ')}]`);
+    }
+    const started = Date.now();
+    expect(errorsOf(lines.join('\n'))).toEqual([
+      '1:1 too-many-aliases: aliases expand to too many values (more than 100 alias references)',
+    ]);
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+
+  it('deep nesting is refused before parsing', () => {
+    expect(errorsOf(`version: 1\nnodes: ${'['.repeat(100_000)}`)).toEqual([
+      '2:264 yaml-syntax: lists and mappings are nested more than 256 levels deep',
+    ]);
+  });
+
+  it('several YAML documents', () => {
+    expect(errorsOf(`${BASE}---\nversion: 1\n`)).toEqual([
+      '17:1 yaml-syntax: the file holds more than one YAML document (a second `---`)',
+    ]);
+  });
+
+  it('a byte-order mark is ignored; invalid UTF-8 is refused', () => {
+    expect(check(`\uFEFF${BASE}`).errors).toEqual([]);
+    expect(() => parseTopology(Buffer.from([0x76, 0xff, 0xfe]), 'steep.yaml', {})).toThrow(/1 problem/);
+  });
+
+  it('a duplicate key inside an object', () => {
+    expect(errorsOf(BASE.replace('    from: east', '    from: east\n    from: west'))).toEqual([
+      '16:5 duplicate-key: key `from` appears twice in `subscriptions.west_orders` (first at line 15, column 5)',
+    ]);
+  });
+
+  it('a node called __proto__ is refused, not silently lost', () => {
+    expect(errorsOf(BASE.replace('  west:\n', '  __proto__: {}\n  west:\n'))).toEqual([
+      '6:3 bad-identifier: node name `__proto__` is reserved; choose another name',
+    ]);
+  });
+});

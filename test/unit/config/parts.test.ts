@@ -1,0 +1,171 @@
+import { Ajv } from 'ajv';
+import { describe, expect, it } from 'vitest';
+import { parseConnectionUrl } from '../../../src/config/connectionUrl.js';
+import { formatDuration, parseDuration } from '../../../src/config/durations.js';
+import { identifierProblem, parseTableName } from '../../../src/config/identifiers.js';
+import { steepSchema } from '../../../src/config/schema.js';
+import { editDistance, nearest } from '../../../src/config/suggest.js';
+import { parseServerVersion } from '../../../src/config/versions.js';
+
+describe('durations', () => {
+  it.each([
+    [0, 0],
+    [250, 250],
+    ['250', 250],
+    ['500ms', 500],
+    ['5s', 5000],
+    ['1.5s', 1500],
+    ['2min', 120_000],
+    ['1h', 3_600_000],
+    ['1d', 86_400_000],
+    [' 5 s ', 5000],
+  ])('%j is %d ms', (text, ms) => expect(parseDuration(text)).toBe(ms));
+
+  it.each([['5 seconds'], ['-1'], [-1], [1.5], ['1w'], ['30d'], [true], ['']])(
+    '%j is not a duration',
+    (text) => expect(parseDuration(text)).toBeUndefined(),
+  );
+
+  it('formats the shortest exact form', () => {
+    expect([0, 500, 5000, 90_000, 120_000, 3_600_000].map(formatDuration)).toEqual([
+      '0',
+      '500ms',
+      '5s',
+      '90s',
+      '2min',
+      '1h',
+    ]);
+  });
+});
+
+describe('identifiers and table names', () => {
+  it('counts UTF-8 bytes', () => {
+    expect(identifierProblem('a'.repeat(63))).toBeUndefined();
+    expect(identifierProblem('a'.repeat(64))).toMatch(/64 bytes/);
+    expect(identifierProblem('ü'.repeat(32))).toMatch(/64 bytes/);
+    expect(identifierProblem('😀'.repeat(16))).toMatch(/64 bytes/);
+    expect(identifierProblem('')).toBe('is empty');
+  });
+
+  it.each([
+    ['orders', { schema: 'public', name: 'orders' }],
+    ['sales.orders', { schema: 'sales', name: 'orders' }],
+    ['"my.schema".orders', { schema: 'my.schema', name: 'orders' }],
+    ['"My Schema"."Order ""Lines"""', { schema: 'My Schema', name: 'Order "Lines"' }],
+    ['Sales.Orders', { schema: 'Sales', name: 'Orders' }],
+  ])('%s', (text, table) => expect(parseTableName(text)).toEqual({ ok: true, table }));
+
+  it.each([
+    ['a.b.c', /has 2 dots/],
+    ['a.b.c.d', /has 3 dots/],
+    ['.orders', /empty part/],
+    ['sales.', /empty part/],
+    ['"sales.orders', /not closed/],
+    ['sa"les.orders', /inside a name/],
+    ['"a"x.b', /after a closing/],
+    [`public.${'t'.repeat(64)}`, /64 bytes/],
+  ])('%s is refused', (text, problem) => {
+    const parsed = parseTableName(text);
+    expect(parsed.ok).toBe(false);
+    if (!parsed.ok) expect(parsed.problem).toMatch(problem);
+  });
+});
+
+describe('libpq URLs', () => {
+  it('parses every part, percent-decoded', () => {
+    expect(
+      parseConnectionUrl('postgres://u%3Ax:p%2Fw@db.example:6432/app%2Dx?sslmode=require&application_name=x'),
+    ).toEqual({
+      ok: true,
+      url: {
+        user: 'u:x',
+        password: 'p/w',
+        rawPassword: 'p%2Fw',
+        host: 'db.example',
+        port: 6432,
+        database: 'app-x',
+        sslmode: 'require',
+        ignored: ['application_name'],
+      },
+    });
+  });
+
+  it('takes the last @ as the end of the credentials', () => {
+    const parsed = parseConnectionUrl('postgresql://u:p@ss@h/d');
+    expect(parsed.ok && parsed.url).toMatchObject({ user: 'u', password: 'p@ss', host: 'h', database: 'd' });
+  });
+
+  it.each([
+    ['host=x dbname=y', /keyword=value/],
+    ['http://x', /not a postgres/],
+    ['postgres://h:0/d', /port `0`/],
+    ['postgres://h1,h2/d', /several hosts/],
+    ['postgres://h/d?sslmode=sometimes', /sslmode `sometimes`/],
+    ['postgres://u:%zz@h/d', /%-escape/],
+  ])('%s is refused', (text, problem) => {
+    const parsed = parseConnectionUrl(text);
+    expect(parsed.ok).toBe(false);
+    if (!parsed.ok) expect(parsed.problem).toMatch(problem);
+  });
+});
+
+describe('suggestions', () => {
+  it('counts a swap of neighbours as one edit', () => {
+    expect(editDistance('hots', 'host')).toBe(1);
+    expect(editDistance('publication', 'publications')).toBe(1);
+  });
+
+  it('ignores case, _ and -', () => {
+    expect(nearest('via_partition_root', ['viaPartitionRoot', 'publish'])).toBe('viaPartitionRoot');
+    expect(nearest('AllTables', ['allTables'])).toBe('allTables');
+  });
+
+  it('suggests nothing far away', () => {
+    expect(nearest('color', ['publications', 'nodes'])).toBeUndefined();
+  });
+});
+
+describe('server versions', () => {
+  it.each([
+    [14, 140000],
+    ['14', 140000],
+    ['18.4', 180004],
+    [180004, 180004],
+    [' 17 ', 170000],
+  ])('%j is %d', (v, n) => expect(parseServerVersion(v)).toBe(n));
+
+  it.each([['x'], [9], [1400], ['14.x'], [14.5]])('%j is not a version', (v) =>
+    expect(parseServerVersion(v)).toBeUndefined(),
+  );
+});
+
+describe('steep.schema.json', () => {
+  const schema = steepSchema();
+
+  it('is a valid draft-07 schema', () => {
+    expect(schema.$schema).toBe('http://json-schema.org/draft-07/schema#');
+    expect(() => new Ajv({ strictTypes: false, allowUnionTypes: true }).compile(schema)).not.toThrow();
+  });
+
+  it('closes every object and describes every property, for editors', () => {
+    const visit = (node: unknown, where: string): void => {
+      if (Array.isArray(node)) {
+        for (const [i, n] of node.entries()) visit(n, `${where}[${i}]`);
+        return;
+      }
+      if (node === null || typeof node !== 'object') return;
+      const s = node as Record<string, unknown>;
+      const types = ([] as unknown[]).concat(s.type ?? []);
+      if (types.includes('object') && s.properties) {
+        expect(s.additionalProperties, `${where} is closed`).toBe(false);
+        for (const [key, property] of Object.entries(
+          s.properties as Record<string, Record<string, unknown>>,
+        )) {
+          expect(property.description, `${where}.${key} has a description`).toEqual(expect.any(String));
+        }
+      }
+      for (const [key, child] of Object.entries(s)) visit(child, `${where}/${key}`);
+    };
+    visit(schema, '#');
+  });
+});
