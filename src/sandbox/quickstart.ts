@@ -1,0 +1,87 @@
+/**
+ * The quickstart demo: the sandbox of examples/quickstart/steep.yaml, started and seeded.
+ * Idempotent: running it again finds the nodes running and the rows present.
+ */
+import { existsSync, promises as fs, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadTopology } from '../config/load.js';
+import { withClient } from '../db/connect.js';
+import { type Problem, SteepError } from '../model/errors.js';
+import type { Topology } from '../model/topology.js';
+import { type SandboxUpNode, startSandbox } from './sandbox.js';
+
+/** Seeds nodes that host publications; subscriber-only nodes get the table definitions without rows. */
+export const PUBLISHER_SEED = 'seed.sql';
+export const SUBSCRIBER_SEED = 'seed-subscriber.sql';
+
+/** The directory of steep's own package.json, from src/ (tests) or dist/ (built). */
+export function packageRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const pkg = path.join(dir, 'package.json');
+    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'steep')
+      return dir;
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new SteepError('demo.package', 'cannot find steep’s package directory');
+    dir = parent;
+  }
+}
+
+export function quickstartConfigPath(): string {
+  return path.join(packageRoot(), 'examples', 'quickstart', 'steep.yaml');
+}
+
+export interface SeededNode {
+  node: string;
+  file: string;
+  /** `schema.table` → rows after seeding */
+  tables: Record<string, number>;
+}
+
+export interface QuickstartResult {
+  configPath: string;
+  topology: Topology;
+  warnings: Problem[];
+  nodes: SandboxUpNode[];
+  seeded: SeededNode[];
+}
+
+async function seed(topology: Topology, node: string, file: string): Promise<SeededNode> {
+  const spec = topology.nodes[node];
+  if (!spec) throw new SteepError('demo.seed', `node ${node} is not in the quickstart file`);
+  const sql = await fs.readFile(file, 'utf8');
+  return withClient(spec.connection, { node }, async (client) => {
+    // several statements, no parameters: one simple-protocol round trip, one implicit transaction
+    await client.query(sql);
+    const { rows } = await client.query<{ schema: string; name: string }>(
+      `SELECT n.nspname AS schema, c.relname AS name
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind IN ('r', 'p') AND n.nspname = 'public'
+        ORDER BY 1, 2`,
+    );
+    const tables: Record<string, number> = {};
+    for (const t of rows) {
+      const q = `${client.escapeIdentifier(t.schema)}.${client.escapeIdentifier(t.name)}`;
+      const { rows: counted } = await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${q}`);
+      tables[`${t.schema}.${t.name}`] = counted[0]?.n ?? 0;
+    }
+    return { node, file: path.basename(file), tables };
+  });
+}
+
+/** Start the quickstart sandbox and seed it: publishers with seed.sql, subscriber-only nodes with seed-subscriber.sql. */
+export async function runQuickstart(configPath = quickstartConfigPath()): Promise<QuickstartResult> {
+  const { topology, warnings } = await loadTopology(configPath);
+  const nodes = await startSandbox(configPath, topology);
+  const failed = nodes.find((n) => n.error);
+  if (failed?.error) throw failed.error;
+  const dir = path.dirname(configPath);
+  const publishers = new Set(Object.values(topology.publications).map((p) => p.node));
+  const seeded: SeededNode[] = [];
+  for (const n of nodes) {
+    const file = path.join(dir, publishers.has(n.node) ? PUBLISHER_SEED : SUBSCRIBER_SEED);
+    if (existsSync(file)) seeded.push(await seed(topology, n.node, file));
+  }
+  return { configPath, topology, warnings, nodes, seeded };
+}

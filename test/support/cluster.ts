@@ -1,0 +1,314 @@
+/**
+ * Real PostgreSQL nodes for integration tests: N servers from the embedded binaries, each a copy
+ * of a cached initdb template (about a second for a small cluster), on free ports, torn down in
+ * afterAll — and, if the process dies first, by exit/signal hooks or by the next run's reaper.
+ *
+ *   const cluster = useCluster({ nodes: ['pub', 'sub'] });
+ *   test('…', async () => { await cluster().node('pub').query('SELECT 1'); });
+ */
+import { randomBytes } from 'node:crypto';
+import { promises as fs, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll } from 'vitest';
+import { clientConfig, connect } from '../../src/db/connect.js';
+import type { ConnectionSpec } from '../../src/model/topology.js';
+import { isSupportedMajor, type PgMajor, resolveBinaries } from '../../src/sandbox/binaries.js';
+import { connectionUrl } from '../../src/sandbox/connectionUrl.js';
+import { LocalServer } from '../../src/sandbox/localServer.js';
+import { findFreePort } from '../../src/sandbox/ports.js';
+import { chownToServerUser, runAsServerUserSync } from '../../src/sandbox/serverUser.js';
+
+export interface TestNode {
+  name: string;
+  port: number;
+  version: 14 | 18;
+  serverVersionNum: number;
+  /** random per node; TCP connections authenticate with scram-sha-256 */
+  password: string;
+  /** host 127.0.0.1, the port, database `app`, user `postgres`, the password */
+  connection: ConnectionSpec;
+  /** postgres://postgres:<password>@127.0.0.1:<port>/app */
+  url: string;
+  dataDir: string;
+  /** Runs one statement on a pooled connection (the pool is closed at stop/restart). */
+  query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
+  /** A new connected client; the caller ends it. */
+  client(): Promise<pg.Client>;
+  restart(mode?: 'fast' | 'immediate'): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface TestCluster {
+  nodes: TestNode[];
+  node(name: string): TestNode;
+  stop(): Promise<void>;
+}
+
+export interface ClusterOptions {
+  /** node names, or a count (names `n1`, `n2`, …) */
+  nodes: string[] | number;
+  /** default: env STEEP_TEST_PG (14 or 18), else 18 */
+  version?: 14 | 18;
+  /** server settings on top of the defaults, e.g. `{ wal_level: 'replica' }` */
+  settings?: Record<string, string>;
+}
+
+const DATABASE = 'app';
+const USER = 'postgres';
+const BASE_PREFIX = 'steep-test-';
+const OWNER_FILE = 'owner.json';
+const PORT_ATTEMPTS = 5;
+
+export function defaultVersion(): PgMajor {
+  const env = process.env.STEEP_TEST_PG;
+  if (env === undefined || env === '') return 18;
+  const n = Number.parseInt(env, 10);
+  if (!isSupportedMajor(n)) throw new Error(`STEEP_TEST_PG=${env}: expected 14 or 18`);
+  return n;
+}
+
+// ---- teardown when the process ends before afterAll ------------------------------------------
+
+/** Base directories of the clusters this process started, and their servers. */
+const live = new Map<string, LocalServer[]>();
+let hooksInstalled = false;
+
+function destroyAllSync(): void {
+  for (const [base, servers] of live) {
+    for (const s of servers) s.destroySync();
+    rmSync(base, { recursive: true, force: true });
+  }
+  live.clear();
+}
+
+function installHooks(): void {
+  if (hooksInstalled) return;
+  hooksInstalled = true;
+  process.on('exit', destroyAllSync);
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    const onSignal = () => {
+      destroyAllSync();
+      process.removeListener(signal, onSignal);
+      // keep the default behaviour (terminate) unless someone else handles the signal
+      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+    };
+    process.on(signal, onSignal);
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+let reaped = false;
+
+/** Stop and delete clusters left behind by test processes that were killed outright (SIGKILL). */
+async function reapStale(): Promise<void> {
+  if (reaped) return;
+  reaped = true;
+  const tmp = os.tmpdir();
+  const bins = await resolveBinaries(18).catch(() => null);
+  for (const entry of await fs.readdir(tmp).catch(() => [] as string[])) {
+    if (!entry.startsWith(BASE_PREFIX)) continue;
+    const base = path.join(tmp, entry);
+    let owner: { pid?: number; uid?: number } = {};
+    try {
+      owner = JSON.parse(readFileSync(path.join(base, OWNER_FILE), 'utf8'));
+    } catch {
+      continue; // being created right now, or not ours
+    }
+    if (owner.uid !== process.getuid?.() || owner.pid === undefined || pidAlive(owner.pid)) continue;
+    for (const node of await fs.readdir(base).catch(() => [] as string[])) {
+      const dataDir = path.join(base, node);
+      const version = await fs.readFile(path.join(dataDir, 'PG_VERSION'), 'utf8').catch(() => null);
+      if (version === null) continue;
+      const major = Number.parseInt(version, 10);
+      const b = isSupportedMajor(major) ? await resolveBinaries(major).catch(() => bins) : bins;
+      if (b) runAsServerUserSync(b.pgCtl, ['stop', '-D', dataDir, '-m', 'immediate', '-w', '-s']);
+    }
+    await fs.rm(base, { recursive: true, force: true });
+  }
+}
+
+// ---- nodes and clusters ----------------------------------------------------------------------
+
+function randomPassword(): string {
+  return randomBytes(18).toString('base64url');
+}
+
+async function startServer(server: LocalServer): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await server.start();
+      return;
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'sandbox.port-in-use' || attempt >= PORT_ATTEMPTS) throw err;
+      server.setPort(await findFreePort());
+    }
+  }
+}
+
+class Node implements TestNode {
+  readonly name: string;
+  readonly version: 14 | 18;
+  readonly serverVersionNum: number;
+  readonly password: string;
+  readonly dataDir: string;
+  private pool: pg.Pool | null = null;
+
+  constructor(private readonly server: LocalServer) {
+    this.name = server.name;
+    this.version = server.version;
+    this.serverVersionNum = server.serverVersionNum;
+    this.password = server.password ?? '';
+    this.dataDir = server.dataDir;
+  }
+
+  get port(): number {
+    return this.server.port;
+  }
+
+  get connection(): ConnectionSpec {
+    return { ...this.server.connection };
+  }
+
+  get url(): string {
+    return connectionUrl(this.server.connection);
+  }
+
+  async query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]> {
+    if (!this.pool) {
+      this.pool = new pg.Pool({
+        ...clientConfig(this.connection, { node: this.name, applicationName: 'steep-test' }),
+        max: 4,
+        idleTimeoutMillis: 2_000,
+        allowExitOnIdle: true,
+      });
+      this.pool.on('error', () => {});
+    }
+    const result = await this.pool.query(sql, params);
+    return result.rows as T[];
+  }
+
+  client(): Promise<pg.Client> {
+    return connect(this.connection, { node: this.name, applicationName: 'steep-test' });
+  }
+
+  async closePool(): Promise<void> {
+    const pool = this.pool;
+    this.pool = null;
+    await pool?.end().catch(() => {});
+  }
+
+  async restart(mode: 'fast' | 'immediate' = 'fast'): Promise<void> {
+    await this.closePool();
+    await this.server.stop(mode);
+    await startServer(this.server);
+  }
+
+  async stop(): Promise<void> {
+    await this.closePool();
+    await this.server.stop('fast');
+  }
+
+  async destroy(): Promise<void> {
+    await this.closePool();
+    await this.server.destroy();
+  }
+}
+
+export async function startCluster(opts: ClusterOptions): Promise<TestCluster> {
+  if (process.env.STEEP_TEST_BACKEND === 'docker') {
+    throw new Error(
+      'STEEP_TEST_BACKEND=docker: the testcontainers backend is not implemented (it needs a Docker engine); unset it to use embedded nodes',
+    );
+  }
+  const version = opts.version ?? defaultVersion();
+  const names =
+    typeof opts.nodes === 'number' ? Array.from({ length: opts.nodes }, (_, i) => `n${i + 1}`) : opts.nodes;
+  if (names.length === 0) throw new Error('startCluster: no nodes');
+  if (new Set(names).size !== names.length)
+    throw new Error(`startCluster: duplicate node names in ${names.join(', ')}`);
+
+  installHooks();
+  await reapStale();
+  const base = await fs.mkdtemp(path.join(os.tmpdir(), BASE_PREFIX));
+  await fs.chmod(base, 0o755);
+  await chownToServerUser(base);
+  await fs.writeFile(
+    path.join(base, OWNER_FILE),
+    JSON.stringify({ pid: process.pid, uid: process.getuid?.() }),
+  );
+  const servers: LocalServer[] = [];
+  live.set(base, servers);
+
+  const nodes = await Promise.allSettled(
+    names.map(async (name) => {
+      const server = await LocalServer.create({
+        dataDir: path.join(base, name),
+        name,
+        port: await findFreePort(),
+        version,
+        user: USER,
+        password: randomPassword(),
+        database: DATABASE,
+        auth: 'scram-sha-256',
+        settings: opts.settings,
+      });
+      servers.push(server);
+      await startServer(server);
+      return new Node(server);
+    }),
+  );
+
+  const stopAll = async (): Promise<void> => {
+    await Promise.all(servers.map((s) => s.destroy().catch(() => s.destroySync())));
+    await fs.rm(base, { recursive: true, force: true });
+    live.delete(base);
+  };
+
+  const failed = nodes.find((n): n is PromiseRejectedResult => n.status === 'rejected');
+  if (failed) {
+    await stopAll();
+    throw failed.reason;
+  }
+  const started = nodes.map((n) => (n as PromiseFulfilledResult<Node>).value);
+  let stopped = false;
+  return {
+    nodes: started,
+    node(name: string): TestNode {
+      const found = started.find((n) => n.name === name);
+      if (!found) throw new Error(`no node ${name} in this cluster (nodes: ${names.join(', ')})`);
+      return found;
+    },
+    async stop(): Promise<void> {
+      if (stopped) return;
+      stopped = true;
+      await Promise.all(started.map((n) => n.closePool()));
+      await stopAll();
+    },
+  };
+}
+
+/** Registers beforeAll/afterAll in the current vitest file and returns a getter for the cluster. */
+export function useCluster(opts: ClusterOptions): () => TestCluster {
+  let cluster: TestCluster | undefined;
+  beforeAll(async () => {
+    cluster = await startCluster(opts);
+  }, 120_000);
+  afterAll(async () => {
+    await cluster?.stop();
+  }, 60_000);
+  return () => {
+    if (!cluster)
+      throw new Error('useCluster: the cluster is not started yet (call the getter inside a test or hook)');
+    return cluster;
+  };
+}
