@@ -1,0 +1,181 @@
+import type { ObservedPublication } from '../../model/cluster.js';
+import { parseOwnership } from '../../model/ownership.js';
+import {
+  type GeneratedColumns,
+  PUBLISH_OPERATIONS,
+  type PublicationTable,
+  type PublishOperation,
+} from '../../model/topology.js';
+import { compareTableNames, compareText, sortedText } from '../order.js';
+import { type CatalogQuery, PG15, PG18 } from './catalogQuery.js';
+
+/*
+ * Publications are read from their definition: pg_publication, pg_publication_rel and
+ * pg_publication_namespace. Never from the expanded pg_publication_tables view, which mixes
+ * explicit tables with those of FOR ALL TABLES / TABLES IN SCHEMA.
+ */
+
+const PUBLICATION_COLUMNS = `p.oid,
+       p.pubname::text as name,
+       pg_catalog.pg_get_userbyid(p.pubowner)::text as owner,
+       pg_catalog.obj_description(p.oid, 'pg_publication') as comment,
+       p.puballtables as all_tables,
+       p.pubinsert as insert,
+       p.pubupdate as update,
+       p.pubdelete as delete,
+       p.pubtruncate as truncate,
+       p.pubviaroot as via_root`;
+
+/** Every publication of the database. PostgreSQL 14–17 (no pubgencols). */
+export const PUBLICATIONS_14: CatalogQuery = {
+  name: 'publications',
+  text: `select ${PUBLICATION_COLUMNS}
+  from pg_catalog.pg_publication p`,
+};
+
+/** Every publication of the database. PostgreSQL 18+: pubgencols ('n' none, 's' stored). */
+export const PUBLICATIONS_18: CatalogQuery = {
+  name: 'publications',
+  text: `select ${PUBLICATION_COLUMNS},
+       p.pubgencols::text as generated_columns
+  from pg_catalog.pg_publication p`,
+};
+
+export function publicationsQuery(serverVersion: number): CatalogQuery {
+  return serverVersion >= PG18 ? PUBLICATIONS_18 : PUBLICATIONS_14;
+}
+
+/** The tables named by each publication. PostgreSQL 14: no row filters, no column lists. */
+export const PUBLICATION_TABLES_14: CatalogQuery = {
+  name: 'publication-tables',
+  text: `select pr.prpubid as pubid,
+       n.nspname::text as schema,
+       c.relname::text as name
+  from pg_catalog.pg_publication_rel pr
+  join pg_catalog.pg_class c on c.oid = pr.prrelid
+  join pg_catalog.pg_namespace n on n.oid = c.relnamespace`,
+};
+
+/**
+ * The tables named by each publication, with the row filter as PostgreSQL prints it and the
+ * column list as attribute names. PostgreSQL 15+ (prqual, prattrs).
+ */
+export const PUBLICATION_TABLES_15: CatalogQuery = {
+  name: 'publication-tables',
+  text: `select pr.prpubid as pubid,
+       n.nspname::text as schema,
+       c.relname::text as name,
+       pg_catalog.pg_get_expr(pr.prqual, pr.prrelid) as row_filter,
+       case when pr.prattrs is not null then
+         array(select a.attname::text
+                 from pg_catalog.pg_attribute a
+                where a.attrelid = pr.prrelid and a.attnum = any (pr.prattrs::int2[]))
+       end as columns
+  from pg_catalog.pg_publication_rel pr
+  join pg_catalog.pg_class c on c.oid = pr.prrelid
+  join pg_catalog.pg_namespace n on n.oid = c.relnamespace`,
+};
+
+export function publicationTablesQuery(serverVersion: number): CatalogQuery {
+  return serverVersion >= PG15 ? PUBLICATION_TABLES_15 : PUBLICATION_TABLES_14;
+}
+
+/** `FOR TABLES IN SCHEMA`. PostgreSQL 15+ only; on 14 no query is sent and schemas are empty. */
+export const PUBLICATION_SCHEMAS_15: CatalogQuery = {
+  name: 'publication-schemas',
+  text: `select pn.pnpubid as pubid,
+       n.nspname::text as schema
+  from pg_catalog.pg_publication_namespace pn
+  join pg_catalog.pg_namespace n on n.oid = pn.pnnspid`,
+};
+
+export function publicationSchemasQuery(serverVersion: number): CatalogQuery | null {
+  return serverVersion >= PG15 ? PUBLICATION_SCHEMAS_15 : null;
+}
+
+export interface PublicationRow {
+  oid: number;
+  name: string;
+  owner: string;
+  comment: string | null;
+  all_tables: boolean;
+  insert: boolean;
+  update: boolean;
+  delete: boolean;
+  truncate: boolean;
+  via_root: boolean;
+  /** PG 18+ */
+  generated_columns?: string | null;
+}
+
+export interface PublicationTableRow {
+  pubid: number;
+  schema: string;
+  name: string;
+  /** PG 15+ */
+  row_filter?: string | null;
+  /** PG 15+ */
+  columns?: string[] | null;
+}
+
+export interface PublicationSchemaRow {
+  pubid: number;
+  schema: string;
+}
+
+function generatedColumns(code: string | null | undefined): GeneratedColumns | null {
+  if (code === 's') return 'stored';
+  if (code === 'n') return 'none';
+  return null;
+}
+
+/** Assemble publications from the three queries, keyed by name. */
+export function toPublications(
+  node: string,
+  pubs: PublicationRow[],
+  tables: PublicationTableRow[],
+  schemas: PublicationSchemaRow[],
+): Record<string, ObservedPublication> {
+  const tablesOf = new Map<number, PublicationTable[]>();
+  for (const t of tables) {
+    const list = tablesOf.get(t.pubid) ?? [];
+    list.push({
+      schema: t.schema,
+      name: t.name,
+      columns: t.columns ? sortedText(t.columns) : null,
+      where: t.row_filter ?? null,
+    });
+    tablesOf.set(t.pubid, list);
+  }
+  const schemasOf = new Map<number, string[]>();
+  for (const s of schemas) {
+    const list = schemasOf.get(s.pubid) ?? [];
+    list.push(s.schema);
+    schemasOf.set(s.pubid, list);
+  }
+
+  const out: Record<string, ObservedPublication> = {};
+  for (const p of [...pubs].sort((a, b) => compareText(a.name, b.name))) {
+    const flags: Record<PublishOperation, boolean> = {
+      insert: p.insert,
+      update: p.update,
+      delete: p.delete,
+      truncate: p.truncate,
+    };
+    out[p.name] = {
+      name: p.name,
+      node,
+      allTables: p.all_tables,
+      tables: (tablesOf.get(p.oid) ?? []).sort(compareTableNames),
+      schemas: sortedText(schemasOf.get(p.oid) ?? []),
+      publish: PUBLISH_OPERATIONS.filter((op) => flags[op]),
+      viaPartitionRoot: p.via_root,
+      generatedColumns: generatedColumns(p.generated_columns),
+      oid: p.oid,
+      owner: p.owner,
+      comment: p.comment,
+      managedBy: parseOwnership(p.comment),
+    };
+  }
+  return out;
+}

@@ -1,0 +1,82 @@
+import type { ObservedTable } from '../../model/cluster.js';
+import { qualifiedName } from '../../model/topology.js';
+import { compareTableNames } from '../order.js';
+import type { CatalogQuery } from './catalogQuery.js';
+
+/**
+ * Every ordinary ('r') and partitioned ('p') table outside the system schemas, in one query
+ * (no per-table round trip). PostgreSQL 14+.
+ *
+ * Sizes and row counts are the planner's estimates (relpages, reltuples as of the last
+ * VACUUM/ANALYZE; heap plus TOAST): measured on 500 tables, pg_relation_size costs ~12 ms in
+ * a fresh session (it opens every relation) and pg_total_relation_size ~30 ms, against ~1 ms
+ * for the estimates. reltuples is -1 for a table never analysed: reported as 0.
+ */
+export const TABLES: CatalogQuery = {
+  name: 'tables',
+  text: `select c.oid,
+       n.nspname::text as schema,
+       c.relname::text as name,
+       c.relkind::text as kind,
+       c.relreplident::text as replica_identity,
+       coalesce(i.has_primary_key, false) as has_primary_key,
+       coalesce(i.has_replident_index, false) as has_replident_index,
+       greatest(c.reltuples, 0)::float8 as estimated_rows,
+       ((c.relpages::int8 + coalesce(t.relpages, 0)) * current_setting('block_size')::int8)::float8 as size_bytes
+  from pg_catalog.pg_class c
+  join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+  left join pg_catalog.pg_class t on t.oid = c.reltoastrelid
+  left join (select x.indrelid,
+                    bool_or(x.indisprimary) as has_primary_key,
+                    bool_or(x.indisreplident and x.indisvalid) as has_replident_index
+               from pg_catalog.pg_index x
+              group by x.indrelid) i on i.indrelid = c.oid
+ where c.relkind in ('r', 'p')
+   and c.relpersistence <> 't'
+   and n.nspname not in ('pg_catalog', 'information_schema')
+   and n.nspname !~ '^pg_toast'`,
+};
+
+export interface TableRow {
+  oid: number;
+  schema: string;
+  name: string;
+  kind: string;
+  replica_identity: string;
+  has_primary_key: boolean;
+  has_replident_index: boolean;
+  estimated_rows: number;
+  size_bytes: number;
+}
+
+/** Can UPDATE/DELETE be replicated? d: needs a primary key; i: the index must exist; f: yes; n: no. */
+function usableReplicaIdentity(r: TableRow): boolean {
+  switch (r.replica_identity) {
+    case 'd':
+      return r.has_primary_key;
+    case 'i':
+      return r.has_replident_index;
+    case 'f':
+      return true;
+    default:
+      return false;
+  }
+}
+
+export function toTables(rows: TableRow[]): Record<string, ObservedTable> {
+  const out: Record<string, ObservedTable> = {};
+  for (const r of [...rows].sort(compareTableNames)) {
+    out[qualifiedName(r)] = {
+      schema: r.schema,
+      name: r.name,
+      oid: r.oid,
+      replicaIdentity: r.replica_identity as ObservedTable['replicaIdentity'],
+      hasPrimaryKey: r.has_primary_key,
+      hasReplicaIdentity: usableReplicaIdentity(r),
+      kind: r.kind === 'p' ? 'p' : 'r',
+      estimatedRows: r.estimated_rows,
+      sizeBytes: r.size_bytes,
+    };
+  }
+  return out;
+}

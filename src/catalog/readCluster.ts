@@ -1,0 +1,64 @@
+import type { ClusterState, ObservedNode, UnreachableNode } from '../model/cluster.js';
+import { SteepError } from '../model/errors.js';
+import type { ConnectionSpec } from '../model/topology.js';
+import { type NodeAddress, publisherOf } from './publisherOf.js';
+import { readNode } from './readNode.js';
+import { postgresMessage } from './session.js';
+
+export interface ClusterNodeInput {
+  name: string;
+  connection: ConnectionSpec;
+  /** how subscribers reach this node, when it differs (used to name a subscription's publisher) */
+  replicationConnection?: ConnectionSpec;
+  /** desired row filters on this node, `schema.table` → filters as written */
+  rowFilters?: Record<string, string[]>;
+}
+
+export interface ReadClusterOptions {
+  stateSchema?: string;
+  connectTimeoutMs?: number;
+  statementTimeoutMs?: number;
+}
+
+function unreachable(name: string, err: unknown): UnreachableNode {
+  // connect errors already are one sentence naming the node and the cause, without secrets
+  const error =
+    err instanceof SteepError
+      ? err.message
+      : `node ${name}: reading the catalog failed: ${postgresMessage(err)}`;
+  return { name, reachable: false, error };
+}
+
+/**
+ * Read every node concurrently. A node that cannot be read (refused, authentication, unknown
+ * database, timeout, unsupported version, a failed catalog query) becomes an UnreachableNode
+ * with one sentence naming it and the cause; the others are still read. Never throws for a
+ * node's sake.
+ */
+export async function readCluster(
+  nodes: ClusterNodeInput[],
+  opts: ReadClusterOptions = {},
+): Promise<ClusterState> {
+  const results = await Promise.all(
+    nodes.map((n) =>
+      readNode(n.connection, {
+        node: n.name,
+        stateSchema: opts.stateSchema,
+        rowFilters: n.rowFilters,
+        connectTimeoutMs: opts.connectTimeoutMs,
+        statementTimeoutMs: opts.statementTimeoutMs,
+      }).catch((err: unknown): UnreachableNode => unreachable(n.name, err)),
+    ),
+  );
+  const observed: Record<string, ObservedNode | UnreachableNode> = {};
+  for (const r of results) observed[r.name] = r;
+
+  const addresses: NodeAddress[] = nodes;
+  for (const node of results) {
+    if (!node.reachable) continue;
+    for (const sub of Object.values(node.subscriptions)) {
+      sub.from = publisherOf(sub, node.name, addresses, observed);
+    }
+  }
+  return { nodes: observed };
+}

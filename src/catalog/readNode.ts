@@ -1,0 +1,189 @@
+import type pg from 'pg';
+import type { ObservedNode } from '../model/cluster.js';
+import { SteepError } from '../model/errors.js';
+import type { ConnectionSpec } from '../model/topology.js';
+import { type CatalogQuery, MIN_SERVER_VERSION, PG15 } from './queries/catalogQuery.js';
+import { type OriginRow, originsQuery, toOrigins } from './queries/origins.js';
+import {
+  type PublicationRow,
+  type PublicationSchemaRow,
+  type PublicationTableRow,
+  publicationSchemasQuery,
+  publicationsQuery,
+  publicationTablesQuery,
+  toPublications,
+} from './queries/publications.js';
+import { ROLE, type RoleRow, toRole } from './queries/role.js';
+import { SERVER_SETTINGS, type ServerSettingsRow, toServerInfo } from './queries/settings.js';
+import { type SlotRow, slotsQuery, toSlots } from './queries/slots.js';
+import {
+  type MigrationVersionRow,
+  migrationVersionQuery,
+  type StateSchemaRow,
+  stateSchemaQuery,
+} from './queries/stateSchema.js';
+import {
+  SUBSCRIPTION_CONNINFO,
+  SUBSCRIPTION_TABLES,
+  type SubscriptionConninfoRow,
+  type SubscriptionRow,
+  type SubscriptionTableRow,
+  subscriptionsQuery,
+  toSubscriptions,
+} from './queries/subscriptions.js';
+import { TABLES, type TableRow, toTables } from './queries/tables.js';
+import { normaliseRowFilters } from './rowFilters.js';
+import { openCatalogSession, rows } from './session.js';
+
+export const DEFAULT_STATE_SCHEMA = 'steep';
+
+export interface ReadNodeOptions {
+  /** the node's name in steep.yaml, for the result and error messages */
+  node: string;
+  /** steep's state schema on the node (settings.stateSchema) */
+  stateSchema?: string;
+  /** desired row filters on this node, `schema.table` → filters as written in steep.yaml */
+  rowFilters?: Record<string, string[]>;
+  connectTimeoutMs?: number;
+  /** server-side limit per catalog query; 0 = none. Default 30 s. */
+  statementTimeoutMs?: number;
+}
+
+/** Starts the snapshot every read shares. */
+export const BEGIN_SNAPSHOT = 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY';
+
+/** What the first round trip learns; it decides which queries the second one sends. */
+export interface NodeProbe {
+  serverVersion: number;
+  canReadConninfo: boolean;
+  canReadOriginStatus: boolean;
+  stateSchema: string;
+  hasMigrations: boolean;
+}
+
+/** The first round trip: the server version and the privileges every branch depends on. */
+export function probeQueries(stateSchema: string): CatalogQuery[] {
+  return [SERVER_SETTINGS, ROLE, stateSchemaQuery(stateSchema)];
+}
+
+/**
+ * The second round trip: everything else, chosen by version and privileges. Exported so the
+ * benchmark can send exactly the same SQL with psql.
+ */
+export function snapshotQueries(p: NodeProbe) {
+  return {
+    publications: publicationsQuery(p.serverVersion),
+    publicationTables: publicationTablesQuery(p.serverVersion),
+    publicationSchemas: publicationSchemasQuery(p.serverVersion),
+    subscriptions: subscriptionsQuery(p.serverVersion),
+    subscriptionConninfo: p.canReadConninfo ? SUBSCRIPTION_CONNINFO : null,
+    subscriptionTables: SUBSCRIPTION_TABLES,
+    slots: slotsQuery(p.serverVersion),
+    origins: originsQuery(p.canReadOriginStatus),
+    tables: TABLES,
+    migrations: p.hasMigrations ? migrationVersionQuery(p.stateSchema) : null,
+  } satisfies Record<string, CatalogQuery | null>;
+}
+
+function maybe<T>(client: pg.Client, q: CatalogQuery | null): Promise<T[] | null> {
+  return q ? rows<T>(client, q) : Promise.resolve(null);
+}
+
+/**
+ * Read one node's live state completely: all reads in one REPEATABLE READ READ ONLY
+ * transaction (one consistent snapshot), pipelined in two round trips (probe, then the rest),
+ * plus one more for row filter normalisation when there are filters and the server has them.
+ *
+ * Throws SteepError('connect') with describeConnectError's sentence when the node cannot be
+ * reached; readCluster turns that into an UnreachableNode.
+ */
+export async function readNode(conn: ConnectionSpec, opts: ReadNodeOptions): Promise<ObservedNode> {
+  const stateSchema = opts.stateSchema ?? DEFAULT_STATE_SCHEMA;
+  const client = await openCatalogSession(conn, {
+    node: opts.node,
+    connectTimeoutMs: opts.connectTimeoutMs,
+    statementTimeoutMs: opts.statementTimeoutMs,
+  });
+  try {
+    // round trip 1: snapshot, version, role, state schema
+    const [, settingsRows, roleRows, stateRows] = await Promise.all([
+      client.query(BEGIN_SNAPSHOT),
+      rows<ServerSettingsRow>(client, SERVER_SETTINGS),
+      rows<RoleRow>(client, ROLE),
+      rows<StateSchemaRow>(client, stateSchemaQuery(stateSchema)),
+    ]);
+    const server = toServerInfo(settingsRows[0]!);
+    const v = server.serverVersion;
+    if (v < MIN_SERVER_VERSION) {
+      throw new SteepError(
+        'unsupported-version',
+        `node ${opts.node}: PostgreSQL ${server.serverVersionText} is not supported; steep needs PostgreSQL 14 or later`,
+        { node: opts.node },
+      );
+    }
+    const roleRow = roleRows[0]!;
+    const role = toRole(roleRow, v);
+    const state = stateRows[0]!;
+
+    // round trip 2: everything else, then the snapshot ends
+    const q = snapshotQueries({
+      serverVersion: v,
+      canReadConninfo: roleRow.can_read_conninfo,
+      canReadOriginStatus: roleRow.can_read_origin_status,
+      stateSchema,
+      hasMigrations: state.has_migrations,
+    });
+    const [pubs, pubTables, pubSchemas, subs, conninfo, subTables, slots, origins, tables, migrations] =
+      await Promise.all([
+        rows<PublicationRow>(client, q.publications),
+        rows<PublicationTableRow>(client, q.publicationTables),
+        maybe<PublicationSchemaRow>(client, q.publicationSchemas),
+        rows<SubscriptionRow>(client, q.subscriptions),
+        maybe<SubscriptionConninfoRow>(client, q.subscriptionConninfo),
+        rows<SubscriptionTableRow>(client, q.subscriptionTables),
+        rows<SlotRow>(client, q.slots),
+        rows<OriginRow>(client, q.origins),
+        rows<TableRow>(client, q.tables),
+        maybe<MigrationVersionRow>(client, q.migrations),
+        client.query('COMMIT'),
+      ]);
+
+    const observedOrigins = toOrigins(origins);
+    const observedTables = toTables(tables);
+
+    // round trip 3 (PG 15+, only with filters): row filter normalisation
+    const filters = opts.rowFilters ?? {};
+    const normalised =
+      v >= PG15 && Object.keys(filters).length > 0
+        ? await normaliseRowFilters(client, observedTables, filters, {
+            probePublication: role.canCreateInDatabase,
+          })
+        : { rowFilters: {}, rowFilterErrors: {} };
+
+    return {
+      name: opts.node,
+      reachable: true,
+      serverVersion: v,
+      serverVersionText: server.serverVersionText,
+      database: server.database,
+      settings: server.settings,
+      role,
+      publications: toPublications(opts.node, pubs, pubTables, pubSchemas ?? []),
+      subscriptions: toSubscriptions(
+        opts.node,
+        subs,
+        conninfo,
+        subTables,
+        (origin) => observedOrigins[origin]?.remoteLsn ?? null,
+      ),
+      slots: toSlots(slots),
+      origins: observedOrigins,
+      tables: observedTables,
+      stateSchema: { exists: state.exists, version: migrations?.[0]?.version ?? null },
+      rowFilters: normalised.rowFilters,
+      rowFilterErrors: normalised.rowFilterErrors,
+    };
+  } finally {
+    await client.end().catch(() => {});
+  }
+}

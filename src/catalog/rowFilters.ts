@@ -1,0 +1,157 @@
+import type pg from 'pg';
+import type { ObservedTable } from '../model/cluster.js';
+import { quoteTable } from '../model/sql.js';
+import { postgresMessage } from './session.js';
+
+/*
+ * Row filter normalisation: how PostgreSQL prints each row filter of the desired file (the
+ * deparse pg_get_expr(prqual, prrelid) gives for a publication), and PostgreSQL's message for
+ * the filters it refuses. PostgreSQL 15+ (14 has no row filters; the planner reports that).
+ *
+ * Technique, without lasting side effects: in a transaction that is always rolled back,
+ *   CREATE TEMP TABLE steep_rowfilter_N (LIKE schema.table)
+ *   CREATE PUBLICATION … FOR TABLE <temp table> WHERE (<filter>)    -- the probe
+ *   ALTER TABLE … ADD CONSTRAINT … CHECK (<filter>)                  -- the deparse
+ * The probe validates the filter exactly as CREATE PUBLICATION will (no mutable or
+ * user-defined functions, no system columns…), then fails, as intended, because a temporary
+ * table cannot be published; any other error is the filter's, in CREATE PUBLICATION's words.
+ * It needs CREATE on the database; without it only the CHECK validates (parse, columns, type).
+ * The CHECK constraint's expression goes through the same transformation as a publication's
+ * WHERE, so pg_get_expr(conbin, conrelid) prints what pg_get_expr(prqual, prrelid) will.
+ * A SAVEPOINT per filter (and per table) keeps one bad filter from spoiling the rest.
+ *
+ * The filter is user text: every statement that contains it goes through the extended query
+ * protocol (Parse/Bind/Execute), which accepts exactly one statement, so `true); DROP TABLE x; --`
+ * fails to parse instead of running a second statement. Whatever the text does within that one
+ * statement only touches the temporary table or the probe publication, and is rolled back.
+ * The temporary table is empty, so no expression in a filter is ever evaluated.
+ *
+ * All statements are pipelined: one round trip for any number of filters.
+ */
+
+export interface RowFilterResult {
+  /** `schema.table` → (as written → as PostgreSQL prints it) */
+  rowFilters: Record<string, Record<string, string>>;
+  /** `schema.table` → (as written → PostgreSQL's message) */
+  rowFilterErrors: Record<string, Record<string, string>>;
+}
+
+type Settled = { ok: true; result: pg.QueryResult } | { ok: false; error: unknown };
+
+/** node-postgres sends a query through the extended protocol when asked (`queryMode`, untyped). */
+function extended(text: string): pg.QueryConfig {
+  return { text, queryMode: 'extended' } as pg.QueryConfig;
+}
+
+/**
+ * The probe publication's expected failure (a temporary table cannot be published), or an
+ * error that says nothing about the filter (no CREATE on the database; the probe's name taken).
+ */
+function probeErrorIsNotTheFilters(err: unknown): boolean {
+  const e = err as { code?: string; detail?: string };
+  if (e.code === '22023' && /temporary/i.test(e.detail ?? '')) return true;
+  return e.code === '42501' || e.code === '42710';
+}
+
+export async function normaliseRowFilters(
+  client: pg.Client,
+  tables: Record<string, ObservedTable>,
+  filters: Record<string, string[]>,
+  opts: { probePublication: boolean; lockTimeoutMs?: number },
+): Promise<RowFilterResult> {
+  const rowFilters: Record<string, Record<string, string>> = {};
+  const rowFilterErrors: Record<string, Record<string, string>> = {};
+  const fail = (key: string, filter: string, message: string) => {
+    rowFilterErrors[key] ??= {};
+    rowFilterErrors[key][filter] = message;
+  };
+
+  const sent: Promise<Settled>[] = [];
+  const send = (q: string | pg.QueryConfig): Promise<Settled> => {
+    const settled = client.query(q).then(
+      (result): Settled => ({ ok: true, result }),
+      (error): Settled => ({ ok: false, error }),
+    );
+    sent.push(settled);
+    return settled;
+  };
+
+  interface Check {
+    key: string;
+    filter: string;
+    created: Promise<Settled>;
+    check: Promise<Settled>;
+    printed: Promise<Settled>;
+    probe: Promise<Settled> | null;
+  }
+  const checks: Check[] = [];
+
+  let tableNo = 0;
+  for (const [key, written] of Object.entries(filters)) {
+    const unique = [...new Set(written)];
+    if (unique.length === 0) continue;
+    const table = tables[key];
+    if (!table) {
+      for (const f of unique) fail(key, f, `relation "${key}" does not exist`);
+      continue;
+    }
+    if (checks.length === 0) {
+      send('BEGIN');
+      send(`SET LOCAL lock_timeout = ${Math.max(1, Math.round(opts.lockTimeoutMs ?? 5_000))}`);
+    }
+    const temp = `pg_temp.steep_rowfilter_${tableNo++}`;
+    send('SAVEPOINT steep_rowfilter_table');
+    const created = send(`CREATE TEMP TABLE ${temp.slice('pg_temp.'.length)} (LIKE ${quoteTable(table)})`);
+    for (const filter of unique) {
+      send('SAVEPOINT steep_rowfilter');
+      let probe: Promise<Settled> | null = null;
+      if (opts.probePublication) {
+        probe = send(
+          extended(`CREATE PUBLICATION steep_rowfilter_probe FOR TABLE ${temp} WHERE (${filter})`),
+        );
+        send('ROLLBACK TO SAVEPOINT steep_rowfilter');
+      }
+      const check = send(extended(`ALTER TABLE ${temp} ADD CONSTRAINT steep_rowfilter CHECK (${filter})`));
+      const printed = send(
+        `SELECT pg_catalog.pg_get_expr(conbin, conrelid) AS expr FROM pg_catalog.pg_constraint WHERE conrelid = '${temp}'::regclass AND conname = 'steep_rowfilter'`,
+      );
+      send('ROLLBACK TO SAVEPOINT steep_rowfilter');
+      checks.push({ key, filter, created, check, printed, probe });
+    }
+    send('ROLLBACK TO SAVEPOINT steep_rowfilter_table');
+  }
+  if (checks.length > 0) send('ROLLBACK');
+
+  await Promise.all(sent);
+  for (const c of checks) {
+    const created = await c.created;
+    if (!created.ok) {
+      fail(c.key, c.filter, `cannot check the row filter: ${postgresMessage(created.error)}`);
+      continue;
+    }
+    // the probe's message first: it is the one CREATE/ALTER PUBLICATION will give
+    const probe = c.probe ? await c.probe : null;
+    if (probe && !probe.ok && !probeErrorIsNotTheFilters(probe.error)) {
+      fail(c.key, c.filter, postgresMessage(probe.error));
+      continue;
+    }
+    const check = await c.check;
+    if (!check.ok) {
+      fail(c.key, c.filter, postgresMessage(check.error));
+      continue;
+    }
+    const printed = await c.printed;
+    const expr = printed.ok ? (printed.result.rows[0] as { expr?: string } | undefined)?.expr : undefined;
+    if (expr === undefined) {
+      fail(
+        c.key,
+        c.filter,
+        `cannot check the row filter: ${printed.ok ? 'no expression' : postgresMessage(printed.error)}`,
+      );
+      continue;
+    }
+    rowFilters[c.key] ??= {};
+    rowFilters[c.key]![c.filter] = expr;
+  }
+  return { rowFilters, rowFilterErrors };
+}

@@ -1,0 +1,59 @@
+import pg from 'pg';
+import { clientConfig, describeConnectError } from '../db/connect.js';
+import { SteepError } from '../model/errors.js';
+import type { ConnectionSpec } from '../model/topology.js';
+import type { CatalogQuery } from './queries/catalogQuery.js';
+
+export const APPLICATION_NAME = 'steep catalog';
+/** A catalog read that takes longer than this is cancelled by the server. */
+export const DEFAULT_CATALOG_STATEMENT_TIMEOUT_MS = 30_000;
+
+/**
+ * A connection for reading a catalog: node-postgres in pipeline mode, so queries issued
+ * together (without awaiting each) go to the server back to back and cost one round trip.
+ * Every query carries its own Sync, so an error fails that query only (and, inside a
+ * transaction, the ones after it until a rollback).
+ */
+export async function openCatalogSession(
+  spec: ConnectionSpec,
+  opts: { node: string; connectTimeoutMs?: number; statementTimeoutMs?: number },
+): Promise<pg.Client> {
+  const statementTimeoutMs = opts.statementTimeoutMs ?? DEFAULT_CATALOG_STATEMENT_TIMEOUT_MS;
+  const config: pg.ClientConfig = {
+    ...clientConfig(spec, {
+      node: opts.node,
+      connectTimeoutMs: opts.connectTimeoutMs,
+      statementTimeoutMs,
+      applicationName: APPLICATION_NAME,
+    }),
+    pipeline: true,
+    // a server that stops answering mid-read (frozen host) fails the read instead of hanging it
+    query_timeout: statementTimeoutMs > 0 ? statementTimeoutMs + 5_000 : undefined,
+  };
+  const client = new pg.Client(config);
+  // a connection that breaks while idle must not crash the process; the next query reports it
+  client.on('error', () => {});
+  try {
+    await client.connect();
+  } catch (err) {
+    await client.end().catch(() => {});
+    throw new SteepError('connect', describeConnectError(opts.node, spec, err), {
+      node: opts.node,
+      cause: err,
+    });
+  }
+  return client;
+}
+
+/** Issue a catalog query (not awaited here: callers issue several, then await them together). */
+export async function rows<T>(client: pg.Client, q: CatalogQuery): Promise<T[]> {
+  const result = await client.query({ text: q.text, values: q.values });
+  return result.rows as T[];
+}
+
+/** PostgreSQL's message with its detail, as one sentence. */
+export function postgresMessage(err: unknown): string {
+  const e = err as { message?: string; detail?: string };
+  const message = e.message ?? String(err);
+  return e.detail ? `${message}: ${e.detail}` : message;
+}
