@@ -2,12 +2,7 @@
  * The observed state: what the nodes' catalogs really hold. Same shapes as topology.ts where
  * they describe the same object.
  */
-import type {
-  PublicationDef,
-  SubscriptionDef,
-  SubscriptionOptions,
-  TableName,
-} from './topology.js';
+import type { PublicationDef, SubscriptionDef, SubscriptionOptions, TableName } from './topology.js';
 
 /** A value steep could not read (e.g. subconninfo without privilege): never assumed equal. */
 export const UNKNOWN = { unknown: true } as const;
@@ -21,6 +16,8 @@ export interface Ownership {
   topology: string;
   /** sha256 hex of the connection string steep set (subscriptions only) */
   connHash?: string;
+  /** `protect: true` in the file when steep last set the comment: steep never drops it */
+  protect?: boolean;
 }
 
 export interface ObservedPublication extends PublicationDef {

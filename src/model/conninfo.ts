@@ -31,3 +31,99 @@ export function buildConninfo(
     .map(([k, v]) => `${k}=${conninfoValue(String(v))}`)
     .join(' ');
 }
+
+/**
+ * Parse a libpq connection string — keyword/value (`host=a port=5432 password='x y'`) or URI
+ * (`postgresql://user:pw@host:5432/db?sslmode=require`) — into keyword → value. Lenient: a
+ * malformed fragment is skipped rather than thrown, since the input comes from a catalog.
+ */
+export function parseConninfo(conninfo: string): Record<string, string> {
+  const text = conninfo.trim();
+  return /^postgres(ql)?:\/\//i.test(text) ? parseConninfoUri(text) : parseConninfoKeywords(text);
+}
+
+function parseConninfoKeywords(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  let i = 0;
+  const n = text.length;
+  const skipSpace = () => {
+    while (i < n && /\s/.test(text[i]!)) i++;
+  };
+  while (i < n) {
+    skipSpace();
+    if (i >= n) break;
+    let key = '';
+    while (i < n && text[i] !== '=' && !/\s/.test(text[i]!)) key += text[i++];
+    skipSpace();
+    if (text[i] !== '=') {
+      // a keyword without a value: libpq rejects it; skip it
+      continue;
+    }
+    i++;
+    skipSpace();
+    let value = '';
+    if (text[i] === "'") {
+      i++;
+      while (i < n && text[i] !== "'") {
+        if (text[i] === '\\' && i + 1 < n) i++;
+        value += text[i++];
+      }
+      i++; // closing quote
+    } else {
+      while (i < n && !/\s/.test(text[i]!)) {
+        if (text[i] === '\\' && i + 1 < n) i++;
+        value += text[i++];
+      }
+    }
+    if (key !== '') out[key] = value;
+  }
+  return out;
+}
+
+function parseConninfoUri(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return out;
+  }
+  const decode = (s: string) => {
+    try {
+      return decodeURIComponent(s);
+    } catch {
+      return s;
+    }
+  };
+  if (url.hostname) out.host = decode(url.hostname.replace(/^\[(.*)\]$/, '$1'));
+  if (url.port) out.port = url.port;
+  const db = url.pathname.replace(/^\//, '');
+  if (db) out.dbname = decode(db);
+  if (url.username) out.user = decode(url.username);
+  if (url.password) out.password = decode(url.password);
+  for (const [k, v] of url.searchParams) out[k] = v;
+  return out;
+}
+
+/** keyword → value back to a keyword/value connection string, in the map's order. */
+export function formatConninfo(fields: Record<string, string>): string {
+  return Object.entries(fields)
+    .map(([k, v]) => `${k}=${conninfoValue(v)}`)
+    .join(' ');
+}
+
+/** The connection string with its password (if any) shown as ****, as keyword/value. */
+export function maskConninfo(conninfo: string): string {
+  const fields = parseConninfo(conninfo);
+  if (fields.password !== undefined) fields.password = MASK;
+  return formatConninfo(fields);
+}
+
+/** Two connection strings name the same keywords with the same values (order and format aside). */
+export function sameConninfo(a: string, b: string): boolean {
+  const fa = parseConninfo(a);
+  const fb = parseConninfo(b);
+  const ka = Object.keys(fa).sort();
+  const kb = Object.keys(fb).sort();
+  return ka.length === kb.length && ka.every((k, i) => k === kb[i] && fa[k] === fb[k]);
+}

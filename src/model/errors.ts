@@ -17,7 +17,14 @@ export class SteepError extends Error {
   constructor(
     code: string,
     message: string,
-    details: { node?: string; address?: string; position?: SourcePosition; hint?: string; problems?: Problem[]; cause?: unknown } = {},
+    details: {
+      node?: string;
+      address?: string;
+      position?: SourcePosition;
+      hint?: string;
+      problems?: Problem[];
+      cause?: unknown;
+    } = {},
   ) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
     this.name = 'SteepError';

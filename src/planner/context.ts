@@ -1,0 +1,181 @@
+import type { ClusterState, ObservedNode } from '../model/cluster.js';
+import type {
+  Action,
+  Change,
+  DriftItem,
+  Hazard,
+  OrphanSlot,
+  PlanMessage,
+  Reason,
+  Statement,
+  StepKind,
+  UnmanagedObject,
+} from '../model/plan.js';
+import type { Topology } from '../model/topology.js';
+
+/**
+ * The planner's working state: the inputs, and what each concept's module adds to the plan.
+ * Steps are drafts keyed by a stable internal key; `order.ts` turns them into the ordered,
+ * numbered steps of the plan.
+ */
+
+/** SPEC §5 ordering: state schema → tables → publications → slots → subscriptions → init; deletions in reverse. */
+export const PHASE = {
+  stateSchema: 0,
+  tables: 1,
+  publication: 2,
+  slot: 3,
+  subscription: 4,
+  init: 5,
+  subscriptionDrop: 6,
+  slotDrop: 7,
+  publicationDrop: 8,
+} as const;
+
+export interface DraftStep {
+  /** stable internal key (see `stepKey`); dependencies name keys, `order.ts` maps them to ids */
+  key: string;
+  phase: number;
+  address: string;
+  node: string;
+  kind: StepKind;
+  action: Action;
+  reason: Reason;
+  reasonText: string;
+  changes: Change[];
+  statements: Statement[];
+  hazards: Hazard[];
+  /** keys of steps that must run first; keys with no step are ignored */
+  deps: string[];
+  catalogDigest: string;
+}
+
+export type StepKeyKind =
+  | 'state'
+  | 'publication'
+  | 'publication-drop'
+  | 'subscription'
+  | 'subscription-drop'
+  | 'slot-drop';
+
+export function stepKey(kind: StepKeyKind, node: string, name = ''): string {
+  return JSON.stringify([kind, node, name]);
+}
+
+export function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+export function sortedKeys<T>(record: Record<string, T>): string[] {
+  return Object.keys(record).sort(compareText);
+}
+
+export interface SlotChange {
+  node: string;
+  slot: string;
+  change: 'create' | 'drop';
+  /** a created slot whose subscription is enabled: a walsender streams from it */
+  streams: boolean;
+}
+
+/**
+ * What becomes of an object observed on a node: declared in the file (`desired`), managed by
+ * this topology but no longer declared (`delete`), not marked (`unmanaged`), or marked by
+ * another topology (`foreign`).
+ */
+export type ObservedFate = 'desired' | 'delete' | 'unmanaged' | 'foreign';
+
+export class PlanContext {
+  readonly errors: PlanMessage[] = [];
+  readonly warnings: PlanMessage[] = [];
+  readonly steps: DraftStep[] = [];
+  readonly drift: DriftItem[] = [];
+  readonly unmanaged: UnmanagedObject[] = [];
+  readonly orphanSlots: OrphanSlot[] = [];
+  /** addresses with an object-level error: no step is planned for them */
+  readonly blocked = new Set<string>();
+  /** `node/publication` whose set of published tables changes in this plan (subscribers must refresh) */
+  readonly membershipChanged = new Set<string>();
+  /** slots this plan creates or drops on publishers (for the capacity preflight) */
+  readonly slotChanges: SlotChange[] = [];
+
+  constructor(
+    readonly desired: Topology,
+    readonly observed: ClusterState,
+  ) {}
+
+  /** The node's observed state, when it was reached. */
+  node(name: string): ObservedNode | undefined {
+    const n = this.observed.nodes[name];
+    return n?.reachable ? n : undefined;
+  }
+
+  /** Reached nodes, sorted by name (includes nodes not in the file: their objects are still reported). */
+  reachableNodes(): ObservedNode[] {
+    return sortedKeys(this.observed.nodes)
+      .map((name) => this.observed.nodes[name]!)
+      .filter((n): n is ObservedNode => n.reachable);
+  }
+
+  /** The node's server version: observed, else declared in the file, else unknown. */
+  serverVersion(name: string): number | undefined {
+    return this.node(name)?.serverVersion ?? this.desired.nodes[name]?.serverVersion;
+  }
+
+  /** Known to be down (a node in the cluster state that could not be reached). */
+  unreachable(name: string): boolean {
+    const n = this.observed.nodes[name];
+    return n !== undefined && !n.reachable;
+  }
+
+  fateOfSubscription(node: string, name: string): ObservedFate {
+    const o = this.node(node)?.subscriptions[name];
+    const d = this.desired.subscriptions[name];
+    return fate(this.desired.topology, o?.managedBy ?? null, d?.node === node);
+  }
+
+  fateOfPublication(node: string, name: string): ObservedFate {
+    const o = this.node(node)?.publications[name];
+    const d = this.desired.publications[name];
+    return fate(this.desired.topology, o?.managedBy ?? null, d?.node === node);
+  }
+
+  error(code: string, message: string, where: { address?: string; node?: string } = {}): void {
+    this.errors.push(message_(code, message, where));
+  }
+
+  warn(code: string, message: string, where: { address?: string; node?: string } = {}): void {
+    this.warnings.push(message_(code, message, where));
+  }
+
+  addStep(step: DraftStep): void {
+    this.steps.push(step);
+  }
+
+  hasStep(key: string): boolean {
+    return this.steps.some((s) => s.key === key);
+  }
+}
+
+function fate(topology: string, managedBy: { topology: string } | null, inFile: boolean): ObservedFate {
+  if (managedBy && managedBy.topology !== topology) return 'foreign';
+  if (inFile) return 'desired';
+  return managedBy ? 'delete' : 'unmanaged';
+}
+
+function message_(code: string, message: string, where: { address?: string; node?: string }): PlanMessage {
+  const m: PlanMessage = { code, message };
+  if (where.address !== undefined) m.address = where.address;
+  if (where.node !== undefined) m.node = where.node;
+  return m;
+}
+
+export function sameJson(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/** `a, b and c` */
+export function listText(items: readonly string[]): string {
+  if (items.length <= 1) return items.join('');
+  return `${items.slice(0, -1).join(', ')} and ${items[items.length - 1]}`;
+}

@@ -1,0 +1,116 @@
+import type { SubscriptionSpec } from '../model/topology.js';
+import { compareText, listText, type PlanContext, sortedKeys } from './context.js';
+import { effectiveOrigin } from './defaults.js';
+
+/**
+ * Subscription loops. A loop (east → west → east, or longer) in which any subscription has
+ * `origin: any` — explicitly, by default, or because its server has no such option — would
+ * replicate every change around it forever: a plan error naming the loop.
+ */
+
+interface Edge {
+  /** publisher */
+  from: string;
+  /** subscriber */
+  to: string;
+  /** the subscription, as named in messages */
+  label: string;
+  /** its address, when the file declares it */
+  address?: string;
+  origin: 'any' | 'none';
+}
+
+/** The subscriptions that will exist after the plan: the file's, plus observed ones steep leaves alone. */
+function edges(ctx: PlanContext): Edge[] {
+  const out: Edge[] = [];
+  for (const name of sortedKeys(ctx.desired.subscriptions)) {
+    const d = ctx.desired.subscriptions[name]!;
+    out.push({
+      from: d.from,
+      to: d.node,
+      label: name,
+      address: `subscription.${name}`,
+      origin: effectiveOrigin(d.options, ctx.serverVersion(d.node)),
+    });
+  }
+  for (const node of ctx.reachableNodes()) {
+    for (const name of sortedKeys(node.subscriptions)) {
+      const fate = ctx.fateOfSubscription(node.name, name);
+      if (fate !== 'unmanaged' && fate !== 'foreign') continue;
+      const o = node.subscriptions[name]!;
+      if (o.from === '') continue;
+      out.push({
+        from: o.from,
+        to: node.name,
+        label: `${name} (not managed by ${ctx.desired.topology})`,
+        origin: o.options.origin ?? 'any',
+      });
+    }
+  }
+  return out;
+}
+
+/** Every elementary cycle, each once, starting at its smallest node: ['east', 'west'] is east → west → east. */
+export function findCycles(pairs: ReadonlyArray<{ from: string; to: string }>): string[][] {
+  const adjacency = new Map<string, string[]>();
+  for (const e of pairs) {
+    const list = adjacency.get(e.from) ?? [];
+    if (!list.includes(e.to)) list.push(e.to);
+    adjacency.set(e.from, list);
+  }
+  for (const list of adjacency.values()) list.sort(compareText);
+  const nodes = [...new Set(pairs.flatMap((e) => [e.from, e.to]))].sort(compareText);
+  const cycles: string[][] = [];
+  for (const start of nodes) {
+    const path = [start];
+    const visit = (at: string) => {
+      for (const next of adjacency.get(at) ?? []) {
+        if (next === start) cycles.push([...path]);
+        else if (compareText(next, start) > 0 && !path.includes(next)) {
+          path.push(next);
+          visit(next);
+          path.pop();
+        }
+      }
+    };
+    visit(start);
+  }
+  return cycles;
+}
+
+export function checkCycles(ctx: PlanContext): void {
+  const all = edges(ctx);
+  for (const cycle of findCycles(all)) {
+    const hops = cycle.map((from, i) => ({ from, to: cycle[(i + 1) % cycle.length]! }));
+    const inLoop = hops.flatMap((h) => all.filter((e) => e.from === h.from && e.to === h.to));
+    const any = inLoop.filter((e) => e.origin === 'any').map((e) => e.label);
+    if (any.length === 0) continue;
+    const loop = [...cycle, cycle[0]!].join(' → ');
+    const first = inLoop.find((e) => e.origin === 'any')!;
+    ctx.error(
+      'cycle',
+      `subscriptions form a loop ${loop} (${inLoop.map((e) => `${e.label}: ${e.to} from ${e.from}`).join(', ')}) ` +
+        `with origin any on ${listText(any)}: every change would replicate around it forever; set options.origin: none ` +
+        'on the subscriptions of the loop',
+      { address: first.address, node: first.to },
+    );
+  }
+}
+
+/**
+ * `copy_data` with `origin: none` from a publisher that itself subscribes: the initial copy is
+ * not filtered by origin, so rows copied may have come from a third node.
+ */
+export function warnOriginCopy(ctx: PlanContext, d: SubscriptionSpec, copyData: boolean): void {
+  if (!copyData || effectiveOrigin(d.options, ctx.serverVersion(d.node)) !== 'none') return;
+  const upstream = edges(ctx)
+    .filter((e) => e.to === d.from)
+    .map((e) => `${e.label} from ${e.from}`);
+  if (upstream.length === 0) return;
+  ctx.warn(
+    'origin-copy',
+    `subscription ${d.name} copies data from ${d.from} with origin: none, but ${d.from} itself subscribes ` +
+      `(${upstream.join(', ')}): origin: none does not filter the initial copy, so copied rows may have come from another node`,
+    { address: `subscription.${d.name}`, node: d.node },
+  );
+}

@@ -1,0 +1,20 @@
+import type { Change } from '../model/plan.js';
+import type { PlanContext } from './context.js';
+
+/**
+ * Drift: an existing object whose attributes differ from the file. Every attribute difference
+ * is reported (expected = the file, actual = the node). steep's ownership comment counts only
+ * when the object is being adopted (it has no marker at all); a stale hash in an existing
+ * marker is reported through the attribute it stands for (the connection).
+ */
+export function recordDrift(
+  ctx: PlanContext,
+  address: string,
+  changes: readonly Change[],
+  adopted: boolean,
+): void {
+  for (const c of changes) {
+    if (c.path === 'comment' && !adopted) continue;
+    ctx.drift.push({ address, path: c.path, expected: c.after, actual: c.before });
+  }
+}

@@ -1,0 +1,104 @@
+import type { ClusterState, ObservedNode, UnreachableNode } from '../model/cluster.js';
+import type { Plan, PlanSummary, Step } from '../model/plan.js';
+import type { Topology } from '../model/topology.js';
+import { compareText, PlanContext, sortedKeys } from './context.js';
+import { checkCycles } from './cycles.js';
+import { digestOf, stableSubscription } from './digest.js';
+import { orderSteps, selectTargets } from './order.js';
+import { checkReachable, preflight } from './preflight.js';
+import { planPublications } from './publications.js';
+import { reportOrphanSlots } from './slots.js';
+import { planStateSchema, type StateMigration } from './stateSchema.js';
+import { planSubscriptions } from './subscriptions.js';
+
+/**
+ * plan = diff(desired Topology, observed ClusterState). Pure: no I/O; the same inputs give the
+ * same Plan.
+ */
+
+export interface PlanOptions {
+  steepVersion: string;
+  now: Date;
+  /** `--target ADDRESS` (repeatable): only these steps and what they depend on */
+  targets?: string[];
+  /** SQL of steep's state-schema migrations (from src/state, passed in by the caller) */
+  stateMigrations: StateMigration[];
+}
+
+export function plan(desired: Topology, observed: ClusterState, opts: PlanOptions): Plan {
+  const ctx = new PlanContext(desired, observed);
+  checkReachable(ctx);
+  planStateSchema(ctx, opts.stateMigrations);
+  planPublications(ctx);
+  planSubscriptions(ctx);
+  reportOrphanSlots(ctx);
+  checkCycles(ctx);
+  preflight(ctx);
+
+  let steps = orderSteps(ctx.steps);
+  if (opts.targets && opts.targets.length > 0) steps = selectTargets(steps, opts.targets);
+
+  return {
+    formatVersion: 1,
+    steepVersion: opts.steepVersion,
+    createdAt: opts.now.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    config: { path: desired.source.path, digest: desired.source.digest },
+    observed: { digest: observedDigest(observed), nodes: observedVersions(observed) },
+    summary: summarise(steps),
+    drift: [...ctx.drift].sort((a, b) => compareText(a.address, b.address)),
+    steps,
+    schema: [],
+    unmanaged: [...ctx.unmanaged].sort(
+      (a, b) => compareText(a.node, b.node) || compareText(a.kind, b.kind) || compareText(a.name, b.name),
+    ),
+    orphanSlots: ctx.orphanSlots,
+    errors: ctx.errors,
+    warnings: ctx.warnings,
+  };
+}
+
+export function summarise(steps: readonly Step[]): PlanSummary {
+  const summary: PlanSummary = { create: 0, update: 0, replace: 0, delete: 0, init: 0, syncSchema: 0 };
+  for (const s of steps) {
+    if (s.action === 'sync-schema') summary.syncSchema++;
+    else summary[s.action]++;
+  }
+  return summary;
+}
+
+/** `sha256:` of every observed node, connection strings masked. */
+export function observedDigest(observed: ClusterState): string {
+  const nodes: Record<string, unknown> = {};
+  for (const name of sortedKeys(observed.nodes)) {
+    const n = observed.nodes[name]!;
+    nodes[name] = n.reachable ? maskNode(n) : (n satisfies UnreachableNode);
+  }
+  return `sha256:${digestOf(nodes)}`;
+}
+
+function maskNode(n: ObservedNode): unknown {
+  const subscriptions: Record<string, unknown> = {};
+  for (const name of sortedKeys(n.subscriptions)) {
+    const s = n.subscriptions[name]!;
+    subscriptions[name] = { ...(stableSubscription(s) as object), tables: s.tables, originLsn: s.originLsn };
+  }
+  return { ...n, subscriptions };
+}
+
+function observedVersions(observed: ClusterState): Record<string, { serverVersion: number }> {
+  const out: Record<string, { serverVersion: number }> = {};
+  for (const name of sortedKeys(observed.nodes)) {
+    const n = observed.nodes[name]!;
+    if (n.reachable) out[name] = { serverVersion: n.serverVersion };
+  }
+  return out;
+}
+
+export {
+  canonicalJson,
+  publicationDigest,
+  slotDigest,
+  stateSchemaDigest,
+  subscriptionDigest,
+} from './digest.js';
+export type { StateMigration } from './stateSchema.js';

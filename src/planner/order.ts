@@ -1,0 +1,77 @@
+import type { Step } from '../model/plan.js';
+import { compareText, type DraftStep, stepKey } from './context.js';
+
+/**
+ * Ordering (SPEC §5): a topological order of the steps' dependencies that, among the steps
+ * ready to run, takes the earliest phase (state schema → publications → slots → subscriptions
+ * → deletions in reverse), then the address. Ids are `s1`, `s2`, … in that order.
+ */
+
+function compareDrafts(a: DraftStep, b: DraftStep): number {
+  return (
+    a.phase - b.phase ||
+    compareText(a.address, b.address) ||
+    compareText(a.node, b.node) ||
+    compareText(a.key, b.key)
+  );
+}
+
+export function orderSteps(drafts: readonly DraftStep[]): Step[] {
+  const byKey = new Map(drafts.map((d) => [d.key, d]));
+  const depsOf = new Map<string, string[]>();
+  for (const d of drafts) {
+    const all = d.kind === 'state-schema' ? d.deps : [...d.deps, stepKey('state', d.node)];
+    depsOf.set(
+      d.key,
+      [...new Set(all)].filter((k) => k !== d.key && byKey.has(k)),
+    );
+  }
+  const remaining = [...drafts].sort(compareDrafts);
+  const done = new Set<string>();
+  const ordered: DraftStep[] = [];
+  while (remaining.length > 0) {
+    let i = remaining.findIndex((d) => depsOf.get(d.key)!.every((k) => done.has(k)));
+    // a dependency cycle is a planner bug; keep going in phase order rather than lose steps
+    if (i < 0) i = 0;
+    const next = remaining.splice(i, 1)[0]!;
+    done.add(next.key);
+    ordered.push(next);
+  }
+  const ids = new Map(ordered.map((d, i) => [d.key, `s${i + 1}`]));
+  return ordered.map((d) => ({
+    id: ids.get(d.key)!,
+    address: d.address,
+    node: d.node,
+    kind: d.kind,
+    action: d.action,
+    reason: d.reason,
+    reasonText: d.reasonText,
+    changes: d.changes,
+    statements: d.statements,
+    dependsOn: depsOf
+      .get(d.key)!
+      .map((k) => ids.get(k)!)
+      .sort((a, b) => Number(a.slice(1)) - Number(b.slice(1))),
+    hazards: [...new Set(d.hazards)],
+    catalogDigest: d.catalogDigest,
+  }));
+}
+
+/**
+ * `--target ADDRESS`: only the steps at those addresses and, transitively, the steps they
+ * depend on; renumbered.
+ */
+export function selectTargets(steps: readonly Step[], targets: readonly string[]): Step[] {
+  const byId = new Map(steps.map((s) => [s.id, s]));
+  const keep = new Set<string>();
+  const queue = steps.filter((s) => targets.includes(s.address)).map((s) => s.id);
+  while (queue.length > 0) {
+    const id = queue.pop()!;
+    if (keep.has(id)) continue;
+    keep.add(id);
+    queue.push(...byId.get(id)!.dependsOn);
+  }
+  const kept = steps.filter((s) => keep.has(s.id));
+  const ids = new Map(kept.map((s, i) => [s.id, `s${i + 1}`]));
+  return kept.map((s) => ({ ...s, id: ids.get(s.id)!, dependsOn: s.dependsOn.map((d) => ids.get(d)!) }));
+}

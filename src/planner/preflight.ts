@@ -1,0 +1,261 @@
+import type { ObservedNode, ObservedTable } from '../model/cluster.js';
+import { quoteIdent, quoteTable } from '../model/sql.js';
+import { qualifiedName } from '../model/topology.js';
+import { compareText, type DraftStep, listText, type PlanContext, sortedKeys } from './context.js';
+import { PG16 } from './defaults.js';
+
+/**
+ * Preflight checks, per node, before any step runs (SPEC §5). Each failure is a plan error
+ * whose message ends with the fix, in one sentence.
+ */
+
+export function checkReachable(ctx: PlanContext): void {
+  for (const name of sortedKeys(ctx.desired.nodes)) {
+    const n = ctx.observed.nodes[name];
+    if (!n) {
+      ctx.error('preflight.unreachable', `${name}: the node was not read; check its connection settings`, {
+        node: name,
+      });
+    } else if (!n.reachable) {
+      const message = n.error.startsWith(`${name}:`) ? n.error : `${name}: ${n.error}`;
+      ctx.error('preflight.unreachable', message, { node: name });
+    }
+  }
+}
+
+export function preflight(ctx: PlanContext): void {
+  checkWalLevel(ctx);
+  checkCapacity(ctx);
+  checkTables(ctx);
+  checkPrivileges(ctx);
+}
+
+/** Nodes that publish: a publication lives there or a subscription reads from it. */
+function publisherNodes(ctx: PlanContext): string[] {
+  const names = new Set<string>();
+  for (const p of Object.values(ctx.desired.publications)) names.add(p.node);
+  for (const s of Object.values(ctx.desired.subscriptions)) names.add(s.from);
+  return [...names].sort(compareText);
+}
+
+function checkWalLevel(ctx: PlanContext): void {
+  for (const name of publisherNodes(ctx)) {
+    const node = ctx.node(name);
+    if (!node || node.settings.walLevel === 'logical') continue;
+    ctx.error(
+      'preflight.wal_level',
+      `${name}: wal_level is ${node.settings.walLevel}; set wal_level = logical and restart`,
+      { node: name },
+    );
+  }
+}
+
+/** Free max_replication_slots and max_wal_senders for the slots this plan creates. */
+function checkCapacity(ctx: PlanContext): void {
+  const nodes = [...new Set(ctx.slotChanges.map((c) => c.node))].sort(compareText);
+  for (const name of nodes) {
+    const node = ctx.node(name);
+    if (!node) continue;
+    const changes = ctx.slotChanges.filter((c) => c.node === name);
+    const created = changes.filter((c) => c.change === 'create');
+    if (created.length === 0) continue;
+    const dropped = changes.filter((c) => c.change === 'drop').length;
+    const existing = Object.keys(node.slots).length;
+    const needed = existing - dropped + created.length;
+    const maxSlots = node.settings.maxReplicationSlots;
+    if (needed > maxSlots) {
+      ctx.error(
+        'preflight.max_replication_slots',
+        `${name}: max_replication_slots is ${maxSlots} with ${existing} slot${existing === 1 ? '' : 's'} in use, and this plan ` +
+          `needs ${created.length} more (${listText(created.map((c) => c.slot).sort(compareText))}); set max_replication_slots = ${needed} or more and restart`,
+        { node: name },
+      );
+    }
+    const streaming = created.filter((c) => c.streams).length;
+    const active = Object.values(node.slots).filter((s) => s.active).length;
+    const senders = node.settings.maxWalSenders;
+    if (streaming > 0 && active + streaming > senders) {
+      ctx.error(
+        'preflight.max_wal_senders',
+        `${name}: max_wal_senders is ${senders} with ${active} in use, and this plan starts ${streaming} more; ` +
+          `set max_wal_senders = ${active + streaming} or more and restart`,
+        { node: name },
+      );
+    }
+  }
+}
+
+function replicaIdentityFix(node: string, t: ObservedTable | { schema: string; name: string }): string {
+  return `run ALTER TABLE ${quoteTable(t)} REPLICA IDENTITY FULL on ${node} (or add a primary key)`;
+}
+
+/** Every published table exists and, when updates or deletes are published, has a replica identity. */
+function checkTables(ctx: PlanContext): void {
+  for (const pubName of sortedKeys(ctx.desired.publications)) {
+    const p = ctx.desired.publications[pubName]!;
+    const node = ctx.node(p.node);
+    if (!node) continue;
+    const needsIdentity = p.publish.includes('update') || p.publish.includes('delete');
+    const ops = p.publish.filter((op) => op === 'update' || op === 'delete').join(' and ');
+    const address = `publication.${p.name}`;
+    if (!p.allTables) {
+      for (const t of p.tables) {
+        const qn = qualifiedName(t);
+        const table = node.tables[qn];
+        if (!table) {
+          ctx.error(
+            'preflight.missing-table',
+            `${node.name}: table ${qn} does not exist (publication ${p.name} publishes it); create it on ${node.name} or remove it from the publication`,
+            { address, node: node.name },
+          );
+        } else if (needsIdentity && !table.hasReplicaIdentity) {
+          ctx.error(
+            'preflight.replica-identity',
+            `${node.name}: table ${qn} has no replica identity, but publication ${p.name} publishes ${ops}; ${replicaIdentityFix(node.name, table)}`,
+            { address, node: node.name },
+          );
+        }
+      }
+    }
+    if (!needsIdentity || (!p.allTables && p.schemas.length === 0)) continue;
+    // tables an allTables / schemas publication covers: a warning, they are not named in the file
+    for (const qn of sortedKeys(node.tables)) {
+      const table = node.tables[qn]!;
+      if (!p.allTables && !p.schemas.includes(table.schema)) continue;
+      if (!p.allTables && p.tables.some((t) => qualifiedName(t) === qn)) continue;
+      if (table.hasReplicaIdentity) continue;
+      ctx.warn(
+        'preflight.replica-identity',
+        `${node.name}: table ${qn} has no replica identity, and publication ${p.name} covers it and publishes ${ops}: ` +
+          `${ops} on it will fail; ${replicaIdentityFix(node.name, table)}`,
+        { address, node: node.name },
+      );
+    }
+  }
+}
+
+function nameOf(step: DraftStep): string {
+  return step.address.slice(step.address.indexOf('.') + 1);
+}
+
+/** The role steep connects as may do what the steps need. */
+function checkPrivileges(ctx: PlanContext): void {
+  const seen = new Set<string>();
+  const fail = (node: string, message: string, address?: string) => {
+    if (seen.has(message)) return;
+    seen.add(message);
+    ctx.error('preflight.privilege', message, { node, address });
+  };
+  for (const step of ctx.steps) {
+    const node = ctx.node(step.node);
+    if (!node) continue;
+    const role = node.role;
+    const name = nameOf(step);
+    const who = `role ${role.name}`;
+    switch (step.kind) {
+      case 'publication-create': {
+        if (!role.superuser && !role.canCreateInDatabase) {
+          fail(
+            node.name,
+            `${node.name}: ${who} may not create publications (no CREATE on database ${node.database}); GRANT CREATE ON DATABASE ${quoteIdent(node.database)} TO ${quoteIdent(role.name)}`,
+          );
+        }
+        const p = ctx.desired.publications[name];
+        if (p && (p.allTables || p.schemas.length > 0) && !role.superuser) {
+          fail(
+            node.name,
+            `${node.name}: publication ${name} uses ${p.allTables ? 'FOR ALL TABLES' : 'TABLES IN SCHEMA'}, which needs a superuser, and ${who} is not one; run steep as a superuser on ${node.name}`,
+            step.address,
+          );
+        }
+        if (step.action === 'replace') checkOwner(node, 'publication', name, fail, step.address);
+        break;
+      }
+      case 'publication-alter': {
+        checkOwner(node, 'publication', name, fail, step.address);
+        const p = ctx.desired.publications[name];
+        if (p && p.schemas.length > 0 && step.changes.some((c) => c.path === 'schemas') && !role.superuser) {
+          fail(
+            node.name,
+            `${node.name}: publication ${name} sets TABLES IN SCHEMA, which needs a superuser, and ${who} is not one; run steep as a superuser on ${node.name}`,
+            step.address,
+          );
+        }
+        break;
+      }
+      case 'publication-drop':
+        checkOwner(node, 'publication', name, fail, step.address);
+        break;
+      case 'subscription-create': {
+        checkCreateSubscription(node, fail);
+        if (step.action === 'replace') checkOwner(node, 'subscription', name, fail, step.address);
+        const d = ctx.desired.subscriptions[name];
+        if (d) checkReplicationRole(ctx, d.from, fail);
+        break;
+      }
+      case 'subscription-alter':
+      case 'subscription-drop':
+        checkOwner(node, 'subscription', name, fail, step.address);
+        break;
+      default:
+        break;
+    }
+  }
+}
+
+type Fail = (node: string, message: string, address?: string) => void;
+
+function checkOwner(
+  node: ObservedNode,
+  kind: 'publication' | 'subscription',
+  name: string,
+  fail: Fail,
+  address: string,
+): void {
+  const o = kind === 'publication' ? node.publications[name] : node.subscriptions[name];
+  if (!o || node.role.superuser || o.owner === node.role.name) return;
+  fail(
+    node.name,
+    `${node.name}: role ${node.role.name} does not own ${kind} ${name} (its owner is ${o.owner}), and only its owner or a superuser may alter or drop it; ` +
+      `run ALTER ${kind.toUpperCase()} ${quoteIdent(name)} OWNER TO ${quoteIdent(node.role.name)} on ${node.name}`,
+    address,
+  );
+}
+
+function checkCreateSubscription(node: ObservedNode, fail: Fail): void {
+  const role = node.role;
+  if (role.superuser) return;
+  if (node.serverVersion < PG16) {
+    fail(
+      node.name,
+      `${node.name}: CREATE SUBSCRIPTION needs a superuser before PostgreSQL 16, and role ${role.name} is not one; run steep as a superuser on ${node.name}`,
+    );
+    return;
+  }
+  if (!role.canCreateSubscription) {
+    fail(
+      node.name,
+      `${node.name}: role ${role.name} may not create subscriptions; GRANT pg_create_subscription TO ${quoteIdent(role.name)}`,
+    );
+  }
+  if (!role.canCreateInDatabase) {
+    fail(
+      node.name,
+      `${node.name}: role ${role.name} may not create subscriptions (no CREATE on database ${node.database}); GRANT CREATE ON DATABASE ${quoteIdent(node.database)} TO ${quoteIdent(role.name)}`,
+    );
+  }
+}
+
+/** Subscribers connect to the publisher as the replication user: it needs REPLICATION (checked when it is steep's own role). */
+function checkReplicationRole(ctx: PlanContext, publisher: string, fail: Fail): void {
+  const spec = ctx.desired.nodes[publisher];
+  const node = ctx.node(publisher);
+  if (!spec || !node) return;
+  const user = (spec.replicationConnection ?? spec.connection).user;
+  if (user !== node.role.name) return;
+  if (node.role.replication || node.role.superuser) return;
+  fail(
+    publisher,
+    `${publisher}: subscribers connect as role ${user}, which lacks the REPLICATION attribute; run ALTER ROLE ${quoteIdent(user)} REPLICATION on ${publisher}`,
+  );
+}

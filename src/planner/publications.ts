@@ -1,0 +1,470 @@
+import type { ObservedNode, ObservedPublication } from '../model/cluster.js';
+import { formatOwnership } from '../model/ownership.js';
+import type { Change, Hazard, Statement } from '../model/plan.js';
+import {
+  type GeneratedColumns,
+  type PublicationSpec,
+  type PublicationTable,
+  qualifiedName,
+} from '../model/topology.js';
+import { compareText, listText, PHASE, type PlanContext, sameJson, sortedKeys, stepKey } from './context.js';
+import {
+  effectiveGeneratedColumns,
+  GENERATED_COLUMNS_MIN_VERSION,
+  majorVersion,
+  PUBLICATION_FILTERS_MIN_VERSION,
+} from './defaults.js';
+import { publicationDigest } from './digest.js';
+import { recordDrift } from './drift.js';
+import {
+  alterPublicationParametersSql,
+  commentOnSql,
+  createPublicationSql,
+  dropPublicationSql,
+  type PublicationParameters,
+  setPublicationObjectsSql,
+  tx,
+} from './sqlBuild.js';
+
+/**
+ * Publications: create, update in place (one atomic `SET TABLE …` for tables, schemas, row
+ * filters and column lists; `SET (…)` for the parameters), replace only for allTables ↔ a
+ * list, delete what this topology manages and the file no longer declares.
+ */
+
+export function publicationAddress(name: string): string {
+  return `publication.${name}`;
+}
+
+/** `node/publication`, the key of `PlanContext.membershipChanged`. */
+export function publicationRef(node: string, name: string): string {
+  return `${node}/${name}`;
+}
+
+export function planPublications(ctx: PlanContext): void {
+  const topology = ctx.desired.topology;
+  for (const node of ctx.reachableNodes()) {
+    for (const name of sortedKeys(node.publications)) {
+      const o = node.publications[name]!;
+      const d = ctx.desired.publications[name];
+      const inFile = d?.node === node.name;
+      const address = publicationAddress(name);
+      if (o.managedBy && o.managedBy.topology !== topology) {
+        // another topology's object: an error only when this file claims it (no takeover);
+        // otherwise it is reported like any object this file does not manage, and left alone
+        if (inFile) {
+          ctx.error(
+            'foreign-owner',
+            `publication ${name} on ${node.name} is managed by steep topology ${o.managedBy.topology}, not ${topology}: ` +
+              `steep does not take over another topology's objects; manage it from that topology's file or remove it from this one`,
+            { address, node: node.name },
+          );
+          ctx.blocked.add(address);
+        } else ctx.unmanaged.push({ node: node.name, kind: 'publication', name });
+        continue;
+      }
+      if (inFile) continue;
+      if (!o.managedBy) ctx.unmanaged.push({ node: node.name, kind: 'publication', name });
+      else planPublicationDelete(ctx, node, o);
+    }
+  }
+  for (const name of sortedKeys(ctx.desired.publications)) {
+    planDesiredPublication(ctx, ctx.desired.publications[name]!);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+function sortTables(tables: readonly PublicationTable[]): PublicationTable[] {
+  return [...tables]
+    .map((t) => ({ ...t, columns: t.columns ? [...t.columns].sort(compareText) : null }))
+    .sort((a, b) => compareText(a.schema, b.schema) || compareText(a.name, b.name));
+}
+
+function tableNames(tables: readonly PublicationTable[]): string[] {
+  return tables.map(qualifiedName);
+}
+
+/** The desired row filter as PostgreSQL prints it (looked up by the catalog), else as written. */
+function normalisedFilter(node: ObservedNode, t: PublicationTable): string | null {
+  if (t.where === null) return null;
+  return node.rowFilters[qualifiedName(t)]?.[t.where] ?? t.where;
+}
+
+function versionText(node: ObservedNode): string {
+  return `${node.name} runs PostgreSQL ${node.serverVersionText || majorVersion(node.serverVersion)}`;
+}
+
+/** Version gates and row filters PostgreSQL refused: plan errors; false when the publication cannot be planned. */
+function checkPublication(ctx: PlanContext, d: PublicationSpec, node: ObservedNode): boolean {
+  const address = publicationAddress(d.name);
+  const where = { address, node: node.name };
+  let ok = true;
+  const v = node.serverVersion;
+  if (v < PUBLICATION_FILTERS_MIN_VERSION) {
+    const need = majorVersion(PUBLICATION_FILTERS_MIN_VERSION);
+    for (const t of d.tables) {
+      if (t.columns) {
+        ok = false;
+        ctx.error(
+          'unsupported-option',
+          `publication ${d.name}: a column list (tables: ${qualifiedName(t)}) needs PostgreSQL ${need} or later; ${versionText(node)}`,
+          where,
+        );
+      }
+      if (t.where !== null) {
+        ok = false;
+        ctx.error(
+          'unsupported-option',
+          `publication ${d.name}: a row filter (tables: ${qualifiedName(t)} where) needs PostgreSQL ${need} or later; ${versionText(node)}`,
+          where,
+        );
+      }
+    }
+    if (d.schemas.length > 0) {
+      ok = false;
+      ctx.error(
+        'unsupported-option',
+        `publication ${d.name}: schemas (FOR TABLES IN SCHEMA) need PostgreSQL ${need} or later; ${versionText(node)}`,
+        where,
+      );
+    }
+  }
+  if (v < GENERATED_COLUMNS_MIN_VERSION && d.generatedColumns === 'stored') {
+    ok = false;
+    ctx.error(
+      'unsupported-option',
+      `publication ${d.name}: generatedColumns needs PostgreSQL ${majorVersion(GENERATED_COLUMNS_MIN_VERSION)} or later; ${versionText(node)}`,
+      where,
+    );
+  }
+  for (const t of d.tables) {
+    if (t.where === null) continue;
+    const refused = node.rowFilterErrors[qualifiedName(t)]?.[t.where];
+    if (refused !== undefined) {
+      ok = false;
+      ctx.error(
+        'row-filter',
+        `${node.name}: PostgreSQL refuses the row filter of ${qualifiedName(t)} in publication ${d.name} (${t.where}): ${refused}`,
+        where,
+      );
+    }
+  }
+  return ok;
+}
+
+interface PublicationShape {
+  allTables: boolean;
+  tables: PublicationTable[];
+  schemas: string[];
+  publish: string[];
+  viaPartitionRoot: boolean;
+  generatedColumns: GeneratedColumns | null;
+}
+
+/** Every attribute as a change from nothing (create) or to nothing (delete). */
+function shapeChanges(p: PublicationShape, side: 'before' | 'after'): Change[] {
+  const value = (path: string, v: unknown): Change =>
+    side === 'after' ? { path, before: null, after: v } : { path, before: v, after: null };
+  const out: Change[] = [value('allTables', p.allTables), value('tables', tableNames(p.tables))];
+  for (const t of p.tables) {
+    if (t.columns) out.push(value(`tables[${qualifiedName(t)}].columns`, t.columns));
+    if (t.where !== null) out.push(value(`tables[${qualifiedName(t)}].where`, t.where));
+  }
+  out.push(
+    value('schemas', p.schemas),
+    value('publish', p.publish),
+    value('viaPartitionRoot', p.viaPartitionRoot),
+  );
+  if (p.generatedColumns !== null) out.push(value('generatedColumns', p.generatedColumns));
+  return out;
+}
+
+function planDesiredPublication(ctx: PlanContext, spec: PublicationSpec): void {
+  const node = ctx.node(spec.node);
+  const address = publicationAddress(spec.name);
+  if (!node || ctx.blocked.has(address)) return;
+  if (!checkPublication(ctx, spec, node)) {
+    ctx.blocked.add(address);
+    return;
+  }
+  const d: PublicationShape = {
+    allTables: spec.allTables,
+    tables: spec.allTables ? [] : sortTables(spec.tables),
+    schemas: spec.allTables ? [] : [...spec.schemas].sort(compareText),
+    publish: [...spec.publish],
+    viaPartitionRoot: spec.viaPartitionRoot,
+    generatedColumns: effectiveGeneratedColumns(spec.generatedColumns, node.serverVersion),
+  };
+  const params: PublicationParameters = {
+    publish: spec.publish,
+    viaPartitionRoot: d.viaPartitionRoot,
+    generatedColumns: d.generatedColumns,
+  };
+  const comment = formatOwnership({ topology: ctx.desired.topology, protect: spec.protect });
+  const createStatements: Statement[] = [
+    tx(createPublicationSql(spec.name, d, params)),
+    tx(commentOnSql('PUBLICATION', spec.name, comment)),
+  ];
+  const key = stepKey('publication', node.name, spec.name);
+  const o = node.publications[spec.name];
+
+  if (!o) {
+    ctx.membershipChanged.add(publicationRef(node.name, spec.name));
+    ctx.addStep({
+      key,
+      phase: PHASE.publication,
+      address,
+      node: node.name,
+      kind: 'publication-create',
+      action: 'create',
+      reason: 'absent',
+      reasonText: `declared in steep.yaml, absent on ${node.name}`,
+      changes: shapeChanges(d, 'after'),
+      statements: createStatements,
+      hazards: [],
+      deps: [],
+      catalogDigest: publicationDigest(null),
+    });
+    return;
+  }
+
+  const observed: PublicationShape = {
+    allTables: o.allTables,
+    tables: sortTables(o.tables),
+    schemas: [...o.schemas].sort(compareText),
+    publish: [...o.publish],
+    viaPartitionRoot: o.viaPartitionRoot,
+    generatedColumns: node.serverVersion >= GENERATED_COLUMNS_MIN_VERSION ? o.generatedColumns : null,
+  };
+  const changes: Change[] = [];
+  const replace = d.allTables !== observed.allTables;
+  if (replace) changes.push({ path: 'allTables', before: observed.allTables, after: d.allTables });
+
+  let objectsChanged = false;
+  let membershipChanged = replace;
+  const filterChanged: string[] = [];
+  const before = tableNames(observed.tables);
+  const after = tableNames(d.tables);
+  if (!sameJson(before, after)) {
+    changes.push({ path: 'tables', before, after });
+    objectsChanged = true;
+    membershipChanged = true;
+  }
+  const observedByName = new Map(observed.tables.map((t) => [qualifiedName(t), t]));
+  for (const t of d.tables) {
+    const ot = observedByName.get(qualifiedName(t));
+    if (!ot) continue;
+    const qn = qualifiedName(t);
+    if (!sameJson(t.columns, ot.columns)) {
+      changes.push({ path: `tables[${qn}].columns`, before: ot.columns, after: t.columns });
+      objectsChanged = true;
+      filterChanged.push(qn);
+    }
+    if (normalisedFilter(node, t) !== ot.where) {
+      changes.push({ path: `tables[${qn}].where`, before: ot.where, after: t.where });
+      objectsChanged = true;
+      if (!filterChanged.includes(qn)) filterChanged.push(qn);
+    }
+  }
+  if (!sameJson(observed.schemas, d.schemas)) {
+    changes.push({ path: 'schemas', before: observed.schemas, after: d.schemas });
+    objectsChanged = true;
+    membershipChanged = true;
+  }
+  const changedParams: PublicationParameters = {};
+  if (!sameJson(observed.publish, d.publish)) {
+    changes.push({ path: 'publish', before: observed.publish, after: d.publish });
+    changedParams.publish = spec.publish;
+  }
+  if (observed.viaPartitionRoot !== d.viaPartitionRoot) {
+    changes.push({ path: 'viaPartitionRoot', before: observed.viaPartitionRoot, after: d.viaPartitionRoot });
+    changedParams.viaPartitionRoot = d.viaPartitionRoot;
+  }
+  if (observed.generatedColumns !== d.generatedColumns) {
+    changes.push({ path: 'generatedColumns', before: observed.generatedColumns, after: d.generatedColumns });
+    changedParams.generatedColumns = d.generatedColumns;
+  }
+  const adopted = o.managedBy === null;
+  const commentChanged = o.comment !== comment;
+  if (commentChanged) changes.push({ path: 'comment', before: o.comment, after: comment });
+  if (changes.length === 0) return;
+
+  recordDrift(ctx, address, changes, adopted);
+  if (adopted) {
+    ctx.warn(
+      'adopt',
+      `publication ${spec.name} exists on ${node.name} without steep's marker: steep adopts it (sets its comment) and manages it from now on`,
+      { address, node: node.name },
+    );
+  }
+  if (membershipChanged) ctx.membershipChanged.add(publicationRef(node.name, spec.name));
+
+  if (replace) {
+    if (spec.protect) {
+      ctx.error(
+        'protected',
+        `publication ${spec.name} on ${node.name} is protected, cannot replace: allTables cannot change in place ` +
+          'and steep will not drop a protected publication; set protect: false to allow it',
+        { address, node: node.name },
+      );
+      return;
+    }
+    ctx.addStep({
+      key,
+      phase: PHASE.publication,
+      address,
+      node: node.name,
+      kind: 'publication-create',
+      action: 'replace',
+      reason: 'cannot-alter',
+      reasonText:
+        `allTables changes from ${observed.allTables} to ${d.allTables}, which PostgreSQL cannot alter in place: ` +
+        `the publication is dropped and created again on ${node.name}`,
+      changes,
+      statements: [tx(dropPublicationSql(spec.name)), ...createStatements],
+      hazards: ['drops-object'],
+      deps: [],
+      catalogDigest: publicationDigest(o),
+    });
+    return;
+  }
+
+  const statements: Statement[] = [];
+  if (objectsChanged) statements.push(tx(setPublicationObjectsSql(spec.name, d, observed)));
+  if (Object.keys(changedParams).length > 0)
+    statements.push(tx(alterPublicationParametersSql(spec.name, changedParams)));
+  if (commentChanged) statements.push(tx(commentOnSql('PUBLICATION', spec.name, comment)));
+
+  if (filterChanged.length > 0) warnNoRecopy(ctx, spec, filterChanged);
+
+  const paths = changes.map((c) => c.path);
+  const attributes = paths.filter((p) => p !== 'comment');
+  ctx.addStep({
+    key,
+    phase: PHASE.publication,
+    address,
+    node: node.name,
+    kind: 'publication-alter',
+    action: 'update',
+    reason: 'drifted',
+    reasonText: adopted
+      ? `exists on ${node.name} without steep's marker: adopted${attributes.length > 0 ? `, and ${listText(attributes)} set as steep.yaml declares` : ''}`
+      : `differs from steep.yaml on ${node.name}: ${listText(paths)}`,
+    changes,
+    statements,
+    hazards: [],
+    deps: [],
+    catalogDigest: publicationDigest(o),
+  });
+}
+
+/** A row-filter or column-list change is not re-copied: name `steep reinit` for every subscriber. */
+function warnNoRecopy(ctx: PlanContext, spec: PublicationSpec, tables: string[]): void {
+  const address = publicationAddress(spec.name);
+  const receivers = sortedKeys(ctx.desired.subscriptions)
+    .map((n) => ctx.desired.subscriptions[n]!)
+    .filter((s) => s.from === spec.node && s.publications.includes(spec.name));
+  const list = [...tables].sort(compareText);
+  if (receivers.length === 0) {
+    ctx.warn(
+      'no-recopy',
+      `publication ${spec.name} changes the row filter or column list of ${listText(list)}: rows already copied to a subscriber are not re-copied`,
+      { address, node: spec.node },
+    );
+    return;
+  }
+  for (const s of receivers) {
+    ctx.warn(
+      'no-recopy',
+      `publication ${spec.name} changes the row filter or column list of ${listText(list)}: PostgreSQL does not re-copy ` +
+        `rows subscription ${s.name} already has; run steep reinit ${s.name} --tables ${list.join(',')} to resynchronise them`,
+      { address, node: spec.node },
+    );
+  }
+}
+
+/** Keys of the steps (update or drop) of every observed subscription that subscribes to node/name. */
+function subscriptionKeysUsing(ctx: PlanContext, node: string, name: string): string[] {
+  const keys: string[] = [];
+  for (const n of ctx.reachableNodes()) {
+    for (const s of sortedKeys(n.subscriptions)) {
+      const sub = n.subscriptions[s]!;
+      if (sub.from === node && sub.publications.includes(name)) {
+        keys.push(stepKey('subscription', n.name, s), stepKey('subscription-drop', n.name, s));
+      }
+    }
+  }
+  return keys;
+}
+
+function planPublicationDelete(ctx: PlanContext, node: ObservedNode, o: ObservedPublication): void {
+  const address = publicationAddress(o.name);
+  const topology = ctx.desired.topology;
+  const moved = ctx.desired.publications[o.name];
+  if (moved?.protect) {
+    // the file still declares it, protected, on another node: moving it drops this one
+    ctx.error(
+      'protected',
+      `publication ${o.name} is protected, cannot replace: steep.yaml declares it on ${moved.node}, which would drop it on ` +
+        `${node.name}; set protect: false to allow the move`,
+      { address, node: node.name },
+    );
+    return;
+  }
+  if (o.managedBy?.protect) {
+    ctx.error(
+      'protected',
+      `publication ${o.name} on ${node.name} is protected (steep's marker records protect: true), so steep will not drop it; ` +
+        'to drop it, declare it again with protect: false, apply, then remove it',
+      { address, node: node.name },
+    );
+    return;
+  }
+  const shape: PublicationShape = {
+    allTables: o.allTables,
+    tables: sortTables(o.tables),
+    schemas: [...o.schemas].sort(compareText),
+    publish: [...o.publish],
+    viaPartitionRoot: o.viaPartitionRoot,
+    generatedColumns: o.generatedColumns,
+  };
+  // subscriptions that keep using it after this plan
+  const users: string[] = [];
+  for (const n of ctx.reachableNodes()) {
+    for (const s of sortedKeys(n.subscriptions)) {
+      const sub = n.subscriptions[s]!;
+      if (sub.from !== node.name || !sub.publications.includes(o.name)) continue;
+      const d = ctx.desired.subscriptions[s];
+      const keeps =
+        d?.node === n.name
+          ? d.from === node.name && d.publications.includes(o.name)
+          : !sub.managedBy || sub.managedBy.topology !== topology;
+      if (keeps) users.push(`${s} on ${n.name}`);
+    }
+  }
+  if (users.length > 0) {
+    ctx.warn(
+      'publication-in-use',
+      `publication ${o.name} on ${node.name} is dropped while subscription ${listText(users)} still subscribes to it: ` +
+        'it will fail until its publication list no longer names it',
+      { address, node: node.name },
+    );
+  }
+  const hazards: Hazard[] = ['drops-object'];
+  ctx.addStep({
+    key: stepKey('publication-drop', node.name, o.name),
+    phase: PHASE.publicationDrop,
+    address,
+    node: node.name,
+    kind: 'publication-drop',
+    action: 'delete',
+    reason: 'removed-from-config',
+    reasonText: `managed by steep (topology ${topology}) on ${node.name} and no longer in steep.yaml`,
+    changes: shapeChanges(shape, 'before'),
+    statements: [tx(dropPublicationSql(o.name))],
+    hazards,
+    deps: subscriptionKeysUsing(ctx, node.name, o.name),
+    catalogDigest: publicationDigest(o),
+  });
+}

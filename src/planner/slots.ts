@@ -1,0 +1,146 @@
+import type { ObservedSubscription } from '../model/cluster.js';
+import type { SubscriptionSpec } from '../model/topology.js';
+import { compareText, PHASE, type PlanContext, sortedKeys, stepKey } from './context.js';
+import { slotDigest } from './digest.js';
+import { dropSlotSql, tx } from './sqlBuild.js';
+
+/**
+ * Replication slots on publishers: the slot a subscription create needs (a leftover one is
+ * dropped first, a prepared one is reused), and orphans — slots nothing uses — reported with
+ * the WAL they retain.
+ */
+
+export function slotAddress(publisher: string, slot: string): string {
+  return `slot.${publisher}/${slot}`;
+}
+
+/** PostgreSQL's own table-synchronisation slots (`pg_<suboid>_sync_<relid>_<sysid>`), owned by a subscription. */
+const TABLESYNC_SLOT = /^pg_\d+_sync_\d+_\d+$/;
+
+interface SlotUser {
+  node: string;
+  name: string;
+  sub: ObservedSubscription;
+}
+
+/**
+ * Observed subscriptions (on any reached node) that stream from `publisher` through `slot` —
+ * or may: one whose publisher the catalog could not tell (`from` = '') counts when the slot
+ * name matches, so steep never drops a slot on a guess.
+ */
+export function slotUsers(ctx: PlanContext, publisher: string, slot: string): SlotUser[] {
+  const users: SlotUser[] = [];
+  for (const n of ctx.reachableNodes()) {
+    for (const name of sortedKeys(n.subscriptions)) {
+      const sub = n.subscriptions[name]!;
+      if (!sub.slotNone && (sub.from === publisher || sub.from === '') && sub.slot === slot) {
+        users.push({ node: n.name, name, sub });
+      }
+    }
+  }
+  return users;
+}
+
+export interface SlotPreparation {
+  ok: boolean;
+  /** step keys the subscription create must wait for */
+  deps: string[];
+}
+
+/**
+ * Before a subscription is created (or created again by a replace) on publisher `d.from` with
+ * slot `d.slot`: make sure the slot name is free (createSlot) or present (a prepared slot).
+ * `ownDropFreesSlot`: the replace's own DROP SUBSCRIPTION drops this very slot.
+ */
+export function prepareSlot(
+  ctx: PlanContext,
+  d: SubscriptionSpec,
+  opts: { createSlot: boolean; ownDropFreesSlot: boolean },
+): SlotPreparation {
+  const publisher = ctx.node(d.from);
+  const address = `subscription.${d.name}`;
+  if (!publisher || opts.ownDropFreesSlot) return { ok: true, deps: [] };
+  const slot = publisher.slots[d.slot];
+  if (!slot) {
+    if (!opts.createSlot) {
+      ctx.warn(
+        'init-slot-missing',
+        `subscription ${d.name} uses init method ${d.init.method}, which creates it on a prepared slot, but slot ${d.slot} ` +
+          `does not exist on ${d.from} yet; run ${d.init.method === 'manual' ? `steep init prepare ${d.name}` : `steep snapshot generate ${d.name}`} first`,
+        { address, node: d.node },
+      );
+    }
+    return { ok: true, deps: [] };
+  }
+  const deps: string[] = [];
+  const others = slotUsers(ctx, d.from, d.slot).filter((u) => !(u.node === d.node && u.name === d.name));
+  let ok = true;
+  for (const u of others) {
+    if (ctx.fateOfSubscription(u.node, u.name) === 'delete') {
+      // its DROP SUBSCRIPTION drops the slot first
+      deps.push(stepKey('subscription-drop', u.node, u.name));
+    } else {
+      ok = false;
+      ctx.error(
+        'slot-in-use',
+        `subscription ${d.name} needs slot ${d.slot} on ${d.from}, but subscription ${u.name} on ${u.node} ` +
+          `${u.sub.from === '' ? 'may use it (the catalog could not tell its publisher)' : 'uses it'}; give one of them another slot name`,
+        { address, node: d.from },
+      );
+    }
+  }
+  if (!ok || others.length > 0 || !opts.createSlot) return { ok, deps };
+  if (slot.active) {
+    ctx.error(
+      'slot-in-use',
+      `subscription ${d.name} needs slot ${d.slot} on ${d.from}, which is active (pid ${slot.activePid ?? 'unknown'}) ` +
+        'though no subscription of the topology uses it; stop its consumer or give the subscription another slot name',
+      { address, node: d.from },
+    );
+    return { ok: false, deps };
+  }
+  const key = stepKey('slot-drop', d.from, d.slot);
+  if (!ctx.hasStep(key)) {
+    ctx.slotChanges.push({ node: d.from, slot: d.slot, change: 'drop', streams: false });
+    ctx.addStep({
+      key,
+      phase: PHASE.slot,
+      address: slotAddress(d.from, d.slot),
+      node: d.from,
+      kind: 'slot-drop',
+      action: 'delete',
+      reason: 'drifted',
+      reasonText:
+        `slot ${d.slot} exists on ${d.from} but no subscription uses it (left by an earlier, unfinished apply?); ` +
+        `subscription ${d.name} creates its slot together with its initial copy, and a leftover slot's position has no ` +
+        'consistent snapshot to copy from, so it is dropped first',
+      changes: [{ path: 'slot', before: d.slot, after: null }],
+      statements: [tx(dropSlotSql(d.slot))],
+      hazards: ['drops-slot'],
+      deps: [],
+      catalogDigest: slotDigest(slot),
+    });
+  }
+  deps.push(key);
+  return { ok: true, deps };
+}
+
+/** Logical slots that no subscription uses and none of the file's subscriptions will use. */
+export function reportOrphanSlots(ctx: PlanContext): void {
+  const expected = new Set(Object.values(ctx.desired.subscriptions).map((s) => `${s.from}/${s.slot}`));
+  for (const node of ctx.reachableNodes()) {
+    for (const name of sortedKeys(node.slots)) {
+      const slot = node.slots[name]!;
+      if (slot.slotType !== 'logical' || slot.temporary || slot.active || TABLESYNC_SLOT.test(name)) continue;
+      if (expected.has(`${node.name}/${name}`)) continue;
+      if (slotUsers(ctx, node.name, name).length > 0) continue;
+      ctx.orphanSlots.push({
+        node: node.name,
+        slot: name,
+        retainedWalBytes: slot.retainedWalBytes,
+        walStatus: slot.walStatus,
+      });
+    }
+  }
+  ctx.orphanSlots.sort((a, b) => compareText(a.node, b.node) || compareText(a.slot, b.slot));
+}

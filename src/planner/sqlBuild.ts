@@ -1,0 +1,190 @@
+import type { Statement } from '../model/plan.js';
+import { quoteIdent, quoteLiteral, quoteTable } from '../model/sql.js';
+import type {
+  GeneratedColumns,
+  PublicationTable,
+  PublishOperation,
+  SubscriptionOptionName,
+  SubscriptionOptions,
+} from '../model/topology.js';
+import { OPTION_SQL_NAME, SUBSCRIPTION_OPTIONS } from './defaults.js';
+
+/**
+ * The DDL text of every step. Identifiers always go through quoteIdent/quoteTable, values
+ * through quoteLiteral; a row filter is only ever placed inside its own `WHERE (…)`.
+ */
+
+export function tx(sql: string): Statement {
+  return { sql, transactional: true };
+}
+
+export function nonTx(sql: string): Statement {
+  return { sql, transactional: false };
+}
+
+// ---------------------------------------------------------------------------------------------
+// publications
+
+/** `"s"."t" ("a", "b") WHERE (filter)` */
+export function publicationTableClause(t: PublicationTable): string {
+  const cols = t.columns ? ` (${t.columns.map(quoteIdent).join(', ')})` : '';
+  const where = t.where !== null ? ` WHERE (${t.where})` : '';
+  return `${quoteTable(t)}${cols}${where}`;
+}
+
+/** `TABLE a, b, TABLES IN SCHEMA s` — the publication object list; '' when empty. */
+export function publicationObjects(tables: readonly PublicationTable[], schemas: readonly string[]): string {
+  const parts: string[] = [];
+  if (tables.length > 0) parts.push(`TABLE ${tables.map(publicationTableClause).join(', ')}`);
+  if (schemas.length > 0) parts.push(`TABLES IN SCHEMA ${schemas.map(quoteIdent).join(', ')}`);
+  return parts.join(', ');
+}
+
+export interface PublicationParameters {
+  publish?: PublishOperation[];
+  viaPartitionRoot?: boolean;
+  generatedColumns?: GeneratedColumns | null;
+}
+
+/** `publish = '…', publish_via_partition_root = …, publish_generated_columns = '…'` (those given). */
+export function publicationParameters(p: PublicationParameters): string {
+  const parts: string[] = [];
+  if (p.publish !== undefined) parts.push(`publish = ${quoteLiteral(p.publish.join(', '))}`);
+  if (p.viaPartitionRoot !== undefined) parts.push(`publish_via_partition_root = ${p.viaPartitionRoot}`);
+  if (p.generatedColumns !== undefined && p.generatedColumns !== null) {
+    parts.push(`publish_generated_columns = ${quoteLiteral(p.generatedColumns)}`);
+  }
+  return parts.join(', ');
+}
+
+export function createPublicationSql(
+  name: string,
+  def: { allTables: boolean; tables: readonly PublicationTable[]; schemas: readonly string[] },
+  params: PublicationParameters,
+): string {
+  const target = def.allTables ? ' FOR ALL TABLES' : publicationTarget(def.tables, def.schemas);
+  const withClause = publicationParameters(params);
+  return `CREATE PUBLICATION ${quoteIdent(name)}${target}${withClause ? ` WITH (${withClause})` : ''}`;
+}
+
+function publicationTarget(tables: readonly PublicationTable[], schemas: readonly string[]): string {
+  const objects = publicationObjects(tables, schemas);
+  return objects ? ` FOR ${objects}` : '';
+}
+
+/**
+ * One atomic statement that makes the publication's tables and schemas exactly `tables` +
+ * `schemas`. `SET` cannot take an empty list, so emptying a publication drops what it has.
+ */
+export function setPublicationObjectsSql(
+  name: string,
+  desired: { tables: readonly PublicationTable[]; schemas: readonly string[] },
+  observed: { tables: readonly PublicationTable[]; schemas: readonly string[] },
+): string {
+  const objects = publicationObjects(desired.tables, desired.schemas);
+  if (objects) return `ALTER PUBLICATION ${quoteIdent(name)} SET ${objects}`;
+  const drop = publicationObjects(
+    observed.tables.map((t) => ({ schema: t.schema, name: t.name, columns: null, where: null })),
+    observed.schemas,
+  );
+  return `ALTER PUBLICATION ${quoteIdent(name)} DROP ${drop}`;
+}
+
+export function alterPublicationParametersSql(name: string, params: PublicationParameters): string {
+  return `ALTER PUBLICATION ${quoteIdent(name)} SET (${publicationParameters(params)})`;
+}
+
+export function dropPublicationSql(name: string): string {
+  return `DROP PUBLICATION ${quoteIdent(name)}`;
+}
+
+export function commentOnSql(kind: 'PUBLICATION' | 'SUBSCRIPTION', name: string, comment: string): string {
+  return `COMMENT ON ${kind} ${quoteIdent(name)} IS ${quoteLiteral(comment)}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// subscriptions
+
+/** `binary = true`, `streaming = 'parallel'`, `synchronous_commit = 'off'` … */
+export function subscriptionOptionSql<K extends SubscriptionOptionName>(
+  name: K,
+  value: SubscriptionOptions[K],
+): string {
+  const v = typeof value === 'boolean' ? String(value) : quoteLiteral(String(value));
+  return `${OPTION_SQL_NAME[name]} = ${v}`;
+}
+
+/** The given options in steep's canonical order. */
+export function subscriptionOptionsSql(options: Partial<SubscriptionOptions>): string[] {
+  const out: string[] = [];
+  for (const name of SUBSCRIPTION_OPTIONS) {
+    const v = options[name];
+    if (v !== undefined) out.push(subscriptionOptionSql(name, v));
+  }
+  return out;
+}
+
+export interface CreateSubscriptionSql {
+  name: string;
+  conninfo: string;
+  publications: readonly string[];
+  slot: string;
+  enabled: boolean;
+  copyData: boolean;
+  createSlot: boolean;
+  options: Partial<SubscriptionOptions>;
+}
+
+export function createSubscriptionSql(s: CreateSubscriptionSql): string {
+  const withParts = [
+    `slot_name = ${quoteLiteral(s.slot)}`,
+    `enabled = ${s.enabled}`,
+    `copy_data = ${s.copyData}`,
+    `create_slot = ${s.createSlot}`,
+    ...subscriptionOptionsSql(s.options),
+  ];
+  return (
+    `CREATE SUBSCRIPTION ${quoteIdent(s.name)} CONNECTION ${quoteLiteral(s.conninfo)} ` +
+    `PUBLICATION ${s.publications.map(quoteIdent).join(', ')} WITH (${withParts.join(', ')})`
+  );
+}
+
+export function alterSubscriptionSql(name: string, action: string): string {
+  return `ALTER SUBSCRIPTION ${quoteIdent(name)} ${action}`;
+}
+
+export function subscriptionConnectionSql(name: string, conninfo: string): string {
+  return alterSubscriptionSql(name, `CONNECTION ${quoteLiteral(conninfo)}`);
+}
+
+export function setSubscriptionOptionsSql(name: string, options: Partial<SubscriptionOptions>): string {
+  return alterSubscriptionSql(name, `SET (${subscriptionOptionsSql(options).join(', ')})`);
+}
+
+export function setSubscriptionPublicationSql(
+  name: string,
+  publications: readonly string[],
+  refresh: boolean,
+  copyData: boolean,
+): string {
+  const withClause = refresh ? `refresh = true, copy_data = ${copyData}` : 'refresh = false';
+  return alterSubscriptionSql(
+    name,
+    `SET PUBLICATION ${publications.map(quoteIdent).join(', ')} WITH (${withClause})`,
+  );
+}
+
+export function refreshSubscriptionSql(name: string, copyData: boolean): string {
+  return alterSubscriptionSql(name, `REFRESH PUBLICATION WITH (copy_data = ${copyData})`);
+}
+
+export function dropSubscriptionSql(name: string): string {
+  return `DROP SUBSCRIPTION ${quoteIdent(name)}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// slots
+
+export function dropSlotSql(slot: string): string {
+  return `SELECT pg_catalog.pg_drop_replication_slot(${quoteLiteral(slot)})`;
+}

@@ -1,0 +1,82 @@
+import type { Statement } from '../model/plan.js';
+import { quoteIdent, quoteLiteral } from '../model/sql.js';
+import { PHASE, type PlanContext, sortedKeys, stepKey } from './context.js';
+import { stateSchemaDigest } from './digest.js';
+import { tx } from './sqlBuild.js';
+
+/**
+ * steep's own metadata schema (SPEC §8) on every reachable node of the file: a `node.<n>`
+ * step, first on its node, while the schema is absent or behind the newest migration.
+ */
+
+export interface StateMigration {
+  version: number;
+  statements: string[];
+}
+
+export function nodeAddress(node: string): string {
+  return `node.${node}`;
+}
+
+export function planStateSchema(ctx: PlanContext, migrations: readonly StateMigration[]): void {
+  if (migrations.length === 0) return;
+  const ordered = [...migrations].sort((a, b) => a.version - b.version);
+  const latest = ordered[ordered.length - 1]!.version;
+  const schema = ctx.desired.settings.stateSchema;
+  for (const name of sortedKeys(ctx.desired.nodes)) {
+    const node = ctx.node(name);
+    if (!node) continue;
+    const state = node.stateSchema;
+    const current = state.exists ? (state.version ?? 0) : 0;
+    const pending = ordered.filter((m) => m.version > current);
+    if (pending.length === 0) continue;
+    const statements: Statement[] = [
+      ...pending.flatMap((m) => m.statements),
+      ...recordStatements(
+        schema,
+        name,
+        ctx.desired.nodes[name]?.priority ?? 100,
+        ctx.desired.topology,
+        pending,
+      ),
+    ].map(tx);
+    const create = !state.exists;
+    ctx.addStep({
+      key: stepKey('state', name),
+      phase: PHASE.stateSchema,
+      address: nodeAddress(name),
+      node: name,
+      kind: 'state-schema',
+      action: create ? 'create' : 'update',
+      reason: create ? 'absent' : 'config-changed',
+      reasonText: create
+        ? `steep's state schema ${schema} is absent on ${name}`
+        : `steep's state schema ${schema} on ${name} is at version ${state.version ?? 'none'}; this steep needs version ${latest} (migration${pending.length > 1 ? 's' : ''} ${pending.map((m) => m.version).join(', ')})`,
+      changes: [{ path: 'stateSchema.version', before: state.exists ? state.version : null, after: latest }],
+      statements,
+      hazards: [],
+      deps: [],
+      catalogDigest: stateSchemaDigest(state),
+    });
+  }
+}
+
+/** Record the applied migrations and the node itself; keys carry the node's name (SPEC §8). */
+function recordStatements(
+  schema: string,
+  node: string,
+  priority: number,
+  topology: string,
+  pending: readonly StateMigration[],
+): string[] {
+  const s = quoteIdent(schema);
+  const n = quoteLiteral(node);
+  return [
+    ...pending.map(
+      (m) =>
+        `INSERT INTO ${s}.migrations (node_name, version) VALUES (${n}, ${m.version}) ON CONFLICT DO NOTHING`,
+    ),
+    `INSERT INTO ${s}.nodes (node_name, priority, topology) VALUES (${n}, ${priority}, ${quoteLiteral(topology)}) ` +
+      'ON CONFLICT (node_name) DO UPDATE SET priority = EXCLUDED.priority, topology = EXCLUDED.topology, last_seen = now()',
+  ];
+}

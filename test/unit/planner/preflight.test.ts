@@ -1,0 +1,205 @@
+import { describe, expect, it } from 'vitest';
+import type { Topology } from '../../../src/model/topology.js';
+import {
+  at,
+  codes,
+  observe,
+  observedSlot,
+  observedTable,
+  PG15,
+  PG16,
+  publication,
+  runPlan,
+  subscription,
+  topology,
+  unreachable,
+} from './fixtures.js';
+
+function base(): Topology {
+  return topology({
+    publications: [publication('orders_pub', 'east', { tables: ['public.orders', 'public.Order Items'] })],
+    subscriptions: [subscription('west_orders', 'west', 'east', ['orders_pub'])],
+  });
+}
+
+function fresh(t: Topology, version?: number) {
+  const s = observe(t, { version });
+  at(s, 'east').publications = {};
+  at(s, 'east').slots = {};
+  if (s.nodes.west) at(s, 'west').subscriptions = {};
+  return s;
+}
+
+describe('preflight', () => {
+  it('wal_level other than logical on a publisher → error with the fix', () => {
+    const t = base();
+    const s = fresh(t);
+    at(s, 'east').settings.walLevel = 'replica';
+    const p = runPlan(t, s);
+    expect(p.errors).toEqual([
+      {
+        code: 'preflight.wal_level',
+        node: 'east',
+        message: 'east: wal_level is replica; set wal_level = logical and restart',
+      },
+    ]);
+  });
+
+  it('wal_level only matters on publishers', () => {
+    const t = base();
+    const s = fresh(t);
+    at(s, 'west').settings.walLevel = 'replica';
+    expect(runPlan(t, s).errors).toEqual([]);
+  });
+
+  it('an unreachable node → error with its message; its objects get no steps', () => {
+    const t = base();
+    const s = fresh(t);
+    s.nodes.west = unreachable('west', 'connection refused (is the server running on west.internal:5432?)');
+    const p = runPlan(t, s);
+    expect(p.errors).toEqual([
+      {
+        code: 'preflight.unreachable',
+        node: 'west',
+        message: 'west: connection refused (is the server running on west.internal:5432?)',
+      },
+    ]);
+    expect(p.steps.map((x) => x.address)).toEqual(['publication.orders_pub']);
+    expect(p.observed.nodes).toEqual({ east: { serverVersion: 180004 } });
+  });
+
+  it('a published table that does not exist → error naming node and table', () => {
+    const t = base();
+    const s = fresh(t);
+    delete at(s, 'east').tables['public.Order Items'];
+    const p = runPlan(t, s);
+    expect(p.errors).toEqual([
+      {
+        code: 'preflight.missing-table',
+        address: 'publication.orders_pub',
+        node: 'east',
+        message:
+          'east: table public.Order Items does not exist (publication orders_pub publishes it); create it on east or remove it from the publication',
+      },
+    ]);
+  });
+
+  it('no replica identity while updates or deletes are published → error with the ALTER TABLE fix', () => {
+    const t = base();
+    const s = fresh(t);
+    at(s, 'east').tables['public.Order Items'] = observedTable('public.Order Items', {
+      hasPrimaryKey: false,
+      hasReplicaIdentity: false,
+    });
+    const p = runPlan(t, s);
+    expect(p.errors).toEqual([
+      {
+        code: 'preflight.replica-identity',
+        address: 'publication.orders_pub',
+        node: 'east',
+        message:
+          'east: table public.Order Items has no replica identity, but publication orders_pub publishes update and delete; ' +
+          'run ALTER TABLE "public"."Order Items" REPLICA IDENTITY FULL on east (or add a primary key)',
+      },
+    ]);
+  });
+
+  it('no replica identity is fine when only inserts are published', () => {
+    const t = base();
+    t.publications.orders_pub!.publish = ['insert', 'truncate'];
+    const s = fresh(t);
+    at(s, 'east').tables['public.orders']!.hasReplicaIdentity = false;
+    expect(runPlan(t, s).errors).toEqual([]);
+  });
+
+  it('allTables and schema publications warn about the tables they cover without replica identity', () => {
+    const t = topology({
+      publications: [
+        publication('all_pub', 'east', { allTables: true, tables: [] }),
+        publication('sales_pub', 'east', { tables: [], schemas: ['sales'] }),
+      ],
+    });
+    const s = fresh(t);
+    at(s, 'east').tables['sales.log'] = observedTable('sales.log', {
+      hasReplicaIdentity: false,
+      hasPrimaryKey: false,
+    });
+    const p = runPlan(t, s);
+    expect(p.errors).toEqual([]);
+    expect(p.warnings.map((w) => [w.code, w.address])).toEqual([
+      ['preflight.replica-identity', 'publication.all_pub'],
+      ['preflight.replica-identity', 'publication.sales_pub'],
+    ]);
+    expect(p.warnings[0]!.message).toContain('ALTER TABLE "sales"."log" REPLICA IDENTITY FULL');
+  });
+
+  it('not enough free replication slots for the new ones → error', () => {
+    const t = base();
+    const s = fresh(t);
+    const east = at(s, 'east');
+    east.settings.maxReplicationSlots = 2;
+    east.slots.a = observedSlot('a', { slotType: 'physical', plugin: null, active: true });
+    east.slots.b = observedSlot('b', { slotType: 'physical', plugin: null, active: true });
+    const p = runPlan(t, s);
+    expect(p.errors).toEqual([
+      {
+        code: 'preflight.max_replication_slots',
+        node: 'east',
+        message:
+          'east: max_replication_slots is 2 with 2 slots in use, and this plan needs 1 more (west_orders); set max_replication_slots = 3 or more and restart',
+      },
+    ]);
+  });
+
+  it('not enough free WAL senders → error', () => {
+    const t = base();
+    const s = fresh(t);
+    const east = at(s, 'east');
+    east.settings.maxWalSenders = 1;
+    east.slots.a = observedSlot('a', { slotType: 'physical', plugin: null, active: true });
+    expect(codes(runPlan(t, s).errors)).toEqual(['preflight.max_wal_senders']);
+  });
+
+  it('a role that may not create subscriptions → error with the grant (16+) or the need for a superuser (before 16)', () => {
+    const t = base();
+    const s16 = fresh(t, PG16);
+    Object.assign(at(s16, 'west').role, { superuser: false, canCreateSubscription: false });
+    expect(runPlan(t, s16).errors).toEqual([
+      {
+        code: 'preflight.privilege',
+        node: 'west',
+        message: 'west: role steep may not create subscriptions; GRANT pg_create_subscription TO "steep"',
+      },
+    ]);
+    const s15 = fresh(t, PG15);
+    Object.assign(at(s15, 'west').role, { superuser: false, canCreateSubscription: false });
+    expect(runPlan(t, s15).errors[0]!.message).toBe(
+      'west: CREATE SUBSCRIPTION needs a superuser before PostgreSQL 16, and role steep is not one; run steep as a superuser on west',
+    );
+  });
+
+  it('a role without CREATE on the database cannot create publications; one without REPLICATION cannot be subscribed through', () => {
+    const t = base();
+    const s = fresh(t);
+    Object.assign(at(s, 'east').role, { superuser: false, canCreateInDatabase: false, replication: false });
+    const p = runPlan(t, s);
+    expect(p.errors.map((e) => e.message)).toEqual([
+      'east: role steep may not create publications (no CREATE on database app); GRANT CREATE ON DATABASE "app" TO "steep"',
+      'east: subscribers connect as role steep, which lacks the REPLICATION attribute; run ALTER ROLE "steep" REPLICATION on east',
+    ]);
+  });
+
+  it('altering an object the role does not own → error with the fix', () => {
+    const t = base();
+    const s = observe(t);
+    t.publications.orders_pub!.publish = ['insert'];
+    at(s, 'east').role.superuser = false;
+    at(s, 'east').publications.orders_pub!.owner = 'postgres';
+    expect(runPlan(t, s).errors).toEqual([
+      expect.objectContaining({
+        code: 'preflight.privilege',
+        message: expect.stringContaining('ALTER PUBLICATION "orders_pub" OWNER TO "steep"'),
+      }),
+    ]);
+  });
+});

@@ -1,0 +1,167 @@
+import { describe, expect, it } from 'vitest';
+import type { Topology } from '../../../src/model/topology.js';
+import {
+  at,
+  codes,
+  nodeSpec,
+  observe,
+  observedNode,
+  observedSlot,
+  observedSubscription,
+  PG18,
+  publication,
+  runPlan,
+  stepAt,
+  subscription,
+  topology,
+} from './fixtures.js';
+
+function base(): Topology {
+  return topology({
+    publications: [publication('orders_pub', 'east')],
+    subscriptions: [subscription('west_orders', 'west', 'east', ['orders_pub'])],
+  });
+}
+
+describe('slots: orphans', () => {
+  it('reports a logical slot nothing uses, with the WAL it retains', () => {
+    const t = base();
+    const s = observe(t);
+    at(s, 'east').slots.old_sub = observedSlot('old_sub', {
+      retainedWalBytes: 987654321,
+      walStatus: 'extended',
+    });
+    const p = runPlan(t, s);
+    expect(p.orphanSlots).toEqual([
+      { node: 'east', slot: 'old_sub', retainedWalBytes: 987654321, walStatus: 'extended' },
+    ]);
+    expect(p.steps).toEqual([]);
+  });
+
+  it('does not report physical, temporary, active or table-sync slots, nor those an observed subscription uses', () => {
+    const t = base();
+    const s = observe(t);
+    const east = at(s, 'east');
+    east.slots.replica = observedSlot('replica', { slotType: 'physical', plugin: null });
+    east.slots.tmp = observedSlot('tmp', { temporary: true });
+    east.slots.debezium = observedSlot('debezium', { active: true, activePid: 77 });
+    east.slots.pg_16400_sync_16384_7301234567890123456 = observedSlot(
+      'pg_16400_sync_16384_7301234567890123456',
+    );
+    east.slots.by_hand = observedSlot('by_hand');
+    at(s, 'west').subscriptions.by_hand = {
+      ...observedSubscription(t, subscription('by_hand', 'west', 'east', ['orders_pub']), PG18),
+      comment: null,
+      managedBy: null,
+    };
+    expect(runPlan(t, s).orphanSlots).toEqual([]);
+  });
+
+  it('does not report the slot a declared subscription on an unreachable subscriber uses', () => {
+    const t = base();
+    const s = observe(t);
+    s.nodes.west = { name: 'west', reachable: false, error: 'timeout' };
+    at(s, 'east').slots.west_orders!.active = false;
+    expect(runPlan(t, s).orphanSlots).toEqual([]);
+  });
+});
+
+describe('slots: a leftover slot where a subscription will be created', () => {
+  it('plans a slot drop before the create, hazard drops-slot, with the reason', () => {
+    const t = base();
+    const s = observe(t);
+    at(s, 'west').subscriptions = {};
+    at(s, 'east').slots.west_orders!.active = false;
+    const p = runPlan(t, s);
+    const drop = stepAt(p, 'slot.east/west_orders');
+    expect(drop).toMatchObject({
+      node: 'east',
+      kind: 'slot-drop',
+      action: 'delete',
+      reason: 'drifted',
+      hazards: ['drops-slot'],
+      statements: [{ sql: "SELECT pg_catalog.pg_drop_replication_slot('west_orders')", transactional: true }],
+    });
+    expect(drop.reasonText).toContain('no subscription uses it');
+    const create = stepAt(p, 'subscription.west_orders');
+    expect(create.dependsOn).toEqual([drop.id]);
+    expect(p.steps.map((x) => x.address)).toEqual(['slot.east/west_orders', 'subscription.west_orders']);
+    expect(p.orphanSlots).toEqual([]);
+  });
+
+  it('an active leftover slot is an error, not a drop', () => {
+    const t = base();
+    const s = observe(t);
+    at(s, 'west').subscriptions = {};
+    const p = runPlan(t, s);
+    expect(codes(p.errors)).toEqual(['slot-in-use']);
+    expect(p.steps).toEqual([]);
+  });
+
+  it('a slot another subscription uses is an error naming it', () => {
+    const t = base();
+    const s = observe(t);
+    at(s, 'west').subscriptions = {};
+    s.nodes.north = observedNode('north');
+    at(s, 'north').subscriptions.other = {
+      ...observedSubscription(
+        t,
+        subscription('other', 'north', 'east', ['orders_pub'], { slot: 'west_orders' }),
+        PG18,
+      ),
+      managedBy: null,
+      comment: null,
+    };
+    const p = runPlan(t, s);
+    expect(p.errors).toEqual([
+      expect.objectContaining({
+        code: 'slot-in-use',
+        message: expect.stringContaining('subscription other on north uses it'),
+      }),
+    ]);
+  });
+
+  it('a renamed subscription reuses the slot name after the old one is dropped', () => {
+    const t = base();
+    const s = observe(t);
+    delete t.subscriptions.west_orders;
+    t.subscriptions.west_orders2 = subscription('west_orders2', 'west', 'east', ['orders_pub'], {
+      slot: 'west_orders',
+    });
+    const p = runPlan(t, s);
+    const drop = stepAt(p, 'subscription.west_orders');
+    const create = stepAt(p, 'subscription.west_orders2');
+    expect(create.dependsOn).toEqual([drop.id]);
+    expect(p.steps.map((x) => x.address)).toEqual(['subscription.west_orders', 'subscription.west_orders2']);
+    expect(p.errors).toEqual([]);
+  });
+});
+
+describe('slots: never dropped on a guess', () => {
+  it('a subscription whose publisher the catalog could not tell, with the same slot name, blocks the drop', () => {
+    const t = base();
+    t.subscriptions.north_orders = subscription('north_orders', 'north', 'east', ['orders_pub'], {
+      slot: 'shared',
+    });
+    t.nodes.north = nodeSpec('north');
+    const s = observe(t);
+    at(s, 'north').subscriptions = {};
+    at(s, 'east').slots.shared = observedSlot('shared');
+    at(s, 'west').subscriptions.mystery = {
+      ...observedSubscription(
+        t,
+        subscription('mystery', 'west', 'east', ['orders_pub'], { slot: 'shared' }),
+        PG18,
+      ),
+      from: '',
+      enabled: false,
+      managedBy: null,
+      comment: null,
+    };
+    const p = runPlan(t, s);
+    expect(p.steps.filter((x) => x.kind === 'slot-drop')).toEqual([]);
+    expect(p.errors).toEqual([
+      expect.objectContaining({ code: 'slot-in-use', message: expect.stringContaining('may use it') }),
+    ]);
+  });
+});
