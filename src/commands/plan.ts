@@ -1,0 +1,52 @@
+import { writeFile } from 'node:fs/promises';
+import { Flags } from '@oclif/core';
+import { SteepCommand } from '../cli/baseCommand.js';
+import { formatFlag, globalFlags, jsonFlag } from '../cli/flags.js';
+import { formatProblem } from '../model/errors.js';
+import { renderPlanJson } from '../render/planJson.js';
+import { renderPlanMarkdown } from '../render/planMarkdown.js';
+import { renderPlanText } from '../render/planText.js';
+import { makePlan } from '../workflows/plan.js';
+
+export default class Plan extends SteepCommand {
+  static override summary = 'Show what steep would change on the nodes, and why, without touching anything.';
+  static override description =
+    `Reads every node's live catalog, runs preflight checks, and compares it with steep.yaml.
+Exit codes: 0 success (no changes with --detailed-exitcode), 1 error (invalid file, unreachable node, failed preflight), 2 changes present (only with --detailed-exitcode).`;
+  static override examples = [
+    '<%= config.bin %> plan',
+    '<%= config.bin %> plan --out plan.json',
+    '<%= config.bin %> plan --format markdown > plan.md',
+    '<%= config.bin %> plan --detailed-exitcode --target subscription.west_orders',
+  ];
+  static override flags = {
+    ...globalFlags,
+    ...jsonFlag,
+    ...formatFlag,
+    out: Flags.string({ summary: 'Also save the JSON plan to this file, for `steep apply PLAN`.' }),
+    'detailed-exitcode': Flags.boolean({ summary: 'Exit 2 when the plan has changes, 0 when it has none.' }),
+    target: Flags.string({
+      summary: 'Plan only this address and what it depends on (repeatable).',
+      multiple: true,
+    }),
+  };
+
+  async run(): Promise<void> {
+    const { flags } = await this.parse(Plan);
+    this.colorEnabled(flags);
+    const { plan, configWarnings } = await makePlan(flags.config, { targets: flags.target ?? [] });
+    for (const w of configWarnings) this.err(formatProblem(w));
+    const format = flags.json ? 'json' : flags.format;
+    if (flags.out && plan.errors.length === 0)
+      await writeFile(flags.out, `${renderPlanJson(plan)}\n`, { mode: 0o600 });
+    if (format === 'json') this.out(renderPlanJson(plan));
+    else if (format === 'markdown') this.out(renderPlanMarkdown(plan));
+    else this.out(renderPlanText(plan));
+    if (plan.errors.length > 0) {
+      if (format !== 'text') for (const e of plan.errors) this.err(`error: ${e.message}`);
+      process.exitCode = 1;
+    } else if (flags['detailed-exitcode'] && plan.steps.length > 0) {
+      process.exitCode = 2;
+    }
+  }
+}

@@ -1,0 +1,72 @@
+import type { Plan } from '../model/plan.js';
+import { summaryLine } from './planText.js';
+import { formatBytes, formatValue } from './values.js';
+
+/** For a pull-request comment: a summary table, then each step in a collapsible block with its SQL. */
+const cell = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+
+export function renderPlanMarkdown(plan: Plan): string {
+  const s = plan.summary;
+  const out: string[] = ['## steep plan', ''];
+  out.push(
+    plan.errors.length > 0 ? `**Plan failed: ${plan.errors.length} error(s).**` : `**${summaryLine(plan)}**`,
+    '',
+  );
+  out.push(
+    '| create | update | replace | delete | init | schema sync | drift |',
+    '|---|---|---|---|---|---|---|',
+  );
+  out.push(
+    `| ${s.create} | ${s.update} | ${s.replace} | ${s.delete} | ${s.init} | ${s.syncSchema} | ${plan.drift.length} |`,
+    '',
+  );
+  if (plan.errors.length > 0) {
+    out.push('### Errors', '');
+    for (const e of plan.errors) out.push(`- :x: ${e.message}`);
+    out.push('');
+  }
+  if (plan.drift.length > 0) {
+    out.push('### Drift', '', '| address | attribute | expected | found |', '|---|---|---|---|');
+    for (const d of plan.drift) {
+      out.push(
+        `| \`${d.address}\` | ${cell(d.path)} | ${cell(formatValue(d.expected))} | ${cell(formatValue(d.actual))} |`,
+      );
+    }
+    out.push('');
+  }
+  if (plan.steps.length > 0) {
+    out.push('### Steps', '');
+    for (const step of plan.steps) {
+      const hazards = step.hazards.length > 0 ? ` :warning: ${step.hazards.join(', ')}` : '';
+      out.push(
+        '<details>',
+        `<summary><code>${step.action}</code> <code>${step.address}</code> on ${step.node}: ${step.reasonText}${hazards}</summary>`,
+        '',
+      );
+      if (step.changes.length > 0) {
+        out.push('| attribute | before | after |', '|---|---|---|');
+        for (const c of step.changes)
+          out.push(`| ${cell(c.path)} | ${cell(formatValue(c.before))} | ${cell(formatValue(c.after))} |`);
+        out.push('');
+      }
+      out.push('```sql', ...step.statements.map((st) => `${st.sql};`), '```', '', '</details>', '');
+    }
+  }
+  if (plan.unmanaged.length > 0) {
+    out.push('### Unmanaged objects (left alone)', '');
+    for (const u of plan.unmanaged) out.push(`- ${u.kind} \`${u.name}\` on ${u.node}`);
+    out.push('');
+  }
+  if (plan.orphanSlots.length > 0) {
+    out.push('### Orphaned replication slots', '');
+    for (const o of plan.orphanSlots)
+      out.push(`- \`${o.node}/${o.slot}\` retains ${formatBytes(o.retainedWalBytes)}`);
+    out.push('');
+  }
+  if (plan.warnings.length > 0) {
+    out.push('### Warnings', '');
+    for (const w of plan.warnings) out.push(`- ${w.message}`);
+    out.push('');
+  }
+  return out.join('\n');
+}

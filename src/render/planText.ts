@@ -1,0 +1,124 @@
+import chalk from 'chalk';
+import { diffArrays } from 'diff';
+import type { Action, Change, Plan, Step } from '../model/plan.js';
+import { formatBytes, formatValue, listLines } from './values.js';
+
+/** Terraform's idiom: `+` create, `~` update, `-/+` replace, `-` delete. */
+const SYMBOL: Record<Action, string> = {
+  create: '+',
+  update: '~',
+  replace: '-/+',
+  delete: '-',
+  init: '>',
+  'sync-schema': '~',
+};
+
+const COLOUR: Record<Action, (s: string) => string> = {
+  create: chalk.green,
+  update: chalk.yellow,
+  replace: chalk.magenta,
+  delete: chalk.red,
+  init: chalk.cyan,
+  'sync-schema': chalk.yellow,
+};
+
+function renderChange(c: Change, action: Action): string[] {
+  if (action === 'create' && (c.before === null || c.before === undefined)) {
+    const items = listLines(c.after);
+    if (!items) return [`      ${c.path} = ${chalk.green(formatValue(c.after))}`];
+    return [`      ${c.path} = [`, ...items.map((i) => chalk.green(`        ${i}`)), '      ]'];
+  }
+  const before = listLines(c.before);
+  const after = listLines(c.after);
+  if (before || after) {
+    const lines = [`      ${c.path}:`];
+    for (const part of diffArrays(before ?? [], after ?? [])) {
+      for (const item of part.value) {
+        if (part.added) lines.push(chalk.green(`        + ${item}`));
+        else if (part.removed) lines.push(chalk.red(`        - ${item}`));
+        else lines.push(`          ${item}`);
+      }
+    }
+    return lines;
+  }
+  if (c.before === undefined) return [`      ${c.path}: ${chalk.green(formatValue(c.after))}`];
+  return [`      ${c.path}: ${chalk.red(formatValue(c.before))} → ${chalk.green(formatValue(c.after))}`];
+}
+
+function renderStep(step: Step): string[] {
+  const colour = COLOUR[step.action];
+  const lines = [
+    colour(`  ${SYMBOL[step.action]} ${step.address}`) +
+      chalk.dim(` (${step.node}) ${step.action}: ${step.reasonText}`),
+  ];
+  for (const c of step.changes) lines.push(...renderChange(c, step.action));
+  if (step.hazards.length > 0) lines.push(chalk.red(`      hazards: ${step.hazards.join(', ')}`));
+  if (step.kind === 'state-schema') {
+    // steep's own bookkeeping tables: named, not listed (JSON and Markdown plans carry every statement)
+    lines.push(
+      chalk.dim(`      | ${step.statements.length} statements creating or migrating steep's state schema`),
+    );
+  } else {
+    for (const s of step.statements) lines.push(chalk.dim(`      | ${s.sql.replace(/\n/g, '\n      | ')}`));
+  }
+  return lines;
+}
+
+export function summaryLine(plan: Plan): string {
+  const s = plan.summary;
+  if (plan.steps.length === 0) return 'No changes. The nodes match steep.yaml.';
+  return `Plan: ${s.create} to create, ${s.update} to update, ${s.replace} to replace, ${s.delete} to delete, ${s.init} to initialise, ${s.syncSchema} schema syncs.`;
+}
+
+export function renderPlanText(plan: Plan): string {
+  const out: string[] = [];
+  if (plan.errors.length > 0) {
+    out.push(chalk.red.bold('Errors:'));
+    for (const e of plan.errors) out.push(chalk.red(`  ✗ ${e.message}`));
+    out.push('');
+  }
+  if (plan.drift.length > 0) {
+    out.push(chalk.yellow.bold('Drift (changed outside steep):'));
+    for (const d of plan.drift) {
+      out.push(
+        `  ~ ${d.address} ${d.path}: expected ${formatValue(d.expected)}, found ${formatValue(d.actual)}`,
+      );
+    }
+    out.push('');
+  }
+  if (plan.steps.length > 0) {
+    out.push(chalk.bold('steep will perform these steps, in this order:'));
+    for (const step of plan.steps) out.push(...renderStep(step));
+    out.push('');
+  }
+  const mismatched = plan.schema.filter((s) => s.status !== 'MATCH');
+  if (mismatched.length > 0) {
+    out.push(chalk.bold('Schema differences:'));
+    for (const s of mismatched)
+      out.push(`  ${s.status.padEnd(13)} ${s.table} (subscription ${s.subscription})`);
+    out.push('');
+  }
+  if (plan.unmanaged.length > 0) {
+    out.push(chalk.bold('Unmanaged (not in steep.yaml, left alone):'));
+    for (const u of plan.unmanaged) out.push(`  ${u.kind} ${u.name} on ${u.node}`);
+    out.push('');
+  }
+  if (plan.orphanSlots.length > 0) {
+    out.push(chalk.yellow.bold('Orphaned replication slots (no subscription uses them; they retain WAL):'));
+    for (const o of plan.orphanSlots) {
+      out.push(
+        `  ${o.node}/${o.slot}: retains ${formatBytes(o.retainedWalBytes)}${o.walStatus ? `, wal_status ${o.walStatus}` : ''}`,
+      );
+    }
+    out.push('');
+  }
+  if (plan.warnings.length > 0) {
+    out.push(chalk.yellow.bold('Warnings:'));
+    for (const w of plan.warnings) out.push(chalk.yellow(`  ! ${w.message}`));
+    out.push('');
+  }
+  out.push(
+    plan.errors.length > 0 ? chalk.red(`Plan failed: ${plan.errors.length} error(s).`) : summaryLine(plan),
+  );
+  return out.join('\n');
+}

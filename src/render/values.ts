@@ -1,0 +1,37 @@
+/** How a before/after value reads in text and Markdown. */
+export function formatValue(v: unknown): string {
+  if (v === null || v === undefined) return '(none)';
+  if (typeof v === 'object' && (v as { unknown?: boolean }).unknown === true) return '(unknown)';
+  if (Array.isArray(v)) return v.length === 0 ? '[]' : `[${v.map((x) => formatValue(x)).join(', ')}]`;
+  if (typeof v === 'object') return JSON.stringify(v);
+  return String(v);
+}
+
+/** Lists are shown one item per line so `diff` can show what was added and removed. */
+export function listLines(v: unknown): string[] | null {
+  if (!Array.isArray(v)) return null;
+  return v.map((x) =>
+    typeof x === 'object' && x !== null ? listItemText(x as Record<string, unknown>) : String(x),
+  );
+}
+
+function listItemText(o: Record<string, unknown>): string {
+  if (typeof o.schema === 'string' && typeof o.name === 'string') {
+    const cols = Array.isArray(o.columns) ? ` (${(o.columns as string[]).join(', ')})` : '';
+    const where = typeof o.where === 'string' ? ` WHERE ${o.where}` : '';
+    return `${o.schema}.${o.name}${cols}${where}`;
+  }
+  return JSON.stringify(o);
+}
+
+export function formatBytes(n: number | null): string {
+  if (n === null) return 'unknown';
+  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
+}

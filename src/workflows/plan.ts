@@ -1,0 +1,60 @@
+import { readCluster } from '../catalog/readCluster.js';
+import { loadTopology } from '../config/load.js';
+import type { ClusterState } from '../model/cluster.js';
+import type { Problem } from '../model/errors.js';
+import type { Plan } from '../model/plan.js';
+import type { Topology } from '../model/topology.js';
+import { plan } from '../planner/index.js';
+import { stateMigrations } from '../state/migrations.js';
+import { STEEP_VERSION } from '../version.js';
+
+export interface PlanResult {
+  topology: Topology;
+  observed: ClusterState;
+  plan: Plan;
+  configWarnings: Problem[];
+}
+
+/** Row filters as written in the file, per publisher node, so the catalog can say how PostgreSQL prints them. */
+export function desiredRowFilters(topology: Topology): Map<string, Record<string, string[]>> {
+  const byNode = new Map<string, Record<string, string[]>>();
+  for (const pub of Object.values(topology.publications)) {
+    for (const t of pub.tables) {
+      if (t.where === null) continue;
+      const filters = byNode.get(pub.node) ?? {};
+      const key = `${t.schema}.${t.name}`;
+      filters[key] = [...new Set([...(filters[key] ?? []), t.where])];
+      byNode.set(pub.node, filters);
+    }
+  }
+  return byNode;
+}
+
+/** Read every node of the topology concurrently. */
+export async function observe(topology: Topology): Promise<ClusterState> {
+  const filters = desiredRowFilters(topology);
+  return readCluster(
+    Object.values(topology.nodes).map((n) => ({
+      name: n.name,
+      connection: n.connection,
+      rowFilters: filters.get(n.name),
+    })),
+    { stateSchema: topology.settings.stateSchema },
+  );
+}
+
+export function planFor(topology: Topology, observed: ClusterState, targets: string[] = []): Plan {
+  return plan(topology, observed, {
+    steepVersion: STEEP_VERSION,
+    now: new Date(),
+    targets,
+    stateMigrations: stateMigrations(topology.settings.stateSchema),
+  });
+}
+
+/** `steep plan`: load the file, read the nodes, compute the plan. */
+export async function makePlan(configPath: string, opts: { targets?: string[] } = {}): Promise<PlanResult> {
+  const { topology, warnings } = await loadTopology(configPath);
+  const observed = await observe(topology);
+  return { topology, observed, plan: planFor(topology, observed, opts.targets), configWarnings: warnings };
+}
