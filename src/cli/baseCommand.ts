@@ -14,9 +14,9 @@ export abstract class SteepCommand extends Command {
     return enabled;
   }
 
-  /** Write to stdout, masked. */
-  protected out(text: string): void {
-    process.stdout.write(`${mask(text)}\n`);
+  /** Write lines to stdout, masked. */
+  protected out(...lines: string[]): void {
+    process.stdout.write(`${mask(lines.join('\n'))}\n`);
   }
 
   /** Write to stderr, masked. */
@@ -24,18 +24,23 @@ export abstract class SteepCommand extends Command {
     process.stderr.write(`${mask(text)}\n`);
   }
 
-  protected override async catch(error: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<unknown> {
+  protected override async catch(
+    error: Error & { exitCode?: number; oclif?: { exit?: number } },
+  ): Promise<unknown> {
     // oclif's own flag/argument parse errors and this.exit() carry an exit code
     if (error.oclif?.exit !== undefined && !(error instanceof SteepError)) {
       if (error.oclif.exit === 0) return;
       if (error.message && !/^EEXIT/.test(error.message)) this.err(`error: ${error.message.split('\n')[0]}`);
-      process.exitCode = error.oclif.exit;
+      // oclif exits 2 on a bad flag or argument; steep keeps 2 for "changes or drift found"
+      process.exitCode = error.oclif.exit === 2 ? 1 : error.oclif.exit;
       return;
     }
     if (error instanceof SteepError) {
       for (const p of error.problems) this.err(formatProblem(p));
       if (error.problems.length === 0) {
-        const where = error.position ? `${error.position.file}:${error.position.line}:${error.position.column}: ` : '';
+        const where = error.position
+          ? `${error.position.file}:${error.position.line}:${error.position.column}: `
+          : '';
         this.err(`error: ${where}${error.message}${error.hint ? ` (${error.hint})` : ''}`);
       }
     } else {

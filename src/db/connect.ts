@@ -1,6 +1,6 @@
 import pg from 'pg';
-import type { ConnectionSpec } from '../model/topology.js';
 import { SteepError } from '../model/errors.js';
+import type { ConnectionSpec } from '../model/topology.js';
 import { mask } from './mask.js';
 
 export const APPLICATION_NAME = 'steep';
@@ -26,7 +26,9 @@ function sslOption(spec: ConnectionSpec): pg.ClientConfig['ssl'] {
     case 'require':
       return { rejectUnauthorized: false };
     default:
-      return spec.sslrootcert ? { ca: spec.sslrootcert, rejectUnauthorized: true } : { rejectUnauthorized: true };
+      return spec.sslrootcert
+        ? { ca: spec.sslrootcert, rejectUnauthorized: true }
+        : { rejectUnauthorized: true };
   }
 }
 
@@ -41,7 +43,8 @@ export function clientConfig(spec: ConnectionSpec, opts: ConnectOptions): pg.Cli
     ssl: sslOption(spec),
     application_name: opts.applicationName ?? APPLICATION_NAME,
     connectionTimeoutMillis: opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
-    statement_timeout: opts.statementTimeoutMs && opts.statementTimeoutMs > 0 ? opts.statementTimeoutMs : undefined,
+    statement_timeout:
+      opts.statementTimeoutMs && opts.statementTimeoutMs > 0 ? opts.statementTimeoutMs : undefined,
   };
   if (opts.replication) config.replication = opts.replication;
   return config;
@@ -81,7 +84,10 @@ export async function connect(spec: ConnectionSpec, opts: ConnectOptions): Promi
     await client.connect();
   } catch (err) {
     await client.end().catch(() => {});
-    throw new SteepError('connect', describeConnectError(opts.node, spec, err), { node: opts.node, cause: err });
+    throw new SteepError('connect', describeConnectError(opts.node, spec, err), {
+      node: opts.node,
+      cause: err,
+    });
   }
   return client;
 }

@@ -20,7 +20,8 @@ export function clearSecrets(): void {
 }
 
 const URL_PASSWORD = /(\b[a-z][a-z0-9+.-]*:\/\/[^:/@\s]*:)([^@\s]*)(@)/gi;
-const KEYWORD_PASSWORD = /(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s']+)/gi;
+// a value ends at white space or at anything that closes the text around it (a JSON string, a literal)
+const KEYWORD_PASSWORD = /(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s'"\\]+)/gi;
 
 export function mask(text: string): string {
   let out = text;
@@ -28,7 +29,9 @@ export function mask(text: string): string {
   for (const s of [...secrets].sort((a, b) => b.length - a.length)) {
     out = out.split(s).join(MASK);
   }
-  out = out.replace(URL_PASSWORD, (_m, pre: string, pw: string, at: string) => (pw === '' ? `${pre}${at}` : `${pre}${MASK}${at}`));
+  out = out.replace(URL_PASSWORD, (_m, pre: string, pw: string, at: string) =>
+    pw === '' ? `${pre}${at}` : `${pre}${MASK}${at}`,
+  );
   out = out.replace(KEYWORD_PASSWORD, (_m, pre: string) => `${pre}${MASK}`);
   return out;
 }

@@ -1,0 +1,129 @@
+import { createInterface } from 'node:readline/promises';
+import { Args, Flags } from '@oclif/core';
+import { ApplyProgress } from '../cli/applyProgress.js';
+import { SteepCommand } from '../cli/baseCommand.js';
+import { ignoreEvents, jsonEventSink } from '../cli/eventLog.js';
+import { globalFlags, jsonFlag } from '../cli/flags.js';
+import type { EventSink } from '../executors/events.js';
+import { formatProblem, SteepError } from '../model/errors.js';
+import { renderPlanText, summaryLine } from '../render/planText.js';
+import { applyPlan, checkApplicable } from '../workflows/apply.js';
+import { makePlan } from '../workflows/plan.js';
+import { readSavedPlan, staleness } from '../workflows/savedPlan.js';
+
+export default class Apply extends SteepCommand {
+  static override summary = 'Make the nodes match steep.yaml: plan, confirm, then run the steps in order.';
+  static override description =
+    `Takes steep's advisory lock on every node it changes, runs each step with lock and statement timeouts, records it in the state schema's apply_log, and shows live progress.
+With a saved PLAN (from \`steep plan --out\`) it applies exactly that plan, and refuses when steep.yaml or the nodes changed since.`;
+  static override examples = [
+    '<%= config.bin %> apply',
+    '<%= config.bin %> apply --auto-approve --allow-destroy',
+    '<%= config.bin %> plan --out plan.json && <%= config.bin %> apply plan.json',
+  ];
+  static override args = { plan: Args.string({ description: 'A plan saved by `steep plan --out`.' }) };
+  static override flags = {
+    ...globalFlags,
+    ...jsonFlag,
+    'auto-approve': Flags.boolean({ summary: 'Apply without asking.', env: 'STEEP_AUTO_APPROVE' }),
+    'allow-destroy': Flags.boolean({
+      summary: 'Allow steps that drop publications, subscriptions or slots.',
+      env: 'STEEP_ALLOW_DESTROY',
+    }),
+    target: Flags.string({
+      summary: 'Apply only this address and what it depends on (repeatable).',
+      multiple: true,
+    }),
+    parallel: Flags.integer({
+      summary: 'Steps on different nodes that may run at once.',
+      default: 4,
+      min: 1,
+      max: 16,
+    }),
+  };
+
+  async run(): Promise<void> {
+    const { args, flags } = await this.parse(Apply);
+    this.colorEnabled(flags);
+    const json = flags.json;
+    const saved = args.plan ? await readSavedPlan(args.plan) : undefined;
+    const targets = flags.target ?? [];
+    const { topology, plan, configWarnings } = await makePlan(flags.config, { targets });
+    for (const w of configWarnings) this.err(formatProblem(w));
+    if (saved) {
+      const reasons = staleness(saved, plan);
+      if (reasons.length > 0) {
+        throw new SteepError(
+          'apply.stale_plan',
+          `plan is stale: ${reasons.join('; ')}; make a new plan with \`steep plan --out\``,
+        );
+      }
+    }
+    if (!json) this.out(renderPlanText(plan));
+    checkApplicable(plan, flags['allow-destroy']);
+    if (plan.steps.length === 0) {
+      if (json) this.out(JSON.stringify({ runId: null, completed: [], failed: [], notRun: [] }));
+      return;
+    }
+    if (!flags['auto-approve'] && !saved) await this.confirm(plan.steps.length);
+
+    const logJson = flags['log-format'] === 'json';
+    const progress = json || logJson ? undefined : new ApplyProgress(plan.steps);
+    const sinks: EventSink[] = [logJson ? jsonEventSink() : ignoreEvents];
+    if (progress) sinks.push(progress.sink);
+    let outcome: Awaited<ReturnType<typeof applyPlan>>;
+    try {
+      outcome = await applyPlan(topology, plan, {
+        allowDestroy: flags['allow-destroy'],
+        parallel: flags.parallel,
+        onEvent: (e) => {
+          for (const s of sinks) s(e);
+        },
+      });
+    } catch (err) {
+      await progress?.end(plan.steps);
+      throw err;
+    }
+    await progress?.end(outcome.notRun);
+
+    if (json) {
+      this.out(
+        JSON.stringify({
+          runId: outcome.runId,
+          completed: outcome.completed.map((s) => s.address),
+          failed: outcome.failed.map((f) => ({ address: f.step.address, error: (f.error as Error).message })),
+          notRun: outcome.notRun.map((s) => s.address),
+        }),
+      );
+    }
+    if (outcome.failed.length > 0) {
+      for (const f of outcome.failed) {
+        const e = f.error as SteepError;
+        this.err(`failed: ${e.message}${e.hint ? ` (hint: ${e.hint})` : ''}`);
+      }
+      this.err(`completed: ${outcome.completed.map((s) => s.address).join(', ') || 'none'}`);
+      this.err(`not run: ${outcome.notRun.map((s) => s.address).join(', ') || 'none'}`);
+      this.err('Run `steep apply` again once the cause is fixed: it resumes from what the nodes hold now.');
+      process.exitCode = 1;
+      return;
+    }
+    if (!json)
+      this.out(
+        `Apply complete: ${outcome.completed.length} steps. ${summaryLine(plan).replace(/^Plan: /, 'Was: ')}`,
+      );
+  }
+
+  private async confirm(count: number): Promise<void> {
+    if (!process.stdin.isTTY) {
+      throw new SteepError(
+        'apply.no_tty',
+        'no terminal to confirm the plan on; rerun with --auto-approve (or STEEP_AUTO_APPROVE=1) to apply without asking',
+      );
+    }
+    const rl = createInterface({ input: process.stdin, output: process.stderr });
+    const answer = await rl.question(`Apply these ${count} steps? Only 'yes' is accepted: `);
+    rl.close();
+    if (answer.trim() !== 'yes')
+      throw new SteepError('apply.cancelled', 'apply cancelled; nothing was changed');
+  }
+}

@@ -1,0 +1,53 @@
+import path from 'node:path';
+import { SteepCommand } from '../cli/baseCommand.js';
+import { ignoreEvents } from '../cli/eventLog.js';
+import { formatProblem } from '../model/errors.js';
+import { renderPlanText, summaryLine } from '../render/planText.js';
+import { packageRoot } from '../sandbox/quickstart.js';
+import { runDemo } from '../workflows/demo.js';
+
+export default class Demo extends SteepCommand {
+  static override hidden = true;
+  static override summary =
+    'The quickstart: start two local nodes, seed them, plan, apply, and watch a row replicate.';
+  static override examples = ['<%= config.bin %> demo'];
+
+  async run(): Promise<void> {
+    await this.parse(Demo);
+    const t0 = Date.now();
+    const report = await runDemo(ignoreEvents);
+    const { quickstart, plan, applied, replicated, replan } = report;
+    for (const w of quickstart.warnings) this.err(formatProblem(w));
+    const root = packageRoot();
+    const file = path.relative(process.cwd(), quickstart.configPath) || quickstart.configPath;
+    const bin = process.cwd() === root ? './bin/run.js' : 'steep';
+    this.out(`1. Sandbox for ${file} (topology ${quickstart.topology.topology}):`);
+    for (const n of quickstart.nodes) {
+      this.out(
+        `   node ${n.node}: ${n.outcome === 'already-running' ? 'already running' : n.outcome}, PostgreSQL ${n.version}, ${n.url}`,
+      );
+    }
+    for (const s of quickstart.seeded) {
+      const tables = Object.entries(s.tables).map(([t, rows]) => `${t} (${rows} rows)`);
+      this.out(`   seeded ${s.node} with ${s.file}: ${tables.join(', ')}`);
+    }
+    this.out('', `2. steep plan -c ${file}`, '');
+    this.out(renderPlanText(plan).replace(/^/gm, '   '));
+    this.out('', `3. steep apply -c ${file} --auto-approve`);
+    this.out(`   ${applied.completed.length} steps applied.`);
+    this.out(
+      '',
+      `4. A row inserted on ${replicated.publisher} arrives on ${replicated.subscriber} in ${replicated.ms} ms:`,
+    );
+    this.out(`   ${JSON.stringify(replicated.row)}`);
+    this.out('', `5. steep plan again: ${summaryLine(replan)}`);
+    this.out('', `Done in ${((Date.now() - t0) / 1000).toFixed(1)} s. Try next:`);
+    const next: Array<[string, string]> = [
+      [`${bin} plan -c ${file}`, 'what steep would change now'],
+      [`${bin} sandbox status -c ${file}`, 'the local nodes'],
+      [`${bin} sandbox down -c ${file} --purge`, 'stop them and delete their data'],
+    ];
+    const width = Math.max(...next.map(([c]) => c.length));
+    for (const [command, what] of next) this.out(`   ${command.padEnd(width)}   ${what}`);
+  }
+}

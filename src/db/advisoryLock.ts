@@ -1,0 +1,41 @@
+import type pg from 'pg';
+import { SteepError } from '../model/errors.js';
+
+/** One key for every steep apply: 'steep' as a 64-bit number. */
+export const APPLY_LOCK_KEY = '495474672';
+
+export interface LockHolder {
+  applicationName: string;
+  pid: number;
+  since: Date;
+}
+
+const HOLDER_SQL = `SELECT a.application_name, a.pid, a.backend_start
+  FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+ WHERE l.locktype = 'advisory' AND l.granted AND l.classid = 0 AND l.objid = $1::bigint::oid AND l.objsubid = 1
+   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+ LIMIT 1`;
+
+/**
+ * Take steep's session advisory lock on a node, or fail at once naming who holds it.
+ * The lock lives as long as the client's session.
+ */
+export async function acquireApplyLock(client: pg.Client, node: string): Promise<void> {
+  const { rows } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS ok', [
+    APPLY_LOCK_KEY,
+  ]);
+  if (rows[0]?.ok) return;
+  const holder = await client.query<{ application_name: string; pid: number; backend_start: Date }>(
+    HOLDER_SQL,
+    [APPLY_LOCK_KEY],
+  );
+  const h = holder.rows[0];
+  const who = h
+    ? `${h.application_name || '(no application_name)'} (pid ${h.pid}, since ${h.backend_start.toISOString()})`
+    : 'another session';
+  throw new SteepError(
+    'apply.locked',
+    `node ${node}: another steep apply holds the lock: ${who}; wait for it to finish, or end that session`,
+    { node },
+  );
+}

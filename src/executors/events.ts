@@ -1,0 +1,31 @@
+/** What an apply reports as it goes (SPEC §10); commands decide how it looks. */
+export interface ApplyEvent {
+  event:
+    | 'apply.started'
+    | 'apply.step_started'
+    | 'apply.step_completed'
+    | 'apply.step_failed'
+    | 'apply.completed'
+    | 'init.started'
+    | 'init.state_change'
+    | 'init.table_complete'
+    | 'init.completed'
+    | 'init.failed'
+    | 'init.cancelled'
+    | 'schema.mismatch_detected'
+    | 'schema.sync_applied';
+  level: 'info' | 'warn' | 'error';
+  node?: string;
+  subscription?: string;
+  table?: string;
+  address?: string;
+  step?: string;
+  run_id?: string;
+  message?: string;
+  rows_copied?: number;
+  duration_ms?: number;
+  phase?: string;
+  overall_progress?: number;
+}
+
+export type EventSink = (e: ApplyEvent) => void;

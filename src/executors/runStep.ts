@@ -1,0 +1,56 @@
+import type pg from 'pg';
+import { mask } from '../db/mask.js';
+import { SteepError } from '../model/errors.js';
+import type { Statement, Step } from '../model/plan.js';
+
+export interface StepContext {
+  node: string;
+  lockTimeoutMs: number;
+  statementTimeoutMs: number;
+  /** puts real secrets back into SQL the plan shows masked */
+  fillSecrets: (sql: string) => string;
+}
+
+/** Consecutive transactional statements run in one transaction; the others alone. */
+export function transactionGroups(statements: Statement[]): Statement[][] {
+  const groups: Statement[][] = [];
+  for (const s of statements) {
+    const last = groups.at(-1);
+    if (s.transactional && last?.[0]?.transactional) last.push(s);
+    else groups.push([s]);
+  }
+  return groups;
+}
+
+/** PostgreSQL's message and hint, masked, naming the step. */
+export function stepError(step: Step, err: unknown): SteepError {
+  const e = err as { message?: string; hint?: string; detail?: string; code?: string };
+  const detail = e.detail ? ` (${mask(e.detail)})` : '';
+  return new SteepError(
+    'apply.step_failed',
+    `${step.address} on ${step.node}: ${mask(e.message ?? String(err))}${detail}`,
+    {
+      node: step.node,
+      address: step.address,
+      hint: e.hint ? mask(e.hint) : undefined,
+      cause: err,
+    },
+  );
+}
+
+/** Run one step's statements with its timeouts. Never decides anything: the plan did. */
+export async function runStep(client: pg.Client, step: Step, ctx: StepContext): Promise<void> {
+  await client.query(`SET lock_timeout = ${Math.max(0, Math.trunc(ctx.lockTimeoutMs))}`);
+  await client.query(`SET statement_timeout = ${Math.max(0, Math.trunc(ctx.statementTimeoutMs))}`);
+  for (const group of transactionGroups(step.statements)) {
+    const inTransaction = group.length > 1 || group[0]?.transactional === true;
+    try {
+      if (inTransaction) await client.query('BEGIN');
+      for (const s of group) await client.query(ctx.fillSecrets(s.sql));
+      if (inTransaction) await client.query('COMMIT');
+    } catch (err) {
+      if (inTransaction) await client.query('ROLLBACK').catch(() => {});
+      throw stepError(step, err);
+    }
+  }
+}

@@ -1,0 +1,50 @@
+import type pg from 'pg';
+import { mask } from '../db/mask.js';
+import { quoteIdent } from '../model/sql.js';
+
+/** `apply_log` rows: one per step, SQL with secrets masked. Best effort until the state schema exists. */
+export class ApplyLog {
+  constructor(
+    private readonly schema: string,
+    private readonly node: string,
+    private readonly runId: string,
+  ) {}
+
+  private get table(): string {
+    return `${quoteIdent(this.schema)}.apply_log`;
+  }
+
+  async started(
+    client: pg.Client,
+    step: { id: string; address: string; action: string; sql: string[] },
+  ): Promise<void> {
+    await client.query(
+      `INSERT INTO ${this.table} (node_name, run_id, step_id, address, action, sql, status)
+       VALUES ($1, $2, $3, $4, $5, $6, 'running')
+       ON CONFLICT (node_name, run_id, step_id) DO UPDATE SET status = 'running', started_at = now(), finished_at = NULL, error = NULL`,
+      [this.node, this.runId, step.id, step.address, step.action, mask(step.sql.join(';\n'))],
+    );
+  }
+
+  async finished(client: pg.Client, stepId: string, error: string | null): Promise<void> {
+    await client.query(
+      `UPDATE ${this.table} SET status = $4, finished_at = now(), error = $5
+        WHERE node_name = $1 AND run_id = $2 AND step_id = $3`,
+      [
+        this.node,
+        this.runId,
+        stepId,
+        error === null ? 'completed' : 'failed',
+        error === null ? null : mask(error),
+      ],
+    );
+  }
+}
+
+/** Does the state schema's apply_log exist on this connection's node? */
+export async function hasApplyLog(client: pg.Client, schema: string): Promise<boolean> {
+  const { rows } = await client.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [
+    `${quoteIdent(schema)}.apply_log`,
+  ]);
+  return rows[0]?.ok === true;
+}

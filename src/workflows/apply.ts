@@ -1,0 +1,139 @@
+import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
+import { acquireApplyLock } from '../db/advisoryLock.js';
+import { connect } from '../db/connect.js';
+import type { EventSink } from '../executors/events.js';
+import { runStep } from '../executors/runStep.js';
+import { runGraph, type ScheduleOutcome } from '../executors/schedule.js';
+import { secretFiller } from '../executors/secrets.js';
+import { SteepError } from '../model/errors.js';
+import type { Plan, Step } from '../model/plan.js';
+import type { Topology } from '../model/topology.js';
+import { ApplyLog, hasApplyLog } from '../state/applyLog.js';
+
+export interface ApplyOptions {
+  allowDestroy: boolean;
+  parallel: number;
+  onEvent: EventSink;
+  /** called once every node is locked, before the first step: a per-step hook for progress */
+  onStepStart?: (step: Step) => void;
+}
+
+export type ApplyOutcome = ScheduleOutcome<Step> & { runId: string };
+
+/** Refuse a plan that must not run: plan errors, deletions without --allow-destroy. */
+export function checkApplicable(plan: Plan, allowDestroy: boolean): void {
+  if (plan.errors.length > 0) {
+    throw new SteepError(
+      'apply.plan_errors',
+      `the plan has ${plan.errors.length} error(s); fix them and plan again: ${plan.errors.map((e) => e.message).join('; ')}`,
+    );
+  }
+  const deletions = plan.steps.filter((s) => s.action === 'delete' || s.action === 'replace');
+  if (deletions.length > 0 && !allowDestroy) {
+    throw new SteepError(
+      'apply.destroy_refused',
+      `the plan drops ${deletions.map((s) => s.address).join(', ')}; nothing was changed — rerun with --allow-destroy to allow it`,
+    );
+  }
+}
+
+/** Open a session on every node the plan changes and take steep's advisory lock on each. */
+async function lockNodes(topology: Topology, plan: Plan): Promise<Map<string, pg.Client>> {
+  const names = [...new Set(plan.steps.map((s) => s.node))].sort();
+  const clients = new Map<string, pg.Client>();
+  try {
+    for (const name of names) {
+      const node = topology.nodes[name];
+      if (!node)
+        throw new SteepError('apply.unknown_node', `step on node ${name}, which steep.yaml does not declare`);
+      const client = await connect(node.connection, { node: name, applicationName: 'steep apply' });
+      clients.set(name, client);
+      await acquireApplyLock(client, name);
+    }
+  } catch (err) {
+    await Promise.all([...clients.values()].map((c) => c.end().catch(() => {})));
+    throw err;
+  }
+  return clients;
+}
+
+/** Run the plan's steps in dependency order; stop starting new ones after a failure. */
+export async function applyPlan(topology: Topology, plan: Plan, opts: ApplyOptions): Promise<ApplyOutcome> {
+  checkApplicable(plan, opts.allowDestroy);
+  const runId = randomUUID();
+  const started = Date.now();
+  if (plan.steps.length === 0) return { runId, completed: [], failed: [], notRun: [] };
+  const clients = await lockNodes(topology, plan);
+  const fillSecrets = secretFiller(topology);
+  const schema = topology.settings.stateSchema;
+  opts.onEvent({
+    event: 'apply.started',
+    level: 'info',
+    message: `${plan.steps.length} steps`,
+    run_id: runId,
+  });
+  try {
+    const outcome = await runGraph(plan.steps, {
+      parallel: Math.max(1, opts.parallel),
+      run: async (step) => {
+        const client = clients.get(step.node)!;
+        const log = new ApplyLog(schema, step.node, runId);
+        const sql = step.statements.map((s) => s.sql);
+        const t0 = Date.now();
+        opts.onStepStart?.(step);
+        opts.onEvent({
+          event: 'apply.step_started',
+          level: 'info',
+          node: step.node,
+          address: step.address,
+          step: step.id,
+        });
+        const entry = { ...step, sql };
+        const logged = await hasApplyLog(client, schema);
+        if (logged) await log.started(client, entry);
+        try {
+          await runStep(client, step, {
+            node: step.node,
+            lockTimeoutMs: topology.settings.lockTimeout,
+            statementTimeoutMs: topology.settings.statementTimeout,
+            fillSecrets,
+          });
+        } catch (err) {
+          const message = err instanceof Error ? err.message : String(err);
+          if (logged) await log.finished(client, step.id, message).catch(() => {});
+          opts.onEvent({
+            event: 'apply.step_failed',
+            level: 'error',
+            node: step.node,
+            address: step.address,
+            step: step.id,
+            message,
+            duration_ms: Date.now() - t0,
+          });
+          throw err;
+        }
+        // the state-schema step creates apply_log: record the step that made it
+        if (!logged && (await hasApplyLog(client, schema))) await log.started(client, entry);
+        if (logged || step.kind === 'state-schema') await log.finished(client, step.id, null);
+        opts.onEvent({
+          event: 'apply.step_completed',
+          level: 'info',
+          node: step.node,
+          address: step.address,
+          step: step.id,
+          duration_ms: Date.now() - t0,
+        });
+      },
+    });
+    opts.onEvent({
+      event: 'apply.completed',
+      level: outcome.failed.length > 0 ? 'error' : 'info',
+      message: `${outcome.completed.length} completed, ${outcome.failed.length} failed, ${outcome.notRun.length} not run`,
+      duration_ms: Date.now() - started,
+    });
+    return { ...outcome, runId };
+  } finally {
+    await Promise.all([...clients.values()].map((c) => c.end().catch(() => {})));
+  }
+}

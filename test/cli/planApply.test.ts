@@ -1,0 +1,290 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { Ajv } from 'ajv';
+import addFormats from 'ajv-formats';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { hasStackTrace, REPO_ROOT, runSteep, writeConfig } from '../support/cli.js';
+import { useCluster } from '../support/cluster.js';
+import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
+
+/**
+ * plan and apply through the CLI against two real PostgreSQL 18 nodes: create, change every
+ * kind of attribute in place, drift, removal, locking, stale plans. After every apply a
+ * fresh plan must be empty.
+ */
+const cluster = useCluster({ nodes: ['east', 'west'] });
+
+const TABLES = `
+  CREATE TABLE public.orders (id bigint PRIMARY KEY, customer_id bigint NOT NULL, total numeric(10,2), region text);
+  CREATE TABLE public.customers (id bigint PRIMARY KEY, name text NOT NULL, region text);
+  CREATE TABLE public.invoices (id bigint PRIMARY KEY, amount numeric);
+  CREATE TABLE public."Order Items" (id bigint PRIMARY KEY, sku text);
+`;
+
+function config(body: string, topology = 'cli-test'): string {
+  const [east, west] = cluster().nodes;
+  return `version: 1\ntopology: ${topology}\n${nodesYaml([east!, west!])}\n${body}`;
+}
+
+interface Shape {
+  extraTables?: string[];
+  customersWhere?: string;
+  subscriptionPublications?: string[];
+  enabled?: boolean;
+  options?: Record<string, string | boolean>;
+  withSubscription?: boolean;
+  extraPubProtect?: boolean;
+  withExtraPub?: boolean;
+}
+
+/** The test topology's publications and subscription, shaped by the test step. */
+function body(shape: Shape = {}): string {
+  const lines = [
+    'publications:',
+    '  orders_pub:',
+    '    node: east',
+    '    tables:',
+    '      - public.orders',
+    ...(shape.extraTables ?? []).map((t) => `      - '${t}'`),
+    '      - name: public.customers',
+    '        columns: [id, name, region]',
+    `        where: "${shape.customersWhere ?? "region = 'eu'"}"`,
+  ];
+  if (shape.withExtraPub !== false) {
+    lines.push('  extra_pub:', '    node: east', '    tables: [public.invoices]');
+    if (shape.extraPubProtect) lines.push('    protect: true');
+  }
+  if (shape.withSubscription !== false) {
+    lines.push(
+      'subscriptions:',
+      '  west_orders:',
+      '    node: west',
+      '    from: east',
+      `    publications: [${(shape.subscriptionPublications ?? ['orders_pub']).join(', ')}]`,
+      `    enabled: ${shape.enabled ?? true}`,
+      '    options:',
+      ...Object.entries(shape.options ?? { streaming: 'on' }).map(
+        ([k, v]) => `      ${k}: ${typeof v === 'string' ? `"${v}"` : v}`,
+      ),
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+async function steep(args: string[], path: string) {
+  const [east, west] = cluster().nodes;
+  const r = await runSteep([...args, '-c', path], { env: passwordEnv([east!, west!]) });
+  expect(hasStackTrace(r.stderr), r.stderr).toBe(false);
+  for (const n of [east!, west!]) {
+    expect(r.stdout).not.toContain(n.password);
+    expect(r.stderr).not.toContain(n.password);
+  }
+  return r;
+}
+
+async function expectEmptyPlan(path: string) {
+  const r = await steep(['plan', '--detailed-exitcode'], path);
+  expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+  expect(r.stdout).toContain('No changes');
+}
+
+async function subscriptionRow(name: string) {
+  const rows = await cluster().node('west').query<{
+    oid: number;
+    subslotname: string;
+    subenabled: boolean;
+    substream: string;
+    subpublications: string[];
+  }>(
+    'SELECT oid::int, subslotname, subenabled, substream::text, subpublications FROM pg_subscription WHERE subname = $1',
+    [name],
+  );
+  return rows[0];
+}
+
+describe('plan and apply through the CLI', () => {
+  let path: string;
+
+  beforeAll(async () => {
+    for (const n of cluster().nodes) await n.query(TABLES);
+    path = writeConfig(config(body()));
+  });
+
+  it('plans a fresh topology as creates, exit 2 with --detailed-exitcode', async () => {
+    const r = await steep(['plan', '--detailed-exitcode'], path);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stdout).toContain('+ publication.orders_pub');
+    expect(r.stdout).toContain('+ subscription.west_orders');
+    expect(r.stdout).toMatch(/CREATE SUBSCRIPTION "west_orders" CONNECTION '.*password=\*\*\*\*/);
+  });
+
+  it('writes a JSON plan that validates against schemas/plan.schema.json', async () => {
+    const out = `${path}.plan.json`;
+    const r = await steep(['plan', '--json', '--out', out], path);
+    expect(r.code, r.stderr).toBe(0);
+    const ajv = new Ajv({ allErrors: true, strict: false });
+    (addFormats as unknown as (a: Ajv) => void)(ajv);
+    const validate = ajv.compile(JSON.parse(readFileSync(`${REPO_ROOT}/schemas/plan.schema.json`, 'utf8')));
+    for (const doc of [JSON.parse(r.stdout), JSON.parse(readFileSync(out, 'utf8'))]) {
+      expect(validate(doc), JSON.stringify(validate.errors)).toBe(true);
+      expect(doc.summary.create).toBeGreaterThanOrEqual(3);
+    }
+  });
+
+  it('renders Markdown for a pull request', async () => {
+    const r = await steep(['plan', '--format', 'markdown'], path);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('## steep plan');
+    expect(r.stdout).toContain('<details>');
+    expect(r.stdout).toContain('```sql');
+  });
+
+  it('applies: objects exist with the declared options, rows replicate, a fresh plan is empty', async () => {
+    const r = await steep(['apply', '--auto-approve'], path);
+    expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+    const east = cluster().node('east');
+    const west = cluster().node('west');
+    const pubs = await east.query<{ pubname: string }>('SELECT pubname FROM pg_publication ORDER BY 1');
+    expect(pubs.map((p) => p.pubname)).toEqual(['extra_pub', 'orders_pub']);
+    const sub = await subscriptionRow('west_orders');
+    expect(sub?.substream).toBe('t');
+    expect(sub?.subslotname).toBe('west_orders');
+    const slots = await east.query<{ slot_name: string }>('SELECT slot_name FROM pg_replication_slots');
+    expect(slots.map((s) => s.slot_name)).toContain('west_orders');
+
+    await east.query("INSERT INTO public.orders VALUES (1, 1, 9.99, 'eu')");
+    await east.query("INSERT INTO public.customers VALUES (1, 'Ada', 'eu'), (2, 'Bob', 'us')");
+    await eventually(
+      async () => (await west.query('SELECT 1 FROM public.orders WHERE id = 1')).length === 1,
+      30_000,
+      'order to replicate',
+    );
+    await eventually(
+      async () => (await west.query('SELECT 1 FROM public.customers')).length === 1,
+      30_000,
+      'eu customer',
+    );
+    expect(await west.query('SELECT id, name FROM public.customers')).toEqual([{ id: '1', name: 'Ada' }]);
+
+    const log = await west.query<{ sql: string; status: string }>('SELECT sql, status FROM steep.apply_log');
+    expect(log.length).toBeGreaterThan(0);
+    expect(log.every((l) => l.status === 'completed')).toBe(true);
+    for (const l of log) expect(l.sql).not.toContain(east.password);
+    await expectEmptyPlan(path);
+  });
+
+  it('changes every kind of attribute in place: same subscription OID and slot', async () => {
+    const before = await subscriptionRow('west_orders');
+    const changed: Shape = {
+      extraTables: ['public."Order Items"'],
+      customersWhere: "region = 'us'",
+      options: { streaming: 'off' },
+      subscriptionPublications: ['orders_pub', 'extra_pub'],
+      enabled: false,
+    };
+    writeFileSync(path, config(body(changed)));
+    const plan = await steep(['plan'], path);
+    expect(plan.stdout).toContain('~ publication.orders_pub');
+    expect(plan.stdout).toContain('SET TABLE');
+    expect(plan.stdout).toContain('"public"."Order Items"');
+    expect(plan.stdout).toMatch(/reinit/);
+    expect(plan.stdout).not.toContain('-/+');
+    const r = await steep(['apply', '--auto-approve'], path);
+    expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+    const after = await subscriptionRow('west_orders');
+    expect(after?.oid).toBe(before?.oid);
+    expect(after?.subslotname).toBe(before?.subslotname);
+    expect(after?.substream).toBe('f');
+    expect(after?.subenabled).toBe(false);
+    expect([...(after?.subpublications ?? [])].sort()).toEqual(['extra_pub', 'orders_pub']);
+    await expectEmptyPlan(path);
+
+    // failover on an enabled subscription needs disable → alter → enable (PG 17+)
+    const enabled: Shape = { ...changed, enabled: true };
+    writeFileSync(path, config(body(enabled)));
+    expect((await steep(['apply', '--auto-approve'], path)).code).toBe(0);
+    writeFileSync(path, config(body({ ...enabled, options: { streaming: 'off', failover: true } })));
+    const f = await steep(['apply', '--auto-approve'], path);
+    expect(f.code, `${f.stdout}\n${f.stderr}`).toBe(0);
+    expect(f.stdout).toMatch(/DISABLE[\s\S]*failover = true[\s\S]*ENABLE/);
+    const afterFailover = await cluster()
+      .node('west')
+      .query<{ oid: number; subfailover: boolean; subenabled: boolean }>(
+        "SELECT oid::int, subfailover, subenabled FROM pg_subscription WHERE subname = 'west_orders'",
+      );
+    expect(afterFailover).toEqual([{ oid: before?.oid, subfailover: true, subenabled: true }]);
+    await expectEmptyPlan(path);
+  });
+
+  it('shows a hand-made change as drift (exit 2) and apply reverts it', async () => {
+    await cluster().node('east').query('ALTER PUBLICATION extra_pub DROP TABLE public.invoices');
+    const r = await steep(['plan', '--detailed-exitcode'], path);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toContain('Drift');
+    expect(r.stdout).toContain('publication.extra_pub');
+    const a = await steep(['apply', '--auto-approve'], path);
+    expect(a.code, a.stderr).toBe(0);
+    await expectEmptyPlan(path);
+  });
+
+  it('refuses a second apply while the lock is held, naming the holder', async () => {
+    const holder = await cluster().node('west').client();
+    try {
+      await holder.query("SET application_name = 'other steep'");
+      await holder.query('SELECT pg_advisory_lock(495474672)');
+      await cluster().node('west').query('ALTER SUBSCRIPTION west_orders DISABLE');
+      const r = await steep(['apply', '--auto-approve'], path);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/other steep \(pid \d+, since /);
+      expect((await subscriptionRow('west_orders'))?.subenabled).toBe(false);
+    } finally {
+      await holder.end();
+    }
+    expect((await steep(['apply', '--auto-approve'], path)).code).toBe(0);
+  });
+
+  it('applies a saved plan exactly, and refuses a stale one', async () => {
+    await cluster().node('east').query('ALTER PUBLICATION extra_pub DROP TABLE public.invoices');
+    const out = `${path}.saved.json`;
+    expect((await steep(['plan', '--out', out], path)).code).toBe(0);
+    await cluster().node('east').query('ALTER PUBLICATION extra_pub SET (publish = insert)');
+    const stale = await steep(['apply', out], path);
+    expect(stale.code).toBe(1);
+    expect(stale.stderr).toContain('plan is stale');
+    expect(stale.stderr).toContain('publication.extra_pub');
+    expect((await steep(['plan', '--out', out], path)).code).toBe(0);
+    const ok = await steep(['apply', out], path);
+    expect(ok.code, ok.stderr).toBe(0);
+    await expectEmptyPlan(path);
+  });
+
+  it('refuses deletions without --allow-destroy, drops subscription and slot with it, never a protected object', async () => {
+    const final: Shape = {
+      ...{ extraTables: ['public."Order Items"'], customersWhere: "region = 'us'" },
+      withSubscription: false,
+    };
+    writeFileSync(path, config(body(final)));
+    const refused = await steep(['apply', '--auto-approve'], path);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('--allow-destroy');
+    expect(await subscriptionRow('west_orders')).toBeDefined();
+
+    const ok = await steep(['apply', '--auto-approve', '--allow-destroy'], path);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(await subscriptionRow('west_orders')).toBeUndefined();
+    const slots = await cluster()
+      .node('east')
+      .query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', ['west_orders']);
+    expect(slots).toHaveLength(0);
+    await expectEmptyPlan(path);
+
+    writeFileSync(path, config(body({ ...final, extraPubProtect: true })));
+    expect((await steep(['apply', '--auto-approve'], path)).code).toBe(0);
+    writeFileSync(path, config(body({ ...final, withExtraPub: false })));
+    const p = await steep(['apply', '--auto-approve', '--allow-destroy'], path);
+    expect(p.code).toBe(1);
+    expect(p.stdout + p.stderr).toMatch(/protect/);
+    expect(
+      await cluster().node('east').query("SELECT 1 FROM pg_publication WHERE pubname = 'extra_pub'"),
+    ).toHaveLength(1);
+  });
+});

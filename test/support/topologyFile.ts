@@ -1,0 +1,36 @@
+import type { TestNode } from './cluster.js';
+
+/** The `nodes:` block of a steep.yaml for test nodes; passwords come from env vars (`<NAME>_PGPASSWORD`). */
+export function nodesYaml(nodes: TestNode[]): string {
+  return [
+    'nodes:',
+    ...nodes.flatMap((n) => [
+      `  ${n.name}:`,
+      `    url: postgres://postgres@127.0.0.1:${n.port}/app`,
+      `    password: \${env:${passwordVar(n)}}`,
+    ]),
+  ].join('\n');
+}
+
+export function passwordVar(n: TestNode): string {
+  return `${n.name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}_PGPASSWORD`;
+}
+
+/** Environment with every node's password, for runSteep. */
+export function passwordEnv(nodes: TestNode[]): Record<string, string> {
+  return Object.fromEntries(nodes.map((n) => [passwordVar(n), n.password]));
+}
+
+/** Poll until `check` returns true (or throw after `timeoutMs`). */
+export async function eventually(
+  check: () => Promise<boolean>,
+  timeoutMs = 30_000,
+  what = 'condition',
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
