@@ -1,0 +1,107 @@
+// Shared pieces of the benchmarks: local nodes, timing, the steep CLI, psql, reporting.
+// Benchmarks import the built code (dist/): `npm run bench` builds first.
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { LocalServer } from '../dist/sandbox/localServer.js';
+import { findFreePort } from '../dist/sandbox/ports.js';
+
+export const ROOT = resolve(import.meta.dirname, '..');
+const run = promisify(execFile);
+
+/** Start `count` PostgreSQL 18 nodes named n0…; returns them and a stop function. */
+export async function startNodes(count, { version = 18 } = {}) {
+  const base = mkdtempSync(join(tmpdir(), 'steep-bench-'));
+  const servers = await Promise.all(
+    Array.from({ length: count }, async (_, i) => {
+      const server = await LocalServer.create({
+        dataDir: join(base, `n${i}`),
+        port: await findFreePort(),
+        version,
+        name: `n${i}`,
+        database: 'app',
+        auth: 'trust',
+      });
+      await server.start();
+      return server;
+    }),
+  );
+  const stop = async () => {
+    await Promise.all(servers.map((s) => s.stop('immediate').catch(() => {})));
+    rmSync(base, { recursive: true, force: true });
+  };
+  process.on('SIGINT', () => stop().then(() => process.exit(130)));
+  return { servers, stop };
+}
+
+export async function sql(server, text) {
+  const client = await server.adminClient('app');
+  try {
+    return (await client.query(text)).rows ?? [];
+  } finally {
+    await client.end();
+  }
+}
+
+/** Wall time of fn, in ms. */
+export async function time(fn) {
+  const t0 = process.hrtime.bigint();
+  await fn();
+  return Number(process.hrtime.bigint() - t0) / 1e6;
+}
+
+export function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+/** Run the built steep CLI; rejects on a non-zero exit unless `okCodes` allows it. */
+export function steep(args, { okCodes = [0] } = {}) {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [join(ROOT, 'bin/run.js'), ...args], {
+      env: { ...process.env, NO_COLOR: '1' },
+    });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    child.on('close', (code) =>
+      okCodes.includes(code)
+        ? resolvePromise(out)
+        : reject(new Error(`steep ${args.join(' ')} exited ${code}:\n${out}`)),
+    );
+  });
+}
+
+/** Run SQL with psql against a server (the baseline client). */
+export async function psql(server, text) {
+  await run(
+    'psql',
+    [
+      '-X',
+      '-q',
+      '-v',
+      'ON_ERROR_STOP=1',
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(server.port),
+      '-U',
+      'postgres',
+      '-d',
+      'app',
+      '-c',
+      text,
+    ],
+    {
+      maxBuffer: 256 * 1024 * 1024,
+    },
+  );
+}
+
+/** One JSON line and one human line, always with the ratio to the baseline. */
+export function report(name, figures, human) {
+  console.log(JSON.stringify({ bench: name, ...figures }));
+  console.log(human);
+}

@@ -1,0 +1,92 @@
+// bench plan: `steep plan` wall time on 10 nodes × 500 tables with nothing to change, against
+// the same catalog queries sent by psql (10 sessions in parallel) in the same run. Target ≤ 1.5×.
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { probeQueries, snapshotQueries } from '../dist/catalog/readNode.js';
+import { quoteLiteral } from '../dist/model/sql.js';
+import { median, psql, report, sql, startNodes, steep, time } from './common.mjs';
+
+const NODES = 10;
+const TABLES = Number(process.env.BENCH_TABLES ?? 500);
+const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+
+/** A catalog query as psql runs it: parameters inlined as literals. */
+function inline(q) {
+  return (q.values ?? []).reduce(
+    (text, v, i) => text.replaceAll(`$${i + 1}`, quoteLiteral(String(v))),
+    q.text,
+  );
+}
+
+const { servers, stop } = await startNodes(NODES);
+try {
+  const ddl = Array.from(
+    { length: TABLES },
+    (_, i) =>
+      `CREATE TABLE public.t${i} (id bigint PRIMARY KEY, v text, n numeric(10,2) DEFAULT 0 NOT NULL);`,
+  ).join('\n');
+  await Promise.all(servers.map((s) => sql(s, ddl)));
+  const half = NODES / 2;
+  const lines = ['version: 1', 'topology: bench', 'nodes:'];
+  for (const s of servers) lines.push(`  ${s.name}:`, `    url: postgres://postgres@127.0.0.1:${s.port}/app`);
+  lines.push('publications:');
+  for (let i = 0; i < half; i++) {
+    lines.push(`  pub${i}:`, `    node: n${i}`, '    tables:');
+    for (let t = 0; t < TABLES; t++) lines.push(`      - public.t${t}`);
+  }
+  lines.push('subscriptions:');
+  for (let i = 0; i < half; i++) {
+    lines.push(
+      `  sub${i}:`,
+      `    node: n${i + half}`,
+      `    from: n${i}`,
+      `    publications: [pub${i}]`,
+      '    init:',
+      '      method: none',
+    );
+  }
+  const config = join(tmpdir(), `steep-bench-plan-${process.pid}.yaml`);
+  writeFileSync(config, `${lines.join('\n')}\n`);
+  await steep(['apply', '-c', config, '--auto-approve']);
+  await steep(['plan', '-c', config, '--detailed-exitcode']); // exit 0: nothing to change
+
+  // the baseline sends exactly the queries steep sends, per node, in one psql session each
+  const probe = {
+    serverVersion: 180000,
+    canReadConninfo: true,
+    canReadOriginStatus: true,
+    stateSchema: 'steep',
+    hasMigrations: true,
+  };
+  const queries = [...probeQueries('steep'), ...Object.values(snapshotQueries(probe)).filter(Boolean)];
+  const script = `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;\n${queries.map((q) => `${inline(q)};`).join('\n')}\nCOMMIT;`;
+
+  const steepMs = [];
+  const psqlMs = [];
+  const startMs = [];
+  for (let r = 0; r < RUNS; r++) {
+    steepMs.push(await time(() => steep(['plan', '-c', config, '--detailed-exitcode'])));
+    psqlMs.push(await time(() => Promise.all(servers.map((s) => psql(s, script)))));
+    startMs.push(await time(() => steep(['--version'])));
+  }
+  const s = median(steepMs);
+  const b = median(psqlMs);
+  const c = median(startMs);
+  report(
+    'plan',
+    {
+      nodes: NODES,
+      tables: TABLES,
+      runs: RUNS,
+      steepMs: Math.round(s),
+      baselineMs: Math.round(b),
+      ratio: +(s / b).toFixed(2),
+      cliStartMs: Math.round(c),
+      target: 1.5,
+    },
+    `plan: ${NODES} nodes × ${TABLES} tables, no changes: steep ${Math.round(s)} ms vs psql ${Math.round(b)} ms = ${(s / b).toFixed(2)}× (target ≤ 1.5×); CLI start ${Math.round(c)} ms (target ≤ 300 ms)`,
+  );
+} finally {
+  await stop();
+}
