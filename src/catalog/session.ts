@@ -1,6 +1,5 @@
-import pg from 'pg';
-import { clientConfig, describeConnectError } from '../db/connect.js';
-import { SteepError } from '../model/errors.js';
+import type pg from 'pg';
+import { connect } from '../db/connect.js';
 import type { ConnectionSpec } from '../model/topology.js';
 import type { CatalogQuery } from './queries/catalogQuery.js';
 
@@ -19,30 +18,15 @@ export async function openCatalogSession(
   opts: { node: string; connectTimeoutMs?: number; statementTimeoutMs?: number },
 ): Promise<pg.Client> {
   const statementTimeoutMs = opts.statementTimeoutMs ?? DEFAULT_CATALOG_STATEMENT_TIMEOUT_MS;
-  const config: pg.ClientConfig = {
-    ...clientConfig(spec, {
-      node: opts.node,
-      connectTimeoutMs: opts.connectTimeoutMs,
-      statementTimeoutMs,
-      applicationName: APPLICATION_NAME,
-    }),
+  return connect(spec, {
+    node: opts.node,
+    connectTimeoutMs: opts.connectTimeoutMs,
+    statementTimeoutMs,
+    applicationName: APPLICATION_NAME,
     pipeline: true,
     // a server that stops answering mid-read (frozen host) fails the read instead of hanging it
-    query_timeout: statementTimeoutMs > 0 ? statementTimeoutMs + 5_000 : undefined,
-  };
-  const client = new pg.Client(config);
-  // a connection that breaks while idle must not crash the process; the next query reports it
-  client.on('error', () => {});
-  try {
-    await client.connect();
-  } catch (err) {
-    await client.end().catch(() => {});
-    throw new SteepError('connect', describeConnectError(opts.node, spec, err), {
-      node: opts.node,
-      cause: err,
-    });
-  }
-  return client;
+    queryTimeoutMs: statementTimeoutMs > 0 ? statementTimeoutMs + 5_000 : undefined,
+  });
 }
 
 /** Issue a catalog query (not awaited here: callers issue several, then await them together). */

@@ -14,6 +14,10 @@ export interface ConnectOptions {
   applicationName?: string;
   /** replication: 'database' for a walsender connection (exported snapshots) */
   replication?: 'database';
+  /** node-postgres pipeline mode: queries issued together go out back to back (one round trip) */
+  pipeline?: boolean;
+  /** client-side limit per query, for a server that stops answering altogether */
+  queryTimeoutMs?: number;
 }
 
 function sslOption(spec: ConnectionSpec): pg.ClientConfig['ssl'] {
@@ -47,6 +51,8 @@ export function clientConfig(spec: ConnectionSpec, opts: ConnectOptions): pg.Cli
       opts.statementTimeoutMs && opts.statementTimeoutMs > 0 ? opts.statementTimeoutMs : undefined,
   };
   if (opts.replication) config.replication = opts.replication;
+  if (opts.pipeline) config.pipeline = true;
+  if (opts.queryTimeoutMs) config.query_timeout = opts.queryTimeoutMs;
   return config;
 }
 
