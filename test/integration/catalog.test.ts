@@ -17,7 +17,7 @@ import { UNKNOWN } from '../../src/model/cluster.js';
 import { formatOwnership } from '../../src/model/ownership.js';
 import type { ConnectionSpec, PublishOperation } from '../../src/model/topology.js';
 import { findFreePort } from '../../src/sandbox/ports.js';
-import { type TestNode, useCluster } from '../support/cluster.js';
+import { type TestNode, testVersions, useCluster } from '../support/cluster.js';
 
 let counter = 0;
 /** A name no other test uses: `prefix_<pid>_<n>`. */
@@ -50,7 +50,7 @@ function conninfoOf(node: TestNode): string {
   return `host=127.0.0.1 port=${node.port} dbname=app user=postgres password=${node.password}`;
 }
 
-describe.each([14, 18] as const)('catalog on PostgreSQL %i', (version) => {
+describe.each(testVersions())('catalog on PostgreSQL %i', (version) => {
   const cluster = useCluster({ nodes: ['pub', 'sub'], version });
   const pg15 = version >= 15;
   const pg16 = version >= 16;

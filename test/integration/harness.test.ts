@@ -1,7 +1,7 @@
 import net from 'node:net';
 import pg from 'pg';
 import { afterAll, describe, expect, test } from 'vitest';
-import { startCluster, type TestCluster, useCluster } from '../support/cluster.js';
+import { startCluster, type TestCluster, testVersions, useCluster } from '../support/cluster.js';
 
 function refuses(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -14,7 +14,7 @@ function refuses(port: number): Promise<boolean> {
   });
 }
 
-describe.each([18, 14] as const)('PostgreSQL %i', (version) => {
+describe.each(testVersions())('PostgreSQL %i', (version) => {
   const cluster = useCluster({ nodes: ['east', 'west'], version });
 
   test('nodes run the requested version with logical replication', async () => {
@@ -82,7 +82,7 @@ describe('startCluster', () => {
     for (const c of started) await c.stop();
   });
 
-  test.each([18, 14] as const)('starts 2 nodes of %i quickly and stops them completely', async (version) => {
+  test.each(testVersions())('starts 2 nodes of %i quickly and stops them completely', async (version) => {
     const t0 = performance.now();
     const c = await startCluster({ nodes: 2, version });
     started.push(c);

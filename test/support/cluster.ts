@@ -23,7 +23,7 @@ import { chownToServerUser, runAsServerUserSync } from '../../src/sandbox/server
 export interface TestNode {
   name: string;
   port: number;
-  version: 14 | 18;
+  version: PgMajor;
   serverVersionNum: number;
   /** random per node; TCP connections authenticate with scram-sha-256 */
   password: string;
@@ -50,7 +50,7 @@ export interface ClusterOptions {
   /** node names, or a count (names `n1`, `n2`, …) */
   nodes: string[] | number;
   /** default: env STEEP_TEST_PG (14 or 18), else 18 */
-  version?: 14 | 18;
+  version?: PgMajor;
   /** server settings on top of the defaults, e.g. `{ wal_level: 'replica' }` */
   settings?: Record<string, string>;
 }
@@ -61,12 +61,25 @@ const BASE_PREFIX = 'steep-test-';
 const OWNER_FILE = 'owner.json';
 const PORT_ATTEMPTS = 5;
 
-export function defaultVersion(): PgMajor {
+/**
+ * The server versions a version-parametric test file runs on: `STEEP_TEST_PG` as a comma list
+ * (`npm run test:matrix` sets each of 14…18 in turn); by default 18 and 14, the newest and the
+ * oldest supported catalog.
+ */
+export function testVersions(): PgMajor[] {
   const env = process.env.STEEP_TEST_PG;
-  if (env === undefined || env === '') return 18;
-  const n = Number.parseInt(env, 10);
-  if (!isSupportedMajor(n)) throw new Error(`STEEP_TEST_PG=${env}: expected 14 or 18`);
-  return n;
+  if (env === undefined || env.trim() === '') return [18, 14];
+  return env.split(',').map((part) => {
+    const n = Number.parseInt(part, 10);
+    if (!isSupportedMajor(n))
+      throw new Error(`STEEP_TEST_PG=${env}: expected versions among 14, 15, 16, 17, 18`);
+    return n;
+  });
+}
+
+/** The version of a cluster whose test does not name one: the first of testVersions(). */
+export function defaultVersion(): PgMajor {
+  return testVersions()[0]!;
 }
 
 // ---- teardown when the process ends before afterAll ------------------------------------------
@@ -157,7 +170,7 @@ async function startServer(server: LocalServer): Promise<void> {
 
 class Node implements TestNode {
   readonly name: string;
-  readonly version: 14 | 18;
+  readonly version: PgMajor;
   readonly serverVersionNum: number;
   readonly password: string;
   readonly dataDir: string;
