@@ -1,12 +1,14 @@
 // Shared pieces of the benchmarks: local nodes, timing, the steep CLI, psql, reporting.
 // Benchmarks import the built code (dist/): `npm run bench` builds first.
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { quoteLiteral } from '../dist/model/sql.js';
 import { LocalServer } from '../dist/sandbox/localServer.js';
 import { findFreePort } from '../dist/sandbox/ports.js';
+import { chownToServerUser } from '../dist/sandbox/serverUser.js';
 
 export const ROOT = resolve(import.meta.dirname, '..');
 const run = promisify(execFile);
@@ -14,6 +16,9 @@ const run = promisify(execFile);
 /** Start `count` PostgreSQL 18 nodes named n0…; returns them and a stop function. */
 export async function startNodes(count, { version = 18 } = {}) {
   const base = mkdtempSync(join(tmpdir(), 'steep-bench-'));
+  // as root the server runs as `postgres`, which must be able to enter the directory
+  chmodSync(base, 0o755);
+  await chownToServerUser(base);
   const servers = await Promise.all(
     Array.from({ length: count }, async (_, i) => {
       const server = await LocalServer.create({
@@ -104,4 +109,19 @@ export async function psql(server, text) {
 export function report(name, figures, human) {
   console.log(JSON.stringify({ bench: name, ...figures }));
   console.log(human);
+}
+
+/** A parameter as psql gets it: inlined as a literal. */
+function literal(v) {
+  if (typeof v === 'boolean') return String(v);
+  if (Array.isArray(v))
+    return v.length === 0
+      ? "'{}'::text[]"
+      : `ARRAY[${v.map((x) => quoteLiteral(String(x))).join(', ')}]::text[]`;
+  return quoteLiteral(String(v));
+}
+
+/** A catalog query as psql runs it: parameters inlined, highest first so $1 does not eat $10. */
+export function inline(q) {
+  return (q.values ?? []).reduceRight((text, v, i) => text.replaceAll(`$${i + 1}`, literal(v)), q.text);
 }

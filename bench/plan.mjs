@@ -4,20 +4,11 @@ import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { probeQueries, snapshotQueries } from '../dist/catalog/readNode.js';
-import { quoteLiteral } from '../dist/model/sql.js';
-import { median, psql, report, sql, startNodes, steep, time } from './common.mjs';
+import { inline, median, psql, report, sql, startNodes, steep, time } from './common.mjs';
 
 const NODES = 10;
 const TABLES = Number(process.env.BENCH_TABLES ?? 500);
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
-
-/** A catalog query as psql runs it: parameters inlined as literals. */
-function inline(q) {
-  return (q.values ?? []).reduce(
-    (text, v, i) => text.replaceAll(`$${i + 1}`, quoteLiteral(String(v))),
-    q.text,
-  );
-}
 
 const { servers, stop } = await startNodes(NODES);
 try {
@@ -59,7 +50,13 @@ try {
     stateSchema: 'steep',
     hasMigrations: true,
   };
-  const queries = [...probeQueries('steep'), ...Object.values(snapshotQueries(probe)).filter(Boolean)];
+  // every node publishes or subscribes the 500 tables: their columns are read too (schema sync)
+  const scope = {
+    all: false,
+    schemas: [],
+    tables: Array.from({ length: TABLES }, (_, t) => ({ schema: 'public', name: `t${t}` })),
+  };
+  const queries = [...probeQueries('steep'), ...Object.values(snapshotQueries(probe, scope)).filter(Boolean)];
   const script = `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;\n${queries.map((q) => `${inline(q)};`).join('\n')}\nCOMMIT;`;
 
   const steepMs = [];

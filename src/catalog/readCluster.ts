@@ -1,5 +1,6 @@
 import type { ClusterState, ObservedNode, UnreachableNode } from '../model/cluster.js';
 import { SteepError } from '../model/errors.js';
+import type { TableScope } from '../model/tableSchema.js';
 import type { ConnectionSpec } from '../model/topology.js';
 import { type NodeAddress, publisherOf } from './publisherOf.js';
 import { readNode } from './readNode.js';
@@ -12,6 +13,8 @@ export interface ClusterNodeInput {
   replicationConnection?: ConnectionSpec;
   /** desired row filters on this node, `schema.table` → filters as written */
   rowFilters?: Record<string, string[]>;
+  /** tables whose columns and fingerprints to read */
+  tableScope?: TableScope;
 }
 
 export interface ReadClusterOptions {
@@ -45,6 +48,7 @@ export async function readCluster(
         node: n.name,
         stateSchema: opts.stateSchema,
         rowFilters: n.rowFilters,
+        tableScope: n.tableScope,
         connectTimeoutMs: opts.connectTimeoutMs,
         statementTimeoutMs: opts.statementTimeoutMs,
       }).catch((err: unknown): UnreachableNode => unreachable(n.name, err)),

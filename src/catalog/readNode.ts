@@ -1,8 +1,19 @@
 import type pg from 'pg';
 import type { ObservedNode } from '../model/cluster.js';
 import { SteepError } from '../model/errors.js';
+import { isEmptyScope, type TableScope } from '../model/tableSchema.js';
 import type { ConnectionSpec } from '../model/topology.js';
 import { type CatalogQuery, MIN_SERVER_VERSION, PG15 } from './queries/catalogQuery.js';
+import { tableSchemaQueries } from './queries/columns.js';
+import {
+  type InitSlotRow,
+  type InitStateProbeRow,
+  initSlotsQuery,
+  initStateProbeQuery,
+  type SubscriptionStateRow,
+  subscriptionStatesQuery,
+  toInitState,
+} from './queries/initState.js';
 import { type OriginRow, originsQuery, toOrigins } from './queries/origins.js';
 import {
   type PublicationRow,
@@ -34,6 +45,7 @@ import {
 import { TABLES, type TableRow, toTables } from './queries/tables.js';
 import { normaliseRowFilters } from './rowFilters.js';
 import { openCatalogSession, rows } from './session.js';
+import { issueTableSchemaQueries } from './tableSchemas.js';
 
 export const DEFAULT_STATE_SCHEMA = 'steep';
 
@@ -44,6 +56,8 @@ export interface ReadNodeOptions {
   stateSchema?: string;
   /** desired row filters on this node, `schema.table` → filters as written in steep.yaml */
   rowFilters?: Record<string, string[]>;
+  /** tables whose columns and fingerprints to read (those subscriptions receive); none when absent */
+  tableScope?: TableScope;
   connectTimeoutMs?: number;
   /** server-side limit per catalog query; 0 = none. Default 30 s. */
   statementTimeoutMs?: number;
@@ -63,14 +77,14 @@ export interface NodeProbe {
 
 /** The first round trip: the server version and the privileges every branch depends on. */
 export function probeQueries(stateSchema: string): CatalogQuery[] {
-  return [SERVER_SETTINGS, ROLE, stateSchemaQuery(stateSchema)];
+  return [SERVER_SETTINGS, ROLE, stateSchemaQuery(stateSchema), initStateProbeQuery(stateSchema)];
 }
 
 /**
  * The second round trip: everything else, chosen by version and privileges. Exported so the
  * benchmark can send exactly the same SQL with psql.
  */
-export function snapshotQueries(p: NodeProbe) {
+export function snapshotQueries(p: NodeProbe, tableScope?: TableScope) {
   return {
     publications: publicationsQuery(p.serverVersion),
     publicationTables: publicationTablesQuery(p.serverVersion),
@@ -82,6 +96,7 @@ export function snapshotQueries(p: NodeProbe) {
     origins: originsQuery(p.canReadOriginStatus),
     tables: TABLES,
     migrations: p.hasMigrations ? migrationVersionQuery(p.stateSchema) : null,
+    ...(tableScope && !isEmptyScope(tableScope) ? tableSchemaQueries(tableScope, p.stateSchema) : {}),
   } satisfies Record<string, CatalogQuery | null>;
 }
 
@@ -106,11 +121,12 @@ export async function readNode(conn: ConnectionSpec, opts: ReadNodeOptions): Pro
   });
   try {
     // round trip 1: snapshot, version, role, state schema
-    const [, settingsRows, roleRows, stateRows] = await Promise.all([
+    const [, settingsRows, roleRows, stateRows, initProbeRows] = await Promise.all([
       client.query(BEGIN_SNAPSHOT),
       rows<ServerSettingsRow>(client, SERVER_SETTINGS),
       rows<RoleRow>(client, ROLE),
       rows<StateSchemaRow>(client, stateSchemaQuery(stateSchema)),
+      rows<InitStateProbeRow>(client, initStateProbeQuery(stateSchema)),
     ]);
     const server = toServerInfo(settingsRows[0]!);
     const v = server.serverVersion;
@@ -133,20 +149,38 @@ export async function readNode(conn: ConnectionSpec, opts: ReadNodeOptions): Pro
       stateSchema,
       hasMigrations: state.has_migrations,
     });
-    const [pubs, pubTables, pubSchemas, subs, conninfo, subTables, slots, origins, tables, migrations] =
-      await Promise.all([
-        rows<PublicationRow>(client, q.publications),
-        rows<PublicationTableRow>(client, q.publicationTables),
-        maybe<PublicationSchemaRow>(client, q.publicationSchemas),
-        rows<SubscriptionRow>(client, q.subscriptions),
-        maybe<SubscriptionConninfoRow>(client, q.subscriptionConninfo),
-        rows<SubscriptionTableRow>(client, q.subscriptionTables),
-        rows<SlotRow>(client, q.slots),
-        rows<OriginRow>(client, q.origins),
-        rows<TableRow>(client, q.tables),
-        maybe<MigrationVersionRow>(client, q.migrations),
-        client.query('COMMIT'),
-      ]);
+    const scope = opts.tableScope;
+    const initState = initProbeRows[0]?.readable === true;
+    const [
+      pubs,
+      pubTables,
+      pubSchemas,
+      subs,
+      conninfo,
+      subTables,
+      slots,
+      origins,
+      tables,
+      migrations,
+      defs,
+      initStates,
+      initSlots,
+    ] = await Promise.all([
+      rows<PublicationRow>(client, q.publications),
+      rows<PublicationTableRow>(client, q.publicationTables),
+      maybe<PublicationSchemaRow>(client, q.publicationSchemas),
+      rows<SubscriptionRow>(client, q.subscriptions),
+      maybe<SubscriptionConninfoRow>(client, q.subscriptionConninfo),
+      rows<SubscriptionTableRow>(client, q.subscriptionTables),
+      rows<SlotRow>(client, q.slots),
+      rows<OriginRow>(client, q.origins),
+      rows<TableRow>(client, q.tables),
+      maybe<MigrationVersionRow>(client, q.migrations),
+      scope && !isEmptyScope(scope) ? issueTableSchemaQueries(client, scope, stateSchema) : undefined,
+      initState ? rows<SubscriptionStateRow>(client, subscriptionStatesQuery(stateSchema, opts.node)) : null,
+      initState ? rows<InitSlotRow>(client, initSlotsQuery(stateSchema, opts.node)) : null,
+      client.query('COMMIT'),
+    ]);
 
     const observedOrigins = toOrigins(origins);
     const observedTables = toTables(tables);
@@ -182,6 +216,10 @@ export async function readNode(conn: ConnectionSpec, opts: ReadNodeOptions): Pro
       stateSchema: { exists: state.exists, version: migrations?.[0]?.version ?? null },
       rowFilters: normalised.rowFilters,
       rowFilterErrors: normalised.rowFilterErrors,
+      ...(defs ? { tableSchemas: defs } : {}),
+      ...(initStates && initSlots && (initStates.length > 0 || initSlots.length > 0)
+        ? { initState: toInitState(initStates, initSlots) }
+        : {}),
     };
   } finally {
     await client.end().catch(() => {});

@@ -25,6 +25,9 @@ function deferred(): Deferred {
  */
 export class ApplyProgress {
   private readonly started = new Map<string, Deferred>();
+  /** running tasks, for live detail under their line */
+  private readonly tasks = new Map<string, { output: string }>();
+  private readonly lastDetail = new Map<string, { text: string; at: number }>();
   private readonly finished = new Map<string, Deferred & { skipped?: boolean }>();
   private readonly listr: Listr;
   private readonly rendering: Promise<unknown>;
@@ -37,7 +40,8 @@ export class ApplyProgress {
     this.listr = new Listr(
       steps.map((step) => ({
         title: `${step.action} ${step.address} (${step.node})`,
-        task: async (_ctx: unknown, task: { title: string; skip: (m?: string) => void }) => {
+        task: async (_ctx: unknown, task: { title: string; output: string; skip: (m?: string) => void }) => {
+          this.tasks.set(step.id, task);
           await this.started.get(step.id)!.promise;
           const fin = this.finished.get(step.id)!;
           await fin.promise;
@@ -60,6 +64,26 @@ export class ApplyProgress {
     if (e.event === 'apply.step_completed') this.finished.get(e.step)?.resolve();
     if (e.event === 'apply.step_failed') this.finished.get(e.step)?.reject(new Error(e.message ?? 'failed'));
   };
+
+  /**
+   * Live detail of a running step (an init's % done, tables, rows/s, ETA) under its line.
+   * Without a TTY each detail is a log line: when its phase changes, else at most one per 10 s.
+   */
+  detail(stepId: string, text: string): void {
+    const task = this.tasks.get(stepId);
+    if (!task) return;
+    const now = Date.now();
+    const last = this.lastDetail.get(stepId);
+    if (!process.stdout.isTTY) {
+      const phase = (t: string) => t.split(' ')[0];
+      const changed = !last || phase(last.text) !== phase(text);
+      // a copy's first line waits for its rate
+      const ready = phase(text) !== 'copying' || text.includes('rows/s');
+      if (!(changed && ready) && !(last && now - last.at >= 10_000)) return;
+    }
+    this.lastDetail.set(stepId, { text, at: now });
+    task.output = text;
+  }
 
   /** Mark steps that never ran as skipped and wait for the display to finish. */
   async end(notRun: Step[]): Promise<void> {

@@ -8,6 +8,16 @@ import { formatProblem, SteepError } from '../model/errors.js';
  * (the stack only with STEEP_DEBUG=1); results go to stdout through `out`.
  */
 export abstract class SteepCommand extends Command {
+  /** `--log-format json`: every line on stderr is one JSON object (SPEC §10), errors included. */
+  private jsonLogFormat = false;
+
+  protected override async init(): Promise<void> {
+    await super.init();
+    // read from argv, not the parsed flags: an error before or during parsing is logged alike
+    const i = this.argv.indexOf('--log-format');
+    this.jsonLogFormat = this.argv.includes('--log-format=json') || (i >= 0 && this.argv[i + 1] === 'json');
+  }
+
   protected colorEnabled(flags: { 'no-color'?: boolean }): boolean {
     const enabled = !flags['no-color'] && !process.env.NO_COLOR && process.stdout.isTTY === true;
     chalk.level = enabled ? chalk.level || 1 : 0;
@@ -19,9 +29,19 @@ export abstract class SteepCommand extends Command {
     process.stdout.write(`${mask(lines.join('\n'))}\n`);
   }
 
-  /** Write to stderr, masked. */
-  protected err(text: string): void {
-    process.stderr.write(`${mask(text)}\n`);
+  /**
+   * Write to stderr, masked. With `--log-format json`, as an `error`, `warning` or `message`
+   * event (the level defaults from the text: a formatted warning is `warn`, the rest `error`).
+   */
+  protected err(text: string, level?: 'info' | 'warn' | 'error'): void {
+    if (!this.jsonLogFormat) {
+      process.stderr.write(`${mask(text)}\n`);
+      return;
+    }
+    const lvl = level ?? (/(^|: )warning: /.test(text) ? 'warn' : 'error');
+    const event = lvl === 'error' ? 'error' : lvl === 'warn' ? 'warning' : 'message';
+    const line = { timestamp: new Date().toISOString(), level: lvl, event, message: mask(text) };
+    process.stderr.write(`${JSON.stringify(line)}\n`);
   }
 
   protected override async catch(

@@ -6,10 +6,12 @@ import { ignoreEvents, jsonEventSink } from '../cli/eventLog.js';
 import { globalFlags, jsonFlag } from '../cli/flags.js';
 import type { EventSink } from '../executors/events.js';
 import { formatProblem, SteepError } from '../model/errors.js';
+import { progressLine } from '../render/initProgress.js';
 import { renderPlanText, summaryLine } from '../render/planText.js';
 import { applyPlan, checkApplicable } from '../workflows/apply.js';
 import { makePlan } from '../workflows/plan.js';
 import { readSavedPlan, staleness } from '../workflows/savedPlan.js';
+import { manualSchemaDrift } from '../workflows/schema.js';
 
 export default class Apply extends SteepCommand {
   static override summary = 'Make the nodes match steep.yaml: plan, confirm, then run the steps in order.';
@@ -34,6 +36,22 @@ With a saved PLAN (from \`steep plan --out\`) it applies exactly that plan, and 
       summary: 'Apply only this address and what it depends on (repeatable).',
       multiple: true,
     }),
+    wait: Flags.boolean({
+      summary:
+        'Follow each subscription init until it is synchronized; --no-wait returns once the subscriptions exist.',
+      default: true,
+      allowNo: true,
+    }),
+    lsn: Flags.string({
+      summary:
+        'Manual init: the LSN the restored backup is consistent at, when later than the one `init prepare` recorded ([SUBSCRIPTION=]LSN, repeatable).',
+      multiple: true,
+    }),
+    'accept-schema-drift': Flags.boolean({
+      summary:
+        'Apply although subscriptions with schemaSync: manual have schema differences (needed without a terminal).',
+      env: 'STEEP_ACCEPT_SCHEMA_DRIFT',
+    }),
     parallel: Flags.integer({
       summary: 'Steps on different nodes that may run at once.',
       default: 4,
@@ -48,7 +66,7 @@ With a saved PLAN (from \`steep plan --out\`) it applies exactly that plan, and 
     const json = flags.json;
     const saved = args.plan ? await readSavedPlan(args.plan) : undefined;
     const targets = flags.target ?? [];
-    const { topology, plan, configWarnings } = await makePlan(flags.config, { targets });
+    const { topology, plan, configWarnings } = await makePlan(flags.config, { targets, lsn: flags.lsn });
     for (const w of configWarnings) this.err(formatProblem(w));
     if (saved) {
       const reasons = staleness(saved, plan);
@@ -65,6 +83,7 @@ With a saved PLAN (from \`steep plan --out\`) it applies exactly that plan, and 
       if (json) this.out(JSON.stringify({ runId: null, completed: [], failed: [], notRun: [] }));
       return;
     }
+    await this.acceptSchemaDrift(manualSchemaDrift(plan).length, flags['accept-schema-drift']);
     if (!flags['auto-approve'] && !saved) await this.confirm(plan.steps.length);
 
     const logJson = flags['log-format'] === 'json';
@@ -79,6 +98,8 @@ With a saved PLAN (from \`steep plan --out\`) it applies exactly that plan, and 
         onEvent: (e) => {
           for (const s of sinks) s(e);
         },
+        wait: flags.wait,
+        onInitProgress: progress ? (step, p) => progress.detail(step.id, progressLine(p)) : undefined,
       });
     } catch (err) {
       await progress?.end(plan.steps);
@@ -101,9 +122,12 @@ With a saved PLAN (from \`steep plan --out\`) it applies exactly that plan, and 
         const e = f.error as SteepError;
         this.err(`failed: ${e.message}${e.hint ? ` (hint: ${e.hint})` : ''}`);
       }
-      this.err(`completed: ${outcome.completed.map((s) => s.address).join(', ') || 'none'}`);
-      this.err(`not run: ${outcome.notRun.map((s) => s.address).join(', ') || 'none'}`);
-      this.err('Run `steep apply` again once the cause is fixed: it resumes from what the nodes hold now.');
+      this.err(`completed: ${outcome.completed.map((s) => s.address).join(', ') || 'none'}`, 'info');
+      this.err(`not run: ${outcome.notRun.map((s) => s.address).join(', ') || 'none'}`, 'info');
+      this.err(
+        'Run `steep apply` again once the cause is fixed: it resumes from what the nodes hold now.',
+        'info',
+      );
       process.exitCode = 1;
       return;
     }
@@ -111,6 +135,26 @@ With a saved PLAN (from \`steep plan --out\`) it applies exactly that plan, and 
       this.out(
         `Apply complete: ${outcome.completed.length} steps. ${summaryLine(plan).replace(/^Plan: /, 'Was: ')}`,
       );
+    if (!json && !flags.wait && plan.steps.some((s) => s.kind === 'subscription-init'))
+      this.out('The inits go on in PostgreSQL: follow them with `steep init status --watch`.');
+  }
+
+  /** schemaSync: manual — differences are the DBA's to accept, each time, even with --auto-approve. */
+  private async acceptSchemaDrift(count: number, accepted: boolean): Promise<void> {
+    if (count === 0 || accepted) return;
+    if (!process.stdin.isTTY) {
+      throw new SteepError(
+        'apply.schema_drift',
+        `${count} subscribed table(s) differ between publisher and subscriber (schemaSync: manual, see the warnings above); nothing was changed — rerun with --accept-schema-drift to apply anyway`,
+      );
+    }
+    const rl = createInterface({ input: process.stdin, output: process.stderr });
+    const answer = await rl.question(
+      `${count} subscribed table(s) differ between publisher and subscriber (schemaSync: manual). Apply anyway? Only 'yes' is accepted: `,
+    );
+    rl.close();
+    if (answer.trim() !== 'yes')
+      throw new SteepError('apply.cancelled', 'apply cancelled; nothing was changed');
   }
 
   private async confirm(count: number): Promise<void> {

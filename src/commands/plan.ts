@@ -43,7 +43,8 @@ Exit codes: 0 success (no changes with --detailed-exitcode), 1 error (invalid fi
     else if (format === 'markdown') this.out(renderPlanMarkdown(plan));
     else this.out(renderPlanText(plan));
     if (plan.errors.length > 0) {
-      if (format !== 'text') for (const e of plan.errors) this.err(`error: ${e.message}`);
+      // errors go to stderr in every format (the text plan also lists them, for a terminal)
+      for (const e of plan.errors) this.err(`error: ${e.message}`);
       process.exitCode = 1;
     } else if (flags['detailed-exitcode'] && plan.steps.length > 0) {
       process.exitCode = 2;

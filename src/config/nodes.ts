@@ -1,6 +1,7 @@
 import { registerSecret } from '../db/mask.js';
 import type { ConnectionSpec, NodeSpec } from '../model/topology.js';
 import { type ConnectionUrl, parseConnectionUrl, parsePort } from './connectionUrl.js';
+import { libpqPassword } from './libpqPassword.js';
 import type { NormaliseContext as Context } from './normalise.js';
 import { fieldOf, type Path, withOwner } from './paths.js';
 import { MIN_SERVER_VERSION, majorVersion, parseServerVersion } from './versions.js';
@@ -50,6 +51,7 @@ export function normaliseNode(ctx: Context, name: string): NodeSpec {
   };
   const pw = password ?? url?.password;
   if (pw !== undefined) connection.password = pw;
+  else passwordFromLibpq(ctx, name, connection);
   const sslmode = url?.sslmode ?? reader.string([...base, 'sslmode']);
   if (sslmode !== undefined) connection.sslmode = sslmode;
   const sslrootcert = url?.sslrootcert ?? reader.string([...base, 'sslrootcert']);
@@ -63,7 +65,11 @@ export function normaliseNode(ctx: Context, name: string): NodeSpec {
   };
   if (reader.string([...base, 'replicationUrl']) !== undefined) {
     const replication = readUrl(ctx, [...base, 'replicationUrl']);
-    if (replication) node.replicationConnection = replicationConnection(replication, connection);
+    if (replication) {
+      node.replicationConnection = replicationConnection(replication, connection);
+      if (node.replicationConnection.password === undefined)
+        passwordFromLibpq(ctx, name, node.replicationConnection);
+    }
   }
   const passfile = reader.string([...base, 'replicationPassfile']);
   if (passfile !== undefined) node.replicationPassfile = passfile;
@@ -87,6 +93,26 @@ export function normaliseNode(ctx: Context, name: string): NodeSpec {
     }
   }
   return node;
+}
+
+/**
+ * No password in the file: take it from PGPASSWORD or the password file as libpq would, so the
+ * subscriptions steep creates carry it too (the subscriber's server cannot see this process's
+ * environment or files), and register it for masking.
+ */
+function passwordFromLibpq(ctx: Context, name: string, spec: ConnectionSpec): void {
+  const found = libpqPassword(spec, ctx.env);
+  if (found.password !== undefined) {
+    registerSecret(found.password);
+    spec.password = found.password;
+  } else if (found.ignoredPassfile) {
+    ctx.problems.warning(
+      'passfile-ignored',
+      `node \`${name}\`: the password file ${found.ignoredPassfile} may be read by group or others, so it is ignored (as libpq does)`,
+      ctx.positions.key(['nodes', name]),
+      `chmod 600 ${found.ignoredPassfile}`,
+    );
+  }
 }
 
 /**

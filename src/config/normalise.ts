@@ -14,6 +14,7 @@ export const DEFAULT_SETTINGS: Settings = {
   stateSchema: 'steep',
   lockTimeout: 5000,
   statementTimeout: 0,
+  connectTimeout: 10_000,
   parallel: 4,
 };
 
@@ -106,6 +107,7 @@ function normaliseSettings(ctx: NormaliseContext): Settings {
     stateSchema,
     lockTimeout: duration(ctx, ['settings', 'lockTimeout']) ?? DEFAULT_SETTINGS.lockTimeout,
     statementTimeout: duration(ctx, ['settings', 'statementTimeout']) ?? DEFAULT_SETTINGS.statementTimeout,
+    connectTimeout: duration(ctx, ['settings', 'connectTimeout']) ?? DEFAULT_SETTINGS.connectTimeout,
     parallel: reader.integer(['settings', 'parallel']) ?? DEFAULT_SETTINGS.parallel,
   };
 }

@@ -1,5 +1,7 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { createRequire } from 'node:module';
+import type { Ajv, ErrorObject, Options, ValidateFunction } from 'ajv';
 import type { SourcePosition } from '../model/topology.js';
 import { describeObject, fieldOf, type Path, withOwner } from './paths.js';
 import type { SourceMap } from './positions.js';
@@ -10,22 +12,50 @@ import { didYouMean } from './suggest.js';
 /** schemas/steep.schema.json, next to src/ and dist/ alike. */
 const SCHEMA_URL = new URL('../../schemas/steep.schema.json', import.meta.url);
 
+let schemaText: string | undefined;
 let schema: Record<string, unknown> | undefined;
 let validator: ValidateFunction | undefined;
 
+function steepSchemaText(): string {
+  schemaText ??= readFileSync(SCHEMA_URL, 'utf8');
+  return schemaText;
+}
+
 /** The JSON Schema of steep.yaml. */
 export function steepSchema(): Record<string, unknown> {
-  schema ??= JSON.parse(readFileSync(SCHEMA_URL, 'utf8')) as Record<string, unknown>;
+  schema ??= JSON.parse(steepSchemaText()) as Record<string, unknown>;
   return schema;
 }
 
+/** How steep's validator is compiled (scripts/validator.mjs precompiles it the same way). */
+export const AJV_OPTIONS: Options = {
+  allErrors: true,
+  verbose: true,
+  strictTypes: false,
+  allowUnionTypes: true,
+};
+
+const require = createRequire(import.meta.url);
+
+/** The validator `npm run build` precompiled, while it was made from the schema as it is now. */
+function precompiled(): ValidateFunction | undefined {
+  try {
+    const v = require('./steepSchema.validator.cjs') as ValidateFunction & { schemaSha256?: string };
+    const sha256 = createHash('sha256').update(steepSchemaText()).digest('hex');
+    return v.schemaSha256 === sha256 ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function validate(): ValidateFunction {
-  validator ??= new Ajv({
-    allErrors: true,
-    verbose: true,
-    strictTypes: false,
-    allowUnionTypes: true,
-  }).compile(steepSchema());
+  if (!validator) {
+    validator = precompiled();
+    if (!validator) {
+      const { Ajv: AjvClass } = require('ajv') as { Ajv: typeof Ajv };
+      validator = new AjvClass(AJV_OPTIONS).compile(steepSchema());
+    }
+  }
   return validator;
 }
 
@@ -47,6 +77,7 @@ const DURATION = 'a duration like 5s, 500ms, 2min or 1h, or a number of millisec
 const FIELD_WORDS: Record<string, string> = {
   lockTimeout: DURATION,
   statementTimeout: DURATION,
+  connectTimeout: DURATION,
   port: 'a port number (1 to 65535)',
   serverVersion: 'a PostgreSQL version like 14, "18.4" or 180004',
   topology: 'a simple name: lower-case letters, digits, `_` and `-`, at most 63 characters',

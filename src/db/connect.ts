@@ -57,9 +57,15 @@ export function clientConfig(spec: ConnectionSpec, opts: ConnectOptions): pg.Cli
 }
 
 /** One sentence naming the node and the cause, without secrets. */
-export function describeConnectError(node: string, spec: ConnectionSpec, err: unknown): string {
+export function describeConnectError(
+  node: string,
+  spec: ConnectionSpec,
+  err: unknown,
+  connectTimeoutMs?: number,
+): string {
   const e = err as { code?: string; message?: string };
   const where = `${spec.host}:${spec.port}/${spec.database} as ${spec.user}`;
+  const waited = connectTimeoutMs ? ` after ${connectTimeoutMs / 1000}s` : '';
   switch (e.code) {
     case 'ECONNREFUSED':
       return `node ${node}: connection refused at ${where}; is the server running and listening there?`;
@@ -67,7 +73,7 @@ export function describeConnectError(node: string, spec: ConnectionSpec, err: un
     case 'EAI_AGAIN':
       return `node ${node}: host ${spec.host} not found; check the node's host`;
     case 'ETIMEDOUT':
-      return `node ${node}: connection to ${where} timed out; check the network or firewall`;
+      return `node ${node}: connection to ${where} timed out${waited}; check the network or firewall (settings.connectTimeout)`;
     case '28P01':
       return `node ${node}: password authentication failed for user ${spec.user}; check the password (${where})`;
     case '28000':
@@ -76,7 +82,7 @@ export function describeConnectError(node: string, spec: ConnectionSpec, err: un
       return `node ${node}: database ${spec.database} does not exist on ${spec.host}:${spec.port}; check the node's database`;
     default:
       if (/timeout/i.test(e.message ?? '')) {
-        return `node ${node}: connection to ${where} timed out; check the network or firewall`;
+        return `node ${node}: connection to ${where} timed out${waited}; check the network or firewall (settings.connectTimeout)`;
       }
       return `node ${node}: cannot connect to ${where}: ${mask(e.message ?? String(err))}`;
   }
@@ -90,7 +96,8 @@ export async function connect(spec: ConnectionSpec, opts: ConnectOptions): Promi
     await client.connect();
   } catch (err) {
     await client.end().catch(() => {});
-    throw new SteepError('connect', describeConnectError(opts.node, spec, err), {
+    const timeout = opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    throw new SteepError('connect', describeConnectError(opts.node, spec, err, timeout), {
       node: opts.node,
       cause: err,
     });

@@ -13,7 +13,8 @@ export interface ApplyEvent {
     | 'init.failed'
     | 'init.cancelled'
     | 'schema.mismatch_detected'
-    | 'schema.sync_applied';
+    | 'schema.sync_applied'
+    | 'schema.fingerprints_saved';
   level: 'info' | 'warn' | 'error';
   node?: string;
   subscription?: string;

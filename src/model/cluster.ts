@@ -2,6 +2,8 @@
  * The observed state: what the nodes' catalogs really hold. Same shapes as topology.ts where
  * they describe the same object.
  */
+import type { ObservedInitState } from './initState.js';
+import type { NodeTableSchemas } from './tableSchema.js';
 import type { PublicationDef, SubscriptionDef, SubscriptionOptions, TableName } from './topology.js';
 
 /** A value steep could not read (e.g. subconninfo without privilege): never assumed equal. */
@@ -94,6 +96,8 @@ export interface ObservedTable extends TableName {
   kind: 'r' | 'p';
   estimatedRows: number;
   sizeBytes: number;
+  /** Holds at least one row; read only for the tables a subscription to be created would copy into. */
+  hasRows?: boolean;
 }
 
 export interface NodeSettings {
@@ -142,6 +146,10 @@ export interface ObservedNode {
   rowFilters: Record<string, Record<string, string>>;
   /** Row filters PostgreSQL refused: `schema.table` → (as written → PostgreSQL's message). */
   rowFilterErrors: Record<string, Record<string, string>>;
+  /** Columns, fingerprints, types and sequences of the tables subscriptions receive; absent when none were read. */
+  tableSchemas?: NodeTableSchemas;
+  /** What steep's state schema records about this node's subscription inits; absent when it holds none. */
+  initState?: ObservedInitState;
 }
 
 export interface UnreachableNode {

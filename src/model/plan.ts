@@ -30,7 +30,9 @@ export type StepKind =
   | 'subscription-alter'
   | 'subscription-drop'
   | 'slot-drop'
-  | 'table-sync';
+  | 'table-sync'
+  /** follow (and for `manual`, complete) a subscription's init until it is synchronized */
+  | 'subscription-init';
 
 export interface Change {
   /** attribute path, e.g. `tables`, `options.streaming` */
@@ -100,11 +102,22 @@ export interface SchemaColumnDifference {
   subscriber: unknown;
 }
 
+/**
+ * A subscribed table compared on its publisher and subscriber, as `steep schema compare
+ * PUBLISHER SUBSCRIBER` would: LOCAL_ONLY = only on the publisher (missing on the subscriber),
+ * REMOTE_ONLY = only on the subscriber; column `missing` = absent on the subscriber, `extra` =
+ * only on the subscriber.
+ */
 export interface SchemaComparison {
   subscription: string;
   table: string;
   status: SchemaStatus;
   columns: SchemaColumnDifference[];
+  publisher?: string;
+  subscriber?: string;
+  /** sha256 hex; null where the table is absent */
+  publisherFingerprint?: string | null;
+  subscriberFingerprint?: string | null;
 }
 
 export interface PlanSummary {

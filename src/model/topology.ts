@@ -22,6 +22,8 @@ export interface Settings {
   lockTimeout: number;
   /** milliseconds; 0 = none */
   statementTimeout: number;
+  /** milliseconds to establish a connection to a node; 0 = wait forever */
+  connectTimeout: number;
   parallel: number;
 }
 

@@ -56,7 +56,9 @@ export type StepKeyKind =
   | 'publication-drop'
   | 'subscription'
   | 'subscription-drop'
-  | 'slot-drop';
+  | 'slot-drop'
+  | 'table'
+  | 'init';
 
 export function stepKey(kind: StepKeyKind, node: string, name = ''): string {
   return JSON.stringify([kind, node, name]);
@@ -98,6 +100,10 @@ export class PlanContext {
   readonly membershipChanged = new Set<string>();
   /** slots this plan creates or drops on publishers (for the capacity preflight) */
   readonly slotChanges: SlotChange[] = [];
+  /** `--lsn NAME=LSN`: where a manual init's restored data starts, by subscription */
+  initLsn: Record<string, string> = {};
+  /** names of `initLsn` some subscription used */
+  readonly initLsnUsed = new Set<string>();
 
   constructor(
     readonly desired: Topology,

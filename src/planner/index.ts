@@ -4,9 +4,11 @@ import type { Topology } from '../model/topology.js';
 import { compareText, PlanContext, sortedKeys } from './context.js';
 import { checkCycles } from './cycles.js';
 import { digestOf, stableSubscription } from './digest.js';
+import { checkUnusedLsn } from './init.js';
 import { orderSteps, selectTargets } from './order.js';
 import { checkReachable, preflight } from './preflight.js';
 import { planPublications } from './publications.js';
+import { planSchemaSync, tableSchemasDigest } from './schemaSync.js';
 import { reportOrphanSlots } from './slots.js';
 import { planStateSchema, type StateMigration } from './stateSchema.js';
 import { planSubscriptions } from './subscriptions.js';
@@ -23,6 +25,8 @@ export interface PlanOptions {
   targets?: string[];
   /** SQL of steep's state-schema migrations (from src/state, passed in by the caller) */
   stateMigrations: StateMigration[];
+  /** `apply --lsn NAME=LSN`: where a manual init's restored data starts (default: the LSN `init prepare` recorded) */
+  initLsn?: Record<string, string>;
 }
 
 export function plan(desired: Topology, observed: ClusterState, opts: PlanOptions): Plan {
@@ -30,7 +34,10 @@ export function plan(desired: Topology, observed: ClusterState, opts: PlanOption
   checkReachable(ctx);
   planStateSchema(ctx, opts.stateMigrations);
   planPublications(ctx);
+  ctx.initLsn = opts.initLsn ?? {};
   planSubscriptions(ctx);
+  checkUnusedLsn(ctx);
+  const schema = planSchemaSync(ctx);
   reportOrphanSlots(ctx);
   checkCycles(ctx);
   preflight(ctx);
@@ -47,7 +54,7 @@ export function plan(desired: Topology, observed: ClusterState, opts: PlanOption
     summary: summarise(steps),
     drift: [...ctx.drift].sort((a, b) => compareText(a.address, b.address)),
     steps,
-    schema: [],
+    schema,
     unmanaged: [...ctx.unmanaged].sort(
       (a, b) => compareText(a.node, b.node) || compareText(a.kind, b.kind) || compareText(a.name, b.name),
     ),
@@ -82,7 +89,7 @@ function maskNode(n: ObservedNode): unknown {
     const s = n.subscriptions[name]!;
     subscriptions[name] = { ...(stableSubscription(s) as object), tables: s.tables, originLsn: s.originLsn };
   }
-  return { ...n, subscriptions };
+  return { ...n, subscriptions, tableSchemas: tableSchemasDigest(n.tableSchemas) };
 }
 
 function observedVersions(observed: ClusterState): Record<string, { serverVersion: number }> {

@@ -17,7 +17,9 @@ export function checkReachable(ctx: PlanContext): void {
         node: name,
       });
     } else if (!n.reachable) {
-      const message = n.error.startsWith(`${name}:`) ? n.error : `${name}: ${n.error}`;
+      // connect errors read `node east: …`; plan errors read `east: …`
+      const error = n.error.startsWith(`node ${name}: `) ? n.error.slice('node '.length) : n.error;
+      const message = error.startsWith(`${name}:`) ? error : `${name}: ${error}`;
       ctx.error('preflight.unreachable', message, { node: name });
     }
   }

@@ -18,6 +18,14 @@ import {
 } from './defaults.js';
 import { sha256Hex, subscriptionDigest } from './digest.js';
 import { recordDrift } from './drift.js';
+import {
+  existingData,
+  type ManualReadiness,
+  manualPending,
+  manualReadiness,
+  planInitAfterCreate,
+  planInitOfExisting,
+} from './init.js';
 import { publicationRef } from './publications.js';
 import { prepareSlot } from './slots.js';
 import {
@@ -239,11 +247,9 @@ function createChanges(
 }
 
 function initWarnings(ctx: PlanContext, d: SubscriptionSpec): void {
-  if (d.init.method !== 'manual' && d.init.method !== 'two-phase') return;
-  const completes =
-    d.init.method === 'manual'
-      ? `steep init prepare ${d.name} (slot and LSN), the restore of a backup taken there, then steep apply`
-      : `steep snapshot generate ${d.name} and steep snapshot apply ${d.name}`;
+  // manual: init.ts says what is missing (prepare, the LSN) instead
+  if (d.init.method !== 'two-phase') return;
+  const completes = `steep snapshot generate ${d.name} and steep snapshot apply ${d.name}`;
   ctx.warn(
     'init-method',
     `subscription ${d.name} uses init method ${d.init.method}: it is created disabled, with create_slot = false and ` +
@@ -270,7 +276,12 @@ function planDesiredSubscription(ctx: PlanContext, d: SubscriptionSpec): void {
   }
   const o = node.subscriptions[d.name];
   if (!o) planCreate(ctx, d, node, conn);
-  else planChange(ctx, d, node, o, conn);
+  else {
+    planChange(ctx, d, node, o, conn);
+    const step = ctx.steps.find((s) => s.key === stepKey('subscription', node.name, d.name));
+    if (step?.kind === 'subscription-create') planInitAfterCreate(ctx, d, node, null);
+    else planInitOfExisting(ctx, d, node, o);
+  }
 }
 
 function planCreate(
@@ -282,6 +293,14 @@ function planCreate(
   const init = initPlan(d);
   const address = subscriptionAddress(d.name);
   initWarnings(ctx, d);
+  let manual: ManualReadiness | null = null;
+  if (d.init.method === 'manual') {
+    // created only on its prepared slot, once steep knows where the restored data starts
+    manual = manualReadiness(ctx, d, node);
+    if (!manual.ok) return;
+  }
+  const data = existingData(ctx, d, node);
+  if (!data.ok) return;
   const slot = prepareSlot(ctx, d, { createSlot: init.createSlot, ownDropFreesSlot: false });
   if (!slot.ok) return;
   warnOriginCopy(ctx, d, init.copyData);
@@ -296,12 +315,13 @@ function planCreate(
     action: 'create',
     reason: 'absent',
     reasonText: `declared in steep.yaml, absent on ${node.name}`,
-    changes: createChanges(d, conn, init, node.serverVersion),
-    statements: createStatements(ctx, d, conn, init),
-    hazards: init.copyData ? ['copies-data'] : [],
+    changes: [...createChanges(d, conn, init, node.serverVersion), ...data.changes],
+    statements: [...data.statements, ...createStatements(ctx, d, conn, init)],
+    hazards: [...(init.copyData ? (['copies-data'] as const) : []), ...data.hazards],
     deps: [...subscriptionDeps(d), ...slot.deps],
     catalogDigest: subscriptionDigest(null, publisherSlot(ctx, d.from, d.slot)),
   });
+  planInitAfterCreate(ctx, d, node, manual);
 }
 
 interface ConnectionComparison {
@@ -345,6 +365,8 @@ function planChange(
   const version = node.serverVersion;
   const changes: Change[] = [];
   const replaceBecause: string[] = [];
+  // a manual init waiting for its origin advance: its init step enables it, not an ALTER here
+  const desiredEnabled = manualPending(node, d, o) ? o.enabled : d.enabled;
 
   if (o.from === '') {
     ctx.warn(
@@ -365,7 +387,8 @@ function planChange(
   const observedPubs = [...o.publications].sort(compareText);
   const pubsChanged = !sameJson(desiredPubs, observedPubs);
   if (pubsChanged) changes.push({ path: 'publications', before: observedPubs, after: desiredPubs });
-  if (o.enabled !== d.enabled) changes.push({ path: 'enabled', before: o.enabled, after: d.enabled });
+  if (o.enabled !== desiredEnabled)
+    changes.push({ path: 'enabled', before: o.enabled, after: desiredEnabled });
   const connection = compareConnection(o, conn);
   if (connection.differs) changes.push({ path: 'connection', before: connection.before, after: conn.masked });
 
@@ -425,7 +448,7 @@ function planChange(
     // alters the slot on the publisher, which cannot be rolled back
     statements.push(nonTx(setSubscriptionOptionsSql(d.name, slotOptions)));
   }
-  if (d.enabled && !enabled) {
+  if (desiredEnabled && !enabled) {
     statements.push(tx(alterSubscriptionSql(d.name, 'ENABLE')));
     enabled = true;
   }
@@ -464,7 +487,7 @@ function planChange(
       after: { publications: refreshFor, copyData: enabled && init.copyData },
     });
   }
-  if (!d.enabled && enabled) statements.push(tx(alterSubscriptionSql(d.name, 'DISABLE')));
+  if (!desiredEnabled && enabled) statements.push(tx(alterSubscriptionSql(d.name, 'DISABLE')));
   if (commentChanged) statements.push(tx(commentOnSql('SUBSCRIPTION', d.name, comment)));
   if (statements.length === 0) return;
 

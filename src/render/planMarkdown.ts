@@ -1,5 +1,6 @@
 import type { Plan } from '../model/plan.js';
 import { summaryLine } from './planText.js';
+import { schemaMarkdown } from './schemaMarkdown.js';
 import { formatBytes, formatValue } from './values.js';
 
 /** For a pull-request comment: a summary table, then each step in a collapsible block with its SQL. */
@@ -52,6 +53,8 @@ export function renderPlanMarkdown(plan: Plan): string {
       out.push('```sql', ...step.statements.map((st) => `${st.sql};`), '```', '', '</details>', '');
     }
   }
+  const mismatched = plan.schema.filter((x) => x.status !== 'MATCH');
+  if (mismatched.length > 0) out.push(...schemaMarkdown(mismatched));
   if (plan.unmanaged.length > 0) {
     out.push('### Unmanaged objects (left alone)', '');
     for (const u of plan.unmanaged) out.push(`- ${u.kind} \`${u.name}\` on ${u.node}`);

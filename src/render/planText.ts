@@ -1,6 +1,7 @@
 import chalk from 'chalk';
 import { diffArrays } from 'diff';
 import type { Action, Change, Plan, Step } from '../model/plan.js';
+import { schemaComparisonLines } from './schemaText.js';
 import { formatBytes, formatValue, listLines } from './values.js';
 
 /** Terraform's idiom: `+` create, `~` update, `-/+` replace, `-` delete. */
@@ -94,8 +95,7 @@ export function renderPlanText(plan: Plan): string {
   const mismatched = plan.schema.filter((s) => s.status !== 'MATCH');
   if (mismatched.length > 0) {
     out.push(chalk.bold('Schema differences:'));
-    for (const s of mismatched)
-      out.push(`  ${s.status.padEnd(13)} ${s.table} (subscription ${s.subscription})`);
+    for (const s of mismatched) out.push(...schemaComparisonLines(s));
     out.push('');
   }
   if (plan.unmanaged.length > 0) {

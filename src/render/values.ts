@@ -24,14 +24,4 @@ function listItemText(o: Record<string, unknown>): string {
   return JSON.stringify(o);
 }
 
-export function formatBytes(n: number | null): string {
-  if (n === null) return 'unknown';
-  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
-}
+export { formatBytes } from '../model/bytes.js';

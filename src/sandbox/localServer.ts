@@ -194,6 +194,9 @@ export class LocalServer {
     return connectionUrl(this.connection);
   }
 
+  /** made from the template by this object and not started yet (see shiftOidCounter) */
+  private freshCopy = false;
+
   private where(): string {
     return `node ${this.name}`;
   }
@@ -235,6 +238,7 @@ export class LocalServer {
     await fs.mkdir(path.dirname(this.dataDir), { recursive: true });
     // cp -a keeps the owner (the postgres user) and the 0700 mode PostgreSQL insists on
     await execFileAsync('cp', ['-a', template, this.dataDir]);
+    this.freshCopy = true;
   }
 
   /** Rewrite steep's block of postgresql.conf and the whole pg_hba.conf. */
@@ -361,9 +365,25 @@ export class LocalServer {
       if (db.rowCount === 0) {
         await client.query(`CREATE DATABASE ${client.escapeIdentifier(this.database)} OWNER ${role}`);
       }
+      if (this.freshCopy) {
+        await this.shiftOidCounter(client);
+        this.freshCopy = false;
+      }
     } finally {
       await client.end().catch(() => {});
     }
+  }
+
+  /**
+   * Every copy of the template shares its system identifier, and PostgreSQL names a table
+   * sync's slot `pg_<subscription oid>_sync_<table oid>_<system identifier>`: two subscribers
+   * with equal OIDs syncing from one publisher would take each other's slot and never finish.
+   * A fresh copy therefore moves its OID counter on by an amount its port decides (distinct
+   * for servers running side by side), so their subscription and table OIDs differ.
+   */
+  private async shiftOidCounter(client: pg.Client): Promise<void> {
+    const burn = 1 + (this.portValue % 2000);
+    await client.query('SELECT count(lo_unlink(lo_create(0))) FROM generate_series(1, $1)', [burn]);
   }
 
   /** Stop; false when it was not running. `fast` rolls back sessions, `immediate` skips the checkpoint. */

@@ -41,6 +41,29 @@ export class ApplyLog {
   }
 }
 
+/**
+ * Rows of earlier runs still `running` belong to an apply that died mid-step (killed, host
+ * lost): the caller holds the node's apply lock, so no other apply is running there. Marks
+ * them failed, saying so; whether the step took effect is read from the catalog by the plan.
+ */
+export async function closeInterruptedSteps(
+  client: pg.Client,
+  schema: string,
+  node: string,
+  runId: string,
+): Promise<void> {
+  if (!(await hasApplyLog(client, schema))) return;
+  await client.query(
+    `UPDATE ${quoteIdent(schema)}.apply_log SET status = 'failed', finished_at = now(), error = $3
+      WHERE node_name = $1 AND run_id <> $2 AND status = 'running'`,
+    [
+      node,
+      runId,
+      'interrupted: the apply that ran this step ended before recording its outcome; a later plan reads from the catalog whether it took effect',
+    ],
+  );
+}
+
 /** Does the state schema's apply_log exist on this connection's node? */
 export async function hasApplyLog(client: pg.Client, schema: string): Promise<boolean> {
   const { rows } = await client.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [

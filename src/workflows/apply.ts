@@ -7,9 +7,13 @@ import { runStep } from '../executors/runStep.js';
 import { runGraph, type ScheduleOutcome } from '../executors/schedule.js';
 import { secretFiller } from '../executors/secrets.js';
 import { SteepError } from '../model/errors.js';
+import type { InitProgress } from '../model/initState.js';
 import type { Plan, Step } from '../model/plan.js';
 import type { Topology } from '../model/topology.js';
-import { ApplyLog, hasApplyLog } from '../state/applyLog.js';
+import { ApplyLog, closeInterruptedSteps, hasApplyLog } from '../state/applyLog.js';
+import { saveSubscribedFingerprints } from './fingerprints.js';
+import { InitRunner } from './init.js';
+import { emitSchemaMismatches, syncAppliedEvent } from './schema.js';
 
 export interface ApplyOptions {
   allowDestroy: boolean;
@@ -17,6 +21,10 @@ export interface ApplyOptions {
   onEvent: EventSink;
   /** called once every node is locked, before the first step: a per-step hook for progress */
   onStepStart?: (step: Step) => void;
+  /** follow init steps until synchronized (default); false: return once the subscriptions exist (`--no-wait`) */
+  wait?: boolean;
+  /** the live figures of an init step being followed */
+  onInitProgress?: (step: Step, p: InitProgress) => void;
 }
 
 export type ApplyOutcome = ScheduleOutcome<Step> & { runId: string };
@@ -47,7 +55,11 @@ async function lockNodes(topology: Topology, plan: Plan): Promise<Map<string, pg
       const node = topology.nodes[name];
       if (!node)
         throw new SteepError('apply.unknown_node', `step on node ${name}, which steep.yaml does not declare`);
-      const client = await connect(node.connection, { node: name, applicationName: 'steep apply' });
+      const client = await connect(node.connection, {
+        node: name,
+        applicationName: 'steep apply',
+        connectTimeoutMs: topology.settings.connectTimeout,
+      });
       clients.set(name, client);
       await acquireApplyLock(client, name);
     }
@@ -65,14 +77,23 @@ export async function applyPlan(topology: Topology, plan: Plan, opts: ApplyOptio
   const started = Date.now();
   if (plan.steps.length === 0) return { runId, completed: [], failed: [], notRun: [] };
   const clients = await lockNodes(topology, plan);
+  for (const [name, client] of clients) {
+    await closeInterruptedSteps(client, topology.settings.stateSchema, name, runId).catch(() => {});
+  }
   const fillSecrets = secretFiller(topology);
   const schema = topology.settings.stateSchema;
+  const inits = new InitRunner(topology, {
+    wait: opts.wait !== false,
+    onEvent: opts.onEvent,
+    onProgress: opts.onInitProgress,
+  });
   opts.onEvent({
     event: 'apply.started',
     level: 'info',
     message: `${plan.steps.length} steps`,
     run_id: runId,
   });
+  emitSchemaMismatches(plan, opts.onEvent);
   try {
     const outcome = await runGraph(plan.steps, {
       parallel: Math.max(1, opts.parallel),
@@ -93,12 +114,15 @@ export async function applyPlan(topology: Topology, plan: Plan, opts: ApplyOptio
         const logged = await hasApplyLog(client, schema);
         if (logged) await log.started(client, entry);
         try {
-          await runStep(client, step, {
+          const ctx = {
             node: step.node,
             lockTimeoutMs: topology.settings.lockTimeout,
             statementTimeoutMs: topology.settings.statementTimeout,
             fillSecrets,
-          });
+          };
+          if (step.kind === 'subscription-init') await inits.start(client, step, ctx);
+          else await runStep(client, step, ctx);
+          await inits.afterStep(client, step);
         } catch (err) {
           const message = err instanceof Error ? err.message : String(err);
           if (logged) await log.finished(client, step.id, message).catch(() => {});
@@ -113,6 +137,8 @@ export async function applyPlan(topology: Topology, plan: Plan, opts: ApplyOptio
           });
           throw err;
         }
+        // an init step completes (or fails) once followed, after the other steps: see finishSteps
+        if (inits.defers(step)) return;
         // the state-schema step creates apply_log: record the step that made it
         if (!logged && (await hasApplyLog(client, schema))) await log.started(client, entry);
         if (logged || step.kind === 'state-schema') await log.finished(client, step.id, null);
@@ -124,8 +150,11 @@ export async function applyPlan(topology: Topology, plan: Plan, opts: ApplyOptio
           step: step.id,
           duration_ms: Date.now() - t0,
         });
+        if (step.kind === 'table-sync') opts.onEvent(syncAppliedEvent(step, Date.now() - t0));
       },
     });
+    await inits.finishSteps(outcome, { clients, runId });
+    if (outcome.failed.length === 0) await saveSubscribedFingerprints(topology, opts.onEvent);
     opts.onEvent({
       event: 'apply.completed',
       level: outcome.failed.length > 0 ? 'error' : 'info',

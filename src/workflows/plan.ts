@@ -5,8 +5,11 @@ import type { Problem } from '../model/errors.js';
 import type { Plan } from '../model/plan.js';
 import type { Topology } from '../model/topology.js';
 import { plan } from '../planner/index.js';
+import { resolveLsnFlags } from '../planner/init.js';
+import { subscribedScopes } from '../planner/schemaScope.js';
 import { stateMigrations } from '../state/migrations.js';
 import { STEEP_VERSION } from '../version.js';
+import { observeExistingData } from './existingData.js';
 
 export interface PlanResult {
   topology: Topology;
@@ -33,28 +36,47 @@ export function desiredRowFilters(topology: Topology): Map<string, Record<string
 /** Read every node of the topology concurrently. */
 export async function observe(topology: Topology): Promise<ClusterState> {
   const filters = desiredRowFilters(topology);
-  return readCluster(
+  const scopes = subscribedScopes(topology);
+  const observed = await readCluster(
     Object.values(topology.nodes).map((n) => ({
       name: n.name,
       connection: n.connection,
       rowFilters: filters.get(n.name),
+      tableScope: scopes[n.name],
     })),
-    { stateSchema: topology.settings.stateSchema },
+    { stateSchema: topology.settings.stateSchema, connectTimeoutMs: topology.settings.connectTimeout },
   );
+  await observeExistingData(topology, observed);
+  return observed;
 }
 
-export function planFor(topology: Topology, observed: ClusterState, targets: string[] = []): Plan {
+export function planFor(
+  topology: Topology,
+  observed: ClusterState,
+  targets: string[] = [],
+  initLsn: Record<string, string> = {},
+): Plan {
   return plan(topology, observed, {
     steepVersion: STEEP_VERSION,
     now: new Date(),
     targets,
     stateMigrations: stateMigrations(topology.settings.stateSchema),
+    initLsn,
   });
 }
 
 /** `steep plan`: load the file, read the nodes, compute the plan. */
-export async function makePlan(configPath: string, opts: { targets?: string[] } = {}): Promise<PlanResult> {
+export async function makePlan(
+  configPath: string,
+  opts: { targets?: string[]; lsn?: string[] } = {},
+): Promise<PlanResult> {
   const { topology, warnings } = await loadTopology(configPath);
+  const initLsn = resolveLsnFlags(topology, opts.lsn ?? []);
   const observed = await observe(topology);
-  return { topology, observed, plan: planFor(topology, observed, opts.targets), configWarnings: warnings };
+  return {
+    topology,
+    observed,
+    plan: planFor(topology, observed, opts.targets, initLsn),
+    configWarnings: warnings,
+  };
 }

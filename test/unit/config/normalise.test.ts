@@ -23,6 +23,7 @@ describe('the SPEC §2 example', () => {
         stateSchema: 'steep',
         lockTimeout: 5000,
         statementTimeout: 0,
+        connectTimeout: 10_000,
         parallel: 4,
       },
       nodes: {
@@ -126,6 +127,7 @@ describe('defaults', () => {
       stateSchema: 'steep',
       lockTimeout: 5000,
       statementTimeout: 0,
+      connectTimeout: 10_000,
       parallel: 4,
     });
     expect(topology?.nodes.a).toEqual({

@@ -145,13 +145,14 @@ export function topology(input: {
       stateSchema: 'steep',
       lockTimeout: 5000,
       statementTimeout: 0,
+      connectTimeout: 10_000,
       parallel: 4,
     },
     nodes,
     publications: Object.fromEntries(pubs.map((p) => [p.name, p])),
     subscriptions: Object.fromEntries(subs.map((s) => [s.name, s])),
     positions: {},
-    source: { path: 'steep.yaml', digest: 'sha256:feed' },
+    source: { path: 'steep.yaml', digest: `sha256:${'fe'.repeat(32)}` },
   };
 }
 
@@ -348,9 +349,17 @@ export function sqlOf(p: Plan, address: string): string[] {
   return p.steps.filter((s) => s.address === address).flatMap((s) => s.statements.map((x) => x.sql));
 }
 
+/** The step at `address`; an `init` step that follows a create shares its address: see initStepAt. */
 export function stepAt(p: Plan, address: string) {
-  const steps = p.steps.filter((s) => s.address === address);
+  const steps = p.steps.filter((s) => s.address === address && s.action !== 'init');
   if (steps.length !== 1) throw new Error(`expected one step at ${address}, found ${steps.length}`);
+  return steps[0]!;
+}
+
+/** The init step at `address` (it follows the subscription's create, or resumes a failed init). */
+export function initStepAt(p: Plan, address: string) {
+  const steps = p.steps.filter((s) => s.address === address && s.action === 'init');
+  if (steps.length !== 1) throw new Error(`expected one init step at ${address}, found ${steps.length}`);
   return steps[0]!;
 }
 

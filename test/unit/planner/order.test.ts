@@ -38,9 +38,12 @@ describe('ordering', () => {
       ['s4', 'publication.west_pub', 'create', ['s2']],
       ['s5', 'subscription.east_from_west', 'create', ['s1', 's2', 's4']],
       ['s6', 'subscription.west_from_east', 'create', ['s1', 's2', 's3']],
+      // init: apply follows each new snapshot init until it is synchronized
+      ['s7', 'subscription.east_from_west', 'init', ['s1', 's5']],
+      ['s8', 'subscription.west_from_east', 'init', ['s2', 's6']],
     ]);
     expect(p.steps[0]!.statements.every((x) => x.transactional)).toBe(true);
-    expect(p.summary).toEqual({ create: 6, update: 0, replace: 0, delete: 0, init: 0, syncSchema: 0 });
+    expect(p.summary).toEqual({ create: 6, update: 0, replace: 0, delete: 0, init: 2, syncSchema: 0 });
   });
 
   it('migrates a state schema that is behind, with only the pending migrations', () => {
@@ -103,8 +106,10 @@ describe('--target', () => {
       ['s2', 'node.west', []],
       ['s3', 'publication.east_pub', ['s1']],
       ['s4', 'subscription.west_from_east', ['s1', 's2', 's3']],
+      ['s5', 'subscription.west_from_east', ['s2', 's4']],
     ]);
     expect(p.summary.create).toBe(4);
+    expect(p.summary.init).toBe(1);
   });
 
   it('several targets; a target with nothing to do selects nothing', () => {

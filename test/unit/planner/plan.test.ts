@@ -64,7 +64,7 @@ describe('plan: converged', () => {
     expect(p.formatVersion).toBe(1);
     expect(p.steepVersion).toBe('0.1.0');
     expect(p.createdAt).toBe('2026-01-01T00:00:00Z');
-    expect(p.config).toEqual({ path: 'steep.yaml', digest: 'sha256:feed' });
+    expect(p.config).toEqual({ path: 'steep.yaml', digest: `sha256:${'fe'.repeat(32)}` });
     expect(p.observed.nodes).toEqual({ east: { serverVersion: PG18 }, west: { serverVersion: PG18 } });
     expect(p.observed.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(p.schema).toEqual([]);

@@ -85,7 +85,11 @@ describe('slots: a leftover slot where a subscription will be created', () => {
     expect(drop.reasonText).toContain('no subscription uses it');
     const create = stepAt(p, 'subscription.west_orders');
     expect(create.dependsOn).toEqual([drop.id]);
-    expect(p.steps.map((x) => x.address)).toEqual(['slot.east/west_orders', 'subscription.west_orders']);
+    expect(p.steps.map((x) => [x.address, x.action])).toEqual([
+      ['slot.east/west_orders', 'delete'],
+      ['subscription.west_orders', 'create'],
+      ['subscription.west_orders', 'init'],
+    ]);
     expect(p.orphanSlots).toEqual([]);
   });
 
@@ -132,7 +136,11 @@ describe('slots: a leftover slot where a subscription will be created', () => {
     const drop = stepAt(p, 'subscription.west_orders');
     const create = stepAt(p, 'subscription.west_orders2');
     expect(create.dependsOn).toEqual([drop.id]);
-    expect(p.steps.map((x) => x.address)).toEqual(['subscription.west_orders', 'subscription.west_orders2']);
+    expect(p.steps.map((x) => [x.address, x.action])).toEqual([
+      ['subscription.west_orders', 'delete'],
+      ['subscription.west_orders2', 'create'],
+      ['subscription.west_orders2', 'init'],
+    ]);
     expect(p.errors).toEqual([]);
   });
 });

@@ -106,12 +106,6 @@ describe('subscriptions: create', () => {
     ['none', 'enabled = true, copy_data = false, create_slot = true', false, []],
     ['merge', 'enabled = true, copy_data = false, create_slot = true', false, []],
     [
-      'manual',
-      'enabled = false, copy_data = false, create_slot = false',
-      true,
-      ['init-method', 'init-slot-missing'],
-    ],
-    [
       'two-phase',
       'enabled = false, copy_data = false, create_slot = false',
       true,
@@ -130,10 +124,29 @@ describe('subscriptions: create', () => {
   it('creates a manual-init subscription on its prepared slot, which is not dropped', () => {
     const t = base({ init: { method: 'manual', parallel: 4, existingData: 'fail' } });
     const s = withoutSubscription(t);
-    at(s, 'east').slots.west_orders = observedSlot('west_orders');
+    at(s, 'east').slots.west_orders = observedSlot('west_orders', { confirmedFlushLsn: '0/3000000' });
+    at(s, 'west').initState = {
+      subscriptions: {},
+      slots: {
+        west_orders: {
+          slot: 'west_orders',
+          subscription: 'west_orders',
+          lsn: '0/3000000',
+          snapshotName: null,
+          createdAt: '2026-01-01T00:00:00.000Z',
+          expiresAt: null,
+        },
+      },
+    };
     const p = runPlan(t, s);
-    expect(p.steps.map((x) => x.address)).toEqual([ADDR]);
-    expect(codes(p.warnings)).toEqual(['init-method']);
+    expect(p.steps.map((x) => [x.address, x.action])).toEqual([
+      [ADDR, 'create'],
+      [ADDR, 'init'],
+    ]);
+    expect(stepAt(p, ADDR).statements[0]!.sql).toContain(
+      "WITH (slot_name = 'west_orders', enabled = false, copy_data = false, create_slot = false)",
+    );
+    expect(codes(p.warnings)).toEqual([]);
     expect(p.orphanSlots).toEqual([]);
   });
 
@@ -150,6 +163,7 @@ describe('subscriptions: create', () => {
       ['s3', 'publication.customers_pub', ['s1']],
       ['s4', 'publication.orders_pub', ['s1']],
       ['s5', ADDR, ['s1', 's2', 's4']],
+      ['s6', ADDR, ['s2', 's5']],
     ]);
   });
 });
@@ -332,8 +346,11 @@ describe('subscriptions: in-place changes', () => {
       ['COMMENT ON SUBSCRIPTION "west_orders" IS', true],
     ]);
     expect(step.statements[1]!.sql).toContain('two_phase = true');
-    // the replace's own drop frees the slot: no separate slot step
-    expect(p.steps.map((x) => x.address)).toEqual([ADDR]);
+    // the replace's own drop frees the slot: no separate slot step; the copy is followed again
+    expect(p.steps.map((x) => [x.address, x.action])).toEqual([
+      [ADDR, 'replace'],
+      [ADDR, 'init'],
+    ]);
   });
 
   describe('connection', () => {

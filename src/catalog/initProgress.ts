@@ -1,0 +1,166 @@
+import type pg from 'pg';
+import type { SubscriptionRelState } from '../model/cluster.js';
+import type { TableName } from '../model/topology.js';
+import { qualifiedName } from '../model/topology.js';
+import {
+  PUBLISHED_TABLE_SIZES,
+  type PublishedTableSizeRow,
+  SERVER_LOG,
+  type ServerLogRow,
+  SLOT_LAG,
+  type SlotLagRow,
+  SUBSCRIPTION_TABLE_PROGRESS,
+  type SubscriptionActivityRow,
+  subscriptionActivityQuery,
+  type TableProgressRow,
+} from './queries/initProgress.js';
+
+/**
+ * Samples of an init's live figures, one round trip per node: what the subscriber's workers
+ * are doing, and the publisher's sizes and slot lag. Pure reads; the caller owns the sessions.
+ */
+
+export interface SubscriptionTableSample extends TableName {
+  state: SubscriptionRelState;
+  /** rows copied so far by the table-sync worker, while it copies */
+  tuplesProcessed: number | null;
+  bytesProcessed: number | null;
+}
+
+export interface SubscriptionActivity {
+  oid: number;
+  name: string;
+  enabled: boolean;
+  applyRunning: boolean;
+  syncWorkers: number;
+  lastMessageAt: string | null;
+  /** 15+, else null */
+  applyErrorCount: number | null;
+  syncErrorCount: number | null;
+  /** 18+, else null */
+  conflictCount: number | null;
+  conflicts: Record<string, number> | null;
+}
+
+export interface SubscriberSample {
+  /** null: no such subscription on the node */
+  activity: SubscriptionActivity | null;
+  tables: SubscriptionTableSample[];
+}
+
+function toActivity(r: SubscriptionActivityRow): SubscriptionActivity {
+  return {
+    oid: r.oid,
+    name: r.name,
+    enabled: r.enabled,
+    applyRunning: r.apply_running,
+    syncWorkers: r.sync_workers,
+    lastMessageAt: r.last_msg_receipt_time ? new Date(r.last_msg_receipt_time).toISOString() : null,
+    applyErrorCount: r.apply_error_count ?? null,
+    syncErrorCount: r.sync_error_count ?? null,
+    conflictCount: r.conflict_count ?? null,
+    conflicts: r.conflicts ?? null,
+  };
+}
+
+/** The server's version, once per session. */
+export async function serverVersionOf(client: pg.Client): Promise<number> {
+  const { rows } = await client.query<{ v: number }>(
+    `SELECT current_setting('server_version_num')::int AS v`,
+  );
+  return rows[0]!.v;
+}
+
+/** Every subscription's activity on the node (or one). */
+export async function readSubscriptionActivity(
+  client: pg.Client,
+  version: number,
+  subscription: string | null = null,
+): Promise<SubscriptionActivity[]> {
+  const q = subscriptionActivityQuery(version);
+  const { rows } = await client.query<SubscriptionActivityRow>({ text: q.text, values: [subscription] });
+  return rows.map(toActivity);
+}
+
+/** One subscription on its subscriber: activity and per-table progress (pipelined). */
+export async function sampleSubscriber(
+  client: pg.Client,
+  version: number,
+  subscription: string,
+): Promise<SubscriberSample> {
+  const [activity, tables] = await Promise.all([
+    readSubscriptionActivity(client, version, subscription),
+    client.query<TableProgressRow>({ text: SUBSCRIPTION_TABLE_PROGRESS.text, values: [subscription] }),
+  ]);
+  return {
+    activity: activity[0] ?? null,
+    tables: tables.rows.map((r) => ({
+      schema: r.schema,
+      name: r.name,
+      state: r.state as SubscriptionRelState,
+      tuplesProcessed: r.tuples_processed,
+      bytesProcessed: r.bytes_processed,
+    })),
+  };
+}
+
+export interface PublishedTableSize {
+  sizeBytes: number;
+  /** the larger of the planner's estimate and the live-tuple statistic */
+  estimatedRows: number;
+}
+
+/** Sizes of the given tables on the publisher, by `schema.name`. */
+export async function readPublishedTableSizes(
+  client: pg.Client,
+  tables: readonly TableName[],
+): Promise<Map<string, PublishedTableSize>> {
+  const { rows } = await client.query<PublishedTableSizeRow>({
+    text: PUBLISHED_TABLE_SIZES.text,
+    values: [tables.map((t) => t.schema), tables.map((t) => t.name)],
+  });
+  return new Map(
+    rows.map((r) => [
+      qualifiedName(r),
+      { sizeBytes: r.size_bytes, estimatedRows: Math.max(r.reltuples, r.live_tuples) },
+    ]),
+  );
+}
+
+export interface SlotLag {
+  slot: string;
+  active: boolean;
+  activePid: number | null;
+  walStatus: string | null;
+  confirmedFlushLsn: string | null;
+  currentLsn: string;
+  lagBytes: number | null;
+  retainedWalBytes: number | null;
+  lagSeconds: number | null;
+}
+
+/** Logical slots on the publisher with their lag (or one slot). */
+export async function readSlotLag(client: pg.Client, slot: string | null = null): Promise<SlotLag[]> {
+  const { rows } = await client.query<SlotLagRow>({ text: SLOT_LAG.text, values: [slot] });
+  return rows.map((r) => ({
+    slot: r.slot,
+    active: r.active,
+    activePid: r.active_pid,
+    walStatus: r.wal_status,
+    confirmedFlushLsn: r.confirmed_flush_lsn,
+    currentLsn: r.current_lsn,
+    lagBytes: r.lag_bytes,
+    retainedWalBytes: r.retained_wal_bytes,
+    lagSeconds: r.lag_seconds,
+  }));
+}
+
+/** The server's log file when the role may ask; null otherwise (or when logging goes to stderr). */
+export async function readServerLog(client: pg.Client): Promise<string | null> {
+  try {
+    const { rows } = await client.query<ServerLogRow>(SERVER_LOG.text);
+    return rows[0]?.logfile ?? null;
+  } catch {
+    return null;
+  }
+}

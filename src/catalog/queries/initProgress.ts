@@ -1,0 +1,160 @@
+import { type CatalogQuery, PG15, PG16, PG17, PG18 } from './catalogQuery.js';
+
+/*
+ * The live figures of a subscription's init (SPEC §9): per-table sync states from
+ * pg_subscription_rel and the table-sync workers' COPY progress from pg_stat_progress_copy
+ * (PostgreSQL 14+) on the subscriber; table sizes and the slot's lag on the publisher. A
+ * table-sync worker copies into the subscriber's table with `COPY … FROM` (type CALLBACK), so
+ * its bytes_total is unknown: the publisher's statistics say how much there is to copy.
+ */
+
+const CURRENT_DATABASE = `s.subdbid = (select d.oid from pg_catalog.pg_database d where d.datname = current_database())`;
+
+/** Per table of subscription `$1`: its sync state and, while a worker copies it, the rows and bytes so far. PostgreSQL 14+. */
+export const SUBSCRIPTION_TABLE_PROGRESS: CatalogQuery = {
+  name: 'init-table-progress',
+  text: `select n.nspname::text as schema,
+       c.relname::text as name,
+       sr.srsubstate::text as state,
+       p.tuples_processed::float8 as tuples_processed,
+       p.bytes_processed::float8 as bytes_processed
+  from pg_catalog.pg_subscription s
+  join pg_catalog.pg_subscription_rel sr on sr.srsubid = s.oid
+  join pg_catalog.pg_class c on c.oid = sr.srrelid
+  join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+  left join pg_catalog.pg_stat_subscription w on w.subid = s.oid and w.relid = sr.srrelid and w.pid is not null
+  left join pg_catalog.pg_stat_progress_copy p on p.pid = w.pid and p.relid = sr.srrelid
+ where s.subname = $1 and ${CURRENT_DATABASE}
+ order by 1, 2`,
+};
+
+export interface TableProgressRow {
+  schema: string;
+  name: string;
+  state: string;
+  tuples_processed: number | null;
+  bytes_processed: number | null;
+}
+
+/** The apply worker (not a table-sync or parallel apply worker): no relid, and from 16 no leader. */
+function applyWorker(version: number): string {
+  if (version >= PG17) return `w.worker_type = 'apply'`;
+  if (version >= PG16) return 'w.relid is null and w.leader_pid is null';
+  return 'w.relid is null';
+}
+
+const ERROR_COUNTS_15 = `,
+       st.apply_error_count::float8 as apply_error_count,
+       st.sync_error_count::float8 as sync_error_count`;
+
+const CONFLICTS_18 = `,
+       (st.confl_insert_exists + st.confl_update_origin_differs + st.confl_update_exists + st.confl_update_missing
+        + st.confl_delete_origin_differs + st.confl_delete_missing + st.confl_multiple_unique_conflicts)::float8 as conflict_count,
+       json_build_object('insert_exists', st.confl_insert_exists, 'update_origin_differs', st.confl_update_origin_differs,
+                         'update_exists', st.confl_update_exists, 'update_missing', st.confl_update_missing,
+                         'delete_origin_differs', st.confl_delete_origin_differs, 'delete_missing', st.confl_delete_missing,
+                         'multiple_unique_conflicts', st.confl_multiple_unique_conflicts) as conflicts`;
+
+/**
+ * Every subscription of the current database: enabled, its workers, and (15+) its error counts,
+ * (18+) its conflict counters. `$1` is null for all, or one name.
+ */
+export function subscriptionActivityQuery(version: number): CatalogQuery {
+  const stats = version >= PG15;
+  return {
+    name: 'subscription-activity',
+    text: `select s.oid::int8::float8 as oid,
+       s.subname::text as name,
+       s.subenabled as enabled,
+       exists (select 1 from pg_catalog.pg_stat_subscription w
+                where w.subid = s.oid and w.pid is not null and ${applyWorker(version)}) as apply_running,
+       (select count(*) from pg_catalog.pg_stat_subscription w
+         where w.subid = s.oid and w.pid is not null and w.relid is not null)::int as sync_workers,
+       (select max(w.last_msg_receipt_time) from pg_catalog.pg_stat_subscription w where w.subid = s.oid) as last_msg_receipt_time${stats ? ERROR_COUNTS_15 : ''}${version >= PG18 ? CONFLICTS_18 : ''}
+  from pg_catalog.pg_subscription s${stats ? '\n  left join pg_catalog.pg_stat_subscription_stats st on st.subid = s.oid' : ''}
+ where ${CURRENT_DATABASE} and ($1::text is null or s.subname = $1)
+ order by s.subname`,
+  };
+}
+
+export interface SubscriptionActivityRow {
+  oid: number;
+  name: string;
+  enabled: boolean;
+  apply_running: boolean;
+  sync_workers: number;
+  last_msg_receipt_time: Date | null;
+  /** 15+ */
+  apply_error_count?: number | null;
+  sync_error_count?: number | null;
+  /** 18+ */
+  conflict_count?: number | null;
+  conflicts?: Record<string, number> | null;
+}
+
+/** Size and estimated rows of tables `$1[i].$2[i]` on the publisher. PostgreSQL 14+. */
+export const PUBLISHED_TABLE_SIZES: CatalogQuery = {
+  name: 'init-table-sizes',
+  text: `select n.nspname::text as schema,
+       c.relname::text as name,
+       pg_catalog.pg_table_size(c.oid)::float8 as size_bytes,
+       greatest(c.reltuples, 0)::float8 as reltuples,
+       coalesce(st.n_live_tup, 0)::float8 as live_tuples
+  from unnest($1::text[], $2::text[]) as t(schema, name)
+  join pg_catalog.pg_namespace n on n.nspname = t.schema
+  join pg_catalog.pg_class c on c.relnamespace = n.oid and c.relname = t.name
+  left join pg_catalog.pg_stat_all_tables st on st.relid = c.oid`,
+};
+
+export interface PublishedTableSizeRow {
+  schema: string;
+  name: string;
+  size_bytes: number;
+  reltuples: number;
+  live_tuples: number;
+}
+
+/**
+ * Logical slots on the publisher with their lag: how much WAL the consumer has not confirmed
+ * (current WAL position − confirmed_flush_lsn), how much WAL the slot retains, and the
+ * walsender's replay lag. `$1` null for every slot, or one name. PostgreSQL 14+ (on a primary).
+ */
+export const SLOT_LAG: CatalogQuery = {
+  name: 'slot-lag',
+  text: `select s.slot_name::text as slot,
+       s.active,
+       s.active_pid,
+       s.wal_status,
+       s.confirmed_flush_lsn::text as confirmed_flush_lsn,
+       pg_catalog.pg_current_wal_lsn()::text as current_lsn,
+       pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), s.confirmed_flush_lsn)::float8 as lag_bytes,
+       pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), s.restart_lsn)::float8 as retained_wal_bytes,
+       extract(epoch from r.replay_lag)::float8 as lag_seconds
+  from pg_catalog.pg_replication_slots s
+  left join pg_catalog.pg_stat_replication r on r.pid = s.active_pid
+ where s.slot_type = 'logical' and ($1::text is null or s.slot_name = $1)
+ order by s.slot_name`,
+};
+
+export interface SlotLagRow {
+  slot: string;
+  active: boolean;
+  active_pid: number | null;
+  wal_status: string | null;
+  confirmed_flush_lsn: string | null;
+  current_lsn: string;
+  lag_bytes: number | null;
+  retained_wal_bytes: number | null;
+  lag_seconds: number | null;
+}
+
+/** Where the server writes its log, when the role may ask (superuser or pg_monitor). */
+export const SERVER_LOG: CatalogQuery = {
+  name: 'server-log',
+  text: `select case when pg_catalog.has_function_privilege('pg_catalog.pg_current_logfile()', 'execute')
+                 then pg_catalog.pg_current_logfile() end as logfile`,
+};
+
+export interface ServerLogRow {
+  logfile: string | null;
+}

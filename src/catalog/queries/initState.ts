@@ -1,0 +1,107 @@
+import type {
+  ObservedInitSlot,
+  ObservedInitState,
+  ObservedSubscriptionState,
+} from '../../model/initState.js';
+import { isInitState } from '../../model/initState.js';
+import { quoteIdent } from '../../model/sql.js';
+import type { CatalogQuery } from './catalogQuery.js';
+
+/**
+ * What steep's state schema records about inits on this node: `subscription_state` and
+ * `init_slots`, the node's own rows only (SPEC §8: rows an `allTables` publication brings from
+ * another node carry that node's name). PostgreSQL 14+.
+ *
+ * The probe runs in the first round trip; the reads are sent only when it finds both tables
+ * readable, so a node without them never aborts the snapshot transaction.
+ */
+export function initStateProbeQuery(schema: string): CatalogQuery {
+  const s = quoteIdent(schema);
+  return {
+    name: 'init-state-probe',
+    text: `select coalesce(has_table_privilege(to_regclass($1), 'SELECT'), false)
+         and coalesce(has_table_privilege(to_regclass($2), 'SELECT'), false) as readable`,
+    values: [`${s}.subscription_state`, `${s}.init_slots`],
+  };
+}
+
+export interface InitStateProbeRow {
+  readable: boolean;
+}
+
+export function subscriptionStatesQuery(schema: string, node: string): CatalogQuery {
+  return {
+    name: 'init-subscription-states',
+    text: `select subscription, init_method, state, source_node, started_at, completed_at, updated_at, error
+  from ${quoteIdent(schema)}.subscription_state
+ where node_name = $1`,
+    values: [node],
+  };
+}
+
+export function initSlotsQuery(schema: string, node: string): CatalogQuery {
+  return {
+    name: 'init-slots',
+    text: `select slot_name, subscription, lsn::text as lsn, snapshot_name, created_at, expires_at
+  from ${quoteIdent(schema)}.init_slots
+ where node_name = $1
+ order by created_at`,
+    values: [node],
+  };
+}
+
+export interface SubscriptionStateRow {
+  subscription: string;
+  init_method: string;
+  state: string;
+  source_node: string;
+  started_at: Date | null;
+  completed_at: Date | null;
+  updated_at: Date;
+  error: string | null;
+}
+
+export interface InitSlotRow {
+  slot_name: string;
+  subscription: string;
+  lsn: string;
+  snapshot_name: string | null;
+  created_at: Date;
+  expires_at: Date | null;
+}
+
+function iso(d: Date | null): string | null {
+  return d ? new Date(d).toISOString() : null;
+}
+
+export function toObservedState(r: SubscriptionStateRow): ObservedSubscriptionState {
+  return {
+    subscription: r.subscription,
+    initMethod: r.init_method,
+    state: isInitState(r.state) ? r.state : 'uninitialized',
+    sourceNode: r.source_node,
+    startedAt: iso(r.started_at),
+    completedAt: iso(r.completed_at),
+    updatedAt: iso(r.updated_at)!,
+    error: r.error,
+  };
+}
+
+export function toObservedInitSlot(r: InitSlotRow): ObservedInitSlot {
+  return {
+    slot: r.slot_name,
+    subscription: r.subscription,
+    lsn: r.lsn,
+    snapshotName: r.snapshot_name,
+    createdAt: iso(r.created_at)!,
+    expiresAt: iso(r.expires_at),
+  };
+}
+
+export function toInitState(states: SubscriptionStateRow[], slots: InitSlotRow[]): ObservedInitState {
+  const out: ObservedInitState = { subscriptions: {}, slots: {} };
+  for (const r of states) out.subscriptions[r.subscription] = toObservedState(r);
+  // the newest row per subscription wins
+  for (const r of slots) out.slots[r.subscription] = toObservedInitSlot(r);
+  return out;
+}

@@ -1,0 +1,52 @@
+import { quoteLiteral, quoteTable } from '../model/sql.js';
+import type { ConnectionSpec, TableName } from '../model/topology.js';
+import { qualifiedName } from '../model/topology.js';
+import { openCatalogSession } from './session.js';
+
+/**
+ * Which of the given tables hold at least one row: asked only for the tables a subscription
+ * about to be created with `copy_data` would copy into (SPEC §9, existing data), one
+ * `EXISTS (SELECT 1 FROM t)` per table in a single statement (an index-free probe that stops
+ * at the first visible row). A table the role may not read is left out of the answer and
+ * reported in `unreadable`.
+ */
+export interface RowPresence {
+  withRows: Set<string>;
+  unreadable: Set<string>;
+}
+
+/** The statement, for a list of tables known to exist. PostgreSQL 14+. */
+export function rowPresenceSql(tables: readonly TableName[]): string {
+  return tables
+    .map(
+      (t) =>
+        `select ${quoteLiteral(qualifiedName(t))}::text as name, exists (select 1 from ${quoteTable(t)}) as has_rows`,
+    )
+    .join('\nunion all\n');
+}
+
+export async function readRowPresence(
+  conn: ConnectionSpec,
+  opts: { node: string; tables: readonly TableName[]; connectTimeoutMs?: number },
+): Promise<RowPresence> {
+  const out: RowPresence = { withRows: new Set(), unreadable: new Set() };
+  if (opts.tables.length === 0) return out;
+  const client = await openCatalogSession(conn, { node: opts.node, connectTimeoutMs: opts.connectTimeoutMs });
+  try {
+    const names = opts.tables.map(qualifiedName);
+    const allowed = await client.query<{ name: string; ok: boolean }>(
+      `select n as name, coalesce(has_table_privilege(to_regclass(q), 'SELECT'), false) as ok
+         from unnest($1::text[], $2::text[]) as t(n, q)`,
+      [names, opts.tables.map(quoteTable)],
+    );
+    const readable = new Set(allowed.rows.filter((r) => r.ok).map((r) => r.name));
+    for (const n of names) if (!readable.has(n)) out.unreadable.add(n);
+    const probe = opts.tables.filter((t) => readable.has(qualifiedName(t)));
+    if (probe.length === 0) return out;
+    const { rows } = await client.query<{ name: string; has_rows: boolean }>(rowPresenceSql(probe));
+    for (const r of rows) if (r.has_rows) out.withRows.add(r.name);
+    return out;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}

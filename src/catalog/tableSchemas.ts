@@ -1,0 +1,227 @@
+import { createHash } from 'node:crypto';
+import type pg from 'pg';
+import {
+  fingerprintText,
+  type NodeTableSchemas,
+  type SequenceDef,
+  type TableColumn,
+  type TableFingerprint,
+  type TableSchema,
+  type TableScope,
+  type UserType,
+  type UserTypeKind,
+} from '../model/tableSchema.js';
+import type { ConnectionSpec } from '../model/topology.js';
+import { compareTableNames, compareText } from './order.js';
+import {
+  type ColumnRow,
+  type FingerprintRow,
+  fingerprintsQuery,
+  QUALIFY_NAMES,
+  type SchemasAndExtensionsRow,
+  type SequenceRow,
+  tableSchemaQueries,
+  type UserTypeRow,
+} from './queries/columns.js';
+import { openCatalogSession, rows } from './session.js';
+
+/** `BEGIN …` of every catalog read (as readNode). */
+const BEGIN_SNAPSHOT = 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY';
+
+export function sha256Hex(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex');
+}
+
+const IDENTITY = { a: 'always', d: 'by-default' } as const;
+const GENERATED = { s: 'stored', v: 'virtual' } as const;
+const TYPE_KIND: Record<string, UserTypeKind> = {
+  e: 'enum',
+  d: 'domain',
+  c: 'composite',
+  r: 'range',
+  m: 'multirange',
+  b: 'base',
+  p: 'pseudo',
+};
+
+function toColumn(r: ColumnRow): TableColumn {
+  const generated = GENERATED[r.generated as keyof typeof GENERATED] ?? null;
+  return {
+    name: r.column_name!,
+    type: r.type!,
+    default: r.default_expr,
+    notNull: r.not_null === true,
+    ordinal: r.ordinal!,
+    identity: IDENTITY[r.identity as keyof typeof IDENTITY] ?? null,
+    generated,
+    collation: r.collation,
+    baseType:
+      r.type_schema !== null && r.type_name !== null ? { schema: r.type_schema, name: r.type_name } : null,
+    sequences: r.sequences ?? [],
+  };
+}
+
+/** Tables of column rows, fingerprinted; keyed and ordered by `schema.table`. */
+export function toTables(columnRows: readonly ColumnRow[]): Record<string, TableSchema> {
+  const byTable = new Map<string, { row: ColumnRow; columns: TableColumn[]; pk: Array<[number, string]> }>();
+  for (const r of columnRows) {
+    const key = `${r.schema}.${r.name}`;
+    let t = byTable.get(key);
+    if (!t) {
+      t = { row: r, columns: [], pk: [] };
+      byTable.set(key, t);
+    }
+    if (r.column_name === null) continue;
+    t.columns.push(toColumn(r));
+    if (r.pk_position !== null) t.pk.push([r.pk_position, r.column_name]);
+  }
+  const out: Record<string, TableSchema> = {};
+  const ordered = [...byTable.values()].sort((a, b) => compareTableNames(a.row, b.row));
+  for (const { row, columns, pk } of ordered) {
+    columns.sort((a, b) => a.ordinal - b.ordinal);
+    out[`${row.schema}.${row.name}`] = {
+      schema: row.schema,
+      name: row.name,
+      kind: row.kind === 'p' ? 'p' : 'r',
+      partition: row.partition,
+      replicaIdentity: row.replica_identity as TableSchema['replicaIdentity'],
+      columns,
+      primaryKey: pk.length > 0 ? pk.sort((a, b) => a[0] - b[0]).map(([, name]) => name) : null,
+      fingerprint: sha256Hex(fingerprintText(columns)),
+    };
+  }
+  return out;
+}
+
+export function toTypes(typeRows: readonly UserTypeRow[]): Record<string, UserType> {
+  const out: Record<string, UserType> = {};
+  for (const r of [...typeRows].sort(
+    (a, b) => compareText(a.schema, b.schema) || compareText(a.name, b.name),
+  )) {
+    out[`${r.schema}.${r.name}`] = {
+      schema: r.schema,
+      name: r.name,
+      kind: TYPE_KIND[r.kind] ?? 'base',
+      extension: r.extension,
+      labels: r.labels,
+    };
+  }
+  return out;
+}
+
+export function toSequences(seqRows: readonly SequenceRow[]): Record<string, SequenceDef> {
+  const out: Record<string, SequenceDef> = {};
+  for (const r of [...seqRows].sort(compareTableNames)) {
+    out[`${r.schema}.${r.name}`] = {
+      schema: r.schema,
+      name: r.name,
+      dataType: r.data_type,
+      start: r.start,
+      increment: r.increment,
+      min: r.min,
+      max: r.max,
+      cache: r.cache,
+      cycle: r.cycle,
+      ownedBy:
+        r.table_schema !== null && r.table_name !== null && r.column_name !== null
+          ? { table: `${r.table_schema}.${r.table_name}`, column: r.column_name }
+          : null,
+    };
+  }
+  return out;
+}
+
+export function toTableSchemas(
+  scope: TableScope,
+  columnRows: readonly ColumnRow[],
+  typeRows: readonly UserTypeRow[],
+  sequenceRows: readonly SequenceRow[],
+  names: SchemasAndExtensionsRow | undefined,
+): NodeTableSchemas {
+  return {
+    scope,
+    tables: toTables(columnRows),
+    types: toTypes(typeRows),
+    sequences: toSequences(sequenceRows),
+    schemas: names?.schemas ?? [],
+    extensions: names?.extensions ?? [],
+  };
+}
+
+/** Issue the table-definition queries on a session inside its snapshot transaction. Not awaited here. */
+export function issueTableSchemaQueries(
+  client: pg.Client,
+  scope: TableScope,
+  stateSchema: string,
+): Promise<NodeTableSchemas> {
+  const q = tableSchemaQueries(scope, stateSchema);
+  const maybe = <T>(query: typeof q.userTypes): Promise<T[]> =>
+    query ? rows<T>(client, query) : Promise.resolve([]);
+  const issued = Promise.all([
+    client.query(q.qualifyNames.text),
+    rows<ColumnRow>(client, q.columns),
+    maybe<UserTypeRow>(q.userTypes),
+    maybe<SequenceRow>(q.sequences),
+    maybe<SchemasAndExtensionsRow>(q.schemasAndExtensions),
+    client.query(q.restoreNames.text),
+  ]);
+  return issued.then(([, columns, types, sequences, names]) =>
+    toTableSchemas(scope, columns, types, sequences, names[0]),
+  );
+}
+
+export interface ReadTablesOptions {
+  node: string;
+  scope: TableScope;
+  stateSchema: string;
+  connectTimeoutMs?: number;
+  statementTimeoutMs?: number;
+}
+
+/** One node's table definitions for a scope, in one round trip (for `schema compare` / `diff`). */
+export async function readTableSchemas(
+  conn: ConnectionSpec,
+  opts: ReadTablesOptions,
+): Promise<NodeTableSchemas> {
+  const client = await openCatalogSession(conn, opts);
+  try {
+    const [, result] = await Promise.all([
+      client.query(BEGIN_SNAPSHOT),
+      issueTableSchemaQueries(client, opts.scope, opts.stateSchema),
+      client.query('COMMIT'),
+    ]);
+    return result;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+/** The fingerprint of every table of the scope, computed by PostgreSQL in one query, sorted. */
+export async function queryFingerprints(
+  client: pg.Client,
+  scope: TableScope,
+  stateSchema: string,
+): Promise<TableFingerprint[]> {
+  const [, , found] = await Promise.all([
+    client.query(BEGIN_SNAPSHOT),
+    client.query(QUALIFY_NAMES.text),
+    rows<FingerprintRow>(client, fingerprintsQuery(scope, stateSchema)),
+    client.query('COMMIT'),
+  ]);
+  return found
+    .map((r) => ({ schema: r.schema, name: r.name, fingerprint: r.fingerprint, columnCount: r.column_count }))
+    .sort(compareTableNames);
+}
+
+/** `steep schema fingerprint`: one session, one round trip. */
+export async function readFingerprints(
+  conn: ConnectionSpec,
+  opts: ReadTablesOptions,
+): Promise<TableFingerprint[]> {
+  const client = await openCatalogSession(conn, opts);
+  try {
+    return await queryFingerprints(client, opts.scope, opts.stateSchema);
+  } finally {
+    await client.end().catch(() => {});
+  }
+}

@@ -1,0 +1,34 @@
+import { mask } from '../db/mask.js';
+
+/**
+ * `--watch`: refresh every `intervalMs` until SIGINT/SIGTERM. On a terminal the screen is
+ * redrawn in place; otherwise (or with JSON) each refresh is written after the previous one.
+ */
+export async function watch(
+  refresh: () => Promise<string>,
+  opts: { intervalMs: number; redraw: boolean },
+): Promise<void> {
+  let stopped = false;
+  let wake: () => void = () => {};
+  const stop = () => {
+    stopped = true;
+    wake();
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  try {
+    while (!stopped) {
+      const t0 = Date.now();
+      const text = mask(await refresh());
+      if (stopped) break;
+      process.stdout.write(opts.redraw ? `\x1b[H\x1b[2J${text}\n` : `${text}\n`);
+      await new Promise<void>((r) => {
+        wake = r;
+        setTimeout(r, Math.max(0, opts.intervalMs - (Date.now() - t0)));
+      });
+    }
+  } finally {
+    process.removeListener('SIGINT', stop);
+    process.removeListener('SIGTERM', stop);
+  }
+}

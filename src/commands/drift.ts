@@ -1,0 +1,33 @@
+import { SteepCommand } from '../cli/baseCommand.js';
+import { formatFlag, globalFlags, jsonFlag } from '../cli/flags.js';
+import { formatProblem } from '../model/errors.js';
+import { renderDriftMarkdown } from '../render/driftMarkdown.js';
+import { renderDriftJson, renderDriftText } from '../render/driftText.js';
+import { detectDrift, driftExitCode } from '../workflows/drift.js';
+
+export default class Drift extends SteepCommand {
+  static override summary =
+    'Report what differs between steep.yaml and the nodes, and between their table schemas.';
+  static override description =
+    `For a scheduled pipeline: everything \`steep plan\` would change (objects changed outside steep, missing objects), orphaned replication slots, the schema differences between publisher and subscriber of every subscription, and the tables whose fingerprint changed since it was last saved (by \`steep schema fingerprint --save\` or a successful apply). Nothing is changed.
+Exit codes: 0 no drift, 2 drift found, 1 error (invalid file, unreachable node).`;
+  static override examples = [
+    '<%= config.bin %> drift',
+    '<%= config.bin %> drift --json',
+    '<%= config.bin %> drift --format markdown > drift.md',
+  ];
+  static override flags = { ...globalFlags, ...jsonFlag, ...formatFlag };
+
+  async run(): Promise<void> {
+    const { flags } = await this.parse(Drift);
+    this.colorEnabled(flags);
+    const { report, configWarnings } = await detectDrift(flags.config);
+    for (const w of configWarnings) this.err(formatProblem(w));
+    const format = flags.json ? 'json' : flags.format;
+    if (format === 'json') this.out(renderDriftJson(report));
+    else if (format === 'markdown') this.out(renderDriftMarkdown(report));
+    else this.out(renderDriftText(report));
+    if (format !== 'text') for (const e of report.errors) this.err(`error: ${e.message}`);
+    process.exitCode = driftExitCode(report);
+  }
+}

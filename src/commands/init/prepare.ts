@@ -1,0 +1,89 @@
+import { Args, Flags } from '@oclif/core';
+import { SteepCommand } from '../../cli/baseCommand.js';
+import { ignoreEvents, jsonEventSink } from '../../cli/eventLog.js';
+import { globalFlags, jsonFlag } from '../../cli/flags.js';
+import { formatProblem } from '../../model/errors.js';
+import { type PrepareResult, prepareInit } from '../../workflows/initPrepare.js';
+
+function text(r: PrepareResult, holding: boolean): string[] {
+  const lines = [
+    r.alreadyPrepared
+      ? `Slot ${r.slot} on ${r.from} was already prepared for subscription ${r.subscription}.`
+      : `Slot ${r.slot} created on ${r.from} for subscription ${r.subscription} (init manual, now preparing).`,
+    `LSN: ${r.lsn}`,
+  ];
+  if (holding && r.snapshotName) {
+    lines.push(
+      `Snapshot: ${r.snapshotName} (exported: valid while this command runs)`,
+      '',
+      'Take a dump consistent at exactly that LSN, while this command keeps running:',
+      `  ${r.pgDump}`,
+      `Restore it on ${r.node}:`,
+      `  ${r.pgRestore}`,
+      '',
+      `Then stop this command (Ctrl-C) and run steep apply: it creates ${r.subscription} on this slot, starts it at ${r.lsn} and follows it to synchronized.`,
+    );
+  } else {
+    lines.push(
+      '',
+      `Restore on ${r.node} a backup consistent at ${r.lsn} (pg_dump needs its exported snapshot: prepare with --hold),`,
+      `then run steep apply; for a backup consistent at a later LSN (a physical backup), steep apply --lsn ${r.subscription}=LSN.`,
+    );
+  }
+  return lines;
+}
+
+export default class InitPrepare extends SteepCommand {
+  static override summary =
+    'Manual init, step 1: create the subscription’s slot on the publisher and record its LSN.';
+  static override description =
+    `For subscriptions with init method manual: creates the slot over a replication connection (CREATE_REPLICATION_SLOT … LOGICAL pgoutput) and records the slot and its consistent point (LSN) in the subscriber's state schema; the init is then preparing.
+With --hold the slot's snapshot is exported and kept open until the command is interrupted, and the exact pg_dump --snapshot command to dump the subscribed tables at that LSN is printed, with its pg_restore. After the restore, steep apply creates the subscription on the slot (create_slot = false, copy_data = false), starts its origin at the LSN, enables it and follows it to synchronized.`;
+  static override examples = [
+    '<%= config.bin %> init prepare west_orders --hold',
+    '<%= config.bin %> init prepare west_orders --json',
+  ];
+  static override args = {
+    subscription: Args.string({ description: 'The subscription to prepare.', required: true }),
+  };
+  static override flags = {
+    ...globalFlags,
+    ...jsonFlag,
+    hold: Flags.boolean({
+      summary: 'Export the snapshot and keep it open until interrupted, for pg_dump --snapshot.',
+    }),
+  };
+
+  async run(): Promise<void> {
+    const { args, flags } = await this.parse(InitPrepare);
+    this.colorEnabled(flags);
+    const onEvent = flags['log-format'] === 'json' ? jsonEventSink() : ignoreEvents;
+    const { result, held } = await prepareInit(flags.config, args.subscription, {
+      hold: flags.hold,
+      onEvent,
+    });
+    for (const w of result.configWarnings) this.err(formatProblem(w));
+    const { configWarnings: _w, ...doc } = result;
+    this.out(flags.json ? JSON.stringify(doc) : text(result, held !== null).join('\n'));
+    if (!held) return;
+    // keep the snapshot until interrupted (or until the connection ends)
+    let released = false;
+    await new Promise<void>((resolve) => {
+      const stop = () => {
+        released = true;
+        resolve();
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      void held.closed.then(() => {
+        if (!released)
+          this.err(
+            `warning: the replication connection to ${result.from} ended: snapshot ${result.snapshotName} is gone`,
+          );
+        resolve();
+      });
+    });
+    await held.release();
+    if (!flags.json) this.err('Snapshot released.');
+  }
+}

@@ -1,0 +1,57 @@
+import { Args, Flags } from '@oclif/core';
+import { SteepCommand } from '../../cli/baseCommand.js';
+import { globalFlags, jsonFlag } from '../../cli/flags.js';
+import { watch } from '../../cli/watch.js';
+import { formatProblem } from '../../model/errors.js';
+import { renderInitStatus } from '../../render/initProgress.js';
+import { openInitStatus, sampleOnce } from '../../workflows/initStatus.js';
+
+export default class InitStatus extends SteepCommand {
+  static override summary = "Show the state and live progress of subscriptions' initialisation.";
+  static override description =
+    `Per subscription: its init state (uninitialized, preparing, copying, catching_up, synchronized, diverged, failed, reinitializing), the copy's % done (weighted by the publisher's table sizes), tables done/total, the tables being copied, rows/s, ETA, and the lag still to catch up — sampled live from the subscriber (pg_subscription_rel, pg_stat_progress_copy) and the publisher (table sizes, slot lag).
+With --watch it refreshes every second until interrupted; with --json it prints a JSON array (one per refresh with --watch).`;
+  static override examples = [
+    '<%= config.bin %> init status',
+    '<%= config.bin %> init status west_orders --watch',
+    '<%= config.bin %> init status --json',
+  ];
+  static override args = {
+    subscription: Args.string({
+      description: 'Only this subscription (default: every subscription in steep.yaml).',
+    }),
+  };
+  static override flags = {
+    ...globalFlags,
+    ...jsonFlag,
+    watch: Flags.boolean({ summary: 'Refresh every second until interrupted.' }),
+    interval: Flags.integer({
+      summary: 'Refresh interval with --watch, in milliseconds.',
+      default: 1000,
+      min: 200,
+    }),
+  };
+
+  async run(): Promise<void> {
+    const { args, flags } = await this.parse(InitStatus);
+    this.colorEnabled(flags);
+    const { observer, configWarnings } = await openInitStatus(flags.config, args.subscription);
+    for (const w of configWarnings) this.err(formatProblem(w));
+    const render = (list: Awaited<ReturnType<typeof observer.sample>>) =>
+      flags.json ? JSON.stringify(list, null, flags.watch ? undefined : 2) : renderInitStatus(list);
+    try {
+      if (flags.watch) {
+        await watch(async () => render(await observer.sample()), {
+          intervalMs: flags.interval,
+          redraw: !flags.json && process.stdout.isTTY === true,
+        });
+        return;
+      }
+      const list = await sampleOnce(observer);
+      this.out(render(list));
+      if (list.some((p) => p.subscriberError !== null)) process.exitCode = 1;
+    } finally {
+      await observer.close();
+    }
+  }
+}

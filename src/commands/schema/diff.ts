@@ -1,0 +1,30 @@
+import { Args } from '@oclif/core';
+import { SteepCommand } from '../../cli/baseCommand.js';
+import { globalFlags, jsonFlag } from '../../cli/flags.js';
+import { formatProblem } from '../../model/errors.js';
+import { renderDiffJson, renderDiffText } from '../../render/schemaText.js';
+import { diffTable } from '../../workflows/schema.js';
+
+export default class SchemaDiff extends SteepCommand {
+  static override summary = 'Show how one table differs between two nodes, column by column.';
+  static override description =
+    'Per column: missing (on NODE_B), extra (only on NODE_B), type, default (including identity and generation), nullability; or that the columns are the same in another order, or that the table exists on one node only.';
+  static override examples = [
+    '<%= config.bin %> schema diff east west public.orders',
+    '<%= config.bin %> schema diff east west \'"Sales"."Order Lines"\' --json',
+  ];
+  static override args = {
+    nodeA: Args.string({ description: 'A node of steep.yaml.', required: true }),
+    nodeB: Args.string({ description: 'Another node of steep.yaml.', required: true }),
+    table: Args.string({ description: 'schema.table (a bare name means public).', required: true }),
+  };
+  static override flags = { ...globalFlags, ...jsonFlag };
+
+  async run(): Promise<void> {
+    const { args, flags } = await this.parse(SchemaDiff);
+    this.colorEnabled(flags);
+    const result = await diffTable(flags.config, args.nodeA, args.nodeB, args.table);
+    for (const w of result.configWarnings) this.err(formatProblem(w));
+    this.out(flags.json ? renderDiffJson(result) : renderDiffText(result));
+  }
+}

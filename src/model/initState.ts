@@ -1,0 +1,128 @@
+/**
+ * Initialisation of a subscription (SPEC §9): the eight states steep persists per subscription
+ * in the subscriber's state schema, what the catalog reads of them, and the live progress
+ * figures of an init (copy, catch-up) as `apply`, `init status` and `status` show them.
+ */
+import type { SubscriptionRelState } from './cluster.js';
+import type { InitMethod } from './topology.js';
+
+export type InitState =
+  | 'uninitialized'
+  | 'preparing'
+  | 'copying'
+  | 'catching_up'
+  | 'synchronized'
+  | 'diverged'
+  | 'failed'
+  | 'reinitializing';
+
+/** In the order an init passes through them, then the side states. */
+export const INIT_STATES: readonly InitState[] = [
+  'uninitialized',
+  'preparing',
+  'copying',
+  'catching_up',
+  'synchronized',
+  'diverged',
+  'failed',
+  'reinitializing',
+];
+
+export function isInitState(v: string): v is InitState {
+  return (INIT_STATES as readonly string[]).includes(v);
+}
+
+/** A `subscription_state` row of the node itself. Times are ISO 8601. */
+export interface ObservedSubscriptionState {
+  subscription: string;
+  initMethod: InitMethod | string;
+  state: InitState;
+  sourceNode: string;
+  startedAt: string | null;
+  completedAt: string | null;
+  updatedAt: string;
+  /** why it failed (state `failed`), else null */
+  error: string | null;
+}
+
+/** An `init_slots` row: a slot `steep init prepare` created on the publisher for a subscription. */
+export interface ObservedInitSlot {
+  slot: string;
+  subscription: string;
+  /** the slot's consistent point: the backup restored on the subscriber must be consistent here */
+  lsn: string;
+  snapshotName: string | null;
+  createdAt: string;
+  expiresAt: string | null;
+}
+
+/** What steep's state schema on a subscriber records about its subscriptions' inits. */
+export interface ObservedInitState {
+  /** by subscription name */
+  subscriptions: Record<string, ObservedSubscriptionState>;
+  /** by subscription name */
+  slots: Record<string, ObservedInitSlot>;
+}
+
+/** One subscribed table during an init. */
+export interface TableProgress {
+  schema: string;
+  name: string;
+  /** pg_subscription_rel.srsubstate: i init, d copying, f copied, s synchronised, r ready */
+  state: SubscriptionRelState;
+  /** the publisher's table size (heap + TOAST), null when it could not be read */
+  sizeBytes: number | null;
+  /** the publisher's estimate of its rows (statistics, not a count) */
+  estimatedRows: number | null;
+  /** rows the table-sync worker has copied so far (pg_stat_progress_copy), or the estimate once copied */
+  rowsCopied: number;
+  /** 0–100 */
+  percent: number;
+}
+
+/** The live figures of a subscription's init, as sampled from both nodes at `sampledAt`. */
+export interface InitProgress {
+  subscription: string;
+  /** the subscriber */
+  node: string;
+  /** the publisher */
+  from: string;
+  method: InitMethod | string;
+  /** the persisted state, moved forward by what this sample shows */
+  state: InitState;
+  /** 0–100: the copy, weighted by table size; 100 once every table is copied */
+  percent: number;
+  tablesTotal: number;
+  tablesDone: number;
+  /** `schema.table` being copied right now */
+  currentTables: string[];
+  rowsCopied: number;
+  bytesTotal: number | null;
+  /** rows per second over the last few samples; null until two samples exist */
+  rowsPerSecond: number | null;
+  /** seconds to the end of the copy at the current pace; null when unknown */
+  etaSeconds: number | null;
+  /** WAL the subscription still has to receive (publisher: current WAL position − slot's confirmed flush) */
+  lagBytes: number | null;
+  /** the publisher's replay lag for the subscription's walsender */
+  lagSeconds: number | null;
+  /** table-sync workers running on the subscriber */
+  syncWorkers: number;
+  /** the apply worker runs */
+  applyWorkerRunning: boolean;
+  /** pg_stat_subscription_stats (PostgreSQL 15+); null before 15 */
+  applyErrorCount: number | null;
+  syncErrorCount: number | null;
+  /** null when the publisher answered */
+  publisherError: string | null;
+  /** null when the subscriber answered; else every other figure is unknown */
+  subscriberError: string | null;
+  /** the subscription exists on the subscriber */
+  exists: boolean;
+  enabled: boolean;
+  /** persisted `error` of a failed init */
+  error: string | null;
+  startedAt: string | null;
+  sampledAt: string;
+  tables: TableProgress[];
+}

@@ -1,0 +1,10 @@
+/** Warnings and errors of schema sync carry codes under `schema.`; `steep drift` counts them as drift. */
+export const SCHEMA_CODES = {
+  mismatch: 'schema.mismatch',
+  manual: 'schema.manual',
+  cannotSync: 'schema.cannot-sync',
+  extraColumn: 'schema.extra-column',
+  conflict: 'schema.conflict',
+  enumLabels: 'schema.enum-labels',
+  notNullAdd: 'schema.not-null-add',
+} as const;

@@ -1,0 +1,134 @@
+import type { SchemaStatus } from '../model/plan.js';
+import { defaultText, type TableColumn, type TableSchema } from '../model/tableSchema.js';
+
+/**
+ * Compare one table on two nodes, column by column (SPEC §7). Pure. `left` is NODE_A of
+ * `steep schema compare NODE_A NODE_B` (in a plan: the publisher), `right` is NODE_B (the
+ * subscriber):
+ *   LOCAL_ONLY   only on the left          REMOTE_ONLY   only on the right
+ *   MISMATCH     a column differs          ORDER_DIFFERS the same columns in another order
+ *   MATCH        the same fingerprint
+ * Column differences, from the right side's point of view: `missing` (a left column the right
+ * lacks), `extra` (a right column the left lacks), `type`, `default` (defaults, identity and
+ * generation), `nullability`.
+ */
+
+export type ColumnDifferenceKind = 'missing' | 'extra' | 'type' | 'default' | 'nullability';
+
+export interface ColumnDifference {
+  column: string;
+  kind: ColumnDifferenceKind;
+  left: string | null;
+  right: string | null;
+}
+
+export interface TableComparison {
+  /** `schema.table` */
+  table: string;
+  status: SchemaStatus;
+  columns: ColumnDifference[];
+  left: TableSchema | null;
+  right: TableSchema | null;
+}
+
+export interface CompareOptions {
+  /**
+   * Only these left columns matter (a publication's column list): the others may be absent on
+   * the right. null = every column.
+   */
+  columns?: ReadonlySet<string> | null;
+}
+
+/** `numeric(10,2) DEFAULT 0 NOT NULL`: how a column reads in a difference. */
+export function columnDefinitionText(c: TableColumn): string {
+  const d = defaultText(c);
+  const def = d === 'NULL' ? '' : c.identity || c.generated ? ` ${d}` : ` DEFAULT ${d}`;
+  return `${c.type}${def}${c.notNull ? ' NOT NULL' : ''}`;
+}
+
+function defaultOrNull(c: TableColumn): string | null {
+  const d = defaultText(c);
+  return d === 'NULL' ? null : d;
+}
+
+export function nullabilityText(c: TableColumn): string {
+  return c.notNull ? 'NOT NULL' : 'NULL';
+}
+
+export function compareTables(
+  left: TableSchema | null,
+  right: TableSchema | null,
+  table: string,
+  opts: CompareOptions = {},
+): TableComparison {
+  if (!left && !right) throw new Error(`compareTables: ${table} is on neither side`);
+  if (!right) return { table, status: 'LOCAL_ONLY', columns: [], left, right };
+  if (!left) return { table, status: 'REMOTE_ONLY', columns: [], left, right };
+  const only = opts.columns ?? null;
+  const considered = left.columns.filter((c) => only === null || only.has(c.name));
+  const rightByName = new Map(right.columns.map((c) => [c.name, c]));
+  const leftNames = new Set(left.columns.map((c) => c.name));
+  const columns: ColumnDifference[] = [];
+  for (const l of considered) {
+    const r = rightByName.get(l.name);
+    if (!r) {
+      columns.push({ column: l.name, kind: 'missing', left: columnDefinitionText(l), right: null });
+      continue;
+    }
+    if (l.type !== r.type) columns.push({ column: l.name, kind: 'type', left: l.type, right: r.type });
+    if (defaultText(l) !== defaultText(r))
+      columns.push({ column: l.name, kind: 'default', left: defaultOrNull(l), right: defaultOrNull(r) });
+    if (l.notNull !== r.notNull)
+      columns.push({
+        column: l.name,
+        kind: 'nullability',
+        left: nullabilityText(l),
+        right: nullabilityText(r),
+      });
+  }
+  for (const r of right.columns) {
+    if (!leftNames.has(r.name))
+      columns.push({ column: r.name, kind: 'extra', left: null, right: columnDefinitionText(r) });
+  }
+  if (columns.length > 0) return { table, status: 'MISMATCH', columns, left, right };
+  // the same columns: in the same relative order?
+  const leftOrder = considered.map((c) => c.name);
+  const rightOrder = right.columns.map((c) => c.name).filter((n) => leftOrder.includes(n));
+  const sameOrder = leftOrder.every((n, i) => rightOrder[i] === n);
+  return { table, status: sameOrder ? 'MATCH' : 'ORDER_DIFFERS', columns, left, right };
+}
+
+/** Every table of either side (or only `tables`), compared, in name order. */
+export function compareTableSets(
+  left: Readonly<Record<string, TableSchema>>,
+  right: Readonly<Record<string, TableSchema>>,
+  tables?: readonly string[],
+): TableComparison[] {
+  const names = tables ?? [...new Set([...Object.keys(left), ...Object.keys(right)])];
+  return [...new Set(names)]
+    .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+    .filter((n) => left[n] || right[n])
+    .map((n) => compareTables(left[n] ?? null, right[n] ?? null, n));
+}
+
+/** A mismatch that matters for replication: anything but MATCH and ORDER_DIFFERS. */
+export function differs(status: SchemaStatus): boolean {
+  return status !== 'MATCH' && status !== 'ORDER_DIFFERS';
+}
+
+/** `column note is missing on west`, `column total is numeric(10,2) on east, numeric(12,2) on west` */
+export function describeDifference(d: ColumnDifference, leftNode: string, rightNode: string): string {
+  const col = `column ${d.column}`;
+  switch (d.kind) {
+    case 'missing':
+      return `${col} (${d.left}) is missing on ${rightNode}`;
+    case 'extra':
+      return `${col} (${d.right}) exists only on ${rightNode}`;
+    case 'type':
+      return `${col} is ${d.left} on ${leftNode}, ${d.right} on ${rightNode}`;
+    case 'default':
+      return `${col} has default ${d.left ?? 'none'} on ${leftNode}, ${d.right ?? 'none'} on ${rightNode}`;
+    case 'nullability':
+      return `${col} is ${d.left} on ${leftNode}, ${d.right} on ${rightNode}`;
+  }
+}

@@ -1,0 +1,65 @@
+import type { DriftReport } from '../workflows/drift.js';
+import { driftSummary } from './driftText.js';
+import { schemaMarkdown } from './schemaMarkdown.js';
+import { formatBytes, formatValue } from './values.js';
+
+/** `steep drift --format markdown`: for an issue or a chat message a pipeline posts. */
+const cell = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+
+export function renderDriftMarkdown(r: DriftReport): string {
+  const out = ['## steep drift', '', `**${driftSummary(r)}**`, ''];
+  if (r.errors.length > 0) {
+    out.push('### Errors', '');
+    for (const e of r.errors) out.push(`- :x: ${e.message}`);
+    out.push('');
+  }
+  if (r.objects.length > 0) {
+    out.push(
+      '### Changed outside steep',
+      '',
+      '| address | attribute | expected | found |',
+      '|---|---|---|---|',
+    );
+    for (const d of r.objects)
+      out.push(
+        `| \`${d.address}\` | ${cell(d.path)} | ${cell(formatValue(d.expected))} | ${cell(formatValue(d.actual))} |`,
+      );
+    out.push('');
+  }
+  if (r.changes.length > 0) {
+    out.push('### steep apply would', '', '| action | address | node | why |', '|---|---|---|---|');
+    for (const c of r.changes)
+      out.push(`| ${c.action} | \`${c.address}\` | ${c.node} | ${cell(c.reasonText)} |`);
+    out.push('');
+  }
+  if (r.schema.length > 0) {
+    out.push(...schemaMarkdown(r.schema));
+    for (const p of r.schemaProblems) out.push(`- :x: ${p.message}`);
+    if (r.schemaProblems.length > 0) out.push('');
+  }
+  if (r.fingerprints.length > 0) {
+    out.push(
+      '### Changed since the saved fingerprint',
+      '',
+      '| node | table | change | saved |',
+      '|---|---|---|---|',
+    );
+    for (const f of r.fingerprints)
+      out.push(
+        `| ${f.node} | \`${f.table}\` | ${f.change === 'dropped' ? 'dropped' : `${f.savedColumns} → ${f.currentColumns} columns`} | ${f.capturedAt} |`,
+      );
+    out.push('');
+  }
+  if (r.orphanSlots.length > 0) {
+    out.push('### Orphaned replication slots', '');
+    for (const o of r.orphanSlots)
+      out.push(`- \`${o.node}/${o.slot}\` retains ${formatBytes(o.retainedWalBytes)}`);
+    out.push('');
+  }
+  if (r.warnings.length > 0) {
+    out.push('### Warnings', '');
+    for (const w of r.warnings) out.push(`- ${w.message}`);
+    out.push('');
+  }
+  return out.join('\n');
+}

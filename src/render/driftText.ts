@@ -1,0 +1,77 @@
+import chalk from 'chalk';
+import { maskDeep } from '../db/mask.js';
+import type { DriftReport } from '../workflows/drift.js';
+import { schemaComparisonLines } from './schemaText.js';
+import { formatBytes, formatValue } from './values.js';
+
+/** `steep drift` as text (a terminal, a pipeline log) and JSON. */
+
+export function driftSummary(r: DriftReport): string {
+  if (r.errors.length > 0) return `Drift check failed: ${r.errors.length} error(s).`;
+  if (!r.drifted) return 'No drift. The nodes match steep.yaml.';
+  const parts = [
+    r.objects.length > 0 && `${r.objects.length} changed outside steep`,
+    r.changes.length > 0 && `${r.changes.length} change(s) to apply`,
+    r.schema.length > 0 && `${r.schema.length} table(s) differing between publisher and subscriber`,
+    r.fingerprints.length > 0 &&
+      `${r.fingerprints.length} table(s) changed since their fingerprint was saved`,
+    r.orphanSlots.length > 0 && `${r.orphanSlots.length} orphaned slot(s)`,
+  ].filter(Boolean);
+  return `Drift: ${parts.join(', ')}.`;
+}
+
+export function renderDriftText(r: DriftReport): string {
+  const out: string[] = [];
+  if (r.errors.length > 0) {
+    out.push(chalk.red.bold('Errors:'));
+    for (const e of r.errors) out.push(chalk.red(`  ✗ ${e.message}`));
+    out.push('');
+  }
+  if (r.objects.length > 0) {
+    out.push(chalk.yellow.bold('Changed outside steep:'));
+    for (const d of r.objects)
+      out.push(
+        `  ~ ${d.address} ${d.path}: expected ${formatValue(d.expected)}, found ${formatValue(d.actual)}`,
+      );
+    out.push('');
+  }
+  if (r.changes.length > 0) {
+    out.push(chalk.bold('steep apply would:'));
+    for (const c of r.changes) out.push(`  ${c.action} ${c.address} (${c.node}): ${c.reasonText}`);
+    out.push('');
+  }
+  if (r.schema.length > 0) {
+    out.push(chalk.bold('Schema differences between publisher and subscriber:'));
+    for (const s of r.schema) out.push(...schemaComparisonLines(s));
+    for (const p of r.schemaProblems) out.push(chalk.red(`  ✗ ${p.message}`));
+    out.push('');
+  }
+  if (r.fingerprints.length > 0) {
+    out.push(chalk.bold('Tables changed since their fingerprint was saved:'));
+    for (const f of r.fingerprints) {
+      const what =
+        f.change === 'dropped'
+          ? 'dropped'
+          : `fingerprint ${f.saved.slice(0, 12)}… → ${f.current!.slice(0, 12)}…, ${f.savedColumns} → ${f.currentColumns} columns`;
+      out.push(`  ${f.node}/${f.table}: ${what} (saved ${f.capturedAt})`);
+    }
+    out.push('');
+  }
+  if (r.orphanSlots.length > 0) {
+    out.push(chalk.yellow.bold('Orphaned replication slots (no subscription uses them; they retain WAL):'));
+    for (const o of r.orphanSlots)
+      out.push(`  ${o.node}/${o.slot}: retains ${formatBytes(o.retainedWalBytes)}`);
+    out.push('');
+  }
+  if (r.warnings.length > 0) {
+    out.push(chalk.yellow.bold('Warnings:'));
+    for (const w of r.warnings) out.push(chalk.yellow(`  ! ${w.message}`));
+    out.push('');
+  }
+  out.push(driftSummary(r));
+  return out.join('\n');
+}
+
+export function renderDriftJson(r: DriftReport): string {
+  return JSON.stringify(maskDeep(r), null, 2);
+}

@@ -1,0 +1,193 @@
+import chalk from 'chalk';
+import type { SchemaComparison, SchemaStatus } from '../model/plan.js';
+import type { TableColumn, TableFingerprint } from '../model/tableSchema.js';
+import {
+  type ColumnDifference,
+  columnDefinitionText,
+  type TableComparison,
+} from '../planner/schemaCompare.js';
+
+/** `steep schema fingerprint | compare | diff` as text and JSON, and the schema lines of plans and drift. */
+
+const STATUS_COLOUR: Record<SchemaStatus, (s: string) => string> = {
+  MATCH: chalk.green,
+  ORDER_DIFFERS: chalk.cyan,
+  MISMATCH: chalk.red,
+  LOCAL_ONLY: chalk.yellow,
+  REMOTE_ONLY: chalk.yellow,
+};
+
+function status(s: SchemaStatus): string {
+  return STATUS_COLOUR[s](s.padEnd(13));
+}
+
+// ---- fingerprint ------------------------------------------------------------------------------
+
+export interface FingerprintView {
+  node: string;
+  capturedAt: string;
+  tables: TableFingerprint[];
+  saved: boolean;
+}
+
+export function renderFingerprintsText(r: FingerprintView, stateSchema: string): string {
+  const lines = [chalk.bold(`${r.node}: ${r.tables.length} tables, fingerprints at ${r.capturedAt}`)];
+  for (const t of r.tables) {
+    lines.push(`  ${t.fingerprint}  ${String(t.columnCount).padStart(3)} col  ${t.schema}.${t.name}`);
+  }
+  if (r.saved) lines.push(`Saved in ${stateSchema}.schema_fingerprints on ${r.node}.`);
+  return lines.join('\n');
+}
+
+export function renderFingerprintsJson(r: FingerprintView): string {
+  return JSON.stringify(
+    {
+      node: r.node,
+      capturedAt: r.capturedAt,
+      saved: r.saved,
+      tables: r.tables.map((t) => ({
+        table: `${t.schema}.${t.name}`,
+        fingerprint: t.fingerprint,
+        columns: t.columnCount,
+      })),
+    },
+    null,
+    2,
+  );
+}
+
+// ---- compare / diff ---------------------------------------------------------------------------
+
+/** A column difference as one line, naming the nodes. */
+export function differenceLine(d: ColumnDifference, a: string, b: string): string {
+  switch (d.kind) {
+    case 'missing':
+      return `${d.column}: missing on ${b} (${a}: ${d.left})`;
+    case 'extra':
+      return `${d.column}: only on ${b} (${d.right})`;
+    case 'type':
+      return `${d.column}: type ${d.left} on ${a}, ${d.right} on ${b}`;
+    case 'default':
+      return `${d.column}: default ${d.left ?? '(none)'} on ${a}, ${d.right ?? '(none)'} on ${b}`;
+    case 'nullability':
+      return `${d.column}: ${d.left} on ${a}, ${d.right} on ${b}`;
+  }
+}
+
+function whereOnly(t: TableComparison, a: string, b: string): string {
+  return t.status === 'LOCAL_ONLY' ? `only on ${a}` : `only on ${b}`;
+}
+
+export interface ComparisonView {
+  nodeA: string;
+  nodeB: string;
+  tables: TableComparison[];
+}
+
+export function renderComparisonText(r: ComparisonView): string {
+  const { nodeA: a, nodeB: b } = r;
+  const lines = [chalk.bold(`${a} ↔ ${b}: ${r.tables.length} tables`)];
+  for (const t of r.tables) {
+    const note =
+      t.status === 'LOCAL_ONLY' || t.status === 'REMOTE_ONLY'
+        ? chalk.dim(` (${whereOnly(t, a, b)})`)
+        : t.status === 'ORDER_DIFFERS'
+          ? chalk.dim(' (same columns in another order: logical replication maps columns by name)')
+          : '';
+    lines.push(`  ${status(t.status)} ${t.table}${note}`);
+    for (const d of t.columns) lines.push(`      ${differenceLine(d, a, b)}`);
+  }
+  const counts = new Map<SchemaStatus, number>();
+  for (const t of r.tables) counts.set(t.status, (counts.get(t.status) ?? 0) + 1);
+  lines.push(
+    [...counts.entries()]
+      .sort(([x], [y]) => (x < y ? -1 : 1))
+      .map(([s, n]) => `${n} ${s}`)
+      .join(', ') || 'No tables.',
+  );
+  return lines.join('\n');
+}
+
+function comparisonJson(t: TableComparison) {
+  return {
+    table: t.table,
+    status: t.status,
+    fingerprintA: t.left?.fingerprint ?? null,
+    fingerprintB: t.right?.fingerprint ?? null,
+    columns: t.columns.map((d) => ({ column: d.column, kind: d.kind, a: d.left, b: d.right })),
+  };
+}
+
+export function renderComparisonJson(r: ComparisonView): string {
+  return JSON.stringify({ nodeA: r.nodeA, nodeB: r.nodeB, tables: r.tables.map(comparisonJson) }, null, 2);
+}
+
+function columnLines(columns: readonly TableColumn[]): string[] {
+  return columns.map((c) => `      ${c.name} ${columnDefinitionText(c)}`);
+}
+
+export function renderDiffText(r: ComparisonView & { table: TableComparison }): string {
+  const { nodeA: a, nodeB: b, table: t } = r;
+  const lines = [`${status(t.status)} ${t.table} (${a} ↔ ${b})`];
+  if (t.status === 'LOCAL_ONLY' || t.status === 'REMOTE_ONLY') {
+    const [has, lacks, side] = t.status === 'LOCAL_ONLY' ? [a, b, t.left!] : [b, a, t.right!];
+    lines.push(
+      `  exists on ${has}, missing on ${lacks}; its columns on ${has}:`,
+      ...columnLines(side.columns),
+    );
+    return lines.join('\n');
+  }
+  if (t.status === 'MATCH') {
+    lines.push(`  identical: fingerprint ${t.left!.fingerprint}`);
+    return lines.join('\n');
+  }
+  if (t.status === 'ORDER_DIFFERS') {
+    lines.push(
+      '  the same columns in another order (logical replication maps columns by name):',
+      `    ${a}: ${t.left!.columns.map((c) => c.name).join(', ')}`,
+      `    ${b}: ${t.right!.columns.map((c) => c.name).join(', ')}`,
+    );
+    return lines.join('\n');
+  }
+  const width = Math.max(...t.columns.map((d) => d.column.length));
+  for (const d of t.columns) {
+    const label = d.kind === 'missing' ? `missing on ${b}` : d.kind === 'extra' ? `extra on ${b}` : d.kind;
+    const detail =
+      d.kind === 'missing'
+        ? d.left
+        : d.kind === 'extra'
+          ? d.right
+          : `${d.left ?? '(none)'} on ${a} → ${d.right ?? '(none)'} on ${b}`;
+    lines.push(`  ${d.column.padEnd(width)}  ${label.padEnd(12 + Math.max(a.length, b.length))}  ${detail}`);
+  }
+  return lines.join('\n');
+}
+
+export function renderDiffJson(r: ComparisonView & { table: TableComparison }): string {
+  return JSON.stringify({ nodeA: r.nodeA, nodeB: r.nodeB, ...comparisonJson(r.table) }, null, 2);
+}
+
+// ---- plans and drift --------------------------------------------------------------------------
+
+/** A subscribed table's comparison in a plan or drift report, with its column differences. */
+export function schemaComparisonLines(s: SchemaComparison): string[] {
+  const pub = s.publisher ?? 'publisher';
+  const sub = s.subscriber ?? 'subscriber';
+  const where =
+    s.status === 'LOCAL_ONLY'
+      ? `: on ${pub} (publisher), missing on ${sub}`
+      : s.status === 'REMOTE_ONLY'
+        ? `: only on ${sub}`
+        : s.status === 'ORDER_DIFFERS'
+          ? ': same columns, another order (harmless)'
+          : '';
+  const lines = [
+    `  ${status(s.status)} ${s.table} (subscription ${s.subscription}, ${pub} → ${sub})${where}`,
+  ];
+  for (const c of s.columns) {
+    lines.push(
+      `      ${differenceLine({ column: c.column, kind: c.kind, left: c.publisher as string | null, right: c.subscriber as string | null }, pub, sub)}`,
+    );
+  }
+  return lines;
+}

@@ -1,0 +1,98 @@
+import chalk from 'chalk';
+import type { StatusReport, SubscriptionStatus } from '../workflows/status.js';
+import { stateText } from './initProgress.js';
+import { formatBytes } from './values.js';
+
+/** `steep status` as text: nodes, subscriptions, slots (orphaned and prepared ones called out). */
+
+function pad(s: string, n: number): string {
+  return s.length >= n ? s : s + ' '.repeat(n - s.length);
+}
+
+function stateColour(s: SubscriptionStatus): string {
+  const t = stateText(s.state);
+  if (s.state === 'synchronized') return chalk.green(t);
+  if (s.state === 'failed' || s.state === 'diverged') return chalk.red(t);
+  return chalk.yellow(t);
+}
+
+function errorsText(s: SubscriptionStatus): string {
+  const parts: string[] = [];
+  if (s.applyErrors !== null) parts.push(`errors: apply ${s.applyErrors}, sync ${s.syncErrors ?? 0}`);
+  if (s.conflicts) {
+    const total = Object.values(s.conflicts).reduce((a, b) => a + Number(b), 0);
+    const which = Object.entries(s.conflicts)
+      .filter(([, v]) => Number(v) > 0)
+      .map(([k, v]) => `${k} ${v}`);
+    parts.push(`conflicts: ${total}${which.length > 0 ? ` (${which.join(', ')})` : ''}`);
+  }
+  return parts.join(' · ');
+}
+
+export function renderStatus(r: StatusReport): string {
+  const out: string[] = [chalk.bold(`Topology ${r.topology} at ${r.sampledAt}`), '', chalk.bold('Nodes:')];
+  for (const n of r.nodes) {
+    out.push(
+      n.reachable
+        ? `  ${pad(n.name, 14)} ${chalk.green('reachable')}    PostgreSQL ${n.version}`
+        : `  ${pad(n.name, 14)} ${chalk.red('unreachable')}  ${n.error}`,
+    );
+  }
+  out.push('', chalk.bold('Subscriptions:'));
+  if (r.subscriptions.length === 0) out.push('  (none)');
+  for (const s of r.subscriptions) {
+    const head = `  ${pad(s.name, 20)} ${pad(`${s.node} ← ${s.from || '?'}`, 18)} ${stateColour(s)}`;
+    if (!s.exists) {
+      out.push(`${head}  (not created on ${s.node}${s.initMethod ? `; init ${s.initMethod}` : ''})`);
+      continue;
+    }
+    const parts = [
+      s.enabled ? null : 'disabled',
+      `lag ${formatBytes(s.lagBytes)}${s.lagSeconds !== null ? ` / ${s.lagSeconds.toFixed(1)} s` : ''}`,
+      `tables ${s.tablesReady}/${s.tablesTotal} ready`,
+      errorsText(s) || null,
+      s.declared ? null : 'not in steep.yaml',
+    ].filter((x): x is string => x !== null);
+    out.push(`${head}  ${parts.join(' · ')}`);
+    if (s.error) out.push(chalk.red(`      ${s.error}`));
+  }
+  const slots = r.slots.filter((s) => s.kind !== 'orphan' && s.kind !== 'prepared');
+  out.push('', chalk.bold('Slots:'));
+  if (slots.length === 0) out.push('  (none)');
+  for (const s of slots) {
+    const what =
+      s.kind === 'subscription'
+        ? `subscription ${s.subscription}`
+        : s.kind === 'pending'
+          ? `for ${s.subscription} (not created yet)`
+          : s.kind;
+    out.push(
+      `  ${pad(`${s.node}/${s.name}`, 30)} ${pad(what, 28)} ${s.active ? 'active  ' : 'inactive'}  wal_status ${s.walStatus ?? 'unknown'}  retains ${formatBytes(s.retainedWalBytes)}`,
+    );
+  }
+  const prepared = r.slots.filter((s) => s.kind === 'prepared');
+  if (prepared.length > 0) {
+    out.push(
+      '',
+      chalk.yellow.bold('Prepared slots (steep init prepare; waiting for the restore and steep apply):'),
+    );
+    for (const s of prepared) {
+      out.push(
+        `  ${s.node}/${s.name}: for ${s.subscription}, LSN ${s.preparedLsn}; retains ${formatBytes(s.retainedWalBytes)}, wal_status ${s.walStatus ?? 'unknown'}`,
+      );
+    }
+  }
+  const orphans = r.slots.filter((s) => s.kind === 'orphan');
+  if (orphans.length > 0) {
+    out.push(
+      '',
+      chalk.yellow.bold('Orphaned replication slots (no subscription uses them; they retain WAL):'),
+    );
+    for (const s of orphans) {
+      out.push(
+        `  ${s.node}/${s.name}: retains ${formatBytes(s.retainedWalBytes)}, wal_status ${s.walStatus ?? 'unknown'}`,
+      );
+    }
+  }
+  return out.join('\n');
+}

@@ -1,0 +1,85 @@
+import type pg from 'pg';
+import { quoteIdent } from '../model/sql.js';
+import type { TableFingerprint } from '../model/tableSchema.js';
+
+/**
+ * `schema_fingerprints` in steep's state schema (SPEC §8): the fingerprint of each table as
+ * last saved (`steep schema fingerprint --save`, or after a successful apply), with its capture
+ * time. Keys carry the node's name, and readers filter by their own node.
+ */
+
+export interface SavedFingerprint extends TableFingerprint {
+  capturedAt: string;
+}
+
+function table(schema: string): string {
+  return `${quoteIdent(schema)}.schema_fingerprints`;
+}
+
+/** Does `<schema>.schema_fingerprints` exist on this connection's node? */
+export async function hasFingerprintTable(client: pg.Client, schema: string): Promise<boolean> {
+  const { rows } = await client.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [
+    table(schema),
+  ]);
+  return rows[0]?.ok === true;
+}
+
+/**
+ * Record fingerprints of `node`, in one transaction. `replace`: they are every table of the
+ * node, so rows of tables not among them are deleted; otherwise only these rows are upserted.
+ */
+export async function saveFingerprints(
+  client: pg.Client,
+  schema: string,
+  node: string,
+  fingerprints: readonly TableFingerprint[],
+  opts: { replace: boolean },
+): Promise<void> {
+  await client.query('BEGIN');
+  try {
+    if (opts.replace) await client.query(`DELETE FROM ${table(schema)} WHERE node_name = $1`, [node]);
+    await client.query(
+      `INSERT INTO ${table(schema)} (node_name, table_schema, table_name, fingerprint, column_count, captured_at)
+       SELECT $1, u.s, u.t, u.f, u.c, now() FROM unnest($2::text[], $3::text[], $4::text[], $5::int[]) AS u(s, t, f, c)
+       ON CONFLICT (node_name, table_schema, table_name)
+       DO UPDATE SET fingerprint = EXCLUDED.fingerprint, column_count = EXCLUDED.column_count, captured_at = EXCLUDED.captured_at`,
+      [
+        node,
+        fingerprints.map((f) => f.schema),
+        fingerprints.map((f) => f.name),
+        fingerprints.map((f) => f.fingerprint),
+        fingerprints.map((f) => f.columnCount),
+      ],
+    );
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  }
+}
+
+/** The fingerprints saved for `node`, by table name. */
+export async function readSavedFingerprints(
+  client: pg.Client,
+  schema: string,
+  node: string,
+): Promise<SavedFingerprint[]> {
+  const { rows } = await client.query<{
+    schema: string;
+    name: string;
+    fingerprint: string;
+    column_count: number;
+    captured_at: Date;
+  }>(
+    `SELECT table_schema AS schema, table_name AS name, fingerprint, column_count, captured_at
+       FROM ${table(schema)} WHERE node_name = $1 ORDER BY table_schema, table_name`,
+    [node],
+  );
+  return rows.map((r) => ({
+    schema: r.schema,
+    name: r.name,
+    fingerprint: r.fingerprint,
+    columnCount: r.column_count,
+    capturedAt: r.captured_at.toISOString(),
+  }));
+}

@@ -1,0 +1,174 @@
+import type pg from 'pg';
+import { type SubscriptionStateRow, toObservedState } from '../catalog/queries/initState.js';
+import { SteepError } from '../model/errors.js';
+import type { InitState, ObservedSubscriptionState } from '../model/initState.js';
+import { quoteIdent } from '../model/sql.js';
+
+/**
+ * The eight init states of a subscription (SPEC §9, reference FR-010), persisted in the
+ * subscriber's `subscription_state` (keyed by the node's own name, SPEC §8), and the legal
+ * transitions between them:
+ *
+ *   uninitialized → preparing → copying → catching_up → synchronized
+ *   any init state → failed → (resume) preparing | copying | catching_up
+ *   synchronized → diverged → reinitializing → copying …
+ *   any state → uninitialized (cancel, or the subscription dropped)
+ *
+ * `none` and `manual` skip `copying`: uninitialized/preparing → catching_up.
+ */
+export const TRANSITIONS: Readonly<Record<InitState, readonly InitState[]>> = {
+  uninitialized: ['preparing', 'copying', 'catching_up', 'synchronized', 'failed'],
+  preparing: ['copying', 'catching_up', 'failed', 'uninitialized'],
+  copying: ['catching_up', 'failed', 'uninitialized'],
+  catching_up: ['synchronized', 'copying', 'failed', 'uninitialized'],
+  synchronized: ['diverged', 'reinitializing', 'failed', 'uninitialized'],
+  diverged: ['reinitializing', 'synchronized', 'failed', 'uninitialized'],
+  failed: ['preparing', 'copying', 'catching_up', 'reinitializing', 'uninitialized'],
+  reinitializing: ['copying', 'catching_up', 'synchronized', 'failed', 'uninitialized'],
+};
+
+export function canTransition(from: InitState, to: InitState): boolean {
+  return TRANSITIONS[from].includes(to);
+}
+
+/**
+ * The legal states to pass through from `from` to `to`, shortest first (`to` last); [] when
+ * already there. An apply that samples `copying` and then `synchronized` records the
+ * `catching_up` in between, so the log shows the whole journey.
+ */
+export function transitionPath(from: InitState, to: InitState): InitState[] {
+  if (from === to) return [];
+  const previous = new Map<InitState, InitState>();
+  const queue: InitState[] = [from];
+  while (queue.length > 0) {
+    const s = queue.shift()!;
+    for (const next of TRANSITIONS[s]) {
+      if (next === from || previous.has(next)) continue;
+      previous.set(next, s);
+      if (next === to) {
+        const path: InitState[] = [to];
+        let at = s;
+        while (at !== from) {
+          path.unshift(at);
+          at = previous.get(at)!;
+        }
+        return path;
+      }
+      queue.push(next);
+    }
+  }
+  throw new SteepError('init.illegal_transition', `no legal way from init state ${from} to ${to}`);
+}
+
+/** One recorded transition: what `init.state_change` reports. */
+export interface StateChange {
+  node: string;
+  subscription: string;
+  from: InitState;
+  to: InitState;
+  at: string;
+  error: string | null;
+}
+
+/** States in which an init is under way: started_at is kept, completed_at cleared. */
+const IN_PROGRESS: readonly InitState[] = ['preparing', 'copying', 'catching_up', 'reinitializing'];
+
+/**
+ * `subscription_state` rows of one node. Every write goes through `transition`, which refuses
+ * an illegal move and returns the changes it recorded, for the caller to log.
+ */
+export class SubscriptionStateStore {
+  constructor(
+    private readonly schema: string,
+    private readonly node: string,
+  ) {}
+
+  private get table(): string {
+    return `${quoteIdent(this.schema)}.subscription_state`;
+  }
+
+  async get(client: pg.Client, subscription: string): Promise<ObservedSubscriptionState | null> {
+    const { rows } = await client.query<SubscriptionStateRow>(
+      `SELECT subscription, init_method, state, source_node, started_at, completed_at, updated_at, error
+         FROM ${this.table} WHERE node_name = $1 AND subscription = $2`,
+      [this.node, subscription],
+    );
+    return rows[0] ? toObservedState(rows[0]) : null;
+  }
+
+  /**
+   * Move the subscription to `to` through the legal states in between, recording each; a
+   * missing row counts as `uninitialized`. Returns the changes made ([] when already in `to`).
+   */
+  async transition(
+    client: pg.Client,
+    subscription: string,
+    to: InitState,
+    details: { method: string; source: string; error?: string | null },
+  ): Promise<StateChange[]> {
+    const current = (await this.get(client, subscription))?.state ?? 'uninitialized';
+    const changes: StateChange[] = [];
+    let from = current;
+    for (const next of transitionPath(current, to)) {
+      const error = next === 'failed' ? (details.error ?? 'failed') : null;
+      const { rows } = await client.query<{ at: Date }>(
+        `INSERT INTO ${this.table} AS s (node_name, subscription, init_method, state, source_node, started_at, completed_at, updated_at, error)
+         VALUES ($1, $2, $3, $4, $5,
+                 CASE WHEN $4 = ANY($7::text[]) THEN now() END,
+                 CASE WHEN $4 = 'synchronized' THEN now() END,
+                 now(), $6)
+         ON CONFLICT (node_name, subscription) DO UPDATE SET
+           init_method = EXCLUDED.init_method,
+           state = EXCLUDED.state,
+           source_node = EXCLUDED.source_node,
+           started_at = CASE
+             WHEN EXCLUDED.state = 'uninitialized' THEN NULL
+             WHEN EXCLUDED.state = ANY($7::text[]) AND (s.started_at IS NULL OR s.state IN ('uninitialized', 'synchronized', 'diverged'))
+               THEN now()
+             ELSE s.started_at END,
+           completed_at = CASE WHEN EXCLUDED.state = 'synchronized' THEN now()
+                               WHEN EXCLUDED.state IN ('diverged', 'failed') THEN s.completed_at END,
+           updated_at = now(),
+           error = EXCLUDED.error
+         RETURNING updated_at AS at`,
+        [this.node, subscription, details.method, next, details.source, error, IN_PROGRESS],
+      );
+      changes.push({
+        node: this.node,
+        subscription,
+        from,
+        to: next,
+        at: rows[0]!.at.toISOString(),
+        error,
+      });
+      from = next;
+    }
+    return changes;
+  }
+
+  /** Forget the subscription (it was dropped): its state, progress and prepared slot rows. */
+  async remove(client: pg.Client, subscription: string): Promise<void> {
+    const s = quoteIdent(this.schema);
+    await client.query(`DELETE FROM ${s}.subscription_state WHERE node_name = $1 AND subscription = $2`, [
+      this.node,
+      subscription,
+    ]);
+    await client.query(`DELETE FROM ${s}.init_progress WHERE node_name = $1 AND subscription = $2`, [
+      this.node,
+      subscription,
+    ]);
+  }
+}
+
+/** Does this node have steep's init tables (state schema migrated)? */
+export async function hasInitTables(client: pg.Client, schema: string): Promise<boolean> {
+  const { rows } = await client.query<{ ok: boolean }>(
+    `SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL AND to_regclass($3) IS NOT NULL AS ok`,
+    [
+      `${quoteIdent(schema)}.subscription_state`,
+      `${quoteIdent(schema)}.init_progress`,
+      `${quoteIdent(schema)}.init_slots`,
+    ],
+  );
+  return rows[0]?.ok === true;
+}

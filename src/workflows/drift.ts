@@ -1,0 +1,186 @@
+import { readFingerprints } from '../catalog/tableSchemas.js';
+import { connect } from '../db/connect.js';
+import type { Problem } from '../model/errors.js';
+import type { DriftItem, OrphanSlot, Plan, PlanMessage, SchemaComparison, Step } from '../model/plan.js';
+import type { Topology } from '../model/topology.js';
+import { differs } from '../planner/schemaCompare.js';
+import { hasFingerprintTable, readSavedFingerprints } from '../state/fingerprints.js';
+import { STEEP_VERSION } from '../version.js';
+import { makePlan } from './plan.js';
+
+/**
+ * `steep drift`: everything that differs between steep.yaml and the nodes, for a scheduled
+ * pipeline: what `plan` would change (drift of managed objects, missing objects), orphaned
+ * slots, schema differences between the publisher and subscriber of every subscription, and the
+ * tables whose fingerprint changed since it was last saved (`schema fingerprint --save`, or a
+ * successful apply). Exit 0 none, 2 drift, 1 error.
+ */
+
+export interface FingerprintChange {
+  node: string;
+  table: string;
+  change: 'changed' | 'dropped';
+  saved: string;
+  current: string | null;
+  savedColumns: number;
+  currentColumns: number | null;
+  capturedAt: string;
+}
+
+export interface PlannedChange {
+  address: string;
+  node: string;
+  action: Step['action'];
+  reasonText: string;
+}
+
+export interface DriftReport {
+  formatVersion: 1;
+  steepVersion: string;
+  createdAt: string;
+  config: { path: string; digest: string };
+  /** anything below that counts: exit 2 */
+  drifted: boolean;
+  /** managed objects changed outside steep */
+  objects: DriftItem[];
+  /** every step `steep apply` would run now */
+  changes: PlannedChange[];
+  /** subscribed tables that are not MATCH (ORDER_DIFFERS is listed, never counted) */
+  schema: SchemaComparison[];
+  /** what schema sync says about them: strict mismatches, what auto mode cannot do */
+  schemaProblems: PlanMessage[];
+  fingerprints: FingerprintChange[];
+  orphanSlots: OrphanSlot[];
+  /** what stops steep from telling (unreachable node, failed preflight): exit 1 */
+  errors: PlanMessage[];
+  warnings: PlanMessage[];
+}
+
+export interface DriftResult {
+  report: DriftReport;
+  configWarnings: Problem[];
+}
+
+function isSchemaMessage(m: PlanMessage): boolean {
+  return m.code.startsWith('schema.');
+}
+
+/**
+ * Schema differences that count as drift: those a plan acts on (strict: an error, manual: a
+ * warning, auto: a sync step or an error). An auto subscription's extra subscriber columns are
+ * kept by design and only listed.
+ */
+function countsAsDrift(topology: Topology, s: SchemaComparison): boolean {
+  if (!differs(s.status)) return false;
+  const mode = topology.subscriptions[s.subscription]?.schemaSync;
+  return !(mode === 'auto' && s.columns.length > 0 && s.columns.every((c) => c.kind === 'extra'));
+}
+
+/** Saved fingerprints of one node against the live ones. */
+async function fingerprintChanges(topology: Topology, name: string): Promise<FingerprintChange[]> {
+  const node = topology.nodes[name]!;
+  const schema = topology.settings.stateSchema;
+  const client = await connect(node.connection, {
+    node: name,
+    applicationName: 'steep drift',
+    connectTimeoutMs: topology.settings.connectTimeout,
+  });
+  let saved: Awaited<ReturnType<typeof readSavedFingerprints>>;
+  try {
+    if (!(await hasFingerprintTable(client, schema))) return [];
+    saved = await readSavedFingerprints(client, schema, name);
+  } finally {
+    await client.end().catch(() => {});
+  }
+  if (saved.length === 0) return [];
+  const live = await readFingerprints(node.connection, {
+    node: name,
+    scope: { all: false, schemas: [], tables: saved.map((s) => ({ schema: s.schema, name: s.name })) },
+    stateSchema: schema,
+    connectTimeoutMs: topology.settings.connectTimeout,
+  });
+  const now = new Map(live.map((f) => [`${f.schema}.${f.name}`, f]));
+  const out: FingerprintChange[] = [];
+  for (const s of saved) {
+    const table = `${s.schema}.${s.name}`;
+    const current = now.get(table);
+    if (current?.fingerprint === s.fingerprint) continue;
+    out.push({
+      node: name,
+      table,
+      change: current ? 'changed' : 'dropped',
+      saved: s.fingerprint,
+      current: current?.fingerprint ?? null,
+      savedColumns: s.columnCount,
+      currentColumns: current?.columnCount ?? null,
+      capturedAt: s.capturedAt,
+    });
+  }
+  return out;
+}
+
+export async function detectDrift(configPath: string): Promise<DriftResult> {
+  const { topology, plan, configWarnings } = await makePlan(configPath);
+  const reachable = Object.keys(topology.nodes)
+    .sort()
+    .filter((n) => plan.observed.nodes[n] !== undefined);
+  const fingerprintErrors: PlanMessage[] = [];
+  const perNode = await Promise.all(
+    reachable.map((n) =>
+      fingerprintChanges(topology, n).catch((err: unknown) => {
+        fingerprintErrors.push({
+          code: 'drift.fingerprints',
+          node: n,
+          message: `${n}: cannot compare saved fingerprints: ${(err as Error).message}`,
+        });
+        return [] as FingerprintChange[];
+      }),
+    ),
+  );
+  return { report: driftReport(topology, plan, perNode.flat(), fingerprintErrors), configWarnings };
+}
+
+/** The report of a plan and the fingerprint changes. Pure. */
+export function driftReport(
+  topology: Topology,
+  plan: Plan,
+  fingerprints: FingerprintChange[],
+  fingerprintErrors: PlanMessage[] = [],
+): DriftReport {
+  const schema = plan.schema.filter((s) => s.status !== 'MATCH');
+  const errors = [...plan.errors.filter((e) => !isSchemaMessage(e)), ...fingerprintErrors];
+  const changes = plan.steps.map((s) => ({
+    address: s.address,
+    node: s.node,
+    action: s.action,
+    reasonText: s.reasonText,
+  }));
+  const drifted =
+    plan.drift.length > 0 ||
+    changes.length > 0 ||
+    plan.errors.some(isSchemaMessage) ||
+    schema.some((s) => countsAsDrift(topology, s)) ||
+    fingerprints.length > 0 ||
+    plan.orphanSlots.length > 0;
+  return {
+    formatVersion: 1,
+    steepVersion: STEEP_VERSION,
+    createdAt: plan.createdAt,
+    config: plan.config,
+    drifted,
+    objects: plan.drift,
+    changes,
+    schema,
+    schemaProblems: plan.errors.filter(isSchemaMessage),
+    fingerprints,
+    orphanSlots: plan.orphanSlots,
+    errors,
+    warnings: plan.warnings,
+  };
+}
+
+/** 1 when steep could not tell, 2 when something drifted, else 0. */
+export function driftExitCode(report: DriftReport): number {
+  if (report.errors.length > 0) return 1;
+  return report.drifted ? 2 : 0;
+}

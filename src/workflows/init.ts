@@ -1,0 +1,176 @@
+import type pg from 'pg';
+import type { EventSink } from '../executors/events.js';
+import { type FollowOptions, followInit, stateChangeEvent } from '../executors/initFollow.js';
+import { completeManualInit } from '../executors/manualInit.js';
+import type { StepContext } from '../executors/runStep.js';
+import { startSnapshotInit } from '../executors/snapshotInit.js';
+import { SteepError } from '../model/errors.js';
+import type { InitProgress } from '../model/initState.js';
+import type { Step } from '../model/plan.js';
+import type { SubscriptionSpec, Topology } from '../model/topology.js';
+import { ApplyLog, hasApplyLog } from '../state/applyLog.js';
+import { hasInitTables, SubscriptionStateStore } from '../state/subscriptionState.js';
+
+/**
+ * Inits inside an apply. An `init` step runs its own part while the apply holds its node's
+ * session (a manual init's origin advance and ENABLE; the state bookkeeping), then is
+ * *followed* to `synchronized` on sessions of its own once every other step has run, so a long
+ * copy never keeps another step of the same node waiting. With `wait: false` (`apply
+ * --no-wait`) nothing is followed: apply returns once the subscriptions exist.
+ */
+
+export interface InitRunOptions {
+  wait: boolean;
+  onEvent: EventSink;
+  onProgress?: (step: Step, p: InitProgress) => void;
+  pollMs?: number;
+  failAfterMs?: number;
+}
+
+export interface FollowOutcome {
+  step: Step;
+  error?: unknown;
+}
+
+export function subscriptionOf(topology: Topology, step: Step): SubscriptionSpec {
+  const name = step.address.replace(/^subscription\./, '');
+  const spec = topology.subscriptions[name];
+  if (!spec) {
+    throw new SteepError(
+      'init.unknown_subscription',
+      `${step.address}: steep.yaml declares no such subscription`,
+      {
+        address: step.address,
+      },
+    );
+  }
+  return spec;
+}
+
+export class InitRunner {
+  private readonly queued: Step[] = [];
+  private readonly startedAt = new Map<string, number>();
+
+  constructor(
+    private readonly topology: Topology,
+    private opts: InitRunOptions,
+  ) {
+    // a tuning knob for slow networks (and tests): how long a publisher may stay unreachable
+    const env = Number.parseInt(process.env.STEEP_INIT_FAIL_AFTER_MS ?? '', 10);
+    if (opts.failAfterMs === undefined && Number.isFinite(env) && env > 0)
+      this.opts = { ...opts, failAfterMs: env };
+  }
+
+  /** An init step whose completion is reported after its follow. */
+  defers(step: Step): boolean {
+    return step.kind === 'subscription-init' && this.opts.wait;
+  }
+
+  private store(step: Step): SubscriptionStateStore {
+    return new SubscriptionStateStore(this.topology.settings.stateSchema, step.node);
+  }
+
+  /** The init step's own part, on the apply's session of its node; its follow is queued. */
+  async start(client: pg.Client, step: Step, ctx: StepContext): Promise<void> {
+    const d = subscriptionOf(this.topology, step);
+    const schema = this.topology.settings.stateSchema;
+    this.startedAt.set(step.id, Date.now());
+    if (d.init.method === 'manual') await completeManualInit(client, step, ctx, d, schema, this.opts.onEvent);
+    else await startSnapshotInit(client, step, d, schema, this.opts.onEvent);
+    if (this.opts.wait) this.queued.push(step);
+  }
+
+  /**
+   * Bookkeeping after any step: a subscription created (or created again) starts a fresh
+   * record, `none` is synchronized at once (the DBA vouches the data is equal); a dropped one is
+   * forgotten.
+   */
+  async afterStep(client: pg.Client, step: Step): Promise<void> {
+    if (step.kind !== 'subscription-create' && step.kind !== 'subscription-drop') return;
+    const schema = this.topology.settings.stateSchema;
+    if (!(await hasInitTables(client, schema))) return;
+    const store = this.store(step);
+    const name = step.address.replace(/^subscription\./, '');
+    if (step.kind === 'subscription-drop') {
+      await store.remove(client, name);
+      return;
+    }
+    const d = this.topology.subscriptions[name];
+    if (!d) return;
+    const recorded = (await store.get(client, name))?.state ?? 'uninitialized';
+    const details = { method: d.init.method, source: d.from };
+    const changes = [];
+    // a replace starts over; a manual init keeps the `preparing` its prepare recorded
+    if (recorded !== 'uninitialized' && !(d.init.method === 'manual' && recorded === 'preparing'))
+      changes.push(...(await store.transition(client, name, 'uninitialized', details)));
+    if (d.init.method === 'none' && d.enabled)
+      changes.push(...(await store.transition(client, name, 'synchronized', details)));
+    for (const c of changes) this.opts.onEvent(stateChangeEvent(c));
+  }
+
+  /**
+   * Follow the queued inits, then report each init step as completed or failed: its
+   * apply_log row, its `apply.step_*` event, and its place in the outcome.
+   */
+  async finishSteps(
+    outcome: { completed: Step[]; failed: Array<{ step: Step; error: unknown }> },
+    run: { clients: Map<string, pg.Client>; runId: string },
+  ): Promise<void> {
+    const schema = this.topology.settings.stateSchema;
+    for (const f of await this.follow()) {
+      const step = f.step;
+      const message =
+        f.error === undefined ? null : f.error instanceof Error ? f.error.message : String(f.error);
+      const client = run.clients.get(step.node);
+      if (client && (await hasApplyLog(client, schema).catch(() => false)))
+        await new ApplyLog(schema, step.node, run.runId).finished(client, step.id, message).catch(() => {});
+      const base = {
+        node: step.node,
+        address: step.address,
+        step: step.id,
+        duration_ms: Date.now() - (this.startedAt.get(step.id) ?? Date.now()),
+      };
+      if (message === null) {
+        this.opts.onEvent({ event: 'apply.step_completed', level: 'info', ...base });
+      } else {
+        this.opts.onEvent({ event: 'apply.step_failed', level: 'error', message, ...base });
+        const i = outcome.completed.indexOf(step);
+        if (i >= 0) outcome.completed.splice(i, 1);
+        outcome.failed.push({ step, error: f.error });
+      }
+    }
+  }
+
+  /** Follow every queued init concurrently, until each is synchronized or failed. */
+  private async follow(): Promise<FollowOutcome[]> {
+    const steps = this.queued.splice(0);
+    return Promise.all(
+      steps.map(async (step): Promise<FollowOutcome> => {
+        try {
+          const d = subscriptionOf(this.topology, step);
+          const options: FollowOptions = {
+            onEvent: this.opts.onEvent,
+            onProgress: (p) => this.opts.onProgress?.(step, p),
+            pollMs: this.opts.pollMs,
+            failAfterMs: this.opts.failAfterMs,
+            connectTimeoutMs: this.topology.settings.connectTimeout,
+          };
+          await followInit(
+            {
+              subscription: d.name,
+              method: d.init.method,
+              slot: d.slot,
+              subscriber: { name: d.node, connection: this.topology.nodes[d.node]!.connection },
+              publisher: { name: d.from, connection: this.topology.nodes[d.from]!.connection },
+              stateSchema: this.topology.settings.stateSchema,
+            },
+            options,
+          );
+          return { step };
+        } catch (error) {
+          return { step, error };
+        }
+      }),
+    );
+  }
+}

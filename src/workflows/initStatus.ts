@@ -1,0 +1,254 @@
+import type pg from 'pg';
+import {
+  type PublishedTableSize,
+  readPublishedTableSizes,
+  readSlotLag,
+  sampleSubscriber,
+  serverVersionOf,
+} from '../catalog/initProgress.js';
+import { loadTopology } from '../config/load.js';
+import { ReconnectingSession } from '../db/reconnecting.js';
+import type { EventSink } from '../executors/events.js';
+import { stateChangeEvent } from '../executors/initFollow.js';
+import { advanceState, InitTracker } from '../executors/initTracker.js';
+import type { Problem } from '../model/errors.js';
+import { SteepError } from '../model/errors.js';
+import type { InitProgress, InitState, ObservedSubscriptionState } from '../model/initState.js';
+import type { SubscriptionSpec, Topology } from '../model/topology.js';
+import { qualifiedName } from '../model/topology.js';
+import { InitProgressStore } from '../state/initProgress.js';
+import { hasInitTables, SubscriptionStateStore } from '../state/subscriptionState.js';
+
+/**
+ * `steep init status`: the figures of every subscription's init (or one), sampled live from
+ * both nodes, the same way apply follows an init. Kept between refreshes (`--watch`): sessions
+ * stay open and rates come from successive samples.
+ *
+ * When nobody else follows an init (its init_progress row is older than a few seconds, e.g.
+ * after `apply --no-wait`), the forward moves it shows (copying → catching_up → synchronized)
+ * are recorded and logged, so the persisted state keeps up with the nodes. `failed` is only
+ * ever decided by apply, which watches over time.
+ */
+
+const APPLICATION_NAME = 'steep init status';
+/** Someone follows an init whose figures were written this recently. */
+const FOLLOWED_WITHIN_MS = 5_000;
+/** A recorded sample this recent seeds the rate of a one-shot status. */
+const SEED_WITHIN_MS = 30_000;
+
+interface Watched {
+  d: SubscriptionSpec;
+  tracker: InitTracker | null;
+  sizes: Map<string, PublishedTableSize> | null;
+  sizedTables: string;
+}
+
+interface NodeInfo {
+  version: number;
+  stateTables: boolean;
+}
+
+export class InitObserver {
+  private readonly sessions = new Map<string, ReconnectingSession>();
+  private readonly info = new Map<string, NodeInfo>();
+  private readonly watched: Watched[];
+
+  constructor(
+    private readonly topology: Topology,
+    subscriptions: SubscriptionSpec[],
+    private readonly onEvent: EventSink = () => {},
+  ) {
+    this.watched = subscriptions.map((d) => ({ d, tracker: null, sizes: null, sizedTables: '' }));
+  }
+
+  private session(node: string): ReconnectingSession {
+    let s = this.sessions.get(node);
+    if (!s) {
+      s = new ReconnectingSession(node, this.topology.nodes[node]!.connection, {
+        applicationName: APPLICATION_NAME,
+        connectTimeoutMs: this.topology.settings.connectTimeout,
+      });
+      this.sessions.set(node, s);
+    }
+    return s;
+  }
+
+  private async nodeInfo(node: string, c: pg.Client): Promise<NodeInfo> {
+    let i = this.info.get(node);
+    if (!i) {
+      i = {
+        version: await serverVersionOf(c),
+        stateTables: await hasInitTables(c, this.topology.settings.stateSchema),
+      };
+      this.info.set(node, i);
+    }
+    return i;
+  }
+
+  /** One refresh of every watched init. */
+  async sample(): Promise<InitProgress[]> {
+    return Promise.all(this.watched.map((w) => this.sampleOne(w)));
+  }
+
+  private unreachable(w: Watched, error: string): InitProgress {
+    const d = w.d;
+    return {
+      subscription: d.name,
+      node: d.node,
+      from: d.from,
+      method: d.init.method,
+      state: w.tracker?.state ?? 'uninitialized',
+      percent: 0,
+      tablesTotal: 0,
+      tablesDone: 0,
+      currentTables: [],
+      rowsCopied: 0,
+      bytesTotal: null,
+      rowsPerSecond: null,
+      etaSeconds: null,
+      lagBytes: null,
+      lagSeconds: null,
+      syncWorkers: 0,
+      applyWorkerRunning: false,
+      applyErrorCount: null,
+      syncErrorCount: null,
+      publisherError: null,
+      subscriberError: error,
+      exists: false,
+      enabled: false,
+      error: null,
+      startedAt: null,
+      sampledAt: new Date().toISOString(),
+      tables: [],
+    };
+  }
+
+  private async sampleOne(w: Watched): Promise<InitProgress> {
+    const d = w.d;
+    const schema = this.topology.settings.stateSchema;
+    const states = new SubscriptionStateStore(schema, d.node);
+    const progress = new InitProgressStore(schema, d.node);
+    const sub = this.session(d.node);
+    const pub = this.session(d.from);
+    const read = await sub.use(async (c) => {
+      const info = await this.nodeInfo(d.node, c);
+      const recorded = info.stateTables ? await states.get(c, d.name) : null;
+      const lastSaved = info.stateTables ? await progress.get(c, d.name) : null;
+      const subscriber = await sampleSubscriber(c, info.version, d.name);
+      return { recorded, lastSaved, subscriber, info };
+    });
+    if (!read) return this.unreachable(w, `${d.node}: ${sub.error ?? 'unreachable'}`);
+    const { recorded, lastSaved, subscriber, info } = read;
+    const recordedState: InitState = recorded?.state ?? 'uninitialized';
+    if (!w.tracker) {
+      const fresh = lastSaved && Date.now() - lastSaved.updatedAt.getTime() <= SEED_WITHIN_MS;
+      w.tracker = new InitTracker(
+        { subscription: d.name, node: d.node, from: d.from, method: d.init.method },
+        recordedState,
+        {
+          startedAt: recorded?.startedAt ?? null,
+          previous: fresh
+            ? { at: lastSaved.updatedAt.getTime(), rows: lastSaved.rowsCopied, percent: lastSaved.percent }
+            : undefined,
+        },
+      );
+    } else if (recordedState !== w.tracker.state && !advancesFrom(recordedState, w.tracker.state)) {
+      // someone else (apply, cancel) moved it
+      w.tracker.state = recordedState;
+    }
+    const tableKey = subscriber.tables.map(qualifiedName).join(',');
+    if (tableKey !== w.sizedTables && subscriber.tables.length > 0) {
+      const sizes = await pub.use((c) => readPublishedTableSizes(c, subscriber.tables));
+      if (sizes) {
+        w.sizes = sizes;
+        w.sizedTables = tableKey;
+      }
+    }
+    const slot = (await pub.use((c) => readSlotLag(c, d.slot)))?.[0] ?? null;
+    const p = w.tracker.update(
+      { at: Date.now(), subscriber, sizes: w.sizes, slot, publisherError: pub.error },
+      { error: recorded?.error ?? null },
+    );
+    const followedElsewhere = lastSaved && Date.now() - lastSaved.updatedAt.getTime() < FOLLOWED_WITHIN_MS;
+    if (info.stateTables && recorded && p.state !== recordedState && !followedElsewhere) {
+      await this.record(d, recorded, p);
+    }
+    return p;
+  }
+
+  /** Record the forward moves this sample shows (best effort: a read-only role records nothing). */
+  private async record(
+    d: SubscriptionSpec,
+    recorded: ObservedSubscriptionState,
+    p: InitProgress,
+  ): Promise<void> {
+    const schema = this.topology.settings.stateSchema;
+    await this.session(d.node).use(async (c) => {
+      const changes = await new SubscriptionStateStore(schema, d.node).transition(c, d.name, p.state, {
+        method: recorded.initMethod,
+        source: recorded.sourceNode,
+      });
+      for (const ch of changes) this.onEvent(stateChangeEvent(ch, p));
+      await new InitProgressStore(schema, d.node).save(c, p);
+      if (p.state === 'synchronized') {
+        this.onEvent({
+          event: 'init.completed',
+          level: 'info',
+          node: d.node,
+          subscription: d.name,
+          phase: 'synchronized',
+          rows_copied: p.rowsCopied,
+          overall_progress: 1,
+        });
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.sessions.values()].map((s) => s.close()));
+  }
+}
+
+function advancesFrom(from: InitState, to: InitState): boolean {
+  return advanceState(from, to) === to;
+}
+
+/**
+ * One refresh for a one-shot status: when a copy is under way and no rate is known yet (no
+ * recent recorded sample), a second sample a second later measures it.
+ */
+export async function sampleOnce(observer: InitObserver): Promise<InitProgress[]> {
+  const first = await observer.sample();
+  if (!first.some((p) => p.state === 'copying' && p.rowsPerSecond === null)) return first;
+  await new Promise((r) => setTimeout(r, 1000));
+  return observer.sample();
+}
+
+export interface InitStatusResult {
+  topology: Topology;
+  observer: InitObserver;
+  configWarnings: Problem[];
+}
+
+/** Load the file and watch `subscription` (or every subscription it declares). */
+export async function openInitStatus(
+  configPath: string,
+  subscription: string | undefined,
+  onEvent?: EventSink,
+): Promise<InitStatusResult> {
+  const { topology, warnings } = await loadTopology(configPath);
+  let subs = Object.values(topology.subscriptions).sort((a, b) =>
+    a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
+  );
+  if (subscription !== undefined) {
+    const d = topology.subscriptions[subscription];
+    if (!d) {
+      throw new SteepError(
+        'init.unknown_subscription',
+        `steep.yaml declares no subscription ${subscription}${subs.length > 0 ? ` (it declares ${subs.map((s) => s.name).join(', ')})` : ''}`,
+      );
+    }
+    subs = [d];
+  }
+  return { topology, observer: new InitObserver(topology, subs, onEvent), configWarnings: warnings };
+}

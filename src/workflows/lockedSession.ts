@@ -1,0 +1,39 @@
+import type pg from 'pg';
+import { acquireApplyLock } from '../db/advisoryLock.js';
+import { connect } from '../db/connect.js';
+import type { Topology } from '../model/topology.js';
+
+/**
+ * A session on a node holding apply's advisory lock (src/db/advisoryLock.ts), for the init
+ * commands that change a node outside an apply (prepare, cancel): they fail at once, naming the
+ * holder, while an apply runs there. `optional`: null instead of an error when the node cannot
+ * be reached (a lock conflict is still an error).
+ */
+export async function lockedSession(
+  topology: Topology,
+  node: string,
+  opts: { applicationName: string; optional?: boolean; statementTimeoutMs?: number; lockTimeoutMs?: number },
+): Promise<pg.Client | null> {
+  let client: pg.Client;
+  try {
+    client = await connect(topology.nodes[node]!.connection, {
+      node,
+      applicationName: opts.applicationName,
+      connectTimeoutMs: Math.min(topology.settings.connectTimeout, 5_000),
+    });
+  } catch (err) {
+    if (opts.optional) return null;
+    throw err;
+  }
+  try {
+    await acquireApplyLock(client, node);
+    if (opts.statementTimeoutMs !== undefined)
+      await client.query(`SET statement_timeout = ${Math.trunc(opts.statementTimeoutMs)}`);
+    if (opts.lockTimeoutMs !== undefined)
+      await client.query(`SET lock_timeout = ${Math.trunc(opts.lockTimeoutMs)}`);
+    return client;
+  } catch (err) {
+    await client.end().catch(() => {});
+    throw err;
+  }
+}

@@ -1,0 +1,307 @@
+import {
+  readSlotLag,
+  readSubscriptionActivity,
+  type SlotLag,
+  type SubscriptionActivity,
+} from '../catalog/initProgress.js';
+import { readCluster } from '../catalog/readCluster.js';
+import { loadTopology } from '../config/load.js';
+import { connect } from '../db/connect.js';
+import { advanceState, CAUGHT_UP_BYTES, liveState } from '../executors/initTracker.js';
+import type { ClusterState, ObservedNode, ObservedSubscription } from '../model/cluster.js';
+import type { Problem } from '../model/errors.js';
+import type { InitState } from '../model/initState.js';
+import type { Topology } from '../model/topology.js';
+
+/**
+ * `steep status` (SPEC §4): every node reachable or not and its version; every subscription's
+ * init state, lag in bytes and seconds, apply/sync error counts (and on 18 the conflict
+ * counters); every logical slot with its wal_status and retained WAL, classified — used by a
+ * subscription, prepared by `steep init prepare`, PostgreSQL's table-sync slots, or orphaned.
+ * Read-only.
+ */
+
+export interface NodeStatus {
+  name: string;
+  reachable: boolean;
+  serverVersion: number | null;
+  version: string | null;
+  error: string | null;
+}
+
+export interface SubscriptionStatus {
+  name: string;
+  node: string;
+  from: string;
+  /** declared in steep.yaml */
+  declared: boolean;
+  exists: boolean;
+  enabled: boolean | null;
+  initMethod: string | null;
+  state: InitState;
+  /** why the init failed */
+  error: string | null;
+  since: string | null;
+  tablesTotal: number;
+  tablesReady: number;
+  slot: string | null;
+  lagBytes: number | null;
+  lagSeconds: number | null;
+  applyWorkerRunning: boolean | null;
+  syncWorkers: number | null;
+  /** PostgreSQL 15+ */
+  applyErrors: number | null;
+  syncErrors: number | null;
+  /** PostgreSQL 18+: pg_stat_subscription_stats.confl_* */
+  conflicts: Record<string, number> | null;
+}
+
+export type SlotKind = 'subscription' | 'prepared' | 'pending' | 'tablesync' | 'orphan' | 'physical';
+
+export interface SlotStatus {
+  node: string;
+  name: string;
+  kind: SlotKind;
+  /** the subscription using it (or prepared for, or expecting it) */
+  subscription: string | null;
+  active: boolean;
+  walStatus: string | null;
+  retainedWalBytes: number | null;
+  lagBytes: number | null;
+  /** prepared slots: the LSN recorded by init prepare */
+  preparedLsn: string | null;
+}
+
+export interface StatusReport {
+  topology: string;
+  sampledAt: string;
+  nodes: NodeStatus[];
+  subscriptions: SubscriptionStatus[];
+  slots: SlotStatus[];
+}
+
+const TABLESYNC_SLOT = /^pg_\d+_sync_\d+_\d+$/;
+
+interface Live {
+  activity: Map<string, SubscriptionActivity>;
+  slots: Map<string, SlotLag>;
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** The live figures no catalog snapshot has: worker activity and error counts, slot lag. One session per node. */
+async function readLive(topology: Topology, observed: ClusterState): Promise<Map<string, Live>> {
+  const out = new Map<string, Live>();
+  await Promise.all(
+    Object.values(observed.nodes).map(async (n) => {
+      if (!n.reachable || !topology.nodes[n.name]) return;
+      try {
+        const c = await connect(topology.nodes[n.name]!.connection, {
+          node: n.name,
+          applicationName: 'steep status',
+          connectTimeoutMs: topology.settings.connectTimeout,
+          statementTimeoutMs: 10_000,
+        });
+        try {
+          const [activity, slots] = await Promise.all([
+            readSubscriptionActivity(c, n.serverVersion),
+            readSlotLag(c).catch(() => [] as SlotLag[]),
+          ]);
+          out.set(n.name, {
+            activity: new Map(activity.map((a) => [a.name, a])),
+            slots: new Map(slots.map((s) => [s.slot, s])),
+          });
+        } finally {
+          await c.end().catch(() => {});
+        }
+      } catch {
+        // read moments ago, gone now: its catalog figures still show
+      }
+    }),
+  );
+  return out;
+}
+
+function reachable(observed: ClusterState, name: string): ObservedNode | undefined {
+  const n = observed.nodes[name];
+  return n?.reachable ? n : undefined;
+}
+
+function subscriptionStatus(
+  topology: Topology,
+  observed: ClusterState,
+  live: Map<string, Live>,
+  name: string,
+  node: string,
+  o: ObservedSubscription | undefined,
+): SubscriptionStatus {
+  const d = topology.subscriptions[name];
+  const from = d?.from ?? o?.from ?? '';
+  const subscriber = reachable(observed, node);
+  const recorded = subscriber?.initState?.subscriptions[name];
+  const activity = live.get(node)?.activity.get(name) ?? null;
+  const slotName = o ? (o.slotNone ? null : o.slot) : (d?.slot ?? null);
+  const slot = slotName && from ? (live.get(from)?.slots.get(slotName) ?? null) : null;
+  const tables = o?.tables ?? [];
+  const ready = tables.filter((t) => t.state === 'r').length;
+  const caughtUp =
+    tables.length === ready &&
+    slot !== null &&
+    slot.active &&
+    slot.lagBytes !== null &&
+    slot.lagBytes <= CAUGHT_UP_BYTES;
+  const live_ = liveState(
+    {
+      at: Date.now(),
+      subscriber: {
+        activity: o ? (activity ?? { ...emptyActivity(o), enabled: o.enabled }) : null,
+        tables: tables.map((t) => ({ ...t, tuplesProcessed: null, bytesProcessed: null })),
+      },
+      sizes: null,
+      slot,
+      publisherError: null,
+    },
+    caughtUp,
+  );
+  let state: InitState;
+  if (recorded) state = advanceState(recorded.state, live_);
+  else if (o) state = live_ === 'preparing' ? 'uninitialized' : live_;
+  else state = 'uninitialized';
+  return {
+    name,
+    node,
+    from,
+    declared: d !== undefined && d.node === node,
+    exists: o !== undefined,
+    enabled: o ? o.enabled : null,
+    initMethod: recorded?.initMethod ?? d?.init.method ?? null,
+    state,
+    error: state === 'failed' ? (recorded?.error ?? null) : null,
+    since: recorded?.updatedAt ?? null,
+    tablesTotal: tables.length,
+    tablesReady: ready,
+    slot: slotName,
+    lagBytes: slot?.lagBytes ?? null,
+    lagSeconds: slot?.lagSeconds ?? null,
+    applyWorkerRunning: activity?.applyRunning ?? null,
+    syncWorkers: activity?.syncWorkers ?? null,
+    applyErrors: activity?.applyErrorCount ?? null,
+    syncErrors: activity?.syncErrorCount ?? null,
+    conflicts: activity?.conflicts ?? null,
+  };
+}
+
+function emptyActivity(o: ObservedSubscription): SubscriptionActivity {
+  return {
+    oid: o.oid,
+    name: o.name,
+    enabled: o.enabled,
+    applyRunning: false,
+    syncWorkers: 0,
+    lastMessageAt: null,
+    applyErrorCount: null,
+    syncErrorCount: null,
+    conflictCount: null,
+    conflicts: null,
+  };
+}
+
+function slotStatuses(topology: Topology, observed: ClusterState, live: Map<string, Live>): SlotStatus[] {
+  const out: SlotStatus[] = [];
+  const nodes = Object.values(observed.nodes).filter((n): n is ObservedNode => n.reachable);
+  for (const n of nodes) {
+    for (const s of Object.values(n.slots)) {
+      if (s.temporary) continue;
+      const lag = live.get(n.name)?.slots.get(s.name) ?? null;
+      let kind: SlotKind;
+      let subscription: string | null = null;
+      let preparedLsn: string | null = null;
+      const user = nodes
+        .flatMap((x) => Object.values(x.subscriptions))
+        .find((o) => !o.slotNone && o.slot === s.name && (o.from === n.name || o.from === ''));
+      const expected = Object.values(topology.subscriptions).find(
+        (d) => d.from === n.name && d.slot === s.name,
+      );
+      const prepared = expected
+        ? reachable(observed, expected.node)?.initState?.slots[expected.name]
+        : undefined;
+      if (s.slotType === 'physical') kind = 'physical';
+      else if (TABLESYNC_SLOT.test(s.name)) kind = 'tablesync';
+      else if (user) {
+        kind = 'subscription';
+        subscription = user.name;
+      } else if (expected && prepared && prepared.slot === s.name) {
+        kind = 'prepared';
+        subscription = expected.name;
+        preparedLsn = prepared.lsn;
+      } else if (expected) {
+        kind = 'pending';
+        subscription = expected.name;
+      } else kind = 'orphan';
+      out.push({
+        node: n.name,
+        name: s.name,
+        kind,
+        subscription,
+        active: s.active,
+        walStatus: s.walStatus,
+        retainedWalBytes: lag?.retainedWalBytes ?? s.retainedWalBytes,
+        lagBytes: lag?.lagBytes ?? null,
+        preparedLsn,
+      });
+    }
+  }
+  return out.sort((a, b) => compare(a.node, b.node) || compare(a.name, b.name));
+}
+
+export async function readStatus(topology: Topology): Promise<StatusReport> {
+  const observed = await readCluster(
+    Object.values(topology.nodes).map((n) => ({ name: n.name, connection: n.connection })),
+    { stateSchema: topology.settings.stateSchema, connectTimeoutMs: topology.settings.connectTimeout },
+  );
+  const live = await readLive(topology, observed);
+  const nodes: NodeStatus[] = Object.keys(topology.nodes)
+    .sort(compare)
+    .map((name) => {
+      const n = observed.nodes[name];
+      if (n?.reachable)
+        return {
+          name,
+          reachable: true,
+          serverVersion: n.serverVersion,
+          version: n.serverVersionText,
+          error: null,
+        };
+      return { name, reachable: false, serverVersion: null, version: null, error: n?.error ?? 'not read' };
+    });
+  const subs: SubscriptionStatus[] = [];
+  const seen = new Set<string>();
+  for (const n of Object.values(observed.nodes)) {
+    if (!n.reachable) continue;
+    for (const o of Object.values(n.subscriptions)) {
+      seen.add(`${n.name}/${o.name}`);
+      subs.push(subscriptionStatus(topology, observed, live, o.name, n.name, o));
+    }
+  }
+  for (const d of Object.values(topology.subscriptions)) {
+    if (seen.has(`${d.node}/${d.name}`)) continue;
+    subs.push(subscriptionStatus(topology, observed, live, d.name, d.node, undefined));
+  }
+  subs.sort((a, b) => compare(a.name, b.name) || compare(a.node, b.node));
+  return {
+    topology: topology.topology,
+    sampledAt: new Date().toISOString(),
+    nodes,
+    subscriptions: subs,
+    slots: slotStatuses(topology, observed, live),
+  };
+}
+
+export async function openStatus(
+  configPath: string,
+): Promise<{ topology: Topology; configWarnings: Problem[] }> {
+  const { topology, warnings } = await loadTopology(configPath);
+  return { topology, configWarnings: warnings };
+}

@@ -1,0 +1,192 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { hasStackTrace, REPO_ROOT, runSteep, writeConfig } from '../support/cli.js';
+import { testVersions, useCluster } from '../support/cluster.js';
+import {
+  copyAtSnapshot,
+  createTables,
+  digests,
+  fillTables,
+  startWriter,
+  type TableDef,
+  waitCaughtUp,
+} from '../support/replicationData.js';
+import { nodesYaml, passwordEnv } from '../support/topologyFile.js';
+
+/**
+ * Manual init through the CLI, on PostgreSQL 18 and 14: `init prepare --hold` makes the slot
+ * with an exported snapshot; the test copies the tables at that snapshot (as pg_dump --snapshot
+ * would) while a writer keeps changing the publisher; `apply` refuses an LSN earlier than the
+ * slot's, then creates the subscription on the slot, starts its origin at the prepared LSN,
+ * enables it and follows it to synchronized; every write made after prepare arrives exactly once.
+ */
+
+const TABLES: TableDef[] = [
+  { name: 'man_a', rows: 150_000 },
+  { name: 'man_b', rows: 20_000 },
+];
+const NAMES = TABLES.map((t) => t.name);
+
+interface Prepared {
+  subscription: string;
+  slot: string;
+  lsn: string;
+  snapshotName: string;
+  pgDump: string;
+}
+
+/** `steep init prepare SUB --hold --json` in the background: resolves once it printed its document. */
+function prepareHolding(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ child: ChildProcess; doc: Prepared }> {
+  const child = spawn(process.execPath, [join(REPO_ROOT, 'bin/run.js'), ...args], {
+    env: { ...process.env, NO_COLOR: '1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`init prepare printed nothing in time: ${out}\n${err}`));
+    }, 60_000);
+    child.stderr!.on('data', (d) => {
+      err += d;
+    });
+    child.stdout!.on('data', (d) => {
+      out += d;
+      const line = out.split('\n').find((l) => l.startsWith('{'));
+      if (line) {
+        clearTimeout(timer);
+        resolve({ child, doc: JSON.parse(line) as Prepared });
+      }
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`init prepare exited ${code}: ${out}\n${err}`));
+    });
+  });
+}
+
+describe.each(testVersions())('manual init on PostgreSQL %i', (version) => {
+  const cluster = useCluster({ nodes: ['east', 'west'], version });
+
+  function config(): string {
+    const [east, west] = cluster().nodes;
+    return writeConfig(
+      [
+        'version: 1',
+        'topology: init-manual',
+        nodesYaml([east!, west!]),
+        'publications:',
+        '  man_pub:',
+        '    node: east',
+        `    tables: [${NAMES.map((t) => `public.${t}`).join(', ')}]`,
+        'subscriptions:',
+        '  west_man:',
+        '    node: west',
+        '    from: east',
+        '    publications: [man_pub]',
+        '    init:',
+        '      method: manual',
+        '',
+      ].join('\n'),
+    );
+  }
+
+  async function steep(args: string[], path: string) {
+    const r = await runSteep([...args, '-c', path], {
+      env: passwordEnv(cluster().nodes),
+      timeoutMs: 180_000,
+    });
+    expect(hasStackTrace(r.stderr), r.stderr).toBe(false);
+    for (const n of cluster().nodes) expect(`${r.stdout}${r.stderr}`).not.toContain(n.password);
+    return r;
+  }
+
+  it('prepare → copy at the exported snapshot → apply → synchronized, writes arriving exactly once', async () => {
+    const east = cluster().node('east');
+    const west = cluster().node('west');
+    await createTables([east, west], TABLES);
+    await fillTables(east, TABLES);
+    const path = config();
+
+    // the first apply makes the publication and the state schemas; the subscription waits for prepare
+    const first = await steep(['apply', '--auto-approve'], path);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toContain(
+      'subscription west_man uses init method manual and is not created until it is prepared',
+    );
+    expect(await west.query('SELECT 1 FROM pg_subscription')).toEqual([]);
+
+    const writer = startWriter(east, NAMES);
+    const { child, doc } = await prepareHolding(
+      ['init', 'prepare', 'west_man', '--hold', '--json', '-c', path],
+      passwordEnv(cluster().nodes),
+    );
+    expect(doc).toMatchObject({ subscription: 'west_man', slot: 'west_man' });
+    expect(doc.lsn).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
+    expect(doc.pgDump).toContain(`--snapshot=${doc.snapshotName}`);
+    expect(doc.pgDump).toContain(`--table='"public"."man_a"'`);
+
+    // preparing: visible in init status and status, the prepared slot reported with its LSN
+    const st = await steep(['init', 'status', 'west_man', '--json'], path);
+    expect(JSON.parse(st.stdout)[0]).toMatchObject({ state: 'preparing', exists: false });
+    const status = await steep(['status', '--json'], path);
+    const report = JSON.parse(status.stdout) as {
+      slots: Array<{
+        node: string;
+        name: string;
+        kind: string;
+        preparedLsn: string | null;
+        retainedWalBytes: number;
+      }>;
+      subscriptions: Array<{ name: string; state: string }>;
+    };
+    expect(report.slots.find((s) => s.name === 'west_man')).toMatchObject({
+      node: 'east',
+      kind: 'prepared',
+      preparedLsn: doc.lsn,
+    });
+    expect(report.subscriptions.find((s) => s.name === 'west_man')?.state).toBe('preparing');
+    // and plan does not call it an orphan
+    const planned = await steep(['plan', '--json'], path);
+    expect((JSON.parse(planned.stdout) as { orphanSlots: unknown[] }).orphanSlots).toEqual([]);
+
+    // the DBA's dump and restore, at exactly the slot's consistent point
+    await copyAtSnapshot(east, west, NAMES, doc.snapshotName);
+    const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+
+    // an LSN earlier than the slot's is refused: the changes in between would be lost
+    const early = await steep(['apply', '--auto-approve', '--lsn', 'west_man=0/1'], path);
+    expect(early.code).toBe(1);
+    expect(`${early.stdout}${early.stderr}`).toMatch(
+      new RegExp(`--lsn 0/1 is earlier than slot west_man's LSN ${doc.lsn.replace('/', '\\/')} on east`),
+    );
+
+    const applied = await steep(['apply', '--auto-approve', '--log-format', 'json'], path);
+    expect(applied.code, `${applied.stdout}\n${applied.stderr}`).toBe(0);
+    const changes = applied.stderr
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { event: string; phase?: string })
+      .filter((e) => e.event === 'init.state_change')
+      .map((e) => e.phase);
+    expect(changes).toEqual(['catching_up', 'synchronized']);
+
+    const ops = await writer.stop();
+    expect(ops).toBeGreaterThan(10);
+    await waitCaughtUp(east, 'west_man');
+    expect(await digests(west, NAMES)).toEqual(await digests(east, NAMES));
+
+    expect(await west.query(`SELECT 1 FROM steep.init_slots WHERE subscription = 'west_man'`)).toEqual([]);
+    const done = JSON.parse((await steep(['status', '--json'], path)).stdout) as typeof report;
+    expect(done.slots.find((s) => s.name === 'west_man')?.kind).toBe('subscription');
+    expect(done.subscriptions.find((s) => s.name === 'west_man')?.state).toBe('synchronized');
+    expect((await steep(['plan', '--detailed-exitcode'], path)).code).toBe(0);
+  });
+});

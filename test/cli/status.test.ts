@@ -1,0 +1,169 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { hasStackTrace, REPO_ROOT, runSteep, writeConfig } from '../support/cli.js';
+import { useCluster } from '../support/cluster.js';
+import { createTables, fillTables } from '../support/replicationData.js';
+import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
+
+/**
+ * `steep status` on two PostgreSQL 18 nodes: nodes and versions, an `init: none` subscription
+ * synchronized once created, its lag and error counts and PostgreSQL 18's conflict counters
+ * (a real insert conflict), slots with wal_status and retained WAL, an orphaned slot called
+ * out, `--watch --json` refreshing.
+ */
+const cluster = useCluster({ nodes: ['east', 'west'] });
+
+interface Report {
+  nodes: Array<{ name: string; reachable: boolean; serverVersion: number | null; version: string | null }>;
+  subscriptions: Array<{
+    name: string;
+    node: string;
+    from: string;
+    state: string;
+    initMethod: string | null;
+    lagBytes: number | null;
+    applyErrors: number | null;
+    syncErrors: number | null;
+    conflicts: Record<string, number> | null;
+    tablesReady: number;
+    tablesTotal: number;
+  }>;
+  slots: Array<{
+    node: string;
+    name: string;
+    kind: string;
+    walStatus: string | null;
+    retainedWalBytes: number | null;
+  }>;
+}
+
+describe('steep status', () => {
+  it('shows nodes, subscriptions with lag, errors and conflicts, and slots with orphans', async () => {
+    const east = cluster().node('east');
+    const west = cluster().node('west');
+    await createTables([east, west], [{ name: 'st_a', rows: 1000 }]);
+    await fillTables(east, [{ name: 'st_a', rows: 1000 }]);
+    // init none: the data is vouched equal
+    await west.query(
+      `INSERT INTO public.st_a (id, v, n) SELECT g, md5(g::text), g % 1000 FROM generate_series(1, 1000) g`,
+    );
+    const path = writeConfig(
+      [
+        'version: 1',
+        'topology: status-test',
+        nodesYaml([east, west]),
+        'publications:',
+        '  st_pub:',
+        '    node: east',
+        '    tables: [public.st_a]',
+        'subscriptions:',
+        '  west_st:',
+        '    node: west',
+        '    from: east',
+        '    publications: [st_pub]',
+        '    init:',
+        '      method: none',
+        '',
+      ].join('\n'),
+    );
+    const env = passwordEnv(cluster().nodes);
+    const steep = async (args: string[]) => {
+      const r = await runSteep([...args, '-c', path], { env });
+      expect(hasStackTrace(r.stderr), r.stderr).toBe(false);
+      for (const n of cluster().nodes) expect(`${r.stdout}${r.stderr}`).not.toContain(n.password);
+      return r;
+    };
+    const applied = await steep(['apply', '--auto-approve', '--log-format', 'json']);
+    expect(applied.code, applied.stderr).toBe(0);
+    // none: no init step, synchronized once created
+    expect(applied.stderr).toMatch(/"event":"init.state_change".*"phase":"synchronized"/);
+    await east.query(`SELECT pg_create_logical_replication_slot('st_orphan', 'pgoutput')`);
+
+    const json = async (): Promise<Report> => {
+      const r = await steep(['status', '--json']);
+      expect(r.code, r.stderr).toBe(0);
+      return JSON.parse(r.stdout) as Report;
+    };
+    const report = await json();
+    expect(report.nodes).toEqual([
+      expect.objectContaining({ name: 'east', reachable: true, serverVersion: east.serverVersionNum }),
+      expect.objectContaining({ name: 'west', reachable: true, serverVersion: west.serverVersionNum }),
+    ]);
+    expect(report.subscriptions.find((s) => s.name === 'west_st')).toMatchObject({
+      node: 'west',
+      from: 'east',
+      state: 'synchronized',
+      initMethod: 'none',
+      tablesReady: 1,
+      tablesTotal: 1,
+    });
+    expect(report.slots.find((s) => s.name === 'west_st')).toMatchObject({
+      node: 'east',
+      kind: 'subscription',
+    });
+    expect(report.slots.find((s) => s.name === 'st_orphan')).toMatchObject({
+      node: 'east',
+      kind: 'orphan',
+      walStatus: 'reserved',
+    });
+
+    // an insert conflict: the apply worker errors (apply_error_count) and 18 counts it (confl_insert_exists)
+    await west.query(`INSERT INTO public.st_a (id, v) VALUES (424242, 'here first')`);
+    await east.query(`INSERT INTO public.st_a (id, v) VALUES (424242, 'from east')`);
+    await eventually(
+      async () => {
+        const s = (await json()).subscriptions.find((x) => x.name === 'west_st')!;
+        return (s.applyErrors ?? 0) > 0 && (s.conflicts?.insert_exists ?? 0) > 0;
+      },
+      30_000,
+      'the conflict to be counted',
+    );
+    const text = await steep(['status']);
+    expect(text.stdout).toMatch(/east\s+reachable\s+PostgreSQL 18/);
+    expect(text.stdout).toMatch(
+      /west_st\s+west ← east\s+synchronized\s+lag .* · tables 1\/1 ready · errors: apply [1-9]\d*, sync 0 · conflicts: [1-9]\d* \(insert_exists [1-9]/,
+    );
+    expect(text.stdout).toMatch(
+      /east\/west_st\s+subscription west_st\s+(active|inactive)\s+wal_status reserved\s+retains/,
+    );
+    expect(text.stdout).toMatch(
+      /Orphaned replication slots[^\n]*\n\s+east\/st_orphan: retains .*, wal_status reserved/,
+    );
+    await west.query('DELETE FROM public.st_a WHERE id = 424242');
+    await eventually(
+      async () => (await west.query(`SELECT v FROM public.st_a WHERE id = 424242`))[0]?.v === 'from east',
+      30_000,
+      'the row to arrive',
+    );
+
+    // --watch --json: one document per refresh
+    const child = spawn(
+      process.execPath,
+      [join(REPO_ROOT, 'bin/run.js'), 'status', '--watch', '--json', '--interval', '500', '-c', path],
+      {
+        env: { ...process.env, NO_COLOR: '1', ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+    });
+    await eventually(
+      async () => out.split('\n').filter((l) => l.startsWith('{')).length >= 2,
+      20_000,
+      'two refreshes',
+    );
+    const closed = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+    child.kill('SIGINT');
+    expect(await closed).toBe(0);
+    const docs = out
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Report);
+    expect(docs[1]!.subscriptions.find((s) => s.name === 'west_st')?.state).toBe('synchronized');
+
+    await east.query(`SELECT pg_drop_replication_slot('st_orphan')`);
+  });
+});

@@ -1,0 +1,168 @@
+/**
+ * Data for init tests: tables filled on a publisher, a writer that keeps inserting, updating and
+ * deleting while an init runs, a switch that slows a subscriber's initial copy down (so a test
+ * can act mid-copy), and the comparison of both sides (row count and an order-independent
+ * checksum per table).
+ */
+
+import { pipeline } from 'node:stream/promises';
+import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
+import type { TestNode } from './cluster.js';
+import { eventually } from './topologyFile.js';
+
+export interface TableDef {
+  name: string;
+  rows: number;
+}
+
+/** `CREATE TABLE public.<name> (id bigint PRIMARY KEY, v text, n int)` on every node given. */
+export async function createTables(nodes: TestNode[], tables: TableDef[]): Promise<void> {
+  for (const node of nodes) {
+    for (const t of tables)
+      await node.query(
+        `CREATE TABLE public.${t.name} (id bigint PRIMARY KEY, v text NOT NULL, n int NOT NULL DEFAULT 0)`,
+      );
+  }
+}
+
+/** Fill the tables on `node` with ids 1..rows, then ANALYZE (the init's size estimates). */
+export async function fillTables(node: TestNode, tables: TableDef[]): Promise<void> {
+  for (const t of tables) {
+    await node.query(
+      `INSERT INTO public.${t.name} (id, v, n) SELECT g, md5(g::text), g % 1000 FROM generate_series(1, ${t.rows}) g`,
+    );
+  }
+  await node.query('ANALYZE');
+}
+
+/** Row count and an order-independent checksum of every column. */
+export async function tableDigest(node: TestNode, table: string): Promise<{ count: number; sum: string }> {
+  const [r] = await node.query<{ count: string; sum: string | null }>(
+    `SELECT count(*)::text AS count, coalesce(sum(hashtextextended(t::text, 0)::numeric), 0)::text AS sum FROM public.${table} t`,
+  );
+  return { count: Number(r!.count), sum: r!.sum ?? '0' };
+}
+
+export async function digests(
+  node: TestNode,
+  tables: string[],
+): Promise<Record<string, { count: number; sum: string }>> {
+  const out: Record<string, { count: number; sum: string }> = {};
+  for (const t of tables) out[t] = await tableDigest(node, t);
+  return out;
+}
+
+/**
+ * Inserts, updates and deletes on `tables` of `node` in a loop (each a short transaction) until
+ * stopped. Inserted ids start above `base`, so they never collide with the initial rows.
+ */
+export function startWriter(
+  node: TestNode,
+  tables: string[],
+  base = 10_000_000,
+): { stop: () => Promise<number> } {
+  let running = true;
+  let ops = 0;
+  const done = (async () => {
+    const client = await node.client();
+    let next = base;
+    try {
+      while (running) {
+        const t = tables[ops % tables.length]!;
+        next += 1;
+        await client.query('BEGIN');
+        await client.query(
+          `INSERT INTO public.${t} (id, v, n) VALUES ($1::bigint, md5($1::bigint::text), 7)`,
+          [next],
+        );
+        await client.query(`UPDATE public.${t} SET n = n + 1, v = v || 'u' WHERE id = $1`, [
+          1 + ((next * 7919) % 1000),
+        ]);
+        await client.query(`DELETE FROM public.${t} WHERE id = $1`, [2000 + ((next * 104729) % 5000)]);
+        await client.query('COMMIT');
+        ops += 1;
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    } catch (err) {
+      if (running) throw err;
+    } finally {
+      await client.end().catch(() => {});
+    }
+  })();
+  // a test that fails before stopping it must not leave an unhandled rejection behind
+  done.catch(() => {});
+  return {
+    stop: async () => {
+      running = false;
+      await done;
+      return ops;
+    },
+  };
+}
+
+/**
+ * Slow the initial copy into `table` on the subscriber down: a row trigger that fires during
+ * replication (ENABLE ALWAYS) and sleeps `ms` every `every` rows. The copy still progresses,
+ * just slowly enough for a test to watch it, cancel it or stop the publisher mid-copy.
+ */
+export async function slowCopy(node: TestNode, table: string, every = 1000, ms = 50): Promise<void> {
+  await node.query(`CREATE OR REPLACE FUNCTION public.steep_test_slow() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      IF NEW.id % ${every} = 0 THEN PERFORM pg_sleep(${ms / 1000}); END IF;
+      RETURN NEW;
+    END $$`);
+  await node.query(
+    `CREATE TRIGGER steep_test_slow BEFORE INSERT ON public.${table} FOR EACH ROW EXECUTE FUNCTION public.steep_test_slow()`,
+  );
+  await node.query(`ALTER TABLE public.${table} ENABLE ALWAYS TRIGGER steep_test_slow`);
+}
+
+export async function fastCopy(node: TestNode, table: string): Promise<void> {
+  await node.query(`DROP TRIGGER IF EXISTS steep_test_slow ON public.${table}`);
+}
+
+/** The publisher's WAL position now. */
+export async function currentLsn(node: TestNode): Promise<string> {
+  const [r] = await node.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
+  return r!.lsn;
+}
+
+/** Wait until the slot has confirmed everything the publisher wrote up to now (lag zero). */
+export async function waitCaughtUp(publisher: TestNode, slot: string, timeoutMs = 60_000): Promise<void> {
+  const target = await currentLsn(publisher);
+  await eventually(
+    async () => {
+      const [r] = await publisher.query<{ ok: boolean }>(
+        'SELECT confirmed_flush_lsn >= $2::pg_lsn AS ok FROM pg_replication_slots WHERE slot_name = $1',
+        [slot, target],
+      );
+      return r?.ok === true;
+    },
+    timeoutMs,
+    `slot ${slot} to confirm ${target}`,
+  );
+}
+
+/** Copy `tables` from the publisher at an exported snapshot into the subscriber, as pg_dump --snapshot would. */
+export async function copyAtSnapshot(
+  publisher: TestNode,
+  subscriber: TestNode,
+  tables: string[],
+  snapshot: string,
+): Promise<void> {
+  const src = await publisher.client();
+  const dst = await subscriber.client();
+  try {
+    await src.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+    await src.query(`SET TRANSACTION SNAPSHOT '${snapshot}'`);
+    for (const t of tables) {
+      const out = src.query(copyTo(`COPY public.${t} TO STDOUT`));
+      const into = dst.query(copyFrom(`COPY public.${t} FROM STDIN`));
+      await pipeline(out, into);
+    }
+    await src.query('COMMIT');
+  } finally {
+    await src.end().catch(() => {});
+    await dst.end().catch(() => {});
+  }
+}

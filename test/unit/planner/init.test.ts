@@ -1,0 +1,306 @@
+import { describe, expect, it } from 'vitest';
+import type { ObservedInitState } from '../../../src/model/initState.js';
+import type { InitSpec, Topology } from '../../../src/model/topology.js';
+import { copiedTables, resolveLsnFlags, rowPresenceRequests } from '../../../src/planner/init.js';
+import {
+  at,
+  codes,
+  initStepAt,
+  observe,
+  observedSlot,
+  observedTable,
+  publication,
+  runPlan,
+  stepAt,
+  subscription,
+  topology,
+} from './fixtures.js';
+
+/** Initialisation in the plan: existing data, the manual method's prepared slot and LSN, the init step. */
+
+const ADDR = 'subscription.west_orders';
+
+function base(init: Partial<InitSpec> = {}, extra: { enabled?: boolean } = {}): Topology {
+  return topology({
+    publications: [publication('orders_pub', 'east', { tables: ['public.orders', 'public.items'] })],
+    subscriptions: [
+      subscription('west_orders', 'west', 'east', ['orders_pub'], {
+        init: { method: 'snapshot', parallel: 4, existingData: 'fail', ...init },
+        ...extra,
+      }),
+    ],
+  });
+}
+
+/** Converged, minus the subscription and its slot; the subscriber has the tables too. */
+function absent(t: Topology) {
+  const s = observe(t);
+  at(s, 'west').subscriptions = {};
+  at(s, 'east').slots = {};
+  at(s, 'west').tables = {
+    'public.orders': observedTable('public.orders'),
+    'public.items': observedTable('public.items'),
+  };
+  return s;
+}
+
+function prepared(lsn = '0/3000000'): ObservedInitState {
+  return {
+    subscriptions: {
+      west_orders: {
+        subscription: 'west_orders',
+        initMethod: 'manual',
+        state: 'preparing',
+        sourceNode: 'east',
+        startedAt: '2026-01-01T00:00:00.000Z',
+        completedAt: null,
+        updatedAt: '2026-01-01T00:00:00.000Z',
+        error: null,
+      },
+    },
+    slots: {
+      west_orders: {
+        slot: 'west_orders',
+        subscription: 'west_orders',
+        lsn,
+        snapshotName: null,
+        createdAt: '2026-01-01T00:00:00.000Z',
+        expiresAt: null,
+      },
+    },
+  };
+}
+
+const ADVANCE =
+  "SELECT pg_catalog.pg_replication_origin_advance('pg_' || s.oid, '0/3000000'::pg_lsn) FROM pg_catalog.pg_subscription s " +
+  "WHERE s.subname = 'west_orders' AND s.subdbid = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = current_database())";
+
+describe('init: snapshot', () => {
+  it('follows a new snapshot subscription with an init step after its create', () => {
+    const t = base();
+    const p = runPlan(t, absent(t));
+    const create = stepAt(p, ADDR);
+    const init = initStepAt(p, ADDR);
+    expect(init).toMatchObject({
+      node: 'west',
+      kind: 'subscription-init',
+      action: 'init',
+      reason: 'not-initialised',
+      statements: [],
+      hazards: [],
+    });
+    expect(init.dependsOn).toContain(create.id);
+    expect(init.changes).toContainEqual({
+      path: 'init.copies',
+      before: null,
+      after: ['public.items', 'public.orders'],
+    });
+    expect(init.reasonText).toMatch(/^PostgreSQL copies 2 tables \(about 128\.0 kB on east\)/);
+    expect(p.summary.init).toBe(1);
+  });
+
+  it('asks for row presence only of tables a subscription still to be created copies into', () => {
+    const t = base();
+    const s = absent(t);
+    expect(rowPresenceRequests(t, s)).toEqual(
+      new Map([
+        [
+          'west',
+          [
+            { schema: 'public', name: 'items' },
+            { schema: 'public', name: 'orders' },
+          ],
+        ],
+      ]),
+    );
+    expect(rowPresenceRequests(t, observe(t))).toEqual(new Map());
+    const none = base({ method: 'none' });
+    expect(rowPresenceRequests(none, absent(none))).toEqual(new Map());
+  });
+
+  it('expands allTables and schemas with the publisher’s tables, never steep’s own', () => {
+    const t = topology({
+      publications: [publication('all_pub', 'east', { allTables: true, tables: [] })],
+      subscriptions: [subscription('west_orders', 'west', 'east', ['all_pub'])],
+    });
+    const s = absent(t);
+    at(s, 'east').tables = {
+      'public.a': observedTable('public.a'),
+      'sales.b': observedTable('sales.b'),
+      'steep.apply_log': observedTable('steep.apply_log'),
+    };
+    expect(copiedTables(t, s, t.subscriptions.west_orders!).map((x) => `${x.schema}.${x.name}`)).toEqual([
+      'public.a',
+      'sales.b',
+    ]);
+  });
+
+  it('existing data: a plan error naming the tables that hold rows, no step', () => {
+    const t = base();
+    const s = absent(t);
+    at(s, 'west').tables['public.orders']!.hasRows = true;
+    at(s, 'west').tables['public.items']!.hasRows = false;
+    const p = runPlan(t, s);
+    expect(codes(p.errors)).toEqual(['existing-data']);
+    expect(p.errors[0]!.message).toBe(
+      'subscription west_orders would copy into tables that already hold rows on west: public.orders; copying on top of ' +
+        'them would fail or duplicate rows: empty them, or set init.existingData: truncate to have apply truncate them first',
+    );
+    expect(p.steps.filter((x) => x.address === ADDR)).toEqual([]);
+  });
+
+  it('existingData: truncate → TRUNCATE of exactly those tables before CREATE SUBSCRIPTION, hazard truncates-data', () => {
+    const t = base({ existingData: 'truncate' });
+    const s = absent(t);
+    at(s, 'west').tables['public.orders']!.hasRows = true;
+    at(s, 'west').tables['public.items']!.hasRows = true;
+    const p = runPlan(t, s);
+    expect(p.errors).toEqual([]);
+    const step = stepAt(p, ADDR);
+    expect(step.statements[0]).toEqual({
+      sql: 'TRUNCATE TABLE "public"."items", "public"."orders"',
+      transactional: true,
+    });
+    expect(step.statements[1]!.sql).toMatch(/^CREATE SUBSCRIPTION/);
+    expect(step.hazards).toEqual(['copies-data', 'truncates-data']);
+    expect(step.changes).toContainEqual({
+      path: 'init.truncate',
+      before: null,
+      after: ['public.items', 'public.orders'],
+    });
+  });
+
+  it('empty target tables need nothing', () => {
+    const t = base({ existingData: 'truncate' });
+    const s = absent(t);
+    at(s, 'west').tables['public.orders']!.hasRows = false;
+    const step = stepAt(runPlan(t, s), ADDR);
+    expect(step.statements[0]!.sql).toMatch(/^CREATE SUBSCRIPTION/);
+    expect(step.hazards).toEqual(['copies-data']);
+  });
+
+  it('resumes a failed init: an init step with no SQL; nothing for one that is copying', () => {
+    const t = base();
+    const s = observe(t);
+    const record = prepared().subscriptions.west_orders!;
+    at(s, 'west').initState = {
+      subscriptions: {
+        west_orders: {
+          ...record,
+          initMethod: 'snapshot',
+          state: 'failed',
+          error: 'init of subscription west_orders on west failed: the publisher east cannot be reached',
+        },
+      },
+      slots: {},
+    };
+    const p = runPlan(t, s);
+    expect(p.steps.map((x) => [x.address, x.action])).toEqual([[ADDR, 'init']]);
+    expect(initStepAt(p, ADDR).reasonText).toBe(
+      'its init failed (the publisher east cannot be reached); PostgreSQL resumes from the slot that was kept, and apply follows it again until it is synchronized',
+    );
+    at(s, 'west').initState!.subscriptions.west_orders!.state = 'copying';
+    expect(runPlan(t, s).steps).toEqual([]);
+  });
+});
+
+describe('init: manual', () => {
+  function manualAbsent(lsn?: string) {
+    const t = base({ method: 'manual' });
+    const s = absent(t);
+    at(s, 'east').slots.west_orders = observedSlot('west_orders', { confirmedFlushLsn: '0/3000000' });
+    if (lsn !== undefined) at(s, 'west').initState = prepared(lsn);
+    return { t, s };
+  }
+
+  it('not prepared: a warning that says what to do, and no step', () => {
+    const t = base({ method: 'manual' });
+    const p = runPlan(t, absent(t));
+    expect(p.steps).toEqual([]);
+    expect(codes(p.warnings)).toEqual(['init-not-prepared']);
+    expect(p.warnings[0]!.message).toContain('run steep init prepare west_orders');
+  });
+
+  it('prepared: created disabled on the slot, then origin advanced to the recorded LSN and enabled', () => {
+    const { t, s } = manualAbsent('0/3000000');
+    const p = runPlan(t, s);
+    expect(p.errors).toEqual([]);
+    expect(stepAt(p, ADDR).statements[0]!.sql).toContain(
+      "WITH (slot_name = 'west_orders', enabled = false, copy_data = false, create_slot = false)",
+    );
+    const init = initStepAt(p, ADDR);
+    expect(init.statements).toEqual([
+      { sql: ADVANCE, transactional: true },
+      { sql: 'ALTER SUBSCRIPTION "west_orders" ENABLE', transactional: true },
+    ]);
+    expect(init.changes).toContainEqual({ path: 'init.lsn', before: null, after: '0/3000000' });
+    expect(p.orphanSlots).toEqual([]);
+  });
+
+  it('a slot steep did not prepare needs --lsn', () => {
+    const { t, s } = manualAbsent();
+    const p = runPlan(t, s);
+    expect(codes(p.errors)).toEqual(['init-lsn-unknown']);
+    const q = runPlan(t, s, { initLsn: { west_orders: '0/3000010' } });
+    expect(q.errors).toEqual([]);
+    expect(initStepAt(q, ADDR).statements[0]!.sql).toContain("'0/3000010'::pg_lsn");
+  });
+
+  it('--lsn: a later one is used, an earlier one refused, a malformed one named', () => {
+    const { t, s } = manualAbsent('0/3000000');
+    const later = runPlan(t, s, { initLsn: { west_orders: '0/5a000000' } });
+    expect(initStepAt(later, ADDR).statements[0]!.sql).toContain("'0/5A000000'::pg_lsn");
+    const early = runPlan(t, s, { initLsn: { west_orders: '0/1' } });
+    expect(codes(early.errors)).toEqual(['init-lsn-early']);
+    expect(early.errors[0]!.message).toBe(
+      "subscription west_orders: --lsn 0/1 is earlier than slot west_orders's LSN 0/3000000 on east: the changes between them " +
+        'are neither in the restored backup nor in the slot; restore a backup consistent at 0/3000000 or later',
+    );
+    expect(codes(runPlan(t, s, { initLsn: { west_orders: 'yesterday' } }).errors)).toEqual([
+      'init-lsn-invalid',
+    ]);
+  });
+
+  it('a slot consumed past its prepared LSN, or in use, is an error', () => {
+    const { t, s } = manualAbsent('0/3000000');
+    at(s, 'east').slots.west_orders!.confirmedFlushLsn = '0/4000000';
+    expect(codes(runPlan(t, s).errors)).toEqual(['init-slot-consumed']);
+    at(s, 'east').slots.west_orders!.confirmedFlushLsn = '0/3000000';
+    at(s, 'east').slots.west_orders!.active = true;
+    expect(codes(runPlan(t, s).errors)).toEqual(['slot-in-use']);
+  });
+
+  it('an existing disabled subscription waiting for its init: the init step enables it, not an ALTER', () => {
+    const t = base({ method: 'manual' });
+    const s = observe(t);
+    at(s, 'west').subscriptions.west_orders!.enabled = false;
+    at(s, 'east').slots.west_orders = observedSlot('west_orders', { confirmedFlushLsn: '0/3000000' });
+    at(s, 'west').initState = prepared('0/3000000');
+    const p = runPlan(t, s);
+    expect(p.steps.map((x) => [x.address, x.action])).toEqual([[ADDR, 'init']]);
+    expect(initStepAt(p, ADDR).statements.map((x) => x.sql)).toEqual([
+      ADVANCE,
+      'ALTER SUBSCRIPTION "west_orders" ENABLE',
+    ]);
+  });
+
+  it('--lsn for a subscription with nothing to complete is an error', () => {
+    const t = base();
+    const p = runPlan(t, observe(t), { initLsn: { west_orders: '0/1', nope: '0/2' } });
+    expect(codes(p.errors)).toEqual(['init-lsn-unused', 'init-lsn-unused']);
+    expect(p.errors.map((e) => e.message)).toEqual([
+      '--lsn nope=0/2: steep.yaml declares no subscription nope',
+      '--lsn west_orders=0/1: subscription west_orders has no manual init to complete (init method snapshot)',
+    ]);
+  });
+
+  it('--lsn LSN without a name means the one manual subscription', () => {
+    expect(resolveLsnFlags(base({ method: 'manual' }), ['0/10', 'other=0/20'])).toEqual({
+      west_orders: '0/10',
+      other: '0/20',
+    });
+    expect(() => resolveLsnFlags(base(), ['0/10'])).toThrow(
+      /declares no subscription with init method manual/,
+    );
+  });
+});

@@ -1,0 +1,642 @@
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import type { ClusterState } from '../../../src/model/cluster.js';
+import type { Plan } from '../../../src/model/plan.js';
+import {
+  fingerprintText,
+  type NodeTableSchemas,
+  type SequenceDef,
+  type TableColumn,
+  type TableSchema,
+  type UserType,
+} from '../../../src/model/tableSchema.js';
+import type { SchemaSyncMode, Topology } from '../../../src/model/topology.js';
+import { compareTables } from '../../../src/planner/schemaCompare.js';
+import { receivedTables, subscribedScopes } from '../../../src/planner/schemaScope.js';
+import { addRewritesTable } from '../../../src/planner/tableDdl.js';
+import {
+  at,
+  codes,
+  observe,
+  PG14,
+  PG17,
+  PG18,
+  publication,
+  runPlan,
+  subscription,
+  topology,
+} from './fixtures.js';
+
+/**
+ * The schema sync planner (SPEC §7), table-driven: a publisher table and a subscriber table
+ * (or none), a schemaSync mode, and what the plan must hold — comparison status, errors,
+ * warnings, the sync step's SQL and hazards.
+ */
+
+type ColumnSpec = [name: string, type: string, extra?: Partial<TableColumn>];
+
+function col([name, type, extra]: ColumnSpec, i: number): TableColumn {
+  const base = type.replace(/\[\]$/, '').replace(/\(.*\)$/, '');
+  const qualified = base.includes('.') ? base.split('.') : ['pg_catalog', base];
+  return {
+    name,
+    type,
+    default: null,
+    notNull: false,
+    ordinal: i + 1,
+    identity: null,
+    generated: null,
+    collation: null,
+    baseType: { schema: qualified[0]!, name: qualified[1]!.replace(/"/g, '') },
+    sequences: [],
+    ...extra,
+  };
+}
+
+function table(qn: string, columns: ColumnSpec[], extra: Partial<TableSchema> = {}): TableSchema {
+  const [schema, name] = qn.split('.') as [string, string];
+  const cols = columns.map(col);
+  return {
+    schema,
+    name,
+    kind: 'r',
+    partition: false,
+    replicaIdentity: 'd',
+    columns: cols,
+    primaryKey: ['id'],
+    fingerprint: createHash('sha256').update(fingerprintText(cols)).digest('hex'),
+    ...extra,
+  };
+}
+
+function schemas(tables: TableSchema[], extra: Partial<NodeTableSchemas> = {}): NodeTableSchemas {
+  return {
+    scope: { all: true, schemas: [], tables: [] },
+    tables: Object.fromEntries(tables.map((t) => [`${t.schema}.${t.name}`, t])),
+    types: {},
+    sequences: {},
+    schemas: ['public', 'steep'],
+    extensions: ['plpgsql'],
+    ...extra,
+  };
+}
+
+const ID: ColumnSpec = ['id', 'bigint', { notNull: true }];
+
+function world(
+  mode: SchemaSyncMode,
+  pub: TableSchema[],
+  sub: TableSchema[],
+  opts: {
+    pubExtra?: Partial<NodeTableSchemas>;
+    subExtra?: Partial<NodeTableSchemas>;
+    tables?: string[];
+    versions?: Record<string, number>;
+    alter?: (t: Topology) => void;
+  } = {},
+): { t: Topology; state: ClusterState } {
+  const names = opts.tables ?? [...new Set(pub.map((x) => `${x.schema}.${x.name}`))];
+  const t = topology({
+    publications: [publication('orders_pub', 'east', { tables: names })],
+    subscriptions: [subscription('west_orders', 'west', 'east', ['orders_pub'], { schemaSync: mode })],
+  });
+  opts.alter?.(t);
+  const state = observe(t, { versions: opts.versions });
+  at(state, 'east').tableSchemas = schemas(pub, opts.pubExtra);
+  at(state, 'west').tableSchemas = schemas(sub, opts.subExtra);
+  return { t, state };
+}
+
+function planOf(w: { t: Topology; state: ClusterState }): Plan {
+  return runPlan(w.t, w.state);
+}
+
+function syncSql(p: Plan, table = 'public.orders'): string {
+  return p.steps
+    .filter((s) => s.address === `table.west/${table}`)
+    .flatMap((s) => s.statements.map((x) => x.sql))
+    .join('\n');
+}
+
+const ORDERS = 'public.orders';
+
+interface Case {
+  name: string;
+  pub: ColumnSpec[];
+  sub: ColumnSpec[] | null;
+  status: string;
+  /** the auto step's SQL holds each of these */
+  sql?: string[];
+  hazards?: string[];
+  /** auto cannot do it: a plan error holding this */
+  autoError?: string;
+  diff?: string;
+}
+
+const CASES: Case[] = [
+  { name: 'identical', pub: [ID, ['a', 'text']], sub: [ID, ['a', 'text']], status: 'MATCH' },
+  {
+    name: 'column order',
+    pub: [ID, ['a', 'text'], ['b', 'int']],
+    sub: [ID, ['b', 'int'], ['a', 'text']],
+    status: 'ORDER_DIFFERS',
+  },
+  {
+    name: 'added column',
+    pub: [ID, ['a', 'text'], ['b', 'integer', { default: '0', notNull: true }]],
+    sub: [ID, ['a', 'text']],
+    status: 'MISMATCH',
+    diff: 'missing',
+    sql: ['ALTER TABLE "public"."orders"\n  ADD COLUMN "b" integer DEFAULT 0 NOT NULL'],
+    hazards: ['locks-table'],
+  },
+  {
+    name: 'type change',
+    pub: [ID, ['v', 'bigint']],
+    sub: [ID, ['v', 'integer']],
+    status: 'MISMATCH',
+    diff: 'type',
+    sql: ['ALTER COLUMN "v" TYPE bigint USING "v"::bigint'],
+    hazards: ['rewrites-table', 'locks-table'],
+  },
+  {
+    name: 'length change',
+    pub: [ID, ['v', 'character varying(20)']],
+    sub: [ID, ['v', 'character varying(10)']],
+    status: 'MISMATCH',
+    diff: 'type',
+    sql: ['ALTER COLUMN "v" TYPE character varying(20) USING "v"::character varying(20)'],
+  },
+  {
+    name: 'precision change',
+    pub: [ID, ['v', 'numeric(12,2)']],
+    sub: [ID, ['v', 'numeric(10,2)']],
+    status: 'MISMATCH',
+    diff: 'type',
+    sql: ['TYPE numeric(12,2)'],
+  },
+  {
+    name: 'default added',
+    pub: [ID, ['v', 'integer', { default: '0' }]],
+    sub: [ID, ['v', 'integer']],
+    status: 'MISMATCH',
+    diff: 'default',
+    sql: ['ALTER COLUMN "v" SET DEFAULT 0'],
+  },
+  {
+    name: 'default changed',
+    pub: [ID, ['v', 'text', { default: "'new'::text" }]],
+    sub: [ID, ['v', 'text', { default: "'old'::text" }]],
+    status: 'MISMATCH',
+    diff: 'default',
+    sql: [`ALTER COLUMN "v" SET DEFAULT 'new'::text`],
+  },
+  {
+    name: 'default dropped',
+    pub: [ID, ['v', 'integer']],
+    sub: [ID, ['v', 'integer', { default: '5' }]],
+    status: 'MISMATCH',
+    diff: 'default',
+    sql: ['ALTER COLUMN "v" DROP DEFAULT'],
+  },
+  {
+    name: 'type and default change together: the old default goes first',
+    pub: [ID, ['v', 'integer', { default: '0' }]],
+    sub: [ID, ['v', 'text', { default: "'x'::text" }]],
+    status: 'MISMATCH',
+    sql: [
+      'ALTER COLUMN "v" DROP DEFAULT,\n  ALTER COLUMN "v" TYPE integer USING "v"::integer,\n  ALTER COLUMN "v" SET DEFAULT 0',
+    ],
+  },
+  {
+    name: 'NOT NULL added',
+    pub: [ID, ['v', 'integer', { notNull: true }]],
+    sub: [ID, ['v', 'integer']],
+    status: 'MISMATCH',
+    diff: 'nullability',
+    sql: ['ALTER COLUMN "v" SET NOT NULL'],
+    hazards: ['locks-table'],
+  },
+  {
+    name: 'NOT NULL dropped',
+    pub: [ID, ['v', 'integer']],
+    sub: [ID, ['v', 'integer', { notNull: true }]],
+    status: 'MISMATCH',
+    diff: 'nullability',
+    sql: ['ALTER COLUMN "v" DROP NOT NULL'],
+  },
+  {
+    name: 'identity on the publisher, a plain default on the subscriber',
+    pub: [ID, ['n', 'integer', { identity: 'always', notNull: true }]],
+    sub: [ID, ['n', 'integer', { default: '0', notNull: true }]],
+    status: 'MISMATCH',
+    sql: ['ALTER COLUMN "n" DROP DEFAULT,\n  ALTER COLUMN "n" ADD GENERATED ALWAYS AS IDENTITY'],
+  },
+  {
+    name: 'identity kind differs',
+    pub: [ID, ['n', 'integer', { identity: 'by-default', notNull: true }]],
+    sub: [ID, ['n', 'integer', { identity: 'always', notNull: true }]],
+    status: 'MISMATCH',
+    sql: ['ALTER COLUMN "n" SET GENERATED BY DEFAULT'],
+  },
+  {
+    name: 'stored generated on the subscriber only',
+    pub: [ID, ['g', 'integer']],
+    sub: [ID, ['g', 'integer', { generated: 'stored', default: '(id * 2)' }]],
+    status: 'MISMATCH',
+    sql: ['ALTER COLUMN "g" DROP EXPRESSION'],
+  },
+  {
+    name: 'generated on the publisher only: cannot become generated in place',
+    pub: [ID, ['g', 'integer', { generated: 'stored', default: '(id * 2)' }]],
+    sub: [ID, ['g', 'integer']],
+    status: 'MISMATCH',
+    autoError: 'cannot make a column generated in place',
+  },
+  {
+    name: 'an extra nullable column is kept',
+    pub: [ID],
+    sub: [ID, ['note', 'text']],
+    status: 'MISMATCH',
+    diff: 'extra',
+  },
+  {
+    name: 'an extra NOT NULL column without default breaks replicated inserts',
+    pub: [ID],
+    sub: [ID, ['note', 'text', { notNull: true }]],
+    status: 'MISMATCH',
+    autoError: 'cannot fill it',
+  },
+  {
+    name: 'missing table',
+    pub: [ID, ['a', 'text', { default: "'x'::text", notNull: true }]],
+    sub: null,
+    status: 'LOCAL_ONLY',
+    sql: [
+      'CREATE TABLE "public"."orders" (\n  "id" bigint NOT NULL,\n  "a" text DEFAULT \'x\'::text NOT NULL,\n  PRIMARY KEY ("id")\n)',
+    ],
+  },
+];
+
+describe.each(CASES)('$name', (c) => {
+  const pubT = table(ORDERS, c.pub);
+  const subT = c.sub ? table(ORDERS, c.sub) : null;
+  const subs = subT ? [subT] : [];
+
+  it(`compares as ${c.status}`, () => {
+    const cmp = compareTables(pubT, subT, ORDERS);
+    expect(cmp.status).toBe(c.status);
+    if (c.diff) expect(cmp.columns.map((x) => x.kind)).toContain(c.diff);
+    if (c.status === 'MATCH') expect(pubT.fingerprint).toBe(subT!.fingerprint);
+    else expect(pubT.fingerprint).not.toBe(subT?.fingerprint);
+  });
+
+  const differs = c.status !== 'MATCH' && c.status !== 'ORDER_DIFFERS';
+
+  it('strict: a plan error naming the table (and column), or nothing', () => {
+    const p = planOf(world('strict', [pubT], subs));
+    expect(p.schema).toEqual([
+      expect.objectContaining({ table: ORDERS, status: c.status, subscription: 'west_orders' }),
+    ]);
+    const errors = p.errors.filter((e) => e.code === 'schema.mismatch');
+    if (!differs) {
+      expect(p.errors).toEqual([]);
+      return;
+    }
+    expect(errors).toHaveLength(1);
+    expect(errors[0]!.message).toContain(`table ${ORDERS}`);
+    if (subT)
+      for (const x of compareTables(pubT, subT, ORDERS).columns)
+        expect(errors[0]!.message).toContain(`column ${x.column}`);
+    expect(p.steps.some((s) => s.kind === 'table-sync')).toBe(false);
+  });
+
+  it('manual: a warning, no step', () => {
+    const p = planOf(world('manual', [pubT], subs));
+    expect(p.errors).toEqual([]);
+    expect(codes(p.warnings).filter((x) => x === 'schema.manual')).toHaveLength(differs ? 1 : 0);
+    expect(p.steps.some((s) => s.kind === 'table-sync')).toBe(false);
+  });
+
+  it('auto: the DDL, or an error and no step', () => {
+    const p = planOf(world('auto', [pubT], subs));
+    if (c.autoError) {
+      expect(p.errors.map((e) => e.message).join('\n')).toContain(c.autoError);
+      expect(codes(p.errors)).toContain('schema.cannot-sync');
+      expect(syncSql(p)).toBe('');
+      return;
+    }
+    expect(p.errors).toEqual([]);
+    if (!c.sql) {
+      expect(syncSql(p)).toBe('');
+      return;
+    }
+    const step = p.steps.find((s) => s.address === `table.west/${ORDERS}`)!;
+    expect(step).toMatchObject({
+      kind: 'table-sync',
+      action: 'sync-schema',
+      reason: 'schema-mismatch',
+      node: 'west',
+    });
+    for (const s of c.sql) expect(syncSql(p)).toContain(s);
+    for (const h of c.hazards ?? []) expect(step.hazards).toContain(h);
+    expect(step.statements.every((s) => s.transactional)).toBe(true);
+  });
+});
+
+describe('auto mode, beyond one column', () => {
+  const mood: UserType = {
+    schema: 'public',
+    name: 'mood',
+    kind: 'enum',
+    extension: null,
+    labels: ['sad', 'happy'],
+  };
+  const seq: SequenceDef = {
+    schema: 'public',
+    name: 'orders_id_seq',
+    dataType: 'bigint',
+    start: '1',
+    increment: '1',
+    min: '1',
+    max: '9223372036854775807',
+    cache: '1',
+    cycle: false,
+    ownedBy: { table: 'public.orders', column: 'id' },
+  };
+  const serial: ColumnSpec = [
+    'id',
+    'bigint',
+    {
+      notNull: true,
+      default: "nextval('public.orders_id_seq'::regclass)",
+      sequences: ['public.orders_id_seq'],
+    },
+  ];
+
+  it('creates a missing table with its sequence, its enum type, identity and generated columns', () => {
+    const orders = table(ORDERS, [
+      serial,
+      ['m', 'public.mood'],
+      ['n', 'integer', { identity: 'always', notNull: true }],
+      ['g', 'integer', { generated: 'stored', default: '(n * 2)' }],
+    ]);
+    const p = planOf(
+      world('auto', [orders], [], {
+        pubExtra: { types: { 'public.mood': mood }, sequences: { 'public.orders_id_seq': seq } },
+      }),
+    );
+    expect(p.errors).toEqual([]);
+    const sql = p.steps.find((s) => s.address === 'table.west/public.orders')!.statements.map((s) => s.sql);
+    expect(sql).toEqual([
+      'CREATE SEQUENCE "public"."orders_id_seq" AS bigint INCREMENT BY 1 MINVALUE 1 MAXVALUE 9223372036854775807 START WITH 1 CACHE 1 NO CYCLE',
+      `CREATE TYPE "public"."mood" AS ENUM ('sad', 'happy')`,
+      'CREATE TABLE "public"."orders" (\n' +
+        `  "id" bigint DEFAULT nextval('public.orders_id_seq'::regclass) NOT NULL,\n` +
+        '  "m" public.mood,\n' +
+        '  "n" integer GENERATED ALWAYS AS IDENTITY NOT NULL,\n' +
+        '  "g" integer GENERATED ALWAYS AS ((n * 2)) STORED,\n' +
+        '  PRIMARY KEY ("id")\n' +
+        ')',
+      'ALTER SEQUENCE "public"."orders_id_seq" OWNED BY "public"."orders"."id"',
+    ]);
+  });
+
+  it('creates a missing schema, and uses types and sequences the subscriber already has', () => {
+    const t = table('sales.orders', [serial, ['m', 'public.mood']]);
+    const p = planOf(
+      world('auto', [t], [], {
+        pubExtra: { types: { 'public.mood': mood }, sequences: { 'public.orders_id_seq': seq } },
+        subExtra: { types: { 'public.mood': mood }, sequences: { 'public.orders_id_seq': seq } },
+      }),
+    );
+    const sql = syncSql(p, 'sales.orders');
+    expect(sql).toMatch(/^CREATE SCHEMA "sales"\nCREATE TABLE "sales"."orders"/);
+    expect(sql).not.toContain('CREATE TYPE');
+    expect(sql).not.toContain('CREATE SEQUENCE');
+  });
+
+  it('creates an enum type once for two tables, the second step depending on the first', () => {
+    const a = table('public.a', [ID, ['m', 'public.mood']]);
+    const b = table('public.b', [ID, ['m', 'public.mood']]);
+    const p = planOf(world('auto', [a, b], [], { pubExtra: { types: { 'public.mood': mood } } }));
+    const sa = p.steps.find((s) => s.address === 'table.west/public.a')!;
+    const sb = p.steps.find((s) => s.address === 'table.west/public.b')!;
+    expect(sa.statements.map((s) => s.sql).join('\n')).toContain('CREATE TYPE');
+    expect(sb.statements.map((s) => s.sql).join('\n')).not.toContain('CREATE TYPE');
+    expect(sb.dependsOn).toContain(sa.id);
+  });
+
+  it('warns when an enum the subscriber has lacks labels', () => {
+    const t = table(ORDERS, [ID, ['m', 'public.mood']]);
+    const p = planOf(
+      world('auto', [t], [table(ORDERS, [ID])], {
+        pubExtra: { types: { 'public.mood': mood } },
+        subExtra: { types: { 'public.mood': { ...mood, labels: ['sad'] } } },
+      }),
+    );
+    expect(codes(p.warnings)).toContain('schema.enum-labels');
+    expect(syncSql(p)).toContain('ADD COLUMN "m" public.mood');
+  });
+
+  it('refuses a type from an extension the subscriber lacks, naming type and extension', () => {
+    const hstore: UserType = {
+      schema: 'public',
+      name: 'hstore',
+      kind: 'base',
+      extension: 'hstore',
+      labels: null,
+    };
+    const p = planOf(
+      world('auto', [table(ORDERS, [ID, ['h', 'public.hstore']])], [table(ORDERS, [ID])], {
+        pubExtra: { types: { 'public.hstore': hstore }, extensions: ['hstore', 'plpgsql'] },
+      }),
+    );
+    expect(p.errors).toHaveLength(1);
+    expect(p.errors[0]!.message).toContain('public.hstore from extension hstore');
+    expect(p.errors[0]!.message).toContain('CREATE EXTENSION hstore on west');
+    expect(p.steps.some((s) => s.kind === 'table-sync')).toBe(false);
+  });
+
+  it('refuses a domain it cannot create', () => {
+    const dom: UserType = { schema: 'public', name: 'posint', kind: 'domain', extension: null, labels: null };
+    const p = planOf(
+      world('auto', [table(ORDERS, [ID, ['v', 'public.posint']])], [table(ORDERS, [ID])], {
+        pubExtra: { types: { 'public.posint': dom } },
+      }),
+    );
+    expect(p.errors[0]!.message).toContain('public.posint (a domain type)');
+  });
+
+  it('refuses to create partitioned tables and partitions', () => {
+    const parted = table(ORDERS, [ID], { kind: 'p' });
+    expect(planOf(world('auto', [parted], [])).errors[0]!.message).toContain('a partitioned table');
+    const part = table(ORDERS, [ID], { partition: true });
+    expect(planOf(world('auto', [part], [])).errors[0]!.message).toContain('a partition');
+  });
+
+  it('refuses a virtual generated column on a subscriber before PostgreSQL 18', () => {
+    const v = table(ORDERS, [ID, ['g', 'integer', { generated: 'virtual', default: '(id * 2)' }]]);
+    const p = planOf(world('auto', [v], [], { versions: { east: PG18, west: PG17 } }));
+    expect(p.errors[0]!.message).toContain('needs PostgreSQL 18');
+    expect(planOf(world('auto', [v], [], { versions: { east: PG18, west: PG18 } })).errors).toEqual([]);
+  });
+
+  it('changes a generation expression in place from PostgreSQL 17, not before', () => {
+    const pub = table(ORDERS, [ID, ['g', 'integer', { generated: 'stored', default: '(id * 3)' }]]);
+    const sub = table(ORDERS, [ID, ['g', 'integer', { generated: 'stored', default: '(id * 2)' }]]);
+    const p17 = planOf(world('auto', [pub], [sub], { versions: { east: PG17, west: PG17 } }));
+    expect(syncSql(p17)).toContain('ALTER COLUMN "g" SET EXPRESSION AS ((id * 3))');
+    const p14 = planOf(world('auto', [pub], [sub], { versions: { east: PG14, west: PG14 } }));
+    expect(p14.errors[0]!.message).toContain('cannot change it in place (17 can)');
+  });
+
+  it('the subscription step runs after the table syncs, which run after the state schema', () => {
+    const w = world('auto', [table(ORDERS, [ID, ['a', 'text']])], []);
+    at(w.state, 'west').subscriptions = {};
+    at(w.state, 'east').slots = {};
+    at(w.state, 'west').stateSchema = { exists: false, version: null };
+    const p = planOf(w);
+    const ids = new Map(p.steps.map((s) => [s.address, s.id]));
+    const sync = p.steps.find((s) => s.kind === 'table-sync')!;
+    const sub = p.steps.find((s) => s.address === 'subscription.west_orders' && s.action === 'create')!;
+    expect(sync.dependsOn).toContain(ids.get('node.west'));
+    expect(sub.dependsOn).toContain(sync.id);
+    expect(Number(sync.id.slice(1))).toBeLessThan(Number(sub.id.slice(1)));
+  });
+
+  it('two subscriptions syncing one table both ways refuse a column both sides define differently', () => {
+    const w = world('auto', [table(ORDERS, [ID, ['v', 'bigint']])], [table(ORDERS, [ID, ['v', 'integer']])], {
+      alter: (t) => {
+        t.publications.back_pub = publication('back_pub', 'west', { tables: [ORDERS] });
+        t.subscriptions.east_back = subscription('east_back', 'east', 'west', ['back_pub'], {
+          schemaSync: 'auto',
+          options: { origin: 'none' },
+        });
+        t.subscriptions.west_orders!.options = { origin: 'none' };
+      },
+    });
+    const p = planOf(w);
+    expect(p.errors.some((e) => e.message.includes('both ways'))).toBe(true);
+    expect(p.steps.some((s) => s.kind === 'table-sync')).toBe(false);
+  });
+});
+
+describe('what a subscription receives', () => {
+  it('a column list: unlisted publisher columns may be absent on the subscriber', () => {
+    const pub = table(ORDERS, [ID, ['a', 'text'], ['secret', 'text']]);
+    const sub = table(ORDERS, [ID, ['a', 'text']]);
+    const w = world('strict', [pub], [sub], {
+      alter: (t) => {
+        t.publications.orders_pub!.tables = [
+          { schema: 'public', name: 'orders', columns: ['a', 'id'], where: null },
+        ];
+      },
+    });
+    const p = planOf(w);
+    expect(p.schema[0]!.status).toBe('MATCH');
+    expect(p.errors).toEqual([]);
+  });
+
+  it("allTables and schemas expand to the publisher's tables, never steep's state schema", () => {
+    const t = topology({
+      publications: [publication('all_pub', 'east', { allTables: true, tables: [] })],
+      subscriptions: [subscription('west_all', 'west', 'east', ['all_pub'])],
+    });
+    expect(subscribedScopes(t)).toEqual({
+      east: { all: true, schemas: [], tables: [] },
+      west: { all: true, schemas: [], tables: [] },
+    });
+    const pub = schemas([table('public.a', [ID]), table('sales.b', [ID]), table('steep.nodes', [ID])]);
+    expect([...receivedTables(t, t.subscriptions.west_all!, pub, 'steep').keys()]).toEqual([
+      'public.a',
+      'sales.b',
+    ]);
+    t.publications.all_pub = publication('all_pub', 'east', { schemas: ['sales'], tables: [] });
+    expect([...receivedTables(t, t.subscriptions.west_all!, pub, 'steep').keys()]).toEqual(['sales.b']);
+  });
+
+  it('nodes read without table definitions are not compared', () => {
+    const t = topology({
+      publications: [publication('orders_pub', 'east')],
+      subscriptions: [subscription('west_orders', 'west', 'east', ['orders_pub'])],
+    });
+    const p = runPlan(t, observe(t));
+    expect(p.schema).toEqual([]);
+  });
+
+  it('scopes list the tables of every subscribed publication, on publisher and subscriber', () => {
+    const t = topology({
+      publications: [
+        publication('orders_pub', 'east', { tables: ['public.orders', 'sales.items'] }),
+        publication('idle_pub', 'east', { tables: ['public.idle'] }),
+      ],
+      subscriptions: [subscription('west_orders', 'west', 'east', ['orders_pub'])],
+    });
+    const scope = {
+      all: false,
+      schemas: [],
+      tables: [
+        { schema: 'public', name: 'orders' },
+        { schema: 'sales', name: 'items' },
+      ],
+    };
+    expect(subscribedScopes(t)).toEqual({ east: scope, west: scope });
+  });
+});
+
+describe('hazards of an added column', () => {
+  it.each([
+    [{ default: '0' }, false],
+    [{ default: "'x'::character varying(20)" }, false],
+    [{ default: "'0'::numeric(10,2)" }, false],
+    [{ default: 'now()' }, true],
+    [{ default: "nextval('public.s'::regclass)" }, true],
+    [{ identity: 'always' as const }, true],
+    [{ generated: 'stored' as const, default: '(a * 2)' }, true],
+    [{}, false],
+  ])('%o rewrites the table: %s', (extra, rewrites) => {
+    expect(addRewritesTable(col(['c', 'integer', extra], 0))).toBe(rewrites);
+  });
+});
+
+describe('one subscriber table, two auto subscriptions', () => {
+  it('is synced by one step both subscriptions depend on, when their publishers agree', () => {
+    const mood: UserType = { schema: 'public', name: 'mood', kind: 'enum', extension: null, labels: ['a'] };
+    const orders = table(ORDERS, [ID, ['m', 'public.mood']]);
+    const w = world('auto', [orders], [], {
+      pubExtra: { types: { 'public.mood': mood } },
+      alter: (t) => {
+        t.publications.more_pub = publication('more_pub', 'east', { tables: [ORDERS] });
+        t.subscriptions.west_more = subscription('west_more', 'west', 'east', ['more_pub'], {
+          schemaSync: 'auto',
+        });
+      },
+    });
+    const p = planOf(w);
+    expect(p.errors.filter((e) => e.code.startsWith('schema.'))).toEqual([]);
+    const steps = p.steps.filter((s) => s.kind === 'table-sync');
+    expect(steps).toHaveLength(1);
+    expect(steps[0]!.statements.map((s) => s.sql).join('\n')).toContain('CREATE TYPE');
+    expect(p.schema.map((s) => s.subscription)).toEqual(['west_more', 'west_orders']);
+  });
+});
+
+describe('scopes for auto mode', () => {
+  it('read types, sequences, schemas and extensions only where an auto subscription needs them', () => {
+    const t = topology({
+      publications: [
+        publication('orders_pub', 'east'),
+        publication('back_pub', 'west', { tables: ['public.b'] }),
+      ],
+      subscriptions: [
+        subscription('west_orders', 'west', 'east', ['orders_pub'], { schemaSync: 'auto' }),
+        subscription('north_back', 'north', 'west', ['back_pub']),
+      ],
+    });
+    const scopes = subscribedScopes(t);
+    expect(scopes.east!.objects).toBe(true);
+    expect(scopes.west!.objects).toBe(true);
+    expect(scopes.north!.objects).toBeUndefined();
+  });
+});

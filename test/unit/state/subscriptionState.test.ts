@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import { INIT_STATES } from '../../../src/model/initState.js';
+import { canTransition, TRANSITIONS, transitionPath } from '../../../src/state/subscriptionState.js';
+
+describe('init states and their transitions', () => {
+  it('has the eight states of FR-010, each with its moves', () => {
+    expect([...INIT_STATES]).toEqual([
+      'uninitialized',
+      'preparing',
+      'copying',
+      'catching_up',
+      'synchronized',
+      'diverged',
+      'failed',
+      'reinitializing',
+    ]);
+    expect(Object.keys(TRANSITIONS).sort()).toEqual([...INIT_STATES].sort());
+  });
+
+  it.each([
+    ['uninitialized', 'copying', true],
+    ['uninitialized', 'preparing', true],
+    ['preparing', 'catching_up', true],
+    ['copying', 'catching_up', true],
+    ['catching_up', 'synchronized', true],
+    ['copying', 'synchronized', false],
+    ['synchronized', 'copying', false],
+    ['failed', 'copying', true],
+    ['failed', 'synchronized', false],
+    ['synchronized', 'diverged', true],
+    ['diverged', 'reinitializing', true],
+    ['reinitializing', 'copying', true],
+  ] as const)('%s → %s: %s', (from, to, legal) => {
+    expect(canTransition(from, to)).toBe(legal);
+  });
+
+  it('every state can go back to uninitialized (cancel) except uninitialized itself, and every init state can fail', () => {
+    for (const s of INIT_STATES) {
+      if (s !== 'uninitialized') expect(canTransition(s, 'uninitialized')).toBe(true);
+      if (s !== 'failed') expect(canTransition(s, 'failed')).toBe(true);
+    }
+  });
+
+  it('walks the legal states in between, shortest first', () => {
+    expect(transitionPath('copying', 'synchronized')).toEqual(['catching_up', 'synchronized']);
+    expect(transitionPath('failed', 'synchronized')).toEqual(['catching_up', 'synchronized']);
+    expect(transitionPath('uninitialized', 'copying')).toEqual(['copying']);
+    expect(transitionPath('synchronized', 'synchronized')).toEqual([]);
+    expect(transitionPath('synchronized', 'copying')).toEqual(['reinitializing', 'copying']);
+  });
+});
