@@ -10,7 +10,7 @@ export function driftSummary(r: DriftReport): string {
   if (r.errors.length > 0) return `Drift check failed: ${r.errors.length} error(s).`;
   if (!r.drifted) return 'No drift. The nodes match steep.yaml.';
   const parts = [
-    r.objects.length > 0 && `${r.objects.length} changed outside steep`,
+    r.objects.length > 0 && `${r.objects.length} managed objects differ from steep.yaml`,
     r.changes.length > 0 && `${r.changes.length} change(s) to apply`,
     r.schema.length > 0 && `${r.schema.length} table(s) differing between publisher and subscriber`,
     r.fingerprints.length > 0 &&

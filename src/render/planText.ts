@@ -79,7 +79,7 @@ export function renderPlanText(plan: Plan): string {
     out.push('');
   }
   if (plan.drift.length > 0) {
-    out.push(chalk.yellow.bold('Drift (changed outside steep):'));
+    out.push(chalk.yellow.bold('Drift (managed objects that differ from steep.yaml):'));
     for (const d of plan.drift) {
       out.push(
         `  ~ ${d.address} ${d.path}: expected ${formatValue(d.expected)}, found ${formatValue(d.actual)}`,
