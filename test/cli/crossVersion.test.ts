@@ -1,0 +1,90 @@
+import { describe, expect, it } from 'vitest';
+import { hasStackTrace, runSteep, writeConfig } from '../support/cli.js';
+import { useCluster } from '../support/cluster.js';
+import {
+  createTables,
+  digests,
+  fillTables,
+  type TableDef,
+  waitCaughtUp,
+} from '../support/replicationData.js';
+import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
+
+/**
+ * The major-version-upgrade case: a PostgreSQL 14 publisher and an 18 subscriber in one
+ * steep.yaml; a snapshot init copies the tables across, later writes on 14 arrive on 18, and a
+ * fresh plan is empty.
+ */
+const oldCluster = useCluster({ nodes: ['old'], version: 14 });
+const newCluster = useCluster({ nodes: ['new'], version: 18 });
+
+const TABLES: TableDef[] = [
+  { name: 'xv_orders', rows: 20_000 },
+  { name: 'xv_items', rows: 5_000 },
+];
+const NAMES = TABLES.map((t) => t.name);
+
+describe('cross-version replication', () => {
+  it('replicates from a PostgreSQL 14 publisher to an 18 subscriber with a snapshot init', async () => {
+    const old = oldCluster().node('old');
+    const neu = newCluster().node('new');
+    expect(old.serverVersionNum).toBeLessThan(150000);
+    expect(neu.serverVersionNum).toBeGreaterThanOrEqual(180000);
+    await createTables([old, neu], TABLES);
+    await fillTables(old, TABLES);
+
+    const path = writeConfig(
+      [
+        'version: 1',
+        'topology: cross-version',
+        nodesYaml([old, neu]),
+        'publications:',
+        '  upgrade_pub:',
+        '    node: old',
+        `    tables: [${NAMES.map((t) => `public.${t}`).join(', ')}]`,
+        'subscriptions:',
+        '  new_upgrade:',
+        '    node: new',
+        '    from: old',
+        '    publications: [upgrade_pub]',
+        '    init:',
+        '      method: snapshot',
+        '',
+      ].join('\n'),
+    );
+    const env = passwordEnv([old, neu]);
+    const steep = async (args: string[]) => {
+      const r = await runSteep([...args, '-c', path], { env, timeoutMs: 180_000 });
+      expect(hasStackTrace(r.stderr), r.stderr).toBe(false);
+      for (const n of [old, neu]) expect(`${r.stdout}${r.stderr}`).not.toContain(n.password);
+      return r;
+    };
+
+    const applied = await steep(['apply', '--auto-approve']);
+    expect(applied.code, `${applied.stdout}\n${applied.stderr}`).toBe(0);
+    const [state] = await neu.query<{ state: string }>(
+      `SELECT state FROM steep.subscription_state WHERE node_name = 'new' AND subscription = 'new_upgrade'`,
+    );
+    expect(state?.state).toBe('synchronized');
+    await waitCaughtUp(old, 'new_upgrade');
+    expect(await digests(neu, NAMES)).toEqual(await digests(old, NAMES));
+
+    // rows written on 14 after the init arrive on 18
+    await old.query(
+      `INSERT INTO public.xv_orders (id, v, n) VALUES (900001, 'after-init', 1), (900002, 'x', 2)`,
+    );
+    await old.query(`UPDATE public.xv_items SET v = 'changed' WHERE id = 42`);
+    await old.query(`DELETE FROM public.xv_items WHERE id = 43`);
+    await eventually(
+      async () =>
+        (await neu.query(`SELECT 1 FROM public.xv_orders WHERE id IN (900001, 900002)`)).length === 2,
+      30_000,
+      'rows inserted on 14 to arrive on 18',
+    );
+    await waitCaughtUp(old, 'new_upgrade');
+    expect(await digests(neu, NAMES)).toEqual(await digests(old, NAMES));
+
+    const plan = await steep(['plan', '--detailed-exitcode']);
+    expect(plan.code, plan.stdout).toBe(0);
+  });
+});
