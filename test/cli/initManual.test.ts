@@ -1,7 +1,5 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { hasStackTrace, REPO_ROOT, runSteep, writeConfig } from '../support/cli.js';
+import { hasStackTrace, prepareHolding, runSteep, writeConfig } from '../support/cli.js';
 import { testVersions, useCluster } from '../support/cluster.js';
 import {
   copyAtSnapshot,
@@ -27,48 +25,6 @@ const TABLES: TableDef[] = [
   { name: 'man_b', rows: 20_000 },
 ];
 const NAMES = TABLES.map((t) => t.name);
-
-interface Prepared {
-  subscription: string;
-  slot: string;
-  lsn: string;
-  snapshotName: string;
-  pgDump: string;
-}
-
-/** `steep init prepare SUB --hold --json` in the background: resolves once it printed its document. */
-function prepareHolding(
-  args: string[],
-  env: Record<string, string>,
-): Promise<{ child: ChildProcess; doc: Prepared }> {
-  const child = spawn(process.execPath, [join(REPO_ROOT, 'bin/run.js'), ...args], {
-    env: { ...process.env, NO_COLOR: '1', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`init prepare printed nothing in time: ${out}\n${err}`));
-    }, 60_000);
-    child.stderr!.on('data', (d) => {
-      err += d;
-    });
-    child.stdout!.on('data', (d) => {
-      out += d;
-      const line = out.split('\n').find((l) => l.startsWith('{'));
-      if (line) {
-        clearTimeout(timer);
-        resolve({ child, doc: JSON.parse(line) as Prepared });
-      }
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`init prepare exited ${code}: ${out}\n${err}`));
-    });
-  });
-}
 
 describe.each(testVersions())('manual init on PostgreSQL %i', (version) => {
   const cluster = useCluster({ nodes: ['east', 'west'], version });

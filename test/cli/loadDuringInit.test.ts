@@ -1,8 +1,6 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { join } from 'node:path';
 import type pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { hasStackTrace, REPO_ROOT, runSteep, writeConfig } from '../support/cli.js';
+import { hasStackTrace, prepareHolding, runSteep, writeConfig } from '../support/cli.js';
 import { type TestNode, useCluster } from '../support/cluster.js';
 import {
   copyAtSnapshot,
@@ -217,37 +215,3 @@ describe('init under a multi-connection write load', () => {
     report('manual', result, syncMs, lost);
   });
 });
-
-/** `steep init prepare SUB --hold --json` in the background: resolves once it printed its document. */
-function prepareHolding(
-  args: string[],
-  env: Record<string, string>,
-): Promise<{ child: ChildProcess; doc: { snapshotName: string; lsn: string } }> {
-  const child = spawn(process.execPath, [join(REPO_ROOT, 'bin/run.js'), ...args], {
-    env: { ...process.env, NO_COLOR: '1', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`init prepare printed nothing in time: ${out}\n${err}`));
-    }, 60_000);
-    child.stderr!.on('data', (d) => {
-      err += d;
-    });
-    child.stdout!.on('data', (d) => {
-      out += d;
-      const line = out.split('\n').find((l) => l.startsWith('{'));
-      if (line) {
-        clearTimeout(timer);
-        resolve({ child, doc: JSON.parse(line) });
-      }
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`init prepare exited ${code}: ${out}\n${err}`));
-    });
-  });
-}

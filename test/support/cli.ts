@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -51,4 +51,50 @@ export function writeConfig(text: string, name = 'steep.yaml'): string {
 /** No stack trace may reach a user. */
 export function hasStackTrace(text: string): boolean {
   return /^\s+at .+\(.+:\d+:\d+\)$/m.test(text) || /^\s+at .+:\d+:\d+$/m.test(text);
+}
+
+/** What `steep init prepare SUB --hold --json` prints. */
+export interface Prepared {
+  subscription: string;
+  slot: string;
+  lsn: string;
+  snapshotName: string;
+  pgDump: string;
+}
+
+/**
+ * `steep init prepare SUB --hold --json` in the background: resolves once it printed its
+ * document, with the process still holding the exported snapshot (the caller ends it).
+ */
+export function prepareHolding(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ child: ChildProcess; doc: Prepared }> {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    env: { ...process.env, NO_COLOR: '1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`init prepare printed nothing in time: ${out}\n${err}`));
+    }, 60_000);
+    child.stderr!.on('data', (d) => {
+      err += d;
+    });
+    child.stdout!.on('data', (d) => {
+      out += d;
+      const line = out.split('\n').find((l) => l.startsWith('{'));
+      if (line) {
+        clearTimeout(timer);
+        resolve({ child, doc: JSON.parse(line) as Prepared });
+      }
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`init prepare exited ${code}: ${out}\n${err}`));
+    });
+  });
 }
