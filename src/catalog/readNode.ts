@@ -14,6 +14,12 @@ import {
   subscriptionStatesQuery,
   toInitState,
 } from './queries/initState.js';
+import {
+  type ObjectDigestRow,
+  type ObjectDigestsProbeRow,
+  objectDigestsProbeQuery,
+  objectDigestsQuery,
+} from './queries/objectDigests.js';
 import { type OriginRow, originsQuery, toOrigins } from './queries/origins.js';
 import {
   type PublicationRow,
@@ -121,12 +127,13 @@ export async function readNode(conn: ConnectionSpec, opts: ReadNodeOptions): Pro
   });
   try {
     // round trip 1: snapshot, version, role, state schema
-    const [, settingsRows, roleRows, stateRows, initProbeRows] = await Promise.all([
+    const [, settingsRows, roleRows, stateRows, initProbeRows, digestProbeRows] = await Promise.all([
       client.query(BEGIN_SNAPSHOT),
       rows<ServerSettingsRow>(client, SERVER_SETTINGS),
       rows<RoleRow>(client, ROLE),
       rows<StateSchemaRow>(client, stateSchemaQuery(stateSchema)),
       rows<InitStateProbeRow>(client, initStateProbeQuery(stateSchema)),
+      rows<ObjectDigestsProbeRow>(client, objectDigestsProbeQuery(stateSchema)),
     ]);
     const server = toServerInfo(settingsRows[0]!);
     const v = server.serverVersion;
@@ -165,6 +172,7 @@ export async function readNode(conn: ConnectionSpec, opts: ReadNodeOptions): Pro
       defs,
       initStates,
       initSlots,
+      objectDigests,
     ] = await Promise.all([
       rows<PublicationRow>(client, q.publications),
       rows<PublicationTableRow>(client, q.publicationTables),
@@ -179,6 +187,9 @@ export async function readNode(conn: ConnectionSpec, opts: ReadNodeOptions): Pro
       scope && !isEmptyScope(scope) ? issueTableSchemaQueries(client, scope, stateSchema) : undefined,
       initState ? rows<SubscriptionStateRow>(client, subscriptionStatesQuery(stateSchema, opts.node)) : null,
       initState ? rows<InitSlotRow>(client, initSlotsQuery(stateSchema, opts.node)) : null,
+      digestProbeRows[0]?.readable === true
+        ? rows<ObjectDigestRow>(client, objectDigestsQuery(stateSchema, opts.node))
+        : null,
       client.query('COMMIT'),
     ]);
 
@@ -217,6 +228,9 @@ export async function readNode(conn: ConnectionSpec, opts: ReadNodeOptions): Pro
       rowFilters: normalised.rowFilters,
       rowFilterErrors: normalised.rowFilterErrors,
       ...(defs ? { tableSchemas: defs } : {}),
+      ...(objectDigests
+        ? { objectDigests: Object.fromEntries(objectDigests.map((r) => [r.address, r.digest])) }
+        : {}),
       ...(initStates && initSlots && (initStates.length > 0 || initSlots.length > 0)
         ? { initState: toInitState(initStates, initSlots) }
         : {}),

@@ -14,7 +14,8 @@ export interface ApplyEvent {
     | 'init.cancelled'
     | 'schema.mismatch_detected'
     | 'schema.sync_applied'
-    | 'schema.fingerprints_saved';
+    | 'schema.fingerprints_saved'
+    | 'state.object_digests_recorded';
   level: 'info' | 'warn' | 'error';
   node?: string;
   subscription?: string;

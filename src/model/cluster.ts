@@ -142,6 +142,11 @@ export interface ObservedNode {
   /** Every ordinary and partitioned table outside system schemas, by `schema.name`. */
   tables: Record<string, ObservedTable>;
   stateSchema: ObservedStateSchema;
+  /**
+   * address → catalog digest of each managed object as the last successful apply left it
+   * (state schema `object_digests`); absent before migration 2 or the first apply.
+   */
+  objectDigests?: Record<string, string>;
   /** Normalised row filters of the desired file: `schema.table` → (as written → as PostgreSQL prints it). */
   rowFilters: Record<string, Record<string, string>>;
   /** Row filters PostgreSQL refused: `schema.table` → (as written → PostgreSQL's message). */

@@ -1,3 +1,4 @@
+import type { ObservedNode } from '../model/cluster.js';
 import type { Change } from '../model/plan.js';
 import type { PlanContext } from './context.js';
 
@@ -17,4 +18,15 @@ export function recordDrift(
     if (c.path === 'comment' && !adopted) continue;
     ctx.drift.push({ address, path: c.path, expected: c.after, actual: c.before });
   }
+}
+
+/**
+ * Was the object changed on the node since steep last applied it? The last successful apply
+ * recorded its catalog digest (state schema `object_digests`): an object that still matches
+ * it differs from steep.yaml because the file changed; one that does not, or has no record,
+ * was changed outside steep.
+ */
+export function changedOutsideSteep(node: ObservedNode, address: string, digest: string): boolean {
+  const recorded = node.objectDigests?.[address];
+  return recorded === undefined || recorded !== digest;
 }

@@ -15,7 +15,7 @@ import {
   PUBLICATION_FILTERS_MIN_VERSION,
 } from './defaults.js';
 import { publicationDigest } from './digest.js';
-import { recordDrift } from './drift.js';
+import { changedOutsideSteep, recordDrift } from './drift.js';
 import {
   alterPublicationParametersSql,
   commentOnSql,
@@ -290,7 +290,8 @@ function planDesiredPublication(ctx: PlanContext, spec: PublicationSpec): void {
   if (commentChanged) changes.push({ path: 'comment', before: o.comment, after: comment });
   if (changes.length === 0) return;
 
-  recordDrift(ctx, address, changes, adopted);
+  const byHand = adopted || changedOutsideSteep(node, address, publicationDigest(o));
+  if (byHand) recordDrift(ctx, address, changes, adopted);
   if (adopted) {
     ctx.warn(
       'adopt',
@@ -347,10 +348,12 @@ function planDesiredPublication(ctx: PlanContext, spec: PublicationSpec): void {
     node: node.name,
     kind: 'publication-alter',
     action: 'update',
-    reason: 'drifted',
+    reason: byHand ? 'drifted' : 'config-changed',
     reasonText: adopted
       ? `exists on ${node.name} without steep's marker: adopted${attributes.length > 0 ? `, and ${listText(attributes)} set as steep.yaml declares` : ''}`
-      : `differs from steep.yaml on ${node.name}: ${listText(paths)}`,
+      : byHand
+        ? `differs from steep.yaml on ${node.name}: ${listText(paths)}`
+        : `steep.yaml changes ${listText(paths)} on ${node.name}`,
     changes,
     statements,
     hazards: [],

@@ -17,7 +17,7 @@ import {
   TWO_PHASE_ALTER_MIN_VERSION,
 } from './defaults.js';
 import { sha256Hex, subscriptionDigest } from './digest.js';
-import { recordDrift } from './drift.js';
+import { changedOutsideSteep, recordDrift } from './drift.js';
 import {
   existingData,
   type ManualReadiness,
@@ -419,7 +419,8 @@ function planChange(
   const needsRefresh = !pubsChanged && refreshFor.length > 0;
   if (changes.length === 0 && !needsRefresh) return;
 
-  recordDrift(ctx, address, changes, adopted);
+  const byHand = adopted || changedOutsideSteep(node, address, subscriptionDigest(o, null));
+  if (byHand) recordDrift(ctx, address, changes, adopted);
   if (adopted) {
     ctx.warn(
       'adopt',
@@ -494,19 +495,21 @@ function planChange(
   const attributePaths = changes
     .map((c) => c.path)
     .filter((p) => p !== 'refresh' && !p.startsWith('publications.') && p !== 'comment');
-  const drifted = attributePaths.length > 0 || adopted || commentChanged;
+  const ownChanges = attributePaths.length > 0 || adopted || commentChanged;
   let reasonText: string;
   if (adopted) {
     reasonText = `exists on ${node.name} without steep's marker: adopted${attributePaths.length > 0 ? `, and ${listText(attributePaths)} set as steep.yaml declares` : ''}`;
   } else if (attributePaths.length > 0) {
-    reasonText = `differs from steep.yaml on ${node.name}: ${listText(attributePaths)}`;
+    reasonText = byHand
+      ? `differs from steep.yaml on ${node.name}: ${listText(attributePaths)}`
+      : `steep.yaml changes ${listText(attributePaths)} on ${node.name}`;
   } else if (commentChanged) {
     reasonText = `steep's marker on ${node.name} is out of date: its comment is set again`;
   } else {
     reasonText = `publication ${listText(refreshFor)} on ${d.from} changes the tables it publishes: the subscription refreshes to follow them`;
   }
   if (connection.note) reasonText += `; ${connection.note}`;
-  if (drifted && needsRefresh)
+  if (ownChanges && needsRefresh)
     reasonText += `; it also refreshes for the table changes of publication ${listText(refreshFor)}`;
 
   ctx.addStep({
@@ -516,7 +519,7 @@ function planChange(
     node: node.name,
     kind: 'subscription-alter',
     action: 'update',
-    reason: drifted ? 'drifted' : 'config-changed',
+    reason: byHand && ownChanges ? 'drifted' : 'config-changed',
     reasonText,
     changes,
     statements,

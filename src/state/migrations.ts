@@ -32,6 +32,15 @@ export function stateMigrations(schema: string): Migration[] {
         `CREATE TABLE IF NOT EXISTS ${s}.merge_log (node_name text NOT NULL, id bigint GENERATED ALWAYS AS IDENTITY, subscription text NOT NULL, table_name text NOT NULL, row_key jsonb NOT NULL, decision text NOT NULL, chosen_side text, source_row jsonb, target_row jsonb, decided_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (node_name, id))`,
       ],
     },
+    {
+      version: 2,
+      statements: [
+        // the catalog digest of each managed object as the last successful apply left it: a
+        // later difference from steep.yaml is a file change when the object still matches it,
+        // and drift (changed outside steep) when it does not
+        `CREATE TABLE IF NOT EXISTS ${s}.object_digests (node_name text NOT NULL, address text NOT NULL, digest text NOT NULL, recorded_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (node_name, address))`,
+      ],
+    },
   ];
 }
 

@@ -13,6 +13,7 @@ import type { Topology } from '../model/topology.js';
 import { ApplyLog, closeInterruptedSteps, hasApplyLog } from '../state/applyLog.js';
 import { saveSubscribedFingerprints } from './fingerprints.js';
 import { InitRunner } from './init.js';
+import { recordSettledObjects } from './objectDigests.js';
 import { emitSchemaMismatches, syncAppliedEvent } from './schema.js';
 
 export interface ApplyOptions {
@@ -154,7 +155,10 @@ export async function applyPlan(topology: Topology, plan: Plan, opts: ApplyOptio
       },
     });
     await inits.finishSteps(outcome, { clients, runId });
-    if (outcome.failed.length === 0) await saveSubscribedFingerprints(topology, opts.onEvent);
+    if (outcome.failed.length === 0) {
+      await saveSubscribedFingerprints(topology, opts.onEvent);
+      await recordSettledObjects(topology, opts.onEvent);
+    }
     opts.onEvent({
       event: 'apply.completed',
       level: outcome.failed.length > 0 ? 'error' : 'info',

@@ -183,6 +183,9 @@ describe('plan and apply through the CLI', () => {
     };
     writeFileSync(path, config(body(changed)));
     const plan = await steep(['plan'], path);
+    // the nodes still match what the last apply recorded: a file change, not drift
+    expect(plan.stdout).not.toContain('Drift');
+    expect(plan.stdout).toContain('steep.yaml changes');
     expect(plan.stdout).toContain('~ publication.orders_pub');
     expect(plan.stdout).toContain('SET TABLE');
     expect(plan.stdout).toContain('"public"."Order Items"');

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Topology } from '../../../src/model/topology.js';
+import { publicationDigest } from '../../../src/planner/digest.js';
 import {
   at,
   codes,
@@ -537,6 +538,23 @@ describe('publications: version gates and refused filters', () => {
 });
 
 describe('publications: drift', () => {
+  it('tells a file change from drift by the digest the last apply recorded', () => {
+    const t = base();
+    const s = observe(t);
+    const east = at(s, 'east');
+    east.objectDigests = { [ADDR]: publicationDigest(east.publications.orders_pub!) };
+    t.publications.orders_pub!.publish = ['insert'];
+    const fileChange = runPlan(t, s);
+    expect(stepAt(fileChange, ADDR)).toMatchObject({ reason: 'config-changed', action: 'update' });
+    expect(stepAt(fileChange, ADDR).reasonText).toContain('steep.yaml changes publish');
+    expect(fileChange.drift).toEqual([]);
+
+    east.publications.orders_pub!.viaPartitionRoot = true; // and someone changed the node
+    const drifted = runPlan(t, s);
+    expect(stepAt(drifted, ADDR).reason).toBe('drifted');
+    expect(drifted.drift.map((d) => d.path).sort()).toEqual(['publish', 'viaPartitionRoot']);
+  });
+
   it('someone ran ALTER PUBLICATION … DROP TABLE: drift is reported and the step reverts it', () => {
     const t = base();
     const s = observe(t);

@@ -1,0 +1,72 @@
+import { withClient } from '../db/connect.js';
+import type { EventSink } from '../executors/events.js';
+import type { ObservedNode } from '../model/cluster.js';
+import type { Topology } from '../model/topology.js';
+import { publicationDigest, subscriptionDigest } from '../planner/digest.js';
+import { recordObjectDigests } from '../state/objectDigests.js';
+import { observe, planFor } from './plan.js';
+
+/** The digests to record on one node: its managed objects that a fresh plan leaves alone. */
+function settledDigests(
+  topology: Topology,
+  node: ObservedNode,
+  planned: Set<string>,
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const p of Object.values(node.publications)) {
+    const address = `publication.${p.name}`;
+    if (
+      p.managedBy?.topology === topology.topology &&
+      topology.publications[p.name]?.node === node.name &&
+      !planned.has(address)
+    )
+      out[address] = publicationDigest(p);
+  }
+  for (const s of Object.values(node.subscriptions)) {
+    const address = `subscription.${s.name}`;
+    if (
+      s.managedBy?.topology === topology.topology &&
+      topology.subscriptions[s.name]?.node === node.name &&
+      !planned.has(address)
+    )
+      out[address] = subscriptionDigest(s, null);
+  }
+  return out;
+}
+
+/**
+ * After a successful apply: record the digest of every managed object that now matches
+ * steep.yaml (a fresh plan has no step for it). Objects still differing (outside a --target,
+ * say) are not recorded, so their drift stays visible. Best effort: a failure is an event.
+ */
+export async function recordSettledObjects(topology: Topology, onEvent: EventSink): Promise<void> {
+  const observed = await observe(topology);
+  const fresh = planFor(topology, observed);
+  const schema = topology.settings.stateSchema;
+  await Promise.all(
+    Object.values(observed.nodes).map(async (node) => {
+      if (!node.reachable || node.objectDigests === undefined) return; // no object_digests table yet
+      const planned = new Set(fresh.steps.filter((s) => s.node === node.name).map((s) => s.address));
+      const spec = topology.nodes[node.name]!;
+      try {
+        const digests = settledDigests(topology, node, planned);
+        await withClient(spec.connection, { node: node.name, applicationName: 'steep apply' }, (c) =>
+          recordObjectDigests(c, schema, node.name, digests),
+        );
+        onEvent({
+          event: 'state.object_digests_recorded',
+          level: 'info',
+          node: node.name,
+          message: `${Object.keys(digests).length} managed objects recorded as applied`,
+        });
+      } catch (err) {
+        onEvent({
+          event: 'state.object_digests_recorded',
+          level: 'warn',
+          node: node.name,
+          message: `object digests not recorded: ${(err as Error).message}`,
+        });
+      }
+    }),
+  );
+}
