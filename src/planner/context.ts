@@ -1,16 +1,5 @@
 import type { ClusterState, ObservedNode } from '../model/cluster.js';
-import type {
-  Action,
-  Change,
-  DriftItem,
-  Hazard,
-  OrphanSlot,
-  PlanMessage,
-  Reason,
-  Statement,
-  StepKind,
-  UnmanagedObject,
-} from '../model/plan.js';
+import type { DriftItem, OrphanSlot, PlanMessage, Step, UnmanagedObject } from '../model/plan.js';
 import type { Topology } from '../model/topology.js';
 
 /**
@@ -32,22 +21,13 @@ export const PHASE = {
   publicationDrop: 8,
 } as const;
 
-export interface DraftStep {
+/** A step before ordering: dependencies by internal key, no id yet (`order.ts` assigns both). */
+export interface DraftStep extends Omit<Step, 'id' | 'dependsOn'> {
   /** stable internal key (see `stepKey`); dependencies name keys, `order.ts` maps them to ids */
   key: string;
   phase: number;
-  address: string;
-  node: string;
-  kind: StepKind;
-  action: Action;
-  reason: Reason;
-  reasonText: string;
-  changes: Change[];
-  statements: Statement[];
-  hazards: Hazard[];
   /** keys of steps that must run first; keys with no step are ignored */
   deps: string[];
-  catalogDigest: string;
 }
 
 export type StepKeyKind =
