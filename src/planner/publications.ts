@@ -229,14 +229,7 @@ function planDesiredPublication(ctx: PlanContext, spec: PublicationSpec): void {
     return;
   }
 
-  const observed: PublicationShape = {
-    allTables: o.allTables,
-    tables: sortTables(o.tables),
-    schemas: [...o.schemas].sort(compareText),
-    publish: [...o.publish],
-    viaPartitionRoot: o.viaPartitionRoot,
-    generatedColumns: node.serverVersion >= GENERATED_COLUMNS_MIN_VERSION ? o.generatedColumns : null,
-  };
+  const observed = observedShape(o, node.serverVersion);
   const changes: Change[] = [];
   const replace = d.allTables !== observed.allTables;
   if (replace) changes.push({ path: 'allTables', before: observed.allTables, after: d.allTables });
@@ -401,6 +394,18 @@ function subscriptionKeysUsing(ctx: PlanContext, node: string, name: string): st
   return keys;
 }
 
+/** A publication as the node holds it, in the shape the file's publications are compared in. */
+function observedShape(o: ObservedPublication, serverVersion: number): PublicationShape {
+  return {
+    allTables: o.allTables,
+    tables: sortTables(o.tables),
+    schemas: [...o.schemas].sort(compareText),
+    publish: [...o.publish],
+    viaPartitionRoot: o.viaPartitionRoot,
+    generatedColumns: serverVersion >= GENERATED_COLUMNS_MIN_VERSION ? o.generatedColumns : null,
+  };
+}
+
 function planPublicationDelete(ctx: PlanContext, node: ObservedNode, o: ObservedPublication): void {
   const address = publicationAddress(o.name);
   const topology = ctx.desired.topology;
@@ -424,14 +429,7 @@ function planPublicationDelete(ctx: PlanContext, node: ObservedNode, o: Observed
     );
     return;
   }
-  const shape: PublicationShape = {
-    allTables: o.allTables,
-    tables: sortTables(o.tables),
-    schemas: [...o.schemas].sort(compareText),
-    publish: [...o.publish],
-    viaPartitionRoot: o.viaPartitionRoot,
-    generatedColumns: o.generatedColumns,
-  };
+  const shape = observedShape(o, node.serverVersion);
   // subscriptions that keep using it after this plan
   const users: string[] = [];
   for (const n of ctx.reachableNodes()) {
