@@ -32,3 +32,15 @@ export const formatFlag = {
     default: 'text',
   }),
 };
+
+/** `--watch` and its `--interval`, for commands that refresh a report until interrupted. */
+export function watchFlags(opts: { summary: string; defaultMs: number; minMs: number }) {
+  return {
+    watch: Flags.boolean({ summary: opts.summary }),
+    interval: Flags.integer({
+      summary: 'Refresh interval with --watch, in milliseconds.',
+      default: opts.defaultMs,
+      min: opts.minMs,
+    }),
+  };
+}

@@ -1,6 +1,5 @@
-import { Flags } from '@oclif/core';
 import { SteepCommand } from '../cli/baseCommand.js';
-import { globalFlags, jsonFlag } from '../cli/flags.js';
+import { globalFlags, jsonFlag, watchFlags } from '../cli/flags.js';
 import { watch } from '../cli/watch.js';
 import { formatProblem } from '../model/errors.js';
 import { renderStatus } from '../render/status.js';
@@ -20,12 +19,7 @@ Exit codes: 0, or 1 when a node cannot be reached.`;
   static override flags = {
     ...globalFlags,
     ...jsonFlag,
-    watch: Flags.boolean({ summary: 'Refresh every few seconds until interrupted.' }),
-    interval: Flags.integer({
-      summary: 'Refresh interval with --watch, in milliseconds.',
-      default: 2000,
-      min: 500,
-    }),
+    ...watchFlags({ summary: 'Refresh every few seconds until interrupted.', defaultMs: 2000, minMs: 500 }),
   };
 
   async run(): Promise<void> {

@@ -1,6 +1,6 @@
-import { Args, Flags } from '@oclif/core';
+import { Args } from '@oclif/core';
 import { SteepCommand } from '../../cli/baseCommand.js';
-import { globalFlags, jsonFlag } from '../../cli/flags.js';
+import { globalFlags, jsonFlag, watchFlags } from '../../cli/flags.js';
 import { watch } from '../../cli/watch.js';
 import { formatProblem } from '../../model/errors.js';
 import { renderInitStatus } from '../../render/initProgress.js';
@@ -24,12 +24,7 @@ With --watch it refreshes every second until interrupted; with --json it prints 
   static override flags = {
     ...globalFlags,
     ...jsonFlag,
-    watch: Flags.boolean({ summary: 'Refresh every second until interrupted.' }),
-    interval: Flags.integer({
-      summary: 'Refresh interval with --watch, in milliseconds.',
-      default: 1000,
-      min: 200,
-    }),
+    ...watchFlags({ summary: 'Refresh every second until interrupted.', defaultMs: 1000, minMs: 200 }),
   };
 
   async run(): Promise<void> {
