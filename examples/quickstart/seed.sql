@@ -46,3 +46,6 @@ ON CONFLICT (sku) DO NOTHING;
 -- explicit ids above: move the identity sequences past them
 SELECT setval(pg_get_serial_sequence('public.customers', 'id'), (SELECT max(id) FROM public.customers));
 SELECT setval(pg_get_serial_sequence('public.orders', 'id'), (SELECT max(id) FROM public.orders));
+
+-- statistics, so the plan can tell how much the initial copy moves
+ANALYZE;

@@ -94,8 +94,9 @@ export interface ObservedTable extends TableName {
   hasReplicaIdentity: boolean;
   /** relkind: r = table, p = partitioned */
   kind: 'r' | 'p';
-  estimatedRows: number;
-  sizeBytes: number;
+  /** The planner's estimates (reltuples, relpages + TOAST); null for a table never vacuumed or analysed. */
+  estimatedRows: number | null;
+  sizeBytes: number | null;
   /** Holds at least one row; read only for the tables a subscription to be created would copy into. */
   hasRows?: boolean;
 }

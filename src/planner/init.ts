@@ -273,6 +273,19 @@ function addInitStep(ctx: PlanContext, d: SubscriptionSpec, node: ObservedNode, 
   });
 }
 
+/**
+ * "about 1.2 MB on east": the publisher's size estimates of the tables a snapshot init copies.
+ * A table never vacuumed or analysed has no estimate; it is counted apart, never as 0 B.
+ */
+function copySize(tables: readonly TableName[], publisher: ObservedNode | undefined, from: string): string {
+  const sizes = tables.map((t) => publisher?.tables[qualifiedName(t)]?.sizeBytes ?? null);
+  const unknown = sizes.filter((b) => b === null).length;
+  const bytes = sizes.reduce<number>((s, b) => s + (b ?? 0), 0);
+  if (unknown === 0) return `about ${formatBytes(bytes)} on ${from}`;
+  if (unknown === tables.length) return `size unknown: never analysed on ${from}`;
+  return `about ${formatBytes(bytes)} on ${from}, plus ${unknown} never analysed there, of unknown size`;
+}
+
 /** The init step after a create (or replace) of `d` in this plan. */
 export function planInitAfterCreate(
   ctx: PlanContext,
@@ -284,11 +297,10 @@ export function planInitAfterCreate(
   if (d.init.method === 'snapshot') {
     const tables = copiedTables(ctx.desired, ctx.observed, d);
     const publisher = ctx.node(d.from);
-    const bytes = tables.reduce((s, t) => s + (publisher?.tables[qualifiedName(t)]?.sizeBytes ?? 0), 0);
     addInitStep(ctx, d, node, {
       after,
       reasonText:
-        `PostgreSQL copies ${tables.length} table${tables.length === 1 ? '' : 's'} (about ${formatBytes(bytes)} on ${d.from}) ` +
+        `PostgreSQL copies ${tables.length} table${tables.length === 1 ? '' : 's'} (${copySize(tables, publisher, d.from)}) ` +
         'into the new subscription; apply follows the copy and the catch-up until it is synchronized',
       changes: [
         { path: 'init.method', before: null, after: 'snapshot' },

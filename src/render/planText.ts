@@ -26,7 +26,7 @@ const COLOUR: Record<Action, (s: string) => string> = {
 function renderChange(c: Change, action: Action): string[] {
   if (action === 'create' && (c.before === null || c.before === undefined)) {
     const items = listLines(c.after);
-    if (!items) return [`      ${c.path} = ${chalk.green(formatValue(c.after))}`];
+    if (!items || items.length === 0) return [`      ${c.path} = ${chalk.green(formatValue(c.after))}`];
     return [`      ${c.path} = [`, ...items.map((i) => chalk.green(`        ${i}`)), '      ]'];
   }
   const before = listLines(c.before);

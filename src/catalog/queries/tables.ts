@@ -10,7 +10,9 @@ import type { CatalogQuery } from './catalogQuery.js';
  * Sizes and row counts are the planner's estimates (relpages, reltuples as of the last
  * VACUUM/ANALYZE; heap plus TOAST): measured on 500 tables, pg_relation_size costs ~12 ms in
  * a fresh session (it opens every relation) and pg_total_relation_size ~30 ms, against ~1 ms
- * for the estimates. reltuples is -1 for a table never analysed: reported as 0.
+ * for the estimates, and it waits for any lock stronger than ACCESS SHARE, which a plan must never
+ * do. reltuples is -1 and relpages 0 for a table never vacuumed or analysed: both are then
+ * reported as null (unknown), not as an empty table.
  */
 export const TABLES: CatalogQuery = {
   name: 'tables',
@@ -21,8 +23,10 @@ export const TABLES: CatalogQuery = {
        c.relreplident::text as replica_identity,
        coalesce(i.has_primary_key, false) as has_primary_key,
        coalesce(i.has_replident_index, false) as has_replident_index,
-       greatest(c.reltuples, 0)::float8 as estimated_rows,
-       ((c.relpages::int8 + coalesce(t.relpages, 0)) * current_setting('block_size')::int8)::float8 as size_bytes
+       case when c.reltuples >= 0 then c.reltuples::float8 end as estimated_rows,
+       case when c.reltuples >= 0 or c.relpages > 0
+            then ((c.relpages::int8 + coalesce(t.relpages, 0)) * current_setting('block_size')::int8)::float8
+       end as size_bytes
   from pg_catalog.pg_class c
   join pg_catalog.pg_namespace n on n.oid = c.relnamespace
   left join pg_catalog.pg_class t on t.oid = c.reltoastrelid
@@ -45,8 +49,8 @@ export interface TableRow {
   replica_identity: string;
   has_primary_key: boolean;
   has_replident_index: boolean;
-  estimated_rows: number;
-  size_bytes: number;
+  estimated_rows: number | null;
+  size_bytes: number | null;
 }
 
 /** Can UPDATE/DELETE be replicated? d: needs a primary key; i: the index must exist; f: yes; n: no. */

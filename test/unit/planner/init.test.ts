@@ -99,6 +99,22 @@ describe('init: snapshot', () => {
     expect(p.summary.init).toBe(1);
   });
 
+  it('counts a table never analysed on the publisher apart, never as 0 B', () => {
+    const t = base();
+    const s = absent(t);
+    const east = s.nodes.east!;
+    const items = east.tables['public.items']!;
+    east.tables['public.items'] = { ...items, sizeBytes: null, estimatedRows: null };
+    expect(initStepAt(runPlan(t, s), ADDR).reasonText).toMatch(
+      /^PostgreSQL copies 2 tables \(about 64\.0 kB on east, plus 1 never analysed there, of unknown size\)/,
+    );
+    const orders = east.tables['public.orders']!;
+    east.tables['public.orders'] = { ...orders, sizeBytes: null, estimatedRows: null };
+    expect(initStepAt(runPlan(t, s), ADDR).reasonText).toMatch(
+      /^PostgreSQL copies 2 tables \(size unknown: never analysed on east\)/,
+    );
+  });
+
   it('asks for row presence only of tables a subscription still to be created copies into', () => {
     const t = base();
     const s = absent(t);
