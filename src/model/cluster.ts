@@ -107,6 +107,8 @@ export interface NodeSettings {
   maxWalSenders: number;
   maxWorkerProcesses: number;
   maxLogicalReplicationWorkers: number;
+  /** table syncs a subscription runs at once during its initial copy */
+  maxSyncWorkersPerSubscription: number;
 }
 
 export interface ObservedRole {

@@ -28,6 +28,7 @@ export function checkReachable(ctx: PlanContext): void {
 export function preflight(ctx: PlanContext): void {
   checkWalLevel(ctx);
   checkCapacity(ctx);
+  checkCopyCapacity(ctx);
   checkTables(ctx);
   checkPrivileges(ctx);
 }
@@ -81,6 +82,118 @@ function checkCapacity(ctx: PlanContext): void {
         'preflight.max_wal_senders',
         `${name}: max_wal_senders is ${senders} with ${active} in use, and this plan starts ${streaming} more; ` +
           `set max_wal_senders = ${active + streaming} or more and restart`,
+        { node: name },
+      );
+    }
+  }
+}
+
+/** A subscription's initial copy in this plan: the tables PostgreSQL syncs, at most `syncs` at once. */
+interface Copy {
+  subscriber: string;
+  publisher: string;
+  syncs: number;
+}
+
+function copiesInPlan(ctx: PlanContext): Copy[] {
+  const out: Copy[] = [];
+  for (const step of ctx.steps) {
+    if (step.kind !== 'subscription-init') continue;
+    const tables = step.changes.find((c) => c.path === 'init.copies')?.after;
+    const d = ctx.desired.subscriptions[nameOf(step)];
+    const node = ctx.node(step.node);
+    if (!d || !node || !Array.isArray(tables) || tables.length === 0) continue;
+    out.push({
+      subscriber: step.node,
+      publisher: d.from,
+      syncs: Math.min(tables.length, node.settings.maxSyncWorkersPerSubscription),
+    });
+  }
+  return out;
+}
+
+/**
+ * What subscriptions need of their servers at the peak of the initial copies this plan starts
+ * (all of them run at once): on the subscriber, an apply worker per enabled subscription and up
+ * to max_sync_workers_per_subscription table-sync workers per copy; on the publisher, a slot and
+ * a walsender per table sync. A table sync PostgreSQL cannot start a slot or walsender for
+ * fails and is retried: steep would report the init failed, so that is an error. A sync that
+ * waits for a subscriber worker only makes the copy slower: a warning.
+ */
+function checkCopyCapacity(ctx: PlanContext): void {
+  const copies = copiesInPlan(ctx);
+  const creates = ctx.steps.filter((s) => s.kind === 'subscription-create');
+  const subscribers = new Set([...creates.map((s) => s.node), ...copies.map((c) => c.subscriber)]);
+  for (const name of [...subscribers].sort(compareText)) {
+    const node = ctx.node(name);
+    if (!node) continue;
+    const dropped = new Set(
+      ctx.steps.filter((s) => s.kind === 'subscription-drop' && s.node === name).map(nameOf),
+    );
+    const declared = Object.values(ctx.desired.subscriptions).filter((d) => d.node === name);
+    const others = Object.values(node.subscriptions).filter(
+      (o) => o.enabled && !dropped.has(o.name) && !declared.some((d) => d.name === o.name),
+    );
+    const applyWorkers = declared.filter((d) => d.enabled).length + others.length;
+    const syncs = copies.filter((c) => c.subscriber === name).reduce((n, c) => n + c.syncs, 0);
+    const max = node.settings.maxLogicalReplicationWorkers;
+    const setting = `max_logical_replication_workers is ${max}`;
+    if (applyWorkers > max) {
+      ctx.error(
+        'preflight.max_logical_replication_workers',
+        `${name}: ${setting}, and ${applyWorkers} enabled ${applyWorkers === 1 ? 'subscription needs' : 'subscriptions each need'} an apply worker; ` +
+          `set max_logical_replication_workers = ${applyWorkers + syncs} or more and restart`,
+        { node: name },
+      );
+    } else if (applyWorkers + syncs > max) {
+      ctx.warn(
+        'preflight.max_logical_replication_workers',
+        `${name}: ${setting}, and the initial copies want ${applyWorkers + syncs} workers at once ` +
+          `(${applyWorkers} apply, ${syncs} table sync): table syncs wait for a free worker and the copy takes longer; ` +
+          `set max_logical_replication_workers = ${applyWorkers + syncs} and restart to copy at full speed`,
+        { node: name },
+      );
+    }
+    // the launcher and every replication worker are background workers
+    const workers = 1 + applyWorkers + syncs;
+    if (applyWorkers + syncs <= max && workers > node.settings.maxWorkerProcesses) {
+      ctx.warn(
+        'preflight.max_worker_processes',
+        `${name}: max_worker_processes is ${node.settings.maxWorkerProcesses}, and logical replication wants ${workers} ` +
+          `background workers at once (the launcher, ${applyWorkers} apply, ${syncs} table sync): ` +
+          `set max_worker_processes = ${workers} or more and restart`,
+        { node: name },
+      );
+    }
+  }
+
+  const publishers = [...new Set(copies.map((c) => c.publisher))].sort(compareText);
+  for (const name of publishers) {
+    const node = ctx.node(name);
+    if (!node) continue;
+    const syncs = copies.filter((c) => c.publisher === name).reduce((n, c) => n + c.syncs, 0);
+    const changes = ctx.slotChanges.filter((c) => c.node === name);
+    const created = changes.filter((c) => c.change === 'create');
+    const slots =
+      Object.keys(node.slots).length - changes.filter((c) => c.change === 'drop').length + created.length;
+    const maxSlots = node.settings.maxReplicationSlots;
+    // over max_replication_slots even without the copies: checkCapacity already said so
+    if (slots <= maxSlots && slots + syncs > maxSlots) {
+      ctx.error(
+        'preflight.max_replication_slots',
+        `${name}: max_replication_slots is ${maxSlots}; after this plan ${slots} ${slots === 1 ? 'slot is' : 'slots are'} in use, and the initial copies ` +
+          `create up to ${syncs} more at once (a temporary slot per table sync); set max_replication_slots = ${slots + syncs} or more and restart`,
+        { node: name },
+      );
+    }
+    const senders =
+      Object.values(node.slots).filter((s) => s.active).length + created.filter((c) => c.streams).length;
+    const maxSenders = node.settings.maxWalSenders;
+    if (senders <= maxSenders && senders + syncs > maxSenders) {
+      ctx.error(
+        'preflight.max_wal_senders',
+        `${name}: max_wal_senders is ${maxSenders}; after this plan ${senders} ${senders === 1 ? 'is' : 'are'} in use, and the initial copies ` +
+          `use up to ${syncs} more at once (one per table sync); set max_wal_senders = ${senders + syncs} or more and restart`,
         { node: name },
       );
     }

@@ -68,7 +68,8 @@ describe.each(testVersions())('catalog on PostgreSQL %i', (version) => {
     const [s] = await pub.query<Record<string, string>>(
       `select current_setting('max_replication_slots') as slots, current_setting('max_wal_senders') as senders,
               current_setting('max_worker_processes') as workers,
-              current_setting('max_logical_replication_workers') as lworkers`,
+              current_setting('max_logical_replication_workers') as lworkers,
+              current_setting('max_sync_workers_per_subscription') as syncs`,
     );
     expect(n.settings).toEqual({
       walLevel: 'logical',
@@ -76,6 +77,7 @@ describe.each(testVersions())('catalog on PostgreSQL %i', (version) => {
       maxWalSenders: Number(s?.senders),
       maxWorkerProcesses: Number(s?.workers),
       maxLogicalReplicationWorkers: Number(s?.lworkers),
+      maxSyncWorkersPerSubscription: Number(s?.syncs),
     });
     expect(n.role).toEqual({
       name: 'postgres',

@@ -14,7 +14,8 @@ export const SERVER_SETTINGS: CatalogQuery = {
        current_setting('max_replication_slots')::int as max_replication_slots,
        current_setting('max_wal_senders')::int as max_wal_senders,
        current_setting('max_worker_processes')::int as max_worker_processes,
-       current_setting('max_logical_replication_workers')::int as max_logical_replication_workers`,
+       current_setting('max_logical_replication_workers')::int as max_logical_replication_workers,
+       current_setting('max_sync_workers_per_subscription')::int as max_sync_workers_per_subscription`,
 };
 
 export interface ServerSettingsRow {
@@ -26,6 +27,7 @@ export interface ServerSettingsRow {
   max_wal_senders: number;
   max_worker_processes: number;
   max_logical_replication_workers: number;
+  max_sync_workers_per_subscription: number;
 }
 
 export interface ServerInfo {
@@ -46,6 +48,7 @@ export function toServerInfo(row: ServerSettingsRow): ServerInfo {
       maxWalSenders: row.max_wal_senders,
       maxWorkerProcesses: row.max_worker_processes,
       maxLogicalReplicationWorkers: row.max_logical_replication_workers,
+      maxSyncWorkersPerSubscription: row.max_sync_workers_per_subscription,
     },
   };
 }

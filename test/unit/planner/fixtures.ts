@@ -183,6 +183,7 @@ export function observedNode(
       maxWalSenders: 10,
       maxWorkerProcesses: 8,
       maxLogicalReplicationWorkers: 4,
+      maxSyncWorkersPerSubscription: 2,
     },
     role: {
       name: 'steep',

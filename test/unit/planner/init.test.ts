@@ -102,7 +102,7 @@ describe('init: snapshot', () => {
   it('counts a table never analysed on the publisher apart, never as 0 B', () => {
     const t = base();
     const s = absent(t);
-    const east = s.nodes.east!;
+    const east = at(s, 'east');
     const items = east.tables['public.items']!;
     east.tables['public.items'] = { ...items, sizeBytes: null, estimatedRows: null };
     expect(initStepAt(runPlan(t, s), ADDR).reasonText).toMatch(

@@ -160,6 +160,71 @@ describe('preflight', () => {
     expect(codes(runPlan(t, s).errors)).toEqual(['preflight.max_wal_senders']);
   });
 
+  it('the initial copy needs a slot and a walsender per table sync on the publisher → error when they run out', () => {
+    const t = base(); // two tables, max_sync_workers_per_subscription 2: two syncs at once
+    const s = fresh(t);
+    const east = at(s, 'east');
+    east.settings.maxReplicationSlots = 3;
+    east.settings.maxWalSenders = 3;
+    expect(runPlan(t, s).errors).toEqual([]);
+    east.settings.maxReplicationSlots = 2;
+    east.settings.maxWalSenders = 2;
+    expect(runPlan(t, s).errors).toEqual([
+      {
+        code: 'preflight.max_replication_slots',
+        node: 'east',
+        message:
+          'east: max_replication_slots is 2; after this plan 1 slot is in use, and the initial copies create up to 2 more at once ' +
+          '(a temporary slot per table sync); set max_replication_slots = 3 or more and restart',
+      },
+      {
+        code: 'preflight.max_wal_senders',
+        node: 'east',
+        message:
+          'east: max_wal_senders is 2; after this plan 1 is in use, and the initial copies use up to 2 more at once ' +
+          '(one per table sync); set max_wal_senders = 3 or more and restart',
+      },
+    ]);
+    at(s, 'west').settings.maxSyncWorkersPerSubscription = 1;
+    expect(runPlan(t, s).errors).toEqual([]);
+  });
+
+  it('too few logical replication workers on the subscriber: error for apply workers, warning for table syncs', () => {
+    const t = base();
+    const s = fresh(t);
+    const west = at(s, 'west');
+    west.settings.maxLogicalReplicationWorkers = 2;
+    let p = runPlan(t, s);
+    expect(p.errors).toEqual([]);
+    expect(p.warnings).toContainEqual({
+      code: 'preflight.max_logical_replication_workers',
+      node: 'west',
+      message:
+        'west: max_logical_replication_workers is 2, and the initial copies want 3 workers at once (1 apply, 2 table sync): ' +
+        'table syncs wait for a free worker and the copy takes longer; set max_logical_replication_workers = 3 and restart to copy at full speed',
+    });
+    west.settings.maxLogicalReplicationWorkers = 0;
+    p = runPlan(t, s);
+    expect(codes(p.errors)).toEqual(['preflight.max_logical_replication_workers']);
+    expect(p.errors[0]!.message).toBe(
+      'west: max_logical_replication_workers is 0, and 1 enabled subscription needs an apply worker; set max_logical_replication_workers = 3 or more and restart',
+    );
+    west.settings.maxLogicalReplicationWorkers = 4;
+    west.settings.maxWorkerProcesses = 3;
+    expect(codes(runPlan(t, s).warnings)).toContain('preflight.max_worker_processes');
+  });
+
+  it('worker and slot capacity is not checked when the plan starts no subscription or copy', () => {
+    const t = base();
+    const s = observe(t);
+    Object.assign(at(s, 'west').settings, { maxLogicalReplicationWorkers: 0, maxWorkerProcesses: 0 });
+    Object.assign(at(s, 'east').settings, { maxReplicationSlots: 1, maxWalSenders: 1 });
+    const p = runPlan(t, s);
+    expect(p.steps).toEqual([]);
+    expect(p.errors).toEqual([]);
+    expect(p.warnings).toEqual([]);
+  });
+
   it('a role that may not create subscriptions → error with the grant (16+) or the need for a superuser (before 16)', () => {
     const t = base();
     const s16 = fresh(t, PG16);
