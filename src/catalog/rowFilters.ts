@@ -132,12 +132,12 @@ export async function normaliseRowFilters(
     // the probe's message first: it is the one CREATE/ALTER PUBLICATION will give
     const probe = c.probe ? await c.probe : null;
     if (probe && !probe.ok && !probeErrorIsNotTheFilters(probe.error)) {
-      fail(c.key, c.filter, postgresMessage(probe.error));
+      fail(c.key, c.filter, filterMessage(probe.error));
       continue;
     }
     const check = await c.check;
     if (!check.ok) {
-      fail(c.key, c.filter, postgresMessage(check.error));
+      fail(c.key, c.filter, filterMessage(check.error));
       continue;
     }
     const printed = await c.printed;
@@ -154,4 +154,17 @@ export async function normaliseRowFilters(
     rowFilters[c.key]![c.filter] = expr;
   }
   return { rowFilters, rowFilterErrors };
+}
+
+/**
+ * PostgreSQL's message for a refused filter. A filter holding a second statement is refused by
+ * the extended protocol, whose wording ("cannot insert multiple commands into a prepared
+ * statement") does not say what is wrong with the filter: say it.
+ */
+function filterMessage(err: unknown): string {
+  const e = err as { code?: string; message?: string };
+  if (e.code === '42601' && /multiple commands/.test(e.message ?? '')) {
+    return 'it holds more than one SQL statement, and a row filter is a single expression';
+  }
+  return postgresMessage(err);
 }

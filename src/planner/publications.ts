@@ -145,7 +145,8 @@ function checkPublication(ctx: PlanContext, d: PublicationSpec, node: ObservedNo
       ok = false;
       ctx.error(
         'row-filter',
-        `${node.name}: PostgreSQL refuses the row filter of ${qualifiedName(t)} in publication ${d.name} (${t.where}): ${refused}`,
+        `${node.name}: PostgreSQL refuses the row filter of ${qualifiedName(t)} in publication ${d.name} (${t.where}): ${refused}; ` +
+          'write it as one boolean expression over the columns of the table',
         where,
       );
     }

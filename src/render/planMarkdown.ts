@@ -1,5 +1,5 @@
 import type { Plan } from '../model/plan.js';
-import { summaryLine } from './planText.js';
+import { failedLine, summaryLine } from './planText.js';
 import { schemaMarkdown } from './schemaMarkdown.js';
 import { formatBytes, formatValue } from './values.js';
 
@@ -9,19 +9,17 @@ const cell = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 export function renderPlanMarkdown(plan: Plan): string {
   const s = plan.summary;
   const out: string[] = ['## steep plan', ''];
-  out.push(
-    plan.errors.length > 0 ? `**Plan failed: ${plan.errors.length} error(s).**` : `**${summaryLine(plan)}**`,
-    '',
-  );
-  out.push(
-    '| create | update | replace | delete | init | schema sync | drift |',
-    '|---|---|---|---|---|---|---|',
-  );
-  out.push(
-    `| ${s.create} | ${s.update} | ${s.replace} | ${s.delete} | ${s.init} | ${s.syncSchema} | ${plan.drift.length} |`,
-    '',
-  );
-  if (plan.errors.length > 0) {
+  const failed = plan.errors.length > 0;
+  out.push(failed ? `**${failedLine(plan.errors.length)}**` : `**${summaryLine(plan)}**`, '');
+  if (!failed) {
+    out.push(
+      '| create | update | replace | delete | init | schema sync | drift |',
+      '|---|---|---|---|---|---|---|',
+      `| ${s.create} | ${s.update} | ${s.replace} | ${s.delete} | ${s.init} | ${s.syncSchema} | ${plan.drift.length} |`,
+      '',
+    );
+  }
+  if (failed) {
     out.push('### Errors', '');
     for (const e of plan.errors) out.push(`- :x: ${e.message}`);
     out.push('');
@@ -35,7 +33,7 @@ export function renderPlanMarkdown(plan: Plan): string {
     }
     out.push('');
   }
-  if (plan.steps.length > 0) {
+  if (plan.steps.length > 0 && !failed) {
     out.push('### Steps', '');
     for (const step of plan.steps) {
       const hazards = step.hazards.length > 0 ? ` :warning: ${step.hazards.join(', ')}` : '';

@@ -87,7 +87,8 @@ export function renderPlanText(plan: Plan): string {
     }
     out.push('');
   }
-  if (plan.steps.length > 0) {
+  // a plan with errors proposes nothing (SPEC §5: preflight comes before any step); the errors follow on stderr
+  if (plan.steps.length > 0 && plan.errors.length === 0) {
     out.push(chalk.bold('steep will perform these steps, in this order:'));
     for (const step of plan.steps) out.push(...renderStep(step));
     out.push('');
@@ -117,8 +118,10 @@ export function renderPlanText(plan: Plan): string {
     for (const w of plan.warnings) out.push(chalk.yellow(`  ! ${w.message}`));
     out.push('');
   }
-  out.push(
-    plan.errors.length > 0 ? chalk.red(`Plan failed: ${plan.errors.length} error(s).`) : summaryLine(plan),
-  );
+  out.push(plan.errors.length > 0 ? chalk.red(failedLine(plan.errors.length)) : summaryLine(plan));
   return out.join('\n');
+}
+
+export function failedLine(errors: number): string {
+  return `Plan failed: ${errors} ${errors === 1 ? 'error' : 'errors'}; no step is proposed until ${errors === 1 ? 'it is' : 'they are'} fixed.`;
 }

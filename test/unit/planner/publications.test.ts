@@ -526,7 +526,7 @@ describe('publications: version gates and refused filters', () => {
         address: ADDR,
         node: 'east',
         message:
-          'east: PostgreSQL refuses the row filter of public.customers in publication orders_pub (nosuch = 1): column "nosuch" does not exist',
+          'east: PostgreSQL refuses the row filter of public.customers in publication orders_pub (nosuch = 1): column "nosuch" does not exist; write it as one boolean expression over the columns of the table',
       },
     ]);
     expect(p.steps.filter((x) => x.address === ADDR)).toEqual([]);
