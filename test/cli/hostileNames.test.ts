@@ -356,6 +356,9 @@ describe('hostile names and row filters', () => {
       const out = `${plan.stdout}\n${plan.stderr}`;
       expect(plan.code, `${filter}: ${out}`).toBe(1);
       expect(out, filter).toMatch(/row filter|syntax error|WHERE/i);
+      expect(plan.stdout, filter).not.toContain('steep will perform'); // a failed plan proposes no step
+      expect(plan.stdout, filter).toMatch(/Plan failed: 1 error; no step is proposed until it is fixed\./);
+      if (filter.includes(';')) expect(plan.stderr, filter).toContain('a row filter is a single expression');
       console.log(out.split('\n').find((l) => l.startsWith('error:')) ?? out.trim());
       const applied = await steep(['apply', '--auto-approve'], path);
       expect(applied.code, `${filter}: ${applied.stdout}`).toBe(1);
