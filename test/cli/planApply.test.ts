@@ -95,7 +95,8 @@ async function subscriptionRow(name: string) {
     substream: string;
     subpublications: string[];
   }>(
-    'SELECT oid::int, subslotname, subenabled, substream::text, subpublications FROM pg_subscription WHERE subname = $1',
+    // substream is a boolean before 16 (true/false) and a char from 16 (t/f/p): compare as a char
+    'SELECT oid::int, subslotname, subenabled, left(substream::text, 1) AS substream, subpublications FROM pg_subscription WHERE subname = $1',
     [name],
   );
   return rows[0];
