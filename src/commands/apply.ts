@@ -6,6 +6,7 @@ import { ignoreEvents, jsonEventSink } from '../cli/eventLog.js';
 import { globalFlags, jsonFlag } from '../cli/flags.js';
 import type { EventSink } from '../executors/events.js';
 import { formatProblem, SteepError } from '../model/errors.js';
+import type { Step } from '../model/plan.js';
 import { progressLine } from '../render/initProgress.js';
 import { renderPlanText, summaryLine } from '../render/planText.js';
 import { applyPlan, checkApplicable } from '../workflows/apply.js';
@@ -99,6 +100,7 @@ With a saved PLAN (from \`steep plan --out\`) it applies exactly that plan, and 
           for (const s of sinks) s(e);
         },
         wait: flags.wait,
+        replan: async () => (await makePlan(flags.config, { targets, lsn: flags.lsn })).plan,
         onInitProgress: progress ? (step, p) => progress.detail(step.id, progressLine(p)) : undefined,
       });
     } catch (err) {
@@ -122,8 +124,10 @@ With a saved PLAN (from \`steep plan --out\`) it applies exactly that plan, and 
         const e = f.error as SteepError;
         this.err(`failed: ${e.message}${e.hint ? ` (hint: ${e.hint})` : ''}`);
       }
-      this.err(`completed: ${outcome.completed.map((s) => s.address).join(', ') || 'none'}`, 'info');
-      this.err(`not run: ${outcome.notRun.map((s) => s.address).join(', ') || 'none'}`, 'info');
+      // with the action: a subscription's create and init steps share its address
+      const steps = (list: Step[]) => list.map((s) => `${s.action} ${s.address}`).join(', ') || 'none';
+      this.err(`completed: ${steps(outcome.completed)}`, 'info');
+      this.err(`not run: ${steps(outcome.notRun)}`, 'info');
       this.err(
         'Run `steep apply` again once the cause is fixed: it resumes from what the nodes hold now.',
         'info',

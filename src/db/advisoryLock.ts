@@ -35,7 +35,7 @@ export async function acquireApplyLock(client: pg.Client, node: string): Promise
     : 'another session';
   throw new SteepError(
     'apply.locked',
-    `node ${node}: another steep apply holds the lock: ${who}; wait for it to finish, or end that session`,
+    `node ${node}: another steep command holds the lock: ${who}; wait for it to finish, or end that session`,
     { node },
   );
 }

@@ -4,6 +4,7 @@ import {
   readPublishedTableSizes,
   readServerLog,
   readSlotLag,
+  type SlotLag,
   sampleSubscriber,
   serverVersionOf,
 } from '../catalog/initProgress.js';
@@ -11,6 +12,7 @@ import { PG15 } from '../catalog/queries/catalogQuery.js';
 import { connect } from '../db/connect.js';
 import { mask } from '../db/mask.js';
 import { ReconnectingSession } from '../db/reconnecting.js';
+import { isSessionLost } from '../db/sessionLost.js';
 import { SteepError } from '../model/errors.js';
 import type { InitProgress, InitState } from '../model/initState.js';
 import type { ConnectionSpec } from '../model/topology.js';
@@ -19,6 +21,7 @@ import { InitProgressStore } from '../state/initProgress.js';
 import { hasInitTables, type StateChange, SubscriptionStateStore } from '../state/subscriptionState.js';
 import type { ApplyEvent, EventSink } from './events.js';
 import { type InitSample, InitTracker } from './initTracker.js';
+import { subscriberLost } from './subscriberLost.js';
 
 /**
  * Follow a subscription's init to `synchronized`: sample the subscriber's workers and the
@@ -32,6 +35,8 @@ import { type InitSample, InitTracker } from './initTracker.js';
 export interface InitNode {
   name: string;
   connection: ConnectionSpec;
+  /** how subscribers reach this node (its replicationUrl), when not by `connection` */
+  replicationConnection?: ConnectionSpec;
 }
 
 export interface FollowTarget {
@@ -133,22 +138,67 @@ class Recorder {
   }
 }
 
-interface ErrorWatch {
+/** What the failure rules remember from one sample to the next. */
+export interface ErrorWatch {
+  /** 15+: the workers' error count (sync + apply) this episode of errors is counted from */
   baseline: number | null;
+  /** …at the last sample */
+  count: number | null;
+  /** when the count first rose above the baseline, and when it last rose */
   since: number | null;
+  risenAt: number | null;
   unreachableSince: number | null;
   stalledSince: number | null;
+  detachedSince: number | null;
 }
 
-/** Why this init has failed, or null while it has not (yet). */
-function failure(
+/** Where the subscriber's workers connect to the publisher, as a DBA would look for it. */
+function subscriberRoute(publisher: InitNode): string {
+  const c = publisher.replicationConnection ?? publisher.connection;
+  return `${c.host}:${c.port} (${publisher.replicationConnection ? 'its replicationUrl' : 'its url'})`;
+}
+
+/** Errors counted this close together come from one event: a cut connection fails every worker at once. */
+const BURST_MS = 1_000;
+
+export function newErrorWatch(): ErrorWatch {
+  return {
+    baseline: null,
+    count: null,
+    since: null,
+    risenAt: null,
+    unreachableSince: null,
+    stalledSince: null,
+    detachedSince: null,
+  };
+}
+
+/** Why this init has failed, or null while it has not (yet): one sample's verdict, `w` carried across samples. */
+export function failure(
   t: FollowTarget,
   p: InitProgress,
+  slot: SlotLag | null,
   now: number,
   w: ErrorWatch,
   failAfterMs: number,
   version: number,
-): { reason: string; kind: 'publisher' | 'sync' | 'apply' | 'workers' } | null {
+): { reason: string; kind: 'publisher' | 'path' | 'sync' | 'apply' | 'workers' } | null {
+  const errors = (p.syncErrorCount ?? 0) + (p.applyErrorCount ?? 0);
+  if (version >= PG15) {
+    if (w.baseline === null) w.baseline = errors;
+    if (errors > (w.count ?? w.baseline)) {
+      w.since ??= now;
+      w.risenAt = now;
+    }
+    w.count = errors;
+    // quiet for a while: PostgreSQL got past what failed (a connection cut once, say); a later error starts afresh
+    if (w.risenAt !== null && now - w.risenAt >= 2 * failAfterMs) {
+      w.baseline = errors;
+      w.since = null;
+      w.risenAt = null;
+    }
+  }
+
   if (p.publisherError !== null) {
     w.unreachableSince ??= now;
     if (now - w.unreachableSince >= failAfterMs) {
@@ -159,18 +209,35 @@ function failure(
     }
   } else w.unreachableSince = null;
 
+  // steep reaches the publisher, but no worker of the subscriber streams from its slot: the
+  // subscriber's own path to the publisher is broken. Its failed connection attempts are counted
+  // nowhere (not in pg_stat_subscription_stats), and PostgreSQL retries a worker only every
+  // wal_retrieve_retry_interval (5 s by default): hence twice the patience. A worker whose
+  // errors are still counted after the disconnection (15+) does get through: the rule below says why.
+  if (p.enabled && p.state !== 'synchronized' && p.publisherError === null && slot !== null && !slot.active) {
+    w.detachedSince ??= now;
+    const getsThrough = w.risenAt !== null && w.risenAt - w.detachedSince > BURST_MS;
+    if (!getsThrough && now - w.detachedSince >= 2 * failAfterMs) {
+      return {
+        kind: 'path',
+        reason:
+          `no worker of ${t.subscriber.name} has streamed from the slot ${t.slot} on ${t.publisher.name} for ${Math.round((now - w.detachedSince) / 1000)} s, ` +
+          `although steep reaches ${t.publisher.name}: ${t.subscriber.name} cannot connect (or stay connected) to ${t.publisher.name} at ${subscriberRoute(t.publisher)}`,
+      };
+    }
+  } else w.detachedSince = null;
+
   if (version >= PG15) {
-    const errors = (p.syncErrorCount ?? 0) + (p.applyErrorCount ?? 0);
-    if (w.baseline === null) w.baseline = errors;
-    if (errors > w.baseline) {
-      w.since ??= now;
-      if (errors >= w.baseline + 2 && now - w.since >= failAfterMs) {
-        const sync = (p.syncErrorCount ?? 0) > 0;
-        return {
-          kind: sync ? 'sync' : 'apply',
-          reason: `its ${sync ? 'table synchronisation' : 'apply'} worker failed ${errors - w.baseline} times (pg_stat_subscription_stats: sync_error_count ${p.syncErrorCount ?? 0}, apply_error_count ${p.applyErrorCount ?? 0})`,
-        };
-      }
+    // a worker that keeps failing: errors again after PostgreSQL restarted it, not one burst
+    const baseline = w.baseline ?? errors;
+    const since = w.since;
+    const repeated = since !== null && w.risenAt !== null && w.risenAt - since >= BURST_MS;
+    if (repeated && errors >= baseline + 2 && now - since >= failAfterMs) {
+      const sync = (p.syncErrorCount ?? 0) > 0;
+      return {
+        kind: sync ? 'sync' : 'apply',
+        reason: `its ${sync ? 'table synchronisation' : 'apply'} worker failed ${errors - baseline} times (pg_stat_subscription_stats: sync_error_count ${p.syncErrorCount ?? 0}, apply_error_count ${p.applyErrorCount ?? 0})`,
+      };
     }
   } else if (p.enabled && !p.applyWorkerRunning && p.syncWorkers === 0 && p.state !== 'synchronized') {
     w.stalledSince ??= now;
@@ -224,7 +291,7 @@ export async function followInit(t: FollowTarget, opts: FollowOptions): Promise<
       rec.recorded === 'failed' ? 'preparing' : rec.recorded,
       { startedAt: persisted?.startedAt ?? null, follow: true },
     );
-    const watch: ErrorWatch = { baseline: null, since: null, unreachableSince: null, stalledSince: null };
+    const watch = newErrorWatch();
     const began = Date.now();
     const copyStarted = new Map<string, number>();
     const reported = new Set<string>();
@@ -241,6 +308,7 @@ export async function followInit(t: FollowTarget, opts: FollowOptions): Promise<
     for (;;) {
       const at = Date.now();
       const subscriber = await sampleSubscriber(sub, version, t.subscription).catch((err: unknown) => {
+        if (isSessionLost(err)) throw err;
         throw new SteepError(
           'init.follow_failed',
           `following the init of subscription ${t.subscription} on ${t.subscriber.name} failed: ${errorText(err)}; ` +
@@ -287,20 +355,27 @@ export async function followInit(t: FollowTarget, opts: FollowOptions): Promise<
             overall_progress: p.percent / 100,
           });
           watch.baseline = null;
+          watch.count = null;
           watch.since = null;
+          watch.risenAt = null;
         }
       }
       first = false;
 
       await rec.moveTo(p.state, p);
-      const failed = failure(t, p, at, watch, failAfterMs, version);
+      const failed = failure(t, p, slot, at, watch, failAfterMs, version);
       if (failed) {
         const log = await readServerLog(sub);
+        const logAt = `the server log of ${t.subscriber.name}${log ? ` (${log})` : ''}`;
         const where =
           failed.kind === 'publisher'
             ? `the slot ${t.slot} on ${t.publisher.name} is kept: once ${t.publisher.name} is back, run steep apply again to resume`
-            : `PostgreSQL's message is in the server log of ${t.subscriber.name}${log ? ` (${log})` : ''} (look for "logical replication" errors); ` +
-              `the slot ${t.slot} on ${t.publisher.name} is kept: fix the cause and run steep apply again to resume`;
+            : failed.kind === 'path'
+              ? `check that ${t.subscriber.name} can reach ${t.publisher.name} there (network, firewall, pg_hba.conf on ${t.publisher.name}); ` +
+                `PostgreSQL's message is in ${logAt} (look for "could not connect to the publisher" or "could not receive data from WAL stream"); ` +
+                `the slot ${t.slot} on ${t.publisher.name} is kept: once ${t.subscriber.name} reaches ${t.publisher.name} again, run steep apply again to resume`
+              : `PostgreSQL's message is in ${logAt} (look for "logical replication" errors); ` +
+                `the slot ${t.slot} on ${t.publisher.name} is kept: fix the cause and run steep apply again to resume`;
         const reason = `init of subscription ${t.subscription} on ${t.subscriber.name} failed: ${failed.reason}${notCopied(p)}; ${where}`;
         const final = { ...p, state: 'failed' as const, error: reason };
         await rec.moveTo('failed', final, reason);
@@ -339,6 +414,14 @@ export async function followInit(t: FollowTarget, opts: FollowOptions): Promise<
       }
       await sleep(Math.max(0, pollMs - (Date.now() - at)));
     }
+  } catch (err) {
+    if (err instanceof SteepError || !isSessionLost(err)) throw err;
+    throw await subscriberLost(t, err, {
+      failAfterMs,
+      connectTimeoutMs,
+      onEvent: opts.onEvent,
+      onChange: (c) => opts.onEvent(stateChangeEvent(c)),
+    });
   } finally {
     await pub.close();
     await sub.end().catch(() => {});

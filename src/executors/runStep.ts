@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { mask } from '../db/mask.js';
+import { describeSessionLost, isSessionLost } from '../db/sessionLost.js';
 import { SteepError } from '../model/errors.js';
 import type { Statement, Step } from '../model/plan.js';
 
@@ -22,13 +23,29 @@ export function transactionGroups(statements: Statement[]): Statement[][] {
   return groups;
 }
 
-/** PostgreSQL's message and hint, masked, naming the step. */
+/** One line: PostgreSQL's messages about a connection of its own span several. */
+function oneLine(text: string): string {
+  return text.replace(/\s*\n\s*/g, ' ').trim();
+}
+
+/**
+ * PostgreSQL's message and hint, masked, naming the step. A session lost under the step (the
+ * node restarted or stopped) says so, and what to do: the step may or may not have taken effect.
+ */
 export function stepError(step: Step, err: unknown): SteepError {
+  if (isSessionLost(err)) {
+    return new SteepError(
+      'apply.connection_lost',
+      `${step.address} on ${step.node}: ${describeSessionLost(step.node, err)}, and apply's lock there with it; ` +
+        `once ${step.node} accepts connections again, run steep apply again: its plan reads from the catalog whether this step took effect`,
+      { node: step.node, address: step.address, cause: err },
+    );
+  }
   const e = err as { message?: string; hint?: string; detail?: string; code?: string };
-  const detail = e.detail ? ` (${mask(e.detail)})` : '';
+  const detail = e.detail ? ` (${oneLine(mask(e.detail))})` : '';
   return new SteepError(
     'apply.step_failed',
-    `${step.address} on ${step.node}: ${mask(e.message ?? String(err))}${detail}`,
+    `${step.address} on ${step.node}: ${oneLine(mask(e.message ?? String(err)))}${detail}`,
     {
       node: step.node,
       address: step.address,

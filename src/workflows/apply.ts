@@ -3,17 +3,19 @@ import type pg from 'pg';
 import { acquireApplyLock } from '../db/advisoryLock.js';
 import { connect } from '../db/connect.js';
 import type { EventSink } from '../executors/events.js';
-import { runStep } from '../executors/runStep.js';
+import { runStep, stepError } from '../executors/runStep.js';
 import { runGraph, type ScheduleOutcome } from '../executors/schedule.js';
 import { secretFiller } from '../executors/secrets.js';
 import { SteepError } from '../model/errors.js';
 import type { InitProgress } from '../model/initState.js';
 import type { Plan, Step } from '../model/plan.js';
 import type { Topology } from '../model/topology.js';
+import { toJsonPlan } from '../render/planJson.js';
 import { ApplyLog, closeInterruptedSteps, hasApplyLog } from '../state/applyLog.js';
 import { saveSubscribedFingerprints } from './fingerprints.js';
 import { InitRunner } from './init.js';
 import { recordSettledObjects } from './objectDigests.js';
+import { staleness } from './savedPlan.js';
 import { emitSchemaMismatches, syncAppliedEvent } from './schema.js';
 
 export interface ApplyOptions {
@@ -26,6 +28,12 @@ export interface ApplyOptions {
   wait?: boolean;
   /** the live figures of an init step being followed */
   onInitProgress?: (step: Step, p: InitProgress) => void;
+  /**
+   * The plan the same file gives now: asked once every node is locked, so a plan the nodes moved
+   * away from while it waited (for a confirmation, or for another steep command that ran
+   * meanwhile) is refused instead of run on what is no longer there.
+   */
+  replan?: () => Promise<Plan>;
 }
 
 export type ApplyOutcome = ScheduleOutcome<Step> & { runId: string };
@@ -71,6 +79,17 @@ async function lockNodes(topology: Topology, plan: Plan): Promise<Map<string, pg
   return clients;
 }
 
+/** A plan that is no longer what the nodes need, now that they are locked: nothing runs. */
+function refuseStale(plan: Plan, fresh: Plan): void {
+  const reasons = staleness(toJsonPlan(plan), fresh);
+  if (reasons.length === 0) return;
+  throw new SteepError(
+    'apply.stale_plan',
+    `the nodes changed since this plan was made (another steep command or someone else came in between): ${reasons.join('; ')}; ` +
+      'nothing was changed — run steep apply again to plan from what the nodes hold now',
+  );
+}
+
 /** Run the plan's steps in dependency order; stop starting new ones after a failure. */
 export async function applyPlan(topology: Topology, plan: Plan, opts: ApplyOptions): Promise<ApplyOutcome> {
   checkApplicable(plan, opts.allowDestroy);
@@ -78,6 +97,14 @@ export async function applyPlan(topology: Topology, plan: Plan, opts: ApplyOptio
   const started = Date.now();
   if (plan.steps.length === 0) return { runId, completed: [], failed: [], notRun: [] };
   const clients = await lockNodes(topology, plan);
+  if (opts.replan) {
+    try {
+      refuseStale(plan, await opts.replan());
+    } catch (err) {
+      await Promise.all([...clients.values()].map((c) => c.end().catch(() => {})));
+      throw err;
+    }
+  }
   for (const [name, client] of clients) {
     await closeInterruptedSteps(client, topology.settings.stateSchema, name, runId).catch(() => {});
   }
@@ -112,9 +139,12 @@ export async function applyPlan(topology: Topology, plan: Plan, opts: ApplyOptio
           step: step.id,
         });
         const entry = { ...step, sql };
-        const logged = await hasApplyLog(client, schema);
-        if (logged) await log.started(client, entry);
+        let logged = false;
+        // everything that touches the node's session is in here: a session lost between two
+        // steps (the node restarted) fails the next one with a step_failed like any other error
         try {
+          logged = await hasApplyLog(client, schema);
+          if (logged) await log.started(client, entry);
           const ctx = {
             node: step.node,
             lockTimeoutMs: topology.settings.lockTimeout,
@@ -124,8 +154,14 @@ export async function applyPlan(topology: Topology, plan: Plan, opts: ApplyOptio
           if (step.kind === 'subscription-init') await inits.start(client, step, ctx);
           else await runStep(client, step, ctx);
           await inits.afterStep(client, step);
+          // an init step completes (or fails) once followed, after the other steps: see finishSteps
+          if (inits.defers(step)) return;
+          // the state-schema step creates apply_log: record the step that made it
+          if (!logged && (await hasApplyLog(client, schema))) await log.started(client, entry);
+          if (logged || step.kind === 'state-schema') await log.finished(client, step.id, null);
         } catch (err) {
-          const message = err instanceof Error ? err.message : String(err);
+          const failure = err instanceof SteepError ? err : stepError(step, err);
+          const message = failure.message;
           if (logged) await log.finished(client, step.id, message).catch(() => {});
           opts.onEvent({
             event: 'apply.step_failed',
@@ -136,13 +172,8 @@ export async function applyPlan(topology: Topology, plan: Plan, opts: ApplyOptio
             message,
             duration_ms: Date.now() - t0,
           });
-          throw err;
+          throw failure;
         }
-        // an init step completes (or fails) once followed, after the other steps: see finishSteps
-        if (inits.defers(step)) return;
-        // the state-schema step creates apply_log: record the step that made it
-        if (!logged && (await hasApplyLog(client, schema))) await log.started(client, entry);
-        if (logged || step.kind === 'state-schema') await log.finished(client, step.id, null);
         opts.onEvent({
           event: 'apply.step_completed',
           level: 'info',

@@ -161,7 +161,11 @@ export class InitRunner {
               method: d.init.method,
               slot: d.slot,
               subscriber: { name: d.node, connection: this.topology.nodes[d.node]!.connection },
-              publisher: { name: d.from, connection: this.topology.nodes[d.from]!.connection },
+              publisher: {
+                name: d.from,
+                connection: this.topology.nodes[d.from]!.connection,
+                replicationConnection: this.topology.nodes[d.from]!.replicationConnection,
+              },
               stateSchema: this.topology.settings.stateSchema,
             },
             options,

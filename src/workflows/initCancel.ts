@@ -12,7 +12,7 @@ import { InitProgressStore } from '../state/initProgress.js';
 import { InitSlotStore } from '../state/initSlots.js';
 import { hasInitTables, SubscriptionStateStore } from '../state/subscriptionState.js';
 import { PREPARE_APPLICATION_NAME } from './initPrepare.js';
-import { lockedSession } from './lockedSession.js';
+import { lockedSessions } from './lockedSession.js';
 
 /**
  * `steep init cancel SUBSCRIPTION` (SPEC §9, SC-006): stop an init and leave nothing behind —
@@ -116,10 +116,15 @@ export async function cancelInit(
     statementTimeoutMs: STATEMENT_TIMEOUT_MS,
     lockTimeoutMs: LOCK_TIMEOUT_MS,
   };
-  const c = (await lockedSession(topology, d.node, session))!;
-  let pub: pg.Client | null = null;
+  // both nodes in apply's order: racing an apply, one of the two always gets through
+  const sessions = await lockedSessions(
+    topology,
+    [{ node: d.node }, { node: d.from, optional: true }],
+    session,
+  );
+  const c = sessions.get(d.node)!;
+  const pub = sessions.get(d.from) ?? null;
   try {
-    pub = d.from === d.node ? c : await lockedSession(topology, d.from, { ...session, optional: true });
     const stateTables = await hasInitTables(c, schema);
     const states = new SubscriptionStateStore(schema, d.node);
     const recorded = stateTables ? await states.get(c, d.name) : null;

@@ -37,3 +37,27 @@ export async function lockedSession(
     throw err;
   }
 }
+
+/**
+ * Sessions holding apply's lock on several nodes, taken in apply's order (by node name): two
+ * steep commands that need some of the same nodes never end up holding one each, so one of them
+ * always gets through. On an error every session taken so far is closed. A node is optional
+ * (null when unreachable) only when every entry naming it is.
+ */
+export async function lockedSessions(
+  topology: Topology,
+  nodes: Array<{ node: string; optional?: boolean }>,
+  opts: { applicationName: string; statementTimeoutMs?: number; lockTimeoutMs?: number },
+): Promise<Map<string, pg.Client | null>> {
+  const sessions = new Map<string, pg.Client | null>();
+  try {
+    for (const name of [...new Set(nodes.map((n) => n.node))].sort()) {
+      const optional = nodes.filter((n) => n.node === name).every((n) => n.optional === true);
+      sessions.set(name, await lockedSession(topology, name, { ...opts, optional }));
+    }
+  } catch (err) {
+    await Promise.all([...sessions.values()].map((c) => c?.end().catch(() => {})));
+    throw err;
+  }
+  return sessions;
+}

@@ -1,0 +1,188 @@
+import { describe, expect, it } from 'vitest';
+import type { SlotLag } from '../../../src/catalog/initProgress.js';
+import { type FollowTarget, failure, newErrorWatch } from '../../../src/executors/initFollow.js';
+import type { InitProgress } from '../../../src/model/initState.js';
+
+/**
+ * When a followed init becomes `failed`, and why: a run of samples (every 250 ms, as apply
+ * samples) through the failure rules, the first verdict. The timings are PostgreSQL's: a worker
+ * that fails is started again after wal_retrieve_retry_interval (5 s); a connection cut fails
+ * every worker at once.
+ */
+
+const CONN = { host: '127.0.0.1', port: 5432, database: 'app', user: 'postgres' };
+const TARGET: FollowTarget = {
+  subscription: 'west_s',
+  method: 'snapshot',
+  slot: 'west_s',
+  subscriber: { name: 'west', connection: CONN },
+  publisher: { name: 'east', connection: CONN, replicationConnection: { ...CONN, port: 6543 } },
+  stateSchema: 'steep',
+};
+const PG14 = 140_000;
+const PG18 = 180_000;
+
+interface Moment {
+  /** sync + apply error counts (15+) */
+  syncErrors?: number;
+  applyErrors?: number;
+  /** the slot has a walsender */
+  streaming?: boolean;
+  workersRunning?: boolean;
+  publisherError?: string | null;
+}
+
+function progress(m: Moment, version: number): InitProgress {
+  const counted = version >= 150_000;
+  return {
+    subscription: 'west_s',
+    node: 'west',
+    from: 'east',
+    method: 'snapshot',
+    state: 'copying',
+    percent: 40,
+    tablesTotal: 1,
+    tablesDone: 0,
+    currentTables: ['public.a'],
+    rowsCopied: 1000,
+    bytesTotal: null,
+    rowsPerSecond: null,
+    etaSeconds: null,
+    lagBytes: null,
+    lagSeconds: null,
+    syncWorkers: m.workersRunning === false ? 0 : 1,
+    applyWorkerRunning: m.workersRunning !== false,
+    applyErrorCount: counted ? (m.applyErrors ?? 0) : null,
+    syncErrorCount: counted ? (m.syncErrors ?? 0) : null,
+    publisherError: m.publisherError ?? null,
+    subscriberError: null,
+    exists: true,
+    enabled: true,
+    error: null,
+    startedAt: null,
+    sampledAt: new Date(0).toISOString(),
+    tables: [],
+  };
+}
+
+function slot(streaming: boolean): SlotLag {
+  return {
+    slot: 'west_s',
+    active: streaming,
+    activePid: streaming ? 1 : null,
+    walStatus: 'reserved',
+    confirmedFlushLsn: '0/100',
+    currentLsn: '0/200',
+    lagBytes: 256,
+    retainedWalBytes: 1000,
+    lagSeconds: null,
+  };
+}
+
+/** Sample `at(ms)` every 250 ms up to `untilMs`; the first failure, with when it came. */
+function follow(
+  at: (ms: number) => Moment,
+  opts: { version: number; failAfterMs: number; untilMs: number },
+): { atMs: number; kind: string; reason: string } | null {
+  const w = newErrorWatch();
+  for (let ms = 0; ms <= opts.untilMs; ms += 250) {
+    const m = at(ms);
+    const s = m.publisherError ? null : slot(m.streaming !== false);
+    const f = failure(TARGET, progress(m, opts.version), s, ms, w, opts.failAfterMs, opts.version);
+    if (f) return { atMs: ms, ...f };
+  }
+  return null;
+}
+
+/** A connection cut at `cutMs`: every worker fails at once (one sync, one apply error). */
+function burst(ms: number, cutMs: number): Pick<Moment, 'syncErrors' | 'applyErrors'> {
+  return ms >= cutMs + 100 ? { syncErrors: 1, applyErrors: 1 } : {};
+}
+
+describe('init failure rules', () => {
+  it.each([PG18, PG14])(
+    'the subscriber cut from the publisher for good (steep still reaches it): path, after twice the patience (%i)',
+    (version) => {
+      const f = follow(
+        (ms) => (ms < 1000 ? {} : { ...burst(ms, 1000), streaming: false, workersRunning: false }),
+        {
+          version,
+          failAfterMs: 3000,
+          untilMs: 60_000,
+        },
+      );
+      expect(f?.kind).toBe('path');
+      expect(f?.atMs).toBe(7000);
+      expect(f?.reason).toBe(
+        'no worker of west has streamed from the slot west_s on east for 6 s, although steep reaches east: ' +
+          'west cannot connect (or stay connected) to east at 127.0.0.1:6543 (its replicationUrl)',
+      );
+    },
+  );
+
+  it.each([
+    [PG18, 3000],
+    [PG18, 15_000],
+    [PG14, 3000],
+  ])(
+    'one cut that heals (workers back 5 s later) never fails the init (%i, patience %i ms)',
+    (version, failAfterMs) => {
+      const f = follow(
+        (ms) => ({
+          ...burst(ms, 1000),
+          streaming: ms < 1000 || ms >= 6000,
+          workersRunning: ms < 1000 || ms >= 6000,
+        }),
+        { version, failAfterMs, untilMs: 120_000 },
+      );
+      expect(f).toBeNull();
+    },
+  );
+
+  it('two cuts far apart are two episodes, not a worker that keeps failing', () => {
+    const f = follow(
+      (ms) => {
+        const first = burst(ms, 1000);
+        const second = ms >= 50_100 ? { syncErrors: 2, applyErrors: 2 } : first;
+        const down = (ms >= 1000 && ms < 6000) || (ms >= 50_000 && ms < 55_000);
+        return { ...second, streaming: !down };
+      },
+      { version: PG18, failAfterMs: 3000, untilMs: 120_000 },
+    );
+    expect(f).toBeNull();
+  });
+
+  it('a table sync that fails again after each restart: sync, once it failed twice and the patience is over', () => {
+    const f = follow((ms) => ({ syncErrors: ms >= 500 ? 1 + Math.floor((ms - 500) / 5000) : 0 }), {
+      version: PG18,
+      failAfterMs: 3000,
+      untilMs: 60_000,
+    });
+    expect(f).toMatchObject({ kind: 'sync', atMs: 5500 });
+    expect(f?.reason).toBe(
+      'its table synchronisation worker failed 2 times (pg_stat_subscription_stats: sync_error_count 2, apply_error_count 0)',
+    );
+  });
+
+  it('an apply worker that connects, fails and is restarted (its slot mostly idle): apply, not path', () => {
+    // errors at 0.5 s, 5.5 s, 10.5 s …; the walsender lives only for a moment after each restart
+    const f = follow(
+      (ms) => ({
+        applyErrors: ms >= 500 ? 1 + Math.floor((ms - 500) / 5000) : 0,
+        streaming: ms % 5000 === 250,
+        workersRunning: ms % 5000 === 250,
+      }),
+      { version: PG18, failAfterMs: 15_000, untilMs: 120_000 },
+    );
+    expect(f).toMatchObject({ kind: 'apply', atMs: 15_500 });
+  });
+
+  it('the publisher unreachable for steep: publisher, after the patience', () => {
+    const f = follow((ms) => (ms < 1000 ? {} : { publisherError: 'connection refused' }), {
+      version: PG18,
+      failAfterMs: 3000,
+      untilMs: 60_000,
+    });
+    expect(f).toMatchObject({ kind: 'publisher', atMs: 4000 });
+  });
+});
