@@ -150,6 +150,9 @@ export interface ErrorWatch {
   unreachableSince: number | null;
   stalledSince: number | null;
   detachedSince: number | null;
+  /** before 15: what the tables' copy looked like, and since when it has looked so */
+  copy: string | null;
+  copyUnchangedSince: number | null;
 }
 
 /** Where the subscriber's workers connect to the publisher, as a DBA would look for it. */
@@ -170,7 +173,35 @@ export function newErrorWatch(): ErrorWatch {
     unreachableSince: null,
     stalledSince: null,
     detachedSince: null,
+    copy: null,
+    copyUnchangedSince: null,
   };
+}
+
+/**
+ * Before 15 no worker error is counted anywhere a session can read, and a table-sync worker that
+ * fails (a duplicate key in the COPY, say) dies within milliseconds and is started again every
+ * wal_retrieve_retry_interval: samples rarely see it. What shows is a copy that stops moving:
+ * the same tables in the same states with the same rows copied (a copying worker moves its
+ * pg_stat_progress_copy count all the time). A copy that waits for a free worker, or for a long
+ * transaction on the publisher before its slot is made, looks alike: hence the long patience, and
+ * a reason that says so (preflight warns when workers run short).
+ */
+const COPY_STALL_FACTOR = 4;
+
+function copyStalled(p: InitProgress, now: number, w: ErrorWatch, failAfterMs: number): boolean {
+  if (p.state !== 'copying' || !p.enabled) {
+    w.copy = null;
+    w.copyUnchangedSince = null;
+    return false;
+  }
+  const copy = JSON.stringify(p.tables.map((x) => [x.state, x.rowsCopied]));
+  if (copy !== w.copy) {
+    w.copy = copy;
+    w.copyUnchangedSince = now;
+    return false;
+  }
+  return now - (w.copyUnchangedSince ?? now) >= COPY_STALL_FACTOR * failAfterMs;
 }
 
 /** Why this init has failed, or null while it has not (yet): one sample's verdict, `w` carried across samples. */
@@ -239,12 +270,22 @@ export function failure(
         reason: `its ${sync ? 'table synchronisation' : 'apply'} worker failed ${errors - baseline} times (pg_stat_subscription_stats: sync_error_count ${p.syncErrorCount ?? 0}, apply_error_count ${p.applyErrorCount ?? 0})`,
       };
     }
-  } else if (p.enabled && !p.applyWorkerRunning && p.syncWorkers === 0 && p.state !== 'synchronized') {
-    w.stalledSince ??= now;
-    if (now - w.stalledSince >= 2 * failAfterMs) {
-      return { kind: 'workers', reason: 'its workers keep exiting (none has run for a while)' };
+  } else {
+    if (p.enabled && !p.applyWorkerRunning && p.syncWorkers === 0 && p.state !== 'synchronized') {
+      w.stalledSince ??= now;
+      if (now - w.stalledSince >= 2 * failAfterMs) {
+        return { kind: 'workers', reason: 'its workers keep exiting (none has run for a while)' };
+      }
+    } else w.stalledSince = null;
+    if (copyStalled(p, now, w, failAfterMs)) {
+      return {
+        kind: 'sync',
+        reason:
+          `its copy has not moved for ${Math.round((now - w.copyUnchangedSince!) / 1000)} s: a table synchronisation worker keeps failing ` +
+          `(PostgreSQL ${Math.floor(version / 10_000)} counts no worker errors), or waits for a free worker or for a long transaction on ${t.publisher.name}`,
+      };
     }
-  } else w.stalledSince = null;
+  }
   return null;
 }
 

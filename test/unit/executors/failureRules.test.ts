@@ -30,9 +30,12 @@ interface Moment {
   streaming?: boolean;
   workersRunning?: boolean;
   publisherError?: string | null;
+  /** rows copied so far into the one table (pg_stat_progress_copy); default: moving, 10 a millisecond */
+  copied?: number;
 }
 
-function progress(m: Moment, version: number): InitProgress {
+function progress(m: Moment, version: number, ms: number): InitProgress {
+  const copied = m.copied ?? ms * 10;
   const counted = version >= 150_000;
   return {
     subscription: 'west_s',
@@ -44,7 +47,7 @@ function progress(m: Moment, version: number): InitProgress {
     tablesTotal: 1,
     tablesDone: 0,
     currentTables: ['public.a'],
-    rowsCopied: 1000,
+    rowsCopied: copied,
     bytesTotal: null,
     rowsPerSecond: null,
     etaSeconds: null,
@@ -61,7 +64,17 @@ function progress(m: Moment, version: number): InitProgress {
     error: null,
     startedAt: null,
     sampledAt: new Date(0).toISOString(),
-    tables: [],
+    tables: [
+      {
+        schema: 'public',
+        name: 'a',
+        state: 'd',
+        sizeBytes: null,
+        estimatedRows: null,
+        rowsCopied: copied,
+        percent: 40,
+      },
+    ],
   };
 }
 
@@ -88,7 +101,7 @@ function follow(
   for (let ms = 0; ms <= opts.untilMs; ms += 250) {
     const m = at(ms);
     const s = m.publisherError ? null : slot(m.streaming !== false);
-    const f = failure(TARGET, progress(m, opts.version), s, ms, w, opts.failAfterMs, opts.version);
+    const f = failure(TARGET, progress(m, opts.version, ms), s, ms, w, opts.failAfterMs, opts.version);
     if (f) return { atMs: ms, ...f };
   }
   return null;
@@ -175,6 +188,23 @@ describe('init failure rules', () => {
       { version: PG18, failAfterMs: 15_000, untilMs: 120_000 },
     );
     expect(f).toMatchObject({ kind: 'apply', atMs: 15_500 });
+  });
+
+  it('before 15, a copy that stops moving: sync, after four times the patience; a moving copy never', () => {
+    // a sync worker failing at once and restarted every 5 s: the apply worker runs, the copy stays put
+    const f = follow((ms) => ({ copied: Math.min(ms, 2000) * 10, workersRunning: ms % 5000 === 0 }), {
+      version: PG14,
+      failAfterMs: 3000,
+      untilMs: 60_000,
+    });
+    expect(f).toMatchObject({ kind: 'sync', atMs: 14_000 });
+    expect(f?.reason).toBe(
+      'its copy has not moved for 12 s: a table synchronisation worker keeps failing (PostgreSQL 14 counts no worker errors), ' +
+        'or waits for a free worker or for a long transaction on east',
+    );
+    expect(follow(() => ({}), { version: PG14, failAfterMs: 3000, untilMs: 120_000 })).toBeNull();
+    // 15+ goes by the error counters, not by the copy's progress
+    expect(follow(() => ({ copied: 0 }), { version: PG18, failAfterMs: 3000, untilMs: 120_000 })).toBeNull();
   });
 
   it('the publisher unreachable for steep: publisher, after the patience', () => {
