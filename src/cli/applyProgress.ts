@@ -63,6 +63,7 @@ export class ApplyProgress {
     if (e.event === 'apply.step_started') this.started.get(e.step)?.resolve();
     if (e.event === 'apply.step_completed') this.finished.get(e.step)?.resolve();
     if (e.event === 'apply.step_failed') this.finished.get(e.step)?.reject(new Error(e.message ?? 'failed'));
+    if (e.event === 'apply.step_waiting' && e.message) this.detail(e.step, e.message);
   };
 
   /**

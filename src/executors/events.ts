@@ -4,6 +4,7 @@ export interface ApplyEvent {
     | 'apply.started'
     | 'apply.step_started'
     | 'apply.step_completed'
+    | 'apply.step_waiting'
     | 'apply.step_failed'
     | 'apply.completed'
     | 'init.started'

@@ -6,6 +6,7 @@ import type { EventSink } from '../executors/events.js';
 import { runStep, stepError } from '../executors/runStep.js';
 import { runGraph, type ScheduleOutcome } from '../executors/schedule.js';
 import { secretFiller } from '../executors/secrets.js';
+import { watchSlotCreation } from '../executors/slotWait.js';
 import { SteepError } from '../model/errors.js';
 import type { InitProgress } from '../model/initState.js';
 import type { Plan, Step } from '../model/plan.js';
@@ -77,6 +78,28 @@ async function lockNodes(topology: Topology, plan: Plan): Promise<Map<string, pg
     throw err;
   }
   return clients;
+}
+
+/** While a CREATE SUBSCRIPTION waits for transactions open on its publisher, say which (apply.step_waiting). */
+function watchSlotWait(topology: Topology, step: Step, onEvent: EventSink): (() => Promise<void>) | null {
+  if (step.kind !== 'subscription-create') return null;
+  const d = topology.subscriptions[step.address.slice('subscription.'.length)];
+  const publisher = d ? topology.nodes[d.from] : undefined;
+  if (!d || !publisher) return null;
+  return watchSlotCreation({
+    publisher: { name: d.from, connection: publisher.connection },
+    subscription: d.name,
+    connectTimeoutMs: topology.settings.connectTimeout,
+    onWaiting: (message) =>
+      onEvent({
+        event: 'apply.step_waiting',
+        level: 'warn',
+        node: step.node,
+        address: step.address,
+        step: step.id,
+        message,
+      }),
+  });
 }
 
 /** A plan that is no longer what the nodes need, now that they are locked: nothing runs. */
@@ -152,7 +175,14 @@ export async function applyPlan(topology: Topology, plan: Plan, opts: ApplyOptio
             fillSecrets,
           };
           if (step.kind === 'subscription-init') await inits.start(client, step, ctx);
-          else await runStep(client, step, ctx);
+          else {
+            const stopWatching = watchSlotWait(topology, step, opts.onEvent);
+            try {
+              await runStep(client, step, ctx);
+            } finally {
+              await stopWatching?.();
+            }
+          }
           await inits.afterStep(client, step);
           // an init step completes (or fails) once followed, after the other steps: see finishSteps
           if (inits.defers(step)) return;

@@ -1,0 +1,57 @@
+import type pg from 'pg';
+import type { CatalogQuery } from './queries/catalogQuery.js';
+
+/**
+ * What a slot being created waits for. CREATE SUBSCRIPTION makes its slot on the publisher
+ * through a walsender named after the subscription (its application_name), and a logical slot
+ * is only consistent once every transaction that held an xid when it started has ended: the
+ * walsender waits on each one's transactionid lock. pg_blocking_pids names them. Without
+ * pg_read_all_stats, other roles' xact_start and state read as null.
+ */
+export const SLOT_CREATION_BLOCKERS: CatalogQuery = {
+  name: 'slot-creation-blockers',
+  text: `select a.pid,
+       nullif(a.application_name, '') as application_name,
+       a.usename::text as role,
+       a.state,
+       extract(epoch from (now() - a.xact_start))::float8 as open_seconds
+  from pg_catalog.pg_stat_activity w
+  cross join lateral unnest(pg_catalog.pg_blocking_pids(w.pid)) as b(pid)
+  join pg_catalog.pg_stat_activity a on a.pid = b.pid
+ where w.backend_type = 'walsender' and w.application_name = $1
+ order by a.xact_start nulls last, a.pid`,
+};
+
+export interface SlotCreationBlocker {
+  pid: number;
+  applicationName: string | null;
+  role: string | null;
+  state: string | null;
+  openSeconds: number | null;
+}
+
+interface BlockerRow {
+  pid: number;
+  application_name: string | null;
+  role: string | null;
+  state: string | null;
+  open_seconds: number | null;
+}
+
+/** The sessions whose open transactions keep subscription `subscription`'s slot from being made. */
+export async function readSlotCreationBlockers(
+  client: pg.Client,
+  subscription: string,
+): Promise<SlotCreationBlocker[]> {
+  const { rows } = await client.query<BlockerRow>({
+    text: SLOT_CREATION_BLOCKERS.text,
+    values: [subscription],
+  });
+  return rows.map((r) => ({
+    pid: r.pid,
+    applicationName: r.application_name,
+    role: r.role,
+    state: r.state,
+    openSeconds: r.open_seconds,
+  }));
+}

@@ -1,0 +1,108 @@
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { hasStackTrace, REPO_ROOT, runSteep, writeConfig } from '../support/cli.js';
+import { useCluster } from '../support/cluster.js';
+import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
+
+/**
+ * CREATE SUBSCRIPTION makes its slot on the publisher only once the transactions open there
+ * have ended. A transaction left open on the publisher holds the step: apply says so, naming
+ * the session (pid, application, role, how long), in its progress and as an
+ * `apply.step_waiting` event, and goes on by itself once that transaction commits.
+ */
+const cluster = useCluster({ nodes: ['east', 'west'] });
+
+function topology(subscriptions: string[]): string {
+  return [
+    'version: 1',
+    'topology: slot-wait',
+    nodesYaml(cluster().nodes),
+    'publications:',
+    '  sw_pub:',
+    '    node: east',
+    '    tables: [public.sw_t]',
+    'subscriptions:',
+    ...subscriptions.flatMap((s) => [
+      `  ${s}:`,
+      '    node: west',
+      '    from: east',
+      '    publications: [sw_pub]',
+      '    init:',
+      '      method: none',
+    ]),
+    '',
+  ].join('\n');
+}
+
+/** `steep apply` in the background: its output so far, and its end. */
+function applyInBackground(args: string[], env: Record<string, string>) {
+  const child = spawn(process.execPath, [join(REPO_ROOT, 'bin/run.js'), 'apply', '--auto-approve', ...args], {
+    env: { ...process.env, NO_COLOR: '1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const out = { stdout: '', stderr: '' };
+  child.stdout.on('data', (d) => {
+    out.stdout += d;
+  });
+  child.stderr.on('data', (d) => {
+    out.stderr += d;
+  });
+  const done = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+  return { out, done: done.finally(() => clearTimeout(timer)) };
+}
+
+describe('CREATE SUBSCRIPTION waiting for a transaction open on the publisher', () => {
+  it('names the session it waits for, then goes on once it commits', async () => {
+    const east = cluster().node('east');
+    const west = cluster().node('west');
+    for (const n of [east, west]) await n.query('CREATE TABLE public.sw_t (id int PRIMARY KEY, v text)');
+    const env = passwordEnv(cluster().nodes);
+    const path = writeConfig(topology(['sw_a']));
+
+    for (const [format, sub] of [
+      ['json', 'sw_a'],
+      ['text', 'sw_b'],
+    ] as const) {
+      writeFileSync(path, topology(format === 'json' ? ['sw_a'] : ['sw_a', 'sw_b']));
+      const holder = await east.client();
+      try {
+        await holder.query("SET application_name = 'forgotten psql'");
+        await holder.query('BEGIN');
+        const [{ pid }] = (
+          await holder.query<{ pid: number }>('SELECT pg_backend_pid() AS pid, txid_current()')
+        ).rows as [{ pid: number }];
+        const apply = applyInBackground(['-c', path, '--log-format', format], env);
+        const said = new RegExp(
+          `waiting on east: the slot is made once the transactions open there end: pid ${pid} \\(forgotten psql, role postgres, open for [^,]+, idle in transaction\\)`,
+        );
+        await eventually(
+          async () => said.test(apply.out.stdout + apply.out.stderr),
+          30_000,
+          `apply to name pid ${pid}`,
+        );
+        if (format === 'json') {
+          const event = apply.out.stderr
+            .split('\n')
+            .filter((l) => l.startsWith('{'))
+            .map((l) => JSON.parse(l) as { event: string; address?: string; level: string; message?: string })
+            .find((e) => e.event === 'apply.step_waiting');
+          expect(event).toMatchObject({ address: `subscription.${sub}`, level: 'warn' });
+        }
+        // still waiting, not failed: the step goes on once the transaction ends
+        expect((await west.query('SELECT 1 FROM pg_subscription WHERE subname = $1', [sub])).length).toBe(0);
+        await holder.query('COMMIT');
+        const code = await apply.done;
+        expect(code, `${apply.out.stdout}\n${apply.out.stderr}`).toBe(0);
+        expect(hasStackTrace(apply.out.stderr)).toBe(false);
+      } finally {
+        await holder.end().catch(() => {});
+      }
+      expect((await west.query('SELECT 1 FROM pg_subscription WHERE subname = $1', [sub])).length).toBe(1);
+    }
+    const plan = await runSteep(['plan', '--detailed-exitcode', '-c', path], { env });
+    expect(plan.code, plan.stdout + plan.stderr).toBe(0);
+  });
+});
