@@ -3,6 +3,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { findFreePort } from '../../src/sandbox/ports.js';
 import { type CliResult, hasStackTrace, runSteep, writeConfig } from '../support/cli.js';
 import { useCluster } from '../support/cluster.js';
+import { dropReplication } from '../support/reset.js';
 import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
 /**
@@ -87,23 +88,7 @@ function jsonLines(text: string): Event[] {
 
 /** Drop what the tests made, so each starts from bare tables. */
 async function reset(): Promise<void> {
-  const west = cluster().node('west');
-  for (const { subname } of await west.query<{ subname: string }>('SELECT subname FROM pg_subscription')) {
-    await west.query(`DROP SUBSCRIPTION "${subname}"`);
-  }
-  const east = cluster().node('east');
-  for (const { pubname } of await east.query<{ pubname: string }>('SELECT pubname FROM pg_publication')) {
-    await east.query(`DROP PUBLICATION "${pubname}"`);
-  }
-  for (const n of cluster().nodes) {
-    await n.query('DROP SCHEMA IF EXISTS steep CASCADE');
-    await n.query('TRUNCATE public.f_orders, public.f_locked');
-  }
-  for (const { slot_name } of await east.query<{ slot_name: string }>(
-    'SELECT slot_name FROM pg_replication_slots',
-  )) {
-    await east.query('SELECT pg_drop_replication_slot($1)', [slot_name]);
-  }
+  await dropReplication(cluster().nodes, { truncate: ['public.f_orders', 'public.f_locked'] });
 }
 
 describe('a step that fails mid-apply', () => {

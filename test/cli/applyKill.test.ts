@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { hasStackTrace, REPO_ROOT, runSteep, writeConfig } from '../support/cli.js';
 import { type TestNode, useCluster } from '../support/cluster.js';
+import { dropReplication } from '../support/reset.js';
 import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
 /**
@@ -207,26 +208,10 @@ async function expectConverged(
 
 /** Back to bare tables, no steep objects, for the next kill point. */
 async function reset(): Promise<void> {
-  for (const n of cluster().nodes) {
-    for (const { subname } of await n.query<{ subname: string }>('SELECT subname FROM pg_subscription')) {
-      await n.query(`ALTER SUBSCRIPTION "${subname}" DISABLE`);
-      await n.query(`ALTER SUBSCRIPTION "${subname}" SET (slot_name = NONE)`);
-      await n.query(`DROP SUBSCRIPTION "${subname}"`);
-    }
-  }
-  for (const n of cluster().nodes) {
-    for (const { pubname } of await n.query<{ pubname: string }>('SELECT pubname FROM pg_publication')) {
-      await n.query(`DROP PUBLICATION "${pubname}"`);
-    }
-    await eventually(
-      async () => (await n.query('SELECT 1 FROM pg_replication_slots WHERE active')).length === 0,
-      10_000,
-      `slots on ${n.name} inactive`,
-    );
-    for (const slot of await slotNames(n)) await n.query('SELECT pg_drop_replication_slot($1)', [slot]);
-    await n.query('DROP SCHEMA IF EXISTS steep CASCADE');
-    await n.query(`TRUNCATE ${TABLES.map((t) => `public.${t}`).join(', ')}`);
-  }
+  await dropReplication(cluster().nodes, {
+    truncate: TABLES.map((t) => `public.${t}`),
+    slotsTimeoutMs: 10_000,
+  });
 }
 
 const started = (address: string) => (e: Event) => e.event === 'apply.step_started' && e.address === address;

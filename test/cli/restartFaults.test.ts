@@ -11,6 +11,7 @@ import {
   type TableDef,
   waitCaughtUp,
 } from '../support/replicationData.js';
+import { dropReplication } from '../support/reset.js';
 import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
 /**
@@ -59,28 +60,7 @@ describe.each(testVersions())('a node restarted (immediate) during apply on Post
 
   /** Back to no steep objects; the tables stay (each test makes its own). */
   async function reset(): Promise<void> {
-    for (const n of cluster().nodes) {
-      for (const { subname } of await n.query<{ subname: string }>('SELECT subname FROM pg_subscription')) {
-        await n.query(`ALTER SUBSCRIPTION "${subname}" DISABLE`);
-        await n.query(`ALTER SUBSCRIPTION "${subname}" SET (slot_name = NONE)`);
-        await n.query(`DROP SUBSCRIPTION "${subname}"`);
-      }
-    }
-    for (const n of cluster().nodes) {
-      for (const { pubname } of await n.query<{ pubname: string }>('SELECT pubname FROM pg_publication')) {
-        await n.query(`DROP PUBLICATION "${pubname}"`);
-      }
-      await eventually(
-        async () => (await n.query('SELECT 1 FROM pg_replication_slots WHERE active')).length === 0,
-        15_000,
-        `slots on ${n.name} inactive`,
-      );
-      for (const { slot_name } of await n.query<{ slot_name: string }>(
-        'SELECT slot_name FROM pg_replication_slots',
-      ))
-        await n.query('SELECT pg_drop_replication_slot($1)', [slot_name]);
-      await n.query('DROP SCHEMA IF EXISTS steep CASCADE');
-    }
+    await dropReplication(cluster().nodes);
   }
 
   /** One publication `<p>_pub` on east and one subscription `west_<p>` on west per entry. */
