@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type CliResult, hasStackTrace, runSteep, writeConfig } from '../support/cli.js';
 import { type TestNode, useCluster } from '../support/cluster.js';
+import { dropReplication } from '../support/reset.js';
 import { eventually } from '../support/topologyFile.js';
 
 /**
@@ -114,15 +115,7 @@ async function stateTexts(): Promise<string> {
 }
 
 async function reset(): Promise<void> {
-  const west = cluster().node('west');
-  for (const { subname } of await west.query<{ subname: string }>('SELECT subname FROM pg_subscription')) {
-    await west.query(`DROP SUBSCRIPTION "${subname}"`);
-  }
-  const east = cluster().node('east');
-  for (const { pubname } of await east.query<{ pubname: string }>('SELECT pubname FROM pg_publication')) {
-    await east.query(`DROP PUBLICATION "${pubname}"`);
-  }
-  for (const n of cluster().nodes) await n.query('TRUNCATE public.sec_orders');
+  await dropReplication(cluster().nodes, { truncate: ['public.sec_orders'], keepStateSchema: true });
 }
 
 describe('no password in anything steep writes', () => {
@@ -200,7 +193,7 @@ describe('no password in anything steep writes', () => {
       );
       for (const format of ['text', 'json']) {
         const failed = await run(['apply', '--auto-approve', '--log-format', format], broken);
-        expect(failed.code).toBe(1);
+        expect(failed.code, `${failed.stdout}\n${failed.stderr}`).toBe(1);
         expect(failed.stderr).toContain('could not connect to the publisher');
       }
 
