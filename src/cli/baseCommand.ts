@@ -30,6 +30,14 @@ export abstract class SteepCommand extends Command {
   }
 
   /**
+   * Write a JSON document whose strings are already masked (maskDeep): masking its text again
+   * would also hit its numbers and `null`s (a password `null` or `180004`) and break the JSON.
+   */
+  protected outJson(json: string): void {
+    process.stdout.write(`${json}\n`);
+  }
+
+  /**
    * Write to stderr, masked. With `--log-format json`, as an `error`, `warning` or `message`
    * event (the level defaults from the text: a formatted warning is `warn`, the rest `error`).
    */

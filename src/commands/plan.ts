@@ -39,7 +39,8 @@ Exit codes: 0 success (no changes with --detailed-exitcode), 1 error (invalid fi
     const format = flags.json ? 'json' : flags.format;
     if (flags.out && plan.errors.length === 0)
       await writeFile(flags.out, `${renderPlanJson(plan)}\n`, { mode: 0o600 });
-    if (format === 'json') this.out(renderPlanJson(plan));
+    // renderPlanJson masks every string of the plan (maskDeep)
+    if (format === 'json') this.outJson(renderPlanJson(plan));
     else if (format === 'markdown') this.out(renderPlanMarkdown(plan));
     else this.out(renderPlanText(plan));
     if (plan.errors.length > 0) {

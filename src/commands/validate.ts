@@ -1,6 +1,7 @@
 import { SteepCommand } from '../cli/baseCommand.js';
 import { globalFlags, jsonFlag } from '../cli/flags.js';
 import { describeValid, validateConfigFile } from '../config/report.js';
+import { maskDeep } from '../db/mask.js';
 import { formatProblem, type Problem } from '../model/errors.js';
 
 export default class Validate extends SteepCommand {
@@ -21,7 +22,7 @@ Exit codes: 0 valid (warnings allowed), 1 invalid.`;
     this.colorEnabled(flags);
     const report = await validateConfigFile(flags.config);
     if (flags.json) {
-      this.out(JSON.stringify(report, null, 2));
+      this.outJson(JSON.stringify(maskDeep(report), null, 2));
     } else {
       for (const problem of inFileOrder([...report.errors, ...report.warnings])) {
         // a problem without a position (the file cannot be read) reads like any other error

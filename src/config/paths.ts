@@ -11,11 +11,12 @@ export function pathKey(path: Path): string {
   return JSON.stringify(path);
 }
 
-const ENTITY_KINDS: Record<string, string> = {
+// no prototype: a section named `__proto__` or `constructor` is no kind of entity
+const ENTITY_KINDS: Record<string, string> = Object.assign(Object.create(null), {
   nodes: 'node',
   publications: 'publication',
   subscriptions: 'subscription',
-};
+});
 
 /**
  * The object a path belongs to, in words: "node `east`", "publication `orders_pub`",

@@ -8,6 +8,7 @@ import {
   type LineCounter,
   type Node,
   type Pair,
+  type YAMLMap,
 } from 'yaml';
 import type { SourcePosition } from '../model/topology.js';
 import type { Path } from './paths.js';
@@ -21,8 +22,10 @@ interface Located {
 /** The YAML key a pair carries, as a string (scalar keys only). */
 export function keyText(pair: Pair): string | undefined {
   const key = pair.key;
-  if (isScalar(key)) return key.value === null ? 'null' : String(key.value);
-  return undefined;
+  if (!isScalar(key)) return undefined;
+  // yaml reads a plain `<<` as a merge key, whose value is Symbol(<<)
+  if (typeof key.value === 'symbol') return key.value.description ?? '';
+  return key.value === null ? 'null' : String(key.value);
 }
 
 /**
@@ -36,6 +39,9 @@ export class SourceMap {
     private readonly doc: Document,
     private readonly lines: LineCounter,
   ) {}
+
+  /** Per mapping, each key's pair (the last, as in the value): a lookup per problem must not scan the mapping. */
+  private readonly pairsByKey = new WeakMap<YAMLMap, Map<string, Pair>>();
 
   /** Position of an offset in the text (columns count UTF-16 code units, as editors do). */
   at(offset: number): SourcePosition {
@@ -114,6 +120,19 @@ export class SourceMap {
     return current;
   }
 
+  private pairs(map: YAMLMap): Map<string, Pair> {
+    let index = this.pairsByKey.get(map);
+    if (!index) {
+      index = new Map();
+      for (const pair of map.items) {
+        const key = isPair(pair) ? keyText(pair) : undefined;
+        if (key !== undefined) index.set(key, pair);
+      }
+      this.pairsByKey.set(map, index);
+    }
+    return index;
+  }
+
   private child(parent: Node | null, segment: string | number, depth: number): Located | undefined {
     const node = this.resolve(parent);
     if (!node || depth > 50) return undefined;
@@ -122,12 +141,8 @@ export class SourceMap {
       return item === undefined ? undefined : { node: (item as Node | null) ?? null };
     }
     if (!isMap(node)) return undefined;
-    let found: Located | undefined;
-    for (const pair of node.items) {
-      if (!isPair(pair)) continue;
-      if (keyText(pair) === String(segment)) found = { pair, node: (pair.value as Node | null) ?? null };
-    }
-    if (found) return found;
+    const pair = this.pairs(node).get(String(segment));
+    if (pair) return { pair, node: (pair.value as Node | null) ?? null };
     // merge keys (`<<: *defaults`): the value may come from the merged mapping
     for (const pair of node.items) {
       if (isPair(pair) && keyText(pair) === '<<') {

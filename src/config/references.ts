@@ -20,7 +20,8 @@ export function checkReferences(
   const nodeExists = (path: Path, role: string): boolean => {
     const name = reader.string(path);
     if (name === undefined) return false;
-    if (topology.nodes[name]) return true;
+    // own keys only: `node: constructor` must not find Object.prototype.constructor
+    if (Object.hasOwn(topology.nodes, name)) return true;
     problems.error(
       'unknown-node',
       withOwner(path, `${role} \`${name}\` is not declared in \`nodes\`${didYouMean(name, nodes)}`),
@@ -49,7 +50,9 @@ export function checkReferences(
     }
 
     for (const { value: publication, path } of reader.strings([...base, 'publications'])) {
-      const declared = topology.publications[publication];
+      const declared = Object.hasOwn(topology.publications, publication)
+        ? topology.publications[publication]
+        : undefined;
       if (!declared) {
         problems.error(
           'unknown-publication',
@@ -59,7 +62,11 @@ export function checkReferences(
           )}`,
           positions.value(path),
         );
-      } else if (publisherOk && topology.nodes[declared.node] && declared.node !== subscription.from) {
+      } else if (
+        publisherOk &&
+        Object.hasOwn(topology.nodes, declared.node) &&
+        declared.node !== subscription.from
+      ) {
         problems.error(
           'publication-on-other-node',
           `subscription \`${name}\`: publication \`${publication}\` lives on node \`${declared.node}\`, not on \`${subscription.from}\` (the \`from\` node)`,

@@ -98,7 +98,7 @@ export function checkSchema(
   broken: BrokenPaths = new BrokenPaths(),
 ): BrokenPaths {
   const check = validate();
-  if (check(value)) return broken;
+  if (check(withoutShadowingKeys(value, [], false, positions, problems, broken))) return broken;
   for (const error of check.errors ?? []) {
     if (SILENT_KEYWORDS.has(error.keyword) || /\/(oneOf|anyOf|not)\//.test(error.schemaPath)) continue;
     const path = toPath(error.instancePath, value);
@@ -110,6 +110,48 @@ export function checkSchema(
     problems.error(finding.code, finding.message, finding.position, finding.hint);
   }
   return broken;
+}
+
+/** Keys that Ajv's uniqueItems check (fast-deep-equal) calls as methods of a mapping. */
+const SHADOWING_KEYS = new Set(['toString', 'valueOf']);
+
+/**
+ * The value without `toString`/`valueOf` keys on mappings inside lists, each reported as an
+ * unknown key: no list item takes such a key, and a string there made the validator throw.
+ */
+function withoutShadowingKeys(
+  value: unknown,
+  path: Path,
+  inList: boolean,
+  positions: SourceMap,
+  problems: ProblemList,
+  broken: BrokenPaths,
+): unknown {
+  if (Array.isArray(value)) {
+    return value.map((item, i) =>
+      withoutShadowingKeys(item, [...path, i], true, positions, problems, broken),
+    );
+  }
+  if (value === null || typeof value !== 'object') return value;
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return value; // a tagged value: Date, Uint8Array…
+  const out: Record<string, unknown> = {};
+  for (const [key, child] of Object.entries(value)) {
+    const keyPath = [...path, key];
+    if (inList && SHADOWING_KEYS.has(key)) {
+      problems.error('unknown-key', withOwner(keyPath, `unknown key \`${key}\``), positions.key(keyPath));
+      broken.add(keyPath);
+      continue;
+    }
+    // defineProperty: a key named __proto__ stays a plain key
+    Object.defineProperty(out, key, {
+      value: withoutShadowingKeys(child, keyPath, inList, positions, problems, broken),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  }
+  return out;
 }
 
 interface Finding {
@@ -221,7 +263,8 @@ function describe(error: ErrorObject, path: Path, positions: SourceMap): Finding
 function wordsFor(path: Path): string | undefined {
   const last = path[path.length - 1];
   if (typeof last === 'number' && path[path.length - 2] === 'tables') return TABLE_ITEM;
-  return typeof last === 'string' ? FIELD_WORDS[last] : undefined;
+  // own keys only: a field named `__proto__` has no words
+  return typeof last === 'string' && Object.hasOwn(FIELD_WORDS, last) ? FIELD_WORDS[last] : undefined;
 }
 
 /** A JSON pointer as a path; list indices become numbers. */

@@ -1,4 +1,15 @@
-import { isMap, isPair, isScalar, isSeq, LineCounter, type Node, parseDocument, type YAMLError } from 'yaml';
+import {
+  type Document,
+  isMap,
+  isPair,
+  isScalar,
+  isSeq,
+  LineCounter,
+  type Node,
+  parseDocument,
+  type YAMLError,
+} from 'yaml';
+import { nestingProblem } from './nesting.js';
 import type { Path } from './paths.js';
 import { keyText, SourceMap } from './positions.js';
 import type { ProblemList } from './problems.js';
@@ -18,11 +29,12 @@ export interface ParsedYaml {
   positions: SourceMap;
 }
 
-const SECTION_KINDS: Record<string, string> = {
+// no prototype: a section named `__proto__` or `constructor` is no kind of entity
+const SECTION_KINDS: Record<string, string> = Object.assign(Object.create(null), {
   nodes: 'node',
   publications: 'publication',
   subscriptions: 'subscription',
-};
+});
 
 /**
  * Parse steep.yaml, keeping source positions. Syntax errors, tab indentation, an empty file, a
@@ -54,14 +66,27 @@ export function parseYaml(text: string, file: string, problems: ProblemList): Pa
   }
 
   const lines = new LineCounter();
-  const doc = parseDocument(text, {
-    lineCounter: lines,
-    uniqueKeys: false,
-    merge: true,
-    prettyErrors: false,
-  });
+  let doc: Document;
+  try {
+    doc = parseDocument(text, {
+      lineCounter: lines,
+      uniqueKeys: false,
+      merge: true,
+      prettyErrors: false,
+    });
+  } catch (e) {
+    // yaml's parser recurses once per level of block nesting and can run out of stack
+    if (!(e instanceof RangeError)) throw e;
+    problems.error('yaml-syntax', TOO_DEEP, { file, ...deepestLine(text) }, DEEP_HINT);
+    return undefined;
+  }
   const positions = new SourceMap(file, text, doc, lines);
 
+  if (doc.errors.some((e) => e.code === 'RESOURCE_EXHAUSTION')) {
+    // yaml's composer ran out of stack; where it did, and what followed, depends on the stack left
+    problems.error('yaml-syntax', TOO_DEEP, { file, ...deepestLine(text) }, DEEP_HINT);
+    return undefined;
+  }
   if (doc.errors.length > 0) {
     const seen = new Set<string>();
     let reported = 0;
@@ -105,7 +130,15 @@ export function parseYaml(text: string, file: string, problems: ProblemList): Pa
     return undefined;
   }
 
-  const keysOk = checkKeys(contents, [], positions, problems);
+  // before anything walks the value: a cycle or great depth would overflow the stack
+  const nesting = nestingProblem(contents);
+  if (nesting) {
+    problems.error(nesting.code, nesting.message, positions.at(nesting.offset), nesting.hint);
+    return undefined;
+  }
+
+  // a list or mapping used as a key would also make yaml's toJS print a process warning
+  if (!checkKeys(contents, [], positions, problems)) return undefined;
 
   let value: unknown;
   try {
@@ -122,8 +155,27 @@ export function parseYaml(text: string, file: string, problems: ProblemList): Pa
     }
     throw e;
   }
-  if (!keysOk) return undefined;
   return { value: value as Record<string, unknown>, positions };
+}
+
+const TOO_DEEP = 'lists and mappings are nested too deeply to read';
+const DEEP_HINT = 'steep.yaml needs only a few levels; flatten this value';
+
+/** Where the text is indented furthest (`- ` counts as indentation): where block nesting is deepest. */
+function deepestLine(text: string): { line: number; column: number } {
+  let best = { line: 1, column: 1 };
+  let line = 0;
+  for (let start = 0; start <= text.length; ) {
+    line++;
+    const end = text.indexOf('\n', start);
+    let i = start;
+    while (text.charCodeAt(i) === 0x20 || (text.charCodeAt(i) === 0x2d && text.charCodeAt(i + 1) === 0x20))
+      i++;
+    if (i - start + 1 > best.column) best = { line, column: i - start + 1 };
+    if (end < 0) break;
+    start = end + 1;
+  }
+  return best;
 }
 
 function firstLine(message: string): string {
@@ -189,7 +241,13 @@ function checkKeys(node: Node | null, path: Path, positions: SourceMap, problems
       if (!isPair(pair)) continue;
       const key = keyText(pair);
       const keyNode = pair.key as Node | null;
-      if (key === undefined || !isScalar(keyNode) || keyNode.value === null) {
+      // a tagged key (`!!binary …:`, `!!timestamp …:`) loads as an object, not a name
+      if (
+        key === undefined ||
+        !isScalar(keyNode) ||
+        keyNode.value === null ||
+        typeof keyNode.value === 'object'
+      ) {
         const at = keyNode?.range ? positions.at(keyNode.range[0]) : positions.container(path);
         problems.error('bad-key', 'keys must be plain names, not lists, mappings or empty', at);
         ok = false;

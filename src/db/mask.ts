@@ -5,13 +5,44 @@ import { MASK } from '../model/conninfo.js';
  * (plans, errors, apply_log, JSON events) goes through `mask`.
  *
  * It hides (1) every secret registered from the loaded configuration or environment,
- * wherever it appears, and (2) anything that looks like a password in a URL
- * (`postgres://user:secret@host`) or a keyword/value connection string (`password=secret`).
+ * wherever no letter, digit or `_` touches it (inside a longer word it is not that password),
+ * and (2) anything that looks like a password in a URL (`postgres://user:secret@host`) or a
+ * keyword/value connection string (`password=secret`).
  */
 const secrets = new Set<string>();
 
+/** Shorter secrets are not registered (CI systems do the same: GitLab masks no value under 8). */
+export const MIN_SECRET_LENGTH = 4;
+
+/**
+ * A secret shorter than MIN_SECRET_LENGTH, or without a letter or digit (`1`, `:`, ` `), is not
+ * registered: it cannot be told from the line numbers, counts and punctuation around it, and
+ * masking it garbles every position and breaks every JSON document printed. Where it is a
+ * password in a URL or `password=…`, the patterns below still mask it.
+ */
 export function registerSecret(secret: string | undefined): void {
-  if (secret && secret.length > 0) secrets.add(secret);
+  if (secret && secret.length >= MIN_SECRET_LENGTH && /[\p{L}\p{N}]/u.test(secret)) secrets.add(secret);
+}
+
+const WORD_BEFORE = /[\p{L}\p{N}_]$/u;
+const WORD_AFTER = /^[\p{L}\p{N}_]/u;
+
+/** `text` with every occurrence of `secret` that no letter, digit or `_` touches masked. */
+function maskSecret(text: string, secret: string): string {
+  let out = '';
+  let done = 0;
+  for (let i = text.indexOf(secret); i >= 0; ) {
+    const end = i + secret.length;
+    // two code units either side: enough for one code point, surrogate pairs included
+    if (WORD_BEFORE.test(text.slice(Math.max(0, i - 2), i)) || WORD_AFTER.test(text.slice(end, end + 2))) {
+      i = text.indexOf(secret, i + 1);
+      continue;
+    }
+    out += text.slice(done, i) + MASK;
+    done = end;
+    i = text.indexOf(secret, end);
+  }
+  return out + text.slice(done);
 }
 
 /** For tests only. */
@@ -19,7 +50,9 @@ export function clearSecrets(): void {
   secrets.clear();
 }
 
-const URL_PASSWORD = /(\b[a-z][a-z0-9+.-]*:\/\/[^:/@\s]*:)([^@\s]*)(@)/gi;
+// a scheme is short: unbounded, `[a-z0-9+.-]*` rescans a long run of such characters from every
+// word start (quadratic: a 70 kB name in an error message took seconds)
+const URL_PASSWORD = /(\b[a-z][a-z0-9+.-]{0,31}:\/\/[^:/@\s]*:)([^@\s]*)(@)/gi;
 // a value ends at white space or at anything that closes the text around it (a JSON string, a literal)
 const KEYWORD_PASSWORD = /(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s'"\\]+)/gi;
 
@@ -27,7 +60,7 @@ export function mask(text: string): string {
   let out = text;
   // longest first, so a secret that contains another is masked whole
   for (const s of [...secrets].sort((a, b) => b.length - a.length)) {
-    out = out.split(s).join(MASK);
+    out = maskSecret(out, s);
   }
   out = out.replace(URL_PASSWORD, (_m, pre: string, pw: string, at: string) =>
     pw === '' ? `${pre}${at}` : `${pre}${MASK}${at}`,

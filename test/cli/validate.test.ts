@@ -115,6 +115,19 @@ describe('steep validate', () => {
       expect(code).toBe(1);
       expect(stdout + stderr).not.toContain(secret);
     });
+
+    // found by test/cli/fuzzCli.test.ts: the JSON text was masked, so a password `null` broke it
+    it('--json stays JSON when the password is `null` or `false`', async () => {
+      for (const password of ['null', 'false']) {
+        const bad = BASE.replace('steep@east.internal', `steep:${password}@east.internal`).replace(
+          '    from: east',
+          '    from: eats',
+        );
+        const { code, stdout } = await validate(bad, ['--json']);
+        expect(code).toBe(1);
+        expect(JSON.parse(stdout)).toMatchObject({ valid: false, summary: null });
+      }
+    });
   });
 
   it('reads ./steep.yaml by default, or STEEP_CONFIG', async () => {

@@ -24,6 +24,9 @@ export function runSteep(
     const child = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd ?? REPO_ROOT, env });
     let stdout = '';
     let stderr = '';
+    // decode as a stream: a multi-byte character split across two chunks stays whole
+    child.stdout.setEncoding('utf8');
+    child.stderr.setEncoding('utf8');
     const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 120_000);
     child.stdout.on('data', (d) => {
       stdout += d;

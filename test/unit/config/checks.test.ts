@@ -312,4 +312,101 @@ describe('hostile and odd files', () => {
       '6:3 bad-identifier: node name `__proto__` is reserved; choose another name',
     ]);
   });
+
+  // found by test/cli/fuzzCli.test.ts: each of these crashed with a RangeError, hung, or printed
+  // yaml's own words
+  it('an alias inside the value its anchor marks is refused, not walked forever', () => {
+    expect(errorsOf('version: 1\ntopology: t\nnodes: &a {x: *a}\n')).toEqual([
+      '3:15 circular-alias: *a is inside the value &a marks, so that value would contain itself',
+    ]);
+    expect(errorsOf('version: 1\ntopology: t\nsettings: &s\n  <<: *s\n')).toEqual([
+      '4:7 circular-alias: *s is inside the value &s marks, so that value would contain itself',
+    ]);
+  });
+
+  it('nesting is bounded after parsing too: block nesting, and aliases counted as what they stand for', () => {
+    const block = Array.from({ length: 300 }, (_, i) => `${' '.repeat(i + 2)}k:`).join('\n');
+    expect(errorsOf(`version: 1\ntopology: t\nsettings:\n${block} x\n`)).toEqual([
+      '259:258 too-deep: lists and mappings are nested more than 256 levels deep',
+    ]);
+    let chain = `a0: &a0 ${'['.repeat(200)}x${']'.repeat(200)}\n`;
+    for (let i = 1; i < 3; i++) chain += `a${i}: &a${i} ${'['.repeat(200)}*a${i - 1}${']'.repeat(200)}\n`;
+    expect(errorsOf(chain)).toEqual([
+      '2:209 too-deep: lists and mappings are nested more than 256 levels deep once *a0 is expanded',
+    ]);
+  });
+
+  it("nesting too deep for yaml's own parser is one positioned problem", () => {
+    const dashes = `version: 1\nx:\n  ${'- '.repeat(100_000)}a\n`;
+    expect(errorsOf(dashes)).toEqual([
+      '3:200003 yaml-syntax: lists and mappings are nested too deeply to read',
+    ]);
+    // 2800 block mappings, then back to the left margin: yaml's parser recurses once per level
+    const block = Array.from({ length: 2800 }, (_, i) => `${' '.repeat(i)}k:`).join('\n');
+    const errors = check(`${block} x\ntopology: t\n`).errors;
+    expect(errors).toHaveLength(1);
+    expect(errors[0]?.message).toMatch(
+      /^lists and mappings are nested (too deeply to read|more than 256 levels deep)$/,
+    );
+    expect(errors[0]?.position?.line).toBeGreaterThan(256);
+  });
+
+  it('a merge key needs mappings, and one mapping may merge twice', () => {
+    expect(errorsOf('version: 1\ntopology: t\nsettings:\n  <<: 3\n')).toEqual([
+      '4:7 bad-merge: a merge key (`<<`) must be given a mapping, an alias of one, or a list of those',
+    ]);
+    const twice = BASE.replace(
+      'publications:\n',
+      'x-lock: &lock {lockTimeout: 2s}\nx-par: &par {parallel: 3}\nsettings:\n  <<: *lock\n  <<: *par\npublications:\n',
+    );
+    const { topology, errors } = check(twice);
+    expect(errors).toEqual([]);
+    expect(topology?.settings).toMatchObject({ lockTimeout: 2000, parallel: 3 });
+  });
+
+  it('a key named toString or valueOf in a list item is an unknown key, not a validator crash', () => {
+    const text = BASE.replace('    tables: [public.orders]', '    tables:\n      - {}\n      - toString: x');
+    expect(errorsOf(text)).toContain('13:9 unknown-key: publication `orders_pub`: unknown key `toString`');
+  });
+
+  it('a top-level key named after an Object property is no kind of entity in messages', () => {
+    expect(errorsOf('constructor:\n  a: 1\n  a: 2\n')).toEqual([
+      '3:3 duplicate-key: key `a` appears twice in `constructor` (first at line 2, column 3)',
+    ]);
+    expect(errorsOf('__proto__:\n  x:\n    - toString: 1\n').join('\n')).not.toMatch(
+      /object Object|native code/,
+    );
+  });
+
+  it('a name of an Object method is not a declared node or publication', () => {
+    const text = BASE.replace('    node: east', '    node: constructor').replace(
+      '    publications: [orders_pub]',
+      '    publications: [orders_pub, toString]',
+    );
+    expect(errorsOf(text)).toEqual([
+      '10:11 unknown-node: publication `orders_pub`: node `constructor` is not declared in `nodes`',
+      '16:32 unknown-publication: subscription `west_orders`: publication `toString` is not declared in `publications`',
+    ]);
+  });
+
+  it('a tagged key (binary, timestamp) is not a name, and loads without a process warning', () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.message);
+    process.on('warning', onWarning);
+    try {
+      expect(errorsOf(`${BASE}!!binary aGVsbG8=: 1\n`)).toEqual([
+        '17:10 bad-key: keys must be plain names, not lists, mappings or empty',
+      ]);
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings).toEqual([]);
+  });
+
+  it('many problems in one mapping are located in linear time', () => {
+    const keys = Array.from({ length: 20_000 }, (_, i) => `k${i}: ${i}`).join('\n');
+    const started = Date.now();
+    expect(errorsOf(`${BASE}${keys}\n`)).toHaveLength(20_000);
+    expect(Date.now() - started).toBeLessThan(4000);
+  });
 });

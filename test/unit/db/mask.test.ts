@@ -24,10 +24,41 @@ describe('mask: the one masking function', () => {
   });
 
   it('masks registered secrets wherever they appear, longest first', () => {
-    registerSecret('abc');
-    registerSecret('abcdef');
-    expect(mask('x abcdef y abc z')).toBe('x **** y **** z');
-    expect(maskDeep({ a: ['abcdef'], b: { c: 'pre-abc' } })).toEqual({ a: ['****'], b: { c: 'pre-****' } });
+    registerSecret('abcd');
+    registerSecret('abcdefg');
+    expect(mask('x abcdefg y abcd z')).toBe('x **** y **** z');
+    expect(maskDeep({ a: ['abcdefg'], b: { c: 'pre-abcd' } })).toEqual({ a: ['****'], b: { c: 'pre-****' } });
+  });
+
+  // found by fuzzing the CLI: a password `p` made `stee****.yaml`, `1` made `steep.yaml:****:****`,
+  // ` ` broke the JSON of --json
+  it('a secret is masked only where no letter, digit or _ touches it', () => {
+    registerSecret('hunter2');
+    expect(mask('`hunter2` (hunter2) hunter2s xhunter2 hunter2_x')).toBe(
+      '`****` (****) hunter2s xhunter2 hunter2_x',
+    );
+  });
+
+  it('secrets too short or without a letter or digit are not registered', () => {
+    for (const s of ['p', '1', '12', 'pw!', ' ', '::::', '----']) registerSecret(s);
+    const printed = JSON.stringify({ file: 'steep.yaml:1:12', line: 12, hint: 'e.g. `version: 1`' }, null, 2);
+    expect(mask(printed)).toBe(printed);
+    // as a password in a connection string it is still masked
+    expect(mask('postgres://u:p@h/d host=h password=12')).toBe('postgres://u:****@h/d host=h password=****');
+  });
+
+  it('masks a secret of any length', () => {
+    const long = 'x'.repeat(70_000);
+    registerSecret(long);
+    expect(mask(`password \`${long}\` is written in the file`)).toBe(
+      'password `****` is written in the file',
+    );
+  });
+
+  it('takes linear time on a long run of URL-scheme characters', () => {
+    const started = Date.now();
+    mask(`name \`${'ab.'.repeat(25_000)}\` is too long`);
+    expect(Date.now() - started).toBeLessThan(500);
   });
 });
 
