@@ -39,6 +39,7 @@ import {
   type StateSchemaRow,
   stateSchemaQuery,
 } from './queries/stateSchema.js';
+import { STEEP_LOCK, type SteepLockRow } from './queries/steepLock.js';
 import {
   SUBSCRIPTION_CONNINFO,
   SUBSCRIPTION_TABLES,
@@ -83,7 +84,7 @@ export interface NodeProbe {
 
 /** The first round trip: the server version and the privileges every branch depends on. */
 export function probeQueries(stateSchema: string): CatalogQuery[] {
-  return [SERVER_SETTINGS, ROLE, stateSchemaQuery(stateSchema), initStateProbeQuery(stateSchema)];
+  return [SERVER_SETTINGS, ROLE, stateSchemaQuery(stateSchema), initStateProbeQuery(stateSchema), STEEP_LOCK];
 }
 
 /**
@@ -127,14 +128,17 @@ export async function readNode(conn: ConnectionSpec, opts: ReadNodeOptions): Pro
   });
   try {
     // round trip 1: snapshot, version, role, state schema
-    const [, settingsRows, roleRows, stateRows, initProbeRows, digestProbeRows] = await Promise.all([
-      client.query(BEGIN_SNAPSHOT),
-      rows<ServerSettingsRow>(client, SERVER_SETTINGS),
-      rows<RoleRow>(client, ROLE),
-      rows<StateSchemaRow>(client, stateSchemaQuery(stateSchema)),
-      rows<InitStateProbeRow>(client, initStateProbeQuery(stateSchema)),
-      rows<ObjectDigestsProbeRow>(client, objectDigestsProbeQuery(stateSchema)),
-    ]);
+    const [, settingsRows, roleRows, stateRows, initProbeRows, digestProbeRows, lockRows] = await Promise.all(
+      [
+        client.query(BEGIN_SNAPSHOT),
+        rows<ServerSettingsRow>(client, SERVER_SETTINGS),
+        rows<RoleRow>(client, ROLE),
+        rows<StateSchemaRow>(client, stateSchemaQuery(stateSchema)),
+        rows<InitStateProbeRow>(client, initStateProbeQuery(stateSchema)),
+        rows<ObjectDigestsProbeRow>(client, objectDigestsProbeQuery(stateSchema)),
+        rows<SteepLockRow>(client, STEEP_LOCK),
+      ],
+    );
     const server = toServerInfo(settingsRows[0]!);
     const v = server.serverVersion;
     if (v < MIN_SERVER_VERSION) {
@@ -225,6 +229,13 @@ export async function readNode(conn: ConnectionSpec, opts: ReadNodeOptions): Pro
       origins: observedOrigins,
       tables: observedTables,
       stateSchema: { exists: state.exists, version: migrations?.[0]?.version ?? null },
+      steepLock: lockRows[0]
+        ? {
+            applicationName: lockRows[0].application_name,
+            pid: lockRows[0].pid,
+            since: lockRows[0].backend_start.toISOString(),
+          }
+        : null,
       rowFilters: normalised.rowFilters,
       rowFilterErrors: normalised.rowFilterErrors,
       ...(defs ? { tableSchemas: defs } : {}),

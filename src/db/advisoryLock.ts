@@ -1,14 +1,9 @@
 import type pg from 'pg';
 import { SteepError } from '../model/errors.js';
+import { lockHeldMessage } from '../model/lockHolder.js';
 
 /** One key for every steep apply: 'steep' as a 64-bit number. */
 export const APPLY_LOCK_KEY = '495474672';
-
-export interface LockHolder {
-  applicationName: string;
-  pid: number;
-  since: Date;
-}
 
 const HOLDER_SQL = `SELECT a.application_name, a.pid, a.backend_start
   FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
@@ -30,12 +25,12 @@ export async function acquireApplyLock(client: pg.Client, node: string): Promise
     [APPLY_LOCK_KEY],
   );
   const h = holder.rows[0];
-  const who = h
-    ? `${h.application_name || '(no application_name)'} (pid ${h.pid}, since ${h.backend_start.toISOString()})`
-    : 'another session';
   throw new SteepError(
     'apply.locked',
-    `node ${node}: another steep command holds the lock: ${who}; wait for it to finish, or end that session`,
+    lockHeldMessage(
+      node,
+      h ? { applicationName: h.application_name, pid: h.pid, since: h.backend_start.toISOString() } : null,
+    ),
     { node },
   );
 }

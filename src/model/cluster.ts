@@ -3,6 +3,7 @@
  * they describe the same object.
  */
 import type { ObservedInitState } from './initState.js';
+import type { LockHolder } from './lockHolder.js';
 import type { NodeTableSchemas } from './tableSchema.js';
 import type { PublicationDef, SubscriptionDef, SubscriptionOptions, TableName } from './topology.js';
 
@@ -145,6 +146,8 @@ export interface ObservedNode {
   /** Every ordinary and partitioned table outside system schemas, by `schema.name`. */
   tables: Record<string, ObservedTable>;
   stateSchema: ObservedStateSchema;
+  /** Who holds steep's advisory lock there: another steep command at work (absent: not read) */
+  steepLock?: LockHolder | null;
   /**
    * address → catalog digest of each managed object as the last successful apply left it
    * (state schema `object_digests`); absent before migration 2 or the first apply.

@@ -1,4 +1,5 @@
 import type { ObservedNode, ObservedTable } from '../model/cluster.js';
+import { lockHeldMessage } from '../model/lockHolder.js';
 import { quoteIdent, quoteTable } from '../model/sql.js';
 import { qualifiedName } from '../model/topology.js';
 import { compareText, type DraftStep, listText, type PlanContext, sortedKeys } from './context.js';
@@ -26,11 +27,25 @@ export function checkReachable(ctx: PlanContext): void {
 }
 
 export function preflight(ctx: PlanContext): void {
+  checkLocked(ctx);
   checkWalLevel(ctx);
   checkCapacity(ctx);
   checkCopyCapacity(ctx);
   checkTables(ctx);
   checkPrivileges(ctx);
+}
+
+/**
+ * Another steep command holds the lock on a node (or a killed one's last statement still runs
+ * there): its changes are under way, and this plan may show them half made (as steps, drift or
+ * errors). A warning for plan; apply refuses such a plan (workflows/apply.ts checkApplicable).
+ */
+function checkLocked(ctx: PlanContext): void {
+  for (const name of sortedKeys(ctx.desired.nodes)) {
+    const lock = ctx.node(name)?.steepLock;
+    if (!lock) continue;
+    ctx.warn('preflight.locked', lockHeldMessage(name, lock), { node: name });
+  }
 }
 
 /** Nodes that publish: a publication lives there or a subscription reads from it. */

@@ -41,6 +41,11 @@ export type ApplyOutcome = ScheduleOutcome<Step> & { runId: string };
 
 /** Refuse a plan that must not run: plan errors, deletions without --allow-destroy. */
 export function checkApplicable(plan: Plan, allowDestroy: boolean): void {
+  // apply could not take the lock anyway, and the plan's errors may be that command's half-made changes
+  const locked = plan.warnings.filter((w) => w.code === 'preflight.locked');
+  if (locked.length > 0 && (plan.errors.length > 0 || plan.steps.length > 0)) {
+    throw new SteepError('apply.locked', locked.map((w) => w.message).join('; '), { node: locked[0]!.node });
+  }
   if (plan.errors.length > 0) {
     throw new SteepError(
       'apply.plan_errors',

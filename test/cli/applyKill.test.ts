@@ -137,9 +137,19 @@ async function expectConverged(
   round: number,
   killedRun: string | undefined,
 ): Promise<void> {
-  const again = await runSteep(['apply', '--auto-approve', '--log-format', 'json', '-c', path], {
-    env: env(),
-  });
+  // The killed run's last statement may still run server-side (a CREATE SUBSCRIPTION waiting for
+  // its slot), its session holding the lock: the re-run refuses, naming it, until it has ended.
+  const reapply = () =>
+    runSteep(['apply', '--auto-approve', '--log-format', 'json', '-c', path], { env: env() });
+  let again = await reapply();
+  for (
+    const deadline = Date.now() + 60_000;
+    again.code === 1 && Date.now() < deadline;
+    again = await reapply()
+  ) {
+    if (!/another steep command holds the lock: steep apply \(pid \d+/.test(again.stderr)) break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
   // the nodes the re-run had steps on, and so locked
   const touched = new Set(
     events(again.stderr).flatMap((e) => (e.event === 'apply.step_started' && e.node ? [e.node] : [])),

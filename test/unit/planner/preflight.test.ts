@@ -214,6 +214,18 @@ describe('preflight', () => {
     expect(codes(runPlan(t, s).warnings)).toContain('preflight.max_worker_processes');
   });
 
+  it('another steep command holding the lock on a node → a warning naming it', () => {
+    const t = base();
+    const s = observe(t);
+    at(s, 'west').steepLock = { applicationName: 'steep apply', pid: 4242, since: '2026-11-23T01:00:00.000Z' };
+    expect(runPlan(t, s).warnings).toContainEqual({
+      code: 'preflight.locked',
+      node: 'west',
+      message:
+        'node west: another steep command holds the lock: steep apply (pid 4242, since 2026-11-23T01:00:00.000Z); wait for it to finish, or end that session',
+    });
+  });
+
   it('worker and slot capacity is not checked when the plan starts no subscription or copy', () => {
     const t = base();
     const s = observe(t);

@@ -1,0 +1,15 @@
+/** The session holding steep's advisory lock on a node: another steep command at work there. */
+export interface LockHolder {
+  applicationName: string;
+  pid: number;
+  /** when that session started (ISO 8601) */
+  since: string;
+}
+
+/** "node east: another steep command holds the lock: steep apply (pid 1234, since …); wait …" */
+export function lockHeldMessage(node: string, holder: LockHolder | null): string {
+  const who = holder
+    ? `${holder.applicationName || '(no application_name)'} (pid ${holder.pid}, since ${holder.since})`
+    : 'another session';
+  return `node ${node}: another steep command holds the lock: ${who}; wait for it to finish, or end that session`;
+}
