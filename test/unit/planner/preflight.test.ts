@@ -217,7 +217,11 @@ describe('preflight', () => {
   it('another steep command holding the lock on a node → a warning naming it', () => {
     const t = base();
     const s = observe(t);
-    at(s, 'west').steepLock = { applicationName: 'steep apply', pid: 4242, since: '2026-11-23T01:00:00.000Z' };
+    at(s, 'west').steepLock = {
+      applicationName: 'steep apply',
+      pid: 4242,
+      since: '2026-11-23T01:00:00.000Z',
+    };
     expect(runPlan(t, s).warnings).toContainEqual({
       code: 'preflight.locked',
       node: 'west',
