@@ -72,7 +72,8 @@ describe.each(testVersions())('a connection cut mid-COPY on PostgreSQL %i', (ver
       ...(failAfterMs ? { STEEP_INIT_FAIL_AFTER_MS: String(failAfterMs) } : {}),
     };
     return async (args: string[]) => {
-      const r = await runSteep([...args, '-c', path], { env, timeoutMs: 240_000 });
+      // well under the test's own timeout: a command that hangs fails with its output, not a bare timeout
+      const r = await runSteep([...args, '-c', path], { env, timeoutMs: 120_000 });
       expect(hasStackTrace(r.stderr), r.stderr).toBe(false);
       for (const n of cluster().nodes) expect(r.stdout + r.stderr).not.toContain(n.password);
       return r;
