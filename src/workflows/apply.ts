@@ -1,7 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import { acquireApplyLock } from '../db/advisoryLock.js';
-import { connect } from '../db/connect.js';
 import type { EventSink } from '../executors/events.js';
 import { runStep, stepError } from '../executors/runStep.js';
 import { runGraph, type ScheduleOutcome } from '../executors/schedule.js';
@@ -15,6 +13,7 @@ import { toJsonPlan } from '../render/planJson.js';
 import { ApplyLog, closeInterruptedSteps, hasApplyLog } from '../state/applyLog.js';
 import { saveSubscribedFingerprints } from './fingerprints.js';
 import { InitRunner } from './init.js';
+import { lockedSessions } from './lockedSession.js';
 import { recordSettledObjects } from './objectDigests.js';
 import { staleness } from './savedPlan.js';
 import { emitSchemaMismatches, syncAppliedEvent } from './schema.js';
@@ -63,26 +62,20 @@ export function checkApplicable(plan: Plan, allowDestroy: boolean): void {
 
 /** Open a session on every node the plan changes and take steep's advisory lock on each. */
 async function lockNodes(topology: Topology, plan: Plan): Promise<Map<string, pg.Client>> {
-  const names = [...new Set(plan.steps.map((s) => s.node))].sort();
-  const clients = new Map<string, pg.Client>();
-  try {
-    for (const name of names) {
-      const node = topology.nodes[name];
-      if (!node)
-        throw new SteepError('apply.unknown_node', `step on node ${name}, which steep.yaml does not declare`);
-      const client = await connect(node.connection, {
-        node: name,
-        applicationName: 'steep apply',
-        connectTimeoutMs: topology.settings.connectTimeout,
-      });
-      clients.set(name, client);
-      await acquireApplyLock(client, name);
-    }
-  } catch (err) {
-    await Promise.all([...clients.values()].map((c) => c.end().catch(() => {})));
-    throw err;
-  }
-  return clients;
+  const names = [...new Set(plan.steps.map((s) => s.node))];
+  const undeclared = names.find((name) => !topology.nodes[name]);
+  if (undeclared !== undefined)
+    throw new SteepError(
+      'apply.unknown_node',
+      `step on node ${undeclared}, which steep.yaml does not declare`,
+    );
+  const sessions = await lockedSessions(
+    topology,
+    names.map((node) => ({ node })),
+    { applicationName: 'steep apply', connectTimeoutMs: topology.settings.connectTimeout },
+  );
+  // no node is optional: every session is there
+  return new Map([...sessions].map(([name, client]) => [name, client!]));
 }
 
 /** While a CREATE SUBSCRIPTION waits for transactions open on its publisher, say which (apply.step_waiting). */

@@ -16,7 +16,7 @@ import { qualifiedName } from '../model/topology.js';
 import { copiedTables } from '../planner/init.js';
 import { InitSlotStore } from '../state/initSlots.js';
 import { hasInitTables, SubscriptionStateStore } from '../state/subscriptionState.js';
-import { lockedSession } from './lockedSession.js';
+import { lockedSessions } from './lockedSession.js';
 
 /**
  * `steep init prepare SUBSCRIPTION` (manual method, SPEC §9): create the subscription's slot on
@@ -230,12 +230,12 @@ export async function prepareInit(
     );
   }
 
-  // the same lock as apply, on both nodes, while the slot is made and recorded
-  const sub = (await lockedSession(topology, d.node, { applicationName: PREPARE_APPLICATION_NAME }))!;
-  const pub =
-    d.from === d.node
-      ? null
-      : await lockedSession(topology, d.from, { applicationName: PREPARE_APPLICATION_NAME });
+  // the same lock as apply, on both nodes in apply's order, while the slot is made and recorded
+  const sessions = await lockedSessions(topology, [{ node: d.node }, { node: d.from }], {
+    applicationName: PREPARE_APPLICATION_NAME,
+  });
+  const sub = sessions.get(d.node)!;
+  const pub = d.from === d.node ? null : sessions.get(d.from)!;
   let made: Awaited<ReturnType<typeof createSlot>>;
   try {
     if (!(await hasInitTables(sub, topology.settings.stateSchema))) {

@@ -3,23 +3,31 @@ import { acquireApplyLock } from '../db/advisoryLock.js';
 import { connect } from '../db/connect.js';
 import type { Topology } from '../model/topology.js';
 
+export interface LockedSessionOptions {
+  applicationName: string;
+  /** default: settings.connectTimeout, at most 5 s */
+  connectTimeoutMs?: number;
+  statementTimeoutMs?: number;
+  lockTimeoutMs?: number;
+}
+
 /**
- * A session on a node holding apply's advisory lock (src/db/advisoryLock.ts), for the init
- * commands that change a node outside an apply (prepare, cancel): they fail at once, naming the
- * holder, while an apply runs there. `optional`: null instead of an error when the node cannot
- * be reached (a lock conflict is still an error).
+ * A session on a node holding steep's advisory lock (src/db/advisoryLock.ts), for every command
+ * that changes a node (apply, init prepare, init cancel): it fails at once, naming the holder,
+ * while another steep command runs there. `optional`: null instead of an error when the node
+ * cannot be reached (a lock conflict is still an error).
  */
 export async function lockedSession(
   topology: Topology,
   node: string,
-  opts: { applicationName: string; optional?: boolean; statementTimeoutMs?: number; lockTimeoutMs?: number },
+  opts: LockedSessionOptions & { optional?: boolean },
 ): Promise<pg.Client | null> {
   let client: pg.Client;
   try {
     client = await connect(topology.nodes[node]!.connection, {
       node,
       applicationName: opts.applicationName,
-      connectTimeoutMs: Math.min(topology.settings.connectTimeout, 5_000),
+      connectTimeoutMs: opts.connectTimeoutMs ?? Math.min(topology.settings.connectTimeout, 5_000),
     });
   } catch (err) {
     if (opts.optional) return null;
@@ -47,7 +55,7 @@ export async function lockedSession(
 export async function lockedSessions(
   topology: Topology,
   nodes: Array<{ node: string; optional?: boolean }>,
-  opts: { applicationName: string; statementTimeoutMs?: number; lockTimeoutMs?: number },
+  opts: LockedSessionOptions,
 ): Promise<Map<string, pg.Client | null>> {
   const sessions = new Map<string, pg.Client | null>();
   try {
