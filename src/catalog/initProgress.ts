@@ -1,5 +1,11 @@
 import type pg from 'pg';
 import type { SubscriptionRelState } from '../model/cluster.js';
+import type {
+  PublishedTableSize,
+  SlotLag,
+  SubscriberSample,
+  SubscriptionActivity,
+} from '../model/initState.js';
 import type { TableName } from '../model/topology.js';
 import { qualifiedName } from '../model/topology.js';
 import {
@@ -19,34 +25,6 @@ import {
  * Samples of an init's live figures, one round trip per node: what the subscriber's workers
  * are doing, and the publisher's sizes and slot lag. Pure reads; the caller owns the sessions.
  */
-
-export interface SubscriptionTableSample extends TableName {
-  state: SubscriptionRelState;
-  /** rows copied so far by the table-sync worker, while it copies */
-  tuplesProcessed: number | null;
-  bytesProcessed: number | null;
-}
-
-export interface SubscriptionActivity {
-  oid: number;
-  name: string;
-  enabled: boolean;
-  applyRunning: boolean;
-  syncWorkers: number;
-  lastMessageAt: string | null;
-  /** 15+, else null */
-  applyErrorCount: number | null;
-  syncErrorCount: number | null;
-  /** 18+, else null */
-  conflictCount: number | null;
-  conflicts: Record<string, number> | null;
-}
-
-export interface SubscriberSample {
-  /** null: no such subscription on the node */
-  activity: SubscriptionActivity | null;
-  tables: SubscriptionTableSample[];
-}
 
 function toActivity(r: SubscriptionActivityRow): SubscriptionActivity {
   return {
@@ -104,12 +82,6 @@ export async function sampleSubscriber(
   };
 }
 
-export interface PublishedTableSize {
-  sizeBytes: number;
-  /** the larger of the planner's estimate and the live-tuple statistic */
-  estimatedRows: number;
-}
-
 /** Sizes of the given tables on the publisher, by `schema.name`. */
 export async function readPublishedTableSizes(
   client: pg.Client,
@@ -125,18 +97,6 @@ export async function readPublishedTableSizes(
       { sizeBytes: r.size_bytes, estimatedRows: Math.max(r.reltuples, r.live_tuples) },
     ]),
   );
-}
-
-export interface SlotLag {
-  slot: string;
-  active: boolean;
-  activePid: number | null;
-  walStatus: string | null;
-  confirmedFlushLsn: string | null;
-  currentLsn: string;
-  lagBytes: number | null;
-  retainedWalBytes: number | null;
-  lagSeconds: number | null;
 }
 
 /** Logical slots on the publisher with their lag (or one slot). */

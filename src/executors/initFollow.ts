@@ -1,35 +1,40 @@
 import type pg from 'pg';
 import {
-  type PublishedTableSize,
   readPublishedTableSizes,
   readServerLog,
   readSlotLag,
-  type SlotLag,
   sampleSubscriber,
   serverVersionOf,
 } from '../catalog/initProgress.js';
-import { PG15 } from '../catalog/queries/catalogQuery.js';
 import { connect } from '../db/connect.js';
 import { mask } from '../db/mask.js';
 import { ReconnectingSession } from '../db/reconnecting.js';
 import { isSessionLost } from '../db/sessionLost.js';
 import { SteepError } from '../model/errors.js';
-import type { InitProgress, InitState } from '../model/initState.js';
+import {
+  afterTableCopied,
+  failedReason,
+  failure,
+  type InitSample,
+  InitTracker,
+  isCopied,
+  newErrorWatch,
+} from '../model/initLifecycle.js';
+import type { InitProgress, InitState, PublishedTableSize } from '../model/initState.js';
 import type { ConnectionSpec } from '../model/topology.js';
 import { qualifiedName } from '../model/topology.js';
 import { InitProgressStore } from '../state/initProgress.js';
 import { hasInitTables, type StateChange, SubscriptionStateStore } from '../state/subscriptionState.js';
 import type { ApplyEvent, EventSink } from './events.js';
-import { type InitSample, InitTracker } from './initTracker.js';
 import { subscriberLost } from './subscriberLost.js';
 
 /**
  * Follow a subscription's init to `synchronized`: sample the subscriber's workers and the
  * publisher's slot every `pollMs`, record every state change (`subscription_state`,
- * `init.state_change`) and the figures (`init_progress`), report progress, and turn a
- * publisher that stays unreachable or table syncs that keep failing into `failed` with the
- * reason. Never changes replication itself: the slot and the subscription stay, so a later
- * apply resumes.
+ * `init.state_change`) and the figures (`init_progress`), report progress, and record
+ * `failed` with the reason when the failure rules say so. Only the I/O of following lives
+ * here: the states, the figures and the failure rules are `model/initLifecycle.ts`. Never
+ * changes replication itself: the slot and the subscription stay, so a later apply resumes.
  */
 
 export interface InitNode {
@@ -138,162 +143,10 @@ class Recorder {
   }
 }
 
-/** What the failure rules remember from one sample to the next. */
-export interface ErrorWatch {
-  /** 15+: the workers' error count (sync + apply) this episode of errors is counted from */
-  baseline: number | null;
-  /** …at the last sample */
-  count: number | null;
-  /** when the count first rose above the baseline, and when it last rose */
-  since: number | null;
-  risenAt: number | null;
-  unreachableSince: number | null;
-  stalledSince: number | null;
-  detachedSince: number | null;
-  /** before 15: what the tables' copy looked like, and since when it has looked so */
-  copy: string | null;
-  copyUnchangedSince: number | null;
-}
-
 /** Where the subscriber's workers connect to the publisher, as a DBA would look for it. */
 function subscriberRoute(publisher: InitNode): string {
   const c = publisher.replicationConnection ?? publisher.connection;
   return `${c.host}:${c.port} (${publisher.replicationConnection ? 'its replicationUrl' : 'its url'})`;
-}
-
-/** Errors counted this close together come from one event: a cut connection fails every worker at once. */
-const BURST_MS = 1_000;
-
-export function newErrorWatch(): ErrorWatch {
-  return {
-    baseline: null,
-    count: null,
-    since: null,
-    risenAt: null,
-    unreachableSince: null,
-    stalledSince: null,
-    detachedSince: null,
-    copy: null,
-    copyUnchangedSince: null,
-  };
-}
-
-/**
- * Before 15 no worker error is counted anywhere a session can read, and a table-sync worker that
- * fails (a duplicate key in the COPY, say) dies within milliseconds and is started again every
- * wal_retrieve_retry_interval: samples rarely see it. What shows is a copy that stops moving:
- * the same tables in the same states with the same rows copied (a copying worker moves its
- * pg_stat_progress_copy count all the time). A copy that waits for a free worker, or for a long
- * transaction on the publisher before its slot is made, looks alike: hence the long patience, and
- * a reason that says so (preflight warns when workers run short).
- */
-const COPY_STALL_FACTOR = 4;
-
-function copyStalled(p: InitProgress, now: number, w: ErrorWatch, failAfterMs: number): boolean {
-  if (p.state !== 'copying' || !p.enabled) {
-    w.copy = null;
-    w.copyUnchangedSince = null;
-    return false;
-  }
-  const copy = JSON.stringify(p.tables.map((x) => [x.state, x.rowsCopied]));
-  if (copy !== w.copy) {
-    w.copy = copy;
-    w.copyUnchangedSince = now;
-    return false;
-  }
-  return now - (w.copyUnchangedSince ?? now) >= COPY_STALL_FACTOR * failAfterMs;
-}
-
-/** Why this init has failed, or null while it has not (yet): one sample's verdict, `w` carried across samples. */
-export function failure(
-  t: FollowTarget,
-  p: InitProgress,
-  slot: SlotLag | null,
-  now: number,
-  w: ErrorWatch,
-  failAfterMs: number,
-  version: number,
-): { reason: string; kind: 'publisher' | 'path' | 'sync' | 'apply' | 'workers' } | null {
-  const errors = (p.syncErrorCount ?? 0) + (p.applyErrorCount ?? 0);
-  if (version >= PG15) {
-    if (w.baseline === null) w.baseline = errors;
-    if (errors > (w.count ?? w.baseline)) {
-      w.since ??= now;
-      w.risenAt = now;
-    }
-    w.count = errors;
-    // quiet for a while: PostgreSQL got past what failed (a connection cut once, say); a later error starts afresh
-    if (w.risenAt !== null && now - w.risenAt >= 2 * failAfterMs) {
-      w.baseline = errors;
-      w.since = null;
-      w.risenAt = null;
-    }
-  }
-
-  if (p.publisherError !== null) {
-    w.unreachableSince ??= now;
-    if (now - w.unreachableSince >= failAfterMs) {
-      return {
-        kind: 'publisher',
-        reason: `the publisher ${t.publisher.name} cannot be reached (${p.publisherError})`,
-      };
-    }
-  } else w.unreachableSince = null;
-
-  // steep reaches the publisher, but no worker of the subscriber streams from its slot: the
-  // subscriber's own path to the publisher is broken. Its failed connection attempts are counted
-  // nowhere (not in pg_stat_subscription_stats), and PostgreSQL retries a worker only every
-  // wal_retrieve_retry_interval (5 s by default): hence twice the patience. A worker whose
-  // errors are still counted after the disconnection (15+) does get through: the rule below says why.
-  if (p.enabled && p.state !== 'synchronized' && p.publisherError === null && slot !== null && !slot.active) {
-    w.detachedSince ??= now;
-    const getsThrough = w.risenAt !== null && w.risenAt - w.detachedSince > BURST_MS;
-    if (!getsThrough && now - w.detachedSince >= 2 * failAfterMs) {
-      return {
-        kind: 'path',
-        reason:
-          `no worker of ${t.subscriber.name} has streamed from the slot ${t.slot} on ${t.publisher.name} for ${Math.round((now - w.detachedSince) / 1000)} s, ` +
-          `although steep reaches ${t.publisher.name}: ${t.subscriber.name} cannot connect (or stay connected) to ${t.publisher.name} at ${subscriberRoute(t.publisher)}`,
-      };
-    }
-  } else w.detachedSince = null;
-
-  if (version >= PG15) {
-    // a worker that keeps failing: errors again after PostgreSQL restarted it, not one burst
-    const baseline = w.baseline ?? errors;
-    const since = w.since;
-    const repeated = since !== null && w.risenAt !== null && w.risenAt - since >= BURST_MS;
-    if (repeated && errors >= baseline + 2 && now - since >= failAfterMs) {
-      const sync = (p.syncErrorCount ?? 0) > 0;
-      return {
-        kind: sync ? 'sync' : 'apply',
-        reason: `its ${sync ? 'table synchronisation' : 'apply'} worker failed ${errors - baseline} times (pg_stat_subscription_stats: sync_error_count ${p.syncErrorCount ?? 0}, apply_error_count ${p.applyErrorCount ?? 0})`,
-      };
-    }
-  } else {
-    if (p.enabled && !p.applyWorkerRunning && p.syncWorkers === 0 && p.state !== 'synchronized') {
-      w.stalledSince ??= now;
-      if (now - w.stalledSince >= 2 * failAfterMs) {
-        return { kind: 'workers', reason: 'its workers keep exiting (none has run for a while)' };
-      }
-    } else w.stalledSince = null;
-    if (copyStalled(p, now, w, failAfterMs)) {
-      return {
-        kind: 'sync',
-        reason:
-          `its copy has not moved for ${Math.round((now - w.copyUnchangedSince!) / 1000)} s: a table synchronisation worker keeps failing ` +
-          `(PostgreSQL ${Math.floor(version / 10_000)} counts no worker errors), or waits for a free worker or for a long transaction on ${t.publisher.name}`,
-      };
-    }
-  }
-  return null;
-}
-
-function notCopied(p: InitProgress): string {
-  const left = p.tables.filter((x) => x.state !== 'r').map(qualifiedName);
-  if (left.length === 0) return '';
-  const shown = left.slice(0, 5).join(', ');
-  return `; tables not yet ready: ${shown}${left.length > 5 ? ` and ${left.length - 5} more` : ''}`;
 }
 
 /**
@@ -332,7 +185,14 @@ export async function followInit(t: FollowTarget, opts: FollowOptions): Promise<
       rec.recorded === 'failed' ? 'preparing' : rec.recorded,
       { startedAt: persisted?.startedAt ?? null, follow: true },
     );
-    const watch = newErrorWatch();
+    let watch = newErrorWatch();
+    const subject = {
+      subscription: t.subscription,
+      subscriber: t.subscriber.name,
+      publisher: t.publisher.name,
+      slot: t.slot,
+      route: subscriberRoute(t.publisher),
+    };
     const began = Date.now();
     const copyStarted = new Map<string, number>();
     const reported = new Set<string>();
@@ -380,7 +240,7 @@ export async function followInit(t: FollowTarget, opts: FollowOptions): Promise<
       for (const table of p.tables) {
         const key = qualifiedName(table);
         if (!copyStarted.has(key) && (table.state === 'i' || table.state === 'd')) copyStarted.set(key, at);
-        const copied = table.state === 'f' || table.state === 's' || table.state === 'r';
+        const copied = isCopied(table.state);
         if (copied && first && !fresh) reported.add(key);
         if (copied && !reported.has(key)) {
           reported.add(key);
@@ -395,29 +255,23 @@ export async function followInit(t: FollowTarget, opts: FollowOptions): Promise<
             phase: p.state,
             overall_progress: p.percent / 100,
           });
-          watch.baseline = null;
-          watch.count = null;
-          watch.since = null;
-          watch.risenAt = null;
+          watch = afterTableCopied(watch);
         }
       }
       first = false;
 
       await rec.moveTo(p.state, p);
-      const failed = failure(t, p, slot, at, watch, failAfterMs, version);
+      const judged = failure(subject, p, slot, at, watch, failAfterMs, version);
+      watch = judged.watch;
+      const failed = judged.failed;
       if (failed) {
         const log = await readServerLog(sub);
-        const logAt = `the server log of ${t.subscriber.name}${log ? ` (${log})` : ''}`;
-        const where =
-          failed.kind === 'publisher'
-            ? `the slot ${t.slot} on ${t.publisher.name} is kept: once ${t.publisher.name} is back, run steep apply again to resume`
-            : failed.kind === 'path'
-              ? `check that ${t.subscriber.name} can reach ${t.publisher.name} there (network, firewall, pg_hba.conf on ${t.publisher.name}); ` +
-                `PostgreSQL's message is in ${logAt} (look for "could not connect to the publisher" or "could not receive data from WAL stream"); ` +
-                `the slot ${t.slot} on ${t.publisher.name} is kept: once ${t.subscriber.name} reaches ${t.publisher.name} again, run steep apply again to resume`
-              : `PostgreSQL's message is in ${logAt} (look for "logical replication" errors); ` +
-                `the slot ${t.slot} on ${t.publisher.name} is kept: fix the cause and run steep apply again to resume`;
-        const reason = `init of subscription ${t.subscription} on ${t.subscriber.name} failed: ${failed.reason}${notCopied(p)}; ${where}`;
+        const reason = failedReason(
+          subject,
+          failed,
+          p,
+          `the server log of ${t.subscriber.name}${log ? ` (${log})` : ''}`,
+        );
         const final = { ...p, state: 'failed' as const, error: reason };
         await rec.moveTo('failed', final, reason);
         await rec.save(final);

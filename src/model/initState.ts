@@ -4,7 +4,7 @@
  * figures of an init (copy, catch-up) as `apply`, `init status` and `status` show them.
  */
 import type { SubscriptionRelState } from './cluster.js';
-import type { InitMethod } from './topology.js';
+import type { InitMethod, TableName } from './topology.js';
 
 export type InitState =
   | 'uninitialized'
@@ -125,4 +125,52 @@ export interface InitProgress {
   startedAt: string | null;
   sampledAt: string;
   tables: TableProgress[];
+}
+
+// What one sample of the nodes shows during an init (read by catalog/initProgress.ts).
+
+export interface SubscriptionTableSample extends TableName {
+  state: SubscriptionRelState;
+  /** rows copied so far by the table-sync worker, while it copies */
+  tuplesProcessed: number | null;
+  bytesProcessed: number | null;
+}
+
+export interface SubscriptionActivity {
+  oid: number;
+  name: string;
+  enabled: boolean;
+  applyRunning: boolean;
+  syncWorkers: number;
+  lastMessageAt: string | null;
+  /** 15+, else null */
+  applyErrorCount: number | null;
+  syncErrorCount: number | null;
+  /** 18+, else null */
+  conflictCount: number | null;
+  conflicts: Record<string, number> | null;
+}
+
+export interface SubscriberSample {
+  /** null: no such subscription on the node */
+  activity: SubscriptionActivity | null;
+  tables: SubscriptionTableSample[];
+}
+
+export interface PublishedTableSize {
+  sizeBytes: number;
+  /** the larger of the planner's estimate and the live-tuple statistic */
+  estimatedRows: number;
+}
+
+export interface SlotLag {
+  slot: string;
+  active: boolean;
+  activePid: number | null;
+  walStatus: string | null;
+  confirmedFlushLsn: string | null;
+  currentLsn: string;
+  lagBytes: number | null;
+  retainedWalBytes: number | null;
+  lagSeconds: number | null;
 }

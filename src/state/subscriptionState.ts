@@ -1,64 +1,8 @@
 import type pg from 'pg';
 import { type SubscriptionStateRow, toObservedState } from '../catalog/queries/initState.js';
-import { SteepError } from '../model/errors.js';
+import { IN_PROGRESS, transitionPath } from '../model/initLifecycle.js';
 import type { InitState, ObservedSubscriptionState } from '../model/initState.js';
 import { quoteIdent } from '../model/sql.js';
-
-/**
- * The eight init states of a subscription (SPEC §9, reference FR-010), persisted in the
- * subscriber's `subscription_state` (keyed by the node's own name, SPEC §8), and the legal
- * transitions between them:
- *
- *   uninitialized → preparing → copying → catching_up → synchronized
- *   any init state → failed → (resume) preparing | copying | catching_up
- *   synchronized → diverged → reinitializing → copying …
- *   any state → uninitialized (cancel, or the subscription dropped)
- *
- * `none` and `manual` skip `copying`: uninitialized/preparing → catching_up.
- */
-export const TRANSITIONS: Readonly<Record<InitState, readonly InitState[]>> = {
-  uninitialized: ['preparing', 'copying', 'catching_up', 'synchronized', 'failed'],
-  preparing: ['copying', 'catching_up', 'failed', 'uninitialized'],
-  copying: ['catching_up', 'failed', 'uninitialized'],
-  catching_up: ['synchronized', 'copying', 'failed', 'uninitialized'],
-  synchronized: ['diverged', 'reinitializing', 'failed', 'uninitialized'],
-  diverged: ['reinitializing', 'synchronized', 'failed', 'uninitialized'],
-  failed: ['preparing', 'copying', 'catching_up', 'reinitializing', 'uninitialized'],
-  reinitializing: ['copying', 'catching_up', 'synchronized', 'failed', 'uninitialized'],
-};
-
-export function canTransition(from: InitState, to: InitState): boolean {
-  return TRANSITIONS[from].includes(to);
-}
-
-/**
- * The legal states to pass through from `from` to `to`, shortest first (`to` last); [] when
- * already there. An apply that samples `copying` and then `synchronized` records the
- * `catching_up` in between, so the log shows the whole journey.
- */
-export function transitionPath(from: InitState, to: InitState): InitState[] {
-  if (from === to) return [];
-  const previous = new Map<InitState, InitState>();
-  const queue: InitState[] = [from];
-  while (queue.length > 0) {
-    const s = queue.shift()!;
-    for (const next of TRANSITIONS[s]) {
-      if (next === from || previous.has(next)) continue;
-      previous.set(next, s);
-      if (next === to) {
-        const path: InitState[] = [to];
-        let at = s;
-        while (at !== from) {
-          path.unshift(at);
-          at = previous.get(at)!;
-        }
-        return path;
-      }
-      queue.push(next);
-    }
-  }
-  throw new SteepError('init.illegal_transition', `no legal way from init state ${from} to ${to}`);
-}
 
 /** One recorded transition: what `init.state_change` reports. */
 export interface StateChange {
@@ -70,12 +14,10 @@ export interface StateChange {
   error: string | null;
 }
 
-/** States in which an init is under way: started_at is kept, completed_at cleared. */
-const IN_PROGRESS: readonly InitState[] = ['preparing', 'copying', 'catching_up', 'reinitializing'];
-
 /**
- * `subscription_state` rows of one node. Every write goes through `transition`, which refuses
- * an illegal move and returns the changes it recorded, for the caller to log.
+ * `subscription_state` rows of one node (SPEC §8: keyed by the node's own name). Every write
+ * goes through `transition`, which takes only the legal moves of the init lifecycle
+ * (`model/initLifecycle.ts`) and returns the changes it recorded, for the caller to log.
  */
 export class SubscriptionStateStore {
   constructor(

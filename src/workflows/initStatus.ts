@@ -1,6 +1,5 @@
 import type pg from 'pg';
 import {
-  type PublishedTableSize,
   readPublishedTableSizes,
   readSlotLag,
   sampleSubscriber,
@@ -10,10 +9,15 @@ import { loadTopology } from '../config/load.js';
 import { ReconnectingSession } from '../db/reconnecting.js';
 import type { EventSink } from '../executors/events.js';
 import { stateChangeEvent } from '../executors/initFollow.js';
-import { advanceState, InitTracker } from '../executors/initTracker.js';
 import type { Problem } from '../model/errors.js';
 import { SteepError } from '../model/errors.js';
-import type { InitProgress, InitState, ObservedSubscriptionState } from '../model/initState.js';
+import { advanceState, InitTracker } from '../model/initLifecycle.js';
+import type {
+  InitProgress,
+  InitState,
+  ObservedSubscriptionState,
+  PublishedTableSize,
+} from '../model/initState.js';
 import type { SubscriptionSpec, Topology } from '../model/topology.js';
 import { qualifiedName } from '../model/topology.js';
 import { InitProgressStore } from '../state/initProgress.js';

@@ -1,16 +1,11 @@
-import {
-  readSlotLag,
-  readSubscriptionActivity,
-  type SlotLag,
-  type SubscriptionActivity,
-} from '../catalog/initProgress.js';
+import { readSlotLag, readSubscriptionActivity } from '../catalog/initProgress.js';
 import { readCluster } from '../catalog/readCluster.js';
 import { loadTopology } from '../config/load.js';
 import { connect } from '../db/connect.js';
-import { advanceState, CAUGHT_UP_BYTES, liveState } from '../executors/initTracker.js';
 import type { ClusterState, ObservedNode, ObservedSubscription } from '../model/cluster.js';
 import type { Problem } from '../model/errors.js';
-import type { InitState } from '../model/initState.js';
+import { advanceState, caughtUpAtAGlance, liveState } from '../model/initLifecycle.js';
+import type { InitState, SlotLag, SubscriptionActivity } from '../model/initState.js';
 import type { Topology } from '../model/topology.js';
 
 /**
@@ -146,12 +141,7 @@ function subscriptionStatus(
   const slot = slotName && from ? (live.get(from)?.slots.get(slotName) ?? null) : null;
   const tables = o?.tables ?? [];
   const ready = tables.filter((t) => t.state === 'r').length;
-  const caughtUp =
-    tables.length === ready &&
-    slot !== null &&
-    slot.active &&
-    slot.lagBytes !== null &&
-    slot.lagBytes <= CAUGHT_UP_BYTES;
+  const caughtUp = caughtUpAtAGlance(tables, slot);
   const live_ = liveState(
     {
       at: Date.now(),

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { SlotLag, SubscriberSample, SubscriptionActivity } from '../../../src/catalog/initProgress.js';
-import { advanceState, type InitSample, InitTracker, liveState } from '../../../src/executors/initTracker.js';
 import type { SubscriptionRelState } from '../../../src/model/cluster.js';
+import { advanceState, type InitSample, InitTracker, liveState } from '../../../src/model/initLifecycle.js';
+import type { SlotLag, SubscriberSample, SubscriptionActivity } from '../../../src/model/initState.js';
 
 /** From samples to the figures an init shows, and the state they mean. */
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { canTransition, TRANSITIONS, transitionPath } from '../../../src/model/initLifecycle.js';
 import { INIT_STATES } from '../../../src/model/initState.js';
-import { canTransition, TRANSITIONS, transitionPath } from '../../../src/state/subscriptionState.js';
 
 describe('init states and their transitions', () => {
   it('has the eight states of FR-010, each with its moves', () => {

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { SlotLag } from '../../../src/catalog/initProgress.js';
-import { type FollowTarget, failure, newErrorWatch } from '../../../src/executors/initFollow.js';
-import type { InitProgress } from '../../../src/model/initState.js';
+import { failure, type InitSubject, newErrorWatch } from '../../../src/model/initLifecycle.js';
+import type { InitProgress, SlotLag } from '../../../src/model/initState.js';
 
 /**
  * When a followed init becomes `failed`, and why: a run of samples (every 250 ms, as apply
@@ -10,14 +9,12 @@ import type { InitProgress } from '../../../src/model/initState.js';
  * every worker at once.
  */
 
-const CONN = { host: '127.0.0.1', port: 5432, database: 'app', user: 'postgres' };
-const TARGET: FollowTarget = {
+const TARGET: InitSubject = {
   subscription: 'west_s',
-  method: 'snapshot',
+  subscriber: 'west',
+  publisher: 'east',
   slot: 'west_s',
-  subscriber: { name: 'west', connection: CONN },
-  publisher: { name: 'east', connection: CONN, replicationConnection: { ...CONN, port: 6543 } },
-  stateSchema: 'steep',
+  route: '127.0.0.1:6543 (its replicationUrl)',
 };
 const PG14 = 140_000;
 const PG18 = 180_000;
@@ -97,12 +94,15 @@ function follow(
   at: (ms: number) => Moment,
   opts: { version: number; failAfterMs: number; untilMs: number },
 ): { atMs: number; kind: string; reason: string } | null {
-  const w = newErrorWatch();
+  let w = newErrorWatch();
   for (let ms = 0; ms <= opts.untilMs; ms += 250) {
     const m = at(ms);
     const s = m.publisherError ? null : slot(m.streaming !== false);
+    const before = structuredClone(w);
     const f = failure(TARGET, progress(m, opts.version, ms), s, ms, w, opts.failAfterMs, opts.version);
-    if (f) return { atMs: ms, ...f };
+    expect(w).toEqual(before);
+    w = f.watch;
+    if (f.failed) return { atMs: ms, ...f.failed };
   }
   return null;
 }
