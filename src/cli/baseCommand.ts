@@ -1,5 +1,6 @@
 import { Command } from '@oclif/core';
 import chalk from 'chalk';
+import { nearest } from '../config/suggest.js';
 import { mask } from '../db/mask.js';
 import { formatProblem, SteepError } from '../model/errors.js';
 
@@ -52,13 +53,41 @@ export abstract class SteepCommand extends Command {
     process.stderr.write(`${JSON.stringify(line)}\n`);
   }
 
+  /** oclif's parse error as one sentence, with the nearest flag for a misspelt one. */
+  private misuse(error: Error & { flags?: unknown; args?: unknown }): string {
+    const command = `steep ${this.id?.replace(/:/g, ' ') ?? ''}`.trim();
+    const known = Object.entries(this.ctor.flags ?? {}).flatMap(([name, f]) => [
+      `--${name}`,
+      ...((f as { allowNo?: boolean }).allowNo ? [`--no-${name}`] : []),
+    ]);
+    if (/^Nonexistent flag/.test(error.message) && Array.isArray(error.flags)) {
+      return (error.flags as string[])
+        .map((flag) => {
+          const best = nearest(flag.split('=')[0]!, known);
+          return `\`${command}\` has no flag ${flag}${best ? `; did you mean ${best}?` : ` (see \`${command} --help\`)`}`;
+        })
+        .join('; ');
+    }
+    if (/^Unexpected argument/.test(error.message) && Array.isArray(error.args)) {
+      const extra = (error.args as string[]).map((a) => `"${a}"`).join(' ');
+      return `\`${command}\` takes no more arguments: unexpected ${extra} (see \`${command} --help\`)`;
+    }
+    if (/^Missing \d+ required arg/.test(error.message) && Array.isArray(error.args)) {
+      const names = (error.args as Array<{ name?: string }>).map((a) => (a.name ?? 'argument').toUpperCase());
+      return `\`${command}\` needs ${names.join(' ')} (see \`${command} --help\`)`;
+    }
+    return error.message.split('\n')[0]!;
+  }
+
   protected override async catch(
     error: Error & { exitCode?: number; oclif?: { exit?: number } },
   ): Promise<unknown> {
     // oclif's own flag/argument parse errors and this.exit() carry an exit code
     if (error.oclif?.exit !== undefined && !(error instanceof SteepError)) {
       if (error.oclif.exit === 0) return;
-      if (error.message && !/^EEXIT/.test(error.message)) this.err(`error: ${error.message.split('\n')[0]}`);
+      // a parse that failed was still a parse: oclif would warn the command never called it
+      this.parsed = true;
+      if (error.message && !/^EEXIT/.test(error.message)) this.err(`error: ${this.misuse(error)}`);
       // oclif exits 2 on a bad flag or argument; steep keeps 2 for "changes or drift found"
       process.exitCode = error.oclif.exit === 2 ? 1 : error.oclif.exit;
       return;

@@ -7,6 +7,7 @@ import { globalFlags, jsonFlag } from '../cli/flags.js';
 import type { EventSink } from '../executors/events.js';
 import { formatProblem, SteepError } from '../model/errors.js';
 import type { Step } from '../model/plan.js';
+import { count } from '../render/count.js';
 import { progressLine } from '../render/initProgress.js';
 import { renderPlanText, summaryLine } from '../render/planText.js';
 import { applyPlan, checkApplicable } from '../workflows/apply.js';
@@ -137,7 +138,7 @@ With a saved PLAN (from \`steep plan --out\`) it applies exactly that plan, and 
     }
     if (!json)
       this.out(
-        `Apply complete: ${outcome.completed.length} steps. ${summaryLine(plan).replace(/^Plan: /, 'Was: ')}`,
+        `Apply complete: ${count(outcome.completed.length, 'step')}. ${summaryLine(plan).replace(/^Plan: /, 'Was: ')}`,
       );
     if (!json && !flags.wait && plan.steps.some((s) => s.kind === 'subscription-init'))
       this.out('The inits go on in PostgreSQL: follow them with `steep init status --watch`.');
@@ -161,7 +162,7 @@ With a saved PLAN (from \`steep plan --out\`) it applies exactly that plan, and 
       throw new SteepError('apply.cancelled', 'apply cancelled; nothing was changed');
   }
 
-  private async confirm(count: number): Promise<void> {
+  private async confirm(steps: number): Promise<void> {
     if (!process.stdin.isTTY) {
       throw new SteepError(
         'apply.no_tty',
@@ -169,7 +170,9 @@ With a saved PLAN (from \`steep plan --out\`) it applies exactly that plan, and 
       );
     }
     const rl = createInterface({ input: process.stdin, output: process.stderr });
-    const answer = await rl.question(`Apply these ${count} steps? Only 'yes' is accepted: `);
+    const answer = await rl.question(
+      `Apply ${steps === 1 ? 'this step' : `these ${steps} steps`}? Only 'yes' is accepted: `,
+    );
     rl.close();
     if (answer.trim() !== 'yes')
       throw new SteepError('apply.cancelled', 'apply cancelled; nothing was changed');

@@ -2,12 +2,12 @@ import path from 'node:path';
 import { SteepCommand } from '../cli/baseCommand.js';
 import { ignoreEvents } from '../cli/eventLog.js';
 import { formatProblem } from '../model/errors.js';
+import { count } from '../render/count.js';
 import { renderPlanText, summaryLine } from '../render/planText.js';
 import { packageRoot } from '../sandbox/quickstart.js';
 import { runDemo } from '../workflows/demo.js';
 
 export default class Demo extends SteepCommand {
-  static override hidden = true;
   static override summary =
     'The quickstart: start two local nodes, seed them, plan, apply, and watch a row replicate.';
   static override examples = ['<%= config.bin %> demo'];
@@ -34,7 +34,7 @@ export default class Demo extends SteepCommand {
     this.out('', `2. steep plan -c ${file}`, '');
     this.out(renderPlanText(plan).replace(/^/gm, '   '));
     this.out('', `3. steep apply -c ${file} --auto-approve`);
-    this.out(`   ${applied.completed.length} steps applied.`);
+    this.out(`   ${count(applied.completed.length, 'step')} applied.`);
     this.out(
       '',
       `4. A row inserted on ${replicated.publisher} arrives on ${replicated.subscriber} in ${replicated.ms} ms:`,

@@ -1,6 +1,7 @@
 import chalk from 'chalk';
 import { diffArrays } from 'diff';
 import type { Action, Change, Plan, Step } from '../model/plan.js';
+import { count } from './count.js';
 import { schemaComparisonLines } from './schemaText.js';
 import { formatBytes, formatValue, listLines } from './values.js';
 
@@ -68,7 +69,7 @@ function renderStep(step: Step): string[] {
 export function summaryLine(plan: Plan): string {
   const s = plan.summary;
   if (plan.steps.length === 0) return 'No changes. The nodes match steep.yaml.';
-  return `Plan: ${s.create} to create, ${s.update} to update, ${s.replace} to replace, ${s.delete} to delete, ${s.init} to initialise, ${s.syncSchema} schema syncs.`;
+  return `Plan: ${s.create} to create, ${s.update} to update, ${s.replace} to replace, ${s.delete} to delete, ${s.init} to initialise, ${count(s.syncSchema, 'schema sync')}.`;
 }
 
 export function renderPlanText(plan: Plan): string {

@@ -9,6 +9,7 @@ import { SteepError } from '../model/errors.js';
 import type { InitProgress } from '../model/initState.js';
 import type { Plan, Step } from '../model/plan.js';
 import type { Topology } from '../model/topology.js';
+import { count } from '../render/count.js';
 import { toJsonPlan } from '../render/planJson.js';
 import { ApplyLog, closeInterruptedSteps, hasApplyLog } from '../state/applyLog.js';
 import { saveSubscribedFingerprints } from './fingerprints.js';
@@ -139,7 +140,7 @@ export async function applyPlan(topology: Topology, plan: Plan, opts: ApplyOptio
   opts.onEvent({
     event: 'apply.started',
     level: 'info',
-    message: `${plan.steps.length} steps`,
+    message: count(plan.steps.length, 'step'),
     run_id: runId,
   });
   emitSchemaMismatches(plan, opts.onEvent);

@@ -8,6 +8,7 @@ import { SteepError } from '../model/errors.js';
 import { quoteIdent, quoteLiteral, quoteTable } from '../model/sql.js';
 import type { SubscriptionSpec, TableName } from '../model/topology.js';
 import { qualifiedName } from '../model/topology.js';
+import { count } from '../render/count.js';
 import { InitProgressStore } from '../state/initProgress.js';
 import { InitSlotStore } from '../state/initSlots.js';
 import { hasInitTables, SubscriptionStateStore } from '../state/subscriptionState.js';
@@ -230,7 +231,7 @@ export async function cancelInit(
       message:
         `${result.droppedSubscription ? 'subscription dropped' : 'no subscription'}` +
         `${result.droppedSlot ? `, slot ${result.droppedSlot} dropped on ${d.from}` : ''}` +
-        `${result.truncated.length > 0 ? `, ${result.truncated.length} tables truncated` : ''}` +
+        `${result.truncated.length > 0 ? `, ${count(result.truncated.length, 'table')} truncated` : ''}` +
         `${result.slotLeft ? `; slot ${result.slotLeft} left on ${d.from} (unreachable)` : ''}`,
     });
     return result;
