@@ -11,6 +11,7 @@ import type { NormaliseContext as Context } from './normalise.js';
 import type { Path } from './paths.js';
 import { compareText } from './publications.js';
 import type { DocumentReader } from './reader.js';
+import { parseSize } from './sizes.js';
 
 /** A subscription: slot, init and schemaSync defaults filled in; options only as the file sets them. */
 export function normaliseSubscription(ctx: Context, name: string, settings: Settings): SubscriptionSpec {
@@ -38,6 +39,9 @@ export function normaliseSubscription(ctx: Context, name: string, settings: Sett
     parallel: reader.integer([...base, 'init', 'parallel']) ?? settings.parallel,
     existingData: (reader.string([...base, 'init', 'existingData']) as ExistingData | undefined) ?? 'fail',
   };
+  if (reader.has([...base, 'init', 'parallel'])) init.parallelDeclared = true;
+  const splitAbove = parseSize(reader.get([...base, 'init', 'splitAbove']));
+  if (splitAbove !== undefined) init.splitAbove = splitAbove;
   if (method === 'merge') {
     if (strategy === undefined) {
       if (!reader.broken.has([...base, 'init', 'strategy'])) {

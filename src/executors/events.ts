@@ -10,6 +10,7 @@ export interface ApplyEvent {
     | 'init.started'
     | 'init.state_change'
     | 'init.table_complete'
+    | 'init.copy_planned'
     | 'init.completed'
     | 'init.failed'
     | 'init.cancelled'

@@ -121,9 +121,16 @@ export interface SubscriptionDef {
   enabled: boolean;
 }
 
+/** `init.splitAbove` when the file does not set it: 1 GB. */
+export const DEFAULT_SPLIT_ABOVE = 1024 ** 3;
+
 export interface InitSpec {
   method: InitMethod;
   parallel: number;
+  /** `parallel` was given in the subscription's own `init` (not inherited from settings) */
+  parallelDeclared?: boolean;
+  /** bytes: bigger tables are split into key ranges by steep's own copy (default DEFAULT_SPLIT_ABOVE) */
+  splitAbove?: number;
   existingData: ExistingData;
   /** merge only */
   strategy?: string;

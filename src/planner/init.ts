@@ -6,7 +6,7 @@ import { compareLsn, isLsn, normaliseLsn } from '../model/lsn.js';
 import type { Change, Hazard, Statement } from '../model/plan.js';
 import { quoteLiteral, quoteTable } from '../model/sql.js';
 import type { SubscriptionSpec, TableName, Topology } from '../model/topology.js';
-import { qualifiedName } from '../model/topology.js';
+import { DEFAULT_SPLIT_ABOVE, qualifiedName } from '../model/topology.js';
 import { compareText, listText, PHASE, type PlanContext, sortedKeys, stepKey } from './context.js';
 import { digestOf } from './digest.js';
 import { alterSubscriptionSql, tx } from './sqlBuild.js';
@@ -53,6 +53,56 @@ export function copiedTables(desired: Topology, observed: ClusterState, d: Subsc
     for (const t of p.tables) add(t);
   }
   return [...out.values()].sort(compareNames);
+}
+
+/** Which copy a snapshot init takes, and why (the plan says so). */
+export interface CopyPath {
+  /** steep's own copy engine (exported snapshot, N sessions, key ranges) instead of copy_data */
+  own: boolean;
+  /** the sentence the plan shows */
+  why: string;
+  /** tables above init.splitAbove, copied in key ranges */
+  split: string[];
+}
+
+/**
+ * `init: { method: snapshot }` copies with PostgreSQL's `copy_data = true` (one worker per
+ * table) unless the subscription asks for `parallel` > 1 in its own `init`, or a table is above
+ * `init.splitAbove` (the publisher's size estimate): then steep's own engine copies it, a big
+ * table in key ranges on several sessions. `two-phase` always uses steep's engine.
+ */
+export function copyPath(desired: Topology, observed: ClusterState, d: SubscriptionSpec): CopyPath {
+  const splitAbove = d.init.splitAbove ?? DEFAULT_SPLIT_ABOVE;
+  const publisher = observed.nodes[d.from];
+  const split = copiedTables(desired, observed, d)
+    .filter((t) => {
+      const size = publisher?.reachable ? publisher.tables[qualifiedName(t)]?.sizeBytes : null;
+      return size !== null && size !== undefined && size > splitAbove;
+    })
+    .map(qualifiedName);
+  const parallel = d.init.parallelDeclared === true && d.init.parallel > 1;
+  const limit = `init.splitAbove (${formatBytes(splitAbove)})`;
+  if (d.init.method === 'two-phase')
+    return { own: true, why: `two-phase copies with steep's own engine`, split };
+  if (d.init.method !== 'snapshot') return { own: false, why: '', split: [] };
+  if (!parallel && split.length === 0) {
+    return {
+      own: false,
+      why: `PostgreSQL's own copy (copy_data = true, one worker per table): init.parallel is ${d.init.parallelDeclared ? d.init.parallel : 'not set'} and no table is above ${limit}`,
+      split,
+    };
+  }
+  const reasons = [
+    ...(parallel ? [`init.parallel is ${d.init.parallel}`] : []),
+    ...(split.length > 0
+      ? [`${listText(split)} ${split.length === 1 ? 'is' : 'are'} above ${limit}, split into key ranges`]
+      : []),
+  ];
+  return {
+    own: true,
+    why: `steep's own copy with ${d.init.parallel} session${d.init.parallel === 1 ? '' : 's'}: ${reasons.join('; ')}`,
+    split,
+  };
 }
 
 /** A desired `snapshot` subscription its reachable subscriber does not have yet: it will copy. */
@@ -233,6 +283,22 @@ export function recordedState(node: ObservedNode, name: string): InitState {
 }
 
 /**
+ * An existing snapshot subscription whose own copy has not finished (interrupted): disabled,
+ * on a copy that steep's engine resumes; its `enabled` belongs to the init step.
+ */
+export function ownCopyPending(
+  ctx: Pick<PlanContext, 'desired' | 'observed'>,
+  node: ObservedNode,
+  d: SubscriptionSpec,
+  o: ObservedSubscription,
+): boolean {
+  if (d.init.method !== 'snapshot' || o.enabled) return false;
+  const state = recordedState(node, d.name);
+  if (state !== 'uninitialized' && state !== 'copying' && state !== 'failed') return false;
+  return copyPath(ctx.desired, ctx.observed, d).own || node.initState?.slots[d.name] !== undefined;
+}
+
+/**
  * An existing manual subscription still waiting for its origin advance and ENABLE: disabled,
  * not yet synchronized, with a prepared slot. Its `enabled` belongs to the init step, not to an
  * in-place alter.
@@ -297,13 +363,19 @@ export function planInitAfterCreate(
   if (d.init.method === 'snapshot') {
     const tables = copiedTables(ctx.desired, ctx.observed, d);
     const publisher = ctx.node(d.from);
+    const path = copyPath(ctx.desired, ctx.observed, d);
+    const count = `${tables.length} table${tables.length === 1 ? '' : 's'} (${copySize(tables, publisher, d.from)})`;
     addInitStep(ctx, d, node, {
       after,
-      reasonText:
-        `PostgreSQL copies ${tables.length} table${tables.length === 1 ? '' : 's'} (${copySize(tables, publisher, d.from)}) ` +
-        'into the new subscription; apply follows the copy and the catch-up until it is synchronized',
+      reasonText: path.own
+        ? `steep copies ${count} at an exported snapshot of a new slot ${d.slot} on ${d.from}, ${path.why}; ` +
+          `the subscription then starts at the slot's consistent point, and apply follows it until it is synchronized`
+        : `PostgreSQL copies ${count} into the new subscription; apply follows the copy and the catch-up until it is synchronized (${path.why})`,
       changes: [
         { path: 'init.method', before: null, after: 'snapshot' },
+        { path: 'init.copy', before: null, after: path.own ? 'steep' : 'postgresql' },
+        ...(path.own ? [{ path: 'init.parallel', before: null, after: d.init.parallel }] : []),
+        ...(path.split.length > 0 ? [{ path: 'init.split', before: null, after: path.split }] : []),
         { path: 'init.copies', before: null, after: tables.map(qualifiedName) },
         // a create starts over, whatever an earlier subscription of that name left recorded
         { path: 'init.state', before: 'uninitialized', after: 'synchronized' },
@@ -362,6 +434,19 @@ export function planInitOfExisting(
       changes: [
         { path: 'init.lsn', before: o.originLsn, after: ready.lsn },
         { path: 'init.state', before: state, after: d.enabled ? 'synchronized' : 'catching_up' },
+      ],
+    });
+    return;
+  }
+  if (ownCopyPending(ctx, node, d, o)) {
+    addInitStep(ctx, d, node, {
+      after,
+      reasonText:
+        `steep's own copy of ${d.name} did not finish (init ${state}): it resumes after the chunks it finished while their snapshot ` +
+        `is still held, or empties the tables and copies again on a new slot; then apply follows it until it is synchronized`,
+      changes: [
+        { path: 'init.copy', before: null, after: 'steep' },
+        { path: 'init.state', before: state, after: 'synchronized' },
       ],
     });
     return;

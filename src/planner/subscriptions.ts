@@ -19,10 +19,12 @@ import {
 import { sha256Hex, subscriptionDigest } from './digest.js';
 import { changedOutsideSteep, recordDrift } from './drift.js';
 import {
+  copyPath,
   existingData,
   type ManualReadiness,
   manualPending,
   manualReadiness,
+  ownCopyPending,
   planInitAfterCreate,
   planInitOfExisting,
 } from './init.js';
@@ -138,11 +140,17 @@ interface InitPlan {
   enabled: boolean;
 }
 
-/** What the init method means for CREATE SUBSCRIPTION. */
-function initPlan(d: SubscriptionSpec): InitPlan {
-  const prepared = d.init.method === 'manual' || d.init.method === 'two-phase';
+/**
+ * What the init method means for CREATE SUBSCRIPTION. steep's own copy creates the slot itself
+ * (with its exported snapshot), so the subscription starts disabled without a slot or a copy.
+ */
+function initPlan(ctx: PlanContext, d: SubscriptionSpec, forCreate = true): InitPlan {
+  const prepared =
+    d.init.method === 'manual' ||
+    d.init.method === 'two-phase' ||
+    (forCreate && copyPath(ctx.desired, ctx.observed, d).own);
   return {
-    copyData: d.init.method === 'snapshot',
+    copyData: d.init.method === 'snapshot' && !prepared,
     createSlot: !prepared,
     enabled: prepared ? false : d.enabled,
   };
@@ -290,7 +298,7 @@ function planCreate(
   node: ObservedNode,
   conn: DesiredConnection,
 ): void {
-  const init = initPlan(d);
+  const init = initPlan(ctx, d);
   const address = subscriptionAddress(d.name);
   initWarnings(ctx, d);
   let manual: ManualReadiness | null = null;
@@ -301,11 +309,12 @@ function planCreate(
   }
   const data = existingData(ctx, d, node);
   if (!data.ok) return;
-  const slot = prepareSlot(ctx, d, { createSlot: init.createSlot, ownDropFreesSlot: false });
+  const own = d.init.method === 'snapshot' && copyPath(ctx.desired, ctx.observed, d).own;
+  const slot = prepareSlot(ctx, d, { createSlot: init.createSlot || own, ownDropFreesSlot: false });
   if (!slot.ok) return;
-  warnOriginCopy(ctx, d, init.copyData);
-  if (init.createSlot)
-    ctx.slotChanges.push({ node: d.from, slot: d.slot, change: 'create', streams: init.enabled });
+  warnOriginCopy(ctx, d, init.copyData || own);
+  if (init.createSlot || own)
+    ctx.slotChanges.push({ node: d.from, slot: d.slot, change: 'create', streams: d.enabled });
   ctx.addStep({
     key: stepKey('subscription', node.name, d.name),
     phase: PHASE.subscription,
@@ -317,7 +326,7 @@ function planCreate(
     reasonText: `declared in steep.yaml, absent on ${node.name}`,
     changes: [...createChanges(d, conn, init, node.serverVersion), ...data.changes],
     statements: [...data.statements, ...createStatements(ctx, d, conn, init)],
-    hazards: [...(init.copyData ? (['copies-data'] as const) : []), ...data.hazards],
+    hazards: [...(init.copyData || own ? (['copies-data'] as const) : []), ...data.hazards],
     deps: [...subscriptionDeps(d), ...slot.deps],
     catalogDigest: subscriptionDigest(null, publisherSlot(ctx, d.from, d.slot)),
   });
@@ -366,7 +375,7 @@ function planChange(
   const changes: Change[] = [];
   const replaceBecause: string[] = [];
   // a manual init waiting for its origin advance: its init step enables it, not an ALTER here
-  const desiredEnabled = manualPending(node, d, o) ? o.enabled : d.enabled;
+  const desiredEnabled = manualPending(node, d, o) || ownCopyPending(ctx, node, d, o) ? o.enabled : d.enabled;
 
   if (o.from === '') {
     ctx.warn(
@@ -435,7 +444,8 @@ function planChange(
   }
 
   // in place, in an order PostgreSQL accepts: failover/two_phase only while disabled, refresh only while enabled
-  const init = initPlan(d);
+  // (tables added later are copied by PostgreSQL: steep's own copy seeds a new subscription)
+  const init = initPlan(ctx, d, false);
   const statements: Statement[] = [];
   const hazards: Hazard[] = [];
   let enabled = o.enabled;
@@ -548,7 +558,7 @@ function planReplace(
     );
     return;
   }
-  const init = initPlan(d);
+  const init = initPlan(ctx, d);
   const ownDropFreesSlot = !o.slotNone && o.from === d.from && o.slot === d.slot;
   initWarnings(ctx, d);
   const slot = prepareSlot(ctx, d, { createSlot: init.createSlot, ownDropFreesSlot });
@@ -560,7 +570,7 @@ function planReplace(
     ctx.slotChanges.push({ node: d.from, slot: d.slot, change: 'create', streams: init.enabled });
   const hazards: Hazard[] = ['drops-object'];
   if (drop.dropsSlot) hazards.push('drops-slot');
-  if (init.copyData) hazards.push('copies-data');
+  if (init.copyData || copyPath(ctx.desired, ctx.observed, d).own) hazards.push('copies-data');
   ctx.addStep({
     key: stepKey('subscription', node.name, d.name),
     phase: PHASE.subscription,

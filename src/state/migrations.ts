@@ -41,6 +41,15 @@ export function stateMigrations(schema: string): Migration[] {
         `CREATE TABLE IF NOT EXISTS ${s}.object_digests (node_name text NOT NULL, address text NOT NULL, digest text NOT NULL, recorded_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (node_name, address))`,
       ],
     },
+    {
+      version: 3,
+      statements: [
+        // steep's own copy engine (SPEC §9): the chunks of a copy at the snapshot of one slot
+        // (its consistent point `lsn`), planned once; a chunk is marked done in the transaction
+        // that loads its rows, so an interrupted copy resumes exactly after the chunks it finished
+        `CREATE TABLE IF NOT EXISTS ${s}.copy_chunks (node_name text NOT NULL, subscription text NOT NULL, lsn pg_lsn NOT NULL, table_schema text NOT NULL, table_name text NOT NULL, chunk integer NOT NULL, lower_bound text, upper_bound text, estimated_bytes bigint NOT NULL DEFAULT 0, rows bigint, bytes bigint, completed_at timestamptz, PRIMARY KEY (node_name, subscription, lsn, table_schema, table_name, chunk))`,
+      ],
+    },
   ];
 }
 

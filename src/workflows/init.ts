@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { streamInit } from '../copy/streamInit.js';
 import type { EventSink } from '../executors/events.js';
 import { type FollowOptions, followInit, stateChangeEvent } from '../executors/initFollow.js';
 import { completeManualInit } from '../executors/manualInit.js';
@@ -32,6 +33,11 @@ export interface FollowOutcome {
   error?: unknown;
 }
 
+/** The plan chose steep's own copy engine for this init step. */
+function ownCopy(step: Step): boolean {
+  return step.changes.some((c) => c.path === 'init.copy' && c.after === 'steep');
+}
+
 export function subscriptionOf(topology: Topology, step: Step): SubscriptionSpec {
   const name = step.address.replace(/^subscription\./, '');
   const spec = topology.subscriptions[name];
@@ -61,9 +67,9 @@ export class InitRunner {
       this.opts = { ...opts, failAfterMs: env };
   }
 
-  /** An init step whose completion is reported after its follow. */
+  /** An init step whose completion is reported after its follow (steep's own copy: after the copy, at least). */
   defers(step: Step): boolean {
-    return step.kind === 'subscription-init' && this.opts.wait;
+    return step.kind === 'subscription-init' && (this.opts.wait || ownCopy(step));
   }
 
   private store(step: Step): SubscriptionStateStore {
@@ -77,7 +83,7 @@ export class InitRunner {
     this.startedAt.set(step.id, Date.now());
     if (d.init.method === 'manual') await completeManualInit(client, step, ctx, d, schema, this.opts.onEvent);
     else await startSnapshotInit(client, step, d, schema, this.opts.onEvent);
-    if (this.opts.wait) this.queued.push(step);
+    if (this.defers(step)) this.queued.push(step);
   }
 
   /**
@@ -148,6 +154,13 @@ export class InitRunner {
       steps.map(async (step): Promise<FollowOutcome> => {
         try {
           const d = subscriptionOf(this.topology, step);
+          // steep's own copy runs here, in the CLI, after every other step
+          if (ownCopy(step))
+            await streamInit(this.topology, d, {
+              onEvent: this.opts.onEvent,
+              onProgress: (p) => this.opts.onProgress?.(step, p),
+            });
+          if (!this.opts.wait) return { step };
           const options: FollowOptions = {
             onEvent: this.opts.onEvent,
             onProgress: (p) => this.opts.onProgress?.(step, p),

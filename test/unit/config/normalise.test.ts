@@ -97,7 +97,7 @@ describe('the SPEC §2 example', () => {
           },
           schemaSync: 'auto',
           // strategy applies to merge only: ignored here, with a warning
-          init: { method: 'snapshot', parallel: 4, existingData: 'fail' },
+          init: { method: 'snapshot', parallel: 4, parallelDeclared: true, existingData: 'fail' },
           protect: false,
         },
       },

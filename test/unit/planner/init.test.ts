@@ -99,6 +99,58 @@ describe('init: snapshot', () => {
     expect(p.summary.init).toBe(1);
   });
 
+  it("takes steep's own copy when init.parallel > 1 is declared or a table is above splitAbove, and says why", () => {
+    const cases: Array<{ init: Partial<InitSpec>; own: boolean; why: RegExp }> = [
+      // parallel inherited from settings keeps PostgreSQL's copy
+      {
+        init: {},
+        own: false,
+        why: /init\.parallel is not set and no table is above init\.splitAbove \(1\.0 GB\)/,
+      },
+      { init: { parallel: 1, parallelDeclared: true }, own: false, why: /init\.parallel is 1 and no table/ },
+      {
+        init: { parallel: 4, parallelDeclared: true },
+        own: true,
+        why: /with 4 sessions: init\.parallel is 4$/,
+      },
+      {
+        init: { parallel: 1, parallelDeclared: true, splitAbove: 100 * 1024 },
+        own: true,
+        why: /public\.items and public\.orders are above init\.splitAbove \(100\.0 kB\), split into key ranges/,
+      },
+    ];
+    for (const c of cases) {
+      const t = base(c.init);
+      const s = absent(t);
+      at(s, 'east').tables['public.orders'] = {
+        ...at(s, 'east').tables['public.orders']!,
+        sizeBytes: 200 * 1024,
+      };
+      at(s, 'east').tables['public.items'] = {
+        ...at(s, 'east').tables['public.items']!,
+        sizeBytes: 300 * 1024,
+      };
+      const p = runPlan(t, s);
+      const init = initStepAt(p, ADDR);
+      const create = stepAt(p, ADDR);
+      expect(init.changes).toContainEqual({
+        path: 'init.copy',
+        before: null,
+        after: c.own ? 'steep' : 'postgresql',
+      });
+      expect(init.reasonText.replace(/; the subscription then starts.*$/, '').replace(/\)$/, '')).toMatch(
+        c.why,
+      );
+      const sql = create.statements.map((x) => x.sql).find((x) => x.startsWith('CREATE SUBSCRIPTION'))!;
+      if (c.own) {
+        expect(sql).toMatch(/create_slot = false/);
+        expect(sql).toMatch(/copy_data = false/);
+        expect(sql).toMatch(/enabled = false/);
+      } else expect(sql).not.toMatch(/create_slot = false|copy_data = false/);
+      expect(create.hazards).toContain('copies-data');
+    }
+  });
+
   it('counts a table never analysed on the publisher apart, never as 0 B', () => {
     const t = base();
     const s = absent(t);

@@ -1,0 +1,192 @@
+import { type Readable, Transform } from 'node:stream';
+import type pg from 'pg';
+import { to as copyTo } from 'pg-copy-streams';
+import { type CopySourceTable, copyOutSql, readSplitPoints } from '../catalog/copySource.js';
+import { connect } from '../db/connect.js';
+import { mask } from '../db/mask.js';
+import { SteepError } from '../model/errors.js';
+import { quoteLiteral } from '../model/sql.js';
+import type { ConnectionSpec } from '../model/topology.js';
+import { qualifiedName } from '../model/topology.js';
+
+/**
+ * steep's own copy engine (SPEC §9): N sessions on one exported snapshot, each streaming
+ * `COPY … TO STDOUT` of one chunk at a time (a whole table, or one key range of a big one) into
+ * a sink: the subscriber's `COPY … FROM STDIN`, or a file. Nothing is held in memory beyond the
+ * streams' buffers, so memory stays flat in table size. A chunk that fails is retried on a
+ * fresh session (up to RETRIES times, the snapshot still held); the sink makes each finished
+ * chunk durable together with its record, so a rerun skips exactly the chunks that are done.
+ */
+
+export interface Chunk {
+  table: CopySourceTable;
+  /** 0 for a table copied whole */
+  index: number;
+  lower: string | null;
+  upper: string | null;
+  /** the table's estimated size shared among its chunks */
+  estimatedBytes: number;
+}
+
+export interface ChunkResult {
+  rows: number;
+  bytes: number;
+}
+
+/** Where a chunk's COPY data goes; `write` resolves once the chunk is durable. */
+export interface ChunkSink {
+  open(): Promise<ChunkWriter>;
+}
+
+export interface ChunkWriter {
+  write(chunk: Chunk, data: Readable, binary: boolean): Promise<ChunkResult>;
+  close(): Promise<void>;
+}
+
+export interface CopyRun {
+  node: string;
+  connection: ConnectionSpec;
+  connectTimeoutMs?: number;
+  snapshot: string;
+  parallel: number;
+  binary: boolean;
+  chunks: Chunk[];
+  sink: ChunkSink;
+  onChunk?: (chunk: Chunk, result: ChunkResult) => void;
+  /** bytes streamed so far, as they pass (progress between chunk ends) */
+  onBytes?: (n: number) => void;
+  /** set when the run must stop: no new chunk starts */
+  signal?: AbortSignal;
+}
+
+export const RETRIES = 3;
+const RETRY_DELAY_MS = 1000;
+
+/** Split `tables` into chunks: those above `splitAbove` into key ranges from the key's distribution. */
+export async function planChunks(
+  client: pg.Client,
+  tables: readonly CopySourceTable[],
+  opts: { splitAbove: number; parallel: number },
+): Promise<Chunk[]> {
+  const out: Chunk[] = [];
+  for (const t of tables) {
+    const wanted =
+      t.estimatedBytes > opts.splitAbove && t.key
+        ? Math.min(256, Math.max(opts.parallel, Math.ceil(t.estimatedBytes / opts.splitAbove)))
+        : 1;
+    const points = wanted > 1 ? await readSplitPoints(client, t, wanted) : [];
+    const bounds: Array<string | null> = [null, ...points, null];
+    const share = t.estimatedBytes / (bounds.length - 1);
+    for (let i = 0; i + 1 < bounds.length; i++)
+      out.push({ table: t, index: i, lower: bounds[i]!, upper: bounds[i + 1]!, estimatedBytes: share });
+  }
+  // the biggest chunks first, so the last ones to finish are small
+  return out.sort((a, b) => b.estimatedBytes - a.estimatedBytes || compareChunks(a, b));
+}
+
+function compareChunks(a: Chunk, b: Chunk): number {
+  const x = qualifiedName(a.table);
+  const y = qualifiedName(b.table);
+  return x < y ? -1 : x > y ? 1 : a.index - b.index;
+}
+
+/** A publisher session inside a REPEATABLE READ transaction at the exported snapshot. */
+export async function snapshotSession(
+  run: Pick<CopyRun, 'node' | 'connection' | 'connectTimeoutMs' | 'snapshot'>,
+): Promise<pg.Client> {
+  const client = await connect(run.connection, {
+    node: run.node,
+    applicationName: 'steep copy',
+    connectTimeoutMs: run.connectTimeoutMs,
+  });
+  try {
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+    await client.query(`SET TRANSACTION SNAPSHOT ${quoteLiteral(run.snapshot)}`);
+    return client;
+  } catch (err) {
+    await client.end().catch(() => {});
+    throw err;
+  }
+}
+
+/** Is the exported snapshot still held (its holder alive)? */
+export async function snapshotHeld(
+  run: Pick<CopyRun, 'node' | 'connection' | 'connectTimeoutMs' | 'snapshot'>,
+): Promise<boolean> {
+  try {
+    const c = await snapshotSession(run);
+    await c.end().catch(() => {});
+    return true;
+  } catch (err) {
+    // 22023: invalid snapshot identifier (the exporting connection is gone)
+    if ((err as { code?: string }).code === '22023') return false;
+    throw err;
+  }
+}
+
+function counter(onBytes?: (n: number) => void): Transform & { bytes: number } {
+  const t = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      t.bytes += chunk.length;
+      onBytes?.(chunk.length);
+      done(null, chunk);
+    },
+  }) as Transform & { bytes: number };
+  t.bytes = 0;
+  return t;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Copy every chunk with `parallel` workers; rejects with the first chunk that fails RETRIES times. */
+export async function runCopy(run: CopyRun): Promise<void> {
+  const queue = [...run.chunks];
+  let failure: unknown = null;
+  const worker = async (): Promise<void> => {
+    let source: pg.Client | null = null;
+    let writer: ChunkWriter | null = null;
+    try {
+      for (
+        let chunk = queue.shift();
+        chunk && failure === null && !run.signal?.aborted;
+        chunk = queue.shift()
+      ) {
+        for (let attempt = 1; ; attempt++) {
+          try {
+            source ??= await snapshotSession(run);
+            writer ??= await run.sink.open();
+            const out = source.query(copyTo(copyOutSql(chunk.table, chunk, run.binary)));
+            const count = counter(run.onBytes);
+            out.on('error', (e) => count.destroy(e));
+            const result = await writer.write(chunk, out.pipe(count), run.binary);
+            run.onChunk?.(chunk, result);
+            break;
+          } catch (err) {
+            await source?.end().catch(() => {});
+            await writer?.close().catch(() => {});
+            source = null;
+            writer = null;
+            if (attempt >= RETRIES || run.signal?.aborted || (err as { code?: string }).code === '22023') {
+              throw new SteepError(
+                'copy.chunk_failed',
+                `copy of ${qualifiedName(chunk.table)}${chunk.lower !== null || chunk.upper !== null ? ` (range ${chunk.index + 1})` : ''} ` +
+                  `failed after ${attempt} attempt${attempt === 1 ? '' : 's'}: ${mask(err instanceof Error ? err.message : String(err))}`,
+                { node: run.node, cause: err },
+              );
+            }
+            await sleep(RETRY_DELAY_MS * attempt);
+          }
+        }
+      }
+    } catch (err) {
+      failure ??= err;
+    } finally {
+      await source?.end().catch(() => {});
+      await writer?.close().catch(() => {});
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(run.parallel, run.chunks.length)) }, worker));
+  if (failure !== null) throw failure;
+}

@@ -1,0 +1,101 @@
+import { spawn } from 'node:child_process';
+import { closeSync, openSync, unlinkSync, utimesSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { SteepError } from '../model/errors.js';
+import type { ConnectionSpec } from '../model/topology.js';
+
+/**
+ * An exported snapshot lives only while the replication connection that exported it stays open
+ * and idle (SPEC §9). steep keeps that connection in a small detached process, the *holder*, so
+ * that a copy interrupted by a crash, a SIGKILL or a Ctrl-C resumes at the very same snapshot:
+ * the chunks it finished are consistent with those still to copy and with the slot's consistent
+ * point. The holder keeps the snapshot while its heartbeat file is touched (steep touches it
+ * every second while it copies), and for `STEEP_SNAPSHOT_HOLD_MS` (default 10 minutes) after the
+ * last touch, then lets go; a rerun after that finds the snapshot gone and says so. A held
+ * snapshot keeps the publisher's vacuum from removing rows newer than it: it is released as
+ * soon as the copy is done.
+ */
+
+export interface HolderRequest {
+  node: string;
+  connection: ConnectionSpec;
+  connectTimeoutMs?: number;
+  serverVersion: number;
+  slot: string;
+  heartbeatFile: string;
+  holdMs: number;
+}
+
+export interface HeldSnapshot {
+  lsn: string;
+  snapshot: string;
+}
+
+const DEFAULT_HOLD_MS = 10 * 60_000;
+
+export function holdMs(): number {
+  const env = Number.parseInt(process.env.STEEP_SNAPSHOT_HOLD_MS ?? '', 10);
+  return Number.isFinite(env) && env > 0 ? env : DEFAULT_HOLD_MS;
+}
+
+/** Touches the heartbeat file every second until released; release lets the holder go. */
+export class Heartbeat {
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(private readonly file: string) {
+    this.touch();
+    this.timer = setInterval(() => this.touch(), 1000);
+    this.timer.unref();
+  }
+
+  private touch(): void {
+    try {
+      const now = new Date();
+      utimesSync(this.file, now, now);
+    } catch {
+      closeSync(openSync(this.file, 'a'));
+    }
+  }
+
+  /** Stop touching; with `letGo`, remove the file so the holder ends its snapshot now. */
+  stop(letGo: boolean): void {
+    clearInterval(this.timer);
+    if (letGo) {
+      try {
+        unlinkSync(this.file);
+      } catch {
+        // already gone
+      }
+    }
+  }
+}
+
+/** Start a holder: it creates `slot` with an exported snapshot and holds it. */
+export async function startHolder(
+  req: Omit<HolderRequest, 'holdMs'>,
+): Promise<HeldSnapshot & { heartbeat: Heartbeat }> {
+  const heartbeat = new Heartbeat(req.heartbeatFile);
+  const child = spawn(process.execPath, [new URL('./holderMain.js', import.meta.url).pathname], {
+    detached: true,
+    stdio: ['pipe', 'pipe', 'ignore'],
+  });
+  child.stdin.end(JSON.stringify({ ...req, holdMs: holdMs() } satisfies HolderRequest));
+  const lines = createInterface({ input: child.stdout });
+  const first = await new Promise<string | null>((resolve) => {
+    lines.once('line', resolve);
+    child.once('exit', () => resolve(null));
+  });
+  lines.close();
+  child.stdout.destroy();
+  child.unref();
+  const answer = first ? (JSON.parse(first) as Partial<HeldSnapshot> & { error?: string }) : {};
+  if (!answer.lsn || !answer.snapshot) {
+    heartbeat.stop(true);
+    throw new SteepError(
+      'copy.slot_failed',
+      `cannot create slot ${req.slot} with an exported snapshot on ${req.node}: ${answer.error ?? 'the snapshot holder ended without an answer'}`,
+      { node: req.node },
+    );
+  }
+  return { lsn: answer.lsn, snapshot: answer.snapshot, heartbeat };
+}

@@ -1,0 +1,433 @@
+import { createHash } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type pg from 'pg';
+import { type CopySourceTable, readColumns, readCopySource } from '../catalog/copySource.js';
+import { connect } from '../db/connect.js';
+import { mask } from '../db/mask.js';
+import type { EventSink } from '../executors/events.js';
+import { stateChangeEvent } from '../executors/initFollow.js';
+import { SteepError } from '../model/errors.js';
+import type { InitProgress, InitState } from '../model/initState.js';
+import { quoteIdent, quoteTable } from '../model/sql.js';
+import {
+  DEFAULT_SPLIT_ABOVE,
+  qualifiedName,
+  type SubscriptionSpec,
+  type Topology,
+} from '../model/topology.js';
+import { originAdvanceSql } from '../planner/init.js';
+import { alterSubscriptionSql } from '../planner/sqlBuild.js';
+import { type ChunkRecord, CopyChunkStore } from '../state/copyChunks.js';
+import { InitSlotStore } from '../state/initSlots.js';
+import { SubscriptionStateStore } from '../state/subscriptionState.js';
+import { type Chunk, planChunks, runCopy, snapshotHeld, snapshotSession } from './engine.js';
+import { Heartbeat, startHolder } from './snapshotHolder.js';
+import { SubscriberSink } from './subscriberSink.js';
+
+/**
+ * `init: { method: snapshot, parallel: N }` with steep's own copy (SPEC §9): the subscription
+ * exists, disabled, on no slot yet (created with create_slot = false, copy_data = false). A
+ * holder creates its slot with an exported snapshot; N sessions copy every published table at
+ * that snapshot straight into the subscriber (big tables in key ranges); then the
+ * subscription's origin is advanced to the slot's consistent point and it is enabled, so it
+ * streams exactly the changes after the copy. A rerun after an interruption copies only the
+ * chunks not done, at the same snapshot while its holder still holds it; once that is gone it
+ * empties the tables and starts over on a new slot (nothing else would be consistent).
+ */
+
+export interface StreamInitOptions {
+  onEvent: EventSink;
+  onProgress?: (p: InitProgress) => void;
+}
+
+interface Sessions {
+  sub: pg.Client;
+  pub: pg.Client;
+  pubVersion: number;
+  subVersion: number;
+}
+
+function heartbeatFile(topology: Topology, d: SubscriptionSpec): string {
+  const id = createHash('sha256')
+    .update(`${topology.topology}\0${d.node}\0${d.from}\0${d.slot}`)
+    .digest('hex')
+    .slice(0, 16);
+  return join(tmpdir(), `steep-snapshot-${id}.hold`);
+}
+
+async function versionOf(c: pg.Client): Promise<number> {
+  const { rows } = await c.query<{ v: string }>("SELECT current_setting('server_version_num') AS v");
+  return Number(rows[0]!.v);
+}
+
+/** Same major version and only built-in types, identical on both sides: binary COPY. */
+export function binaryCompatible(
+  tables: readonly CopySourceTable[],
+  target: Map<string, Array<{ name: string; type: string }>>,
+  sameMajor: boolean,
+): boolean {
+  if (!sameMajor) return false;
+  return tables.every((t) => {
+    const cols = new Map((target.get(qualifiedName(t)) ?? []).map((c) => [c.name, c.type]));
+    return t.columns.every((c) => c.builtin && cols.get(c.name) === c.type);
+  });
+}
+
+function toChunks(records: ChunkRecord[], tables: Map<string, CopySourceTable>): Chunk[] {
+  return records.map((r) => ({
+    table: tables.get(qualifiedName(r.table))!,
+    index: r.chunk,
+    lower: r.lower,
+    upper: r.upper,
+    estimatedBytes: r.estimatedBytes,
+  }));
+}
+
+export async function streamInit(
+  topology: Topology,
+  d: SubscriptionSpec,
+  opts: StreamInitOptions,
+): Promise<void> {
+  const store = new SubscriptionStateStore(topology.settings.stateSchema, d.node);
+  const record = async (to: InitState, error: string | null = null) => {
+    const c = await connect(topology.nodes[d.node]!.connection, {
+      node: d.node,
+      applicationName: 'steep init',
+      connectTimeoutMs: topology.settings.connectTimeout,
+    });
+    try {
+      const recorded = (await store.get(c, d.name))?.state ?? 'uninitialized';
+      if (recorded === to) return;
+      const changes = await store.transition(c, d.name, to, { method: d.init.method, source: d.from, error });
+      for (const ch of changes) opts.onEvent(stateChangeEvent(ch));
+    } finally {
+      await c.end().catch(() => {});
+    }
+  };
+  await record('copying');
+  try {
+    await copyAndStart(topology, d, opts);
+  } catch (err) {
+    const reason = `init of subscription ${d.name} on ${d.node} failed: ${mask(err instanceof Error ? err.message : String(err))}; apply again to resume it`;
+    await record('failed', reason).catch(() => {});
+    opts.onEvent({
+      event: 'init.failed',
+      level: 'error',
+      node: d.node,
+      subscription: d.name,
+      phase: 'failed',
+      message: reason,
+    });
+    throw err instanceof SteepError
+      ? err
+      : new SteepError('init.failed', reason, { node: d.node, cause: err });
+  }
+}
+
+async function copyAndStart(topology: Topology, d: SubscriptionSpec, opts: StreamInitOptions): Promise<void> {
+  const schema = topology.settings.stateSchema;
+  const pubSpec = topology.nodes[d.from]!;
+  const subSpec = topology.nodes[d.node]!;
+  const connectTimeoutMs = topology.settings.connectTimeout;
+  const sub = await connect(subSpec.connection, {
+    node: d.node,
+    applicationName: 'steep init',
+    connectTimeoutMs,
+  });
+  let pub: pg.Client | null = null;
+  let heartbeat: Heartbeat | null = null;
+  let done = false;
+  try {
+    pub = await connect(pubSpec.connection, {
+      node: d.from,
+      applicationName: 'steep init',
+      connectTimeoutMs,
+    });
+    const s: Sessions = { sub, pub, pubVersion: await versionOf(pub), subVersion: await versionOf(sub) };
+    const slots = new InitSlotStore(schema, d.node);
+    const chunks = new CopyChunkStore(schema, d.node);
+    const file = heartbeatFile(topology, d);
+    const source = { node: d.from, connection: pubSpec.connection, connectTimeoutMs };
+
+    // resume at the recorded snapshot while its holder still holds it
+    let recorded = await slots.forSubscription(sub, d.name);
+    if (recorded && recorded.slot === d.slot && recorded.snapshotName) {
+      heartbeat = new Heartbeat(file);
+      if (!(await snapshotHeld({ ...source, snapshot: recorded.snapshotName }))) {
+        heartbeat.stop(true);
+        heartbeat = null;
+        opts.onEvent({
+          event: 'init.state_change',
+          level: 'warn',
+          node: d.node,
+          subscription: d.name,
+          phase: 'copying',
+          message: `the snapshot of the interrupted copy (slot ${d.slot} at ${recorded.lsn}) is no longer held; copying again from a new snapshot`,
+        });
+        recorded = null;
+      }
+    } else recorded = null;
+
+    let lsn: string;
+    let snapshot: string;
+    if (recorded) {
+      lsn = recorded.lsn;
+      snapshot = recorded.snapshotName!;
+    } else {
+      await startOver(s, d, topology);
+      const held = await startHolder({
+        ...source,
+        serverVersion: s.pubVersion,
+        slot: d.slot,
+        heartbeatFile: file,
+      });
+      heartbeat = held.heartbeat;
+      lsn = held.lsn;
+      snapshot = held.snapshot;
+      await slots.record(sub, { slot: d.slot, subscription: d.name, lsn, snapshotName: snapshot });
+    }
+
+    // the tables as the publications publish them, read at the snapshot
+    const reader = await snapshotSession({ ...source, snapshot });
+    let tables: CopySourceTable[];
+    let plan: ChunkRecord[];
+    try {
+      tables = await readCopySource(reader, d.publications, s.pubVersion);
+      plan = await chunks.list(sub, d.name, lsn);
+      if (plan.length === 0) {
+        const planned = await planChunks(reader, tables, {
+          splitAbove: d.init.splitAbove ?? DEFAULT_SPLIT_ABOVE,
+          parallel: d.init.parallel,
+        });
+        plan = planned.map((c) => ({
+          table: { schema: c.table.schema, name: c.table.name },
+          chunk: c.index,
+          lower: c.lower,
+          upper: c.upper,
+          estimatedBytes: c.estimatedBytes,
+          rows: null,
+          bytes: null,
+        }));
+        await chunks.plan(sub, d.name, lsn, plan);
+      }
+    } finally {
+      await reader.end().catch(() => {});
+    }
+    const byName = new Map(tables.map((t) => [qualifiedName(t), t]));
+    const missing = plan.filter((r) => !byName.has(qualifiedName(r.table)));
+    if (missing.length > 0) {
+      throw new SteepError(
+        'copy.plan_changed',
+        `subscription ${d.name}: ${qualifiedName(missing[0]!.table)} is no longer published by ${d.publications.join(', ')} on ${d.from}; run steep init cancel ${d.name} and apply again`,
+        { address: `subscription.${d.name}`, node: d.node },
+      );
+    }
+    const target = await readColumns(sub, tables);
+    const binary = binaryCompatible(
+      tables,
+      target,
+      Math.floor(s.pubVersion / 10000) === Math.floor(s.subVersion / 10000),
+    );
+    const todo = toChunks(
+      plan.filter((r) => r.rows === null),
+      byName,
+    );
+    opts.onEvent({
+      event: 'init.copy_planned',
+      level: 'info',
+      node: d.node,
+      subscription: d.name,
+      phase: 'copying',
+      message: describePlan(d, plan, todo.length, binary, lsn),
+    });
+    const progress = new CopyProgress(d, plan, tables, opts.onProgress);
+    await runCopy({
+      ...source,
+      snapshot,
+      parallel: d.init.parallel,
+      binary,
+      chunks: todo,
+      sink: new SubscriberSink({
+        node: d.node,
+        connection: subSpec.connection,
+        connectTimeoutMs,
+        stateSchema: schema,
+        subscription: d.name,
+        lsn,
+      }),
+      onChunk: (c, r) => {
+        progress.chunkDone(c, r.rows);
+        if (progress.tableDone(c.table))
+          opts.onEvent({
+            event: 'init.table_complete',
+            level: 'info',
+            node: d.node,
+            subscription: d.name,
+            table: qualifiedName(c.table),
+            rows_copied: progress.rowsOf(c.table),
+          });
+      },
+      onBytes: (n) => progress.bytes(n),
+    });
+    progress.report(true);
+
+    // the subscription streams what the slot holds after the snapshot
+    await sub.query(originAdvanceSql(d.name, lsn));
+    if (d.enabled) await sub.query(alterSubscriptionSql(d.name, 'ENABLE'));
+    await slots.removeFor(sub, d.name);
+    await chunks.clear(sub, d.name);
+    done = true;
+  } finally {
+    heartbeat?.stop(done);
+    await pub?.end().catch(() => {});
+    await sub.end().catch(() => {});
+  }
+}
+
+/**
+ * No usable snapshot: empty what an earlier copy of the subscription loaded, forget its
+ * chunks, and drop a slot of that name nobody streams (the subscription is disabled).
+ */
+async function startOver(s: Sessions, d: SubscriptionSpec, topology: Topology): Promise<void> {
+  const schema = topology.settings.stateSchema;
+  const { rows } = await s.sub.query<{ schema: string; name: string }>(
+    `SELECT DISTINCT table_schema AS schema, table_name AS name FROM ${quoteIdent(schema)}.copy_chunks
+      WHERE node_name = $1 AND subscription = $2 AND completed_at IS NOT NULL`,
+    [d.node, d.name],
+  );
+  if (rows.length > 0) await s.sub.query(`TRUNCATE TABLE ${rows.map(quoteTable).join(', ')}`);
+  await new CopyChunkStore(schema, d.node).clear(s.sub, d.name);
+  const { rows: slot } = await s.pub.query<{ active: boolean }>(
+    'SELECT active FROM pg_catalog.pg_replication_slots WHERE slot_name = $1',
+    [d.slot],
+  );
+  if (slot[0]?.active) {
+    throw new SteepError(
+      'copy.slot_active',
+      `subscription ${d.name}: slot ${d.slot} on ${d.from} is in use by another process; stop it (an earlier steep still holding its snapshot?) and apply again`,
+      { address: `subscription.${d.name}`, node: d.from },
+    );
+  }
+  if (slot[0]) await s.pub.query('SELECT pg_catalog.pg_drop_replication_slot($1)', [d.slot]);
+}
+
+/** "copying 4 tables (public.big in 6 key ranges) on 3 sessions, binary, at 0/1A2B3C4" */
+function describePlan(
+  d: SubscriptionSpec,
+  plan: ChunkRecord[],
+  todo: number,
+  binary: boolean,
+  lsn: string,
+): string {
+  const per = new Map<string, number>();
+  for (const r of plan) per.set(qualifiedName(r.table), (per.get(qualifiedName(r.table)) ?? 0) + 1);
+  const split = [...per].filter(([, n]) => n > 1).map(([t, n]) => `${t} in ${n} key ranges`);
+  const what = `${per.size} table${per.size === 1 ? '' : 's'}${split.length > 0 ? ` (${split.join(', ')})` : ''}`;
+  const how = `on ${d.init.parallel} session${d.init.parallel === 1 ? '' : 's'}, ${binary ? 'binary' : 'text'} COPY, at the snapshot of slot ${d.slot} (${lsn})`;
+  return todo < plan.length
+    ? `resuming the copy of ${what}: ${plan.length - todo} of ${plan.length} chunks already copied; the rest ${how}`
+    : `copying ${what} ${how}`;
+}
+
+/** Progress figures of a copy, as the native init reports them. */
+class CopyProgress {
+  private readonly startedAt = Date.now();
+  private readonly rowsByTable = new Map<string, number>();
+  private readonly chunksLeft = new Map<string, number>();
+  private readonly totalBytes: number;
+  private doneBytes = 0;
+  private streamed = 0;
+  private lastReport = 0;
+
+  constructor(
+    private readonly d: SubscriptionSpec,
+    plan: ChunkRecord[],
+    private readonly tables: CopySourceTable[],
+    private readonly onProgress?: (p: InitProgress) => void,
+  ) {
+    this.totalBytes = plan.reduce((n, r) => n + r.estimatedBytes, 0);
+    for (const r of plan) {
+      const qn = qualifiedName(r.table);
+      if (r.rows === null) this.chunksLeft.set(qn, (this.chunksLeft.get(qn) ?? 0) + 1);
+      else {
+        this.rowsByTable.set(qn, (this.rowsByTable.get(qn) ?? 0) + r.rows);
+        this.doneBytes += r.estimatedBytes;
+      }
+    }
+  }
+
+  chunkDone(c: Chunk, rows: number): void {
+    const qn = qualifiedName(c.table);
+    this.rowsByTable.set(qn, (this.rowsByTable.get(qn) ?? 0) + rows);
+    this.chunksLeft.set(qn, (this.chunksLeft.get(qn) ?? 1) - 1);
+    this.doneBytes += c.estimatedBytes;
+    this.report(false);
+  }
+
+  tableDone(t: { schema: string; name: string }): boolean {
+    return (this.chunksLeft.get(qualifiedName(t)) ?? 0) === 0;
+  }
+
+  rowsOf(t: { schema: string; name: string }): number {
+    return this.rowsByTable.get(qualifiedName(t)) ?? 0;
+  }
+
+  bytes(n: number): void {
+    this.streamed += n;
+    this.report(false);
+  }
+
+  report(final: boolean): void {
+    if (!this.onProgress) return;
+    const now = Date.now();
+    if (!final && now - this.lastReport < 500) return;
+    this.lastReport = now;
+    const rows = [...this.rowsByTable.values()].reduce((a, b) => a + b, 0);
+    const percent = final
+      ? 100
+      : this.totalBytes > 0
+        ? Math.min(99, (Math.max(this.doneBytes, this.streamed) / this.totalBytes) * 100)
+        : 0;
+    const seconds = (now - this.startedAt) / 1000;
+    const rate = seconds > 0 ? rows / seconds : null;
+    const tablesDone = this.tables.filter((t) => this.tableDone(t)).length;
+    this.onProgress({
+      subscription: this.d.name,
+      node: this.d.node,
+      from: this.d.from,
+      method: this.d.init.method,
+      state: 'copying',
+      percent,
+      tablesTotal: this.tables.length,
+      tablesDone,
+      currentTables: this.tables.filter((t) => !this.tableDone(t)).map(qualifiedName),
+      rowsCopied: rows,
+      bytesTotal: this.totalBytes,
+      rowsPerSecond: rate,
+      etaSeconds: percent > 0 && percent < 100 ? Math.round((seconds * (100 - percent)) / percent) : null,
+      lagBytes: null,
+      lagSeconds: null,
+      syncWorkers: 0,
+      applyWorkerRunning: false,
+      applyErrorCount: null,
+      syncErrorCount: null,
+      publisherError: null,
+      subscriberError: null,
+      exists: true,
+      enabled: false,
+      error: null,
+      startedAt: new Date(this.startedAt).toISOString(),
+      sampledAt: new Date(now).toISOString(),
+      tables: this.tables.map((t) => ({
+        schema: t.schema,
+        name: t.name,
+        state: this.tableDone(t) ? 'r' : 'd',
+        sizeBytes: t.estimatedBytes,
+        estimatedRows: t.estimatedRows,
+        rowsCopied: this.rowsOf(t),
+        percent: this.tableDone(t) ? 100 : 0,
+      })),
+    });
+  }
+}

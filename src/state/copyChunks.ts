@@ -1,0 +1,97 @@
+import type pg from 'pg';
+import { quoteIdent } from '../model/sql.js';
+import type { TableName } from '../model/topology.js';
+
+/**
+ * `copy_chunks` rows on the subscriber (SPEC §8): the chunks of steep's own copy of a
+ * subscription at the snapshot of its slot (consistent point `lsn`), recorded once when the
+ * copy is planned (so a rerun copies the very same key ranges), and marked done in the same
+ * transaction as the chunk's rows, so the two never disagree.
+ */
+export interface ChunkRecord {
+  table: TableName;
+  chunk: number;
+  lower: string | null;
+  upper: string | null;
+  estimatedBytes: number;
+  /** null until done */
+  rows: number | null;
+  bytes: number | null;
+}
+
+export class CopyChunkStore {
+  constructor(
+    private readonly schema: string,
+    private readonly node: string,
+  ) {}
+
+  private get table(): string {
+    return `${quoteIdent(this.schema)}.copy_chunks`;
+  }
+
+  async list(client: pg.Client, subscription: string, lsn: string): Promise<ChunkRecord[]> {
+    const { rows } = await client.query<{
+      table_schema: string;
+      table_name: string;
+      chunk: number;
+      lower_bound: string | null;
+      upper_bound: string | null;
+      estimated_bytes: string;
+      rows: string | null;
+      bytes: string | null;
+    }>(
+      `SELECT table_schema, table_name, chunk, lower_bound, upper_bound, estimated_bytes::text, rows::text, bytes::text
+         FROM ${this.table} WHERE node_name = $1 AND subscription = $2 AND lsn = $3::pg_lsn
+        ORDER BY table_schema, table_name, chunk`,
+      [this.node, subscription, lsn],
+    );
+    return rows.map((r) => ({
+      table: { schema: r.table_schema, name: r.table_name },
+      chunk: r.chunk,
+      lower: r.lower_bound,
+      upper: r.upper_bound,
+      estimatedBytes: Number(r.estimated_bytes),
+      rows: r.rows === null ? null : Number(r.rows),
+      bytes: r.bytes === null ? null : Number(r.bytes),
+    }));
+  }
+
+  /** The copy's plan, replacing whatever an earlier copy of the subscription left. */
+  async plan(client: pg.Client, subscription: string, lsn: string, chunks: ChunkRecord[]): Promise<void> {
+    await this.clear(client, subscription);
+    await client.query(
+      `INSERT INTO ${this.table} (node_name, subscription, lsn, table_schema, table_name, chunk, lower_bound, upper_bound, estimated_bytes)
+       SELECT $1, $2, $3::pg_lsn, s, t, c, l, u, b
+         FROM unnest($4::text[], $5::text[], $6::int[], $7::text[], $8::text[], $9::bigint[]) AS x(s, t, c, l, u, b)`,
+      [
+        this.node,
+        subscription,
+        lsn,
+        chunks.map((c) => c.table.schema),
+        chunks.map((c) => c.table.name),
+        chunks.map((c) => c.chunk),
+        chunks.map((c) => c.lower),
+        chunks.map((c) => c.upper),
+        chunks.map((c) => Math.round(c.estimatedBytes)),
+      ],
+    );
+  }
+
+  async done(
+    client: pg.Client,
+    c: { subscription: string; lsn: string; table: TableName; chunk: number; rows: number; bytes: number },
+  ): Promise<void> {
+    await client.query(
+      `UPDATE ${this.table} SET rows = $7, bytes = $8, completed_at = now()
+        WHERE node_name = $1 AND subscription = $2 AND lsn = $3::pg_lsn AND table_schema = $4 AND table_name = $5 AND chunk = $6`,
+      [this.node, c.subscription, c.lsn, c.table.schema, c.table.name, c.chunk, c.rows, c.bytes],
+    );
+  }
+
+  async clear(client: pg.Client, subscription: string): Promise<void> {
+    await client.query(`DELETE FROM ${this.table} WHERE node_name = $1 AND subscription = $2`, [
+      this.node,
+      subscription,
+    ]);
+  }
+}

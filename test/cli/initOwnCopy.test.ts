@@ -1,0 +1,245 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { hasStackTrace, REPO_ROOT, runSteep, writeConfig } from '../support/cli.js';
+import { useCluster } from '../support/cluster.js';
+import {
+  createTables,
+  digests,
+  fastCopy,
+  fillTables,
+  slowCopy,
+  startWriter,
+  type TableDef,
+  waitCaughtUp,
+} from '../support/replicationData.js';
+import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
+
+/**
+ * Snapshot init with steep's own copy engine (`init: { method: snapshot, parallel: N }`), on
+ * real nodes with a writer on the publisher throughout: the plan says which copy it takes and
+ * why; a table above `splitAbove` is copied in key ranges on several sessions, small ones
+ * whole, a row filter and a column list exactly as published; the subscription starts on the
+ * slot's consistent point and reaches synchronized with both sides equal; an apply killed
+ * mid-copy resumes after the chunks it finished, at the same snapshot.
+ */
+const cluster = useCluster({ nodes: ['east', 'west'] });
+
+const TABLES: TableDef[] = [
+  { name: 'own_big', rows: 120_000 },
+  { name: 'own_small', rows: 3_000 },
+  { name: 'own_tiny', rows: 50 },
+];
+const FILTERED: TableDef = { name: 'own_filtered', rows: 4_000 };
+
+function env() {
+  return passwordEnv(cluster().nodes);
+}
+
+async function steep(args: string[], path: string) {
+  const r = await runSteep([...args, '-c', path], { env: env(), timeoutMs: 180_000 });
+  expect(hasStackTrace(r.stderr), r.stderr).toBe(false);
+  for (const n of cluster().nodes) {
+    expect(r.stdout).not.toContain(n.password);
+    expect(r.stderr).not.toContain(n.password);
+  }
+  return r;
+}
+
+function config(topology: string, sub: string, tables: string[], init: string, filtered = false): string {
+  const [east, west] = cluster().nodes;
+  const withFilter = filtered && east!.serverVersionNum >= 150000;
+  return writeConfig(
+    [
+      'version: 1',
+      `topology: ${topology}`,
+      nodesYaml([east!, west!]),
+      'publications:',
+      `  ${sub}_pub:`,
+      '    node: east',
+      '    tables:',
+      ...tables.map((t) => `      - public.${t}`),
+      ...(filtered
+        ? withFilter
+          ? [`      - name: public.${FILTERED.name}`, '        columns: [id, v]', '        where: "n < 300"']
+          : [`      - public.${FILTERED.name}`]
+        : []),
+      'subscriptions:',
+      `  ${sub}:`,
+      '    node: west',
+      '    from: east',
+      `    publications: [${sub}_pub]`,
+      `    init: ${init}`,
+      '',
+    ].join('\n'),
+  );
+}
+
+async function recordedState(sub: string): Promise<string | undefined> {
+  const rows = await cluster()
+    .node('west')
+    .query<{ state: string }>(
+      `SELECT state FROM steep.subscription_state WHERE node_name = 'west' AND subscription = $1`,
+      [sub],
+    )
+    .catch(() => []);
+  return rows[0]?.state;
+}
+
+function parseEvents(stderr: string): Array<Record<string, unknown>> {
+  return stderr
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+describe("snapshot init with steep's own copy", () => {
+  beforeAll(async () => {
+    const { nodes } = cluster();
+    await createTables(nodes, [...TABLES, FILTERED]);
+    await fillTables(cluster().node('east'), [...TABLES, FILTERED]);
+  });
+
+  it('splits the big table into key ranges, honours the row filter and column list, and reaches synchronized with both sides equal', async () => {
+    const east = cluster().node('east');
+    const west = cluster().node('west');
+    const names = TABLES.map((t) => t.name);
+    const path = config(
+      'own-copy',
+      'west_own',
+      names,
+      '{ method: snapshot, parallel: 3, splitAbove: 512kB }',
+      true,
+    );
+
+    const plan = await steep(['plan', '--json'], path);
+    expect(plan.code, plan.stderr).toBe(0);
+    const steps = (JSON.parse(plan.stdout) as { steps: Array<Record<string, unknown>> }).steps;
+    const init = steps.find((s) => s.action === 'init')!;
+    expect(init.reasonText).toMatch(
+      /steep copies 4 tables .* at an exported snapshot of a new slot west_own on east/,
+    );
+    expect(init.reasonText).toMatch(/init\.parallel is 3/);
+    expect(init.reasonText).toMatch(
+      /public\.own_big is above init\.splitAbove \(512\.0 kB\), split into key ranges/,
+    );
+    const create = steps.find((s) => s.action === 'create' && s.address === 'subscription.west_own')!;
+    expect((create.sql as string[])[0]).toMatch(/create_slot = false/);
+    expect((create.sql as string[])[0]).toMatch(/copy_data = false/);
+
+    const writer = startWriter(east, names);
+    const applied = await steep(['apply', '--auto-approve', '--log-format', 'json'], path);
+    const ops = await writer.stop();
+    expect(applied.code, applied.stderr).toBe(0);
+    expect(ops).toBeGreaterThan(0);
+    expect(await recordedState('west_own')).toBe('synchronized');
+    const events = parseEvents(applied.stderr);
+    const states = events.filter((e) => e.event === 'init.state_change').map((e) => e.phase);
+    expect(states).toEqual(expect.arrayContaining(['copying', 'catching_up', 'synchronized']));
+    expect(events.filter((e) => e.event === 'init.table_complete').map((e) => e.table)).toEqual(
+      expect.arrayContaining(names.map((n) => `public.${n}`)),
+    );
+
+    // the big table was copied on several sessions, in key ranges
+    const chunksMsg = events.find(
+      (e) => typeof e.message === 'string' && /key ranges/.test(e.message as string),
+    );
+    expect(chunksMsg?.message).toMatch(/public\.own_big in \d+ key ranges/);
+    expect(
+      Number(/own_big in (\d+) key ranges/.exec(chunksMsg!.message as string)![1]),
+    ).toBeGreaterThanOrEqual(3);
+
+    await waitCaughtUp(east, 'west_own');
+    expect(await digests(west, names)).toEqual(await digests(east, names));
+
+    // the row filter and column list, exactly as published
+    if (east.serverVersionNum >= 150000) {
+      const [pub] = await east.query<{ count: string; sum: string }>(
+        `SELECT count(*)::text AS count, coalesce(sum(hashtextextended(id::text || v, 0)::numeric), 0)::text AS sum FROM public.${FILTERED.name} WHERE n < 300`,
+      );
+      const [sub] = await west.query<{ count: string; sum: string; n: string }>(
+        `SELECT count(*)::text AS count, coalesce(sum(hashtextextended(id::text || v, 0)::numeric), 0)::text AS sum, max(n)::text AS n FROM public.${FILTERED.name}`,
+      );
+      expect(Number(pub!.count)).toBeGreaterThan(0);
+      expect(Number(pub!.count)).toBeLessThan(FILTERED.rows);
+      expect(sub).toEqual({ ...pub, n: '0' });
+    } else {
+      expect(await digests(west, [FILTERED.name])).toEqual(await digests(east, [FILTERED.name]));
+    }
+
+    // steep's bookkeeping of the copy is gone, and a fresh plan is empty
+    const left = await west.query(`SELECT * FROM steep.copy_chunks WHERE subscription = 'west_own'`);
+    expect(left).toEqual([]);
+    const again = await steep(['plan', '--detailed-exitcode'], path);
+    expect(again.code, again.stdout + again.stderr).toBe(0);
+  });
+
+  it('a SIGKILLed copy resumes after the chunks it finished, at the same snapshot', async () => {
+    const east = cluster().node('east');
+    const west = cluster().node('west');
+    await createTables([east, west], [{ name: 'own_resume', rows: 0 }]);
+    await fillTables(east, [{ name: 'own_resume', rows: 60_000 }]);
+    const path = config(
+      'own-resume',
+      'west_resume',
+      ['own_resume'],
+      '{ method: snapshot, parallel: 2, splitAbove: 256kB }',
+    );
+    // slow enough that the kill lands mid-copy
+    await slowCopy(west, 'own_resume', 500, 40);
+    const writer = startWriter(east, ['own_resume']);
+
+    const killed = await new Promise<boolean>((resolve, reject) => {
+      const child = spawn(
+        process.execPath,
+        [join(REPO_ROOT, 'bin/run.js'), 'apply', '--auto-approve', '-c', path],
+        { env: { ...process.env, NO_COLOR: '1', ...env() }, stdio: 'ignore' },
+      );
+      let done = false;
+      const poll = setInterval(async () => {
+        const rows = await west
+          .query<{ n: string }>(
+            `SELECT count(*)::text AS n FROM steep.copy_chunks WHERE subscription = 'west_resume' AND completed_at IS NOT NULL`,
+          )
+          .catch(() => [{ n: '0' }]);
+        if (!done && Number(rows[0]!.n) >= 2) {
+          done = true;
+          clearInterval(poll);
+          child.kill('SIGKILL');
+        }
+      }, 100);
+      child.on('error', reject);
+      child.on('close', (_c, signal) => {
+        clearInterval(poll);
+        resolve(signal === 'SIGKILL');
+      });
+    });
+    expect(killed).toBe(true);
+    const finished = await west.query<{ chunk: number; rows: string }>(
+      `SELECT chunk, rows::text FROM steep.copy_chunks WHERE subscription = 'west_resume' AND completed_at IS NOT NULL`,
+    );
+    expect(finished.length).toBeGreaterThanOrEqual(2);
+    expect(await recordedState('west_resume')).toBe('copying');
+
+    await fastCopy(west, 'own_resume');
+    const plan = await steep(['plan'], path);
+    expect(plan.stdout).toMatch(/did not finish \(init copying\): it resumes after the chunks it finished/);
+    const applied = await steep(['apply', '--auto-approve', '--log-format', 'json'], path);
+    await writer.stop();
+    expect(applied.code, applied.stderr).toBe(0);
+    const resumed = parseEvents(applied.stderr).find(
+      (e) => typeof e.message === 'string' && /resuming the copy/.test(e.message as string),
+    );
+    expect(resumed?.message).toMatch(new RegExp(`${finished.length} of \\d+ chunks already copied`));
+    expect(await recordedState('west_resume')).toBe('synchronized');
+    await waitCaughtUp(east, 'west_resume');
+    expect(await digests(west, ['own_resume'])).toEqual(await digests(east, ['own_resume']));
+    await eventually(
+      async () =>
+        (await east.query(`SELECT 1 FROM pg_stat_activity WHERE application_name = 'steep snapshot holder'`))
+          .length === 0,
+      10_000,
+      'the snapshot holder to let go',
+    );
+  });
+});
