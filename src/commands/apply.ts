@@ -11,6 +11,7 @@ import { count } from '../render/count.js';
 import { progressLine } from '../render/initProgress.js';
 import { renderPlanText, summaryLine } from '../render/planText.js';
 import { applyPlan, checkApplicable } from '../workflows/apply.js';
+import { refuseChangedCapture } from '../workflows/observe.js';
 import { makePlan } from '../workflows/plan.js';
 import { readSavedPlan, staleness } from '../workflows/savedPlan.js';
 import { manualSchemaDrift } from '../workflows/schema.js';
@@ -71,6 +72,7 @@ With a saved PLAN (from \`steep plan --out\`) it applies exactly that plan, and 
     const { topology, plan, configWarnings } = await makePlan(flags.config, { targets, lsn: flags.lsn });
     for (const w of configWarnings) this.err(formatProblem(w));
     if (saved) {
+      if (saved.observed.capture) await refuseChangedCapture(topology, saved.observed.capture);
       const reasons = staleness(saved, plan);
       if (reasons.length > 0) {
         throw new SteepError(

@@ -3,9 +3,12 @@ import { Flags } from '@oclif/core';
 import { SteepCommand } from '../cli/baseCommand.js';
 import { formatFlag, globalFlags, jsonFlag } from '../cli/flags.js';
 import { formatProblem } from '../model/errors.js';
+import { mermaidBlock } from '../render/graph.js';
 import { renderPlanJson } from '../render/planJson.js';
 import { renderPlanMarkdown } from '../render/planMarkdown.js';
 import { renderPlanText } from '../render/planText.js';
+import { planGraph } from '../workflows/graph.js';
+import { planFromCapture } from '../workflows/observe.js';
 import { makePlan } from '../workflows/plan.js';
 
 export default class Plan extends SteepCommand {
@@ -18,6 +21,7 @@ Exit codes: 0 success (no changes with --detailed-exitcode), 1 error (invalid fi
     '<%= config.bin %> plan --out plan.json',
     '<%= config.bin %> plan --format markdown > plan.md',
     '<%= config.bin %> plan --detailed-exitcode --target subscription.west_orders',
+    '<%= config.bin %> plan --observed observed.json --format markdown --graph > plan.md',
   ];
   static override flags = {
     ...globalFlags,
@@ -29,20 +33,33 @@ Exit codes: 0 success (no changes with --detailed-exitcode), 1 error (invalid fi
       summary: 'Plan only this address and what it depends on (repeatable).',
       multiple: true,
     }),
+    observed: Flags.string({
+      summary:
+        'Plan against a capture of `steep observe --out FILE` instead of the live nodes (no database access).',
+    }),
+    graph: Flags.boolean({
+      summary: 'With --format markdown: add the topology as a Mermaid graph, changes coloured.',
+    }),
   };
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Plan);
     this.colorEnabled(flags);
-    const { plan, configWarnings } = await makePlan(flags.config, { targets: flags.target ?? [] });
+    const targets = flags.target ?? [];
+    const result = flags.observed
+      ? await planFromCapture(flags.config, flags.observed, { targets })
+      : await makePlan(flags.config, { targets });
+    const { plan, configWarnings } = result;
     for (const w of configWarnings) this.err(formatProblem(w));
     const format = flags.json ? 'json' : flags.format;
     if (flags.out && plan.errors.length === 0)
       await writeFile(flags.out, `${renderPlanJson(plan)}\n`, { mode: 0o600 });
     // renderPlanJson masks every string of the plan (maskDeep)
     if (format === 'json') this.outJson(renderPlanJson(plan));
-    else if (format === 'markdown') this.out(renderPlanMarkdown(plan));
-    else this.out(renderPlanText(plan));
+    else if (format === 'markdown') {
+      const graph = flags.graph ? mermaidBlock(planGraph(result)) : undefined;
+      this.out(renderPlanMarkdown(plan, { graph }));
+    } else this.out(renderPlanText(plan));
     if (plan.errors.length > 0) {
       // errors go to stderr in every format (the text plan also lists them, for a terminal)
       for (const e of plan.errors) this.err(`error: ${e.message}`);

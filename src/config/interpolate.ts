@@ -11,6 +11,14 @@ import type { ProblemList } from './problems.js';
 const PLACEHOLDER = /(\$?)\$\{([^}\n]*)\}/g;
 const ENV_NAME = /^env:([A-Za-z_][A-Za-z0-9_]*)$/;
 
+export interface InterpolateOptions {
+  /**
+   * `plan --observed` in a job without production credentials: an unset variable in a node's
+   * `password` resolves to **** instead of an error (the plan never needs the password itself).
+   */
+  maskUnsetPasswords?: boolean;
+}
+
 export interface Interpolated {
   value: unknown;
   /** values with a placeholder that could not be resolved (already reported) */
@@ -22,12 +30,13 @@ export function interpolate(
   env: NodeJS.ProcessEnv,
   positions: SourceMap,
   problems: ProblemList,
+  opts: InterpolateOptions = {},
 ): Interpolated {
   const unresolved: Path[] = [];
   const walk = (v: unknown, path: Path): unknown => {
     if (typeof v !== 'string') return walkCollection(v, path);
     const before = problems.items.length;
-    const result = interpolateString(v, path, env, positions, problems);
+    const result = interpolateString(v, path, env, positions, problems, opts);
     if (problems.items.length > before) unresolved.push(path);
     return result;
   };
@@ -64,6 +73,7 @@ function interpolateString(
   env: NodeJS.ProcessEnv,
   positions: SourceMap,
   problems: ProblemList,
+  opts: InterpolateOptions,
 ): string {
   if (!text.includes('${')) return text;
   const result = text.replace(PLACEHOLDER, (whole: string, dollar: string, inner: string) => {
@@ -89,6 +99,7 @@ function interpolateString(
       return whole;
     }
     const found = env[name];
+    if (found === undefined && opts.maskUnsetPasswords && path.at(-1) === 'password') return '****';
     if (found === undefined) {
       problems.error(
         'env-unset',

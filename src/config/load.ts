@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { type Problem, SteepError } from '../model/errors.js';
 import type { Topology } from '../model/topology.js';
-import { interpolate } from './interpolate.js';
+import { type InterpolateOptions, interpolate } from './interpolate.js';
 import { normalise } from './normalise.js';
 import { ProblemList } from './problems.js';
 import { BrokenPaths, DocumentReader } from './reader.js';
@@ -32,6 +32,7 @@ export function parseTopology(
   source: string | Uint8Array,
   file: string,
   env: NodeJS.ProcessEnv = process.env,
+  opts: InterpolateOptions = {},
 ): LoadResult {
   const problems = new ProblemList();
   const digest = digestOf(source);
@@ -52,7 +53,7 @@ export function parseTopology(
   const { value, positions } = parsed;
 
   checkLiteralPasswords(new DocumentReader(value), positions, problems);
-  const interpolated = interpolate(value, env, positions, problems);
+  const interpolated = interpolate(value, env, positions, problems, opts);
   const broken = new BrokenPaths();
   for (const path of interpolated.unresolved) broken.add(path);
   checkSchema(interpolated.value, positions, problems, broken);
@@ -68,7 +69,7 @@ export function parseTopology(
 /** Read and parse a steep.yaml file; see parseTopology. A file that cannot be read is `config.unreadable`. */
 export async function loadTopology(
   path: string,
-  opts: { env?: NodeJS.ProcessEnv } = {},
+  opts: { env?: NodeJS.ProcessEnv } & InterpolateOptions = {},
 ): Promise<LoadResult> {
   let bytes: Uint8Array;
   try {
@@ -85,7 +86,7 @@ export async function loadTopology(
     if (e instanceof SteepError) throw e;
     throw unreadable(path, e);
   }
-  return parseTopology(bytes, path, opts.env ?? process.env);
+  return parseTopology(bytes, path, opts.env ?? process.env, opts);
 }
 
 function invalid(file: string, problems: ProblemList): SteepError {

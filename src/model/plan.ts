@@ -1,4 +1,5 @@
 /** The plan: a value to print, save, diff and apply later. */
+import type { PlanCapture } from './capture.js';
 
 export type Action = 'create' | 'update' | 'replace' | 'delete' | 'init' | 'sync-schema';
 
@@ -134,7 +135,12 @@ export interface Plan {
   steepVersion: string;
   createdAt: string;
   config: { path: string; digest: string };
-  observed: { digest: string; nodes: Record<string, { serverVersion: number }> };
+  observed: {
+    digest: string;
+    nodes: Record<string, { serverVersion: number }>;
+    /** planned against `steep observe`'s capture (`plan --observed`), not the live nodes */
+    capture?: PlanCapture;
+  };
   summary: PlanSummary;
   drift: DriftItem[];
   steps: Step[];

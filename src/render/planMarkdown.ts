@@ -1,4 +1,5 @@
 import type { Plan } from '../model/plan.js';
+import { captureLine } from './capture.js';
 import { failedLine, summaryLine } from './planText.js';
 import { schemaMarkdown } from './schemaMarkdown.js';
 import { formatBytes, formatValue } from './values.js';
@@ -6,9 +7,11 @@ import { formatBytes, formatValue } from './values.js';
 /** For a pull-request comment: a summary table, then each step in a collapsible block with its SQL. */
 const cell = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
-export function renderPlanMarkdown(plan: Plan): string {
+export function renderPlanMarkdown(plan: Plan, opts: { graph?: string } = {}): string {
   const s = plan.summary;
   const out: string[] = ['## steep plan', ''];
+  const captured = captureLine(plan);
+  if (captured) out.push(`> :camera: ${captured}`, '');
   const failed = plan.errors.length > 0;
   out.push(failed ? `**${failedLine(plan.errors.length)}**` : `**${summaryLine(plan)}**`, '');
   if (!failed) {
@@ -69,5 +72,7 @@ export function renderPlanMarkdown(plan: Plan): string {
     for (const w of plan.warnings) out.push(`- ${w.message}`);
     out.push('');
   }
+  // `plan --graph`: the topology as it will be, drawn by the renderer of `steep graph`
+  if (opts.graph) out.push('### Topology', '', opts.graph, '');
   return out.join('\n');
 }

@@ -1,6 +1,7 @@
 import chalk from 'chalk';
 import { diffArrays } from 'diff';
 import type { Action, Change, Plan, Step } from '../model/plan.js';
+import { captureLine } from './capture.js';
 import { count } from './count.js';
 import { schemaComparisonLines } from './schemaText.js';
 import { formatBytes, formatValue, listLines } from './values.js';
@@ -74,6 +75,8 @@ export function summaryLine(plan: Plan): string {
 
 export function renderPlanText(plan: Plan): string {
   const out: string[] = [];
+  const captured = captureLine(plan);
+  if (captured) out.push(chalk.yellow(captured), '');
   if (plan.errors.length > 0) {
     out.push(chalk.red.bold('Errors:'));
     for (const e of plan.errors) out.push(chalk.red(`  ✗ ${e.message}`));

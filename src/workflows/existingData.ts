@@ -1,6 +1,6 @@
 import { readRowPresence } from '../catalog/rowPresence.js';
 import type { ClusterState } from '../model/cluster.js';
-import type { Topology } from '../model/topology.js';
+import type { TableName, Topology } from '../model/topology.js';
 import { rowPresenceRequests } from '../planner/init.js';
 
 /**
@@ -10,7 +10,15 @@ import { rowPresenceRequests } from '../planner/init.js';
  * exist: only tables of subscriptions still to be created are probed.
  */
 export async function observeExistingData(topology: Topology, observed: ClusterState): Promise<void> {
-  const requests = rowPresenceRequests(topology, observed);
+  await markRowPresence(topology, observed, rowPresenceRequests(topology, observed));
+}
+
+/** Mark `hasRows` on the observed tables of each node named in `requests`. */
+export async function markRowPresence(
+  topology: Topology,
+  observed: ClusterState,
+  requests: Map<string, TableName[]>,
+): Promise<void> {
   await Promise.all(
     [...requests.entries()].map(async ([name, tables]) => {
       const node = observed.nodes[name];

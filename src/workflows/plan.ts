@@ -3,13 +3,14 @@ import { loadTopology } from '../config/load.js';
 import type { ClusterState } from '../model/cluster.js';
 import type { Problem } from '../model/errors.js';
 import type { Plan } from '../model/plan.js';
-import type { Topology } from '../model/topology.js';
+import type { TableScope } from '../model/tableSchema.js';
+import type { TableName, Topology } from '../model/topology.js';
 import { plan } from '../planner/index.js';
 import { resolveLsnFlags } from '../planner/init.js';
 import { subscribedScopes } from '../planner/schemaScope.js';
 import { stateMigrations } from '../state/migrations.js';
 import { STEEP_VERSION } from '../version.js';
-import { observeExistingData } from './existingData.js';
+import { markRowPresence, observeExistingData } from './existingData.js';
 
 export interface PlanResult {
   topology: Topology;
@@ -33,10 +34,21 @@ export function desiredRowFilters(topology: Topology): Map<string, Record<string
   return byNode;
 }
 
-/** Read every node of the topology concurrently. */
-export async function observe(topology: Topology): Promise<ClusterState> {
+/** Every table of a node, with what CREATE needs: what `steep observe` reads, for any later file. */
+const EVERY_TABLE: TableScope = { all: true, schemas: [], tables: [], objects: true };
+
+/**
+ * Read every node of the topology concurrently. `everyTable` (`steep observe`): the schema of
+ * every table and whether it holds rows, not only of the tables this file's subscriptions use.
+ */
+export async function observe(
+  topology: Topology,
+  opts: { everyTable?: boolean } = {},
+): Promise<ClusterState> {
   const filters = desiredRowFilters(topology);
-  const scopes = subscribedScopes(topology);
+  const scopes: Record<string, TableScope | undefined> = opts.everyTable
+    ? Object.fromEntries(Object.keys(topology.nodes).map((n) => [n, EVERY_TABLE]))
+    : subscribedScopes(topology);
   const observed = await readCluster(
     Object.values(topology.nodes).map((n) => ({
       name: n.name,
@@ -46,8 +58,21 @@ export async function observe(topology: Topology): Promise<ClusterState> {
     })),
     { stateSchema: topology.settings.stateSchema, connectTimeoutMs: topology.settings.connectTimeout },
   );
-  await observeExistingData(topology, observed);
+  if (opts.everyTable) await markRowPresence(topology, observed, everyTableOf(observed));
+  else await observeExistingData(topology, observed);
   return observed;
+}
+
+function everyTableOf(observed: ClusterState): Map<string, TableName[]> {
+  const out = new Map<string, TableName[]>();
+  for (const [name, n] of Object.entries(observed.nodes)) {
+    if (n.reachable)
+      out.set(
+        name,
+        Object.values(n.tables).map(({ schema, name }) => ({ schema, name })),
+      );
+  }
+  return out;
 }
 
 export function planFor(

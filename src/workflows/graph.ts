@@ -1,0 +1,27 @@
+import { loadTopology } from '../config/load.js';
+import type { Problem } from '../model/errors.js';
+import type { TopologyGraph } from '../model/graph.js';
+import { topologyGraph } from '../planner/graph.js';
+import { observe, type PlanResult } from './plan.js';
+import { readStatus } from './status.js';
+
+/**
+ * `steep graph`: the topology of steep.yaml; with `live`, the nodes' catalogs and states too.
+ * Without `live` nothing connects, so an unset password variable is no error.
+ */
+export async function graphOf(
+  configPath: string,
+  opts: { live: boolean },
+): Promise<{ graph: TopologyGraph; configWarnings: Problem[] }> {
+  const { topology, warnings } = await loadTopology(configPath, { maskUnsetPasswords: !opts.live });
+  if (!opts.live) return { graph: topologyGraph(topology), configWarnings: warnings };
+  const [observed, status] = await Promise.all([observe(topology), readStatus(topology)]);
+  const states: Record<string, string> = {};
+  for (const s of status.subscriptions) states[`${s.node}/${s.name}`] = s.exists ? s.state : 'absent';
+  return { graph: topologyGraph(topology, { observed, states }), configWarnings: warnings };
+}
+
+/** `plan --graph`: the topology the plan leads to, its changes marked, drawn from what the plan read. */
+export function planGraph(r: PlanResult): TopologyGraph {
+  return topologyGraph(r.topology, { observed: r.observed, plan: r.plan });
+}
