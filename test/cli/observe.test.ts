@@ -128,7 +128,7 @@ describe.each(testVersions())('observe and plan --observed on PostgreSQL %i', (v
     const notCapture = await steep(['plan', '--observed', file, '-c', file], { offline: true });
     expect(notCapture.code).toBe(1);
     expect(notCapture.stderr).toMatch(/cannot read capture .*steep\.yaml/);
-  });
+  }, 120_000);
 
   test('apply of a plan made from a capture runs while the nodes match it, and refuses once a catalog moved on', async () => {
     const [east, west] = nodes();
@@ -201,5 +201,5 @@ describe.each(testVersions())('observe and plan --observed on PostgreSQL %i', (v
     const offlineGraph = await steep(['graph', '--format', 'dot', '-c', next], { offline: true });
     expect(offlineGraph.code, offlineGraph.stderr).toBe(0);
     expect(offlineGraph.stdout).toMatch(/^digraph "steep observe-test" \{/);
-  });
+  }, 240_000); // fifteen steep commands and an apply with its copy, on 2 shared cores
 });
