@@ -1,18 +1,16 @@
 import type pg from 'pg';
 import type { ObservedNode } from '../model/cluster.js';
 import { SteepError } from '../model/errors.js';
+import { type InitSlotRow, type SubscriptionStateRow, toInitState } from '../model/initStateRows.js';
 import { isEmptyScope, type TableScope } from '../model/tableSchema.js';
 import type { ConnectionSpec } from '../model/topology.js';
 import { type CatalogQuery, MIN_SERVER_VERSION, PG15 } from './queries/catalogQuery.js';
 import { tableSchemaQueries } from './queries/columns.js';
 import {
-  type InitSlotRow,
   type InitStateProbeRow,
   initSlotsQuery,
   initStateProbeQuery,
-  type SubscriptionStateRow,
   subscriptionStatesQuery,
-  toInitState,
 } from './queries/initState.js';
 import {
   type ObjectDigestRow,

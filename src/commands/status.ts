@@ -2,8 +2,9 @@ import { SteepCommand } from '../cli/baseCommand.js';
 import { globalFlags, jsonFlag, watchFlags } from '../cli/flags.js';
 import { watch } from '../cli/watch.js';
 import { formatProblem } from '../model/errors.js';
+import type { StatusReport } from '../model/statusReport.js';
 import { renderStatus } from '../render/status.js';
-import { openStatus, readStatus, type StatusReport } from '../workflows/status.js';
+import { openStatus, readStatus } from '../workflows/status.js';
 
 export default class Status extends SteepCommand {
   static override summary =

@@ -2,6 +2,7 @@
  * Table definitions as the catalog reads them, for schema fingerprints, `schema compare` and
  * schema sync (SPEC §7). Observed only: steep.yaml does not declare table columns.
  */
+import type { SchemaStatus } from './plan.js';
 import type { TableName } from './topology.js';
 
 /** Which tables the catalog reads columns for: every table, or those of some schemas and a list. */
@@ -132,4 +133,31 @@ export function fingerprintText(columns: readonly TableColumn[]): string {
     .sort((a, b) => a.ordinal - b.ordinal)
     .map(columnFingerprintText)
     .join('|');
+}
+
+// A table compared on two nodes (planner/schemaCompare.ts compares, render shows).
+
+export type ColumnDifferenceKind = 'missing' | 'extra' | 'type' | 'default' | 'nullability';
+
+export interface ColumnDifference {
+  column: string;
+  kind: ColumnDifferenceKind;
+  left: string | null;
+  right: string | null;
+}
+
+export interface TableComparison {
+  /** `schema.table` */
+  table: string;
+  status: SchemaStatus;
+  columns: ColumnDifference[];
+  left: TableSchema | null;
+  right: TableSchema | null;
+}
+
+/** `numeric(10,2) DEFAULT 0 NOT NULL`: how a column reads in a difference. */
+export function columnDefinitionText(c: TableColumn): string {
+  const d = defaultText(c);
+  const def = d === 'NULL' ? '' : c.identity || c.generated ? ` ${d}` : ` DEFAULT ${d}`;
+  return `${c.type}${def}${c.notNull ? ' NOT NULL' : ''}`;
 }

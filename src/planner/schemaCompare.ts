@@ -1,5 +1,12 @@
 import type { SchemaStatus } from '../model/plan.js';
-import { defaultText, type TableColumn, type TableSchema } from '../model/tableSchema.js';
+import {
+  type ColumnDifference,
+  columnDefinitionText,
+  defaultText,
+  type TableColumn,
+  type TableComparison,
+  type TableSchema,
+} from '../model/tableSchema.js';
 
 /**
  * Compare one table on two nodes, column by column (SPEC §7). Pure. `left` is NODE_A of
@@ -13,37 +20,12 @@ import { defaultText, type TableColumn, type TableSchema } from '../model/tableS
  * generation), `nullability`.
  */
 
-export type ColumnDifferenceKind = 'missing' | 'extra' | 'type' | 'default' | 'nullability';
-
-export interface ColumnDifference {
-  column: string;
-  kind: ColumnDifferenceKind;
-  left: string | null;
-  right: string | null;
-}
-
-export interface TableComparison {
-  /** `schema.table` */
-  table: string;
-  status: SchemaStatus;
-  columns: ColumnDifference[];
-  left: TableSchema | null;
-  right: TableSchema | null;
-}
-
 export interface CompareOptions {
   /**
    * Only these left columns matter (a publication's column list): the others may be absent on
    * the right. null = every column.
    */
   columns?: ReadonlySet<string> | null;
-}
-
-/** `numeric(10,2) DEFAULT 0 NOT NULL`: how a column reads in a difference. */
-export function columnDefinitionText(c: TableColumn): string {
-  const d = defaultText(c);
-  const def = d === 'NULL' ? '' : c.identity || c.generated ? ` ${d}` : ` DEFAULT ${d}`;
-  return `${c.type}${def}${c.notNull ? ' NOT NULL' : ''}`;
 }
 
 function defaultOrNull(c: TableColumn): string | null {

@@ -1,9 +1,11 @@
 import type { ObservedNode } from '../model/cluster.js';
 import type { Change, Hazard, SchemaComparison } from '../model/plan.js';
 import {
+  columnDefinitionText,
   defaultText,
   type NodeTableSchemas,
   type TableColumn,
+  type TableComparison,
   type TableSchema,
   type TypeRef,
 } from '../model/tableSchema.js';
@@ -12,13 +14,7 @@ import { listText, PHASE, type PlanContext, sameJson, sortedKeys, stepKey } from
 import { majorVersion, PG17, PG18 } from './defaults.js';
 import { digestOf } from './digest.js';
 import { SCHEMA_CODES } from './schemaCodes.js';
-import {
-  columnDefinitionText,
-  compareTables,
-  describeDifference,
-  differs,
-  type TableComparison,
-} from './schemaCompare.js';
+import { compareTables, describeDifference, differs } from './schemaCompare.js';
 import { receivedTables } from './schemaScope.js';
 import { tx } from './sqlBuild.js';
 import { subscriptionAddress } from './subscriptions.js';

@@ -1,4 +1,4 @@
-import type { DriftReport } from '../workflows/drift.js';
+import type { DriftReport } from '../model/driftReport.js';
 import { driftSummary } from './driftText.js';
 import { schemaMarkdown } from './schemaMarkdown.js';
 import { formatBytes, formatValue } from './values.js';

@@ -1,6 +1,6 @@
 import chalk from 'chalk';
 import { maskDeep } from '../db/mask.js';
-import type { DriftReport } from '../workflows/drift.js';
+import type { DriftReport } from '../model/driftReport.js';
 import { schemaComparisonLines } from './schemaText.js';
 import { formatBytes, formatValue } from './values.js';
 

@@ -1,11 +1,12 @@
 import chalk from 'chalk';
 import type { SchemaComparison, SchemaStatus } from '../model/plan.js';
-import type { TableColumn, TableFingerprint } from '../model/tableSchema.js';
 import {
   type ColumnDifference,
   columnDefinitionText,
+  type TableColumn,
   type TableComparison,
-} from '../planner/schemaCompare.js';
+  type TableFingerprint,
+} from '../model/tableSchema.js';
 
 /** `steep schema fingerprint | compare | diff` as text and JSON, and the schema lines of plans and drift. */
 

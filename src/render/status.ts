@@ -1,5 +1,5 @@
 import chalk from 'chalk';
-import type { StatusReport, SubscriptionStatus } from '../workflows/status.js';
+import type { StatusReport, SubscriptionStatus } from '../model/statusReport.js';
 import { stateText } from './initProgress.js';
 import { formatBytes } from './values.js';
 

@@ -1,6 +1,6 @@
 import type pg from 'pg';
-import { type InitSlotRow, toObservedInitSlot } from '../catalog/queries/initState.js';
 import type { ObservedInitSlot } from '../model/initState.js';
+import { type InitSlotRow, toObservedInitSlot } from '../model/initStateRows.js';
 import { quoteIdent } from '../model/sql.js';
 
 /**

@@ -1,7 +1,7 @@
 import type pg from 'pg';
-import { type SubscriptionStateRow, toObservedState } from '../catalog/queries/initState.js';
 import { IN_PROGRESS, transitionPath } from '../model/initLifecycle.js';
 import type { InitState, ObservedSubscriptionState } from '../model/initState.js';
+import { type SubscriptionStateRow, toObservedState } from '../model/initStateRows.js';
 import { quoteIdent } from '../model/sql.js';
 
 /** One recorded transition: what `init.state_change` reports. */

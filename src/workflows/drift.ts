@@ -1,7 +1,8 @@
 import { readFingerprints } from '../catalog/tableSchemas.js';
 import { connect } from '../db/connect.js';
+import type { DriftReport, FingerprintChange } from '../model/driftReport.js';
 import type { Problem } from '../model/errors.js';
-import type { DriftItem, OrphanSlot, Plan, PlanMessage, SchemaComparison, Step } from '../model/plan.js';
+import type { Plan, PlanMessage, SchemaComparison } from '../model/plan.js';
 import type { Topology } from '../model/topology.js';
 import { differs } from '../planner/schemaCompare.js';
 import { hasFingerprintTable, readSavedFingerprints } from '../state/fingerprints.js';
@@ -15,46 +16,6 @@ import { makePlan } from './plan.js';
  * tables whose fingerprint changed since it was last saved (`schema fingerprint --save`, or a
  * successful apply). Exit 0 none, 2 drift, 1 error.
  */
-
-export interface FingerprintChange {
-  node: string;
-  table: string;
-  change: 'changed' | 'dropped';
-  saved: string;
-  current: string | null;
-  savedColumns: number;
-  currentColumns: number | null;
-  capturedAt: string;
-}
-
-export interface PlannedChange {
-  address: string;
-  node: string;
-  action: Step['action'];
-  reasonText: string;
-}
-
-export interface DriftReport {
-  formatVersion: 1;
-  steepVersion: string;
-  createdAt: string;
-  config: { path: string; digest: string };
-  /** anything below that counts: exit 2 */
-  drifted: boolean;
-  /** managed objects changed outside steep */
-  objects: DriftItem[];
-  /** every step `steep apply` would run now */
-  changes: PlannedChange[];
-  /** subscribed tables that are not MATCH (ORDER_DIFFERS is listed, never counted) */
-  schema: SchemaComparison[];
-  /** what schema sync says about them: strict mismatches, what auto mode cannot do */
-  schemaProblems: PlanMessage[];
-  fingerprints: FingerprintChange[];
-  orphanSlots: OrphanSlot[];
-  /** what stops steep from telling (unreachable node, failed preflight): exit 1 */
-  errors: PlanMessage[];
-  warnings: PlanMessage[];
-}
 
 export interface DriftResult {
   report: DriftReport;

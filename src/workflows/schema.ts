@@ -5,10 +5,10 @@ import { connect } from '../db/connect.js';
 import type { ApplyEvent, EventSink } from '../executors/events.js';
 import { type Problem, SteepError } from '../model/errors.js';
 import type { Plan, PlanMessage, Step } from '../model/plan.js';
-import type { TableFingerprint, TableScope } from '../model/tableSchema.js';
+import type { TableComparison, TableFingerprint, TableScope } from '../model/tableSchema.js';
 import type { NodeSpec, TableName, Topology } from '../model/topology.js';
 import { SCHEMA_CODES } from '../planner/schemaCodes.js';
-import { compareTableSets, differs, type TableComparison } from '../planner/schemaCompare.js';
+import { compareTableSets, differs } from '../planner/schemaCompare.js';
 import { hasFingerprintTable, saveFingerprints } from '../state/fingerprints.js';
 
 /**

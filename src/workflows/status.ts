@@ -6,6 +6,13 @@ import type { ClusterState, ObservedNode, ObservedSubscription } from '../model/
 import type { Problem } from '../model/errors.js';
 import { advanceState, caughtUpAtAGlance, liveState } from '../model/initLifecycle.js';
 import type { InitState, SlotLag, SubscriptionActivity } from '../model/initState.js';
+import type {
+  NodeStatus,
+  SlotKind,
+  SlotStatus,
+  StatusReport,
+  SubscriptionStatus,
+} from '../model/statusReport.js';
 import type { Topology } from '../model/topology.js';
 
 /**
@@ -15,65 +22,6 @@ import type { Topology } from '../model/topology.js';
  * subscription, prepared by `steep init prepare`, PostgreSQL's table-sync slots, or orphaned.
  * Read-only.
  */
-
-export interface NodeStatus {
-  name: string;
-  reachable: boolean;
-  serverVersion: number | null;
-  version: string | null;
-  error: string | null;
-}
-
-export interface SubscriptionStatus {
-  name: string;
-  node: string;
-  from: string;
-  /** declared in steep.yaml */
-  declared: boolean;
-  exists: boolean;
-  enabled: boolean | null;
-  initMethod: string | null;
-  state: InitState;
-  /** why the init failed */
-  error: string | null;
-  since: string | null;
-  tablesTotal: number;
-  tablesReady: number;
-  slot: string | null;
-  lagBytes: number | null;
-  lagSeconds: number | null;
-  applyWorkerRunning: boolean | null;
-  syncWorkers: number | null;
-  /** PostgreSQL 15+ */
-  applyErrors: number | null;
-  syncErrors: number | null;
-  /** PostgreSQL 18+: pg_stat_subscription_stats.confl_* */
-  conflicts: Record<string, number> | null;
-}
-
-export type SlotKind = 'subscription' | 'prepared' | 'pending' | 'tablesync' | 'orphan' | 'physical';
-
-export interface SlotStatus {
-  node: string;
-  name: string;
-  kind: SlotKind;
-  /** the subscription using it (or prepared for, or expecting it) */
-  subscription: string | null;
-  active: boolean;
-  walStatus: string | null;
-  retainedWalBytes: number | null;
-  lagBytes: number | null;
-  /** prepared slots: the LSN recorded by init prepare */
-  preparedLsn: string | null;
-}
-
-export interface StatusReport {
-  topology: string;
-  sampledAt: string;
-  nodes: NodeStatus[];
-  subscriptions: SubscriptionStatus[];
-  slots: SlotStatus[];
-}
 
 const TABLESYNC_SLOT = /^pg_\d+_sync_\d+_\d+$/;
 

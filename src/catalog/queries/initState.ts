@@ -1,9 +1,3 @@
-import type {
-  ObservedInitSlot,
-  ObservedInitState,
-  ObservedSubscriptionState,
-} from '../../model/initState.js';
-import { isInitState } from '../../model/initState.js';
 import { quoteIdent } from '../../model/sql.js';
 import type { CatalogQuery } from './catalogQuery.js';
 
@@ -48,60 +42,4 @@ export function initSlotsQuery(schema: string, node: string): CatalogQuery {
  order by created_at`,
     values: [node],
   };
-}
-
-export interface SubscriptionStateRow {
-  subscription: string;
-  init_method: string;
-  state: string;
-  source_node: string;
-  started_at: Date | null;
-  completed_at: Date | null;
-  updated_at: Date;
-  error: string | null;
-}
-
-export interface InitSlotRow {
-  slot_name: string;
-  subscription: string;
-  lsn: string;
-  snapshot_name: string | null;
-  created_at: Date;
-  expires_at: Date | null;
-}
-
-function iso(d: Date | null): string | null {
-  return d ? new Date(d).toISOString() : null;
-}
-
-export function toObservedState(r: SubscriptionStateRow): ObservedSubscriptionState {
-  return {
-    subscription: r.subscription,
-    initMethod: r.init_method,
-    state: isInitState(r.state) ? r.state : 'uninitialized',
-    sourceNode: r.source_node,
-    startedAt: iso(r.started_at),
-    completedAt: iso(r.completed_at),
-    updatedAt: iso(r.updated_at)!,
-    error: r.error,
-  };
-}
-
-export function toObservedInitSlot(r: InitSlotRow): ObservedInitSlot {
-  return {
-    slot: r.slot_name,
-    subscription: r.subscription,
-    lsn: r.lsn,
-    snapshotName: r.snapshot_name,
-    createdAt: iso(r.created_at)!,
-    expiresAt: iso(r.expires_at),
-  };
-}
-
-export function toInitState(states: SubscriptionStateRow[], slots: InitSlotRow[]): ObservedInitState {
-  const out: ObservedInitState = { subscriptions: {}, slots: {} };
-  for (const r of states) out.subscriptions[r.subscription] = toObservedState(r);
-  // the newest row per subscription wins
-  for (const r of slots) out.slots[r.subscription] = toObservedInitSlot(r);
-  return out;
 }

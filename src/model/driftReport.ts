@@ -1,0 +1,46 @@
+import type { DriftItem, OrphanSlot, PlanMessage, SchemaComparison, Step } from './plan.js';
+
+/**
+ * What `steep drift` reports (SPEC §5): made by `workflows/drift.ts`, shown by
+ * `render/driftText.ts` and `render/driftMarkdown.ts`, printed as is by `drift --json`.
+ */
+
+export interface FingerprintChange {
+  node: string;
+  table: string;
+  change: 'changed' | 'dropped';
+  saved: string;
+  current: string | null;
+  savedColumns: number;
+  currentColumns: number | null;
+  capturedAt: string;
+}
+
+export interface PlannedChange {
+  address: string;
+  node: string;
+  action: Step['action'];
+  reasonText: string;
+}
+
+export interface DriftReport {
+  formatVersion: 1;
+  steepVersion: string;
+  createdAt: string;
+  config: { path: string; digest: string };
+  /** anything below that counts: exit 2 */
+  drifted: boolean;
+  /** managed objects changed outside steep */
+  objects: DriftItem[];
+  /** every step `steep apply` would run now */
+  changes: PlannedChange[];
+  /** subscribed tables that are not MATCH (ORDER_DIFFERS is listed, never counted) */
+  schema: SchemaComparison[];
+  /** what schema sync says about them: strict mismatches, what auto mode cannot do */
+  schemaProblems: PlanMessage[];
+  fingerprints: FingerprintChange[];
+  orphanSlots: OrphanSlot[];
+  /** what stops steep from telling (unreachable node, failed preflight): exit 1 */
+  errors: PlanMessage[];
+  warnings: PlanMessage[];
+}

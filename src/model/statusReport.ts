@@ -1,0 +1,65 @@
+import type { InitState } from './initState.js';
+
+/**
+ * What `steep status` reports (SPEC §4): made by `workflows/status.ts`, shown by
+ * `render/status.ts`, printed as is by `status --json`.
+ */
+
+export interface NodeStatus {
+  name: string;
+  reachable: boolean;
+  serverVersion: number | null;
+  version: string | null;
+  error: string | null;
+}
+
+export interface SubscriptionStatus {
+  name: string;
+  node: string;
+  from: string;
+  /** declared in steep.yaml */
+  declared: boolean;
+  exists: boolean;
+  enabled: boolean | null;
+  initMethod: string | null;
+  state: InitState;
+  /** why the init failed */
+  error: string | null;
+  since: string | null;
+  tablesTotal: number;
+  tablesReady: number;
+  slot: string | null;
+  lagBytes: number | null;
+  lagSeconds: number | null;
+  applyWorkerRunning: boolean | null;
+  syncWorkers: number | null;
+  /** PostgreSQL 15+ */
+  applyErrors: number | null;
+  syncErrors: number | null;
+  /** PostgreSQL 18+: pg_stat_subscription_stats.confl_* */
+  conflicts: Record<string, number> | null;
+}
+
+export type SlotKind = 'subscription' | 'prepared' | 'pending' | 'tablesync' | 'orphan' | 'physical';
+
+export interface SlotStatus {
+  node: string;
+  name: string;
+  kind: SlotKind;
+  /** the subscription using it (or prepared for, or expecting it) */
+  subscription: string | null;
+  active: boolean;
+  walStatus: string | null;
+  retainedWalBytes: number | null;
+  lagBytes: number | null;
+  /** prepared slots: the LSN recorded by init prepare */
+  preparedLsn: string | null;
+}
+
+export interface StatusReport {
+  topology: string;
+  sampledAt: string;
+  nodes: NodeStatus[];
+  subscriptions: SubscriptionStatus[];
+  slots: SlotStatus[];
+}

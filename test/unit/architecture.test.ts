@@ -1,0 +1,76 @@
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { REPO_ROOT } from '../support/cli.js';
+
+/**
+ * The layers of SPEC §1 are enforced by `npm run lint` (biome.json: noRestrictedImports per
+ * folder). Each case is a file of its folder importing another layer; the repository's own lint
+ * configuration runs over them in a scratch directory, and exactly the upward (or sideways)
+ * imports are refused.
+ */
+
+const CASES: Array<{ file: string; imports: string; refused: boolean }> = [
+  { file: 'src/model/a.ts', imports: '../db/mask.js', refused: true },
+  { file: 'src/db/a.ts', imports: '../model/errors.js', refused: false },
+  { file: 'src/db/b.ts', imports: '../config/load.js', refused: true },
+  { file: 'src/planner/a.ts', imports: '../model/plan.js', refused: false },
+  { file: 'src/planner/b.ts', imports: '../catalog/readNode.js', refused: true },
+  { file: 'src/planner/c.ts', imports: 'pg', refused: true },
+  { file: 'src/planner/d.ts', imports: '../db/mask.js', refused: true },
+  { file: 'src/catalog/queries/a.ts', imports: '../../db/advisoryLock.js', refused: false },
+  { file: 'src/catalog/queries/b.ts', imports: '../../planner/index.js', refused: true },
+  { file: 'src/render/a.ts', imports: '../workflows/drift.js', refused: true },
+  { file: 'src/render/b.ts', imports: '../planner/schemaCompare.js', refused: true },
+  { file: 'src/state/a.ts', imports: '../catalog/queries/initState.js', refused: true },
+  { file: 'src/config/a.ts', imports: '../executors/runStep.js', refused: true },
+  { file: 'src/executors/a.ts', imports: '../planner/index.js', refused: false },
+  { file: 'src/executors/b.ts', imports: '../workflows/apply.js', refused: true },
+  { file: 'src/sandbox/a.ts', imports: '../config/load.js', refused: false },
+  { file: 'src/sandbox/b.ts', imports: '../executors/runStep.js', refused: true },
+  { file: 'src/workflows/a.ts', imports: '../executors/runStep.js', refused: false },
+  { file: 'src/workflows/b.ts', imports: '../cli/flags.js', refused: true },
+  { file: 'src/cli/a.ts', imports: '../workflows/apply.js', refused: false },
+  { file: 'src/cli/b.ts', imports: '../commands/plan.js', refused: true },
+  { file: 'src/commands/init/a.ts', imports: '../../workflows/init.js', refused: false },
+];
+
+describe('layer boundaries (SPEC §1)', () => {
+  it('npm run lint refuses exactly the imports that go up or sideways', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'steep-layers-'));
+    try {
+      const config = JSON.parse(readFileSync(join(REPO_ROOT, 'biome.json'), 'utf8'));
+      delete config.$schema;
+      delete config.vcs;
+      config.files = { includes: ['src/**'] };
+      writeFileSync(join(dir, 'biome.json'), JSON.stringify(config));
+      for (const c of CASES) {
+        mkdirSync(join(dir, dirname(c.file)), { recursive: true });
+        writeFileSync(join(dir, c.file), `import * as x from '${c.imports}';\n\nexport const y = x;\n`);
+      }
+      const r = spawnSync(
+        join(REPO_ROOT, 'node_modules/.bin/biome'),
+        ['lint', '--max-diagnostics=200', '.'],
+        {
+          cwd: dir,
+          encoding: 'utf8',
+        },
+      );
+      const output = `${r.stdout}${r.stderr}`;
+      const refused = new Set(
+        [...output.matchAll(/^(src\/\S+\.ts):\d+:\d+ lint\/style\/noRestrictedImports/gm)].map((m) => m[1]),
+      );
+      expect([...refused].sort(), output).toEqual(
+        CASES.filter((c) => c.refused)
+          .map((c) => c.file)
+          .sort(),
+      );
+      expect(r.status).not.toBe(0);
+      expect(output).toContain('SPEC §1');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
