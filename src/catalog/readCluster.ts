@@ -1,7 +1,8 @@
+import { connectionLimit } from '../db/connectionLimit.js';
 import type { ClusterState, ObservedNode, UnreachableNode } from '../model/cluster.js';
 import { SteepError } from '../model/errors.js';
 import type { TableScope } from '../model/tableSchema.js';
-import type { ConnectionSpec } from '../model/topology.js';
+import type { ConnectionSpec, Settings } from '../model/topology.js';
 import { type NodeAddress, publisherOf } from './publisherOf.js';
 import { readNode } from './readNode.js';
 import { postgresMessage } from './session.js';
@@ -21,6 +22,17 @@ export interface ReadClusterOptions {
   stateSchema?: string;
   connectTimeoutMs?: number;
   statementTimeoutMs?: number;
+  /** connections open at once (settings.maxConnections); default 16 */
+  maxConnections?: number;
+}
+
+/** The read options steep.yaml's settings give. */
+export function clusterReadOptions(settings: Settings): ReadClusterOptions {
+  return {
+    stateSchema: settings.stateSchema,
+    connectTimeoutMs: settings.connectTimeout,
+    maxConnections: settings.maxConnections,
+  };
 }
 
 function unreachable(name: string, err: unknown): UnreachableNode {
@@ -33,25 +45,28 @@ function unreachable(name: string, err: unknown): UnreachableNode {
 }
 
 /**
- * Read every node concurrently. A node that cannot be read (refused, authentication, unknown
- * database, timeout, unsupported version, a failed catalog query) becomes an UnreachableNode
- * with one sentence naming it and the cause; the others are still read. Never throws for a
- * node's sake.
+ * Read every node concurrently, one session each, at most `maxConnections` sessions at once.
+ * A node that cannot be read (refused, authentication, unknown database, timeout, unsupported
+ * version, a failed catalog query) becomes an UnreachableNode with one sentence naming it and
+ * the cause; the others are still read. Never throws for a node's sake.
  */
 export async function readCluster(
   nodes: ClusterNodeInput[],
   opts: ReadClusterOptions = {},
 ): Promise<ClusterState> {
+  const limited = connectionLimit(opts.maxConnections);
   const results = await Promise.all(
     nodes.map((n) =>
-      readNode(n.connection, {
-        node: n.name,
-        stateSchema: opts.stateSchema,
-        rowFilters: n.rowFilters,
-        tableScope: n.tableScope,
-        connectTimeoutMs: opts.connectTimeoutMs,
-        statementTimeoutMs: opts.statementTimeoutMs,
-      }).catch((err: unknown): UnreachableNode => unreachable(n.name, err)),
+      limited(() =>
+        readNode(n.connection, {
+          node: n.name,
+          stateSchema: opts.stateSchema,
+          rowFilters: n.rowFilters,
+          tableScope: n.tableScope,
+          connectTimeoutMs: opts.connectTimeoutMs,
+          statementTimeoutMs: opts.statementTimeoutMs,
+        }),
+      ).catch((err: unknown): UnreachableNode => unreachable(n.name, err)),
     ),
   );
   const observed: Record<string, ObservedNode | UnreachableNode> = {};

@@ -16,6 +16,7 @@ export const DEFAULT_SETTINGS: Settings = {
   statementTimeout: 0,
   connectTimeout: 10_000,
   parallel: 4,
+  maxConnections: 16,
 };
 
 /** What every normalising step reads from and reports to. */
@@ -109,6 +110,7 @@ function normaliseSettings(ctx: NormaliseContext): Settings {
     statementTimeout: duration(ctx, ['settings', 'statementTimeout']) ?? DEFAULT_SETTINGS.statementTimeout,
     connectTimeout: duration(ctx, ['settings', 'connectTimeout']) ?? DEFAULT_SETTINGS.connectTimeout,
     parallel: reader.integer(['settings', 'parallel']) ?? DEFAULT_SETTINGS.parallel,
+    maxConnections: reader.integer(['settings', 'maxConnections']) ?? DEFAULT_SETTINGS.maxConnections,
   };
 }
 

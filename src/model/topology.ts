@@ -25,6 +25,8 @@ export interface Settings {
   /** milliseconds to establish a connection to a node; 0 = wait forever */
   connectTimeout: number;
   parallel: number;
+  /** connections open at once across all nodes while reading them */
+  maxConnections: number;
 }
 
 /** Where a value came from in the file, for error messages. */

@@ -1,4 +1,5 @@
 import { readRowPresence } from '../catalog/rowPresence.js';
+import { connectionLimit } from '../db/connectionLimit.js';
 import type { ClusterState } from '../model/cluster.js';
 import type { TableName, Topology } from '../model/topology.js';
 import { rowPresenceRequests } from '../planner/init.js';
@@ -19,26 +20,29 @@ export async function markRowPresence(
   observed: ClusterState,
   requests: Map<string, TableName[]>,
 ): Promise<void> {
+  const limited = connectionLimit(topology.settings.maxConnections);
   await Promise.all(
-    [...requests.entries()].map(async ([name, tables]) => {
-      const node = observed.nodes[name];
-      const spec = topology.nodes[name];
-      if (!node?.reachable || !spec) return;
-      try {
-        const presence = await readRowPresence(spec.connection, {
-          node: name,
-          tables,
-          connectTimeoutMs: topology.settings.connectTimeout,
-        });
-        for (const t of tables) {
-          const observedTable = node.tables[`${t.schema}.${t.name}`];
-          const key = `${t.schema}.${t.name}`;
-          if (observedTable && !presence.unreadable.has(key))
-            observedTable.hasRows = presence.withRows.has(key);
+    [...requests.entries()].map(([name, tables]) =>
+      limited(async () => {
+        const node = observed.nodes[name];
+        const spec = topology.nodes[name];
+        if (!node?.reachable || !spec) return;
+        try {
+          const presence = await readRowPresence(spec.connection, {
+            node: name,
+            tables,
+            connectTimeoutMs: topology.settings.connectTimeout,
+          });
+          for (const t of tables) {
+            const observedTable = node.tables[`${t.schema}.${t.name}`];
+            const key = `${t.schema}.${t.name}`;
+            if (observedTable && !presence.unreadable.has(key))
+              observedTable.hasRows = presence.withRows.has(key);
+          }
+        } catch {
+          // the node went away between reads: the plan reports what it could read
         }
-      } catch {
-        // the node went away between reads: the plan reports what it could read
-      }
-    }),
+      }),
+    ),
   );
 }

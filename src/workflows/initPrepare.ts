@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { PG15 } from '../catalog/queries/catalogQuery.js';
-import { readCluster } from '../catalog/readCluster.js';
+import { clusterReadOptions, readCluster } from '../catalog/readCluster.js';
 import { loadTopology } from '../config/load.js';
 import { connect } from '../db/connect.js';
 import { mask } from '../db/mask.js';
@@ -179,7 +179,7 @@ export async function prepareInit(
   }
   const observed = await readCluster(
     [d.from, d.node].map((n) => ({ name: n, connection: topology.nodes[n]!.connection })),
-    { stateSchema: topology.settings.stateSchema, connectTimeoutMs: topology.settings.connectTimeout },
+    clusterReadOptions(topology.settings),
   );
   for (const n of [d.from, d.node]) {
     const o = observed.nodes[n]!;

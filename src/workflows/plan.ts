@@ -1,4 +1,4 @@
-import { readCluster } from '../catalog/readCluster.js';
+import { clusterReadOptions, readCluster } from '../catalog/readCluster.js';
 import { loadTopology } from '../config/load.js';
 import type { ClusterState } from '../model/cluster.js';
 import type { Problem } from '../model/errors.js';
@@ -56,7 +56,7 @@ export async function observe(
       rowFilters: filters.get(n.name),
       tableScope: scopes[n.name],
     })),
-    { stateSchema: topology.settings.stateSchema, connectTimeoutMs: topology.settings.connectTimeout },
+    clusterReadOptions(topology.settings),
   );
   if (opts.everyTable) await markRowPresence(topology, observed, everyTableOf(observed));
   else await observeExistingData(topology, observed);

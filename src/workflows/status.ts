@@ -1,5 +1,5 @@
 import { readSlotLag, readSubscriptionActivity } from '../catalog/initProgress.js';
-import { readCluster } from '../catalog/readCluster.js';
+import { clusterReadOptions, readCluster } from '../catalog/readCluster.js';
 import { loadTopology } from '../config/load.js';
 import { connect } from '../db/connect.js';
 import type { ClusterState, ObservedNode, ObservedSubscription } from '../model/cluster.js';
@@ -197,7 +197,7 @@ function slotStatuses(topology: Topology, observed: ClusterState, live: Map<stri
 export async function readStatus(topology: Topology): Promise<StatusReport> {
   const observed = await readCluster(
     Object.values(topology.nodes).map((n) => ({ name: n.name, connection: n.connection })),
-    { stateSchema: topology.settings.stateSchema, connectTimeoutMs: topology.settings.connectTimeout },
+    clusterReadOptions(topology.settings),
   );
   const live = await readLive(topology, observed);
   const nodes: NodeStatus[] = Object.keys(topology.nodes)

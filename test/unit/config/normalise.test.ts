@@ -25,6 +25,7 @@ describe('the SPEC §2 example', () => {
         statementTimeout: 0,
         connectTimeout: 10_000,
         parallel: 4,
+        maxConnections: 16,
       },
       nodes: {
         east: {
@@ -129,6 +130,7 @@ describe('defaults', () => {
       statementTimeout: 0,
       connectTimeout: 10_000,
       parallel: 4,
+      maxConnections: 16,
     });
     expect(topology?.nodes.a).toEqual({
       name: 'a',

@@ -147,6 +147,7 @@ export function topology(input: {
       statementTimeout: 0,
       connectTimeout: 10_000,
       parallel: 4,
+      maxConnections: 16,
     },
     nodes,
     publications: Object.fromEntries(pubs.map((p) => [p.name, p])),
