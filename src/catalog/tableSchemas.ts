@@ -15,12 +15,14 @@ import type { ConnectionSpec } from '../model/topology.js';
 import { compareTableNames, compareText } from './order.js';
 import {
   type ColumnRow,
+  type ColumnsRow,
   type FingerprintRow,
   fingerprintsQuery,
   QUALIFY_NAMES,
   type SchemasAndExtensionsRow,
   type SequenceRow,
   tableSchemaQueries,
+  toColumnRows,
   type UserTypeRow,
 } from './queries/columns.js';
 import { openCatalogSession, rows } from './session.js';
@@ -159,14 +161,14 @@ export function issueTableSchemaQueries(
     query ? rows<T>(client, query) : Promise.resolve([]);
   const issued = Promise.all([
     client.query(q.qualifyNames.text),
-    rows<ColumnRow>(client, q.columns),
+    rows<ColumnsRow>(client, q.columns),
     maybe<UserTypeRow>(q.userTypes),
     maybe<SequenceRow>(q.sequences),
     maybe<SchemasAndExtensionsRow>(q.schemasAndExtensions),
     client.query(q.restoreNames.text),
   ]);
   return issued.then(([, columns, types, sequences, names]) =>
-    toTableSchemas(scope, columns, types, sequences, names[0]),
+    toTableSchemas(scope, toColumnRows(columns[0]!.columns), types, sequences, names[0]),
   );
 }
 
