@@ -1,4 +1,4 @@
-import type { SchemaSyncMode, Settings, Topology } from '../model/topology.js';
+import type { SchemaSyncMode, Settings, SourcePosition, Topology } from '../model/topology.js';
 import { formatDuration, MAX_DURATION_MS, parseDuration } from './durations.js';
 import { identifierProblem } from './identifiers.js';
 import { normaliseNode } from './nodes.js';
@@ -54,19 +54,35 @@ export function normalise(
   for (const name of reader.keys(['nodes'])) {
     if (!checkName(ctx, ['nodes', name], 'node')) continue;
     topology.nodes[name] = normaliseNode(ctx, name);
-    topology.positions[`node.${name}`] = positions.key(['nodes', name]);
+    lazyPosition(topology.positions, `node.${name}`, () => positions.key(['nodes', name]));
   }
   for (const name of reader.keys(['publications'])) {
     if (!checkName(ctx, ['publications', name], 'publication')) continue;
     topology.publications[name] = normalisePublication(ctx, name);
-    topology.positions[`publication.${name}`] = positions.key(['publications', name]);
+    lazyPosition(topology.positions, `publication.${name}`, () => positions.key(['publications', name]));
   }
   for (const name of reader.keys(['subscriptions'])) {
     if (!checkName(ctx, ['subscriptions', name], 'subscription')) continue;
     topology.subscriptions[name] = normaliseSubscription(ctx, name, settings);
-    topology.positions[`subscription.${name}`] = positions.key(['subscriptions', name]);
+    lazyPosition(topology.positions, `subscription.${name}`, () => positions.key(['subscriptions', name]));
   }
   return topology;
+}
+
+/**
+ * An entry computed when first read: a position needs the file parsed with `yaml`, which a
+ * file the plain reader read (plainYaml.ts) is only when something asks for one.
+ */
+function lazyPosition(target: Record<string, SourcePosition>, key: string, at: () => SourcePosition): void {
+  Object.defineProperty(target, key, {
+    enumerable: true,
+    configurable: true,
+    get() {
+      const value = at();
+      Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+      return value;
+    },
+  });
 }
 
 /** Names that would be object prototypes in JavaScript, not entries: refused outright. */

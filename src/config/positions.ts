@@ -13,6 +13,12 @@ import {
 import type { SourcePosition } from '../model/topology.js';
 import type { Path } from './paths.js';
 
+/** A parsed document and the line offsets of its text. */
+export interface ComposedYaml {
+  doc: Document;
+  lines: LineCounter;
+}
+
 interface Located {
   /** the pair whose key names the value (absent for the document root and list items) */
   pair?: Pair;
@@ -33,12 +39,28 @@ export function keyText(pair: Pair): string | undefined {
  * keys the way the value was built. With duplicate keys the last one wins, as in the value.
  */
 export class SourceMap {
+  private parsed: ComposedYaml | undefined;
+
+  /**
+   * `compose` gives the parsed document; it is called once, at the first position asked for:
+   * a file read by the plain reader (plainYaml.ts) is parsed again only when a problem needs
+   * a position.
+   */
   constructor(
     readonly file: string,
     private readonly text: string,
-    private readonly doc: Document,
-    private readonly lines: LineCounter,
+    private readonly compose: () => ComposedYaml,
   ) {}
+
+  private get doc(): Document {
+    this.parsed ??= this.compose();
+    return this.parsed.doc;
+  }
+
+  private get lines(): LineCounter {
+    this.parsed ??= this.compose();
+    return this.parsed.lines;
+  }
 
   /** Per mapping, each key's pair (the last, as in the value): a lookup per problem must not scan the mapping. */
   private readonly pairsByKey = new WeakMap<YAMLMap, Map<string, Pair>>();

@@ -71,7 +71,8 @@ function identifierOk(ctx: Context, path: Path, value: string, what: string): bo
 function tables(ctx: Context, publication: string): PublicationTable[] {
   const { reader, positions, problems } = ctx;
   const base = ['publications', publication, 'tables'];
-  const seen = new Map<string, SourcePosition>();
+  // where each table was first listed (its path: the position is looked up for a duplicate only)
+  const seen = new Map<string, Path>();
   const out: PublicationTable[] = [];
   (reader.list(base) ?? []).forEach((item, i) => {
     const itemPath = [...base, i];
@@ -89,8 +90,9 @@ function tables(ctx: Context, publication: string): PublicationTable[] {
       return;
     }
     const key = `${parsed.table.schema}\u0000${parsed.table.name}`;
-    const first = seen.get(key);
-    if (first) {
+    const firstPath = seen.get(key);
+    if (firstPath) {
+      const first = positions.value(firstPath);
       problems.error(
         'duplicate-table',
         `publication \`${publication}\` lists table \`${parsed.table.schema}.${parsed.table.name}\` twice (first at line ${first.line}, column ${first.column})`,
@@ -98,7 +100,7 @@ function tables(ctx: Context, publication: string): PublicationTable[] {
       );
       return;
     }
-    seen.set(key, positions.value(namePath));
+    seen.set(key, namePath);
     const columns =
       typeof item === 'string' || !reader.has([...itemPath, 'columns'])
         ? null

@@ -11,7 +11,8 @@ import {
 } from 'yaml';
 import { nestingProblem } from './nesting.js';
 import type { Path } from './paths.js';
-import { keyText, SourceMap } from './positions.js';
+import { readPlainYaml } from './plainYaml.js';
+import { type ComposedYaml, keyText, SourceMap } from './positions.js';
 import type { ProblemList } from './problems.js';
 
 /** steep.yaml is a small file: anything larger is refused before parsing. */
@@ -65,22 +66,21 @@ export function parseYaml(text: string, file: string, problems: ProblemList): Pa
     return undefined;
   }
 
-  const lines = new LineCounter();
-  let doc: Document;
+  // most files are plain YAML: read them fast, and parse them with `yaml` only for a position
+  const plain = readPlainYaml(text);
+  if (plain) return { value: plain, positions: new SourceMap(file, text, () => compose(text)) };
+
+  let composed: ComposedYaml;
   try {
-    doc = parseDocument(text, {
-      lineCounter: lines,
-      uniqueKeys: false,
-      merge: true,
-      prettyErrors: false,
-    });
+    composed = compose(text);
   } catch (e) {
     // yaml's parser recurses once per level of block nesting and can run out of stack
     if (!(e instanceof RangeError)) throw e;
     problems.error('yaml-syntax', TOO_DEEP, { file, ...deepestLine(text) }, DEEP_HINT);
     return undefined;
   }
-  const positions = new SourceMap(file, text, doc, lines);
+  const { doc } = composed;
+  const positions = new SourceMap(file, text, () => composed);
 
   if (doc.errors.some((e) => e.code === 'RESOURCE_EXHAUSTION')) {
     // yaml's composer ran out of stack; where it did, and what followed, depends on the stack left
@@ -156,6 +156,17 @@ export function parseYaml(text: string, file: string, problems: ProblemList): Pa
     throw e;
   }
   return { value: value as Record<string, unknown>, positions };
+}
+
+function compose(text: string): ComposedYaml {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, {
+    lineCounter: lines,
+    uniqueKeys: false,
+    merge: true,
+    prettyErrors: false,
+  });
+  return { doc, lines };
 }
 
 const TOO_DEEP = 'lists and mappings are nested too deeply to read';
