@@ -1,4 +1,5 @@
-import { type Alias, isAlias, isMap, isNode, isPair, isScalar, isSeq, type Node } from 'yaml';
+import type { Alias, Node } from 'yaml';
+import { isAlias, isMap, isNode, isPair, isScalar, isSeq } from './yamlLibrary.js';
 
 /**
  * Deeper nesting of lists and mappings than this is refused, counting an alias as the value it

@@ -1,17 +1,7 @@
-import {
-  type Document,
-  isAlias,
-  isMap,
-  isPair,
-  isScalar,
-  isSeq,
-  type LineCounter,
-  type Node,
-  type Pair,
-  type YAMLMap,
-} from 'yaml';
+import type { Document, LineCounter, Node, Pair, YAMLMap } from 'yaml';
 import type { SourcePosition } from '../model/topology.js';
 import type { Path } from './paths.js';
+import { isAlias, isMap, isPair, isScalar, isSeq } from './yamlLibrary.js';
 
 /** A parsed document and the line offsets of its text. */
 export interface ComposedYaml {

@@ -1,19 +1,10 @@
-import {
-  type Document,
-  isMap,
-  isPair,
-  isScalar,
-  isSeq,
-  LineCounter,
-  type Node,
-  parseDocument,
-  type YAMLError,
-} from 'yaml';
+import type { Document, Node, YAMLError } from 'yaml';
 import { nestingProblem } from './nesting.js';
 import type { Path } from './paths.js';
 import { readPlainYaml } from './plainYaml.js';
 import { type ComposedYaml, keyText, SourceMap } from './positions.js';
 import type { ProblemList } from './problems.js';
+import { isMap, isPair, isScalar, isSeq, newLineCounter, parseDocument } from './yamlLibrary.js';
 
 /** steep.yaml is a small file: anything larger is refused before parsing. */
 export const MAX_FILE_BYTES = 4 * 1024 * 1024;
@@ -159,7 +150,7 @@ export function parseYaml(text: string, file: string, problems: ProblemList): Pa
 }
 
 function compose(text: string): ComposedYaml {
-  const lines = new LineCounter();
+  const lines = newLineCounter();
   const doc = parseDocument(text, {
     lineCounter: lines,
     uniqueKeys: false,
