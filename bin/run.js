@@ -1,6 +1,5 @@
 #!/usr/bin/env node
 import { readdirSync, statSync, unlinkSync } from 'node:fs';
-import { execute } from '@oclif/core';
 
 // oclif.manifest.json (written by `npm run build`) lets steep start without importing every
 // command. In a working copy where commands were rebuilt without it (`tsc` alone), a manifest
@@ -27,5 +26,11 @@ if (globalThis.navigator === undefined) {
     writable: true,
   });
 }
+
+// oclif checks package.json's `engines` at every start by loading semver (~10 ms); the check is this
+if (Number(process.versions.node.split('.')[0]) < 20)
+  process.emitWarning(`steep needs Node.js 20 or later; this is Node.js ${process.versions.node}`);
+process.env.OCLIF_DISABLE_ENGINE_WARNING ??= '1';
+const { execute } = await import('@oclif/core');
 
 await execute({ dir: import.meta.url });
