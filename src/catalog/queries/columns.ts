@@ -176,14 +176,34 @@ export interface ColumnsRow {
   columns: string;
 }
 
-/** The column rows of the columns query's JSON. */
+/** Each field's place in the JSON arrays of the columns query. */
+const AT = Object.fromEntries(COLUMN_FIELDS.map((f, i) => [f, i])) as Record<keyof ColumnRow, number>;
+
+/** The column rows of the columns query's JSON (objects of one shape: built field by field, 5,000 of them cost 10×). */
 export function toColumnRows(json: string): ColumnRow[] {
   const tuples = JSON.parse(json) as unknown[][];
-  return tuples.map((t) => {
-    const row: Record<string, unknown> = {};
-    for (let i = 0; i < COLUMN_FIELDS.length; i++) row[COLUMN_FIELDS[i]!] = t[i];
-    return row as unknown as ColumnRow;
-  });
+  return tuples.map(
+    (t) =>
+      ({
+        schema: t[AT.schema],
+        name: t[AT.name],
+        kind: t[AT.kind],
+        partition: t[AT.partition],
+        replica_identity: t[AT.replica_identity],
+        ordinal: t[AT.ordinal],
+        column_name: t[AT.column_name],
+        type: t[AT.type],
+        default_expr: t[AT.default_expr],
+        not_null: t[AT.not_null],
+        identity: t[AT.identity],
+        generated: t[AT.generated],
+        collation: t[AT.collation],
+        type_schema: t[AT.type_schema],
+        type_name: t[AT.type_name],
+        sequences: t[AT.sequences],
+        pk_position: t[AT.pk_position],
+      }) as ColumnRow,
+  );
 }
 
 /** What only CREATE needs (auto mode, `scope.objects`): comparing columns does without (a third cheaper). */
