@@ -23,6 +23,9 @@ export function newLineCounter(): LineCounter {
   return new (yaml().LineCounter)();
 }
 
-export function parseDocument(text: string, options: Yaml.ParseOptions & Yaml.DocumentOptions & Yaml.SchemaOptions): Document {
+export function parseDocument(
+  text: string,
+  options: Yaml.ParseOptions & Yaml.DocumentOptions & Yaml.SchemaOptions,
+): Document {
   return yaml().parseDocument(text, options) as Document;
 }
