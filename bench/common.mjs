@@ -14,7 +14,7 @@ export const ROOT = resolve(import.meta.dirname, '..');
 const run = promisify(execFile);
 
 /** Start `count` PostgreSQL 18 nodes named n0…; returns them and a stop function. */
-export async function startNodes(count, { version = 18 } = {}) {
+export async function startNodes(count, { version = 18, settings } = {}) {
   const base = mkdtempSync(join(tmpdir(), 'steep-bench-'));
   // as root the server runs as `postgres`, which must be able to enter the directory
   chmodSync(base, 0o755);
@@ -28,6 +28,7 @@ export async function startNodes(count, { version = 18 } = {}) {
         name: `n${i}`,
         database: 'app',
         auth: 'trust',
+        settings,
       });
       await server.start();
       return server;

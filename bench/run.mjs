@@ -11,4 +11,10 @@ if (!name || !existsSync(join(dir, `${name}.mjs`))) {
   console.error(`usage: npm run bench -- NAME   (one of: ${available.join(', ')})`);
   process.exit(1);
 }
+// watch-memory samples the heap after full collections: it needs --expose-gc
+if (name === 'watch-memory' && typeof globalThis.gc !== 'function') {
+  const { spawnSync } = await import('node:child_process');
+  const r = spawnSync(process.execPath, ['--expose-gc', join(dir, `${name}.mjs`)], { stdio: 'inherit' });
+  process.exit(r.status ?? 1);
+}
 await import(join(dir, `${name}.mjs`));

@@ -1,0 +1,208 @@
+// bench plan-scale: `steep plan` at 10, 30 and 100 nodes, against itself at 10 nodes (SPEC §13).
+// Nodes are databases spread over a few local servers, 100 tables each; every node has a
+// publication of its tables and every node but the hub subscribes to the hub's (a star; the
+// subscriptions are still to be created, `init: none`, so the plan reads each node once and
+// plans 99 creates at 100 nodes). Targets: t(100)/t(10) ≤ 10, peak RSS ≤ 300 MB, never more than
+// settings.maxConnections sessions open at once (16 by default), each node read once.
+//
+//   BENCH_SERVERS  local servers the nodes are spread over (default 4)
+//   BENCH_TABLES   tables per node (default 100)
+//   BENCH_RUNS     plans per size (default 3; the median counts)
+//   BENCH_SIZES    node counts (default 10,30,100)
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { median, ROOT, report, sql, startNodes, steep } from './common.mjs';
+
+const SERVERS = Number(process.env.BENCH_SERVERS ?? 4);
+const TABLES = Number(process.env.BENCH_TABLES ?? 100);
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const SIZES = (process.env.BENCH_SIZES ?? '10,30,100').split(',').map(Number);
+const MAX_CONNECTIONS = 16;
+const NODES = Math.max(...SIZES);
+
+const { servers, stop } = await startNodes(SERVERS, { settings: { max_connections: '200' } });
+const work = mkdtempSync(join(tmpdir(), 'steep-bench-scale-'));
+try {
+  // one template database with the tables, copied for every node
+  const ddl = Array.from(
+    { length: TABLES },
+    (_, i) =>
+      `CREATE TABLE public.t${i} (id bigint PRIMARY KEY, v text, n numeric(10,2) DEFAULT 0 NOT NULL);`,
+  ).join('\n');
+  const nodes = Array.from({ length: NODES }, (_, i) => ({ name: `n${i}`, server: servers[i % SERVERS] }));
+  await Promise.all(
+    servers.map(async (s) => {
+      await sql(s, 'CREATE DATABASE scale_template');
+      const c = await s.adminClient('scale_template');
+      try {
+        await c.query(ddl);
+      } finally {
+        await c.end();
+      }
+      for (const n of nodes.filter((x) => x.server === s))
+        await sql(s, `CREATE DATABASE ${n.name} TEMPLATE scale_template`);
+    }),
+  );
+
+  const yaml = (count, withSubscriptions) => {
+    const lines = ['version: 1', 'topology: scale', 'nodes:'];
+    for (const n of nodes.slice(0, count))
+      lines.push(`  ${n.name}:`, `    url: postgres://postgres@127.0.0.1:${n.server.port}/${n.name}`);
+    lines.push('publications:');
+    for (const n of nodes.slice(0, count)) {
+      lines.push(`  pub_${n.name}:`, `    node: ${n.name}`, '    tables:');
+      for (let t = 0; t < TABLES; t++) lines.push(`      - public.t${t}`);
+    }
+    if (withSubscriptions) {
+      lines.push('subscriptions:');
+      for (const n of nodes.slice(1, count))
+        lines.push(
+          `  sub_${n.name}:`,
+          `    node: ${n.name}`,
+          '    from: n0',
+          '    publications: [pub_n0]',
+          '    init:',
+          '      method: none',
+        );
+    }
+    const path = join(work, `steep-${count}${withSubscriptions ? '' : '-pubs'}.yaml`);
+    writeFileSync(path, `${lines.join('\n')}\n`);
+    return path;
+  };
+  // the publications and state schemas exist; the subscriptions are what the plan proposes
+  await steep(['apply', '-c', yaml(NODES, false), '--auto-approve']);
+
+  /** Sessions opened per node database so far (pg_stat_database counts every one). */
+  const sessions = async () => {
+    const out = {};
+    for (const s of servers) {
+      const c = await s.adminClient('postgres');
+      try {
+        await c.query('SELECT pg_stat_clear_snapshot()');
+        const { rows } = await c.query(
+          `SELECT datname, sessions::int AS n FROM pg_stat_database WHERE datname ~ '^n[0-9]+$'`,
+        );
+        for (const r of rows) out[r.datname] = r.n;
+      } finally {
+        await c.end();
+      }
+    }
+    return out;
+  };
+
+  /** One plan: wall ms, peak RSS (MB), the most steep sessions seen open at once (polled). */
+  const planOnce = async (config) => {
+    const pollers = await Promise.all(servers.map((s) => s.adminClient('postgres')));
+    let peak = 0;
+    let polling = true;
+    const started = new Date();
+    // sessions of this plan only (backends of an earlier command may still be ending)
+    const poll = (async () => {
+      while (polling) {
+        const counts = await Promise.all(
+          pollers.map((c) =>
+            c.query(
+              `SELECT count(*)::int AS n FROM pg_stat_activity
+                WHERE application_name LIKE 'steep%' AND backend_start >= $1`,
+              [started],
+            ),
+          ),
+        );
+        peak = Math.max(
+          peak,
+          counts.reduce((a, r) => a + r.rows[0].n, 0),
+        );
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    })();
+    const rssFile = join(work, 'rss');
+    const t0 = process.hrtime.bigint();
+    const code = await new Promise((resolve) => {
+      const child = spawn(
+        '/usr/bin/time',
+        [
+          '-f',
+          '%M',
+          '-o',
+          rssFile,
+          process.execPath,
+          join(ROOT, 'bin/run.js'),
+          'plan',
+          '-c',
+          config,
+          '--detailed-exitcode',
+        ],
+        { env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'ignore', 'inherit'] },
+      );
+      child.on('close', resolve);
+    });
+    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+    polling = false;
+    await poll;
+    await Promise.all(pollers.map((c) => c.end()));
+    // exit 2: changes present (the subscriptions to create); anything else is a failed run
+    if (code !== 2) throw new Error(`steep plan -c ${config} exited ${code}, expected 2 (changes present)`);
+    const rssMb = Number(readFileSync(rssFile, 'utf8').trim().split('\n').pop()) / 1024;
+    return { ms, rssMb, peak };
+  };
+
+  const results = [];
+  for (const count of SIZES) {
+    const config = yaml(count, true);
+    // the plan is what it should be: one create per subscription, no errors
+    const json = JSON.parse(await steep(['plan', '-c', config, '--json'], { okCodes: [0] }));
+    const creates = json.steps.filter((s) => s.action === 'create' && s.address.startsWith('subscription.'));
+    if (json.errors.length > 0 || creates.length !== count - 1)
+      throw new Error(
+        `plan at ${count} nodes: ${json.errors.length} errors, ${creates.length} subscription creates`,
+      );
+    const runs = [];
+    for (let r = 0; r < RUNS; r++) {
+      const before = await sessions();
+      runs.push(await planOnce(config));
+      await new Promise((r2) => setTimeout(r2, 600)); // session counters are flushed within ~0.5 s
+      const after = await sessions();
+      const reads = nodes.slice(0, count).map((n) => (after[n.name] ?? 0) - (before[n.name] ?? 0));
+      runs[r].readsPerNode = { min: Math.min(...reads), max: Math.max(...reads) };
+    }
+    results.push({
+      nodes: count,
+      ms: Math.round(median(runs.map((x) => x.ms))),
+      rssMb: Math.round(Math.max(...runs.map((x) => x.rssMb))),
+      peakConnections: Math.max(...runs.map((x) => x.peak)),
+      readsPerNode: {
+        min: Math.min(...runs.map((x) => x.readsPerNode.min)),
+        max: Math.max(...runs.map((x) => x.readsPerNode.max)),
+      },
+      runsMs: runs.map((x) => Math.round(x.ms)),
+    });
+  }
+  const first = results[0];
+  const last = results[results.length - 1];
+  const ratio = +(last.ms / first.ms).toFixed(2);
+  report(
+    'plan-scale',
+    {
+      servers: SERVERS,
+      tablesPerNode: TABLES,
+      runs: RUNS,
+      sizes: results,
+      ratio,
+      maxConnections: MAX_CONNECTIONS,
+      target: { ratio: 10, rssMb: 300, connections: MAX_CONNECTIONS, readsPerNode: 1 },
+    },
+    `plan-scale: ${results
+      .map(
+        (x) =>
+          `${x.nodes} nodes ${x.ms} ms, ${x.rssMb} MB, ≤ ${x.peakConnections} sessions seen, ${x.readsPerNode.max} read(s) per node`,
+      )
+      .join(
+        '; ',
+      )}; t(${last.nodes})/t(${first.nodes}) = ${ratio} (target ≤ 10; RSS ≤ 300 MB; sessions ≤ ${MAX_CONNECTIONS}; one read per node)`,
+  );
+} finally {
+  rmSync(work, { recursive: true, force: true });
+  await stop();
+}
