@@ -33,6 +33,8 @@ export const AJV_OPTIONS: Options = {
   verbose: true,
   strictTypes: false,
   allowUnionTypes: true,
+  // annotation only: the PostgreSQL version a key (or one of its values) needs, for the generated docs
+  keywords: ['x-postgres'],
 };
 
 const require = createRequire(import.meta.url);
