@@ -125,6 +125,8 @@ export interface InitProgress {
   startedAt: string | null;
   sampledAt: string;
   tables: TableProgress[];
+  /** state `diverged`: the tables `steep verify` found different */
+  divergedTables?: string[];
 }
 
 // What one sample of the nodes shows during an init (read by catalog/initProgress.ts).

@@ -38,6 +38,8 @@ export interface SubscriptionStatus {
   syncErrors: number | null;
   /** PostgreSQL 18+: pg_stat_subscription_stats.confl_* */
   conflicts: Record<string, number> | null;
+  /** state `diverged`: the tables `steep verify` found different */
+  divergedTables: string[];
 }
 
 export type SlotKind = 'subscription' | 'prepared' | 'pending' | 'tablesync' | 'orphan' | 'physical';

@@ -94,6 +94,10 @@ export function renderInitStatus(list: InitProgress[]): string {
       if (p.syncErrorCount !== null)
         out.push(`  errors     sync ${p.syncErrorCount}, apply ${p.applyErrorCount ?? 0}`);
     }
+    if (p.divergedTables && p.divergedTables.length > 0)
+      out.push(
+        `  diverged   ${p.divergedTables.join(', ')} (repair: steep reinit ${p.subscription} --tables ${p.divergedTables.join(',')})`,
+      );
     if (p.startedAt) out.push(`  started    ${p.startedAt}`);
     if (p.publisherError) out.push(`  publisher  ${p.publisherError}`);
     if (p.error) out.push(`  error      ${p.error}`);

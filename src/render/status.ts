@@ -55,6 +55,12 @@ export function renderStatus(r: StatusReport): string {
     ].filter((x): x is string => x !== null);
     out.push(`${head}  ${parts.join(' · ')}`);
     if (s.error) out.push(chalk.red(`      ${s.error}`));
+    if (s.divergedTables.length > 0)
+      out.push(
+        chalk.red(
+          `      diverged tables: ${s.divergedTables.join(', ')} (repair: steep reinit ${s.name} --tables ${s.divergedTables.join(',')})`,
+        ),
+      );
   }
   const slots = r.slots.filter((s) => s.kind !== 'orphan' && s.kind !== 'prepared');
   out.push('', chalk.bold('Slots:'));

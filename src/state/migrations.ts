@@ -50,6 +50,14 @@ export function stateMigrations(schema: string): Migration[] {
         `CREATE TABLE IF NOT EXISTS ${s}.copy_chunks (node_name text NOT NULL, subscription text NOT NULL, lsn pg_lsn NOT NULL, table_schema text NOT NULL, table_name text NOT NULL, chunk integer NOT NULL, lower_bound text, upper_bound text, estimated_bytes bigint NOT NULL DEFAULT 0, rows bigint, bytes bigint, completed_at timestamptz, PRIMARY KEY (node_name, subscription, lsn, table_schema, table_name, chunk))`,
       ],
     },
+    {
+      version: 4,
+      statements: [
+        // the tables `steep verify` last found diverged, per subscription: status and init status
+        // name them; reinit of a table, or a verify that finds it equal, removes its row
+        `CREATE TABLE IF NOT EXISTS ${s}.diverged_tables (node_name text NOT NULL, subscription text NOT NULL, table_name text NOT NULL, missing bigint NOT NULL, extra bigint NOT NULL, different bigint NOT NULL, verified_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (node_name, subscription, table_name))`,
+      ],
+    },
   ];
 }
 

@@ -8,6 +8,7 @@ import { SteepError } from '../model/errors.js';
 import { quoteIdent, quoteLiteral, quoteTable } from '../model/sql.js';
 import type { SubscriptionSpec, TableName } from '../model/topology.js';
 import { qualifiedName } from '../model/topology.js';
+import { temporaryPublications } from '../planner/reinit.js';
 import { count } from '../render/count.js';
 import { InitProgressStore } from '../state/initProgress.js';
 import { InitSlotStore } from '../state/initSlots.js';
@@ -210,6 +211,11 @@ export async function cancelInit(
         }
       } else result.slotLeft = slot;
     }
+
+    // an interrupted steep reinit's temporary publications
+    if (pub)
+      for (const t of temporaryPublications(d.name, d.publications.length))
+        await pub.query(`DROP PUBLICATION IF EXISTS ${quoteIdent(t)}`);
 
     if (stateTables) {
       const changes = await states.transition(c, d.name, 'uninitialized', {

@@ -20,6 +20,7 @@ import type {
 } from '../model/initState.js';
 import type { SubscriptionSpec, Topology } from '../model/topology.js';
 import { qualifiedName } from '../model/topology.js';
+import { DivergedTablesStore } from '../state/divergedTables.js';
 import { InitProgressStore } from '../state/initProgress.js';
 import { hasInitTables, SubscriptionStateStore } from '../state/subscriptionState.js';
 
@@ -139,10 +140,14 @@ export class InitObserver {
       const recorded = info.stateTables ? await states.get(c, d.name) : null;
       const lastSaved = info.stateTables ? await progress.get(c, d.name) : null;
       const subscriber = await sampleSubscriber(c, info.version, d.name);
-      return { recorded, lastSaved, subscriber, info };
+      const diverged =
+        recorded?.state === 'diverged'
+          ? await new DivergedTablesStore(schema, d.node).tablesOf(c, d.name)
+          : [];
+      return { recorded, lastSaved, subscriber, info, diverged };
     });
     if (!read) return this.unreachable(w, `${d.node}: ${sub.error ?? 'unreachable'}`);
-    const { recorded, lastSaved, subscriber, info } = read;
+    const { recorded, lastSaved, subscriber, info, diverged } = read;
     const recordedState: InitState = recorded?.state ?? 'uninitialized';
     if (!w.tracker) {
       const fresh = lastSaved && Date.now() - lastSaved.updatedAt.getTime() <= SEED_WITHIN_MS;
@@ -177,7 +182,7 @@ export class InitObserver {
     if (info.stateTables && recorded && p.state !== recordedState && !followedElsewhere) {
       await this.record(d, recorded, p);
     }
-    return p;
+    return diverged.length > 0 ? { ...p, divergedTables: diverged } : p;
   }
 
   /** Record the forward moves this sample shows (best effort: a read-only role records nothing). */

@@ -14,6 +14,7 @@ import type {
   SubscriptionStatus,
 } from '../model/statusReport.js';
 import type { Topology } from '../model/topology.js';
+import { DivergedTablesStore } from '../state/divergedTables.js';
 
 /**
  * `steep status` (SPEC §4): every node reachable or not and its version; every subscription's
@@ -28,6 +29,8 @@ const TABLESYNC_SLOT = /^pg_\d+_sync_\d+_\d+$/;
 interface Live {
   activity: Map<string, SubscriptionActivity>;
   slots: Map<string, SlotLag>;
+  /** by subscription */
+  diverged: Map<string, string[]>;
 }
 
 function compare(a: string, b: string): number {
@@ -48,13 +51,17 @@ async function readLive(topology: Topology, observed: ClusterState): Promise<Map
           statementTimeoutMs: 10_000,
         });
         try {
-          const [activity, slots] = await Promise.all([
+          const [activity, slots, diverged] = await Promise.all([
             readSubscriptionActivity(c, n.serverVersion),
             readSlotLag(c).catch(() => [] as SlotLag[]),
+            new DivergedTablesStore(topology.settings.stateSchema, n.name)
+              .all(c)
+              .catch(() => new Map<string, string[]>()),
           ]);
           out.set(n.name, {
             activity: new Map(activity.map((a) => [a.name, a])),
             slots: new Map(slots.map((s) => [s.slot, s])),
+            diverged,
           });
         } finally {
           await c.end().catch(() => {});
@@ -128,6 +135,7 @@ function subscriptionStatus(
     applyErrors: activity?.applyErrorCount ?? null,
     syncErrors: activity?.syncErrorCount ?? null,
     conflicts: activity?.conflicts ?? null,
+    divergedTables: state === 'diverged' ? (live.get(node)?.diverged.get(name) ?? []) : [],
   };
 }
 

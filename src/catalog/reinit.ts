@@ -1,0 +1,97 @@
+import type pg from 'pg';
+import { PG15 } from './queries/catalogQuery.js';
+
+/**
+ * What `steep reinit` reads (SPEC §9, the reinit recipe): the publisher's definition of each of
+ * the subscription's publications — its options and every table it publishes, with the row
+ * filter and column list the publication itself sets — and, on the subscriber, the foreign keys
+ * that point at the tables a reinit would truncate.
+ */
+
+export interface PublishedTableDef {
+  /** `schema.table` */
+  table: string;
+  schema: string;
+  name: string;
+  /** the publication's explicit column list, null when it has none (15+) */
+  columns: string[] | null;
+  /** its row filter as PostgreSQL prints it, null when none (15+) */
+  filter: string | null;
+}
+
+export interface PublicationDef {
+  name: string;
+  /** the `publish` option: insert, update, delete, truncate */
+  publish: string[];
+  viaRoot: boolean;
+  tables: PublishedTableDef[];
+}
+
+/** The definitions of `names` on the publisher (absent ones are absent). */
+export async function readPublicationDefs(
+  client: pg.Client,
+  version: number,
+  names: string[],
+): Promise<Map<string, PublicationDef>> {
+  const { rows } = await client.query<{
+    pubname: string;
+    pubinsert: boolean;
+    pubupdate: boolean;
+    pubdelete: boolean;
+    pubtruncate: boolean;
+    pubviaroot: boolean;
+    tables: Array<{ schema: string; name: string; columns: string[] | null; filter: string | null }> | null;
+  }>(
+    `SELECT p.pubname::text AS pubname, p.pubinsert, p.pubupdate, p.pubdelete, p.pubtruncate, p.pubviaroot,
+            (SELECT json_agg(json_build_object('schema', t.schemaname, 'name', t.tablename, ${
+              version >= PG15
+                ? `'columns', CASE WHEN r.prattrs IS NOT NULL THEN t.attnames END, 'filter', t.rowfilter`
+                : `'columns', NULL, 'filter', NULL`
+            }) ORDER BY t.schemaname, t.tablename)
+               FROM pg_catalog.pg_publication_tables t
+               LEFT JOIN pg_catalog.pg_publication_rel r
+                 ON r.prpubid = p.oid
+                AND r.prrelid = (pg_catalog.quote_ident(t.schemaname) || '.' || pg_catalog.quote_ident(t.tablename))::regclass
+              WHERE t.pubname = p.pubname) AS tables
+       FROM pg_catalog.pg_publication p WHERE p.pubname = ANY($1)`,
+    [names],
+  );
+  return new Map(
+    rows.map((r) => [
+      r.pubname,
+      {
+        name: r.pubname,
+        publish: [
+          ...(r.pubinsert ? ['insert'] : []),
+          ...(r.pubupdate ? ['update'] : []),
+          ...(r.pubdelete ? ['delete'] : []),
+          ...(r.pubtruncate ? ['truncate'] : []),
+        ],
+        viaRoot: r.pubviaroot,
+        tables: (r.tables ?? []).map((t) => ({ ...t, table: `${t.schema}.${t.name}` })),
+      },
+    ]),
+  );
+}
+
+export interface ForeignKeyRef {
+  /** the referencing table, `schema.table` */
+  from: string;
+  /** the referenced table */
+  to: string;
+  constraint: string;
+}
+
+/** Foreign keys on the subscriber that reference any of `tables` (`schema.table`). */
+export async function readForeignKeysTo(client: pg.Client, tables: string[]): Promise<ForeignKeyRef[]> {
+  const { rows } = await client.query<ForeignKeyRef>(
+    `SELECT fn.nspname || '.' || f.relname AS "from", tn.nspname || '.' || t.relname AS "to", c.conname::text AS "constraint"
+       FROM pg_catalog.pg_constraint c
+       JOIN pg_catalog.pg_class f ON f.oid = c.conrelid JOIN pg_catalog.pg_namespace fn ON fn.oid = f.relnamespace
+       JOIN pg_catalog.pg_class t ON t.oid = c.confrelid JOIN pg_catalog.pg_namespace tn ON tn.oid = t.relnamespace
+      WHERE c.contype = 'f' AND (tn.nspname || '.' || t.relname) = ANY($1::text[])
+      ORDER BY 1, 2, 3`,
+    [tables],
+  );
+  return rows;
+}

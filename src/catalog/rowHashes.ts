@@ -1,0 +1,379 @@
+import { StringDecoder } from 'node:string_decoder';
+import type pg from 'pg';
+import { to as copyTo } from 'pg-copy-streams';
+import { quoteIdent, quoteLiteral, quoteTable } from '../model/sql.js';
+import type { TableName } from '../model/topology.js';
+import type { CompareSide, KeyColumn, RowKey } from '../model/verify.js';
+import { PG15 } from './queries/catalogQuery.js';
+
+/**
+ * The SQL of a data comparison (SPEC §9 Verify): what a subscription carries, each table's key
+ * and columns, and row hashes computed inside each database — per key-range chunk (one scan,
+ * nothing but the sums leave the server), streamed per row ordered by key for the chunks that
+ * differ, or looked up by key. Read-only: plain SELECTs and COPY … TO, ACCESS SHARE locks only.
+ *
+ * A row's hash is hashtextextended() of its compared columns as a row's text (`ROW(a, b)::text`),
+ * whose output depends on a few settings: `compareSession` sets them alike on both sides.
+ * hashtextextended is the hash of hash partitioning, stable across versions and platforms.
+ * Text keys are ordered and bucketed with COLLATE "C" on both sides: byte order, whatever each
+ * database's collation, and the order the CLI's merge join compares in.
+ */
+
+/** Settings that make row text identical on both nodes, and keep a comparison from blocking writers. */
+export async function compareSession(
+  client: pg.Client,
+  opts: { statementTimeoutMs: number; lockTimeoutMs: number },
+): Promise<void> {
+  await client.query(
+    `SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; SET TimeZone = 'UTC'; ` +
+      `SET extra_float_digits = 1; SET bytea_output = 'hex'; SET default_transaction_read_only = on; ` +
+      `SET statement_timeout = ${Math.trunc(opts.statementTimeoutMs)}; SET lock_timeout = ${Math.trunc(opts.lockTimeoutMs)}; ` +
+      `SET idle_in_transaction_session_timeout = ${Math.trunc(opts.statementTimeoutMs)}`,
+  );
+}
+
+export interface SubscriptionInfo {
+  publications: string[];
+  slot: string | null;
+  enabled: boolean;
+  /** `schema.table` → pg_subscription_rel state */
+  tables: Map<string, string>;
+}
+
+/** The live subscription on the subscriber: its publications, slot and tables; null when absent. */
+export async function readSubscriptionInfo(
+  client: pg.Client,
+  name: string,
+): Promise<SubscriptionInfo | null> {
+  const { rows } = await client.query<{
+    publications: string[];
+    slot: string | null;
+    enabled: boolean;
+    tables: Array<{ s: string; n: string; st: string }> | null;
+  }>(
+    `SELECT s.subpublications::text[] AS publications, s.subslotname::text AS slot, s.subenabled AS enabled,
+            (SELECT json_agg(json_build_object('s', n.nspname, 'n', c.relname, 'st', sr.srsubstate::text))
+               FROM pg_catalog.pg_subscription_rel sr
+               JOIN pg_catalog.pg_class c ON c.oid = sr.srrelid
+               JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+              WHERE sr.srsubid = s.oid) AS tables
+       FROM pg_catalog.pg_subscription s
+      WHERE s.subname = $1 AND s.subdbid = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = current_database())`,
+    [name],
+  );
+  const r = rows[0];
+  if (!r) return null;
+  return {
+    publications: r.publications,
+    slot: r.slot,
+    enabled: r.enabled,
+    tables: new Map((r.tables ?? []).map((t) => [`${t.s}.${t.n}`, t.st])),
+  };
+}
+
+/** One table as the subscription's publications publish it. */
+export interface PublishedScope {
+  table: TableName;
+  /** the column list (every column when the publication has none); null before 15 */
+  columns: string[] | null;
+  /** the row filters of the publications that publish it; null when one of them has none */
+  filter: string | null;
+}
+
+/**
+ * The tables the publications publish, with their row filter and column list (15+). A table in
+ * several publications: its rows pass when any filter passes (PostgreSQL ORs them), and none
+ * applies when one publication has no filter.
+ */
+export async function readPublishedScope(
+  client: pg.Client,
+  version: number,
+  publications: string[],
+): Promise<PublishedScope[]> {
+  const { rows } = await client.query<{
+    schema: string;
+    name: string;
+    columns: string[] | null;
+    filter: string | null;
+    unfiltered: boolean;
+  }>(
+    version >= PG15
+      ? `SELECT schemaname::text AS schema, tablename::text AS name,
+                (SELECT array_agg(DISTINCT a) FROM pg_catalog.pg_publication_tables q, unnest(q.attnames) a
+                  WHERE q.pubname = ANY($1) AND q.schemaname = p.schemaname AND q.tablename = p.tablename)::text[] AS columns,
+                string_agg('(' || rowfilter || ')', ' OR ' ORDER BY pubname) AS filter,
+                bool_or(rowfilter IS NULL) AS unfiltered
+           FROM pg_catalog.pg_publication_tables p WHERE pubname = ANY($1)
+          GROUP BY p.schemaname, p.tablename ORDER BY 1, 2`
+      : `SELECT DISTINCT schemaname::text AS schema, tablename::text AS name, NULL::text[] AS columns,
+                NULL::text AS filter, true AS unfiltered
+           FROM pg_catalog.pg_publication_tables WHERE pubname = ANY($1) ORDER BY 1, 2`,
+    [publications],
+  );
+  return rows.map((r) => ({
+    table: { schema: r.schema, name: r.name },
+    columns: r.columns,
+    filter: r.unfiltered ? null : r.filter,
+  }));
+}
+
+export interface ColumnShape {
+  name: string;
+  type: string;
+  collatable: boolean;
+  integer: boolean;
+  generated: boolean;
+}
+
+/** A table's columns and the key it can be compared by, on one node. */
+export interface TableShape {
+  table: TableName;
+  columns: ColumnShape[];
+  /** primary key, else replica identity index; null when neither */
+  key: { source: string; columns: string[] } | null;
+  estimatedRows: number;
+}
+
+/** The shapes of `tables` on a node; a table absent there is absent from the result. */
+export async function readTableShapes(
+  client: pg.Client,
+  tables: TableName[],
+): Promise<Map<string, TableShape>> {
+  const { rows } = await client.query<{
+    schema: string;
+    name: string;
+    reltuples: number;
+    columns: ColumnShape[] | null;
+    key: { source: string; columns: string[] } | null;
+  }>(
+    `SELECT n.nspname::text AS schema, c.relname::text AS name, c.reltuples::float8 AS reltuples,
+            (SELECT json_agg(json_build_object('name', a.attname, 'type', pg_catalog.format_type(a.atttypid, a.atttypmod),
+                                               'collatable', a.attcollation <> 0, 'integer', a.atttypid IN (20, 21, 23),
+                                               'generated', a.attgenerated <> '') ORDER BY a.attnum)
+               FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) AS columns,
+            (SELECT json_build_object('source', CASE WHEN i.indisprimary THEN 'primary key' ELSE 'replica identity index ' || ic.relname END,
+                                      'columns', (SELECT json_agg(a.attname ORDER BY k.ord)
+                                                    FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
+                                                    JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum))
+               FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
+              WHERE i.indrelid = c.oid AND (i.indisprimary OR (i.indisreplident AND c.relreplident = 'i'))
+              ORDER BY i.indisprimary DESC LIMIT 1) AS key
+       FROM unnest($1::text[], $2::text[]) AS t(s, r)
+       JOIN pg_catalog.pg_namespace n ON n.nspname = t.s
+       JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = t.r AND c.relkind IN ('r', 'p')`,
+    [tables.map((t) => t.schema), tables.map((t) => t.name)],
+  );
+  return new Map(
+    rows.map((r) => [
+      `${r.schema}.${r.name}`,
+      {
+        table: { schema: r.schema, name: r.name },
+        columns: r.columns ?? [],
+        key: r.key,
+        estimatedRows: Math.max(0, r.reltuples),
+      },
+    ]),
+  );
+}
+
+function ident(c: string): string {
+  return quoteIdent(c);
+}
+
+/** An expression ordered byte-wise when it has a collation. */
+function ordered(k: KeyColumn): string {
+  return k.collatable ? `${ident(k.name)} COLLATE "C"` : ident(k.name);
+}
+
+/** The merge order: integers natively, everything else as text in byte order (what compareKeys does). */
+function mergeOrder(k: KeyColumn): string {
+  return k.integer ? ident(k.name) : `${ident(k.name)}::text COLLATE "C"`;
+}
+
+function rowHash(side: CompareSide): string {
+  return `pg_catalog.hashtextextended(ROW(${side.columns.map(ident).join(', ')})::text COLLATE "C", 0)`;
+}
+
+function where(side: CompareSide, extra: string[] = []): string {
+  const all = [...(side.filter ? [`(${side.filter})`] : []), ...extra];
+  return all.length > 0 ? ` WHERE ${all.join(' AND ')}` : '';
+}
+
+/** The chunk of a row: width_bucket of the first key column over the bounds (0 when there are none). */
+function bucket(side: CompareSide, bounds: string[]): string {
+  if (bounds.length === 0) return '0';
+  const k = side.keys[0]!;
+  return `width_bucket(${ordered(k)}, ${quoteLiteral(`{${bounds.map(arrayElement).join(',')}}`)}::text[]::${k.type}[])`;
+}
+
+/** An element of an array literal, quoted. */
+function arrayElement(v: string): string {
+  return `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
+
+/**
+ * `chunks − 1` bounds of the first key column, from a sample of the publisher's rows spread over
+ * the table (TABLESAMPLE SYSTEM: whole pages, cheap), in the order width_bucket compares them.
+ */
+export async function chunkBounds(
+  client: pg.Client,
+  side: CompareSide,
+  chunks: number,
+  estimatedRows: number,
+) {
+  if (chunks <= 1) return [];
+  const k = side.keys[0]!;
+  const sampleRows = Math.min(estimatedRows, chunks * 200);
+  const percent = estimatedRows > 0 ? Math.min(100, (100 * sampleRows) / estimatedRows) : 100;
+  const { rows } = await client.query<{ b: string[] | null }>(
+    `SELECT array_agg(b::text ORDER BY b) AS b FROM (
+       SELECT DISTINCT ${ordered(k)} AS b FROM ${quoteTable(side.table)} TABLESAMPLE SYSTEM (${percent.toFixed(6)})${where(side)}) s`,
+  );
+  const sample = rows[0]?.b ?? [];
+  if (sample.length < 2) return [];
+  const bounds: string[] = [];
+  for (let i = 1; i < chunks; i++) {
+    const v = sample[Math.floor((i * sample.length) / chunks)]!;
+    if (bounds[bounds.length - 1] !== v) bounds.push(v);
+  }
+  return bounds;
+}
+
+export interface ChunkHash {
+  rows: number;
+  /** the sum of the rows' hashes, as text (a numeric) */
+  sum: string;
+}
+
+/** Count and hash sum per chunk, in one scan; `only`: just these chunks. Chunks without rows are absent. */
+export async function hashChunks(
+  client: pg.Client,
+  side: CompareSide,
+  bounds: string[],
+  only?: number[],
+): Promise<Map<number, ChunkHash>> {
+  const filter = only ? ` WHERE b = ANY(${quoteLiteral(`{${only.join(',')}}`)}::int[])` : '';
+  const { rows } = await client.query<{ b: number; rows: string; sum: string }>(
+    `SELECT b, count(*)::text AS rows, sum(h)::text AS sum FROM (
+       SELECT ${bucket(side, bounds)} AS b, ${rowHash(side)} AS h FROM ${quoteTable(side.table)}${where(side)}) s${filter}
+      GROUP BY b`,
+  );
+  return new Map(rows.map((r) => [r.b, { rows: Number(r.rows), sum: r.sum }]));
+}
+
+/** COPY text format: `\\`, `\t`, `\n`… escapes undone. */
+function unescapeCopy(v: string): string {
+  if (!v.includes('\\')) return v;
+  return v.replace(/\\(x[0-9a-fA-F]{1,2}|[0-7]{1,3}|.)/g, (_m, e: string) => {
+    switch (e[0]) {
+      case 'b':
+        return '\b';
+      case 'f':
+        return '\f';
+      case 'n':
+        return '\n';
+      case 'r':
+        return '\r';
+      case 't':
+        return '\t';
+      case 'v':
+        return '\v';
+      case 'x':
+        return String.fromCharCode(Number.parseInt(e.slice(1), 16));
+      default:
+        return /^[0-7]/.test(e) ? String.fromCharCode(Number.parseInt(e, 8)) : e;
+    }
+  });
+}
+
+/**
+ * (key, row hash) of every row of the chunks `chunks`, ordered by key as compareKeys compares,
+ * streamed with COPY: memory flat whatever the chunk's size.
+ */
+export async function* streamRowHashes(
+  client: pg.Client,
+  side: CompareSide,
+  bounds: string[],
+  chunks: number[],
+): AsyncGenerator<{ key: RowKey; hash: string }> {
+  const inChunks = `${bucket(side, bounds)} = ANY(${quoteLiteral(`{${chunks.join(',')}}`)}::int[])`;
+  const sql =
+    `COPY (SELECT ${side.keys.map((k) => `${ident(k.name)}::text`).join(', ')}, ${rowHash(side)} ` +
+    `FROM ${quoteTable(side.table)}${where(side, bounds.length > 0 ? [inChunks] : [])} ` +
+    `ORDER BY ${side.keys.map(mergeOrder).join(', ')}) TO STDOUT`;
+  const stream = client.query(copyTo(sql));
+  const decoder = new StringDecoder('utf8');
+  let rest = '';
+  const n = side.keys.length;
+  try {
+    for await (const chunk of stream) {
+      rest += decoder.write(chunk as Buffer);
+      let nl = rest.indexOf('\n');
+      let start = 0;
+      const out: Array<{ key: RowKey; hash: string }> = [];
+      while (nl >= 0) {
+        const fields = rest.slice(start, nl).split('\t');
+        out.push({ key: fields.slice(0, n).map(unescapeCopy), hash: fields[n]! });
+        start = nl + 1;
+        nl = rest.indexOf('\n', start);
+      }
+      rest = rest.slice(start);
+      yield* out;
+    }
+  } finally {
+    if (!stream.destroyed) stream.destroy();
+  }
+}
+
+/** The row hashes of these keys (those present), keyed by `keyId`. */
+export async function lookupRowHashes(
+  client: pg.Client,
+  side: CompareSide,
+  keys: RowKey[],
+): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  const n = side.keys.length;
+  for (let i = 0; i < keys.length; i += 5000) {
+    const batch = keys.slice(i, i + 5000);
+    const params = side.keys.map((_k, j) => batch.map((key) => key[j]!));
+    const unnest = side.keys.map((_k, j) => `$${j + 1}::text[]`).join(', ');
+    const cast = side.keys.map((k, j) => `u.c${j}::${k.type}`).join(', ');
+    const cols = side.keys.map((_k, j) => `c${j}`).join(', ');
+    const { rows } = await client.query<Record<string, string>>({
+      text:
+        `SELECT ${side.keys.map((k, j) => `${ident(k.name)}::text AS k${j}`).join(', ')}, ${rowHash(side)}::text AS h ` +
+        `FROM ${quoteTable(side.table)}` +
+        where(side, [
+          `(${side.keys.map((k) => ident(k.name)).join(', ')}) IN (SELECT ${cast} FROM unnest(${unnest}) AS u(${cols}))`,
+        ]),
+      values: params,
+      rowMode: 'array',
+    } as pg.QueryConfig);
+    for (const r of rows as unknown as string[][]) out.set(keyId(r.slice(0, n)), r[n]!);
+  }
+  return out;
+}
+
+/** A key as one string (a map key). */
+export function keyId(key: RowKey): string {
+  return JSON.stringify(key);
+}
+
+/** The publisher's WAL position now. */
+export async function currentWalLsn(client: pg.Client): Promise<string> {
+  const { rows } = await client.query<{ lsn: string }>('SELECT pg_catalog.pg_current_wal_lsn()::text AS lsn');
+  return rows[0]!.lsn;
+}
+
+/** Has the subscriber confirmed (applied and flushed) everything up to `lsn`? null: the slot is gone. */
+export async function slotConfirmedPast(
+  client: pg.Client,
+  slot: string,
+  lsn: string,
+): Promise<boolean | null> {
+  const { rows } = await client.query<{ ok: boolean | null }>(
+    'SELECT confirmed_flush_lsn >= $2::pg_lsn AS ok FROM pg_catalog.pg_replication_slots WHERE slot_name = $1',
+    [slot, lsn],
+  );
+  return rows[0] ? rows[0].ok === true : null;
+}

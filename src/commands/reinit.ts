@@ -1,0 +1,77 @@
+import { Args, Flags } from '@oclif/core';
+import { SteepCommand } from '../cli/baseCommand.js';
+import { ignoreEvents, jsonEventSink } from '../cli/eventLog.js';
+import { globalFlags, jsonFlag } from '../cli/flags.js';
+import { LineProgress } from '../cli/lineProgress.js';
+import { maskDeep } from '../db/mask.js';
+import { formatProblem } from '../model/errors.js';
+import { progressLine } from '../render/initProgress.js';
+import { reinitRequest, reinitSubscription } from '../workflows/reinit.js';
+
+export default class Reinit extends SteepCommand {
+  static override summary = 'Copy some tables of a subscription again while the others keep streaming.';
+  static override description =
+    `On the publisher, temporary publications carry every table of the subscription but those named; the subscription switches to them (the named tables leave it), the named tables are truncated on the subscriber, and the subscription switches back with copy_data = true: only they are copied again. The temporary publications are dropped once the copy is done.
+States reinitializing → copying → synchronized, with init's progress line. Takes steep's advisory lock on both nodes. Interrupted, the next steep reinit resumes where it stopped; steep init cancel drops it all.
+Refuses tables the subscription does not carry, a subscription not yet initialised, an unreachable publisher, and a table referenced by a foreign key from a table not being reinitialised.`;
+  static override examples = [
+    '<%= config.bin %> reinit west_orders --tables public.orders,public.order_lines',
+    '<%= config.bin %> reinit west_orders --schema sales',
+    '<%= config.bin %> reinit west_orders --full',
+  ];
+  static override args = {
+    subscription: Args.string({ description: 'The subscription to repair.', required: true }),
+  };
+  static override flags = {
+    ...globalFlags,
+    ...jsonFlag,
+    tables: Flags.string({
+      summary: 'The tables to copy again (comma-separated, schema.table; public when no schema).',
+    }),
+    schema: Flags.string({ summary: 'Copy every table of this schema again.' }),
+    full: Flags.boolean({ summary: 'Copy every table of the subscription again.' }),
+  };
+
+  async run(): Promise<void> {
+    const { args, flags } = await this.parse(Reinit);
+    this.colorEnabled(flags);
+    const request = reinitRequest(flags);
+    const logJson = flags['log-format'] === 'json';
+    // listr2 draws on stdout: only above text output
+    const tty = process.stdout.isTTY === true && !logJson && !flags.json;
+    const line = tty ? new LineProgress(`reinit ${args.subscription}`) : null;
+    let lastPhase = '';
+    const onEvent = logJson
+      ? jsonEventSink()
+      : tty
+        ? ignoreEvents
+        : (e: { event: string; message?: string; table?: string }) => {
+            if (e.event === 'init.table_complete') return;
+            if (e.message) this.err(`${e.event}: ${e.message}`, 'info');
+          };
+    let r: Awaited<ReturnType<typeof reinitSubscription>>;
+    try {
+      r = await reinitSubscription(flags.config, args.subscription, request, {
+        onEvent,
+        onProgress: (p) => {
+          const text = progressLine(p);
+          if (line) line.set(text);
+          else if (!logJson && p.state !== lastPhase) this.err(text, 'info');
+          lastPhase = p.state;
+        },
+      });
+    } finally {
+      await line?.end();
+    }
+    for (const w of r.configWarnings) this.err(formatProblem(w));
+    const { configWarnings: _w, ...doc } = r;
+    if (flags.json) {
+      this.outJson(JSON.stringify(maskDeep(doc)));
+      return;
+    }
+    this.out(
+      `Reinit of ${r.tables.join(', ')} in subscription ${r.subscription} done${r.stage === 'fresh' ? '' : ` (resumed: ${r.stage})`}: ` +
+        `${r.node} is ${r.state ?? 'synchronized'} (${(r.durationMs / 1000).toFixed(1)} s); the other tables kept streaming.`,
+    );
+  }
+}

@@ -1,0 +1,178 @@
+import type pg from 'pg';
+import {
+  type ChunkHash,
+  chunkBounds,
+  currentWalLsn,
+  hashChunks,
+  keyId,
+  lookupRowHashes,
+  slotConfirmedPast,
+  streamRowHashes,
+} from '../catalog/rowHashes.js';
+import { SteepError } from '../model/errors.js';
+import { qualifiedName } from '../model/topology.js';
+import {
+  compareKeys,
+  type DifferenceKind,
+  differenceSignature,
+  mergeRowHashes,
+  type RowDifference,
+  type RowKey,
+  type TableComparison,
+  type TableVerdict,
+} from '../model/verify.js';
+import { chunkCount } from '../planner/verify.js';
+
+/**
+ * Compare one table on a live pair (SPEC §9 Verify), reading only:
+ *
+ * 1. every key-range chunk hashed on both sides at once (count and hash sum per chunk, one scan
+ *    each side: no row leaves a server);
+ * 2. chunks that differ hashed again, the publisher first, then the subscriber once it has
+ *    replayed past the publisher's WAL position taken after that publisher pass — a bounded number
+ *    of rounds, so chunks that only differed because writes were in flight drop out;
+ * 3. chunks still different: (key, row hash) streamed ordered by key from both sides and merge
+ *    joined, giving candidate keys;
+ * 4. candidates re-checked by key the same way (publisher, its LSN, subscriber replayed past it)
+ *    until each either matches (it was in flight), shows the same difference twice in a row
+ *    (diverged), or has run out of rounds while still changing (in flux, not reported).
+ */
+
+export interface CompareOptions {
+  /** the subscription's slot on the publisher: how far the subscriber has replayed */
+  slot: string;
+  examples: number;
+  /** how long to wait for the subscriber to replay past a publisher position */
+  replayTimeoutMs: number;
+  subscriberNode: string;
+  /** rows per chunk aimed at (default CHUNK_ROWS) */
+  chunkRows?: number;
+  onRows?: (rows: number) => void;
+}
+
+/** Re-hash rounds of differing chunks before going row by row. */
+const CHUNK_ROUNDS = 3;
+/** Re-check rounds of candidate keys. */
+const KEY_ROUNDS = 6;
+/** Candidates held for re-checking; past this a diff is counted without re-checks. */
+const CANDIDATE_CAP = 200_000;
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+async function waitReplayed(pub: pg.Client, opts: CompareOptions, lsn: string): Promise<void> {
+  const deadline = Date.now() + opts.replayTimeoutMs;
+  for (;;) {
+    const ok = await slotConfirmedPast(pub, opts.slot, lsn);
+    if (ok === null)
+      throw new SteepError(
+        'verify.no_slot',
+        `the subscription's slot ${opts.slot} does not exist on the publisher: ${opts.subscriberNode} does not replay anything to compare against`,
+      );
+    if (ok) return;
+    if (Date.now() > deadline)
+      throw new SteepError(
+        'verify.lagging',
+        `${opts.subscriberNode} has not replayed past the publisher's WAL position ${lsn} within ${Math.round(opts.replayTimeoutMs / 1000)} s; ` +
+          'verify compares a streaming subscription: check it with steep status and run verify again once its lag is small',
+      );
+    await sleep(50);
+  }
+}
+
+function sameChunk(a: ChunkHash | undefined, b: ChunkHash | undefined): boolean {
+  return (a?.rows ?? 0) === (b?.rows ?? 0) && (a?.sum ?? null) === (b?.sum ?? null);
+}
+
+function differingChunks(p: Map<number, ChunkHash>, s: Map<number, ChunkHash>, among?: number[]): number[] {
+  const ids = among ?? [...new Set([...p.keys(), ...s.keys()])];
+  return ids.filter((b) => !sameChunk(p.get(b), s.get(b))).sort((x, y) => x - y);
+}
+
+function classify(key: RowKey, p: string | undefined, s: string | undefined): RowDifference | null {
+  if (p === undefined && s === undefined) return null;
+  if (p === s) return null;
+  const kind: DifferenceKind = p === undefined ? 'extra' : s === undefined ? 'missing' : 'different';
+  return { key, kind, publisherHash: p ?? null, subscriberHash: s ?? null };
+}
+
+export async function compareTable(
+  pub: pg.Client,
+  sub: pg.Client,
+  cmp: TableComparison,
+  opts: CompareOptions,
+): Promise<TableVerdict> {
+  const t0 = Date.now();
+  const chunks = chunkCount(cmp.estimatedRows, opts.chunkRows);
+  const bounds = await chunkBounds(pub, cmp.publisher, chunks, cmp.estimatedRows);
+  const [p1, s1] = await Promise.all([
+    hashChunks(pub, cmp.publisher, bounds),
+    hashChunks(sub, cmp.subscriber, bounds),
+  ]);
+  let rows = 0;
+  for (const c of p1.values()) rows += c.rows;
+  opts.onRows?.(rows);
+  const chunkTotal = bounds.length + 1;
+  let differing = differingChunks(p1, s1);
+  const firstDiffering = differing.length;
+  for (let round = 1; round < CHUNK_ROUNDS && differing.length > 0; round++) {
+    const p = await hashChunks(pub, cmp.publisher, bounds, differing);
+    await waitReplayed(pub, opts, await currentWalLsn(pub));
+    const s = await hashChunks(sub, cmp.subscriber, bounds, differing);
+    differing = differingChunks(p, s, differing);
+  }
+
+  const counts: Record<DifferenceKind, number> = { missing: 0, extra: 0, different: 0 };
+  const examples: Record<DifferenceKind, RowKey[]> = { missing: [], extra: [], different: [] };
+  const confirm = (d: RowDifference) => {
+    counts[d.kind] += 1;
+    if (examples[d.kind].length < opts.examples) examples[d.kind].push(d.key);
+  };
+  let changing = 0;
+  if (differing.length > 0) {
+    // candidates by key, with the difference last seen
+    let candidates = new Map<string, RowDifference>();
+    for await (const d of mergeRowHashes(
+      streamRowHashes(pub, cmp.publisher, bounds, differing),
+      streamRowHashes(sub, cmp.subscriber, bounds, differing),
+      cmp.publisher.keys,
+    )) {
+      if (candidates.size < CANDIDATE_CAP) candidates.set(keyId(d.key), d);
+      else confirm(d);
+    }
+    for (let round = 0; round < KEY_ROUNDS && candidates.size > 0; round++) {
+      const keys = [...candidates.values()].map((d) => d.key);
+      const p = await lookupRowHashes(pub, cmp.publisher, keys);
+      await waitReplayed(pub, opts, await currentWalLsn(pub));
+      const s = await lookupRowHashes(sub, cmp.subscriber, keys);
+      const next = new Map<string, RowDifference>();
+      for (const [id, before] of candidates) {
+        const now = classify(before.key, p.get(id), s.get(id));
+        if (now === null) continue;
+        if (differenceSignature(now) === differenceSignature(before)) confirm(now);
+        else next.set(id, now);
+      }
+      candidates = next;
+    }
+    changing = candidates.size;
+  }
+  for (const kind of ['missing', 'extra', 'different'] as const)
+    examples[kind].sort((a, b) => compareKeys(a, b, cmp.publisher.keys));
+  const diverged = counts.missing + counts.extra + counts.different > 0;
+  return {
+    table: qualifiedName(cmp.table),
+    status: diverged ? 'diverged' : 'equal',
+    reason: null,
+    keyColumns: cmp.publisher.keys.map((k) => k.name),
+    rows,
+    chunks: chunkTotal,
+    chunksIdentical: chunkTotal - firstDiffering,
+    missing: counts.missing,
+    extra: counts.extra,
+    different: counts.different,
+    examples,
+    changing,
+    durationMs: Date.now() - t0,
+  };
+}

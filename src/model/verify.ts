@@ -1,0 +1,159 @@
+/**
+ * Data consistency of a subscription (SPEC §4 `verify`, §9): what is compared for each table,
+ * and what the comparison found. Shared by `verify`, `verify --repair` and later `merge analyze`.
+ */
+import type { TableName } from './topology.js';
+
+/** One column of the key a table is compared by, as one side declares it. */
+export interface KeyColumn {
+  name: string;
+  /** format_type() on that side, for casting key values back */
+  type: string;
+  /** has a collation: ordered and bucketed with COLLATE "C" on both sides */
+  collatable: boolean;
+  /** int2/int4/int8: ordered natively, compared as integers by the CLI */
+  integer: boolean;
+}
+
+/** What one side of a table comparison reads. */
+export interface CompareSide {
+  table: TableName;
+  /** the key: primary key, else the replica identity index */
+  keys: KeyColumn[];
+  /** compared columns, in the publisher's column order (the key columns among them) */
+  columns: string[];
+  /** the publication's row filter, as PostgreSQL prints it (publisher only); null = every row */
+  filter: string | null;
+}
+
+/** How a table is compared: both sides, and its key-range chunks. */
+export interface TableComparison {
+  table: TableName;
+  /** 'primary key' or 'replica identity index <name>' */
+  keySource: string;
+  publisher: CompareSide;
+  subscriber: CompareSide;
+  /** the publisher's estimate of its rows (progress only) */
+  estimatedRows: number;
+}
+
+/** A table that cannot be compared, and why. */
+export interface NotVerifiable {
+  table: TableName;
+  reason: string;
+}
+
+/** A key as text, one value per key column. */
+export type RowKey = string[];
+
+export type DifferenceKind = 'missing' | 'extra' | 'different';
+
+export type TableStatus = 'equal' | 'diverged' | 'not_verifiable';
+
+export interface TableVerdict {
+  /** `schema.table` */
+  table: string;
+  status: TableStatus;
+  /** why not verifiable; null otherwise */
+  reason: string | null;
+  keyColumns: string[];
+  /** rows compared: the publisher's rows (after its row filter) */
+  rows: number;
+  chunks: number;
+  chunksIdentical: number;
+  /** on the publisher, not on the subscriber */
+  missing: number;
+  /** on the subscriber, not on the publisher (or outside its row filter) */
+  extra: number;
+  /** on both, with other values in the compared columns */
+  different: number;
+  /** up to `examples` keys of each kind */
+  examples: Record<DifferenceKind, RowKey[]>;
+  /** keys whose rows kept changing through every re-check: in flux, not reported as diverged */
+  changing: number;
+  durationMs: number;
+}
+
+export interface VerifyReport {
+  subscription: string;
+  /** the subscriber */
+  node: string;
+  /** the publisher */
+  from: string;
+  tables: TableVerdict[];
+  /** some table differs */
+  diverged: boolean;
+  /** the subscription's init state after the run (null: steep's state schema is absent) */
+  state: string | null;
+  durationMs: number;
+}
+
+/** A difference the row-level diff found between the two sides, with the row hashes it saw. */
+export interface RowDifference {
+  key: RowKey;
+  kind: DifferenceKind;
+  /** null when absent on that side */
+  publisherHash: string | null;
+  subscriberHash: string | null;
+}
+
+/** The identity of a difference across re-checks: same kind, same row images on both sides. */
+export function differenceSignature(d: RowDifference): string {
+  return `${d.kind}:${d.publisherHash ?? '-'}:${d.subscriberHash ?? '-'}`;
+}
+
+/** Compare two keys in the order both sides stream them: integers numerically, the rest by UTF-8 bytes (COLLATE "C"). */
+export function compareKeys(a: RowKey, b: RowKey, keys: readonly KeyColumn[]): number {
+  for (let i = 0; i < keys.length; i++) {
+    const x = a[i]!;
+    const y = b[i]!;
+    if (x === y) continue;
+    if (keys[i]!.integer) {
+      const bx = BigInt(x);
+      const by = BigInt(y);
+      return bx < by ? -1 : 1;
+    }
+    return Buffer.compare(Buffer.from(x, 'utf8'), Buffer.from(y, 'utf8'));
+  }
+  return 0;
+}
+
+/** `id=5` or `a=1, b=x`: a key the way a DBA would look it up. */
+export function formatKey(key: RowKey, columns: readonly string[]): string {
+  return columns.map((c, i) => `${c}=${key[i]}`).join(', ');
+}
+
+/**
+ * The merge join of two key-ordered streams of (key, row hash): every key present on one side
+ * only, or on both with different hashes. Never holds more than one row of each side.
+ */
+export async function* mergeRowHashes(
+  publisher: AsyncIterable<{ key: RowKey; hash: string }>,
+  subscriber: AsyncIterable<{ key: RowKey; hash: string }>,
+  keys: readonly KeyColumn[],
+): AsyncGenerator<RowDifference> {
+  const p = publisher[Symbol.asyncIterator]();
+  const s = subscriber[Symbol.asyncIterator]();
+  let a = await p.next();
+  let b = await s.next();
+  while (!a.done || !b.done) {
+    if (b.done || (!a.done && compareKeys(a.value.key, b.value.key, keys) < 0)) {
+      const row = a.value!;
+      yield { key: row.key, kind: 'missing', publisherHash: row.hash, subscriberHash: null };
+      a = await p.next();
+    } else if (a.done || compareKeys(a.value.key, b.value.key, keys) > 0) {
+      yield { key: b.value.key, kind: 'extra', publisherHash: null, subscriberHash: b.value.hash };
+      b = await s.next();
+    } else {
+      if (a.value.hash !== b.value.hash)
+        yield {
+          key: a.value.key,
+          kind: 'different',
+          publisherHash: a.value.hash,
+          subscriberHash: b.value.hash,
+        };
+      a = await p.next();
+      b = await s.next();
+    }
+  }
+}

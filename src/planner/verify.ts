@@ -1,0 +1,104 @@
+import type { TableName } from '../model/topology.js';
+import { qualifiedName } from '../model/topology.js';
+import type { CompareSide, KeyColumn, NotVerifiable, TableComparison } from '../model/verify.js';
+
+/**
+ * What `verify` compares for each table of a subscription (SPEC §9): the publisher's rows after
+ * its row filter, on its column list, against the subscriber's same columns (extra subscriber
+ * columns are ignored), by the publisher's primary key, else its replica identity index. Pure:
+ * the caller reads the shapes.
+ */
+
+/** Column shapes as the catalog reads them (structurally the catalog's ColumnShape). */
+export interface ShapeColumn {
+  name: string;
+  type: string;
+  collatable: boolean;
+  integer: boolean;
+  generated: boolean;
+}
+
+export interface ShapeOfTable {
+  table: TableName;
+  columns: ShapeColumn[];
+  key: { source: string; columns: string[] } | null;
+  estimatedRows: number;
+}
+
+export interface ScopeOfTable {
+  table: TableName;
+  columns: string[] | null;
+  filter: string | null;
+}
+
+/** Rows per chunk the first pass aims at: small enough that a differing chunk is cheap to diff row by row. */
+export const CHUNK_ROWS = 50_000;
+/** At most this many chunks per table. */
+export const MAX_CHUNKS = 2_000;
+
+export function chunkCount(estimatedRows: number, chunkRows = CHUNK_ROWS): number {
+  return Math.max(1, Math.min(MAX_CHUNKS, Math.ceil(estimatedRows / Math.max(1, chunkRows))));
+}
+
+function keyColumns(shape: ShapeOfTable, names: string[]): KeyColumn[] | string {
+  const out: KeyColumn[] = [];
+  for (const n of names) {
+    const c = shape.columns.find((x) => x.name === n);
+    if (!c) return n;
+    out.push({ name: c.name, type: c.type, collatable: c.collatable, integer: c.integer });
+  }
+  return out;
+}
+
+export function planComparison(
+  scope: ScopeOfTable,
+  publisher: ShapeOfTable | undefined,
+  subscriber: ShapeOfTable | undefined,
+  subscriberNode: string,
+): TableComparison | NotVerifiable {
+  const table = scope.table;
+  const name = qualifiedName(table);
+  if (!publisher) return { table, reason: `${name} is published but cannot be read on the publisher` };
+  if (!subscriber) return { table, reason: `${name} does not exist on ${subscriberNode}` };
+  if (!publisher.key)
+    return {
+      table,
+      reason: `${name} has neither a primary key nor a replica identity index to compare rows by`,
+    };
+  const listed = scope.columns ? new Set(scope.columns) : null;
+  const columns = publisher.columns
+    .filter((c) => !c.generated && (listed === null || listed.has(c.name)))
+    .map((c) => c.name);
+  const missingKey = publisher.key.columns.find((k) => !columns.includes(k));
+  if (missingKey)
+    return { table, reason: `the column list of ${name} leaves out its key column ${missingKey}` };
+  const absent = columns.filter((c) => !subscriber.columns.some((s) => s.name === c));
+  if (absent.length > 0)
+    return { table, reason: `${name} on ${subscriberNode} has no column ${absent.join(', ')}` };
+  const pubKeys = keyColumns(publisher, publisher.key.columns);
+  const subKeys = keyColumns(subscriber, publisher.key.columns);
+  if (typeof pubKeys === 'string' || typeof subKeys === 'string')
+    return { table, reason: `${name}: key column missing` };
+  for (let i = 0; i < pubKeys.length; i++) {
+    const p = pubKeys[i]!;
+    const s = subKeys[i]!;
+    if (p.collatable !== s.collatable || p.integer !== s.integer)
+      return {
+        table,
+        reason: `key column ${p.name} of ${name} is ${p.type} on the publisher but ${s.type} on ${subscriberNode}: rows cannot be ordered alike`,
+      };
+  }
+  const pubSide: CompareSide = { table, keys: pubKeys, columns, filter: scope.filter };
+  const subSide: CompareSide = { table, keys: subKeys, columns, filter: null };
+  return {
+    table,
+    keySource: publisher.key.source,
+    publisher: pubSide,
+    subscriber: subSide,
+    estimatedRows: publisher.estimatedRows,
+  };
+}
+
+export function isComparison(x: TableComparison | NotVerifiable): x is TableComparison {
+  return 'publisher' in x;
+}

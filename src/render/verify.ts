@@ -1,0 +1,90 @@
+import { type DifferenceKind, formatKey, type TableVerdict, type VerifyReport } from '../model/verify.js';
+
+/** `steep verify` as text and Markdown (JSON is the report itself). */
+
+const KINDS: DifferenceKind[] = ['missing', 'extra', 'different'];
+
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`;
+}
+
+function count(n: number): string {
+  return n.toLocaleString('en-US');
+}
+
+function summary(r: VerifyReport): string {
+  const diverged = r.tables.filter((t) => t.status === 'diverged').length;
+  const skipped = r.tables.filter((t) => t.status === 'not_verifiable').length;
+  return (
+    `${r.tables.length} table${r.tables.length === 1 ? '' : 's'}: ${diverged} diverged, ` +
+    `${r.tables.length - diverged - skipped} equal${skipped > 0 ? `, ${skipped} not verifiable` : ''}`
+  );
+}
+
+/** What to do next, naming the diverged tables. */
+export function repairHint(r: VerifyReport): string | null {
+  const diverged = r.tables.filter((t) => t.status === 'diverged').map((t) => t.table);
+  if (diverged.length === 0) return null;
+  return `repair with: steep reinit ${r.subscription} --tables ${diverged.join(',')}`;
+}
+
+function tableLine(t: TableVerdict): string {
+  if (t.status === 'not_verifiable') return `  ${t.table}  not verifiable: ${t.reason}`;
+  const diff =
+    t.status === 'diverged'
+      ? `  missing ${count(t.missing)}, extra ${count(t.extra)}, different ${count(t.different)}`
+      : '';
+  const flux = t.changing > 0 ? `, ${count(t.changing)} rows changing during the run (not counted)` : '';
+  return `  ${t.table}  ${t.status}  ${count(t.rows)} rows, ${t.chunks} chunks (${t.chunksIdentical} identical)${diff}${flux}  ${seconds(t.durationMs)}`;
+}
+
+export function renderVerifyText(r: VerifyReport): string {
+  const lines = [
+    `Verify of subscription ${r.subscription} (${r.from} → ${r.node}): ${summary(r)} (${seconds(r.durationMs)})`,
+  ];
+  for (const t of r.tables) {
+    lines.push(tableLine(t));
+    for (const kind of KINDS) {
+      if (t.examples[kind].length === 0) continue;
+      const shown = t.examples[kind].map((k) => formatKey(k, t.keyColumns)).join('; ');
+      const more = t[kind] > t.examples[kind].length ? ` … (${count(t[kind])} in all)` : '';
+      lines.push(`      ${kind}: ${shown}${more}`);
+    }
+  }
+  if (r.state !== null) lines.push(`Subscription ${r.subscription} on ${r.node} is ${r.state}.`);
+  const hint = repairHint(r);
+  if (hint) lines.push(hint);
+  return lines.join('\n');
+}
+
+function cell(s: string): string {
+  return s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+}
+
+export function renderVerifyMarkdown(r: VerifyReport): string {
+  const lines = [
+    `### steep verify: ${r.subscription} (${r.from} → ${r.node})`,
+    '',
+    `${r.diverged ? '**Diverged**' : 'Equal'}: ${summary(r)} in ${seconds(r.durationMs)}.`,
+    '',
+    '| table | status | rows | chunks (identical) | missing | extra | different | time |',
+    '|---|---|---:|---:|---:|---:|---:|---:|',
+    ...r.tables.map(
+      (t) =>
+        `| ${cell(t.table)} | ${t.status === 'not_verifiable' ? `not verifiable: ${cell(t.reason ?? '')}` : t.status} | ${count(t.rows)} | ${t.chunks} (${t.chunksIdentical}) | ${count(t.missing)} | ${count(t.extra)} | ${count(t.different)} | ${seconds(t.durationMs)} |`,
+    ),
+  ];
+  const examples = r.tables.filter((t) => KINDS.some((k) => t.examples[k].length > 0));
+  if (examples.length > 0) {
+    lines.push('', '**Example keys**', '');
+    for (const t of examples)
+      for (const kind of KINDS)
+        if (t.examples[kind].length > 0)
+          lines.push(
+            `- \`${cell(t.table)}\` ${kind}: ${t.examples[kind].map((k) => `\`${cell(formatKey(k, t.keyColumns))}\``).join(', ')}`,
+          );
+  }
+  const hint = repairHint(r);
+  if (hint) lines.push('', `\`${hint.replace(/^repair with: /, '')}\` repairs them.`);
+  return lines.join('\n');
+}

@@ -1,0 +1,105 @@
+import type pg from 'pg';
+import { quoteIdent } from '../model/sql.js';
+import type { TableVerdict } from '../model/verify.js';
+
+/**
+ * `diverged_tables` (state schema migration 4): the tables of a subscription that `steep verify`
+ * last found different on this subscriber, with what it counted. A verify rewrites the rows of
+ * the tables it compared; a reinit removes those it copied again.
+ */
+export interface DivergedTable {
+  table: string;
+  missing: number;
+  extra: number;
+  different: number;
+  verifiedAt: string;
+}
+
+export class DivergedTablesStore {
+  constructor(
+    private readonly schema: string,
+    private readonly node: string,
+  ) {}
+
+  private get table(): string {
+    return `${quoteIdent(this.schema)}.diverged_tables`;
+  }
+
+  /** Does the node's state schema have the table (migration 4 applied)? */
+  async exists(client: pg.Client): Promise<boolean> {
+    const { rows } = await client.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [
+      this.table,
+    ]);
+    return rows[0]?.ok === true;
+  }
+
+  /** The diverged tables' names ([] when the table is absent: migration 4 not applied yet). */
+  async tablesOf(client: pg.Client, subscription: string): Promise<string[]> {
+    if (!(await this.exists(client))) return [];
+    return (await this.list(client, subscription)).map((t) => t.table);
+  }
+
+  /** Every subscription's diverged tables on this node. */
+  async all(client: pg.Client): Promise<Map<string, string[]>> {
+    const out = new Map<string, string[]>();
+    if (!(await this.exists(client))) return out;
+    const { rows } = await client.query<{ subscription: string; table_name: string }>(
+      `SELECT subscription, table_name FROM ${this.table} WHERE node_name = $1 ORDER BY 1, 2`,
+      [this.node],
+    );
+    for (const r of rows) out.set(r.subscription, [...(out.get(r.subscription) ?? []), r.table_name]);
+    return out;
+  }
+
+  async list(client: pg.Client, subscription: string): Promise<DivergedTable[]> {
+    const { rows } = await client.query<{
+      table_name: string;
+      missing: string;
+      extra: string;
+      different: string;
+      verified_at: Date;
+    }>(
+      `SELECT table_name, missing, extra, different, verified_at FROM ${this.table}
+        WHERE node_name = $1 AND subscription = $2 ORDER BY table_name`,
+      [this.node, subscription],
+    );
+    return rows.map((r) => ({
+      table: r.table_name,
+      missing: Number(r.missing),
+      extra: Number(r.extra),
+      different: Number(r.different),
+      verifiedAt: r.verified_at.toISOString(),
+    }));
+  }
+
+  /** Record what a verify found for the tables it compared (equal ones are forgotten). */
+  async record(client: pg.Client, subscription: string, verdicts: TableVerdict[]): Promise<void> {
+    const compared = verdicts.filter((v) => v.status !== 'not_verifiable');
+    await this.forget(
+      client,
+      subscription,
+      compared.map((v) => v.table),
+    );
+    const diverged = compared.filter((v) => v.status === 'diverged');
+    if (diverged.length === 0) return;
+    await client.query(
+      `INSERT INTO ${this.table} (node_name, subscription, table_name, missing, extra, different)
+       SELECT $1, $2, t, m, e, d FROM unnest($3::text[], $4::bigint[], $5::bigint[], $6::bigint[]) AS u(t, m, e, d)`,
+      [
+        this.node,
+        subscription,
+        diverged.map((v) => v.table),
+        diverged.map((v) => v.missing),
+        diverged.map((v) => v.extra),
+        diverged.map((v) => v.different),
+      ],
+    );
+  }
+
+  async forget(client: pg.Client, subscription: string, tables: string[]): Promise<void> {
+    await client.query(
+      `DELETE FROM ${this.table} WHERE node_name = $1 AND subscription = $2 AND table_name = ANY($3::text[])`,
+      [this.node, subscription, tables],
+    );
+  }
+}

@@ -1,0 +1,183 @@
+import { serverVersionOf } from '../catalog/initProgress.js';
+import { readForeignKeysTo, readPublicationDefs } from '../catalog/reinit.js';
+import { readSubscriptionInfo } from '../catalog/rowHashes.js';
+import { loadTopology } from '../config/load.js';
+import type { EventSink } from '../executors/events.js';
+import { stateChangeEvent } from '../executors/initFollow.js';
+import { executeReinit } from '../executors/reinit.js';
+import type { Problem } from '../model/errors.js';
+import { SteepError } from '../model/errors.js';
+import type { InitProgress, InitState } from '../model/initState.js';
+import type { SubscriptionSpec, Topology } from '../model/topology.js';
+import { planReinit, type ReinitRequest, temporaryPublications } from '../planner/reinit.js';
+import { DivergedTablesStore } from '../state/divergedTables.js';
+import { hasInitTables, SubscriptionStateStore } from '../state/subscriptionState.js';
+import { lockedSessions } from './lockedSession.js';
+import { parseTableName, subscriptionSpec } from './verify.js';
+
+/**
+ * `steep reinit SUBSCRIPTION --tables a,b | --schema s | --full` (SPEC §9): copy some tables of
+ * a subscription again while the others keep streaming. Takes steep's advisory lock on both
+ * nodes for the whole run; reads both, plans (planner/reinit), executes and follows the copy.
+ */
+
+export interface ReinitOptions {
+  onEvent: EventSink;
+  onProgress?: (p: InitProgress) => void;
+  onPlanned?: (tables: string[], stage: string) => void;
+  pollMs?: number;
+}
+
+export interface ReinitResult {
+  subscription: string;
+  node: string;
+  from: string;
+  tables: string[];
+  /** `fresh`, or where an interrupted reinit was resumed */
+  stage: string;
+  state: string | null;
+  rowsCopied: number;
+  durationMs: number;
+  configWarnings: Problem[];
+}
+
+const STATEMENT_TIMEOUT_MS = 60_000;
+const LOCK_TIMEOUT_MS = 5_000;
+
+/** `--tables a,b` as `schema.table` names. */
+export function reinitRequest(flags: { tables?: string; schema?: string; full?: boolean }): ReinitRequest {
+  const given = [flags.tables !== undefined, flags.schema !== undefined, flags.full === true].filter(
+    Boolean,
+  ).length;
+  if (given !== 1)
+    throw new SteepError(
+      'reinit.usage',
+      'name what to reinit with exactly one of --tables a,b, --schema s or --full',
+    );
+  if (flags.full) return { full: true };
+  if (flags.schema !== undefined) return { schema: flags.schema };
+  const tables = flags
+    .tables!.split(',')
+    .map((t) => t.trim())
+    .filter((t) => t !== '')
+    .map((t) => {
+      const n = parseTableName(t);
+      return `${n.schema}.${n.name}`;
+    });
+  if (tables.length === 0) throw new SteepError('reinit.usage', '--tables names no table');
+  return { tables };
+}
+
+export async function reinitSubscription(
+  configPath: string,
+  subscription: string,
+  request: ReinitRequest,
+  opts: ReinitOptions,
+): Promise<ReinitResult> {
+  const { topology, warnings } = await loadTopology(configPath);
+  const d = subscriptionSpec(topology, subscription);
+  return { ...(await reinitLoaded(topology, d, request, opts)), configWarnings: warnings };
+}
+
+export async function reinitLoaded(
+  topology: Topology,
+  d: SubscriptionSpec,
+  request: ReinitRequest,
+  opts: ReinitOptions,
+): Promise<Omit<ReinitResult, 'configWarnings'>> {
+  const t0 = Date.now();
+  const address = `subscription.${d.name}`;
+  const sessions = await lockedSessions(topology, [{ node: d.node }, { node: d.from }], {
+    applicationName: 'steep reinit',
+    statementTimeoutMs: STATEMENT_TIMEOUT_MS,
+    lockTimeoutMs: LOCK_TIMEOUT_MS,
+  }).catch((err: unknown) => {
+    if (err instanceof SteepError && err.code === 'connect')
+      throw new SteepError('reinit.unreachable', `reinit of ${d.name} needs both nodes: ${err.message}`, {
+        node: err.node,
+        address,
+        cause: err,
+      });
+    throw err;
+  });
+  const sub = sessions.get(d.node)!;
+  const pub = sessions.get(d.from)!;
+  try {
+    const info = await readSubscriptionInfo(sub, d.name);
+    if (!info)
+      throw new SteepError(
+        'reinit.refused',
+        `subscription ${d.name} does not exist on ${d.node}, so it is not initialised: create and initialise it with steep apply`,
+        { node: d.node, address },
+      );
+    const schema = topology.settings.stateSchema;
+    const stateTables = await hasInitTables(sub, schema);
+    const states = new SubscriptionStateStore(schema, d.node);
+    const recorded: InitState | null = stateTables
+      ? ((await states.get(sub, d.name))?.state ?? 'uninitialized')
+      : null;
+    const temporary = temporaryPublications(d.name, d.publications.length);
+    const defs = await readPublicationDefs(pub, await serverVersionOf(pub), [
+      ...d.publications,
+      ...temporary,
+    ]);
+    const carried = [
+      ...new Set(d.publications.flatMap((p) => defs.get(p)?.tables.map((t) => t.table) ?? [])),
+    ];
+    const plan = planReinit({
+      subscription: d.name,
+      subscriber: d.node,
+      publisher: d.from,
+      publications: d.publications,
+      current: info.publications,
+      enabled: info.enabled,
+      defs,
+      subscribed: info.tables,
+      recorded,
+      request,
+      foreignKeys: await readForeignKeysTo(sub, carried),
+    });
+    opts.onPlanned?.(plan.tables, plan.stage);
+    const details = { method: d.init.method, source: d.from };
+    const last = await executeReinit({ publisher: pub, subscriber: sub }, plan, {
+      moveTo: async (to) => (stateTables ? states.transition(sub, d.name, to, details) : []),
+      onEvent: opts.onEvent,
+      onProgress: opts.onProgress,
+      pollMs: opts.pollMs,
+      follow: {
+        subscription: d.name,
+        method: d.init.method,
+        slot: info.slot ?? d.slot,
+        subscriber: { name: d.node, connection: topology.nodes[d.node]!.connection },
+        publisher: {
+          name: d.from,
+          connection: topology.nodes[d.from]!.connection,
+          replicationConnection: topology.nodes[d.from]!.replicationConnection,
+        },
+        stateSchema: schema,
+      },
+    });
+    let state: string | null = stateTables ? 'synchronized' : null;
+    const diverged = new DivergedTablesStore(schema, d.node);
+    if (stateTables && (await diverged.exists(sub))) {
+      await diverged.forget(sub, d.name, plan.tables);
+      if ((await diverged.list(sub, d.name)).length > 0) {
+        for (const c of await states.transition(sub, d.name, 'diverged', details))
+          opts.onEvent(stateChangeEvent(c));
+        state = 'diverged';
+      }
+    }
+    return {
+      subscription: d.name,
+      node: d.node,
+      from: d.from,
+      tables: plan.tables,
+      stage: plan.stage,
+      state,
+      rowsCopied: last.rowsCopied,
+      durationMs: Date.now() - t0,
+    };
+  } finally {
+    await Promise.all([sub.end().catch(() => {}), pub.end().catch(() => {})]);
+  }
+}

@@ -1,0 +1,310 @@
+import type pg from 'pg';
+import { serverVersionOf } from '../catalog/initProgress.js';
+import {
+  compareSession,
+  readPublishedScope,
+  readSubscriptionInfo,
+  readTableShapes,
+  type SubscriptionInfo,
+} from '../catalog/rowHashes.js';
+import { loadTopology } from '../config/load.js';
+import { connect } from '../db/connect.js';
+import type { EventSink } from '../executors/events.js';
+import { stateChangeEvent } from '../executors/initFollow.js';
+import { compareTable } from '../executors/tableCompare.js';
+import type { Problem } from '../model/errors.js';
+import { SteepError } from '../model/errors.js';
+import type { SubscriptionSpec, TableName, Topology } from '../model/topology.js';
+import { qualifiedName } from '../model/topology.js';
+import type { NotVerifiable, TableComparison, TableVerdict, VerifyReport } from '../model/verify.js';
+import { isComparison, planComparison } from '../planner/verify.js';
+import { DivergedTablesStore } from '../state/divergedTables.js';
+import { hasInitTables, SubscriptionStateStore } from '../state/subscriptionState.js';
+
+/**
+ * `steep verify SUBSCRIPTION` (SPEC §4, §9): compare what the subscription carries on both
+ * nodes, table by table (`parallel` at a time, one read-only session per node each), record
+ * the tables found diverged and move the subscription to `diverged` (or back to `synchronized`
+ * once nothing differs any more).
+ */
+
+export interface VerifyOptions {
+  tables?: string[];
+  parallel: number;
+  examples: number;
+  onEvent: EventSink;
+  /** a table starts (its estimated rows) / is done */
+  onTableStart?: (table: string, estimatedRows: number) => void;
+  onTableRows?: (table: string, rows: number) => void;
+  onTableDone?: (v: TableVerdict) => void;
+}
+
+export interface VerifyResult {
+  report: VerifyReport;
+  configWarnings: Problem[];
+}
+
+/** A comparison never waits on a lock long enough to hold up writers queued behind it. */
+const LOCK_TIMEOUT_MS = 2_000;
+/** One scan of a big table may take this long. */
+const STATEMENT_TIMEOUT_MS = 30 * 60_000;
+const REPLAY_TIMEOUT_MS = 60_000;
+const APPLICATION_NAME = 'steep verify';
+
+/** A tuning knob (and the tests' way to get many chunks out of small tables): rows per chunk. */
+function chunkRowsSetting(): number | undefined {
+  const n = Number.parseInt(process.env.STEEP_VERIFY_CHUNK_ROWS ?? '', 10);
+  return Number.isFinite(n) && n > 0 ? n : undefined;
+}
+
+/** `t` (in public) or `schema.t`. */
+export function parseTableName(text: string): TableName {
+  const dot = text.indexOf('.');
+  return dot < 0
+    ? { schema: 'public', name: text }
+    : { schema: text.slice(0, dot), name: text.slice(dot + 1) };
+}
+
+export function subscriptionSpec(topology: Topology, name: string): SubscriptionSpec {
+  const d = topology.subscriptions[name];
+  if (!d) {
+    const known = Object.keys(topology.subscriptions).sort();
+    throw new SteepError(
+      'verify.unknown_subscription',
+      `steep.yaml declares no subscription ${name}${known.length > 0 ? ` (it declares ${known.join(', ')})` : ''}`,
+    );
+  }
+  return d;
+}
+
+async function openSession(topology: Topology, node: string, readOnly: boolean): Promise<pg.Client> {
+  const client = await connect(topology.nodes[node]!.connection, {
+    node,
+    applicationName: APPLICATION_NAME,
+    connectTimeoutMs: topology.settings.connectTimeout,
+  });
+  if (readOnly)
+    await compareSession(client, {
+      statementTimeoutMs: STATEMENT_TIMEOUT_MS,
+      lockTimeoutMs: LOCK_TIMEOUT_MS,
+    }).catch(async (err) => {
+      await client.end().catch(() => {});
+      throw err;
+    });
+  return client;
+}
+
+function notVerifiable(n: NotVerifiable): TableVerdict {
+  return {
+    table: qualifiedName(n.table),
+    status: 'not_verifiable',
+    reason: n.reason,
+    keyColumns: [],
+    rows: 0,
+    chunks: 0,
+    chunksIdentical: 0,
+    missing: 0,
+    extra: 0,
+    different: 0,
+    examples: { missing: [], extra: [], different: [] },
+    changing: 0,
+    durationMs: 0,
+  };
+}
+
+/** The comparisons of a subscription's tables (or of `only`), as both nodes show them now. */
+export async function planVerify(
+  pub: pg.Client,
+  sub: pg.Client,
+  d: SubscriptionSpec,
+  info: SubscriptionInfo,
+  only: string[] | undefined,
+): Promise<Array<TableComparison | NotVerifiable>> {
+  const version = await serverVersionOf(pub);
+  let scope = await readPublishedScope(pub, version, info.publications);
+  if (only) {
+    const wanted = only.map(parseTableName).map(qualifiedName);
+    const carried = new Set(scope.map((s) => qualifiedName(s.table)));
+    const unknown = wanted.filter((w) => !carried.has(w));
+    if (unknown.length > 0)
+      throw new SteepError(
+        'verify.unknown_table',
+        `subscription ${d.name} does not carry ${unknown.join(', ')} (its publications ${info.publications.join(', ')} on ${d.from} publish ${[...carried].join(', ') || 'no table'})`,
+        { address: `subscription.${d.name}` },
+      );
+    scope = scope.filter((s) => wanted.includes(qualifiedName(s.table)));
+  }
+  const tables = scope.map((s) => s.table);
+  const [pubShapes, subShapes] = await Promise.all([
+    readTableShapes(pub, tables),
+    readTableShapes(sub, tables),
+  ]);
+  return scope.map((s) => {
+    const name = qualifiedName(s.table);
+    const rel = info.tables.get(name);
+    if (rel === undefined)
+      return {
+        table: s.table,
+        reason: `${name} is published but not yet part of the subscription on ${d.node}`,
+      };
+    if (rel !== 'r')
+      return { table: s.table, reason: `${name} is still being copied (pg_subscription_rel state ${rel})` };
+    return planComparison(s, pubShapes.get(name), subShapes.get(name), d.node);
+  });
+}
+
+/** Run `work` over `items`, at most `parallel` at a time. */
+async function pool<T, R>(items: T[], parallel: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const runners = Array.from({ length: Math.max(1, Math.min(parallel, items.length)) }, async () => {
+    for (;;) {
+      const i = next++;
+      if (i >= items.length) return;
+      out[i] = await work(items[i]!);
+    }
+  });
+  await Promise.all(runners);
+  return out;
+}
+
+export async function verifySubscription(
+  configPath: string,
+  subscription: string,
+  opts: VerifyOptions,
+): Promise<VerifyResult> {
+  const t0 = Date.now();
+  const { topology, warnings } = await loadTopology(configPath);
+  const d = subscriptionSpec(topology, subscription);
+  const report = await verifyLoaded(topology, d, opts);
+  report.durationMs = Date.now() - t0;
+  return { report, configWarnings: warnings };
+}
+
+export async function verifyLoaded(
+  topology: Topology,
+  d: SubscriptionSpec,
+  opts: VerifyOptions,
+): Promise<VerifyReport> {
+  const t0 = Date.now();
+  const sub = await openSession(topology, d.node, false);
+  let pub: pg.Client | null = null;
+  try {
+    pub = await openSession(topology, d.from, true);
+    const info = await readSubscriptionInfo(sub, d.name);
+    if (!info)
+      throw new SteepError(
+        'verify.no_subscription',
+        `subscription ${d.name} does not exist on ${d.node}: create it with steep apply before verifying it`,
+        { node: d.node, address: `subscription.${d.name}` },
+      );
+    if (info.slot === null)
+      throw new SteepError(
+        'verify.no_slot',
+        `subscription ${d.name} on ${d.node} has no slot (slot_name = NONE): it replays nothing that could be compared`,
+        { node: d.node, address: `subscription.${d.name}` },
+      );
+    const slot = info.slot;
+    const plans = await planVerify(pub, sub, d, info, opts.tables);
+    const verdicts = await pool(plans, opts.parallel, async (plan) => {
+      if (!isComparison(plan)) {
+        const v = notVerifiable(plan);
+        opts.onTableDone?.(v);
+        emitTable(opts.onEvent, d, v);
+        return v;
+      }
+      const name = qualifiedName(plan.table);
+      opts.onTableStart?.(name, plan.estimatedRows);
+      const [p, s] = await Promise.all([
+        openSession(topology, d.from, true),
+        openSession(topology, d.node, true),
+      ]);
+      try {
+        const v = await compareTable(p, s, plan, {
+          slot,
+          examples: opts.examples,
+          replayTimeoutMs: REPLAY_TIMEOUT_MS,
+          subscriberNode: d.node,
+          chunkRows: chunkRowsSetting(),
+          onRows: (rows) => opts.onTableRows?.(name, rows),
+        });
+        opts.onTableDone?.(v);
+        emitTable(opts.onEvent, d, v);
+        return v;
+      } catch (err) {
+        if (err instanceof SteepError) throw err;
+        const e = err as { message?: string };
+        throw new SteepError(
+          'verify.failed',
+          `comparing ${name} of subscription ${d.name} failed: ${e.message ?? String(err)}`,
+          {
+            address: `subscription.${d.name}`,
+            cause: err,
+          },
+        );
+      } finally {
+        await Promise.all([p.end().catch(() => {}), s.end().catch(() => {})]);
+      }
+    });
+    const diverged = verdicts.some((v) => v.status === 'diverged');
+    const state = await recordVerdicts(sub, topology, d, verdicts, opts.onEvent);
+    return {
+      subscription: d.name,
+      node: d.node,
+      from: d.from,
+      tables: verdicts,
+      diverged,
+      state,
+      durationMs: Date.now() - t0,
+    };
+  } finally {
+    await Promise.all([sub.end().catch(() => {}), pub?.end().catch(() => {})]);
+  }
+}
+
+function emitTable(onEvent: EventSink, d: SubscriptionSpec, v: TableVerdict): void {
+  onEvent({
+    event: 'verify.table_complete',
+    level: v.status === 'diverged' ? 'warn' : 'info',
+    node: d.node,
+    subscription: d.name,
+    table: v.table,
+    phase: v.status,
+    duration_ms: v.durationMs,
+    message:
+      v.status === 'not_verifiable'
+        ? `not verifiable: ${v.reason}`
+        : `${v.rows} rows, ${v.chunks} chunks (${v.chunksIdentical} identical), ${v.missing} missing, ${v.extra} extra, ${v.different} different`,
+  });
+}
+
+/**
+ * The subscription's state after a verify: `diverged` with the tables that differ, or back to
+ * `synchronized` from `diverged` once no table is recorded as diverged any more. Without steep's
+ * state schema nothing is recorded (null).
+ */
+async function recordVerdicts(
+  sub: pg.Client,
+  topology: Topology,
+  d: SubscriptionSpec,
+  verdicts: TableVerdict[],
+  onEvent: EventSink,
+): Promise<string | null> {
+  const schema = topology.settings.stateSchema;
+  if (!(await hasInitTables(sub, schema))) return null;
+  const states = new SubscriptionStateStore(schema, d.node);
+  const diverged = new DivergedTablesStore(schema, d.node);
+  let stillDiverged = verdicts.some((v) => v.status === 'diverged');
+  if (await diverged.exists(sub)) {
+    await diverged.record(sub, d.name, verdicts);
+    stillDiverged = (await diverged.list(sub, d.name)).length > 0;
+  }
+  const current = (await states.get(sub, d.name))?.state ?? 'uninitialized';
+  const details = { method: d.init.method, source: d.from };
+  let to = current;
+  if (stillDiverged && current === 'synchronized') to = 'diverged';
+  if (!stillDiverged && current === 'diverged') to = 'synchronized';
+  if (to !== current)
+    for (const c of await states.transition(sub, d.name, to, details)) onEvent(stateChangeEvent(c));
+  return to;
+}

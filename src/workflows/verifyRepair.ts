@@ -1,0 +1,39 @@
+import { loadTopology } from '../config/load.js';
+import type { Problem } from '../model/errors.js';
+import type { VerifyReport } from '../model/verify.js';
+import { type ReinitOptions, type ReinitResult, reinitLoaded } from './reinit.js';
+import { subscriptionSpec, type VerifyOptions, verifyLoaded } from './verify.js';
+
+/**
+ * `steep verify` and `verify --repair`: verify; with `repair` and diverged tables, reinit
+ * exactly those, then verify again.
+ */
+export interface VerifyOutcome {
+  before: VerifyReport;
+  reinit: Omit<ReinitResult, 'configWarnings'> | null;
+  after: VerifyReport | null;
+  configWarnings: Problem[];
+}
+
+export async function repairSubscription(
+  configPath: string,
+  subscription: string,
+  opts: VerifyOptions & { repair: boolean; reinit?: Omit<ReinitOptions, 'onEvent'> },
+): Promise<VerifyOutcome> {
+  const t0 = Date.now();
+  const { topology, warnings } = await loadTopology(configPath);
+  const d = subscriptionSpec(topology, subscription);
+  const before = await verifyLoaded(topology, d, opts);
+  before.durationMs = Date.now() - t0;
+  const diverged = before.tables.filter((t) => t.status === 'diverged').map((t) => t.table);
+  if (!opts.repair || diverged.length === 0)
+    return { before, reinit: null, after: null, configWarnings: warnings };
+  const reinit = await reinitLoaded(
+    topology,
+    d,
+    { tables: diverged },
+    { ...opts.reinit, onEvent: opts.onEvent },
+  );
+  const after = await verifyLoaded(topology, d, opts);
+  return { before, reinit, after, configWarnings: warnings };
+}

@@ -1,0 +1,389 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { hasStackTrace, REPO_ROOT, runSteep, writeConfig } from '../support/cli.js';
+import { type TestNode, useCluster } from '../support/cluster.js';
+import {
+  createTables,
+  digests,
+  fastCopy,
+  fillTables,
+  slowCopy,
+  startWriter,
+  waitCaughtUp,
+} from '../support/replicationData.js';
+import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
+
+/**
+ * `steep verify` and `steep reinit` on a live pair (the first of testVersions(); run the file
+ * with STEEP_TEST_PG=14 for the oldest catalog): no false positives while a writer runs; hand-made
+ * differences counted exactly, with their keys; row filters, column lists and extra subscriber
+ * columns (15+); composite and collation-sensitive keys, NULLs, 1-row, empty and keyless tables;
+ * `diverged` in status and init status; reinit of some tables (--tables, --schema, --full) while
+ * another table keeps receiving writes and is never copied again; refusals; verify --repair; a
+ * reinit interrupted and resumed.
+ */
+const cluster = useCluster({ nodes: ['east', 'west'] });
+const SUB = 'vsub';
+const SLOT = 'vsub';
+
+interface Verdict {
+  table: string;
+  status: string;
+  reason: string | null;
+  rows: number;
+  chunks: number;
+  missing: number;
+  extra: number;
+  different: number;
+  examples: { missing: string[][]; extra: string[][]; different: string[][] };
+}
+interface Report {
+  diverged: boolean;
+  state: string | null;
+  tables: Verdict[];
+}
+
+let path = '';
+let rowFilters = false;
+
+function env() {
+  // many chunks out of small tables: the chunk bounds, re-hash rounds and row diffs all run
+  return { ...passwordEnv(cluster().nodes), STEEP_VERIFY_CHUNK_ROWS: '2000' };
+}
+
+async function steep(args: string[], config = path) {
+  const r = await runSteep([...args, '-c', config], { env: env(), timeoutMs: 240_000 });
+  expect(hasStackTrace(r.stderr), r.stderr).toBe(false);
+  for (const n of cluster().nodes) expect(`${r.stdout}${r.stderr}`).not.toContain(n.password);
+  return r;
+}
+
+async function verify(extra: string[] = []): Promise<{ code: number; report: Report; stderr: string }> {
+  const r = await steep(['verify', SUB, '--json', ...extra]);
+  expect([0, 2], r.stderr).toContain(r.code);
+  return { code: r.code, report: JSON.parse(r.stdout) as Report, stderr: r.stderr };
+}
+
+function table(r: Report, name: string): Verdict {
+  const t = r.tables.find((x) => x.table === name);
+  expect(t, `${name} in ${JSON.stringify(r.tables.map((x) => x.table))}`).toBeDefined();
+  return t!;
+}
+
+async function collation(node: TestNode, wanted: string): Promise<string> {
+  const rows = await node.query<{ n: string }>('SELECT collname AS n FROM pg_collation WHERE collname = $1', [
+    wanted,
+  ]);
+  return rows.length > 0 ? `"${wanted}"` : '"C"';
+}
+
+async function nTupIns(node: TestNode, t: string): Promise<number> {
+  const [r] = await node.query<{ n: string }>(
+    `SELECT n_tup_ins::text AS n FROM pg_stat_user_tables WHERE relid = '${t}'::regclass`,
+  );
+  return Number(r!.n);
+}
+
+const PLAIN = ['v_main', 'v_other', 'v_parent', 'v_child'];
+const ALL = [...PLAIN, 'v_comp', 'v_one', 'v_empty', 'v_nokey', 'v_ri'];
+
+async function allEqual(): Promise<void> {
+  const [east, west] = cluster().nodes;
+  await waitCaughtUp(east!, SLOT);
+  const tables = [...ALL, ...(rowFilters ? [] : [])];
+  expect(await digests(west!, tables)).toEqual(await digests(east!, tables));
+  const [a] = await east!.query<{ n: string }>('SELECT count(*)::text AS n FROM vs2.v_sch');
+  const [b] = await west!.query<{ n: string }>('SELECT count(*)::text AS n FROM vs2.v_sch');
+  expect(b!.n).toBe(a!.n);
+}
+
+beforeAll(async () => {
+  const [east, west] = cluster().nodes;
+  rowFilters = east!.serverVersionNum >= 150000;
+  await createTables(
+    [east!, west!],
+    [
+      { name: 'v_main', rows: 20_000 },
+      { name: 'v_other', rows: 6_000 },
+    ],
+  );
+  await fillTables(east!, [
+    { name: 'v_main', rows: 20_000 },
+    { name: 'v_other', rows: 6_000 },
+  ]);
+  // text keys in collations that order them differently on each side
+  const collations = [await collation(east!, 'en-x-icu'), await collation(west!, 'sv-x-icu')];
+  for (const [i, node] of [east!, west!].entries()) {
+    await node.query(
+      `CREATE TABLE public.v_comp (a int, b text COLLATE ${collations[i]}, c text, PRIMARY KEY (a, b))`,
+    );
+    await node.query('CREATE TABLE public.v_one (id int PRIMARY KEY, v text)');
+    await node.query('CREATE TABLE public.v_empty (id int PRIMARY KEY, v text)');
+    await node.query('CREATE TABLE public.v_nokey (x int, y text)');
+    await node.query('ALTER TABLE public.v_nokey REPLICA IDENTITY FULL');
+    await node.query('CREATE TABLE public.v_ri (k int NOT NULL, v text)');
+    await node.query('CREATE UNIQUE INDEX v_ri_k ON public.v_ri (k)');
+    await node.query('ALTER TABLE public.v_ri REPLICA IDENTITY USING INDEX v_ri_k');
+    await node.query('CREATE TABLE public.v_parent (id int PRIMARY KEY, v text)');
+    await node.query(
+      'CREATE TABLE public.v_child (id int PRIMARY KEY, parent_id int REFERENCES public.v_parent (id))',
+    );
+    await node.query('CREATE SCHEMA vs2');
+    await node.query('CREATE TABLE vs2.v_sch (id int PRIMARY KEY, v text)');
+  }
+  await east!.query(`INSERT INTO public.v_comp SELECT a, b || s, CASE WHEN a % 2 = 0 THEN NULL ELSE 'c' || s END
+      FROM generate_series(1, 3) a, unnest(ARRAY['a', 'ä', 'z', 'Z', 'b', 'å', 'o', 'ö', 'aa', 'A b', 'é', 'e', 'tab	x', 'back\\slash']) b,
+           generate_series(1, 300) s`);
+  await east!.query("INSERT INTO public.v_one VALUES (1, 'only')");
+  await east!.query("INSERT INTO public.v_nokey SELECT g, 'n' || g FROM generate_series(1, 50) g");
+  await east!.query("INSERT INTO public.v_ri SELECT g, 'r' || g FROM generate_series(1, 500) g");
+  await east!.query("INSERT INTO public.v_parent SELECT g, 'p' || g FROM generate_series(1, 100) g");
+  await east!.query('INSERT INTO public.v_child SELECT g, g FROM generate_series(1, 100) g');
+  await east!.query("INSERT INTO vs2.v_sch SELECT g, 's' || g FROM generate_series(1, 3000) g");
+  if (rowFilters) {
+    await east!.query('CREATE TABLE public.v_filt (id int PRIMARY KEY, region text NOT NULL, secret text)');
+    // the subscriber has no `secret` (left out by the column list) and a column of its own
+    await west!.query(
+      "CREATE TABLE public.v_filt (id int PRIMARY KEY, region text NOT NULL, local_note text DEFAULT 'mine')",
+    );
+    await east!.query(
+      "INSERT INTO public.v_filt SELECT g, CASE WHEN g % 3 = 0 THEN 'us' ELSE 'eu' END, 's' || g FROM generate_series(1, 3000) g",
+    );
+  }
+  await east!.query('ANALYZE');
+  const filtPub = rowFilters
+    ? [
+        '  vpub_f:',
+        '    node: east',
+        '    tables:',
+        '      - name: public.v_filt',
+        '        columns: [id, region]',
+        `        where: "region = 'eu'"`,
+      ]
+    : [];
+  const body = [
+    'version: 1',
+    'topology: verify',
+    nodesYaml([east!, west!]),
+    'publications:',
+    '  vpub:',
+    '    node: east',
+    `    tables: [${[...ALL.map((t) => `public.${t}`), 'vs2.v_sch'].join(', ')}]`,
+    ...filtPub,
+    'subscriptions:',
+    `  ${SUB}:`,
+    '    node: west',
+    '    from: east',
+    `    publications: [vpub${rowFilters ? ', vpub_f' : ''}]`,
+    '    schemaSync: manual',
+    '',
+  ].join('\n');
+  path = writeConfig(body);
+  const applied = await steep(['apply', '--auto-approve', '--accept-schema-drift']);
+  expect(applied.code, `${applied.stdout}\n${applied.stderr}`).toBe(0);
+  await allEqual();
+}, 300_000);
+
+describe('steep verify', () => {
+  it('finds nothing while a writer runs (5 runs), then exactly the rows changed by hand on the subscriber', async () => {
+    const [east, west] = cluster().nodes;
+    const writer = startWriter(east!, ['v_main', 'v_other']);
+    try {
+      for (let run = 0; run < 5; run++) {
+        const { code, report } = await verify();
+        expect(code, JSON.stringify(report)).toBe(0);
+        expect(report.diverged).toBe(false);
+        for (const t of report.tables)
+          expect(t.status, `${t.table}: ${t.reason}`).toBe(
+            t.table === 'public.v_nokey' ? 'not_verifiable' : 'equal',
+          );
+        expect(table(report, 'public.v_nokey').reason).toMatch(
+          /neither a primary key nor a replica identity index/,
+        );
+        expect(table(report, 'public.v_main').chunks).toBeGreaterThan(5);
+        expect(table(report, 'public.v_comp').rows).toBe(3 * 14 * 300);
+        expect(table(report, 'public.v_comp').chunks).toBeGreaterThan(2);
+        expect(table(report, 'public.v_one').rows).toBe(1);
+        expect(table(report, 'public.v_empty').rows).toBe(0);
+        if (rowFilters) expect(table(report, 'public.v_filt').rows).toBe(2000);
+      }
+    } finally {
+      await writer.stop();
+    }
+
+    // by hand on the subscriber, while v_main keeps receiving writes
+    const writer2 = startWriter(east!, ['v_main'], 20_000_000);
+    try {
+      await west!.query('DELETE FROM public.v_other WHERE id = 4500');
+      await west!.query("UPDATE public.v_other SET v = 'by hand' WHERE id = 4600");
+      await west!.query("INSERT INTO public.v_other (id, v) VALUES (9000000, 'extra')");
+      await west!.query("UPDATE public.v_comp SET c = 'hand' WHERE a = 2 AND b = 'ä7'");
+      if (rowFilters) await west!.query("INSERT INTO public.v_filt (id, region) VALUES (999999, 'us')");
+      const { code, report } = await verify(['--examples', '5']);
+      expect(code).toBe(2);
+      expect(report.diverged).toBe(true);
+      expect(report.state).toBe('diverged');
+      const other = table(report, 'public.v_other');
+      expect(other).toMatchObject({ status: 'diverged', missing: 1, extra: 1, different: 1 });
+      expect(other.examples).toEqual({ missing: [['4500']], extra: [['9000000']], different: [['4600']] });
+      expect(table(report, 'public.v_comp')).toMatchObject({
+        status: 'diverged',
+        missing: 0,
+        extra: 0,
+        different: 1,
+      });
+      expect(table(report, 'public.v_comp').examples.different).toEqual([['2', 'ä7']]);
+      expect(table(report, 'public.v_main').status).toBe('equal');
+      if (rowFilters) {
+        const filt = table(report, 'public.v_filt');
+        expect(filt).toMatchObject({ status: 'diverged', missing: 0, extra: 1, different: 0 });
+        expect(filt.examples.extra).toEqual([['999999']]);
+      }
+
+      const text = await steep(['verify', SUB, '--tables', 'v_other']);
+      expect(text.code).toBe(2);
+      expect(text.stdout).toMatch(/public\.v_other\s+diverged/);
+      expect(text.stdout).toContain('missing: id=4500');
+      expect(text.stdout).toContain('extra: id=9000000');
+      expect(text.stdout).toContain('different: id=4600');
+      expect(text.stdout).toContain(`steep reinit ${SUB} --tables public.v_other`);
+      expect(text.stderr).toMatch(/public\.v_other: .*1 missing, 1 extra, 1 different/);
+      const md = await steep(['verify', SUB, '--tables', 'public.v_other,v_main', '--format', 'markdown']);
+      expect(md.code).toBe(2);
+      expect(md.stdout).toMatch(/\| public\.v_other \| diverged \| [\d,]+ \| \d+ \(\d+\) \| 1 \| 1 \| 1 \|/);
+      expect(md.stdout).toContain('`id=4500`');
+
+      const status = await steep(['status', '--json']);
+      const s = (
+        JSON.parse(status.stdout) as {
+          subscriptions: Array<{ name: string; state: string; divergedTables: string[] }>;
+        }
+      ).subscriptions.find((x) => x.name === SUB)!;
+      expect(s.state).toBe('diverged');
+      expect(s.divergedTables).toEqual(
+        ['public.v_comp', 'public.v_other', ...(rowFilters ? ['public.v_filt'] : [])].sort(),
+      );
+      const init = await steep(['init', 'status', SUB]);
+      expect(init.stdout).toContain('diverged');
+      expect(init.stdout).toContain('public.v_other');
+
+      // reinit of the diverged tables while v_main keeps receiving writes: v_main is never copied again
+      const reinit = await steep([
+        'reinit',
+        SUB,
+        '--tables',
+        `v_other,v_comp${rowFilters ? ',public.v_filt' : ''}`,
+      ]);
+      expect(reinit.code, `${reinit.stdout}\n${reinit.stderr}`).toBe(0);
+      expect(reinit.stdout).toMatch(/Reinit of .*public\.v_other.* done: west is synchronized/);
+    } finally {
+      await writer2.stop();
+    }
+    await allEqual();
+    // every insert on v_main, counted on both sides: the initial copy plus the writes, never a second copy
+    const eastIns = await nTupIns(east!, 'public.v_main');
+    await eventually(
+      async () => (await nTupIns(west!, 'public.v_main')) >= eastIns,
+      30_000,
+      'v_main stats on west',
+    );
+    expect(await nTupIns(west!, 'public.v_main')).toBe(eastIns);
+    const after = await verify();
+    expect(after.code, JSON.stringify(after.report)).toBe(0);
+    expect(after.report.state).toBe('synchronized');
+    const { rows } = {
+      rows: await east!.query("SELECT 1 FROM pg_publication WHERE pubname LIKE 'steep_reinit_%'"),
+    };
+    expect(rows).toEqual([]);
+  }, 600_000);
+});
+
+describe('steep reinit', () => {
+  it('--schema and --full copy again while v_main receives writes; refusals name what is wrong', async () => {
+    const [east, west] = cluster().nodes;
+    const writer = startWriter(east!, ['v_main'], 30_000_000);
+    try {
+      await west!.query('DELETE FROM vs2.v_sch WHERE id <= 10');
+      const before = await nTupIns(west!, 'public.v_other');
+      const schema = await steep(['reinit', SUB, '--schema', 'vs2']);
+      expect(schema.code, schema.stderr).toBe(0);
+      expect(await nTupIns(west!, 'public.v_other')).toBe(before);
+      await west!.query('DELETE FROM public.v_ri WHERE k <= 10');
+      const full = await steep(['reinit', SUB, '--full', '--json']);
+      expect(full.code, full.stderr).toBe(0);
+      expect((JSON.parse(full.stdout) as { tables: string[] }).tables).toContain('public.v_main');
+    } finally {
+      await writer.stop();
+    }
+    await allEqual();
+    expect((await verify()).code).toBe(0);
+
+    const fk = await steep(['reinit', SUB, '--tables', 'v_parent']);
+    expect(fk.code).toBe(1);
+    expect(fk.stderr).toMatch(/public\.v_parent is referenced by public\.v_child .*not being reinitialised/);
+    const unknown = await steep(['reinit', SUB, '--tables', 'v_nope']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/does not carry public\.v_nope/);
+    const none = await steep(['reinit', SUB]);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toMatch(/exactly one of --tables/);
+    const text = (await import('node:fs')).readFileSync(path, 'utf8');
+    const other = writeConfig(
+      `${text}  vsub_later:\n    node: west\n    from: east\n    publications: [vpub]\n`,
+    );
+    const notInit = await steep(['reinit', 'vsub_later', '--tables', 'v_main'], other);
+    expect(notInit.code).toBe(1);
+    expect(notInit.stderr).toMatch(/vsub_later does not exist on west, so it is not initialised/);
+    const down = writeConfig(text.replace(`127.0.0.1:${east!.port}/`, '127.0.0.1:1/'));
+    const unreachable = await steep(['reinit', SUB, '--tables', 'v_main'], down);
+    expect(unreachable.code).toBe(1);
+    expect(unreachable.stderr).toMatch(/reinit of vsub needs both nodes: node east/);
+    const unreachableVerify = await steep(['verify', SUB], down);
+    expect(unreachableVerify.code).toBe(1);
+    expect(unreachableVerify.stderr).toMatch(/node east/);
+  }, 600_000);
+
+  it('verify --repair reinits what differs and verifies again; an interrupted reinit resumes', async () => {
+    const [east, west] = cluster().nodes;
+    await west!.query('DELETE FROM public.v_one');
+    const repair = await steep(['verify', SUB, '--repair', '--json']);
+    expect(repair.code, repair.stderr).toBe(0);
+    const doc = JSON.parse(repair.stdout) as { before: Report; reinit: { tables: string[] }; after: Report };
+    expect(table(doc.before, 'public.v_one')).toMatchObject({ status: 'diverged', missing: 1 });
+    expect(doc.reinit.tables).toEqual(['public.v_one']);
+    expect(doc.after.diverged).toBe(false);
+
+    // Ctrl-C mid-copy, then the same command again
+    await west!.query('DELETE FROM public.v_other WHERE id < 100');
+    await slowCopy(west!, 'v_other', 200, 200);
+    const child = spawn(
+      process.execPath,
+      [join(REPO_ROOT, 'bin/run.js'), 'reinit', SUB, '--tables', 'v_other', '-c', path],
+      {
+        env: { ...process.env, ...env(), NO_COLOR: '1' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    const exited = new Promise<number | null>((r) => child.on('close', (c) => r(c)));
+    await eventually(
+      async () =>
+        (
+          await west!.query(
+            "SELECT 1 FROM pg_subscription_rel WHERE srrelid = 'public.v_other'::regclass AND srsubstate IN ('i', 'd')",
+          )
+        ).length > 0,
+      60_000,
+      'v_other being copied again',
+    );
+    child.kill('SIGINT');
+    await exited;
+    await fastCopy(west!, 'v_other');
+    const resumed = await steep(['reinit', SUB, '--tables', 'v_other']);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stdout).toContain('resumed: copying');
+    await allEqual();
+    expect((await verify()).code).toBe(0);
+    expect(await east!.query("SELECT 1 FROM pg_publication WHERE pubname LIKE 'steep_reinit_%'")).toEqual([]);
+  }, 600_000);
+});

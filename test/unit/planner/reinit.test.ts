@@ -1,0 +1,137 @@
+import { describe, expect, it } from 'vitest';
+import { planReinit, type ReinitInput, type ReinitPublication } from '../../../src/planner/reinit.js';
+
+function pub(name: string, tables: string[], extra: Partial<ReinitPublication> = {}): ReinitPublication {
+  return {
+    name,
+    publish: ['insert', 'update', 'delete', 'truncate'],
+    viaRoot: false,
+    tables: tables.map((t) => {
+      const [schema, n] = t.split('.') as [string, string];
+      return { table: t, schema, name: n, columns: null, filter: null };
+    }),
+    ...extra,
+  };
+}
+
+function input(over: Partial<ReinitInput> = {}): ReinitInput {
+  const p = pub('orders_pub', ['public.a', 'public.b', 'sales.c']);
+  const f = pub('eu_pub', [], { publish: ['insert', 'update'] });
+  f.tables = [
+    {
+      table: 'public.d',
+      schema: 'public',
+      name: 'd',
+      columns: ['id', 'region'],
+      filter: "(region = 'eu'::text)",
+    },
+  ];
+  return {
+    subscription: 's',
+    subscriber: 'west',
+    publisher: 'east',
+    publications: ['orders_pub', 'eu_pub'],
+    current: ['orders_pub', 'eu_pub'],
+    enabled: true,
+    defs: new Map([
+      ['orders_pub', p],
+      ['eu_pub', f],
+    ]),
+    subscribed: new Map(['public.a', 'public.b', 'sales.c', 'public.d'].map((t) => [t, 'r'])),
+    recorded: 'diverged',
+    request: { tables: ['public.a'] },
+    foreignKeys: [],
+    ...over,
+  };
+}
+
+describe('planReinit', () => {
+  it('fresh: temporary publications with the same options, filters and column lists, minus the tables; switch, truncate, switch back', () => {
+    const plan = planReinit(input({ request: { tables: ['public.a', 'public.d'] } }));
+    expect(plan.stage).toBe('fresh');
+    expect(plan.tables).toEqual(['public.a', 'public.d']);
+    expect(plan.statements.map((s) => `${s.node}: ${s.sql}`)).toEqual([
+      'publisher: DROP PUBLICATION IF EXISTS "steep_reinit_0_s"',
+      'publisher: DROP PUBLICATION IF EXISTS "steep_reinit_1_s"',
+      `publisher: CREATE PUBLICATION "steep_reinit_0_s" FOR TABLE "public"."b", "sales"."c" WITH (publish = 'insert, update, delete, truncate', publish_via_partition_root = false)`,
+      `publisher: CREATE PUBLICATION "steep_reinit_1_s" WITH (publish = 'insert, update', publish_via_partition_root = false)`,
+      'subscriber: ALTER SUBSCRIPTION "s" SET PUBLICATION "steep_reinit_0_s", "steep_reinit_1_s"',
+      'subscriber: TRUNCATE TABLE "public"."a", "public"."d"',
+      'subscriber: ALTER SUBSCRIPTION "s" SET PUBLICATION "orders_pub", "eu_pub" WITH (copy_data = true)',
+    ]);
+    expect(plan.cleanup.map((s) => s.sql)).toEqual([
+      'DROP PUBLICATION IF EXISTS "steep_reinit_0_s"',
+      'DROP PUBLICATION IF EXISTS "steep_reinit_1_s"',
+    ]);
+    const keep = planReinit(input({ request: { tables: ['public.a'] } }));
+    expect(keep.statements[3]!.sql).toBe(
+      `CREATE PUBLICATION "steep_reinit_1_s" FOR TABLE "public"."d" ("id", "region") WHERE ((region = 'eu'::text)) WITH (publish = 'insert, update', publish_via_partition_root = false)`,
+    );
+  });
+
+  it('--schema and --full resolve to the tables the publications carry', () => {
+    expect(planReinit(input({ request: { schema: 'sales' } })).tables).toEqual(['sales.c']);
+    expect(planReinit(input({ request: { full: true } })).tables).toEqual([
+      'public.a',
+      'public.b',
+      'public.d',
+      'sales.c',
+    ]);
+  });
+
+  it.each([
+    [{ request: { tables: ['public.zz'] } }, /does not carry public\.zz on west/],
+    [{ request: { schema: 'nope' } }, /carries no table of schema nope/],
+    [{ recorded: 'copying' as const }, /is copying, not initialised/],
+    [{ recorded: null, subscribed: new Map([['public.a', 'd']]) }, /still copying public\.a/],
+    [{ enabled: false }, /is disabled/],
+    [
+      { foreignKeys: [{ from: 'public.b', to: 'public.a', constraint: 'b_a_fkey' }] },
+      /public\.a is referenced by public\.b \(foreign key b_a_fkey\) on west, which is not being reinitialised.*--tables public\.a,public\.b/,
+    ],
+  ])('refuses %#', (over, message) => {
+    expect(() => planReinit(input(over as Partial<ReinitInput>))).toThrow(message);
+  });
+
+  it('a foreign key between two tables both reinitialised is fine', () => {
+    const plan = planReinit(
+      input({
+        request: { tables: ['public.a', 'public.b'] },
+        foreignKeys: [{ from: 'public.b', to: 'public.a', constraint: 'b_a_fkey' }],
+      }),
+    );
+    expect(plan.tables).toEqual(['public.a', 'public.b']);
+  });
+
+  function interrupted(over: Partial<ReinitInput>): ReinitInput {
+    const base = input();
+    const defs = new Map(base.defs);
+    defs.set('steep_reinit_0_s', pub('steep_reinit_0_s', ['public.b', 'sales.c']));
+    defs.set('steep_reinit_1_s', pub('steep_reinit_1_s', ['public.d']));
+    return { ...base, defs, ...over };
+  }
+
+  it('resumes where an interrupted reinit stopped, from what the nodes show', () => {
+    const switched = planReinit(
+      interrupted({ current: ['steep_reinit_0_s', 'steep_reinit_1_s'], recorded: 'reinitializing' }),
+    );
+    expect(switched.stage).toBe('switched');
+    expect(switched.tables).toEqual(['public.a']);
+    expect(switched.statements.map((s) => s.sql)).toEqual([
+      'TRUNCATE TABLE "public"."a"',
+      'ALTER SUBSCRIPTION "s" SET PUBLICATION "orders_pub", "eu_pub" WITH (copy_data = true)',
+    ]);
+    const copying = planReinit(interrupted({ recorded: 'copying' }));
+    expect(copying.stage).toBe('copying');
+    expect(copying.statements).toEqual([]);
+    // created the temporary publications, never switched: start over
+    expect(planReinit(interrupted({ recorded: 'reinitializing' })).stage).toBe('fresh');
+    // left over after a finished reinit: a new one
+    expect(
+      planReinit(interrupted({ recorded: 'synchronized', request: { tables: ['public.b'] } })).tables,
+    ).toEqual(['public.b']);
+    expect(() => planReinit(interrupted({ recorded: 'copying', request: { tables: ['public.b'] } }))).toThrow(
+      /a reinit of public\.a in subscription s is under way: run steep reinit s --tables public\.a to finish it, or steep init cancel s/,
+    );
+  });
+});

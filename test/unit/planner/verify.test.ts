@@ -1,0 +1,101 @@
+import { describe, expect, it } from 'vitest';
+import {
+  compareKeys,
+  type KeyColumn,
+  mergeRowHashes,
+  type RowDifference,
+} from '../../../src/model/verify.js';
+import { chunkCount, planComparison, type ShapeOfTable } from '../../../src/planner/verify.js';
+
+const int: KeyColumn = { name: 'id', type: 'bigint', collatable: false, integer: true };
+const text: KeyColumn = { name: 'b', type: 'text', collatable: true, integer: false };
+
+async function* rows(list: Array<[string[], string]>) {
+  for (const [key, hash] of list) yield { key, hash };
+}
+
+async function all(g: AsyncGenerator<RowDifference>): Promise<RowDifference[]> {
+  const out: RowDifference[] = [];
+  for await (const d of g) out.push(d);
+  return out;
+}
+
+describe('verify, pure parts', () => {
+  it('orders keys as both sides stream them: integers numerically, text byte-wise (COLLATE "C")', () => {
+    expect(compareKeys(['9'], ['10'], [int])).toBeLessThan(0);
+    expect(compareKeys(['-5'], ['3'], [int])).toBeLessThan(0);
+    expect(compareKeys(['Z'], ['a'], [text])).toBeLessThan(0);
+    expect(compareKeys(['z'], ['ä'], [text])).toBeLessThan(0);
+    // U+FF5E sorts before U+1F600 in UTF-8 bytes (and in C), though after it in UTF-16 code units
+    expect(compareKeys(['\uff5e'], ['\u{1f600}'], [text])).toBeLessThan(0);
+    expect(compareKeys(['1', 'b'], ['1', 'a'], [int, text])).toBeGreaterThan(0);
+  });
+
+  it('merge-joins two key-ordered streams into missing, extra and different keys', async () => {
+    const diffs = await all(
+      mergeRowHashes(
+        rows([
+          [['1'], 'h1'],
+          [['2'], 'h2'],
+          [['4'], 'h4'],
+          [['10'], 'h10'],
+        ]),
+        rows([
+          [['1'], 'h1'],
+          [['3'], 'h3'],
+          [['4'], 'x4'],
+          [['11'], 'h11'],
+        ]),
+        [int],
+      ),
+    );
+    expect(diffs.map((d) => `${d.kind}:${d.key.join(',')}`)).toEqual([
+      'missing:2',
+      'extra:3',
+      'different:4',
+      'missing:10',
+      'extra:11',
+    ]);
+  });
+
+  it('chunks: about 50,000 rows each, at least one', () => {
+    expect(chunkCount(0)).toBe(1);
+    expect(chunkCount(1_000_000)).toBe(20);
+    expect(chunkCount(10_000, 2_000)).toBe(5);
+  });
+
+  const shape = (cols: string[], key: string[] | null, extra: Partial<ShapeOfTable> = {}): ShapeOfTable => ({
+    table: { schema: 'public', name: 't' },
+    columns: cols.map((name) => ({ name, type: 'text', collatable: true, integer: false, generated: false })),
+    key: key ? { source: 'primary key', columns: key } : null,
+    estimatedRows: 10,
+    ...extra,
+  });
+
+  it('compares the column list against the same subscriber columns, ignoring extra ones', () => {
+    const c = planComparison(
+      { table: { schema: 'public', name: 't' }, columns: ['id', 'region'], filter: "(region = 'eu')" },
+      shape(['id', 'region', 'secret'], ['id']),
+      shape(['id', 'region', 'local_note'], ['id']),
+      'west',
+    );
+    expect(c).toMatchObject({
+      publisher: { columns: ['id', 'region'], filter: "(region = 'eu')" },
+      subscriber: { columns: ['id', 'region'], filter: null },
+    });
+  });
+
+  it.each([
+    [shape(['x'], null), shape(['x'], null), /neither a primary key nor a replica identity index/],
+    [shape(['id', 'v'], ['id']), shape(['id'], ['id']), /on west has no column v/],
+    [shape(['id'], ['id']), undefined, /does not exist on west/],
+  ])('reports a table it cannot compare %#', (p, s, reason) => {
+    const c = planComparison(
+      { table: { schema: 'public', name: 't' }, columns: null, filter: null },
+      p,
+      s,
+      'west',
+    );
+    expect('reason' in c && c.reason).toMatch(reason);
+  });
+});
