@@ -1,0 +1,135 @@
+// bench reinit (reference SC-004): `steep reinit --tables big` of one ~100 MB table, while a
+// second table of the subscription keeps streaming, against a fresh snapshot init of the same
+// subscription (`steep apply` creating it, until synchronized), in the same run on the same nodes.
+// Target ≤ 1.1× (and under 5 minutes).
+//
+//   BENCH_MB    size of the table, MB (default 100)
+//   BENCH_RUNS  runs of each, alternating (default 2)
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { median, ROOT, report, sql, startNodes, time } from './common.mjs';
+
+const MB = Number(process.env.BENCH_MB ?? 100);
+const RUNS = Number(process.env.BENCH_RUNS ?? 2);
+// a row of (bigint, 64-character text, int) takes about 110 bytes on disk
+const ROWS = Math.max(1, Math.round((MB * 1024 * 1024) / 110));
+
+function steepRun(args) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(ROOT, 'bin/run.js'), ...args], {
+      env: { ...process.env, NO_COLOR: '1' },
+    });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    child.on('close', (code) =>
+      code === 0 ? resolve(out) : reject(new Error(`steep ${args.join(' ')} exited ${code}:\n${out}`)),
+    );
+  });
+}
+
+const { servers, stop } = await startNodes(2);
+const [pub, sub] = servers;
+try {
+  const ddl = ['big', 'other']
+    .map((t) => `CREATE TABLE public.${t} (id bigint PRIMARY KEY, v text NOT NULL, n int NOT NULL);`)
+    .join('\n');
+  await sql(pub, ddl);
+  await sql(sub, ddl);
+  await sql(
+    pub,
+    `INSERT INTO public.big SELECT g, md5(g::text) || md5((g + 1)::text), g % 1000 FROM generate_series(1, ${ROWS}) g`,
+  );
+  await sql(pub, `INSERT INTO public.other SELECT g, md5(g::text), 0 FROM generate_series(1, 10000) g`);
+  await sql(pub, 'VACUUM ANALYZE');
+  const [{ bytes }] = await sql(pub, `SELECT pg_table_size('public.big')::float8 AS bytes`);
+  const base = [
+    'version: 1',
+    'topology: bench-reinit',
+    'nodes:',
+    '  pub:',
+    `    url: postgres://postgres@127.0.0.1:${pub.port}/app`,
+    '  sub:',
+    `    url: postgres://postgres@127.0.0.1:${sub.port}/app`,
+    'publications:',
+    '  bench_pub:',
+    '    node: pub',
+    '    tables: [public.big, public.other]',
+  ];
+  const withSub = [
+    ...base,
+    'subscriptions:',
+    '  bench_sub:',
+    '    node: sub',
+    '    from: pub',
+    '    publications: [bench_pub]',
+  ];
+  const configA = join(tmpdir(), `steep-bench-reinit-a-${process.pid}.yaml`);
+  const configB = join(tmpdir(), `steep-bench-reinit-b-${process.pid}.yaml`);
+  writeFileSync(configA, `${base.join('\n')}\n`);
+  writeFileSync(configB, `${withSub.join('\n')}\n`);
+  await steepRun(['apply', '-c', configA, '--auto-approve']);
+
+  // the other table keeps receiving writes throughout
+  let writing = true;
+  const writer = (async () => {
+    const client = await pub.adminClient('app');
+    let id = 1_000_000;
+    try {
+      while (writing) {
+        await client.query(`INSERT INTO public.other VALUES (${++id}, 'live', 1)`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    } finally {
+      await client.end();
+    }
+  })();
+
+  const drop = async () => {
+    await steepRun(['apply', '-c', configA, '--auto-approve', '--allow-destroy']);
+    await sql(sub, 'TRUNCATE public.big, public.other');
+    await sql(sub, 'CHECKPOINT');
+    await sql(pub, 'CHECKPOINT');
+  };
+  const init = async () => {
+    const ms = await time(() => steepRun(['apply', '-c', configB, '--auto-approve']));
+    return ms;
+  };
+  const reinit = async () => {
+    await sql(sub, 'CHECKPOINT');
+    await sql(pub, 'CHECKPOINT');
+    return time(() => steepRun(['reinit', 'bench_sub', '-c', configB, '--tables', 'big']));
+  };
+
+  const initRuns = [];
+  const reinitRuns = [];
+  for (let r = 0; r < RUNS; r++) {
+    initRuns.push(await init());
+    reinitRuns.push(await reinit());
+    await drop();
+  }
+  writing = false;
+  await writer;
+  const i = median(initRuns);
+  const re = median(reinitRuns);
+  report(
+    'reinit',
+    {
+      mb: Math.round(bytes / 1024 / 1024),
+      rows: ROWS,
+      runs: RUNS,
+      reinitMs: Math.round(re),
+      initMs: Math.round(i),
+      ratio: +(re / i).toFixed(3),
+      target: 1.1,
+      reinitRunsMs: reinitRuns.map(Math.round),
+      initRunsMs: initRuns.map(Math.round),
+    },
+    `reinit: one ${Math.round(bytes / 1024 / 1024)} MB table (${ROWS.toLocaleString('en-US')} rows), another streaming: ` +
+      `steep reinit ${(re / 1000).toFixed(2)} s vs a fresh snapshot init (steep apply) ${(i / 1000).toFixed(2)} s = ${(re / i).toFixed(3)}× (target ≤ 1.1×, SC-004 < 5 min)`,
+  );
+} finally {
+  await stop();
+}

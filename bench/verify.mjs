@@ -1,0 +1,188 @@
+// bench verify: `steep verify` of 2 tables × 1 M rows on a live pair (a writer inserting on the
+// publisher throughout) against the baseline "stream `SELECT key, md5(row::text)` ordered by key
+// from both nodes with psql and compare", both tables at a time, in the same run. Target ≤ 0.7×
+// (SPEC §13). Also: linear in rows — verify of a table of half the rows takes about half the time.
+//
+//   BENCH_ROWS  rows per table (default 1,000,000)
+//   BENCH_RUNS  runs of each, alternating (default 3)
+import { spawn } from 'node:child_process';
+import { createReadStream, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { median, report, sql, startNodes, steep, time } from './common.mjs';
+
+const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const TABLES = ['t0', 't1'];
+
+/** psql's COPY of (key, md5 of the row) ordered by key, into a file. */
+function psqlCopy(server, table, file) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      'psql',
+      [
+        '-X',
+        '-q',
+        '-h',
+        '127.0.0.1',
+        '-p',
+        String(server.port),
+        '-U',
+        'postgres',
+        '-d',
+        'app',
+        '-c',
+        `\\copy (SELECT id, md5(t::text) FROM public.${table} t ORDER BY id) TO '${file}'`,
+      ],
+      { stdio: 'inherit' },
+    );
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`psql exited ${code}`))));
+  });
+}
+
+/** Compare two files line by line, as the baseline's last step: the differing lines. */
+async function compareFiles(a, b) {
+  const lines = async function* (file) {
+    let rest = '';
+    for await (const chunk of createReadStream(file, 'utf8')) {
+      rest += chunk;
+      const parts = rest.split('\n');
+      rest = parts.pop();
+      yield* parts;
+    }
+    if (rest) yield rest;
+  };
+  const x = lines(a);
+  const y = lines(b);
+  let differing = 0;
+  for (;;) {
+    const [p, q] = await Promise.all([x.next(), y.next()]);
+    if (p.done && q.done) return differing;
+    if (p.value !== q.value) differing++;
+  }
+}
+
+const { servers, stop } = await startNodes(2);
+const [pub, sub] = servers;
+const dir = join(tmpdir(), `steep-bench-verify-${process.pid}`);
+let writing = true;
+try {
+  const names = [...TABLES, 'th'];
+  const ddl = names
+    .map((t) => `CREATE TABLE public.${t} (id bigint PRIMARY KEY, v text NOT NULL, n int NOT NULL);`)
+    .join('\n');
+  await sql(pub, ddl);
+  await sql(sub, ddl);
+  for (const t of names)
+    await sql(
+      pub,
+      `INSERT INTO public.${t} SELECT g, md5(g::text) || md5((g + 1)::text), g % 1000 FROM generate_series(1, ${t === 'th' ? ROWS / 2 : ROWS}) g`,
+    );
+  await sql(pub, 'VACUUM ANALYZE');
+  const config = join(tmpdir(), `steep-bench-verify-${process.pid}.yaml`);
+  writeFileSync(
+    config,
+    `${[
+      'version: 1',
+      'topology: bench-verify',
+      'nodes:',
+      '  pub:',
+      `    url: postgres://postgres@127.0.0.1:${pub.port}/app`,
+      '  sub:',
+      `    url: postgres://postgres@127.0.0.1:${sub.port}/app`,
+      'publications:',
+      '  bench_pub:',
+      '    node: pub',
+      `    tables: [${names.map((t) => `public.${t}`).join(', ')}]`,
+      'subscriptions:',
+      '  bench_sub:',
+      '    node: sub',
+      '    from: pub',
+      '    publications: [bench_pub]',
+    ].join('\n')}\n`,
+  );
+  await steep(['apply', '-c', config, '--auto-approve']);
+  await sql(sub, 'VACUUM ANALYZE');
+
+  // the live part: a writer inserting on the publisher, 20 transactions a second
+  const writer = (async () => {
+    const client = await pub.adminClient('app');
+    let id = 100_000_000;
+    try {
+      while (writing) {
+        id++;
+        await client.query(`INSERT INTO public.t0 VALUES (${id}, 'live', 1)`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    } finally {
+      await client.end();
+    }
+  })();
+
+  const bySteep = (tables) =>
+    time(async () => {
+      const out = await steep(['verify', 'bench_sub', '-c', config, '--tables', tables.join(','), '--json']);
+      if (JSON.parse(out.slice(out.indexOf('{'))).diverged)
+        throw new Error(`verify found differences:\n${out}`);
+    });
+  const baseline = () =>
+    time(async () => {
+      await Promise.all(
+        TABLES.map(async (t) => {
+          const a = join(tmpdir(), `steep-bench-verify-${process.pid}-${t}-pub`);
+          const b = join(tmpdir(), `steep-bench-verify-${process.pid}-${t}-sub`);
+          await Promise.all([psqlCopy(pub, t, a), psqlCopy(sub, t, b)]);
+          await compareFiles(a, b);
+          rmSync(a, { force: true });
+          rmSync(b, { force: true });
+        }),
+      );
+    });
+
+  const steepRuns = [];
+  const baseRuns = [];
+  for (let r = 0; r < RUNS; r++) {
+    if (r % 2 === 0) {
+      baseRuns.push(await baseline());
+      steepRuns.push(await bySteep(TABLES));
+    } else {
+      steepRuns.push(await bySteep(TABLES));
+      baseRuns.push(await baseline());
+    }
+  }
+  const full = [];
+  const half = [];
+  for (let r = 0; r < RUNS; r++) {
+    full.push(await bySteep(['t1']));
+    half.push(await bySteep(['th']));
+  }
+  writing = false;
+  await writer;
+  const s = median(steepRuns);
+  const b = median(baseRuns);
+  const f = median(full);
+  const h = median(half);
+  report(
+    'verify',
+    {
+      tables: TABLES.length,
+      rowsPerTable: ROWS,
+      runs: RUNS,
+      steepMs: Math.round(s),
+      baselineMs: Math.round(b),
+      ratio: +(s / b).toFixed(3),
+      target: 0.7,
+      oneTableMs: Math.round(f),
+      halfTableMs: Math.round(h),
+      halfRatio: +(h / f).toFixed(3),
+      steepRunsMs: steepRuns.map(Math.round),
+      baselineRunsMs: baseRuns.map(Math.round),
+    },
+    `verify: ${TABLES.length} × ${ROWS.toLocaleString('en-US')} rows on a live pair: steep verify ${(s / 1000).toFixed(2)} s vs psql streaming (key, md5) from both nodes + compare ${(b / 1000).toFixed(2)} s = ${(s / b).toFixed(3)}× (target ≤ 0.7×); ` +
+      `one table ${(f / 1000).toFixed(2)} s, half its rows ${(h / 1000).toFixed(2)} s (${(h / f).toFixed(2)}×, linear would be ~0.5× plus CLI start)`,
+  );
+} finally {
+  writing = false;
+  rmSync(dir, { recursive: true, force: true });
+  await stop();
+}
