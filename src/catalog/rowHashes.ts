@@ -206,6 +206,23 @@ function bucket(side: CompareSide, bounds: string[]): string {
   return `width_bucket(${ordered(k)}, ${quoteLiteral(`{${bounds.map(arrayElement).join(',')}}`)}::text[]::${k.type}[])`;
 }
 
+/**
+ * The key ranges of `chunks`, as a predicate on the first key column an index can serve (a
+ * non-collatable key, or any key in a database whose collation is C): re-checks of a few chunks
+ * read those rows only. Chunk 0 is below the first bound, chunk i from bound i−1 up to bound i,
+ * the last one from the last bound on — width_bucket's buckets.
+ */
+function chunkRanges(side: CompareSide, bounds: string[], chunks: number[]): string {
+  const k = side.keys[0]!;
+  const v = (i: number) => `${quoteLiteral(bounds[i]!)}::${k.type}`;
+  const ranges = chunks.map((b) => {
+    const lower = b > 0 ? `${ordered(k)} >= ${v(b - 1)}` : null;
+    const upper = b < bounds.length ? `${ordered(k)} < ${v(b)}` : null;
+    return [lower, upper].filter((x) => x !== null).join(' AND ') || 'true';
+  });
+  return `(${ranges.join(' OR ')})`;
+}
+
 /** An element of an array literal, quoted. */
 function arrayElement(v: string): string {
   return `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
@@ -253,9 +270,10 @@ export async function hashChunks(
   only?: number[],
 ): Promise<Map<number, ChunkHash>> {
   const filter = only ? ` WHERE b = ANY(${quoteLiteral(`{${only.join(',')}}`)}::int[])` : '';
+  const ranges = only && bounds.length > 0 ? [chunkRanges(side, bounds, only)] : [];
   const { rows } = await client.query<{ b: number; rows: string; sum: string }>(
     `SELECT b, count(*)::text AS rows, sum(h)::text AS sum FROM (
-       SELECT ${bucket(side, bounds)} AS b, ${rowHash(side)} AS h FROM ${quoteTable(side.table)}${where(side)}) s${filter}
+       SELECT ${bucket(side, bounds)} AS b, ${rowHash(side)} AS h FROM ${quoteTable(side.table)}${where(side, ranges)}) s${filter}
       GROUP BY b`,
   );
   return new Map(rows.map((r) => [r.b, { rows: Number(r.rows), sum: r.sum }]));
@@ -299,7 +317,7 @@ export async function* streamRowHashes(
   const inChunks = `${bucket(side, bounds)} = ANY(${quoteLiteral(`{${chunks.join(',')}}`)}::int[])`;
   const sql =
     `COPY (SELECT ${side.keys.map((k) => `${ident(k.name)}::text`).join(', ')}, ${rowHash(side)} ` +
-    `FROM ${quoteTable(side.table)}${where(side, bounds.length > 0 ? [inChunks] : [])} ` +
+    `FROM ${quoteTable(side.table)}${where(side, bounds.length > 0 ? [chunkRanges(side, bounds, chunks), inChunks] : [])} ` +
     `ORDER BY ${side.keys.map(mergeOrder).join(', ')}) TO STDOUT`;
   const stream = client.query(copyTo(sql));
   const decoder = new StringDecoder('utf8');
