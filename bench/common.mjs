@@ -126,3 +126,24 @@ function literal(v) {
 export function inline(q) {
   return (q.values ?? []).reduceRight((text, v, i) => text.replaceAll(`$${i + 1}`, literal(v)), q.text);
 }
+
+/** A live pair: one INSERT into `table` on `server` every 50 ms until stopped (ids from `firstId`). */
+export function insertLoop(server, table, firstId) {
+  let running = true;
+  const done = (async () => {
+    const client = await server.adminClient('app');
+    let id = firstId;
+    try {
+      while (running) {
+        await client.query(`INSERT INTO public.${table} VALUES (${++id}, 'live', 1)`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    } finally {
+      await client.end();
+    }
+  })();
+  return async () => {
+    running = false;
+    await done;
+  };
+}

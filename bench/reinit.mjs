@@ -5,30 +5,15 @@
 //
 //   BENCH_MB    size of the table, MB (default 100)
 //   BENCH_RUNS  runs of each, alternating (default 2)
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { median, ROOT, report, sql, startNodes, time } from './common.mjs';
+import { insertLoop, median, report, sql, startNodes, steep, time } from './common.mjs';
 
 const MB = Number(process.env.BENCH_MB ?? 100);
 const RUNS = Number(process.env.BENCH_RUNS ?? 2);
 // a row of (bigint, 64-character text, int) takes about 110 bytes on disk
 const ROWS = Math.max(1, Math.round((MB * 1024 * 1024) / 110));
-
-function steepRun(args) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(ROOT, 'bin/run.js'), ...args], {
-      env: { ...process.env, NO_COLOR: '1' },
-    });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (out += d));
-    child.on('close', (code) =>
-      code === 0 ? resolve(out) : reject(new Error(`steep ${args.join(' ')} exited ${code}:\n${out}`)),
-    );
-  });
-}
 
 const { servers, stop } = await startNodes(2);
 const [pub, sub] = servers;
@@ -70,37 +55,25 @@ try {
   const configB = join(tmpdir(), `steep-bench-reinit-b-${process.pid}.yaml`);
   writeFileSync(configA, `${base.join('\n')}\n`);
   writeFileSync(configB, `${withSub.join('\n')}\n`);
-  await steepRun(['apply', '-c', configA, '--auto-approve']);
+  await steep(['apply', '-c', configA, '--auto-approve']);
 
   // the other table keeps receiving writes throughout
-  let writing = true;
-  const writer = (async () => {
-    const client = await pub.adminClient('app');
-    let id = 1_000_000;
-    try {
-      while (writing) {
-        await client.query(`INSERT INTO public.other VALUES (${++id}, 'live', 1)`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    } finally {
-      await client.end();
-    }
-  })();
+  const stopWriter = insertLoop(pub, 'other', 1_000_000);
 
   const drop = async () => {
-    await steepRun(['apply', '-c', configA, '--auto-approve', '--allow-destroy']);
+    await steep(['apply', '-c', configA, '--auto-approve', '--allow-destroy']);
     await sql(sub, 'TRUNCATE public.big, public.other');
     await sql(sub, 'CHECKPOINT');
     await sql(pub, 'CHECKPOINT');
   };
   const init = async () => {
-    const ms = await time(() => steepRun(['apply', '-c', configB, '--auto-approve']));
+    const ms = await time(() => steep(['apply', '-c', configB, '--auto-approve']));
     return ms;
   };
   const reinit = async () => {
     await sql(sub, 'CHECKPOINT');
     await sql(pub, 'CHECKPOINT');
-    return time(() => steepRun(['reinit', 'bench_sub', '-c', configB, '--tables', 'big']));
+    return time(() => steep(['reinit', 'bench_sub', '-c', configB, '--tables', 'big']));
   };
 
   const initRuns = [];
@@ -110,8 +83,7 @@ try {
     reinitRuns.push(await reinit());
     await drop();
   }
-  writing = false;
-  await writer;
+  await stopWriter();
   const i = median(initRuns);
   const re = median(reinitRuns);
   report(

@@ -5,11 +5,10 @@
 //
 //   BENCH_ROWS  rows per table (default 1,000,000)
 //   BENCH_RUNS  runs of each, alternating (default 3)
-import { spawn } from 'node:child_process';
 import { createReadStream, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { median, report, sql, startNodes, steep, time } from './common.mjs';
+import { insertLoop, median, psql, report, sql, startNodes, steep, time } from './common.mjs';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -17,27 +16,7 @@ const TABLES = ['t0', 't1'];
 
 /** psql's COPY of (key, md5 of the row) ordered by key, into a file. */
 function psqlCopy(server, table, file) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      'psql',
-      [
-        '-X',
-        '-q',
-        '-h',
-        '127.0.0.1',
-        '-p',
-        String(server.port),
-        '-U',
-        'postgres',
-        '-d',
-        'app',
-        '-c',
-        `\\copy (SELECT id, md5(t::text) FROM public.${table} t ORDER BY id) TO '${file}'`,
-      ],
-      { stdio: 'inherit' },
-    );
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`psql exited ${code}`))));
-  });
+  return psql(server, `\\copy (SELECT id, md5(t::text) FROM public.${table} t ORDER BY id) TO '${file}'`);
 }
 
 /** Compare two files line by line, as the baseline's last step: the differing lines. */
@@ -65,7 +44,6 @@ async function compareFiles(a, b) {
 const { servers, stop } = await startNodes(2);
 const [pub, sub] = servers;
 const dir = join(tmpdir(), `steep-bench-verify-${process.pid}`);
-let writing = true;
 try {
   const names = [...TABLES, 'th'];
   const ddl = names
@@ -105,24 +83,12 @@ try {
   await sql(sub, 'VACUUM ANALYZE');
 
   // the live part: a writer inserting on the publisher, 20 transactions a second
-  const writer = (async () => {
-    const client = await pub.adminClient('app');
-    let id = 100_000_000;
-    try {
-      while (writing) {
-        id++;
-        await client.query(`INSERT INTO public.t0 VALUES (${id}, 'live', 1)`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    } finally {
-      await client.end();
-    }
-  })();
+  const stopWriter = insertLoop(pub, 't0', 100_000_000);
 
   const bySteep = (tables) =>
     time(async () => {
       const out = await steep(['verify', 'bench_sub', '-c', config, '--tables', tables.join(','), '--json']);
-      if (JSON.parse(out.slice(out.indexOf('{'))).diverged)
+      if (JSON.parse(out.split('\n').find((l) => l.startsWith('{'))).diverged)
         throw new Error(`verify found differences:\n${out}`);
     });
   const baseline = () =>
@@ -156,8 +122,7 @@ try {
     full.push(await bySteep(['t1']));
     half.push(await bySteep(['th']));
   }
-  writing = false;
-  await writer;
+  await stopWriter();
   const s = median(steepRuns);
   const b = median(baseRuns);
   const f = median(full);
@@ -182,7 +147,6 @@ try {
       `one table ${(f / 1000).toFixed(2)} s, half its rows ${(h / 1000).toFixed(2)} s (${(h / f).toFixed(2)}×, linear would be ~0.5× plus CLI start)`,
   );
 } finally {
-  writing = false;
   rmSync(dir, { recursive: true, force: true });
   await stop();
 }

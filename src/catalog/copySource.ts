@@ -145,7 +145,7 @@ export async function readCopySource(
  */
 export async function readSplitPoints(
   client: pg.Client,
-  t: CopySourceTable,
+  t: Pick<CopySourceTable, 'schema' | 'name' | 'key' | 'estimatedRows'>,
   count: number,
 ): Promise<string[]> {
   if (!t.key || count < 2) return [];

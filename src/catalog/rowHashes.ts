@@ -4,6 +4,7 @@ import { to as copyTo } from 'pg-copy-streams';
 import { quoteIdent, quoteLiteral, quoteTable } from '../model/sql.js';
 import type { TableName } from '../model/topology.js';
 import type { CompareSide, KeyColumn, RowKey } from '../model/verify.js';
+import { readSplitPoints } from './copySource.js';
 import { PG15 } from './queries/catalogQuery.js';
 
 /**
@@ -229,8 +230,9 @@ function arrayElement(v: string): string {
 }
 
 /**
- * `chunks − 1` bounds of the first key column, from a sample of the publisher's rows spread over
- * the table (TABLESAMPLE SYSTEM: whole pages, cheap), in the order width_bucket compares them.
+ * `chunks − 1` bounds of the first key column from the key's distribution (the copy engine's
+ * split points: the planner's histogram, else a sample of pages), in the order width_bucket
+ * compares them on both sides: the type's own order, byte-wise for text (COLLATE "C").
  */
 export async function chunkBounds(
   client: pg.Client,
@@ -240,20 +242,17 @@ export async function chunkBounds(
 ) {
   if (chunks <= 1) return [];
   const k = side.keys[0]!;
-  const sampleRows = Math.min(estimatedRows, chunks * 200);
-  const percent = estimatedRows > 0 ? Math.min(100, (100 * sampleRows) / estimatedRows) : 100;
-  const { rows } = await client.query<{ b: string[] | null }>(
-    `SELECT array_agg(b::text ORDER BY b) AS b FROM (
-       SELECT DISTINCT ${ordered(k)} AS b FROM ${quoteTable(side.table)} TABLESAMPLE SYSTEM (${percent.toFixed(6)})${where(side)}) s`,
+  const points = await readSplitPoints(
+    client,
+    { ...side.table, key: { column: k.name, type: k.type }, estimatedRows },
+    chunks,
   );
-  const sample = rows[0]?.b ?? [];
-  if (sample.length < 2) return [];
-  const bounds: string[] = [];
-  for (let i = 1; i < chunks; i++) {
-    const v = sample[Math.floor((i * sample.length) / chunks)]!;
-    if (bounds[bounds.length - 1] !== v) bounds.push(v);
-  }
-  return bounds;
+  if (!k.collatable || points.length === 0) return points;
+  const { rows } = await client.query<{ b: string[] | null }>(
+    `SELECT array_agg(b::text ORDER BY b) AS b FROM (SELECT DISTINCT x::${k.type} COLLATE "C" AS b FROM unnest($1::text[]) AS x) s`,
+    [points],
+  );
+  return rows[0]?.b ?? [];
 }
 
 export interface ChunkHash {
