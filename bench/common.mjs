@@ -42,6 +42,15 @@ export async function startNodes(count, { version = 18, settings } = {}) {
   return { servers, stop };
 }
 
+/** The DDL of the benchmarks' tables: public.t0 … t{count-1}, a key, text and a numeric with a default. */
+export function tablesDdl(count) {
+  return Array.from(
+    { length: count },
+    (_, i) =>
+      `CREATE TABLE public.t${i} (id bigint PRIMARY KEY, v text, n numeric(10,2) DEFAULT 0 NOT NULL);`,
+  ).join('\n');
+}
+
 export async function sql(server, text) {
   const client = await server.adminClient('app');
   try {

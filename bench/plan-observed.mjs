@@ -4,7 +4,7 @@
 import { statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { median, report, sql, startNodes, steep, time } from './common.mjs';
+import { median, report, sql, startNodes, steep, tablesDdl, time } from './common.mjs';
 
 const NODES = Number(process.env.BENCH_NODES ?? 4);
 const TABLES = Number(process.env.BENCH_TABLES ?? 500);
@@ -12,11 +12,7 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 
 const { servers, stop } = await startNodes(NODES);
 try {
-  const ddl = Array.from(
-    { length: TABLES },
-    (_, i) =>
-      `CREATE TABLE public.t${i} (id bigint PRIMARY KEY, v text, n numeric(10,2) DEFAULT 0 NOT NULL);`,
-  ).join('\n');
+  const ddl = tablesDdl(TABLES);
   await Promise.all(servers.map((s) => sql(s, ddl)));
   const half = NODES / 2;
   const lines = ['version: 1', 'topology: bench', 'nodes:'];

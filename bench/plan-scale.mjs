@@ -13,7 +13,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { median, ROOT, report, sql, startNodes, steep } from './common.mjs';
+import { median, ROOT, report, sql, startNodes, steep, tablesDdl } from './common.mjs';
 
 const SERVERS = Number(process.env.BENCH_SERVERS ?? 4);
 const TABLES = Number(process.env.BENCH_TABLES ?? 100);
@@ -26,11 +26,7 @@ const { servers, stop } = await startNodes(SERVERS, { settings: { max_connection
 const work = mkdtempSync(join(tmpdir(), 'steep-bench-scale-'));
 try {
   // one template database with the tables, copied for every node
-  const ddl = Array.from(
-    { length: TABLES },
-    (_, i) =>
-      `CREATE TABLE public.t${i} (id bigint PRIMARY KEY, v text, n numeric(10,2) DEFAULT 0 NOT NULL);`,
-  ).join('\n');
+  const ddl = tablesDdl(TABLES);
   const nodes = Array.from({ length: NODES }, (_, i) => ({ name: `n${i}`, server: servers[i % SERVERS] }));
   await Promise.all(
     servers.map(async (s) => {

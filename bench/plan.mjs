@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { probeQueries, snapshotQueries } from '../dist/catalog/readNode.js';
-import { inline, median, psql, report, sql, startNodes, steep, time } from './common.mjs';
+import { inline, median, psql, report, sql, startNodes, steep, tablesDdl, time } from './common.mjs';
 
 const NODES = 10;
 const TABLES = Number(process.env.BENCH_TABLES ?? 500);
@@ -13,11 +13,7 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 
 const { servers, stop } = await startNodes(NODES);
 try {
-  const ddl = Array.from(
-    { length: TABLES },
-    (_, i) =>
-      `CREATE TABLE public.t${i} (id bigint PRIMARY KEY, v text, n numeric(10,2) DEFAULT 0 NOT NULL);`,
-  ).join('\n');
+  const ddl = tablesDdl(TABLES);
   await Promise.all(servers.map((s) => sql(s, ddl)));
   const half = NODES / 2;
   const lines = ['version: 1', 'topology: bench', 'nodes:'];
