@@ -20,6 +20,13 @@ import { postgresMessage } from './session.js';
  * WHERE, so pg_get_expr(conbin, conrelid) prints what pg_get_expr(prqual, prrelid) will.
  * A SAVEPOINT per filter (and per table) keeps one bad filter from spoiling the rest.
  *
+ * A filter over a virtual generated column (PostgreSQL 18) is stored expanded through the
+ * column's expression (`y > 100` as `((x * 111) > 100)`), which the CHECK does not do: for a
+ * table that has one, a permanent copy that keeps the generated columns
+ * (`CREATE TABLE schema.steep_rowfilter_N (LIKE … INCLUDING GENERATED)`, rolled back like the
+ * rest) is really published with the filter and PostgreSQL's own prqual read back. Without
+ * CREATE on the schema or the database the CHECK's deparse stands.
+ *
  * The filter is user text: every statement that contains it goes through the extended query
  * protocol (Parse/Bind/Execute), which accepts exactly one statement, so `true); DROP TABLE x; --`
  * fails to parse instead of running a second statement. Whatever the text does within that one
@@ -83,6 +90,8 @@ export async function normaliseRowFilters(
     check: Promise<Settled>;
     printed: Promise<Settled>;
     probe: Promise<Settled> | null;
+    /** prqual of the filter on a copy that keeps virtual generated columns */
+    stored: Promise<Settled> | null;
   }
   const checks: Check[] = [];
 
@@ -102,6 +111,8 @@ export async function normaliseRowFilters(
     const temp = `pg_temp.steep_rowfilter_${tableNo++}`;
     send('SAVEPOINT steep_rowfilter_table');
     const created = send(`CREATE TEMP TABLE ${temp.slice('pg_temp.'.length)} (LIKE ${quoteTable(table)})`);
+    const stored =
+      table.virtualGenerated && opts.probePublication ? storedFilters(send, table, unique, tableNo) : null;
     for (const filter of unique) {
       send('SAVEPOINT steep_rowfilter');
       let probe: Promise<Settled> | null = null;
@@ -116,7 +127,7 @@ export async function normaliseRowFilters(
         `SELECT pg_catalog.pg_get_expr(conbin, conrelid) AS expr FROM pg_catalog.pg_constraint WHERE conrelid = '${temp}'::regclass AND conname = 'steep_rowfilter'`,
       );
       send('ROLLBACK TO SAVEPOINT steep_rowfilter');
-      checks.push({ key, filter, created, check, printed, probe });
+      checks.push({ key, filter, created, check, printed, probe, stored: stored?.get(filter) ?? null });
     }
     send('ROLLBACK TO SAVEPOINT steep_rowfilter_table');
   }
@@ -141,7 +152,13 @@ export async function normaliseRowFilters(
       continue;
     }
     const printed = await c.printed;
-    const expr = printed.ok ? (printed.result.rows[0] as { expr?: string } | undefined)?.expr : undefined;
+    const stored = c.stored ? await c.stored : null;
+    const storedExpr = stored?.ok
+      ? (stored.result.rows[0] as { expr?: string } | undefined)?.expr
+      : undefined;
+    const expr =
+      storedExpr ??
+      (printed.ok ? (printed.result.rows[0] as { expr?: string } | undefined)?.expr : undefined);
     if (expr === undefined) {
       fail(
         c.key,
@@ -167,4 +184,36 @@ function filterMessage(err: unknown): string {
     return 'it holds more than one SQL statement, and a row filter is a single expression';
   }
   return postgresMessage(err);
+}
+
+/**
+ * The filters as PostgreSQL stores them for a table with virtual generated columns: each
+ * published on a rolled-back permanent copy of the table, its prqual read back. Sent within the
+ * caller's transaction; a copy or probe that fails (privileges, the probe's name taken) leaves
+ * the filter to the CHECK's deparse.
+ */
+function storedFilters(
+  send: (q: string | pg.QueryConfig) => Promise<Settled>,
+  table: ObservedTable,
+  filters: readonly string[],
+  tableNo: number,
+): Map<string, Promise<Settled>> {
+  const out = new Map<string, Promise<Settled>>();
+  const copy = quoteTable({ schema: table.schema, name: `steep_rowfilter_${tableNo}` });
+  send('SAVEPOINT steep_rowfilter_copy');
+  send(`CREATE TABLE ${copy} (LIKE ${quoteTable(table)} INCLUDING GENERATED)`);
+  for (const filter of filters) {
+    send('SAVEPOINT steep_rowfilter_stored');
+    send(extended(`CREATE PUBLICATION steep_rowfilter_probe FOR TABLE ${copy} WHERE (${filter})`));
+    out.set(
+      filter,
+      send(
+        `SELECT pg_catalog.pg_get_expr(pr.prqual, pr.prrelid) AS expr FROM pg_catalog.pg_publication_rel pr ` +
+          `JOIN pg_catalog.pg_publication p ON p.oid = pr.prpubid WHERE p.pubname = 'steep_rowfilter_probe'`,
+      ),
+    );
+    send('ROLLBACK TO SAVEPOINT steep_rowfilter_stored');
+  }
+  send('ROLLBACK TO SAVEPOINT steep_rowfilter_copy');
+  return out;
 }

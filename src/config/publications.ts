@@ -9,7 +9,7 @@ import { identifierProblem, parseTableName } from './identifiers.js';
 import type { NormaliseContext as Context } from './normalise.js';
 import { type Path, withOwner } from './paths.js';
 
-/** A publication: exactly one of tables, schemas and allTables; tables sorted, publish in canonical order. */
+/** A publication: tables and/or schemas, or allTables; tables sorted, publish in canonical order. */
 export function normalisePublication(ctx: Context, name: string): PublicationSpec {
   const { reader, positions, problems } = ctx;
   const base = ['publications', name];
@@ -25,11 +25,12 @@ export function normalisePublication(ctx: Context, name: string): PublicationSpe
       positions.container(base),
       'give `tables`, `schemas` or `allTables: true`',
     );
-  } else if (given.length > 1) {
+  } else if (given.length > 1 && given.includes('allTables')) {
+    // tables and schemas together are one publication (FOR TABLE …, TABLES IN SCHEMA …)
     const second = given[1]!;
     problems.error(
       'publication-scope',
-      `publication \`${name}\`: give only one of \`tables\`, \`schemas\` and \`allTables: true\``,
+      `publication \`${name}\`: \`allTables: true\` publishes every table; give it without \`tables\` and \`schemas\``,
       positions.key([...base, second]),
     );
   }
@@ -110,7 +111,8 @@ function tables(ctx: Context, publication: string): PublicationTable[] {
             .map((c) => c.value)
             .sort(compareText);
     const where = typeof item === 'string' ? null : (reader.string([...itemPath, 'where']) ?? null);
-    out.push({ ...parsed.table, columns, where });
+    const only = typeof item !== 'string' && reader.boolean([...itemPath, 'only']) === true;
+    out.push({ ...parsed.table, columns, where, ...(only ? { only } : {}) });
   });
   return out.sort((a, b) => compareText(a.schema, b.schema) || compareText(a.name, b.name));
 }

@@ -100,6 +100,16 @@ export interface ObservedTable extends TableName {
   sizeBytes: number | null;
   /** Holds at least one row; read only for the tables a subscription to be created would copy into. */
   hasRows?: boolean;
+  /** A partition's partitioned parent (`schema.name`); null/absent for any other table. */
+  partitionOf?: string | null;
+  /** Parents by plain inheritance (`INHERITS`), `schema.name`; partitions have none here. */
+  inherits?: string[];
+  /** UNLOGGED: PostgreSQL never publishes it (not even FOR ALL TABLES). */
+  unlogged?: boolean;
+  /** The replica identity's columns (key or index columns; every column for FULL); empty when none. */
+  identityColumns?: string[];
+  /** Has a virtual generated column (PG 18), which a row filter is stored expanded through. */
+  virtualGenerated?: boolean;
 }
 
 export interface NodeSettings {

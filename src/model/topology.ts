@@ -70,6 +70,11 @@ export interface PublicationTable extends TableName {
   columns: string[] | null;
   /** Row filter (PG 15+) as written, or as PostgreSQL prints it when observed; null = none. */
   where: string | null;
+  /**
+   * `ONLY`: the table without its inheritance children. Absent = false: PostgreSQL then adds
+   * every child as a publication table of its own (never read back: observed tables omit it).
+   */
+  only?: boolean;
 }
 
 /** The shape desired and observed publications share. */

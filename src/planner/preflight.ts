@@ -4,6 +4,7 @@ import { quoteIdent, quoteTable } from '../model/sql.js';
 import { qualifiedName } from '../model/topology.js';
 import { compareText, type DraftStep, listText, type PlanContext, sortedKeys } from './context.js';
 import { PG16 } from './defaults.js';
+import { leafPartitions, storedTables } from './publishedRelations.js';
 
 /**
  * Preflight checks, per node, before any step runs (SPEC §5). Each failure is a plan error
@@ -219,7 +220,16 @@ function replicaIdentityFix(node: string, t: ObservedTable | { schema: string; n
   return `run ALTER TABLE ${quoteTable(t)} REPLICA IDENTITY FULL on ${node} (or add a primary key)`;
 }
 
-/** Every published table exists and, when updates or deletes are published, has a replica identity. */
+/**
+ * Every published table exists and, when updates or deletes are published, the relations
+ * PostgreSQL checks can take them (CheckCmdReplicaIdentity): the relations that receive the
+ * rows, so the leaf partitions of a partitioned table (never the partitioned table itself) and
+ * the inheritance children a table without `only` brings. Each needs a replica identity, and a
+ * column list must cover it (PostgreSQL 15+: "Column list used by the publication does not
+ * cover the replica identity"); with REPLICA IDENTITY FULL that is every column. An insert-only
+ * publication needs none. Tables an allTables / schemas publication covers are warnings: the
+ * file does not name them.
+ */
 function checkTables(ctx: PlanContext): void {
   for (const pubName of sortedKeys(ctx.desired.publications)) {
     const p = ctx.desired.publications[pubName]!;
@@ -228,22 +238,48 @@ function checkTables(ctx: PlanContext): void {
     const needsIdentity = p.publish.includes('update') || p.publish.includes('delete');
     const ops = p.publish.filter((op) => op === 'update' || op === 'delete').join(' and ');
     const address = `publication.${p.name}`;
+    const named = new Set<string>();
     if (!p.allTables) {
       for (const t of p.tables) {
         const qn = qualifiedName(t);
-        const table = node.tables[qn];
-        if (!table) {
-          ctx.error(
-            'preflight.missing-table',
-            `${node.name}: table ${qn} does not exist (publication ${p.name} publishes it); create it on ${node.name} or remove it from the publication`,
-            { address, node: node.name },
-          );
-        } else if (needsIdentity && !table.hasReplicaIdentity) {
-          ctx.error(
-            'preflight.replica-identity',
-            `${node.name}: table ${qn} has no replica identity, but publication ${p.name} publishes ${ops}; ${replicaIdentityFix(node.name, table)}`,
-            { address, node: node.name },
-          );
+        if (node.tables[qn]) continue;
+        ctx.error(
+          'preflight.missing-table',
+          `${node.name}: table ${qn} does not exist (publication ${p.name} publishes it); create it on ${node.name} or remove it from the publication`,
+          { address, node: node.name },
+        );
+      }
+      for (const t of storedTables(
+        p.tables.filter((x) => node.tables[qualifiedName(x)]),
+        node.tables,
+      )) {
+        const qn = qualifiedName(t);
+        named.add(qn);
+        if (!needsIdentity) continue;
+        for (const leaf of leafPartitions(qn, node.tables)) {
+          named.add(leaf);
+          const table = node.tables[leaf]!;
+          const through = leaf === qn ? '' : ` (a partition of ${qn})`;
+          if (!table.hasReplicaIdentity) {
+            ctx.error(
+              'preflight.replica-identity',
+              `${node.name}: table ${leaf}${through} has no replica identity, but publication ${p.name} publishes ${ops}; ${replicaIdentityFix(node.name, table)}`,
+              { address, node: node.name },
+            );
+            continue;
+          }
+          const uncovered = t.columns
+            ? (table.identityColumns ?? []).filter((c) => !t.columns!.includes(c))
+            : [];
+          if (uncovered.length > 0) {
+            ctx.error(
+              'preflight.replica-identity',
+              `${node.name}: the column list of ${qn} in publication ${p.name} (${t.columns!.join(', ')}) does not cover the replica ` +
+                `identity of ${leaf}${through} (${(table.identityColumns ?? []).join(', ')}), so every ${ops} on it would fail; ` +
+                `add ${listText(uncovered)} to the column list, or publish only insert and truncate`,
+              { address, node: node.name },
+            );
+          }
         }
       }
     }
@@ -251,9 +287,10 @@ function checkTables(ctx: PlanContext): void {
     // tables an allTables / schemas publication covers: a warning, they are not named in the file
     for (const qn of sortedKeys(node.tables)) {
       const table = node.tables[qn]!;
+      // a partitioned table receives no rows itself; an unlogged one is never published
+      if (table.kind === 'p' || table.unlogged) continue;
       if (!p.allTables && !p.schemas.includes(table.schema)) continue;
-      if (!p.allTables && p.tables.some((t) => qualifiedName(t) === qn)) continue;
-      if (table.hasReplicaIdentity) continue;
+      if (named.has(qn) || table.hasReplicaIdentity) continue;
       ctx.warn(
         'preflight.replica-identity',
         `${node.name}: table ${qn} has no replica identity, and publication ${p.name} covers it and publishes ${ops}: ` +

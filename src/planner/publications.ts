@@ -16,6 +16,7 @@ import {
 } from './defaults.js';
 import { publicationDigest } from './digest.js';
 import { changedOutsideSteep, recordDrift } from './drift.js';
+import { storedTables } from './publishedRelations.js';
 import {
   alterPublicationParametersSql,
   commentOnSql,
@@ -91,6 +92,23 @@ function normalisedFilter(node: ObservedNode, t: PublicationTable): string | nul
   return node.rowFilters[qualifiedName(t)]?.[t.where] ?? t.where;
 }
 
+/**
+ * The publication as PostgreSQL will store it on `node`: row filters as it prints them, the
+ * inheritance children of a table without `only` added (storedTables), so a converged
+ * publication compares equal.
+ */
+export function desiredShape(spec: PublicationSpec, node: ObservedNode): PublicationShape {
+  const normalised = spec.tables.map((t) => ({ ...t, where: normalisedFilter(node, t) }));
+  return {
+    allTables: spec.allTables,
+    tables: spec.allTables ? [] : sortTables(storedTables(normalised, node.tables)),
+    schemas: spec.allTables ? [] : [...spec.schemas].sort(compareText),
+    publish: [...spec.publish],
+    viaPartitionRoot: spec.viaPartitionRoot,
+    generatedColumns: effectiveGeneratedColumns(spec.generatedColumns, node.serverVersion),
+  };
+}
+
 function versionText(node: ObservedNode): string {
   return `${node.name} runs PostgreSQL ${node.serverVersionText || majorVersion(node.serverVersion)}`;
 }
@@ -154,7 +172,7 @@ function checkPublication(ctx: PlanContext, d: PublicationSpec, node: ObservedNo
   return ok;
 }
 
-interface PublicationShape {
+export interface PublicationShape {
   allTables: boolean;
   tables: PublicationTable[];
   schemas: string[];
@@ -189,14 +207,9 @@ function planDesiredPublication(ctx: PlanContext, spec: PublicationSpec): void {
     ctx.blocked.add(address);
     return;
   }
-  const d: PublicationShape = {
-    allTables: spec.allTables,
-    tables: spec.allTables ? [] : sortTables(spec.tables),
-    schemas: spec.allTables ? [] : [...spec.schemas].sort(compareText),
-    publish: [...spec.publish],
-    viaPartitionRoot: spec.viaPartitionRoot,
-    generatedColumns: effectiveGeneratedColumns(spec.generatedColumns, node.serverVersion),
-  };
+  const d = desiredShape(spec, node);
+  // the statements name the tables as the file does (ONLY, filters as written)
+  const written = { ...d, tables: spec.allTables ? [] : sortTables(spec.tables) };
   const params: PublicationParameters = {
     publish: spec.publish,
     viaPartitionRoot: d.viaPartitionRoot,
@@ -204,7 +217,7 @@ function planDesiredPublication(ctx: PlanContext, spec: PublicationSpec): void {
   };
   const comment = formatOwnership({ topology: ctx.desired.topology, protect: spec.protect });
   const createStatements: Statement[] = [
-    tx(createPublicationSql(spec.name, d, params)),
+    tx(createPublicationSql(spec.name, written, params)),
     tx(commentOnSql('PUBLICATION', spec.name, comment)),
   ];
   const key = stepKey('publication', node.name, spec.name);
@@ -221,7 +234,7 @@ function planDesiredPublication(ctx: PlanContext, spec: PublicationSpec): void {
       action: 'create',
       reason: 'absent',
       reasonText: `declared in steep.yaml, absent on ${node.name}`,
-      changes: shapeChanges(d, 'after'),
+      changes: shapeChanges(written, 'after'),
       statements: createStatements,
       hazards: [],
       deps: [],
@@ -246,6 +259,7 @@ function planDesiredPublication(ctx: PlanContext, spec: PublicationSpec): void {
     membershipChanged = true;
   }
   const observedByName = new Map(observed.tables.map((t) => [qualifiedName(t), t]));
+  const writtenWhere = new Map(spec.tables.map((t) => [qualifiedName(t), t.where]));
   for (const t of d.tables) {
     const ot = observedByName.get(qualifiedName(t));
     if (!ot) continue;
@@ -255,8 +269,8 @@ function planDesiredPublication(ctx: PlanContext, spec: PublicationSpec): void {
       objectsChanged = true;
       filterChanged.push(qn);
     }
-    if (normalisedFilter(node, t) !== ot.where) {
-      changes.push({ path: `tables[${qn}].where`, before: ot.where, after: t.where });
+    if (t.where !== ot.where) {
+      changes.push({ path: `tables[${qn}].where`, before: ot.where, after: writtenWhere.get(qn) ?? t.where });
       objectsChanged = true;
       if (!filterChanged.includes(qn)) filterChanged.push(qn);
     }
@@ -274,6 +288,8 @@ function planDesiredPublication(ctx: PlanContext, spec: PublicationSpec): void {
   if (observed.viaPartitionRoot !== d.viaPartitionRoot) {
     changes.push({ path: 'viaPartitionRoot', before: observed.viaPartitionRoot, after: d.viaPartitionRoot });
     changedParams.viaPartitionRoot = d.viaPartitionRoot;
+    // partitions ↔ their root: what a subscriber receives changes shape
+    membershipChanged = true;
   }
   if (observed.generatedColumns !== d.generatedColumns) {
     changes.push({ path: 'generatedColumns', before: observed.generatedColumns, after: d.generatedColumns });
@@ -325,10 +341,17 @@ function planDesiredPublication(ctx: PlanContext, spec: PublicationSpec): void {
     return;
   }
 
+  // PostgreSQL refuses a row filter or column list on a partitioned table while
+  // publish_via_partition_root is false, and refuses to turn it off while one is there: turning
+  // it on comes before the tables, turning it off after them
   const statements: Statement[] = [];
-  if (objectsChanged) statements.push(tx(setPublicationObjectsSql(spec.name, d, observed)));
-  if (Object.keys(changedParams).length > 0)
-    statements.push(tx(alterPublicationParametersSql(spec.name, changedParams)));
+  const objects = objectsChanged ? [tx(setPublicationObjectsSql(spec.name, written, observed))] : [];
+  const parameters =
+    Object.keys(changedParams).length > 0
+      ? [tx(alterPublicationParametersSql(spec.name, changedParams))]
+      : [];
+  if (changedParams.viaPartitionRoot === true) statements.push(...parameters, ...objects);
+  else statements.push(...objects, ...parameters);
   if (commentChanged) statements.push(tx(commentOnSql('PUBLICATION', spec.name, comment)));
 
   if (filterChanged.length > 0) warnNoRecopy(ctx, spec, filterChanged);
@@ -396,7 +419,7 @@ function subscriptionKeysUsing(ctx: PlanContext, node: string, name: string): st
 }
 
 /** A publication as the node holds it, in the shape the file's publications are compared in. */
-function observedShape(o: ObservedPublication, serverVersion: number): PublicationShape {
+export function observedShape(o: ObservedPublication, serverVersion: number): PublicationShape {
   return {
     allTables: o.allTables,
     tables: sortTables(o.tables),

@@ -114,3 +114,22 @@ export function describeDifference(d: ColumnDifference, leftNode: string, rightN
       return `${col} is ${d.left} on ${leftNode}, ${d.right} on ${rightNode}`;
   }
 }
+
+/**
+ * An extra subscriber column, from its definition text (`integer NOT NULL`, `text DEFAULT 'x'
+ * NOT NULL`), that rows replicated without it can fill: nullable, or with a default (identity
+ * and generated columns included). PostgreSQL accepts such a table.
+ */
+export function extraDefinitionFillable(definition: string | null): boolean {
+  if (definition === null) return false;
+  return !definition.endsWith(' NOT NULL') || / DEFAULT | GENERATED /.test(definition);
+}
+
+/** Only extra subscriber columns that replicated rows can fill: reported, never a failure. */
+export function onlyFillableExtras(
+  columns: ReadonlyArray<{ kind: string; subscriber?: unknown; right?: string | null }>,
+): boolean {
+  const text = (c: { subscriber?: unknown; right?: string | null }) =>
+    typeof c.subscriber === 'string' ? c.subscriber : (c.right ?? null);
+  return columns.length > 0 && columns.every((c) => c.kind === 'extra' && extraDefinitionFillable(text(c)));
+}

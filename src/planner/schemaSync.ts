@@ -14,7 +14,7 @@ import { listText, PHASE, type PlanContext, sameJson, sortedKeys, stepKey } from
 import { majorVersion, PG17, PG18 } from './defaults.js';
 import { digestOf } from './digest.js';
 import { SCHEMA_CODES } from './schemaCodes.js';
-import { compareTables, describeDifference, differs } from './schemaCompare.js';
+import { compareTables, describeDifference, differs, onlyFillableExtras } from './schemaCompare.js';
 import { receivedTables } from './schemaScope.js';
 import { tx } from './sqlBuild.js';
 import { subscriptionAddress } from './subscriptions.js';
@@ -88,7 +88,8 @@ export function planSchemaSync(ctx: PlanContext): SchemaComparison[] {
       out.push(toSchemaComparison(d, comparison));
       if (!differs(comparison.status) && !hasExtras(comparison)) continue;
       const sync = new SyncInput(ctx, d, publisher, subscriber, comparison, columns);
-      if (d.schemaSync === 'strict') reportStrict(sync);
+      if (d.schemaSync !== 'auto' && onlyFillableExtras(comparison.columns)) reportExtras(sync);
+      else if (d.schemaSync === 'strict') reportStrict(sync);
       else if (d.schemaSync === 'manual') reportManual(sync);
       else {
         const key = planTableSync(sync, creations);
@@ -164,6 +165,19 @@ function reportStrict(s: SyncInput): void {
       'or set schemaSync: auto to let steep do it',
     { address: subscriptionAddress(s.d.name), node: s.d.node },
   );
+}
+
+/** Extra subscriber columns that replicated rows fill (NULL or a default): PostgreSQL accepts them. */
+function reportExtras(s: SyncInput): void {
+  const table = s.comparison.table;
+  for (const x of s.comparison.columns) {
+    s.ctx.warn(
+      SCHEMA_CODES.extraColumn,
+      `subscription ${s.d.name}: column ${x.column} of ${table} (${x.right}) exists only on ${s.d.node} (the subscriber): ` +
+        `kept; rows replicated from ${s.d.from} leave it ${/ DEFAULT | GENERATED /.test(x.right ?? '') ? 'at its default' : 'NULL'}`,
+      { address: subscriptionAddress(s.d.name), node: s.d.node },
+    );
+  }
 }
 
 function reportManual(s: SyncInput): void {

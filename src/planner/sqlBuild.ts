@@ -25,11 +25,11 @@ export function nonTx(sql: string): Statement {
 // ---------------------------------------------------------------------------------------------
 // publications
 
-/** `"s"."t" ("a", "b") WHERE (filter)` */
+/** `ONLY "s"."t" ("a", "b") WHERE (filter)` */
 export function publicationTableClause(t: PublicationTable): string {
   const cols = t.columns ? ` (${t.columns.map(quoteIdent).join(', ')})` : '';
   const where = t.where !== null ? ` WHERE (${t.where})` : '';
-  return `${quoteTable(t)}${cols}${where}`;
+  return `${t.only ? 'ONLY ' : ''}${quoteTable(t)}${cols}${where}`;
 }
 
 /** `TABLE a, b, TABLES IN SCHEMA s` — the publication object list; '' when empty. */

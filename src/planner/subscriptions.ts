@@ -42,6 +42,13 @@ import {
   subscriptionConnectionSql,
   tx,
 } from './sqlBuild.js';
+import {
+  refreshCopy,
+  refreshText,
+  relationsDiffer,
+  relationsDrifted,
+  subscriptionRelations,
+} from './subscriptionTables.js';
 
 /**
  * Subscriptions: create (with the init method's copy_data/create_slot), alter in place
@@ -422,11 +429,21 @@ function planChange(
   const commentChanged = o.comment !== comment;
   if (commentChanged) changes.push({ path: 'comment', before: o.comment, after: comment });
 
-  const refreshFor = observedPubs.filter(
-    (p) => desiredPubs.includes(p) && ctx.membershipChanged.has(publicationRef(d.from, p)),
-  );
-  const needsRefresh = !pubsChanged && refreshFor.length > 0;
+  // what pg_subscription_rel holds against what the publications publish (now: drift; after
+  // this plan: the refresh); unknown when the publisher cannot be read: then a publication
+  // whose tables this plan changes decides
+  const relations = subscriptionRelations(ctx, d, o);
+  if (relations && relationsDrifted(relations)) {
+    ctx.drift.push({ address, path: 'tables', expected: relations.after, actual: relations.observed });
+  }
+  const stale = observedPubs.filter((p) => desiredPubs.includes(p));
+  const changedPubs = stale.filter((p) => ctx.membershipChanged.has(publicationRef(d.from, p)));
+  const refreshFor = relations ? (changedPubs.length > 0 ? changedPubs : stale) : changedPubs;
+  const needsRefresh = !pubsChanged && (relations ? relationsDiffer(relations) : changedPubs.length > 0);
   if (changes.length === 0 && !needsRefresh) return;
+  // (tables added later are copied by PostgreSQL: steep's own copy seeds a new subscription)
+  const copy = refreshCopy(ctx, d, relations, initPlan(ctx, d, false).copyData);
+  if (copy === null) return;
 
   const byHand = adopted || changedOutsideSteep(node, address, subscriptionDigest(o, null));
   if (byHand) recordDrift(ctx, address, changes, adopted);
@@ -444,8 +461,6 @@ function planChange(
   }
 
   // in place, in an order PostgreSQL accepts: failover/two_phase only while disabled, refresh only while enabled
-  // (tables added later are copied by PostgreSQL: steep's own copy seeds a new subscription)
-  const init = initPlan(ctx, d, false);
   const statements: Statement[] = [];
   const hazards: Hazard[] = [];
   let enabled = o.enabled;
@@ -465,8 +480,8 @@ function planChange(
   }
   if (pubsChanged) {
     if (enabled) {
-      statements.push(nonTx(setSubscriptionPublicationSql(d.name, desiredPubs, true, init.copyData)));
-      if (init.copyData) hazards.push('copies-data');
+      statements.push(nonTx(setSubscriptionPublicationSql(d.name, desiredPubs, true, copy)));
+      if (copy) hazards.push('copies-data');
     } else {
       statements.push(tx(setSubscriptionPublicationSql(d.name, desiredPubs, false, false)));
       ctx.warn(
@@ -478,12 +493,12 @@ function planChange(
     }
     changes.push(
       { path: 'publications.refresh', before: null, after: enabled },
-      { path: 'publications.copyData', before: null, after: enabled && init.copyData },
+      { path: 'publications.copyData', before: null, after: enabled && copy },
     );
   } else if (needsRefresh) {
     if (enabled) {
-      statements.push(nonTx(refreshSubscriptionSql(d.name, init.copyData)));
-      if (init.copyData) hazards.push('copies-data');
+      statements.push(nonTx(refreshSubscriptionSql(d.name, copy)));
+      if (copy) hazards.push('copies-data');
     } else {
       ctx.warn(
         'refresh-deferred',
@@ -495,7 +510,13 @@ function planChange(
     changes.push({
       path: 'refresh',
       before: null,
-      after: { publications: refreshFor, copyData: enabled && init.copyData },
+      after: {
+        publications: refreshFor,
+        copyData: enabled && copy,
+        ...(relations
+          ? { adds: relations.added, removes: relations.removed, alreadyHeld: relations.held }
+          : {}),
+      },
     });
   }
   if (!desiredEnabled && enabled) statements.push(tx(alterSubscriptionSql(d.name, 'DISABLE')));
@@ -517,6 +538,7 @@ function planChange(
     reasonText = `steep's marker on ${node.name} is out of date: its comment is set again`;
   } else {
     reasonText = `publication ${listText(refreshFor)} on ${d.from} changes the tables it publishes: the subscription refreshes to follow them`;
+    if (relations) reasonText += refreshText(relations, copy);
   }
   if (connection.note) reasonText += `; ${connection.note}`;
   if (ownChanges && needsRefresh)

@@ -4,7 +4,7 @@ import type { DriftReport, FingerprintChange } from '../model/driftReport.js';
 import type { Problem } from '../model/errors.js';
 import type { Plan, PlanMessage, SchemaComparison } from '../model/plan.js';
 import type { Topology } from '../model/topology.js';
-import { differs } from '../planner/schemaCompare.js';
+import { differs, onlyFillableExtras } from '../planner/schemaCompare.js';
 import { hasFingerprintTable, readSavedFingerprints } from '../state/fingerprints.js';
 import { STEEP_VERSION } from '../version.js';
 import { makePlan } from './plan.js';
@@ -34,7 +34,9 @@ function isSchemaMessage(m: PlanMessage): boolean {
 function countsAsDrift(topology: Topology, s: SchemaComparison): boolean {
   if (!differs(s.status)) return false;
   const mode = topology.subscriptions[s.subscription]?.schemaSync;
-  return !(mode === 'auto' && s.columns.length > 0 && s.columns.every((c) => c.kind === 'extra'));
+  if (mode === 'auto' && s.columns.length > 0 && s.columns.every((c) => c.kind === 'extra')) return false;
+  // extra subscriber columns replicated rows can fill: PostgreSQL accepts them, in every mode
+  return !onlyFillableExtras(s.columns);
 }
 
 /** Saved fingerprints of one node against the live ones. */

@@ -60,7 +60,7 @@ describe('references', () => {
     ]);
   });
 
-  it('a publication lists exactly one of tables, schemas, allTables', () => {
+  it('a publication lists tables and/or schemas, or allTables alone', () => {
     const none = BASE.replace('    tables: [public.orders]\n', '');
     expect(errorsOf(none)).toEqual(['9:3 publishes-nothing: publication `orders_pub` publishes nothing']);
     const two = BASE.replace(
@@ -68,8 +68,15 @@ describe('references', () => {
       '    tables: [public.orders]\n    allTables: true\n',
     );
     expect(errorsOf(two)).toEqual([
-      '12:5 publication-scope: publication `orders_pub`: give only one of `tables`, `schemas` and `allTables: true`',
+      '12:5 publication-scope: publication `orders_pub`: `allTables: true` publishes every table; give it without `tables` and `schemas`',
     ]);
+    // FOR TABLE …, TABLES IN SCHEMA … (15+), and an empty publication, are valid
+    const mixed = BASE.replace(
+      '    tables: [public.orders]\n',
+      '    tables: [public.orders]\n    schemas: [sales]\n',
+    );
+    expect(errorsOf(mixed)).toEqual([]);
+    expect(errorsOf(BASE.replace('    tables: [public.orders]\n', '    tables: []\n'))).toEqual([]);
     const falseAll = BASE.replace(
       '    tables: [public.orders]\n',
       '    tables: [public.orders]\n    allTables: false\n',

@@ -21,6 +21,7 @@ import type {
 import { effectiveGeneratedColumns, effectiveSubscriptionOptions } from '../../../src/planner/defaults.js';
 import { sha256Hex } from '../../../src/planner/digest.js';
 import { type PlanOptions, plan } from '../../../src/planner/index.js';
+import { receivedFrom } from '../../../src/planner/publishedRelations.js';
 
 /**
  * Builders for planner tests: a desired Topology, and the observed ClusterState a converged
@@ -325,6 +326,12 @@ export function observe(
   for (const s of Object.values(t.subscriptions)) {
     const n = nodes[s.node]!;
     n.subscriptions[s.name] = observedSubscription(t, s, n.serverVersion);
+    // pg_subscription_rel: what its publications publish, every relation ready
+    const publisher = nodes[s.from]!;
+    const shapes = s.publications.flatMap((p) => publisher.publications[p] ?? []);
+    n.subscriptions[s.name]!.tables = receivedFrom(shapes, publisher.tables, publisher.serverVersion).map(
+      (qn) => ({ ...splitName(qn), state: 'r' as const, lsn: null }),
+    );
     nodes[s.from]!.slots[s.slot] = observedSlot(s.slot, {
       active: s.enabled,
       activePid: s.enabled ? 4242 : null,

@@ -296,15 +296,26 @@ describe('publications: in-place changes', () => {
     expect(step.changes.map((c) => c.path)).toEqual([path]);
   });
 
-  it('puts several parameter changes in one SET (…), after the table change', () => {
+  it('puts several parameter changes in one SET (…): before the tables when via-root turns on, after them when it turns off', () => {
+    // PostgreSQL refuses a filter on a partitioned table while publish_via_partition_root is
+    // false, and refuses to turn it off while such a filter is there
     const t = base();
     const s = observe(t);
     t.publications.orders_pub!.publish = ['insert'];
     t.publications.orders_pub!.viaPartitionRoot = true;
     t.publications.orders_pub!.tables = [table('public.orders')];
     expect(sqlOf(runPlan(t, s), ADDR)).toEqual([
-      'ALTER PUBLICATION "orders_pub" SET TABLE "public"."orders"',
       'ALTER PUBLICATION "orders_pub" SET (publish = \'insert\', publish_via_partition_root = true)',
+      'ALTER PUBLICATION "orders_pub" SET TABLE "public"."orders"',
+    ]);
+    const on = base();
+    on.publications.orders_pub!.viaPartitionRoot = true;
+    const off = base();
+    off.publications.orders_pub!.tables = [table('public.orders')];
+    off.publications.orders_pub!.publish = ['insert'];
+    expect(sqlOf(runPlan(off, observe(on)), ADDR)).toEqual([
+      'ALTER PUBLICATION "orders_pub" SET TABLE "public"."orders"',
+      'ALTER PUBLICATION "orders_pub" SET (publish = \'insert\', publish_via_partition_root = false)',
     ]);
   });
 
@@ -343,8 +354,16 @@ describe('publications: replace', () => {
       'COMMENT ON PUBLICATION "orders_pub" IS \'managed by steep: topology=orders-eu\'',
     ]);
     expect(step.changes[0]).toEqual({ path: 'allTables', before: true, after: false });
-    // the subscriber refreshes after the replace
-    expect(stepAt(p, 'subscription.west_orders').dependsOn).toEqual([step.id]);
+    // the subscriber receives the same tables before and after: no refresh
+    expect(p.steps.filter((x) => x.address === 'subscription.west_orders')).toEqual([]);
+    // one table fewer: the subscriber refreshes after the replace, copying nothing
+    t.publications.orders_pub!.tables = [table('public.customers')];
+    const fewer = runPlan(t, s);
+    const refresh = stepAt(fewer, 'subscription.west_orders');
+    expect(refresh.dependsOn).toEqual([stepAt(fewer, ADDR).id]);
+    expect(refresh.statements.map((x) => x.sql)).toEqual([
+      'ALTER SUBSCRIPTION "west_orders" REFRESH PUBLICATION WITH (copy_data = false)',
+    ]);
   });
 
   it('replaces a list → allTables', () => {

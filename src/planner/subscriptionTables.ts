@@ -1,0 +1,105 @@
+import type { ObservedSubscription } from '../model/cluster.js';
+import { qualifiedName, type SubscriptionSpec } from '../model/topology.js';
+import { compareText, listText, type PlanContext, sameJson } from './context.js';
+import { desiredShape, observedShape } from './publications.js';
+import { alreadyHeld, type PublishedShape, receivedFrom } from './publishedRelations.js';
+
+/**
+ * The relations of a subscription (pg_subscription_rel) against what its publications publish:
+ * now (drift: someone changed a publication and no refresh followed) and once this plan has
+ * run (the refresh this plan makes, and whether it copies).
+ */
+export interface SubscriptionRelations {
+  /** pg_subscription_rel, `schema.name` */
+  observed: string[];
+  /** what the publications publish now */
+  now: string[];
+  /** what they publish once this plan ran */
+  after: string[];
+  /** in `after`, not received yet */
+  added: string[];
+  /** received, not in `after` */
+  removed: string[];
+  /** of `added`: rows the subscriber already holds through the same partition tree */
+  held: string[];
+}
+
+/** null when the publisher cannot be read (nothing is assumed). */
+export function subscriptionRelations(
+  ctx: PlanContext,
+  d: SubscriptionSpec,
+  o: ObservedSubscription,
+): SubscriptionRelations | null {
+  const publisher = ctx.node(d.from);
+  if (!publisher) return null;
+  const nowShapes: PublishedShape[] = [];
+  const afterShapes: PublishedShape[] = [];
+  for (const name of [...d.publications].sort(compareText)) {
+    const observed = publisher.publications[name];
+    if (observed) nowShapes.push(observedShape(observed, publisher.serverVersion));
+    const spec = ctx.desired.publications[name];
+    if (spec?.node === d.from) afterShapes.push(desiredShape(spec, publisher));
+    else if (observed) afterShapes.push(observedShape(observed, publisher.serverVersion));
+  }
+  const tables = publisher.tables;
+  const v = publisher.serverVersion;
+  const observedNames = o.tables.map(qualifiedName).sort(compareText);
+  const now = receivedFrom(nowShapes, tables, v);
+  const after = receivedFrom(afterShapes, tables, v);
+  const before = new Set(observedNames);
+  const added = after.filter((t) => !before.has(t));
+  const removed = observedNames.filter((t) => !after.includes(t));
+  return { observed: observedNames, now, after, added, removed, held: alreadyHeld(added, before, tables) };
+}
+
+export function relationsDiffer(r: SubscriptionRelations): boolean {
+  return r.added.length > 0 || r.removed.length > 0;
+}
+
+/**
+ * Drift: pg_subscription_rel differs from what the publications publish now, and this plan's
+ * publication steps do not bring them back to it (only a refresh does). A publication changed
+ * by hand and reverted by this plan is that publication's drift, not the subscription's.
+ */
+export function relationsDrifted(r: SubscriptionRelations): boolean {
+  return !sameJson(r.now, r.observed) && relationsDiffer(r);
+}
+
+/**
+ * copy_data of the refresh: relations whose rows the subscriber already holds (partitions ↔
+ * their root) are never copied again, or every row would arrive twice; the others follow the
+ * init method. One refresh copies all its new relations or none, so a change that brings both
+ * kinds at once is a plan error (null) asking for two applies.
+ */
+export function refreshCopy(
+  ctx: PlanContext,
+  d: SubscriptionSpec,
+  r: SubscriptionRelations | null,
+  methodCopies: boolean,
+): boolean | null {
+  if (!r || !methodCopies) return methodCopies;
+  const fresh = r.added.filter((t) => !r.held.includes(t));
+  if (fresh.length === 0) return false;
+  if (r.held.length === 0) return true;
+  ctx.error(
+    'refresh-mixed',
+    `subscription ${d.name} would receive ${listText(fresh)}, whose rows it does not hold yet, and ${listText(r.held)}, ` +
+      `whose rows it already holds through the same partition tree; one REFRESH PUBLICATION copies all of them or none: ` +
+      'apply the partition change (viaPartitionRoot or the partitioned tables) first, then the new tables',
+    { address: `subscription.${d.name}`, node: d.node },
+  );
+  return null;
+}
+
+/** `: it receives a, stops receiving b; a already holds its rows, so nothing is copied` */
+export function refreshText(r: SubscriptionRelations, copy: boolean): string {
+  const parts: string[] = [];
+  if (r.added.length > 0) parts.push(`it receives ${listText(r.added)}`);
+  if (r.removed.length > 0) parts.push(`stops receiving ${listText(r.removed)}`);
+  if (parts.length === 0) return '';
+  let text = `: ${parts.join(', ')}`;
+  if (r.held.length > 0)
+    text += `; the subscriber already holds the rows of ${listText(r.held)} (the same partition tree), so nothing is copied`;
+  else if (r.added.length > 0) text += copy ? '; the new tables are copied' : '; nothing is copied';
+  return text;
+}
