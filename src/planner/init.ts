@@ -4,12 +4,13 @@ import { SteepError } from '../model/errors.js';
 import type { InitState } from '../model/initState.js';
 import { compareLsn, isLsn, normaliseLsn } from '../model/lsn.js';
 import type { Change, Hazard, Statement } from '../model/plan.js';
-import { quoteLiteral, quoteTable } from '../model/sql.js';
+import { displayTable, quoteLiteral, quoteTable } from '../model/sql.js';
 import type { SubscriptionSpec, TableName, Topology } from '../model/topology.js';
 import { DEFAULT_SPLIT_ABOVE, qualifiedName } from '../model/topology.js';
 import { compareText, listText, PHASE, type PlanContext, sortedKeys, stepKey } from './context.js';
 import { digestOf } from './digest.js';
 import { alterSubscriptionSql, tx } from './sqlBuild.js';
+import { receivedAfterPlan } from './subscriptionTables.js';
 
 /**
  * Initialisation (SPEC §9) as the plan sees it:
@@ -103,6 +104,22 @@ export function copyPath(desired: Topology, observed: ClusterState, d: Subscript
     why: `steep's own copy with ${d.init.parallel} session${d.init.parallel === 1 ? '' : 's'}: ${reasons.join('; ')}`,
     split,
   };
+}
+
+/**
+ * What PostgreSQL's table syncs copy for a new subscription: each relation it receives (the
+ * leaf partitions of a partitioned table, or the root with viaPartitionRoot), steep's state
+ * schema left out; the declared tables when the publisher cannot be read.
+ */
+function copiedRelations(ctx: PlanContext, d: SubscriptionSpec): TableName[] {
+  const received = receivedAfterPlan(ctx, d);
+  const publisher = ctx.node(d.from);
+  if (!received || !publisher) return copiedTables(ctx.desired, ctx.observed, d);
+  const state = ctx.desired.settings.stateSchema;
+  return received
+    .map((qn) => publisher.tables[qn]!)
+    .filter((t) => t.schema !== state)
+    .map((t) => ({ schema: t.schema, name: t.name }));
 }
 
 /** A desired `snapshot` subscription its reachable subscriber does not have yet: it will copy. */
@@ -361,9 +378,10 @@ export function planInitAfterCreate(
 ): void {
   const after = stepKey('subscription', node.name, d.name);
   if (d.init.method === 'snapshot') {
-    const tables = copiedTables(ctx.desired, ctx.observed, d);
-    const publisher = ctx.node(d.from);
     const path = copyPath(ctx.desired, ctx.observed, d);
+    // steep's engine copies the declared tables; PostgreSQL's table syncs what the subscription receives
+    const tables = path.own ? copiedTables(ctx.desired, ctx.observed, d) : copiedRelations(ctx, d);
+    const publisher = ctx.node(d.from);
     const count = `${tables.length} table${tables.length === 1 ? '' : 's'} (${copySize(tables, publisher, d.from)})`;
     addInitStep(ctx, d, node, {
       after,
@@ -376,7 +394,7 @@ export function planInitAfterCreate(
         { path: 'init.copy', before: null, after: path.own ? 'steep' : 'postgresql' },
         ...(path.own ? [{ path: 'init.parallel', before: null, after: d.init.parallel }] : []),
         ...(path.split.length > 0 ? [{ path: 'init.split', before: null, after: path.split }] : []),
-        { path: 'init.copies', before: null, after: tables.map(qualifiedName) },
+        { path: 'init.copies', before: null, after: tables.map(displayTable) },
         // a create starts over, whatever an earlier subscription of that name left recorded
         { path: 'init.state', before: 'uninitialized', after: 'synchronized' },
       ],

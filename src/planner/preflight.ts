@@ -1,6 +1,6 @@
 import type { ObservedNode, ObservedTable } from '../model/cluster.js';
 import { lockHeldMessage } from '../model/lockHolder.js';
-import { quoteIdent, quoteTable } from '../model/sql.js';
+import { displayTable, quoteIdent, quoteTable } from '../model/sql.js';
 import { qualifiedName } from '../model/topology.js';
 import { compareText, type DraftStep, listText, type PlanContext, sortedKeys } from './context.js';
 import { PG16 } from './defaults.js';
@@ -245,7 +245,7 @@ function checkTables(ctx: PlanContext): void {
         if (node.tables[qn]) continue;
         ctx.error(
           'preflight.missing-table',
-          `${node.name}: table ${qn} does not exist (publication ${p.name} publishes it); create it on ${node.name} or remove it from the publication`,
+          `${node.name}: table ${displayTable(t)} does not exist (publication ${p.name} publishes it); create it on ${node.name} or remove it from the publication`,
           { address, node: node.name },
         );
       }
@@ -259,11 +259,12 @@ function checkTables(ctx: PlanContext): void {
         for (const leaf of leafPartitions(qn, node.tables)) {
           named.add(leaf);
           const table = node.tables[leaf]!;
-          const through = leaf === qn ? '' : ` (a partition of ${qn})`;
+          const shown = displayTable(table);
+          const through = leaf === qn ? '' : ` (a partition of ${displayTable(t)})`;
           if (!table.hasReplicaIdentity) {
             ctx.error(
               'preflight.replica-identity',
-              `${node.name}: table ${leaf}${through} has no replica identity, but publication ${p.name} publishes ${ops}; ${replicaIdentityFix(node.name, table)}`,
+              `${node.name}: table ${shown}${through} has no replica identity, but publication ${p.name} publishes ${ops}; ${replicaIdentityFix(node.name, table)}`,
               { address, node: node.name },
             );
             continue;
@@ -274,8 +275,8 @@ function checkTables(ctx: PlanContext): void {
           if (uncovered.length > 0) {
             ctx.error(
               'preflight.replica-identity',
-              `${node.name}: the column list of ${qn} in publication ${p.name} (${t.columns!.join(', ')}) does not cover the replica ` +
-                `identity of ${leaf}${through} (${(table.identityColumns ?? []).join(', ')}), so every ${ops} on it would fail; ` +
+              `${node.name}: the column list of ${displayTable(t)} in publication ${p.name} (${t.columns!.join(', ')}) does not cover the replica ` +
+                `identity of ${shown}${through} (${(table.identityColumns ?? []).join(', ')}), so every ${ops} on it would fail; ` +
                 `add ${listText(uncovered)} to the column list, or publish only insert and truncate`,
               { address, node: node.name },
             );
@@ -293,7 +294,7 @@ function checkTables(ctx: PlanContext): void {
       if (named.has(qn) || table.hasReplicaIdentity) continue;
       ctx.warn(
         'preflight.replica-identity',
-        `${node.name}: table ${qn} has no replica identity, and publication ${p.name} covers it and publishes ${ops}: ` +
+        `${node.name}: table ${displayTable(table)} has no replica identity, and publication ${p.name} covers it and publishes ${ops}: ` +
           `${ops} on it will fail; ${replicaIdentityFix(node.name, table)}`,
         { address, node: node.name },
       );

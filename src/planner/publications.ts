@@ -1,6 +1,7 @@
 import type { ObservedNode, ObservedPublication } from '../model/cluster.js';
 import { formatOwnership } from '../model/ownership.js';
 import type { Change, Hazard, Statement } from '../model/plan.js';
+import { displayTable } from '../model/sql.js';
 import {
   type GeneratedColumns,
   type PublicationSpec,
@@ -83,7 +84,7 @@ function sortTables(tables: readonly PublicationTable[]): PublicationTable[] {
 }
 
 function tableNames(tables: readonly PublicationTable[]): string[] {
-  return tables.map(qualifiedName);
+  return tables.map(displayTable);
 }
 
 /** The desired row filter as PostgreSQL prints it (looked up by the catalog), else as written. */
@@ -126,7 +127,7 @@ function checkPublication(ctx: PlanContext, d: PublicationSpec, node: ObservedNo
         ok = false;
         ctx.error(
           'unsupported-option',
-          `publication ${d.name}: a column list (tables: ${qualifiedName(t)}) needs PostgreSQL ${need} or later; ${versionText(node)}`,
+          `publication ${d.name}: a column list (tables: ${displayTable(t)}) needs PostgreSQL ${need} or later; ${versionText(node)}`,
           where,
         );
       }
@@ -134,7 +135,7 @@ function checkPublication(ctx: PlanContext, d: PublicationSpec, node: ObservedNo
         ok = false;
         ctx.error(
           'unsupported-option',
-          `publication ${d.name}: a row filter (tables: ${qualifiedName(t)} where) needs PostgreSQL ${need} or later; ${versionText(node)}`,
+          `publication ${d.name}: a row filter (tables: ${displayTable(t)} where) needs PostgreSQL ${need} or later; ${versionText(node)}`,
           where,
         );
       }
@@ -163,7 +164,7 @@ function checkPublication(ctx: PlanContext, d: PublicationSpec, node: ObservedNo
       ok = false;
       ctx.error(
         'row-filter',
-        `${node.name}: PostgreSQL refuses the row filter of ${qualifiedName(t)} in publication ${d.name} (${t.where}): ${refused}; ` +
+        `${node.name}: PostgreSQL refuses the row filter of ${displayTable(t)} in publication ${d.name} (${t.where}): ${refused}; ` +
           'write it as one boolean expression over the columns of the table',
         where,
       );
@@ -187,8 +188,8 @@ function shapeChanges(p: PublicationShape, side: 'before' | 'after'): Change[] {
     side === 'after' ? { path, before: null, after: v } : { path, before: v, after: null };
   const out: Change[] = [value('allTables', p.allTables), value('tables', tableNames(p.tables))];
   for (const t of p.tables) {
-    if (t.columns) out.push(value(`tables[${qualifiedName(t)}].columns`, t.columns));
-    if (t.where !== null) out.push(value(`tables[${qualifiedName(t)}].where`, t.where));
+    if (t.columns) out.push(value(`tables[${displayTable(t)}].columns`, t.columns));
+    if (t.where !== null) out.push(value(`tables[${displayTable(t)}].where`, t.where));
   }
   out.push(
     value('schemas', p.schemas),
@@ -263,14 +264,18 @@ function planDesiredPublication(ctx: PlanContext, spec: PublicationSpec): void {
   for (const t of d.tables) {
     const ot = observedByName.get(qualifiedName(t));
     if (!ot) continue;
-    const qn = qualifiedName(t);
+    const qn = displayTable(t);
     if (!sameJson(t.columns, ot.columns)) {
       changes.push({ path: `tables[${qn}].columns`, before: ot.columns, after: t.columns });
       objectsChanged = true;
       filterChanged.push(qn);
     }
     if (t.where !== ot.where) {
-      changes.push({ path: `tables[${qn}].where`, before: ot.where, after: writtenWhere.get(qn) ?? t.where });
+      changes.push({
+        path: `tables[${qn}].where`,
+        before: ot.where,
+        after: writtenWhere.get(qualifiedName(t)) ?? t.where,
+      });
       objectsChanged = true;
       if (!filterChanged.includes(qn)) filterChanged.push(qn);
     }

@@ -1,4 +1,5 @@
 import type { ObservedSubscription } from '../model/cluster.js';
+import { displayTable } from '../model/sql.js';
 import { qualifiedName, type SubscriptionSpec } from '../model/topology.js';
 import { compareText, listText, type PlanContext, sameJson } from './context.js';
 import { desiredShape, observedShape } from './publications.js';
@@ -10,7 +11,7 @@ import { alreadyHeld, type PublishedShape, receivedFrom } from './publishedRelat
  * run (the refresh this plan makes, and whether it copies).
  */
 export interface SubscriptionRelations {
-  /** pg_subscription_rel, `schema.name` */
+  /** pg_subscription_rel; every name as SQL prints it (`public.t`, `"My Schema"."Odd.Table"`) */
   observed: string[];
   /** what the publications publish now */
   now: string[];
@@ -33,23 +34,47 @@ export function subscriptionRelations(
   const publisher = ctx.node(d.from);
   if (!publisher) return null;
   const nowShapes: PublishedShape[] = [];
-  const afterShapes: PublishedShape[] = [];
   for (const name of [...d.publications].sort(compareText)) {
     const observed = publisher.publications[name];
     if (observed) nowShapes.push(observedShape(observed, publisher.serverVersion));
-    const spec = ctx.desired.publications[name];
-    if (spec?.node === d.from) afterShapes.push(desiredShape(spec, publisher));
-    else if (observed) afterShapes.push(observedShape(observed, publisher.serverVersion));
   }
   const tables = publisher.tables;
-  const v = publisher.serverVersion;
   const observedNames = o.tables.map(qualifiedName).sort(compareText);
-  const now = receivedFrom(nowShapes, tables, v);
-  const after = receivedFrom(afterShapes, tables, v);
+  const now = receivedFrom(nowShapes, tables, publisher.serverVersion);
+  const after = receivedAfterPlan(ctx, d)!;
   const before = new Set(observedNames);
   const added = after.filter((t) => !before.has(t));
   const removed = observedNames.filter((t) => !after.includes(t));
-  return { observed: observedNames, now, after, added, removed, held: alreadyHeld(added, before, tables) };
+  // `schema.name` keys as SQL prints the names, for plans and drift
+  const shown = new Map<string, string>();
+  for (const t of [...o.tables, ...Object.values(tables)]) shown.set(qualifiedName(t), displayTable(t));
+  const show = (list: string[]) => list.map((qn) => shown.get(qn) ?? qn);
+  return {
+    observed: show(observedNames),
+    now: show(now),
+    after: show(after),
+    added: show(added),
+    removed: show(removed),
+    held: show(alreadyHeld(added, before, tables)),
+  };
+}
+
+/**
+ * What a subscription to `d.publications` receives from `d.from` once this plan has run (the
+ * file's publications as PostgreSQL will store them, others as they are); null when the
+ * publisher cannot be read.
+ */
+export function receivedAfterPlan(ctx: PlanContext, d: SubscriptionSpec): string[] | null {
+  const publisher = ctx.node(d.from);
+  if (!publisher) return null;
+  const shapes: PublishedShape[] = [];
+  for (const name of [...d.publications].sort(compareText)) {
+    const observed = publisher.publications[name];
+    const spec = ctx.desired.publications[name];
+    if (spec?.node === d.from) shapes.push(desiredShape(spec, publisher));
+    else if (observed) shapes.push(observedShape(observed, publisher.serverVersion));
+  }
+  return receivedFrom(shapes, publisher.tables, publisher.serverVersion);
 }
 
 export function relationsDiffer(r: SubscriptionRelations): boolean {

@@ -79,7 +79,7 @@ describe('preflight', () => {
         address: 'publication.orders_pub',
         node: 'east',
         message:
-          'east: table public.Order Items does not exist (publication orders_pub publishes it); create it on east or remove it from the publication',
+          'east: table public."Order Items" does not exist (publication orders_pub publishes it); create it on east or remove it from the publication',
       },
     ]);
   });
@@ -98,7 +98,7 @@ describe('preflight', () => {
         address: 'publication.orders_pub',
         node: 'east',
         message:
-          'east: table public.Order Items has no replica identity, but publication orders_pub publishes update and delete; ' +
+          'east: table public."Order Items" has no replica identity, but publication orders_pub publishes update and delete; ' +
           'run ALTER TABLE "public"."Order Items" REPLICA IDENTITY FULL on east (or add a primary key)',
       },
     ]);
