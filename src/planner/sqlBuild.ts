@@ -83,8 +83,9 @@ export function setPublicationObjectsSql(
 ): string {
   const objects = publicationObjects(desired.tables, desired.schemas);
   if (objects) return `ALTER PUBLICATION ${quoteIdent(name)} SET ${objects}`;
+  // ONLY: each stored relation by itself (an inheritance child may not be there, or be listed too)
   const drop = publicationObjects(
-    observed.tables.map((t) => ({ schema: t.schema, name: t.name, columns: null, where: null })),
+    observed.tables.map((t) => ({ schema: t.schema, name: t.name, columns: null, where: null, only: true })),
     observed.schemas,
   );
   return `ALTER PUBLICATION ${quoteIdent(name)} DROP ${drop}`;

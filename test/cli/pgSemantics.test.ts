@@ -1,8 +1,8 @@
 import { describe, expect, test } from 'vitest';
 import { hasStackTrace, runSteep, writeConfig } from '../support/cli.js';
 import { type TestNode, testVersions, useCluster } from '../support/cluster.js';
-import { dropReplication } from '../support/reset.js';
 import { waitCaughtUp } from '../support/replicationData.js';
+import { dropReplication } from '../support/reset.js';
 import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
 /**
@@ -170,49 +170,59 @@ describe.each(testVersions())('PostgreSQL semantics on %i', { timeout: 240_000 }
   // publication.sql: "WHERE clause cannot be used for a partitioned table when
   // publish_via_partition_root is false" (and column lists likewise): every transition between
   // the states PostgreSQL accepts, all at once, in both directions
-  from15('publication.sql: every via-root × row filter × column list transition applies in an order PostgreSQL accepts', async () => {
-    await pub().query(`
+  from15(
+    'publication.sql: every via-root × row filter × column list transition applies in an order PostgreSQL accepts',
+    async () => {
+      await pub().query(`
       CREATE SCHEMA mat;
       CREATE TABLE mat.root (a int PRIMARY KEY, b int, c int) PARTITION BY RANGE (a);
       CREATE TABLE mat.root_1 PARTITION OF mat.root FOR VALUES FROM (0) TO (100);`);
-    await postgresRefuses(
-      'CREATE PUBLICATION refused FOR TABLE mat.root WHERE (b > 0)',
-      /cannot use publication WHERE clause|WHERE clause cannot be used|cannot be used for a partitioned table/,
-    );
-    await postgresRefuses('CREATE PUBLICATION refused FOR TABLE mat.root (a, b)', /cannot use column list/);
-    const STATES = [
-      { via: false, where: false, columns: false },
-      { via: true, where: false, columns: false },
-      { via: true, where: true, columns: false },
-      { via: true, where: false, columns: true },
-      { via: true, where: true, columns: true },
-    ];
-    const entry = (name: string, s: (typeof STATES)[number]) =>
-      [
-        `  ${name}:`,
-        '    node: pub',
-        '    tables:',
-        '      - name: mat.root',
-        ...(s.where ? ['        where: "b > 0"'] : []),
-        ...(s.columns ? ['        columns: [a, b]'] : []),
-        `    viaPartitionRoot: ${s.via}`,
-      ].join('\n');
-    const pairs = STATES.flatMap((a, i) => STATES.map((b, j) => ({ i, j, a, b }))).filter((x) => x.i !== x.j);
-    const file = (side: 'a' | 'b') =>
-      config(['publications:', ...pairs.map((x) => entry(`m_${x.i}_${x.j}`, x[side]))].join('\n'));
-    await converge(file('a'));
-    await converge(file('b'));
-    const stored = await pub().query<{ pubname: string; via: boolean; qual: string | null; cols: string | null }>(
-      `SELECT p.pubname, p.pubviaroot AS via, pg_get_expr(r.prqual, r.prrelid) AS qual, r.prattrs::text AS cols
+      await postgresRefuses(
+        'CREATE PUBLICATION refused FOR TABLE mat.root WHERE (b > 0)',
+        /cannot use publication WHERE clause|WHERE clause cannot be used|cannot be used for a partitioned table/,
+      );
+      await postgresRefuses('CREATE PUBLICATION refused FOR TABLE mat.root (a, b)', /cannot use column list/);
+      const STATES = [
+        { via: false, where: false, columns: false },
+        { via: true, where: false, columns: false },
+        { via: true, where: true, columns: false },
+        { via: true, where: false, columns: true },
+        { via: true, where: true, columns: true },
+      ];
+      const entry = (name: string, s: (typeof STATES)[number]) =>
+        [
+          `  ${name}:`,
+          '    node: pub',
+          '    tables:',
+          '      - name: mat.root',
+          ...(s.where ? ['        where: "b > 0"'] : []),
+          ...(s.columns ? ['        columns: [a, b]'] : []),
+          `    viaPartitionRoot: ${s.via}`,
+        ].join('\n');
+      const pairs = STATES.flatMap((a, i) => STATES.map((b, j) => ({ i, j, a, b }))).filter(
+        (x) => x.i !== x.j,
+      );
+      const file = (side: 'a' | 'b') =>
+        config(['publications:', ...pairs.map((x) => entry(`m_${x.i}_${x.j}`, x[side]))].join('\n'));
+      await converge(file('a'));
+      await converge(file('b'));
+      const stored = await pub().query<{
+        pubname: string;
+        via: boolean;
+        qual: string | null;
+        cols: string | null;
+      }>(
+        `SELECT p.pubname, p.pubviaroot AS via, pg_get_expr(r.prqual, r.prrelid) AS qual, r.prattrs::text AS cols
          FROM pg_publication p JOIN pg_publication_rel r ON r.prpubid = p.oid ORDER BY 1`,
-    );
-    expect(stored).toHaveLength(pairs.length);
-    for (const x of pairs) {
-      const row = stored.find((r) => r.pubname === `m_${x.i}_${x.j}`)!;
-      expect({ via: row.via, where: row.qual !== null, columns: row.cols !== null }).toEqual(x.b);
-    }
-    await reset(['mat']);
-  });
+      );
+      expect(stored).toHaveLength(pairs.length);
+      for (const x of pairs) {
+        const row = stored.find((r) => r.pubname === `m_${x.i}_${x.j}`)!;
+        expect({ via: row.via, where: row.qual !== null, columns: row.cols !== null }).toEqual(x.b);
+      }
+      await reset(['mat']);
+    },
+  );
 
   // publication.sql: "FOR TABLE inh_parent" adds the children, "FOR TABLE ONLY" does not
   test('publication.sql inheritance: children published with their parent converge; only: true publishes the parent alone', async () => {
@@ -351,32 +361,38 @@ describe.each(testVersions())('PostgreSQL semantics on %i', { timeout: 240_000 }
     await reset(['ri']);
   });
 
-  from15('031_column_list: a column list that does not cover the replica identity is refused before any step', async () => {
-    await pub().query(`
+  from15(
+    '031_column_list: a column list that does not cover the replica identity is refused before any step',
+    async () => {
+      await pub().query(`
       CREATE SCHEMA cl;
       CREATE TABLE cl.t (a int PRIMARY KEY, b int, c int);
       INSERT INTO cl.t VALUES (1, 1, 1);`);
-    await pub().query('CREATE PUBLICATION by_hand FOR TABLE cl.t (b, c)');
-    await postgresRefuses('UPDATE cl.t SET b = 2', /Column list used by the publication does not cover the replica identity|cannot update table/);
-    await pub().query('DROP PUBLICATION by_hand');
-    const body = (publish: string) =>
-      [
-        'publications:',
-        '  pub_cl:',
-        '    node: pub',
-        '    tables:',
-        '      - name: cl.t',
-        '        columns: [b, c]',
-        `    publish: ${publish}`,
-      ].join('\n');
-    const r = await steep(['plan'], config(body('[insert, update, delete]')));
-    expect(r.code).toBe(1);
-    expect(r.stdout + r.stderr).toContain('does not cover the replica identity of cl.t (a)');
-    // an insert-only publication needs no identity: accepted, and PostgreSQL agrees
-    await converge(config(body('[insert]')));
-    await pub().query('UPDATE cl.t SET b = 3');
-    await reset(['cl']);
-  });
+      await pub().query('CREATE PUBLICATION by_hand FOR TABLE cl.t (b, c)');
+      await postgresRefuses(
+        'UPDATE cl.t SET b = 2',
+        /Column list used by the publication does not cover the replica identity|cannot update table/,
+      );
+      await pub().query('DROP PUBLICATION by_hand');
+      const body = (publish: string) =>
+        [
+          'publications:',
+          '  pub_cl:',
+          '    node: pub',
+          '    tables:',
+          '      - name: cl.t',
+          '        columns: [b, c]',
+          `    publish: ${publish}`,
+        ].join('\n');
+      const r = await steep(['plan'], config(body('[insert, update, delete]')));
+      expect(r.code).toBe(1);
+      expect(r.stdout + r.stderr).toContain('does not cover the replica identity of cl.t (a)');
+      // an insert-only publication needs no identity: accepted, and PostgreSQL agrees
+      await converge(config(body('[insert]')));
+      await pub().query('UPDATE cl.t SET b = 3');
+      await reset(['cl']);
+    },
+  );
 
   // publication.sql: FOR TABLE …, TABLES IN SCHEMA … in one publication (15+)
   from15('publication.sql: tables and schemas in one publication', async () => {
@@ -387,7 +403,9 @@ describe.each(testVersions())('PostgreSQL semantics on %i', { timeout: 240_000 }
       CREATE TABLE mix2.t2 (a int PRIMARY KEY, b text);
       CREATE TABLE mix2.t3 (a int PRIMARY KEY, b text);`);
     for (const t of ['mix1.t1', 'mix2.t2', 'mix2.t3', 'mix1.other'])
-      await pub().query(`INSERT INTO ${t} SELECT g${t === 'mix1.other' ? '' : ", 'x'"} FROM generate_series(1, 20) g`);
+      await pub().query(
+        `INSERT INTO ${t} SELECT g${t === 'mix1.other' ? '' : ", 'x'"} FROM generate_series(1, 20) g`,
+      );
     const path = config(
       [
         'publications:',
@@ -435,8 +453,24 @@ describe.each(testVersions())('PostgreSQL semantics on %i', { timeout: 240_000 }
          FROM pg_publication p ORDER BY 1`,
     );
     expect(rows).toEqual([
-      { pubname: 'pub_all_ins', puballtables: true, pubinsert: true, pubupdate: false, pubdelete: false, pubtruncate: true, rels: 0 },
-      { pubname: 'pub_empty', puballtables: false, pubinsert: true, pubupdate: true, pubdelete: true, pubtruncate: true, rels: 0 },
+      {
+        pubname: 'pub_all_ins',
+        puballtables: true,
+        pubinsert: true,
+        pubupdate: false,
+        pubdelete: false,
+        pubtruncate: true,
+        rels: 0,
+      },
+      {
+        pubname: 'pub_empty',
+        puballtables: false,
+        pubinsert: true,
+        pubupdate: true,
+        pubdelete: true,
+        pubtruncate: true,
+        rels: 0,
+      },
     ]);
     await reset([]);
   });

@@ -267,7 +267,7 @@ describe('publications: in-place changes', () => {
     const s = observe(t);
     t.publications.orders_pub!.tables = [];
     expect(sqlOf(runPlan(t, s), ADDR)).toEqual([
-      'ALTER PUBLICATION "orders_pub" DROP TABLE "public"."customers", "public"."orders"',
+      'ALTER PUBLICATION "orders_pub" DROP TABLE ONLY "public"."customers", ONLY "public"."orders"',
     ]);
   });
 
