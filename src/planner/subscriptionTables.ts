@@ -33,8 +33,9 @@ export function subscriptionRelations(
 ): SubscriptionRelations | null {
   const publisher = ctx.node(d.from);
   if (!publisher) return null;
+  // now: the publications the subscription names today (a publication list change comes with its own refresh)
   const nowShapes: PublishedShape[] = [];
-  for (const name of [...d.publications].sort(compareText)) {
+  for (const name of [...o.publications].sort(compareText)) {
     const observed = publisher.publications[name];
     if (observed) nowShapes.push(observedShape(observed, publisher.serverVersion));
   }

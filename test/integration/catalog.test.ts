@@ -124,6 +124,8 @@ describe.each(testVersions())('catalog on PostgreSQL %i', (version) => {
       `create table ${q}.parted (id int, region text, primary key (id, region)) partition by list (region)`,
     );
     await pub.query(`create table ${q}.parted_eu partition of ${q}.parted for values in ('eu')`);
+    await pub.query(`create table ${q}.child (c int) inherits (${q}.no_key)`);
+    await pub.query(`create unlogged table ${q}.unlogged_t (a int primary key)`);
     await pub.query(`insert into ${q}."UPPER" select g, repeat('x', 100) from generate_series(1, 1000) g`);
     await pub.query(`vacuum analyze ${q}."UPPER"`);
     await pub.query(`create temp table not_listed (a int)`); // temporary: never listed
@@ -135,12 +137,30 @@ describe.each(testVersions())('catalog on PostgreSQL %i', (version) => {
         'select c.oid from pg_class c join pg_namespace s on s.oid = c.relnamespace where s.nspname = $1 and c.relname = $2',
         [schema, name],
       );
-    const base = { schema, estimatedRows: null, sizeBytes: null }; // never analysed: unknown, not 0
+    // never analysed: unknown, not 0
+    const base = {
+      schema,
+      estimatedRows: null,
+      sizeBytes: null,
+      partitionOf: null,
+      inherits: [],
+      unlogged: false,
+      virtualGenerated: false,
+    };
     const mine = Object.fromEntries(Object.entries(n.tables).filter(([, t]) => t.schema === schema));
     expect(Object.keys(mine)).toEqual(
-      ['Order Items', 'UPPER', 'by_index', 'full_ident', 'no_key', 'nothing', 'parted', 'parted_eu'].map(
-        (t) => `${schema}.${t}`,
-      ),
+      [
+        'Order Items',
+        'UPPER',
+        'by_index',
+        'child',
+        'full_ident',
+        'no_key',
+        'nothing',
+        'parted',
+        'parted_eu',
+        'unlogged_t',
+      ].map((t) => `${schema}.${t}`),
     );
     const upper = mine[`${schema}.UPPER`]!;
     expect(upper.estimatedRows).toBe(1000);
@@ -154,6 +174,7 @@ describe.each(testVersions())('catalog on PostgreSQL %i', (version) => {
         hasPrimaryKey: true,
         hasReplicaIdentity: true,
         kind: 'r',
+        identityColumns: ['id'],
       },
       [`${schema}.UPPER`]: {
         ...upper,
@@ -163,6 +184,7 @@ describe.each(testVersions())('catalog on PostgreSQL %i', (version) => {
         hasPrimaryKey: true,
         hasReplicaIdentity: true,
         kind: 'r',
+        identityColumns: ['id'],
       },
       [`${schema}.by_index`]: {
         ...base,
@@ -172,6 +194,7 @@ describe.each(testVersions())('catalog on PostgreSQL %i', (version) => {
         hasPrimaryKey: false,
         hasReplicaIdentity: true,
         kind: 'r',
+        identityColumns: ['a'],
       },
       [`${schema}.full_ident`]: {
         ...base,
@@ -181,6 +204,7 @@ describe.each(testVersions())('catalog on PostgreSQL %i', (version) => {
         hasPrimaryKey: false,
         hasReplicaIdentity: true,
         kind: 'r',
+        identityColumns: ['a', 'b'],
       },
       [`${schema}.no_key`]: {
         ...base,
@@ -190,6 +214,7 @@ describe.each(testVersions())('catalog on PostgreSQL %i', (version) => {
         hasPrimaryKey: false,
         hasReplicaIdentity: false,
         kind: 'r',
+        identityColumns: [],
       },
       [`${schema}.nothing`]: {
         ...base,
@@ -199,6 +224,7 @@ describe.each(testVersions())('catalog on PostgreSQL %i', (version) => {
         hasPrimaryKey: true,
         hasReplicaIdentity: false,
         kind: 'r',
+        identityColumns: [],
       },
       [`${schema}.parted`]: {
         ...base,
@@ -208,6 +234,7 @@ describe.each(testVersions())('catalog on PostgreSQL %i', (version) => {
         hasPrimaryKey: true,
         hasReplicaIdentity: true,
         kind: 'p',
+        identityColumns: ['id', 'region'],
       },
       [`${schema}.parted_eu`]: {
         ...base,
@@ -217,6 +244,30 @@ describe.each(testVersions())('catalog on PostgreSQL %i', (version) => {
         hasPrimaryKey: true,
         hasReplicaIdentity: true,
         kind: 'r',
+        identityColumns: ['id', 'region'],
+        partitionOf: `${schema}.parted`,
+      },
+      [`${schema}.child`]: {
+        ...base,
+        name: 'child',
+        oid: await oid('child'),
+        replicaIdentity: 'd',
+        hasPrimaryKey: false,
+        hasReplicaIdentity: false,
+        kind: 'r',
+        identityColumns: [],
+        inherits: [`${schema}.no_key`],
+      },
+      [`${schema}.unlogged_t`]: {
+        ...base,
+        name: 'unlogged_t',
+        oid: await oid('unlogged_t'),
+        replicaIdentity: 'd',
+        hasPrimaryKey: true,
+        hasReplicaIdentity: true,
+        kind: 'r',
+        identityColumns: ['a'],
+        unlogged: true,
       },
     });
     expect(

@@ -1,0 +1,81 @@
+import { describe, expect, it } from 'vitest';
+import type { ObservedTable } from '../../../src/model/cluster.js';
+import {
+  alreadyHeld,
+  publishedBy,
+  receivedFrom,
+  storedTables,
+} from '../../../src/planner/publishedRelations.js';
+import { observedTable, table } from './fixtures.js';
+
+/**
+ * What PostgreSQL stores and publishes for a publication (pg_publication.c): the answers below
+ * are PostgreSQL's own on 18, as test/cli/pgSemantics.test.ts replays them on real nodes.
+ */
+
+const TABLES: Record<string, ObservedTable> = Object.fromEntries(
+  (
+    [
+      ['part.tab1', { kind: 'p' }],
+      ['part.tab1_1', { partitionOf: 'part.tab1' }],
+      ['part.tab1_2', { kind: 'p', partitionOf: 'part.tab1' }],
+      ['part.tab1_2_1', { partitionOf: 'part.tab1_2' }],
+      ['inh.parent', {}],
+      ['inh.child', { inherits: ['inh.parent'] }],
+      ['inh.grandchild', { inherits: ['inh.child'] }],
+      ['s.plain', {}],
+      ['s.log', { unlogged: true }],
+    ] as Array<[string, Partial<ObservedTable>]>
+  ).map(([qn, o]) => [qn, observedTable(qn, o)]),
+);
+
+const shape = (o: Partial<Parameters<typeof publishedBy>[0]>) => ({
+  allTables: false,
+  tables: [],
+  schemas: [],
+  viaPartitionRoot: false,
+  ...o,
+});
+
+describe('publications as PostgreSQL stores and publishes them', () => {
+  it('FOR TABLE parent stores its inheritance descendants with its filter; ONLY stores the parent alone', () => {
+    const parent = { ...table({ table: 'inh.parent', where: 'a > 1', columns: ['a'] }) };
+    expect(storedTables([parent], TABLES).map((t) => [`${t.schema}.${t.name}`, t.where, t.columns])).toEqual([
+      ['inh.child', 'a > 1', ['a']],
+      ['inh.grandchild', 'a > 1', ['a']],
+      ['inh.parent', 'a > 1', ['a']],
+    ]);
+    expect(storedTables([{ ...parent, only: true }], TABLES).map((t) => t.name)).toEqual(['parent']);
+    // a partitioned table's partitions are never stored
+    expect(storedTables([table('part.tab1')], TABLES).map((t) => t.name)).toEqual(['tab1']);
+  });
+
+  it('a partitioned table publishes its leaves, or itself via the root; never an unlogged table', () => {
+    const tab1 = [table('part.tab1')];
+    expect([...publishedBy(shape({ tables: tab1 }), TABLES)].sort()).toEqual([
+      'part.tab1_1',
+      'part.tab1_2_1',
+    ]);
+    expect([...publishedBy(shape({ tables: tab1, viaPartitionRoot: true }), TABLES)]).toEqual(['part.tab1']);
+    expect([...publishedBy(shape({ schemas: ['s'] }), TABLES)]).toEqual(['s.plain']);
+    const all = [...publishedBy(shape({ allTables: true, viaPartitionRoot: true }), TABLES)].sort();
+    expect(all).toEqual(['inh.child', 'inh.grandchild', 'inh.parent', 'part.tab1', 's.plain']);
+  });
+
+  it('a subscription of several publications: 16+ leaves out the partitions of a root published via it', () => {
+    const leaves = shape({ tables: [table('part.tab1_1')] });
+    const root = shape({ tables: [table('part.tab1')], viaPartitionRoot: true });
+    expect(receivedFrom([leaves, root], TABLES, 160000)).toEqual(['part.tab1']);
+    expect(receivedFrom([leaves, root], TABLES, 150000)).toEqual(['part.tab1', 'part.tab1_1']);
+  });
+
+  it('rows already held: a root whose leaves were received, a leaf whose root was', () => {
+    const leaves = new Set(['part.tab1_1', 'part.tab1_2_1']);
+    expect(alreadyHeld(['part.tab1', 's.plain'], leaves, TABLES)).toEqual(['part.tab1']);
+    expect(alreadyHeld(['part.tab1'], new Set(['part.tab1_1']), TABLES)).toEqual([]);
+    expect(alreadyHeld(['part.tab1_1', 'part.tab1_2_1'], new Set(['part.tab1']), TABLES)).toEqual([
+      'part.tab1_1',
+      'part.tab1_2_1',
+    ]);
+  });
+});
