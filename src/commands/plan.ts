@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { Flags } from '@oclif/core';
 import { SteepCommand } from '../cli/baseCommand.js';
 import { formatFlag, globalFlags, jsonFlag } from '../cli/flags.js';
-import { formatProblem } from '../model/errors.js';
+import { formatProblem, SteepError } from '../model/errors.js';
 import { mermaidBlock } from '../render/graph.js';
 import { renderPlanJson } from '../render/planJson.js';
 import { renderPlanMarkdown } from '../render/planMarkdown.js';
@@ -45,6 +45,11 @@ Exit codes: 0 success (no changes with --detailed-exitcode), 1 error (invalid fi
   async run(): Promise<void> {
     const { flags } = await this.parse(Plan);
     this.colorEnabled(flags);
+    if (flags.graph && (flags.json || flags.format !== 'markdown'))
+      throw new SteepError(
+        'plan.graph_format',
+        '--graph draws into the Markdown plan: add --format markdown',
+      );
     const targets = flags.target ?? [];
     const result = flags.observed
       ? await planFromCapture(flags.config, flags.observed, { targets })

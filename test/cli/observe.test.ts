@@ -118,6 +118,12 @@ describe.each(testVersions())('observe and plan --observed on PostgreSQL %i', (v
     expect(graph.vertices.get('p0')!.cls).toBe('create');
     expect(graph.vertices.get('p1')!.cls).toBe('unmanaged');
 
+    const textGraph = await steep(['plan', '--graph', '--observed', capture(file), '-c', file], {
+      offline: true,
+    });
+    expect(textGraph.code).toBe(1);
+    expect(textGraph.stderr).toBe('error: --graph draws into the Markdown plan: add --format markdown\n');
+
     // a capture of another topology, or a file that is not one, is refused in one sentence
     const other = writeConfig(
       readFileSync(file, 'utf8').replace('topology: observe-test', 'topology: other'),
