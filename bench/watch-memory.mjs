@@ -33,6 +33,9 @@ function heapKb() {
 async function measure(refresh) {
   const samples = [];
   let n = 0;
+  // the loop ends on SIGINT, as under a terminal; the bench's own SIGINT handler stays out of it
+  const handlers = process.listeners('SIGINT');
+  process.removeAllListeners('SIGINT');
   const write = process.stdout.write;
   let bytes = 0;
   process.stdout.write = (chunk) => {
@@ -52,6 +55,7 @@ async function measure(refresh) {
     );
   } finally {
     process.stdout.write = write;
+    for (const h of handlers) process.on('SIGINT', h);
   }
   if (n !== ITERATIONS) throw new Error(`watch stopped after ${n} of ${ITERATIONS} refreshes`);
   if (bytes === 0) throw new Error('watch wrote nothing');
