@@ -19,22 +19,62 @@ export function sha256Hex(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
 
-/** JSON with object keys sorted at every level and `undefined` members left out. */
+/**
+ * JSON with object keys sorted at every level and `undefined` members left out: what
+ * `JSON.stringify` gives of a copy of `value` with every object's keys sorted (an object's own
+ * enumerable keys only, so a Date or a Map is `{}`). Written in one pass: the observed state of
+ * 10 nodes × 500 tables is ~100,000 values, and copying them first doubles the garbage.
+ */
 export function canonicalJson(value: unknown): string {
-  return JSON.stringify(canonicalise(value));
+  // as JSON.stringify: no text at all for these
+  if (value === undefined || typeof value === 'function' || typeof value === 'symbol')
+    return JSON.stringify(value) as unknown as string;
+  const parts: string[] = [];
+  write(value, parts);
+  return parts.join('');
 }
 
-function canonicalise(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map((v) => (v === undefined ? null : canonicalise(v)));
-  if (value !== null && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const key of Object.keys(value).sort()) {
-      const v = (value as Record<string, unknown>)[key];
-      if (v !== undefined) out[key] = canonicalise(v);
+/** Array-index keys (`0`, `17`): a JavaScript object lists them first, in numeric order. */
+function isIndex(key: string): boolean {
+  return /^(0|[1-9][0-9]*)$/.test(key) && Number(key) < 2 ** 32 - 1;
+}
+
+/** The keys in the order an object built by inserting them sorted lists them. */
+function sortedKeys(value: object): string[] {
+  const keys = Object.keys(value).sort();
+  if (!keys.some(isIndex)) return keys;
+  return [...keys.filter(isIndex).sort((a, b) => Number(a) - Number(b)), ...keys.filter((k) => !isIndex(k))];
+}
+
+function write(value: unknown, parts: string[]): void {
+  if (Array.isArray(value)) {
+    parts.push('[');
+    for (let i = 0; i < value.length; i++) {
+      if (i > 0) parts.push(',');
+      const v = value[i];
+      // as JSON.stringify: undefined, functions and symbols in a list are null
+      if (v === undefined || typeof v === 'function' || typeof v === 'symbol') parts.push('null');
+      else write(v, parts);
     }
-    return out;
+    parts.push(']');
+    return;
   }
-  return value;
+  if (value !== null && typeof value === 'object') {
+    parts.push('{');
+    let first = true;
+    for (const key of sortedKeys(value)) {
+      const v = (value as Record<string, unknown>)[key];
+      // as JSON.stringify: members that are undefined, functions or symbols are left out
+      if (v === undefined || typeof v === 'function' || typeof v === 'symbol') continue;
+      if (!first) parts.push(',');
+      first = false;
+      parts.push(JSON.stringify(key), ':');
+      write(v, parts);
+    }
+    parts.push('}');
+    return;
+  }
+  parts.push(JSON.stringify(value) ?? 'null');
 }
 
 export function digestOf(value: unknown): string {
