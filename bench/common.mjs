@@ -1,9 +1,9 @@
 // Shared pieces of the benchmarks: local nodes, timing, the steep CLI, psql, reporting.
 // Benchmarks import the built code (dist/): `npm run bench` builds first.
 import { execFile, spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { quoteLiteral } from '../dist/model/sql.js';
 import { LocalServer } from '../dist/sandbox/localServer.js';
@@ -87,6 +87,40 @@ export function steep(args, { okCodes = [0] } = {}) {
         : reject(new Error(`steep ${args.join(' ')} exited ${code}:\n${out}`)),
     );
   });
+}
+
+/**
+ * Run the built steep CLI under /usr/bin/time: its wall time, the CPU it used (user + system, ms)
+ * and its peak RSS (MB). CPU time is what a loaded machine changes least: report it beside the
+ * wall-time ratios. Rejects as `steep` does.
+ */
+export async function steepMeasured(args, { okCodes = [0] } = {}) {
+  const file = join(mkdtempSync(join(tmpdir(), 'steep-bench-time-')), 'time');
+  try {
+    const t0 = process.hrtime.bigint();
+    const code = await new Promise((resolvePromise, reject) => {
+      const child = spawn(
+        '/usr/bin/time',
+        ['-f', '%U %S %M', '-o', file, process.execPath, join(ROOT, 'bin/run.js'), ...args],
+        {
+          env: { ...process.env, NO_COLOR: '1' },
+          stdio: ['ignore', 'ignore', 'pipe'],
+        },
+      );
+      let err = '';
+      child.stderr.on('data', (d) => (err += d));
+      child.on('close', (c) =>
+        okCodes.includes(c)
+          ? resolvePromise(c)
+          : reject(new Error(`steep ${args.join(' ')} exited ${c}:\n${err}`)),
+      );
+    });
+    const wallMs = Number(process.hrtime.bigint() - t0) / 1e6;
+    const [user, system, rssKb] = readFileSync(file, 'utf8').trim().split('\n').pop().split(' ').map(Number);
+    return { code, wallMs, cpuMs: (user + system) * 1000, rssMb: rssKb / 1024 };
+  } finally {
+    rmSync(dirname(file), { recursive: true, force: true });
+  }
 }
 
 /** Run SQL with psql against a server (the baseline client). */

@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { probeQueries, snapshotQueries } from '../dist/catalog/readNode.js';
-import { inline, median, psql, report, sql, startNodes, steep, tablesDdl, time } from './common.mjs';
+import { inline, median, psql, report, sql, startNodes, steep, steepMeasured, tablesDdl, time } from './common.mjs';
 
 const NODES = 10;
 const TABLES = Number(process.env.BENCH_TABLES ?? 500);
@@ -57,10 +57,15 @@ try {
   const script = `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;\n${queries.map((q) => `${inline(q)};`).join('\n')}\nCOMMIT;`;
 
   const steepMs = [];
+  const steepCpuMs = [];
+  const steepRssMb = [];
   const psqlMs = [];
   const startMs = [];
   for (let r = 0; r < RUNS; r++) {
-    steepMs.push(await time(() => steep(['plan', '-c', config, '--detailed-exitcode'])));
+    const m = await steepMeasured(['plan', '-c', config, '--detailed-exitcode']);
+    steepMs.push(m.wallMs);
+    steepCpuMs.push(m.cpuMs);
+    steepRssMb.push(m.rssMb);
     psqlMs.push(await time(() => Promise.all(servers.map((s) => psql(s, script)))));
     startMs.push(await time(() => steep(['--version'])));
   }
@@ -77,9 +82,11 @@ try {
       baselineMs: Math.round(b),
       ratio: +(s / b).toFixed(2),
       cliStartMs: Math.round(c),
+      steepCpuMs: Math.round(median(steepCpuMs)),
+      steepRssMb: Math.round(Math.max(...steepRssMb)),
       target: { ratio: 1.3, steepMs: 500, cliStartMs: 150 },
     },
-    `plan: ${NODES} nodes × ${TABLES} tables, no changes: steep ${Math.round(s)} ms vs psql ${Math.round(b)} ms = ${(s / b).toFixed(2)}× (target ≤ 1.3× and < 500 ms); CLI start ${Math.round(c)} ms (target ≤ 150 ms)`,
+    `plan: ${NODES} nodes × ${TABLES} tables, no changes: steep ${Math.round(s)} ms vs psql ${Math.round(b)} ms = ${(s / b).toFixed(2)}× (target ≤ 1.3× and < 500 ms); CLI start ${Math.round(c)} ms (target ≤ 150 ms); steep used ${Math.round(median(steepCpuMs))} ms of CPU`,
   );
 } finally {
   await stop();
