@@ -5,7 +5,18 @@ import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { probeQueries, snapshotQueries } from '../dist/catalog/readNode.js';
-import { inline, median, psql, report, sql, startNodes, steep, steepMeasured, tablesDdl, time } from './common.mjs';
+import {
+  inline,
+  median,
+  psql,
+  report,
+  sql,
+  startNodes,
+  steep,
+  steepMeasured,
+  tablesDdl,
+  time,
+} from './common.mjs';
 
 const NODES = 10;
 const TABLES = Number(process.env.BENCH_TABLES ?? 500);
