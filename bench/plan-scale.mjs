@@ -22,7 +22,10 @@ const SIZES = (process.env.BENCH_SIZES ?? '10,30,100').split(',').map(Number);
 const MAX_CONNECTIONS = 16;
 const NODES = Math.max(...SIZES);
 
-const { servers, stop } = await startNodes(SERVERS, { settings: { max_connections: '200' } });
+// the hub's server must take a slot and a walsender for every subscription (the plan's preflight checks)
+const { servers, stop } = await startNodes(SERVERS, {
+  settings: { max_connections: '300', max_replication_slots: '150', max_wal_senders: '150' },
+});
 const work = mkdtempSync(join(tmpdir(), 'steep-bench-scale-'));
 try {
   // one template database with the tables, copied for every node
