@@ -31,6 +31,9 @@ export interface Chunk {
 export interface ChunkResult {
   rows: number;
   bytes: number;
+  /** a file sink: the file written and its SHA-256 */
+  file?: string;
+  sha256?: string;
 }
 
 /** Where a chunk's COPY data goes; `write` resolves once the chunk is durable. */
@@ -39,7 +42,12 @@ export interface ChunkSink {
 }
 
 export interface ChunkWriter {
-  write(chunk: Chunk, data: Readable, binary: boolean): Promise<ChunkResult>;
+  /** `rows` may be left out: the engine takes it from the COPY's own count */
+  write(
+    chunk: Chunk,
+    data: Readable,
+    binary: boolean,
+  ): Promise<Omit<ChunkResult, 'rows'> & { rows?: number }>;
   close(): Promise<void>;
 }
 
@@ -160,8 +168,8 @@ export async function runCopy(run: CopyRun): Promise<void> {
             const out = source.query(copyTo(copyOutSql(chunk.table, chunk, run.binary)));
             const count = counter(run.onBytes);
             out.on('error', (e) => count.destroy(e));
-            const result = await writer.write(chunk, out.pipe(count), run.binary);
-            run.onChunk?.(chunk, result);
+            const written = await writer.write(chunk, out.pipe(count), run.binary);
+            run.onChunk?.(chunk, { ...written, rows: written.rows ?? out.rowCount });
             break;
           } catch (err) {
             await source?.end().catch(() => {});

@@ -316,6 +316,17 @@ export function ownCopyPending(
 }
 
 /**
+ * An existing two-phase subscription waiting for `steep snapshot apply` (which loads the
+ * snapshot, starts its origin at the slot's consistent point and enables it): disabled, not
+ * yet past copying. Its `enabled` belongs to snapshot apply, not to an in-place alter.
+ */
+export function twoPhasePending(node: ObservedNode, d: SubscriptionSpec, o: ObservedSubscription): boolean {
+  if (d.init.method !== 'two-phase' || o.enabled) return false;
+  const state = recordedState(node, d.name);
+  return state === 'uninitialized' || state === 'preparing' || state === 'copying' || state === 'failed';
+}
+
+/**
  * An existing manual subscription still waiting for its origin advance and ENABLE: disabled,
  * not yet synchronized, with a prepared slot. Its `enabled` belongs to the init step, not to an
  * in-place alter.
@@ -456,6 +467,7 @@ export function planInitOfExisting(
     });
     return;
   }
+  if (twoPhasePending(node, d, o)) return;
   if (ownCopyPending(ctx, node, d, o)) {
     addInitStep(ctx, d, node, {
       after,

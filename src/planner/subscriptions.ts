@@ -27,6 +27,7 @@ import {
   ownCopyPending,
   planInitAfterCreate,
   planInitOfExisting,
+  twoPhasePending,
 } from './init.js';
 import { publicationRef } from './publications.js';
 import { prepareSlot } from './slots.js';
@@ -382,7 +383,10 @@ function planChange(
   const changes: Change[] = [];
   const replaceBecause: string[] = [];
   // a manual init waiting for its origin advance: its init step enables it, not an ALTER here
-  const desiredEnabled = manualPending(node, d, o) || ownCopyPending(ctx, node, d, o) ? o.enabled : d.enabled;
+  const desiredEnabled =
+    manualPending(node, d, o) || ownCopyPending(ctx, node, d, o) || twoPhasePending(node, d, o)
+      ? o.enabled
+      : d.enabled;
 
   if (o.from === '') {
     ctx.warn(

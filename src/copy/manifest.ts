@@ -1,0 +1,159 @@
+import { createHash } from 'node:crypto';
+import {
+  createReadStream,
+  createWriteStream,
+  existsSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
+import { SteepError } from '../model/errors.js';
+import type { Chunk, ChunkSink, ChunkWriter } from './engine.js';
+
+/**
+ * A two-phase snapshot on disk (SPEC §9): one file per table or key range, `schema.sql`, and
+ * `manifest.json`, which says what the files hold (topology, subscription, slot, consistent
+ * LSN, server versions, per table its columns, row filter, ranges, and per file its rows,
+ * bytes and SHA-256) and the sequences' values. A file is listed with its checksum only once
+ * it is complete (written under a temporary name, then renamed), so an interrupted generate
+ * knows exactly which files to keep.
+ */
+
+export const MANIFEST = 'manifest.json';
+export const SCHEMA_FILE = 'schema.sql';
+export const FORMAT_VERSION = 1;
+
+export interface ManifestFile {
+  chunk: number;
+  lower: string | null;
+  upper: string | null;
+  estimatedBytes: number;
+  /** null until written */
+  file: string | null;
+  rows: number | null;
+  bytes: number | null;
+  sha256: string | null;
+}
+
+export interface ManifestTable {
+  schema: string;
+  name: string;
+  columns: Array<{ name: string; type: string; builtin: boolean }>;
+  rowFilter: string | null;
+  key: { column: string; type: string } | null;
+  files: ManifestFile[];
+}
+
+export interface Manifest {
+  formatVersion: number;
+  steepVersion: string;
+  createdAt: string;
+  completedAt: string | null;
+  topology: string;
+  subscription: string;
+  publisher: string;
+  subscriber: string;
+  publications: string[];
+  slot: string;
+  lsn: string;
+  snapshot: string;
+  serverVersion: number;
+  subscriberServerVersion: number;
+  format: 'binary' | 'text';
+  compress: 'gzip' | 'none';
+  schemaFile: { file: string; sha256: string } | null;
+  sequences: Array<{ schema: string; name: string; value: string | null }>;
+  tables: ManifestTable[];
+}
+
+export function readManifest(dir: string): Manifest | null {
+  const path = join(dir, MANIFEST);
+  if (!existsSync(path)) return null;
+  let m: Manifest;
+  try {
+    m = JSON.parse(readFileSync(path, 'utf8')) as Manifest;
+  } catch (err) {
+    throw new SteepError(
+      'snapshot.manifest_invalid',
+      `${path} is not a steep snapshot manifest: ${(err as Error).message}`,
+    );
+  }
+  if (m?.formatVersion !== FORMAT_VERSION || !Array.isArray(m.tables) || typeof m.lsn !== 'string') {
+    throw new SteepError(
+      'snapshot.manifest_invalid',
+      `${path} is not a steep snapshot manifest of format ${FORMAT_VERSION} (formatVersion ${String(m?.formatVersion)})`,
+    );
+  }
+  return m;
+}
+
+/** Written whole under a temporary name, then renamed: a reader never sees half a manifest. */
+export function writeManifest(dir: string, m: Manifest): void {
+  const tmp = join(dir, `${MANIFEST}.tmp`);
+  writeFileSync(tmp, `${JSON.stringify(m, null, 2)}\n`);
+  renameSync(tmp, join(dir, MANIFEST));
+}
+
+export async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  await pipeline(createReadStream(path), hash);
+  return hash.digest('hex');
+}
+
+/** The file name of a chunk: `public.orders.3.copy.gz`, safe for any table name. */
+export function chunkFileName(
+  t: { schema: string; name: string },
+  chunk: number,
+  compress: 'gzip' | 'none',
+): string {
+  const safe = (s: string) => encodeURIComponent(s).replace(/\./g, '%2E');
+  return `${safe(t.schema)}.${safe(t.name)}.${chunk}.copy${compress === 'gzip' ? '.gz' : ''}`;
+}
+
+/** Does the file exist with the size and checksum the manifest lists? */
+export async function fileIntact(dir: string, f: ManifestFile): Promise<string | null> {
+  if (!f.file || !f.sha256) return 'not written';
+  const path = join(dir, f.file);
+  if (!existsSync(path)) return 'missing';
+  if (f.bytes !== null && statSync(path).size !== f.bytes)
+    return `${statSync(path).size} bytes instead of ${f.bytes} (truncated?)`;
+  const sum = await sha256File(path);
+  return sum === f.sha256 ? null : 'its SHA-256 differs from the manifest (corrupted)';
+}
+
+/** The file sink of `snapshot generate`: each chunk to its own file, hashed as written. */
+export class FileSink implements ChunkSink {
+  constructor(
+    private readonly dir: string,
+    private readonly compress: 'gzip' | 'none',
+  ) {}
+
+  async open(): Promise<ChunkWriter> {
+    return {
+      write: async (chunk: Chunk, data: Readable) => {
+        const file = chunkFileName(chunk.table, chunk.index, this.compress);
+        const tmp = join(this.dir, `${file}.partial`);
+        const hash = createHash('sha256');
+        let bytes = 0;
+        const out = createWriteStream(tmp);
+        const tap = async function* (source: AsyncIterable<Buffer>) {
+          for await (const b of source) {
+            hash.update(b);
+            bytes += b.length;
+            yield b;
+          }
+        };
+        if (this.compress === 'gzip') await pipeline(data, createGzip(), tap, out);
+        else await pipeline(data, tap, out);
+        renameSync(tmp, join(this.dir, file));
+        return { bytes, file, sha256: hash.digest('hex') };
+      },
+      close: async () => {},
+    };
+  }
+}

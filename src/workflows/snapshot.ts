@@ -1,0 +1,53 @@
+import { loadTopology } from '../config/load.js';
+import {
+  type ApplyResult,
+  applySnapshot,
+  type DeleteResult,
+  deleteSnapshot,
+  type GenerateResult,
+  generateSnapshot,
+  listSnapshots,
+  type SnapshotListing,
+  twoPhaseSubscription,
+} from '../copy/twoPhase.js';
+import type { EventSink } from '../executors/events.js';
+import type { Problem } from '../model/errors.js';
+
+/**
+ * `steep snapshot generate | apply | list | delete` (SPEC §4, §9): load steep.yaml and run the
+ * two-phase step; the copy engine does the work.
+ */
+
+export async function snapshotGenerate(
+  configPath: string,
+  subscription: string,
+  opts: { dir: string; compress: 'gzip' | 'none'; parallel?: number; onEvent: EventSink },
+): Promise<GenerateResult & { configWarnings: Problem[] }> {
+  const { topology, warnings } = await loadTopology(configPath);
+  const d = twoPhaseSubscription(topology, subscription);
+  return { ...(await generateSnapshot(topology, d, opts)), configWarnings: warnings };
+}
+
+export async function snapshotApply(
+  configPath: string,
+  subscription: string,
+  opts: { dir: string; parallel?: number; wait: boolean; onEvent: EventSink },
+): Promise<ApplyResult & { configWarnings: Problem[] }> {
+  const { topology, warnings } = await loadTopology(configPath);
+  const d = twoPhaseSubscription(topology, subscription);
+  return { ...(await applySnapshot(topology, d, opts)), configWarnings: warnings };
+}
+
+export async function snapshotList(configPath: string, dir: string): Promise<SnapshotListing[]> {
+  const { topology } = await loadTopology(configPath);
+  return listSnapshots(topology, dir);
+}
+
+export async function snapshotDelete(
+  configPath: string,
+  dir: string,
+  allowDestroy: boolean,
+): Promise<DeleteResult> {
+  const { topology } = await loadTopology(configPath);
+  return deleteSnapshot(topology, dir, allowDestroy);
+}
