@@ -172,7 +172,7 @@ describe("snapshot init with steep's own copy", () => {
     expect(left).toEqual([]);
     const again = await steep(['plan', '--detailed-exitcode'], path);
     expect(again.code, again.stdout + again.stderr).toBe(0);
-  });
+  }, 240_000);
 
   it('a SIGKILLed copy resumes after the chunks it finished, at the same snapshot', async () => {
     const east = cluster().node('east');
@@ -241,5 +241,5 @@ describe("snapshot init with steep's own copy", () => {
       10_000,
       'the snapshot holder to let go',
     );
-  });
+  }, 240_000);
 });

@@ -184,5 +184,5 @@ describe('two-phase init through snapshot generate and apply', () => {
     expect((await east.query(`SELECT 1 FROM pg_replication_slots WHERE slot_name = 'west_tp'`)).length).toBe(
       1,
     );
-  });
+  }, 240_000);
 });
