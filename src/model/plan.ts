@@ -10,7 +10,9 @@ export type Reason =
   | 'cannot-alter'
   | 'removed-from-config'
   | 'schema-mismatch'
-  | 'not-initialised';
+  | 'not-initialised'
+  /** `steep init cancel`, or a prepared slot that could not be recorded: undo an init */
+  | 'init-undone';
 
 export type Hazard =
   | 'drops-object'
@@ -32,6 +34,8 @@ export type StepKind =
   | 'subscription-drop'
   | 'slot-drop'
   | 'table-sync'
+  /** `steep init cancel`: empty the tables a cancelled copy filled */
+  | 'table-truncate'
   /** follow (and for `manual`, complete) a subscription's init until it is synchronized */
   | 'subscription-init';
 

@@ -4,12 +4,12 @@ import { SteepError } from '../model/errors.js';
 import type { InitState } from '../model/initState.js';
 import { compareLsn, isLsn, normaliseLsn } from '../model/lsn.js';
 import type { Change, Hazard, Statement } from '../model/plan.js';
-import { displayTable, quoteLiteral, quoteTable } from '../model/sql.js';
+import { displayTable, quoteLiteral } from '../model/sql.js';
 import type { SubscriptionSpec, TableName, Topology } from '../model/topology.js';
 import { DEFAULT_SPLIT_ABOVE, qualifiedName } from '../model/topology.js';
 import { compareText, listText, PHASE, type PlanContext, sortedKeys, stepKey } from './context.js';
 import { digestOf } from './digest.js';
-import { alterSubscriptionSql, tx } from './sqlBuild.js';
+import { alterSubscriptionSql, truncateTablesSql, tx } from './sqlBuild.js';
 import { receivedAfterPlan } from './subscriptionTables.js';
 
 /**
@@ -181,7 +181,7 @@ export function existingData(ctx: PlanContext, d: SubscriptionSpec, node: Observ
   }
   return {
     ok: true,
-    statements: [tx(`TRUNCATE TABLE ${held.map(quoteTable).join(', ')}`)],
+    statements: [tx(truncateTablesSql(held))],
     hazards: ['truncates-data'],
     changes: [{ path: 'init.truncate', before: null, after: names }],
   };

@@ -6,6 +6,7 @@ import type {
   PublishOperation,
   SubscriptionOptionName,
   SubscriptionOptions,
+  TableName,
 } from '../model/topology.js';
 import { OPTION_SQL_NAME, SUBSCRIPTION_OPTIONS } from './defaults.js';
 
@@ -95,8 +96,8 @@ export function alterPublicationParametersSql(name: string, params: PublicationP
   return `ALTER PUBLICATION ${quoteIdent(name)} SET (${publicationParameters(params)})`;
 }
 
-export function dropPublicationSql(name: string): string {
-  return `DROP PUBLICATION ${quoteIdent(name)}`;
+export function dropPublicationSql(name: string, ifExists = false): string {
+  return `DROP PUBLICATION ${ifExists ? 'IF EXISTS ' : ''}${quoteIdent(name)}`;
 }
 
 export function commentOnSql(kind: 'PUBLICATION' | 'SUBSCRIPTION', name: string, comment: string): string {
@@ -181,6 +182,29 @@ export function refreshSubscriptionSql(name: string, copyData: boolean): string 
 
 export function dropSubscriptionSql(name: string): string {
   return `DROP SUBSCRIPTION ${quoteIdent(name)}`;
+}
+
+/**
+ * Drop a subscription. With its slot (`drop`), DROP SUBSCRIPTION connects to the publisher and
+ * drops the slot there, which PostgreSQL refuses inside a transaction block. `detach`: the
+ * publisher cannot drop it now, so the subscription is disabled and let go of its slot first
+ * (the slot stays). `none`: it has no slot (slot_name = NONE). `disableFirst` stops its workers
+ * before the drop (init cancel).
+ */
+export function dropSubscriptionStatements(
+  name: string,
+  slot: 'drop' | 'detach' | 'none',
+  disableFirst = false,
+): Statement[] {
+  const disable = tx(alterSubscriptionSql(name, 'DISABLE'));
+  if (slot === 'detach')
+    return [disable, tx(alterSubscriptionSql(name, 'SET (slot_name = NONE)')), tx(dropSubscriptionSql(name))];
+  const drop = slot === 'drop' ? nonTx(dropSubscriptionSql(name)) : tx(dropSubscriptionSql(name));
+  return disableFirst ? [disable, drop] : [drop];
+}
+
+export function truncateTablesSql(tables: readonly TableName[]): string {
+  return `TRUNCATE TABLE ${tables.map(quoteTable).join(', ')}`;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -35,7 +35,7 @@ import {
   alterSubscriptionSql,
   commentOnSql,
   createSubscriptionSql,
-  dropSubscriptionSql,
+  dropSubscriptionStatements,
   nonTx,
   refreshSubscriptionSql,
   setSubscriptionOptionsSql,
@@ -210,7 +210,7 @@ interface DropPlan {
  * publisher is known to be down that would fail, so the slot is detached first and left there.
  */
 function dropStatements(ctx: PlanContext, o: ObservedSubscription, subscriber: string): DropPlan {
-  if (o.slotNone) return { statements: [tx(dropSubscriptionSql(o.name))], dropsSlot: false };
+  if (o.slotNone) return { statements: dropSubscriptionStatements(o.name, 'none'), dropsSlot: false };
   if (ctx.unreachable(o.from)) {
     ctx.warn(
       'slot-left',
@@ -218,16 +218,9 @@ function dropStatements(ctx: PlanContext, o: ObservedSubscription, subscriber: s
         `where it retains WAL until dropped; once ${o.from} is back, run SELECT pg_drop_replication_slot('${o.slot}') there`,
       { address: subscriptionAddress(o.name), node: subscriber },
     );
-    return {
-      statements: [
-        tx(alterSubscriptionSql(o.name, 'DISABLE')),
-        tx(alterSubscriptionSql(o.name, 'SET (slot_name = NONE)')),
-        tx(dropSubscriptionSql(o.name)),
-      ],
-      dropsSlot: false,
-    };
+    return { statements: dropSubscriptionStatements(o.name, 'detach'), dropsSlot: false };
   }
-  return { statements: [nonTx(dropSubscriptionSql(o.name))], dropsSlot: true };
+  return { statements: dropSubscriptionStatements(o.name, 'drop'), dropsSlot: true };
 }
 
 function publisherSlot(ctx: PlanContext, publisher: string, slot: string) {

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { loadTopology } from '../config/load.js';
 import { withClient } from '../db/connect.js';
 import { type Problem, SteepError } from '../model/errors.js';
-import type { Topology } from '../model/topology.js';
+import type { ConnectionSpec, Topology } from '../model/topology.js';
 import { type SandboxUpNode, startSandbox } from './sandbox.js';
 
 /** Seeds nodes that host publications; subscriber-only nodes get the table definitions without rows. */
@@ -84,4 +84,47 @@ export async function runQuickstart(configPath = quickstartConfigPath()): Promis
     if (existsSync(file)) seeded.push(await seed(topology, n.node, file));
   }
   return { configPath, topology, warnings, nodes, seeded };
+}
+
+async function waitForRow(
+  q: () => Promise<Record<string, unknown> | undefined>,
+  timeoutMs: number,
+): Promise<Record<string, unknown>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const row = await q();
+    if (row) return row;
+    if (Date.now() > deadline) {
+      throw new SteepError(
+        'demo.replication',
+        `the row inserted on the publisher did not arrive within ${timeoutMs / 1000} s`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/**
+ * The demo's proof of replication: a row inserted into the quickstart's `public.customers` on
+ * the publisher, read back on the subscriber (waiting up to 30 s for it).
+ */
+export async function insertAndReadBack(
+  publisher: { name: string; connection: ConnectionSpec },
+  subscriber: { name: string; connection: ConnectionSpec },
+  note: string,
+): Promise<Record<string, unknown>> {
+  const inserted = await withClient(publisher.connection, { node: publisher.name }, async (c) => {
+    const { rows } = await c.query<{ id: number }>(
+      "INSERT INTO public.customers (id, name, region) SELECT coalesce(max(id), 0) + 1, $1, 'eu' FROM public.customers RETURNING id",
+      [note],
+    );
+    return rows[0]!.id;
+  });
+  return withClient(subscriber.connection, { node: subscriber.name }, (c) =>
+    waitForRow(
+      async () =>
+        (await c.query('SELECT id, name, region FROM public.customers WHERE id = $1', [inserted])).rows[0],
+      30_000,
+    ),
+  );
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
+import { lockedSessions } from '../db/lockedSession.js';
 import type { EventSink } from '../executors/events.js';
 import { runStep, stepError } from '../executors/runStep.js';
 import { runGraph, type ScheduleOutcome } from '../executors/schedule.js';
@@ -10,13 +11,11 @@ import type { InitProgress } from '../model/initState.js';
 import type { Plan, Step } from '../model/plan.js';
 import type { Topology } from '../model/topology.js';
 import { count } from '../render/count.js';
-import { toJsonPlan } from '../render/planJson.js';
 import { ApplyLog, closeInterruptedSteps, hasApplyLog } from '../state/applyLog.js';
 import { saveSubscribedFingerprints } from './fingerprints.js';
 import { InitRunner } from './init.js';
-import { lockedSessions } from './lockedSession.js';
 import { recordSettledObjects } from './objectDigests.js';
-import { staleness } from './savedPlan.js';
+import { asSaved, staleness } from './savedPlan.js';
 import { emitSchemaMismatches, syncAppliedEvent } from './schema.js';
 
 export interface ApplyOptions {
@@ -103,7 +102,7 @@ function watchSlotWait(topology: Topology, step: Step, onEvent: EventSink): (() 
 
 /** A plan that is no longer what the nodes need, now that they are locked: nothing runs. */
 function refuseStale(plan: Plan, fresh: Plan): void {
-  const reasons = staleness(toJsonPlan(plan), fresh);
+  const reasons = staleness(asSaved(plan), fresh);
   if (reasons.length === 0) return;
   throw new SteepError(
     'apply.stale_plan',

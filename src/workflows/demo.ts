@@ -1,8 +1,6 @@
-import { withClient } from '../db/connect.js';
 import type { EventSink } from '../executors/events.js';
-import { SteepError } from '../model/errors.js';
 import type { Plan } from '../model/plan.js';
-import { type QuickstartResult, runQuickstart } from '../sandbox/quickstart.js';
+import { insertAndReadBack, type QuickstartResult, runQuickstart } from '../sandbox/quickstart.js';
 import { type ApplyOutcome, applyPlan } from './apply.js';
 import { makePlan } from './plan.js';
 
@@ -14,24 +12,6 @@ export interface DemoReport {
   /** the row inserted on the publisher, as read back on the subscriber */
   replicated: { publisher: string; subscriber: string; row: Record<string, unknown>; ms: number };
   replan: Plan;
-}
-
-async function waitForRow(
-  q: () => Promise<Record<string, unknown> | undefined>,
-  timeoutMs: number,
-): Promise<Record<string, unknown>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const row = await q();
-    if (row) return row;
-    if (Date.now() > deadline) {
-      throw new SteepError(
-        'demo.replication',
-        `the row inserted on the publisher did not arrive within ${timeoutMs / 1000} s`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 /**
@@ -49,20 +29,7 @@ export async function runDemo(onEvent: EventSink): Promise<DemoReport> {
   const subscriber = topology.nodes[sub.node]!;
   const note = `demo ${new Date().toISOString()}`;
   const t0 = Date.now();
-  const inserted = await withClient(publisher.connection, { node: publisher.name }, async (c) => {
-    const { rows } = await c.query<{ id: number }>(
-      "INSERT INTO public.customers (id, name, region) SELECT coalesce(max(id), 0) + 1, $1, 'eu' FROM public.customers RETURNING id",
-      [note],
-    );
-    return rows[0]!.id;
-  });
-  const row = await withClient(subscriber.connection, { node: subscriber.name }, (c) =>
-    waitForRow(
-      async () =>
-        (await c.query('SELECT id, name, region FROM public.customers WHERE id = $1', [inserted])).rows[0],
-      30_000,
-    ),
-  );
+  const row = await insertAndReadBack(publisher, subscriber, note);
   const replicated = { publisher: publisher.name, subscriber: subscriber.name, row, ms: Date.now() - t0 };
   const { plan: replan } = await makePlan(quickstart.configPath);
   return { quickstart, plan, applied, replicated, replan };

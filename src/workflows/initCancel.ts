@@ -1,26 +1,27 @@
-import type pg from 'pg';
+import { readSubscribedTables, readSubscriptionSlot } from '../catalog/subscriptionOnNode.js';
 import { loadTopology } from '../config/load.js';
+import { lockedSessions } from '../db/lockedSession.js';
 import { mask } from '../db/mask.js';
 import type { EventSink } from '../executors/events.js';
 import { stateChangeEvent } from '../executors/initFollow.js';
+import { dropPreparedSlot } from '../executors/preparedSlot.js';
+import { runStep, type StepContext } from '../executors/runStep.js';
 import type { Problem } from '../model/errors.js';
 import { SteepError } from '../model/errors.js';
-import { quoteIdent, quoteLiteral, quoteTable } from '../model/sql.js';
-import type { SubscriptionSpec, TableName } from '../model/topology.js';
-import { qualifiedName } from '../model/topology.js';
-import { temporaryPublications } from '../planner/reinit.js';
+import type { Step } from '../model/plan.js';
+import type { SubscriptionSpec } from '../model/topology.js';
+import { planInitCancel } from '../planner/initCancel.js';
 import { count } from '../render/count.js';
 import { InitProgressStore } from '../state/initProgress.js';
 import { InitSlotStore } from '../state/initSlots.js';
 import { hasInitTables, SubscriptionStateStore } from '../state/subscriptionState.js';
-import { PREPARE_APPLICATION_NAME } from './initPrepare.js';
-import { lockedSessions } from './lockedSession.js';
 
 /**
  * `steep init cancel SUBSCRIPTION` (SPEC §9, SC-006): stop an init and leave nothing behind —
  * the subscription and its slot (and PostgreSQL's table-sync slots) dropped, the tables its copy
  * filled truncated, a prepared slot dropped, the state back to `uninitialized` — within 30 s.
- * Takes apply's advisory lock on both nodes, so it never races an apply.
+ * Takes apply's advisory lock on both nodes, so it never races an apply; reads what holds
+ * under it, and runs the planner's steps (planner/initCancel.ts) through the executors.
  */
 
 /** Every statement of a cancel gives up after this long; the whole cancel stays well inside 30 s. */
@@ -42,63 +43,32 @@ export interface CancelResult {
   configWarnings: Problem[];
 }
 
-async function subscribedTables(client: pg.Client, name: string): Promise<TableName[]> {
-  const { rows } = await client.query<{ schema: string; name: string }>(
-    `SELECT n.nspname::text AS schema, c.relname::text AS name
-       FROM pg_catalog.pg_subscription s
-       JOIN pg_catalog.pg_subscription_rel sr ON sr.srsubid = s.oid
-       JOIN pg_catalog.pg_class c ON c.oid = sr.srrelid
-       JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-      WHERE s.subname = $1 AND s.subdbid = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = current_database())
-      ORDER BY 1, 2`,
-    [name],
-  );
-  return rows;
-}
-
-async function subscriptionExists(client: pg.Client, name: string): Promise<{ slot: string | null } | null> {
-  const { rows } = await client.query<{ slot: string | null }>(
-    `SELECT subslotname::text AS slot FROM pg_catalog.pg_subscription
-      WHERE subname = $1 AND subdbid = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = current_database())`,
-    [name],
-  );
-  return rows[0] ?? null;
-}
-
 function pgMessage(err: unknown): string {
   const e = err as { message?: string; hint?: string };
   return mask(`${e.message ?? String(err)}${e.hint ? ` (${e.hint})` : ''}`);
 }
 
-/** Drop a slot nothing should use any more; a `steep init prepare --hold` still holding it is ended first. */
-async function dropPreparedSlot(client: pg.Client, slot: string): Promise<boolean> {
-  const { rows } = await client.query<{ active_pid: number | null; application_name: string | null }>(
-    `SELECT s.active_pid, a.application_name FROM pg_catalog.pg_replication_slots s
-       LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = s.active_pid
-      WHERE s.slot_name = $1`,
-    [slot],
-  );
-  const r = rows[0];
-  if (!r) return false;
-  if (r.active_pid !== null) {
-    if (r.application_name !== PREPARE_APPLICATION_NAME) {
-      throw new SteepError(
-        'init.slot_in_use',
-        `slot ${slot} is in use by pid ${r.active_pid} (${r.application_name || 'no application_name'}), not by steep init prepare; stop that consumer and cancel again`,
-      );
-    }
-    await client.query('SELECT pg_catalog.pg_terminate_backend($1)', [r.active_pid]);
-    for (let i = 0; i < 50; i++) {
-      const { rows: still } = await client.query<{ active: boolean }>(
-        'SELECT active FROM pg_catalog.pg_replication_slots WHERE slot_name = $1',
-        [slot],
-      );
-      if (!still[0]?.active) break;
-      await new Promise((res) => setTimeout(res, 100));
-    }
+/**
+ * Run one of the cancel's steps; PostgreSQL's refusal becomes `init.cancel_failed` with `failed`'s
+ * sentence (its message and hint).
+ */
+async function run<T>(
+  work: () => Promise<T>,
+  step: Step,
+  failed: (pgText: string) => string,
+  address: string,
+): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    const pgErr = err instanceof SteepError ? (err.code.startsWith('apply.') ? err.cause : null) : err;
+    if (pgErr === null || pgErr === undefined) throw err;
+    throw new SteepError('init.cancel_failed', failed(pgMessage(pgErr)), {
+      node: step.node,
+      address,
+      cause: pgErr,
+    });
   }
-  await client.query(`SELECT pg_catalog.pg_drop_replication_slot(${quoteLiteral(slot)})`);
-  return true;
 }
 
 export async function cancelInit(
@@ -130,92 +100,80 @@ export async function cancelInit(
     const stateTables = await hasInitTables(c, schema);
     const states = new SubscriptionStateStore(schema, d.node);
     const recorded = stateTables ? await states.get(c, d.name) : null;
-    const previous = recorded?.state ?? 'uninitialized';
-    if (previous === 'synchronized' || previous === 'diverged') {
-      throw new SteepError(
-        'init.nothing_to_cancel',
-        `subscription ${d.name} on ${d.node} is ${previous}: there is no init to cancel, and cancelling would drop it and ` +
-          `truncate its tables; to remove it, take it out of steep.yaml and run steep apply --allow-destroy`,
-        { node: d.node, address },
-      );
-    }
     const prepared = stateTables ? await new InitSlotStore(schema, d.node).forSubscription(c, d.name) : null;
-    const existing = await subscriptionExists(c, d.name);
+    const existing = await readSubscriptionSlot(c, d.name);
+    const plan = planInitCancel(d, {
+      previous: recorded?.state ?? 'uninitialized',
+      existing,
+      tables: existing && d.init.method === 'snapshot' ? await readSubscribedTables(c, d.name) : [],
+      preparedSlot: prepared?.slot ?? null,
+      publisherReachable: pub !== null,
+    });
     const result: CancelResult = {
       subscription: d.name,
       node: d.node,
       from: d.from,
-      previousState: previous,
+      previousState: recorded?.state ?? 'uninitialized',
       droppedSubscription: false,
       droppedSlot: null,
       truncated: [],
-      slotLeft: null,
+      slotLeft: plan.slotLeft,
       durationMs: 0,
       configWarnings: warnings,
     };
+    const ctx = (node: string): StepContext => ({
+      node,
+      lockTimeoutMs: LOCK_TIMEOUT_MS,
+      statementTimeoutMs: STATEMENT_TIMEOUT_MS,
+      fillSecrets: (sql) => sql,
+    });
 
-    if (existing) {
-      const tables = d.init.method === 'snapshot' ? await subscribedTables(c, d.name) : [];
-      try {
-        await c.query(`ALTER SUBSCRIPTION ${quoteIdent(d.name)} DISABLE`);
-        if (existing.slot !== null && !pub) {
-          // the publisher cannot drop its slot now: detach it and say so
-          await c.query(`ALTER SUBSCRIPTION ${quoteIdent(d.name)} SET (slot_name = NONE)`);
-          result.slotLeft = existing.slot;
-        }
-        await c.query(`DROP SUBSCRIPTION ${quoteIdent(d.name)}`);
-      } catch (err) {
-        throw new SteepError(
-          'init.cancel_failed',
-          `cannot drop subscription ${d.name} on ${d.node}: ${pgMessage(err)}`,
-          {
-            node: d.node,
-            address,
-            cause: err,
-          },
-        );
-      }
+    if (plan.drop) {
+      const drop = plan.drop;
+      await run(
+        () => runStep(c, drop, ctx(d.node)),
+        drop,
+        (why) => `cannot drop subscription ${d.name} on ${d.node}: ${why}`,
+        address,
+      );
       result.droppedSubscription = true;
-      if (existing.slot !== null && result.slotLeft === null) result.droppedSlot = existing.slot;
-      if (tables.length > 0) {
-        try {
-          await c.query(`TRUNCATE TABLE ${tables.map(quoteTable).join(', ')}`);
-        } catch (err) {
-          throw new SteepError(
-            'init.cancel_failed',
-            `subscription ${d.name} was dropped, but truncating what it copied on ${d.node} failed: ${pgMessage(err)}; ` +
-              `truncate ${tables.map(qualifiedName).join(', ')} by hand`,
-            { node: d.node, address, cause: err },
-          );
-        }
-        result.truncated = tables.map(qualifiedName);
-      }
+      result.droppedSlot = plan.droppedWithSubscription;
     }
-    // a prepared slot no subscription took over yet (manual), or one left by a subscription dropped by hand
-    const slot = prepared?.slot ?? (existing ? null : d.init.method === 'manual' ? d.slot : null);
-    if (slot !== null && result.droppedSlot === null) {
-      if (pub) {
-        try {
-          if (await dropPreparedSlot(pub, slot)) result.droppedSlot = slot;
-        } catch (err) {
-          if (err instanceof SteepError) throw err;
-          throw new SteepError(
-            'init.cancel_failed',
-            `cannot drop slot ${slot} on ${d.from}: ${pgMessage(err)}`,
-            {
-              node: d.from,
-              address,
-              cause: err,
-            },
-          );
-        }
-      } else result.slotLeft = slot;
+    if (plan.truncate) {
+      const truncate = plan.truncate;
+      await run(
+        () => runStep(c, truncate, ctx(d.node)),
+        truncate,
+        (why) =>
+          `subscription ${d.name} was dropped, but truncating what it copied on ${d.node} failed: ${why}; ` +
+          `truncate ${plan.truncated.join(', ')} by hand`,
+        address,
+      );
+      result.truncated = plan.truncated;
     }
-
-    // an interrupted steep reinit's temporary publications
-    if (pub)
-      for (const t of temporaryPublications(d.name, d.publications.length))
-        await pub.query(`DROP PUBLICATION IF EXISTS ${quoteIdent(t)}`);
+    if (plan.slotDrop && plan.preparedSlot !== null && pub) {
+      const slotDrop = plan.slotDrop;
+      const slot = plan.preparedSlot;
+      if (
+        await run(
+          () => dropPreparedSlot(pub, slotDrop, slot, ctx(d.from)),
+          slotDrop,
+          (why) => `cannot drop slot ${slot} on ${d.from}: ${why}`,
+          address,
+        )
+      )
+        result.droppedSlot = slot;
+    }
+    if (plan.reinitCleanup && pub) {
+      const cleanup = plan.reinitCleanup;
+      await run(
+        () => runStep(pub, cleanup, ctx(d.from)),
+        cleanup,
+        (why) =>
+          `cannot drop the temporary publications of an interrupted reinit of ${d.name} on ${d.from}: ${why}`,
+        address,
+      );
+    }
 
     if (stateTables) {
       const changes = await states.transition(c, d.name, 'uninitialized', {

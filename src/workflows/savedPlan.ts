@@ -1,9 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
+import { maskDeep } from '../db/mask.js';
 import { SteepError } from '../model/errors.js';
 import type { Plan } from '../model/plan.js';
-import { type JsonPlan, toJsonPlan } from '../render/planJson.js';
+import { type PlanFile, toPlanFile } from '../model/planFile.js';
 
 const schemaUrl = new URL('../../schemas/plan.schema.json', import.meta.url);
 
@@ -20,8 +21,13 @@ async function validatePlanJson(value: unknown): Promise<string | null> {
   return errors.map((e) => `${e.instancePath || '/'} ${e.message ?? ''}`).join('; ');
 }
 
+/** The plan as `plan --out` saves it: the document, masked. */
+export function asSaved(plan: Plan): PlanFile {
+  return maskDeep(toPlanFile(plan));
+}
+
 /** Read a plan saved by `steep plan --out`, checked against schemas/plan.schema.json. */
-export async function readSavedPlan(path: string): Promise<JsonPlan> {
+export async function readSavedPlan(path: string): Promise<PlanFile> {
   let value: unknown;
   try {
     value = JSON.parse(await readFile(path, 'utf8'));
@@ -33,15 +39,15 @@ export async function readSavedPlan(path: string): Promise<JsonPlan> {
   }
   const invalid = await validatePlanJson(value);
   if (invalid) throw new SteepError('plan.invalid', `${path} is not a steep plan: ${invalid}`);
-  return value as JsonPlan;
+  return value as PlanFile;
 }
 
 /**
  * What changed between a saved plan and the plan the same file gives now. Empty: the saved
  * plan is exactly what will run.
  */
-export function staleness(saved: JsonPlan, fresh: Plan): string[] {
-  const now = toJsonPlan(fresh);
+export function staleness(saved: PlanFile, fresh: Plan): string[] {
+  const now = asSaved(fresh);
   if (saved.config.digest !== now.config.digest) {
     return [
       `steep.yaml changed since the plan was made (${saved.config.digest.slice(0, 19)}… → ${now.config.digest.slice(0, 19)}…)`,

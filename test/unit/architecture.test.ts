@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -72,5 +72,25 @@ describe('layer boundaries (SPEC §1)', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+/** SQL a statement starts with, as it would stand in a string of the code. */
+const SQL =
+  /['"`]\s*((SELECT|INSERT INTO|UPDATE\s+\S+\s+SET|DELETE FROM|ALTER|CREATE|DROP|TRUNCATE|CREATE_REPLICATION_SLOT)\b|SET\s+\w+\s*=)/;
+
+describe('workflows orchestrate (SPEC §1)', () => {
+  it('no file under src/workflows holds SQL: reads are in catalog and state, writes come from the planner', () => {
+    const dir = join(REPO_ROOT, 'src/workflows');
+    const found: string[] = [];
+    for (const f of readdirSync(dir)) {
+      readFileSync(join(dir, f), 'utf8')
+        .split('\n')
+        .forEach((line, i) => {
+          const comment = /^\s*(\*|\/\/|\/\*)/.test(line);
+          if (!comment && SQL.test(line)) found.push(`src/workflows/${f}:${i + 1}: ${line.trim()}`);
+        });
+    }
+    expect(found).toEqual([]);
   });
 });

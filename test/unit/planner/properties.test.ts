@@ -3,8 +3,8 @@ import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { toPlanFile } from '../../../src/model/planFile.js';
 import type { PublishOperation, Streaming, Topology } from '../../../src/model/topology.js';
-import { toJsonPlan } from '../../../src/render/planJson.js';
 import { observe, publication, runPlan, subscription, topology } from './fixtures.js';
 
 /**
@@ -97,7 +97,7 @@ describe('planner properties', () => {
         const a = runPlan(desired, observed);
         const b = runPlan(desired, structuredClone(observed));
         expect(b).toEqual(a);
-        const json = toJsonPlan(a);
+        const json = toPlanFile(a);
         expect(validate(json), JSON.stringify(validate.errors)).toBe(true);
         // every step id is referenced only after it is defined
         const seen = new Set<string>();

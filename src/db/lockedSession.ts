@@ -1,7 +1,7 @@
 import type pg from 'pg';
-import { acquireApplyLock } from '../db/advisoryLock.js';
-import { connect } from '../db/connect.js';
 import type { Topology } from '../model/topology.js';
+import { acquireApplyLock } from './advisoryLock.js';
+import { connect } from './connect.js';
 
 export interface LockedSessionOptions {
   applicationName: string;

@@ -1,0 +1,38 @@
+import type pg from 'pg';
+import type { CatalogQuery } from './queries/catalogQuery.js';
+
+/** Who holds a replication slot on this node (the session streaming it or holding its snapshot). PostgreSQL 14+. */
+
+export const SLOT_HOLDER: CatalogQuery = {
+  name: 'slot-holder',
+  text: `SELECT s.active_pid, a.application_name FROM pg_catalog.pg_replication_slots s
+       LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = s.active_pid
+      WHERE s.slot_name = $1`,
+};
+
+export const SLOT_ACTIVE: CatalogQuery = {
+  name: 'slot-active',
+  text: 'SELECT active FROM pg_catalog.pg_replication_slots WHERE slot_name = $1',
+};
+
+export interface SlotHolder {
+  /** null: nobody holds it */
+  pid: number | null;
+  applicationName: string | null;
+}
+
+/** The slot's holder; null when there is no such slot. */
+export async function readSlotHolder(client: pg.Client, slot: string): Promise<SlotHolder | null> {
+  const { rows } = await client.query<{ active_pid: number | null; application_name: string | null }>({
+    text: SLOT_HOLDER.text,
+    values: [slot],
+  });
+  const r = rows[0];
+  return r ? { pid: r.active_pid, applicationName: r.application_name } : null;
+}
+
+/** Someone streams from (or holds) the slot right now. */
+export async function isSlotActive(client: pg.Client, slot: string): Promise<boolean> {
+  const { rows } = await client.query<{ active: boolean }>({ text: SLOT_ACTIVE.text, values: [slot] });
+  return rows[0]?.active === true;
+}

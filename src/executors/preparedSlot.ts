@@ -1,0 +1,85 @@
+import type pg from 'pg';
+import { isSlotActive, readSlotHolder } from '../catalog/slotHolder.js';
+import { connect } from '../db/connect.js';
+import { mask } from '../db/mask.js';
+import { SteepError } from '../model/errors.js';
+import type { Step } from '../model/plan.js';
+import type { ConnectionSpec } from '../model/topology.js';
+import { runStep, type StepContext } from './runStep.js';
+
+/**
+ * The slot of a manual init (SPEC §9): made by `steep init prepare` over a replication
+ * connection, which holds its exported snapshot for as long as it stays open; dropped by
+ * `steep init cancel`, which first ends a `steep init prepare --hold` still holding it. The
+ * planner (planner/initPrepare.ts, planner/initCancel.ts) gives the statements; this only runs them.
+ */
+
+/** How steep init prepare's sessions name themselves: cancel ends only a session of this name. */
+export const PREPARE_APPLICATION_NAME = 'steep init prepare';
+
+export interface MadeSlot {
+  /** the replication connection: the exported snapshot lives as long as it stays open */
+  repl: pg.Client;
+  lsn: string;
+  snapshotName: string | null;
+}
+
+/** Run `CREATE_REPLICATION_SLOT …` (the planner's text) over a new replication connection to `node`. */
+export async function createPreparedSlot(
+  target: {
+    node: string;
+    connection: ConnectionSpec;
+    connectTimeoutMs: number;
+    slot: string;
+    address: string;
+  },
+  command: string,
+  subscriber: string,
+): Promise<MadeSlot> {
+  const repl = await connect(target.connection, {
+    node: target.node,
+    applicationName: PREPARE_APPLICATION_NAME,
+    replication: 'database',
+    connectTimeoutMs: target.connectTimeoutMs,
+  });
+  try {
+    const { rows } = await repl.query<{ consistent_point: string; snapshot_name: string | null }>(command);
+    return { repl, lsn: rows[0]!.consistent_point, snapshotName: rows[0]!.snapshot_name ?? null };
+  } catch (err) {
+    await repl.end().catch(() => {});
+    throw new SteepError(
+      'init.prepare_failed',
+      `cannot create slot ${target.slot} on ${target.node}: ${mask((err as Error).message)}`,
+      { address: target.address, node: subscriber, cause: err },
+    );
+  }
+}
+
+/**
+ * Run a slot-drop step on the publisher, ending first the `steep init prepare --hold` that holds
+ * the slot (any other holder: refused, naming it). False when there is no such slot.
+ */
+export async function dropPreparedSlot(
+  client: pg.Client,
+  step: Step,
+  slot: string,
+  ctx: StepContext,
+): Promise<boolean> {
+  const holder = await readSlotHolder(client, slot);
+  if (!holder) return false;
+  if (holder.pid !== null) {
+    if (holder.applicationName !== PREPARE_APPLICATION_NAME) {
+      throw new SteepError(
+        'init.slot_in_use',
+        `slot ${slot} is in use by pid ${holder.pid} (${holder.applicationName || 'no application_name'}), not by steep init prepare; stop that consumer and cancel again`,
+      );
+    }
+    await client.query('SELECT pg_catalog.pg_terminate_backend($1)', [holder.pid]);
+    for (let i = 0; i < 50; i++) {
+      if (!(await isSlotActive(client, slot))) break;
+      await new Promise((res) => setTimeout(res, 100));
+    }
+  }
+  await runStep(client, step, ctx);
+  return true;
+}

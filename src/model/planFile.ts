@@ -1,0 +1,35 @@
+import type { Plan, Step } from './plan.js';
+
+/**
+ * The JSON plan document (SPEC §5, `schemas/plan.schema.json`): what `plan --out` saves and
+ * `apply PLAN` reads back, and what `plan --format json` prints. A file format, not a
+ * rendering: `render/planJson.ts` only serialises it (masked), `workflows/savedPlan.ts` reads
+ * and compares it.
+ */
+
+/** A step as the document carries it: statements as `sql` strings. */
+export interface PlanFileStep extends Omit<Step, 'statements'> {
+  sql: string[];
+  transactional: boolean[];
+}
+
+export interface PlanFile extends Omit<Plan, 'steps'> {
+  steps: PlanFileStep[];
+}
+
+const withPrefix = (d: string): string => (d.startsWith('sha256:') ? d : `sha256:${d}`);
+
+/** The plan as the document holds it (not yet masked: whoever writes or compares it masks). */
+export function toPlanFile(plan: Plan): PlanFile {
+  return {
+    ...plan,
+    observed: { ...plan.observed, digest: withPrefix(plan.observed.digest) },
+    config: { ...plan.config, digest: withPrefix(plan.config.digest) },
+    steps: plan.steps.map(({ statements, ...step }) => ({
+      ...step,
+      catalogDigest: withPrefix(step.catalogDigest),
+      sql: statements.map((s) => s.sql),
+      transactional: statements.map((s) => s.transactional),
+    })),
+  };
+}

@@ -1,0 +1,156 @@
+import { SteepError } from '../model/errors.js';
+import type { InitState } from '../model/initState.js';
+import type { Step } from '../model/plan.js';
+import type { SubscriptionSpec, TableName } from '../model/topology.js';
+import { qualifiedName } from '../model/topology.js';
+import { listText } from './context.js';
+import { temporaryPublications } from './reinit.js';
+import { slotAddress } from './slots.js';
+import {
+  dropPublicationSql,
+  dropSlotSql,
+  dropSubscriptionStatements,
+  truncateTablesSql,
+  tx,
+} from './sqlBuild.js';
+import { subscriptionAddress } from './subscriptions.js';
+
+/**
+ * `steep init cancel SUBSCRIPTION` (SPEC §9, SC-006) as steps: stop the init and leave nothing
+ * behind. Pure: the workflow reads what holds under apply's lock, runs these steps through the
+ * executors and records the state.
+ *
+ *   1. the subscriber drops the subscription, disabled first so its workers stop (with its slot;
+ *      detached from it when the publisher cannot be reached: the slot is left, and said so)
+ *   2. the subscriber truncates the tables a snapshot copy filled
+ *   3. the publisher drops a slot `init prepare` made that no subscription took over (manual),
+ *      or one left by a subscription dropped by hand
+ *   4. the publisher drops the temporary publications of an interrupted `steep reinit`
+ */
+
+export interface CancelObserved {
+  /** the recorded init state */
+  previous: InitState;
+  /** the subscription on the subscriber (its slot; null: slot_name = NONE), null when absent */
+  existing: { slot: string | null } | null;
+  /** the tables of its pg_subscription_rel */
+  tables: TableName[];
+  /** the slot `init prepare` recorded for it */
+  preparedSlot: string | null;
+  publisherReachable: boolean;
+}
+
+export interface CancelPlan {
+  /** drop the subscription on the subscriber */
+  drop: Step | null;
+  /** then empty what its copy filled */
+  truncate: Step | null;
+  /** the tables `truncate` empties, as `schema.table` */
+  truncated: string[];
+  /** drop a prepared slot on the publisher (its holder, a `steep init prepare --hold`, ended first) */
+  slotDrop: Step | null;
+  /** the slot `slotDrop` drops */
+  preparedSlot: string | null;
+  /** drop an interrupted reinit's temporary publications on the publisher (when it answers) */
+  reinitCleanup: Step | null;
+  /** the slot the subscription's drop drops with it */
+  droppedWithSubscription: string | null;
+  /** a slot left on an unreachable publisher, to drop by hand */
+  slotLeft: string | null;
+}
+
+function step(
+  fields: Pick<Step, 'address' | 'node' | 'kind' | 'action' | 'reasonText' | 'statements' | 'hazards'>,
+): Step {
+  return {
+    id: fields.kind,
+    reason: 'init-undone',
+    changes: [],
+    dependsOn: [],
+    catalogDigest: '',
+    ...fields,
+  };
+}
+
+export function planInitCancel(d: SubscriptionSpec, o: CancelObserved): CancelPlan {
+  if (o.previous === 'synchronized' || o.previous === 'diverged') {
+    throw new SteepError(
+      'init.nothing_to_cancel',
+      `subscription ${d.name} on ${d.node} is ${o.previous}: there is no init to cancel, and cancelling would drop it and ` +
+        `truncate its tables; to remove it, take it out of steep.yaml and run steep apply --allow-destroy`,
+      { node: d.node, address: subscriptionAddress(d.name) },
+    );
+  }
+  const plan: CancelPlan = {
+    drop: null,
+    truncate: null,
+    truncated: [],
+    slotDrop: null,
+    preparedSlot: null,
+    reinitCleanup: null,
+    droppedWithSubscription: null,
+    slotLeft: null,
+  };
+  const slot = o.existing?.slot ?? null;
+  if (o.existing) {
+    const detach = slot !== null && !o.publisherReachable;
+    plan.drop = step({
+      address: subscriptionAddress(d.name),
+      node: d.node,
+      kind: 'subscription-drop',
+      action: 'delete',
+      reasonText: `init cancel: subscription ${d.name} is dropped${detach ? `, its slot ${slot} left on ${d.from} (unreachable)` : ''}`,
+      statements: dropSubscriptionStatements(
+        d.name,
+        slot === null ? 'none' : detach ? 'detach' : 'drop',
+        true,
+      ),
+      hazards: slot !== null && !detach ? ['drops-object', 'drops-slot'] : ['drops-object'],
+    });
+    if (detach) plan.slotLeft = slot;
+    else plan.droppedWithSubscription = slot;
+    const tables = d.init.method === 'snapshot' ? o.tables : [];
+    if (tables.length > 0) {
+      plan.truncated = tables.map(qualifiedName);
+      plan.truncate = step({
+        address: subscriptionAddress(d.name),
+        node: d.node,
+        kind: 'table-truncate',
+        action: 'delete',
+        reasonText: `init cancel: what the copy filled is emptied: ${listText(plan.truncated)}`,
+        statements: [tx(truncateTablesSql(tables))],
+        hazards: ['truncates-data'],
+      });
+    }
+  }
+  // a prepared slot no subscription took over yet (manual), or one left by a subscription dropped by hand
+  const prepared = o.preparedSlot ?? (o.existing ? null : d.init.method === 'manual' ? d.slot : null);
+  if (prepared !== null && plan.droppedWithSubscription === null) {
+    if (o.publisherReachable) {
+      plan.preparedSlot = prepared;
+      plan.slotDrop = step({
+        address: slotAddress(d.from, prepared),
+        node: d.from,
+        kind: 'slot-drop',
+        action: 'delete',
+        reasonText: `init cancel: slot ${prepared} made for ${d.name} is dropped`,
+        statements: [tx(dropSlotSql(prepared))],
+        hazards: ['drops-slot'],
+      });
+    } else plan.slotLeft = prepared;
+  }
+  if (o.publisherReachable) {
+    plan.reinitCleanup = step({
+      address: subscriptionAddress(d.name),
+      node: d.from,
+      kind: 'publication-drop',
+      action: 'delete',
+      reasonText: `init cancel: an interrupted reinit's temporary publications for ${d.name} go, if any`,
+      statements: temporaryPublications(d.name, d.publications.length).map((t) =>
+        tx(dropPublicationSql(t, true)),
+      ),
+      hazards: [],
+    });
+  }
+  return plan;
+}

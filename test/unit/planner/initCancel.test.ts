@@ -1,0 +1,119 @@
+import { describe, expect, it } from 'vitest';
+import { SteepError } from '../../../src/model/errors.js';
+import type { InitMethod } from '../../../src/model/topology.js';
+import { type CancelObserved, planInitCancel } from '../../../src/planner/initCancel.js';
+import { subscription } from './fixtures.js';
+
+/** `steep init cancel` as steps: what is dropped, truncated and left, from what holds on the nodes. */
+
+const TABLES = [
+  { schema: 'public', name: 'a' },
+  { schema: 'public', name: 'b' },
+];
+
+function sub(method: InitMethod) {
+  return subscription('west_s', 'west', 'east', ['p'], {
+    init: { method, parallel: 4, existingData: 'fail' },
+  });
+}
+
+function observed(over: Partial<CancelObserved> = {}): CancelObserved {
+  return {
+    previous: 'copying',
+    existing: { slot: 'west_s' },
+    tables: TABLES,
+    preparedSlot: null,
+    publisherReachable: true,
+    ...over,
+  };
+}
+
+describe('init cancel plan', () => {
+  it.each([
+    {
+      name: 'a snapshot copy under way: disable, drop with its slot, truncate what it copied',
+      method: 'snapshot' as const,
+      o: observed(),
+      drop: ['ALTER SUBSCRIPTION "west_s" DISABLE', 'DROP SUBSCRIPTION "west_s"'],
+      truncate: 'TRUNCATE TABLE "public"."a", "public"."b"',
+      slotDrop: null,
+      droppedWith: 'west_s',
+      left: null,
+    },
+    {
+      name: 'the publisher unreachable: the subscription lets go of its slot, which is left and named',
+      method: 'snapshot' as const,
+      o: observed({ publisherReachable: false }),
+      drop: [
+        'ALTER SUBSCRIPTION "west_s" DISABLE',
+        'ALTER SUBSCRIPTION "west_s" SET (slot_name = NONE)',
+        'DROP SUBSCRIPTION "west_s"',
+      ],
+      truncate: 'TRUNCATE TABLE "public"."a", "public"."b"',
+      slotDrop: null,
+      droppedWith: null,
+      left: 'west_s',
+    },
+    {
+      name: 'manual, prepared but not yet applied: only the prepared slot goes',
+      method: 'manual' as const,
+      o: observed({ existing: null, tables: [], preparedSlot: 'west_s', previous: 'preparing' }),
+      drop: null,
+      truncate: null,
+      slotDrop: "SELECT pg_catalog.pg_drop_replication_slot('west_s')",
+      droppedWith: null,
+      left: null,
+    },
+    {
+      name: 'manual, created: its tables are the restored backup, never truncated',
+      method: 'manual' as const,
+      o: observed(),
+      drop: ['ALTER SUBSCRIPTION "west_s" DISABLE', 'DROP SUBSCRIPTION "west_s"'],
+      truncate: null,
+      slotDrop: null,
+      droppedWith: 'west_s',
+      left: null,
+    },
+    {
+      name: 'manual, prepared, publisher unreachable: the prepared slot is left',
+      method: 'manual' as const,
+      o: observed({ existing: null, tables: [], preparedSlot: 'west_s', publisherReachable: false }),
+      drop: null,
+      truncate: null,
+      slotDrop: null,
+      droppedWith: null,
+      left: 'west_s',
+    },
+    {
+      name: 'slot_name = NONE: dropped in one transaction, no slot anywhere',
+      method: 'snapshot' as const,
+      o: observed({ existing: { slot: null }, tables: [] }),
+      drop: ['ALTER SUBSCRIPTION "west_s" DISABLE', 'DROP SUBSCRIPTION "west_s"'],
+      truncate: null,
+      slotDrop: null,
+      droppedWith: null,
+      left: null,
+    },
+  ])('$name', ({ method, o, drop, truncate, slotDrop, droppedWith, left }) => {
+    const plan = planInitCancel(sub(method), o);
+    expect(plan.drop?.statements.map((s) => s.sql) ?? null).toEqual(drop);
+    expect(plan.truncate?.statements.map((s) => s.sql) ?? []).toEqual(truncate ? [truncate] : []);
+    expect(plan.slotDrop?.statements.map((s) => s.sql)[0] ?? null).toEqual(slotDrop);
+    expect(plan.droppedWithSubscription).toBe(droppedWith);
+    expect(plan.slotLeft).toBe(left);
+    if (plan.drop) {
+      // DROP SUBSCRIPTION that drops a slot cannot run in a transaction block
+      expect(plan.drop.statements.at(-1)!.transactional).toBe(droppedWith === null);
+      expect(plan.drop.hazards).toContain('drops-object');
+    }
+    if (plan.truncate) expect(plan.truncate.hazards).toEqual(['truncates-data']);
+  });
+
+  it.each(['synchronized', 'diverged'] as const)(
+    'refuses a %s subscription: there is no init to cancel',
+    (previous) => {
+      expect(() => planInitCancel(sub('snapshot'), observed({ previous }))).toThrow(SteepError);
+      expect(() => planInitCancel(sub('snapshot'), observed({ previous }))).toThrow(/no init to cancel/);
+    },
+  );
+});
