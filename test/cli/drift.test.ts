@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { hasStackTrace, runSteep, writeConfig } from '../support/cli.js';
+import { runSteep, writeConfig } from '../support/cli.js';
 import { type TestNode, testVersions, useCluster } from '../support/cluster.js';
 import { nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
@@ -15,10 +15,7 @@ describe.each(testVersions())('fingerprints and drift on PostgreSQL %i', (versio
   const nodes = () => cluster().nodes as [TestNode, TestNode];
 
   async function steep(args: string[], path: string) {
-    const r = await runSteep([...args, '-c', path], { env: passwordEnv(nodes()) });
-    expect(hasStackTrace(r.stderr), r.stderr).toBe(false);
-    for (const n of nodes()) expect(r.stdout + r.stderr).not.toContain(n.password);
-    return r;
+    return runSteep([...args, '-c', path], { env: passwordEnv(nodes()) });
   }
 
   function config(mode = 'auto'): string {

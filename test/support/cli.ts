@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { expect } from 'vitest';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '../..');
 const BIN = join(REPO_ROOT, 'bin/run.js');
@@ -13,14 +14,57 @@ export interface CliResult {
   ms: number;
 }
 
-/** Run the built CLI (`npm test` builds first) as a user would, never through its internals. */
-export function runSteep(
+/**
+ * Every secret a test made (node passwords: test/support/cluster.ts registers them). No output of
+ * steep may ever contain one (SPEC: passwords never appear in any output).
+ */
+const SECRETS = new Set<string>();
+
+export function registerSecret(secret: string): void {
+  if (secret !== '') SECRETS.add(secret);
+}
+
+/**
+ * What every call of the CLI must hold, whatever the test checks besides: no stack trace, no
+ * secret. runSteep checks each call; a test that spawns steep its own way (a terminal) calls it.
+ */
+export function expectCleanOutput(
+  what: string,
+  r: Pick<CliResult, 'stdout' | 'stderr'>,
+  debug = false,
+): void {
+  if (!debug) {
+    expect(hasStackTrace(r.stdout), `${what}: a stack trace on stdout\n${r.stdout}`).toBe(false);
+    expect(hasStackTrace(r.stderr), `${what}: a stack trace on stderr\n${r.stderr}`).toBe(false);
+  }
+  for (const secret of SECRETS) {
+    expect(r.stdout.includes(secret), `${what}: a secret on stdout`).toBe(false);
+    expect(r.stderr.includes(secret), `${what}: a secret on stderr`).toBe(false);
+  }
+}
+
+/**
+ * Run the built CLI (`npm test` builds first) as a user would, never through its internals. Every
+ * call is checked: neither stream holds a stack trace (unless the test sets STEEP_DEBUG) or a
+ * registered secret.
+ */
+export async function runSteep(
   args: string[],
   opts: { cwd?: string; env?: Record<string, string | undefined>; input?: string; timeoutMs?: number } = {},
 ): Promise<CliResult> {
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', STEEP_DEBUG: undefined, ...opts.env };
+  const r = await spawnSteep(args, env, opts);
+  expectCleanOutput(`steep ${args.join(' ')}`, r, Boolean(env.STEEP_DEBUG));
+  return r;
+}
+
+function spawnSteep(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  opts: { cwd?: string; input?: string; timeoutMs?: number },
+): Promise<CliResult> {
   const t0 = Date.now();
   return new Promise((resolvePromise, reject) => {
-    const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', STEEP_DEBUG: undefined, ...opts.env };
     const child = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd ?? REPO_ROOT, env });
     let stdout = '';
     let stderr = '';

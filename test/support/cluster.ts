@@ -19,6 +19,7 @@ import { connectionUrl } from '../../src/sandbox/connectionUrl.js';
 import { LocalServer } from '../../src/sandbox/localServer.js';
 import { findFreePort } from '../../src/sandbox/ports.js';
 import { chownToServerUser, runAsServerUserSync } from '../../src/sandbox/serverUser.js';
+import { registerSecret } from './cli.js';
 
 export interface TestNode {
   name: string;
@@ -181,6 +182,7 @@ class Node implements TestNode {
     this.version = server.version;
     this.serverVersionNum = server.serverVersionNum;
     this.password = server.password ?? '';
+    registerSecret(this.password);
     this.dataDir = server.dataDir;
   }
 

@@ -1,0 +1,202 @@
+import chalk from 'chalk';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { DriftReport } from '../../../src/model/driftReport.js';
+import type { InitProgress } from '../../../src/model/initState.js';
+import type { StatusReport } from '../../../src/model/statusReport.js';
+import { renderDriftMarkdown } from '../../../src/render/driftMarkdown.js';
+import { renderDriftJson, renderDriftText } from '../../../src/render/driftText.js';
+import { renderInitStatus } from '../../../src/render/initProgress.js';
+import { renderPlanJson } from '../../../src/render/planJson.js';
+import { renderPlanMarkdown } from '../../../src/render/planMarkdown.js';
+import { renderPlanText } from '../../../src/render/planText.js';
+import { renderStatus } from '../../../src/render/status.js';
+import { at, observe, publication, runPlan, subscription, topology } from '../planner/fixtures.js';
+
+/**
+ * Golden output of the renderers (text, JSON, Markdown) for fixed values: a plan that creates,
+ * changes and drops, a drift report, a status report and an init's progress. A renderer change
+ * shows as a diff of these files; review it, then refresh them with `npx vitest run -u FILE`.
+ */
+
+beforeAll(() => {
+  chalk.level = 0;
+});
+
+function samplePlan() {
+  const t = topology({
+    publications: [
+      publication('orders_pub', 'east', { tables: ['public.orders', 'public.customers'] }),
+      publication('audit_pub', 'east', { tables: ['public.audit'] }),
+    ],
+    subscriptions: [subscription('west_orders', 'west', 'east', ['orders_pub'])],
+  });
+  const s = observe(t);
+  // the subscription is new; audit_pub drifted (publish changed by hand); an old subscription is gone from the file
+  at(s, 'west').subscriptions = {};
+  at(s, 'east').slots = {};
+  at(s, 'east').publications.audit_pub!.publish = ['insert'];
+  return runPlan(t, s);
+}
+
+const DRIFT: DriftReport = {
+  formatVersion: 1,
+  steepVersion: '0.1.0',
+  createdAt: '2026-01-01T00:00:00.000Z',
+  config: { path: 'steep.yaml', digest: 'sha256:0123456789abcdef' },
+  drifted: true,
+  objects: [
+    { address: 'publication.audit_pub', path: 'publish', expected: ['insert', 'update'], actual: ['insert'] },
+  ],
+  changes: [
+    {
+      address: 'publication.audit_pub',
+      node: 'east',
+      action: 'update',
+      reasonText: 'publish differs from steep.yaml',
+    },
+  ],
+  schema: [],
+  schemaProblems: [],
+  fingerprints: [
+    {
+      node: 'west',
+      table: 'public.orders',
+      change: 'changed',
+      saved: 'sha256:aaaa',
+      current: 'sha256:bbbb',
+      savedColumns: 3,
+      currentColumns: 4,
+      capturedAt: '2025-12-31T00:00:00.000Z',
+    },
+  ],
+  orphanSlots: [{ node: 'east', slot: 'old_slot', retainedWalBytes: 123_456_789, walStatus: 'reserved' }],
+  errors: [],
+  warnings: [{ code: 'slot-left', message: 'slot west_old is left on east', node: 'east' }],
+};
+
+const STATUS: StatusReport = {
+  topology: 'orders-eu',
+  sampledAt: '2026-01-01T00:00:00.000Z',
+  nodes: [
+    { name: 'east', reachable: true, serverVersion: 180001, version: '18.1', error: null },
+    { name: 'west', reachable: false, serverVersion: null, version: null, error: 'connection refused' },
+  ],
+  subscriptions: [
+    {
+      name: 'west_orders',
+      node: 'west',
+      from: 'east',
+      declared: true,
+      exists: true,
+      enabled: true,
+      initMethod: 'snapshot',
+      state: 'synchronized',
+      error: null,
+      since: '2025-12-31T00:00:00.000Z',
+      tablesTotal: 2,
+      tablesReady: 2,
+      slot: 'west_orders',
+      lagBytes: 2048,
+      lagSeconds: 0.5,
+      applyWorkerRunning: true,
+      syncWorkers: 0,
+      applyErrors: 1,
+      syncErrors: 0,
+      conflicts: { insert_exists: 1 },
+    },
+  ],
+  slots: [
+    {
+      node: 'east',
+      name: 'west_orders',
+      kind: 'subscription',
+      subscription: 'west_orders',
+      active: true,
+      walStatus: 'reserved',
+      retainedWalBytes: 4096,
+      lagBytes: 2048,
+      preparedLsn: null,
+    },
+    {
+      node: 'east',
+      name: 'forgotten',
+      kind: 'orphan',
+      subscription: null,
+      active: false,
+      walStatus: 'extended',
+      retainedWalBytes: 5_000_000_000,
+      lagBytes: null,
+      preparedLsn: null,
+    },
+  ],
+};
+
+const PROGRESS: InitProgress = {
+  subscription: 'west_orders',
+  node: 'west',
+  from: 'east',
+  method: 'snapshot',
+  state: 'copying',
+  percent: 42.5,
+  tablesTotal: 2,
+  tablesDone: 1,
+  currentTables: ['public.orders'],
+  rowsCopied: 1_234_567,
+  bytesTotal: 900_000_000,
+  rowsPerSecond: 50_000,
+  etaSeconds: 95,
+  lagBytes: null,
+  lagSeconds: null,
+  syncWorkers: 1,
+  applyWorkerRunning: true,
+  applyErrorCount: 0,
+  syncErrorCount: 0,
+  publisherError: null,
+  subscriberError: null,
+  exists: true,
+  enabled: true,
+  error: null,
+  startedAt: '2026-01-01T00:00:00.000Z',
+  sampledAt: '2026-01-01T00:01:00.000Z',
+  tables: [
+    {
+      schema: 'public',
+      name: 'customers',
+      state: 'r',
+      sizeBytes: 100_000_000,
+      estimatedRows: 200_000,
+      rowsCopied: 200_000,
+      percent: 100,
+    },
+    {
+      schema: 'public',
+      name: 'orders',
+      state: 'd',
+      sizeBytes: 800_000_000,
+      estimatedRows: 2_000_000,
+      rowsCopied: 1_034_567,
+      percent: 51.7,
+    },
+  ],
+};
+
+describe('render golden files', () => {
+  it('plan: text, JSON and Markdown', async () => {
+    const p = samplePlan();
+    expect(p.steps.length).toBeGreaterThan(1);
+    await expect(renderPlanText(p)).toMatchFileSnapshot('./golden/plan.txt');
+    await expect(renderPlanJson(p)).toMatchFileSnapshot('./golden/plan.json');
+    await expect(renderPlanMarkdown(p)).toMatchFileSnapshot('./golden/plan.md');
+  });
+
+  it('drift: text, JSON and Markdown', async () => {
+    await expect(renderDriftText(DRIFT)).toMatchFileSnapshot('./golden/drift.txt');
+    await expect(renderDriftJson(DRIFT)).toMatchFileSnapshot('./golden/drift.json');
+    await expect(renderDriftMarkdown(DRIFT)).toMatchFileSnapshot('./golden/drift.md');
+  });
+
+  it('status and init status: text', async () => {
+    await expect(renderStatus(STATUS)).toMatchFileSnapshot('./golden/status.txt');
+    await expect(renderInitStatus([PROGRESS])).toMatchFileSnapshot('./golden/initStatus.txt');
+  });
+});
