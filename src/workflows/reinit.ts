@@ -2,6 +2,7 @@ import { serverVersionOf } from '../catalog/initProgress.js';
 import { readForeignKeysTo, readPublicationDefs } from '../catalog/reinit.js';
 import { readSubscriptionInfo } from '../catalog/rowHashes.js';
 import { loadTopology } from '../config/load.js';
+import { lockedSessions } from '../db/lockedSession.js';
 import type { EventSink } from '../executors/events.js';
 import { stateChangeEvent } from '../executors/initFollow.js';
 import { executeReinit } from '../executors/reinit.js';
@@ -12,7 +13,6 @@ import type { SubscriptionSpec, Topology } from '../model/topology.js';
 import { planReinit, type ReinitRequest, temporaryPublications } from '../planner/reinit.js';
 import { DivergedTablesStore } from '../state/divergedTables.js';
 import { hasInitTables, SubscriptionStateStore } from '../state/subscriptionState.js';
-import { lockedSessions } from './lockedSession.js';
 import { parseTableName, subscriptionSpec } from './verify.js';
 
 /**

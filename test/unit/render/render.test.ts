@@ -103,6 +103,7 @@ const STATUS: StatusReport = {
       applyErrors: 1,
       syncErrors: 0,
       conflicts: { insert_exists: 1 },
+      divergedTables: [],
     },
   ],
   slots: [
