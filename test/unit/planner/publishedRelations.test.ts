@@ -6,7 +6,18 @@ import {
   receivedFrom,
   storedTables,
 } from '../../../src/planner/publishedRelations.js';
-import { observedTable, table } from './fixtures.js';
+import {
+  at,
+  codes,
+  observe,
+  observedTable,
+  publication,
+  runPlan,
+  stepAt,
+  subscription,
+  table,
+  topology,
+} from './fixtures.js';
 
 /**
  * What PostgreSQL stores and publishes for a publication (pg_publication.c): the answers below
@@ -77,5 +88,73 @@ describe('publications as PostgreSQL stores and publishes them', () => {
       'part.tab1_1',
       'part.tab1_2_1',
     ]);
+  });
+});
+
+describe('a subscription follows what its publications publish', () => {
+  /** part.tab1 partitioned into two leaves on east, published by its leaves; west receives them */
+  function world() {
+    const t = topology({
+      publications: [publication('part_pub', 'east', { tables: ['part.tab1'] })],
+      subscriptions: [subscription('west_part', 'west', 'east', ['part_pub'])],
+    });
+    const s = observe(t);
+    const east = at(s, 'east');
+    east.tables['part.tab1'] = observedTable('part.tab1', { kind: 'p' });
+    for (const leaf of ['part.tab1_1', 'part.tab1_2'])
+      east.tables[leaf] = observedTable(leaf, { partitionOf: 'part.tab1' });
+    east.tables['s.plain'] = observedTable('s.plain');
+    at(s, 'west').subscriptions.west_part!.tables = ['tab1_1', 'tab1_2'].map((name) => ({
+      schema: 'part',
+      name,
+      state: 'r' as const,
+      lsn: null,
+    }));
+    return { t, s };
+  }
+
+  it('converged: no refresh, no drift', () => {
+    const { t, s } = world();
+    const p = runPlan(t, s);
+    expect(p.steps).toEqual([]);
+    expect(p.drift).toEqual([]);
+  });
+
+  it('viaPartitionRoot on: a refresh that copies nothing, the rows are there already', () => {
+    const { t, s } = world();
+    t.publications.part_pub!.viaPartitionRoot = true;
+    const p = runPlan(t, s);
+    expect(stepAt(p, 'subscription.west_part').statements.map((x) => x.sql)).toEqual([
+      'ALTER SUBSCRIPTION "west_part" REFRESH PUBLICATION WITH (copy_data = false)',
+    ]);
+    expect(stepAt(p, 'subscription.west_part').hazards).toEqual([]);
+  });
+
+  it('a partition the subscription lacks: drift, and a refresh that copies it', () => {
+    const { t, s } = world();
+    at(s, 'east').tables['part.tab1_3'] = observedTable('part.tab1_3', { partitionOf: 'part.tab1' });
+    const p = runPlan(t, s);
+    expect(p.drift).toEqual([
+      {
+        address: 'subscription.west_part',
+        path: 'tables',
+        expected: ['part.tab1_1', 'part.tab1_2', 'part.tab1_3'],
+        actual: ['part.tab1_1', 'part.tab1_2'],
+      },
+    ]);
+    expect(stepAt(p, 'subscription.west_part').statements.map((x) => x.sql)).toEqual([
+      'ALTER SUBSCRIPTION "west_part" REFRESH PUBLICATION WITH (copy_data = true)',
+    ]);
+  });
+
+  it('the root and a new table in one change: one refresh cannot copy one and not the other, a plan error', () => {
+    const { t, s } = world();
+    t.publications.part_pub!.viaPartitionRoot = true;
+    t.publications.part_pub!.tables = [table('part.tab1'), table('s.plain')];
+    const p = runPlan(t, s);
+    expect(codes(p.errors)).toEqual(['refresh-mixed']);
+    expect(p.errors[0]!.message).toContain(
+      'apply the partition change (viaPartitionRoot or the partitioned tables) first',
+    );
   });
 });
