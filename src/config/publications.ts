@@ -1,9 +1,4 @@
-import type {
-  GeneratedColumns,
-  PublicationSpec,
-  PublicationTable,
-  SourcePosition,
-} from '../model/topology.js';
+import type { GeneratedColumns, PublicationSpec, PublicationTable } from '../model/topology.js';
 import { PUBLISH_OPERATIONS } from '../model/topology.js';
 import { identifierProblem, parseTableName } from './identifiers.js';
 import type { NormaliseContext as Context } from './normalise.js';
