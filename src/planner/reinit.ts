@@ -174,9 +174,13 @@ export function planReinit(input: ReinitInput): ReinitPlan {
     const kept = new Set(existingTemps.flatMap((t) => input.defs.get(t)!.tables.map((x) => x.table)));
     const pending = all.filter((t) => !kept.has(t));
     const onTemps = same(input.current, existingTemps);
+    // back on the originals: copying once the state says so, or once a pending table is being
+    // copied (stopped between the switch back and recording `copying`)
+    const copying =
+      input.recorded !== 'reinitializing' || pending.some((t) => (input.subscribed.get(t) ?? 'r') !== 'r');
     const stage: ReinitStage | null = onTemps
       ? 'switched'
-      : same(input.current, input.publications) && input.recorded !== 'reinitializing'
+      : same(input.current, input.publications) && copying
         ? 'copying'
         : null;
     if (stage !== null) {

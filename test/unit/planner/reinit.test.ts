@@ -124,6 +124,10 @@ describe('planReinit', () => {
     const copying = planReinit(interrupted({ recorded: 'copying' }));
     expect(copying.stage).toBe('copying');
     expect(copying.statements).toEqual([]);
+    // stopped between the switch back and recording `copying`: the table is being copied
+    const midCopy = interrupted({ recorded: 'reinitializing' });
+    midCopy.subscribed = new Map([...midCopy.subscribed, ['public.a', 'd']]);
+    expect(planReinit(midCopy).stage).toBe('copying');
     // created the temporary publications, never switched: start over
     expect(planReinit(interrupted({ recorded: 'reinitializing' })).stage).toBe('fresh');
     // left over after a finished reinit: a new one
