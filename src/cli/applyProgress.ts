@@ -28,7 +28,7 @@ export class ApplyProgress {
   /** running tasks, for live detail under their line */
   private readonly tasks = new Map<string, { output: string }>();
   private readonly lastDetail = new Map<string, { text: string; at: number }>();
-  private readonly finished = new Map<string, Deferred & { skipped?: boolean }>();
+  private readonly finished = new Map<string, Deferred & { skipped?: string }>();
   private readonly listr: Listr;
   private readonly rendering: Promise<unknown>;
 
@@ -45,7 +45,7 @@ export class ApplyProgress {
           await this.started.get(step.id)!.promise;
           const fin = this.finished.get(step.id)!;
           await fin.promise;
-          if (fin.skipped) task.skip(`${step.address}: not run`);
+          if (fin.skipped) task.skip(`${step.address}: ${fin.skipped}`);
         },
       })),
       {
@@ -64,6 +64,11 @@ export class ApplyProgress {
     if (e.event === 'apply.step_completed') this.finished.get(e.step)?.resolve();
     if (e.event === 'apply.step_failed') this.finished.get(e.step)?.reject(new Error(e.message ?? 'failed'));
     if (e.event === 'apply.step_waiting' && e.message) this.detail(e.step, e.message);
+    if (e.event === 'apply.step_interrupted') {
+      const fin = this.finished.get(e.step);
+      if (fin) fin.skipped = 'still running in PostgreSQL';
+      fin?.resolve();
+    }
   };
 
   /**
@@ -90,10 +95,25 @@ export class ApplyProgress {
   async end(notRun: Step[]): Promise<void> {
     for (const s of notRun) {
       const fin = this.finished.get(s.id)!;
-      fin.skipped = true;
+      fin.skipped ??= 'not run';
       this.started.get(s.id)?.resolve();
       fin.resolve();
     }
     await this.rendering;
   }
+}
+
+/**
+ * A sink keeping `running` (step id → "action address on node") up to date, for what an
+ * interruption waits for. Not init steps: their follow stops at once, their init goes on.
+ */
+export function runningSteps(steps: Step[], running: Map<string, string>): EventSink {
+  const byId = new Map(steps.filter((s) => s.kind !== 'subscription-init').map((s) => [s.id, s]));
+  return (e: ApplyEvent) => {
+    const step = e.step ? byId.get(e.step) : undefined;
+    if (!step) return;
+    if (e.event === 'apply.step_started')
+      running.set(step.id, `${step.action} ${step.address} on ${step.node}`);
+    else if (e.event !== 'apply.step_waiting') running.delete(step.id);
+  };
 }

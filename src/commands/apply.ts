@@ -1,12 +1,13 @@
 import { createInterface } from 'node:readline/promises';
 import { Args, Flags } from '@oclif/core';
-import { ApplyProgress } from '../cli/applyProgress.js';
+import { outcomeLines } from '../cli/applyOutcome.js';
+import { ApplyProgress, runningSteps } from '../cli/applyProgress.js';
 import { SteepCommand } from '../cli/baseCommand.js';
 import { ignoreEvents, jsonEventSink } from '../cli/eventLog.js';
 import { globalFlags, jsonFlag } from '../cli/flags.js';
+import { Interruption } from '../cli/interruption.js';
 import type { EventSink } from '../executors/events.js';
 import { formatProblem, SteepError } from '../model/errors.js';
-import type { Step } from '../model/plan.js';
 import { count } from '../render/count.js';
 import { progressLine } from '../render/initProgress.js';
 import { renderPlanText, summaryLine } from '../render/planText.js';
@@ -63,7 +64,25 @@ With a saved PLAN (from \`steep plan --out\`) it applies exactly that plan, and 
     }),
   };
 
+  /** step id → "action address on node" of the steps running now, for what a signal waits for */
+  private readonly running = new Map<string, string>();
+
   async run(): Promise<void> {
+    const interruption = new Interruption((text) => this.err(text, 'warn'), {
+      before: 'nothing was changed',
+      first: () =>
+        `no new step starts${this.running.size > 0 ? `; waiting for ${[...this.running.values()].join(', ')} to finish` : ''} (a second Ctrl-C exits at once)`,
+      again:
+        'exiting now; a statement still running goes on in PostgreSQL, and `steep plan` shows what it left',
+    }).install();
+    try {
+      await this.apply(interruption);
+    } finally {
+      interruption.dispose();
+    }
+  }
+
+  private async apply(interruption: Interruption): Promise<void> {
     const { args, flags } = await this.parse(Apply);
     this.colorEnabled(flags);
     const json = flags.json;
@@ -92,10 +111,14 @@ With a saved PLAN (from \`steep plan --out\`) it applies exactly that plan, and 
 
     const logJson = flags['log-format'] === 'json';
     const progress = json || logJson ? undefined : new ApplyProgress(plan.steps);
-    const sinks: EventSink[] = [logJson ? jsonEventSink() : ignoreEvents];
+    const sinks: EventSink[] = [
+      logJson ? jsonEventSink() : ignoreEvents,
+      runningSteps(plan.steps, this.running),
+    ];
     if (progress) sinks.push(progress.sink);
     let outcome: Awaited<ReturnType<typeof applyPlan>>;
     try {
+      interruption.arm();
       outcome = await applyPlan(topology, plan, {
         allowDestroy: flags['allow-destroy'],
         parallel: flags.parallel,
@@ -105,12 +128,13 @@ With a saved PLAN (from \`steep plan --out\`) it applies exactly that plan, and 
         wait: flags.wait,
         replan: async () => (await makePlan(flags.config, { targets, lsn: flags.lsn })).plan,
         onInitProgress: progress ? (step, p) => progress.detail(step.id, progressLine(p)) : undefined,
+        signal: interruption.signal,
       });
     } catch (err) {
       await progress?.end(plan.steps);
       throw err;
     }
-    await progress?.end(outcome.notRun);
+    await progress?.end([...outcome.notRun, ...outcome.interrupted.map((i) => i.step)]);
 
     if (json) {
       this.out(
@@ -119,23 +143,22 @@ With a saved PLAN (from \`steep plan --out\`) it applies exactly that plan, and 
           completed: outcome.completed.map((s) => s.address),
           failed: outcome.failed.map((f) => ({ address: f.step.address, error: (f.error as Error).message })),
           notRun: outcome.notRun.map((s) => s.address),
+          ...(interruption.received
+            ? {
+                signal: interruption.received,
+                stillRunning: outcome.interrupted.map((i) => ({
+                  address: i.step.address,
+                  message: i.message,
+                })),
+              }
+            : {}),
         }),
       );
     }
-    if (outcome.failed.length > 0) {
-      for (const f of outcome.failed) {
-        const e = f.error as SteepError;
-        this.err(`failed: ${e.message}${e.hint ? ` (hint: ${e.hint})` : ''}`);
-      }
-      // with the action: a subscription's create and init steps share its address
-      const steps = (list: Step[]) => list.map((s) => `${s.action} ${s.address}`).join(', ') || 'none';
-      this.err(`completed: ${steps(outcome.completed)}`, 'info');
-      this.err(`not run: ${steps(outcome.notRun)}`, 'info');
-      this.err(
-        'Run `steep apply` again once the cause is fixed: it resumes from what the nodes hold now.',
-        'info',
-      );
-      process.exitCode = 1;
+    const lines = outcomeLines(outcome, interruption.received);
+    for (const l of lines) this.err(l.text, l.level);
+    if (lines.length > 0) {
+      process.exitCode = interruption.exitCode ?? 1;
       return;
     }
     if (!json)
@@ -155,13 +178,9 @@ With a saved PLAN (from \`steep plan --out\`) it applies exactly that plan, and 
         `${count} subscribed table(s) differ between publisher and subscriber (schemaSync: manual, see the warnings above); nothing was changed — rerun with --accept-schema-drift to apply anyway`,
       );
     }
-    const rl = createInterface({ input: process.stdin, output: process.stderr });
-    const answer = await rl.question(
+    await this.ask(
       `${count} subscribed table(s) differ between publisher and subscriber (schemaSync: manual). Apply anyway? Only 'yes' is accepted: `,
     );
-    rl.close();
-    if (answer.trim() !== 'yes')
-      throw new SteepError('apply.cancelled', 'apply cancelled; nothing was changed');
   }
 
   private async confirm(steps: number): Promise<void> {
@@ -171,10 +190,14 @@ With a saved PLAN (from \`steep plan --out\`) it applies exactly that plan, and 
         'no terminal to confirm the plan on; rerun with --auto-approve (or STEEP_AUTO_APPROVE=1) to apply without asking',
       );
     }
+    await this.ask(`Apply ${steps === 1 ? 'this step' : `these ${steps} steps`}? Only 'yes' is accepted: `);
+  }
+
+  /** Ask on the terminal; anything but `yes` cancels. Ctrl-C at the prompt is the signal it is. */
+  private async ask(question: string): Promise<void> {
     const rl = createInterface({ input: process.stdin, output: process.stderr });
-    const answer = await rl.question(
-      `Apply ${steps === 1 ? 'this step' : `these ${steps} steps`}? Only 'yes' is accepted: `,
-    );
+    rl.on('SIGINT', () => process.kill(process.pid, 'SIGINT'));
+    const answer = await rl.question(question);
     rl.close();
     if (answer.trim() !== 'yes')
       throw new SteepError('apply.cancelled', 'apply cancelled; nothing was changed');

@@ -6,6 +6,8 @@ export interface ApplyEvent {
     | 'apply.step_completed'
     | 'apply.step_waiting'
     | 'apply.step_failed'
+    | 'apply.step_interrupted'
+    | 'apply.interrupted'
     | 'apply.completed'
     | 'init.started'
     | 'init.state_change'

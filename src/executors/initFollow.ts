@@ -61,6 +61,11 @@ export interface FollowOptions {
   /** a publisher unreachable, or errors repeating, this long means `failed`; default 15 s */
   failAfterMs?: number;
   connectTimeoutMs?: number;
+  /**
+   * Aborted (SIGINT/SIGTERM): stop following after the current sample, with an
+   * `init.interrupted` error. Only the follow stops: the init goes on in PostgreSQL.
+   */
+  signal?: AbortSignal;
 }
 
 /** Samples are cheap (two small queries per node): frequent ones end the follow as soon as it is synchronized. */
@@ -70,8 +75,28 @@ const SAVE_EVERY_MS = 1000;
 export const DEFAULT_FAIL_AFTER_MS = 15_000;
 const APPLICATION_NAME = 'steep init';
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
+/** Resolves after `ms`, or at once when `signal` is aborted. */
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((r) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      r();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** The follow was stopped by a signal: what the init was doing, and how to follow it from here. */
+function interrupted(t: FollowTarget, p: InitProgress): SteepError {
+  const figures = p.state === 'copying' ? `, ${p.percent.toFixed(1)}% copied` : '';
+  return new SteepError(
+    'init.interrupted',
+    `the init of subscription ${t.subscription} goes on in PostgreSQL on ${t.subscriber.name} (${p.state}${figures}): ` +
+      `follow it with \`steep init status ${t.subscription} --watch\`, which records it synchronized once it is`,
+    { node: t.subscriber.name, address: `subscription.${t.subscription}` },
+  );
 }
 
 function errorText(err: unknown): string {
@@ -307,7 +332,11 @@ export async function followInit(t: FollowTarget, opts: FollowOptions): Promise<
         });
         return p;
       }
-      await sleep(Math.max(0, pollMs - (Date.now() - at)));
+      if (opts.signal?.aborted) {
+        await rec.save(p);
+        throw interrupted(t, p);
+      }
+      await sleep(Math.max(0, pollMs - (Date.now() - at)), opts.signal);
     }
   } catch (err) {
     if (err instanceof SteepError || !isSessionLost(err)) throw err;

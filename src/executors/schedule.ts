@@ -1,7 +1,8 @@
 /**
  * Run a dependency graph of steps: a step starts once everything it depends on completed;
  * at most `parallel` at once and one at a time per node (a node's steps share its session).
- * After a failure no new step starts; running ones finish.
+ * After a failure no new step starts; running ones finish. Once `stop` is aborted (SIGINT/SIGTERM)
+ * the same, except the steps `afterStop` accepts: bookkeeping of what the server already does.
  */
 export interface Schedulable {
   id: string;
@@ -17,7 +18,12 @@ export interface ScheduleOutcome<S> {
 
 export async function runGraph<S extends Schedulable>(
   steps: S[],
-  opts: { parallel: number; run: (step: S) => Promise<void> },
+  opts: {
+    parallel: number;
+    run: (step: S) => Promise<void>;
+    stop?: AbortSignal;
+    afterStop?: (step: S) => boolean;
+  },
 ): Promise<ScheduleOutcome<S>> {
   const done = new Set<string>();
   const started = new Set<string>();
@@ -31,6 +37,7 @@ export async function runGraph<S extends Schedulable>(
       if (!stopped) {
         for (const step of steps) {
           if (running >= opts.parallel) break;
+          if (opts.stop?.aborted && !opts.afterStop?.(step)) continue;
           if (started.has(step.id) || busyNodes.has(step.node)) continue;
           if (!step.dependsOn.every((d) => done.has(d))) continue;
           started.add(step.id);

@@ -26,7 +26,13 @@ export class ApplyLog {
     );
   }
 
-  async finished(client: pg.Client, stepId: string, error: string | null): Promise<void> {
+  /** `error` null: completed; else failed (or `status`) with that message. */
+  async finished(
+    client: pg.Client,
+    stepId: string,
+    error: string | null,
+    status: 'failed' | 'interrupted' = 'failed',
+  ): Promise<void> {
     await client.query(
       `UPDATE ${this.table} SET status = $4, finished_at = now(), error = $5
         WHERE node_name = $1 AND run_id = $2 AND step_id = $3`,
@@ -34,10 +40,31 @@ export class ApplyLog {
         this.node,
         this.runId,
         stepId,
-        error === null ? 'completed' : 'failed',
+        error === null ? 'completed' : status,
         error === null ? null : mask(error),
       ],
     );
+  }
+}
+
+/** PostgreSQL's check_violation: a state schema older than the `interrupted` status. */
+const CHECK_VIOLATION = '23514';
+
+/**
+ * The step's apply was stopped by a signal while its work goes on server-side (an init's copy).
+ * On a state schema that predates the status, recorded as failed with the same words.
+ */
+export async function recordInterrupted(
+  log: ApplyLog,
+  client: pg.Client,
+  stepId: string,
+  message: string,
+): Promise<void> {
+  try {
+    await log.finished(client, stepId, message, 'interrupted');
+  } catch (err) {
+    if ((err as { code?: string }).code !== CHECK_VIOLATION) throw err;
+    await log.finished(client, stepId, `interrupted: ${message}`);
   }
 }
 

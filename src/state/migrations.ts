@@ -58,6 +58,15 @@ export function stateMigrations(schema: string): Migration[] {
         `CREATE TABLE IF NOT EXISTS ${s}.diverged_tables (node_name text NOT NULL, subscription text NOT NULL, table_name text NOT NULL, missing bigint NOT NULL, extra bigint NOT NULL, different bigint NOT NULL, verified_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (node_name, subscription, table_name))`,
       ],
     },
+    {
+      version: 5,
+      statements: [
+        // a step whose apply was stopped by SIGINT/SIGTERM while its work went on server-side
+        // (an init's copy): neither completed nor failed
+        `ALTER TABLE ${s}.apply_log DROP CONSTRAINT IF EXISTS apply_log_status_check`,
+        `ALTER TABLE ${s}.apply_log ADD CONSTRAINT apply_log_status_check CHECK (status IN ('running', 'completed', 'failed', 'interrupted'))`,
+      ],
+    },
   ];
 }
 

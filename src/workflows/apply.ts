@@ -13,7 +13,7 @@ import type { Topology } from '../model/topology.js';
 import { count } from '../render/count.js';
 import { ApplyLog, closeInterruptedSteps, hasApplyLog } from '../state/applyLog.js';
 import { saveSubscribedFingerprints } from './fingerprints.js';
-import { InitRunner } from './init.js';
+import { InitRunner, type InterruptedStep } from './init.js';
 import { recordSettledObjects } from './objectDigests.js';
 import { asSaved, staleness } from './savedPlan.js';
 import { emitSchemaMismatches, syncAppliedEvent } from './schema.js';
@@ -34,9 +34,20 @@ export interface ApplyOptions {
    * meanwhile) is refused instead of run on what is no longer there.
    */
   replan?: () => Promise<Plan>;
+  /**
+   * Aborted by SIGINT/SIGTERM: no new step starts, the running ones finish, inits being
+   * followed are left to go on in PostgreSQL (their apply_log rows say `interrupted`).
+   */
+  signal?: AbortSignal;
 }
 
-export type ApplyOutcome = ScheduleOutcome<Step> & { runId: string };
+export type ApplyOutcome = ScheduleOutcome<Step> & {
+  runId: string;
+  /** init steps whose follow the signal stopped: their copies go on server-side */
+  interrupted: InterruptedStep[];
+  /** the signal came: `notRun` were not started because of it */
+  stopped: boolean;
+};
 
 /** Refuse a plan that must not run: plan errors, deletions without --allow-destroy. */
 export function checkApplicable(plan: Plan, allowDestroy: boolean): void {
@@ -116,7 +127,8 @@ export async function applyPlan(topology: Topology, plan: Plan, opts: ApplyOptio
   checkApplicable(plan, opts.allowDestroy);
   const runId = randomUUID();
   const started = Date.now();
-  if (plan.steps.length === 0) return { runId, completed: [], failed: [], notRun: [] };
+  if (plan.steps.length === 0)
+    return { runId, completed: [], failed: [], notRun: [], interrupted: [], stopped: false };
   const clients = await lockNodes(topology, plan);
   if (opts.replan) {
     try {
@@ -135,6 +147,7 @@ export async function applyPlan(topology: Topology, plan: Plan, opts: ApplyOptio
     wait: opts.wait !== false,
     onEvent: opts.onEvent,
     onProgress: opts.onInitProgress,
+    signal: opts.signal,
   });
   opts.onEvent({
     event: 'apply.started',
@@ -144,8 +157,14 @@ export async function applyPlan(topology: Topology, plan: Plan, opts: ApplyOptio
   });
   emitSchemaMismatches(plan, opts.onEvent);
   try {
-    const outcome = await runGraph(plan.steps, {
+    const graph = await runGraph(plan.steps, {
       parallel: Math.max(1, opts.parallel),
+      stop: opts.signal,
+      // a snapshot init's copy started with CREATE SUBSCRIPTION: its init step records that it
+      // is copying (and its follow stops at once); a manual init's step would change the node
+      afterStop: (step) =>
+        step.kind === 'subscription-init' &&
+        topology.subscriptions[step.address.replace(/^subscription\./, '')]?.init.method === 'snapshot',
       run: async (step) => {
         const client = clients.get(step.node)!;
         const log = new ApplyLog(schema, step.node, runId);
@@ -213,7 +232,18 @@ export async function applyPlan(topology: Topology, plan: Plan, opts: ApplyOptio
         if (step.kind === 'table-sync') opts.onEvent(syncAppliedEvent(step, Date.now() - t0));
       },
     });
+    const outcome = { ...graph, interrupted: [] as InterruptedStep[], stopped: false };
     await inits.finishSteps(outcome, { clients, runId });
+    outcome.stopped = opts.signal?.aborted === true;
+    if (outcome.stopped) {
+      opts.onEvent({
+        event: 'apply.interrupted',
+        level: 'warn',
+        message: `${outcome.completed.length} completed, ${outcome.interrupted.length} still running in PostgreSQL, ${outcome.notRun.length} not run`,
+        duration_ms: Date.now() - started,
+      });
+      return { ...outcome, runId };
+    }
     if (outcome.failed.length === 0) {
       await saveSubscribedFingerprints(topology, opts.onEvent);
       await recordSettledObjects(topology, opts.onEvent);

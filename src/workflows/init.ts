@@ -9,7 +9,7 @@ import { SteepError } from '../model/errors.js';
 import type { InitProgress } from '../model/initState.js';
 import type { Step } from '../model/plan.js';
 import type { SubscriptionSpec, Topology } from '../model/topology.js';
-import { ApplyLog, hasApplyLog } from '../state/applyLog.js';
+import { ApplyLog, hasApplyLog, recordInterrupted } from '../state/applyLog.js';
 import { hasInitTables, SubscriptionStateStore } from '../state/subscriptionState.js';
 
 /**
@@ -26,6 +26,15 @@ export interface InitRunOptions {
   onProgress?: (step: Step, p: InitProgress) => void;
   pollMs?: number;
   failAfterMs?: number;
+  /** SIGINT/SIGTERM: stop following; the inits go on in PostgreSQL */
+  signal?: AbortSignal;
+}
+
+/** An init step whose follow a signal stopped: its init goes on server-side. */
+export interface InterruptedStep {
+  step: Step;
+  /** what still runs and the command that follows it */
+  message: string;
 }
 
 export interface FollowOutcome {
@@ -119,7 +128,11 @@ export class InitRunner {
    * apply_log row, its `apply.step_*` event, and its place in the outcome.
    */
   async finishSteps(
-    outcome: { completed: Step[]; failed: Array<{ step: Step; error: unknown }> },
+    outcome: {
+      completed: Step[];
+      failed: Array<{ step: Step; error: unknown }>;
+      interrupted: InterruptedStep[];
+    },
     run: { clients: Map<string, pg.Client>; runId: string },
   ): Promise<void> {
     const schema = this.topology.settings.stateSchema;
@@ -127,9 +140,15 @@ export class InitRunner {
       const step = f.step;
       const message =
         f.error === undefined ? null : f.error instanceof Error ? f.error.message : String(f.error);
+      const stopped = f.error instanceof SteepError && f.error.code === 'init.interrupted';
       const client = run.clients.get(step.node);
-      if (client && (await hasApplyLog(client, schema).catch(() => false)))
-        await new ApplyLog(schema, step.node, run.runId).finished(client, step.id, message).catch(() => {});
+      if (client && (await hasApplyLog(client, schema).catch(() => false))) {
+        const log = new ApplyLog(schema, step.node, run.runId);
+        await (stopped && message !== null
+          ? recordInterrupted(log, client, step.id, message)
+          : log.finished(client, step.id, message)
+        ).catch(() => {});
+      }
       const base = {
         node: step.node,
         address: step.address,
@@ -138,6 +157,11 @@ export class InitRunner {
       };
       if (message === null) {
         this.opts.onEvent({ event: 'apply.step_completed', level: 'info', ...base });
+      } else if (stopped) {
+        this.opts.onEvent({ event: 'apply.step_interrupted', level: 'warn', message, ...base });
+        const i = outcome.completed.indexOf(step);
+        if (i >= 0) outcome.completed.splice(i, 1);
+        outcome.interrupted.push({ step, message });
       } else {
         this.opts.onEvent({ event: 'apply.step_failed', level: 'error', message, ...base });
         const i = outcome.completed.indexOf(step);
@@ -167,6 +191,7 @@ export class InitRunner {
             pollMs: this.opts.pollMs,
             failAfterMs: this.opts.failAfterMs,
             connectTimeoutMs: this.topology.settings.connectTimeout,
+            signal: this.opts.signal,
           };
           await followInit(
             {

@@ -1,0 +1,392 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { join } from 'node:path';
+import type pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hasStackTrace, REPO_ROOT, runSteep, writeConfig } from '../support/cli.js';
+import { type TestNode, useCluster } from '../support/cluster.js';
+import {
+  createTables,
+  digests,
+  fillTables,
+  slowCopy,
+  startWriter,
+  type TableDef,
+  waitCaughtUp,
+} from '../support/replicationData.js';
+import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
+
+/**
+ * SIGINT and SIGTERM sent to a real `steep apply` (SPEC §4): no new step starts, a running
+ * statement finishes, an init being followed is left to PostgreSQL with its apply_log row
+ * `interrupted`, steep says what completed, what still runs and the command that follows it,
+ * and exits 130 / 143; a second signal exits at once. Each round's data then arrives whole
+ * (row counts and checksums equal, with writes running), and the plan is empty.
+ *
+ * 1. SIGINT mid-copy: the follow stops, the copy goes on, and the printed
+ *    `steep init status SUB --watch` follows it to synchronized.
+ * 2. SIGTERM while CREATE SUBSCRIPTION waits for a transaction open on the publisher: steep
+ *    says what it waits for and waits; once the transaction ends the create completes, and the
+ *    copy it started is recorded, not followed.
+ * 3. Two SIGINTs while the same wait: the second exits at once; the next apply converges.
+ */
+const cluster = useCluster({ nodes: ['east', 'west'] });
+
+const TABLES: TableDef[] = [
+  { name: 'sg_a', rows: 100_000 },
+  { name: 'sg_b', rows: 3_000 },
+  { name: 'sg_c', rows: 5_000 },
+  { name: 'sg_d', rows: 5_000 },
+];
+const NAMES = TABLES.map((t) => t.name);
+
+interface Event {
+  event: string;
+  level?: string;
+  message?: string;
+  step?: string;
+  address?: string;
+  phase?: string;
+}
+
+/** `steep apply --auto-approve --log-format json` in the background, its events as they come. */
+function startApply(path: string): {
+  child: ChildProcess;
+  events: Event[];
+  when: (match: (e: Event) => boolean, timeoutMs?: number) => Promise<Event>;
+  exited: Promise<{
+    code: number | null;
+    signal: NodeJS.Signals | null;
+    at: number;
+    stderr: string;
+    stdout: string;
+  }>;
+} {
+  const child = spawn(
+    process.execPath,
+    [join(REPO_ROOT, 'bin/run.js'), 'apply', '--auto-approve', '--log-format', 'json', '-c', path],
+    {
+      env: { ...process.env, NO_COLOR: '1', STEEP_DEBUG: undefined, ...env() },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  const events: Event[] = [];
+  const waiters: Array<{ match: (e: Event) => boolean; resolve: (e: Event) => void }> = [];
+  let stderr = '';
+  let stdout = '';
+  let buffer = '';
+  child.stdout!.on('data', (d: Buffer) => {
+    stdout += d.toString();
+  });
+  child.stderr!.on('data', (d: Buffer) => {
+    stderr += d.toString();
+    buffer += d.toString();
+    for (let nl = buffer.indexOf('\n'); nl >= 0; nl = buffer.indexOf('\n')) {
+      const line = buffer.slice(0, nl);
+      buffer = buffer.slice(nl + 1);
+      if (!line.startsWith('{')) continue;
+      const e = JSON.parse(line) as Event;
+      events.push(e);
+      for (const w of waiters.splice(0)) {
+        if (w.match(e)) w.resolve(e);
+        else waiters.push(w);
+      }
+    }
+  });
+  const killer = setTimeout(() => child.kill('SIGKILL'), 180_000);
+  const exited = new Promise<{
+    code: number | null;
+    signal: NodeJS.Signals | null;
+    at: number;
+    stderr: string;
+    stdout: string;
+  }>((resolve) =>
+    child.on('close', (code, signal) => {
+      clearTimeout(killer);
+      resolve({ code, signal, at: Date.now(), stderr, stdout });
+    }),
+  );
+  const when = (match: (e: Event) => boolean, timeoutMs = 90_000) => {
+    const seen = events.find(match);
+    if (seen) return Promise.resolve(seen);
+    return new Promise<Event>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`no such event in ${timeoutMs} ms:\n${stderr}`)),
+        timeoutMs,
+      );
+      waiters.push({
+        match,
+        resolve: (e) => {
+          clearTimeout(timer);
+          resolve(e);
+        },
+      });
+    });
+  };
+  return { child, events, when, exited };
+}
+
+function env(): Record<string, string> {
+  return passwordEnv(cluster().nodes);
+}
+
+function config(subs: Array<{ name: string; tables: string[] }>): string {
+  const { east, west } = nodes();
+  return writeConfig(
+    [
+      'version: 1',
+      'topology: signals',
+      nodesYaml([east, west]),
+      'publications:',
+      ...subs.flatMap((s) => [
+        `  ${s.name}_pub:`,
+        '    node: east',
+        `    tables: [${s.tables.map((t) => `public.${t}`).join(', ')}]`,
+      ]),
+      'subscriptions:',
+      ...subs.flatMap((s) => [
+        `  ${s.name}:`,
+        '    node: west',
+        '    from: east',
+        `    publications: [${s.name}_pub]`,
+      ]),
+      '',
+    ].join('\n'),
+  );
+}
+
+function nodes(): { east: TestNode; west: TestNode } {
+  return { east: cluster().node('east'), west: cluster().node('west') };
+}
+
+/** The apply_log rows of one run on west: step action and address → status. */
+async function logOf(runId: string): Promise<Record<string, string>> {
+  const rows = await nodes().west.query<{ action: string; address: string; status: string }>(
+    'SELECT action, address, status FROM steep.apply_log WHERE run_id = $1::uuid ORDER BY started_at',
+    [runId],
+  );
+  return Object.fromEntries(rows.map((r) => [`${r.action} ${r.address}`, r.status]));
+}
+
+/** The run id west's apply_log holds for the last run that touched this address. */
+async function lastRun(address: string): Promise<string> {
+  const [r] = await nodes().west.query<{ run_id: string }>(
+    'SELECT run_id::text FROM steep.apply_log WHERE address = $1 ORDER BY started_at DESC LIMIT 1',
+    [address],
+  );
+  return r!.run_id;
+}
+
+/** A transaction open on east with an xid: CREATE SUBSCRIPTION's slot waits for it to end. */
+async function openTransaction(): Promise<pg.Client> {
+  const c = await nodes().east.client();
+  await c.query('BEGIN');
+  await c.query('SELECT pg_current_xact_id()');
+  return c;
+}
+
+const SUB1 = { name: 'west_sg', tables: ['sg_a', 'sg_b'] };
+const SUB2 = { name: 'west_sg2', tables: ['sg_c'] };
+const SUB3 = { name: 'west_sg3', tables: ['sg_d'] };
+const figures: string[] = [];
+
+describe('SIGINT and SIGTERM during steep apply', () => {
+  let writer: ReturnType<typeof startWriter>;
+
+  beforeAll(async () => {
+    const { east, west } = nodes();
+    await createTables([east, west], TABLES);
+    await fillTables(east, TABLES);
+    // a copy of sg_a of ~8 s: 100 pauses of 80 ms
+    await slowCopy(west, 'sg_a', 1000, 80);
+    writer = startWriter(east, NAMES);
+  });
+
+  afterAll(() => {
+    if (figures.length > 0) console.log(`signals: ${figures.join('; ')}`);
+  });
+
+  it('SIGINT mid-copy: exit 130, the copy goes on in PostgreSQL, the command it names follows it to synchronized', async () => {
+    const path = config([SUB1]);
+    const apply = startApply(path);
+    await apply.when((e) => e.event === 'init.state_change' && e.phase === 'copying');
+    // the follow has sampled the copy at least once
+    await new Promise((r) => setTimeout(r, 1_000));
+    const sentAt = Date.now();
+    apply.child.kill('SIGINT');
+    const r = await apply.exited;
+    figures.push(`SIGINT mid-copy → exit in ${r.at - sentAt} ms`);
+    expect(hasStackTrace(r.stderr), r.stderr).toBe(false);
+    expect(r.code, r.stderr).toBe(130);
+    const messages = apply.events.map((e) => e.message ?? '');
+    expect(messages).toContain('interrupted (SIGINT): no new step starts (a second Ctrl-C exits at once)');
+    expect(messages).toContain('stopped by SIGINT: no step started after it.');
+    const still = messages.find((m) => m.startsWith('still running: init subscription.west_sg: '));
+    expect(still, r.stderr).toMatch(
+      /^still running: init subscription\.west_sg: the init of subscription west_sg goes on in PostgreSQL on west \(copying, \d+\.\d% copied\): follow it with `steep init status west_sg --watch`, which records it synchronized once it is$/,
+    );
+    const done = messages.find((m) => m.startsWith('completed: '));
+    expect(done).toMatch(/create subscription\.west_sg/);
+    expect(messages).toContain('not run: none');
+    expect(apply.events.some((e) => e.event === 'apply.interrupted')).toBe(true);
+    expect(apply.events.some((e) => e.event === 'apply.completed')).toBe(false);
+
+    // the row of the init step says interrupted; nothing is left running
+    const runId = await lastRun('subscription.west_sg');
+    const log = await logOf(runId);
+    expect(log['init subscription.west_sg']).toBe('interrupted');
+    expect(log['create subscription.west_sg']).toBe('completed');
+    expect(Object.values(log)).not.toContain('running');
+    // the copy is still under way: steep left it to PostgreSQL
+    const [copying] = await nodes().west.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_subscription_rel sr JOIN pg_subscription s ON s.oid = sr.srsubid
+        WHERE s.subname = 'west_sg' AND sr.srsubstate <> 'r'`,
+    );
+    expect(copying!.n).toBeGreaterThan(0);
+
+    // the command steep named, as printed
+    const watch = spawn(
+      process.execPath,
+      [
+        join(REPO_ROOT, 'bin/run.js'),
+        'init',
+        'status',
+        'west_sg',
+        '--watch',
+        '--json',
+        '--interval',
+        '500',
+        '-c',
+        path,
+      ],
+      { env: { ...process.env, NO_COLOR: '1', ...env() }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    watch.stdout!.on('data', (d) => {
+      out += d;
+    });
+    const watched = new Promise<number | null>((res) => watch.on('close', (code) => res(code)));
+    try {
+      await eventually(
+        async () => out.split('\n').some((l) => l.includes('"state":"synchronized"')),
+        90_000,
+        'init status --watch shows west_sg synchronized',
+      );
+    } finally {
+      watch.kill('SIGINT');
+    }
+    expect(await watched).toBe(0);
+    // and it recorded it: status reads synchronized from the state schema
+    await eventually(
+      async () => {
+        const s = await runSteep(['status', '--json', '-c', path], { env: env() });
+        const doc = JSON.parse(s.stdout) as { subscriptions: Array<{ name: string; state: string }> };
+        return doc.subscriptions.find((x) => x.name === 'west_sg')?.state === 'synchronized';
+      },
+      30_000,
+      'west_sg recorded synchronized',
+    );
+  });
+
+  it('SIGTERM while CREATE SUBSCRIPTION waits: steep says what it waits for, lets it finish, exits 143', async () => {
+    const path = config([SUB1, SUB2]);
+    const blocker = await openTransaction();
+    let exited: Awaited<ReturnType<typeof startApply>['exited']>;
+    try {
+      const apply = startApply(path);
+      await apply.when((e) => e.event === 'apply.step_waiting' && e.address === 'subscription.west_sg2');
+      apply.child.kill('SIGTERM');
+      await apply.when((e) => (e.message ?? '').startsWith('interrupted (SIGTERM)'));
+      // still there, waiting for the statement
+      await new Promise((r) => setTimeout(r, 1_500));
+      expect(apply.child.exitCode).toBeNull();
+      expect(apply.events.map((e) => e.message)).toContain(
+        'interrupted (SIGTERM): no new step starts; waiting for create subscription.west_sg2 on west to finish (a second Ctrl-C exits at once)',
+      );
+      const endedAt = Date.now();
+      await blocker.query('COMMIT');
+      exited = await apply.exited;
+      figures.push(
+        `SIGTERM during a waiting CREATE SUBSCRIPTION → exit ${exited.at - endedAt} ms after the blocker ended`,
+      );
+      expect(hasStackTrace(exited.stderr), exited.stderr).toBe(false);
+      expect(exited.code, exited.stderr).toBe(143);
+      const messages = apply.events.map((e) => e.message ?? '');
+      expect(messages).toContain('stopped by SIGTERM: no step started after it.');
+      expect(messages.find((m) => m.startsWith('still running: init subscription.west_sg2: '))).toMatch(
+        /follow it with `steep init status west_sg2 --watch`/,
+      );
+    } finally {
+      await blocker.end().catch(() => {});
+    }
+    const log = await logOf(await lastRun('subscription.west_sg2'));
+    expect(log).toEqual({
+      'create subscription.west_sg2': 'completed',
+      'init subscription.west_sg2': 'interrupted',
+    });
+    const r = await runSteep(['init', 'status', 'west_sg2', '--json', '-c', path], { env: env() });
+    expect(r.code, r.stderr).toBe(0);
+  });
+
+  it('a second SIGINT exits at once; the next apply converges, rows equal, plan empty', async () => {
+    const path = config([SUB1, SUB2, SUB3]);
+    const blocker = await openTransaction();
+    let runId: string;
+    try {
+      const apply = startApply(path);
+      await apply.when((e) => e.event === 'apply.step_waiting' && e.address === 'subscription.west_sg3');
+      apply.child.kill('SIGINT');
+      await apply.when((e) => (e.message ?? '').startsWith('interrupted (SIGINT)'));
+      const sentAt = Date.now();
+      apply.child.kill('SIGINT');
+      const r = await apply.exited;
+      figures.push(`second SIGINT → exit in ${r.at - sentAt} ms`);
+      expect(hasStackTrace(r.stderr), r.stderr).toBe(false);
+      expect(r.code, r.stderr).toBe(130);
+      expect(apply.events.map((e) => e.message)).toContain(
+        'interrupted (SIGINT): exiting now; a statement still running goes on in PostgreSQL, and `steep plan` shows what it left',
+      );
+      runId = await lastRun('subscription.west_sg3');
+      expect(await logOf(runId)).toEqual({ 'create subscription.west_sg3': 'running' });
+    } finally {
+      await blocker.query('COMMIT').catch(() => {});
+      await blocker.end().catch(() => {});
+    }
+    // the CREATE SUBSCRIPTION went on server-side; its session holds the lock until it ends
+    let again = await runSteep(['apply', '--auto-approve', '-c', path], { env: env() });
+    for (const deadline = Date.now() + 60_000; again.code === 1 && Date.now() < deadline; ) {
+      if (!/another steep command holds the lock/.test(again.stderr)) break;
+      await new Promise((r) => setTimeout(r, 500));
+      again = await runSteep(['apply', '--auto-approve', '-c', path], { env: env() });
+    }
+    expect(again.code, `${again.stdout}\n${again.stderr}`).toBe(0);
+    // the killed run's row is closed by the apply that came next
+    const [row] = await nodes().west.query<{ status: string; error: string }>(
+      'SELECT status, error FROM steep.apply_log WHERE run_id = $1::uuid',
+      [runId],
+    );
+    expect(row!.status).not.toBe('running');
+    expect(row!.error).toMatch(/^interrupted: /);
+
+    const { east, west } = nodes();
+    const ops = await writer.stop();
+    expect(ops).toBeGreaterThan(50);
+    for (const s of [SUB1, SUB2, SUB3]) await waitCaughtUp(east, s.name, 90_000);
+    await eventually(
+      async () => {
+        const rows = await west.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_subscription_rel WHERE srsubstate <> 'r'`,
+        );
+        return rows[0]!.n === 0;
+      },
+      90_000,
+      'every table ready',
+    );
+    for (const s of [SUB1, SUB2, SUB3]) await waitCaughtUp(east, s.name, 90_000);
+    expect(await digests(west, NAMES)).toEqual(await digests(east, NAMES));
+    await eventually(
+      async () => (await runSteep(['plan', '--detailed-exitcode', '-c', path], { env: env() })).code === 0,
+      30_000,
+      'an empty plan',
+    );
+  });
+});
