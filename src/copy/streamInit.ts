@@ -22,7 +22,7 @@ import { type ChunkRecord, CopyChunkStore } from '../state/copyChunks.js';
 import { InitSlotStore } from '../state/initSlots.js';
 import { SubscriptionStateStore } from '../state/subscriptionState.js';
 import { type Chunk, planChunks, runCopy, snapshotHeld, snapshotSession } from './engine.js';
-import { Heartbeat, startHolder } from './snapshotHolder.js';
+import { Heartbeat, holdMs, startHolder } from './snapshotHolder.js';
 import { SubscriberSink } from './subscriberSink.js';
 
 /**
@@ -39,6 +39,8 @@ import { SubscriberSink } from './subscriberSink.js';
 export interface StreamInitOptions {
   onEvent: EventSink;
   onProgress?: (p: InitProgress) => void;
+  /** SIGINT/SIGTERM: no new chunk starts; the running ones finish and are kept */
+  signal?: AbortSignal;
 }
 
 interface Sessions {
@@ -269,7 +271,17 @@ async function copyAndStart(topology: Topology, d: SubscriptionSpec, opts: Strea
           });
       },
       onBytes: (n) => progress.bytes(n),
+      signal: opts.signal,
     });
+    if (opts.signal?.aborted) {
+      const minutes = Math.round(holdMs() / 60_000);
+      throw new SteepError(
+        'init.interrupted',
+        `steep's copy into ${d.node} stopped after the chunks it was copying, which are kept; the snapshot holder keeps slot ${d.slot}'s snapshot on ${d.from} ` +
+          `for ${minutes} min: run \`steep apply\` again within that time to copy the rest at the same snapshot (later it starts over)`,
+        { node: d.node, address: `subscription.${d.name}` },
+      );
+    }
     progress.report(true);
 
     // the subscription streams what the slot holds after the snapshot

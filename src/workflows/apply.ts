@@ -13,7 +13,7 @@ import type { Topology } from '../model/topology.js';
 import { count } from '../render/count.js';
 import { ApplyLog, closeInterruptedSteps, hasApplyLog } from '../state/applyLog.js';
 import { saveSubscribedFingerprints } from './fingerprints.js';
-import { InitRunner, type InterruptedStep } from './init.js';
+import { InitRunner, type InterruptedStep, ownCopy } from './init.js';
 import { recordSettledObjects } from './objectDigests.js';
 import { asSaved, staleness } from './savedPlan.js';
 import { emitSchemaMismatches, syncAppliedEvent } from './schema.js';
@@ -160,10 +160,12 @@ export async function applyPlan(topology: Topology, plan: Plan, opts: ApplyOptio
     const graph = await runGraph(plan.steps, {
       parallel: Math.max(1, opts.parallel),
       stop: opts.signal,
-      // a snapshot init's copy started with CREATE SUBSCRIPTION: its init step records that it
-      // is copying (and its follow stops at once); a manual init's step would change the node
+      // a snapshot init's copy by PostgreSQL started with CREATE SUBSCRIPTION: its init step
+      // records that it is copying (and its follow stops at once); a manual init's step, or
+      // steep's own copy, would change the node
       afterStop: (step) =>
         step.kind === 'subscription-init' &&
+        !ownCopy(step) &&
         topology.subscriptions[step.address.replace(/^subscription\./, '')]?.init.method === 'snapshot',
       run: async (step) => {
         const client = clients.get(step.node)!;

@@ -43,7 +43,7 @@ export interface FollowOutcome {
 }
 
 /** The plan chose steep's own copy engine for this init step. */
-function ownCopy(step: Step): boolean {
+export function ownCopy(step: Step): boolean {
   return step.changes.some((c) => c.path === 'init.copy' && c.after === 'steep');
 }
 
@@ -183,6 +183,7 @@ export class InitRunner {
             await streamInit(this.topology, d, {
               onEvent: this.opts.onEvent,
               onProgress: (p) => this.opts.onProgress?.(step, p),
+              signal: this.opts.signal,
             });
           if (!this.opts.wait) return { step };
           const options: FollowOptions = {
