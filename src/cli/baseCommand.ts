@@ -76,7 +76,15 @@ export abstract class SteepCommand extends Command {
       const names = (error.args as Array<{ name?: string }>).map((a) => (a.name ?? 'argument').toUpperCase());
       return `\`${command}\` needs ${names.join(' ')} (see \`${command} --help\`)`;
     }
-    return error.message.split('\n')[0]!;
+    // oclif's flag-constraint errors put their reasons on the lines after a heading
+    const lines = error.message
+      .replace(/\x1b\[[0-9;]*m/g, '')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l !== '' && !/^See more help with/.test(l));
+    if (/^The following errors? occurred:$/.test(lines[0] ?? '') && lines.length > 1)
+      return `\`${command}\`: ${lines.slice(1).join('; ')}`;
+    return lines[0] ?? error.message;
   }
 
   protected override async catch(

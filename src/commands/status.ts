@@ -1,31 +1,44 @@
+import { Flags } from '@oclif/core';
 import { SteepCommand } from '../cli/baseCommand.js';
 import { globalFlags, jsonFlag, watchFlags } from '../cli/flags.js';
 import { watch } from '../cli/watch.js';
 import { formatProblem } from '../model/errors.js';
 import type { StatusReport } from '../model/statusReport.js';
-import { renderStatus } from '../render/status.js';
-import { openStatus, readStatus } from '../workflows/status.js';
+import { renderCheck, renderStatus } from '../render/status.js';
+import { checkStatus, openStatus, parseMaxLag, readStatus } from '../workflows/status.js';
 
 export default class Status extends SteepCommand {
   static override summary =
     'Show every node, subscription and slot: reachable, init state, lag, errors, retained WAL.';
   static override description =
-    `Per node: reachable and its PostgreSQL version. Per subscription: its init state (uninitialized, preparing, copying, catching_up, synchronized, diverged, failed, reinitializing), lag in bytes and seconds, apply and sync error counts (15+) and conflict counters (18+). Per slot: wal_status and the WAL it retains; orphaned slots (nothing uses them) and slots prepared by steep init prepare are listed apart.
-Exit codes: 0, or 1 when a node cannot be reached.`;
+    `Per node: reachable and its PostgreSQL version. Per subscription: its init state (uninitialized, preparing, copying, catching_up, synchronized, diverged, failed, reinitializing), lag in bytes and seconds, apply and sync error counts (15+) and conflict counters (18+). Per slot: wal_status and the WAL it retains; orphaned slots (nothing uses them) and slots prepared by steep init prepare are listed apart. What depends on a node steep cannot read is unknown, never absent.
+With --check, for cron and monitors: exit 2 when a subscription steep.yaml declares is not created, disabled, not synchronized, failed or over --max-lag, or a slot's wal_status is lost or unreserved; the problems are listed.
+Exit codes: 0 (healthy with --check), 2 unhealthy (--check), 1 when a node cannot be read.`;
   static override examples = [
     '<%= config.bin %> status',
     '<%= config.bin %> status --json',
     '<%= config.bin %> status --watch',
+    '<%= config.bin %> status --check --max-lag 256MB || page-oncall "replication unhealthy"',
+    '<%= config.bin %> status --check --max-lag 30s --json',
   ];
   static override flags = {
     ...globalFlags,
     ...jsonFlag,
     ...watchFlags({ summary: 'Refresh every few seconds until interrupted.', defaultMs: 2000, minMs: 500 }),
+    check: Flags.boolean({
+      summary: 'Exit 2 when replication is unhealthy, 1 when a node cannot be read (for cron and monitors).',
+      exclusive: ['watch'],
+    }),
+    'max-lag': Flags.string({
+      summary: 'With --check: the most lag that is healthy, a size (64MB) or a duration (30s).',
+      dependsOn: ['check'],
+    }),
   };
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Status);
     this.colorEnabled(flags);
+    const maxLag = flags['max-lag'] !== undefined ? parseMaxLag(flags['max-lag']) : undefined;
     const { topology, configWarnings } = await openStatus(flags.config);
     for (const w of configWarnings) this.err(formatProblem(w));
     const render = (r: StatusReport) =>
@@ -38,7 +51,10 @@ Exit codes: 0, or 1 when a node cannot be reached.`;
       return;
     }
     const report = await readStatus(topology);
-    this.out(render(report));
+    const check = flags.check ? checkStatus(report, topology, maxLag) : undefined;
+    if (flags.json) this.out(JSON.stringify(check ? { ...report, check } : report, null, 2));
+    else this.out(render(report), ...(check ? ['', renderCheck(check)] : []));
     if (report.nodes.some((n) => !n.reachable)) process.exitCode = 1;
+    else if (check && check.problems.length > 0) process.exitCode = 2;
   }
 }

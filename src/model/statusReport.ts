@@ -19,10 +19,13 @@ export interface SubscriptionStatus {
   from: string;
   /** declared in steep.yaml */
   declared: boolean;
-  exists: boolean;
+  /** null: unknown, its node could not be read */
+  exists: boolean | null;
   enabled: boolean | null;
   initMethod: string | null;
-  state: InitState;
+  state: InitState | 'unknown';
+  /** why figures are unknown: its node (or its publisher, for the lag) could not be read */
+  unknown: string | null;
   /** why the init failed */
   error: string | null;
   since: string | null;
@@ -42,7 +45,15 @@ export interface SubscriptionStatus {
   divergedTables: string[];
 }
 
-export type SlotKind = 'subscription' | 'prepared' | 'pending' | 'tablesync' | 'orphan' | 'physical';
+/** `unknown`: no readable subscription uses it, but a node that could hold its user is unreadable */
+export type SlotKind =
+  | 'subscription'
+  | 'prepared'
+  | 'pending'
+  | 'tablesync'
+  | 'orphan'
+  | 'physical'
+  | 'unknown';
 
 export interface SlotStatus {
   node: string;
@@ -64,4 +75,12 @@ export interface StatusReport {
   nodes: NodeStatus[];
   subscriptions: SubscriptionStatus[];
   slots: SlotStatus[];
+}
+
+/** `status --check` (for cron and monitors). */
+export interface StatusCheck {
+  /** a node could not be read: what depends on it is unknown (exit 1) */
+  unknown: boolean;
+  /** one sentence per thing unhealthy or unknown, naming it */
+  problems: string[];
 }

@@ -1,5 +1,5 @@
 import chalk from 'chalk';
-import type { StatusReport, SubscriptionStatus } from '../model/statusReport.js';
+import type { StatusCheck, StatusReport, SubscriptionStatus } from '../model/statusReport.js';
 import { stateText } from './initProgress.js';
 import { formatBytes } from './values.js';
 
@@ -10,6 +10,7 @@ function pad(s: string, n: number): string {
 }
 
 function stateColour(s: SubscriptionStatus): string {
+  if (s.state === 'unknown') return chalk.red('unknown');
   const t = stateText(s.state);
   if (s.state === 'synchronized') return chalk.green(t);
   if (s.state === 'failed' || s.state === 'diverged') return chalk.red(t);
@@ -42,6 +43,10 @@ export function renderStatus(r: StatusReport): string {
   if (r.subscriptions.length === 0) out.push('  (none)');
   for (const s of r.subscriptions) {
     const head = `  ${pad(s.name, 20)} ${pad(`${s.node} ← ${s.from || '?'}`, 18)} ${stateColour(s)}`;
+    if (s.state === 'unknown') {
+      out.push(`${head}  (${s.unknown})`);
+      continue;
+    }
     if (!s.exists) {
       out.push(`${head}  (not created on ${s.node}${s.initMethod ? `; init ${s.initMethod}` : ''})`);
       continue;
@@ -52,6 +57,7 @@ export function renderStatus(r: StatusReport): string {
       `tables ${s.tablesReady}/${s.tablesTotal} ready`,
       errorsText(s) || null,
       s.declared ? null : 'not in steep.yaml',
+      s.unknown,
     ].filter((x): x is string => x !== null);
     out.push(`${head}  ${parts.join(' · ')}`);
     if (s.error) out.push(chalk.red(`      ${s.error}`));
@@ -71,11 +77,15 @@ export function renderStatus(r: StatusReport): string {
         ? `subscription ${s.subscription}`
         : s.kind === 'pending'
           ? `for ${s.subscription} (not created yet)`
-          : s.kind;
+          : s.kind === 'unknown'
+            ? `${s.subscription ? `for ${s.subscription}, ` : ''}user unknown`
+            : s.kind;
     out.push(
       `  ${pad(`${s.node}/${s.name}`, 30)} ${pad(what, 28)} ${s.active ? 'active  ' : 'inactive'}  wal_status ${s.walStatus ?? 'unknown'}  retains ${formatBytes(s.retainedWalBytes)}`,
     );
   }
+  for (const n of r.nodes.filter((x) => !x.reachable))
+    out.push(`  ${n.name}: unknown (${n.name} cannot be read)`);
   const prepared = r.slots.filter((s) => s.kind === 'prepared');
   if (prepared.length > 0) {
     out.push(
@@ -101,4 +111,11 @@ export function renderStatus(r: StatusReport): string {
     }
   }
   return out.join('\n');
+}
+
+/** `status --check`: healthy, or each problem on its own line. */
+export function renderCheck(c: StatusCheck): string {
+  if (c.problems.length === 0) return chalk.green('Check: healthy.');
+  const head = c.unknown ? 'Check: unknown (a node cannot be read)' : 'Check: unhealthy';
+  return [chalk.red.bold(`${head}:`), ...c.problems.map((p) => `  ✗ ${p}`)].join('\n');
 }

@@ -17,7 +17,8 @@ export async function graphOf(
   if (!opts.live) return { graph: topologyGraph(topology), configWarnings: warnings };
   const [observed, status] = await Promise.all([observe(topology), readStatus(topology)]);
   const states: Record<string, string> = {};
-  for (const s of status.subscriptions) states[`${s.node}/${s.name}`] = s.exists ? s.state : 'absent';
+  for (const s of status.subscriptions)
+    states[`${s.node}/${s.name}`] = s.exists === false ? 'absent' : s.state;
   return { graph: topologyGraph(topology, { observed, states }), configWarnings: warnings };
 }
 

@@ -1,15 +1,19 @@
 import { readSlotLag, readSubscriptionActivity } from '../catalog/initProgress.js';
 import { clusterReadOptions, readCluster } from '../catalog/readCluster.js';
+import { parseDuration } from '../config/durations.js';
 import { loadTopology } from '../config/load.js';
+import { parseSize } from '../config/sizes.js';
 import { connect } from '../db/connect.js';
+import { formatBytes } from '../model/bytes.js';
 import type { ClusterState, ObservedNode, ObservedSubscription } from '../model/cluster.js';
-import type { Problem } from '../model/errors.js';
+import { type Problem, SteepError } from '../model/errors.js';
 import { advanceState, caughtUpAtAGlance, liveState } from '../model/initLifecycle.js';
 import type { InitState, SlotLag, SubscriptionActivity } from '../model/initState.js';
 import type {
   NodeStatus,
   SlotKind,
   SlotStatus,
+  StatusCheck,
   StatusReport,
   SubscriptionStatus,
 } from '../model/statusReport.js';
@@ -21,7 +25,7 @@ import { DivergedTablesStore } from '../state/divergedTables.js';
  * init state, lag in bytes and seconds, apply/sync error counts (and on 18 the conflict
  * counters); every logical slot with its wal_status and retained WAL, classified — used by a
  * subscription, prepared by `steep init prepare`, PostgreSQL's table-sync slots, or orphaned.
- * Read-only.
+ * Read-only. What depends on a node steep cannot read is `unknown`, never absent.
  */
 
 const TABLESYNC_SLOT = /^pg_\d+_sync_\d+_\d+$/;
@@ -90,6 +94,7 @@ function subscriptionStatus(
   const d = topology.subscriptions[name];
   const from = d?.from ?? o?.from ?? '';
   const subscriber = reachable(observed, node);
+  if (!subscriber) return unknownSubscription(topology, observed, name, node, from);
   const recorded = subscriber?.initState?.subscriptions[name];
   const activity = live.get(node)?.activity.get(name) ?? null;
   const slotName = o ? (o.slotNone ? null : o.slot) : (d?.slot ?? null);
@@ -120,6 +125,8 @@ function subscriptionStatus(
     from,
     declared: d !== undefined && d.node === node,
     exists: o !== undefined,
+    unknown:
+      from && !reachable(observed, from) ? `${from} (its publisher) cannot be read: lag unknown` : null,
     enabled: o ? o.enabled : null,
     initMethod: recorded?.initMethod ?? d?.init.method ?? null,
     state,
@@ -136,6 +143,42 @@ function subscriptionStatus(
     syncErrors: activity?.syncErrorCount ?? null,
     conflicts: activity?.conflicts ?? null,
     divergedTables: state === 'diverged' ? (live.get(node)?.diverged.get(name) ?? []) : [],
+  };
+}
+
+/** A subscription on a node steep cannot read: nothing about it is known. */
+function unknownSubscription(
+  topology: Topology,
+  observed: ClusterState,
+  name: string,
+  node: string,
+  from: string,
+): SubscriptionStatus {
+  const d = topology.subscriptions[name];
+  const n = observed.nodes[node];
+  const why = n && !n.reachable ? n.error : null;
+  return {
+    name,
+    node,
+    from,
+    declared: d !== undefined && d.node === node,
+    exists: null,
+    enabled: null,
+    initMethod: d?.init.method ?? null,
+    state: 'unknown',
+    unknown: `${node} cannot be read${why ? ` (${why})` : ''}`,
+    error: null,
+    since: null,
+    tablesTotal: 0,
+    tablesReady: 0,
+    slot: d?.slot ?? null,
+    lagBytes: null,
+    lagSeconds: null,
+    applyWorkerRunning: null,
+    syncWorkers: null,
+    applyErrors: null,
+    syncErrors: null,
+    conflicts: null,
   };
 }
 
@@ -157,6 +200,8 @@ function emptyActivity(o: ObservedSubscription): SubscriptionActivity {
 function slotStatuses(topology: Topology, observed: ClusterState, live: Map<string, Live>): SlotStatus[] {
   const out: SlotStatus[] = [];
   const nodes = Object.values(observed.nodes).filter((n): n is ObservedNode => n.reachable);
+  // a slot no readable subscription uses may be used by one on a node steep cannot read
+  const unread = Object.keys(topology.nodes).some((name) => !reachable(observed, name));
   for (const n of nodes) {
     for (const s of Object.values(n.slots)) {
       if (s.temporary) continue;
@@ -178,6 +223,9 @@ function slotStatuses(topology: Topology, observed: ClusterState, live: Map<stri
       else if (user) {
         kind = 'subscription';
         subscription = user.name;
+      } else if (expected ? !reachable(observed, expected.node) : unread) {
+        kind = 'unknown';
+        subscription = expected?.name ?? null;
       } else if (expected && prepared && prepared.slot === s.name) {
         kind = 'prepared';
         subscription = expected.name;
@@ -250,4 +298,53 @@ export async function openStatus(
 ): Promise<{ topology: Topology; configWarnings: Problem[] }> {
   const { topology, warnings } = await loadTopology(configPath);
   return { topology, configWarnings: warnings };
+}
+
+/** `--max-lag`: a size (`64MB`, bytes when plain) or a duration (`30s`, `5min`). */
+export type LagLimit = { bytes: number } | { seconds: number };
+
+export function parseMaxLag(text: string): LagLimit {
+  const bytes = parseSize(text);
+  if (bytes !== undefined) return { bytes };
+  const ms = /[a-z]\s*$/.test(text) ? parseDuration(text) : undefined;
+  if (ms !== undefined && ms > 0) return { seconds: ms / 1000 };
+  throw new SteepError(
+    'status.max_lag',
+    `--max-lag ${text} is neither a size (e.g. 64MB, 1GB, or bytes) nor a duration (e.g. 30s, 5min)`,
+  );
+}
+
+/**
+ * `status --check`, for cron and monitors: every subscription steep.yaml declares must exist,
+ * be enabled (unless the file says `enabled: false`), be synchronized and within `maxLag`;
+ * no slot may be `lost` or `unreserved`; every node must be readable.
+ */
+export function checkStatus(r: StatusReport, topology: Topology, maxLag?: LagLimit): StatusCheck {
+  const problems: string[] = [];
+  for (const n of r.nodes) if (!n.reachable) problems.push(`node ${n.name} cannot be read: ${n.error}`);
+  for (const s of r.subscriptions.filter((x) => x.declared)) {
+    const at = `subscription.${s.name} on ${s.node}`;
+    if (s.state === 'unknown') {
+      problems.push(`${at}: unknown, ${s.unknown}`);
+      continue;
+    }
+    if (!s.exists) {
+      problems.push(`${at}: not created`);
+      continue;
+    }
+    if (s.enabled === false && topology.subscriptions[s.name]?.enabled !== false)
+      problems.push(`${at}: disabled`);
+    if (s.state === 'failed') problems.push(`${at}: init failed${s.error ? `: ${s.error}` : ''}`);
+    else if (s.state !== 'synchronized') problems.push(`${at}: ${s.state}, not synchronized`);
+    if (maxLag && 'bytes' in maxLag && s.lagBytes !== null && s.lagBytes > maxLag.bytes)
+      problems.push(`${at}: lag ${formatBytes(s.lagBytes)}, over --max-lag ${formatBytes(maxLag.bytes)}`);
+    if (maxLag && 'seconds' in maxLag && s.lagSeconds !== null && s.lagSeconds > maxLag.seconds)
+      problems.push(`${at}: lag ${s.lagSeconds.toFixed(1)} s, over --max-lag ${maxLag.seconds} s`);
+    if (maxLag && s.unknown) problems.push(`${at}: ${s.unknown}`);
+  }
+  for (const s of r.slots) {
+    if (s.walStatus === 'lost' || s.walStatus === 'unreserved')
+      problems.push(`slot ${s.node}/${s.name}: wal_status ${s.walStatus}`);
+  }
+  return { unknown: r.nodes.some((n) => !n.reachable), problems };
 }

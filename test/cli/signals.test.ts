@@ -198,6 +198,8 @@ describe('SIGINT and SIGTERM during steep apply', () => {
     await fillTables(east, TABLES);
     // a copy of sg_a of ~8 s: 100 pauses of 80 ms
     await slowCopy(west, 'sg_a', 1000, 80);
+    // and of sg_c (~2 s), so its copy still runs when round 2's signal stops the follow
+    await slowCopy(west, 'sg_c', 250, 100);
     writer = startWriter(east, NAMES);
   });
 
@@ -285,7 +287,7 @@ describe('SIGINT and SIGTERM during steep apply', () => {
       30_000,
       'west_sg recorded synchronized',
     );
-  });
+  }, 240_000);
 
   it('SIGTERM while CREATE SUBSCRIPTION waits: steep says what it waits for, lets it finish, exits 143', async () => {
     const path = config([SUB1, SUB2]);
@@ -325,7 +327,7 @@ describe('SIGINT and SIGTERM during steep apply', () => {
     });
     const r = await runSteep(['init', 'status', 'west_sg2', '--json', '-c', path], { env: env() });
     expect(r.code, r.stderr).toBe(0);
-  });
+  }, 240_000);
 
   it('a second SIGINT exits at once; the next apply converges, rows equal, plan empty', async () => {
     const path = config([SUB1, SUB2, SUB3]);
@@ -388,5 +390,5 @@ describe('SIGINT and SIGTERM during steep apply', () => {
       30_000,
       'an empty plan',
     );
-  });
+  }, 240_000);
 });
