@@ -1,3 +1,4 @@
+import { stripVTControlCharacters } from 'node:util';
 import { Command } from '@oclif/core';
 import chalk from 'chalk';
 import { nearest } from '../config/suggest.js';
@@ -77,8 +78,7 @@ export abstract class SteepCommand extends Command {
       return `\`${command}\` needs ${names.join(' ')} (see \`${command} --help\`)`;
     }
     // oclif's flag-constraint errors put their reasons on the lines after a heading
-    const lines = error.message
-      .replace(/\x1b\[[0-9;]*m/g, '')
+    const lines = stripVTControlCharacters(error.message)
       .split('\n')
       .map((l) => l.trim())
       .filter((l) => l !== '' && !/^See more help with/.test(l));
