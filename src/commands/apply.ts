@@ -21,11 +21,24 @@ export default class Apply extends SteepCommand {
   static override summary = 'Make the nodes match steep.yaml: plan, confirm, then run the steps in order.';
   static override description =
     `Takes steep's advisory lock on every node it changes, runs each step with lock and statement timeouts, records it in the state schema's apply_log, and shows live progress.
-With a saved PLAN (from \`steep plan --out\`) it applies exactly that plan, and refuses when steep.yaml or the nodes changed since.`;
+With a saved PLAN (from \`steep plan --out\`) it applies exactly that plan, and refuses when steep.yaml or the nodes changed since.
+Ctrl-C (SIGINT) or SIGTERM: no new step starts, a running statement finishes, an init being followed goes on in PostgreSQL; steep says what completed, what still runs and how to follow it, and exits 130 (143); a second signal exits at once.`;
   static override examples = [
     '<%= config.bin %> apply',
     '<%= config.bin %> apply --auto-approve --allow-destroy',
     '<%= config.bin %> plan --out plan.json && <%= config.bin %> apply plan.json',
+    {
+      description: 'Only one subscription (and what it depends on), in CI:',
+      command: 'STEEP_AUTO_APPROVE=1 <%= config.bin %> apply --target subscription.west_orders',
+    },
+    {
+      description: 'Return once the subscriptions exist; their copies go on in PostgreSQL:',
+      command: '<%= config.bin %> apply --no-wait && <%= config.bin %> init status --watch',
+    },
+    {
+      description: 'Manual init from a physical backup consistent at a later LSN than the prepared one:',
+      command: '<%= config.bin %> apply --lsn west_orders=0/3000148',
+    },
   ];
   static override args = { plan: Args.string({ description: 'A plan saved by `steep plan --out`.' }) };
   static override flags = {

@@ -15,6 +15,10 @@ Exit codes: 0 no drift, 2 drift found, 1 error (invalid file, unreachable node).
     '<%= config.bin %> drift',
     '<%= config.bin %> drift --json',
     '<%= config.bin %> drift --format markdown > drift.md',
+    {
+      description: 'In a scheduled job: exit 2 means drift, 1 an error (an unreachable node):',
+      command: '<%= config.bin %> drift --json > drift.json || notify-oncall drift.json',
+    },
   ];
   static override flags = { ...globalFlags, ...jsonFlag, ...formatFlag };
 

@@ -10,7 +10,14 @@ export default class InitCancel extends SteepCommand {
   static override description =
     `Drops the subscription (with its slot and PostgreSQL's table-sync slots on the publisher), truncates the tables its snapshot copy filled, drops a slot prepared by steep init prepare, and records the init as uninitialized — within 30 s.
 Takes apply's advisory lock on both nodes, so it fails at once while an apply runs there. Refuses a subscription that is synchronized: that is not an init any more.`;
-  static override examples = ['<%= config.bin %> init cancel west_orders'];
+  static override examples = [
+    '<%= config.bin %> init cancel west_orders',
+    {
+      description: 'A copy that runs too long or fails: cancel it, then start it again:',
+      command: '<%= config.bin %> init cancel west_orders && <%= config.bin %> apply',
+    },
+    '<%= config.bin %> init cancel west_orders --json',
+  ];
   static override args = {
     subscription: Args.string({ description: 'The subscription whose init to cancel.', required: true }),
   };
