@@ -168,6 +168,7 @@ function unknownSubscription(
     state: 'unknown',
     unknown: `${node} cannot be read${why ? ` (${why})` : ''}`,
     error: null,
+    divergedTables: [],
     since: null,
     tablesTotal: 0,
     tablesReady: 0,
