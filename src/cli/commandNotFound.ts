@@ -30,6 +30,8 @@ export function commandNotFoundMessage(id: string, argv: string[], commands: Lis
   const typed = spaced(id);
   // the words after a misspelt command may be its arguments: try the longest run first
   for (let n = words.length; n > 0; n--) {
+    // a topic typed right is no typo of a command (`init` is not `reinit`)
+    if (visible.some((c) => c.startsWith(`${words.slice(0, n).join(':')}:`))) break;
     const head = words.slice(0, n).join(' ');
     const best = nearest(head, visible.map(spaced));
     if (best) return `unknown command \`steep ${head}\`; did you mean \`steep ${best}\`?`;
