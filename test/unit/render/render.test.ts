@@ -91,6 +91,7 @@ const STATUS: StatusReport = {
       enabled: true,
       initMethod: 'snapshot',
       state: 'synchronized',
+      unknown: null,
       error: null,
       since: '2025-12-31T00:00:00.000Z',
       tablesTotal: 2,
