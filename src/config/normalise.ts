@@ -1,4 +1,4 @@
-import type { SchemaSyncMode, Settings, SourcePosition, Topology } from '../model/topology.js';
+import type { IgnoreSpec, SchemaSyncMode, Settings, SourcePosition, Topology } from '../model/topology.js';
 import { formatDuration, MAX_DURATION_MS, parseDuration } from './durations.js';
 import { identifierProblem } from './identifiers.js';
 import { normaliseNode } from './nodes.js';
@@ -51,6 +51,8 @@ export function normalise(
     positions: {},
     source,
   };
+  const ignore = normaliseIgnore(reader);
+  if (ignore) topology.ignore = ignore;
   for (const name of reader.keys(['nodes'])) {
     if (!checkName(ctx, ['nodes', name], 'node')) continue;
     topology.nodes[name] = normaliseNode(ctx, name);
@@ -127,7 +129,17 @@ function normaliseSettings(ctx: NormaliseContext): Settings {
     connectTimeout: duration(ctx, ['settings', 'connectTimeout']) ?? DEFAULT_SETTINGS.connectTimeout,
     parallel: reader.integer(['settings', 'parallel']) ?? DEFAULT_SETTINGS.parallel,
     maxConnections: reader.integer(['settings', 'maxConnections']) ?? DEFAULT_SETTINGS.maxConnections,
+    ...(reader.has(['settings', 'dropOrphanSlots'])
+      ? { dropOrphanSlots: reader.strings(['settings', 'dropOrphanSlots']).map((p) => p.value) }
+      : {}),
   };
+}
+
+/** `ignore:` glob patterns; undefined when the file has none. */
+function normaliseIgnore(reader: DocumentReader): IgnoreSpec | undefined {
+  if (!reader.has(['ignore'])) return undefined;
+  const list = (kind: string) => reader.strings(['ignore', kind]).map((p) => p.value);
+  return { slots: list('slots'), publications: list('publications'), subscriptions: list('subscriptions') };
 }
 
 function duration(ctx: NormaliseContext, path: Path): number | undefined {

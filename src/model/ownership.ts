@@ -15,10 +15,38 @@ export function formatOwnership(o: Ownership): string {
   return `${PREFIX} topology=${o.topology}${o.connHash ? ` conn=sha256:${o.connHash}` : ''}${o.protect ? ' protect=true' : ''}`;
 }
 
+/**
+ * The comment an adopted object keeps: whatever the DBA wrote there, then steep's marker on a
+ * line of its own (an earlier marker is replaced). steep never discards a comment it did not write.
+ */
+export function commentWithMarker(existing: string | null, marker: string): string {
+  const own = ownText(existing);
+  return own ? `${own}\n${marker}` : marker;
+}
+
+/** The part of a comment steep did not write (before its marker), trimmed; '' when none. */
+export function ownText(comment: string | null): string {
+  if (!comment) return '';
+  const at = markerIndex(comment);
+  return (at < 0 ? comment : comment.slice(0, at)).trim();
+}
+
+/** Where steep's marker starts: at the start of the comment or of its last line. */
+function markerIndex(comment: string): number {
+  if (comment.startsWith(PREFIX)) return 0;
+  const at = comment.lastIndexOf(`\n${PREFIX}`);
+  return at < 0 ? -1 : at + 1;
+}
+
 export function parseOwnership(comment: string | null): Ownership | null {
-  if (!comment?.startsWith(PREFIX)) return null;
+  if (!comment) return null;
+  const at = markerIndex(comment);
+  if (at < 0) return null;
   const fields = new Map<string, string>();
-  for (const part of comment.slice(PREFIX.length).trim().split(/\s+/)) {
+  for (const part of comment
+    .slice(at + PREFIX.length)
+    .trim()
+    .split(/\s+/)) {
     const eq = part.indexOf('=');
     if (eq > 0) fields.set(part.slice(0, eq), part.slice(eq + 1));
   }

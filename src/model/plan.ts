@@ -1,7 +1,8 @@
 /** The plan: a value to print, save, diff and apply later. */
 import type { PlanCapture } from './capture.js';
 
-export type Action = 'create' | 'update' | 'replace' | 'delete' | 'init' | 'sync-schema';
+/** `adopt`: an existing object without steep's marker, declared in the file, taken under management. */
+export type Action = 'create' | 'update' | 'replace' | 'delete' | 'init' | 'sync-schema' | 'adopt';
 
 export type Reason =
   | 'absent'
@@ -12,7 +13,9 @@ export type Reason =
   | 'schema-mismatch'
   | 'not-initialised'
   /** `steep init cancel`, or a prepared slot that could not be recorded: undo an init */
-  | 'init-undone';
+  | 'init-undone'
+  /** exists without steep's marker: adopted */
+  | 'unmarked';
 
 export type Hazard =
   | 'drops-object'
@@ -21,7 +24,9 @@ export type Hazard =
   | 'truncates-data'
   | 'rewrites-table'
   | 'locks-table'
-  | 'requires-restart';
+  | 'requires-restart'
+  /** tables join a subscription without being copied: their existing rows never arrive */
+  | 'data-gap';
 
 /** What an executor does with a step; the planner decides, the executor only runs it. */
 export type StepKind =
@@ -68,6 +73,23 @@ export interface Step {
   hazards: Hazard[];
   /** sha256 of the catalog rows this step depends on, to detect a stale saved plan */
   catalogDigest: string;
+  /** what the step copies, for steps that copy data */
+  copy?: CopyEstimate;
+}
+
+/** What a step that copies data moves: the tables, their size and how long it should take. */
+export interface CopyEstimate {
+  /** `schema.table` */
+  tables: string[];
+  /** the publisher's size estimate of those tables; null when none of them was ever analysed */
+  bytes: number | null;
+  /** tables never analysed, of unknown size */
+  unknownTables: number;
+  /** bytes / rate; null when the size is unknown */
+  seconds: number | null;
+  bytesPerSecond: number;
+  /** `measured`: from earlier inits on these nodes (state schema); `default`: steep's stated default */
+  rateSource: 'measured' | 'default';
 }
 
 export interface DriftItem {
@@ -81,6 +103,8 @@ export interface UnmanagedObject {
   node: string;
   kind: 'publication' | 'subscription';
   name: string;
+  /** the steep topology whose marker it carries (not this file's); absent when unmarked */
+  topology?: string;
 }
 
 export interface OrphanSlot {
@@ -88,6 +112,15 @@ export interface OrphanSlot {
   slot: string;
   retainedWalBytes: number | null;
   walStatus: string | null;
+  /** the exact statement that drops it, to run on its node */
+  dropSql: string;
+}
+
+/** How many objects `ignore:` patterns matched (never reported, never touched). */
+export interface IgnoredCounts {
+  slots: number;
+  publications: number;
+  subscriptions: number;
 }
 
 export interface PlanMessage {
@@ -132,6 +165,7 @@ export interface PlanSummary {
   delete: number;
   init: number;
   syncSchema: number;
+  adopt: number;
 }
 
 export interface Plan {
@@ -151,6 +185,8 @@ export interface Plan {
   schema: SchemaComparison[];
   unmanaged: UnmanagedObject[];
   orphanSlots: OrphanSlot[];
+  /** present when the file has `ignore:` patterns */
+  ignored?: IgnoredCounts;
   errors: PlanMessage[];
   warnings: PlanMessage[];
 }

@@ -7,7 +7,9 @@
 export type SchemaSyncMode = 'strict' | 'auto' | 'manual';
 export type PublishOperation = 'insert' | 'update' | 'delete' | 'truncate';
 export type InitMethod = 'snapshot' | 'manual' | 'two-phase' | 'merge' | 'none';
-export type ExistingData = 'fail' | 'truncate';
+export type ExistingData = 'fail' | 'truncate' | 'keep';
+/** Tables added later to a subscription whose init is none or a finished manual: copy them, or the DBA vouches. */
+export type NewTables = 'copy' | 'skip';
 export type Streaming = 'off' | 'on' | 'parallel';
 export type Origin = 'any' | 'none';
 export type GeneratedColumns = 'none' | 'stored';
@@ -27,6 +29,15 @@ export interface Settings {
   parallel: number;
   /** connections open at once across all nodes while reading them */
   maxConnections: number;
+  /** glob patterns of orphaned slots `apply --allow-destroy` may drop (absent: none) */
+  dropOrphanSlots?: string[];
+}
+
+/** Glob patterns (`*`, `?`) of objects steep neither reports nor touches. */
+export interface IgnoreSpec {
+  slots: string[];
+  publications: string[];
+  subscriptions: string[];
 }
 
 /** Where a value came from in the file, for error messages. */
@@ -139,6 +150,8 @@ export interface InitSpec {
   /** bytes: bigger tables are split into key ranges by steep's own copy (default DEFAULT_SPLIT_ABOVE) */
   splitAbove?: number;
   existingData: ExistingData;
+  /** absent: such an addition is a plan error (data-gap) */
+  newTables?: NewTables;
   /** merge only */
   strategy?: string;
 }
@@ -159,6 +172,8 @@ export interface Topology {
   nodes: Record<string, NodeSpec>;
   publications: Record<string, PublicationSpec>;
   subscriptions: Record<string, SubscriptionSpec>;
+  /** `ignore:` (absent: nothing ignored) */
+  ignore?: IgnoreSpec;
   /** Where each object was declared, keyed by address (`publication.orders_pub`). */
   positions: Record<string, SourcePosition>;
   /** The file it came from and its digest (`sha256:…`) */

@@ -1,5 +1,12 @@
 import type { ClusterState, ObservedNode } from '../model/cluster.js';
-import type { DriftItem, OrphanSlot, PlanMessage, Step, UnmanagedObject } from '../model/plan.js';
+import type {
+  DriftItem,
+  IgnoredCounts,
+  OrphanSlot,
+  PlanMessage,
+  Step,
+  UnmanagedObject,
+} from '../model/plan.js';
 import type { Topology } from '../model/topology.js';
 
 /**
@@ -74,6 +81,10 @@ export class PlanContext {
   readonly drift: DriftItem[] = [];
   readonly unmanaged: UnmanagedObject[] = [];
   readonly orphanSlots: OrphanSlot[] = [];
+  /** desired subscription → step keys its create must wait for (the drop of the one it replaces under another name) */
+  readonly waitFor = new Map<string, string[]>();
+  /** objects `ignore:` patterns matched */
+  readonly ignored: IgnoredCounts = { slots: 0, publications: 0, subscriptions: 0 };
   /** addresses with an object-level error: no step is planned for them */
   readonly blocked = new Set<string>();
   /** `node/publication` whose set of published tables changes in this plan (subscribers must refresh) */

@@ -4,8 +4,9 @@ import type { Topology } from '../model/topology.js';
 import { compareText, PlanContext, sortedKeys } from './context.js';
 import { checkCycles } from './cycles.js';
 import { digestOf, stableSubscription } from './digest.js';
+import { checkDoubleApply } from './doubleApply.js';
 import { checkUnusedLsn } from './init.js';
-import { orderSteps, selectTargets } from './order.js';
+import { orderSteps, scopeMessages, selectTargets } from './order.js';
 import { checkReachable, preflight } from './preflight.js';
 import { planPublications } from './publications.js';
 import { planSchemaSync, tableSchemasDigest } from './schemaSync.js';
@@ -35,6 +36,7 @@ export function plan(desired: Topology, observed: ClusterState, opts: PlanOption
   planStateSchema(ctx, opts.stateMigrations);
   planPublications(ctx);
   ctx.initLsn = opts.initLsn ?? {};
+  checkDoubleApply(ctx);
   planSubscriptions(ctx);
   checkUnusedLsn(ctx);
   const schema = planSchemaSync(ctx);
@@ -43,7 +45,10 @@ export function plan(desired: Topology, observed: ClusterState, opts: PlanOption
   preflight(ctx);
 
   let steps = orderSteps(ctx.steps);
-  if (opts.targets && opts.targets.length > 0) steps = selectTargets(steps, opts.targets);
+  if (opts.targets && opts.targets.length > 0) {
+    steps = selectTargets(steps, opts.targets);
+    scopeMessages(ctx, steps, opts.targets);
+  }
 
   return {
     formatVersion: 1,
@@ -59,13 +64,22 @@ export function plan(desired: Topology, observed: ClusterState, opts: PlanOption
       (a, b) => compareText(a.node, b.node) || compareText(a.kind, b.kind) || compareText(a.name, b.name),
     ),
     orphanSlots: ctx.orphanSlots,
+    ...(desired.ignore ? { ignored: ctx.ignored } : {}),
     errors: ctx.errors,
     warnings: ctx.warnings,
   };
 }
 
 export function summarise(steps: readonly Step[]): PlanSummary {
-  const summary: PlanSummary = { create: 0, update: 0, replace: 0, delete: 0, init: 0, syncSchema: 0 };
+  const summary: PlanSummary = {
+    create: 0,
+    update: 0,
+    replace: 0,
+    delete: 0,
+    init: 0,
+    syncSchema: 0,
+    adopt: 0,
+  };
   for (const s of steps) {
     if (s.action === 'sync-schema') summary.syncSchema++;
     else summary[s.action]++;

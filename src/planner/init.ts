@@ -122,10 +122,22 @@ function copiedRelations(ctx: PlanContext, d: SubscriptionSpec): TableName[] {
     .map((t) => ({ schema: t.schema, name: t.name }));
 }
 
-/** A desired `snapshot` subscription its reachable subscriber does not have yet: it will copy. */
+/**
+ * A desired `snapshot` subscription its reachable subscriber does not have yet (it will copy),
+ * or an existing one whose publisher or slot differs from the file (a replace, whatever its
+ * method: SPEC §3 makes it an error while its tables hold rows).
+ */
 function willCopy(observed: ClusterState, d: SubscriptionSpec): boolean {
   const n = observed.nodes[d.node];
-  return d.init.method === 'snapshot' && n?.reachable === true && !n.subscriptions[d.name];
+  if (n?.reachable !== true) return false;
+  const o = n.subscriptions[d.name];
+  if (!o) return d.init.method === 'snapshot';
+  return replacesSlot(o, d);
+}
+
+/** The subscription's slot or publisher differs from the file: only a replace can change it. */
+export function replacesSlot(o: ObservedSubscription, d: SubscriptionSpec): boolean {
+  return o.slotNone || o.slot !== d.slot || (o.from !== '' && o.from !== d.from);
 }
 
 /**
@@ -155,35 +167,60 @@ export interface ExistingData {
   statements: Statement[];
   hazards: Hazard[];
   changes: Change[];
+  /** `existingData: keep`: the tables hold rows and stay as they are: nothing is copied */
+  keep: boolean;
+}
+
+/** The tables `d` receives that hold rows on its subscriber (as far as steep probed them). */
+export function heldTables(ctx: PlanContext, d: SubscriptionSpec, node: ObservedNode): TableName[] {
+  return copiedTables(ctx.desired, ctx.observed, d).filter(
+    (t) => node.tables[qualifiedName(t)]?.hasRows === true,
+  );
 }
 
 /**
- * Target tables that already hold rows: a plan error (`existingData: fail`, the default), or a
- * `TRUNCATE` of exactly those tables before the subscription is created (`truncate`).
+ * Target tables that already hold rows when a subscription is created (or replaced) with a copy:
+ * a plan error (`existingData: fail`, the default), a `TRUNCATE` of exactly those tables before
+ * it is created (`truncate`), or no copy at all (`keep`: the DBA vouches the rows are there).
+ * `replacing`: the words of the replace that recreates it, for the error.
  */
-export function existingData(ctx: PlanContext, d: SubscriptionSpec, node: ObservedNode): ExistingData {
-  const none: ExistingData = { ok: true, statements: [], hazards: [], changes: [] };
-  if (d.init.method !== 'snapshot') return none;
-  const held = copiedTables(ctx.desired, ctx.observed, d).filter(
-    (t) => node.tables[qualifiedName(t)]?.hasRows === true,
-  );
+export function existingData(
+  ctx: PlanContext,
+  d: SubscriptionSpec,
+  node: ObservedNode,
+  replacing?: { because: string; cheaperFix?: string },
+): ExistingData {
+  const none: ExistingData = { ok: true, statements: [], hazards: [], changes: [], keep: false };
+  if (d.init.method !== 'snapshot' && !replacing) return none;
+  const held = heldTables(ctx, d, node);
   if (held.length === 0) return none;
   const names = held.map(qualifiedName);
   const address = `subscription.${d.name}`;
-  if (d.init.existingData !== 'truncate') {
+  if (d.init.existingData === 'fail') {
+    const fix =
+      'set init.existingData: truncate (apply empties them and copies again) or keep (they stay as they are, nothing is copied)';
     ctx.error(
       'existing-data',
-      `subscription ${d.name} would copy into tables that already hold rows on ${node.name}: ${listText(names)}; ` +
-        'copying on top of them would fail or duplicate rows: empty them, or set init.existingData: truncate to have apply truncate them first',
+      replacing
+        ? `subscription ${d.name} on ${node.name} would be replaced (${replacing.because} cannot be altered in place), ` +
+            `${d.init.method === 'snapshot' ? 'copying its tables again into' : 'recreated over'} tables that already hold rows there: ${listText(names)}; ` +
+            `${replacing.cheaperFix ? `${replacing.cheaperFix}; otherwise ` : ''}${fix}`
+        : `subscription ${d.name} would copy into tables that already hold rows on ${node.name}: ${listText(names)}; ` +
+            `copying on top of them would fail or duplicate rows: empty them, or ${fix}`,
       { address, node: node.name },
     );
     return { ...none, ok: false };
   }
+  if (d.init.existingData === 'keep') {
+    return { ...none, keep: true, changes: [{ path: 'init.keep', before: null, after: names }] };
+  }
+  if (d.init.method !== 'snapshot') return none;
   return {
     ok: true,
     statements: [tx(truncateTablesSql(held))],
     hazards: ['truncates-data'],
     changes: [{ path: 'init.truncate', before: null, after: names }],
+    keep: false,
   };
 }
 

@@ -1,5 +1,5 @@
 import type { Step } from '../model/plan.js';
-import { compareText, type DraftStep, stepKey } from './context.js';
+import { compareText, type DraftStep, type PlanContext, stepKey } from './context.js';
 
 /**
  * Ordering (SPEC §5): a topological order of the steps' dependencies that, among the steps
@@ -74,4 +74,31 @@ export function selectTargets(steps: readonly Step[], targets: readonly string[]
   const kept = steps.filter((s) => keep.has(s.id));
   const ids = new Map(kept.map((s, i) => [s.id, `s${i + 1}`]));
   return kept.map((s) => ({ ...s, id: ids.get(s.id)!, dependsOn: s.dependsOn.map((d) => ids.get(d)!) }));
+}
+
+/**
+ * `--target` scopes the plan's errors too: an error about an object outside the targets and
+ * what they depend on (or about a node none of them touches) becomes a warning, so one broken
+ * subscription does not block applying another. Errors naming neither stay errors.
+ */
+export function scopeMessages(ctx: PlanContext, kept: readonly Step[], targets: readonly string[]): void {
+  const addresses = new Set([...targets, ...kept.map((s) => s.address)]);
+  const nodes = new Set(kept.map((s) => s.node));
+  for (const t of targets) {
+    const sub = t.startsWith('subscription.')
+      ? ctx.desired.subscriptions[t.slice('subscription.'.length)]
+      : undefined;
+    if (!sub) continue;
+    nodes.add(sub.node).add(sub.from);
+    for (const p of sub.publications) addresses.add(`publication.${p}`);
+    addresses.add(`slot.${sub.from}/${sub.slot}`);
+  }
+  const inScope = (m: { address?: string; node?: string }) =>
+    m.address !== undefined ? addresses.has(m.address) : m.node === undefined || nodes.has(m.node);
+  const outside = ctx.errors.filter((e) => !inScope(e));
+  if (outside.length === 0) return;
+  ctx.errors.splice(0, ctx.errors.length, ...ctx.errors.filter(inScope));
+  for (const e of outside) {
+    ctx.warnings.push({ ...e, message: `outside --target, not applied now: ${e.message}` });
+  }
 }

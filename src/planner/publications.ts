@@ -8,6 +8,7 @@ import {
   type PublicationTable,
   qualifiedName,
 } from '../model/topology.js';
+import { adoptionWords, desiredComment, reportUnmanaged } from './adopt.js';
 import { compareText, listText, PHASE, type PlanContext, sameJson, sortedKeys, stepKey } from './context.js';
 import {
   effectiveGeneratedColumns,
@@ -62,11 +63,11 @@ export function planPublications(ctx: PlanContext): void {
             { address, node: node.name },
           );
           ctx.blocked.add(address);
-        } else ctx.unmanaged.push({ node: node.name, kind: 'publication', name });
+        } else reportUnmanaged(ctx, node.name, 'publication', name, o.managedBy);
         continue;
       }
       if (inFile) continue;
-      if (!o.managedBy) ctx.unmanaged.push({ node: node.name, kind: 'publication', name });
+      if (!o.managedBy) reportUnmanaged(ctx, node.name, 'publication', name, null);
       else planPublicationDelete(ctx, node, o);
     }
   }
@@ -301,19 +302,14 @@ function planDesiredPublication(ctx: PlanContext, spec: PublicationSpec): void {
     changedParams.generatedColumns = d.generatedColumns;
   }
   const adopted = o.managedBy === null;
-  const commentChanged = o.comment !== comment;
-  if (commentChanged) changes.push({ path: 'comment', before: o.comment, after: comment });
+  const ownComment = desiredComment(o.comment, comment);
+  const commentChanged = o.comment !== ownComment;
+  if (commentChanged) changes.push({ path: 'comment', before: o.comment, after: ownComment });
   if (changes.length === 0) return;
 
-  const byHand = adopted || changedOutsideSteep(node, address, publicationDigest(o));
-  if (byHand) recordDrift(ctx, address, changes, adopted);
-  if (adopted) {
-    ctx.warn(
-      'adopt',
-      `publication ${spec.name} exists on ${node.name} without steep's marker: steep adopts it (sets its comment) and manages it from now on`,
-      { address, node: node.name },
-    );
-  }
+  // being adopted is not drift; a managed object changed outside steep is
+  const byHand = !adopted && changedOutsideSteep(node, address, publicationDigest(o));
+  if (byHand) recordDrift(ctx, address, changes, false);
   if (membershipChanged) ctx.membershipChanged.add(publicationRef(node.name, spec.name));
 
   if (replace) {
@@ -357,25 +353,28 @@ function planDesiredPublication(ctx: PlanContext, spec: PublicationSpec): void {
       : [];
   if (changedParams.viaPartitionRoot === true) statements.push(...parameters, ...objects);
   else statements.push(...objects, ...parameters);
-  if (commentChanged) statements.push(tx(commentOnSql('PUBLICATION', spec.name, comment)));
+  if (commentChanged) statements.push(tx(commentOnSql('PUBLICATION', spec.name, ownComment)));
 
   if (filterChanged.length > 0) warnNoRecopy(ctx, spec, filterChanged);
 
   const paths = changes.map((c) => c.path);
   const attributes = paths.filter((p) => p !== 'comment');
+  const words = adopted
+    ? adoptionWords(node.name, o.comment, attributes)
+    : {
+        action: 'update' as const,
+        reason: byHand ? ('drifted' as const) : ('config-changed' as const),
+        reasonText: byHand
+          ? `differs from steep.yaml on ${node.name}: ${listText(paths)}`
+          : `steep.yaml changes ${listText(paths)} on ${node.name}`,
+      };
   ctx.addStep({
     key,
     phase: PHASE.publication,
     address,
     node: node.name,
     kind: 'publication-alter',
-    action: 'update',
-    reason: byHand ? 'drifted' : 'config-changed',
-    reasonText: adopted
-      ? `exists on ${node.name} without steep's marker: adopted${attributes.length > 0 ? `, and ${listText(attributes)} set as steep.yaml declares` : ''}`
-      : byHand
-        ? `differs from steep.yaml on ${node.name}: ${listText(paths)}`
-        : `steep.yaml changes ${listText(paths)} on ${node.name}`,
+    ...words,
     changes,
     statements,
     hazards: [],

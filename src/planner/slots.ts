@@ -1,5 +1,8 @@
+import { formatBytes } from '../model/bytes.js';
 import type { ObservedSubscription } from '../model/cluster.js';
+import { matchesAny } from '../model/glob.js';
 import type { SubscriptionSpec } from '../model/topology.js';
+import { ignored } from './adopt.js';
 import { compareText, PHASE, type PlanContext, sortedKeys, stepKey } from './context.js';
 import { slotDigest } from './digest.js';
 import { dropSlotSql, tx } from './sqlBuild.js';
@@ -125,7 +128,11 @@ export function prepareSlot(
   return { ok: true, deps };
 }
 
-/** Logical slots that no subscription uses and none of the file's subscriptions will use. */
+/**
+ * Logical slots that no subscription uses and none of the file's subscriptions will use, each
+ * with the statement that drops it. `ignore.slots` silences other tools' slots; orphans matching
+ * `settings.dropOrphanSlots` get a drop step (run only with `apply --allow-destroy`).
+ */
 export function reportOrphanSlots(ctx: PlanContext): void {
   const expected = new Set(Object.values(ctx.desired.subscriptions).map((s) => `${s.from}/${s.slot}`));
   for (const node of ctx.reachableNodes()) {
@@ -134,11 +141,34 @@ export function reportOrphanSlots(ctx: PlanContext): void {
       if (slot.slotType !== 'logical' || slot.temporary || slot.active || TABLESYNC_SLOT.test(name)) continue;
       if (expected.has(`${node.name}/${name}`)) continue;
       if (slotUsers(ctx, node.name, name).length > 0) continue;
+      if (ignored(ctx, 'slots', name)) continue;
+      const dropSql = dropSlotSql(name);
       ctx.orphanSlots.push({
         node: node.name,
         slot: name,
         retainedWalBytes: slot.retainedWalBytes,
         walStatus: slot.walStatus,
+        dropSql,
+      });
+      const key = stepKey('slot-drop', node.name, name);
+      if (!matchesAny(ctx.desired.settings.dropOrphanSlots, name) || ctx.hasStep(key)) continue;
+      ctx.slotChanges.push({ node: node.name, slot: name, change: 'drop', streams: false });
+      ctx.addStep({
+        key,
+        phase: PHASE.slotDrop,
+        address: slotAddress(node.name, name),
+        node: node.name,
+        kind: 'slot-drop',
+        action: 'delete',
+        reason: 'removed-from-config',
+        reasonText:
+          `orphaned: no subscription uses slot ${name} on ${node.name}, and settings.dropOrphanSlots names it; ` +
+          `dropping it frees ${slot.retainedWalBytes === null ? 'the WAL it retains' : `the ${formatBytes(slot.retainedWalBytes)} of WAL it retains`}`,
+        changes: [{ path: 'slot', before: name, after: null }],
+        statements: [tx(dropSql)],
+        hazards: ['drops-slot'],
+        deps: [],
+        catalogDigest: slotDigest(slot),
       });
     }
   }

@@ -4,8 +4,10 @@ import { buildConninfo, maskConninfo, sameConninfo } from '../model/conninfo.js'
 import { formatOwnership } from '../model/ownership.js';
 import type { Change, Hazard, Statement } from '../model/plan.js';
 import type { SubscriptionOptionName, SubscriptionOptions, SubscriptionSpec } from '../model/topology.js';
+import { adoptionWords, desiredComment, reportUnmanaged } from './adopt.js';
 import { compareText, listText, PHASE, type PlanContext, sameJson, sortedKeys, stepKey } from './context.js';
 import { warnOriginCopy } from './cycles.js';
+import { newTablesDecision } from './dataGaps.js';
 import {
   effectiveSubscriptionOptions,
   majorVersion,
@@ -81,9 +83,9 @@ export function planSubscriptions(ctx: PlanContext): void {
             { address, node: node.name },
           );
           ctx.blocked.add(address);
-        } else ctx.unmanaged.push({ node: node.name, kind: 'subscription', name });
+        } else reportUnmanaged(ctx, node.name, 'subscription', name, o.managedBy);
       } else if (fate === 'unmanaged') {
-        ctx.unmanaged.push({ node: node.name, kind: 'subscription', name });
+        reportUnmanaged(ctx, node.name, 'subscription', name, null);
       } else if (fate === 'delete') {
         planSubscriptionDelete(ctx, node, o);
       }
@@ -227,10 +229,11 @@ function publisherSlot(ctx: PlanContext, publisher: string, slot: string) {
   return ctx.node(publisher)?.slots[slot] ?? null;
 }
 
-function subscriptionDeps(d: SubscriptionSpec): string[] {
+function subscriptionDeps(ctx: PlanContext, d: SubscriptionSpec): string[] {
   return [
     stepKey('state', d.from),
     ...[...d.publications].sort(compareText).map((p) => stepKey('publication', d.from, p)),
+    ...(ctx.waitFor.get(d.name) ?? []),
   ];
 }
 
@@ -288,8 +291,10 @@ function planDesiredSubscription(ctx: PlanContext, d: SubscriptionSpec): void {
   else {
     planChange(ctx, d, node, o, conn);
     const step = ctx.steps.find((s) => s.key === stepKey('subscription', node.name, d.name));
-    if (step?.kind === 'subscription-create') planInitAfterCreate(ctx, d, node, null);
-    else planInitOfExisting(ctx, d, node, o);
+    const keeps = step?.changes.some((c) => c.path === 'init.keep') === true;
+    if (step?.kind === 'subscription-create') {
+      if (!keeps) planInitAfterCreate(ctx, d, node, null);
+    } else planInitOfExisting(ctx, d, node, o);
   }
 }
 
@@ -310,7 +315,8 @@ function planCreate(
   }
   const data = existingData(ctx, d, node);
   if (!data.ok) return;
-  const own = d.init.method === 'snapshot' && copyPath(ctx.desired, ctx.observed, d).own;
+  if (data.keep) init.copyData = false;
+  const own = !data.keep && d.init.method === 'snapshot' && copyPath(ctx.desired, ctx.observed, d).own;
   const slot = prepareSlot(ctx, d, { createSlot: init.createSlot || own, ownDropFreesSlot: false });
   if (!slot.ok) return;
   warnOriginCopy(ctx, d, init.copyData || own);
@@ -328,10 +334,10 @@ function planCreate(
     changes: [...createChanges(d, conn, init, node.serverVersion), ...data.changes],
     statements: [...data.statements, ...createStatements(ctx, d, conn, init)],
     hazards: [...(init.copyData || own ? (['copies-data'] as const) : []), ...data.hazards],
-    deps: [...subscriptionDeps(d), ...slot.deps],
+    deps: [...subscriptionDeps(ctx, d), ...slot.deps],
     catalogDigest: subscriptionDigest(null, publisherSlot(ctx, d.from, d.slot)),
   });
-  planInitAfterCreate(ctx, d, node, manual);
+  if (!data.keep) planInitAfterCreate(ctx, d, node, manual);
 }
 
 interface ConnectionComparison {
@@ -421,7 +427,7 @@ function planChange(
     const target = SLOT_OPTIONS.includes(name) ? slotOptions : regular;
     (target as Record<SubscriptionOptionName, unknown>)[name] = want;
   }
-  const comment = ownershipComment(ctx, conn, d.protect);
+  const comment = desiredComment(o.comment, ownershipComment(ctx, conn, d.protect));
   const adopted = o.managedBy === null;
   const commentChanged = o.comment !== comment;
   if (commentChanged) changes.push({ path: 'comment', before: o.comment, after: comment });
@@ -439,18 +445,12 @@ function planChange(
   const needsRefresh = !pubsChanged && (relations ? relationsDiffer(relations) : changedPubs.length > 0);
   if (changes.length === 0 && !needsRefresh) return;
   // (tables added later are copied by PostgreSQL: steep's own copy seeds a new subscription)
-  const copy = refreshCopy(ctx, d, relations, initPlan(ctx, d, false).copyData);
+  let copy = refreshCopy(ctx, d, relations, initPlan(ctx, d, false).copyData);
   if (copy === null) return;
 
-  const byHand = adopted || changedOutsideSteep(node, address, subscriptionDigest(o, null));
-  if (byHand) recordDrift(ctx, address, changes, adopted);
-  if (adopted) {
-    ctx.warn(
-      'adopt',
-      `subscription ${d.name} exists on ${node.name} without steep's marker: steep adopts it (sets its comment) and manages it from now on`,
-      { address, node: node.name },
-    );
-  }
+  // being adopted is not drift; a managed object changed outside steep is
+  const byHand = !adopted && changedOutsideSteep(node, address, subscriptionDigest(o, null));
+  if (byHand) recordDrift(ctx, address, changes, false);
 
   if (replaceBecause.length > 0) {
     planReplace(ctx, d, node, o, conn, changes, replaceBecause);
@@ -460,6 +460,20 @@ function planChange(
   // in place, in an order PostgreSQL accepts: failover/two_phase only while disabled, refresh only while enabled
   const statements: Statement[] = [];
   const hazards: Hazard[] = [];
+  // tables joining a subscription that copies nothing: copied, or vouched for (data-gap), or an error
+  if ((pubsChanged || needsRefresh) && desiredEnabled && !manualPending(node, d, o)) {
+    const joining = newTablesDecision(
+      ctx,
+      d,
+      node,
+      o,
+      relations ? relations.added.filter((t) => !relations.held.includes(t)) : undefined,
+    );
+    if (!joining.ok) return;
+    if (joining.copy) copy = true;
+    hazards.push(...joining.hazards);
+    changes.push(...joining.changes);
+  }
   let enabled = o.enabled;
   if (connection.differs) statements.push(tx(subscriptionConnectionSql(d.name, conn.masked)));
   if (Object.keys(regular).length > 0) statements.push(tx(setSubscriptionOptionsSql(d.name, regular)));
@@ -522,11 +536,13 @@ function planChange(
 
   const attributePaths = changes
     .map((c) => c.path)
-    .filter((p) => p !== 'refresh' && !p.startsWith('publications.') && p !== 'comment');
+    .filter(
+      (p) => p !== 'refresh' && !p.startsWith('publications.') && !p.startsWith('init.') && p !== 'comment',
+    );
   const ownChanges = attributePaths.length > 0 || adopted || commentChanged;
   let reasonText: string;
   if (adopted) {
-    reasonText = `exists on ${node.name} without steep's marker: adopted${attributePaths.length > 0 ? `, and ${listText(attributePaths)} set as steep.yaml declares` : ''}`;
+    reasonText = adoptionWords(node.name, o.comment, attributePaths).reasonText;
   } else if (attributePaths.length > 0) {
     reasonText = byHand
       ? `differs from steep.yaml on ${node.name}: ${listText(attributePaths)}`
@@ -547,13 +563,13 @@ function planChange(
     address,
     node: node.name,
     kind: 'subscription-alter',
-    action: 'update',
-    reason: byHand && ownChanges ? 'drifted' : 'config-changed',
+    action: adopted ? 'adopt' : 'update',
+    reason: adopted ? 'unmarked' : byHand && ownChanges ? 'drifted' : 'config-changed',
     reasonText,
     changes,
     statements,
     hazards,
-    deps: subscriptionDeps(d),
+    deps: subscriptionDeps(ctx, d),
     catalogDigest: subscriptionDigest(o, publisherSlot(ctx, d.from, d.slot)),
   });
 }
@@ -578,6 +594,20 @@ function planReplace(
     return;
   }
   const init = initPlan(ctx, d);
+  // only the slot name differs: declaring the observed one keeps the subscription as it is
+  const cheaperFix =
+    because.length === 1 && because[0] === 'slot' && !o.slotNone
+      ? `the cheaper fix: declare slot: ${o.slot} for subscription ${d.name} in steep.yaml, which keeps it streaming as it is`
+      : undefined;
+  const data = existingData(ctx, d, node, { because: listText(because), cheaperFix });
+  if (!data.ok) return;
+  if (data.keep) init.copyData = false;
+  if (cheaperFix)
+    ctx.warn(
+      'replace-cheaper',
+      `subscription ${d.name} on ${node.name} is replaced only for its slot name; ${cheaperFix}`,
+      { address, node: node.name },
+    );
   const ownDropFreesSlot = !o.slotNone && o.from === d.from && o.slot === d.slot;
   initWarnings(ctx, d);
   const slot = prepareSlot(ctx, d, { createSlot: init.createSlot, ownDropFreesSlot });
@@ -587,9 +617,20 @@ function planReplace(
   if (drop.dropsSlot) ctx.slotChanges.push({ node: o.from, slot: o.slot, change: 'drop', streams: false });
   if (init.createSlot)
     ctx.slotChanges.push({ node: d.from, slot: d.slot, change: 'create', streams: init.enabled });
-  const hazards: Hazard[] = ['drops-object'];
+  const hazards: Hazard[] = ['drops-object', ...data.hazards];
   if (drop.dropsSlot) hazards.push('drops-slot');
-  if (init.copyData || copyPath(ctx.desired, ctx.observed, d).own) hazards.push('copies-data');
+  if (init.copyData || (!data.keep && copyPath(ctx.desired, ctx.observed, d).own))
+    hazards.push('copies-data');
+  if (data.keep) {
+    // the new slot starts where the create runs: what the publisher commits meanwhile never arrives
+    hazards.push('data-gap');
+    ctx.warn(
+      'data-gap',
+      `subscription ${d.name} on ${node.name} is replaced keeping its rows: rows committed on ${d.from} between the drop and the ` +
+        'create are not replicated; pause writes to its tables while apply runs',
+      { address, node: node.name },
+    );
+  }
   ctx.addStep({
     key: stepKey('subscription', node.name, d.name),
     phase: PHASE.subscription,
@@ -600,11 +641,12 @@ function planReplace(
     reason: 'cannot-alter',
     reasonText:
       `${listText(because)} cannot be altered in place: the subscription is dropped${drop.dropsSlot ? ' with its slot' : ''} ` +
-      `and created again on ${node.name}${init.copyData ? ', copying its tables again' : ''}`,
-    changes,
-    statements: [...drop.statements, ...createStatements(ctx, d, conn, init)],
+      `and created again on ${node.name}${init.copyData ? ', copying its tables again' : data.keep ? ', keeping the rows its tables hold (nothing is copied)' : ''}`,
+    changes: [...changes, ...data.changes],
+    // dropped first: the old subscription no longer writes into what is truncated and copied again
+    statements: [...drop.statements, ...data.statements, ...createStatements(ctx, d, conn, init)],
     hazards,
-    deps: [...subscriptionDeps(d), ...slot.deps],
+    deps: [...subscriptionDeps(ctx, d), ...slot.deps],
     catalogDigest: subscriptionDigest(o, publisherSlot(ctx, d.from, d.slot)),
   });
 }

@@ -6,7 +6,7 @@ import type { GraphChange, GraphSubscription, TopologyGraph } from '../model/gra
  * (a rounded box listing what it publishes, joined to its node). Edges: one per subscription
  * and publication it receives, from the publication to the subscriber, labelled with the
  * subscription, its init method and (live) state. Unmanaged objects are dashed; what a plan
- * changes is coloured (create green, update amber, replace purple, delete red and dashed).
+ * changes is coloured (create green, update amber, replace purple, delete red and dashed, adopt blue).
  */
 
 const COLOUR: Record<GraphChange, string> = {
@@ -14,6 +14,7 @@ const COLOUR: Record<GraphChange, string> = {
   update: '#9a6700',
   replace: '#8250df',
   delete: '#cf222e',
+  adopt: '#0969da',
 };
 
 interface Vertex {

@@ -1,6 +1,6 @@
 import type { Plan } from '../model/plan.js';
 import { captureLine } from './capture.js';
-import { failedLine, summaryLine } from './planText.js';
+import { failedLine, ignoredText, summaryLine } from './planText.js';
 import { schemaMarkdown } from './schemaMarkdown.js';
 import { formatBytes, formatValue } from './values.js';
 
@@ -16,9 +16,9 @@ export function renderPlanMarkdown(plan: Plan, opts: { graph?: string } = {}): s
   out.push(failed ? `**${failedLine(plan.errors.length)}**` : `**${summaryLine(plan)}**`, '');
   if (!failed) {
     out.push(
-      '| create | update | replace | delete | init | schema sync | drift |',
-      '|---|---|---|---|---|---|---|',
-      `| ${s.create} | ${s.update} | ${s.replace} | ${s.delete} | ${s.init} | ${s.syncSchema} | ${plan.drift.length} |`,
+      '| adopt | create | update | replace | delete | init | schema sync | drift |',
+      '|---|---|---|---|---|---|---|---|',
+      `| ${s.adopt} | ${s.create} | ${s.update} | ${s.replace} | ${s.delete} | ${s.init} | ${s.syncSchema} | ${plan.drift.length} |`,
       '',
     );
   }
@@ -39,6 +39,21 @@ export function renderPlanMarkdown(plan: Plan, opts: { graph?: string } = {}): s
   if (plan.steps.length > 0 && !failed) {
     out.push('### Steps', '');
     for (const step of plan.steps) {
+      if (step.kind === 'state-schema') {
+        // steep's own bookkeeping: one line in a review, the statements one click away
+        out.push(
+          '<details>',
+          `<summary><code>${step.action}</code> <code>${step.address}</code> on ${step.node}: ${step.statements.length} statements creating or migrating steep's state schema</summary>`,
+          '',
+          '```sql',
+          ...step.statements.map((st) => `${st.sql};`),
+          '```',
+          '',
+          '</details>',
+          '',
+        );
+        continue;
+      }
       const hazards = step.hazards.length > 0 ? ` :warning: ${step.hazards.join(', ')}` : '';
       out.push(
         '<details>',
@@ -58,13 +73,20 @@ export function renderPlanMarkdown(plan: Plan, opts: { graph?: string } = {}): s
   if (mismatched.length > 0) out.push(...schemaMarkdown(mismatched));
   if (plan.unmanaged.length > 0) {
     out.push('### Unmanaged objects (left alone)', '');
-    for (const u of plan.unmanaged) out.push(`- ${u.kind} \`${u.name}\` on ${u.node}`);
+    for (const u of plan.unmanaged)
+      out.push(
+        `- ${u.kind} \`${u.name}\` on ${u.node}${u.topology ? ` (managed by steep topology \`${u.topology}\`)` : ''}`,
+      );
     out.push('');
   }
+  const ignoredLine = ignoredText(plan);
+  if (ignoredLine) out.push(`_${ignoredLine}_`, '');
   if (plan.orphanSlots.length > 0) {
     out.push('### Orphaned replication slots', '');
     for (const o of plan.orphanSlots)
-      out.push(`- \`${o.node}/${o.slot}\` retains ${formatBytes(o.retainedWalBytes)}`);
+      out.push(
+        `- \`${o.node}/${o.slot}\` retains ${formatBytes(o.retainedWalBytes)}; drop it on ${o.node}: \`${o.dropSql};\``,
+      );
     out.push('');
   }
   if (plan.warnings.length > 0) {

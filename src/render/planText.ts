@@ -1,12 +1,12 @@
 import chalk from 'chalk';
 import { diffArrays } from 'diff';
-import type { Action, Change, Plan, Step } from '../model/plan.js';
+import type { Action, Change, Plan, Step, UnmanagedObject } from '../model/plan.js';
 import { captureLine } from './capture.js';
 import { count } from './count.js';
 import { schemaComparisonLines } from './schemaText.js';
 import { formatBytes, formatValue, listLines } from './values.js';
 
-/** Terraform's idiom: `+` create, `~` update, `-/+` replace, `-` delete. */
+/** Terraform's idiom: `+` create, `~` update, `-/+` replace, `-` delete; `@` adopt. */
 const SYMBOL: Record<Action, string> = {
   create: '+',
   update: '~',
@@ -14,6 +14,7 @@ const SYMBOL: Record<Action, string> = {
   delete: '-',
   init: '>',
   'sync-schema': '~',
+  adopt: '@',
 };
 
 const COLOUR: Record<Action, (s: string) => string> = {
@@ -23,6 +24,7 @@ const COLOUR: Record<Action, (s: string) => string> = {
   delete: chalk.red,
   init: chalk.cyan,
   'sync-schema': chalk.yellow,
+  adopt: chalk.blue,
 };
 
 function renderChange(c: Change, action: Action): string[] {
@@ -70,7 +72,8 @@ function renderStep(step: Step): string[] {
 export function summaryLine(plan: Plan): string {
   const s = plan.summary;
   if (plan.steps.length === 0) return 'No changes. The nodes match steep.yaml.';
-  return `Plan: ${s.create} to create, ${s.update} to update, ${s.replace} to replace, ${s.delete} to delete, ${s.init} to initialise, ${count(s.syncSchema, 'schema sync')}.`;
+  const adopt = s.adopt > 0 ? `${s.adopt} to adopt, ` : '';
+  return `Plan: ${adopt}${s.create} to create, ${s.update} to update, ${s.replace} to replace, ${s.delete} to delete, ${s.init} to initialise, ${count(s.syncSchema, 'schema sync')}.`;
 }
 
 export function renderPlanText(plan: Plan): string {
@@ -105,14 +108,17 @@ export function renderPlanText(plan: Plan): string {
   }
   if (plan.unmanaged.length > 0) {
     out.push(chalk.bold('Unmanaged (not in steep.yaml, left alone):'));
-    for (const u of plan.unmanaged) out.push(`  ${u.kind} ${u.name} on ${u.node}`);
+    for (const u of plan.unmanaged) out.push(`  ${unmanagedText(u)}`);
     out.push('');
   }
+  const ignoredLine = ignoredText(plan);
+  if (ignoredLine) out.push(chalk.dim(ignoredLine), '');
   if (plan.orphanSlots.length > 0) {
     out.push(chalk.yellow.bold('Orphaned replication slots (no subscription uses them; they retain WAL):'));
     for (const o of plan.orphanSlots) {
       out.push(
         `  ${o.node}/${o.slot}: retains ${formatBytes(o.retainedWalBytes)}${o.walStatus ? `, wal_status ${o.walStatus}` : ''}`,
+        chalk.dim(`      drop it on ${o.node}: ${o.dropSql};`),
       );
     }
     out.push('');
@@ -128,4 +134,25 @@ export function renderPlanText(plan: Plan): string {
 
 export function failedLine(errors: number): string {
   return `Plan failed: ${errors} ${errors === 1 ? 'error' : 'errors'}; no step is proposed until ${errors === 1 ? 'it is' : 'they are'} fixed.`;
+}
+
+/** `subscription legacy_sub on west (managed by steep topology billing)` */
+export function unmanagedText(u: UnmanagedObject): string {
+  return `${u.kind} ${u.name} on ${u.node}${u.topology ? ` (managed by steep topology ${u.topology})` : ''}`;
+}
+
+/** `ignore: 2 slots, 1 publication matched (not reported, never touched)`; '' when the file ignores nothing. */
+export function ignoredText(plan: Plan): string {
+  const i = plan.ignored;
+  if (!i) return '';
+  const parts = (
+    [
+      [i.slots, 'slot'],
+      [i.publications, 'publication'],
+      [i.subscriptions, 'subscription'],
+    ] as const
+  )
+    .filter(([n]) => n > 0)
+    .map(([n, word]) => `${n} ${word}${n === 1 ? '' : 's'}`);
+  return `ignore: ${parts.length > 0 ? parts.join(', ') : 'nothing'} matched (not reported, never touched)`;
 }

@@ -230,22 +230,22 @@ describe('values', () => {
     ]);
   });
 
-  it('init method merge needs a strategy; strategy without merge is ignored with a warning', () => {
+  it('init methods merge and two-phase are not available yet: a validation error at the method, with what to use', () => {
     expect(errorsOf(withSubscriptionLines('    init: {method: merge}'))).toEqual([
-      '17:12 merge-strategy: subscription `west_orders`: init method merge needs a `strategy` for conflicting rows',
+      '17:20 init-method-unavailable: subscription `west_orders`: init method merge is not available yet in this version of steep',
+    ]);
+    expect(errorsOf(withSubscriptionLines('    init: {method: two-phase}'))).toEqual([
+      '17:20 init-method-unavailable: subscription `west_orders`: init method two-phase is not available yet in this version of steep',
     ]);
     const merge = check(
       withSubscriptionLines('    init: {method: merge, strategy: "last-modified:updated_at"}'),
     );
-    expect(merge.topology?.subscriptions.west_orders?.init).toEqual({
-      method: 'merge',
-      parallel: 4,
-      existingData: 'fail',
-      strategy: 'last-modified:updated_at',
-    });
-    expect(errorsOf(withSubscriptionLines('    init: {method: merge, strategy: newest}'))).toEqual([
-      '17:37 invalid-value: subscription `west_orders`: `strategy` must be prefer-source, prefer-target, last-modified:<column> or manual',
+    expect(merge.errors.map((e) => e.hint)).toEqual([
+      'when both sides already hold equal rows use none; otherwise empty the subscriber and use snapshot',
     ]);
+    expect(errorsOf(withSubscriptionLines('    init: {method: snapshot, strategy: prefer-source}'))).toEqual(
+      [],
+    );
   });
 });
 

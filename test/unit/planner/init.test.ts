@@ -212,7 +212,7 @@ describe('init: snapshot', () => {
     expect(codes(p.errors)).toEqual(['existing-data']);
     expect(p.errors[0]!.message).toBe(
       'subscription west_orders would copy into tables that already hold rows on west: public.orders; copying on top of ' +
-        'them would fail or duplicate rows: empty them, or set init.existingData: truncate to have apply truncate them first',
+        'them would fail or duplicate rows: empty them, or set init.existingData: truncate (apply empties them and copies again) or keep (they stay as they are, nothing is copied)',
     );
     expect(p.steps.filter((x) => x.address === ADDR)).toEqual([]);
   });

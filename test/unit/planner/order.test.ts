@@ -43,7 +43,15 @@ describe('ordering', () => {
       ['s8', 'subscription.west_from_east', 'init', ['s2', 's6']],
     ]);
     expect(p.steps[0]!.statements.every((x) => x.transactional)).toBe(true);
-    expect(p.summary).toEqual({ create: 6, update: 0, replace: 0, delete: 0, init: 2, syncSchema: 0 });
+    expect(p.summary).toEqual({
+      create: 6,
+      update: 0,
+      replace: 0,
+      delete: 0,
+      init: 2,
+      syncSchema: 0,
+      adopt: 0,
+    });
   });
 
   it('migrates a state schema that is behind, with only the pending migrations', () => {

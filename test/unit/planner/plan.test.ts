@@ -55,7 +55,15 @@ describe('plan: converged', () => {
     expect(p.warnings).toEqual([]);
     expect(p.unmanaged).toEqual([]);
     expect(p.orphanSlots).toEqual([]);
-    expect(p.summary).toEqual({ create: 0, update: 0, replace: 0, delete: 0, init: 0, syncSchema: 0 });
+    expect(p.summary).toEqual({
+      create: 0,
+      update: 0,
+      replace: 0,
+      delete: 0,
+      init: 0,
+      syncSchema: 0,
+      adopt: 0,
+    });
   });
 
   it('fills the plan header from the inputs', () => {

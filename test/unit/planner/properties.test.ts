@@ -60,10 +60,13 @@ const arbTopology: fc.Arbitrary<Topology> = fc
         viaPartitionRoot: p.viaPartitionRoot,
       }),
     );
+    // one subscription per subscriber and publisher: two would apply the same tables twice (a plan error)
+    const pairs = new Set<string>();
     const subscriptions = subs.flatMap((s, i) => {
       const pub = publications[s.pub % Math.max(1, publications.length)];
       const node = nodes[s.node % nodeCount]!;
-      if (!pub || pub.node === node) return [];
+      if (!pub || pub.node === node || pairs.has(`${node}/${pub.node}`)) return [];
+      pairs.add(`${node}/${pub.node}`);
       const options = Object.fromEntries(
         Object.entries({
           binary: s.binary,

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { parseOwnership } from '../../../src/model/ownership.js';
 import type { Topology } from '../../../src/model/topology.js';
 import { publicationDigest } from '../../../src/planner/digest.js';
 import {
@@ -428,12 +429,14 @@ describe('publications: ownership', () => {
     };
     const p = runPlan(t, s);
     expect(p.errors.map((e) => [e.code, e.address])).toEqual([['foreign-owner', ADDR]]);
-    expect(p.unmanaged).toEqual([{ node: 'east', kind: 'publication', name: 'other_pub' }]);
+    expect(p.unmanaged).toEqual([
+      { node: 'east', kind: 'publication', name: 'other_pub', topology: 'billing' },
+    ]);
     expect(p.errors[0]!.message).toContain('managed by steep topology billing, not orders-eu');
     expect(p.steps.filter((x) => x.address.startsWith('publication.'))).toEqual([]);
   });
 
-  it('adopts an unmarked publication that the file declares: sets the comment and any difference, with a warning', () => {
+  it('adopts an unmarked publication that the file declares: its own adopt step, each difference listed, not drift', () => {
     const t = base();
     const s = observe(t);
     const o = at(s, 'east').publications.orders_pub!;
@@ -442,14 +445,32 @@ describe('publications: ownership', () => {
     o.publish = ['insert', 'update', 'delete'];
     const p = runPlan(t, s);
     const step = stepAt(p, ADDR);
-    expect(step).toMatchObject({ action: 'update', reason: 'drifted' });
+    expect(step).toMatchObject({ action: 'adopt', reason: 'unmarked' });
     expect(step.reasonText).toContain("without steep's marker: adopted");
+    expect(step.changes.map((c) => c.path)).toEqual(['publish', 'comment']);
     expect(step.statements.map((x) => x.sql)).toEqual([
       'ALTER PUBLICATION "orders_pub" SET (publish = \'insert, update, delete, truncate\')',
       'COMMENT ON PUBLICATION "orders_pub" IS \'managed by steep: topology=orders-eu\'',
     ]);
-    expect(codes(p.warnings)).toEqual(['adopt']);
-    expect(p.drift.map((d) => d.path)).toEqual(['publish', 'comment']);
+    expect(p.summary.adopt).toBe(1);
+    expect(p.warnings).toEqual([]);
+    expect(p.drift).toEqual([]);
+  });
+
+  it('adoption keeps the comment a DBA wrote, shows it, and appends the marker; the next plan is empty', () => {
+    const t = base();
+    const s = observe(t);
+    const o = at(s, 'east').publications.orders_pub!;
+    o.comment = 'orders for the EU warehouse (ticket DBA-12)';
+    o.managedBy = null;
+    const step = stepAt(runPlan(t, s), ADDR);
+    expect(step.reasonText).toContain('keeping "orders for the EU warehouse (ticket DBA-12)"');
+    const comment = 'orders for the EU warehouse (ticket DBA-12)\nmanaged by steep: topology=orders-eu';
+    expect(step.changes).toEqual([{ path: 'comment', before: o.comment, after: comment }]);
+    o.comment = comment;
+    o.managedBy = parseOwnership(comment);
+    expect(o.managedBy).toEqual({ topology: 'orders-eu' });
+    expect(runPlan(t, s).steps).toEqual([]);
   });
 
   it('deletes a managed publication no longer in the file, after its subscribers let go', () => {

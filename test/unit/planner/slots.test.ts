@@ -33,7 +33,13 @@ describe('slots: orphans', () => {
     });
     const p = runPlan(t, s);
     expect(p.orphanSlots).toEqual([
-      { node: 'east', slot: 'old_sub', retainedWalBytes: 987654321, walStatus: 'extended' },
+      {
+        node: 'east',
+        slot: 'old_sub',
+        retainedWalBytes: 987654321,
+        walStatus: 'extended',
+        dropSql: "SELECT pg_catalog.pg_drop_replication_slot('old_sub')",
+      },
     ]);
     expect(p.steps).toEqual([]);
   });

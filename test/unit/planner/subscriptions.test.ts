@@ -193,13 +193,34 @@ describe('subscriptions: in-place changes', () => {
     ]);
   });
 
-  it('copies nothing on SET PUBLICATION for an init method without copy', () => {
+  it('tables joining an init-none subscription: a data-gap error unless init.newTables says copy or skip', () => {
     const t = base({ init: { method: 'none', parallel: 4, existingData: 'fail' } });
     const s = observe(t);
+    at(s, 'west').subscriptions.west_orders!.tables = [
+      { schema: 'public', name: 'orders', state: 'r', lsn: null },
+    ];
     t.subscriptions.west_orders!.publications = ['customers_pub', 'orders_pub'];
-    const step = stepAt(runPlan(t, s), ADDR);
-    expect(step.statements[0]!.sql).toContain('WITH (refresh = true, copy_data = false)');
-    expect(step.hazards).toEqual([]);
+    const refused = runPlan(t, s);
+    expect(refused.errors.map((e) => [e.code, e.address])).toEqual([['data-gap', ADDR]]);
+    expect(refused.errors[0]!.message).toContain(
+      'would start receiving public.customers without copying them',
+    );
+    expect(refused.steps).toEqual([]);
+
+    t.subscriptions.west_orders!.init.newTables = 'skip';
+    const skipped = stepAt(runPlan(t, s), ADDR);
+    expect(skipped.statements[0]!.sql).toContain('WITH (refresh = true, copy_data = false)');
+    expect(skipped.hazards).toEqual(['data-gap']);
+    expect(skipped.changes).toContainEqual({
+      path: 'init.newTables',
+      before: null,
+      after: { skip: ['public.customers'] },
+    });
+
+    t.subscriptions.west_orders!.init.newTables = 'copy';
+    const copied = stepAt(runPlan(t, s), ADDR);
+    expect(copied.statements[0]!.sql).toContain('WITH (refresh = true, copy_data = true)');
+    expect(copied.hazards).toEqual(['copies-data']);
   });
 
   it.each([
@@ -558,7 +579,7 @@ describe('subscriptions: delete and ownership', () => {
     expect(p.steps).toEqual([]);
   });
 
-  it('adopts an unmarked subscription the file declares: comment with connHash, and a warning', () => {
+  it('adopts an unmarked subscription the file declares: its own adopt step, comment with connHash, not drift', () => {
     const t = base();
     const s = observe(t);
     const o = at(s, 'west').subscriptions.west_orders!;
@@ -566,11 +587,12 @@ describe('subscriptions: delete and ownership', () => {
     o.managedBy = null;
     const p = runPlan(t, s);
     const step = stepAt(p, ADDR);
-    expect(step).toMatchObject({ action: 'update', reason: 'drifted' });
+    expect(step).toMatchObject({ action: 'adopt', reason: 'unmarked' });
+    expect(p.drift).toEqual([]);
     expect(step.statements.map((x) => x.sql)).toEqual([
       `COMMENT ON SUBSCRIPTION "west_orders" IS 'managed by steep: topology=orders-eu conn=sha256:${conninfoFor(t, 'east').hash}'`,
     ]);
-    expect(codes(p.warnings)).toEqual(['adopt']);
+    expect(codes(p.warnings)).toEqual([]);
   });
 });
 

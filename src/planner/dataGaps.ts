@@ -1,0 +1,79 @@
+import type { ObservedNode, ObservedSubscription } from '../model/cluster.js';
+import type { Change, Hazard } from '../model/plan.js';
+import type { SubscriptionSpec } from '../model/topology.js';
+import { qualifiedName } from '../model/topology.js';
+import { listText, type PlanContext } from './context.js';
+import { copiedTables } from './init.js';
+
+/**
+ * Data gaps (SPEC §3): tables that join a subscription whose init copies nothing (`none`, or a
+ * `manual` one whose restore is done) are refreshed with `copy_data = false`, so the rows they
+ * already hold on the publisher never arrive. The file must say what to do: `init.newTables:
+ * copy` copies just those tables (PostgreSQL's refresh copies only tables new to the
+ * subscription), `skip` means the DBA vouches they are already there (hazard `data-gap`).
+ * Without it the plan refuses.
+ */
+
+export interface NewTablesDecision {
+  ok: boolean;
+  /** refresh with copy_data = true */
+  copy: boolean;
+  /** the tables joining the subscription */
+  tables: string[];
+  hazards: Hazard[];
+  changes: Change[];
+}
+
+/**
+ * The tables `d` will receive that `o` does not receive yet. A partitioned table is left out:
+ * without viaPartitionRoot the subscription lists its partitions, not itself.
+ */
+export function joiningTables(ctx: PlanContext, d: SubscriptionSpec, o: ObservedSubscription): string[] {
+  const has = new Set(o.tables.map(qualifiedName));
+  const publisher = ctx.node(d.from);
+  return copiedTables(ctx.desired, ctx.observed, d)
+    .filter((t) => publisher?.tables[qualifiedName(t)]?.kind !== 'p')
+    .map(qualifiedName)
+    .filter((t) => !has.has(t));
+}
+
+export function newTablesDecision(
+  ctx: PlanContext,
+  d: SubscriptionSpec,
+  node: ObservedNode,
+  o: ObservedSubscription,
+  /** the tables joining it, as the subscription's relations tell (else: worked out here) */
+  added?: string[],
+): NewTablesDecision {
+  const none: NewTablesDecision = { ok: true, copy: false, tables: [], hazards: [], changes: [] };
+  if (d.init.method !== 'none' && d.init.method !== 'manual') return none;
+  const tables = added ?? joiningTables(ctx, d, o);
+  if (tables.length === 0) return none;
+  const address = `subscription.${d.name}`;
+  if (d.init.newTables === undefined) {
+    ctx.error(
+      'data-gap',
+      `subscription ${d.name} on ${node.name} (init method ${d.init.method}) would start receiving ${listText(tables)} ` +
+        `without copying them (hazard data-gap): the rows they already hold on ${d.from} would never arrive; ` +
+        'set init.newTables: copy to copy just those tables, or skip if they already hold the same rows on both sides',
+      { address, node: node.name },
+    );
+    return { ...none, ok: false, tables };
+  }
+  if (d.init.newTables === 'copy') {
+    return {
+      ok: true,
+      copy: true,
+      tables,
+      hazards: ['copies-data'],
+      changes: [{ path: 'init.newTables', before: null, after: { copy: tables } }],
+    };
+  }
+  return {
+    ok: true,
+    copy: false,
+    tables,
+    hazards: ['data-gap'],
+    changes: [{ path: 'init.newTables', before: null, after: { skip: tables } }],
+  };
+}
