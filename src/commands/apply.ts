@@ -7,6 +7,7 @@ import { ignoreEvents, jsonEventSink } from '../cli/eventLog.js';
 import { globalFlags, jsonFlag } from '../cli/flags.js';
 import { Interruption } from '../cli/interruption.js';
 import type { EventSink } from '../executors/events.js';
+import { parseBytes } from '../model/bytes.js';
 import { formatProblem, SteepError } from '../model/errors.js';
 import { count } from '../render/count.js';
 import { progressLine } from '../render/initProgress.js';
@@ -69,6 +70,10 @@ Ctrl-C (SIGINT) or SIGTERM: no new step starts, a running statement finishes, an
         'Apply although subscriptions with schemaSync: manual have schema differences (needed without a terminal).',
       env: 'STEEP_ACCEPT_SCHEMA_DRIFT',
     }),
+    'max-copy': Flags.string({
+      summary: 'Refuse the plan when its copies move more than SIZE (e.g. 50GB), or an unknown amount.',
+      helpValue: 'SIZE',
+    }),
     parallel: Flags.integer({
       summary: 'Steps on different nodes that may run at once.',
       default: 4,
@@ -113,8 +118,9 @@ Ctrl-C (SIGINT) or SIGTERM: no new step starts, a running statement finishes, an
         );
       }
     }
+    const maxCopyBytes = maxCopy(flags['max-copy']);
     if (!json) this.out(renderPlanText(plan));
-    checkApplicable(plan, flags['allow-destroy']);
+    checkApplicable(plan, flags['allow-destroy'], maxCopyBytes);
     if (plan.steps.length === 0) {
       if (json) this.out(JSON.stringify({ runId: null, completed: [], failed: [], notRun: [] }));
       return;
@@ -134,6 +140,7 @@ Ctrl-C (SIGINT) or SIGTERM: no new step starts, a running statement finishes, an
       interruption.arm();
       outcome = await applyPlan(topology, plan, {
         allowDestroy: flags['allow-destroy'],
+        maxCopyBytes,
         parallel: flags.parallel,
         onEvent: (e) => {
           for (const s of sinks) s(e);
@@ -215,4 +222,15 @@ Ctrl-C (SIGINT) or SIGTERM: no new step starts, a running statement finishes, an
     if (answer.trim() !== 'yes')
       throw new SteepError('apply.cancelled', 'apply cancelled; nothing was changed');
   }
+}
+
+function maxCopy(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const bytes = parseBytes(text);
+  if (bytes === undefined)
+    throw new SteepError(
+      'apply.bad_max_copy',
+      `--max-copy ${text}: not a size; give one like 500MB, 50GB or 2TB`,
+    );
+  return bytes;
 }

@@ -40,7 +40,17 @@ export interface DriftReport {
   schemaProblems: PlanMessage[];
   fingerprints: FingerprintChange[];
   orphanSlots: OrphanSlot[];
+  /** subscribed tables empty on the subscriber while their publisher holds rows */
+  dataGaps: DataGap[];
   /** what stops steep from telling (unreachable node, failed preflight): exit 1 */
   errors: PlanMessage[];
   warnings: PlanMessage[];
+}
+
+/** A table a subscription receives that is empty on its subscriber while its publisher holds rows. */
+export interface DataGap {
+  subscription: string;
+  node: string;
+  from: string;
+  table: string;
 }

@@ -1,6 +1,7 @@
-import type { ObservedNode, ObservedSubscription } from '../model/cluster.js';
+import type { ClusterState, ObservedNode, ObservedSubscription } from '../model/cluster.js';
+import type { DataGap } from '../model/driftReport.js';
 import type { Change, Hazard } from '../model/plan.js';
-import type { SubscriptionSpec } from '../model/topology.js';
+import type { SubscriptionSpec, TableName, Topology } from '../model/topology.js';
 import { qualifiedName } from '../model/topology.js';
 import { listText, type PlanContext } from './context.js';
 import { copiedTables } from './init.js';
@@ -76,4 +77,55 @@ export function newTablesDecision(
     hazards: ['data-gap'],
     changes: [{ path: 'init.newTables', before: null, after: { skip: tables } }],
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// drift: tables a subscription receives that are empty on its subscriber, not on its publisher
+
+/** One subscription's ready tables to probe on both sides (tables with a row filter are left out: their publisher rows may all be filtered). */
+export interface DataGapProbe {
+  subscription: string;
+  node: string;
+  from: string;
+  tables: TableName[];
+}
+
+export function dataGapProbes(desired: Topology, observed: ClusterState): DataGapProbe[] {
+  const out: DataGapProbe[] = [];
+  for (const name of Object.keys(desired.subscriptions).sort()) {
+    const d = desired.subscriptions[name]!;
+    const node = observed.nodes[d.node];
+    const publisher = observed.nodes[d.from];
+    const o = node?.reachable ? node.subscriptions[name] : undefined;
+    if (!o || !publisher?.reachable || o.from !== d.from) continue;
+    const filtered = new Set(
+      d.publications.flatMap((p) =>
+        (desired.publications[p]?.tables ?? []).filter((t) => t.where !== null).map(qualifiedName),
+      ),
+    );
+    const tables = o.tables
+      .filter((t) => t.state === 'r' && !filtered.has(qualifiedName(t)) && publisher.tables[qualifiedName(t)])
+      .map((t) => ({ schema: t.schema, name: t.name }));
+    if (tables.length > 0) out.push({ subscription: name, node: d.node, from: d.from, tables });
+  }
+  return out;
+}
+
+/** `withRows`: node → `schema.table` holding rows, as probed. */
+export function dataGaps(
+  probes: readonly DataGapProbe[],
+  withRows: ReadonlyMap<string, ReadonlySet<string>>,
+): DataGap[] {
+  const out: DataGap[] = [];
+  for (const p of probes) {
+    for (const t of p.tables) {
+      const table = qualifiedName(t);
+      const here = withRows.get(p.node);
+      const there = withRows.get(p.from);
+      if (here && there && !here.has(table) && there.has(table)) {
+        out.push({ subscription: p.subscription, node: p.node, from: p.from, table });
+      }
+    }
+  }
+  return out;
 }

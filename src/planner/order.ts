@@ -54,6 +54,7 @@ export function orderSteps(drafts: readonly DraftStep[]): Step[] {
       .sort((a, b) => Number(a.slice(1)) - Number(b.slice(1))),
     hazards: [...new Set(d.hazards)],
     catalogDigest: d.catalogDigest,
+    ...(d.copy ? { copy: d.copy } : {}),
   }));
 }
 

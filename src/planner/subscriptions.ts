@@ -6,8 +6,9 @@ import type { Change, Hazard, Statement } from '../model/plan.js';
 import type { SubscriptionOptionName, SubscriptionOptions, SubscriptionSpec } from '../model/topology.js';
 import { adoptionWords, desiredComment, reportUnmanaged } from './adopt.js';
 import { compareText, listText, PHASE, type PlanContext, sameJson, sortedKeys, stepKey } from './context.js';
+import { copyEstimate } from './copyEstimate.js';
 import { warnOriginCopy } from './cycles.js';
-import { newTablesDecision } from './dataGaps.js';
+import { joiningTables, newTablesDecision } from './dataGaps.js';
 import {
   effectiveSubscriptionOptions,
   majorVersion,
@@ -21,6 +22,7 @@ import {
 import { sha256Hex, subscriptionDigest } from './digest.js';
 import { changedOutsideSteep, recordDrift } from './drift.js';
 import {
+  copiedTables,
   copyPath,
   existingData,
   type ManualReadiness,
@@ -336,6 +338,9 @@ function planCreate(
     hazards: [...(init.copyData || own ? (['copies-data'] as const) : []), ...data.hazards],
     deps: [...subscriptionDeps(ctx, d), ...slot.deps],
     catalogDigest: subscriptionDigest(null, publisherSlot(ctx, d.from, d.slot)),
+    ...(init.copyData || own
+      ? { copy: copyEstimate(ctx, d.from, copiedTables(ctx.desired, ctx.observed, d)) }
+      : {}),
   });
   if (!data.keep) planInitAfterCreate(ctx, d, node, manual);
 }
@@ -571,6 +576,7 @@ function planChange(
     hazards,
     deps: subscriptionDeps(ctx, d),
     catalogDigest: subscriptionDigest(o, publisherSlot(ctx, d.from, d.slot)),
+    ...(hazards.includes('copies-data') ? { copy: copyEstimate(ctx, d.from, joiningTables(ctx, d, o)) } : {}),
   });
 }
 
@@ -648,6 +654,9 @@ function planReplace(
     hazards,
     deps: [...subscriptionDeps(ctx, d), ...slot.deps],
     catalogDigest: subscriptionDigest(o, publisherSlot(ctx, d.from, d.slot)),
+    ...(hazards.includes('copies-data')
+      ? { copy: copyEstimate(ctx, d.from, copiedTables(ctx.desired, ctx.observed, d)) }
+      : {}),
   });
 }
 

@@ -53,7 +53,15 @@ export function renderDriftMarkdown(r: DriftReport): string {
   if (r.orphanSlots.length > 0) {
     out.push('### Orphaned replication slots', '');
     for (const o of r.orphanSlots)
-      out.push(`- \`${o.node}/${o.slot}\` retains ${formatBytes(o.retainedWalBytes)}`);
+      out.push(
+        `- \`${o.node}/${o.slot}\` retains ${formatBytes(o.retainedWalBytes)}; drop it on ${o.node}: \`${o.dropSql};\``,
+      );
+    out.push('');
+  }
+  if (r.dataGaps.length > 0) {
+    out.push('### Data gaps (empty on the subscriber, not on its publisher)', '');
+    for (const g of r.dataGaps)
+      out.push(`- \`${g.node}/${g.table}\`: subscription \`${g.subscription}\` from ${g.from}`);
     out.push('');
   }
   if (r.warnings.length > 0) {

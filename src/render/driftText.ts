@@ -16,6 +16,7 @@ export function driftSummary(r: DriftReport): string {
     r.fingerprints.length > 0 &&
       `${r.fingerprints.length} table(s) changed since their fingerprint was saved`,
     r.orphanSlots.length > 0 && `${r.orphanSlots.length} orphaned slot(s)`,
+    r.dataGaps.length > 0 && `${r.dataGaps.length} data gap(s)`,
   ].filter(Boolean);
   return `Drift: ${parts.join(', ')}.`;
 }
@@ -60,7 +61,16 @@ export function renderDriftText(r: DriftReport): string {
   if (r.orphanSlots.length > 0) {
     out.push(chalk.yellow.bold('Orphaned replication slots (no subscription uses them; they retain WAL):'));
     for (const o of r.orphanSlots)
-      out.push(`  ${o.node}/${o.slot}: retains ${formatBytes(o.retainedWalBytes)}`);
+      out.push(
+        `  ${o.node}/${o.slot}: retains ${formatBytes(o.retainedWalBytes)}`,
+        chalk.dim(`      drop it on ${o.node}: ${o.dropSql};`),
+      );
+    out.push('');
+  }
+  if (r.dataGaps.length > 0) {
+    out.push(chalk.red.bold('Data gaps (empty on the subscriber, not on its publisher):'));
+    for (const g of r.dataGaps)
+      out.push(`  ${g.node}/${g.table}: subscription ${g.subscription} from ${g.from}`);
     out.push('');
   }
   if (r.warnings.length > 0) {

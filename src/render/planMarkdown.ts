@@ -1,6 +1,6 @@
 import type { Plan } from '../model/plan.js';
 import { captureLine } from './capture.js';
-import { failedLine, ignoredText, summaryLine } from './planText.js';
+import { copyText, failedLine, ignoredText, summaryLine } from './planText.js';
 import { schemaMarkdown } from './schemaMarkdown.js';
 import { formatBytes, formatValue } from './values.js';
 
@@ -60,6 +60,7 @@ export function renderPlanMarkdown(plan: Plan, opts: { graph?: string } = {}): s
         `<summary><code>${step.action}</code> <code>${step.address}</code> on ${step.node}: ${step.reasonText}${hazards}</summary>`,
         '',
       );
+      if (step.copy) out.push(`**Moves:** ${copyText(step.copy)}`, '');
       if (step.changes.length > 0) {
         out.push('| attribute | before | after |', '|---|---|---|');
         for (const c of step.changes)

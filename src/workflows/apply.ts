@@ -6,6 +6,7 @@ import { runStep, stepError } from '../executors/runStep.js';
 import { runGraph, type ScheduleOutcome } from '../executors/schedule.js';
 import { secretFiller } from '../executors/secrets.js';
 import { watchSlotCreation } from '../executors/slotWait.js';
+import { formatBytes } from '../model/bytes.js';
 import { SteepError } from '../model/errors.js';
 import type { InitProgress } from '../model/initState.js';
 import type { Plan, Step } from '../model/plan.js';
@@ -20,6 +21,8 @@ import { emitSchemaMismatches, syncAppliedEvent } from './schema.js';
 
 export interface ApplyOptions {
   allowDestroy: boolean;
+  /** `--max-copy SIZE`: refuse a plan whose copies move more (or an unknown amount) */
+  maxCopyBytes?: number;
   parallel: number;
   onEvent: EventSink;
   /** called once every node is locked, before the first step: a per-step hook for progress */
@@ -49,8 +52,8 @@ export type ApplyOutcome = ScheduleOutcome<Step> & {
   stopped: boolean;
 };
 
-/** Refuse a plan that must not run: plan errors, deletions without --allow-destroy. */
-export function checkApplicable(plan: Plan, allowDestroy: boolean): void {
+/** Refuse a plan that must not run: plan errors, deletions without --allow-destroy, copies above --max-copy. */
+export function checkApplicable(plan: Plan, allowDestroy: boolean, maxCopyBytes?: number): void {
   // apply could not take the lock anyway, and the plan's errors may be that command's half-made changes
   const locked = plan.warnings.filter((w) => w.code === 'preflight.locked');
   if (locked.length > 0 && (plan.errors.length > 0 || plan.steps.length > 0)) {
@@ -67,6 +70,28 @@ export function checkApplicable(plan: Plan, allowDestroy: boolean): void {
     throw new SteepError(
       'apply.destroy_refused',
       `the plan drops ${deletions.map((s) => s.address).join(', ')}; nothing was changed — rerun with --allow-destroy to allow it`,
+    );
+  }
+  if (maxCopyBytes !== undefined) checkMaxCopy(plan, maxCopyBytes);
+}
+
+/** `--max-copy`: the plan's copies together move at most this much, and every size is known. */
+function checkMaxCopy(plan: Plan, max: number): void {
+  const copies = plan.steps.filter((s) => s.copy);
+  const unknown = copies.filter((s) => s.copy!.bytes === null || s.copy!.unknownTables > 0);
+  if (unknown.length > 0) {
+    throw new SteepError(
+      'apply.copy_unknown',
+      `--max-copy ${formatBytes(max)}: the size of what ${unknown.map((s) => s.address).join(', ')} copies is unknown (tables never analysed on the publisher); ` +
+        'nothing was changed — run ANALYZE on those tables, or apply without --max-copy',
+    );
+  }
+  const total = copies.reduce((sum, s) => sum + s.copy!.bytes!, 0);
+  if (total > max) {
+    throw new SteepError(
+      'apply.copy_too_big',
+      `the plan copies ${formatBytes(total)} (${copies.map((s) => `${s.address}: ${formatBytes(s.copy!.bytes)}`).join(', ')}), ` +
+        `more than --max-copy ${formatBytes(max)}; nothing was changed — raise --max-copy or change the plan`,
     );
   }
 }
@@ -124,7 +149,7 @@ function refuseStale(plan: Plan, fresh: Plan): void {
 
 /** Run the plan's steps in dependency order; stop starting new ones after a failure. */
 export async function applyPlan(topology: Topology, plan: Plan, opts: ApplyOptions): Promise<ApplyOutcome> {
-  checkApplicable(plan, opts.allowDestroy);
+  checkApplicable(plan, opts.allowDestroy, opts.maxCopyBytes);
   const runId = randomUUID();
   const started = Date.now();
   if (plan.steps.length === 0)

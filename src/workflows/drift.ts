@@ -1,9 +1,12 @@
+import { readRowPresence } from '../catalog/rowPresence.js';
 import { readFingerprints } from '../catalog/tableSchemas.js';
 import { connect } from '../db/connect.js';
-import type { DriftReport, FingerprintChange } from '../model/driftReport.js';
+import type { ClusterState } from '../model/cluster.js';
+import type { DataGap, DriftReport, FingerprintChange } from '../model/driftReport.js';
 import type { Problem } from '../model/errors.js';
-import type { Plan, PlanMessage, SchemaComparison } from '../model/plan.js';
-import type { Topology } from '../model/topology.js';
+import type { Plan, PlanMessage, SchemaComparison, Step } from '../model/plan.js';
+import type { TableName, Topology } from '../model/topology.js';
+import { dataGapProbes, dataGaps } from '../planner/dataGaps.js';
 import { differs, onlyFillableExtras } from '../planner/schemaCompare.js';
 import { hasFingerprintTable, readSavedFingerprints } from '../state/fingerprints.js';
 import { STEEP_VERSION } from '../version.js';
@@ -83,7 +86,7 @@ async function fingerprintChanges(topology: Topology, name: string): Promise<Fin
 }
 
 export async function detectDrift(configPath: string): Promise<DriftResult> {
-  const { topology, plan, configWarnings } = await makePlan(configPath);
+  const { topology, observed, plan, configWarnings } = await makePlan(configPath);
   const reachable = Object.keys(topology.nodes)
     .sort()
     .filter((n) => plan.observed.nodes[n] !== undefined);
@@ -100,7 +103,39 @@ export async function detectDrift(configPath: string): Promise<DriftResult> {
       }),
     ),
   );
-  return { report: driftReport(topology, plan, perNode.flat(), fingerprintErrors), configWarnings };
+  const gaps = await probeDataGaps(topology, observed);
+  return { report: driftReport(topology, plan, perNode.flat(), fingerprintErrors, gaps), configWarnings };
+}
+
+/**
+ * Data gaps: one `EXISTS` probe per table the subscriptions receive, on both sides (no counts),
+ * then the tables empty on the subscriber whose publisher holds rows.
+ */
+async function probeDataGaps(topology: Topology, observed: ClusterState): Promise<DataGap[]> {
+  const probes = dataGapProbes(topology, observed);
+  const byNode = new Map<string, Map<string, TableName>>();
+  for (const p of probes) {
+    for (const n of [p.node, p.from]) {
+      const tables = byNode.get(n) ?? new Map<string, TableName>();
+      for (const t of p.tables) tables.set(`${t.schema}.${t.name}`, t);
+      byNode.set(n, tables);
+    }
+  }
+  const withRows = new Map<string, Set<string>>();
+  await Promise.all(
+    [...byNode].map(async ([name, tables]) => {
+      const spec = topology.nodes[name];
+      if (!spec) return;
+      // a node that cannot be probed has no answer: nothing is concluded about its tables
+      const presence = await readRowPresence(spec.connection, {
+        node: name,
+        tables: [...tables.values()],
+        connectTimeoutMs: topology.settings.connectTimeout,
+      }).catch(() => null);
+      if (presence && presence.unreadable.size === 0) withRows.set(name, presence.withRows);
+    }),
+  );
+  return dataGaps(probes, withRows);
 }
 
 /** The report of a plan and the fingerprint changes. Pure. */
@@ -109,22 +144,27 @@ export function driftReport(
   plan: Plan,
   fingerprints: FingerprintChange[],
   fingerprintErrors: PlanMessage[] = [],
+  gaps: DataGap[] = [],
 ): DriftReport {
   const schema = plan.schema.filter((s) => s.status !== 'MATCH');
   const errors = [...plan.errors.filter((e) => !isSchemaMessage(e)), ...fingerprintErrors];
-  const changes = plan.steps.map((s) => ({
-    address: s.address,
-    node: s.node,
-    action: s.action,
-    reasonText: s.reasonText,
-  }));
+  // adopting an object that matches the file only marks it: not drift (its differences are)
+  const changes = plan.steps
+    .filter((s) => !isMarkOnly(s))
+    .map((s) => ({
+      address: s.address,
+      node: s.node,
+      action: s.action,
+      reasonText: s.reasonText,
+    }));
   const drifted =
     plan.drift.length > 0 ||
     changes.length > 0 ||
     plan.errors.some(isSchemaMessage) ||
     schema.some((s) => countsAsDrift(topology, s)) ||
     fingerprints.length > 0 ||
-    plan.orphanSlots.length > 0;
+    plan.orphanSlots.length > 0 ||
+    gaps.length > 0;
   return {
     formatVersion: 1,
     steepVersion: STEEP_VERSION,
@@ -137,9 +177,14 @@ export function driftReport(
     schemaProblems: plan.errors.filter(isSchemaMessage),
     fingerprints,
     orphanSlots: plan.orphanSlots,
+    dataGaps: gaps,
     errors,
     warnings: plan.warnings,
   };
+}
+
+function isMarkOnly(s: Step): boolean {
+  return s.action === 'adopt' && s.changes.every((c) => c.path === 'comment');
 }
 
 /** 1 when steep could not tell, 2 when something drifted, else 0. */
