@@ -10,7 +10,11 @@ export function renderImportYaml(fileText: string, imported: ImportedTopology): 
   const doc = parseDocument(fileText);
   const byName = <T extends { name: string }>(items: T[]) =>
     Object.fromEntries(items.map(({ name, ...rest }) => [name, rest]));
-  doc.set('publications', doc.createNode(byName(imported.publications)));
+  // a table without a column list or row filter is just its name
+  const publications = imported.publications.map((p) =>
+    p.tables ? { ...p, tables: p.tables.map((t) => (t.columns || t.where !== undefined ? t : t.name)) } : p,
+  );
+  doc.set('publications', doc.createNode(byName(publications)));
   doc.set('subscriptions', doc.createNode(byName(imported.subscriptions)));
   const header = "written by steep import from the nodes' catalogs: `steep plan` adopts them as they are";
   doc.commentBefore = doc.commentBefore ? `${doc.commentBefore}\n ${header}` : ` ${header}`;

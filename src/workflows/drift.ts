@@ -148,7 +148,6 @@ export function driftReport(
 ): DriftReport {
   const schema = plan.schema.filter((s) => s.status !== 'MATCH');
   const errors = [...plan.errors.filter((e) => !isSchemaMessage(e)), ...fingerprintErrors];
-  // adopting an object that matches the file only marks it: not drift (its differences are)
   const changes = plan.steps
     .filter((s) => !isMarkOnly(s))
     .map((s) => ({
@@ -183,7 +182,12 @@ export function driftReport(
   };
 }
 
+/**
+ * Steps that are not drift: adopting an object that matches the file (only its comment gains the
+ * marker), and steep's own state schema (its bookkeeping, not the topology).
+ */
 function isMarkOnly(s: Step): boolean {
+  if (s.kind === 'state-schema') return true;
   return s.action === 'adopt' && s.changes.every((c) => c.path === 'comment');
 }
 

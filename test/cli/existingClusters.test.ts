@@ -1,0 +1,322 @@
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { hasStackTrace, REPO_ROOT, runSteep, writeConfig } from '../support/cli.js';
+import { defaultVersion, type TestNode, useCluster } from '../support/cluster.js';
+import { waitCaughtUp } from '../support/replicationData.js';
+import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
+
+/**
+ * Issue 12's observations on a hand-made setup, each first a failing CLI test on real
+ * PostgreSQL: a replace over rows (1), a rename that would apply twice (2), tables joining an
+ * init-none subscription (3), other tools' slots (6), messages naming commands that do not
+ * exist (8), --target blocked by another subscription's error (9), the Markdown plan and
+ * unmanaged owners (10); and adoption keeping a DBA's comment without counting as drift.
+ */
+
+/** The commands steep has: `src/commands/<topic>/<name>.ts` → `topic name`. */
+function commands(): Set<string> {
+  const root = join(REPO_ROOT, 'src/commands');
+  const out = new Set<string>();
+  for (const entry of readdirSync(root, { withFileTypes: true })) {
+    if (entry.isFile()) out.add(entry.name.replace(/\.ts$/, ''));
+    else
+      for (const f of readdirSync(join(root, entry.name))) out.add(`${entry.name} ${f.replace(/\.ts$/, '')}`);
+  }
+  return out;
+}
+
+describe('existing clusters: adoption, double apply, data gaps, other tools', () => {
+  const cluster = useCluster({ nodes: ['east', 'west'], version: defaultVersion() });
+  const nodes = () => cluster().nodes as [TestNode, TestNode];
+  const east = () => cluster().node('east');
+  const west = () => cluster().node('west');
+  const known = commands();
+
+  async function steep(args: string[], path: string) {
+    const r = await runSteep([...args, '-c', path], { env: passwordEnv(nodes()) });
+    const all = r.stdout + r.stderr;
+    expect(hasStackTrace(r.stderr), r.stderr).toBe(false);
+    for (const n of nodes()) expect(all).not.toContain(n.password);
+    // every command a message tells the user to run exists (`run steep X …`, `` `steep X` ``)
+    for (const m of all.matchAll(/(?:run |`)steep ([a-z]+)(?: ([a-z]+))?/g)) {
+      const one = m[1]!;
+      const two = m[2] ? `${one} ${m[2]}` : '';
+      expect(known.has(one) || known.has(two), `output names \`steep ${two || one}\`:\n${all}`).toBe(true);
+    }
+    return r;
+  }
+
+  function file(body: string[]): string {
+    return writeConfig(['version: 1', 'topology: shop', nodesYaml(nodes()), ...body, ''].join('\n'));
+  }
+
+  const pub = ['publications:', '  hand_pub:', '    node: east', '    tables: [public.orders]'];
+
+  beforeAll(async () => {
+    for (const n of nodes()) {
+      await n.query(`
+        CREATE TABLE public.orders (id bigint PRIMARY KEY, v text);
+        CREATE TABLE public.items (id bigint PRIMARY KEY, v text);
+        CREATE TABLE public.notes (id bigint PRIMARY KEY, v text);`);
+    }
+    const e = east();
+    await e.query(`
+      INSERT INTO public.orders SELECT g, 'o' FROM generate_series(1, 100) g;
+      INSERT INTO public.items SELECT g, 'i' FROM generate_series(1, 100) g;
+      INSERT INTO public.notes SELECT g, 'n' FROM generate_series(1, 100) g;
+      CREATE PUBLICATION hand_pub FOR TABLE public.orders;
+      COMMENT ON PUBLICATION hand_pub IS 'orders for the EU shop (DBA-12)';
+      CREATE PUBLICATION billing_pub FOR TABLE public.notes;
+      COMMENT ON PUBLICATION billing_pub IS 'managed by steep: topology=billing';`);
+    // another tool's slot, and a leftover one
+    await e.query(`SELECT pg_create_logical_replication_slot('debezium_orders', 'pgoutput')`);
+    await e.query(`SELECT pg_create_logical_replication_slot('old_tmp_slot', 'pgoutput')`);
+    await west().query(
+      `CREATE SUBSCRIPTION hand_sub CONNECTION 'host=127.0.0.1 port=${e.port} dbname=app user=postgres password=${e.password}' ` +
+        `PUBLICATION hand_pub WITH (slot_name = 'hand_slot_v2')`,
+    );
+    await eventually(
+      async () =>
+        (await west().query<{ c: string }>('SELECT count(*)::text AS c FROM public.orders'))[0]!.c === '100',
+      60_000,
+      'hand_sub to copy orders',
+    );
+  });
+
+  test('1: a slot-name difference over rows is a plan error naming `slot: hand_slot_v2`; apply changes nothing', async () => {
+    const path = file([
+      ...pub,
+      'subscriptions:',
+      '  hand_sub:',
+      '    node: west',
+      '    from: east',
+      '    publications: [hand_pub]',
+    ]);
+    const plan = await steep(['plan'], path);
+    expect(plan.code).toBe(1);
+    expect(plan.stdout + plan.stderr).toContain(
+      'subscription hand_sub on west would be replaced (slot cannot be altered in place), copying its tables again into tables that already hold rows there: public.orders',
+    );
+    expect(plan.stdout + plan.stderr).toContain('declare slot: hand_slot_v2 for subscription hand_sub');
+    const apply = await steep(['apply', '--auto-approve', '--allow-destroy'], path);
+    expect(apply.code).toBe(1);
+    const [s] = await west().query<{ slot: string }>(
+      `SELECT subslotname AS slot FROM pg_subscription WHERE subname = 'hand_sub'`,
+    );
+    expect(s!.slot).toBe('hand_slot_v2');
+  });
+
+  test('2: the same subscription renamed in the file is a plan error naming both, with the fix', async () => {
+    const path = file([
+      ...pub,
+      'subscriptions:',
+      '  n2_orders:',
+      '    node: west',
+      '    from: east',
+      '    publications: [hand_pub]',
+      '    init: { method: none }',
+    ]);
+    const plan = await steep(['plan'], path);
+    expect(plan.code).toBe(1);
+    const text = plan.stdout + plan.stderr;
+    expect(text).toContain(
+      'subscription n2_orders: subscription hand_sub on west (not managed by steep) already receives public.orders from east',
+    );
+    expect(text).toContain('declare it as hand_sub in steep.yaml');
+    expect(text).toContain('DROP SUBSCRIPTION hand_sub on west');
+  });
+
+  test('10, 6, 11.9: adoption is its own action, keeps the comment, is not drift; other tools and owners are named', async () => {
+    const body = [
+      ...pub,
+      'subscriptions:',
+      '  hand_sub:',
+      '    node: west',
+      '    from: east',
+      '    publications: [hand_pub]',
+      '    slot: hand_slot_v2',
+      '    init: { method: none }',
+    ];
+    const path = file(body);
+    const plan = await steep(['plan'], path);
+    expect(plan.code, plan.stderr).toBe(0);
+    expect(plan.stdout).toContain(
+      '@ publication.hand_pub (east) adopt: exists on east without steep\'s marker: adopted (its comment gains the marker, keeping "orders for the EU shop (DBA-12)"), nothing else changes',
+    );
+    expect(plan.stdout).toContain('@ subscription.hand_sub (west) adopt:');
+    expect(plan.stdout).toContain('Plan: 2 to adopt, 2 to create'); // the two state schemas
+    expect(plan.stdout).toContain('publication billing_pub on east (managed by steep topology billing)');
+    expect(plan.stdout).toContain(`east/debezium_orders: retains`);
+    expect(plan.stdout).toContain(
+      `drop it on east: SELECT pg_catalog.pg_drop_replication_slot('debezium_orders');`,
+    );
+    const md = await steep(['plan', '--format', 'markdown'], path);
+    expect(md.stdout.match(/<summary>.*steep's state schema<\/summary>/g)).toHaveLength(2);
+    expect(md.stdout).toContain('| 2 | 2 | 0 | 0 | 0 | 0 | 0 | 0 |');
+    expect(md.stdout).toContain('- publication `billing_pub` on east (managed by steep topology `billing`)');
+    const json = JSON.parse((await steep(['plan', '--json'], path)).stdout) as {
+      steps: Array<{ address: string; action: string; reason: string }>;
+      drift: unknown[];
+    };
+    expect(json.steps.filter((s) => s.action === 'adopt').map((s) => [s.address, s.reason])).toEqual([
+      ['publication.hand_pub', 'unmarked'],
+      ['subscription.hand_sub', 'unmarked'],
+    ]);
+    expect(json.drift).toEqual([]);
+
+    // 6: orphaned slots of another tool keep drift at 2 until ignored; the plan counts what it ignored
+    const drift = await steep(['drift'], path);
+    expect(drift.code, drift.stdout).toBe(2);
+    expect(drift.stdout).toContain('east/debezium_orders');
+    expect(drift.stdout).not.toContain('adopt publication.hand_pub');
+    const ignoring = file([...body, 'ignore:', '  slots: ["debezium_*", "old_*"]']);
+    const quiet = await steep(['drift'], ignoring);
+    expect(quiet.code, quiet.stdout).toBe(0); // being adopted is not drift
+    expect((await steep(['plan'], ignoring)).stdout).toContain(
+      'ignore: 2 slots matched (not reported, never touched)',
+    );
+
+    // apply --allow-destroy drops only the orphans settings.dropOrphanSlots names
+    const dropping = file([
+      ...body,
+      'settings:',
+      '  dropOrphanSlots: ["old_*"]',
+      'ignore:',
+      '  slots: ["debezium_*"]',
+    ]);
+    expect((await steep(['apply', '--auto-approve'], dropping)).code).toBe(1); // a drop needs --allow-destroy
+    const applied = await steep(['apply', '--auto-approve', '--allow-destroy'], dropping);
+    expect(applied.code, applied.stderr + applied.stdout).toBe(0);
+    const slots = await east().query<{ slot_name: string }>(
+      'SELECT slot_name FROM pg_replication_slots ORDER BY 1',
+    );
+    expect(slots.map((s) => s.slot_name)).toEqual(['debezium_orders', 'hand_slot_v2']);
+    const [c] = await east().query<{ c: string }>(
+      `SELECT obj_description(oid, 'pg_publication') AS c FROM pg_publication WHERE pubname = 'hand_pub'`,
+    );
+    expect(c!.c).toBe('orders for the EU shop (DBA-12)\nmanaged by steep: topology=shop');
+    expect((await steep(['plan', '--detailed-exitcode'], dropping)).code).toBe(0);
+  });
+
+  test('3: tables joining an init-none subscription: data-gap error, copy copies just them, skip is reported by drift', async () => {
+    const sub = [
+      'subscriptions:',
+      '  hand_sub:',
+      '    node: west',
+      '    from: east',
+      '    publications: [hand_pub]',
+      '    slot: hand_slot_v2',
+    ];
+    const tables = (list: string) => [
+      'publications:',
+      '  hand_pub:',
+      '    node: east',
+      `    tables: [${list}]`,
+    ];
+    const gap = file([...tables('public.orders, public.items'), ...sub, '    init: { method: none }']);
+    const plan = await steep(['plan'], gap);
+    expect(plan.code).toBe(1);
+    expect(plan.stdout + plan.stderr).toContain(
+      'subscription hand_sub on west (init method none) would start receiving public.items without copying them (hazard data-gap)',
+    );
+    expect(plan.stdout + plan.stderr).toContain('set init.newTables: copy');
+
+    const copy = file([
+      ...tables('public.orders, public.items'),
+      ...sub,
+      '    init: { method: none, newTables: copy }',
+    ]);
+    const shown = await steep(['plan', '--json'], copy);
+    const step = (
+      JSON.parse(shown.stdout) as {
+        steps: Array<{ address: string; hazards: string[]; copy?: { tables: string[]; rateSource: string } }>;
+      }
+    ).steps.find((s) => s.address === 'subscription.hand_sub')!;
+    expect(step.hazards).toEqual(['copies-data']);
+    expect(step.copy).toMatchObject({ tables: ['public.items'], rateSource: 'default' });
+    // --max-copy: a size steep cannot know is refused, then one above the limit
+    expect((await steep(['apply', '--auto-approve', '--max-copy', '1kB'], copy)).stderr).toContain(
+      'error: --max-copy 1.0 kB: the size of what subscription.hand_sub copies is unknown (tables never analysed on the publisher)',
+    );
+    await east().query('ANALYZE public.items');
+    expect((await steep(['apply', '--auto-approve', '--max-copy', '1kB'], copy)).stderr).toContain(
+      'more than --max-copy 1.0 kB; nothing was changed',
+    );
+    const applied = await steep(['apply', '--auto-approve'], copy);
+    expect(applied.code, applied.stderr + applied.stdout).toBe(0);
+    await eventually(
+      async () =>
+        (await west().query<{ c: string }>('SELECT count(*)::text AS c FROM public.items'))[0]!.c === '100',
+      60_000,
+      'items to be copied',
+    );
+    expect((await west().query<{ c: string }>('SELECT count(*)::text AS c FROM public.orders'))[0]!.c).toBe(
+      '100',
+    );
+
+    // skip: the DBA vouches; drift finds the table still empty on west while east holds rows
+    const skip = file([
+      ...tables('public.orders, public.items, public.notes'),
+      ...sub,
+      '    init: { method: none, newTables: skip }',
+    ]);
+    const skipped = await steep(['apply', '--auto-approve'], skip);
+    expect(skipped.code, skipped.stderr + skipped.stdout).toBe(0);
+    await waitCaughtUp(east(), 'hand_slot_v2');
+    const drift = await steep(['drift', '--json'], skip);
+    expect(drift.code, drift.stdout).toBe(2);
+    expect((JSON.parse(drift.stdout) as { dataGaps: unknown[] }).dataGaps).toEqual([
+      { subscription: 'hand_sub', node: 'west', from: 'east', table: 'public.notes' },
+    ]);
+  });
+
+  test('9: --target applies one subscription although another has an error; 8: merge and two-phase are not available yet', async () => {
+    const path = file([
+      'publications:',
+      '  hand_pub:',
+      '    node: east',
+      '    tables: [public.orders, public.items, public.notes]',
+      '  broken_pub:',
+      '    node: east',
+      '    tables: [public.missing]',
+      'subscriptions:',
+      '  hand_sub:',
+      '    node: west',
+      '    from: east',
+      '    publications: [hand_pub]',
+      '    slot: hand_slot_v2',
+      '    enabled: false',
+      '    init: { method: none, newTables: skip }',
+      '  broken_sub:',
+      '    node: west',
+      '    from: east',
+      '    publications: [broken_pub]',
+    ]);
+    expect((await steep(['plan'], path)).code).toBe(1);
+    const scoped = await steep(['apply', '--auto-approve', '--target', 'subscription.hand_sub'], path);
+    expect(scoped.code, scoped.stderr + scoped.stdout).toBe(0);
+    expect(scoped.stdout).toContain(
+      'outside --target, not applied now: east: table public.missing does not exist',
+    );
+    const [s] = await west().query<{ e: boolean }>(
+      `SELECT subenabled AS e FROM pg_subscription WHERE subname = 'hand_sub'`,
+    );
+    expect(s!.e).toBe(false);
+
+    for (const method of ['merge', 'two-phase']) {
+      const bad = file([
+        ...pub,
+        'subscriptions:',
+        '  x_sub:',
+        '    node: west',
+        '    from: east',
+        '    publications: [hand_pub]',
+        `    init: { method: ${method} }`,
+      ]);
+      const r = await steep(['validate'], bad);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`init method ${method} is not available yet in this version of steep`);
+    }
+  });
+});
