@@ -167,3 +167,45 @@ describe('double apply, --target, replace over rows', () => {
     expect(kept.steps.filter((x) => x.action === 'init')).toEqual([]);
   });
 });
+
+describe('what moves', () => {
+  it('a copying step states tables, size and duration at the rate earlier inits from that publisher achieved', () => {
+    const t = base();
+    t.subscriptions.north_orders = subscription('north_orders', 'north', 'east', ['orders_pub']);
+    t.nodes.north = { ...t.nodes.west!, name: 'north' };
+    const s = observe(t);
+    delete at(s, 'north').subscriptions.north_orders;
+    delete at(s, 'east').slots.north_orders;
+    const fresh = stepAt(runPlan(t, s), 'subscription.north_orders');
+    // public.orders is 65536 bytes on east; nothing measured yet: the stated default
+    expect(fresh.copy).toEqual({
+      tables: ['public.orders'],
+      bytes: 65536,
+      unknownTables: 0,
+      seconds: 0,
+      bytesPerSecond: 20 * 1024 * 1024,
+      rateSource: 'default',
+    });
+    // west_orders copied the same 64 kB from east in 2 s: 32 kB/s
+    at(s, 'west').subscriptions.west_orders!.tables = [
+      { schema: 'public', name: 'orders', state: 'r', lsn: null },
+    ];
+    at(s, 'west').initState = {
+      subscriptions: {
+        west_orders: {
+          subscription: 'west_orders',
+          initMethod: 'snapshot',
+          state: 'synchronized',
+          sourceNode: 'east',
+          startedAt: '2026-01-01T00:00:00Z',
+          completedAt: '2026-01-01T00:00:02Z',
+          updatedAt: '2026-01-01T00:00:02Z',
+          error: null,
+        },
+      },
+      slots: {},
+    };
+    const measured = stepAt(runPlan(t, s), 'subscription.north_orders');
+    expect(measured.copy).toMatchObject({ bytesPerSecond: 32768, seconds: 2, rateSource: 'measured' });
+  });
+});
