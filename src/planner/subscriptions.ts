@@ -168,6 +168,13 @@ function initPlan(ctx: PlanContext, d: SubscriptionSpec, forCreate = true): Init
   };
 }
 
+/** `existingData: keep`: the rows are there, so it streams from its own new slot and copies nothing. */
+const keepInit = (d: SubscriptionSpec): InitPlan => ({
+  copyData: false,
+  createSlot: true,
+  enabled: d.enabled,
+});
+
 /** The options the file sets (those the version has: the rest are errors already). */
 function fileOptions(d: SubscriptionSpec): Partial<SubscriptionOptions> {
   const out: Partial<SubscriptionOptions> = {};
@@ -306,7 +313,7 @@ function planCreate(
   node: ObservedNode,
   conn: DesiredConnection,
 ): void {
-  const init = initPlan(ctx, d);
+  let init = initPlan(ctx, d);
   const address = subscriptionAddress(d.name);
   initWarnings(ctx, d);
   let manual: ManualReadiness | null = null;
@@ -317,7 +324,7 @@ function planCreate(
   }
   const data = existingData(ctx, d, node);
   if (!data.ok) return;
-  if (data.keep) init.copyData = false;
+  if (data.keep) init = keepInit(d);
   const own = !data.keep && d.init.method === 'snapshot' && copyPath(ctx.desired, ctx.observed, d).own;
   const slot = prepareSlot(ctx, d, { createSlot: init.createSlot || own, ownDropFreesSlot: false });
   if (!slot.ok) return;
@@ -599,7 +606,7 @@ function planReplace(
     );
     return;
   }
-  const init = initPlan(ctx, d);
+  let init = initPlan(ctx, d);
   // only the slot name differs: declaring the observed one keeps the subscription as it is
   const cheaperFix =
     because.length === 1 && because[0] === 'slot' && !o.slotNone
@@ -607,7 +614,7 @@ function planReplace(
       : undefined;
   const data = existingData(ctx, d, node, { because: listText(because), cheaperFix });
   if (!data.ok) return;
-  if (data.keep) init.copyData = false;
+  if (data.keep) init = keepInit(d);
   if (cheaperFix)
     ctx.warn(
       'replace-cheaper',
