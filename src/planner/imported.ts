@@ -7,6 +7,7 @@ import type {
 import { isUnknown } from '../model/cluster.js';
 import { maskConninfo } from '../model/conninfo.js';
 import { matchesAny } from '../model/glob.js';
+import type { ImportedPublication, ImportedSubscription, ImportedTopology } from '../model/imported.js';
 import {
   PUBLISH_OPERATIONS,
   type SubscriptionOptions,
@@ -25,42 +26,6 @@ import { defaultSubscriptionOptions, SUBSCRIPTION_OPTIONS } from './defaults.js'
  * from this file is left out with a note: another topology's objects, a subscription whose
  * publisher is none of the file's nodes, or one that needs a publication left out.
  */
-
-export interface ImportedTable {
-  /** as steep.yaml writes it: `schema.table`, a part quoted where it holds `.` or `"` */
-  name: string;
-  columns?: string[];
-  where?: string;
-}
-
-export interface ImportedPublication {
-  name: string;
-  node: string;
-  allTables?: true;
-  tables?: ImportedTable[];
-  schemas?: string[];
-  publish?: string[];
-  viaPartitionRoot?: true;
-  generatedColumns?: string;
-}
-
-export interface ImportedSubscription {
-  name: string;
-  node: string;
-  from: string;
-  publications: string[];
-  slot?: string;
-  enabled?: false;
-  options?: Partial<SubscriptionOptions>;
-  init?: { method: 'none' };
-}
-
-export interface ImportedTopology {
-  publications: ImportedPublication[];
-  subscriptions: ImportedSubscription[];
-  /** one sentence each: what was left out and why */
-  notes: string[];
-}
 
 /** A part of a table name as steep.yaml reads it back (config/identifiers parseTableName). */
 function namePart(part: string): string {

@@ -1,5 +1,5 @@
 import { parseDocument } from 'yaml';
-import type { ImportedTopology } from '../planner/imported.js';
+import type { ImportedTopology } from '../model/imported.js';
 
 /**
  * The imported topology as steep.yaml: the file it started from (nodes, settings, comments and

@@ -2,7 +2,8 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { readCluster } from '../catalog/readCluster.js';
 import { loadTopology } from '../config/load.js';
 import { type Problem, SteepError } from '../model/errors.js';
-import { type ImportedTopology, importTopology } from '../planner/imported.js';
+import type { ImportedTopology } from '../model/imported.js';
+import { importTopology } from '../planner/imported.js';
 import { renderImportYaml } from '../render/importYaml.js';
 
 /**
