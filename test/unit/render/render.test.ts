@@ -69,7 +69,16 @@ const DRIFT: DriftReport = {
       capturedAt: '2025-12-31T00:00:00.000Z',
     },
   ],
-  orphanSlots: [{ node: 'east', slot: 'old_slot', retainedWalBytes: 123_456_789, walStatus: 'reserved' }],
+  orphanSlots: [
+    {
+      node: 'east',
+      slot: 'old_slot',
+      retainedWalBytes: 123_456_789,
+      walStatus: 'reserved',
+      dropSql: "SELECT pg_catalog.pg_drop_replication_slot('old_slot')",
+    },
+  ],
+  dataGaps: [{ subscription: 'west_orders', node: 'west', from: 'east', table: 'public.notes' }],
   errors: [],
   warnings: [{ code: 'slot-left', message: 'slot west_old is left on east', node: 'east' }],
 };
