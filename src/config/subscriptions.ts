@@ -19,8 +19,6 @@ import { parseSize } from './sizes.js';
  * command that does not exist (the hint says what to use meanwhile).
  */
 const NOT_AVAILABLE_YET: Partial<Record<InitMethod, string>> = {
-  'two-phase':
-    'use snapshot (PostgreSQL copies the tables) or manual (steep init prepare, then restore a backup)',
   merge: 'when both sides already hold equal rows use none; otherwise empty the subscriber and use snapshot',
 };
 

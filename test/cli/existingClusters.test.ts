@@ -271,7 +271,7 @@ describe('existing clusters: adoption, double apply, data gaps, other tools', ()
     ]);
   });
 
-  test('9: --target applies one subscription although another has an error; 8: merge and two-phase are not available yet', async () => {
+  test('9: --target applies one subscription although another has an error; 8: merge is not available yet', async () => {
     const path = file([
       'publications:',
       '  hand_pub:',
@@ -304,7 +304,7 @@ describe('existing clusters: adoption, double apply, data gaps, other tools', ()
     );
     expect(s!.e).toBe(false);
 
-    for (const method of ['merge', 'two-phase']) {
+    for (const method of ['merge']) {
       const bad = file([
         ...pub,
         'subscriptions:',
