@@ -199,7 +199,7 @@ describe('tables the publisher cannot publish', () => {
     const r = await steep(['plan'], writeConfig(topology({ tables: ['public."No Key"'] })));
     expect(r.code, output(r)).toBe(1);
     expect(r.stderr).toContain(
-      'east: table public.No Key has no replica identity, but publication bad_pub publishes update and delete',
+      'east: table public."No Key" has no replica identity, but publication bad_pub publishes update and delete',
     );
     expect(output(r)).toContain('ALTER TABLE "public"."No Key" REPLICA IDENTITY FULL on east');
 

@@ -19,16 +19,16 @@ function topology(subscriptions: string[]): string {
     'version: 1',
     'topology: slot-wait',
     nodesYaml(cluster().nodes),
+    // one publication and table per subscription: two subscriptions of a node receiving one
+    // table from one publisher would apply its changes twice, and the plan refuses that
     'publications:',
-    '  sw_pub:',
-    '    node: east',
-    '    tables: [public.sw_t]',
+    ...subscriptions.flatMap((s) => [`  ${s}_pub:`, '    node: east', `    tables: [public.${s}_t]`]),
     'subscriptions:',
     ...subscriptions.flatMap((s) => [
       `  ${s}:`,
       '    node: west',
       '    from: east',
-      '    publications: [sw_pub]',
+      `    publications: [${s}_pub]`,
       '    init:',
       '      method: none',
     ]),
@@ -58,7 +58,10 @@ describe('CREATE SUBSCRIPTION waiting for a transaction open on the publisher', 
   it('names the session it waits for, then goes on once it commits', async () => {
     const east = cluster().node('east');
     const west = cluster().node('west');
-    for (const n of [east, west]) await n.query('CREATE TABLE public.sw_t (id int PRIMARY KEY, v text)');
+    for (const n of [east, west]) {
+      for (const t of ['sw_a_t', 'sw_b_t'])
+        await n.query(`CREATE TABLE public.${t} (id int PRIMARY KEY, v text)`);
+    }
     const env = passwordEnv(cluster().nodes);
     const path = writeConfig(topology(['sw_a']));
 
