@@ -1,4 +1,4 @@
-import type { Document, Node, YAMLError } from 'yaml';
+import type { Node, YAMLError } from 'yaml';
 import { nestingProblem } from './nesting.js';
 import type { Path } from './paths.js';
 import { readPlainYaml } from './plainYaml.js';

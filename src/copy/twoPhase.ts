@@ -16,7 +16,7 @@ import { readSequences, readSequenceValues, setSequence } from '../catalog/seque
 import { readTableSchemas } from '../catalog/tableSchemas.js';
 import { connect } from '../db/connect.js';
 import type { EventSink } from '../executors/events.js';
-import { followInit, stateChangeEvent } from '../executors/initFollow.js';
+import { followInit, followTargetOf, stateChangeEvent } from '../executors/initFollow.js';
 import { SteepError } from '../model/errors.js';
 import type { InitState } from '../model/initState.js';
 import { compareLsn } from '../model/lsn.js';
@@ -614,21 +614,10 @@ export async function applySnapshot(
     await record(sub, topology, d, 'catching_up', opts.onEvent);
     let state: InitState = 'catching_up';
     if (d.enabled && opts.wait !== false) {
-      const last = await followInit(
-        {
-          subscription: d.name,
-          method: d.init.method,
-          slot: d.slot,
-          subscriber: { name: d.node, connection: topology.nodes[d.node]!.connection },
-          publisher: {
-            name: d.from,
-            connection: topology.nodes[d.from]!.connection,
-            replicationConnection: topology.nodes[d.from]!.replicationConnection,
-          },
-          stateSchema: schema,
-        },
-        { onEvent: opts.onEvent, connectTimeoutMs: topology.settings.connectTimeout },
-      );
+      const last = await followInit(followTargetOf(topology, d), {
+        onEvent: opts.onEvent,
+        connectTimeoutMs: topology.settings.connectTimeout,
+      });
       state = last.state;
     }
     return {

@@ -21,7 +21,7 @@ import {
   newErrorWatch,
 } from '../model/initLifecycle.js';
 import type { InitProgress, InitState, PublishedTableSize } from '../model/initState.js';
-import type { ConnectionSpec } from '../model/topology.js';
+import type { ConnectionSpec, SubscriptionSpec, Topology } from '../model/topology.js';
 import { qualifiedName } from '../model/topology.js';
 import { InitProgressStore } from '../state/initProgress.js';
 import { hasInitTables, type StateChange, SubscriptionStateStore } from '../state/subscriptionState.js';
@@ -51,6 +51,23 @@ export interface FollowTarget {
   subscriber: InitNode;
   publisher: InitNode;
   stateSchema: string;
+}
+
+/** What following `d`'s init reads: its subscriber, its publisher (and how subscribers reach it), its slot. */
+export function followTargetOf(topology: Topology, d: SubscriptionSpec, slot: string = d.slot): FollowTarget {
+  const publisher = topology.nodes[d.from]!;
+  return {
+    subscription: d.name,
+    method: d.init.method,
+    slot,
+    subscriber: { name: d.node, connection: topology.nodes[d.node]!.connection },
+    publisher: {
+      name: d.from,
+      connection: publisher.connection,
+      replicationConnection: publisher.replicationConnection,
+    },
+    stateSchema: topology.settings.stateSchema,
+  };
 }
 
 export interface FollowOptions {

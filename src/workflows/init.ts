@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { streamInit } from '../copy/streamInit.js';
 import type { EventSink } from '../executors/events.js';
-import { type FollowOptions, followInit, stateChangeEvent } from '../executors/initFollow.js';
+import { type FollowOptions, followInit, followTargetOf, stateChangeEvent } from '../executors/initFollow.js';
 import { completeManualInit } from '../executors/manualInit.js';
 import type { StepContext } from '../executors/runStep.js';
 import { startSnapshotInit } from '../executors/snapshotInit.js';
@@ -194,21 +194,7 @@ export class InitRunner {
             connectTimeoutMs: this.topology.settings.connectTimeout,
             signal: this.opts.signal,
           };
-          await followInit(
-            {
-              subscription: d.name,
-              method: d.init.method,
-              slot: d.slot,
-              subscriber: { name: d.node, connection: this.topology.nodes[d.node]!.connection },
-              publisher: {
-                name: d.from,
-                connection: this.topology.nodes[d.from]!.connection,
-                replicationConnection: this.topology.nodes[d.from]!.replicationConnection,
-              },
-              stateSchema: this.topology.settings.stateSchema,
-            },
-            options,
-          );
+          await followInit(followTargetOf(this.topology, d), options);
           return { step };
         } catch (error) {
           return { step, error };

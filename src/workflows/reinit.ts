@@ -4,7 +4,7 @@ import { readSubscriptionInfo } from '../catalog/rowHashes.js';
 import { loadTopology } from '../config/load.js';
 import { lockedSessions } from '../db/lockedSession.js';
 import type { EventSink } from '../executors/events.js';
-import { stateChangeEvent } from '../executors/initFollow.js';
+import { followTargetOf, stateChangeEvent } from '../executors/initFollow.js';
 import { executeReinit } from '../executors/reinit.js';
 import type { Problem } from '../model/errors.js';
 import { SteepError } from '../model/errors.js';
@@ -144,18 +144,7 @@ export async function reinitLoaded(
       onEvent: opts.onEvent,
       onProgress: opts.onProgress,
       pollMs: opts.pollMs,
-      follow: {
-        subscription: d.name,
-        method: d.init.method,
-        slot: info.slot ?? d.slot,
-        subscriber: { name: d.node, connection: topology.nodes[d.node]!.connection },
-        publisher: {
-          name: d.from,
-          connection: topology.nodes[d.from]!.connection,
-          replicationConnection: topology.nodes[d.from]!.replicationConnection,
-        },
-        stateSchema: schema,
-      },
+      follow: followTargetOf(topology, d, info.slot ?? d.slot),
     });
     let state: string | null = stateTables ? 'synchronized' : null;
     const diverged = new DivergedTablesStore(schema, d.node);
