@@ -384,6 +384,19 @@ describe('steep reinit', () => {
       60_000,
       'v_other being copied again',
     );
+    // interrupted once steep has recorded the copy (killed before that, and with the copy
+    // finished by the time it runs again, a rerun starts the reinit over instead of resuming)
+    await eventually(
+      async () =>
+        (
+          await west!.query(
+            "SELECT 1 FROM steep.subscription_state WHERE subscription = $1 AND node_name = 'west' AND state = 'copying'",
+            [SUB],
+          )
+        ).length > 0,
+      60_000,
+      'the reinit recorded as copying',
+    );
     child.kill('SIGINT');
     await exited;
     await fastCopy(west!, 'v_other');
