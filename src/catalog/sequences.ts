@@ -1,4 +1,6 @@
 import type pg from 'pg';
+import type { SequenceState } from '../model/sequences.js';
+import { quoteTable } from '../model/sql.js';
 import type { TableName } from '../model/topology.js';
 
 /**
@@ -14,9 +16,12 @@ export interface SequenceValue {
 }
 
 const SEQUENCES_SQL = `
-WITH tables AS (
+WITH listed AS (
   SELECT t.oid FROM pg_catalog.pg_class t JOIN pg_catalog.pg_namespace tn ON tn.oid = t.relnamespace
    WHERE (tn.nspname, t.relname) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+), tables AS (
+  -- a publication lists partitions; an identity or serial column is declared on their root
+  SELECT oid FROM listed UNION SELECT a.relid FROM listed, pg_catalog.pg_partition_ancestors(listed.oid) a
 ), owned AS (
   SELECT d.objid AS seq FROM pg_catalog.pg_depend d
    WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.refclassid = 'pg_catalog.pg_class'::regclass
@@ -49,29 +54,43 @@ export async function readSequences(
   return rows;
 }
 
-/** The current values of named sequences on a node (null: absent there, or never used). */
-export async function readSequenceValues(
+/**
+ * Where each of `seqs` stands on a node (absent ones are left out): the last value handed out
+ * read from the sequence itself (`last_value`, `is_called`: pg_sequences hides a value set
+ * with `setval(…, false)`), and its increment and bounds.
+ */
+export async function readSequenceStates(
   client: pg.Client,
   seqs: readonly { schema: string; name: string }[],
-): Promise<Map<string, string | null>> {
-  const { rows } = await client.query<{ schema: string; name: string; value: string | null }>(
-    `SELECT schemaname AS schema, sequencename AS name, last_value::text AS value FROM pg_catalog.pg_sequences
-      WHERE (schemaname, sequencename) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
+): Promise<Map<string, SequenceState>> {
+  const { rows: defs } = await client.query<{
+    schema: string;
+    name: string;
+    increment: string;
+    min: string;
+    max: string;
+  }>(
+    `SELECT n.nspname AS schema, c.relname AS name, s.seqincrement::text AS increment,
+            s.seqmin::text AS min, s.seqmax::text AS max
+       FROM pg_catalog.pg_sequence s JOIN pg_catalog.pg_class c ON c.oid = s.seqrelid
+       JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+      WHERE (n.nspname, c.relname) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
     [seqs.map((s) => s.schema), seqs.map((s) => s.name)],
   );
-  return new Map(rows.map((r) => [`${r.schema}.${r.name}`, r.value]));
-}
-
-/** setval to `value` (is_called = true: the next nextval returns value + increment). */
-export async function setSequence(
-  client: pg.Client,
-  seq: { schema: string; name: string },
-  value: string,
-): Promise<void> {
-  await client.query('SELECT pg_catalog.setval(format($3, $1::text, $2::text)::regclass, $4::bigint, true)', [
-    seq.schema,
-    seq.name,
-    '%I.%I',
-    value,
-  ]);
+  const states = new Map<string, SequenceState>();
+  if (defs.length === 0) return states;
+  // one relation per sequence: their names are identifiers in the statement, not parameters
+  const { rows: values } = await client.query<{ i: number; last: string; called: boolean }>(
+    defs
+      .map((d, i) => `SELECT ${i} AS i, last_value::text AS last, is_called AS called FROM ${quoteTable(d)}`)
+      .join(' UNION ALL '),
+  );
+  for (const v of values) {
+    const d = defs[v.i]!;
+    // not called: nextval returns last_value itself, so the last handed out is one step before
+    const last = v.called ? BigInt(v.last) : BigInt(v.last) - BigInt(d.increment);
+    const handedOut = last >= BigInt(d.min) && last <= BigInt(d.max);
+    states.set(`${d.schema}.${d.name}`, { ...d, last: handedOut ? last.toString() : null });
+  }
+  return states;
 }

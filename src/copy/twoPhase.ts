@@ -12,11 +12,12 @@ import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import type pg from 'pg';
 import { type CopySourceTable, readColumns, readCopySource } from '../catalog/copySource.js';
-import { readSequences, readSequenceValues, setSequence } from '../catalog/sequences.js';
+import { readSequences } from '../catalog/sequences.js';
 import { readTableSchemas } from '../catalog/tableSchemas.js';
 import { connect } from '../db/connect.js';
 import type { EventSink } from '../executors/events.js';
 import { followInit, followTargetOf, stateChangeEvent } from '../executors/initFollow.js';
+import { setSequencesFrom } from '../executors/sequenceSync.js';
 import { SteepError } from '../model/errors.js';
 import type { InitState } from '../model/initState.js';
 import { compareLsn } from '../model/lsn.js';
@@ -598,15 +599,12 @@ export async function applySnapshot(
     );
 
     // sequences: at least the publisher's value at the snapshot, never backwards
-    const current = await readSequenceValues(sub, m.sequences);
-    let setCount = 0;
-    for (const s of m.sequences) {
-      const now = current.get(`${s.schema}.${s.name}`);
-      if (s.value === null || now === undefined) continue;
-      if (now !== null && BigInt(now) >= BigInt(s.value)) continue;
-      await setSequence(sub, s, s.value);
-      setCount += 1;
-    }
+    const moved = await setSequencesFrom(
+      sub,
+      m.sequences.map((s) => ({ schema: s.schema, name: s.name, last: s.value })),
+      { headroom: 0n, allowBackwards: false, publisher: d.from, subscriber: d.node },
+    );
+    const setCount = moved.filter((s) => s.action === 'set').length;
 
     await sub.query(originAdvanceSql(d.name, m.lsn));
     if (d.enabled) await sub.query(alterSubscriptionSql(d.name, 'ENABLE'));

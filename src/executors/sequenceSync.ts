@@ -1,0 +1,73 @@
+import type pg from 'pg';
+import { readSequenceStates, readSequences } from '../catalog/sequences.js';
+import { SteepError } from '../model/errors.js';
+import type { SequenceOutcome } from '../model/sequences.js';
+import { displayTable } from '../model/sql.js';
+import type { TableName } from '../model/topology.js';
+import { decideSequence, type SequenceSyncOptions } from '../planner/sequences.js';
+
+/**
+ * The I/O of moving sequence values to a subscriber: read where each stands on both nodes,
+ * let `planner/sequences.ts` decide, run its setval statements on the subscriber.
+ */
+
+export interface SequenceSelection {
+  /** only these sequences (`schema.name`, or a bare name in public); unknown ones are an error */
+  only?: readonly string[];
+}
+
+/** The sequences of `tables` on the publisher (owned by, used by a default, or standalone in their schemas). */
+export async function publishedSequences(
+  pub: pg.Client,
+  tables: readonly TableName[],
+  selection: SequenceSelection = {},
+): Promise<TableName[]> {
+  const all = (await readSequences(pub, tables)).map((s) => ({ schema: s.schema, name: s.name }));
+  if (!selection.only) return all;
+  const wanted = selection.only.map((w) => {
+    const dot = w.indexOf('.');
+    return dot < 0 ? `public.${w}` : w;
+  });
+  const known = new Set(all.map((s) => `${s.schema}.${s.name}`));
+  const unknown = wanted.filter((w) => !known.has(w));
+  if (unknown.length > 0)
+    throw new SteepError(
+      'sequences.unknown',
+      `${unknown.join(', ')} ${unknown.length === 1 ? 'is not a sequence' : 'are not sequences'} of the subscribed tables (they have ${all.map(displayTable).join(', ') || 'none'})`,
+    );
+  return all.filter((s) => wanted.includes(`${s.schema}.${s.name}`));
+}
+
+/**
+ * Set the subscriber's sequences from `source` (each one's last value on the publisher, null
+ * when none handed out): one setval per sequence that moves, never backwards unless allowed.
+ */
+export async function setSequencesFrom(
+  sub: pg.Client,
+  source: ReadonlyArray<{ schema: string; name: string; last: string | null }>,
+  opts: SequenceSyncOptions,
+): Promise<SequenceOutcome[]> {
+  const targets = await readSequenceStates(sub, source);
+  const outcomes: SequenceOutcome[] = [];
+  for (const s of source) {
+    const d = decideSequence(s, targets.get(`${s.schema}.${s.name}`), opts);
+    if (d.sql) await sub.query(d.sql);
+    outcomes.push(d.outcome);
+  }
+  return outcomes;
+}
+
+/** Copy the values of `seqs` from the publisher's sequences to the subscriber's. */
+export async function syncSequences(
+  pub: pg.Client,
+  sub: pg.Client,
+  seqs: readonly TableName[],
+  opts: SequenceSyncOptions,
+): Promise<SequenceOutcome[]> {
+  const sources = await readSequenceStates(pub, seqs);
+  return setSequencesFrom(
+    sub,
+    seqs.map((s) => ({ ...s, last: sources.get(`${s.schema}.${s.name}`)?.last ?? null })),
+    opts,
+  );
+}

@@ -1,0 +1,73 @@
+/**
+ * Sequence values across a subscription (logical replication does not carry them): what one
+ * node's sequence has handed out, and what `steep sequences sync` did to each subscriber
+ * sequence. Values are bigint as decimal strings (JSON has no 64-bit integer).
+ */
+
+/** One sequence on one node. */
+export interface SequenceState {
+  schema: string;
+  name: string;
+  /** the last value nextval handed out (is_called), null when none yet */
+  last: string | null;
+  increment: string;
+  min: string;
+  max: string;
+}
+
+export type SequenceAction = 'set' | 'unchanged' | 'skipped';
+
+/** Why a sequence was not set: `ahead` and `no-source` are harmless; the others are problems. */
+export type SequenceSkip = 'ahead' | 'no-source' | 'absent' | 'out-of-range';
+
+export interface SequenceOutcome {
+  /** `schema.name` as SQL prints it */
+  sequence: string;
+  schema: string;
+  name: string;
+  /** the publisher's last value (null: none handed out) */
+  source: string | null;
+  /** the value the subscriber's sequence was to reach: source plus headroom in its direction */
+  target: string | null;
+  /** the subscriber's last value before (null: none handed out, or absent there) */
+  before: string | null;
+  /** … and after */
+  after: string | null;
+  action: SequenceAction;
+  skip: SequenceSkip | null;
+  /** one sentence when skipped */
+  reason: string | null;
+}
+
+export interface SequenceSyncReport {
+  subscription: string;
+  publisher: string;
+  subscriber: string;
+  headroom: string;
+  allowBackwards: boolean;
+  sequences: SequenceOutcome[];
+  set: number;
+  unchanged: number;
+  skipped: number;
+  /** sequences left where a switchover would collide: absent on the subscriber, or out of range */
+  problems: number;
+}
+
+/** A skip a DBA must act on before moving writes to the subscriber. */
+export function isSequenceProblem(o: SequenceOutcome): boolean {
+  return o.skip === 'absent' || o.skip === 'out-of-range';
+}
+
+export function sequenceSyncReport(
+  base: Pick<SequenceSyncReport, 'subscription' | 'publisher' | 'subscriber' | 'headroom' | 'allowBackwards'>,
+  sequences: SequenceOutcome[],
+): SequenceSyncReport {
+  return {
+    ...base,
+    sequences,
+    set: sequences.filter((s) => s.action === 'set').length,
+    unchanged: sequences.filter((s) => s.action === 'unchanged').length,
+    skipped: sequences.filter((s) => s.action === 'skipped').length,
+    problems: sequences.filter(isSequenceProblem).length,
+  };
+}

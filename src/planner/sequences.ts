@@ -1,0 +1,81 @@
+import type { SequenceOutcome, SequenceState } from '../model/sequences.js';
+import { displayTable, quoteLiteral, quoteTable } from '../model/sql.js';
+
+/**
+ * What `steep sequences sync` does to each subscriber sequence (pure): bring it to the
+ * publisher's last value plus `headroom` in the sequence's direction (up for a positive
+ * increment, down for a negative one), never back past where it already is unless
+ * `allowBackwards`. `setval(…, true)`: the subscriber's next nextval returns target + increment.
+ */
+
+export interface SequenceSyncOptions {
+  /** added to the publisher's value, in the sequence's direction (switchover's margin); 0 = exact */
+  headroom: bigint;
+  allowBackwards: boolean;
+  publisher: string;
+  subscriber: string;
+}
+
+export interface SequenceDecision {
+  outcome: SequenceOutcome;
+  /** the statement to run on the subscriber, when the outcome is `set` */
+  sql: string | null;
+}
+
+export function setvalSql(seq: { schema: string; name: string }, value: bigint): string {
+  return `SELECT pg_catalog.setval(${quoteLiteral(quoteTable(seq))}::regclass, ${value.toString()}, true)`;
+}
+
+export function decideSequence(
+  source: { schema: string; name: string; last: string | null },
+  target: SequenceState | undefined,
+  opts: SequenceSyncOptions,
+): SequenceDecision {
+  const base = {
+    sequence: displayTable(source),
+    schema: source.schema,
+    name: source.name,
+    source: source.last,
+    target: null,
+    before: target?.last ?? null,
+    after: target?.last ?? null,
+  };
+  const skip = (skip: SequenceOutcome['skip'], reason: string): SequenceDecision => ({
+    outcome: { ...base, action: 'skipped', skip, reason },
+    sql: null,
+  });
+  if (target === undefined)
+    return skip('absent', `${base.sequence} does not exist on ${opts.subscriber}; create it there`);
+  if (source.last === null) return skip('no-source', `${opts.publisher} has handed out no value of it yet`);
+  const up = BigInt(target.increment) > 0n;
+  const want = BigInt(source.last) + (up ? opts.headroom : -opts.headroom);
+  const withTarget = { ...base, target: want.toString() };
+  if (want > BigInt(target.max) || want < BigInt(target.min))
+    return {
+      outcome: {
+        ...withTarget,
+        action: 'skipped',
+        skip: 'out-of-range',
+        reason: `${want} is outside its range on ${opts.subscriber} (${target.min} to ${target.max}); widen it with ALTER SEQUENCE`,
+      },
+      sql: null,
+    };
+  const now = target.last === null ? null : BigInt(target.last);
+  if (now === want)
+    return { outcome: { ...withTarget, action: 'unchanged', skip: null, reason: null }, sql: null };
+  const ahead = now !== null && (up ? now > want : now < want);
+  if (ahead && !opts.allowBackwards)
+    return {
+      outcome: {
+        ...withTarget,
+        action: 'skipped',
+        skip: 'ahead',
+        reason: `${opts.subscriber} is already past ${want} (at ${now}); moving it back needs --allow-backwards`,
+      },
+      sql: null,
+    };
+  return {
+    outcome: { ...withTarget, after: want.toString(), action: 'set', skip: null, reason: null },
+    sql: setvalSql(source, want),
+  };
+}

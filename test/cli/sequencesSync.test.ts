@@ -1,0 +1,186 @@
+import { describe, expect, it } from 'vitest';
+import { hasStackTrace, runSteep, writeConfig } from '../support/cli.js';
+import { type TestNode, useCluster } from '../support/cluster.js';
+import { digests, waitCaughtUp } from '../support/replicationData.js';
+import { nodesYaml, passwordEnv } from '../support/topologyFile.js';
+
+/**
+ * `steep sequences sync` on a live pair (the first of testVersions(); STEEP_TEST_PG=14 for the
+ * oldest catalog): a sequence owned by a column (bigserial), one only called by a default, a
+ * standalone one and a descending one in the subscribed tables' schema are brought to the
+ * publisher's values, one in another schema is left out; a subscriber sequence already ahead
+ * is left alone unless --allow-backwards; --headroom adds in each sequence's direction; after
+ * the sync an insert relying on the defaults on the subscriber does not collide with the
+ * replicated rows; a sequence missing on the subscriber exits 1.
+ */
+const cluster = useCluster({ nodes: ['east', 'west'] });
+const SUB = 'sq_sub';
+const TABLES = ['sq_owned', 'sq_def'];
+
+interface Outcome {
+  sequence: string;
+  source: string | null;
+  before: string | null;
+  after: string | null;
+  target: string | null;
+  action: string;
+  skip: string | null;
+  reason: string | null;
+}
+interface Report {
+  set: number;
+  skipped: number;
+  problems: number;
+  headroom: string;
+  sequences: Outcome[];
+}
+
+let path = '';
+
+async function steep(args: string[]) {
+  const r = await runSteep([...args, '-c', path], { env: passwordEnv(cluster().nodes), timeoutMs: 120_000 });
+  expect(hasStackTrace(r.stderr), r.stderr).toBe(false);
+  for (const n of cluster().nodes) expect(`${r.stdout}${r.stderr}`).not.toContain(n.password);
+  return r;
+}
+
+async function sync(extra: string[] = [], code = 0): Promise<Report> {
+  const r = await steep(['sequences', 'sync', SUB, '--json', ...extra]);
+  expect(r.code, r.stderr).toBe(code);
+  return JSON.parse(r.stdout) as Report;
+}
+
+function outcome(r: Report, name: string): Outcome {
+  const o = r.sequences.find((s) => s.sequence === name);
+  expect(o, `${name} in ${JSON.stringify(r.sequences.map((s) => s.sequence))}`).toBeDefined();
+  return o!;
+}
+
+async function last(node: TestNode, seq: string): Promise<string | null> {
+  const [r] = await node.query<{ v: string | null }>(
+    `SELECT CASE WHEN is_called THEN last_value::text END AS v FROM ${seq}`,
+  );
+  return r!.v;
+}
+
+describe('sequences sync', () => {
+  it('brings owned, default-only and standalone sequences to the publisher, never backwards unless asked', async () => {
+    const east = cluster().node('east');
+    const west = cluster().node('west');
+    for (const n of [east, west]) {
+      await n.query('CREATE TABLE public.sq_owned (id bigserial PRIMARY KEY, v text)');
+      await n.query('CREATE SEQUENCE public.sq_s_def');
+      await n.query(
+        `CREATE TABLE public.sq_def (id bigint PRIMARY KEY DEFAULT nextval('public.sq_s_def'), v text)`,
+      );
+      await n.query('CREATE SEQUENCE public.sq_alone START 100');
+      await n.query('CREATE SEQUENCE public.sq_down INCREMENT -1 MINVALUE -1000000 MAXVALUE -1');
+      await n.query('CREATE SCHEMA sq_other');
+      await n.query('CREATE SEQUENCE sq_other.sq_elsewhere');
+    }
+    await east.query(`INSERT INTO public.sq_owned (v) SELECT 'o' FROM generate_series(1, 300)`);
+    await east.query(`INSERT INTO public.sq_def (v) SELECT 'd' FROM generate_series(1, 200)`);
+    await east.query(`SELECT nextval('public.sq_alone') FROM generate_series(1, 5)`);
+    await east.query(`SELECT nextval('public.sq_down') FROM generate_series(1, 3)`);
+    await east.query(`SELECT nextval('sq_other.sq_elsewhere') FROM generate_series(1, 9)`);
+    // the subscriber's standalone sequence is already ahead of the publisher's
+    await west.query(`SELECT setval('public.sq_alone', 10000)`);
+    path = writeConfig(
+      [
+        'version: 1',
+        'topology: sequences',
+        nodesYaml([east, west]),
+        'publications:',
+        '  sq_pub:',
+        '    node: east',
+        `    tables: [${TABLES.map((t) => `public.${t}`).join(', ')}]`,
+        'subscriptions:',
+        `  ${SUB}:`,
+        '    node: west',
+        '    from: east',
+        '    publications: [sq_pub]',
+        '',
+      ].join('\n'),
+    );
+    const applied = await steep(['apply', '--auto-approve']);
+    expect(applied.code, applied.stderr).toBe(0);
+
+    // a first sync while the publisher keeps inserting through its defaults
+    let writing = true;
+    const writer = (async () => {
+      const c = await east.client();
+      try {
+        while (writing) {
+          await c.query(`INSERT INTO public.sq_owned (v) VALUES ('w')`);
+          await c.query(`INSERT INTO public.sq_def (v) VALUES ('w')`);
+          await new Promise((r) => setTimeout(r, 5));
+        }
+      } finally {
+        await c.end();
+      }
+    })();
+    const during = await sync();
+    writing = false;
+    await writer;
+    expect(outcome(during, 'public.sq_owned_id_seq').action).toBe('set');
+    expect(outcome(during, 'public.sq_s_def').action).toBe('set');
+    await waitCaughtUp(east, SUB);
+    expect(await digests(west, TABLES)).toEqual(await digests(east, TABLES));
+
+    // writes stopped: the exact values, as text
+    const text = await steep(['sequences', 'sync', SUB]);
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toMatch(/public\.sq_owned_id_seq\s+\d+ → \d+/);
+    expect(text.stdout).toMatch(/public\.sq_alone\s+skipped: west is already past 104 \(at 10000\)/);
+    expect(text.stdout).not.toContain('sq_elsewhere');
+    for (const s of ['public.sq_owned_id_seq', 'public.sq_s_def', 'public.sq_down'])
+      expect(await last(west, s), s).toBe(await last(east, s));
+    expect(await last(west, 'public.sq_down')).toBe('-3');
+    expect(await last(west, 'public.sq_alone')).toBe('10000');
+    expect(await last(west, 'sq_other.sq_elsewhere')).toBeNull();
+
+    const again = await sync();
+    expect(again.set).toBe(0);
+    expect(outcome(again, 'public.sq_alone')).toMatchObject({ action: 'skipped', skip: 'ahead' });
+    expect(outcome(again, 'public.sq_owned_id_seq').action).toBe('unchanged');
+
+    // inserts relying on the defaults on the subscriber do not collide with replicated rows
+    const c = await west.client();
+    try {
+      await c.query('BEGIN');
+      await c.query(`INSERT INTO public.sq_owned (v) SELECT 'west' FROM generate_series(1, 50)`);
+      await c.query(`INSERT INTO public.sq_def (v) SELECT 'west' FROM generate_series(1, 50)`);
+      await c.query('ROLLBACK');
+    } finally {
+      await c.end();
+    }
+
+    // --allow-backwards moves the one ahead back, and only the one named
+    const back = await sync(['--allow-backwards', '--sequences', 'sq_alone']);
+    expect(back.sequences.map((s) => s.sequence)).toEqual(['public.sq_alone']);
+    expect(outcome(back, 'public.sq_alone')).toMatchObject({ before: '10000', after: '104', action: 'set' });
+    expect(await last(west, 'public.sq_alone')).toBe('104');
+
+    // --headroom: in each sequence's direction
+    const ownedOnEast = BigInt((await last(east, 'public.sq_owned_id_seq'))!);
+    const room = await sync(['--headroom', '1000']);
+    expect(room.headroom).toBe('1000');
+    expect(outcome(room, 'public.sq_owned_id_seq').after).toBe((ownedOnEast + 1000n).toString());
+    expect(outcome(room, 'public.sq_down').after).toBe('-1003');
+    expect(await last(west, 'public.sq_down')).toBe('-1003');
+    expect(outcome(await sync(), 'public.sq_down').skip).toBe('ahead');
+
+    // a name that is not one of the subscription's sequences; one missing on the subscriber
+    const unknown = await steep(['sequences', 'sync', SUB, '--sequences', 'sq_other.sq_elsewhere']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('sq_other.sq_elsewhere is not a sequence of the subscribed tables');
+    await east.query('CREATE SEQUENCE public.sq_east_only');
+    await east.query(`SELECT nextval('public.sq_east_only')`);
+    const missing = await sync([], 1);
+    expect(missing.problems).toBe(1);
+    expect(outcome(missing, 'public.sq_east_only')).toMatchObject({ action: 'skipped', skip: 'absent' });
+
+    await waitCaughtUp(east, SUB);
+    expect(await digests(west, TABLES)).toEqual(await digests(east, TABLES));
+  }, 120_000);
+});

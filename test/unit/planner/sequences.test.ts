@@ -1,0 +1,97 @@
+import { describe, expect, it } from 'vitest';
+import type { SequenceState } from '../../../src/model/sequences.js';
+import { decideSequence } from '../../../src/planner/sequences.js';
+
+const UP: Omit<SequenceState, 'last'> = {
+  schema: 'public',
+  name: 's',
+  increment: '1',
+  min: '1',
+  max: '9223372036854775807',
+};
+const DOWN: Omit<SequenceState, 'last'> = { ...UP, increment: '-5', min: '-1000', max: '-1' };
+const opts = { headroom: 0n, allowBackwards: false, publisher: 'east', subscriber: 'west' };
+
+describe('decideSequence', () => {
+  const cases: Array<{
+    what: string;
+    source: string | null;
+    target: SequenceState | undefined;
+    o?: Partial<typeof opts>;
+    action: string;
+    skip?: string;
+    after?: string | null;
+  }> = [
+    { what: 'behind → set', source: '120', target: { ...UP, last: '7' }, action: 'set', after: '120' },
+    { what: 'never used → set', source: '120', target: { ...UP, last: null }, action: 'set', after: '120' },
+    { what: 'equal → unchanged', source: '120', target: { ...UP, last: '120' }, action: 'unchanged' },
+    {
+      what: 'ahead → skipped',
+      source: '120',
+      target: { ...UP, last: '500' },
+      action: 'skipped',
+      skip: 'ahead',
+    },
+    {
+      what: 'ahead with allowBackwards → set',
+      source: '120',
+      target: { ...UP, last: '500' },
+      o: { allowBackwards: true },
+      action: 'set',
+      after: '120',
+    },
+    {
+      what: 'headroom adds upwards',
+      source: '120',
+      target: { ...UP, last: '500' },
+      o: { headroom: 1000n },
+      action: 'set',
+      after: '1120',
+    },
+    {
+      what: 'headroom subtracts on a descending sequence',
+      source: '-20',
+      target: { ...DOWN, last: '-5' },
+      o: { headroom: 100n },
+      action: 'set',
+      after: '-120',
+    },
+    {
+      what: 'descending, already further down → skipped',
+      source: '-20',
+      target: { ...DOWN, last: '-400' },
+      action: 'skipped',
+      skip: 'ahead',
+    },
+    {
+      what: 'beyond the range → skipped as a problem',
+      source: '-990',
+      target: { ...DOWN, last: null },
+      o: { headroom: 100n },
+      action: 'skipped',
+      skip: 'out-of-range',
+    },
+    { what: 'absent on the subscriber', source: '5', target: undefined, action: 'skipped', skip: 'absent' },
+    {
+      what: 'nothing handed out on the publisher',
+      source: null,
+      target: { ...UP, last: '3' },
+      action: 'skipped',
+      skip: 'no-source',
+    },
+  ];
+  for (const c of cases)
+    it(c.what, () => {
+      const d = decideSequence({ schema: 'public', name: 's', last: c.source }, c.target, {
+        ...opts,
+        ...c.o,
+      });
+      expect(d.outcome.action).toBe(c.action);
+      expect(d.outcome.skip).toBe(c.skip ?? null);
+      if (c.after !== undefined) expect(d.outcome.after).toBe(c.after);
+      expect(d.sql !== null).toBe(c.action === 'set');
+      if (c.action === 'set')
+        expect(d.sql).toBe(`SELECT pg_catalog.setval('"public"."s"'::regclass, ${c.after}, true)`);
+      if (c.action === 'skipped') expect(d.outcome.reason).toMatch(/\S/);
+    });
+});
