@@ -1,3 +1,4 @@
+import { Flags } from '@oclif/core';
 import { SteepCommand } from '../cli/baseCommand.js';
 import { formatFlag, globalFlags, jsonFlag } from '../cli/flags.js';
 import { formatProblem } from '../model/errors.js';
@@ -9,7 +10,7 @@ export default class Drift extends SteepCommand {
   static override summary =
     'Report what differs between steep.yaml and the nodes, and between their table schemas.';
   static override description =
-    `For a scheduled pipeline: everything \`steep plan\` would change (objects changed outside steep, missing objects), orphaned replication slots, the schema differences between publisher and subscriber of every subscription, and the tables whose fingerprint changed since it was last saved (by \`steep schema fingerprint --save\` or a successful apply). Nothing is changed.
+    `For a scheduled pipeline: everything \`steep plan\` would change (objects changed outside steep, missing objects), orphaned replication slots, the schema differences between publisher and subscriber of every subscription, and the tables whose fingerprint changed since it was last saved (by \`steep schema fingerprint --save\` or a successful apply); with --sequences, the subscriber sequences more than settings.sequenceLag values behind the publisher's (logical replication does not carry them: \`steep sequences sync\` brings them up). Nothing is changed.
 Exit codes: 0 no drift, 2 drift found, 1 error (invalid file, unreachable node).`;
   static override examples = [
     '<%= config.bin %> drift',
@@ -20,12 +21,20 @@ Exit codes: 0 no drift, 2 drift found, 1 error (invalid file, unreachable node).
       command: '<%= config.bin %> drift --json > drift.json || notify-oncall drift.json',
     },
   ];
-  static override flags = { ...globalFlags, ...jsonFlag, ...formatFlag };
+  static override flags = {
+    ...globalFlags,
+    ...jsonFlag,
+    ...formatFlag,
+    sequences: Flags.boolean({
+      summary:
+        "Also report subscriber sequences behind their publisher's by more than settings.sequenceLag values.",
+    }),
+  };
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Drift);
     this.colorEnabled(flags);
-    const { report, configWarnings } = await detectDrift(flags.config);
+    const { report, configWarnings } = await detectDrift(flags.config, { sequences: flags.sequences });
     for (const w of configWarnings) this.err(formatProblem(w));
     const format = flags.json ? 'json' : flags.format;
     if (format === 'json') this.out(renderDriftJson(report));

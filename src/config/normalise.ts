@@ -129,6 +129,9 @@ function normaliseSettings(ctx: NormaliseContext): Settings {
     connectTimeout: duration(ctx, ['settings', 'connectTimeout']) ?? DEFAULT_SETTINGS.connectTimeout,
     parallel: reader.integer(['settings', 'parallel']) ?? DEFAULT_SETTINGS.parallel,
     maxConnections: reader.integer(['settings', 'maxConnections']) ?? DEFAULT_SETTINGS.maxConnections,
+    ...(reader.has(['settings', 'sequenceLag'])
+      ? { sequenceLag: reader.integer(['settings', 'sequenceLag']) ?? 0 }
+      : {}),
     ...(reader.has(['settings', 'dropOrphanSlots'])
       ? { dropOrphanSlots: reader.strings(['settings', 'dropOrphanSlots']).map((p) => p.value) }
       : {}),

@@ -1,4 +1,5 @@
 import type { DriftItem, OrphanSlot, PlanMessage, SchemaComparison, Step } from './plan.js';
+import type { SequenceLag } from './sequences.js';
 
 /**
  * What `steep drift` reports (SPEC §5): made by `workflows/drift.ts`, shown by
@@ -42,6 +43,8 @@ export interface DriftReport {
   orphanSlots: OrphanSlot[];
   /** subscribed tables empty on the subscriber while their publisher holds rows */
   dataGaps: DataGap[];
+  /** with `--sequences`: subscriber sequences behind their publisher's by more than settings.sequenceLag */
+  sequences?: SequenceLag[];
   /** what stops steep from telling (unreachable node, failed preflight): exit 1 */
   errors: PlanMessage[];
   warnings: PlanMessage[];

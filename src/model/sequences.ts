@@ -71,3 +71,18 @@ export function sequenceSyncReport(
     problems: sequences.filter(isSequenceProblem).length,
   };
 }
+
+/** `drift --sequences`: a subscriber sequence further behind its publisher's than settings.sequenceLag. */
+export interface SequenceLag {
+  subscription: string;
+  /** the subscriber */
+  node: string;
+  from: string;
+  sequence: string;
+  publisher: string;
+  /** null: none handed out on the subscriber, or absent there */
+  subscriber: string | null;
+  /** values behind, in the sequence's direction; null when absent on the subscriber */
+  behind: string | null;
+  absent: boolean;
+}

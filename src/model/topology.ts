@@ -29,6 +29,8 @@ export interface Settings {
   parallel: number;
   /** connections open at once across all nodes while reading them */
   maxConnections: number;
+  /** `drift --sequences`: values a subscriber sequence may lag its publisher's (absent: 0) */
+  sequenceLag?: number;
   /** glob patterns of orphaned slots `apply --allow-destroy` may drop (absent: none) */
   dropOrphanSlots?: string[];
 }

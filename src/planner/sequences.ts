@@ -1,4 +1,4 @@
-import type { SequenceOutcome, SequenceState } from '../model/sequences.js';
+import type { SequenceLag, SequenceOutcome, SequenceState } from '../model/sequences.js';
 import { displayTable, quoteLiteral, quoteTable } from '../model/sql.js';
 
 /**
@@ -78,4 +78,28 @@ export function decideSequence(
     outcome: { ...withTarget, after: want.toString(), action: 'set', skip: null, reason: null },
     sql: setvalSql(source, want),
   };
+}
+
+/**
+ * How far the subscriber's sequence is behind the publisher's, when more than `threshold`
+ * values (null otherwise). A sequence the publisher never used is never behind; one absent on
+ * the subscriber always is.
+ */
+export function sequenceLag(
+  source: SequenceState,
+  target: SequenceState | undefined,
+  threshold: bigint,
+  where: { subscription: string; node: string; from: string },
+): SequenceLag | null {
+  if (source.last === null) return null;
+  const base = { ...where, sequence: displayTable(source), publisher: source.last };
+  if (target === undefined) return { ...base, subscriber: null, behind: null, absent: true };
+  const up = BigInt(source.increment) > 0n;
+  const src = BigInt(source.last);
+  // never used: one step before its first value
+  const tgt =
+    target.last !== null ? BigInt(target.last) : up ? BigInt(target.min) - 1n : BigInt(target.max) + 1n;
+  const behind = up ? src - tgt : tgt - src;
+  if (behind <= threshold) return null;
+  return { ...base, subscriber: target.last, behind: behind.toString(), absent: false };
 }

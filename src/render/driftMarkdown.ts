@@ -1,5 +1,5 @@
 import type { DriftReport } from '../model/driftReport.js';
-import { driftSummary } from './driftText.js';
+import { driftSummary, sequenceLagText } from './driftText.js';
 import { schemaMarkdown } from './schemaMarkdown.js';
 import { formatBytes, formatValue } from './values.js';
 
@@ -62,6 +62,11 @@ export function renderDriftMarkdown(r: DriftReport): string {
     out.push('### Data gaps (empty on the subscriber, not on its publisher)', '');
     for (const g of r.dataGaps)
       out.push(`- \`${g.node}/${g.table}\`: subscription \`${g.subscription}\` from ${g.from}`);
+    out.push('');
+  }
+  if (r.sequences && r.sequences.length > 0) {
+    out.push('### Sequences behind their publisher', '');
+    for (const s of r.sequences) out.push(`- \`${s.node}/${s.sequence}\`: ${sequenceLagText(s)}`);
     out.push('');
   }
   if (r.warnings.length > 0) {

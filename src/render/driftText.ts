@@ -1,6 +1,7 @@
 import chalk from 'chalk';
 import { maskDeep } from '../db/mask.js';
 import type { DriftReport } from '../model/driftReport.js';
+import type { SequenceLag } from '../model/sequences.js';
 import { schemaComparisonLines } from './schemaText.js';
 import { formatBytes, formatValue } from './values.js';
 
@@ -17,6 +18,7 @@ export function driftSummary(r: DriftReport): string {
       `${r.fingerprints.length} table(s) changed since their fingerprint was saved`,
     r.orphanSlots.length > 0 && `${r.orphanSlots.length} orphaned slot(s)`,
     r.dataGaps.length > 0 && `${r.dataGaps.length} data gap(s)`,
+    (r.sequences?.length ?? 0) > 0 && `${r.sequences!.length} sequence(s) behind their publisher`,
   ].filter(Boolean);
   return `Drift: ${parts.join(', ')}.`;
 }
@@ -73,6 +75,13 @@ export function renderDriftText(r: DriftReport): string {
       out.push(`  ${g.node}/${g.table}: subscription ${g.subscription} from ${g.from}`);
     out.push('');
   }
+  if (r.sequences && r.sequences.length > 0) {
+    out.push(
+      chalk.yellow.bold('Sequences behind their publisher (steep sequences sync SUB brings them up):'),
+    );
+    for (const s of r.sequences) out.push(`  ${s.node}/${s.sequence}: ${sequenceLagText(s)}`);
+    out.push('');
+  }
   if (r.warnings.length > 0) {
     out.push(chalk.yellow.bold('Warnings:'));
     for (const w of r.warnings) out.push(chalk.yellow(`  ! ${w.message}`));
@@ -84,4 +93,10 @@ export function renderDriftText(r: DriftReport): string {
 
 export function renderDriftJson(r: DriftReport): string {
   return JSON.stringify(maskDeep(r), null, 2);
+}
+
+/** `300 behind (east at 1300, west at 1000)`, or absent. */
+export function sequenceLagText(s: SequenceLag): string {
+  if (s.absent) return `absent on ${s.node} (${s.from} at ${s.publisher}), subscription ${s.subscription}`;
+  return `${s.behind} behind (${s.from} at ${s.publisher}, ${s.node} at ${s.subscriber ?? 'none'}), subscription ${s.subscription}`;
 }

@@ -3,14 +3,16 @@ import { readFingerprints } from '../catalog/tableSchemas.js';
 import { connect } from '../db/connect.js';
 import type { ClusterState } from '../model/cluster.js';
 import type { DataGap, DriftReport, FingerprintChange } from '../model/driftReport.js';
-import type { Problem } from '../model/errors.js';
+import { type Problem, SteepError } from '../model/errors.js';
 import type { Plan, PlanMessage, SchemaComparison, Step } from '../model/plan.js';
+import type { SequenceLag } from '../model/sequences.js';
 import type { TableName, Topology } from '../model/topology.js';
 import { dataGapProbes, dataGaps } from '../planner/dataGaps.js';
 import { differs, onlyFillableExtras } from '../planner/schemaCompare.js';
 import { hasFingerprintTable, readSavedFingerprints } from '../state/fingerprints.js';
 import { STEEP_VERSION } from '../version.js';
 import { makePlan } from './plan.js';
+import { sequenceLags } from './sequences.js';
 
 /**
  * `steep drift`: everything that differs between steep.yaml and the nodes, for a scheduled
@@ -85,7 +87,10 @@ async function fingerprintChanges(topology: Topology, name: string): Promise<Fin
   return out;
 }
 
-export async function detectDrift(configPath: string): Promise<DriftResult> {
+export async function detectDrift(
+  configPath: string,
+  opts: { sequences?: boolean } = {},
+): Promise<DriftResult> {
   const { topology, observed, plan, configWarnings } = await makePlan(configPath);
   const reachable = Object.keys(topology.nodes)
     .sort()
@@ -104,7 +109,44 @@ export async function detectDrift(configPath: string): Promise<DriftResult> {
     ),
   );
   const gaps = await probeDataGaps(topology, observed);
-  return { report: driftReport(topology, plan, perNode.flat(), fingerprintErrors, gaps), configWarnings };
+  const lags = opts.sequences ? await laggingSequences(topology, reachable) : undefined;
+  return {
+    report: driftReport(
+      topology,
+      plan,
+      perNode.flat(),
+      [...fingerprintErrors, ...(lags?.errors ?? [])],
+      gaps,
+      lags?.lags,
+    ),
+    configWarnings,
+  };
+}
+
+/** `--sequences`: every subscription whose two nodes answer, compared sequence by sequence. */
+async function laggingSequences(
+  topology: Topology,
+  reachable: string[],
+): Promise<{ lags: SequenceLag[]; errors: PlanMessage[] }> {
+  const errors: PlanMessage[] = [];
+  const subs = Object.values(topology.subscriptions)
+    .filter((d) => reachable.includes(d.node) && reachable.includes(d.from))
+    .sort((a, b) => a.name.localeCompare(b.name));
+  const lags = await Promise.all(
+    subs.map((d) =>
+      sequenceLags(topology, d).catch((err: unknown) => {
+        // publications not created yet: the plan's changes already say so
+        if (err instanceof SteepError && err.code === 'sequences.no_tables') return [];
+        errors.push({
+          code: 'drift.sequences',
+          node: d.node,
+          message: `cannot compare the sequences of ${d.name}: ${(err as Error).message}`,
+        });
+        return [];
+      }),
+    ),
+  );
+  return { lags: lags.flat(), errors };
 }
 
 /**
@@ -145,6 +187,7 @@ export function driftReport(
   fingerprints: FingerprintChange[],
   fingerprintErrors: PlanMessage[] = [],
   gaps: DataGap[] = [],
+  sequences?: SequenceLag[],
 ): DriftReport {
   const schema = plan.schema.filter((s) => s.status !== 'MATCH');
   const errors = [...plan.errors.filter((e) => !isSchemaMessage(e)), ...fingerprintErrors];
@@ -163,7 +206,8 @@ export function driftReport(
     schema.some((s) => countsAsDrift(topology, s)) ||
     fingerprints.length > 0 ||
     plan.orphanSlots.length > 0 ||
-    gaps.length > 0;
+    gaps.length > 0 ||
+    (sequences?.length ?? 0) > 0;
   return {
     formatVersion: 1,
     steepVersion: STEEP_VERSION,
@@ -177,6 +221,7 @@ export function driftReport(
     fingerprints,
     orphanSlots: plan.orphanSlots,
     dataGaps: gaps,
+    ...(sequences ? { sequences } : {}),
     errors,
     warnings: plan.warnings,
   };

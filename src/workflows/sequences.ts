@@ -1,13 +1,15 @@
 import type pg from 'pg';
 import { serverVersionOf } from '../catalog/initProgress.js';
 import { readPublishedScope, readSubscriptionInfo } from '../catalog/rowHashes.js';
+import { readSequenceStates } from '../catalog/sequences.js';
 import { loadTopology } from '../config/load.js';
 import { connect } from '../db/connect.js';
 import { publishedSequences, syncSequences } from '../executors/sequenceSync.js';
 import type { Problem } from '../model/errors.js';
 import { SteepError } from '../model/errors.js';
-import { type SequenceSyncReport, sequenceSyncReport } from '../model/sequences.js';
+import { type SequenceLag, type SequenceSyncReport, sequenceSyncReport } from '../model/sequences.js';
 import type { SubscriptionSpec, TableName, Topology } from '../model/topology.js';
+import { sequenceLag } from '../planner/sequences.js';
 import { subscriptionSpec } from './verify.js';
 
 /**
@@ -41,6 +43,31 @@ async function subscribedTables(pub: pg.Client, sub: pg.Client, d: SubscriptionS
   return scope.map((s) => s.table);
 }
 
+/** Run `body` on sessions to the publisher and subscriber of `d`: `clients` when given (left open), else its own. */
+async function onPair<T>(
+  topology: Topology,
+  d: SubscriptionSpec,
+  clients: { pub: pg.Client; sub: pg.Client } | undefined,
+  body: (pub: pg.Client, sub: pg.Client) => Promise<T>,
+): Promise<T> {
+  if (clients) return body(clients.pub, clients.sub);
+  const open = (node: string) =>
+    connect(topology.nodes[node]!.connection, {
+      node,
+      applicationName: APPLICATION_NAME,
+      connectTimeoutMs: topology.settings.connectTimeout,
+    });
+  const pub = await open(d.from);
+  let sub: pg.Client | undefined;
+  try {
+    sub = await open(d.node);
+    return await body(pub, sub);
+  } finally {
+    await pub.end().catch(() => {});
+    await sub?.end().catch(() => {});
+  }
+}
+
 /**
  * Bring the subscriber's sequences of subscription `d` to the publisher's values (plus
  * `headroom`), never backwards unless `allowBackwards`. Uses `clients` when given (left
@@ -52,16 +79,7 @@ export async function syncSubscriptionSequences(
   opts: SequencesSyncOptions = {},
   clients?: { pub: pg.Client; sub: pg.Client },
 ): Promise<SequenceSyncReport> {
-  const open = (node: string) =>
-    connect(topology.nodes[node]!.connection, {
-      node,
-      applicationName: APPLICATION_NAME,
-      connectTimeoutMs: topology.settings.connectTimeout,
-    });
-  const pub = clients?.pub ?? (await open(d.from));
-  let sub: pg.Client | undefined = clients?.sub;
-  try {
-    sub ??= await open(d.node);
+  return onPair(topology, d, clients, async (pub, sub) => {
     const seqs = await publishedSequences(pub, await subscribedTables(pub, sub, d), { only: opts.only });
     const base = {
       subscription: d.name,
@@ -77,12 +95,24 @@ export async function syncSubscriptionSequences(
       subscriber: d.node,
     });
     return sequenceSyncReport(base, outcomes);
-  } finally {
-    if (!clients) {
-      await pub.end().catch(() => {});
-      await sub?.end().catch(() => {});
-    }
-  }
+  });
+}
+
+/**
+ * `drift --sequences`: the subscriber sequences of `d` more than settings.sequenceLag values
+ * behind the publisher's, or absent. Read-only.
+ */
+export async function sequenceLags(topology: Topology, d: SubscriptionSpec): Promise<SequenceLag[]> {
+  return onPair(topology, d, undefined, async (pub, sub) => {
+    const seqs = await publishedSequences(pub, await subscribedTables(pub, sub, d));
+    const [source, target] = await Promise.all([
+      readSequenceStates(pub, seqs),
+      readSequenceStates(sub, seqs),
+    ]);
+    const threshold = BigInt(topology.settings.sequenceLag ?? 0);
+    const where = { subscription: d.name, node: d.node, from: d.from };
+    return [...source].flatMap(([key, s]) => sequenceLag(s, target.get(key), threshold, where) ?? []);
+  });
 }
 
 export async function sequencesSync(

@@ -37,8 +37,11 @@ interface Report {
 
 let path = '';
 
-async function steep(args: string[]) {
-  const r = await runSteep([...args, '-c', path], { env: passwordEnv(cluster().nodes), timeoutMs: 120_000 });
+async function steep(args: string[], config = path) {
+  const r = await runSteep([...args, '-c', config], {
+    env: passwordEnv(cluster().nodes),
+    timeoutMs: 120_000,
+  });
   expect(hasStackTrace(r.stderr), r.stderr).toBe(false);
   for (const n of cluster().nodes) expect(`${r.stdout}${r.stderr}`).not.toContain(n.password);
   return r;
@@ -48,6 +51,20 @@ async function sync(extra: string[] = [], code = 0): Promise<Report> {
   const r = await steep(['sequences', 'sync', SUB, '--json', ...extra]);
   expect(r.code, r.stderr).toBe(code);
   return JSON.parse(r.stdout) as Report;
+}
+
+interface Lag {
+  sequence: string;
+  node: string;
+  behind: string | null;
+  absent: boolean;
+}
+
+async function lagging(config = path): Promise<{ code: number; lags: Lag[] }> {
+  const r = await steep(['drift', '--sequences', '--json'], config);
+  expect([0, 2], r.stderr).toContain(r.code);
+  const report = JSON.parse(r.stdout) as { sequences: Lag[] };
+  return { code: r.code, lags: [...report.sequences].sort((a, b) => a.sequence.localeCompare(b.sequence)) };
 }
 
 function outcome(r: Report, name: string): Outcome {
@@ -85,10 +102,11 @@ describe('sequences sync', () => {
     await east.query(`SELECT nextval('sq_other.sq_elsewhere') FROM generate_series(1, 9)`);
     // the subscriber's standalone sequence is already ahead of the publisher's
     await west.query(`SELECT setval('public.sq_alone', 10000)`);
-    path = writeConfig(
+    const yaml = (settings: string[]) =>
       [
         'version: 1',
         'topology: sequences',
+        ...settings,
         nodesYaml([east, west]),
         'publications:',
         '  sq_pub:',
@@ -100,10 +118,22 @@ describe('sequences sync', () => {
         '    from: east',
         '    publications: [sq_pub]',
         '',
-      ].join('\n'),
-    );
+      ].join('\n');
+    path = writeConfig(yaml([]));
     const applied = await steep(['apply', '--auto-approve']);
     expect(applied.code, applied.stderr).toBe(0);
+
+    // drift --sequences: every subscriber sequence behind the publisher's (the one ahead is not),
+    // then only those further behind than settings.sequenceLag
+    const before = await lagging();
+    expect(before.code).toBe(2);
+    expect(before.lags.map((l) => [l.node, l.sequence, l.behind])).toEqual([
+      ['west', 'public.sq_down', '3'],
+      ['west', 'public.sq_owned_id_seq', '300'],
+      ['west', 'public.sq_s_def', '200'],
+    ]);
+    const tolerant = await lagging(writeConfig(yaml(['settings:', '  sequenceLag: 250'])));
+    expect(tolerant.lags.map((l) => l.sequence)).toEqual(['public.sq_owned_id_seq']);
 
     // a first sync while the publisher keeps inserting through its defaults
     let writing = true;
@@ -138,6 +168,8 @@ describe('sequences sync', () => {
     expect(await last(west, 'public.sq_down')).toBe('-3');
     expect(await last(west, 'public.sq_alone')).toBe('10000');
     expect(await last(west, 'sq_other.sq_elsewhere')).toBeNull();
+
+    expect(await lagging()).toEqual({ code: 0, lags: [] });
 
     const again = await sync();
     expect(again.set).toBe(0);
@@ -179,6 +211,9 @@ describe('sequences sync', () => {
     const missing = await sync([], 1);
     expect(missing.problems).toBe(1);
     expect(outcome(missing, 'public.sq_east_only')).toMatchObject({ action: 'skipped', skip: 'absent' });
+    const absent = await lagging();
+    expect(absent.code).toBe(2);
+    expect(absent.lags).toMatchObject([{ sequence: 'public.sq_east_only', absent: true, behind: null }]);
 
     await waitCaughtUp(east, SUB);
     expect(await digests(west, TABLES)).toEqual(await digests(east, TABLES));

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { SequenceState } from '../../../src/model/sequences.js';
-import { decideSequence } from '../../../src/planner/sequences.js';
+import { decideSequence, sequenceLag } from '../../../src/planner/sequences.js';
 
 const UP: Omit<SequenceState, 'last'> = {
   schema: 'public',
@@ -94,4 +94,24 @@ describe('decideSequence', () => {
         expect(d.sql).toBe(`SELECT pg_catalog.setval('"public"."s"'::regclass, ${c.after}, true)`);
       if (c.action === 'skipped') expect(d.outcome.reason).toMatch(/\S/);
     });
+});
+
+describe('sequenceLag', () => {
+  const where = { subscription: 'sub', node: 'west', from: 'east' };
+  it('counts values behind in the sequence direction, over the threshold only', () => {
+    expect(sequenceLag({ ...UP, last: '300' }, { ...UP, last: '100' }, 0n, where)?.behind).toBe('200');
+    expect(sequenceLag({ ...UP, last: '300' }, { ...UP, last: '100' }, 200n, where)).toBeNull();
+    expect(sequenceLag({ ...UP, last: '300' }, { ...UP, last: null }, 0n, where)?.behind).toBe('300');
+    expect(sequenceLag({ ...UP, last: '300' }, { ...UP, last: '900' }, 0n, where)).toBeNull();
+    expect(sequenceLag({ ...DOWN, last: '-40' }, { ...DOWN, last: '-10' }, 0n, where)?.behind).toBe('30');
+    expect(sequenceLag({ ...DOWN, last: '-40' }, { ...DOWN, last: null }, 0n, where)?.behind).toBe('40');
+  });
+  it('never reports one the publisher never used; always one absent on the subscriber', () => {
+    expect(sequenceLag({ ...UP, last: null }, undefined, 0n, where)).toBeNull();
+    expect(sequenceLag({ ...UP, last: '1' }, undefined, 1000n, where)).toMatchObject({
+      absent: true,
+      behind: null,
+      sequence: 'public.s',
+    });
+  });
 });
