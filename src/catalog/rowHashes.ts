@@ -186,9 +186,14 @@ function ordered(k: KeyColumn): string {
   return k.collatable ? `${ident(k.name)} COLLATE "C"` : ident(k.name);
 }
 
-/** The merge order: integers natively, everything else as text in byte order (what compareKeys does). */
-function mergeOrder(k: KeyColumn): string {
-  return k.integer ? ident(k.name) : `${ident(k.name)}::text COLLATE "C"`;
+/**
+ * The merge order: integers natively, everything else as text in byte order (what compareKeys
+ * does). Qualified: a bare name in ORDER BY means the output column of that name first — the
+ * key's `::text` — which would order integers as text.
+ */
+function mergeOrder(table: TableName, k: KeyColumn): string {
+  const column = `${quoteTable(table)}.${ident(k.name)}`;
+  return k.integer ? column : `${column}::text COLLATE "C"`;
 }
 
 function rowHash(side: CompareSide): string {
@@ -317,7 +322,7 @@ export async function* streamRowHashes(
   const sql =
     `COPY (SELECT ${side.keys.map((k) => `${ident(k.name)}::text`).join(', ')}, ${rowHash(side)} ` +
     `FROM ${quoteTable(side.table)}${where(side, bounds.length > 0 ? [chunkRanges(side, bounds, chunks), inChunks] : [])} ` +
-    `ORDER BY ${side.keys.map(mergeOrder).join(', ')}) TO STDOUT`;
+    `ORDER BY ${side.keys.map((k) => mergeOrder(side.table, k)).join(', ')}) TO STDOUT`;
   const stream = client.query(copyTo(sql));
   const decoder = new StringDecoder('utf8');
   let rest = '';
@@ -393,4 +398,26 @@ export async function slotConfirmedPast(
     [slot, lsn],
   );
   return rows[0] ? rows[0].ok === true : null;
+}
+
+/**
+ * The tables of `schemas` (all schemas but the system ones and `exclude` when null) on a node:
+ * ordinary and partitioned tables, never a partition (compared through its root), sorted.
+ */
+export async function readTablesOfSchemas(
+  client: pg.Client,
+  schemas: string[] | null,
+  exclude: string,
+): Promise<TableName[]> {
+  const { rows } = await client.query<TableName>(
+    `SELECT n.nspname::text AS schema, c.relname::text AS name
+       FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND c.relpersistence = 'p'
+        AND (CASE WHEN $1::text[] IS NULL
+                  THEN n.nspname NOT IN ('pg_catalog', 'information_schema', $2) AND n.nspname NOT LIKE 'pg\\_%'
+                  ELSE n.nspname = ANY($1::text[]) END)
+      ORDER BY n.nspname COLLATE "C", c.relname COLLATE "C"`,
+    [schemas, exclude],
+  );
+  return rows;
 }

@@ -39,15 +39,26 @@ import { chunkCount } from '../planner/verify.js';
  */
 
 export interface CompareOptions {
-  /** the subscription's slot on the publisher: how far the subscriber has replayed */
-  slot: string;
+  /**
+   * A streaming pair: how the subscriber catches up with the publisher between the two sides'
+   * passes of a re-check (`replayed`). Absent (two nodes that do not replicate between them, as
+   * before a merge): no re-check, every difference the first passes find is a difference.
+   */
+  replay?: Replay;
   examples: number;
-  /** how long to wait for the subscriber to replay past a publisher position */
-  replayTimeoutMs: number;
-  subscriberNode: string;
   /** rows per chunk aimed at (default CHUNK_ROWS) */
   chunkRows?: number;
   onRows?: (rows: number) => void;
+  /** every difference confirmed, as it is confirmed (not in key order once re-checks run) */
+  onDifference?: (d: RowDifference) => void;
+}
+
+/** How far a subscriber has replayed: its subscription's slot on the publisher. */
+export interface Replay {
+  slot: string;
+  /** how long to wait for the subscriber to replay past a publisher position */
+  timeoutMs: number;
+  subscriberNode: string;
 }
 
 /** Re-hash rounds of differing chunks before going row by row. */
@@ -61,8 +72,8 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-async function waitReplayed(pub: pg.Client, opts: CompareOptions, lsn: string): Promise<void> {
-  const deadline = Date.now() + opts.replayTimeoutMs;
+async function waitReplayed(pub: pg.Client, opts: Replay, lsn: string): Promise<void> {
+  const deadline = Date.now() + opts.timeoutMs;
   for (;;) {
     const ok = await slotConfirmedPast(pub, opts.slot, lsn);
     if (ok === null)
@@ -74,7 +85,7 @@ async function waitReplayed(pub: pg.Client, opts: CompareOptions, lsn: string): 
     if (Date.now() > deadline)
       throw new SteepError(
         'verify.lagging',
-        `${opts.subscriberNode} has not replayed past the publisher's WAL position ${lsn} within ${Math.round(opts.replayTimeoutMs / 1000)} s; ` +
+        `${opts.subscriberNode} has not replayed past the publisher's WAL position ${lsn} within ${Math.round(opts.timeoutMs / 1000)} s; ` +
           'verify compares a streaming subscription: check it with steep status and run verify again once its lag is small',
       );
     await sleep(50);
@@ -112,13 +123,16 @@ export async function compareTable(
   ]);
   let rows = 0;
   for (const c of p1.values()) rows += c.rows;
+  let subscriberRows = 0;
+  for (const c of s1.values()) subscriberRows += c.rows;
   opts.onRows?.(rows);
   const chunkTotal = bounds.length + 1;
   let differing = differingChunks(p1, s1);
   const firstDiffering = differing.length;
-  for (let round = 1; round < CHUNK_ROUNDS && differing.length > 0; round++) {
+  const replay = opts.replay;
+  for (let round = 1; replay && round < CHUNK_ROUNDS && differing.length > 0; round++) {
     const p = await hashChunks(pub, cmp.publisher, bounds, differing);
-    await waitReplayed(pub, opts, await currentWalLsn(pub));
+    await waitReplayed(pub, replay, await currentWalLsn(pub));
     const s = await hashChunks(sub, cmp.subscriber, bounds, differing);
     differing = differingChunks(p, s, differing);
   }
@@ -128,6 +142,7 @@ export async function compareTable(
   const confirm = (d: RowDifference) => {
     counts[d.kind] += 1;
     if (examples[d.kind].length < opts.examples) examples[d.kind].push(d.key);
+    opts.onDifference?.(d);
   };
   let changing = 0;
   if (differing.length > 0) {
@@ -138,13 +153,13 @@ export async function compareTable(
       streamRowHashes(sub, cmp.subscriber, bounds, differing),
       cmp.publisher.keys,
     )) {
-      if (candidates.size < CANDIDATE_CAP) candidates.set(keyId(d.key), d);
+      if (replay && candidates.size < CANDIDATE_CAP) candidates.set(keyId(d.key), d);
       else confirm(d);
     }
-    for (let round = 0; round < KEY_ROUNDS && candidates.size > 0; round++) {
+    for (let round = 0; replay && round < KEY_ROUNDS && candidates.size > 0; round++) {
       const keys = [...candidates.values()].map((d) => d.key);
       const p = await lookupRowHashes(pub, cmp.publisher, keys);
-      await waitReplayed(pub, opts, await currentWalLsn(pub));
+      await waitReplayed(pub, replay, await currentWalLsn(pub));
       const s = await lookupRowHashes(sub, cmp.subscriber, keys);
       const next = new Map<string, RowDifference>();
       for (const [id, before] of candidates) {
@@ -166,6 +181,7 @@ export async function compareTable(
     reason: null,
     keyColumns: cmp.publisher.keys.map((k) => k.name),
     rows,
+    subscriberRows,
     chunks: chunkTotal,
     chunksIdentical: chunkTotal - firstDiffering,
     missing: counts.missing,

@@ -59,6 +59,8 @@ export interface TableVerdict {
   keyColumns: string[];
   /** rows compared: the publisher's rows (after its row filter) */
   rows: number;
+  /** the subscriber's rows */
+  subscriberRows: number;
   chunks: number;
   chunksIdentical: number;
   /** on the publisher, not on the subscriber */

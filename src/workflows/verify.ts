@@ -77,10 +77,16 @@ export function subscriptionSpec(topology: Topology, name: string): Subscription
   return d;
 }
 
-async function openSession(topology: Topology, node: string, readOnly: boolean): Promise<pg.Client> {
+/** A session on `node`; `readOnly`: with compareSession's settings (a comparison's session). */
+export async function openSession(
+  topology: Topology,
+  node: string,
+  readOnly: boolean,
+  applicationName = APPLICATION_NAME,
+): Promise<pg.Client> {
   const client = await connect(topology.nodes[node]!.connection, {
     node,
-    applicationName: APPLICATION_NAME,
+    applicationName,
     connectTimeoutMs: topology.settings.connectTimeout,
   });
   if (readOnly)
@@ -101,6 +107,7 @@ function notVerifiable(n: NotVerifiable): TableVerdict {
     reason: n.reason,
     keyColumns: [],
     rows: 0,
+    subscriberRows: 0,
     chunks: 0,
     chunksIdentical: 0,
     missing: 0,
@@ -154,7 +161,7 @@ export async function planVerify(
 }
 
 /** Run `work` over `items`, at most `parallel` at a time. */
-async function pool<T, R>(items: T[], parallel: number, work: (item: T) => Promise<R>): Promise<R[]> {
+export async function pool<T, R>(items: T[], parallel: number, work: (item: T) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array(items.length);
   let next = 0;
   const runners = Array.from({ length: Math.max(1, Math.min(parallel, items.length)) }, async () => {
@@ -221,10 +228,8 @@ export async function verifyLoaded(
       ]);
       try {
         const v = await compareTable(p, s, plan, {
-          slot,
+          replay: { slot, timeoutMs: REPLAY_TIMEOUT_MS, subscriberNode: d.node },
           examples: opts.examples,
-          replayTimeoutMs: REPLAY_TIMEOUT_MS,
-          subscriberNode: d.node,
           chunkRows: chunkRowsSetting(),
           onRows: (rows) => opts.onTableRows?.(name, rows),
         });
