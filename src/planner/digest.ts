@@ -22,16 +22,32 @@ export function sha256Hex(text: string): string {
 /**
  * JSON with object keys sorted at every level and `undefined` members left out: what
  * `JSON.stringify` gives of a copy of `value` with every object's keys sorted (an object's own
- * enumerable keys only, so a Date or a Map is `{}`). Written in one pass: the observed state of
- * 10 nodes × 500 tables is ~100,000 values, and copying them first doubles the garbage.
+ * enumerable keys only, so a Date or a Map is `{}`). The observed state of 10 nodes × 500 tables
+ * is ~100,000 values of a few dozen shapes: the sorted key list of each shape is remembered, and
+ * one `JSON.stringify` of the sorted copy writes the text (a walk that writes it piece by piece
+ * spends most of its time collecting the pieces' garbage).
  */
 export function canonicalJson(value: unknown): string {
-  // as JSON.stringify: no text at all for these
-  if (value === undefined || typeof value === 'function' || typeof value === 'symbol')
-    return JSON.stringify(value) as unknown as string;
-  const parts: string[] = [];
-  write(value, parts);
-  return parts.join('');
+  return JSON.stringify(sortedCopy(value));
+}
+
+function sortedCopy(value: unknown): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) {
+    const out = new Array<unknown>(value.length);
+    for (let i = 0; i < value.length; i++) out[i] = sortedCopy(value[i]);
+    return out;
+  }
+  const { sorted, proto } = sortedKeys(value);
+  const out: Record<string, unknown> = {};
+  for (const key of sorted) {
+    const v = sortedCopy((value as Record<string, unknown>)[key]);
+    // a plain assignment of `__proto__` would set the copy's prototype instead of a member
+    if (proto && key === '__proto__')
+      Object.defineProperty(out, key, { value: v, enumerable: true, writable: true, configurable: true });
+    else out[key] = v;
+  }
+  return out;
 }
 
 /** Array-index keys (`0`, `17`): a JavaScript object lists them first, in numeric order. */
@@ -39,42 +55,33 @@ function isIndex(key: string): boolean {
   return /^(0|[1-9][0-9]*)$/.test(key) && Number(key) < 2 ** 32 - 1;
 }
 
-/** The keys in the order an object built by inserting them sorted lists them. */
-function sortedKeys(value: object): string[] {
-  const keys = Object.keys(value).sort();
-  if (!keys.some(isIndex)) return keys;
-  return [...keys.filter(isIndex).sort((a, b) => Number(a) - Number(b)), ...keys.filter((k) => !isIndex(k))];
+interface ShapeKeys {
+  /** the keys as `Object.keys` lists them */
+  keys: string[];
+  /** in the order an object built by inserting them sorted lists them */
+  sorted: string[];
+  proto: boolean;
 }
 
-function write(value: unknown, parts: string[]): void {
-  if (Array.isArray(value)) {
-    parts.push('[');
-    for (let i = 0; i < value.length; i++) {
-      if (i > 0) parts.push(',');
-      const v = value[i];
-      // as JSON.stringify: undefined, functions and symbols in a list are null
-      if (v === undefined || typeof v === 'function' || typeof v === 'symbol') parts.push('null');
-      else write(v, parts);
-    }
-    parts.push(']');
-    return;
-  }
-  if (value !== null && typeof value === 'object') {
-    parts.push('{');
-    let first = true;
-    for (const key of sortedKeys(value)) {
-      const v = (value as Record<string, unknown>)[key];
-      // as JSON.stringify: members that are undefined, functions or symbols are left out
-      if (v === undefined || typeof v === 'function' || typeof v === 'symbol') continue;
-      if (!first) parts.push(',');
-      first = false;
-      parts.push(JSON.stringify(key), ':');
-      write(v, parts);
-    }
-    parts.push('}');
-    return;
-  }
-  parts.push(JSON.stringify(value) ?? 'null');
+/** Sorted keys of the shapes seen last, by first key and key count (checked key by key on use). */
+const shapes = new Map<string, ShapeKeys>();
+const MAX_SHAPES = 1000;
+const MAX_SHAPE_KEYS = 64;
+
+function sortedKeys(value: object): ShapeKeys {
+  const keys = Object.keys(value);
+  const id = `${keys.length}\u0000${keys[0] ?? ''}`;
+  const seen = shapes.get(id);
+  if (seen?.keys.every((k, i) => k === keys[i])) return seen;
+  let sorted = [...keys].sort();
+  if (sorted.some(isIndex))
+    sorted = [
+      ...sorted.filter(isIndex).sort((a, b) => Number(a) - Number(b)),
+      ...sorted.filter((k) => !isIndex(k)),
+    ];
+  const shape = { keys, sorted, proto: keys.includes('__proto__') };
+  if (keys.length <= MAX_SHAPE_KEYS && (shapes.size < MAX_SHAPES || seen)) shapes.set(id, shape);
+  return shape;
 }
 
 export function digestOf(value: unknown): string {

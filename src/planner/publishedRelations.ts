@@ -59,7 +59,11 @@ export function storedTables(
 function childrenByInheritance(observed: Readonly<Record<string, ObservedTable>>): Map<string, string[]> {
   const out = new Map<string, string[]>();
   for (const [qn, t] of Object.entries(observed)) {
-    for (const p of t.inherits ?? []) out.set(p, [...(out.get(p) ?? []), qn]);
+    for (const p of t.inherits ?? []) {
+      const list = out.get(p);
+      if (list) list.push(qn);
+      else out.set(p, [qn]);
+    }
   }
   return out;
 }
@@ -67,14 +71,23 @@ function childrenByInheritance(observed: Readonly<Record<string, ObservedTable>>
 function partitionsOf(observed: Readonly<Record<string, ObservedTable>>): Map<string, string[]> {
   const out = new Map<string, string[]>();
   for (const [qn, t] of Object.entries(observed)) {
-    if (t.partitionOf) out.set(t.partitionOf, [...(out.get(t.partitionOf) ?? []), qn]);
+    if (!t.partitionOf) continue;
+    const list = out.get(t.partitionOf);
+    if (list) list.push(qn);
+    else out.set(t.partitionOf, [qn]);
   }
   return out;
 }
 
 /** The leaf partitions under a partitioned table (itself when it is not partitioned). */
-export function leafPartitions(qn: string, observed: Readonly<Record<string, ObservedTable>>): string[] {
-  const parts = partitionsOf(observed);
+export function leafPartitions(
+  qn: string,
+  observed: Readonly<Record<string, ObservedTable>>,
+  parts?: ReadonlyMap<string, readonly string[]>,
+): string[] {
+  // most tables are not partitioned: no need to index the partitions of every table
+  if (observed[qn]?.kind !== 'p') return [qn];
+  parts ??= partitionsOf(observed);
   const out: string[] = [];
   const queue = [qn];
   while (queue.length > 0) {
@@ -118,7 +131,11 @@ export function publishedBy(
   }
   if (pub.viaPartitionRoot) return withoutPublishedAncestors(named, observed);
   const out = new Set<string>();
-  for (const qn of named) for (const leaf of leafPartitions(qn, observed)) out.add(leaf);
+  let parts: Map<string, string[]> | undefined;
+  for (const qn of named) {
+    if (observed[qn]?.kind === 'p') parts ??= partitionsOf(observed);
+    for (const leaf of leafPartitions(qn, observed, parts)) out.add(leaf);
+  }
   return out;
 }
 
