@@ -45,7 +45,8 @@ export function subscriptionRelations(
   const after = receivedAfterPlan(ctx, d)!;
   const before = new Set(observedNames);
   const added = after.filter((t) => !before.has(t));
-  const removed = observedNames.filter((t) => !after.includes(t));
+  const afterSet = new Set(after);
+  const removed = observedNames.filter((t) => !afterSet.has(t));
   // `schema.name` keys as SQL prints the names, for plans and drift
   const shown = new Map<string, string>();
   for (const t of [...o.tables, ...Object.values(tables)]) shown.set(qualifiedName(t), displayTable(t));
