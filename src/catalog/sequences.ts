@@ -3,18 +3,6 @@ import type { SequenceState } from '../model/sequences.js';
 import { quoteTable } from '../model/sql.js';
 import type { TableName } from '../model/topology.js';
 
-/**
- * The sequences that go with a subscription's tables (logical replication does not carry
- * their values): those owned by a column of a subscribed table (serial, identity), those a
- * column default of one calls, and the standalone ones in the tables' schemas. PostgreSQL 14+.
- */
-export interface SequenceValue {
-  schema: string;
-  name: string;
-  /** pg_sequences.last_value: null when never used (or not readable) */
-  value: string | null;
-}
-
 const SEQUENCES_SQL = `
 WITH listed AS (
   SELECT t.oid FROM pg_catalog.pg_class t JOIN pg_catalog.pg_namespace tn ON tn.oid = t.relnamespace
@@ -37,17 +25,18 @@ WITH listed AS (
                        AND d.classid = 'pg_catalog.pg_class'::regclass AND d.refclassid = 'pg_catalog.pg_class'::regclass
                        AND d.deptype IN ('a', 'i'))
 )
-SELECT n.nspname AS schema, c.relname AS name, s.last_value::text AS value
+SELECT n.nspname AS schema, c.relname AS name
   FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-  LEFT JOIN pg_catalog.pg_sequences s ON s.schemaname = n.nspname AND s.sequencename = c.relname
  WHERE c.relkind = 'S' AND c.oid IN (SELECT seq FROM owned UNION SELECT seq FROM used UNION SELECT seq FROM standalone)
  ORDER BY 1, 2`;
 
-export async function readSequences(
-  client: pg.Client,
-  tables: readonly TableName[],
-): Promise<SequenceValue[]> {
-  const { rows } = await client.query<SequenceValue>(SEQUENCES_SQL, [
+/**
+ * The sequences that go with a subscription's tables (logical replication does not carry
+ * their values): those owned by a column of a subscribed table (serial, identity), those a
+ * column default of one calls, and the standalone ones in the tables' schemas. PostgreSQL 14+.
+ */
+export async function readSequences(client: pg.Client, tables: readonly TableName[]): Promise<TableName[]> {
+  const { rows } = await client.query<TableName>(SEQUENCES_SQL, [
     tables.map((t) => t.schema),
     tables.map((t) => t.name),
   ]);

@@ -7,6 +7,7 @@ import { connect } from '../db/connect.js';
 import { mask } from '../db/mask.js';
 import type { EventSink } from '../executors/events.js';
 import { stateChangeEvent } from '../executors/initFollow.js';
+import { publisherSequenceValues } from '../executors/sequenceSync.js';
 import { SteepError } from '../model/errors.js';
 import type { InitProgress, InitState } from '../model/initState.js';
 import { quoteIdent, quoteTable } from '../model/sql.js';
@@ -22,6 +23,7 @@ import { type ChunkRecord, CopyChunkStore } from '../state/copyChunks.js';
 import { InitSlotStore } from '../state/initSlots.js';
 import { SubscriptionStateStore } from '../state/subscriptionState.js';
 import { type Chunk, planChunks, runCopy, snapshotHeld, snapshotSession } from './engine.js';
+import { startOnSlot } from './slotStart.js';
 import { Heartbeat, holdMs, startHolder } from './snapshotHolder.js';
 import { SubscriberSink } from './subscriberSink.js';
 
@@ -284,9 +286,9 @@ async function copyAndStart(topology: Topology, d: SubscriptionSpec, opts: Strea
     }
     progress.report(true);
 
-    // the subscription streams what the slot holds after the snapshot
-    await sub.query(originAdvanceSql(d.name, lsn));
-    if (d.enabled) await sub.query(alterSubscriptionSql(d.name, 'ENABLE'));
+    // the subscription streams what the slot holds after the snapshot; the sequences' values,
+    // read now, are at least those at the snapshot
+    await startOnSlot(sub, d, lsn, await publisherSequenceValues(pub, tables));
     await slots.removeFor(sub, d.name);
     await chunks.clear(sub, d.name);
     done = true;

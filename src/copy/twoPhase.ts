@@ -12,12 +12,11 @@ import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import type pg from 'pg';
 import { type CopySourceTable, readColumns, readCopySource } from '../catalog/copySource.js';
-import { readSequences } from '../catalog/sequences.js';
 import { readTableSchemas } from '../catalog/tableSchemas.js';
 import { connect } from '../db/connect.js';
 import type { EventSink } from '../executors/events.js';
 import { followInit, followTargetOf, stateChangeEvent } from '../executors/initFollow.js';
-import { setSequencesFrom } from '../executors/sequenceSync.js';
+import { publisherSequenceValues } from '../executors/sequenceSync.js';
 import { SteepError } from '../model/errors.js';
 import type { InitState } from '../model/initState.js';
 import { compareLsn } from '../model/lsn.js';
@@ -55,6 +54,7 @@ import {
   sha256File,
   writeManifest,
 } from './manifest.js';
+import { startOnSlot } from './slotStart.js';
 import { Heartbeat, startHolder } from './snapshotHolder.js';
 import { binaryCompatible } from './streamInit.js';
 import { SubscriberSink } from './subscriberSink.js';
@@ -264,7 +264,11 @@ export async function generateSnapshot(
           splitAbove: d.init.splitAbove ?? DEFAULT_SPLIT_ABOVE,
           parallel,
         });
-        const sequences = await readSequences(reader, tables);
+        const sequences = (await publisherSequenceValues(reader, tables)).map((s) => ({
+          schema: s.schema,
+          name: s.name,
+          value: s.last,
+        }));
         const target = await readColumns(sub, tables);
         const binary = binaryCompatible(tables, target, major(pubVersion) === major(subVersion));
         const schema = await schemaSql(topology, d, tables);
@@ -598,16 +602,13 @@ export async function applySnapshot(
       }),
     );
 
-    // sequences: at least the publisher's value at the snapshot, never backwards
-    const moved = await setSequencesFrom(
+    // sequences: at least the publisher's value at the snapshot (read after it), never backwards
+    const setCount = await startOnSlot(
       sub,
+      d,
+      m.lsn,
       m.sequences.map((s) => ({ schema: s.schema, name: s.name, last: s.value })),
-      { headroom: 0n, allowBackwards: false, publisher: d.from, subscriber: d.node },
     );
-    const setCount = moved.filter((s) => s.action === 'set').length;
-
-    await sub.query(originAdvanceSql(d.name, m.lsn));
-    if (d.enabled) await sub.query(alterSubscriptionSql(d.name, 'ENABLE'));
     await chunks.clear(sub, d.name);
     await record(sub, topology, d, 'catching_up', opts.onEvent);
     let state: InitState = 'catching_up';

@@ -22,7 +22,7 @@ export async function publishedSequences(
   tables: readonly TableName[],
   selection: SequenceSelection = {},
 ): Promise<TableName[]> {
-  const all = (await readSequences(pub, tables)).map((s) => ({ schema: s.schema, name: s.name }));
+  const all = await readSequences(pub, tables);
   if (!selection.only) return all;
   const wanted = selection.only.map((w) => {
     const dot = w.indexOf('.');
@@ -36,6 +36,22 @@ export async function publishedSequences(
       `${unknown.join(', ')} ${unknown.length === 1 ? 'is not a sequence' : 'are not sequences'} of the subscribed tables (they have ${all.map(displayTable).join(', ') || 'none'})`,
     );
   return all.filter((s) => wanted.includes(`${s.schema}.${s.name}`));
+}
+
+/** The last value each sequence of `tables` handed out on the publisher (null: none yet). */
+export async function publisherSequenceValues(
+  pub: pg.Client,
+  tables: readonly TableName[],
+): Promise<Array<{ schema: string; name: string; last: string | null }>> {
+  return sequenceValues(pub, await publishedSequences(pub, tables));
+}
+
+async function sequenceValues(
+  client: pg.Client,
+  seqs: readonly TableName[],
+): Promise<Array<{ schema: string; name: string; last: string | null }>> {
+  const states = await readSequenceStates(client, seqs);
+  return seqs.map((s) => ({ ...s, last: states.get(`${s.schema}.${s.name}`)?.last ?? null }));
 }
 
 /**
@@ -64,10 +80,5 @@ export async function syncSequences(
   seqs: readonly TableName[],
   opts: SequenceSyncOptions,
 ): Promise<SequenceOutcome[]> {
-  const sources = await readSequenceStates(pub, seqs);
-  return setSequencesFrom(
-    sub,
-    seqs.map((s) => ({ ...s, last: sources.get(`${s.schema}.${s.name}`)?.last ?? null })),
-    opts,
-  );
+  return setSequencesFrom(sub, await sequenceValues(pub, seqs), opts);
 }

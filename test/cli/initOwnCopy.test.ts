@@ -21,7 +21,7 @@ import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
  * why; a table above `splitAbove` is copied in key ranges on several sessions, small ones
  * whole, a row filter and a column list exactly as published; the subscription starts on the
  * slot's consistent point and reaches synchronized with both sides equal; an apply killed
- * mid-copy resumes after the chunks it finished, at the same snapshot.
+ * mid-copy resumes after the chunks it finished, at the same snapshot; the sequences are set.
  */
 const cluster = useCluster({ nodes: ['east', 'west'] });
 
@@ -92,6 +92,9 @@ describe("snapshot init with steep's own copy", () => {
     const { nodes } = cluster();
     await createTables(nodes, [...TABLES, FILTERED]);
     await fillTables(cluster().node('east'), [...TABLES, FILTERED]);
+    // a standalone sequence in the tables' schema: set at the snapshot, as two-phase does
+    for (const n of nodes) await n.query('CREATE SEQUENCE public.own_seq');
+    await cluster().node('east').query(`SELECT nextval('public.own_seq') FROM generate_series(1, 42)`);
   });
 
   it('splits the big table into key ranges, honours the row filter and column list, and reaches synchronized with both sides equal', async () => {
@@ -145,6 +148,9 @@ describe("snapshot init with steep's own copy", () => {
 
     await waitCaughtUp(east, 'west_own');
     expect(await digests(west, names)).toEqual(await digests(east, names));
+    expect(await west.query('SELECT last_value::text AS v, is_called FROM public.own_seq')).toEqual([
+      { v: '42', is_called: true },
+    ]);
 
     // the row filter and column list, exactly as published
     if (east.serverVersionNum >= 150000) {
