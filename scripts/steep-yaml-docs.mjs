@@ -30,6 +30,8 @@ function sections(schema) {
     ['`subscriptions.<name>`', 'subscriptions.<name>.', subscription],
     ['`subscriptions.<name>.init`', 'init.', subscription.properties.init],
     ['`subscriptions.<name>.options`', 'options.', subscription.properties.options],
+    ['`links.<name>`', 'links.<name>.', def('link')],
+    ['`links.<name>.init`', 'init.', def('link').properties.init],
   ];
 }
 

@@ -1,6 +1,7 @@
 import type { IgnoreSpec, SchemaSyncMode, Settings, SourcePosition, Topology } from '../model/topology.js';
 import { formatDuration, MAX_DURATION_MS, parseDuration } from './durations.js';
 import { identifierProblem } from './identifiers.js';
+import { normaliseLinks } from './links.js';
 import { normaliseNode } from './nodes.js';
 import { fieldOf, type Path, withOwner } from './paths.js';
 import type { SourceMap } from './positions.js';
@@ -67,6 +68,15 @@ export function normalise(
     if (!checkName(ctx, ['subscriptions', name], 'subscription')) continue;
     topology.subscriptions[name] = normaliseSubscription(ctx, name, settings);
     lazyPosition(topology.positions, `subscription.${name}`, () => positions.key(['subscriptions', name]));
+  }
+  normaliseLinks(ctx, topology, settings);
+  for (const link of Object.values(topology.links ?? {})) {
+    const at = () => positions.key(['links', link.name]);
+    lazyPosition(topology.positions, `link.${link.name}`, at);
+    for (const node of link.nodes) {
+      lazyPosition(topology.positions, `publication.${link.publications[node]}`, at);
+      lazyPosition(topology.positions, `subscription.${link.subscriptions[node]}`, at);
+    }
   }
   return topology;
 }

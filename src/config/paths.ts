@@ -16,6 +16,7 @@ const ENTITY_KINDS: Record<string, string> = Object.assign(Object.create(null), 
   nodes: 'node',
   publications: 'publication',
   subscriptions: 'subscription',
+  links: 'link',
 });
 
 /**

@@ -83,7 +83,8 @@ const FIELD_WORDS: Record<string, string> = {
   port: 'a port number (1 to 65535)',
   serverVersion: 'a PostgreSQL version like 14, "18.4" or 180004',
   topology: 'a simple name: lower-case letters, digits, `_` and `-`, at most 63 characters',
-  strategy: 'prefer-source, prefer-target, last-modified:<column> or manual',
+  strategy:
+    'prefer:<node>, last-modified:<column>, manual, or (a one-way subscription only) prefer-source or prefer-target',
 };
 
 const TABLE_ITEM = 'a table name (`schema.table`) or a mapping with `name`, `columns` and `where`';

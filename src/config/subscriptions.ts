@@ -8,19 +8,12 @@ import type {
   SubscriptionSpec,
 } from '../model/topology.js';
 import { slotNameProblem } from './identifiers.js';
+import { checkStrategy } from './mergeStrategy.js';
 import type { NormaliseContext as Context } from './normalise.js';
 import type { Path } from './paths.js';
 import { compareText } from './publications.js';
 import type { DocumentReader } from './reader.js';
 import { parseSize } from './sizes.js';
-
-/**
- * Init methods whose commands have not landed: refused at validation, so a plan never names a
- * command that does not exist (the hint says what to use meanwhile).
- */
-const NOT_AVAILABLE_YET: Partial<Record<InitMethod, string>> = {
-  merge: 'when both sides already hold equal rows use none; otherwise empty the subscriber and use snapshot',
-};
 
 /** A subscription: slot, init and schemaSync defaults filled in; options only as the file sets them. */
 export function normaliseSubscription(ctx: Context, name: string, settings: Settings): SubscriptionSpec {
@@ -42,7 +35,6 @@ export function normaliseSubscription(ctx: Context, name: string, settings: Sett
   }
 
   const method = (reader.string([...base, 'init', 'method']) as InitMethod | undefined) ?? 'snapshot';
-  const strategy = reader.string([...base, 'init', 'strategy']);
   const init: SubscriptionSpec['init'] = {
     method,
     parallel: reader.integer([...base, 'init', 'parallel']) ?? settings.parallel,
@@ -53,37 +45,12 @@ export function normaliseSubscription(ctx: Context, name: string, settings: Sett
   if (splitAbove !== undefined) init.splitAbove = splitAbove;
   const newTables = reader.string([...base, 'init', 'newTables']) as NewTables | undefined;
   if (newTables !== undefined) init.newTables = newTables;
-  const unavailable = NOT_AVAILABLE_YET[method];
-  if (unavailable) {
-    problems.error(
-      'init-method-unavailable',
-      `subscription \`${name}\`: init method ${method} is not available yet in this version of steep`,
-      positions.value([...base, 'init', 'method']),
-      unavailable,
-    );
-  }
-  if (method === 'merge') {
-    if (unavailable) {
-      if (strategy !== undefined) init.strategy = strategy;
-    } else if (strategy === undefined) {
-      if (!reader.broken.has([...base, 'init', 'strategy'])) {
-        problems.error(
-          'merge-strategy',
-          `subscription \`${name}\`: init method merge needs a \`strategy\` for conflicting rows`,
-          positions.key([...base, 'init', 'method']),
-          'prefer-source, prefer-target, last-modified:<column> or manual',
-        );
-      }
-    } else {
-      init.strategy = strategy;
-    }
-  } else if (strategy !== undefined) {
-    problems.warning(
-      'strategy-ignored',
-      `subscription \`${name}\`: \`strategy\` applies only to init method merge; it is ignored`,
-      positions.key([...base, 'init', 'strategy']),
-    );
-  }
+  const checked = checkStrategy(ctx, [...base, 'init'], method, {
+    subscription: name,
+    node: reader.string([...base, 'node']) ?? '',
+    from: reader.string([...base, 'from']) ?? '',
+  });
+  if (checked) init.strategy = checked;
 
   return {
     name,
@@ -94,7 +61,7 @@ export function normaliseSubscription(ctx: Context, name: string, settings: Sett
     ),
     slot,
     enabled: reader.boolean([...base, 'enabled']) ?? true,
-    options: options(reader, [...base, 'options']),
+    options: subscriptionOptions(reader, [...base, 'options']),
     schemaSync: (reader.string([...base, 'schemaSync']) as SchemaSyncMode | undefined) ?? settings.schemaSync,
     init,
     protect: reader.boolean([...base, 'protect']) ?? false,
@@ -102,7 +69,7 @@ export function normaliseSubscription(ctx: Context, name: string, settings: Sett
 }
 
 /** Only the options the file sets; `true`/`false` for streaming and synchronousCommit read as on/off. */
-function options(reader: DocumentReader, base: Path): Partial<SubscriptionOptions> {
+export function subscriptionOptions(reader: DocumentReader, base: Path): Partial<SubscriptionOptions> {
   const out: Partial<SubscriptionOptions> = {};
   const onOff = (v: unknown) => (v === true ? 'on' : v === false ? 'off' : v);
   for (const key of [

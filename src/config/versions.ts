@@ -45,6 +45,9 @@ const SCHEMAS: Gate = { since: 150000, what: '`schemas` (FOR TABLES IN SCHEMA)' 
 const GENERATED_COLUMNS: Gate = { since: 180000, what: '`generatedColumns`' };
 const STREAMING_PARALLEL: Gate = { since: 160000, what: '`streaming: parallel`' };
 
+/** Both nodes of a link: `origin = none` is filtered by the publisher and set on the subscriber. */
+export const LINK_MIN_VERSION = 160000;
+
 /** Subscription options by the version of the subscriber that first accepts them. */
 const OPTION_GATES: Record<string, Gate> = {
   twoPhase: { since: 150000, what: '`twoPhase`' },
@@ -97,7 +100,22 @@ export function checkVersions(
     }
   }
 
+  for (const link of Object.values(topology.links ?? {})) {
+    for (const node of link.nodes) {
+      const version = versionOf(node);
+      if (version === undefined || version >= LINK_MIN_VERSION) continue;
+      problems.error(
+        'version-too-old',
+        `link \`${link.name}\`: node \`${node}\` declares PostgreSQL ${majorVersion(version)}; a link needs 16 or later on both nodes (origin = none)`,
+        positions.key(['links', link.name]),
+        `replicate one way with a subscription instead, or raise \`serverVersion\` of node \`${node}\` if the server is newer`,
+      );
+    }
+  }
+
   for (const [name, subscription] of Object.entries(topology.subscriptions)) {
+    // a link's subscriptions: checked as the link above
+    if (subscription.link !== undefined) continue;
     const options = ['subscriptions', name, 'options'];
     for (const option of Object.keys(subscription.options)) {
       const optionGate = OPTION_GATES[option];

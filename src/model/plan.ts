@@ -26,7 +26,9 @@ export type Hazard =
   | 'locks-table'
   | 'requires-restart'
   /** tables join a subscription without being copied: their existing rows never arrive */
-  | 'data-gap';
+  | 'data-gap'
+  /** writes to tables wait while the step runs (a merge init's final pass: LOCK … IN EXCLUSIVE MODE) */
+  | 'blocks-writes';
 
 /** What an executor does with a step; the planner decides, the executor only runs it. */
 export type StepKind =
@@ -42,7 +44,12 @@ export type StepKind =
   /** `steep init cancel`: empty the tables a cancelled copy filled */
   | 'table-truncate'
   /** follow (and for `manual`, complete) a subscription's init until it is synchronized */
-  | 'subscription-init';
+  | 'subscription-init'
+  /**
+   * merge init of a link (or one subscription): reconcile the rows both nodes hold, then with
+   * writes blocked on both, create the subscriptions with copy_data = false
+   */
+  | 'merge-init';
 
 export interface Change {
   /** attribute path, e.g. `tables`, `options.streaming` */
@@ -56,6 +63,8 @@ export interface Statement {
   sql: string;
   /** false for statements PostgreSQL refuses inside a transaction block */
   transactional: boolean;
+  /** the node it runs on, when not the step's own (a merge init's steps span both nodes) */
+  node?: string;
 }
 
 export interface Step {

@@ -11,6 +11,8 @@ import type { Plan, Step } from './plan.js';
 export interface PlanFileStep extends Omit<Step, 'statements'> {
   sql: string[];
   transactional: boolean[];
+  /** per statement, the node it runs on when not the step's own (null: the step's); absent when none differs */
+  statementNodes?: Array<string | null>;
 }
 
 export interface PlanFile extends Omit<Plan, 'steps'> {
@@ -30,6 +32,9 @@ export function toPlanFile(plan: Plan): PlanFile {
       catalogDigest: withPrefix(step.catalogDigest),
       sql: statements.map((s) => s.sql),
       transactional: statements.map((s) => s.transactional),
+      ...(statements.some((s) => s.node !== undefined)
+        ? { statementNodes: statements.map((s) => s.node ?? null) }
+        : {}),
     })),
   };
 }

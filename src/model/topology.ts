@@ -108,6 +108,8 @@ export interface PublicationDef {
 
 export interface PublicationSpec extends PublicationDef {
   protect: boolean;
+  /** the `links:` entry it comes from, when it does */
+  link?: string;
 }
 
 /** Subscription options, camelCase; every one is optional in the file. */
@@ -164,6 +166,28 @@ export interface SubscriptionSpec extends SubscriptionDef {
   schemaSync: SchemaSyncMode;
   init: InitSpec;
   protect: boolean;
+  /** the `links:` entry it comes from, when it does */
+  link?: string;
+}
+
+/**
+ * A two-way pair (`links:`, PostgreSQL 16+): a publication and a subscription on each node, both
+ * subscriptions `origin = none`. Each object is named `<link>_<the node it lives on>`.
+ */
+export interface LinkSpec {
+  name: string;
+  /** [first, second]: `last-modified` ties go to the first */
+  nodes: [string, string];
+  /** the publication that lives on each node */
+  publications: Record<string, string>;
+  /** the subscription that lives on each node (receiving from the other) */
+  subscriptions: Record<string, string>;
+  /** sorted; empty when `schemas` are given */
+  tables: TableName[];
+  /** sorted */
+  schemas: string[];
+  /** method merge | snapshot | none, as the file gives it (the subscriptions carry what each edge does) */
+  init: InitSpec;
 }
 
 export interface Topology {
@@ -174,6 +198,8 @@ export interface Topology {
   nodes: Record<string, NodeSpec>;
   publications: Record<string, PublicationSpec>;
   subscriptions: Record<string, SubscriptionSpec>;
+  /** `links:` (absent: none); their publications and subscriptions are in the maps above */
+  links?: Record<string, LinkSpec>;
   /** `ignore:` (absent: nothing ignored) */
   ignore?: IgnoreSpec;
   /** Where each object was declared, keyed by address (`publication.orders_pub`). */

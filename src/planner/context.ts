@@ -171,6 +171,11 @@ export function sameJson(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
+/** Where a declared object came from, for the plan's reason text: a link's objects say which link. */
+export function declaredText(spec: { link?: string }): string {
+  return spec.link === undefined ? 'declared in steep.yaml' : `declared by link ${spec.link} in steep.yaml`;
+}
+
 /** `a, b and c` */
 export function listText(items: readonly string[]): string {
   if (items.length <= 1) return items.join('');

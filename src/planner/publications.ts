@@ -9,7 +9,16 @@ import {
   qualifiedName,
 } from '../model/topology.js';
 import { adoptionWords, desiredComment, reportUnmanaged } from './adopt.js';
-import { compareText, listText, PHASE, type PlanContext, sameJson, sortedKeys, stepKey } from './context.js';
+import {
+  compareText,
+  declaredText,
+  listText,
+  PHASE,
+  type PlanContext,
+  sameJson,
+  sortedKeys,
+  stepKey,
+} from './context.js';
 import {
   effectiveGeneratedColumns,
   GENERATED_COLUMNS_MIN_VERSION,
@@ -235,7 +244,7 @@ function planDesiredPublication(ctx: PlanContext, spec: PublicationSpec): void {
       kind: 'publication-create',
       action: 'create',
       reason: 'absent',
-      reasonText: `declared in steep.yaml, absent on ${node.name}`,
+      reasonText: `${declaredText(spec)}, absent on ${node.name}`,
       changes: shapeChanges(written, 'after'),
       statements: createStatements,
       hazards: [],

@@ -5,7 +5,16 @@ import { formatOwnership } from '../model/ownership.js';
 import type { Change, Hazard, Statement } from '../model/plan.js';
 import type { SubscriptionOptionName, SubscriptionOptions, SubscriptionSpec } from '../model/topology.js';
 import { adoptionWords, desiredComment, reportUnmanaged } from './adopt.js';
-import { compareText, listText, PHASE, type PlanContext, sameJson, sortedKeys, stepKey } from './context.js';
+import {
+  compareText,
+  declaredText,
+  listText,
+  PHASE,
+  type PlanContext,
+  sameJson,
+  sortedKeys,
+  stepKey,
+} from './context.js';
 import { copyEstimate } from './copyEstimate.js';
 import { warnOriginCopy } from './cycles.js';
 import { joiningTables, newTablesDecision } from './dataGaps.js';
@@ -33,6 +42,7 @@ import {
   planInitOfExisting,
   twoPhasePending,
 } from './init.js';
+import { checkLinkVersions, planMergeInits } from './mergeInit.js';
 import { publicationRef } from './publications.js';
 import { prepareSlot } from './slots.js';
 import {
@@ -96,6 +106,10 @@ export function planSubscriptions(ctx: PlanContext): void {
   for (const name of sortedKeys(ctx.desired.subscriptions)) {
     planDesiredSubscription(ctx, ctx.desired.subscriptions[name]!);
   }
+  planMergeInits(ctx, (d) => {
+    const conn = desiredConnection(ctx, d);
+    return conn ? createStatements(ctx, d, conn, initPlan(ctx, d)) : [];
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -291,7 +305,7 @@ function planDesiredSubscription(ctx: PlanContext, d: SubscriptionSpec): void {
     });
     return;
   }
-  if (!checkOptions(ctx, d, node)) {
+  if (!checkLinkVersions(ctx, d) || !checkOptions(ctx, d, node)) {
     ctx.blocked.add(address);
     return;
   }
@@ -339,7 +353,7 @@ function planCreate(
     kind: 'subscription-create',
     action: 'create',
     reason: 'absent',
-    reasonText: `declared in steep.yaml, absent on ${node.name}`,
+    reasonText: `${declaredText(d)}, absent on ${node.name}`,
     changes: [...createChanges(d, conn, init, node.serverVersion), ...data.changes],
     statements: [...data.statements, ...createStatements(ctx, d, conn, init)],
     hazards: [...(init.copyData || own ? (['copies-data'] as const) : []), ...data.hazards],

@@ -67,7 +67,16 @@ export function renderPlanMarkdown(plan: Plan, opts: { graph?: string } = {}): s
           out.push(`| ${cell(c.path)} | ${cell(formatValue(c.before))} | ${cell(formatValue(c.after))} |`);
         out.push('');
       }
-      out.push('```sql', ...step.statements.map((st) => `${st.sql};`), '```', '', '</details>', '');
+      out.push(
+        '```sql',
+        ...step.statements.map(
+          (st) => `${st.node && st.node !== step.node ? `-- on ${st.node}\n` : ''}${st.sql};`,
+        ),
+        '```',
+        '',
+        '</details>',
+        '',
+      );
     }
   }
   const mismatched = plan.schema.filter((x) => x.status !== 'MATCH');

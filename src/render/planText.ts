@@ -65,7 +65,10 @@ function renderStep(step: Step): string[] {
       chalk.dim(`      | ${step.statements.length} statements creating or migrating steep's state schema`),
     );
   } else {
-    for (const s of step.statements) lines.push(chalk.dim(`      | ${s.sql.replace(/\n/g, '\n      | ')}`));
+    for (const s of step.statements) {
+      const on = s.node && s.node !== step.node ? `[on ${s.node}] ` : '';
+      lines.push(chalk.dim(`      | ${on}${s.sql.replace(/\n/g, '\n      | ')}`));
+    }
   }
   return lines;
 }

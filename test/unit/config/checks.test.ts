@@ -230,17 +230,28 @@ describe('values', () => {
     ]);
   });
 
-  it('init method merge is not available yet (two-phase is: steep snapshot): a validation error at the method, with what to use', () => {
+  it('init method merge needs a strategy of SPEC §2 naming a node of the pair; a one-way one may say prefer-source/prefer-target', () => {
     expect(errorsOf(withSubscriptionLines('    init: {method: merge}'))).toEqual([
-      '17:20 init-method-unavailable: subscription `west_orders`: init method merge is not available yet in this version of steep',
+      '17:12 merge-strategy: subscription `west_orders`: init method merge needs a `strategy` for conflicting rows',
+    ]);
+    for (const ok of [
+      'prefer-source',
+      'prefer-target',
+      'prefer:east',
+      'prefer:west',
+      'last-modified:updated_at',
+      'manual',
+    ]) {
+      const { errors, topology } = check(
+        withSubscriptionLines(`    init: {method: merge, strategy: "${ok}"}`),
+      );
+      expect(errors).toEqual([]);
+      expect(topology?.subscriptions.west_orders?.init).toMatchObject({ method: 'merge', strategy: ok });
+    }
+    expect(errorsOf(withSubscriptionLines('    init: {method: merge, strategy: "prefer:south"}'))).toEqual([
+      '17:37 merge-strategy: subscription `west_orders`: strategy `prefer:south` names node `south`, which is not one of `east` and `west`',
     ]);
     expect(errorsOf(withSubscriptionLines('    init: {method: two-phase}'))).toEqual([]);
-    const merge = check(
-      withSubscriptionLines('    init: {method: merge, strategy: "last-modified:updated_at"}'),
-    );
-    expect(merge.errors.map((e) => e.hint)).toEqual([
-      'when both sides already hold equal rows use none; otherwise empty the subscriber and use snapshot',
-    ]);
     expect(errorsOf(withSubscriptionLines('    init: {method: snapshot, strategy: prefer-source}'))).toEqual(
       [],
     );

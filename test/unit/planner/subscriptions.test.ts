@@ -104,7 +104,6 @@ describe('subscriptions: create', () => {
 
   it.each([
     ['none', 'enabled = true, copy_data = false, create_slot = true', false, []],
-    ['merge', 'enabled = true, copy_data = false, create_slot = true', false, []],
     [
       'two-phase',
       'enabled = false, copy_data = false, create_slot = false',
@@ -119,6 +118,26 @@ describe('subscriptions: create', () => {
     expect(step.statements[0]!.transactional).toBe(transactional);
     expect(step.hazards).toEqual([]);
     expect(codes(p.warnings)).toEqual(warnings);
+  });
+
+  it('init method merge: its create is part of one merge step, copy_data = false, on the subscriber while writes are blocked on both', () => {
+    const t = base({
+      init: { method: 'merge', parallel: 4, existingData: 'fail', strategy: 'prefer-source' },
+    });
+    const p = runPlan(t, withoutSubscription(t));
+    expect(codes(p.warnings)).toEqual([]);
+    const merge = p.steps.filter((s) => s.address === ADDR);
+    expect(merge.map((s) => `${s.kind} ${s.node}`)).toEqual(['merge-init east']);
+    const create = merge[0]!.statements.find((s) => s.sql.startsWith('CREATE SUBSCRIPTION'))!;
+    expect(create.sql).toContain(
+      "WITH (slot_name = 'west_orders', enabled = true, copy_data = false, create_slot = true",
+    );
+    expect(create.node).toBe('west');
+    expect(merge[0]!.statements.filter((s) => s.sql.startsWith('LOCK TABLE')).map((s) => s.node)).toEqual([
+      'east',
+      'west',
+    ]);
+    expect(merge[0]!.hazards).toContain('blocks-writes');
   });
 
   it('creates a manual-init subscription on its prepared slot, which is not dropped', () => {

@@ -1,0 +1,65 @@
+import { ONE_WAY_STRATEGY_SYNTAX, parseStrategy, STRATEGY_SYNTAX } from '../model/mergeStrategy.js';
+import type { InitMethod } from '../model/topology.js';
+import { identifierProblem } from './identifiers.js';
+import type { NormaliseContext as Context } from './normalise.js';
+import type { Path } from './paths.js';
+
+export type StrategyOwner =
+  | { link: string; nodes: [string, string] }
+  | { subscription: string; node: string; from: string };
+
+/**
+ * `init.strategy` of a merge (the text as written: the executor ties it to the nodes): required
+ * for merge, one of the forms of SPEC §2, naming a node of the pair. null when it is wrong
+ * (reported); undefined when there is none (and none is needed).
+ */
+export function checkStrategy(
+  ctx: Context,
+  initPath: Path,
+  method: InitMethod,
+  owner: StrategyOwner,
+): string | null | undefined {
+  const { reader, positions, problems } = ctx;
+  const path = [...initPath, 'strategy'];
+  const text = reader.string(path);
+  const who = 'link' in owner ? `link \`${owner.link}\`` : `subscription \`${owner.subscription}\``;
+  const syntax = 'link' in owner ? STRATEGY_SYNTAX : ONE_WAY_STRATEGY_SYNTAX;
+  if (method !== 'merge') {
+    if (text !== undefined) {
+      problems.warning(
+        'strategy-ignored',
+        `${who}: \`strategy\` applies only to init method merge; it is ignored`,
+        positions.key(path),
+      );
+    }
+    return undefined;
+  }
+  if (text === undefined) {
+    if (reader.broken.has(path)) return null;
+    problems.error(
+      'merge-strategy',
+      `${who}: init method merge needs a \`strategy\` for conflicting rows`,
+      'link' in owner && !reader.has([...initPath, 'method'])
+        ? positions.container(initPath)
+        : positions.key([...initPath, 'method']),
+      syntax,
+    );
+    return null;
+  }
+  const parsed = parseStrategy(text);
+  const pairNodes = 'link' in owner ? owner.nodes : [owner.from, owner.node];
+  let problem: string | undefined;
+  if (!parsed) problem = `\`${text}\` is not a strategy`;
+  else if ('link' in owner && (parsed.kind === 'prefer-source' || parsed.kind === 'prefer-target')) {
+    problem = `\`${text}\` names no node: a link has no source or target; say which node wins with prefer:${owner.nodes[0]} or prefer:${owner.nodes[1]}`;
+  } else if (parsed.kind === 'prefer' && !pairNodes.includes(parsed.node)) {
+    problem = `\`${text}\` names node \`${parsed.node}\`, which is not one of ${pairNodes.map((n) => `\`${n}\``).join(' and ')}`;
+  } else if (parsed.kind === 'last-modified' && identifierProblem(parsed.column)) {
+    problem = `column name \`${parsed.column}\` ${identifierProblem(parsed.column)}`;
+  }
+  if (problem) {
+    problems.error('merge-strategy', `${who}: strategy ${problem}`, positions.value(path), syntax);
+    return null;
+  }
+  return text.trim();
+}

@@ -1,0 +1,132 @@
+import { describe, expect, it } from 'vitest';
+import { parseTopology } from '../../../src/config/load.js';
+import type { ClusterState } from '../../../src/model/cluster.js';
+import type { Topology } from '../../../src/model/topology.js';
+import { at, codes, observe, observedTable, PG15, runPlan } from './fixtures.js';
+
+const FILE = `version: 1
+topology: orders-eu
+nodes:
+  eu: { url: "postgres://steep@eu.internal:5432/app" }
+  us: { url: "postgres://steep@us.internal:5432/app" }
+links:
+  eu_us:
+    nodes: [eu, us]
+    tables: [public.accounts, public.orders]
+    init: { method: merge, strategy: "last-modified:updated_at" }
+`;
+
+function load(text = FILE): Topology {
+  return parseTopology(text, 'steep.yaml', {}).topology;
+}
+
+/** Both nodes hold the tables (with rows), nothing of the link exists yet. */
+function fresh(t: Topology, opts: Parameters<typeof observe>[1] = {}): ClusterState {
+  const s = observe(t, opts);
+  for (const n of Object.keys(t.nodes)) {
+    const node = at(s, n);
+    node.publications = {};
+    node.subscriptions = {};
+    node.slots = {};
+    for (const qn of ['public.accounts', 'public.orders'])
+      node.tables[qn] = observedTable(qn, { hasRows: true, sizeBytes: 8192 });
+  }
+  return s;
+}
+
+describe('links in the plan', () => {
+  it('a merge link: a publication on each node from the link, then one merge step that creates both subscriptions under write locks', () => {
+    const t = load();
+    const p = runPlan(t, fresh(t));
+    expect(p.errors).toEqual([]);
+    expect(p.steps.map((s) => `${s.address} ${s.node} ${s.kind}`)).toEqual([
+      'publication.eu_us_eu eu publication-create',
+      'publication.eu_us_us us publication-create',
+      'link.eu_us eu merge-init',
+    ]);
+    expect(p.steps[0]!.reasonText).toBe('declared by link eu_us in steep.yaml, absent on eu');
+    const merge = p.steps[2]!;
+    expect(merge.action).toBe('init');
+    expect(merge.hazards).toEqual(['blocks-writes', 'copies-data']);
+    expect(merge.dependsOn).toEqual(expect.arrayContaining([p.steps[0]!.id, p.steps[1]!.id]));
+    expect(merge.reasonText).toContain('resolves conflicting rows by last-modified:updated_at');
+    expect(merge.reasonText).toContain('about 1 s to re-check');
+    expect(merge.changes).toEqual(
+      expect.arrayContaining([
+        { path: 'init.nodes', before: null, after: ['eu', 'us'] },
+        { path: 'init.subscriptions', before: null, after: ['eu_us_eu', 'eu_us_us'] },
+        { path: 'init.tables', before: null, after: ['public.accounts', 'public.orders'] },
+      ]),
+    );
+    const sql = merge.statements.map((s) => `${s.node}: ${s.sql}`);
+    expect(sql.slice(0, 2)).toEqual([
+      'eu: LOCK TABLE "public"."accounts", "public"."orders" IN EXCLUSIVE MODE',
+      'us: LOCK TABLE "public"."accounts", "public"."orders" IN EXCLUSIVE MODE',
+    ]);
+    const creates = merge.statements.filter((s) => s.sql.startsWith('CREATE SUBSCRIPTION'));
+    expect(creates.map((s) => s.node)).toEqual(['eu', 'us']);
+    for (const c of creates) {
+      expect(c.sql).toContain('copy_data = false');
+      expect(c.sql).toContain("origin = 'none'");
+    }
+    expect(creates[1]!.sql).toContain('PUBLICATION "eu_us_eu"');
+  });
+
+  it('once applied the plan is empty, and the two-way pair is no loop', () => {
+    const t = load();
+    const p = runPlan(t, observe(t));
+    expect(p.errors).toEqual([]);
+    expect(p.steps).toEqual([]);
+  });
+
+  it('a third node closing a ring with origin any is still a loop', () => {
+    const t = load(
+      FILE.replace('links:', '  ap: { url: "postgres://steep@ap.internal:5432/app" }\nlinks:') +
+        `publications:
+  us_pub: { node: us, tables: [public.orders] }
+  ap_pub: { node: ap, tables: [public.orders] }
+subscriptions:
+  ap_from_us: { node: ap, from: us, publications: [us_pub], options: { origin: any } }
+  eu_from_ap: { node: eu, from: ap, publications: [ap_pub], options: { origin: any } }
+`,
+    );
+    const p = runPlan(t, observe(t));
+    expect(codes(p.errors)).toContain('cycle');
+    expect(p.errors.find((e) => e.code === 'cycle')!.message).toContain('loop ap → eu → us → ap');
+  });
+
+  it('a node older than 16 in a link: one error naming the node and the version', () => {
+    const t = load();
+    const p = runPlan(t, fresh(t, { versions: { us: PG15 } }));
+    expect(p.errors.filter((e) => e.code === 'link-version')).toEqual([
+      {
+        code: 'link-version',
+        message:
+          'link eu_us: node us runs PostgreSQL 15.8; a link replicates both ways with origin = none, which needs PostgreSQL 16 or later on both nodes: upgrade us, or replicate one way with a subscription instead',
+        address: 'link.eu_us',
+        node: 'us',
+      },
+    ]);
+    expect(p.steps.filter((s) => s.address.startsWith('subscription.') || s.kind === 'merge-init')).toEqual(
+      [],
+    );
+  });
+
+  it('a snapshot link copies on the first edge and creates the reverse edge with copy_data = false', () => {
+    const t = load(
+      FILE.replace('{ method: merge, strategy: "last-modified:updated_at" }', '{ method: snapshot }'),
+    );
+    const s = fresh(t);
+    at(s, 'us').tables['public.accounts']!.hasRows = false;
+    at(s, 'us').tables['public.orders']!.hasRows = false;
+    at(s, 'eu').tables['public.accounts']!.hasRows = false;
+    at(s, 'eu').tables['public.orders']!.hasRows = false;
+    const p = runPlan(t, s);
+    expect(p.errors).toEqual([]);
+    const create = (name: string) =>
+      p.steps.find((x) => x.address === `subscription.${name}` && x.kind === 'subscription-create')!
+        .statements[0]!.sql;
+    expect(create('eu_us_us')).toContain('copy_data = true');
+    expect(create('eu_us_eu')).toContain('copy_data = false');
+  });
+});
