@@ -73,6 +73,14 @@ export function checkApplicable(plan: Plan, allowDestroy: boolean, maxCopyBytes?
     );
   }
   if (maxCopyBytes !== undefined) checkMaxCopy(plan, maxCopyBytes);
+  const merge = plan.steps.find((s) => s.kind === 'merge-init');
+  if (merge) {
+    throw new SteepError(
+      'apply.merge_unavailable',
+      `${merge.address}: init method merge is planned but not yet carried out by this version of steep; nothing was changed — ` +
+        'use init method none when both sides already hold equal rows',
+    );
+  }
 }
 
 /** `--max-copy`: the plan's copies together move at most this much, and every size is known. */
