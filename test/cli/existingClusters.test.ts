@@ -271,7 +271,7 @@ describe('existing clusters: adoption, double apply, data gaps, other tools', ()
     ]);
   });
 
-  test('9: --target applies one subscription although another has an error; 8: merge is not available yet', async () => {
+  test('9: --target applies one subscription although another has an error; 8: merge needs a strategy', async () => {
     const path = file([
       'publications:',
       '  hand_pub:',
@@ -316,7 +316,7 @@ describe('existing clusters: adoption, double apply, data gaps, other tools', ()
       ]);
       const r = await steep(['validate'], bad);
       expect(r.code).toBe(1);
-      expect(r.stderr).toContain(`init method ${method} is not available yet in this version of steep`);
+      expect(r.stderr).toContain(`init method ${method} needs a \`strategy\` for conflicting rows`);
     }
   });
 });
