@@ -1,0 +1,136 @@
+import type pg from 'pg';
+import type { RoleFacts } from '../model/switchover.js';
+
+/**
+ * What `steep switchover` reads (PostgreSQL 14+): the roles that write the subscribed tables on
+ * the old primary, the slot's lag and confirmed position, the subscription's replication
+ * origin on the new primary, the fenced roles' sessions, and whether the reverse direction's
+ * objects already exist. The statements that change anything come from planner/switchover.ts.
+ */
+
+/**
+ * Login roles (and the roles named by `named`, login or not) with whether each holds INSERT,
+ * UPDATE, DELETE or TRUNCATE on one of `tables` (quoted `schema.table`, through any role it
+ * belongs to: has_table_privilege) and its `default_transaction_read_only` for this database.
+ */
+const ROLES_SQL = `
+SELECT r.rolname AS name, r.rolcanlogin AS login, r.rolsuper AS superuser, r.rolreplication AS replication,
+       EXISTS (SELECT 1 FROM unnest($1::text[]) AS t(name)
+                WHERE pg_catalog.to_regclass(t.name) IS NOT NULL
+                  AND pg_catalog.has_table_privilege(r.oid, pg_catalog.to_regclass(t.name), 'INSERT, UPDATE, DELETE, TRUNCATE')) AS writes,
+       (SELECT substr(c, length('default_transaction_read_only=') + 1)
+          FROM pg_catalog.pg_db_role_setting s, unnest(s.setconfig) AS c
+         WHERE s.setrole = r.oid
+           AND s.setdatabase = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = current_database())
+           AND c LIKE 'default_transaction_read_only=%') AS "databaseSetting"
+  FROM pg_catalog.pg_roles r
+ WHERE r.rolname !~ '^pg_' AND (r.rolcanlogin OR r.rolname = ANY($2::text[]))
+ ORDER BY 1`;
+
+export async function readRoleFacts(
+  client: pg.Client,
+  quotedTables: readonly string[],
+  named: readonly string[],
+): Promise<RoleFacts[]> {
+  const { rows } = await client.query<RoleFacts>(ROLES_SQL, [quotedTables, named]);
+  return rows;
+}
+
+export interface FencePrivileges {
+  database: string;
+  role: string;
+  /** may ALTER ROLE other roles: superuser or CREATEROLE */
+  canFence: boolean;
+  /** may terminate other roles' sessions: superuser or pg_signal_backend */
+  canTerminate: boolean;
+  /** may create a subscription: superuser, or pg_create_subscription (16+) */
+  canSubscribe: boolean;
+}
+
+export async function readFencePrivileges(client: pg.Client): Promise<FencePrivileges> {
+  const { rows } = await client.query<FencePrivileges>(
+    `SELECT current_database() AS database, current_user AS role,
+            (r.rolsuper OR r.rolcreaterole) AS "canFence",
+            (r.rolsuper OR pg_catalog.pg_has_role(current_user, 'pg_signal_backend', 'MEMBER')) AS "canTerminate",
+            (r.rolsuper OR (current_setting('server_version_num')::int >= 160000
+               AND EXISTS (SELECT 1 FROM pg_catalog.pg_roles g WHERE g.rolname = 'pg_create_subscription')
+               AND pg_catalog.pg_has_role(current_user, 'pg_create_subscription', 'MEMBER'))) AS "canSubscribe"
+       FROM pg_catalog.pg_roles r WHERE r.rolname = current_user`,
+  );
+  return rows[0]!;
+}
+
+export interface SlotPosition {
+  active: boolean;
+  confirmed: string | null;
+  /** bytes of WAL written since the confirmed position */
+  lagBytes: number | null;
+}
+
+/** The slot on the publisher: active, its confirmed position and the lag behind the WAL now; null when absent. */
+export async function readSlotPosition(client: pg.Client, slot: string): Promise<SlotPosition | null> {
+  const { rows } = await client.query<{ active: boolean; confirmed: string | null; lag: string | null }>(
+    `SELECT active, confirmed_flush_lsn::text AS confirmed,
+            (pg_catalog.pg_current_wal_lsn() - confirmed_flush_lsn)::bigint::text AS lag
+       FROM pg_catalog.pg_replication_slots WHERE slot_name = $1`,
+    [slot],
+  );
+  const r = rows[0];
+  if (!r) return null;
+  return { active: r.active, confirmed: r.confirmed, lagBytes: r.lag === null ? null : Number(r.lag) };
+}
+
+/** The SQL that reads a subscription's replication origin progress (shown by the dry run). */
+export const ORIGIN_PROGRESS_SQL = `SELECT pg_catalog.pg_replication_origin_progress('pg_' || s.oid, true)::text AS lsn
+  FROM pg_catalog.pg_subscription s
+ WHERE s.subname = $1 AND s.subdbid = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = current_database())`;
+
+/** Where the subscription's replication origin stands: the end of the last transaction it applied (null: none yet). */
+export async function readOriginProgress(client: pg.Client, subscription: string): Promise<string | null> {
+  const { rows } = await client.query<{ lsn: string | null }>(ORIGIN_PROGRESS_SQL, [subscription]);
+  return rows[0]?.lsn ?? null;
+}
+
+/** Sessions of `roles` in this database that started by `since` (not counting this one). */
+export async function countRoleSessions(
+  client: pg.Client,
+  roles: readonly string[],
+  since: string,
+): Promise<number> {
+  const { rows } = await client.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM pg_catalog.pg_stat_activity
+      WHERE datname = current_database() AND usename = ANY($1::text[]) AND backend_start <= $2::timestamptz
+        AND pid <> pg_catalog.pg_backend_pid()`,
+    [roles, since],
+  );
+  return rows[0]!.n;
+}
+
+/** The server's clock now (the time a fence took effect), as text. */
+export async function serverNow(client: pg.Client): Promise<string> {
+  const { rows } = await client.query<{ now: string }>('SELECT now()::text AS now');
+  return rows[0]!.now;
+}
+
+/** Whether a publication and a slot of this name exist on the node. */
+export async function readPublicationAndSlot(
+  client: pg.Client,
+  name: string,
+): Promise<{ publication: boolean; slot: boolean }> {
+  const { rows } = await client.query<{ publication: boolean; slot: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_publication WHERE pubname = $1) AS publication,
+            EXISTS (SELECT 1 FROM pg_catalog.pg_replication_slots WHERE slot_name = $1) AS slot`,
+    [name],
+  );
+  return rows[0]!;
+}
+
+/** Whether a subscription of this name exists in this database. */
+export async function subscriptionExists(client: pg.Client, name: string): Promise<boolean> {
+  const { rows } = await client.query<{ ok: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_subscription s WHERE s.subname = $1
+               AND s.subdbid = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = current_database())) AS ok`,
+    [name],
+  );
+  return rows[0]!.ok;
+}

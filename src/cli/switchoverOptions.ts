@@ -1,0 +1,101 @@
+import { Flags } from '@oclif/core';
+import { parseDuration } from '../config/durations.js';
+import { parseBytes } from '../model/bytes.js';
+import { SteepError } from '../model/errors.js';
+import type { SwitchoverOptions } from '../model/switchover.js';
+
+/** `steep switchover`'s flags, and their values as the workflow's options. */
+export const switchoverFlags = {
+  'max-lag': Flags.string({
+    summary: 'Refuse when the subscription lags more than this (a size).',
+    default: '200kB',
+  }),
+  'fence-timeout': Flags.string({
+    summary: 'Give up (and undo the fence) when the drain takes longer than this.',
+    default: '30s',
+  }),
+  grace: Flags.string({
+    summary: "How long the fenced roles' busy sessions may finish their transactions before they are ended.",
+    default: '5s',
+  }),
+  verify: Flags.string({
+    summary: 'Compare the data before the release: all (every table), none, or a list of tables (a,b).',
+    default: 'all',
+  }),
+  reverse: Flags.boolean({
+    summary: 'Before the release, replicate the new primary back to the old one (PostgreSQL 16+ on both).',
+  }),
+  'keep-slot': Flags.boolean({ summary: "Keep the forward subscription's slot on the old primary." }),
+  roles: Flags.string({
+    summary:
+      'The roles to fence (comma-separated); default: every login role that writes the subscribed tables.',
+  }),
+  'sequence-headroom': Flags.integer({
+    summary: "Set each sequence this far past the old primary's value.",
+    default: 1000,
+    min: 0,
+  }),
+  sequences: Flags.string({ summary: 'Only these sequences (comma-separated, schema.name).' }),
+  'dry-run': Flags.boolean({
+    summary: 'Run the preflight and print the steps with their SQL; change nothing.',
+  }),
+};
+
+function list(text: string | undefined): string[] | undefined {
+  if (text === undefined) return undefined;
+  return text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+}
+
+function duration(flag: string, text: string): number {
+  const ms = parseDuration(text);
+  if (ms === undefined)
+    throw new SteepError(
+      'switchover.usage',
+      `--${flag} ${text} is not a duration: write it like 30s, 500ms or 2min`,
+    );
+  return ms;
+}
+
+export function switchoverOptions(flags: {
+  'max-lag': string;
+  'fence-timeout': string;
+  grace: string;
+  verify: string;
+  reverse: boolean;
+  'keep-slot': boolean;
+  roles?: string;
+  'sequence-headroom': number;
+  sequences?: string;
+  'dry-run': boolean;
+}): SwitchoverOptions {
+  const maxLag = parseBytes(flags['max-lag']);
+  if (maxLag === undefined)
+    throw new SteepError(
+      'switchover.usage',
+      `--max-lag ${flags['max-lag']} is not a size: write it like 200kB or 16MB`,
+    );
+  const roles = list(flags.roles);
+  if (roles !== undefined && roles.length === 0)
+    throw new SteepError(
+      'switchover.usage',
+      '--roles names no role: name them (--roles app,reporting) or leave the flag out',
+    );
+  const verify = flags.verify === 'all' || flags.verify === 'none' ? flags.verify : list(flags.verify)!;
+  if (Array.isArray(verify) && verify.length === 0)
+    throw new SteepError('switchover.usage', '--verify takes all, none or a list of tables');
+  return {
+    maxLagBytes: maxLag,
+    fenceTimeoutMs: duration('fence-timeout', flags['fence-timeout']),
+    graceMs: duration('grace', flags.grace),
+    verify,
+    reverse: flags.reverse,
+    keepSlot: flags['keep-slot'],
+    roles,
+    sequenceHeadroom: BigInt(flags['sequence-headroom']),
+    sequences: list(flags.sequences),
+    dryRun: flags['dry-run'],
+  };
+}

@@ -1,0 +1,69 @@
+import { Args } from '@oclif/core';
+import { SteepCommand } from '../cli/baseCommand.js';
+import { jsonEventSink } from '../cli/eventLog.js';
+import { formatFlag, globalFlags, jsonFlag } from '../cli/flags.js';
+import { Interruption } from '../cli/interruption.js';
+import { switchoverFlags, switchoverOptions } from '../cli/switchoverOptions.js';
+import { maskDeep } from '../db/mask.js';
+import { formatProblem } from '../model/errors.js';
+import { renderSwitchoverMarkdown, renderSwitchoverText } from '../render/switchover.js';
+import { switchover } from '../workflows/switchover.js';
+
+export default class Switchover extends SteepCommand {
+  static override summary = "Move writes to a subscription's subscriber, provably, with the way back ready.";
+  static override description =
+    `Preflight (synchronized, lag under --max-lag, keys, sequences, --reverse possible), then: fence the publisher's application roles read-only (ALTER ROLE … IN DATABASE … SET default_transaction_read_only = on) and end their sessions after --grace; wait until the subscriber has replayed past the fence LSN; set the subscriber's sequences to the publisher's values plus --sequence-headroom; compare the data (--verify); with --reverse, subscribe the old primary to the new one (copy_data = false, origin = none); release: disable the subscription (its slot dropped unless --keep-slot). The old primary stays read-only. A failure or Ctrl-C before the release undoes the fence.
+Exit codes: 0 released (or dry run), 1 refused or failed (the fence undone), 130/143 interrupted (the fence undone).`;
+  static override examples = [
+    '<%= config.bin %> switchover west_orders --dry-run',
+    '<%= config.bin %> switchover west_orders --reverse --format markdown',
+    '<%= config.bin %> switchover west_orders --roles app,batch --grace 10s --verify public.orders',
+  ];
+  static override args = {
+    subscription: Args.string({
+      description: 'The subscription whose subscriber becomes the primary.',
+      required: true,
+    }),
+  };
+  static override flags = { ...globalFlags, ...jsonFlag, ...formatFlag, ...switchoverFlags };
+
+  async run(): Promise<void> {
+    const { args, flags } = await this.parse(Switchover);
+    this.colorEnabled(flags);
+    const options = switchoverOptions(flags);
+    const json = flags.json || flags.format === 'json';
+    const interruption = new Interruption((text) => this.err(text, 'warn'), {
+      before: 'nothing was changed',
+      first: () => 'stopping before the release: the fence is undone first (a second Ctrl-C exits at once)',
+      again:
+        'exiting now: the fenced roles may still be read-only; steep switchover --dry-run lists the statements that undo the fence',
+    }).install();
+    try {
+      const { report, configWarnings } = await switchover(flags.config, args.subscription, {
+        ...options,
+        signal: interruption.signal,
+        onChanging: () => interruption.arm(),
+        onEvent: flags['log-format'] === 'json' ? jsonEventSink() : () => {},
+        onStep: (t) =>
+          flags['log-format'] === 'json'
+            ? undefined
+            : this.err(
+                `${t.id}  ${t.status}  ${(t.durationMs / 1000).toFixed(2)} s${t.detail ? `  ${t.detail}` : ''}`,
+                'info',
+              ),
+      });
+      for (const w of configWarnings) this.err(formatProblem(w));
+      if (json) this.outJson(JSON.stringify(maskDeep(report)));
+      else
+        this.out(
+          flags.format === 'markdown' ? renderSwitchoverMarkdown(report) : renderSwitchoverText(report),
+        );
+      if (report.outcome === 'failed' || report.outcome === 'interrupted') {
+        this.err(`error: ${report.error}${report.fenceUndone ? ' (the fence was undone)' : ''}`);
+        process.exitCode = interruption.exitCode ?? 1;
+      }
+    } finally {
+      interruption.dispose();
+    }
+  }
+}

@@ -1,0 +1,182 @@
+import type pg from 'pg';
+import { currentWalLsn } from '../catalog/rowHashes.js';
+import { countRoleSessions, readOriginProgress, readSlotPosition, serverNow } from '../catalog/switchover.js';
+import { SteepError } from '../model/errors.js';
+import { lsnValue } from '../model/lsn.js';
+import { drainProven, type NodeSql, type SwitchoverPlan } from '../model/switchover.js';
+import { ApplyLog, hasApplyLog } from '../state/applyLog.js';
+
+/**
+ * The I/O of `steep switchover`'s steps: run a step's statements on their nodes (each recorded
+ * in that node's `apply_log`), end the fenced roles' sessions, wait for the proven drain.
+ * What runs and in what order is planner/switchover.ts's; the workflow sequences the steps.
+ */
+
+const POLL_MS = 50;
+
+/** A session per node, steep's advisory lock held. */
+export type NodeClients = Map<string, pg.Client>;
+
+function abortable(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(t);
+        resolve();
+      },
+      { once: true },
+    );
+  });
+}
+
+/** Each step's `apply_log` row on every node it touches that has steep's state schema. */
+export class SwitchoverLog {
+  private readonly logged = new Map<string, boolean>();
+
+  constructor(
+    private readonly clients: NodeClients,
+    private readonly schema: string,
+    private readonly runId: string,
+    private readonly address: string,
+  ) {}
+
+  private async has(node: string): Promise<boolean> {
+    if (!this.logged.has(node))
+      this.logged.set(node, await hasApplyLog(this.clients.get(node)!, this.schema).catch(() => false));
+    return this.logged.get(node)!;
+  }
+
+  async started(stepId: string, nodes: string[], statements: NodeSql[]): Promise<void> {
+    for (const node of nodes) {
+      if (!(await this.has(node))) continue;
+      await new ApplyLog(this.schema, node, this.runId).started(this.clients.get(node)!, {
+        id: stepId,
+        address: this.address,
+        action: `switchover.${stepId.replace(/-undo$/, '')}`,
+        sql: statements.filter((s) => s.node === node).map((s) => s.sql),
+      });
+    }
+  }
+
+  /** Best effort: a node lost under a failed step must not hide the step's own error. */
+  async finished(stepId: string, nodes: string[], error: string | null): Promise<void> {
+    for (const node of nodes) {
+      if (!(await this.has(node))) continue;
+      await new ApplyLog(this.schema, node, this.runId)
+        .finished(this.clients.get(node)!, stepId, error)
+        .catch(() => {});
+    }
+  }
+}
+
+/** Run statements in order, each on its node's session, each its own transaction. */
+export async function runStatements(
+  clients: NodeClients,
+  statements: readonly NodeSql[],
+  fillSecrets: (sql: string) => string = (s) => s,
+): Promise<void> {
+  for (const s of statements) {
+    try {
+      await clients.get(s.node)!.query(fillSecrets(s.sql));
+    } catch (err) {
+      const e = err as { message?: string };
+      throw new SteepError('switchover.statement_failed', `on ${s.node}: ${e.message ?? String(err)}`, {
+        node: s.node,
+        cause: err,
+      });
+    }
+  }
+}
+
+/**
+ * End the fenced roles' sessions on the old primary: those between transactions at once, again
+ * and again while the grace runs (a busy one becomes idle when its transaction ends), then every
+ * one left — only sessions that started before now, the fence having taken effect (later ones
+ * started read-only). Returns the fence LSN, read once no such session is left: every write
+ * they made lies before it.
+ */
+export async function endFencedSessions(
+  old: pg.Client,
+  plan: SwitchoverPlan,
+  graceMs: number,
+  signal?: AbortSignal,
+): Promise<{ fenceLsn: string; terminated: number }> {
+  const until = Date.now() + graceMs;
+  const since = await serverNow(old);
+  let terminated = 0;
+  const run = async (sql: string) => {
+    const { rows } = await old.query<{ count: string }>(sql, [since]);
+    terminated += Number(rows[0]?.count ?? 0);
+  };
+  for (;;) {
+    await run(plan.terminateIdleSql);
+    if ((await countRoleSessions(old, plan.roles, since)) === 0 || Date.now() >= until || signal?.aborted)
+      break;
+    await abortable(POLL_MS, signal);
+  }
+  if (signal?.aborted)
+    throw new SteepError('switchover.interrupted', 'interrupted while ending the fenced sessions');
+  await run(plan.terminateAllSql);
+  // pg_terminate_backend(pid, 5000) waited for each to exit; a session that outlived that is an error
+  const left = await countRoleSessions(old, plan.roles, since);
+  if (left > 0)
+    throw new SteepError(
+      'switchover.sessions_left',
+      `${left} session(s) of ${plan.roles.join(', ')} on ${plan.oldNode} did not end within 5 s of being terminated`,
+      { node: plan.oldNode },
+    );
+  return { fenceLsn: await currentWalLsn(old), terminated };
+}
+
+export interface DrainResult {
+  /** the origin's position after the drain: the last transaction the subscription applied */
+  originLsn: string | null;
+  confirmedLsn: string | null;
+  by: 'origin' | 'acknowledged';
+}
+
+/**
+ * Wait until the new primary has replayed past the fence LSN (model/switchover.ts drainProven),
+ * at most `timeoutMs`; an error naming both positions when it does not.
+ */
+export async function waitDrained(
+  old: pg.Client,
+  neu: pg.Client,
+  plan: SwitchoverPlan,
+  fenceLsn: string,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<DrainResult> {
+  const fence = lsnValue(fenceLsn);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const [origin, slot] = await Promise.all([
+      readOriginProgress(neu, plan.subscription),
+      readSlotPosition(old, plan.slot),
+    ]);
+    const confirmed = slot?.confirmed ?? null;
+    const by = drainProven(fence, origin ? lsnValue(origin) : null, confirmed ? lsnValue(confirmed) : null);
+    if (by) return { originLsn: origin, confirmedLsn: confirmed, by };
+    if (signal?.aborted)
+      throw new SteepError('switchover.interrupted', 'interrupted while waiting for the drain');
+    if (Date.now() >= deadline)
+      throw new SteepError(
+        'switchover.drain_timeout',
+        `${plan.newNode} did not replay past the fence LSN ${fenceLsn} within --fence-timeout ${timeoutMs / 1000}s (origin at ${origin ?? 'none'}, slot ${plan.slot} confirmed ${confirmed ?? 'nothing'}${slot && !slot.active ? ', not streaming' : ''}): check subscription ${plan.subscription} on ${plan.newNode} (steep status)`,
+        { node: plan.newNode, address: `subscription.${plan.subscription}` },
+      );
+    await abortable(POLL_MS, signal);
+  }
+}
+
+/** Wait (at most `timeoutMs`) until no walsender holds the slot, so it can be dropped. */
+export async function waitSlotReleased(old: pg.Client, slot: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const s = await readSlotPosition(old, slot);
+    if (!s?.active) return;
+    await abortable(POLL_MS, undefined);
+  }
+}

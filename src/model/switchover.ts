@@ -1,0 +1,199 @@
+/**
+ * `steep switchover SUBSCRIPTION` (SPEC §4): move writes from a subscription's publisher (the
+ * old primary) to its subscriber (the new primary). The observed facts the planner decides
+ * from, the plan it makes (steps with the SQL they run and the SQL that undoes them), and the
+ * cutover report. LSNs are PostgreSQL's text form (`0/16B3748`).
+ */
+
+import type { SequenceSyncReport } from './sequences.js';
+import type { VerifyReport } from './verify.js';
+
+export interface SwitchoverOptions {
+  /** bytes: the most replication lag preflight accepts */
+  maxLagBytes: number;
+  /** ms: the longest the drain may take once the roles are fenced */
+  fenceTimeoutMs: number;
+  /** ms: how long the fenced roles' busy sessions may finish their transactions */
+  graceMs: number;
+  /** `all`, `none`, or the tables to compare (`schema.table`) */
+  verify: 'all' | 'none' | string[];
+  reverse: boolean;
+  keepSlot: boolean;
+  /** the roles to fence; absent: every application role that writes the subscribed tables */
+  roles?: string[];
+  /** added to each publisher sequence value */
+  sequenceHeadroom: bigint;
+  /** only these sequences */
+  sequences?: string[];
+  dryRun: boolean;
+}
+
+/** A login role on the old primary, as the fence selection needs it. */
+export interface RoleFacts {
+  name: string;
+  login: boolean;
+  superuser: boolean;
+  replication: boolean;
+  /** holds INSERT, UPDATE, DELETE or TRUNCATE on a subscribed table (directly or through a role) */
+  writes: boolean;
+  /** its `default_transaction_read_only` for this database (`ALTER ROLE … IN DATABASE … SET`), null when unset */
+  databaseSetting: string | null;
+}
+
+/** What preflight reads from both nodes. */
+export interface SwitchoverFacts {
+  subscription: string;
+  /** the old primary (the publisher) and the new one (the subscriber) */
+  oldNode: string;
+  newNode: string;
+  oldVersion: number;
+  newVersion: number;
+  /** the old primary's database, where the roles are fenced */
+  database: string;
+  /** the role steep connects as on the old primary (never fenced) */
+  steepRole: string;
+  steepCanFence: boolean;
+  steepCanTerminate: boolean;
+  /** null: the subscription does not exist on the new primary */
+  live: {
+    enabled: boolean;
+    slot: string | null;
+    /** `schema.table` → pg_subscription_rel state */
+    tables: Record<string, string>;
+  } | null;
+  /** steep's recorded init state, null without a state schema */
+  state: string | null;
+  slot: { name: string; active: boolean; lagBytes: number | null } | null;
+  /** bytes per second the subscription confirmed while preflight watched (null: not measured) */
+  applyRate: number | null;
+  /** `schema.table` of every table the publications carry */
+  tables: string[];
+  /** tables that cannot be compared or replayed safely, with the reason (no key, …) */
+  unkeyed: Array<{ table: string; reason: string }>;
+  /** estimated rows of the tables to verify */
+  verifyRows: number;
+  roles: RoleFacts[];
+  /** sequences of the subscribed tables, the publisher's last value and the subscriber's */
+  sequences: Array<{
+    sequence: string;
+    schema: string;
+    name: string;
+    source: string | null;
+    present: boolean;
+  }>;
+  /** the reverse direction, read only with --reverse */
+  reverse: {
+    publicationExists: boolean;
+    subscriptionExists: boolean;
+    slotExists: boolean;
+    oldCanSubscribe: boolean;
+  } | null;
+}
+
+export type SwitchoverStepId =
+  | 'preflight'
+  | 'fence'
+  | 'drain'
+  | 'sequences'
+  | 'verify'
+  | 'reverse'
+  | 'release';
+
+/** One statement and the node it runs on. */
+export interface NodeSql {
+  node: string;
+  sql: string;
+}
+
+/** One step as the dry run shows it and the workflow runs it. */
+export interface SwitchoverStep {
+  id: SwitchoverStepId;
+  title: string;
+  /** what runs, exactly (passwords as ****), in order */
+  statements: NodeSql[];
+  /** what undoes it before release (empty: nothing to undo) */
+  undo: NodeSql[];
+}
+
+export interface SwitchoverPlan {
+  subscription: string;
+  oldNode: string;
+  newNode: string;
+  /** the roles fenced, and those left alone with the reason */
+  roles: string[];
+  slot: string;
+  /** the reverse publication and subscription (same name), null without --reverse */
+  reverseName: string | null;
+  steps: SwitchoverStep[];
+  /** SQL of the fence's session terminations: idle sessions during the grace, then every one */
+  terminateIdleSql: string;
+  terminateAllSql: string;
+  /** expected write blackout in ms (drain from lag and apply rate, plus the checks) */
+  expectedBlackoutMs: number;
+  blackoutBasis: string;
+  /** what to run to go back after the release */
+  rollback: RollbackCommand[];
+}
+
+export interface RollbackCommand {
+  /** null: not SQL (a sentence of what to do) */
+  node: string | null;
+  sql: string | null;
+  why: string;
+}
+
+export interface StepTiming {
+  id: SwitchoverStepId;
+  title: string;
+  status: 'completed' | 'failed' | 'skipped' | 'undone' | 'interrupted';
+  durationMs: number;
+  detail: string | null;
+}
+
+/** The cutover report (also the `--json` document). */
+export interface SwitchoverReport {
+  subscription: string;
+  oldNode: string;
+  newNode: string;
+  outcome: 'released' | 'dry-run' | 'failed' | 'interrupted';
+  /** the failure (or interruption) in one sentence, null when released */
+  error: string | null;
+  /** the fence was undone after a failure or interruption: the roles can write again */
+  fenceUndone: boolean;
+  roles: string[];
+  fenceLsn: string | null;
+  /** the subscription's replication origin after the drain: the last transaction it applied */
+  drainedLsn: string | null;
+  /** the slot's confirmed position after the drain (≥ fence LSN: everything before it acknowledged) */
+  confirmedLsn: string | null;
+  /** ms from the fence to the release (null when it did not get there) */
+  blackoutMs: number | null;
+  expectedBlackoutMs: number;
+  sequences: SequenceSyncReport | null;
+  verify: VerifyReport | null;
+  reverse: { publication: string; subscription: string; node: string; from: string } | null;
+  slotKept: boolean;
+  steps: StepTiming[];
+  plan: SwitchoverPlan;
+  rollback: RollbackCommand[];
+  durationMs: number;
+}
+
+/**
+ * The drain is proven once the new primary's replication origin has replayed past the fence
+ * LSN, or once the subscriber has acknowledged the fence LSN through the slot. PostgreSQL moves
+ * an origin only when it applies a transaction; the fence LSN lies past the last transaction the
+ * subscription carries (it is read after the fenced sessions ended, and WAL that no subscription
+ * carries follows), so the origin alone reaches it only if something commits later. The apply
+ * worker reports a position to the slot as flushed only after everything before it was applied
+ * and flushed: confirmed_flush_lsn ≥ fence LSN means no transaction before the fence is left.
+ */
+export function drainProven(
+  fenceLsn: bigint,
+  origin: bigint | null,
+  confirmed: bigint | null,
+): 'origin' | 'acknowledged' | null {
+  if (origin !== null && origin >= fenceLsn) return 'origin';
+  if (confirmed !== null && confirmed >= fenceLsn) return 'acknowledged';
+  return null;
+}

@@ -1,0 +1,362 @@
+import { formatBytes } from '../model/bytes.js';
+import { displayIdent, quoteIdent, quoteLiteral } from '../model/sql.js';
+import type {
+  NodeSql,
+  RoleFacts,
+  RollbackCommand,
+  SwitchoverFacts,
+  SwitchoverOptions,
+  SwitchoverPlan,
+  SwitchoverStep,
+} from '../model/switchover.js';
+
+/**
+ * `steep switchover` decided (pure): which roles the fence makes read-only, what preflight
+ * refuses, the steps with the SQL they run and the SQL that undoes them, the expected write
+ * blackout, and the way back after the release.
+ *
+ * The fence is `ALTER ROLE … IN DATABASE … SET default_transaction_read_only = on`: a per-role,
+ * per-database setting outranks every other default (a role-wide or database-wide one), and it
+ * leaves the role's sessions in other databases alone. New sessions start read-only; existing
+ * ones keep their setting, so they are terminated (idle ones at once, busy ones at the end of the
+ * grace period). An application can still `SET default_transaction_read_only = off` itself: the
+ * fence stops applications, not a determined user.
+ */
+
+/** The verify engine's rough pace on a drained pair, for the expected blackout (bench/switchover). */
+const VERIFY_ROWS_PER_SECOND = 400_000;
+/** An idle apply worker reports its position about once a second: the drain's floor. */
+const FEEDBACK_MS = 1_000;
+/** CREATE SUBSCRIPTION of the reverse direction (it creates a slot on the new primary). */
+const REVERSE_MS = 500;
+
+/** The roles the fence makes read-only, and why the others are left alone (for --dry-run). */
+export function fenceRoles(facts: SwitchoverFacts, opts: Pick<SwitchoverOptions, 'roles'>): string[] {
+  if (opts.roles) return [...opts.roles].sort();
+  return facts.roles
+    .filter((r) => r.login && r.writes && !r.superuser && !r.replication && r.name !== facts.steepRole)
+    .map((r) => r.name);
+}
+
+function roleProblem(facts: SwitchoverFacts, name: string, role: RoleFacts | undefined): string | null {
+  const old = facts.oldNode;
+  if (!role) return `--roles names ${name}, which is not a role on ${old}: name the roles that exist there`;
+  if (name === facts.steepRole)
+    return `--roles names ${name}, the role steep connects to ${old} as: steep's own role is never fenced, connect steep as another role or leave ${name} out`;
+  if (role.superuser)
+    return `role ${name} on ${old} is a superuser, which a read-only default cannot stop: leave it out of --roles and keep superusers from writing by other means`;
+  return null;
+}
+
+/** Everything that must hold before anything changes, each failure one sentence with the fix. */
+export function switchoverProblems(facts: SwitchoverFacts, opts: SwitchoverOptions): string[] {
+  const p: string[] = [];
+  const { subscription: sub, oldNode: old, newNode: neu } = facts;
+  if (!facts.live) {
+    p.push(
+      `subscription ${sub} does not exist on ${neu}: create it with steep apply and let it synchronize first`,
+    );
+    return p;
+  }
+  if (!facts.live.enabled)
+    p.push(`subscription ${sub} on ${neu} is disabled: enable it (steep apply) and let it catch up first`);
+  const copying = Object.entries(facts.live.tables).filter(([, s]) => s !== 'r');
+  if (copying.length > 0)
+    p.push(
+      `subscription ${sub} is still copying ${copying.map(([t, s]) => `${t} (${s})`).join(', ')}: wait until steep init status ${sub} shows it synchronized`,
+    );
+  if (facts.state !== null && facts.state !== 'synchronized')
+    p.push(
+      facts.state === 'diverged'
+        ? `subscription ${sub} is diverged: repair it with steep verify ${sub} --repair before switching over`
+        : `subscription ${sub} is ${facts.state}, not synchronized: wait until steep init status ${sub} shows it synchronized`,
+    );
+  if (!facts.slot)
+    p.push(
+      `the slot ${facts.live.slot ?? '(none)'} of subscription ${sub} does not exist on ${old}: nothing streams to ${neu}, so no drain can be proven`,
+    );
+  else {
+    if (!facts.slot.active)
+      p.push(
+        `slot ${facts.slot.name} on ${old} is not streaming (no walsender holds it): check the subscription's worker on ${neu} (steep status) before switching over`,
+      );
+    if (facts.slot.lagBytes === null)
+      p.push(
+        `slot ${facts.slot.name} on ${old} has confirmed no position yet: let subscription ${sub} catch up first`,
+      );
+    else if (facts.slot.lagBytes > opts.maxLagBytes)
+      p.push(
+        `subscription ${sub} lags ${formatBytes(facts.slot.lagBytes)} behind ${old}, more than --max-lag ${formatBytes(opts.maxLagBytes)}: wait for it to catch up (steep status) or raise --max-lag`,
+      );
+  }
+  for (const u of facts.unkeyed) p.push(`${u.table} cannot be switched over safely: ${u.reason}`);
+  if (opts.roles) {
+    for (const name of opts.roles) {
+      const problem = roleProblem(
+        facts,
+        name,
+        facts.roles.find((r) => r.name === name),
+      );
+      if (problem) p.push(problem);
+    }
+  } else if (fenceRoles(facts, opts).length === 0)
+    p.push(
+      `no application role can write the subscribed tables on ${old} (only superusers, replication roles and steep's own role ${facts.steepRole} can): name the roles to fence with --roles`,
+    );
+  if (!facts.steepCanFence)
+    p.push(
+      `role ${facts.steepRole} that steep connects to ${old} as cannot change other roles: grant it CREATEROLE (or connect as a superuser)`,
+    );
+  if (!facts.steepCanTerminate)
+    p.push(
+      `role ${facts.steepRole} that steep connects to ${old} as cannot end other roles' sessions: GRANT pg_signal_backend TO ${displayIdent(facts.steepRole)}`,
+    );
+  for (const s of facts.sequences.filter((x) => !x.present))
+    p.push(
+      `sequence ${s.sequence} exists on ${old} but not on ${neu}: create it on ${neu} (or leave it out with --sequences)`,
+    );
+  if (opts.reverse) p.push(...reverseProblems(facts));
+  return p;
+}
+
+function reverseProblems(facts: SwitchoverFacts): string[] {
+  const { oldNode: old, newNode: neu } = facts;
+  const low = [
+    [old, facts.oldVersion],
+    [neu, facts.newVersion],
+  ].filter(([, v]) => (v as number) < 160000);
+  if (low.length > 0)
+    return [
+      `--reverse needs PostgreSQL 16 or later on both nodes for origin = none (${low.map(([n, v]) => `${n} runs ${Math.floor((v as number) / 10000)}`).join(', ')}): switch over without --reverse`,
+    ];
+  const r = facts.reverse!;
+  const name = reverseName(facts.subscription);
+  const p: string[] = [];
+  if (r.publicationExists)
+    p.push(
+      `publication ${name} already exists on ${neu}: drop it (DROP PUBLICATION ${quoteIdent(name)}) or switch over without --reverse`,
+    );
+  if (r.slotExists)
+    p.push(
+      `slot ${name} already exists on ${neu}: drop it (SELECT pg_drop_replication_slot(${quoteLiteral(name)})) or switch over without --reverse`,
+    );
+  if (r.subscriptionExists)
+    p.push(
+      `subscription ${name} already exists on ${old}: drop it (DROP SUBSCRIPTION ${quoteIdent(name)}) or switch over without --reverse`,
+    );
+  if (!r.oldCanSubscribe)
+    p.push(
+      `role ${facts.steepRole} that steep connects to ${old} as cannot create subscriptions: GRANT pg_create_subscription TO ${displayIdent(facts.steepRole)} (or connect as a superuser)`,
+    );
+  return p;
+}
+
+/** The reverse publication, subscription and slot all take this name. */
+export function reverseName(subscription: string): string {
+  return `steep_reverse_${subscription}`.slice(0, 63);
+}
+
+/**
+ * The fence's terminations: `idleOnly` while the grace runs (a session between transactions),
+ * then all. Only sessions that started before the fence (`$1`, the time it took effect): later
+ * ones read the read-only default when they started.
+ */
+function terminateSql(roles: readonly string[], idleOnly: boolean): string {
+  const list = roles.map(quoteLiteral).join(', ');
+  return `SELECT count(pg_catalog.pg_terminate_backend(pid, 5000)) FROM pg_catalog.pg_stat_activity WHERE datname = current_database() AND usename IN (${list}) AND backend_start <= $1 AND pid <> pg_catalog.pg_backend_pid()${idleOnly ? ` AND state = 'idle'` : ''}`;
+}
+
+export interface SwitchoverInputs {
+  /** the connection string the old primary's reverse subscription uses, password as **** */
+  reverseConninfo: string;
+  /** the setval statements the sequences step would run now (the step reads the values again) */
+  sequenceSql: string[];
+  /** the tables the verify step compares */
+  verifyTables: string[];
+}
+
+export function planSwitchover(
+  facts: SwitchoverFacts,
+  opts: SwitchoverOptions,
+  inputs: SwitchoverInputs,
+): SwitchoverPlan {
+  const { subscription: sub, oldNode: old, newNode: neu } = facts;
+  const roles = fenceRoles(facts, opts);
+  const slot = facts.slot?.name ?? facts.live?.slot ?? sub;
+  const db = quoteIdent(facts.database);
+  const byName = new Map(facts.roles.map((r) => [r.name, r]));
+  const fence: NodeSql[] = roles.map((r) => ({
+    node: old,
+    sql: `ALTER ROLE ${quoteIdent(r)} IN DATABASE ${db} SET default_transaction_read_only = on`,
+  }));
+  const unfence: NodeSql[] = roles.map((r) => {
+    const before = byName.get(r)?.databaseSetting ?? null;
+    return {
+      node: old,
+      sql:
+        before === null
+          ? `ALTER ROLE ${quoteIdent(r)} IN DATABASE ${db} RESET default_transaction_read_only`
+          : `ALTER ROLE ${quoteIdent(r)} IN DATABASE ${db} SET default_transaction_read_only = ${quoteLiteral(before)}`,
+    };
+  });
+  const terminateIdleSql = terminateSql(roles, true);
+  const terminateAllSql = terminateSql(roles, false);
+  const rev = opts.reverse ? reverseName(sub) : null;
+  const steps: SwitchoverStep[] = [
+    {
+      id: 'fence',
+      title: `fence ${roles.join(', ')} read-only on ${old}, end their sessions (grace ${opts.graceMs / 1000}s), record the fence LSN`,
+      statements: [
+        ...fence,
+        { node: old, sql: 'SELECT now() -- $1: the time the fence took effect' },
+        { node: old, sql: terminateIdleSql },
+        { node: old, sql: terminateAllSql },
+        { node: old, sql: 'SELECT pg_catalog.pg_current_wal_lsn()' },
+      ],
+      undo: unfence,
+    },
+    {
+      id: 'drain',
+      title: `wait until ${neu} has replayed past the fence LSN (at most ${opts.fenceTimeoutMs / 1000}s)`,
+      statements: [
+        { node: neu, sql: originSql(sub) },
+        {
+          node: old,
+          sql: `SELECT confirmed_flush_lsn FROM pg_catalog.pg_replication_slots WHERE slot_name = ${quoteLiteral(slot)}`,
+        },
+      ],
+      undo: [],
+    },
+    {
+      id: 'sequences',
+      title: `set ${facts.sequences.length} sequence(s) on ${neu} to ${old}'s values + ${opts.sequenceHeadroom}`,
+      statements: inputs.sequenceSql.map((sql) => ({ node: neu, sql })),
+      undo: [],
+    },
+  ];
+  if (opts.verify !== 'none')
+    steps.push({
+      id: 'verify',
+      title: `compare ${inputs.verifyTables.length} table(s) on both nodes exactly (the steep verify engine)`,
+      statements: [],
+      undo: [],
+    });
+  if (rev) {
+    // every column: the old primary's tables hold all the columns the new one's do
+    const tables = facts.tables;
+    steps.push({
+      id: 'reverse',
+      title: `way back: publication ${rev} on ${neu}, subscription ${rev} on ${old} (copy_data = false, origin = none)`,
+      statements: [
+        { node: neu, sql: `CREATE PUBLICATION ${quoteIdent(rev)} FOR TABLE ${tables.join(', ')}` },
+        {
+          node: old,
+          sql: `CREATE SUBSCRIPTION ${quoteIdent(rev)} CONNECTION ${quoteLiteral(inputs.reverseConninfo)} PUBLICATION ${quoteIdent(rev)} WITH (copy_data = false, origin = none)`,
+        },
+      ],
+      undo: [
+        { node: old, sql: `DROP SUBSCRIPTION IF EXISTS ${quoteIdent(rev)}` },
+        { node: neu, sql: `DROP PUBLICATION IF EXISTS ${quoteIdent(rev)}` },
+      ],
+    });
+  }
+  const release: NodeSql[] = [{ node: neu, sql: `ALTER SUBSCRIPTION ${quoteIdent(sub)} DISABLE` }];
+  if (!opts.keepSlot)
+    release.push(
+      { node: neu, sql: `ALTER SUBSCRIPTION ${quoteIdent(sub)} SET (slot_name = NONE)` },
+      { node: old, sql: `SELECT pg_catalog.pg_drop_replication_slot(${quoteLiteral(slot)})` },
+    );
+  steps.push({
+    id: 'release',
+    title: `release: disable ${sub} on ${neu}${opts.keepSlot ? `, keep slot ${slot}` : `, drop slot ${slot} on ${old}`}; ${old} stays read-only`,
+    statements: release,
+    undo: [],
+  });
+  const { ms, basis } = expectedBlackout(facts, opts);
+  return {
+    subscription: sub,
+    oldNode: old,
+    newNode: neu,
+    roles,
+    slot,
+    reverseName: rev,
+    steps,
+    terminateIdleSql,
+    terminateAllSql,
+    expectedBlackoutMs: ms,
+    blackoutBasis: basis,
+    rollback: rollbackCommands(facts, opts, { roles, unfence, slot, reverse: rev }),
+  };
+}
+
+function originSql(sub: string): string {
+  return `SELECT pg_catalog.pg_replication_origin_progress('pg_' || oid, true) FROM pg_catalog.pg_subscription WHERE subname = ${quoteLiteral(sub)}`;
+}
+
+/** The blackout is the drain plus the checks: lag over the apply rate, the feedback floor, verify, reverse. */
+function expectedBlackout(facts: SwitchoverFacts, opts: SwitchoverOptions): { ms: number; basis: string } {
+  const lag = facts.slot?.lagBytes ?? 0;
+  const drainMs = FEEDBACK_MS + (lag > 0 && facts.applyRate ? (lag / facts.applyRate) * 1000 : 0);
+  const verifyMs = opts.verify === 'none' ? 0 : (facts.verifyRows / VERIFY_ROWS_PER_SECOND) * 1000;
+  const reverseMs = opts.reverse ? REVERSE_MS : 0;
+  const ms = Math.round(drainMs + verifyMs + reverseMs);
+  const rate = facts.applyRate === null ? 'not measured' : `${formatBytes(Math.round(facts.applyRate))}/s`;
+  const basis =
+    `drain ${Math.round(drainMs)} ms (lag ${formatBytes(lag)}, apply rate ${rate}, ~1 s for the subscriber to report)` +
+    (opts.verify === 'none'
+      ? ''
+      : ` + verify ${Math.round(verifyMs)} ms (~${facts.verifyRows} rows at ~${VERIFY_ROWS_PER_SECOND}/s)`) +
+    (opts.reverse ? ` + reverse subscription ~${REVERSE_MS} ms` : '') +
+    `; a busy session may hold the fence up to the grace (${opts.graceMs / 1000}s)`;
+  return { ms, basis };
+}
+
+function rollbackCommands(
+  facts: SwitchoverFacts,
+  opts: SwitchoverOptions,
+  p: { roles: string[]; unfence: NodeSql[]; slot: string; reverse: string | null },
+): RollbackCommand[] {
+  const { subscription: sub, oldNode: old, newNode: neu } = facts;
+  const db = quoteIdent(facts.database);
+  const out: RollbackCommand[] = [];
+  if (p.reverse) {
+    out.push(
+      ...p.roles.map((r) => ({
+        node: neu,
+        sql: `ALTER ROLE ${quoteIdent(r)} IN DATABASE ${db} SET default_transaction_read_only = on`,
+        why: `fence ${r} on ${neu} (where it exists) so writes stop there`,
+      })),
+      {
+        node: neu,
+        sql: terminateSql(p.roles, false).replace('$1', 'now()'),
+        why: `end their sessions on ${neu}`,
+      },
+      {
+        node: neu,
+        sql: `SELECT confirmed_flush_lsn >= pg_catalog.pg_current_wal_lsn() AS drained FROM pg_catalog.pg_replication_slots WHERE slot_name = ${quoteLiteral(p.reverse)}`,
+        why: `repeat until true: ${old} has every write made on ${neu}`,
+      },
+      { node: old, sql: `ALTER SUBSCRIPTION ${quoteIdent(p.reverse)} DISABLE`, why: 'stop the way back' },
+    );
+  } else if (opts.keepSlot)
+    out.push({
+      node: neu,
+      sql: `ALTER SUBSCRIPTION ${quoteIdent(sub)} ENABLE`,
+      why: `resume ${old} → ${neu} from the kept slot (writes made on ${neu} meanwhile are not carried back)`,
+    });
+  out.push(
+    ...p.unfence.map((u) => ({ node: u.node, sql: u.sql, why: `make the role writable on ${old} again` })),
+    {
+      node: null,
+      sql: null,
+      why: `set ${old}'s sequences past what ${neu} handed out (setval) before the application writes there again, and point the application back at ${old}`,
+    },
+  );
+  if (!p.reverse && !opts.keepSlot)
+    out.push({
+      node: null,
+      sql: null,
+      why: `the slot ${p.slot} was dropped: writes made on ${neu} after the release stay there unless copied back by hand`,
+    });
+  return out;
+}
