@@ -10,6 +10,8 @@ export class BrokenPaths {
 
   /** Whether `path` or one of its ancestors was rejected. */
   has(path: Path): boolean {
+    // the usual case, a file the schema accepted: nothing to look up
+    if (this.keys.size === 0) return false;
     for (let i = path.length; i >= 0; i--) if (this.keys.has(pathKey(path.slice(0, i)))) return true;
     return false;
   }
