@@ -9,6 +9,9 @@
 //   BENCH_TABLES   tables per node (default 100)
 //   BENCH_RUNS     plans per size (default 3; the median counts)
 //   BENCH_SIZES    node counts (default 10,30,100)
+//   BENCH_APPLY    then `steep apply` this many new subscriptions at once (default 50; 0: none), and
+//                  check they all exist and a new plan has nothing to do; reports its wall time
+//                  and the most steep sessions seen open at once
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -91,13 +94,13 @@ try {
     return out;
   };
 
-  /** One plan: wall ms, peak RSS (MB), the most steep sessions seen open at once (polled). */
-  const planOnce = async (config) => {
+  /** Poll the steep sessions opened from now on; the returned function stops and gives the most seen at once. */
+  const watchSessions = async () => {
     const pollers = await Promise.all(servers.map((s) => s.adminClient('postgres')));
     let peak = 0;
     let polling = true;
     const started = new Date();
-    // sessions of this plan only (backends of an earlier command may still be ending)
+    // sessions of this command only (backends of an earlier command may still be ending)
     const poll = (async () => {
       while (polling) {
         const counts = await Promise.all(
@@ -116,6 +119,17 @@ try {
         await new Promise((r) => setTimeout(r, 5));
       }
     })();
+    return async () => {
+      polling = false;
+      await poll;
+      await Promise.all(pollers.map((c) => c.end()));
+      return peak;
+    };
+  };
+
+  /** One plan: wall ms, peak RSS (MB), the most steep sessions seen open at once (polled). */
+  const planOnce = async (config) => {
+    const stopWatching = await watchSessions();
     const rssFile = join(work, 'rss');
     const t0 = process.hrtime.bigint();
     const code = await new Promise((resolve) => {
@@ -138,9 +152,7 @@ try {
       child.on('close', resolve);
     });
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-    polling = false;
-    await poll;
-    await Promise.all(pollers.map((c) => c.end()));
+    const peak = await stopWatching();
     // exit 2: changes present (the subscriptions to create); anything else is a failed run
     if (code !== 2) throw new Error(`steep plan -c ${config} exited ${code}, expected 2 (changes present)`);
     const rssMb = Number(readFileSync(rssFile, 'utf8').trim().split('\n').pop()) / 1024;
@@ -178,6 +190,30 @@ try {
       runsMs: runs.map((x) => Math.round(x.ms)),
     });
   }
+  // apply: the hub gets APPLY new subscriptions at once
+  const applyCount = Math.min(Number(process.env.BENCH_APPLY ?? 50), NODES - 1);
+  let apply = null;
+  if (applyCount > 0) {
+    const config = yaml(applyCount + 1, true);
+    const stopWatching = await watchSessions();
+    const t0 = process.hrtime.bigint();
+    await steep(['apply', '-c', config, '--auto-approve']);
+    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+    const peak = await stopWatching();
+    // every subscription exists and is enabled, the hub holds a slot for each, nothing is left to do
+    let enabled = 0;
+    for (const s of servers)
+      enabled += (await sql(s, `SELECT count(*)::int AS n FROM pg_subscription WHERE subenabled`))[0].n;
+    const slots = (
+      await sql(nodes[0].server, `SELECT count(*)::int AS n FROM pg_replication_slots WHERE database = 'n0'`)
+    )[0].n;
+    if (enabled !== applyCount || slots !== applyCount)
+      throw new Error(
+        `apply of ${applyCount} subscriptions: ${enabled} enabled subscriptions, ${slots} slots on n0`,
+      );
+    await steep(['plan', '-c', config, '--detailed-exitcode']); // exit 0: nothing to change
+    apply = { subscriptions: applyCount, ms: Math.round(ms), peakSessions: peak };
+  }
   const first = results[0];
   const last = results[results.length - 1];
   const ratio = +(last.ms / first.ms).toFixed(2);
@@ -190,6 +226,7 @@ try {
       sizes: results,
       ratio,
       maxConnections: MAX_CONNECTIONS,
+      apply,
       target: { ratio: 10, rssMb: 300, connections: MAX_CONNECTIONS, readsPerNode: 1 },
     },
     `plan-scale: ${results
@@ -199,7 +236,10 @@ try {
       )
       .join(
         '; ',
-      )}; t(${last.nodes})/t(${first.nodes}) = ${ratio} (target ≤ 10; RSS ≤ 300 MB; sessions ≤ ${MAX_CONNECTIONS}; one read per node)`,
+      )}; t(${last.nodes})/t(${first.nodes}) = ${ratio} (target ≤ 10; RSS ≤ 300 MB; sessions ≤ ${MAX_CONNECTIONS}; one read per node)` +
+      (apply
+        ? `; apply of ${apply.subscriptions} new subscriptions: ${apply.ms} ms, all created, ≤ ${apply.peakSessions} steep sessions seen`
+        : ''),
   );
 } finally {
   rmSync(work, { recursive: true, force: true });

@@ -280,8 +280,8 @@ export async function applyPlan(topology: Topology, plan: Plan, opts: ApplyOptio
       return { ...outcome, runId };
     }
     if (outcome.failed.length === 0) {
-      await saveSubscribedFingerprints(topology, opts.onEvent);
-      await recordSettledObjects(topology, opts.onEvent);
+      await saveSubscribedFingerprints(topology, opts.onEvent, clients);
+      await recordSettledObjects(topology, opts.onEvent, clients);
     }
     opts.onEvent({
       event: 'apply.completed',

@@ -1,5 +1,7 @@
-import { readFingerprints } from '../catalog/tableSchemas.js';
-import { connect } from '../db/connect.js';
+import type pg from 'pg';
+import { queryFingerprints } from '../catalog/tableSchemas.js';
+import { withClient } from '../db/connect.js';
+import { connectionLimit } from '../db/connectionLimit.js';
 import type { EventSink } from '../executors/events.js';
 import { isEmptyScope } from '../model/tableSchema.js';
 import type { Topology } from '../model/topology.js';
@@ -7,49 +9,74 @@ import { subscribedScopes } from '../planner/schemaScope.js';
 import { hasFingerprintTable, saveFingerprints } from '../state/fingerprints.js';
 
 /**
- * After a successful apply: save the fingerprints of every subscribed table, on its publisher
- * and its subscriber, so `steep drift` can tell which tables changed since. Best effort: a node
- * that cannot be read or written is reported as an event, never fails the apply.
+ * Run `fn` on a session on each of `nodes`: apply's own session where it holds one (`sessions`,
+ * by node name), else a new one, at most settings.maxConnections of them open at once. A node
+ * whose session cannot be opened, or whose `fn` fails, goes to `failed`; the others go on.
  */
-export async function saveSubscribedFingerprints(topology: Topology, onEvent: EventSink): Promise<void> {
+export async function onEachNode(
+  topology: Topology,
+  nodes: readonly string[],
+  sessions: ReadonlyMap<string, pg.Client>,
+  fn: (node: string, client: pg.Client) => Promise<void>,
+  failed: (node: string, err: unknown) => void,
+): Promise<void> {
+  const limited = connectionLimit(topology.settings.maxConnections);
+  await Promise.all(
+    nodes.map((name) => {
+      const own = sessions.get(name);
+      const done = own
+        ? fn(name, own)
+        : limited(() =>
+            withClient(
+              topology.nodes[name]!.connection,
+              {
+                node: name,
+                applicationName: 'steep apply',
+                connectTimeoutMs: topology.settings.connectTimeout,
+              },
+              (client) => fn(name, client),
+            ),
+          );
+      return done.catch((err: unknown) => failed(name, err));
+    }),
+  );
+}
+
+/**
+ * After a successful apply: save the fingerprints of every subscribed table, on its publisher
+ * and its subscriber, so `steep drift` can tell which tables changed since. One session per
+ * node reads and saves them (apply's own where it has one). Best effort: a node that cannot be
+ * read or written is reported as an event, never fails the apply.
+ */
+export async function saveSubscribedFingerprints(
+  topology: Topology,
+  onEvent: EventSink,
+  sessions: ReadonlyMap<string, pg.Client> = new Map(),
+): Promise<void> {
   const schema = topology.settings.stateSchema;
   const scopes = subscribedScopes(topology);
-  await Promise.all(
-    Object.entries(scopes).map(async ([name, scope]) => {
-      const node = topology.nodes[name];
-      if (!node || isEmptyScope(scope)) return;
-      try {
-        const fingerprints = await readFingerprints(node.connection, {
-          node: name,
-          scope,
-          stateSchema: schema,
-          connectTimeoutMs: topology.settings.connectTimeout,
-        });
-        const client = await connect(node.connection, {
-          node: name,
-          applicationName: 'steep apply',
-          connectTimeoutMs: topology.settings.connectTimeout,
-        });
-        try {
-          if (!(await hasFingerprintTable(client, schema))) return;
-          await saveFingerprints(client, schema, name, fingerprints, { replace: false });
-          onEvent({
-            event: 'schema.fingerprints_saved',
-            level: 'info',
-            node: name,
-            message: `${fingerprints.length} fingerprints of subscribed tables saved`,
-          });
-        } finally {
-          await client.end().catch(() => {});
-        }
-      } catch (err) {
-        onEvent({
-          event: 'schema.fingerprints_saved',
-          level: 'warn',
-          node: name,
-          message: `fingerprints of subscribed tables not saved on ${name}: ${(err as Error).message}`,
-        });
-      }
-    }),
+  const nodes = Object.keys(scopes).filter((n) => topology.nodes[n] && !isEmptyScope(scopes[n]!));
+  await onEachNode(
+    topology,
+    nodes,
+    sessions,
+    async (name, client) => {
+      if (!(await hasFingerprintTable(client, schema))) return;
+      const fingerprints = await queryFingerprints(client, scopes[name]!, schema);
+      await saveFingerprints(client, schema, name, fingerprints, { replace: false });
+      onEvent({
+        event: 'schema.fingerprints_saved',
+        level: 'info',
+        node: name,
+        message: `${fingerprints.length} fingerprints of subscribed tables saved`,
+      });
+    },
+    (name, err) =>
+      onEvent({
+        event: 'schema.fingerprints_saved',
+        level: 'warn',
+        node: name,
+        message: `fingerprints of subscribed tables not saved on ${name}: ${(err as Error).message}`,
+      }),
   );
 }

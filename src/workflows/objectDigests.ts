@@ -1,9 +1,10 @@
-import { withClient } from '../db/connect.js';
+import type pg from 'pg';
 import type { EventSink } from '../executors/events.js';
 import type { ObservedNode } from '../model/cluster.js';
 import type { Topology } from '../model/topology.js';
 import { publicationDigest, subscriptionDigest } from '../planner/digest.js';
 import { recordObjectDigests } from '../state/objectDigests.js';
+import { onEachNode } from './fingerprints.js';
 import { observe, planFor } from './plan.js';
 
 /** The digests to record on one node: its managed objects that a fresh plan leaves alone. */
@@ -39,34 +40,40 @@ function settledDigests(
  * steep.yaml (a fresh plan has no step for it). Objects still differing (outside a --target,
  * say) are not recorded, so their drift stays visible. Best effort: a failure is an event.
  */
-export async function recordSettledObjects(topology: Topology, onEvent: EventSink): Promise<void> {
+export async function recordSettledObjects(
+  topology: Topology,
+  onEvent: EventSink,
+  sessions: ReadonlyMap<string, pg.Client> = new Map(),
+): Promise<void> {
   const observed = await observe(topology);
   const fresh = planFor(topology, observed);
   const schema = topology.settings.stateSchema;
-  await Promise.all(
-    Object.values(observed.nodes).map(async (node) => {
-      if (!node.reachable || node.objectDigests === undefined) return; // no object_digests table yet
-      const planned = new Set(fresh.steps.filter((s) => s.node === node.name).map((s) => s.address));
-      const spec = topology.nodes[node.name]!;
-      try {
-        const digests = settledDigests(topology, node, planned);
-        await withClient(spec.connection, { node: node.name, applicationName: 'steep apply' }, (c) =>
-          recordObjectDigests(c, schema, node.name, digests),
-        );
-        onEvent({
-          event: 'state.object_digests_recorded',
-          level: 'info',
-          node: node.name,
-          message: `${Object.keys(digests).length} managed objects recorded as applied`,
-        });
-      } catch (err) {
-        onEvent({
-          event: 'state.object_digests_recorded',
-          level: 'warn',
-          node: node.name,
-          message: `object digests not recorded: ${(err as Error).message}`,
-        });
-      }
-    }),
+  // no object_digests table yet where objectDigests is undefined
+  const nodes = Object.values(observed.nodes).flatMap((n) =>
+    n.reachable && n.objectDigests !== undefined ? [n] : [],
+  );
+  const byName = new Map(nodes.map((n) => [n.name, n]));
+  await onEachNode(
+    topology,
+    [...byName.keys()],
+    sessions,
+    async (name, client) => {
+      const planned = new Set(fresh.steps.filter((s) => s.node === name).map((s) => s.address));
+      const digests = settledDigests(topology, byName.get(name)!, planned);
+      await recordObjectDigests(client, schema, name, digests);
+      onEvent({
+        event: 'state.object_digests_recorded',
+        level: 'info',
+        node: name,
+        message: `${Object.keys(digests).length} managed objects recorded as applied`,
+      });
+    },
+    (name, err) =>
+      onEvent({
+        event: 'state.object_digests_recorded',
+        level: 'warn',
+        node: name,
+        message: `object digests not recorded: ${(err as Error).message}`,
+      }),
   );
 }
