@@ -16,7 +16,7 @@ export interface InterruptionText {
   /** the first signal once armed: what it waits for */
   first: () => string;
   /** the second signal: what is left running */
-  again: string;
+  again: string | (() => string);
 }
 
 export class Interruption {
@@ -60,7 +60,8 @@ export class Interruption {
   private on(signal: StopSignal): void {
     if (!this.armed || this.received) {
       // stderr is synchronous on pipes and terminals (Linux): the sentence is out before the exit
-      this.say(`interrupted (${signal}): ${this.received ? this.text.again : this.text.before}`);
+      const again = typeof this.text.again === 'string' ? this.text.again : this.text.again();
+      this.say(`interrupted (${signal}): ${this.received ? again : this.text.before}`);
       process.exit(SIGNAL_EXIT_CODE[signal]);
     }
     this.received = signal;

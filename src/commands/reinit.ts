@@ -2,9 +2,10 @@ import { Args, Flags } from '@oclif/core';
 import { SteepCommand } from '../cli/baseCommand.js';
 import { ignoreEvents, jsonEventSink } from '../cli/eventLog.js';
 import { globalFlags, jsonFlag } from '../cli/flags.js';
+import { Interruption } from '../cli/interruption.js';
 import { LineProgress } from '../cli/lineProgress.js';
 import { maskDeep } from '../db/mask.js';
-import { formatProblem } from '../model/errors.js';
+import { formatProblem, SteepError } from '../model/errors.js';
 import { progressLine } from '../render/initProgress.js';
 import { reinitRequest, reinitSubscription } from '../workflows/reinit.js';
 
@@ -13,6 +14,7 @@ export default class Reinit extends SteepCommand {
   static override description =
     `On the publisher, temporary publications carry every table of the subscription but those named; the subscription switches to them (the named tables leave it), the named tables are truncated on the subscriber, and the subscription switches back with copy_data = true: only they are copied again. The temporary publications are dropped once the copy is done.
 States reinitializing → copying → synchronized, with init's progress line. Takes steep's advisory lock on both nodes. Interrupted, the next steep reinit resumes where it stopped; steep init cancel drops it all.
+Ctrl-C (SIGINT) or SIGTERM: no further statement starts, a running copy goes on in PostgreSQL; steep says where it stopped and the command that resumes it, and exits 130 (143); a second signal exits at once.
 Refuses tables the subscription does not carry, a subscription not yet initialised, an unreachable publisher, and a table referenced by a foreign key from a table not being reinitialised.`;
   static override examples = [
     '<%= config.bin %> reinit west_orders --tables public.orders,public.order_lines',
@@ -49,9 +51,21 @@ Refuses tables the subscription does not carry, a subscription not yet initialis
             if (e.event === 'init.table_complete') return;
             if (e.message) this.err(`${e.event}: ${e.message}`, 'info');
           };
+    let planned: string[] = [];
+    const interruption = new Interruption((text) => this.err(text, 'warn'), {
+      before: 'nothing was changed',
+      first: () =>
+        'no further statement starts, and a running copy is left to PostgreSQL (a second Ctrl-C exits at once)',
+      again: () =>
+        `exiting now; a statement still running goes on in PostgreSQL: run \`steep reinit ${args.subscription} --tables ${planned.join(',')}\` again to resume`,
+    }).install();
     let r: Awaited<ReturnType<typeof reinitSubscription>>;
     try {
       r = await reinitSubscription(flags.config, args.subscription, request, {
+        stop: interruption,
+        onPlanned: (tables) => {
+          planned = tables;
+        },
         onEvent,
         onProgress: (p) => {
           const text = progressLine(p);
@@ -60,8 +74,23 @@ Refuses tables the subscription does not carry, a subscription not yet initialis
           lastPhase = p.state;
         },
       });
+    } catch (err) {
+      if (!(err instanceof SteepError && err.code === 'reinit.interrupted')) throw err;
+      await line?.end();
+      this.err(err.message, 'warn');
+      if (flags.json)
+        this.outJson(
+          JSON.stringify({
+            subscription: args.subscription,
+            signal: interruption.received,
+            stopped: err.message,
+          }),
+        );
+      process.exitCode = interruption.exitCode ?? 1;
+      return;
     } finally {
       await line?.end();
+      interruption.dispose();
     }
     for (const w of r.configWarnings) this.err(formatProblem(w));
     const { configWarnings: _w, ...doc } = r;

@@ -44,3 +44,13 @@ export interface ApplyEvent {
 }
 
 export type EventSink = (e: ApplyEvent) => void;
+
+/**
+ * A command's SIGINT/SIGTERM as a workflow sees it (SPEC §4): until `arm()` nothing has changed
+ * and a signal exits at once; from then on the first signal aborts `signal`, and the workflow
+ * starts nothing new and says where it stopped (the command's `Interruption` is one).
+ */
+export interface Stop {
+  readonly signal: AbortSignal;
+  arm(): void;
+}

@@ -24,7 +24,13 @@ export interface MadeSlot {
   snapshotName: string | null;
 }
 
-/** Run `CREATE_REPLICATION_SLOT …` (the planner's text) over a new replication connection to `node`. */
+/**
+ * Run `CREATE_REPLICATION_SLOT …` (the planner's text) over a new replication connection to `node`.
+ * The command waits for every transaction open on the publisher to end; `stop` aborted while it
+ * waits cancels it through `canceller` (a session on the same node), which is safe: a slot not yet
+ * consistent is dropped by PostgreSQL, so either the slot is whole or there is none
+ * (`init.prepare_interrupted`).
+ */
 export async function createPreparedSlot(
   target: {
     node: string;
@@ -35,6 +41,7 @@ export async function createPreparedSlot(
   },
   command: string,
   subscriber: string,
+  stop?: { signal: AbortSignal; canceller: pg.Client },
 ): Promise<MadeSlot> {
   const repl = await connect(target.connection, {
     node: target.node,
@@ -42,16 +49,35 @@ export async function createPreparedSlot(
     replication: 'database',
     connectTimeoutMs: target.connectTimeoutMs,
   });
+  let running = true;
+  const cancel = () => {
+    if (running)
+      void stop?.canceller
+        .query('SELECT pg_catalog.pg_cancel_backend($1)', [
+          (repl as unknown as { processID: number }).processID,
+        ])
+        .catch(() => {});
+  };
+  stop?.signal.addEventListener('abort', cancel, { once: true });
   try {
     const { rows } = await repl.query<{ consistent_point: string; snapshot_name: string | null }>(command);
     return { repl, lsn: rows[0]!.consistent_point, snapshotName: rows[0]!.snapshot_name ?? null };
   } catch (err) {
     await repl.end().catch(() => {});
+    if (stop?.signal.aborted && (err as { code?: string }).code === '57014')
+      throw new SteepError(
+        'init.prepare_interrupted',
+        `init prepare of slot ${target.slot} on ${target.node} stopped while it waited for the transactions open there to end: no slot was made, nothing was changed`,
+        { address: target.address, node: subscriber },
+      );
     throw new SteepError(
       'init.prepare_failed',
       `cannot create slot ${target.slot} on ${target.node}: ${mask((err as Error).message)}`,
       { address: target.address, node: subscriber, cause: err },
     );
+  } finally {
+    running = false;
+    stop?.signal.removeEventListener('abort', cancel);
   }
 }
 

@@ -11,7 +11,9 @@ import { type FollowTarget, followInit, stateChangeEvent } from './initFollow.js
  * The I/O of a reinit plan: its statements on the two locked sessions, the state moves around
  * them (`reinitializing` while the tables leave the subscription, `copying` once they are back),
  * the copy followed to `synchronized` exactly as an init's, then the temporary publications
- * dropped. Stopped anywhere, the next `steep reinit` resumes from what the nodes show.
+ * dropped. Stopped anywhere, the next `steep reinit` resumes from what the nodes show; a signal
+ * (`signal`) starts no further statement and leaves a running copy to PostgreSQL, and once the
+ * copy is synchronized the temporary publications are dropped all the same (that finishes it).
  */
 
 export interface ReinitSessions {
@@ -26,6 +28,18 @@ export interface ReinitRun {
   onEvent: EventSink;
   onProgress?: (p: InitProgress) => void;
   pollMs?: number;
+  /** aborted by SIGINT/SIGTERM: stop with `reinit.interrupted` before the next statement or sample */
+  signal?: AbortSignal;
+}
+
+/** Stopped by a signal: what was done, what goes on in PostgreSQL, and the command that resumes it. */
+function interrupted(plan: ReinitPlan, subscription: string, where: string): SteepError {
+  return new SteepError(
+    'reinit.interrupted',
+    `reinit of ${plan.tables.join(', ')} in subscription ${subscription} stopped ${where}; ` +
+      `run \`steep reinit ${subscription} --tables ${plan.tables.join(',')}\` again to resume it, or \`steep init cancel ${subscription}\` to drop it all`,
+    { address: `subscription.${subscription}` },
+  );
 }
 
 async function run(
@@ -69,13 +83,41 @@ export async function executeReinit(
   });
   const t0 = Date.now();
   if (plan.stage !== 'copying') {
+    let done = 0;
     for (const st of plan.statements) {
+      if (r.signal?.aborted)
+        throw interrupted(
+          plan,
+          t.subscription,
+          done === 0
+            ? 'before it changed anything'
+            : `after ${done} of its ${plan.statements.length} statements (the last: ${plan.statements[done - 1]!.sql} on ${nodes[plan.statements[done - 1]!.node]})`,
+        );
       if (st.node === 'subscriber') await record('reinitializing');
       await run(s, st, plan, nodes, t.subscription);
+      done++;
     }
   }
   await record('copying');
-  const last = await followInit(t, { onEvent: r.onEvent, onProgress: r.onProgress, pollMs: r.pollMs });
+  let seen: InitProgress | null = null;
+  const last = await followInit(t, {
+    onEvent: r.onEvent,
+    onProgress: (p) => {
+      seen = p;
+      r.onProgress?.(p);
+    },
+    pollMs: r.pollMs,
+    signal: r.signal,
+  }).catch((err: unknown) => {
+    if (!(err instanceof SteepError) || err.code !== 'init.interrupted') throw err;
+    const p = seen as InitProgress | null;
+    const figures = p?.state === 'copying' ? `, ${p.percent.toFixed(1)}% copied` : '';
+    throw interrupted(
+      plan,
+      t.subscription,
+      `while the copy runs: it goes on in PostgreSQL on ${nodes.subscriber} (${p?.state ?? 'copying'}${figures}), and the temporary publications stay on ${nodes.publisher} until the reinit is resumed`,
+    );
+  });
   for (const st of plan.cleanup) await run(s, st, plan, nodes, t.subscription);
   r.onEvent({
     event: 'reinit.completed',

@@ -2,7 +2,7 @@ import { readSubscribedTables, readSubscriptionSlot } from '../catalog/subscript
 import { loadTopology } from '../config/load.js';
 import { lockedSessions } from '../db/lockedSession.js';
 import { mask } from '../db/mask.js';
-import type { EventSink } from '../executors/events.js';
+import type { EventSink, Stop } from '../executors/events.js';
 import { stateChangeEvent } from '../executors/initFollow.js';
 import { dropPreparedSlot } from '../executors/preparedSlot.js';
 import { runStep, type StepContext } from '../executors/runStep.js';
@@ -22,6 +22,10 @@ import { hasInitTables, SubscriptionStateStore } from '../state/subscriptionStat
  * filled truncated, a prepared slot dropped, the state back to `uninitialized` — within 30 s.
  * Takes apply's advisory lock on both nodes, so it never races an apply; reads what holds
  * under it, and runs the planner's steps (planner/initCancel.ts) through the executors.
+ *
+ * A signal (SIGINT/SIGTERM, `stop`) lets the drop and the truncate finish together — a rerun
+ * finds no subscription, so it could no longer tell which tables the copy filled — and starts
+ * nothing after them: the next `steep init cancel` does the rest (each later step is idempotent).
  */
 
 /** Every statement of a cancel gives up after this long; the whole cancel stays well inside 30 s. */
@@ -71,11 +75,30 @@ async function run<T>(
   }
 }
 
+export interface CancelOptions {
+  onEvent?: EventSink;
+  /** SIGINT/SIGTERM: armed once the cancel is planned; then `init.cancel_interrupted`, resumable */
+  stop?: Stop;
+  /** the tables the cancel will empty, before it changes anything */
+  onPlanned?: (truncated: string[]) => void;
+}
+
+/** Stopped by a signal between the cancel's steps: what it did, what is left, and how to finish. */
+function interrupted(name: string, done: string[], left: string[]): SteepError {
+  return new SteepError(
+    'init.cancel_interrupted',
+    `init cancel of ${name} stopped; done: ${done.join('; ') || 'nothing'}; not done: ${left.join('; ')}; ` +
+      `run \`steep init cancel ${name}\` again to finish it`,
+    { address: `subscription.${name}` },
+  );
+}
+
 export async function cancelInit(
   configPath: string,
   subscription: string,
-  onEvent: EventSink = () => {},
+  opts: CancelOptions = {},
 ): Promise<CancelResult> {
+  const onEvent = opts.onEvent ?? (() => {});
   const t0 = Date.now();
   const { topology, warnings } = await loadTopology(configPath);
   const d: SubscriptionSpec | undefined = topology.subscriptions[subscription];
@@ -127,62 +150,92 @@ export async function cancelInit(
       statementTimeoutMs: STATEMENT_TIMEOUT_MS,
       fillSecrets: (sql) => sql,
     });
-
+    // the cancel's parts, in order; a signal stops it between two of them
+    const parts: Array<{ does: string; run: () => Promise<void> }> = [];
     if (plan.drop) {
       const drop = plan.drop;
-      await run(
-        () => runStep(c, drop, ctx(d.node)),
-        drop,
-        (why) => `cannot drop subscription ${d.name} on ${d.node}: ${why}`,
-        address,
-      );
-      result.droppedSubscription = true;
-      result.droppedSlot = plan.droppedWithSubscription;
-    }
-    if (plan.truncate) {
       const truncate = plan.truncate;
-      await run(
-        () => runStep(c, truncate, ctx(d.node)),
-        truncate,
-        (why) =>
-          `subscription ${d.name} was dropped, but truncating what it copied on ${d.node} failed: ${why}; ` +
-          `truncate ${plan.truncated.join(', ')} by hand`,
-        address,
-      );
-      result.truncated = plan.truncated;
+      parts.push({
+        does: `drop subscription ${d.name} on ${d.node}${truncate ? ` and truncate ${plan.truncated.join(', ')}` : ''}`,
+        run: async () => {
+          await run(
+            () => runStep(c, drop, ctx(d.node)),
+            drop,
+            (why) => `cannot drop subscription ${d.name} on ${d.node}: ${why}`,
+            address,
+          );
+          result.droppedSubscription = true;
+          result.droppedSlot = plan.droppedWithSubscription;
+          if (!truncate) return;
+          await run(
+            () => runStep(c, truncate, ctx(d.node)),
+            truncate,
+            (why) =>
+              `subscription ${d.name} was dropped, but truncating what it copied on ${d.node} failed: ${why}; ` +
+              `truncate ${plan.truncated.join(', ')} by hand`,
+            address,
+          );
+          result.truncated = plan.truncated;
+        },
+      });
     }
     if (plan.slotDrop && plan.preparedSlot !== null && pub) {
       const slotDrop = plan.slotDrop;
       const slot = plan.preparedSlot;
-      if (
-        await run(
-          () => dropPreparedSlot(pub, slotDrop, slot, ctx(d.from)),
-          slotDrop,
-          (why) => `cannot drop slot ${slot} on ${d.from}: ${why}`,
-          address,
-        )
-      )
-        result.droppedSlot = slot;
+      parts.push({
+        does: `drop slot ${slot} on ${d.from}`,
+        run: async () => {
+          if (
+            await run(
+              () => dropPreparedSlot(pub, slotDrop, slot, ctx(d.from)),
+              slotDrop,
+              (why) => `cannot drop slot ${slot} on ${d.from}: ${why}`,
+              address,
+            )
+          )
+            result.droppedSlot = slot;
+        },
+      });
     }
     if (plan.reinitCleanup && pub) {
       const cleanup = plan.reinitCleanup;
-      await run(
-        () => runStep(pub, cleanup, ctx(d.from)),
-        cleanup,
-        (why) =>
-          `cannot drop the temporary publications of an interrupted reinit of ${d.name} on ${d.from}: ${why}`,
-        address,
-      );
-    }
-
-    if (stateTables) {
-      const changes = await states.transition(c, d.name, 'uninitialized', {
-        method: d.init.method,
-        source: d.from,
+      parts.push({
+        does: `drop the temporary publications of an interrupted reinit on ${d.from}, if any`,
+        run: async () => {
+          await run(
+            () => runStep(pub, cleanup, ctx(d.from)),
+            cleanup,
+            (why) =>
+              `cannot drop the temporary publications of an interrupted reinit of ${d.name} on ${d.from}: ${why}`,
+            address,
+          );
+        },
       });
-      for (const ch of changes) onEvent(stateChangeEvent(ch));
-      await new InitProgressStore(schema, d.node).remove(c, d.name);
-      await new InitSlotStore(schema, d.node).removeFor(c, d.name);
+    }
+    if (stateTables) {
+      parts.push({
+        does: 'record the init uninitialized',
+        run: async () => {
+          const changes = await states.transition(c, d.name, 'uninitialized', {
+            method: d.init.method,
+            source: d.from,
+          });
+          for (const ch of changes) onEvent(stateChangeEvent(ch));
+          await new InitProgressStore(schema, d.node).remove(c, d.name);
+          await new InitSlotStore(schema, d.node).removeFor(c, d.name);
+        },
+      });
+    }
+    opts.onPlanned?.(plan.truncated);
+    opts.stop?.arm();
+    for (const [i, part] of parts.entries()) {
+      if (opts.stop?.signal.aborted)
+        throw interrupted(
+          d.name,
+          parts.slice(0, i).map((x) => x.does),
+          parts.slice(i).map((x) => x.does),
+        );
+      await part.run();
     }
     result.durationMs = Date.now() - t0;
     onEvent({

@@ -1,7 +1,7 @@
 import { clusterReadOptions, readCluster } from '../catalog/readCluster.js';
 import { loadTopology } from '../config/load.js';
 import { lockedSessions } from '../db/lockedSession.js';
-import type { EventSink } from '../executors/events.js';
+import type { EventSink, Stop } from '../executors/events.js';
 import { stateChangeEvent } from '../executors/initFollow.js';
 import { createPreparedSlot, type MadeSlot, PREPARE_APPLICATION_NAME } from '../executors/preparedSlot.js';
 import { runStep } from '../executors/runStep.js';
@@ -20,6 +20,8 @@ import { hasInitTables, SubscriptionStateStore } from '../state/subscriptionStat
  * `hold`, the replication connection stays open and idle, so `pg_dump --snapshot` can take a
  * dump consistent at exactly that LSN; the snapshot dies with the connection. What to do comes
  * from the planner (planner/initPrepare.ts), the slot is made by executors/preparedSlot.ts.
+ * A signal (`stop`) while the slot waits for the publisher's open transactions cancels that wait
+ * (nothing is made); once the slot exists it is recorded before the command stops.
  */
 
 export interface PrepareResult {
@@ -49,7 +51,7 @@ export interface PreparedInit {
 export async function prepareInit(
   configPath: string,
   subscription: string,
-  opts: { hold: boolean; onEvent?: EventSink },
+  opts: { hold: boolean; onEvent?: EventSink; stop?: Stop },
 ): Promise<PreparedInit> {
   const onEvent = opts.onEvent ?? (() => {});
   const { topology, warnings } = await loadTopology(configPath);
@@ -91,6 +93,7 @@ export async function prepareInit(
   });
   const sub = sessions.get(d.node)!;
   const pub = d.from === d.node ? null : sessions.get(d.from)!;
+  opts.stop?.arm();
   let made: MadeSlot;
   try {
     if (!(await hasInitTables(sub, topology.settings.stateSchema))) {
@@ -110,6 +113,7 @@ export async function prepareInit(
       },
       plan.command,
       d.node,
+      opts.stop ? { signal: opts.stop.signal, canceller: sessions.get(d.from)! } : undefined,
     );
     try {
       await new InitSlotStore(topology.settings.stateSchema, d.node).record(sub, {

@@ -3,7 +3,7 @@ import { readForeignKeysTo, readPublicationDefs } from '../catalog/reinit.js';
 import { readSubscriptionInfo } from '../catalog/rowHashes.js';
 import { loadTopology } from '../config/load.js';
 import { lockedSessions } from '../db/lockedSession.js';
-import type { EventSink } from '../executors/events.js';
+import type { EventSink, Stop } from '../executors/events.js';
 import { followTargetOf, stateChangeEvent } from '../executors/initFollow.js';
 import { executeReinit } from '../executors/reinit.js';
 import type { Problem } from '../model/errors.js';
@@ -26,6 +26,8 @@ export interface ReinitOptions {
   onProgress?: (p: InitProgress) => void;
   onPlanned?: (tables: string[], stage: string) => void;
   pollMs?: number;
+  /** SIGINT/SIGTERM: armed once the reinit is planned; then `reinit.interrupted`, resumable */
+  stop?: Stop;
 }
 
 export interface ReinitResult {
@@ -138,12 +140,14 @@ export async function reinitLoaded(
       foreignKeys: await readForeignKeysTo(sub, carried),
     });
     opts.onPlanned?.(plan.tables, plan.stage);
+    opts.stop?.arm();
     const details = { method: d.init.method, source: d.from };
     const last = await executeReinit({ publisher: pub, subscriber: sub }, plan, {
       moveTo: async (to) => (stateTables ? states.transition(sub, d.name, to, details) : []),
       onEvent: opts.onEvent,
       onProgress: opts.onProgress,
       pollMs: opts.pollMs,
+      signal: opts.stop?.signal,
       follow: followTargetOf(topology, d, info.slot ?? d.slot),
     });
     let state: string | null = stateTables ? 'synchronized' : null;

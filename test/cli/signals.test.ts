@@ -1,8 +1,8 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hasStackTrace, REPO_ROOT, runSteep, writeConfig } from '../support/cli.js';
+import { hasStackTrace, REPO_ROOT, runSteep, type Started, startSteep, writeConfig } from '../support/cli.js';
 import { type TestNode, useCluster } from '../support/cluster.js';
 import {
   createTables,
@@ -39,90 +39,9 @@ const TABLES: TableDef[] = [
 ];
 const NAMES = TABLES.map((t) => t.name);
 
-interface Event {
-  event: string;
-  level?: string;
-  message?: string;
-  step?: string;
-  address?: string;
-  phase?: string;
-}
-
 /** `steep apply --auto-approve --log-format json` in the background, its events as they come. */
-function startApply(path: string): {
-  child: ChildProcess;
-  events: Event[];
-  when: (match: (e: Event) => boolean, timeoutMs?: number) => Promise<Event>;
-  exited: Promise<{
-    code: number | null;
-    signal: NodeJS.Signals | null;
-    at: number;
-    stderr: string;
-    stdout: string;
-  }>;
-} {
-  const child = spawn(
-    process.execPath,
-    [join(REPO_ROOT, 'bin/run.js'), 'apply', '--auto-approve', '--log-format', 'json', '-c', path],
-    {
-      env: { ...process.env, NO_COLOR: '1', STEEP_DEBUG: undefined, ...env() },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  const events: Event[] = [];
-  const waiters: Array<{ match: (e: Event) => boolean; resolve: (e: Event) => void }> = [];
-  let stderr = '';
-  let stdout = '';
-  let buffer = '';
-  child.stdout!.on('data', (d: Buffer) => {
-    stdout += d.toString();
-  });
-  child.stderr!.on('data', (d: Buffer) => {
-    stderr += d.toString();
-    buffer += d.toString();
-    for (let nl = buffer.indexOf('\n'); nl >= 0; nl = buffer.indexOf('\n')) {
-      const line = buffer.slice(0, nl);
-      buffer = buffer.slice(nl + 1);
-      if (!line.startsWith('{')) continue;
-      const e = JSON.parse(line) as Event;
-      events.push(e);
-      for (const w of waiters.splice(0)) {
-        if (w.match(e)) w.resolve(e);
-        else waiters.push(w);
-      }
-    }
-  });
-  const killer = setTimeout(() => child.kill('SIGKILL'), 180_000);
-  const exited = new Promise<{
-    code: number | null;
-    signal: NodeJS.Signals | null;
-    at: number;
-    stderr: string;
-    stdout: string;
-  }>((resolve) =>
-    child.on('close', (code, signal) => {
-      clearTimeout(killer);
-      resolve({ code, signal, at: Date.now(), stderr, stdout });
-    }),
-  );
-  const when = (match: (e: Event) => boolean, timeoutMs = 90_000) => {
-    const seen = events.find(match);
-    if (seen) return Promise.resolve(seen);
-    return new Promise<Event>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`no such event in ${timeoutMs} ms:\n${stderr}`)),
-        timeoutMs,
-      );
-      waiters.push({
-        match,
-        resolve: (e) => {
-          clearTimeout(timer);
-          resolve(e);
-        },
-      });
-    });
-  };
-  return { child, events, when, exited };
+function startApply(path: string): Started {
+  return startSteep(['apply', '--auto-approve', '--log-format', 'json', '-c', path], env());
 }
 
 function env(): Record<string, string> {

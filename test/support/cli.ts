@@ -145,3 +145,94 @@ export function prepareHolding(
     });
   });
 }
+
+/** One line of `--log-format json` on stderr. */
+export interface SteepEvent {
+  event: string;
+  level?: string;
+  message?: string;
+  step?: string;
+  address?: string;
+  phase?: string;
+}
+
+export interface Exited {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** when it exited (Date.now()) */
+  at: number;
+  stderr: string;
+  stdout: string;
+}
+
+/** A steep command running in the background, for a test that signals it mid-way. */
+export interface Started {
+  child: ChildProcess;
+  events: SteepEvent[];
+  /** the first event that matches, as soon as it comes */
+  when: (match: (e: SteepEvent) => boolean, timeoutMs?: number) => Promise<SteepEvent>;
+  exited: Promise<Exited>;
+}
+
+/**
+ * Start the built CLI in the background (add `--log-format json` to `args` to see its events).
+ * It is killed after 180 s; its output is checked for stack traces and secrets once it exits.
+ */
+export function startSteep(args: string[], env: Record<string, string | undefined>): Started {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, NO_COLOR: '1', STEEP_DEBUG: undefined, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const events: SteepEvent[] = [];
+  const waiters: Array<{ match: (e: SteepEvent) => boolean; resolve: (e: SteepEvent) => void }> = [];
+  let stderr = '';
+  let stdout = '';
+  let buffer = '';
+  child.stdout!.on('data', (d: Buffer) => {
+    stdout += d.toString();
+  });
+  child.stderr!.on('data', (d: Buffer) => {
+    stderr += d.toString();
+    buffer += d.toString();
+    for (let nl = buffer.indexOf('\n'); nl >= 0; nl = buffer.indexOf('\n')) {
+      const line = buffer.slice(0, nl);
+      buffer = buffer.slice(nl + 1);
+      if (!line.startsWith('{')) continue;
+      const e = JSON.parse(line) as SteepEvent;
+      events.push(e);
+      for (const w of waiters.splice(0)) {
+        if (w.match(e)) w.resolve(e);
+        else waiters.push(w);
+      }
+    }
+  });
+  const killer = setTimeout(() => child.kill('SIGKILL'), 180_000);
+  const exited = new Promise<Exited>((resolve) =>
+    child.on('close', (code, signal) => {
+      clearTimeout(killer);
+      resolve({ code, signal, at: Date.now(), stderr, stdout });
+    }),
+  ).then((r) => {
+    expectCleanOutput(`steep ${args.join(' ')}`, r);
+    return r;
+  });
+  const when = (match: (e: SteepEvent) => boolean, timeoutMs = 90_000) => {
+    const seen = events.find(match);
+    if (seen) return Promise.resolve(seen);
+    return new Promise<SteepEvent>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`no such event in ${timeoutMs} ms:\n${stderr}`)),
+        timeoutMs,
+      );
+      waiters.push({
+        match,
+        resolve: (e) => {
+          clearTimeout(timer);
+          resolve(e);
+        },
+      });
+    });
+  };
+  return { child, events, when, exited };
+}

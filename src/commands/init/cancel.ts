@@ -2,14 +2,16 @@ import { Args } from '@oclif/core';
 import { SteepCommand } from '../../cli/baseCommand.js';
 import { ignoreEvents, jsonEventSink } from '../../cli/eventLog.js';
 import { globalFlags, jsonFlag } from '../../cli/flags.js';
-import { formatProblem } from '../../model/errors.js';
-import { cancelInit } from '../../workflows/initCancel.js';
+import { Interruption } from '../../cli/interruption.js';
+import { formatProblem, SteepError } from '../../model/errors.js';
+import { type CancelResult, cancelInit } from '../../workflows/initCancel.js';
 
 export default class InitCancel extends SteepCommand {
   static override summary = "Stop a subscription's init, clean up what it made, back to uninitialized.";
   static override description =
     `Drops the subscription (with its slot and PostgreSQL's table-sync slots on the publisher), truncates the tables its snapshot copy filled, drops a slot prepared by steep init prepare, and records the init as uninitialized — within 30 s.
-Takes apply's advisory lock on both nodes, so it fails at once while an apply runs there. Refuses a subscription that is synchronized: that is not an init any more.`;
+Takes apply's advisory lock on both nodes, so it fails at once while an apply runs there. Refuses a subscription that is synchronized: that is not an init any more.
+Ctrl-C (SIGINT) or SIGTERM: the drop and the truncate finish together, nothing starts after them; steep says what is left, and running the cancel again finishes it; exit 130 (143). A second signal exits at once.`;
   static override examples = [
     '<%= config.bin %> init cancel west_orders',
     {
@@ -27,7 +29,41 @@ Takes apply's advisory lock on both nodes, so it fails at once while an apply ru
     const { args, flags } = await this.parse(InitCancel);
     this.colorEnabled(flags);
     const onEvent = flags['log-format'] === 'json' ? jsonEventSink() : ignoreEvents;
-    const r = await cancelInit(flags.config, args.subscription, onEvent);
+    let truncated: string[] = [];
+    const interruption = new Interruption((text) => this.err(text, 'warn'), {
+      before: 'nothing was changed',
+      first: () => 'the running statement finishes, nothing starts after it (a second Ctrl-C exits at once)',
+      again: () =>
+        `exiting now; a statement still running goes on in PostgreSQL: run \`steep init cancel ${args.subscription}\` again to finish` +
+        (truncated.length > 0
+          ? `; if it finds no subscription while ${truncated.join(', ')} still hold the copy's rows, truncate them by hand`
+          : ''),
+    }).install();
+    let r: CancelResult;
+    try {
+      r = await cancelInit(flags.config, args.subscription, {
+        onEvent,
+        stop: interruption,
+        onPlanned: (tables) => {
+          truncated = tables;
+        },
+      });
+    } catch (err) {
+      if (!(err instanceof SteepError && err.code === 'init.cancel_interrupted')) throw err;
+      this.err(err.message, 'warn');
+      if (flags.json)
+        this.out(
+          JSON.stringify({
+            subscription: args.subscription,
+            signal: interruption.received,
+            stopped: err.message,
+          }),
+        );
+      process.exitCode = interruption.exitCode ?? 1;
+      return;
+    } finally {
+      interruption.dispose();
+    }
     for (const w of r.configWarnings) this.err(formatProblem(w));
     if (r.slotLeft)
       this.err(
@@ -36,6 +72,7 @@ Takes apply's advisory lock on both nodes, so it fails at once while an apply ru
     const { configWarnings: _w, ...doc } = r;
     if (flags.json) {
       this.out(JSON.stringify(doc));
+      if (interruption.received) process.exitCode = interruption.exitCode;
       return;
     }
     const done = [
@@ -45,6 +82,8 @@ Takes apply's advisory lock on both nodes, so it fails at once while an apply ru
       r.droppedSlot ? `slot ${r.droppedSlot} dropped on ${r.from}` : null,
       r.truncated.length > 0 ? `truncated ${r.truncated.join(', ')}` : null,
     ].filter((x): x is string => x !== null);
+    // a signal that came while the last part ran: the cancel is whole, the exit code still says so
+    if (interruption.received) process.exitCode = interruption.exitCode;
     this.out(
       `Init of ${r.subscription} cancelled (was ${r.previousState}): ${done.join('; ')}; now uninitialized (${r.durationMs} ms).`,
     );

@@ -2,8 +2,9 @@ import { Args, Flags } from '@oclif/core';
 import { SteepCommand } from '../../cli/baseCommand.js';
 import { ignoreEvents, jsonEventSink } from '../../cli/eventLog.js';
 import { globalFlags, jsonFlag } from '../../cli/flags.js';
-import { formatProblem } from '../../model/errors.js';
-import { type PrepareResult, prepareInit } from '../../workflows/initPrepare.js';
+import { Interruption } from '../../cli/interruption.js';
+import { formatProblem, SteepError } from '../../model/errors.js';
+import { type PreparedInit, type PrepareResult, prepareInit } from '../../workflows/initPrepare.js';
 
 function text(r: PrepareResult, holding: boolean): string[] {
   const lines = [
@@ -38,6 +39,7 @@ export default class InitPrepare extends SteepCommand {
     'Manual init, step 1: create the subscription’s slot on the publisher and record its LSN.';
   static override description =
     `For subscriptions with init method manual: creates the slot over a replication connection (CREATE_REPLICATION_SLOT … LOGICAL pgoutput) and records the slot and its consistent point (LSN) in the subscriber's state schema; the init is then preparing.
+Ctrl-C (SIGINT) or SIGTERM while the slot waits for transactions open on the publisher cancels that wait (no slot is made); once the slot exists it is recorded first; exit 130 (143).
 With --hold the slot's snapshot is exported and kept open until the command is interrupted, and the exact pg_dump --snapshot command to dump the subscribed tables at that LSN is printed, with its pg_restore. After the restore, steep apply creates the subscription on the slot (create_slot = false, copy_data = false), starts its origin at the LSN, enables it and follows it to synchronized.`;
   static override examples = [
     '<%= config.bin %> init prepare west_orders --hold',
@@ -58,12 +60,37 @@ With --hold the slot's snapshot is exported and kept open until the command is i
     const { args, flags } = await this.parse(InitPrepare);
     this.colorEnabled(flags);
     const onEvent = flags['log-format'] === 'json' ? jsonEventSink() : ignoreEvents;
-    const { result, held } = await prepareInit(flags.config, args.subscription, {
-      hold: flags.hold,
-      onEvent,
-    });
+    const interruption = new Interruption((text) => this.err(text, 'warn'), {
+      before: 'nothing was changed',
+      first: () =>
+        'a slot still waiting for the publisher is cancelled, one already made is recorded first (a second Ctrl-C exits at once)',
+      again: `exiting now; a slot made but not recorded stays on the publisher: \`steep init cancel ${args.subscription}\` drops it`,
+    }).install();
+    let prepared: PreparedInit;
+    try {
+      prepared = await prepareInit(flags.config, args.subscription, {
+        hold: flags.hold,
+        onEvent,
+        stop: interruption,
+      });
+    } catch (err) {
+      if (!(err instanceof SteepError && err.code === 'init.prepare_interrupted')) throw err;
+      this.err(err.message, 'warn');
+      process.exitCode = interruption.exitCode ?? 1;
+      return;
+    } finally {
+      interruption.dispose();
+    }
+    const { result, held } = prepared;
     for (const w of result.configWarnings) this.err(formatProblem(w));
     const { configWarnings: _w, ...doc } = result;
+    if (interruption.received) {
+      // stopped once the slot existed: it is recorded; a held snapshot is not kept
+      await held?.release();
+      this.out(flags.json ? JSON.stringify(doc) : text(result, false).join('\n'));
+      process.exitCode = interruption.exitCode;
+      return;
+    }
     this.out(flags.json ? JSON.stringify(doc) : text(result, held !== null).join('\n'));
     if (!held) return;
     // keep the snapshot until interrupted (or until the connection ends)
