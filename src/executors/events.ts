@@ -25,6 +25,8 @@ export interface ApplyEvent {
     | 'switchover.step_failed'
     | 'switchover.fence_undone'
     | 'switchover.completed'
+    | 'merge.locked'
+    | 'merge.completed'
     | 'schema.mismatch_detected'
     | 'schema.sync_applied'
     | 'schema.fingerprints_saved'

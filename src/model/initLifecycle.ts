@@ -80,6 +80,32 @@ export function transitionPath(from: InitState, to: InitState): InitState[] {
 /** States in which an init is under way: started_at is kept, completed_at cleared. */
 export const IN_PROGRESS: readonly InitState[] = ['preparing', 'copying', 'catching_up', 'reinitializing'];
 
+// ---- Merge init: the states it passes and its final pass ----
+
+/**
+ * A merge init (both nodes hold rows) records, on each subscriber, for each subscription of its
+ * unit: `preparing` (preflight and analysis) → `copying` (one-sided rows copied, conflicts
+ * resolved) → `synchronized` once both subscriptions exist (created with copy_data = false at
+ * one point where writes to the merged tables were blocked on both nodes). An existing
+ * subscription whose merge is recorded `preparing`, `copying` or `failed` was left by an
+ * interrupted merge: the next apply drops it and merges again (the rows already reconciled are
+ * identical by then).
+ */
+export const MERGE_UNFINISHED: readonly InitState[] = ['preparing', 'copying', 'failed'];
+
+/** Rounds of a merge's final pass before it gives up: each finds new differences, reconciles them, locks again. */
+export const MERGE_FINAL_ROUNDS = 3;
+
+/**
+ * The final pass, after the re-check under the write locks: nothing differs → create the
+ * subscriptions now; rows written since the reconcile differ → release, reconcile them, lock
+ * again; still differing after MERGE_FINAL_ROUNDS → give up (the writes outpace the merge).
+ */
+export function mergeFinalPass(differences: number, round: number): 'create' | 'reconcile-again' | 'give-up' {
+  if (differences === 0) return 'create';
+  return round < MERGE_FINAL_ROUNDS ? 'reconcile-again' : 'give-up';
+}
+
 // ---- Samples move an init forward; progress arithmetic ----
 
 /**

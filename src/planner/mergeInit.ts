@@ -1,4 +1,5 @@
 import type { ObservedNode } from '../model/cluster.js';
+import { MERGE_UNFINISHED } from '../model/initLifecycle.js';
 import type { Statement } from '../model/plan.js';
 import { displayTable, quoteTable } from '../model/sql.js';
 import type { SubscriptionSpec, TableName } from '../model/topology.js';
@@ -59,7 +60,7 @@ export function mergeUnfinished(node: ObservedNode, d: SubscriptionSpec): boolea
     d.init.method === 'merge' &&
     rec !== undefined &&
     rec.initMethod === 'merge' &&
-    (rec.state === 'preparing' || rec.state === 'copying' || rec.state === 'failed')
+    MERGE_UNFINISHED.includes(rec.state)
   );
 }
 

@@ -15,6 +15,7 @@ import { count } from '../render/count.js';
 import { ApplyLog, closeInterruptedSteps, hasApplyLog } from '../state/applyLog.js';
 import { saveSubscribedFingerprints } from './fingerprints.js';
 import { InitRunner, type InterruptedStep, ownCopy } from './init.js';
+import { runMergeInit } from './mergeInit.js';
 import { recordSettledObjects } from './objectDigests.js';
 import { asSaved, staleness } from './savedPlan.js';
 import { emitSchemaMismatches, syncAppliedEvent } from './schema.js';
@@ -73,14 +74,6 @@ export function checkApplicable(plan: Plan, allowDestroy: boolean, maxCopyBytes?
     );
   }
   if (maxCopyBytes !== undefined) checkMaxCopy(plan, maxCopyBytes);
-  const merge = plan.steps.find((s) => s.kind === 'merge-init');
-  if (merge) {
-    throw new SteepError(
-      'apply.merge_unavailable',
-      `${merge.address}: init method merge is planned but not yet carried out by this version of steep; nothing was changed — ` +
-        'use init method none when both sides already hold equal rows',
-    );
-  }
 }
 
 /** `--max-copy`: the plan's copies together move at most this much, and every size is known. */
@@ -102,6 +95,14 @@ function checkMaxCopy(plan: Plan, max: number): void {
         `more than --max-copy ${formatBytes(max)}; nothing was changed — raise --max-copy or change the plan`,
     );
   }
+}
+
+/** Until the merge engine's reconcile lands: a merge whose rows differ stops before changing anything. */
+async function reconcileNotYet(_t: Topology, pair: { kind: string; name: string }): Promise<never> {
+  throw new SteepError(
+    'apply.merge_unavailable',
+    `${pair.kind}.${pair.name}: the rows of the two nodes differ, and this version of steep cannot reconcile them yet; nothing was changed`,
+  );
 }
 
 /** Open a session on every node the plan changes and take steep's advisory lock on each. */
@@ -227,6 +228,8 @@ export async function applyPlan(topology: Topology, plan: Plan, opts: ApplyOptio
             fillSecrets,
           };
           if (step.kind === 'subscription-init') await inits.start(client, step, ctx);
+          else if (step.kind === 'merge-init')
+            await runMergeInit(topology, step, ctx, { onEvent: opts.onEvent, reconcile: reconcileNotYet });
           else {
             const stopWatching = watchSlotWait(topology, step, opts.onEvent);
             try {
