@@ -1,7 +1,7 @@
 // Shared pieces of the benchmarks: local nodes, timing, the steep CLI, psql, reporting.
 // Benchmarks import the built code (dist/): `npm run bench` builds first.
 import { execFile, spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, createReadStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -189,4 +189,31 @@ export function insertLoop(server, table, firstId) {
     running = false;
     await done;
   };
+}
+
+/** The `verify` / `merge-analyze` baseline: psql's COPY of (key, md5 of the row) ordered by key, into a file. */
+export function psqlCopy(server, table, file) {
+  return psql(server, `\\copy (SELECT id, md5(t::text) FROM public.${table} t ORDER BY id) TO '${file}'`);
+}
+
+/** Compare two files line by line, as the baseline's last step: the differing lines. */
+export async function compareFiles(a, b) {
+  const lines = async function* (file) {
+    let rest = '';
+    for await (const chunk of createReadStream(file, 'utf8')) {
+      rest += chunk;
+      const parts = rest.split('\n');
+      rest = parts.pop();
+      yield* parts;
+    }
+    if (rest) yield rest;
+  };
+  const x = lines(a);
+  const y = lines(b);
+  let differing = 0;
+  for (;;) {
+    const [p, q] = await Promise.all([x.next(), y.next()]);
+    if (p.done && q.done) return differing;
+    if (p.value !== q.value) differing++;
+  }
 }

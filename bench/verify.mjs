@@ -5,41 +5,24 @@
 //
 //   BENCH_ROWS  rows per table (default 1,000,000)
 //   BENCH_RUNS  runs of each, alternating (default 3)
-import { createReadStream, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { insertLoop, median, psql, report, sql, startNodes, steep, time } from './common.mjs';
+import {
+  compareFiles,
+  insertLoop,
+  median,
+  psqlCopy,
+  report,
+  sql,
+  startNodes,
+  steep,
+  time,
+} from './common.mjs';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const TABLES = ['t0', 't1'];
-
-/** psql's COPY of (key, md5 of the row) ordered by key, into a file. */
-function psqlCopy(server, table, file) {
-  return psql(server, `\\copy (SELECT id, md5(t::text) FROM public.${table} t ORDER BY id) TO '${file}'`);
-}
-
-/** Compare two files line by line, as the baseline's last step: the differing lines. */
-async function compareFiles(a, b) {
-  const lines = async function* (file) {
-    let rest = '';
-    for await (const chunk of createReadStream(file, 'utf8')) {
-      rest += chunk;
-      const parts = rest.split('\n');
-      rest = parts.pop();
-      yield* parts;
-    }
-    if (rest) yield rest;
-  };
-  const x = lines(a);
-  const y = lines(b);
-  let differing = 0;
-  for (;;) {
-    const [p, q] = await Promise.all([x.next(), y.next()]);
-    if (p.done && q.done) return differing;
-    if (p.value !== q.value) differing++;
-  }
-}
 
 const { servers, stop } = await startNodes(2);
 const [pub, sub] = servers;

@@ -18,6 +18,7 @@ export interface ApplyEvent {
     | 'init.cancelled'
     | 'verify.table_complete'
     | 'verify.completed'
+    | 'merge.table_reconciled'
     | 'reinit.started'
     | 'reinit.completed'
     | 'switchover.step_started'

@@ -5,8 +5,9 @@
  * publisher, node B the subscriber.
  */
 
+import type { MergeStrategy } from './mergeStrategy.js';
 import type { TableName } from './topology.js';
-import type { RowKey } from './verify.js';
+import type { RowKey, TableComparison } from './verify.js';
 
 /**
  * The two nodes and the tables of a merge: a link (A = its first node) or one subscription
@@ -91,4 +92,77 @@ export function mergeTotals(tables: readonly MergeTableAnalysis[]): MergeAnalysi
 export function tableStatus(x: { conflicting: number; onlyA: number; onlyB: number }): MergeTableStatus {
   if (x.conflicting > 0) return 'conflicting';
   return x.onlyA + x.onlyB > 0 ? 'one_sided' : 'identical';
+}
+
+/** How a merge compares a table: verify's comparison, with A's column types for writing rows back. */
+export interface MergeComparison extends TableComparison {
+  /** format_type() on A of each of `publisher.columns` */
+  columnTypes: string[];
+}
+
+/** One conflicting key decided: a row of `merge_log`. Rows are column → text (null for NULL). */
+export interface MergeDecision {
+  merge: string;
+  /** `schema.table` */
+  table: string;
+  /** key column → value as text */
+  key: Record<string, string>;
+  /** as written: `prefer:eu`, `last-modified:updated_at` */
+  strategy: string;
+  /** the node whose row both keep */
+  chosenNode: string;
+  nodeA: string;
+  nodeB: string;
+  hashA: string;
+  hashB: string;
+  rowA: Record<string, string | null>;
+  rowB: Record<string, string | null>;
+  decidedAt?: string;
+}
+
+/**
+ * Which row of a conflicting key wins. `newer` (last-modified only): 1 when A's column is the
+ * greater, −1 when B's is, 0 on a tie (then the strategy's tie node wins).
+ */
+export function chooseSide(
+  strategy: Exclude<MergeStrategy, { kind: 'manual' }>,
+  pair: { a: string; b: string },
+  newer = 0,
+): 'a' | 'b' {
+  if (strategy.kind === 'prefer') return strategy.node === pair.a ? 'a' : 'b';
+  if (newer > 0) return 'a';
+  if (newer < 0) return 'b';
+  return strategy.tieNode === pair.a ? 'a' : 'b';
+}
+
+/** What a reconcile did to one table. */
+export interface ReconciledTable {
+  table: string;
+  /** rows only on B, inserted on A */
+  copiedToA: number;
+  /** rows only on A, inserted on B */
+  copiedToB: number;
+  conflicts: number;
+  /** conflicts where A's row was kept (B overwritten) */
+  keptA: number;
+  keptB: number;
+  durationMs: number;
+}
+
+export interface ReconcileResult {
+  name: string;
+  kind: 'link' | 'subscription';
+  a: string;
+  b: string;
+  /** as written */
+  strategy: string;
+  /** what was found before anything changed */
+  analysis: MergeAnalysis;
+  /** in the order written (parents first) */
+  tables: ReconciledTable[];
+  /** manual: the conflicts file written, nothing changed */
+  conflictsFile: string | null;
+  /** manual with conflicts: stopped before any change */
+  stopped: boolean;
+  durationMs: number;
 }

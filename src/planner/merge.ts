@@ -1,7 +1,8 @@
+import type { MergeComparison } from '../model/merge.js';
 import type { TableName } from '../model/topology.js';
 import { qualifiedName } from '../model/topology.js';
-import type { NotVerifiable, TableComparison } from '../model/verify.js';
-import { planComparison, type ShapeOfTable } from './verify.js';
+import type { NotVerifiable } from '../model/verify.js';
+import { isComparison, planComparison, type ShapeOfTable } from './verify.js';
 
 /**
  * What a merge compares for each table (SPEC §9 merge): every row of A against every row of B,
@@ -14,7 +15,7 @@ export function planMergeComparison(
   a: ShapeOfTable | undefined,
   b: ShapeOfTable | undefined,
   nodes: { a: string; b: string },
-): TableComparison | NotVerifiable {
+): MergeComparison | NotVerifiable {
   const name = qualifiedName(table);
   if (!a) return { table, reason: `${name} does not exist on ${nodes.a}` };
   if (!b) return { table, reason: `${name} does not exist on ${nodes.b}` };
@@ -30,6 +31,37 @@ export function planMergeComparison(
       ].join(', ')}): make its schema the same on both before merging`,
     };
   const plan = planComparison({ table, columns: null, filter: null }, a, b, nodes.b);
-  if (!('publisher' in plan)) return plan;
-  return { ...plan, estimatedRows: Math.max(a.estimatedRows, b.estimatedRows) };
+  if (!isComparison(plan)) return plan;
+  const types = new Map(a.columns.map((c) => [c.name, c.type]));
+  const out: MergeComparison = {
+    ...plan,
+    estimatedRows: Math.max(a.estimatedRows, b.estimatedRows),
+    columnTypes: plan.publisher.columns.map((c) => types.get(c)!),
+  };
+  return out;
+}
+
+/**
+ * Tables in the order a merge inserts rows: a table after those it references (foreign keys
+ * among the merged tables), else in the given order; tables in a reference cycle keep it.
+ */
+export function parentsFirst(
+  tables: readonly string[],
+  references: ReadonlyArray<{ from: string; to: string }>,
+): string[] {
+  const parents = new Map(tables.map((t) => [t, new Set<string>()]));
+  for (const r of references)
+    if (r.from !== r.to && parents.has(r.from) && parents.has(r.to)) parents.get(r.from)!.add(r.to);
+  const out: string[] = [];
+  const placed = new Set<string>();
+  while (out.length < tables.length) {
+    const ready = tables.filter((t) => !placed.has(t) && [...parents.get(t)!].every((p) => placed.has(p)));
+    // a cycle: take the first table left, in the given order
+    const next = ready.length > 0 ? ready : [tables.find((t) => !placed.has(t))!];
+    for (const t of next) {
+      placed.add(t);
+      out.push(t);
+    }
+  }
+  return out;
 }

@@ -67,6 +67,16 @@ export function stateMigrations(schema: string): Migration[] {
         `ALTER TABLE ${s}.apply_log ADD CONSTRAINT apply_log_status_check CHECK (status IN ('running', 'completed', 'failed', 'interrupted'))`,
       ],
     },
+    {
+      version: 6,
+      statements: [
+        // merge (SPEC §9): one row per conflicting key a merge decided, on both nodes of the
+        // pair; keyed by the key so a re-run of an interrupted merge rewrites, never duplicates.
+        // Replaces migration 1's merge_log, which no steep ever wrote.
+        `DROP TABLE IF EXISTS ${s}.merge_log`,
+        `CREATE TABLE ${s}.merge_log (node_name text NOT NULL, merge_name text NOT NULL, table_name text NOT NULL, row_key jsonb NOT NULL, strategy text NOT NULL, chosen_node text NOT NULL, node_a text NOT NULL, node_b text NOT NULL, hash_a text NOT NULL, hash_b text NOT NULL, row_a jsonb NOT NULL, row_b jsonb NOT NULL, decided_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (node_name, merge_name, table_name, row_key))`,
+      ],
+    },
   ];
 }
 

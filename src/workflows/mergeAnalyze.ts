@@ -6,6 +6,7 @@ import type { Problem } from '../model/errors.js';
 import { SteepError } from '../model/errors.js';
 import {
   type MergeAnalysis,
+  type MergeComparison,
   type MergePair,
   type MergeTableAnalysis,
   mergeTotals,
@@ -128,10 +129,10 @@ export async function planMergeAnalysis(
   topology: Topology,
   pair: MergePair,
   only: string[] | undefined,
-): Promise<Array<TableComparison | NotVerifiable>> {
+): Promise<Array<MergeComparison | NotVerifiable>> {
   const [a, b] = await Promise.all([
-    openSession(topology, pair.a, true, APPLICATION_NAME),
-    openSession(topology, pair.b, true, APPLICATION_NAME),
+    openSession(topology, pair.a, 'compare', APPLICATION_NAME),
+    openSession(topology, pair.b, 'compare', APPLICATION_NAME),
   ]);
   try {
     const tables = await mergeTables(a, topology, pair, only);
@@ -172,8 +173,8 @@ export async function analyzeTable(
 ): Promise<MergeTableAnalysis> {
   const name = qualifiedName(cmp.table);
   const [a, b] = await Promise.all([
-    openSession(topology, pair.a, true, APPLICATION_NAME),
-    openSession(topology, pair.b, true, APPLICATION_NAME),
+    openSession(topology, pair.a, 'compare', APPLICATION_NAME),
+    openSession(topology, pair.b, 'compare', APPLICATION_NAME),
   ]);
   try {
     const v = await compareTable(a, b, cmp, {

@@ -77,11 +77,15 @@ export function subscriptionSpec(topology: Topology, name: string): Subscription
   return d;
 }
 
-/** A session on `node`; `readOnly`: with compareSession's settings (a comparison's session). */
+/**
+ * A session on `node`: `compare` with compareSession's settings (a comparison's read-only
+ * session), `write` with the same settings but writable and the file's lock_timeout (a merge
+ * writing rows), `plain` as connected.
+ */
 export async function openSession(
   topology: Topology,
   node: string,
-  readOnly: boolean,
+  kind: 'compare' | 'write' | 'plain',
   applicationName = APPLICATION_NAME,
 ): Promise<pg.Client> {
   const client = await connect(topology.nodes[node]!.connection, {
@@ -89,10 +93,11 @@ export async function openSession(
     applicationName,
     connectTimeoutMs: topology.settings.connectTimeout,
   });
-  if (readOnly)
+  if (kind !== 'plain')
     await compareSession(client, {
       statementTimeoutMs: STATEMENT_TIMEOUT_MS,
-      lockTimeoutMs: LOCK_TIMEOUT_MS,
+      lockTimeoutMs: kind === 'write' ? topology.settings.lockTimeout : LOCK_TIMEOUT_MS,
+      readOnly: kind === 'compare',
     }).catch(async (err) => {
       await client.end().catch(() => {});
       throw err;
@@ -194,10 +199,10 @@ export async function verifyLoaded(
   opts: VerifyOptions,
 ): Promise<VerifyReport> {
   const t0 = Date.now();
-  const sub = await openSession(topology, d.node, false);
+  const sub = await openSession(topology, d.node, 'plain');
   let pub: pg.Client | null = null;
   try {
-    pub = await openSession(topology, d.from, true);
+    pub = await openSession(topology, d.from, 'compare');
     const info = await readSubscriptionInfo(sub, d.name);
     if (!info)
       throw new SteepError(
@@ -223,8 +228,8 @@ export async function verifyLoaded(
       const name = qualifiedName(plan.table);
       opts.onTableStart?.(name, plan.estimatedRows);
       const [p, s] = await Promise.all([
-        openSession(topology, d.from, true),
-        openSession(topology, d.node, true),
+        openSession(topology, d.from, 'compare'),
+        openSession(topology, d.node, 'compare'),
       ]);
       try {
         const v = await compareTable(p, s, plan, {

@@ -1,13 +1,18 @@
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { hasStackTrace, runSteep, writeConfig } from '../support/cli.js';
+import { hasStackTrace, REPO_ROOT, runSteep, writeConfig } from '../support/cli.js';
 import { type TestNode, useCluster } from '../support/cluster.js';
 import { nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
 /**
  * Two nodes that both hold rows (SPEC §9 merge): `steep merge analyze` counts exactly what is
  * identical, conflicting and one-sided on several tables (a composite key, a table with a
- * foreign key to another), read-only. Run with STEEP_TEST_PG=16 for the oldest version a link
- * accepts.
+ * foreign key to another), read-only; the reconcile a merge init runs (`prefer`,
+ * `last-modified`) leaves both sides equal with merge_log holding exactly the conflicts,
+ * `manual` writes them to a file and changes nothing, and a reconcile killed midway converges
+ * when run again. Run with STEEP_TEST_PG=16 for the oldest version a link accepts.
  */
 const cluster = useCluster({ nodes: ['east', 'west'] });
 const TABLES = ['m_parent', 'm_child', 'm_comp'];
@@ -68,6 +73,7 @@ interface Analysis {
 }
 
 let path = '';
+const CONFLICTS = 650;
 
 async function steep(args: string[], config = path) {
   const env = { ...passwordEnv(cluster().nodes), STEEP_VERIFY_CHUNK_ROWS: '400' };
@@ -198,4 +204,225 @@ describe('steep merge analyze', () => {
     expect(badTable.code).toBe(1);
     expect(badTable.stderr).toMatch(/subscription msub does not merge public.other/);
   }, 120_000);
+});
+
+interface Reconciled {
+  stopped: boolean;
+  conflictsFile: string | null;
+  analysis: { totals: Analysis['totals'] };
+  tables: Array<{
+    table: string;
+    copiedToA: number;
+    copiedToB: number;
+    conflicts: number;
+    keptA: number;
+    keptB: number;
+  }>;
+}
+
+const RECONCILE = join(REPO_ROOT, 'test/support/reconcileMain.mjs');
+
+/** The reconcile in its own process (the built steep), as apply's merge init runs it. */
+function startReconcile(strategy: string, extra: string[] = []) {
+  const child = spawn(process.execPath, [RECONCILE, path, 'msub', strategy, ...extra], {
+    env: { ...process.env, ...passwordEnv(cluster().nodes), STEEP_VERIFY_CHUNK_ROWS: '400' },
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => {
+    stdout += d;
+  });
+  child.stderr.on('data', (d) => {
+    stderr += d;
+  });
+  const done = new Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }>(
+    (res) => child.on('close', (code, signal) => res({ code, signal, stdout, stderr })),
+  );
+  return { child, done };
+}
+
+async function reconcile(strategy: string, extra: string[] = []): Promise<Reconciled> {
+  const r = await startReconcile(strategy, extra).done;
+  expect(r.code, r.stderr).toBe(0);
+  expect(hasStackTrace(r.stderr)).toBe(false);
+  for (const n of cluster().nodes) expect(`${r.stdout}${r.stderr}`).not.toContain(n.password);
+  return JSON.parse(r.stdout) as Reconciled;
+}
+
+interface LogRow {
+  table_name: string;
+  row_key: Record<string, string>;
+  chosen_node: string;
+  strategy: string;
+  hash_a: string;
+  hash_b: string;
+}
+
+async function mergeLog(node: TestNode): Promise<LogRow[]> {
+  return node.query<LogRow>(
+    `SELECT table_name, row_key, chosen_node, strategy, hash_a, hash_b FROM steep.merge_log WHERE node_name = $1 AND merge_name = 'msub'`,
+    [node.name],
+  );
+}
+
+async function scalar(node: TestNode, sql: string): Promise<string> {
+  const [r] = await node.query<{ v: string }>(sql);
+  return r!.v;
+}
+
+/** Both sides equal (counts and checksums), holding the union of both sides' keys. */
+async function expectMerged(): Promise<void> {
+  const [east, west] = cluster().nodes;
+  const d = await digests(east!);
+  expect(await digests(west!)).toEqual(d);
+  expect(Object.values(d).map((x) => x.split(':')[0])).toEqual(['2400', '3500', '1950']);
+  const { code, analysis } = await analyze();
+  expect(code).toBe(0);
+  expect(analysis.totals).toEqual({ identical: 2400 + 3500 + 1950, conflicting: 0, onlyA: 0, onlyB: 0 });
+}
+
+describe('merge reconcile', () => {
+  beforeAll(async () => {
+    // steep's state schema (merge_log) on both nodes, through apply of their publications only
+    const state = writeConfig(
+      [
+        'version: 1',
+        'topology: merge-test',
+        nodesYaml(cluster().nodes),
+        'publications:',
+        '  mpub: { node: east, tables: [public.m_parent, public.m_child, public.m_comp] }',
+        '  mpub_w: { node: west, tables: [public.m_parent] }',
+        '',
+      ].join('\n'),
+    );
+    const r = await steep(['apply', '--auto-approve'], state);
+    expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+  }, 120_000);
+
+  it('prefer:east copies the one-sided rows both ways and keeps east’s row of every conflict, logging each once', async () => {
+    const [east, west] = cluster().nodes;
+    await seed();
+    const r = await reconcile('prefer:east');
+    expect(r.stopped).toBe(false);
+    expect(r.analysis.totals).toEqual({ identical: 6500, conflicting: CONFLICTS, onlyA: 350, onlyB: 350 });
+    // parents before the table referencing them
+    expect(r.tables.map((t) => t.table).indexOf('public.m_parent')).toBeLessThan(
+      r.tables.map((t) => t.table).indexOf('public.m_child'),
+    );
+    expect(r.tables.find((t) => t.table === 'public.m_child')).toMatchObject({
+      copiedToA: 100,
+      copiedToB: 100,
+      conflicts: 300,
+      keptA: 300,
+      keptB: 0,
+    });
+    await expectMerged();
+    expect(await scalar(west!, 'SELECT name AS v FROM public.m_parent WHERE id = 2001')).toBe('p2001east');
+    for (const node of [east!, west!]) {
+      const log = await mergeLog(node);
+      expect(log).toHaveLength(CONFLICTS);
+      expect(new Set(log.map((l) => l.chosen_node))).toEqual(new Set(['east']));
+      expect(log.filter((l) => l.table_name === 'public.m_comp')).toHaveLength(150);
+      expect(
+        log.find(
+          (l) => l.table_name === 'public.m_comp' && l.row_key.region === 'eu' && l.row_key.n === '501',
+        ),
+      ).toMatchObject({
+        strategy: 'prefer:east',
+      });
+      expect(
+        log.every((l) => /^-?\d+$/.test(l.hash_a) && /^-?\d+$/.test(l.hash_b) && l.hash_a !== l.hash_b),
+      ).toBe(true);
+    }
+    // run again: nothing left, nothing written twice
+    const again = await reconcile('prefer:east');
+    expect(
+      again.analysis.totals.conflicting + again.analysis.totals.onlyA + again.analysis.totals.onlyB,
+    ).toBe(0);
+    expect(await mergeLog(east!)).toHaveLength(CONFLICTS);
+  }, 120_000);
+
+  it('last-modified:updated_at keeps the newer row, a tie going to the first node', async () => {
+    const [east, west] = cluster().nodes;
+    await seed();
+    for (const n of [east!, west!]) await n.query('DELETE FROM steep.merge_log');
+    const r = await reconcile('last-modified:updated_at');
+    expect(r.analysis.totals.conflicting).toBe(CONFLICTS);
+    await expectMerged();
+    // even ids newer on east, odd on west, every tenth a tie (east)
+    expect(await scalar(west!, 'SELECT name AS v FROM public.m_parent WHERE id = 2002')).toBe('p2002east');
+    expect(await scalar(east!, 'SELECT name AS v FROM public.m_parent WHERE id = 2001')).toBe('p2001west');
+    expect(await scalar(west!, 'SELECT name AS v FROM public.m_parent WHERE id = 2010')).toBe('p2010east');
+    expect(await scalar(east!, "SELECT v FROM public.m_comp WHERE region = 'us' AND n = 503")).toBe(
+      'us503west',
+    );
+    for (const node of [east!, west!]) {
+      const log = await mergeLog(node);
+      expect(log).toHaveLength(CONFLICTS);
+      expect(log.filter((l) => l.chosen_node === 'east')).toHaveLength(100 + 150 + 75);
+      expect(log.filter((l) => l.chosen_node === 'west')).toHaveLength(100 + 150 + 75);
+    }
+  }, 120_000);
+
+  it('manual writes every conflict with both rows to a file and changes nothing', async () => {
+    const [east, west] = cluster().nodes;
+    await seed();
+    for (const n of [east!, west!]) await n.query('DELETE FROM steep.merge_log');
+    const before = [await digests(east!), await digests(west!)];
+    const file = join(dirname(path), 'conflicts.json');
+    const r = await reconcile('manual', [file]);
+    expect(r.stopped).toBe(true);
+    expect(r.conflictsFile).toBe(file);
+    expect(existsSync(file)).toBe(true);
+    const doc = JSON.parse(readFileSync(file, 'utf8')) as {
+      a: string;
+      b: string;
+      conflicts: Array<{
+        table: string;
+        key: Record<string, string>;
+        rows: Record<string, Record<string, string> | null>;
+      }>;
+    };
+    expect(doc.conflicts).toHaveLength(CONFLICTS);
+    expect(doc.conflicts.find((c) => c.table === 'public.m_parent' && c.key.id === '2001')).toEqual({
+      table: 'public.m_parent',
+      key: { id: '2001' },
+      rows: {
+        east: { id: '2001', name: 'p2001east', updated_at: '2026-01-01 00:33:21+00' },
+        west: { id: '2001', name: 'p2001west', updated_at: '2026-01-01 01:33:21+00' },
+      },
+    });
+    expect([await digests(east!), await digests(west!)]).toEqual(before);
+    expect(await mergeLog(east!)).toHaveLength(0);
+    rmSync(file);
+  }, 120_000);
+
+  it('a reconcile killed (SIGKILL) midway, twice, converges when run again, each conflict logged once', async () => {
+    const [east, west] = cluster().nodes;
+    await seed();
+    for (const n of [east!, west!]) await n.query('DELETE FROM steep.merge_log');
+    for (const atLeast of [1, 200]) {
+      const run = startReconcile('prefer:west', ['', '20']);
+      for (;;) {
+        const n = Number(await scalar(west!, 'SELECT count(*)::text AS v FROM steep.merge_log'));
+        if (n >= atLeast) break;
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      run.child.kill('SIGKILL');
+      const killed = await run.done;
+      expect(killed.signal).toBe('SIGKILL');
+      // stopped midway: the sides still differ
+      expect(await digests(west!)).not.toEqual(await digests(east!));
+    }
+    const r = await reconcile('prefer:west', ['', '20']);
+    expect(r.stopped).toBe(false);
+    await expectMerged();
+    expect(await scalar(east!, 'SELECT name AS v FROM public.m_parent WHERE id = 2002')).toBe('p2002west');
+    for (const node of [east!, west!]) {
+      const log = await mergeLog(node);
+      expect(log).toHaveLength(CONFLICTS);
+      expect(new Set(log.map((l) => `${l.table_name}:${JSON.stringify(l.row_key)}`)).size).toBe(CONFLICTS);
+      expect(new Set(log.map((l) => l.chosen_node))).toEqual(new Set(['west']));
+    }
+  }, 180_000);
 });

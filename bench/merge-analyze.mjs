@@ -1,0 +1,182 @@
+// bench merge-analyze: `steep merge analyze` of two nodes holding 1 M rows each with 1 % of them
+// conflicting (same key, another row), against the baseline "stream `SELECT key, md5(row::text)`
+// ordered by key from both nodes with psql and compare", in the same run. Target ≤ 0.7×
+// (SPEC §13). Two tables, measured apart: `mc` whose conflicts come in runs of 100 neighbouring
+// keys (the rows one region changed: most key ranges identical), `mu` whose conflicts are spread
+// uniformly (every key range differs somewhere). Then SC-009: the reconcile of a merge with
+// 100,000 conflicting rows (`prefer:n0`): its time and the process's peak RSS.
+//
+//   BENCH_ROWS       rows per table (default 1,000,000)
+//   BENCH_CONFLICTS  conflicting rows of the reconcile (default 100,000)
+//   BENCH_RUNS       runs of each, alternating (default 3)
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { compareFiles, median, psqlCopy, ROOT, report, sql, startNodes, steep, time } from './common.mjs';
+
+const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
+const CONFLICTS = Number(process.env.BENCH_CONFLICTS ?? 100_000);
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const PERCENT = 1;
+
+const { servers, stop } = await startNodes(2);
+const [n0, n1] = servers;
+const dir = mkdtempSync(join(tmpdir(), 'steep-bench-merge-'));
+try {
+  const ddl = ['mc', 'mu', 'sc']
+    .map((t) => `CREATE TABLE public.${t} (id bigint PRIMARY KEY, v text NOT NULL, n int NOT NULL);`)
+    .join('\n');
+  await Promise.all([sql(n0, ddl), sql(n1, ddl)]);
+  const conflictsOf = ROWS * (PERCENT / 100);
+  // the same rows on both nodes but for 1 %: runs of 100 (mc) or every 100th key (mu)
+  const fill = (side) =>
+    [
+      `INSERT INTO public.mc SELECT g, md5(g::text) || md5((g + 1)::text) || CASE WHEN g % ${Math.round(100 * (100 / PERCENT))} < 100 THEN '${side}' ELSE '' END, g % 1000 FROM generate_series(1, ${ROWS}) g`,
+      `INSERT INTO public.mu SELECT g, md5(g::text) || md5((g + 1)::text) || CASE WHEN g % ${Math.round(100 / PERCENT)} = 0 THEN '${side}' ELSE '' END, g % 1000 FROM generate_series(1, ${ROWS}) g`,
+      `INSERT INTO public.sc SELECT g, md5(g::text) || '${side}', g % 1000 FROM generate_series(1, ${CONFLICTS}) g`,
+    ].join(';\n');
+  await Promise.all([sql(n0, fill('a')), sql(n1, fill('b'))]);
+  await Promise.all([sql(n0, 'VACUUM ANALYZE'), sql(n1, 'VACUUM ANALYZE')]);
+
+  const node = (name, s) => [`  ${name}:`, `    url: postgres://postgres@127.0.0.1:${s.port}/app`];
+  const head = [
+    'version: 1',
+    'topology: bench-merge',
+    'nodes:',
+    ...node('n0', n0),
+    ...node('n1', n1),
+    'publications:',
+    '  bench_pub: { node: n0, tables: [public.mc, public.mu, public.sc] }',
+    '  bench_pub1: { node: n1, tables: [public.sc] }',
+  ];
+  // the pair to merge (never applied: both nodes hold rows), and the file apply creates
+  // steep's state schema from
+  const config = join(dir, 'steep.yaml');
+  writeFileSync(
+    config,
+    `${[...head, 'subscriptions:', '  bench_sub: { node: n1, from: n0, publications: [bench_pub] }'].join('\n')}\n`,
+  );
+  const stateConfig = join(dir, 'state.yaml');
+  writeFileSync(stateConfig, `${head.join('\n')}\n`);
+
+  const bySteep = (table) =>
+    time(async () => {
+      const out = await steep(['merge', 'analyze', 'bench_sub', '-c', config, '--tables', table, '--json'], {
+        okCodes: [2],
+      });
+      const t = JSON.parse(out.split('\n').find((l) => l.startsWith('{'))).tables[0];
+      if (t.conflicting !== conflictsOf || t.identical !== ROWS - conflictsOf)
+        throw new Error(`merge analyze counted ${JSON.stringify(t)}, expected ${conflictsOf} conflicting`);
+    });
+  const baseline = (table) =>
+    time(async () => {
+      const a = join(dir, `${table}-n0`);
+      const b = join(dir, `${table}-n1`);
+      await Promise.all([psqlCopy(n0, table, a), psqlCopy(n1, table, b)]);
+      const differing = await compareFiles(a, b);
+      rmSync(a, { force: true });
+      rmSync(b, { force: true });
+      if (differing !== conflictsOf) throw new Error(`the baseline found ${differing} differing rows`);
+    });
+
+  const figures = {};
+  for (const table of ['mc', 'mu']) {
+    const s = [];
+    const b = [];
+    for (let r = 0; r < RUNS; r++) {
+      if (r % 2 === 0) {
+        b.push(await baseline(table));
+        s.push(await bySteep(table));
+      } else {
+        s.push(await bySteep(table));
+        b.push(await baseline(table));
+      }
+    }
+    figures[table] = {
+      steepMs: Math.round(median(s)),
+      baselineMs: Math.round(median(b)),
+      ratio: +(median(s) / median(b)).toFixed(3),
+      steepRunsMs: s.map(Math.round),
+      baselineRunsMs: b.map(Math.round),
+    };
+  }
+
+  // SC-009: steep's state schema (merge_log) on both nodes, then the reconcile as apply's merge
+  // init runs it, in its own process under /usr/bin/time
+  await steep(['apply', '-c', stateConfig, '--auto-approve']);
+  const driver = [
+    `import { loadTopology } from '${ROOT}/dist/config/load.js';`,
+    `import { mergePairOf } from '${ROOT}/dist/workflows/mergeAnalyze.js';`,
+    `import { reconcilePair } from '${ROOT}/dist/workflows/mergeReconcile.js';`,
+    `const { topology } = await loadTopology(${JSON.stringify(config)});`,
+    `const pair = { ...mergePairOf(topology, 'bench_sub'), scope: { tables: [{ schema: 'public', name: 'sc' }], schemas: [], allTables: false } };`,
+    `const r = await reconcilePair(topology, pair, { kind: 'prefer', node: 'n0' });`,
+    'console.log(JSON.stringify(r.tables));',
+  ].join('\n');
+  const timeFile = join(dir, 'time');
+  const t0 = process.hrtime.bigint();
+  const out = await new Promise((resolvePromise, reject) => {
+    const child = spawn('/usr/bin/time', [
+      '-f',
+      '%U %S %M',
+      '-o',
+      timeFile,
+      process.execPath,
+      '--input-type=module',
+      '-e',
+      driver,
+    ]);
+    let text = '';
+    child.stdout.on('data', (d) => (text += d));
+    child.stderr.on('data', (d) => (text += d));
+    child.on('close', (code) =>
+      code === 0 ? resolvePromise(text) : reject(new Error(`reconcile exited ${code}:\n${text}`)),
+    );
+  });
+  const reconcileMs = Number(process.hrtime.bigint() - t0) / 1e6;
+  const [user, system, rssKb] = readFileSync(timeFile, 'utf8')
+    .trim()
+    .split('\n')
+    .pop()
+    .split(' ')
+    .map(Number);
+  const done = JSON.parse(out.trim().split('\n').pop())[0];
+  if (done.conflicts !== CONFLICTS || done.keptA !== CONFLICTS)
+    throw new Error(
+      `the reconcile decided ${JSON.stringify(done)}, expected ${CONFLICTS} conflicts kept from n0`,
+    );
+  const after = await steep(['merge', 'analyze', 'bench_sub', '-c', config, '--tables', 'sc', '--json']);
+  if (JSON.parse(after.split('\n').find((l) => l.startsWith('{'))).totals.identical !== CONFLICTS)
+    throw new Error(`after the reconcile the nodes still differ:\n${after}`);
+  const [logged] = await sql(
+    n1,
+    "SELECT count(*)::int AS n FROM steep.merge_log WHERE merge_name = 'bench_sub'",
+  );
+  if (logged.n !== CONFLICTS) throw new Error(`merge_log holds ${logged.n} decisions, expected ${CONFLICTS}`);
+
+  report(
+    'merge-analyze',
+    {
+      rowsPerNode: ROWS,
+      conflictPercent: PERCENT,
+      runs: RUNS,
+      clustered: figures.mc,
+      uniform: figures.mu,
+      target: 0.7,
+      sc009: {
+        conflicts: CONFLICTS,
+        reconcileMs: Math.round(reconcileMs),
+        cpuMs: Math.round((user + system) * 1000),
+        peakRssMb: Math.round(rssKb / 1024),
+      },
+    },
+    `merge-analyze: 2 × ${ROWS.toLocaleString('en-US')} rows, ${PERCENT} % conflicting: ` +
+      `runs of 100 ${(figures.mc.steepMs / 1000).toFixed(2)} s vs baseline ${(figures.mc.baselineMs / 1000).toFixed(2)} s = ${figures.mc.ratio}×; ` +
+      `uniform ${(figures.mu.steepMs / 1000).toFixed(2)} s vs ${(figures.mu.baselineMs / 1000).toFixed(2)} s = ${figures.mu.ratio}× (target ≤ 0.7×); ` +
+      `SC-009 reconcile of ${CONFLICTS.toLocaleString('en-US')} conflicts ${(reconcileMs / 1000).toFixed(1)} s, CPU ${(user + system).toFixed(1)} s, peak RSS ${Math.round(rssKb / 1024)} MB`,
+  );
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+  await stop();
+}

@@ -1,0 +1,82 @@
+import type pg from 'pg';
+import { ROW_BATCH } from '../catalog/rowHashes.js';
+import { quoteIdent, quoteTable } from '../model/sql.js';
+import type { TableName } from '../model/topology.js';
+
+/**
+ * The writes of a merge (SPEC §9 merge): rows read from one node as text per column
+ * (catalog/rowHashes.ts readRowsByKey) written to the other, cast back to each column's type —
+ * the text COPY moves, so every value arrives exactly. One statement per batch: a batch is
+ * written whole or not at all.
+ */
+
+export interface RowTarget {
+  table: TableName;
+  /** the written columns, in the order of each row's values */
+  columns: string[];
+  /** format_type() of each column */
+  types: string[];
+  /** the key columns (among `columns`) */
+  keys: string[];
+}
+
+function source(t: RowTarget): string {
+  const arrays = t.columns.map((_c, j) => `$${j + 1}::text[]`).join(', ');
+  const names = t.columns.map((_c, j) => `c${j}`).join(', ');
+  return `unnest(${arrays}) AS u(${names})`;
+}
+
+function value(t: RowTarget, j: number): string {
+  return `u.c${j}::${t.types[j]}`;
+}
+
+function params(t: RowTarget, rows: Array<Array<string | null>>): Array<Array<string | null>> {
+  return t.columns.map((_c, j) => rows.map((r) => r[j] ?? null));
+}
+
+/**
+ * Insert rows whose keys the node lacks; a key present by now (written since the analysis) is
+ * left as it is — the merge's final pass finds it. Returns the rows inserted.
+ */
+export async function insertRows(
+  client: pg.Client,
+  t: RowTarget,
+  rows: Array<Array<string | null>>,
+): Promise<number> {
+  let inserted = 0;
+  for (let i = 0; i < rows.length; i += ROW_BATCH) {
+    const batch = rows.slice(i, i + ROW_BATCH);
+    const r = await client.query(
+      `INSERT INTO ${quoteTable(t.table)} (${t.columns.map(quoteIdent).join(', ')}) ` +
+        `SELECT ${t.columns.map((_c, j) => value(t, j)).join(', ')} FROM ${source(t)} ON CONFLICT DO NOTHING`,
+      params(t, batch),
+    );
+    inserted += r.rowCount ?? 0;
+  }
+  return inserted;
+}
+
+/** Overwrite the rows of these keys with these values (the other node's rows). Returns the rows updated. */
+export async function overwriteRows(
+  client: pg.Client,
+  t: RowTarget,
+  rows: Array<Array<string | null>>,
+): Promise<number> {
+  const set = t.columns.map((c, j) => (t.keys.includes(c) ? null : `${quoteIdent(c)} = ${value(t, j)}`));
+  const assignments = set.filter((x) => x !== null);
+  if (assignments.length === 0) return 0;
+  const match = t.keys.map((k) => {
+    const j = t.columns.indexOf(k);
+    return `${quoteTable(t.table)}.${quoteIdent(k)} = ${value(t, j)}`;
+  });
+  let updated = 0;
+  for (let i = 0; i < rows.length; i += ROW_BATCH) {
+    const batch = rows.slice(i, i + ROW_BATCH);
+    const r = await client.query(
+      `UPDATE ${quoteTable(t.table)} SET ${assignments.join(', ')} FROM ${source(t)} WHERE ${match.join(' AND ')}`,
+      params(t, batch),
+    );
+    updated += r.rowCount ?? 0;
+  }
+  return updated;
+}

@@ -1,0 +1,343 @@
+import { once } from 'node:events';
+import { createWriteStream } from 'node:fs';
+import { resolve } from 'node:path';
+import type pg from 'pg';
+import { readForeignKeysTo } from '../catalog/reinit.js';
+import { compareValues, keyId, readRowsByKey } from '../catalog/rowHashes.js';
+import { insertRows, overwriteRows, type RowTarget } from '../copy/mergeRows.js';
+import type { EventSink } from '../executors/events.js';
+import { SteepError } from '../model/errors.js';
+import {
+  chooseSide,
+  type MergeComparison,
+  type MergeDecision,
+  type MergePair,
+  type ReconciledTable,
+  type ReconcileResult,
+} from '../model/merge.js';
+import { type MergeStrategy, strategyText } from '../model/mergeStrategy.js';
+import type { Topology } from '../model/topology.js';
+import { qualifiedName } from '../model/topology.js';
+import type { NotVerifiable, RowDifference, RowKey } from '../model/verify.js';
+import { parentsFirst } from '../planner/merge.js';
+import { isComparison } from '../planner/verify.js';
+import { MergeLogStore } from '../state/mergeLog.js';
+import { analyzePair, type MergeAnalyzeOptions, planMergeAnalysis } from './mergeAnalyze.js';
+import { openSession } from './verify.js';
+
+/**
+ * The reconcile of a merge (SPEC §9 merge, step 2): analyze, then copy each side's one-sided
+ * rows to the other and resolve every conflicting key by the strategy, tables in foreign-key
+ * order (parents first). Each conflict is written to `merge_log` on both nodes before either
+ * row changes, keyed by its key; every write is one statement per batch. So a reconcile killed
+ * at any point and run again analyzes what is left and ends at the same result, with one
+ * merge_log row per conflict. `manual` writes every conflict (table, key, both rows) to a file
+ * and changes nothing. With nothing left to do it only reads: it is also the re-check of a
+ * final pass.
+ */
+
+export interface ReconcileOptions {
+  tables?: string[];
+  /** tables analyzed at a time */
+  parallel?: number;
+  /** manual: where the conflicts go (default `steep-merge-<name>-conflicts.json` in the working directory) */
+  conflictsFile?: string;
+  chunkRows?: number;
+  /** conflicts decided, logged and written per round (default CONFLICT_BATCH) */
+  batchRows?: number;
+  onEvent?: EventSink;
+}
+
+const APPLICATION_NAME = 'steep merge';
+/** Conflicts decided, logged and written per round. */
+const CONFLICT_BATCH = 5000;
+
+function keyRecord(cmp: MergeComparison, key: RowKey): Record<string, string> {
+  return Object.fromEntries(cmp.publisher.keys.map((k, i) => [k.name, key[i]!]));
+}
+
+function rowRecord(cmp: MergeComparison, row: Array<string | null>): Record<string, string | null> {
+  return Object.fromEntries(cmp.publisher.columns.map((c, i) => [c, row[i] ?? null]));
+}
+
+function target(cmp: MergeComparison): RowTarget {
+  return {
+    table: cmp.table,
+    columns: cmp.publisher.columns,
+    types: cmp.columnTypes,
+    keys: cmp.publisher.keys.map((k) => k.name),
+  };
+}
+
+/** Refuse what a reconcile cannot do before anything changes. */
+function checkReconcilable(
+  pair: MergePair,
+  strategy: MergeStrategy,
+  plans: Array<MergeComparison | NotVerifiable>,
+): MergeComparison[] {
+  const address = `${pair.kind}.${pair.name}`;
+  if (strategy.kind === 'prefer' && strategy.node !== pair.a && strategy.node !== pair.b)
+    throw new SteepError(
+      'merge.strategy_node',
+      `strategy prefer:${strategy.node} of ${pair.kind} ${pair.name} names neither of its nodes ${pair.a} and ${pair.b}`,
+      { address },
+    );
+  const blocked = plans.filter((p) => !isComparison(p));
+  if (blocked.length > 0)
+    throw new SteepError(
+      'merge.not_comparable',
+      `${pair.kind} ${pair.name} cannot be merged: ${blocked.map((b) => (b as NotVerifiable).reason).join('; ')}`,
+      { address },
+    );
+  const cmps = plans.filter((p): p is MergeComparison => isComparison(p));
+  if (strategy.kind === 'last-modified')
+    for (const c of cmps)
+      if (!c.publisher.columns.includes(strategy.column))
+        throw new SteepError(
+          'merge.strategy_column',
+          `strategy last-modified:${strategy.column} of ${pair.kind} ${pair.name}: ${qualifiedName(c.table)} has no column ${strategy.column}`,
+          { address },
+        );
+  return cmps;
+}
+
+async function writeSession(topology: Topology, node: string): Promise<pg.Client> {
+  return openSession(topology, node, 'write', APPLICATION_NAME);
+}
+
+export async function reconcilePair(
+  topology: Topology,
+  pair: MergePair,
+  strategy: MergeStrategy,
+  opts: ReconcileOptions = {},
+): Promise<ReconcileResult> {
+  const t0 = Date.now();
+  const cmps = checkReconcilable(pair, strategy, await planMergeAnalysis(topology, pair, opts.tables));
+  const byName = new Map(cmps.map((c) => [qualifiedName(c.table), c]));
+  // every differing key, per table, from one analysis
+  const diffs = new Map<string, RowDifference[]>();
+  const analyzeOpts: MergeAnalyzeOptions = {
+    tables: opts.tables,
+    parallel: opts.parallel ?? 2,
+    examples: 10,
+    chunkRows: opts.chunkRows,
+    onDifference: (cmp, d) => {
+      const name = qualifiedName(cmp.table);
+      const list = diffs.get(name) ?? [];
+      list.push(d);
+      diffs.set(name, list);
+    },
+  };
+  const analysis = await analyzePair(topology, pair, analyzeOpts);
+  const result: ReconcileResult = {
+    name: pair.name,
+    kind: pair.kind,
+    a: pair.a,
+    b: pair.b,
+    strategy: strategyText(strategy),
+    analysis,
+    tables: [],
+    conflictsFile: null,
+    stopped: false,
+    durationMs: 0,
+  };
+  const [a, b] = await Promise.all([writeSession(topology, pair.a), writeSession(topology, pair.b)]);
+  try {
+    if (strategy.kind === 'manual') {
+      result.conflictsFile = await writeConflicts(
+        a,
+        b,
+        pair,
+        cmps,
+        diffs,
+        opts.conflictsFile ?? `steep-merge-${pair.name}-conflicts.json`,
+      );
+      result.stopped = analysis.totals.conflicting > 0;
+      if (result.stopped) {
+        result.durationMs = Date.now() - t0;
+        return result;
+      }
+    }
+    const logs = [
+      { client: a, store: new MergeLogStore(topology.settings.stateSchema, pair.a), node: pair.a },
+      { client: b, store: new MergeLogStore(topology.settings.stateSchema, pair.b), node: pair.b },
+    ];
+    if (analysis.totals.conflicting > 0)
+      for (const l of logs)
+        if (!(await l.store.exists(l.client)))
+          throw new SteepError(
+            'merge.no_log',
+            `steep's state schema ${topology.settings.stateSchema} on ${l.node} has no merge_log of this steep (migration 6): run steep apply, which migrates it, before merging`,
+            { node: l.node, address: `${pair.kind}.${pair.name}` },
+          );
+    const names = cmps.map((c) => qualifiedName(c.table));
+    const order = parentsFirst(names, await readForeignKeysTo(a, names));
+    for (const name of order) {
+      const cmp = byName.get(name)!;
+      const t = await reconcileTable(
+        a,
+        b,
+        pair,
+        strategy,
+        cmp,
+        diffs.get(name) ?? [],
+        logs,
+        opts.batchRows ?? CONFLICT_BATCH,
+      );
+      result.tables.push(t);
+      opts.onEvent?.({
+        event: 'merge.table_reconciled',
+        level: 'info',
+        table: name,
+        address: `${pair.kind}.${pair.name}`,
+        duration_ms: t.durationMs,
+        message: `${t.copiedToA} rows copied to ${pair.a}, ${t.copiedToB} to ${pair.b}, ${t.conflicts} conflicts (${pair.a} kept ${t.keptA}, ${pair.b} kept ${t.keptB})`,
+      });
+    }
+  } finally {
+    await Promise.all([a.end().catch(() => {}), b.end().catch(() => {})]);
+  }
+  result.durationMs = Date.now() - t0;
+  return result;
+}
+
+async function reconcileTable(
+  a: pg.Client,
+  b: pg.Client,
+  pair: MergePair,
+  strategy: MergeStrategy,
+  cmp: MergeComparison,
+  diffs: RowDifference[],
+  logs: Array<{ client: pg.Client; store: MergeLogStore }>,
+  batchRows: number,
+): Promise<ReconciledTable> {
+  const t0 = Date.now();
+  const name = qualifiedName(cmp.table);
+  const to = target(cmp);
+  const out: ReconciledTable = {
+    table: name,
+    copiedToA: 0,
+    copiedToB: 0,
+    conflicts: 0,
+    keptA: 0,
+    keptB: 0,
+    durationMs: 0,
+  };
+  const onlyA = diffs.filter((d) => d.kind === 'missing').map((d) => d.key);
+  const onlyB = diffs.filter((d) => d.kind === 'extra').map((d) => d.key);
+  const conflicts = diffs.filter((d) => d.kind === 'different');
+  try {
+    out.copiedToB = await insertRows(b, to, [...(await readRowsByKey(a, cmp.publisher, onlyA)).values()]);
+    out.copiedToA = await insertRows(a, to, [...(await readRowsByKey(b, cmp.subscriber, onlyB)).values()]);
+    if (strategy.kind === 'manual') return out;
+    for (let i = 0; i < conflicts.length; i += batchRows) {
+      const batch = conflicts.slice(i, i + batchRows);
+      const keys = batch.map((d) => d.key);
+      const [rowsA, rowsB] = await Promise.all([
+        readRowsByKey(a, cmp.publisher, keys),
+        readRowsByKey(b, cmp.subscriber, keys),
+      ]);
+      // a key gone from a side since the analysis is left to the final pass
+      const present = batch.filter((d) => rowsA.has(keyId(d.key)) && rowsB.has(keyId(d.key)));
+      let newer: number[] = present.map(() => 0);
+      if (strategy.kind === 'last-modified') {
+        const j = cmp.publisher.columns.indexOf(strategy.column);
+        newer = await compareValues(
+          a,
+          cmp.columnTypes[j]!,
+          present.map((d) => [rowsA.get(keyId(d.key))![j] ?? null, rowsB.get(keyId(d.key))![j] ?? null]),
+        );
+      }
+      const decisions: MergeDecision[] = [];
+      const toA: Array<Array<string | null>> = [];
+      const toB: Array<Array<string | null>> = [];
+      for (const [k, d] of present.entries()) {
+        const ra = rowsA.get(keyId(d.key))!;
+        const rb = rowsB.get(keyId(d.key))!;
+        const side = chooseSide(strategy, pair, newer[k]);
+        if (side === 'a') toB.push(ra);
+        else toA.push(rb);
+        decisions.push({
+          merge: pair.name,
+          table: name,
+          key: keyRecord(cmp, d.key),
+          strategy: strategyText(strategy),
+          chosenNode: side === 'a' ? pair.a : pair.b,
+          nodeA: pair.a,
+          nodeB: pair.b,
+          hashA: d.publisherHash ?? '',
+          hashB: d.subscriberHash ?? '',
+          rowA: rowRecord(cmp, ra),
+          rowB: rowRecord(cmp, rb),
+        });
+      }
+      // the decisions first: a merge stopped after them decides the same keys again, in place
+      for (const l of logs) await l.store.record(l.client, decisions);
+      out.keptA += await overwriteRows(b, to, toB);
+      out.keptB += await overwriteRows(a, to, toA);
+      out.conflicts += present.length;
+    }
+  } catch (err) {
+    if (err instanceof SteepError) throw err;
+    throw new SteepError(
+      'merge.write_failed',
+      `merging ${name} between ${pair.a} and ${pair.b} failed: ${(err as { message?: string }).message ?? String(err)}; what was written stays, and running the merge again continues from there`,
+      { address: `${pair.kind}.${pair.name}`, cause: err },
+    );
+  }
+  out.durationMs = Date.now() - t0;
+  return out;
+}
+
+/**
+ * `manual`: every conflict — table, key, both rows — as JSON, one conflict per line inside a
+ * `conflicts` array, so a file of 100,000 conflicts streams out and reads back with any JSON
+ * reader. Returns its absolute path.
+ */
+async function writeConflicts(
+  a: pg.Client,
+  b: pg.Client,
+  pair: MergePair,
+  cmps: MergeComparison[],
+  diffs: Map<string, RowDifference[]>,
+  file: string,
+): Promise<string> {
+  const path = resolve(file);
+  const out = createWriteStream(path, { encoding: 'utf8' });
+  const write = async (text: string) => {
+    if (!out.write(text)) await once(out, 'drain');
+  };
+  try {
+    await write(
+      `{"merge":${JSON.stringify(pair.name)},"a":${JSON.stringify(pair.a)},"b":${JSON.stringify(pair.b)},"conflicts":[`,
+    );
+    let first = true;
+    for (const cmp of cmps) {
+      const name = qualifiedName(cmp.table);
+      const conflicts = (diffs.get(name) ?? []).filter((d) => d.kind === 'different');
+      for (let i = 0; i < conflicts.length; i += CONFLICT_BATCH) {
+        const keys = conflicts.slice(i, i + CONFLICT_BATCH).map((d) => d.key);
+        const [rowsA, rowsB] = await Promise.all([
+          readRowsByKey(a, cmp.publisher, keys),
+          readRowsByKey(b, cmp.subscriber, keys),
+        ]);
+        for (const key of keys) {
+          const ra = rowsA.get(keyId(key));
+          const rb = rowsB.get(keyId(key));
+          const line = JSON.stringify({
+            table: name,
+            key: keyRecord(cmp, key),
+            rows: { [pair.a]: ra ? rowRecord(cmp, ra) : null, [pair.b]: rb ? rowRecord(cmp, rb) : null },
+          });
+          await write(`${first ? '' : ','}\n${line}`);
+          first = false;
+        }
+      }
+    }
+    await write('\n]}\n');
+  } finally {
+    out.end();
+    await once(out, 'close').catch(() => {});
+  }
+  return path;
+}
