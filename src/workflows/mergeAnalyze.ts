@@ -53,19 +53,12 @@ export function mergeChunkRows(): number | undefined {
   return Number.isFinite(n) && n > 0 ? n : undefined;
 }
 
-/** A link as the model declares it (links: in steep.yaml); absent before links exist in the model. */
-interface LinkLike {
-  nodes: [string, string];
-  tables: TableName[];
-  schemas: string[];
-}
-
 /**
  * The pair a name stands for: a link (A = its first node, its tables or schemas) or a
  * subscription (A = its publisher, B = its subscriber, its publications' tables as declared).
  */
 export function mergePairOf(topology: Topology, name: string): MergePair {
-  const link = (topology as Topology & { links?: Record<string, LinkLike> }).links?.[name];
+  const link = topology.links?.[name];
   if (link)
     return {
       name,
@@ -76,7 +69,7 @@ export function mergePairOf(topology: Topology, name: string): MergePair {
     };
   const d = topology.subscriptions[name];
   if (!d) {
-    const links = Object.keys((topology as { links?: Record<string, LinkLike> }).links ?? {});
+    const links = Object.keys(topology.links ?? {});
     const known = [...links, ...Object.keys(topology.subscriptions)].sort();
     throw new SteepError(
       'merge.unknown_name',

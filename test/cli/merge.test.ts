@@ -197,6 +197,30 @@ describe('steep merge analyze', () => {
       await west!.query('DROP TABLE public.m_same');
     }
 
+    // a link: A is its first node
+    const linked = writeConfig(
+      [
+        'version: 1',
+        'topology: merge-test',
+        nodesYaml(cluster().nodes),
+        'links:',
+        '  wl: { nodes: [west, east], tables: [public.m_comp, m_parent], init: { method: merge, strategy: "prefer:west" } }',
+        '',
+      ].join('\n'),
+    );
+    const link = await steep(['merge', 'analyze', 'wl', '--json'], linked);
+    expect(link.code, link.stderr).toBe(2);
+    const byLink = JSON.parse(link.stdout) as Analysis;
+    expect([byLink.a, byLink.b]).toEqual(['west', 'east']);
+    expect(byLink.tables.map((t) => t.table).sort()).toEqual(['public.m_comp', 'public.m_parent']);
+    expect(table(byLink, 'm_comp')).toMatchObject({
+      identical: 1500,
+      conflicting: 150,
+      onlyA: 150,
+      onlyB: 150,
+    });
+    expect(table(byLink, 'm_comp').examples.onlyA[0]).toEqual(['ap', '601']);
+
     const unknown = await steep(['merge', 'analyze', 'nope']);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toMatch(/steep.yaml declares no link or subscription nope \(it declares msub\)/);
