@@ -92,7 +92,7 @@ export async function runStatements(
 
 /**
  * End the fenced roles' sessions on the old primary: those between transactions at once, again
- * and again while the grace runs (a busy one becomes idle when its transaction ends), then every
+ * and again while the grace runs (once the transaction each ran at the fence has ended), then every
  * one left — only sessions that started before now, the fence having taken effect (later ones
  * started read-only). Returns the fence LSN, read once no such session is left: every write
  * they made lies before it.
@@ -111,7 +111,7 @@ export async function endFencedSessions(
     terminated += Number(rows[0]?.count ?? 0);
   };
   for (;;) {
-    await run(plan.terminateIdleSql);
+    await run(plan.terminateFinishedSql);
     if ((await countRoleSessions(old, plan.roles, since)) === 0 || Date.now() >= until || signal?.aborted)
       break;
     await abortable(POLL_MS, signal);

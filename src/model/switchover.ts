@@ -125,8 +125,8 @@ export interface SwitchoverPlan {
   /** the reverse publication and subscription (same name), null without --reverse */
   reverseName: string | null;
   steps: SwitchoverStep[];
-  /** SQL of the fence's session terminations: idle sessions during the grace, then every one */
-  terminateIdleSql: string;
+  /** SQL of the fence's session terminations: those whose fence-time transaction ended during the grace, then every one */
+  terminateFinishedSql: string;
   terminateAllSql: string;
   /** expected write blackout in ms (drain from lag and apply rate, plus the checks) */
   expectedBlackoutMs: number;

@@ -18,15 +18,15 @@ import type {
  * The fence is `ALTER ROLE … IN DATABASE … SET default_transaction_read_only = on`: a per-role,
  * per-database setting outranks every other default (a role-wide or database-wide one), and it
  * leaves the role's sessions in other databases alone. New sessions start read-only; existing
- * ones keep their setting, so they are terminated (idle ones at once, busy ones at the end of the
- * grace period). An application can still `SET default_transaction_read_only = off` itself: the
+ * ones keep their setting, so they are terminated: each as soon as the transaction it ran at the
+ * fence has ended, the rest at the end of the grace period. An application can still `SET default_transaction_read_only = off` itself: the
  * fence stops applications, not a determined user.
  */
 
 /** The verify engine's rough pace on a drained pair, for the expected blackout (bench/switchover). */
-const VERIFY_ROWS_PER_SECOND = 400_000;
-/** An idle apply worker reports its position about once a second: the drain's floor. */
-const FEEDBACK_MS = 1_000;
+const VERIFY_ROWS_PER_SECOND = 200_000;
+/** The subscriber's acknowledgement of the fence LSN (40–190 ms measured by bench/switchover): the drain's floor. */
+const FEEDBACK_MS = 200;
 /** CREATE SUBSCRIPTION of the reverse direction (it creates a slot on the new primary). */
 const REVERSE_MS = 500;
 
@@ -157,13 +157,14 @@ export function reverseName(subscription: string): string {
 }
 
 /**
- * The fence's terminations: `idleOnly` while the grace runs (a session between transactions),
- * then all. Only sessions that started before the fence (`$1`, the time it took effect): later
- * ones read the read-only default when they started.
+ * The fence's terminations of sessions that started before it (`$1`, the time it took effect;
+ * later ones started read-only). While the grace runs, `finishedOnly`: a session whose
+ * transaction of the fence's time has ended (it is idle, or in a transaction begun after the
+ * fence) — a transaction under way at the fence gets the grace to commit; after it, every one.
  */
-function terminateSql(roles: readonly string[], idleOnly: boolean): string {
+function terminateSql(roles: readonly string[], finishedOnly: boolean): string {
   const list = roles.map(quoteLiteral).join(', ');
-  return `SELECT count(pg_catalog.pg_terminate_backend(pid, 5000)) FROM pg_catalog.pg_stat_activity WHERE datname = current_database() AND usename IN (${list}) AND backend_start <= $1 AND pid <> pg_catalog.pg_backend_pid()${idleOnly ? ` AND state = 'idle'` : ''}`;
+  return `SELECT count(pg_catalog.pg_terminate_backend(pid, 5000)) FROM pg_catalog.pg_stat_activity WHERE datname = current_database() AND usename IN (${list}) AND backend_start <= $1 AND pid <> pg_catalog.pg_backend_pid()${finishedOnly ? ' AND (xact_start IS NULL OR xact_start > $1)' : ''}`;
 }
 
 export interface SwitchoverInputs {
@@ -199,7 +200,7 @@ export function planSwitchover(
           : `ALTER ROLE ${quoteIdent(r)} IN DATABASE ${db} SET default_transaction_read_only = ${quoteLiteral(before)}`,
     };
   });
-  const terminateIdleSql = terminateSql(roles, true);
+  const terminateFinishedSql = terminateSql(roles, true);
   const terminateAllSql = terminateSql(roles, false);
   const rev = opts.reverse ? reverseName(sub) : null;
   const steps: SwitchoverStep[] = [
@@ -209,7 +210,7 @@ export function planSwitchover(
       statements: [
         ...fence,
         { node: old, sql: 'SELECT now() -- $1: the time the fence took effect' },
-        { node: old, sql: terminateIdleSql },
+        { node: old, sql: terminateFinishedSql },
         { node: old, sql: terminateAllSql },
         { node: old, sql: 'SELECT pg_catalog.pg_current_wal_lsn()' },
       ],
@@ -268,7 +269,7 @@ export function planSwitchover(
     );
   steps.push({
     id: 'release',
-    title: `release: disable ${sub} on ${neu}${opts.keepSlot ? `, keep slot ${slot}` : `, drop slot ${slot} on ${old}`}; ${old} stays read-only`,
+    title: `disable ${sub} on ${neu}${opts.keepSlot ? `, keep slot ${slot}` : `, drop slot ${slot} on ${old}`}; ${old} stays read-only`,
     statements: release,
     undo: [],
   });
@@ -281,7 +282,7 @@ export function planSwitchover(
     slot,
     reverseName: rev,
     steps,
-    terminateIdleSql,
+    terminateFinishedSql,
     terminateAllSql,
     expectedBlackoutMs: ms,
     blackoutBasis: basis,
@@ -302,7 +303,7 @@ function expectedBlackout(facts: SwitchoverFacts, opts: SwitchoverOptions): { ms
   const ms = Math.round(drainMs + verifyMs + reverseMs);
   const rate = facts.applyRate === null ? 'not measured' : `${formatBytes(Math.round(facts.applyRate))}/s`;
   const basis =
-    `drain ${Math.round(drainMs)} ms (lag ${formatBytes(lag)}, apply rate ${rate}, ~1 s for the subscriber to report)` +
+    `drain ${Math.round(drainMs)} ms (lag ${formatBytes(lag)}, apply rate ${rate}, the subscriber's acknowledgement)` +
     (opts.verify === 'none'
       ? ''
       : ` + verify ${Math.round(verifyMs)} ms (~${facts.verifyRows} rows at ~${VERIFY_ROWS_PER_SECOND}/s)`) +

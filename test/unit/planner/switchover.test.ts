@@ -1,0 +1,194 @@
+import { describe, expect, it } from 'vitest';
+import { drainProven, type SwitchoverFacts, type SwitchoverOptions } from '../../../src/model/switchover.js';
+import { fenceRoles, planSwitchover, switchoverProblems } from '../../../src/planner/switchover.js';
+
+const role = (name: string, o: Partial<SwitchoverFacts['roles'][number]> = {}) => ({
+  name,
+  login: true,
+  superuser: false,
+  replication: false,
+  writes: true,
+  databaseSetting: null,
+  ...o,
+});
+
+const FACTS: SwitchoverFacts = {
+  subscription: 'new_orders',
+  oldNode: 'old',
+  newNode: 'new',
+  oldVersion: 180000,
+  newVersion: 180000,
+  database: 'app',
+  steepRole: 'steep',
+  steepCanFence: true,
+  steepCanTerminate: true,
+  live: { enabled: true, slot: 'new_orders', tables: { 'public.orders': 'r' } },
+  state: 'synchronized',
+  slot: { name: 'new_orders', active: true, lagBytes: 1000 },
+  applyRate: 100_000,
+  tables: ['public.orders'],
+  unkeyed: [],
+  verifyRows: 200_000,
+  roles: [
+    role('app'),
+    role('reporting', { writes: false }),
+    role('postgres', { superuser: true }),
+    role('replicator', { replication: true }),
+    role('steep'),
+    role('nologin', { login: false }),
+    role('batch', { databaseSetting: 'off' }),
+  ],
+  sequences: [
+    {
+      sequence: 'public.orders_id_seq',
+      schema: 'public',
+      name: 'orders_id_seq',
+      source: '42',
+      present: true,
+    },
+  ],
+  reverse: { publicationExists: false, subscriptionExists: false, slotExists: false, oldCanSubscribe: true },
+};
+
+const OPTS: SwitchoverOptions = {
+  maxLagBytes: 200 * 1024,
+  fenceTimeoutMs: 30_000,
+  graceMs: 5_000,
+  verify: 'all',
+  reverse: true,
+  keepSlot: false,
+  sequenceHeadroom: 1000n,
+  dryRun: false,
+};
+
+const INPUTS = {
+  reverseConninfo: 'host=new dbname=app user=steep password=****',
+  sequenceSql: [],
+  verifyTables: ['public.orders'],
+};
+
+describe('switchover planner', () => {
+  it('fences the login roles that write the tables, never superusers, replication roles or steep', () => {
+    expect(fenceRoles(FACTS, {})).toEqual(['app', 'batch']);
+    expect(fenceRoles(FACTS, { roles: ['reporting', 'app'] })).toEqual(['app', 'reporting']);
+  });
+
+  const cases: Array<{
+    what: string;
+    facts?: Partial<SwitchoverFacts>;
+    opts?: Partial<SwitchoverOptions>;
+    problem: RegExp;
+  }> = [
+    {
+      what: 'no subscription',
+      facts: { live: null },
+      problem: /does not exist on new: create it with steep apply/,
+    },
+    {
+      what: 'still copying',
+      facts: { live: { enabled: true, slot: 'x', tables: { 'public.orders': 'd' } } },
+      problem: /still copying public\.orders \(d\)/,
+    },
+    {
+      what: 'diverged',
+      facts: { state: 'diverged' },
+      problem: /repair it with steep verify new_orders --repair/,
+    },
+    {
+      what: 'lag',
+      facts: { slot: { name: 'new_orders', active: true, lagBytes: 10 * 1024 * 1024 } },
+      problem: /lags 10\.0 MB behind old, more than --max-lag 200\.0 kB/,
+    },
+    {
+      what: 'slot not streaming',
+      facts: { slot: { name: 'new_orders', active: false, lagBytes: 0 } },
+      problem: /is not streaming/,
+    },
+    {
+      what: 'no key',
+      facts: { unkeyed: [{ table: 'public.logs', reason: 'it has no primary key' }] },
+      problem: /public\.logs cannot be switched over safely/,
+    },
+    {
+      what: 'nobody to fence',
+      facts: { roles: [role('postgres', { superuser: true })] },
+      problem: /name the roles to fence with --roles/,
+    },
+    {
+      what: 'unknown role',
+      opts: { roles: ['ghost'] },
+      problem: /--roles names ghost, which is not a role on old/,
+    },
+    { what: 'superuser named', opts: { roles: ['postgres'] }, problem: /postgres on old is a superuser/ },
+    { what: 'cannot ALTER ROLE', facts: { steepCanFence: false }, problem: /grant it CREATEROLE/ },
+    {
+      what: 'sequence missing',
+      facts: { sequences: [{ ...FACTS.sequences[0]!, present: false }] },
+      problem: /sequence public\.orders_id_seq exists on old but not on new/,
+    },
+    {
+      what: 'reverse on 15',
+      facts: { oldVersion: 150004 },
+      problem: /--reverse needs PostgreSQL 16 or later on both nodes for origin = none \(old runs 15\)/,
+    },
+    {
+      what: 'reverse leftovers',
+      facts: { reverse: { ...FACTS.reverse!, slotExists: true } },
+      problem: /slot steep_reverse_new_orders already exists on new/,
+    },
+  ];
+  it.each(cases)('refuses: $what', ({ facts, opts, problem }) => {
+    const p = switchoverProblems({ ...FACTS, ...facts }, { ...OPTS, ...opts });
+    expect(p.join('\n')).toMatch(problem);
+  });
+
+  it('accepts a healthy pair and plans fence → drain → sequences → verify → reverse → release', () => {
+    expect(switchoverProblems(FACTS, OPTS)).toEqual([]);
+    const plan = planSwitchover(FACTS, OPTS, INPUTS);
+    expect(plan.steps.map((s) => s.id)).toEqual([
+      'fence',
+      'drain',
+      'sequences',
+      'verify',
+      'reverse',
+      'release',
+    ]);
+    const fence = plan.steps[0]!;
+    expect(fence.statements[0]).toEqual({
+      node: 'old',
+      sql: 'ALTER ROLE "app" IN DATABASE "app" SET default_transaction_read_only = on',
+    });
+    // undo restores what was there before: RESET, or the role's own earlier setting
+    expect(fence.undo.map((u) => u.sql)).toEqual([
+      'ALTER ROLE "app" IN DATABASE "app" RESET default_transaction_read_only',
+      `ALTER ROLE "batch" IN DATABASE "app" SET default_transaction_read_only = 'off'`,
+    ]);
+    expect(plan.steps[4]!.statements[1]!.sql).toContain('WITH (copy_data = false, origin = none)');
+    expect(plan.steps[5]!.statements.map((s) => s.sql)).toEqual([
+      'ALTER SUBSCRIPTION "new_orders" DISABLE',
+      'ALTER SUBSCRIPTION "new_orders" SET (slot_name = NONE)',
+      "SELECT pg_catalog.pg_drop_replication_slot('new_orders')",
+    ]);
+    // drain 200 ms + 1,000 bytes at 100 kB/s, verify 200,000 rows at 200,000/s, reverse 500 ms
+    expect(plan.expectedBlackoutMs).toBe(200 + 10 + 1000 + 500);
+    expect(plan.rollback.some((r) => r.sql === 'ALTER SUBSCRIPTION "steep_reverse_new_orders" DISABLE')).toBe(
+      true,
+    );
+  });
+
+  it('keeps the slot and offers it back without --reverse', () => {
+    const plan = planSwitchover(FACTS, { ...OPTS, reverse: false, keepSlot: true, verify: 'none' }, INPUTS);
+    expect(plan.steps.map((s) => s.id)).toEqual(['fence', 'drain', 'sequences', 'release']);
+    expect(plan.steps.at(-1)!.statements).toEqual([
+      { node: 'new', sql: 'ALTER SUBSCRIPTION "new_orders" DISABLE' },
+    ]);
+    expect(plan.rollback[0]).toMatchObject({ node: 'new', sql: 'ALTER SUBSCRIPTION "new_orders" ENABLE' });
+  });
+
+  it('proves the drain by the origin past the fence, or by the subscriber acknowledging it', () => {
+    expect(drainProven(100n, 100n, null)).toBe('origin');
+    expect(drainProven(100n, 90n, 100n)).toBe('acknowledged');
+    expect(drainProven(100n, 90n, 99n)).toBeNull();
+    expect(drainProven(100n, null, null)).toBeNull();
+  });
+});
