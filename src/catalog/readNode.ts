@@ -47,7 +47,7 @@ import {
   subscriptionsQuery,
   toSubscriptions,
 } from './queries/subscriptions.js';
-import { TABLES, type TableRow, toTables } from './queries/tables.js';
+import { TABLES, type TablesJsonRow, tableRows, toTables } from './queries/tables.js';
 import { normaliseRowFilters } from './rowFilters.js';
 import { openCatalogSession, rows } from './session.js';
 import { issueTableSchemaQueries } from './tableSchemas.js';
@@ -184,7 +184,7 @@ export async function readNode(conn: ConnectionSpec, opts: ReadNodeOptions): Pro
       rows<SubscriptionTableRow>(client, q.subscriptionTables),
       rows<SlotRow>(client, q.slots),
       rows<OriginRow>(client, q.origins),
-      rows<TableRow>(client, q.tables),
+      rows<TablesJsonRow>(client, q.tables),
       maybe<MigrationVersionRow>(client, q.migrations),
       scope && !isEmptyScope(scope) ? issueTableSchemaQueries(client, scope, stateSchema) : undefined,
       initState ? rows<SubscriptionStateRow>(client, subscriptionStatesQuery(stateSchema, opts.node)) : null,
@@ -196,7 +196,7 @@ export async function readNode(conn: ConnectionSpec, opts: ReadNodeOptions): Pro
     ]);
 
     const observedOrigins = toOrigins(origins);
-    const observedTables = toTables(tables);
+    const observedTables = toTables(tableRows(tables));
 
     // round trip 3 (PG 15+, only with filters): row filter normalisation
     const filters = opts.rowFilters ?? {};

@@ -15,10 +15,14 @@ import type { CatalogQuery } from './catalogQuery.js';
  * for the estimates, and it waits for any lock stronger than ACCESS SHARE, which a plan must never
  * do. reltuples is -1 and relpages 0 for a table never vacuumed or analysed: both are then
  * reported as null (unknown), not as an empty table.
+ *
+ * The rows come back as one JSON array (see `tableRows`): the driver parsing 500 rows of 14
+ * fields, two of them arrays, cost ~3× the CPU of one JSON.parse, and more wall time.
  */
 export const TABLES: CatalogQuery = {
   name: 'tables',
-  text: `select c.oid,
+  text: `select coalesce(pg_catalog.json_agg(t), '[]')::text as tables from (
+select c.oid::int8 as oid,
        n.nspname::text as schema,
        c.relname::text as name,
        c.relkind::text as kind,
@@ -63,8 +67,17 @@ export const TABLES: CatalogQuery = {
  where c.relkind in ('r', 'p')
    and c.relpersistence <> 't'
    and n.nspname not in ('pg_catalog', 'information_schema')
-   and n.nspname !~ '^pg_toast'`,
+   and n.nspname !~ '^pg_toast') t`,
 };
+
+/** The TABLES query's one row: its table rows as a JSON array. */
+export interface TablesJsonRow {
+  tables: string;
+}
+
+export function tableRows(result: readonly TablesJsonRow[]): TableRow[] {
+  return JSON.parse(result[0]?.tables ?? '[]') as TableRow[];
+}
 
 export interface TableRow {
   oid: number;
