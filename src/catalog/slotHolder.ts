@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { quoteIdent } from '../model/sql.js';
 import type { CatalogQuery } from './queries/catalogQuery.js';
 
 /** Who holds a replication slot on this node (the session streaming it or holding its snapshot). PostgreSQL 14+. */
@@ -35,4 +36,24 @@ export async function readSlotHolder(client: pg.Client, slot: string): Promise<S
 export async function isSlotActive(client: pg.Client, slot: string): Promise<boolean> {
   const { rows } = await client.query<{ active: boolean }>({ text: SLOT_ACTIVE.text, values: [slot] });
   return rows[0]?.active === true;
+}
+
+/**
+ * The replication sessions of `applicationNames` that hold `slot` or created it: a slot made with
+ * an exported snapshot is released once made, and the session that keeps the snapshot shows only
+ * in its last command (`CREATE_REPLICATION_SLOT "slot" …`).
+ */
+export async function readSlotSessions(
+  client: pg.Client,
+  slot: string,
+  applicationNames: readonly string[],
+): Promise<number[]> {
+  const { rows } = await client.query<{ pid: number }>(
+    `SELECT a.pid FROM pg_catalog.pg_stat_activity a
+      WHERE a.backend_type = 'walsender' AND a.application_name = ANY($2::text[])
+        AND (a.pid IN (SELECT s.active_pid FROM pg_catalog.pg_replication_slots s WHERE s.slot_name = $1)
+             OR position($3 in a.query) > 0)`,
+    [slot, [...applicationNames], `CREATE_REPLICATION_SLOT ${quoteIdent(slot)}`],
+  );
+  return rows.map((r) => r.pid);
 }

@@ -2,6 +2,7 @@ import { statSync } from 'node:fs';
 import { PG15 } from '../catalog/queries/catalogQuery.js';
 import { connect } from '../db/connect.js';
 import { mask } from '../db/mask.js';
+import { SNAPSHOT_HOLDER_APPLICATION_NAME } from '../executors/preparedSlot.js';
 import { quoteIdent } from '../model/sql.js';
 import type { HolderRequest } from './snapshotHolder.js';
 
@@ -48,7 +49,7 @@ async function main(): Promise<void> {
   try {
     repl = await connect(req.connection, {
       node: req.node,
-      applicationName: 'steep snapshot holder',
+      applicationName: SNAPSHOT_HOLDER_APPLICATION_NAME,
       replication: 'database',
       connectTimeoutMs: req.connectTimeoutMs,
     });

@@ -10,15 +10,13 @@ import { stateChangeEvent } from '../executors/initFollow.js';
 import { publisherSequenceValues } from '../executors/sequenceSync.js';
 import { SteepError } from '../model/errors.js';
 import type { InitProgress, InitState } from '../model/initState.js';
-import { quoteIdent, quoteTable } from '../model/sql.js';
+import { quoteTable } from '../model/sql.js';
 import {
   DEFAULT_SPLIT_ABOVE,
   qualifiedName,
   type SubscriptionSpec,
   type Topology,
 } from '../model/topology.js';
-import { originAdvanceSql } from '../planner/init.js';
-import { alterSubscriptionSql } from '../planner/sqlBuild.js';
 import { type ChunkRecord, CopyChunkStore } from '../state/copyChunks.js';
 import { InitSlotStore } from '../state/initSlots.js';
 import { SubscriptionStateStore } from '../state/subscriptionState.js';
@@ -304,14 +302,10 @@ async function copyAndStart(topology: Topology, d: SubscriptionSpec, opts: Strea
  * chunks, and drop a slot of that name nobody streams (the subscription is disabled).
  */
 async function startOver(s: Sessions, d: SubscriptionSpec, topology: Topology): Promise<void> {
-  const schema = topology.settings.stateSchema;
-  const { rows } = await s.sub.query<{ schema: string; name: string }>(
-    `SELECT DISTINCT table_schema AS schema, table_name AS name FROM ${quoteIdent(schema)}.copy_chunks
-      WHERE node_name = $1 AND subscription = $2 AND completed_at IS NOT NULL`,
-    [d.node, d.name],
-  );
+  const chunks = new CopyChunkStore(topology.settings.stateSchema, d.node);
+  const rows = await chunks.copiedTables(s.sub, d.name);
   if (rows.length > 0) await s.sub.query(`TRUNCATE TABLE ${rows.map(quoteTable).join(', ')}`);
-  await new CopyChunkStore(schema, d.node).clear(s.sub, d.name);
+  await chunks.clear(s.sub, d.name);
   const { rows: slot } = await s.pub.query<{ active: boolean }>(
     'SELECT active FROM pg_catalog.pg_replication_slots WHERE slot_name = $1',
     [d.slot],

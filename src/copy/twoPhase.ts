@@ -27,8 +27,6 @@ import {
   type SubscriptionSpec,
   type Topology,
 } from '../model/topology.js';
-import { originAdvanceSql } from '../planner/init.js';
-import { alterSubscriptionSql } from '../planner/sqlBuild.js';
 import { createSchemaSql, createTableSql } from '../planner/tableDdl.js';
 import { CopyChunkStore } from '../state/copyChunks.js';
 import { SubscriptionStateStore } from '../state/subscriptionState.js';

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { isSlotActive, readSlotHolder } from '../catalog/slotHolder.js';
+import { isSlotActive, readSlotHolder, readSlotSessions } from '../catalog/slotHolder.js';
 import { connect } from '../db/connect.js';
 import { mask } from '../db/mask.js';
 import { SteepError } from '../model/errors.js';
@@ -16,6 +16,8 @@ import { runStep, type StepContext } from './runStep.js';
 
 /** How steep init prepare's sessions name themselves: cancel ends only a session of this name. */
 export const PREPARE_APPLICATION_NAME = 'steep init prepare';
+/** … and the process that holds the exported snapshot of steep's own copy (copy/holderMain.ts). */
+export const SNAPSHOT_HOLDER_APPLICATION_NAME = 'steep snapshot holder';
 
 export interface MadeSlot {
   /** the replication connection: the exported snapshot lives as long as it stays open */
@@ -93,19 +95,32 @@ export async function dropPreparedSlot(
 ): Promise<boolean> {
   const holder = await readSlotHolder(client, slot);
   if (!holder) return false;
-  if (holder.pid !== null) {
-    if (holder.applicationName !== PREPARE_APPLICATION_NAME) {
-      throw new SteepError(
-        'init.slot_in_use',
-        `slot ${slot} is in use by pid ${holder.pid} (${holder.applicationName || 'no application_name'}), not by steep init prepare; stop that consumer and cancel again`,
-      );
-    }
-    await client.query('SELECT pg_catalog.pg_terminate_backend($1)', [holder.pid]);
-    for (let i = 0; i < 50; i++) {
-      if (!(await isSlotActive(client, slot))) break;
-      await new Promise((res) => setTimeout(res, 100));
-    }
+  if (!(await endSteepHolder(client, slot))) {
+    throw new SteepError(
+      'init.slot_in_use',
+      `slot ${slot} is in use by pid ${holder.pid} (${holder.applicationName || 'no application_name'}), not by steep; stop that consumer and cancel again`,
+    );
   }
   await runStep(client, step, ctx);
+  return true;
+}
+
+/**
+ * End the session holding `slot` (and with it the exported snapshot it keeps) when it is one
+ * of steep's own holders (`init prepare --hold`, the snapshot holder of steep's copy), so the
+ * slot can be dropped. False when another process holds it (left alone).
+ */
+export async function endSteepHolder(client: pg.Client, slot: string): Promise<boolean> {
+  const names = [PREPARE_APPLICATION_NAME, SNAPSHOT_HOLDER_APPLICATION_NAME];
+  const holder = await readSlotHolder(client, slot);
+  if (holder?.pid != null && !names.includes(holder.applicationName ?? '')) return false;
+  const pids = await readSlotSessions(client, slot, names);
+  if (pids.length === 0) return true;
+  for (const pid of pids) await client.query('SELECT pg_catalog.pg_terminate_backend($1)', [pid]);
+  for (let i = 0; i < 50; i++) {
+    if (!(await isSlotActive(client, slot)) && (await readSlotSessions(client, slot, names)).length === 0)
+      break;
+    await new Promise((res) => setTimeout(res, 100));
+  }
   return true;
 }

@@ -22,7 +22,8 @@ import { subscriptionAddress } from './subscriptions.js';
  *
  *   1. the subscriber drops the subscription, disabled first so its workers stop (with its slot;
  *      detached from it when the publisher cannot be reached: the slot is left, and said so)
- *   2. the subscriber truncates the tables a snapshot copy filled
+ *   2. the subscriber truncates the tables a snapshot copy filled (PostgreSQL's or steep's own,
+ *      whose finished chunks copy_chunks records: also a two-phase apply's)
  *   3. the publisher drops a slot `init prepare` made that no subscription took over (manual),
  *      or one left by a subscription dropped by hand
  *   4. the publisher drops the temporary publications of an interrupted `steep reinit`
@@ -35,6 +36,8 @@ export interface CancelObserved {
   existing: { slot: string | null } | null;
   /** the tables of its pg_subscription_rel */
   tables: TableName[];
+  /** the tables steep's own copy (streamed or two-phase) finished chunks of */
+  copiedTables: TableName[];
   /** the slot `init prepare` recorded for it */
   preparedSlot: string | null;
   publisherReachable: boolean;
@@ -109,19 +112,25 @@ export function planInitCancel(d: SubscriptionSpec, o: CancelObserved): CancelPl
     });
     if (detach) plan.slotLeft = slot;
     else plan.droppedWithSubscription = slot;
-    const tables = d.init.method === 'snapshot' ? o.tables : [];
-    if (tables.length > 0) {
-      plan.truncated = tables.map(qualifiedName);
-      plan.truncate = step({
-        address: subscriptionAddress(d.name),
-        node: d.node,
-        kind: 'table-truncate',
-        action: 'delete',
-        reasonText: `init cancel: what the copy filled is emptied: ${listText(plan.truncated)}`,
-        statements: [tx(truncateTablesSql(tables))],
-        hazards: ['truncates-data'],
-      });
-    }
+  }
+  const copied = new Set(o.copiedTables.map(qualifiedName));
+  const tables = [
+    ...(o.existing && d.init.method === 'snapshot'
+      ? o.tables.filter((t) => !copied.has(qualifiedName(t)))
+      : []),
+    ...o.copiedTables,
+  ];
+  if (tables.length > 0) {
+    plan.truncated = tables.map(qualifiedName);
+    plan.truncate = step({
+      address: subscriptionAddress(d.name),
+      node: d.node,
+      kind: 'table-truncate',
+      action: 'delete',
+      reasonText: `init cancel: what the copy filled is emptied: ${listText(plan.truncated)}`,
+      statements: [tx(truncateTablesSql(tables))],
+      hazards: ['truncates-data'],
+    });
   }
   // a prepared slot no subscription took over yet (manual), or one left by a subscription dropped by hand
   const prepared = o.preparedSlot ?? (o.existing ? null : d.init.method === 'manual' ? d.slot : null);

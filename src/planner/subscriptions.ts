@@ -288,7 +288,8 @@ function initWarnings(ctx: PlanContext, d: SubscriptionSpec): void {
   ctx.warn(
     'init-method',
     `subscription ${d.name} uses init method ${d.init.method}: it is created disabled, with create_slot = false and ` +
-      `copy_data = false on the prepared slot ${d.slot}; the method's own steps complete it: ${completes}`,
+      `copy_data = false on the prepared slot ${d.slot}; the method's own steps complete it: ${completes} ` +
+      `(a snapshot seeds exactly one subscription, on its slot: every two-phase subscription needs its own)`,
     { address: subscriptionAddress(d.name), node: d.node },
   );
 }

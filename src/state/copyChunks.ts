@@ -88,6 +88,16 @@ export class CopyChunkStore {
     );
   }
 
+  /** The tables at least one finished chunk of the subscription's copy loaded rows into. */
+  async copiedTables(client: pg.Client, subscription: string): Promise<TableName[]> {
+    const { rows } = await client.query<TableName>(
+      `SELECT DISTINCT table_schema AS schema, table_name AS name FROM ${this.table}
+        WHERE node_name = $1 AND subscription = $2 AND completed_at IS NOT NULL ORDER BY 1, 2`,
+      [this.node, subscription],
+    );
+    return rows;
+  }
+
   async clear(client: pg.Client, subscription: string): Promise<void> {
     await client.query(`DELETE FROM ${this.table} WHERE node_name = $1 AND subscription = $2`, [
       this.node,

@@ -4,7 +4,7 @@ import { lockedSessions } from '../db/lockedSession.js';
 import { mask } from '../db/mask.js';
 import type { EventSink, Stop } from '../executors/events.js';
 import { stateChangeEvent } from '../executors/initFollow.js';
-import { dropPreparedSlot } from '../executors/preparedSlot.js';
+import { dropPreparedSlot, endSteepHolder } from '../executors/preparedSlot.js';
 import { runStep, type StepContext } from '../executors/runStep.js';
 import type { Problem } from '../model/errors.js';
 import { SteepError } from '../model/errors.js';
@@ -12,6 +12,7 @@ import type { Step } from '../model/plan.js';
 import type { SubscriptionSpec } from '../model/topology.js';
 import { planInitCancel } from '../planner/initCancel.js';
 import { count } from '../render/count.js';
+import { CopyChunkStore } from '../state/copyChunks.js';
 import { InitProgressStore } from '../state/initProgress.js';
 import { InitSlotStore } from '../state/initSlots.js';
 import { hasInitTables, SubscriptionStateStore } from '../state/subscriptionState.js';
@@ -125,10 +126,12 @@ export async function cancelInit(
     const recorded = stateTables ? await states.get(c, d.name) : null;
     const prepared = stateTables ? await new InitSlotStore(schema, d.node).forSubscription(c, d.name) : null;
     const existing = await readSubscriptionSlot(c, d.name);
+    const chunks = new CopyChunkStore(schema, d.node);
     const plan = planInitCancel(d, {
       previous: recorded?.state ?? 'uninitialized',
       existing,
       tables: existing && d.init.method === 'snapshot' ? await readSubscribedTables(c, d.name) : [],
+      copiedTables: stateTables ? await chunks.copiedTables(c, d.name) : [],
       preparedSlot: prepared?.slot ?? null,
       publisherReachable: pub !== null,
     });
@@ -158,6 +161,8 @@ export async function cancelInit(
       parts.push({
         does: `drop subscription ${d.name} on ${d.node}${truncate ? ` and truncate ${plan.truncated.join(', ')}` : ''}`,
         run: async () => {
+          // steep's own copy: end its snapshot holder, which keeps the snapshot (and slot) in use
+          if (pub && existing?.slot) await endSteepHolder(pub, existing.slot);
           await run(
             () => runStep(c, drop, ctx(d.node)),
             drop,
@@ -223,6 +228,7 @@ export async function cancelInit(
           for (const ch of changes) onEvent(stateChangeEvent(ch));
           await new InitProgressStore(schema, d.node).remove(c, d.name);
           await new InitSlotStore(schema, d.node).removeFor(c, d.name);
+          await chunks.clear(c, d.name);
         },
       });
     }

@@ -87,6 +87,47 @@ function parseEvents(stderr: string): Array<Record<string, unknown>> {
     .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
+/** `steep apply` SIGKILLed once `chunks` chunks of the subscription's copy are done; true when the kill landed. */
+function applyKilledAfter(path: string, sub: string, chunks: number): Promise<boolean> {
+  const west = cluster().node('west');
+  return new Promise<boolean>((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      [join(REPO_ROOT, 'bin/run.js'), 'apply', '--auto-approve', '-c', path],
+      {
+        env: { ...process.env, NO_COLOR: '1', ...env() },
+        stdio: 'ignore',
+      },
+    );
+    let done = false;
+    const poll = setInterval(async () => {
+      const rows = await west
+        .query<{ n: string }>(
+          `SELECT count(*)::text AS n FROM steep.copy_chunks WHERE subscription = $1 AND completed_at IS NOT NULL`,
+          [sub],
+        )
+        .catch(() => [{ n: '0' }]);
+      if (!done && Number(rows[0]!.n) >= chunks) {
+        done = true;
+        clearInterval(poll);
+        child.kill('SIGKILL');
+      }
+    }, 100);
+    child.on('error', reject);
+    child.on('close', (_c, signal) => {
+      clearInterval(poll);
+      resolve(signal === 'SIGKILL');
+    });
+  });
+}
+
+async function holders(): Promise<number> {
+  const rows = await cluster()
+    .node('east')
+    .query(`SELECT 1 FROM pg_stat_activity WHERE application_name = 'steep snapshot holder'`);
+  return rows.length;
+}
+
 describe("snapshot init with steep's own copy", () => {
   beforeAll(async () => {
     const { nodes } = cluster();
@@ -189,32 +230,7 @@ describe("snapshot init with steep's own copy", () => {
     await slowCopy(west, 'own_resume', 500, 40);
     const writer = startWriter(east, ['own_resume']);
 
-    const killed = await new Promise<boolean>((resolve, reject) => {
-      const child = spawn(
-        process.execPath,
-        [join(REPO_ROOT, 'bin/run.js'), 'apply', '--auto-approve', '-c', path],
-        { env: { ...process.env, NO_COLOR: '1', ...env() }, stdio: 'ignore' },
-      );
-      let done = false;
-      const poll = setInterval(async () => {
-        const rows = await west
-          .query<{ n: string }>(
-            `SELECT count(*)::text AS n FROM steep.copy_chunks WHERE subscription = 'west_resume' AND completed_at IS NOT NULL`,
-          )
-          .catch(() => [{ n: '0' }]);
-        if (!done && Number(rows[0]!.n) >= 2) {
-          done = true;
-          clearInterval(poll);
-          child.kill('SIGKILL');
-        }
-      }, 100);
-      child.on('error', reject);
-      child.on('close', (_c, signal) => {
-        clearInterval(poll);
-        resolve(signal === 'SIGKILL');
-      });
-    });
-    expect(killed).toBe(true);
+    expect(await applyKilledAfter(path, 'west_resume', 2)).toBe(true);
     const finished = await west.query<{ chunk: number; rows: string }>(
       `SELECT chunk, rows::text FROM steep.copy_chunks WHERE subscription = 'west_resume' AND completed_at IS NOT NULL`,
     );
@@ -234,12 +250,37 @@ describe("snapshot init with steep's own copy", () => {
     expect(await recordedState('west_resume')).toBe('synchronized');
     await waitCaughtUp(east, 'west_resume');
     expect(await digests(west, ['own_resume'])).toEqual(await digests(east, ['own_resume']));
-    await eventually(
-      async () =>
-        (await east.query(`SELECT 1 FROM pg_stat_activity WHERE application_name = 'steep snapshot holder'`))
-          .length === 0,
-      10_000,
-      'the snapshot holder to let go',
-    );
+    await eventually(async () => (await holders()) === 0, 10_000, 'the snapshot holder to let go');
   }, 240_000);
+
+  it('init cancel of a SIGKILLed copy ends its snapshot holder, drops the slot, empties the tables and forgets the chunks', async () => {
+    const east = cluster().node('east');
+    const west = cluster().node('west');
+    await createTables([east, west], [{ name: 'own_cancel', rows: 0 }]);
+    await fillTables(east, [{ name: 'own_cancel', rows: 30_000 }]);
+    const path = config(
+      'own-cancel',
+      'west_cancel',
+      ['own_cancel'],
+      '{ method: snapshot, parallel: 2, splitAbove: 128kB }',
+    );
+    await slowCopy(west, 'own_cancel', 500, 40);
+    expect(await applyKilledAfter(path, 'west_cancel', 1)).toBe(true);
+    expect(await holders()).toBe(1);
+    const [copied] = await west.query<{ n: string }>('SELECT count(*)::text AS n FROM public.own_cancel');
+    expect(Number(copied!.n)).toBeGreaterThan(0);
+
+    const cancelled = await steep(['init', 'cancel', 'west_cancel'], path);
+    expect(cancelled.code, cancelled.stderr).toBe(0);
+    expect(await holders()).toBe(0);
+    expect(await east.query(`SELECT 1 FROM pg_replication_slots WHERE slot_name = 'west_cancel'`)).toEqual(
+      [],
+    );
+    expect(await west.query('SELECT 1 FROM public.own_cancel LIMIT 1')).toEqual([]);
+    expect(await west.query(`SELECT 1 FROM steep.copy_chunks WHERE subscription = 'west_cancel'`)).toEqual(
+      [],
+    );
+    expect(await west.query(`SELECT 1 FROM pg_subscription WHERE subname = 'west_cancel'`)).toEqual([]);
+    expect(await recordedState('west_cancel')).toBe('uninitialized');
+  }, 120_000);
 });

@@ -118,6 +118,10 @@ describe('subscriptions: create', () => {
     expect(step.statements[0]!.transactional).toBe(transactional);
     expect(step.hazards).toEqual([]);
     expect(codes(p.warnings)).toEqual(warnings);
+    if (method === 'two-phase')
+      expect(p.warnings.find((w) => w.code === 'init-method')?.message).toMatch(
+        /a snapshot seeds exactly one subscription, on its slot/,
+      );
   });
 
   it('init method merge: its create is part of one merge step, copy_data = false, on the subscriber while writes are blocked on both', () => {
