@@ -184,6 +184,22 @@ export async function cancelInit(
         },
       });
     }
+    if (!plan.drop && plan.truncate) {
+      // no subscription any more, but steep's copy had filled tables
+      const truncate = plan.truncate;
+      parts.push({
+        does: `truncate ${plan.truncated.join(', ')}`,
+        run: async () => {
+          await run(
+            () => runStep(c, truncate, ctx(d.node)),
+            truncate,
+            (why) => `truncating what the copy filled on ${d.node} failed: ${why}`,
+            address,
+          );
+          result.truncated = plan.truncated;
+        },
+      });
+    }
     if (plan.slotDrop && plan.preparedSlot !== null && pub) {
       const slotDrop = plan.slotDrop;
       const slot = plan.preparedSlot;
