@@ -1,10 +1,11 @@
 import type { ClusterState, ObservedNode, ObservedSubscription } from '../model/cluster.js';
 import type { DataGap } from '../model/driftReport.js';
-import type { Change, Hazard } from '../model/plan.js';
+import type { Change, Hazard, Statement } from '../model/plan.js';
 import type { SubscriptionSpec, TableName, Topology } from '../model/topology.js';
 import { qualifiedName } from '../model/topology.js';
 import { listText, type PlanContext } from './context.js';
 import { copiedTables } from './init.js';
+import { truncateTablesSql, tx } from './sqlBuild.js';
 
 /**
  * Data gaps (SPEC §3): tables that join a subscription whose init copies nothing (`none`, or a
@@ -12,7 +13,9 @@ import { copiedTables } from './init.js';
  * already hold on the publisher never arrive. The file must say what to do: `init.newTables:
  * copy` copies just those tables (PostgreSQL's refresh copies only tables new to the
  * subscription), `skip` means the DBA vouches they are already there (hazard `data-gap`).
- * Without it the plan refuses.
+ * Without it the plan refuses. A copy into joining tables that already hold rows on the
+ * subscriber would hit their keys (or duplicate rows): as for a new subscription, a plan error
+ * unless `init.existingData: truncate` (they are emptied first); `keep` cannot hold for a copy.
  */
 
 export interface NewTablesDecision {
@@ -21,6 +24,8 @@ export interface NewTablesDecision {
   copy: boolean;
   /** the tables joining the subscription */
   tables: string[];
+  /** run before the refresh: the joining tables that hold rows, emptied (`existingData: truncate`) */
+  statements: Statement[];
   hazards: Hazard[];
   changes: Change[];
 }
@@ -46,7 +51,14 @@ export function newTablesDecision(
   /** the tables joining it, as the subscription's relations tell (else: worked out here) */
   added?: string[],
 ): NewTablesDecision {
-  const none: NewTablesDecision = { ok: true, copy: false, tables: [], hazards: [], changes: [] };
+  const none: NewTablesDecision = {
+    ok: true,
+    copy: false,
+    tables: [],
+    statements: [],
+    hazards: [],
+    changes: [],
+  };
   if (d.init.method !== 'none' && d.init.method !== 'manual') return none;
   const tables = added ?? joiningTables(ctx, d, o);
   if (tables.length === 0) return none;
@@ -62,18 +74,39 @@ export function newTablesDecision(
     return { ...none, ok: false, tables };
   }
   if (d.init.newTables === 'copy') {
-    return {
+    const copying: NewTablesDecision = {
       ok: true,
       copy: true,
       tables,
+      statements: [],
       hazards: ['copies-data'],
       changes: [{ path: 'init.newTables', before: null, after: { copy: tables } }],
+    };
+    const held = tables.filter((t) => node.tables[t]?.hasRows === true);
+    if (held.length === 0) return copying;
+    if (d.init.existingData !== 'truncate') {
+      ctx.error(
+        'existing-data',
+        `subscription ${d.name} on ${node.name} would copy the tables joining it into tables that already hold rows there: ${listText(held)}; ` +
+          'copying on top of them would fail or duplicate rows: empty them, set init.existingData: truncate (apply empties them and copies), ' +
+          `or init.newTables: skip if they already hold the same rows as on ${d.from}`,
+        { address, node: node.name },
+      );
+      return { ...none, ok: false, tables };
+    }
+    const emptied = held.map((t) => node.tables[t]!).map((t) => ({ schema: t.schema, name: t.name }));
+    return {
+      ...copying,
+      statements: [tx(truncateTablesSql(emptied))],
+      hazards: ['truncates-data', 'copies-data'],
+      changes: [...copying.changes, { path: 'init.truncate', before: null, after: held }],
     };
   }
   return {
     ok: true,
     copy: false,
     tables,
+    statements: [],
     hazards: ['data-gap'],
     changes: [{ path: 'init.newTables', before: null, after: { skip: tables } }],
   };

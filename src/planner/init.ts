@@ -135,6 +135,20 @@ function willCopy(observed: ClusterState, d: SubscriptionSpec): boolean {
   return replacesSlot(o, d);
 }
 
+/**
+ * An existing subscription that copies nothing (`none`, `manual`) told to copy the tables that
+ * join it (`init.newTables: copy`): the refresh copies into them, so their rows are probed too.
+ */
+function copiesJoiningTables(observed: ClusterState, d: SubscriptionSpec): boolean {
+  const n = observed.nodes[d.node];
+  return (
+    n?.reachable === true &&
+    n.subscriptions[d.name] !== undefined &&
+    (d.init.method === 'none' || d.init.method === 'manual') &&
+    d.init.newTables === 'copy'
+  );
+}
+
 /** The subscription's slot or publisher differs from the file: only a replace can change it. */
 export function replacesSlot(o: ObservedSubscription, d: SubscriptionSpec): boolean {
   return o.slotNone || o.slot !== d.slot || (o.from !== '' && o.from !== d.from);
@@ -148,10 +162,13 @@ export function rowPresenceRequests(desired: Topology, observed: ClusterState): 
   const out = new Map<string, Map<string, TableName>>();
   for (const name of sortedKeys(desired.subscriptions)) {
     const d = desired.subscriptions[name]!;
-    if (!willCopy(observed, d)) continue;
+    const joining = copiesJoiningTables(observed, d);
+    if (!joining && !willCopy(observed, d)) continue;
     const node = observed.nodes[d.node] as ObservedNode;
     const tables = out.get(d.node) ?? new Map<string, TableName>();
+    const received = new Set(joining ? node.subscriptions[d.name]!.tables.map(qualifiedName) : []);
     for (const t of copiedTables(desired, observed, d)) {
+      if (received.has(qualifiedName(t))) continue;
       const qn = qualifiedName(t);
       if (node.tables[qn]) tables.set(qn, t);
     }

@@ -498,6 +498,7 @@ function planChange(
     );
     if (!joining.ok) return;
     if (joining.copy) copy = true;
+    statements.push(...joining.statements);
     hazards.push(...joining.hazards);
     changes.push(...joining.changes);
   }

@@ -222,18 +222,41 @@ describe('existing clusters: adoption, double apply, data gaps, other tools', ()
     );
     expect(plan.stdout + plan.stderr).toContain('set init.newTables: copy');
 
-    const copy = file([
+    // copy into a joining table that already holds a row on west: the copy would hit its key
+    await west().query(`INSERT INTO public.items VALUES (7, 'kept by hand')`);
+    const over = file([
       ...tables('public.orders, public.items'),
       ...sub,
       '    init: { method: none, newTables: copy }',
     ]);
+    const refused = await steep(['plan'], over);
+    expect(refused.code, refused.stdout).toBe(1);
+    expect(refused.stdout + refused.stderr).toContain(
+      'subscription hand_sub on west would copy the tables joining it into tables that already hold rows there: public.items;',
+    );
+    expect((await steep(['apply', '--auto-approve'], over)).code).toBe(1);
+    expect((await west().query<{ c: string }>('SELECT count(*)::text AS c FROM public.items'))[0]!.c).toBe(
+      '1',
+    );
+
+    const copy = file([
+      ...tables('public.orders, public.items'),
+      ...sub,
+      '    init: { method: none, newTables: copy, existingData: truncate }',
+    ]);
     const shown = await steep(['plan', '--json'], copy);
     const step = (
       JSON.parse(shown.stdout) as {
-        steps: Array<{ address: string; hazards: string[]; copy?: { tables: string[]; rateSource: string } }>;
+        steps: Array<{
+          address: string;
+          hazards: string[];
+          sql: string[];
+          copy?: { tables: string[]; rateSource: string };
+        }>;
       }
     ).steps.find((s) => s.address === 'subscription.hand_sub')!;
-    expect(step.hazards).toEqual(['copies-data']);
+    expect(step.hazards).toEqual(['truncates-data', 'copies-data']);
+    expect(step.sql.join('\n')).toContain('TRUNCATE TABLE "public"."items"');
     expect(step.copy).toMatchObject({ tables: ['public.items'], rateSource: 'default' });
     // --max-copy: a size steep cannot know is refused, then one above the limit
     expect((await steep(['apply', '--auto-approve', '--max-copy', '1kB'], copy)).stderr).toContain(

@@ -244,6 +244,25 @@ describe('subscriptions: in-place changes', () => {
     const copied = stepAt(runPlan(t, s), ADDR);
     expect(copied.statements[0]!.sql).toContain('WITH (refresh = true, copy_data = true)');
     expect(copied.hazards).toEqual(['copies-data']);
+
+    // the joining table holds rows on west: copying on top of them is refused, or emptied first
+    at(s, 'west').tables['public.customers'] = {
+      ...at(s, 'east').tables['public.customers']!,
+      hasRows: true,
+    };
+    const held = runPlan(t, s);
+    expect(held.errors.map((e) => [e.code, e.address])).toEqual([['existing-data', ADDR]]);
+    expect(held.errors[0]!.message).toContain(
+      'would copy the tables joining it into tables that already hold rows there: public.customers',
+    );
+    expect(held.steps).toEqual([]);
+    t.subscriptions.west_orders!.init.existingData = 'truncate';
+    const emptied = stepAt(runPlan(t, s), ADDR);
+    expect(emptied.statements.map((x) => x.sql)).toEqual([
+      'TRUNCATE TABLE "public"."customers"',
+      'ALTER SUBSCRIPTION "west_orders" SET PUBLICATION "customers_pub", "orders_pub" WITH (refresh = true, copy_data = true)',
+    ]);
+    expect(emptied.hazards).toEqual(['truncates-data', 'copies-data']);
   });
 
   it.each([
