@@ -32,17 +32,23 @@ Exit codes: 0 released (or dry run), 1 refused or failed (the fence undone), 130
     this.colorEnabled(flags);
     const options = switchoverOptions(flags);
     const json = flags.json || flags.format === 'json';
+    let undo: string[] = [];
     const interruption = new Interruption((text) => this.err(text, 'warn'), {
       before: 'nothing was changed',
       first: () => 'stopping before the release: the fence is undone first (a second Ctrl-C exits at once)',
-      again:
-        'exiting now: the fenced roles may still be read-only; steep switchover --dry-run lists the statements that undo the fence',
+      // read when the second signal comes: the undo statements of the plan being run
+      get again() {
+        return `exiting now; whatever of the fence is in place stays: ${undo.join('; ')}`;
+      },
     }).install();
     try {
       const { report, configWarnings } = await switchover(flags.config, args.subscription, {
         ...options,
         signal: interruption.signal,
-        onChanging: () => interruption.arm(),
+        onChanging: (plan) => {
+          undo = plan.steps.flatMap((st) => st.undo.map((u) => `run ${u.sql} on ${u.node}`));
+          interruption.arm();
+        },
         onEvent: flags['log-format'] === 'json' ? jsonEventSink() : () => {},
         onStep: (t) =>
           flags['log-format'] === 'json'

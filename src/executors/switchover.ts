@@ -12,7 +12,9 @@ import { ApplyLog, hasApplyLog } from '../state/applyLog.js';
  * What runs and in what order is planner/switchover.ts's; the workflow sequences the steps.
  */
 
-const POLL_MS = 50;
+const POLL_MS = 20;
+/** How long terminated sessions may take to exit. */
+const EXIT_WAIT_MS = 5_000;
 
 /** A session per node, steep's advisory lock held. */
 export type NodeClients = Map<string, pg.Client>;
@@ -54,7 +56,7 @@ export class SwitchoverLog {
       await new ApplyLog(this.schema, node, this.runId).started(this.clients.get(node)!, {
         id: stepId,
         address: this.address,
-        action: `switchover.${stepId.replace(/-undo$/, '')}`,
+        action: `switchover.${stepId}`,
         sql: statements.filter((s) => s.node === node).map((s) => s.sql),
       });
     }
@@ -105,10 +107,10 @@ export async function endFencedSessions(
 ): Promise<{ fenceLsn: string; terminated: number }> {
   const until = Date.now() + graceMs;
   const since = await serverNow(old);
-  let terminated = 0;
+  const ended = new Set<number>();
   const run = async (sql: string) => {
-    const { rows } = await old.query<{ count: string }>(sql, [since]);
-    terminated += Number(rows[0]?.count ?? 0);
+    const { rows } = await old.query<{ pid: number }>(sql, [since]);
+    for (const r of rows) ended.add(r.pid);
   };
   for (;;) {
     await run(plan.terminateFinishedSql);
@@ -119,15 +121,20 @@ export async function endFencedSessions(
   if (signal?.aborted)
     throw new SteepError('switchover.interrupted', 'interrupted while ending the fenced sessions');
   await run(plan.terminateAllSql);
-  // pg_terminate_backend(pid, 5000) waited for each to exit; a session that outlived that is an error
-  const left = await countRoleSessions(old, plan.roles, since);
+  // pg_terminate_backend only signals; a backend leaves pg_stat_activity as it exits
+  const gone = Date.now() + EXIT_WAIT_MS;
+  let left = await countRoleSessions(old, plan.roles, since);
+  while (left > 0 && Date.now() < gone) {
+    await abortable(10, undefined);
+    left = await countRoleSessions(old, plan.roles, since);
+  }
   if (left > 0)
     throw new SteepError(
       'switchover.sessions_left',
-      `${left} session(s) of ${plan.roles.join(', ')} on ${plan.oldNode} did not end within 5 s of being terminated`,
+      `${left} session(s) of ${plan.roles.join(', ')} on ${plan.oldNode} did not end within ${EXIT_WAIT_MS / 1000} s of being terminated`,
       { node: plan.oldNode },
     );
-  return { fenceLsn: await currentWalLsn(old), terminated };
+  return { fenceLsn: await currentWalLsn(old), terminated: ended.size };
 }
 
 export interface DrainResult {

@@ -61,8 +61,8 @@ export interface SwitchoverRunOptions extends SwitchoverOptions {
   /** a step starts / ends (the progress lines) */
   onStepStart?: (id: SwitchoverStepId, title: string) => void;
   onStep?: (t: StepTiming) => void;
-  /** called just before the first change: from here on a signal must stop the run gracefully */
-  onChanging?: () => void;
+  /** called just before the first change, with the plan: from here on a signal must stop the run gracefully */
+  onChanging?: (plan: SwitchoverPlan) => void;
   signal?: AbortSignal;
 }
 
@@ -410,7 +410,7 @@ class Run {
     const neu = clients.get(d.node)!;
     let fencedAt = 0;
     try {
-      opts.onChanging?.();
+      opts.onChanging?.(plan);
       await this.run('fence', async (s) => {
         // each role's undo is due once its ALTER ROLE ran: a role that could not be fenced
         // (its setting locked by another session) is not touched again
@@ -530,8 +530,11 @@ class Run {
     const failures: string[] = [];
     for (const u of this.undo) {
       const t = Date.now();
+      const nodes = [...new Set(u.sql.map((x) => x.node))];
       try {
+        await this.log.started(`${u.step}-undo`, nodes, u.sql);
         await runStatements(this.clients, u.sql);
+        await this.log.finished(`${u.step}-undo`, nodes, null);
         report.steps.push({
           id: u.step,
           title: `undo ${u.step}`,
@@ -550,6 +553,7 @@ class Run {
           });
         }
       } catch (e) {
+        await this.log.finished(`${u.step}-undo`, nodes, e instanceof Error ? e.message : String(e));
         failures.push(
           `undoing ${u.step} failed (${e instanceof Error ? e.message : String(e)}): run ${u.sql.map((x) => `${x.sql} on ${x.node}`).join('; ')}`,
         );
