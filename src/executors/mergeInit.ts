@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { connect } from '../db/connect.js';
 import type { Statement, Step } from '../model/plan.js';
 import type { Topology } from '../model/topology.js';
-import { type StepContext, stepError, transactionGroups } from './runStep.js';
+import { runStep, type StepContext, stepError } from './runStep.js';
 
 /**
  * The I/O of a merge init's step (planner/mergeInit.ts decides every statement): run the
@@ -32,26 +32,14 @@ export async function openNodeSession(topology: Topology, node: string): Promise
   });
 }
 
-/** Run statements on a session with the step's timeouts, each transactional group in its own transaction. */
+/** Run statements of one node on a session of it, as a step of that node runs. */
 export async function runStatements(
   client: pg.Client,
   step: Step,
   statements: Statement[],
   ctx: StepContext,
 ): Promise<void> {
-  await client.query(`SET lock_timeout = ${Math.max(0, Math.trunc(ctx.lockTimeoutMs))}`);
-  await client.query(`SET statement_timeout = ${Math.max(0, Math.trunc(ctx.statementTimeoutMs))}`);
-  for (const group of transactionGroups(statements)) {
-    const inTransaction = group.length > 1 || group[0]?.transactional === true;
-    try {
-      if (inTransaction) await client.query('BEGIN');
-      for (const s of group) await client.query(ctx.fillSecrets(s.sql));
-      if (inTransaction) await client.query('COMMIT');
-    } catch (err) {
-      if (inTransaction) await client.query('ROLLBACK').catch(() => {});
-      throw stepError({ ...step, node: group[0]?.node ?? step.node }, err);
-    }
-  }
+  await runStep(client, { ...step, node: statements[0]?.node ?? step.node, statements }, ctx);
 }
 
 /**
