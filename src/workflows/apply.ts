@@ -15,7 +15,7 @@ import { count } from '../render/count.js';
 import { ApplyLog, closeInterruptedSteps, hasApplyLog } from '../state/applyLog.js';
 import { saveSubscribedFingerprints } from './fingerprints.js';
 import { InitRunner, type InterruptedStep, ownCopy } from './init.js';
-import { runMergeInit } from './mergeInit.js';
+import { reconcileForInit, runMergeInit } from './mergeInit.js';
 import { recordSettledObjects } from './objectDigests.js';
 import { asSaved, staleness } from './savedPlan.js';
 import { emitSchemaMismatches, syncAppliedEvent } from './schema.js';
@@ -95,14 +95,6 @@ function checkMaxCopy(plan: Plan, max: number): void {
         `more than --max-copy ${formatBytes(max)}; nothing was changed — raise --max-copy or change the plan`,
     );
   }
-}
-
-/** Until the merge engine's reconcile lands: a merge whose rows differ stops before changing anything. */
-async function reconcileNotYet(_t: Topology, pair: { kind: string; name: string }): Promise<never> {
-  throw new SteepError(
-    'apply.merge_unavailable',
-    `${pair.kind}.${pair.name}: the rows of the two nodes differ, and this version of steep cannot reconcile them yet; nothing was changed`,
-  );
 }
 
 /** Open a session on every node the plan changes and take steep's advisory lock on each. */
@@ -229,7 +221,7 @@ export async function applyPlan(topology: Topology, plan: Plan, opts: ApplyOptio
           };
           if (step.kind === 'subscription-init') await inits.start(client, step, ctx);
           else if (step.kind === 'merge-init')
-            await runMergeInit(topology, step, ctx, { onEvent: opts.onEvent, reconcile: reconcileNotYet });
+            await runMergeInit(topology, step, ctx, { onEvent: opts.onEvent, reconcile: reconcileForInit });
           else {
             const stopWatching = watchSlotWait(topology, step, opts.onEvent);
             try {

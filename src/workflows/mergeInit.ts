@@ -12,6 +12,7 @@ import type { Step } from '../model/plan.js';
 import type { Topology } from '../model/topology.js';
 import { SubscriptionStateStore } from '../state/subscriptionState.js';
 import { analyzePair, mergePairOf } from './mergeAnalyze.js';
+import { reconcilePair } from './mergeReconcile.js';
 
 /**
  * A merge init inside `apply` (SPEC §9 merge, issue 16), for one merge unit (a link, or one
@@ -74,6 +75,23 @@ export function mergeUnitOf(topology: Topology, step: Step): MergeUnitOfStep {
     }),
   };
 }
+
+/**
+ * The merge engine's reconcile as a merge init runs it: `manual` writes the conflicts to a file
+ * and stops the init there, nothing changed.
+ */
+export const reconcileForInit: Reconcile = async (topology, pair, strategy, onEvent) => {
+  const r = await reconcilePair(topology, pair, strategy, { onEvent, parallel: topology.settings.parallel });
+  if (r.stopped) {
+    throw new SteepError(
+      'merge.manual',
+      `${pair.kind}.${pair.name}: strategy manual: the ${r.analysis.totals.conflicting} conflicting rows of ${pair.a} and ${pair.b} ` +
+        `are written to ${r.conflictsFile}; nothing was changed — make each conflicting row the same on both nodes (or choose another strategy), then run steep apply again`,
+      { address: `${pair.kind}.${pair.name}` },
+    );
+  }
+  return r;
+};
 
 /** Differences an analysis found: conflicting rows, rows on one side only, tables it could not compare. */
 function differences(a: MergeAnalysis): number {

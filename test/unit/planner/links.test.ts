@@ -130,3 +130,43 @@ subscriptions:
     expect(create('eu_us_eu')).toContain('copy_data = false');
   });
 });
+
+describe('an interrupted merge', () => {
+  it('a subscription a killed merge created before recording it synchronized is dropped and made again inside the merge step', () => {
+    const t = load();
+    const s = fresh(t);
+    // killed between the two creates: eu_us_eu exists on eu, recorded copying; eu_us_us does not
+    const done = observe(t);
+    at(s, 'eu').subscriptions.eu_us_eu = at(done, 'eu').subscriptions.eu_us_eu!;
+    at(s, 'us').slots.eu_us_eu = at(done, 'us').slots.eu_us_eu!;
+    at(s, 'eu').initState = {
+      subscriptions: {
+        eu_us_eu: {
+          subscription: 'eu_us_eu',
+          initMethod: 'merge',
+          state: 'copying',
+          sourceNode: 'us',
+          startedAt: null,
+          completedAt: null,
+          updatedAt: '2026-01-01T00:00:00.000Z',
+          error: null,
+        },
+      },
+      slots: {},
+    };
+    const p = runPlan(t, s);
+    expect(p.errors).toEqual([]);
+    const merge = p.steps.find((x) => x.kind === 'merge-init')!;
+    expect(merge.hazards).toEqual(['blocks-writes', 'copies-data', 'drops-slot']);
+    expect(merge.statements.map((x) => `${x.node}: ${x.sql.split(' ').slice(0, 3).join(' ')}`)).toEqual([
+      'eu: DROP SUBSCRIPTION "eu_us_eu"',
+      'eu: LOCK TABLE "public"."accounts",',
+      'us: LOCK TABLE "public"."accounts",',
+      'eu: CREATE SUBSCRIPTION "eu_us_eu"',
+      'eu: COMMENT ON SUBSCRIPTION',
+      'us: CREATE SUBSCRIPTION "eu_us_us"',
+      'us: COMMENT ON SUBSCRIPTION',
+    ]);
+    expect(p.steps.filter((x) => x.address === 'subscription.eu_us_eu')).toEqual([]);
+  });
+});

@@ -1,0 +1,331 @@
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hasStackTrace, REPO_ROOT, runSteep, writeConfig } from '../support/cli.js';
+import {
+  startCluster,
+  type TestCluster,
+  type TestNode,
+  testVersions,
+  useCluster,
+} from '../support/cluster.js';
+import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
+
+/**
+ * `links:` end to end (issue 16) on a PostgreSQL 16+ pair (the first of testVersions() that is
+ * 16 or later, else 18; run with STEEP_TEST_PG=16 for the oldest a link accepts): two regional
+ * nodes that both hold rows of three tables per schema — a composite key, a foreign key to
+ * another merged table — with identical, conflicting and one-sided rows, merged by
+ * `prefer:eu` (schema p) and by `last-modified:updated_at` (schema lm). Scaled down from the
+ * issue's 10,000 / 1,000 / 500 to 1,500 identical, 60 conflicting and 30 + 30 one-sided rows per
+ * table (180 conflicts per link) to keep the file near a minute on 2 shared cores; the code paths
+ * are the same. The last-modified merge is SIGKILLed in its reconcile (step 2) and in its final
+ * pass under the write locks (step 3) before a third apply converges. Afterwards both sides are
+ * equal (counts and checksums), merge_log holds exactly the conflict decisions, a row written
+ * on each side arrives on the other exactly once and nothing loops (counts stable over 5 s), and
+ * the plan is empty. `manual` first writes the conflicts to a file and changes nothing. A PostgreSQL 15 node in a link is a plan error naming it.
+ */
+const VERSION = testVersions().find((v) => v >= 16) ?? 18;
+const cluster = useCluster({ nodes: ['eu', 'us'], version: VERSION });
+
+const IDENTICAL = 1500;
+const CONFLICTS = 60;
+const ONE_SIDED = 30;
+const TABLES = ['accounts', 'orders', 'lines'];
+
+function env(): Record<string, string> {
+  return passwordEnv(cluster().nodes);
+}
+
+async function steep(args: string[], path: string) {
+  const r = await runSteep([...args, '-c', path], { env: env(), timeoutMs: 180_000 });
+  expect(hasStackTrace(r.stderr), r.stderr).toBe(false);
+  return r;
+}
+
+const eu = () => cluster().node('eu');
+const us = () => cluster().node('us');
+
+function linkYaml(name: string, schema: string, strategy: string): string {
+  return [
+    `  ${name}:`,
+    '    nodes: [eu, us]',
+    `    tables: [${TABLES.map((t) => `${schema}.${t}`).join(', ')}]`,
+    `    init: { method: merge, strategy: "${strategy}" }`,
+  ].join('\n');
+}
+
+function file(links: string[], nodes: TestNode[] = cluster().nodes): string {
+  return writeConfig(`version: 1\ntopology: regions\n${nodesYaml(nodes)}\nlinks:\n${links.join('\n')}\n`);
+}
+
+/**
+ * The same rows on both nodes, then on us: the first CONFLICTS keys of each table changed (even
+ * keys newer than eu's row, odd keys older), and ONE_SIDED rows only on each node, whose orders
+ * and lines belong to that node's own one-sided accounts and orders (the foreign keys hold on
+ * each side, so a merge must copy accounts before orders).
+ */
+async function seed(schema: string): Promise<void> {
+  const ts = (g: string) => `timestamptz '2026-01-01 00:00:00+00' + ${g} * interval '1 second'`;
+  for (const node of [eu(), us()]) {
+    await node.query(`CREATE SCHEMA ${schema}`);
+    await node.query(
+      `CREATE TABLE ${schema}.accounts (id bigint PRIMARY KEY, name text NOT NULL, balance numeric(12,2) NOT NULL, updated_at timestamptz NOT NULL)`,
+    );
+    await node.query(
+      `CREATE TABLE ${schema}.orders (id bigint PRIMARY KEY, account_id bigint NOT NULL REFERENCES ${schema}.accounts(id), amount numeric(12,2) NOT NULL, updated_at timestamptz NOT NULL)`,
+    );
+    await node.query(
+      `CREATE TABLE ${schema}.lines (order_id bigint NOT NULL, line_no int NOT NULL, qty int NOT NULL, updated_at timestamptz NOT NULL, PRIMARY KEY (order_id, line_no))`,
+    );
+    await node.query(
+      `INSERT INTO ${schema}.accounts SELECT g, 'acct ' || g, g * 1.5, ${ts('g')} FROM generate_series(1, ${IDENTICAL}) g`,
+    );
+    await node.query(
+      `INSERT INTO ${schema}.orders SELECT g, g, g * 2.25, ${ts('g')} FROM generate_series(1, ${IDENTICAL}) g`,
+    );
+    await node.query(
+      `INSERT INTO ${schema}.lines SELECT g, 1 + g % 3, g % 7, ${ts('g')} FROM generate_series(1, ${IDENTICAL}) g`,
+    );
+  }
+  // conflicts: even keys newer on us, odd keys older
+  const later = `updated_at + CASE WHEN %KEY% % 2 = 0 THEN interval '1 hour' ELSE interval '-1 hour' END`;
+  await us().query(
+    `UPDATE ${schema}.accounts SET name = name || ' (us)', updated_at = ${later.replaceAll('%KEY%', 'id')} WHERE id <= ${CONFLICTS}`,
+  );
+  await us().query(
+    `UPDATE ${schema}.orders SET amount = amount + 1, updated_at = ${later.replaceAll('%KEY%', 'id')} WHERE id <= ${CONFLICTS}`,
+  );
+  await us().query(
+    `UPDATE ${schema}.lines SET qty = qty + 100, updated_at = ${later.replaceAll('%KEY%', 'order_id')} WHERE order_id <= ${CONFLICTS}`,
+  );
+  for (const [node, base] of [
+    [eu(), 100_000],
+    [us(), 200_000],
+  ] as const) {
+    const g = `generate_series(${base + 1}, ${base + ONE_SIDED}) g`;
+    await node.query(
+      `INSERT INTO ${schema}.accounts SELECT g, '${node.name} ' || g, 1, ${ts('g')} FROM ${g}`,
+    );
+    await node.query(`INSERT INTO ${schema}.orders SELECT g, g, 3, ${ts('g')} FROM ${g}`);
+    await node.query(`INSERT INTO ${schema}.lines SELECT g, 1, 5, ${ts('g')} FROM ${g}`);
+  }
+  for (const node of [eu(), us()]) await node.query('ANALYZE');
+}
+
+async function digest(
+  node: TestNode,
+  schema: string,
+): Promise<Record<string, { count: number; sum: string }>> {
+  const out: Record<string, { count: number; sum: string }> = {};
+  for (const t of TABLES) {
+    const [r] = await node.query<{ count: string; sum: string }>(
+      `SELECT count(*)::text AS count, coalesce(sum(hashtextextended(t::text, 0)::numeric), 0)::text AS sum FROM ${schema}.${t} t`,
+    );
+    out[t] = { count: Number(r!.count), sum: r!.sum };
+  }
+  return out;
+}
+
+async function expectEqual(schema: string): Promise<void> {
+  const a = await digest(eu(), schema);
+  expect(a.accounts!.count).toBe(IDENTICAL + 2 * ONE_SIDED);
+  expect(await digest(us(), schema)).toEqual(a);
+}
+
+async function mergeLog(node: TestNode, name: string): Promise<number> {
+  const [r] = await node.query<{ n: string }>(
+    'SELECT count(*)::text AS n FROM steep.merge_log WHERE merge_name = $1 AND node_name = $2',
+    [name, node.name],
+  );
+  return Number(r!.n);
+}
+
+interface Event {
+  event: string;
+  phase?: string;
+}
+
+/** `steep apply` with JSON events, SIGKILLed at the first event `at` accepts; whether it was. */
+function applyKilledAt(path: string, at: (e: Event) => boolean): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      [join(REPO_ROOT, 'bin/run.js'), 'apply', '--auto-approve', '--log-format', 'json', '-c', path],
+      { env: { ...process.env, NO_COLOR: '1', ...env() }, stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let buffer = '';
+    let killed = false;
+    child.stderr.on('data', (d: Buffer) => {
+      buffer += d.toString();
+      for (let nl = buffer.indexOf('\n'); nl >= 0; nl = buffer.indexOf('\n')) {
+        const line = buffer.slice(0, nl);
+        buffer = buffer.slice(nl + 1);
+        try {
+          if (!killed && at(JSON.parse(line) as Event)) {
+            killed = true;
+            child.kill('SIGKILL');
+          }
+        } catch {
+          // not an event line
+        }
+      }
+    });
+    child.on('error', reject);
+    child.on('close', (_code, signal) => resolve(killed && signal === 'SIGKILL'));
+  });
+}
+
+async function subscriptions(node: TestNode): Promise<string[]> {
+  const rows = await node.query<{ n: string }>('SELECT subname AS n FROM pg_subscription ORDER BY 1');
+  return rows.map((r) => r.n);
+}
+
+describe(`links on PostgreSQL ${VERSION}`, () => {
+  let prefer = '';
+  let both = '';
+  beforeAll(async () => {
+    await seed('p');
+    await seed('lm');
+    prefer = file([linkYaml('p_link', 'p', 'prefer:eu')]);
+    both = file([
+      linkYaml('p_link', 'p', 'prefer:eu'),
+      linkYaml('lm_link', 'lm', 'last-modified:updated_at'),
+    ]);
+  }, 60_000);
+
+  it('merge analyze counts exactly; plan shows the link expanded; prefer:eu makes both sides equal, eu winning every conflict', async () => {
+    const analyze = await steep(['merge', 'analyze', 'p_link', '--json'], prefer);
+    expect(analyze.code, analyze.stderr).toBe(2);
+    const a = JSON.parse(analyze.stdout) as { totals: Record<string, number> };
+    expect(a.totals).toEqual({
+      identical: 3 * (IDENTICAL - CONFLICTS),
+      conflicting: 3 * CONFLICTS,
+      onlyA: 3 * ONE_SIDED,
+      onlyB: 3 * ONE_SIDED,
+    });
+
+    const plan = await steep(['plan'], prefer);
+    expect(plan.code, plan.stderr).toBe(0);
+    expect(plan.stdout).toContain('publication.p_link_eu (eu) create: declared by link p_link in steep.yaml');
+    expect(plan.stdout).toContain('link.p_link (eu) init:');
+    expect(plan.stdout).toContain('hazards: blocks-writes, copies-data');
+    expect(plan.stdout).toContain('[on us] CREATE SUBSCRIPTION "p_link_us"');
+
+    // manual: every conflict to a file, nothing changed
+    const manual = file([linkYaml('p_link', 'p', 'manual')]);
+    const before = { eu: await digest(eu(), 'p'), us: await digest(us(), 'p') };
+    const stopped = await runSteep(['apply', '--auto-approve', '-c', manual], {
+      env: env(),
+      cwd: dirname(manual),
+      timeoutMs: 180_000,
+    });
+    expect(stopped.code, stopped.stdout).toBe(1);
+    expect(stopped.stderr).toContain('steep-merge-p_link-conflicts.json');
+    const conflicts = JSON.parse(
+      readFileSync(join(dirname(manual), 'steep-merge-p_link-conflicts.json'), 'utf8'),
+    ) as {
+      conflicts: Array<{ table: string; rows: Record<string, unknown> }>;
+    };
+    expect(conflicts.conflicts).toHaveLength(3 * CONFLICTS);
+    expect(Object.keys(conflicts.conflicts[0]!.rows).sort()).toEqual(['eu', 'us']);
+    expect({ eu: await digest(eu(), 'p'), us: await digest(us(), 'p') }).toEqual(before);
+    expect(await subscriptions(eu())).toEqual([]);
+
+    const apply = await steep(['apply', '--auto-approve'], prefer);
+    expect(apply.code, apply.stderr + apply.stdout).toBe(0);
+    await expectEqual('p');
+    // eu's row won every conflict, on both nodes
+    for (const node of [eu(), us()]) {
+      const [r] = await node.query<{ n: string }>(
+        `SELECT count(*)::text AS n FROM p.accounts WHERE name LIKE '%(us)'`,
+      );
+      expect(r!.n).toBe('0');
+    }
+    expect(await mergeLog(eu(), 'p_link')).toBe(3 * CONFLICTS);
+    expect(await subscriptions(eu())).toEqual(['p_link_eu']);
+    expect(await subscriptions(us())).toEqual(['p_link_us']);
+  }, 180_000);
+
+  it('last-modified: killed in its reconcile and in its final pass, a third apply converges with the newer row everywhere', async () => {
+    expect(await applyKilledAt(both, (e) => e.event === 'init.state_change' && e.phase === 'copying')).toBe(
+      true,
+    );
+    expect(await subscriptions(us())).toEqual(['p_link_us']);
+    expect(await applyKilledAt(both, (e) => e.event === 'merge.locked')).toBe(true);
+    const apply = await steep(['apply', '--auto-approve'], both);
+    expect(apply.code, apply.stderr + apply.stdout).toBe(0);
+    await expectEqual('lm');
+    // even keys were newer on us, odd keys on eu
+    for (const node of [eu(), us()]) {
+      const rows = await node.query<{ id: string; us: boolean }>(
+        `SELECT id::text, name LIKE '%(us)' AS us FROM lm.accounts WHERE id <= ${CONFLICTS} ORDER BY id`,
+      );
+      expect(rows.every((r) => r.us === (Number(r.id) % 2 === 0))).toBe(true);
+    }
+    expect(await mergeLog(eu(), 'lm_link')).toBe(3 * CONFLICTS);
+    expect(await mergeLog(us(), 'lm_link')).toBe(3 * CONFLICTS);
+    expect(await subscriptions(eu())).toEqual(['lm_link_eu', 'p_link_eu']);
+  }, 240_000);
+
+  it('a row written on each side arrives on the other exactly once; nothing loops; the plan is empty', async () => {
+    await eu().query(`INSERT INTO p.accounts VALUES (300001, 'written on eu', 1, now())`);
+    await us().query(`INSERT INTO p.accounts VALUES (300002, 'written on us', 2, now())`);
+    await us().query(`UPDATE p.accounts SET balance = balance + 10 WHERE id = 5`);
+    const onBoth = async (id: number) => {
+      const counts = await Promise.all(
+        [eu(), us()].map((n) =>
+          n.query<{ n: string }>(`SELECT count(*)::text AS n FROM p.accounts WHERE id = ${id}`),
+        ),
+      );
+      return counts.every((c) => c[0]!.n === '1');
+    };
+    await eventually(
+      async () => (await onBoth(300001)) && (await onBoth(300002)),
+      30_000,
+      'the rows on both nodes',
+    );
+    await eventually(
+      async () => JSON.stringify(await digest(eu(), 'p')) === JSON.stringify(await digest(us(), 'p')),
+      30_000,
+      'p equal on both',
+    );
+    const before = await digest(eu(), 'p');
+    await new Promise((r) => setTimeout(r, 5000));
+    expect(await digest(eu(), 'p')).toEqual(before);
+    expect(await digest(us(), 'p')).toEqual(before);
+    for (const node of [eu(), us()]) {
+      const [s] = await node.query<{ e: string }>(
+        'SELECT coalesce(sum(apply_error_count), 0)::text AS e FROM pg_stat_subscription_stats',
+      );
+      expect(s!.e, `${node.name}: apply errors`).toBe('0');
+    }
+    const replan = await steep(['plan', '--detailed-exitcode'], both);
+    expect(replan.code, replan.stdout + replan.stderr).toBe(0);
+  }, 120_000);
+});
+
+describe('a node older than 16 in a link', () => {
+  let old: TestCluster | undefined;
+  beforeAll(async () => {
+    old = await startCluster({ nodes: ['legacy'], version: 15 });
+  }, 120_000);
+  afterAll(async () => {
+    await old?.stop();
+  }, 60_000);
+
+  it('is a plan error naming the node and its version, and nothing changes', async () => {
+    const nodes = [eu(), old!.node('legacy')];
+    const path = writeConfig(
+      `version: 1\ntopology: regions\n${nodesYaml(nodes)}\nlinks:\n  eu_legacy:\n    nodes: [eu, legacy]\n    tables: [public.t]\n    init: { method: merge, strategy: "prefer:eu" }\n`,
+    );
+    const r = await runSteep(['apply', '--auto-approve', '-c', path], {
+      env: passwordEnv(nodes),
+      timeoutMs: 60_000,
+    });
+    expect(r.code).toBe(1);
+    expect(r.stderr + r.stdout).toContain('link eu_legacy: node legacy runs PostgreSQL 15');
+    expect(await subscriptions(old!.node('legacy'))).toEqual([]);
+  }, 120_000);
+});
