@@ -216,14 +216,21 @@ function bucket(side: CompareSide, bounds: string[]): string {
  * The key ranges of `chunks`, as a predicate on the first key column an index can serve (a
  * non-collatable key, or any key in a database whose collation is C): re-checks of a few chunks
  * read those rows only. Chunk 0 is below the first bound, chunk i from bound i−1 up to bound i,
- * the last one from the last bound on — width_bucket's buckets.
+ * the last one from the last bound on — width_bucket's buckets, so the predicate selects exactly
+ * their rows. Neighbouring chunks make one range: every chunk is `true`.
  */
 function chunkRanges(side: CompareSide, bounds: string[], chunks: number[]): string {
   const k = side.keys[0]!;
   const v = (i: number) => `${quoteLiteral(bounds[i]!)}::${k.type}`;
-  const ranges = chunks.map((b) => {
-    const lower = b > 0 ? `${ordered(k)} >= ${v(b - 1)}` : null;
-    const upper = b < bounds.length ? `${ordered(k)} < ${v(b)}` : null;
+  const runs: Array<[number, number]> = [];
+  for (const b of [...chunks].sort((x, y) => x - y)) {
+    const last = runs[runs.length - 1];
+    if (last && b <= last[1] + 1) last[1] = Math.max(last[1], b);
+    else runs.push([b, b]);
+  }
+  const ranges = runs.map(([from, to]) => {
+    const lower = from > 0 ? `${ordered(k)} >= ${v(from - 1)}` : null;
+    const upper = to < bounds.length ? `${ordered(k)} < ${v(to)}` : null;
     return [lower, upper].filter((x) => x !== null).join(' AND ') || 'true';
   });
   return `(${ranges.join(' OR ')})`;
@@ -318,10 +325,9 @@ export async function* streamRowHashes(
   bounds: string[],
   chunks: number[],
 ): AsyncGenerator<{ key: RowKey; hash: string }> {
-  const inChunks = `${bucket(side, bounds)} = ANY(${quoteLiteral(`{${chunks.join(',')}}`)}::int[])`;
   const sql =
     `COPY (SELECT ${side.keys.map((k) => `${ident(k.name)}::text`).join(', ')}, ${rowHash(side)} ` +
-    `FROM ${quoteTable(side.table)}${where(side, bounds.length > 0 ? [chunkRanges(side, bounds, chunks), inChunks] : [])} ` +
+    `FROM ${quoteTable(side.table)}${where(side, bounds.length > 0 ? [chunkRanges(side, bounds, chunks)] : [])} ` +
     `ORDER BY ${side.keys.map((k) => mergeOrder(side.table, k)).join(', ')}) TO STDOUT`;
   const stream = client.query(copyTo(sql));
   const decoder = new StringDecoder('utf8');

@@ -104,17 +104,25 @@ export function differenceSignature(d: RowDifference): string {
   return `${d.kind}:${d.publisherHash ?? '-'}:${d.subscriberHash ?? '-'}`;
 }
 
+/**
+ * Two different integers as PostgreSQL prints them (`-12`, `7`): by sign, then length, then
+ * digits — no number built (a merge join compares millions).
+ */
+function compareIntegers(x: string, y: string): number {
+  const nx = x.startsWith('-');
+  const ny = y.startsWith('-');
+  if (nx !== ny) return nx ? -1 : 1;
+  const order = x.length !== y.length ? (x.length < y.length ? -1 : 1) : x < y ? -1 : 1;
+  return nx ? -order : order;
+}
+
 /** Compare two keys in the order both sides stream them: integers numerically, the rest by UTF-8 bytes (COLLATE "C"). */
 export function compareKeys(a: RowKey, b: RowKey, keys: readonly KeyColumn[]): number {
   for (let i = 0; i < keys.length; i++) {
     const x = a[i]!;
     const y = b[i]!;
     if (x === y) continue;
-    if (keys[i]!.integer) {
-      const bx = BigInt(x);
-      const by = BigInt(y);
-      return bx < by ? -1 : 1;
-    }
+    if (keys[i]!.integer) return compareIntegers(x, y);
     return Buffer.compare(Buffer.from(x, 'utf8'), Buffer.from(y, 'utf8'));
   }
   return 0;

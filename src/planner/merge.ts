@@ -5,6 +5,13 @@ import type { NotVerifiable } from '../model/verify.js';
 import { isComparison, planComparison, type ShapeOfTable } from './verify.js';
 
 /**
+ * Rows per chunk a merge aims at. A merge expects differences (a verify expects none): the
+ * smaller the chunks, the fewer rows around each conflict are read row by row; MAX_CHUNKS still
+ * bounds the chunks of a big table (1 M rows: 2,000 chunks of 500).
+ */
+export const MERGE_CHUNK_ROWS = 500;
+
+/**
  * What a merge compares for each table (SPEC §9 merge): every row of A against every row of B,
  * on all their (non-generated) columns, by A's primary key, else its replica identity index —
  * verify's comparison, without row filter or column list. Both sides must have the same

@@ -15,7 +15,7 @@ import {
 import type { TableName, Topology } from '../model/topology.js';
 import { qualifiedName } from '../model/topology.js';
 import type { NotVerifiable, RowDifference, TableComparison } from '../model/verify.js';
-import { planMergeComparison } from '../planner/merge.js';
+import { MERGE_CHUNK_ROWS, planMergeComparison } from '../planner/merge.js';
 import { isComparison } from '../planner/verify.js';
 import { openSession, parseTableName, pool } from './verify.js';
 
@@ -33,7 +33,7 @@ export interface MergeAnalyzeOptions {
   /** tables compared at a time (one session per node each) */
   parallel: number;
   examples: number;
-  /** rows per chunk aimed at (default: verify's) */
+  /** rows per chunk aimed at (default MERGE_CHUNK_ROWS) */
   chunkRows?: number;
   onTableDone?: (t: MergeTableAnalysis) => void;
   /** every row that differs, with the comparison of its table (reconcile collects them) */
@@ -172,7 +172,7 @@ export async function analyzeTable(
   try {
     const v = await compareTable(a, b, cmp, {
       examples: opts.examples,
-      chunkRows: opts.chunkRows ?? mergeChunkRows(),
+      chunkRows: opts.chunkRows ?? mergeChunkRows() ?? MERGE_CHUNK_ROWS,
       onDifference: opts.onDifference ? (d) => opts.onDifference!(cmp, d) : undefined,
     });
     const counts = { conflicting: v.different, onlyA: v.missing, onlyB: v.extra };

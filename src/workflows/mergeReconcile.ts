@@ -201,6 +201,11 @@ export async function reconcilePair(
   return result;
 }
 
+/** The rows of these keys on A and on B (those present), at once. */
+function bothRows(a: pg.Client, b: pg.Client, cmp: MergeComparison, keys: RowKey[]) {
+  return Promise.all([readRowsByKey(a, cmp.publisher, keys), readRowsByKey(b, cmp.subscriber, keys)]);
+}
+
 async function reconcileTable(
   a: pg.Client,
   b: pg.Client,
@@ -233,10 +238,7 @@ async function reconcileTable(
     for (let i = 0; i < conflicts.length; i += batchRows) {
       const batch = conflicts.slice(i, i + batchRows);
       const keys = batch.map((d) => d.key);
-      const [rowsA, rowsB] = await Promise.all([
-        readRowsByKey(a, cmp.publisher, keys),
-        readRowsByKey(b, cmp.subscriber, keys),
-      ]);
+      const [rowsA, rowsB] = await bothRows(a, b, cmp, keys);
       // a key gone from a side since the analysis is left to the final pass
       const present = batch.filter((d) => rowsA.has(keyId(d.key)) && rowsB.has(keyId(d.key)));
       let newer: number[] = present.map(() => 0);
@@ -317,10 +319,7 @@ async function writeConflicts(
       const conflicts = (diffs.get(name) ?? []).filter((d) => d.kind === 'different');
       for (let i = 0; i < conflicts.length; i += CONFLICT_BATCH) {
         const keys = conflicts.slice(i, i + CONFLICT_BATCH).map((d) => d.key);
-        const [rowsA, rowsB] = await Promise.all([
-          readRowsByKey(a, cmp.publisher, keys),
-          readRowsByKey(b, cmp.subscriber, keys),
-        ]);
+        const [rowsA, rowsB] = await bothRows(a, b, cmp, keys);
         for (const key of keys) {
           const ra = rowsA.get(keyId(key));
           const rb = rowsB.get(keyId(key));

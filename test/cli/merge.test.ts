@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import type { ReconciledTable } from '../../src/model/merge.js';
 import { hasStackTrace, REPO_ROOT, runSteep, writeConfig } from '../support/cli.js';
 import { type TestNode, useCluster } from '../support/cluster.js';
 import { nodesYaml, passwordEnv } from '../support/topologyFile.js';
@@ -234,14 +235,7 @@ interface Reconciled {
   stopped: boolean;
   conflictsFile: string | null;
   analysis: { totals: Analysis['totals'] };
-  tables: Array<{
-    table: string;
-    copiedToA: number;
-    copiedToB: number;
-    conflicts: number;
-    keptA: number;
-    keptB: number;
-  }>;
+  tables: ReconciledTable[];
 }
 
 const RECONCILE = join(REPO_ROOT, 'test/support/reconcileMain.mjs');
