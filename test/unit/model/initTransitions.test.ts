@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { canTransition, TRANSITIONS, transitionPath } from '../../../src/model/initLifecycle.js';
+import {
+  canTransition,
+  MERGE_FINAL_ROUNDS,
+  MERGE_UNFINISHED,
+  mergeFinalPass,
+  TRANSITIONS,
+  transitionPath,
+} from '../../../src/model/initLifecycle.js';
 import { INIT_STATES } from '../../../src/model/initState.js';
 
 describe('init states and their transitions', () => {
@@ -47,5 +54,23 @@ describe('init states and their transitions', () => {
     expect(transitionPath('uninitialized', 'copying')).toEqual(['copying']);
     expect(transitionPath('synchronized', 'synchronized')).toEqual([]);
     expect(transitionPath('synchronized', 'copying')).toEqual(['reinitializing', 'copying']);
+  });
+});
+
+describe('merge init', () => {
+  it('the final pass creates when the re-check under the locks finds nothing, reconciles again while rounds remain, then gives up', () => {
+    expect(mergeFinalPass(0, 1)).toBe('create');
+    expect(mergeFinalPass(0, MERGE_FINAL_ROUNDS)).toBe('create');
+    expect(mergeFinalPass(4, 1)).toBe('reconcile-again');
+    expect(mergeFinalPass(4, MERGE_FINAL_ROUNDS - 1)).toBe('reconcile-again');
+    expect(mergeFinalPass(4, MERGE_FINAL_ROUNDS)).toBe('give-up');
+  });
+
+  it('its states are a legal journey: preparing → copying → synchronized, and back to preparing after a failure', () => {
+    expect(transitionPath('uninitialized', 'preparing')).toEqual(['preparing']);
+    expect(transitionPath('preparing', 'copying')).toEqual(['copying']);
+    expect(transitionPath('copying', 'synchronized')).toEqual(['catching_up', 'synchronized']);
+    expect(transitionPath('failed', 'preparing')).toEqual(['preparing']);
+    expect(MERGE_UNFINISHED).toEqual(['preparing', 'copying', 'failed']);
   });
 });

@@ -1,6 +1,10 @@
+import { readFileSync } from 'node:fs';
+import { Ajv } from 'ajv';
+import addFormats from 'ajv-formats';
 import { describe, expect, it } from 'vitest';
 import { parseTopology } from '../../../src/config/load.js';
 import type { ClusterState } from '../../../src/model/cluster.js';
+import { toPlanFile } from '../../../src/model/planFile.js';
 import type { Topology } from '../../../src/model/topology.js';
 import { at, codes, observe, observedTable, PG15, runPlan } from './fixtures.js';
 
@@ -70,6 +74,15 @@ describe('links in the plan', () => {
       expect(c.sql).toContain("origin = 'none'");
     }
     expect(creates[1]!.sql).toContain('PUBLICATION "eu_us_eu"');
+    // the JSON plan says where each statement runs, and is a valid plan document
+    const file = toPlanFile(p);
+    expect(file.steps[2]!.statementNodes?.slice(0, 2)).toEqual(['eu', 'us']);
+    const ajv = new Ajv({ allErrors: true, strict: false });
+    (addFormats as unknown as (a: Ajv) => void)(ajv);
+    const validate = ajv.compile(
+      JSON.parse(readFileSync(new URL('../../../schemas/plan.schema.json', import.meta.url), 'utf8')),
+    );
+    expect(validate(file), JSON.stringify(validate.errors)).toBe(true);
   });
 
   it('once applied the plan is empty, and the two-way pair is no loop', () => {
