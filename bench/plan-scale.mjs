@@ -1,5 +1,5 @@
 // bench plan-scale: `steep plan` at 10, 30 and 100 nodes, against itself at 10 nodes (SPEC §13).
-// Nodes are databases spread over a few local servers, 100 tables each; every node has a
+// Nodes are databases spread over a few local servers (the hub alone on one), 100 tables each; every node has a
 // publication of its tables and every node but the hub subscribes to the hub's (a star; the
 // subscriptions are still to be created, `init: none`, so the plan reads each node once and
 // plans 99 creates at 100 nodes). Targets: t(100)/t(10) ≤ 10, peak RSS ≤ 300 MB, never more than
@@ -24,6 +24,7 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const SIZES = (process.env.BENCH_SIZES ?? '10,30,100').split(',').map(Number);
 const MAX_CONNECTIONS = 16;
 const NODES = Math.max(...SIZES);
+if (SERVERS < 2) throw new Error('BENCH_SERVERS must be 2 or more: the hub has a server of its own');
 
 // the hub's server must take a slot and a walsender for every subscription (the plan's preflight checks)
 const { servers, stop } = await startNodes(SERVERS, {
@@ -33,7 +34,12 @@ const work = mkdtempSync(join(tmpdir(), 'steep-bench-scale-'));
 try {
   // one template database with the tables, copied for every node
   const ddl = tablesDdl(TABLES);
-  const nodes = Array.from({ length: NODES }, (_, i) => ({ name: `n${i}`, server: servers[i % SERVERS] }));
+  // the hub has a server of its own: a CREATE SUBSCRIPTION whose slot is made on its own server
+  // waits for its own transaction to end, for ever (and every slot made there after it waits too)
+  const nodes = Array.from({ length: NODES }, (_, i) => ({
+    name: `n${i}`,
+    server: i === 0 ? servers[0] : servers[1 + ((i - 1) % (SERVERS - 1))],
+  }));
   await Promise.all(
     servers.map(async (s) => {
       await sql(s, 'CREATE DATABASE scale_template');
