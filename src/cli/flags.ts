@@ -44,3 +44,11 @@ export function watchFlags(opts: { summary: string; defaultMs: number; minMs: nu
     }),
   };
 }
+
+/** A comma-separated flag value (`--tables a,b`) as its items, blanks dropped; undefined when not given. */
+export function commaList(text: string | undefined): string[] | undefined {
+  return text
+    ?.split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+}

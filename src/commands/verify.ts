@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { SteepCommand } from '../cli/baseCommand.js';
 import { ignoreEvents, jsonEventSink } from '../cli/eventLog.js';
-import { formatFlag, globalFlags, jsonFlag } from '../cli/flags.js';
+import { commaList, formatFlag, globalFlags, jsonFlag } from '../cli/flags.js';
 import { VerifyProgress } from '../cli/verifyProgress.js';
 import { maskDeep } from '../db/mask.js';
 import { formatProblem } from '../model/errors.js';
@@ -59,10 +59,7 @@ Exit codes: 0 equal, 2 diverged, 1 error.`;
     let outcome: VerifyOutcome;
     try {
       outcome = await repairSubscription(flags.config, args.subscription, {
-        tables: flags.tables
-          ?.split(',')
-          .map((t) => t.trim())
-          .filter((t) => t !== ''),
+        tables: commaList(flags.tables),
         parallel: flags.parallel,
         examples: flags.examples,
         repair: flags.repair,

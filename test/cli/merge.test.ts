@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { ReconciledTable } from '../../src/model/merge.js';
+import type { MergeAnalysis, MergeTableAnalysis, ReconciledTable } from '../../src/model/merge.js';
 import { hasStackTrace, REPO_ROOT, runSteep, writeConfig } from '../support/cli.js';
 import { type TestNode, useCluster } from '../support/cluster.js';
 import { nodesYaml, passwordEnv } from '../support/topologyFile.js';
@@ -51,27 +51,8 @@ INSERT INTO public.m_comp SELECT r, g, r || g, ${ts('g', false)} FROM unnest(ARR
 ANALYZE public.m_parent, public.m_child, public.m_comp;`;
 }
 
-interface TableAnalysis {
-  table: string;
-  status: string;
-  reason: string | null;
-  rowsA: number;
-  rowsB: number;
-  identical: number;
-  conflicting: number;
-  onlyA: number;
-  onlyB: number;
-  chunks: number;
-  chunksIdentical: number;
-  examples: { conflicting: string[][]; onlyA: string[][]; onlyB: string[][] };
-}
-interface Analysis {
-  a: string;
-  b: string;
-  conflicts: boolean;
-  tables: TableAnalysis[];
-  totals: { identical: number; conflicting: number; onlyA: number; onlyB: number };
-}
+type TableAnalysis = MergeTableAnalysis;
+type Analysis = Pick<MergeAnalysis, 'a' | 'b' | 'conflicts' | 'tables' | 'totals'>;
 
 let path = '';
 const CONFLICTS = 650;

@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { SteepCommand } from '../../cli/baseCommand.js';
-import { globalFlags, jsonFlag } from '../../cli/flags.js';
+import { commaList, globalFlags, jsonFlag } from '../../cli/flags.js';
 import { maskDeep } from '../../db/mask.js';
 import { formatProblem } from '../../model/errors.js';
 import { renderMergeAnalysisText } from '../../render/mergeAnalyze.js';
@@ -40,10 +40,7 @@ Exit codes: 0 nothing conflicts, 2 conflicting rows (or a table that cannot be c
     const { args, flags } = await this.parse(MergeAnalyze);
     this.colorEnabled(flags);
     const { analysis, configWarnings } = await analyzeMerge(flags.config, args.name, {
-      tables: flags.tables
-        ?.split(',')
-        .map((t) => t.trim())
-        .filter((t) => t !== ''),
+      tables: commaList(flags.tables),
       parallel: flags.parallel,
       examples: flags.examples,
       onTableDone: flags.json
