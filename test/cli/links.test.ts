@@ -24,7 +24,7 @@ import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
  * pass under the write locks (step 3) before a third apply converges. Afterwards both sides are
  * equal (counts and checksums), merge_log holds exactly the conflict decisions, a row written
  * on each side arrives on the other exactly once and nothing loops (counts stable over 5 s), and
- * the plan is empty. `manual` first writes the conflicts to a file and changes nothing. A PostgreSQL 15 node in a link is a plan error naming it.
+ * the plan is empty. A one-way subscription with `prefer-target` merges the same way. `manual` first writes the conflicts to a file and changes nothing. A PostgreSQL 15 node in a link is a plan error naming it.
  */
 const VERSION = testVersions().find((v) => v >= 16) ?? 18;
 const cluster = useCluster({ nodes: ['eu', 'us'], version: VERSION });
@@ -302,6 +302,34 @@ describe(`links on PostgreSQL ${VERSION}`, () => {
       expect(s!.e, `${node.name}: apply errors`).toBe('0');
     }
     const replan = await steep(['plan', '--detailed-exitcode'], both);
+    expect(replan.code, replan.stdout + replan.stderr).toBe(0);
+  }, 120_000);
+
+  it("a one-way subscription merges too: prefer-target keeps the subscriber's rows, one-sided rows go both ways, then it streams", async () => {
+    for (const node of [eu(), us()]) {
+      await node.query('CREATE SCHEMA ow');
+      await node.query('CREATE TABLE ow.accounts (id bigint PRIMARY KEY, name text NOT NULL)');
+      await node.query(`INSERT INTO ow.accounts SELECT g, 'acct ' || g FROM generate_series(1, 200) g`);
+    }
+    await us().query(`UPDATE ow.accounts SET name = name || ' (us)' WHERE id <= 10`);
+    await eu().query(`INSERT INTO ow.accounts SELECT g, 'eu' FROM generate_series(1001, 1005) g`);
+    await us().query(`INSERT INTO ow.accounts SELECT g, 'us' FROM generate_series(2001, 2005) g`);
+    const path = writeConfig(
+      `version: 1\ntopology: regions\n${nodesYaml(cluster().nodes)}\nlinks:\n${linkYaml('p_link', 'p', 'prefer:eu')}\n${linkYaml('lm_link', 'lm', 'last-modified:updated_at')}\n` +
+        'publications:\n  ow_pub: { node: eu, tables: [ow.accounts] }\n' +
+        'subscriptions:\n  ow_sub: { node: us, from: eu, publications: [ow_pub], init: { method: merge, strategy: prefer-target }, options: { origin: none } }\n',
+    );
+    const apply = await steep(['apply', '--auto-approve'], path);
+    expect(apply.code, apply.stderr + apply.stdout).toBe(0);
+    const rows = async (node: TestNode) =>
+      node.query<{ n: string; us: string }>(
+        `SELECT count(*)::text AS n, count(*) FILTER (WHERE name LIKE '%(us)')::text AS us FROM ow.accounts`,
+      );
+    expect(await rows(eu())).toEqual([{ n: '210', us: '10' }]);
+    expect(await rows(us())).toEqual([{ n: '210', us: '10' }]);
+    await eu().query(`INSERT INTO ow.accounts VALUES (3001, 'after')`);
+    await eventually(async () => (await rows(us()))[0]!.n === '211', 30_000, 'the row on us');
+    const replan = await steep(['plan', '--detailed-exitcode'], path);
     expect(replan.code, replan.stdout + replan.stderr).toBe(0);
   }, 120_000);
 });
