@@ -103,6 +103,15 @@ export function switchoverProblems(facts: SwitchoverFacts, opts: SwitchoverOptio
     p.push(
       `no application role can write the subscribed tables on ${old} (only superusers, replication roles and steep's own role ${facts.steepRole} can): name the roles to fence with --roles`,
     );
+  // a fence left in place (steep killed mid-run) would be taken for the role's own setting and
+  // kept by the undo: the DBA decides
+  for (const r of fenceRoles(facts, opts)) {
+    const before = facts.roles.find((x) => x.name === r)?.databaseSetting;
+    if (before && ['on', 'true', 'yes', '1'].includes(before.toLowerCase()))
+      p.push(
+        `role ${r} is already read-only in database ${facts.database} on ${old}, as a fence an interrupted switchover left would be: make it writable (ALTER ROLE ${quoteIdent(r)} IN DATABASE ${quoteIdent(facts.database)} RESET default_transaction_read_only) and run again, or leave it out with --roles`,
+      );
+  }
   if (!facts.steepCanFence)
     p.push(
       `role ${facts.steepRole} that steep connects to ${old} as cannot change other roles: grant it CREATEROLE (or connect as a superuser)`,

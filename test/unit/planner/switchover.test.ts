@@ -120,6 +120,12 @@ describe('switchover planner', () => {
       problem: /--roles names ghost, which is not a role on old/,
     },
     { what: 'superuser named', opts: { roles: ['postgres'] }, problem: /postgres on old is a superuser/ },
+    {
+      what: 'a fence left in place',
+      facts: { roles: [role('app', { databaseSetting: 'on' })] },
+      problem:
+        /role app is already read-only in database app on old, as a fence an interrupted switchover left would be: make it writable \(ALTER ROLE "app" IN DATABASE "app" RESET default_transaction_read_only\)/,
+    },
     { what: 'cannot ALTER ROLE', facts: { steepCanFence: false }, problem: /grant it CREATEROLE/ },
     {
       what: 'sequence missing',
