@@ -1,0 +1,122 @@
+// bench init-split: one big table, `steep apply` of `init: { method: snapshot, parallel: 4 }`
+// (steep's own copy: the table is above init.splitAbove, so it is split into key ranges copied on
+// 4 sessions at the slot's exported snapshot) against the native `copy_data = true` (one table
+// sync worker: `parallel: 1` and splitAbove above the table), create → synchronized, in the same
+// run on the same nodes. Target ≥ 1.3× faster (SPEC §13); steep's peak RSS during the copy
+// < 200 MB. How it scales with cores: BENCH_PARALLEL=1,2,4 on this machine's cores.
+//
+//   BENCH_MB        size of the table, MB (default 2048)
+//   BENCH_PARALLEL  sessions of steep's copy (default 4)
+//   BENCH_RUNS      runs of each, alternating which goes first (default 1)
+import { writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { median, report, sql, startNodes, steep, steepMeasured } from './common.mjs';
+
+const MB = Number(process.env.BENCH_MB ?? 2048);
+const PARALLEL = Number(process.env.BENCH_PARALLEL ?? 4);
+const RUNS = Number(process.env.BENCH_RUNS ?? 1);
+// a row of (bigint, 64-character text, int) takes about 110 bytes on disk
+const ROWS = Math.max(1, Math.round((MB * 1024 * 1024) / 110));
+const STEP = 1_000_000;
+
+const { servers, stop } = await startNodes(2);
+const [pub, sub] = servers;
+try {
+  const ddl = 'CREATE TABLE public.big (id bigint PRIMARY KEY, v text NOT NULL, n int NOT NULL)';
+  await sql(pub, ddl);
+  await sql(sub, ddl);
+  for (let from = 1; from <= ROWS; from += STEP)
+    await sql(
+      pub,
+      `INSERT INTO public.big SELECT g, md5(g::text) || md5((g + 1)::text), g % 1000 FROM generate_series(${from}, ${Math.min(ROWS, from + STEP - 1)}) g`,
+    );
+  await sql(pub, 'VACUUM ANALYZE public.big');
+  const [{ bytes }] = await sql(pub, `SELECT pg_table_size('public.big')::float8 AS bytes`);
+
+  const head = [
+    'version: 1',
+    'topology: bench-split',
+    'nodes:',
+    '  pub:',
+    `    url: postgres://postgres@127.0.0.1:${pub.port}/app`,
+    '  sub:',
+    `    url: postgres://postgres@127.0.0.1:${sub.port}/app`,
+    'publications:',
+    '  bench_pub:',
+    '    node: pub',
+    '    tables: [public.big]',
+  ];
+  const config = (name, init) => {
+    const path = join(tmpdir(), `steep-bench-split-${name}-${process.pid}.yaml`);
+    writeFileSync(
+      path,
+      [
+        ...head,
+        'subscriptions:',
+        `  ${name}:`,
+        '    node: sub',
+        '    from: pub',
+        '    publications: [bench_pub]',
+        `    init: ${init}`,
+        '',
+      ].join('\n'),
+    );
+    return path;
+  };
+  const bare = join(tmpdir(), `steep-bench-split-${process.pid}.yaml`);
+  writeFileSync(bare, `${head.join('\n')}\n`);
+  // the publication and steep's state schemas exist before either run
+  await steep(['apply', '-c', bare, '--auto-approve']);
+
+  const once = async (name, init) => {
+    await sql(sub, 'CHECKPOINT');
+    await sql(pub, 'CHECKPOINT');
+    const m = await steepMeasured(['apply', '-c', config(name, init), '--auto-approve']);
+    const [{ n }] = await sql(sub, 'SELECT count(*)::bigint AS n FROM public.big');
+    if (Number(n) !== ROWS) throw new Error(`${name}: ${n} rows on the subscriber, not ${ROWS}`);
+    await sql(sub, `DROP SUBSCRIPTION ${name}`);
+    await sql(sub, 'TRUNCATE public.big');
+    return m;
+  };
+  const native = [];
+  const split = [];
+  for (let r = 0; r < RUNS; r++) {
+    const n = () => once(`native_${r}`, '{ method: snapshot, parallel: 1, splitAbove: 1TB }');
+    const s = () => once(`split_${r}`, `{ method: snapshot, parallel: ${PARALLEL} }`);
+    if (r % 2 === 0) {
+      native.push(await n());
+      split.push(await s());
+    } else {
+      split.push(await s());
+      native.push(await n());
+    }
+  }
+  const nMs = median(native.map((x) => x.wallMs));
+  const sMs = median(split.map((x) => x.wallMs));
+  const rss = Math.max(...split.map((x) => x.rssMb));
+  const mb = bytes / 1024 / 1024;
+  report(
+    'init-split',
+    {
+      mb: Math.round(mb),
+      rows: ROWS,
+      parallel: PARALLEL,
+      cores: availableParallelism(),
+      runs: RUNS,
+      splitMs: Math.round(sMs),
+      nativeMs: Math.round(nMs),
+      speedup: +(nMs / sMs).toFixed(3),
+      splitPeakRssMb: Math.round(rss),
+      nativePeakRssMb: Math.round(Math.max(...native.map((x) => x.rssMb))),
+      splitCpuMs: Math.round(median(split.map((x) => x.cpuMs))),
+      target: 1.3,
+      rssTargetMb: 200,
+    },
+    `init-split: one ${Math.round(mb)} MB table (${ROWS.toLocaleString('en-US')} rows), create → synchronized: ` +
+      `steep's copy on ${PARALLEL} sessions ${(sMs / 1000).toFixed(1)} s vs native copy_data ${(nMs / 1000).toFixed(1)} s = ` +
+      `${(nMs / sMs).toFixed(2)}× faster (target ≥ 1.3×) on ${availableParallelism()} cores; steep's peak RSS ${Math.round(rss)} MB (target < 200 MB)`,
+  );
+} finally {
+  await stop();
+}
