@@ -391,6 +391,23 @@ export function manualPending(node: ObservedNode, d: SubscriptionSpec, o: Observ
   return state === 'uninitialized' || state === 'preparing' || state === 'failed';
 }
 
+/**
+ * A snapshot subscription PostgreSQL copies for, enabled, whose init steep never recorded: an
+ * apply stopped between its create and its init step. Told apart from a hand-made subscription
+ * being adopted (streaming, nothing to follow) by a copy still under way, or by steep's marker.
+ */
+function initNeverRecorded(
+  ctx: PlanContext,
+  node: ObservedNode,
+  d: SubscriptionSpec,
+  o: ObservedSubscription,
+): boolean {
+  if (d.init.method !== 'snapshot' || !o.enabled || recordedState(node, d.name) !== 'uninitialized')
+    return false;
+  const marked = o.managedBy?.topology === ctx.desired.topology;
+  return o.tables.some((t) => t.state !== 'r') || (marked && node.initState !== undefined);
+}
+
 interface InitStepInput {
   /** the step that creates (or replaces) the subscription in this plan, if any */
   after?: string;
@@ -532,6 +549,16 @@ export function planInitOfExisting(
         { path: 'init.copy', before: null, after: 'steep' },
         { path: 'init.state', before: state, after: 'synchronized' },
       ],
+    });
+    return;
+  }
+  if (initNeverRecorded(ctx, node, d, o)) {
+    addInitStep(ctx, d, node, {
+      after,
+      reasonText:
+        `subscription ${d.name} exists on ${d.node} but its init was never recorded (an apply stopped between its create and its init); ` +
+        'apply follows it until it is synchronized and records it',
+      changes: [{ path: 'init.state', before: 'uninitialized', after: 'synchronized' }],
     });
     return;
   }

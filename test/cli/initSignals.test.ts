@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runSteep, startSteep, writeConfig } from '../support/cli.js';
@@ -27,6 +28,8 @@ import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
  *    initialises it again.
  * 3. init prepare, SIGTERM while its slot waits for a transaction open on the publisher: the
  *    wait is cancelled, no slot is made; the rerun prepares it.
+ * 4. apply killed (SIGKILL) while CREATE SUBSCRIPTION waits: the create completes server-side,
+ *    its init step never ran; the next plan shows that init, and apply follows it to synchronized.
  */
 const cluster = useCluster({ nodes: ['east', 'west'] });
 
@@ -35,8 +38,9 @@ const TABLES: TableDef[] = [
   { name: 'is_b', rows: 2_000 },
   { name: 'is_c', rows: 20_000 },
   { name: 'is_m', rows: 1_000 },
+  { name: 'is_k', rows: 5_000 },
 ];
-const REPLICATED = ['is_a', 'is_b', 'is_c'];
+const REPLICATED = ['is_a', 'is_b', 'is_c', 'is_k'];
 
 function nodes(): { east: TestNode; west: TestNode } {
   return { east: cluster().node('east'), west: cluster().node('west') };
@@ -47,6 +51,8 @@ function env(): Record<string, string> {
 }
 
 let path = '';
+/** `path` plus west_isk, for the kill scenario */
+let killPath = '';
 const figures: string[] = [];
 
 async function stateOf(sub: string): Promise<string | undefined> {
@@ -107,6 +113,16 @@ describe('SIGINT and SIGTERM during reinit, init cancel and init prepare', () =>
         '    init: { method: manual }',
         '',
       ].join('\n'),
+    );
+    killPath = writeConfig(
+      readFileSync(path, 'utf8')
+        .replace(
+          'subscriptions:',
+          ['  is_k_pub:', '    node: east', '    tables: [public.is_k]', 'subscriptions:'].join('\n'),
+        )
+        .concat(
+          ['  west_isk:', '    node: west', '    from: east', '    publications: [is_k_pub]', ''].join('\n'),
+        ),
     );
     // west_is first, to synchronized; west_isc's init is started by the cancel test
     const first = await runSteep(
@@ -269,11 +285,58 @@ describe('SIGINT and SIGTERM during reinit, init cancel and init prepare', () =>
     expect(await slotExists('west_ism')).toBe(false);
   }, 120_000);
 
+  it('apply killed while CREATE SUBSCRIPTION waits: the next plan finishes the init it never started', async () => {
+    const { east, west } = nodes();
+    // its copy (~10 s) is still under way when the next plan reads it
+    await slowCopy(west, 'is_k', 100, 200);
+    const blocker = await east.client();
+    await blocker.query('BEGIN');
+    await blocker.query('SELECT pg_current_xact_id()');
+    try {
+      const apply = startSteep(['apply', '--auto-approve', '--log-format', 'json', '-c', killPath], env());
+      await apply.when((e) => e.event === 'apply.step_waiting' && e.address === 'subscription.west_isk');
+      apply.child.kill('SIGKILL');
+      expect((await apply.exited).signal).toBe('SIGKILL');
+    } finally {
+      await blocker.query('COMMIT').catch(() => {});
+      await blocker.end().catch(() => {});
+    }
+    // the statement goes on server-side: the subscription exists, its init was never recorded
+    await eventually(
+      async () => (await west.query("SELECT 1 FROM pg_subscription WHERE subname = 'west_isk'")).length > 0,
+      60_000,
+      'west_isk created server-side',
+    );
+    expect([undefined, 'uninitialized']).toContain(await stateOf('west_isk'));
+    let planned = await runSteep(['plan', '--json', '-c', killPath], { env: env() });
+    for (const deadline = Date.now() + 60_000; planned.code === 1 && Date.now() < deadline; ) {
+      await new Promise((r) => setTimeout(r, 500));
+      planned = await runSteep(['plan', '--json', '-c', killPath], { env: env() });
+    }
+    expect(planned.code, planned.stderr).toBe(0);
+    const steps = (JSON.parse(planned.stdout) as { steps: Array<{ action: string; address: string }> }).steps;
+    // killed before its marker was written, it is adopted too
+    expect(steps.map((x) => `${x.action} ${x.address}`).sort()).toEqual([
+      'adopt subscription.west_isk',
+      'init subscription.west_isk',
+    ]);
+
+    let applied = await runSteep(['apply', '--auto-approve', '-c', killPath], { env: env() });
+    for (const deadline = Date.now() + 60_000; applied.code === 1 && Date.now() < deadline; ) {
+      if (!/another steep command holds the lock/.test(applied.stderr)) break;
+      await new Promise((r) => setTimeout(r, 500));
+      applied = await runSteep(['apply', '--auto-approve', '-c', killPath], { env: env() });
+    }
+    expect(applied.code, `${applied.stdout}\n${applied.stderr}`).toBe(0);
+    expect(await stateOf('west_isk')).toBe('synchronized');
+    expect((await runSteep(['plan', '--detailed-exitcode', '-c', killPath], { env: env() })).code).toBe(0);
+  }, 180_000);
+
   it('the data ends equal on both sides, with writes running throughout', async () => {
     const { east, west } = nodes();
     const ops = await writer.stop();
     expect(ops).toBeGreaterThan(20);
-    for (const s of ['west_is', 'west_isc']) await waitCaughtUp(east, s, 90_000);
+    for (const s of ['west_is', 'west_isc', 'west_isk']) await waitCaughtUp(east, s, 90_000);
     expect(await digests(west, REPLICATED)).toEqual(await digests(east, REPLICATED));
   }, 120_000);
 });
