@@ -393,19 +393,14 @@ export function manualPending(node: ObservedNode, d: SubscriptionSpec, o: Observ
 
 /**
  * A snapshot subscription PostgreSQL copies for, enabled, whose init steep never recorded: an
- * apply stopped between its create and its init step. Told apart from a hand-made subscription
- * being adopted (streaming, nothing to follow) by a copy still under way, or by steep's marker.
+ * apply stopped between its create and its init step, with its copy still under way (once every
+ * table is ready, status reads it synchronized and nothing is left to follow). A hand-made
+ * subscription being adopted is streaming: no step.
  */
-function initNeverRecorded(
-  ctx: PlanContext,
-  node: ObservedNode,
-  d: SubscriptionSpec,
-  o: ObservedSubscription,
-): boolean {
+function initNeverRecorded(node: ObservedNode, d: SubscriptionSpec, o: ObservedSubscription): boolean {
   if (d.init.method !== 'snapshot' || !o.enabled || recordedState(node, d.name) !== 'uninitialized')
     return false;
-  const marked = o.managedBy?.topology === ctx.desired.topology;
-  return o.tables.some((t) => t.state !== 'r') || (marked && node.initState !== undefined);
+  return o.tables.some((t) => t.state !== 'r');
 }
 
 interface InitStepInput {
@@ -552,7 +547,7 @@ export function planInitOfExisting(
     });
     return;
   }
-  if (initNeverRecorded(ctx, node, d, o)) {
+  if (initNeverRecorded(node, d, o)) {
     addInitStep(ctx, d, node, {
       after,
       reasonText:
