@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { quoteIdent, quoteLiteral } from '../model/sql.js';
 import type { RoleFacts } from '../model/switchover.js';
 
 /**
@@ -133,4 +134,30 @@ export async function subscriptionExists(client: pg.Client, name: string): Promi
     [name],
   );
   return rows[0]!.ok;
+}
+
+/**
+ * Whether this node can subscribe through `conninfo` (masked; `fill` puts the password back):
+ * a disabled subscription is created with connect = true, which opens the replication
+ * connection and checks the role and password there, inside a transaction that is rolled back,
+ * so nothing is left behind. The publication need not exist yet (PostgreSQL only warns).
+ * Returns the server's error on one line, or null when it connected.
+ */
+export async function probeSubscription(
+  client: pg.Client,
+  name: string,
+  conninfo: string,
+  fill: (sql: string) => string,
+): Promise<string | null> {
+  const create = `CREATE SUBSCRIPTION ${quoteIdent(name)} CONNECTION ${quoteLiteral(conninfo)} PUBLICATION ${quoteIdent(name)}
+    WITH (connect = true, enabled = false, create_slot = false, slot_name = NONE, copy_data = false)`;
+  await client.query('BEGIN');
+  try {
+    await client.query(fill(create));
+    return null;
+  } catch (err) {
+    return (err as Error).message.replace(/\s+/g, ' ').trim(); // libpq's hint comes on a line of its own
+  } finally {
+    await client.query('ROLLBACK');
+  }
 }

@@ -87,6 +87,8 @@ export interface SwitchoverFacts {
     subscriptionExists: boolean;
     slotExists: boolean;
     oldCanSubscribe: boolean;
+    /** the server's error when the old primary could not connect to the new one, null when it did */
+    unreachable: string | null;
   } | null;
 }
 

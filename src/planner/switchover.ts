@@ -153,6 +153,10 @@ function reverseProblems(facts: SwitchoverFacts): string[] {
     p.push(
       `subscription ${name} already exists on ${old}: drop it (DROP SUBSCRIPTION ${quoteIdent(name)}) or switch over without --reverse`,
     );
+  if (r.unreachable !== null)
+    p.push(
+      `${old} cannot subscribe to ${neu} for the way back (${r.unreachable}): let ${old} reach ${neu} as ${neu}'s connection in steep.yaml says (pg_hba.conf, network, password), or switch over without --reverse`,
+    );
   if (!r.oldCanSubscribe)
     p.push(
       `role ${facts.steepRole} that steep connects to ${old} as cannot create subscriptions: GRANT pg_create_subscription TO ${displayIdent(facts.steepRole)} (or connect as a superuser)`,

@@ -4,6 +4,7 @@ import { serverVersionOf } from '../catalog/initProgress.js';
 import { readPublishedScope, readSubscriptionInfo } from '../catalog/rowHashes.js';
 import { readSequenceStates } from '../catalog/sequences.js';
 import {
+  probeSubscription,
   readFencePrivileges,
   readPublicationAndSlot,
   readRoleFacts,
@@ -192,11 +193,16 @@ async function readFacts(
     opts.reverse && oldVersion >= 160000 && newVersion >= 160000
       ? await (async () => {
           const onNew = await readPublicationAndSlot(neu, rev);
+          const exists = await subscriptionExists(old, rev);
           return {
             publicationExists: onNew.publication,
             slotExists: onNew.slot,
-            subscriptionExists: await subscriptionExists(old, rev),
+            subscriptionExists: exists,
             oldCanSubscribe: priv.canSubscribe,
+            unreachable:
+              priv.canSubscribe && !exists
+                ? await probeSubscription(old, rev, reverseConninfo(topology, d.node), secretFiller(topology))
+                : null,
           };
         })()
       : null;

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { type AppWriter, startAppWriter } from '../support/appWriter.js';
 import { hasStackTrace, runSteep, writeConfig } from '../support/cli.js';
@@ -21,8 +22,8 @@ const APP = { user: 'sw_app', password: 'sw-app-secret-1' };
 let path = '';
 let markers = 0;
 
-async function steep(args: string[], timeoutMs = 120_000) {
-  const r = await runSteep([...args, '-c', path], { env: passwordEnv(cluster().nodes), timeoutMs });
+async function steep(args: string[], timeoutMs = 120_000, config = path) {
+  const r = await runSteep([...args, '-c', config], { env: passwordEnv(cluster().nodes), timeoutMs });
   expect(hasStackTrace(r.stderr), r.stderr).toBe(false);
   for (const n of cluster().nodes) expect(`${r.stdout}${r.stderr}`).not.toContain(n.password);
   return r;
@@ -132,6 +133,25 @@ describe('steep switchover (18 → 18)', () => {
       expect(await subscriptionEnabled(west)).toBe(true);
       expect(
         await west.query("SELECT 1 FROM pg_publication WHERE pubname = 'steep_reverse_west_sw'"),
+      ).toEqual([]);
+
+      // --reverse when east cannot reach west as west's replication URL says: refused in
+      // preflight (the probe subscription is rolled back), nothing fenced, nothing left
+      const unreachable = writeConfig(
+        readFileSync(path, 'utf8').replace(
+          `url: postgres://postgres@127.0.0.1:${west.port}/app`,
+          `url: postgres://postgres@127.0.0.1:${west.port}/app\n    replicationUrl: postgres://postgres@127.0.0.1:1/app`,
+        ),
+      );
+      const refused = await steep(['switchover', SUB, '--reverse', '--grace', '1s'], 120_000, unreachable);
+      expect(refused.code, refused.stdout).toBe(1);
+      expect(refused.stderr).toMatch(
+        /east cannot subscribe to west for the way back \(.*\): let east reach west/,
+      );
+      expect(await fenceSetting(east)).toBeNull();
+      expect(await subscriptionEnabled(west)).toBe(true);
+      expect(
+        await east.query("SELECT 1 FROM pg_subscription WHERE subname = 'steep_reverse_west_sw'"),
       ).toEqual([]);
 
       // a table that differs: verify stops it, the fence is undone, east writes again

@@ -47,7 +47,13 @@ const FACTS: SwitchoverFacts = {
       present: true,
     },
   ],
-  reverse: { publicationExists: false, subscriptionExists: false, slotExists: false, oldCanSubscribe: true },
+  reverse: {
+    publicationExists: false,
+    subscriptionExists: false,
+    slotExists: false,
+    oldCanSubscribe: true,
+    unreachable: null,
+  },
 };
 
 const OPTS: SwitchoverOptions = {
@@ -136,6 +142,14 @@ describe('switchover planner', () => {
       what: 'reverse on 15',
       facts: { oldVersion: 150004 },
       problem: /--reverse needs PostgreSQL 16 or later on both nodes for origin = none \(old runs 15\)/,
+    },
+    {
+      what: 'old primary cannot reach the new one',
+      facts: {
+        reverse: { ...FACTS.reverse!, unreachable: 'could not connect to the publisher: connection refused' },
+      },
+      problem:
+        /old cannot subscribe to new for the way back \(could not connect to the publisher: connection refused\): let old reach new/,
     },
     {
       what: 'reverse leftovers',
