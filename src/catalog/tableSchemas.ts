@@ -198,18 +198,36 @@ export async function readTableSchemas(
   }
 }
 
-/** The fingerprint of every table of the scope, computed by PostgreSQL in one query, sorted. */
+/**
+ * The fingerprint of every table of the scope, computed by PostgreSQL in one query, sorted. On a
+ * pipelined session the four statements go out together (one round trip); on another (apply's
+ * own lock session) one after another, as node-postgres allows only one query at a time there.
+ */
 export async function queryFingerprints(
   client: pg.Client,
   scope: TableScope,
   stateSchema: string,
 ): Promise<TableFingerprint[]> {
-  const [, , found] = await Promise.all([
-    client.query(BEGIN_SNAPSHOT),
-    client.query(QUALIFY_NAMES.text),
-    rows<FingerprintRow>(client, fingerprintsQuery(scope, stateSchema)),
-    client.query('COMMIT'),
-  ]);
+  const query = fingerprintsQuery(scope, stateSchema);
+  let found: FingerprintRow[];
+  if ((client as { pipeline?: boolean }).pipeline) {
+    [, , found] = await Promise.all([
+      client.query(BEGIN_SNAPSHOT),
+      client.query(QUALIFY_NAMES.text),
+      rows<FingerprintRow>(client, query),
+      client.query('COMMIT'),
+    ]);
+  } else {
+    await client.query(BEGIN_SNAPSHOT);
+    try {
+      await client.query(QUALIFY_NAMES.text);
+      found = await rows<FingerprintRow>(client, query);
+      await client.query('COMMIT');
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw err;
+    }
+  }
   return found
     .map((r) => ({ schema: r.schema, name: r.name, fingerprint: r.fingerprint, columnCount: r.column_count }))
     .sort(compareTableNames);
