@@ -43,6 +43,15 @@ export async function readSavedPlan(path: string): Promise<PlanFile> {
 }
 
 /**
+ * An init step that runs no SQL and changes nothing but the recorded state only follows the
+ * subscription and records it synchronized: when PostgreSQL finished the copy in the meantime
+ * (the fresh plan no longer needs it), running it records that at once and changes nothing.
+ */
+function onlyFollows(s: PlanFile['steps'][number]): boolean {
+  return s.action === 'init' && s.sql.length === 0 && s.changes.every((c) => c.path === 'init.state');
+}
+
+/**
  * What changed between a saved plan and the plan the same file gives now. Empty: the saved
  * plan is exactly what will run.
  */
@@ -57,8 +66,9 @@ export function staleness(saved: PlanFile, fresh: Plan): string[] {
   const fresher = new Map(now.steps.map((s) => [`${s.address} ${s.action}`, s]));
   for (const s of saved.steps) {
     const f = fresher.get(`${s.address} ${s.action}`);
-    if (!f) reasons.push(`${s.address}: the ${s.action} step is no longer needed`);
-    else if (f.catalogDigest !== s.catalogDigest)
+    if (!f) {
+      if (!onlyFollows(s)) reasons.push(`${s.address}: the ${s.action} step is no longer needed`);
+    } else if (f.catalogDigest !== s.catalogDigest)
       reasons.push(`${s.address}: the catalog rows it depends on on ${s.node} changed`);
     else if (JSON.stringify(f.sql) !== JSON.stringify(s.sql))
       reasons.push(`${s.address}: its SQL would now differ`);
