@@ -1,3 +1,5 @@
+import { SteepError } from './errors.js';
+
 /**
  * The desired state: what steep.yaml declares, normalised, every default filled in.
  * Where desired and observed describe the same object they share a shape (`PublicationDef`,
@@ -210,4 +212,20 @@ export interface Topology {
 
 export function qualifiedName(t: TableName): string {
   return `${t.schema}.${t.name}`;
+}
+
+/**
+ * The subscription steep.yaml declares under `name`; otherwise a SteepError (`code` names the
+ * command's family) that lists the names it does declare.
+ */
+export function declaredSubscription(topology: Topology, name: string, code: string): SubscriptionSpec {
+  const d = topology.subscriptions[name];
+  if (!d) {
+    const known = Object.keys(topology.subscriptions).sort();
+    throw new SteepError(
+      code,
+      `steep.yaml declares no subscription ${name}${known.length > 0 ? ` (it declares ${known.join(', ')})` : ''}`,
+    );
+  }
+  return d;
 }

@@ -10,7 +10,6 @@ import { ReconnectingSession } from '../db/reconnecting.js';
 import type { EventSink } from '../executors/events.js';
 import { stateChangeEvent } from '../executors/initFollow.js';
 import type { Problem } from '../model/errors.js';
-import { SteepError } from '../model/errors.js';
 import { advanceState, InitTracker } from '../model/initLifecycle.js';
 import type {
   InitProgress,
@@ -19,7 +18,7 @@ import type {
   PublishedTableSize,
 } from '../model/initState.js';
 import type { SubscriptionSpec, Topology } from '../model/topology.js';
-import { qualifiedName } from '../model/topology.js';
+import { declaredSubscription, qualifiedName } from '../model/topology.js';
 import { DivergedTablesStore } from '../state/divergedTables.js';
 import { InitProgressStore } from '../state/initProgress.js';
 import { hasInitTables, SubscriptionStateStore } from '../state/subscriptionState.js';
@@ -250,14 +249,7 @@ export async function openInitStatus(
     a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
   );
   if (subscription !== undefined) {
-    const d = topology.subscriptions[subscription];
-    if (!d) {
-      throw new SteepError(
-        'init.unknown_subscription',
-        `steep.yaml declares no subscription ${subscription}${subs.length > 0 ? ` (it declares ${subs.map((s) => s.name).join(', ')})` : ''}`,
-      );
-    }
-    subs = [d];
+    subs = [declaredSubscription(topology, subscription, 'init.unknown_subscription')];
   }
   return { topology, observer: new InitObserver(topology, subs, onEvent), configWarnings: warnings };
 }

@@ -10,10 +10,11 @@ import type { Problem } from '../model/errors.js';
 import { SteepError } from '../model/errors.js';
 import type { InitProgress, InitState } from '../model/initState.js';
 import type { SubscriptionSpec, Topology } from '../model/topology.js';
+import { declaredSubscription } from '../model/topology.js';
 import { planReinit, type ReinitRequest, temporaryPublications } from '../planner/reinit.js';
 import { DivergedTablesStore } from '../state/divergedTables.js';
 import { hasInitTables, SubscriptionStateStore } from '../state/subscriptionState.js';
-import { parseTableName, subscriptionSpec } from './verify.js';
+import { parseTableName } from './verify.js';
 
 /**
  * `steep reinit SUBSCRIPTION --tables a,b | --schema s | --full` (SPEC §9): copy some tables of
@@ -77,7 +78,7 @@ export async function reinitSubscription(
   opts: ReinitOptions,
 ): Promise<ReinitResult> {
   const { topology, warnings } = await loadTopology(configPath);
-  const d = subscriptionSpec(topology, subscription);
+  const d = declaredSubscription(topology, subscription, 'verify.unknown_subscription');
   return { ...(await reinitLoaded(topology, d, request, opts)), configWarnings: warnings };
 }
 

@@ -9,8 +9,8 @@ import type { Problem } from '../model/errors.js';
 import { SteepError } from '../model/errors.js';
 import { type SequenceLag, type SequenceSyncReport, sequenceSyncReport } from '../model/sequences.js';
 import type { SubscriptionSpec, TableName, Topology } from '../model/topology.js';
+import { declaredSubscription } from '../model/topology.js';
 import { sequenceLag } from '../planner/sequences.js';
-import { subscriptionSpec } from './verify.js';
 
 /**
  * `steep sequences sync SUBSCRIPTION` (SPEC §4): logical replication does not carry sequence
@@ -121,6 +121,6 @@ export async function sequencesSync(
   opts: SequencesSyncOptions,
 ): Promise<{ report: SequenceSyncReport; configWarnings: Problem[] }> {
   const { topology, warnings } = await loadTopology(configPath);
-  const d = subscriptionSpec(topology, subscription);
+  const d = declaredSubscription(topology, subscription, 'verify.unknown_subscription');
   return { report: await syncSubscriptionSequences(topology, d, opts), configWarnings: warnings };
 }

@@ -40,13 +40,13 @@ import type {
   SwitchoverStepId,
 } from '../model/switchover.js';
 import type { SubscriptionSpec, Topology } from '../model/topology.js';
-import { qualifiedName } from '../model/topology.js';
+import { declaredSubscription, qualifiedName } from '../model/topology.js';
 import { decideSequence } from '../planner/sequences.js';
 import { planSwitchover, reverseName, switchoverProblems } from '../planner/switchover.js';
 import { isComparison } from '../planner/verify.js';
 import { hasInitTables, SubscriptionStateStore } from '../state/subscriptionState.js';
 import { syncSubscriptionSequences } from './sequences.js';
-import { parseTableName, planVerify, subscriptionSpec, verifyLoaded } from './verify.js';
+import { parseTableName, planVerify, verifyLoaded } from './verify.js';
 
 /**
  * `steep switchover SUBSCRIPTION` (SPEC §4): move writes from the subscription's publisher (the
@@ -83,7 +83,7 @@ export async function switchover(
 ): Promise<SwitchoverResult> {
   const t0 = Date.now();
   const { topology, warnings } = await loadTopology(configPath);
-  const d = subscriptionSpec(topology, subscription);
+  const d = declaredSubscription(topology, subscription, 'verify.unknown_subscription');
   const sessions = await lockedSessions(topology, [{ node: d.from }, { node: d.node }], {
     applicationName: APPLICATION_NAME,
     statementTimeoutMs: topology.settings.statementTimeout,

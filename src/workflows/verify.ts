@@ -15,7 +15,7 @@ import { compareTable } from '../executors/tableCompare.js';
 import type { Problem } from '../model/errors.js';
 import { SteepError } from '../model/errors.js';
 import type { SubscriptionSpec, TableName, Topology } from '../model/topology.js';
-import { qualifiedName } from '../model/topology.js';
+import { declaredSubscription, qualifiedName } from '../model/topology.js';
 import type { NotVerifiable, TableComparison, TableVerdict, VerifyReport } from '../model/verify.js';
 import { isComparison, planComparison } from '../planner/verify.js';
 import { DivergedTablesStore } from '../state/divergedTables.js';
@@ -63,18 +63,6 @@ export function parseTableName(text: string): TableName {
   return dot < 0
     ? { schema: 'public', name: text }
     : { schema: text.slice(0, dot), name: text.slice(dot + 1) };
-}
-
-export function subscriptionSpec(topology: Topology, name: string): SubscriptionSpec {
-  const d = topology.subscriptions[name];
-  if (!d) {
-    const known = Object.keys(topology.subscriptions).sort();
-    throw new SteepError(
-      'verify.unknown_subscription',
-      `steep.yaml declares no subscription ${name}${known.length > 0 ? ` (it declares ${known.join(', ')})` : ''}`,
-    );
-  }
-  return d;
 }
 
 /**
@@ -187,7 +175,7 @@ export async function verifySubscription(
 ): Promise<VerifyResult> {
   const t0 = Date.now();
   const { topology, warnings } = await loadTopology(configPath);
-  const d = subscriptionSpec(topology, subscription);
+  const d = declaredSubscription(topology, subscription, 'verify.unknown_subscription');
   const report = await verifyLoaded(topology, d, opts);
   report.durationMs = Date.now() - t0;
   return { report, configWarnings: warnings };

@@ -1,8 +1,9 @@
 import { loadTopology } from '../config/load.js';
 import type { Problem } from '../model/errors.js';
+import { declaredSubscription } from '../model/topology.js';
 import type { VerifyReport } from '../model/verify.js';
 import { type ReinitOptions, type ReinitResult, reinitLoaded } from './reinit.js';
-import { subscriptionSpec, type VerifyOptions, verifyLoaded } from './verify.js';
+import { type VerifyOptions, verifyLoaded } from './verify.js';
 
 /**
  * `steep verify` and `verify --repair`: verify; with `repair` and diverged tables, reinit
@@ -22,7 +23,7 @@ export async function repairSubscription(
 ): Promise<VerifyOutcome> {
   const t0 = Date.now();
   const { topology, warnings } = await loadTopology(configPath);
-  const d = subscriptionSpec(topology, subscription);
+  const d = declaredSubscription(topology, subscription, 'verify.unknown_subscription');
   const before = await verifyLoaded(topology, d, opts);
   before.durationMs = Date.now() - t0;
   const diverged = before.tables.filter((t) => t.status === 'diverged').map((t) => t.table);
