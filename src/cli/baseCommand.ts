@@ -2,8 +2,9 @@ import { stripVTControlCharacters } from 'node:util';
 import { Command } from '@oclif/core';
 import chalk from 'chalk';
 import { nearest } from '../config/suggest.js';
-import { mask } from '../db/mask.js';
+import { mask, maskDeep } from '../db/mask.js';
 import { formatProblem, SteepError } from '../model/errors.js';
+import type { Interruption } from './interruption.js';
 
 /**
  * Every steep command: errors become one masked sentence on stderr and exit 1
@@ -37,6 +38,29 @@ export abstract class SteepCommand extends Command {
    */
   protected outJson(json: string): void {
     process.stdout.write(`${json}\n`);
+  }
+
+  /**
+   * A run a signal stopped, told by its SteepError `code` (what was done, what is left and the
+   * command that follows): said on stderr, with --json also on stdout as
+   * `{subscription, signal, stopped}`; the exit code is the signal's (130/143). Any other error is
+   * thrown on.
+   */
+  protected stoppedBySignal(
+    err: unknown,
+    code: string,
+    interruption: Interruption,
+    json: { subscription: string } | null,
+  ): void {
+    if (!(err instanceof SteepError && err.code === code)) throw err;
+    this.err(err.message, 'warn');
+    if (json)
+      this.outJson(
+        JSON.stringify(
+          maskDeep({ subscription: json.subscription, signal: interruption.received, stopped: err.message }),
+        ),
+      );
+    process.exitCode = interruption.exitCode ?? 1;
   }
 
   /**

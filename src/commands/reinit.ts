@@ -5,7 +5,7 @@ import { globalFlags, jsonFlag } from '../cli/flags.js';
 import { Interruption } from '../cli/interruption.js';
 import { LineProgress } from '../cli/lineProgress.js';
 import { maskDeep } from '../db/mask.js';
-import { formatProblem, SteepError } from '../model/errors.js';
+import { formatProblem } from '../model/errors.js';
 import { progressLine } from '../render/initProgress.js';
 import { reinitRequest, reinitSubscription } from '../workflows/reinit.js';
 
@@ -75,18 +75,8 @@ Refuses tables the subscription does not carry, a subscription not yet initialis
         },
       });
     } catch (err) {
-      if (!(err instanceof SteepError && err.code === 'reinit.interrupted')) throw err;
       await line?.end();
-      this.err(err.message, 'warn');
-      if (flags.json)
-        this.outJson(
-          JSON.stringify({
-            subscription: args.subscription,
-            signal: interruption.received,
-            stopped: err.message,
-          }),
-        );
-      process.exitCode = interruption.exitCode ?? 1;
+      this.stoppedBySignal(err, 'reinit.interrupted', interruption, flags.json ? args : null);
       return;
     } finally {
       await line?.end();

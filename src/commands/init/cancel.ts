@@ -3,7 +3,7 @@ import { SteepCommand } from '../../cli/baseCommand.js';
 import { ignoreEvents, jsonEventSink } from '../../cli/eventLog.js';
 import { globalFlags, jsonFlag } from '../../cli/flags.js';
 import { Interruption } from '../../cli/interruption.js';
-import { formatProblem, SteepError } from '../../model/errors.js';
+import { formatProblem } from '../../model/errors.js';
 import { type CancelResult, cancelInit } from '../../workflows/initCancel.js';
 
 export default class InitCancel extends SteepCommand {
@@ -49,17 +49,7 @@ Ctrl-C (SIGINT) or SIGTERM: the drop and the truncate finish together, nothing s
         },
       });
     } catch (err) {
-      if (!(err instanceof SteepError && err.code === 'init.cancel_interrupted')) throw err;
-      this.err(err.message, 'warn');
-      if (flags.json)
-        this.out(
-          JSON.stringify({
-            subscription: args.subscription,
-            signal: interruption.received,
-            stopped: err.message,
-          }),
-        );
-      process.exitCode = interruption.exitCode ?? 1;
+      this.stoppedBySignal(err, 'init.cancel_interrupted', interruption, flags.json ? args : null);
       return;
     } finally {
       interruption.dispose();

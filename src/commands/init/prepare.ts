@@ -3,7 +3,7 @@ import { SteepCommand } from '../../cli/baseCommand.js';
 import { ignoreEvents, jsonEventSink } from '../../cli/eventLog.js';
 import { globalFlags, jsonFlag } from '../../cli/flags.js';
 import { Interruption } from '../../cli/interruption.js';
-import { formatProblem, SteepError } from '../../model/errors.js';
+import { formatProblem } from '../../model/errors.js';
 import { type PreparedInit, type PrepareResult, prepareInit } from '../../workflows/initPrepare.js';
 
 function text(r: PrepareResult, holding: boolean): string[] {
@@ -74,9 +74,7 @@ With --hold the slot's snapshot is exported and kept open until the command is i
         stop: interruption,
       });
     } catch (err) {
-      if (!(err instanceof SteepError && err.code === 'init.prepare_interrupted')) throw err;
-      this.err(err.message, 'warn');
-      process.exitCode = interruption.exitCode ?? 1;
+      this.stoppedBySignal(err, 'init.prepare_interrupted', interruption, null);
       return;
     } finally {
       interruption.dispose();
