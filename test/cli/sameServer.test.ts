@@ -1,0 +1,122 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { hasStackTrace, runSteep, writeConfig } from '../support/cli.js';
+import { defaultVersion, type TestNode, useCluster } from '../support/cluster.js';
+import { createTables, digests, fillTables, startWriter, waitCaughtUp } from '../support/replicationData.js';
+import { eventually } from '../support/topologyFile.js';
+
+/**
+ * Two steep nodes that are two databases of one PostgreSQL server. CREATE SUBSCRIPTION that
+ * makes its slot on the same server waits for its own transaction and hangs for ever
+ * (PostgreSQL's CREATE SUBSCRIPTION notes); steep must create the slot as its own step first.
+ * Every apply here is bounded: a hang is a failure, never a hung suite.
+ */
+
+const BOUND_MS = 90_000;
+const TABLES = [
+  { name: 'orders', rows: 20_000 },
+  { name: 'items', rows: 5_000 },
+];
+
+describe('a subscriber database on its publisher’s server', () => {
+  const cluster = useCluster({ nodes: ['pg'], version: defaultVersion() });
+  const server = () => cluster().node('pg');
+  let sub: TestNode;
+  let subClient: pg.Client;
+
+  /** the second database of the server, as a TestNode for the data helpers */
+  function secondDatabase(base: TestNode, database: string): TestNode {
+    return {
+      ...base,
+      name: 'shop',
+      url: base.url.replace(/\/app$/, `/${database}`),
+      connection: { ...base.connection, database },
+      query: async <T,>(sql: string, params?: unknown[]) =>
+        (await subClient.query(sql, params)).rows as T[],
+    } as TestNode;
+  }
+
+  async function steep(args: string[], path: string) {
+    const r = await runSteep([...args, '-c', path], {
+      env: { PG_PGPASSWORD: server().password },
+      timeoutMs: BOUND_MS,
+    });
+    expect(hasStackTrace(r.stderr), r.stderr).toBe(false);
+    return r;
+  }
+
+  function file(subscriptions: string[]): string {
+    const port = server().port;
+    return writeConfig(
+      [
+        'version: 1',
+        'topology: samehost',
+        'nodes:',
+        '  main:',
+        `    url: postgres://postgres@127.0.0.1:${port}/app`,
+        '    password: ${env:PG_PGPASSWORD}',
+        '  shop:',
+        `    url: postgres://postgres@127.0.0.1:${port}/shop`,
+        '    password: ${env:PG_PGPASSWORD}',
+        'publications:',
+        '  orders_pub:',
+        '    node: main',
+        '    tables: [public.orders, public.items]',
+        ...subscriptions,
+        '',
+      ].join('\n'),
+    );
+  }
+
+  const declared = [
+    'subscriptions:',
+    '  shop_orders:',
+    '    node: shop',
+    '    from: main',
+    '    publications: [orders_pub]',
+  ];
+
+  beforeAll(async () => {
+    await server().query('CREATE DATABASE shop');
+    subClient = new pg.Client({ ...server().connection, database: 'shop', password: server().password });
+    await subClient.connect();
+    sub = secondDatabase(server(), 'shop');
+    await createTables([server(), sub], TABLES);
+    await fillTables(server(), TABLES);
+  });
+
+  afterAll(async () => {
+    await subClient?.end().catch(() => {});
+  });
+
+  test('apply creates the slot as its own step, copies with a writer running, re-plans empty, and deletes without a slot left', async () => {
+    const path = file(declared);
+    const plan = await steep(['plan', '--detailed-exitcode'], path);
+    expect(plan.code, plan.stdout + plan.stderr).toBe(2);
+
+    const writer = startWriter(server(), ['orders', 'items']);
+    let ops = 0;
+    try {
+      const apply = await steep(['apply', '--auto-approve'], path);
+      expect(apply.code, apply.stdout + apply.stderr).toBe(0);
+    } finally {
+      ops = await writer.stop();
+    }
+    expect(ops).toBeGreaterThan(0);
+    await waitCaughtUp(server(), 'shop_orders');
+    await eventually(
+      async () =>
+        JSON.stringify(await digests(server(), ['orders', 'items'])) ===
+        JSON.stringify(await digests(sub, ['orders', 'items'])),
+      30_000,
+      'shop to hold what main holds',
+    );
+    const replan = await steep(['plan', '--detailed-exitcode'], path);
+    expect(replan.code, replan.stdout + replan.stderr).toBe(0);
+
+    const drop = await steep(['apply', '--auto-approve', '--allow-destroy'], file([]));
+    expect(drop.code, drop.stdout + drop.stderr).toBe(0);
+    expect(await sub.query('SELECT subname FROM pg_subscription')).toEqual([]);
+    expect(await server().query('SELECT slot_name FROM pg_replication_slots')).toEqual([]);
+  }, 4 * BOUND_MS);
+});
