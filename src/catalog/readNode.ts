@@ -213,6 +213,7 @@ export async function readNode(conn: ConnectionSpec, opts: ReadNodeOptions): Pro
       serverVersion: v,
       serverVersionText: server.serverVersionText,
       database: server.database,
+      server: server.server,
       settings: server.settings,
       role,
       publications: toPublications(opts.node, pubs, pubTables, pubSchemas ?? []),

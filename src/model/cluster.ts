@@ -140,6 +140,18 @@ export interface ObservedStateSchema {
   version: number | null;
 }
 
+/**
+ * Which running PostgreSQL server a node's database lives on. The system identifier alone is not
+ * enough: a clone made with pg_basebackup (a promoted standby) keeps it, so the postmaster's start
+ * time tells two running servers apart. Equal on two nodes only when they are one server.
+ */
+export interface ServerIdentity {
+  /** pg_control_system().system_identifier */
+  systemIdentifier: string;
+  /** pg_postmaster_start_time() as epoch seconds, to the microsecond */
+  startedAt: string;
+}
+
 export interface ObservedNode {
   name: string;
   reachable: true;
@@ -147,6 +159,8 @@ export interface ObservedNode {
   /** e.g. "18.4" */
   serverVersionText: string;
   database: string;
+  /** Which running server this database is on (absent in fixtures that do not say). */
+  server?: ServerIdentity;
   settings: NodeSettings;
   role: ObservedRole;
   publications: Record<string, ObservedPublication>;

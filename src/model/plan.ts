@@ -39,6 +39,8 @@ export type StepKind =
   | 'subscription-create'
   | 'subscription-alter'
   | 'subscription-drop'
+  /** a slot made on its own before its subscription (a subscriber on the publisher's own server) */
+  | 'slot-create'
   | 'slot-drop'
   | 'table-sync'
   /** `steep init cancel`: empty the tables a cancelled copy filled */

@@ -43,6 +43,7 @@ export type StepKeyKind =
   | 'publication-drop'
   | 'subscription'
   | 'subscription-drop'
+  | 'slot-create'
   | 'slot-drop'
   | 'table'
   | 'init';

@@ -210,6 +210,13 @@ export function truncateTablesSql(tables: readonly TableName[]): string {
 // ---------------------------------------------------------------------------------------------
 // slots
 
+/** A logical slot for pgoutput, as CREATE SUBSCRIPTION would make it (`failover` exists from 17). */
+export function createSlotSql(slot: string, publisherVersion: number, failover: boolean): string {
+  const args = [quoteLiteral(slot), quoteLiteral('pgoutput')];
+  if (failover && publisherVersion >= 170000) args.push('false', 'false', 'true');
+  return `SELECT pg_catalog.pg_create_logical_replication_slot(${args.join(', ')})`;
+}
+
 export function dropSlotSql(slot: string): string {
   return `SELECT pg_catalog.pg_drop_replication_slot(${quoteLiteral(slot)})`;
 }

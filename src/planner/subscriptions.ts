@@ -44,6 +44,13 @@ import {
 } from './init.js';
 import { checkLinkVersions, planMergeInits } from './mergeInit.js';
 import { publicationRef } from './publications.js';
+import {
+  planSeparateSlot,
+  refuseSameServerMerge,
+  sameServer,
+  sameServerText,
+  separateSlotText,
+} from './sameServer.js';
 import { prepareSlot } from './slots.js';
 import {
   alterSubscriptionSql,
@@ -328,6 +335,7 @@ function planCreate(
   node: ObservedNode,
   conn: DesiredConnection,
 ): void {
+  if (refuseSameServerMerge(ctx, d)) return;
   let init = initPlan(ctx, d);
   const address = subscriptionAddress(d.name);
   initWarnings(ctx, d);
@@ -346,6 +354,10 @@ function planCreate(
   warnOriginCopy(ctx, d, init.copyData || own);
   if (init.createSlot || own)
     ctx.slotChanges.push({ node: d.from, slot: d.slot, change: 'create', streams: d.enabled });
+  const slotStep = init.createSlot
+    ? planSeparateSlot(ctx, d, [...subscriptionDeps(ctx, d), ...slot.deps])
+    : null;
+  if (slotStep) init = { ...init, createSlot: false };
   ctx.addStep({
     key: stepKey('subscription', node.name, d.name),
     phase: PHASE.subscription,
@@ -354,11 +366,11 @@ function planCreate(
     kind: 'subscription-create',
     action: 'create',
     reason: 'absent',
-    reasonText: `${declaredText(d)}, absent on ${node.name}`,
+    reasonText: `${declaredText(d)}, absent on ${node.name}${slotStep ? `; ${separateSlotText(ctx, d)}` : ''}`,
     changes: [...createChanges(d, conn, init, node.serverVersion), ...data.changes],
     statements: [...data.statements, ...createStatements(ctx, d, conn, init)],
     hazards: [...(init.copyData || own ? (['copies-data'] as const) : []), ...data.hazards],
-    deps: [...subscriptionDeps(ctx, d), ...slot.deps],
+    deps: [...subscriptionDeps(ctx, d), ...slot.deps, ...(slotStep ? [slotStep] : [])],
     catalogDigest: subscriptionDigest(null, publisherSlot(ctx, d.from, d.slot)),
     ...(init.copyData || own
       ? { copy: copyEstimate(ctx, d.from, copiedTables(ctx.desired, ctx.observed, d)) }
@@ -641,6 +653,20 @@ function planReplace(
   initWarnings(ctx, d);
   const slot = prepareSlot(ctx, d, { createSlot: init.createSlot, ownDropFreesSlot });
   if (!slot.ok) return;
+  if (init.createSlot && ownDropFreesSlot && sameServer(ctx, d.node, d.from)) {
+    ctx.error(
+      'same-server-replace',
+      `subscription ${d.name} on ${node.name} would be replaced (${listText(because)}), but ${sameServerText(ctx, d.node, d.from)}: ` +
+        `its slot ${d.slot} must be made again before the subscription, and the old one is dropped only with it; remove ` +
+        `subscription ${d.name} from steep.yaml and run steep apply --allow-destroy, then declare it again and apply`,
+      { address, node: node.name },
+    );
+    return;
+  }
+  const slotStep = init.createSlot
+    ? planSeparateSlot(ctx, d, [...subscriptionDeps(ctx, d), ...slot.deps])
+    : null;
+  if (slotStep) init = { ...init, createSlot: false };
   const drop = dropStatements(ctx, o, node.name);
   warnOriginCopy(ctx, d, init.copyData);
   if (drop.dropsSlot) ctx.slotChanges.push({ node: o.from, slot: o.slot, change: 'drop', streams: false });
@@ -670,12 +696,13 @@ function planReplace(
     reason: 'cannot-alter',
     reasonText:
       `${listText(because)} cannot be altered in place: the subscription is dropped${drop.dropsSlot ? ' with its slot' : ''} ` +
-      `and created again on ${node.name}${init.copyData ? ', copying its tables again' : data.keep ? ', keeping the rows its tables hold (nothing is copied)' : ''}`,
+      `and created again on ${node.name}${init.copyData ? ', copying its tables again' : data.keep ? ', keeping the rows its tables hold (nothing is copied)' : ''}` +
+      (slotStep ? `; ${separateSlotText(ctx, d)}` : ''),
     changes: [...changes, ...data.changes],
     // dropped first: the old subscription no longer writes into what is truncated and copied again
     statements: [...drop.statements, ...data.statements, ...createStatements(ctx, d, conn, init)],
     hazards,
-    deps: [...subscriptionDeps(ctx, d), ...slot.deps],
+    deps: [...subscriptionDeps(ctx, d), ...slot.deps, ...(slotStep ? [slotStep] : [])],
     catalogDigest: subscriptionDigest(o, publisherSlot(ctx, d.from, d.slot)),
     ...(hazards.includes('copies-data')
       ? { copy: copyEstimate(ctx, d.from, copiedTables(ctx.desired, ctx.observed, d)) }

@@ -16,7 +16,9 @@ const BOUND_MS = 90_000;
 const TABLES = [
   { name: 'orders', rows: 20_000 },
   { name: 'items', rows: 5_000 },
+  { name: 'notes', rows: 10_000 },
 ];
+const ALL = TABLES.map((t) => t.name);
 
 describe('a subscriber database on its publisher’s server', () => {
   const cluster = useCluster({ nodes: ['pg'], version: defaultVersion() });
@@ -31,8 +33,7 @@ describe('a subscriber database on its publisher’s server', () => {
       name: 'shop',
       url: base.url.replace(/\/app$/, `/${database}`),
       connection: { ...base.connection, database },
-      query: async <T,>(sql: string, params?: unknown[]) =>
-        (await subClient.query(sql, params)).rows as T[],
+      query: async <T>(sql: string, params?: unknown[]) => (await subClient.query(sql, params)).rows as T[],
     } as TestNode;
   }
 
@@ -54,14 +55,17 @@ describe('a subscriber database on its publisher’s server', () => {
         'nodes:',
         '  main:',
         `    url: postgres://postgres@127.0.0.1:${port}/app`,
-        '    password: ${env:PG_PGPASSWORD}',
+        `    password: \${env:PG_PGPASSWORD}`,
         '  shop:',
         `    url: postgres://postgres@127.0.0.1:${port}/shop`,
-        '    password: ${env:PG_PGPASSWORD}',
+        `    password: \${env:PG_PGPASSWORD}`,
         'publications:',
         '  orders_pub:',
         '    node: main',
         '    tables: [public.orders, public.items]',
+        '  notes_pub:',
+        '    node: main',
+        '    tables: [public.notes]',
         ...subscriptions,
         '',
       ].join('\n'),
@@ -74,6 +78,12 @@ describe('a subscriber database on its publisher’s server', () => {
     '    node: shop',
     '    from: main',
     '    publications: [orders_pub]',
+    // steep's own copy: its snapshot holder makes the slot over a replication connection
+    '  shop_notes:',
+    '    node: shop',
+    '    from: main',
+    '    publications: [notes_pub]',
+    '    init: { method: snapshot, parallel: 2 }',
   ];
 
   beforeAll(async () => {
@@ -89,34 +99,55 @@ describe('a subscriber database on its publisher’s server', () => {
     await subClient?.end().catch(() => {});
   });
 
-  test('apply creates the slot as its own step, copies with a writer running, re-plans empty, and deletes without a slot left', async () => {
-    const path = file(declared);
-    const plan = await steep(['plan', '--detailed-exitcode'], path);
-    expect(plan.code, plan.stdout + plan.stderr).toBe(2);
+  test(
+    'apply creates the slot as its own step, copies with a writer running, re-plans empty, and deletes without a slot left',
+    async () => {
+      const path = file(declared);
+      const plan = await steep(['plan', '--detailed-exitcode', '--json'], path);
+      expect(plan.code, plan.stderr).toBe(2);
+      const steps = (JSON.parse(plan.stdout) as { steps: Array<Record<string, unknown>> }).steps;
+      const slotStep = steps.find((s) => s.address === 'slot.main/shop_orders')!;
+      expect(slotStep).toMatchObject({ kind: 'slot-create', node: 'main', action: 'create' });
+      expect(slotStep.reasonText).toContain('shop and main are databases of one PostgreSQL server');
+      expect(JSON.stringify(slotStep.sql)).toContain(
+        `pg_create_logical_replication_slot('shop_orders', 'pgoutput')`,
+      );
+      const create = steps.find(
+        (s) => s.address === 'subscription.shop_orders' && s.kind === 'subscription-create',
+      )!;
+      expect(create.dependsOn).toContain(slotStep.id);
+      expect(JSON.stringify(create.sql)).toContain('copy_data = true, create_slot = false');
+      // steep's own copy makes its slot itself: no step of its own
+      expect(steps.some((s) => s.address === 'slot.main/shop_notes')).toBe(false);
 
-    const writer = startWriter(server(), ['orders', 'items']);
-    let ops = 0;
-    try {
-      const apply = await steep(['apply', '--auto-approve'], path);
-      expect(apply.code, apply.stdout + apply.stderr).toBe(0);
-    } finally {
-      ops = await writer.stop();
-    }
-    expect(ops).toBeGreaterThan(0);
-    await waitCaughtUp(server(), 'shop_orders');
-    await eventually(
-      async () =>
-        JSON.stringify(await digests(server(), ['orders', 'items'])) ===
-        JSON.stringify(await digests(sub, ['orders', 'items'])),
-      30_000,
-      'shop to hold what main holds',
-    );
-    const replan = await steep(['plan', '--detailed-exitcode'], path);
-    expect(replan.code, replan.stdout + replan.stderr).toBe(0);
+      const writer = startWriter(server(), ALL);
+      let ops = 0;
+      try {
+        const apply = await steep(['apply', '--auto-approve'], path);
+        expect(apply.code, apply.stdout + apply.stderr).toBe(0);
+      } finally {
+        ops = await writer.stop();
+      }
+      expect(ops).toBeGreaterThan(0);
+      await waitCaughtUp(server(), 'shop_orders');
+      await waitCaughtUp(server(), 'shop_notes');
+      await eventually(
+        async () => JSON.stringify(await digests(server(), ALL)) === JSON.stringify(await digests(sub, ALL)),
+        30_000,
+        'shop to hold what main holds',
+      );
+      const replan = await steep(['plan', '--detailed-exitcode'], path);
+      expect(replan.code, replan.stdout + replan.stderr).toBe(0);
 
-    const drop = await steep(['apply', '--auto-approve', '--allow-destroy'], file([]));
-    expect(drop.code, drop.stdout + drop.stderr).toBe(0);
-    expect(await sub.query('SELECT subname FROM pg_subscription')).toEqual([]);
-    expect(await server().query('SELECT slot_name FROM pg_replication_slots')).toEqual([]);
-  }, 4 * BOUND_MS);
+      const drop = await steep(['apply', '--auto-approve', '--allow-destroy'], file([]));
+      expect(drop.code, drop.stdout + drop.stderr).toBe(0);
+      expect(
+        await sub.query(
+          `SELECT subname FROM pg_subscription WHERE subdbid = (SELECT oid FROM pg_database WHERE datname = 'shop')`,
+        ),
+      ).toEqual([]);
+      expect(await server().query('SELECT slot_name FROM pg_replication_slots')).toEqual([]);
+    },
+    4 * BOUND_MS,
+  );
 });

@@ -1,8 +1,9 @@
-import type { NodeSettings } from '../../model/cluster.js';
+import type { NodeSettings, ServerIdentity } from '../../model/cluster.js';
 import type { CatalogQuery } from './catalogQuery.js';
 
 /**
- * The server: its version (every other query branches on it), the database and the settings
+ * The server: its version (every other query branches on it), the database, which running server
+ * it is (system identifier and postmaster start, both readable by any role) and the settings
  * preflight needs. PostgreSQL 14+ (every setting exists since 10).
  */
 export const SERVER_SETTINGS: CatalogQuery = {
@@ -10,6 +11,8 @@ export const SERVER_SETTINGS: CatalogQuery = {
   text: `select current_setting('server_version_num')::int as server_version_num,
        current_setting('server_version') as server_version,
        current_database()::text as database,
+       (select system_identifier::text from pg_control_system()) as system_identifier,
+       extract(epoch from pg_postmaster_start_time())::text as started_at,
        current_setting('wal_level') as wal_level,
        current_setting('max_replication_slots')::int as max_replication_slots,
        current_setting('max_wal_senders')::int as max_wal_senders,
@@ -22,6 +25,8 @@ export interface ServerSettingsRow {
   server_version_num: number;
   server_version: string;
   database: string;
+  system_identifier: string;
+  started_at: string;
   wal_level: string;
   max_replication_slots: number;
   max_wal_senders: number;
@@ -34,6 +39,7 @@ export interface ServerInfo {
   serverVersion: number;
   serverVersionText: string;
   database: string;
+  server: ServerIdentity;
   settings: NodeSettings;
 }
 
@@ -42,6 +48,7 @@ export function toServerInfo(row: ServerSettingsRow): ServerInfo {
     serverVersion: row.server_version_num,
     serverVersionText: row.server_version,
     database: row.database,
+    server: { systemIdentifier: row.system_identifier, startedAt: row.started_at },
     settings: {
       walLevel: row.wal_level,
       maxReplicationSlots: row.max_replication_slots,

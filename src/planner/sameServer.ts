@@ -1,0 +1,89 @@
+import type { SubscriptionSpec } from '../model/topology.js';
+import { PHASE, type PlanContext, stepKey } from './context.js';
+import { slotDigest } from './digest.js';
+import { slotAddress } from './slots.js';
+import { createSlotSql, nonTx } from './sqlBuild.js';
+
+/**
+ * A subscriber database on its publisher's own PostgreSQL server. CREATE SUBSCRIPTION that
+ * makes its slot there waits, while the slot gets its consistent point, for every transaction
+ * open on the server — its own included — so it never returns, and every later slot creation
+ * on that server waits behind it (PostgreSQL's CREATE SUBSCRIPTION notes). PostgreSQL's way:
+ * make the slot first with pg_create_logical_replication_slot on the publisher, outside the
+ * subscriber's transaction, then CREATE SUBSCRIPTION … WITH (create_slot = false). The
+ * subscription's table syncs make their own slots from background workers, which works there.
+ */
+
+/** Nodes `a` and `b` are databases of one running server (both read, and their identities equal). */
+export function sameServer(ctx: PlanContext, a: string, b: string): boolean {
+  const x = ctx.node(a)?.server;
+  const y = ctx.node(b)?.server;
+  return (
+    x !== undefined &&
+    y !== undefined &&
+    x.systemIdentifier === y.systemIdentifier &&
+    x.startedAt === y.startedAt
+  );
+}
+
+/** `shop and main are databases of one PostgreSQL server (system identifier …)` */
+export function sameServerText(ctx: PlanContext, subscriber: string, publisher: string): string {
+  const id = ctx.node(publisher)?.server?.systemIdentifier ?? 'unknown';
+  return `${subscriber} and ${publisher} are databases of one PostgreSQL server (system identifier ${id}, one postmaster)`;
+}
+
+/** The create's side of it, for its reason text. */
+export function separateSlotText(ctx: PlanContext, d: SubscriptionSpec): string {
+  return `${sameServerText(ctx, d.node, d.from)}, so slot ${d.slot} is made by its own step on ${d.from} first and CREATE SUBSCRIPTION runs with create_slot = false`;
+}
+
+/**
+ * For a subscription whose publisher is its own server: the step that makes its slot on the
+ * publisher before the subscription is created (after `deps`: a leftover slot's drop). The
+ * key the create must wait for; null when the publisher is another server (the create makes it).
+ */
+export function planSeparateSlot(ctx: PlanContext, d: SubscriptionSpec, deps: string[]): string | null {
+  if (!sameServer(ctx, d.node, d.from)) return null;
+  const key = stepKey('slot-create', d.from, d.slot);
+  if (ctx.hasStep(key)) return key;
+  const version = ctx.serverVersion(d.from) ?? 0;
+  ctx.addStep({
+    key,
+    phase: PHASE.slot,
+    address: slotAddress(d.from, d.slot),
+    node: d.from,
+    kind: 'slot-create',
+    action: 'create',
+    reason: 'absent',
+    reasonText:
+      `${sameServerText(ctx, d.node, d.from)}: CREATE SUBSCRIPTION ${d.name} making its slot there would wait for its own ` +
+      `transaction for ever, so slot ${d.slot} is made first, on ${d.from} alone, and the subscription is created on it ` +
+      'with create_slot = false (PostgreSQL’s way, CREATE SUBSCRIPTION notes)',
+    changes: [{ path: 'slot', before: null, after: d.slot }],
+    statements: [nonTx(createSlotSql(d.slot, version, d.options.failover === true))],
+    hazards: [],
+    deps,
+    catalogDigest: slotDigest(null),
+  });
+  return key;
+}
+
+/**
+ * A merge init creates its subscriptions inside the window where writes are blocked, with slots
+ * made there and then; a slot made on its own before that window would stream the writes the
+ * reconcile already merged. On one server that is refused in plan, naming the way that works.
+ */
+export function refuseSameServerMerge(ctx: PlanContext, d: SubscriptionSpec): boolean {
+  if (d.init.method !== 'merge' || !sameServer(ctx, d.node, d.from)) return false;
+  const address = `subscription.${d.name}`;
+  const owner = d.link === undefined ? `subscription ${d.name}` : `link ${d.link}`;
+  ctx.error(
+    'same-server-merge',
+    `subscription ${d.name}: ${sameServerText(ctx, d.node, d.from)}, where a merge init cannot create its subscriptions ` +
+      `(their slots must be made on their own, outside the window that blocks writes); declare init: { method: snapshot } for ` +
+      `${owner} to copy ${d.from}'s rows to ${d.node}, or init: { method: none } if the rows are already equal`,
+    { address, node: d.node },
+  );
+  ctx.blocked.add(address);
+  return true;
+}
