@@ -4,7 +4,13 @@ import { SteepError } from '../model/errors.js';
 import { type InitSlotRow, type SubscriptionStateRow, toInitState } from '../model/initStateRows.js';
 import { isEmptyScope, type TableScope } from '../model/tableSchema.js';
 import type { ConnectionSpec } from '../model/topology.js';
-import { type CatalogQuery, MIN_SERVER_VERSION, PG15 } from './queries/catalogQuery.js';
+import {
+  type CatalogQuery,
+  type JsonArrayRow,
+  jsonRows,
+  MIN_SERVER_VERSION,
+  PG15,
+} from './queries/catalogQuery.js';
 import { tableSchemaQueries } from './queries/columns.js';
 import {
   type InitStateProbeRow,
@@ -47,7 +53,7 @@ import {
   subscriptionsQuery,
   toSubscriptions,
 } from './queries/subscriptions.js';
-import { TABLES, type TablesJsonRow, tableRows, toTables } from './queries/tables.js';
+import { TABLES, type TableRow, toTables } from './queries/tables.js';
 import { normaliseRowFilters } from './rowFilters.js';
 import { openCatalogSession, rows } from './session.js';
 import { issueTableSchemaQueries } from './tableSchemas.js';
@@ -177,14 +183,14 @@ export async function readNode(conn: ConnectionSpec, opts: ReadNodeOptions): Pro
       objectDigests,
     ] = await Promise.all([
       rows<PublicationRow>(client, q.publications),
-      rows<PublicationTableRow>(client, q.publicationTables),
+      rows<JsonArrayRow>(client, q.publicationTables),
       maybe<PublicationSchemaRow>(client, q.publicationSchemas),
       rows<SubscriptionRow>(client, q.subscriptions),
       maybe<SubscriptionConninfoRow>(client, q.subscriptionConninfo),
-      rows<SubscriptionTableRow>(client, q.subscriptionTables),
+      rows<JsonArrayRow>(client, q.subscriptionTables),
       rows<SlotRow>(client, q.slots),
       rows<OriginRow>(client, q.origins),
-      rows<TablesJsonRow>(client, q.tables),
+      rows<JsonArrayRow>(client, q.tables),
       maybe<MigrationVersionRow>(client, q.migrations),
       scope && !isEmptyScope(scope) ? issueTableSchemaQueries(client, scope, stateSchema) : undefined,
       initState ? rows<SubscriptionStateRow>(client, subscriptionStatesQuery(stateSchema, opts.node)) : null,
@@ -196,7 +202,7 @@ export async function readNode(conn: ConnectionSpec, opts: ReadNodeOptions): Pro
     ]);
 
     const observedOrigins = toOrigins(origins);
-    const observedTables = toTables(tableRows(tables));
+    const observedTables = toTables(jsonRows<TableRow>(tables));
 
     // round trip 3 (PG 15+, only with filters): row filter normalisation
     const filters = opts.rowFilters ?? {};
@@ -216,12 +222,17 @@ export async function readNode(conn: ConnectionSpec, opts: ReadNodeOptions): Pro
       server: server.server,
       settings: server.settings,
       role,
-      publications: toPublications(opts.node, pubs, pubTables, pubSchemas ?? []),
+      publications: toPublications(
+        opts.node,
+        pubs,
+        jsonRows<PublicationTableRow>(pubTables),
+        pubSchemas ?? [],
+      ),
       subscriptions: toSubscriptions(
         opts.node,
         subs,
         conninfo,
-        subTables,
+        jsonRows<SubscriptionTableRow>(subTables),
         (origin) => observedOrigins[origin]?.remoteLsn ?? null,
       ),
       slots: toSlots(slots),

@@ -16,3 +16,23 @@ export const PG18 = 180000;
 
 /** The oldest server_version_num steep reads. */
 export const MIN_SERVER_VERSION = 140000;
+
+/**
+ * A catalog query whose rows come back as one JSON array in one text value: the driver parsing
+ * hundreds of rows field by field costs ~3× the CPU of one `JSON.parse` (500 tables × 14 fields
+ * on 10 nodes: 140 → 37 ms), and more wall time. An oid must be cast (`::int8`) to arrive as a
+ * JSON number; arrays arrive as JSON arrays and NULL as null. Read the rows with `jsonRows`.
+ */
+export function jsonArrayQuery(name: string, select: string): CatalogQuery {
+  return { name, text: `select coalesce(pg_catalog.json_agg(t), '[]')::text as rows from (\n${select}) t` };
+}
+
+/** The one row of a `jsonArrayQuery`. */
+export interface JsonArrayRow {
+  rows: string;
+}
+
+/** The rows of a `jsonArrayQuery`'s result. */
+export function jsonRows<T>(result: readonly JsonArrayRow[]): T[] {
+  return JSON.parse(result[0]?.rows ?? '[]') as T[];
+}

@@ -7,7 +7,7 @@ import {
   type PublishOperation,
 } from '../../model/topology.js';
 import { compareTableNames, compareText, sortedText } from '../order.js';
-import { type CatalogQuery, PG15, PG18 } from './catalogQuery.js';
+import { type CatalogQuery, jsonArrayQuery, PG15, PG18 } from './catalogQuery.js';
 
 /*
  * Publications are read from their definition: pg_publication, pg_publication_rel and
@@ -45,24 +45,27 @@ export function publicationsQuery(serverVersion: number): CatalogQuery {
   return serverVersion >= PG18 ? PUBLICATIONS_18 : PUBLICATIONS_14;
 }
 
-/** The tables named by each publication. PostgreSQL 14: no row filters, no column lists. */
-export const PUBLICATION_TABLES_14: CatalogQuery = {
-  name: 'publication-tables',
-  text: `select pr.prpubid as pubid,
+/**
+ * The tables named by each publication. PostgreSQL 14: no row filters, no column lists. One
+ * JSON array (`jsonArrayQuery`): a publication of 500 tables is 500 rows.
+ */
+export const PUBLICATION_TABLES_14: CatalogQuery = jsonArrayQuery(
+  'publication-tables',
+  `select pr.prpubid::int8 as pubid,
        n.nspname::text as schema,
        c.relname::text as name
   from pg_catalog.pg_publication_rel pr
   join pg_catalog.pg_class c on c.oid = pr.prrelid
   join pg_catalog.pg_namespace n on n.oid = c.relnamespace`,
-};
+);
 
 /**
  * The tables named by each publication, with the row filter as PostgreSQL prints it and the
- * column list as attribute names. PostgreSQL 15+ (prqual, prattrs).
+ * column list as attribute names. PostgreSQL 15+ (prqual, prattrs). One JSON array.
  */
-export const PUBLICATION_TABLES_15: CatalogQuery = {
-  name: 'publication-tables',
-  text: `select pr.prpubid as pubid,
+export const PUBLICATION_TABLES_15: CatalogQuery = jsonArrayQuery(
+  'publication-tables',
+  `select pr.prpubid::int8 as pubid,
        n.nspname::text as schema,
        c.relname::text as name,
        pg_catalog.pg_get_expr(pr.prqual, pr.prrelid) as row_filter,
@@ -74,7 +77,7 @@ export const PUBLICATION_TABLES_15: CatalogQuery = {
   from pg_catalog.pg_publication_rel pr
   join pg_catalog.pg_class c on c.oid = pr.prrelid
   join pg_catalog.pg_namespace n on n.oid = c.relnamespace`,
-};
+);
 
 export function publicationTablesQuery(serverVersion: number): CatalogQuery {
   return serverVersion >= PG15 ? PUBLICATION_TABLES_15 : PUBLICATION_TABLES_14;

@@ -8,7 +8,7 @@ import { UNKNOWN } from '../../model/cluster.js';
 import { parseOwnership } from '../../model/ownership.js';
 import type { Origin, Streaming, SubscriptionOptions } from '../../model/topology.js';
 import { compareTableNames, compareText, sortedText } from '../order.js';
-import { type CatalogQuery, PG15, PG16, PG17 } from './catalogQuery.js';
+import { type CatalogQuery, jsonArrayQuery, PG15, PG16, PG17 } from './catalogQuery.js';
 
 /*
  * Subscriptions of the current database only (pg_subscription is shared by the cluster).
@@ -79,10 +79,10 @@ export const SUBSCRIPTION_CONNINFO: CatalogQuery = {
  where ${CURRENT_DATABASE}`,
 };
 
-/** Per-table synchronisation state of every subscription. PostgreSQL 14+. */
-export const SUBSCRIPTION_TABLES: CatalogQuery = {
-  name: 'subscription-tables',
-  text: `select sr.srsubid as subid,
+/** Per-table synchronisation state of every subscription, as one JSON array. PostgreSQL 14+. */
+export const SUBSCRIPTION_TABLES: CatalogQuery = jsonArrayQuery(
+  'subscription-tables',
+  `select sr.srsubid::int8 as subid,
        n.nspname::text as schema,
        c.relname::text as name,
        sr.srsubstate::text as state,
@@ -90,7 +90,7 @@ export const SUBSCRIPTION_TABLES: CatalogQuery = {
   from pg_catalog.pg_subscription_rel sr
   join pg_catalog.pg_class c on c.oid = sr.srrelid
   join pg_catalog.pg_namespace n on n.oid = c.relnamespace`,
-};
+);
 
 export interface SubscriptionRow {
   oid: number;
