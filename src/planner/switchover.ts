@@ -261,15 +261,25 @@ export function planSwitchover(
     steps.push({
       id: 'reverse',
       title: `way back: publication ${rev} on ${neu}, subscription ${rev} on ${old} (copy_data = false, origin = none)`,
+      // the slot is made on its own first, as PostgreSQL asks when both are databases of one
+      // server: CREATE SUBSCRIPTION making it there would wait for its own transaction for ever
       statements: [
         { node: neu, sql: `CREATE PUBLICATION ${quoteIdent(rev)} FOR TABLE ${tables.join(', ')}` },
         {
+          node: neu,
+          sql: `SELECT pg_catalog.pg_create_logical_replication_slot(${quoteLiteral(rev)}, 'pgoutput')`,
+        },
+        {
           node: old,
-          sql: `CREATE SUBSCRIPTION ${quoteIdent(rev)} CONNECTION ${quoteLiteral(inputs.reverseConninfo)} PUBLICATION ${quoteIdent(rev)} WITH (copy_data = false, origin = none)`,
+          sql: `CREATE SUBSCRIPTION ${quoteIdent(rev)} CONNECTION ${quoteLiteral(inputs.reverseConninfo)} PUBLICATION ${quoteIdent(rev)} WITH (copy_data = false, origin = none, create_slot = false, slot_name = ${quoteLiteral(rev)})`,
         },
       ],
       undo: [
         { node: old, sql: `DROP SUBSCRIPTION IF EXISTS ${quoteIdent(rev)}` },
+        {
+          node: neu,
+          sql: `SELECT pg_catalog.pg_drop_replication_slot(slot_name) FROM pg_catalog.pg_replication_slots WHERE slot_name = ${quoteLiteral(rev)}`,
+        },
         { node: neu, sql: `DROP PUBLICATION IF EXISTS ${quoteIdent(rev)}` },
       ],
     });

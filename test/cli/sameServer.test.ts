@@ -100,7 +100,7 @@ describe('a subscriber database on its publisher’s server', () => {
   });
 
   test(
-    'apply creates the slot as its own step, copies with a writer running, re-plans empty, and deletes without a slot left',
+    'apply makes the slot as its own step and copies with a writer running; delete, reinit and switchover --reverse work there; every plan after is empty',
     async () => {
       const path = file(declared);
       const plan = await steep(['plan', '--detailed-exitcode', '--json'], path);
@@ -139,14 +139,58 @@ describe('a subscriber database on its publisher’s server', () => {
       const replan = await steep(['plan', '--detailed-exitcode'], path);
       expect(replan.code, replan.stdout + replan.stderr).toBe(0);
 
-      const drop = await steep(['apply', '--auto-approve', '--allow-destroy'], file([]));
+      // a delete: DROP SUBSCRIPTION drops its slot on the same server, and leaves none behind
+      const orders = file(declared.slice(0, 5));
+      const drop = await steep(['apply', '--auto-approve', '--allow-destroy'], orders);
       expect(drop.code, drop.stdout + drop.stderr).toBe(0);
-      expect(
-        await sub.query(
-          `SELECT subname FROM pg_subscription WHERE subdbid = (SELECT oid FROM pg_database WHERE datname = 'shop')`,
-        ),
-      ).toEqual([]);
-      expect(await server().query('SELECT slot_name FROM pg_replication_slots')).toEqual([]);
+      expect(await sub.query('SELECT subname FROM pg_subscription ORDER BY 1')).toEqual([
+        { subname: 'shop_orders' },
+      ]);
+      expect(await server().query('SELECT slot_name FROM pg_replication_slots ORDER BY 1')).toEqual([
+        { slot_name: 'shop_orders' },
+      ]);
+      expect((await steep(['plan', '--detailed-exitcode'], orders)).code).toBe(0);
+
+      // reinit: PostgreSQL's table syncs copy again, their slots made on the same server
+      const again = startWriter(server(), ['orders', 'items'], 20_000_000);
+      try {
+        const reinit = await steep(['reinit', 'shop_orders', '--tables', 'public.items'], orders);
+        expect(reinit.code, reinit.stdout + reinit.stderr).toBe(0);
+      } finally {
+        expect(await again.stop()).toBeGreaterThan(0);
+      }
+      await waitCaughtUp(server(), 'shop_orders');
+      await eventually(
+        async () =>
+          JSON.stringify(await digests(server(), ['orders', 'items'])) ===
+          JSON.stringify(await digests(sub, ['orders', 'items'])),
+        30_000,
+        'shop to hold what main holds after the reinit',
+      );
+      expect((await steep(['plan', '--detailed-exitcode'], orders)).code).toBe(0);
+
+      // switchover --reverse: the way back's slot is made on its own too (origin = none: 16+)
+      await server().query(`CREATE ROLE shop_app LOGIN PASSWORD 'shop-app-pw'`);
+      await server().query('GRANT SELECT, INSERT, UPDATE, DELETE ON public.orders, public.items TO shop_app');
+      const switched = await steep(['switchover', 'shop_orders', '--reverse', '--grace', '1s'], orders);
+      if (server().version < 16) {
+        expect(switched.code).toBe(1);
+        expect(switched.stderr).toContain('--reverse needs PostgreSQL 16 or later on both nodes');
+        return;
+      }
+      expect(switched.code, switched.stdout + switched.stderr).toBe(0);
+      await sub.query(`INSERT INTO public.orders (id, v) VALUES (30000001, 'back')`);
+      await eventually(
+        async () => (await server().query(`SELECT 1 FROM public.orders WHERE id = 30000001`)).length === 1,
+        30_000,
+        'a write on shop to arrive on main',
+      );
+      expect(JSON.stringify(await digests(server(), ['orders', 'items']))).toBe(
+        JSON.stringify(await digests(sub, ['orders', 'items'])),
+      );
+      expect(await server().query('SELECT slot_name FROM pg_replication_slots ORDER BY 1')).toEqual([
+        { slot_name: 'steep_reverse_shop_orders' },
+      ]);
     },
     4 * BOUND_MS,
   );

@@ -183,7 +183,12 @@ describe('switchover planner', () => {
       'ALTER ROLE "app" IN DATABASE "app" RESET default_transaction_read_only',
       `ALTER ROLE "batch" IN DATABASE "app" SET default_transaction_read_only = 'off'`,
     ]);
-    expect(plan.steps[4]!.statements[1]!.sql).toContain('WITH (copy_data = false, origin = none)');
+    // the reverse slot is made on its own first (one server: CREATE SUBSCRIPTION would wait for itself)
+    expect(plan.steps[4]!.statements.map((s) => `${s.node}: ${s.sql}`).slice(1)).toEqual([
+      "new: SELECT pg_catalog.pg_create_logical_replication_slot('steep_reverse_new_orders', 'pgoutput')",
+      `old: CREATE SUBSCRIPTION "steep_reverse_new_orders" CONNECTION 'host=new dbname=app user=steep password=****' PUBLICATION "steep_reverse_new_orders" WITH (copy_data = false, origin = none, create_slot = false, slot_name = 'steep_reverse_new_orders')`,
+    ]);
+    expect(plan.steps[4]!.undo.map((u) => u.node)).toEqual(['old', 'new', 'new']);
     expect(plan.steps[5]!.statements.map((s) => s.sql)).toEqual([
       'ALTER SUBSCRIPTION "new_orders" DISABLE',
       'ALTER SUBSCRIPTION "new_orders" SET (slot_name = NONE)',
