@@ -122,7 +122,10 @@ describe('steep switchover (18 → 18)', () => {
         `ALTER ROLE "${APP.user}" IN DATABASE "app" SET default_transaction_read_only = on`,
       );
       expect(dry.stdout).toMatch(
-        /CREATE SUBSCRIPTION "steep_reverse_west_sw" CONNECTION '.*password=\*\*\*\*.*' PUBLICATION "steep_reverse_west_sw" WITH \(copy_data = false, origin = none\)/,
+        /CREATE SUBSCRIPTION "steep_reverse_west_sw" CONNECTION '.*password=\*\*\*\*.*' PUBLICATION "steep_reverse_west_sw" WITH \(copy_data = false, origin = none, create_slot = false, slot_name = 'steep_reverse_west_sw'\)/,
+      );
+      expect(dry.stdout).toContain(
+        "SELECT pg_catalog.pg_create_logical_replication_slot('steep_reverse_west_sw', 'pgoutput')",
       );
       expect(dry.stdout).toMatch(/Expected write blackout: \d+\.\d\d s/);
       expect(dry.stdout).toContain('pg_catalog.setval(\'"public"."sw_tickets"\'::regclass');
