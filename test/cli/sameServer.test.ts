@@ -1,8 +1,15 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { hasStackTrace, runSteep, writeConfig } from '../support/cli.js';
+import { hasStackTrace, prepareHolding, runSteep, writeConfig } from '../support/cli.js';
 import { defaultVersion, type TestNode, useCluster } from '../support/cluster.js';
-import { createTables, digests, fillTables, startWriter, waitCaughtUp } from '../support/replicationData.js';
+import {
+  copyAtSnapshot,
+  createTables,
+  digests,
+  fillTables,
+  startWriter,
+  waitCaughtUp,
+} from '../support/replicationData.js';
 import { eventually } from '../support/topologyFile.js';
 
 /**
@@ -33,6 +40,11 @@ describe('a subscriber database on its publisher’s server', () => {
       name: 'shop',
       url: base.url.replace(/\/app$/, `/${database}`),
       connection: { ...base.connection, database },
+      client: async () => {
+        const c = new pg.Client({ ...base.connection, database, password: base.password });
+        await c.connect();
+        return c;
+      },
       query: async <T>(sql: string, params?: unknown[]) => (await subClient.query(sql, params)).rows as T[],
     } as TestNode;
   }
@@ -100,7 +112,7 @@ describe('a subscriber database on its publisher’s server', () => {
   });
 
   test(
-    'apply makes the slot as its own step and copies with a writer running; delete, reinit and switchover --reverse work there; every plan after is empty',
+    'apply makes the slot as its own step and copies with a writer running; delete, reinit, manual init and switchover --reverse work there; every plan after is empty',
     async () => {
       const path = file(declared);
       const plan = await steep(['plan', '--detailed-exitcode', '--json'], path);
@@ -169,10 +181,47 @@ describe('a subscriber database on its publisher’s server', () => {
       );
       expect((await steep(['plan', '--detailed-exitcode'], orders)).code).toBe(0);
 
+      // manual init: init prepare makes the slot over a replication connection, the DBA restores
+      // at its snapshot, apply creates the subscription on it
+      await sub.query('TRUNCATE public.notes');
+      const manual = file([
+        ...declared.slice(0, 5),
+        '  shop_manual:',
+        '    node: shop',
+        '    from: main',
+        '    publications: [notes_pub]',
+        '    init: { method: manual }',
+      ]);
+      expect((await steep(['apply', '--auto-approve'], manual)).code).toBe(0);
+      const notesWriter = startWriter(server(), ['notes'], 40_000_000);
+      try {
+        const { child, doc } = await prepareHolding(
+          ['init', 'prepare', 'shop_manual', '--hold', '--json', '-c', manual],
+          { PG_PGPASSWORD: server().password },
+        );
+        await copyAtSnapshot(server(), sub, ['notes'], doc.snapshotName);
+        const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+        child.kill('SIGTERM');
+        expect(await exited).toBe(0);
+        const applied = await steep(['apply', '--auto-approve'], manual);
+        expect(applied.code, applied.stdout + applied.stderr).toBe(0);
+      } finally {
+        expect(await notesWriter.stop()).toBeGreaterThan(0);
+      }
+      await waitCaughtUp(server(), 'shop_manual');
+      await eventually(
+        async () =>
+          JSON.stringify(await digests(server(), ['notes'])) ===
+          JSON.stringify(await digests(sub, ['notes'])),
+        30_000,
+        'shop to hold main’s notes after the manual init',
+      );
+      expect((await steep(['plan', '--detailed-exitcode'], manual)).code).toBe(0);
+
       // switchover --reverse: the way back's slot is made on its own too (origin = none: 16+)
       await server().query(`CREATE ROLE shop_app LOGIN PASSWORD 'shop-app-pw'`);
       await server().query('GRANT SELECT, INSERT, UPDATE, DELETE ON public.orders, public.items TO shop_app');
-      const switched = await steep(['switchover', 'shop_orders', '--reverse', '--grace', '1s'], orders);
+      const switched = await steep(['switchover', 'shop_orders', '--reverse', '--grace', '1s'], manual);
       if (server().version < 16) {
         expect(switched.code).toBe(1);
         expect(switched.stderr).toContain('--reverse needs PostgreSQL 16 or later on both nodes');
@@ -189,6 +238,7 @@ describe('a subscriber database on its publisher’s server', () => {
         JSON.stringify(await digests(sub, ['orders', 'items'])),
       );
       expect(await server().query('SELECT slot_name FROM pg_replication_slots ORDER BY 1')).toEqual([
+        { slot_name: 'shop_manual' },
         { slot_name: 'steep_reverse_shop_orders' },
       ]);
     },
