@@ -5,7 +5,7 @@ import type { ConnectionSpec } from '../model/topology.js';
 import { formatDuration } from '../render/initProgress.js';
 
 /**
- * While CREATE SUBSCRIPTION runs, say what its slot waits for on the publisher: the slot is
+ * While CREATE SUBSCRIPTION (or a slot-create step) runs, say what its slot waits for on the publisher: the slot is
  * made only once every transaction open there when it started has ended, so one transaction
  * left open (a forgotten psql session, a long batch) holds the step for as long as it lasts,
  * with no statement timeout by default. Only an observer: it never ends anybody's session, it
@@ -13,7 +13,10 @@ import { formatDuration } from '../render/initProgress.js';
  */
 export interface SlotWaitWatch {
   publisher: { name: string; connection: ConnectionSpec };
-  subscription: string;
+  /** whose walsender makes the slot (CREATE SUBSCRIPTION); null for a slot-create step */
+  subscription: string | null;
+  /** the pid of the session that makes the slot itself (a slot-create step), if not the walsender */
+  waiter?: number;
   connectTimeoutMs: number;
   onWaiting: (message: string) => void;
   firstAfterMs?: number;
@@ -60,7 +63,7 @@ export function watchSlotCreation(w: SlotWaitWatch): () => Promise<void> {
         }
         client = c;
       }
-      const blockers = await readSlotCreationBlockers(client, w.subscription);
+      const blockers = await readSlotCreationBlockers(client, w.subscription, w.waiter ?? null);
       if (!stopped && blockers.length > 0) w.onWaiting(slotWaitMessage(w.publisher.name, blockers));
     } catch {
       // an observer: what it cannot see, it does not say

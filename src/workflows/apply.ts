@@ -115,15 +115,27 @@ async function lockNodes(topology: Topology, plan: Plan): Promise<Map<string, pg
   return new Map([...sessions].map(([name, client]) => [name, client!]));
 }
 
-/** While a CREATE SUBSCRIPTION waits for transactions open on its publisher, say which (apply.step_waiting). */
-function watchSlotWait(topology: Topology, step: Step, onEvent: EventSink): (() => Promise<void>) | null {
-  if (step.kind !== 'subscription-create') return null;
-  const d = topology.subscriptions[step.address.slice('subscription.'.length)];
-  const publisher = d ? topology.nodes[d.from] : undefined;
-  if (!d || !publisher) return null;
+/**
+ * While a CREATE SUBSCRIPTION, or a slot-create step on apply's own session (`session`, on the
+ * step's node), waits for transactions open on the publisher, say which (apply.step_waiting).
+ */
+function watchSlotWait(
+  topology: Topology,
+  step: Step,
+  session: pg.Client,
+  onEvent: EventSink,
+): (() => Promise<void>) | null {
+  const own = step.kind === 'slot-create';
+  if (!own && step.kind !== 'subscription-create') return null;
+  const d = own ? undefined : topology.subscriptions[step.address.slice('subscription.'.length)];
+  const from = own ? step.node : d?.from;
+  const publisher = from === undefined ? undefined : topology.nodes[from];
+  if (from === undefined || !publisher) return null;
+  const waiter = (session as pg.Client & { processID?: number }).processID;
   return watchSlotCreation({
-    publisher: { name: d.from, connection: publisher.connection },
-    subscription: d.name,
+    publisher: { name: from, connection: publisher.connection },
+    subscription: d?.name ?? null,
+    ...(own && waiter !== undefined ? { waiter } : {}),
     connectTimeoutMs: topology.settings.connectTimeout,
     onWaiting: (message) =>
       onEvent({
@@ -223,7 +235,7 @@ export async function applyPlan(topology: Topology, plan: Plan, opts: ApplyOptio
           else if (step.kind === 'merge-init')
             await runMergeInit(topology, step, ctx, { onEvent: opts.onEvent, reconcile: reconcileForInit });
           else {
-            const stopWatching = watchSlotWait(topology, step, opts.onEvent);
+            const stopWatching = watchSlotWait(topology, step, client, opts.onEvent);
             try {
               await runStep(client, step, ctx);
             } finally {

@@ -133,11 +133,35 @@ describe('a subscriber database on its publisher’s server', () => {
       expect(steps.some((s) => s.address === 'slot.main/shop_notes')).toBe(false);
 
       const writer = startWriter(server(), ALL);
+      // a transaction left open on the server: the slot step waits for it, and says so
+      const blocker = await server().client();
       let ops = 0;
       try {
-        const apply = await steep(['apply', '--auto-approve'], path);
+        await blocker.query('BEGIN');
+        const [{ pid }] = (
+          await blocker.query<{ pid: number }>('SELECT pg_backend_pid() AS pid, pg_current_xact_id()')
+        ).rows as [{ pid: number }];
+        const applying = steep(['apply', '--auto-approve'], path);
+        await eventually(
+          async () =>
+            (
+              await server().query(
+                `SELECT 1 FROM pg_stat_activity WHERE $1 = ANY (pg_blocking_pids(pid)) AND query LIKE '%pg_create_logical_replication_slot%'`,
+                [pid],
+              )
+            ).length === 1,
+          60_000,
+          'the slot step to wait for the open transaction',
+        );
+        await new Promise((r) => setTimeout(r, 4_000));
+        await blocker.query('COMMIT');
+        const apply = await applying;
         expect(apply.code, apply.stdout + apply.stderr).toBe(0);
+        expect(apply.stdout + apply.stderr).toContain(
+          `waiting on main: the slot is made once the transactions open there end: pid ${pid}`,
+        );
       } finally {
+        await blocker.end().catch(() => {});
         ops = await writer.stop();
       }
       expect(ops).toBeGreaterThan(0);
