@@ -49,6 +49,16 @@ describe('a subscriber database on its publisher’s server', () => {
     } as TestNode;
   }
 
+  /** Wait until shop holds what main holds in `tables`: counts and checksums. */
+  async function equalOn(tables: string[], what: string): Promise<void> {
+    await eventually(
+      async () =>
+        JSON.stringify(await digests(server(), tables)) === JSON.stringify(await digests(sub, tables)),
+      30_000,
+      `shop to hold what main holds ${what}`,
+    );
+  }
+
   async function steep(args: string[], path: string) {
     const r = await runSteep([...args, '-c', path], {
       env: { PG_PGPASSWORD: server().password },
@@ -167,11 +177,7 @@ describe('a subscriber database on its publisher’s server', () => {
       expect(ops).toBeGreaterThan(0);
       await waitCaughtUp(server(), 'shop_orders');
       await waitCaughtUp(server(), 'shop_notes');
-      await eventually(
-        async () => JSON.stringify(await digests(server(), ALL)) === JSON.stringify(await digests(sub, ALL)),
-        30_000,
-        'shop to hold what main holds',
-      );
+      await equalOn(ALL, 'after the apply');
       const replan = await steep(['plan', '--detailed-exitcode'], path);
       expect(replan.code, replan.stdout + replan.stderr).toBe(0);
 
@@ -196,13 +202,7 @@ describe('a subscriber database on its publisher’s server', () => {
         expect(await again.stop()).toBeGreaterThan(0);
       }
       await waitCaughtUp(server(), 'shop_orders');
-      await eventually(
-        async () =>
-          JSON.stringify(await digests(server(), ['orders', 'items'])) ===
-          JSON.stringify(await digests(sub, ['orders', 'items'])),
-        30_000,
-        'shop to hold what main holds after the reinit',
-      );
+      await equalOn(['orders', 'items'], 'after the reinit');
       expect((await steep(['plan', '--detailed-exitcode'], orders)).code).toBe(0);
 
       // manual init: init prepare makes the slot over a replication connection, the DBA restores
@@ -233,13 +233,7 @@ describe('a subscriber database on its publisher’s server', () => {
         expect(await notesWriter.stop()).toBeGreaterThan(0);
       }
       await waitCaughtUp(server(), 'shop_manual');
-      await eventually(
-        async () =>
-          JSON.stringify(await digests(server(), ['notes'])) ===
-          JSON.stringify(await digests(sub, ['notes'])),
-        30_000,
-        'shop to hold main’s notes after the manual init',
-      );
+      await equalOn(['notes'], 'after the manual init');
       expect((await steep(['plan', '--detailed-exitcode'], manual)).code).toBe(0);
 
       // switchover --reverse: the way back's slot is made on its own too (origin = none: 16+)
