@@ -4,23 +4,26 @@ import { to as copyTo } from 'pg-copy-streams';
 import { quoteIdent, quoteLiteral, quoteTable } from '../model/sql.js';
 import type { TableName } from '../model/topology.js';
 import type { CompareSide, KeyColumn, RowKey } from '../model/verify.js';
-import { readSplitPoints } from './copySource.js';
-import { PG15 } from './queries/catalogQuery.js';
 
 /**
- * The SQL of a data comparison (SPEC §9 Verify): what a subscription carries, each table's key
- * and columns, and row hashes computed inside each database — per key-range chunk (one scan,
- * nothing but the sums leave the server), streamed per row ordered by key for the chunks that
- * differ, or looked up by key. Read-only: plain SELECTs and COPY … TO, ACCESS SHARE locks only.
+ * The SQL of a data comparison (SPEC §9 Verify, merge): row hashes computed inside each
+ * database — per group of rows (key-range chunks, split by key hash; one scan, nothing but the
+ * sums leave the server), streamed per row ordered by key for the groups that differ, or looked
+ * up by key — and the rows themselves by key for a merge. Read-only: plain SELECTs and
+ * COPY … TO, ACCESS SHARE locks only.
  *
- * A row's hash is hashtextextended() of its compared columns as a row's text (`ROW(a, b)::text`),
- * whose output depends on a few settings: `compareSession` sets them alike on both sides.
- * hashtextextended is the hash of hash partitioning, stable across versions and platforms.
+ * A row's hash is hash_record_extended() of its compared columns (rowHash), the hashes of hash
+ * partitioning, stable across versions and platforms; columns hashed as their text depend on a
+ * few settings: `compareSession` sets them alike on both sides.
  * Text keys are ordered and bucketed with COLLATE "C" on both sides: byte order, whatever each
  * database's collation, and the order the CLI's merge join compares in.
  */
 
-/** Settings that make row text identical on both nodes, and keep a comparison from blocking writers. */
+/**
+ * Settings that make row text identical on both nodes, and keep a comparison from blocking
+ * writers; work_mem holds the first pass's groups (MAX_GROUPS) in memory: past 4 MB (the default)
+ * PostgreSQL spills them to disk, costing a third more CPU.
+ */
 export async function compareSession(
   client: pg.Client,
   opts: { statementTimeoutMs: number; lockTimeoutMs: number; readOnly?: boolean },
@@ -29,151 +32,7 @@ export async function compareSession(
     `SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; SET TimeZone = 'UTC'; ` +
       `SET extra_float_digits = 1; SET bytea_output = 'hex'; SET default_transaction_read_only = ${opts.readOnly === false ? 'off' : 'on'}; ` +
       `SET statement_timeout = ${Math.trunc(opts.statementTimeoutMs)}; SET lock_timeout = ${Math.trunc(opts.lockTimeoutMs)}; ` +
-      `SET idle_in_transaction_session_timeout = ${Math.trunc(opts.statementTimeoutMs)}`,
-  );
-}
-
-export interface SubscriptionInfo {
-  publications: string[];
-  slot: string | null;
-  enabled: boolean;
-  /** `schema.table` → pg_subscription_rel state */
-  tables: Map<string, string>;
-}
-
-/** The live subscription on the subscriber: its publications, slot and tables; null when absent. */
-export async function readSubscriptionInfo(
-  client: pg.Client,
-  name: string,
-): Promise<SubscriptionInfo | null> {
-  const { rows } = await client.query<{
-    publications: string[];
-    slot: string | null;
-    enabled: boolean;
-    tables: Array<{ s: string; n: string; st: string }> | null;
-  }>(
-    `SELECT s.subpublications::text[] AS publications, s.subslotname::text AS slot, s.subenabled AS enabled,
-            (SELECT json_agg(json_build_object('s', n.nspname, 'n', c.relname, 'st', sr.srsubstate::text))
-               FROM pg_catalog.pg_subscription_rel sr
-               JOIN pg_catalog.pg_class c ON c.oid = sr.srrelid
-               JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-              WHERE sr.srsubid = s.oid) AS tables
-       FROM pg_catalog.pg_subscription s
-      WHERE s.subname = $1 AND s.subdbid = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = current_database())`,
-    [name],
-  );
-  const r = rows[0];
-  if (!r) return null;
-  return {
-    publications: r.publications,
-    slot: r.slot,
-    enabled: r.enabled,
-    tables: new Map((r.tables ?? []).map((t) => [`${t.s}.${t.n}`, t.st])),
-  };
-}
-
-/** One table as the subscription's publications publish it. */
-export interface PublishedScope {
-  table: TableName;
-  /** the column list (every column when the publication has none); null before 15 */
-  columns: string[] | null;
-  /** the row filters of the publications that publish it; null when one of them has none */
-  filter: string | null;
-}
-
-/**
- * The tables the publications publish, with their row filter and column list (15+). A table in
- * several publications: its rows pass when any filter passes (PostgreSQL ORs them), and none
- * applies when one publication has no filter.
- */
-export async function readPublishedScope(
-  client: pg.Client,
-  version: number,
-  publications: string[],
-): Promise<PublishedScope[]> {
-  const { rows } = await client.query<{
-    schema: string;
-    name: string;
-    columns: string[] | null;
-    filter: string | null;
-    unfiltered: boolean;
-  }>(
-    version >= PG15
-      ? `SELECT schemaname::text AS schema, tablename::text AS name,
-                (SELECT array_agg(DISTINCT a) FROM pg_catalog.pg_publication_tables q, unnest(q.attnames) a
-                  WHERE q.pubname = ANY($1) AND q.schemaname = p.schemaname AND q.tablename = p.tablename)::text[] AS columns,
-                string_agg('(' || rowfilter || ')', ' OR ' ORDER BY pubname) AS filter,
-                bool_or(rowfilter IS NULL) AS unfiltered
-           FROM pg_catalog.pg_publication_tables p WHERE pubname = ANY($1)
-          GROUP BY p.schemaname, p.tablename ORDER BY 1, 2`
-      : `SELECT DISTINCT schemaname::text AS schema, tablename::text AS name, NULL::text[] AS columns,
-                NULL::text AS filter, true AS unfiltered
-           FROM pg_catalog.pg_publication_tables WHERE pubname = ANY($1) ORDER BY 1, 2`,
-    [publications],
-  );
-  return rows.map((r) => ({
-    table: { schema: r.schema, name: r.name },
-    columns: r.columns,
-    filter: r.unfiltered ? null : r.filter,
-  }));
-}
-
-export interface ColumnShape {
-  name: string;
-  type: string;
-  collatable: boolean;
-  integer: boolean;
-  generated: boolean;
-}
-
-/** A table's columns and the key it can be compared by, on one node. */
-export interface TableShape {
-  table: TableName;
-  columns: ColumnShape[];
-  /** primary key, else replica identity index; null when neither */
-  key: { source: string; columns: string[] } | null;
-  estimatedRows: number;
-}
-
-/** The shapes of `tables` on a node; a table absent there is absent from the result. */
-export async function readTableShapes(
-  client: pg.Client,
-  tables: TableName[],
-): Promise<Map<string, TableShape>> {
-  const { rows } = await client.query<{
-    schema: string;
-    name: string;
-    reltuples: number;
-    columns: ColumnShape[] | null;
-    key: { source: string; columns: string[] } | null;
-  }>(
-    `SELECT n.nspname::text AS schema, c.relname::text AS name, c.reltuples::float8 AS reltuples,
-            (SELECT json_agg(json_build_object('name', a.attname, 'type', pg_catalog.format_type(a.atttypid, a.atttypmod),
-                                               'collatable', a.attcollation <> 0, 'integer', a.atttypid IN (20, 21, 23),
-                                               'generated', a.attgenerated <> '') ORDER BY a.attnum)
-               FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) AS columns,
-            (SELECT json_build_object('source', CASE WHEN i.indisprimary THEN 'primary key' ELSE 'replica identity index ' || ic.relname END,
-                                      'columns', (SELECT json_agg(a.attname ORDER BY k.ord)
-                                                    FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
-                                                    JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum))
-               FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
-              WHERE i.indrelid = c.oid AND (i.indisprimary OR (i.indisreplident AND c.relreplident = 'i'))
-              ORDER BY i.indisprimary DESC LIMIT 1) AS key
-       FROM unnest($1::text[], $2::text[]) AS t(s, r)
-       JOIN pg_catalog.pg_namespace n ON n.nspname = t.s
-       JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = t.r AND c.relkind IN ('r', 'p')`,
-    [tables.map((t) => t.schema), tables.map((t) => t.name)],
-  );
-  return new Map(
-    rows.map((r) => [
-      `${r.schema}.${r.name}`,
-      {
-        table: { schema: r.schema, name: r.name },
-        columns: r.columns ?? [],
-        key: r.key,
-        estimatedRows: Math.max(0, r.reltuples),
-      },
-    ]),
+      `SET idle_in_transaction_session_timeout = ${Math.trunc(opts.statementTimeoutMs)}; SET work_mem = '64MB'`,
   );
 }
 
@@ -196,13 +55,37 @@ function mergeOrder(table: TableName, k: KeyColumn): string {
   return k.integer ? column : `${column}::text COLLATE "C"`;
 }
 
+/**
+ * A row's hash: hash_record_extended over its compared columns, those of `byValue` as they are
+ * (text ones in byte order, COLLATE "C"), every other as its text — the same expression on both
+ * sides, since `byValue` only holds columns of the same type on both.
+ */
 function rowHash(side: CompareSide): string {
-  return `pg_catalog.hashtextextended(ROW(${side.columns.map(ident).join(', ')})::text COLLATE "C", 0)`;
+  const byValue = new Map(side.byValue.map((c) => [c.name, c.collatable]));
+  const fields = side.columns.map((c) => {
+    const collatable = byValue.get(c);
+    if (collatable === undefined) return `${ident(c)}::text COLLATE "C"`;
+    return collatable ? `${ident(c)} COLLATE "C"` : ident(c);
+  });
+  return `pg_catalog.hash_record_extended(ROW(${fields.join(', ')}), 0)`;
 }
 
 function where(side: CompareSide, extra: string[] = []): string {
   const all = [...(side.filter ? [`(${side.filter})`] : []), ...extra];
   return all.length > 0 ? ` WHERE ${all.join(' AND ')}` : '';
+}
+
+/**
+ * How a table's rows are grouped for the first pass: key-range chunks (`bounds`, width_bucket's
+ * buckets over the first key column), each split into `subs` groups (a power of two) by a hash of
+ * the whole key. A group's id is `chunk × subs + sub`. Chunks keep neighbouring keys together (a
+ * range of differing keys reads a few chunks by index); the sub-groups make a differing group
+ * small when the differences are spread out (1 % of keys, evenly: nearly every chunk differs,
+ * few of its groups do).
+ */
+export interface Grouping {
+  bounds: string[];
+  subs: number;
 }
 
 /** The chunk of a row: width_bucket of the first key column over the bounds (0 when there are none). */
@@ -212,28 +95,49 @@ function bucket(side: CompareSide, bounds: string[]): string {
   return `width_bucket(${ordered(k)}, ${quoteLiteral(`{${bounds.map(arrayElement).join(',')}}`)}::text[]::${k.type}[])`;
 }
 
+/** The group of a row (Grouping): its chunk, and the low bits of its key's hash. */
+function group(side: CompareSide, g: Grouping): string {
+  if (g.subs <= 1) return bucket(side, g.bounds);
+  const only = side.keys.length === 1 ? side.keys[0]! : null;
+  const keyHash = only?.integer
+    ? `pg_catalog.hashint8extended(${ident(only.name)}::int8, 0)`
+    : `pg_catalog.hashtextextended(ROW(${side.keys.map((k) => ident(k.name)).join(', ')})::text COLLATE "C", 0)`;
+  return `(${bucket(side, g.bounds)}::int8 * ${g.subs} + (${keyHash} & ${g.subs - 1}))`;
+}
+
+/** Differing key ranges read through the index up to this many; past it, a scan tests each row's group. */
+const INDEX_RANGES = 16;
+
 /**
- * The key ranges of `chunks`, as a predicate on the first key column an index can serve (a
- * non-collatable key, or any key in a database whose collation is C): re-checks of a few chunks
- * read those rows only. Chunk 0 is below the first bound, chunk i from bound i−1 up to bound i,
- * the last one from the last bound on — width_bucket's buckets, so the predicate selects exactly
- * their rows. Neighbouring chunks make one range: every chunk is `true`.
+ * The rows of `groups`: their chunks' key ranges as a predicate on the first key column an index
+ * can serve (a non-collatable key, or any key in a database whose collation is C) when they make
+ * few ranges, and each row's group tested against the list (a hashed IN) when there are sub-groups
+ * or many ranges. Chunk 0 is below the first bound, chunk i from bound i−1 up to bound i, the last
+ * one from the last bound on — width_bucket's buckets. Neighbouring chunks make one range.
  */
-function chunkRanges(side: CompareSide, bounds: string[], chunks: number[]): string {
-  const k = side.keys[0]!;
-  const v = (i: number) => `${quoteLiteral(bounds[i]!)}::${k.type}`;
+function groupFilter(side: CompareSide, g: Grouping, groups: number[]): string[] {
+  if (g.bounds.length === 0 && g.subs <= 1) return [];
+  const chunks = [...new Set(groups.map((id) => Math.floor(id / g.subs)))].sort((x, y) => x - y);
   const runs: Array<[number, number]> = [];
-  for (const b of [...chunks].sort((x, y) => x - y)) {
+  for (const b of chunks) {
     const last = runs[runs.length - 1];
-    if (last && b <= last[1] + 1) last[1] = Math.max(last[1], b);
+    if (last && b <= last[1] + 1) last[1] = b;
     else runs.push([b, b]);
   }
-  const ranges = runs.map(([from, to]) => {
-    const lower = from > 0 ? `${ordered(k)} >= ${v(from - 1)}` : null;
-    const upper = to < bounds.length ? `${ordered(k)} < ${v(to)}` : null;
-    return [lower, upper].filter((x) => x !== null).join(' AND ') || 'true';
-  });
-  return `(${ranges.join(' OR ')})`;
+  const out: string[] = [];
+  if (g.bounds.length > 0 && runs.length <= INDEX_RANGES) {
+    const k = side.keys[0]!;
+    const v = (i: number) => `${quoteLiteral(g.bounds[i]!)}::${k.type}`;
+    const ranges = runs.map(([from, to]) => {
+      const lower = from > 0 ? `${ordered(k)} >= ${v(from - 1)}` : null;
+      const upper = to < g.bounds.length ? `${ordered(k)} < ${v(to)}` : null;
+      return [lower, upper].filter((x) => x !== null).join(' AND ') || 'true';
+    });
+    out.push(`(${ranges.join(' OR ')})`);
+  }
+  if (g.subs > 1 || runs.length > INDEX_RANGES)
+    out.push(`${group(side, g)} IN (SELECT unnest(${quoteLiteral(`{${groups.join(',')}}`)}::int8[]))`);
+  return out;
 }
 
 /** An element of an array literal, quoted. */
@@ -241,53 +145,92 @@ function arrayElement(v: string): string {
   return `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
 }
 
+/** Pages sampled per chunk bound: enough that a bound rarely falls between a page's own rows. */
+const PAGES_PER_CHUNK = 4;
+/** Keys sampled at least, when the table has the pages. */
+const SAMPLE_ROWS = 30_000;
+
 /**
- * `chunks − 1` bounds of the first key column from the key's distribution (the copy engine's
- * split points: the planner's histogram, else a sample of pages), in the order width_bucket
- * compares them on both sides: the type's own order, byte-wise for text (COLLATE "C").
+ * `chunks − 1` bounds of the first key column: evenly spaced for a dense integer key (its min
+ * and max, from the index), else from a sample of pages: at least PAGES_PER_CHUNK
+ * pages per chunk, few keys from each. Sampling whole pages of a table filled in key order gives
+ * runs of neighbouring keys; taking all of them and every n-th as a bound made a few huge chunks
+ * and many tiny ones. In the order width_bucket compares them on both sides: the type's own
+ * order, byte-wise for text (COLLATE "C").
  */
 export async function chunkBounds(
   client: pg.Client,
   side: CompareSide,
   chunks: number,
   estimatedRows: number,
-) {
+): Promise<string[]> {
   if (chunks <= 1) return [];
   const k = side.keys[0]!;
-  const points = await readSplitPoints(
-    client,
-    { ...side.table, key: { column: k.name, type: k.type }, estimatedRows },
-    chunks,
+  if (k.integer) {
+    // a dense integer key (a sequence's): evenly spaced bounds from its ends, read off the index
+    const { rows: ends } = await client.query<{ lo: string | null; hi: string | null }>(
+      `SELECT min(${ident(k.name)})::text AS lo, max(${ident(k.name)})::text AS hi FROM ${quoteTable(side.table)}`,
+    );
+    const lo = Number(ends[0]?.lo ?? Number.NaN);
+    const hi = Number(ends[0]?.hi ?? Number.NaN);
+    if (
+      Number.isSafeInteger(lo) &&
+      Number.isSafeInteger(hi) &&
+      hi - lo + 1 <= 2 * Math.max(1, estimatedRows)
+    ) {
+      const out: string[] = [];
+      for (let i = 1; i < chunks; i++) {
+        const v = String(lo + Math.floor(((hi - lo + 1) * i) / chunks));
+        if (v !== out[out.length - 1]) out.push(v);
+      }
+      return out;
+    }
+  }
+  const { rows: rel } = await client.query<{ pages: number }>(
+    `SELECT greatest(c.relpages, 0)::float8 AS pages FROM pg_catalog.pg_class c WHERE c.oid = $1::regclass`,
+    [quoteTable(side.table)],
   );
-  if (!k.collatable || points.length === 0) return points;
-  const { rows } = await client.query<{ b: string[] | null }>(
-    `SELECT array_agg(b::text ORDER BY b) AS b FROM (SELECT DISTINCT x::${k.type} COLLATE "C" AS b FROM unnest($1::text[]) AS x) s`,
-    [points],
+  const pages = rel[0]?.pages || Math.max(1, estimatedRows / 50);
+  const sampled = Math.min(
+    pages,
+    Math.max(chunks * PAGES_PER_CHUNK, (SAMPLE_ROWS * pages) / Math.max(1, estimatedRows)),
   );
-  return rows[0]?.b ?? [];
+  const percent = Math.min(100, Math.max(0.0001, (sampled / pages) * 100));
+  const perPage = Math.max(1, Math.ceil(SAMPLE_ROWS / sampled));
+  const { rows } = await client.query<{ b: string }>(
+    `SELECT k::text AS b FROM (
+       SELECT k, row_number() OVER (PARTITION BY (ctid::text::point)[0] ORDER BY ctid) AS r
+         FROM (SELECT ctid, ${ident(k.name)} AS k FROM ${quoteTable(side.table)} TABLESAMPLE SYSTEM (${percent.toFixed(4)})) s) s
+      WHERE r <= ${perPage} ORDER BY k${k.collatable ? ' COLLATE "C"' : ''}`,
+  );
+  const sorted = rows.map((r) => r.b);
+  const out: string[] = [];
+  for (let i = 1; i < chunks && sorted.length > 0; i++) {
+    const v = sorted[Math.floor((i * sorted.length) / chunks)];
+    if (v !== undefined && v !== out[out.length - 1]) out.push(v);
+  }
+  return out;
 }
 
 export interface ChunkHash {
   rows: number;
-  /** the sum of the rows' hashes, as text (a numeric) */
+  /** the XOR of the rows' hashes, as text (keys are unique: no two rows of a group cancel out as equal ones) */
   sum: string;
 }
 
-/** Count and hash sum per chunk, in one scan; `only`: just these chunks. Chunks without rows are absent. */
+/** Count and hash sum per group (Grouping), in one scan; `only`: just these groups. Groups without rows are absent. */
 export async function hashChunks(
   client: pg.Client,
   side: CompareSide,
-  bounds: string[],
+  g: Grouping,
   only?: number[],
 ): Promise<Map<number, ChunkHash>> {
-  const filter = only ? ` WHERE b = ANY(${quoteLiteral(`{${only.join(',')}}`)}::int[])` : '';
-  const ranges = only && bounds.length > 0 ? [chunkRanges(side, bounds, only)] : [];
-  const { rows } = await client.query<{ b: number; rows: string; sum: string }>(
-    `SELECT b, count(*)::text AS rows, sum(h)::text AS sum FROM (
-       SELECT ${bucket(side, bounds)} AS b, ${rowHash(side)} AS h FROM ${quoteTable(side.table)}${where(side, ranges)}) s${filter}
+  const { rows } = await client.query<{ b: string; rows: string; sum: string }>(
+    `SELECT b::text AS b, count(*)::text AS rows, bit_xor(h)::text AS sum FROM (
+       SELECT ${group(side, g)} AS b, ${rowHash(side)} AS h FROM ${quoteTable(side.table)}${where(side, only ? groupFilter(side, g, only) : [])}) s
       GROUP BY b`,
   );
-  return new Map(rows.map((r) => [r.b, { rows: Number(r.rows), sum: r.sum }]));
+  return new Map(rows.map((r) => [Number(r.b), { rows: Number(r.rows), sum: r.sum }]));
 }
 
 /** COPY text format: `\\`, `\t`, `\n`… escapes undone. */
@@ -316,18 +259,18 @@ function unescapeCopy(v: string): string {
 }
 
 /**
- * (key, row hash) of every row of the chunks `chunks`, ordered by key as compareKeys compares,
+ * (key, row hash) of every row of the groups `groups`, ordered by key as compareKeys compares,
  * streamed with COPY: memory flat whatever the chunk's size.
  */
 export async function* streamRowHashes(
   client: pg.Client,
   side: CompareSide,
-  bounds: string[],
-  chunks: number[],
+  g: Grouping,
+  groups: number[],
 ): AsyncGenerator<{ key: RowKey; hash: string }> {
   const sql =
     `COPY (SELECT ${side.keys.map((k) => `${ident(k.name)}::text`).join(', ')}, ${rowHash(side)} ` +
-    `FROM ${quoteTable(side.table)}${where(side, bounds.length > 0 ? [chunkRanges(side, bounds, chunks)] : [])} ` +
+    `FROM ${quoteTable(side.table)}${where(side, groupFilter(side, g, groups))} ` +
     `ORDER BY ${side.keys.map((k) => mergeOrder(side.table, k)).join(', ')}) TO STDOUT`;
   const stream = client.query(copyTo(sql));
   const decoder = new StringDecoder('utf8');
@@ -444,45 +387,4 @@ export async function compareValues(
 /** A key as one string (a map key). */
 export function keyId(key: RowKey): string {
   return JSON.stringify(key);
-}
-
-/** The publisher's WAL position now. */
-export async function currentWalLsn(client: pg.Client): Promise<string> {
-  const { rows } = await client.query<{ lsn: string }>('SELECT pg_catalog.pg_current_wal_lsn()::text AS lsn');
-  return rows[0]!.lsn;
-}
-
-/** Has the subscriber confirmed (applied and flushed) everything up to `lsn`? null: the slot is gone. */
-export async function slotConfirmedPast(
-  client: pg.Client,
-  slot: string,
-  lsn: string,
-): Promise<boolean | null> {
-  const { rows } = await client.query<{ ok: boolean | null }>(
-    'SELECT confirmed_flush_lsn >= $2::pg_lsn AS ok FROM pg_catalog.pg_replication_slots WHERE slot_name = $1',
-    [slot, lsn],
-  );
-  return rows[0] ? rows[0].ok === true : null;
-}
-
-/**
- * The tables of `schemas` (all schemas but the system ones and `exclude` when null) on a node:
- * ordinary and partitioned tables, never a partition (compared through its root), sorted.
- */
-export async function readTablesOfSchemas(
-  client: pg.Client,
-  schemas: string[] | null,
-  exclude: string,
-): Promise<TableName[]> {
-  const { rows } = await client.query<TableName>(
-    `SELECT n.nspname::text AS schema, c.relname::text AS name
-       FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-      WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND c.relpersistence = 'p'
-        AND (CASE WHEN $1::text[] IS NULL
-                  THEN n.nspname NOT IN ('pg_catalog', 'information_schema', $2) AND n.nspname NOT LIKE 'pg\\_%'
-                  ELSE n.nspname = ANY($1::text[]) END)
-      ORDER BY n.nspname COLLATE "C", c.relname COLLATE "C"`,
-    [schemas, exclude],
-  );
-  return rows;
 }

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { currentWalLsn } from '../catalog/rowHashes.js';
+import { currentWalLsn } from '../catalog/compareScope.js';
 import { countRoleSessions, readOriginProgress, readSlotPosition, serverNow } from '../catalog/switchover.js';
 import { SteepError } from '../model/errors.js';
 import { lsnValue } from '../model/lsn.js';

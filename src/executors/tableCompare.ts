@@ -1,12 +1,12 @@
 import type pg from 'pg';
+import { currentWalLsn, slotConfirmedPast } from '../catalog/compareScope.js';
 import {
   type ChunkHash,
   chunkBounds,
-  currentWalLsn,
+  type Grouping,
   hashChunks,
   keyId,
   lookupRowHashes,
-  slotConfirmedPast,
   streamRowHashes,
 } from '../catalog/rowHashes.js';
 import { SteepError } from '../model/errors.js';
@@ -21,17 +21,18 @@ import {
   type TableComparison,
   type TableVerdict,
 } from '../model/verify.js';
-import { chunkCount } from '../planner/verify.js';
+import { chunkCount, subGroupCount } from '../planner/verify.js';
 
 /**
  * Compare one table on a live pair (SPEC §9 Verify), reading only:
  *
- * 1. every key-range chunk hashed on both sides at once (count and hash sum per chunk, one scan
- *    each side: no row leaves a server);
- * 2. chunks that differ hashed again, the publisher first, then the subscriber once it has
+ * 1. every key-range chunk hashed on both sides at once (count and hash sum per chunk, or per
+ *    sub-group of a chunk when `groupRows` asks for them; one scan each side: no row leaves a
+ *    server);
+ * 2. groups that differ hashed again, the publisher first, then the subscriber once it has
  *    replayed past the publisher's WAL position taken after that publisher pass — a bounded number
  *    of rounds, so chunks that only differed because writes were in flight drop out;
- * 3. chunks still different: (key, row hash) streamed ordered by key from both sides and merge
+ * 3. groups still different: (key, row hash) streamed ordered by key from both sides and merge
  *    joined, giving candidate keys;
  * 4. candidates re-checked by key the same way (publisher, its LSN, subscriber replayed past it)
  *    until each either matches (it was in flight), shows the same difference twice in a row
@@ -48,6 +49,11 @@ export interface CompareOptions {
   examples: number;
   /** rows per chunk aimed at (default CHUNK_ROWS) */
   chunkRows?: number;
+  /**
+   * rows per group aimed at: chunks split into sub-groups by key hash (planner subGroupCount),
+   * so spread-out differences read few rows; absent: chunks only
+   */
+  groupRows?: number;
   onRows?: (rows: number) => void;
   /** every difference confirmed, as it is confirmed (not in key order once re-checks run) */
   onDifference?: (d: RowDifference) => void;
@@ -117,10 +123,8 @@ export async function compareTable(
   const t0 = Date.now();
   const chunks = chunkCount(cmp.estimatedRows, opts.chunkRows);
   const bounds = await chunkBounds(pub, cmp.publisher, chunks, cmp.estimatedRows);
-  const [p1, s1] = await Promise.all([
-    hashChunks(pub, cmp.publisher, bounds),
-    hashChunks(sub, cmp.subscriber, bounds),
-  ]);
+  const g: Grouping = { bounds, subs: subGroupCount(cmp.estimatedRows, bounds.length + 1, opts.groupRows) };
+  const [p1, s1] = await Promise.all([hashChunks(pub, cmp.publisher, g), hashChunks(sub, cmp.subscriber, g)]);
   let rows = 0;
   for (const c of p1.values()) rows += c.rows;
   let subscriberRows = 0;
@@ -128,12 +132,12 @@ export async function compareTable(
   opts.onRows?.(rows);
   const chunkTotal = bounds.length + 1;
   let differing = differingChunks(p1, s1);
-  const firstDiffering = differing.length;
+  const firstDiffering = new Set(differing.map((id) => Math.floor(id / g.subs))).size;
   const replay = opts.replay;
   for (let round = 1; replay && round < CHUNK_ROUNDS && differing.length > 0; round++) {
-    const p = await hashChunks(pub, cmp.publisher, bounds, differing);
+    const p = await hashChunks(pub, cmp.publisher, g, differing);
     await waitReplayed(pub, replay, await currentWalLsn(pub));
-    const s = await hashChunks(sub, cmp.subscriber, bounds, differing);
+    const s = await hashChunks(sub, cmp.subscriber, g, differing);
     differing = differingChunks(p, s, differing);
   }
 
@@ -149,8 +153,8 @@ export async function compareTable(
     // candidates by key, with the difference last seen
     let candidates = new Map<string, RowDifference>();
     for await (const d of mergeRowHashes(
-      streamRowHashes(pub, cmp.publisher, bounds, differing),
-      streamRowHashes(sub, cmp.subscriber, bounds, differing),
+      streamRowHashes(pub, cmp.publisher, g, differing),
+      streamRowHashes(sub, cmp.subscriber, g, differing),
       cmp.publisher.keys,
     )) {
       if (replay && candidates.size < CANDIDATE_CAP) candidates.set(keyId(d.key), d);

@@ -22,6 +22,11 @@ export interface CompareSide {
   keys: KeyColumn[];
   /** compared columns, in the publisher's column order (the key columns among them) */
   columns: string[];
+  /**
+   * the compared columns hashed by their type's own hash: the same type on both sides, one
+   * whose equal values print alike (planner hashesByValue); the others are hashed as their text
+   */
+  byValue: Array<{ name: string; collatable: boolean }>;
   /** the publication's row filter, as PostgreSQL prints it (publisher only); null = every row */
   filter: string | null;
 }

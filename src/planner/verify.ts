@@ -40,6 +40,34 @@ export function chunkCount(estimatedRows: number, chunkRows = CHUNK_ROWS): numbe
   return Math.max(1, Math.min(MAX_CHUNKS, Math.ceil(estimatedRows / Math.max(1, chunkRows))));
 }
 
+/** The first pass returns at most about this many groups per table (chunks × sub-groups). */
+export const MAX_GROUPS = 131_072;
+
+/**
+ * Sub-groups per chunk (a power of two, catalog/rowHashes.ts Grouping) so that a group holds
+ * about `groupRows` rows, within MAX_GROUPS; 1 (chunks only) without `groupRows`.
+ */
+export function subGroupCount(estimatedRows: number, chunks: number, groupRows?: number): number {
+  if (!groupRows) return 1;
+  const perChunk = estimatedRows / Math.max(1, chunks);
+  let subs = 1;
+  while (subs * groupRows < perChunk && chunks * subs * 2 <= MAX_GROUPS) subs *= 2;
+  return subs;
+}
+
+/**
+ * Types whose own hash a comparison can use instead of hashing the value's text (five times
+ * cheaper): equal values of them print alike, so hashing the value misses no difference the
+ * text would show. Not numeric (1.0 = 1.00), float (0 = -0), interval ('1 day' = '24 hours'),
+ * json (no hash), nor a type that prints by a setting beyond those compareSession sets.
+ */
+const HASHED_BY_VALUE =
+  /^(smallint|integer|bigint|boolean|text|character varying(\(\d+\))?|uuid|date|bytea|timestamp(\(\d\))? with(out)? time zone)$/;
+
+export function hashesByValue(type: string): boolean {
+  return HASHED_BY_VALUE.test(type);
+}
+
 function keyColumns(shape: ShapeOfTable, names: string[]): KeyColumn[] | string {
   const out: KeyColumn[] = [];
   for (const n of names) {
@@ -88,8 +116,12 @@ export function planComparison(
         reason: `key column ${p.name} of ${name} is ${p.type} on the publisher but ${s.type} on ${subscriberNode}: rows cannot be ordered alike`,
       };
   }
-  const pubSide: CompareSide = { table, keys: pubKeys, columns, filter: scope.filter };
-  const subSide: CompareSide = { table, keys: subKeys, columns, filter: null };
+  const byValue = publisher.columns
+    .filter((c) => columns.includes(c.name) && hashesByValue(c.type))
+    .filter((c) => subscriber.columns.find((x) => x.name === c.name)?.type === c.type)
+    .map((c) => ({ name: c.name, collatable: c.collatable }));
+  const pubSide: CompareSide = { table, keys: pubKeys, columns, byValue, filter: scope.filter };
+  const subSide: CompareSide = { table, keys: subKeys, columns, byValue, filter: null };
   return {
     table,
     keySource: publisher.key.source,

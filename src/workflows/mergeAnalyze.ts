@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { readTableShapes, readTablesOfSchemas } from '../catalog/rowHashes.js';
+import { readTableShapes, readTablesOfSchemas } from '../catalog/compareScope.js';
 import { loadTopology } from '../config/load.js';
 import { compareTable } from '../executors/tableCompare.js';
 import type { Problem } from '../model/errors.js';
@@ -15,7 +15,7 @@ import {
 import type { TableName, Topology } from '../model/topology.js';
 import { qualifiedName } from '../model/topology.js';
 import type { NotVerifiable, RowDifference, TableComparison } from '../model/verify.js';
-import { MERGE_CHUNK_ROWS, planMergeComparison } from '../planner/merge.js';
+import { MERGE_CHUNK_ROWS, MERGE_GROUP_ROWS, planMergeComparison } from '../planner/merge.js';
 import { isComparison } from '../planner/verify.js';
 import { openSession, parseTableName, pool } from './verify.js';
 
@@ -173,6 +173,7 @@ export async function analyzeTable(
     const v = await compareTable(a, b, cmp, {
       examples: opts.examples,
       chunkRows: opts.chunkRows ?? mergeChunkRows() ?? MERGE_CHUNK_ROWS,
+      groupRows: MERGE_GROUP_ROWS,
       onDifference: opts.onDifference ? (d) => opts.onDifference!(cmp, d) : undefined,
     });
     const counts = { conflicting: v.different, onlyA: v.missing, onlyB: v.extra };

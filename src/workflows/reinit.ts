@@ -1,6 +1,6 @@
+import { readSubscriptionInfo } from '../catalog/compareScope.js';
 import { serverVersionOf } from '../catalog/initProgress.js';
 import { readForeignKeysTo, readPublicationDefs } from '../catalog/reinit.js';
-import { readSubscriptionInfo } from '../catalog/rowHashes.js';
 import { loadTopology } from '../config/load.js';
 import { lockedSessions } from '../db/lockedSession.js';
 import type { EventSink, Stop } from '../executors/events.js';

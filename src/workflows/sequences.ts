@@ -1,6 +1,6 @@
 import type pg from 'pg';
+import { readPublishedScope, readSubscriptionInfo } from '../catalog/compareScope.js';
 import { serverVersionOf } from '../catalog/initProgress.js';
-import { readPublishedScope, readSubscriptionInfo } from '../catalog/rowHashes.js';
 import { readSequenceStates } from '../catalog/sequences.js';
 import { loadTopology } from '../config/load.js';
 import { connect } from '../db/connect.js';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
+import { readPublishedScope, readSubscriptionInfo } from '../catalog/compareScope.js';
 import { serverVersionOf } from '../catalog/initProgress.js';
-import { readPublishedScope, readSubscriptionInfo } from '../catalog/rowHashes.js';
 import { readSequenceStates } from '../catalog/sequences.js';
 import {
   probeSubscription,

@@ -1,12 +1,12 @@
 import type pg from 'pg';
-import { serverVersionOf } from '../catalog/initProgress.js';
 import {
-  compareSession,
   readPublishedScope,
   readSubscriptionInfo,
   readTableShapes,
   type SubscriptionInfo,
-} from '../catalog/rowHashes.js';
+} from '../catalog/compareScope.js';
+import { serverVersionOf } from '../catalog/initProgress.js';
+import { compareSession } from '../catalog/rowHashes.js';
 import { loadTopology } from '../config/load.js';
 import { connect } from '../db/connect.js';
 import type { EventSink } from '../executors/events.js';

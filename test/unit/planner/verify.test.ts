@@ -5,7 +5,14 @@ import {
   mergeRowHashes,
   type RowDifference,
 } from '../../../src/model/verify.js';
-import { chunkCount, planComparison, type ShapeOfTable } from '../../../src/planner/verify.js';
+import {
+  chunkCount,
+  hashesByValue,
+  MAX_GROUPS,
+  planComparison,
+  type ShapeOfTable,
+  subGroupCount,
+} from '../../../src/planner/verify.js';
 
 const int: KeyColumn = { name: 'id', type: 'bigint', collatable: false, integer: true };
 const text: KeyColumn = { name: 'b', type: 'text', collatable: true, integer: false };
@@ -62,6 +69,56 @@ describe('verify, pure parts', () => {
     expect(chunkCount(0)).toBe(1);
     expect(chunkCount(1_000_000)).toBe(20);
     expect(chunkCount(10_000, 2_000)).toBe(5);
+  });
+
+  it('sub-groups: a power of two per chunk giving about groupRows rows a group, within MAX_GROUPS', () => {
+    expect(subGroupCount(1_000_000, 20)).toBe(1);
+    // a merge of 1 M rows: 245 chunks of ~4,082 rows, 512 groups of ~8 each
+    expect(subGroupCount(1_000_000, 245, 8)).toBe(512);
+    expect(subGroupCount(100, 1, 8)).toBe(16);
+    expect(subGroupCount(0, 1, 8)).toBe(1);
+    // 100 M rows in 2,000 chunks: capped by MAX_GROUPS, not by groupRows
+    const subs = subGroupCount(100_000_000, 2_000, 8);
+    expect(2_000 * subs).toBeLessThanOrEqual(MAX_GROUPS);
+    expect(2_000 * subs * 2).toBeGreaterThan(MAX_GROUPS);
+  });
+
+  it('hashes by value only types whose equal values print alike', () => {
+    for (const t of [
+      'bigint',
+      'integer',
+      'text',
+      'character varying(20)',
+      'uuid',
+      'timestamp(3) with time zone',
+      'bytea',
+    ])
+      expect(hashesByValue(t), t).toBe(true);
+    for (const t of [
+      'numeric',
+      'numeric(10,2)',
+      'double precision',
+      'real',
+      'interval',
+      'json',
+      'jsonb',
+      'citext',
+      'point',
+    ])
+      expect(hashesByValue(t), t).toBe(false);
+  });
+
+  it('hashes a column by value only when both sides have its type', () => {
+    const a = shape(['id', 'v', 'n'], ['id']);
+    const b = shape(['id', 'v', 'n'], ['id']);
+    b.columns[2] = { ...b.columns[2]!, type: 'character varying(10)' };
+    const c = planComparison({ table: a.table, columns: null, filter: null }, a, b, 'west');
+    if (!('publisher' in c)) throw new Error(c.reason);
+    expect(c.publisher.byValue).toEqual([
+      { name: 'id', collatable: true },
+      { name: 'v', collatable: true },
+    ]);
+    expect(c.subscriber.byValue).toEqual(c.publisher.byValue);
   });
 
   const shape = (cols: string[], key: string[] | null, extra: Partial<ShapeOfTable> = {}): ShapeOfTable => ({

@@ -1,0 +1,195 @@
+import type pg from 'pg';
+import type { TableName } from '../model/topology.js';
+import { PG15 } from './queries/catalogQuery.js';
+
+/**
+ * What a data comparison (SPEC §9 Verify, merge) compares, read from the catalogs: a live
+ * subscription and its publications' tables (row filters, column lists), each table's columns
+ * and key, the tables of a schema, and the WAL positions a re-check waits on. The row hashes
+ * themselves are rowHashes.ts.
+ */
+
+export interface SubscriptionInfo {
+  publications: string[];
+  slot: string | null;
+  enabled: boolean;
+  /** `schema.table` → pg_subscription_rel state */
+  tables: Map<string, string>;
+}
+
+/** The live subscription on the subscriber: its publications, slot and tables; null when absent. */
+export async function readSubscriptionInfo(
+  client: pg.Client,
+  name: string,
+): Promise<SubscriptionInfo | null> {
+  const { rows } = await client.query<{
+    publications: string[];
+    slot: string | null;
+    enabled: boolean;
+    tables: Array<{ s: string; n: string; st: string }> | null;
+  }>(
+    `SELECT s.subpublications::text[] AS publications, s.subslotname::text AS slot, s.subenabled AS enabled,
+            (SELECT json_agg(json_build_object('s', n.nspname, 'n', c.relname, 'st', sr.srsubstate::text))
+               FROM pg_catalog.pg_subscription_rel sr
+               JOIN pg_catalog.pg_class c ON c.oid = sr.srrelid
+               JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+              WHERE sr.srsubid = s.oid) AS tables
+       FROM pg_catalog.pg_subscription s
+      WHERE s.subname = $1 AND s.subdbid = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = current_database())`,
+    [name],
+  );
+  const r = rows[0];
+  if (!r) return null;
+  return {
+    publications: r.publications,
+    slot: r.slot,
+    enabled: r.enabled,
+    tables: new Map((r.tables ?? []).map((t) => [`${t.s}.${t.n}`, t.st])),
+  };
+}
+
+/** One table as the subscription's publications publish it. */
+export interface PublishedScope {
+  table: TableName;
+  /** the column list (every column when the publication has none); null before 15 */
+  columns: string[] | null;
+  /** the row filters of the publications that publish it; null when one of them has none */
+  filter: string | null;
+}
+
+/**
+ * The tables the publications publish, with their row filter and column list (15+). A table in
+ * several publications: its rows pass when any filter passes (PostgreSQL ORs them), and none
+ * applies when one publication has no filter.
+ */
+export async function readPublishedScope(
+  client: pg.Client,
+  version: number,
+  publications: string[],
+): Promise<PublishedScope[]> {
+  const { rows } = await client.query<{
+    schema: string;
+    name: string;
+    columns: string[] | null;
+    filter: string | null;
+    unfiltered: boolean;
+  }>(
+    version >= PG15
+      ? `SELECT schemaname::text AS schema, tablename::text AS name,
+                (SELECT array_agg(DISTINCT a) FROM pg_catalog.pg_publication_tables q, unnest(q.attnames) a
+                  WHERE q.pubname = ANY($1) AND q.schemaname = p.schemaname AND q.tablename = p.tablename)::text[] AS columns,
+                string_agg('(' || rowfilter || ')', ' OR ' ORDER BY pubname) AS filter,
+                bool_or(rowfilter IS NULL) AS unfiltered
+           FROM pg_catalog.pg_publication_tables p WHERE pubname = ANY($1)
+          GROUP BY p.schemaname, p.tablename ORDER BY 1, 2`
+      : `SELECT DISTINCT schemaname::text AS schema, tablename::text AS name, NULL::text[] AS columns,
+                NULL::text AS filter, true AS unfiltered
+           FROM pg_catalog.pg_publication_tables WHERE pubname = ANY($1) ORDER BY 1, 2`,
+    [publications],
+  );
+  return rows.map((r) => ({
+    table: { schema: r.schema, name: r.name },
+    columns: r.columns,
+    filter: r.unfiltered ? null : r.filter,
+  }));
+}
+
+export interface ColumnShape {
+  name: string;
+  type: string;
+  collatable: boolean;
+  integer: boolean;
+  generated: boolean;
+}
+
+/** A table's columns and the key it can be compared by, on one node. */
+export interface TableShape {
+  table: TableName;
+  columns: ColumnShape[];
+  /** primary key, else replica identity index; null when neither */
+  key: { source: string; columns: string[] } | null;
+  estimatedRows: number;
+}
+
+/** The shapes of `tables` on a node; a table absent there is absent from the result. */
+export async function readTableShapes(
+  client: pg.Client,
+  tables: TableName[],
+): Promise<Map<string, TableShape>> {
+  const { rows } = await client.query<{
+    schema: string;
+    name: string;
+    reltuples: number;
+    columns: ColumnShape[] | null;
+    key: { source: string; columns: string[] } | null;
+  }>(
+    `SELECT n.nspname::text AS schema, c.relname::text AS name, c.reltuples::float8 AS reltuples,
+            (SELECT json_agg(json_build_object('name', a.attname, 'type', pg_catalog.format_type(a.atttypid, a.atttypmod),
+                                               'collatable', a.attcollation <> 0, 'integer', a.atttypid IN (20, 21, 23),
+                                               'generated', a.attgenerated <> '') ORDER BY a.attnum)
+               FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) AS columns,
+            (SELECT json_build_object('source', CASE WHEN i.indisprimary THEN 'primary key' ELSE 'replica identity index ' || ic.relname END,
+                                      'columns', (SELECT json_agg(a.attname ORDER BY k.ord)
+                                                    FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
+                                                    JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum))
+               FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
+              WHERE i.indrelid = c.oid AND (i.indisprimary OR (i.indisreplident AND c.relreplident = 'i'))
+              ORDER BY i.indisprimary DESC LIMIT 1) AS key
+       FROM unnest($1::text[], $2::text[]) AS t(s, r)
+       JOIN pg_catalog.pg_namespace n ON n.nspname = t.s
+       JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = t.r AND c.relkind IN ('r', 'p')`,
+    [tables.map((t) => t.schema), tables.map((t) => t.name)],
+  );
+  return new Map(
+    rows.map((r) => [
+      `${r.schema}.${r.name}`,
+      {
+        table: { schema: r.schema, name: r.name },
+        columns: r.columns ?? [],
+        key: r.key,
+        estimatedRows: Math.max(0, r.reltuples),
+      },
+    ]),
+  );
+}
+
+/** The publisher's WAL position now. */
+export async function currentWalLsn(client: pg.Client): Promise<string> {
+  const { rows } = await client.query<{ lsn: string }>('SELECT pg_catalog.pg_current_wal_lsn()::text AS lsn');
+  return rows[0]!.lsn;
+}
+
+/** Has the subscriber confirmed (applied and flushed) everything up to `lsn`? null: the slot is gone. */
+export async function slotConfirmedPast(
+  client: pg.Client,
+  slot: string,
+  lsn: string,
+): Promise<boolean | null> {
+  const { rows } = await client.query<{ ok: boolean | null }>(
+    'SELECT confirmed_flush_lsn >= $2::pg_lsn AS ok FROM pg_catalog.pg_replication_slots WHERE slot_name = $1',
+    [slot, lsn],
+  );
+  return rows[0] ? rows[0].ok === true : null;
+}
+
+/**
+ * The tables of `schemas` (all schemas but the system ones and `exclude` when null) on a node:
+ * ordinary and partitioned tables, never a partition (compared through its root), sorted.
+ */
+export async function readTablesOfSchemas(
+  client: pg.Client,
+  schemas: string[] | null,
+  exclude: string,
+): Promise<TableName[]> {
+  const { rows } = await client.query<TableName>(
+    `SELECT n.nspname::text AS schema, c.relname::text AS name
+       FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND c.relpersistence = 'p'
+        AND (CASE WHEN $1::text[] IS NULL
+                  THEN n.nspname NOT IN ('pg_catalog', 'information_schema', $2) AND n.nspname NOT LIKE 'pg\\_%'
+                  ELSE n.nspname = ANY($1::text[]) END)
+      ORDER BY n.nspname COLLATE "C", c.relname COLLATE "C"`,
+    [schemas, exclude],
+  );
+  return rows;
+}
