@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import type pg from 'pg';
+import { sha256Hex } from '../model/sha256.js';
 import {
   fingerprintText,
   type NodeTableSchemas,
@@ -29,10 +29,6 @@ import { openCatalogSession, rows } from './session.js';
 
 /** `BEGIN …` of every catalog read (as readNode). */
 const BEGIN_SNAPSHOT = 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY';
-
-export function sha256Hex(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('hex');
-}
 
 const IDENTITY = { a: 'always', d: 'by-default' } as const;
 const GENERATED = { s: 'stored', v: 'virtual' } as const;

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type {
   ObservedPublication,
   ObservedSlot,
@@ -7,6 +6,7 @@ import type {
 } from '../model/cluster.js';
 import { isUnknown } from '../model/cluster.js';
 import { maskConninfo } from '../model/conninfo.js';
+import { sha256Hex } from '../model/sha256.js';
 
 /**
  * Digests: a saved plan records, per step, the SHA-256 of the catalog rows it depends on, so
@@ -15,9 +15,7 @@ import { maskConninfo } from '../model/conninfo.js';
  * every second — and never a secret (connection strings are masked first).
  */
 
-export function sha256Hex(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
-}
+export { sha256Hex } from '../model/sha256.js';
 
 /**
  * JSON with object keys sorted at every level and `undefined` members left out: what
