@@ -5,8 +5,65 @@ import { effectiveOrigin } from './defaults.js';
 /**
  * Subscription loops. A loop (east → west → east, or longer) in which any subscription has
  * `origin: any` — explicitly, by default, or because its server has no such option — would
- * replicate every change around it forever: a plan error naming the loop.
+ * replicate every change around it forever: a plan error naming the loop. Per table: the loop
+ * counts only when one table goes all the way round (a subscription with origin any carries it,
+ * and every other hop has a subscription carrying it too); a one-way subscription beside a link
+ * between the same nodes, on other tables, is no loop.
  */
+
+/** The tables a subscription carries: all, whole schemas, or single tables (`schema.name`). */
+interface Scope {
+  all: boolean;
+  schemas: Set<string>;
+  tables: Set<string>;
+}
+
+const EVERYTHING: Scope = { all: true, schemas: new Set(), tables: new Set() };
+
+function union(scopes: Scope[]): Scope {
+  return {
+    all: scopes.some((x) => x.all),
+    schemas: new Set(scopes.flatMap((x) => [...x.schemas])),
+    tables: new Set(scopes.flatMap((x) => [...x.tables])),
+  };
+}
+
+function schemaOf(table: string): string {
+  return table.slice(0, table.indexOf('.'));
+}
+
+function intersect(a: Scope, b: Scope): Scope {
+  if (a.all) return b;
+  if (b.all) return a;
+  const covers = (x: Scope, t: string) => x.tables.has(t) || x.schemas.has(schemaOf(t));
+  return {
+    all: false,
+    schemas: new Set([...a.schemas].filter((n) => b.schemas.has(n))),
+    tables: new Set([
+      ...[...a.tables].filter((t) => covers(b, t)),
+      ...[...b.tables].filter((t) => covers(a, t)),
+    ]),
+  };
+}
+
+function isEmpty(x: Scope): boolean {
+  return !x.all && x.schemas.size === 0 && x.tables.size === 0;
+}
+
+/** What a declared subscription's publications carry; a publication steep.yaml does not declare: everything. */
+function scopeOf(ctx: PlanContext, d: SubscriptionSpec): Scope {
+  return union(
+    d.publications.map((name) => {
+      const p = ctx.desired.publications[name];
+      if (!p || p.node !== d.from || p.allTables) return EVERYTHING;
+      return {
+        all: false,
+        schemas: new Set(p.schemas),
+        tables: new Set(p.tables.map((t) => `${t.schema}.${t.name}`)),
+      };
+    }),
+  );
+}
 
 interface Edge {
   /** publisher */
@@ -18,6 +75,7 @@ interface Edge {
   /** its address, when the file declares it */
   address?: string;
   origin: 'any' | 'none';
+  scope: Scope;
 }
 
 /** The subscriptions that will exist after the plan: the file's, plus observed ones steep leaves alone. */
@@ -31,6 +89,7 @@ function edges(ctx: PlanContext): Edge[] {
       label: name,
       address: `subscription.${name}`,
       origin: effectiveOrigin(d.options, ctx.serverVersion(d.node)),
+      scope: scopeOf(ctx, d),
     });
   }
   for (const node of ctx.reachableNodes()) {
@@ -44,6 +103,7 @@ function edges(ctx: PlanContext): Edge[] {
         to: node.name,
         label: `${name} (not managed by ${ctx.desired.topology})`,
         origin: o.options.origin ?? 'any',
+        scope: EVERYTHING,
       });
     }
   }
@@ -82,11 +142,25 @@ export function checkCycles(ctx: PlanContext): void {
   const all = edges(ctx);
   for (const cycle of findCycles(all)) {
     const hops = cycle.map((from, i) => ({ from, to: cycle[(i + 1) % cycle.length]! }));
-    const inLoop = hops.flatMap((h) => all.filter((e) => e.from === h.from && e.to === h.to));
-    const any = inLoop.filter((e) => e.origin === 'any').map((e) => e.label);
-    if (any.length === 0) continue;
+    const perHop = hops.map((h) => all.filter((e) => e.from === h.from && e.to === h.to));
+    // the subscriptions with origin any that carry a table every other hop carries too
+    const looping = perHop.flatMap((edges, i) =>
+      edges.filter(
+        (e) =>
+          e.origin === 'any' &&
+          !isEmpty(
+            perHop.reduce(
+              (acc, other, j) => (j === i ? acc : intersect(acc, union(other.map((o) => o.scope)))),
+              e.scope,
+            ),
+          ),
+      ),
+    );
+    if (looping.length === 0) continue;
+    const inLoop = perHop.flat();
+    const any = looping.map((e) => e.label);
     const loop = [...cycle, cycle[0]!].join(' → ');
-    const first = inLoop.find((e) => e.origin === 'any')!;
+    const first = looping[0]!;
     ctx.error(
       'cycle',
       `subscriptions form a loop ${loop} (${inLoop.map((e) => `${e.label}: ${e.to} from ${e.from}`).join(', ')}) ` +

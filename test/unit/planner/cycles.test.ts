@@ -2,9 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { findCycles } from '../../../src/planner/cycles.js';
 import { at, codes, observe, PG15, publication, runPlan, subscription, topology } from './fixtures.js';
 
+/** Each node publishes public.shared (and a table of its own) and subscribes to the one before it. */
 function ring(names: string[], origin: 'any' | 'none' | undefined) {
   return topology({
-    publications: names.map((n) => publication(`${n}_pub`, n, { tables: [`public.${n}_data`] })),
+    publications: names.map((n) =>
+      publication(`${n}_pub`, n, { tables: ['public.shared', `public.${n}_data`] }),
+    ),
     subscriptions: names.map((n, i) => {
       const from = names[(i + names.length - 1) % names.length]!;
       return subscription(`${n}_from_${from}`, n, from, [`${from}_pub`], {
@@ -55,6 +58,56 @@ describe('cycles', () => {
     const p = runPlan(t, observe(t));
     expect(codes(p.errors)).toEqual(['cycle']);
     expect(p.errors[0]!.message).toContain('origin any on east_from_west');
+  });
+
+  it('a loop counts per table: subscriptions on other tables each way are no loop; one table round is', () => {
+    // east → west carries orders, west → east (origin any) carries invoices: nothing goes round
+    const t = topology({
+      publications: [
+        publication('east_pub', 'east', { tables: ['public.orders'] }),
+        publication('west_pub', 'west', { tables: ['public.invoices'] }),
+      ],
+      subscriptions: [
+        subscription('west_from_east', 'west', 'east', ['east_pub'], { options: { origin: 'none' } }),
+        subscription('east_from_west', 'east', 'west', ['west_pub'], { options: { origin: 'any' } }),
+      ],
+    });
+    expect(runPlan(t, observe(t)).errors).toEqual([]);
+    // a whole schema on one side covers the other side's table in it: a loop
+    t.publications.west_pub!.tables = [];
+    t.publications.west_pub!.schemas = ['public'];
+    const p = runPlan(t, observe(t));
+    expect(codes(p.errors)).toEqual(['cycle']);
+    expect(p.errors[0]!.message).toContain('origin any on east_from_west');
+  });
+
+  it('a one-way origin any subscription beside a two-way pair on other tables is no loop; a third node closing a ring on a shared table is', () => {
+    const t = topology({
+      publications: [
+        publication('east_pub', 'east', { tables: ['public.orders'] }),
+        publication('west_pub', 'west', { tables: ['public.orders'] }),
+        publication('east_ref', 'east', { tables: ['public.countries'] }),
+      ],
+      subscriptions: [
+        subscription('west_from_east', 'west', 'east', ['east_pub'], { options: { origin: 'none' } }),
+        subscription('east_from_west', 'east', 'west', ['west_pub'], { options: { origin: 'none' } }),
+        subscription('west_ref', 'west', 'east', ['east_ref'], { options: { origin: 'any' } }),
+      ],
+    });
+    expect(runPlan(t, observe(t)).errors).toEqual([]);
+    // north takes orders from west (origin any) and east takes them from north: orders go round
+    t.publications.north_pub = publication('north_pub', 'north', { tables: ['public.orders'] });
+    t.subscriptions.north_from_west = subscription('north_from_west', 'north', 'west', ['west_pub'], {
+      options: { origin: 'any' },
+    });
+    t.subscriptions.east_from_north = subscription('east_from_north', 'east', 'north', ['north_pub'], {
+      options: { origin: 'none' },
+    });
+    t.nodes.north = { ...t.nodes.east!, name: 'north' };
+    const p = runPlan(t, observe(t));
+    expect(codes(p.errors)).toEqual(['cycle']);
+    expect(p.errors[0]!.message).toContain('loop east → west → north → east');
+    expect(p.errors[0]!.message).toContain('origin any on north_from_west');
   });
 
   it.each([2, 3])('%i nodes with origin none everywhere → fine', (n) => {
