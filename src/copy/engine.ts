@@ -1,6 +1,5 @@
 import { type Readable, Transform } from 'node:stream';
 import type pg from 'pg';
-import { to as copyTo } from 'pg-copy-streams';
 import { type CopySourceTable, copyOutSql, readSplitPoints } from '../catalog/copySource.js';
 import { connect } from '../db/connect.js';
 import { mask } from '../db/mask.js';
@@ -8,6 +7,7 @@ import { SteepError } from '../model/errors.js';
 import { quoteLiteral } from '../model/sql.js';
 import type { ConnectionSpec } from '../model/topology.js';
 import { qualifiedName } from '../model/topology.js';
+import { CopyOut } from './copyOut.js';
 
 /**
  * steep's own copy engine (SPEC §9): N sessions on one exported snapshot, each streaming
@@ -165,7 +165,7 @@ export async function runCopy(run: CopyRun): Promise<void> {
           try {
             source ??= await snapshotSession(run);
             writer ??= await run.sink.open();
-            const out = source.query(copyTo(copyOutSql(chunk.table, chunk, run.binary)));
+            const out = source.query(new CopyOut(copyOutSql(chunk.table, chunk, run.binary)));
             const count = counter(run.onBytes);
             out.on('error', (e) => count.destroy(e));
             const written = await writer.write(chunk, out.pipe(count), run.binary);

@@ -43,7 +43,7 @@ import {
   chunkFileName,
   FileSink,
   FORMAT_VERSION,
-  fileIntact,
+  filesIntact,
   MANIFEST,
   type Manifest,
   type ManifestTable,
@@ -220,11 +220,13 @@ export async function generateSnapshot(
           where(d),
         );
       }
-      for (const t of m.tables) {
-        for (const f of t.files) {
-          if (f.sha256 && (await fileIntact(dir, f)) === null) kept += 1;
-          else Object.assign(f, { file: null, rows: null, bytes: null, sha256: null });
-        }
+      for (const [f, problem] of await filesIntact(
+        dir,
+        m.tables.flatMap((t) => t.files),
+        parallel,
+      )) {
+        if (problem === null) kept += 1;
+        else Object.assign(f, { file: null, rows: null, bytes: null, sha256: null });
       }
       writeManifest(dir, m);
     } else {
@@ -403,6 +405,7 @@ async function verify(
   dir: string,
   pub: pg.Client,
   sub: pg.Client,
+  parallel: number,
 ): Promise<Manifest> {
   const m = readManifest(dir);
   if (!m)
@@ -427,9 +430,14 @@ async function verify(
     if (sum !== m.schemaFile.sha256)
       bad.push(`${m.schemaFile.file}: ${sum === null ? 'missing' : 'its SHA-256 differs from the manifest'}`);
   }
+  const intact = await filesIntact(
+    dir,
+    m.tables.flatMap((t) => t.files),
+    parallel,
+  );
   for (const t of m.tables) {
     for (const f of t.files) {
-      const problem = await fileIntact(dir, f);
+      const problem = intact.get(f);
       if (problem) bad.push(`${f.file ?? chunkFileName(t, f.chunk, m.compress)}: ${problem}`);
     }
   }
@@ -519,7 +527,7 @@ export async function applySnapshot(
   const pub = await session(topology, d.from, 'steep snapshot apply');
   const sub = await session(topology, d.node, 'steep snapshot apply');
   try {
-    const m = await verify(topology, d, dir, pub, sub);
+    const m = await verify(topology, d, dir, pub, sub, parallel);
     const chunks = new CopyChunkStore(schema, d.node);
     let plan = await chunks.list(sub, d.name, m.lsn);
     if (plan.length === 0) {
@@ -585,7 +593,7 @@ export async function applySnapshot(
           for (let next = queue.shift(); next; next = queue.shift()) {
             const { t, f } = next;
             const table: CopySourceTable = { ...t, estimatedBytes: 0, estimatedRows: 0, partitioned: false };
-            let data: Readable = createReadStream(join(dir, f.file!));
+            let data: Readable = createReadStream(join(dir, f.file!), { highWaterMark: 1 << 20 });
             if (m.compress === 'gzip') data = data.pipe(createGunzip());
             const r = await writer.write(
               { table, index: f.chunk, lower: f.lower, upper: f.upper, estimatedBytes: 0 },
