@@ -53,6 +53,8 @@ async function readLive(topology: Topology, observed: ClusterState): Promise<Map
           applicationName: 'steep status',
           connectTimeoutMs: topology.settings.connectTimeout,
           statementTimeoutMs: 10_000,
+          // the three reads below go out together
+          pipeline: true,
         });
         try {
           const [activity, slots, diverged] = await Promise.all([

@@ -37,6 +37,10 @@ export function expectCleanOutput(
     expect(hasStackTrace(r.stdout), `${what}: a stack trace on stdout\n${r.stdout}`).toBe(false);
     expect(hasStackTrace(r.stderr), `${what}: a stack trace on stderr\n${r.stderr}`).toBe(false);
   }
+  // a runtime warning (node-postgres: queries issued together on a session that is not
+  // pipelined) breaks --log-format json and the progress lines a user reads
+  const warned = /\(node:\d+\) \w*Warning/.test(r.stderr);
+  expect(warned, `${what}: a Node.js warning on stderr\n${r.stderr}`).toBe(false);
   for (const secret of SECRETS) {
     expect(r.stdout.includes(secret), `${what}: a secret on stdout`).toBe(false);
     expect(r.stderr.includes(secret), `${what}: a secret on stderr`).toBe(false);
