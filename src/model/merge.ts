@@ -166,3 +166,32 @@ export interface ReconcileResult {
   stopped: boolean;
   durationMs: number;
 }
+
+/**
+ * What to do when a reconcile's write is refused by a constraint other than the key (a database
+ * error's SQLSTATE, constraint and table), or null for any other failure: a unique constraint
+ * besides the key (the nodes hold different keys with the same value), or a foreign key of a
+ * table to itself (a row copied before the row it references, in an earlier batch).
+ */
+export function constraintHint(
+  table: string,
+  err: { code?: string; constraint?: string; table?: string; detail?: string },
+): string | null {
+  const name = err.constraint ? ` ${err.constraint}` : '';
+  if (err.code === '23505')
+    return (
+      `the unique constraint${name} of ${table}, besides its key, refuses a row: the two nodes hold different keys with the same value there` +
+      `${err.detail ? ` (${err.detail})` : ''}; make those rows agree on both nodes (or drop the constraint while merging), then apply again`
+    );
+  if (
+    err.code === '23503' &&
+    err.detail &&
+    table.endsWith(`.${err.table ?? ''}`) &&
+    err.detail.includes(`table "${err.table}"`)
+  )
+    return (
+      `the foreign key${name} of ${table} to itself refuses a row whose referenced row is copied later (${err.detail}); ` +
+      `make that constraint DEFERRABLE INITIALLY DEFERRED on both nodes, or copy the referenced rows first, then apply again`
+    );
+  return null;
+}

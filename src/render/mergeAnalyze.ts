@@ -41,6 +41,11 @@ export function renderMergeAnalysisText(r: MergeAnalysis): string {
       lines.push(`      ${kindLabel(kind, r)}: ${shown}${more}`);
     }
   }
+  if (r.kind === 'link' || r.tables.length > 0)
+    lines.push(
+      `A merge init's final pass re-runs this analysis with writes to these tables blocked on ${r.a} and ${r.b}: ` +
+        `expect them blocked about ${seconds(r.durationMs)} (more if rows change meanwhile and a round repeats).`,
+    );
   if (r.notComparable > 0)
     lines.push(
       `${r.notComparable} table${r.notComparable === 1 ? '' : 's'} cannot be compared: a merge cannot reconcile them as they are.`,

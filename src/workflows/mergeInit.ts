@@ -149,6 +149,16 @@ export async function runMergeInit(
         await record('copying');
         await opts.reconcile(topology, pair, strategy, opts.onEvent);
       }
+      opts.onEvent({
+        event: 'merge.locking',
+        level: 'info',
+        address: step.address,
+        step: step.id,
+        message:
+          `blocking writes to the merged tables on ${unit.nodes.join(' and ')} for about ${(analysis.durationMs / 1000).toFixed(1)} s ` +
+          '(the re-check under the locks repeats the analysis, which just took that long)',
+      });
+      const locked = Date.now();
       const locks = await Promise.all(unit.nodes.map((n) => WriteLocks.take(topology, step, n, ctx)));
       try {
         opts.onEvent({
@@ -179,6 +189,13 @@ export async function runMergeInit(
         }
       } finally {
         await Promise.all(locks.map((l) => l.release().catch(() => {})));
+        opts.onEvent({
+          event: 'merge.unlocked',
+          level: 'info',
+          address: step.address,
+          step: step.id,
+          message: `writes to the merged tables blocked ${((Date.now() - locked) / 1000).toFixed(1)} s on ${unit.nodes.join(' and ')}`,
+        });
       }
     }
     await record('synchronized');

@@ -9,6 +9,7 @@ import type { EventSink } from '../executors/events.js';
 import { SteepError } from '../model/errors.js';
 import {
   chooseSide,
+  constraintHint,
   type MergeComparison,
   type MergeDecision,
   type MergePair,
@@ -281,9 +282,12 @@ async function reconcileTable(
     }
   } catch (err) {
     if (err instanceof SteepError) throw err;
+    const hint = constraintHint(name, err as Parameters<typeof constraintHint>[1]);
     throw new SteepError(
       'merge.write_failed',
-      `merging ${name} between ${pair.a} and ${pair.b} failed: ${(err as { message?: string }).message ?? String(err)}; what was written stays, and running the merge again continues from there`,
+      hint
+        ? `merging ${name} between ${pair.a} and ${pair.b} stopped: ${hint}; what was written stays, and running the merge again continues from there`
+        : `merging ${name} between ${pair.a} and ${pair.b} failed: ${(err as { message?: string }).message ?? String(err)}; what was written stays, and running the merge again continues from there`,
       { address: `${pair.kind}.${pair.name}`, cause: err },
     );
   }

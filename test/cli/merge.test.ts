@@ -151,6 +151,10 @@ describe('steep merge analyze', () => {
       'public.m_comp  conflicting  1,500 identical, 150 conflicting, 150 only on east, 150 only on west',
     );
     expect(text.stdout).toMatch(/conflicting: region=ap, n=501; region=ap, n=502/);
+    // the final pass's expected write block, measured: this analysis's own duration
+    expect(text.stdout).toMatch(
+      /A merge init's final pass re-runs this analysis with writes to these tables blocked on east and west: expect them blocked about \d/,
+    );
     await west!.query('CREATE TABLE public.m_same (id int PRIMARY KEY, v text)');
     await east!.query('CREATE TABLE public.m_same (id int PRIMARY KEY, v text)');
     try {
