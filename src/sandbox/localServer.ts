@@ -1,3 +1,8 @@
+/**
+ * One local PostgreSQL server's life, from the embedded binaries: its data directory (a copy of
+ * the version's template), start, stop and delete, and the role and database it must hold. What
+ * it writes into postgresql.conf and pg_hba.conf is `sandbox/serverConfig.ts`.
+ */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { promises as fs, rmSync } from 'node:fs';
@@ -16,6 +21,7 @@ import {
 } from './binaries.js';
 import { connectionUrl } from './connectionUrl.js';
 import { isPortFree, LOOPBACK } from './ports.js';
+import { type HostAuth, writeServerConfig } from './serverConfig.js';
 import {
   chownToServerUser,
   runAsServerUser,
@@ -27,27 +33,6 @@ import { BOOTSTRAP_SUPERUSER, ensureTemplate } from './template.js';
 const execFileAsync = promisify(execFile);
 
 export type StopMode = 'smart' | 'fast' | 'immediate';
-/** How TCP connections authenticate; the Unix socket (in a directory only the server user can enter) is always trust. */
-export type HostAuth = 'scram-sha-256' | 'trust';
-
-/**
- * Server settings of every local server: logical replication with room to spare, and no
- * durability against an OS crash (these are throw-away nodes for tests and demos).
- * `synchronous_commit` stays on: with fsync off it costs a write() per commit, and it keeps
- * committed rows across `pg_ctl stop -m immediate`, which crash tests rely on.
- */
-export const LOCAL_SERVER_SETTINGS: Readonly<Record<string, string>> = {
-  listen_addresses: LOOPBACK,
-  wal_level: 'logical',
-  max_replication_slots: '20',
-  max_wal_senders: '20',
-  max_worker_processes: '32',
-  max_logical_replication_workers: '16',
-  max_sync_workers_per_subscription: '4',
-  fsync: 'off',
-  full_page_writes: 'off',
-  shared_buffers: '32MB',
-};
 
 export interface LocalServerOptions {
   /** PGDATA. Created from the version's template when it holds no cluster yet; reused when it does. */
@@ -66,7 +51,7 @@ export interface LocalServerOptions {
   database?: string;
   /** TCP authentication; default scram-sha-256 when a password is given, else trust */
   auth?: HostAuth;
-  /** on top of LOCAL_SERVER_SETTINGS (e.g. `{ wal_level: 'replica' }`) */
+  /** on top of LOCAL_SERVER_SETTINGS in sandbox/serverConfig.ts (e.g. `{ wal_level: 'replica' }`) */
   settings?: Record<string, string>;
   /** default `<dataDir>/server.log` */
   logFile?: string;
@@ -74,14 +59,8 @@ export interface LocalServerOptions {
 
 export type StartOutcome = 'started' | 'already-running' | 'restarted';
 
-const CONF_BEGIN = '# >>> steep: managed block, rewritten at every start';
-const CONF_END = '# <<< steep';
 /** Unix socket paths are limited to ~104 bytes. */
 const MAX_SOCKET_PATH = 100;
-
-function confValue(v: string): string {
-  return `'${v.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
-}
 
 function tail(text: string, lines = 3): string {
   return text.trim().split('\n').slice(-lines).join(' ');
@@ -241,33 +220,6 @@ export class LocalServer {
     this.freshCopy = true;
   }
 
-  /** Rewrite steep's block of postgresql.conf and the whole pg_hba.conf. */
-  private async writeConfig(): Promise<void> {
-    const settings: Record<string, string> = {
-      ...LOCAL_SERVER_SETTINGS,
-      ...this.settings,
-      port: String(this.portValue),
-      unix_socket_directories: this.socketDir,
-    };
-    const confPath = path.join(this.dataDir, 'postgresql.conf');
-    const conf = await fs.readFile(confPath, 'utf8');
-    const begin = conf.indexOf(CONF_BEGIN);
-    const base = begin >= 0 ? conf.slice(0, begin) : conf.endsWith('\n') ? conf : `${conf}\n`;
-    const block = Object.entries(settings).map(([k, v]) => `${k} = ${confValue(v)}`);
-    // write in place: the file keeps its owner
-    await fs.writeFile(confPath, `${base}${CONF_BEGIN}\n${block.join('\n')}\n${CONF_END}\n`);
-    const hba = [
-      '# written by steep at every start',
-      '# TYPE  DATABASE     USER  ADDRESS        METHOD',
-      'local   all          all                  trust',
-      'local   replication  all                  trust',
-      `host    all          all   127.0.0.1/32   ${this.auth}`,
-      `host    replication  all   127.0.0.1/32   ${this.auth}`,
-      '',
-    ];
-    await fs.writeFile(path.join(this.dataDir, 'pg_hba.conf'), hba.join('\n'));
-  }
-
   private async ensureSocketDir(): Promise<void> {
     if (this.socketDir === this.dataDir) return;
     await fs.mkdir(this.socketDir, { recursive: true, mode: 0o700 });
@@ -304,7 +256,10 @@ export class LocalServer {
       outcome = 'restarted';
     }
     await this.ensureSocketDir();
-    await this.writeConfig();
+    await writeServerConfig(this.dataDir, {
+      settings: { ...this.settings, port: String(this.portValue), unix_socket_directories: this.socketDir },
+      auth: this.auth,
+    });
     if (!(await isPortFree(this.portValue))) throw this.portInUse();
     const logOffset = await fs
       .stat(this.logFile)

@@ -97,3 +97,60 @@ describe('workflows orchestrate (SPEC §1)', () => {
     expect(found).toEqual([]);
   });
 });
+
+/**
+ * The file-length rule (issue 14): a file under src/ holds one idea. One over LONG_FILE lines
+ * must open with a `/** … *\/` block (its first lines, before the imports) that states that one
+ * idea; otherwise it is split by idea.
+ */
+const LONG_FILE = 400;
+
+/**
+ * Files over LONG_FILE lines without an opening comment that another change is splitting right
+ * now; each entry names who. Remove an entry once its file is split or states its idea.
+ */
+const BEING_SPLIT: Record<string, string> = {
+  'src/planner/init.ts': 'arch-plan (planner restructure, issue 14 item 4)',
+  'src/planner/preflight.ts': 'arch-plan (planner restructure, issue 14 item 4)',
+  'src/planner/publications.ts': 'arch-plan (planner restructure, issue 14 item 4)',
+  'src/planner/schemaSync.ts': 'arch-plan (planner restructure, issue 14 item 4)',
+  'src/planner/subscriptions.ts': 'arch-plan (planner restructure, issue 14 item 4)',
+  'src/copy/streamInit.ts': 'snap (src/copy)',
+  'src/copy/twoPhase.ts': 'snap (src/copy)',
+  'src/catalog/rowHashes.ts': 'merge (row hashes for verify and merge)',
+};
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? sourceFiles(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
+  );
+}
+
+/** The `/** … *\/` block a file opens with (its first non-blank lines), or null. */
+function openingComment(text: string): string | null {
+  const m = /^\s*\/\*\*([\s\S]*?)\*\//.exec(text);
+  if (!m) return null;
+  const words = m[1]!.replace(/^\s*\*/gm, ' ').trim();
+  return words === '' ? null : words;
+}
+
+describe('one idea per file', () => {
+  it(`no file under src/ is over ${LONG_FILE} lines unless it opens with a comment stating its one idea`, () => {
+    const root = join(REPO_ROOT, 'src');
+    const long = sourceFiles(root)
+      .map((f) => ({ file: f.slice(REPO_ROOT.length + 1), text: readFileSync(f, 'utf8') }))
+      .filter((f) => f.text.split('\n').length - 1 > LONG_FILE);
+    expect(long.length).toBeGreaterThan(0); // the rule sees files (a wrong root would pass anything)
+    const offending = long
+      .filter((f) => openingComment(f.text) === null && !(f.file in BEING_SPLIT))
+      .map((f) => `${f.file}: ${f.text.split('\n').length - 1} lines, no opening /** … */ comment`);
+    expect(offending).toEqual([]);
+  });
+
+  it('an opening comment is a /** … */ block before anything else, with words in it', () => {
+    expect(openingComment('/**\n * One idea.\n */\nimport x from "y";\n')).toBe('One idea.');
+    expect(openingComment('import x from "y";\n/** Later. */\n')).toBeNull();
+    expect(openingComment('// a line comment\n')).toBeNull();
+    expect(openingComment('/** */\n')).toBeNull();
+  });
+});

@@ -1,0 +1,300 @@
+/**
+ * The changing half of `steep switchover` (SPEC §4), after preflight: fence → drain → sequences
+ * → verify → reverse → release, each a timed step with an event and an `apply_log` row, and the
+ * undo (reverse objects dropped, roles writable again) when a step fails or a signal arrives
+ * before the release. Preflight and the plan are `workflows/switchover.ts`.
+ */
+import { randomUUID } from 'node:crypto';
+import type { EventSink } from '../executors/events.js';
+import { secretFiller } from '../executors/secrets.js';
+import {
+  endFencedSessions,
+  type NodeClients,
+  runStatements,
+  SwitchoverLog,
+  waitDrained,
+  waitSlotReleased,
+} from '../executors/switchover.js';
+import { SteepError } from '../model/errors.js';
+import type {
+  NodeSql,
+  StepTiming,
+  SwitchoverOptions,
+  SwitchoverPlan,
+  SwitchoverReport,
+  SwitchoverStep,
+  SwitchoverStepId,
+} from '../model/switchover.js';
+import type { SubscriptionSpec, Topology } from '../model/topology.js';
+import { syncSubscriptionSequences } from './sequences.js';
+import { verifyLoaded } from './verify.js';
+
+export interface SwitchoverRunOptions extends SwitchoverOptions {
+  onEvent: EventSink;
+  /** a step starts / ends (the progress lines) */
+  onStepStart?: (id: SwitchoverStepId, title: string) => void;
+  onStep?: (t: StepTiming) => void;
+  /** called just before the first change, with the plan: from here on a signal must stop the run gracefully */
+  onChanging?: (plan: SwitchoverPlan) => void;
+  signal?: AbortSignal;
+}
+
+/** How long the dropped slot's walsender may take to let go of it after the release. */
+const SLOT_RELEASE_MS = 10_000;
+
+/** One switchover after preflight: the steps in order, the undo on failure. */
+export class SwitchoverRun {
+  private readonly log: SwitchoverLog;
+  private readonly fillSecrets: (sql: string) => string;
+  /** what to undo, most recent first */
+  private readonly undo: Array<{ step: SwitchoverStepId; sql: NodeSql[] }> = [];
+
+  constructor(
+    private readonly topology: Topology,
+    private readonly d: SubscriptionSpec,
+    private readonly clients: NodeClients,
+    private readonly plan: SwitchoverPlan,
+    private readonly opts: SwitchoverRunOptions,
+    private readonly report: SwitchoverReport,
+  ) {
+    this.log = new SwitchoverLog(
+      clients,
+      topology.settings.stateSchema,
+      randomUUID(),
+      `subscription.${d.name}`,
+    );
+    this.fillSecrets = secretFiller(topology);
+  }
+
+  private step(id: SwitchoverStepId): SwitchoverStep | undefined {
+    return this.plan.steps.find((s) => s.id === id);
+  }
+
+  private stopIfAsked(): void {
+    if (this.opts.signal?.aborted)
+      throw new SteepError('switchover.interrupted', 'interrupted before the release');
+  }
+
+  /** Run one step: event, apply_log, progress line, timing; `work` returns its detail line. */
+  private async run(
+    id: SwitchoverStepId,
+    work: (s: SwitchoverStep) => Promise<string | null>,
+  ): Promise<void> {
+    const s = this.step(id);
+    if (!s) return;
+    this.stopIfAsked();
+    const nodes = [...new Set(s.statements.map((x) => x.node))];
+    const logNodes = nodes.length > 0 ? nodes : [this.d.node];
+    const t = Date.now();
+    this.opts.onStepStart?.(id, s.title);
+    this.opts.onEvent({
+      event: 'switchover.step_started',
+      level: 'info',
+      subscription: this.d.name,
+      step: id,
+      message: s.title,
+    });
+    await this.log.started(id, logNodes, s.statements);
+    try {
+      const detail = await work(s);
+      const timing: StepTiming = {
+        id,
+        title: s.title,
+        status: 'completed',
+        durationMs: Date.now() - t,
+        detail,
+      };
+      this.report.steps.push(timing);
+      await this.log.finished(id, logNodes, null);
+      this.opts.onStep?.(timing);
+      this.opts.onEvent({
+        event: 'switchover.step_completed',
+        level: 'info',
+        subscription: this.d.name,
+        step: id,
+        duration_ms: timing.durationMs,
+        message: detail ?? s.title,
+      });
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      const interrupted = this.opts.signal?.aborted === true;
+      const timing: StepTiming = {
+        id,
+        title: s.title,
+        status: interrupted ? 'interrupted' : 'failed',
+        durationMs: Date.now() - t,
+        detail: message,
+      };
+      this.report.steps.push(timing);
+      await this.log.finished(id, logNodes, message);
+      this.opts.onStep?.(timing);
+      this.opts.onEvent({
+        event: 'switchover.step_failed',
+        level: 'error',
+        subscription: this.d.name,
+        step: id,
+        duration_ms: timing.durationMs,
+        message,
+      });
+      throw err;
+    }
+  }
+
+  async execute(): Promise<void> {
+    const { plan, opts, clients, d } = this;
+    const old = clients.get(d.from)!;
+    const neu = clients.get(d.node)!;
+    let fencedAt = 0;
+    try {
+      opts.onChanging?.(plan);
+      await this.run('fence', async (s) => {
+        // each role's undo is due once its ALTER ROLE ran: a role that could not be fenced
+        // (its setting locked by another session) is not touched again
+        const undo: NodeSql[] = [];
+        this.undo.unshift({ step: 'fence', sql: undo });
+        fencedAt = Date.now();
+        for (let i = 0; i < plan.roles.length; i++) {
+          await runStatements(clients, [s.statements[i]!]);
+          undo.push(s.undo[i]!);
+        }
+        const { fenceLsn, terminated } = await endFencedSessions(old, plan, opts.graceMs, opts.signal);
+        this.report.fenceLsn = fenceLsn;
+        return `${plan.roles.join(', ')} read-only on ${d.from}, ${terminated} session(s) ended, fence LSN ${fenceLsn}`;
+      });
+      await this.run('drain', async () => {
+        const r = await waitDrained(old, neu, plan, this.report.fenceLsn!, opts.fenceTimeoutMs, opts.signal);
+        this.report.drainedLsn = r.originLsn;
+        this.report.confirmedLsn = r.confirmedLsn;
+        return `origin at ${r.originLsn ?? 'none'}, slot confirmed ${r.confirmedLsn} ≥ fence ${this.report.fenceLsn} (${r.by === 'origin' ? 'origin past the fence' : 'acknowledged by the subscriber'})`;
+      });
+      await this.run('sequences', async () => {
+        const r = await syncSubscriptionSequences(
+          this.topology,
+          d,
+          { headroom: opts.sequenceHeadroom, only: opts.sequences },
+          { pub: old, sub: neu },
+        );
+        this.report.sequences = r;
+        if (r.problems > 0)
+          throw new SteepError(
+            'switchover.sequences',
+            `${r.problems} sequence(s) could not be set on ${d.node}: ${r.sequences
+              .filter((x) => x.skip === 'absent' || x.skip === 'out-of-range')
+              .map((x) => `${x.sequence} (${x.reason})`)
+              .join('; ')}`,
+            { node: d.node },
+          );
+        return `${r.set} set, ${r.unchanged} unchanged, ${r.skipped} skipped (headroom ${r.headroom})`;
+      });
+      await this.run('verify', async () => {
+        const tables = opts.verify === 'all' || opts.verify === 'none' ? undefined : opts.verify;
+        const v = await verifyLoaded(this.topology, d, {
+          tables,
+          parallel: 2,
+          examples: 5,
+          onEvent: opts.onEvent,
+        });
+        this.report.verify = v;
+        const diverged = v.tables.filter((t) => t.status === 'diverged').map((t) => t.table);
+        if (diverged.length > 0)
+          throw new SteepError(
+            'switchover.diverged',
+            `${diverged.join(', ')} differ between ${d.from} and ${d.node}; repair with steep verify ${d.name} --repair, then switch over again`,
+            { address: `subscription.${d.name}` },
+          );
+        const rows = v.tables.reduce((n, t) => n + t.rows, 0);
+        return `${v.tables.length} table(s) equal, ${rows} rows compared`;
+      });
+      await this.run('reverse', async (s) => {
+        this.undo.unshift({ step: 'reverse', sql: s.undo });
+        await runStatements(clients, s.statements, this.fillSecrets);
+        const name = plan.reverseName!;
+        this.report.reverse = { publication: name, subscription: name, node: d.from, from: d.node };
+        return `${name}: ${d.node} → ${d.from}, enabled, copy_data = false, origin = none`;
+      });
+    } catch (err) {
+      await this.rollBack(err);
+      return;
+    }
+    await this.release(fencedAt);
+  }
+
+  /** Disable the forward subscription (the blackout ends), then drop its slot unless kept. */
+  private async release(fencedAt: number): Promise<void> {
+    const { clients, d, plan } = this;
+    try {
+      await this.run('release', async (s) => {
+        const [disable, ...rest] = s.statements;
+        await runStatements(clients, [disable!]);
+        this.report.blackoutMs = Date.now() - fencedAt;
+        this.report.outcome = 'released';
+        if (rest.length > 0) {
+          await runStatements(
+            clients,
+            rest.filter((x) => x.node === d.node),
+          );
+          await waitSlotReleased(clients.get(d.from)!, plan.slot, SLOT_RELEASE_MS);
+          await runStatements(
+            clients,
+            rest.filter((x) => x.node === d.from),
+          );
+        }
+        return `${d.name} disabled on ${d.node}${this.opts.keepSlot ? `, slot ${plan.slot} kept` : `, slot ${plan.slot} dropped`}; write blackout ${this.report.blackoutMs} ms`;
+      });
+    } catch (err) {
+      // after the DISABLE the writes have moved: nothing is undone, the report says what is left
+      if (this.report.outcome !== 'released') {
+        await this.rollBack(err);
+        return;
+      }
+      this.report.error = `released, but ${err instanceof Error ? err.message : String(err)}`;
+    }
+    this.opts.onEvent({
+      event: 'switchover.completed',
+      level: 'info',
+      subscription: d.name,
+      duration_ms: this.report.blackoutMs ?? undefined,
+      message: `writes moved from ${d.from} to ${d.node}; blackout ${this.report.blackoutMs} ms`,
+    });
+  }
+
+  /** Undo what ran (the reverse objects, then the fence) and record the failure in the report. */
+  private async rollBack(err: unknown): Promise<void> {
+    const { report, d } = this;
+    report.outcome = this.opts.signal?.aborted ? 'interrupted' : 'failed';
+    report.error = err instanceof Error ? err.message : String(err);
+    const failures: string[] = [];
+    for (const u of this.undo) {
+      const t = Date.now();
+      const nodes = [...new Set(u.sql.map((x) => x.node))];
+      try {
+        await this.log.started(`${u.step}-undo`, nodes, u.sql);
+        await runStatements(this.clients, u.sql);
+        await this.log.finished(`${u.step}-undo`, nodes, null);
+        report.steps.push({
+          id: u.step,
+          title: `undo ${u.step}`,
+          status: 'undone',
+          durationMs: Date.now() - t,
+          detail: u.sql.map((x) => x.sql).join('; '),
+        });
+        if (u.step === 'fence') {
+          report.fenceUndone = true;
+          this.opts.onEvent({
+            event: 'switchover.fence_undone',
+            level: 'warn',
+            node: d.from,
+            subscription: d.name,
+            message: `${report.roles.join(', ')} writable again on ${d.from}`,
+          });
+        }
+      } catch (e) {
+        await this.log.finished(`${u.step}-undo`, nodes, e instanceof Error ? e.message : String(e));
+        failures.push(
+          `undoing ${u.step} failed (${e instanceof Error ? e.message : String(e)}): run ${u.sql.map((x) => `${x.sql} on ${x.node}`).join('; ')}`,
+        );
+      }
+    }
+    if (failures.length > 0) report.error = `${report.error}; ${failures.join('; ')}`;
+  }
+}
