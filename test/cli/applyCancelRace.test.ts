@@ -1,7 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CliResult, expectCleanOutput, REPO_ROOT, runSteep, writeConfig } from '../support/cli.js';
+import { type CliResult, expectCleanOutput, REPO_ROOT, steepWith, writeConfig } from '../support/cli.js';
 import { useCluster } from '../support/cluster.js';
 import {
   createTables,
@@ -157,12 +157,7 @@ describe('apply and init cancel racing on the same nodes', () => {
     await proxy?.stop();
   });
 
-  function steep(args: string[], path: string, env: Record<string, string> = {}): Promise<CliResult> {
-    return runSteep([...args, '-c', path], {
-      env: { ...passwordEnv(cluster().nodes), ...env },
-      timeoutMs: 120_000,
-    });
-  }
+  const steep = steepWith({ env: () => passwordEnv(cluster().nodes), timeoutMs: 120_000 });
 
   function expectClean(r: CliResult, what: string): void {
     expectCleanOutput(what, r);

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { findFreePort } from '../../src/sandbox/ports.js';
-import { type CliResult, runSteep, writeConfig } from '../support/cli.js';
+import { steepWith, writeConfig } from '../support/cli.js';
 import { useCluster } from '../support/cluster.js';
 import { dropReplication } from '../support/reset.js';
 import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
@@ -45,9 +45,7 @@ function config(): string {
   ].join('\n')}\n`;
 }
 
-async function steep(args: string[], path: string): Promise<CliResult> {
-  return runSteep([...args, '-c', path], { env: passwordEnv(cluster().nodes) });
-}
+const steep = steepWith({ env: () => passwordEnv(cluster().nodes) });
 
 /**
  * Hold a lock that CREATE PUBLICATION's SHARE UPDATE EXCLUSIVE waits for, in an open

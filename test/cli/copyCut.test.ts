@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { runSteep, writeConfig } from '../support/cli.js';
+import { steepWith, writeConfig } from '../support/cli.js';
 import { type TestNode, testVersions, useCluster } from '../support/cluster.js';
 import {
   createTables,
@@ -71,10 +71,8 @@ describe.each(testVersions())('a connection cut mid-COPY on PostgreSQL %i', (ver
       ...passwordEnv(cluster().nodes),
       ...(failAfterMs ? { STEEP_INIT_FAIL_AFTER_MS: String(failAfterMs) } : {}),
     };
-    return async (args: string[]) => {
-      // well under the test's own timeout: a command that hangs fails with its output, not a bare timeout
-      return runSteep([...args, '-c', path], { env, timeoutMs: 120_000 });
-    };
+    // well under the test's own timeout: a command that hangs fails with its output, not a bare timeout
+    return steepWith({ config: path, env, timeoutMs: 120_000 });
   }
 
   async function copying(west: TestNode, subscription: string): Promise<void> {

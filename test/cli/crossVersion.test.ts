@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { runSteep, writeConfig } from '../support/cli.js';
+import { runSteep, steepWith, writeConfig } from '../support/cli.js';
 import { useCluster } from '../support/cluster.js';
 import {
   createTables,
@@ -54,9 +54,7 @@ describe('cross-version replication', () => {
       ].join('\n'),
     );
     const env = passwordEnv([old, neu]);
-    const steep = async (args: string[]) => {
-      return runSteep([...args, '-c', path], { env, timeoutMs: 180_000 });
-    };
+    const steep = steepWith({ config: path, env, timeoutMs: 180_000 });
 
     const applied = await steep(['apply', '--auto-approve']);
     expect(applied.code, `${applied.stdout}\n${applied.stderr}`).toBe(0);

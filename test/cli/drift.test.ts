@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { runSteep, writeConfig } from '../support/cli.js';
+import { steepWith, writeConfig } from '../support/cli.js';
 import { type TestNode, testVersions, useCluster } from '../support/cluster.js';
 import { nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
@@ -14,9 +14,7 @@ describe.each(testVersions())('fingerprints and drift on PostgreSQL %i', (versio
   const cluster = useCluster({ nodes: ['east', 'west'], version });
   const nodes = () => cluster().nodes as [TestNode, TestNode];
 
-  async function steep(args: string[], path: string) {
-    return runSteep([...args, '-c', path], { env: passwordEnv(nodes()) });
-  }
+  const steep = steepWith({ env: () => passwordEnv(nodes()) });
 
   function config(mode = 'auto'): string {
     return writeConfig(

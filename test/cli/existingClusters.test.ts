@@ -1,7 +1,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
-import { hasStackTrace, REPO_ROOT, runSteep, writeConfig } from '../support/cli.js';
+import { REPO_ROOT, steepWith, writeConfig } from '../support/cli.js';
 import { defaultVersion, type TestNode, useCluster } from '../support/cluster.js';
 import { waitCaughtUp } from '../support/replicationData.js';
 import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
@@ -33,19 +33,18 @@ describe('existing clusters: adoption, double apply, data gaps, other tools', ()
   const west = () => cluster().node('west');
   const known = commands();
 
-  async function steep(args: string[], path: string) {
-    const r = await runSteep([...args, '-c', path], { env: passwordEnv(nodes()) });
-    const all = r.stdout + r.stderr;
-    expect(hasStackTrace(r.stderr), r.stderr).toBe(false);
-    for (const n of nodes()) expect(all).not.toContain(n.password);
+  const steep = steepWith({
+    env: () => passwordEnv(nodes()),
     // every command a message tells the user to run exists (`run steep X …`, `` `steep X` ``)
-    for (const m of all.matchAll(/(?:run |`)steep ([a-z]+)(?: ([a-z]+))?/g)) {
-      const one = m[1]!;
-      const two = m[2] ? `${one} ${m[2]}` : '';
-      expect(known.has(one) || known.has(two), `output names \`steep ${two || one}\`:\n${all}`).toBe(true);
-    }
-    return r;
-  }
+    check: (r) => {
+      const all = r.stdout + r.stderr;
+      for (const m of all.matchAll(/(?:run |`)steep ([a-z]+)(?: ([a-z]+))?/g)) {
+        const one = m[1]!;
+        const two = m[2] ? `${one} ${m[2]}` : '';
+        expect(known.has(one) || known.has(two), `output names \`steep ${two || one}\`:\n${all}`).toBe(true);
+      }
+    },
+  });
 
   function file(body: string[]): string {
     return writeConfig(['version: 1', 'topology: shop', nodesYaml(nodes()), ...body, ''].join('\n'));

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { quoteIdent, quoteLiteral } from '../../src/model/sql.js';
-import { runSteep, writeConfig } from '../support/cli.js';
+import { steepWith, writeConfig } from '../support/cli.js';
 import { type TestNode, useCluster } from '../support/cluster.js';
 import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
@@ -80,9 +80,7 @@ function configText(opts: { tables?: string; subscriptions?: string } = {}): str
   ].join('\n');
 }
 
-async function steep(args: string[], path: string) {
-  return runSteep([...args, '-c', path], { env: passwordEnv(cluster().nodes), timeoutMs: 120_000 });
-}
+const steep = steepWith({ env: () => passwordEnv(cluster().nodes), timeoutMs: 120_000 });
 
 // ---- the statement log ------------------------------------------------------------------------
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { runSteep, writeConfig } from '../support/cli.js';
+import { steepWith, writeConfig } from '../support/cli.js';
 import { useCluster } from '../support/cluster.js';
 import {
   createTables,
@@ -51,9 +51,7 @@ describe('publisher stopped mid-init', () => {
       ].join('\n'),
     );
     const env = { ...passwordEnv(cluster().nodes), STEEP_INIT_FAIL_AFTER_MS: '3000' };
-    const steep = async (args: string[]) => {
-      return runSteep([...args, '-c', path], { env, timeoutMs: 180_000 });
-    };
+    const steep = steepWith({ config: path, env, timeoutMs: 180_000 });
 
     const applying = steep(['apply', '--auto-approve']);
     await eventually(
@@ -136,7 +134,7 @@ describe('publisher stopped mid-init', () => {
       ].join('\n'),
     );
     const env = { ...passwordEnv(cluster().nodes), STEEP_INIT_FAIL_AFTER_MS: '3000' };
-    const steep = (args: string[]) => runSteep([...args, '-c', path], { env, timeoutMs: 180_000 });
+    const steep = steepWith({ config: path, env, timeoutMs: 180_000 });
     const r = await steep(['apply', '--auto-approve']);
     expect(r.code).toBe(1);
     if (cluster().node('west').serverVersionNum >= 150000) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { prepareHolding, runSteep, writeConfig } from '../support/cli.js';
+import { prepareHolding, steepWith, writeConfig } from '../support/cli.js';
 import { testVersions, useCluster } from '../support/cluster.js';
 import {
   copyAtSnapshot,
@@ -52,12 +52,7 @@ describe.each(testVersions())('manual init on PostgreSQL %i', (version) => {
     );
   }
 
-  async function steep(args: string[], path: string) {
-    return runSteep([...args, '-c', path], {
-      env: passwordEnv(cluster().nodes),
-      timeoutMs: 180_000,
-    });
-  }
+  const steep = steepWith({ env: () => passwordEnv(cluster().nodes), timeoutMs: 180_000 });
 
   it('prepare → copy at the exported snapshot → apply → synchronized, writes arriving exactly once', async () => {
     const east = cluster().node('east');

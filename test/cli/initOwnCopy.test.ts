@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT, runSteep, writeConfig } from '../support/cli.js';
+import { REPO_ROOT, steepWith, writeConfig } from '../support/cli.js';
 import { useCluster } from '../support/cluster.js';
 import {
   createTables,
@@ -36,9 +36,7 @@ function env() {
   return passwordEnv(cluster().nodes);
 }
 
-async function steep(args: string[], path: string) {
-  return runSteep([...args, '-c', path], { env: env(), timeoutMs: 180_000 });
-}
+const steep = steepWith({ env, timeoutMs: 180_000 });
 
 function config(topology: string, sub: string, tables: string[], init: string, filtered = false): string {
   const [east, west] = cluster().nodes;

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { runSteep, writeConfig } from '../support/cli.js';
+import { steepWith, writeConfig } from '../support/cli.js';
 import { useCluster } from '../support/cluster.js';
 import {
   createTables,
@@ -52,9 +52,7 @@ function env(extra: Record<string, string> = {}) {
   return { ...passwordEnv(cluster().nodes), ...extra };
 }
 
-async function steep(args: string[], path: string, extra: Record<string, string> = {}) {
-  return runSteep([...args, '-c', path], { env: env(extra), timeoutMs: 180_000 });
-}
+const steep = steepWith({ env: () => env(), timeoutMs: 180_000 });
 
 interface InitStatusJson {
   subscription: string;

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hasStackTrace, REPO_ROOT, runSteep, writeConfig } from '../support/cli.js';
+import { REPO_ROOT, runSteep, steepWith, writeConfig } from '../support/cli.js';
 import {
   startCluster,
   type TestCluster,
@@ -38,11 +38,7 @@ function env(): Record<string, string> {
   return passwordEnv(cluster().nodes);
 }
 
-async function steep(args: string[], path: string) {
-  const r = await runSteep([...args, '-c', path], { env: env(), timeoutMs: 180_000 });
-  expect(hasStackTrace(r.stderr), r.stderr).toBe(false);
-  return r;
-}
+const steep = steepWith({ env, timeoutMs: 180_000 });
 
 const eu = () => cluster().node('eu');
 const us = () => cluster().node('us');

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { prepareHolding, runSteep, writeConfig } from '../support/cli.js';
+import { prepareHolding, steepWith, writeConfig } from '../support/cli.js';
 import { type TestNode, useCluster } from '../support/cluster.js';
 import {
   copyAtSnapshot,
@@ -123,9 +123,7 @@ function config(topology: string, pub: string, sub: string, tables: string[], me
   );
 }
 
-async function steep(args: string[], path: string) {
-  return runSteep([...args, '-c', path], { env: passwordEnv(cluster().nodes), timeoutMs: 240_000 });
-}
+const steep = steepWith({ env: () => passwordEnv(cluster().nodes), timeoutMs: 240_000 });
 
 function report(kind: string, load: LoadResult, syncMs: number, lost: number): void {
   console.log(

@@ -3,7 +3,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { MergeAnalysis, MergeTableAnalysis, ReconciledTable } from '../../src/model/merge.js';
-import { hasStackTrace, REPO_ROOT, runSteep, writeConfig } from '../support/cli.js';
+import { hasStackTrace, REPO_ROOT, steepWith, writeConfig } from '../support/cli.js';
 import { type TestNode, useCluster } from '../support/cluster.js';
 import { nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
@@ -57,12 +57,11 @@ type Analysis = Pick<MergeAnalysis, 'a' | 'b' | 'conflicts' | 'tables' | 'totals
 let path = '';
 const CONFLICTS = 650;
 
-async function steep(args: string[], config = path) {
-  const env = { ...passwordEnv(cluster().nodes), STEEP_VERIFY_CHUNK_ROWS: '400' };
-  const r = await runSteep([...args, '-c', config], { env, timeoutMs: 120_000 });
-  expect(hasStackTrace(r.stderr), r.stderr).toBe(false);
-  return r;
-}
+const steep = steepWith({
+  config: () => path,
+  env: () => ({ ...passwordEnv(cluster().nodes), STEEP_VERIFY_CHUNK_ROWS: '400' }),
+  timeoutMs: 120_000,
+});
 
 async function analyze(extra: string[] = []): Promise<{ code: number; analysis: Analysis }> {
   const r = await steep(['merge', 'analyze', 'msub', '--json', ...extra]);

@@ -1,7 +1,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { runSteep, writeConfig } from '../support/cli.js';
+import { steepWith, writeConfig } from '../support/cli.js';
 import { type TestNode, testVersions, useCluster } from '../support/cluster.js';
 import { parseMermaid } from '../support/graphSyntax.js';
 import { createTables, digests, fillTables } from '../support/replicationData.js';
@@ -30,9 +30,8 @@ describe.each(testVersions())('observe and plan --observed on PostgreSQL %i', (v
   ];
 
   /** steep with every node's password in the environment (live), or with none (`offline`). */
-  async function steep(args: string[], opts: { offline?: boolean } = {}) {
-    return runSteep(args, { env: opts.offline ? {} : passwordEnv(nodes()) });
-  }
+  const steep = steepWith({ env: () => passwordEnv(nodes()) });
+  const steepOffline = steepWith({});
 
   function config(tables: string[], subscriptionExtra: string[] = []): string {
     return writeConfig(
@@ -80,9 +79,7 @@ describe.each(testVersions())('observe and plan --observed on PostgreSQL %i', (v
     const live = await steep(['plan', '--json', '-c', file]);
     const liveMs = Date.now() - t0;
     const t1 = Date.now();
-    const offline = await steep(['plan', '--json', '--observed', capture(file), '-c', file], {
-      offline: true,
-    });
+    const offline = await steepOffline(['plan', '--json', '--observed', capture(file), '-c', file]);
     const offlineMs = Date.now() - t1;
     console.log(`plan: live ${liveMs} ms, --observed ${offlineMs} ms (PostgreSQL ${version})`);
     expect(live.code, live.stderr).toBe(0);
@@ -97,12 +94,16 @@ describe.each(testVersions())('observe and plan --observed on PostgreSQL %i', (v
     });
     expect(livePlan.observed.capture).toBeUndefined();
 
-    const md = await steep(
-      ['plan', '--format', 'markdown', '--graph', '--observed', capture(file), '-c', file],
-      {
-        offline: true,
-      },
-    );
+    const md = await steepOffline([
+      'plan',
+      '--format',
+      'markdown',
+      '--graph',
+      '--observed',
+      capture(file),
+      '-c',
+      file,
+    ]);
     expect(md.stdout).toContain(`Planned against a capture taken at ${doc.takenAt} (`);
     const mermaid = md.stdout.split('```mermaid\n')[1]!.split('\n```')[0]!;
     const graph = parseMermaid(mermaid);
@@ -115,9 +116,7 @@ describe.each(testVersions())('observe and plan --observed on PostgreSQL %i', (v
     expect(graph.vertices.get('p0')!.cls).toBe('create');
     expect(graph.vertices.get('p1')!.cls).toBe('unmanaged');
 
-    const textGraph = await steep(['plan', '--graph', '--observed', capture(file), '-c', file], {
-      offline: true,
-    });
+    const textGraph = await steepOffline(['plan', '--graph', '--observed', capture(file), '-c', file]);
     expect(textGraph.code).toBe(1);
     expect(textGraph.stderr).toBe('error: --graph draws into the Markdown plan: add --format markdown\n');
 
@@ -125,19 +124,19 @@ describe.each(testVersions())('observe and plan --observed on PostgreSQL %i', (v
     const other = writeConfig(
       readFileSync(file, 'utf8').replace('topology: observe-test', 'topology: other'),
     );
-    const wrong = await steep(['plan', '--observed', capture(file), '-c', other], { offline: true });
+    const wrong = await steepOffline(['plan', '--observed', capture(file), '-c', other]);
     expect(wrong.code).toBe(1);
     expect(wrong.stderr).toContain('is a capture of topology observe-test, but');
     if (version >= 15) {
       // a row filter the capture never asked PostgreSQL about cannot be compared: refused, not guessed
       const filtered = config(['{ name: public.ci_orders, where: "id > 100" }']);
-      const unread = await steep(['plan', '--observed', capture(file), '-c', filtered], { offline: true });
+      const unread = await steepOffline(['plan', '--observed', capture(file), '-c', filtered]);
       expect(unread.code).toBe(1);
       expect(unread.stderr).toContain(
         'publication.ci_pub: the row filter `id > 100` of public.ci_orders is not in the capture',
       );
     }
-    const notCapture = await steep(['plan', '--observed', file, '-c', file], { offline: true });
+    const notCapture = await steepOffline(['plan', '--observed', file, '-c', file]);
     expect(notCapture.code).toBe(1);
     expect(notCapture.stderr).toMatch(/cannot read capture .*steep\.yaml/);
   }, 120_000);
@@ -152,9 +151,7 @@ describe.each(testVersions())('observe and plan --observed on PostgreSQL %i', (v
     const pr = config(['public.ci_orders', 'public.ci_items']);
     expect((await steep(['observe', '--out', capture(pr), '-c', pr])).code).toBe(0);
     const planFile = join(pr, '..', 'plan.json');
-    const planned = await steep(['plan', '--observed', capture(pr), '--out', planFile, '-c', pr], {
-      offline: true,
-    });
+    const planned = await steepOffline(['plan', '--observed', capture(pr), '--out', planFile, '-c', pr]);
     expect(planned.code, planned.stderr).toBe(0);
     const savedPlan = readFileSync(planFile, 'utf8');
     for (const n of nodes()) expect(savedPlan).not.toContain(n.password);
@@ -178,9 +175,7 @@ describe.each(testVersions())('observe and plan --observed on PostgreSQL %i', (v
     const next = config(['public.ci_orders', 'public.ci_items'], ['    options: { binary: true }']);
     expect((await steep(['observe', '--out', capture(next), '-c', next])).code).toBe(0);
     const nextPlan = join(next, '..', 'plan.json');
-    const p2 = await steep(['plan', '--observed', capture(next), '--out', nextPlan, '-c', next], {
-      offline: true,
-    });
+    const p2 = await steepOffline(['plan', '--observed', capture(next), '--out', nextPlan, '-c', next]);
     expect(p2.code, p2.stderr).toBe(0);
     await east.query('CREATE PUBLICATION hand_made_pub FOR TABLE public.ci_orders');
     const refused = await steep(['apply', nextPlan, '-c', next]);
@@ -210,7 +205,7 @@ describe.each(testVersions())('observe and plan --observed on PostgreSQL %i', (v
     const mermaid = await steep(['graph', '--live', '-c', next]);
     expect(parseMermaid(mermaid.stdout).edges.filter((e) => e.op === '-.-')).toHaveLength(2);
     // without --live nothing connects: no password needed
-    const offlineGraph = await steep(['graph', '--format', 'dot', '-c', next], { offline: true });
+    const offlineGraph = await steepOffline(['graph', '--format', 'dot', '-c', next]);
     expect(offlineGraph.code, offlineGraph.stderr).toBe(0);
     expect(offlineGraph.stdout).toMatch(/^digraph "steep observe-test" \{/);
   }, 240_000); // fifteen steep commands and an apply with its copy, on 2 shared cores

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { hasStackTrace, runSteep, writeConfig } from '../support/cli.js';
+import { steepWith, writeConfig } from '../support/cli.js';
 import { type TestNode, testVersions, useCluster } from '../support/cluster.js';
 import { waitCaughtUp } from '../support/replicationData.js';
 import { dropReplication } from '../support/reset.js';
@@ -26,12 +26,7 @@ describe.each(testVersions())('PostgreSQL semantics on %i', { timeout: 240_000 }
   const from15 = version >= 15 ? test : test.skip;
   const only18 = version >= 18 ? test : test.skip;
 
-  async function steep(args: string[], path: string) {
-    const r = await runSteep([...args, '-c', path], { env: passwordEnv(cluster().nodes) });
-    expect(hasStackTrace(r.stderr), r.stderr).toBe(false);
-    for (const n of cluster().nodes) expect(r.stdout + r.stderr).not.toContain(n.password);
-    return r;
-  }
+  const steep = steepWith({ env: () => passwordEnv(cluster().nodes) });
 
   function config(body: string): string {
     return writeConfig(`version: 1\ntopology: ${TOPOLOGY}\n${nodesYaml(cluster().nodes)}\n${body}\n`);

@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT, runSteep, writeConfig } from '../support/cli.js';
+import { REPO_ROOT, steepWith, writeConfig } from '../support/cli.js';
 import { useCluster } from '../support/cluster.js';
 import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
@@ -78,10 +78,7 @@ function body(shape: Shape = {}): string {
   return `${lines.join('\n')}\n`;
 }
 
-async function steep(args: string[], path: string) {
-  const [east, west] = cluster().nodes;
-  return runSteep([...args, '-c', path], { env: passwordEnv([east!, west!]) });
-}
+const steep = steepWith({ env: () => passwordEnv(cluster().nodes) });
 
 async function expectEmptyPlan(path: string) {
   const r = await steep(['plan', '--detailed-exitcode'], path);

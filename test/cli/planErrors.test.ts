@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findFreePort } from '../../src/sandbox/ports.js';
-import { type CliResult, runSteep, writeConfig } from '../support/cli.js';
+import { type CliResult, steepWith, writeConfig } from '../support/cli.js';
 import { type TestNode, useCluster } from '../support/cluster.js';
 import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
@@ -18,9 +18,7 @@ function nodes(): TestNode[] {
   return cluster().nodes;
 }
 
-async function steep(args: string[], path: string, env: Record<string, string> = passwordEnv(nodes())) {
-  return runSteep([...args, '-c', path], { env });
-}
+const steep = steepWith({ env: () => passwordEnv(nodes()) });
 
 function output(r: CliResult): string {
   return `${r.stdout}\n${r.stderr}`;

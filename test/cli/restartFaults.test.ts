@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type CliResult, runSteep, writeConfig } from '../support/cli.js';
+import { type CliResult, steepWith, writeConfig } from '../support/cli.js';
 import { type TestNode, testVersions, useCluster } from '../support/cluster.js';
 import {
   createTables,
@@ -51,9 +51,7 @@ describe.each(testVersions())('a node restarted (immediate) during apply on Post
     return passwordEnv(cluster().nodes);
   }
 
-  async function steep(args: string[], path: string): Promise<CliResult> {
-    return runSteep([...args, '-c', path], { env: env(), timeoutMs: 180_000 });
-  }
+  const steep = steepWith({ env, timeoutMs: 180_000 });
 
   /** Back to no steep objects; the tables stay (each test makes its own). */
   async function reset(): Promise<void> {

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { runSteep, writeConfig } from '../support/cli.js';
+import { steepWith, writeConfig } from '../support/cli.js';
 import { type TestNode, testVersions, useCluster } from '../support/cluster.js';
 import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
@@ -201,9 +201,7 @@ describe.each(testVersions())('schema differences on PostgreSQL %i', (version) =
   const cluster = useCluster({ nodes: ['east', 'west'], version });
   const nodes = () => cluster().nodes as [TestNode, TestNode];
 
-  async function steep(args: string[], path: string, env: Record<string, string> = {}) {
-    return runSteep([...args, '-c', path], { env: { ...passwordEnv(nodes()), ...env } });
-  }
+  const steep = steepWith({ env: () => passwordEnv(nodes()) });
 
   function config(mode: string, opts: { tables?: string[]; topology?: string; name?: string } = {}): string {
     const tables = opts.tables ?? KINDS.map((k) => k.table);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { hasStackTrace, runSteep, writeConfig } from '../support/cli.js';
+import { steepWith, writeConfig } from '../support/cli.js';
 import { type TestNode, useCluster } from '../support/cluster.js';
 import { digests, waitCaughtUp } from '../support/replicationData.js';
 import { nodesYaml, passwordEnv } from '../support/topologyFile.js';
@@ -37,15 +37,7 @@ interface Report {
 
 let path = '';
 
-async function steep(args: string[], config = path) {
-  const r = await runSteep([...args, '-c', config], {
-    env: passwordEnv(cluster().nodes),
-    timeoutMs: 120_000,
-  });
-  expect(hasStackTrace(r.stderr), r.stderr).toBe(false);
-  for (const n of cluster().nodes) expect(`${r.stdout}${r.stderr}`).not.toContain(n.password);
-  return r;
-}
+const steep = steepWith({ config: () => path, env: () => passwordEnv(cluster().nodes), timeoutMs: 120_000 });
 
 async function sync(extra: string[] = [], code = 0): Promise<Report> {
   const r = await steep(['sequences', 'sync', SUB, '--json', ...extra]);

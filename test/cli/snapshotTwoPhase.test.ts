@@ -3,7 +3,7 @@ import { cpSync, mkdtempSync, readFileSync, truncateSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { hasStackTrace, REPO_ROOT, runSteep, writeConfig } from '../support/cli.js';
+import { REPO_ROOT, steepWith, writeConfig } from '../support/cli.js';
 import { useCluster } from '../support/cluster.js';
 import { createTables, digests, fillTables, startWriter, waitCaughtUp } from '../support/replicationData.js';
 import { nodesYaml, passwordEnv } from '../support/topologyFile.js';
@@ -26,12 +26,7 @@ function env() {
   return passwordEnv(cluster().nodes);
 }
 
-async function steep(args: string[], path: string) {
-  const r = await runSteep([...args, '-c', path], { env: env(), timeoutMs: 180_000 });
-  expect(hasStackTrace(r.stderr), r.stderr).toBe(false);
-  for (const n of cluster().nodes) expect(r.stdout + r.stderr).not.toContain(n.password);
-  return r;
-}
+const steep = steepWith({ env, timeoutMs: 180_000 });
 
 function config(sub: string): string {
   const [east, west] = cluster().nodes;

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { REPO_ROOT, runSteep, writeConfig } from '../support/cli.js';
+import { REPO_ROOT, steepWith, writeConfig } from '../support/cli.js';
 import { useCluster } from '../support/cluster.js';
 import { createTables, fillTables } from '../support/replicationData.js';
 import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
@@ -68,9 +68,7 @@ describe('steep status', () => {
       ].join('\n'),
     );
     const env = passwordEnv(cluster().nodes);
-    const steep = async (args: string[]) => {
-      return runSteep([...args, '-c', path], { env });
-    };
+    const steep = steepWith({ config: path, env });
     const applied = await steep(['apply', '--auto-approve', '--log-format', 'json']);
     expect(applied.code, applied.stderr).toBe(0);
     // none: no init step, synchronized once created

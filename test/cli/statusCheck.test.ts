@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { hasStackTrace, runSteep, writeConfig } from '../support/cli.js';
+import { steepWith, writeConfig } from '../support/cli.js';
 import { useCluster } from '../support/cluster.js';
 import { createTables, digests, fillTables, waitCaughtUp } from '../support/replicationData.js';
 import { eventually, nodesYaml, passwordEnv, passwordVar } from '../support/topologyFile.js';
@@ -55,12 +55,7 @@ describe('steep status --check', () => {
       );
     const path = file();
     const env = passwordEnv(cluster().nodes);
-    const steep = async (args: string[], e: Record<string, string> = env, p = path) => {
-      const r = await runSteep([...args, '-c', p], { env: e });
-      expect(hasStackTrace(r.stderr), r.stderr).toBe(false);
-      for (const n of cluster().nodes) expect(`${r.stdout}${r.stderr}`).not.toContain(n.password);
-      return r;
-    };
+    const steep = steepWith({ config: path, env });
     const report = (stdout: string) => JSON.parse(stdout) as Report;
 
     const applied = await steep(['apply', '--auto-approve']);
@@ -96,17 +91,17 @@ describe('steep status --check', () => {
 
     // declared, not created yet: not healthy
     const more = file(['  west_ck2:', '    node: west', '    from: east', '    publications: [ck_pub]']);
-    const pending = await steep(['status', '--check'], env, more);
+    const pending = await steep(['status', '--check'], more);
     expect(pending.code).toBe(2);
     expect(pending.stdout).toContain('✗ subscription.west_ck2 on west: not created');
 
     // the subscriber cannot be read (wrong password): its subscriptions are unknown, not "not created"
     const wrongWest = { ...env, [passwordVar(west)]: 'wrong-password' };
-    const text = await steep(['status'], wrongWest);
+    const text = await steep(['status'], path, wrongWest);
     expect(text.code).toBe(1);
     expect(text.stdout).toMatch(/west_ck\s+west ← east\s+unknown\s+\(west cannot be read/);
     expect(text.stdout).not.toContain('not created');
-    const json = await steep(['status', '--json'], wrongWest);
+    const json = await steep(['status', '--json'], path, wrongWest);
     expect(json.code).toBe(1);
     const doc = report(json.stdout);
     expect(doc.subscriptions.find((s) => s.name === 'west_ck')).toMatchObject({
@@ -115,7 +110,7 @@ describe('steep status --check', () => {
     });
     // its slot on east: no readable subscription uses it, but it is no orphan either
     expect(doc.slots.find((s) => s.name === 'west_ck')).toMatchObject({ node: 'east', kind: 'unknown' });
-    const checked = await steep(['status', '--check', '--json'], wrongWest);
+    const checked = await steep(['status', '--check', '--json'], path, wrongWest);
     expect(checked.code).toBe(1);
     expect(report(checked.stdout).check).toMatchObject({ unknown: true });
     expect(report(checked.stdout).check!.problems).toEqual(
@@ -127,7 +122,7 @@ describe('steep status --check', () => {
 
     // the publisher cannot be read: the subscriber's view stands, the lag is unknown
     const wrongEast = { ...env, [passwordVar(east)]: 'wrong-password' };
-    const pub = await steep(['status', '--check', '--max-lag', '1kB', '--json'], wrongEast);
+    const pub = await steep(['status', '--check', '--max-lag', '1kB', '--json'], path, wrongEast);
     expect(pub.code).toBe(1);
     const sub = report(pub.stdout).subscriptions.find((s) => s.name === 'west_ck')!;
     expect(sub.state).toBe('synchronized');

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { type AppWriter, startAppWriter } from '../support/appWriter.js';
-import { hasStackTrace, runSteep, writeConfig } from '../support/cli.js';
+import { steepWith, writeConfig } from '../support/cli.js';
 import { type TestNode, useCluster } from '../support/cluster.js';
 import { digests, waitCaughtUp } from '../support/replicationData.js';
 import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
@@ -22,12 +22,7 @@ const APP = { user: 'sw_app', password: 'sw-app-secret-1' };
 let path = '';
 let markers = 0;
 
-async function steep(args: string[], timeoutMs = 120_000, config = path) {
-  const r = await runSteep([...args, '-c', config], { env: passwordEnv(cluster().nodes), timeoutMs });
-  expect(hasStackTrace(r.stderr), r.stderr).toBe(false);
-  for (const n of cluster().nodes) expect(`${r.stdout}${r.stderr}`).not.toContain(n.password);
-  return r;
-}
+const steep = steepWith({ config: () => path, env: () => passwordEnv(cluster().nodes), timeoutMs: 120_000 });
 
 /** The fence's trace on east: sw_app's per-database setting (null: none, writable). */
 async function fenceSetting(east: TestNode, role = APP.user): Promise<string | null> {
@@ -146,7 +141,7 @@ describe('steep switchover (18 → 18)', () => {
           `url: postgres://postgres@127.0.0.1:${west.port}/app\n    replicationUrl: postgres://postgres@127.0.0.1:1/app`,
         ),
       );
-      const refused = await steep(['switchover', SUB, '--reverse', '--grace', '1s'], 120_000, unreachable);
+      const refused = await steep(['switchover', SUB, '--reverse', '--grace', '1s'], unreachable);
       expect(refused.code, refused.stdout).toBe(1);
       expect(refused.stderr).toMatch(
         /east cannot subscribe to west for the way back \(.*\): let east reach west/,

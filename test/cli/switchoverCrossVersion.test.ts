@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startAppWriter } from '../support/appWriter.js';
-import { expectCleanOutput, hasStackTrace, REPO_ROOT, runSteep, writeConfig } from '../support/cli.js';
+import { expectCleanOutput, REPO_ROOT, steepWith, writeConfig } from '../support/cli.js';
 import { type TestNode, useCluster } from '../support/cluster.js';
 import { digests } from '../support/replicationData.js';
 import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
@@ -73,11 +73,7 @@ describe('steep switchover (14 → 18)', () => {
       ].join('\n'),
     );
     const env = passwordEnv([old, neu]);
-    const steep = async (args: string[]) => {
-      const r = await runSteep([...args, '-c', path], { env, timeoutMs: 120_000 });
-      expect(hasStackTrace(r.stderr), r.stderr).toBe(false);
-      return r;
-    };
+    const steep = steepWith({ config: path, env, timeoutMs: 120_000 });
     const applied = await steep(['apply', '--auto-approve']);
     expect(applied.code, `${applied.stdout}\n${applied.stderr}`).toBe(0);
 

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { hasStackTrace, REPO_ROOT, runSteep, writeConfig } from '../support/cli.js';
+import { REPO_ROOT, steepWith, writeConfig } from '../support/cli.js';
 import { type TestNode, useCluster } from '../support/cluster.js';
 import {
   createTables,
@@ -52,12 +52,7 @@ function env() {
   return { ...passwordEnv(cluster().nodes), STEEP_VERIFY_CHUNK_ROWS: '2000' };
 }
 
-async function steep(args: string[], config = path) {
-  const r = await runSteep([...args, '-c', config], { env: env(), timeoutMs: 240_000 });
-  expect(hasStackTrace(r.stderr), r.stderr).toBe(false);
-  for (const n of cluster().nodes) expect(`${r.stdout}${r.stderr}`).not.toContain(n.password);
-  return r;
-}
+const steep = steepWith({ config: () => path, env, timeoutMs: 240_000 });
 
 async function verify(extra: string[] = []): Promise<{ code: number; report: Report; stderr: string }> {
   const r = await steep(['verify', SUB, '--json', ...extra]);

@@ -62,6 +62,41 @@ export async function runSteep(
   return r;
 }
 
+type Env = Record<string, string | undefined>;
+
+/** What a test file binds once for every call of steep it makes (see steepWith). */
+export interface SteepBinding {
+  /** the steep.yaml passed as `-c` when a call names none (none: no `-c`) */
+  config?: string | (() => string);
+  /** the environment of every call (node passwords, settings); a call's own `env` goes on top */
+  env?: Env | (() => Env);
+  /** default 120 s */
+  timeoutMs?: number;
+  /** what this file checks of every call, besides runSteep's stack-trace and secret checks */
+  check?: (r: CliResult, args: string[]) => void;
+}
+
+/** `steep(args)`, `steep(args, configPath)`, `steep(args, configPath, extraEnv)`. */
+export type Steep = (args: string[], config?: string, env?: Env) => Promise<CliResult>;
+
+/**
+ * The one way a test file runs steep: runSteep (stack traces and secrets checked on every call)
+ * with the file's config path, environment, timeout and own checks bound once.
+ *
+ *   const steep = steepWith({ config: () => path, env: () => passwordEnv(cluster().nodes) });
+ *   await steep(['apply', '--auto-approve']);
+ */
+export function steepWith(bind: SteepBinding): Steep {
+  return async (args, config, env) => {
+    const path = config ?? (typeof bind.config === 'function' ? bind.config() : bind.config);
+    const base = typeof bind.env === 'function' ? bind.env() : bind.env;
+    const full = path === undefined ? args : [...args, '-c', path];
+    const r = await runSteep(full, { env: { ...base, ...env }, timeoutMs: bind.timeoutMs });
+    bind.check?.(r, args);
+    return r;
+  };
+}
+
 function spawnSteep(
   args: string[],
   env: NodeJS.ProcessEnv,
