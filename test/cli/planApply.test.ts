@@ -2,6 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { accept } from '../support/acceptance.js';
 import { REPO_ROOT, steepWith, writeConfig } from '../support/cli.js';
 import { useCluster } from '../support/cluster.js';
 import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
@@ -109,14 +110,6 @@ describe('plan and apply through the CLI', () => {
     path = writeConfig(config(body()));
   });
 
-  it('plans a fresh topology as creates, exit 2 with --detailed-exitcode', async () => {
-    const r = await steep(['plan', '--detailed-exitcode'], path);
-    expect(r.code, r.stderr).toBe(2);
-    expect(r.stdout).toContain('+ publication.orders_pub');
-    expect(r.stdout).toContain('+ subscription.west_orders');
-    expect(r.stdout).toMatch(/CREATE SUBSCRIPTION "west_orders" CONNECTION '.*password=\*\*\*\*/);
-  });
-
   it('writes a JSON plan that validates against schemas/plan.schema.json', async () => {
     const out = `${path}.plan.json`;
     const r = await steep(['plan', '--json', '--out', out], path);
@@ -138,44 +131,63 @@ describe('plan and apply through the CLI', () => {
     expect(r.stdout).toContain('```sql');
   });
 
-  it('applies: objects exist with the declared options, rows replicate, a fresh plan is empty', async () => {
-    const r = await steep(['apply', '--auto-approve'], path);
-    expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+  it('plans a fresh topology as creates (exit 2 with --detailed-exitcode) and applies: objects exist with the declared options, rows replicate, a fresh plan is empty', async () => {
     const east = cluster().node('east');
     const west = cluster().node('west');
-    const pubs = await east.query<{ pubname: string }>('SELECT pubname FROM pg_publication ORDER BY 1');
-    expect(pubs.map((p) => p.pubname)).toEqual(['extra_pub', 'orders_pub']);
-    const sub = await subscriptionRow('west_orders');
-    expect(sub?.substream).toBe('t');
-    expect(sub?.subslotname).toBe('west_orders');
-    const slots = await east.query<{ slot_name: string }>('SELECT slot_name FROM pg_replication_slots');
-    expect(slots.map((s) => s.slot_name)).toContain('west_orders');
+    await accept(steep, {
+      config: path,
+      steps: [
+        'create node.east',
+        'create node.west',
+        'create publication.extra_pub',
+        'create publication.orders_pub',
+        'create subscription.west_orders',
+        'init subscription.west_orders',
+      ],
+      hazards: { 'create subscription.west_orders': ['copies-data'] },
+      planText: (stdout) => {
+        expect(stdout).toContain('+ publication.orders_pub');
+        expect(stdout).toContain('+ subscription.west_orders');
+        expect(stdout).toMatch(/CREATE SUBSCRIPTION "west_orders" CONNECTION '.*password=\*\*\*\*/);
+      },
+      afterApply: async () => {
+        const pubs = await east.query<{ pubname: string }>('SELECT pubname FROM pg_publication ORDER BY 1');
+        expect(pubs.map((p) => p.pubname)).toEqual(['extra_pub', 'orders_pub']);
+        const sub = await subscriptionRow('west_orders');
+        expect(sub?.substream).toBe('t');
+        expect(sub?.subslotname).toBe('west_orders');
+        const slots = await east.query<{ slot_name: string }>('SELECT slot_name FROM pg_replication_slots');
+        expect(slots.map((s) => s.slot_name)).toContain('west_orders');
 
-    await east.query("INSERT INTO public.orders VALUES (1, 1, 9.99, 'eu')");
-    await east.query("INSERT INTO public.customers VALUES (1, 'Ada', 'eu'), (2, 'Bob', 'us')");
-    await eventually(
-      async () => (await west.query('SELECT 1 FROM public.orders WHERE id = 1')).length === 1,
-      30_000,
-      'order to replicate',
-    );
-    const customers = filtered()
-      ? [{ id: '1', name: 'Ada' }]
-      : [
-          { id: '1', name: 'Ada' },
-          { id: '2', name: 'Bob' },
-        ];
-    await eventually(
-      async () => (await west.query('SELECT 1 FROM public.customers')).length === customers.length,
-      30_000,
-      'eu customer',
-    );
-    expect(await west.query('SELECT id, name FROM public.customers ORDER BY id')).toEqual(customers);
+        await east.query("INSERT INTO public.orders VALUES (1, 1, 9.99, 'eu')");
+        await east.query("INSERT INTO public.customers VALUES (1, 'Ada', 'eu'), (2, 'Bob', 'us')");
+        await eventually(
+          async () => (await west.query('SELECT 1 FROM public.orders WHERE id = 1')).length === 1,
+          30_000,
+          'order to replicate',
+        );
+        const customers = filtered()
+          ? [{ id: '1', name: 'Ada' }]
+          : [
+              { id: '1', name: 'Ada' },
+              { id: '2', name: 'Bob' },
+            ];
+        await eventually(
+          async () => (await west.query('SELECT 1 FROM public.customers')).length === customers.length,
+          30_000,
+          'eu customer',
+        );
+        expect(await west.query('SELECT id, name FROM public.customers ORDER BY id')).toEqual(customers);
 
-    const log = await west.query<{ sql: string; status: string }>('SELECT sql, status FROM steep.apply_log');
-    expect(log.length).toBeGreaterThan(0);
-    expect(log.every((l) => l.status === 'completed')).toBe(true);
-    for (const l of log) expect(l.sql).not.toContain(east.password);
-    await expectEmptyPlan(path);
+        const log = await west.query<{ sql: string; status: string }>(
+          'SELECT sql, status FROM steep.apply_log',
+        );
+        expect(log.length).toBeGreaterThan(0);
+        expect(log.every((l) => l.status === 'completed')).toBe(true);
+        for (const l of log) expect(l.sql).not.toContain(east.password);
+      },
+      rows: { from: east, to: west, tables: ['orders'] },
+    });
   });
 
   it('changes every kind of attribute in place: same subscription OID and slot', async () => {
@@ -188,24 +200,30 @@ describe('plan and apply through the CLI', () => {
       enabled: false,
     };
     writeFileSync(path, config(body(changed)));
-    const plan = await steep(['plan'], path);
-    // the nodes still match what the last apply recorded: a file change, not drift
-    expect(plan.stdout).not.toContain('Drift');
-    expect(plan.stdout).toContain('steep.yaml changes');
-    expect(plan.stdout).toContain('~ publication.orders_pub');
-    expect(plan.stdout).toContain('SET TABLE');
-    expect(plan.stdout).toContain('"public"."Order Items"');
-    if (filtered()) expect(plan.stdout).toMatch(/reinit/); // a changed row filter does not re-copy
-    expect(plan.stdout).not.toContain('-/+');
-    const r = await steep(['apply', '--auto-approve'], path);
-    expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
-    const after = await subscriptionRow('west_orders');
-    expect(after?.oid).toBe(before?.oid);
-    expect(after?.subslotname).toBe(before?.subslotname);
-    expect(after?.substream).toBe('f');
-    expect(after?.subenabled).toBe(false);
-    expect([...(after?.subpublications ?? [])].sort()).toEqual(['extra_pub', 'orders_pub']);
-    await expectEmptyPlan(path);
+    await accept(steep, {
+      config: path,
+      steps: ['update publication.orders_pub', 'update subscription.west_orders'],
+      // the subscription gains extra_pub: its tables are copied
+      hazards: { 'update subscription.west_orders': ['copies-data'] },
+      planText: (stdout) => {
+        // the nodes still match what the last apply recorded: a file change, not drift
+        expect(stdout).not.toContain('Drift');
+        expect(stdout).toContain('steep.yaml changes');
+        expect(stdout).toContain('~ publication.orders_pub');
+        expect(stdout).toContain('SET TABLE');
+        expect(stdout).toContain('"public"."Order Items"');
+        if (filtered()) expect(stdout).toMatch(/reinit/); // a changed row filter does not re-copy
+        expect(stdout).not.toContain('-/+');
+      },
+      afterApply: async () => {
+        const after = await subscriptionRow('west_orders');
+        expect(after?.oid).toBe(before?.oid);
+        expect(after?.subslotname).toBe(before?.subslotname);
+        expect(after?.substream).toBe('f');
+        expect(after?.subenabled).toBe(false);
+        expect([...(after?.subpublications ?? [])].sort()).toEqual(['extra_pub', 'orders_pub']);
+      },
+    });
 
     // failover on an enabled subscription needs disable → alter → enable (PG 17+)
     const enabled: Shape = { ...changed, enabled: true };
@@ -230,13 +248,14 @@ describe('plan and apply through the CLI', () => {
 
   it('shows a hand-made change as drift (exit 2) and apply reverts it', async () => {
     await cluster().node('east').query('ALTER PUBLICATION extra_pub DROP TABLE public.invoices');
-    const r = await steep(['plan', '--detailed-exitcode'], path);
-    expect(r.code).toBe(2);
-    expect(r.stdout).toContain('Drift');
-    expect(r.stdout).toContain('publication.extra_pub');
-    const a = await steep(['apply', '--auto-approve'], path);
-    expect(a.code, a.stderr).toBe(0);
-    await expectEmptyPlan(path);
+    await accept(steep, {
+      config: path,
+      steps: ['update publication.extra_pub'],
+      planText: (stdout) => {
+        expect(stdout).toContain('Drift');
+        expect(stdout).toContain('publication.extra_pub');
+      },
+    });
   });
 
   it('refuses a second apply while the lock is held, naming the holder', async () => {
