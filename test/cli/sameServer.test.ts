@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { hasStackTrace, prepareHolding, runSteep, writeConfig } from '../support/cli.js';
+import { prepareHolding, steepWith, writeConfig } from '../support/cli.js';
 import { defaultVersion, type TestNode, useCluster } from '../support/cluster.js';
 import {
   copyAtSnapshot,
@@ -59,14 +59,7 @@ describe('a subscriber database on its publisher’s server', () => {
     );
   }
 
-  async function steep(args: string[], path: string) {
-    const r = await runSteep([...args, '-c', path], {
-      env: { PG_PGPASSWORD: server().password },
-      timeoutMs: BOUND_MS,
-    });
-    expect(hasStackTrace(r.stderr), r.stderr).toBe(false);
-    return r;
-  }
+  const steep = steepWith({ env: () => ({ PG_PGPASSWORD: server().password }), timeoutMs: BOUND_MS });
 
   function file(subscriptions: string[]): string {
     const port = server().port;
