@@ -4,7 +4,7 @@ import { globalFlags, jsonFlag, watchFlags } from '../cli/flags.js';
 import { watch } from '../cli/watch.js';
 import { formatProblem } from '../model/errors.js';
 import type { StatusReport } from '../model/statusReport.js';
-import { renderCheck, renderStatus } from '../render/status.js';
+import { renderCheck, renderStatus, renderStatusJson } from '../render/status.js';
 import { checkStatus, openStatus, parseMaxLag, readStatus } from '../workflows/status.js';
 
 export default class Status extends SteepCommand {
@@ -42,7 +42,7 @@ Exit codes: 0 (healthy with --check), 2 unhealthy (--check), 1 when a node canno
     const { topology, configWarnings } = await openStatus(flags.config);
     for (const w of configWarnings) this.err(formatProblem(w));
     const render = (r: StatusReport) =>
-      flags.json ? JSON.stringify(r, null, flags.watch ? undefined : 2) : renderStatus(r);
+      flags.json ? renderStatusJson(r, { oneLine: flags.watch }) : renderStatus(r);
     if (flags.watch) {
       await watch(async () => render(await readStatus(topology)), {
         intervalMs: flags.interval,
@@ -52,7 +52,7 @@ Exit codes: 0 (healthy with --check), 2 unhealthy (--check), 1 when a node canno
     }
     const report = await readStatus(topology);
     const check = flags.check ? checkStatus(report, topology, maxLag) : undefined;
-    if (flags.json) this.out(JSON.stringify(check ? { ...report, check } : report, null, 2));
+    if (flags.json) this.out(renderStatusJson(report, { check }));
     else this.out(render(report), ...(check ? ['', renderCheck(check)] : []));
     if (report.nodes.some((n) => !n.reachable)) process.exitCode = 1;
     else if (check && check.problems.length > 0) process.exitCode = 2;

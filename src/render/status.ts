@@ -119,3 +119,11 @@ export function renderCheck(c: StatusCheck): string {
   const head = c.unknown ? 'Check: unknown (a node cannot be read)' : 'Check: unhealthy';
   return [chalk.red.bold(`${head}:`), ...c.problems.map((p) => `  ✗ ${p}`)].join('\n');
 }
+
+/** `status --json`: the report, with `--check` its verdict as `check`; one line per sample under `--watch`. */
+export function renderStatusJson(
+  r: StatusReport,
+  opts: { check?: StatusCheck; oneLine?: boolean } = {},
+): string {
+  return JSON.stringify(opts.check ? { ...r, check: opts.check } : r, null, opts.oneLine ? undefined : 2);
+}

@@ -9,12 +9,22 @@ import { renderInitStatus } from '../../../src/render/initProgress.js';
 import { renderPlanJson } from '../../../src/render/planJson.js';
 import { renderPlanMarkdown } from '../../../src/render/planMarkdown.js';
 import { renderPlanText } from '../../../src/render/planText.js';
-import { renderStatus } from '../../../src/render/status.js';
-import { at, observe, publication, runPlan, subscription, topology } from '../planner/fixtures.js';
+import { renderCheck, renderStatus, renderStatusJson } from '../../../src/render/status.js';
+import {
+  at,
+  observe,
+  observedPublication,
+  publication,
+  runPlan,
+  subscription,
+  topology,
+} from '../planner/fixtures.js';
 
 /**
- * Golden output of the renderers (text, JSON, Markdown) for fixed values: a plan that creates,
- * changes and drops, a drift report, a status report and an init's progress. A renderer change
+ * Golden output of the renderers (text, JSON, Markdown) for fixed values: plans from the
+ * planner's fixtures (one that creates, changes and initialises; one that replaces and deletes;
+ * one that failed; one with no changes), a drift report, a status report (text, JSON, --check)
+ * and an init's progress. No PostgreSQL. A renderer change
  * shows as a diff of these files; review it, then refresh them with `npx vitest run -u FILE`.
  */
 
@@ -35,6 +45,43 @@ function samplePlan() {
   at(s, 'west').subscriptions = {};
   at(s, 'east').slots = {};
   at(s, 'east').publications.audit_pub!.publish = ['insert'];
+  return runPlan(t, s);
+}
+
+/** One subscription from east to west, converged (`observe`): each case bends the nodes. */
+function ordersTopology() {
+  return topology({
+    publications: [publication('orders_pub', 'east', { tables: ['public.orders'] })],
+    subscriptions: [subscription('west_orders', 'west', 'east', ['orders_pub'])],
+  });
+}
+
+/**
+ * Destructive steps and their hazards: the subscription's slot was renamed by hand (a replace
+ * that copies again, with the cheaper fix as a warning), and a publication steep made is gone
+ * from the file (a delete).
+ */
+function destructivePlan() {
+  const t = ordersTopology();
+  const s = observe(t);
+  const old = topology({ publications: [publication('old_pub', 'east', { tables: ['public.orders'] })] });
+  at(s, 'east').publications.old_pub = observedPublication(
+    old,
+    old.publications.old_pub!,
+    at(s, 'east').serverVersion,
+  );
+  at(s, 'west').subscriptions.west_orders!.slot = 'west_orders_v1';
+  const slots = at(s, 'east').slots;
+  slots.west_orders_v1 = { ...slots.west_orders!, name: 'west_orders_v1' };
+  delete slots.west_orders;
+  return runPlan(t, s);
+}
+
+/** A plan error: the slot the subscription needs is held by a consumer outside the topology. */
+function failedPlan() {
+  const t = ordersTopology();
+  const s = observe(t);
+  at(s, 'west').subscriptions.west_orders!.slot = 'west_orders_v1';
   return runPlan(t, s);
 }
 
@@ -204,6 +251,48 @@ describe('render golden files', () => {
     await expect(renderDriftText(DRIFT)).toMatchFileSnapshot('./golden/drift.txt');
     await expect(renderDriftJson(DRIFT)).toMatchFileSnapshot('./golden/drift.json');
     await expect(renderDriftMarkdown(DRIFT)).toMatchFileSnapshot('./golden/drift.md');
+  });
+
+  it('plan with a replace and a delete: their hazards and warnings, in text, JSON and Markdown', async () => {
+    const p = destructivePlan();
+    expect(p.steps.map((s) => `${s.action} ${s.address}`)).toEqual([
+      'replace subscription.west_orders',
+      'init subscription.west_orders',
+      'delete publication.old_pub',
+    ]);
+    await expect(renderPlanText(p)).toMatchFileSnapshot('./golden/planDestructive.txt');
+    await expect(renderPlanJson(p)).toMatchFileSnapshot('./golden/planDestructive.json');
+    await expect(renderPlanMarkdown(p)).toMatchFileSnapshot('./golden/planDestructive.md');
+  });
+
+  it('plan that failed (no step proposed) and a plan with no changes, in text, JSON and Markdown', async () => {
+    const failed = failedPlan();
+    expect(failed.errors.map((e) => e.code)).toEqual(['slot-in-use']);
+    await expect(renderPlanText(failed)).toMatchFileSnapshot('./golden/planFailed.txt');
+    await expect(renderPlanJson(failed)).toMatchFileSnapshot('./golden/planFailed.json');
+    await expect(renderPlanMarkdown(failed)).toMatchFileSnapshot('./golden/planFailed.md');
+    const t = ordersTopology();
+    const none = runPlan(t, observe(t));
+    expect(none.steps).toEqual([]);
+    await expect(renderPlanText(none)).toMatchFileSnapshot('./golden/planEmpty.txt');
+    await expect(renderPlanJson(none)).toMatchFileSnapshot('./golden/planEmpty.json');
+    await expect(renderPlanMarkdown(none)).toMatchFileSnapshot('./golden/planEmpty.md');
+  });
+
+  it('status: JSON, with and without --check', async () => {
+    const check = {
+      unknown: true,
+      problems: [
+        'node west cannot be read: connection refused',
+        'subscription.west_orders on west: unknown, west cannot be read',
+      ],
+    };
+    await expect(renderStatusJson(STATUS)).toMatchFileSnapshot('./golden/status.json');
+    await expect(renderStatusJson(STATUS, { check })).toMatchFileSnapshot('./golden/statusCheck.json');
+    expect(renderStatusJson(STATUS, { oneLine: true })).toBe(JSON.stringify(STATUS));
+    await expect(
+      [renderCheck(check), renderCheck({ unknown: false, problems: [] })].join('\n\n'),
+    ).toMatchFileSnapshot('./golden/statusCheck.txt');
   });
 
   it('status and init status: text', async () => {
