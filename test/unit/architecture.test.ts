@@ -117,7 +117,6 @@ const BEING_SPLIT: Record<string, string> = {
   'src/planner/subscriptions.ts': 'arch-plan (planner restructure, issue 14 item 4)',
   'src/copy/streamInit.ts': 'snap (src/copy)',
   'src/copy/twoPhase.ts': 'snap (src/copy)',
-  'src/catalog/rowHashes.ts': 'merge (row hashes for verify and merge)',
 };
 
 function sourceFiles(dir: string): string[] {
