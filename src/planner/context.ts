@@ -10,7 +10,11 @@ import type {
 import type { Topology } from '../model/topology.js';
 
 /**
- * The planner's working state: the inputs, and what each concept's module adds to the plan.
+ * The planner's working state: the inputs (the file, the nodes, the command line's, all given
+ * to the constructor and never changed), and the plan's output as the modules add to it
+ * (errors, warnings, draft steps, drift, …). What one module learns that another needs (which
+ * publications change their tables, which subscriptions double-apply, which tables a
+ * subscription waits for) is its return value, passed on in `index.ts`, never a field here.
  * Steps are drafts keyed by a stable internal key; `order.ts` turns them into the ordered,
  * numbered steps of the plan.
  */
@@ -75,6 +79,12 @@ export interface SlotChange {
  */
 export type ObservedFate = 'desired' | 'delete' | 'unmanaged' | 'foreign';
 
+/** What the plan reads besides the file and the nodes: the command line's inputs. */
+export interface PlanInputs {
+  /** `apply --lsn NAME=LSN` */
+  initLsn?: Readonly<Record<string, string>>;
+}
+
 export class PlanContext {
   readonly errors: PlanMessage[] = [];
   readonly warnings: PlanMessage[] = [];
@@ -82,25 +92,22 @@ export class PlanContext {
   readonly drift: DriftItem[] = [];
   readonly unmanaged: UnmanagedObject[] = [];
   readonly orphanSlots: OrphanSlot[] = [];
-  /** desired subscription → step keys its create must wait for (the drop of the one it replaces under another name) */
-  readonly waitFor = new Map<string, string[]>();
   /** objects `ignore:` patterns matched */
   readonly ignored: IgnoredCounts = { slots: 0, publications: 0, subscriptions: 0 };
-  /** addresses with an object-level error: no step is planned for them */
-  readonly blocked = new Set<string>();
-  /** `node/publication` whose set of published tables changes in this plan (subscribers must refresh) */
-  readonly membershipChanged = new Set<string>();
   /** slots this plan creates or drops on publishers (for the capacity preflight) */
   readonly slotChanges: SlotChange[] = [];
   /** `--lsn NAME=LSN`: where a manual init's restored data starts, by subscription */
-  initLsn: Record<string, string> = {};
+  readonly initLsn: Readonly<Record<string, string>>;
   /** names of `initLsn` some subscription used */
   readonly initLsnUsed = new Set<string>();
 
   constructor(
     readonly desired: Topology,
     readonly observed: ClusterState,
-  ) {}
+    inputs: PlanInputs = {},
+  ) {
+    this.initLsn = inputs.initLsn ?? {};
+  }
 
   /** The node's observed state, when it was reached. */
   node(name: string): ObservedNode | undefined {

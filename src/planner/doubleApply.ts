@@ -43,7 +43,17 @@ function shared(a: readonly string[], b: Set<string>): string[] {
   return a.filter((t) => b.has(t)).sort(compareText);
 }
 
-export function checkDoubleApply(ctx: PlanContext): void {
+/** What the check found that planning the subscriptions needs. */
+export interface DoubleApply {
+  /** addresses of declared subscriptions with a double-apply error: no step is planned for them */
+  blocked: ReadonlySet<string>;
+  /** desired subscription → step keys its create waits for (the drop of one it replaces under another name) */
+  waitFor: ReadonlyMap<string, string[]>;
+}
+
+export function checkDoubleApply(ctx: PlanContext): DoubleApply {
+  const blocked = new Set<string>();
+  const waitFor = new Map<string, string[]>();
   const desired = sortedKeys(ctx.desired.subscriptions).map((n) => ctx.desired.subscriptions[n]!);
   const tables = new Map(
     desired.map((d) => [d.name, copiedTables(ctx.desired, ctx.observed, d).map(qualifiedName)]),
@@ -62,10 +72,7 @@ export function checkDoubleApply(ctx: PlanContext): void {
       if (both.length === 0) continue;
       if (ctx.fateOfSubscription(node.name, other) === 'delete') {
         // this topology's own, no longer declared: it is dropped in this plan, before d is created
-        ctx.waitFor.set(d.name, [
-          ...(ctx.waitFor.get(d.name) ?? []),
-          stepKey('subscription-drop', node.name, other),
-        ]);
+        waitFor.set(d.name, [...(waitFor.get(d.name) ?? []), stepKey('subscription-drop', node.name, other)]);
         continue;
       }
       const owner = o.managedBy
@@ -73,6 +80,7 @@ export function checkDoubleApply(ctx: PlanContext): void {
         : 'not managed by steep';
       doubleApplyError(
         ctx,
+        blocked,
         d,
         `subscription ${other} on ${d.node} (${owner}) already receives ${listText(both)} from ${d.from}`,
         `if ${d.name} is ${other} renamed, declare it as ${other} in steep.yaml; otherwise drop ${other} first ` +
@@ -89,20 +97,28 @@ export function checkDoubleApply(ctx: PlanContext): void {
       if (both.length === 0) continue;
       doubleApplyError(
         ctx,
+        blocked,
         e,
         `steep.yaml declares subscriptions ${d.name} and ${e.name} on ${d.node}, both receiving ${listText(both)} from ${d.from}`,
         'keep each table in one subscription of a node per publisher',
       );
     }
   }
+  return { blocked, waitFor };
 }
 
-function doubleApplyError(ctx: PlanContext, d: SubscriptionSpec, what: string, fix: string): void {
+function doubleApplyError(
+  ctx: PlanContext,
+  blocked: Set<string>,
+  d: SubscriptionSpec,
+  what: string,
+  fix: string,
+): void {
   const address = `subscription.${d.name}`;
   ctx.error(
     'double-apply',
     `subscription ${d.name}: ${what}; two subscriptions would apply every change to those tables twice; ${fix}`,
     { address, node: d.node },
   );
-  ctx.blocked.add(address);
+  blocked.add(address);
 }

@@ -6,7 +6,7 @@ import { checkCycles } from './cycles.js';
 import { digestOf, stableSubscription } from './digest.js';
 import { checkDoubleApply } from './doubleApply.js';
 import { checkUnusedLsn } from './init.js';
-import { orderSteps, scopeMessages, selectTargets } from './order.js';
+import { orderSteps, scopeMessages, selectTargets, withDependencies } from './order.js';
 import { checkReachable, preflight } from './preflight.js';
 import { planPublications } from './publications.js';
 import { planSchemaSync, tableSchemasDigest } from './schemaSync.js';
@@ -31,20 +31,21 @@ export interface PlanOptions {
 }
 
 export function plan(desired: Topology, observed: ClusterState, opts: PlanOptions): Plan {
-  const ctx = new PlanContext(desired, observed);
+  const ctx = new PlanContext(desired, observed, { initLsn: opts.initLsn });
+  // each module adds its steps and messages to ctx; what a later one needs is passed to it. The
+  // order below is the order of the plan's errors and warnings
   checkReachable(ctx);
   planStateSchema(ctx, opts.stateMigrations);
-  planPublications(ctx);
-  ctx.initLsn = opts.initLsn ?? {};
-  checkDoubleApply(ctx);
-  planSubscriptions(ctx);
+  const publications = planPublications(ctx);
+  const doubleApply = checkDoubleApply(ctx);
+  planSubscriptions(ctx, { publications, doubleApply });
   checkUnusedLsn(ctx);
   const schema = planSchemaSync(ctx);
   reportOrphanSlots(ctx);
   checkCycles(ctx);
   preflight(ctx);
 
-  let steps = orderSteps(ctx.steps);
+  let steps = orderSteps(withDependencies(ctx.steps, schema.waits));
   if (opts.targets && opts.targets.length > 0) {
     steps = selectTargets(steps, opts.targets);
     scopeMessages(ctx, steps, opts.targets);
@@ -59,7 +60,7 @@ export function plan(desired: Topology, observed: ClusterState, opts: PlanOption
     summary: summarise(steps),
     drift: [...ctx.drift].sort((a, b) => compareText(a.address, b.address)),
     steps,
-    schema,
+    schema: schema.comparisons,
     unmanaged: [...ctx.unmanaged].sort(
       (a, b) => compareText(a.node, b.node) || compareText(a.kind, b.kind) || compareText(a.name, b.name),
     ),

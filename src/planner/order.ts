@@ -16,6 +16,21 @@ function compareDrafts(a: DraftStep, b: DraftStep): number {
   );
 }
 
+/**
+ * The drafts with more dependencies: `waits` maps a step's key to keys it must wait for (what
+ * one module learns about another's step, returned instead of written into it). A key with no
+ * step is ignored.
+ */
+export function withDependencies(
+  drafts: readonly DraftStep[],
+  waits: ReadonlyMap<string, readonly string[]>,
+): DraftStep[] {
+  return drafts.map((d) => {
+    const more = waits.get(d.key);
+    return more && more.length > 0 ? { ...d, deps: [...d.deps, ...more] } : d;
+  });
+}
+
 export function orderSteps(drafts: readonly DraftStep[]): Step[] {
   const byKey = new Map(drafts.map((d) => [d.key, d]));
   const depsOf = new Map<string, string[]>();

@@ -48,12 +48,25 @@ export function publicationAddress(name: string): string {
   return `publication.${name}`;
 }
 
-/** `node/publication`, the key of `PlanContext.membershipChanged`. */
+/** `node/publication`, the key of `PublicationsOutcome.membershipChanged`. */
 export function publicationRef(node: string, name: string): string {
   return `${node}/${name}`;
 }
 
-export function planPublications(ctx: PlanContext): void {
+/** What planning the publications tells the subscriptions' planning. */
+export interface PublicationsOutcome {
+  /** `node/publication` (publicationRef) whose set of published tables changes in this plan: subscribers refresh */
+  membershipChanged: ReadonlySet<string>;
+}
+
+interface Run {
+  /** addresses with an object-level error: no step is planned for them */
+  blocked: Set<string>;
+  membershipChanged: Set<string>;
+}
+
+export function planPublications(ctx: PlanContext): PublicationsOutcome {
+  const run: Run = { blocked: new Set(), membershipChanged: new Set() };
   const topology = ctx.desired.topology;
   for (const node of ctx.reachableNodes()) {
     for (const name of sortedKeys(node.publications)) {
@@ -71,7 +84,7 @@ export function planPublications(ctx: PlanContext): void {
               `steep does not take over another topology's objects; manage it from that topology's file or remove it from this one`,
             { address, node: node.name },
           );
-          ctx.blocked.add(address);
+          run.blocked.add(address);
         } else reportUnmanaged(ctx, node.name, 'publication', name, o.managedBy);
         continue;
       }
@@ -81,8 +94,9 @@ export function planPublications(ctx: PlanContext): void {
     }
   }
   for (const name of sortedKeys(ctx.desired.publications)) {
-    planDesiredPublication(ctx, ctx.desired.publications[name]!);
+    planDesiredPublication(ctx, run, ctx.desired.publications[name]!);
   }
+  return { membershipChanged: run.membershipChanged };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -210,12 +224,12 @@ function shapeChanges(p: PublicationShape, side: 'before' | 'after'): Change[] {
   return out;
 }
 
-function planDesiredPublication(ctx: PlanContext, spec: PublicationSpec): void {
+function planDesiredPublication(ctx: PlanContext, run: Run, spec: PublicationSpec): void {
   const node = ctx.node(spec.node);
   const address = publicationAddress(spec.name);
-  if (!node || ctx.blocked.has(address)) return;
+  if (!node || run.blocked.has(address)) return;
   if (!checkPublication(ctx, spec, node)) {
-    ctx.blocked.add(address);
+    run.blocked.add(address);
     return;
   }
   const d = desiredShape(spec, node);
@@ -235,7 +249,7 @@ function planDesiredPublication(ctx: PlanContext, spec: PublicationSpec): void {
   const o = node.publications[spec.name];
 
   if (!o) {
-    ctx.membershipChanged.add(publicationRef(node.name, spec.name));
+    run.membershipChanged.add(publicationRef(node.name, spec.name));
     ctx.addStep({
       key,
       phase: PHASE.publication,
@@ -319,7 +333,7 @@ function planDesiredPublication(ctx: PlanContext, spec: PublicationSpec): void {
   // being adopted is not drift; a managed object changed outside steep is
   const byHand = !adopted && changedOutsideSteep(node, address, publicationDigest(o));
   if (byHand) recordDrift(ctx, address, changes, false);
-  if (membershipChanged) ctx.membershipChanged.add(publicationRef(node.name, spec.name));
+  if (membershipChanged) run.membershipChanged.add(publicationRef(node.name, spec.name));
 
   if (replace) {
     if (spec.protect) {

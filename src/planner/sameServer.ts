@@ -71,9 +71,10 @@ export function planSeparateSlot(ctx: PlanContext, d: SubscriptionSpec, deps: st
 /**
  * A merge init creates its subscriptions inside the window where writes are blocked, with slots
  * made there and then; a slot made on its own before that window would stream the writes the
- * reconcile already merged. On one server that is refused in plan, naming the way that works.
+ * reconcile already merged. On one server that is refused in plan (its address added to
+ * `blocked`), naming the way that works.
  */
-export function refuseSameServerMerge(ctx: PlanContext, d: SubscriptionSpec): boolean {
+export function refuseSameServerMerge(ctx: PlanContext, blocked: Set<string>, d: SubscriptionSpec): boolean {
   if (d.init.method !== 'merge' || !sameServer(ctx, d.node, d.from)) return false;
   const address = `subscription.${d.name}`;
   const owner = d.link === undefined ? `subscription ${d.name}` : `link ${d.link}`;
@@ -84,6 +85,6 @@ export function refuseSameServerMerge(ctx: PlanContext, d: SubscriptionSpec): bo
       `${owner} to copy ${d.from}'s rows to ${d.node}, or init: { method: none } if the rows are already equal`,
     { address, node: d.node },
   );
-  ctx.blocked.add(address);
+  blocked.add(address);
   return true;
 }

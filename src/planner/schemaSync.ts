@@ -1,41 +1,21 @@
 import type { ObservedNode } from '../model/cluster.js';
-import type { Change, Hazard, SchemaComparison } from '../model/plan.js';
-import {
-  columnDefinitionText,
-  defaultText,
-  type NodeTableSchemas,
-  type TableColumn,
-  type TableComparison,
-  type TableSchema,
-  type TypeRef,
-} from '../model/tableSchema.js';
+import type { SchemaComparison } from '../model/plan.js';
+import type { NodeTableSchemas, TableComparison, TableSchema } from '../model/tableSchema.js';
 import type { SubscriptionSpec } from '../model/topology.js';
-import { listText, PHASE, type PlanContext, sameJson, sortedKeys, stepKey } from './context.js';
-import { majorVersion, PG17, PG18 } from './defaults.js';
+import { type PlanContext, sortedKeys, stepKey } from './context.js';
 import { digestOf } from './digest.js';
 import { SCHEMA_CODES } from './schemaCodes.js';
 import { compareTables, describeDifference, differs, onlyFillableExtras } from './schemaCompare.js';
 import { receivedTables } from './schemaScope.js';
-import { tx } from './sqlBuild.js';
 import { subscriptionAddress } from './subscriptions.js';
-import {
-  addRewritesTable,
-  alterColumn,
-  alterTableSql,
-  createEnumSql,
-  createSchemaSql,
-  createSequenceSql,
-  createTableSql,
-  ownSequenceSql,
-  replicaIdentityFullSql,
-} from './tableDdl.js';
+import { Creations, planTableSync } from './tableSync.js';
 
 /**
  * Schema sync (SPEC §7): for every subscription, each table it receives is compared on its
  * publisher and subscriber. The subscription's `schemaSync` decides what a difference does:
  *   strict  a plan error per table, naming every column that differs
- *   auto    a `sync-schema` step per table on the subscriber, with the DDL that makes it match;
- *           the subscription's own step depends on it. What cannot be done exactly (a type from
+ *   auto    a `sync-schema` step per table on the subscriber, with the DDL that makes it match
+ *           (`tableSync.ts`); the subscription's own step waits for it (returned as `waits`). What cannot be done exactly (a type from
  *           an extension, a domain, a partitioned table, a column that would have to become
  *           generated) is a plan error and no step for that table: never a half-applied DDL.
  *   manual  a warning per table; apply asks for confirmation (or --accept-schema-drift)
@@ -68,8 +48,16 @@ export function tableAddress(node: string, table: string): string {
   return `table.${node}/${table}`;
 }
 
-export function planSchemaSync(ctx: PlanContext): SchemaComparison[] {
+/** What schema sync gives the plan: every table compared, and what the subscriptions' steps wait for. */
+export interface SchemaSyncOutcome {
+  comparisons: SchemaComparison[];
+  /** a subscription's step key → the `sync-schema` steps of its tables: it runs once they match */
+  waits: Map<string, string[]>;
+}
+
+export function planSchemaSync(ctx: PlanContext): SchemaSyncOutcome {
   const out: SchemaComparison[] = [];
+  const waits = new Map<string, string[]>();
   const creations = new Creations();
   for (const name of sortedKeys(ctx.desired.subscriptions)) {
     const d = ctx.desired.subscriptions[name]!;
@@ -97,10 +85,9 @@ export function planSchemaSync(ctx: PlanContext): SchemaComparison[] {
       }
     }
     // the subscription's create/alter runs once its tables match
-    const subStep = ctx.steps.find((s) => s.key === stepKey('subscription', d.node, d.name));
-    if (subStep) subStep.deps.push(...tableKeys);
+    if (tableKeys.length > 0) waits.set(stepKey('subscription', d.node, d.name), tableKeys);
   }
-  return out;
+  return { comparisons: out, waits };
 }
 
 function hasExtras(c: TableComparison): boolean {
@@ -125,7 +112,7 @@ function toSchemaComparison(d: SubscriptionSpec, c: TableComparison): SchemaComp
   };
 }
 
-class SyncInput {
+export class SyncInput {
   readonly pub: NodeTableSchemas;
   readonly sub: NodeTableSchemas;
   readonly pubTable: TableSchema;
@@ -187,418 +174,4 @@ function reportManual(s: SyncInput): void {
       'for confirmation (or --accept-schema-drift)',
     { address: subscriptionAddress(s.d.name), node: s.d.node },
   );
-}
-
-// ---------------------------------------------------------------------------------------------
-// auto
-
-/** Schemas, enum types and sequences a step creates on a node: later steps depend on it instead. */
-class Creations {
-  private readonly made = new Map<string, string>();
-  static key(node: string, kind: 'schema' | 'type' | 'sequence', name: string): string {
-    return JSON.stringify([node, kind, name]);
-  }
-  creator(key: string): string | undefined {
-    return this.made.get(key);
-  }
-  claim(key: string, stepKey_: string): void {
-    this.made.set(key, stepKey_);
-  }
-}
-
-/** One table's sync, built up and then either planned whole or refused whole. */
-class TableSync {
-  readonly pre: string[] = [];
-  readonly subcommands: string[] = [];
-  readonly post: string[] = [];
-  readonly changes: Change[] = [];
-  readonly hazards = new Set<Hazard>();
-  readonly deps = new Set<string>();
-  readonly problems: string[] = [];
-  private readonly claims = new Map<string, true>();
-  private readonly warnedLabels = new Set<string>();
-
-  constructor(
-    readonly s: SyncInput,
-    readonly creations: Creations,
-    readonly key: string,
-  ) {}
-
-  private need(kind: 'schema' | 'type' | 'sequence', name: string, create: () => string | null): void {
-    const k = Creations.key(this.s.subscriber.name, kind, name);
-    if (this.claims.has(k)) return;
-    const creator = this.creations.creator(k);
-    // made by another table's step: depend on it (the same table's step, planned by another
-    // subscription, holds it already: build the same statements again, to compare)
-    if (creator !== undefined && creator !== this.key) {
-      this.deps.add(creator);
-      return;
-    }
-    const sql = create();
-    if (sql === null) return;
-    this.claims.set(k, true);
-    this.pre.push(sql);
-  }
-
-  commitClaims(): void {
-    for (const k of this.claims.keys()) this.creations.claim(k, this.key);
-  }
-
-  requireSchema(schema: string): void {
-    if (this.s.sub.schemas.includes(schema)) return;
-    this.need('schema', schema, () => createSchemaSql(schema));
-  }
-
-  requireType(ref: TypeRef | null, column: string): void {
-    // null: read without what CREATE needs, which auto mode always reads
-    if (ref === null || ref.schema === 'pg_catalog' || ref.schema === 'information_schema') return;
-    const { s } = this;
-    const qn = `${ref.schema}.${ref.name}`;
-    const here = s.sub.types[qn];
-    const there = s.pub.types[qn];
-    if (here) {
-      if (
-        here.kind === 'enum' &&
-        there?.kind === 'enum' &&
-        !sameJson(here.labels, there.labels) &&
-        !this.warnedLabels.has(qn)
-      ) {
-        this.warnedLabels.add(qn);
-        s.ctx.warn(
-          SCHEMA_CODES.enumLabels,
-          `enum type ${qn} has labels ${listText(there.labels ?? [])} on ${s.d.from} but ${listText(here.labels ?? [])} ` +
-            `on ${s.d.node}: rows with a label ${s.d.node} lacks will fail to replicate; add them with ALTER TYPE … ADD VALUE on ${s.d.node}`,
-          { address: s.address, node: s.d.node },
-        );
-      }
-      return;
-    }
-    const where = `column ${column} of ${s.comparison.table}`;
-    if (!there) {
-      this.problems.push(
-        `${where} has type ${qn}, which does not exist on ${s.d.node} and is not a type steep can read on ${s.d.from} ` +
-          `(a table's row type?): create it on ${s.d.node} first`,
-      );
-      return;
-    }
-    if (there.extension) {
-      const installed = s.sub.extensions.includes(there.extension);
-      this.problems.push(
-        installed
-          ? `${where} has type ${qn} from extension ${there.extension}; ${s.d.node} has that extension but no type ${qn} ` +
-              `(installed in another schema?): make the extension's schema the same on both nodes`
-          : `${where} has type ${qn} from extension ${there.extension}, which is not installed on ${s.d.node}: ` +
-              `run CREATE EXTENSION ${there.extension} on ${s.d.node} (steep does not install extensions)`,
-      );
-      return;
-    }
-    if (there.kind !== 'enum') {
-      this.problems.push(
-        `${where} has type ${qn} (a ${there.kind} type), which does not exist on ${s.d.node}, and steep creates only ` +
-          `enum types: create ${qn} on ${s.d.node} first`,
-      );
-      return;
-    }
-    this.requireSchema(there.schema);
-    this.need('type', qn, () => createEnumSql(there));
-  }
-
-  requireSequences(c: TableColumn, table: TableSchema): void {
-    const { s } = this;
-    for (const qn of c.sequences) {
-      if (s.sub.sequences[qn]) continue;
-      const seq = s.pub.sequences[qn];
-      if (!seq) {
-        this.problems.push(
-          `the default of column ${c.name} of ${s.comparison.table} uses sequence ${qn}, which does not exist on ${s.d.node} ` +
-            `and cannot be read on ${s.d.from}: create it on ${s.d.node} first`,
-        );
-        continue;
-      }
-      this.requireSchema(seq.schema);
-      this.need('sequence', qn, () => createSequenceSql(seq));
-      if (seq.ownedBy?.table === `${table.schema}.${table.name}` && seq.ownedBy.column === c.name)
-        this.post.push(ownSequenceSql(seq, table, c.name));
-    }
-  }
-
-  requireColumnFeatures(c: TableColumn): void {
-    const v = this.s.subscriber.serverVersion;
-    if (c.generated === 'virtual' && v < PG18) {
-      this.problems.push(
-        `column ${c.name} of ${this.s.comparison.table} is a virtual generated column, which needs PostgreSQL 18; ` +
-          `${this.s.d.node} runs PostgreSQL ${majorVersion(v)}`,
-      );
-    }
-  }
-}
-
-type ColumnKind = 'plain' | 'identity' | 'stored' | 'virtual';
-
-function kindOf(c: TableColumn): ColumnKind {
-  if (c.identity) return 'identity';
-  if (c.generated) return c.generated;
-  return 'plain';
-}
-
-function reverseAutoSubscription(s: SyncInput): SubscriptionSpec | undefined {
-  return Object.values(s.ctx.desired.subscriptions).find(
-    (r) => r.node === s.d.from && r.from === s.d.node && r.schemaSync === 'auto' && r.name !== s.d.name,
-  );
-}
-
-/** Plan the sync step of one table (or errors for it); returns the step's key when there is one. */
-function planTableSync(s: SyncInput, creations: Creations): string | undefined {
-  const key = stepKey('table', s.d.node, s.comparison.table);
-  const sync = new TableSync(s, creations, key);
-  if (s.subTable === null) createTable(s, sync);
-  else alterTable(s, s.subTable, sync);
-
-  if (sync.problems.length > 0) {
-    for (const p of sync.problems) {
-      s.ctx.error(SCHEMA_CODES.cannotSync, `subscription ${s.d.name} (schemaSync: auto): ${p}`, {
-        address: s.address,
-        node: s.d.node,
-      });
-    }
-    return undefined;
-  }
-  const statements = [
-    ...sync.pre,
-    ...(sync.subcommands.length > 0 ? [alterTableSql(s.pubTable, sync.subcommands)] : []),
-    ...sync.post,
-  ];
-  if (s.subTable === null)
-    statements.splice(sync.pre.length, 0, createTableSql(s.pubTable, columnsToCreate(s)));
-  if (statements.length === 0) return undefined;
-
-  if (s.ctx.hasStep(key)) {
-    // another subscription into the same table on this node planned it already
-    const other = s.ctx.steps.find((x) => x.key === key)!;
-    if (
-      !sameJson(
-        other.statements.map((x) => x.sql),
-        statements,
-      )
-    ) {
-      s.ctx.error(
-        SCHEMA_CODES.conflict,
-        `table ${s.comparison.table} on ${s.d.node} is received by more than one subscription with schemaSync: auto, ` +
-          `and their publishers define it differently: make the publishers match first`,
-        { address: s.address, node: s.d.node },
-      );
-      return undefined;
-    }
-    return key;
-  }
-  sync.commitClaims();
-  s.ctx.addStep({
-    key,
-    phase: PHASE.tables,
-    address: s.address,
-    node: s.d.node,
-    kind: 'table-sync',
-    action: 'sync-schema',
-    reason: 'schema-mismatch',
-    reasonText: reasonText(s),
-    changes: sync.changes,
-    statements: statements.map(tx),
-    hazards: [...sync.hazards],
-    deps: [...sync.deps],
-    catalogDigest: digestOf({ table: { publisher: s.pubTable, subscriber: s.subTable } }),
-  });
-  return key;
-}
-
-function reasonText(s: SyncInput): string {
-  const { d, comparison: c } = s;
-  if (c.status === 'LOCAL_ONLY') {
-    return (
-      `subscription ${d.name} receives ${c.table} from ${d.from}, and ${d.node} has no such table: it is created as on ` +
-      `${d.from} (columns, defaults, not-null, primary key; other indexes and constraints are not copied)`
-    );
-  }
-  const kinds = c.columns
-    .filter((x) => x.kind !== 'extra')
-    .map((x) => (x.kind === 'missing' ? `${x.column} missing` : `${x.column} ${x.kind}`));
-  return `${c.table} on ${d.node} differs from ${d.from}, whose rows subscription ${d.name} receives: ${listText(kinds)}`;
-}
-
-/** The publisher's columns a created table gets: those received, and the primary key's. */
-function columnsToCreate(s: SyncInput): TableColumn[] {
-  const pk = new Set(s.pubTable.primaryKey ?? []);
-  return s.pubTable.columns.filter((c) => s.columns === null || s.columns.has(c.name) || pk.has(c.name));
-}
-
-function createTable(s: SyncInput, sync: TableSync): void {
-  const t = s.pubTable;
-  if (t.kind === 'p' || t.partition) {
-    sync.problems.push(
-      `${s.comparison.table} is ${t.kind === 'p' ? 'a partitioned table' : 'a partition'} on ${s.d.from} and does not exist on ` +
-        `${s.d.node}; steep does not create partitioned tables or partitions: create it on ${s.d.node} as on ${s.d.from}`,
-    );
-    return;
-  }
-  sync.requireSchema(t.schema);
-  const columns = columnsToCreate(s);
-  for (const c of columns) {
-    sync.requireType(c.baseType, c.name);
-    sync.requireColumnFeatures(c);
-    sync.requireSequences(c, t);
-  }
-  if (t.replicaIdentity === 'f') sync.post.push(replicaIdentityFullSql(t));
-  sync.changes.push({
-    path: 'columns',
-    before: null,
-    after: columns.map((c) => `${c.name} ${columnDefinitionText(c)}`),
-  });
-  if (t.primaryKey) sync.changes.push({ path: 'primaryKey', before: null, after: t.primaryKey });
-}
-
-function alterTable(s: SyncInput, subTable: TableSchema, sync: TableSync): void {
-  const t = s.pubTable;
-  const v = s.subscriber.serverVersion;
-  const subByName = new Map(subTable.columns.map((c) => [c.name, c]));
-  const reverse = reverseAutoSubscription(s);
-  const drops: string[] = [];
-  const types: string[] = [];
-  const setNotNull: string[] = [];
-  const sets: string[] = [];
-  const adds: string[] = [];
-  const table = s.comparison.table;
-
-  for (const l of t.columns) {
-    if (s.columns !== null && !s.columns.has(l.name)) continue;
-    const r = subByName.get(l.name);
-    if (!r) {
-      sync.requireType(l.baseType, l.name);
-      sync.requireColumnFeatures(l);
-      sync.requireSequences(l, subTable);
-      adds.push(alterColumn.add(l));
-      sync.changes.push({ path: `columns.${l.name}`, before: null, after: columnDefinitionText(l) });
-      sync.hazards.add('locks-table');
-      if (addRewritesTable(l)) sync.hazards.add('rewrites-table');
-      const rows = s.subscriber.tables[table]?.estimatedRows ?? 0;
-      if (l.notNull && defaultText(l) === 'NULL' && rows > 0) {
-        s.ctx.warn(
-          SCHEMA_CODES.notNullAdd,
-          `column ${l.name} is added to ${table} on ${s.d.node} as NOT NULL without a default, and the table holds about ` +
-            `${Math.round(rows)} rows: PostgreSQL refuses that (the step fails and changes nothing); fill the column by hand`,
-          { address: s.address, node: s.d.node },
-        );
-      }
-      continue;
-    }
-    const typeChanged = l.type !== r.type;
-    const defaultChanged = defaultText(l) !== defaultText(r);
-    const nullChanged = l.notNull !== r.notNull;
-    if (!typeChanged && !defaultChanged && !nullChanged) continue;
-    if (reverse) {
-      sync.problems.push(
-        `subscriptions ${s.d.name} and ${reverse.name} replicate ${table} both ways, both with schemaSync: auto, and column ` +
-          `${l.name} differs (${[typeChanged && 'type', defaultChanged && 'default', nullChanged && 'nullability'].filter(Boolean).join(', ')}): ` +
-          `steep cannot tell which side is right; make ${s.d.from} and ${s.d.node} agree by hand`,
-      );
-      continue;
-    }
-    if (typeChanged) {
-      sync.requireType(l.baseType, l.name);
-      types.push(alterColumn.type(l));
-      sync.changes.push({ path: `columns.${l.name}.type`, before: r.type, after: l.type });
-      sync.hazards.add('rewrites-table');
-    }
-    if (defaultChanged) {
-      const lk = kindOf(l);
-      const rk = kindOf(r);
-      const defaultSync = syncDefault(l, r, lk, rk, v, typeChanged);
-      if (typeof defaultSync === 'string') {
-        sync.problems.push(`column ${l.name} of ${table}: ${defaultSync}`);
-      } else {
-        drops.push(...defaultSync.drops);
-        sets.push(...defaultSync.sets);
-        if (defaultSync.rewrites) sync.hazards.add('rewrites-table');
-        if (lk === 'plain' && l.default !== null) sync.requireSequences(l, subTable);
-      }
-      sync.changes.push({
-        path: `columns.${l.name}.default`,
-        before: defaultText(r) === 'NULL' ? null : defaultText(r),
-        after: defaultText(l) === 'NULL' ? null : defaultText(l),
-      });
-    }
-    if (nullChanged) {
-      if (l.notNull) setNotNull.push(alterColumn.setNotNull(l));
-      else drops.push(alterColumn.dropNotNull(l));
-      sync.changes.push({ path: `columns.${l.name}.notNull`, before: r.notNull, after: l.notNull });
-    }
-    sync.hazards.add('locks-table');
-  }
-  for (const r of subTable.columns) {
-    if (t.columns.some((c) => c.name === r.name)) continue;
-    if (r.notNull && defaultText(r) === 'NULL') {
-      sync.problems.push(
-        `column ${r.name} of ${table} exists only on ${s.d.node} and is NOT NULL without a default: rows replicated from ` +
-          `${s.d.from} cannot fill it; give it a default or drop its NOT NULL on ${s.d.node}`,
-      );
-      continue;
-    }
-    s.ctx.warn(
-      SCHEMA_CODES.extraColumn,
-      `subscription ${s.d.name}: column ${r.name} of ${table} exists only on ${s.d.node} (the subscriber): kept; rows ` +
-        `replicated from ${s.d.from} leave it ${r.default !== null || r.identity || r.generated ? 'at its default' : 'NULL'}`,
-      { address: s.address, node: s.d.node },
-    );
-  }
-  // the order PostgreSQL runs them in anyway (ALTER TABLE passes), written out for the reader
-  sync.subcommands.push(...drops, ...types, ...setNotNull, ...sets, ...adds);
-}
-
-interface DefaultSync {
-  drops: string[];
-  sets: string[];
-  rewrites: boolean;
-}
-
-/** How the subscriber's default / identity / generation becomes the publisher's; a string says why it cannot. */
-function syncDefault(
-  l: TableColumn,
-  r: TableColumn,
-  lk: ColumnKind,
-  rk: ColumnKind,
-  subscriberVersion: number,
-  typeChanged: boolean,
-): DefaultSync | string {
-  const out: DefaultSync = { drops: [], sets: [], rewrites: false };
-  if (lk === 'stored' || lk === 'virtual') {
-    if (rk === lk && subscriberVersion >= PG17) {
-      out.sets.push(alterColumn.setExpression(l));
-      out.rewrites = lk === 'stored';
-      return out;
-    }
-    if (rk === lk) {
-      return `its generation expression differs, and PostgreSQL ${majorVersion(subscriberVersion)} cannot change it in place (17 can); change it by hand`;
-    }
-    return `it is a ${lk} generated column on the publisher but not on the subscriber, and PostgreSQL cannot make a column generated in place; recreate it by hand`;
-  }
-  if (rk === 'virtual') {
-    return 'it is a virtual generated column on the subscriber only, and PostgreSQL cannot turn it into a plain column in place; recreate it by hand';
-  }
-  if (rk === 'stored') out.drops.push(alterColumn.dropExpression(r));
-  if (rk === 'identity' && lk !== 'identity') out.drops.push(alterColumn.dropIdentity(r));
-  if (lk === 'identity') {
-    if (rk === 'identity') out.sets.push(alterColumn.setIdentity(l));
-    else {
-      if (rk === 'plain' && r.default !== null) out.drops.push(alterColumn.dropDefault(r));
-      out.sets.push(alterColumn.addIdentity(l));
-    }
-    return out;
-  }
-  // the publisher's column is plain
-  if (l.default === null) {
-    if (rk === 'plain' && r.default !== null) out.drops.push(alterColumn.dropDefault(r));
-  } else {
-    // the old default may not convert to a new type: drop it before the type changes
-    if (typeChanged && rk === 'plain' && r.default !== null) out.drops.push(alterColumn.dropDefault(r));
-    out.sets.push(alterColumn.setDefault(l));
-  }
-  return out;
 }

@@ -29,6 +29,7 @@ import {
   TWO_PHASE_ALTER_MIN_VERSION,
 } from './defaults.js';
 import { sha256Hex, subscriptionDigest } from './digest.js';
+import type { DoubleApply } from './doubleApply.js';
 import { changedOutsideSteep, recordDrift } from './drift.js';
 import {
   copiedTables,
@@ -43,7 +44,7 @@ import {
   twoPhasePending,
 } from './init.js';
 import { checkLinkVersions, planMergeInits } from './mergeInit.js';
-import { publicationRef } from './publications.js';
+import { type PublicationsOutcome, publicationRef } from './publications.js';
 import {
   planSeparateSlot,
   refuseSameServerMerge,
@@ -85,7 +86,19 @@ export function subscriptionAddress(name: string): string {
   return `subscription.${name}`;
 }
 
-export function planSubscriptions(ctx: PlanContext): void {
+/** What the subscriptions' planning needs from the modules planned before it. */
+export interface SubscriptionInputs {
+  publications: PublicationsOutcome;
+  doubleApply: DoubleApply;
+}
+
+interface Run extends SubscriptionInputs {
+  /** addresses with an object-level error: no step is planned for them */
+  blocked: Set<string>;
+}
+
+export function planSubscriptions(ctx: PlanContext, inputs: SubscriptionInputs): void {
+  const run: Run = { ...inputs, blocked: new Set(inputs.doubleApply.blocked) };
   const topology = ctx.desired.topology;
   for (const node of ctx.reachableNodes()) {
     for (const name of sortedKeys(node.subscriptions)) {
@@ -101,7 +114,7 @@ export function planSubscriptions(ctx: PlanContext): void {
               `steep does not take over another topology's objects; manage it from that topology's file or remove it from this one`,
             { address, node: node.name },
           );
-          ctx.blocked.add(address);
+          run.blocked.add(address);
         } else reportUnmanaged(ctx, node.name, 'subscription', name, o.managedBy);
       } else if (fate === 'unmanaged') {
         reportUnmanaged(ctx, node.name, 'subscription', name, null);
@@ -111,7 +124,7 @@ export function planSubscriptions(ctx: PlanContext): void {
     }
   }
   for (const name of sortedKeys(ctx.desired.subscriptions)) {
-    planDesiredSubscription(ctx, ctx.desired.subscriptions[name]!);
+    planDesiredSubscription(ctx, run, ctx.desired.subscriptions[name]!);
   }
   planMergeInits(ctx, (d) => {
     const conn = desiredConnection(ctx, d);
@@ -259,11 +272,11 @@ function publisherSlot(ctx: PlanContext, publisher: string, slot: string) {
   return ctx.node(publisher)?.slots[slot] ?? null;
 }
 
-function subscriptionDeps(ctx: PlanContext, d: SubscriptionSpec): string[] {
+function subscriptionDeps(run: Run, d: SubscriptionSpec): string[] {
   return [
     stepKey('state', d.from),
     ...[...d.publications].sort(compareText).map((p) => stepKey('publication', d.from, p)),
-    ...(ctx.waitFor.get(d.name) ?? []),
+    ...(run.doubleApply.waitFor.get(d.name) ?? []),
   ];
 }
 
@@ -301,10 +314,10 @@ function initWarnings(ctx: PlanContext, d: SubscriptionSpec): void {
   );
 }
 
-function planDesiredSubscription(ctx: PlanContext, d: SubscriptionSpec): void {
+function planDesiredSubscription(ctx: PlanContext, run: Run, d: SubscriptionSpec): void {
   const node = ctx.node(d.node);
   const address = subscriptionAddress(d.name);
-  if (!node || ctx.blocked.has(address)) return;
+  if (!node || run.blocked.has(address)) return;
   const conn = desiredConnection(ctx, d);
   if (!conn) {
     ctx.error('unknown-node', `subscription ${d.name}: its publisher ${d.from} is not a node of steep.yaml`, {
@@ -314,13 +327,13 @@ function planDesiredSubscription(ctx: PlanContext, d: SubscriptionSpec): void {
     return;
   }
   if (!checkLinkVersions(ctx, d) || !checkOptions(ctx, d, node)) {
-    ctx.blocked.add(address);
+    run.blocked.add(address);
     return;
   }
   const o = node.subscriptions[d.name];
-  if (!o) planCreate(ctx, d, node, conn);
+  if (!o) planCreate(ctx, run, d, node, conn);
   else {
-    planChange(ctx, d, node, o, conn);
+    planChange(ctx, run, d, node, o, conn);
     const step = ctx.steps.find((s) => s.key === stepKey('subscription', node.name, d.name));
     const keeps = step?.changes.some((c) => c.path === 'init.keep') === true;
     if (step?.kind === 'subscription-create') {
@@ -331,11 +344,12 @@ function planDesiredSubscription(ctx: PlanContext, d: SubscriptionSpec): void {
 
 function planCreate(
   ctx: PlanContext,
+  run: Run,
   d: SubscriptionSpec,
   node: ObservedNode,
   conn: DesiredConnection,
 ): void {
-  if (refuseSameServerMerge(ctx, d)) return;
+  if (refuseSameServerMerge(ctx, run.blocked, d)) return;
   let init = initPlan(ctx, d);
   const address = subscriptionAddress(d.name);
   initWarnings(ctx, d);
@@ -355,7 +369,7 @@ function planCreate(
   if (init.createSlot || own)
     ctx.slotChanges.push({ node: d.from, slot: d.slot, change: 'create', streams: d.enabled });
   const slotStep = init.createSlot
-    ? planSeparateSlot(ctx, d, [...subscriptionDeps(ctx, d), ...slot.deps])
+    ? planSeparateSlot(ctx, d, [...subscriptionDeps(run, d), ...slot.deps])
     : null;
   if (slotStep) init = { ...init, createSlot: false };
   ctx.addStep({
@@ -370,7 +384,7 @@ function planCreate(
     changes: [...createChanges(d, conn, init, node.serverVersion), ...data.changes],
     statements: [...data.statements, ...createStatements(ctx, d, conn, init)],
     hazards: [...(init.copyData || own ? (['copies-data'] as const) : []), ...data.hazards],
-    deps: [...subscriptionDeps(ctx, d), ...slot.deps, ...(slotStep ? [slotStep] : [])],
+    deps: [...subscriptionDeps(run, d), ...slot.deps, ...(slotStep ? [slotStep] : [])],
     catalogDigest: subscriptionDigest(null, publisherSlot(ctx, d.from, d.slot)),
     ...(init.copyData || own
       ? { copy: copyEstimate(ctx, d.from, copiedTables(ctx.desired, ctx.observed, d)) }
@@ -411,6 +425,7 @@ function compareConnection(o: ObservedSubscription, conn: DesiredConnection): Co
 
 function planChange(
   ctx: PlanContext,
+  run: Run,
   d: SubscriptionSpec,
   node: ObservedNode,
   o: ObservedSubscription,
@@ -479,7 +494,7 @@ function planChange(
     ctx.drift.push({ address, path: 'tables', expected: relations.after, actual: relations.observed });
   }
   const stale = observedPubs.filter((p) => desiredPubs.includes(p));
-  const changedPubs = stale.filter((p) => ctx.membershipChanged.has(publicationRef(d.from, p)));
+  const changedPubs = stale.filter((p) => run.publications.membershipChanged.has(publicationRef(d.from, p)));
   const refreshFor = relations ? (changedPubs.length > 0 ? changedPubs : stale) : changedPubs;
   const needsRefresh = !pubsChanged && (relations ? relationsDiffer(relations) : changedPubs.length > 0);
   if (changes.length === 0 && !needsRefresh) return;
@@ -492,7 +507,7 @@ function planChange(
   if (byHand) recordDrift(ctx, address, changes, false);
 
   if (replaceBecause.length > 0) {
-    planReplace(ctx, d, node, o, conn, changes, replaceBecause);
+    planReplace(ctx, run, d, node, o, conn, changes, replaceBecause);
     return;
   }
 
@@ -609,7 +624,7 @@ function planChange(
     changes,
     statements,
     hazards,
-    deps: subscriptionDeps(ctx, d),
+    deps: subscriptionDeps(run, d),
     catalogDigest: subscriptionDigest(o, publisherSlot(ctx, d.from, d.slot)),
     ...(hazards.includes('copies-data') ? { copy: copyEstimate(ctx, d.from, joiningTables(ctx, d, o)) } : {}),
   });
@@ -617,6 +632,7 @@ function planChange(
 
 function planReplace(
   ctx: PlanContext,
+  run: Run,
   d: SubscriptionSpec,
   node: ObservedNode,
   o: ObservedSubscription,
@@ -664,7 +680,7 @@ function planReplace(
     return;
   }
   const slotStep = init.createSlot
-    ? planSeparateSlot(ctx, d, [...subscriptionDeps(ctx, d), ...slot.deps])
+    ? planSeparateSlot(ctx, d, [...subscriptionDeps(run, d), ...slot.deps])
     : null;
   if (slotStep) init = { ...init, createSlot: false };
   const drop = dropStatements(ctx, o, node.name);
@@ -702,7 +718,7 @@ function planReplace(
     // dropped first: the old subscription no longer writes into what is truncated and copied again
     statements: [...drop.statements, ...data.statements, ...createStatements(ctx, d, conn, init)],
     hazards,
-    deps: [...subscriptionDeps(ctx, d), ...slot.deps, ...(slotStep ? [slotStep] : [])],
+    deps: [...subscriptionDeps(run, d), ...slot.deps, ...(slotStep ? [slotStep] : [])],
     catalogDigest: subscriptionDigest(o, publisherSlot(ctx, d.from, d.slot)),
     ...(hazards.includes('copies-data')
       ? { copy: copyEstimate(ctx, d.from, copiedTables(ctx.desired, ctx.observed, d)) }
