@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { setSequencesFrom } from '../executors/sequenceSync.js';
 import type { SubscriptionSpec } from '../model/topology.js';
-import { originAdvanceSql } from '../planner/init.js';
+import { originAdvanceSql } from '../planner/manualInit.js';
 import { alterSubscriptionSql } from '../planner/sqlBuild.js';
 
 /**

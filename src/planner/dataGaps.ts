@@ -4,7 +4,7 @@ import type { Change, Hazard, Statement } from '../model/plan.js';
 import type { SubscriptionSpec, TableName, Topology } from '../model/topology.js';
 import { qualifiedName } from '../model/topology.js';
 import { listText, type PlanContext } from './context.js';
-import { copiedTables } from './init.js';
+import { copiedTables } from './initCopy.js';
 import { truncateTablesSql, tx } from './sqlBuild.js';
 
 /**

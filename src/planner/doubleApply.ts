@@ -2,7 +2,7 @@ import type { ObservedNode } from '../model/cluster.js';
 import type { PublicationDef, SubscriptionSpec } from '../model/topology.js';
 import { qualifiedName } from '../model/topology.js';
 import { compareText, listText, type PlanContext, sortedKeys, stepKey } from './context.js';
-import { copiedTables } from './init.js';
+import { copiedTables } from './initCopy.js';
 
 /**
  * Double apply (SPEC §3): two subscriptions on one node receiving the same table from the same

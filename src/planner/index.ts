@@ -5,7 +5,7 @@ import { compareText, PlanContext, sortedKeys } from './context.js';
 import { checkCycles } from './cycles.js';
 import { digestOf, stableSubscription } from './digest.js';
 import { checkDoubleApply } from './doubleApply.js';
-import { checkUnusedLsn } from './init.js';
+import { checkUnusedLsn } from './manualInit.js';
 import { orderSteps, scopeMessages, selectTargets, withDependencies } from './order.js';
 import { checkReachable, preflight } from './preflight.js';
 import { planPublications } from './publications.js';

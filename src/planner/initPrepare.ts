@@ -6,7 +6,7 @@ import { quoteIdent } from '../model/sql.js';
 import type { SubscriptionSpec, Topology } from '../model/topology.js';
 import { qualifiedName } from '../model/topology.js';
 import { PG15 } from './defaults.js';
-import { copiedTables } from './init.js';
+import { copiedTables } from './initCopy.js';
 import { slotAddress } from './slots.js';
 import { dropSlotSql, tx } from './sqlBuild.js';
 import { subscriptionAddress } from './subscriptions.js';

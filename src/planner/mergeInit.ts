@@ -6,7 +6,7 @@ import type { SubscriptionSpec, TableName } from '../model/topology.js';
 import { qualifiedName } from '../model/topology.js';
 import { type DraftStep, listText, PHASE, type PlanContext, sortedKeys, stepKey } from './context.js';
 import { digestOf } from './digest.js';
-import { copiedTables } from './init.js';
+import { copiedTables } from './initCopy.js';
 import { dropSubscriptionStatements, tx } from './sqlBuild.js';
 
 /**

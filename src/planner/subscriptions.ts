@@ -32,17 +32,14 @@ import { sha256Hex, subscriptionDigest } from './digest.js';
 import type { DoubleApply } from './doubleApply.js';
 import { changedOutsideSteep, recordDrift } from './drift.js';
 import {
-  copiedTables,
-  copyPath,
-  existingData,
-  type ManualReadiness,
   manualPending,
-  manualReadiness,
   ownCopyPending,
   planInitAfterCreate,
   planInitOfExisting,
   twoPhasePending,
 } from './init.js';
+import { copiedTables, copyPath, existingData } from './initCopy.js';
+import { type ManualReadiness, manualReadiness } from './manualInit.js';
 import { checkLinkVersions, planMergeInits } from './mergeInit.js';
 import { type PublicationsOutcome, publicationRef } from './publications.js';
 import {

@@ -2,7 +2,7 @@ import { readRowPresence } from '../catalog/rowPresence.js';
 import { connectionLimit } from '../db/connectionLimit.js';
 import type { ClusterState } from '../model/cluster.js';
 import type { TableName, Topology } from '../model/topology.js';
-import { rowPresenceRequests } from '../planner/init.js';
+import { rowPresenceRequests } from '../planner/initCopy.js';
 
 /**
  * Existing data (SPEC §9): for every subscription about to be created with copy_data, whether

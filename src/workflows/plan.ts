@@ -6,7 +6,7 @@ import type { Plan } from '../model/plan.js';
 import type { TableScope } from '../model/tableSchema.js';
 import type { TableName, Topology } from '../model/topology.js';
 import { plan } from '../planner/index.js';
-import { resolveLsnFlags } from '../planner/init.js';
+import { resolveLsnFlags } from '../planner/manualInit.js';
 import { subscribedScopes } from '../planner/schemaScope.js';
 import { stateMigrations } from '../state/migrations.js';
 import { STEEP_VERSION } from '../version.js';
