@@ -79,6 +79,9 @@ export interface SlotChange {
  */
 export type ObservedFate = 'desired' | 'delete' | 'unmanaged' | 'foreign';
 
+/** The kinds of object steep creates, alters and drops from the file (`managedObjects.ts`). */
+export type ManagedKind = 'publication' | 'subscription';
+
 /** What the plan reads besides the file and the nodes: the command line's inputs. */
 export interface PlanInputs {
   /** `apply --lsn NAME=LSN` */
@@ -133,16 +136,15 @@ export class PlanContext {
     return n !== undefined && !n.reachable;
   }
 
-  fateOfSubscription(node: string, name: string): ObservedFate {
-    const o = this.node(node)?.subscriptions[name];
-    const d = this.desired.subscriptions[name];
+  fateOf(kind: ManagedKind, node: string, name: string): ObservedFate {
+    const observed = this.node(node);
+    const o = kind === 'publication' ? observed?.publications[name] : observed?.subscriptions[name];
+    const d = kind === 'publication' ? this.desired.publications[name] : this.desired.subscriptions[name];
     return fate(this.desired.topology, o?.managedBy ?? null, d?.node === node);
   }
 
-  fateOfPublication(node: string, name: string): ObservedFate {
-    const o = this.node(node)?.publications[name];
-    const d = this.desired.publications[name];
-    return fate(this.desired.topology, o?.managedBy ?? null, d?.node === node);
+  fateOfSubscription(node: string, name: string): ObservedFate {
+    return this.fateOf('subscription', node, name);
   }
 
   error(code: string, message: string, where: { address?: string; node?: string } = {}): void {

@@ -2,7 +2,7 @@ import type { ObservedSubscription } from '../model/cluster.js';
 import { displayTable } from '../model/sql.js';
 import { qualifiedName, type SubscriptionSpec } from '../model/topology.js';
 import { compareText, listText, type PlanContext, sameJson } from './context.js';
-import { desiredShape, observedShape } from './publications.js';
+import { desiredShape, observedShape } from './publicationDiff.js';
 import { alreadyHeld, type PublishedShape, receivedFrom } from './publishedRelations.js';
 
 /**
