@@ -89,16 +89,22 @@ function unitOf(ctx: PlanContext, d: SubscriptionSpec): Unit {
 }
 
 /**
- * Fold the creates of merge subscriptions into one merge step per unit. Runs after every
- * subscription was planned: a merge subscription's create step (planned as any other, with
- * copy_data = false) is taken out of the plan and becomes part of its unit's step.
+ * Fold the creates of merge subscriptions into one merge step per unit. Takes the subscriptions'
+ * own steps (each planned as any other, a merge one's create with copy_data = false) and returns
+ * them with each unit's creates taken out and its merge step in: nothing creates them outside
+ * the locked window.
  */
-export function planMergeInits(ctx: PlanContext, recreate: Recreate): void {
+export function foldMergeInits(
+  ctx: PlanContext,
+  steps: readonly DraftStep[],
+  recreate: Recreate,
+): DraftStep[] {
+  const out = [...steps];
   const units = new Map<string, Unit>();
   for (const name of sortedKeys(ctx.desired.subscriptions)) {
     const d = ctx.desired.subscriptions[name]!;
     if (d.init.method !== 'merge') continue;
-    const created = ctx.steps.some(
+    const created = out.some(
       (s) => s.key === stepKey('subscription', d.node, d.name) && s.kind === 'subscription-create',
     );
     const node = ctx.node(d.node);
@@ -107,10 +113,12 @@ export function planMergeInits(ctx: PlanContext, recreate: Recreate): void {
       units.set(unit.address, unit);
     }
   }
-  for (const unit of units.values()) planUnit(ctx, unit, recreate);
+  for (const unit of units.values()) planUnit(ctx, out, unit, recreate);
+  return out;
 }
 
-function planUnit(ctx: PlanContext, unit: Unit, recreate: Recreate): void {
+/** The unit's merge step in `steps`, in place of its subscriptions' creates. */
+function planUnit(ctx: PlanContext, steps: DraftStep[], unit: Unit, recreate: Recreate): void {
   const [a, b] = unit.nodes;
   const nodeA = ctx.node(a);
   const nodeB = ctx.node(b);
@@ -120,7 +128,7 @@ function planUnit(ctx: PlanContext, unit: Unit, recreate: Recreate): void {
       `${unit.address}: a merge init reads and writes both ${a} and ${b}, and ${!nodeA ? a : b} cannot be reached; apply again once it can`,
       { address: unit.address },
     );
-    dropCreates(ctx, unit);
+    dropCreates(steps, unit);
     return;
   }
   const first = unit.subscriptions[0]!;
@@ -131,7 +139,7 @@ function planUnit(ctx: PlanContext, unit: Unit, recreate: Recreate): void {
   for (const d of unit.subscriptions) {
     const node = ctx.node(d.node)!;
     const key = stepKey('subscription', d.node, d.name);
-    const create = ctx.steps.find((s) => s.key === key && s.kind === 'subscription-create');
+    const create = steps.find((s) => s.key === key && s.kind === 'subscription-create');
     if (create) {
       for (const s of create.statements) creates.push({ ...s, node: d.node });
       for (const dep of create.deps) deps.add(dep);
@@ -142,7 +150,7 @@ function planUnit(ctx: PlanContext, unit: Unit, recreate: Recreate): void {
     }
   }
   if (creates.length === 0) return;
-  dropCreates(ctx, unit);
+  dropCreates(steps, unit);
   const locks = [a, b].map((n): Statement => ({ ...tx(lockSql(tables)), node: n }));
   const seconds = recheckSeconds([nodeA, nodeB], tables);
   const strategy = first.init.strategy ?? '';
@@ -180,15 +188,15 @@ function planUnit(ctx: PlanContext, unit: Unit, recreate: Recreate): void {
       })),
     }),
   };
-  ctx.addStep(step);
+  steps.push(step);
 }
 
 /** The unit's subscription-create steps leave the plan (its merge step creates them). */
-function dropCreates(ctx: PlanContext, unit: Unit): void {
+function dropCreates(steps: DraftStep[], unit: Unit): void {
   for (const d of unit.subscriptions) {
     const key = stepKey('subscription', d.node, d.name);
-    const i = ctx.steps.findIndex((s) => s.key === key);
-    if (i >= 0) ctx.steps.splice(i, 1);
+    const i = steps.findIndex((s) => s.key === key);
+    if (i >= 0) steps.splice(i, 1);
   }
 }
 

@@ -1,0 +1,371 @@
+import type { ObservedNode, ObservedSubscription } from '../model/cluster.js';
+import { buildConninfo } from '../model/conninfo.js';
+import { formatOwnership } from '../model/ownership.js';
+import type { Change, Hazard, Statement } from '../model/plan.js';
+import type { SubscriptionOptions, SubscriptionSpec } from '../model/topology.js';
+import {
+  compareText,
+  type DraftStep,
+  declaredText,
+  listText,
+  PHASE,
+  type PlanContext,
+  stepKey,
+} from './context.js';
+import { copyEstimate } from './copyEstimate.js';
+import { warnOriginCopy } from './cycles.js';
+import { effectiveSubscriptionOptions, SUBSCRIPTION_OPTIONS } from './defaults.js';
+import { sha256Hex, subscriptionDigest } from './digest.js';
+import type { DoubleApply } from './doubleApply.js';
+import { copiedTables, copyPath, existingData } from './initCopy.js';
+import type { ManagedDrop } from './managedObjects.js';
+import { mayReplace } from './managedObjects.js';
+import { type ManualReadiness, manualReadiness } from './manualInit.js';
+import type { PublicationsOutcome } from './publications.js';
+import {
+  planSeparateSlot,
+  refuseSameServerMerge,
+  sameServer,
+  sameServerText,
+  separateSlotText,
+} from './sameServer.js';
+import { prepareSlot } from './slots.js';
+import { commentOnSql, createSubscriptionSql, dropSubscriptionStatements, nonTx, tx } from './sqlBuild.js';
+import { subscriptionAddress } from './subscriptions.js';
+
+/**
+ * A subscription made, made again, or dropped: CREATE SUBSCRIPTION with what its init method
+ * means for copy_data, create_slot and enabled; the replace (drop, then create) of one whose
+ * publisher, slot or — before 18 — twoPhase cannot change in place; the drop of one this
+ * topology manages and the file no longer declares (its slot detached when the publisher is
+ * down). Each as its changes, statements and reason.
+ */
+
+/** What the subscriptions' planning needs from the modules planned before it. */
+export interface SubscriptionInputs {
+  publications: PublicationsOutcome;
+  doubleApply: DoubleApply;
+}
+
+export interface SubscriptionRun extends SubscriptionInputs {
+  /** addresses with an object-level error: no step is planned for them */
+  blocked: Set<string>;
+}
+
+export interface DesiredConnection {
+  /** with the password: compared with the catalog, never shown */
+  real: string;
+  /** what plans show and statements carry */
+  masked: string;
+  /** sha256 hex of `masked`, recorded in the ownership comment */
+  hash: string;
+}
+
+export function desiredConnection(ctx: PlanContext, d: SubscriptionSpec): DesiredConnection | undefined {
+  const publisher = ctx.desired.nodes[d.from];
+  if (!publisher) return undefined;
+  const spec = publisher.replicationConnection ?? publisher.connection;
+  const passfile = publisher.replicationPassfile;
+  const masked = buildConninfo(spec, { passfile, maskPassword: true });
+  return { real: buildConninfo(spec, { passfile }), masked, hash: sha256Hex(masked) };
+}
+
+export interface InitPlan {
+  copyData: boolean;
+  createSlot: boolean;
+  enabled: boolean;
+}
+
+/**
+ * What the init method means for CREATE SUBSCRIPTION. steep's own copy creates the slot itself
+ * (with its exported snapshot), so the subscription starts disabled without a slot or a copy.
+ */
+export function initPlan(ctx: PlanContext, d: SubscriptionSpec, forCreate = true): InitPlan {
+  const prepared =
+    d.init.method === 'manual' ||
+    d.init.method === 'two-phase' ||
+    (forCreate && copyPath(ctx.desired, ctx.observed, d).own);
+  return {
+    copyData: d.init.method === 'snapshot' && !prepared,
+    createSlot: !prepared,
+    enabled: prepared ? false : d.enabled,
+  };
+}
+
+/** `existingData: keep`: the rows are there, so it streams from its own new slot and copies nothing. */
+const keepInit = (d: SubscriptionSpec): InitPlan => ({
+  copyData: false,
+  createSlot: true,
+  enabled: d.enabled,
+});
+
+/** The options the file sets (those the version has: the rest are errors already). */
+function fileOptions(d: SubscriptionSpec): Partial<SubscriptionOptions> {
+  const out: Partial<SubscriptionOptions> = {};
+  for (const name of SUBSCRIPTION_OPTIONS) {
+    const v = d.options[name];
+    if (v !== undefined) (out as Record<string, unknown>)[name] = v;
+  }
+  return out;
+}
+
+export function createStatements(
+  ctx: PlanContext,
+  d: SubscriptionSpec,
+  conn: DesiredConnection,
+  init: InitPlan,
+): Statement[] {
+  const sql = createSubscriptionSql({
+    name: d.name,
+    conninfo: conn.masked,
+    publications: [...d.publications].sort(compareText),
+    slot: d.slot,
+    enabled: init.enabled,
+    copyData: init.copyData,
+    createSlot: init.createSlot,
+    options: fileOptions(d),
+  });
+  return [
+    init.createSlot ? nonTx(sql) : tx(sql),
+    tx(commentOnSql('SUBSCRIPTION', d.name, ownershipComment(ctx, conn, d.protect))),
+  ];
+}
+
+export function ownershipComment(ctx: PlanContext, conn: DesiredConnection, protect: boolean): string {
+  return formatOwnership({ topology: ctx.desired.topology, connHash: conn.hash, protect });
+}
+
+interface DropPlan {
+  statements: Statement[];
+  dropsSlot: boolean;
+}
+
+/**
+ * DROP SUBSCRIPTION drops its slot on the publisher (outside a transaction). When the
+ * publisher is known to be down that would fail, so the slot is detached first and left there.
+ */
+function dropStatements(ctx: PlanContext, o: ObservedSubscription, subscriber: string): DropPlan {
+  if (o.slotNone) return { statements: dropSubscriptionStatements(o.name, 'none'), dropsSlot: false };
+  if (ctx.unreachable(o.from)) {
+    ctx.warn(
+      'slot-left',
+      `subscription ${o.name} on ${subscriber}: its publisher ${o.from} is unreachable, so slot ${o.slot} is left on ${o.from}, ` +
+        `where it retains WAL until dropped; once ${o.from} is back, run SELECT pg_drop_replication_slot('${o.slot}') there`,
+      { address: subscriptionAddress(o.name), node: subscriber },
+    );
+    return { statements: dropSubscriptionStatements(o.name, 'detach'), dropsSlot: false };
+  }
+  return { statements: dropSubscriptionStatements(o.name, 'drop'), dropsSlot: true };
+}
+
+export function publisherSlot(ctx: PlanContext, publisher: string, slot: string) {
+  return ctx.node(publisher)?.slots[slot] ?? null;
+}
+
+/** What a subscription's create or alter waits for: its publisher's state schema and publications, a drop it replaces. */
+export function subscriptionDeps(run: SubscriptionRun, d: SubscriptionSpec): string[] {
+  return [
+    stepKey('state', d.from),
+    ...[...d.publications].sort(compareText).map((p) => stepKey('publication', d.from, p)),
+    ...(run.doubleApply.waitFor.get(d.name) ?? []),
+  ];
+}
+
+/** Every attribute as a change from nothing, for a create. */
+function createChanges(
+  d: SubscriptionSpec,
+  conn: DesiredConnection,
+  init: InitPlan,
+  version: number,
+): Change[] {
+  const changes: Change[] = [
+    { path: 'from', before: null, after: d.from },
+    { path: 'publications', before: null, after: [...d.publications].sort(compareText) },
+    { path: 'slot', before: null, after: d.slot },
+    { path: 'enabled', before: null, after: init.enabled },
+    { path: 'connection', before: null, after: conn.masked },
+  ];
+  const eff = effectiveSubscriptionOptions(d.options, version);
+  for (const name of SUBSCRIPTION_OPTIONS) {
+    if (eff[name] !== undefined) changes.push({ path: `options.${name}`, before: null, after: eff[name] });
+  }
+  return changes;
+}
+
+function initWarnings(ctx: PlanContext, d: SubscriptionSpec): void {
+  // manual: manualInit.ts says what is missing (prepare, the LSN) instead
+  if (d.init.method !== 'two-phase') return;
+  const completes = `steep snapshot generate ${d.name} and steep snapshot apply ${d.name}`;
+  ctx.warn(
+    'init-method',
+    `subscription ${d.name} uses init method ${d.init.method}: it is created disabled, with create_slot = false and ` +
+      `copy_data = false on the prepared slot ${d.slot}; the method's own steps complete it: ${completes} ` +
+      `(a snapshot seeds exactly one subscription, on its slot: every two-phase subscription needs its own)`,
+    { address: subscriptionAddress(d.name), node: d.node },
+  );
+}
+
+/** A planned create: its step, whether it keeps the rows there (no init step), a manual init's readiness. */
+export interface PlannedCreate {
+  step: DraftStep;
+  keep: boolean;
+  manual: ManualReadiness | null;
+}
+
+export function planCreate(
+  ctx: PlanContext,
+  run: SubscriptionRun,
+  d: SubscriptionSpec,
+  node: ObservedNode,
+  conn: DesiredConnection,
+): PlannedCreate | undefined {
+  if (refuseSameServerMerge(ctx, run.blocked, d)) return undefined;
+  let init = initPlan(ctx, d);
+  initWarnings(ctx, d);
+  let manual: ManualReadiness | null = null;
+  if (d.init.method === 'manual') {
+    // created only on its prepared slot, once steep knows where the restored data starts
+    manual = manualReadiness(ctx, d, node);
+    if (!manual.ok) return undefined;
+  }
+  const data = existingData(ctx, d, node);
+  if (!data.ok) return undefined;
+  if (data.keep) init = keepInit(d);
+  const own = !data.keep && d.init.method === 'snapshot' && copyPath(ctx.desired, ctx.observed, d).own;
+  const slot = prepareSlot(ctx, d, { createSlot: init.createSlot || own, ownDropFreesSlot: false });
+  if (!slot.ok) return undefined;
+  warnOriginCopy(ctx, d, init.copyData || own);
+  if (init.createSlot || own)
+    ctx.slotChanges.push({ node: d.from, slot: d.slot, change: 'create', streams: d.enabled });
+  const slotStep = init.createSlot
+    ? planSeparateSlot(ctx, d, [...subscriptionDeps(run, d), ...slot.deps])
+    : null;
+  if (slotStep) init = { ...init, createSlot: false };
+  const copies = init.copyData || own;
+  const step: DraftStep = {
+    key: stepKey('subscription', node.name, d.name),
+    phase: PHASE.subscription,
+    address: subscriptionAddress(d.name),
+    node: node.name,
+    kind: 'subscription-create',
+    action: 'create',
+    reason: 'absent',
+    reasonText: `${declaredText(d)}, absent on ${node.name}${slotStep ? `; ${separateSlotText(ctx, d)}` : ''}`,
+    changes: [...createChanges(d, conn, init, node.serverVersion), ...data.changes],
+    statements: [...data.statements, ...createStatements(ctx, d, conn, init)],
+    hazards: [...(copies ? (['copies-data'] as const) : []), ...data.hazards],
+    deps: [...subscriptionDeps(run, d), ...slot.deps, ...(slotStep ? [slotStep] : [])],
+    catalogDigest: subscriptionDigest(null, publisherSlot(ctx, d.from, d.slot)),
+    ...(copies ? { copy: copyEstimate(ctx, d.from, copiedTables(ctx.desired, ctx.observed, d)) } : {}),
+  };
+  return { step, keep: data.keep, manual };
+}
+
+/** The replace of a subscription whose `because` cannot change in place: its drop, then its create. */
+export function planReplace(
+  ctx: PlanContext,
+  run: SubscriptionRun,
+  d: SubscriptionSpec,
+  node: ObservedNode,
+  o: ObservedSubscription,
+  conn: DesiredConnection,
+  changes: Change[],
+  because: string[],
+): DraftStep | undefined {
+  const address = subscriptionAddress(d.name);
+  if (!mayReplace(ctx, 'subscription', d, node.name, address, `${listText(because)} cannot change in place,`))
+    return undefined;
+  let init = initPlan(ctx, d);
+  // only the slot name differs: declaring the observed one keeps the subscription as it is
+  const cheaperFix =
+    because.length === 1 && because[0] === 'slot' && !o.slotNone
+      ? `the cheaper fix: declare slot: ${o.slot} for subscription ${d.name} in steep.yaml, which keeps it streaming as it is`
+      : undefined;
+  const data = existingData(ctx, d, node, { because: listText(because), cheaperFix });
+  if (!data.ok) return undefined;
+  if (data.keep) init = keepInit(d);
+  if (cheaperFix)
+    ctx.warn(
+      'replace-cheaper',
+      `subscription ${d.name} on ${node.name} is replaced only for its slot name; ${cheaperFix}`,
+      { address, node: node.name },
+    );
+  const ownDropFreesSlot = !o.slotNone && o.from === d.from && o.slot === d.slot;
+  initWarnings(ctx, d);
+  const slot = prepareSlot(ctx, d, { createSlot: init.createSlot, ownDropFreesSlot });
+  if (!slot.ok) return undefined;
+  if (init.createSlot && ownDropFreesSlot && sameServer(ctx, d.node, d.from)) {
+    ctx.error(
+      'same-server-replace',
+      `subscription ${d.name} on ${node.name} would be replaced (${listText(because)}), but ${sameServerText(ctx, d.node, d.from)}: ` +
+        `its slot ${d.slot} must be made again before the subscription, and the old one is dropped only with it; remove ` +
+        `subscription ${d.name} from steep.yaml and run steep apply --allow-destroy, then declare it again and apply`,
+      { address, node: node.name },
+    );
+    return undefined;
+  }
+  const slotStep = init.createSlot
+    ? planSeparateSlot(ctx, d, [...subscriptionDeps(run, d), ...slot.deps])
+    : null;
+  if (slotStep) init = { ...init, createSlot: false };
+  const drop = dropStatements(ctx, o, node.name);
+  warnOriginCopy(ctx, d, init.copyData);
+  if (drop.dropsSlot) ctx.slotChanges.push({ node: o.from, slot: o.slot, change: 'drop', streams: false });
+  if (init.createSlot)
+    ctx.slotChanges.push({ node: d.from, slot: d.slot, change: 'create', streams: init.enabled });
+  const hazards: Hazard[] = ['drops-object', ...data.hazards];
+  if (drop.dropsSlot) hazards.push('drops-slot');
+  if (init.copyData || (!data.keep && copyPath(ctx.desired, ctx.observed, d).own))
+    hazards.push('copies-data');
+  if (data.keep) {
+    // the new slot starts where the create runs: what the publisher commits meanwhile never arrives
+    hazards.push('data-gap');
+    ctx.warn(
+      'data-gap',
+      `subscription ${d.name} on ${node.name} is replaced keeping its rows: rows committed on ${d.from} between the drop and the ` +
+        'create are not replicated; pause writes to its tables while apply runs',
+      { address, node: node.name },
+    );
+  }
+  return {
+    key: stepKey('subscription', node.name, d.name),
+    phase: PHASE.subscription,
+    address,
+    node: node.name,
+    kind: 'subscription-create',
+    action: 'replace',
+    reason: 'cannot-alter',
+    reasonText:
+      `${listText(because)} cannot be altered in place: the subscription is dropped${drop.dropsSlot ? ' with its slot' : ''} ` +
+      `and created again on ${node.name}${init.copyData ? ', copying its tables again' : data.keep ? ', keeping the rows its tables hold (nothing is copied)' : ''}` +
+      (slotStep ? `; ${separateSlotText(ctx, d)}` : ''),
+    changes: [...changes, ...data.changes],
+    // dropped first: the old subscription no longer writes into what is truncated and copied again
+    statements: [...drop.statements, ...data.statements, ...createStatements(ctx, d, conn, init)],
+    hazards,
+    deps: [...subscriptionDeps(run, d), ...slot.deps, ...(slotStep ? [slotStep] : [])],
+    catalogDigest: subscriptionDigest(o, publisherSlot(ctx, d.from, d.slot)),
+    ...(hazards.includes('copies-data')
+      ? { copy: copyEstimate(ctx, d.from, copiedTables(ctx.desired, ctx.observed, d)) }
+      : {}),
+  };
+}
+
+/** The drop of a subscription this topology manages and the file no longer declares (with its slot, unless the publisher is down). */
+export function subscriptionDrop(ctx: PlanContext, node: ObservedNode, o: ObservedSubscription): ManagedDrop {
+  const drop = dropStatements(ctx, o, node.name);
+  if (drop.dropsSlot) ctx.slotChanges.push({ node: o.from, slot: o.slot, change: 'drop', streams: false });
+  return {
+    changes: [
+      { path: 'from', before: o.from, after: null },
+      { path: 'publications', before: [...o.publications].sort(compareText), after: null },
+      { path: 'slot', before: o.slotNone ? null : o.slot, after: null },
+      { path: 'enabled', before: o.enabled, after: null },
+    ],
+    statements: drop.statements,
+    hazards: drop.dropsSlot ? ['drops-slot'] : [],
+    deps: [],
+    reasonSuffix: drop.dropsSlot ? `; dropping it also drops slot ${o.slot} on ${o.from}` : '',
+    catalogDigest: subscriptionDigest(o, o.slotNone ? null : publisherSlot(ctx, o.from, o.slot)),
+  };
+}
