@@ -37,6 +37,7 @@ import {
   tx,
 } from './sqlBuild.js';
 import {
+  type Declared,
   type DesiredConnection,
   initPlan,
   ownershipComment,
@@ -124,11 +125,10 @@ export interface SubscriptionDiff {
 function diffSubscription(
   ctx: PlanContext,
   run: SubscriptionRun,
-  d: SubscriptionSpec,
-  node: ObservedNode,
+  x: Declared,
   o: ObservedSubscription,
-  conn: DesiredConnection,
 ): SubscriptionDiff {
+  const { d, node, conn } = x;
   const address = subscriptionAddress(d.name);
   const version = node.serverVersion;
   const changes: Change[] = [];
@@ -215,13 +215,12 @@ function diffSubscription(
 export function planChange(
   ctx: PlanContext,
   run: SubscriptionRun,
-  d: SubscriptionSpec,
-  node: ObservedNode,
+  x: Declared,
   o: ObservedSubscription,
-  conn: DesiredConnection,
 ): DraftStep | undefined {
+  const { d, node } = x;
   const address = subscriptionAddress(d.name);
-  const diff = diffSubscription(ctx, run, d, node, o, conn);
+  const diff = diffSubscription(ctx, run, x, o);
   if (diff.changes.length === 0 && !diff.needsRefresh) return undefined;
   // (tables added later are copied by PostgreSQL: steep's own copy seeds a new subscription)
   const copy = refreshCopy(ctx, d, diff.relations, initPlan(ctx, d, false).copyData);
@@ -232,10 +231,9 @@ export function planChange(
   const byHand = !adopted && changedOutsideSteep(node, address, subscriptionDigest(o, null));
   if (byHand) recordDrift(ctx, address, diff.changes, false);
 
-  if (diff.replaceBecause.length > 0)
-    return planReplace(ctx, run, d, node, o, conn, diff.changes, diff.replaceBecause);
+  if (diff.replaceBecause.length > 0) return planReplace(ctx, run, x, o, diff.changes, diff.replaceBecause);
 
-  const alter = alterStatements(ctx, d, node, o, conn, diff, copy);
+  const alter = alterStatements(ctx, x, o, diff, copy);
   if (!alter || alter.statements.length === 0) return undefined;
   return {
     key: stepKey('subscription', node.name, d.name),
@@ -270,13 +268,12 @@ interface AlterStatements {
  */
 function alterStatements(
   ctx: PlanContext,
-  d: SubscriptionSpec,
-  node: ObservedNode,
+  x: Declared,
   o: ObservedSubscription,
-  conn: DesiredConnection,
   diff: SubscriptionDiff,
   refreshCopies: boolean,
 ): AlterStatements | undefined {
+  const { d, node, conn } = x;
   const address = subscriptionAddress(d.name);
   const { relations, refreshFor } = diff;
   let copy = refreshCopies;

@@ -70,6 +70,13 @@ export function desiredConnection(ctx: PlanContext, d: SubscriptionSpec): Desire
   return { real: buildConninfo(spec, { passfile }), masked, hash: sha256Hex(masked) };
 }
 
+/** A declared subscription being planned: the file's, its reached subscriber, the connection it gets. */
+export interface Declared {
+  d: SubscriptionSpec;
+  node: ObservedNode;
+  conn: DesiredConnection;
+}
+
 export interface InitPlan {
   copyData: boolean;
   createSlot: boolean;
@@ -212,13 +219,8 @@ export interface PlannedCreate {
   manual: ManualReadiness | null;
 }
 
-export function planCreate(
-  ctx: PlanContext,
-  run: SubscriptionRun,
-  d: SubscriptionSpec,
-  node: ObservedNode,
-  conn: DesiredConnection,
-): PlannedCreate | undefined {
+export function planCreate(ctx: PlanContext, run: SubscriptionRun, x: Declared): PlannedCreate | undefined {
+  const { d, node, conn } = x;
   if (refuseSameServerMerge(ctx, run.blocked, d)) return undefined;
   let init = initPlan(ctx, d);
   initWarnings(ctx, d);
@@ -265,13 +267,12 @@ export function planCreate(
 export function planReplace(
   ctx: PlanContext,
   run: SubscriptionRun,
-  d: SubscriptionSpec,
-  node: ObservedNode,
+  x: Declared,
   o: ObservedSubscription,
-  conn: DesiredConnection,
   changes: Change[],
   because: string[],
 ): DraftStep | undefined {
+  const { d, node, conn } = x;
   const address = subscriptionAddress(d.name);
   if (!mayReplace(ctx, 'subscription', d, node.name, address, `${listText(because)} cannot change in place,`))
     return undefined;

@@ -111,13 +111,14 @@ function planDesiredSubscription(
   }
   if (!checkLinkVersions(ctx, d) || !checkOptions(ctx, d, node)) return undefined;
   const o = node.subscriptions[d.name];
+  const x = { d, node, conn };
   if (!o) {
-    const created = planCreate(ctx, run, d, node, conn);
+    const created = planCreate(ctx, run, x);
     if (!created) return undefined;
     if (!created.keep) planInitAfterCreate(ctx, d, node, created.manual);
     return created.step;
   }
-  const step = planChange(ctx, run, d, node, o, conn);
+  const step = planChange(ctx, run, x, o);
   const keeps = step?.changes.some((c) => c.path === 'init.keep') === true;
   if (step?.kind === 'subscription-create') {
     if (!keeps) planInitAfterCreate(ctx, d, node, null);
