@@ -1,3 +1,10 @@
+/**
+ * Preflight checks, per node, before any step runs (SPEC §5): one idea, the checks a plan makes
+ * of each node's readiness — reachable, not locked by another steep, wal_level, slot / walsender /
+ * worker capacity for what the plan creates and copies, published tables and their replica
+ * identity, the role's privileges. Each failure is a plan error whose message ends with the
+ * fix, in one sentence.
+ */
 import type { ObservedNode, ObservedTable } from '../model/cluster.js';
 import { lockHeldMessage } from '../model/lockHolder.js';
 import { displayTable, quoteIdent, quoteTable } from '../model/sql.js';
@@ -5,11 +12,6 @@ import { qualifiedName } from '../model/topology.js';
 import { compareText, type DraftStep, listText, type PlanContext, sortedKeys } from './context.js';
 import { PG16 } from './defaults.js';
 import { leafPartitions, storedTables } from './publishedRelations.js';
-
-/**
- * Preflight checks, per node, before any step runs (SPEC §5). Each failure is a plan error
- * whose message ends with the fix, in one sentence.
- */
 
 export function checkReachable(ctx: PlanContext): void {
   for (const name of sortedKeys(ctx.desired.nodes)) {

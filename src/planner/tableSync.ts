@@ -1,3 +1,11 @@
+/**
+ * Schema sync, `schemaSync: auto` (one idea: the `sync-schema` step of one table, SPEC §7): the
+ * DDL that makes a subscriber's table match its publisher's — CREATE TABLE, or one ALTER TABLE
+ * of added columns, types, defaults, identity, generation and nullability — with the schemas,
+ * enum types and sequences it needs first. Built whole, then planned whole or refused whole
+ * (a plan error per problem): never a half-applied DDL. `schemaSync.ts` decides which tables
+ * come here.
+ */
 import type { Change, Hazard } from '../model/plan.js';
 import {
   columnDefinitionText,
@@ -24,15 +32,6 @@ import {
   ownSequenceSql,
   replicaIdentityFullSql,
 } from './tableDdl.js';
-
-/**
- * Schema sync, `schemaSync: auto` (one idea: the `sync-schema` step of one table, SPEC §7): the
- * DDL that makes a subscriber's table match its publisher's — CREATE TABLE, or one ALTER TABLE
- * of added columns, types, defaults, identity, generation and nullability — with the schemas,
- * enum types and sequences it needs first. Built whole, then planned whole or refused whole
- * (a plan error per problem): never a half-applied DDL. `schemaSync.ts` decides which tables
- * come here.
- */
 
 /** Schemas, enum types and sequences a step creates on a node: later steps depend on it instead. */
 export class Creations {

@@ -110,11 +110,6 @@ const LONG_FILE = 400;
  * now; each entry names who. Remove an entry once its file is split or states its idea.
  */
 const BEING_SPLIT: Record<string, string> = {
-  'src/planner/init.ts': 'arch-plan (planner restructure, issue 14 item 4)',
-  'src/planner/preflight.ts': 'arch-plan (planner restructure, issue 14 item 4)',
-  'src/planner/publications.ts': 'arch-plan (planner restructure, issue 14 item 4)',
-  'src/planner/schemaSync.ts': 'arch-plan (planner restructure, issue 14 item 4)',
-  'src/planner/subscriptions.ts': 'arch-plan (planner restructure, issue 14 item 4)',
   'src/copy/streamInit.ts': 'snap (src/copy)',
   'src/copy/twoPhase.ts': 'snap (src/copy)',
 };
