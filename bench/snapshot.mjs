@@ -109,6 +109,8 @@ try {
   // the publication, the disabled subscription and steep's state schemas exist before either run
   await steep(['apply', '-c', config, '--auto-approve']);
   await sql(pub, 'CHECKPOINT');
+  // warm cache for both: every table read once before either copy
+  for (const t of names) await sql(pub, `SELECT count(*) FROM public.${t}`);
 
   // generate: psql \copy to, one process per table, PARALLEL at a time; then steep
   const psqlDir = join(work, 'psql');
@@ -129,6 +131,8 @@ try {
     config,
     '--output',
     snapDir,
+    '--compress',
+    'none',
     '--parallel',
     String(PARALLEL),
   ]);
@@ -176,10 +180,13 @@ try {
       baselineOutMs: Math.round(baseOut),
       generateThroughputRatio: +genRatio.toFixed(3),
       generateRssMb: Math.round(gen.rssMb),
+      generateCpuMs: Math.round(gen.cpuMs),
       applyMs: Math.round(app.wallMs),
       baselineInMs: Math.round(baseIn),
       applyThroughputRatio: +appRatio.toFixed(3),
       applyRssMb: Math.round(app.rssMb),
+      applyCpuMs: Math.round(app.cpuMs),
+      load: +(await import('node:os')).loadavg()[0].toFixed(1),
       snapshotFilesMb: Math.round(dirBytes(snapDir) / 1024 / 1024),
       psqlFilesMb: Math.round(dirBytes(psqlDir) / 1024 / 1024),
       target: 0.9,

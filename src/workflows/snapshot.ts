@@ -1,15 +1,13 @@
 import { loadTopology } from '../config/load.js';
+import { type ApplyResult, applySnapshot } from '../copy/snapshotApply.js';
 import {
-  type ApplyResult,
-  applySnapshot,
   type DeleteResult,
   deleteSnapshot,
-  type GenerateResult,
-  generateSnapshot,
   listSnapshots,
   type SnapshotListing,
-  twoPhaseSubscription,
-} from '../copy/twoPhase.js';
+} from '../copy/snapshotFiles.js';
+import { type GenerateResult, generateSnapshot } from '../copy/snapshotGenerate.js';
+import { twoPhaseSubscription } from '../copy/twoPhase.js';
 import type { EventSink } from '../executors/events.js';
 import type { Problem } from '../model/errors.js';
 

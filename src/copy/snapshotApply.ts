@@ -1,0 +1,303 @@
+import { createReadStream, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import type pg from 'pg';
+import { type CopySourceTable, readColumns } from '../catalog/copySource.js';
+import { followInit, followTargetOf } from '../executors/initFollow.js';
+import { SteepError } from '../model/errors.js';
+import type { InitState } from '../model/initState.js';
+import { compareLsn } from '../model/lsn.js';
+import { quoteTable } from '../model/sql.js';
+import { qualifiedName, type SubscriptionSpec, type Topology } from '../model/topology.js';
+import { CopyChunkStore } from '../state/copyChunks.js';
+import {
+  chunkFileName,
+  filesIntact,
+  MANIFEST,
+  type Manifest,
+  readManifest,
+  SCHEMA_FILE,
+  sha256File,
+} from './manifest.js';
+import { startOnSlot } from './slotStart.js';
+import { SubscriberSink } from './subscriberSink.js';
+import {
+  checkSameSubscription,
+  major,
+  record,
+  type SnapshotOptions,
+  session,
+  versionOf,
+  where,
+} from './twoPhase.js';
+
+/**
+ * `steep snapshot apply` (SPEC §9): every file and the manifest verified against the topology
+ * before the subscriber is touched, then the files loaded in parallel (resumable by chunk),
+ * the sequences set, and the subscription started at the slot's consistent point.
+ */
+
+export interface ApplyResult {
+  dir: string;
+  subscription: string;
+  lsn: string;
+  rows: number;
+  files: number;
+  sequences: number;
+  state: InitState;
+}
+
+/** Everything checked before the subscriber is touched: a refusal leaves it exactly as it was. */
+async function verify(
+  topology: Topology,
+  d: SubscriptionSpec,
+  dir: string,
+  pub: pg.Client,
+  sub: pg.Client,
+  parallel: number,
+): Promise<Manifest> {
+  const m = readManifest(dir);
+  if (!m)
+    throw new SteepError(
+      'snapshot.no_manifest',
+      `${dir} holds no ${MANIFEST}: give the directory steep snapshot generate wrote`,
+      where(d),
+    );
+  checkSameSubscription(m, topology, d, dir);
+  if (!m.completedAt) {
+    throw new SteepError(
+      'snapshot.incomplete',
+      `the snapshot in ${dir} is incomplete (its generate was interrupted); run steep snapshot generate ${d.name} --output ${dir} to finish it`,
+      where(d),
+    );
+  }
+  const bad: string[] = [];
+  if (m.schemaFile) {
+    const sum = existsSync(join(dir, m.schemaFile.file))
+      ? await sha256File(join(dir, m.schemaFile.file))
+      : null;
+    if (sum !== m.schemaFile.sha256)
+      bad.push(`${m.schemaFile.file}: ${sum === null ? 'missing' : 'its SHA-256 differs from the manifest'}`);
+  }
+  const intact = await filesIntact(
+    dir,
+    m.tables.flatMap((t) => t.files),
+    parallel,
+  );
+  for (const t of m.tables) {
+    for (const f of t.files) {
+      const problem = intact.get(f);
+      if (problem) bad.push(`${f.file ?? chunkFileName(t, f.chunk, m.compress)}: ${problem}`);
+    }
+  }
+  if (bad.length > 0) {
+    throw new SteepError(
+      'snapshot.corrupt',
+      `the snapshot in ${dir} does not match its manifest, so nothing was loaded: ${bad.slice(0, 5).join('; ')}${bad.length > 5 ? ` (and ${bad.length - 5} more)` : ''}; ` +
+        `copy the files again, or generate a new snapshot`,
+      where(d),
+    );
+  }
+  const subVersion = await versionOf(sub);
+  if (m.format === 'binary' && major(subVersion) !== major(m.subscriberServerVersion)) {
+    throw new SteepError(
+      'snapshot.format',
+      `the snapshot in ${dir} is in binary COPY format for PostgreSQL ${major(m.subscriberServerVersion)}, but ${d.node} runs ${major(subVersion)}; generate it again against this subscriber`,
+      where(d),
+    );
+  }
+  const { rows: slot } = await pub.query<{ active: boolean; confirmed: string | null }>(
+    'SELECT active, confirmed_flush_lsn::text AS confirmed FROM pg_catalog.pg_replication_slots WHERE slot_name = $1',
+    [m.slot],
+  );
+  if (!slot[0]) {
+    throw new SteepError(
+      'snapshot.slot_missing',
+      `slot ${m.slot} of the snapshot in ${dir} no longer exists on ${d.from}, so the changes since ${m.lsn} are gone; generate a new snapshot`,
+      where(d),
+    );
+  }
+  if (slot[0].confirmed && compareLsn(slot[0].confirmed, m.lsn) > 0) {
+    throw new SteepError(
+      'snapshot.slot_consumed',
+      `slot ${m.slot} on ${d.from} has been consumed past the snapshot's LSN (${m.lsn} → ${slot[0].confirmed}); generate a new snapshot`,
+      where(d),
+    );
+  }
+  const { rows: s } = await sub.query<{ enabled: boolean; slot: string | null }>(
+    `SELECT subenabled AS enabled, subslotname AS slot FROM pg_catalog.pg_subscription
+      WHERE subname = $1 AND subdbid = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())`,
+    [d.name],
+  );
+  if (!s[0]) {
+    throw new SteepError(
+      'snapshot.no_subscription',
+      `subscription ${d.name} does not exist on ${d.node} yet; run steep apply (it creates it disabled on slot ${d.slot}), then snapshot apply`,
+      where(d),
+    );
+  }
+  if (s[0].enabled) {
+    throw new SteepError(
+      'snapshot.already_applied',
+      `subscription ${d.name} on ${d.node} is enabled already: its snapshot was applied (or it was enabled by hand); nothing was loaded`,
+      where(d),
+    );
+  }
+  const columns = await readColumns(sub, m.tables);
+  for (const t of m.tables) {
+    const have = new Set((columns.get(qualifiedName(t)) ?? []).map((c) => c.name));
+    if (have.size === 0) {
+      throw new SteepError(
+        'snapshot.table_missing',
+        `table ${qualifiedName(t)} does not exist on ${d.node}; create it (${SCHEMA_FILE} in ${dir} has its DDL, or schemaSync: auto and steep apply)`,
+        where(d),
+      );
+    }
+    const lacking = t.columns.filter((c) => !have.has(c.name)).map((c) => c.name);
+    if (lacking.length > 0) {
+      throw new SteepError(
+        'snapshot.columns_missing',
+        `table ${qualifiedName(t)} on ${d.node} lacks column${lacking.length > 1 ? 's' : ''} ${lacking.join(', ')} the snapshot holds`,
+        where(d),
+      );
+    }
+  }
+  return m;
+}
+
+export async function applySnapshot(
+  topology: Topology,
+  d: SubscriptionSpec,
+  opts: SnapshotOptions & { dir: string; parallel?: number; wait?: boolean },
+): Promise<ApplyResult> {
+  const dir = opts.dir;
+  const parallel = opts.parallel ?? d.init.parallel;
+  const schema = topology.settings.stateSchema;
+  const pub = await session(topology, d.from, 'steep snapshot apply');
+  const sub = await session(topology, d.node, 'steep snapshot apply');
+  try {
+    const m = await verify(topology, d, dir, pub, sub, parallel);
+    const chunks = new CopyChunkStore(schema, d.node);
+    let plan = await chunks.list(sub, d.name, m.lsn);
+    if (plan.length === 0) {
+      // a fresh load: the tables' existing rows follow init.existingData
+      const held = await tablesWithRows(sub, m.tables);
+      if (held.length > 0 && d.init.existingData !== 'truncate') {
+        throw new SteepError(
+          'existing-data',
+          `subscription ${d.name}: tables on ${d.node} already hold rows: ${held.join(', ')}; nothing was loaded: empty them, or set init.existingData: truncate`,
+          where(d),
+        );
+      }
+      await sub.query('BEGIN');
+      if (held.length > 0) await sub.query(`TRUNCATE TABLE ${m.tables.map(quoteTable).join(', ')}`);
+      await chunks.plan(
+        sub,
+        d.name,
+        m.lsn,
+        m.tables.flatMap((t) =>
+          t.files.map((f) => ({
+            table: { schema: t.schema, name: t.name },
+            chunk: f.chunk,
+            lower: f.lower,
+            upper: f.upper,
+            estimatedBytes: f.bytes ?? 0,
+            rows: null,
+            bytes: null,
+          })),
+        ),
+      );
+      await sub.query('COMMIT');
+      plan = await chunks.list(sub, d.name, m.lsn);
+    }
+    await record(sub, topology, d, 'copying', opts.onEvent);
+    const pending = new Set(
+      plan.filter((r) => r.rows === null).map((r) => `${qualifiedName(r.table)}#${r.chunk}`),
+    );
+    const files = m.tables.flatMap((t) =>
+      t.files.filter((f) => pending.has(`${qualifiedName(t)}#${f.chunk}`)).map((f) => ({ t, f })),
+    );
+    opts.onEvent({
+      event: 'init.copy_planned',
+      level: 'info',
+      node: d.node,
+      subscription: d.name,
+      phase: 'copying',
+      message: `loading ${files.length} of ${plan.length} files of the snapshot in ${dir} on ${parallel} sessions`,
+    });
+    const sink = new SubscriberSink({
+      node: d.node,
+      connection: topology.nodes[d.node]!.connection,
+      connectTimeoutMs: topology.settings.connectTimeout,
+      stateSchema: schema,
+      subscription: d.name,
+      lsn: m.lsn,
+    });
+    let rows = 0;
+    const queue = [...files];
+    await Promise.all(
+      Array.from({ length: Math.max(1, Math.min(parallel, queue.length)) }, async () => {
+        const writer = await sink.open();
+        try {
+          for (let next = queue.shift(); next; next = queue.shift()) {
+            const { t, f } = next;
+            const table: CopySourceTable = { ...t, estimatedBytes: 0, estimatedRows: 0, partitioned: false };
+            let data: Readable = createReadStream(join(dir, f.file!), { highWaterMark: 1 << 20 });
+            if (m.compress === 'gzip') data = data.pipe(createGunzip());
+            const r = await writer.write(
+              { table, index: f.chunk, lower: f.lower, upper: f.upper, estimatedBytes: 0 },
+              data,
+              m.format === 'binary',
+            );
+            rows += r.rows ?? 0;
+          }
+        } finally {
+          await writer.close().catch(() => {});
+        }
+      }),
+    );
+
+    // sequences: at least the publisher's value at the snapshot (read after it), never backwards
+    const setCount = await startOnSlot(
+      sub,
+      d,
+      m.lsn,
+      m.sequences.map((s) => ({ schema: s.schema, name: s.name, last: s.value })),
+    );
+    await chunks.clear(sub, d.name);
+    await record(sub, topology, d, 'catching_up', opts.onEvent);
+    let state: InitState = 'catching_up';
+    if (d.enabled && opts.wait !== false) {
+      const last = await followInit(followTargetOf(topology, d), {
+        onEvent: opts.onEvent,
+        connectTimeoutMs: topology.settings.connectTimeout,
+      });
+      state = last.state;
+    }
+    return {
+      dir,
+      subscription: d.name,
+      lsn: m.lsn,
+      rows,
+      files: files.length,
+      sequences: setCount,
+      state,
+    };
+  } finally {
+    await pub.end().catch(() => {});
+    await sub.end().catch(() => {});
+  }
+}
+
+async function tablesWithRows(
+  sub: pg.Client,
+  tables: ReadonlyArray<{ schema: string; name: string }>,
+): Promise<string[]> {
+  const out: string[] = [];
+  for (const t of tables) {
+    const { rows } = await sub.query<{ e: boolean }>(`SELECT EXISTS (SELECT 1 FROM ${quoteTable(t)}) AS e`);
+    if (rows[0]?.e) out.push(qualifiedName(t));
+  }
+  return out;
+}

@@ -1,0 +1,291 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type CopySourceTable, readColumns, readCopySource } from '../catalog/copySource.js';
+import { readTableSchemas } from '../catalog/tableSchemas.js';
+import { publisherSequenceValues } from '../executors/sequenceSync.js';
+import { SteepError } from '../model/errors.js';
+import {
+  DEFAULT_SPLIT_ABOVE,
+  qualifiedName,
+  type SubscriptionSpec,
+  type Topology,
+} from '../model/topology.js';
+import { createSchemaSql, createTableSql } from '../planner/tableDdl.js';
+import { STEEP_VERSION } from '../version.js';
+import {
+  type Chunk,
+  type ChunkResult,
+  planChunks,
+  runCopy,
+  snapshotHeld,
+  snapshotSession,
+} from './engine.js';
+import {
+  FileSink,
+  FORMAT_VERSION,
+  filesIntact,
+  type Manifest,
+  type ManifestTable,
+  readManifest,
+  SCHEMA_FILE,
+  sha256File,
+  writeManifest,
+} from './manifest.js';
+import { Heartbeat, startHolder } from './snapshotHolder.js';
+import { binaryCompatible } from './streamInit.js';
+import {
+  checkSameSubscription,
+  HOLD_FILE,
+  major,
+  record,
+  type SnapshotOptions,
+  session,
+  versionOf,
+  where,
+} from './twoPhase.js';
+
+/**
+ * `steep snapshot generate` (SPEC §9): the subscription's slot created by a snapshot holder,
+ * every published table copied at its exported snapshot into files (big tables in key ranges),
+ * `manifest.json`, `schema.sql` and the sequences' values; an interrupted run resumes at the
+ * same snapshot, keeping the files whose checksum matches.
+ */
+
+export interface GenerateResult {
+  dir: string;
+  subscription: string;
+  slot: string;
+  lsn: string;
+  tables: number;
+  files: number;
+  /** files of an interrupted generate kept because their checksum matched */
+  kept: number;
+  rows: number;
+  bytes: number;
+  resumed: boolean;
+}
+
+async function schemaSql(
+  topology: Topology,
+  d: SubscriptionSpec,
+  tables: CopySourceTable[],
+): Promise<string> {
+  const read = await readTableSchemas(topology.nodes[d.from]!.connection, {
+    node: d.from,
+    scope: {
+      all: false,
+      schemas: [],
+      tables: tables.map((t) => ({ schema: t.schema, name: t.name })),
+      objects: true,
+    },
+    stateSchema: topology.settings.stateSchema,
+    connectTimeoutMs: topology.settings.connectTimeout,
+  });
+  const lines = [`-- the tables of subscription ${d.name}, as steep's schema sync creates them`];
+  for (const s of [...new Set(tables.map((t) => t.schema))].sort()) lines.push(`${createSchemaSql(s)};`);
+  for (const t of tables) {
+    const def = read.tables[qualifiedName(t)];
+    if (def) lines.push(`${createTableSql(def, def.columns)};`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+export async function generateSnapshot(
+  topology: Topology,
+  d: SubscriptionSpec,
+  opts: SnapshotOptions & { dir: string; compress: 'gzip' | 'none'; parallel?: number },
+): Promise<GenerateResult> {
+  const dir = opts.dir;
+  mkdirSync(dir, { recursive: true });
+  const parallel = opts.parallel ?? d.init.parallel;
+  const source = {
+    node: d.from,
+    connection: topology.nodes[d.from]!.connection,
+    connectTimeoutMs: topology.settings.connectTimeout,
+  };
+  const pub = await session(topology, d.from, 'steep snapshot generate');
+  const sub = await session(topology, d.node, 'steep snapshot generate');
+  let heartbeat: Heartbeat | null = null;
+  let done = false;
+  try {
+    let m = readManifest(dir);
+    let kept = 0;
+    const resumed = m !== null;
+    if (m) {
+      checkSameSubscription(m, topology, d, dir);
+      if (m.completedAt) return summary(dir, m, m.tables.flatMap((t) => t.files).length, true);
+      heartbeat = new Heartbeat(join(dir, HOLD_FILE));
+      if (!(await snapshotHeld({ ...source, snapshot: m.snapshot }))) {
+        heartbeat.stop(false);
+        heartbeat = null;
+        throw new SteepError(
+          'snapshot.lost',
+          `the interrupted snapshot in ${dir} (slot ${m.slot} on ${d.from} at ${m.lsn}) is no longer held, so the files still missing ` +
+            `cannot be copied at the same point; run steep snapshot delete ${dir} --allow-destroy, then generate again`,
+          where(d),
+        );
+      }
+      for (const [f, problem] of await filesIntact(
+        dir,
+        m.tables.flatMap((t) => t.files),
+        parallel,
+      )) {
+        if (problem === null) kept += 1;
+        else Object.assign(f, { file: null, rows: null, bytes: null, sha256: null });
+      }
+      writeManifest(dir, m);
+    } else {
+      const { rows } = await pub.query('SELECT 1 FROM pg_catalog.pg_replication_slots WHERE slot_name = $1', [
+        d.slot,
+      ]);
+      if (rows.length > 0) {
+        throw new SteepError(
+          'snapshot.slot_exists',
+          `slot ${d.slot} already exists on ${d.from}: a snapshot of ${d.name} was generated elsewhere (steep snapshot list DIR), ` +
+            `or the slot is left from an earlier attempt; steep snapshot delete DIR --allow-destroy removes a snapshot and its slot`,
+          where(d),
+        );
+      }
+      const pubVersion = await versionOf(pub);
+      const subVersion = await versionOf(sub);
+      const held = await startHolder({
+        ...source,
+        serverVersion: pubVersion,
+        slot: d.slot,
+        heartbeatFile: join(dir, HOLD_FILE),
+      });
+      heartbeat = held.heartbeat;
+      const reader = await snapshotSession({ ...source, snapshot: held.snapshot });
+      try {
+        const tables = await readCopySource(reader, d.publications, pubVersion);
+        if (tables.length === 0) {
+          throw new SteepError(
+            'snapshot.nothing',
+            `publications ${d.publications.join(', ')} of ${d.name} publish no table on ${d.from} (do they exist? run steep apply first)`,
+            where(d),
+          );
+        }
+        const chunks = await planChunks(reader, tables, {
+          splitAbove: d.init.splitAbove ?? DEFAULT_SPLIT_ABOVE,
+          parallel,
+        });
+        const sequences = (await publisherSequenceValues(reader, tables)).map((s) => ({
+          schema: s.schema,
+          name: s.name,
+          value: s.last,
+        }));
+        const target = await readColumns(sub, tables);
+        const binary = binaryCompatible(tables, target, major(pubVersion) === major(subVersion));
+        const schema = await schemaSql(topology, d, tables);
+        writeFileSync(join(dir, SCHEMA_FILE), schema);
+        m = {
+          formatVersion: FORMAT_VERSION,
+          steepVersion: STEEP_VERSION,
+          createdAt: new Date().toISOString(),
+          completedAt: null,
+          topology: topology.topology,
+          subscription: d.name,
+          publisher: d.from,
+          subscriber: d.node,
+          publications: [...d.publications],
+          slot: d.slot,
+          lsn: held.lsn,
+          snapshot: held.snapshot,
+          serverVersion: pubVersion,
+          subscriberServerVersion: subVersion,
+          format: binary ? 'binary' : 'text',
+          compress: opts.compress,
+          schemaFile: { file: SCHEMA_FILE, sha256: await sha256File(join(dir, SCHEMA_FILE)) },
+          sequences,
+          tables: tables.map(
+            (t): ManifestTable => ({
+              schema: t.schema,
+              name: t.name,
+              columns: t.columns,
+              rowFilter: t.rowFilter,
+              key: t.key,
+              files: chunks
+                .filter((c) => c.table === t)
+                .sort((a, b) => a.index - b.index)
+                .map((c) => ({
+                  chunk: c.index,
+                  lower: c.lower,
+                  upper: c.upper,
+                  estimatedBytes: Math.round(c.estimatedBytes),
+                  file: null,
+                  rows: null,
+                  bytes: null,
+                  sha256: null,
+                })),
+            }),
+          ),
+        };
+        writeManifest(dir, m);
+      } finally {
+        await reader.end().catch(() => {});
+      }
+      await record(sub, topology, d, 'preparing', opts.onEvent).catch(() => {});
+    }
+
+    const manifest = m;
+    const todo: Chunk[] = [];
+    for (const t of manifest.tables) {
+      const table: CopySourceTable = { ...t, estimatedBytes: 0, estimatedRows: 0, partitioned: false };
+      for (const f of t.files)
+        if (!f.sha256)
+          todo.push({
+            table,
+            index: f.chunk,
+            lower: f.lower,
+            upper: f.upper,
+            estimatedBytes: f.estimatedBytes,
+          });
+    }
+    opts.onEvent({
+      event: 'init.copy_planned',
+      level: 'info',
+      node: d.from,
+      subscription: d.name,
+      phase: 'copying',
+      message: `${resumed ? `resuming snapshot generate in ${dir}: ${kept} files kept, ` : `snapshot of ${d.name} in ${dir}: `}${todo.length} files to write on ${parallel} sessions (${manifest.format}, slot ${manifest.slot} at ${manifest.lsn})`,
+    });
+    await runCopy({
+      ...source,
+      snapshot: manifest.snapshot,
+      parallel,
+      binary: manifest.format === 'binary',
+      chunks: todo,
+      sink: new FileSink(dir, manifest.compress),
+      onChunk: (c: Chunk, r: ChunkResult) => {
+        const t = manifest.tables.find((x) => x.schema === c.table.schema && x.name === c.table.name)!;
+        const f = t.files.find((x) => x.chunk === c.index)!;
+        Object.assign(f, { file: r.file, rows: r.rows, bytes: r.bytes, sha256: r.sha256 });
+        writeManifest(dir, manifest);
+      },
+    });
+    manifest.completedAt = new Date().toISOString();
+    writeManifest(dir, manifest);
+    done = true;
+    return summary(dir, manifest, kept, resumed);
+  } finally {
+    heartbeat?.stop(done);
+    await pub.end().catch(() => {});
+    await sub.end().catch(() => {});
+  }
+}
+
+function summary(dir: string, m: Manifest, kept: number, resumed: boolean): GenerateResult {
+  const files = m.tables.flatMap((t) => t.files);
+  return {
+    dir,
+    subscription: m.subscription,
+    slot: m.slot,
+    lsn: m.lsn,
+    tables: m.tables.length,
+    files: files.length,
+    kept,
+    rows: files.reduce((n, f) => n + (f.rows ?? 0), 0),
+    bytes: files.reduce((n, f) => n + (f.bytes ?? 0), 0),
+    resumed,
+  };
+}
