@@ -1,3 +1,4 @@
+import { linkAddress, nodeAddress, publicationAddress, subscriptionAddress } from '../model/address.js';
 import type { IgnoreSpec, SchemaSyncMode, Settings, SourcePosition, Topology } from '../model/topology.js';
 import { formatDuration, MAX_DURATION_MS, parseDuration } from './durations.js';
 import { identifierProblem } from './identifiers.js';
@@ -57,25 +58,25 @@ export function normalise(
   for (const name of reader.keys(['nodes'])) {
     if (!checkName(ctx, ['nodes', name], 'node')) continue;
     topology.nodes[name] = normaliseNode(ctx, name);
-    lazyPosition(topology.positions, `node.${name}`, () => positions.key(['nodes', name]));
+    lazyPosition(topology.positions, nodeAddress(name), () => positions.key(['nodes', name]));
   }
   for (const name of reader.keys(['publications'])) {
     if (!checkName(ctx, ['publications', name], 'publication')) continue;
     topology.publications[name] = normalisePublication(ctx, name);
-    lazyPosition(topology.positions, `publication.${name}`, () => positions.key(['publications', name]));
+    lazyPosition(topology.positions, publicationAddress(name), () => positions.key(['publications', name]));
   }
   for (const name of reader.keys(['subscriptions'])) {
     if (!checkName(ctx, ['subscriptions', name], 'subscription')) continue;
     topology.subscriptions[name] = normaliseSubscription(ctx, name, settings);
-    lazyPosition(topology.positions, `subscription.${name}`, () => positions.key(['subscriptions', name]));
+    lazyPosition(topology.positions, subscriptionAddress(name), () => positions.key(['subscriptions', name]));
   }
   normaliseLinks(ctx, topology, settings);
   for (const link of Object.values(topology.links ?? {})) {
     const at = () => positions.key(['links', link.name]);
-    lazyPosition(topology.positions, `link.${link.name}`, at);
+    lazyPosition(topology.positions, linkAddress(link.name), at);
     for (const node of link.nodes) {
-      lazyPosition(topology.positions, `publication.${link.publications[node]}`, at);
-      lazyPosition(topology.positions, `subscription.${link.subscriptions[node]}`, at);
+      lazyPosition(topology.positions, publicationAddress(link.publications[node]!), at);
+      lazyPosition(topology.positions, subscriptionAddress(link.subscriptions[node]!), at);
     }
   }
   return topology;

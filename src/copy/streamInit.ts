@@ -8,6 +8,7 @@ import { mask } from '../db/mask.js';
 import type { EventSink } from '../executors/events.js';
 import { stateChangeEvent } from '../executors/initFollow.js';
 import { publisherSequenceValues } from '../executors/sequenceSync.js';
+import { subscriptionAddress } from '../model/address.js';
 import { SteepError } from '../model/errors.js';
 import type { InitProgress, InitState } from '../model/initState.js';
 import { quoteTable } from '../model/sql.js';
@@ -223,7 +224,7 @@ async function copyAndStart(topology: Topology, d: SubscriptionSpec, opts: Strea
       throw new SteepError(
         'copy.plan_changed',
         `subscription ${d.name}: ${qualifiedName(missing[0]!.table)} is no longer published by ${d.publications.join(', ')} on ${d.from}; run steep init cancel ${d.name} and apply again`,
-        { address: `subscription.${d.name}`, node: d.node },
+        { address: subscriptionAddress(d.name), node: d.node },
       );
     }
     const target = await readColumns(sub, tables);
@@ -280,7 +281,7 @@ async function copyAndStart(topology: Topology, d: SubscriptionSpec, opts: Strea
         'init.interrupted',
         `steep's copy into ${d.node} stopped after the chunks it was copying, which are kept; the snapshot holder keeps slot ${d.slot}'s snapshot on ${d.from} ` +
           `for ${minutes} min: run \`steep apply\` again within that time to copy the rest at the same snapshot (later it starts over)`,
-        { node: d.node, address: `subscription.${d.name}` },
+        { node: d.node, address: subscriptionAddress(d.name) },
       );
     }
     progress.report(true);
@@ -315,7 +316,7 @@ async function startOver(s: Sessions, d: SubscriptionSpec, topology: Topology): 
     throw new SteepError(
       'copy.slot_active',
       `subscription ${d.name}: slot ${d.slot} on ${d.from} is in use by another process; stop it (an earlier steep still holding its snapshot?) and apply again`,
-      { address: `subscription.${d.name}`, node: d.from },
+      { address: subscriptionAddress(d.name), node: d.from },
     );
   }
   if (slot[0]) await s.pub.query('SELECT pg_catalog.pg_drop_replication_slot($1)', [d.slot]);

@@ -3,6 +3,7 @@ import type pg from 'pg';
 import { connect } from '../db/connect.js';
 import type { EventSink } from '../executors/events.js';
 import { stateChangeEvent } from '../executors/initFollow.js';
+import { subscriptionAddress } from '../model/address.js';
 import { SteepError } from '../model/errors.js';
 import type { InitState } from '../model/initState.js';
 import type { SubscriptionSpec, Topology } from '../model/topology.js';
@@ -25,7 +26,7 @@ export interface SnapshotOptions {
 }
 
 export function where(d: SubscriptionSpec) {
-  return { address: `subscription.${d.name}`, node: d.node };
+  return { address: subscriptionAddress(d.name), node: d.node };
 }
 
 export async function session(topology: Topology, node: string, app: string): Promise<pg.Client> {

@@ -10,6 +10,7 @@ import { connect } from '../db/connect.js';
 import { mask } from '../db/mask.js';
 import { ReconnectingSession } from '../db/reconnecting.js';
 import { isSessionLost } from '../db/sessionLost.js';
+import { subscriptionAddress } from '../model/address.js';
 import { SteepError } from '../model/errors.js';
 import {
   afterTableCopied,
@@ -112,7 +113,7 @@ function interrupted(t: FollowTarget, p: InitProgress): SteepError {
     'init.interrupted',
     `the init of subscription ${t.subscription} goes on in PostgreSQL on ${t.subscriber.name} (${p.state}${figures}): ` +
       `follow it with \`steep init status ${t.subscription} --watch\`, which records it synchronized once it is`,
-    { node: t.subscriber.name, address: `subscription.${t.subscription}` },
+    { node: t.subscriber.name, address: subscriptionAddress(t.subscription) },
   );
 }
 
@@ -199,7 +200,7 @@ export async function followInit(t: FollowTarget, opts: FollowOptions): Promise<
   const pollMs = opts.pollMs ?? DEFAULT_POLL_MS;
   const failAfterMs = opts.failAfterMs ?? DEFAULT_FAIL_AFTER_MS;
   const connectTimeoutMs = opts.connectTimeoutMs ?? 5_000;
-  const address = `subscription.${t.subscription}`;
+  const address = subscriptionAddress(t.subscription);
   const sub = await connect(t.subscriber.connection, {
     node: t.subscriber.name,
     applicationName: APPLICATION_NAME,

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { mask } from '../db/mask.js';
+import { subscriptionAddress } from '../model/address.js';
 import { SteepError } from '../model/errors.js';
 import type { InitProgress, InitState } from '../model/initState.js';
 import type { ReinitPlan, ReinitStatement } from '../planner/reinit.js';
@@ -38,7 +39,7 @@ function interrupted(plan: ReinitPlan, subscription: string, where: string): Ste
     'reinit.interrupted',
     `reinit of ${plan.tables.join(', ')} in subscription ${subscription} stopped ${where}; ` +
       `run \`steep reinit ${subscription} --tables ${plan.tables.join(',')}\` again to resume it, or \`steep init cancel ${subscription}\` to drop it all`,
-    { address: `subscription.${subscription}` },
+    { address: subscriptionAddress(subscription) },
   );
 }
 
@@ -58,7 +59,7 @@ async function run(
       'reinit.failed',
       `reinit of ${plan.tables.join(', ')} in subscription ${subscription}: ${st.sql} failed on ${nodes[st.node]}: ${mask(e.message ?? String(err))}; ` +
         `fix the cause and run steep reinit ${subscription} again to resume, or steep init cancel ${subscription}`,
-      { node: nodes[st.node], address: `subscription.${subscription}`, cause: err },
+      { node: nodes[st.node], address: subscriptionAddress(subscription), cause: err },
     );
   }
 }

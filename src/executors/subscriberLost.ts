@@ -1,5 +1,6 @@
 import { withClient } from '../db/connect.js';
 import { describeSessionLost } from '../db/sessionLost.js';
+import { subscriptionAddress } from '../model/address.js';
 import { SteepError } from '../model/errors.js';
 import { hasInitTables, type StateChange, SubscriptionStateStore } from '../state/subscriptionState.js';
 import type { EventSink } from './events.js';
@@ -78,7 +79,7 @@ export async function subscriberLost(
   });
   return new SteepError('init.subscriber_lost', message, {
     node,
-    address: `subscription.${t.subscription}`,
+    address: subscriptionAddress(t.subscription),
     cause: err,
   });
 }

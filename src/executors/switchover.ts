@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { currentWalLsn } from '../catalog/compareScope.js';
 import { countRoleSessions, readOriginProgress, readSlotPosition, serverNow } from '../catalog/switchover.js';
+import { subscriptionAddress } from '../model/address.js';
 import { SteepError } from '../model/errors.js';
 import { lsnValue } from '../model/lsn.js';
 import { drainProven, type NodeSql, type SwitchoverPlan } from '../model/switchover.js';
@@ -172,7 +173,7 @@ export async function waitDrained(
       throw new SteepError(
         'switchover.drain_timeout',
         `${plan.newNode} did not replay past the fence LSN ${fenceLsn} within --fence-timeout ${timeoutMs / 1000}s (origin at ${origin ?? 'none'}, slot ${plan.slot} confirmed ${confirmed ?? 'nothing'}${slot && !slot.active ? ', not streaming' : ''}): check subscription ${plan.subscription} on ${plan.newNode} (steep status)`,
-        { node: plan.newNode, address: `subscription.${plan.subscription}` },
+        { node: plan.newNode, address: subscriptionAddress(plan.subscription) },
       );
     await abortable(POLL_MS, signal);
   }

@@ -1,3 +1,4 @@
+import { subscriptionAddress } from '../model/address.js';
 import type { SubscriptionSpec } from '../model/topology.js';
 import { compareText, listText, type PlanContext, sortedKeys } from './context.js';
 import { effectiveOrigin } from './defaults.js';
@@ -87,7 +88,7 @@ function edges(ctx: PlanContext): Edge[] {
       from: d.from,
       to: d.node,
       label: name,
-      address: `subscription.${name}`,
+      address: subscriptionAddress(name),
       origin: effectiveOrigin(d.options, ctx.serverVersion(d.node)),
       scope: scopeOf(ctx, d),
     });
@@ -185,6 +186,6 @@ export function warnOriginCopy(ctx: PlanContext, d: SubscriptionSpec, copyData: 
     'origin-copy',
     `subscription ${d.name} copies data from ${d.from} with origin: none, but ${d.from} itself subscribes ` +
       `(${upstream.join(', ')}): origin: none does not filter the initial copy, so copied rows may have come from another node`,
-    { address: `subscription.${d.name}`, node: d.node },
+    { address: subscriptionAddress(d.name), node: d.node },
   );
 }

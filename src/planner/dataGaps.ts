@@ -1,3 +1,4 @@
+import { subscriptionAddress } from '../model/address.js';
 import type { ClusterState, ObservedNode, ObservedSubscription } from '../model/cluster.js';
 import type { DataGap } from '../model/driftReport.js';
 import type { Change, Hazard, Statement } from '../model/plan.js';
@@ -62,7 +63,7 @@ export function newTablesDecision(
   if (d.init.method !== 'none' && d.init.method !== 'manual') return none;
   const tables = added ?? joiningTables(ctx, d, o);
   if (tables.length === 0) return none;
-  const address = `subscription.${d.name}`;
+  const address = subscriptionAddress(d.name);
   if (d.init.newTables === undefined) {
     ctx.error(
       'data-gap',

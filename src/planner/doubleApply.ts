@@ -1,3 +1,4 @@
+import { subscriptionAddress } from '../model/address.js';
 import type { ObservedNode } from '../model/cluster.js';
 import type { PublicationDef, SubscriptionSpec } from '../model/topology.js';
 import { qualifiedName } from '../model/topology.js';
@@ -114,7 +115,7 @@ function doubleApplyError(
   what: string,
   fix: string,
 ): void {
-  const address = `subscription.${d.name}`;
+  const address = subscriptionAddress(d.name);
   ctx.error(
     'double-apply',
     `subscription ${d.name}: ${what}; two subscriptions would apply every change to those tables twice; ${fix}`,

@@ -1,3 +1,4 @@
+import { publicationAddress, subscriptionAddress } from '../model/address.js';
 import type { ClusterState, ObservedNode } from '../model/cluster.js';
 import type {
   GraphChange,
@@ -84,7 +85,7 @@ export function topologyGraph(topology: Topology, inputs: GraphInputs = {}): Top
       node: p.node,
       contents: contents(p),
       unmanaged: false,
-      change: changes.get(`publication.${name}`) ?? null,
+      change: changes.get(publicationAddress(name)) ?? null,
     };
   });
   const subscriptions: GraphSubscription[] = sortedKeys(topology.subscriptions).map((name) => {
@@ -98,7 +99,7 @@ export function topologyGraph(topology: Topology, inputs: GraphInputs = {}): Top
       state: states ? (states[`${d.node}/${name}`] ?? 'absent') : null,
       enabled: d.enabled,
       unmanaged: false,
-      change: changes.get(`subscription.${name}`) ?? null,
+      change: changes.get(subscriptionAddress(name)) ?? null,
       link: null,
     };
   });
@@ -113,7 +114,7 @@ export function topologyGraph(topology: Topology, inputs: GraphInputs = {}): Top
         node: n.name,
         contents: contents(p),
         unmanaged: p.managedBy?.topology !== topology.topology,
-        change: changes.get(`publication.${name}`) ?? null,
+        change: changes.get(publicationAddress(name)) ?? null,
       });
     }
     for (const name of sortedKeys(n.subscriptions)) {
@@ -128,7 +129,7 @@ export function topologyGraph(topology: Topology, inputs: GraphInputs = {}): Top
         state: states?.[`${n.name}/${name}`] ?? null,
         enabled: s.enabled,
         unmanaged: s.managedBy?.topology !== topology.topology,
-        change: changes.get(`subscription.${name}`) ?? null,
+        change: changes.get(subscriptionAddress(name)) ?? null,
         link: null,
       });
     }

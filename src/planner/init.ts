@@ -1,3 +1,4 @@
+import { subscriptionAddress } from '../model/address.js';
 import { formatBytes } from '../model/bytes.js';
 import type { ObservedNode, ObservedSubscription } from '../model/cluster.js';
 import type { InitState } from '../model/initState.js';
@@ -89,7 +90,7 @@ function addInitStep(ctx: PlanContext, d: SubscriptionSpec, node: ObservedNode, 
   ctx.addStep({
     key: stepKey('init', node.name, d.name),
     phase: PHASE.init,
-    address: `subscription.${d.name}`,
+    address: subscriptionAddress(d.name),
     node: node.name,
     kind: 'subscription-init',
     action: 'init',

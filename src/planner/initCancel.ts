@@ -1,3 +1,4 @@
+import { slotAddress, subscriptionAddress } from '../model/address.js';
 import { SteepError } from '../model/errors.js';
 import type { InitState } from '../model/initState.js';
 import type { Step } from '../model/plan.js';
@@ -5,7 +6,6 @@ import type { SubscriptionSpec, TableName } from '../model/topology.js';
 import { qualifiedName } from '../model/topology.js';
 import { listText } from './context.js';
 import { temporaryPublications } from './reinit.js';
-import { slotAddress } from './slots.js';
 import {
   dropPublicationSql,
   dropSlotSql,
@@ -13,7 +13,6 @@ import {
   truncateTablesSql,
   tx,
 } from './sqlBuild.js';
-import { subscriptionAddress } from './subscriptions.js';
 
 /**
  * `steep init cancel SUBSCRIPTION` (SPEC §9, SC-006) as steps: stop the init and leave nothing

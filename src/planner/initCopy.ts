@@ -1,3 +1,4 @@
+import { subscriptionAddress } from '../model/address.js';
 import { formatBytes } from '../model/bytes.js';
 import type { ClusterState, ObservedNode, ObservedSubscription } from '../model/cluster.js';
 import type { Change, Hazard, Statement } from '../model/plan.js';
@@ -201,7 +202,7 @@ export function existingData(
   const held = heldTables(ctx, d, node);
   if (held.length === 0) return none;
   const names = held.map(qualifiedName);
-  const address = `subscription.${d.name}`;
+  const address = subscriptionAddress(d.name);
   if (d.init.existingData === 'fail') {
     const fix =
       'set init.existingData: truncate (apply empties them and copies again) or keep (they stay as they are, nothing is copied)';

@@ -1,3 +1,4 @@
+import { slotAddress, subscriptionAddress } from '../model/address.js';
 import type { ClusterState, ObservedNode } from '../model/cluster.js';
 import { buildConninfo } from '../model/conninfo.js';
 import { SteepError } from '../model/errors.js';
@@ -7,9 +8,7 @@ import type { SubscriptionSpec, Topology } from '../model/topology.js';
 import { qualifiedName } from '../model/topology.js';
 import { PG15 } from './defaults.js';
 import { copiedTables } from './initCopy.js';
-import { slotAddress } from './slots.js';
 import { dropSlotSql, tx } from './sqlBuild.js';
-import { subscriptionAddress } from './subscriptions.js';
 
 /**
  * `steep init prepare SUBSCRIPTION` (manual method, SPEC §9) as a decision: whether it can run

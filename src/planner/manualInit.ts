@@ -1,3 +1,4 @@
+import { subscriptionAddress } from '../model/address.js';
 import type { ObservedNode } from '../model/cluster.js';
 import { SteepError } from '../model/errors.js';
 import { compareLsn, isLsn, normaliseLsn } from '../model/lsn.js';
@@ -36,7 +37,7 @@ function lsnFlag(ctx: PlanContext, name: string): string | undefined {
  * backup restored at a later point), never earlier than the slot's own position.
  */
 export function manualReadiness(ctx: PlanContext, d: SubscriptionSpec, node: ObservedNode): ManualReadiness {
-  const address = `subscription.${d.name}`;
+  const address = subscriptionAddress(d.name);
   const where = { address, node: d.node };
   const publisher = ctx.node(d.from);
   if (!publisher) return { ok: false };

@@ -1,3 +1,4 @@
+import { linkAddress, subscriptionAddress } from '../model/address.js';
 import type { ObservedNode } from '../model/cluster.js';
 import { MERGE_UNFINISHED } from '../model/initLifecycle.js';
 import type { Statement } from '../model/plan.js';
@@ -39,7 +40,7 @@ export function checkLinkVersions(ctx: PlanContext, d: SubscriptionSpec): boolea
     const version = ctx.node(node)?.serverVersion;
     if (version === undefined || version >= LINK_MIN_VERSION) continue;
     ok = false;
-    const address = `link.${d.link}`;
+    const address = linkAddress(d.link);
     if (ctx.errors.some((e) => e.code === 'link-version' && e.address === address && e.node === node))
       continue;
     const text = ctx.node(node)?.serverVersionText || String(Math.floor(version / 10000));
@@ -69,6 +70,7 @@ export type Recreate = (d: SubscriptionSpec) => Statement[];
 
 interface Unit {
   name: string;
+  kind: 'link' | 'subscription';
   address: string;
   /** [first, second]: a link's nodes; a subscription's [source, target] */
   nodes: [string, string];
@@ -80,12 +82,19 @@ function unitOf(ctx: PlanContext, d: SubscriptionSpec): Unit {
   if (link) {
     return {
       name: link.name,
-      address: `link.${link.name}`,
+      kind: 'link',
+      address: linkAddress(link.name),
       nodes: link.nodes,
       subscriptions: link.nodes.map((n) => ctx.desired.subscriptions[link.subscriptions[n]!]!),
     };
   }
-  return { name: d.name, address: `subscription.${d.name}`, nodes: [d.from, d.node], subscriptions: [d] };
+  return {
+    name: d.name,
+    kind: 'subscription',
+    address: subscriptionAddress(d.name),
+    nodes: [d.from, d.node],
+    subscriptions: [d],
+  };
 }
 
 /**
@@ -164,7 +173,7 @@ function planUnit(ctx: PlanContext, steps: DraftStep[], unit: Unit, recreate: Re
     action: 'init',
     reason: 'not-initialised',
     reasonText:
-      `${unit.address.startsWith('link.') ? `link ${unit.name}` : `subscription ${unit.name}`}: ${a} and ${b} both hold rows of ` +
+      `${unit.kind} ${unit.name}: ${a} and ${b} both hold rows of ` +
       `${tables.length} table${tables.length === 1 ? '' : 's'}; steep checks their schemas and keys, copies each side's one-sided rows ` +
       `to the other and resolves conflicting rows by ${strategy} (every decision in merge_log), then blocks writes to those tables on both ` +
       `nodes (LOCK … IN EXCLUSIVE MODE, at most lock_timeout to get it; about ${seconds} s to re-check), and creates ${listText(names)} ` +

@@ -1,3 +1,4 @@
+import { publicationAddress, slotAddress, subscriptionNameOf } from '../model/address.js';
 import type { Step } from '../model/plan.js';
 import { compareText, type DraftStep, type PlanContext, stepKey } from './context.js';
 
@@ -101,13 +102,12 @@ export function scopeMessages(ctx: PlanContext, kept: readonly Step[], targets: 
   const addresses = new Set([...targets, ...kept.map((s) => s.address)]);
   const nodes = new Set(kept.map((s) => s.node));
   for (const t of targets) {
-    const sub = t.startsWith('subscription.')
-      ? ctx.desired.subscriptions[t.slice('subscription.'.length)]
-      : undefined;
+    const name = subscriptionNameOf(t);
+    const sub = name === undefined ? undefined : ctx.desired.subscriptions[name];
     if (!sub) continue;
     nodes.add(sub.node).add(sub.from);
-    for (const p of sub.publications) addresses.add(`publication.${p}`);
-    addresses.add(`slot.${sub.from}/${sub.slot}`);
+    for (const p of sub.publications) addresses.add(publicationAddress(p));
+    addresses.add(slotAddress(sub.from, sub.slot));
   }
   const inScope = (m: { address?: string; node?: string }) =>
     m.address !== undefined ? addresses.has(m.address) : m.node === undefined || nodes.has(m.node);

@@ -5,6 +5,8 @@
  * identity, the role's privileges. Each failure is a plan error whose message ends with the
  * fix, in one sentence.
  */
+
+import { parseAddress, publicationAddress } from '../model/address.js';
 import type { ObservedNode, ObservedTable } from '../model/cluster.js';
 import { lockHeldMessage } from '../model/lockHolder.js';
 import { displayTable, quoteIdent, quoteTable } from '../model/sql.js';
@@ -239,7 +241,7 @@ function checkTables(ctx: PlanContext): void {
     if (!node) continue;
     const needsIdentity = p.publish.includes('update') || p.publish.includes('delete');
     const ops = p.publish.filter((op) => op === 'update' || op === 'delete').join(' and ');
-    const address = `publication.${p.name}`;
+    const address = publicationAddress(p.name);
     const named = new Set<string>();
     if (!p.allTables) {
       for (const t of p.tables) {
@@ -304,8 +306,10 @@ function checkTables(ctx: PlanContext): void {
   }
 }
 
+/** The publication's or subscription's name a step is at ('' for any other address). */
 function nameOf(step: DraftStep): string {
-  return step.address.slice(step.address.indexOf('.') + 1);
+  const a = parseAddress(step.address);
+  return a?.kind === 'publication' || a?.kind === 'subscription' ? a.name : '';
 }
 
 /** The role steep connects as may do what the steps need. */

@@ -1,3 +1,4 @@
+import { publicationAddress } from '../model/address.js';
 import type { ObservedNode, ObservedPublication } from '../model/cluster.js';
 import { formatOwnership } from '../model/ownership.js';
 import type { Action, Reason, Statement } from '../model/plan.js';
@@ -44,10 +45,6 @@ import {
  * `publicationDiff.ts`; here the statements and the reason of each step; the fate of observed
  * publications and `protect` are the skeleton in `managedObjects.ts`.
  */
-
-export function publicationAddress(name: string): string {
-  return `publication.${name}`;
-}
 
 /** `node/publication`, the key of `PublicationsOutcome.membershipChanged`. */
 export function publicationRef(node: string, name: string): string {

@@ -1,7 +1,7 @@
+import { slotAddress, subscriptionAddress } from '../model/address.js';
 import type { SubscriptionSpec } from '../model/topology.js';
 import { PHASE, type PlanContext, stepKey } from './context.js';
 import { slotDigest } from './digest.js';
-import { slotAddress } from './slots.js';
 import { createSlotSql, nonTx } from './sqlBuild.js';
 
 /**
@@ -76,7 +76,7 @@ export function planSeparateSlot(ctx: PlanContext, d: SubscriptionSpec, deps: st
  */
 export function refuseSameServerMerge(ctx: PlanContext, blocked: Set<string>, d: SubscriptionSpec): boolean {
   if (d.init.method !== 'merge' || !sameServer(ctx, d.node, d.from)) return false;
-  const address = `subscription.${d.name}`;
+  const address = subscriptionAddress(d.name);
   const owner = d.link === undefined ? `subscription ${d.name}` : `link ${d.link}`;
   ctx.error(
     'same-server-merge',

@@ -1,3 +1,4 @@
+import { subscriptionAddress, tableAddress } from '../model/address.js';
 import type { ObservedNode } from '../model/cluster.js';
 import type { SchemaComparison } from '../model/plan.js';
 import type { NodeTableSchemas, TableComparison, TableSchema } from '../model/tableSchema.js';
@@ -7,7 +8,6 @@ import { digestOf } from './digest.js';
 import { SCHEMA_CODES } from './schemaCodes.js';
 import { compareTables, describeDifference, differs, onlyFillableExtras } from './schemaCompare.js';
 import { receivedTables } from './schemaScope.js';
-import { subscriptionAddress } from './subscriptions.js';
 import { Creations, planTableSync } from './tableSync.js';
 
 /**
@@ -42,10 +42,6 @@ export function tableSchemasDigest(t: NodeTableSchemas | undefined): unknown {
     schemas: t.schemas,
     extensions: t.extensions,
   });
-}
-
-export function tableAddress(node: string, table: string): string {
-  return `table.${node}/${table}`;
 }
 
 /** What schema sync gives the plan: every table compared, and what the subscriptions' steps wait for. */

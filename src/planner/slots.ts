@@ -1,3 +1,4 @@
+import { slotAddress, subscriptionAddress } from '../model/address.js';
 import { formatBytes } from '../model/bytes.js';
 import type { ObservedSubscription } from '../model/cluster.js';
 import { matchesAny } from '../model/glob.js';
@@ -12,10 +13,6 @@ import { dropSlotSql, tx } from './sqlBuild.js';
  * dropped first, a prepared one is reused), and orphans — slots nothing uses — reported with
  * the WAL they retain.
  */
-
-export function slotAddress(publisher: string, slot: string): string {
-  return `slot.${publisher}/${slot}`;
-}
 
 /** PostgreSQL's own table-synchronisation slots (`pg_<suboid>_sync_<relid>_<sysid>`), owned by a subscription. */
 const TABLESYNC_SLOT = /^pg_\d+_sync_\d+_\d+$/;
@@ -61,7 +58,7 @@ export function prepareSlot(
   opts: { createSlot: boolean; ownDropFreesSlot: boolean },
 ): SlotPreparation {
   const publisher = ctx.node(d.from);
-  const address = `subscription.${d.name}`;
+  const address = subscriptionAddress(d.name);
   if (!publisher || opts.ownDropFreesSlot) return { ok: true, deps: [] };
   const slot = publisher.slots[d.slot];
   if (!slot) {

@@ -1,3 +1,4 @@
+import { nodeAddress } from '../model/address.js';
 import type { Statement } from '../model/plan.js';
 import { quoteIdent, quoteLiteral } from '../model/sql.js';
 import { PHASE, type PlanContext, sortedKeys, stepKey } from './context.js';
@@ -12,10 +13,6 @@ import { tx } from './sqlBuild.js';
 export interface StateMigration {
   version: number;
   statements: string[];
-}
-
-export function nodeAddress(node: string): string {
-  return `node.${node}`;
 }
 
 export function planStateSchema(ctx: PlanContext, migrations: readonly StateMigration[]): void {

@@ -1,3 +1,4 @@
+import { subscriptionAddress } from '../model/address.js';
 import type { ObservedNode, ObservedSubscription } from '../model/cluster.js';
 import { isUnknown } from '../model/cluster.js';
 import { maskConninfo, sameConninfo } from '../model/conninfo.js';
@@ -46,7 +47,6 @@ import {
   type SubscriptionRun,
   subscriptionDeps,
 } from './subscriptionCreate.js';
-import { subscriptionAddress } from './subscriptions.js';
 import {
   refreshCopy,
   refreshText,

@@ -1,3 +1,4 @@
+import { subscriptionAddress } from '../model/address.js';
 import type { ObservedNode, ObservedSubscription } from '../model/cluster.js';
 import { buildConninfo } from '../model/conninfo.js';
 import { formatOwnership } from '../model/ownership.js';
@@ -31,7 +32,6 @@ import {
 } from './sameServer.js';
 import { prepareSlot } from './slots.js';
 import { commentOnSql, createSubscriptionSql, dropSubscriptionStatements, nonTx, tx } from './sqlBuild.js';
-import { subscriptionAddress } from './subscriptions.js';
 
 /**
  * A subscription made, made again, or dropped: CREATE SUBSCRIPTION with what its init method

@@ -1,3 +1,4 @@
+import { subscriptionAddress } from '../model/address.js';
 import type { ObservedSubscription } from '../model/cluster.js';
 import { displayTable } from '../model/sql.js';
 import { qualifiedName, type SubscriptionSpec } from '../model/topology.js';
@@ -113,7 +114,7 @@ export function refreshCopy(
     `subscription ${d.name} would receive ${listText(fresh)}, whose rows it does not hold yet, and ${listText(r.held)}, ` +
       `whose rows it already holds through the same partition tree; one REFRESH PUBLICATION copies all of them or none: ` +
       'apply the partition change (viaPartitionRoot or the partitioned tables) first, then the new tables',
-    { address: `subscription.${d.name}`, node: d.node },
+    { address: subscriptionAddress(d.name), node: d.node },
   );
   return null;
 }

@@ -1,3 +1,4 @@
+import { subscriptionAddress } from '../model/address.js';
 import type { ObservedNode, ObservedSubscription } from '../model/cluster.js';
 import type { SubscriptionSpec } from '../model/topology.js';
 import type { DraftStep, PlanContext } from './context.js';
@@ -35,10 +36,6 @@ import {
  */
 
 export type { SubscriptionInputs } from './subscriptionCreate.js';
-
-export function subscriptionAddress(name: string): string {
-  return `subscription.${name}`;
-}
 
 const SUBSCRIPTIONS: ManagedResource<ObservedSubscription> = {
   kind: 'subscription',

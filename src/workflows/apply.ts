@@ -6,6 +6,7 @@ import { runStep, stepError } from '../executors/runStep.js';
 import { runGraph, type ScheduleOutcome } from '../executors/schedule.js';
 import { secretFiller } from '../executors/secrets.js';
 import { watchSlotCreation } from '../executors/slotWait.js';
+import { subscriptionNameOf } from '../model/address.js';
 import { formatBytes } from '../model/bytes.js';
 import { SteepError } from '../model/errors.js';
 import type { InitProgress } from '../model/initState.js';
@@ -127,7 +128,7 @@ function watchSlotWait(
 ): (() => Promise<void>) | null {
   const own = step.kind === 'slot-create';
   if (!own && step.kind !== 'subscription-create') return null;
-  const d = own ? undefined : topology.subscriptions[step.address.slice('subscription.'.length)];
+  const d = own ? undefined : topology.subscriptions[subscriptionNameOf(step.address) ?? ''];
   const from = own ? step.node : d?.from;
   const publisher = from === undefined ? undefined : topology.nodes[from];
   if (from === undefined || !publisher) return null;
@@ -204,7 +205,7 @@ export async function applyPlan(topology: Topology, plan: Plan, opts: ApplyOptio
       afterStop: (step) =>
         step.kind === 'subscription-init' &&
         !ownCopy(step) &&
-        topology.subscriptions[step.address.replace(/^subscription\./, '')]?.init.method === 'snapshot',
+        topology.subscriptions[subscriptionNameOf(step.address) ?? '']?.init.method === 'snapshot',
       run: async (step) => {
         const client = clients.get(step.node)!;
         const log = new ApplyLog(schema, step.node, runId);

@@ -5,6 +5,7 @@ import { type FollowOptions, followInit, followTargetOf, stateChangeEvent } from
 import { completeManualInit } from '../executors/manualInit.js';
 import type { StepContext } from '../executors/runStep.js';
 import { startSnapshotInit } from '../executors/snapshotInit.js';
+import { subscriptionNameOf } from '../model/address.js';
 import { SteepError } from '../model/errors.js';
 import type { InitProgress } from '../model/initState.js';
 import type { Step } from '../model/plan.js';
@@ -48,7 +49,7 @@ export function ownCopy(step: Step): boolean {
 }
 
 export function subscriptionOf(topology: Topology, step: Step): SubscriptionSpec {
-  const name = step.address.replace(/^subscription\./, '');
+  const name = subscriptionNameOf(step.address) ?? step.address;
   const spec = topology.subscriptions[name];
   if (!spec) {
     throw new SteepError(
@@ -105,7 +106,7 @@ export class InitRunner {
     const schema = this.topology.settings.stateSchema;
     if (!(await hasInitTables(client, schema))) return;
     const store = this.store(step);
-    const name = step.address.replace(/^subscription\./, '');
+    const name = subscriptionNameOf(step.address) ?? step.address;
     if (step.kind === 'subscription-drop') {
       await store.remove(client, name);
       return;

@@ -6,6 +6,7 @@ import type { EventSink, Stop } from '../executors/events.js';
 import { stateChangeEvent } from '../executors/initFollow.js';
 import { dropPreparedSlot, endSteepHolder } from '../executors/preparedSlot.js';
 import { runStep, type StepContext } from '../executors/runStep.js';
+import { subscriptionAddress } from '../model/address.js';
 import type { Problem } from '../model/errors.js';
 import { SteepError } from '../model/errors.js';
 import type { Step } from '../model/plan.js';
@@ -90,7 +91,7 @@ function interrupted(name: string, done: string[], left: string[]): SteepError {
     'init.cancel_interrupted',
     `init cancel of ${name} stopped; done: ${done.join('; ') || 'nothing'}; not done: ${left.join('; ')}; ` +
       `run \`steep init cancel ${name}\` again to finish it`,
-    { address: `subscription.${name}` },
+    { address: subscriptionAddress(name) },
   );
 }
 
@@ -105,7 +106,7 @@ export async function cancelInit(
   const d: SubscriptionSpec | undefined = topology.subscriptions[subscription];
   if (!d)
     throw new SteepError('init.unknown_subscription', `steep.yaml declares no subscription ${subscription}`);
-  const address = `subscription.${d.name}`;
+  const address = subscriptionAddress(d.name);
   const schema = topology.settings.stateSchema;
   const session = {
     applicationName: 'steep init cancel',

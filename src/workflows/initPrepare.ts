@@ -5,10 +5,10 @@ import type { EventSink, Stop } from '../executors/events.js';
 import { stateChangeEvent } from '../executors/initFollow.js';
 import { createPreparedSlot, type MadeSlot, PREPARE_APPLICATION_NAME } from '../executors/preparedSlot.js';
 import { runStep } from '../executors/runStep.js';
+import { subscriptionAddress } from '../model/address.js';
 import type { Problem } from '../model/errors.js';
 import { SteepError } from '../model/errors.js';
 import { checkPrepareMethod, dumpCommands, planInitPrepare } from '../planner/initPrepare.js';
-import { subscriptionAddress } from '../planner/subscriptions.js';
 import { InitSlotStore } from '../state/initSlots.js';
 import { hasInitTables, SubscriptionStateStore } from '../state/subscriptionState.js';
 

@@ -3,6 +3,7 @@ import type { EventSink } from '../executors/events.js';
 import { stateChangeEvent } from '../executors/initFollow.js';
 import { openNodeSession, runStatements, statementsOn, WriteLocks } from '../executors/mergeInit.js';
 import type { StepContext } from '../executors/runStep.js';
+import { parseAddress } from '../model/address.js';
 import { SteepError } from '../model/errors.js';
 import { MERGE_FINAL_ROUNDS, mergeFinalPass } from '../model/initLifecycle.js';
 import type { InitState } from '../model/initState.js';
@@ -54,7 +55,10 @@ export interface MergeUnitOfStep {
 
 export function mergeUnitOf(topology: Topology, step: Step): MergeUnitOfStep {
   const change = (path: string) => step.changes.find((c) => c.path === path)?.after;
-  const [kind, name] = step.address.split(/\.(.*)/s) as ['link' | 'subscription', string];
+  const a = parseAddress(step.address);
+  if (a?.kind !== 'link' && a?.kind !== 'subscription')
+    throw new Error(`not a merge unit's address: ${step.address}`);
+  const { kind, name } = a;
   const names = (change('init.subscriptions') as string[] | undefined) ?? [];
   return {
     name,

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { EventSink } from '../executors/events.js';
+import { publicationAddress, subscriptionAddress } from '../model/address.js';
 import type { ObservedNode } from '../model/cluster.js';
 import type { Topology } from '../model/topology.js';
 import { publicationDigest, subscriptionDigest } from '../planner/digest.js';
@@ -15,7 +16,7 @@ function settledDigests(
 ): Record<string, string> {
   const out: Record<string, string> = {};
   for (const p of Object.values(node.publications)) {
-    const address = `publication.${p.name}`;
+    const address = publicationAddress(p.name);
     if (
       p.managedBy?.topology === topology.topology &&
       topology.publications[p.name]?.node === node.name &&
@@ -24,7 +25,7 @@ function settledDigests(
       out[address] = publicationDigest(p);
   }
   for (const s of Object.values(node.subscriptions)) {
-    const address = `subscription.${s.name}`;
+    const address = subscriptionAddress(s.name);
     if (
       s.managedBy?.topology === topology.topology &&
       topology.subscriptions[s.name]?.node === node.name &&

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { loadTopology } from '../config/load.js';
 import { maskDeep } from '../db/mask.js';
+import { publicationAddress } from '../model/address.js';
 import {
   CAPTURE_FORMAT_VERSION,
   type CapturedNode,
@@ -121,8 +122,8 @@ function uncapturedRowFilters(topology: Topology, observed: ClusterState, file: 
         continue;
       throw new SteepError(
         'capture.row_filter',
-        `publication.${p.name}: the row filter \`${t.where}\` of ${qn} is not in the capture ${file}, and only PostgreSQL can read it back; run \`steep observe\` with this steep.yaml, or plan against the live nodes`,
-        { address: `publication.${p.name}` },
+        `${publicationAddress(p.name)}: the row filter \`${t.where}\` of ${qn} is not in the capture ${file}, and only PostgreSQL can read it back; run \`steep observe\` with this steep.yaml, or plan against the live nodes`,
+        { address: publicationAddress(p.name) },
       );
     }
   }

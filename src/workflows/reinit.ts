@@ -6,6 +6,7 @@ import { lockedSessions } from '../db/lockedSession.js';
 import type { EventSink, Stop } from '../executors/events.js';
 import { followTargetOf, stateChangeEvent } from '../executors/initFollow.js';
 import { executeReinit } from '../executors/reinit.js';
+import { subscriptionAddress } from '../model/address.js';
 import type { Problem } from '../model/errors.js';
 import { SteepError } from '../model/errors.js';
 import type { InitProgress, InitState } from '../model/initState.js';
@@ -89,7 +90,7 @@ export async function reinitLoaded(
   opts: ReinitOptions,
 ): Promise<Omit<ReinitResult, 'configWarnings'>> {
   const t0 = Date.now();
-  const address = `subscription.${d.name}`;
+  const address = subscriptionAddress(d.name);
   const sessions = await lockedSessions(topology, [{ node: d.node }, { node: d.from }], {
     applicationName: 'steep reinit',
     statementTimeoutMs: STATEMENT_TIMEOUT_MS,

@@ -5,6 +5,7 @@ import { readSequenceStates } from '../catalog/sequences.js';
 import { loadTopology } from '../config/load.js';
 import { connect } from '../db/connect.js';
 import { publishedSequences, syncSequences } from '../executors/sequenceSync.js';
+import { subscriptionAddress } from '../model/address.js';
 import type { Problem } from '../model/errors.js';
 import { SteepError } from '../model/errors.js';
 import { type SequenceLag, type SequenceSyncReport, sequenceSyncReport } from '../model/sequences.js';
@@ -38,7 +39,7 @@ async function subscribedTables(pub: pg.Client, sub: pg.Client, d: SubscriptionS
     throw new SteepError(
       'sequences.no_tables',
       `publications ${publications.join(', ')} of subscription ${d.name} publish no table on ${d.from} (do they exist? run steep apply first)`,
-      { node: d.from, address: `subscription.${d.name}` },
+      { node: d.from, address: subscriptionAddress(d.name) },
     );
   return scope.map((s) => s.table);
 }

@@ -4,6 +4,7 @@ import { parseDuration } from '../config/durations.js';
 import { loadTopology } from '../config/load.js';
 import { parseSize } from '../config/sizes.js';
 import { connect } from '../db/connect.js';
+import { subscriptionAddress } from '../model/address.js';
 import { formatBytes } from '../model/bytes.js';
 import type { ClusterState, ObservedNode, ObservedSubscription } from '../model/cluster.js';
 import { type Problem, SteepError } from '../model/errors.js';
@@ -326,7 +327,7 @@ export function checkStatus(r: StatusReport, topology: Topology, maxLag?: LagLim
   const problems: string[] = [];
   for (const n of r.nodes) if (!n.reachable) problems.push(`node ${n.name} cannot be read: ${n.error}`);
   for (const s of r.subscriptions.filter((x) => x.declared)) {
-    const at = `subscription.${s.name} on ${s.node}`;
+    const at = `${subscriptionAddress(s.name)} on ${s.node}`;
     if (s.state === 'unknown') {
       problems.push(`${at}: unknown, ${s.unknown}`);
       continue;

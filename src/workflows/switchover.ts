@@ -15,6 +15,7 @@ import { lockedSessions } from '../db/lockedSession.js';
 import { secretFiller } from '../executors/secrets.js';
 import { publishedSequences } from '../executors/sequenceSync.js';
 import type { NodeClients } from '../executors/switchover.js';
+import { subscriptionAddress } from '../model/address.js';
 import { buildConninfo } from '../model/conninfo.js';
 import type { Problem } from '../model/errors.js';
 import { SteepError } from '../model/errors.js';
@@ -71,7 +72,7 @@ export async function switchover(
         `switchover of ${d.name} needs both nodes: ${err.message}`,
         {
           node: err.node,
-          address: `subscription.${d.name}`,
+          address: subscriptionAddress(d.name),
           cause: err,
         },
       );
@@ -85,7 +86,7 @@ export async function switchover(
     if (problems.length > 0)
       throw new SteepError('switchover.preflight', problems[0]!, {
         node: d.from,
-        address: `subscription.${d.name}`,
+        address: subscriptionAddress(d.name),
         problems: problems.map((message) => ({ severity: 'error', code: 'switchover.preflight', message })),
       });
     const plan = planSwitchover(facts, opts, {
@@ -222,7 +223,7 @@ function verifyList(d: SubscriptionSpec, wanted: string[], carried: string[]): s
     throw new SteepError(
       'switchover.unknown_table',
       `--verify names ${unknown.join(', ')}, which subscription ${d.name} does not carry (it carries ${carried.join(', ') || 'no table'})`,
-      { address: `subscription.${d.name}` },
+      { address: subscriptionAddress(d.name) },
     );
   return names;
 }

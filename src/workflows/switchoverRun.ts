@@ -15,6 +15,7 @@ import {
   waitDrained,
   waitSlotReleased,
 } from '../executors/switchover.js';
+import { subscriptionAddress } from '../model/address.js';
 import { SteepError } from '../model/errors.js';
 import type {
   NodeSql,
@@ -61,7 +62,7 @@ export class SwitchoverRun {
       clients,
       topology.settings.stateSchema,
       randomUUID(),
-      `subscription.${d.name}`,
+      subscriptionAddress(d.name),
     );
     this.fillSecrets = secretFiller(topology);
   }
@@ -200,7 +201,7 @@ export class SwitchoverRun {
           throw new SteepError(
             'switchover.diverged',
             `${diverged.join(', ')} differ between ${d.from} and ${d.node}; repair with steep verify ${d.name} --repair, then switch over again`,
-            { address: `subscription.${d.name}` },
+            { address: subscriptionAddress(d.name) },
           );
         const rows = v.tables.reduce((n, t) => n + t.rows, 0);
         return `${v.tables.length} table(s) equal, ${rows} rows compared`;

@@ -12,6 +12,7 @@ import { connect } from '../db/connect.js';
 import type { EventSink } from '../executors/events.js';
 import { stateChangeEvent } from '../executors/initFollow.js';
 import { compareTable } from '../executors/tableCompare.js';
+import { subscriptionAddress } from '../model/address.js';
 import type { Problem } from '../model/errors.js';
 import { SteepError } from '../model/errors.js';
 import type { SubscriptionSpec, TableName, Topology } from '../model/topology.js';
@@ -130,7 +131,7 @@ export async function planVerify(
       throw new SteepError(
         'verify.unknown_table',
         `subscription ${d.name} does not carry ${unknown.join(', ')} (its publications ${info.publications.join(', ')} on ${d.from} publish ${[...carried].join(', ') || 'no table'})`,
-        { address: `subscription.${d.name}` },
+        { address: subscriptionAddress(d.name) },
       );
     scope = scope.filter((s) => wanted.includes(qualifiedName(s.table)));
   }
@@ -196,13 +197,13 @@ export async function verifyLoaded(
       throw new SteepError(
         'verify.no_subscription',
         `subscription ${d.name} does not exist on ${d.node}: create it with steep apply before verifying it`,
-        { node: d.node, address: `subscription.${d.name}` },
+        { node: d.node, address: subscriptionAddress(d.name) },
       );
     if (info.slot === null)
       throw new SteepError(
         'verify.no_slot',
         `subscription ${d.name} on ${d.node} has no slot (slot_name = NONE): it replays nothing that could be compared`,
-        { node: d.node, address: `subscription.${d.name}` },
+        { node: d.node, address: subscriptionAddress(d.name) },
       );
     const slot = info.slot;
     const plans = await planVerify(pub, sub, d, info, opts.tables);
@@ -236,7 +237,7 @@ export async function verifyLoaded(
           'verify.failed',
           `comparing ${name} of subscription ${d.name} failed: ${e.message ?? String(err)}`,
           {
-            address: `subscription.${d.name}`,
+            address: subscriptionAddress(d.name),
             cause: err,
           },
         );
