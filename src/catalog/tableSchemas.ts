@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { compareTableNames, compareText } from '../model/order.js';
 import { sha256Hex } from '../model/sha256.js';
 import {
   fingerprintText,
@@ -12,7 +13,6 @@ import {
   type UserTypeKind,
 } from '../model/tableSchema.js';
 import type { ConnectionSpec } from '../model/topology.js';
-import { compareTableNames, compareText } from './order.js';
 import {
   type ColumnRow,
   type ColumnsRow,

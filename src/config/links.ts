@@ -1,3 +1,4 @@
+import { compareText } from '../model/order.js';
 import type {
   InitMethod,
   InitSpec,
@@ -13,7 +14,6 @@ import { PUBLISH_OPERATIONS } from '../model/topology.js';
 import { identifierProblem, parseTableName } from './identifiers.js';
 import { checkStrategy } from './mergeStrategy.js';
 import type { NormaliseContext as Context } from './normalise.js';
-import { compareText } from './publications.js';
 import { subscriptionOptions } from './subscriptions.js';
 
 /**

@@ -1,3 +1,4 @@
+import { compareTableNames, compareText } from '../model/order.js';
 import type { GeneratedColumns, PublicationSpec, PublicationTable } from '../model/topology.js';
 import { PUBLISH_OPERATIONS } from '../model/topology.js';
 import { identifierProblem, parseTableName } from './identifiers.js';
@@ -109,10 +110,5 @@ function tables(ctx: Context, publication: string): PublicationTable[] {
     const only = typeof item !== 'string' && reader.boolean([...itemPath, 'only']) === true;
     out.push({ ...parsed.table, columns, where, ...(only ? { only } : {}) });
   });
-  return out.sort((a, b) => compareText(a.schema, b.schema) || compareText(a.name, b.name));
-}
-
-/** Code-unit order: the same on every machine, whatever the locale. */
-export function compareText(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
+  return out.sort(compareTableNames);
 }

@@ -1,3 +1,4 @@
+import { compareText } from '../model/order.js';
 import type {
   ExistingData,
   InitMethod,
@@ -11,7 +12,6 @@ import { slotNameProblem } from './identifiers.js';
 import { checkStrategy } from './mergeStrategy.js';
 import type { NormaliseContext as Context } from './normalise.js';
 import type { Path } from './paths.js';
-import { compareText } from './publications.js';
 import type { DocumentReader } from './reader.js';
 import { parseSize } from './sizes.js';
 

@@ -1,4 +1,5 @@
 import type { ClusterState, ObservedNode } from '../model/cluster.js';
+import { compareText } from '../model/order.js';
 import type {
   DriftItem,
   IgnoredCounts,
@@ -54,10 +55,6 @@ export type StepKeyKind =
 
 export function stepKey(kind: StepKeyKind, node: string, name = ''): string {
   return JSON.stringify([kind, node, name]);
-}
-
-export function compareText(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 export function sortedKeys<T>(record: Record<string, T>): string[] {

@@ -1,6 +1,7 @@
 import { subscriptionAddress } from '../model/address.js';
+import { compareText } from '../model/order.js';
 import type { SubscriptionSpec } from '../model/topology.js';
-import { compareText, listText, type PlanContext, sortedKeys } from './context.js';
+import { listText, type PlanContext, sortedKeys } from './context.js';
 import { effectiveOrigin } from './defaults.js';
 
 /**

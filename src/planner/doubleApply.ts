@@ -1,8 +1,9 @@
 import { subscriptionAddress } from '../model/address.js';
 import type { ObservedNode } from '../model/cluster.js';
+import { compareText } from '../model/order.js';
 import type { PublicationDef, SubscriptionSpec } from '../model/topology.js';
 import { qualifiedName } from '../model/topology.js';
-import { compareText, listText, type PlanContext, sortedKeys, stepKey } from './context.js';
+import { listText, type PlanContext, sortedKeys, stepKey } from './context.js';
 import { copiedTables } from './initCopy.js';
 
 /**

@@ -8,10 +8,11 @@ import type {
   GraphSubscription,
   TopologyGraph,
 } from '../model/graph.js';
+import { compareText } from '../model/order.js';
 import type { Plan } from '../model/plan.js';
 import type { PublicationDef, Topology } from '../model/topology.js';
 import { qualifiedName } from '../model/topology.js';
-import { compareText, sortedKeys } from './context.js';
+import { sortedKeys } from './context.js';
 
 export interface GraphInputs {
   /** the nodes' catalogs: versions, and the objects steep.yaml does not declare */

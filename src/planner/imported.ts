@@ -8,13 +8,14 @@ import { isUnknown } from '../model/cluster.js';
 import { maskConninfo } from '../model/conninfo.js';
 import { matchesAny } from '../model/glob.js';
 import type { ImportedPublication, ImportedSubscription, ImportedTopology } from '../model/imported.js';
+import { compareText } from '../model/order.js';
 import {
   PUBLISH_OPERATIONS,
   type SubscriptionOptions,
   type TableName,
   type Topology,
 } from '../model/topology.js';
-import { compareText, sortedKeys } from './context.js';
+import { sortedKeys } from './context.js';
 import { defaultSubscriptionOptions, SUBSCRIPTION_OPTIONS } from './defaults.js';
 
 /**

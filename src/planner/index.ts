@@ -1,7 +1,7 @@
 import type { ClusterState, ObservedNode, UnreachableNode } from '../model/cluster.js';
 import type { Plan, PlanSummary, Step } from '../model/plan.js';
 import type { Topology } from '../model/topology.js';
-import { compareText, PlanContext, sortedKeys } from './context.js';
+import { PlanContext, sortedKeys } from './context.js';
 import { checkCycles } from './cycles.js';
 import { digestOf, stableSubscription } from './digest.js';
 import { checkDoubleApply } from './doubleApply.js';
@@ -123,4 +123,7 @@ export {
   stateSchemaDigest,
   subscriptionDigest,
 } from './digest.js';
+
+import { compareText } from '../model/order.js';
+
 export type { StateMigration } from './stateSchema.js';

@@ -1,10 +1,11 @@
 import { subscriptionAddress } from '../model/address.js';
 import { formatBytes } from '../model/bytes.js';
 import type { ClusterState, ObservedNode, ObservedSubscription } from '../model/cluster.js';
+import { compareText } from '../model/order.js';
 import type { Change, Hazard, Statement } from '../model/plan.js';
 import type { SubscriptionSpec, TableName, Topology } from '../model/topology.js';
 import { DEFAULT_SPLIT_ABOVE, qualifiedName } from '../model/topology.js';
-import { compareText, listText, type PlanContext, sortedKeys } from './context.js';
+import { listText, type PlanContext, sortedKeys } from './context.js';
 import { truncateTablesSql, tx } from './sqlBuild.js';
 import { receivedAfterPlan } from './subscriptionTables.js';
 

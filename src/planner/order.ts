@@ -1,6 +1,7 @@
 import { publicationAddress, slotAddress, subscriptionNameOf } from '../model/address.js';
+import { compareText } from '../model/order.js';
 import type { Step } from '../model/plan.js';
-import { compareText, type DraftStep, type PlanContext, stepKey } from './context.js';
+import { type DraftStep, type PlanContext, stepKey } from './context.js';
 
 /**
  * Ordering (SPEC §5): a topological order of the steps' dependencies that, among the steps

@@ -1,4 +1,5 @@
 import type { ObservedNode, ObservedPublication } from '../model/cluster.js';
+import { compareText } from '../model/order.js';
 import type { Change } from '../model/plan.js';
 import { displayTable } from '../model/sql.js';
 import {
@@ -7,7 +8,7 @@ import {
   type PublicationTable,
   qualifiedName,
 } from '../model/topology.js';
-import { compareText, sameJson } from './context.js';
+import { sameJson } from './context.js';
 import { effectiveGeneratedColumns, GENERATED_COLUMNS_MIN_VERSION } from './defaults.js';
 import { storedTables } from './publishedRelations.js';
 import type { PublicationParameters } from './sqlBuild.js';

@@ -1,12 +1,12 @@
 import { publicationAddress } from '../model/address.js';
 import type { ObservedNode, ObservedPublication } from '../model/cluster.js';
+import { compareText } from '../model/order.js';
 import { formatOwnership } from '../model/ownership.js';
 import type { Action, Reason, Statement } from '../model/plan.js';
 import { displayTable } from '../model/sql.js';
 import { type PublicationSpec, qualifiedName } from '../model/topology.js';
 import { adoptionWords, desiredComment } from './adopt.js';
 import {
-  compareText,
   type DraftStep,
   declaredText,
   listText,

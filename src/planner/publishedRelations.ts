@@ -1,6 +1,6 @@
 import type { ObservedTable } from '../model/cluster.js';
+import { compareText } from '../model/order.js';
 import { type PublicationTable, qualifiedName } from '../model/topology.js';
-import { compareText } from './context.js';
 
 /**
  * What PostgreSQL does with a publication's definition, computed from the publisher's tables

@@ -1,3 +1,4 @@
+import { compareText } from '../model/order.js';
 import type { SchemaStatus } from '../model/plan.js';
 import {
   type ColumnDifference,
@@ -88,7 +89,7 @@ export function compareTableSets(
 ): TableComparison[] {
   const names = tables ?? [...new Set([...Object.keys(left), ...Object.keys(right)])];
   return [...new Set(names)]
-    .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+    .sort(compareText)
     .filter((n) => left[n] || right[n])
     .map((n) => compareTables(left[n] ?? null, right[n] ?? null, n));
 }

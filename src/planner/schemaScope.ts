@@ -1,6 +1,6 @@
+import { compareText } from '../model/order.js';
 import type { NodeTableSchemas, TableScope } from '../model/tableSchema.js';
 import type { PublicationSpec, SubscriptionSpec, TableName, Topology } from '../model/topology.js';
-import { compareText } from './context.js';
 
 /**
  * Which tables a subscription receives, and so which tables' columns the catalog must read on

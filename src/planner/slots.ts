@@ -2,10 +2,12 @@ import { slotAddress, subscriptionAddress } from '../model/address.js';
 import { formatBytes } from '../model/bytes.js';
 import type { ObservedSubscription } from '../model/cluster.js';
 import { matchesAny } from '../model/glob.js';
+import { compareText } from '../model/order.js';
 import type { SubscriptionSpec } from '../model/topology.js';
 import { ignored } from './adopt.js';
-import { compareText, PHASE, type PlanContext, sortedKeys, stepKey } from './context.js';
+import { PHASE, type PlanContext, sortedKeys, stepKey } from './context.js';
 import { slotDigest } from './digest.js';
+import { TABLESYNC_SLOT } from './slotKinds.js';
 import { dropSlotSql, tx } from './sqlBuild.js';
 
 /**
@@ -13,9 +15,6 @@ import { dropSlotSql, tx } from './sqlBuild.js';
  * dropped first, a prepared one is reused), and orphans — slots nothing uses — reported with
  * the WAL they retain.
  */
-
-/** PostgreSQL's own table-synchronisation slots (`pg_<suboid>_sync_<relid>_<sysid>`), owned by a subscription. */
-const TABLESYNC_SLOT = /^pg_\d+_sync_\d+_\d+$/;
 
 interface SlotUser {
   node: string;

@@ -2,18 +2,11 @@ import { subscriptionAddress } from '../model/address.js';
 import type { ObservedNode, ObservedSubscription } from '../model/cluster.js';
 import { isUnknown } from '../model/cluster.js';
 import { maskConninfo, sameConninfo } from '../model/conninfo.js';
+import { compareText } from '../model/order.js';
 import type { Action, Change, Hazard, Reason, Statement } from '../model/plan.js';
 import type { SubscriptionOptionName, SubscriptionOptions, SubscriptionSpec } from '../model/topology.js';
 import { adoptionWords, desiredComment } from './adopt.js';
-import {
-  compareText,
-  type DraftStep,
-  listText,
-  PHASE,
-  type PlanContext,
-  sameJson,
-  stepKey,
-} from './context.js';
+import { type DraftStep, listText, PHASE, type PlanContext, sameJson, stepKey } from './context.js';
 import { copyEstimate } from './copyEstimate.js';
 import { joiningTables, newTablesDecision } from './dataGaps.js';
 import {

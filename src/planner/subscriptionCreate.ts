@@ -1,18 +1,11 @@
 import { subscriptionAddress } from '../model/address.js';
 import type { ObservedNode, ObservedSubscription } from '../model/cluster.js';
 import { buildConninfo } from '../model/conninfo.js';
+import { compareText } from '../model/order.js';
 import { formatOwnership } from '../model/ownership.js';
 import type { Change, Hazard, Statement } from '../model/plan.js';
 import type { SubscriptionOptions, SubscriptionSpec } from '../model/topology.js';
-import {
-  compareText,
-  type DraftStep,
-  declaredText,
-  listText,
-  PHASE,
-  type PlanContext,
-  stepKey,
-} from './context.js';
+import { type DraftStep, declaredText, listText, PHASE, type PlanContext, stepKey } from './context.js';
 import { copyEstimate } from './copyEstimate.js';
 import { warnOriginCopy } from './cycles.js';
 import { effectiveSubscriptionOptions, SUBSCRIPTION_OPTIONS } from './defaults.js';

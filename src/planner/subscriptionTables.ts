@@ -1,8 +1,9 @@
 import { subscriptionAddress } from '../model/address.js';
 import type { ObservedSubscription } from '../model/cluster.js';
+import { compareText } from '../model/order.js';
 import { displayTable } from '../model/sql.js';
 import { qualifiedName, type SubscriptionSpec } from '../model/topology.js';
-import { compareText, listText, type PlanContext, sameJson } from './context.js';
+import { listText, type PlanContext, sameJson } from './context.js';
 import { desiredShape, observedShape } from './publicationDiff.js';
 import { alreadyHeld, type PublishedShape, receivedFrom } from './publishedRelations.js';
 

@@ -10,15 +10,16 @@ import type { ClusterState, ObservedNode, ObservedSubscription } from '../model/
 import { type Problem, SteepError } from '../model/errors.js';
 import { advanceState, caughtUpAtAGlance, liveState } from '../model/initLifecycle.js';
 import type { InitState, SlotLag, SubscriptionActivity } from '../model/initState.js';
+import { compareText } from '../model/order.js';
 import type {
   NodeStatus,
-  SlotKind,
   SlotStatus,
   StatusCheck,
   StatusReport,
   SubscriptionStatus,
 } from '../model/statusReport.js';
 import type { Topology } from '../model/topology.js';
+import { classifySlot } from '../planner/slotKinds.js';
 import { DivergedTablesStore } from '../state/divergedTables.js';
 
 /**
@@ -29,17 +30,11 @@ import { DivergedTablesStore } from '../state/divergedTables.js';
  * Read-only. What depends on a node steep cannot read is `unknown`, never absent.
  */
 
-const TABLESYNC_SLOT = /^pg_\d+_sync_\d+_\d+$/;
-
 interface Live {
   activity: Map<string, SubscriptionActivity>;
   slots: Map<string, SlotLag>;
   /** by subscription */
   diverged: Map<string, string[]>;
-}
-
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /** The live figures no catalog snapshot has: worker activity and error counts, slot lag. One session per node. */
@@ -203,41 +198,12 @@ function emptyActivity(o: ObservedSubscription): SubscriptionActivity {
 
 function slotStatuses(topology: Topology, observed: ClusterState, live: Map<string, Live>): SlotStatus[] {
   const out: SlotStatus[] = [];
-  const nodes = Object.values(observed.nodes).filter((n): n is ObservedNode => n.reachable);
-  // a slot no readable subscription uses may be used by one on a node steep cannot read
-  const unread = Object.keys(topology.nodes).some((name) => !reachable(observed, name));
-  for (const n of nodes) {
+  for (const n of Object.values(observed.nodes)) {
+    if (!n.reachable) continue;
     for (const s of Object.values(n.slots)) {
       if (s.temporary) continue;
       const lag = live.get(n.name)?.slots.get(s.name) ?? null;
-      let kind: SlotKind;
-      let subscription: string | null = null;
-      let preparedLsn: string | null = null;
-      const user = nodes
-        .flatMap((x) => Object.values(x.subscriptions))
-        .find((o) => !o.slotNone && o.slot === s.name && (o.from === n.name || o.from === ''));
-      const expected = Object.values(topology.subscriptions).find(
-        (d) => d.from === n.name && d.slot === s.name,
-      );
-      const prepared = expected
-        ? reachable(observed, expected.node)?.initState?.slots[expected.name]
-        : undefined;
-      if (s.slotType === 'physical') kind = 'physical';
-      else if (TABLESYNC_SLOT.test(s.name)) kind = 'tablesync';
-      else if (user) {
-        kind = 'subscription';
-        subscription = user.name;
-      } else if (expected ? !reachable(observed, expected.node) : unread) {
-        kind = 'unknown';
-        subscription = expected?.name ?? null;
-      } else if (expected && prepared && prepared.slot === s.name) {
-        kind = 'prepared';
-        subscription = expected.name;
-        preparedLsn = prepared.lsn;
-      } else if (expected) {
-        kind = 'pending';
-        subscription = expected.name;
-      } else kind = 'orphan';
+      const { kind, subscription, preparedLsn } = classifySlot(topology, observed, n.name, s);
       out.push({
         node: n.name,
         name: s.name,
@@ -251,7 +217,7 @@ function slotStatuses(topology: Topology, observed: ClusterState, live: Map<stri
       });
     }
   }
-  return out.sort((a, b) => compare(a.node, b.node) || compare(a.name, b.name));
+  return out.sort((a, b) => compareText(a.node, b.node) || compareText(a.name, b.name));
 }
 
 export async function readStatus(topology: Topology): Promise<StatusReport> {
@@ -261,7 +227,7 @@ export async function readStatus(topology: Topology): Promise<StatusReport> {
   );
   const live = await readLive(topology, observed);
   const nodes: NodeStatus[] = Object.keys(topology.nodes)
-    .sort(compare)
+    .sort(compareText)
     .map((name) => {
       const n = observed.nodes[name];
       if (n?.reachable)
@@ -287,7 +253,7 @@ export async function readStatus(topology: Topology): Promise<StatusReport> {
     if (seen.has(`${d.node}/${d.name}`)) continue;
     subs.push(subscriptionStatus(topology, observed, live, d.name, d.node, undefined));
   }
-  subs.sort((a, b) => compare(a.name, b.name) || compare(a.node, b.node));
+  subs.sort((a, b) => compareText(a.name, b.name) || compareText(a.node, b.node));
   return {
     topology: topology.topology,
     sampledAt: new Date().toISOString(),

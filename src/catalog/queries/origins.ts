@@ -1,5 +1,5 @@
 import type { ObservedOrigin } from '../../model/cluster.js';
-import { compareText } from '../order.js';
+import { compareText } from '../../model/order.js';
 import type { CatalogQuery } from './catalogQuery.js';
 
 /**

@@ -1,4 +1,5 @@
 import type { ObservedPublication } from '../../model/cluster.js';
+import { compareTableNames, compareText, sortedText } from '../../model/order.js';
 import { parseOwnership } from '../../model/ownership.js';
 import {
   type GeneratedColumns,
@@ -6,7 +7,6 @@ import {
   type PublicationTable,
   type PublishOperation,
 } from '../../model/topology.js';
-import { compareTableNames, compareText, sortedText } from '../order.js';
 import { type CatalogQuery, jsonArrayQuery, PG15, PG18 } from './catalogQuery.js';
 
 /*

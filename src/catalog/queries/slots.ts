@@ -1,5 +1,5 @@
 import type { ObservedSlot } from '../../model/cluster.js';
-import { compareText } from '../order.js';
+import { compareText } from '../../model/order.js';
 import { type CatalogQuery, PG17 } from './catalogQuery.js';
 
 /*

@@ -5,9 +5,9 @@ import type {
   Unknown,
 } from '../../model/cluster.js';
 import { UNKNOWN } from '../../model/cluster.js';
+import { compareTableNames, compareText, sortedText } from '../../model/order.js';
 import { parseOwnership } from '../../model/ownership.js';
 import type { Origin, Streaming, SubscriptionOptions } from '../../model/topology.js';
-import { compareTableNames, compareText, sortedText } from '../order.js';
 import { type CatalogQuery, jsonArrayQuery, PG15, PG16, PG17 } from './catalogQuery.js';
 
 /*

@@ -1,6 +1,6 @@
 import type { ObservedTable } from '../../model/cluster.js';
+import { compareTableNames } from '../../model/order.js';
 import { qualifiedName } from '../../model/topology.js';
-import { compareTableNames } from '../order.js';
 import { type CatalogQuery, jsonArrayQuery } from './catalogQuery.js';
 
 /**

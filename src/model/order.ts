@@ -1,7 +1,7 @@
 /**
- * The one ordering steep uses for names in observed state (tables, columns, schemas,
- * publications): by UTF-16 code unit, i.e. JavaScript's default sort, so it never depends on a
- * server's collation and matches how the desired state is sorted.
+ * The one ordering steep uses for names, desired and observed (tables, columns, schemas,
+ * publications, subscriptions, nodes): by UTF-16 code unit, i.e. JavaScript's default sort, so
+ * it never depends on a server's collation or the machine's locale.
  */
 export function compareText(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
