@@ -6,7 +6,7 @@ import { stateChangeEvent } from '../executors/initFollow.js';
 import { subscriptionAddress } from '../model/address.js';
 import { SteepError } from '../model/errors.js';
 import type { InitState } from '../model/initState.js';
-import type { SubscriptionSpec, Topology } from '../model/topology.js';
+import { declaredSubscription, type SubscriptionSpec, type Topology } from '../model/topology.js';
 import { SubscriptionStateStore } from '../state/subscriptionState.js';
 import { MANIFEST, type Manifest } from './manifest.js';
 
@@ -45,9 +45,7 @@ export async function versionOf(c: pg.Client): Promise<number> {
 export const major = (v: number) => Math.floor(v / 10000);
 
 export function twoPhaseSubscription(topology: Topology, name: string): SubscriptionSpec {
-  const d = topology.subscriptions[name];
-  if (!d)
-    throw new SteepError('snapshot.unknown_subscription', `steep.yaml declares no subscription ${name}`);
+  const d = declaredSubscription(topology, name, 'snapshot.unknown_subscription');
   if (d.init.method !== 'two-phase') {
     throw new SteepError(
       'snapshot.method',

@@ -10,7 +10,7 @@ import { subscriptionAddress } from '../model/address.js';
 import type { Problem } from '../model/errors.js';
 import { SteepError } from '../model/errors.js';
 import type { Step } from '../model/plan.js';
-import type { SubscriptionSpec } from '../model/topology.js';
+import { declaredSubscription } from '../model/topology.js';
 import { planInitCancel } from '../planner/initCancel.js';
 import { count } from '../render/count.js';
 import { CopyChunkStore } from '../state/copyChunks.js';
@@ -103,9 +103,7 @@ export async function cancelInit(
   const onEvent = opts.onEvent ?? (() => {});
   const t0 = Date.now();
   const { topology, warnings } = await loadTopology(configPath);
-  const d: SubscriptionSpec | undefined = topology.subscriptions[subscription];
-  if (!d)
-    throw new SteepError('init.unknown_subscription', `steep.yaml declares no subscription ${subscription}`);
+  const d = declaredSubscription(topology, subscription, 'init.unknown_subscription');
   const address = subscriptionAddress(d.name);
   const schema = topology.settings.stateSchema;
   const session = {

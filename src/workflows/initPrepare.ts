@@ -8,6 +8,7 @@ import { runStep } from '../executors/runStep.js';
 import { subscriptionAddress } from '../model/address.js';
 import type { Problem } from '../model/errors.js';
 import { SteepError } from '../model/errors.js';
+import { declaredSubscription } from '../model/topology.js';
 import { checkPrepareMethod, dumpCommands, planInitPrepare } from '../planner/initPrepare.js';
 import { InitSlotStore } from '../state/initSlots.js';
 import { hasInitTables, SubscriptionStateStore } from '../state/subscriptionState.js';
@@ -55,9 +56,7 @@ export async function prepareInit(
 ): Promise<PreparedInit> {
   const onEvent = opts.onEvent ?? (() => {});
   const { topology, warnings } = await loadTopology(configPath);
-  const d = topology.subscriptions[subscription];
-  if (!d)
-    throw new SteepError('init.unknown_subscription', `steep.yaml declares no subscription ${subscription}`);
+  const d = declaredSubscription(topology, subscription, 'init.unknown_subscription');
   checkPrepareMethod(d);
   const observed = await readCluster(
     [d.from, d.node].map((n) => ({ name: n, connection: topology.nodes[n]!.connection })),

@@ -27,7 +27,7 @@ import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
  *    together, nothing after them; the named rerun records the init uninitialized, and apply
  *    initialises it again.
  * 3. init prepare, SIGTERM while its slot waits for a transaction open on the publisher: the
- *    wait is cancelled, no slot is made; the rerun prepares it.
+ *    wait is cancelled, no slot is made (with --json, one document says so); the rerun prepares it.
  * 4. apply killed (SIGKILL) while CREATE SUBSCRIPTION waits: the create completes server-side,
  *    its init step never ran; the next plan shows that init, and apply follows it to synchronized.
  */
@@ -248,7 +248,10 @@ describe('SIGINT and SIGTERM during reinit, init cancel and init prepare', () =>
     await blocker.query('BEGIN');
     await blocker.query('SELECT pg_current_xact_id()');
     try {
-      const prepare = startSteep(['init', 'prepare', 'west_ism', '--log-format', 'json', '-c', path], env());
+      const prepare = startSteep(
+        ['init', 'prepare', 'west_ism', '--json', '--log-format', 'json', '-c', path],
+        env(),
+      );
       await eventually(
         async () =>
           (
@@ -264,9 +267,11 @@ describe('SIGINT and SIGTERM during reinit, init cancel and init prepare', () =>
       const r = await prepare.exited;
       figures.push(`prepare SIGTERM while the slot waits → exit in ${r.at - sentAt} ms`);
       expect(r.code, r.stderr).toBe(143);
-      expect(prepare.events.map((e) => e.message)).toContain(
-        'init prepare of slot west_ism on east stopped while it waited for the transactions open there to end: no slot was made, nothing was changed',
-      );
+      const stopped =
+        'init prepare of slot west_ism on east stopped while it waited for the transactions open there to end: no slot was made, nothing was changed';
+      expect(prepare.events.map((e) => e.message)).toContain(stopped);
+      // with --json, like init cancel and reinit: one document says what the signal stopped
+      expect(JSON.parse(r.stdout)).toEqual({ subscription: 'west_ism', signal: 'SIGTERM', stopped });
     } finally {
       await blocker.query('COMMIT').catch(() => {});
       await blocker.end().catch(() => {});

@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { hasStackTrace, REPO_ROOT, runSteep } from '../support/cli.js';
+import { hasStackTrace, REPO_ROOT, runSteep, writeConfig } from '../support/cli.js';
 
 /**
  * The CLI's edges as a user (or a cron job) meets them, no node needed: misuse exits 1 with the
@@ -51,6 +51,37 @@ describe('misuse exits 1 with what was meant', () => {
     [['drift', '--zzzzzz'], 'error: `steep drift` has no flag --zzzzzz (see `steep drift --help`)'],
   ])('steep %j', async (args, expected) => {
     expect(await misuse(args)).toBe(expected);
+  });
+
+  it('a subscription steep.yaml does not declare: each command names the ones it does, before connecting', async () => {
+    const node = (port: number) =>
+      `    host: 127.0.0.1\n    port: ${port}\n    database: app\n    user: steep`;
+    const path = writeConfig(
+      [
+        'version: 1',
+        'topology: usage',
+        'nodes:',
+        `  east:\n${node(1)}`,
+        `  west:\n${node(1)}`,
+        'publications:',
+        '  orders_pub: { node: east, tables: [public.orders] }',
+        'subscriptions:',
+        '  west_orders: { node: west, from: east, publications: [orders_pub] }',
+        '  west_two: { node: west, from: east, slot: west_two, publications: [orders_pub], init: { method: two-phase } }',
+        '',
+      ].join('\n'),
+    );
+    const expected = 'error: steep.yaml declares no subscription nope (it declares west_orders, west_two)';
+    for (const args of [
+      ['init', 'status', 'nope'],
+      ['init', 'cancel', 'nope'],
+      ['init', 'cancel', 'nope', '--json'],
+      ['init', 'prepare', 'nope'],
+      ['init', 'prepare', 'nope', '--json'],
+      ['snapshot', 'generate', 'nope', '--output', join(tmpdir(), 'steep-usage-nope')],
+      ['snapshot', 'apply', 'nope', '--input', join(tmpdir(), 'steep-usage-nope')],
+    ])
+      expect(await misuse([...args, '-c', path]), args.join(' ')).toBe(expected);
   });
 
   it('with --log-format json the error is one JSON line', async () => {

@@ -74,7 +74,7 @@ With --hold the slot's snapshot is exported and kept open until the command is i
         stop: interruption,
       });
     } catch (err) {
-      this.stoppedBySignal(err, 'init.prepare_interrupted', interruption, null);
+      this.stoppedBySignal(err, 'init.prepare_interrupted', interruption, flags.json ? args : null);
       return;
     } finally {
       interruption.dispose();
