@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT, runSteep, steepWith, writeConfig } from '../support/cli.js';
+import { expectCleanOutput, REPO_ROOT, runSteep, steepWith, writeConfig } from '../support/cli.js';
 import {
   startCluster,
   type TestCluster,
@@ -17,10 +17,12 @@ import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
  * 16 or later, else 18; run with STEEP_TEST_PG=16 for the oldest a link accepts): two regional
  * nodes that both hold rows of three tables per schema — a composite key, a foreign key to
  * another merged table — with identical, conflicting and one-sided rows, merged by
- * `prefer:eu` (schema p) and by `last-modified:updated_at` (schema lm). Scaled down from the
- * issue's 10,000 / 1,000 / 500 to 1,500 identical, 60 conflicting and 30 + 30 one-sided rows per
- * table (180 conflicts per link) to keep the file near a minute on 2 shared cores; the code paths
- * are the same. The last-modified merge is SIGKILLed in its reconcile (step 2) and in its final
+ * `prefer:eu` (schema p) and by `last-modified:updated_at` (schema lm). Each link holds the
+ * issue's figures across its three tables: 10,000 identical rows, 1,000 conflicting and 500 only
+ * on each side. An application writes new rows on both nodes during the prefer:eu apply until
+ * the final pass takes its write locks: what lands after the reconcile is found by the re-check
+ * under the locks, and an insert caught waiting on the locks commits after the release and
+ * streams. The last-modified merge is SIGKILLed in its reconcile (step 2) and in its final
  * pass under the write locks (step 3) before a third apply converges. Afterwards both sides are
  * equal (counts and checksums), merge_log holds exactly the conflict decisions, a row written
  * on each side arrives on the other exactly once and nothing loops (counts stable over 5 s), and
@@ -29,10 +31,19 @@ import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
 const VERSION = testVersions().find((v) => v >= 16) ?? 18;
 const cluster = useCluster({ nodes: ['eu', 'us'], version: VERSION });
 
-const IDENTICAL = 1500;
-const CONFLICTS = 60;
-const ONE_SIDED = 30;
-const TABLES = ['accounts', 'orders', 'lines'];
+/** Per table: rows on both nodes (`conflicts` of them differing on us), and rows only on each node. */
+const SIZES = {
+  accounts: { rows: 3668, conflicts: 334, oneSided: 168 },
+  orders: { rows: 3666, conflicts: 333, oneSided: 166 },
+  lines: { rows: 3666, conflicts: 333, oneSided: 166 },
+} as const;
+const TABLES = Object.keys(SIZES) as Array<keyof typeof SIZES>;
+const total = (f: (s: (typeof SIZES)[keyof typeof SIZES]) => number) =>
+  TABLES.reduce((sum, t) => sum + f(SIZES[t]), 0);
+/** the issue's figures, per link */
+const IDENTICAL = total((s) => s.rows - s.conflicts);
+const CONFLICTS = total((s) => s.conflicts);
+const ONE_SIDED = total((s) => s.oneSided);
 
 function env(): Record<string, string> {
   return passwordEnv(cluster().nodes);
@@ -57,8 +68,8 @@ function file(links: string[], nodes: TestNode[] = cluster().nodes): string {
 }
 
 /**
- * The same rows on both nodes, then on us: the first CONFLICTS keys of each table changed (even
- * keys newer than eu's row, odd keys older), and ONE_SIDED rows only on each node, whose orders
+ * The same rows on both nodes, then on us: the first `conflicts` keys of each table changed (even
+ * keys newer than eu's row, odd keys older), and `oneSided` rows only on each node, whose orders
  * and lines belong to that node's own one-sided accounts and orders (the foreign keys hold on
  * each side, so a merge must copy accounts before orders).
  */
@@ -76,36 +87,36 @@ async function seed(schema: string): Promise<void> {
       `CREATE TABLE ${schema}.lines (order_id bigint NOT NULL, line_no int NOT NULL, qty int NOT NULL, updated_at timestamptz NOT NULL, PRIMARY KEY (order_id, line_no))`,
     );
     await node.query(
-      `INSERT INTO ${schema}.accounts SELECT g, 'acct ' || g, g * 1.5, ${ts('g')} FROM generate_series(1, ${IDENTICAL}) g`,
+      `INSERT INTO ${schema}.accounts SELECT g, 'acct ' || g, g * 1.5, ${ts('g')} FROM generate_series(1, ${SIZES.accounts.rows}) g`,
     );
     await node.query(
-      `INSERT INTO ${schema}.orders SELECT g, g, g * 2.25, ${ts('g')} FROM generate_series(1, ${IDENTICAL}) g`,
+      `INSERT INTO ${schema}.orders SELECT g, g, g * 2.25, ${ts('g')} FROM generate_series(1, ${SIZES.orders.rows}) g`,
     );
     await node.query(
-      `INSERT INTO ${schema}.lines SELECT g, 1 + g % 3, g % 7, ${ts('g')} FROM generate_series(1, ${IDENTICAL}) g`,
+      `INSERT INTO ${schema}.lines SELECT g, 1 + g % 3, g % 7, ${ts('g')} FROM generate_series(1, ${SIZES.lines.rows}) g`,
     );
   }
   // conflicts: even keys newer on us, odd keys older
   const later = `updated_at + CASE WHEN %KEY% % 2 = 0 THEN interval '1 hour' ELSE interval '-1 hour' END`;
   await us().query(
-    `UPDATE ${schema}.accounts SET name = name || ' (us)', updated_at = ${later.replaceAll('%KEY%', 'id')} WHERE id <= ${CONFLICTS}`,
+    `UPDATE ${schema}.accounts SET name = name || ' (us)', updated_at = ${later.replaceAll('%KEY%', 'id')} WHERE id <= ${SIZES.accounts.conflicts}`,
   );
   await us().query(
-    `UPDATE ${schema}.orders SET amount = amount + 1, updated_at = ${later.replaceAll('%KEY%', 'id')} WHERE id <= ${CONFLICTS}`,
+    `UPDATE ${schema}.orders SET amount = amount + 1, updated_at = ${later.replaceAll('%KEY%', 'id')} WHERE id <= ${SIZES.orders.conflicts}`,
   );
   await us().query(
-    `UPDATE ${schema}.lines SET qty = qty + 100, updated_at = ${later.replaceAll('%KEY%', 'order_id')} WHERE order_id <= ${CONFLICTS}`,
+    `UPDATE ${schema}.lines SET qty = qty + 100, updated_at = ${later.replaceAll('%KEY%', 'order_id')} WHERE order_id <= ${SIZES.lines.conflicts}`,
   );
   for (const [node, base] of [
     [eu(), 100_000],
     [us(), 200_000],
   ] as const) {
-    const g = `generate_series(${base + 1}, ${base + ONE_SIDED}) g`;
+    const g = (t: keyof typeof SIZES) => `generate_series(${base + 1}, ${base + SIZES[t].oneSided}) g`;
     await node.query(
-      `INSERT INTO ${schema}.accounts SELECT g, '${node.name} ' || g, 1, ${ts('g')} FROM ${g}`,
+      `INSERT INTO ${schema}.accounts SELECT g, '${node.name} ' || g, 1, ${ts('g')} FROM ${g('accounts')}`,
     );
-    await node.query(`INSERT INTO ${schema}.orders SELECT g, g, 3, ${ts('g')} FROM ${g}`);
-    await node.query(`INSERT INTO ${schema}.lines SELECT g, 1, 5, ${ts('g')} FROM ${g}`);
+    await node.query(`INSERT INTO ${schema}.orders SELECT g, g, 3, ${ts('g')} FROM ${g('orders')}`);
+    await node.query(`INSERT INTO ${schema}.lines SELECT g, 1, 5, ${ts('g')} FROM ${g('lines')}`);
   }
   for (const node of [eu(), us()]) await node.query('ANALYZE');
 }
@@ -126,7 +137,7 @@ async function digest(
 
 async function expectEqual(schema: string): Promise<void> {
   const a = await digest(eu(), schema);
-  expect(a.accounts!.count).toBe(IDENTICAL + 2 * ONE_SIDED);
+  expect(a.accounts!.count).toBe(SIZES.accounts.rows + 2 * SIZES.accounts.oneSided);
   expect(await digest(us(), schema)).toEqual(a);
 }
 
@@ -141,6 +152,40 @@ async function mergeLog(node: TestNode, name: string): Promise<number> {
 interface Event {
   event: string;
   phase?: string;
+}
+
+/** `steep apply` with JSON events, each handed to `on` as it comes; its exit code and stderr. */
+function applyWatching(
+  path: string,
+  on: (e: Event) => void,
+): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      [join(REPO_ROOT, 'bin/run.js'), 'apply', '--auto-approve', '--log-format', 'json', '-c', path],
+      { env: { ...process.env, NO_COLOR: '1', ...env() }, stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let stderr = '';
+    let buffer = '';
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      buffer += d.toString();
+      for (let nl = buffer.indexOf('\n'); nl >= 0; nl = buffer.indexOf('\n')) {
+        const line = buffer.slice(0, nl);
+        buffer = buffer.slice(nl + 1);
+        try {
+          on(JSON.parse(line) as Event);
+        } catch {
+          // not an event line
+        }
+      }
+    });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      expectCleanOutput('steep apply', { stdout: '', stderr });
+      resolve({ code, stderr });
+    });
+  });
 }
 
 /** `steep apply` with JSON events, SIGKILLed at the first event `at` accepts; whether it was. */
@@ -173,6 +218,37 @@ function applyKilledAt(path: string, at: (e: Event) => boolean): Promise<boolean
   });
 }
 
+/**
+ * An application inserting lines on `node` (order ids from `from`, one row per transaction, no
+ * pause) until stopped; how many it committed. Inserts waiting on the merge's write locks commit
+ * after the release.
+ */
+function startLineWriter(node: TestNode, from: number): { halt: () => void; stop: () => Promise<number> } {
+  let running = true;
+  let committed = 0;
+  const done = (async () => {
+    const c = await node.client();
+    try {
+      while (running) {
+        await c.query(`INSERT INTO p.lines VALUES ($1, 1, 1, now())`, [from + committed + 1]);
+        committed += 1;
+      }
+    } finally {
+      await c.end();
+    }
+  })();
+  return {
+    halt: () => {
+      running = false;
+    },
+    stop: async () => {
+      running = false;
+      await done;
+      return committed;
+    },
+  };
+}
+
 async function subscriptions(node: TestNode): Promise<string[]> {
   const rows = await node.query<{ n: string }>('SELECT subname AS n FROM pg_subscription ORDER BY 1');
   return rows.map((r) => r.n);
@@ -196,10 +272,10 @@ describe(`links on PostgreSQL ${VERSION}`, () => {
     expect(analyze.code, analyze.stderr).toBe(2);
     const a = JSON.parse(analyze.stdout) as { totals: Record<string, number> };
     expect(a.totals).toEqual({
-      identical: 3 * (IDENTICAL - CONFLICTS),
-      conflicting: 3 * CONFLICTS,
-      onlyA: 3 * ONE_SIDED,
-      onlyB: 3 * ONE_SIDED,
+      identical: IDENTICAL,
+      conflicting: CONFLICTS,
+      onlyA: ONE_SIDED,
+      onlyB: ONE_SIDED,
     });
 
     const plan = await steep(['plan'], prefer);
@@ -224,13 +300,47 @@ describe(`links on PostgreSQL ${VERSION}`, () => {
     ) as {
       conflicts: Array<{ table: string; rows: Record<string, unknown> }>;
     };
-    expect(conflicts.conflicts).toHaveLength(3 * CONFLICTS);
+    expect(conflicts.conflicts).toHaveLength(CONFLICTS);
     expect(Object.keys(conflicts.conflicts[0]!.rows).sort()).toEqual(['eu', 'us']);
     expect({ eu: await digest(eu(), 'p'), us: await digest(us(), 'p') }).toEqual(before);
     expect(await subscriptions(eu())).toEqual([]);
 
-    const apply = await steep(['apply', '--auto-approve'], prefer);
-    expect(apply.code, apply.stderr + apply.stdout).toBe(0);
+    const writers = [startLineWriter(eu(), 500_000), startLineWriter(us(), 600_000)];
+    let applied: { code: number | null; stderr: string };
+    let locked = 0;
+    try {
+      applied = await applyWatching(prefer, (e) => {
+        if (e.event === 'merge.locking') for (const w of writers) w.halt();
+        if (e.event === 'merge.locked') locked += 1;
+      });
+    } finally {
+      for (const w of writers) w.halt();
+    }
+    expect(applied.code, applied.stderr).toBe(0);
+    const written = await Promise.all(writers.map((w) => w.stop()));
+    expect(Math.min(...written), 'each writer committed rows during the apply').toBeGreaterThan(0);
+    // the rows written after the reconcile were found under the locks and merged in another round
+    expect(locked, applied.stderr).toBeGreaterThanOrEqual(2);
+    // what each wrote before the locks was merged, what waited on them streams: all of it on both
+    for (const [from, n] of [
+      [500_000, written[0]!],
+      [600_000, written[1]!],
+    ] as const) {
+      await eventually(
+        async () => {
+          const counts = await Promise.all(
+            [eu(), us()].map((node) =>
+              node.query<{ n: string }>(
+                `SELECT count(*)::text AS n FROM p.lines WHERE order_id > ${from} AND order_id <= ${from + 100_000}`,
+              ),
+            ),
+          );
+          return counts.every((c) => Number(c[0]!.n) === n);
+        },
+        30_000,
+        `the ${n} rows written from ${from} on both nodes`,
+      );
+    }
     await expectEqual('p');
     // eu's row won every conflict, on both nodes
     for (const node of [eu(), us()]) {
@@ -239,7 +349,7 @@ describe(`links on PostgreSQL ${VERSION}`, () => {
       );
       expect(r!.n).toBe('0');
     }
-    expect(await mergeLog(eu(), 'p_link')).toBe(3 * CONFLICTS);
+    expect(await mergeLog(eu(), 'p_link')).toBe(CONFLICTS);
     expect(await subscriptions(eu())).toEqual(['p_link_eu']);
     expect(await subscriptions(us())).toEqual(['p_link_us']);
   }, 180_000);
@@ -256,12 +366,12 @@ describe(`links on PostgreSQL ${VERSION}`, () => {
     // even keys were newer on us, odd keys on eu
     for (const node of [eu(), us()]) {
       const rows = await node.query<{ id: string; us: boolean }>(
-        `SELECT id::text, name LIKE '%(us)' AS us FROM lm.accounts WHERE id <= ${CONFLICTS} ORDER BY id`,
+        `SELECT id::text, name LIKE '%(us)' AS us FROM lm.accounts WHERE id <= ${SIZES.accounts.conflicts} ORDER BY id`,
       );
       expect(rows.every((r) => r.us === (Number(r.id) % 2 === 0))).toBe(true);
     }
-    expect(await mergeLog(eu(), 'lm_link')).toBe(3 * CONFLICTS);
-    expect(await mergeLog(us(), 'lm_link')).toBe(3 * CONFLICTS);
+    expect(await mergeLog(eu(), 'lm_link')).toBe(CONFLICTS);
+    expect(await mergeLog(us(), 'lm_link')).toBe(CONFLICTS);
     expect(await subscriptions(eu())).toEqual(['lm_link_eu', 'p_link_eu']);
   }, 240_000);
 
