@@ -10,7 +10,14 @@ function reference(value: unknown): string {
       const out: Record<string, unknown> = {};
       for (const key of Object.keys(v).sort()) {
         const x = (v as Record<string, unknown>)[key];
-        if (x !== undefined) out[key] = copy(x);
+        // defined, not assigned: an own `__proto__` key is a member, not the copy's prototype
+        if (x !== undefined)
+          Object.defineProperty(out, key, {
+            value: copy(x),
+            enumerable: true,
+            writable: true,
+            configurable: true,
+          });
       }
       return out;
     }
@@ -36,6 +43,10 @@ describe('canonicalJson', () => {
         },
       ),
       { numRuns: 1000 },
+    );
+    // an own `__proto__` member (JSON.parse makes one) is kept, as JSON.stringify keeps it
+    expect(canonicalJson(JSON.parse('{"z":1,"__proto__":{"b":2,"a":1}}'))).toBe(
+      '{"__proto__":{"a":1,"b":2},"z":1}',
     );
     expect(canonicalJson({ b: [1, undefined, () => 1], a: { d: undefined, c: new Date(0) } })).toBe(
       '{"a":{"c":{}},"b":[1,null,null]}',
