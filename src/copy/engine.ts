@@ -3,6 +3,7 @@ import type pg from 'pg';
 import { type CopySourceTable, copyOutSql, readSplitPoints } from '../catalog/copySource.js';
 import { connect } from '../db/connect.js';
 import { mask } from '../db/mask.js';
+import { sleep } from '../executors/sleep.js';
 import { SteepError } from '../model/errors.js';
 import { quoteLiteral } from '../model/sql.js';
 import type { ConnectionSpec } from '../model/topology.js';
@@ -142,10 +143,6 @@ function counter(onBytes?: (n: number) => void): Transform & { bytes: number } {
   }) as Transform & { bytes: number };
   t.bytes = 0;
   return t;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
 
 /** Copy every chunk with `parallel` workers; rejects with the first chunk that fails RETRIES times. */

@@ -27,6 +27,7 @@ import { qualifiedName } from '../model/topology.js';
 import { InitProgressStore } from '../state/initProgress.js';
 import { hasInitTables, type StateChange, SubscriptionStateStore } from '../state/subscriptionState.js';
 import type { ApplyEvent, EventSink } from './events.js';
+import { sleep } from './sleep.js';
 import { subscriberLost } from './subscriberLost.js';
 
 /**
@@ -92,19 +93,6 @@ export const DEFAULT_POLL_MS = 250;
 const SAVE_EVERY_MS = 1000;
 export const DEFAULT_FAIL_AFTER_MS = 15_000;
 const APPLICATION_NAME = 'steep init';
-
-/** Resolves after `ms`, or at once when `signal` is aborted. */
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((r) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      r();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
 
 /** The follow was stopped by a signal: what the init was doing, and how to follow it from here. */
 function interrupted(t: FollowTarget, p: InitProgress): SteepError {

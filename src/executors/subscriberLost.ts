@@ -5,6 +5,7 @@ import { SteepError } from '../model/errors.js';
 import { hasInitTables, type StateChange, SubscriptionStateStore } from '../state/subscriptionState.js';
 import type { EventSink } from './events.js';
 import type { FollowTarget } from './initFollow.js';
+import { sleep } from './sleep.js';
 
 /**
  * The subscriber's session broke while apply followed an init there: the server restarted or
@@ -17,10 +18,6 @@ import type { FollowTarget } from './initFollow.js';
 
 const APPLICATION_NAME = 'steep init';
 const RETRY_MS = 500;
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
 
 export interface SubscriberLostOptions {
   failAfterMs: number;

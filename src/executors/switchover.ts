@@ -6,6 +6,7 @@ import { SteepError } from '../model/errors.js';
 import { lsnValue } from '../model/lsn.js';
 import { drainProven, type NodeSql, type SwitchoverPlan } from '../model/switchover.js';
 import { ApplyLog, hasApplyLog } from '../state/applyLog.js';
+import { sleep } from './sleep.js';
 
 /**
  * The I/O of `steep switchover`'s steps: run a step's statements on their nodes (each recorded
@@ -19,20 +20,6 @@ const EXIT_WAIT_MS = 5_000;
 
 /** A session per node, steep's advisory lock held. */
 export type NodeClients = Map<string, pg.Client>;
-
-function abortable(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(t);
-        resolve();
-      },
-      { once: true },
-    );
-  });
-}
 
 /** Each step's `apply_log` row on every node it touches that has steep's state schema. */
 export class SwitchoverLog {
@@ -117,7 +104,7 @@ export async function endFencedSessions(
     await run(plan.terminateFinishedSql);
     if ((await countRoleSessions(old, plan.roles, since)) === 0 || Date.now() >= until || signal?.aborted)
       break;
-    await abortable(POLL_MS, signal);
+    await sleep(POLL_MS, signal);
   }
   if (signal?.aborted)
     throw new SteepError('switchover.interrupted', 'interrupted while ending the fenced sessions');
@@ -126,7 +113,7 @@ export async function endFencedSessions(
   const gone = Date.now() + EXIT_WAIT_MS;
   let left = await countRoleSessions(old, plan.roles, since);
   while (left > 0 && Date.now() < gone) {
-    await abortable(10, undefined);
+    await sleep(10);
     left = await countRoleSessions(old, plan.roles, since);
   }
   if (left > 0)
@@ -175,7 +162,7 @@ export async function waitDrained(
         `${plan.newNode} did not replay past the fence LSN ${fenceLsn} within --fence-timeout ${timeoutMs / 1000}s (origin at ${origin ?? 'none'}, slot ${plan.slot} confirmed ${confirmed ?? 'nothing'}${slot && !slot.active ? ', not streaming' : ''}): check subscription ${plan.subscription} on ${plan.newNode} (steep status)`,
         { node: plan.newNode, address: subscriptionAddress(plan.subscription) },
       );
-    await abortable(POLL_MS, signal);
+    await sleep(POLL_MS, signal);
   }
 }
 
@@ -185,6 +172,6 @@ export async function waitSlotReleased(old: pg.Client, slot: string, timeoutMs: 
   while (Date.now() < deadline) {
     const s = await readSlotPosition(old, slot);
     if (!s?.active) return;
-    await abortable(POLL_MS, undefined);
+    await sleep(POLL_MS);
   }
 }

@@ -22,6 +22,7 @@ import {
   type TableVerdict,
 } from '../model/verify.js';
 import { chunkCount, subGroupCount } from '../planner/verify.js';
+import { sleep } from './sleep.js';
 
 /**
  * Compare one table on a live pair (SPEC §9 Verify), reading only:
@@ -73,10 +74,6 @@ const CHUNK_ROUNDS = 3;
 const KEY_ROUNDS = 6;
 /** Candidates held for re-checking; past this a diff is counted without re-checks. */
 const CANDIDATE_CAP = 200_000;
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
 
 async function waitReplayed(pub: pg.Client, opts: Replay, lsn: string): Promise<void> {
   const deadline = Date.now() + opts.timeoutMs;
