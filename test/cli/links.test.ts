@@ -1,8 +1,15 @@
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectCleanOutput, REPO_ROOT, runSteep, steepWith, writeConfig } from '../support/cli.js';
+import {
+  type Exited,
+  runSteep,
+  type Started,
+  type SteepEvent,
+  startSteep,
+  steepWith,
+  writeConfig,
+} from '../support/cli.js';
 import {
   startCluster,
   type TestCluster,
@@ -149,73 +156,18 @@ async function mergeLog(node: TestNode, name: string): Promise<number> {
   return Number(r!.n);
 }
 
-interface Event {
-  event: string;
-  phase?: string;
+/** `steep apply` with its JSON events, in the background. */
+function startApply(path: string): Started {
+  return startSteep(['apply', '--auto-approve', '--log-format', 'json', '-c', path], env());
 }
 
-/** `steep apply` with JSON events, each handed to `on` as it comes; its exit code and stderr. */
-function applyWatching(
-  path: string,
-  on: (e: Event) => void,
-): Promise<{ code: number | null; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [join(REPO_ROOT, 'bin/run.js'), 'apply', '--auto-approve', '--log-format', 'json', '-c', path],
-      { env: { ...process.env, NO_COLOR: '1', ...env() }, stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-    let stderr = '';
-    let buffer = '';
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-      buffer += d.toString();
-      for (let nl = buffer.indexOf('\n'); nl >= 0; nl = buffer.indexOf('\n')) {
-        const line = buffer.slice(0, nl);
-        buffer = buffer.slice(nl + 1);
-        try {
-          on(JSON.parse(line) as Event);
-        } catch {
-          // not an event line
-        }
-      }
-    });
-    child.on('error', reject);
-    child.on('close', (code) => {
-      expectCleanOutput('steep apply', { stdout: '', stderr });
-      resolve({ code, stderr });
-    });
-  });
-}
-
-/** `steep apply` with JSON events, SIGKILLed at the first event `at` accepts; whether it was. */
-function applyKilledAt(path: string, at: (e: Event) => boolean): Promise<boolean> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [join(REPO_ROOT, 'bin/run.js'), 'apply', '--auto-approve', '--log-format', 'json', '-c', path],
-      { env: { ...process.env, NO_COLOR: '1', ...env() }, stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-    let buffer = '';
-    let killed = false;
-    child.stderr.on('data', (d: Buffer) => {
-      buffer += d.toString();
-      for (let nl = buffer.indexOf('\n'); nl >= 0; nl = buffer.indexOf('\n')) {
-        const line = buffer.slice(0, nl);
-        buffer = buffer.slice(nl + 1);
-        try {
-          if (!killed && at(JSON.parse(line) as Event)) {
-            killed = true;
-            child.kill('SIGKILL');
-          }
-        } catch {
-          // not an event line
-        }
-      }
-    });
-    child.on('error', reject);
-    child.on('close', (_code, signal) => resolve(killed && signal === 'SIGKILL'));
-  });
+/** `steep apply`, SIGKILLed at the first event `at` accepts; whether it was (false: it ended first). */
+async function applyKilledAt(path: string, at: (e: SteepEvent) => boolean): Promise<boolean> {
+  const apply = startApply(path);
+  // `when` gives up after 90 s; an apply that ends first never matched
+  const seen = await Promise.race([apply.when(at).catch(() => null), apply.exited.then(() => null)]);
+  if (seen) apply.child.kill('SIGKILL');
+  return seen !== null && (await apply.exited).signal === 'SIGKILL';
 }
 
 /**
@@ -306,17 +258,17 @@ describe(`links on PostgreSQL ${VERSION}`, () => {
     expect(await subscriptions(eu())).toEqual([]);
 
     const writers = [startLineWriter(eu(), 500_000), startLineWriter(us(), 600_000)];
-    let applied: { code: number | null; stderr: string };
-    let locked = 0;
+    const apply = startApply(prefer);
+    let applied: Exited;
     try {
-      applied = await applyWatching(prefer, (e) => {
-        if (e.event === 'merge.locking') for (const w of writers) w.halt();
-        if (e.event === 'merge.locked') locked += 1;
-      });
+      // the writers stop once the final pass starts taking its write locks
+      await Promise.race([apply.when((e) => e.event === 'merge.locking').catch(() => null), apply.exited]);
     } finally {
       for (const w of writers) w.halt();
+      applied = await apply.exited;
     }
     expect(applied.code, applied.stderr).toBe(0);
+    const locked = apply.events.filter((e) => e.event === 'merge.locked').length;
     const written = await Promise.all(writers.map((w) => w.stop()));
     expect(Math.min(...written), 'each writer committed rows during the apply').toBeGreaterThan(0);
     // the rows written after the reconcile were found under the locks and merged in another round
