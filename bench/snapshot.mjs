@@ -15,7 +15,7 @@ import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { report, sql, startNodes, steep, steepMeasured, time } from './common.mjs';
+import { psql, report, sql, startNodes, steep, steepMeasured, time } from './common.mjs';
 
 const run = promisify(execFile);
 const MB = Number(process.env.BENCH_MB ?? 1024);
@@ -32,25 +32,6 @@ async function pool(jobs, n) {
       for (let job = queue.shift(); job; job = queue.shift()) await job();
     }),
   );
-}
-
-function psqlCopy(server, command) {
-  return run('psql', [
-    '-X',
-    '-q',
-    '-v',
-    'ON_ERROR_STOP=1',
-    '-h',
-    '127.0.0.1',
-    '-p',
-    String(server.port),
-    '-U',
-    'postgres',
-    '-d',
-    'app',
-    '-c',
-    command,
-  ]);
 }
 
 function dirBytes(dir) {
@@ -118,7 +99,7 @@ try {
   await run('mkdir', ['-p', psqlDir]);
   const baseOut = await time(() =>
     pool(
-      names.map((t) => () => psqlCopy(pub, `\\copy public.${t} to '${join(psqlDir, `${t}.copy`)}'`)),
+      names.map((t) => () => psql(pub, `\\copy public.${t} to '${join(psqlDir, `${t}.copy`)}'`)),
       PARALLEL,
     ),
   );
@@ -141,7 +122,7 @@ try {
   await sql(sub, 'CHECKPOINT');
   const baseIn = await time(() =>
     pool(
-      names.map((t) => () => psqlCopy(sub, `\\copy public.${t} from '${join(psqlDir, `${t}.copy`)}'`)),
+      names.map((t) => () => psql(sub, `\\copy public.${t} from '${join(psqlDir, `${t}.copy`)}'`)),
       PARALLEL,
     ),
   );
