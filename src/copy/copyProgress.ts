@@ -1,5 +1,5 @@
 import type { CopySourceTable } from '../catalog/copySource.js';
-import type { InitProgress } from '../model/initState.js';
+import { type InitProgress, NO_WORKER_FIGURES } from '../model/initState.js';
 import { qualifiedName, type SubscriptionSpec } from '../model/topology.js';
 import type { ChunkRecord } from '../state/copyChunks.js';
 import type { Chunk } from './engine.js';
@@ -80,12 +80,7 @@ export class CopyProgress {
       bytesTotal: this.totalBytes,
       rowsPerSecond: rate,
       etaSeconds: percent > 0 && percent < 100 ? Math.round((seconds * (100 - percent)) / percent) : null,
-      lagBytes: null,
-      lagSeconds: null,
-      syncWorkers: 0,
-      applyWorkerRunning: false,
-      applyErrorCount: null,
-      syncErrorCount: null,
+      ...NO_WORKER_FIGURES,
       publisherError: null,
       subscriberError: null,
       exists: true,

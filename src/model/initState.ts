@@ -129,6 +129,19 @@ export interface InitProgress {
   divergedTables?: string[];
 }
 
+/**
+ * The worker figures of an init no subscription worker is part of (steep's own copy runs before
+ * the subscription is enabled) or whose subscriber cannot be read: no lag, no workers, no counts.
+ */
+export const NO_WORKER_FIGURES = {
+  lagBytes: null,
+  lagSeconds: null,
+  syncWorkers: 0,
+  applyWorkerRunning: false,
+  applyErrorCount: null,
+  syncErrorCount: null,
+} as const satisfies Partial<InitProgress>;
+
 // What one sample of the nodes shows during an init (read by catalog/initProgress.ts).
 
 export interface SubscriptionTableSample extends TableName {

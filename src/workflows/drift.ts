@@ -4,6 +4,7 @@ import { connect } from '../db/connect.js';
 import type { ClusterState } from '../model/cluster.js';
 import type { DataGap, DriftReport, FingerprintChange } from '../model/driftReport.js';
 import { type Problem, SteepError } from '../model/errors.js';
+import { compareText } from '../model/order.js';
 import type { Plan, PlanMessage, SchemaComparison, Step } from '../model/plan.js';
 import type { SequenceLag } from '../model/sequences.js';
 import type { TableName, Topology } from '../model/topology.js';
@@ -131,7 +132,7 @@ async function laggingSequences(
   const errors: PlanMessage[] = [];
   const subs = Object.values(topology.subscriptions)
     .filter((d) => reachable.includes(d.node) && reachable.includes(d.from))
-    .sort((a, b) => a.name.localeCompare(b.name));
+    .sort((a, b) => compareText(a.name, b.name));
   const lags = await Promise.all(
     subs.map((d) =>
       sequenceLags(topology, d).catch((err: unknown) => {

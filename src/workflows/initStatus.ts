@@ -11,11 +11,12 @@ import type { EventSink } from '../executors/events.js';
 import { stateChangeEvent } from '../executors/initFollow.js';
 import type { Problem } from '../model/errors.js';
 import { advanceState, InitTracker } from '../model/initLifecycle.js';
-import type {
-  InitProgress,
-  InitState,
-  ObservedSubscriptionState,
-  PublishedTableSize,
+import {
+  type InitProgress,
+  type InitState,
+  NO_WORKER_FIGURES,
+  type ObservedSubscriptionState,
+  type PublishedTableSize,
 } from '../model/initState.js';
 import type { SubscriptionSpec, Topology } from '../model/topology.js';
 import { declaredSubscription, qualifiedName } from '../model/topology.js';
@@ -110,12 +111,7 @@ export class InitObserver {
       bytesTotal: null,
       rowsPerSecond: null,
       etaSeconds: null,
-      lagBytes: null,
-      lagSeconds: null,
-      syncWorkers: 0,
-      applyWorkerRunning: false,
-      applyErrorCount: null,
-      syncErrorCount: null,
+      ...NO_WORKER_FIGURES,
       publisherError: null,
       subscriberError: error,
       exists: false,
