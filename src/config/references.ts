@@ -83,9 +83,11 @@ export function checkReferences(
         slotUsers.set(key, name);
       } else {
         const explicit = reader.has([...base, 'slot']);
+        const twoPhase = [other, name].some((n) => topology.subscriptions[n]?.init.method === 'two-phase');
         problems.error(
           'slot-conflict',
-          `subscriptions \`${other}\` and \`${name}\` both use slot \`${subscription.slot}\` on node \`${subscription.from}\``,
+          `subscriptions \`${other}\` and \`${name}\` both use slot \`${subscription.slot}\` on node \`${subscription.from}\`` +
+            (twoPhase ? ' (a two-phase snapshot seeds exactly one subscription, on its slot)' : ''),
           explicit ? positions.value([...base, 'slot']) : positions.key(base),
           'give one of them its own `slot`; without `slot`, the slot is named after the subscription',
         );

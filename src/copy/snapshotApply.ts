@@ -21,6 +21,7 @@ import {
   sha256File,
 } from './manifest.js';
 import { startOnSlot } from './slotStart.js';
+import { SnapshotLog } from './snapshotRecords.js';
 import { SubscriberSink } from './subscriberSink.js';
 import {
   checkSameSubscription,
@@ -177,7 +178,10 @@ export async function applySnapshot(
   const pub = await session(topology, d.from, 'steep snapshot apply');
   const sub = await session(topology, d.node, 'steep snapshot apply');
   try {
+    const log = await SnapshotLog.open(sub, topology, d);
     const m = await verify(topology, d, dir, pub, sub, parallel);
+    await log.checkManifest(m, dir, d);
+    await log.mark(m, dir, 'applying');
     const chunks = new CopyChunkStore(schema, d.node);
     let plan = await chunks.list(sub, d.name, m.lsn);
     if (plan.length === 0) {
@@ -267,6 +271,7 @@ export async function applySnapshot(
     );
     await chunks.clear(sub, d.name);
     await record(sub, topology, d, 'catching_up', opts.onEvent);
+    await log.mark(m, dir, 'applied');
     let state: InitState = 'catching_up';
     if (d.enabled && opts.wait !== false) {
       const last = await followInit(followTargetOf(topology, d), {

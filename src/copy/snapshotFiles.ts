@@ -1,30 +1,53 @@
 import { existsSync, readdirSync, statSync, unlinkSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import type pg from 'pg';
 import { SteepError } from '../model/errors.js';
+import { compareLsn, isLsn } from '../model/lsn.js';
 import type { Topology } from '../model/topology.js';
+import {
+  type SnapshotIdentity,
+  type SnapshotRecord,
+  type SnapshotStatus,
+  SnapshotStore,
+  snapshotId,
+} from '../state/snapshots.js';
 import { chunkFileName, MANIFEST, type Manifest, readManifest, SCHEMA_FILE } from './manifest.js';
 import { Heartbeat } from './snapshotHolder.js';
 import { HOLD_FILE, session } from './twoPhase.js';
 
-/** `steep snapshot list` and `snapshot delete`: snapshots found on disk, their slots, their removal. */
+/**
+ * `steep snapshot list` and `snapshot delete`: the snapshots in a directory and those the
+ * subscribers' state records (`snapshots`, so one whose files are gone while its slot still
+ * holds WAL is found), their slots, their removal.
+ */
 
 export interface SnapshotListing {
-  dir: string;
+  /** `subscription@LSN`, what `snapshot delete` takes when the files are gone */
+  id: string;
   subscription: string;
   publisher: string;
+  subscriber: string;
   slot: string;
   lsn: string;
+  /** the directory it was found in, or the one generate recorded */
+  dir: string;
+  /** its manifest.json is in `dir` on this machine */
+  filesPresent: boolean;
   complete: boolean;
-  bytes: number;
+  /** null when neither the files nor a record say */
+  bytes: number | null;
   createdAt: string;
   ageSeconds: number;
+  /** what the subscriber's state records; null when it records nothing (or could not be asked) */
+  status: SnapshotStatus | null;
+  appliedAt: string | null;
   /** null when the publisher could not be asked */
   slotExists: boolean | null;
   retainedWalBytes: number | null;
 }
 
-/** The snapshots in `dir` and its immediate subdirectories. */
-export async function listSnapshots(topology: Topology, dir: string): Promise<SnapshotListing[]> {
+/** The manifests in `dir` and its immediate subdirectories. */
+function manifestsIn(dir: string): Array<{ dir: string; m: Manifest }> {
   if (!existsSync(dir)) throw new SteepError('snapshot.no_dir', `${dir} does not exist`);
   const dirs = [
     dir,
@@ -32,139 +55,317 @@ export async function listSnapshots(topology: Topology, dir: string): Promise<Sn
       .map((n) => join(dir, n))
       .filter((p) => statSync(p).isDirectory()),
   ];
-  const out: SnapshotListing[] = [];
+  const out: Array<{ dir: string; m: Manifest }> = [];
   for (const p of dirs.sort()) {
-    let m: Manifest | null;
-    try {
-      m = readManifest(p);
-    } catch {
-      continue;
-    }
-    if (!m) continue;
-    let slotExists: boolean | null = null;
-    let retained: number | null = null;
-    if (topology.nodes[m.publisher]) {
-      const c = await session(topology, m.publisher, 'steep snapshot list').catch(() => null);
-      if (c) {
-        try {
-          const { rows } = await c.query<{ retained: string | null }>(
-            `SELECT pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), restart_lsn)::text AS retained
-               FROM pg_catalog.pg_replication_slots WHERE slot_name = $1`,
-            [m.slot],
-          );
-          slotExists = rows.length > 0;
-          retained = rows[0]?.retained ? Number(rows[0].retained) : null;
-        } finally {
-          await c.end().catch(() => {});
-        }
-      }
-    }
-    out.push({
-      dir: p,
-      subscription: m.subscription,
-      publisher: m.publisher,
-      slot: m.slot,
-      lsn: m.lsn,
-      complete: m.completedAt !== null,
-      bytes: m.tables.flatMap((t) => t.files).reduce((n, f) => n + (f.bytes ?? 0), 0),
-      createdAt: m.createdAt,
-      ageSeconds: Math.round((Date.now() - Date.parse(m.createdAt)) / 1000),
-      slotExists,
-      retainedWalBytes: retained,
-    });
+    const m = manifestAt(p);
+    if (m) out.push({ dir: p, m });
   }
   return out;
 }
 
+function manifestAt(dir: string): Manifest | null {
+  try {
+    return existsSync(dir) ? readManifest(dir) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Every snapshot the state of `nodes` records (a node that cannot be asked records nothing here). */
+async function recordedOn(topology: Topology, nodes: Iterable<string>): Promise<SnapshotRecord[]> {
+  const out: SnapshotRecord[] = [];
+  for (const node of [...new Set(nodes)].sort()) {
+    if (!topology.nodes[node]) continue;
+    const c = await session(topology, node, 'steep snapshot list').catch(() => null);
+    if (!c) continue;
+    try {
+      const store = new SnapshotStore(topology.settings.stateSchema, node);
+      if (await store.exists(c)) out.push(...(await store.all(c)));
+    } finally {
+      await c.end().catch(() => {});
+    }
+  }
+  return out;
+}
+
+/** The subscribers of the topology's two-phase subscriptions. */
+function twoPhaseSubscribers(topology: Topology): string[] {
+  return Object.values(topology.subscriptions)
+    .filter((d) => d.init.method === 'two-phase')
+    .map((d) => d.node);
+}
+
+/** Per slot on `publisher`, the WAL it retains (null: the publisher could not be asked). */
+async function slotsOn(
+  topology: Topology,
+  publisher: string,
+  slots: string[],
+): Promise<Map<string, number | null> | null> {
+  if (!topology.nodes[publisher]) return null;
+  const c = await session(topology, publisher, 'steep snapshot list').catch(() => null);
+  if (!c) return null;
+  try {
+    const { rows } = await c.query<{ slot_name: string; retained: string | null }>(
+      `SELECT slot_name, pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), restart_lsn)::text AS retained
+         FROM pg_catalog.pg_replication_slots WHERE slot_name = ANY($1::text[])`,
+      [slots],
+    );
+    return new Map(rows.map((r) => [r.slot_name, r.retained === null ? null : Number(r.retained)]));
+  } finally {
+    await c.end().catch(() => {});
+  }
+}
+
+/**
+ * The snapshots in `dir` (and its immediate subdirectories) and every snapshot the state of
+ * the two-phase subscriptions' subscribers records, once each, with the record's status.
+ */
+export async function listSnapshots(topology: Topology, dir: string | null): Promise<SnapshotListing[]> {
+  const found = dir === null ? [] : manifestsIn(dir);
+  const records = await recordedOn(topology, [
+    ...twoPhaseSubscribers(topology),
+    ...found.map((f) => f.m.subscriber),
+  ]);
+  const byId = new Map(records.map((r) => [r.id, r]));
+  const out: Array<Omit<SnapshotListing, 'slotExists' | 'retainedWalBytes' | 'ageSeconds'>> = [];
+  for (const { dir: p, m } of found) {
+    const id = snapshotId(m.subscription, m.lsn);
+    const r = byId.get(id);
+    byId.delete(id);
+    out.push({
+      ...identityOf(m, p),
+      id,
+      filesPresent: true,
+      complete: m.completedAt !== null,
+      bytes: m.tables.flatMap((t) => t.files).reduce((n, f) => n + (f.bytes ?? 0), 0),
+      createdAt: m.createdAt,
+      status: r?.status ?? null,
+      appliedAt: r?.appliedAt ?? null,
+    });
+  }
+  for (const r of byId.values()) {
+    const m = manifestAt(r.path);
+    const here = m !== null && snapshotId(m.subscription, m.lsn) === r.id;
+    out.push({
+      id: r.id,
+      subscription: r.subscription,
+      publisher: r.source,
+      subscriber: r.node,
+      slot: r.slot,
+      lsn: r.lsn,
+      dir: r.path,
+      filesPresent: here,
+      complete: here ? m.completedAt !== null : r.status !== 'generating',
+      bytes: r.bytes,
+      createdAt: r.createdAt,
+      status: r.status,
+      appliedAt: r.appliedAt,
+    });
+  }
+  const slots = new Map<string, Map<string, number | null> | null>();
+  for (const p of new Set(out.map((s) => s.publisher)))
+    slots.set(
+      p,
+      await slotsOn(
+        topology,
+        p,
+        out.filter((s) => s.publisher === p).map((s) => s.slot),
+      ),
+    );
+  return out.map((s) => {
+    const on = slots.get(s.publisher);
+    return {
+      ...s,
+      ageSeconds: Math.round((Date.now() - Date.parse(s.createdAt)) / 1000),
+      slotExists: on ? on.has(s.slot) : null,
+      retainedWalBytes: on?.get(s.slot) ?? null,
+    };
+  });
+}
+
+function identityOf(m: Manifest, dir: string) {
+  return {
+    subscription: m.subscription,
+    publisher: m.publisher,
+    subscriber: m.subscriber,
+    slot: m.slot,
+    lsn: m.lsn,
+    dir,
+  };
+}
+
 export interface DeleteResult {
-  dir: string;
+  id: string;
+  /** null when the snapshot was named by its id and its files are not here */
+  dir: string | null;
   filesRemoved: number;
   slotDropped: boolean;
   /** why the slot was kept */
   slotKept: string | null;
+  /** the subscriber's state now records it deleted */
+  recorded: boolean;
 }
 
-/** Remove a snapshot's files; its slot only with `allowDestroy`, and never while a subscription streams from it. */
+/** What `snapshot delete` was given: a snapshot directory, or an id from `snapshot list`. */
+async function snapshotToDelete(
+  topology: Topology,
+  target: string,
+): Promise<{ s: ReturnType<typeof identityOf> & { id: string }; m: Manifest | null }> {
+  const m = existsSync(target) ? readManifest(target) : null;
+  if (m) return { s: { ...identityOf(m, target), id: snapshotId(m.subscription, m.lsn) }, m };
+  const at = target.lastIndexOf('@');
+  if (at <= 0 || !isLsn(target.slice(at + 1))) {
+    throw new SteepError(
+      'snapshot.no_manifest',
+      `${target} holds no ${MANIFEST} and is no snapshot id (subscription@LSN): nothing to delete; steep snapshot list shows the snapshots`,
+    );
+  }
+  const id = snapshotId(target.slice(0, at), target.slice(at + 1));
+  const r = (
+    await recordedOn(
+      topology,
+      Object.values(topology.subscriptions).map((d) => d.node),
+    )
+  ).find((x) => x.id === id);
+  if (!r) {
+    throw new SteepError(
+      'snapshot.unknown',
+      `no subscriber of steep.yaml records snapshot ${id}; steep snapshot list shows the snapshots it knows`,
+    );
+  }
+  const there = manifestAt(r.path);
+  const here = there !== null && snapshotId(there.subscription, there.lsn) === id;
+  return {
+    s: {
+      id,
+      subscription: r.subscription,
+      publisher: r.source,
+      subscriber: r.node,
+      slot: r.slot,
+      lsn: r.lsn,
+      dir: r.path,
+    },
+    m: here ? there : null,
+  };
+}
+
+/**
+ * Remove a snapshot's files; its slot only with `allowDestroy`, and never while a subscription
+ * streams from it; the subscriber's state records it deleted.
+ */
 export async function deleteSnapshot(
   topology: Topology,
-  dir: string,
+  target: string,
   allowDestroy: boolean,
 ): Promise<DeleteResult> {
-  const m = readManifest(dir);
-  if (!m) throw new SteepError('snapshot.no_manifest', `${dir} holds no ${MANIFEST}: nothing to delete`);
-  let slotDropped = false;
-  let slotKept: string | null = null;
-  const pubSpec = topology.nodes[m.publisher];
+  const { s, m } = await snapshotToDelete(topology, target);
+  const sub = topology.nodes[s.subscriber]
+    ? await session(topology, s.subscriber, 'steep snapshot delete')
+    : null;
+  try {
+    const slot = await dropSlot(topology, s, sub, m ? s.dir : null, allowDestroy, target);
+    let removed = 0;
+    if (m) {
+      const names = [
+        ...m.tables.flatMap((t) =>
+          t.files.flatMap((f) => [
+            chunkFileName(t, f.chunk, m.compress),
+            `${chunkFileName(t, f.chunk, m.compress)}.partial`,
+          ]),
+        ),
+        SCHEMA_FILE,
+        HOLD_FILE,
+        `${MANIFEST}.tmp`,
+        MANIFEST,
+      ];
+      for (const n of names) {
+        const p = join(s.dir, n);
+        if (existsSync(p)) {
+          unlinkSync(p);
+          removed += 1;
+        }
+      }
+    }
+    let recorded = false;
+    const store = new SnapshotStore(topology.settings.stateSchema, s.subscriber);
+    if (sub && (await store.exists(sub))) {
+      const identity: SnapshotIdentity = {
+        subscription: s.subscription,
+        source: s.publisher,
+        slot: s.slot,
+        lsn: s.lsn,
+        path: resolve(s.dir),
+      };
+      await store.mark(sub, identity, 'deleted');
+      recorded = true;
+    }
+    return { id: s.id, dir: m ? s.dir : null, filesRemoved: removed, ...slot, recorded };
+  } finally {
+    await sub?.end().catch(() => {});
+  }
+}
+
+async function dropSlot(
+  topology: Topology,
+  s: ReturnType<typeof identityOf>,
+  sub: pg.Client | null,
+  dir: string | null,
+  allowDestroy: boolean,
+  target: string,
+): Promise<{ slotDropped: boolean; slotKept: string | null }> {
   if (!allowDestroy) {
-    slotKept = `slot ${m.slot} on ${m.publisher} is kept (it retains WAL until dropped); steep snapshot delete ${dir} --allow-destroy drops it`;
-  } else if (!pubSpec) {
-    slotKept = `node ${m.publisher} is not in steep.yaml, so slot ${m.slot} there is left`;
-  } else {
-    const subSpec = topology.nodes[m.subscriber];
-    if (subSpec) {
-      const sub = await session(topology, m.subscriber, 'steep snapshot delete');
-      try {
-        const { rows } = await sub.query<{ enabled: boolean }>(
-          `SELECT subenabled AS enabled FROM pg_catalog.pg_subscription WHERE subname = $1 AND subslotname = $2
-             AND subdbid = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())`,
-          [m.subscription, m.slot],
-        );
-        if (rows[0]?.enabled)
-          slotKept = `subscription ${m.subscription} on ${m.subscriber} streams from slot ${m.slot}: it is kept`;
-      } finally {
-        await sub.end().catch(() => {});
-      }
-    }
-    if (!slotKept) {
-      // let the holder go first: its connection is the slot's user while it holds the snapshot
-      new Heartbeat(join(dir, HOLD_FILE)).stop(true);
-      const pub = await session(topology, m.publisher, 'steep snapshot delete');
-      try {
-        for (let i = 0; i < 20; i++) {
-          const { rows } = await pub.query<{ active: boolean }>(
-            'SELECT active FROM pg_catalog.pg_replication_slots WHERE slot_name = $1',
-            [m.slot],
-          );
-          if (!rows[0]) break;
-          if (!rows[0].active) {
-            await pub.query('SELECT pg_catalog.pg_drop_replication_slot($1)', [m.slot]);
-            slotDropped = true;
-            break;
-          }
-          await new Promise((r) => setTimeout(r, 500));
-        }
-        if (!slotDropped) {
-          const { rows } = await pub.query(
-            'SELECT 1 FROM pg_catalog.pg_replication_slots WHERE slot_name = $1',
-            [m.slot],
-          );
-          if (rows.length > 0)
-            slotKept = `slot ${m.slot} on ${m.publisher} is in use by another process: it is kept`;
-        }
-      } finally {
-        await pub.end().catch(() => {});
-      }
+    return {
+      slotDropped: false,
+      slotKept: `slot ${s.slot} on ${s.publisher} is kept (it retains WAL until dropped); steep snapshot delete ${target} --allow-destroy drops it`,
+    };
+  }
+  if (!topology.nodes[s.publisher]) {
+    return {
+      slotDropped: false,
+      slotKept: `node ${s.publisher} is not in steep.yaml, so slot ${s.slot} there is left`,
+    };
+  }
+  if (sub) {
+    const { rows } = await sub.query<{ enabled: boolean }>(
+      `SELECT subenabled AS enabled FROM pg_catalog.pg_subscription WHERE subname = $1 AND subslotname = $2
+         AND subdbid = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())`,
+      [s.subscription, s.slot],
+    );
+    if (rows[0]?.enabled) {
+      return {
+        slotDropped: false,
+        slotKept: `subscription ${s.subscription} on ${s.subscriber} streams from slot ${s.slot}: it is kept`,
+      };
     }
   }
-  let removed = 0;
-  const names = [
-    ...m.tables.flatMap((t) =>
-      t.files.flatMap((f) => [
-        chunkFileName(t, f.chunk, m.compress),
-        `${chunkFileName(t, f.chunk, m.compress)}.partial`,
-      ]),
-    ),
-    SCHEMA_FILE,
-    HOLD_FILE,
-    `${MANIFEST}.tmp`,
-    MANIFEST,
-  ];
-  for (const n of names) {
-    const p = join(dir, n);
-    if (existsSync(p)) {
-      unlinkSync(p);
-      removed += 1;
+  // let the holder go first: its connection is the slot's user while it holds the snapshot
+  if (dir) new Heartbeat(join(dir, HOLD_FILE)).stop(true);
+  const pub = await session(topology, s.publisher, 'steep snapshot delete');
+  try {
+    for (let i = 0; i < 20; i++) {
+      const { rows } = await pub.query<{ active: boolean; confirmed: string | null }>(
+        'SELECT active, confirmed_flush_lsn::text AS confirmed FROM pg_catalog.pg_replication_slots WHERE slot_name = $1',
+        [s.slot],
+      );
+      if (!rows[0]) return { slotDropped: false, slotKept: null };
+      // a slot made for a snapshot stays at its consistent point until a subscription consumes it
+      if (rows[0].confirmed && compareLsn(rows[0].confirmed, s.lsn) !== 0) {
+        return {
+          slotDropped: false,
+          slotKept: `slot ${s.slot} on ${s.publisher} has moved on from this snapshot (${s.lsn} → ${rows[0].confirmed}): it serves a subscription or a newer snapshot, so it is kept`,
+        };
+      }
+      if (!rows[0].active) {
+        await pub.query('SELECT pg_catalog.pg_drop_replication_slot($1)', [s.slot]);
+        return { slotDropped: true, slotKept: null };
+      }
+      await new Promise((r) => setTimeout(r, 500));
     }
+    return {
+      slotDropped: false,
+      slotKept: `slot ${s.slot} on ${s.publisher} is in use by another process: it is kept`,
+    };
+  } finally {
+    await pub.end().catch(() => {});
   }
-  return { dir, filesRemoved: removed, slotDropped, slotKept };
 }

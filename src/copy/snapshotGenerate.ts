@@ -32,6 +32,7 @@ import {
   writeManifest,
 } from './manifest.js';
 import { Heartbeat, startHolder } from './snapshotHolder.js';
+import { SnapshotLog } from './snapshotRecords.js';
 import { binaryCompatible } from './streamInit.js';
 import {
   checkSameSubscription,
@@ -108,12 +109,16 @@ export async function generateSnapshot(
   let heartbeat: Heartbeat | null = null;
   let done = false;
   try {
+    const log = await SnapshotLog.open(sub, topology, d);
     let m = readManifest(dir);
     let kept = 0;
     const resumed = m !== null;
     if (m) {
       checkSameSubscription(m, topology, d, dir);
-      if (m.completedAt) return summary(dir, m, m.tables.flatMap((t) => t.files).length, true);
+      if (m.completedAt) {
+        await log.mark(m, dir, 'generated');
+        return summary(dir, m, m.tables.flatMap((t) => t.files).length, true);
+      }
       heartbeat = new Heartbeat(join(dir, HOLD_FILE));
       if (!(await snapshotHeld({ ...source, snapshot: m.snapshot }))) {
         heartbeat.stop(false);
@@ -225,6 +230,7 @@ export async function generateSnapshot(
         await reader.end().catch(() => {});
       }
       await record(sub, topology, d, 'preparing', opts.onEvent).catch(() => {});
+      await log.mark(m, dir, 'generating');
     }
 
     const manifest = m;
@@ -265,6 +271,7 @@ export async function generateSnapshot(
     });
     manifest.completedAt = new Date().toISOString();
     writeManifest(dir, manifest);
+    await log.mark(manifest, dir, 'generated');
     done = true;
     return summary(dir, manifest, kept, resumed);
   } finally {

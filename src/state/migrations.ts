@@ -77,6 +77,17 @@ export function stateMigrations(schema: string): Migration[] {
         `CREATE TABLE ${s}.merge_log (node_name text NOT NULL, merge_name text NOT NULL, table_name text NOT NULL, row_key jsonb NOT NULL, strategy text NOT NULL, chosen_node text NOT NULL, node_a text NOT NULL, node_b text NOT NULL, hash_a text NOT NULL, hash_b text NOT NULL, row_a jsonb NOT NULL, row_b jsonb NOT NULL, decided_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (node_name, merge_name, table_name, row_key))`,
       ],
     },
+    {
+      version: 7,
+      statements: [
+        // two-phase snapshots (SPEC §8, §9), on the subscriber they seed: one row per snapshot
+        // (its subscription at its slot's consistent LSN) from generate to apply and delete, so
+        // one whose files are gone while its slot still holds WAL can be found. Migration 1's
+        // table, which no steep ever wrote (so it is empty), altered rather than recreated: an
+        // allTables publication that carries it keeps the same relation.
+        `ALTER TABLE ${s}.snapshots DROP COLUMN IF EXISTS manifest, ALTER COLUMN lsn SET NOT NULL, ADD COLUMN subscription text NOT NULL, ADD COLUMN slot_name text NOT NULL, ADD COLUMN manifest_sha256 text, ADD COLUMN files integer, ADD COLUMN rows bigint, ADD COLUMN bytes bigint, ADD COLUMN generated_at timestamptz, ADD COLUMN applied_at timestamptz, ADD COLUMN deleted_at timestamptz, ADD COLUMN updated_at timestamptz NOT NULL DEFAULT now(), ADD CONSTRAINT snapshots_status_check CHECK (status IN ('generating', 'generated', 'applying', 'applied', 'deleted'))`,
+      ],
+    },
   ];
 }
 

@@ -36,16 +36,18 @@ export async function snapshotApply(
   return { ...(await applySnapshot(topology, d, opts)), configWarnings: warnings };
 }
 
-export async function snapshotList(configPath: string, dir: string): Promise<SnapshotListing[]> {
+/** The snapshots in `dir` (when given) and those the subscribers' state records. */
+export async function snapshotList(configPath: string, dir: string | null): Promise<SnapshotListing[]> {
   const { topology } = await loadTopology(configPath);
   return listSnapshots(topology, dir);
 }
 
+/** `target`: a snapshot directory, or an id `snapshot list` shows (its files gone). */
 export async function snapshotDelete(
   configPath: string,
-  dir: string,
+  target: string,
   allowDestroy: boolean,
 ): Promise<DeleteResult> {
   const { topology } = await loadTopology(configPath);
-  return deleteSnapshot(topology, dir, allowDestroy);
+  return deleteSnapshot(topology, target, allowDestroy);
 }

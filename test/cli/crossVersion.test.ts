@@ -1,3 +1,6 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runSteep, steepWith, writeConfig } from '../support/cli.js';
 import { useCluster } from '../support/cluster.js';
@@ -5,6 +8,7 @@ import {
   createTables,
   digests,
   fillTables,
+  startWriter,
   type TableDef,
   waitCaughtUp,
 } from '../support/replicationData.js';
@@ -14,7 +18,8 @@ import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
  * The major-version-upgrade case: a PostgreSQL 14 publisher and an 18 subscriber in one
  * steep.yaml; a snapshot init copies the tables across, later writes on 14 arrive on 18, and a
  * fresh plan is empty; steep's own copy (text COPY across majors, a table in key ranges) does the
- * same and brings the sequences along.
+ * same and brings the sequences along; so does a two-phase snapshot generated on 14 (text files)
+ * and applied on 18 with a writer running on 14 throughout.
  */
 const oldCluster = useCluster({ nodes: ['old'], version: 14 });
 const newCluster = useCluster({ nodes: ['new'], version: 18 });
@@ -132,4 +137,61 @@ describe('cross-version replication', () => {
     expect(synced.code, synced.stderr).toBe(0);
     expect(JSON.parse(synced.stdout)).toMatchObject({ set: 0, problems: 0 });
   });
+
+  it('seeds an 18 subscriber from a two-phase snapshot of a 14 publisher (text files) with a writer running', async () => {
+    const old = oldCluster().node('old');
+    const neu = newCluster().node('new');
+    const tables: TableDef[] = [
+      { name: 'xv_tp_big', rows: 30_000 },
+      { name: 'xv_tp_small', rows: 1_000 },
+    ];
+    const names = tables.map((t) => t.name);
+    await createTables([old, neu], tables);
+    await fillTables(old, tables);
+    const path = writeConfig(
+      [
+        'version: 1',
+        'topology: cross-version-two-phase',
+        nodesYaml([old, neu]),
+        'publications:',
+        '  tp_pub:',
+        '    node: old',
+        `    tables: [${names.map((t) => `public.${t}`).join(', ')}]`,
+        'subscriptions:',
+        '  new_tp:',
+        '    node: new',
+        '    from: old',
+        '    publications: [tp_pub]',
+        '    init: { method: two-phase, parallel: 2, splitAbove: 256kB }',
+        '',
+      ].join('\n'),
+    );
+    const steep = steepWith({ config: path, env: passwordEnv([old, neu]), timeoutMs: 180_000 });
+    const created = await steep(['apply', '--auto-approve']);
+    expect(created.code, created.stderr).toBe(0);
+    const writer = startWriter(old, names);
+    const dir = mkdtempSync(join(tmpdir(), 'steep-xv-snap-'));
+    const generated = await steep(['snapshot', 'generate', 'new_tp', '--output', dir, '--json']);
+    expect(generated.code, generated.stderr).toBe(0);
+    const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as {
+      format: string;
+      serverVersion: number;
+      tables: Array<{ name: string; files: unknown[] }>;
+    };
+    expect(m.format).toBe('text');
+    expect(m.serverVersion).toBeLessThan(150000);
+    expect(m.tables.find((t) => t.name === 'xv_tp_big')!.files.length).toBeGreaterThanOrEqual(2);
+    const applied = await steep(['snapshot', 'apply', 'new_tp', '--input', dir, '--json']);
+    expect(applied.code, applied.stderr).toBe(0);
+    expect(JSON.parse(applied.stdout)).toMatchObject({ state: 'synchronized' });
+    expect(await writer.stop()).toBeGreaterThan(0);
+    await waitCaughtUp(old, 'new_tp');
+    expect(await digests(neu, names)).toEqual(await digests(old, names));
+    const [row] = await neu.query<{ status: string }>(
+      `SELECT status FROM steep.snapshots WHERE node_name = 'new' AND subscription = 'new_tp'`,
+    );
+    expect(row?.status).toBe('applied');
+    const plan = await steep(['plan', '--detailed-exitcode']);
+    expect(plan.code, plan.stdout).toBe(0);
+  }, 180_000);
 });

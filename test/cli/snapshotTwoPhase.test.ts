@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -13,7 +14,12 @@ import { nodesYaml, passwordEnv } from '../support/topologyFile.js';
  * subscription disabled; snapshot generate (SIGKILLed midway, then resumed without rewriting
  * the files it finished) writes the files; a corrupted byte, a truncated file and another
  * subscription's manifest are refused with the subscriber untouched; snapshot apply loads it,
- * sets the sequence and follows to synchronized with both sides equal; list and delete.
+ * sets the sequence and follows to synchronized with both sides equal (a row filter and a column
+ * list exactly as published, on 15+); list and delete. Each step is recorded in the subscriber's
+ * `snapshots` state table (generating → generated → applied → deleted), and a manifest edited to
+ * match a changed file is refused by the SHA-256 generate recorded there. A second subscription's
+ * snapshot deleted without --allow-destroy is still listed (files gone, slot retaining WAL), and
+ * deleting it by its id drops the slot.
  */
 const cluster = useCluster({ nodes: ['east', 'west'] });
 const TABLES = [
@@ -21,6 +27,8 @@ const TABLES = [
   { name: 'tp_small', rows: 2_000 },
 ];
 const NAMES = TABLES.map((t) => t.name);
+const FILTERED = { name: 'tp_filtered', rows: 3_000 };
+const OTHER = { name: 'tp_other', rows: 500 };
 
 function env() {
   return passwordEnv(cluster().nodes);
@@ -28,8 +36,12 @@ function env() {
 
 const steep = steepWith({ env, timeoutMs: 180_000 });
 
-function config(sub: string): string {
+function config(sub: string, second = false): string {
   const [east, west] = cluster().nodes;
+  const filtered =
+    east!.serverVersionNum >= 150000
+      ? [`      - name: public.${FILTERED.name}`, '        columns: [id, v]', '        where: "n < 300"']
+      : [`      - public.${FILTERED.name}`];
   return writeConfig(
     [
       'version: 1',
@@ -38,24 +50,58 @@ function config(sub: string): string {
       'publications:',
       '  tp_pub:',
       '    node: east',
-      `    tables: [${NAMES.map((n) => `public.${n}`).join(', ')}, public.tp_seq]`,
+      '    tables:',
+      ...[...NAMES, 'tp_seq'].map((n) => `      - public.${n}`),
+      ...filtered,
+      ...(second ? ['  tp_pub2:', '    node: east', `    tables: [public.${OTHER.name}]`] : []),
       'subscriptions:',
       `  ${sub}:`,
       '    node: west',
       '    from: east',
       '    publications: [tp_pub]',
       '    init: { method: two-phase, parallel: 2, splitAbove: 256kB }',
+      ...(second
+        ? [
+            '  west_tp2:',
+            '    node: west',
+            '    from: east',
+            '    publications: [tp_pub2]',
+            '    init: { method: two-phase }',
+          ]
+        : []),
       '',
     ].join('\n'),
   );
 }
 
+interface Recorded {
+  snapshot_id: string;
+  status: string;
+  lsn: string;
+  manifest_sha256: string | null;
+  files: number | null;
+  applied_at: Date | null;
+}
+
+/** The snapshots the subscriber's state records for `sub` (its own rows only). */
+async function recorded(sub: string): Promise<Recorded[]> {
+  return cluster()
+    .node('west')
+    .query<Recorded>(
+      `SELECT snapshot_id, status, lsn::text AS lsn, manifest_sha256, files, applied_at
+         FROM steep.snapshots WHERE node_name = 'west' AND subscription = $1`,
+      [sub],
+    );
+}
+
+const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
+
 describe('two-phase init through snapshot generate and apply', () => {
   it('generates (resuming after SIGKILL), refuses damaged or foreign snapshots, applies, and reaches synchronized', async () => {
     const east = cluster().node('east');
     const west = cluster().node('west');
-    await createTables([east, west], TABLES);
-    await fillTables(east, TABLES);
+    await createTables([east, west], [...TABLES, FILTERED, OTHER]);
+    await fillTables(east, [...TABLES, FILTERED, OTHER]);
     for (const n of [east, west])
       await n.query('CREATE TABLE public.tp_seq (id bigserial PRIMARY KEY, v text)');
     await east.query(`INSERT INTO public.tp_seq (v) SELECT 'x' FROM generate_series(1, 500)`);
@@ -117,6 +163,9 @@ describe('two-phase init through snapshot generate and apply', () => {
     };
     const before = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as M;
     expect(before.completedAt).toBeNull();
+    expect(await recorded('west_tp')).toMatchObject([
+      { snapshot_id: `west_tp@${before.lsn}`, status: 'generating', lsn: before.lsn, manifest_sha256: null },
+    ]);
     const finished = before.tables.flatMap((t) => t.files).filter((f) => f.sha256);
     const resumed = await steep(['snapshot', 'generate', 'west_tp', '--output', dir, '--json'], path);
     expect(resumed.code, resumed.stderr).toBe(0);
@@ -129,6 +178,10 @@ describe('two-phase init through snapshot generate and apply', () => {
     expect(after.completedAt).not.toBeNull();
     const big = after.tables.find((t) => t.name === 'tp_big')!;
     expect(big.files.length).toBeGreaterThanOrEqual(2);
+    const manifestSum = sha256(readFileSync(join(dir, 'manifest.json')));
+    expect(await recorded('west_tp')).toMatchObject([
+      { status: 'generated', manifest_sha256: manifestSum, files: g.files, applied_at: null },
+    ]);
 
     // damaged copies are refused before anything is written
     const refuse = async (damage: (d: string) => void, pattern: RegExp) => {
@@ -139,6 +192,7 @@ describe('two-phase init through snapshot generate and apply', () => {
       expect(r.code).toBe(1);
       expect(r.stderr).toMatch(pattern);
       expect((await digests(west, NAMES)).tp_big!.count).toBe(0);
+      expect((await recorded('west_tp')).map((x) => x.status)).toEqual(['generated']);
     };
     const file = big.files[0]!.file!;
     await refuse((d) => {
@@ -153,11 +207,29 @@ describe('two-phase init through snapshot generate and apply', () => {
       const m = JSON.parse(readFileSync(join(d, 'manifest.json'), 'utf8')) as Record<string, unknown>;
       writeFileSync(join(d, 'manifest.json'), JSON.stringify({ ...m, subscription: 'other_sub' }));
     }, /is a snapshot of .*subscription other_sub.*not of subscription west_tp/);
+    // a file changed and the manifest edited to match it: only the SHA-256 generate recorded tells
+    await refuse((d) => {
+      const p = join(d, file);
+      const b = readFileSync(p);
+      b[0] = (b[0] ?? 0) ^ 0xff;
+      writeFileSync(p, b);
+      const m = JSON.parse(readFileSync(join(d, 'manifest.json'), 'utf8')) as M;
+      for (const f of m.tables.flatMap((t) => t.files)) if (f.file === file) f.sha256 = sha256(b);
+      writeFileSync(join(d, 'manifest.json'), `${JSON.stringify(m, null, 2)}\n`);
+    }, /is not the manifest snapshot generate wrote for west_tp@.*its SHA-256 differs from the one recorded on west.*nothing was loaded/);
 
     const list = await steep(['snapshot', 'list', dir, '--json'], path);
     expect(list.code, list.stderr).toBe(0);
     expect(JSON.parse(list.stdout)).toMatchObject([
-      { subscription: 'west_tp', slot: 'west_tp', complete: true, slotExists: true },
+      {
+        id: `west_tp@${after.lsn}`,
+        subscription: 'west_tp',
+        slot: 'west_tp',
+        complete: true,
+        slotExists: true,
+        filesPresent: true,
+        status: 'generated',
+      },
     ]);
 
     await east.query(`INSERT INTO public.tp_seq (v) SELECT 'y' FROM generate_series(1, 10)`);
@@ -167,6 +239,20 @@ describe('two-phase init through snapshot generate and apply', () => {
     await writer.stop();
     await waitCaughtUp(east, 'west_tp');
     expect(await digests(west, [...NAMES, 'tp_seq'])).toEqual(await digests(east, [...NAMES, 'tp_seq']));
+    const [applyRecord] = await recorded('west_tp');
+    expect(applyRecord).toMatchObject({ status: 'applied', manifest_sha256: manifestSum });
+    expect(applyRecord!.applied_at).toBeInstanceOf(Date);
+    // the row filter and the column list, exactly as published (14 has neither: the whole table)
+    if (east.serverVersionNum >= 150000) {
+      const sums = `count(*)::text AS count, coalesce(sum(hashtextextended(id::text || v, 0)::numeric), 0)::text AS sum`;
+      const [pub] = await east.query(`SELECT ${sums} FROM public.${FILTERED.name} WHERE n < 300`);
+      const [got] = await west.query(`SELECT ${sums}, max(n)::text AS n FROM public.${FILTERED.name}`);
+      expect(Number((pub as { count: string }).count)).toBeGreaterThan(0);
+      expect(Number((pub as { count: string }).count)).toBeLessThan(FILTERED.rows);
+      expect(got).toEqual({ ...pub, n: '0' });
+    } else {
+      expect(await digests(west, [FILTERED.name])).toEqual(await digests(east, [FILTERED.name]));
+    }
     const [seq] = await west.query<{ v: string }>(`SELECT last_value::text AS v FROM public.tp_seq_id_seq`);
     expect(Number(seq!.v)).toBeGreaterThanOrEqual(500);
     const plan = await steep(['plan', '--detailed-exitcode'], path);
@@ -175,9 +261,61 @@ describe('two-phase init through snapshot generate and apply', () => {
     // the subscription streams from the slot: delete keeps it
     const del = await steep(['snapshot', 'delete', dir, '--allow-destroy', '--json'], path);
     expect(del.code, del.stderr).toBe(0);
-    expect(JSON.parse(del.stdout)).toMatchObject({ slotDropped: false });
+    expect(JSON.parse(del.stdout)).toMatchObject({ slotDropped: false, recorded: true });
     expect((await east.query(`SELECT 1 FROM pg_replication_slots WHERE slot_name = 'west_tp'`)).length).toBe(
       1,
     );
-  }, 240_000);
+    expect(await recorded('west_tp')).toMatchObject([
+      { status: 'deleted', applied_at: applyRecord!.applied_at },
+    ]);
+
+    // a second two-phase subscription: the plan says a snapshot seeds one subscription; its
+    // snapshot's files deleted, the slot kept, the state still lists it until its id drops the slot
+    const both = config('west_tp', true);
+    const planned = await steep(['plan'], both);
+    expect(planned.code, planned.stderr).toBe(0);
+    expect(planned.stdout + planned.stderr).toMatch(/a snapshot seeds exactly one subscription, on its slot/);
+    const created2 = await steep(['apply', '--auto-approve'], both);
+    expect(created2.code, created2.stderr).toBe(0);
+    const dir2 = mkdtempSync(join(tmpdir(), 'steep-snap2-'));
+    const gen2 = await steep(['snapshot', 'generate', 'west_tp2', '--output', dir2, '--json'], both);
+    expect(gen2.code, gen2.stderr).toBe(0);
+    const lsn2 = (JSON.parse(gen2.stdout) as { lsn: string }).lsn;
+    const del2 = await steep(['snapshot', 'delete', dir2, '--json'], both);
+    expect(del2.code, del2.stderr).toBe(0);
+    expect(JSON.parse(del2.stdout)).toMatchObject({
+      id: `west_tp2@${lsn2}`,
+      slotDropped: false,
+      recorded: true,
+    });
+    expect(readdirSync(dir2)).toEqual([]);
+    const known = await steep(['snapshot', 'list', '--json'], both);
+    expect(known.code, known.stderr).toBe(0);
+    const listed = JSON.parse(known.stdout) as Array<Record<string, unknown>>;
+    expect(listed).toMatchObject([
+      { id: `west_tp@${after.lsn}`, status: 'deleted', filesPresent: false, slotExists: true },
+      {
+        id: `west_tp2@${lsn2}`,
+        status: 'deleted',
+        filesPresent: false,
+        slotExists: true,
+        subscriber: 'west',
+      },
+    ]);
+    expect(listed[0]!.appliedAt).not.toBeNull();
+    expect(listed[1]!.retainedWalBytes).toEqual(expect.any(Number));
+    const text = await steep(['snapshot', 'list'], both);
+    expect(text.stdout).toMatch(
+      new RegExp(
+        `west_tp2@${lsn2.replace('/', '\\/')}\\s+files gone from \\S+.*deleted on west\\s+slot west_tp2 on east retains`,
+      ),
+    );
+    const byId = await steep(['snapshot', 'delete', `west_tp2@${lsn2}`, '--allow-destroy', '--json'], both);
+    expect(byId.code, byId.stderr).toBe(0);
+    expect(JSON.parse(byId.stdout)).toMatchObject({ dir: null, filesRemoved: 0, slotDropped: true });
+    expect(await east.query(`SELECT 1 FROM pg_replication_slots WHERE slot_name = 'west_tp2'`)).toEqual([]);
+    const unknown = await steep(['snapshot', 'delete', 'west_tp2@0/1', '--allow-destroy'], both);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/no subscriber of steep\.yaml records snapshot west_tp2@0\/1/);
+  }, 300_000);
 });

@@ -6,9 +6,17 @@ import { snapshotDelete } from '../../workflows/snapshot.js';
 export default class SnapshotDelete extends SteepCommand {
   static override summary = 'Remove a two-phase snapshot’s files, and its slot with --allow-destroy.';
   static override description =
-    'Removes the files the manifest lists, schema.sql and manifest.json. The slot on the publisher is dropped only with --allow-destroy, and never while the subscription streams from it (its snapshot applied).';
-  static override examples = ['<%= config.bin %> snapshot delete /backup/west_orders --allow-destroy'];
-  static override args = { dir: Args.string({ description: 'The snapshot directory.', required: true }) };
+    'Given the snapshot directory, removes the files the manifest lists, schema.sql and manifest.json; given an id from steep snapshot list (subscription@LSN), also a snapshot whose files are gone. The slot on the publisher is dropped only with --allow-destroy, and never once a subscription streams from it or it has moved past the snapshot. The subscriber records the snapshot deleted.';
+  static override examples = [
+    '<%= config.bin %> snapshot delete /backup/west_orders --allow-destroy',
+    '<%= config.bin %> snapshot delete west_orders@0/1A2B3C8 --allow-destroy',
+  ];
+  static override args = {
+    snapshot: Args.string({
+      description: 'The snapshot directory, or its id from snapshot list.',
+      required: true,
+    }),
+  };
   static override flags = {
     ...globalFlags,
     ...jsonFlag,
@@ -18,10 +26,11 @@ export default class SnapshotDelete extends SteepCommand {
   async run(): Promise<void> {
     const { args, flags } = await this.parse(SnapshotDelete);
     this.colorEnabled(flags);
-    const r = await snapshotDelete(flags.config, args.dir, flags['allow-destroy']);
+    const r = await snapshotDelete(flags.config, args.snapshot, flags['allow-destroy']);
     if (flags.json) return this.out(JSON.stringify(r));
     this.out(
-      `Removed ${r.filesRemoved} files from ${r.dir}${r.slotDropped ? '; slot dropped' : ''}.${r.slotKept ? `\nNote: ${r.slotKept}.` : ''}`,
+      `Snapshot ${r.id}: ${r.dir ? `removed ${r.filesRemoved} files from ${r.dir}` : 'no files here to remove'}${r.slotDropped ? '; slot dropped' : ''}.` +
+        `${r.slotKept ? `\nNote: ${r.slotKept}.` : ''}`,
     );
   }
 }

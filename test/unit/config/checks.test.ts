@@ -38,6 +38,19 @@ describe('references', () => {
     ]);
   });
 
+  it('two two-phase subscriptions on one slot: a snapshot seeds exactly one', () => {
+    const text = `${BASE}  west_orders_2:
+    node: west
+    from: east
+    publications: [orders_pub]
+    slot: west_orders
+    init: { method: two-phase }
+`;
+    expect(errorsOf(text)).toEqual([
+      '21:11 slot-conflict: subscriptions `west_orders` and `west_orders_2` both use slot `west_orders` on node `east` (a two-phase snapshot seeds exactly one subscription, on its slot)',
+    ]);
+  });
+
   it('one slot name on different publishers is fine', () => {
     const text = BASE.replace('  west:\n', '  north: {}\n  west:\n')
       .concat(`  other:

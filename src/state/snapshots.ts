@@ -1,0 +1,173 @@
+import type pg from 'pg';
+import { normaliseLsn } from '../model/lsn.js';
+import { quoteIdent } from '../model/sql.js';
+
+/**
+ * `snapshots` rows (SPEC §8, migration 7) on the subscriber a two-phase snapshot seeds: one per
+ * snapshot, its subscription at its slot's consistent LSN, from `snapshot generate`
+ * (generating → generated, with the manifest's SHA-256) through `snapshot apply`
+ * (applying → applied) to `snapshot delete` (deleted). Keyed by the node's own name, like every
+ * state table, so rows an `allTables` publication brings from another node never collide.
+ */
+export type SnapshotStatus = 'generating' | 'generated' | 'applying' | 'applied' | 'deleted';
+
+/** What names a snapshot: the subscription it seeds at the consistent LSN of its slot. */
+export interface SnapshotIdentity {
+  subscription: string;
+  source: string;
+  slot: string;
+  lsn: string;
+  path: string;
+}
+
+export interface SnapshotFigures {
+  manifestSha256: string;
+  files: number;
+  rows: number;
+  bytes: number;
+}
+
+export interface SnapshotRecord extends SnapshotIdentity {
+  id: string;
+  /** the subscriber whose state holds the row */
+  node: string;
+  status: SnapshotStatus;
+  manifestSha256: string | null;
+  files: number | null;
+  rows: number | null;
+  bytes: number | null;
+  createdAt: string;
+  generatedAt: string | null;
+  appliedAt: string | null;
+  deletedAt: string | null;
+}
+
+/** `west_orders@0/1A2B3C8`: what `snapshot list` shows and `snapshot delete` takes. */
+export function snapshotId(subscription: string, lsn: string): string {
+  return `${subscription}@${normaliseLsn(lsn)}`;
+}
+
+interface Row {
+  snapshot_id: string;
+  subscription: string;
+  source_node: string;
+  slot_name: string;
+  lsn: string;
+  path: string;
+  manifest_sha256: string | null;
+  files: number | null;
+  rows: string | null;
+  bytes: string | null;
+  status: SnapshotStatus;
+  created_at: Date;
+  generated_at: Date | null;
+  applied_at: Date | null;
+  deleted_at: Date | null;
+}
+
+const iso = (d: Date | null) => (d ? d.toISOString() : null);
+
+export class SnapshotStore {
+  constructor(
+    private readonly schema: string,
+    private readonly node: string,
+  ) {}
+
+  private get table(): string {
+    return `${quoteIdent(this.schema)}.snapshots`;
+  }
+
+  /** Does the node's state schema have migration 7's table? */
+  async exists(client: pg.Client): Promise<boolean> {
+    const { rows } = await client.query<{ ok: boolean }>(
+      `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute
+                       WHERE attrelid = to_regclass($1) AND attname = 'slot_name' AND NOT attisdropped) AS ok`,
+      [this.table],
+    );
+    return rows[0]?.ok === true;
+  }
+
+  /**
+   * Record the snapshot at `status`, creating its row when absent (a snapshot generated where
+   * no row was written is recorded by its apply). The path is generate's; the figures are kept
+   * once known; each status's time is set when it is first reached.
+   */
+  async mark(
+    client: pg.Client,
+    s: SnapshotIdentity,
+    status: SnapshotStatus,
+    figures: SnapshotFigures | null = null,
+  ): Promise<void> {
+    await client.query(
+      `INSERT INTO ${this.table} AS t (node_name, snapshot_id, subscription, source_node, slot_name, lsn, path,
+                                       manifest_sha256, files, rows, bytes, status,
+                                       generated_at, applied_at, deleted_at)
+       VALUES ($1, $2, $3, $4, $5, $6::pg_lsn, $7, $8, $9, $10, $11, $12,
+               CASE WHEN $12 = 'generated' THEN now() END,
+               CASE WHEN $12 = 'applied' THEN now() END,
+               CASE WHEN $12 = 'deleted' THEN now() END)
+       ON CONFLICT (node_name, snapshot_id) DO UPDATE SET
+         status = EXCLUDED.status,
+         path = CASE WHEN EXCLUDED.status IN ('generating', 'generated') THEN EXCLUDED.path ELSE t.path END,
+         manifest_sha256 = coalesce(EXCLUDED.manifest_sha256, t.manifest_sha256),
+         files = coalesce(EXCLUDED.files, t.files),
+         rows = coalesce(EXCLUDED.rows, t.rows),
+         bytes = coalesce(EXCLUDED.bytes, t.bytes),
+         generated_at = coalesce(t.generated_at, EXCLUDED.generated_at),
+         applied_at = coalesce(t.applied_at, EXCLUDED.applied_at),
+         deleted_at = coalesce(t.deleted_at, EXCLUDED.deleted_at),
+         updated_at = now()`,
+      [
+        this.node,
+        snapshotId(s.subscription, s.lsn),
+        s.subscription,
+        s.source,
+        s.slot,
+        s.lsn,
+        s.path,
+        figures?.manifestSha256 ?? null,
+        figures?.files ?? null,
+        figures?.rows ?? null,
+        figures?.bytes ?? null,
+        status,
+      ],
+    );
+  }
+
+  async get(client: pg.Client, id: string): Promise<SnapshotRecord | null> {
+    return (await this.read(client, 'AND snapshot_id = $2', [id]))[0] ?? null;
+  }
+
+  /** Every snapshot this node records, oldest first. */
+  async all(client: pg.Client): Promise<SnapshotRecord[]> {
+    return this.read(client, '', []);
+  }
+
+  private async read(client: pg.Client, and: string, params: unknown[]): Promise<SnapshotRecord[]> {
+    const { rows } = await client.query<Row>(
+      `SELECT snapshot_id, subscription, source_node, slot_name, lsn::text AS lsn, path, manifest_sha256, files,
+              rows::text AS rows, bytes::text AS bytes, status, created_at, generated_at, applied_at, deleted_at
+         FROM ${this.table} WHERE node_name = $1 ${and}
+        ORDER BY created_at, snapshot_id`,
+      [this.node, ...params],
+    );
+    return rows.map((r) => ({
+      id: r.snapshot_id,
+      node: this.node,
+      subscription: r.subscription,
+      source: r.source_node,
+      slot: r.slot_name,
+      lsn: r.lsn,
+      path: r.path,
+      status: r.status,
+      manifestSha256: r.manifest_sha256,
+      files: r.files,
+      rows: r.rows === null ? null : Number(r.rows),
+      bytes: r.bytes === null ? null : Number(r.bytes),
+      createdAt: r.created_at.toISOString(),
+      generatedAt: iso(r.generated_at),
+      appliedAt: iso(r.applied_at),
+      deletedAt: iso(r.deleted_at),
+    }));
+  }
+}
