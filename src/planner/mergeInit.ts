@@ -1,25 +1,33 @@
 import { linkAddress, subscriptionAddress } from '../model/address.js';
 import type { ObservedNode } from '../model/cluster.js';
-import { MERGE_UNFINISHED } from '../model/initLifecycle.js';
+import { MERGE_FINAL_ROUNDS, MERGE_UNFINISHED } from '../model/initLifecycle.js';
 import type { Statement } from '../model/plan.js';
-import { displayTable, quoteTable } from '../model/sql.js';
+import { displayTable, quoteLiteral, quoteTable } from '../model/sql.js';
 import type { SubscriptionSpec, TableName } from '../model/topology.js';
 import { qualifiedName } from '../model/topology.js';
 import { type DraftStep, listText, PHASE, type PlanContext, sortedKeys, stepKey } from './context.js';
 import { digestOf } from './digest.js';
 import { copiedTables } from './initCopy.js';
-import { dropSubscriptionStatements, tx } from './sqlBuild.js';
+import { createSlotSql, dropSubscriptionStatements, nonTx, tx } from './sqlBuild.js';
 
 /**
  * Merge init (SPEC §9, issue 16): both nodes already hold rows. One step per *merge unit* — a
  * link (its two subscriptions) or one subscription with `init.method: merge` — that
  * 1. checks the tables' schemas and keys, analyses and reconciles the rows (one-sided rows copied
- *    across, conflicts resolved by the strategy, every decision in merge_log),
- * 2. then, with writes to those tables blocked on both nodes (`LOCK … IN EXCLUSIVE MODE`, bounded
- *    by lock_timeout), re-checks and creates the subscriptions with `copy_data = false`, each on
- *    its own node, and releases the locks.
- * Its statements carry the node they run on. The subscriptions' CREATE statements are the ones
- * `subscriptions.ts` planned for them (copy_data = false: merge never copies by PostgreSQL), folded
+ *    across, conflicts resolved by the strategy, every decision in merge_log);
+ * 2. makes each subscription's slot on its publisher (`pg_create_logical_replication_slot`)
+ *    while steep holds nothing, so the slot waits only for the application's transactions;
+ * 3. blocks writes to those tables on both nodes (`LOCK … IN EXCLUSIVE MODE`, bounded by
+ *    lock_timeout), reads each node's WAL insert position under the lock, and — when every
+ *    subscription of the unit is `origin = none` — re-checks and reconciles what was written
+ *    since step 1 inside the locked transactions, which carry a steep-named replication origin
+ *    (created, set up, and dropped after the commit) so the subscriptions never send those
+ *    writes back;
+ * 4. creates the subscriptions on the prepared slots (`create_slot = false`, `copy_data = false`,
+ *    `enabled = false`), advances each one's origin to its publisher's position read under the
+ *    lock, enables it, and commits.
+ * Its statements carry the node they run on. The subscriptions' CREATE statements are those a
+ * fresh create of them would run, with the slot made by step 2 and the start by step 4, folded
  * into the unit's step, so nothing creates them outside the locked window.
  */
 
@@ -65,7 +73,10 @@ export function mergeUnfinished(node: ObservedNode, d: SubscriptionSpec): boolea
   );
 }
 
-/** The CREATE statements of a subscription made again as a fresh create would (no copy, its own new slot). */
+/**
+ * The CREATE statements of a merge unit's subscription: as a fresh create, on the slot the merge
+ * makes (create_slot = false), disabled and without a copy (the merge starts it).
+ */
 export type Recreate = (d: SubscriptionSpec) => Statement[];
 
 interface Unit {
@@ -143,6 +154,7 @@ function planUnit(ctx: PlanContext, steps: DraftStep[], unit: Unit, recreate: Re
   const first = unit.subscriptions[0]!;
   const tables = copiedTables(ctx.desired, ctx.observed, first);
   const drops: Statement[] = [];
+  const slots: Statement[] = [];
   const creates: Statement[] = [];
   const deps = new Set<string>();
   for (const d of unit.subscriptions) {
@@ -150,17 +162,33 @@ function planUnit(ctx: PlanContext, steps: DraftStep[], unit: Unit, recreate: Re
     const key = stepKey('subscription', d.node, d.name);
     const create = steps.find((s) => s.key === key && s.kind === 'subscription-create');
     if (create) {
-      for (const s of create.statements) creates.push({ ...s, node: d.node });
+      // a replace's drop stays; its create is the merge's
+      for (const s of create.statements)
+        if (/^(DROP|ALTER) SUBSCRIPTION /.test(s.sql)) drops.push({ ...s, node: d.node });
       for (const dep of create.deps) deps.add(dep);
     } else if (node.subscriptions[d.name] && mergeUnfinished(node, d)) {
-      // an interrupted merge left this one: it goes, and is made again inside the locked window
+      // an interrupted merge left this one: it goes (with its slot), and is made again
       drops.push(...dropSubscriptionStatements(d.name, 'drop').map((s) => ({ ...s, node: d.node })));
-      creates.push(...recreate(d).map((s) => ({ ...s, node: d.node })));
-    }
+    } else continue;
+    slots.push({ ...nonTx(mergeSlotSql(d, ctx.serverVersion(d.from) ?? 0)), node: d.from });
+    creates.push(...recreate(d).map((s) => ({ ...s, node: d.node })));
   }
   if (creates.length === 0) return;
   dropCreates(steps, unit);
   const locks = [a, b].map((n): Statement => ({ ...tx(lockSql(tables)), node: n }));
+  const positions = [a, b].map((n): Statement => ({ ...tx(WAL_POSITION_SQL), node: n }));
+  // writes under the locks only where no subscription of the unit would send them back
+  const inside = unit.subscriptions.every((d) => d.options.origin === 'none');
+  const origins = inside
+    ? [a, b].flatMap((n) =>
+        originSetupSql(mergeOriginName(unit.name, n)).map((sql) => ({ ...tx(sql), node: n })),
+      )
+    : [];
+  const originDrops = inside
+    ? [a, b].flatMap((n) =>
+        originDropSql(mergeOriginName(unit.name, n)).map((sql) => ({ ...nonTx(sql), node: n })),
+      )
+    : [];
   const seconds = recheckSeconds([nodeA, nodeB], tables);
   const strategy = first.init.strategy ?? '';
   const names = unit.subscriptions.map((d) => `${d.name} on ${d.node} from ${d.from}`);
@@ -175,9 +203,12 @@ function planUnit(ctx: PlanContext, steps: DraftStep[], unit: Unit, recreate: Re
     reasonText:
       `${unit.kind} ${unit.name}: ${a} and ${b} both hold rows of ` +
       `${tables.length} table${tables.length === 1 ? '' : 's'}; steep checks their schemas and keys, copies each side's one-sided rows ` +
-      `to the other and resolves conflicting rows by ${strategy} (every decision in merge_log), then blocks writes to those tables on both ` +
-      `nodes (LOCK … IN EXCLUSIVE MODE, at most lock_timeout to get it; about ${seconds} s to re-check), and creates ${listText(names)} ` +
-      'with copy_data = false before it releases them',
+      `to the other and resolves conflicting rows by ${strategy} (every decision in merge_log), makes each subscription's slot, then blocks ` +
+      `writes to those tables on both nodes (LOCK … IN EXCLUSIVE MODE, at most lock_timeout to get it; about ${seconds} s to re-check), ` +
+      (inside
+        ? 'merges what was written meanwhile inside the locked transactions (under a steep replication origin, which origin = none never sends back), '
+        : `merges what was written meanwhile after releasing them and locks again (at most ${MERGE_FINAL_ROUNDS} rounds: a subscription with origin = any would send those writes back), `) +
+      `and creates ${listText(names)} on their slots with copy_data = false, starting at the WAL position read under the locks, before it releases them`,
     changes: [
       { path: 'init.method', before: null, after: 'merge' },
       { path: 'init.strategy', before: null, after: strategy },
@@ -186,7 +217,7 @@ function planUnit(ctx: PlanContext, steps: DraftStep[], unit: Unit, recreate: Re
       { path: 'init.subscriptions', before: null, after: unit.subscriptions.map((d) => d.name) },
       { path: 'init.blocksWritesSeconds', before: null, after: seconds },
     ],
-    statements: [...drops, ...locks, ...creates],
+    statements: [...drops, ...slots, ...locks, ...positions, ...origins, ...creates, ...originDrops],
     hazards: ['blocks-writes', 'copies-data', ...(drops.length > 0 ? (['drops-slot'] as const) : [])],
     deps: [...deps, stepKey('state', a), stepKey('state', b)],
     catalogDigest: digestOf({
@@ -207,6 +238,44 @@ function dropCreates(steps: DraftStep[], unit: Unit): void {
     const i = steps.findIndex((s) => s.key === key);
     if (i >= 0) steps.splice(i, 1);
   }
+}
+
+/**
+ * The subscription's slot, made before the locks; one an interrupted merge left (pgoutput, this
+ * database, unused: planner/slots.ts refuses an active one) is taken over, which is as good —
+ * its consistent point is before the locks too, and the start is the position read under them.
+ */
+function mergeSlotSql(d: SubscriptionSpec, publisherVersion: number): string {
+  const slot = quoteLiteral(d.slot);
+  return (
+    `${createSlotSql(d.slot, publisherVersion, d.options.failover === true)} WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_replication_slots ` +
+    `WHERE slot_name = ${slot} AND plugin = 'pgoutput' AND database = current_database())`
+  );
+}
+
+/** Read under the write locks: every write committed to the locked tables is before it. */
+const WAL_POSITION_SQL = 'SELECT pg_catalog.pg_current_wal_insert_lsn()::text AS lsn';
+
+/** The replication origin a merge unit's writes under the locks carry on `node` (origins are per server). */
+export function mergeOriginName(unit: string, node: string): string {
+  return `steep_merge_${unit}_${node}`;
+}
+
+/** Create the origin unless an interrupted merge left it, and set it up on the locked session. */
+function originSetupSql(name: string): string[] {
+  return [
+    `SELECT pg_catalog.pg_replication_origin_create(${quoteLiteral(name)}) ` +
+      `WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_replication_origin WHERE roname = ${quoteLiteral(name)})`,
+    `SELECT pg_catalog.pg_replication_origin_session_setup(${quoteLiteral(name)})`,
+  ];
+}
+
+/** After the commit: the session lets go of the origin, which is dropped. */
+function originDropSql(name: string): string[] {
+  return [
+    'SELECT pg_catalog.pg_replication_origin_session_reset()',
+    `SELECT pg_catalog.pg_replication_origin_drop(${quoteLiteral(name)})`,
+  ];
 }
 
 export function lockSql(tables: readonly TableName[]): string {

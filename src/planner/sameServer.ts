@@ -1,4 +1,4 @@
-import { slotAddress, subscriptionAddress } from '../model/address.js';
+import { slotAddress } from '../model/address.js';
 import type { SubscriptionSpec } from '../model/topology.js';
 import { PHASE, type PlanContext, stepKey } from './context.js';
 import { slotDigest } from './digest.js';
@@ -12,6 +12,7 @@ import { createSlotSql, nonTx } from './sqlBuild.js';
  * make the slot first with pg_create_logical_replication_slot on the publisher, outside the
  * subscriber's transaction, then CREATE SUBSCRIPTION … WITH (create_slot = false). The
  * subscription's table syncs make their own slots from background workers, which works there.
+ * A merge init makes its slots that way on every pair, before its write locks (planner/mergeInit.ts).
  */
 
 /** Nodes `a` and `b` are databases of one running server (both read, and their identities equal). */
@@ -66,25 +67,4 @@ export function planSeparateSlot(ctx: PlanContext, d: SubscriptionSpec, deps: st
     catalogDigest: slotDigest(null),
   });
   return key;
-}
-
-/**
- * A merge init creates its subscriptions inside the window where writes are blocked, with slots
- * made there and then; a slot made on its own before that window would stream the writes the
- * reconcile already merged. On one server that is refused in plan (its address added to
- * `blocked`), naming the way that works.
- */
-export function refuseSameServerMerge(ctx: PlanContext, blocked: Set<string>, d: SubscriptionSpec): boolean {
-  if (d.init.method !== 'merge' || !sameServer(ctx, d.node, d.from)) return false;
-  const address = subscriptionAddress(d.name);
-  const owner = d.link === undefined ? `subscription ${d.name}` : `link ${d.link}`;
-  ctx.error(
-    'same-server-merge',
-    `subscription ${d.name}: ${sameServerText(ctx, d.node, d.from)}, where a merge init cannot create its subscriptions ` +
-      `(their slots must be made on their own, outside the window that blocks writes); declare init: { method: snapshot } for ` +
-      `${owner} to copy ${d.from}'s rows to ${d.node}, or init: { method: none } if the rows are already equal`,
-    { address, node: d.node },
-  );
-  blocked.add(address);
-  return true;
 }

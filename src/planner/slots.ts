@@ -49,7 +49,8 @@ export interface SlotPreparation {
 /**
  * Before a subscription is created (or created again by a replace) on publisher `d.from` with
  * slot `d.slot`: make sure the slot name is free (createSlot) or present (a prepared slot).
- * `ownDropFreesSlot`: the replace's own DROP SUBSCRIPTION drops this very slot.
+ * `ownDropFreesSlot`: the replace's own DROP SUBSCRIPTION drops this very slot. A merge init
+ * takes over a leftover slot of the name instead (an interrupted merge's: planner/mergeInit.ts).
  */
 export function prepareSlot(
   ctx: PlanContext,
@@ -98,6 +99,7 @@ export function prepareSlot(
     );
     return { ok: false, deps };
   }
+  if (d.init.method === 'merge') return { ok: true, deps };
   const key = stepKey('slot-drop', d.from, d.slot);
   if (!ctx.hasStep(key)) {
     ctx.slotChanges.push({ node: d.from, slot: d.slot, change: 'drop', streams: false });

@@ -16,13 +16,7 @@ import type { ManagedDrop } from './managedObjects.js';
 import { mayReplace } from './managedObjects.js';
 import { type ManualReadiness, manualReadiness } from './manualInit.js';
 import type { PublicationsOutcome } from './publications.js';
-import {
-  planSeparateSlot,
-  refuseSameServerMerge,
-  sameServer,
-  sameServerText,
-  separateSlotText,
-} from './sameServer.js';
+import { planSeparateSlot, sameServer, sameServerText, separateSlotText } from './sameServer.js';
 import { prepareSlot } from './slots.js';
 import { commentOnSql, createSubscriptionSql, dropSubscriptionStatements, nonTx, tx } from './sqlBuild.js';
 
@@ -214,7 +208,6 @@ export interface PlannedCreate {
 
 export function planCreate(ctx: PlanContext, run: SubscriptionRun, x: Declared): PlannedCreate | undefined {
   const { d, node, conn } = x;
-  if (refuseSameServerMerge(ctx, run.blocked, d)) return undefined;
   let init = initPlan(ctx, d);
   initWarnings(ctx, d);
   let manual: ManualReadiness | null = null;
@@ -232,9 +225,11 @@ export function planCreate(ctx: PlanContext, run: SubscriptionRun, x: Declared):
   warnOriginCopy(ctx, d, init.copyData || own);
   if (init.createSlot || own)
     ctx.slotChanges.push({ node: d.from, slot: d.slot, change: 'create', streams: d.enabled });
-  const slotStep = init.createSlot
-    ? planSeparateSlot(ctx, d, [...subscriptionDeps(run, d), ...slot.deps])
-    : null;
+  // a merge makes its slots itself, before its write locks (planner/mergeInit.ts)
+  const slotStep =
+    init.createSlot && d.init.method !== 'merge'
+      ? planSeparateSlot(ctx, d, [...subscriptionDeps(run, d), ...slot.deps])
+      : null;
   if (slotStep) init = { ...init, createSlot: false };
   const copies = init.copyData || own;
   const step: DraftStep = {
@@ -288,7 +283,7 @@ export function planReplace(
   initWarnings(ctx, d);
   const slot = prepareSlot(ctx, d, { createSlot: init.createSlot, ownDropFreesSlot });
   if (!slot.ok) return undefined;
-  if (init.createSlot && ownDropFreesSlot && sameServer(ctx, d.node, d.from)) {
+  if (init.createSlot && ownDropFreesSlot && d.init.method !== 'merge' && sameServer(ctx, d.node, d.from)) {
     ctx.error(
       'same-server-replace',
       `subscription ${d.name} on ${node.name} would be replaced (${listText(because)}), but ${sameServerText(ctx, d.node, d.from)}: ` +
@@ -298,9 +293,11 @@ export function planReplace(
     );
     return undefined;
   }
-  const slotStep = init.createSlot
-    ? planSeparateSlot(ctx, d, [...subscriptionDeps(run, d), ...slot.deps])
-    : null;
+  // a merge makes its slots itself, before its write locks (planner/mergeInit.ts)
+  const slotStep =
+    init.createSlot && d.init.method !== 'merge'
+      ? planSeparateSlot(ctx, d, [...subscriptionDeps(run, d), ...slot.deps])
+      : null;
   if (slotStep) init = { ...init, createSlot: false };
   const drop = dropStatements(ctx, o, node.name);
   warnOriginCopy(ctx, d, init.copyData);

@@ -17,7 +17,6 @@ import { planChange } from './subscriptionAlter.js';
 import {
   createStatements,
   desiredConnection,
-  initPlan,
   planCreate,
   type SubscriptionInputs,
   type SubscriptionRun,
@@ -54,7 +53,7 @@ export function planSubscriptions(ctx: PlanContext, inputs: SubscriptionInputs):
   }
   const folded = foldMergeInits(ctx, steps, (d) => {
     const conn = desiredConnection(ctx, d);
-    return conn ? createStatements(ctx, d, conn, initPlan(ctx, d)) : [];
+    return conn ? createStatements(ctx, d, conn, { copyData: false, createSlot: false, enabled: false }) : [];
   });
   for (const step of folded) ctx.addStep(step);
 }

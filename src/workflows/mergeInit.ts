@@ -1,7 +1,14 @@
 import type pg from 'pg';
+import { startOnSlot } from '../copy/slotStart.js';
 import type { EventSink } from '../executors/events.js';
 import { stateChangeEvent } from '../executors/initFollow.js';
-import { openNodeSession, runStatements, statementsOn, WriteLocks } from '../executors/mergeInit.js';
+import {
+  dropMergeSlot,
+  openNodeSession,
+  runStatements,
+  statementsOn,
+  WriteLocks,
+} from '../executors/mergeInit.js';
 import type { StepContext } from '../executors/runStep.js';
 import { parseAddress } from '../model/address.js';
 import { SteepError } from '../model/errors.js';
@@ -13,21 +20,42 @@ import type { Step } from '../model/plan.js';
 import type { Topology } from '../model/topology.js';
 import { SubscriptionStateStore } from '../state/subscriptionState.js';
 import { analyzePair, mergePairOf } from './mergeAnalyze.js';
-import { reconcilePair } from './mergeReconcile.js';
+import { type ReconcileSessions, reconcilePair } from './mergeReconcile.js';
 
 /**
  * A merge init inside `apply` (SPEC §9 merge, issue 16), for one merge unit (a link, or one
  * subscription): the plan's `merge-init` step. Every statement comes from the plan; this
  * orchestrates:
- * 1. drop what an interrupted merge left (subscriptions recorded `preparing`/`copying`/`failed`);
+ * 1. drop what an interrupted merge left (subscriptions recorded `preparing`/`copying`/`failed`,
+ *    with their slots; a leftover slot alone is dropped by its own step before this one);
  * 2. preflight and analysis (`preparing`), then reconcile: one-sided rows copied across,
  *    conflicts resolved by the strategy, every decision in merge_log (`copying`);
- * 3. the final pass: write locks on both nodes, a re-check that must find nothing different
- *    (rows written since the reconcile are reconciled and the pass repeated, at most
- *    MERGE_FINAL_ROUNDS times), both subscriptions created with copy_data = false while writes
- *    wait, the locks released (`synchronized`).
- * Interrupted anywhere, the next apply plans the merge again and converges: reconciled rows are
- * identical by then, and a subscription made before the interruption is dropped and made again.
+ * 3. each subscription's slot made on its publisher while steep holds nothing;
+ * 4. the final pass: write locks on both nodes, each node's WAL insert position read under them,
+ *    the rows written since step 2 re-checked and reconciled inside the locked transactions,
+ *    the subscriptions created on their slots, started at the positions, enabled; commit
+ *    (`synchronized`).
+ *
+ * Why nothing is lost or sent twice. Say the slot on A (for B's subscription) was made at its
+ * consistent point C, and L is A's insert position read once the lock on A is held. LOCK …
+ * IN EXCLUSIVE MODE waits for every transaction that wrote the merged tables, so each of their
+ * commit records is before L, and the re-check under the locks sees all of them. The
+ * subscription's origin is advanced to L (C ≤ L: the slot was made before the lock), so it
+ * starts with the first commit at or after L. Those are (a) the reconcile's own writes under the
+ * locks, which carry a steep replication origin that an `origin = none` subscription never sends,
+ * and (b) the application's writes after the commit, which all queued behind the lock and so
+ * commit after it: streamed, each once. What committed before L is on both nodes at the commit:
+ * the re-check compared it and the reconcile wrote the remainder in the same transactions. The
+ * slots wait for no transaction of steep's (none is open while they are made), so the locks
+ * never sit behind a slot that waits for an application transaction queued behind them — and
+ * two databases of one server merge like any pair.
+ *
+ * A one-way subscription with `origin = any` would send the reconcile's writes on its publisher
+ * back: there the locked transactions only re-check; what they find is reconciled after
+ * releasing the locks and the pass repeats (at most MERGE_FINAL_ROUNDS). Interrupted anywhere,
+ * the next apply plans the merge again and converges: the locked transactions roll back whole
+ * (merge_log included), reconciled rows are identical by then, and a slot or subscription made
+ * before the interruption is dropped and made again.
  */
 
 export interface MergeRunOptions {
@@ -41,6 +69,8 @@ export type Reconcile = (
   pair: MergePair,
   strategy: MergeStrategy,
   onEvent: EventSink,
+  /** write in these sessions (the locked transactions) instead of its own */
+  sessions?: ReconcileSessions,
 ) => Promise<unknown>;
 
 /** What a merge-init step names, read from its changes (the planner's words). */
@@ -50,7 +80,7 @@ export interface MergeUnitOfStep {
   kind: 'link' | 'subscription';
   nodes: [string, string];
   strategy: string;
-  subscriptions: Array<{ name: string; node: string; from: string }>;
+  subscriptions: Array<{ name: string; node: string; from: string; slot: string }>;
 }
 
 export function mergeUnitOf(topology: Topology, step: Step): MergeUnitOfStep {
@@ -75,7 +105,7 @@ export function mergeUnitOf(topology: Topology, step: Step): MergeUnitOfStep {
             address: step.address,
           },
         );
-      return { name: n, node: d.node, from: d.from };
+      return { name: n, node: d.node, from: d.from, slot: d.slot };
     }),
   };
 }
@@ -84,8 +114,12 @@ export function mergeUnitOf(topology: Topology, step: Step): MergeUnitOfStep {
  * The merge engine's reconcile as a merge init runs it: `manual` writes the conflicts to a file
  * and stops the init there, nothing changed.
  */
-export const reconcileForInit: Reconcile = async (topology, pair, strategy, onEvent) => {
-  const r = await reconcilePair(topology, pair, strategy, { onEvent, parallel: topology.settings.parallel });
+export const reconcileForInit: Reconcile = async (topology, pair, strategy, onEvent, sessions) => {
+  const r = await reconcilePair(topology, pair, strategy, {
+    onEvent,
+    parallel: topology.settings.parallel,
+    sessions,
+  });
   if (r.stopped) {
     throw new SteepError(
       'merge.manual',
@@ -140,6 +174,10 @@ export async function runMergeInit(
       for (const c of changes) opts.onEvent(stateChangeEvent(c));
     }
   };
+  const event = (name: 'merge.locking' | 'merge.locked' | 'merge.unlocked', message: string) =>
+    opts.onEvent({ event: name, level: 'info', address: step.address, step: step.id, message });
+  const made: Array<{ node: string; slot: string }> = [];
+  let created = false;
   try {
     for (const node of unit.nodes) {
       const drops = statementsOn(step, node, 'drop');
@@ -153,53 +191,65 @@ export async function runMergeInit(
         await record('copying');
         await opts.reconcile(topology, pair, strategy, opts.onEvent);
       }
-      opts.onEvent({
-        event: 'merge.locking',
-        level: 'info',
-        address: step.address,
-        step: step.id,
-        message:
-          `blocking writes to the merged tables on ${unit.nodes.join(' and ')} for about ${(analysis.durationMs / 1000).toFixed(1)} s ` +
-          '(the re-check under the locks repeats the analysis, which just took that long)',
-      });
-      const locked = Date.now();
-      const locks = await Promise.all(unit.nodes.map((n) => WriteLocks.take(topology, step, n, ctx)));
-      try {
-        opts.onEvent({
-          event: 'merge.locked',
-          level: 'info',
-          address: step.address,
-          step: step.id,
-          message: `writes to the merged tables wait on ${unit.nodes.join(' and ')} (round ${round} of at most ${MERGE_FINAL_ROUNDS})`,
-        });
-        analysis = await analyzePair(topology, pair, { parallel: topology.settings.parallel, examples: 5 });
-        notComparable(step, analysis);
-        const verdict = mergeFinalPass(differences(analysis), round);
-        if (verdict === 'give-up')
-          throw new SteepError(
-            'merge.final_pass',
-            `${step.address}: after ${MERGE_FINAL_ROUNDS} rounds, the re-check under the write locks still finds ${differences(analysis)} ` +
-              `rows different on ${unit.nodes.join(' and ')} (rows written since the reconcile): the writes outpace the merge; ` +
-              'apply again when the tables are quieter, or raise settings.lockTimeout',
-            { address: step.address, node: step.node },
-          );
-        if (verdict === 'create') {
-          // both subscriptions start here: no write to these tables can fall between them
-          for (const node of unit.nodes) {
-            const creates = statementsOn(step, node, 'create');
-            if (creates.length > 0) await runStatements(await session(node), step, creates, ctx);
-          }
-          break;
+      if (round === 1)
+        for (const node of unit.nodes) {
+          // before any lock: making a slot waits for the transactions open on the server
+          const slots = statementsOn(step, node, 'slot');
+          if (slots.length === 0) continue;
+          await runStatements(await session(node), step, slots, ctx);
+          for (const s of unit.subscriptions) if (s.from === node) made.push({ node, slot: s.slot });
         }
+      event(
+        'merge.locking',
+        `blocking writes to the merged tables on ${unit.nodes.join(' and ')} for about ${(analysis.durationMs / 1000).toFixed(1)} s ` +
+          '(the re-check under the locks repeats the analysis, which just took that long)',
+      );
+      const lockedAt = Date.now();
+      const locks = await takeLocks(topology, step, unit.nodes, ctx);
+      const lockOf = (node: string) => locks.find((l) => l.node === node)!;
+      try {
+        const inside = locks.every((l) => l.writes);
+        event(
+          'merge.locked',
+          inside
+            ? `writes to the merged tables wait on ${unit.nodes.join(' and ')}; what was written since the reconcile is merged under the locks`
+            : `writes to the merged tables wait on ${unit.nodes.join(' and ')} (round ${round} of at most ${MERGE_FINAL_ROUNDS})`,
+        );
+        if (inside) {
+          // the re-check and the remainder's reconcile, in the locked transactions
+          await opts.reconcile(topology, pair, strategy, opts.onEvent, {
+            a: lockOf(pair.a).client,
+            b: lockOf(pair.b).client,
+          });
+        } else {
+          analysis = await analyzePair(topology, pair, { parallel: topology.settings.parallel, examples: 5 });
+          notComparable(step, analysis);
+          const verdict = mergeFinalPass(differences(analysis), round);
+          if (verdict === 'give-up')
+            throw new SteepError(
+              'merge.final_pass',
+              `${step.address}: after ${MERGE_FINAL_ROUNDS} rounds, the re-check under the write locks still finds ${differences(analysis)} ` +
+                `rows different on ${unit.nodes.join(' and ')} (rows written since the reconcile), which a subscription with origin = any ` +
+                'cannot take under the locks (it would send them back): apply again when the tables are quieter, or declare origin: none',
+              { address: step.address, node: step.node },
+            );
+          if (verdict === 'reconcile-again') continue;
+        }
+        for (const node of unit.nodes) {
+          const creates = statementsOn(step, node, 'create');
+          if (creates.length > 0) await runStatements(await session(node), step, creates, ctx);
+        }
+        created = true;
+        for (const s of unit.subscriptions)
+          await startOnSlot(await session(s.node), topology.subscriptions[s.name]!, lockOf(s.from).lsn, []);
+        for (const l of locks) await l.commit();
+        break;
       } finally {
         await Promise.all(locks.map((l) => l.release().catch(() => {})));
-        opts.onEvent({
-          event: 'merge.unlocked',
-          level: 'info',
-          address: step.address,
-          step: step.id,
-          message: `writes to the merged tables blocked ${((Date.now() - locked) / 1000).toFixed(1)} s on ${unit.nodes.join(' and ')}`,
-        });
+        event(
+          'merge.unlocked',
+          `writes to the merged tables blocked ${((Date.now() - lockedAt) / 1000).toFixed(1)} s on ${unit.nodes.join(' and ')}`,
+        );
       }
     }
     await record('synchronized');
@@ -207,10 +257,27 @@ export async function runMergeInit(
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     await record('failed', message).catch(() => {});
+    // slots no subscription was made on: none is left retaining WAL
+    if (!created) for (const m of made) await dropMergeSlot(await session(m.node), m.slot).catch(() => {});
     throw err;
   } finally {
     await Promise.all([...sessions.values()].map((c) => c.end().catch(() => {})));
   }
+}
+
+/** The write locks on every node, or none: a node that refuses releases the others. */
+async function takeLocks(
+  topology: Topology,
+  step: Step,
+  nodes: readonly string[],
+  ctx: StepContext,
+): Promise<WriteLocks[]> {
+  const taken = await Promise.allSettled(nodes.map((n) => WriteLocks.take(topology, step, n, ctx)));
+  const locks = taken.flatMap((t) => (t.status === 'fulfilled' ? [t.value] : []));
+  const failed = taken.find((t): t is PromiseRejectedResult => t.status === 'rejected');
+  if (!failed) return locks;
+  await Promise.all(locks.map((l) => l.release().catch(() => {})));
+  throw failed.reason;
 }
 
 /** A table the merge cannot compare (no key, other columns, absent on a node) stops it before anything changes. */

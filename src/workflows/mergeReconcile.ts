@@ -47,6 +47,14 @@ export interface ReconcileOptions {
   /** conflicts decided, logged and written per round (default CONFLICT_BATCH) */
   batchRows?: number;
   onEvent?: EventSink;
+  /** write in these sessions (a merge's locked transactions; left open) instead of its own */
+  sessions?: ReconcileSessions;
+}
+
+/** A session on each node of the pair, in which the reconcile reads rows and writes. */
+export interface ReconcileSessions {
+  a: pg.Client;
+  b: pg.Client;
 }
 
 const APPLICATION_NAME = 'steep merge';
@@ -142,7 +150,10 @@ export async function reconcilePair(
     stopped: false,
     durationMs: 0,
   };
-  const [a, b] = await Promise.all([writeSession(topology, pair.a), writeSession(topology, pair.b)]);
+  const given = opts.sessions;
+  const [a, b] = given
+    ? [given.a, given.b]
+    : await Promise.all([writeSession(topology, pair.a), writeSession(topology, pair.b)]);
   try {
     if (strategy.kind === 'manual') {
       result.conflictsFile = await writeConflicts(
@@ -196,7 +207,7 @@ export async function reconcilePair(
       });
     }
   } finally {
-    await Promise.all([a.end().catch(() => {}), b.end().catch(() => {})]);
+    if (!given) await Promise.all([a.end().catch(() => {}), b.end().catch(() => {})]);
   }
   result.durationMs = Date.now() - t0;
   return result;

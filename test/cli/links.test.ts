@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type Exited,
@@ -171,34 +172,64 @@ async function applyKilledAt(path: string, at: (e: SteepEvent) => boolean): Prom
 }
 
 /**
- * An application inserting lines on `node` (order ids from `from`, one row per transaction, no
- * pause) until stopped; how many it committed. Inserts waiting on the merge's write locks commit
- * after the release.
+ * An application writing lines on `node` without a pause until stopped: each round inserts a
+ * line (order ids from `from`, one row per transaction) and updates the one it inserted ten
+ * rounds before. Returns how many inserts it committed. Writes waiting on the merge's write
+ * locks commit after the release.
  */
-function startLineWriter(node: TestNode, from: number): { halt: () => void; stop: () => Promise<number> } {
+function startLineWriter(node: TestNode, from: number, schema = 'p'): { stop: () => Promise<number> } {
   let running = true;
   let committed = 0;
   const done = (async () => {
     const c = await node.client();
     try {
       while (running) {
-        await c.query(`INSERT INTO p.lines VALUES ($1, 1, 1, now())`, [from + committed + 1]);
+        await c.query(`INSERT INTO ${schema}.lines VALUES ($1, 1, 1, now())`, [from + committed + 1]);
         committed += 1;
+        if (committed > 10)
+          await c.query(
+            `UPDATE ${schema}.lines SET qty = qty + 1, updated_at = now() WHERE order_id = $1 AND line_no = 1`,
+            [from + committed - 10],
+          );
       }
     } finally {
       await c.end();
     }
   })();
   return {
-    halt: () => {
-      running = false;
-    },
     stop: async () => {
       running = false;
       await done;
       return committed;
     },
   };
+}
+
+/** The keys merge_log holds for a merge on `node`: per table, how many in the seeded conflicts' ranges and how many elsewhere. */
+async function loggedKeys(
+  node: TestNode,
+  name: string,
+): Promise<{ seeded: number; writers: number; other: number }> {
+  const [r] = await node.query<{ seeded: string; writers: string; other: string }>(
+    `SELECT count(*) FILTER (WHERE k <= 334)::text AS seeded,
+            count(*) FILTER (WHERE table_name = 'p.lines' AND k > 500000 AND k <= 700000)::text AS writers,
+            count(*) FILTER (WHERE k > 334 AND NOT (table_name = 'p.lines' AND k > 500000 AND k <= 700000))::text AS other
+       FROM (SELECT table_name, coalesce(row_key->>'id', row_key->>'order_id')::bigint AS k
+               FROM steep.merge_log WHERE merge_name = $1 AND node_name = $2) l`,
+    [name, node.name],
+  );
+  return { seeded: Number(r!.seeded), writers: Number(r!.writers), other: Number(r!.other) };
+}
+
+/** Logical slots and replication origins on `node` besides those its subscriptions and publications use. */
+async function replicationObjects(node: TestNode): Promise<{ slots: string[]; origins: string[] }> {
+  const slots = await node.query<{ n: string }>(
+    "SELECT slot_name AS n FROM pg_replication_slots WHERE database = current_database() AND slot_type = 'logical' ORDER BY 1",
+  );
+  const origins = await node.query<{ n: string }>(
+    "SELECT roname AS n FROM pg_replication_origin WHERE roname NOT LIKE 'pg\\_%' ORDER BY 1",
+  );
+  return { slots: slots.map((r) => r.n), origins: origins.map((r) => r.n) };
 }
 
 async function subscriptions(node: TestNode): Promise<string[]> {
@@ -257,23 +288,22 @@ describe(`links on PostgreSQL ${VERSION}`, () => {
     expect({ eu: await digest(eu(), 'p'), us: await digest(us(), 'p') }).toEqual(before);
     expect(await subscriptions(eu())).toEqual([]);
 
+    // an application writing on both nodes without a pause, before, during and after the whole apply
     const writers = [startLineWriter(eu(), 500_000), startLineWriter(us(), 600_000)];
     const apply = startApply(prefer);
     let applied: Exited;
+    let written: number[] = [];
     try {
-      // the writers stop once the final pass starts taking its write locks
-      await Promise.race([apply.when((e) => e.event === 'merge.locking').catch(() => null), apply.exited]);
-    } finally {
-      for (const w of writers) w.halt();
       applied = await apply.exited;
+      await new Promise((r) => setTimeout(r, 1000));
+    } finally {
+      written = await Promise.all(writers.map((w) => w.stop()));
     }
     expect(applied.code, applied.stderr).toBe(0);
-    const locked = apply.events.filter((e) => e.event === 'merge.locked').length;
-    const written = await Promise.all(writers.map((w) => w.stop()));
     expect(Math.min(...written), 'each writer committed rows during the apply').toBeGreaterThan(0);
-    // the rows written after the reconcile were found under the locks and merged in another round
-    expect(locked, applied.stderr).toBeGreaterThanOrEqual(2);
-    // what each wrote before the locks was merged, what waited on them streams: all of it on both
+    // one locked pass: what was written since the reconcile was merged under the locks
+    expect(apply.events.filter((e) => e.event === 'merge.locked').length, applied.stderr).toBe(1);
+    // what each wrote before the locks was merged, what waited on them and came after streams: all of it on both
     for (const [from, n] of [
       [500_000, written[0]!],
       [600_000, written[1]!],
@@ -293,6 +323,11 @@ describe(`links on PostgreSQL ${VERSION}`, () => {
         `the ${n} rows written from ${from} on both nodes`,
       );
     }
+    await eventually(
+      async () => JSON.stringify(await digest(eu(), 'p')) === JSON.stringify(await digest(us(), 'p')),
+      30_000,
+      'p equal on both (the last updates streamed)',
+    );
     await expectEqual('p');
     // eu's row won every conflict, on both nodes
     for (const node of [eu(), us()]) {
@@ -301,17 +336,27 @@ describe(`links on PostgreSQL ${VERSION}`, () => {
       );
       expect(r!.n).toBe('0');
     }
-    expect(await mergeLog(eu(), 'p_link')).toBe(CONFLICTS);
+    // merge_log: each seeded conflict once, and otherwise only rows the writers changed before the subscriptions streamed
+    for (const node of [eu(), us()]) {
+      const logged = await loggedKeys(node, 'p_link');
+      expect({ seeded: logged.seeded, other: logged.other }).toEqual({ seeded: CONFLICTS, other: 0 });
+      expect(await mergeLog(node, 'p_link')).toBe(CONFLICTS + logged.writers);
+    }
     expect(await subscriptions(eu())).toEqual(['p_link_eu']);
     expect(await subscriptions(us())).toEqual(['p_link_us']);
   }, 180_000);
 
-  it('last-modified: killed in its reconcile and in its final pass, a third apply converges with the newer row everywhere', async () => {
+  it('last-modified: killed in its reconcile, between making its slots and locking, under the locks and after committing, a fifth apply converges with the newer row everywhere', async () => {
     expect(await applyKilledAt(both, (e) => e.event === 'init.state_change' && e.phase === 'copying')).toBe(
       true,
     );
     expect(await subscriptions(us())).toEqual(['p_link_us']);
+    // the slots are made before the locks are taken
+    expect(await applyKilledAt(both, (e) => e.event === 'merge.locking')).toBe(true);
+    expect((await replicationObjects(eu())).slots).toEqual(['lm_link_us', 'p_link_us']);
     expect(await applyKilledAt(both, (e) => e.event === 'merge.locked')).toBe(true);
+    // committed and streaming, not yet recorded synchronized: made again by the next apply
+    expect(await applyKilledAt(both, (e) => e.event === 'merge.unlocked')).toBe(true);
     const apply = await steep(['apply', '--auto-approve'], both);
     expect(apply.code, apply.stderr + apply.stdout).toBe(0);
     await expectEqual('lm');
@@ -325,6 +370,9 @@ describe(`links on PostgreSQL ${VERSION}`, () => {
     expect(await mergeLog(eu(), 'lm_link')).toBe(CONFLICTS);
     expect(await mergeLog(us(), 'lm_link')).toBe(CONFLICTS);
     expect(await subscriptions(eu())).toEqual(['lm_link_eu', 'p_link_eu']);
+    // nothing an interrupted merge made is left: one slot per subscription, no steep origin
+    expect(await replicationObjects(eu())).toEqual({ slots: ['lm_link_us', 'p_link_us'], origins: [] });
+    expect(await replicationObjects(us())).toEqual({ slots: ['lm_link_eu', 'p_link_eu'], origins: [] });
   }, 240_000);
 
   it('a row written on each side arrives on the other exactly once; nothing loops; the plan is empty', async () => {
@@ -387,6 +435,115 @@ describe(`links on PostgreSQL ${VERSION}`, () => {
     expect(await rows(us())).toEqual([{ n: '210', us: '10' }]);
     await eu().query(`INSERT INTO ow.accounts VALUES (3001, 'after')`);
     await eventually(async () => (await rows(us()))[0]!.n === '211', 30_000, 'the row on us');
+    const replan = await steep(['plan', '--detailed-exitcode'], path);
+    expect(replan.code, replan.stdout + replan.stderr).toBe(0);
+  }, 120_000);
+});
+
+describe(`a link between two databases of one PostgreSQL ${VERSION} server`, () => {
+  /** database eu2 on eu's server, as a node */
+  function eu2(): TestNode {
+    const connection = { ...eu().connection, database: 'eu2' };
+    const client = async () => {
+      const c = new pg.Client({ ...connection, password: eu().password });
+      await c.connect();
+      return c;
+    };
+    return {
+      ...eu(),
+      name: 'eu2',
+      connection,
+      client,
+      query: async <T>(sql: string, params?: unknown[]) => {
+        const c = await client();
+        try {
+          return (await c.query(sql, params)).rows as T[];
+        } finally {
+          await c.end();
+        }
+      },
+    };
+  }
+
+  it('merges under writers on both databases without waiting on itself; the slots are made before the locks', async () => {
+    await eu().query('CREATE DATABASE eu2');
+    for (const node of [eu(), eu2()]) {
+      await node.query('CREATE SCHEMA ss');
+      await node.query(
+        'CREATE TABLE ss.lines (order_id bigint NOT NULL, line_no int NOT NULL, qty int NOT NULL, updated_at timestamptz NOT NULL, PRIMARY KEY (order_id, line_no))',
+      );
+      await node.query(
+        `INSERT INTO ss.lines SELECT g, 1, g % 7, timestamptz '2026-01-01 00:00:00+00' FROM generate_series(1, 2000) g`,
+      );
+    }
+    await eu2().query('UPDATE ss.lines SET qty = qty + 100 WHERE order_id <= 100');
+    await eu().query(`INSERT INTO ss.lines SELECT g, 1, 5, now() FROM generate_series(100001, 100050) g`);
+    await eu2().query(`INSERT INTO ss.lines SELECT g, 1, 5, now() FROM generate_series(200001, 200050) g`);
+    const port = eu().port;
+    const path = writeConfig(
+      [
+        'version: 1',
+        'topology: onehost',
+        'nodes:',
+        ...['eu', 'eu2'].flatMap((n) => [
+          `  ${n}:`,
+          `    url: postgres://postgres@127.0.0.1:${port}/${n === 'eu' ? 'app' : 'eu2'}`,
+          `    password: \${env:EU_PGPASSWORD}`,
+        ]),
+        'links:',
+        '  ss_link:',
+        '    nodes: [eu, eu2]',
+        '    tables: [ss.lines]',
+        '    init: { method: merge, strategy: "prefer:eu" }',
+        '',
+      ].join('\n'),
+    );
+    const writers = [startLineWriter(eu(), 500_000, 'ss'), startLineWriter(eu2(), 600_000, 'ss')];
+    const apply = startApply(path);
+    let applied: Exited;
+    let written: number[] = [];
+    try {
+      applied = await apply.exited;
+    } finally {
+      written = await Promise.all(writers.map((w) => w.stop()));
+    }
+    expect(applied.code, applied.stderr).toBe(0);
+    expect(Math.min(...written), 'each writer committed rows during the apply').toBeGreaterThan(0);
+    expect(apply.events.filter((e) => e.event === 'merge.locked').length, applied.stderr).toBe(1);
+    const count = async (node: TestNode) =>
+      Number((await node.query<{ n: string }>('SELECT count(*)::text AS n FROM ss.lines'))[0]!.n);
+    await eventually(
+      async () =>
+        (await count(eu())) === 2100 + written[0]! + written[1]! &&
+        (await count(eu2())) === 2100 + written[0]! + written[1]!,
+      30_000,
+      'every row on both databases',
+    );
+    const sums = async (node: TestNode) =>
+      (
+        await node.query<{ s: string }>(
+          'SELECT sum(hashtextextended(t::text, 0)::numeric)::text AS s FROM ss.lines t',
+        )
+      )[0]!.s;
+    await eventually(async () => (await sums(eu())) === (await sums(eu2())), 30_000, 'ss.lines equal');
+    // eu won the seeded conflicts, each decided once
+    expect(
+      await eu2().query('SELECT count(*)::int AS n FROM ss.lines WHERE order_id <= 100 AND qty >= 100'),
+    ).toEqual([{ n: 0 }]);
+    const [logged] = await eu().query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM steep.merge_log WHERE merge_name = 'ss_link' AND node_name = 'eu' AND (row_key->>'order_id')::bigint <= 100",
+    );
+    expect(logged!.n).toBe(100);
+    // one slot per subscription (on the other database of the same server), no steep origin
+    expect((await replicationObjects(eu2())).slots).toEqual(['ss_link_eu']);
+    expect((await replicationObjects(eu())).slots).toContain('ss_link_eu2');
+    expect((await replicationObjects(eu())).origins).toEqual([]);
+    await eu2().query(`INSERT INTO ss.lines VALUES (900001, 1, 1, now())`);
+    await eventually(
+      async () => (await eu().query('SELECT 1 FROM ss.lines WHERE order_id = 900001')).length === 1,
+      30_000,
+      'a row written on eu2 on eu',
+    );
     const replan = await steep(['plan', '--detailed-exitcode'], path);
     expect(replan.code, replan.stdout + replan.stderr).toBe(0);
   }, 120_000);

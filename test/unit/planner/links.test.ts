@@ -63,20 +63,38 @@ describe('links in the plan', () => {
       ]),
     );
     const sql = merge.statements.map((s) => `${s.node}: ${s.sql}`);
-    expect(sql.slice(0, 2)).toEqual([
+    // each slot made before the locks, outside a transaction; each node's position read under them
+    expect(sql.slice(0, 6)).toEqual([
+      "us: SELECT pg_catalog.pg_create_logical_replication_slot('eu_us_eu', 'pgoutput') WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_replication_slots WHERE slot_name = 'eu_us_eu' AND plugin = 'pgoutput' AND database = current_database())",
+      "eu: SELECT pg_catalog.pg_create_logical_replication_slot('eu_us_us', 'pgoutput') WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_replication_slots WHERE slot_name = 'eu_us_us' AND plugin = 'pgoutput' AND database = current_database())",
       'eu: LOCK TABLE "public"."accounts", "public"."orders" IN EXCLUSIVE MODE',
       'us: LOCK TABLE "public"."accounts", "public"."orders" IN EXCLUSIVE MODE',
+      'eu: SELECT pg_catalog.pg_current_wal_insert_lsn()::text AS lsn',
+      'us: SELECT pg_catalog.pg_current_wal_insert_lsn()::text AS lsn',
     ]);
+    expect(merge.statements.slice(0, 2).map((s) => s.transactional)).toEqual([false, false]);
+    // the writes under the locks carry a steep origin on each node, dropped after the commit
+    expect(sql.filter((x) => x.includes('pg_replication_origin'))).toEqual([
+      "eu: SELECT pg_catalog.pg_replication_origin_create('steep_merge_eu_us_eu') WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_replication_origin WHERE roname = 'steep_merge_eu_us_eu')",
+      "eu: SELECT pg_catalog.pg_replication_origin_session_setup('steep_merge_eu_us_eu')",
+      "us: SELECT pg_catalog.pg_replication_origin_create('steep_merge_eu_us_us') WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_replication_origin WHERE roname = 'steep_merge_eu_us_us')",
+      "us: SELECT pg_catalog.pg_replication_origin_session_setup('steep_merge_eu_us_us')",
+      'eu: SELECT pg_catalog.pg_replication_origin_session_reset()',
+      "eu: SELECT pg_catalog.pg_replication_origin_drop('steep_merge_eu_us_eu')",
+      'us: SELECT pg_catalog.pg_replication_origin_session_reset()',
+      "us: SELECT pg_catalog.pg_replication_origin_drop('steep_merge_eu_us_us')",
+    ]);
+    expect(merge.reasonText).toContain('merges what was written meanwhile inside the locked transactions');
     const creates = merge.statements.filter((s) => s.sql.startsWith('CREATE SUBSCRIPTION'));
     expect(creates.map((s) => s.node)).toEqual(['eu', 'us']);
     for (const c of creates) {
-      expect(c.sql).toContain('copy_data = false');
+      expect(c.sql).toContain('enabled = false, copy_data = false, create_slot = false');
       expect(c.sql).toContain("origin = 'none'");
     }
     expect(creates[1]!.sql).toContain('PUBLICATION "eu_us_eu"');
     // the JSON plan says where each statement runs, and is a valid plan document
     const file = toPlanFile(p);
-    expect(file.steps[2]!.statementNodes?.slice(0, 2)).toEqual(['eu', 'us']);
+    expect(file.steps[2]!.statementNodes?.slice(0, 4)).toEqual(['us', 'eu', 'eu', 'us']);
     const ajv = new Ajv({ allErrors: true, strict: false });
     (addFormats as unknown as (a: Ajv) => void)(ajv);
     const validate = ajv.compile(
@@ -173,13 +191,39 @@ describe('an interrupted merge', () => {
     expect(merge.hazards).toEqual(['blocks-writes', 'copies-data', 'drops-slot']);
     expect(merge.statements.map((x) => `${x.node}: ${x.sql.split(' ').slice(0, 3).join(' ')}`)).toEqual([
       'eu: DROP SUBSCRIPTION "eu_us_eu"',
+      "us: SELECT pg_catalog.pg_create_logical_replication_slot('eu_us_eu', 'pgoutput')",
+      "eu: SELECT pg_catalog.pg_create_logical_replication_slot('eu_us_us', 'pgoutput')",
       'eu: LOCK TABLE "public"."accounts",',
       'us: LOCK TABLE "public"."accounts",',
+      'eu: SELECT pg_catalog.pg_current_wal_insert_lsn()::text AS',
+      'us: SELECT pg_catalog.pg_current_wal_insert_lsn()::text AS',
+      "eu: SELECT pg_catalog.pg_replication_origin_create('steep_merge_eu_us_eu') WHERE",
+      "eu: SELECT pg_catalog.pg_replication_origin_session_setup('steep_merge_eu_us_eu')",
+      "us: SELECT pg_catalog.pg_replication_origin_create('steep_merge_eu_us_us') WHERE",
+      "us: SELECT pg_catalog.pg_replication_origin_session_setup('steep_merge_eu_us_us')",
       'eu: CREATE SUBSCRIPTION "eu_us_eu"',
       'eu: COMMENT ON SUBSCRIPTION',
       'us: CREATE SUBSCRIPTION "eu_us_us"',
       'us: COMMENT ON SUBSCRIPTION',
+      'eu: SELECT pg_catalog.pg_replication_origin_session_reset()',
+      "eu: SELECT pg_catalog.pg_replication_origin_drop('steep_merge_eu_us_eu')",
+      'us: SELECT pg_catalog.pg_replication_origin_session_reset()',
+      "us: SELECT pg_catalog.pg_replication_origin_drop('steep_merge_eu_us_us')",
     ]);
     expect(p.steps.filter((x) => x.address === 'subscription.eu_us_eu')).toEqual([]);
+  });
+
+  it('a slot a killed merge made before its locks is taken over by the merge step, not dropped by a step of its own', () => {
+    const t = load();
+    const s = fresh(t);
+    at(s, 'us').slots.eu_us_eu = { ...at(observe(t), 'us').slots.eu_us_eu!, active: false, activePid: null };
+    const p = runPlan(t, s);
+    expect(p.errors).toEqual([]);
+    expect(p.steps.map((x) => x.kind)).toEqual(['publication-create', 'publication-create', 'merge-init']);
+    const slot = p.steps[2]!.statements.find((x) => x.sql.includes("slot('eu_us_eu'"))!;
+    expect(slot.node).toBe('us');
+    expect(slot.sql).toContain(
+      "WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_replication_slots WHERE slot_name = 'eu_us_eu'",
+    );
   });
 });

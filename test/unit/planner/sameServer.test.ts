@@ -120,15 +120,19 @@ links:
     return runPlan(t, s);
   }
 
-  it('a merge link on one server is refused in plan, naming the nodes and the init methods that work', () => {
+  it('a merge link on one server is planned like any pair: its merge step makes both slots before its write locks', () => {
     const p = link('merge, strategy: "prefer:eu"');
-    expect(codes(p.errors)).toEqual(['same-server-merge', 'same-server-merge']);
-    expect(p.errors[0]!.message).toBe(
-      'subscription eu_us_eu: eu and us are databases of one PostgreSQL server (system identifier 7301234567890123456, one postmaster), ' +
-        'where a merge init cannot create its subscriptions (their slots must be made on their own, outside the window that blocks writes); ' +
-        "declare init: { method: snapshot } for link eu_us to copy us's rows to eu, or init: { method: none } if the rows are already equal",
-    );
-    expect(p.steps.some((s) => s.kind === 'merge-init' || s.kind === 'slot-create')).toBe(false);
+    expect(p.errors).toEqual([]);
+    // no slot step of its own: the merge makes its slots, while steep holds nothing
+    expect(p.steps.map((s) => s.kind)).toEqual(['publication-create', 'publication-create', 'merge-init']);
+    const merge = p.steps.find((s) => s.kind === 'merge-init')!;
+    const sql = merge.statements.map((s) => `${s.node}: ${s.sql.split(' WHERE')[0]}`);
+    expect(
+      sql.indexOf("us: SELECT pg_catalog.pg_create_logical_replication_slot('eu_us_eu', 'pgoutput')"),
+    ).toBeLessThan(sql.findIndex((x) => x.includes('LOCK TABLE')));
+    expect(sql).toContain("eu: SELECT pg_catalog.pg_create_logical_replication_slot('eu_us_us', 'pgoutput')");
+    for (const c of merge.statements.filter((s) => s.sql.startsWith('CREATE SUBSCRIPTION')))
+      expect(c.sql).toContain('create_slot = false');
   });
 
   it('a snapshot link on one server makes each slot on its own before its subscription', () => {

@@ -133,10 +133,23 @@ describe('subscriptions: create', () => {
     const merge = p.steps.filter((s) => s.address === ADDR);
     expect(merge.map((s) => `${s.kind} ${s.node}`)).toEqual(['merge-init east']);
     const create = merge[0]!.statements.find((s) => s.sql.startsWith('CREATE SUBSCRIPTION'))!;
+    // on the slot the merge makes first, started (and enabled) by the merge at the locked position
     expect(create.sql).toContain(
-      "WITH (slot_name = 'west_orders', enabled = true, copy_data = false, create_slot = true",
+      "WITH (slot_name = 'west_orders', enabled = false, copy_data = false, create_slot = false",
     );
     expect(create.node).toBe('west');
+    expect(merge[0]!.statements.filter((s) => s.sql.includes('pg_create_logical_replication_slot'))).toEqual([
+      {
+        sql:
+          "SELECT pg_catalog.pg_create_logical_replication_slot('west_orders', 'pgoutput') WHERE NOT EXISTS " +
+          "(SELECT FROM pg_catalog.pg_replication_slots WHERE slot_name = 'west_orders' AND plugin = 'pgoutput' AND database = current_database())",
+        transactional: false,
+        node: 'east',
+      },
+    ]);
+    // origin any (PostgreSQL's default) would send writes under the locks back: no origin, rounds instead
+    expect(merge[0]!.statements.some((s) => s.sql.includes('pg_replication_origin'))).toBe(false);
+    expect(merge[0]!.reasonText).toContain('merges what was written meanwhile after releasing them');
     expect(merge[0]!.statements.filter((s) => s.sql.startsWith('LOCK TABLE')).map((s) => s.node)).toEqual([
       'east',
       'west',
