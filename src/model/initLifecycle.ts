@@ -93,13 +93,18 @@ export const IN_PROGRESS: readonly InitState[] = ['preparing', 'copying', 'catch
  */
 export const MERGE_UNFINISHED: readonly InitState[] = ['preparing', 'copying', 'failed'];
 
-/** Rounds of a merge's final pass before it gives up: each finds new differences, reconciles them, locks again. */
+/**
+ * Rounds of a merge's final pass before it gives up, where the pass cannot write under its locks
+ * (a one-way subscription with origin = any would send those writes back): each finds new
+ * differences, reconciles them after releasing the locks, locks again.
+ */
 export const MERGE_FINAL_ROUNDS = 3;
 
 /**
- * The final pass, after the re-check under the write locks: nothing differs → create the
- * subscriptions now; rows written since the reconcile differ → release, reconcile them, lock
- * again; still differing after MERGE_FINAL_ROUNDS → give up (the writes outpace the merge).
+ * That read-only final pass, after the re-check under the write locks: nothing differs → create
+ * the subscriptions now; rows written since the reconcile differ → release, reconcile them, lock
+ * again; still differing after MERGE_FINAL_ROUNDS → give up. (With origin = none everywhere the
+ * remainder is reconciled under the locks and there are no rounds: workflows/mergeInit.ts.)
  */
 export function mergeFinalPass(differences: number, round: number): 'create' | 'reconcile-again' | 'give-up' {
   if (differences === 0) return 'create';
