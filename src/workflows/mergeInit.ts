@@ -176,8 +176,9 @@ export async function runMergeInit(
   };
   const event = (name: 'merge.locking' | 'merge.locked' | 'merge.unlocked', message: string) =>
     opts.onEvent({ event: name, level: 'info', address: step.address, step: step.id, message });
-  const made: Array<{ node: string; slot: string }> = [];
-  let created = false;
+  /** slots this run made (or took over), by the subscription they are for */
+  const made: Array<{ node: string; slot: string; subscription: string }> = [];
+  const created = new Set<string>();
   try {
     for (const node of unit.nodes) {
       const drops = statementsOn(step, node, 'drop');
@@ -197,7 +198,8 @@ export async function runMergeInit(
           const slots = statementsOn(step, node, 'slot');
           if (slots.length === 0) continue;
           await runStatements(await session(node), step, slots, ctx);
-          for (const s of unit.subscriptions) if (s.from === node) made.push({ node, slot: s.slot });
+          for (const s of unit.subscriptions)
+            if (s.from === node) made.push({ node, slot: s.slot, subscription: s.name });
         }
       event(
         'merge.locking',
@@ -238,8 +240,8 @@ export async function runMergeInit(
         for (const node of unit.nodes) {
           const creates = statementsOn(step, node, 'create');
           if (creates.length > 0) await runStatements(await session(node), step, creates, ctx);
+          for (const s of unit.subscriptions) if (s.node === node) created.add(s.name);
         }
-        created = true;
         for (const s of unit.subscriptions)
           await startOnSlot(await session(s.node), topology.subscriptions[s.name]!, lockOf(s.from).lsn, []);
         for (const l of locks) await l.commit();
@@ -258,7 +260,11 @@ export async function runMergeInit(
     const message = err instanceof Error ? err.message : String(err);
     await record('failed', message).catch(() => {});
     // slots no subscription was made on: none is left retaining WAL
-    if (!created) for (const m of made) await dropMergeSlot(await session(m.node), m.slot).catch(() => {});
+    for (const m of made)
+      if (!created.has(m.subscription))
+        await session(m.node)
+          .then((c) => dropMergeSlot(c, m.slot))
+          .catch(() => {});
     throw err;
   } finally {
     await Promise.all([...sessions.values()].map((c) => c.end().catch(() => {})));
