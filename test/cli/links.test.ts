@@ -27,14 +27,18 @@ import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
  * another merged table — with identical, conflicting and one-sided rows, merged by
  * `prefer:eu` (schema p) and by `last-modified:updated_at` (schema lm). Each link holds the
  * issue's figures across its three tables: 10,000 identical rows, 1,000 conflicting and 500 only
- * on each side. An application writes new rows on both nodes during the prefer:eu apply until
- * the final pass takes its write locks: what lands after the reconcile is found by the re-check
- * under the locks, and an insert caught waiting on the locks commits after the release and
- * streams. The last-modified merge is SIGKILLed in its reconcile (step 2) and in its final
- * pass under the write locks (step 3) before a third apply converges. Afterwards both sides are
- * equal (counts and checksums), merge_log holds exactly the conflict decisions, a row written
- * on each side arrives on the other exactly once and nothing loops (counts stable over 5 s), and
- * the plan is empty. A one-way subscription with `prefer-target` merges the same way. `manual` first writes the conflicts to a file and changes nothing. A PostgreSQL 15 node in a link is a plan error naming it.
+ * on each side. An application inserts and updates rows on both nodes without a pause before,
+ * during and after the whole prefer:eu apply: one locked pass merges what it wrote since the
+ * reconcile inside the locked transactions, and what waited on the locks streams after them.
+ * The last-modified merge is SIGKILLed in its reconcile, between making its slots and taking
+ * the locks, under the locks, and after committing (before it records synchronized) before a
+ * fifth apply converges. Afterwards both sides are equal (counts and checksums), merge_log holds
+ * exactly the conflict decisions (each once), no slot or steep origin is left beyond the
+ * subscriptions' own, a row written on each side arrives on the other exactly once and nothing
+ * loops (counts stable over 5 s), and the plan is empty. A one-way subscription with
+ * `prefer-target` and origin any merges through the read-only final pass. A link between two
+ * databases of one server merges under writers on both. `manual` first writes the conflicts to a
+ * file and changes nothing. A PostgreSQL 15 node in a link is a plan error naming it.
  */
 const VERSION = testVersions().find((v) => v >= 16) ?? 18;
 const cluster = useCluster({ nodes: ['eu', 'us'], version: VERSION });
@@ -411,7 +415,7 @@ describe(`links on PostgreSQL ${VERSION}`, () => {
     expect(replan.code, replan.stdout + replan.stderr).toBe(0);
   }, 120_000);
 
-  it("a one-way subscription merges too: prefer-target keeps the subscriber's rows, one-sided rows go both ways, then it streams", async () => {
+  it("a one-way subscription (origin any) merges too: prefer-target keeps the subscriber's rows, one-sided rows go both ways, then it streams", async () => {
     for (const node of [eu(), us()]) {
       await node.query('CREATE SCHEMA ow');
       await node.query('CREATE TABLE ow.accounts (id bigint PRIMARY KEY, name text NOT NULL)');
@@ -423,10 +427,12 @@ describe(`links on PostgreSQL ${VERSION}`, () => {
     const path = writeConfig(
       `version: 1\ntopology: regions\n${nodesYaml(cluster().nodes)}\nlinks:\n${linkYaml('p_link', 'p', 'prefer:eu')}\n${linkYaml('lm_link', 'lm', 'last-modified:updated_at')}\n` +
         'publications:\n  ow_pub: { node: eu, tables: [ow.accounts] }\n' +
-        'subscriptions:\n  ow_sub: { node: us, from: eu, publications: [ow_pub], init: { method: merge, strategy: prefer-target }, options: { origin: none } }\n',
+        'subscriptions:\n  ow_sub: { node: us, from: eu, publications: [ow_pub], init: { method: merge, strategy: prefer-target } }\n',
     );
     const apply = await steep(['apply', '--auto-approve'], path);
     expect(apply.code, apply.stderr + apply.stdout).toBe(0);
+    // origin any (PostgreSQL's default) would send writes under the locks back to us: its pass only re-checks there
+    expect(apply.stdout).toContain('merges what was written meanwhile after releasing them and locks again');
     const rows = async (node: TestNode) =>
       node.query<{ n: string; us: string }>(
         `SELECT count(*)::text AS n, count(*) FILTER (WHERE name LIKE '%(us)')::text AS us FROM ow.accounts`,
