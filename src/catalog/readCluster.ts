@@ -24,6 +24,8 @@ export interface ReadClusterOptions {
   statementTimeoutMs?: number;
   /** connections open at once (settings.maxConnections); default 16 */
   maxConnections?: number;
+  /** read the tables' fingerprints, not their columns (`readTableColumns` reads those needed) */
+  fingerprintsOnly?: boolean;
 }
 
 /** The read options steep.yaml's settings give. */
@@ -35,7 +37,8 @@ export function clusterReadOptions(settings: Settings): ReadClusterOptions {
   };
 }
 
-function unreachable(name: string, err: unknown): UnreachableNode {
+/** A node whose read failed: one sentence naming it and the cause. */
+export function unreachable(name: string, err: unknown): UnreachableNode {
   // connect errors already are one sentence naming the node and the cause, without secrets
   const error =
     err instanceof SteepError
@@ -63,6 +66,7 @@ export async function readCluster(
           stateSchema: opts.stateSchema,
           rowFilters: n.rowFilters,
           tableScope: n.tableScope,
+          fingerprintsOnly: opts.fingerprintsOnly,
           connectTimeoutMs: opts.connectTimeoutMs,
           statementTimeoutMs: opts.statementTimeoutMs,
         }),

@@ -69,6 +69,8 @@ export interface ReadNodeOptions {
   rowFilters?: Record<string, string[]>;
   /** tables whose columns and fingerprints to read (those subscriptions receive); none when absent */
   tableScope?: TableScope;
+  /** read the fingerprints of `tableScope`'s tables, not their columns (`readTableColumns` reads those needed) */
+  fingerprintsOnly?: boolean;
   connectTimeoutMs?: number;
   /** server-side limit per catalog query; 0 = none. Default 30 s. */
   statementTimeoutMs?: number;
@@ -95,7 +97,7 @@ export function probeQueries(stateSchema: string): CatalogQuery[] {
  * The second round trip: everything else, chosen by version and privileges. Exported so the
  * benchmark can send exactly the same SQL with psql.
  */
-export function snapshotQueries(p: NodeProbe, tableScope?: TableScope) {
+export function snapshotQueries(p: NodeProbe, tableScope?: TableScope, fingerprintsOnly = false) {
   return {
     publications: publicationsQuery(p.serverVersion),
     publicationTables: publicationTablesQuery(p.serverVersion),
@@ -107,7 +109,9 @@ export function snapshotQueries(p: NodeProbe, tableScope?: TableScope) {
     origins: originsQuery(p.canReadOriginStatus),
     tables: TABLES,
     migrations: p.hasMigrations ? migrationVersionQuery(p.stateSchema) : null,
-    ...(tableScope && !isEmptyScope(tableScope) ? tableSchemaQueries(tableScope, p.stateSchema) : {}),
+    ...(tableScope && !isEmptyScope(tableScope)
+      ? tableSchemaQueries(tableScope, p.stateSchema, { columns: !fingerprintsOnly })
+      : {}),
   } satisfies Record<string, CatalogQuery | null>;
 }
 
@@ -192,7 +196,9 @@ export async function readNode(conn: ConnectionSpec, opts: ReadNodeOptions): Pro
       rows<OriginRow>(client, q.origins),
       rows<JsonArrayRow>(client, q.tables),
       maybe<MigrationVersionRow>(client, q.migrations),
-      scope && !isEmptyScope(scope) ? issueTableSchemaQueries(client, scope, stateSchema) : undefined,
+      scope && !isEmptyScope(scope)
+        ? issueTableSchemaQueries(client, scope, stateSchema, { columns: !opts.fingerprintsOnly })
+        : undefined,
       initState ? rows<SubscriptionStateRow>(client, subscriptionStatesQuery(stateSchema, opts.node)) : null,
       initState ? rows<InitSlotRow>(client, initSlotsQuery(stateSchema, opts.node)) : null,
       digestProbeRows[0]?.readable === true

@@ -4,6 +4,7 @@ import { sha256Hex } from '../model/sha256.js';
 import {
   fingerprintText,
   type NodeTableSchemas,
+  type ObservedTableSchema,
   type SequenceDef,
   type TableColumn,
   type TableFingerprint,
@@ -12,15 +13,19 @@ import {
   type UserType,
   type UserTypeKind,
 } from '../model/tableSchema.js';
-import type { ConnectionSpec } from '../model/topology.js';
+import type { ConnectionSpec, TableName } from '../model/topology.js';
 import {
   type ColumnRow,
   type ColumnsRow,
+  columnsQuery,
   type FingerprintRow,
   fingerprintsQuery,
   QUALIFY_NAMES,
+  RESTORE_NAMES,
   type SchemasAndExtensionsRow,
   type SequenceRow,
+  type TableFingerprintsRow,
+  type TableFingerprintTuple,
   tableSchemaQueries,
   toColumnRows,
   type UserTypeRow,
@@ -129,43 +134,72 @@ export function toSequences(seqRows: readonly SequenceRow[]): Record<string, Seq
   return out;
 }
 
-export function toTableSchemas(
-  scope: TableScope,
-  columnRows: readonly ColumnRow[],
-  typeRows: readonly UserTypeRow[],
-  sequenceRows: readonly SequenceRow[],
-  names: SchemasAndExtensionsRow | undefined,
-): NodeTableSchemas {
-  return {
-    scope,
-    tables: toTables(columnRows),
-    types: toTypes(typeRows),
-    sequences: toSequences(sequenceRows),
-    schemas: names?.schemas ?? [],
-    extensions: names?.extensions ?? [],
-  };
+/** The tables of the table fingerprints query, without their columns; keyed and ordered by `schema.table`. */
+export function toFingerprintedTables(json: string): Record<string, ObservedTableSchema> {
+  const tuples = (JSON.parse(json) as TableFingerprintTuple[]).sort((a, b) =>
+    compareTableNames({ schema: a[0], name: a[1] }, { schema: b[0], name: b[1] }),
+  );
+  const out: Record<string, ObservedTableSchema> = {};
+  for (const [schema, name, kind, partition, replicaIdentity, fingerprint, primaryKey] of tuples) {
+    out[`${schema}.${name}`] = {
+      schema,
+      name,
+      kind: kind === 'p' ? 'p' : 'r',
+      partition,
+      replicaIdentity: replicaIdentity as ObservedTableSchema['replicaIdentity'],
+      columns: null,
+      primaryKey,
+      fingerprint,
+    };
+  }
+  return out;
 }
 
-/** Issue the table-definition queries on a session inside its snapshot transaction. Not awaited here. */
+/**
+ * Issue the table-definition queries on a session inside its snapshot transaction. Not awaited
+ * here. `columns: false` reads each table's fingerprint instead of its columns (`columns` null):
+ * what a plan needs until two fingerprints differ.
+ */
 export function issueTableSchemaQueries(
   client: pg.Client,
   scope: TableScope,
   stateSchema: string,
-): Promise<NodeTableSchemas> {
-  const q = tableSchemaQueries(scope, stateSchema);
+  opts?: { columns: true },
+): Promise<NodeTableSchemas>;
+export function issueTableSchemaQueries(
+  client: pg.Client,
+  scope: TableScope,
+  stateSchema: string,
+  opts: { columns: boolean },
+): Promise<NodeTableSchemas<ObservedTableSchema>>;
+export function issueTableSchemaQueries(
+  client: pg.Client,
+  scope: TableScope,
+  stateSchema: string,
+  opts: { columns: boolean } = { columns: true },
+): Promise<NodeTableSchemas<ObservedTableSchema>> {
+  const q = tableSchemaQueries(scope, stateSchema, opts);
   const maybe = <T>(query: typeof q.userTypes): Promise<T[]> =>
     query ? rows<T>(client, query) : Promise.resolve([]);
   const issued = Promise.all([
     client.query(q.qualifyNames.text),
-    rows<ColumnsRow>(client, q.columns),
+    q.columns ? rows<ColumnsRow>(client, q.columns) : null,
+    q.tableFingerprints ? rows<TableFingerprintsRow>(client, q.tableFingerprints) : null,
     maybe<UserTypeRow>(q.userTypes),
     maybe<SequenceRow>(q.sequences),
     maybe<SchemasAndExtensionsRow>(q.schemasAndExtensions),
     client.query(q.restoreNames.text),
   ]);
-  return issued.then(([, columns, types, sequences, names]) =>
-    toTableSchemas(scope, toColumnRows(columns[0]!.columns), types, sequences, names[0]),
-  );
+  return issued.then(([, columns, fingerprints, types, sequences, names]) => ({
+    scope,
+    tables: columns
+      ? toTables(toColumnRows(columns[0]!.columns))
+      : toFingerprintedTables(fingerprints![0]!.tables),
+    types: toTypes(types),
+    sequences: toSequences(sequences),
+    schemas: names[0]?.schemas ?? [],
+    extensions: names[0]?.extensions ?? [],
+  }));
 }
 
 export interface ReadTablesOptions {
@@ -189,6 +223,31 @@ export async function readTableSchemas(
       client.query('COMMIT'),
     ]);
     return result;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+/**
+ * The columns of some tables (those a plan found differing), with what CREATE needs when
+ * `objects`: one session, one round trip, in a snapshot of its own. A table dropped since is
+ * absent from the result.
+ */
+export async function readTableColumns(
+  conn: ConnectionSpec,
+  opts: Omit<ReadTablesOptions, 'scope'> & { tables: TableName[]; objects: boolean },
+): Promise<Record<string, TableSchema>> {
+  const scope: TableScope = { all: false, schemas: [], tables: opts.tables, objects: opts.objects };
+  const client = await openCatalogSession(conn, opts);
+  try {
+    const [, , columns] = await Promise.all([
+      client.query(BEGIN_SNAPSHOT),
+      client.query(QUALIFY_NAMES.text),
+      rows<ColumnsRow>(client, columnsQuery(scope, opts.stateSchema)),
+      client.query(RESTORE_NAMES.text),
+      client.query('COMMIT'),
+    ]);
+    return toTables(toColumnRows(columns[0]!.columns));
   } finally {
     await client.end().catch(() => {});
   }

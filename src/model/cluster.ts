@@ -4,7 +4,7 @@
  */
 import type { ObservedInitState } from './initState.js';
 import type { LockHolder } from './lockHolder.js';
-import type { NodeTableSchemas } from './tableSchema.js';
+import type { NodeTableSchemas, ObservedTableSchema } from './tableSchema.js';
 import type { PublicationDef, SubscriptionDef, SubscriptionOptions, TableName } from './topology.js';
 
 /** A value steep could not read (e.g. subconninfo without privilege): never assumed equal. */
@@ -181,8 +181,11 @@ export interface ObservedNode {
   rowFilters: Record<string, Record<string, string>>;
   /** Row filters PostgreSQL refused: `schema.table` → (as written → PostgreSQL's message). */
   rowFilterErrors: Record<string, Record<string, string>>;
-  /** Columns, fingerprints, types and sequences of the tables subscriptions receive; absent when none were read. */
-  tableSchemas?: NodeTableSchemas;
+  /**
+   * Fingerprints, types and sequences of the tables subscriptions receive, and their columns
+   * where needed; absent when none were read.
+   */
+  tableSchemas?: NodeTableSchemas<ObservedTableSchema>;
   /** What steep's state schema records about this node's subscription inits; absent when it holds none. */
   initState?: ObservedInitState;
 }

@@ -51,18 +51,34 @@ export interface TableColumn {
   // (¹) read only with `TableScope.objects` (what CREATE needs); null / empty otherwise
 }
 
-export interface TableSchema extends TableName {
+/** A table as a plan reads it: its columns only where needed (see `columns`). */
+export interface ObservedTableSchema extends TableName {
   /** r = table, p = partitioned */
   kind: 'r' | 'p';
   /** a partition of a partitioned table */
   partition: boolean;
   replicaIdentity: 'd' | 'n' | 'f' | 'i';
-  /** in ordinal order */
-  columns: TableColumn[];
+  /**
+   * in ordinal order; null when only the fingerprint was read: a plan reads the columns of a
+   * table only where its fingerprints differ between a publisher and a subscriber
+   */
+  columns: TableColumn[] | null;
   /** primary key columns in key order; null without one, or when read without `TableScope.objects` */
   primaryKey: string[] | null;
   /** SHA-256 hex of `fingerprintText(columns)` */
   fingerprint: string;
+}
+
+/** A table read with its columns. */
+export interface TableSchema extends ObservedTableSchema {
+  /** in ordinal order */
+  columns: TableColumn[];
+}
+
+/** The table, read with its columns; an Error when only its fingerprint was read (a bug: whoever needs them reads them). */
+export function withColumns(t: ObservedTableSchema): TableSchema {
+  if (t.columns === null) throw new Error(`the columns of ${t.schema}.${t.name} were not read`);
+  return t as TableSchema;
 }
 
 export type UserTypeKind = 'enum' | 'domain' | 'composite' | 'range' | 'multirange' | 'base' | 'pseudo';
@@ -93,10 +109,10 @@ export interface SequenceDef extends TableName {
  * What the catalog read about tables on one node, for the tables of `scope`; types, sequences,
  * schemas and extensions only when `scope.objects` (empty otherwise).
  */
-export interface NodeTableSchemas {
+export interface NodeTableSchemas<T extends ObservedTableSchema = TableSchema> {
   scope: TableScope;
   /** by `schema.table` */
-  tables: Record<string, TableSchema>;
+  tables: Record<string, T>;
   /** every user type of the node, by `schema.name` */
   types: Record<string, UserType>;
   /** every sequence of the node except identity sequences, by `schema.name` */
@@ -146,13 +162,13 @@ export interface ColumnDifference {
   right: string | null;
 }
 
-export interface TableComparison {
+export interface TableComparison<T extends ObservedTableSchema = TableSchema> {
   /** `schema.table` */
   table: string;
   status: SchemaStatus;
   columns: ColumnDifference[];
-  left: TableSchema | null;
-  right: TableSchema | null;
+  left: T | null;
+  right: T | null;
 }
 
 /** `numeric(10,2) DEFAULT 0 NOT NULL`: how a column reads in a difference. */

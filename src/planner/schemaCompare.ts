@@ -4,9 +4,11 @@ import {
   type ColumnDifference,
   columnDefinitionText,
   defaultText,
+  type ObservedTableSchema,
   type TableColumn,
   type TableComparison,
   type TableSchema,
+  withColumns,
 } from '../model/tableSchema.js';
 
 /**
@@ -38,19 +40,24 @@ export function nullabilityText(c: TableColumn): string {
   return c.notNull ? 'NOT NULL' : 'NULL';
 }
 
-export function compareTables(
-  left: TableSchema | null,
-  right: TableSchema | null,
+export function compareTables<T extends ObservedTableSchema>(
+  left: T | null,
+  right: T | null,
   table: string,
   opts: CompareOptions = {},
-): TableComparison {
+): TableComparison<T> {
   if (!left && !right) throw new Error(`compareTables: ${table} is on neither side`);
   if (!right) return { table, status: 'LOCAL_ONLY', columns: [], left, right };
   if (!left) return { table, status: 'REMOTE_ONLY', columns: [], left, right };
+  // the same fingerprint: the same names, types, defaults and nullability in the same order
+  // (a plan reads the columns only of tables whose fingerprints differ)
+  if (left.fingerprint === right.fingerprint) return { table, status: 'MATCH', columns: [], left, right };
   const only = opts.columns ?? null;
-  const considered = left.columns.filter((c) => only === null || only.has(c.name));
-  const rightByName = new Map(right.columns.map((c) => [c.name, c]));
-  const leftNames = new Set(left.columns.map((c) => c.name));
+  const leftColumns = withColumns(left).columns;
+  const rightColumns = withColumns(right).columns;
+  const considered = leftColumns.filter((c) => only === null || only.has(c.name));
+  const rightByName = new Map(rightColumns.map((c) => [c.name, c]));
+  const leftNames = new Set(leftColumns.map((c) => c.name));
   const columns: ColumnDifference[] = [];
   for (const l of considered) {
     const r = rightByName.get(l.name);
@@ -69,14 +76,14 @@ export function compareTables(
         right: nullabilityText(r),
       });
   }
-  for (const r of right.columns) {
+  for (const r of rightColumns) {
     if (!leftNames.has(r.name))
       columns.push({ column: r.name, kind: 'extra', left: null, right: columnDefinitionText(r) });
   }
   if (columns.length > 0) return { table, status: 'MISMATCH', columns, left, right };
   // the same columns: in the same relative order?
   const leftOrder = considered.map((c) => c.name);
-  const rightOrder = right.columns.map((c) => c.name).filter((n) => leftOrder.includes(n));
+  const rightOrder = rightColumns.map((c) => c.name).filter((n) => leftOrder.includes(n));
   const sameOrder = leftOrder.every((n, i) => rightOrder[i] === n);
   return { table, status: sameOrder ? 'MATCH' : 'ORDER_DIFFERS', columns, left, right };
 }

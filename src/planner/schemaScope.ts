@@ -1,5 +1,6 @@
+import type { ClusterState } from '../model/cluster.js';
 import { compareText } from '../model/order.js';
-import type { NodeTableSchemas, TableScope } from '../model/tableSchema.js';
+import type { NodeTableSchemas, ObservedTableSchema, TableScope } from '../model/tableSchema.js';
 import type { PublicationSpec, SubscriptionSpec, TableName, Topology } from '../model/topology.js';
 
 /**
@@ -66,7 +67,7 @@ export function subscribedScopes(topology: Topology): Record<string, TableScope>
 export function receivedTables(
   topology: Topology,
   d: SubscriptionSpec,
-  publisher: NodeTableSchemas,
+  publisher: NodeTableSchemas<ObservedTableSchema>,
   stateSchema: string,
 ): Map<string, Set<string> | null> {
   const out = new Map<string, Set<string> | null>();
@@ -86,4 +87,38 @@ export function receivedTables(
     for (const t of p.tables) receive(`${t.schema}.${t.name}`, t.columns);
   }
   return new Map([...out.entries()].sort(([a], [b]) => compareText(a, b)));
+}
+
+/**
+ * The tables whose columns a plan still needs, per node, once the catalog read only their
+ * fingerprints: each table a subscription receives whose fingerprint differs between its
+ * publisher and subscriber, or that one of them lacks, on each side that has it without its
+ * columns. Empty when every received table matches, as in a plan with nothing to change.
+ * Sorted by node, then table.
+ */
+export function columnRequests(topology: Topology, observed: ClusterState): Map<string, TableName[]> {
+  const acc = new Map<string, Map<string, TableName>>();
+  const need = (node: string, t: TableName) => {
+    const tables = acc.get(node) ?? new Map<string, TableName>();
+    tables.set(`${t.schema}.${t.name}`, { schema: t.schema, name: t.name });
+    acc.set(node, tables);
+  };
+  for (const d of Object.values(topology.subscriptions)) {
+    const publisher = observed.nodes[d.from];
+    const subscriber = observed.nodes[d.node];
+    if (!publisher?.reachable || !subscriber?.reachable) continue;
+    if (!publisher.tableSchemas || !subscriber.tableSchemas) continue;
+    const received = receivedTables(topology, d, publisher.tableSchemas, topology.settings.stateSchema);
+    for (const qn of received.keys()) {
+      const left = publisher.tableSchemas.tables[qn];
+      const right = subscriber.tableSchemas.tables[qn];
+      if (left && right && left.fingerprint === right.fingerprint) continue;
+      if (left?.columns === null) need(d.from, left);
+      if (right?.columns === null) need(d.node, right);
+    }
+  }
+  const out = new Map<string, TableName[]>();
+  for (const node of [...acc.keys()].sort(compareText))
+    out.set(node, [...acc.get(node)!.values()].sort(compareNames));
+  return out;
 }

@@ -1,7 +1,13 @@
 import { subscriptionAddress, tableAddress } from '../model/address.js';
 import type { ObservedNode } from '../model/cluster.js';
 import type { SchemaComparison } from '../model/plan.js';
-import type { NodeTableSchemas, TableComparison, TableSchema } from '../model/tableSchema.js';
+import {
+  type NodeTableSchemas,
+  type ObservedTableSchema,
+  type TableComparison,
+  type TableSchema,
+  withColumns,
+} from '../model/tableSchema.js';
 import type { SubscriptionSpec } from '../model/topology.js';
 import { type PlanContext, sortedKeys, stepKey } from './context.js';
 import { digestOf } from './digest.js';
@@ -30,7 +36,7 @@ import { Creations, planTableSync } from './tableSync.js';
  * What of a node's table definitions goes into the observed digest: the fingerprints stand for
  * the columns (hashing every column of every table costs ~10 ms per 500 tables).
  */
-export function tableSchemasDigest(t: NodeTableSchemas | undefined): unknown {
+export function tableSchemasDigest(t: NodeTableSchemas<ObservedTableSchema> | undefined): unknown {
   if (!t) return undefined;
   const tables: Record<string, string> = {};
   for (const [qn, x] of Object.entries(t.tables))
@@ -86,11 +92,11 @@ export function planSchemaSync(ctx: PlanContext): SchemaSyncOutcome {
   return { comparisons: out, waits };
 }
 
-function hasExtras(c: TableComparison): boolean {
+function hasExtras(c: TableComparison<ObservedTableSchema>): boolean {
   return c.columns.some((x) => x.kind === 'extra');
 }
 
-function toSchemaComparison(d: SubscriptionSpec, c: TableComparison): SchemaComparison {
+function toSchemaComparison(d: SubscriptionSpec, c: TableComparison<ObservedTableSchema>): SchemaComparison {
   return {
     subscription: d.name,
     table: c.table,
@@ -109,8 +115,9 @@ function toSchemaComparison(d: SubscriptionSpec, c: TableComparison): SchemaComp
 }
 
 export class SyncInput {
-  readonly pub: NodeTableSchemas;
-  readonly sub: NodeTableSchemas;
+  readonly pub: NodeTableSchemas<ObservedTableSchema>;
+  readonly sub: NodeTableSchemas<ObservedTableSchema>;
+  /** the compared tables, read with their columns (they differ) */
   readonly pubTable: TableSchema;
   readonly subTable: TableSchema | null;
   readonly address: string;
@@ -120,13 +127,13 @@ export class SyncInput {
     readonly d: SubscriptionSpec,
     readonly publisher: ObservedNode,
     readonly subscriber: ObservedNode,
-    readonly comparison: TableComparison,
+    readonly comparison: TableComparison<ObservedTableSchema>,
     readonly columns: ReadonlySet<string> | null,
   ) {
     this.pub = publisher.tableSchemas!;
     this.sub = subscriber.tableSchemas!;
-    this.pubTable = comparison.left!;
-    this.subTable = comparison.right;
+    this.pubTable = withColumns(comparison.left!);
+    this.subTable = comparison.right && withColumns(comparison.right);
     this.address = tableAddress(subscriber.name, comparison.table);
   }
 

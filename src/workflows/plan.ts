@@ -11,6 +11,7 @@ import { subscribedScopes } from '../planner/schemaScope.js';
 import { stateMigrations } from '../state/migrations.js';
 import { STEEP_VERSION } from '../version.js';
 import { markRowPresence, observeExistingData } from './existingData.js';
+import { readDifferingColumns } from './planColumns.js';
 
 export interface PlanResult {
   topology: Topology;
@@ -40,6 +41,7 @@ const EVERY_TABLE: TableScope = { all: true, schemas: [], tables: [], objects: t
 /**
  * Read every node of the topology concurrently. `everyTable` (`steep observe`): the schema of
  * every table and whether it holds rows, not only of the tables this file's subscriptions use.
+ * Otherwise the subscribed tables' fingerprints, then the columns only of those that differ.
  */
 export async function observe(
   topology: Topology,
@@ -56,10 +58,13 @@ export async function observe(
       rowFilters: filters.get(n.name),
       tableScope: scopes[n.name],
     })),
-    clusterReadOptions(topology.settings),
+    { ...clusterReadOptions(topology.settings), fingerprintsOnly: !opts.everyTable },
   );
   if (opts.everyTable) await markRowPresence(topology, observed, everyTableOf(observed));
-  else await observeExistingData(topology, observed);
+  else {
+    await readDifferingColumns(topology, observed);
+    await observeExistingData(topology, observed);
+  }
   return observed;
 }
 

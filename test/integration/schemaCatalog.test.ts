@@ -7,8 +7,9 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, test } from 'vitest';
 import { readNode } from '../../src/catalog/readNode.js';
-import { readFingerprints, readTableSchemas } from '../../src/catalog/tableSchemas.js';
-import { fingerprintText } from '../../src/model/tableSchema.js';
+import { readFingerprints, readTableColumns, readTableSchemas } from '../../src/catalog/tableSchemas.js';
+import { fingerprintText, type ObservedTableSchema, withColumns } from '../../src/model/tableSchema.js';
+import { tableSchemasDigest } from '../../src/planner/schemaSync.js';
 import { type TestNode, testVersions, useCluster } from '../support/cluster.js';
 
 const DDL = `
@@ -29,6 +30,19 @@ const DDL = `
   ALTER TABLE "Sales Data"."Order Lines" DROP COLUMN gone;
   CREATE TABLE public.empty_one ();
   CREATE TABLE public.plain (a int, b text NOT NULL);
+  CREATE DOMAIN public."pos:int|x" AS int CHECK (VALUE > 0);
+  CREATE TABLE "Sales Data"."we|ird:näme""" (
+    "a:b|c" public."pos:int|x"[] DEFAULT '{1}',
+    "ключ" int NOT NULL,
+    "x""y" text DEFAULT 'a|b:c' COLLATE "C",
+    ts timestamp(3) with time zone,
+    bits bit varying(7),
+    iv interval day to second(2),
+    PRIMARY KEY ("x""y", "ключ")
+  );
+  ALTER TABLE "Sales Data"."we|ird:näme""" REPLICA IDENTITY FULL;
+  CREATE TABLE public.parted (k int, at date NOT NULL DEFAULT current_date, PRIMARY KEY (k, at)) PARTITION BY RANGE (at);
+  CREATE TABLE public.parted_2026 PARTITION OF public.parted FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
 `;
 
 const ALL = { all: true, schemas: [], tables: [] };
@@ -107,6 +121,48 @@ describe.each(testVersions())('table definitions on PostgreSQL %i', (version) =>
       expect(sql[qn]!.columnCount).toBe(table.columns.length);
     }
     expect(sql['public.plain']!.fingerprint).toBe(sha256('a:integer:NULL:YES|b:text:NULL:NO'));
+  });
+
+  test('the plan’s fingerprint-only read equals what steep computes from the columns', async () => {
+    const node = cluster().node('a');
+    for (const objects of [false, true]) {
+      const scope = { ...ALL, objects };
+      const full = await readTableSchemas(node.connection, { node: 'a', scope, stateSchema: 'steep' });
+      const planRead = await readNode(node.connection, {
+        node: 'a',
+        stateSchema: 'steep',
+        tableScope: scope,
+        fingerprintsOnly: true,
+      });
+      const quick = planRead.tableSchemas!;
+      expect(Object.keys(quick.tables)).toEqual(Object.keys(full.tables));
+      expect(Object.keys(full.tables)).toContain('Sales Data.we|ird:näme"');
+      for (const [qn, t] of Object.entries(full.tables)) {
+        const { columns, ...rest } = t;
+        // PostgreSQL's fingerprint is byte-identical to SHA-256 of steep's fingerprint text
+        expect(quick.tables[qn], qn).toEqual({ ...rest, columns: null } satisfies ObservedTableSchema);
+        expect(sha256(fingerprintText(columns))).toBe(quick.tables[qn]!.fingerprint);
+      }
+      expect(full.tables['Sales Data.we|ird:näme"']!.primaryKey).toEqual(objects ? ['x"y', 'ключ'] : null);
+      expect(full.tables['public.parted']).toMatchObject({ kind: 'p', partition: false });
+      expect(full.tables['public.parted_2026']).toMatchObject({ kind: 'r', partition: true });
+      // the observed digest (plan's fingerprint mismatch detection) is the same either way
+      expect(tableSchemasDigest(quick)).toBe(tableSchemasDigest(full));
+      // the columns read after, for the tables that differ, are the full read's
+      const some = [
+        { schema: 'Sales Data', name: 'we|ird:näme"' },
+        { schema: 'public', name: 'parted' },
+        { schema: 'public', name: 'gone_since' },
+      ];
+      const read = await readTableColumns(node.connection, {
+        node: 'a',
+        tables: some,
+        objects,
+        stateSchema: 'steep',
+      });
+      expect(Object.keys(read)).toEqual(['Sales Data.we|ird:näme"', 'public.parted']);
+      for (const [qn, t] of Object.entries(read)) expect(withColumns(t)).toEqual(full.tables[qn]);
+    }
   });
 
   test('the plan read takes only the scope, never steep’s state schema', async () => {

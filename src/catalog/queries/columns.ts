@@ -1,7 +1,4 @@
-import type { TableScope } from '../../model/tableSchema.js';
-import type { CatalogQuery } from './catalogQuery.js';
-
-/*
+/**
  * Columns and fingerprints of tables (SPEC §7), for the tables of a scope, in one query per
  * node. PostgreSQL 14+ (attgenerated 'v', virtual, exists from 18 and is handled generically).
  *
@@ -9,6 +6,9 @@ import type { CatalogQuery } from './catalogQuery.js';
  * queries run between QUALIFY_NAMES and RESTORE_NAMES: the text then never depends on a role's
  * search_path, is the same on every node, and DDL built from it means exactly one object.
  */
+
+import type { TableScope } from '../../model/tableSchema.js';
+import type { CatalogQuery } from './catalogQuery.js';
 
 /**
  * search_path = pg_catalog while the table queries run (transaction-local), the previous value
@@ -80,6 +80,19 @@ const DEFAULT_TEXT = `case a.attidentity
               end
        end`;
 
+/** SHA-256 (hex) of `name:type:default:nullable` of a table's columns (`a`, `d`) in ordinal order, joined by `|`. */
+const FINGERPRINT = `encode(pg_catalog.sha256(convert_to(coalesce(string_agg(
+         a.attname || ':' || pg_catalog.format_type(a.atttypid, a.atttypmod) || ':' || ${DEFAULT_TEXT}
+           || ':' || case when a.attnotnull then 'NO' else 'YES' end,
+         '|' order by a.attnum), ''), 'UTF8')), 'hex')`;
+
+/** Every column of the scope's tables (`a`, dropped ones left out) and its default (`d`). */
+const SCOPE_COLUMNS = `from scope
+  join pg_catalog.pg_class c on c.oid = scope.oid
+  join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+  left join pg_catalog.pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+  left join pg_catalog.pg_attrdef d on d.adrelid = a.attrelid and d.adnum = a.attnum`;
+
 /**
  * One fingerprint per table: SHA-256 (hex) of `name:type:default:nullable` of every column
  * in ordinal order, joined by `|`; dropped columns left out. This is the query `steep schema
@@ -92,19 +105,60 @@ export function fingerprintsQuery(scope: TableScope, stateSchema: string): Catal
 select n.nspname::text as schema,
        c.relname::text as name,
        count(a.attnum)::int as column_count,
-       encode(pg_catalog.sha256(convert_to(coalesce(string_agg(
-         a.attname || ':' || pg_catalog.format_type(a.atttypid, a.atttypmod) || ':' || ${DEFAULT_TEXT}
-           || ':' || case when a.attnotnull then 'NO' else 'YES' end,
-         '|' order by a.attnum), ''), 'UTF8')), 'hex') as fingerprint
-  from scope
-  join pg_catalog.pg_class c on c.oid = scope.oid
-  join pg_catalog.pg_namespace n on n.oid = c.relnamespace
-  left join pg_catalog.pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
-  left join pg_catalog.pg_attrdef d on d.adrelid = a.attrelid and d.adnum = a.attnum
+       ${FINGERPRINT} as fingerprint
+  ${SCOPE_COLUMNS}
  group by n.nspname, c.relname`,
     values: scopeValues(scope, stateSchema),
   };
 }
+
+/**
+ * What a plan reads of the scope's tables before it knows which differ: each table's
+ * fingerprint (as `fingerprintsQuery`), kind and replica identity, and with `scope.objects`
+ * its primary key's columns in key order; no column rows (a tenth of the data of
+ * `columnsQuery`, and no hashing in steep). One JSON array of arrays, read with
+ * toTableFingerprintRows; the columns of tables whose fingerprints differ are read after
+ * (`columnsQuery` on a list).
+ */
+export function tableFingerprintsQuery(scope: TableScope, stateSchema: string): CatalogQuery {
+  const primaryKey = scope.objects
+    ? `(select pg_catalog.array_agg(k.attname::text order by pg_catalog.array_position(i.indkey::int2[], k.attnum))
+          from pg_catalog.pg_index i
+          join pg_catalog.pg_attribute k on k.attrelid = i.indrelid and k.attnum = any (i.indkey::int2[])
+         where i.indrelid = c.oid and i.indisprimary and k.attnum > 0 and not k.attisdropped)`
+    : 'null::text[]';
+  return {
+    name: 'table-fingerprints',
+    text: `with ${SCOPE_CTE}
+select coalesce(pg_catalog.json_agg(pg_catalog.json_build_array(f.schema, f.name, f.kind, f.partition, f.replica_identity, f.fingerprint, f.primary_key)), '[]')::text as tables
+  from (select n.nspname::text as schema,
+               c.relname::text as name,
+               c.relkind::text as kind,
+               c.relispartition as partition,
+               c.relreplident::text as replica_identity,
+               ${FINGERPRINT} as fingerprint,
+               ${primaryKey} as primary_key
+          ${SCOPE_COLUMNS}
+         group by n.nspname, c.relname, c.oid, c.relkind, c.relispartition, c.relreplident) f`,
+    values: scopeValues(scope, stateSchema),
+  };
+}
+
+/** The table fingerprints query's one row. */
+export interface TableFingerprintsRow {
+  tables: string;
+}
+
+/** One table of the table fingerprints query, in its JSON array's order. */
+export type TableFingerprintTuple = [
+  schema: string,
+  name: string,
+  kind: string,
+  partition: boolean,
+  replicaIdentity: string,
+  fingerprint: string,
+  primaryKey: string[] | null,
+];
 
 export interface FingerprintRow {
   schema: string;
@@ -159,11 +213,7 @@ select n.nspname::text as schema,
        a.attidentity::text as identity,
        a.attgenerated::text as generated,
        ${scope.objects ? CREATE_COLUMNS : NO_CREATE_COLUMNS}
-  from scope
-  join pg_catalog.pg_class c on c.oid = scope.oid
-  join pg_catalog.pg_namespace n on n.oid = c.relnamespace
-  left join pg_catalog.pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
-  left join pg_catalog.pg_attrdef d on d.adrelid = a.attrelid and d.adnum = a.attnum${scope.objects ? CREATE_JOINS : ''}
+  ${SCOPE_COLUMNS}${scope.objects ? CREATE_JOINS : ''}
 )
 select coalesce(pg_catalog.json_agg(pg_catalog.json_build_array(${COLUMN_FIELDS.map((f) => `col.${f}`).join(', ')})), '[]')::text as columns
   from col`,
@@ -355,11 +405,15 @@ export interface SchemasAndExtensionsRow {
   extensions: string[];
 }
 
-/** The queries that read a scope's table definitions, in the order they are sent. */
-export function tableSchemaQueries(scope: TableScope, stateSchema: string) {
+/**
+ * The queries that read a scope's table definitions, in the order they are sent: the columns,
+ * or with `columns: false` only each table's fingerprint.
+ */
+export function tableSchemaQueries(scope: TableScope, stateSchema: string, opts = { columns: true }) {
   return {
     qualifyNames: QUALIFY_NAMES,
-    columns: columnsQuery(scope, stateSchema),
+    columns: opts.columns ? columnsQuery(scope, stateSchema) : null,
+    tableFingerprints: opts.columns ? null : tableFingerprintsQuery(scope, stateSchema),
     userTypes: scope.objects ? USER_TYPES : null,
     sequences: scope.objects ? SEQUENCES : null,
     schemasAndExtensions: scope.objects ? SCHEMAS_AND_EXTENSIONS : null,

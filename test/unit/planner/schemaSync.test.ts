@@ -12,7 +12,7 @@ import {
 } from '../../../src/model/tableSchema.js';
 import type { SchemaSyncMode, Topology } from '../../../src/model/topology.js';
 import { compareTables } from '../../../src/planner/schemaCompare.js';
-import { receivedTables, subscribedScopes } from '../../../src/planner/schemaScope.js';
+import { columnRequests, receivedTables, subscribedScopes } from '../../../src/planner/schemaScope.js';
 import { addRewritesTable } from '../../../src/planner/tableDdl.js';
 import {
   at,
@@ -653,5 +653,57 @@ describe('scopes for auto mode', () => {
     expect(scopes.east!.objects).toBe(true);
     expect(scopes.west!.objects).toBe(true);
     expect(scopes.north!.objects).toBeUndefined();
+  });
+});
+
+describe('columns read only where fingerprints differ', () => {
+  it('asks for the columns of differing and one-sided tables only, and plans as with every column read', () => {
+    const same = table('public.same', [ID, ['v', 'text']]);
+    const pubChanged = table('public.changed', [ID, ['n', 'numeric(12,2)']]);
+    const subChanged = table('public.changed', [ID, ['n', 'numeric(10,2)']]);
+    const missing = table('public.missing', [ID]);
+    const listed = table('public.listed', [ID, ['a', 'int'], ['b', 'int']]);
+    const listedSub = table('public.listed', [ID, ['a', 'int']]);
+    for (const mode of ['strict', 'manual', 'auto'] as const) {
+      const full = world(mode, [same, pubChanged, missing, listed], [same, subChanged, listedSub], {
+        alter: (t) => {
+          t.publications.orders_pub!.tables.find((x) => x.name === 'listed')!.columns = ['id', 'a'];
+        },
+      });
+      // the plan's read: fingerprints, no columns
+      const quick = structuredClone(full.state);
+      for (const node of ['east', 'west']) {
+        const tables = at(quick, node).tableSchemas!.tables as Record<string, { columns: unknown }>;
+        for (const t of Object.values(tables)) t.columns = null;
+      }
+      const requests = columnRequests(full.t, quick);
+      expect([...requests.entries()], mode).toEqual([
+        [
+          'east',
+          [
+            { schema: 'public', name: 'changed' },
+            { schema: 'public', name: 'listed' },
+            { schema: 'public', name: 'missing' },
+          ],
+        ],
+        [
+          'west',
+          [
+            { schema: 'public', name: 'changed' },
+            { schema: 'public', name: 'listed' },
+          ],
+        ],
+      ]);
+      // what readDifferingColumns then fills in gives the plan of the full read
+      for (const [node, tables] of requests)
+        for (const t of tables) {
+          const qn = `${t.schema}.${t.name}`;
+          at(quick, node).tableSchemas!.tables[qn] = at(full.state, node).tableSchemas!.tables[qn]!;
+        }
+      expect(columnRequests(full.t, quick).size).toBe(0);
+      const expected = planOf(full);
+      expect(planOf({ t: full.t, state: quick }), mode).toEqual(expected);
+      expect(expected.schema.map((s) => s.status)).toEqual(['MISMATCH', 'MATCH', 'LOCAL_ONLY', 'MATCH']);
+    }
   });
 });
