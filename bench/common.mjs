@@ -217,3 +217,44 @@ export async function compareFiles(a, b) {
     if (p.value !== q.value) differing++;
   }
 }
+
+/**
+ * The two-node steep.yaml most benches use: node `pub` (first of `names`) publishing `tables`
+ * in `bench_pub`, and node `sub` subscribing to it as `subscription` (none when null), with
+ * `init` (e.g. `{ method: snapshot }`) as written.
+ */
+export function pairYaml({
+  topology,
+  pub,
+  sub,
+  tables,
+  names = ['pub', 'sub'],
+  subscription = 'bench_sub',
+  init,
+}) {
+  const [p, s] = names;
+  const lines = [
+    'version: 1',
+    `topology: ${topology}`,
+    'nodes:',
+    `  ${p}:`,
+    `    url: postgres://postgres@127.0.0.1:${pub.port}/app`,
+    `  ${s}:`,
+    `    url: postgres://postgres@127.0.0.1:${sub.port}/app`,
+    'publications:',
+    '  bench_pub:',
+    `    node: ${p}`,
+    `    tables: [${tables.join(', ')}]`,
+  ];
+  if (subscription !== null) {
+    lines.push(
+      'subscriptions:',
+      `  ${subscription}:`,
+      `    node: ${s}`,
+      `    from: ${p}`,
+      '    publications: [bench_pub]',
+    );
+    if (init) lines.push(`    init: ${init}`);
+  }
+  return `${lines.join('\n')}\n`;
+}

@@ -15,7 +15,7 @@ import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { median, ROOT, report, sql, startNodes, time } from './common.mjs';
+import { median, pairYaml, ROOT, report, sql, startNodes, time } from './common.mjs';
 
 const MB = Number(process.env.BENCH_MB ?? 200);
 const TABLES = Number(process.env.BENCH_TABLES ?? 20);
@@ -61,32 +61,11 @@ try {
     `SELECT sum(pg_table_size(format('public.%I', t)::regclass))::float8 AS bytes FROM unnest(ARRAY[${names.map((n) => `'${n}'`).join(',')}]) t`,
   );
 
-  const nodes = [
-    'nodes:',
-    `  pub:`,
-    `    url: postgres://postgres@127.0.0.1:${pub.port}/app`,
-    `  sub:`,
-    `    url: postgres://postgres@127.0.0.1:${sub.port}/app`,
-  ];
-  const publication = [
-    'publications:',
-    '  bench_pub:',
-    '    node: pub',
-    `    tables: [${names.map((t) => `public.${t}`).join(', ')}]`,
-  ];
-  const base = ['version: 1', 'topology: bench-init', ...nodes, ...publication];
-  const withSub = [
-    ...base,
-    'subscriptions:',
-    '  bench_sub:',
-    '    node: sub',
-    '    from: pub',
-    '    publications: [bench_pub]',
-  ];
+  const pair = { topology: 'bench-init', pub, sub, tables: names.map((t) => `public.${t}`) };
   const configA = join(tmpdir(), `steep-bench-init-a-${process.pid}.yaml`);
   const configB = join(tmpdir(), `steep-bench-init-b-${process.pid}.yaml`);
-  writeFileSync(configA, `${base.join('\n')}\n`);
-  writeFileSync(configB, `${withSub.join('\n')}\n`);
+  writeFileSync(configA, pairYaml({ ...pair, subscription: null }));
+  writeFileSync(configB, pairYaml(pair));
   // the publication and steep's state schemas exist before either run
   await steepJson(['apply', '-c', configA, '--auto-approve']);
 

@@ -11,7 +11,7 @@
 import { writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { median, report, sql, startNodes, steep, steepMeasured } from './common.mjs';
+import { median, pairYaml, report, sql, startNodes, steep, steepMeasured } from './common.mjs';
 
 const MB = Number(process.env.BENCH_MB ?? 2048);
 const PARALLEL = Number(process.env.BENCH_PARALLEL ?? 4);
@@ -34,38 +34,14 @@ try {
   await sql(pub, 'VACUUM ANALYZE public.big');
   const [{ bytes }] = await sql(pub, `SELECT pg_table_size('public.big')::float8 AS bytes`);
 
-  const head = [
-    'version: 1',
-    'topology: bench-split',
-    'nodes:',
-    '  pub:',
-    `    url: postgres://postgres@127.0.0.1:${pub.port}/app`,
-    '  sub:',
-    `    url: postgres://postgres@127.0.0.1:${sub.port}/app`,
-    'publications:',
-    '  bench_pub:',
-    '    node: pub',
-    '    tables: [public.big]',
-  ];
+  const pair = { topology: 'bench-split', pub, sub, tables: ['public.big'] };
   const config = (name, init) => {
     const path = join(tmpdir(), `steep-bench-split-${name}-${process.pid}.yaml`);
-    writeFileSync(
-      path,
-      [
-        ...head,
-        'subscriptions:',
-        `  ${name}:`,
-        '    node: sub',
-        '    from: pub',
-        '    publications: [bench_pub]',
-        `    init: ${init}`,
-        '',
-      ].join('\n'),
-    );
+    writeFileSync(path, pairYaml({ ...pair, subscription: name, init }));
     return path;
   };
   const bare = join(tmpdir(), `steep-bench-split-${process.pid}.yaml`);
-  writeFileSync(bare, `${head.join('\n')}\n`);
+  writeFileSync(bare, pairYaml({ ...pair, subscription: null }));
   // the publication and steep's state schemas exist before either run
   await steep(['apply', '-c', bare, '--auto-approve']);
 

@@ -49,6 +49,11 @@ try {
   writeFileSync(config, `${lines.join('\n')}\n`);
   await steep(['apply', '-c', config, '--auto-approve']);
   await steep(['plan', '-c', config, '--detailed-exitcode']); // exit 0: nothing to change
+  if (process.env.BENCH_KEEP) {
+    // keep the nodes for profiling (`node --cpu-prof bin/run.js plan -c CONFIG`) until Ctrl-C / SIGINT
+    console.log(`nodes kept: steep plan -c ${config}; SIGINT (kill -INT ${process.pid}) stops them`);
+    await new Promise(() => {});
+  }
 
   // the baseline sends exactly the queries steep sends, per node, in one psql session each
   const probe = {
@@ -64,7 +69,10 @@ try {
     schemas: [],
     tables: Array.from({ length: TABLES }, (_, t) => ({ schema: 'public', name: `t${t}` })),
   };
-  const queries = [...probeQueries('steep'), ...Object.values(snapshotQueries(probe, scope)).filter(Boolean)];
+  const queries = [
+    ...probeQueries('steep'),
+    ...Object.values(snapshotQueries(probe, scope, true)).filter(Boolean),
+  ];
   const script = `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;\n${queries.map((q) => `${inline(q)};`).join('\n')}\nCOMMIT;`;
 
   const steepMs = [];

@@ -8,7 +8,7 @@
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { insertLoop, median, report, sql, startNodes, steep, time } from './common.mjs';
+import { insertLoop, median, pairYaml, report, sql, startNodes, steep, time } from './common.mjs';
 
 const MB = Number(process.env.BENCH_MB ?? 100);
 const RUNS = Number(process.env.BENCH_RUNS ?? 2);
@@ -30,31 +30,11 @@ try {
   await sql(pub, `INSERT INTO public.other SELECT g, md5(g::text), 0 FROM generate_series(1, 10000) g`);
   await sql(pub, 'VACUUM ANALYZE');
   const [{ bytes }] = await sql(pub, `SELECT pg_table_size('public.big')::float8 AS bytes`);
-  const base = [
-    'version: 1',
-    'topology: bench-reinit',
-    'nodes:',
-    '  pub:',
-    `    url: postgres://postgres@127.0.0.1:${pub.port}/app`,
-    '  sub:',
-    `    url: postgres://postgres@127.0.0.1:${sub.port}/app`,
-    'publications:',
-    '  bench_pub:',
-    '    node: pub',
-    '    tables: [public.big, public.other]',
-  ];
-  const withSub = [
-    ...base,
-    'subscriptions:',
-    '  bench_sub:',
-    '    node: sub',
-    '    from: pub',
-    '    publications: [bench_pub]',
-  ];
+  const pair = { topology: 'bench-reinit', pub, sub, tables: ['public.big', 'public.other'] };
   const configA = join(tmpdir(), `steep-bench-reinit-a-${process.pid}.yaml`);
   const configB = join(tmpdir(), `steep-bench-reinit-b-${process.pid}.yaml`);
-  writeFileSync(configA, `${base.join('\n')}\n`);
-  writeFileSync(configB, `${withSub.join('\n')}\n`);
+  writeFileSync(configA, pairYaml({ ...pair, subscription: null }));
+  writeFileSync(configB, pairYaml(pair));
   await steep(['apply', '-c', configA, '--auto-approve']);
 
   // the other table keeps receiving writes throughout

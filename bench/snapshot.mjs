@@ -15,7 +15,7 @@ import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { psql, report, sql, startNodes, steep, steepMeasured, time } from './common.mjs';
+import { pairYaml, psql, report, sql, startNodes, steep, steepMeasured, time } from './common.mjs';
 
 const run = promisify(execFile);
 const MB = Number(process.env.BENCH_MB ?? 1024);
@@ -66,26 +66,13 @@ try {
   const config = join(work, 'steep.yaml');
   writeFileSync(
     config,
-    [
-      'version: 1',
-      'topology: bench-snapshot',
-      'nodes:',
-      '  pub:',
-      `    url: postgres://postgres@127.0.0.1:${pub.port}/app`,
-      '  sub:',
-      `    url: postgres://postgres@127.0.0.1:${sub.port}/app`,
-      'publications:',
-      '  bench_pub:',
-      '    node: pub',
-      `    tables: [${names.map((t) => `public.${t}`).join(', ')}]`,
-      'subscriptions:',
-      '  bench_sub:',
-      '    node: sub',
-      '    from: pub',
-      '    publications: [bench_pub]',
-      `    init: { method: two-phase, parallel: ${PARALLEL}, splitAbove: 1TB }`,
-      '',
-    ].join('\n'),
+    pairYaml({
+      topology: 'bench-snapshot',
+      pub,
+      sub,
+      tables: names.map((t) => `public.${t}`),
+      init: `{ method: two-phase, parallel: ${PARALLEL}, splitAbove: 1TB }`,
+    }),
   );
   // the publication, the disabled subscription and steep's state schemas exist before either run
   await steep(['apply', '-c', config, '--auto-approve']);

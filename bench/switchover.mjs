@@ -11,7 +11,7 @@ import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { median, report, sql, startNodes, steep, time } from './common.mjs';
+import { median, pairYaml, report, sql, startNodes, steep, time } from './common.mjs';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 50_000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 2);
@@ -73,25 +73,13 @@ try {
   const config = join(tmpdir(), `steep-bench-switchover-${process.pid}.yaml`);
   writeFileSync(
     config,
-    [
-      'version: 1',
-      'topology: bench-switchover',
-      'nodes:',
-      '  old:',
-      `    url: postgres://postgres@127.0.0.1:${pub.port}/app`,
-      '  new:',
-      `    url: postgres://postgres@127.0.0.1:${sub.port}/app`,
-      'publications:',
-      '  bench_pub:',
-      '    node: old',
-      `    tables: [${TABLES.map((t) => `public.${t}`).join(', ')}]`,
-      'subscriptions:',
-      '  bench_sub:',
-      '    node: new',
-      '    from: old',
-      '    publications: [bench_pub]',
-      '',
-    ].join('\n'),
+    pairYaml({
+      topology: 'bench-switchover',
+      pub,
+      sub,
+      names: ['old', 'new'],
+      tables: TABLES.map((t) => `public.${t}`),
+    }),
   );
 
   /** A fresh forward subscription, synchronized (after a switchover disabled the last one). */

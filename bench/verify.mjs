@@ -12,6 +12,7 @@ import {
   compareFiles,
   insertLoop,
   median,
+  pairYaml,
   psqlCopy,
   report,
   sql,
@@ -43,24 +44,7 @@ try {
   const config = join(tmpdir(), `steep-bench-verify-${process.pid}.yaml`);
   writeFileSync(
     config,
-    `${[
-      'version: 1',
-      'topology: bench-verify',
-      'nodes:',
-      '  pub:',
-      `    url: postgres://postgres@127.0.0.1:${pub.port}/app`,
-      '  sub:',
-      `    url: postgres://postgres@127.0.0.1:${sub.port}/app`,
-      'publications:',
-      '  bench_pub:',
-      '    node: pub',
-      `    tables: [${names.map((t) => `public.${t}`).join(', ')}]`,
-      'subscriptions:',
-      '  bench_sub:',
-      '    node: sub',
-      '    from: pub',
-      '    publications: [bench_pub]',
-    ].join('\n')}\n`,
+    pairYaml({ topology: 'bench-verify', pub, sub, tables: names.map((t) => `public.${t}`) }),
   );
   await steep(['apply', '-c', config, '--auto-approve']);
   await sql(sub, 'VACUUM ANALYZE');

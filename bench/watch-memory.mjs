@@ -16,7 +16,7 @@ import { renderInitStatus } from '../dist/render/initProgress.js';
 import { renderStatus } from '../dist/render/status.js';
 import { openInitStatus } from '../dist/workflows/initStatus.js';
 import { openStatus, readStatus } from '../dist/workflows/status.js';
-import { report, sql, startNodes, steep } from './common.mjs';
+import { pairYaml, report, sql, startNodes, steep } from './common.mjs';
 
 const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 3600);
 const SAMPLES = 10;
@@ -72,21 +72,7 @@ try {
   await sql(pub, `${ddl} INSERT INTO public.t SELECT g, md5(g::text) FROM generate_series(1, 1000) g;`);
   await sql(sub, ddl);
   const config = join(tmpdir(), `steep-bench-watch-${process.pid}.yaml`);
-  writeFileSync(
-    config,
-    [
-      'version: 1',
-      'topology: bench-watch',
-      'nodes:',
-      `  pub:\n    url: postgres://postgres@127.0.0.1:${pub.port}/app`,
-      `  sub:\n    url: postgres://postgres@127.0.0.1:${sub.port}/app`,
-      'publications:',
-      '  p:\n    node: pub\n    tables: [public.t]',
-      'subscriptions:',
-      '  s:\n    node: sub\n    from: pub\n    publications: [p]',
-      '',
-    ].join('\n'),
-  );
+  writeFileSync(config, pairYaml({ topology: 'bench-watch', pub, sub, tables: ['public.t'] }));
   await steep(['apply', '-c', config, '--auto-approve']);
 
   const { topology } = await openStatus(config);
