@@ -129,12 +129,11 @@ export async function listSnapshots(topology: Topology, dir: string | null): Pro
   const byId = new Map(records.map((r) => [r.id, r]));
   const out: Array<Omit<SnapshotListing, 'slotExists' | 'retainedWalBytes' | 'ageSeconds'>> = [];
   for (const { dir: p, m } of found) {
-    const id = snapshotId(m.subscription, m.lsn);
-    const r = byId.get(id);
-    byId.delete(id);
+    const s = locatedAt(m, p);
+    const r = byId.get(s.id);
+    byId.delete(s.id);
     out.push({
-      ...identityOf(m, p),
-      id,
+      ...s,
       filesPresent: true,
       complete: m.completedAt !== null,
       bytes: m.tables.flatMap((t) => t.files).reduce((n, f) => n + (f.bytes ?? 0), 0),
@@ -144,18 +143,11 @@ export async function listSnapshots(topology: Topology, dir: string | null): Pro
     });
   }
   for (const r of byId.values()) {
-    const m = manifestAt(r.path);
-    const here = m !== null && snapshotId(m.subscription, m.lsn) === r.id;
+    const { s, m } = fromRecord(r);
     out.push({
-      id: r.id,
-      subscription: r.subscription,
-      publisher: r.source,
-      subscriber: r.node,
-      slot: r.slot,
-      lsn: r.lsn,
-      dir: r.path,
-      filesPresent: here,
-      complete: here ? m.completedAt !== null : r.status !== 'generating',
+      ...s,
+      filesPresent: m !== null,
+      complete: m ? m.completedAt !== null : r.status !== 'generating',
       bytes: r.bytes,
       createdAt: r.createdAt,
       status: r.status,
@@ -183,8 +175,20 @@ export async function listSnapshots(topology: Topology, dir: string | null): Pro
   });
 }
 
-function identityOf(m: Manifest, dir: string) {
+/** A snapshot and where its files are. */
+interface Located {
+  id: string;
+  subscription: string;
+  publisher: string;
+  subscriber: string;
+  slot: string;
+  lsn: string;
+  dir: string;
+}
+
+function locatedAt(m: Manifest, dir: string): Located {
   return {
+    id: snapshotId(m.subscription, m.lsn),
     subscription: m.subscription,
     publisher: m.publisher,
     subscriber: m.subscriber,
@@ -192,6 +196,21 @@ function identityOf(m: Manifest, dir: string) {
     lsn: m.lsn,
     dir,
   };
+}
+
+/** A recorded snapshot, with its manifest when its files are at the recorded path on this machine. */
+function fromRecord(r: SnapshotRecord): { s: Located; m: Manifest | null } {
+  const m = manifestAt(r.path);
+  const s: Located = {
+    id: r.id,
+    subscription: r.subscription,
+    publisher: r.source,
+    subscriber: r.node,
+    slot: r.slot,
+    lsn: r.lsn,
+    dir: r.path,
+  };
+  return { s, m: m !== null && snapshotId(m.subscription, m.lsn) === r.id ? m : null };
 }
 
 export interface DeleteResult {
@@ -210,9 +229,9 @@ export interface DeleteResult {
 async function snapshotToDelete(
   topology: Topology,
   target: string,
-): Promise<{ s: ReturnType<typeof identityOf> & { id: string }; m: Manifest | null }> {
+): Promise<{ s: Located; m: Manifest | null }> {
   const m = existsSync(target) ? readManifest(target) : null;
-  if (m) return { s: { ...identityOf(m, target), id: snapshotId(m.subscription, m.lsn) }, m };
+  if (m) return { s: locatedAt(m, target), m };
   const at = target.lastIndexOf('@');
   if (at <= 0 || !isLsn(target.slice(at + 1))) {
     throw new SteepError(
@@ -233,20 +252,7 @@ async function snapshotToDelete(
       `no subscriber of steep.yaml records snapshot ${id}; steep snapshot list shows the snapshots it knows`,
     );
   }
-  const there = manifestAt(r.path);
-  const here = there !== null && snapshotId(there.subscription, there.lsn) === id;
-  return {
-    s: {
-      id,
-      subscription: r.subscription,
-      publisher: r.source,
-      subscriber: r.node,
-      slot: r.slot,
-      lsn: r.lsn,
-      dir: r.path,
-    },
-    m: here ? there : null,
-  };
+  return fromRecord(r);
 }
 
 /**
@@ -307,7 +313,7 @@ export async function deleteSnapshot(
 
 async function dropSlot(
   topology: Topology,
-  s: ReturnType<typeof identityOf>,
+  s: Located,
   sub: pg.Client | null,
   dir: string | null,
   allowDestroy: boolean,

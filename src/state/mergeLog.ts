@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { MergeDecision } from '../model/merge.js';
 import { quoteIdent } from '../model/sql.js';
+import { hasColumn } from './columns.js';
 
 /**
  * `merge_log` (state schema migration 6): every conflicting key a merge decided — table, key,
@@ -20,12 +21,7 @@ export class MergeLogStore {
 
   /** Does the node's state schema have merge_log as migration 6 made it? */
   async exists(client: pg.Client): Promise<boolean> {
-    const { rows } = await client.query<{ ok: boolean }>(
-      `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute
-                       WHERE attrelid = to_regclass($1) AND attname = 'merge_name' AND NOT attisdropped) AS ok`,
-      [this.table],
-    );
-    return rows[0]?.ok === true;
+    return hasColumn(client, this.table, 'merge_name');
   }
 
   /** Record decisions (one statement: all or none). */

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { normaliseLsn } from '../model/lsn.js';
 import { quoteIdent } from '../model/sql.js';
+import { hasColumn } from './columns.js';
 
 /**
  * `snapshots` rows (SPEC §8, migration 7) on the subscriber a two-phase snapshot seeds: one per
@@ -79,12 +80,7 @@ export class SnapshotStore {
 
   /** Does the node's state schema have migration 7's table? */
   async exists(client: pg.Client): Promise<boolean> {
-    const { rows } = await client.query<{ ok: boolean }>(
-      `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute
-                       WHERE attrelid = to_regclass($1) AND attname = 'slot_name' AND NOT attisdropped) AS ok`,
-      [this.table],
-    );
-    return rows[0]?.ok === true;
+    return hasColumn(client, this.table, 'slot_name');
   }
 
   /**

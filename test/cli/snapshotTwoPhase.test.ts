@@ -1,6 +1,14 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, mkdtempSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -167,12 +175,15 @@ describe('two-phase init through snapshot generate and apply', () => {
       { snapshot_id: `west_tp@${before.lsn}`, status: 'generating', lsn: before.lsn, manifest_sha256: null },
     ]);
     const finished = before.tables.flatMap((t) => t.files).filter((f) => f.sha256);
+    // the files it finished are kept as they are: not written again
+    const written = new Map(finished.map((f) => [f.file!, statSync(join(dir, f.file!)).mtimeMs]));
     const resumed = await steep(['snapshot', 'generate', 'west_tp', '--output', dir, '--json'], path);
     expect(resumed.code, resumed.stderr).toBe(0);
     const g = JSON.parse(resumed.stdout) as { kept: number; files: number; resumed: boolean };
     expect(g.resumed).toBe(true);
     expect(g.kept).toBe(finished.length);
     expect(g.files).toBeGreaterThan(finished.length);
+    for (const [f, mtime] of written) expect(statSync(join(dir, f)).mtimeMs, f).toBe(mtime);
     const after = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as M;
     expect(after.lsn).toBe(before.lsn);
     expect(after.completedAt).not.toBeNull();
@@ -191,8 +202,12 @@ describe('two-phase init through snapshot generate and apply', () => {
       const r = await steep(['snapshot', 'apply', 'west_tp', '--input', copy], path);
       expect(r.code).toBe(1);
       expect(r.stderr).toMatch(pattern);
-      expect((await digests(west, NAMES)).tp_big!.count).toBe(0);
+      expect(Object.values(await digests(west, NAMES)).map((x) => x.count)).toEqual([0, 0]);
       expect((await recorded('west_tp')).map((x) => x.status)).toEqual(['generated']);
+      expect(await west.query(`SELECT 1 FROM steep.copy_chunks WHERE subscription = 'west_tp'`)).toEqual([]);
+      expect(await west.query(`SELECT subenabled FROM pg_subscription WHERE subname = 'west_tp'`)).toEqual([
+        { subenabled: false },
+      ]);
     };
     const file = big.files[0]!.file!;
     await refuse((d) => {
