@@ -21,7 +21,8 @@ import { HOLD_FILE, session } from './twoPhase.js';
  * holds WAL is found), their slots, their removal.
  */
 
-export interface SnapshotListing {
+/** A snapshot and where its files are. */
+export interface Located {
   /** `subscription@LSN`, what `snapshot delete` takes when the files are gone */
   id: string;
   subscription: string;
@@ -31,6 +32,9 @@ export interface SnapshotListing {
   lsn: string;
   /** the directory it was found in, or the one generate recorded */
   dir: string;
+}
+
+export interface SnapshotListing extends Located {
   /** its manifest.json is in `dir` on this machine */
   filesPresent: boolean;
   complete: boolean;
@@ -173,17 +177,6 @@ export async function listSnapshots(topology: Topology, dir: string | null): Pro
       retainedWalBytes: on?.get(s.slot) ?? null,
     };
   });
-}
-
-/** A snapshot and where its files are. */
-interface Located {
-  id: string;
-  subscription: string;
-  publisher: string;
-  subscriber: string;
-  slot: string;
-  lsn: string;
-  dir: string;
 }
 
 function locatedAt(m: Manifest, dir: string): Located {
