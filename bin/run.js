@@ -1,20 +1,13 @@
 #!/usr/bin/env node
-import { readdirSync, statSync, unlinkSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { keepCompiledCode } from './codeCache.js';
 
-// oclif.manifest.json (written by `npm run build`) lets steep start without importing every
-// command. In a working copy where commands were rebuilt without it (`tsc` alone), a manifest
-// older than the built commands would hide new ones: drop it, and oclif finds them by itself.
+// steep runs from its bundle, dist/bundle/ (scripts/bundle.mjs): a command loads a few CommonJS
+// files, their compiled code kept between runs, instead of ~500 modules compiled at every start.
 const root = new URL('..', import.meta.url);
-const manifest = new URL('oclif.manifest.json', root);
-try {
-  const dir = new URL('dist/commands/', root);
-  const newest = readdirSync(dir, { recursive: true })
-    .filter((f) => f.endsWith('.js'))
-    .reduce((t, f) => Math.max(t, statSync(new URL(f, dir)).mtimeMs), 0);
-  if (newest > statSync(manifest).mtimeMs) unlinkSync(manifest);
-} catch {
-  // no manifest, or no build: oclif reports what is missing
-}
+const dist = fileURLToPath(new URL('dist/', root));
+keepCompiledCode(dist, fileURLToPath(new URL('dist/.code-cache/', root)));
 
 // node-postgres tells Cloudflare Workers from Node by `navigator.userAgent`, or else by building
 // a fetch `Response`, which loads all of Node's fetch (undici: ~40 ms of a 150 ms start). Node 21+
@@ -31,6 +24,6 @@ if (globalThis.navigator === undefined) {
 if (Number(process.versions.node.split('.')[0]) < 20)
   process.emitWarning(`steep needs Node.js 20 or later; this is Node.js ${process.versions.node}`);
 process.env.OCLIF_DISABLE_ENGINE_WARNING ??= '1';
-const { execute } = await import('@oclif/core');
+const { execute } = createRequire(import.meta.url)('../dist/bundle/main.cjs');
 
 await execute({ dir: import.meta.url });

@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
+import { PACKAGE_ROOT } from './location.js';
 
-/** steep's own version, from package.json (one level above src/ and dist/). */
+/** steep's own version, from its package.json. */
 export const STEEP_VERSION: string = (
-  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+  JSON.parse(readFileSync(new URL('package.json', PACKAGE_ROOT), 'utf8')) as { version: string }
 ).version;
 
 /** The PostgreSQL major versions steep supports (the catalog reads and the tests cover these). */

@@ -1,4 +1,5 @@
-import { Errors, type Hook } from '@oclif/core';
+import type { Hook } from '@oclif/core';
+import { ExitError } from '@oclif/core/errors';
 import { nearest } from '../config/suggest.js';
 
 /**
@@ -54,7 +55,7 @@ const hook: Hook<'command_not_found'> = async (opts) => {
   const json = argv.includes('--log-format=json') || (i >= 0 && argv[i + 1] === 'json');
   const line = { timestamp: new Date().toISOString(), level: 'error', event: 'error', message };
   process.stderr.write(`${json ? JSON.stringify(line) : message}\n`);
-  throw new Errors.ExitError(1);
+  throw new ExitError(1);
 };
 
 export default hook;

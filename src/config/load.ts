@@ -1,5 +1,6 @@
-import { createHash } from 'node:crypto';
+import type * as Crypto from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { type Problem, SteepError } from '../model/errors.js';
 import type { Topology } from '../model/topology.js';
 import { type InterpolateOptions, interpolate } from './interpolate.js';
@@ -17,9 +18,13 @@ export interface LoadResult {
   warnings: Problem[];
 }
 
+// loaded at first use: `validate` needs no digest, and loading node:crypto is ~5 ms of its start
+let crypto: typeof Crypto | undefined;
+
 /** `sha256:<hex>` of the raw file bytes. */
 export function digestOf(bytes: string | Uint8Array): string {
-  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+  crypto ??= createRequire(import.meta.url)('node:crypto') as typeof Crypto;
+  return `sha256:${crypto.createHash('sha256').update(bytes).digest('hex')}`;
 }
 
 /**
@@ -35,7 +40,15 @@ export function parseTopology(
   opts: InterpolateOptions = {},
 ): LoadResult {
   const problems = new ProblemList();
-  const digest = digestOf(source);
+  // computed when first read (plan records it; validate never reads it)
+  let digest: string | undefined;
+  const sourceInfo = {
+    path: file,
+    get digest(): string {
+      digest ??= digestOf(source);
+      return digest;
+    },
+  };
   let text: string;
   if (typeof source === 'string') {
     text = source.startsWith('\uFEFF') ? source.slice(1) : source;
@@ -58,7 +71,7 @@ export function parseTopology(
   for (const path of interpolated.unresolved) broken.add(path);
   checkSchema(interpolated.value, positions, problems, broken);
   const reader = new DocumentReader(interpolated.value, broken);
-  const topology = normalise(reader, positions, problems, env, { path: file, digest });
+  const topology = normalise(reader, positions, problems, env, sourceInfo);
   checkReferences(reader, topology, positions, problems);
   checkVersions(reader, topology, positions, problems);
 

@@ -207,8 +207,9 @@ function plainScalar(s: string): unknown {
     if (!Number.isSafeInteger(n)) notPlain();
     return n;
   }
-  // other numbers (signed, octal, hex, floats, .inf, .nan): leave them to `yaml`
-  if (looksNumeric(s)) notPlain();
+  // other numbers (signed, octal, hex, floats, .inf, .nan): leave them to `yaml`; every one
+  // starts with a digit, a sign or a dot (names, the usual scalar, skip the six patterns)
+  if ('0123456789+-.'.includes(s[0]!) && looksNumeric(s)) notPlain();
   return s;
 }
 

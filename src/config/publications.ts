@@ -108,7 +108,9 @@ function tables(ctx: Context, publication: string): PublicationTable[] {
             .sort(compareText);
     const where = typeof item === 'string' ? null : (reader.string([...itemPath, 'where']) ?? null);
     const only = typeof item !== 'string' && reader.boolean([...itemPath, 'only']) === true;
-    out.push({ ...parsed.table, columns, where, ...(only ? { only } : {}) });
+    // written out, not spread: a spread copy is several times slower here, 2,500 tables in a file
+    const { schema, name } = parsed.table;
+    out.push(only ? { schema, name, columns, where, only } : { schema, name, columns, where });
   });
   return out.sort(compareTableNames);
 }

@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Ajv, ErrorObject, Options, ValidateFunction } from 'ajv';
+import { MODULES_DIR, PACKAGE_ROOT } from '../location.js';
 import type { SourcePosition } from '../model/topology.js';
 import { describeObject, fieldOf, type Path, withOwner } from './paths.js';
 import type { SourceMap } from './positions.js';
@@ -10,7 +10,7 @@ import { BrokenPaths } from './reader.js';
 import { didYouMean } from './suggest.js';
 
 /** schemas/steep.schema.json, next to src/ and dist/ alike. */
-const SCHEMA_URL = new URL('../../schemas/steep.schema.json', import.meta.url);
+const SCHEMA_URL = new URL('schemas/steep.schema.json', PACKAGE_ROOT);
 
 let schemaText: string | undefined;
 let schema: Record<string, unknown> | undefined;
@@ -37,14 +37,15 @@ export const AJV_OPTIONS: Options = {
   keywords: ['x-postgres'],
 };
 
-const require = createRequire(import.meta.url);
+// dist/config/ (src/config/ under the tests), where scripts/validator.mjs writes the validator
+const require = createRequire(new URL('config/', MODULES_DIR));
 
 /** The validator `npm run build` precompiled, while it was made from the schema as it is now. */
 function precompiled(): ValidateFunction | undefined {
   try {
-    const v = require('./steepSchema.validator.cjs') as ValidateFunction & { schemaSha256?: string };
-    const sha256 = createHash('sha256').update(steepSchemaText()).digest('hex');
-    return v.schemaSha256 === sha256 ? v : undefined;
+    // the text itself, not a hash of it: comparing is free, loading node:crypto is not
+    const v = require('./steepSchema.validator.cjs') as ValidateFunction & { schemaText?: string };
+    return v.schemaText === steepSchemaText() ? v : undefined;
   } catch {
     return undefined;
   }

@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads';
+import { MODULES_DIR } from '../location.js';
 
 /**
  * SHA-256 of snapshot files on threads (hashThreadMain.ts), several files at once. Node's
@@ -10,7 +11,7 @@ import { Worker } from 'node:worker_threads';
 type Reply = { ok: true; sha256: string } | { ok: false; message: string };
 
 class HashThread {
-  private readonly worker = new Worker(new URL('./hashThreadMain.js', import.meta.url));
+  private readonly worker = new Worker(new URL('copy/hashThreadMain.js', MODULES_DIR));
 
   hash(path: string): Promise<string> {
     return new Promise((resolve, reject) => {

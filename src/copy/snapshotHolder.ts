@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, unlinkSync, utimesSync } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { MODULES_DIR } from '../location.js';
 import { SteepError } from '../model/errors.js';
 import type { ConnectionSpec } from '../model/topology.js';
 
@@ -75,7 +76,7 @@ export async function startHolder(
   req: Omit<HolderRequest, 'holdMs'>,
 ): Promise<HeldSnapshot & { heartbeat: Heartbeat }> {
   const heartbeat = new Heartbeat(req.heartbeatFile);
-  const child = spawn(process.execPath, [new URL('./holderMain.js', import.meta.url).pathname], {
+  const child = spawn(process.execPath, [new URL('copy/holderMain.js', MODULES_DIR).pathname], {
     detached: true,
     stdio: ['pipe', 'pipe', 'ignore'],
   });

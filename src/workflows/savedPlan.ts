@@ -2,11 +2,12 @@ import { readFile } from 'node:fs/promises';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import { maskDeep } from '../db/mask.js';
+import { PACKAGE_ROOT } from '../location.js';
 import { SteepError } from '../model/errors.js';
 import type { Plan } from '../model/plan.js';
 import { type PlanFile, toPlanFile } from '../model/planFile.js';
 
-const schemaUrl = new URL('../../schemas/plan.schema.json', import.meta.url);
+const schemaUrl = new URL('schemas/plan.schema.json', PACKAGE_ROOT);
 
 let validator: (((v: unknown) => boolean) & { errors?: unknown }) | undefined;
 

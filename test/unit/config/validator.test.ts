@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { Ajv, type ValidateFunction } from 'ajv';
@@ -17,15 +16,15 @@ const SPEC_EXAMPLE = readFileSync(new URL('./fixtures/spec-example.yaml', import
 const schemaText = readFileSync(new URL('../../../schemas/steep.schema.json', import.meta.url), 'utf8');
 
 /** The precompiled validator; missing (no build) or stale (schema changed since) fails the tests, never skips them. */
-function precompiledValidator(): ValidateFunction & { schemaSha256: string } {
+function precompiledValidator(): ValidateFunction & { schemaText: string } {
   expect(existsSync(PRECOMPILED), `${PRECOMPILED.pathname} is missing: run npm run build`).toBe(true);
   const v = createRequire(import.meta.url)(PRECOMPILED.pathname) as ValidateFunction & {
-    schemaSha256: string;
+    schemaText: string;
   };
   expect(
-    v.schemaSha256,
+    v.schemaText === schemaText,
     'the precompiled validator is stale (schemas/steep.schema.json changed since): run npm run build',
-  ).toBe(createHash('sha256').update(schemaText).digest('hex'));
+  ).toBe(true);
   return v;
 }
 
