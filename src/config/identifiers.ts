@@ -30,6 +30,15 @@ export type ParsedTableName = { ok: true; table: TableName } | { ok: false; prob
  * quotes (`"my.schema".orders`, `"say ""hi"""`); unquoted parts are taken as written.
  */
 export function parseTableName(text: string): ParsedTableName {
+  // the usual name has no quote: its parts are what lies between the dots (a file may list
+  // thousands; the loop below builds each part a character at a time)
+  if (!text.includes('"')) {
+    const parts = text
+      .trim()
+      .split('.')
+      .map((p) => p.trim());
+    if (parts.length <= 2 && !parts.includes('')) return tableOf(parts);
+  }
   const parts: string[] = [];
   let i = 0;
   const source = text.trim();
@@ -81,6 +90,11 @@ export function parseTableName(text: string): ParsedTableName {
       hint: 'quote a part that holds a dot: `"my.schema".orders`',
     };
   }
+  return tableOf(parts);
+}
+
+/** One or two parts, none empty: the table, unless a part cannot be an identifier. */
+function tableOf(parts: string[]): ParsedTableName {
   const [first, second] = parts as [string, string | undefined];
   const table = second === undefined ? { schema: 'public', name: first } : { schema: first, name: second };
   for (const part of [table.schema, table.name]) {

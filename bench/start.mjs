@@ -1,0 +1,78 @@
+// bench start: the CLI's start, `steep --version`, and `steep validate` of a 2,570-line steep.yaml
+// (the `plan` bench's topology, 10 nodes × 500 tables), against `node -e 0` in the same run,
+// interleaved (BENCH_RUNS rounds, default 9; medians of wall and CPU time). Targets (issue 18):
+// `--version` ≤ 150 ms; `validate` ≤ 100 ms over `--version`. No PostgreSQL is needed.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { median, report, steepMeasured } from './common.mjs';
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 9);
+const dir = mkdtempSync(join(tmpdir(), 'steep-bench-start-'));
+try {
+  const lines = ['version: 1', 'topology: bench', 'nodes:'];
+  for (let i = 0; i < 10; i++)
+    lines.push(`  n${i}:`, `    url: postgres://postgres@127.0.0.1:${5500 + i}/app`);
+  lines.push('publications:');
+  for (let i = 0; i < 5; i++) {
+    lines.push(`  pub${i}:`, `    node: n${i}`, '    tables:');
+    for (let t = 0; t < 500; t++) lines.push(`      - public.t${t}`);
+  }
+  lines.push('subscriptions:');
+  for (let i = 0; i < 5; i++) {
+    lines.push(`  sub${i}:`, `    node: n${i + 5}`, `    from: n${i}`, `    publications: [pub${i}]`);
+    lines.push('    init:', '      method: none');
+  }
+  const config = join(dir, 'steep.yaml');
+  writeFileSync(config, `${lines.join('\n')}\n`);
+
+  const load = () => Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
+  const loadBefore = load();
+  const figures = { node: [], version: [], validate: [] };
+  // a first run of each writes V8's code cache when the build did not (bin/codeCache.js)
+  await steepMeasured(['--version']);
+  await steepMeasured(['validate', '-c', config]);
+  for (let r = 0; r < RUNS; r++) {
+    figures.node.push(await nodeMeasured());
+    figures.version.push(await steepMeasured(['--version']));
+    figures.validate.push(await steepMeasured(['validate', '-c', config]));
+  }
+  const wall = (k) => Math.round(median(figures[k].map((m) => m.wallMs)));
+  const cpu = (k) => Math.round(median(figures[k].map((m) => m.cpuMs)));
+  const loadAfter = load();
+  report(
+    'start',
+    {
+      runs: RUNS,
+      lines: lines.length,
+      nodeWallMs: wall('node'),
+      nodeCpuMs: cpu('node'),
+      versionWallMs: wall('version'),
+      versionCpuMs: cpu('version'),
+      validateWallMs: wall('validate'),
+      validateCpuMs: cpu('validate'),
+      validateOverStartCpuMs: cpu('validate') - cpu('version'),
+      load: [loadBefore, loadAfter],
+      target: { versionMs: 150, validateOverStartMs: 100 },
+    },
+    `start: steep --version ${wall('version')} ms wall, ${cpu('version')} ms CPU (node -e 0: ${wall('node')} ms, ${cpu('node')} ms CPU; target ≤ 150 ms); validate of ${lines.length} lines ${wall('validate')} ms wall, ${cpu('validate')} ms CPU = ${cpu('validate') - cpu('version')} ms of CPU over start (target ≤ 100 ms); load ${loadBefore} → ${loadAfter}`,
+  );
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** `node -e 0` under /usr/bin/time, as steepMeasured measures steep. */
+async function nodeMeasured() {
+  const file = join(dir, 'time');
+  const t0 = process.hrtime.bigint();
+  await new Promise((resolve, reject) => {
+    const child = spawn('/usr/bin/time', ['-f', '%U %S', '-o', file, process.execPath, '-e', '0'], {
+      stdio: 'ignore',
+    });
+    child.on('close', (c) => (c === 0 ? resolve() : reject(new Error(`node -e 0 exited ${c}`))));
+  });
+  const wallMs = Number(process.hrtime.bigint() - t0) / 1e6;
+  const [user, system] = readFileSync(file, 'utf8').trim().split('\n').pop().split(' ').map(Number);
+  return { wallMs, cpuMs: (user + system) * 1000 };
+}
