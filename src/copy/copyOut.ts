@@ -31,12 +31,17 @@ export class CopyOut extends Readable {
   /** bytes of the current message still to come in later reads, and whether they are row data */
   private rest = 0;
   private restIsData = false;
-  private wanted = false;
-  private forwarding = false;
   private attached = false;
-  private readonly onReadable = () => this.forward();
+  /** each socket read as it comes (`read()` of a paused socket joins those waiting into a new Buffer) */
+  private readonly onData = (chunk: Buffer) => {
+    if (!this.parse(chunk) && this.attached) this.connection!.stream.pause();
+  };
 
-  constructor(private readonly text: string) {
+  constructor(
+    private readonly text: string,
+    /** told the bytes of each piece of data as it goes out (progress) */
+    private readonly onBytes?: (n: number) => void,
+  ) {
     super({ highWaterMark: 1 << 20 });
   }
 
@@ -49,27 +54,13 @@ export class CopyOut extends Readable {
       throw new Error(`COPY TO expects one data listener on the connection, found ${listeners.length}`);
     this.pgOnData = listeners[0] as (b: Buffer) => void;
     stream.removeListener('data', this.pgOnData);
-    stream.pause();
     this.attached = true;
-    stream.on('readable', this.onReadable);
+    stream.on('data', this.onData);
     connection.query(this.text);
   }
 
   override _read(): void {
-    this.wanted = true;
-    this.forward();
-  }
-
-  private forward(): void {
-    if (this.forwarding || !this.wanted || !this.attached || !this.connection) return;
-    this.forwarding = true;
-    const stream = this.connection.stream;
-    while (this.wanted && this.attached) {
-      const chunk = stream.read() as Buffer | null;
-      if (chunk === null) break;
-      this.wanted = this.parse(chunk);
-    }
-    this.forwarding = false;
+    if (this.attached) this.connection?.stream.resume();
   }
 
   /** Take the row data of one socket read; false when the consumer wants no more for now. */
@@ -104,7 +95,7 @@ export class CopyOut extends Readable {
           this.restIsData = true;
         }
       } else if (code === COPY_DONE || code === ERROR_RESPONSE) {
-        if (w > 0) this.push(buf.subarray(0, w));
+        if (w > 0) this.out(buf.subarray(0, w));
         this.detach(buf.subarray(code === COPY_DONE ? end : p));
         if (code === COPY_DONE) this.push(null);
         return false;
@@ -115,14 +106,19 @@ export class CopyOut extends Readable {
       }
       p = end;
     }
-    return w > 0 ? this.push(buf.subarray(0, w)) : true;
+    return w > 0 ? this.out(buf.subarray(0, w)) : true;
+  }
+
+  private out(data: Buffer): boolean {
+    this.onBytes?.(data.length);
+    return this.push(data);
   }
 
   /** Give the socket back to node-postgres with the bytes it has still to read. */
   private detach(unread: Buffer): void {
     const stream = this.connection!.stream;
     this.attached = false;
-    stream.removeListener('readable', this.onReadable);
+    stream.removeListener('data', this.onData);
     stream.addListener('data', this.pgOnData!);
     this.pgOnData!(unread);
     // node-postgres may pause the socket while it parses; resume once that is done

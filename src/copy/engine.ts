@@ -1,4 +1,4 @@
-import { type Readable, Transform } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type pg from 'pg';
 import { type CopySourceTable, copyOutSql, readSplitPoints } from '../catalog/copySource.js';
 import { connect } from '../db/connect.js';
@@ -133,18 +133,6 @@ export async function snapshotHeld(
   }
 }
 
-function counter(onBytes?: (n: number) => void): Transform & { bytes: number } {
-  const t = new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      t.bytes += chunk.length;
-      onBytes?.(chunk.length);
-      done(null, chunk);
-    },
-  }) as Transform & { bytes: number };
-  t.bytes = 0;
-  return t;
-}
-
 /** Copy every chunk with `parallel` workers; rejects with the first chunk that fails RETRIES times. */
 export async function runCopy(run: CopyRun): Promise<void> {
   const queue = [...run.chunks];
@@ -162,10 +150,8 @@ export async function runCopy(run: CopyRun): Promise<void> {
           try {
             source ??= await snapshotSession(run);
             writer ??= await run.sink.open();
-            const out = source.query(new CopyOut(copyOutSql(chunk.table, chunk, run.binary)));
-            const count = counter(run.onBytes);
-            out.on('error', (e) => count.destroy(e));
-            const written = await writer.write(chunk, out.pipe(count), run.binary);
+            const out = source.query(new CopyOut(copyOutSql(chunk.table, chunk, run.binary), run.onBytes));
+            const written = await writer.write(chunk, out, run.binary);
             run.onChunk?.(chunk, { ...written, rows: written.rows ?? out.rowCount });
             break;
           } catch (err) {

@@ -1,13 +1,6 @@
 import { createHash } from 'node:crypto';
-import {
-  createReadStream,
-  createWriteStream,
-  existsSync,
-  readFileSync,
-  renameSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { createReadStream, existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { type FileHandle, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -150,10 +143,23 @@ export async function filesIntact(
 /** Bytes gathered into one file write and one hash update (a socket read is 16–64 kB). */
 const WRITE_BYTES = 1 << 20;
 
+/** Write all of `b` at the file's position; resolves to the error instead of rejecting. */
+async function writeAll(file: FileHandle, b: Buffer): Promise<unknown> {
+  try {
+    for (let at = 0; at < b.length; ) at += (await file.write(b, at, b.length - at)).bytesWritten;
+    return null;
+  } catch (err) {
+    return err;
+  }
+}
+
 /**
  * The file sink of `snapshot generate`: each chunk to its own file, hashed as written, in
  * writes of WRITE_BYTES: one write per socket read cost more in hand-offs to libuv's thread
- * pool (and waits on its lock on a busy machine) than copying into a larger buffer.
+ * pool (and waits on its lock on a busy machine) than copying into a larger buffer. Each
+ * session fills one of its two buffers while the other is being written, the same two for
+ * all its files: a new buffer per write made V8 collect its whole heap every few dozen MB
+ * (memory outside the heap counts towards its next collection), 25 % of generate's CPU.
  */
 export class FileSink implements ChunkSink {
   constructor(
@@ -162,39 +168,50 @@ export class FileSink implements ChunkSink {
   ) {}
 
   async open(): Promise<ChunkWriter> {
+    const blocks = [Buffer.allocUnsafe(WRITE_BYTES), Buffer.allocUnsafe(WRITE_BYTES)];
     return {
       write: async (chunk: Chunk, data: Readable) => {
         const file = chunkFileName(chunk.table, chunk.index, this.compress);
         const tmp = join(this.dir, `${file}.partial`);
         const hash = createHash('sha256');
+        let source: Readable = data;
+        if (this.compress === 'gzip') {
+          const gzip = createGzip();
+          data.on('error', (e) => gzip.destroy(e));
+          source = data.pipe(gzip);
+        }
+        const out = await open(tmp, 'w');
         let bytes = 0;
-        const gather = async function* (source: AsyncIterable<Buffer>) {
-          let buf = Buffer.allocUnsafe(WRITE_BYTES);
-          let used = 0;
-          for await (const b of source) {
+        let writing: Promise<unknown> = Promise.resolve(null);
+        let buf = blocks[0]!;
+        let used = 0;
+        /** hash the filled part of buf and start writing it, once the other buffer is written */
+        const flush = async () => {
+          const filled = buf.subarray(0, used);
+          hash.update(filled);
+          bytes += used;
+          const failed = await writing;
+          if (failed) throw failed;
+          writing = writeAll(out, filled);
+          buf = buf === blocks[0] ? blocks[1]! : blocks[0]!;
+          used = 0;
+        };
+        try {
+          for await (const b of source as AsyncIterable<Buffer>) {
             for (let at = 0; at < b.length; ) {
               const n = b.copy(buf, used, at);
               used += n;
               at += n;
-              if (used === WRITE_BYTES) {
-                hash.update(buf);
-                bytes += used;
-                yield buf;
-                buf = Buffer.allocUnsafe(WRITE_BYTES);
-                used = 0;
-              }
+              if (used === WRITE_BYTES) await flush();
             }
           }
-          if (used > 0) {
-            const last = buf.subarray(0, used);
-            hash.update(last);
-            bytes += used;
-            yield last;
-          }
-        };
-        const out = createWriteStream(tmp);
-        if (this.compress === 'gzip') await pipeline(data, createGzip(), gather, out);
-        else await pipeline(data, gather, out);
+          if (used > 0) await flush();
+          const failed = await writing;
+          if (failed) throw failed;
+        } finally {
+          await writing;
+          await out.close();
+        }
         renameSync(tmp, join(this.dir, file));
         return { bytes, file, sha256: hash.digest('hex') };
       },
