@@ -6,15 +6,18 @@
 // < 200 MB. How it scales with cores: BENCH_PARALLEL=1,2,4 on this machine's cores.
 //
 //   BENCH_MB        size of the table, MB (default 2048)
-//   BENCH_PARALLEL  sessions of steep's copy (default 4)
+//   BENCH_PARALLEL  sessions of steep's copy, or a list for the core sweep: 1,2,4 (default 4);
+//                   each compared with the same native runs
 //   BENCH_RUNS      runs of each, alternating which goes first (default 1)
 import { writeFileSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { median, pairYaml, report, sql, startNodes, steep, steepMeasured } from './common.mjs';
 
 const MB = Number(process.env.BENCH_MB ?? 2048);
-const PARALLEL = Number(process.env.BENCH_PARALLEL ?? 4);
+const SWEEP = String(process.env.BENCH_PARALLEL ?? 4)
+  .split(',')
+  .map(Number);
 const RUNS = Number(process.env.BENCH_RUNS ?? 1);
 // a row of (bigint, 64-character text, int) takes about 110 bytes on disk
 const ROWS = Math.max(1, Math.round((MB * 1024 * 1024) / 110));
@@ -48,7 +51,10 @@ try {
   const once = async (name, init) => {
     await sql(sub, 'CHECKPOINT');
     await sql(pub, 'CHECKPOINT');
-    const m = await steepMeasured(['apply', '-c', config(name, init), '--auto-approve']);
+    const m = {
+      ...(await steepMeasured(['apply', '-c', config(name, init), '--auto-approve'])),
+      load: loadavg()[0],
+    };
     const [{ n }] = await sql(sub, 'SELECT count(*)::bigint AS n FROM public.big');
     if (Number(n) !== ROWS) throw new Error(`${name}: ${n} rows on the subscriber, not ${ROWS}`);
     await sql(sub, `DROP SUBSCRIPTION ${name}`);
@@ -56,43 +62,46 @@ try {
     return m;
   };
   const native = [];
-  const split = [];
+  const split = new Map(SWEEP.map((p) => [p, []]));
   for (let r = 0; r < RUNS; r++) {
-    const n = () => once(`native_${r}`, '{ method: snapshot, parallel: 1, splitAbove: 1TB }');
-    const s = () => once(`split_${r}`, `{ method: snapshot, parallel: ${PARALLEL} }`);
-    if (r % 2 === 0) {
-      native.push(await n());
-      split.push(await s());
-    } else {
-      split.push(await s());
-      native.push(await n());
-    }
+    const n = async () =>
+      native.push(await once(`native_${r}`, '{ method: snapshot, parallel: 1, splitAbove: 1TB }'));
+    const s = async (p) =>
+      split.get(p).push(await once(`split_${p}_${r}`, `{ method: snapshot, parallel: ${p} }`));
+    if (r % 2 === 0) await n();
+    for (const p of r % 2 === 0 ? SWEEP : [...SWEEP].reverse()) await s(p);
+    if (r % 2 === 1) await n();
   }
   const nMs = median(native.map((x) => x.wallMs));
-  const sMs = median(split.map((x) => x.wallMs));
-  const rss = Math.max(...split.map((x) => x.rssMb));
   const mb = bytes / 1024 / 1024;
-  report(
-    'init-split',
-    {
-      mb: Math.round(mb),
-      rows: ROWS,
-      parallel: PARALLEL,
-      cores: availableParallelism(),
-      runs: RUNS,
-      splitMs: Math.round(sMs),
-      nativeMs: Math.round(nMs),
-      speedup: +(nMs / sMs).toFixed(3),
-      splitPeakRssMb: Math.round(rss),
-      nativePeakRssMb: Math.round(Math.max(...native.map((x) => x.rssMb))),
-      splitCpuMs: Math.round(median(split.map((x) => x.cpuMs))),
-      target: 1.3,
-      rssTargetMb: 200,
-    },
-    `init-split: one ${Math.round(mb)} MB table (${ROWS.toLocaleString('en-US')} rows), create → synchronized: ` +
-      `steep's copy on ${PARALLEL} sessions ${(sMs / 1000).toFixed(1)} s vs native copy_data ${(nMs / 1000).toFixed(1)} s = ` +
-      `${(nMs / sMs).toFixed(2)}× faster (target ≥ 1.3×) on ${availableParallelism()} cores; steep's peak RSS ${Math.round(rss)} MB (target < 200 MB)`,
-  );
+  for (const [p, runs] of split) {
+    const sMs = median(runs.map((x) => x.wallMs));
+    const rss = Math.max(...runs.map((x) => x.rssMb));
+    report(
+      'init-split',
+      {
+        mb: Math.round(mb),
+        rows: ROWS,
+        parallel: p,
+        cores: availableParallelism(),
+        runs: RUNS,
+        splitMs: Math.round(sMs),
+        nativeMs: Math.round(nMs),
+        speedup: +(nMs / sMs).toFixed(3),
+        splitPeakRssMb: Math.round(rss),
+        nativePeakRssMb: Math.round(Math.max(...native.map((x) => x.rssMb))),
+        splitCpuMs: Math.round(median(runs.map((x) => x.cpuMs))),
+        nativeCpuMs: Math.round(median(native.map((x) => x.cpuMs))),
+        loads: [...native, ...runs].map((x) => +x.load.toFixed(1)),
+        target: 1.3,
+        rssTargetMb: 200,
+      },
+      `init-split: one ${Math.round(mb)} MB table (${ROWS.toLocaleString('en-US')} rows), create → synchronized: ` +
+        `steep's copy on ${p} sessions ${(sMs / 1000).toFixed(1)} s vs native copy_data ${(nMs / 1000).toFixed(1)} s = ` +
+        `${(nMs / sMs).toFixed(2)}× faster (target ≥ 1.3×) on ${availableParallelism()} cores; steep's peak RSS ${Math.round(rss)} MB (target < 200 MB); ` +
+        `load ${[...native, ...runs].map((x) => x.load.toFixed(1)).join(', ')}`,
+    );
+  }
 } finally {
   await stop();
 }

@@ -6,21 +6,26 @@
 //   BENCH_MB        data on the publisher, MB (default 1024)
 //   BENCH_TABLES    tables it is spread over (default 8)
 //   BENCH_PARALLEL  sessions / psql processes at once (default 4)
+//   BENCH_RUNS      generate runs of each, interleaved psql, steep, psql, steep … (default 3);
+//                   the ratio is of the medians, so both see the same load
 //
+// Beside each wall time: the client's CPU (steep's, or the psql processes'), the server's CPU
+// (its backends', reaped by the postmaster) and the load average when the run ended.
 // steep writes one file per table (splitAbove above every table, as psql copies whole tables),
 // binary COPY when both servers are the same major version (psql: text); apply verifies every
 // file's SHA-256 first and sets the sequences, which the baseline does not.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { pairYaml, psql, report, sql, startNodes, steep, steepMeasured, time } from './common.mjs';
+import { median, pairYaml, psql, report, sql, startNodes, steep, steepMeasured, time } from './common.mjs';
 
 const run = promisify(execFile);
 const MB = Number(process.env.BENCH_MB ?? 1024);
 const TABLES = Number(process.env.BENCH_TABLES ?? 8);
 const PARALLEL = Number(process.env.BENCH_PARALLEL ?? 4);
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 // a row of (bigint, 64-character text, int) takes about 110 bytes on disk
 const ROWS = Math.max(1, Math.round((MB * 1024 * 1024) / 110 / TABLES));
 
@@ -33,6 +38,28 @@ async function pool(jobs, n) {
     }),
   );
 }
+
+/** CPU (ms, user + system) of a process's reaped children: `self`, or a postmaster's backends. */
+function childCpuMs(pid = 'self') {
+  // fields after the command name (which may hold spaces): cutime, cstime are the 14th and 15th
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return ((Number(f[13]) + Number(f[14])) * 1000) / 100; // clock ticks of 10 ms
+}
+
+function postmasterPid(server) {
+  return Number(readFileSync(join(server.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+}
+
+/** fn's wall time, its client's CPU (children of this process), the server's CPU, the load after. */
+async function measured(server, fn) {
+  const pm = postmasterPid(server);
+  const [c0, s0] = [childCpuMs(), childCpuMs(pm)];
+  const r = await fn();
+  return { ...r, clientCpuMs: childCpuMs() - c0, serverCpuMs: childCpuMs(pm) - s0, load: loadavg()[0] };
+}
+
+const fmt = (x) =>
+  `${(x.wallMs / 1000).toFixed(1)} s (CPU ${(x.clientCpuMs / 1000).toFixed(1)} s, server ${(x.serverCpuMs / 1000).toFixed(1)} s, load ${x.load.toFixed(1)})`;
 
 function dirBytes(dir) {
   return readdirSync(dir).reduce((n, f) => n + statSync(join(dir, f)).size, 0);
@@ -80,53 +107,77 @@ try {
   // warm cache for both: every table read once before either copy
   for (const t of names) await sql(pub, `SELECT count(*) FROM public.${t}`);
 
-  // generate: psql \copy to, one process per table, PARALLEL at a time; then steep
+  // generate: psql \copy to (one process per table, PARALLEL at a time), then steep, RUNS times
   const psqlDir = join(work, 'psql');
-  rmSync(psqlDir, { recursive: true, force: true });
-  await run('mkdir', ['-p', psqlDir]);
-  const baseOut = await time(() =>
-    pool(
-      names.map((t) => () => psql(pub, `\\copy public.${t} to '${join(psqlDir, `${t}.copy`)}'`)),
-      PARALLEL,
-    ),
-  );
   const snapDir = join(work, 'snapshot');
-  const gen = await steepMeasured([
-    'snapshot',
-    'generate',
-    'bench_sub',
-    '-c',
-    config,
-    '--output',
-    snapDir,
-    '--compress',
-    'none',
-    '--parallel',
-    String(PARALLEL),
-  ]);
+  const baseOuts = [];
+  const gens = [];
+  for (let r = 0; r < RUNS; r++) {
+    rmSync(psqlDir, { recursive: true, force: true });
+    await run('mkdir', ['-p', psqlDir]);
+    baseOuts.push(
+      await measured(pub, async () => ({
+        wallMs: await time(() =>
+          pool(
+            names.map((t) => () => psql(pub, `\\copy public.${t} to '${join(psqlDir, `${t}.copy`)}'`)),
+            PARALLEL,
+          ),
+        ),
+      })),
+    );
+    if (r > 0) await steep(['snapshot', 'delete', snapDir, '-c', config, '--allow-destroy']);
+    gens.push(
+      await measured(pub, () =>
+        steepMeasured([
+          'snapshot',
+          'generate',
+          'bench_sub',
+          '-c',
+          config,
+          '--output',
+          snapDir,
+          '--compress',
+          'none',
+          '--parallel',
+          String(PARALLEL),
+        ]),
+      ),
+    );
+  }
+  const baseOut = median(baseOuts.map((x) => x.wallMs));
+  const gen = {
+    wallMs: median(gens.map((x) => x.wallMs)),
+    cpuMs: median(gens.map((x) => x.cpuMs)),
+    rssMb: Math.max(...gens.map((x) => x.rssMb)),
+  };
 
   // apply: psql \copy from into the empty subscriber tables, then empty them again; then steep
   await sql(sub, 'CHECKPOINT');
-  const baseIn = await time(() =>
-    pool(
-      names.map((t) => () => psql(sub, `\\copy public.${t} from '${join(psqlDir, `${t}.copy`)}'`)),
-      PARALLEL,
+  const baseInRun = await measured(sub, async () => ({
+    wallMs: await time(() =>
+      pool(
+        names.map((t) => () => psql(sub, `\\copy public.${t} from '${join(psqlDir, `${t}.copy`)}'`)),
+        PARALLEL,
+      ),
     ),
-  );
+  }));
+  const baseIn = baseInRun.wallMs;
   await sql(sub, `TRUNCATE ${names.map((t) => `public.${t}`).join(', ')}`);
   await sql(sub, 'CHECKPOINT');
-  const app = await steepMeasured([
-    'snapshot',
-    'apply',
-    'bench_sub',
-    '-c',
-    config,
-    '--input',
-    snapDir,
-    '--parallel',
-    String(PARALLEL),
-    '--no-wait',
-  ]);
+  const app = await measured(sub, () =>
+    steepMeasured([
+      'snapshot',
+      'apply',
+      'bench_sub',
+      '-c',
+      config,
+      '--input',
+      snapDir,
+      '--parallel',
+      String(PARALLEL),
+      '--no-wait',
+    ]),
+  );
   const [{ rows }] = await sql(
     sub,
     `SELECT (${names.map((t) => `(SELECT count(*) FROM public.${t})`).join(' + ')})::bigint AS rows`,
@@ -142,6 +193,7 @@ try {
     {
       mb: Math.round(mb),
       tables: TABLES,
+      runs: RUNS,
       rows: ROWS * TABLES,
       parallel: PARALLEL,
       generateMs: Math.round(gen.wallMs),
@@ -154,13 +206,27 @@ try {
       applyThroughputRatio: +appRatio.toFixed(3),
       applyRssMb: Math.round(app.rssMb),
       applyCpuMs: Math.round(app.cpuMs),
-      load: +(await import('node:os')).loadavg()[0].toFixed(1),
+      generateRuns: gens.map((x, i) => ({
+        steepMs: Math.round(x.wallMs),
+        steepCpuMs: Math.round(x.cpuMs),
+        steepServerCpuMs: Math.round(x.serverCpuMs),
+        psqlMs: Math.round(baseOuts[i].wallMs),
+        psqlCpuMs: Math.round(baseOuts[i].clientCpuMs),
+        psqlServerCpuMs: Math.round(baseOuts[i].serverCpuMs),
+        load: +x.load.toFixed(1),
+      })),
+      applyServerCpuMs: Math.round(app.serverCpuMs),
+      baselineInCpuMs: Math.round(baseInRun.clientCpuMs),
+      baselineInServerCpuMs: Math.round(baseInRun.serverCpuMs),
+      load: +loadavg()[0].toFixed(1),
       snapshotFilesMb: Math.round(dirBytes(snapDir) / 1024 / 1024),
       psqlFilesMb: Math.round(dirBytes(psqlDir) / 1024 / 1024),
       target: 0.9,
     },
-    `snapshot: ${Math.round(mb)} MB in ${TABLES} tables, ${PARALLEL} at a time: generate ${(gen.wallMs / 1000).toFixed(1)} s ` +
-      `vs psql \\copy to ${(baseOut / 1000).toFixed(1)} s = ${genRatio.toFixed(2)}× the baseline's throughput; ` +
+    `${gens.map((x, i) => `  generate run ${i + 1}: psql ${fmt(baseOuts[i])}, steep ${fmt(x)}\n`).join('')}` +
+      `  apply: psql ${fmt(baseInRun)}, steep ${fmt(app)}\n` +
+      `snapshot: ${Math.round(mb)} MB in ${TABLES} tables, ${PARALLEL} at a time: generate ${(gen.wallMs / 1000).toFixed(1)} s ` +
+      `vs psql \\copy to ${(baseOut / 1000).toFixed(1)} s (medians of ${RUNS}) = ${genRatio.toFixed(2)}× the baseline's throughput; ` +
       `apply ${(app.wallMs / 1000).toFixed(1)} s vs \\copy from ${(baseIn / 1000).toFixed(1)} s = ${appRatio.toFixed(2)}× ` +
       `(target ≥ 0.9×); peak RSS ${Math.round(gen.rssMb)} MB / ${Math.round(app.rssMb)} MB`,
   );
