@@ -1,14 +1,7 @@
-import { StringDecoder } from 'node:string_decoder';
-import type pg from 'pg';
-import { to as copyTo } from 'pg-copy-streams';
-import { quoteIdent, quoteLiteral, quoteTable } from '../model/sql.js';
-import type { TableName } from '../model/topology.js';
-import type { CompareSide, KeyColumn, RowKey } from '../model/verify.js';
-
 /**
  * The SQL of a data comparison (SPEC §9 Verify, merge): row hashes computed inside each
- * database — per group of rows (key-range chunks, split by key hash; one scan, nothing but the
- * sums leave the server), streamed per row ordered by key for the groups that differ, or looked
+ * database — per group of rows (runs of a dense integer key, else key-range chunks split by key
+ * hash; one scan, nothing but one bytea of the sums leaves the server), streamed per row ordered by key for the groups that differ, or looked
  * up by key — and the rows themselves by key for a merge. Read-only: plain SELECTs and
  * COPY … TO, ACCESS SHARE locks only.
  *
@@ -18,6 +11,12 @@ import type { CompareSide, KeyColumn, RowKey } from '../model/verify.js';
  * Text keys are ordered and bucketed with COLLATE "C" on both sides: byte order, whatever each
  * database's collation, and the order the CLI's merge join compares in.
  */
+import { StringDecoder } from 'node:string_decoder';
+import type pg from 'pg';
+import { to as copyTo } from 'pg-copy-streams';
+import { quoteIdent, quoteLiteral, quoteTable } from '../model/sql.js';
+import type { TableName } from '../model/topology.js';
+import type { CompareSide, KeyColumn, RowKey } from '../model/verify.js';
 
 /**
  * Settings that make row text identical on both nodes, and keep a comparison from blocking
@@ -82,10 +81,27 @@ function where(side: CompareSide, extra: string[] = []): string {
  * range of differing keys reads a few chunks by index); the sub-groups make a differing group
  * small when the differences are spread out (1 % of keys, evenly: nearly every chunk differs,
  * few of its groups do).
+ *
+ * A dense integer key (KeySteps) needs neither: its groups are runs of consecutive key values,
+ * numbered by arithmetic — no bounds to search, no key hash, and every group a key range the
+ * index reads (chunk = group ÷ subs, as above).
  */
 export interface Grouping {
   bounds: string[];
   subs: number;
+  steps?: KeySteps;
+}
+
+/**
+ * The groups of a single integer key whose values are about as many as the rows: group i holds
+ * the values from `lo + i × width` to `lo + (i + 1) × width − 1`, for i from 0 to `count − 1`;
+ * group −1 every value below `lo`, group `count` every value from `lo + count × width` up (rows
+ * written after the ends were read).
+ */
+export interface KeySteps {
+  lo: number;
+  width: number;
+  count: number;
 }
 
 /** The chunk of a row: width_bucket of the first key column over the bounds (0 when there are none). */
@@ -95,8 +111,13 @@ function bucket(side: CompareSide, bounds: string[]): string {
   return `width_bucket(${ordered(k)}, ${quoteLiteral(`{${bounds.map(arrayElement).join(',')}}`)}::text[]::${k.type}[])`;
 }
 
-/** The group of a row (Grouping): its chunk, and the low bits of its key's hash. */
+/** The group of a row (Grouping): its run of key values, or its chunk and the low bits of its key's hash. */
 function group(side: CompareSide, g: Grouping): string {
+  if (g.steps) {
+    const k = ident(side.keys[0]!.name);
+    const { lo, width, count } = g.steps;
+    return `(CASE WHEN ${k} < (${lo}) THEN -1 WHEN ${k} >= (${lo + width * count}) THEN ${count} ELSE (${k}::int8 - (${lo})) / ${width} END)`;
+  }
   if (g.subs <= 1) return bucket(side, g.bounds);
   const only = side.keys.length === 1 ? side.keys[0]! : null;
   const keyHash = only?.integer
@@ -108,22 +129,45 @@ function group(side: CompareSide, g: Grouping): string {
 /** Differing key ranges read through the index up to this many; past it, a scan tests each row's group. */
 const INDEX_RANGES = 16;
 
-/**
- * The rows of `groups`: their chunks' key ranges as a predicate on the first key column an index
- * can serve (a non-collatable key, or any key in a database whose collation is C) when they make
- * few ranges, and each row's group tested against the list (a hashed IN) when there are sub-groups
- * or many ranges. Chunk 0 is below the first bound, chunk i from bound i−1 up to bound i, the last
- * one from the last bound on — width_bucket's buckets. Neighbouring chunks make one range.
- */
-function groupFilter(side: CompareSide, g: Grouping, groups: number[]): string[] {
-  if (g.bounds.length === 0 && g.subs <= 1) return [];
-  const chunks = [...new Set(groups.map((id) => Math.floor(id / g.subs)))].sort((x, y) => x - y);
+/** Neighbouring ids as runs [from, to], ascending. */
+function runsOf(ids: number[]): Array<[number, number]> {
   const runs: Array<[number, number]> = [];
-  for (const b of chunks) {
+  for (const b of [...new Set(ids)].sort((x, y) => x - y)) {
     const last = runs[runs.length - 1];
     if (last && b <= last[1] + 1) last[1] = b;
     else runs.push([b, b]);
   }
+  return runs;
+}
+
+const INT8_MIN = '-9223372036854775808';
+const INT8_MAX = '9223372036854775807';
+
+/** The key values of runs of KeySteps groups, both ends included. */
+function stepRanges(s: KeySteps, groups: number[]): Array<[string, string]> {
+  const start = (i: number) => (i < 0 ? INT8_MIN : String(s.lo + i * s.width));
+  const end = (i: number) => (i >= s.count ? INT8_MAX : String(s.lo + (i + 1) * s.width - 1));
+  return runsOf(groups).map(([from, to]) => [start(from), end(to)]);
+}
+
+/**
+ * The rows of `groups`: their key ranges as a predicate on the first key column an index can
+ * serve (a non-collatable key, or any key in a database whose collation is C) when they make few
+ * ranges, and each row's group tested against the list (a hashed IN) when there are sub-groups or
+ * many ranges. Chunk 0 is below the first bound, chunk i from bound i−1 up to bound i, the last
+ * one from the last bound on — width_bucket's buckets. Neighbouring chunks make one range.
+ */
+function groupFilter(side: CompareSide, g: Grouping, groups: number[]): string[] {
+  const inList = () =>
+    `${group(side, g)} IN (SELECT unnest(${quoteLiteral(`{${groups.join(',')}}`)}::int8[]))`;
+  if (g.steps) {
+    const ranges = stepRanges(g.steps, groups);
+    if (ranges.length > INDEX_RANGES) return [inList()];
+    const k = ident(side.keys[0]!.name);
+    return [`(${ranges.map(([from, to]) => `${k} BETWEEN ${from} AND ${to}`).join(' OR ')})`];
+  }
+  if (g.bounds.length === 0 && g.subs <= 1) return [];
+  const runs = runsOf(groups.map((id) => Math.floor(id / g.subs)));
   const out: string[] = [];
   if (g.bounds.length > 0 && runs.length <= INDEX_RANGES) {
     const k = side.keys[0]!;
@@ -135,8 +179,7 @@ function groupFilter(side: CompareSide, g: Grouping, groups: number[]): string[]
     });
     out.push(`(${ranges.join(' OR ')})`);
   }
-  if (g.subs > 1 || runs.length > INDEX_RANGES)
-    out.push(`${group(side, g)} IN (SELECT unnest(${quoteLiteral(`{${groups.join(',')}}`)}::int8[]))`);
+  if (g.subs > 1 || runs.length > INDEX_RANGES) out.push(inList());
   return out;
 }
 
@@ -151,8 +194,28 @@ const PAGES_PER_CHUNK = 4;
 const SAMPLE_ROWS = 30_000;
 
 /**
- * `chunks − 1` bounds of the first key column: evenly spaced for a dense integer key (its min
- * and max, from the index), else from a sample of pages: at least PAGES_PER_CHUNK
+ * The ends of a dense integer key (a sequence's: a single integer key whose values from min to
+ * max are at most twice the rows), read off the index; null for any other key.
+ */
+export async function denseKeyEnds(
+  client: pg.Client,
+  side: CompareSide,
+  estimatedRows: number,
+): Promise<{ lo: number; hi: number } | null> {
+  const k = side.keys[0]!;
+  if (side.keys.length !== 1 || !k.integer) return null;
+  const { rows: ends } = await client.query<{ lo: string | null; hi: string | null }>(
+    `SELECT min(${ident(k.name)})::text AS lo, max(${ident(k.name)})::text AS hi FROM ${quoteTable(side.table)}`,
+  );
+  const lo = Number(ends[0]?.lo ?? Number.NaN);
+  const hi = Number(ends[0]?.hi ?? Number.NaN);
+  const dense =
+    Number.isSafeInteger(lo) && Number.isSafeInteger(hi) && hi - lo + 1 <= 2 * Math.max(1, estimatedRows);
+  return dense ? { lo, hi } : null;
+}
+
+/**
+ * `chunks − 1` bounds of the first key column from a sample of pages: at least PAGES_PER_CHUNK
  * pages per chunk, few keys from each. Sampling whole pages of a table filled in key order gives
  * runs of neighbouring keys; taking all of them and every n-th as a bound made a few huge chunks
  * and many tiny ones. In the order width_bucket compares them on both sides: the type's own
@@ -166,26 +229,6 @@ export async function chunkBounds(
 ): Promise<string[]> {
   if (chunks <= 1) return [];
   const k = side.keys[0]!;
-  if (k.integer) {
-    // a dense integer key (a sequence's): evenly spaced bounds from its ends, read off the index
-    const { rows: ends } = await client.query<{ lo: string | null; hi: string | null }>(
-      `SELECT min(${ident(k.name)})::text AS lo, max(${ident(k.name)})::text AS hi FROM ${quoteTable(side.table)}`,
-    );
-    const lo = Number(ends[0]?.lo ?? Number.NaN);
-    const hi = Number(ends[0]?.hi ?? Number.NaN);
-    if (
-      Number.isSafeInteger(lo) &&
-      Number.isSafeInteger(hi) &&
-      hi - lo + 1 <= 2 * Math.max(1, estimatedRows)
-    ) {
-      const out: string[] = [];
-      for (let i = 1; i < chunks; i++) {
-        const v = String(lo + Math.floor(((hi - lo + 1) * i) / chunks));
-        if (v !== out[out.length - 1]) out.push(v);
-      }
-      return out;
-    }
-  }
   const { rows: rel } = await client.query<{ pages: number }>(
     `SELECT greatest(c.relpages, 0)::float8 AS pages FROM pg_catalog.pg_class c WHERE c.oid = $1::regclass`,
     [quoteTable(side.table)],
@@ -212,25 +255,68 @@ export async function chunkBounds(
   return out;
 }
 
-export interface ChunkHash {
-  rows: number;
-  /** the XOR of the rows' hashes, as text (keys are unique: no two rows of a group cancel out as equal ones) */
-  sum: string;
+/**
+ * The first pass's answer for one side: per group, ascending by id, its id (int4), its rows
+ * (int8) and the XOR of its rows' hashes (int8; keys are unique: no two rows of a group cancel
+ * out as equal ones) — 20 bytes each, one bytea for the whole table: 125,000 groups cost the
+ * client a buffer to walk, not 125,000 rows to parse. Groups without rows are absent.
+ */
+export class GroupHashes {
+  static readonly RECORD = 20;
+  constructor(private readonly buf: Buffer) {}
+  get size(): number {
+    return this.buf.length / GroupHashes.RECORD;
+  }
+  id(i: number): number {
+    return this.buf.readInt32BE(i * GroupHashes.RECORD);
+  }
+  rows(): number {
+    let n = 0;
+    for (let o = 4; o < this.buf.length; o += GroupHashes.RECORD) n += Number(this.buf.readBigInt64BE(o));
+    return n;
+  }
+  ids(): number[] {
+    return Array.from({ length: this.size }, (_v, i) => this.id(i));
+  }
+  /** The ids of the groups whose rows or hash differ between the two sides (present on one only included), ascending. */
+  differing(other: GroupHashes): number[] {
+    const R = GroupHashes.RECORD;
+    const out: number[] = [];
+    let i = 0;
+    let j = 0;
+    while (i < this.size || j < other.size) {
+      const a = i < this.size ? this.id(i) : Number.POSITIVE_INFINITY;
+      const b = j < other.size ? other.id(j) : Number.POSITIVE_INFINITY;
+      if (a < b) {
+        out.push(a);
+        i++;
+      } else if (b < a) {
+        out.push(b);
+        j++;
+      } else {
+        if (this.buf.compare(other.buf, j * R + 4, (j + 1) * R, i * R + 4, (i + 1) * R) !== 0) out.push(a);
+        i++;
+        j++;
+      }
+    }
+    return out;
+  }
 }
 
-/** Count and hash sum per group (Grouping), in one scan; `only`: just these groups. Groups without rows are absent. */
+/** Rows and hash per group (Grouping), in one scan; `only`: just these groups. */
 export async function hashChunks(
   client: pg.Client,
   side: CompareSide,
   g: Grouping,
   only?: number[],
-): Promise<Map<number, ChunkHash>> {
-  const { rows } = await client.query<{ b: string; rows: string; sum: string }>(
-    `SELECT b::text AS b, count(*)::text AS rows, bit_xor(h)::text AS sum FROM (
-       SELECT ${group(side, g)} AS b, ${rowHash(side)} AS h FROM ${quoteTable(side.table)}${where(side, only ? groupFilter(side, g, only) : [])}) s
-      GROUP BY b`,
+): Promise<GroupHashes> {
+  const { rows } = await client.query<{ a: Buffer | null }>(
+    `SELECT string_agg(int4send(b::int4) || int8send(n) || int8send(x), ''::bytea ORDER BY b) AS a FROM (
+       SELECT b, count(*) AS n, bit_xor(h) AS x FROM (
+         SELECT ${group(side, g)} AS b, ${rowHash(side)} AS h FROM ${quoteTable(side.table)}${where(side, only ? groupFilter(side, g, only) : [])}) s
+        GROUP BY b) s`,
   );
-  return new Map(rows.map((r) => [Number(r.b), { rows: Number(r.rows), sum: r.sum }]));
+  return new GroupHashes(rows[0]?.a ?? Buffer.alloc(0));
 }
 
 /** COPY text format: `\\`, `\t`, `\n`… escapes undone. */
@@ -259,6 +345,36 @@ function unescapeCopy(v: string): string {
 }
 
 /**
+ * Key ranges are read one by one through the index when there are at most one per this many
+ * groups (1 M rows: 1,950 ranges); past it, one scan is as cheap (10,000 ranges of 8 rows read
+ * by index cost as much CPU as the scan of all 1 M rows).
+ */
+const GROUPS_PER_RANGE = 64;
+
+/**
+ * The SELECT of streamRowHashes. Runs of KeySteps groups, not too many, are read range by
+ * range through the key's index (a nested loop over the ranges; OFFSET 0 keeps PostgreSQL from
+ * turning it inside out, a scan of the table testing every range); otherwise one scan filtered
+ * by groupFilter.
+ */
+function rowHashesSql(side: CompareSide, g: Grouping, groups: number[]): string {
+  const order = side.keys.map((k) => mergeOrder(side.table, k)).join(', ');
+  const ranges = g.steps ? stepRanges(g.steps, groups) : [];
+  if (!g.steps || ranges.length <= INDEX_RANGES || ranges.length * GROUPS_PER_RANGE > g.steps.count)
+    return (
+      `SELECT ${side.keys.map((k) => `${ident(k.name)}::text`).join(', ')}, ${rowHash(side)} ` +
+      `FROM ${quoteTable(side.table)}${where(side, groupFilter(side, g, groups))} ORDER BY ${order}`
+    );
+  const k = ident(side.keys[0]!.name);
+  const ends = (i: 0 | 1) => quoteLiteral(`{${ranges.map((r) => r[i]).join(',')}}`);
+  return (
+    `SELECT x.k, x.h FROM unnest(${ends(0)}::int8[], ${ends(1)}::int8[]) AS steep_r(lo, hi) CROSS JOIN LATERAL (` +
+    `SELECT ${k}::text AS k, ${rowHash(side)} AS h, ${order} AS o FROM ${quoteTable(side.table)}` +
+    `${where(side, [`${k} >= steep_r.lo`, `${k} <= steep_r.hi`])} OFFSET 0) x ORDER BY x.o`
+  );
+}
+
+/**
  * (key, row hash) of every row of the groups `groups`, ordered by key as compareKeys compares,
  * streamed with COPY: memory flat whatever the chunk's size.
  */
@@ -268,11 +384,7 @@ export async function* streamRowHashes(
   g: Grouping,
   groups: number[],
 ): AsyncGenerator<{ key: RowKey; hash: string }> {
-  const sql =
-    `COPY (SELECT ${side.keys.map((k) => `${ident(k.name)}::text`).join(', ')}, ${rowHash(side)} ` +
-    `FROM ${quoteTable(side.table)}${where(side, groupFilter(side, g, groups))} ` +
-    `ORDER BY ${side.keys.map((k) => mergeOrder(side.table, k)).join(', ')}) TO STDOUT`;
-  const stream = client.query(copyTo(sql));
+  const stream = client.query(copyTo(`COPY (${rowHashesSql(side, g, groups)}) TO STDOUT`));
   const decoder = new StringDecoder('utf8');
   let rest = '';
   const n = side.keys.length;

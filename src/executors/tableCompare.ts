@@ -1,8 +1,8 @@
 import type pg from 'pg';
 import { currentWalLsn, slotConfirmedPast } from '../catalog/compareScope.js';
 import {
-  type ChunkHash,
   chunkBounds,
+  denseKeyEnds,
   type Grouping,
   hashChunks,
   keyId,
@@ -21,7 +21,7 @@ import {
   type TableComparison,
   type TableVerdict,
 } from '../model/verify.js';
-import { chunkCount, subGroupCount } from '../planner/verify.js';
+import { chunkCount, keySteps, subGroupCount } from '../planner/verify.js';
 import { sleep } from './sleep.js';
 
 /**
@@ -95,13 +95,23 @@ async function waitReplayed(pub: pg.Client, opts: Replay, lsn: string): Promise<
   }
 }
 
-function sameChunk(a: ChunkHash | undefined, b: ChunkHash | undefined): boolean {
-  return (a?.rows ?? 0) === (b?.rows ?? 0) && (a?.sum ?? null) === (b?.sum ?? null);
-}
-
-function differingChunks(p: Map<number, ChunkHash>, s: Map<number, ChunkHash>, among?: number[]): number[] {
-  const ids = among ?? [...new Set([...p.keys(), ...s.keys()])];
-  return ids.filter((b) => !sameChunk(p.get(b), s.get(b))).sort((x, y) => x - y);
+/**
+ * The first pass's groups (catalog Grouping): runs of key values for a dense integer key, else
+ * sampled key-range chunks split by key hash; as many chunks and sub-groups either way.
+ */
+async function grouping(
+  pub: pg.Client,
+  cmp: TableComparison,
+  opts: Pick<CompareOptions, 'chunkRows' | 'groupRows'>,
+): Promise<Grouping> {
+  const chunks = chunkCount(cmp.estimatedRows, opts.chunkRows);
+  const ends = chunks > 1 ? await denseKeyEnds(pub, cmp.publisher, cmp.estimatedRows) : null;
+  if (ends) {
+    const subs = subGroupCount(cmp.estimatedRows, chunks, opts.groupRows);
+    return { bounds: [], subs, steps: keySteps(ends, chunks * subs) };
+  }
+  const bounds = await chunkBounds(pub, cmp.publisher, chunks, cmp.estimatedRows);
+  return { bounds, subs: subGroupCount(cmp.estimatedRows, bounds.length + 1, opts.groupRows) };
 }
 
 function classify(key: RowKey, p: string | undefined, s: string | undefined): RowDifference | null {
@@ -118,24 +128,25 @@ export async function compareTable(
   opts: CompareOptions,
 ): Promise<TableVerdict> {
   const t0 = Date.now();
-  const chunks = chunkCount(cmp.estimatedRows, opts.chunkRows);
-  const bounds = await chunkBounds(pub, cmp.publisher, chunks, cmp.estimatedRows);
-  const g: Grouping = { bounds, subs: subGroupCount(cmp.estimatedRows, bounds.length + 1, opts.groupRows) };
+  const g = await grouping(pub, cmp, opts);
   const [p1, s1] = await Promise.all([hashChunks(pub, cmp.publisher, g), hashChunks(sub, cmp.subscriber, g)]);
-  let rows = 0;
-  for (const c of p1.values()) rows += c.rows;
-  let subscriberRows = 0;
-  for (const c of s1.values()) subscriberRows += c.rows;
+  const rows = p1.rows();
+  const subscriberRows = s1.rows();
   opts.onRows?.(rows);
-  const chunkTotal = bounds.length + 1;
-  let differing = differingChunks(p1, s1);
-  const firstDiffering = new Set(differing.map((id) => Math.floor(id / g.subs))).size;
+  const chunkOf = (id: number) => Math.floor(id / g.subs);
+  const nominal = g.steps ? Math.ceil(g.steps.count / g.subs) : g.bounds.length + 1;
+  // KeySteps' groups below and above the key's ends read make chunks of their own
+  const beyond = new Set([...p1.ids(), ...s1.ids()].map(chunkOf).filter((c) => c < 0 || c >= nominal));
+  const chunkTotal = nominal + beyond.size;
+  let differing = p1.differing(s1);
+  const firstDiffering = new Set(differing.map(chunkOf)).size;
   const replay = opts.replay;
   for (let round = 1; replay && round < CHUNK_ROUNDS && differing.length > 0; round++) {
     const p = await hashChunks(pub, cmp.publisher, g, differing);
     await waitReplayed(pub, replay, await currentWalLsn(pub));
     const s = await hashChunks(sub, cmp.subscriber, g, differing);
-    differing = differingChunks(p, s, differing);
+    const before = new Set(differing);
+    differing = p.differing(s).filter((id) => before.has(id));
   }
 
   const counts: Record<DifferenceKind, number> = { missing: 0, extra: 0, different: 0 };

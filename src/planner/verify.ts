@@ -56,6 +56,19 @@ export function subGroupCount(estimatedRows: number, chunks: number, groupRows?:
 }
 
 /**
+ * Runs of consecutive values of a dense integer key from `lo` to `hi`, about `groups` of them
+ * (catalog/rowHashes.ts KeySteps): each `width` values wide, the last one reaching `hi`.
+ */
+export function keySteps(
+  ends: { lo: number; hi: number },
+  groups: number,
+): { lo: number; width: number; count: number } {
+  const span = ends.hi - ends.lo + 1;
+  const width = Math.max(1, Math.ceil(span / Math.max(1, groups)));
+  return { lo: ends.lo, width, count: Math.ceil(span / width) };
+}
+
+/**
  * Types whose own hash a comparison can use instead of hashing the value's text (five times
  * cheaper): equal values of them print alike, so hashing the value misses no difference the
  * text would show. Not numeric (1.0 = 1.00), float (0 = -0), interval ('1 day' = '24 hours'),

@@ -8,6 +8,7 @@ import {
 import {
   chunkCount,
   hashesByValue,
+  keySteps,
   MAX_GROUPS,
   planComparison,
   type ShapeOfTable,
@@ -81,6 +82,18 @@ describe('verify, pure parts', () => {
     const subs = subGroupCount(100_000_000, 2_000, 8);
     expect(2_000 * subs).toBeLessThanOrEqual(MAX_GROUPS);
     expect(2_000 * subs * 2).toBeGreaterThan(MAX_GROUPS);
+  });
+
+  it('key steps: runs of consecutive key values, as many as the groups asked for, the last reaching the max', () => {
+    // a merge of keys 1…1,000,000: 245 × 512 groups asked, runs of 8 values, 125,000 of them
+    expect(keySteps({ lo: 1, hi: 1_000_000 }, 245 * 512)).toEqual({ lo: 1, width: 8, count: 125_000 });
+    // verify's chunks of a key from −50 to 49,949: 20 runs of 2,500
+    expect(keySteps({ lo: -50, hi: 49_949 }, 20)).toEqual({ lo: -50, width: 2_500, count: 20 });
+    // more groups than values: one value each
+    expect(keySteps({ lo: 10, hi: 12 }, 64)).toEqual({ lo: 10, width: 1, count: 3 });
+    const s = keySteps({ lo: 7, hi: 1_000_003 }, 1_000);
+    expect(s.lo + s.width * s.count - 1).toBeGreaterThanOrEqual(1_000_003);
+    expect(s.lo + s.width * (s.count - 1)).toBeLessThanOrEqual(1_000_003);
   });
 
   it('hashes by value only types whose equal values print alike', () => {
