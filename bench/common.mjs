@@ -258,3 +258,43 @@ export function pairYaml({
   }
   return `${lines.join('\n')}\n`;
 }
+
+/** user + system CPU of a process (ms): its own (fields 14–15 of /proc/PID/stat) and its reaped children's (16–17). */
+function procCpu(pid) {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ').pop().split(' ');
+  // fields counted from 3 (state) after the command name
+  const tick = 10; // ms per clock tick (USER_HZ 100)
+  return { self: (Number(f[11]) + Number(f[12])) * tick, children: (Number(f[13]) + Number(f[14])) * tick };
+}
+
+/** The 1-minute load average. */
+export function loadAverage() {
+  return Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
+}
+
+/**
+ * CPU used between `start()` and the `stop()` it returns, in ms: this process's own (`selfMs`:
+ * e.g. the baseline's comparison), its child processes' (`childrenMs`: steep, psql — counted once
+ * they exit) and each server's backends (`serversMs`: the postmaster's reaped children, so a
+ * session counts once it has ended; stop() waits a moment for the postmaster to reap them).
+ */
+export function cpuMeter(servers) {
+  const postmasters = servers.map((s) =>
+    Number(readFileSync(join(s.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]),
+  );
+  return {
+    start() {
+      const me = procCpu(process.pid);
+      const pg = postmasters.map((p) => procCpu(p).children);
+      return async () => {
+        await new Promise((r) => setTimeout(r, 300));
+        const now = procCpu(process.pid);
+        return {
+          selfMs: now.self - me.self,
+          childrenMs: now.children - me.children,
+          serversMs: postmasters.map((p, i) => procCpu(p).children - pg[i]),
+        };
+      };
+    },
+  };
+}

@@ -5,6 +5,9 @@
 // keys (the rows one region changed: most key ranges identical), `mu` whose conflicts are spread
 // uniformly (every key range differs somewhere). Then SC-009: the reconcile of a merge with
 // 100,000 conflicting rows (`prefer:n0`): its time and the process's peak RSS.
+// steep and the baseline run alternately (median of BENCH_RUNS each); every figure comes with the
+// CPU used (the process tree and both servers' backends) and the load average: on a shared
+// machine the CPU ratio moves least.
 //
 //   BENCH_ROWS       rows per table (default 1,000,000)
 //   BENCH_CONFLICTS  conflicting rows of the reconcile (default 100,000)
@@ -13,7 +16,19 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { compareFiles, median, psqlCopy, ROOT, report, sql, startNodes, steep, time } from './common.mjs';
+import {
+  compareFiles,
+  cpuMeter,
+  loadAverage,
+  median,
+  psqlCopy,
+  ROOT,
+  report,
+  sql,
+  startNodes,
+  steep,
+  time,
+} from './common.mjs';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
 const CONFLICTS = Number(process.env.BENCH_CONFLICTS ?? 100_000);
@@ -60,8 +75,24 @@ try {
   const stateConfig = join(dir, 'state.yaml');
   writeFileSync(stateConfig, `${head.join('\n')}\n`);
 
+  // every run: wall time, CPU of the whole thing (this process and its children — steep, or psql
+  // and the comparison — plus both servers' backends) and the load average when it ended
+  const meter = cpuMeter([n0, n1]);
+  const measured = async (fn) => {
+    const stop = meter.start();
+    const wallMs = await time(fn);
+    const cpu = await stop();
+    const serversMs = cpu.serversMs.reduce((a, b) => a + b, 0);
+    return {
+      wallMs,
+      cpuMs: cpu.selfMs + cpu.childrenMs + serversMs,
+      clientMs: cpu.selfMs + cpu.childrenMs,
+      serversMs,
+      load: loadAverage(),
+    };
+  };
   const bySteep = (table) =>
-    time(async () => {
+    measured(async () => {
       const out = await steep(['merge', 'analyze', 'bench_sub', '-c', config, '--tables', table, '--json'], {
         okCodes: [2],
       });
@@ -70,7 +101,7 @@ try {
         throw new Error(`merge analyze counted ${JSON.stringify(t)}, expected ${conflictsOf} conflicting`);
     });
   const baseline = (table) =>
-    time(async () => {
+    measured(async () => {
       const a = join(dir, `${table}-n0`);
       const b = join(dir, `${table}-n1`);
       await Promise.all([psqlCopy(n0, table, a), psqlCopy(n1, table, b)]);
@@ -80,6 +111,8 @@ try {
       if (differing !== conflictsOf) throw new Error(`the baseline found ${differing} differing rows`);
     });
 
+  // steep and the baseline alternately (the baseline first in every other pair), so both see the
+  // same load; medians of each
   const figures = {};
   for (const table of ['mc', 'mu']) {
     const s = [];
@@ -93,12 +126,21 @@ try {
         b.push(await baseline(table));
       }
     }
+    const m = (xs, k) => median(xs.map((x) => x[k]));
     figures[table] = {
-      steepMs: Math.round(median(s)),
-      baselineMs: Math.round(median(b)),
-      ratio: +(median(s) / median(b)).toFixed(3),
-      steepRunsMs: s.map(Math.round),
-      baselineRunsMs: b.map(Math.round),
+      steepMs: Math.round(m(s, 'wallMs')),
+      baselineMs: Math.round(m(b, 'wallMs')),
+      ratio: +(m(s, 'wallMs') / m(b, 'wallMs')).toFixed(3),
+      steepCpuMs: Math.round(m(s, 'cpuMs')),
+      baselineCpuMs: Math.round(m(b, 'cpuMs')),
+      cpuRatio: +(m(s, 'cpuMs') / m(b, 'cpuMs')).toFixed(3),
+      steepClientCpuMs: Math.round(m(s, 'clientMs')),
+      steepServersCpuMs: Math.round(m(s, 'serversMs')),
+      baselineClientCpuMs: Math.round(m(b, 'clientMs')),
+      baselineServersCpuMs: Math.round(m(b, 'serversMs')),
+      load: [Math.min(...[...s, ...b].map((x) => x.load)), Math.max(...[...s, ...b].map((x) => x.load))],
+      steepRuns: s.map((x) => `${Math.round(x.wallMs)} ms wall, ${x.cpuMs} ms CPU, load ${x.load}`),
+      baselineRuns: b.map((x) => `${Math.round(x.wallMs)} ms wall, ${x.cpuMs} ms CPU, load ${x.load}`),
     };
   }
 
@@ -115,6 +157,7 @@ try {
     'console.log(JSON.stringify(r.tables));',
   ].join('\n');
   const timeFile = join(dir, 'time');
+  const stopMeter = meter.start();
   const t0 = process.hrtime.bigint();
   const out = await new Promise((resolvePromise, reject) => {
     const child = spawn('/usr/bin/time', [
@@ -135,6 +178,8 @@ try {
     );
   });
   const reconcileMs = Number(process.hrtime.bigint() - t0) / 1e6;
+  const reconcileServersMs = (await stopMeter()).serversMs.reduce((a, b) => a + b, 0);
+  const reconcileLoad = loadAverage();
   const [user, system, rssKb] = readFileSync(timeFile, 'utf8')
     .trim()
     .split('\n')
@@ -155,6 +200,9 @@ try {
   );
   if (logged.n !== CONFLICTS) throw new Error(`merge_log holds ${logged.n} decisions, expected ${CONFLICTS}`);
 
+  const sentence = (f) =>
+    `${(f.steepMs / 1000).toFixed(2)} s vs baseline ${(f.baselineMs / 1000).toFixed(2)} s = ${f.ratio}× wall, ` +
+    `CPU ${(f.steepCpuMs / 1000).toFixed(2)} s vs ${(f.baselineCpuMs / 1000).toFixed(2)} s = ${f.cpuRatio}× (load ${f.load.join('–')})`;
   report(
     'merge-analyze',
     {
@@ -169,12 +217,13 @@ try {
         reconcileMs: Math.round(reconcileMs),
         cpuMs: Math.round((user + system) * 1000),
         peakRssMb: Math.round(rssKb / 1024),
+        serversCpuMs: reconcileServersMs,
+        load: reconcileLoad,
       },
     },
-    `merge-analyze: 2 × ${ROWS.toLocaleString('en-US')} rows, ${PERCENT} % conflicting: ` +
-      `runs of 100 ${(figures.mc.steepMs / 1000).toFixed(2)} s vs baseline ${(figures.mc.baselineMs / 1000).toFixed(2)} s = ${figures.mc.ratio}×; ` +
-      `uniform ${(figures.mu.steepMs / 1000).toFixed(2)} s vs ${(figures.mu.baselineMs / 1000).toFixed(2)} s = ${figures.mu.ratio}× (target ≤ 0.7×); ` +
-      `SC-009 reconcile of ${CONFLICTS.toLocaleString('en-US')} conflicts ${(reconcileMs / 1000).toFixed(1)} s, CPU ${(user + system).toFixed(1)} s, peak RSS ${Math.round(rssKb / 1024)} MB`,
+    `merge-analyze: 2 × ${ROWS.toLocaleString('en-US')} rows, ${PERCENT} % conflicting, median of ${RUNS} interleaved: ` +
+      `runs of 100 ${sentence(figures.mc)}; uniform ${sentence(figures.mu)} (target ≤ 0.7× wall); ` +
+      `SC-009 reconcile of ${CONFLICTS.toLocaleString('en-US')} conflicts ${(reconcileMs / 1000).toFixed(1)} s, CPU ${(user + system).toFixed(1)} s (servers ${(reconcileServersMs / 1000).toFixed(1)} s), peak RSS ${Math.round(rssKb / 1024)} MB (load ${reconcileLoad})`,
   );
 } finally {
   rmSync(dir, { recursive: true, force: true });
