@@ -1208,10 +1208,12 @@ beforeAll(async () => {
   if (!existsSync(join(REPO_ROOT, 'dist/commands/validate.js')))
     throw new Error('the CLI is not built: run `npm run build` first');
   oclifConfig = await Config.load(REPO_ROOT);
-  // oclif's loader imports natively, as it imports the commands: the same module instance
+  // the commands run from the bundle (dist/bundle/, scripts/bundle.mjs), whose entry hands out
+  // the registry they mask with; oclif's loader requires it as it requires the commands, so the
+  // chunk holding it is the same module instance
   const mask = await ModuleLoader.load<{ clearSecrets: () => void }>(
     oclifConfig,
-    join(REPO_ROOT, 'dist/db/mask.js'),
+    join(REPO_ROOT, 'dist/bundle/main.cjs'),
   );
   clearSecrets = mask.clearSecrets;
   workDir = mkdtempSync(join(tmpdir(), 'steep-fuzz-'));
