@@ -1,8 +1,14 @@
 import type { CopySourceTable } from '../catalog/copySource.js';
+import type { ApplyEvent } from '../executors/events.js';
 import { type InitProgress, NO_WORKER_FIGURES } from '../model/initState.js';
 import { qualifiedName, type SubscriptionSpec } from '../model/topology.js';
 import type { ChunkRecord } from '../state/copyChunks.js';
 import type { Chunk } from './engine.js';
+
+/** The event of steep's copy once its files or chunks are planned, on `node` (where the copy writes or reads). */
+export function copyPlannedEvent(node: string, subscription: string, message: string): ApplyEvent {
+  return { event: 'init.copy_planned', level: 'info', node, subscription, phase: 'copying', message };
+}
 
 /** Progress figures of a copy, as the native init reports them. */
 export class CopyProgress {

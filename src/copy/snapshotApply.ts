@@ -11,6 +11,7 @@ import { compareLsn } from '../model/lsn.js';
 import { quoteTable } from '../model/sql.js';
 import { qualifiedName, type SubscriptionSpec, type Topology } from '../model/topology.js';
 import { CopyChunkStore } from '../state/copyChunks.js';
+import { copyPlannedEvent } from './copyProgress.js';
 import {
   chunkFileName,
   filesIntact,
@@ -222,14 +223,13 @@ export async function applySnapshot(
     const files = m.tables.flatMap((t) =>
       t.files.filter((f) => pending.has(`${qualifiedName(t)}#${f.chunk}`)).map((f) => ({ t, f })),
     );
-    opts.onEvent({
-      event: 'init.copy_planned',
-      level: 'info',
-      node: d.node,
-      subscription: d.name,
-      phase: 'copying',
-      message: `loading ${files.length} of ${plan.length} files of the snapshot in ${dir} on ${parallel} sessions`,
-    });
+    opts.onEvent(
+      copyPlannedEvent(
+        d.node,
+        d.name,
+        `loading ${files.length} of ${plan.length} files of the snapshot in ${dir} on ${parallel} sessions`,
+      ),
+    );
     const sink = new SubscriberSink({
       node: d.node,
       connection: topology.nodes[d.node]!.connection,

@@ -12,6 +12,7 @@ import {
 } from '../model/topology.js';
 import { createSchemaSql, createTableSql } from '../planner/tableDdl.js';
 import { STEEP_VERSION } from '../version.js';
+import { copyPlannedEvent } from './copyProgress.js';
 import {
   type Chunk,
   type ChunkResult,
@@ -247,14 +248,13 @@ export async function generateSnapshot(
             estimatedBytes: f.estimatedBytes,
           });
     }
-    opts.onEvent({
-      event: 'init.copy_planned',
-      level: 'info',
-      node: d.from,
-      subscription: d.name,
-      phase: 'copying',
-      message: `${resumed ? `resuming snapshot generate in ${dir}: ${kept} files kept, ` : `snapshot of ${d.name} in ${dir}: `}${todo.length} files to write on ${parallel} sessions (${manifest.format}, slot ${manifest.slot} at ${manifest.lsn})`,
-    });
+    opts.onEvent(
+      copyPlannedEvent(
+        d.from,
+        d.name,
+        `${resumed ? `resuming snapshot generate in ${dir}: ${kept} files kept, ` : `snapshot of ${d.name} in ${dir}: `}${todo.length} files to write on ${parallel} sessions (${manifest.format}, slot ${manifest.slot} at ${manifest.lsn})`,
+      ),
+    );
     await runCopy({
       ...source,
       snapshot: manifest.snapshot,

@@ -21,7 +21,7 @@ import {
 import { type ChunkRecord, CopyChunkStore } from '../state/copyChunks.js';
 import { InitSlotStore } from '../state/initSlots.js';
 import { SubscriptionStateStore } from '../state/subscriptionState.js';
-import { CopyProgress } from './copyProgress.js';
+import { CopyProgress, copyPlannedEvent } from './copyProgress.js';
 import { type Chunk, planChunks, runCopy, snapshotHeld, snapshotSession } from './engine.js';
 import { startOnSlot } from './slotStart.js';
 import { Heartbeat, holdMs, startHolder } from './snapshotHolder.js';
@@ -237,14 +237,7 @@ async function copyAndStart(topology: Topology, d: SubscriptionSpec, opts: Strea
       plan.filter((r) => r.rows === null),
       byName,
     );
-    opts.onEvent({
-      event: 'init.copy_planned',
-      level: 'info',
-      node: d.node,
-      subscription: d.name,
-      phase: 'copying',
-      message: describePlan(d, plan, todo.length, binary, lsn),
-    });
+    opts.onEvent(copyPlannedEvent(d.node, d.name, describePlan(d, plan, todo.length, binary, lsn)));
     const progress = new CopyProgress(d, plan, tables, opts.onProgress);
     await runCopy({
       ...source,
