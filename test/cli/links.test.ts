@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type Exited,
@@ -12,6 +11,7 @@ import {
   writeConfig,
 } from '../support/cli.js';
 import {
+  otherDatabase,
   startCluster,
   type TestCluster,
   type TestNode,
@@ -448,28 +448,7 @@ describe(`links on PostgreSQL ${VERSION}`, () => {
 
 describe(`a link between two databases of one PostgreSQL ${VERSION} server`, () => {
   /** database eu2 on eu's server, as a node */
-  function eu2(): TestNode {
-    const connection = { ...eu().connection, database: 'eu2' };
-    const client = async () => {
-      const c = new pg.Client({ ...connection, password: eu().password });
-      await c.connect();
-      return c;
-    };
-    return {
-      ...eu(),
-      name: 'eu2',
-      connection,
-      client,
-      query: async <T>(sql: string, params?: unknown[]) => {
-        const c = await client();
-        try {
-          return (await c.query(sql, params)).rows as T[];
-        } finally {
-          await c.end();
-        }
-      },
-    };
-  }
+  const eu2 = () => otherDatabase(eu(), 'eu2');
 
   it('merges under writers on both databases without waiting on itself; the slots are made before the locks', async () => {
     await eu().query('CREATE DATABASE eu2');

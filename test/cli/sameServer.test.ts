@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { prepareHolding, steepWith, writeConfig } from '../support/cli.js';
-import { defaultVersion, type TestNode, useCluster } from '../support/cluster.js';
+import { defaultVersion, otherDatabase, type TestNode, useCluster } from '../support/cluster.js';
 import {
   copyAtSnapshot,
   createTables,
@@ -32,22 +32,6 @@ describe('a subscriber database on its publisher’s server', () => {
   const server = () => cluster().node('pg');
   let sub: TestNode;
   let subClient: pg.Client;
-
-  /** the second database of the server, as a TestNode for the data helpers */
-  function secondDatabase(base: TestNode, database: string): TestNode {
-    return {
-      ...base,
-      name: 'shop',
-      url: base.url.replace(/\/app$/, `/${database}`),
-      connection: { ...base.connection, database },
-      client: async () => {
-        const c = new pg.Client({ ...base.connection, database, password: base.password });
-        await c.connect();
-        return c;
-      },
-      query: async <T>(sql: string, params?: unknown[]) => (await subClient.query(sql, params)).rows as T[],
-    } as TestNode;
-  }
 
   /** Wait until shop holds what main holds in `tables`: counts and checksums. */
   async function equalOn(tables: string[], what: string): Promise<void> {
@@ -105,7 +89,11 @@ describe('a subscriber database on its publisher’s server', () => {
     await server().query('CREATE DATABASE shop');
     subClient = new pg.Client({ ...server().connection, database: 'shop', password: server().password });
     await subClient.connect();
-    sub = secondDatabase(server(), 'shop');
+    // the second database of the server, as a TestNode for the data helpers (one client for its statements)
+    sub = {
+      ...otherDatabase(server(), 'shop'),
+      query: async <T>(sql: string, params?: unknown[]) => (await subClient.query(sql, params)).rows as T[],
+    };
     await createTables([server(), sub], TABLES);
     await fillTables(server(), TABLES);
   });

@@ -327,3 +327,31 @@ export function useCluster(opts: ClusterOptions): () => TestCluster {
     return cluster;
   };
 }
+
+/**
+ * Another database of `base`'s server, as a TestNode named `name` for the data helpers: the same
+ * port and password; `query` opens a client per statement (the caller creates the database).
+ */
+export function otherDatabase(base: TestNode, database: string, name = database): TestNode {
+  const connection = { ...base.connection, database };
+  const client = async () => {
+    const c = new pg.Client({ ...connection, password: base.password });
+    await c.connect();
+    return c;
+  };
+  return {
+    ...base,
+    name,
+    connection,
+    url: base.url.replace(/\/[^/]*$/, `/${database}`),
+    client,
+    query: async <T>(sql: string, params?: unknown[]) => {
+      const c = await client();
+      try {
+        return (await c.query(sql, params)).rows as T[];
+      } finally {
+        await c.end();
+      }
+    },
+  };
+}
