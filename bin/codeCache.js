@@ -1,8 +1,8 @@
-import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
-import Module, { createRequire } from 'node:module';
-import path from 'node:path';
-import { pathToFileURL } from 'node:url';
-import vm from 'node:vm';
+const { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } = require('node:fs');
+const Module = require('node:module');
+const path = require('node:path');
+const { pathToFileURL } = require('node:url');
+const vm = require('node:vm');
 
 /**
  * Keep V8's compiled code of the CommonJS files under `dir` (the bundle, the precompiled
@@ -16,7 +16,7 @@ import vm from 'node:vm';
  */
 const WRAPPER = '(function (exports, require, module, __filename, __dirname, __steepImport) { ';
 
-export function keepCompiledCode(dir, cacheDir) {
+function keepCompiledCode(dir, cacheDir) {
   const written = [];
   const compile = Module.prototype._compile;
   Module.prototype._compile = function (content, filename) {
@@ -32,7 +32,7 @@ export function keepCompiledCode(dir, cacheDir) {
     const script = new vm.Script(`${WRAPPER}${content}\n})`, { filename, cachedData });
     if (cachedData === undefined || script.cachedDataRejected) written.push([file, script]);
     const wrapper = script.runInThisContext({ displayErrors: true });
-    const require = createRequire(filename);
+    const require = Module.createRequire(filename);
     // what the bundle calls for `import()` (scripts/bundle.mjs), relative to this file
     const load = (specifier) =>
       import(specifier.startsWith('.') ? new URL(specifier, pathToFileURL(filename)).href : specifier);
@@ -51,3 +51,5 @@ export function keepCompiledCode(dir, cacheDir) {
     }
   });
 }
+
+module.exports = { keepCompiledCode };

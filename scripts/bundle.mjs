@@ -4,7 +4,7 @@
 // `node scripts/bundle.mjs warm` (the build's last step): run a few commands so bin/run.js writes
 // V8's compiled code of the files they load to dist/.code-cache/ (bin/codeCache.js).
 import { execFileSync } from 'node:child_process';
-import { readdirSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { build } from 'rolldown';
 
@@ -25,6 +25,21 @@ if (process.argv[2] === 'warm') {
   const input = { main: 'dist/cli/main.js' };
   for (const f of readdirSync(new URL('commands/', dist), { recursive: true })) {
     if (f.endsWith('.js')) input[`commands/${f.slice(0, -3)}`] = `dist/commands/${f}`;
+  }
+  /**
+   * The commands of oclif's help and autocomplete plugins (`help`, `autocomplete create`,
+   * `autocomplete script`) become steep's own: oclif then finds no plugin at start, where
+   * finding, reading and parsing each plugin's package.json and manifest cost ~10 ms of every
+   * command. A command steep has itself keeps steep's (`autocomplete`, which runs the plugin's).
+   */
+  for (const plugin of ['@oclif/plugin-help', '@oclif/plugin-autocomplete']) {
+    const pkg = new URL(`node_modules/${plugin}/`, root);
+    const { oclif } = JSON.parse(readFileSync(new URL('package.json', pkg), 'utf8'));
+    const dir = new URL(`${oclif.commands}/`, pkg);
+    for (const f of readdirSync(dir, { recursive: true })) {
+      if (f.endsWith('.js'))
+        input[`commands/${f.slice(0, -3).replace(/\/?index$/, '')}`] ??= fileURLToPath(new URL(f, dir));
+    }
   }
   /**
    * `import(x)` of a module named only at run time (a plugin's ESM command, a PostgreSQL
@@ -56,6 +71,24 @@ if (process.argv[2] === 'warm') {
     },
   };
 
+  /**
+   * oclif sorts each plugin's commands with `localeCompare`, whose first call builds ICU's
+   * collator: ~13 ms of every start, for ids that are lowercase words, `-` and `:`, which sort
+   * the same by code unit (scripts/manifest.mjs checks that on the ids it writes).
+   */
+  const oclifSort = {
+    name: 'steep-oclif-sort',
+    transform(code, id) {
+      if (!id.endsWith('/@oclif/core/lib/config/plugin.js')) return null;
+      const from = '.sort((a, b) => a.id.localeCompare(b.id))';
+      if (!code.includes(from)) throw new Error(`${id}: no \`${from}\` to replace (oclif changed?)`);
+      return {
+        code: code.replace(from, '.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))'),
+        map: null,
+      };
+    },
+  };
+
   await build({
     cwd: fileURLToPath(root),
     input,
@@ -70,7 +103,7 @@ if (process.argv[2] === 'warm') {
       /^pg1[4-7]$/,
     ],
     logLevel: 'warn',
-    plugins: [externalImports],
+    plugins: [externalImports, oclifSort],
     output: {
       dir: fileURLToPath(new URL('bundle/', dist)),
       format: 'cjs',

@@ -1,6 +1,9 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Args, Command, Flags } from '@oclif/core';
+// by path: plugin-autocomplete exports none of its commands (bundled at build time, as its other
+// commands are: scripts/bundle.mjs)
+import AutocompleteCommand from '../../node_modules/@oclif/plugin-autocomplete/lib/commands/autocomplete/index.js';
 
 /**
  * plugin-autocomplete's `autocomplete`, then one fix to the bash function it writes: with a
@@ -29,12 +32,7 @@ export default class Autocomplete extends Command {
   ];
 
   async run(): Promise<void> {
-    const original = this.config.plugins
-      .get('@oclif/plugin-autocomplete')
-      ?.commands.find((c) => c.id === 'autocomplete');
-    if (!original) this.error('the autocomplete plugin is not installed', { exit: 1 });
-    const Original = await original.load();
-    await Original.run(this.argv, this.config);
+    await AutocompleteCommand.run(this.argv, this.config);
     const file = path.join(
       this.config.cacheDir,
       'autocomplete',
