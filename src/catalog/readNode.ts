@@ -55,7 +55,7 @@ import {
 } from './queries/subscriptions.js';
 import { TABLES, type TableRow, toTables } from './queries/tables.js';
 import { normaliseRowFilters } from './rowFilters.js';
-import { openCatalogSession, rows } from './session.js';
+import { inOneWrite, openCatalogSession, rows } from './session.js';
 import { issueTableSchemaQueries } from './tableSchemas.js';
 
 export const DEFAULT_STATE_SCHEMA = 'steep';
@@ -136,16 +136,18 @@ export async function readNode(conn: ConnectionSpec, opts: ReadNodeOptions): Pro
   });
   try {
     // round trip 1: snapshot, version, role, state schema
-    const [, settingsRows, roleRows, stateRows, initProbeRows, digestProbeRows, lockRows] = await Promise.all(
-      [
-        client.query(BEGIN_SNAPSHOT),
-        rows<ServerSettingsRow>(client, SERVER_SETTINGS),
-        rows<RoleRow>(client, ROLE),
-        rows<StateSchemaRow>(client, stateSchemaQuery(stateSchema)),
-        rows<InitStateProbeRow>(client, initStateProbeQuery(stateSchema)),
-        rows<ObjectDigestsProbeRow>(client, objectDigestsProbeQuery(stateSchema)),
-        rows<SteepLockRow>(client, STEEP_LOCK),
-      ],
+    const [, settingsRows, roleRows, stateRows, initProbeRows, digestProbeRows, lockRows] = await inOneWrite(
+      client,
+      () =>
+        Promise.all([
+          client.query(BEGIN_SNAPSHOT),
+          rows<ServerSettingsRow>(client, SERVER_SETTINGS),
+          rows<RoleRow>(client, ROLE),
+          rows<StateSchemaRow>(client, stateSchemaQuery(stateSchema)),
+          rows<InitStateProbeRow>(client, initStateProbeQuery(stateSchema)),
+          rows<ObjectDigestsProbeRow>(client, objectDigestsProbeQuery(stateSchema)),
+          rows<SteepLockRow>(client, STEEP_LOCK),
+        ]),
     );
     const server = toServerInfo(settingsRows[0]!);
     const v = server.serverVersion;
@@ -185,27 +187,31 @@ export async function readNode(conn: ConnectionSpec, opts: ReadNodeOptions): Pro
       initStates,
       initSlots,
       objectDigests,
-    ] = await Promise.all([
-      rows<PublicationRow>(client, q.publications),
-      rows<JsonArrayRow>(client, q.publicationTables),
-      maybe<PublicationSchemaRow>(client, q.publicationSchemas),
-      rows<SubscriptionRow>(client, q.subscriptions),
-      maybe<SubscriptionConninfoRow>(client, q.subscriptionConninfo),
-      rows<JsonArrayRow>(client, q.subscriptionTables),
-      rows<SlotRow>(client, q.slots),
-      rows<OriginRow>(client, q.origins),
-      rows<JsonArrayRow>(client, q.tables),
-      maybe<MigrationVersionRow>(client, q.migrations),
-      scope && !isEmptyScope(scope)
-        ? issueTableSchemaQueries(client, scope, stateSchema, { columns: !opts.fingerprintsOnly })
-        : undefined,
-      initState ? rows<SubscriptionStateRow>(client, subscriptionStatesQuery(stateSchema, opts.node)) : null,
-      initState ? rows<InitSlotRow>(client, initSlotsQuery(stateSchema, opts.node)) : null,
-      digestProbeRows[0]?.readable === true
-        ? rows<ObjectDigestRow>(client, objectDigestsQuery(stateSchema, opts.node))
-        : null,
-      client.query('COMMIT'),
-    ]);
+    ] = await inOneWrite(client, () =>
+      Promise.all([
+        rows<PublicationRow>(client, q.publications),
+        rows<JsonArrayRow>(client, q.publicationTables),
+        maybe<PublicationSchemaRow>(client, q.publicationSchemas),
+        rows<SubscriptionRow>(client, q.subscriptions),
+        maybe<SubscriptionConninfoRow>(client, q.subscriptionConninfo),
+        rows<JsonArrayRow>(client, q.subscriptionTables),
+        rows<SlotRow>(client, q.slots),
+        rows<OriginRow>(client, q.origins),
+        rows<JsonArrayRow>(client, q.tables),
+        maybe<MigrationVersionRow>(client, q.migrations),
+        scope && !isEmptyScope(scope)
+          ? issueTableSchemaQueries(client, scope, stateSchema, { columns: !opts.fingerprintsOnly })
+          : undefined,
+        initState
+          ? rows<SubscriptionStateRow>(client, subscriptionStatesQuery(stateSchema, opts.node))
+          : null,
+        initState ? rows<InitSlotRow>(client, initSlotsQuery(stateSchema, opts.node)) : null,
+        digestProbeRows[0]?.readable === true
+          ? rows<ObjectDigestRow>(client, objectDigestsQuery(stateSchema, opts.node))
+          : null,
+        client.query('COMMIT'),
+      ]),
+    );
 
     const observedOrigins = toOrigins(origins);
     const observedTables = toTables(jsonRows<TableRow>(tables));

@@ -30,7 +30,7 @@ import {
   toColumnRows,
   type UserTypeRow,
 } from './queries/columns.js';
-import { openCatalogSession, rows } from './session.js';
+import { inOneWrite, openCatalogSession, rows } from './session.js';
 
 /** `BEGIN …` of every catalog read (as readNode). */
 const BEGIN_SNAPSHOT = 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY';
@@ -136,8 +136,9 @@ export function toSequences(seqRows: readonly SequenceRow[]): Record<string, Seq
 
 /** The tables of the table fingerprints query, without their columns; keyed and ordered by `schema.table`. */
 export function toFingerprintedTables(json: string): Record<string, ObservedTableSchema> {
-  const tuples = (JSON.parse(json) as TableFingerprintTuple[]).sort((a, b) =>
-    compareTableNames({ schema: a[0], name: a[1] }, { schema: b[0], name: b[1] }),
+  // compareTableNames on the tuples' fields, without two objects per comparison
+  const tuples = (JSON.parse(json) as TableFingerprintTuple[]).sort(
+    (a, b) => compareText(a[0], b[0]) || compareText(a[1], b[1]),
   );
   const out: Record<string, ObservedTableSchema> = {};
   for (const [schema, name, kind, partition, replicaIdentity, fingerprint, primaryKey] of tuples) {
@@ -217,11 +218,13 @@ export async function readTableSchemas(
 ): Promise<NodeTableSchemas> {
   const client = await openCatalogSession(conn, opts);
   try {
-    const [, result] = await Promise.all([
-      client.query(BEGIN_SNAPSHOT),
-      issueTableSchemaQueries(client, opts.scope, opts.stateSchema),
-      client.query('COMMIT'),
-    ]);
+    const [, result] = await inOneWrite(client, () =>
+      Promise.all([
+        client.query(BEGIN_SNAPSHOT),
+        issueTableSchemaQueries(client, opts.scope, opts.stateSchema),
+        client.query('COMMIT'),
+      ]),
+    );
     return result;
   } finally {
     await client.end().catch(() => {});
@@ -240,13 +243,15 @@ export async function readTableColumns(
   const scope: TableScope = { all: false, schemas: [], tables: opts.tables, objects: opts.objects };
   const client = await openCatalogSession(conn, opts);
   try {
-    const [, , columns] = await Promise.all([
-      client.query(BEGIN_SNAPSHOT),
-      client.query(QUALIFY_NAMES.text),
-      rows<ColumnsRow>(client, columnsQuery(scope, opts.stateSchema)),
-      client.query(RESTORE_NAMES.text),
-      client.query('COMMIT'),
-    ]);
+    const [, , columns] = await inOneWrite(client, () =>
+      Promise.all([
+        client.query(BEGIN_SNAPSHOT),
+        client.query(QUALIFY_NAMES.text),
+        rows<ColumnsRow>(client, columnsQuery(scope, opts.stateSchema)),
+        client.query(RESTORE_NAMES.text),
+        client.query('COMMIT'),
+      ]),
+    );
     return toTables(toColumnRows(columns[0]!.columns));
   } finally {
     await client.end().catch(() => {});
@@ -266,12 +271,14 @@ export async function queryFingerprints(
   const query = fingerprintsQuery(scope, stateSchema);
   let found: FingerprintRow[];
   if ((client as { pipeline?: boolean }).pipeline) {
-    [, , found] = await Promise.all([
-      client.query(BEGIN_SNAPSHOT),
-      client.query(QUALIFY_NAMES.text),
-      rows<FingerprintRow>(client, query),
-      client.query('COMMIT'),
-    ]);
+    [, , found] = await inOneWrite(client, () =>
+      Promise.all([
+        client.query(BEGIN_SNAPSHOT),
+        client.query(QUALIFY_NAMES.text),
+        rows<FingerprintRow>(client, query),
+        client.query('COMMIT'),
+      ]),
+    );
   } else {
     await client.query(BEGIN_SNAPSHOT);
     try {

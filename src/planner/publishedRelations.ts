@@ -122,9 +122,12 @@ export function publishedBy(
   observed: Readonly<Record<string, ObservedTable>>,
 ): Set<string> {
   const named = new Set<string>();
-  for (const [qn, t] of Object.entries(observed)) {
-    if (t.unlogged) continue;
-    if (pub.allTables || pub.schemas.includes(t.schema)) named.add(qn);
+  // a publication of a table list alone (the usual one) needs no pass over every table
+  if (pub.allTables || pub.schemas.length > 0) {
+    for (const [qn, t] of Object.entries(observed)) {
+      if (t.unlogged) continue;
+      if (pub.allTables || pub.schemas.includes(t.schema)) named.add(qn);
+    }
   }
   if (!pub.allTables) {
     for (const t of pub.tables) if (observed[qualifiedName(t)]) named.add(qualifiedName(t));
