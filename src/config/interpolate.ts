@@ -1,5 +1,5 @@
 import type { SourcePosition } from '../model/topology.js';
-import { type Path, withOwner } from './paths.js';
+import { mapDocument, type Path, pathOf, type Trail, withOwner } from './paths.js';
 import type { SourceMap } from './positions.js';
 import type { ProblemList } from './problems.js';
 
@@ -33,31 +33,17 @@ export function interpolate(
   opts: InterpolateOptions = {},
 ): Interpolated {
   const unresolved: Path[] = [];
-  const walk = (v: unknown, path: Path): unknown => {
-    if (typeof v !== 'string') return walkCollection(v, path);
+  // a list or mapping comes back as itself when no string in it holds a placeholder
+  const walk = (v: unknown, trail: Trail | undefined): unknown => {
+    if (typeof v !== 'string') return mapDocument(v, walk, trail);
+    if (!v.includes('${')) return v;
+    const path = pathOf(trail);
     const before = problems.items.length;
     const result = interpolateString(v, path, env, positions, problems, opts);
     if (problems.items.length > before) unresolved.push(path);
     return result;
   };
-  const walkCollection = (v: unknown, path: Path): unknown => {
-    if (Array.isArray(v)) return v.map((item, i) => walk(item, [...path, i]));
-    if (v !== null && typeof v === 'object') {
-      const out: Record<string, unknown> = {};
-      for (const [k, item] of Object.entries(v)) {
-        // defineProperty, so that a key named __proto__ stays a plain key
-        Object.defineProperty(out, k, {
-          value: walk(item, [...path, k]),
-          enumerable: true,
-          writable: true,
-          configurable: true,
-        });
-      }
-      return out;
-    }
-    return v;
-  };
-  return { value: walk(value, []), unresolved };
+  return { value: walk(value, undefined), unresolved };
 }
 
 /** The text with every placeholder removed: what was written literally. */

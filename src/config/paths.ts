@@ -6,6 +6,66 @@
 export type PathSegment = string | number;
 export type Path = readonly PathSegment[];
 
+/**
+ * A path as a walk of the whole document goes: each step links to the one above, and the array
+ * is built only for a value that has something to report (no array per value walked).
+ */
+export interface Trail {
+  readonly up: Trail | undefined;
+  readonly key: PathSegment;
+}
+
+export function pathOf(trail: Trail | undefined): Path {
+  const path: PathSegment[] = [];
+  for (let t = trail; t !== undefined; t = t.up) path.push(t.key);
+  return path.reverse();
+}
+
+/**
+ * The same value with `change` applied to every value inside it (a leaf when `change` returns
+ * it): a list or a plain mapping comes back as itself when nothing in it changed, else as a new
+ * one. A mapping of another kind (a tagged YAML value: Date, Map…; or without prototype) always
+ * comes back as a new plain mapping of its own entries. `change` returns `SKIP` to leave a key
+ * out. Keys are set with defineProperty, so a key named __proto__ stays a plain key.
+ */
+export function mapDocument(
+  value: unknown,
+  change: (value: unknown, trail: Trail, inList: boolean) => unknown,
+  trail: Trail | undefined = undefined,
+  inList = false,
+): unknown {
+  if (Array.isArray(value)) {
+    let out: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const item = change(value[i], { up: trail, key: i }, true);
+      if (out === undefined && item !== value[i]) out = value.slice(0, i);
+      out?.push(item);
+    }
+    return out ?? value;
+  }
+  if (value === null || typeof value !== 'object') return value;
+  let out: Record<string, unknown> | undefined =
+    Object.getPrototypeOf(value) === Object.prototype ? undefined : {};
+  const entries = Object.entries(value);
+  for (let i = 0; i < entries.length; i++) {
+    const [key, item] = entries[i]!;
+    const changed = change(item, { up: trail, key }, inList);
+    if (out === undefined && changed !== item) {
+      out = {};
+      for (const [k, v] of entries.slice(0, i)) define(out, k, v);
+    }
+    if (out !== undefined && changed !== SKIP) define(out, key, changed);
+  }
+  return out ?? value;
+}
+
+/** What mapDocument's `change` returns to leave a key out. */
+export const SKIP: unique symbol = Symbol('skip');
+
+function define(target: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
 /** A stable string for a path, for sets and maps. */
 export function pathKey(path: Path): string {
   return JSON.stringify(path);

@@ -68,49 +68,59 @@ function identifierOk(ctx: Context, path: Path, value: string, what: string): bo
 function tables(ctx: Context, publication: string): PublicationTable[] {
   const { reader, positions, problems } = ctx;
   const base = ['publications', publication, 'tables'];
-  // where each table was first listed (its path: the position is looked up for a duplicate only)
-  const seen = new Map<string, Path>();
+  const items = reader.list(base) ?? [];
+  // a plain loop, each item's path built only to read a mapping or report: a file may list
+  // thousands of tables, read once by code V8 has not optimised yet
+  const namePath = (i: number): Path => (typeof items[i] === 'string' ? [...base, i] : [...base, i, 'name']);
+  // where each table was first listed (its index: the position is looked up for a duplicate only)
+  const seen = new Map<string, number>();
   const out: PublicationTable[] = [];
-  (reader.list(base) ?? []).forEach((item, i) => {
-    const itemPath = [...base, i];
-    const namePath = typeof item === 'string' ? itemPath : [...itemPath, 'name'];
-    const text = reader.string(namePath);
-    if (text === undefined) return;
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i];
+    const text = reader.string(namePath(i));
+    if (text === undefined) continue;
     const parsed = parseTableName(text);
     if (!parsed.ok) {
       problems.error(
         'bad-table-name',
         `publication \`${publication}\`: table name \`${text}\` ${parsed.problem}`,
-        positions.value(namePath),
+        positions.value(namePath(i)),
         parsed.hint,
       );
-      return;
+      continue;
     }
-    const key = `${parsed.table.schema}\u0000${parsed.table.name}`;
-    const firstPath = seen.get(key);
-    if (firstPath) {
-      const first = positions.value(firstPath);
+    const { schema, name } = parsed.table;
+    const key = `${schema}\u0000${name}`;
+    const first = seen.get(key);
+    if (first !== undefined) {
+      const at = positions.value(namePath(first));
       problems.error(
         'duplicate-table',
-        `publication \`${publication}\` lists table \`${parsed.table.schema}.${parsed.table.name}\` twice (first at line ${first.line}, column ${first.column})`,
-        positions.value(namePath),
+        `publication \`${publication}\` lists table \`${schema}.${name}\` twice (first at line ${at.line}, column ${at.column})`,
+        positions.value(namePath(i)),
       );
-      return;
+      continue;
     }
-    seen.set(key, namePath);
-    const columns =
-      typeof item === 'string' || !reader.has([...itemPath, 'columns'])
-        ? null
-        : reader
-            .strings([...itemPath, 'columns'])
-            .filter((c) => identifierOk(ctx, c.path, c.value, 'column name'))
-            .map((c) => c.value)
-            .sort(compareText);
-    const where = typeof item === 'string' ? null : (reader.string([...itemPath, 'where']) ?? null);
-    const only = typeof item !== 'string' && reader.boolean([...itemPath, 'only']) === true;
-    // written out, not spread: a spread copy is several times slower here, 2,500 tables in a file
-    const { schema, name } = parsed.table;
-    out.push(only ? { schema, name, columns, where, only } : { schema, name, columns, where });
-  });
+    seen.set(key, i);
+    if (typeof item === 'string') {
+      out.push({ schema, name, columns: null, where: null });
+      continue;
+    }
+    const itemPath = [...base, i];
+    const columns = !reader.has([...itemPath, 'columns'])
+      ? null
+      : reader
+          .strings([...itemPath, 'columns'])
+          .filter((c) => identifierOk(ctx, c.path, c.value, 'column name'))
+          .map((c) => c.value)
+          .sort(compareText);
+    const where = reader.string([...itemPath, 'where']) ?? null;
+    // written out, not spread: a spread copy is several times slower here
+    out.push(
+      reader.boolean([...itemPath, 'only']) === true
+        ? { schema, name, columns, where, only: true }
+        : { schema, name, columns, where },
+    );
+  }
   return out.sort(compareTableNames);
 }

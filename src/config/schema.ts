@@ -3,7 +3,16 @@ import { createRequire } from 'node:module';
 import type { Ajv, ErrorObject, Options, ValidateFunction } from 'ajv';
 import { MODULES_DIR, PACKAGE_ROOT } from '../location.js';
 import type { SourcePosition } from '../model/topology.js';
-import { describeObject, fieldOf, type Path, withOwner } from './paths.js';
+import {
+  describeObject,
+  fieldOf,
+  mapDocument,
+  type Path,
+  pathOf,
+  SKIP,
+  type Trail,
+  withOwner,
+} from './paths.js';
 import type { SourceMap } from './positions.js';
 import type { ProblemList } from './problems.js';
 import { BrokenPaths } from './reader.js';
@@ -102,7 +111,7 @@ export function checkSchema(
   broken: BrokenPaths = new BrokenPaths(),
 ): BrokenPaths {
   const check = validate();
-  if (check(withoutShadowingKeys(value, [], false, positions, problems, broken))) return broken;
+  if (check(withoutShadowingKeys(value, undefined, false, positions, problems, broken))) return broken;
   for (const error of check.errors ?? []) {
     if (SILENT_KEYWORDS.has(error.keyword) || /\/(oneOf|anyOf|not)\//.test(error.schemaPath)) continue;
     const path = toPath(error.instancePath, value);
@@ -125,37 +134,34 @@ const SHADOWING_KEYS = new Set(['toString', 'valueOf']);
  */
 function withoutShadowingKeys(
   value: unknown,
-  path: Path,
+  trail: Trail | undefined,
   inList: boolean,
   positions: SourceMap,
   problems: ProblemList,
   broken: BrokenPaths,
 ): unknown {
-  if (Array.isArray(value)) {
-    return value.map((item, i) =>
-      withoutShadowingKeys(item, [...path, i], true, positions, problems, broken),
-    );
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    const proto = Object.getPrototypeOf(value);
+    if (proto !== Object.prototype && proto !== null) return value; // a tagged value: Date, Uint8Array…
   }
-  if (value === null || typeof value !== 'object') return value;
-  const proto = Object.getPrototypeOf(value);
-  if (proto !== Object.prototype && proto !== null) return value; // a tagged value: Date, Uint8Array…
-  const out: Record<string, unknown> = {};
-  for (const [key, child] of Object.entries(value)) {
-    const keyPath = [...path, key];
-    if (inList && SHADOWING_KEYS.has(key)) {
-      problems.error('unknown-key', withOwner(keyPath, `unknown key \`${key}\``), positions.key(keyPath));
-      broken.add(keyPath);
-      continue;
-    }
-    // defineProperty: a key named __proto__ stays a plain key
-    Object.defineProperty(out, key, {
-      value: withoutShadowingKeys(child, keyPath, inList, positions, problems, broken),
-      enumerable: true,
-      writable: true,
-      configurable: true,
-    });
-  }
-  return out;
+  return mapDocument(
+    value,
+    (child, at, childInList) => {
+      if (inList && typeof at.key === 'string' && SHADOWING_KEYS.has(at.key)) {
+        const keyPath = pathOf(at);
+        problems.error(
+          'unknown-key',
+          withOwner(keyPath, `unknown key \`${at.key}\``),
+          positions.key(keyPath),
+        );
+        broken.add(keyPath);
+        return SKIP;
+      }
+      return withoutShadowingKeys(child, at, childInList, positions, problems, broken);
+    },
+    trail,
+    inList,
+  );
 }
 
 interface Finding {
