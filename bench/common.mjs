@@ -94,14 +94,14 @@ export function steep(args, { okCodes = [0] } = {}) {
  * and its peak RSS (MB). CPU time is what a loaded machine changes least: report it beside the
  * wall-time ratios. Rejects as `steep` does.
  */
-export async function steepMeasured(args, { okCodes = [0] } = {}) {
+export async function steepMeasured(args, { okCodes = [0], root = ROOT } = {}) {
   const file = join(mkdtempSync(join(tmpdir(), 'steep-bench-time-')), 'time');
   try {
     const t0 = process.hrtime.bigint();
     const code = await new Promise((resolvePromise, reject) => {
       const child = spawn(
         '/usr/bin/time',
-        ['-f', '%U %S %M', '-o', file, process.execPath, join(ROOT, 'bin/run.js'), ...args],
+        ['-f', '%U %S %M', '-o', file, process.execPath, join(root, 'bin/run.js'), ...args],
         {
           env: { ...process.env, NO_COLOR: '1' },
           stdio: ['ignore', 'ignore', 'pipe'],

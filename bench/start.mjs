@@ -2,6 +2,8 @@
 // (the `plan` bench's topology, 10 nodes × 500 tables), against `node -e 0` in the same run,
 // interleaved (BENCH_RUNS rounds, default 9; medians of wall and CPU time). Targets (issue 18):
 // `--version` ≤ 150 ms; `validate` ≤ 100 ms over `--version`. No PostgreSQL is needed.
+// BENCH_BEFORE=DIR also runs the build in DIR (a copy of the package root with its dist/, e.g. the
+// build before a change) in the same rounds, for a before/after under the same load.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -29,14 +31,20 @@ try {
 
   const load = () => Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
   const loadBefore = load();
-  const figures = { node: [], version: [], validate: [] };
+  const before = process.env.BENCH_BEFORE;
+  const figures = { node: [], version: [], validate: [], beforeVersion: [], beforeValidate: [] };
   // a first run of each writes V8's code cache when the build did not (bin/codeCache.js)
-  await steepMeasured(['--version']);
-  await steepMeasured(['validate', '-c', config]);
+  for (const root of before ? [undefined, before] : [undefined]) {
+    await steepMeasured(['--version'], { root });
+    await steepMeasured(['validate', '-c', config], { root });
+  }
   for (let r = 0; r < RUNS; r++) {
     figures.node.push(await nodeMeasured());
     figures.version.push(await steepMeasured(['--version']));
     figures.validate.push(await steepMeasured(['validate', '-c', config]));
+    if (!before) continue;
+    figures.beforeVersion.push(await steepMeasured(['--version'], { root: before }));
+    figures.beforeValidate.push(await steepMeasured(['validate', '-c', config], { root: before }));
   }
   const wall = (k) => Math.round(median(figures[k].map((m) => m.wallMs)));
   const cpu = (k) => Math.round(median(figures[k].map((m) => m.cpuMs)));
@@ -53,10 +61,22 @@ try {
       validateWallMs: wall('validate'),
       validateCpuMs: cpu('validate'),
       validateOverStartCpuMs: cpu('validate') - cpu('version'),
+      ...(before
+        ? {
+            before: {
+              dir: before,
+              versionWallMs: wall('beforeVersion'),
+              versionCpuMs: cpu('beforeVersion'),
+              validateWallMs: wall('beforeValidate'),
+              validateCpuMs: cpu('beforeValidate'),
+              validateOverStartCpuMs: cpu('beforeValidate') - cpu('beforeVersion'),
+            },
+          }
+        : {}),
       load: [loadBefore, loadAfter],
       target: { versionMs: 150, validateOverStartMs: 100 },
     },
-    `start: steep --version ${wall('version')} ms wall, ${cpu('version')} ms CPU (node -e 0: ${wall('node')} ms, ${cpu('node')} ms CPU; target ≤ 150 ms); validate of ${lines.length} lines ${wall('validate')} ms wall, ${cpu('validate')} ms CPU = ${cpu('validate') - cpu('version')} ms of CPU over start (target ≤ 100 ms); load ${loadBefore} → ${loadAfter}`,
+    `start: steep --version ${wall('version')} ms wall, ${cpu('version')} ms CPU (node -e 0: ${wall('node')} ms, ${cpu('node')} ms CPU; target ≤ 150 ms); validate of ${lines.length} lines ${wall('validate')} ms wall, ${cpu('validate')} ms CPU = ${cpu('validate') - cpu('version')} ms of CPU over start (target ≤ 100 ms)${before ? `; the build before: --version ${wall('beforeVersion')} ms wall, ${cpu('beforeVersion')} ms CPU, validate ${wall('beforeValidate')} ms wall, ${cpu('beforeValidate')} ms CPU = ${cpu('beforeValidate') - cpu('beforeVersion')} ms over start` : ''}; load ${loadBefore} → ${loadAfter}`,
   );
 } finally {
   rmSync(dir, { recursive: true, force: true });
