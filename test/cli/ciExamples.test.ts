@@ -1,6 +1,5 @@
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { parse as parseYaml } from 'yaml';
@@ -8,6 +7,7 @@ import { hasStackTrace, REPO_ROOT, runSteep, writeConfig } from '../support/cli.
 import { type TestNode, useCluster } from '../support/cluster.js';
 import { parseMermaid } from '../support/graphSyntax.js';
 import { createTables, digests, fillTables } from '../support/replicationData.js';
+import { tempDir } from '../support/tempDir.js';
 import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
 /**
@@ -29,7 +29,7 @@ interface Call {
 
 /** A directory with `steep` (this build), `gh` and `curl` (the stub) for PATH. */
 function toolDir(): string {
-  const bin = mkdtempSync(join(tmpdir(), 'steep-ci-bin-'));
+  const bin = tempDir('steep-ci-bin-');
   writeFileSync(
     join(bin, 'steep'),
     `#!/bin/sh\nexec "${process.execPath}" "${join(REPO_ROOT, 'bin/run.js')}" "$@"\n`,
@@ -64,7 +64,7 @@ describe('examples/ci scripts against local nodes', () => {
 
   /** Run one script as the CI job would, with the forge stubbed; returns its exit code and calls. */
   function run(script: string, config: string, forge: Record<string, string>, existing: unknown[] = []) {
-    const stubDir = mkdtempSync(join(tmpdir(), 'steep-ci-stub-'));
+    const stubDir = tempDir('steep-ci-stub-');
     writeFileSync(join(stubDir, 'existing.json'), JSON.stringify(existing));
     const env: NodeJS.ProcessEnv = {
       PATH: `${bin}:${process.env.PATH}`,

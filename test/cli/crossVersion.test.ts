@@ -1,5 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runSteep, steepWith, writeConfig } from '../support/cli.js';
@@ -12,6 +11,7 @@ import {
   type TableDef,
   waitCaughtUp,
 } from '../support/replicationData.js';
+import { tempDir } from '../support/tempDir.js';
 import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
 /**
@@ -170,7 +170,7 @@ describe('cross-version replication', () => {
     const created = await steep(['apply', '--auto-approve']);
     expect(created.code, created.stderr).toBe(0);
     const writer = startWriter(old, names);
-    const dir = mkdtempSync(join(tmpdir(), 'steep-xv-snap-'));
+    const dir = tempDir('steep-xv-snap-');
     const generated = await steep(['snapshot', 'generate', 'new_tp', '--output', dir, '--json']);
     expect(generated.code, generated.stderr).toBe(0);
     const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as {

@@ -1,10 +1,10 @@
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type CliResult, runSteep, writeConfig } from '../support/cli.js';
 import { type TestNode, useCluster } from '../support/cluster.js';
 import { dropReplication } from '../support/reset.js';
+import { tempDir } from '../support/tempDir.js';
 import { eventually } from '../support/topologyFile.js';
 
 /**
@@ -130,7 +130,7 @@ describe('no password in anything steep writes', () => {
     it(`given by ${way.name}`, async () => {
       const [east, west] = [cluster().node('east'), cluster().node('west')];
       await setPassword(way.password);
-      const home = mkdtempSync(join(tmpdir(), 'steep-home-'));
+      const home = tempDir('steep-home-');
       const pgpass = join(home, '.pgpass');
       const escaped = way.password.replace(/\\/g, '\\\\').replace(/:/g, '\\:');
       writeFileSync(

@@ -1,9 +1,10 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { hasStackTrace, REPO_ROOT, runSteep, writeConfig } from '../support/cli.js';
+import { tempDir } from '../support/tempDir.js';
 
 /**
  * The CLI's edges as a user (or a cron job) meets them, no node needed: misuse exits 1 with the
@@ -143,7 +144,7 @@ describe('help', () => {
 
 describe('bash completion', () => {
   it('offers each command and topic once', async () => {
-    const home = mkdtempSync(join(tmpdir(), 'steep-home-'));
+    const home = tempDir('steep-home-');
     const env = { HOME: home, XDG_CACHE_HOME: join(home, '.cache') };
     const r = await runSteep(['autocomplete', 'bash'], { env });
     expect(r.code, r.stderr).toBe(0);

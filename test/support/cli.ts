@@ -1,8 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { expect } from 'vitest';
+import { tempDir } from './tempDir.js';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '../..');
 const BIN = join(REPO_ROOT, 'bin/run.js');
@@ -128,7 +128,7 @@ function spawnSteep(
 
 /** A fresh directory holding `steep.yaml` with this text; returns the file's path. */
 export function writeConfig(text: string, name = 'steep.yaml'): string {
-  const dir = mkdtempSync(join(tmpdir(), 'steep-cli-'));
+  const dir = tempDir('steep-cli-');
   const path = join(dir, name);
   writeFileSync(path, text);
   return path;

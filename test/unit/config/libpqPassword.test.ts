@@ -1,14 +1,14 @@
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { libpqPassword } from '../../../src/config/libpqPassword.js';
 import { parseTopology } from '../../../src/config/load.js';
+import { tempDir } from '../../support/tempDir.js';
 
 const spec = { host: 'db.internal', port: 5433, database: 'app', user: 'steep' };
 
 function passfile(text: string, mode = 0o600): string {
-  const dir = mkdtempSync(join(tmpdir(), 'steep-pgpass-'));
+  const dir = tempDir('steep-pgpass-');
   const file = join(dir, '.pgpass');
   writeFileSync(file, text);
   chmodSync(file, mode);
