@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { parseConnectionUrl } from '../../../src/config/connectionUrl.js';
 import { formatDuration, parseDuration } from '../../../src/config/durations.js';
 import { identifierProblem, parseTableName } from '../../../src/config/identifiers.js';
+import { mapDocument, type Path, pathOf, SKIP, type Trail } from '../../../src/config/paths.js';
 import { steepSchema } from '../../../src/config/schema.js';
 import { editDistance, nearest } from '../../../src/config/suggest.js';
 import { parseServerVersion } from '../../../src/config/versions.js';
@@ -170,5 +171,41 @@ describe('steep.schema.json', () => {
       for (const [key, child] of Object.entries(s)) visit(child, `${where}/${key}`);
     };
     visit(schema, '#');
+  });
+});
+
+describe('mapDocument', () => {
+  const upper = (v: unknown, trail: Trail): unknown =>
+    typeof v === 'string' ? (v.startsWith('x') ? v.toUpperCase() : v) : mapDocument(v, upper, trail);
+
+  it('hands back a list or mapping as itself when nothing in it changed, a new one otherwise', () => {
+    const untouched = { a: ['b', { c: 'd' }], e: 1 };
+    const doc = { keep: untouched, change: { f: ['g', 'xh'], i: 'j' } };
+    const out = mapDocument(doc, upper) as typeof doc;
+    expect(out).toEqual({ keep: untouched, change: { f: ['g', 'XH'], i: 'j' } });
+    expect(out).not.toBe(doc);
+    expect(out.keep).toBe(untouched);
+    expect(out.change).not.toBe(doc.change);
+    expect(doc.change.f).toEqual(['g', 'xh']);
+  });
+
+  it('makes a tagged or prototype-less mapping a plain one, keeps __proto__ a key, leaves out SKIP', () => {
+    const bare = Object.assign(Object.create(null), { a: 'b' });
+    const out = mapDocument({ d: new Date(0), bare }, upper) as Record<string, unknown>;
+    expect(Object.getPrototypeOf(out.d)).toBe(Object.prototype);
+    expect(out.d).toEqual({});
+    expect(Object.getPrototypeOf(out.bare)).toBe(Object.prototype);
+    expect(out.bare).toEqual({ a: 'b' });
+    const proto = JSON.parse('{"__proto__": "xp", "k": "v"}');
+    const mapped = mapDocument(proto, upper) as Record<string, unknown>;
+    expect(Object.getPrototypeOf(mapped)).toBe(Object.prototype);
+    expect(Object.getOwnPropertyDescriptor(mapped, '__proto__')?.value).toBe('XP');
+    const paths: Path[] = [];
+    const dropped = mapDocument({ a: { b: 1, c: 2 } }, function drop(v, trail): unknown {
+      paths.push(pathOf(trail));
+      return trail.key === 'c' ? SKIP : mapDocument(v, drop, trail);
+    });
+    expect(dropped).toEqual({ a: { b: 1 } });
+    expect(paths).toEqual([['a'], ['a', 'b'], ['a', 'c']]);
   });
 });
