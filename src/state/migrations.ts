@@ -88,6 +88,15 @@ export function stateMigrations(schema: string): Migration[] {
         `ALTER TABLE ${s}.snapshots DROP COLUMN IF EXISTS manifest, ALTER COLUMN lsn SET NOT NULL, ADD COLUMN subscription text NOT NULL, ADD COLUMN slot_name text NOT NULL, ADD COLUMN manifest_sha256 text, ADD COLUMN files integer, ADD COLUMN rows bigint, ADD COLUMN bytes bigint, ADD COLUMN generated_at timestamptz, ADD COLUMN applied_at timestamptz, ADD COLUMN deleted_at timestamptz, ADD COLUMN updated_at timestamptz NOT NULL DEFAULT now(), ADD CONSTRAINT snapshots_status_check CHECK (status IN ('generating', 'generated', 'applying', 'applied', 'deleted'))`,
       ],
     },
+    {
+      version: 8,
+      statements: [
+        // `steep init cancel` of a two-phase init drops the slot its snapshot was taken on: the
+        // snapshot can no longer be applied, and its record says so (`cancelled`)
+        `ALTER TABLE ${s}.snapshots DROP CONSTRAINT snapshots_status_check, ADD CONSTRAINT snapshots_status_check CHECK (status IN ('generating', 'generated', 'applying', 'applied', 'deleted', 'cancelled'))`,
+        `ALTER TABLE ${s}.snapshots ADD COLUMN cancelled_at timestamptz`,
+      ],
+    },
   ];
 }
 

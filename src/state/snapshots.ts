@@ -7,10 +7,11 @@ import { hasColumn } from './columns.js';
  * `snapshots` rows (SPEC §8, migration 7) on the subscriber a two-phase snapshot seeds: one per
  * snapshot, its subscription at its slot's consistent LSN, from `snapshot generate`
  * (generating → generated, with the manifest's SHA-256) through `snapshot apply`
- * (applying → applied) to `snapshot delete` (deleted). Keyed by the node's own name, like every
+ * (applying → applied) to `snapshot delete` (deleted), or `steep init cancel` (cancelled: the
+ * slot it was taken on is dropped, so it can never be applied). Keyed by the node's own name, like every
  * state table, so rows an `allTables` publication brings from another node never collide.
  */
-export type SnapshotStatus = 'generating' | 'generated' | 'applying' | 'applied' | 'deleted';
+export type SnapshotStatus = 'generating' | 'generated' | 'applying' | 'applied' | 'deleted' | 'cancelled';
 
 /** What names a snapshot: the subscription it seeds at the consistent LSN of its slot. */
 export interface SnapshotIdentity {
@@ -128,6 +129,22 @@ export class SnapshotStore {
         status,
       ],
     );
+  }
+
+  /**
+   * `steep init cancel` dropped the subscription's slot: its snapshots not yet applied (nor
+   * deleted) can never be applied, and are recorded `cancelled`. A state schema before
+   * migration 8 cannot say so, and is left as it is. Returns the ids it marked.
+   */
+  async cancel(client: pg.Client, subscription: string): Promise<string[]> {
+    if (!(await hasColumn(client, this.table, 'cancelled_at'))) return [];
+    const { rows } = await client.query<{ snapshot_id: string }>(
+      `UPDATE ${this.table} SET status = 'cancelled', cancelled_at = now(), updated_at = now()
+        WHERE node_name = $1 AND subscription = $2 AND status IN ('generating', 'generated', 'applying')
+        RETURNING snapshot_id`,
+      [this.node, subscription],
+    );
+    return rows.map((r) => r.snapshot_id).sort();
   }
 
   async get(client: pg.Client, id: string): Promise<SnapshotRecord | null> {

@@ -16,6 +16,7 @@ import { count } from '../render/count.js';
 import { CopyChunkStore } from '../state/copyChunks.js';
 import { InitProgressStore } from '../state/initProgress.js';
 import { InitSlotStore } from '../state/initSlots.js';
+import { SnapshotStore } from '../state/snapshots.js';
 import { hasInitTables, SubscriptionStateStore } from '../state/subscriptionState.js';
 
 /**
@@ -45,6 +46,8 @@ export interface CancelResult {
   truncated: string[];
   /** a slot that could not be dropped (publisher unreachable), to drop by hand */
   slotLeft: string | null;
+  /** two-phase snapshots of the subscription recorded `cancelled`: their slot is gone */
+  cancelledSnapshots: string[];
   durationMs: number;
   configWarnings: Problem[];
 }
@@ -143,6 +146,7 @@ export async function cancelInit(
       droppedSlot: null,
       truncated: [],
       slotLeft: plan.slotLeft,
+      cancelledSnapshots: [],
       durationMs: 0,
       configWarnings: warnings,
     };
@@ -244,6 +248,8 @@ export async function cancelInit(
           await new InitProgressStore(schema, d.node).remove(c, d.name);
           await new InitSlotStore(schema, d.node).removeFor(c, d.name);
           await chunks.clear(c, d.name);
+          // the slot a snapshot was taken on is gone (or left to drop by hand): never applicable
+          result.cancelledSnapshots = await new SnapshotStore(schema, d.node).cancel(c, d.name);
         },
       });
     }
@@ -270,6 +276,7 @@ export async function cancelInit(
         `${result.droppedSubscription ? 'subscription dropped' : 'no subscription'}` +
         `${result.droppedSlot ? `, slot ${result.droppedSlot} dropped on ${d.from}` : ''}` +
         `${result.truncated.length > 0 ? `, ${count(result.truncated.length, 'table')} truncated` : ''}` +
+        `${result.cancelledSnapshots.length > 0 ? `, snapshot ${result.cancelledSnapshots.join(', ')} cancelled` : ''}` +
         `${result.slotLeft ? `; slot ${result.slotLeft} left on ${d.from} (unreachable)` : ''}`,
     });
     return result;

@@ -27,7 +27,8 @@ import { nodesYaml, passwordEnv } from '../support/topologyFile.js';
  * `snapshots` state table (generating → generated → applied → deleted), and a manifest edited to
  * match a changed file is refused by the SHA-256 generate recorded there. A second subscription's
  * snapshot deleted without --allow-destroy is still listed (files gone, slot retaining WAL), and
- * deleting it by its id drops the slot.
+ * deleting it by its id drops the slot. A snapshot generated again, then its init cancelled: the
+ * record says `cancelled`, list shows the slot gone, and apply refuses the files.
  */
 const cluster = useCluster({ nodes: ['east', 'west'] });
 const TABLES = [
@@ -332,5 +333,35 @@ describe('two-phase init through snapshot generate and apply', () => {
     const unknown = await steep(['snapshot', 'delete', 'west_tp2@0/1', '--allow-destroy'], both);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toMatch(/no subscriber of steep\.yaml records snapshot west_tp2@0\/1/);
+
+    // init cancel of a generated, unapplied snapshot's init drops its slot: the record says the
+    // snapshot is cancelled, list shows the slot gone, and apply refuses the files
+    const dir3 = mkdtempSync(join(tmpdir(), 'steep-snap3-'));
+    const gen3 = await steep(['snapshot', 'generate', 'west_tp2', '--output', dir3, '--json'], both);
+    expect(gen3.code, gen3.stderr).toBe(0);
+    const lsn3 = (JSON.parse(gen3.stdout) as { lsn: string }).lsn;
+    const cancelled = await steep(['init', 'cancel', 'west_tp2'], both);
+    expect(cancelled.code, cancelled.stderr).toBe(0);
+    expect(cancelled.stdout).toMatch(
+      new RegExp(
+        `snapshot west_tp2@${lsn3.replace('/', '\\/')} recorded cancelled: it can no longer be applied`,
+      ),
+    );
+    expect(await east.query(`SELECT 1 FROM pg_replication_slots WHERE slot_name = 'west_tp2'`)).toEqual([]);
+    expect((await recorded('west_tp2')).map((x) => [x.snapshot_id, x.status]).sort()).toEqual([
+      [`west_tp2@${lsn2}`, 'deleted'],
+      [`west_tp2@${lsn3}`, 'cancelled'],
+    ]);
+    const afterCancel = JSON.parse((await steep(['snapshot', 'list', dir3, '--json'], both)).stdout) as Array<
+      Record<string, unknown>
+    >;
+    expect(afterCancel.find((x) => x.id === `west_tp2@${lsn3}`)).toMatchObject({
+      status: 'cancelled',
+      slotExists: false,
+      filesPresent: true,
+    });
+    const stale = await steep(['snapshot', 'apply', 'west_tp2', '--input', dir3], both);
+    expect(stale.code).toBe(1);
+    expect(stale.stderr).toMatch(/slot west_tp2 of the snapshot in .* no longer exists on east/);
   }, 300_000);
 });

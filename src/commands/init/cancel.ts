@@ -71,6 +71,9 @@ Ctrl-C (SIGINT) or SIGTERM: the drop and the truncate finish together, nothing s
         : `no subscription ${r.subscription} on ${r.node}`,
       r.droppedSlot ? `slot ${r.droppedSlot} dropped on ${r.from}` : null,
       r.truncated.length > 0 ? `truncated ${r.truncated.join(', ')}` : null,
+      r.cancelledSnapshots.length > 0
+        ? `snapshot ${r.cancelledSnapshots.join(', ')} recorded cancelled: it can no longer be applied`
+        : null,
     ].filter((x): x is string => x !== null);
     // a signal that came while the last part ran: the cancel is whole, the exit code still says so
     if (interruption.received) process.exitCode = interruption.exitCode;
