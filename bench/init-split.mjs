@@ -3,13 +3,15 @@
 // 4 sessions at the slot's exported snapshot) against the native `copy_data = true` (one table
 // sync worker: `parallel: 1` and splitAbove above the table), create → synchronized, in the same
 // run on the same nodes. Target ≥ 1.3× faster (SPEC §13); steep's peak RSS during the copy
-// < 200 MB. How it scales with cores: BENCH_PARALLEL=1,2,4 on this machine's cores.
+// < 200 MB. How it scales with cores: BENCH_PARALLEL=1,2,4 on this machine's cores. Which copy
+// each run took is read from its plan (`init.copy`: steep or postgresql), never assumed: at a
+// small BENCH_MB, `parallel: 1` leaves the table below init.splitAbove, so PostgreSQL copies it.
 //
 //   BENCH_MB        size of the table, MB (default 2048)
 //   BENCH_PARALLEL  sessions of steep's copy, or a list for the core sweep: 1,2,4 (default 4);
 //                   each compared with the same native runs
 //   BENCH_RUNS      runs of each, alternating which goes first (default 1)
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { median, pairYaml, report, sql, startNodes, steep, steepMeasured } from './common.mjs';
@@ -25,6 +27,8 @@ const STEP = 1_000_000;
 
 const { servers, stop } = await startNodes(2);
 const [pub, sub] = servers;
+// the steep.yaml files written to the temp directory, removed when done (also on failure)
+const written = [];
 try {
   const ddl = 'CREATE TABLE public.big (id bigint PRIMARY KEY, v text NOT NULL, n int NOT NULL)';
   await sql(pub, ddl);
@@ -41,19 +45,31 @@ try {
   const config = (name, init) => {
     const path = join(tmpdir(), `steep-bench-split-${name}-${process.pid}.yaml`);
     writeFileSync(path, pairYaml({ ...pair, subscription: name, init }));
+    written.push(path);
     return path;
   };
   const bare = join(tmpdir(), `steep-bench-split-${process.pid}.yaml`);
   writeFileSync(bare, pairYaml({ ...pair, subscription: null }));
+  written.push(bare);
   // the publication and steep's state schemas exist before either run
   await steep(['apply', '-c', bare, '--auto-approve']);
 
+  // which copy the plan chose for the subscription's init: 'steep' or 'postgresql'
+  const copyOf = async (path) => {
+    const plan = await steep(['plan', '-c', path, '--json']);
+    const chosen = /"path":\s*"init\.copy",\s*"before":\s*null,\s*"after":\s*"(\w+)"/.exec(plan)?.[1];
+    if (!chosen) throw new Error(`the plan of ${path} names no init.copy:\n${plan}`);
+    return chosen;
+  };
   const once = async (name, init) => {
+    const path = config(name, init);
+    const copy = await copyOf(path);
     await sql(sub, 'CHECKPOINT');
     await sql(pub, 'CHECKPOINT');
     const m = {
-      ...(await steepMeasured(['apply', '-c', config(name, init), '--auto-approve'])),
+      ...(await steepMeasured(['apply', '-c', path, '--auto-approve'])),
       load: loadavg()[0],
+      copy,
     };
     const [{ n }] = await sql(sub, 'SELECT count(*)::bigint AS n FROM public.big');
     if (Number(n) !== ROWS) throw new Error(`${name}: ${n} rows on the subscriber, not ${ROWS}`);
@@ -73,6 +89,8 @@ try {
     if (r % 2 === 1) await n();
   }
   const nMs = median(native.map((x) => x.wallMs));
+  const copies = (runs) => [...new Set(runs.map((x) => x.copy))].join('+');
+  const copyText = (c) => (c === 'steep' ? "steep's copy" : c === 'postgresql' ? 'native copy_data' : c);
   const mb = bytes / 1024 / 1024;
   for (const [p, runs] of split) {
     const sMs = median(runs.map((x) => x.wallMs));
@@ -83,6 +101,8 @@ try {
         mb: Math.round(mb),
         rows: ROWS,
         parallel: p,
+        copy: copies(runs),
+        nativeCopy: copies(native),
         cores: availableParallelism(),
         runs: RUNS,
         splitMs: Math.round(sMs),
@@ -97,11 +117,13 @@ try {
         rssTargetMb: 200,
       },
       `init-split: one ${Math.round(mb)} MB table (${ROWS.toLocaleString('en-US')} rows), create → synchronized: ` +
-        `steep's copy on ${p} sessions ${(sMs / 1000).toFixed(1)} s vs native copy_data ${(nMs / 1000).toFixed(1)} s = ` +
+        `parallel: ${p} (${copyText(copies(runs))}${copies(runs) === 'steep' ? ` on ${p} session${p === 1 ? '' : 's'}` : ''}) ${(sMs / 1000).toFixed(1)} s ` +
+        `vs parallel: 1 below splitAbove (${copyText(copies(native))}) ${(nMs / 1000).toFixed(1)} s = ` +
         `${(nMs / sMs).toFixed(2)}× faster (target ≥ 1.3×) on ${availableParallelism()} cores; steep's peak RSS ${Math.round(rss)} MB (target < 200 MB); ` +
         `load ${[...native, ...runs].map((x) => x.load.toFixed(1)).join(', ')}`,
     );
   }
 } finally {
+  for (const path of written) rmSync(path, { force: true });
   await stop();
 }
