@@ -19,8 +19,8 @@ import { nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
 /**
  * Two-phase init on real nodes with a writer on the publisher: steep apply creates the
- * subscription disabled; snapshot generate (SIGKILLed midway, then resumed without rewriting
- * the files it finished) writes the files; a corrupted byte, a truncated file and another
+ * subscription disabled; snapshot generate --compress gzip (SIGKILLed midway, then resumed without
+ * rewriting the files it finished) writes the files; a corrupted byte, a truncated file and another
  * subscription's manifest are refused with the subscriber untouched; snapshot apply loads it,
  * sets the sequence and follows to synchronized with both sides equal (a row filter and a column
  * list exactly as published, on 15+); list and delete. Each step is recorded in the subscriber's
@@ -137,6 +137,8 @@ describe('two-phase init through snapshot generate and apply', () => {
           dir,
           '--parallel',
           '1',
+          '--compress',
+          'gzip',
           '-c',
           path,
         ],
@@ -190,6 +192,8 @@ describe('two-phase init through snapshot generate and apply', () => {
     expect(after.completedAt).not.toBeNull();
     const big = after.tables.find((t) => t.name === 'tp_big')!;
     expect(big.files.length).toBeGreaterThanOrEqual(2);
+    // gzip, as the interrupted run asked: the rerun continues the manifest's compression
+    expect(after.tables.flatMap((t) => t.files).every((f) => f.file!.endsWith('.copy.gz'))).toBe(true);
     const manifestSum = sha256(readFileSync(join(dir, 'manifest.json')));
     expect(await recorded('west_tp')).toMatchObject([
       { status: 'generated', manifest_sha256: manifestSum, files: g.files, applied_at: null },
