@@ -281,4 +281,37 @@ describe("snapshot init with steep's own copy", () => {
     expect(await west.query(`SELECT 1 FROM pg_subscription WHERE subname = 'west_cancel'`)).toEqual([]);
     expect(await recordedState('west_cancel')).toBe('uninitialized');
   }, 120_000);
+
+  it("retries a chunk whose session is killed mid-copy, and the table ends equal (no chunk's rows twice)", async () => {
+    const east = cluster().node('east');
+    const west = cluster().node('west');
+    await createTables([east, west], [{ name: 'own_retry', rows: 0 }]);
+    await fillTables(east, [{ name: 'own_retry', rows: 30_000 }]);
+    const path = config(
+      'own-retry',
+      'west_retry',
+      ['own_retry'],
+      '{ method: snapshot, parallel: 2, splitAbove: 128kB }',
+    );
+    await slowCopy(west, 'own_retry', 500, 40);
+    const applying = steep(['apply', '--auto-approve'], path);
+    // the first COPY into the table the subscriber runs is terminated once, mid-chunk
+    let killed = false;
+    const deadline = Date.now() + 60_000;
+    while (!killed && Date.now() < deadline) {
+      const [r] = await west.query<{ ok: boolean }>(
+        `SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity
+          WHERE query ILIKE 'COPY%own_retry%FROM STDIN%' AND pid <> pg_backend_pid() LIMIT 1`,
+      );
+      killed = r?.ok === true;
+      if (!killed) await new Promise((res) => setTimeout(res, 20));
+    }
+    expect(killed).toBe(true);
+    await fastCopy(west, 'own_retry');
+    const applied = await applying;
+    expect(applied.code, applied.stderr).toBe(0);
+    expect(await recordedState('west_retry')).toBe('synchronized');
+    await waitCaughtUp(east, 'west_retry');
+    expect(await digests(west, ['own_retry'])).toEqual(await digests(east, ['own_retry']));
+  }, 120_000);
 });
