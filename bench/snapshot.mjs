@@ -8,6 +8,8 @@
 //   BENCH_PARALLEL  sessions / psql processes at once (default 4)
 //   BENCH_RUNS      generate runs of each, interleaved psql, steep, psql, steep … (default 3);
 //                   the ratio is of the medians, so both see the same load
+//   BENCH_BEFORE    another build's root (the one before a change): its generate runs in each
+//                   round too (psql, before, steep), and its files' SHA-256 must equal steep's
 //
 // Beside each wall time: the client's CPU (steep's, or the psql processes'), the server's CPU
 // (its backends', reaped by the postmaster) and the load average when the run ended.
@@ -26,6 +28,7 @@ const MB = Number(process.env.BENCH_MB ?? 1024);
 const TABLES = Number(process.env.BENCH_TABLES ?? 8);
 const PARALLEL = Number(process.env.BENCH_PARALLEL ?? 4);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const BEFORE = process.env.BENCH_BEFORE;
 // a row of (bigint, 64-character text, int) takes about 110 bytes on disk
 const ROWS = Math.max(1, Math.round((MB * 1024 * 1024) / 110 / TABLES));
 
@@ -112,6 +115,14 @@ try {
   const snapDir = join(work, 'snapshot');
   const baseOuts = [];
   const gens = [];
+  const befores = [];
+  /** each file's name and SHA-256 as the manifest lists them */
+  const fileSums = (dir) =>
+    JSON.stringify(
+      JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')).tables.flatMap((t) =>
+        t.files.map((f) => [f.file, f.sha256]),
+      ),
+    );
   for (let r = 0; r < RUNS; r++) {
     rmSync(psqlDir, { recursive: true, force: true });
     await run('mkdir', ['-p', psqlDir]);
@@ -125,24 +136,33 @@ try {
         ),
       })),
     );
+    const generate = (root) =>
+      measured(pub, () =>
+        steepMeasured(
+          [
+            'snapshot',
+            'generate',
+            'bench_sub',
+            '-c',
+            config,
+            '--output',
+            snapDir,
+            '--compress',
+            'none',
+            '--parallel',
+            String(PARALLEL),
+          ],
+          { root },
+        ),
+      );
     if (r > 0) await steep(['snapshot', 'delete', snapDir, '-c', config, '--allow-destroy']);
-    gens.push(
-      await measured(pub, () =>
-        steepMeasured([
-          'snapshot',
-          'generate',
-          'bench_sub',
-          '-c',
-          config,
-          '--output',
-          snapDir,
-          '--compress',
-          'none',
-          '--parallel',
-          String(PARALLEL),
-        ]),
-      ),
-    );
+    if (BEFORE) {
+      befores.push(await generate(BEFORE));
+      const sums = fileSums(snapDir);
+      await steep(['snapshot', 'delete', snapDir, '-c', config, '--allow-destroy']);
+      gens.push(await generate(undefined));
+      if (fileSums(snapDir) !== sums) throw new Error(`the files' SHA-256 differ from ${BEFORE}'s`);
+    } else gens.push(await generate(undefined));
   }
   const baseOut = median(baseOuts.map((x) => x.wallMs));
   const gen = {
@@ -223,7 +243,10 @@ try {
       psqlFilesMb: Math.round(dirBytes(psqlDir) / 1024 / 1024),
       target: 0.9,
     },
-    `${gens.map((x, i) => `  generate run ${i + 1}: psql ${fmt(baseOuts[i])}, steep ${fmt(x)}\n`).join('')}` +
+    `${gens.map((x, i) => `  generate run ${i + 1}: psql ${fmt(baseOuts[i])},${befores[i] ? ` before ${fmt(befores[i])},` : ''} steep ${fmt(x)}\n`).join('')}` +
+      (BEFORE
+        ? `  before (${BEFORE}): generate ${(median(befores.map((x) => x.wallMs)) / 1000).toFixed(1)} s, CPU ${(median(befores.map((x) => x.clientCpuMs)) / 1000).toFixed(1)} s (medians); same files' SHA-256 as steep's\n`
+        : '') +
       `  apply: psql ${fmt(baseInRun)}, steep ${fmt(app)}\n` +
       `snapshot: ${Math.round(mb)} MB in ${TABLES} tables, ${PARALLEL} at a time: generate ${(gen.wallMs / 1000).toFixed(1)} s ` +
       `vs psql \\copy to ${(baseOut / 1000).toFixed(1)} s (medians of ${RUNS}) = ${genRatio.toFixed(2)}× the baseline's throughput; ` +

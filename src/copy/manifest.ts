@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
-import { type FileHandle, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { SteepError } from '../model/errors.js';
 import type { Chunk, ChunkSink, ChunkWriter } from './engine.js';
+import { BLOCK_BYTES, FileWriter } from './fileWriter.js';
 import { hashFiles } from './hashThread.js';
 
 /**
@@ -140,26 +140,10 @@ export async function filesIntact(
   return out;
 }
 
-/** Bytes gathered into one file write and one hash update (a socket read is 16–64 kB). */
-const WRITE_BYTES = 1 << 20;
-
-/** Write all of `b` at the file's position; resolves to the error instead of rejecting. */
-async function writeAll(file: FileHandle, b: Buffer): Promise<unknown> {
-  try {
-    for (let at = 0; at < b.length; ) at += (await file.write(b, at, b.length - at)).bytesWritten;
-    return null;
-  } catch (err) {
-    return err;
-  }
-}
-
 /**
- * The file sink of `snapshot generate`: each chunk to its own file, hashed as written, in
- * writes of WRITE_BYTES: one write per socket read cost more in hand-offs to libuv's thread
- * pool (and waits on its lock on a busy machine) than copying into a larger buffer. Each
- * session fills one of its two buffers while the other is being written, the same two for
- * all its files: a new buffer per write made V8 collect its whole heap every few dozen MB
- * (memory outside the heap counts towards its next collection), 25 % of generate's CPU.
+ * The file sink of `snapshot generate`: each chunk to its own file, hashed as written. Each
+ * session copies its data into the blocks of a FileWriter, whose thread hashes and writes them
+ * (fileWriter.ts); the event loop keeps only the COPY parsing and that copy.
  */
 export class FileSink implements ChunkSink {
   constructor(
@@ -168,54 +152,39 @@ export class FileSink implements ChunkSink {
   ) {}
 
   async open(): Promise<ChunkWriter> {
-    const blocks = [Buffer.allocUnsafe(WRITE_BYTES), Buffer.allocUnsafe(WRITE_BYTES)];
+    const writer = new FileWriter();
     return {
       write: async (chunk: Chunk, data: Readable) => {
         const file = chunkFileName(chunk.table, chunk.index, this.compress);
         const tmp = join(this.dir, `${file}.partial`);
-        const hash = createHash('sha256');
         let source: Readable = data;
         if (this.compress === 'gzip') {
           const gzip = createGzip();
           data.on('error', (e) => gzip.destroy(e));
           source = data.pipe(gzip);
         }
-        const out = await open(tmp, 'w');
+        await writer.open(tmp);
         let bytes = 0;
-        let writing: Promise<unknown> = Promise.resolve(null);
-        let buf = blocks[0]!;
-        let used = 0;
-        /** hash the filled part of buf and start writing it, once the other buffer is written */
-        const flush = async () => {
-          const filled = buf.subarray(0, used);
-          hash.update(filled);
-          bytes += used;
-          const failed = await writing;
-          if (failed) throw failed;
-          writing = writeAll(out, filled);
-          buf = buf === blocks[0] ? blocks[1]! : blocks[0]!;
-          used = 0;
-        };
+        let sha256: string;
         try {
           for await (const b of source as AsyncIterable<Buffer>) {
             for (let at = 0; at < b.length; ) {
-              const n = b.copy(buf, used, at);
-              used += n;
+              const n = b.copy(writer.block, writer.used, at);
+              writer.used += n;
               at += n;
-              if (used === WRITE_BYTES) await flush();
+              bytes += n;
+              if (writer.used === BLOCK_BYTES) await writer.flush();
             }
           }
-          if (used > 0) await flush();
-          const failed = await writing;
-          if (failed) throw failed;
-        } finally {
-          await writing;
-          await out.close();
+          sha256 = await writer.close(true);
+        } catch (err) {
+          await writer.close(false).catch(() => {});
+          throw err;
         }
         renameSync(tmp, join(this.dir, file));
-        return { bytes, file, sha256: hash.digest('hex') };
+        return { bytes, file, sha256 };
       },
-      close: async () => {},
+      close: () => writer.end(),
     };
   }
 }

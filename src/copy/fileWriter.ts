@@ -1,0 +1,117 @@
+import { Worker } from 'node:worker_threads';
+import { MODULES_DIR } from '../location.js';
+
+/**
+ * A copy session's file writer on a thread of its own (fileWriterMain.ts): the session copies
+ * its COPY data into blocks of shared memory, and the thread hashes (SHA-256) and writes each
+ * full block to the file, so neither the hash nor the write system calls take the event loop,
+ * which all sessions' parsing shares. Only a block's number and length pass between them; the
+ * blocks are the same for all the session's files (a new Buffer per write made V8 collect its
+ * whole heap every few dozen MB: memory outside the heap counts towards its next collection).
+ */
+
+/** Bytes of one block (one hash update, one file write; a socket read is 16–64 kB). */
+export const BLOCK_BYTES = 1 << 20;
+/** Blocks per session: one being filled while the thread writes the others. */
+const BLOCKS = 3;
+
+type Failure = { message: string; code?: string };
+type Reply = { free: number; failed: Failure | null } | { sha256: string } | { failed: Failure };
+
+function writeError(f: Failure): Error {
+  return Object.assign(new Error(f.message), { code: f.code });
+}
+
+export class FileWriter {
+  private readonly shared = Array.from({ length: BLOCKS }, () => new SharedArrayBuffer(BLOCK_BYTES));
+  private readonly blocks = this.shared.map((s) => Buffer.from(s));
+  private readonly worker = new Worker(new URL('copy/fileWriterMain.js', MODULES_DIR), {
+    workerData: { blocks: this.shared },
+  });
+  private readonly free: number[] = this.blocks.map((_, i) => i);
+  /** a take() waiting for a free block */
+  private wake: (() => void) | null = null;
+  private closing: { resolve: (sha256: string) => void; reject: (e: Error) => void } | null = null;
+  private broken: Error | null = null;
+  /** the thread's end or crash */
+  private dead: Error | null = null;
+  private current = -1;
+  /** bytes in the current block */
+  used = 0;
+
+  constructor() {
+    this.worker.on('message', (r: Reply) => {
+      if ('free' in r) {
+        this.free.push(r.free);
+        if (r.failed) this.broken ??= writeError(r.failed);
+        this.wake?.();
+      } else if ('sha256' in r) this.closing?.resolve(r.sha256);
+      else this.closing?.reject(writeError(r.failed));
+    });
+    this.worker.on('error', (e) => this.fail(e));
+    this.worker.on('exit', () => this.fail(new Error('the file writer thread ended')));
+  }
+
+  private fail(e: Error): void {
+    this.dead ??= e;
+    this.broken ??= e;
+    this.wake?.();
+    this.closing?.reject(e);
+  }
+
+  /** The block being filled; `used` bytes of it are. */
+  get block(): Buffer {
+    return this.blocks[this.current]!;
+  }
+
+  /** Start a file. */
+  async open(path: string): Promise<void> {
+    this.broken = this.dead;
+    this.worker.postMessage({ open: path });
+    await this.take();
+  }
+
+  private async take(): Promise<void> {
+    while (this.free.length === 0) {
+      if (this.broken) throw this.broken;
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+      });
+      this.wake = null;
+    }
+    if (this.broken) throw this.broken;
+    this.current = this.free.shift()!;
+    this.used = 0;
+  }
+
+  /** Hand the filled part of the current block to the thread and take a free one. */
+  async flush(): Promise<void> {
+    if (this.broken) throw this.broken;
+    if (this.used === 0) return;
+    this.worker.postMessage({ block: this.current, bytes: this.used });
+    this.current = -1;
+    await this.take();
+  }
+
+  /** Close the file: its SHA-256 once all is written (`keep`), or '' (a failed chunk's file let go). */
+  async close(keep: boolean): Promise<string> {
+    if (keep) await this.flush();
+    if (this.current >= 0) this.free.push(this.current);
+    this.current = -1;
+    if (this.dead) throw this.dead;
+    const done = new Promise<string>((resolve, reject) => {
+      this.closing = { resolve, reject };
+    });
+    this.worker.postMessage({ close: keep });
+    try {
+      return await done;
+    } finally {
+      this.closing = null;
+    }
+  }
+
+  async end(): Promise<void> {
+    this.worker.removeAllListeners('exit');
+    await this.worker.terminate();
+  }
+}
