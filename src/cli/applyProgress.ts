@@ -51,6 +51,8 @@ export class ApplyProgress {
       {
         concurrent: true,
         exitOnError: false,
+        // steep's Interruption handles SIGINT; listr2's own handler would exit 127 at once
+        registerSignalListeners: false,
         rendererOptions: { collapseErrors: false },
         fallbackRendererOptions: { timestamp: PRESET_TIMESTAMP },
       },

@@ -11,16 +11,19 @@ export class LineProgress {
     const finished = new Promise<void>((r) => {
       this.finish = r;
     });
-    this.rendering = new Listr([
-      {
-        title,
-        task: async (_ctx: unknown, task: { output: string }) => {
-          this.task = task;
-          if (this.pending) task.output = this.pending;
-          await finished;
+    this.rendering = new Listr(
+      [
+        {
+          title,
+          task: async (_ctx: unknown, task: { output: string }) => {
+            this.task = task;
+            if (this.pending) task.output = this.pending;
+            await finished;
+          },
         },
-      },
-    ])
+      ],
+      { registerSignalListeners: false },
+    ) // steep's Interruption handles SIGINT (listr2's exits 127)
       .run()
       .catch(() => {});
   }

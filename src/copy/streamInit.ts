@@ -113,6 +113,8 @@ export async function streamInit(
   try {
     await copyAndStart(topology, d, opts);
   } catch (err) {
+    // a signal is no failure: the init stays copying, and the next apply resumes it (as after a kill)
+    if (err instanceof SteepError && err.code === 'init.interrupted') throw err;
     const reason = `init of subscription ${d.name} on ${d.node} failed: ${mask(err instanceof Error ? err.message : String(err))}; apply again to resume it`;
     await record('failed', reason).catch(() => {});
     opts.onEvent({

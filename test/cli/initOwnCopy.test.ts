@@ -22,6 +22,8 @@ import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
  * whole, a row filter and a column list exactly as published; the subscription starts on the
  * slot's consistent point and reaches synchronized with both sides equal; an apply killed
  * mid-copy resumes after the chunks it finished, at the same snapshot; the sequences are set.
+ * A chunk whose session is terminated is retried; a Ctrl-C'd copy exits 130, stays `copying`,
+ * and the rerun resumes after its chunks.
  */
 const cluster = useCluster({ nodes: ['east', 'west'] });
 
@@ -85,8 +87,16 @@ function parseEvents(stderr: string): Array<Record<string, unknown>> {
     .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
-/** `steep apply` SIGKILLed once `chunks` chunks of the subscription's copy are done; true when the kill landed. */
-function applyKilledAfter(path: string, sub: string, chunks: number): Promise<boolean> {
+/**
+ * `steep apply` sent `signal` once `chunks` chunks of the subscription's copy are done; true when
+ * it landed: killed by SIGKILL, or exited 130 after SIGINT (Ctrl-C).
+ */
+function applyKilledAfter(
+  path: string,
+  sub: string,
+  chunks: number,
+  signal: 'SIGKILL' | 'SIGINT' = 'SIGKILL',
+): Promise<boolean> {
   const west = cluster().node('west');
   return new Promise<boolean>((resolve, reject) => {
     const child = spawn(
@@ -108,13 +118,13 @@ function applyKilledAfter(path: string, sub: string, chunks: number): Promise<bo
       if (!done && Number(rows[0]!.n) >= chunks) {
         done = true;
         clearInterval(poll);
-        child.kill('SIGKILL');
+        child.kill(signal);
       }
     }, 100);
     child.on('error', reject);
-    child.on('close', (_c, signal) => {
+    child.on('close', (code, by) => {
       clearInterval(poll);
-      resolve(signal === 'SIGKILL');
+      resolve(signal === 'SIGKILL' ? by === 'SIGKILL' : done && code === 130);
     });
   });
 }
@@ -313,5 +323,35 @@ describe("snapshot init with steep's own copy", () => {
     expect(await recordedState('west_retry')).toBe('synchronized');
     await waitCaughtUp(east, 'west_retry');
     expect(await digests(west, ['own_retry'])).toEqual(await digests(east, ['own_retry']));
+  }, 120_000);
+
+  it("a Ctrl-C'd copy exits 130, stays copying with its finished chunks kept, and the rerun resumes after them", async () => {
+    const east = cluster().node('east');
+    const west = cluster().node('west');
+    await createTables([east, west], [{ name: 'own_int', rows: 0 }]);
+    await fillTables(east, [{ name: 'own_int', rows: 40_000 }]);
+    const path = config(
+      'own-int',
+      'west_int',
+      ['own_int'],
+      '{ method: snapshot, parallel: 2, splitAbove: 128kB }',
+    );
+    await slowCopy(west, 'own_int', 500, 40);
+    expect(await applyKilledAfter(path, 'west_int', 1, 'SIGINT')).toBe(true);
+    const finished = await west.query<{ chunk: number }>(
+      `SELECT chunk FROM steep.copy_chunks WHERE subscription = 'west_int' AND completed_at IS NOT NULL`,
+    );
+    expect(finished.length).toBeGreaterThanOrEqual(1);
+    expect(await recordedState('west_int')).toBe('copying');
+    await fastCopy(west, 'own_int');
+    const applied = await steep(['apply', '--auto-approve', '--log-format', 'json'], path);
+    expect(applied.code, applied.stderr).toBe(0);
+    const resumed = parseEvents(applied.stderr).find(
+      (e) => typeof e.message === 'string' && /resuming the copy/.test(e.message as string),
+    );
+    expect(resumed?.message).toMatch(/[1-9]\d* of \d+ chunks already copied/);
+    expect(await recordedState('west_int')).toBe('synchronized');
+    await waitCaughtUp(east, 'west_int');
+    expect(await digests(west, ['own_int'])).toEqual(await digests(east, ['own_int']));
   }, 120_000);
 });
