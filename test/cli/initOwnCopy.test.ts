@@ -22,7 +22,8 @@ import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
  * whole, a row filter and a column list exactly as published; the subscription starts on the
  * slot's consistent point and reaches synchronized with both sides equal; an apply killed
  * mid-copy resumes after the chunks it finished, at the same snapshot; the sequences are set.
- * A chunk whose session is terminated is retried; a Ctrl-C'd copy exits 130, stays `copying`,
+ * A chunk whose session is terminated is retried, up to 3 attempts (then apply fails saying so,
+ * and the rerun copies it); a Ctrl-C'd copy exits 130, stays `copying`,
  * and the rerun resumes after its chunks.
  */
 const cluster = useCluster({ nodes: ['east', 'west'] });
@@ -323,6 +324,45 @@ describe("snapshot init with steep's own copy", () => {
     expect(await recordedState('west_retry')).toBe('synchronized');
     await waitCaughtUp(east, 'west_retry');
     expect(await digests(west, ['own_retry'])).toEqual(await digests(east, ['own_retry']));
+  }, 120_000);
+
+  it('gives up on a chunk after 3 attempts, saying so, and the copy stays resumable', async () => {
+    const east = cluster().node('east');
+    const west = cluster().node('west');
+    await createTables([east, west], [{ name: 'own_bound', rows: 0 }]);
+    await fillTables(east, [{ name: 'own_bound', rows: 20_000 }]);
+    const path = config(
+      'own-bound',
+      'west_bound',
+      ['own_bound'],
+      '{ method: snapshot, parallel: 2, splitAbove: 128kB }',
+    );
+    await slowCopy(west, 'own_bound', 500, 40);
+    const applying = steep(['apply', '--auto-approve'], path);
+    // every COPY into the table is terminated, until the apply ends
+    let ended = false;
+    let kills = 0;
+    void applying.then(() => {
+      ended = true;
+    });
+    while (!ended) {
+      const rows = await west.query<{ ok: boolean }>(
+        `SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity
+          WHERE query ILIKE 'COPY%own_bound%FROM STDIN%' AND pid <> pg_backend_pid()`,
+      );
+      kills += rows.filter((r) => r.ok).length;
+      await new Promise((res) => setTimeout(res, 20));
+    }
+    const r = await applying;
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/copy of public\.own_bound \(range \d+\) failed after 3 attempts/);
+    expect(kills).toBeGreaterThanOrEqual(3);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    await fastCopy(west, 'own_bound');
+    const again = await steep(['apply', '--auto-approve'], path);
+    expect(again.code, again.stderr).toBe(0);
+    await waitCaughtUp(east, 'west_bound');
+    expect(await digests(west, ['own_bound'])).toEqual(await digests(east, ['own_bound']));
   }, 120_000);
 
   it("a Ctrl-C'd copy exits 130, stays copying with its finished chunks kept, and the rerun resumes after them", async () => {
