@@ -251,6 +251,13 @@ describe('two-phase init through snapshot generate and apply', () => {
         status: 'generated',
       },
     ]);
+    // its size is the files' on disk; its age is since generate began (this test's minutes)
+    const listedDir = (JSON.parse(list.stdout) as Array<{ bytes: number; ageSeconds: number }>)[0]!;
+    expect(listedDir.bytes).toBe(
+      after.tables.flatMap((t) => t.files).reduce((n, f) => n + statSync(join(dir, f.file!)).size, 0),
+    );
+    expect(listedDir.ageSeconds).toBeGreaterThanOrEqual(0);
+    expect(listedDir.ageSeconds).toBeLessThan(600);
 
     await east.query(`INSERT INTO public.tp_seq (v) SELECT 'y' FROM generate_series(1, 10)`);
     const applied = await steep(['snapshot', 'apply', 'west_tp', '--input', dir, '--json'], path);
