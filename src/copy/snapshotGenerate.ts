@@ -65,6 +65,8 @@ export interface GenerateResult {
   rows: number;
   bytes: number;
   resumed: boolean;
+  /** the files' compression: a resumed snapshot keeps the one it was started with */
+  compress: 'gzip' | 'none';
 }
 
 async function schemaSql(
@@ -95,7 +97,7 @@ async function schemaSql(
 export async function generateSnapshot(
   topology: Topology,
   d: SubscriptionSpec,
-  opts: SnapshotOptions & { dir: string; compress: 'gzip' | 'none'; parallel?: number },
+  opts: SnapshotOptions & { dir: string; compress?: 'gzip' | 'none'; parallel?: number },
 ): Promise<GenerateResult> {
   const dir = opts.dir;
   mkdirSync(dir, { recursive: true });
@@ -200,7 +202,7 @@ export async function generateSnapshot(
           serverVersion: pubVersion,
           subscriberServerVersion: subVersion,
           format: binary ? 'binary' : 'text',
-          compress: opts.compress,
+          compress: opts.compress ?? 'none',
           schemaFile: { file: SCHEMA_FILE, sha256: await sha256File(join(dir, SCHEMA_FILE)) },
           sequences,
           tables: tables.map(
@@ -294,5 +296,6 @@ function summary(dir: string, m: Manifest, kept: number, resumed: boolean): Gene
     rows: files.reduce((n, f) => n + (f.rows ?? 0), 0),
     bytes: files.reduce((n, f) => n + (f.bytes ?? 0), 0),
     resumed,
+    compress: m.compress,
   };
 }

@@ -19,7 +19,7 @@ import type { Problem } from '../model/errors.js';
 export async function snapshotGenerate(
   configPath: string,
   subscription: string,
-  opts: { dir: string; compress: 'gzip' | 'none'; parallel?: number; onEvent: EventSink },
+  opts: { dir: string; compress?: 'gzip' | 'none'; parallel?: number; onEvent: EventSink },
 ): Promise<GenerateResult & { configWarnings: Problem[] }> {
   const { topology, warnings } = await loadTopology(configPath);
   const d = twoPhaseSubscription(topology, subscription);

@@ -180,10 +180,23 @@ describe('two-phase init through snapshot generate and apply', () => {
     const finished = before.tables.flatMap((t) => t.files).filter((f) => f.sha256);
     // the files it finished are kept as they are: not written again
     const written = new Map(finished.map((f) => [f.file!, statSync(join(dir, f.file!)).mtimeMs]));
-    const resumed = await steep(['snapshot', 'generate', 'west_tp', '--output', dir, '--json'], path);
+    const resumed = await steep(
+      ['snapshot', 'generate', 'west_tp', '--output', dir, '--compress', 'none', '--json'],
+      path,
+    );
     expect(resumed.code, resumed.stderr).toBe(0);
-    const g = JSON.parse(resumed.stdout) as { kept: number; files: number; resumed: boolean };
+    const g = JSON.parse(resumed.stdout) as {
+      kept: number;
+      files: number;
+      resumed: boolean;
+      compress: string;
+    };
     expect(g.resumed).toBe(true);
+    // one snapshot, one compression: the rerun says it keeps the interrupted run's
+    expect(g.compress).toBe('gzip');
+    expect(resumed.stderr).toContain(
+      `warning: --compress none ignored: the interrupted snapshot in ${dir} was started with --compress gzip, and all its files keep it`,
+    );
     expect(g.kept).toBe(finished.length);
     expect(g.files).toBeGreaterThan(finished.length);
     for (const [f, mtime] of written) expect(statSync(join(dir, f)).mtimeMs, f).toBe(mtime);

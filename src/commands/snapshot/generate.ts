@@ -22,7 +22,10 @@ Interrupted (Ctrl-C, crash, SIGKILL), it resumes when run again: files whose che
     ...globalFlags,
     ...jsonFlag,
     output: Flags.string({ summary: 'Directory to write the snapshot to.', required: true }),
-    compress: Flags.string({ summary: 'Compress the files.', options: ['gzip', 'none'], default: 'none' }),
+    compress: Flags.string({
+      summary: 'Compress the files (default none; a resumed snapshot keeps its own).',
+      options: ['gzip', 'none'],
+    }),
     parallel: Flags.integer({ summary: 'Copy sessions (default: init.parallel).', min: 1, max: 16 }),
   };
 
@@ -31,11 +34,15 @@ Interrupted (Ctrl-C, crash, SIGKILL), it resumes when run again: files whose che
     this.colorEnabled(flags);
     const r = await snapshotGenerate(flags.config, args.subscription, {
       dir: flags.output,
-      compress: flags.compress as 'gzip' | 'none',
+      compress: flags.compress as 'gzip' | 'none' | undefined,
       parallel: flags.parallel,
       onEvent: flags['log-format'] === 'json' ? jsonEventSink() : ignoreEvents,
     });
     for (const w of r.configWarnings) this.err(formatProblem(w));
+    if (flags.compress && flags.compress !== r.compress)
+      this.err(
+        `warning: --compress ${flags.compress} ignored: the interrupted snapshot in ${r.dir} was started with --compress ${r.compress}, and all its files keep it`,
+      );
     const { configWarnings: _w, ...doc } = r;
     if (flags.json) return this.out(JSON.stringify(doc));
     this.out(
