@@ -1,20 +1,12 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import {
-  cpSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  statSync,
-  truncateSync,
-  writeFileSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT, steepWith, writeConfig } from '../support/cli.js';
 import { useCluster } from '../support/cluster.js';
 import { createTables, digests, fillTables, startWriter, waitCaughtUp } from '../support/replicationData.js';
+import { tempDir } from '../support/tempDir.js';
 import { nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
 /**
@@ -123,7 +115,7 @@ describe('two-phase init through snapshot generate and apply', () => {
     expect(sub?.subenabled).toBe(false);
 
     const writer = startWriter(east, NAMES);
-    const dir = mkdtempSync(join(tmpdir(), 'steep-snap-'));
+    const dir = tempDir('steep-snap-');
     // generate, killed once a few files are written
     const killed = await new Promise<boolean>((resolve, reject) => {
       const child = spawn(
@@ -214,7 +206,7 @@ describe('two-phase init through snapshot generate and apply', () => {
 
     // damaged copies are refused before anything is written
     const refuse = async (damage: (d: string) => void, pattern: RegExp) => {
-      const copy = mkdtempSync(join(tmpdir(), 'steep-snap-bad-'));
+      const copy = tempDir('steep-snap-bad-');
       cpSync(dir, copy, { recursive: true });
       damage(copy);
       const r = await steep(['snapshot', 'apply', 'west_tp', '--input', copy], path);
@@ -317,7 +309,7 @@ describe('two-phase init through snapshot generate and apply', () => {
     expect(planned.stdout + planned.stderr).toMatch(/a snapshot seeds exactly one subscription, on its slot/);
     const created2 = await steep(['apply', '--auto-approve'], both);
     expect(created2.code, created2.stderr).toBe(0);
-    const dir2 = mkdtempSync(join(tmpdir(), 'steep-snap2-'));
+    const dir2 = tempDir('steep-snap2-');
     const gen2 = await steep(['snapshot', 'generate', 'west_tp2', '--output', dir2, '--json'], both);
     expect(gen2.code, gen2.stderr).toBe(0);
     const lsn2 = (JSON.parse(gen2.stdout) as { lsn: string }).lsn;
@@ -360,7 +352,7 @@ describe('two-phase init through snapshot generate and apply', () => {
 
     // init cancel of a generated, unapplied snapshot's init drops its slot: the record says the
     // snapshot is cancelled, list shows the slot gone, and apply refuses the files
-    const dir3 = mkdtempSync(join(tmpdir(), 'steep-snap3-'));
+    const dir3 = tempDir('steep-snap3-');
     const gen3 = await steep(['snapshot', 'generate', 'west_tp2', '--output', dir3, '--json'], both);
     expect(gen3.code, gen3.stderr).toBe(0);
     const lsn3 = (JSON.parse(gen3.stdout) as { lsn: string }).lsn;
