@@ -293,18 +293,30 @@ describe("snapshot init with steep's own copy", () => {
     expect(await recordedState('west_cancel')).toBe('uninitialized');
   }, 120_000);
 
+  /**
+   * Table own_T with `rows` rows on east, subscription west_T to it by steep's own copy in ranges
+   * (parallel 2, split above 128 kB), its copy into west slowed; returns the file's path.
+   */
+  async function slowSplitCopy(t: string, rows: number): Promise<string> {
+    const east = cluster().node('east');
+    const west = cluster().node('west');
+    const table = `own_${t}`;
+    await createTables([east, west], [{ name: table, rows: 0 }]);
+    await fillTables(east, [{ name: table, rows }]);
+    const path = config(
+      `own-${t}`,
+      `west_${t}`,
+      [table],
+      '{ method: snapshot, parallel: 2, splitAbove: 128kB }',
+    );
+    await slowCopy(west, table, 500, 40);
+    return path;
+  }
+
   it("retries a chunk whose session is killed mid-copy, and the table ends equal (no chunk's rows twice)", async () => {
     const east = cluster().node('east');
     const west = cluster().node('west');
-    await createTables([east, west], [{ name: 'own_retry', rows: 0 }]);
-    await fillTables(east, [{ name: 'own_retry', rows: 30_000 }]);
-    const path = config(
-      'own-retry',
-      'west_retry',
-      ['own_retry'],
-      '{ method: snapshot, parallel: 2, splitAbove: 128kB }',
-    );
-    await slowCopy(west, 'own_retry', 500, 40);
+    const path = await slowSplitCopy('retry', 30_000);
     const applying = steep(['apply', '--auto-approve'], path);
     // the first COPY into the table the subscriber runs is terminated once, mid-chunk
     let killed = false;
@@ -329,15 +341,7 @@ describe("snapshot init with steep's own copy", () => {
   it('gives up on a chunk after 3 attempts, saying so, and the copy stays resumable', async () => {
     const east = cluster().node('east');
     const west = cluster().node('west');
-    await createTables([east, west], [{ name: 'own_bound', rows: 0 }]);
-    await fillTables(east, [{ name: 'own_bound', rows: 20_000 }]);
-    const path = config(
-      'own-bound',
-      'west_bound',
-      ['own_bound'],
-      '{ method: snapshot, parallel: 2, splitAbove: 128kB }',
-    );
-    await slowCopy(west, 'own_bound', 500, 40);
+    const path = await slowSplitCopy('bound', 20_000);
     const applying = steep(['apply', '--auto-approve'], path);
     // every COPY into the table is terminated, until the apply ends
     let ended = false;
@@ -368,15 +372,7 @@ describe("snapshot init with steep's own copy", () => {
   it("a Ctrl-C'd copy exits 130, stays copying with its finished chunks kept, and the rerun resumes after them", async () => {
     const east = cluster().node('east');
     const west = cluster().node('west');
-    await createTables([east, west], [{ name: 'own_int', rows: 0 }]);
-    await fillTables(east, [{ name: 'own_int', rows: 40_000 }]);
-    const path = config(
-      'own-int',
-      'west_int',
-      ['own_int'],
-      '{ method: snapshot, parallel: 2, splitAbove: 128kB }',
-    );
-    await slowCopy(west, 'own_int', 500, 40);
+    const path = await slowSplitCopy('int', 40_000);
     expect(await applyKilledAfter(path, 'west_int', 1, 'SIGINT')).toBe(true);
     const finished = await west.query<{ chunk: number }>(
       `SELECT chunk FROM steep.copy_chunks WHERE subscription = 'west_int' AND completed_at IS NOT NULL`,
