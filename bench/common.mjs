@@ -13,6 +13,16 @@ import { chownToServerUser } from '../dist/sandbox/serverUser.js';
 export const ROOT = resolve(import.meta.dirname, '..');
 const run = promisify(execFile);
 
+let files;
+/** A path for a file the bench writes (a steep.yaml, a capture): in a directory removed at exit. */
+export function benchFile(name) {
+  if (files === undefined) {
+    files = mkdtempSync(join(tmpdir(), 'steep-bench-files-'));
+    process.on('exit', () => rmSync(files, { recursive: true, force: true }));
+  }
+  return join(files, name);
+}
+
 /** Start `count` PostgreSQL 18 nodes named n0…; returns them and a stop function. */
 export async function startNodes(count, { version = 18, settings } = {}) {
   const base = mkdtempSync(join(tmpdir(), 'steep-bench-'));

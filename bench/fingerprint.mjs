@@ -2,10 +2,8 @@
 // fingerprint SQL sent by psql in the same run. Targets: < 1 s (reference SC-003), and a ratio
 // ≤ 1.1× once the CLI's own start is taken off (SPEC §13).
 import { writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fingerprintsQuery, QUALIFY_NAMES } from '../dist/catalog/queries/columns.js';
-import { inline, median, psql, report, sql, startNodes, steep, time } from './common.mjs';
+import { benchFile, inline, median, psql, report, sql, startNodes, steep, time } from './common.mjs';
 
 const TABLES = Number(process.env.BENCH_TABLES ?? 1000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 7);
@@ -21,7 +19,7 @@ try {
       `day date, qty integer, ref bigint);`,
   ).join('\n');
   await sql(server, ddl);
-  const config = join(tmpdir(), `steep-bench-fingerprint-${process.pid}.yaml`);
+  const config = benchFile('fingerprint.yaml');
   writeFileSync(
     config,
     `version: 1\ntopology: bench\nnodes:\n  n0:\n    url: postgres://postgres@127.0.0.1:${server.port}/app\n`,

@@ -13,9 +13,8 @@
 // following the init costs.
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { median, pairYaml, ROOT, report, sql, startNodes, time } from './common.mjs';
+import { benchFile, median, pairYaml, ROOT, report, sql, startNodes, time } from './common.mjs';
 
 const MB = Number(process.env.BENCH_MB ?? 1024);
 const TABLES = Number(process.env.BENCH_TABLES ?? 20);
@@ -62,8 +61,8 @@ try {
   );
 
   const pair = { topology: 'bench-init', pub, sub, tables: names.map((t) => `public.${t}`) };
-  const configA = join(tmpdir(), `steep-bench-init-a-${process.pid}.yaml`);
-  const configB = join(tmpdir(), `steep-bench-init-b-${process.pid}.yaml`);
+  const configA = benchFile('init-a.yaml');
+  const configB = benchFile('init-b.yaml');
   writeFileSync(configA, pairYaml({ ...pair, subscription: null }));
   writeFileSync(configB, pairYaml(pair));
   // the publication and steep's state schemas exist before either run

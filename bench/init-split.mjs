@@ -11,10 +11,9 @@
 //   BENCH_PARALLEL  sessions of steep's copy, or a list for the core sweep: 1,2,4 (default 4);
 //                   each compared with the same native runs
 //   BENCH_RUNS      runs of each, alternating which goes first (default 1)
-import { rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { median, pairYaml, report, sql, startNodes, steep, steepMeasured } from './common.mjs';
+import { writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
+import { benchFile, median, pairYaml, report, sql, startNodes, steep, steepMeasured } from './common.mjs';
 
 const MB = Number(process.env.BENCH_MB ?? 2048);
 const SWEEP = String(process.env.BENCH_PARALLEL ?? 4)
@@ -27,8 +26,6 @@ const STEP = 1_000_000;
 
 const { servers, stop } = await startNodes(2);
 const [pub, sub] = servers;
-// the steep.yaml files written to the temp directory, removed when done (also on failure)
-const written = [];
 try {
   const ddl = 'CREATE TABLE public.big (id bigint PRIMARY KEY, v text NOT NULL, n int NOT NULL)';
   await sql(pub, ddl);
@@ -43,14 +40,12 @@ try {
 
   const pair = { topology: 'bench-split', pub, sub, tables: ['public.big'] };
   const config = (name, init) => {
-    const path = join(tmpdir(), `steep-bench-split-${name}-${process.pid}.yaml`);
+    const path = benchFile(`split-${name}.yaml`);
     writeFileSync(path, pairYaml({ ...pair, subscription: name, init }));
-    written.push(path);
     return path;
   };
-  const bare = join(tmpdir(), `steep-bench-split-${process.pid}.yaml`);
+  const bare = benchFile('split.yaml');
   writeFileSync(bare, pairYaml({ ...pair, subscription: null }));
-  written.push(bare);
   // the publication and steep's state schemas exist before either run
   await steep(['apply', '-c', bare, '--auto-approve']);
 
@@ -124,6 +119,5 @@ try {
     );
   }
 } finally {
-  for (const path of written) rmSync(path, { force: true });
   await stop();
 }

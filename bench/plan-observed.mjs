@@ -2,9 +2,7 @@
 // beside `steep plan` (the live nodes) in the same run, N nodes × T tables with nothing to
 // change, and the time `steep observe` takes to write the capture, and its size.
 import { statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { median, report, sql, startNodes, steep, tablesDdl, time } from './common.mjs';
+import { benchFile, median, report, sql, startNodes, steep, tablesDdl, time } from './common.mjs';
 
 const NODES = Number(process.env.BENCH_NODES ?? 4);
 const TABLES = Number(process.env.BENCH_TABLES ?? 500);
@@ -24,8 +22,8 @@ try {
     lines.push(
       `  sub${i}: { node: n${i + half}, from: n${i}, publications: [pub${i}], init: { method: none } }`,
     );
-  const config = join(tmpdir(), `steep-bench-observed-${process.pid}.yaml`);
-  const capture = join(tmpdir(), `steep-bench-observed-${process.pid}.json`);
+  const config = benchFile('observed.yaml');
+  const capture = benchFile('observed.json');
   writeFileSync(config, `${lines.join('\n')}\n`);
   await steep(['apply', '-c', config, '--auto-approve']);
 

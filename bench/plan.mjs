@@ -2,10 +2,9 @@
 // the same catalog queries sent by psql (10 sessions in parallel) in the same run. Targets (SPEC §13):
 // ≤ 1.3× and < 500 ms; CLI start (`steep --version`) ≤ 150 ms.
 import { writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { probeQueries, snapshotQueries } from '../dist/catalog/readNode.js';
 import {
+  benchFile,
   inline,
   median,
   psql,
@@ -45,7 +44,7 @@ try {
       '      method: none',
     );
   }
-  const config = join(tmpdir(), `steep-bench-plan-${process.pid}.yaml`);
+  const config = benchFile('plan.yaml');
   writeFileSync(config, `${lines.join('\n')}\n`);
   await steep(['apply', '-c', config, '--auto-approve']);
   await steep(['plan', '-c', config, '--detailed-exitcode']); // exit 0: nothing to change

@@ -6,9 +6,7 @@
 //   BENCH_MB    size of the table, MB (default 100)
 //   BENCH_RUNS  runs of each, alternating (default 2)
 import { writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { insertLoop, median, pairYaml, report, sql, startNodes, steep, time } from './common.mjs';
+import { benchFile, insertLoop, median, pairYaml, report, sql, startNodes, steep, time } from './common.mjs';
 
 const MB = Number(process.env.BENCH_MB ?? 100);
 const RUNS = Number(process.env.BENCH_RUNS ?? 2);
@@ -31,8 +29,8 @@ try {
   await sql(pub, 'VACUUM ANALYZE');
   const [{ bytes }] = await sql(pub, `SELECT pg_table_size('public.big')::float8 AS bytes`);
   const pair = { topology: 'bench-reinit', pub, sub, tables: ['public.big', 'public.other'] };
-  const configA = join(tmpdir(), `steep-bench-reinit-a-${process.pid}.yaml`);
-  const configB = join(tmpdir(), `steep-bench-reinit-b-${process.pid}.yaml`);
+  const configA = benchFile('reinit-a.yaml');
+  const configB = benchFile('reinit-b.yaml');
   writeFileSync(configA, pairYaml({ ...pair, subscription: null }));
   writeFileSync(configB, pairYaml(pair));
   await steep(['apply', '-c', configA, '--auto-approve']);

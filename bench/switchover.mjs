@@ -8,10 +8,8 @@
 //   BENCH_ROWS  rows per table (default 50000)
 //   BENCH_RUNS  switchovers per case (default 2)
 import { writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import pg from 'pg';
-import { median, pairYaml, report, sql, startNodes, steep, time } from './common.mjs';
+import { benchFile, median, pairYaml, report, sql, startNodes, steep, time } from './common.mjs';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 50_000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 2);
@@ -70,7 +68,7 @@ try {
   for (const t of TABLES)
     await sql(pub, `INSERT INTO public.${t} (v) SELECT md5(g::text) FROM generate_series(1, ${ROWS}) g`);
   await sql(pub, 'VACUUM ANALYZE');
-  const config = join(tmpdir(), `steep-bench-switchover-${process.pid}.yaml`);
+  const config = benchFile('switchover.yaml');
   writeFileSync(
     config,
     pairYaml({

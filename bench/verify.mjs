@@ -9,6 +9,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  benchFile,
   compareFiles,
   insertLoop,
   median,
@@ -41,7 +42,7 @@ try {
       `INSERT INTO public.${t} SELECT g, md5(g::text) || md5((g + 1)::text), g % 1000 FROM generate_series(1, ${t === 'th' ? ROWS / 2 : ROWS}) g`,
     );
   await sql(pub, 'VACUUM ANALYZE');
-  const config = join(tmpdir(), `steep-bench-verify-${process.pid}.yaml`);
+  const config = benchFile('verify.yaml');
   writeFileSync(
     config,
     pairYaml({ topology: 'bench-verify', pub, sub, tables: names.map((t) => `public.${t}`) }),

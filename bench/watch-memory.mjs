@@ -9,14 +9,12 @@
 // Run with `node --expose-gc` (npm run bench does so through run.mjs) so each sample follows a
 // full collection.
 import { writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { watch } from '../dist/cli/watch.js';
 import { renderInitStatus } from '../dist/render/initProgress.js';
 import { renderStatus } from '../dist/render/status.js';
 import { openInitStatus } from '../dist/workflows/initStatus.js';
 import { openStatus, readStatus } from '../dist/workflows/status.js';
-import { pairYaml, report, sql, startNodes, steep } from './common.mjs';
+import { benchFile, pairYaml, report, sql, startNodes, steep } from './common.mjs';
 
 const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 3600);
 const SAMPLES = 10;
@@ -71,7 +69,7 @@ try {
   const ddl = 'CREATE TABLE public.t (id bigint PRIMARY KEY, v text);';
   await sql(pub, `${ddl} INSERT INTO public.t SELECT g, md5(g::text) FROM generate_series(1, 1000) g;`);
   await sql(sub, ddl);
-  const config = join(tmpdir(), `steep-bench-watch-${process.pid}.yaml`);
+  const config = benchFile('watch.yaml');
   writeFileSync(config, pairYaml({ topology: 'bench-watch', pub, sub, tables: ['public.t'] }));
   await steep(['apply', '-c', config, '--auto-approve']);
 
