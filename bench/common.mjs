@@ -104,25 +104,24 @@ export function steep(args, { okCodes = [0] } = {}) {
  * and its peak RSS (MB). CPU time is what a loaded machine changes least: report it beside the
  * wall-time ratios. Rejects as `steep` does.
  */
-export async function steepMeasured(args, { okCodes = [0], root = ROOT } = {}) {
+export function steepMeasured(args, { okCodes = [0], root = ROOT } = {}) {
+  return measuredRun(`steep ${args.join(' ')}`, [join(root, 'bin/run.js'), ...args], okCodes);
+}
+
+/** `node ARGS` under /usr/bin/time, measured as steepMeasured measures steep; `what` names it in an error. */
+export async function measuredRun(what, nodeArgs, okCodes = [0]) {
   const file = join(mkdtempSync(join(tmpdir(), 'steep-bench-time-')), 'time');
   try {
     const t0 = process.hrtime.bigint();
     const code = await new Promise((resolvePromise, reject) => {
-      const child = spawn(
-        '/usr/bin/time',
-        ['-f', '%U %S %M', '-o', file, process.execPath, join(root, 'bin/run.js'), ...args],
-        {
-          env: { ...process.env, NO_COLOR: '1' },
-          stdio: ['ignore', 'ignore', 'pipe'],
-        },
-      );
+      const child = spawn('/usr/bin/time', ['-f', '%U %S %M', '-o', file, process.execPath, ...nodeArgs], {
+        env: { ...process.env, NO_COLOR: '1' },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
       let err = '';
       child.stderr.on('data', (d) => (err += d));
       child.on('close', (c) =>
-        okCodes.includes(c)
-          ? resolvePromise(c)
-          : reject(new Error(`steep ${args.join(' ')} exited ${c}:\n${err}`)),
+        okCodes.includes(c) ? resolvePromise(c) : reject(new Error(`${what} exited ${c}:\n${err}`)),
       );
     });
     const wallMs = Number(process.hrtime.bigint() - t0) / 1e6;

@@ -18,10 +18,22 @@
 // file's SHA-256 first and sets the sequences, which the baseline does not.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { median, pairYaml, psql, report, sql, startNodes, steep, steepMeasured, time } from './common.mjs';
+import {
+  cpuMeter,
+  loadAverage,
+  median,
+  pairYaml,
+  psql,
+  report,
+  sql,
+  startNodes,
+  steep,
+  steepMeasured,
+  time,
+} from './common.mjs';
 
 const run = promisify(execFile);
 const MB = Number(process.env.BENCH_MB ?? 1024);
@@ -42,23 +54,12 @@ async function pool(jobs, n) {
   );
 }
 
-/** CPU (ms, user + system) of a process's reaped children: `self`, or a postmaster's backends. */
-function childCpuMs(pid = 'self') {
-  // fields after the command name (which may hold spaces): cutime, cstime are the 14th and 15th
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return ((Number(f[13]) + Number(f[14])) * 1000) / 100; // clock ticks of 10 ms
-}
-
-function postmasterPid(server) {
-  return Number(readFileSync(join(server.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
-}
-
 /** fn's wall time, its client's CPU (children of this process), the server's CPU, the load after. */
 async function measured(server, fn) {
-  const pm = postmasterPid(server);
-  const [c0, s0] = [childCpuMs(), childCpuMs(pm)];
+  const stopMeter = cpuMeter([server]).start();
   const r = await fn();
-  return { ...r, clientCpuMs: childCpuMs() - c0, serverCpuMs: childCpuMs(pm) - s0, load: loadavg()[0] };
+  const cpu = await stopMeter();
+  return { ...r, clientCpuMs: cpu.childrenMs, serverCpuMs: cpu.serversMs[0], load: loadAverage() };
 }
 
 const fmt = (x) =>
@@ -238,7 +239,7 @@ try {
       applyServerCpuMs: Math.round(app.serverCpuMs),
       baselineInCpuMs: Math.round(baseInRun.clientCpuMs),
       baselineInServerCpuMs: Math.round(baseInRun.serverCpuMs),
-      load: +loadavg()[0].toFixed(1),
+      load: +loadAverage().toFixed(1),
       snapshotFilesMb: Math.round(dirBytes(snapDir) / 1024 / 1024),
       psqlFilesMb: Math.round(dirBytes(psqlDir) / 1024 / 1024),
       target: 0.9,

@@ -4,11 +4,10 @@
 // `--version` ≤ 150 ms; `validate` ≤ 100 ms over `--version`. No PostgreSQL is needed.
 // BENCH_BEFORE=DIR also runs the build in DIR (a copy of the package root with its dist/, e.g. the
 // build before a change) in the same rounds, for a before/after under the same load.
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { median, report, steepMeasured } from './common.mjs';
+import { loadAverage, measuredRun, median, report, steepMeasured } from './common.mjs';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 9);
 const dir = mkdtempSync(join(tmpdir(), 'steep-bench-start-'));
@@ -29,8 +28,7 @@ try {
   const config = join(dir, 'steep.yaml');
   writeFileSync(config, `${lines.join('\n')}\n`);
 
-  const load = () => Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
-  const loadBefore = load();
+  const loadBefore = loadAverage();
   const before = process.env.BENCH_BEFORE;
   const figures = { node: [], version: [], validate: [], beforeVersion: [], beforeValidate: [] };
   // a first run of each writes V8's code cache when the build did not (bin/codeCache.js)
@@ -39,7 +37,7 @@ try {
     await steepMeasured(['validate', '-c', config], { root });
   }
   for (let r = 0; r < RUNS; r++) {
-    figures.node.push(await nodeMeasured());
+    figures.node.push(await measuredRun('node -e 0', ['-e', '0']));
     figures.version.push(await steepMeasured(['--version']));
     figures.validate.push(await steepMeasured(['validate', '-c', config]));
     if (!before) continue;
@@ -48,7 +46,7 @@ try {
   }
   const wall = (k) => Math.round(median(figures[k].map((m) => m.wallMs)));
   const cpu = (k) => Math.round(median(figures[k].map((m) => m.cpuMs)));
-  const loadAfter = load();
+  const loadAfter = loadAverage();
   report(
     'start',
     {
@@ -80,19 +78,4 @@ try {
   );
 } finally {
   rmSync(dir, { recursive: true, force: true });
-}
-
-/** `node -e 0` under /usr/bin/time, as steepMeasured measures steep. */
-async function nodeMeasured() {
-  const file = join(dir, 'time');
-  const t0 = process.hrtime.bigint();
-  await new Promise((resolve, reject) => {
-    const child = spawn('/usr/bin/time', ['-f', '%U %S', '-o', file, process.execPath, '-e', '0'], {
-      stdio: 'ignore',
-    });
-    child.on('close', (c) => (c === 0 ? resolve() : reject(new Error(`node -e 0 exited ${c}`))));
-  });
-  const wallMs = Number(process.hrtime.bigint() - t0) / 1e6;
-  const [user, system] = readFileSync(file, 'utf8').trim().split('\n').pop().split(' ').map(Number);
-  return { wallMs, cpuMs: (user + system) * 1000 };
 }
