@@ -51,6 +51,9 @@ try {
   if (process.env.BENCH_KEEP) {
     // keep the nodes for profiling (`node --cpu-prof bin/run.js plan -c CONFIG`) until Ctrl-C / SIGINT
     console.log(`nodes kept: steep plan -c ${config}; SIGINT (kill -INT ${process.pid}) stops them`);
+    // a timer keeps the process alive: a pending promise alone does not (Node would exit with
+    // code 13, removing the steep.yaml and leaving the servers, whose processes are unref'd)
+    setInterval(() => {}, 1 << 30);
     await new Promise(() => {});
   }
 
