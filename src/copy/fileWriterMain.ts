@@ -1,20 +1,19 @@
 import { createHash, type Hash } from 'node:crypto';
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 
 /**
  * The thread side of fileWriter.ts: hashes and writes the blocks a copy session fills, in the
- * order they come, and hands each block back once written. The blocks are shared memory
- * (workerData), so a message carries only a block's number and length.
+ * order they come, and hands each block back once written. A block's memory comes with its
+ * message (transferred, not copied) and goes back with the answer.
  */
 
-const blocks = (workerData as { blocks: SharedArrayBuffer[] }).blocks.map((b) => Buffer.from(b));
 let fd = -1;
 let hash: Hash | null = null;
 /** the first error of the current file: its remaining blocks are handed back unwritten */
 let failed: { message: string; code?: string } | null = null;
 
-type Message = { open: string } | { block: number; bytes: number } | { close: boolean };
+type Message = { open: string } | { block: number; bytes: number; memory: ArrayBuffer } | { close: boolean };
 
 function closeFile(): void {
   if (fd >= 0) closeSync(fd);
@@ -41,11 +40,11 @@ parentPort!.on('message', (m: Message) => {
     });
   } else if ('block' in m) {
     attempt(() => {
-      const b = blocks[m.block]!.subarray(0, m.bytes);
+      const b = Buffer.from(m.memory, 0, m.bytes);
       hash!.update(b);
       for (let at = 0; at < b.length; ) at += writeSync(fd, b, at, b.length - at);
     });
-    parentPort!.postMessage({ free: m.block, failed });
+    parentPort!.postMessage({ free: m.block, memory: m.memory, failed }, [m.memory]);
   } else {
     // close: the file's SHA-256 (m.close) or just let it go (a failed chunk)
     attempt(closeFile);

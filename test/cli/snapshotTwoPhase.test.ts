@@ -1,6 +1,15 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT, steepWith, writeConfig } from '../support/cli.js';
@@ -380,4 +389,57 @@ describe('two-phase init through snapshot generate and apply', () => {
     expect(stale.code).toBe(1);
     expect(stale.stderr).toMatch(/slot west_tp2 of the snapshot in .* no longer exists on east/);
   }, 300_000);
+
+  it('a file it cannot write: the chunk is retried, generate gives up naming the error, and the rerun finishes it', async () => {
+    const east = cluster().node('east');
+    const west = cluster().node('west');
+    // ~4 MB: the file writer thread is handed several 1 MB blocks after its file failed to open
+    const table = { name: 'tp_unwritable', rows: 60_000 };
+    await createTables([east, west], [table]);
+    await fillTables(east, [table]);
+    const [east0, west0] = [east, west];
+    const path = writeConfig(
+      [
+        'version: 1',
+        'topology: two-phase-unwritable',
+        nodesYaml([east0!, west0!]),
+        'publications:',
+        '  tp_unwritable_pub:',
+        '    node: east',
+        `    tables: [public.${table.name}]`,
+        'subscriptions:',
+        '  west_tpu:',
+        '    node: west',
+        '    from: east',
+        '    publications: [tp_unwritable_pub]',
+        '    init: { method: two-phase }',
+        '',
+      ].join('\n'),
+    );
+    const created = await steep(['apply', '--auto-approve'], path);
+    expect(created.code, created.stderr).toBe(0);
+    const dir = tempDir('steep-snap-unwritable-');
+    // a directory where the table's file is written: opening it for writing fails (EISDIR)
+    const blocked = join(dir, `public.${table.name}.0.copy.partial`);
+    mkdirSync(blocked);
+    const failed = await steep(['snapshot', 'generate', 'west_tpu', '--output', dir], path);
+    expect(failed.code, failed.stdout + failed.stderr).toBe(1);
+    expect(failed.stderr).toContain(`copy of public.${table.name} failed after 3 attempts: EISDIR`);
+    rmSync(blocked, { recursive: true });
+    // the snapshot is still held: the rerun copies the file at the same point
+    const rerun = await steep(['snapshot', 'generate', 'west_tpu', '--output', dir, '--json'], path);
+    expect(rerun.code, rerun.stderr).toBe(0);
+    expect(JSON.parse(rerun.stdout)).toMatchObject({ resumed: true, kept: 0, files: 1, rows: table.rows });
+    const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as {
+      tables: Array<{ files: Array<{ file: string; sha256: string }> }>;
+    };
+    const file = m.tables[0]!.files[0]!;
+    expect(sha256(readFileSync(join(dir, file.file)))).toBe(file.sha256);
+    const writer = startWriter(east, [table.name]);
+    const applied = await steep(['snapshot', 'apply', 'west_tpu', '--input', dir], path);
+    expect(applied.code, applied.stderr).toBe(0);
+    await writer.stop();
+    await waitCaughtUp(east, 'west_tpu');
+    expect(await digests(west, [table.name])).toEqual(await digests(east, [table.name]));
+  }, 120_000);
 });
