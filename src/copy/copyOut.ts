@@ -21,6 +21,14 @@ const COPY_DONE = 0x63; // c
 const ERROR_RESPONSE = 0x45; // E
 const HEADER = 5;
 
+/**
+ * The 4-byte big-endian length at `i`. Not `readUInt32BE`, which checks its arguments at every
+ * call: once a row, that was ~4 % of `snapshot generate` (2.49 vs 2.60 s for 1 GB, medians of 4).
+ */
+function lengthAt(buf: Buffer, i: number): number {
+  return buf[i]! * 0x1000000 + ((buf[i + 1]! << 16) | (buf[i + 2]! << 8) | buf[i + 3]!);
+}
+
 export class CopyOut extends Readable {
   /** the rows PostgreSQL reported in CommandComplete, once the COPY has ended */
   rowCount = 0;
@@ -85,7 +93,7 @@ export class CopyOut extends Readable {
         break;
       }
       const code = buf[p]!;
-      const end = p + 1 + buf.readUInt32BE(p + 1);
+      const end = p + 1 + lengthAt(buf, p + 1);
       if (code === COPY_DATA) {
         const stop = Math.min(end, n);
         if (w !== p + HEADER) buf.copyWithin(w, p + HEADER, stop);
