@@ -9,7 +9,15 @@
 //   BENCH_RUNS      generate runs of each, interleaved psql, steep, psql, steep … (default 3);
 //                   the ratio is of the medians, so both see the same load
 //   BENCH_BEFORE    another build's root (the one before a change): its generate runs in each
-//                   round too (psql, before, steep), and its files' SHA-256 must equal steep's
+//                   round too (psql, floor, before, steep), and its files' SHA-256 must equal steep's
+//
+// A second reference for generate, the *floor*: what a snapshot's files cost done by C tools, per
+// table and with the same parallelism, psql's `\copy … to FILE with (format binary)` (the files
+// steep writes when both servers are the same major version) and then `openssl dgst -sha256`
+// of each file (the manifest's checksum; OpenSSL uses the CPU's SHA instructions). psql's text
+// files are ~16 % smaller than binary ones and nothing hashes them, so on a machine whose cores
+// the server shares, the floor is below 1× of the baseline: it says how much of the gap is the
+// work a snapshot must do and how much is steep's own. Left out when openssl is not on PATH.
 //
 // Beside each wall time: the client's CPU (steep's, or the psql processes'), the server's CPU
 // (its backends', reaped by the postmaster) and the load average when the run ended.
@@ -114,7 +122,13 @@ try {
   // generate: psql \copy to (one process per table, PARALLEL at a time), then steep, RUNS times
   const psqlDir = join(work, 'psql');
   const snapDir = join(work, 'snapshot');
+  const floorDir = join(work, 'floor');
+  const hasOpenssl = await run('openssl', ['version']).then(
+    () => true,
+    () => false,
+  );
   const baseOuts = [];
+  const floors = [];
   const gens = [];
   const befores = [];
   /** each file's name and SHA-256 as the manifest lists them */
@@ -137,6 +151,24 @@ try {
         ),
       })),
     );
+    if (hasOpenssl) {
+      rmSync(floorDir, { recursive: true, force: true });
+      await run('mkdir', ['-p', floorDir]);
+      floors.push(
+        await measured(pub, async () => ({
+          wallMs: await time(() =>
+            pool(
+              names.map((t) => async () => {
+                const file = join(floorDir, `${t}.copy`);
+                await psql(pub, `\\copy public.${t} to '${file}' with (format binary)`);
+                await run('openssl', ['dgst', '-sha256', file]);
+              }),
+              PARALLEL,
+            ),
+          ),
+        })),
+      );
+    }
     const generate = (root) =>
       measured(pub, () =>
         steepMeasured(
@@ -208,6 +240,7 @@ try {
 
   const mb = bytes / 1024 / 1024;
   const genRatio = baseOut / gen.wallMs;
+  const floor = floors.length > 0 ? median(floors.map((x) => x.wallMs)) : null;
   const appRatio = baseIn / app.wallMs;
   report(
     'snapshot',
@@ -220,6 +253,9 @@ try {
       generateMs: Math.round(gen.wallMs),
       baselineOutMs: Math.round(baseOut),
       generateThroughputRatio: +genRatio.toFixed(3),
+      floorMs: floor === null ? null : Math.round(floor),
+      floorThroughputRatio: floor === null ? null : +(baseOut / floor).toFixed(3),
+      generateToFloorRatio: floor === null ? null : +(floor / gen.wallMs).toFixed(3),
       generateRssMb: Math.round(gen.rssMb),
       generateCpuMs: Math.round(gen.cpuMs),
       applyMs: Math.round(app.wallMs),
@@ -234,6 +270,8 @@ try {
         psqlMs: Math.round(baseOuts[i].wallMs),
         psqlCpuMs: Math.round(baseOuts[i].clientCpuMs),
         psqlServerCpuMs: Math.round(baseOuts[i].serverCpuMs),
+        floorMs: floors[i] ? Math.round(floors[i].wallMs) : null,
+        floorCpuMs: floors[i] ? Math.round(floors[i].clientCpuMs) : null,
         load: +x.load.toFixed(1),
       })),
       applyServerCpuMs: Math.round(app.serverCpuMs),
@@ -244,7 +282,10 @@ try {
       psqlFilesMb: Math.round(dirBytes(psqlDir) / 1024 / 1024),
       target: 0.9,
     },
-    `${gens.map((x, i) => `  generate run ${i + 1}: psql ${fmt(baseOuts[i])},${befores[i] ? ` before ${fmt(befores[i])},` : ''} steep ${fmt(x)}\n`).join('')}` +
+    `${gens.map((x, i) => `  generate run ${i + 1}: psql ${fmt(baseOuts[i])},${floors[i] ? ` floor ${fmt(floors[i])},` : ''}${befores[i] ? ` before ${fmt(befores[i])},` : ''} steep ${fmt(x)}\n`).join('')}` +
+      (floor === null
+        ? '  floor: not measured (no openssl on PATH)\n'
+        : `  floor (psql binary \\copy to + openssl SHA-256 per file): ${(floor / 1000).toFixed(1)} s = ${(baseOut / floor).toFixed(2)}× the baseline's throughput; steep ${(floor / gen.wallMs).toFixed(2)}× the floor's\n`) +
       (BEFORE
         ? `  before (${BEFORE}): generate ${(median(befores.map((x) => x.wallMs)) / 1000).toFixed(1)} s, CPU ${(median(befores.map((x) => x.clientCpuMs)) / 1000).toFixed(1)} s (medians); same files' SHA-256 as steep's\n`
         : '') +
