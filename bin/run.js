@@ -9,16 +9,8 @@ const { keepCompiledCode } = require('./codeCache.js');
 const root = path.join(__dirname, '..');
 keepCompiledCode(path.join(root, 'dist', path.sep), path.join(root, 'dist', '.code-cache', path.sep));
 
-// node-postgres tells Cloudflare Workers from Node by `navigator.userAgent`, or else by building
-// a fetch `Response`, which loads all of Node's fetch (undici: ~40 ms of a 150 ms start). Node 21+
-// defines `navigator`; on Node 20 give it the same, so pg reads that instead.
-if (globalThis.navigator === undefined) {
-  Object.defineProperty(globalThis, 'navigator', {
-    value: { userAgent: `Node.js/${process.versions.node.split('.')[0]}` },
-    configurable: true,
-    writable: true,
-  });
-}
+// before node-postgres loads: see navigator.js
+require('./navigator.js');
 
 // oclif checks package.json's `engines` at every start by loading semver (~10 ms); the check is this
 if (Number(process.versions.node.split('.')[0]) < 20)

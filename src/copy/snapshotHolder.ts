@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, unlinkSync, utimesSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { MODULES_DIR } from '../location.js';
+import { fileURLToPath } from 'node:url';
+import { MODULES_DIR, PACKAGE_ROOT } from '../location.js';
 import { SteepError } from '../model/errors.js';
 import type { ConnectionSpec } from '../model/topology.js';
 
@@ -33,6 +34,13 @@ export interface HeldSnapshot {
 }
 
 const DEFAULT_HOLD_MS = 10 * 60_000;
+
+/** `node --require bin/navigator.js holderMain.js`: without it, loading pg loads Node's fetch (~40 ms) */
+const HOLDER_ARGS = [
+  '--require',
+  fileURLToPath(new URL('bin/navigator.js', PACKAGE_ROOT)),
+  fileURLToPath(new URL('copy/holderMain.js', MODULES_DIR)),
+];
 
 export function holdMs(): number {
   const env = Number.parseInt(process.env.STEEP_SNAPSHOT_HOLD_MS ?? '', 10);
@@ -76,7 +84,7 @@ export async function startHolder(
   req: Omit<HolderRequest, 'holdMs'>,
 ): Promise<HeldSnapshot & { heartbeat: Heartbeat }> {
   const heartbeat = new Heartbeat(req.heartbeatFile);
-  const child = spawn(process.execPath, [new URL('copy/holderMain.js', MODULES_DIR).pathname], {
+  const child = spawn(process.execPath, HOLDER_ARGS, {
     detached: true,
     stdio: ['pipe', 'pipe', 'ignore'],
   });
