@@ -50,7 +50,10 @@ export class CopyOut extends Readable {
     /** told the bytes of each piece of data as it goes out (progress) */
     private readonly onBytes?: (n: number) => void,
   ) {
-    super({ highWaterMark: 1 << 20 });
+    // each socket read's rows go out as the Buffer they are (up to 64 kB, so 16 of them ≈ 1 MB
+    // waiting): a byte-mode stream's read() joins all that wait into a new Buffer, a copy of
+    // most of the data (`for await` reads that way)
+    super({ objectMode: true, highWaterMark: 16 });
   }
 
   /** Called by node-postgres when the query's turn comes. */
