@@ -170,8 +170,12 @@ describe.each(testVersions())('a node restarted (immediate) during apply on Post
     const path = topology('restart-apply-pub', tables, ['lockTimeout: 60s']);
     // CREATE PUBLICATION ra_c_pub waits for this lock (within lockTimeout), holding a
     // transaction id; a CREATE SUBSCRIPTION on west meanwhile waits for that transaction to
-    // make its slot on east
+    // make its slot on east. The lock's own transaction takes an id too: a slot waits for every
+    // transaction that has one, so the CREATE SUBSCRIPTIONs wait even when they reach east
+    // before CREATE PUBLICATION ra_c_pub took its id (under load on 14, one run in the full
+    // suite made both slots first and never waited)
     holder = await hold(east, 'LOCK TABLE public.ra_c IN EXCLUSIVE MODE');
+    await holder.query('SELECT pg_catalog.txid_current()');
     const applying = steep(['apply', '--auto-approve'], path);
     await waitFor(east, APPLY_WAITS, 'CREATE PUBLICATION ra_c_pub to wait for the lock');
     await waitFor(
