@@ -54,6 +54,11 @@ export class CopyOut extends Readable {
     // waiting): a byte-mode stream's read() joins all that wait into a new Buffer, a copy of
     // most of the data (`for await` reads that way)
     super({ objectMode: true, highWaterMark: 16 });
+    // The COPY can fail before its reader starts (a session lost between two chunks fails the
+    // next one at once, as node-postgres refuses the query): without a listener that 'error'
+    // would end the process. The reader still gets it: pipeline and for await take a stream's
+    // stored error, also one from before they began.
+    this.on('error', () => {});
   }
 
   /** Called by node-postgres when the query's turn comes. */

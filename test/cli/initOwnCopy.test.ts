@@ -338,6 +338,34 @@ describe("snapshot init with steep's own copy", () => {
     expect(await digests(west, ['own_retry'])).toEqual(await digests(east, ['own_retry']));
   }, 120_000);
 
+  it('retries a chunk whose publisher session is killed, during its COPY or between two, and the table ends equal', async () => {
+    const east = cluster().node('east');
+    const west = cluster().node('west');
+    const path = await slowSplitCopy('pubkill', 30_000);
+    const applying = steep(['apply', '--auto-approve'], path);
+    // a publisher session of the copy is terminated once: pg_stat_activity shows its COPY as its
+    // query while it runs and after (idle in its transaction between chunks), so either. Lost
+    // between chunks, the next chunk's COPY failed before anything read it, and steep ended
+    // with an unhandled 'error' event and a stack trace.
+    let killed = false;
+    const deadline = Date.now() + 60_000;
+    while (!killed && Date.now() < deadline) {
+      const [r] = await east.query<{ ok: boolean }>(
+        `SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity
+          WHERE query ILIKE 'COPY%own_pubkill%TO STDOUT%' AND pid <> pg_backend_pid() LIMIT 1`,
+      );
+      killed = r?.ok === true;
+      if (!killed) await new Promise((res) => setTimeout(res, 20));
+    }
+    expect(killed).toBe(true);
+    await fastCopy(west, 'own_pubkill');
+    const applied = await applying;
+    expect(applied.code, applied.stderr).toBe(0);
+    expect(await recordedState('west_pubkill')).toBe('synchronized');
+    await waitCaughtUp(east, 'west_pubkill');
+    expect(await digests(west, ['own_pubkill'])).toEqual(await digests(east, ['own_pubkill']));
+  }, 120_000);
+
   it('gives up on a chunk after 3 attempts, saying so, and the copy stays resumable', async () => {
     const east = cluster().node('east');
     const west = cluster().node('west');
