@@ -11,6 +11,11 @@ import type { Connection } from 'pg';
  * one socket read are moved together inside that read's buffer (over the 5-byte headers,
  * `copyWithin`), and the read goes out as one Buffer: no allocation per row.
  *
+ * `framed`: the rows go out still in their CopyData messages, for a consumer that sends them
+ * on as COPY FROM data (copyIn.ts): `COPY … FROM STDIN` takes the very same messages, so the
+ * socket reads go out as they are, nothing moved (only the headers are read, to find where the
+ * COPY ends and to count the rows' bytes).
+ *
  * Like pg-copy-streams, it takes the connection's socket from node-postgres while the COPY
  * runs and gives it back, with the bytes after CopyDone (CommandComplete, ReadyForQuery) or
  * from an ErrorResponse on, so node-postgres ends the query (or reports the error) as usual.
@@ -32,6 +37,8 @@ function lengthAt(buf: Buffer, i: number): number {
 export class CopyOut extends Readable {
   /** the rows PostgreSQL reported in CommandComplete, once the COPY has ended */
   rowCount = 0;
+  /** the rows' bytes so far (without the messages' headers, also when `framed`) */
+  bytes = 0;
   private connection: Connection | null = null;
   private pgOnData: ((b: Buffer) => void) | null = null;
   /** the start of a header cut by the end of a socket read */
@@ -42,13 +49,16 @@ export class CopyOut extends Readable {
   private attached = false;
   /** each socket read as it comes (`read()` of a paused socket joins those waiting into a new Buffer) */
   private readonly onData = (chunk: Buffer) => {
-    if (!this.parse(chunk) && this.attached) this.connection!.stream.pause();
+    const more = this.framed ? this.parseFramed(chunk) : this.parse(chunk);
+    if (!more && this.attached) this.connection!.stream.pause();
   };
 
   constructor(
     private readonly text: string,
     /** told the bytes of each piece of data as it goes out (progress) */
     private readonly onBytes?: (n: number) => void,
+    /** the rows in their CopyData messages, as PostgreSQL sent them */
+    readonly framed = false,
   ) {
     // each socket read's rows go out as the Buffer they are (up to 64 kB, so 16 of them ≈ 1 MB
     // waiting): a byte-mode stream's read() joins all that wait into a new Buffer, a copy of
@@ -125,8 +135,69 @@ export class CopyOut extends Readable {
     return w > 0 ? this.out(buf.subarray(0, w)) : true;
   }
 
-  private out(data: Buffer): boolean {
-    this.onBytes?.(data.length);
+  /**
+   * parse() for `framed`: the CopyData messages of one socket read go out whole as they came
+   * (a message cut by the read's end goes on in the next); other messages are left out.
+   */
+  private parseFramed(chunk: Buffer): boolean {
+    let buf = chunk;
+    if (this.pending) {
+      buf = Buffer.concat([this.pending, chunk]);
+      this.pending = null;
+    }
+    const n = buf.length;
+    let p = 0;
+    /** the start of the run of CopyData bytes not sent yet */
+    let from = 0;
+    /** the end of what goes out of this read: short of a header cut by its end */
+    let to = n;
+    let rows = 0;
+    let more = true;
+    if (this.rest > 0) {
+      const k = Math.min(this.rest, n);
+      if (this.restIsData) rows = k;
+      else from = k;
+      p = k;
+      this.rest -= k;
+    }
+    while (p < n) {
+      if (n - p < HEADER) {
+        // the header goes out with the rest of its message, in the next read
+        this.pending = Buffer.from(buf.subarray(p));
+        to = p;
+        break;
+      }
+      const code = buf[p]!;
+      const end = p + 1 + lengthAt(buf, p + 1);
+      if (code === COPY_DATA) {
+        rows += Math.min(end, n) - p - HEADER;
+        if (end > n) {
+          this.rest = end - n;
+          this.restIsData = true;
+        }
+      } else {
+        if (p > from) more = this.out(buf.subarray(from, p), rows);
+        rows = 0;
+        if (code === COPY_DONE || code === ERROR_RESPONSE) {
+          this.detach(buf.subarray(code === COPY_DONE ? end : p));
+          if (code === COPY_DONE) this.push(null);
+          return false;
+        }
+        if (end > n) {
+          this.rest = end - n;
+          this.restIsData = false;
+        }
+        from = Math.min(end, n);
+      }
+      p = end;
+    }
+    return to > from ? this.out(buf.subarray(from, to), rows) && more : more;
+  }
+
+  /** Push `data`, `rows` bytes of it the rows' own. */
+  private out(data: Buffer, rows = data.length): boolean {
+    this.bytes += rows;
+    this.onBytes?.(rows);
     return this.push(data);
   }
 

@@ -39,6 +39,8 @@ export interface ChunkResult {
 
 /** Where a chunk's COPY data goes; `write` resolves once the chunk is durable. */
 export interface ChunkSink {
+  /** the data as PostgreSQL sent it, in CopyData messages (a sink that sends it on as COPY FROM data) */
+  readonly framed: boolean;
   open(): Promise<ChunkWriter>;
 }
 
@@ -150,7 +152,8 @@ export async function runCopy(run: CopyRun): Promise<void> {
           try {
             source ??= await snapshotSession(run);
             writer ??= await run.sink.open();
-            const out = source.query(new CopyOut(copyOutSql(chunk.table, chunk, run.binary), run.onBytes));
+            const sql = copyOutSql(chunk.table, chunk, run.binary);
+            const out = source.query(new CopyOut(sql, run.onBytes, run.sink.framed));
             const written = await writer.write(chunk, out, run.binary);
             run.onChunk?.(chunk, { ...written, rows: written.rows ?? out.rowCount });
             break;

@@ -146,6 +146,8 @@ export async function filesIntact(
  * (fileWriter.ts); the event loop keeps only the COPY parsing and that copy.
  */
 export class FileSink implements ChunkSink {
+  readonly framed = false;
+
   constructor(
     private readonly dir: string,
     private readonly compress: 'gzip' | 'none',

@@ -5,6 +5,8 @@ import { copyInSql } from '../catalog/copySource.js';
 import { connect } from '../db/connect.js';
 import type { ConnectionSpec } from '../model/topology.js';
 import { CopyChunkStore } from '../state/copyChunks.js';
+import { CopyIn } from './copyIn.js';
+import { CopyOut } from './copyOut.js';
 import type { Chunk, ChunkResult, ChunkSink, ChunkWriter } from './engine.js';
 
 /**
@@ -15,6 +17,9 @@ import type { Chunk, ChunkResult, ChunkSink, ChunkWriter } from './engine.js';
  * table sync.
  */
 export class SubscriberSink implements ChunkSink {
+  /** steep's own copy's data: the publisher's CopyData messages, sent on as they are (copyIn.ts) */
+  readonly framed = true;
+
   constructor(
     private readonly target: {
       node: string;
@@ -40,13 +45,18 @@ export class SubscriberSink implements ChunkSink {
       write: async (chunk: Chunk, data: Readable, binary: boolean): Promise<ChunkResult> => {
         await client.query('BEGIN');
         try {
-          const into = client.query(copyFrom(copyInSql(chunk.table, chunk.table.columns, binary)));
+          const sql = copyInSql(chunk.table, chunk.table.columns, binary);
+          // steep's own copy: the publisher's CopyData messages go on as they are; a file's data
+          // (snapshot apply) is put into messages by pg-copy-streams
+          const framed = data instanceof CopyOut && data.framed;
+          const into = client.query(framed ? new CopyIn(sql) : copyFrom(sql));
           let bytes = 0;
-          data.on('data', (b: Buffer) => {
-            bytes += b.length;
-          });
+          if (!framed)
+            data.on('data', (b: Buffer) => {
+              bytes += b.length;
+            });
           await pipeline(data, into);
-          const result = { rows: into.rowCount, bytes };
+          const result = { rows: into.rowCount, bytes: framed ? data.bytes : bytes };
           await store.done(client, {
             subscription: t.subscription,
             lsn: t.lsn,

@@ -366,6 +366,32 @@ describe("snapshot init with steep's own copy", () => {
     expect(await digests(west, ['own_pubkill'])).toEqual(await digests(east, ['own_pubkill']));
   }, 120_000);
 
+  it('a publisher session killed during its COPY: the rows it had passed on are rolled back on the subscriber, the chunk is copied again, and the table ends equal', async () => {
+    const east = cluster().node('east');
+    const west = cluster().node('west');
+    const path = await slowSplitCopy('midcopy', 30_000);
+    const applying = steep(['apply', '--auto-approve'], path);
+    // the rows go on in the CopyData messages they came in, so the subscriber's COPY may stop
+    // inside one: its session is closed (not told CopyFail), and its transaction rolled back
+    let killed = false;
+    const deadline = Date.now() + 60_000;
+    while (!killed && Date.now() < deadline) {
+      const [r] = await east.query<{ ok: boolean }>(
+        `SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity
+          WHERE query ILIKE 'COPY%own_midcopy%TO STDOUT%' AND state = 'active' AND pid <> pg_backend_pid() LIMIT 1`,
+      );
+      killed = r?.ok === true;
+      if (!killed) await new Promise((res) => setTimeout(res, 20));
+    }
+    expect(killed).toBe(true);
+    await fastCopy(west, 'own_midcopy');
+    const applied = await applying;
+    expect(applied.code, applied.stderr).toBe(0);
+    expect(await recordedState('west_midcopy')).toBe('synchronized');
+    await waitCaughtUp(east, 'west_midcopy');
+    expect(await digests(west, ['own_midcopy'])).toEqual(await digests(east, ['own_midcopy']));
+  }, 120_000);
+
   it('gives up on a chunk after 3 attempts, saying so, and the copy stays resumable', async () => {
     const east = cluster().node('east');
     const west = cluster().node('west');

@@ -1,0 +1,91 @@
+import { Writable } from 'node:stream';
+import type { Connection } from 'pg';
+
+/**
+ * `COPY … FROM STDIN` for node-postgres that takes its data already in CopyData messages (a
+ * submittable, as pg-copy-streams' `from`, which frames each piece itself): a `framed` CopyOut
+ * (copyOut.ts) of another session, whose socket reads go on to this session's socket as they
+ * are, one write each.
+ *
+ * A piece may end inside a message. So a COPY stopped midway is never told CopyFail, which the
+ * server would read as the rest of that message: the session's socket is closed instead, and
+ * the server rolls its transaction back.
+ */
+
+/** CopyDone: `c` and the length 4 */
+const COPY_DONE = Buffer.from([0x63, 0, 0, 0, 4]);
+
+export class CopyIn extends Writable {
+  /** the rows PostgreSQL reported in CommandComplete */
+  rowCount = 0;
+  private connection: Connection | null = null;
+  /** what waits for CopyInResponse (data written before the server is in COPY mode) */
+  private waiting: (() => void) | null = null;
+  private copying = false;
+  /** _final's callback, called at ReadyForQuery (or with the error) */
+  private ending: ((err?: Error | null) => void) | null = null;
+  private ended = false;
+
+  constructor(private readonly text: string) {
+    super({ highWaterMark: 1 << 20 });
+  }
+
+  /** Called by node-postgres when the query's turn comes. */
+  submit(connection: Connection): void {
+    this.connection = connection;
+    connection.query(this.text);
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, done: (err?: Error | null) => void): void {
+    if (!this.copying) {
+      this.waiting = () => this._write(chunk, _encoding, done);
+      return;
+    }
+    const stream = this.connection!.stream;
+    if (stream.write(chunk)) done();
+    else stream.once('drain', () => done());
+  }
+
+  override _final(done: (err?: Error | null) => void): void {
+    const finish = () => {
+      this.ending = done;
+      this.connection!.stream.write(COPY_DONE);
+    };
+    if (this.copying) finish();
+    else this.waiting = finish;
+  }
+
+  override _destroy(err: Error | null, done: (err?: Error | null) => void): void {
+    // stopped midway (the source failed, or the server reported an error): close the session
+    if (this.connection && !this.ended) this.connection.stream.destroy();
+    this.connection = null;
+    done(err);
+  }
+
+  handleCopyInResponse(): void {
+    this.copying = true;
+    const next = this.waiting;
+    this.waiting = null;
+    next?.();
+  }
+
+  handleCommandComplete(msg: { text?: string }): void {
+    const match = /COPY (\d+)/.exec(msg?.text ?? '');
+    if (match) this.rowCount = Number.parseInt(match[1]!, 10);
+  }
+
+  handleReadyForQuery(): void {
+    this.ended = true;
+    this.connection = null;
+    const done = this.ending;
+    this.ending = null;
+    done?.();
+  }
+
+  handleError(err: Error): void {
+    const done = this.ending;
+    this.ending = null;
+    if (done) done(err);
+    else this.destroy(err);
+  }
+}
