@@ -49,8 +49,7 @@ export class CopyOut extends Readable {
   private attached = false;
   /** each socket read as it comes (`read()` of a paused socket joins those waiting into a new Buffer) */
   private readonly onData = (chunk: Buffer) => {
-    const more = this.framed ? this.parseFramed(chunk) : this.parse(chunk);
-    if (!more && this.attached) this.connection!.stream.pause();
+    if (!this.parse(chunk) && this.attached) this.connection!.stream.pause();
   };
 
   constructor(
@@ -89,80 +88,38 @@ export class CopyOut extends Readable {
     if (this.attached) this.connection?.stream.resume();
   }
 
-  /** Take the row data of one socket read; false when the consumer wants no more for now. */
+  /**
+   * Take the row data of one socket read; false when the consumer wants no more for now. The
+   * rows are moved to the front of the read over their headers, or with `framed` go out in
+   * their messages as they are (a message cut by the read's end goes on in the next; a cut
+   * header waits for it). Other messages are left out.
+   */
   private parse(chunk: Buffer): boolean {
     let buf = chunk;
     if (this.pending) {
       buf = Buffer.concat([this.pending, chunk]);
       this.pending = null;
     }
+    const framed = this.framed;
     const n = buf.length;
     let p = 0;
+    /** framed: the start of the messages not sent yet; else the end of the rows moved to the front */
     let w = 0;
-    if (this.rest > 0) {
-      const k = Math.min(this.rest, n);
-      if (this.restIsData) w = k; // already at the front
-      p = k;
-      this.rest -= k;
-    }
-    while (p < n) {
-      if (n - p < HEADER) {
-        this.pending = Buffer.from(buf.subarray(p));
-        break;
-      }
-      const code = buf[p]!;
-      const end = p + 1 + lengthAt(buf, p + 1);
-      if (code === COPY_DATA) {
-        const stop = Math.min(end, n);
-        if (w !== p + HEADER) buf.copyWithin(w, p + HEADER, stop);
-        w += stop - p - HEADER;
-        if (end > n) {
-          this.rest = end - n;
-          this.restIsData = true;
-        }
-      } else if (code === COPY_DONE || code === ERROR_RESPONSE) {
-        if (w > 0) this.out(buf.subarray(0, w));
-        this.detach(buf.subarray(code === COPY_DONE ? end : p));
-        if (code === COPY_DONE) this.push(null);
-        return false;
-      } else if (end > n) {
-        // CopyOutResponse, NoticeResponse, ParameterStatus, NotificationResponse: skipped
-        this.rest = end - n;
-        this.restIsData = false;
-      }
-      p = end;
-    }
-    return w > 0 ? this.out(buf.subarray(0, w)) : true;
-  }
-
-  /**
-   * parse() for `framed`: the CopyData messages of one socket read go out whole as they came
-   * (a message cut by the read's end goes on in the next); other messages are left out.
-   */
-  private parseFramed(chunk: Buffer): boolean {
-    let buf = chunk;
-    if (this.pending) {
-      buf = Buffer.concat([this.pending, chunk]);
-      this.pending = null;
-    }
-    const n = buf.length;
-    let p = 0;
-    /** the start of the run of CopyData bytes not sent yet */
-    let from = 0;
-    /** the end of what goes out of this read: short of a header cut by its end */
+    /** framed: the end of what goes out of this read, short of a cut header */
     let to = n;
+    /** the rows' bytes among what goes out */
     let rows = 0;
     let more = true;
     if (this.rest > 0) {
       const k = Math.min(this.rest, n);
       if (this.restIsData) rows = k;
-      else from = k;
+      // moved rows: the rest of a row is in place already; framed: another message's is left out
+      if (framed ? !this.restIsData : this.restIsData) w = k;
       p = k;
       this.rest -= k;
     }
     while (p < n) {
       if (n - p < HEADER) {
-        // the header goes out with the rest of its message, in the next read
         this.pending = Buffer.from(buf.subarray(p));
         to = p;
         break;
@@ -170,28 +127,38 @@ export class CopyOut extends Readable {
       const code = buf[p]!;
       const end = p + 1 + lengthAt(buf, p + 1);
       if (code === COPY_DATA) {
-        rows += Math.min(end, n) - p - HEADER;
+        const stop = Math.min(end, n);
+        rows += stop - p - HEADER;
+        if (!framed) {
+          if (w !== p + HEADER) buf.copyWithin(w, p + HEADER, stop);
+          w += stop - p - HEADER;
+        }
         if (end > n) {
           this.rest = end - n;
           this.restIsData = true;
         }
       } else {
-        if (p > from) more = this.out(buf.subarray(from, p), rows);
-        rows = 0;
+        if (framed) {
+          if (p > w) more = this.out(buf.subarray(w, p), rows);
+          w = Math.min(end, n);
+          rows = 0;
+        }
         if (code === COPY_DONE || code === ERROR_RESPONSE) {
+          if (!framed && w > 0) this.out(buf.subarray(0, w), rows);
           this.detach(buf.subarray(code === COPY_DONE ? end : p));
           if (code === COPY_DONE) this.push(null);
           return false;
         }
         if (end > n) {
+          // CopyOutResponse, NoticeResponse, ParameterStatus, NotificationResponse: skipped
           this.rest = end - n;
           this.restIsData = false;
         }
-        from = Math.min(end, n);
       }
       p = end;
     }
-    return to > from ? this.out(buf.subarray(from, to), rows) && more : more;
+    const [from, until] = framed ? [w, to] : [0, w];
+    return until > from ? this.out(buf.subarray(from, until), rows) && more : more;
   }
 
   /** Push `data`, `rows` bytes of it the rows' own. */

@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT, steepWith, writeConfig } from '../support/cli.js';
-import { useCluster } from '../support/cluster.js';
+import { type CliResult, REPO_ROOT, steepWith, writeConfig } from '../support/cli.js';
+import { type TestNode, useCluster } from '../support/cluster.js';
 import {
   createTables,
   digests,
@@ -313,83 +313,73 @@ describe("snapshot init with steep's own copy", () => {
     return path;
   }
 
-  it("retries a chunk whose session is killed mid-copy, and the table ends equal (no chunk's rows twice)", async () => {
+  /** Terminate one session on `node` whose query is ILIKE `like` (and in `state`), polling up to 60 s. */
+  async function terminateOnce(node: TestNode, like: string, state?: string): Promise<boolean> {
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline) {
+      const [r] = await node.query<{ ok: boolean }>(
+        `SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity
+          WHERE query ILIKE $1 AND ($2::text IS NULL OR state = $2) AND pid <> pg_backend_pid() LIMIT 1`,
+        [like, state ?? null],
+      );
+      if (r?.ok === true) return true;
+      await new Promise((res) => setTimeout(res, 20));
+    }
+    return false;
+  }
+
+  /** With the copy into `table` sped up again, `applying` ends 0, `sub` synchronized, both sides equal. */
+  async function expectCopied(applying: Promise<CliResult>, sub: string, table: string): Promise<void> {
     const east = cluster().node('east');
+    const west = cluster().node('west');
+    await fastCopy(west, table);
+    const applied = await applying;
+    expect(applied.code, applied.stderr).toBe(0);
+    expect(await recordedState(sub)).toBe('synchronized');
+    await waitCaughtUp(east, sub);
+    expect(await digests(west, [table])).toEqual(await digests(east, [table]));
+  }
+
+  it("retries a chunk whose session is killed mid-copy, and the table ends equal (no chunk's rows twice)", async () => {
     const west = cluster().node('west');
     const path = await slowSplitCopy('retry', 30_000);
     const applying = steep(['apply', '--auto-approve'], path);
     // the first COPY into the table the subscriber runs is terminated once, mid-chunk
-    let killed = false;
-    const deadline = Date.now() + 60_000;
-    while (!killed && Date.now() < deadline) {
-      const [r] = await west.query<{ ok: boolean }>(
-        `SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity
-          WHERE query ILIKE 'COPY%own_retry%FROM STDIN%' AND pid <> pg_backend_pid() LIMIT 1`,
-      );
-      killed = r?.ok === true;
-      if (!killed) await new Promise((res) => setTimeout(res, 20));
-    }
-    expect(killed).toBe(true);
-    await fastCopy(west, 'own_retry');
-    const applied = await applying;
-    expect(applied.code, applied.stderr).toBe(0);
-    expect(await recordedState('west_retry')).toBe('synchronized');
-    await waitCaughtUp(east, 'west_retry');
-    expect(await digests(west, ['own_retry'])).toEqual(await digests(east, ['own_retry']));
+    expect(await terminateOnce(west, 'COPY%own_retry%FROM STDIN%')).toBe(true);
+    await expectCopied(applying, 'west_retry', 'own_retry');
   }, 120_000);
 
   it('retries a chunk whose publisher session is killed, during its COPY or between two, and the table ends equal', async () => {
     const east = cluster().node('east');
-    const west = cluster().node('west');
     const path = await slowSplitCopy('pubkill', 30_000);
     const applying = steep(['apply', '--auto-approve'], path);
     // a publisher session of the copy is terminated once: pg_stat_activity shows its COPY as its
     // query while it runs and after (idle in its transaction between chunks), so either. Lost
     // between chunks, the next chunk's COPY failed before anything read it, and steep ended
     // with an unhandled 'error' event and a stack trace.
-    let killed = false;
-    const deadline = Date.now() + 60_000;
-    while (!killed && Date.now() < deadline) {
-      const [r] = await east.query<{ ok: boolean }>(
-        `SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity
-          WHERE query ILIKE 'COPY%own_pubkill%TO STDOUT%' AND pid <> pg_backend_pid() LIMIT 1`,
-      );
-      killed = r?.ok === true;
-      if (!killed) await new Promise((res) => setTimeout(res, 20));
-    }
-    expect(killed).toBe(true);
-    await fastCopy(west, 'own_pubkill');
-    const applied = await applying;
-    expect(applied.code, applied.stderr).toBe(0);
-    expect(await recordedState('west_pubkill')).toBe('synchronized');
-    await waitCaughtUp(east, 'west_pubkill');
-    expect(await digests(west, ['own_pubkill'])).toEqual(await digests(east, ['own_pubkill']));
+    expect(await terminateOnce(east, 'COPY%own_pubkill%TO STDOUT%')).toBe(true);
+    await expectCopied(applying, 'west_pubkill', 'own_pubkill');
   }, 120_000);
 
   it('a publisher session killed during its COPY: the rows it had passed on are rolled back on the subscriber, the chunk is copied again, and the table ends equal', async () => {
     const east = cluster().node('east');
     const west = cluster().node('west');
-    const path = await slowSplitCopy('midcopy', 30_000);
+    // one chunk of ~30 MB, more than the sockets and streams between the two servers hold, so
+    // with the subscriber's copy slowed the publisher's COPY is still running when killed
+    await createTables([east, west], [{ name: 'own_midcopy', rows: 0 }]);
+    await fillTables(east, [{ name: 'own_midcopy', rows: 600_000 }]);
+    const path = config(
+      'own-midcopy',
+      'west_midcopy',
+      ['own_midcopy'],
+      '{ method: snapshot, parallel: 2, splitAbove: 1GB }',
+    );
+    await slowCopy(west, 'own_midcopy', 500, 40);
     const applying = steep(['apply', '--auto-approve'], path);
     // the rows go on in the CopyData messages they came in, so the subscriber's COPY may stop
     // inside one: its session is closed (not told CopyFail), and its transaction rolled back
-    let killed = false;
-    const deadline = Date.now() + 60_000;
-    while (!killed && Date.now() < deadline) {
-      const [r] = await east.query<{ ok: boolean }>(
-        `SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity
-          WHERE query ILIKE 'COPY%own_midcopy%TO STDOUT%' AND state = 'active' AND pid <> pg_backend_pid() LIMIT 1`,
-      );
-      killed = r?.ok === true;
-      if (!killed) await new Promise((res) => setTimeout(res, 20));
-    }
-    expect(killed).toBe(true);
-    await fastCopy(west, 'own_midcopy');
-    const applied = await applying;
-    expect(applied.code, applied.stderr).toBe(0);
-    expect(await recordedState('west_midcopy')).toBe('synchronized');
-    await waitCaughtUp(east, 'west_midcopy');
-    expect(await digests(west, ['own_midcopy'])).toEqual(await digests(east, ['own_midcopy']));
+    expect(await terminateOnce(east, 'COPY%own_midcopy%TO STDOUT%', 'active')).toBe(true);
+    await expectCopied(applying, 'west_midcopy', 'own_midcopy');
   }, 120_000);
 
   it('gives up on a chunk after 3 attempts, saying so, and the copy stays resumable', async () => {
