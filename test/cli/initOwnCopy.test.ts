@@ -294,10 +294,10 @@ describe("snapshot init with steep's own copy", () => {
   }, 120_000);
 
   /**
-   * Table own_T with `rows` rows on east, subscription west_T to it by steep's own copy in ranges
-   * (parallel 2, split above 128 kB), its copy into west slowed; returns the file's path.
+   * Table own_T with `rows` rows on east, subscription west_T to it by steep's own copy on 2
+   * sessions, in ranges above `splitAbove`, its copy into west slowed; returns the file's path.
    */
-  async function slowSplitCopy(t: string, rows: number): Promise<string> {
+  async function slowSplitCopy(t: string, rows: number, splitAbove = '128kB'): Promise<string> {
     const east = cluster().node('east');
     const west = cluster().node('west');
     const table = `own_${t}`;
@@ -307,7 +307,7 @@ describe("snapshot init with steep's own copy", () => {
       `own-${t}`,
       `west_${t}`,
       [table],
-      '{ method: snapshot, parallel: 2, splitAbove: 128kB }',
+      `{ method: snapshot, parallel: 2, splitAbove: ${splitAbove} }`,
     );
     await slowCopy(west, table, 500, 40);
     return path;
@@ -363,18 +363,9 @@ describe("snapshot init with steep's own copy", () => {
 
   it('a publisher session killed during its COPY: the rows it had passed on are rolled back on the subscriber, the chunk is copied again, and the table ends equal', async () => {
     const east = cluster().node('east');
-    const west = cluster().node('west');
     // one chunk of ~30 MB, more than the sockets and streams between the two servers hold, so
     // with the subscriber's copy slowed the publisher's COPY is still running when killed
-    await createTables([east, west], [{ name: 'own_midcopy', rows: 0 }]);
-    await fillTables(east, [{ name: 'own_midcopy', rows: 600_000 }]);
-    const path = config(
-      'own-midcopy',
-      'west_midcopy',
-      ['own_midcopy'],
-      '{ method: snapshot, parallel: 2, splitAbove: 1GB }',
-    );
-    await slowCopy(west, 'own_midcopy', 500, 40);
+    const path = await slowSplitCopy('midcopy', 600_000, '1GB');
     const applying = steep(['apply', '--auto-approve'], path);
     // the rows go on in the CopyData messages they came in, so the subscriber's COPY may stop
     // inside one: its session is closed (not told CopyFail), and its transaction rolled back
