@@ -107,12 +107,12 @@ export class CopyOut extends Readable {
     let w = 0;
     /** framed: the end of what goes out of this read, short of a cut header */
     let to = n;
-    /** the rows' bytes among what goes out */
+    /** framed: the rows' bytes among what goes out (else all of it is) */
     let rows = 0;
     let more = true;
     if (this.rest > 0) {
       const k = Math.min(this.rest, n);
-      if (this.restIsData) rows = k;
+      if (framed && this.restIsData) rows = k;
       // moved rows: the rest of a row is in place already; framed: another message's is left out
       if (framed ? !this.restIsData : this.restIsData) w = k;
       p = k;
@@ -128,8 +128,8 @@ export class CopyOut extends Readable {
       const end = p + 1 + lengthAt(buf, p + 1);
       if (code === COPY_DATA) {
         const stop = Math.min(end, n);
-        rows += stop - p - HEADER;
-        if (!framed) {
+        if (framed) rows += stop - p - HEADER;
+        else {
           if (w !== p + HEADER) buf.copyWithin(w, p + HEADER, stop);
           w += stop - p - HEADER;
         }
@@ -144,7 +144,7 @@ export class CopyOut extends Readable {
           rows = 0;
         }
         if (code === COPY_DONE || code === ERROR_RESPONSE) {
-          if (!framed && w > 0) this.out(buf.subarray(0, w), rows);
+          if (!framed && w > 0) this.out(buf.subarray(0, w));
           this.detach(buf.subarray(code === COPY_DONE ? end : p));
           if (code === COPY_DONE) this.push(null);
           return false;
@@ -157,8 +157,8 @@ export class CopyOut extends Readable {
       }
       p = end;
     }
-    const [from, until] = framed ? [w, to] : [0, w];
-    return until > from ? this.out(buf.subarray(from, until), rows) && more : more;
+    if (!framed) return w > 0 ? this.out(buf.subarray(0, w)) : true;
+    return to > w ? this.out(buf.subarray(w, to), rows) && more : more;
   }
 
   /** Push `data`, `rows` bytes of it the rows' own. */
