@@ -1,5 +1,6 @@
 import { Writable } from 'node:stream';
 import type { Connection } from 'pg';
+import { copiedRows } from './copyOut.js';
 
 /**
  * `COPY … FROM STDIN` for node-postgres that takes its data already in CopyData messages (a
@@ -24,7 +25,6 @@ export class CopyIn extends Writable {
   private copying = false;
   /** _final's callback, called at ReadyForQuery (or with the error) */
   private ending: ((err?: Error | null) => void) | null = null;
-  private ended = false;
 
   constructor(private readonly text: string) {
     super({ highWaterMark: 1 << 20 });
@@ -56,8 +56,9 @@ export class CopyIn extends Writable {
   }
 
   override _destroy(err: Error | null, done: (err?: Error | null) => void): void {
-    // stopped midway (the source failed, or the server reported an error): close the session
-    if (this.connection && !this.ended) this.connection.stream.destroy();
+    // stopped midway (the source failed, or the server reported an error): close the session;
+    // at ReadyForQuery the COPY ended and the connection was let go
+    if (this.connection) this.connection.stream.destroy();
     this.connection = null;
     done(err);
   }
@@ -70,12 +71,10 @@ export class CopyIn extends Writable {
   }
 
   handleCommandComplete(msg: { text?: string }): void {
-    const match = /COPY (\d+)/.exec(msg?.text ?? '');
-    if (match) this.rowCount = Number.parseInt(match[1]!, 10);
+    this.rowCount = copiedRows(msg) ?? this.rowCount;
   }
 
   handleReadyForQuery(): void {
-    this.ended = true;
     this.connection = null;
     const done = this.ending;
     this.ending = null;

@@ -34,6 +34,12 @@ function lengthAt(buf: Buffer, i: number): number {
   return buf[i]! * 0x1000000 + ((buf[i + 1]! << 16) | (buf[i + 2]! << 8) | buf[i + 3]!);
 }
 
+/** The rows a COPY moved, from its CommandComplete tag (`COPY n`); null when it says none. */
+export function copiedRows(msg: { text?: string }): number | null {
+  const match = /COPY (\d+)/.exec(msg?.text ?? '');
+  return match ? Number.parseInt(match[1]!, 10) : null;
+}
+
 export class CopyOut extends Readable {
   /** the rows PostgreSQL reported in CommandComplete, once the COPY has ended */
   rowCount = 0;
@@ -184,8 +190,7 @@ export class CopyOut extends Readable {
   }
 
   handleCommandComplete(msg: { text?: string }): void {
-    const match = /COPY (\d+)/.exec(msg?.text ?? '');
-    if (match) this.rowCount = Number.parseInt(match[1]!, 10);
+    this.rowCount = copiedRows(msg) ?? this.rowCount;
   }
 
   handleReadyForQuery(): void {}
