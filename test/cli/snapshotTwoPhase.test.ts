@@ -397,12 +397,11 @@ describe('two-phase init through snapshot generate and apply', () => {
     const table = { name: 'tp_unwritable', rows: 60_000 };
     await createTables([east, west], [table]);
     await fillTables(east, [table]);
-    const [east0, west0] = [east, west];
     const path = writeConfig(
       [
         'version: 1',
         'topology: two-phase-unwritable',
-        nodesYaml([east0!, west0!]),
+        nodesYaml([east, west]),
         'publications:',
         '  tp_unwritable_pub:',
         '    node: east',
