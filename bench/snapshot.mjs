@@ -25,7 +25,7 @@
 // binary COPY when both servers are the same major version (psql: text); apply verifies every
 // file's SHA-256 first and sets the sequences, which the baseline does not.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -131,6 +131,20 @@ try {
   const floors = [];
   const gens = [];
   const befores = [];
+  /** `job(table)` for every table, PARALLEL at a time, measured on `server` */
+  const perTable = (server, job) =>
+    measured(server, async () => ({
+      wallMs: await time(() =>
+        pool(
+          names.map((t) => () => job(t)),
+          PARALLEL,
+        ),
+      ),
+    }));
+  const emptyDir = (dir) => {
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+  };
   /** each file's name and SHA-256 as the manifest lists them */
   const fileSums = (dir) =>
     JSON.stringify(
@@ -139,34 +153,18 @@ try {
       ),
     );
   for (let r = 0; r < RUNS; r++) {
-    rmSync(psqlDir, { recursive: true, force: true });
-    await run('mkdir', ['-p', psqlDir]);
+    emptyDir(psqlDir);
     baseOuts.push(
-      await measured(pub, async () => ({
-        wallMs: await time(() =>
-          pool(
-            names.map((t) => () => psql(pub, `\\copy public.${t} to '${join(psqlDir, `${t}.copy`)}'`)),
-            PARALLEL,
-          ),
-        ),
-      })),
+      await perTable(pub, (t) => psql(pub, `\\copy public.${t} to '${join(psqlDir, `${t}.copy`)}'`)),
     );
     if (hasOpenssl) {
-      rmSync(floorDir, { recursive: true, force: true });
-      await run('mkdir', ['-p', floorDir]);
+      emptyDir(floorDir);
       floors.push(
-        await measured(pub, async () => ({
-          wallMs: await time(() =>
-            pool(
-              names.map((t) => async () => {
-                const file = join(floorDir, `${t}.copy`);
-                await psql(pub, `\\copy public.${t} to '${file}' with (format binary)`);
-                await run('openssl', ['dgst', '-sha256', file]);
-              }),
-              PARALLEL,
-            ),
-          ),
-        })),
+        await perTable(pub, async (t) => {
+          const file = join(floorDir, `${t}.copy`);
+          await psql(pub, `\\copy public.${t} to '${file}' with (format binary)`);
+          await run('openssl', ['dgst', '-sha256', file]);
+        }),
       );
     }
     const generate = (root) =>
@@ -206,14 +204,9 @@ try {
 
   // apply: psql \copy from into the empty subscriber tables, then empty them again; then steep
   await sql(sub, 'CHECKPOINT');
-  const baseInRun = await measured(sub, async () => ({
-    wallMs: await time(() =>
-      pool(
-        names.map((t) => () => psql(sub, `\\copy public.${t} from '${join(psqlDir, `${t}.copy`)}'`)),
-        PARALLEL,
-      ),
-    ),
-  }));
+  const baseInRun = await perTable(sub, (t) =>
+    psql(sub, `\\copy public.${t} from '${join(psqlDir, `${t}.copy`)}'`),
+  );
   const baseIn = baseInRun.wallMs;
   await sql(sub, `TRUNCATE ${names.map((t) => `public.${t}`).join(', ')}`);
   await sql(sub, 'CHECKPOINT');
