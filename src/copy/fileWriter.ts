@@ -44,6 +44,8 @@ export class FileWriter {
   used = 0;
 
   constructor() {
+    // a writer started ahead (FileSink's spares) keeps no process alive until it is used
+    this.worker.unref();
     this.worker.on('message', (r: Reply) => {
       if ('free' in r) {
         this.blocks[r.free] = Buffer.from(r.memory);
@@ -71,6 +73,7 @@ export class FileWriter {
 
   /** Start a file. */
   async open(path: string): Promise<void> {
+    this.worker.ref();
     this.broken = this.dead;
     this.worker.postMessage({ open: path });
     await this.take();

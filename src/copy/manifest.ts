@@ -147,14 +147,28 @@ export async function filesIntact(
  */
 export class FileSink implements ChunkSink {
   readonly framed = false;
+  /** writers started ahead, one a session, taken by open() */
+  private readonly spare: FileWriter[];
 
   constructor(
     private readonly dir: string,
-    private readonly compress: 'gzip' | 'none',
-  ) {}
+    readonly compress: 'gzip' | 'none',
+    /**
+     * sessions to start a writer for now, ahead of the copy (while the snapshot is taken): a
+     * thread takes ~50 ms to start, 4 at once on 2 cores ~150 ms, which the copy waited for
+     */
+    prestart = 0,
+  ) {
+    this.spare = Array.from({ length: prestart }, () => new FileWriter());
+  }
+
+  /** End the writers started ahead that no session took. */
+  async release(): Promise<void> {
+    await Promise.all(this.spare.splice(0).map((w) => w.end()));
+  }
 
   async open(): Promise<ChunkWriter> {
-    const writer = new FileWriter();
+    const writer = this.spare.pop() ?? new FileWriter();
     return {
       write: async (chunk: Chunk, data: Readable) => {
         const file = chunkFileName(chunk.table, chunk.index, this.compress);

@@ -110,10 +110,12 @@ export async function generateSnapshot(
   const pub = await session(topology, d.from, 'steep snapshot generate');
   const sub = await session(topology, d.node, 'steep snapshot generate');
   let heartbeat: Heartbeat | null = null;
+  let sink: FileSink | null = null;
   let done = false;
   try {
-    const log = await SnapshotLog.open(sub, topology, d);
     let m = readManifest(dir);
+    sink = new FileSink(dir, m?.compress ?? opts.compress ?? 'none', m?.completedAt ? 0 : parallel);
+    const log = await SnapshotLog.open(sub, topology, d);
     let kept = 0;
     const resumed = m !== null;
     if (m) {
@@ -202,7 +204,7 @@ export async function generateSnapshot(
           serverVersion: pubVersion,
           subscriberServerVersion: subVersion,
           format: binary ? 'binary' : 'text',
-          compress: opts.compress ?? 'none',
+          compress: sink.compress,
           schemaFile: { file: SCHEMA_FILE, sha256: await sha256File(join(dir, SCHEMA_FILE)) },
           sequences,
           tables: tables.map(
@@ -263,7 +265,7 @@ export async function generateSnapshot(
       parallel,
       binary: manifest.format === 'binary',
       chunks: todo,
-      sink: new FileSink(dir, manifest.compress),
+      sink,
       onChunk: (c: Chunk, r: ChunkResult) => {
         const t = manifest.tables.find((x) => x.schema === c.table.schema && x.name === c.table.name)!;
         const f = t.files.find((x) => x.chunk === c.index)!;
@@ -278,6 +280,7 @@ export async function generateSnapshot(
     return summary(dir, manifest, kept, resumed);
   } finally {
     heartbeat?.stop(done);
+    await sink?.release();
     await pub.end().catch(() => {});
     await sub.end().catch(() => {});
   }
