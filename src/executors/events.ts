@@ -13,6 +13,7 @@ export interface ApplyEvent {
     | 'init.state_change'
     | 'init.table_complete'
     | 'init.copy_planned'
+    | 'init.indexes_built'
     | 'init.completed'
     | 'init.failed'
     | 'init.cancelled'

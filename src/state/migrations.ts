@@ -97,6 +97,14 @@ export function stateMigrations(schema: string): Migration[] {
         `ALTER TABLE ${s}.snapshots ADD COLUMN cancelled_at timestamptz`,
       ],
     },
+    {
+      version: 9,
+      statements: [
+        // steep's own copy builds a big table's indexes after loading it (copy/deferredIndexes.ts):
+        // each index it dropped, with the statement that builds it again, until it is built
+        `CREATE TABLE IF NOT EXISTS ${s}.deferred_indexes (node_name text NOT NULL, subscription text NOT NULL, table_schema text NOT NULL, table_name text NOT NULL, index_name text NOT NULL, position integer NOT NULL, definition text NOT NULL, deferred_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (node_name, subscription, table_schema, table_name, index_name))`,
+      ],
+    },
   ];
 }
 

@@ -1,5 +1,6 @@
 import { readSubscribedTables, readSubscriptionSlot } from '../catalog/subscriptionOnNode.js';
 import { loadTopology } from '../config/load.js';
+import { buildDeferredIndexes, indexesBuiltEvent } from '../copy/deferredIndexes.js';
 import { lockedSessions } from '../db/lockedSession.js';
 import { mask } from '../db/mask.js';
 import type { EventSink, Stop } from '../executors/events.js';
@@ -14,6 +15,7 @@ import { declaredSubscription } from '../model/topology.js';
 import { planInitCancel } from '../planner/initCancel.js';
 import { count } from '../render/count.js';
 import { CopyChunkStore } from '../state/copyChunks.js';
+import { DeferredIndexStore } from '../state/deferredIndexes.js';
 import { InitProgressStore } from '../state/initProgress.js';
 import { InitSlotStore } from '../state/initSlots.js';
 import { SnapshotStore } from '../state/snapshots.js';
@@ -237,6 +239,14 @@ export async function cancelInit(
       });
     }
     if (stateTables) {
+      // steep's copy dropped a big table's indexes to build them after it: build them now
+      parts.push({
+        does: "build the indexes steep's copy deferred, if any",
+        run: () =>
+          buildDeferredIndexes(c, new DeferredIndexStore(schema, d.node), d.name, (t, names, ms) =>
+            onEvent(indexesBuiltEvent(d.node, d.name, t, names, ms)),
+          ),
+      });
       parts.push({
         does: 'record the init uninitialized',
         run: async () => {

@@ -24,7 +24,9 @@ import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
  * mid-copy resumes after the chunks it finished, at the same snapshot; the sequences are set.
  * A chunk whose session is terminated is retried, up to 3 attempts (then apply fails saying so,
  * and the rerun copies it); a Ctrl-C'd copy exits 130, stays `copying`,
- * and the rerun resumes after its chunks.
+ * and the rerun resumes after its chunks. A big table's indexes are dropped before its copy and
+ * built after it, exactly as they were (all but one a foreign key references); killed between
+ * the two, the resume or `init cancel` builds them.
  */
 const cluster = useCluster({ nodes: ['east', 'west'] });
 
@@ -130,6 +132,31 @@ function applyKilledAfter(
   });
 }
 
+/** A table's indexes and constraints on west, as PostgreSQL prints them. */
+async function indexesOf(table: string): Promise<string[]> {
+  const west = cluster().node('west');
+  const idx = await west.query<{ d: string }>(
+    `SELECT indexdef AS d FROM pg_indexes WHERE schemaname = 'public' AND tablename = $1`,
+    [table],
+  );
+  const con = await west.query<{ d: string }>(
+    `SELECT conname || ' ' || pg_get_constraintdef(oid) AS d FROM pg_constraint WHERE conrelid = $1::regclass`,
+    [`public.${table}`],
+  );
+  return [...idx, ...con].map((r) => r.d).sort();
+}
+
+/** The indexes steep's copy of `sub` has deferred and not built yet. */
+async function deferredIndexes(sub: string): Promise<string[]> {
+  const rows = await cluster()
+    .node('west')
+    .query<{ i: string }>(
+      `SELECT table_name || '.' || index_name AS i FROM steep.deferred_indexes WHERE subscription = $1 ORDER BY 1`,
+      [sub],
+    );
+  return rows.map((r) => r.i);
+}
+
 async function holders(): Promise<number> {
   const rows = await cluster()
     .node('east')
@@ -174,6 +201,16 @@ describe("snapshot init with steep's own copy", () => {
     expect((create.sql as string[])[0]).toMatch(/create_slot = false/);
     expect((create.sql as string[])[0]).toMatch(/copy_data = false/);
 
+    // west's own indexes of the big table: a unique constraint and a plain index, built after
+    // the copy; its primary key, which a foreign key references, kept throughout
+    await west.query('CREATE INDEX own_big_v ON public.own_big (v) WHERE n < 900');
+    await west.query('ALTER TABLE public.own_big ADD CONSTRAINT own_big_n_id UNIQUE (n, id)');
+    await west.query('CREATE TABLE public.own_ref (big_id bigint REFERENCES public.own_big (id))');
+    const indexesBefore = await indexesOf('own_big');
+    expect(indexesBefore).toEqual(
+      expect.arrayContaining(['own_big_n_id UNIQUE (n, id)', 'own_big_pkey PRIMARY KEY (id)']),
+    );
+
     const writer = startWriter(east, names);
     const applied = await steep(['apply', '--auto-approve', '--log-format', 'json'], path);
     const ops = await writer.stop();
@@ -181,6 +218,15 @@ describe("snapshot init with steep's own copy", () => {
     expect(ops).toBeGreaterThan(0);
     expect(await recordedState('west_own')).toBe('synchronized');
     const events = parseEvents(applied.stderr);
+    const planned = events.find((e) => e.event === 'init.copy_planned');
+    expect(planned?.message).toMatch(/the indexes of public\.own_big \(2\) are built after the copy/);
+    const built = events.filter((e) => e.event === 'init.indexes_built');
+    expect(built.map((e) => e.table)).toEqual(['public.own_big']);
+    expect(built[0]!.message).toMatch(
+      /built the 2 indexes of public\.own_big deferred during the copy \(own_big_n_id, own_big_v\)/,
+    );
+    expect(await indexesOf('own_big')).toEqual(indexesBefore);
+    expect(await deferredIndexes('west_own')).toEqual([]);
     const states = events.filter((e) => e.event === 'init.state_change').map((e) => e.phase);
     expect(states).toEqual(expect.arrayContaining(['copying', 'catching_up', 'synchronized']));
     expect(events.filter((e) => e.event === 'init.table_complete').map((e) => e.table)).toEqual(
@@ -239,12 +285,16 @@ describe("snapshot init with steep's own copy", () => {
     await slowCopy(west, 'own_resume', 500, 40);
     const writer = startWriter(east, ['own_resume']);
 
+    const indexesBefore = await indexesOf('own_resume');
     expect(await applyKilledAfter(path, 'west_resume', 2)).toBe(true);
     const finished = await west.query<{ chunk: number; rows: string }>(
       `SELECT chunk, rows::text FROM steep.copy_chunks WHERE subscription = 'west_resume' AND completed_at IS NOT NULL`,
     );
     expect(finished.length).toBeGreaterThanOrEqual(2);
     expect(await recordedState('west_resume')).toBe('copying');
+    // killed mid-copy: the primary key is dropped and recorded, to be built after the copy
+    expect(await deferredIndexes('west_resume')).toEqual(['own_resume.own_resume_pkey']);
+    expect(await indexesOf('own_resume')).toEqual(indexesBefore.filter((d) => !/own_resume_pkey/.test(d)));
 
     await fastCopy(west, 'own_resume');
     const plan = await steep(['plan'], path);
@@ -257,6 +307,8 @@ describe("snapshot init with steep's own copy", () => {
     );
     expect(resumed?.message).toMatch(new RegExp(`${finished.length} of \\d+ chunks already copied`));
     expect(await recordedState('west_resume')).toBe('synchronized');
+    expect(await indexesOf('own_resume')).toEqual(indexesBefore);
+    expect(await deferredIndexes('west_resume')).toEqual([]);
     await waitCaughtUp(east, 'west_resume');
     expect(await digests(west, ['own_resume'])).toEqual(await digests(east, ['own_resume']));
     await eventually(async () => (await holders()) === 0, 10_000, 'the snapshot holder to let go');
@@ -274,8 +326,10 @@ describe("snapshot init with steep's own copy", () => {
       '{ method: snapshot, parallel: 2, splitAbove: 128kB }',
     );
     await slowCopy(west, 'own_cancel', 500, 40);
+    const indexesBefore = await indexesOf('own_cancel');
     expect(await applyKilledAfter(path, 'west_cancel', 1)).toBe(true);
     expect(await holders()).toBe(1);
+    expect(await deferredIndexes('west_cancel')).toEqual(['own_cancel.own_cancel_pkey']);
     const [copied] = await west.query<{ n: string }>('SELECT count(*)::text AS n FROM public.own_cancel');
     expect(Number(copied!.n)).toBeGreaterThan(0);
 
@@ -291,6 +345,9 @@ describe("snapshot init with steep's own copy", () => {
     );
     expect(await west.query(`SELECT 1 FROM pg_subscription WHERE subname = 'west_cancel'`)).toEqual([]);
     expect(await recordedState('west_cancel')).toBe('uninitialized');
+    // the primary key the copy had deferred is back
+    expect(await indexesOf('own_cancel')).toEqual(indexesBefore);
+    expect(await deferredIndexes('west_cancel')).toEqual([]);
   }, 120_000);
 
   /**

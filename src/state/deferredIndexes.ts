@@ -1,0 +1,78 @@
+import type pg from 'pg';
+import { quoteIdent } from '../model/sql.js';
+import type { TableName } from '../model/topology.js';
+
+/**
+ * `deferred_indexes` rows on the subscriber: the indexes of a table that steep's own copy
+ * dropped before loading it and builds again once every chunk is in (copy/deferredIndexes.ts),
+ * each with the statement that builds it. Written in the transaction that drops them and
+ * removed in the one that builds them, so a table is never without an index nobody recorded.
+ */
+export interface DeferredIndex {
+  table: TableName;
+  index: string;
+  /** the order the statements run in: the primary key first */
+  position: number;
+  /** `ALTER TABLE … ADD CONSTRAINT …` or `CREATE INDEX …` */
+  definition: string;
+}
+
+export class DeferredIndexStore {
+  constructor(
+    private readonly schema: string,
+    private readonly node: string,
+  ) {}
+
+  private get table(): string {
+    return `${quoteIdent(this.schema)}.deferred_indexes`;
+  }
+
+  async record(client: pg.Client, subscription: string, indexes: DeferredIndex[]): Promise<void> {
+    await client.query(
+      `INSERT INTO ${this.table} (node_name, subscription, table_schema, table_name, index_name, position, definition)
+       SELECT $1, $2, s, t, i, p, d FROM unnest($3::text[], $4::text[], $5::text[], $6::int[], $7::text[]) AS x(s, t, i, p, d)`,
+      [
+        this.node,
+        subscription,
+        indexes.map((x) => x.table.schema),
+        indexes.map((x) => x.table.name),
+        indexes.map((x) => x.index),
+        indexes.map((x) => x.position),
+        indexes.map((x) => x.definition),
+      ],
+    );
+  }
+
+  /** The subscription's deferred indexes, a table's together, in the order they are built. */
+  async list(client: pg.Client, subscription: string): Promise<DeferredIndex[]> {
+    // a state schema from before migration 9 has deferred nothing
+    const { rows: has } = await client.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [
+      this.table,
+    ]);
+    if (!has[0]?.ok) return [];
+    const { rows } = await client.query<{
+      table_schema: string;
+      table_name: string;
+      index_name: string;
+      position: number;
+      definition: string;
+    }>(
+      `SELECT table_schema, table_name, index_name, position, definition FROM ${this.table}
+        WHERE node_name = $1 AND subscription = $2 ORDER BY table_schema, table_name, position`,
+      [this.node, subscription],
+    );
+    return rows.map((r) => ({
+      table: { schema: r.table_schema, name: r.table_name },
+      index: r.index_name,
+      position: r.position,
+      definition: r.definition,
+    }));
+  }
+
+  async remove(client: pg.Client, subscription: string, table: TableName): Promise<void> {
+    await client.query(
+      `DELETE FROM ${this.table} WHERE node_name = $1 AND subscription = $2 AND table_schema = $3 AND table_name = $4`,
+      [this.node, subscription, table.schema, table.name],
+    );
+  }
+}
