@@ -2,8 +2,9 @@ import type pg from 'pg';
 import { readDeferrableIndexes } from '../catalog/deferrableIndexes.js';
 import type { ApplyEvent } from '../executors/events.js';
 import { quoteTable } from '../model/sql.js';
-import { qualifiedName, type TableName } from '../model/topology.js';
-import type { DeferredIndexStore } from '../state/deferredIndexes.js';
+import { DEFER_INDEXES_FROM, qualifiedName, type TableName } from '../model/topology.js';
+import type { ChunkRecord } from '../state/copyChunks.js';
+import type { DeferredIndex, DeferredIndexStore } from '../state/deferredIndexes.js';
 
 /**
  * A big table's indexes built after steep's own copy has loaded it, as pg_restore and pgcopydb
@@ -11,8 +12,9 @@ import type { DeferredIndexStore } from '../state/deferredIndexes.js';
  * less WAL (24 November 2026, 1 GB of (bigint primary key, text, int) on 2 cores, 4 sessions:
  * 4.6 s of copy + 3.0 s building the primary key, against 10.3 s copying into the indexed table).
  *
- * Only for a table copied in key ranges (above init.splitAbove) that is empty when its copy
- * starts, and only the indexes catalog/deferrableIndexes.ts says come back exactly as they were.
+ * Only for a big table (split into key ranges, or of at least DEFER_INDEXES_FROM) that is empty
+ * when its copy starts, and only the indexes catalog/deferrableIndexes.ts says come back exactly
+ * as they were.
  * A table's indexes are dropped in one transaction with their `deferred_indexes` rows, and
  * built in one with their removal: whatever stops steep in between, the rows say what to build,
  * and the next apply (the copy's resume) or `steep init cancel` builds them. Deferring is never
@@ -20,8 +22,45 @@ import type { DeferredIndexStore } from '../state/deferredIndexes.js';
  * keeps them.
  */
 
+/**
+ * Defer the indexes of the plan's big tables none of whose chunks is copied yet (split into
+ * key ranges, or of at least DEFER_INDEXES_FROM, the chunks' estimates summed); the indexes
+ * deferred for the subscription, these and those an interrupted run deferred.
+ */
+export async function deferBigTables(
+  client: pg.Client,
+  store: DeferredIndexStore,
+  subscription: string,
+  plan: readonly ChunkRecord[],
+): Promise<DeferredIndex[]> {
+  const per = new Map<string, { table: TableName; chunks: number; bytes: number; done: boolean }>();
+  for (const r of plan) {
+    const t = per.get(qualifiedName(r.table)) ?? { table: r.table, chunks: 0, bytes: 0, done: false };
+    per.set(qualifiedName(r.table), {
+      table: r.table,
+      chunks: t.chunks + 1,
+      bytes: t.bytes + r.estimatedBytes,
+      done: t.done || r.rows !== null,
+    });
+  }
+  const before = new Set((await store.list(client, subscription)).map((x) => qualifiedName(x.table)));
+  for (const [name, t] of per)
+    if (!t.done && !before.has(name) && (t.chunks > 1 || t.bytes >= DEFER_INDEXES_FROM))
+      await deferIndexes(client, store, subscription, t.table);
+  return store.list(client, subscription);
+}
+
+/** "; the indexes of public.big (2) are built after the copy", or '' for none. */
+export function deferredText(deferred: readonly DeferredIndex[]): string {
+  const per = new Map<string, number>();
+  for (const x of deferred) per.set(qualifiedName(x.table), (per.get(qualifiedName(x.table)) ?? 0) + 1);
+  return per.size > 0
+    ? `; the indexes of ${[...per].map(([t, n]) => `${t} (${n})`).join(', ')} are built after the copy`
+    : '';
+}
+
 /** Drop `table`'s deferrable indexes if it is empty; the names dropped (none: it keeps them). */
-export async function deferIndexes(
+async function deferIndexes(
   client: pg.Client,
   store: DeferredIndexStore,
   subscription: string,

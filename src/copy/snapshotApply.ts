@@ -11,7 +11,9 @@ import { compareLsn } from '../model/lsn.js';
 import { quoteTable } from '../model/sql.js';
 import { qualifiedName, type SubscriptionSpec, type Topology } from '../model/topology.js';
 import { CopyChunkStore } from '../state/copyChunks.js';
+import { DeferredIndexStore } from '../state/deferredIndexes.js';
 import { copyPlannedEvent } from './copyProgress.js';
+import { buildDeferredIndexes, deferBigTables, deferredText, indexesBuiltEvent } from './deferredIndexes.js';
 import {
   chunkFileName,
   filesIntact,
@@ -223,11 +225,13 @@ export async function applySnapshot(
     const files = m.tables.flatMap((t) =>
       t.files.filter((f) => pending.has(`${qualifiedName(t)}#${f.chunk}`)).map((f) => ({ t, f })),
     );
+    const deferred = new DeferredIndexStore(schema, d.node);
+    const indexesAfter = deferredText(await deferBigTables(sub, deferred, d.name, plan));
     opts.onEvent(
       copyPlannedEvent(
         d.node,
         d.name,
-        `loading ${files.length} of ${plan.length} files of the snapshot in ${dir} on ${parallel} sessions`,
+        `loading ${files.length} of ${plan.length} files of the snapshot in ${dir} on ${parallel} sessions${indexesAfter}`,
       ),
     );
     const sink = new SubscriberSink({
@@ -262,6 +266,9 @@ export async function applySnapshot(
       }),
     );
 
+    await buildDeferredIndexes(sub, deferred, d.name, (t, names, ms) =>
+      opts.onEvent(indexesBuiltEvent(d.node, d.name, t, names, ms)),
+    );
     // sequences: at least the publisher's value at the snapshot (read after it), never backwards
     const setCount = await startOnSlot(
       sub,

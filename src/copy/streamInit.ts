@@ -19,11 +19,11 @@ import {
   type Topology,
 } from '../model/topology.js';
 import { type ChunkRecord, CopyChunkStore } from '../state/copyChunks.js';
-import { type DeferredIndex, DeferredIndexStore } from '../state/deferredIndexes.js';
+import { DeferredIndexStore } from '../state/deferredIndexes.js';
 import { InitSlotStore } from '../state/initSlots.js';
 import { SubscriptionStateStore } from '../state/subscriptionState.js';
 import { CopyProgress, copyPlannedEvent } from './copyProgress.js';
-import { buildDeferredIndexes, deferIndexes, indexesBuiltEvent } from './deferredIndexes.js';
+import { buildDeferredIndexes, deferBigTables, deferredText, indexesBuiltEvent } from './deferredIndexes.js';
 import { type Chunk, planChunks, runCopy, snapshotHeld, snapshotSession } from './engine.js';
 import { startOnSlot } from './slotStart.js';
 import { Heartbeat, holdMs, startHolder } from './snapshotHolder.js';
@@ -39,12 +39,6 @@ import { SubscriberSink } from './subscriberSink.js';
  * chunks not done, at the same snapshot while its holder still holds it; once that is gone it
  * empties the tables and starts over on a new slot (nothing else would be consistent).
  */
-
-/**
- * A table this big has its indexes built after its copy even when it is copied whole: below it,
- * building them during the copy costs little, and dropping them costs a few catalog writes a table.
- */
-const DEFER_INDEXES_FROM = 64 * 1024 * 1024;
 
 export interface StreamInitOptions {
   onEvent: EventSink;
@@ -247,14 +241,10 @@ async function copyAndStart(topology: Topology, d: SubscriptionSpec, opts: Strea
       plan.filter((r) => r.rows === null),
       byName,
     );
-    // a big table not copied yet: its indexes are built after the copy
     const deferred = new DeferredIndexStore(schema, d.node);
-    const deferredBefore = new Set((await deferred.list(sub, d.name)).map((x) => qualifiedName(x.table)));
-    for (const t of bigFreshTables(plan, byName))
-      if (!deferredBefore.has(qualifiedName(t))) await deferIndexes(sub, deferred, d.name, t);
-    const deferredNow = await deferred.list(sub, d.name);
+    const indexesAfter = deferredText(await deferBigTables(sub, deferred, d.name, plan));
     opts.onEvent(
-      copyPlannedEvent(d.node, d.name, describePlan(d, plan, todo.length, binary, lsn, deferredNow)),
+      copyPlannedEvent(d.node, d.name, `${describePlan(d, plan, todo.length, binary, lsn)}${indexesAfter}`),
     );
     const progress = new CopyProgress(d, plan, tables, opts.onProgress);
     await runCopy({
@@ -336,48 +326,20 @@ async function startOver(s: Sessions, d: SubscriptionSpec, topology: Topology): 
   if (slot[0]) await s.pub.query('SELECT pg_catalog.pg_drop_replication_slot($1)', [d.slot]);
 }
 
-/**
- * The tables whose indexes steep builds after copying them: those the plan copies in key ranges
- * or of at least DEFER_INDEXES_FROM bytes (the planner's estimate), none of whose chunks is
- * copied yet.
- */
-function bigFreshTables(plan: ChunkRecord[], tables: Map<string, CopySourceTable>): CopySourceTable[] {
-  const per = new Map<string, { chunks: number; done: boolean }>();
-  for (const r of plan) {
-    const t = per.get(qualifiedName(r.table)) ?? { chunks: 0, done: false };
-    per.set(qualifiedName(r.table), { chunks: t.chunks + 1, done: t.done || r.rows !== null });
-  }
-  return [...per]
-    .map(([name, t]) => ({ table: tables.get(name)!, ...t }))
-    .filter((t) => !t.done && (t.chunks > 1 || t.table.estimatedBytes >= DEFER_INDEXES_FROM))
-    .map((t) => t.table);
-}
-
-/**
- * "copying 4 tables (public.big in 6 key ranges) on 3 sessions, binary, at 0/1A2B3C4; the
- * indexes of public.big (2) are built after the copy"
- */
+/** "copying 4 tables (public.big in 6 key ranges) on 3 sessions, binary, at 0/1A2B3C4" */
 function describePlan(
   d: SubscriptionSpec,
   plan: ChunkRecord[],
   todo: number,
   binary: boolean,
   lsn: string,
-  deferred: DeferredIndex[],
 ): string {
   const per = new Map<string, number>();
   for (const r of plan) per.set(qualifiedName(r.table), (per.get(qualifiedName(r.table)) ?? 0) + 1);
   const split = [...per].filter(([, n]) => n > 1).map(([t, n]) => `${t} in ${n} key ranges`);
   const what = `${per.size} table${per.size === 1 ? '' : 's'}${split.length > 0 ? ` (${split.join(', ')})` : ''}`;
   const how = `on ${d.init.parallel} session${d.init.parallel === 1 ? '' : 's'}, ${binary ? 'binary' : 'text'} COPY, at the snapshot of slot ${d.slot} (${lsn})`;
-  const indexes = new Map<string, number>();
-  for (const x of deferred)
-    indexes.set(qualifiedName(x.table), (indexes.get(qualifiedName(x.table)) ?? 0) + 1);
-  const after =
-    indexes.size > 0
-      ? `; the indexes of ${[...indexes].map(([t, n]) => `${t} (${n})`).join(', ')} are built after the copy`
-      : '';
   return todo < plan.length
-    ? `resuming the copy of ${what}: ${plan.length - todo} of ${plan.length} chunks already copied; the rest ${how}${after}`
-    : `copying ${what} ${how}${after}`;
+    ? `resuming the copy of ${what}: ${plan.length - todo} of ${plan.length} chunks already copied; the rest ${how}`
+    : `copying ${what} ${how}`;
 }

@@ -147,6 +147,12 @@ export interface SubscriptionDef {
 
 /** `init.splitAbove` when the file does not set it: 1 GB. */
 export const DEFAULT_SPLIT_ABOVE = 1024 ** 3;
+/**
+ * steep's own copy builds the indexes of a table this big (the publisher's estimate), or of one
+ * it splits, after loading it (copy/deferredIndexes.ts): below it, building them during the copy
+ * costs little, and dropping them costs a few catalog writes a table.
+ */
+export const DEFER_INDEXES_FROM = 64 * 1024 * 1024;
 
 export interface InitSpec {
   method: InitMethod;

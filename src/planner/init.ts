@@ -5,7 +5,7 @@ import type { InitState } from '../model/initState.js';
 import type { Change, Statement } from '../model/plan.js';
 import { displayTable } from '../model/sql.js';
 import type { SubscriptionSpec, TableName } from '../model/topology.js';
-import { qualifiedName } from '../model/topology.js';
+import { DEFER_INDEXES_FROM, qualifiedName } from '../model/topology.js';
 import { PHASE, type PlanContext, stepKey } from './context.js';
 import { digestOf } from './digest.js';
 import { copiedRelations, copiedTables, copyPath } from './initCopy.js';
@@ -138,6 +138,7 @@ export function planInitAfterCreate(
       after,
       reasonText: path.own
         ? `steep copies ${count} at an exported snapshot of a new slot ${d.slot} on ${d.from}, ${path.why}; ` +
+          `a table split into key ranges or of at least ${formatBytes(DEFER_INDEXES_FROM)}, empty on ${d.node}, has its indexes built after its copy; ` +
           `the subscription then starts at the slot's consistent point, and apply follows it until it is synchronized`
         : `PostgreSQL copies ${count} into the new subscription; apply follows the copy and the catch-up until it is synchronized (${path.why})`,
       changes: [

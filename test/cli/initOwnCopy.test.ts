@@ -314,6 +314,34 @@ describe("snapshot init with steep's own copy", () => {
     await eventually(async () => (await holders()) === 0, 10_000, 'the snapshot holder to let go');
   }, 240_000);
 
+  it('a unique index the copied rows break: apply fails naming it, its rows stay recorded, and init cancel builds it on the emptied table', async () => {
+    const west = cluster().node('west');
+    await createTables(cluster().nodes, [{ name: 'own_dup', rows: 0 }]);
+    await fillTables(cluster().node('east'), [{ name: 'own_dup', rows: 20_000 }]);
+    // west alone has it, and the rows repeat n
+    await west.query('ALTER TABLE public.own_dup ADD CONSTRAINT own_dup_n UNIQUE (n)');
+    const indexesBefore = await indexesOf('own_dup');
+    const path = config(
+      'own-dup',
+      'west_dup',
+      ['own_dup'],
+      '{ method: snapshot, parallel: 2, splitAbove: 128kB }',
+    );
+    const applied = await steep(['apply', '--auto-approve'], path);
+    expect(applied.code).toBe(1);
+    expect(applied.stdout + applied.stderr).toMatch(
+      /cannot build the indexes of public\.own_dup \(own_dup_pkey, own_dup_n\) deferred during the copy: could not create unique index "own_dup_n"/,
+    );
+    expect(await recordedState('west_dup')).toBe('failed');
+    expect(await deferredIndexes('west_dup')).toEqual(['own_dup.own_dup_n', 'own_dup.own_dup_pkey']);
+
+    const cancelled = await steep(['init', 'cancel', 'west_dup'], path);
+    expect(cancelled.code, cancelled.stderr).toBe(0);
+    expect(await west.query('SELECT 1 FROM public.own_dup LIMIT 1')).toEqual([]);
+    expect(await indexesOf('own_dup')).toEqual(indexesBefore);
+    expect(await deferredIndexes('west_dup')).toEqual([]);
+  }, 120_000);
+
   it('init cancel of a SIGKILLed copy ends its snapshot holder, drops the slot, empties the tables and forgets the chunks', async () => {
     const east = cluster().node('east');
     const west = cluster().node('west');

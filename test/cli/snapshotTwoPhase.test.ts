@@ -274,9 +274,38 @@ describe('two-phase init through snapshot generate and apply', () => {
     expect(listedDir.ageSeconds).toBeLessThan(600);
 
     await east.query(`INSERT INTO public.tp_seq (v) SELECT 'y' FROM generate_series(1, 10)`);
-    const applied = await steep(['snapshot', 'apply', 'west_tp', '--input', dir, '--json'], path);
+    // the split table's indexes are built after its files are loaded, exactly as they were
+    await west.query('CREATE INDEX tp_big_v ON public.tp_big (v)');
+    const indexesOf = async () =>
+      (
+        await west.query<{ d: string }>(
+          `SELECT indexdef AS d FROM pg_indexes WHERE tablename = 'tp_big' UNION ALL
+           SELECT conname || ' ' || pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'public.tp_big'::regclass`,
+        )
+      )
+        .map((r) => r.d)
+        .sort();
+    const indexesBefore = await indexesOf();
+    const applied = await steep(
+      ['snapshot', 'apply', 'west_tp', '--input', dir, '--json', '--log-format', 'json'],
+      path,
+    );
     expect(applied.code, applied.stderr).toBe(0);
     expect(JSON.parse(applied.stdout)).toMatchObject({ state: 'synchronized', sequences: 1 });
+    const built = applied.stderr
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((e) => e.event === 'init.indexes_built');
+    expect(built.map((e) => e.message)).toEqual([
+      expect.stringMatching(
+        /built the 2 indexes of public\.tp_big deferred during the copy \(tp_big_pkey, tp_big_v\)/,
+      ),
+    ]);
+    expect(await indexesOf()).toEqual(indexesBefore);
+    expect(await west.query(`SELECT 1 FROM steep.deferred_indexes WHERE subscription = 'west_tp'`)).toEqual(
+      [],
+    );
     await writer.stop();
     await waitCaughtUp(east, 'west_tp');
     expect(await digests(west, [...NAMES, 'tp_seq'])).toEqual(await digests(east, [...NAMES, 'tp_seq']));
