@@ -138,8 +138,8 @@ export function planInitAfterCreate(
       after,
       reasonText: path.own
         ? `steep copies ${count} at an exported snapshot of a new slot ${d.slot} on ${d.from}, ${path.why}; ` +
-          `a table split into key ranges or of at least ${formatBytes(DEFER_INDEXES_FROM)}, empty on ${d.node}, has its indexes built after its copy; ` +
-          `the subscription then starts at the slot's consistent point, and apply follows it until it is synchronized`
+          `the subscription then starts at the slot's consistent point, and apply follows it until it is synchronized; ` +
+          `a table split into key ranges or of at least ${formatBytes(DEFER_INDEXES_FROM)}, empty on ${d.node}, has its indexes built after its copy`
         : `PostgreSQL copies ${count} into the new subscription; apply follows the copy and the catch-up until it is synchronized (${path.why})`,
       changes: [
         { path: 'init.method', before: null, after: 'snapshot' },

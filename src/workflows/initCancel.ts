@@ -11,7 +11,7 @@ import { subscriptionAddress } from '../model/address.js';
 import type { Problem } from '../model/errors.js';
 import { SteepError } from '../model/errors.js';
 import type { Step } from '../model/plan.js';
-import { declaredSubscription } from '../model/topology.js';
+import { declaredSubscription, qualifiedName } from '../model/topology.js';
 import { planInitCancel } from '../planner/initCancel.js';
 import { count } from '../render/count.js';
 import { CopyChunkStore } from '../state/copyChunks.js';
@@ -238,15 +238,19 @@ export async function cancelInit(
         },
       });
     }
-    if (stateTables) {
-      // steep's copy dropped a big table's indexes to build them after it: build them now
+    // steep's copy dropped a big table's indexes to build them after it: build them now
+    const deferredIndexes = new DeferredIndexStore(schema, d.node);
+    const deferred = stateTables ? await deferredIndexes.list(c, d.name) : [];
+    if (deferred.length > 0) {
       parts.push({
-        does: "build the indexes steep's copy deferred, if any",
+        does: `build the indexes its copy deferred (${[...new Set(deferred.map((x) => `${qualifiedName(x.table)}.${x.index}`))].join(', ')})`,
         run: () =>
-          buildDeferredIndexes(c, new DeferredIndexStore(schema, d.node), d.name, (t, names, ms) =>
+          buildDeferredIndexes(c, deferredIndexes, d.name, (t, names, ms) =>
             onEvent(indexesBuiltEvent(d.node, d.name, t, names, ms)),
           ),
       });
+    }
+    if (stateTables) {
       parts.push({
         does: 'record the init uninitialized',
         run: async () => {
