@@ -243,7 +243,7 @@ export async function cancelInit(
     const deferred = stateTables ? await deferredIndexes.list(c, d.name) : [];
     if (deferred.length > 0) {
       parts.push({
-        does: `build the indexes its copy deferred (${[...new Set(deferred.map((x) => `${qualifiedName(x.table)}.${x.index}`))].join(', ')})`,
+        does: `build the indexes its copy deferred (${deferred.map((x) => `${qualifiedName(x.table)}.${x.index}`).join(', ')})`,
         run: () =>
           buildDeferredIndexes(c, deferredIndexes, d.name, (t, names, ms) =>
             onEvent(indexesBuiltEvent(d.node, d.name, t, names, ms)),
