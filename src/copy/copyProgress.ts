@@ -19,6 +19,7 @@ export class CopyProgress {
   private doneBytes = 0;
   private streamed = 0;
   private lastReport = 0;
+  private building: string[] = [];
 
   constructor(
     private readonly d: SubscriptionSpec,
@@ -56,6 +57,12 @@ export class CopyProgress {
   bytes(n: number): void {
     this.streamed += n;
     this.report(false);
+  }
+
+  /** Every row is in; the deferred indexes of `tables` are being built (none: that is done). */
+  buildingIndexes(tables: string[]): void {
+    this.building = tables;
+    this.report(true);
   }
 
   report(final: boolean): void {
@@ -103,6 +110,7 @@ export class CopyProgress {
         rowsCopied: this.rowsOf(t),
         percent: this.tableDone(t) ? 100 : 0,
       })),
+      ...(this.building.length > 0 ? { buildingIndexes: this.building } : {}),
     });
   }
 }

@@ -100,6 +100,8 @@ export async function buildDeferredIndexes(
   store: DeferredIndexStore,
   subscription: string,
   onTable?: (table: TableName, indexes: string[], ms: number) => void,
+  /** told each table before its indexes are built */
+  onStart?: (table: TableName) => void,
 ): Promise<void> {
   const byTable = new Map<string, Array<{ table: TableName; index: string; definition: string }>>();
   for (const x of await store.list(client, subscription)) {
@@ -108,6 +110,7 @@ export async function buildDeferredIndexes(
   }
   for (const indexes of byTable.values()) {
     const table = indexes[0]!.table;
+    onStart?.(table);
     const t0 = Date.now();
     await client.query('BEGIN');
     try {

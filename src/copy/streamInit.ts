@@ -286,8 +286,12 @@ async function copyAndStart(topology: Topology, d: SubscriptionSpec, opts: Strea
       );
     }
     progress.report(true);
-    await buildDeferredIndexes(sub, deferred, d.name, (t, names, ms) =>
-      opts.onEvent(indexesBuiltEvent(d.node, d.name, t, names, ms)),
+    await buildDeferredIndexes(
+      sub,
+      deferred,
+      d.name,
+      (t, names, ms) => opts.onEvent(indexesBuiltEvent(d.node, d.name, t, names, ms)),
+      (t) => progress.buildingIndexes([qualifiedName(t)]),
     );
 
     // the subscription streams what the slot holds after the snapshot; the sequences' values,

@@ -127,6 +127,8 @@ export interface InitProgress {
   tables: TableProgress[];
   /** state `diverged`: the tables `steep verify` found different */
   divergedTables?: string[];
+  /** steep's own copy, every row in: the tables whose deferred indexes are being built */
+  buildingIndexes?: string[];
 }
 
 /**

@@ -47,8 +47,11 @@ export function progressLine(p: InitProgress): string {
     }
     const current = currentText(p.currentTables);
     if (current) parts.push(current);
-    if (p.rowsPerSecond !== null) parts.push(`${formatCount(p.rowsPerSecond)} rows/s`);
-    if (p.state === 'copying') parts.push(`ETA ${formatDuration(p.etaSeconds)}`);
+    if (p.buildingIndexes?.length) parts.push(`building the indexes of ${p.buildingIndexes.join(', ')}`);
+    else {
+      if (p.rowsPerSecond !== null) parts.push(`${formatCount(p.rowsPerSecond)} rows/s`);
+      if (p.state === 'copying') parts.push(`ETA ${formatDuration(p.etaSeconds)}`);
+    }
   } else if (p.state === 'catching_up' || p.state === 'synchronized') {
     if (p.tablesTotal > 0) parts.push(`${p.tablesDone}/${p.tablesTotal} tables copied`);
     parts.push(`lag ${formatBytes(p.lagBytes)}`);

@@ -5,7 +5,7 @@ import type { InitProgress } from '../../../src/model/initState.js';
 import type { StatusReport } from '../../../src/model/statusReport.js';
 import { renderDriftMarkdown } from '../../../src/render/driftMarkdown.js';
 import { renderDriftJson, renderDriftText } from '../../../src/render/driftText.js';
-import { renderInitStatus } from '../../../src/render/initProgress.js';
+import { progressLine, renderInitStatus } from '../../../src/render/initProgress.js';
 import { renderPlanJson } from '../../../src/render/planJson.js';
 import { renderPlanMarkdown } from '../../../src/render/planMarkdown.js';
 import { renderPlanText } from '../../../src/render/planText.js';
@@ -298,5 +298,25 @@ describe('render golden files', () => {
   it('status and init status: text', async () => {
     await expect(renderStatus(STATUS)).toMatchFileSnapshot('./golden/status.txt');
     await expect(renderInitStatus([PROGRESS])).toMatchFileSnapshot('./golden/initStatus.txt');
+  });
+
+  it("the progress line while steep's copy builds the indexes it deferred: which tables, no rate or ETA", () => {
+    const building: InitProgress = {
+      ...PROGRESS,
+      state: 'copying',
+      percent: 100,
+      tablesTotal: 2,
+      tablesDone: 2,
+      currentTables: [],
+      rowsPerSecond: 1000,
+      etaSeconds: null,
+      buildingIndexes: ['public.orders'],
+    };
+    expect(progressLine(building)).toBe(
+      'copying 100.0% · 2/2 tables · building the indexes of public.orders',
+    );
+    expect(progressLine({ ...building, buildingIndexes: undefined })).toBe(
+      'copying 100.0% · 2/2 tables · 1,000 rows/s · ETA unknown',
+    );
   });
 });
