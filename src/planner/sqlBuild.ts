@@ -203,6 +203,28 @@ export function dropSubscriptionStatements(
   return disableFirst ? [disable, drop] : [drop];
 }
 
+/**
+ * Before a subscription is dropped mid-init: build the indexes steep's own copy deferred for it
+ * (copy/deferredIndexes.ts), as its resume or `init cancel` would, and forget them; nothing when
+ * it deferred none (or the state schema predates them). Without the statement timeout: an index
+ * of a big table may take long to build.
+ */
+export function buildDeferredIndexesStatements(
+  stateSchema: string,
+  node: string,
+  subscription: string,
+): Statement[] {
+  const table = `${quoteIdent(stateSchema)}.deferred_indexes`;
+  const where = `node_name = ${quoteLiteral(node)} AND subscription = ${quoteLiteral(subscription)}`;
+  const body =
+    `DECLARE r record; BEGIN IF to_regclass(${quoteLiteral(table)}) IS NOT NULL THEN ` +
+    `FOR r IN SELECT definition FROM ${table} WHERE ${where} ORDER BY table_schema, table_name, position LOOP EXECUTE r.definition; END LOOP; ` +
+    `DELETE FROM ${table} WHERE ${where}; END IF; END`;
+  let tag = '$steep$';
+  while (body.includes(tag)) tag = `${tag.slice(0, -1)}_$`;
+  return [tx('SET LOCAL statement_timeout = 0'), tx(`DO ${tag} ${body} ${tag}`)];
+}
+
 export function truncateTablesSql(tables: readonly TableName[]): string {
   return `TRUNCATE TABLE ${tables.map(quoteTable).join(', ')}`;
 }

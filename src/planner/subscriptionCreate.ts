@@ -18,7 +18,14 @@ import { type ManualReadiness, manualReadiness } from './manualInit.js';
 import type { PublicationsOutcome } from './publications.js';
 import { planSeparateSlot, sameServer, sameServerText, separateSlotText } from './sameServer.js';
 import { prepareSlot } from './slots.js';
-import { commentOnSql, createSubscriptionSql, dropSubscriptionStatements, nonTx, tx } from './sqlBuild.js';
+import {
+  buildDeferredIndexesStatements,
+  commentOnSql,
+  createSubscriptionSql,
+  dropSubscriptionStatements,
+  nonTx,
+  tx,
+} from './sqlBuild.js';
 
 /**
  * A subscription made, made again, or dropped: CREATE SUBSCRIPTION with what its init method
@@ -139,6 +146,20 @@ interface DropPlan {
  * publisher is known to be down that would fail, so the slot is detached first and left there.
  */
 function dropStatements(ctx: PlanContext, o: ObservedSubscription, subscriber: string): DropPlan {
+  const plan = dropOnly(ctx, o, subscriber);
+  // mid-init, steep's own copy may have deferred indexes of the tables it was loading
+  const init = ctx.node(subscriber)?.initState?.subscriptions[o.name]?.state;
+  if (init !== 'preparing' && init !== 'copying' && init !== 'failed') return plan;
+  return {
+    ...plan,
+    statements: [
+      ...buildDeferredIndexesStatements(ctx.desired.settings.stateSchema, subscriber, o.name),
+      ...plan.statements,
+    ],
+  };
+}
+
+function dropOnly(ctx: PlanContext, o: ObservedSubscription, subscriber: string): DropPlan {
   if (o.slotNone) return { statements: dropSubscriptionStatements(o.name, 'none'), dropsSlot: false };
   if (ctx.unreachable(o.from)) {
     ctx.warn(

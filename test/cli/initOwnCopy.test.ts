@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type CliResult, REPO_ROOT, steepWith, writeConfig } from '../support/cli.js';
@@ -340,6 +341,39 @@ describe("snapshot init with steep's own copy", () => {
     expect(await west.query('SELECT 1 FROM public.own_dup LIMIT 1')).toEqual([]);
     expect(await indexesOf('own_dup')).toEqual(indexesBefore);
     expect(await deferredIndexes('west_dup')).toEqual([]);
+  }, 120_000);
+
+  it('a subscription dropped from steep.yaml mid-copy: apply --allow-destroy builds the indexes its copy deferred, then drops it', async () => {
+    const east = cluster().node('east');
+    const west = cluster().node('west');
+    await createTables([east, west], [{ name: 'own_gone', rows: 0 }]);
+    await fillTables(east, [{ name: 'own_gone', rows: 30_000 }]);
+    const path = config(
+      'own-gone',
+      'west_gone',
+      ['own_gone'],
+      '{ method: snapshot, parallel: 2, splitAbove: 128kB }',
+    );
+    await slowCopy(west, 'own_gone', 500, 40);
+    const indexesBefore = await indexesOf('own_gone');
+    expect(await applyKilledAfter(path, 'west_gone', 1)).toBe(true);
+    expect(await deferredIndexes('west_gone')).toEqual(['own_gone.own_gone_pkey']);
+
+    const without = writeConfig(readFileSync(path, 'utf8').replace(/subscriptions:[\s\S]*$/, ''));
+    const plan = await steep(['plan'], without);
+    expect(plan.stdout).toMatch(/DO \$steep\$ .*deferred_indexes/);
+    const applied = await steep(['apply', '--auto-approve', '--allow-destroy'], without);
+    expect(applied.code, applied.stdout + applied.stderr).toBe(0);
+    expect(await west.query(`SELECT 1 FROM pg_subscription WHERE subname = 'west_gone'`)).toEqual([]);
+    expect(await indexesOf('own_gone')).toEqual(indexesBefore);
+    expect(await deferredIndexes('west_gone')).toEqual([]);
+    await fastCopy(west, 'own_gone');
+    // apply's drop leaves the killed copy's snapshot holder to its hold time (init cancel ends
+    // it): end it here, so the next test counts its own
+    await east.query(
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'steep snapshot holder'`,
+    );
+    await eventually(async () => (await holders()) === 0, 10_000, 'the snapshot holder to end');
   }, 120_000);
 
   it('init cancel of a SIGKILLed copy ends its snapshot holder, drops the slot, empties the tables and forgets the chunks', async () => {
