@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { readDeferrableIndexes } from '../catalog/deferrableIndexes.js';
-import type { ApplyEvent } from '../executors/events.js';
+import type { EventSink } from '../executors/events.js';
 import { quoteTable } from '../model/sql.js';
 import { DEFER_INDEXES_FROM, qualifiedName, type TableName } from '../model/topology.js';
 import type { ChunkRecord } from '../state/copyChunks.js';
@@ -58,13 +58,13 @@ export function deferredText(deferred: readonly DeferredIndex[]): string {
     : '';
 }
 
-/** Drop `table`'s deferrable indexes if it is empty; the names dropped (none: it keeps them). */
+/** Drop `table`'s deferrable indexes, with their rows in `deferred_indexes`, if it is empty. */
 async function deferIndexes(
   client: pg.Client,
   store: DeferredIndexStore,
   subscription: string,
   table: TableName,
-): Promise<string[]> {
+): Promise<void> {
   await client.query('BEGIN');
   try {
     await client.query("SET LOCAL lock_timeout = '5s'");
@@ -80,26 +80,24 @@ async function deferIndexes(
       for (const x of indexes) await client.query(x.drop);
     }
     await client.query('COMMIT');
-    return indexes.map((x) => x.index);
   } catch (err) {
     await client.query('ROLLBACK').catch(() => {});
-    // 55P03: the table's lock is held elsewhere; 42501: not the role's to alter
+    // 55P03: the table's lock is held elsewhere; 42501: not the role's to alter (it keeps them)
     const code = (err as { code?: string }).code;
-    if (code === '55P03' || code === '42501') return [];
-    throw err;
+    if (code !== '55P03' && code !== '42501') throw err;
   }
 }
 
 /**
- * Build every index the subscription's copy deferred, a table at a time; `onTable` is told each
- * table's indexes once built. A failure (a unique index the rows break) leaves that table's rows
- * in `deferred_indexes`, so the error names it and a rerun or `init cancel` builds it.
+ * Build every index the subscription's copy deferred, a table at a time, each table's reported
+ * (`init.indexes_built`) once built. A failure (a unique index the rows break) leaves that
+ * table's rows in `deferred_indexes`, so the error names it and a rerun or `init cancel` builds it.
  */
 export async function buildDeferredIndexes(
   client: pg.Client,
   store: DeferredIndexStore,
   subscription: string,
-  onTable?: (table: TableName, indexes: string[], ms: number) => void,
+  onEvent: EventSink,
   /** told each table before its indexes are built */
   onStart?: (table: TableName) => void,
 ): Promise<void> {
@@ -110,6 +108,8 @@ export async function buildDeferredIndexes(
   }
   for (const indexes of byTable.values()) {
     const table = indexes[0]!.table;
+    const name = qualifiedName(table);
+    const names = indexes.map((x) => x.index);
     onStart?.(table);
     const t0 = Date.now();
     await client.query('BEGIN');
@@ -124,33 +124,18 @@ export async function buildDeferredIndexes(
       const message = err instanceof Error ? err.message : String(err);
       throw Object.assign(
         new Error(
-          `cannot build the indexes of ${qualifiedName(table)} (${indexes.map((x) => x.index).join(', ')}) deferred during the copy: ${message}`,
+          `cannot build the indexes of ${name} (${names.join(', ')}) deferred during the copy: ${message}`,
         ),
         { cause: err },
       );
     }
-    onTable?.(
-      table,
-      indexes.map((x) => x.index),
-      Date.now() - t0,
-    );
+    onEvent({
+      event: 'init.indexes_built',
+      level: 'info',
+      node: store.node,
+      subscription,
+      table: name,
+      message: `built ${names.length === 1 ? 'the index' : `the ${names.length} indexes`} of ${name} deferred during the copy (${names.join(', ')}) in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+    });
   }
-}
-
-/** What building a table's deferred indexes reports. */
-export function indexesBuiltEvent(
-  node: string,
-  subscription: string,
-  table: TableName,
-  indexes: string[],
-  ms: number,
-): ApplyEvent {
-  return {
-    event: 'init.indexes_built',
-    level: 'info',
-    node,
-    subscription,
-    table: qualifiedName(table),
-    message: `built ${indexes.length === 1 ? 'the index' : `the ${indexes.length} indexes`} of ${qualifiedName(table)} deferred during the copy (${indexes.join(', ')}) in ${(ms / 1000).toFixed(1)} s`,
-  };
 }

@@ -13,7 +13,7 @@ import { qualifiedName, type SubscriptionSpec, type Topology } from '../model/to
 import { CopyChunkStore } from '../state/copyChunks.js';
 import { DeferredIndexStore } from '../state/deferredIndexes.js';
 import { copyPlannedEvent } from './copyProgress.js';
-import { buildDeferredIndexes, deferBigTables, deferredText, indexesBuiltEvent } from './deferredIndexes.js';
+import { buildDeferredIndexes, deferBigTables, deferredText } from './deferredIndexes.js';
 import {
   chunkFileName,
   filesIntact,
@@ -266,9 +266,7 @@ export async function applySnapshot(
       }),
     );
 
-    await buildDeferredIndexes(sub, deferred, d.name, (t, names, ms) =>
-      opts.onEvent(indexesBuiltEvent(d.node, d.name, t, names, ms)),
-    );
+    await buildDeferredIndexes(sub, deferred, d.name, opts.onEvent);
     // sequences: at least the publisher's value at the snapshot (read after it), never backwards
     const setCount = await startOnSlot(
       sub,

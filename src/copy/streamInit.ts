@@ -23,7 +23,7 @@ import { DeferredIndexStore } from '../state/deferredIndexes.js';
 import { InitSlotStore } from '../state/initSlots.js';
 import { SubscriptionStateStore } from '../state/subscriptionState.js';
 import { CopyProgress, copyPlannedEvent } from './copyProgress.js';
-import { buildDeferredIndexes, deferBigTables, deferredText, indexesBuiltEvent } from './deferredIndexes.js';
+import { buildDeferredIndexes, deferBigTables, deferredText } from './deferredIndexes.js';
 import { type Chunk, planChunks, runCopy, snapshotHeld, snapshotSession } from './engine.js';
 import { startOnSlot } from './slotStart.js';
 import { Heartbeat, holdMs, startHolder } from './snapshotHolder.js';
@@ -286,12 +286,8 @@ async function copyAndStart(topology: Topology, d: SubscriptionSpec, opts: Strea
       );
     }
     progress.report(true);
-    await buildDeferredIndexes(
-      sub,
-      deferred,
-      d.name,
-      (t, names, ms) => opts.onEvent(indexesBuiltEvent(d.node, d.name, t, names, ms)),
-      (t) => progress.buildingIndexes([qualifiedName(t)]),
+    await buildDeferredIndexes(sub, deferred, d.name, opts.onEvent, (t) =>
+      progress.buildingIndexes([qualifiedName(t)]),
     );
 
     // the subscription streams what the slot holds after the snapshot; the sequences' values,

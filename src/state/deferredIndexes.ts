@@ -20,7 +20,7 @@ export interface DeferredIndex {
 export class DeferredIndexStore {
   constructor(
     private readonly schema: string,
-    private readonly node: string,
+    readonly node: string,
   ) {}
 
   private get table(): string {

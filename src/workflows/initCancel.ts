@@ -1,6 +1,6 @@
 import { readSubscribedTables, readSubscriptionSlot } from '../catalog/subscriptionOnNode.js';
 import { loadTopology } from '../config/load.js';
-import { buildDeferredIndexes, indexesBuiltEvent } from '../copy/deferredIndexes.js';
+import { buildDeferredIndexes } from '../copy/deferredIndexes.js';
 import { lockedSessions } from '../db/lockedSession.js';
 import { mask } from '../db/mask.js';
 import type { EventSink, Stop } from '../executors/events.js';
@@ -244,10 +244,7 @@ export async function cancelInit(
     if (deferred.length > 0) {
       parts.push({
         does: `build the indexes its copy deferred (${deferred.map((x) => `${qualifiedName(x.table)}.${x.index}`).join(', ')})`,
-        run: () =>
-          buildDeferredIndexes(c, deferredIndexes, d.name, (t, names, ms) =>
-            onEvent(indexesBuiltEvent(d.node, d.name, t, names, ms)),
-          ),
+        run: () => buildDeferredIndexes(c, deferredIndexes, d.name, onEvent),
       });
     }
     if (stateTables) {
