@@ -9,6 +9,7 @@ import {
   digests,
   fastCopy,
   fillTables,
+  indexesOf,
   slowCopy,
   startWriter,
   type TableDef,
@@ -133,20 +134,6 @@ function applyKilledAfter(
   });
 }
 
-/** A table's indexes and constraints on west, as PostgreSQL prints them. */
-async function indexesOf(table: string): Promise<string[]> {
-  const west = cluster().node('west');
-  const idx = await west.query<{ d: string }>(
-    `SELECT indexdef AS d FROM pg_indexes WHERE schemaname = 'public' AND tablename = $1`,
-    [table],
-  );
-  const con = await west.query<{ d: string }>(
-    `SELECT conname || ' ' || pg_get_constraintdef(oid) AS d FROM pg_constraint WHERE conrelid = $1::regclass`,
-    [`public.${table}`],
-  );
-  return [...idx, ...con].map((r) => r.d).sort();
-}
-
 /** The indexes steep's copy of `sub` has deferred and not built yet. */
 async function deferredIndexes(sub: string): Promise<string[]> {
   const rows = await cluster()
@@ -207,7 +194,7 @@ describe("snapshot init with steep's own copy", () => {
     await west.query('CREATE INDEX own_big_v ON public.own_big (v) WHERE n < 900');
     await west.query('ALTER TABLE public.own_big ADD CONSTRAINT own_big_n_id UNIQUE (n, id)');
     await west.query('CREATE TABLE public.own_ref (big_id bigint REFERENCES public.own_big (id))');
-    const indexesBefore = await indexesOf('own_big');
+    const indexesBefore = await indexesOf(west, 'own_big');
     expect(indexesBefore).toEqual(
       expect.arrayContaining(['own_big_n_id UNIQUE (n, id)', 'own_big_pkey PRIMARY KEY (id)']),
     );
@@ -226,7 +213,7 @@ describe("snapshot init with steep's own copy", () => {
     expect(built[0]!.message).toMatch(
       /built the 2 indexes of public\.own_big deferred during the copy \(own_big_n_id, own_big_v\)/,
     );
-    expect(await indexesOf('own_big')).toEqual(indexesBefore);
+    expect(await indexesOf(west, 'own_big')).toEqual(indexesBefore);
     expect(await deferredIndexes('west_own')).toEqual([]);
     const states = events.filter((e) => e.event === 'init.state_change').map((e) => e.phase);
     expect(states).toEqual(expect.arrayContaining(['copying', 'catching_up', 'synchronized']));
@@ -274,19 +261,11 @@ describe("snapshot init with steep's own copy", () => {
   it('a SIGKILLed copy resumes after the chunks it finished, at the same snapshot', async () => {
     const east = cluster().node('east');
     const west = cluster().node('west');
-    await createTables([east, west], [{ name: 'own_resume', rows: 0 }]);
-    await fillTables(east, [{ name: 'own_resume', rows: 60_000 }]);
-    const path = config(
-      'own-resume',
-      'west_resume',
-      ['own_resume'],
-      '{ method: snapshot, parallel: 2, splitAbove: 256kB }',
-    );
     // slow enough that the kill lands mid-copy
-    await slowCopy(west, 'own_resume', 500, 40);
+    const path = await slowSplitCopy('resume', 60_000, '256kB');
     const writer = startWriter(east, ['own_resume']);
 
-    const indexesBefore = await indexesOf('own_resume');
+    const indexesBefore = await indexesOf(west, 'own_resume');
     expect(await applyKilledAfter(path, 'west_resume', 2)).toBe(true);
     const finished = await west.query<{ chunk: number; rows: string }>(
       `SELECT chunk, rows::text FROM steep.copy_chunks WHERE subscription = 'west_resume' AND completed_at IS NOT NULL`,
@@ -295,7 +274,9 @@ describe("snapshot init with steep's own copy", () => {
     expect(await recordedState('west_resume')).toBe('copying');
     // killed mid-copy: the primary key is dropped and recorded, to be built after the copy
     expect(await deferredIndexes('west_resume')).toEqual(['own_resume.own_resume_pkey']);
-    expect(await indexesOf('own_resume')).toEqual(indexesBefore.filter((d) => !/own_resume_pkey/.test(d)));
+    expect(await indexesOf(west, 'own_resume')).toEqual(
+      indexesBefore.filter((d) => !/own_resume_pkey/.test(d)),
+    );
 
     await fastCopy(west, 'own_resume');
     const plan = await steep(['plan'], path);
@@ -308,7 +289,7 @@ describe("snapshot init with steep's own copy", () => {
     );
     expect(resumed?.message).toMatch(new RegExp(`${finished.length} of \\d+ chunks already copied`));
     expect(await recordedState('west_resume')).toBe('synchronized');
-    expect(await indexesOf('own_resume')).toEqual(indexesBefore);
+    expect(await indexesOf(west, 'own_resume')).toEqual(indexesBefore);
     expect(await deferredIndexes('west_resume')).toEqual([]);
     await waitCaughtUp(east, 'west_resume');
     expect(await digests(west, ['own_resume'])).toEqual(await digests(east, ['own_resume']));
@@ -321,7 +302,7 @@ describe("snapshot init with steep's own copy", () => {
     await fillTables(cluster().node('east'), [{ name: 'own_dup', rows: 20_000 }]);
     // west alone has it, and the rows repeat n
     await west.query('ALTER TABLE public.own_dup ADD CONSTRAINT own_dup_n UNIQUE (n)');
-    const indexesBefore = await indexesOf('own_dup');
+    const indexesBefore = await indexesOf(west, 'own_dup');
     const path = config(
       'own-dup',
       'west_dup',
@@ -339,23 +320,15 @@ describe("snapshot init with steep's own copy", () => {
     const cancelled = await steep(['init', 'cancel', 'west_dup'], path);
     expect(cancelled.code, cancelled.stderr).toBe(0);
     expect(await west.query('SELECT 1 FROM public.own_dup LIMIT 1')).toEqual([]);
-    expect(await indexesOf('own_dup')).toEqual(indexesBefore);
+    expect(await indexesOf(west, 'own_dup')).toEqual(indexesBefore);
     expect(await deferredIndexes('west_dup')).toEqual([]);
   }, 120_000);
 
   it('a subscription dropped from steep.yaml mid-copy: apply --allow-destroy builds the indexes its copy deferred, then drops it', async () => {
     const east = cluster().node('east');
     const west = cluster().node('west');
-    await createTables([east, west], [{ name: 'own_gone', rows: 0 }]);
-    await fillTables(east, [{ name: 'own_gone', rows: 30_000 }]);
-    const path = config(
-      'own-gone',
-      'west_gone',
-      ['own_gone'],
-      '{ method: snapshot, parallel: 2, splitAbove: 128kB }',
-    );
-    await slowCopy(west, 'own_gone', 500, 40);
-    const indexesBefore = await indexesOf('own_gone');
+    const path = await slowSplitCopy('gone', 30_000);
+    const indexesBefore = await indexesOf(west, 'own_gone');
     expect(await applyKilledAfter(path, 'west_gone', 1)).toBe(true);
     expect(await deferredIndexes('west_gone')).toEqual(['own_gone.own_gone_pkey']);
 
@@ -365,7 +338,7 @@ describe("snapshot init with steep's own copy", () => {
     const applied = await steep(['apply', '--auto-approve', '--allow-destroy'], without);
     expect(applied.code, applied.stdout + applied.stderr).toBe(0);
     expect(await west.query(`SELECT 1 FROM pg_subscription WHERE subname = 'west_gone'`)).toEqual([]);
-    expect(await indexesOf('own_gone')).toEqual(indexesBefore);
+    expect(await indexesOf(west, 'own_gone')).toEqual(indexesBefore);
     expect(await deferredIndexes('west_gone')).toEqual([]);
     await fastCopy(west, 'own_gone');
     // apply's drop leaves the killed copy's snapshot holder to its hold time (init cancel ends
@@ -379,16 +352,8 @@ describe("snapshot init with steep's own copy", () => {
   it('init cancel of a SIGKILLed copy ends its snapshot holder, drops the slot, empties the tables and forgets the chunks', async () => {
     const east = cluster().node('east');
     const west = cluster().node('west');
-    await createTables([east, west], [{ name: 'own_cancel', rows: 0 }]);
-    await fillTables(east, [{ name: 'own_cancel', rows: 30_000 }]);
-    const path = config(
-      'own-cancel',
-      'west_cancel',
-      ['own_cancel'],
-      '{ method: snapshot, parallel: 2, splitAbove: 128kB }',
-    );
-    await slowCopy(west, 'own_cancel', 500, 40);
-    const indexesBefore = await indexesOf('own_cancel');
+    const path = await slowSplitCopy('cancel', 30_000);
+    const indexesBefore = await indexesOf(west, 'own_cancel');
     expect(await applyKilledAfter(path, 'west_cancel', 1)).toBe(true);
     expect(await holders()).toBe(1);
     expect(await deferredIndexes('west_cancel')).toEqual(['own_cancel.own_cancel_pkey']);
@@ -408,7 +373,7 @@ describe("snapshot init with steep's own copy", () => {
     expect(await west.query(`SELECT 1 FROM pg_subscription WHERE subname = 'west_cancel'`)).toEqual([]);
     expect(await recordedState('west_cancel')).toBe('uninitialized');
     // the primary key the copy had deferred is back
-    expect(await indexesOf('own_cancel')).toEqual(indexesBefore);
+    expect(await indexesOf(west, 'own_cancel')).toEqual(indexesBefore);
     expect(await deferredIndexes('west_cancel')).toEqual([]);
   }, 120_000);
 

@@ -14,7 +14,14 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT, steepWith, writeConfig } from '../support/cli.js';
 import { useCluster } from '../support/cluster.js';
-import { createTables, digests, fillTables, startWriter, waitCaughtUp } from '../support/replicationData.js';
+import {
+  createTables,
+  digests,
+  fillTables,
+  indexesOf,
+  startWriter,
+  waitCaughtUp,
+} from '../support/replicationData.js';
 import { tempDir } from '../support/tempDir.js';
 import { nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
@@ -276,16 +283,7 @@ describe('two-phase init through snapshot generate and apply', () => {
     await east.query(`INSERT INTO public.tp_seq (v) SELECT 'y' FROM generate_series(1, 10)`);
     // the split table's indexes are built after its files are loaded, exactly as they were
     await west.query('CREATE INDEX tp_big_v ON public.tp_big (v)');
-    const indexesOf = async () =>
-      (
-        await west.query<{ d: string }>(
-          `SELECT indexdef AS d FROM pg_indexes WHERE tablename = 'tp_big' UNION ALL
-           SELECT conname || ' ' || pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'public.tp_big'::regclass`,
-        )
-      )
-        .map((r) => r.d)
-        .sort();
-    const indexesBefore = await indexesOf();
+    const indexesBefore = await indexesOf(west, 'tp_big');
     const applied = await steep(
       ['snapshot', 'apply', 'west_tp', '--input', dir, '--json', '--log-format', 'json'],
       path,
@@ -302,7 +300,7 @@ describe('two-phase init through snapshot generate and apply', () => {
         /built the 2 indexes of public\.tp_big deferred during the copy \(tp_big_pkey, tp_big_v\)/,
       ),
     ]);
-    expect(await indexesOf()).toEqual(indexesBefore);
+    expect(await indexesOf(west, 'tp_big')).toEqual(indexesBefore);
     expect(await west.query(`SELECT 1 FROM steep.deferred_indexes WHERE subscription = 'west_tp'`)).toEqual(
       [],
     );

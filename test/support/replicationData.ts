@@ -166,3 +166,13 @@ export async function copyAtSnapshot(
     await dst.end().catch(() => {});
   }
 }
+
+/** A table's indexes and constraints on `node`, as PostgreSQL prints them, sorted. */
+export async function indexesOf(node: TestNode, table: string): Promise<string[]> {
+  const rows = await node.query<{ d: string }>(
+    `SELECT indexdef AS d FROM pg_indexes WHERE schemaname = 'public' AND tablename = $1 UNION ALL
+     SELECT conname || ' ' || pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = $2::regclass`,
+    [table, `public.${table}`],
+  );
+  return rows.map((r) => r.d).sort();
+}
