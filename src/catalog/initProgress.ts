@@ -9,11 +9,14 @@ import type {
 import type { TableName } from '../model/topology.js';
 import { qualifiedName } from '../model/topology.js';
 import {
+  FINISHED_COPIES,
+  type FinishedCopyRow,
   PUBLISHED_TABLE_SIZES,
   type PublishedTableSizeRow,
   SERVER_LOG,
   type ServerLogRow,
   SLOT_LAG,
+  SLOT_PREFIXES_PRESENT,
   type SlotLagRow,
   SUBSCRIPTION_TABLE_PROGRESS,
   type SubscriptionActivityRow,
@@ -123,4 +126,37 @@ export async function readServerLog(client: pg.Client): Promise<string | null> {
   } catch {
     return null;
   }
+}
+
+/** A table whose copy PostgreSQL finished (`f`), and how its table-sync slot's name begins. */
+export interface FinishedCopy {
+  table: string;
+  slotPrefix: string;
+}
+
+/** The subscription's tables in FINISHEDCOPY (`f`) on its subscriber. */
+export async function readFinishedCopies(client: pg.Client, subscription: string): Promise<FinishedCopy[]> {
+  const { rows } = await client.query<FinishedCopyRow>({
+    text: FINISHED_COPIES.text,
+    values: [subscription],
+  });
+  return rows.map((r) => ({ table: qualifiedName(r), slotPrefix: r.slot_prefix }));
+}
+
+/**
+ * The tables of `finished` whose table-sync slot is gone from the publisher (`client`). The
+ * slot outlives the `f` state: PostgreSQL drops it in the transaction that records the table's
+ * sync done, so a table in `f` without one lost it (see model/initLifecycle.ts, lostSyncSlots).
+ */
+export async function withoutSyncSlot(
+  client: pg.Client,
+  finished: readonly FinishedCopy[],
+): Promise<string[]> {
+  if (finished.length === 0) return [];
+  const { rows } = await client.query<{ prefix: string }>({
+    text: SLOT_PREFIXES_PRESENT.text,
+    values: [finished.map((f) => f.slotPrefix)],
+  });
+  const present = new Set(rows.map((r) => r.prefix));
+  return finished.filter((f) => !present.has(f.slotPrefix)).map((f) => f.table);
 }

@@ -1,10 +1,12 @@
 import type pg from 'pg';
 import {
+  readFinishedCopies,
   readPublishedTableSizes,
   readServerLog,
   readSlotLag,
   sampleSubscriber,
   serverVersionOf,
+  withoutSyncSlot,
 } from '../catalog/initProgress.js';
 import { connect } from '../db/connect.js';
 import { mask } from '../db/mask.js';
@@ -265,7 +267,13 @@ export async function followInit(t: FollowTarget, opts: FollowOptions): Promise<
         }
       }
       const slot = (await pub.use((c) => readSlotLag(c, t.slot)))?.[0] ?? null;
-      const sample: InitSample = { at, subscriber, sizes, slot, publisherError: pub.error };
+      // rare and brief: a table in `f` whose table-sync slot is gone never finishes (failure rules)
+      let lostSyncSlots: string[] = [];
+      if (subscriber.tables.some((x) => x.state === 'f')) {
+        const finished = await readFinishedCopies(sub, t.subscription);
+        lostSyncSlots = (await pub.use((c) => withoutSyncSlot(c, finished))) ?? [];
+      }
+      const sample: InitSample = { at, subscriber, sizes, slot, publisherError: pub.error, lostSyncSlots };
       const p = tracker.update(sample, { error: rec.error });
 
       for (const table of p.tables) {

@@ -140,6 +140,8 @@ export interface InitSample {
   slot: SlotLag | null;
   /** why the publisher did not answer; null when it did */
   publisherError: string | null;
+  /** tables copied (`f`) whose table-sync slot the publisher no longer has (lostSyncSlots) */
+  lostSyncSlots?: string[];
 }
 
 export interface TrackedSubscription {
@@ -340,6 +342,7 @@ export class InitTracker {
       startedAt: this.startedAt,
       sampledAt: new Date(sample.at).toISOString(),
       tables,
+      ...(sample.lostSyncSlots?.length ? { lostSyncSlots: sample.lostSyncSlots } : {}),
     };
   }
 }
@@ -361,6 +364,9 @@ export interface ErrorWatch {
   /** before 15: what the tables' copy looked like, and since when it has looked so */
   copy: string | null;
   copyUnchangedSince: number | null;
+  /** the tables seen without their table-sync slot, and since when */
+  lost: string | null;
+  lostSince: number | null;
 }
 
 /** The init the rules judge, as their reasons name it. */
@@ -375,7 +381,7 @@ export interface InitSubject {
   route: string;
 }
 
-export type FailureKind = 'publisher' | 'path' | 'sync' | 'apply' | 'workers';
+export type FailureKind = 'publisher' | 'path' | 'sync' | 'apply' | 'workers' | 'sync_slot';
 
 export interface Failure {
   kind: FailureKind;
@@ -399,6 +405,8 @@ export function newErrorWatch(): ErrorWatch {
     detachedSince: null,
     copy: null,
     copyUnchangedSince: null,
+    lost: null,
+    lostSince: null,
   };
 }
 
@@ -426,6 +434,41 @@ function copyStalled(p: InitProgress, now: number, w: ErrorWatch, failAfterMs: n
     return false;
   }
   return now - (w.copyUnchangedSince ?? now) >= COPY_STALL_FACTOR * failAfterMs;
+}
+
+/**
+ * A table's sync that can never finish. PostgreSQL's table-sync worker records the table `f`
+ * (FINISHEDCOPY) once its COPY is committed, catches up from its own slot, then drops that slot
+ * and records `s` (SYNCDONE) in one transaction, committed asynchronously (a subscription's
+ * workers run with synchronous_commit = off by default). If that commit is lost (the subscriber
+ * crashed before it reached the disk: seen 1 time in 12 with `pg_ctl restart -m immediate`
+ * moments after a table's sync, on 14) or never made (the connection cut after the slot was
+ * dropped, before the drop's answer came), the table stays `f` with no slot, and each new worker
+ * fails at once with "replication slot … does not exist", every wal_retrieve_retry_interval, for
+ * good. Seen for `failAfterMs` (the drop and its commit are milliseconds apart): only copying the
+ * table again ends it, as reinit does.
+ */
+function lostSyncSlots(p: InitProgress, now: number, w: ErrorWatch, failAfterMs: number): Failure | null {
+  const lost = p.lostSyncSlots ?? [];
+  const key = lost.join(',');
+  if (p.publisherError !== null || lost.length === 0) {
+    w.lost = null;
+    w.lostSince = null;
+    return null;
+  }
+  if (key !== w.lost) {
+    w.lost = key;
+    w.lostSince = now;
+  }
+  if (now - w.lostSince! < failAfterMs) return null;
+  const one = lost.length === 1;
+  return {
+    kind: 'sync_slot',
+    reason:
+      `PostgreSQL lost the table synchronisation slot${one ? '' : 's'} of ${lost.join(', ')}: ${one ? 'its' : 'their'} copy is recorded done ` +
+      `(state f) but the slot${one ? ' is' : 's are'} gone from the publisher, so ${one ? 'its worker fails' : 'their workers fail'} with ` +
+      '"replication slot … does not exist" and can never finish (this follows a subscriber restart or a cut connection as a table sync ends)',
+  };
 }
 
 /**
@@ -485,6 +528,9 @@ function judge(
       };
     }
   } else w.unreachableSince = null;
+
+  const lost = lostSyncSlots(p, now, w, failAfterMs);
+  if (lost) return lost;
 
   // steep reaches the publisher, but no worker of the subscriber streams from its slot: the
   // subscriber's own path to the publisher is broken. Its failed connection attempts are counted
@@ -547,6 +593,14 @@ function notCopied(p: InitProgress): string {
  * what the DBA does next (`logAt`: where the subscriber's server log is).
  */
 export function failedReason(t: InitSubject, failed: Failure, p: InitProgress, logAt: string): string {
+  if (failed.kind === 'sync_slot') {
+    const lost = p.lostSyncSlots ?? [];
+    return (
+      `init of subscription ${t.subscription} on ${t.subscriber} failed: ${failed.reason}; ` +
+      `copy ${lost.length === 1 ? 'it' : 'them'} again with steep reinit ${t.subscription} --tables ${lost.join(',')} ` +
+      '(the other tables keep streaming), which follows the init to synchronized'
+    );
+  }
   const where =
     failed.kind === 'publisher'
       ? `the slot ${t.slot} on ${t.publisher} is kept: once ${t.publisher} is back, run steep apply again to resume`

@@ -129,6 +129,8 @@ export interface InitProgress {
   divergedTables?: string[];
   /** steep's own copy, every row in: the tables whose deferred indexes are being built */
   buildingIndexes?: string[];
+  /** tables copied (`f`) whose table-sync slot is gone from the publisher: they never finish */
+  lostSyncSlots?: string[];
 }
 
 /**

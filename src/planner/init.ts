@@ -233,11 +233,16 @@ export function planInitOfExisting(
     return;
   }
   if (state !== 'failed' || (!o.enabled && !d.enabled)) return;
+  const reinit = error
+    ? /copy (?:it|them) again with (steep reinit \S+ --tables \S+)/.exec(error)?.[1]
+    : undefined;
   addInitStep(ctx, d, node, {
     after,
-    reasonText:
-      `its init failed${error ? ` (${failureReason(error)})` : ''}; PostgreSQL resumes ` +
-      `from the slot that was kept, and apply follows it again until it is synchronized`,
+    reasonText: reinit
+      ? `its init failed (${failureReason(error!)}); PostgreSQL cannot finish it: ${reinit} copies those tables again ` +
+        'and follows the init to synchronized (apply only follows it, and fails the same way)'
+      : `its init failed${error ? ` (${failureReason(error)})` : ''}; PostgreSQL resumes ` +
+        `from the slot that was kept, and apply follows it again until it is synchronized`,
     changes: [{ path: 'init.state', before: 'failed', after: 'synchronized' }],
   });
 }
@@ -246,5 +251,8 @@ export function planInitOfExisting(
 function failureReason(error: string): string {
   return error
     .replace(/^init of subscription \S+ on \S+ failed: /, '')
-    .replace(/; (the slot \S+ on \S+ is kept|PostgreSQL's message is in).*$/, '');
+    .replace(
+      /; (the slot \S+ on \S+ is kept|PostgreSQL's message is in|copy (it|them) again with steep reinit).*$/,
+      '',
+    );
 }

@@ -51,6 +51,11 @@ export interface ReinitInput {
   request: ReinitRequest;
   /** foreign keys on the subscriber that reference tables of the subscription */
   foreignKeys: Array<{ from: string; to: string; constraint: string }>;
+  /**
+   * tables copied (`f`) whose table-sync slot is gone from the publisher: their sync can never
+   * finish (model/initLifecycle.ts), so an init that failed on them is repaired by copying them again
+   */
+  lostSyncSlots: string[];
 }
 
 export interface ReinitStatement {
@@ -155,6 +160,12 @@ function requested(input: ReinitInput, all: string[]): string[] {
   return [...new Set(r.tables)].sort();
 }
 
+/** Every table asked for lost its table-sync slot, and the init is recorded failed (or not at all). */
+function repairsLostSync(input: ReinitInput, wanted: string[]): boolean {
+  const lost = new Set(input.lostSyncSlots);
+  return (input.recorded === 'failed' || input.recorded === null) && wanted.every((t) => lost.has(t));
+}
+
 export function planReinit(input: ReinitInput): ReinitPlan {
   const temporary = temporaryPublications(input.subscription, input.publications.length);
   const all = carried(input);
@@ -195,12 +206,14 @@ export function planReinit(input: ReinitInput): ReinitPlan {
       return { stage, tables: pending, temporary, statements, cleanup };
     }
     // interrupted before the switch: start over (the statements below drop the leftovers)
+  } else if (repairsLostSync(input, wanted)) {
+    // the init failed on them: the other tables may still be copying, which the switches leave alone
   } else if (input.recorded !== null && !INITIALISED.includes(input.recorded)) {
     refuse(
       `subscription ${input.subscription} on ${input.subscriber} is ${input.recorded}, not initialised: reinit repairs a synchronized or diverged subscription; finish its init with steep apply (or steep init cancel ${input.subscription})`,
     );
   }
-  if (input.recorded === null) {
+  if (input.recorded === null && !repairsLostSync(input, wanted)) {
     const notReady = [...input.subscribed].filter(([, s]) => s !== 'r').map(([t]) => t);
     if (notReady.length > 0)
       refuse(

@@ -1,5 +1,5 @@
 import { readSubscriptionInfo } from '../catalog/compareScope.js';
-import { serverVersionOf } from '../catalog/initProgress.js';
+import { readFinishedCopies, serverVersionOf, withoutSyncSlot } from '../catalog/initProgress.js';
 import { readForeignKeysTo, readPublicationDefs } from '../catalog/reinit.js';
 import { loadTopology } from '../config/load.js';
 import { lockedSessions } from '../db/lockedSession.js';
@@ -140,6 +140,7 @@ export async function reinitLoaded(
       recorded,
       request,
       foreignKeys: await readForeignKeysTo(sub, carried),
+      lostSyncSlots: await withoutSyncSlot(pub, await readFinishedCopies(sub, d.name)),
     });
     opts.onPlanned?.(plan.tables, plan.stage);
     opts.stop?.arm();

@@ -158,3 +158,35 @@ export const SERVER_LOG: CatalogQuery = {
 export interface ServerLogRow {
   logfile: string | null;
 }
+
+/**
+ * Tables of subscription `$1` whose copy PostgreSQL finished (`f`, FINISHEDCOPY) and the prefix
+ * of their table-sync slot's name on the publisher, `pg_<subscription oid>_sync_<table oid>_`
+ * (the subscriber's system identifier follows). PostgreSQL 14+.
+ */
+export const FINISHED_COPIES: CatalogQuery = {
+  name: 'init-finished-copies',
+  text: `select n.nspname::text as schema,
+       c.relname::text as name,
+       'pg_' || s.oid || '_sync_' || sr.srrelid || '_' as slot_prefix
+  from pg_catalog.pg_subscription s
+  join pg_catalog.pg_subscription_rel sr on sr.srsubid = s.oid
+  join pg_catalog.pg_class c on c.oid = sr.srrelid
+  join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+ where s.subname = $1 and ${CURRENT_DATABASE} and sr.srsubstate = 'f'
+ order by 1, 2`,
+};
+
+export interface FinishedCopyRow {
+  schema: string;
+  name: string;
+  slot_prefix: string;
+}
+
+/** Which of the name prefixes `$1` a replication slot on this node starts with. */
+export const SLOT_PREFIXES_PRESENT: CatalogQuery = {
+  name: 'slot-prefixes-present',
+  text: `select p.prefix
+  from unnest($1::text[]) as p(prefix)
+ where exists (select 1 from pg_catalog.pg_replication_slots s where starts_with(s.slot_name::text, p.prefix))`,
+};

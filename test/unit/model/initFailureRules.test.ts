@@ -29,6 +29,8 @@ interface Moment {
   publisherError?: string | null;
   /** rows copied so far into the one table (pg_stat_progress_copy); default: moving, 10 a millisecond */
   copied?: number;
+  /** tables in `f` whose table-sync slot is gone from the publisher */
+  lost?: string[];
 }
 
 function progress(m: Moment, version: number, ms: number): InitProgress {
@@ -61,6 +63,7 @@ function progress(m: Moment, version: number, ms: number): InitProgress {
     error: null,
     startedAt: null,
     sampledAt: new Date(0).toISOString(),
+    ...(m.lost ? { lostSyncSlots: m.lost } : {}),
     tables: [
       {
         schema: 'public',
@@ -206,6 +209,41 @@ describe('init failure rules', () => {
     // 15+ goes by the error counters, not by the copy's progress
     expect(follow(() => ({ copied: 0 }), { version: PG18, failAfterMs: 3000, untilMs: 120_000 })).toBeNull();
   });
+
+  it.each([PG18, PG14])(
+    'a table copied whose table-sync slot is gone, its worker failing every 5 s: sync_slot after the patience, before the error count (%i)',
+    (version) => {
+      const f = follow(
+        (ms) =>
+          ms < 1000
+            ? {}
+            : { lost: ['public.a'], syncErrors: 1 + Math.floor((ms - 1000) / 5000), copied: 10_000 },
+        { version, failAfterMs: 3000, untilMs: 60_000 },
+      );
+      expect(f).toMatchObject({ kind: 'sync_slot', atMs: 4000 });
+      expect(f?.reason).toBe(
+        'PostgreSQL lost the table synchronisation slot of public.a: its copy is recorded done (state f) but the slot is gone ' +
+          'from the publisher, so its worker fails with "replication slot … does not exist" and can never finish ' +
+          '(this follows a subscriber restart or a cut connection as a table sync ends)',
+      );
+      // the moment between the slot's drop and the commit that records the table's sync done
+      expect(
+        follow((ms) => (ms >= 1000 && ms < 1500 ? { lost: ['public.a'] } : {}), {
+          version,
+          failAfterMs: 3000,
+          untilMs: 60_000,
+        }),
+      ).toBeNull();
+      // the publisher unreachable: nothing is known of its slots
+      expect(
+        follow((ms) => ({ lost: ['public.a'], publisherError: ms >= 1000 ? 'connection refused' : null }), {
+          version,
+          failAfterMs: 3000,
+          untilMs: 3500,
+        }),
+      ).toBeNull();
+    },
+  );
 
   it('the publisher unreachable for steep: publisher, after the patience', () => {
     const f = follow((ms) => (ms < 1000 ? {} : { publisherError: 'connection refused' }), {

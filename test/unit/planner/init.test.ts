@@ -254,21 +254,22 @@ describe('init: snapshot', () => {
     expect(step.hazards).toEqual(['copies-data']);
   });
 
-  it('resumes a failed init: an init step with no SQL; nothing for one that is copying', () => {
+  /** west_orders exists, its init recorded failed with `error` */
+  function failedWith(error: string) {
     const t = base();
     const s = observe(t);
     const record = prepared().subscriptions.west_orders!;
     at(s, 'west').initState = {
-      subscriptions: {
-        west_orders: {
-          ...record,
-          initMethod: 'snapshot',
-          state: 'failed',
-          error: 'init of subscription west_orders on west failed: the publisher east cannot be reached',
-        },
-      },
+      subscriptions: { west_orders: { ...record, initMethod: 'snapshot', state: 'failed', error } },
       slots: {},
     };
+    return { t, s };
+  }
+
+  it('resumes a failed init: an init step with no SQL; nothing for one that is copying', () => {
+    const { t, s } = failedWith(
+      'init of subscription west_orders on west failed: the publisher east cannot be reached',
+    );
     const p = runPlan(t, s);
     expect(p.steps.map((x) => [x.address, x.action])).toEqual([[ADDR, 'init']]);
     expect(initStepAt(p, ADDR).reasonText).toBe(
@@ -276,6 +277,18 @@ describe('init: snapshot', () => {
     );
     at(s, 'west').initState!.subscriptions.west_orders!.state = 'copying';
     expect(runPlan(t, s).steps).toEqual([]);
+  });
+
+  it('an init that failed on a lost table-sync slot: the step names the reinit that ends it', () => {
+    const { t, s } = failedWith(
+      'init of subscription west_orders on west failed: PostgreSQL lost the table synchronisation slot of public.orders: its copy is recorded done (state f) but …; ' +
+        'copy it again with steep reinit west_orders --tables public.orders (the other tables keep streaming), which follows the init to synchronized',
+    );
+    expect(initStepAt(runPlan(t, s), ADDR).reasonText).toBe(
+      'its init failed (PostgreSQL lost the table synchronisation slot of public.orders: its copy is recorded done (state f) but …); ' +
+        'PostgreSQL cannot finish it: steep reinit west_orders --tables public.orders copies those tables again and follows the init ' +
+        'to synchronized (apply only follows it, and fails the same way)',
+    );
   });
 });
 

@@ -41,6 +41,7 @@ function input(over: Partial<ReinitInput> = {}): ReinitInput {
     recorded: 'diverged',
     request: { tables: ['public.a'] },
     foreignKeys: [],
+    lostSyncSlots: [],
     ...over,
   };
 }
@@ -91,6 +92,30 @@ describe('planReinit', () => {
     ],
   ])('refuses %#', (over, message) => {
     expect(() => planReinit(input(over as Partial<ReinitInput>))).toThrow(message);
+  });
+
+  it('an init that failed on tables whose table-sync slot is gone: copies exactly those again, the others still copying', () => {
+    const subscribed = new Map([
+      ['public.a', 'f'],
+      ['public.b', 'd'],
+      ['sales.c', 'r'],
+      ['public.d', 'f'],
+    ]);
+    const lost = { recorded: 'failed' as const, subscribed, lostSyncSlots: ['public.a'] };
+    const plan = planReinit(input(lost));
+    expect(plan.stage).toBe('fresh');
+    expect(plan.tables).toEqual(['public.a']);
+    expect(plan.statements.map((s) => s.sql)).toContain('TRUNCATE TABLE "public"."a"');
+    // without steep's state schema too
+    expect(planReinit(input({ ...lost, recorded: null })).tables).toEqual(['public.a']);
+    // a table not lost (public.d is in f with its slot), or an init not failed: refused as before
+    expect(() => planReinit(input({ ...lost, request: { tables: ['public.a', 'public.d'] } }))).toThrow(
+      /is failed, not initialised/,
+    );
+    expect(() => planReinit(input({ ...lost, recorded: 'copying' }))).toThrow(/is copying, not initialised/);
+    expect(() => planReinit(input({ ...lost, recorded: null, request: { tables: ['public.d'] } }))).toThrow(
+      /still copying public\.a, public\.b, public\.d/,
+    );
   });
 
   it('a foreign key between two tables both reinitialised is fine', () => {
