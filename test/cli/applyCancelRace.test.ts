@@ -7,6 +7,7 @@ import {
   createTables,
   digests,
   fillTables,
+  oneTableCopying,
   slowCopy,
   type TableDef,
   waitCaughtUp,
@@ -205,18 +206,7 @@ describe('apply and init cancel racing on the same nodes', () => {
   async function failedInit(): Promise<void> {
     const west = cluster().node('west');
     const applying = steep(['apply', '--auto-approve'], withSub, { STEEP_INIT_FAIL_AFTER_MS: '1000' });
-    await eventually(
-      async () =>
-        (
-          await west.query(
-            `SELECT 1 FROM pg_subscription_rel r JOIN pg_subscription s ON s.oid = r.srsubid
-              WHERE s.subname = $1 AND r.srsubstate = 'd'`,
-            [SUB],
-          )
-        ).length > 0,
-      30_000,
-      'the copy to start',
-    );
+    await oneTableCopying(west, SUB, 30_000);
     await proxy.refuse();
     const r = await applying;
     await proxy.open();

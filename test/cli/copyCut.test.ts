@@ -1,11 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { steepWith, writeConfig } from '../support/cli.js';
-import { type TestNode, testVersions, useCluster } from '../support/cluster.js';
+import { testVersions, useCluster } from '../support/cluster.js';
 import {
   createTables,
   digests,
   fastCopy,
   fillTables,
+  oneTableCopying,
   slowCopy,
   startWriter,
   type TableDef,
@@ -75,27 +76,6 @@ describe.each(testVersions())('a connection cut mid-COPY on PostgreSQL %i', (ver
     return steepWith({ config: path, env, timeoutMs: 120_000 });
   }
 
-  /**
-   * A table's copy under way, every other table's sync over: a cut as a table sync ends can
-   * lose its slot for good (restartFaults.test.ts makes that on purpose).
-   */
-  async function copying(west: TestNode, subscription: string): Promise<void> {
-    await eventually(
-      async () => {
-        const rows = await west.query<{ copying: string; other: string }>(
-          `SELECT count(*) FILTER (WHERE r.srsubstate = 'd') AS copying,
-                  count(*) FILTER (WHERE r.srsubstate NOT IN ('d', 'r')) AS other
-             FROM pg_subscription_rel r JOIN pg_subscription s ON s.oid = r.srsubid
-            WHERE s.subname = $1`,
-          [subscription],
-        );
-        return Number(rows[0]?.copying ?? 0) === 1 && Number(rows[0]?.other ?? 1) === 0;
-      },
-      60_000,
-      `the copy of ${subscription} to start`,
-    );
-  }
-
   /** Drop what a scenario made (while the proxy still lets DROP SUBSCRIPTION reach the slot). */
   function dropLater(prefix: string, tables: string[]): void {
     cleanup = async () => {
@@ -128,7 +108,7 @@ describe.each(testVersions())('a connection cut mid-COPY on PostgreSQL %i', (ver
     const steep = cli(config('cc', names, proxy.port), 3000);
 
     const applying = steep(['apply', '--auto-approve']);
-    await copying(west, 'west_cc');
+    await oneTableCopying(west, 'west_cc');
     const cutAt = Date.now();
     await proxy.refuse();
 
@@ -215,7 +195,7 @@ describe.each(testVersions())('a connection cut mid-COPY on PostgreSQL %i', (ver
     const writer = startWriter(east, names);
     try {
       const applying = steep(['apply', '--auto-approve']);
-      await copying(west, 'west_ct');
+      await oneTableCopying(west, 'west_ct');
       await new Promise((r) => setTimeout(r, 1_000));
       const before = proxy.accepted;
       const cutAt = Date.now();

@@ -6,11 +6,12 @@ import {
   digests,
   fastCopy,
   fillTables,
+  oneTableCopying,
   slowCopy,
   type TableDef,
   waitCaughtUp,
 } from '../support/replicationData.js';
-import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
+import { nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
 /**
  * The publisher stops in the middle of a snapshot init: apply records `failed` with a reason
@@ -54,17 +55,7 @@ describe('publisher stopped mid-init', () => {
     const steep = steepWith({ config: path, env, timeoutMs: 180_000 });
 
     const applying = steep(['apply', '--auto-approve']);
-    await eventually(
-      async () => {
-        const rows = await west.query<{ n: string }>(
-          `SELECT count(*) AS n FROM pg_subscription_rel r JOIN pg_subscription s ON s.oid = r.srsubid
-            WHERE s.subname = 'west_fl' AND r.srsubstate = 'd'`,
-        );
-        return Number(rows[0]?.n ?? 0) > 0;
-      },
-      30_000,
-      'the copy to start',
-    );
+    await oneTableCopying(west, 'west_fl', 30_000);
     await east.stop();
 
     const failed = await applying;

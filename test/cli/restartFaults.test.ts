@@ -7,6 +7,7 @@ import {
   digests,
   fastCopy,
   fillTables,
+  oneTableCopying,
   slowCopy,
   startWriter,
   type TableDef,
@@ -313,16 +314,7 @@ describe.each(testVersions())('a node restarted (immediate) during apply on Post
     await slowCopy(west, `${prefix}_a`, 1000, 100);
     const path = topology(`restart-init-${prefix}`, { [prefix]: names });
     const applying = steep(['apply', '--auto-approve'], path);
-    // the small table's sync over (a restart as a sync ends can lose its slot: the test below),
-    // the big one's copy under way
-    await waitFor(
-      west,
-      `SELECT 1 FROM pg_subscription_rel r JOIN pg_subscription s ON s.oid = r.srsubid
-        WHERE s.subname = 'west_${prefix}' AND r.srrelid = 'public.${prefix}_a'::regclass AND r.srsubstate = 'd'
-          AND (SELECT r2.srsubstate FROM pg_subscription_rel r2
-                WHERE r2.srsubid = s.oid AND r2.srrelid = 'public.${prefix}_b'::regclass) = 'r'`,
-      'the copy to start',
-    );
+    await oneTableCopying(west, `west_${prefix}`, 30_000);
     await waitFor(
       west,
       "SELECT 1 FROM pg_stat_activity WHERE application_name = 'steep init'",

@@ -121,6 +121,34 @@ export async function fastCopy(node: TestNode, table: string): Promise<void> {
   await node.query(`DROP TRIGGER IF EXISTS steep_test_slow ON public.${table}`);
 }
 
+/**
+ * Wait until one table of `subscription` is being copied (`d`) and every other one's sync is
+ * over (`r`): the moment to cut or restart a node mid-copy. Not sooner: PostgreSQL's table sync
+ * drops its slot before the commit that records the table synchronised is on disk, so a restart
+ * or a cut as a table's sync ends can lose that slot for good (restartFaults.test.ts makes it on
+ * purpose).
+ */
+export async function oneTableCopying(
+  node: TestNode,
+  subscription: string,
+  timeoutMs = 60_000,
+): Promise<void> {
+  await eventually(
+    async () => {
+      const [r] = await node.query<{ copying: string; other: string }>(
+        `SELECT count(*) FILTER (WHERE r.srsubstate = 'd') AS copying,
+                count(*) FILTER (WHERE r.srsubstate NOT IN ('d', 'r')) AS other
+           FROM pg_subscription_rel r JOIN pg_subscription s ON s.oid = r.srsubid
+          WHERE s.subname = $1`,
+        [subscription],
+      );
+      return Number(r?.copying ?? 0) === 1 && Number(r?.other ?? 1) === 0;
+    },
+    timeoutMs,
+    `one table of ${subscription} copying, the others ready`,
+  );
+}
+
 /** The publisher's WAL position now. */
 export async function currentLsn(node: TestNode): Promise<string> {
   const [r] = await node.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
