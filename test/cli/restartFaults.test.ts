@@ -180,9 +180,11 @@ describe.each(testVersions())('a node restarted (immediate) during apply on Post
     await holder.query('SELECT pg_catalog.txid_current()');
     const applying = steep(['apply', '--auto-approve'], path);
     await waitFor(east, APPLY_WAITS, 'CREATE PUBLICATION ra_c_pub to wait for the lock');
+    // its walsender waits on the transaction id, or (reading WAL for a consistent point) for WAL:
+    // either way the slot cannot be made while the lock's transaction is open
     await waitFor(
       east,
-      "SELECT 1 FROM pg_stat_activity WHERE backend_type = 'walsender' AND wait_event = 'transactionid'",
+      "SELECT 1 FROM pg_stat_activity WHERE backend_type = 'walsender' AND state = 'active' AND query LIKE 'CREATE_REPLICATION_SLOT%'",
       'a CREATE SUBSCRIPTION to wait for its slot on east',
     );
     const t0 = Date.now();
