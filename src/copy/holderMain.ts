@@ -44,7 +44,10 @@ function fresh(file: string, holdMs: number): boolean {
 
 async function main(): Promise<void> {
   process.stdout.on('error', () => {});
-  const req = JSON.parse(await readStdin()) as HolderRequest;
+  const text = await readStdin();
+  // started ahead and not needed after all (HolderProcess.discard)
+  if (text === '') process.exit(0);
+  const req = JSON.parse(text) as HolderRequest;
   let repl: Awaited<ReturnType<typeof connect>>;
   try {
     repl = await connect(req.connection, {

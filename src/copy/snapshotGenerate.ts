@@ -1,5 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type pg from 'pg';
 import { type CopySourceTable, readColumns, readCopySource } from '../catalog/copySource.js';
 import { readTableSchemas } from '../catalog/tableSchemas.js';
 import { publisherSequenceValues } from '../executors/sequenceSync.js';
@@ -32,7 +33,7 @@ import {
   sha256File,
   writeManifest,
 } from './manifest.js';
-import { Heartbeat, startHolder } from './snapshotHolder.js';
+import { Heartbeat, HolderProcess } from './snapshotHolder.js';
 import { SnapshotLog } from './snapshotRecords.js';
 import { binaryCompatible } from './streamInit.js';
 import {
@@ -107,13 +108,17 @@ export async function generateSnapshot(
     connection: topology.nodes[d.from]!.connection,
     connectTimeoutMs: topology.settings.connectTimeout,
   };
-  const pub = await session(topology, d.from, 'steep snapshot generate');
-  const sub = await session(topology, d.node, 'steep snapshot generate');
+  let m = readManifest(dir);
+  // a new snapshot needs a holder: it loads while steep connects and reads the catalogs
+  const holder = m ? null : new HolderProcess();
+  const [pub, sub] = await bothSessions(topology, d).catch((err: unknown) => {
+    holder?.discard();
+    throw err;
+  });
   let heartbeat: Heartbeat | null = null;
   let sink: FileSink | null = null;
   let done = false;
   try {
-    let m = readManifest(dir);
     sink = new FileSink(dir, m?.compress ?? opts.compress ?? 'none', m?.completedAt ? 0 : parallel);
     const log = await SnapshotLog.open(sub, topology, d);
     let kept = 0;
@@ -156,9 +161,8 @@ export async function generateSnapshot(
           where(d),
         );
       }
-      const pubVersion = await versionOf(pub);
-      const subVersion = await versionOf(sub);
-      const held = await startHolder({
+      const [pubVersion, subVersion] = await Promise.all([versionOf(pub), versionOf(sub)]);
+      const held = await holder!.start({
         ...source,
         serverVersion: pubVersion,
         slot: d.slot,
@@ -175,18 +179,15 @@ export async function generateSnapshot(
             where(d),
           );
         }
-        const chunks = await planChunks(reader, tables, {
-          splitAbove: d.init.splitAbove ?? DEFAULT_SPLIT_ABOVE,
-          parallel,
-        });
-        const sequences = (await publisherSequenceValues(reader, tables)).map((s) => ({
-          schema: s.schema,
-          name: s.name,
-          value: s.last,
-        }));
-        const target = await readColumns(sub, tables);
+        // one round trip after another on the reader; the subscriber and the schema's own session meanwhile
+        const [chunks, values, target, schema] = await Promise.all([
+          planChunks(reader, tables, { splitAbove: d.init.splitAbove ?? DEFAULT_SPLIT_ABOVE, parallel }),
+          publisherSequenceValues(reader, tables),
+          readColumns(sub, tables),
+          schemaSql(topology, d, tables),
+        ]);
+        const sequences = values.map((s) => ({ schema: s.schema, name: s.name, value: s.last }));
         const binary = binaryCompatible(tables, target, major(pubVersion) === major(subVersion));
-        const schema = await schemaSql(topology, d, tables);
         writeFileSync(join(dir, SCHEMA_FILE), schema);
         m = {
           formatVersion: FORMAT_VERSION,
@@ -279,11 +280,23 @@ export async function generateSnapshot(
     done = true;
     return summary(dir, manifest, kept, resumed);
   } finally {
+    holder?.discard();
     heartbeat?.stop(done);
     await sink?.release();
     await pub.end().catch(() => {});
     await sub.end().catch(() => {});
   }
+}
+
+/** The publisher's and the subscriber's sessions, connected side by side (neither left open when the other fails). */
+async function bothSessions(topology: Topology, d: SubscriptionSpec): Promise<[pg.Client, pg.Client]> {
+  const [pub, sub] = await Promise.allSettled([
+    session(topology, d.from, 'steep snapshot generate'),
+    session(topology, d.node, 'steep snapshot generate'),
+  ]);
+  if (pub.status === 'fulfilled' && sub.status === 'fulfilled') return [pub.value, sub.value];
+  for (const r of [pub, sub]) if (r.status === 'fulfilled') await r.value.end().catch(() => {});
+  throw pub.status === 'rejected' ? pub.reason : (sub as PromiseRejectedResult).reason;
 }
 
 function summary(dir: string, m: Manifest, kept: number, resumed: boolean): GenerateResult {

@@ -79,32 +79,61 @@ export class Heartbeat {
   }
 }
 
-/** Start a holder: it creates `slot` with an exported snapshot and holds it. */
-export async function startHolder(
-  req: Omit<HolderRequest, 'holdMs'>,
-): Promise<HeldSnapshot & { heartbeat: Heartbeat }> {
-  const heartbeat = new Heartbeat(req.heartbeatFile);
-  const child = spawn(process.execPath, HOLDER_ARGS, {
+/**
+ * A holder process started ahead of its request: Node and pg load (~70 ms) while steep connects
+ * and reads the catalogs. `start` hands it the request; `discard` lets it go unused (it exits as
+ * its input ends empty).
+ */
+export class HolderProcess {
+  private readonly child = spawn(process.execPath, HOLDER_ARGS, {
     detached: true,
     stdio: ['pipe', 'pipe', 'ignore'],
   });
-  child.stdin.end(JSON.stringify({ ...req, holdMs: holdMs() } satisfies HolderRequest));
-  const lines = createInterface({ input: child.stdout });
-  const first = await new Promise<string | null>((resolve) => {
-    lines.once('line', resolve);
-    child.once('exit', () => resolve(null));
+  private readonly lines = createInterface({ input: this.child.stdout });
+  /** its first line, or null once it exited without one */
+  private readonly answer = new Promise<string | null>((resolve) => {
+    this.lines.once('line', resolve);
+    this.child.once('exit', () => resolve(null));
   });
-  lines.close();
-  child.stdout.destroy();
-  child.unref();
-  const answer = first ? (JSON.parse(first) as Partial<HeldSnapshot> & { error?: string }) : {};
-  if (!answer.lsn || !answer.snapshot) {
-    heartbeat.stop(true);
-    throw new SteepError(
-      'copy.slot_failed',
-      `cannot create slot ${req.slot} with an exported snapshot on ${req.node}: ${answer.error ?? 'the snapshot holder ended without an answer'}`,
-      { node: req.node },
-    );
+  private used = false;
+
+  /** It creates `slot` with an exported snapshot and holds it. */
+  async start(req: Omit<HolderRequest, 'holdMs'>): Promise<HeldSnapshot & { heartbeat: Heartbeat }> {
+    this.used = true;
+    const heartbeat = new Heartbeat(req.heartbeatFile);
+    this.child.stdin.end(JSON.stringify({ ...req, holdMs: holdMs() } satisfies HolderRequest));
+    const first = await this.answer;
+    this.letGo();
+    const answer = first ? (JSON.parse(first) as Partial<HeldSnapshot> & { error?: string }) : {};
+    if (!answer.lsn || !answer.snapshot) {
+      heartbeat.stop(true);
+      throw new SteepError(
+        'copy.slot_failed',
+        `cannot create slot ${req.slot} with an exported snapshot on ${req.node}: ${answer.error ?? 'the snapshot holder ended without an answer'}`,
+        { node: req.node },
+      );
+    }
+    return { lsn: answer.lsn, snapshot: answer.snapshot, heartbeat };
   }
-  return { lsn: answer.lsn, snapshot: answer.snapshot, heartbeat };
+
+  /** Not needed after all (or started already: then nothing). */
+  discard(): void {
+    if (this.used) return;
+    this.used = true;
+    this.child.stdin.end();
+    this.letGo();
+  }
+
+  private letGo(): void {
+    this.lines.close();
+    this.child.stdout.destroy();
+    this.child.unref();
+  }
+}
+
+/** Start a holder: it creates `slot` with an exported snapshot and holds it. */
+export function startHolder(
+  req: Omit<HolderRequest, 'holdMs'>,
+): Promise<HeldSnapshot & { heartbeat: Heartbeat }> {
+  return new HolderProcess().start(req);
 }
