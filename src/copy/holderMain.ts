@@ -14,6 +14,10 @@ import type { HolderRequest } from './snapshotHolder.js';
  * same snapshot; once the file goes or grows stale, it closes the connection and exits.
  */
 
+/** steep stopped touching the heartbeat this long ago: it is gone (or stuck), the holder waits for its rerun */
+const ORPHANED_AFTER_MS = 5_000;
+let slotGone = false;
+
 function readStdin(): Promise<string> {
   return new Promise((resolve, reject) => {
     let text = '';
@@ -73,12 +77,47 @@ async function main(): Promise<void> {
   repl.on('end', () => {
     closed = true;
   });
+  let checkedAt = Date.now();
+  let checking = false;
   const timer = setInterval(() => {
-    if (closed || !fresh(req.heartbeatFile, req.holdMs)) {
+    const orphaned = !fresh(req.heartbeatFile, ORPHANED_AFTER_MS);
+    if (closed || !fresh(req.heartbeatFile, req.holdMs) || slotGone) {
       clearInterval(timer);
       repl.end().finally(() => process.exit(0));
+    } else if (orphaned && !checking && Date.now() - checkedAt >= ORPHANED_AFTER_MS) {
+      checking = true;
+      void checkSlot(req).finally(() => {
+        checking = false;
+        checkedAt = Date.now();
+      });
     }
   }, 500);
+}
+
+/**
+ * Whether the slot still exists, on a short session of its own (a command on the replication
+ * connection would end the snapshot). A slot dropped while steep is gone (apply --allow-destroy,
+ * snapshot delete, DROP SUBSCRIPTION) leaves nothing to resume at this snapshot: the holder lets
+ * it go then, rather than keep the publisher's vacuum back for the rest of its hold time.
+ */
+async function checkSlot(req: HolderRequest): Promise<void> {
+  try {
+    const c = await connect(req.connection, {
+      node: req.node,
+      applicationName: `${SNAPSHOT_HOLDER_APPLICATION_NAME} check`,
+      connectTimeoutMs: req.connectTimeoutMs,
+    });
+    try {
+      const { rows } = await c.query('SELECT 1 FROM pg_catalog.pg_replication_slots WHERE slot_name = $1', [
+        req.slot,
+      ]);
+      slotGone = rows.length === 0;
+    } finally {
+      await c.end().catch(() => {});
+    }
+  } catch {
+    // not answering now: keep holding, as the heartbeat says
+  }
 }
 
 void main();

@@ -13,7 +13,9 @@ import type { ConnectionSpec } from '../model/topology.js';
  * the chunks it finished are consistent with those still to copy and with the slot's consistent
  * point. The holder keeps the snapshot while its heartbeat file is touched (steep touches it
  * every second while it copies), and for `STEEP_SNAPSHOT_HOLD_MS` (default 10 minutes) after the
- * last touch, then lets go; a rerun after that finds the snapshot gone and says so. A held
+ * last touch, then lets go; a rerun after that finds the snapshot gone and says so. Once steep is
+ * gone (no touch for 5 s) the holder also looks every 5 s whether the slot still exists, and lets
+ * go as soon as it does not (dropped by apply --allow-destroy, snapshot delete, …). A held
  * snapshot keeps the publisher's vacuum from removing rows newer than it: it is released as
  * soon as the copy is done.
  */

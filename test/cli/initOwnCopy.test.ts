@@ -324,8 +324,7 @@ describe("snapshot init with steep's own copy", () => {
     expect(await deferredIndexes('west_dup')).toEqual([]);
   }, 120_000);
 
-  it('a subscription dropped from steep.yaml mid-copy: apply --allow-destroy builds the indexes its copy deferred, then drops it', async () => {
-    const east = cluster().node('east');
+  it('a subscription dropped from steep.yaml mid-copy: apply --allow-destroy builds the indexes its copy deferred, then drops it; its snapshot holder lets go', async () => {
     const west = cluster().node('west');
     const path = await slowSplitCopy('gone', 30_000);
     const indexesBefore = await indexesOf(west, 'own_gone');
@@ -341,12 +340,9 @@ describe("snapshot init with steep's own copy", () => {
     expect(await indexesOf(west, 'own_gone')).toEqual(indexesBefore);
     expect(await deferredIndexes('west_gone')).toEqual([]);
     await fastCopy(west, 'own_gone');
-    // apply's drop leaves the killed copy's snapshot holder to its hold time (init cancel ends
-    // it): end it here, so the next test counts its own
-    await east.query(
-      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'steep snapshot holder'`,
-    );
-    await eventually(async () => (await holders()) === 0, 10_000, 'the snapshot holder to end');
+    // the killed copy's snapshot holder, orphaned, finds its slot dropped and lets the snapshot go
+    // (its hold time is 10 minutes)
+    await eventually(async () => (await holders()) === 0, 20_000, 'the snapshot holder to let go');
   }, 120_000);
 
   it('init cancel of a SIGKILLed copy ends its snapshot holder, drops the slot, empties the tables and forgets the chunks', async () => {
