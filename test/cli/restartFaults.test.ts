@@ -317,6 +317,9 @@ describe.each(testVersions())('a node restarted (immediate) during apply on Post
     const path = topology(`restart-init-${prefix}`, { [prefix]: names });
     const applying = steep(['apply', '--auto-approve'], path);
     await oneTableCopying(west, `west_${prefix}`, 30_000);
+    // the workers commit the small table's `s` and `r` asynchronously: on disk before west crashes,
+    // or the restart takes it back to `f`, its slot gone (the lost-slot test below)
+    await west.query('CHECKPOINT');
     await waitFor(
       west,
       "SELECT 1 FROM pg_stat_activity WHERE application_name = 'steep init'",

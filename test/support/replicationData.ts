@@ -126,7 +126,8 @@ export async function fastCopy(node: TestNode, table: string): Promise<void> {
  * over (`r`): the moment to cut or restart a node mid-copy. Not sooner: PostgreSQL's table sync
  * drops its slot before the commit that records the table synchronised is on disk, so a restart
  * or a cut as a table's sync ends can lose that slot for good (restartFaults.test.ts makes it on
- * purpose).
+ * purpose). Those commits are asynchronous: before crashing the subscriber, also flush its WAL
+ * (CHECKPOINT), or it comes back with the table in `f` all the same.
  */
 export async function oneTableCopying(
   node: TestNode,
