@@ -101,6 +101,11 @@ export function renderInitStatus(list: InitProgress[]): string {
       out.push(
         `  diverged   ${p.divergedTables.join(', ')} (repair: steep reinit ${p.subscription} --tables ${p.divergedTables.join(',')})`,
       );
+    if (p.lostSyncSlots && p.lostSyncSlots.length > 0)
+      out.push(
+        `  lost sync  ${p.lostSyncSlots.join(', ')}: copied, but the table-sync slot is gone from ${p.from}, so PostgreSQL cannot finish ` +
+          `(steep apply records the init failed; then steep reinit ${p.subscription} --tables ${p.lostSyncSlots.join(',')} copies it again)`,
+      );
     if (p.startedAt) out.push(`  started    ${p.startedAt}`);
     if (p.publisherError) out.push(`  publisher  ${p.publisherError}`);
     if (p.error) out.push(`  error      ${p.error}`);

@@ -1,9 +1,11 @@
 import type pg from 'pg';
 import {
+  readFinishedCopies,
   readPublishedTableSizes,
   readSlotLag,
   sampleSubscriber,
   serverVersionOf,
+  withoutSyncSlot,
 } from '../catalog/initProgress.js';
 import { loadTopology } from '../config/load.js';
 import { ReconnectingSession } from '../db/reconnecting.js';
@@ -135,14 +137,17 @@ export class InitObserver {
       const recorded = info.stateTables ? await states.get(c, d.name) : null;
       const lastSaved = info.stateTables ? await progress.get(c, d.name) : null;
       const subscriber = await sampleSubscriber(c, info.version, d.name);
+      const finished = subscriber.tables.some((t) => t.state === 'f')
+        ? await readFinishedCopies(c, d.name)
+        : [];
       const diverged =
         recorded?.state === 'diverged'
           ? await new DivergedTablesStore(schema, d.node).tablesOf(c, d.name)
           : [];
-      return { recorded, lastSaved, subscriber, info, diverged };
+      return { recorded, lastSaved, subscriber, info, diverged, finished };
     });
     if (!read) return this.unreachable(w, `${d.node}: ${sub.error ?? 'unreachable'}`);
-    const { recorded, lastSaved, subscriber, info, diverged } = read;
+    const { recorded, lastSaved, subscriber, info, diverged, finished } = read;
     const recordedState: InitState = recorded?.state ?? 'uninitialized';
     if (!w.tracker) {
       const fresh = lastSaved && Date.now() - lastSaved.updatedAt.getTime() <= SEED_WITHIN_MS;
@@ -169,8 +174,10 @@ export class InitObserver {
       }
     }
     const slot = (await pub.use((c) => readSlotLag(c, d.slot)))?.[0] ?? null;
+    const lostSyncSlots =
+      finished.length > 0 ? ((await pub.use((c) => withoutSyncSlot(c, finished))) ?? []) : [];
     const p = w.tracker.update(
-      { at: Date.now(), subscriber, sizes: w.sizes, slot, publisherError: pub.error },
+      { at: Date.now(), subscriber, sizes: w.sizes, slot, publisherError: pub.error, lostSyncSlots },
       { error: recorded?.error ?? null },
     );
     const followedElsewhere = lastSaved && Date.now() - lastSaved.updatedAt.getTime() < FOLLOWED_WITHIN_MS;

@@ -448,6 +448,15 @@ describe.each(testVersions())('a node restarted (immediate) during apply on Post
       /> subscription\.west_rl \(west\) init: its init failed \(PostgreSQL lost the table synchronisation slot of public\.rl_a: .*\); PostgreSQL cannot finish it: steep reinit west_rl --tables public\.rl_a copies those tables again/,
     );
 
+    const status = await steep(['init', 'status', 'west_rl'], path);
+    expect(status.stdout).toMatch(
+      /lost sync {2}public\.rl_a: copied, but the table-sync slot is gone from east, so PostgreSQL cannot finish \(.*steep reinit west_rl --tables public\.rl_a copies it again\)/,
+    );
+    const statusJson = await steep(['init', 'status', 'west_rl', '--json'], path);
+    expect(JSON.parse(statusJson.stdout)[0]).toMatchObject({
+      state: 'failed',
+      lostSyncSlots: ['public.rl_a'],
+    });
     await west.query('DROP TRIGGER steep_test_hold ON public.rl_a');
     await fastCopy(west, 'rl_a');
     const writer = startWriter(east, names);
