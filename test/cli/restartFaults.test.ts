@@ -415,7 +415,13 @@ describe.each(testVersions())('a node restarted (immediate) during apply on Post
     const path = topology('restart-lost-sync', { rl: names });
     const applying = steep(['apply', '--auto-approve'], path, { STEEP_INIT_FAIL_AFTER_MS: '3000' });
     const SYNC_SLOT = `SELECT slot_name, active_pid FROM pg_replication_slots WHERE slot_name LIKE 'pg\\_%\\_sync\\_%'`;
-    await waitFor(east, SYNC_SLOT, "rl_a's table sync to make its slot");
+    // the slot is listed while PostgreSQL still builds its snapshot: a row committed before that
+    // is part of the copy (its insert would wait in state d); confirmed_flush_lsn is set once it is built
+    await waitFor(
+      east,
+      `${SYNC_SLOT} AND confirmed_flush_lsn IS NOT NULL`,
+      "rl_a's table sync to make its slot and snapshot",
+    );
     // a row written after the copy's snapshot: the worker applies it in its catch-up, and waits
     await east.query(`INSERT INTO public.rl_a (id, v) VALUES (2000000, 'caught up')`);
     await waitFor(
