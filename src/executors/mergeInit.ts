@@ -1,10 +1,11 @@
 import type pg from 'pg';
 import { readSlotHolder } from '../catalog/slotHolder.js';
 import { connect } from '../db/connect.js';
+import { SteepError } from '../model/errors.js';
 import type { Statement, Step } from '../model/plan.js';
 import type { Topology } from '../model/topology.js';
 import { dropSlotSql } from '../planner/sqlBuild.js';
-import { runStep, type StepContext, stepError } from './runStep.js';
+import { oneLine, runStep, type StepContext, stepError } from './runStep.js';
 
 /**
  * The I/O of a merge init's step (planner/mergeInit.ts decides every statement): run the
@@ -57,12 +58,12 @@ export async function runStatements(
 }
 
 /**
- * Write locks held on one node: a transaction that took `LOCK … IN EXCLUSIVE MODE` (reads go
- * on, writes wait), waiting at most lock_timeout for it, then read the node's WAL insert
- * position (every write committed to the locked tables is before it) and set up the merge's
- * replication origin on the session when the step has one. The merge's remainder is written in
- * this transaction (`client`); commit() makes it visible and lets writes go on, release() undoes
- * it. Nothing waits for this transaction's id: the slots were made before it began.
+ * Write locks held on one node: set up the merge's replication origin on a session when the step
+ * has one, then a transaction that took `LOCK … IN EXCLUSIVE MODE` (reads go on, writes wait),
+ * waiting at most lock_timeout for it, and read the node's WAL insert position (every write
+ * committed to the locked tables is before it). The merge's remainder is written in this
+ * transaction (`client`); commit() makes it visible and lets writes go on, release() undoes it.
+ * Nothing waits for this transaction's id: the slots were made before it began.
  */
 export class WriteLocks {
   private constructor(
@@ -75,20 +76,30 @@ export class WriteLocks {
 
   private ended = false;
 
-  static async take(topology: Topology, step: Step, node: string, ctx: StepContext): Promise<WriteLocks> {
+  static async take(
+    topology: Topology,
+    step: Step,
+    node: string,
+    ctx: StepContext,
+    onWaiting: (message: string) => void,
+  ): Promise<WriteLocks> {
     const client = await openNodeSession(topology, node);
     try {
+      await setUpOrigin(client, step, node, ctx.lockTimeoutMs, onWaiting);
       await client.query('BEGIN');
       await client.query(`SET LOCAL lock_timeout = ${Math.max(0, Math.trunc(ctx.lockTimeoutMs))}`);
       for (const s of statementsOn(step, node, 'lock')) await client.query(s.sql);
       let lsn = '';
       for (const s of statementsOn(step, node, 'position'))
         lsn = (await client.query<{ lsn: string }>(s.sql)).rows[0]!.lsn;
-      for (const s of statementsOn(step, node, 'origin')) await client.query(s.sql);
       return new WriteLocks(node, client, lsn, step);
     } catch (err) {
+      await client
+        .query('ROLLBACK')
+        .then(() => dropOrigin(client, step, node))
+        .catch(() => {});
       await client.end().catch(() => {});
-      throw stepError({ ...step, node }, err);
+      throw err instanceof SteepError ? err : stepError({ ...step, node }, err);
     }
   }
 
@@ -102,7 +113,7 @@ export class WriteLocks {
     this.ended = true;
     try {
       await this.client.query('COMMIT');
-      for (const s of statementsOn(this.step, this.node, 'origin-drop')) await this.client.query(s.sql);
+      await dropOrigin(this.client, this.step, this.node);
     } catch (err) {
       throw stepError({ ...this.step, node: this.node }, err);
     } finally {
@@ -110,14 +121,70 @@ export class WriteLocks {
     }
   }
 
-  /** Let writes go on again, undoing anything written under the locks. */
+  /** Let writes go on again, undoing anything written under the locks; the merge's origin goes too. */
   async release(): Promise<void> {
     if (this.ended) return;
     this.ended = true;
     try {
       await this.client.query('ROLLBACK');
+      await dropOrigin(this.client, this.step, this.node);
     } finally {
       await this.client.end().catch(() => {});
     }
   }
+}
+
+/** PostgreSQL's object_in_use: the replication origin is set up on another session. */
+const OBJECT_IN_USE = '55006';
+
+/**
+ * Create the merge's replication origin on `node` unless an interrupted merge left it, and set it
+ * up on `client`'s session, before any lock: the writes under the locks carry it. A killed run's
+ * backend lets go of its origin only after its locks as it exits, so the origin can still be held
+ * for a moment: wait for it at most lock_timeout, saying so, then give up naming it.
+ */
+async function setUpOrigin(
+  client: pg.Client,
+  step: Step,
+  node: string,
+  lockTimeoutMs: number,
+  onWaiting: (message: string) => void,
+): Promise<void> {
+  const statements = statementsOn(step, node, 'origin');
+  const setup = statements.at(-1);
+  if (!setup) return;
+  for (const s of statements.slice(0, -1)) await client.query(s.sql);
+  const held = `replication origin ${originOf(setup)} is still held by another session`;
+  const seconds = `${Math.round(lockTimeoutMs / 100) / 10} s`;
+  const deadline = Date.now() + lockTimeoutMs;
+  for (let pause = 100, told = false; ; pause = Math.min(pause * 2, 1000)) {
+    try {
+      await client.query(setup.sql);
+      return;
+    } catch (err) {
+      if ((err as { code?: string }).code !== OBJECT_IN_USE) throw err;
+      const because = oneLine((err as Error).message);
+      if (Date.now() + pause > deadline)
+        throw new SteepError(
+          'apply.step_failed',
+          `${step.address} on ${node}: ${held} after lock_timeout (${seconds}): ${because}; a killed steep run's session lets go of it ` +
+            'as it ends: apply again, or end that session (pg_terminate_backend) if it is not one',
+          { node, address: step.address, cause: err },
+        );
+      if (!told) onWaiting(`${node}: ${held} (${because}); waiting up to ${seconds} for it to let go`);
+      told = true;
+      await new Promise((r) => setTimeout(r, pause));
+    }
+  }
+}
+
+/** The origin a `pg_replication_origin_session_setup('…')` statement sets up. */
+function originOf(setup: Statement): string {
+  const literal = /\('((?:[^']|'')*)'\)/.exec(setup.sql)?.[1] ?? '';
+  return literal.replaceAll("''", "'");
+}
+
+/** The session lets go of the merge's origin (set up or not), which is dropped. */
+async function dropOrigin(client: pg.Client, step: Step, node: string): Promise<void> {
+  for (const s of statementsOn(step, node, 'origin-drop')) await client.query(s.sql);
 }

@@ -24,7 +24,7 @@ export function transactionGroups(statements: Statement[]): Statement[][] {
 }
 
 /** One line: PostgreSQL's messages about a connection of its own span several. */
-function oneLine(text: string): string {
+export function oneLine(text: string): string {
   return text.replace(/\s*\n\s*/g, ' ').trim();
 }
 

@@ -181,7 +181,7 @@ function planUnit(ctx: PlanContext, steps: DraftStep[], unit: Unit, recreate: Re
   const inside = unit.subscriptions.every((d) => d.options.origin === 'none');
   const origins = inside
     ? [a, b].flatMap((n) =>
-        originSetupSql(mergeOriginName(unit.name, n)).map((sql) => ({ ...tx(sql), node: n })),
+        originSetupSql(mergeOriginName(unit.name, n)).map((sql) => ({ ...nonTx(sql), node: n })),
       )
     : [];
   const originDrops = inside
@@ -217,7 +217,7 @@ function planUnit(ctx: PlanContext, steps: DraftStep[], unit: Unit, recreate: Re
       { path: 'init.subscriptions', before: null, after: unit.subscriptions.map((d) => d.name) },
       { path: 'init.blocksWritesSeconds', before: null, after: seconds },
     ],
-    statements: [...drops, ...slots, ...locks, ...positions, ...origins, ...creates, ...originDrops],
+    statements: [...drops, ...slots, ...origins, ...locks, ...positions, ...creates, ...originDrops],
     hazards: ['blocks-writes', 'copies-data', ...(drops.length > 0 ? (['drops-slot'] as const) : [])],
     deps: [...deps, stepKey('state', a), stepKey('state', b)],
     catalogDigest: digestOf({
@@ -261,7 +261,10 @@ export function mergeOriginName(unit: string, node: string): string {
   return `steep_merge_${unit}_${node}`;
 }
 
-/** Create the origin unless an interrupted merge left it, and set it up on the locked session. */
+/**
+ * Create the origin unless an interrupted merge left it, and set it up on the session that then
+ * takes the locks (before them: it may have to wait for a killed run's session to let go of it).
+ */
 function originSetupSql(name: string): string[] {
   return [
     `SELECT pg_catalog.pg_replication_origin_create(${quoteLiteral(name)}) ` +

@@ -207,7 +207,7 @@ export async function runMergeInit(
           '(the re-check under the locks repeats the analysis, which just took that long)',
       );
       const lockedAt = Date.now();
-      const locks = await takeLocks(topology, step, unit.nodes, ctx);
+      const locks = await takeLocks(topology, step, unit.nodes, ctx, opts.onEvent);
       const lockOf = (node: string) => locks.find((l) => l.node === node)!;
       try {
         const inside = locks.every((l) => l.writes);
@@ -277,8 +277,22 @@ async function takeLocks(
   step: Step,
   nodes: readonly string[],
   ctx: StepContext,
+  onEvent: EventSink,
 ): Promise<WriteLocks[]> {
-  const taken = await Promise.allSettled(nodes.map((n) => WriteLocks.take(topology, step, n, ctx)));
+  const taken = await Promise.allSettled(
+    nodes.map((node) =>
+      WriteLocks.take(topology, step, node, ctx, (message) =>
+        onEvent({
+          event: 'apply.step_waiting',
+          level: 'warn',
+          node,
+          address: step.address,
+          step: step.id,
+          message,
+        }),
+      ),
+    ),
+  );
   const locks = taken.flatMap((t) => (t.status === 'fulfilled' ? [t.value] : []));
   const failed = taken.find((t): t is PromiseRejectedResult => t.status === 'rejected');
   if (!failed) return locks;

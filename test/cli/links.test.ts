@@ -361,7 +361,36 @@ describe(`links on PostgreSQL ${VERSION}`, () => {
     expect(await applyKilledAt(both, (e) => e.event === 'merge.locked')).toBe(true);
     // committed and streaming, not yet recorded synchronized: made again by the next apply
     expect(await applyKilledAt(both, (e) => e.event === 'merge.unlocked')).toBe(true);
-    const apply = await steep(['apply', '--auto-approve'], both);
+    // A killed run's backend can still hold the merge's replication origin when the next apply
+    // sets it up: PostgreSQL releases its table locks before its origin as it exits (CI saw
+    // "replication origin with ID 3 is already active"). A session holding it stands in for one.
+    const holder = await eu().client();
+    let apply: Exited;
+    try {
+      await holder.query("SELECT pg_replication_origin_create('steep_merge_lm_link_eu')");
+      await holder.query("SELECT pg_replication_origin_session_setup('steep_merge_lm_link_eu')");
+      // held past lock_timeout: refused before any lock, naming the origin and what to do
+      const short = writeConfig(`${readFileSync(both, 'utf8')}settings:\n  lockTimeout: 1s\n`);
+      const refused = await steep(['apply', '--auto-approve'], short);
+      expect(refused.code, refused.stderr + refused.stdout).toBe(1);
+      expect(refused.stderr).toMatch(
+        /link\.lm_link on eu: replication origin steep_merge_lm_link_eu is still held by another session after lock_timeout \(1 s\): .*PID \d+.*; a killed steep run's session lets go of it as it ends: apply again, or end that session \(pg_terminate_backend\)/,
+      );
+      expect(await subscriptions(us())).toEqual(['p_link_us']);
+      // let go while apply waits: it goes on
+      const waiting = startApply(both);
+      const seen = await Promise.race([
+        waiting.when(
+          (e) => e.event === 'apply.step_waiting' && (e.message ?? '').includes('steep_merge_lm_link_eu'),
+        ),
+        waiting.exited.then((r) => ({ message: `apply ended first: ${r.stderr}` })),
+      ]);
+      expect(seen.message).toMatch(/still held by another session .*; waiting up to 5 s for it/);
+      await holder.query('SELECT pg_replication_origin_session_reset()');
+      apply = await waiting.exited;
+    } finally {
+      await holder.end();
+    }
     expect(apply.code, apply.stderr + apply.stdout).toBe(0);
     await expectEqual('lm');
     // even keys were newer on us, odd keys on eu
