@@ -189,14 +189,15 @@ describe('SIGINT and SIGTERM during reinit, init cancel and init prepare', () =>
     expect(started.code, `${started.stdout}\n${started.stderr}`).toBe(0);
     expect(await stateOf('west_isc')).toBe('copying');
 
-    // a reader on west holds is_c: the cancel's TRUNCATE waits for it (for its lock_timeout, 5 s:
-    // the signal and the reader's COMMIT come within that)
+    // a reader on west holds is_c: the cancel's TRUNCATE waits for it, for its lock_timeout (60 s
+    // here: the signal and the reader's COMMIT come within that, even on a loaded machine)
+    const patient = writeConfig(`${readFileSync(path, 'utf8')}settings:\n  lockTimeout: 60s\n`);
     const reader: pg.Client = await west.client();
     await reader.query('BEGIN');
     await reader.query('SELECT count(*) FROM public.is_c');
     let exited: Awaited<ReturnType<typeof startSteep>['exited']>;
     try {
-      const cancel = startSteep(['init', 'cancel', 'west_isc', '--log-format', 'json', '-c', path], env());
+      const cancel = startSteep(['init', 'cancel', 'west_isc', '--log-format', 'json', '-c', patient], env());
       await eventually(
         async () =>
           (
