@@ -136,11 +136,29 @@ export interface FinishedCopy {
 
 /** The subscription's tables in FINISHEDCOPY (`f`) on its subscriber. */
 export async function readFinishedCopies(client: pg.Client, subscription: string): Promise<FinishedCopy[]> {
+  return (await finishedCopies(client, subscription)).get(subscription) ?? [];
+}
+
+/** Every subscription's tables in FINISHEDCOPY (`f`) on this node, by subscription. */
+export function readAllFinishedCopies(client: pg.Client): Promise<Map<string, FinishedCopy[]>> {
+  return finishedCopies(client, null);
+}
+
+async function finishedCopies(
+  client: pg.Client,
+  subscription: string | null,
+): Promise<Map<string, FinishedCopy[]>> {
   const { rows } = await client.query<FinishedCopyRow>({
     text: FINISHED_COPIES.text,
     values: [subscription],
   });
-  return rows.map((r) => ({ table: qualifiedName(r), slotPrefix: r.slot_prefix }));
+  const out = new Map<string, FinishedCopy[]>();
+  for (const r of rows) {
+    const list = out.get(r.subscription) ?? [];
+    list.push({ table: qualifiedName(r), slotPrefix: r.slot_prefix });
+    out.set(r.subscription, list);
+  }
+  return out;
 }
 
 /**
@@ -159,4 +177,12 @@ export async function withoutSyncSlot(
   });
   const present = new Set(rows.map((r) => r.prefix));
   return finished.filter((f) => !present.has(f.slotPrefix)).map((f) => f.table);
+}
+
+/** withoutSyncSlot, from the publisher's slot names already read. */
+export function withoutSyncSlotAmong(
+  finished: readonly FinishedCopy[],
+  slotNames: readonly string[],
+): string[] {
+  return finished.filter((f) => !slotNames.some((n) => n.startsWith(f.slotPrefix))).map((f) => f.table);
 }

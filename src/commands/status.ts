@@ -11,7 +11,7 @@ export default class Status extends SteepCommand {
   static override summary =
     'Show every node, subscription and slot: reachable, init state, lag, errors, retained WAL.';
   static override description =
-    `Per node: reachable and its PostgreSQL version. Per subscription: its init state (uninitialized, preparing, copying, catching_up, synchronized, diverged, failed, reinitializing), lag in bytes and seconds, apply and sync error counts (15+) and conflict counters (18+). Per slot: wal_status and the WAL it retains; orphaned slots (nothing uses them) and slots prepared by steep init prepare are listed apart. What depends on a node steep cannot read is unknown, never absent.
+    `Per node: reachable and its PostgreSQL version. Per subscription: its init state (uninitialized, preparing, copying, catching_up, synchronized, diverged, failed, reinitializing), lag in bytes and seconds, apply and sync error counts (15+), conflict counters (18+), the tables verify found diverged and those PostgreSQL copied but cannot finish because their table-sync slot is gone (lost sync, with the reinit that ends it). Per slot: wal_status and the WAL it retains; orphaned slots (nothing uses them) and slots prepared by steep init prepare are listed apart. What depends on a node steep cannot read is unknown, never absent.
 With --check, for cron and monitors: exit 2 when a subscription steep.yaml declares is not created, disabled, not synchronized, failed or over --max-lag, or a slot's wal_status is lost or unreserved; the problems are listed.
 Exit codes: 0 (healthy with --check), 2 unhealthy (--check), 1 when a node cannot be read.`;
   static override examples = [

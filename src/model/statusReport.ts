@@ -43,6 +43,8 @@ export interface SubscriptionStatus {
   conflicts: Record<string, number> | null;
   /** state `diverged`: the tables `steep verify` found different */
   divergedTables: string[];
+  /** tables PostgreSQL copied (`f`) whose table-sync slot is gone from the publisher: it cannot finish them */
+  lostSyncSlots: string[];
 }
 
 /** `unknown`: no readable subscription uses it, but a node that could hold its user is unreadable */

@@ -18,6 +18,20 @@ export function stateText(s: InitState): string {
   return STATE_TEXT[s];
 }
 
+/** Tables copied whose table-sync slot is gone: what it means, and what ends it. */
+export function lostSyncText(
+  subscription: string,
+  from: string,
+  state: InitState,
+  tables: readonly string[],
+): string {
+  const reinit = `steep reinit ${subscription} --tables ${tables.join(',')} copies it again`;
+  return (
+    `${tables.join(', ')}: copied, but the table-sync slot is gone from ${from}, so PostgreSQL cannot finish ` +
+    (state === 'failed' ? `(${reinit})` : `(steep apply records the init failed; then ${reinit})`)
+  );
+}
+
 /** `1m 05s`, `2h 03m`, `45s` */
 export function formatDuration(seconds: number | null): string {
   if (seconds === null || !Number.isFinite(seconds)) return 'unknown';
@@ -102,10 +116,7 @@ export function renderInitStatus(list: InitProgress[]): string {
         `  diverged   ${p.divergedTables.join(', ')} (repair: steep reinit ${p.subscription} --tables ${p.divergedTables.join(',')})`,
       );
     if (p.lostSyncSlots && p.lostSyncSlots.length > 0)
-      out.push(
-        `  lost sync  ${p.lostSyncSlots.join(', ')}: copied, but the table-sync slot is gone from ${p.from}, so PostgreSQL cannot finish ` +
-          `(steep apply records the init failed; then steep reinit ${p.subscription} --tables ${p.lostSyncSlots.join(',')} copies it again)`,
-      );
+      out.push(`  lost sync  ${lostSyncText(p.subscription, p.from, p.state, p.lostSyncSlots)}`);
     if (p.startedAt) out.push(`  started    ${p.startedAt}`);
     if (p.publisherError) out.push(`  publisher  ${p.publisherError}`);
     if (p.error) out.push(`  error      ${p.error}`);

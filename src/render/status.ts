@@ -1,6 +1,6 @@
 import chalk from 'chalk';
 import type { StatusCheck, StatusReport, SubscriptionStatus } from '../model/statusReport.js';
-import { stateText } from './initProgress.js';
+import { lostSyncText, stateText } from './initProgress.js';
 import { formatBytes } from './values.js';
 
 /** `steep status` as text: nodes, subscriptions, slots (orphaned and prepared ones called out). */
@@ -61,6 +61,8 @@ export function renderStatus(r: StatusReport): string {
     ].filter((x): x is string => x !== null);
     out.push(`${head}  ${parts.join(' · ')}`);
     if (s.error) out.push(chalk.red(`      ${s.error}`));
+    if (s.lostSyncSlots.length > 0)
+      out.push(chalk.red(`      lost sync: ${lostSyncText(s.name, s.from, s.state, s.lostSyncSlots)}`));
     if (s.divergedTables.length > 0)
       out.push(
         chalk.red(

@@ -1,4 +1,10 @@
-import { readSlotLag, readSubscriptionActivity } from '../catalog/initProgress.js';
+import {
+  type FinishedCopy,
+  readAllFinishedCopies,
+  readSlotLag,
+  readSubscriptionActivity,
+  withoutSyncSlotAmong,
+} from '../catalog/initProgress.js';
 import { clusterReadOptions, readCluster } from '../catalog/readCluster.js';
 import { parseDuration } from '../config/durations.js';
 import { loadTopology } from '../config/load.js';
@@ -35,6 +41,8 @@ interface Live {
   slots: Map<string, SlotLag>;
   /** by subscription */
   diverged: Map<string, string[]>;
+  /** by subscription: its tables PostgreSQL copied (`f`), not yet in sync */
+  finished: Map<string, FinishedCopy[]>;
 }
 
 /** The live figures no catalog snapshot has: worker activity and error counts, slot lag. One session per node. */
@@ -49,21 +57,23 @@ async function readLive(topology: Topology, observed: ClusterState): Promise<Map
           applicationName: 'steep status',
           connectTimeoutMs: topology.settings.connectTimeout,
           statementTimeoutMs: 10_000,
-          // the three reads below go out together
+          // the four reads below go out together
           pipeline: true,
         });
         try {
-          const [activity, slots, diverged] = await Promise.all([
+          const [activity, slots, diverged, finished] = await Promise.all([
             readSubscriptionActivity(c, n.serverVersion),
             readSlotLag(c).catch(() => [] as SlotLag[]),
             new DivergedTablesStore(topology.settings.stateSchema, n.name)
               .all(c)
               .catch(() => new Map<string, string[]>()),
+            readAllFinishedCopies(c).catch(() => new Map<string, FinishedCopy[]>()),
           ]);
           out.set(n.name, {
             activity: new Map(activity.map((a) => [a.name, a])),
             slots: new Map(slots.map((s) => [s.slot, s])),
             diverged,
+            finished,
           });
         } finally {
           await c.end().catch(() => {});
@@ -113,6 +123,16 @@ function subscriptionStatus(
     },
     caughtUp,
   );
+  // a table copied whose table-sync slot the publisher no longer has: PostgreSQL cannot finish it
+  const finished = live.get(node)?.finished.get(name) ?? [];
+  const publisher = from ? reachable(observed, from) : undefined;
+  const lostSyncSlots =
+    publisher && finished.length > 0
+      ? withoutSyncSlotAmong(
+          finished,
+          Object.values(publisher.slots).map((x) => x.name),
+        )
+      : [];
   let state: InitState;
   if (recorded) state = advanceState(recorded.state, live_);
   else if (o) state = live_ === 'preparing' ? 'uninitialized' : live_;
@@ -141,6 +161,7 @@ function subscriptionStatus(
     syncErrors: activity?.syncErrorCount ?? null,
     conflicts: activity?.conflicts ?? null,
     divergedTables: state === 'diverged' ? (live.get(node)?.diverged.get(name) ?? []) : [],
+    lostSyncSlots,
   };
 }
 
@@ -167,6 +188,7 @@ function unknownSubscription(
     unknown: `${node} cannot be read${why ? ` (${why})` : ''}`,
     error: null,
     divergedTables: [],
+    lostSyncSlots: [],
     since: null,
     tablesTotal: 0,
     tablesReady: 0,

@@ -463,6 +463,18 @@ describe.each(testVersions())('a node restarted (immediate) during apply on Post
       state: 'failed',
       lostSyncSlots: ['public.rl_a'],
     });
+    // steep status says it too, for every subscription at once
+    const overview = await steep(['status'], path);
+    expect(overview.stdout).toMatch(
+      /lost sync: public\.rl_a: copied, but the table-sync slot is gone from east, so PostgreSQL cannot finish \(steep reinit west_rl --tables public\.rl_a copies it again\)/,
+    );
+    const overviewJson = JSON.parse((await steep(['status', '--json'], path)).stdout) as {
+      subscriptions: Array<{ name: string; state: string; lostSyncSlots: string[] }>;
+    };
+    expect(overviewJson.subscriptions.find((x) => x.name === 'west_rl')).toMatchObject({
+      state: 'failed',
+      lostSyncSlots: ['public.rl_a'],
+    });
     await west.query('DROP TRIGGER steep_test_hold ON public.rl_a');
     await fastCopy(west, 'rl_a');
     const writer = startWriter(east, names);
@@ -477,6 +489,7 @@ describe.each(testVersions())('a node restarted (immediate) during apply on Post
     await waitCaughtUp(east, 'west_rl');
     expect(await digests(west, names)).toEqual(await digests(east, names));
     await expectConverged(path, { rl: names }, 6);
+    expect((await steep(['status'], path)).stdout).not.toContain('lost sync');
   }, 180_000);
 
   it('the publisher, mid-copy: apply rides it out (PostgreSQL reconnects) and reaches synchronized', async () => {

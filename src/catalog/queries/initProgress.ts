@@ -160,24 +160,27 @@ export interface ServerLogRow {
 }
 
 /**
- * Tables of subscription `$1` whose copy PostgreSQL finished (`f`, FINISHEDCOPY) and the prefix
- * of their table-sync slot's name on the publisher, `pg_<subscription oid>_sync_<table oid>_`
- * (the subscriber's system identifier follows). PostgreSQL 14+.
+ * Tables of subscription `$1` (every subscription of this database when null) whose copy
+ * PostgreSQL finished (`f`, FINISHEDCOPY) and the prefix of their table-sync slot's name on the
+ * publisher, `pg_<subscription oid>_sync_<table oid>_` (the subscriber's system identifier
+ * follows). PostgreSQL 14+.
  */
 export const FINISHED_COPIES: CatalogQuery = {
   name: 'init-finished-copies',
-  text: `select n.nspname::text as schema,
+  text: `select s.subname::text as subscription,
+       n.nspname::text as schema,
        c.relname::text as name,
        'pg_' || s.oid || '_sync_' || sr.srrelid || '_' as slot_prefix
   from pg_catalog.pg_subscription s
   join pg_catalog.pg_subscription_rel sr on sr.srsubid = s.oid
   join pg_catalog.pg_class c on c.oid = sr.srrelid
   join pg_catalog.pg_namespace n on n.oid = c.relnamespace
- where s.subname = $1 and ${CURRENT_DATABASE} and sr.srsubstate = 'f'
- order by 1, 2`,
+ where ($1::text is null or s.subname = $1) and ${CURRENT_DATABASE} and sr.srsubstate = 'f'
+ order by 1, 2, 3`,
 };
 
 export interface FinishedCopyRow {
+  subscription: string;
   schema: string;
   name: string;
   slot_prefix: string;
