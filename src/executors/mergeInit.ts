@@ -71,6 +71,8 @@ export class WriteLocks {
     readonly client: pg.Client,
     /** pg_current_wal_insert_lsn() under the locks */
     readonly lsn: string,
+    /** when its LOCK was asked for (Date.now()): writes queue behind it from then on */
+    readonly blockingSince: number,
     private readonly step: Step,
   ) {}
 
@@ -88,11 +90,12 @@ export class WriteLocks {
       await setUpOrigin(client, step, node, ctx.lockTimeoutMs, onWaiting);
       await client.query('BEGIN');
       await client.query(`SET LOCAL lock_timeout = ${Math.max(0, Math.trunc(ctx.lockTimeoutMs))}`);
+      const blockingSince = Date.now();
       for (const s of statementsOn(step, node, 'lock')) await client.query(s.sql);
       let lsn = '';
       for (const s of statementsOn(step, node, 'position'))
         lsn = (await client.query<{ lsn: string }>(s.sql)).rows[0]!.lsn;
-      return new WriteLocks(node, client, lsn, step);
+      return new WriteLocks(node, client, lsn, blockingSince, step);
     } catch (err) {
       await client
         .query('ROLLBACK')

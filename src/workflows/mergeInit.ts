@@ -206,8 +206,8 @@ export async function runMergeInit(
         `blocking writes to the merged tables on ${unit.nodes.join(' and ')} for about ${(analysis.durationMs / 1000).toFixed(1)} s ` +
           '(the re-check under the locks repeats the analysis, which just took that long)',
       );
-      const lockedAt = Date.now();
       const locks = await takeLocks(topology, step, unit.nodes, ctx, opts.onEvent);
+      const lockedAt = Math.min(...locks.map((l) => l.blockingSince));
       const lockOf = (node: string) => locks.find((l) => l.node === node)!;
       try {
         const inside = locks.every((l) => l.writes);
