@@ -327,7 +327,14 @@ export function checkStatus(r: StatusReport, topology: Topology, maxLag?: LagLim
     if (s.enabled === false && topology.subscriptions[s.name]?.enabled !== false)
       problems.push(`${at}: disabled`);
     if (s.state === 'failed') problems.push(`${at}: init failed${s.error ? `: ${s.error}` : ''}`);
-    else if (s.state !== 'synchronized') problems.push(`${at}: ${s.state}, not synchronized`);
+    else if (s.state !== 'synchronized')
+      problems.push(
+        `${at}: ${s.state}, not synchronized` +
+          (s.lostSyncSlots.length > 0
+            ? `, and PostgreSQL cannot finish ${s.lostSyncSlots.join(', ')}: ` +
+              `${s.lostSyncSlots.length === 1 ? 'its table-sync slot is' : 'their table-sync slots are'} gone from ${s.from} (steep status says what ends it)`
+            : ''),
+      );
     if (maxLag && 'bytes' in maxLag && s.lagBytes !== null && s.lagBytes > maxLag.bytes)
       problems.push(`${at}: lag ${formatBytes(s.lagBytes)}, over --max-lag ${formatBytes(maxLag.bytes)}`);
     if (maxLag && 'seconds' in maxLag && s.lagSeconds !== null && s.lagSeconds > maxLag.seconds)

@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import type { StatusReport, SubscriptionStatus } from '../../../src/model/statusReport.js';
+import type { Topology } from '../../../src/model/topology.js';
+import { checkStatus } from '../../../src/workflows/status.js';
+
+const subscription = (over: Partial<SubscriptionStatus>): SubscriptionStatus => ({
+  name: 'west_items',
+  node: 'west',
+  from: 'east',
+  declared: true,
+  exists: true,
+  enabled: true,
+  initMethod: 'snapshot',
+  state: 'copying',
+  unknown: null,
+  error: null,
+  since: null,
+  tablesTotal: 2,
+  tablesReady: 1,
+  slot: 'west_items',
+  lagBytes: 0,
+  lagSeconds: 0,
+  applyWorkerRunning: true,
+  syncWorkers: 0,
+  applyErrors: 0,
+  syncErrors: 0,
+  conflicts: null,
+  divergedTables: [],
+  lostSyncSlots: [],
+  ...over,
+});
+
+const report = (s: SubscriptionStatus): StatusReport => ({
+  topology: 't',
+  sampledAt: '2026-01-01T00:00:00.000Z',
+  nodes: [],
+  subscriptions: [s],
+  slots: [],
+});
+
+const topology = { subscriptions: { west_items: { enabled: true } } } as unknown as Topology;
+
+describe('status --check', () => {
+  it('says when PostgreSQL cannot finish an init because a table-sync slot is gone', () => {
+    expect(checkStatus(report(subscription({})), topology).problems).toEqual([
+      'subscription.west_items on west: copying, not synchronized',
+    ]);
+    expect(checkStatus(report(subscription({ lostSyncSlots: ['public.items'] })), topology).problems).toEqual(
+      [
+        'subscription.west_items on west: copying, not synchronized, and PostgreSQL cannot finish public.items: its table-sync slot is gone from east (steep status says what ends it)',
+      ],
+    );
+    // recorded failed: its error names the tables and the reinit already
+    expect(
+      checkStatus(
+        report(subscription({ state: 'failed', error: 'lost it', lostSyncSlots: ['public.items'] })),
+        topology,
+      ).problems,
+    ).toEqual(['subscription.west_items on west: init failed: lost it']);
+  });
+});
