@@ -16,7 +16,7 @@ import {
   SERVER_LOG,
   type ServerLogRow,
   SLOT_LAG,
-  SLOT_PREFIXES_PRESENT,
+  SLOTS_WITH_PREFIXES,
   type SlotLagRow,
   SUBSCRIPTION_TABLE_PROGRESS,
   type SubscriptionActivityRow,
@@ -171,12 +171,14 @@ export async function withoutSyncSlot(
   finished: readonly FinishedCopy[],
 ): Promise<string[]> {
   if (finished.length === 0) return [];
-  const { rows } = await client.query<{ prefix: string }>({
-    text: SLOT_PREFIXES_PRESENT.text,
+  const { rows } = await client.query<{ slot_name: string }>({
+    text: SLOTS_WITH_PREFIXES.text,
     values: [finished.map((f) => f.slotPrefix)],
   });
-  const present = new Set(rows.map((r) => r.prefix));
-  return finished.filter((f) => !present.has(f.slotPrefix)).map((f) => f.table);
+  return withoutSyncSlotAmong(
+    finished,
+    rows.map((r) => r.slot_name),
+  );
 }
 
 /** withoutSyncSlot, from the publisher's slot names already read. */

@@ -186,10 +186,10 @@ export interface FinishedCopyRow {
   slot_prefix: string;
 }
 
-/** Which of the name prefixes `$1` a replication slot on this node starts with. */
-export const SLOT_PREFIXES_PRESENT: CatalogQuery = {
-  name: 'slot-prefixes-present',
-  text: `select p.prefix
-  from unnest($1::text[]) as p(prefix)
- where exists (select 1 from pg_catalog.pg_replication_slots s where starts_with(s.slot_name::text, p.prefix))`,
+/** The replication slots on this node whose name starts with one of the prefixes `$1`. */
+export const SLOTS_WITH_PREFIXES: CatalogQuery = {
+  name: 'slots-with-prefixes',
+  text: `select s.slot_name::text as slot_name
+  from pg_catalog.pg_replication_slots s
+ where exists (select 1 from unnest($1::text[]) as p(prefix) where starts_with(s.slot_name::text, p.prefix))`,
 };
