@@ -10,6 +10,7 @@ import { renderPlanJson } from '../../../src/render/planJson.js';
 import { renderPlanMarkdown } from '../../../src/render/planMarkdown.js';
 import { renderPlanText } from '../../../src/render/planText.js';
 import { renderCheck, renderStatus, renderStatusJson } from '../../../src/render/status.js';
+import { subscriptionStatus } from '../../support/statusReport.js';
 import {
   at,
   observe,
@@ -138,56 +139,23 @@ const STATUS: StatusReport = {
     { name: 'west', reachable: false, serverVersion: null, version: null, error: 'connection refused' },
   ],
   subscriptions: [
-    {
+    subscriptionStatus({
       name: 'west_orders',
-      node: 'west',
-      from: 'east',
-      declared: true,
-      exists: true,
-      enabled: true,
-      initMethod: 'snapshot',
       state: 'synchronized',
-      unknown: null,
-      error: null,
       since: '2025-12-31T00:00:00.000Z',
-      tablesTotal: 2,
       tablesReady: 2,
       slot: 'west_orders',
       lagBytes: 2048,
       lagSeconds: 0.5,
-      applyWorkerRunning: true,
-      syncWorkers: 0,
       applyErrors: 1,
-      syncErrors: 0,
       conflicts: { insert_exists: 1 },
-      divergedTables: [],
-      lostSyncSlots: [],
-    },
-    {
-      name: 'west_items',
+    }),
+    subscriptionStatus({
       node: 'east',
       from: 'west',
-      declared: true,
-      exists: true,
-      enabled: true,
-      initMethod: 'snapshot',
-      state: 'copying',
-      unknown: null,
-      error: null,
       since: '2025-12-31T00:00:00.000Z',
-      tablesTotal: 2,
-      tablesReady: 1,
-      slot: 'west_items',
-      lagBytes: 0,
-      lagSeconds: 0,
-      applyWorkerRunning: true,
-      syncWorkers: 0,
-      applyErrors: 0,
-      syncErrors: 0,
-      conflicts: null,
-      divergedTables: [],
       lostSyncSlots: ['public.items'],
-    },
+    }),
   ],
   slots: [
     {

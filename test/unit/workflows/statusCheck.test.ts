@@ -2,33 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { StatusReport, SubscriptionStatus } from '../../../src/model/statusReport.js';
 import type { Topology } from '../../../src/model/topology.js';
 import { checkStatus } from '../../../src/workflows/status.js';
-
-const subscription = (over: Partial<SubscriptionStatus>): SubscriptionStatus => ({
-  name: 'west_items',
-  node: 'west',
-  from: 'east',
-  declared: true,
-  exists: true,
-  enabled: true,
-  initMethod: 'snapshot',
-  state: 'copying',
-  unknown: null,
-  error: null,
-  since: null,
-  tablesTotal: 2,
-  tablesReady: 1,
-  slot: 'west_items',
-  lagBytes: 0,
-  lagSeconds: 0,
-  applyWorkerRunning: true,
-  syncWorkers: 0,
-  applyErrors: 0,
-  syncErrors: 0,
-  conflicts: null,
-  divergedTables: [],
-  lostSyncSlots: [],
-  ...over,
-});
+import { subscriptionStatus as subscription } from '../../support/statusReport.js';
 
 const report = (s: SubscriptionStatus): StatusReport => ({
   topology: 't',
