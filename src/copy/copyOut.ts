@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import type { Connection } from 'pg';
+import { ReadBufferSocket } from '../db/readBufferSocket.js';
 
 /**
  * `COPY … TO STDOUT` for node-postgres as a readable stream of the COPY data (a submittable,
@@ -19,7 +20,16 @@ import type { Connection } from 'pg';
  * Like pg-copy-streams, it takes the connection's socket from node-postgres while the COPY
  * runs and gives it back, with the bytes after CopyDone (CommandComplete, ReadyForQuery) or
  * from an ErrorResponse on, so node-postgres ends the query (or reports the error) as usual.
+ * On a session whose socket reuses its read buffer (db/readBufferSocket.ts) it reads that
+ * buffer in place: what it pushes is then a copy, unless a sink takes the rows (`into`).
  */
+
+/** Takes a COPY's rows as they come (`CopyOut.into`), instead of a reader of the stream. */
+export interface CopySink {
+  /** Take `rows`, valid only during the call (copy them); false when full, until `room()` resolves. */
+  put(rows: Buffer): boolean;
+  room(): Promise<void>;
+}
 
 const COPY_DATA = 0x64; // d
 const COPY_DONE = 0x63; // c
@@ -53,6 +63,15 @@ export class CopyOut extends Readable {
   private rest = 0;
   private restIsData = false;
   private attached = false;
+  /** the socket's read buffer, reused: each read is parsed in place (`ReadBufferSocket.reader`) */
+  private inPlace = false;
+  private sink: CopySink | null = null;
+  /** the sink's end: the COPY's (or the first error) */
+  private sinkDone: { resolve: () => void; reject: (e: Error) => void } | null = null;
+  /** CopyDone has come */
+  private ended = false;
+  /** the COPY's error, or the sink's */
+  private failure: Error | null = null;
   /** each socket read as it comes (`read()` of a paused socket joins those waiting into a new Buffer) */
   private readonly onData = (chunk: Buffer) => {
     if (!this.parse(chunk) && this.attached) this.connection!.stream.pause();
@@ -84,14 +103,38 @@ export class CopyOut extends Readable {
     if (listeners.length !== 1)
       throw new Error(`COPY TO expects one data listener on the connection, found ${listeners.length}`);
     this.pgOnData = listeners[0] as (b: Buffer) => void;
-    stream.removeListener('data', this.pgOnData);
     this.attached = true;
-    stream.on('data', this.onData);
+    if (stream instanceof ReadBufferSocket) {
+      this.inPlace = true;
+      stream.reader = (data) => this.parse(data);
+    } else {
+      stream.removeListener('data', this.pgOnData);
+      stream.on('data', this.onData);
+    }
     connection.query(this.text);
   }
 
   override _read(): void {
-    if (this.attached) this.connection?.stream.resume();
+    // with a sink, the sink says when to read on
+    if (this.attached && !this.sink) this.connection?.stream.resume();
+  }
+
+  /**
+   * From now on the rows go to `sink` as they come, with no stream in between (and on a
+   * reused read buffer no copy of them); what was pushed before goes first. Resolves once the
+   * COPY has ended and the sink has taken all of it; rejects with the COPY's error, or the sink's.
+   */
+  async into(sink: CopySink): Promise<void> {
+    for (let b: Buffer | null = this.read(); b !== null; b = this.read()) if (!sink.put(b)) await sink.room();
+    if (this.failure) throw this.failure;
+    if (this.ended) return;
+    const done = new Promise<void>((resolve, reject) => {
+      this.sinkDone = { resolve, reject };
+    });
+    this.sink = sink;
+    this.resume();
+    if (this.attached) this.connection!.stream.resume();
+    return done;
   }
 
   /**
@@ -152,7 +195,7 @@ export class CopyOut extends Readable {
         if (code === COPY_DONE || code === ERROR_RESPONSE) {
           if (!framed && w > 0) this.out(buf.subarray(0, w));
           this.detach(buf.subarray(code === COPY_DONE ? end : p));
-          if (code === COPY_DONE) this.push(null);
+          if (code === COPY_DONE) this.copyDone();
           return false;
         }
         if (end > n) {
@@ -167,25 +210,64 @@ export class CopyOut extends Readable {
     return to > w ? this.out(buf.subarray(w, to), rows) && more : more;
   }
 
-  /** Push `data`, `rows` bytes of it the rows' own. */
+  /** Push `data` (or give it to the sink), `rows` bytes of it the rows' own. */
   private out(data: Buffer, rows = data.length): boolean {
     this.bytes += rows;
     this.onBytes?.(rows);
-    return this.push(data);
+    const sink = this.sink;
+    if (!sink) return this.push(this.inPlace ? Buffer.from(data) : data);
+    if (this.failure) return true;
+    try {
+      if (sink.put(data)) return true;
+    } catch (err) {
+      // the rest of the COPY is read and dropped (or its session ended by the engine)
+      this.fail(err as Error);
+      return true;
+    }
+    sink.room().then(
+      () => {
+        if (this.attached) this.connection!.stream.resume();
+      },
+      (err: Error) => {
+        this.fail(err);
+        if (this.attached) this.connection!.stream.resume();
+      },
+    );
+    return false;
+  }
+
+  /** The COPY ended: the stream's end, or the sink's once it has taken the last rows. */
+  private copyDone(): void {
+    this.ended = true;
+    this.push(null);
+    const done = this.sinkDone;
+    if (!done) return;
+    this.sinkDone = null;
+    this.sink!.room().then(done.resolve, done.reject);
+  }
+
+  private fail(err: Error): void {
+    this.failure ??= err;
+    this.sinkDone?.reject(err);
+    this.sinkDone = null;
   }
 
   /** Give the socket back to node-postgres with the bytes it has still to read. */
   private detach(unread: Buffer): void {
     const stream = this.connection!.stream;
     this.attached = false;
-    stream.removeListener('data', this.onData);
-    stream.addListener('data', this.pgOnData!);
-    this.pgOnData!(unread);
+    if (stream instanceof ReadBufferSocket) stream.reader = null;
+    else {
+      stream.removeListener('data', this.onData);
+      stream.addListener('data', this.pgOnData!);
+    }
+    this.pgOnData!(this.inPlace ? Buffer.from(unread) : unread);
     // node-postgres may pause the socket while it parses; resume once that is done
     process.nextTick(() => stream.resume());
   }
 
   handleError(err: Error): void {
+    this.fail(err);
     this.destroy(err);
   }
 

@@ -101,14 +101,20 @@ function compareChunks(a: Chunk, b: Chunk): number {
   return x < y ? -1 : x > y ? 1 : a.index - b.index;
 }
 
-/** A publisher session inside a REPEATABLE READ transaction at the exported snapshot. */
+/**
+ * A publisher session inside a REPEATABLE READ transaction at the exported snapshot;
+ * `reuseReadBuffer` for a session whose COPY data is copied on as it comes (a file's blocks),
+ * not sent on in the Buffers it was read into (the subscriber's COPY FROM).
+ */
 export async function snapshotSession(
   run: Pick<CopyRun, 'node' | 'connection' | 'connectTimeoutMs' | 'snapshot'>,
+  reuseReadBuffer = false,
 ): Promise<pg.Client> {
   const client = await connect(run.connection, {
     node: run.node,
     applicationName: 'steep copy',
     connectTimeoutMs: run.connectTimeoutMs,
+    reuseReadBuffer,
   });
   try {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
@@ -150,7 +156,7 @@ export async function runCopy(run: CopyRun): Promise<void> {
       ) {
         for (let attempt = 1; ; attempt++) {
           try {
-            source ??= await snapshotSession(run);
+            source ??= await snapshotSession(run, !run.sink.framed);
             writer ??= await run.sink.open();
             const sql = copyOutSql(chunk.table, chunk, run.binary);
             const out = source.query(new CopyOut(sql, run.onBytes, run.sink.framed));

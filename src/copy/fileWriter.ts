@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { MODULES_DIR } from '../location.js';
+import type { CopySink } from './copyOut.js';
 
 /**
  * A copy session's file writer on a thread of its own (fileWriterMain.ts): the session copies
@@ -28,7 +29,7 @@ function writeError(f: Failure): Error {
   return Object.assign(new Error(f.message), { code: f.code });
 }
 
-export class FileWriter {
+export class FileWriter implements CopySink {
   /** a block the thread holds is a detached (empty) Buffer here until it comes back */
   private readonly blocks = Array.from({ length: BLOCKS }, () => Buffer.from(new ArrayBuffer(BLOCK_BYTES)));
   private readonly worker = new Worker(new URL('copy/fileWriterMain.js', MODULES_DIR));
@@ -41,7 +42,9 @@ export class FileWriter {
   private dead: Error | null = null;
   private current = -1;
   /** bytes in the current block */
-  used = 0;
+  private used = 0;
+  /** put(): the bytes that found no free block, waiting for one */
+  private waiting: Buffer | null = null;
 
   constructor() {
     // a writer started ahead (FileSink's spares) keeps no process alive until it is used
@@ -67,7 +70,7 @@ export class FileWriter {
   }
 
   /** The block being filled; `used` bytes of it are. */
-  get block(): Buffer {
+  private get block(): Buffer {
     return this.blocks[this.current]!;
   }
 
@@ -92,19 +95,55 @@ export class FileWriter {
     this.used = 0;
   }
 
-  /** Hand the filled part of the current block to the thread and take a free one. */
-  async flush(): Promise<void> {
-    if (this.broken) throw this.broken;
-    if (this.used === 0) return;
+  /** Hand the filled part of the current block to the thread. */
+  private post(): void {
     const memory = this.block.buffer as ArrayBuffer;
     this.worker.postMessage({ block: this.current, bytes: this.used, memory }, [memory]);
     this.current = -1;
+    this.used = 0;
+  }
+
+  /**
+   * A COPY's rows as they come (CopySink): copied into the blocks at once, full blocks handed
+   * to the thread; false when no block was free for all of it, the rest waiting here until
+   * `room()` has found one.
+   */
+  put(data: Buffer): boolean {
+    if (this.broken) throw this.broken;
+    for (let at = 0; at < data.length; ) {
+      if (this.current < 0) {
+        if (this.free.length === 0) {
+          this.waiting = Buffer.from(data.subarray(at));
+          return false;
+        }
+        this.current = this.free.shift()!;
+        this.used = 0;
+      }
+      const n = data.copy(this.block, this.used, at);
+      this.used += n;
+      at += n;
+      if (this.used === BLOCK_BYTES) this.post();
+    }
+    return true;
+  }
+
+  /** Resolves once what put() left waiting is in a block. */
+  async room(): Promise<void> {
+    const rest = this.waiting;
+    if (!rest) return;
     await this.take();
+    this.waiting = null;
+    this.put(rest);
   }
 
   /** Close the file: its SHA-256 once all is written (`keep`), or '' (a failed chunk's file let go). */
   async close(keep: boolean): Promise<string> {
-    if (keep) await this.flush();
+    if (keep) {
+      await this.room();
+      if (this.broken) throw this.broken;
+      if (this.current >= 0 && this.used > 0) this.post();
+    }
+    this.waiting = null;
     if (this.current >= 0) this.free.push(this.current);
     this.current = -1;
     if (this.dead) throw this.dead;

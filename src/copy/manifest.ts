@@ -5,8 +5,9 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { SteepError } from '../model/errors.js';
+import { CopyOut } from './copyOut.js';
 import type { Chunk, ChunkSink, ChunkWriter } from './engine.js';
-import { BLOCK_BYTES, FileWriter } from './fileWriter.js';
+import { FileWriter } from './fileWriter.js';
 import { hashFiles } from './hashThread.js';
 
 /**
@@ -183,15 +184,15 @@ export class FileSink implements ChunkSink {
         let bytes = 0;
         let sha256: string;
         try {
-          for await (const b of source as AsyncIterable<Buffer>) {
-            for (let at = 0; at < b.length; ) {
-              const n = b.copy(writer.block, writer.used, at);
-              writer.used += n;
-              at += n;
-              bytes += n;
-              if (writer.used === BLOCK_BYTES) await writer.flush();
+          if (source instanceof CopyOut) {
+            // the rows straight into the writer's blocks as they come
+            await source.into(writer);
+            bytes = source.bytes;
+          } else
+            for await (const b of source as AsyncIterable<Buffer>) {
+              bytes += b.length;
+              if (!writer.put(b)) await writer.room();
             }
-          }
           sha256 = await writer.close(true);
         } catch (err) {
           await writer.close(false).catch(() => {});

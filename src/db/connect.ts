@@ -2,6 +2,7 @@ import pg from 'pg';
 import { SteepError } from '../model/errors.js';
 import type { ConnectionSpec } from '../model/topology.js';
 import { mask } from './mask.js';
+import { ReadBufferSocket } from './readBufferSocket.js';
 
 export const APPLICATION_NAME = 'steep';
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
@@ -18,6 +19,11 @@ export interface ConnectOptions {
   pipeline?: boolean;
   /** client-side limit per query, for a server that stops answering altogether */
   queryTimeoutMs?: number;
+  /**
+   * a session that reads COPY data in bulk: one read buffer, reused (readBufferSocket.ts); not
+   * with TLS, whose socket node-postgres makes itself
+   */
+  reuseReadBuffer?: boolean;
 }
 
 function sslOption(spec: ConnectionSpec): pg.ClientConfig['ssl'] {
@@ -53,6 +59,7 @@ export function clientConfig(spec: ConnectionSpec, opts: ConnectOptions): pg.Cli
   if (opts.replication) config.replication = opts.replication;
   if (opts.pipeline) config.pipeline = true;
   if (opts.queryTimeoutMs) config.query_timeout = opts.queryTimeoutMs;
+  if (opts.reuseReadBuffer && config.ssl === false) config.stream = () => new ReadBufferSocket();
   return config;
 }
 

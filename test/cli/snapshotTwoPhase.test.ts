@@ -20,6 +20,7 @@ import {
   fillTables,
   indexesOf,
   startWriter,
+  type TableDef,
   waitCaughtUp,
 } from '../support/replicationData.js';
 import { tempDir } from '../support/tempDir.js';
@@ -112,6 +113,28 @@ async function recorded(sub: string): Promise<Recorded[]> {
 }
 
 const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
+
+/** A topology of one two-phase subscription `sub` on west of east's `table`. */
+function oneTableConfig(topology: string, sub: string, table: string): string {
+  return writeConfig(
+    [
+      'version: 1',
+      `topology: ${topology}`,
+      nodesYaml(cluster().nodes),
+      'publications:',
+      `  ${sub}_pub:`,
+      '    node: east',
+      `    tables: [public.${table}]`,
+      'subscriptions:',
+      `  ${sub}:`,
+      '    node: west',
+      '    from: east',
+      `    publications: [${sub}_pub]`,
+      '    init: { method: two-phase }',
+      '',
+    ].join('\n'),
+  );
+}
 
 describe('two-phase init through snapshot generate and apply', () => {
   it('generates (resuming after SIGKILL), refuses damaged or foreign snapshots, applies, and reaches synchronized', async () => {
@@ -417,34 +440,45 @@ describe('two-phase init through snapshot generate and apply', () => {
     expect(stale.stderr).toMatch(/slot west_tp2 of the snapshot in .* no longer exists on east/);
   }, 300_000);
 
-  it('a file it cannot write: the chunk is retried, generate gives up naming the error, and the rerun finishes it', async () => {
+  /** `table` filled on east, and a two-phase subscription `sub` of it created: its config and an output directory. */
+  async function oneTableSetup(
+    topology: string,
+    sub: string,
+    table: TableDef,
+  ): Promise<{ path: string; dir: string }> {
     const east = cluster().node('east');
-    const west = cluster().node('west');
-    // ~4 MB: the file writer thread is handed several 1 MB blocks after its file failed to open
-    const table = { name: 'tp_unwritable', rows: 60_000 };
-    await createTables([east, west], [table]);
+    await createTables([east, cluster().node('west')], [table]);
     await fillTables(east, [table]);
-    const path = writeConfig(
-      [
-        'version: 1',
-        'topology: two-phase-unwritable',
-        nodesYaml([east, west]),
-        'publications:',
-        '  tp_unwritable_pub:',
-        '    node: east',
-        `    tables: [public.${table.name}]`,
-        'subscriptions:',
-        '  west_tpu:',
-        '    node: west',
-        '    from: east',
-        '    publications: [tp_unwritable_pub]',
-        '    init: { method: two-phase }',
-        '',
-      ].join('\n'),
-    );
+    const path = oneTableConfig(topology, sub, table.name);
     const created = await steep(['apply', '--auto-approve'], path);
     expect(created.code, created.stderr).toBe(0);
-    const dir = tempDir('steep-snap-unwritable-');
+    return { path, dir: tempDir(`steep-snap-${sub}-`) };
+  }
+
+  /** The one file in `dir` is what its manifest says, and applied with a writer running, both sides end equal. */
+  async function expectFileApplied(dir: string, path: string, sub: string, table: string): Promise<void> {
+    const east = cluster().node('east');
+    const west = cluster().node('west');
+    const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as {
+      tables: Array<{ files: Array<{ file: string; sha256: string; bytes: number }> }>;
+    };
+    const file = m.tables[0]!.files[0]!;
+    const bytes = readFileSync(join(dir, file.file));
+    expect(bytes.length).toBe(file.bytes);
+    expect(sha256(bytes)).toBe(file.sha256);
+    expect(readdirSync(dir).filter((f) => f.endsWith('.partial'))).toEqual([]);
+    const writer = startWriter(east, [table]);
+    const applied = await steep(['snapshot', 'apply', sub, '--input', dir], path);
+    expect(applied.code, applied.stderr).toBe(0);
+    await writer.stop();
+    await waitCaughtUp(east, sub);
+    expect(await digests(west, [table])).toEqual(await digests(east, [table]));
+  }
+
+  it('a file it cannot write: the chunk is retried, generate gives up naming the error, and the rerun finishes it', async () => {
+    // ~4 MB: the file writer thread is handed several 1 MB blocks after its file failed to open
+    const table = { name: 'tp_unwritable', rows: 60_000 };
+    const { path, dir } = await oneTableSetup('two-phase-unwritable', 'west_tpu', table);
     // a directory where the table's file is written: opening it for writing fails (EISDIR)
     const blocked = join(dir, `public.${table.name}.0.copy.partial`);
     mkdirSync(blocked);
@@ -456,16 +490,29 @@ describe('two-phase init through snapshot generate and apply', () => {
     const rerun = await steep(['snapshot', 'generate', 'west_tpu', '--output', dir, '--json'], path);
     expect(rerun.code, rerun.stderr).toBe(0);
     expect(JSON.parse(rerun.stdout)).toMatchObject({ resumed: true, kept: 0, files: 1, rows: table.rows });
-    const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as {
-      tables: Array<{ files: Array<{ file: string; sha256: string }> }>;
-    };
-    const file = m.tables[0]!.files[0]!;
-    expect(sha256(readFileSync(join(dir, file.file)))).toBe(file.sha256);
-    const writer = startWriter(east, [table.name]);
-    const applied = await steep(['snapshot', 'apply', 'west_tpu', '--input', dir], path);
-    expect(applied.code, applied.stderr).toBe(0);
-    await writer.stop();
-    await waitCaughtUp(east, 'west_tpu');
-    expect(await digests(west, [table.name])).toEqual(await digests(east, [table.name]));
+    await expectFileApplied(dir, path, 'west_tpu', table.name);
+  }, 120_000);
+
+  it("a publisher session killed during generate's COPY: the chunk's file is written again, and what it holds is the table", async () => {
+    const east = cluster().node('east');
+    // ~30 MB, a few tenths of a second of COPY into the file writer's blocks
+    const table = { name: 'tp_pubkill', rows: 500_000 };
+    const { path, dir } = await oneTableSetup('two-phase-pubkill', 'west_tpk', table);
+    const generating = steep(['snapshot', 'generate', 'west_tpk', '--output', dir, '--json'], path);
+    // the session's COPY, while it runs: the rows it sent so far went into the file's blocks
+    let killed = false;
+    for (const deadline = Date.now() + 60_000; !killed && Date.now() < deadline; ) {
+      const [r] = await east.query<{ ok: boolean }>(
+        `SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity
+          WHERE query ILIKE 'COPY%tp_pubkill%TO STDOUT%' AND state = 'active' AND pid <> pg_backend_pid() LIMIT 1`,
+      );
+      killed = r?.ok === true;
+      if (!killed) await new Promise((res) => setTimeout(res, 10));
+    }
+    expect(killed).toBe(true);
+    const generated = await generating;
+    expect(generated.code, generated.stderr).toBe(0);
+    expect(JSON.parse(generated.stdout)).toMatchObject({ files: 1, rows: table.rows });
+    await expectFileApplied(dir, path, 'west_tpk', table.name);
   }, 120_000);
 });
