@@ -160,10 +160,15 @@ function requested(input: ReinitInput, all: string[]): string[] {
   return [...new Set(r.tables)].sort();
 }
 
+/** Every table asked for lost its table-sync slot. */
+function allLostSync(input: ReinitInput, wanted: string[]): boolean {
+  const lost = new Set(input.lostSyncSlots);
+  return wanted.every((t) => lost.has(t));
+}
+
 /** Every table asked for lost its table-sync slot, and the init is recorded failed (or not at all). */
 function repairsLostSync(input: ReinitInput, wanted: string[]): boolean {
-  const lost = new Set(input.lostSyncSlots);
-  return (input.recorded === 'failed' || input.recorded === null) && wanted.every((t) => lost.has(t));
+  return (input.recorded === 'failed' || input.recorded === null) && allLostSync(input, wanted);
 }
 
 export function planReinit(input: ReinitInput): ReinitPlan {
@@ -208,6 +213,14 @@ export function planReinit(input: ReinitInput): ReinitPlan {
     // interrupted before the switch: start over (the statements below drop the leftovers)
   } else if (repairsLostSync(input, wanted)) {
     // the init failed on them: the other tables may still be copying, which the switches leave alone
+  } else if (input.recorded !== null && !INITIALISED.includes(input.recorded) && allLostSync(input, wanted)) {
+    // still recorded under way: apply's follow decides that the loss lasts (a table's slot is
+    // dropped milliseconds before its sync is recorded done), and records the failure reinit repairs
+    refuse(
+      `subscription ${input.subscription} on ${input.subscriber} is ${input.recorded}, and PostgreSQL cannot finish ${wanted.join(', ')}: ` +
+        `${wanted.length === 1 ? 'its table-sync slot is' : 'their table-sync slots are'} gone from ${input.publisher}; ` +
+        `steep apply records the init failed once the slot stays gone, then steep reinit ${input.subscription} --tables ${wanted.join(',')} copies ${wanted.length === 1 ? 'it' : 'them'} again`,
+    );
   } else if (input.recorded !== null && !INITIALISED.includes(input.recorded)) {
     refuse(
       `subscription ${input.subscription} on ${input.subscriber} is ${input.recorded}, not initialised: reinit repairs a synchronized or diverged subscription; finish its init with steep apply (or steep init cancel ${input.subscription})`,

@@ -112,7 +112,14 @@ describe('planReinit', () => {
     expect(() => planReinit(input({ ...lost, request: { tables: ['public.a', 'public.d'] } }))).toThrow(
       /is failed, not initialised/,
     );
-    expect(() => planReinit(input({ ...lost, recorded: 'copying' }))).toThrow(/is copying, not initialised/);
+    // still recorded copying: the refusal says what ends it
+    expect(() => planReinit(input({ ...lost, recorded: 'copying' }))).toThrow(
+      'subscription s on west is copying, and PostgreSQL cannot finish public.a: its table-sync slot is gone from east; ' +
+        'steep apply records the init failed once the slot stays gone, then steep reinit s --tables public.a copies it again',
+    );
+    expect(() =>
+      planReinit(input({ ...lost, recorded: 'copying', request: { tables: ['public.a', 'public.d'] } })),
+    ).toThrow(/is copying, not initialised/);
     expect(() => planReinit(input({ ...lost, recorded: null, request: { tables: ['public.d'] } }))).toThrow(
       /still copying public\.a, public\.b, public\.d/,
     );
