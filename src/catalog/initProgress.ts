@@ -11,6 +11,8 @@ import { qualifiedName } from '../model/topology.js';
 import {
   FINISHED_COPIES,
   type FinishedCopyRow,
+  INDEX_BUILDS,
+  type IndexBuildRow,
   PUBLISHED_TABLE_SIZES,
   type PublishedTableSizeRow,
   SERVER_LOG,
@@ -187,4 +189,26 @@ export function withoutSyncSlotAmong(
   slotNames: readonly string[],
 ): string[] {
   return finished.filter((f) => !slotNames.some((n) => n.startsWith(f.slotPrefix))).map((f) => f.table);
+}
+
+/** An index build under way on a table: its phase, and how far that phase is when it says. */
+export interface IndexBuild {
+  phase: string;
+  percent: number | null;
+}
+
+/**
+ * The index builds running in this database, by table (`schema.name`). The percent is of the
+ * phase: the table's blocks while it is scanned, else the tuples while they are loaded (a sort
+ * reports neither).
+ */
+export async function readIndexBuilds(client: pg.Client): Promise<Map<string, IndexBuild>> {
+  const { rows } = await client.query<IndexBuildRow>(INDEX_BUILDS.text);
+  const out = new Map<string, IndexBuild>();
+  for (const r of rows) {
+    const [done, total] =
+      r.blocks_total > 0 ? [r.blocks_done, r.blocks_total] : [r.tuples_done, r.tuples_total];
+    out.set(qualifiedName(r), { phase: r.phase, percent: total > 0 ? (100 * done) / total : null });
+  }
+  return out;
 }

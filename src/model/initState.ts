@@ -81,6 +81,15 @@ export interface TableProgress {
 }
 
 /** The live figures of a subscription's init, as sampled from both nodes at `sampledAt`. */
+/** A table's indexes steep's own copy deferred, and their build once under way. */
+export interface DeferredIndexProgress {
+  /** `schema.name` */
+  table: string;
+  indexes: string[];
+  /** PostgreSQL's index build on the table (pg_stat_progress_create_index): phase and percent of it */
+  building: { phase: string; percent: number | null } | null;
+}
+
 export interface InitProgress {
   subscription: string;
   /** the subscriber */
@@ -129,6 +138,11 @@ export interface InitProgress {
   divergedTables?: string[];
   /** steep's own copy, every row in: the tables whose deferred indexes are being built */
   buildingIndexes?: string[];
+  /**
+   * steep's own copy: the indexes it dropped before loading a big table and has not built again
+   * yet (state `deferred_indexes`), per table, with the build under way on it (`init status`)
+   */
+  deferredIndexes?: DeferredIndexProgress[];
   /** tables copied (`f`) whose table-sync slot is gone from the publisher: they never finish */
   lostSyncSlots?: string[];
 }

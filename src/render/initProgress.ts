@@ -1,4 +1,4 @@
-import type { InitProgress, InitState } from '../model/initState.js';
+import type { DeferredIndexProgress, InitProgress, InitState } from '../model/initState.js';
 import { formatBytes } from './values.js';
 
 /** An init's live figures as text: one line for apply's listr2 task, a block for `init status`. */
@@ -30,6 +30,17 @@ export function lostSyncText(
     `${tables.join(', ')}: copied, but the table-sync slot is gone from ${from}, so PostgreSQL cannot finish ` +
     (state === 'failed' ? `(${reinit})` : `(steep apply records the init failed; then ${reinit})`)
   );
+}
+
+/**
+ * `public.big: building big_pkey, big_v_idx (building index: scanning table, 45.0%)`, or
+ * `public.big: big_pkey deferred during the copy, built once all its rows are in`
+ */
+export function deferredIndexText(x: DeferredIndexProgress): string {
+  const names = x.indexes.join(', ');
+  if (!x.building) return `${x.table}: ${names} deferred during the copy, built once all its rows are in`;
+  const pct = x.building.percent === null ? '' : `, ${x.building.percent.toFixed(1)}%`;
+  return `${x.table}: building ${names} (${x.building.phase}${pct})`;
 }
 
 /** `1m 05s`, `2h 03m`, `45s` */
@@ -117,6 +128,7 @@ export function renderInitStatus(list: InitProgress[]): string {
       );
     if (p.lostSyncSlots && p.lostSyncSlots.length > 0)
       out.push(`  lost sync  ${lostSyncText(p.subscription, p.from, p.state, p.lostSyncSlots)}`);
+    for (const x of p.deferredIndexes ?? []) out.push(`  indexes    ${deferredIndexText(x)}`);
     if (p.startedAt) out.push(`  started    ${p.startedAt}`);
     if (p.publisherError) out.push(`  publisher  ${p.publisherError}`);
     if (p.error) out.push(`  error      ${p.error}`);

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import {
   readFinishedCopies,
+  readIndexBuilds,
   readPublishedTableSizes,
   readSlotLag,
   sampleSubscriber,
@@ -14,6 +15,7 @@ import { stateChangeEvent } from '../executors/initFollow.js';
 import type { Problem } from '../model/errors.js';
 import { advanceState, InitTracker } from '../model/initLifecycle.js';
 import {
+  type DeferredIndexProgress,
   type InitProgress,
   type InitState,
   NO_WORKER_FIGURES,
@@ -22,6 +24,7 @@ import {
 } from '../model/initState.js';
 import type { SubscriptionSpec, Topology } from '../model/topology.js';
 import { declaredSubscription, qualifiedName } from '../model/topology.js';
+import { DeferredIndexStore } from '../state/deferredIndexes.js';
 import { DivergedTablesStore } from '../state/divergedTables.js';
 import { InitProgressStore } from '../state/initProgress.js';
 import { hasInitTables, SubscriptionStateStore } from '../state/subscriptionState.js';
@@ -144,10 +147,13 @@ export class InitObserver {
         recorded?.state === 'diverged'
           ? await new DivergedTablesStore(schema, d.node).tablesOf(c, d.name)
           : [];
-      return { recorded, lastSaved, subscriber, info, diverged, finished };
+      const deferred = info.stateTables
+        ? await deferredIndexes(c, new DeferredIndexStore(schema, d.node), d.name)
+        : [];
+      return { recorded, lastSaved, subscriber, info, diverged, finished, deferred };
     });
     if (!read) return this.unreachable(w, `${d.node}: ${sub.error ?? 'unreachable'}`);
-    const { recorded, lastSaved, subscriber, info, diverged, finished } = read;
+    const { recorded, lastSaved, subscriber, info, diverged, finished, deferred } = read;
     const recordedState: InitState = recorded?.state ?? 'uninitialized';
     if (!w.tracker) {
       const fresh = lastSaved && Date.now() - lastSaved.updatedAt.getTime() <= SEED_WITHIN_MS;
@@ -184,7 +190,13 @@ export class InitObserver {
     if (info.stateTables && recorded && p.state !== recordedState && !followedElsewhere) {
       await this.record(d, recorded, p);
     }
-    return diverged.length > 0 ? { ...p, divergedTables: diverged } : p;
+    const building = deferred.filter((x) => x.building).map((x) => x.table);
+    return {
+      ...p,
+      ...(diverged.length > 0 ? { divergedTables: diverged } : {}),
+      ...(deferred.length > 0 ? { deferredIndexes: deferred } : {}),
+      ...(building.length > 0 ? { buildingIndexes: building } : {}),
+    };
   }
 
   /** Record the forward moves this sample shows (best effort: a read-only role records nothing). */
@@ -255,4 +267,27 @@ export async function openInitStatus(
     subs = [declaredSubscription(topology, subscription, 'init.unknown_subscription')];
   }
   return { topology, observer: new InitObserver(topology, subs, onEvent), configWarnings: warnings };
+}
+
+/**
+ * The indexes the subscription's copy deferred and has not built yet, per table, each with the
+ * build PostgreSQL reports on it: the session building them (apply's, or init cancel's) keeps
+ * their rows until it commits, so they show while it runs.
+ */
+async function deferredIndexes(
+  c: pg.Client,
+  store: DeferredIndexStore,
+  subscription: string,
+): Promise<DeferredIndexProgress[]> {
+  const rows = await store.list(c, subscription);
+  if (rows.length === 0) return [];
+  const builds = await readIndexBuilds(c);
+  const out = new Map<string, DeferredIndexProgress>();
+  for (const x of rows) {
+    const table = qualifiedName(x.table);
+    const t = out.get(table) ?? { table, indexes: [], building: builds.get(table) ?? null };
+    t.indexes.push(x.index);
+    out.set(table, t);
+  }
+  return [...out.values()];
 }

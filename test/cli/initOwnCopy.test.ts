@@ -277,6 +277,15 @@ describe("snapshot init with steep's own copy", () => {
     expect(await indexesOf(west, 'own_resume')).toEqual(
       indexesBefore.filter((d) => !/own_resume_pkey/.test(d)),
     );
+    // and init status, from another terminal, says which and when they come back
+    const status = await steep(['init', 'status', 'west_resume'], path);
+    expect(status.stdout).toContain(
+      'indexes    public.own_resume: own_resume_pkey deferred during the copy, built once all its rows are in',
+    );
+    const statusJson = JSON.parse((await steep(['init', 'status', 'west_resume', '--json'], path)).stdout);
+    expect(statusJson[0].deferredIndexes).toEqual([
+      { table: 'public.own_resume', indexes: ['own_resume_pkey'], building: null },
+    ]);
 
     await fastCopy(west, 'own_resume');
     const plan = await steep(['plan'], path);
@@ -295,6 +304,41 @@ describe("snapshot init with steep's own copy", () => {
     expect(await digests(west, ['own_resume'])).toEqual(await digests(east, ['own_resume']));
     await eventually(async () => (await holders()) === 0, 10_000, 'the snapshot holder to let go');
   }, 240_000);
+
+  it('init status from another terminal while the deferred indexes are built: which table, which indexes, the phase', async () => {
+    const east = cluster().node('east');
+    const west = cluster().node('west');
+    const table = { name: 'own_build', rows: 2_000 };
+    await createTables(cluster().nodes, [table]);
+    await fillTables(east, [table]);
+    // an index whose build takes ~4 s: its expression sleeps 2 ms a row (declared immutable, so it may index)
+    await west.query(
+      `CREATE FUNCTION public.slow_key(k int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS $$ BEGIN PERFORM pg_sleep(0.002); RETURN k; END $$`,
+    );
+    await west.query('CREATE INDEX own_build_slow ON public.own_build (public.slow_key(n))');
+    const indexesBefore = await indexesOf(west, 'own_build');
+    const path = config(
+      'own-build',
+      'west_build',
+      [table.name],
+      '{ method: snapshot, parallel: 2, splitAbove: 64kB }',
+    );
+    const applying = steep(['apply', '--auto-approve'], path);
+    // the primary key is built first, in the same transaction: the table's build is under way
+    const building =
+      /indexes {4}public\.own_build: building own_build_pkey, own_build_slow \(building index: [a-z ]+(, \d+\.\d%)?\)/;
+    await eventually(
+      async () => building.test((await steep(['init', 'status', 'west_build'], path)).stdout),
+      60_000,
+      'init status to show the indexes being built',
+    );
+    const applied = await applying;
+    expect(applied.code, applied.stderr).toBe(0);
+    expect(await indexesOf(west, 'own_build')).toEqual(indexesBefore);
+    expect((await steep(['init', 'status', 'west_build'], path)).stdout).not.toContain('indexes ');
+    await waitCaughtUp(east, 'west_build');
+    expect(await digests(west, [table.name])).toEqual(await digests(east, [table.name]));
+  }, 120_000);
 
   it('a unique index the copied rows break: apply fails naming it, its rows stay recorded, and init cancel builds it on the emptied table', async () => {
     const west = cluster().node('west');

@@ -193,3 +193,33 @@ export const SLOTS_WITH_PREFIXES: CatalogQuery = {
   from pg_catalog.pg_replication_slots s
  where exists (select 1 from unnest($1::text[]) as p(prefix) where starts_with(s.slot_name::text, p.prefix))`,
 };
+
+/**
+ * The index builds running in this database (`CREATE INDEX`, and `ALTER TABLE … ADD CONSTRAINT`
+ * of a primary key or unique constraint): their table, phase and the counts that phase reports.
+ * The index itself is not named: a build that is not concurrent reports `index_relid` 0.
+ */
+export const INDEX_BUILDS: CatalogQuery = {
+  name: 'index-builds',
+  text: `select n.nspname::text as schema,
+       c.relname::text as name,
+       p.phase::text as phase,
+       p.blocks_total::float8 as blocks_total,
+       p.blocks_done::float8 as blocks_done,
+       p.tuples_total::float8 as tuples_total,
+       p.tuples_done::float8 as tuples_done
+  from pg_catalog.pg_stat_progress_create_index p
+  join pg_catalog.pg_class c on c.oid = p.relid
+  join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+ where p.datid = (select d.oid from pg_catalog.pg_database d where d.datname = current_database())`,
+};
+
+export interface IndexBuildRow {
+  schema: string;
+  name: string;
+  phase: string;
+  blocks_total: number;
+  blocks_done: number;
+  tuples_total: number;
+  tuples_done: number;
+}

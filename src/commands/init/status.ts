@@ -9,7 +9,7 @@ import { openInitStatus, sampleOnce } from '../../workflows/initStatus.js';
 export default class InitStatus extends SteepCommand {
   static override summary = "Show the state and live progress of subscriptions' initialisation.";
   static override description =
-    `Per subscription: its init state (uninitialized, preparing, copying, catching_up, synchronized, diverged, failed, reinitializing), the copy's % done (weighted by the publisher's table sizes), tables done/total, the tables being copied, rows/s, ETA, and the lag still to catch up — sampled live from the subscriber (pg_subscription_rel, pg_stat_progress_copy) and the publisher (table sizes, slot lag).
+    `Per subscription: its init state (uninitialized, preparing, copying, catching_up, synchronized, diverged, failed, reinitializing), the copy's % done (weighted by the publisher's table sizes), tables done/total, the tables being copied, rows/s, ETA, the lag still to catch up, and the indexes steep's own copy deferred for a big table (which, and the phase of their build while it runs) — sampled live from the subscriber (pg_subscription_rel, pg_stat_progress_copy, pg_stat_progress_create_index) and the publisher (table sizes, slot lag).
 With --watch it refreshes every second until interrupted; with --json it prints a JSON array (one per refresh with --watch).`;
   static override examples = [
     '<%= config.bin %> init status',
