@@ -9,7 +9,8 @@
 //   BENCH_RUNS      generate runs of each, interleaved psql, steep, psql, steep … (default 3);
 //                   the ratio is of the medians, so both see the same load
 //   BENCH_BEFORE    another build's root (the one before a change): its generate runs in each
-//                   round too (psql, floor, before, steep), and its files' SHA-256 must equal steep's
+//                   round too (psql, floor, then before and steep taking turns at going first),
+//                   and its files' SHA-256 must equal steep's
 //
 // A second reference for generate, the *floor*: what a snapshot's files cost done by C tools, per
 // table and with the same parallelism, psql's `\copy … to FILE with (format binary)` (the files
@@ -188,11 +189,16 @@ try {
       );
     if (r > 0) await steep(['snapshot', 'delete', snapDir, '-c', config, '--allow-destroy']);
     if (BEFORE) {
-      befores.push(await generate(BEFORE));
+      // the two builds take turns at going first: the one right after the floor's writes meets
+      // the page cache at its most expensive on some machines (a VM's fresh pages)
+      const [first, second] = r % 2 === 0 ? [BEFORE, undefined] : [undefined, BEFORE];
+      const a = await generate(first);
       const sums = fileSums(snapDir);
       await steep(['snapshot', 'delete', snapDir, '-c', config, '--allow-destroy']);
-      gens.push(await generate(undefined));
+      const b = await generate(second);
       if (fileSums(snapDir) !== sums) throw new Error(`the files' SHA-256 differ from ${BEFORE}'s`);
+      befores.push(first === BEFORE ? a : b);
+      gens.push(first === BEFORE ? b : a);
     } else gens.push(await generate(undefined));
   }
   const baseOut = median(baseOuts.map((x) => x.wallMs));
