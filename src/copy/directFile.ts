@@ -13,8 +13,9 @@ import { closeSync, constants, ftruncateSync, openSync, writeSync } from 'node:f
  *
  * Direct I/O wants the memory, the file position and the length aligned (to the logical block
  * size; 4096 covers every common one). JavaScript cannot ask where a Buffer lies, so the first
- * file finds an offset into a staging buffer where a direct write succeeds (EINVAL until then:
- * V8's large allocations are 16-byte aligned). Each block is copied into the staging buffer
+ * file finds an offset into a staging buffer where a direct write succeeds (EINVAL until then: a
+ * large Buffer starts 16 bytes past a page boundary, behind the allocator's header, so here, with
+ * 512-byte sectors, offset 496 is the first taken). Each block is copied into the staging buffer
  * behind the unaligned tail of the one before, the aligned part goes out directly, and the
  * last tail (under 4096 bytes) through an ordinary descriptor when the file is closed. A file
  * system without `O_DIRECT` (or refusing a write later) gets ordinary writes, from the same
