@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { THIS_DATABASE_OID } from '../model/sql.js';
 import type { TableName } from '../model/topology.js';
 import { PG15 } from './queries/catalogQuery.js';
 
@@ -35,7 +36,7 @@ export async function readSubscriptionInfo(
                JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
               WHERE sr.srsubid = s.oid) AS tables
        FROM pg_catalog.pg_subscription s
-      WHERE s.subname = $1 AND s.subdbid = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = current_database())`,
+      WHERE s.subname = $1 AND s.subdbid = ${THIS_DATABASE_OID}`,
     [name],
   );
   const r = rows[0];

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { THIS_DATABASE_OID } from '../model/sql.js';
 import type { TableName } from '../model/topology.js';
 import type { CatalogQuery } from './queries/catalogQuery.js';
 
@@ -11,7 +12,7 @@ import type { CatalogQuery } from './queries/catalogQuery.js';
 export const SUBSCRIPTION_SLOT: CatalogQuery = {
   name: 'subscription-slot',
   text: `SELECT subslotname::text AS slot FROM pg_catalog.pg_subscription
-      WHERE subname = $1 AND subdbid = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = current_database())`,
+      WHERE subname = $1 AND subdbid = ${THIS_DATABASE_OID}`,
 };
 
 export const SUBSCRIBED_TABLES: CatalogQuery = {
@@ -21,7 +22,7 @@ export const SUBSCRIBED_TABLES: CatalogQuery = {
        JOIN pg_catalog.pg_subscription_rel sr ON sr.srsubid = s.oid
        JOIN pg_catalog.pg_class c ON c.oid = sr.srrelid
        JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-      WHERE s.subname = $1 AND s.subdbid = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = current_database())
+      WHERE s.subname = $1 AND s.subdbid = ${THIS_DATABASE_OID}
       ORDER BY 1, 2`,
 };
 

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { quoteIdent, quoteLiteral } from '../model/sql.js';
+import { quoteIdent, quoteLiteral, THIS_DATABASE_OID } from '../model/sql.js';
 import type { RoleFacts } from '../model/switchover.js';
 
 /**
@@ -22,7 +22,7 @@ SELECT r.rolname AS name, r.rolcanlogin AS login, r.rolsuper AS superuser, r.rol
        (SELECT substr(c, length('default_transaction_read_only=') + 1)
           FROM pg_catalog.pg_db_role_setting s, unnest(s.setconfig) AS c
          WHERE s.setrole = r.oid
-           AND s.setdatabase = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = current_database())
+           AND s.setdatabase = ${THIS_DATABASE_OID}
            AND c LIKE 'default_transaction_read_only=%') AS "databaseSetting"
   FROM pg_catalog.pg_roles r
  WHERE r.rolname !~ '^pg_' AND (r.rolcanlogin OR r.rolname = ANY($2::text[]))
@@ -84,7 +84,7 @@ export async function readSlotPosition(client: pg.Client, slot: string): Promise
 /** The SQL that reads a subscription's replication origin progress (shown by the dry run). */
 export const ORIGIN_PROGRESS_SQL = `SELECT pg_catalog.pg_replication_origin_progress('pg_' || s.oid, true)::text AS lsn
   FROM pg_catalog.pg_subscription s
- WHERE s.subname = $1 AND s.subdbid = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = current_database())`;
+ WHERE s.subname = $1 AND s.subdbid = ${THIS_DATABASE_OID}`;
 
 /** Where the subscription's replication origin stands: the end of the last transaction it applied (null: none yet). */
 export async function readOriginProgress(client: pg.Client, subscription: string): Promise<string | null> {
@@ -130,7 +130,7 @@ export async function readPublicationAndSlot(
 export async function subscriptionExists(client: pg.Client, name: string): Promise<boolean> {
   const { rows } = await client.query<{ ok: boolean }>(
     `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_subscription s WHERE s.subname = $1
-               AND s.subdbid = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = current_database())) AS ok`,
+               AND s.subdbid = ${THIS_DATABASE_OID}) AS ok`,
     [name],
   );
   return rows[0]!.ok;

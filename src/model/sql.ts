@@ -23,6 +23,13 @@ export function quoteLiteral(value: string): string {
   return hasBackslash ? ` E${out}` : out;
 }
 
+/**
+ * The oid of the database the session is in, for a shared catalog whose rows carry one
+ * (pg_subscription, pg_db_role_setting, pg_locks, pg_stat_progress_*).
+ */
+export const THIS_DATABASE_OID =
+  '(SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = current_database())';
+
 /** "schema"."table" */
 export function quoteTable(t: { schema: string; name: string }): string {
   return `${quoteIdent(t.schema)}.${quoteIdent(t.name)}`;

@@ -2,7 +2,7 @@ import { subscriptionAddress } from '../model/address.js';
 import type { ObservedNode } from '../model/cluster.js';
 import { SteepError } from '../model/errors.js';
 import { compareLsn, isLsn, normaliseLsn } from '../model/lsn.js';
-import { quoteLiteral } from '../model/sql.js';
+import { quoteLiteral, THIS_DATABASE_OID } from '../model/sql.js';
 import type { SubscriptionSpec, Topology } from '../model/topology.js';
 import type { PlanContext } from './context.js';
 import { sortedKeys } from './context.js';
@@ -115,7 +115,7 @@ export function originAdvanceSql(subscription: string, lsn: string): string {
   return (
     `SELECT pg_catalog.pg_replication_origin_advance('pg_' || s.oid, ${quoteLiteral(lsn)}::pg_lsn) ` +
     `FROM pg_catalog.pg_subscription s WHERE s.subname = ${quoteLiteral(subscription)} ` +
-    'AND s.subdbid = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = current_database())'
+    `AND s.subdbid = ${THIS_DATABASE_OID}`
   );
 }
 

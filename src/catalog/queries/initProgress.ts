@@ -1,3 +1,4 @@
+import { THIS_DATABASE_OID } from '../../model/sql.js';
 import { type CatalogQuery, PG15, PG16, PG17, PG18 } from './catalogQuery.js';
 
 /*
@@ -8,7 +9,7 @@ import { type CatalogQuery, PG15, PG16, PG17, PG18 } from './catalogQuery.js';
  * its bytes_total is unknown: the publisher's statistics say how much there is to copy.
  */
 
-const CURRENT_DATABASE = `s.subdbid = (select d.oid from pg_catalog.pg_database d where d.datname = current_database())`;
+const CURRENT_DATABASE = `s.subdbid = ${THIS_DATABASE_OID}`;
 
 /** Per table of subscription `$1`: its sync state and, while a worker copies it, the rows and bytes so far. PostgreSQL 14+. */
 export const SUBSCRIPTION_TABLE_PROGRESS: CatalogQuery = {
@@ -211,7 +212,7 @@ export const INDEX_BUILDS: CatalogQuery = {
   from pg_catalog.pg_stat_progress_create_index p
   join pg_catalog.pg_class c on c.oid = p.relid
   join pg_catalog.pg_namespace n on n.oid = c.relnamespace
- where p.datid = (select d.oid from pg_catalog.pg_database d where d.datname = current_database())`,
+ where p.datid = ${THIS_DATABASE_OID}`,
 };
 
 export interface IndexBuildRow {

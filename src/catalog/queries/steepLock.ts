@@ -1,4 +1,5 @@
 import { APPLY_LOCK_KEY } from '../../db/advisoryLock.js';
+import { THIS_DATABASE_OID } from '../../model/sql.js';
 import type { CatalogQuery } from './catalogQuery.js';
 
 /**
@@ -11,7 +12,7 @@ export const STEEP_LOCK: CatalogQuery = {
   from pg_catalog.pg_locks l
   join pg_catalog.pg_stat_activity a on a.pid = l.pid
  where l.locktype = 'advisory' and l.granted and l.classid = 0 and l.objid = ${APPLY_LOCK_KEY}::bigint::oid and l.objsubid = 1
-   and l.database = (select d.oid from pg_catalog.pg_database d where d.datname = current_database())
+   and l.database = ${THIS_DATABASE_OID}
  limit 1`,
 };
 

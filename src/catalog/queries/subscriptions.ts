@@ -7,6 +7,7 @@ import type {
 import { UNKNOWN } from '../../model/cluster.js';
 import { compareTableNames, compareText, sortedText } from '../../model/order.js';
 import { parseOwnership } from '../../model/ownership.js';
+import { THIS_DATABASE_OID } from '../../model/sql.js';
 import type { Origin, Streaming, SubscriptionOptions } from '../../model/topology.js';
 import { type CatalogQuery, jsonArrayQuery, PG15, PG16, PG17 } from './catalogQuery.js';
 
@@ -21,7 +22,7 @@ import { type CatalogQuery, jsonArrayQuery, PG15, PG16, PG17 } from './catalogQu
  * has_column_privilege says the role may (else the whole snapshot transaction would abort).
  */
 
-const CURRENT_DATABASE = `s.subdbid = (select d.oid from pg_catalog.pg_database d where d.datname = current_database())`;
+const CURRENT_DATABASE = `s.subdbid = ${THIS_DATABASE_OID}`;
 
 const SUBSCRIPTION_COLUMNS_14 = `s.oid,
        s.subname::text as name,
