@@ -63,8 +63,8 @@ export class CopyOut extends Readable {
   private rest = 0;
   private restIsData = false;
   private attached = false;
-  /** the socket's read buffer, reused: each read is parsed in place (`ReadBufferSocket.reader`) */
-  private inPlace = false;
+  /** a socket that reuses its read buffer: each read is parsed in place (`ReadBufferSocket.reader`) */
+  private inPlace: ReadBufferSocket | null = null;
   private sink: CopySink | null = null;
   /** the sink's end: the COPY's (or the first error) */
   private sinkDone: { resolve: () => void; reject: (e: Error) => void } | null = null;
@@ -105,7 +105,7 @@ export class CopyOut extends Readable {
     this.pgOnData = listeners[0] as (b: Buffer) => void;
     this.attached = true;
     if (stream instanceof ReadBufferSocket) {
-      this.inPlace = true;
+      this.inPlace = stream;
       stream.reader = (data) => this.parse(data);
     } else {
       stream.removeListener('data', this.pgOnData);
@@ -116,7 +116,12 @@ export class CopyOut extends Readable {
 
   override _read(): void {
     // with a sink, the sink says when to read on
-    if (this.attached && !this.sink) this.connection?.stream.resume();
+    if (!this.sink) this.readOn();
+  }
+
+  /** Let the socket read again, while the COPY has it. */
+  private readOn(): void {
+    if (this.attached) this.connection!.stream.resume();
   }
 
   /**
@@ -133,7 +138,7 @@ export class CopyOut extends Readable {
     });
     this.sink = sink;
     this.resume();
-    if (this.attached) this.connection!.stream.resume();
+    this.readOn();
     return done;
   }
 
@@ -225,12 +230,10 @@ export class CopyOut extends Readable {
       return true;
     }
     sink.room().then(
-      () => {
-        if (this.attached) this.connection!.stream.resume();
-      },
+      () => this.readOn(),
       (err: Error) => {
         this.fail(err);
-        if (this.attached) this.connection!.stream.resume();
+        this.readOn();
       },
     );
     return false;
@@ -256,7 +259,7 @@ export class CopyOut extends Readable {
   private detach(unread: Buffer): void {
     const stream = this.connection!.stream;
     this.attached = false;
-    if (stream instanceof ReadBufferSocket) stream.reader = null;
+    if (this.inPlace) this.inPlace.reader = null;
     else {
       stream.removeListener('data', this.onData);
       stream.addListener('data', this.pgOnData!);
