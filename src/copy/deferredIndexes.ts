@@ -4,7 +4,7 @@ import type { EventSink } from '../executors/events.js';
 import { quoteTable } from '../model/sql.js';
 import { DEFER_INDEXES_FROM, qualifiedName, type TableName } from '../model/topology.js';
 import type { ChunkRecord } from '../state/copyChunks.js';
-import type { DeferredIndex, DeferredIndexStore } from '../state/deferredIndexes.js';
+import { byTable, type DeferredIndex, type DeferredIndexStore } from '../state/deferredIndexes.js';
 
 /**
  * A big table's indexes built after steep's own copy has loaded it, as pg_restore and pgcopydb
@@ -51,10 +51,9 @@ export async function deferBigTables(
 
 /** "; the indexes of public.big (2) are built after the copy", or '' for none. */
 export function deferredText(deferred: readonly DeferredIndex[]): string {
-  const per = new Map<string, number>();
-  for (const x of deferred) per.set(qualifiedName(x.table), (per.get(qualifiedName(x.table)) ?? 0) + 1);
-  return per.size > 0
-    ? `; the indexes of ${[...per].map(([t, n]) => `${t} (${n})`).join(', ')} are built after the copy`
+  const per = byTable(deferred);
+  return per.length > 0
+    ? `; the indexes of ${per.map((t) => `${qualifiedName(t.table)} (${t.indexes.length})`).join(', ')} are built after the copy`
     : '';
 }
 
@@ -101,13 +100,7 @@ export async function buildDeferredIndexes(
   /** told each table before its indexes are built */
   onStart?: (table: TableName) => void,
 ): Promise<void> {
-  const byTable = new Map<string, Array<{ table: TableName; index: string; definition: string }>>();
-  for (const x of await store.list(client, subscription)) {
-    const key = qualifiedName(x.table);
-    byTable.set(key, [...(byTable.get(key) ?? []), x]);
-  }
-  for (const indexes of byTable.values()) {
-    const table = indexes[0]!.table;
+  for (const { table, indexes } of byTable(await store.list(client, subscription))) {
     const name = qualifiedName(table);
     const names = indexes.map((x) => x.index);
     onStart?.(table);

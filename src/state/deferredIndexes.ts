@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { quoteIdent } from '../model/sql.js';
-import type { TableName } from '../model/topology.js';
+import { qualifiedName, type TableName } from '../model/topology.js';
 
 /**
  * `deferred_indexes` rows on the subscriber: the indexes of a table that steep's own copy
@@ -15,6 +15,20 @@ export interface DeferredIndex {
   position: number;
   /** `ALTER TABLE … ADD CONSTRAINT …` or `CREATE INDEX …` */
   definition: string;
+}
+
+/** Deferred indexes a table's together, tables in the order of `rows` (a list() is by table, then position). */
+export function byTable(
+  rows: readonly DeferredIndex[],
+): Array<{ table: TableName; indexes: DeferredIndex[] }> {
+  const out = new Map<string, { table: TableName; indexes: DeferredIndex[] }>();
+  for (const x of rows) {
+    const key = qualifiedName(x.table);
+    const t = out.get(key) ?? { table: x.table, indexes: [] };
+    t.indexes.push(x);
+    out.set(key, t);
+  }
+  return [...out.values()];
 }
 
 export class DeferredIndexStore {

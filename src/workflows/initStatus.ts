@@ -24,7 +24,7 @@ import {
 } from '../model/initState.js';
 import type { SubscriptionSpec, Topology } from '../model/topology.js';
 import { declaredSubscription, qualifiedName } from '../model/topology.js';
-import { DeferredIndexStore } from '../state/deferredIndexes.js';
+import { byTable, DeferredIndexStore } from '../state/deferredIndexes.js';
 import { DivergedTablesStore } from '../state/divergedTables.js';
 import { InitProgressStore } from '../state/initProgress.js';
 import { hasInitTables, SubscriptionStateStore } from '../state/subscriptionState.js';
@@ -282,12 +282,9 @@ async function deferredIndexes(
   const rows = await store.list(c, subscription);
   if (rows.length === 0) return [];
   const builds = await readIndexBuilds(c);
-  const out = new Map<string, DeferredIndexProgress>();
-  for (const x of rows) {
-    const table = qualifiedName(x.table);
-    const t = out.get(table) ?? { table, indexes: [], building: builds.get(table) ?? null };
-    t.indexes.push(x.index);
-    out.set(table, t);
-  }
-  return [...out.values()];
+  return byTable(rows).map((t) => ({
+    table: qualifiedName(t.table),
+    indexes: t.indexes.map((x) => x.index),
+    building: builds.get(qualifiedName(t.table)) ?? null,
+  }));
 }
