@@ -436,6 +436,12 @@ function copyStalled(p: InitProgress, now: number, w: ErrorWatch, failAfterMs: n
   return now - (w.copyUnchangedSince ?? now) >= COPY_STALL_FACTOR * failAfterMs;
 }
 
+/** `PostgreSQL cannot finish public.a: its table-sync slot is gone from east` (status --check, reinit's refusal) */
+export function cannotFinishText(tables: readonly string[], publisher: string): string {
+  const one = tables.length === 1;
+  return `PostgreSQL cannot finish ${tables.join(', ')}: ${one ? 'its table-sync slot is' : 'their table-sync slots are'} gone from ${publisher}`;
+}
+
 /**
  * A table's sync that can never finish. PostgreSQL's table-sync worker records the table `f`
  * (FINISHEDCOPY) once its COPY is committed, catches up from its own slot, then drops that slot

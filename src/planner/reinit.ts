@@ -1,4 +1,5 @@
 import { SteepError } from '../model/errors.js';
+import { cannotFinishText } from '../model/initLifecycle.js';
 import type { InitState } from '../model/initState.js';
 import { quoteIdent, quoteLiteral } from '../model/sql.js';
 
@@ -217,8 +218,7 @@ export function planReinit(input: ReinitInput): ReinitPlan {
     // still recorded under way: apply's follow decides that the loss lasts (a table's slot is
     // dropped milliseconds before its sync is recorded done), and records the failure reinit repairs
     refuse(
-      `subscription ${input.subscription} on ${input.subscriber} is ${input.recorded}, and PostgreSQL cannot finish ${wanted.join(', ')}: ` +
-        `${wanted.length === 1 ? 'its table-sync slot is' : 'their table-sync slots are'} gone from ${input.publisher}; ` +
+      `subscription ${input.subscription} on ${input.subscriber} is ${input.recorded}, and ${cannotFinishText(wanted, input.publisher)}; ` +
         `steep apply records the init failed once the slot stays gone, then steep reinit ${input.subscription} --tables ${wanted.join(',')} copies ${wanted.length === 1 ? 'it' : 'them'} again`,
     );
   } else if (input.recorded !== null && !INITIALISED.includes(input.recorded)) {

@@ -14,7 +14,7 @@ import { subscriptionAddress } from '../model/address.js';
 import { formatBytes } from '../model/bytes.js';
 import type { ClusterState, ObservedNode, ObservedSubscription } from '../model/cluster.js';
 import { type Problem, SteepError } from '../model/errors.js';
-import { advanceState, caughtUpAtAGlance, liveState } from '../model/initLifecycle.js';
+import { advanceState, cannotFinishText, caughtUpAtAGlance, liveState } from '../model/initLifecycle.js';
 import type { InitState, SlotLag, SubscriptionActivity } from '../model/initState.js';
 import { compareText } from '../model/order.js';
 import type {
@@ -331,8 +331,7 @@ export function checkStatus(r: StatusReport, topology: Topology, maxLag?: LagLim
       problems.push(
         `${at}: ${s.state}, not synchronized` +
           (s.lostSyncSlots.length > 0
-            ? `, and PostgreSQL cannot finish ${s.lostSyncSlots.join(', ')}: ` +
-              `${s.lostSyncSlots.length === 1 ? 'its table-sync slot is' : 'their table-sync slots are'} gone from ${s.from} (steep status says what ends it)`
+            ? `, and ${cannotFinishText(s.lostSyncSlots, s.from)} (steep status says what ends it)`
             : ''),
       );
     if (maxLag && 'bytes' in maxLag && s.lagBytes !== null && s.lagBytes > maxLag.bytes)
