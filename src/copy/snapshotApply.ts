@@ -8,7 +8,7 @@ import { followInit, followTargetOf } from '../executors/initFollow.js';
 import { SteepError } from '../model/errors.js';
 import type { InitState } from '../model/initState.js';
 import { compareLsn } from '../model/lsn.js';
-import { quoteTable } from '../model/sql.js';
+import { quoteTable, THIS_DATABASE_OID } from '../model/sql.js';
 import { qualifiedName, type SubscriptionSpec, type Topology } from '../model/topology.js';
 import { CopyChunkStore } from '../state/copyChunks.js';
 import { DeferredIndexStore } from '../state/deferredIndexes.js';
@@ -131,7 +131,7 @@ async function verify(
   }
   const { rows: s } = await sub.query<{ enabled: boolean; slot: string | null }>(
     `SELECT subenabled AS enabled, subslotname AS slot FROM pg_catalog.pg_subscription
-      WHERE subname = $1 AND subdbid = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())`,
+      WHERE subname = $1 AND subdbid = ${THIS_DATABASE_OID}`,
     [d.name],
   );
   if (!s[0]) {

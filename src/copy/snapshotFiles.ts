@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import type pg from 'pg';
 import { SteepError } from '../model/errors.js';
 import { compareLsn, isLsn } from '../model/lsn.js';
+import { THIS_DATABASE_OID } from '../model/sql.js';
 import type { Topology } from '../model/topology.js';
 import {
   type SnapshotIdentity,
@@ -327,7 +328,7 @@ async function dropSlot(
   if (sub) {
     const { rows } = await sub.query<{ enabled: boolean }>(
       `SELECT subenabled AS enabled FROM pg_catalog.pg_subscription WHERE subname = $1 AND subslotname = $2
-         AND subdbid = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())`,
+         AND subdbid = ${THIS_DATABASE_OID}`,
       [s.subscription, s.slot],
     );
     if (rows[0]?.enabled) {

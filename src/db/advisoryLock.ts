@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { SteepError } from '../model/errors.js';
 import { lockHeldMessage } from '../model/lockHolder.js';
+import { THIS_DATABASE_OID } from '../model/sql.js';
 
 /** One key for every steep apply: 'steep' as a 64-bit number. */
 export const APPLY_LOCK_KEY = '495474672';
@@ -8,7 +9,7 @@ export const APPLY_LOCK_KEY = '495474672';
 const HOLDER_SQL = `SELECT a.application_name, a.pid, a.backend_start
   FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
  WHERE l.locktype = 'advisory' AND l.granted AND l.classid = 0 AND l.objid = $1::bigint::oid AND l.objsubid = 1
-   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+   AND l.database = ${THIS_DATABASE_OID}
  LIMIT 1`;
 
 /**
