@@ -32,6 +32,23 @@ export async function readSlotHolder(client: pg.Client, slot: string): Promise<S
   return r ? { pid: r.active_pid, applicationName: r.application_name } : null;
 }
 
+/** The slot is on this node. */
+export async function slotExists(client: pg.Client, slot: string): Promise<boolean> {
+  return (await readSlotHolder(client, slot)) !== null;
+}
+
+/** Whether someone streams from the slot, and how far it has been confirmed; null when there is no such slot. */
+export async function readSlotConfirmed(
+  client: pg.Client,
+  slot: string,
+): Promise<{ active: boolean; confirmed: string | null } | null> {
+  const { rows } = await client.query<{ active: boolean; confirmed: string | null }>(
+    'SELECT active, confirmed_flush_lsn::text AS confirmed FROM pg_catalog.pg_replication_slots WHERE slot_name = $1',
+    [slot],
+  );
+  return rows[0] ?? null;
+}
+
 /** Someone streams from (or holds) the slot right now. */
 export async function isSlotActive(client: pg.Client, slot: string): Promise<boolean> {
   const { rows } = await client.query<{ active: boolean }>({ text: SLOT_ACTIVE.text, values: [slot] });

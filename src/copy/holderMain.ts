@@ -1,5 +1,6 @@
 import { statSync } from 'node:fs';
 import { PG15 } from '../catalog/queries/catalogQuery.js';
+import { slotExists } from '../catalog/slotHolder.js';
 import { connect } from '../db/connect.js';
 import { mask } from '../db/mask.js';
 import { SNAPSHOT_HOLDER_APPLICATION_NAME } from '../executors/preparedSlot.js';
@@ -108,10 +109,7 @@ async function checkSlot(req: HolderRequest): Promise<void> {
       connectTimeoutMs: req.connectTimeoutMs,
     });
     try {
-      const { rows } = await c.query('SELECT 1 FROM pg_catalog.pg_replication_slots WHERE slot_name = $1', [
-        req.slot,
-      ]);
-      slotGone = rows.length === 0;
+      slotGone = !(await slotExists(c, req.slot));
     } finally {
       await c.end().catch(() => {});
     }

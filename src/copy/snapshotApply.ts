@@ -4,6 +4,7 @@ import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import type pg from 'pg';
 import { type CopySourceTable, readColumns } from '../catalog/copySource.js';
+import { readSlotConfirmed } from '../catalog/slotHolder.js';
 import { followInit, followTargetOf } from '../executors/initFollow.js';
 import { SteepError } from '../model/errors.js';
 import type { InitState } from '../model/initState.js';
@@ -111,21 +112,18 @@ async function verify(
       where(d),
     );
   }
-  const { rows: slot } = await pub.query<{ active: boolean; confirmed: string | null }>(
-    'SELECT active, confirmed_flush_lsn::text AS confirmed FROM pg_catalog.pg_replication_slots WHERE slot_name = $1',
-    [m.slot],
-  );
-  if (!slot[0]) {
+  const slot = await readSlotConfirmed(pub, m.slot);
+  if (!slot) {
     throw new SteepError(
       'snapshot.slot_missing',
       `slot ${m.slot} of the snapshot in ${dir} no longer exists on ${d.from}, so the changes since ${m.lsn} are gone; generate a new snapshot`,
       where(d),
     );
   }
-  if (slot[0].confirmed && compareLsn(slot[0].confirmed, m.lsn) > 0) {
+  if (slot.confirmed && compareLsn(slot.confirmed, m.lsn) > 0) {
     throw new SteepError(
       'snapshot.slot_consumed',
-      `slot ${m.slot} on ${d.from} has been consumed past the snapshot's LSN (${m.lsn} → ${slot[0].confirmed}); generate a new snapshot`,
+      `slot ${m.slot} on ${d.from} has been consumed past the snapshot's LSN (${m.lsn} → ${slot.confirmed}); generate a new snapshot`,
       where(d),
     );
   }

@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, statSync, unlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type pg from 'pg';
+import { readSlotConfirmed } from '../catalog/slotHolder.js';
 import { SteepError } from '../model/errors.js';
 import { compareLsn, isLsn } from '../model/lsn.js';
 import { THIS_DATABASE_OID } from '../model/sql.js';
@@ -343,19 +344,16 @@ async function dropSlot(
   const pub = await session(topology, s.publisher, 'steep snapshot delete');
   try {
     for (let i = 0; i < 20; i++) {
-      const { rows } = await pub.query<{ active: boolean; confirmed: string | null }>(
-        'SELECT active, confirmed_flush_lsn::text AS confirmed FROM pg_catalog.pg_replication_slots WHERE slot_name = $1',
-        [s.slot],
-      );
-      if (!rows[0]) return { slotDropped: false, slotKept: null };
+      const slot = await readSlotConfirmed(pub, s.slot);
+      if (!slot) return { slotDropped: false, slotKept: null };
       // a slot made for a snapshot stays at its consistent point until a subscription consumes it
-      if (rows[0].confirmed && compareLsn(rows[0].confirmed, s.lsn) !== 0) {
+      if (slot.confirmed && compareLsn(slot.confirmed, s.lsn) !== 0) {
         return {
           slotDropped: false,
-          slotKept: `slot ${s.slot} on ${s.publisher} has moved on from this snapshot (${s.lsn} → ${rows[0].confirmed}): it serves a subscription or a newer snapshot, so it is kept`,
+          slotKept: `slot ${s.slot} on ${s.publisher} has moved on from this snapshot (${s.lsn} → ${slot.confirmed}): it serves a subscription or a newer snapshot, so it is kept`,
         };
       }
-      if (!rows[0].active) {
+      if (!slot.active) {
         await pub.query('SELECT pg_catalog.pg_drop_replication_slot($1)', [s.slot]);
         return { slotDropped: true, slotKept: null };
       }

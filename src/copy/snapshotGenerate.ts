@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { type CopySourceTable, readColumns, readCopySource } from '../catalog/copySource.js';
+import { slotExists } from '../catalog/slotHolder.js';
 import { readTableSchemas } from '../catalog/tableSchemas.js';
 import { publisherSequenceValues } from '../executors/sequenceSync.js';
 import { SteepError } from '../model/errors.js';
@@ -150,10 +151,7 @@ export async function generateSnapshot(
       }
       writeManifest(dir, m);
     } else {
-      const { rows } = await pub.query('SELECT 1 FROM pg_catalog.pg_replication_slots WHERE slot_name = $1', [
-        d.slot,
-      ]);
-      if (rows.length > 0) {
+      if (await slotExists(pub, d.slot)) {
         throw new SteepError(
           'snapshot.slot_exists',
           `slot ${d.slot} already exists on ${d.from}: a snapshot of ${d.name} was generated elsewhere (steep snapshot list DIR), ` +

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { type CopySourceTable, readColumns, readCopySource } from '../catalog/copySource.js';
+import { readSlotHolder } from '../catalog/slotHolder.js';
 import { connect } from '../db/connect.js';
 import { mask } from '../db/mask.js';
 import type { EventSink } from '../executors/events.js';
@@ -312,18 +313,15 @@ async function startOver(s: Sessions, d: SubscriptionSpec, topology: Topology): 
   const rows = await chunks.copiedTables(s.sub, d.name);
   if (rows.length > 0) await s.sub.query(`TRUNCATE TABLE ${rows.map(quoteTable).join(', ')}`);
   await chunks.clear(s.sub, d.name);
-  const { rows: slot } = await s.pub.query<{ active: boolean }>(
-    'SELECT active FROM pg_catalog.pg_replication_slots WHERE slot_name = $1',
-    [d.slot],
-  );
-  if (slot[0]?.active) {
+  const holder = await readSlotHolder(s.pub, d.slot);
+  if (holder?.pid != null) {
     throw new SteepError(
       'copy.slot_active',
       `subscription ${d.name}: slot ${d.slot} on ${d.from} is in use by another process; stop it (an earlier steep still holding its snapshot?) and apply again`,
       { address: subscriptionAddress(d.name), node: d.from },
     );
   }
-  if (slot[0]) await s.pub.query('SELECT pg_catalog.pg_drop_replication_slot($1)', [d.slot]);
+  if (holder) await s.pub.query('SELECT pg_catalog.pg_drop_replication_slot($1)', [d.slot]);
 }
 
 /** "copying 4 tables (public.big in 6 key ranges) on 3 sessions, binary, at 0/1A2B3C4" */
