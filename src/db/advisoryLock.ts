@@ -6,9 +6,13 @@ import { THIS_DATABASE_OID } from '../model/sql.js';
 /** One key for every steep apply: 'steep' as a 64-bit number. */
 export const APPLY_LOCK_KEY = '495474672';
 
-const HOLDER_SQL = `SELECT a.application_name, a.pid, a.backend_start
-  FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
- WHERE l.locktype = 'advisory' AND l.granted AND l.classid = 0 AND l.objid = $1::bigint::oid AND l.objsubid = 1
+/**
+ * The session holding steep's advisory lock on this node's database, if any: another steep
+ * command at work there (or a killed one whose last statement still runs server-side).
+ */
+export const LOCK_HOLDER_SQL = `SELECT a.application_name, a.pid, a.backend_start
+  FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid
+ WHERE l.locktype = 'advisory' AND l.granted AND l.classid = 0 AND l.objid = ${APPLY_LOCK_KEY}::bigint::oid AND l.objsubid = 1
    AND l.database = ${THIS_DATABASE_OID}
  LIMIT 1`;
 
@@ -22,8 +26,7 @@ export async function acquireApplyLock(client: pg.Client, node: string): Promise
   ]);
   if (rows[0]?.ok) return;
   const holder = await client.query<{ application_name: string; pid: number; backend_start: Date }>(
-    HOLDER_SQL,
-    [APPLY_LOCK_KEY],
+    LOCK_HOLDER_SQL,
   );
   const h = holder.rows[0];
   throw new SteepError(
