@@ -17,12 +17,18 @@ if (process.argv[2] === 'warm') {
   const example = fileURLToPath(new URL('examples/quickstart/steep.yaml', root));
   for (const args of [['validate', '-c', example], ['--help'], ['--version']])
     execFileSync(process.execPath, [run, ...args], { stdio: 'ignore' });
+  // a holder given no request loads and exits at once
+  execFileSync(process.execPath, [fileURLToPath(new URL('bin/holder.js', root))], {
+    input: '',
+    stdio: ['pipe', 'ignore', 'ignore'],
+  });
 } else {
   rmSync(new URL('bundle/', dist), { recursive: true, force: true });
   rmSync(cache, { recursive: true, force: true });
   // the manifest lists the commands of the bundle it was written from (scripts/manifest.mjs)
   rmSync(new URL('oclif.manifest.json', root), { force: true });
-  const input = { main: 'dist/cli/main.js' };
+  // the snapshot holder's process (src/copy/snapshotHolder.ts) runs from the bundle too: bin/holder.js
+  const input = { main: 'dist/cli/main.js', holder: 'dist/copy/holderMain.js' };
   for (const f of readdirSync(new URL('commands/', dist), { recursive: true })) {
     if (f.endsWith('.js')) input[`commands/${f.slice(0, -3)}`] = `dist/commands/${f}`;
   }

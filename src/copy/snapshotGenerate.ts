@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { type CopySourceTable, readColumns, readCopySource } from '../catalog/copySource.js';
@@ -27,6 +27,7 @@ import {
   FileSink,
   FORMAT_VERSION,
   filesIntact,
+  MANIFEST,
   type Manifest,
   type ManifestTable,
   readManifest,
@@ -96,10 +97,26 @@ async function schemaSql(
   return `${lines.join('\n')}\n`;
 }
 
+/**
+ * A new snapshot's holder, started before steep loads its config (Node and pg load in it
+ * meanwhile: ~100 ms that generate would otherwise wait for); null when `dir` holds an
+ * interrupted snapshot, which resumes with the holder it has. generateSnapshot hands it its
+ * request or lets it go; whoever starts one lets it go (`discard`) when generate never runs.
+ */
+export function holderAhead(dir: string): HolderProcess | null {
+  return existsSync(join(dir, MANIFEST)) ? null : new HolderProcess();
+}
+
 export async function generateSnapshot(
   topology: Topology,
   d: SubscriptionSpec,
-  opts: SnapshotOptions & { dir: string; compress?: 'gzip' | 'none'; parallel?: number },
+  opts: SnapshotOptions & {
+    dir: string;
+    compress?: 'gzip' | 'none';
+    parallel?: number;
+    /** from holderAhead(dir) */
+    holder?: HolderProcess | null;
+  },
 ): Promise<GenerateResult> {
   const dir = opts.dir;
   mkdirSync(dir, { recursive: true });
@@ -111,7 +128,7 @@ export async function generateSnapshot(
   };
   let m = readManifest(dir);
   // a new snapshot needs a holder: it loads while steep connects and reads the catalogs
-  const holder = m ? null : new HolderProcess();
+  const holder = m ? null : (opts.holder ?? new HolderProcess());
   const [pub, sub] = await bothSessions(topology, d).catch((err: unknown) => {
     holder?.discard();
     throw err;

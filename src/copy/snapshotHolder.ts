@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, openSync, unlinkSync, utimesSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { MODULES_DIR, PACKAGE_ROOT } from '../location.js';
+import { PACKAGE_ROOT } from '../location.js';
 import { SteepError } from '../model/errors.js';
 import type { ConnectionSpec } from '../model/topology.js';
 
@@ -37,12 +37,8 @@ export interface HeldSnapshot {
 
 const DEFAULT_HOLD_MS = 10 * 60_000;
 
-/** `node --require bin/navigator.js holderMain.js`: without it, loading pg loads Node's fetch (~40 ms) */
-const HOLDER_ARGS = [
-  '--require',
-  fileURLToPath(new URL('bin/navigator.js', PACKAGE_ROOT)),
-  fileURLToPath(new URL('copy/holderMain.js', MODULES_DIR)),
-];
+/** bin/holder.js: holderMain.ts from the bundle, as the CLI runs */
+const HOLDER_ARGS = [fileURLToPath(new URL('bin/holder.js', PACKAGE_ROOT))];
 
 export function holdMs(): number {
   const env = Number.parseInt(process.env.STEEP_SNAPSHOT_HOLD_MS ?? '', 10);

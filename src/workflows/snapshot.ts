@@ -6,7 +6,7 @@ import {
   listSnapshots,
   type SnapshotListing,
 } from '../copy/snapshotFiles.js';
-import { type GenerateResult, generateSnapshot } from '../copy/snapshotGenerate.js';
+import { type GenerateResult, generateSnapshot, holderAhead } from '../copy/snapshotGenerate.js';
 import { twoPhaseSubscription } from '../copy/twoPhase.js';
 import type { EventSink } from '../executors/events.js';
 import type { Problem } from '../model/errors.js';
@@ -21,9 +21,14 @@ export async function snapshotGenerate(
   subscription: string,
   opts: { dir: string; compress?: 'gzip' | 'none'; parallel?: number; onEvent: EventSink },
 ): Promise<GenerateResult & { configWarnings: Problem[] }> {
-  const { topology, warnings } = await loadTopology(configPath);
-  const d = twoPhaseSubscription(topology, subscription);
-  return { ...(await generateSnapshot(topology, d, opts)), configWarnings: warnings };
+  const holder = holderAhead(opts.dir);
+  try {
+    const { topology, warnings } = await loadTopology(configPath);
+    const d = twoPhaseSubscription(topology, subscription);
+    return { ...(await generateSnapshot(topology, d, { ...opts, holder })), configWarnings: warnings };
+  } finally {
+    holder?.discard();
+  }
 }
 
 export async function snapshotApply(

@@ -46,6 +46,9 @@ describe('npm pack', () => {
     const listed = execFileSync('tar', ['tzf', tarball], { encoding: 'utf8' }).split('\n');
     for (const f of [
       'package/bin/run.js',
+      // the snapshot holder's process (snapshot generate, steep's own copy)
+      'package/bin/holder.js',
+      'package/dist/bundle/holder.cjs',
       'package/dist/commands/plan.js',
       'package/oclif.manifest.json',
       'package/schemas/steep.schema.json',
