@@ -78,8 +78,8 @@ export class Heartbeat {
 }
 
 /**
- * A holder process started ahead of its request: Node and pg load (~70 ms) while steep connects
- * and reads the catalogs. `start` hands it the request; `discard` lets it go unused (it exits as
+ * A holder process started ahead of its request: Node and its bundle load (~50 ms) while steep
+ * loads its config, connects and reads the catalogs. `start` hands it the request; `discard` lets it go unused (it exits as
  * its input ends empty).
  */
 export class HolderProcess {
