@@ -11,6 +11,10 @@
 //   BENCH_BEFORE    another build's root (the one before a change): its generate runs in each
 //                   round too (psql, floor, then before and steep taking turns at going first),
 //                   and its files' SHA-256 must equal steep's
+//   BENCH_PIN       1: the generate rounds with the publisher's processes on CPU 0 and this
+//                   process, with the clients it starts (psql, openssl, steep), on CPU 1
+//                   (taskset), as when steep runs on a machine of its own and does not share the
+//                   server's cores; apply runs unpinned (needs taskset and 2 CPUs)
 //
 // A second reference for generate, the *floor*: what a snapshot's files cost done by C tools, per
 // table and with the same parallelism, psql's `\copy … to FILE with (format binary)` (the files
@@ -27,7 +31,7 @@
 // file's SHA-256 first and sets the sequences, which the baseline does not.
 import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import {
@@ -50,6 +54,7 @@ const TABLES = Number(process.env.BENCH_TABLES ?? 8);
 const PARALLEL = Number(process.env.BENCH_PARALLEL ?? 4);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const BEFORE = process.env.BENCH_BEFORE;
+const PIN = process.env.BENCH_PIN === '1';
 // a row of (bigint, 64-character text, int) takes about 110 bytes on disk
 const ROWS = Math.max(1, Math.round((MB * 1024 * 1024) / 110 / TABLES));
 
@@ -73,6 +78,16 @@ async function measured(server, fn) {
 
 const fmt = (x) =>
   `${(x.wallMs / 1000).toFixed(1)} s (CPU ${(x.clientCpuMs / 1000).toFixed(1)} s, server ${(x.serverCpuMs / 1000).toFixed(1)} s, load ${x.load.toFixed(1)})`;
+
+/** Every thread of `server`'s processes (the backends it starts later inherit it) and of this process on `cpus`. */
+async function pin(server, serverCpus, clientCpus) {
+  const postmaster = readFileSync(join(server.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0];
+  const { stdout } = await run('pgrep', ['-P', postmaster]);
+  // a process that ended meanwhile has nothing to pin
+  for (const pid of [postmaster, ...stdout.split('\n').filter(Boolean)])
+    await run('taskset', ['-a', '-pc', serverCpus, pid]).catch(() => {});
+  await run('taskset', ['-a', '-pc', clientCpus, String(process.pid)]);
+}
 
 function dirBytes(dir) {
   return readdirSync(dir).reduce((n, f) => n + statSync(join(dir, f)).size, 0);
@@ -153,6 +168,7 @@ try {
         t.files.map((f) => [f.file, f.sha256]),
       ),
     );
+  if (PIN) await pin(pub, '0', '1');
   for (let r = 0; r < RUNS; r++) {
     emptyDir(psqlDir);
     baseOuts.push(
@@ -200,6 +216,10 @@ try {
       befores.push(first === BEFORE ? a : b);
       gens.push(first === BEFORE ? b : a);
     } else gens.push(await generate(undefined));
+  }
+  if (PIN) {
+    const all = `0-${availableParallelism() - 1}`;
+    await pin(pub, all, all);
   }
   const baseOut = median(baseOuts.map((x) => x.wallMs));
   const gen = {
@@ -249,6 +269,7 @@ try {
       runs: RUNS,
       rows: ROWS * TABLES,
       parallel: PARALLEL,
+      pinned: PIN,
       generateMs: Math.round(gen.wallMs),
       baselineOutMs: Math.round(baseOut),
       generateThroughputRatio: +genRatio.toFixed(3),
@@ -290,7 +311,7 @@ try {
         : '') +
       `  apply: psql ${fmt(baseInRun)}, steep ${fmt(app)}\n` +
       `snapshot: ${Math.round(mb)} MB in ${TABLES} tables, ${PARALLEL} at a time: generate ${(gen.wallMs / 1000).toFixed(1)} s ` +
-      `vs psql \\copy to ${(baseOut / 1000).toFixed(1)} s (medians of ${RUNS}) = ${genRatio.toFixed(2)}× the baseline's throughput; ` +
+      `vs psql \\copy to ${(baseOut / 1000).toFixed(1)} s (medians of ${RUNS}${PIN ? '; the publisher on CPU 0, the clients on CPU 1' : ''}) = ${genRatio.toFixed(2)}× the baseline's throughput; ` +
       `apply ${(app.wallMs / 1000).toFixed(1)} s vs \\copy from ${(baseIn / 1000).toFixed(1)} s = ${appRatio.toFixed(2)}× ` +
       `(target ≥ 0.9×); peak RSS ${Math.round(gen.rssMb)} MB / ${Math.round(app.rssMb)} MB`,
   );
