@@ -281,6 +281,11 @@ export function loadAverage() {
   return Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
 }
 
+/** The pid of `server`'s postmaster. */
+export function postmasterPid(server) {
+  return Number(readFileSync(join(server.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+}
+
 /**
  * CPU used between `start()` and the `stop()` it returns, in ms: this process's own (`selfMs`:
  * e.g. the baseline's comparison), its child processes' (`childrenMs`: steep, psql — counted once
@@ -288,9 +293,7 @@ export function loadAverage() {
  * session counts once it has ended; stop() waits a moment for the postmaster to reap them).
  */
 export function cpuMeter(servers) {
-  const postmasters = servers.map((s) =>
-    Number(readFileSync(join(s.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]),
-  );
+  const postmasters = servers.map(postmasterPid);
   return {
     start() {
       const me = procCpu(process.pid);

@@ -39,6 +39,7 @@ import {
   loadAverage,
   median,
   pairYaml,
+  postmasterPid,
   psql,
   report,
   sql,
@@ -81,7 +82,7 @@ const fmt = (x) =>
 
 /** Every thread of `server`'s processes (the backends it starts later inherit it) and of this process on `cpus`. */
 async function pin(server, serverCpus, clientCpus) {
-  const postmaster = readFileSync(join(server.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0];
+  const postmaster = String(postmasterPid(server));
   const { stdout } = await run('pgrep', ['-P', postmaster]);
   // a process that ended meanwhile has nothing to pin
   for (const pid of [postmaster, ...stdout.split('\n').filter(Boolean)])
