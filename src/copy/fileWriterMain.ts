@@ -4,59 +4,84 @@ import { DirectFile, StagingMemory } from './directFile.js';
 import { BLOCK_BYTES } from './fileWriter.js';
 
 /**
- * The thread side of fileWriter.ts: hashes and writes the blocks a copy session fills, in the
- * order they come, and hands each block back once written. A block's memory comes with its
+ * The thread side of fileWriter.ts: hashes and writes the blocks copy sessions fill, each
+ * session's in the order they come to its own file, and hands each block back once written. A block's memory comes with its
  * message (transferred, not copied) and goes back with the answer. The file is written with
  * direct I/O where the file system allows it (directFile.ts).
  */
 
-const staging = new StagingMemory(BLOCK_BYTES);
-let file: DirectFile | null = null;
-let hash: Hash | null = null;
-/** the first error of the current file: its remaining blocks are handed back unwritten */
-let failed: { message: string; code?: string } | null = null;
+/** A writer's file: several sessions' writers may share this thread, each its own file. */
+class Writer {
+  readonly staging = new StagingMemory(BLOCK_BYTES);
+  file: DirectFile | null = null;
+  hash: Hash | null = null;
+  /** the first error of the current file: its remaining blocks are handed back unwritten */
+  failed: { message: string; code?: string } | null = null;
 
-type Message = { open: string } | { block: number; bytes: number; memory: ArrayBuffer } | { close: boolean };
+  attempt(fn: () => void): void {
+    if (this.failed) return;
+    try {
+      fn();
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      this.failed = { message: e instanceof Error ? e.message : String(e), code: e.code };
+    }
+  }
 
-function attempt(fn: () => void): void {
-  if (failed) return;
-  try {
-    fn();
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    failed = { message: e instanceof Error ? e.message : String(e), code: e.code };
+  letGo(): void {
+    try {
+      this.file?.release();
+    } catch {
+      // closing a file already failed: its error is the one reported
+    }
+    this.file = null;
   }
 }
 
-function letGo(): void {
-  try {
-    file?.release();
-  } catch {
-    // closing a file already failed: its error is the one reported
-  }
-  file = null;
-}
+const writers = new Map<number, Writer>();
+
+type Message = { id: number } & (
+  | { open: string }
+  | { block: number; bytes: number; memory: ArrayBuffer }
+  | { close: boolean }
+  | { end: true }
+);
 
 parentPort!.on('message', (m: Message) => {
+  if ('end' in m) {
+    // the writer has ended: its staging memory goes
+    writers.get(m.id)?.letGo();
+    writers.delete(m.id);
+    return;
+  }
+  let w = writers.get(m.id);
+  if (!w) {
+    w = new Writer();
+    writers.set(m.id, w);
+  }
+  const writer = w;
   if ('open' in m) {
-    letGo();
-    failed = null;
-    hash = createHash('sha256');
-    attempt(() => {
-      file = new DirectFile(m.open, staging);
+    writer.letGo();
+    writer.failed = null;
+    writer.hash = createHash('sha256');
+    writer.attempt(() => {
+      writer.file = new DirectFile(m.open, writer.staging);
     });
   } else if ('block' in m) {
-    attempt(() => {
+    writer.attempt(() => {
       const b = Buffer.from(m.memory, 0, m.bytes);
-      hash!.update(b);
-      file!.write(b);
+      writer.hash!.update(b);
+      writer.file!.write(b);
     });
-    parentPort!.postMessage({ free: m.block, memory: m.memory, failed }, [m.memory]);
+    parentPort!.postMessage({ id: m.id, free: m.block, memory: m.memory, failed: writer.failed }, [m.memory]);
   } else {
     // close: the file's SHA-256 (m.close) or just let it go (a failed chunk)
-    if (m.close) attempt(() => file!.close());
-    letGo();
-    parentPort!.postMessage(failed ? { failed } : { sha256: m.close ? hash!.digest('hex') : '' });
-    hash = null;
+    if (m.close) writer.attempt(() => writer.file!.close());
+    writer.letGo();
+    const failed = writer.failed;
+    parentPort!.postMessage(
+      failed ? { id: m.id, failed } : { id: m.id, sha256: m.close ? writer.hash!.digest('hex') : '' },
+    );
+    writer.hash = null;
   }
 });
