@@ -7,10 +7,10 @@ import type { CopySink } from './copyOut.js';
  * A copy session's file writer on a writer thread (fileWriterMain.ts), which it may share with
  * other sessions' (WriterThreads): the session copies its COPY data into blocks, and the thread
  * hashes (SHA-256) and writes each full block to the file, so neither the hash nor the write
- * system calls take the event loop, which all sessions' parsing shares. A block is moved to the thread and back (its memory transferred, not copied);
- * the blocks are the same for all the session's files (a new Buffer per write made V8 collect
- * its whole heap every few dozen MB: memory outside the heap counts towards its next
- * collection). They are not shared memory: V8 copies into a SharedArrayBuffer a word at a time
+ * system calls take the event loop, which all sessions' parsing shares. A block is moved to the
+ * thread and back (its memory transferred, not copied); the blocks are the same for all the
+ * session's files (a new Buffer per write made V8 collect its whole heap every few dozen MB:
+ * memory outside the heap counts towards its next collection). They are not shared memory: V8 copies into a SharedArrayBuffer a word at a time
  * (a "relaxed" move, as other threads may read it meanwhile), which cost ~0.1 s of CPU per GB
  * more than the plain copy (`snapshot generate` of 1 GB: 2.57 vs 2.67 s, medians of 4).
  */
@@ -138,7 +138,6 @@ export class FileWriter implements CopySink {
 
   constructor(private readonly thread: WriterThread) {
     this.id = thread.add(this);
-    if (thread.dead) this.fail(thread.dead);
   }
 
   /** The thread's answer to this writer. */

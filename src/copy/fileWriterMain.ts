@@ -5,9 +5,9 @@ import { BLOCK_BYTES } from './fileWriter.js';
 
 /**
  * The thread side of fileWriter.ts: hashes and writes the blocks copy sessions fill, each
- * session's in the order they come to its own file, and hands each block back once written. A block's memory comes with its
- * message (transferred, not copied) and goes back with the answer. The file is written with
- * direct I/O where the file system allows it (directFile.ts).
+ * session's in the order they come to its own file, and hands each block back once written. A
+ * block's memory comes with its message (transferred, not copied) and goes back with the
+ * answer. The files are written with direct I/O where the file system allows it (directFile.ts).
  */
 
 /** A writer's file: several sessions' writers may share this thread, each its own file. */
@@ -54,12 +54,8 @@ parentPort!.on('message', (m: Message) => {
     writers.delete(m.id);
     return;
   }
-  let w = writers.get(m.id);
-  if (!w) {
-    w = new Writer();
-    writers.set(m.id, w);
-  }
-  const writer = w;
+  const writer = writers.get(m.id) ?? new Writer();
+  writers.set(m.id, writer);
   if ('open' in m) {
     writer.letGo();
     writer.failed = null;
