@@ -76,6 +76,30 @@ describe('file writers sharing threads', () => {
     await next.end();
   });
 
+  it('a thread that crashes fails its writers, and the next writer gets a new thread', async () => {
+    const threads = new WriterThreads(2, 1);
+    const [a, b] = [threads.writer(), threads.writer()];
+    await a.open(join(dir, 'crash-a.copy'));
+    await b.open(join(dir, 'crash-b.copy'));
+    // a block message without its memory: the thread's answer cannot transfer it, and it ends
+    (a as unknown as { thread: { post(m: object): void } }).thread.post({ id: 999, block: 0, bytes: 1 });
+    const data = randomBytes(BLOCK_BYTES + 1);
+    for (const w of [a, b]) {
+      const failed = (async () => {
+        await putAll(w, data, 65_536);
+        return w.close(true);
+      })();
+      await expect(failed).rejects.toThrow();
+    }
+    // the crashed thread has room again, and is not given the next writer
+    await b.end();
+    const next = threads.writer();
+    await next.open(join(dir, 'after-crash.copy'));
+    await putAll(next, data, 65_536);
+    expect(await next.close(true)).toBe(sha256(data));
+    await Promise.all([a.end(), next.end()]);
+  });
+
   it('spreads sessions over a thread a core: 4 sessions on 2 cores, 2 a thread', () => {
     const threads = new WriterThreads(4, 2) as unknown as { perThread: number };
     expect(threads.perThread).toBe(2);
