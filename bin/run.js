@@ -9,6 +9,10 @@ const { keepCompiledCode } = require('./codeCache.js');
 const root = path.join(__dirname, '..');
 keepCompiledCode(path.join(root, 'dist', path.sep), path.join(root, 'dist', '.code-cache', path.sep));
 
+// `snapshot generate`: its snapshot holder's process starts while the CLI loads (holderAhead.js)
+const ahead = require('./holderAhead.js');
+if (ahead.generates(process.argv.slice(2))) ahead.startHolderAhead();
+
 // before node-postgres loads: see navigator.js
 require('./navigator.js');
 

@@ -35,7 +35,7 @@ import {
   sha256File,
   writeManifest,
 } from './manifest.js';
-import { Heartbeat, HolderProcess } from './snapshotHolder.js';
+import { discardHolderAhead, Heartbeat, HolderProcess } from './snapshotHolder.js';
 import { SnapshotLog } from './snapshotRecords.js';
 import { binaryCompatible } from './streamInit.js';
 import {
@@ -98,13 +98,16 @@ async function schemaSql(
 }
 
 /**
- * A new snapshot's holder, started before steep loads its config (Node and pg load in it
- * meanwhile: ~100 ms that generate would otherwise wait for); null when `dir` holds an
- * interrupted snapshot, which resumes with the holder it has. generateSnapshot hands it its
- * request or lets it go; whoever starts one lets it go (`discard`) when generate never runs.
+ * A new snapshot's holder, the one bin/run.js started before the CLI loaded, or one started now,
+ * before steep loads its config (Node and pg load in it meanwhile: ~100 ms that generate would
+ * otherwise wait for); null when `dir` holds an interrupted snapshot, which resumes with the
+ * holder it has (the one bin/run.js started goes). generateSnapshot hands it its request or lets
+ * it go; whoever takes one lets it go (`discard`) when generate never runs.
  */
 export function holderAhead(dir: string): HolderProcess | null {
-  return existsSync(join(dir, MANIFEST)) ? null : new HolderProcess();
+  if (!existsSync(join(dir, MANIFEST))) return new HolderProcess();
+  discardHolderAhead();
+  return null;
 }
 
 export async function generateSnapshot(

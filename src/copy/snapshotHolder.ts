@@ -1,6 +1,8 @@
-import { spawn } from 'node:child_process';
+import { type ChildProcessByStdio, spawn } from 'node:child_process';
 import { closeSync, openSync, unlinkSync, utimesSync } from 'node:fs';
+import type { Socket } from 'node:net';
 import { createInterface } from 'node:readline';
+import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { PACKAGE_ROOT } from '../location.js';
 import { SteepError } from '../model/errors.js';
@@ -77,16 +79,39 @@ export class Heartbeat {
   }
 }
 
+type Holder = ChildProcessByStdio<Writable, Readable, null>;
+/** where bin/run.js leaves the holder it started for `snapshot generate` (bin/holderAhead.js) */
+const HOLDER_AHEAD = Symbol.for('steep.holderAhead');
+
+/** The holder bin/run.js started before the CLI loaded, once, if it is still there to take. */
+function takeHolderAhead(): Holder | null {
+  const stash = process as unknown as Record<symbol, Holder | undefined>;
+  const child = stash[HOLDER_AHEAD];
+  stash[HOLDER_AHEAD] = undefined;
+  if (!child || child.exitCode !== null || child.signalCode !== null || !child.pid) return null;
+  // referenced again: steep now waits for its answer
+  child.ref();
+  (child.stdin as Socket).ref();
+  (child.stdout as Socket).ref();
+  return child;
+}
+
+/** The holder bin/run.js started, not needed (an interrupted snapshot resumes with its own). */
+export function discardHolderAhead(): void {
+  takeHolderAhead()?.stdin.end();
+}
+
 /**
  * A holder process started ahead of its request: Node and its bundle load (~50 ms) while steep
- * loads its config, connects and reads the catalogs. `start` hands it the request; `discard` lets it go unused (it exits as
- * its input ends empty).
+ * loads its config, connects and reads the catalogs. It is the one bin/run.js started for
+ * `snapshot generate`, or a new one. `start` hands it the request; `discard` lets it go unused
+ * (it exits as its input ends empty).
  */
 export class HolderProcess {
-  private readonly child = spawn(process.execPath, HOLDER_ARGS, {
-    detached: true,
-    stdio: ['pipe', 'pipe', 'ignore'],
-  });
+  private readonly child: Holder =
+    takeHolderAhead() ??
+    // as bin/holderAhead.js spawns one
+    spawn(process.execPath, HOLDER_ARGS, { detached: true, stdio: ['pipe', 'pipe', 'ignore'] });
   private readonly lines = createInterface({ input: this.child.stdout });
   /** its first line, or null once it exited without one */
   private readonly answer = new Promise<string | null>((resolve) => {
