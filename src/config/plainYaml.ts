@@ -1,11 +1,12 @@
 /**
  * A fast reader for the plain YAML steep.yaml files are written in: block mappings and lists
- * indented with spaces, plain or quoted one-line scalars, one-line `[a, b]` lists and comments.
+ * indented with spaces, plain or quoted one-line scalars, one-line `[a, b]` lists and
+ * `{ k: v, k2: v2 }` mappings of such scalars, and comments.
  * The `yaml` package takes ~0.3 s of CPU to compose a 2,500-line file in a fresh process (its
  * parser is cold and keeps every token for positions); this reads the same file in a few ms.
  *
  * It is only a shortcut: it returns undefined as soon as the text uses anything else (anchors,
- * aliases, tags, merge keys, block scalars, multi-line or escaped scalars, flow mappings, tabs,
+ * aliases, tags, merge keys, block scalars, multi-line or escaped scalars, nested flow collections, tabs,
  * a duplicate key, a value it would have to type other than as a string, a whole number, true,
  * false or null, an indentation it does not expect), and the caller then reads the file with
  * `yaml`, which also reports any error. When it returns a value, that value equals what `yaml`'s
@@ -145,8 +146,9 @@ function splitKey(content: string): [string, string] | undefined {
 function readValue(text: string): unknown {
   const first = text[0]!;
   if (first === '[') return readFlowList(text);
+  if (first === '{') return readFlowMapping(text);
   if (first === '"' || first === "'") return quoted(text);
-  if ('{&*!|>%@`-?:,]}#'.includes(first)) notPlain();
+  if ('&*!|>%@`-?:,]}#'.includes(first)) notPlain();
   return plainScalar(stripComment(text));
 }
 
@@ -180,21 +182,67 @@ function quoted(text: string): string {
   return value;
 }
 
+/**
+ * The items of the one-line flow collection `text` opens (`[` or `{`) and `close` ends: split at
+ * the commas outside quotes, trimmed; after it nothing but a comment. None nested.
+ */
+function flowItems(text: string, close: string): string[] {
+  const items: string[] = [];
+  let start = 1;
+  for (let i = 1; i < text.length; i++) {
+    const c = text[i]!;
+    // a quote opens a quoted scalar only where one starts, an item or a key's value (inside a
+    // plain scalar it is a character)
+    if ((c === '"' || c === "'") && /^(\s*|.*:\s*)$/.test(text.slice(start, i))) i = closingQuote(text, i);
+    else if (c === ',' || c === close) {
+      items.push(text.slice(start, i).trim());
+      start = i + 1;
+      if (c !== close) continue;
+      const tail = text.slice(i + 1);
+      if (tail !== '' && !/^ +#/.test(tail)) notPlain();
+      if (items.length === 1 && items[0] === '') return [];
+      if (items.includes('')) notPlain();
+      return items;
+    } else if ('[]{}#'.includes(c)) notPlain();
+  }
+  return notPlain();
+}
+
+/** The quote that closes the one at `open` ('' inside single quotes is a quote). */
+function closingQuote(text: string, open: number): number {
+  const q = text[open]!;
+  for (let i = open + 1; i < text.length; i++) {
+    if (text[i] !== q) continue;
+    if (q === "'" && text[i + 1] === "'") i++;
+    else return i;
+  }
+  return notPlain();
+}
+
+/** A plain or quoted scalar inside a flow collection. */
+function flowScalar(item: string): unknown {
+  if (item[0] === '"' || item[0] === "'") return quoted(item);
+  if (item.includes(':') || '&*!|>%@`-?'.includes(item[0]!)) notPlain();
+  return plainScalar(item);
+}
+
 /** `[a, b, c]` of plain or quoted scalars, on one line. */
 function readFlowList(text: string): unknown[] {
-  const close = text.indexOf(']');
-  if (close < 0) notPlain();
-  const tail = text.slice(close + 1);
-  if (tail !== '' && !/^ +#/.test(tail)) notPlain();
-  const inner = text.slice(1, close).trim();
-  if (inner === '') return [];
-  return inner.split(',').map((raw) => {
-    const item = raw.trim();
-    if (item === '' || /[[\]{}:#]/.test(item)) notPlain();
-    if (item[0] === '"' || item[0] === "'") return quoted(item);
-    if ('&*!|>%@`-?'.includes(item[0]!)) notPlain();
-    return plainScalar(item);
+  return flowItems(text, ']').map((item) => {
+    if (item.includes(':')) notPlain();
+    return flowScalar(item);
   });
+}
+
+/** `{ a: x, b: y }` of plain keys and plain or quoted scalars, on one line. */
+function readFlowMapping(text: string): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const item of flowItems(text, '}')) {
+    const split = splitKey(item);
+    if (split === undefined || split[1] === '' || Object.hasOwn(out, split[0])) notPlain();
+    out[split[0]] = flowScalar(split[1]);
+  }
+  return out;
 }
 
 /** YAML 1.2 core schema, as `yaml` resolves it; anything but strings, small whole numbers, booleans and null leaves the subset. */

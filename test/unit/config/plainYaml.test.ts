@@ -44,6 +44,13 @@ const plainScalar = fc.constantFrom(
   '[a, b]',
   '[]',
   '[1, x, true]',
+  '{ method: two-phase, parallel: 4, splitAbove: 1TB }',
+  '{a: 1}',
+  '{}',
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: steep.yaml's placeholder
+  '{ url: "postgres://u@h:5432/app", password: "${env:PW}" } # c',
+  "{ strategy: 'last-modified:updated_at', x: ~ }",
+  '["a]", \'b,c\']',
   "status = 'x'",
   '"a" # c',
   'a b c',
@@ -65,7 +72,23 @@ const otherScalar = fc.oneof(
     '"a: b"',
     'a: b',
     '[a, [b]]',
-    '{a: 1}',
+    '{a: {b: 1}}',
+    '{a: [b]}',
+    '{a: 1, a: 2}',
+    '{a b: 1}',
+    '{a: b: c}',
+    '{a: b:c}',
+    '{a: 1,}',
+    '{a: 1} x',
+    '{a: 1',
+    '{a}',
+    '{"a": 1}',
+    '{a: "x" y}',
+    "{a: it's}",
+    '{a: -1}',
+    '[.5"q,r"]',
+    '{a: b"c, d: e"}',
+    '{a: 1.5}',
     '&x a',
     '*x',
     '!!str 5',
@@ -158,6 +181,27 @@ describe('the plain YAML reader', () => {
     expect(readPlainYaml(text)).toMatchObject({ version: 1, subscriptions: { west_orders: { init: null } } });
   });
 
+  it('reads one-line flow mappings as yaml does (the README and the benches write them)', () => {
+    const text = [
+      'nodes:',
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: steep.yaml's placeholder
+      '  east: { url: "postgres://steep@east.internal:5432/app", password: "${env:EAST_PGPASSWORD}" }',
+      'subscriptions:',
+      '  west_orders:',
+      '    init: { method: two-phase, parallel: 4, splitAbove: 1TB }',
+      "    merge: { strategy: 'last-modified:updated_at' }  # c",
+      '    ignore: {}',
+    ].join('\n');
+    expect(readPlainYaml(text)).toEqual(viaYaml(text));
+    expect(readPlainYaml(text)).toMatchObject({
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: steep.yaml's placeholder
+      nodes: { east: { password: '${env:EAST_PGPASSWORD}' } },
+      subscriptions: {
+        west_orders: { init: { method: 'two-phase', parallel: 4, splitAbove: '1TB' }, ignore: {} },
+      },
+    });
+  });
+
   it('leaves anything else to yaml', () => {
     for (const text of [
       'a: &x 1\nb: *x',
@@ -166,7 +210,8 @@ describe('the plain YAML reader', () => {
       'a: 1\na: 2',
       'a: "x\\ty"',
       'a: [b,\n  c]',
-      'a: {b: 1}',
+      'a: {b: {c: 1}}',
+      'a: {b: 1,\n  c: 2}',
       'a:\tb',
       'a: 1.5',
       'a: 0x10',
@@ -219,5 +264,20 @@ describe('the plain YAML reader', () => {
       { numRuns: 3000 },
     );
     expect(read).toBeGreaterThan(150);
+  });
+
+  it('never disagrees with yaml on one-line flow collections made of awkward pieces', () => {
+    let read = 0;
+    const piece = fc.constantFrom(
+      ...['{', '}', '[', ']', ',', ':', ': ', ' ', ' #', '#', '"', "'", '""', "''", '\\', '-', '~'],
+      ...['a', 'b1', 'x y', '1', '.5', '0x1', 'true', '__proto__', '{a: 1}', '"q,r"', "'it''s'"],
+    );
+    fc.assert(
+      fc.property(fc.constantFrom('{', '['), fc.array(piece, { maxLength: 14 }), (open, pieces) => {
+        if (agrees(`k: ${open}${pieces.join('')}\n`)) read++;
+      }),
+      { numRuns: 20000 },
+    );
+    expect(read).toBeGreaterThan(100);
   });
 });
