@@ -6,11 +6,11 @@
  * parser is cold and keeps every token for positions); this reads the same file in a few ms.
  *
  * It is only a shortcut: it returns undefined as soon as the text uses anything else (anchors,
- * aliases, tags, merge keys, block scalars, multi-line or escaped scalars, nested flow collections, tabs,
- * a duplicate key, a value it would have to type other than as a string, a whole number, true,
- * false or null, an indentation it does not expect), and the caller then reads the file with
- * `yaml`, which also reports any error. When it returns a value, that value equals what `yaml`'s
- * `parseDocument(text).toJS()` gives (a property test holds them equal).
+ * aliases, tags, merge keys, block scalars, multi-line or escaped scalars, nested flow
+ * collections, tabs, a duplicate key, a value it would have to type other than as a string, a
+ * whole number, true, false or null, an indentation it does not expect), and the caller then
+ * reads the file with `yaml`, which also reports any error. When it returns a value, that value
+ * equals what `yaml`'s `parseDocument(text).toJS()` gives (a property test holds them equal).
  */
 
 /** Deeper than this, leave it to `yaml` (and its nesting checks). */

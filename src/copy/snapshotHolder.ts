@@ -84,21 +84,25 @@ type Holder = ChildProcessByStdio<Writable, Readable, null>;
 const HOLDER_AHEAD = Symbol.for('steep.holderAhead');
 
 /** The holder bin/run.js started before the CLI loaded, once, if it is still there to take. */
-function takeHolderAhead(): Holder | null {
+function stashedHolder(): Holder | null {
   const stash = process as unknown as Record<symbol, Holder | undefined>;
   const child = stash[HOLDER_AHEAD];
   stash[HOLDER_AHEAD] = undefined;
-  if (!child || child.exitCode !== null || child.signalCode !== null || !child.pid) return null;
-  // referenced again: steep now waits for its answer
-  child.ref();
-  (child.stdin as Socket).ref();
-  (child.stdout as Socket).ref();
+  return child && child.exitCode === null && child.signalCode === null && child.pid ? child : null;
+}
+
+/** That holder, referenced again: steep now waits for its answer. */
+function takeHolderAhead(): Holder | null {
+  const child = stashedHolder();
+  child?.ref();
+  (child?.stdin as Socket | undefined)?.ref();
+  (child?.stdout as Socket | undefined)?.ref();
   return child;
 }
 
-/** The holder bin/run.js started, not needed (an interrupted snapshot resumes with its own). */
+/** That holder, not needed (an interrupted snapshot resumes with its own): its input ends. */
 export function discardHolderAhead(): void {
-  takeHolderAhead()?.stdin.end();
+  stashedHolder()?.stdin.end();
 }
 
 /**
