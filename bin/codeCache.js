@@ -52,4 +52,10 @@ function keepCompiledCode(dir, cacheDir) {
   });
 }
 
-module.exports = { keepCompiledCode };
+/** Keep the compiled code of steep's own dist/ (the bundle), in dist/.code-cache/: run.js and holder.js. */
+function keepDistCode() {
+  const dist = path.join(__dirname, '..', 'dist', path.sep);
+  keepCompiledCode(dist, path.join(dist, '.code-cache', path.sep));
+}
+
+module.exports = { keepDistCode };

@@ -2,10 +2,6 @@
 // steep's own copy: like run.js, it runs from the bundle with its compiled code kept between runs
 // (steep waits for its slot: ~100 ms of loading ~60 modules otherwise), and sets `navigator`
 // before node-postgres loads.
-const path = require('node:path');
-const { keepCompiledCode } = require('./codeCache.js');
-
-const root = path.join(__dirname, '..');
-keepCompiledCode(path.join(root, 'dist', path.sep), path.join(root, 'dist', '.code-cache', path.sep));
+require('./codeCache.js').keepDistCode();
 require('./navigator.js');
 require('../dist/bundle/holder.cjs');

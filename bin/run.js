@@ -2,12 +2,12 @@
 // CommonJS (bin/package.json): an ES module entry would load Node's ES module loader and the
 // facades of every built-in module it imports (~8 ms of each start).
 const path = require('node:path');
-const { keepCompiledCode } = require('./codeCache.js');
+const { keepDistCode } = require('./codeCache.js');
 
 // steep runs from its bundle, dist/bundle/ (scripts/bundle.mjs): a command loads a few CommonJS
 // files, their compiled code kept between runs, instead of ~500 modules compiled at every start.
 const root = path.join(__dirname, '..');
-keepCompiledCode(path.join(root, 'dist', path.sep), path.join(root, 'dist', '.code-cache', path.sep));
+keepDistCode();
 
 // `snapshot generate`: its snapshot holder's process starts while the CLI loads (holderAhead.js)
 const ahead = require('./holderAhead.js');

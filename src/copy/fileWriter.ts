@@ -10,9 +10,10 @@ import type { CopySink } from './copyOut.js';
  * system calls take the event loop, which all sessions' parsing shares. A block is moved to the
  * thread and back (its memory transferred, not copied); the blocks are the same for all the
  * session's files (a new Buffer per write made V8 collect its whole heap every few dozen MB:
- * memory outside the heap counts towards its next collection). They are not shared memory: V8 copies into a SharedArrayBuffer a word at a time
- * (a "relaxed" move, as other threads may read it meanwhile), which cost ~0.1 s of CPU per GB
- * more than the plain copy (`snapshot generate` of 1 GB: 2.57 vs 2.67 s, medians of 4).
+ * memory outside the heap counts towards its next collection). They are not shared memory: V8
+ * copies into a SharedArrayBuffer a word at a time (a "relaxed" move, as other threads may read
+ * it meanwhile), which cost ~0.1 s of CPU per GB more than the plain copy (`snapshot generate`
+ * of 1 GB: 2.57 vs 2.67 s, medians of 4).
  */
 
 /** Bytes of one block (one hash update, one file write; a socket read is 16–64 kB). */

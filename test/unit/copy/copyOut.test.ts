@@ -4,6 +4,7 @@ import type { Connection } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CopyOut } from '../../../src/copy/copyOut.js';
 import { ReadBufferSocket } from '../../../src/db/readBufferSocket.js';
+import { protocolMessage } from '../../support/protocol.js';
 
 /*
  * CopyOut's parsing of a COPY's messages, however the socket's reads cut them: a local server
@@ -12,13 +13,6 @@ import { ReadBufferSocket } from '../../../src/db/readBufferSocket.js';
  * the bytes after CopyDone must go back to node-postgres exact, with the socket's WebAssembly
  * mover and without it.
  */
-
-function message(kind: string, payload: Buffer): Buffer {
-  const head = Buffer.alloc(5);
-  head.write(kind, 0, 'latin1');
-  head.writeUInt32BE(payload.length + 4, 1);
-  return Buffer.concat([head, payload]);
-}
 
 /** A small deterministic generator (mulberry32): the cuts differ between cases, not between runs. */
 function random(seed: number): (n: number) => number {
@@ -35,15 +29,18 @@ function random(seed: number): (n: number) => number {
 function response(seed: number) {
   const rnd = random(seed);
   const rows: Buffer[] = [];
-  const parts = [message('H', Buffer.from([1, 0, 3, 0, 1, 0, 1, 0, 1]))];
+  const parts = [protocolMessage('H', Buffer.from([1, 0, 3, 0, 1, 0, 1, 0, 1]))];
   for (let i = 0; i < 3000; i++) {
     const row = randomBytes(i % 997 === 500 ? 100_000 : rnd(301));
     rows.push(row);
-    parts.push(message('d', row));
-    if (i === 1500) parts.push(message('N', Buffer.from('SNOTICE\0Mhello\0\0', 'latin1')));
+    parts.push(protocolMessage('d', row));
+    if (i === 1500) parts.push(protocolMessage('N', Buffer.from('SNOTICE\0Mhello\0\0', 'latin1')));
   }
-  const after = Buffer.concat([message('C', Buffer.from('COPY 3000\0')), message('Z', Buffer.from('I'))]);
-  parts.push(message('c', Buffer.alloc(0)), after);
+  const after = Buffer.concat([
+    protocolMessage('C', Buffer.from('COPY 3000\0')),
+    protocolMessage('Z', Buffer.from('I')),
+  ]);
+  parts.push(protocolMessage('c', Buffer.alloc(0)), after);
   return { rows: Buffer.concat(rows), parts, after, rnd };
 }
 

@@ -2,14 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { copyDataRows, READ_BUFFER_BYTES } from '../../../src/db/copyDataRows.js';
-
-/** A protocol message: its kind, a 4-byte length that counts itself, the payload. */
-function message(kind: string, payload: Buffer): Buffer {
-  const head = Buffer.alloc(5);
-  head.write(kind, 0, 'latin1');
-  head.writeUInt32BE(payload.length + 4, 1);
-  return Buffer.concat([head, payload]);
-}
+import { protocolMessage } from '../../support/protocol.js';
 
 const mover = () => {
   const rows = copyDataRows();
@@ -20,7 +13,7 @@ const mover = () => {
 describe('the WebAssembly mover of CopyData rows', () => {
   it('moves the rows of whole CopyData messages over their headers, empty rows too', () => {
     const rows = [randomBytes(90), Buffer.alloc(0), randomBytes(1), randomBytes(3000)];
-    const read = Buffer.concat(rows.map((r) => message('d', r)));
+    const read = Buffer.concat(rows.map((r) => protocolMessage('d', r)));
     const m = mover();
     expect(m.buffer.length).toBe(READ_BUFFER_BYTES);
     read.copy(m.buffer, 0);
@@ -36,9 +29,9 @@ describe('the WebAssembly mover of CopyData rows', () => {
     // 7 bytes of an earlier row, the end of a message begun in another read
     const read = Buffer.concat([
       randomBytes(7),
-      message('d', a),
-      message('d', b),
-      message('c', Buffer.alloc(0)),
+      protocolMessage('d', a),
+      protocolMessage('d', b),
+      protocolMessage('c', Buffer.alloc(0)),
     ]);
     read.copy(m.buffer, 0);
     const done = 7 + 45 + 75;
@@ -47,7 +40,7 @@ describe('the WebAssembly mover of CopyData rows', () => {
     expect(m.moved).toBe(7 + 110);
     expect(m.buffer.subarray(7, 117).equals(Buffer.concat([a, b]))).toBe(true);
 
-    const cut = Buffer.concat([message('d', a), message('d', b)]);
+    const cut = Buffer.concat([protocolMessage('d', a), protocolMessage('d', b)]);
     cut.copy(m.buffer, 0);
     // a row cut by the read's end: stops before its header, the first row moved
     expect(m.move(0, 45 + 30, 0)).toBe(45);
