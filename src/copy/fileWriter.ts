@@ -217,13 +217,14 @@ export class FileWriter implements CopySink {
     return true;
   }
 
-  /** Resolves once what put() left waiting is in a block. */
+  /** Resolves once what put() left waiting is in blocks (more than a block waits for several). */
   async room(): Promise<void> {
-    const rest = this.waiting;
-    if (!rest) return;
-    await this.take();
-    this.waiting = null;
-    this.put(rest);
+    while (this.waiting) {
+      const rest = this.waiting;
+      await this.take();
+      this.waiting = null;
+      this.put(rest);
+    }
   }
 
   /** Close the file: its SHA-256 once all is written (`keep`), or '' (a failed chunk's file let go). */

@@ -49,6 +49,19 @@ describe('file writers sharing threads', () => {
     await Promise.all([writers[0]!.end(), writers[2]!.end()]);
   });
 
+  it('pieces larger than its blocks wait for room in turn, exact', async () => {
+    // 2.5 blocks at a time: what finds no free block waits, and part of it waits again
+    const threads = new WriterThreads(1, 1);
+    const w = threads.writer();
+    const data = randomBytes(7 * BLOCK_BYTES + 12_345);
+    const path = join(dir, 'large-pieces.copy');
+    await w.open(path);
+    await putAll(w, data, 2.5 * BLOCK_BYTES);
+    expect(await w.close(true)).toBe(sha256(data));
+    expect(readFileSync(path).equals(data)).toBe(true);
+    await w.end();
+  });
+
   it("one writer's failure is its own: the others on the thread finish their files", async () => {
     const threads = new WriterThreads(2, 1);
     const [bad, good] = [threads.writer(), threads.writer()];
