@@ -134,8 +134,14 @@ export class FileWriter implements CopySink {
   private current = -1;
   /** bytes in the current block */
   private used = 0;
-  /** put(): the bytes that found no free block, waiting for one */
+  /** put(): the bytes that found no free block, waiting for one (in `spare`) */
   private waiting: Buffer | null = null;
+  /**
+   * put()'s memory for the bytes waiting, kept: the sessions wait for their blocks often (the
+   * threads' hashing sets the pace), and a new Buffer each time was memory the kernel had to
+   * clear first
+   */
+  private spare = Buffer.alloc(0);
 
   constructor(private readonly thread: WriterThread) {
     this.id = thread.add(this);
@@ -203,7 +209,10 @@ export class FileWriter implements CopySink {
     for (let at = 0; at < data.length; ) {
       if (this.current < 0) {
         if (this.free.length === 0) {
-          this.waiting = Buffer.from(data.subarray(at));
+          const rest = data.length - at;
+          if (this.spare.length < rest) this.spare = Buffer.allocUnsafe(Math.max(rest, 1 << 16));
+          data.copy(this.spare, 0, at);
+          this.waiting = this.spare.subarray(0, rest);
           return false;
         }
         this.current = this.free.shift()!;

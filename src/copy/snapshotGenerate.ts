@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type pg from 'pg';
@@ -32,7 +33,6 @@ import {
   type ManifestTable,
   readManifest,
   SCHEMA_FILE,
-  sha256File,
   writeManifest,
 } from './manifest.js';
 import { discardHolderAhead, Heartbeat, HolderProcess } from './snapshotHolder.js';
@@ -224,7 +224,7 @@ export async function generateSnapshot(
           subscriberServerVersion: subVersion,
           format: binary ? 'binary' : 'text',
           compress: sink.compress,
-          schemaFile: { file: SCHEMA_FILE, sha256: await sha256File(join(dir, SCHEMA_FILE)) },
+          schemaFile: { file: SCHEMA_FILE, sha256: createHash('sha256').update(schema).digest('hex') },
           sequences,
           tables: tables.map(
             (t): ManifestTable => ({
