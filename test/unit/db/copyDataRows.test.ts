@@ -22,6 +22,22 @@ describe('the WebAssembly mover of CopyData rows', () => {
     expect(m.buffer.subarray(0, m.moved).equals(Buffer.concat(rows))).toBe(true);
   });
 
+  it('moves rows of every length from 0 to 300 bytes (16 at a time or by memory.copy) exactly', () => {
+    const m = mover();
+    const rows = Array.from({ length: 301 }, (_, n) => randomBytes(n));
+    // in one read and then each in a read of its own at the end of the buffer (its last 16 bytes
+    // the memory's last)
+    for (const group of [rows.slice(0, 150), rows.slice(150), ...rows.map((r) => [r])]) {
+      const read = Buffer.concat(group.map((r) => protocolMessage('d', r)));
+      const from = group.length === 1 ? READ_BUFFER_BYTES - read.length : 0;
+      const to = from + read.length;
+      read.copy(m.buffer, from);
+      expect(m.move(from, to, from)).toBe(to);
+      expect(m.moved).toBe(from + read.length - 5 * group.length);
+      expect(m.buffer.subarray(from, m.moved).equals(Buffer.concat(group))).toBe(true);
+    }
+  });
+
   it('starts where it is told, moves behind what was moved before, and stops at each kind of end', () => {
     const m = mover();
     const a = randomBytes(40);
