@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type pg from 'pg';
@@ -7,6 +6,7 @@ import { slotExists } from '../catalog/slotHolder.js';
 import { readTableSchemas } from '../catalog/tableSchemas.js';
 import { publisherSequenceValues } from '../executors/sequenceSync.js';
 import { SteepError } from '../model/errors.js';
+import { sha256Hex } from '../model/sha256.js';
 import {
   DEFAULT_SPLIT_ABOVE,
   qualifiedName,
@@ -224,7 +224,7 @@ export async function generateSnapshot(
           subscriberServerVersion: subVersion,
           format: binary ? 'binary' : 'text',
           compress: sink.compress,
-          schemaFile: { file: SCHEMA_FILE, sha256: createHash('sha256').update(schema).digest('hex') },
+          schemaFile: { file: SCHEMA_FILE, sha256: sha256Hex(schema) },
           sequences,
           tables: tables.map(
             (t): ManifestTable => ({
