@@ -1,9 +1,11 @@
-import { type ChildProcessByStdio, spawn } from 'node:child_process';
+import type { ChildProcessByStdio } from 'node:child_process';
 import { closeSync, openSync, unlinkSync, utimesSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
-import { createInterface } from 'node:readline';
+import { createInterface, type Interface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { verifiesWithDefaultCa } from '../db/connect.js';
 import { PACKAGE_ROOT } from '../location.js';
 import { SteepError } from '../model/errors.js';
 import type { ConnectionSpec } from '../model/topology.js';
@@ -39,8 +41,12 @@ export interface HeldSnapshot {
 
 const DEFAULT_HOLD_MS = 10 * 60_000;
 
-/** bin/holder.js: holderMain.ts from the bundle, as the CLI runs */
-const HOLDER_ARGS = [fileURLToPath(new URL('bin/holder.js', PACKAGE_ROOT))];
+/** bin/holderAhead.js, which bin/run.js loads before the CLI: a holder is spawned one way, there */
+const holders = createRequire(import.meta.url)(
+  fileURLToPath(new URL('bin/holderAhead.js', PACKAGE_ROOT)),
+) as {
+  spawnHolder(extraCaCerts: boolean): Holder;
+};
 
 export function holdMs(): number {
   const env = Number.parseInt(process.env.STEEP_SNAPSHOT_HOLD_MS ?? '', 10);
@@ -83,6 +89,11 @@ type Holder = ChildProcessByStdio<Writable, Readable, null>;
 /** where bin/run.js leaves the holder it started for `snapshot generate` (bin/holderAhead.js) */
 const HOLDER_AHEAD = Symbol.for('steep.holderAhead');
 
+/** A holder for `connection` needs the CA certificates NODE_EXTRA_CA_CERTS names (holderAhead.js). */
+function needsExtraCaCerts(connection: ConnectionSpec): boolean {
+  return Boolean(process.env.NODE_EXTRA_CA_CERTS) && verifiesWithDefaultCa(connection);
+}
+
 /** The holder bin/run.js started before the CLI loaded, once, if it is still there to take. */
 function stashedHolder(): Holder | null {
   const stash = process as unknown as Record<symbol, Holder | undefined>;
@@ -108,25 +119,34 @@ export function discardHolderAhead(): void {
 /**
  * A holder process started ahead of its request: Node and its bundle load (~50 ms) while steep
  * loads its config, connects and reads the catalogs. It is the one bin/run.js started for
- * `snapshot generate`, or a new one. `start` hands it the request; `discard` lets it go unused
- * (it exits as its input ends empty).
+ * `snapshot generate`, or a new one; both start without NODE_EXTRA_CA_CERTS (holderAhead.js), so
+ * a request that needs it gets a holder started with it. `start` hands it the request; `discard`
+ * lets it go unused (it exits as its input ends empty).
  */
 export class HolderProcess {
-  private readonly child: Holder =
-    takeHolderAhead() ??
-    // as bin/holderAhead.js spawns one
-    spawn(process.execPath, HOLDER_ARGS, { detached: true, stdio: ['pipe', 'pipe', 'ignore'] });
-  private readonly lines = createInterface({ input: this.child.stdout });
+  private child!: Holder;
+  private lines!: Interface;
   /** its first line, or null once it exited without one */
-  private readonly answer = new Promise<string | null>((resolve) => {
-    this.lines.once('line', resolve);
-    this.child.once('exit', () => resolve(null));
-  });
+  private answer!: Promise<string | null>;
   private used = false;
+  /** started with NODE_EXTRA_CA_CERTS */
+  private extraCaCerts: boolean;
+
+  /** `connection`, when known now, says whether it needs NODE_EXTRA_CA_CERTS */
+  constructor(connection?: ConnectionSpec) {
+    this.extraCaCerts = connection !== undefined && needsExtraCaCerts(connection);
+    this.take((this.extraCaCerts ? null : takeHolderAhead()) ?? holders.spawnHolder(this.extraCaCerts));
+  }
 
   /** It creates `slot` with an exported snapshot and holds it. */
   async start(req: Omit<HolderRequest, 'holdMs'>): Promise<HeldSnapshot & { heartbeat: Heartbeat }> {
     this.used = true;
+    if (!this.extraCaCerts && needsExtraCaCerts(req.connection)) {
+      this.child.stdin.end();
+      this.letGo();
+      this.extraCaCerts = true;
+      this.take(holders.spawnHolder(true));
+    }
     const heartbeat = new Heartbeat(req.heartbeatFile);
     this.child.stdin.end(JSON.stringify({ ...req, holdMs: holdMs() } satisfies HolderRequest));
     const first = await this.answer;
@@ -151,6 +171,15 @@ export class HolderProcess {
     this.letGo();
   }
 
+  private take(child: Holder): void {
+    this.child = child;
+    this.lines = createInterface({ input: child.stdout });
+    this.answer = new Promise((resolve) => {
+      this.lines.once('line', resolve);
+      child.once('exit', () => resolve(null));
+    });
+  }
+
   private letGo(): void {
     this.lines.close();
     this.child.stdout.destroy();
@@ -162,5 +191,5 @@ export class HolderProcess {
 export function startHolder(
   req: Omit<HolderRequest, 'holdMs'>,
 ): Promise<HeldSnapshot & { heartbeat: Heartbeat }> {
-  return new HolderProcess().start(req);
+  return new HolderProcess(req.connection).start(req);
 }

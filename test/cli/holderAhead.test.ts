@@ -1,10 +1,12 @@
-import { spawn } from 'node:child_process';
+import { type ChildProcessByStdio, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { HolderProcess } from '../../src/copy/snapshotHolder.js';
+import type { ConnectionSpec } from '../../src/model/topology.js';
 import { REPO_ROOT, runSteep } from '../support/cli.js';
 import { tempDir } from '../support/tempDir.js';
 
@@ -17,6 +19,7 @@ import { tempDir } from '../support/tempDir.js';
 
 const ahead = createRequire(import.meta.url)(join(REPO_ROOT, 'bin/holderAhead.js')) as {
   generates(args: string[]): boolean;
+  spawnHolder(extraCaCerts: boolean): ChildProcessByStdio<Writable, Readable, null>;
 };
 
 /** The processes whose environment holds `mark` (Linux: /proc/PID/environ). */
@@ -69,25 +72,74 @@ describe('the snapshot holder started before the CLI loads', () => {
     },
   );
 
-  it('is the holder generate takes, once', async () => {
-    // a stand-in holder: it answers the request it reads with a made-up snapshot
+  /** A stand-in holder, stashed as bin/run.js stashes one: it answers a request with a made-up snapshot. */
+  function standIn(): void {
     const answer = '{"lsn":"0/16B3748","snapshot":"00000003-00000002-1"}';
-    const script = `process.stdin.resume();process.stdin.on('end',()=>console.log('${answer}'))`;
+    const script = `let t='';process.stdin.on('data',(d)=>{t+=d});process.stdin.on('end',()=>{if(t)console.log('${answer}')})`;
     const child = spawn(process.execPath, ['-e', script], { stdio: ['pipe', 'pipe', 'ignore'] });
     child.unref();
-    const stash = process as unknown as Record<symbol, unknown>;
-    stash[Symbol.for('steep.holderAhead')] = child;
-    const dir = tempDir('steep-ahead-');
-    const held = await new HolderProcess().start({
-      node: 'pub',
-      connection: { host: '127.0.0.1', port: 1, database: 'app', user: 'nobody' },
-      serverVersion: 180000,
-      slot: 'sub',
-      heartbeatFile: join(dir, 'hold'),
-    });
+    (process as unknown as Record<symbol, unknown>)[Symbol.for('steep.holderAhead')] = child;
+  }
+
+  const request = (connection: ConnectionSpec) => ({
+    node: 'pub',
+    connection,
+    serverVersion: 180000,
+    slot: 'sub',
+    heartbeatFile: join(tempDir('steep-ahead-'), 'hold'),
+  });
+  const server = { host: '127.0.0.1', port: 1, database: 'app', user: 'nobody' };
+
+  it('is the holder generate takes, once', async () => {
+    standIn();
+    const held = await new HolderProcess().start(request(server));
     held.heartbeat.stop(true);
     expect(held).toMatchObject({ lsn: '0/16B3748', snapshot: '00000003-00000002-1' });
     // taken once: the next holder is a new one
-    expect(stash[Symbol.for('steep.holderAhead')]).toBeUndefined();
+    expect((process as unknown as Record<symbol, unknown>)[Symbol.for('steep.holderAhead')]).toBeUndefined();
+  });
+
+  it.runIf(existsSync('/proc/self/environ'))(
+    'starts without NODE_EXTRA_CA_CERTS, which Node reads at every start, unless asked for it',
+    async () => {
+      const saved = process.env.NODE_EXTRA_CA_CERTS;
+      process.env.NODE_EXTRA_CA_CERTS = '/nonexistent/steep-test-ca.pem';
+      try {
+        const environ = async (extra: boolean) => {
+          const child = ahead.spawnHolder(extra);
+          try {
+            await new Promise((r) => child.once('spawn', r));
+            return readFileSync(`/proc/${child.pid}/environ`, 'latin1').split('\0');
+          } finally {
+            child.stdin.end();
+          }
+        };
+        expect(await environ(false)).not.toContain('NODE_EXTRA_CA_CERTS=/nonexistent/steep-test-ca.pem');
+        expect(await environ(true)).toContain('NODE_EXTRA_CA_CERTS=/nonexistent/steep-test-ca.pem');
+      } finally {
+        if (saved === undefined) delete process.env.NODE_EXTRA_CA_CERTS;
+        else process.env.NODE_EXTRA_CA_CERTS = saved;
+      }
+    },
+  );
+
+  it('is replaced by a holder with NODE_EXTRA_CA_CERTS for a server checked against the default CA store', async () => {
+    const saved = process.env.NODE_EXTRA_CA_CERTS;
+    process.env.NODE_EXTRA_CA_CERTS = '/nonexistent/steep-test-ca.pem';
+    try {
+      // sslmode require checks no certificate: the holder started ahead answers
+      standIn();
+      const held = await new HolderProcess().start(request({ ...server, sslmode: 'require' }));
+      held.heartbeat.stop(true);
+      expect(held.snapshot).toBe('00000003-00000002-1');
+      // verify-full without sslrootcert: a real holder, started now, tries the server (none there)
+      standIn();
+      await expect(new HolderProcess().start(request({ ...server, sslmode: 'verify-full' }))).rejects.toThrow(
+        /cannot create slot sub with an exported snapshot on pub: .*(ECONNREFUSED|connect|refused)/i,
+      );
+    } finally {
+      if (saved === undefined) delete process.env.NODE_EXTRA_CA_CERTS;
+      else process.env.NODE_EXTRA_CA_CERTS = saved;
+    }
   });
 });
