@@ -68,6 +68,8 @@ export interface CopyRun {
   onBytes?: (n: number) => void;
   /** set when the run must stop: no new chunk starts */
   signal?: AbortSignal;
+  /** sessions opened at the snapshot before the run (openSnapshotSessions): the run takes them */
+  opened?: Array<Promise<pg.Client>>;
 }
 
 export const RETRIES = 3;
@@ -126,6 +128,28 @@ export async function snapshotSession(
   }
 }
 
+/**
+ * `n` copy sessions at the snapshot, opened now for a runCopy to come (its `opened`), while the
+ * caller reads the catalogs at the snapshot: the copy then starts on sessions ready. One that
+ * failed to open fails its first chunk's first attempt, which is retried on a new session.
+ */
+export function openSnapshotSessions(
+  run: Pick<CopyRun, 'node' | 'connection' | 'connectTimeoutMs' | 'snapshot'>,
+  n: number,
+  reuseReadBuffer: boolean,
+): Array<Promise<pg.Client>> {
+  return Array.from({ length: n }, () => {
+    const session = snapshotSession(run, reuseReadBuffer);
+    session.catch(() => {});
+    return session;
+  });
+}
+
+/** End sessions opened at the snapshot and not used (emptying `sessions`). */
+export async function closeSessions(sessions: Array<Promise<pg.Client>>): Promise<void> {
+  await Promise.all(sessions.splice(0).map((s) => s.then((c) => c.end()).catch(() => {})));
+}
+
 /** Is the exported snapshot still held (its holder alive)? */
 export async function snapshotHeld(
   run: Pick<CopyRun, 'node' | 'connection' | 'connectTimeoutMs' | 'snapshot'>,
@@ -144,6 +168,9 @@ export async function snapshotHeld(
 /** Copy every chunk with `parallel` workers; rejects with the first chunk that fails RETRIES times. */
 export async function runCopy(run: CopyRun): Promise<void> {
   const queue = [...run.chunks];
+  const workers = Math.max(1, Math.min(run.parallel, run.chunks.length));
+  const opened = run.opened?.splice(0) ?? [];
+  void closeSessions(opened.splice(workers));
   let failure: unknown = null;
   const worker = async (): Promise<void> => {
     let source: pg.Client | null = null;
@@ -156,7 +183,7 @@ export async function runCopy(run: CopyRun): Promise<void> {
       ) {
         for (let attempt = 1; ; attempt++) {
           try {
-            source ??= await snapshotSession(run, !run.sink.framed);
+            source ??= await (opened.pop() ?? snapshotSession(run, !run.sink.framed));
             writer ??= await run.sink.open();
             const sql = copyOutSql(chunk.table, chunk, run.binary);
             const out = source.query(new CopyOut(sql, run.onBytes, run.sink.framed));
@@ -187,6 +214,7 @@ export async function runCopy(run: CopyRun): Promise<void> {
       await writer?.close().catch(() => {});
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(run.parallel, run.chunks.length)) }, worker));
+  await Promise.all(Array.from({ length: workers }, worker));
+  await closeSessions(opened);
   if (failure !== null) throw failure;
 }

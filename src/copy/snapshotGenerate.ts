@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type pg from 'pg';
 import { type CopySourceTable, readColumns, readCopySource } from '../catalog/copySource.js';
 import { slotExists } from '../catalog/slotHolder.js';
-import { readTableSchemas } from '../catalog/tableSchemas.js';
+import { readTableSchemasOn } from '../catalog/tableSchemas.js';
 import { publisherSequenceValues } from '../executors/sequenceSync.js';
 import { SteepError } from '../model/errors.js';
 import { sha256Hex } from '../model/sha256.js';
@@ -19,6 +19,8 @@ import { copyPlannedEvent } from './copyProgress.js';
 import {
   type Chunk,
   type ChunkResult,
+  closeSessions,
+  openSnapshotSessions,
   planChunks,
   runCopy,
   snapshotHeld,
@@ -73,12 +75,12 @@ export interface GenerateResult {
 }
 
 async function schemaSql(
+  pub: pg.Client,
   topology: Topology,
   d: SubscriptionSpec,
   tables: CopySourceTable[],
 ): Promise<string> {
-  const read = await readTableSchemas(topology.nodes[d.from]!.connection, {
-    node: d.from,
+  const read = await readTableSchemasOn(pub, {
     scope: {
       all: false,
       schemas: [],
@@ -86,7 +88,6 @@ async function schemaSql(
       objects: true,
     },
     stateSchema: topology.settings.stateSchema,
-    connectTimeoutMs: topology.settings.connectTimeout,
   });
   const lines = [`-- the tables of subscription ${d.name}, as steep's schema sync creates them`];
   for (const s of [...new Set(tables.map((t) => t.schema))].sort()) lines.push(`${createSchemaSql(s)};`);
@@ -139,6 +140,7 @@ export async function generateSnapshot(
   let heartbeat: Heartbeat | null = null;
   let sink: FileSink | null = null;
   let done = false;
+  let opened: Array<Promise<pg.Client>> = [];
   try {
     sink = new FileSink(dir, m?.compress ?? opts.compress ?? 'none', m?.completedAt ? 0 : parallel);
     const log = await SnapshotLog.open(sub, topology, d);
@@ -187,6 +189,8 @@ export async function generateSnapshot(
         heartbeatFile: join(dir, HOLD_FILE),
       });
       heartbeat = held.heartbeat;
+      // the copy's sessions open at the snapshot while the reader reads the catalogs there
+      opened = openSnapshotSessions({ ...source, snapshot: held.snapshot }, parallel, !sink.framed);
       const reader = await snapshotSession({ ...source, snapshot: held.snapshot });
       try {
         const tables = await readCopySource(reader, d.publications, pubVersion);
@@ -202,7 +206,7 @@ export async function generateSnapshot(
           planChunks(reader, tables, { splitAbove: d.init.splitAbove ?? DEFAULT_SPLIT_ABOVE, parallel }),
           publisherSequenceValues(reader, tables),
           readColumns(sub, tables),
-          schemaSql(topology, d, tables),
+          schemaSql(pub, topology, d, tables),
         ]);
         const sequences = values.map((s) => ({ schema: s.schema, name: s.name, value: s.last }));
         const binary = binaryCompatible(tables, target, major(pubVersion) === major(subVersion));
@@ -285,6 +289,7 @@ export async function generateSnapshot(
       binary: manifest.format === 'binary',
       chunks: todo,
       sink,
+      opened,
       onChunk: (c: Chunk, r: ChunkResult) => {
         const t = manifest.tables.find((x) => x.schema === c.table.schema && x.name === c.table.name)!;
         const f = t.files.find((x) => x.chunk === c.index)!;
@@ -298,6 +303,7 @@ export async function generateSnapshot(
     done = true;
     return summary(dir, manifest, kept, resumed);
   } finally {
+    await closeSessions(opened);
     holder?.discard();
     heartbeat?.stop(done);
     await sink?.release();
@@ -309,7 +315,8 @@ export async function generateSnapshot(
 /** The publisher's and the subscriber's sessions, connected side by side (neither left open when the other fails). */
 async function bothSessions(topology: Topology, d: SubscriptionSpec): Promise<[pg.Client, pg.Client]> {
   const [pub, sub] = await Promise.allSettled([
-    session(topology, d.from, 'steep snapshot generate'),
+    // pipelined: schema.sql's queries go in one write (readTableSchemasOn)
+    session(topology, d.from, 'steep snapshot generate', { pipeline: true }),
     session(topology, d.node, 'steep snapshot generate'),
   ]);
   if (pub.status === 'fulfilled' && sub.status === 'fulfilled') return [pub.value, sub.value];

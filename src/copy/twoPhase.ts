@@ -29,11 +29,17 @@ export function where(d: SubscriptionSpec) {
   return { address: subscriptionAddress(d.name), node: d.node };
 }
 
-export async function session(topology: Topology, node: string, app: string): Promise<pg.Client> {
+export async function session(
+  topology: Topology,
+  node: string,
+  app: string,
+  opts: { pipeline?: boolean } = {},
+): Promise<pg.Client> {
   return connect(topology.nodes[node]!.connection, {
     node,
     applicationName: app,
     connectTimeoutMs: topology.settings.connectTimeout,
+    pipeline: opts.pipeline,
   });
 }
 
