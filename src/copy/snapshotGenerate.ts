@@ -2,9 +2,11 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { type CopySourceTable, readColumns, readCopySource } from '../catalog/copySource.js';
-import { slotExists } from '../catalog/slotHolder.js';
+import { readSlotHolder, slotExists } from '../catalog/slotHolder.js';
 import { readTableSchemasOn } from '../catalog/tableSchemas.js';
+import { mask } from '../db/mask.js';
 import { publisherSequenceValues } from '../executors/sequenceSync.js';
+import { sleep } from '../executors/sleep.js';
 import { SteepError } from '../model/errors.js';
 import { sha256Hex } from '../model/sha256.js';
 import {
@@ -177,7 +179,8 @@ export async function generateSnapshot(
         throw new SteepError(
           'snapshot.slot_exists',
           `slot ${d.slot} already exists on ${d.from}: a snapshot of ${d.name} was generated elsewhere (steep snapshot list DIR), ` +
-            `or the slot is left from an earlier attempt; steep snapshot delete DIR --allow-destroy removes a snapshot and its slot`,
+            `or the slot is left from an earlier attempt; steep snapshot delete DIR --allow-destroy removes a snapshot and its slot, ` +
+            `and SELECT pg_drop_replication_slot('${d.slot}') on ${d.from} a slot no snapshot lists`,
           where(d),
         );
       }
@@ -189,73 +192,81 @@ export async function generateSnapshot(
         heartbeatFile: join(dir, HOLD_FILE),
       });
       heartbeat = held.heartbeat;
-      // the copy's sessions open at the snapshot while the reader reads the catalogs there
-      opened = openSnapshotSessions({ ...source, snapshot: held.snapshot }, parallel, !sink.framed);
-      const reader = await snapshotSession({ ...source, snapshot: held.snapshot });
       try {
-        const tables = await readCopySource(reader, d.publications, pubVersion);
-        if (tables.length === 0) {
-          throw new SteepError(
-            'snapshot.nothing',
-            `publications ${d.publications.join(', ')} of ${d.name} publish no table on ${d.from} (do they exist? run steep apply first)`,
-            where(d),
-          );
+        // the copy's sessions open at the snapshot while the reader reads the catalogs there
+        opened = openSnapshotSessions({ ...source, snapshot: held.snapshot }, parallel, !sink.framed);
+        const reader = await snapshotSession({ ...source, snapshot: held.snapshot });
+        try {
+          const tables = await readCopySource(reader, d.publications, pubVersion);
+          if (tables.length === 0) {
+            throw new SteepError(
+              'snapshot.nothing',
+              `publications ${d.publications.join(', ')} of ${d.name} publish no table on ${d.from} (do they exist? run steep apply first)`,
+              where(d),
+            );
+          }
+          // one round trip after another on the reader; the subscriber's session and the publisher's meanwhile
+          const [chunks, values, target, schema] = await Promise.all([
+            planChunks(reader, tables, { splitAbove: d.init.splitAbove ?? DEFAULT_SPLIT_ABOVE, parallel }),
+            publisherSequenceValues(reader, tables),
+            readColumns(sub, tables),
+            schemaSql(pub, topology, d, tables),
+          ]);
+          const sequences = values.map((s) => ({ schema: s.schema, name: s.name, value: s.last }));
+          const binary = binaryCompatible(tables, target, major(pubVersion) === major(subVersion));
+          writeFileSync(join(dir, SCHEMA_FILE), schema);
+          m = {
+            formatVersion: FORMAT_VERSION,
+            steepVersion: STEEP_VERSION,
+            createdAt: new Date().toISOString(),
+            completedAt: null,
+            topology: topology.topology,
+            subscription: d.name,
+            publisher: d.from,
+            subscriber: d.node,
+            publications: [...d.publications],
+            slot: d.slot,
+            lsn: held.lsn,
+            snapshot: held.snapshot,
+            serverVersion: pubVersion,
+            subscriberServerVersion: subVersion,
+            format: binary ? 'binary' : 'text',
+            compress: sink.compress,
+            schemaFile: { file: SCHEMA_FILE, sha256: sha256Hex(schema) },
+            sequences,
+            tables: tables.map(
+              (t): ManifestTable => ({
+                schema: t.schema,
+                name: t.name,
+                columns: t.columns,
+                rowFilter: t.rowFilter,
+                key: t.key,
+                files: chunks
+                  .filter((c) => c.table === t)
+                  .sort((a, b) => a.index - b.index)
+                  .map((c) => ({
+                    chunk: c.index,
+                    lower: c.lower,
+                    upper: c.upper,
+                    estimatedBytes: Math.round(c.estimatedBytes),
+                    file: null,
+                    rows: null,
+                    bytes: null,
+                    sha256: null,
+                  })),
+              }),
+            ),
+          };
+          writeManifest(dir, m);
+        } finally {
+          await reader.end().catch(() => {});
         }
-        // one round trip after another on the reader; the subscriber and the schema's own session meanwhile
-        const [chunks, values, target, schema] = await Promise.all([
-          planChunks(reader, tables, { splitAbove: d.init.splitAbove ?? DEFAULT_SPLIT_ABOVE, parallel }),
-          publisherSequenceValues(reader, tables),
-          readColumns(sub, tables),
-          schemaSql(pub, topology, d, tables),
-        ]);
-        const sequences = values.map((s) => ({ schema: s.schema, name: s.name, value: s.last }));
-        const binary = binaryCompatible(tables, target, major(pubVersion) === major(subVersion));
-        writeFileSync(join(dir, SCHEMA_FILE), schema);
-        m = {
-          formatVersion: FORMAT_VERSION,
-          steepVersion: STEEP_VERSION,
-          createdAt: new Date().toISOString(),
-          completedAt: null,
-          topology: topology.topology,
-          subscription: d.name,
-          publisher: d.from,
-          subscriber: d.node,
-          publications: [...d.publications],
-          slot: d.slot,
-          lsn: held.lsn,
-          snapshot: held.snapshot,
-          serverVersion: pubVersion,
-          subscriberServerVersion: subVersion,
-          format: binary ? 'binary' : 'text',
-          compress: sink.compress,
-          schemaFile: { file: SCHEMA_FILE, sha256: sha256Hex(schema) },
-          sequences,
-          tables: tables.map(
-            (t): ManifestTable => ({
-              schema: t.schema,
-              name: t.name,
-              columns: t.columns,
-              rowFilter: t.rowFilter,
-              key: t.key,
-              files: chunks
-                .filter((c) => c.table === t)
-                .sort((a, b) => a.index - b.index)
-                .map((c) => ({
-                  chunk: c.index,
-                  lower: c.lower,
-                  upper: c.upper,
-                  estimatedBytes: Math.round(c.estimatedBytes),
-                  file: null,
-                  rows: null,
-                  bytes: null,
-                  sha256: null,
-                })),
-            }),
-          ),
-        };
-        writeManifest(dir, m);
-      } finally {
-        await reader.end().catch(() => {});
+      } catch (err) {
+        // no manifest names the slot yet: no rerun would resume it, no `snapshot delete` find it
+        heartbeat.stop(true);
+        heartbeat = null;
+        await closeSessions(opened);
+        throw await withoutSlot(pub, d, err);
       }
       await record(sub, topology, d, 'preparing', opts.onEvent).catch(() => {});
       await log.mark(m, dir, 'generating');
@@ -309,6 +320,27 @@ export async function generateSnapshot(
     await sink?.release();
     await pub.end().catch(() => {});
     await sub.end().catch(() => {});
+  }
+}
+
+/**
+ * `err`, once the slot generate created for a snapshot it could not describe is dropped (it is
+ * released once created, while the holder keeps the snapshot); or, when it cannot be, `err`
+ * saying the slot is left and how to drop it.
+ */
+async function withoutSlot(pub: pg.Client, d: SubscriptionSpec, err: unknown): Promise<unknown> {
+  try {
+    for (let i = 0; i < 10 && (await readSlotHolder(pub, d.slot))?.pid; i++) await sleep(200);
+    await pub.query('SELECT pg_catalog.pg_drop_replication_slot($1)', [d.slot]);
+    return err;
+  } catch (dropErr) {
+    const message = err instanceof Error ? err.message : String(err);
+    return new SteepError(
+      err instanceof SteepError ? err.code : 'snapshot.slot_left',
+      `${message}; slot ${d.slot} it created on ${d.from} is left (${mask(dropErr instanceof Error ? dropErr.message : String(dropErr))}): ` +
+        `it retains WAL until SELECT pg_drop_replication_slot('${d.slot}') on ${d.from} drops it`,
+      { ...where(d), cause: err },
+    );
   }
 }
 

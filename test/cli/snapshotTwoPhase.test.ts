@@ -493,6 +493,33 @@ describe('two-phase init through snapshot generate and apply', () => {
     await expectFileApplied(dir, path, 'west_tpu', table.name);
   }, 120_000);
 
+  it('a generate that fails after creating its slot and before writing a manifest drops the slot', async () => {
+    const east = cluster().node('east');
+    const table = { name: 'tp_unpublished', rows: 100 };
+    const { path, dir } = await oneTableSetup('two-phase-unpublished', 'west_tpn', table);
+    // the publication publishes nothing by the time generate reads it at the snapshot
+    await east.query(`ALTER PUBLICATION west_tpn_pub DROP TABLE public.${table.name}`);
+    const slots = () =>
+      east.query<{ slot_name: string }>(
+        "SELECT slot_name FROM pg_replication_slots WHERE slot_name = 'west_tpn'",
+      );
+    for (const attempt of [1, 2]) {
+      const failed = await steep(['snapshot', 'generate', 'west_tpn', '--output', dir], path);
+      expect(failed.code, `attempt ${attempt}: ${failed.stdout}${failed.stderr}`).toBe(1);
+      expect(failed.stderr).toContain('publications west_tpn_pub of west_tpn publish no table on east');
+      // no slot left retaining WAL, which no steep command would list or delete without a manifest
+      expect(await slots(), `attempt ${attempt}`).toEqual([]);
+    }
+    // a slot of that name no snapshot lists: generate says how to drop it
+    await east.query("SELECT pg_create_logical_replication_slot('west_tpn', 'pgoutput')");
+    const taken = await steep(['snapshot', 'generate', 'west_tpn', '--output', dir], path);
+    expect(taken.code).toBe(1);
+    expect(taken.stderr).toMatch(
+      /slot west_tpn already exists on east: .*SELECT pg_drop_replication_slot\('west_tpn'\) on east/,
+    );
+    await east.query("SELECT pg_drop_replication_slot('west_tpn')");
+  }, 120_000);
+
   it("a publisher session killed during generate's COPY: the chunk's file is written again, and what it holds is the table", async () => {
     const east = cluster().node('east');
     // ~30 MB, a few tenths of a second of COPY into the file writer's blocks
