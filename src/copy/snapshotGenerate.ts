@@ -39,7 +39,7 @@ import {
   SCHEMA_FILE,
   writeManifest,
 } from './manifest.js';
-import { discardHolderAhead, Heartbeat, HolderProcess } from './snapshotHolder.js';
+import { discardHolderAhead, Heartbeat, type HeldSnapshot, HolderProcess } from './snapshotHolder.js';
 import { SnapshotLog } from './snapshotRecords.js';
 import { binaryCompatible } from './streamInit.js';
 import {
@@ -197,70 +197,19 @@ export async function generateSnapshot(
         opened = openSnapshotSessions({ ...source, snapshot: held.snapshot }, parallel, !sink.framed);
         const reader = await snapshotSession({ ...source, snapshot: held.snapshot });
         try {
-          const tables = await readCopySource(reader, d.publications, pubVersion);
-          if (tables.length === 0) {
-            throw new SteepError(
-              'snapshot.nothing',
-              `publications ${d.publications.join(', ')} of ${d.name} publish no table on ${d.from} (do they exist? run steep apply first)`,
-              where(d),
-            );
-          }
-          // one round trip after another on the reader; the subscriber's session and the publisher's meanwhile
-          const [chunks, values, target, schema] = await Promise.all([
-            planChunks(reader, tables, { splitAbove: d.init.splitAbove ?? DEFAULT_SPLIT_ABOVE, parallel }),
-            publisherSequenceValues(reader, tables),
-            readColumns(sub, tables),
-            schemaSql(pub, topology, d, tables),
-          ]);
-          const sequences = values.map((s) => ({ schema: s.schema, name: s.name, value: s.last }));
-          const binary = binaryCompatible(tables, target, major(pubVersion) === major(subVersion));
-          writeFileSync(join(dir, SCHEMA_FILE), schema);
-          m = {
-            formatVersion: FORMAT_VERSION,
-            steepVersion: STEEP_VERSION,
-            createdAt: new Date().toISOString(),
-            completedAt: null,
-            topology: topology.topology,
-            subscription: d.name,
-            publisher: d.from,
-            subscriber: d.node,
-            publications: [...d.publications],
-            slot: d.slot,
-            lsn: held.lsn,
-            snapshot: held.snapshot,
-            serverVersion: pubVersion,
-            subscriberServerVersion: subVersion,
-            format: binary ? 'binary' : 'text',
+          m = await newManifest(reader, pub, sub, {
+            topology,
+            d,
+            dir,
+            held,
+            versions: [pubVersion, subVersion],
+            parallel,
             compress: sink.compress,
-            schemaFile: { file: SCHEMA_FILE, sha256: sha256Hex(schema) },
-            sequences,
-            tables: tables.map(
-              (t): ManifestTable => ({
-                schema: t.schema,
-                name: t.name,
-                columns: t.columns,
-                rowFilter: t.rowFilter,
-                key: t.key,
-                files: chunks
-                  .filter((c) => c.table === t)
-                  .sort((a, b) => a.index - b.index)
-                  .map((c) => ({
-                    chunk: c.index,
-                    lower: c.lower,
-                    upper: c.upper,
-                    estimatedBytes: Math.round(c.estimatedBytes),
-                    file: null,
-                    rows: null,
-                    bytes: null,
-                    sha256: null,
-                  })),
-              }),
-            ),
-          };
-          writeManifest(dir, m);
+          });
         } finally {
           await reader.end().catch(() => {});
         }
+        writeManifest(dir, m);
       } catch (err) {
         // no manifest names the slot yet: no rerun would resume it, no `snapshot delete` find it
         heartbeat.stop(true);
@@ -321,6 +270,88 @@ export async function generateSnapshot(
     await pub.end().catch(() => {});
     await sub.end().catch(() => {});
   }
+}
+
+/**
+ * A new snapshot's manifest, before any file (read at the snapshot on `reader`; the subscriber's
+ * columns on `sub`, schema.sql's tables on `pub`), with schema.sql written.
+ */
+async function newManifest(
+  reader: pg.Client,
+  pub: pg.Client,
+  sub: pg.Client,
+  at: {
+    topology: Topology;
+    d: SubscriptionSpec;
+    dir: string;
+    held: HeldSnapshot;
+    versions: [number, number];
+    parallel: number;
+    compress: 'gzip' | 'none';
+  },
+): Promise<Manifest> {
+  const { topology, d, dir, held, parallel, compress } = at;
+  const [pubVersion, subVersion] = at.versions;
+  const tables = await readCopySource(reader, d.publications, pubVersion);
+  if (tables.length === 0) {
+    throw new SteepError(
+      'snapshot.nothing',
+      `publications ${d.publications.join(', ')} of ${d.name} publish no table on ${d.from} (do they exist? run steep apply first)`,
+      where(d),
+    );
+  }
+  // one round trip after another on the reader; the subscriber's session and the publisher's meanwhile
+  const [chunks, values, target, schema] = await Promise.all([
+    planChunks(reader, tables, { splitAbove: d.init.splitAbove ?? DEFAULT_SPLIT_ABOVE, parallel }),
+    publisherSequenceValues(reader, tables),
+    readColumns(sub, tables),
+    schemaSql(pub, topology, d, tables),
+  ]);
+  const sequences = values.map((s) => ({ schema: s.schema, name: s.name, value: s.last }));
+  const binary = binaryCompatible(tables, target, major(pubVersion) === major(subVersion));
+  writeFileSync(join(dir, SCHEMA_FILE), schema);
+  return {
+    formatVersion: FORMAT_VERSION,
+    steepVersion: STEEP_VERSION,
+    createdAt: new Date().toISOString(),
+    completedAt: null,
+    topology: topology.topology,
+    subscription: d.name,
+    publisher: d.from,
+    subscriber: d.node,
+    publications: [...d.publications],
+    slot: d.slot,
+    lsn: held.lsn,
+    snapshot: held.snapshot,
+    serverVersion: pubVersion,
+    subscriberServerVersion: subVersion,
+    format: binary ? 'binary' : 'text',
+    compress,
+    schemaFile: { file: SCHEMA_FILE, sha256: sha256Hex(schema) },
+    sequences,
+    tables: tables.map(
+      (t): ManifestTable => ({
+        schema: t.schema,
+        name: t.name,
+        columns: t.columns,
+        rowFilter: t.rowFilter,
+        key: t.key,
+        files: chunks
+          .filter((c) => c.table === t)
+          .sort((a, b) => a.index - b.index)
+          .map((c) => ({
+            chunk: c.index,
+            lower: c.lower,
+            upper: c.upper,
+            estimatedBytes: Math.round(c.estimatedBytes),
+            file: null,
+            rows: null,
+            bytes: null,
+            sha256: null,
+          })),
+      }),
+    ),
+  };
 }
 
 /**
