@@ -218,25 +218,17 @@ export async function readTableSchemas(
 ): Promise<NodeTableSchemas> {
   const client = await openCatalogSession(conn, opts);
   try {
-    return await readTableSchemasOn(client, opts);
+    const [, result] = await inOneWrite(client, () =>
+      Promise.all([
+        client.query(BEGIN_SNAPSHOT),
+        issueTableSchemaQueries(client, opts.scope, opts.stateSchema),
+        client.query('COMMIT'),
+      ]),
+    );
+    return result;
   } finally {
     await client.end().catch(() => {});
   }
-}
-
-/** readTableSchemas on a catalog session already open (openCatalogSession: pipelined), left open. */
-export async function readTableSchemasOn(
-  client: pg.Client,
-  opts: Pick<ReadTablesOptions, 'scope' | 'stateSchema'>,
-): Promise<NodeTableSchemas> {
-  const [, result] = await inOneWrite(client, () =>
-    Promise.all([
-      client.query(BEGIN_SNAPSHOT),
-      issueTableSchemaQueries(client, opts.scope, opts.stateSchema),
-      client.query('COMMIT'),
-    ]),
-  );
-  return result;
 }
 
 /**

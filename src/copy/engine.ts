@@ -119,13 +119,23 @@ export async function snapshotSession(
     reuseReadBuffer,
   });
   try {
-    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
-    await client.query(`SET TRANSACTION SNAPSHOT ${quoteLiteral(run.snapshot)}`);
+    await beginAtSnapshot(client, run.snapshot);
     return client;
   } catch (err) {
     await client.end().catch(() => {});
     throw err;
   }
+}
+
+/**
+ * `client`'s new REPEATABLE READ transaction at the exported snapshot (both statements issued at
+ * once: one round trip on a pipelined session).
+ */
+export async function beginAtSnapshot(client: pg.Client, snapshot: string): Promise<void> {
+  await Promise.all([
+    client.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY'),
+    client.query(`SET TRANSACTION SNAPSHOT ${quoteLiteral(snapshot)}`),
+  ]);
 }
 
 /**

@@ -2,8 +2,9 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { type CopySourceTable, readColumns, readCopySource } from '../catalog/copySource.js';
+import { inOneWrite } from '../catalog/session.js';
 import { readSlotHolder, slotExists } from '../catalog/slotHolder.js';
-import { readTableSchemasOn } from '../catalog/tableSchemas.js';
+import { issueTableSchemaQueries } from '../catalog/tableSchemas.js';
 import { mask } from '../db/mask.js';
 import { publisherSequenceValues } from '../executors/sequenceSync.js';
 import { sleep } from '../executors/sleep.js';
@@ -19,6 +20,7 @@ import { createSchemaSql, createTableSql } from '../planner/tableDdl.js';
 import { STEEP_VERSION } from '../version.js';
 import { copyPlannedEvent } from './copyProgress.js';
 import {
+  beginAtSnapshot,
   type Chunk,
   type ChunkResult,
   closeSessions,
@@ -26,7 +28,6 @@ import {
   planChunks,
   runCopy,
   snapshotHeld,
-  snapshotSession,
 } from './engine.js';
 import {
   FileSink,
@@ -76,21 +77,22 @@ export interface GenerateResult {
   compress: 'gzip' | 'none';
 }
 
+/** schema.sql, read on `pub` in the transaction it is in (the snapshot's). */
 async function schemaSql(
   pub: pg.Client,
   topology: Topology,
   d: SubscriptionSpec,
   tables: CopySourceTable[],
 ): Promise<string> {
-  const read = await readTableSchemasOn(pub, {
-    scope: {
-      all: false,
-      schemas: [],
-      tables: tables.map((t) => ({ schema: t.schema, name: t.name })),
-      objects: true,
-    },
-    stateSchema: topology.settings.stateSchema,
-  });
+  const scope = {
+    all: false,
+    schemas: [],
+    tables: tables.map((t) => ({ schema: t.schema, name: t.name })),
+    objects: true,
+  };
+  const read = await inOneWrite(pub, () =>
+    issueTableSchemaQueries(pub, scope, topology.settings.stateSchema),
+  );
   const lines = [`-- the tables of subscription ${d.name}, as steep's schema sync creates them`];
   for (const s of [...new Set(tables.map((t) => t.schema))].sort()) lines.push(`${createSchemaSql(s)};`);
   for (const t of tables) {
@@ -195,9 +197,8 @@ export async function generateSnapshot(
       try {
         // the copy's sessions open at the snapshot while the reader reads the catalogs there
         opened = openSnapshotSessions({ ...source, snapshot: held.snapshot }, parallel, !sink.framed);
-        const reader = await snapshotSession({ ...source, snapshot: held.snapshot });
         try {
-          m = await newManifest(reader, pub, sub, {
+          m = await newManifest(pub, sub, {
             topology,
             d,
             dir,
@@ -207,7 +208,8 @@ export async function generateSnapshot(
             compress: sink.compress,
           });
         } finally {
-          await reader.end().catch(() => {});
+          // the snapshot's transaction on the publisher's session ends (one that failed rolls back)
+          await pub.query('COMMIT').catch(() => {});
         }
         writeManifest(dir, m);
       } catch (err) {
@@ -273,11 +275,10 @@ export async function generateSnapshot(
 }
 
 /**
- * A new snapshot's manifest, before any file (read at the snapshot on `reader`; the subscriber's
- * columns on `sub`, schema.sql's tables on `pub`), with schema.sql written.
+ * A new snapshot's manifest, before any file (read at the snapshot on `pub`, the subscriber's
+ * columns on `sub`), with schema.sql written.
  */
 async function newManifest(
-  reader: pg.Client,
   pub: pg.Client,
   sub: pg.Client,
   at: {
@@ -292,7 +293,12 @@ async function newManifest(
 ): Promise<Manifest> {
   const { topology, d, dir, held, parallel, compress } = at;
   const [pubVersion, subVersion] = at.versions;
-  const tables = await readCopySource(reader, d.publications, pubVersion);
+  // the publisher's session (warm, no session to connect) goes to the snapshot and reads it in
+  // the same write; its transaction ends with the caller's COMMIT
+  const [, tables] = await Promise.all([
+    beginAtSnapshot(pub, held.snapshot),
+    readCopySource(pub, d.publications, pubVersion),
+  ]);
   if (tables.length === 0) {
     throw new SteepError(
       'snapshot.nothing',
@@ -300,10 +306,10 @@ async function newManifest(
       where(d),
     );
   }
-  // one round trip after another on the reader; the subscriber's session and the publisher's meanwhile
+  // pipelined on the publisher's session, the subscriber's meanwhile
   const [chunks, values, target, schema] = await Promise.all([
-    planChunks(reader, tables, { splitAbove: d.init.splitAbove ?? DEFAULT_SPLIT_ABOVE, parallel }),
-    publisherSequenceValues(reader, tables),
+    planChunks(pub, tables, { splitAbove: d.init.splitAbove ?? DEFAULT_SPLIT_ABOVE, parallel }),
+    publisherSequenceValues(pub, tables),
     readColumns(sub, tables),
     schemaSql(pub, topology, d, tables),
   ]);
@@ -378,7 +384,7 @@ async function withoutSlot(pub: pg.Client, d: SubscriptionSpec, err: unknown): P
 /** The publisher's and the subscriber's sessions, connected side by side (neither left open when the other fails). */
 async function bothSessions(topology: Topology, d: SubscriptionSpec): Promise<[pg.Client, pg.Client]> {
   const [pub, sub] = await Promise.allSettled([
-    // pipelined: schema.sql's queries go in one write (readTableSchemasOn)
+    // pipelined: the catalog reads at the snapshot go out back to back (newManifest)
     session(topology, d.from, 'steep snapshot generate', { pipeline: true }),
     session(topology, d.node, 'steep snapshot generate'),
   ]);
