@@ -1,3 +1,10 @@
+/**
+ * `steep snapshot generate` (SPEC §9): the subscription's slot created by a snapshot holder,
+ * every published table copied at its exported snapshot into files (big tables in key ranges),
+ * `manifest.json`, `schema.sql` and the sequences' values; an interrupted run resumes at the
+ * same snapshot, keeping the files whose checksum matches. A run that fails before its manifest
+ * names the slot drops it.
+ */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type pg from 'pg';
@@ -53,13 +60,6 @@ import {
   versionOf,
   where,
 } from './twoPhase.js';
-
-/**
- * `steep snapshot generate` (SPEC §9): the subscription's slot created by a snapshot holder,
- * every published table copied at its exported snapshot into files (big tables in key ranges),
- * `manifest.json`, `schema.sql` and the sequences' values; an interrupted run resumes at the
- * same snapshot, keeping the files whose checksum matches.
- */
 
 export interface GenerateResult {
   dir: string;
