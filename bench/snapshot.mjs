@@ -6,8 +6,9 @@
 //   BENCH_MB        data on the publisher, MB (default 1024)
 //   BENCH_TABLES    tables it is spread over (default 8)
 //   BENCH_PARALLEL  sessions / psql processes at once (default 4)
-//   BENCH_RUNS      generate runs of each, interleaved psql, steep, psql, steep … (default 3);
-//                   the ratio is of the medians, so both see the same load
+//   BENCH_RUNS      generate runs of each, interleaved psql, steep, psql, steep … (default 3),
+//                   after an untimed pass of psql and the floor; the ratio is of the medians,
+//                   so both see the same load
 //   BENCH_BEFORE    another build's root (the one before a change): its generate runs in each
 //                   round too (psql, floor, then before and steep taking turns at going first),
 //                   and its files' SHA-256 must equal steep's
@@ -170,6 +171,15 @@ try {
       ),
     );
   if (PIN) await pin(pub, '0', '1');
+  // untimed: psql's and the floor's files first fill the page cache, which on a VM costs the
+  // first rounds most (fresh pages; steep writes past it): psql took 2.4-2.6 s in round 1 of
+  // every run and ~1.65 s from round 3 on. The baseline is taken at its steady pace.
+  emptyDir(psqlDir);
+  emptyDir(floorDir);
+  await perTable(pub, (t) => psql(pub, `\\copy public.${t} to '${join(psqlDir, `${t}.copy`)}'`));
+  await perTable(pub, (t) =>
+    psql(pub, `\\copy public.${t} to '${join(floorDir, `${t}.copy`)}' with (format binary)`),
+  );
   for (let r = 0; r < RUNS; r++) {
     emptyDir(psqlDir);
     baseOuts.push(
