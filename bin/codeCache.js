@@ -27,7 +27,7 @@ const vm = require('node:vm');
  * apply of 1 GB wrote oclif's chunk's 167 kB where the build's was 311 kB: generate of 8 empty
  * tables 204 → 234 ms after it). So a run with that many full collections leaves no mark; only a
  * file that has no cache yet gets one from it. (Turning the flushing off costs more: a V8 flag
- * set at run time makes Node's own code cache unusable, and each worker thread's start 25 → 55
+ * set at run time makes Node's own code cache unusable: 2 writer threads' start 60 → 108
  * ms of CPU.)
  */
 const BYTECODE_OLD_AGE = 5;
