@@ -17,13 +17,7 @@ import { publisherSequenceValues } from '../executors/sequenceSync.js';
 import { sleep } from '../executors/sleep.js';
 import { SteepError } from '../model/errors.js';
 import { sha256Hex } from '../model/sha256.js';
-import {
-  DEFAULT_SPLIT_ABOVE,
-  qualifiedName,
-  type SubscriptionSpec,
-  type Topology,
-} from '../model/topology.js';
-import { createSchemaSql, createTableSql } from '../planner/tableDdl.js';
+import { DEFAULT_SPLIT_ABOVE, type SubscriptionSpec, type Topology } from '../model/topology.js';
 import { STEEP_VERSION } from '../version.js';
 import { copyPlannedEvent } from './copyProgress.js';
 import {
@@ -47,6 +41,7 @@ import {
   SCHEMA_FILE,
   writeManifest,
 } from './manifest.js';
+import { schemaScript } from './schemaFile.js';
 import { discardHolderAhead, Heartbeat, type HeldSnapshot, HolderProcess } from './snapshotHolder.js';
 import { SnapshotLog } from './snapshotRecords.js';
 import { binaryCompatible } from './streamInit.js';
@@ -93,13 +88,7 @@ async function schemaSql(
   const read = await inOneWrite(pub, () =>
     issueTableSchemaQueries(pub, scope, topology.settings.stateSchema),
   );
-  const lines = [`-- the tables of subscription ${d.name}, as steep's schema sync creates them`];
-  for (const s of [...new Set(tables.map((t) => t.schema))].sort()) lines.push(`${createSchemaSql(s)};`);
-  for (const t of tables) {
-    const def = read.tables[qualifiedName(t)];
-    if (def) lines.push(`${createTableSql(def, def.columns)};`);
-  }
-  return `${lines.join('\n')}\n`;
+  return schemaScript(d.name, read, tables);
 }
 
 /**

@@ -11,6 +11,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT, steepWith, writeConfig } from '../support/cli.js';
 import { useCluster } from '../support/cluster.js';
@@ -491,6 +492,50 @@ describe('two-phase init through snapshot generate and apply', () => {
     expect(rerun.code, rerun.stderr).toBe(0);
     expect(JSON.parse(rerun.stdout)).toMatchObject({ resumed: true, kept: 0, files: 1, rows: table.rows });
     await expectFileApplied(dir, path, 'west_tpu', table.name);
+  }, 120_000);
+
+  it('schema.sql creates the subscribed tables as the publisher has them, and the manifest holds its SHA-256', async () => {
+    const east = cluster().node('east');
+    const west = cluster().node('west');
+    // an enum type and a serial's sequence, which schema.sql creates first; `public`, which exists
+    const ddl = `CREATE TYPE public.tp_mood AS ENUM ('sad', 'ok', 'happy');
+      CREATE TABLE public.tp_schema (
+      id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, code varchar(20) NOT NULL DEFAULT 'x',
+      amount numeric(10,2), at timestamptz NOT NULL DEFAULT now(), tags text[],
+      mood public.tp_mood, moods public.tp_mood[], n serial, UNIQUE (code, at))`;
+    for (const node of [east, west]) await node.query(ddl);
+    await east.query(
+      "INSERT INTO public.tp_schema (code, amount, tags, mood) VALUES ('a', 1.5, '{x,y}', 'ok'), ('b', null, null, null)",
+    );
+    const path = oneTableConfig('two-phase-schema', 'west_tps', 'tp_schema');
+    expect((await steep(['apply', '--auto-approve'], path)).code).toBe(0);
+    const dir = tempDir('steep-snap-west_tps-');
+    const generated = await steep(['snapshot', 'generate', 'west_tps', '--output', dir], path);
+    expect(generated.code, generated.stderr).toBe(0);
+    const schema = readFileSync(join(dir, 'schema.sql'), 'utf8');
+    const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as {
+      schemaFile: { sha256: string };
+    };
+    expect(sha256(schema)).toBe(m.schemaFile.sha256);
+    // run in an empty database, it makes the table the publisher has
+    await west.query('DROP DATABASE IF EXISTS tp_schema_sql');
+    await west.query('CREATE DATABASE tp_schema_sql');
+    const fresh = new pg.Client({ ...west.connection, database: 'tp_schema_sql' });
+    await fresh.connect();
+    try {
+      await fresh.query(schema);
+      const columns = `SELECT a.attname, format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull, a.attidentity,
+             pg_get_expr(d.adbin, d.adrelid) AS default
+        FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+       WHERE a.attrelid = 'public.tp_schema'::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`;
+      expect((await fresh.query(columns)).rows).toEqual(await east.query(columns));
+      const owner = `SELECT pg_get_serial_sequence('public.tp_schema', 'n') AS seq,
+             (SELECT array_agg(enumlabel::text ORDER BY enumsortorder) FROM pg_enum WHERE enumtypid = 'public.tp_mood'::regtype) AS labels`;
+      expect((await fresh.query(owner)).rows).toEqual(await east.query(owner));
+    } finally {
+      await fresh.end();
+      await west.query('DROP DATABASE tp_schema_sql');
+    }
   }, 120_000);
 
   it('a generate that fails after creating its slot and before writing a manifest drops the slot', async () => {
