@@ -1,18 +1,19 @@
-import { statSync } from 'node:fs';
+import { closeSync, ftruncateSync, openSync, statSync, writeSync } from 'node:fs';
 import { PG15 } from '../catalog/queries/catalogQuery.js';
 import { slotExists } from '../catalog/slotHolder.js';
 import { connect } from '../db/connect.js';
 import { mask } from '../db/mask.js';
 import { SNAPSHOT_HOLDER_APPLICATION_NAME } from '../executors/preparedSlot.js';
 import { quoteIdent } from '../model/sql.js';
-import type { HolderRequest } from './snapshotHolder.js';
+import type { HeldSlot, HolderRequest } from './snapshotHolder.js';
 
 /**
  * The snapshot holder, a detached process (see snapshotHolder.ts): it creates the slot with an
  * exported snapshot over a replication connection, prints `{lsn, snapshot}` as one JSON line,
  * and keeps that connection open and idle (the snapshot lives as long as it does) while its
  * heartbeat file is fresh. It outlives a steep that dies, so the rerun copies the rest at the
- * same snapshot; once the file goes or grows stale, it closes the connection and exits.
+ * same snapshot; once the file goes, grows stale or is made anew (a rerun that dropped the slot
+ * made it), it closes the connection and exits.
  */
 
 /** steep stopped touching the heartbeat this long ago: it is gone (or stuck), the holder waits for its rerun */
@@ -39,9 +40,15 @@ function say(line: object): void {
   }
 }
 
+/** The heartbeat file as steep made it: one made anew at its path is another run's. */
+let own: { ino: number; birthtimeMs: number } | null = null;
+
+/** steep touched the file it made within `holdMs`. */
 function fresh(file: string, holdMs: number): boolean {
   try {
-    return Date.now() - statSync(file).mtimeMs < holdMs;
+    const st = statSync(file);
+    if (own && (st.ino !== own.ino || st.birthtimeMs !== own.birthtimeMs)) return false;
+    return Date.now() - st.mtimeMs < holdMs;
   } catch {
     return false;
   }
@@ -53,6 +60,12 @@ async function main(): Promise<void> {
   // started ahead and not needed after all (HolderProcess.discard)
   if (text === '') process.exit(0);
   const req = JSON.parse(text) as HolderRequest;
+  try {
+    const { ino, birthtimeMs } = statSync(req.heartbeatFile);
+    own = { ino, birthtimeMs };
+  } catch {
+    // not made yet: any file at its path is steep's
+  }
   let repl: Awaited<ReturnType<typeof connect>>;
   try {
     repl = await connect(req.connection, {
@@ -66,6 +79,7 @@ async function main(): Promise<void> {
     const { rows } = await repl.query<{ consistent_point: string; snapshot_name: string }>(
       `CREATE_REPLICATION_SLOT ${quoteIdent(req.slot)} LOGICAL pgoutput ${option}`,
     );
+    nameSlot(req, rows[0]!.consistent_point);
     say({ lsn: rows[0]!.consistent_point, snapshot: rows[0]!.snapshot_name });
   } catch (err) {
     say({ error: mask(err instanceof Error ? err.message : String(err)) });
@@ -93,6 +107,26 @@ async function main(): Promise<void> {
       });
     }
   }, 500);
+}
+
+/**
+ * The heartbeat file names the slot now made (a `HeldSlot`), before steep hears of it: a steep
+ * interrupted while it waited (the slot is consistent only once the transactions running on
+ * the publisher end, which can take long), or before it recorded the slot, leaves its rerun
+ * what to drop. Not when the file is gone: steep let go before the slot was made.
+ */
+function nameSlot(req: HolderRequest, lsn: string): void {
+  try {
+    const fd = openSync(req.heartbeatFile, 'r+');
+    try {
+      ftruncateSync(fd);
+      writeSync(fd, JSON.stringify({ slot: req.slot, node: req.node, lsn } satisfies HeldSlot));
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    // gone, or not writable: the rerun finds the slot unnamed, as before
+  }
 }
 
 /**

@@ -1,3 +1,9 @@
+/**
+ * `steep snapshot list` and `snapshot delete`: the snapshots in a directory and those the
+ * subscribers' state records (`snapshots`, so one whose files are gone while its slot still
+ * holds WAL is found), their slots, their removal; and the slot a generate interrupted before
+ * its manifest left, named in the holder's heartbeat file.
+ */
 import { existsSync, readdirSync, statSync, unlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type pg from 'pg';
@@ -14,14 +20,8 @@ import {
   snapshotId,
 } from '../state/snapshots.js';
 import { chunkFileName, MANIFEST, type Manifest, readManifest, SCHEMA_FILE } from './manifest.js';
-import { Heartbeat } from './snapshotHolder.js';
+import { Heartbeat, readHeldSlot } from './snapshotHolder.js';
 import { HOLD_FILE, session } from './twoPhase.js';
-
-/**
- * `steep snapshot list` and `snapshot delete`: the snapshots in a directory and those the
- * subscribers' state records (`snapshots`, so one whose files are gone while its slot still
- * holds WAL is found), their slots, their removal.
- */
 
 /** A snapshot and where its files are. */
 export interface Located {
@@ -224,9 +224,11 @@ export interface DeleteResult {
 async function snapshotToDelete(
   topology: Topology,
   target: string,
-): Promise<{ s: Located; m: Manifest | null }> {
+): Promise<{ s: Located; m: Manifest | null; interrupted: boolean }> {
   const m = existsSync(target) ? readManifest(target) : null;
-  if (m) return { s: locatedAt(m, target), m };
+  if (m) return { s: locatedAt(m, target), m, interrupted: false };
+  const left = existsSync(target) ? interruptedIn(topology, target) : null;
+  if (left) return { s: left, m: null, interrupted: true };
   const at = target.lastIndexOf('@');
   if (at <= 0 || !isLsn(target.slice(at + 1))) {
     throw new SteepError(
@@ -247,7 +249,58 @@ async function snapshotToDelete(
       `no subscriber of steep.yaml records snapshot ${id}; steep snapshot list shows the snapshots it knows`,
     );
   }
-  return fromRecord(r);
+  return { ...fromRecord(r), interrupted: false };
+}
+
+/**
+ * The slot a generate into `dir` made and was interrupted before any manifest named it (in the
+ * holder's heartbeat file, readHeldSlot), as the snapshot it was to be; null when none is named.
+ */
+function interruptedIn(topology: Topology, dir: string): Located | null {
+  const held = readHeldSlot(join(dir, HOLD_FILE));
+  if (!held) return null;
+  const d = Object.values(topology.subscriptions).find((x) => x.from === held.node && x.slot === held.slot);
+  if (!d) {
+    throw new SteepError(
+      'snapshot.unknown_slot',
+      `${dir} holds no ${MANIFEST} but the slot of a snapshot generate interrupted before writing it, ${held.slot} on ${held.node}, ` +
+        `which no subscription of steep.yaml uses: SELECT pg_catalog.pg_drop_replication_slot('${held.slot}') on ${held.node} drops it; ` +
+        `then remove ${join(dir, HOLD_FILE)}`,
+    );
+  }
+  return {
+    id: snapshotId(d.name, held.lsn),
+    subscription: d.name,
+    publisher: held.node,
+    subscriber: d.node,
+    slot: held.slot,
+    lsn: held.lsn,
+    dir,
+  };
+}
+
+/**
+ * Drop the slot of a generate into `dir` interrupted before its manifest (interruptedIn), which
+ * nothing can resume: what it was, or null when `dir` names no such slot. Throws when the slot
+ * must be kept.
+ */
+export async function dropInterrupted(topology: Topology, dir: string): Promise<Located | null> {
+  const s = interruptedIn(topology, dir);
+  if (!s) return null;
+  const sub = await session(topology, s.subscriber, 'steep snapshot generate');
+  let slotKept: string | null;
+  try {
+    ({ slotKept } = await dropSlot(topology, s, sub, dir, true, dir));
+  } finally {
+    await sub.end().catch(() => {});
+  }
+  if (slotKept) {
+    throw new SteepError(
+      'snapshot.slot_exists',
+      `a snapshot generate into ${dir} was interrupted before its manifest, and ${slotKept}; drop it, or generate into another directory`,
+    );
+  }
+  return s;
 }
 
 /**
@@ -259,12 +312,14 @@ export async function deleteSnapshot(
   target: string,
   allowDestroy: boolean,
 ): Promise<DeleteResult> {
-  const { s, m } = await snapshotToDelete(topology, target);
+  const { s, m, interrupted } = await snapshotToDelete(topology, target);
   const sub = topology.nodes[s.subscriber]
     ? await session(topology, s.subscriber, 'steep snapshot delete')
     : null;
   try {
-    const slot = await dropSlot(topology, s, sub, m ? s.dir : null, allowDestroy, target);
+    const slot = await dropSlot(topology, s, sub, m || interrupted ? s.dir : null, allowDestroy, target);
+    // what names the slot of an interrupted generate stays until the slot is dropped
+    if (interrupted) return { id: s.id, dir: s.dir, filesRemoved: 0, ...slot, recorded: false };
     let removed = 0;
     if (m) {
       const names = [

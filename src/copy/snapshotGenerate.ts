@@ -3,7 +3,8 @@
  * every published table copied at its exported snapshot into files (big tables in key ranges),
  * `manifest.json`, `schema.sql` and the sequences' values; an interrupted run resumes at the
  * same snapshot, keeping the files whose checksum matches. A run that fails before its manifest
- * names the slot drops it.
+ * names the slot drops it; a run interrupted then leaves the slot named in the holder's heartbeat
+ * file, and its rerun drops it before it starts anew.
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -42,6 +43,7 @@ import {
   writeManifest,
 } from './manifest.js';
 import { schemaScript } from './schemaFile.js';
+import { dropInterrupted } from './snapshotFiles.js';
 import { discardHolderAhead, Heartbeat, type HeldSnapshot, HolderProcess } from './snapshotHolder.js';
 import { SnapshotLog } from './snapshotRecords.js';
 import { binaryCompatible } from './streamInit.js';
@@ -70,6 +72,8 @@ export interface GenerateResult {
   resumed: boolean;
   /** the files' compression: a resumed snapshot keeps the one it was started with */
   compress: 'gzip' | 'none';
+  /** what was dropped first: the slot of a generate into the directory interrupted before its manifest */
+  dropped: string | null;
 }
 
 /** schema.sql, read on `pub` in the transaction it is in (the snapshot's). */
@@ -134,6 +138,8 @@ export async function generateSnapshot(
   let sink: FileSink | null = null;
   let done = false;
   let opened: Array<Promise<pg.Client>> = [];
+  /** says which slot a generate into `dir` interrupted before its manifest left, dropped now */
+  let dropped: string | null = null;
   try {
     sink = new FileSink(dir, m?.compress ?? opts.compress ?? 'none', m?.completedAt ? 0 : parallel);
     const log = await SnapshotLog.open(sub, topology, d);
@@ -143,7 +149,7 @@ export async function generateSnapshot(
       checkSameSubscription(m, topology, d, dir);
       if (m.completedAt) {
         await log.mark(m, dir, 'generated');
-        return summary(dir, m, m.tables.flatMap((t) => t.files).length, true);
+        return summary(dir, m, m.tables.flatMap((t) => t.files).length, true, null);
       }
       heartbeat = new Heartbeat(join(dir, HOLD_FILE));
       if (!(await snapshotHeld({ ...source, snapshot: m.snapshot }))) {
@@ -166,6 +172,18 @@ export async function generateSnapshot(
       }
       writeManifest(dir, m);
     } else {
+      const left = await dropInterrupted(topology, dir);
+      if (left) {
+        dropped = `dropped slot ${left.slot} on ${left.publisher} (at ${left.lsn}), made by a generate into ${dir} interrupted before its manifest`;
+        opts.onEvent({
+          event: 'init.state_change',
+          level: 'warn',
+          node: left.publisher,
+          subscription: d.name,
+          phase: 'preparing',
+          message: dropped,
+        });
+      }
       if (await slotExists(pub, d.slot)) {
         throw new SteepError(
           'snapshot.slot_exists',
@@ -252,7 +270,7 @@ export async function generateSnapshot(
     writeManifest(dir, manifest);
     await log.mark(manifest, dir, 'generated');
     done = true;
-    return summary(dir, manifest, kept, resumed);
+    return summary(dir, manifest, kept, resumed, dropped);
   } finally {
     await closeSessions(opened);
     holder?.discard();
@@ -382,7 +400,13 @@ async function bothSessions(topology: Topology, d: SubscriptionSpec): Promise<[p
   throw pub.status === 'rejected' ? pub.reason : (sub as PromiseRejectedResult).reason;
 }
 
-function summary(dir: string, m: Manifest, kept: number, resumed: boolean): GenerateResult {
+function summary(
+  dir: string,
+  m: Manifest,
+  kept: number,
+  resumed: boolean,
+  dropped: string | null,
+): GenerateResult {
   const files = m.tables.flatMap((t) => t.files);
   return {
     dir,
@@ -396,5 +420,6 @@ function summary(dir: string, m: Manifest, kept: number, resumed: boolean): Gene
     bytes: files.reduce((n, f) => n + (f.bytes ?? 0), 0),
     resumed,
     compress: m.compress,
+    dropped,
   };
 }

@@ -1,5 +1,5 @@
 import type { ChildProcessByStdio } from 'node:child_process';
-import { closeSync, openSync, unlinkSync, utimesSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, unlinkSync, utimesSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import { createInterface, type Interface } from 'node:readline';
@@ -39,7 +39,27 @@ export interface HeldSnapshot {
   snapshot: string;
 }
 
+/** What a holder writes in its heartbeat file once it made the slot (holderMain.ts). */
+export interface HeldSlot {
+  slot: string;
+  node: string;
+  /** the slot's consistent point */
+  lsn: string;
+}
+
 const DEFAULT_HOLD_MS = 10 * 60_000;
+
+/** The slot a heartbeat file names; null when it names none (or is gone). */
+export function readHeldSlot(file: string): HeldSlot | null {
+  try {
+    const held = JSON.parse(readFileSync(file, 'utf8')) as Partial<HeldSlot>;
+    return typeof held.slot === 'string' && typeof held.node === 'string' && typeof held.lsn === 'string'
+      ? { slot: held.slot, node: held.node, lsn: held.lsn }
+      : null;
+  } catch {
+    return null;
+  }
+}
 
 /** bin/holderAhead.js, which bin/run.js loads before the CLI: a holder is spawned one way, there */
 const holders = createRequire(import.meta.url)(

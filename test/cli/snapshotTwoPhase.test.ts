@@ -13,6 +13,7 @@ import {
 import { join } from 'node:path';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
+import { Heartbeat, startHolder } from '../../src/copy/snapshotHolder.js';
 import { REPO_ROOT, steepWith, writeConfig } from '../support/cli.js';
 import { useCluster } from '../support/cluster.js';
 import {
@@ -564,6 +565,119 @@ describe('two-phase init through snapshot generate and apply', () => {
     );
     await east.query("SELECT pg_drop_replication_slot('west_tpn')");
   }, 120_000);
+
+  it('a generate interrupted while its slot is made (waiting for a transaction on the publisher): the rerun drops that slot and starts anew', async () => {
+    const east = cluster().node('east');
+    const table = { name: 'tp_interrupted', rows: 2_000 };
+    const { path, dir } = await oneTableSetup('two-phase-interrupted', 'west_tpi', table);
+    const slot = () =>
+      east.query<{ confirmed: string; active: boolean }>(
+        "SELECT confirmed_flush_lsn::text AS confirmed, active FROM pg_replication_slots WHERE slot_name = 'west_tpi'",
+      );
+    // a transaction with an xid: the slot is consistent, and made, only once it ends
+    const blocker = await east.client();
+    await blocker.query('BEGIN');
+    await blocker.query('SELECT pg_current_xact_id()');
+    // Ctrl-C while generate waits for it
+    const interrupted = await new Promise<string | null>((resolve, reject) => {
+      const child = spawn(
+        process.execPath,
+        [join(REPO_ROOT, 'bin/run.js'), 'snapshot', 'generate', 'west_tpi', '--output', dir, '-c', path],
+        { env: { ...process.env, NO_COLOR: '1', ...env() }, stdio: 'ignore' },
+      );
+      const poll = setInterval(() => {
+        void slot().then((rows) => {
+          if (rows.length > 0) {
+            clearInterval(poll);
+            child.kill('SIGINT');
+          }
+        }, reject);
+      }, 20);
+      child.on('error', reject);
+      child.on('close', (_c, signal) => {
+        clearInterval(poll);
+        resolve(signal);
+      });
+    });
+    expect(interrupted).toBe('SIGINT');
+    await blocker.query('COMMIT');
+    await blocker.end();
+    // the holder makes the slot once the transaction ended, steep gone: no manifest names it
+    let left: Array<{ confirmed: string; active: boolean }> = [];
+    for (const deadline = Date.now() + 30_000; Date.now() < deadline; ) {
+      left = await slot();
+      if (left[0]?.confirmed) break;
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    expect(left[0]?.confirmed).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
+    expect(readdirSync(dir)).not.toContain('manifest.json');
+
+    // delete without --allow-destroy keeps the slot and what names it
+    const kept = await steep(['snapshot', 'delete', dir], path);
+    expect(kept.code, kept.stderr).toBe(0);
+    expect(kept.stdout).toContain(
+      `slot west_tpi on east is kept (it retains WAL until dropped); steep snapshot delete ${dir} --allow-destroy drops it`,
+    );
+    expect((await slot()).length).toBe(1);
+
+    const rerun = await steep(['snapshot', 'generate', 'west_tpi', '--output', dir], path);
+    expect(rerun.code, rerun.stderr).toBe(0);
+    expect(rerun.stderr).toContain(
+      `note: dropped slot west_tpi on east (at ${left[0]!.confirmed}), made by a generate into ${dir} interrupted before its manifest`,
+    );
+    const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as { lsn: string };
+    expect(m.lsn).not.toBe(left[0]!.confirmed);
+    expect((await slot()).map((r) => r.confirmed)).toEqual([m.lsn]);
+    // no holder left holding a snapshot, the interrupted run's nor the rerun's
+    for (const deadline = Date.now() + 5_000; Date.now() < deadline; ) {
+      const [h] = await east.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'steep snapshot holder'",
+      );
+      if (h!.n === 0) break;
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    expect(
+      await east.query("SELECT pid FROM pg_stat_activity WHERE application_name = 'steep snapshot holder'"),
+    ).toEqual([]);
+    await expectFileApplied(dir, path, 'west_tpi', table.name);
+  }, 120_000);
+
+  it('a snapshot holder lets go once its heartbeat file is made anew at its path (by the rerun that dropped its slot)', async () => {
+    const east = cluster().node('east');
+    const dir = tempDir('steep-snap-holder-');
+    const heartbeatFile = join(dir, '.steep-snapshot.hold');
+    const held = await startHolder({
+      node: 'east',
+      connection: east.connection,
+      serverVersion: east.serverVersionNum,
+      slot: 'tp_holder_anew',
+      heartbeatFile,
+    });
+    const holders = () =>
+      east.query("SELECT pid FROM pg_stat_activity WHERE application_name = 'steep snapshot holder'");
+    try {
+      // the file names the slot it made
+      expect(JSON.parse(readFileSync(heartbeatFile, 'utf8'))).toEqual({
+        slot: 'tp_holder_anew',
+        node: 'east',
+        lsn: held.lsn,
+      });
+      expect(await holders()).toHaveLength(1);
+      // another file at its path, touched as a rerun's heartbeat touches it
+      held.heartbeat.stop(true);
+      const next = new Heartbeat(heartbeatFile);
+      try {
+        for (const deadline = Date.now() + 5_000; Date.now() < deadline && (await holders()).length > 0; )
+          await new Promise((res) => setTimeout(res, 100));
+        expect(await holders()).toEqual([]);
+      } finally {
+        next.stop(true);
+      }
+    } finally {
+      held.heartbeat.stop(true);
+      await east.query("SELECT pg_drop_replication_slot('tp_holder_anew')");
+    }
+  }, 60_000);
 
   it("a publisher session killed during generate's COPY: the chunk's file is written again, and what it holds is the table", async () => {
     const east = cluster().node('east');

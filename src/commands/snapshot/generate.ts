@@ -11,7 +11,7 @@ export default class SnapshotGenerate extends SteepCommand {
     'Two-phase init, step 1: copy the subscription’s tables to files at a new slot’s snapshot.';
   static override description =
     `For subscriptions with init method two-phase: creates the subscription's slot with an exported snapshot and copies every published table (row filters and column lists honoured; tables above init.splitAbove in key ranges) at that snapshot, on --parallel sessions, one file per table or range, with manifest.json (slot, LSN, per file rows, bytes and SHA-256), schema.sql and the sequences' values.
-Interrupted (Ctrl-C, crash, SIGKILL), it resumes when run again: files whose checksum matches the manifest are kept, the rest copied at the same snapshot while it is still held (STEEP_SNAPSHOT_HOLD_MS, default 10 minutes).`;
+Interrupted (Ctrl-C, crash, SIGKILL), it resumes when run again: files whose checksum matches the manifest are kept, the rest copied at the same snapshot while it is still held (STEEP_SNAPSHOT_HOLD_MS, default 10 minutes). Interrupted before it wrote the manifest (creating the slot waits for the transactions running on the publisher to end), it drops the slot it made and starts anew.`;
   static override examples = [
     '<%= config.bin %> snapshot generate west_orders --output /backup/west_orders --compress gzip',
   ];
@@ -39,6 +39,7 @@ Interrupted (Ctrl-C, crash, SIGKILL), it resumes when run again: files whose che
       onEvent: flags['log-format'] === 'json' ? jsonEventSink() : ignoreEvents,
     });
     for (const w of r.configWarnings) this.err(formatProblem(w));
+    if (r.dropped) this.err(`note: ${r.dropped}`);
     if (flags.compress && flags.compress !== r.compress)
       this.err(
         `warning: --compress ${flags.compress} ignored: the interrupted snapshot in ${r.dir} was started with --compress ${r.compress}, and all its files keep it`,
