@@ -11,9 +11,10 @@ import { join } from 'node:path';
 import type pg from 'pg';
 import { type CopySourceTable, readColumns, readCopySource } from '../catalog/copySource.js';
 import { inOneWrite } from '../catalog/session.js';
-import { readSlotHolder, slotExists } from '../catalog/slotHolder.js';
+import { readSlotHolder } from '../catalog/slotHolder.js';
 import { issueTableSchemaQueries } from '../catalog/tableSchemas.js';
 import { mask } from '../db/mask.js';
+import { SNAPSHOT_HOLDER_APPLICATION_NAME } from '../executors/preparedSlot.js';
 import { publisherSequenceValues } from '../executors/sequenceSync.js';
 import { sleep } from '../executors/sleep.js';
 import { SteepError } from '../model/errors.js';
@@ -184,7 +185,16 @@ export async function generateSnapshot(
           message: dropped,
         });
       }
-      if (await slotExists(pub, d.slot)) {
+      const taken = await readSlotHolder(pub, d.slot);
+      if (taken?.pid != null && taken.applicationName === SNAPSHOT_HOLDER_APPLICATION_NAME) {
+        throw new SteepError(
+          'snapshot.slot_exists',
+          `slot ${d.slot} is being made on ${d.from} by a snapshot holder (process ${taken.pid} there), which waits for the transactions running on ${d.from} to end: ` +
+            `a generate interrupted meanwhile, or another one under way; once it is made, a generate into the directory the interrupted one wrote to drops it and starts anew`,
+          where(d),
+        );
+      }
+      if (taken) {
         throw new SteepError(
           'snapshot.slot_exists',
           `slot ${d.slot} already exists on ${d.from}: a snapshot of ${d.name} was generated elsewhere (steep snapshot list DIR), ` +

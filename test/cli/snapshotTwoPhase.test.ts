@@ -600,6 +600,12 @@ describe('two-phase init through snapshot generate and apply', () => {
       });
     });
     expect(interrupted).toBe('SIGINT');
+    // run again while the slot is still being made: it says by whom
+    const early = await steep(['snapshot', 'generate', 'west_tpi', '--output', dir], path);
+    expect(early.code).toBe(1);
+    expect(early.stderr).toMatch(
+      /slot west_tpi is being made on east by a snapshot holder \(process \d+ there\), which waits for the transactions running on east to end/,
+    );
     await blocker.query('COMMIT');
     await blocker.end();
     // the holder makes the slot once the transaction ended, steep gone: no manifest names it
