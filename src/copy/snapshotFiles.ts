@@ -4,14 +4,23 @@
  * holds WAL is found), their slots, their removal; and the slot a generate interrupted before
  * its manifest left, named in the holder's heartbeat file.
  */
-import { existsSync, readdirSync, statSync, unlinkSync } from 'node:fs';
+import {
+  existsSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join, resolve } from 'node:path';
 import type pg from 'pg';
 import { readSlotConfirmed } from '../catalog/slotHolder.js';
 import { SteepError } from '../model/errors.js';
 import { compareLsn, isLsn } from '../model/lsn.js';
 import { THIS_DATABASE_OID } from '../model/sql.js';
-import type { Topology } from '../model/topology.js';
+import type { SubscriptionSpec, Topology } from '../model/topology.js';
 import {
   type SnapshotIdentity,
   type SnapshotRecord,
@@ -20,7 +29,7 @@ import {
   snapshotId,
 } from '../state/snapshots.js';
 import { chunkFileName, MANIFEST, type Manifest, readManifest, SCHEMA_FILE } from './manifest.js';
-import { Heartbeat, readHeldSlot } from './snapshotHolder.js';
+import { readHeldSlot } from './snapshotHolder.js';
 import { HOLD_FILE, session } from './twoPhase.js';
 
 /** A snapshot and where its files are. */
@@ -268,13 +277,18 @@ function interruptedIn(topology: Topology, dir: string): Located | null {
         `then remove ${join(dir, HOLD_FILE)}`,
     );
   }
+  return snapshotOf(d, held.lsn, dir);
+}
+
+/** The snapshot of `d` at `lsn` (its slot's consistent point), its files in `dir`. */
+export function snapshotOf(d: SubscriptionSpec, lsn: string, dir: string): Located {
   return {
-    id: snapshotId(d.name, held.lsn),
+    id: snapshotId(d.name, lsn),
     subscription: d.name,
-    publisher: held.node,
+    publisher: d.from,
     subscriber: d.node,
-    slot: held.slot,
-    lsn: held.lsn,
+    slot: d.slot,
+    lsn,
     dir,
   };
 }
@@ -287,20 +301,27 @@ function interruptedIn(topology: Topology, dir: string): Located | null {
 export async function dropInterrupted(topology: Topology, dir: string): Promise<Located | null> {
   const s = interruptedIn(topology, dir);
   if (!s) return null;
-  const sub = await session(topology, s.subscriber, 'steep snapshot generate');
-  let slotKept: string | null;
-  try {
-    ({ slotKept } = await dropSlot(topology, s, sub, dir, true, dir));
-  } finally {
-    await sub.end().catch(() => {});
-  }
-  if (slotKept) {
+  const kept = await dropUnusedSlot(topology, s);
+  if (kept) {
     throw new SteepError(
       'snapshot.slot_exists',
-      `a snapshot generate into ${dir} was interrupted before its manifest, and ${slotKept}; drop it, or generate into another directory`,
+      `a snapshot generate into ${dir} was interrupted before its manifest, and ${kept}; drop it, or generate into another directory`,
     );
   }
   return s;
+}
+
+/**
+ * Drop the slot of snapshot `s`, whose files nothing will read (no manifest names it), unless a
+ * subscription streams from it or it moved on; why it is kept, or null once it is gone.
+ */
+export async function dropUnusedSlot(topology: Topology, s: Located): Promise<string | null> {
+  const sub = await session(topology, s.subscriber, 'steep snapshot generate');
+  try {
+    return (await dropSlot(topology, s, sub, s.dir, true, s.dir)).slotKept;
+  } finally {
+    await sub.end().catch(() => {});
+  }
 }
 
 /**
@@ -361,6 +382,21 @@ export async function deleteSnapshot(
   }
 }
 
+/**
+ * The holder keeping a snapshot while `file` is touched lets go: the file is made anew at its
+ * path, which its holder takes for another run's (holderMain.ts), saying what it said, so the slot
+ * it names stays named until that slot is gone.
+ */
+function letHolderGo(file: string): void {
+  try {
+    const tmp = `${file}.tmp`;
+    writeFileSync(tmp, readFileSync(file));
+    renameSync(tmp, file);
+  } catch {
+    // no file: no holder holds by it
+  }
+}
+
 async function dropSlot(
   topology: Topology,
   s: Located,
@@ -395,12 +431,20 @@ async function dropSlot(
     }
   }
   // let the holder go first: its connection is the slot's user while it holds the snapshot
-  if (dir) new Heartbeat(join(dir, HOLD_FILE)).stop(true);
+  const holdFile = dir ? join(dir, HOLD_FILE) : null;
+  if (holdFile) letHolderGo(holdFile);
+  const gone = () => {
+    // the slot it names is gone
+    if (holdFile) rmSync(holdFile, { force: true });
+  };
   const pub = await session(topology, s.publisher, 'steep snapshot delete');
   try {
     for (let i = 0; i < 20; i++) {
       const slot = await readSlotConfirmed(pub, s.slot);
-      if (!slot) return { slotDropped: false, slotKept: null };
+      if (!slot) {
+        gone();
+        return { slotDropped: false, slotKept: null };
+      }
       // a slot made for a snapshot stays at its consistent point until a subscription consumes it
       if (slot.confirmed && compareLsn(slot.confirmed, s.lsn) !== 0) {
         return {
@@ -410,6 +454,7 @@ async function dropSlot(
       }
       if (!slot.active) {
         await pub.query('SELECT pg_catalog.pg_drop_replication_slot($1)', [s.slot]);
+        gone();
         return { slotDropped: true, slotKept: null };
       }
       await new Promise((r) => setTimeout(r, 500));

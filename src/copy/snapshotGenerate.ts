@@ -16,7 +16,6 @@ import { issueTableSchemaQueries } from '../catalog/tableSchemas.js';
 import { mask } from '../db/mask.js';
 import { SNAPSHOT_HOLDER_APPLICATION_NAME } from '../executors/preparedSlot.js';
 import { publisherSequenceValues } from '../executors/sequenceSync.js';
-import { sleep } from '../executors/sleep.js';
 import { SteepError } from '../model/errors.js';
 import { sha256Hex } from '../model/sha256.js';
 import { DEFAULT_SPLIT_ABOVE, type SubscriptionSpec, type Topology } from '../model/topology.js';
@@ -44,7 +43,7 @@ import {
   writeManifest,
 } from './manifest.js';
 import { schemaScript } from './schemaFile.js';
-import { dropInterrupted } from './snapshotFiles.js';
+import { dropInterrupted, dropUnusedSlot, snapshotOf } from './snapshotFiles.js';
 import { discardHolderAhead, Heartbeat, type HeldSnapshot, HolderProcess } from './snapshotHolder.js';
 import { SnapshotLog } from './snapshotRecords.js';
 import { binaryCompatible } from './streamInit.js';
@@ -230,11 +229,12 @@ export async function generateSnapshot(
         }
         writeManifest(dir, m);
       } catch (err) {
-        // no manifest names the slot yet: no rerun would resume it, no `snapshot delete` find it
-        heartbeat.stop(true);
+        // no manifest names the slot yet, nothing could resume it: the holder's file names it
+        // until it is dropped
+        heartbeat.stop(false);
         heartbeat = null;
         await closeSessions(opened);
-        throw await withoutSlot(pub, d, err);
+        throw await withoutSlot(topology, d, dir, held.lsn, err);
       }
       await record(sub, topology, d, 'preparing', opts.onEvent).catch(() => {});
       await log.mark(m, dir, 'generating');
@@ -378,24 +378,27 @@ async function newManifest(
 }
 
 /**
- * `err`, once the slot generate created for a snapshot it could not describe is dropped (it is
- * released once created, while the holder keeps the snapshot); or, when it cannot be, `err`
- * saying the slot is left and how to drop it.
+ * `err`, once the slot generate created for a snapshot it could not describe is dropped; or,
+ * when it cannot be, `err` saying the slot is left and how to drop it.
  */
-async function withoutSlot(pub: pg.Client, d: SubscriptionSpec, err: unknown): Promise<unknown> {
-  try {
-    for (let i = 0; i < 10 && (await readSlotHolder(pub, d.slot))?.pid; i++) await sleep(200);
-    await pub.query('SELECT pg_catalog.pg_drop_replication_slot($1)', [d.slot]);
-    return err;
-  } catch (dropErr) {
-    const message = err instanceof Error ? err.message : String(err);
-    return new SteepError(
-      err instanceof SteepError ? err.code : 'snapshot.slot_left',
-      `${message}; slot ${d.slot} it created on ${d.from} is left (${mask(dropErr instanceof Error ? dropErr.message : String(dropErr))}): ` +
-        `it retains WAL until SELECT pg_drop_replication_slot('${d.slot}') on ${d.from} drops it`,
-      { ...where(d), cause: err },
-    );
-  }
+async function withoutSlot(
+  topology: Topology,
+  d: SubscriptionSpec,
+  dir: string,
+  lsn: string,
+  err: unknown,
+): Promise<unknown> {
+  const kept = await dropUnusedSlot(topology, snapshotOf(d, lsn, dir)).catch((dropErr: unknown) =>
+    mask(dropErr instanceof Error ? dropErr.message : String(dropErr)),
+  );
+  if (kept === null) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new SteepError(
+    err instanceof SteepError ? err.code : 'snapshot.slot_left',
+    `${message}; slot ${d.slot} it created on ${d.from} is left (${kept}): it retains WAL until a generate into ${dir} drops it, ` +
+      `or SELECT pg_drop_replication_slot('${d.slot}') on ${d.from}`,
+    { ...where(d), cause: err },
+  );
 }
 
 /** The publisher's and the subscriber's sessions, connected side by side (neither left open when the other fails). */
