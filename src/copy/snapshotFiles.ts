@@ -56,26 +56,22 @@ export interface SnapshotListing extends Located {
   /** what the subscriber's state records; null when it records nothing (or could not be asked) */
   status: SnapshotStatus | null;
   appliedAt: string | null;
+  /** a generate into `dir` was interrupted before its manifest: only its slot was made */
+  interrupted: boolean;
   /** null when the publisher could not be asked */
   slotExists: boolean | null;
   retainedWalBytes: number | null;
 }
 
-/** The manifests in `dir` and its immediate subdirectories. */
-function manifestsIn(dir: string): Array<{ dir: string; m: Manifest }> {
+/** `dir` and its immediate subdirectories, where snapshots are looked for. */
+function snapshotDirs(dir: string): string[] {
   if (!existsSync(dir)) throw new SteepError('snapshot.no_dir', `${dir} does not exist`);
-  const dirs = [
+  return [
     dir,
     ...readdirSync(dir)
       .map((n) => join(dir, n))
       .filter((p) => statSync(p).isDirectory()),
-  ];
-  const out: Array<{ dir: string; m: Manifest }> = [];
-  for (const p of dirs.sort()) {
-    const m = manifestAt(p);
-    if (m) out.push({ dir: p, m });
-  }
-  return out;
+  ].sort();
 }
 
 function manifestAt(dir: string): Manifest | null {
@@ -136,7 +132,15 @@ async function slotsOn(
  * the two-phase subscriptions' subscribers records, once each, with the record's status.
  */
 export async function listSnapshots(topology: Topology, dir: string | null): Promise<SnapshotListing[]> {
-  const found = dir === null ? [] : manifestsIn(dir);
+  const found: Array<{ dir: string; m: Manifest }> = [];
+  // generates interrupted before their manifest: only their slot is there
+  const interrupted: Located[] = [];
+  for (const p of dir === null ? [] : snapshotDirs(dir)) {
+    const m = manifestAt(p);
+    const s = m ? null : interruptedOrUnknown(topology, p);
+    if (m) found.push({ dir: p, m });
+    else if (s) interrupted.push(s);
+  }
   const records = await recordedOn(topology, [
     ...twoPhaseSubscribers(topology),
     ...found.map((f) => f.m.subscriber),
@@ -155,6 +159,19 @@ export async function listSnapshots(topology: Topology, dir: string | null): Pro
       createdAt: m.createdAt,
       status: r?.status ?? null,
       appliedAt: r?.appliedAt ?? null,
+      interrupted: false,
+    });
+  }
+  for (const s of interrupted) {
+    out.push({
+      ...s,
+      filesPresent: false,
+      complete: false,
+      bytes: null,
+      createdAt: statSync(join(s.dir, HOLD_FILE)).birthtime.toISOString(),
+      status: null,
+      appliedAt: null,
+      interrupted: true,
     });
   }
   for (const r of byId.values()) {
@@ -167,6 +184,7 @@ export async function listSnapshots(topology: Topology, dir: string | null): Pro
       createdAt: r.createdAt,
       status: r.status,
       appliedAt: r.appliedAt,
+      interrupted: false,
     });
   }
   const slots = new Map<string, Map<string, number | null> | null>();
@@ -291,6 +309,15 @@ export function snapshotOf(d: SubscriptionSpec, lsn: string, dir: string): Locat
     lsn,
     dir,
   };
+}
+
+/** interruptedIn, or null where the slot it names is no subscription's of steep.yaml (delete says so). */
+function interruptedOrUnknown(topology: Topology, dir: string): Located | null {
+  try {
+    return interruptedIn(topology, dir);
+  } catch {
+    return null;
+  }
 }
 
 /**

@@ -618,6 +618,11 @@ describe('two-phase init through snapshot generate and apply', () => {
     expect(left[0]?.confirmed).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
     expect(readdirSync(dir)).not.toContain('manifest.json');
 
+    const listed = await steep(['snapshot', 'list', dir, '--json'], path);
+    expect(listed.code, listed.stderr).toBe(0);
+    expect((JSON.parse(listed.stdout) as Array<{ dir: string }>).filter((s) => s.dir === dir)).toMatchObject([
+      { id: `west_tpi@${left[0]!.confirmed}`, dir, interrupted: true, slotExists: true, complete: false },
+    ]);
     // delete without --allow-destroy keeps the slot and what names it
     const kept = await steep(['snapshot', 'delete', dir], path);
     expect(kept.code, kept.stderr).toBe(0);

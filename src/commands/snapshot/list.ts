@@ -7,7 +7,7 @@ import { snapshotList } from '../../workflows/snapshot.js';
 export default class SnapshotList extends SteepCommand {
   static override summary = 'The two-phase snapshots in a directory and those the subscribers record.';
   static override description =
-    'Per snapshot: its id (subscription@LSN), subscription, LSN, size, age, where its files are (or that they are gone), its status as the subscriber records it (generating, generated, applying, applied, deleted, or cancelled by steep init cancel), and whether its slot still exists on the publisher and how much WAL it retains. DIR and its subdirectories are searched for manifest.json; the snapshots the state of the two-phase subscriptions\u2019 subscribers records are listed too, so one whose files are gone while its slot still holds WAL shows up (steep snapshot delete ID --allow-destroy drops that slot).';
+    'Per snapshot: its id (subscription@LSN), subscription, LSN, size, age, where its files are (or that they are gone), its status as the subscriber records it (generating, generated, applying, applied, deleted, or cancelled by steep init cancel), and whether its slot still exists on the publisher and how much WAL it retains. DIR and its subdirectories are searched for manifest.json, and for the slot of a generate interrupted before it wrote one; the snapshots the state of the two-phase subscriptions\u2019 subscribers records are listed too, so one whose files are gone while its slot still holds WAL shows up (steep snapshot delete ID --allow-destroy drops that slot).';
   static override examples = ['<%= config.bin %> snapshot list /backup', '<%= config.bin %> snapshot list'];
   static override args = { dir: Args.string({ description: 'Directory to look in.' }) };
   static override flags = { ...globalFlags, ...jsonFlag };
@@ -30,8 +30,11 @@ export default class SnapshotList extends SteepCommand {
         ? `${s.status}${s.appliedAt && s.status !== 'applied' ? ' (applied before)' : ''}`
         : 'not recorded';
       this.out(
-        `${s.id}  ${s.filesPresent ? s.dir : `files gone from ${s.dir}`}  ${formatBytes(s.bytes)}  ${Math.round(s.ageSeconds / 60)} min old  ` +
-          `${s.complete ? 'complete' : 'incomplete'}  ${status} on ${s.subscriber}  ${slot}`,
+        s.interrupted
+          ? `${s.id}  interrupted before its manifest in ${s.dir}  ${Math.round(s.ageSeconds / 60)} min old  ${slot} ` +
+              `(generate into ${s.dir} again drops it and starts anew; steep snapshot delete ${s.dir} --allow-destroy drops it)`
+          : `${s.id}  ${s.filesPresent ? s.dir : `files gone from ${s.dir}`}  ${formatBytes(s.bytes)}  ${Math.round(s.ageSeconds / 60)} min old  ` +
+              `${s.complete ? 'complete' : 'incomplete'}  ${status} on ${s.subscriber}  ${slot}`,
       );
     }
   }
