@@ -170,6 +170,23 @@ describe.each(testVersions())('observe and plan --observed on PostgreSQL %i', (v
     expect((await digests(west, names)).ci_items!.count).toBe(1500);
     const again = await steep(['plan', '--detailed-exitcode', '-c', pr]);
     expect(again.code, again.stdout).toBe(0);
+    // the new table's copy over (ready, its sync slot and origin gone): a capture taken while it
+    // ends would differ from the nodes once it has, whatever else changes
+    let settled = false;
+    for (const until = Date.now() + 30_000; !settled && Date.now() < until; ) {
+      const [syncing] = await west.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM pg_subscription_rel WHERE srsubstate <> 'r'",
+      );
+      const [slots] = await east.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM pg_replication_slots WHERE slot_name LIKE 'pg\\_%\\_sync\\_%'",
+      );
+      const [origins] = await west.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM pg_replication_origin WHERE roname ~ '^pg_[0-9]+_[0-9]+$'",
+      );
+      settled = syncing!.n + slots!.n + origins!.n === 0;
+      if (!settled) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(settled).toBe(true);
 
     // the next change is planned from a fresh capture; then someone adds a publication by hand
     const next = config(['public.ci_orders', 'public.ci_items'], ['    options: { binary: true }']);
