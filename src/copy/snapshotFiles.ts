@@ -29,7 +29,7 @@ import {
   snapshotId,
 } from '../state/snapshots.js';
 import { chunkFileName, MANIFEST, type Manifest, readManifest, SCHEMA_FILE } from './manifest.js';
-import { readHeldSlot } from './snapshotHolder.js';
+import { heartbeatStopped, readHeldSlot } from './snapshotHolder.js';
 import { HOLD_FILE, session } from './twoPhase.js';
 
 /** A snapshot and where its files are. */
@@ -298,6 +298,15 @@ function interruptedIn(topology: Topology, dir: string): Located | null {
   return snapshotOf(d, held.lsn, dir);
 }
 
+/** Refuse to drop the slot of `s` (interruptedIn) while its generate is under way after all: one touches its file every second. */
+async function refuseUnderWay(s: Located): Promise<void> {
+  if (await heartbeatStopped(join(s.dir, HOLD_FILE))) return;
+  throw new SteepError(
+    'snapshot.generating',
+    `a snapshot generate into ${s.dir} is under way (it made slot ${s.slot} on ${s.publisher} and has not written its manifest yet): let it end, or stop it first`,
+  );
+}
+
 /** The snapshot of `d` at `lsn` (its slot's consistent point), its files in `dir`. */
 export function snapshotOf(d: SubscriptionSpec, lsn: string, dir: string): Located {
   return {
@@ -328,6 +337,7 @@ function interruptedOrUnknown(topology: Topology, dir: string): Located | null {
 export async function dropInterrupted(topology: Topology, dir: string): Promise<Located | null> {
   const s = interruptedIn(topology, dir);
   if (!s) return null;
+  await refuseUnderWay(s);
   const kept = await dropUnusedSlot(topology, s);
   if (kept) {
     throw new SteepError(
@@ -361,6 +371,7 @@ export async function deleteSnapshot(
   allowDestroy: boolean,
 ): Promise<DeleteResult> {
   const { s, m, interrupted } = await snapshotToDelete(topology, target);
+  if (interrupted && allowDestroy) await refuseUnderWay(s);
   const sub = topology.nodes[s.subscriber]
     ? await session(topology, s.subscriber, 'steep snapshot delete')
     : null;

@@ -1,5 +1,5 @@
 import type { ChildProcessByStdio } from 'node:child_process';
-import { closeSync, openSync, readFileSync, unlinkSync, utimesSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, statSync, unlinkSync, utimesSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import { createInterface, type Interface } from 'node:readline';
@@ -71,6 +71,28 @@ const holders = createRequire(import.meta.url)(
 export function holdMs(): number {
   const env = Number.parseInt(process.env.STEEP_SNAPSHOT_HOLD_MS ?? '', 10);
   return Number.isFinite(env) && env > 0 ? env : DEFAULT_HOLD_MS;
+}
+
+/** A heartbeat file untouched this long: the steep that touched it every second is gone. */
+const STOPPED_AFTER_MS = 3_000;
+
+/**
+ * Whether nobody touches `file` any more (waiting, when it was touched lately, until it would
+ * have been touched again): a steep that still runs keeps it fresh.
+ */
+export async function heartbeatStopped(file: string): Promise<boolean> {
+  const touched = (): number | null => {
+    try {
+      return statSync(file).mtimeMs;
+    } catch {
+      return null;
+    }
+  };
+  const first = touched();
+  if (first === null) return true;
+  const wait = STOPPED_AFTER_MS - (Date.now() - first);
+  if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+  return touched() === first;
 }
 
 /** Touches the heartbeat file every second until released; release lets the holder go. */

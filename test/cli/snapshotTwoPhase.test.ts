@@ -623,6 +623,15 @@ describe('two-phase init through snapshot generate and apply', () => {
     expect((JSON.parse(listed.stdout) as Array<{ dir: string }>).filter((s) => s.dir === dir)).toMatchObject([
       { id: `west_tpi@${left[0]!.confirmed}`, dir, interrupted: true, slotExists: true, complete: false },
     ]);
+    // while a generate touches the file, it is under way: not for delete to drop its slot
+    const touching = new Heartbeat(join(dir, '.steep-snapshot.hold'));
+    const busy = await steep(['snapshot', 'delete', dir, '--allow-destroy'], path);
+    touching.stop(false);
+    expect(busy.code).toBe(1);
+    expect(busy.stderr).toContain(
+      `a snapshot generate into ${dir} is under way (it made slot west_tpi on east`,
+    );
+    expect((await slot()).length).toBe(1);
     // delete without --allow-destroy keeps the slot and what names it
     const kept = await steep(['snapshot', 'delete', dir], path);
     expect(kept.code, kept.stderr).toBe(0);
