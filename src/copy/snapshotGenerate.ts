@@ -44,7 +44,13 @@ import {
 } from './manifest.js';
 import { schemaScript } from './schemaFile.js';
 import { dropInterrupted, dropUnusedSlot, snapshotOf } from './snapshotFiles.js';
-import { discardHolderAhead, Heartbeat, type HeldSnapshot, HolderProcess } from './snapshotHolder.js';
+import {
+  discardHolderAhead,
+  Heartbeat,
+  type HeldSnapshot,
+  HolderProcess,
+  heartbeatStopped,
+} from './snapshotHolder.js';
 import { SnapshotLog } from './snapshotRecords.js';
 import { binaryCompatible } from './streamInit.js';
 import {
@@ -150,6 +156,14 @@ export async function generateSnapshot(
       if (m.completedAt) {
         await log.mark(m, dir, 'generated');
         return summary(dir, m, m.tables.flatMap((t) => t.files).length, true, null);
+      }
+      // a generate under way touches the file every second: two writing one snapshot spoil it
+      if (!(await heartbeatStopped(join(dir, HOLD_FILE)))) {
+        throw new SteepError(
+          'snapshot.generating',
+          `a snapshot generate into ${dir} is under way (slot ${m.slot} at ${m.lsn}): let it end, or stop it first`,
+          where(d),
+        );
       }
       heartbeat = new Heartbeat(join(dir, HOLD_FILE));
       if (!(await snapshotHeld({ ...source, snapshot: m.snapshot }))) {

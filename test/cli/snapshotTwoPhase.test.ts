@@ -213,6 +213,14 @@ describe('two-phase init through snapshot generate and apply', () => {
     const finished = before.tables.flatMap((t) => t.files).filter((f) => f.sha256);
     // the files it finished are kept as they are: not written again
     const written = new Map(finished.map((f) => [f.file!, statSync(join(dir, f.file!)).mtimeMs]));
+    // while another generate touches the hold file it is under way: a second one is refused
+    const touching = new Heartbeat(join(dir, '.steep-snapshot.hold'));
+    const second = await steep(['snapshot', 'generate', 'west_tp', '--output', dir], path);
+    touching.stop(false);
+    expect(second.code).toBe(1);
+    expect(second.stderr).toContain(
+      `a snapshot generate into ${dir} is under way (slot west_tp at ${before.lsn})`,
+    );
     const resumed = await steep(
       ['snapshot', 'generate', 'west_tp', '--output', dir, '--compress', 'none', '--json'],
       path,
