@@ -49,6 +49,11 @@ export class Interruption {
     this.armed = true;
   }
 
+  /** From here on a signal exits at once again (unless one came while armed). */
+  disarm(): void {
+    this.armed = false;
+  }
+
   dispose(): void {
     process.removeListener('SIGINT', this.onSigint);
     process.removeListener('SIGTERM', this.onSigterm);

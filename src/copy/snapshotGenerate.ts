@@ -14,6 +14,7 @@ import { inOneWrite } from '../catalog/session.js';
 import { readSlotHolder } from '../catalog/slotHolder.js';
 import { issueTableSchemaQueries } from '../catalog/tableSchemas.js';
 import { mask } from '../db/mask.js';
+import type { Stop } from '../executors/events.js';
 import { SNAPSHOT_HOLDER_APPLICATION_NAME } from '../executors/preparedSlot.js';
 import { publisherSequenceValues } from '../executors/sequenceSync.js';
 import { SteepError } from '../model/errors.js';
@@ -123,6 +124,8 @@ export async function generateSnapshot(
     parallel?: number;
     /** from holderAhead(dir) */
     holder?: HolderProcess | null;
+    /** armed while the slot is made (a signal then cancels it); a signal at any other time exits at once */
+    stop?: Stop;
   },
 ): Promise<GenerateResult> {
   const dir = opts.dir;
@@ -217,14 +220,20 @@ export async function generateSnapshot(
         );
       }
       const [pubVersion, subVersion] = await Promise.all([versionOf(pub), versionOf(sub)]);
-      const held = await holder!.start({
-        ...source,
-        serverVersion: pubVersion,
-        slot: d.slot,
-        heartbeatFile: join(dir, HOLD_FILE),
-      });
+      // a signal while the slot waits for the publisher's open transactions cancels the wait
+      opts.stop?.arm();
+      const held = await holder!
+        .start(
+          { ...source, serverVersion: pubVersion, slot: d.slot, heartbeatFile: join(dir, HOLD_FILE) },
+          opts.stop && { signal: opts.stop.signal, canceller: pub },
+        )
+        .catch((err: unknown) => {
+          throw opts.stop?.signal.aborted ? interrupted(d, false) : err;
+        })
+        .finally(() => opts.stop?.disarm());
       heartbeat = held.heartbeat;
       try {
+        if (opts.stop?.signal.aborted) throw interrupted(d, true);
         // the copy's sessions open at the snapshot while the reader reads the catalogs there
         opened = openSnapshotSessions({ ...source, snapshot: held.snapshot }, parallel, !sink.framed);
         try {
@@ -412,6 +421,17 @@ async function withoutSlot(
     `${message}; slot ${d.slot} it created on ${d.from} is left (${kept}): it retains WAL until a generate into ${dir} drops it, ` +
       `or SELECT pg_drop_replication_slot('${d.slot}') on ${d.from}`,
     { ...where(d), cause: err },
+  );
+}
+
+/** A signal stopped generate as it made the slot (`made`: made it all the same, then dropped it). */
+function interrupted(d: SubscriptionSpec, made: boolean): SteepError {
+  return new SteepError(
+    'snapshot.interrupted',
+    made
+      ? `snapshot generate of ${d.name} stopped as slot ${d.slot} was made on ${d.from}: the slot is dropped, nothing else was changed`
+      : `snapshot generate of ${d.name} stopped while slot ${d.slot} waited for the transactions open on ${d.from} to end: no slot was made, nothing was changed`,
+    where(d),
   );
 }
 

@@ -5,7 +5,9 @@ import type { Socket } from 'node:net';
 import { createInterface, type Interface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import type pg from 'pg';
 import { verifiesWithDefaultCa } from '../db/connect.js';
+import { SNAPSHOT_HOLDER_APPLICATION_NAME } from '../executors/preparedSlot.js';
 import { PACKAGE_ROOT } from '../location.js';
 import { SteepError } from '../model/errors.js';
 import type { ConnectionSpec } from '../model/topology.js';
@@ -180,8 +182,15 @@ export class HolderProcess {
     this.take((this.extraCaCerts ? null : takeHolderAhead()) ?? holders.spawnHolder(this.extraCaCerts));
   }
 
-  /** It creates `slot` with an exported snapshot and holds it. */
-  async start(req: Omit<HolderRequest, 'holdMs'>): Promise<HeldSnapshot & { heartbeat: Heartbeat }> {
+  /**
+   * It creates `slot` with an exported snapshot and holds it. The slot is made once the
+   * transactions open on the publisher end: `stop` aborted meanwhile cancels that wait through
+   * `canceller` (a session on the publisher), and PostgreSQL drops a slot not yet made.
+   */
+  async start(
+    req: Omit<HolderRequest, 'holdMs'>,
+    stop?: { signal: AbortSignal; canceller: pg.Client },
+  ): Promise<HeldSnapshot & { heartbeat: Heartbeat }> {
     this.used = true;
     if (!this.extraCaCerts && needsExtraCaCerts(req.connection)) {
       this.child.stdin.end();
@@ -191,7 +200,10 @@ export class HolderProcess {
     }
     const heartbeat = new Heartbeat(req.heartbeatFile);
     this.child.stdin.end(JSON.stringify({ ...req, holdMs: holdMs() } satisfies HolderRequest));
-    const first = await this.answer;
+    const cancel = () => void cancelSlotWait(stop!.canceller, req.slot, this.answer);
+    stop?.signal.addEventListener('abort', cancel, { once: true });
+    if (stop?.signal.aborted) cancel();
+    const first = await this.answer.finally(() => stop?.signal.removeEventListener('abort', cancel));
     this.letGo();
     const answer = first ? (JSON.parse(first) as Partial<HeldSnapshot> & { error?: string }) : {};
     if (!answer.lsn || !answer.snapshot) {
@@ -226,6 +238,28 @@ export class HolderProcess {
     this.lines.close();
     this.child.stdout.destroy();
     this.child.unref();
+  }
+}
+
+/**
+ * Cancel the holder's `CREATE_REPLICATION_SLOT` of `slot` (its session is the slot's while it is
+ * made), again every 100 ms until it answers: it may not have begun yet.
+ */
+async function cancelSlotWait(canceller: pg.Client, slot: string, answered: Promise<unknown>): Promise<void> {
+  let done = false;
+  void answered.finally(() => {
+    done = true;
+  });
+  while (!done) {
+    await canceller
+      .query(
+        `SELECT pg_catalog.pg_cancel_backend(s.active_pid) FROM pg_catalog.pg_replication_slots s
+           JOIN pg_catalog.pg_stat_activity a ON a.pid = s.active_pid
+          WHERE s.slot_name = $1 AND a.application_name = $2`,
+        [slot, SNAPSHOT_HOLDER_APPLICATION_NAME],
+      )
+      .catch(() => {});
+    await Promise.race([answered, new Promise((r) => setTimeout(r, 100))]);
   }
 }
 

@@ -54,9 +54,11 @@ export type EventSink = (e: ApplyEvent) => void;
 /**
  * A command's SIGINT/SIGTERM as a workflow sees it (SPEC §4): until `arm()` nothing has changed
  * and a signal exits at once; from then on the first signal aborts `signal`, and the workflow
- * starts nothing new and says where it stopped (the command's `Interruption` is one).
+ * starts nothing new and says where it stopped (the command's `Interruption` is one). After
+ * `disarm()` a signal exits at once again: what runs then is as safe to leave as to stop.
  */
 export interface Stop {
   readonly signal: AbortSignal;
   arm(): void;
+  disarm(): void;
 }

@@ -8,7 +8,7 @@ import {
 } from '../copy/snapshotFiles.js';
 import { type GenerateResult, generateSnapshot, holderAhead } from '../copy/snapshotGenerate.js';
 import { twoPhaseSubscription } from '../copy/twoPhase.js';
-import type { EventSink } from '../executors/events.js';
+import type { EventSink, Stop } from '../executors/events.js';
 import type { Problem } from '../model/errors.js';
 
 /**
@@ -19,7 +19,7 @@ import type { Problem } from '../model/errors.js';
 export async function snapshotGenerate(
   configPath: string,
   subscription: string,
-  opts: { dir: string; compress?: 'gzip' | 'none'; parallel?: number; onEvent: EventSink },
+  opts: { dir: string; compress?: 'gzip' | 'none'; parallel?: number; onEvent: EventSink; stop?: Stop },
 ): Promise<GenerateResult & { configWarnings: Problem[] }> {
   const holder = holderAhead(opts.dir);
   try {

@@ -574,7 +574,7 @@ describe('two-phase init through snapshot generate and apply', () => {
     await east.query("SELECT pg_drop_replication_slot('west_tpn')");
   }, 120_000);
 
-  it('a generate interrupted while its slot is made (waiting for a transaction on the publisher): the rerun drops that slot and starts anew', async () => {
+  it('a generate interrupted while its slot is made (waiting for a transaction on the publisher): Ctrl-C cancels it; after a SIGKILL the rerun drops that slot and starts anew', async () => {
     const east = cluster().node('east');
     const table = { name: 'tp_interrupted', rows: 2_000 };
     const { path, dir } = await oneTableSetup('two-phase-interrupted', 'west_tpi', table);
@@ -586,28 +586,41 @@ describe('two-phase init through snapshot generate and apply', () => {
     const blocker = await east.client();
     await blocker.query('BEGIN');
     await blocker.query('SELECT pg_current_xact_id()');
-    // Ctrl-C while generate waits for it
-    const interrupted = await new Promise<string | null>((resolve, reject) => {
-      const child = spawn(
-        process.execPath,
-        [join(REPO_ROOT, 'bin/run.js'), 'snapshot', 'generate', 'west_tpi', '--output', dir, '-c', path],
-        { env: { ...process.env, NO_COLOR: '1', ...env() }, stdio: 'ignore' },
-      );
-      const poll = setInterval(() => {
-        void slot().then((rows) => {
-          if (rows.length > 0) {
-            clearInterval(poll);
-            child.kill('SIGINT');
-          }
-        }, reject);
-      }, 20);
-      child.on('error', reject);
-      child.on('close', (_c, signal) => {
-        clearInterval(poll);
-        resolve(signal);
+    /** generate, sent `signal` once its slot is being made: how it ended */
+    const signalledWhileMade = (signal: NodeJS.Signals) =>
+      new Promise<{ code: number | null; signal: string | null; stderr: string }>((resolve, reject) => {
+        const child = spawn(
+          process.execPath,
+          [join(REPO_ROOT, 'bin/run.js'), 'snapshot', 'generate', 'west_tpi', '--output', dir, '-c', path],
+          { env: { ...process.env, NO_COLOR: '1', ...env() }, stdio: ['ignore', 'ignore', 'pipe'] },
+        );
+        let stderr = '';
+        child.stderr.on('data', (b: Buffer) => {
+          stderr += b.toString();
+        });
+        const poll = setInterval(() => {
+          void slot().then((rows) => {
+            if (rows.length > 0) {
+              clearInterval(poll);
+              child.kill(signal);
+            }
+          }, reject);
+        }, 20);
+        child.on('error', reject);
+        child.on('close', (code, by) => {
+          clearInterval(poll);
+          resolve({ code, signal: by, stderr });
+        });
       });
-    });
-    expect(interrupted).toBe('SIGINT');
+    // Ctrl-C while generate waits for it: the wait is cancelled, no slot made
+    const ctrlC = await signalledWhileMade('SIGINT');
+    expect(ctrlC.code, ctrlC.stderr).toBe(130);
+    expect(ctrlC.stderr).toContain(
+      'snapshot generate of west_tpi stopped while slot west_tpi waited for the transactions open on east to end: no slot was made, nothing was changed',
+    );
+    expect(await slot()).toEqual([]);
+    // SIGKILL, which nothing can catch: the holder goes on making the slot
+    expect((await signalledWhileMade('SIGKILL')).signal).toBe('SIGKILL');
     // run again while the slot is still being made: it says by whom
     const early = await steep(['snapshot', 'generate', 'west_tpi', '--output', dir], path);
     expect(early.code).toBe(1);

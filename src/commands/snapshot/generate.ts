@@ -2,6 +2,7 @@ import { Args, Flags } from '@oclif/core';
 import { SteepCommand } from '../../cli/baseCommand.js';
 import { ignoreEvents, jsonEventSink } from '../../cli/eventLog.js';
 import { globalFlags, jsonFlag } from '../../cli/flags.js';
+import { Interruption } from '../../cli/interruption.js';
 import { formatBytes } from '../../model/bytes.js';
 import { formatProblem } from '../../model/errors.js';
 import { snapshotGenerate } from '../../workflows/snapshot.js';
@@ -11,7 +12,7 @@ export default class SnapshotGenerate extends SteepCommand {
     'Two-phase init, step 1: copy the subscription’s tables to files at a new slot’s snapshot.';
   static override description =
     `For subscriptions with init method two-phase: creates the subscription's slot with an exported snapshot and copies every published table (row filters and column lists honoured; tables above init.splitAbove in key ranges) at that snapshot, on --parallel sessions, one file per table or range, with manifest.json (slot, LSN, per file rows, bytes and SHA-256), schema.sql and the sequences' values.
-Interrupted (Ctrl-C, crash, SIGKILL), it resumes when run again: files whose checksum matches the manifest are kept, the rest copied at the same snapshot while it is still held (STEEP_SNAPSHOT_HOLD_MS, default 10 minutes). Interrupted before it wrote the manifest (creating the slot waits for the transactions running on the publisher to end), it drops the slot it made and starts anew.`;
+Interrupted (Ctrl-C, crash, SIGKILL), it resumes when run again: files whose checksum matches the manifest are kept, the rest copied at the same snapshot while it is still held (STEEP_SNAPSHOT_HOLD_MS, default 10 minutes). Ctrl-C while the slot waits for the transactions open on the publisher to end cancels that wait: no slot is made. Killed before it wrote the manifest, it drops the slot it made and starts anew when run again.`;
   static override examples = [
     '<%= config.bin %> snapshot generate west_orders --output /backup/west_orders --compress gzip',
   ];
@@ -32,12 +33,27 @@ Interrupted (Ctrl-C, crash, SIGKILL), it resumes when run again: files whose che
   async run(): Promise<void> {
     const { args, flags } = await this.parse(SnapshotGenerate);
     this.colorEnabled(flags);
-    const r = await snapshotGenerate(flags.config, args.subscription, {
-      dir: flags.output,
-      compress: flags.compress as 'gzip' | 'none' | undefined,
-      parallel: flags.parallel,
-      onEvent: flags['log-format'] === 'json' ? jsonEventSink() : ignoreEvents,
-    });
+    const interruption = new Interruption((text) => this.err(text, 'warn'), {
+      before: 'generate it again: it resumes the snapshot, or starts it anew',
+      first: () =>
+        'the slot waiting for the transactions open on the publisher is cancelled (a second Ctrl-C exits at once)',
+      again: 'exiting now; generate it again: it drops a slot made meanwhile and starts anew',
+    }).install();
+    let r: Awaited<ReturnType<typeof snapshotGenerate>>;
+    try {
+      r = await snapshotGenerate(flags.config, args.subscription, {
+        dir: flags.output,
+        compress: flags.compress as 'gzip' | 'none' | undefined,
+        parallel: flags.parallel,
+        onEvent: flags['log-format'] === 'json' ? jsonEventSink() : ignoreEvents,
+        stop: interruption,
+      });
+    } catch (err) {
+      this.stoppedBySignal(err, 'snapshot.interrupted', interruption, flags.json ? args : null);
+      return;
+    } finally {
+      interruption.dispose();
+    }
     for (const w of r.configWarnings) this.err(formatProblem(w));
     if (r.dropped) this.err(`note: ${r.dropped}`);
     if (flags.compress && flags.compress !== r.compress)
