@@ -266,6 +266,7 @@ async function cancelSlotWait(canceller: pg.Client, slot: string, answered: Prom
 /** Start a holder: it creates `slot` with an exported snapshot and holds it. */
 export function startHolder(
   req: Omit<HolderRequest, 'holdMs'>,
+  stop?: { signal: AbortSignal; canceller: pg.Client },
 ): Promise<HeldSnapshot & { heartbeat: Heartbeat }> {
-  return new HolderProcess(req.connection).start(req);
+  return new HolderProcess(req.connection).start(req, stop);
 }

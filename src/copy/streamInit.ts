@@ -44,7 +44,10 @@ import { SubscriberSink } from './subscriberSink.js';
 export interface StreamInitOptions {
   onEvent: EventSink;
   onProgress?: (p: InitProgress) => void;
-  /** SIGINT/SIGTERM: no new chunk starts; the running ones finish and are kept */
+  /**
+   * SIGINT/SIGTERM: no new chunk starts; the running ones finish and are kept. A slot still
+   * waiting for the transactions open on the publisher is cancelled (none made).
+   */
   signal?: AbortSignal;
 }
 
@@ -185,11 +188,17 @@ async function copyAndStart(topology: Topology, d: SubscriptionSpec, opts: Strea
       snapshot = recorded.snapshotName!;
     } else {
       await startOver(s, d, topology);
-      const held = await startHolder({
-        ...source,
-        serverVersion: s.pubVersion,
-        slot: d.slot,
-        heartbeatFile: file,
+      // a signal while the slot waits for the transactions open on the publisher cancels the wait
+      const held = await startHolder(
+        { ...source, serverVersion: s.pubVersion, slot: d.slot, heartbeatFile: file },
+        opts.signal && { signal: opts.signal, canceller: s.pub },
+      ).catch((err: unknown) => {
+        if (!opts.signal?.aborted) throw err;
+        throw new SteepError(
+          'init.interrupted',
+          `steep's copy into ${d.node} stopped while slot ${d.slot} waited for the transactions open on ${d.from} to end: no slot was made, nothing was copied; run \`steep apply\` again to start it`,
+          { node: d.node, address: subscriptionAddress(d.name) },
+        );
       });
       heartbeat = held.heartbeat;
       lsn = held.lsn;

@@ -26,7 +26,8 @@ import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
  * mid-copy resumes after the chunks it finished, at the same snapshot; the sequences are set.
  * A chunk whose session is terminated is retried, up to 3 attempts (then apply fails saying so,
  * and the rerun copies it); a Ctrl-C'd copy exits 130, stays `copying`,
- * and the rerun resumes after its chunks. A big table's indexes are dropped before its copy and
+ * and the rerun resumes after its chunks; a Ctrl-C while its slot waits for a transaction open on
+ * the publisher cancels the wait (exit 130, no slot), and the rerun copies. A big table's indexes are dropped before its copy and
  * built after it, exactly as they were (all but one a foreign key references); killed between
  * the two, the resume or `init cancel` builds them.
  */
@@ -526,6 +527,65 @@ describe("snapshot init with steep's own copy", () => {
     expect(again.code, again.stderr).toBe(0);
     await waitCaughtUp(east, 'west_bound');
     expect(await digests(west, ['own_bound'])).toEqual(await digests(east, ['own_bound']));
+  }, 120_000);
+
+  it('a Ctrl-C while the slot waits for a transaction open on the publisher cancels the wait: exit 130, no slot, and the rerun copies', async () => {
+    const east = cluster().node('east');
+    const west = cluster().node('west');
+    const table: TableDef = { name: 'own_wait', rows: 3_000 };
+    await createTables([east, west], [table]);
+    await fillTables(east, [table]);
+    const path = config('own-wait', 'west_ow', [table.name], '{ method: snapshot, parallel: 2 }');
+    const slotMade = async () =>
+      (await east.query("SELECT 1 FROM pg_replication_slots WHERE slot_name = 'west_ow'")).length > 0;
+    const blocker = await east.client();
+    await blocker.query('BEGIN');
+    await blocker.query('SELECT pg_current_xact_id()');
+    let stopped: { code: number | null; stderr: string };
+    try {
+      stopped = await new Promise((resolve, reject) => {
+        const child = spawn(
+          process.execPath,
+          [join(REPO_ROOT, 'bin/run.js'), 'apply', '--auto-approve', '-c', path],
+          {
+            env: { ...process.env, NO_COLOR: '1', ...env() },
+            stdio: ['ignore', 'ignore', 'pipe'],
+          },
+        );
+        let stderr = '';
+        child.stderr.on('data', (b: Buffer) => {
+          stderr += b.toString();
+        });
+        child.on('error', reject);
+        child.on('close', (code) => resolve({ code, stderr }));
+        void eventually(
+          async () =>
+            (
+              await east.query(
+                "SELECT 1 FROM pg_stat_activity WHERE application_name = 'steep snapshot holder' AND query LIKE 'CREATE_REPLICATION_SLOT%' AND state = 'active'",
+              )
+            ).length > 0,
+          30_000,
+          'the holder waiting for the open transaction',
+        ).then(() => child.kill('SIGINT'), reject);
+      });
+    } finally {
+      await blocker.query('COMMIT').catch(() => {});
+      await blocker.end().catch(() => {});
+    }
+    expect(stopped.code, stopped.stderr).toBe(130);
+    expect(stopped.stderr).toContain(
+      "steep's copy into west stopped while slot west_ow waited for the transactions open on east to end: no slot was made",
+    );
+    expect(await slotMade()).toBe(false);
+    expect(await recordedState('west_ow')).toBe('copying');
+    const writer = startWriter(east, [table.name]);
+    const applied = await steep(['apply', '--auto-approve'], path);
+    await writer.stop();
+    expect(applied.code, applied.stderr).toBe(0);
+    expect(await recordedState('west_ow')).toBe('synchronized');
+    await waitCaughtUp(east, 'west_ow');
+    expect(await digests(west, [table.name])).toEqual(await digests(east, [table.name]));
   }, 120_000);
 
   it("a Ctrl-C'd copy exits 130, stays copying with its finished chunks kept, and the rerun resumes after them", async () => {
