@@ -239,6 +239,23 @@ class Node implements TestNode {
   }
 }
 
+/**
+ * Copies of one template share a system identifier, so only the postmaster's start time tells
+ * their servers apart, as steep tells them (planner/sameServer.ts): two started in the same
+ * microsecond (seen once in CI) would plan as databases of one server. One of them restarts.
+ */
+async function distinctStartTimes(nodes: Node[]): Promise<void> {
+  const startedAt = async (n: Node) =>
+    (await n.query<{ t: string }>('SELECT extract(epoch FROM pg_postmaster_start_time())::text AS t'))[0]!.t;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const times = await Promise.all(nodes.map(startedAt));
+    const twin = times.findIndex((t, i) => times.indexOf(t) !== i);
+    if (twin < 0) return;
+    await nodes[twin]!.restart('fast');
+  }
+  throw new Error('startCluster: two nodes keep the same postmaster start time');
+}
+
 export async function startCluster(opts: ClusterOptions): Promise<TestCluster> {
   if (process.env.STEEP_TEST_BACKEND === 'docker') {
     throw new Error(
@@ -295,6 +312,12 @@ export async function startCluster(opts: ClusterOptions): Promise<TestCluster> {
     throw failed.reason;
   }
   const started = nodes.map((n) => (n as PromiseFulfilledResult<Node>).value);
+  try {
+    await distinctStartTimes(started);
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
   let stopped = false;
   return {
     nodes: started,
