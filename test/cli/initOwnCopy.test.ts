@@ -2,7 +2,14 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type CliResult, REPO_ROOT, steepWith, writeConfig } from '../support/cli.js';
+import {
+  type CliResult,
+  type Exited,
+  REPO_ROOT,
+  startSteep,
+  steepWith,
+  writeConfig,
+} from '../support/cli.js';
 import { type TestNode, useCluster } from '../support/cluster.js';
 import {
   createTables,
@@ -541,34 +548,21 @@ describe("snapshot init with steep's own copy", () => {
     const blocker = await east.client();
     await blocker.query('BEGIN');
     await blocker.query('SELECT pg_current_xact_id()');
-    let stopped: { code: number | null; stderr: string };
+    let stopped: Exited;
     try {
-      stopped = await new Promise((resolve, reject) => {
-        const child = spawn(
-          process.execPath,
-          [join(REPO_ROOT, 'bin/run.js'), 'apply', '--auto-approve', '-c', path],
-          {
-            env: { ...process.env, NO_COLOR: '1', ...env() },
-            stdio: ['ignore', 'ignore', 'pipe'],
-          },
-        );
-        let stderr = '';
-        child.stderr.on('data', (b: Buffer) => {
-          stderr += b.toString();
-        });
-        child.on('error', reject);
-        child.on('close', (code) => resolve({ code, stderr }));
-        void eventually(
-          async () =>
-            (
-              await east.query(
-                "SELECT 1 FROM pg_stat_activity WHERE application_name = 'steep snapshot holder' AND query LIKE 'CREATE_REPLICATION_SLOT%' AND state = 'active'",
-              )
-            ).length > 0,
-          30_000,
-          'the holder waiting for the open transaction',
-        ).then(() => child.kill('SIGINT'), reject);
-      });
+      const applying = startSteep(['apply', '--auto-approve', '-c', path], env());
+      await eventually(
+        async () =>
+          (
+            await east.query(
+              "SELECT 1 FROM pg_stat_activity WHERE application_name = 'steep snapshot holder' AND query LIKE 'CREATE_REPLICATION_SLOT%' AND state = 'active'",
+            )
+          ).length > 0,
+        30_000,
+        'the holder waiting for the open transaction',
+      );
+      applying.child.kill('SIGINT');
+      stopped = await applying.exited;
     } finally {
       await blocker.query('COMMIT').catch(() => {});
       await blocker.end().catch(() => {});

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { Heartbeat, startHolder } from '../../src/copy/snapshotHolder.js';
-import { REPO_ROOT, steepWith, writeConfig } from '../support/cli.js';
+import { REPO_ROOT, startSteep, steepWith, writeConfig } from '../support/cli.js';
 import { useCluster } from '../support/cluster.js';
 import {
   createTables,
@@ -26,7 +26,7 @@ import {
   waitCaughtUp,
 } from '../support/replicationData.js';
 import { tempDir } from '../support/tempDir.js';
-import { nodesYaml, passwordEnv } from '../support/topologyFile.js';
+import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
 /**
  * Two-phase init on real nodes with a writer on the publisher: steep apply creates the
@@ -587,31 +587,12 @@ describe('two-phase init through snapshot generate and apply', () => {
     await blocker.query('BEGIN');
     await blocker.query('SELECT pg_current_xact_id()');
     /** generate, sent `signal` once its slot is being made: how it ended */
-    const signalledWhileMade = (signal: NodeJS.Signals) =>
-      new Promise<{ code: number | null; signal: string | null; stderr: string }>((resolve, reject) => {
-        const child = spawn(
-          process.execPath,
-          [join(REPO_ROOT, 'bin/run.js'), 'snapshot', 'generate', 'west_tpi', '--output', dir, '-c', path],
-          { env: { ...process.env, NO_COLOR: '1', ...env() }, stdio: ['ignore', 'ignore', 'pipe'] },
-        );
-        let stderr = '';
-        child.stderr.on('data', (b: Buffer) => {
-          stderr += b.toString();
-        });
-        const poll = setInterval(() => {
-          void slot().then((rows) => {
-            if (rows.length > 0) {
-              clearInterval(poll);
-              child.kill(signal);
-            }
-          }, reject);
-        }, 20);
-        child.on('error', reject);
-        child.on('close', (code, by) => {
-          clearInterval(poll);
-          resolve({ code, signal: by, stderr });
-        });
-      });
+    const signalledWhileMade = async (signal: NodeJS.Signals) => {
+      const generating = startSteep(['snapshot', 'generate', 'west_tpi', '--output', dir, '-c', path], env());
+      await eventually(async () => (await slot()).length > 0, 30_000, 'slot west_tpi being made');
+      generating.child.kill(signal);
+      return generating.exited;
+    };
     // Ctrl-C while generate waits for it: the wait is cancelled, no slot made
     const ctrlC = await signalledWhileMade('SIGINT');
     expect(ctrlC.code, ctrlC.stderr).toBe(130);
