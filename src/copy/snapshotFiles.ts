@@ -298,14 +298,26 @@ function interruptedIn(topology: Topology, dir: string): Located | null {
   return snapshotOf(d, held.lsn, dir);
 }
 
-/** Refuse to drop the slot of `s` (interruptedIn) while its generate is under way after all: one touches its file every second. */
-async function refuseUnderWay(s: Located): Promise<void> {
-  if (await heartbeatStopped(join(s.dir, HOLD_FILE))) return;
+/**
+ * Refuse while a generate into `dir` is under way (`what` it has made): one touches the hold
+ * file every second. Two would spoil one snapshot, or drop the slot under it.
+ */
+export async function refuseUnderWay(
+  dir: string,
+  what: string,
+  where?: { address: string; node: string },
+): Promise<void> {
+  if (await heartbeatStopped(join(dir, HOLD_FILE))) return;
   throw new SteepError(
     'snapshot.generating',
-    `a snapshot generate into ${s.dir} is under way (it made slot ${s.slot} on ${s.publisher} and has not written its manifest yet): let it end, or stop it first`,
+    `a snapshot generate into ${dir} is under way (${what}): let it end, or stop it first`,
+    where,
   );
 }
+
+/** What refuseUnderWay says of a generate that made slot `s` and no manifest yet. */
+const madeSlotOnly = (s: Located) =>
+  `it made slot ${s.slot} on ${s.publisher} and has not written its manifest yet`;
 
 /** The snapshot of `d` at `lsn` (its slot's consistent point), its files in `dir`. */
 export function snapshotOf(d: SubscriptionSpec, lsn: string, dir: string): Located {
@@ -337,7 +349,7 @@ function interruptedOrUnknown(topology: Topology, dir: string): Located | null {
 export async function dropInterrupted(topology: Topology, dir: string): Promise<Located | null> {
   const s = interruptedIn(topology, dir);
   if (!s) return null;
-  await refuseUnderWay(s);
+  await refuseUnderWay(dir, madeSlotOnly(s));
   const kept = await dropUnusedSlot(topology, s);
   if (kept) {
     throw new SteepError(
@@ -371,7 +383,7 @@ export async function deleteSnapshot(
   allowDestroy: boolean,
 ): Promise<DeleteResult> {
   const { s, m, interrupted } = await snapshotToDelete(topology, target);
-  if (interrupted && allowDestroy) await refuseUnderWay(s);
+  if (interrupted && allowDestroy) await refuseUnderWay(s.dir, madeSlotOnly(s));
   const sub = topology.nodes[s.subscriber]
     ? await session(topology, s.subscriber, 'steep snapshot delete')
     : null;

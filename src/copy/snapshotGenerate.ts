@@ -44,14 +44,8 @@ import {
   writeManifest,
 } from './manifest.js';
 import { schemaScript } from './schemaFile.js';
-import { dropInterrupted, dropUnusedSlot, snapshotOf } from './snapshotFiles.js';
-import {
-  discardHolderAhead,
-  Heartbeat,
-  type HeldSnapshot,
-  HolderProcess,
-  heartbeatStopped,
-} from './snapshotHolder.js';
+import { dropInterrupted, dropUnusedSlot, refuseUnderWay, snapshotOf } from './snapshotFiles.js';
+import { discardHolderAhead, Heartbeat, type HeldSnapshot, HolderProcess } from './snapshotHolder.js';
 import { SnapshotLog } from './snapshotRecords.js';
 import { binaryCompatible } from './streamInit.js';
 import {
@@ -160,14 +154,7 @@ export async function generateSnapshot(
         await log.mark(m, dir, 'generated');
         return summary(dir, m, m.tables.flatMap((t) => t.files).length, true, null);
       }
-      // a generate under way touches the file every second: two writing one snapshot spoil it
-      if (!(await heartbeatStopped(join(dir, HOLD_FILE)))) {
-        throw new SteepError(
-          'snapshot.generating',
-          `a snapshot generate into ${dir} is under way (slot ${m.slot} at ${m.lsn}): let it end, or stop it first`,
-          where(d),
-        );
-      }
+      await refuseUnderWay(dir, `slot ${m.slot} at ${m.lsn}`, where(d));
       heartbeat = new Heartbeat(join(dir, HOLD_FILE));
       if (!(await snapshotHeld({ ...source, snapshot: m.snapshot }))) {
         heartbeat.stop(false);

@@ -10,8 +10,9 @@ import { tableSchemasDigest } from './schemaSync.js';
  * tables (identity, keys, which hold rows; not size estimates), table schemas and fingerprints,
  * the state schema and its records. A table's copy moves it once, as it ends (its sync state,
  * slot and origin): a capture taken during one goes stale when it ends. Positions, lag, retained
- * WAL and who holds steep's lock are left out: they move every second. So are the row filters PostgreSQL read back for the file:
- * they depend on the file, and the publications' own filters are in.
+ * WAL and who holds steep's lock are left out: they move every second. So are the row filters
+ * PostgreSQL read back for the file: they depend on the file, and the publications' own filters
+ * are in.
  */
 export function nodeCatalogDigest(node: ObservedNode): string {
   const subscriptions: Record<string, unknown> = {};
