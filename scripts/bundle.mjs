@@ -80,24 +80,6 @@ if (process.argv[2] === 'warm') {
     },
   };
 
-  /**
-   * oclif sorts each plugin's commands with `localeCompare`, whose first call builds ICU's
-   * collator: ~13 ms of every start, for ids that are lowercase words, `-` and `:`, which sort
-   * the same by code unit (scripts/manifest.mjs checks that on the ids it writes).
-   */
-  const oclifSort = {
-    name: 'steep-oclif-sort',
-    transform(code, id) {
-      if (!id.endsWith('/@oclif/core/lib/config/plugin.js')) return null;
-      const from = '.sort((a, b) => a.id.localeCompare(b.id))';
-      if (!code.includes(from)) throw new Error(`${id}: no \`${from}\` to replace (oclif changed?)`);
-      return {
-        code: code.replace(from, '.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))'),
-        map: null,
-      };
-    },
-  };
-
   await build({
     cwd: fileURLToPath(root),
     input,
@@ -112,7 +94,7 @@ if (process.argv[2] === 'warm') {
       /^pg1[4-7]$/,
     ],
     logLevel: 'warn',
-    plugins: [externalImports, oclifSort],
+    plugins: [externalImports],
     output: {
       dir: fileURLToPath(new URL('bundle/', dist)),
       format: 'cjs',
