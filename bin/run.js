@@ -9,14 +9,10 @@ const { keepDistCode } = require('./codeCache.js');
 const root = path.join(__dirname, '..');
 keepDistCode();
 
-// `snapshot generate`: its snapshot holder's process starts while the CLI loads (holderAhead.js)
-const ahead = require('./holderAhead.js');
-if (ahead.generates(process.argv.slice(2))) ahead.startHolderAhead();
-
 // before node-postgres loads: see navigator.js
 require('./navigator.js');
 
-// oclif checks package.json's `engines` at every start by loading semver (~10 ms); the check is this
+// oclif checks package.json's `engines` at every start by loading semver; the check is this
 if (Number(process.versions.node.split('.')[0]) < 20)
   process.emitWarning(`steep needs Node.js 20 or later; this is Node.js ${process.versions.node}`);
 process.env.OCLIF_DISABLE_ENGINE_WARNING ??= '1';

@@ -45,7 +45,7 @@ import {
 } from './manifest.js';
 import { schemaScript } from './schemaFile.js';
 import { dropInterrupted, dropUnusedSlot, refuseUnderWay, snapshotOf } from './snapshotFiles.js';
-import { discardHolderAhead, Heartbeat, type HeldSnapshot, HolderProcess } from './snapshotHolder.js';
+import { Heartbeat, type HeldSnapshot, HolderProcess } from './snapshotHolder.js';
 import { SnapshotLog } from './snapshotRecords.js';
 import { binaryCompatible } from './streamInit.js';
 import {
@@ -97,16 +97,13 @@ async function schemaSql(
 }
 
 /**
- * A new snapshot's holder, the one bin/run.js started before the CLI loaded, or one started now,
- * before steep loads its config (Node and pg load in it meanwhile: ~100 ms that generate would
- * otherwise wait for); null when `dir` holds an interrupted snapshot, which resumes with the
- * holder it has (the one bin/run.js started goes). generateSnapshot hands it its request or lets
- * it go; whoever takes one lets it go (`discard`) when generate never runs.
+ * A new snapshot's holder, started now, before steep loads its config (Node and pg load in it
+ * meanwhile); null when `dir` holds an interrupted snapshot, which resumes with the holder it
+ * has. generateSnapshot hands it its request or lets it go; whoever takes one lets it go
+ * (`discard`) when generate never runs.
  */
 export function holderAhead(dir: string): HolderProcess | null {
-  if (!existsSync(join(dir, MANIFEST))) return new HolderProcess();
-  discardHolderAhead();
-  return null;
+  return existsSync(join(dir, MANIFEST)) ? null : new HolderProcess();
 }
 
 export async function generateSnapshot(

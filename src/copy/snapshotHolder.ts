@@ -1,12 +1,9 @@
-import type { ChildProcessByStdio } from 'node:child_process';
+import { type ChildProcessByStdio, spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync, statSync, unlinkSync, utimesSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import type { Socket } from 'node:net';
 import { createInterface, type Interface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
-import { verifiesWithDefaultCa } from '../db/connect.js';
 import { SNAPSHOT_HOLDER_APPLICATION_NAME } from '../executors/preparedSlot.js';
 import { PACKAGE_ROOT } from '../location.js';
 import { SteepError } from '../model/errors.js';
@@ -62,13 +59,6 @@ export function readHeldSlot(file: string): HeldSlot | null {
     return null;
   }
 }
-
-/** bin/holderAhead.js, which bin/run.js loads before the CLI: a holder is spawned one way, there */
-const holders = createRequire(import.meta.url)(
-  fileURLToPath(new URL('bin/holderAhead.js', PACKAGE_ROOT)),
-) as {
-  spawnHolder(extraCaCerts: boolean): Holder;
-};
 
 export function holdMs(): number {
   const env = Number.parseInt(process.env.STEEP_SNAPSHOT_HOLD_MS ?? '', 10);
@@ -130,42 +120,19 @@ export class Heartbeat {
 }
 
 type Holder = ChildProcessByStdio<Writable, Readable, null>;
-/** where bin/run.js leaves the holder it started for `snapshot generate` (bin/holderAhead.js) */
-const HOLDER_AHEAD = Symbol.for('steep.holderAhead');
 
-/** A holder for `connection` needs the CA certificates NODE_EXTRA_CA_CERTS names (holderAhead.js). */
-function needsExtraCaCerts(connection: ConnectionSpec): boolean {
-  return Boolean(process.env.NODE_EXTRA_CA_CERTS) && verifiesWithDefaultCa(connection);
-}
-
-/** The holder bin/run.js started before the CLI loaded, once, if it is still there to take. */
-function stashedHolder(): Holder | null {
-  const stash = process as unknown as Record<symbol, Holder | undefined>;
-  const child = stash[HOLDER_AHEAD];
-  stash[HOLDER_AHEAD] = undefined;
-  return child && child.exitCode === null && child.signalCode === null && child.pid ? child : null;
-}
-
-/** That holder, referenced again: steep now waits for its answer. */
-function takeHolderAhead(): Holder | null {
-  const child = stashedHolder();
-  child?.ref();
-  (child?.stdin as Socket | undefined)?.ref();
-  (child?.stdout as Socket | undefined)?.ref();
-  return child;
-}
-
-/** That holder, not needed (an interrupted snapshot resumes with its own): its input ends. */
-export function discardHolderAhead(): void {
-  stashedHolder()?.stdin.end();
+/** A holder process (bin/holder.js), detached, its input and output piped. */
+function spawnHolder(): Holder {
+  return spawn(process.execPath, [fileURLToPath(new URL('bin/holder.js', PACKAGE_ROOT))], {
+    detached: true,
+    stdio: ['pipe', 'pipe', 'ignore'],
+  });
 }
 
 /**
- * A holder process started ahead of its request: Node and its bundle load (~50 ms) while steep
- * loads its config, connects and reads the catalogs. It is the one bin/run.js started for
- * `snapshot generate`, or a new one; both start without NODE_EXTRA_CA_CERTS (holderAhead.js), so
- * a request that needs it gets a holder started with it. `start` hands it the request; `discard`
- * lets it go unused (it exits as its input ends empty).
+ * A holder process started ahead of its request: Node and its bundle load while steep loads its
+ * config, connects and reads the catalogs. `start` hands it the request; `discard` lets it go
+ * unused (it exits as its input ends empty).
  */
 export class HolderProcess {
   private child!: Holder;
@@ -173,13 +140,9 @@ export class HolderProcess {
   /** its first line, or null once it exited without one */
   private answer!: Promise<string | null>;
   private used = false;
-  /** started with NODE_EXTRA_CA_CERTS */
-  private extraCaCerts: boolean;
 
-  /** `connection`, when known now, says whether it needs NODE_EXTRA_CA_CERTS */
-  constructor(connection?: ConnectionSpec) {
-    this.extraCaCerts = connection !== undefined && needsExtraCaCerts(connection);
-    this.take((this.extraCaCerts ? null : takeHolderAhead()) ?? holders.spawnHolder(this.extraCaCerts));
+  constructor() {
+    this.take(spawnHolder());
   }
 
   /**
@@ -192,12 +155,6 @@ export class HolderProcess {
     stop?: { signal: AbortSignal; canceller: pg.Client },
   ): Promise<HeldSnapshot & { heartbeat: Heartbeat }> {
     this.used = true;
-    if (!this.extraCaCerts && needsExtraCaCerts(req.connection)) {
-      this.child.stdin.end();
-      this.letGo();
-      this.extraCaCerts = true;
-      this.take(holders.spawnHolder(true));
-    }
     const heartbeat = new Heartbeat(req.heartbeatFile);
     this.child.stdin.end(JSON.stringify({ ...req, holdMs: holdMs() } satisfies HolderRequest));
     const cancel = () => void cancelSlotWait(stop!.canceller, req.slot, this.answer);
@@ -268,5 +225,5 @@ export function startHolder(
   req: Omit<HolderRequest, 'holdMs'>,
   stop?: { signal: AbortSignal; canceller: pg.Client },
 ): Promise<HeldSnapshot & { heartbeat: Heartbeat }> {
-  return new HolderProcess(req.connection).start(req, stop);
+  return new HolderProcess().start(req, stop);
 }

@@ -42,15 +42,6 @@ function sslOption(spec: ConnectionSpec): pg.ClientConfig['ssl'] {
   }
 }
 
-/**
- * Whether the server's certificate is checked against Node's default CA store, which
- * NODE_EXTRA_CA_CERTS extends (sslmode verify-ca or verify-full without sslrootcert).
- */
-export function verifiesWithDefaultCa(spec: ConnectionSpec): boolean {
-  const ssl = sslOption(spec);
-  return typeof ssl === 'object' && ssl.rejectUnauthorized === true && ssl.ca === undefined;
-}
-
 /** pg.Client config, libpq conventions: PGPASSWORD and ~/.pgpass apply when no password is given. */
 export function clientConfig(spec: ConnectionSpec, opts: ConnectOptions): pg.ClientConfig {
   const config: pg.ClientConfig & { replication?: string } = {

@@ -48,8 +48,6 @@ describe('npm pack', () => {
       'package/bin/run.js',
       // the snapshot holder's process (snapshot generate, steep's own copy)
       'package/bin/holder.js',
-      // started by run.js before the CLI loads, for snapshot generate
-      'package/bin/holderAhead.js',
       'package/dist/bundle/holder.cjs',
       'package/dist/commands/plan.js',
       'package/oclif.manifest.json',
