@@ -8,10 +8,9 @@ import { ReadBufferSocket } from '../db/readBufferSocket.js';
  *
  * PostgreSQL sends every row in its own CopyData message (`d`, a 4-byte length, the row).
  * pg-copy-streams cuts each into a Buffer of its own and joins them again: at ~100 bytes a
- * row that cost about 0.5 µs a row, most of the CPU of `snapshot generate`. Here the rows of
- * one socket read are moved together inside that read's buffer (over the 5-byte headers: on a
- * session's own read buffer by its WebAssembly mover, db/copyDataRows.ts, else `copyWithin`),
- * and the read goes out as one Buffer: no allocation per row.
+ * row that was most of the CPU of `snapshot generate`. Here the rows of one socket read are
+ * moved together inside that read's buffer (over the 5-byte headers, `copyWithin`), and the read
+ * goes out as one Buffer: no allocation per row.
  *
  * `framed`: the rows go out still in their CopyData messages, for a consumer that sends them
  * on as COPY FROM data (copyIn.ts): `COPY … FROM STDIN` takes the very same messages, so the
@@ -175,8 +174,6 @@ export class CopyOut extends Readable {
     /** framed: the rows' bytes among what goes out (else all of it is) */
     let rows = 0;
     let more = true;
-    /** the socket's mover of CopyData rows (db/copyDataRows.ts), for a read in its read buffer */
-    const mover = !framed && buf === chunk ? (this.inPlace?.rows ?? null) : null;
     if (this.rest > 0) {
       const k = Math.min(this.rest, n - p);
       if (framed) {
@@ -192,12 +189,6 @@ export class CopyOut extends Readable {
       this.rest -= k;
     }
     while (p < n) {
-      if (mover) {
-        // the whole CopyData messages from p on: what is left is a cut message or another kind
-        p = mover.move(p, n, w);
-        w = mover.moved;
-        if (p === n) break;
-      }
       if (n - p < HEADER) {
         this.pendingBytes = buf.copy(this.header, 0, p, n);
         to = p;

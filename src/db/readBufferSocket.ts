@@ -1,5 +1,7 @@
 import net from 'node:net';
-import { type CopyDataRows, copyDataRows, READ_BUFFER_BYTES } from './copyDataRows.js';
+
+/** The read buffer's size, that of Node's own socket reads. */
+export const READ_BUFFER_BYTES = 64 * 1024;
 
 /**
  * A TCP socket for node-postgres that reads into one buffer of its own, reused for every read
@@ -13,25 +15,18 @@ import { type CopyDataRows, copyDataRows, READ_BUFFER_BYTES } from './copyDataRo
  * read goes to it, valid only during the call; it returns false to pause the socket until
  * `resume()`. Otherwise the socket emits 'data' with a copy of the read, as node-postgres
  * expects (its parser keeps what it has not parsed yet).
- *
- * The buffer is a WebAssembly function's memory where one can be had (copyDataRows.ts): `rows`
- * moves a read's CopyData rows together in place.
  */
 export class ReadBufferSocket extends net.Socket {
   reader: ((data: Buffer) => boolean) | null = null;
-  /** the read buffer's mover of CopyData rows; null: none could be had */
-  readonly rows: CopyDataRows | null;
 
   constructor() {
-    const rows = copyDataRows();
-    const buffer = rows?.buffer ?? Buffer.allocUnsafe(READ_BUFFER_BYTES);
+    const buffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
     let self: ReadBufferSocket | null = null;
     // `onread` is read by the constructor since Node.js 12 (@types/node lists it for connect() only)
     super({
       onread: { buffer, callback: (n: number) => self!.received(buffer.subarray(0, n)) },
     } as net.SocketConstructorOpts);
     self = this;
-    this.rows = rows;
   }
 
   private received(data: Buffer): boolean {
