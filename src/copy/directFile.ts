@@ -20,11 +20,7 @@ import { closeSync, constants, ftruncateSync, openSync, writeSync } from 'node:f
  * last tail (under 4096 bytes) through an ordinary descriptor when the file is closed. A file
  * system without `O_DIRECT` (or refusing a write later) gets ordinary writes, from the same
  * position on: the bytes are the same either way.
- *
- * A writer's blocks come back again and again (fileWriter.ts): `alignedOffset` finds where in a
- * block's memory a direct write is taken, its writer fills the block from there on, and a whole
- * block so placed goes out from its own memory (`write(b, true)`), not copied into the staging
- * memory first.
+
  */
 
 export const DIRECT_ALIGN = 4096;
@@ -44,10 +40,7 @@ export class DirectFile {
    * Open (create or truncate) `path`. `memory` is the writer's staging memory, kept between
    * files; the first file that can write directly finds its alignment.
    */
-  constructor(
-    path: string,
-    private readonly memory: StagingMemory,
-  ) {
+  constructor(path: string, memory: StagingMemory) {
     this.fd = openSync(path, 'w');
     if (memory.usable === false) return;
     try {
@@ -64,21 +57,8 @@ export class DirectFile {
     return this.direct >= 0;
   }
 
-  /**
-   * Write `b`; `aligned`: its memory starts at an offset alignedOffset() found, so a whole number
-   * of aligned blocks goes out directly from it, where the file is at an aligned place.
-   */
-  write(b: Buffer, aligned = false): void {
-    if (aligned && this.direct >= 0 && this.carry === 0 && b.length % DIRECT_ALIGN === 0) {
-      try {
-        this.position = writeAll(this.direct, b, 0, b.length, this.position);
-      } catch {
-        // refused after all: the ordinary way from here on, from where this began
-        this.stopDirect();
-        this.position = writeAll(this.fd, b, 0, b.length, this.position);
-      }
-      return;
-    }
+  /** Write `b` (copied into the staging memory first while writing directly). */
+  write(b: Buffer): void {
     if (this.direct < 0) {
       this.position = writeAll(this.fd, b, 0, b.length, this.position);
       return;
@@ -113,16 +93,6 @@ export class DirectFile {
       stage.copyWithin(0, whole, n);
     }
     this.carry = n - whole;
-  }
-
-  /**
-   * Where in `memory` a direct write of this file is taken (its first DIRECT_ALIGN bytes are
-   * tried at the file's position, which what is written next covers or close() cuts off); null
-   * when the file is not written directly or no offset is taken.
-   */
-  alignedOffset(memory: Buffer): number | null {
-    // the staging memory's offset first: memory from the same allocator is likely placed alike
-    return this.direct < 0 ? null : probeAlignment(this.direct, memory, this.position, this.memory.offset);
   }
 
   private stopDirect(): void {
@@ -163,14 +133,11 @@ function writeAll(fd: number, b: Buffer, from: number, to: number, position: num
 
 /**
  * The first offset into `memory`, in 16-byte steps within a page, from which a direct write of
- * DIRECT_ALIGN bytes at `position` is taken (the allocator places memory 16 bytes apart), `hint`
- * tried first (a refused direct write costs ~40 µs here); null when none is, or the file refuses
- * for another reason than the alignment.
+ * DIRECT_ALIGN bytes at `position` is taken (the allocator places memory 16 bytes apart); null
+ * when none is, or the file refuses for another reason than the alignment.
  */
-function probeAlignment(fd: number, memory: Buffer, position: number, hint = 0): number | null {
-  const offsets = [hint];
-  for (let k = 0; k < DIRECT_ALIGN; k += 16) if (k !== hint) offsets.push(k);
-  for (const k of offsets) {
+function probeAlignment(fd: number, memory: Buffer, position: number): number | null {
+  for (let k = 0; k < DIRECT_ALIGN; k += 16) {
     if (k + DIRECT_ALIGN > memory.length) continue;
     try {
       writeSync(fd, memory, k, DIRECT_ALIGN, position);
@@ -191,8 +158,6 @@ export class StagingMemory {
   private aligned: Buffer | null = null;
   /** null: not tried yet; false: no offset was taken */
   usable: boolean | null = null;
-  /** where in its memory direct writes are taken (0 until found) */
-  offset = 0;
 
   constructor(private readonly bytes: number) {
     this.memory = Buffer.alloc(bytes + 3 * DIRECT_ALIGN);
@@ -204,7 +169,6 @@ export class StagingMemory {
     const k = probeAlignment(fd, this.memory, 0);
     this.usable = k !== null;
     if (k !== null) {
-      this.offset = k;
       this.aligned = this.memory.subarray(k, k + this.bytes + 2 * DIRECT_ALIGN);
     }
     return this.aligned;

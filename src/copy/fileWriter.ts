@@ -2,7 +2,6 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { MODULES_DIR } from '../location.js';
 import type { CopySink } from './copyOut.js';
-import { DIRECT_ALIGN } from './directFile.js';
 
 /**
  * A copy session's file writer on a writer thread (fileWriterMain.ts), which it may share with
@@ -24,7 +23,7 @@ const BLOCKS = 3;
 
 type Failure = { message: string; code?: string };
 type Reply = { id: number } & (
-  | { free: number; memory: ArrayBuffer; failed: Failure | null; lead?: number | null }
+  | { free: number; memory: ArrayBuffer; failed: Failure | null }
   | { sha256: string }
   | { failed: Failure }
 );
@@ -122,14 +121,8 @@ export class WriterThreads {
 }
 
 export class FileWriter implements CopySink {
-  /**
-   * a block the thread holds is a detached (empty) Buffer here until it comes back; each has
-   * DIRECT_ALIGN bytes more memory, to start where the thread's direct writes are taken (`leads`)
-   */
-  private readonly blocks = Array.from({ length: BLOCKS }, () =>
-    Buffer.from(new ArrayBuffer(BLOCK_BYTES + DIRECT_ALIGN), 0, BLOCK_BYTES),
-  );
-  private readonly leads: number[] = this.blocks.map(() => 0);
+  /** a block the thread holds is a detached (empty) Buffer here until it comes back */
+  private readonly blocks = Array.from({ length: BLOCKS }, () => Buffer.from(new ArrayBuffer(BLOCK_BYTES)));
   private readonly id: number;
   private readonly free: number[] = this.blocks.map((_, i) => i);
   /** a take() waiting for a free block */
@@ -157,8 +150,7 @@ export class FileWriter implements CopySink {
   /** The thread's answer to this writer. */
   reply(r: Reply): void {
     if ('free' in r) {
-      if (typeof r.lead === 'number') this.leads[r.free] = r.lead;
-      this.blocks[r.free] = Buffer.from(r.memory, this.leads[r.free], BLOCK_BYTES);
+      this.blocks[r.free] = Buffer.from(r.memory);
       this.free.push(r.free);
       if (r.failed) this.broken ??= writeError(r.failed);
       this.wake?.();
@@ -202,8 +194,7 @@ export class FileWriter implements CopySink {
   /** Hand the filled part of the current block to the thread. */
   private post(): void {
     const memory = this.block.buffer as ArrayBuffer;
-    const at = this.leads[this.current]!;
-    this.thread.post({ id: this.id, block: this.current, at, bytes: this.used, memory }, [memory]);
+    this.thread.post({ id: this.id, block: this.current, bytes: this.used, memory }, [memory]);
     this.current = -1;
     this.used = 0;
   }

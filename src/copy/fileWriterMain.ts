@@ -7,17 +7,12 @@ import { BLOCK_BYTES } from './fileWriter.js';
  * The thread side of fileWriter.ts: hashes and writes the blocks copy sessions fill, each
  * session's in the order they come to its own file, and hands each block back once written. A
  * block's memory comes with its message (transferred, not copied) and goes back with the
- * answer. The files are written with direct I/O where the file system allows it (directFile.ts):
- * the first time a block comes, the thread finds where in its memory a direct write is taken and
- * says so with the answer; its writer fills it from there on, and a full block then goes out from
- * its own memory.
+ * answer. The files are written with direct I/O where the file system allows it (directFile.ts).
  */
 
 /** A writer's file: several sessions' writers may share this thread, each its own file. */
 class Writer {
   readonly staging = new StagingMemory(BLOCK_BYTES);
-  /** where direct writes are taken in each block's memory, by block; null: nowhere */
-  readonly leads = new Map<number, number | null>();
   file: DirectFile | null = null;
   hash: Hash | null = null;
   /** the first error of the current file: its remaining blocks are handed back unwritten */
@@ -47,7 +42,7 @@ const writers = new Map<number, Writer>();
 
 type Message = { id: number } & (
   | { open: string }
-  | { block: number; at: number; bytes: number; memory: ArrayBuffer }
+  | { block: number; bytes: number; memory: ArrayBuffer }
   | { close: boolean }
   | { end: true }
 );
@@ -69,20 +64,12 @@ parentPort!.on('message', (m: Message) => {
       writer.file = new DirectFile(m.open, writer.staging);
     });
   } else if ('block' in m) {
-    let lead: number | null | undefined;
     writer.attempt(() => {
-      const b = Buffer.from(m.memory, m.at, m.bytes);
+      const b = Buffer.from(m.memory, 0, m.bytes);
       writer.hash!.update(b);
-      const file = writer.file!;
-      if (file.isDirect && !writer.leads.has(m.block)) {
-        lead = file.alignedOffset(Buffer.from(m.memory));
-        writer.leads.set(m.block, lead);
-      }
-      file.write(b, writer.leads.get(m.block) === m.at);
+      writer.file!.write(b);
     });
-    parentPort!.postMessage({ id: m.id, free: m.block, memory: m.memory, failed: writer.failed, lead }, [
-      m.memory,
-    ]);
+    parentPort!.postMessage({ id: m.id, free: m.block, memory: m.memory, failed: writer.failed }, [m.memory]);
   } else {
     // close: the file's SHA-256 (m.close) or just let it go (a failed chunk)
     if (m.close) writer.attempt(() => writer.file!.close());

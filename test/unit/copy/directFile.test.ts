@@ -58,31 +58,6 @@ describe('DirectFile', () => {
     }
   });
 
-  it('writes whole blocks from their own memory where alignedOffset says, the same bytes', () => {
-    const allowed = directAllowed();
-    // before the blocks: a whole block (the file at an aligned place) or 1 byte (not: staged)
-    for (const before of [BLOCK, 1]) {
-      const path = join(dir, `aligned-${before}`);
-      const f = new DirectFile(path, new StagingMemory(BLOCK));
-      const data = randomBytes(before + 4 * BLOCK + 777);
-      f.write(data.subarray(0, before));
-      const blocks = [0, 1].map(() => Buffer.from(new ArrayBuffer(BLOCK + DIRECT_ALIGN)));
-      const leads = blocks.map((b) => f.alignedOffset(b));
-      for (const lead of leads) expect(lead !== null).toBe(allowed);
-      for (let i = 0; i < 4; i++) {
-        const lead = leads[i % 2] ?? 0;
-        const view = blocks[i % 2]!.subarray(lead, lead + BLOCK);
-        data.copy(view, 0, before + i * BLOCK, before + (i + 1) * BLOCK);
-        f.write(view, leads[i % 2] !== null);
-      }
-      f.write(data.subarray(before + 4 * BLOCK));
-      // a direct write from memory that is not aligned is refused: the file would go on the ordinary way
-      expect(f.isDirect).toBe(allowed);
-      f.close();
-      expect(readFileSync(path).equals(data)).toBe(true);
-    }
-  });
-
   it('writes the ordinary way when no alignment was found, the same bytes', () => {
     const memory = new StagingMemory(BLOCK);
     memory.usable = false;
