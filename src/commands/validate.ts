@@ -7,7 +7,7 @@ import { formatProblem, type Problem } from '../model/errors.js';
 export default class Validate extends SteepCommand {
   static override summary = 'Check steep.yaml without connecting to any node.';
   static override description =
-    `Checks the file against its schema, resolves \${env:NAME} references, and checks what a schema cannot: that each subscription's nodes exist and its publications live on its \`from\` node, that no two subscriptions share a slot on one publisher, names (at most 63 bytes), table names, and options against each node's declared serverVersion.
+    `Checks the file against its schema, resolves \${env:NAME} references (a node's password needs no variable set: validate connects nowhere), and checks what a schema cannot: that each subscription's nodes exist and its publications live on its \`from\` node, that no two subscriptions share a slot on one publisher, names (at most 63 bytes), table names, and options against each node's declared serverVersion.
 Every problem is reported in one run, as FILE:LINE:COLUMN: message (hint). Passwords are never printed.
 Exit codes: 0 valid (warnings allowed), 1 invalid.`;
   static override examples = [

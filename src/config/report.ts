@@ -17,7 +17,8 @@ export async function validateConfigFile(
   opts: { env?: NodeJS.ProcessEnv } = {},
 ): Promise<ValidationReport> {
   try {
-    const { topology, warnings } = await loadTopology(path, opts);
+    // validate connects nowhere, so it needs no password: CI validates without production secrets
+    const { topology, warnings } = await loadTopology(path, { ...opts, maskUnsetPasswords: true });
     return {
       file: path,
       valid: true,

@@ -45,6 +45,18 @@ describe('steep validate', () => {
     });
   });
 
+  it('needs no secrets: a password variable that is unset is not an error (CI validates without them)', async () => {
+    const withPasswords = BASE.replace(
+      'url: postgres://steep@east.internal:5432/app',
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: steep.yaml's placeholder
+      'url: postgres://steep@east.internal:5432/app\n    password: ${env:STEEP_TEST_UNSET_EAST_PASSWORD}',
+    );
+    const { code, stdout, stderr } = await validate(withPasswords);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    expect(stdout).toBe('steep.yaml is valid: 2 nodes, 1 publication, 1 subscription\n');
+  });
+
   describe.concurrent('each bad input: exit 1, one positioned line per problem', () => {
     it.each(BAD_INPUTS)('$name', async ({ text, env, where, message, consequences = 0 }) => {
       const { code, stdout, stderr } = await validate(text, [], env as Record<string, string>);
