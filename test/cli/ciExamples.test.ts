@@ -1,7 +1,7 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, test } from 'vitest';
+import { beforeAll, describe, expect, test } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { hasStackTrace, REPO_ROOT, runSteep, writeConfig } from '../support/cli.js';
 import { type TestNode, useCluster } from '../support/cluster.js';
@@ -11,13 +11,12 @@ import { tempDir } from '../support/tempDir.js';
 import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
 /**
- * examples/ci: the shell steps of the GitHub Actions and GitLab CI jobs (not the runners), run
- * against local PostgreSQL nodes with `gh` and `curl` replaced by a stub that records what would
- * be posted. Checks the Markdown a pull request and a drift issue would get, that a second run
+ * examples/ci: the shell steps of the GitHub Actions and GitLab CI jobs (not the runners): steep
+ * packed and installed by the workflows' own install line into a fresh global prefix, and the
+ * scripts of that install run against local PostgreSQL nodes with `gh` and `curl` replaced by a
+ * stub that records what would be posted. Checks the Markdown a pull request and a drift issue would get, that a second run
  * updates instead of adding, the exit codes a pipeline acts on, and that no password is posted.
  */
-
-const SCRIPTS = join(REPO_ROOT, 'examples/ci/scripts');
 
 interface Call {
   tool: string;
@@ -27,14 +26,40 @@ interface Call {
   body: string | null;
 }
 
-/** A directory with `steep` (this build), `gh` and `curl` (the stub) for PATH. */
-function toolDir(): string {
+/** The workflows' install line, as both forges run it (the test checks it is the same in each). */
+const INSTALL = 'npm install --global "$STEEP_PACKAGE"';
+
+/**
+ * steep installed as the workflows install it: `npm pack` here, then INSTALL with STEEP_PACKAGE
+ * the tarball, into a fresh global prefix (dependencies from npm's cache where it has them).
+ */
+function installPacked(): { prefix: string; env: NodeJS.ProcessEnv } {
+  const work = tempDir('steep-ci-install-');
+  execFileSync('npm', ['pack', '--ignore-scripts', '--pack-destination', work], {
+    cwd: REPO_ROOT,
+    stdio: 'ignore',
+  });
+  const version = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string })
+    .version;
+  const prefix = join(work, 'global');
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    npm_config_prefix: prefix,
+    npm_config_prefer_offline: 'true',
+    npm_config_audit: 'false',
+    npm_config_fund: 'false',
+    npm_config_update_notifier: 'false',
+  };
+  execFileSync('bash', ['-c', INSTALL], {
+    env: { ...env, STEEP_PACKAGE: join(work, `steep-${version}.tgz`) },
+    stdio: 'pipe',
+  });
+  return { prefix, env };
+}
+
+/** A directory with `gh` and `curl` (the stub) for PATH. */
+function forgeStubDir(): string {
   const bin = tempDir('steep-ci-bin-');
-  writeFileSync(
-    join(bin, 'steep'),
-    `#!/bin/sh\nexec "${process.execPath}" "${join(REPO_ROOT, 'bin/run.js')}" "$@"\n`,
-  );
-  chmodSync(join(bin, 'steep'), 0o755);
   const stub = join(REPO_ROOT, 'test/support/forgeStub.mjs');
   chmodSync(stub, 0o755);
   for (const tool of ['gh', 'curl']) symlinkSync(stub, join(bin, tool));
@@ -60,14 +85,20 @@ const GITLAB = {
 describe('examples/ci scripts against local nodes', () => {
   const cluster = useCluster({ nodes: ['east', 'west'] });
   const nodes = () => cluster().nodes as [TestNode, TestNode];
-  const bin = toolDir();
+  const stubBin = forgeStubDir();
+  let installed = { prefix: '', scripts: '' };
+  beforeAll(() => {
+    const { prefix, env } = installPacked();
+    const root = execFileSync('npm', ['root', '--global'], { env, encoding: 'utf8' }).trim();
+    installed = { prefix, scripts: join(root, 'steep/examples/ci/scripts') };
+  }, 120_000);
 
   /** Run one script as the CI job would, with the forge stubbed; returns its exit code and calls. */
   function run(script: string, config: string, forge: Record<string, string>, existing: unknown[] = []) {
     const stubDir = tempDir('steep-ci-stub-');
     writeFileSync(join(stubDir, 'existing.json'), JSON.stringify(existing));
     const env: NodeJS.ProcessEnv = {
-      PATH: `${bin}:${process.env.PATH}`,
+      PATH: `${stubBin}:${join(installed.prefix, 'bin')}:${process.env.PATH}`,
       HOME: process.env.HOME,
       NO_COLOR: '1',
       STEEP_CONFIG: config,
@@ -77,7 +108,7 @@ describe('examples/ci scripts against local nodes', () => {
       ...forge,
     };
     return new Promise<{ code: number; stdout: string; stderr: string; calls: Call[] }>((resolve, reject) => {
-      const child = spawn('bash', [join(SCRIPTS, script)], { env, cwd: stubDir });
+      const child = spawn('bash', [join(installed.scripts, script)], { env, cwd: stubDir });
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (d) => {
@@ -107,10 +138,8 @@ describe('examples/ci scripts against local nodes', () => {
 
   const TABLES = [{ name: 'ci_accounts', rows: 2000 }];
 
-  test('the workflows install this version with one line, run the scripts the package ships, and pass passwords from secrets', () => {
-    const version = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string })
-      .version;
-    const install = `npm install --global steep@${version}`;
+  test('the workflows install the release STEEP_PACKAGE names with one line (the one installPacked runs), run the scripts the package ships, and pass passwords from secrets', () => {
+    const install = INSTALL;
     const gh = (name: string) =>
       parseYaml(readFileSync(join(REPO_ROOT, 'examples/ci/github-actions', name), 'utf8')) as {
         on: Record<string, unknown>;
@@ -125,9 +154,11 @@ describe('examples/ci scripts against local nodes', () => {
       expect(Object.keys(w.on)).toContain(trigger);
       expect(w.permissions[permission]).toBe('write');
       const steps = Object.values(w.jobs)[0]!.steps;
-      expect(steps.filter((st) => st.run?.startsWith('npm install')).map((st) => st.run)).toEqual([install]);
+      const installs = steps.filter((st) => st.run?.startsWith('npm install'));
+      expect(installs.map((st) => st.run)).toEqual([install]);
+      expect(installs[0]!.env).toEqual({ STEEP_PACKAGE: `\${{ vars.STEEP_PACKAGE }}` });
       const step = steps.find((st) => st.run?.includes(`examples/ci/scripts/${script}`))!;
-      expect(existsSync(join(SCRIPTS, script))).toBe(true);
+      expect(existsSync(join(installed.scripts, script))).toBe(true);
       expect(step.env!.GH_TOKEN).toBe(`\${{ github.token }}`);
       for (const [k, v] of Object.entries(step.env!).filter(([k]) => k.endsWith('_PGPASSWORD')))
         expect(v).toBe(`\${{ secrets.${k} }}`);
