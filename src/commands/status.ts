@@ -4,7 +4,9 @@ import { globalFlags, jsonFlag, watchFlags } from '../cli/flags.js';
 import { watch } from '../cli/watch.js';
 import { formatProblem } from '../model/errors.js';
 import type { StatusReport } from '../model/statusReport.js';
+import { renderPrometheus } from '../render/prometheus.js';
 import { renderCheck, renderStatus, renderStatusJson } from '../render/status.js';
+import { readMetrics } from '../workflows/metrics.js';
 import { checkStatus, openStatus, parseMaxLag, readStatus } from '../workflows/status.js';
 
 export default class Status extends SteepCommand {
@@ -12,6 +14,7 @@ export default class Status extends SteepCommand {
     'Show every node, subscription and slot: reachable, init state, lag, errors, retained WAL.';
   static override description =
     `Per node: reachable and its PostgreSQL version. Per subscription: its init state (uninitialized, preparing, copying, catching_up, synchronized, diverged, failed, reinitializing), lag in bytes and seconds, apply and sync error counts (15+), conflict counters (18+), the tables verify found diverged and those PostgreSQL copied but cannot finish because their table-sync slot is gone (lost sync, with the reinit that ends it). Per slot: wal_status and the WAL it retains; orphaned slots (nothing uses them) and slots prepared by steep init prepare are listed apart. What depends on a node steep cannot read is unknown, never absent.
+--format prometheus prints the same as Prometheus metrics (for node_exporter's textfile collector; steep metrics serves them over HTTP, with drift).
 With --check, for cron and monitors: exit 2 when a subscription steep.yaml declares is not created, disabled, not synchronized, failed or over --max-lag, or a slot's wal_status is lost or unreserved; the problems are listed.
 Exit codes: 0 (healthy with --check), 2 unhealthy (--check), 1 when a node cannot be read.`;
   static override examples = [
@@ -20,6 +23,7 @@ Exit codes: 0 (healthy with --check), 2 unhealthy (--check), 1 when a node canno
     '<%= config.bin %> status --watch',
     '<%= config.bin %> status --check --max-lag 256MB || page-oncall "replication unhealthy"',
     '<%= config.bin %> status --check --max-lag 30s --json',
+    '<%= config.bin %> status --format prometheus > /var/lib/node_exporter/textfile/steep.prom',
   ];
   static override flags = {
     ...globalFlags,
@@ -28,6 +32,12 @@ Exit codes: 0 (healthy with --check), 2 unhealthy (--check), 1 when a node canno
     check: Flags.boolean({
       summary: 'Exit 2 when replication is unhealthy, 1 when a node cannot be read (for cron and monitors).',
       exclusive: ['watch'],
+    }),
+    format: Flags.string({
+      summary: 'Output format (prometheus: the text exposition format Prometheus reads).',
+      options: ['text', 'json', 'prometheus'],
+      default: 'text',
+      exclusive: ['watch', 'check', 'json'],
     }),
     'max-lag': Flags.string({
       summary: 'With --check: the most lag that is healthy, a size (64MB) or a duration (30s).',
@@ -41,18 +51,25 @@ Exit codes: 0 (healthy with --check), 2 unhealthy (--check), 1 when a node canno
     const maxLag = flags['max-lag'] !== undefined ? parseMaxLag(flags['max-lag']) : undefined;
     const { topology, configWarnings } = await openStatus(flags.config);
     for (const w of configWarnings) this.err(formatProblem(w));
+    if (flags.format === 'prometheus') {
+      const sample = await readMetrics(topology);
+      this.out(renderPrometheus(sample).trimEnd());
+      if (sample.status.nodes.some((n) => !n.reachable)) process.exitCode = 1;
+      return;
+    }
+    const json = flags.json || flags.format === 'json';
     const render = (r: StatusReport) =>
-      flags.json ? renderStatusJson(r, { oneLine: flags.watch }) : renderStatus(r);
+      json ? renderStatusJson(r, { oneLine: flags.watch }) : renderStatus(r);
     if (flags.watch) {
       await watch(async () => render(await readStatus(topology)), {
         intervalMs: flags.interval,
-        redraw: !flags.json && process.stdout.isTTY === true,
+        redraw: !json && process.stdout.isTTY === true,
       });
       return;
     }
     const report = await readStatus(topology);
     const check = flags.check ? checkStatus(report, topology, maxLag) : undefined;
-    if (flags.json) this.out(renderStatusJson(report, { check }));
+    if (json) this.out(renderStatusJson(report, { check }));
     else this.out(render(report), ...(check ? ['', renderCheck(check)] : []));
     if (report.nodes.some((n) => !n.reachable)) process.exitCode = 1;
     else if (check && check.problems.length > 0) process.exitCode = 2;

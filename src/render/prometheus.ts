@@ -1,0 +1,194 @@
+import { INIT_STATES } from '../model/initState.js';
+import type { MetricsSample } from '../model/metrics.js';
+
+/**
+ * A status (and, from `steep metrics`, drift) sample in Prometheus' text exposition format
+ * (0.0.4): what node_exporter's textfile collector reads and what `steep metrics` serves.
+ * OpenMetrics 1.0 names a counter's family without `_total`, which `promtool check metrics`
+ * rejects, so the counters carry `_total` in their HELP and TYPE lines too.
+ *
+ * Every series carries `topology`; a subscription's its `subscription`, `node` (the
+ * subscriber) and `from`. A figure steep could not read (a node down) is left out, never 0:
+ * `steep_node_up` says why. States are state sets: one series per state, 1 for the current.
+ */
+
+type Labels = Record<string, string>;
+
+interface Family {
+  name: string;
+  type: 'gauge' | 'counter';
+  help: string;
+  samples: Array<{ labels: Labels; value: number }>;
+}
+
+/** Label values escaped as the format asks: backslash, double quote, newline. */
+function labelValue(value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+}
+
+function line(name: string, labels: Labels, value: number): string {
+  const pairs = Object.entries(labels).map(([k, v]) => `${k}="${labelValue(v)}"`);
+  return `${name}{${pairs.join(',')}} ${Number.isFinite(value) ? value : 'NaN'}`;
+}
+
+/** The WAL states pg_replication_slots.wal_status takes (13+). */
+const WAL_STATUSES = ['reserved', 'extended', 'unreserved', 'lost'] as const;
+
+export function renderPrometheus(m: MetricsSample): string {
+  const t = { topology: m.status.topology };
+  const families: Family[] = [];
+  const family = (name: string, type: Family['type'], help: string): Family['samples'] => {
+    const f: Family = { name, type, help, samples: [] };
+    families.push(f);
+    return f.samples;
+  };
+
+  const up = family('steep_node_up', 'gauge', 'Whether steep could read the node (1) or not (0).');
+  const version = family('steep_node_server_version', 'gauge', "The node's server_version_num.");
+  for (const n of m.status.nodes) {
+    up.push({ labels: { ...t, node: n.name }, value: n.reachable ? 1 : 0 });
+    if (n.serverVersion !== null) version.push({ labels: { ...t, node: n.name }, value: n.serverVersion });
+  }
+
+  const state = family(
+    'steep_subscription_state',
+    'gauge',
+    "The subscription's init state: 1 for the state it is in, 0 for the others (unknown: its node could not be read).",
+  );
+  const exists = family('steep_subscription_exists', 'gauge', 'Whether the subscription exists on its node.');
+  const enabled = family('steep_subscription_enabled', 'gauge', 'Whether the subscription is enabled.');
+  const lagBytes = family(
+    'steep_subscription_lag_bytes',
+    'gauge',
+    "Bytes of WAL the subscription's slot has not confirmed.",
+  );
+  const lagSeconds = family(
+    'steep_subscription_lag_seconds',
+    'gauge',
+    'Seconds since the last message the subscriber received was sent (0 while caught up).',
+  );
+  const applyErrors = family(
+    'steep_subscription_apply_errors_total',
+    'counter',
+    'Errors of the apply worker since the statistics were reset (PostgreSQL 15+).',
+  );
+  const syncErrors = family(
+    'steep_subscription_sync_errors_total',
+    'counter',
+    'Errors of the table-sync workers since the statistics were reset (PostgreSQL 15+).',
+  );
+  const conflicts = family(
+    'steep_subscription_conflicts_total',
+    'counter',
+    'Conflicts the subscriber met applying changes, by type (PostgreSQL 18+).',
+  );
+  const tables = family('steep_subscription_tables', 'gauge', 'Tables the subscription receives.');
+  const notReady = family(
+    'steep_subscription_tables_not_ready',
+    'gauge',
+    'Tables of the subscription not yet ready (still copying or catching up).',
+  );
+  const diverged = family(
+    'steep_subscription_diverged_tables',
+    'gauge',
+    'Tables the last steep verify found different.',
+  );
+  const lastVerify = family(
+    'steep_subscription_last_verify_timestamp_seconds',
+    'gauge',
+    'When steep verify last compared the subscription (Unix time); absent when never.',
+  );
+  for (const s of m.status.subscriptions) {
+    const labels = { ...t, subscription: s.name, node: s.node, from: s.from };
+    for (const st of [...INIT_STATES, 'unknown'] as const)
+      state.push({ labels: { ...labels, state: st }, value: s.state === st ? 1 : 0 });
+    if (s.exists !== null) exists.push({ labels, value: s.exists ? 1 : 0 });
+    if (s.enabled !== null) enabled.push({ labels, value: s.enabled ? 1 : 0 });
+    if (s.lagBytes !== null) lagBytes.push({ labels, value: s.lagBytes });
+    if (s.lagSeconds !== null) lagSeconds.push({ labels, value: s.lagSeconds });
+    if (s.applyErrors !== null) applyErrors.push({ labels, value: s.applyErrors });
+    if (s.syncErrors !== null) syncErrors.push({ labels, value: s.syncErrors });
+    for (const [type, n] of Object.entries(s.conflicts ?? {}))
+      conflicts.push({ labels: { ...labels, type }, value: n });
+    if (s.exists) {
+      tables.push({ labels, value: s.tablesTotal });
+      notReady.push({ labels, value: s.tablesTotal - s.tablesReady });
+      diverged.push({ labels, value: s.divergedTables.length });
+    }
+    const verified = m.lastVerify[s.name];
+    if (verified) lastVerify.push({ labels, value: Date.parse(verified) / 1000 });
+  }
+
+  const retained = family(
+    'steep_slot_retained_wal_bytes',
+    'gauge',
+    'WAL the replication slot keeps on its node, in bytes.',
+  );
+  const walStatus = family(
+    'steep_slot_wal_status',
+    'gauge',
+    "The slot's wal_status: 1 for its status, 0 for the others.",
+  );
+  const active = family('steep_slot_active', 'gauge', 'Whether a process streams from the slot.');
+  for (const s of m.status.slots) {
+    const labels = { ...t, node: s.node, slot: s.name, kind: s.kind };
+    if (s.retainedWalBytes !== null) retained.push({ labels, value: s.retainedWalBytes });
+    if (s.walStatus !== null)
+      for (const w of WAL_STATUSES)
+        walStatus.push({ labels: { ...labels, wal_status: w }, value: s.walStatus === w ? 1 : 0 });
+    active.push({ labels, value: s.active ? 1 : 0 });
+  }
+  const orphans = family(
+    'steep_orphan_slots',
+    'gauge',
+    'Logical slots on the node that nothing uses (they retain WAL for nobody).',
+  );
+  for (const n of m.status.nodes.filter((x) => x.reachable))
+    orphans.push({
+      labels: { ...t, node: n.name },
+      value: m.status.slots.filter((s) => s.node === n.name && s.kind === 'orphan').length,
+    });
+
+  if (m.drift) {
+    family('steep_drift_planned_changes', 'gauge', 'Steps steep apply would run now.').push({
+      labels: t,
+      value: m.drift.plannedChanges,
+    });
+    family('steep_drift', 'gauge', 'Whether steep drift finds drift (1) or not (0).').push({
+      labels: t,
+      value: m.drift.drifted ? 1 : 0,
+    });
+    family(
+      'steep_drift_errors',
+      'gauge',
+      'What kept steep drift from telling (an unreadable node, a failed preflight).',
+    ).push({
+      labels: t,
+      value: m.drift.errors,
+    });
+  }
+  family(
+    'steep_read_duration_seconds',
+    'gauge',
+    'How long steep took to read the nodes for this sample.',
+  ).push({
+    labels: t,
+    value: m.readSeconds,
+  });
+  family(
+    'steep_read_timestamp_seconds',
+    'gauge',
+    'When steep read the nodes for this sample (Unix time).',
+  ).push({
+    labels: t,
+    value: Date.parse(m.status.sampledAt) / 1000,
+  });
+
+  const out: string[] = [];
+  for (const f of families) {
+    if (f.samples.length === 0) continue;
+    out.push(`# HELP ${f.name} ${f.help}`, `# TYPE ${f.name} ${f.type}`);
+    for (const s of f.samples) out.push(line(f.name, s.labels, s.value));
+  }
+  return `${out.join('\n')}\n`;
+}
