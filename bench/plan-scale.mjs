@@ -1,14 +1,18 @@
-// bench plan-scale: `steep plan` at 10, 30 and 100 nodes, against itself at 10 nodes (SPEC §13).
+// bench plan-scale: `steep plan` (and `drift`, `status`, `metrics --once`: BENCH_COMMANDS) at 10,
+// 30 and 100 nodes (BENCH_SIZES; the fleet: BENCH_SIZES=100,1000 BENCH_TABLES=20), against
+// itself at the smallest size (SPEC §13).
 // Nodes are databases spread over a few local servers (the hub alone on one), 100 tables each; every node has a
 // publication of its tables and every node but the hub subscribes to the hub's (a star; the
 // subscriptions are still to be created, `init: none`, so the plan reads each node once and
-// plans 99 creates at 100 nodes). Targets: t(100)/t(10) ≤ 10, peak RSS ≤ 300 MB, never more than
-// settings.maxConnections sessions open at once (16 by default), each node read once.
+// plans 99 creates at 100 nodes). Targets: t(largest)/t(smallest) ≤ 10 for each command, peak RSS
+// ≤ 300 MB (500 MB at 1,000 nodes), never more than settings.maxConnections sessions open at once
+// (16 by default), plan reading each node once.
 //
 //   BENCH_SERVERS  local servers the nodes are spread over (default 4)
 //   BENCH_TABLES   tables per node (default 100)
 //   BENCH_RUNS     plans per size (default 3; the median counts)
 //   BENCH_SIZES    node counts (default 10,30,100)
+//   BENCH_COMMANDS the commands timed at each size (default plan,drift,status,metrics)
 //   BENCH_APPLY    then `steep apply` this many new subscriptions at once (default 50; 0: none), and
 //                  check they all exist and a new plan has nothing to do; reports its wall time
 //                  and the most steep sessions seen open at once
@@ -22,13 +26,25 @@ const SERVERS = Number(process.env.BENCH_SERVERS ?? 4);
 const TABLES = Number(process.env.BENCH_TABLES ?? 100);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const SIZES = (process.env.BENCH_SIZES ?? '10,30,100').split(',').map(Number);
+const COMMANDS = (process.env.BENCH_COMMANDS ?? 'plan,drift,status,metrics').split(',');
+/** each command's arguments and the exit codes of a good run (plan, drift: changes present) */
+const COMMAND_ARGS = {
+  plan: { args: ['plan', '--detailed-exitcode'], codes: [2] },
+  drift: { args: ['drift'], codes: [2] },
+  status: { args: ['status'], codes: [0] },
+  metrics: { args: ['metrics', '--once'], codes: [0] },
+};
 const MAX_CONNECTIONS = 16;
 const NODES = Math.max(...SIZES);
 if (SERVERS < 2) throw new Error('BENCH_SERVERS must be 2 or more: the hub has a server of its own');
 
 // the hub's server must take a slot and a walsender for every subscription (the plan's preflight checks)
 const { servers, stop } = await startNodes(SERVERS, {
-  settings: { max_connections: '300', max_replication_slots: '150', max_wal_senders: '150' },
+  settings: {
+    max_connections: String(NODES + 200),
+    max_replication_slots: String(NODES + 50),
+    max_wal_senders: String(NODES + 50),
+  },
 });
 const work = mkdtempSync(join(tmpdir(), 'steep-bench-scale-'));
 try {
@@ -133,34 +149,24 @@ try {
     };
   };
 
-  /** One plan: wall ms, peak RSS (MB), the most steep sessions seen open at once (polled). */
-  const planOnce = async (config) => {
+  /** One run of a command: wall ms, peak RSS (MB), the most steep sessions seen open at once (polled). */
+  const runOnce = async (command, config) => {
+    const { args, codes } = COMMAND_ARGS[command];
     const stopWatching = await watchSessions();
     const rssFile = join(work, 'rss');
     const t0 = process.hrtime.bigint();
     const code = await new Promise((resolve) => {
       const child = spawn(
         '/usr/bin/time',
-        [
-          '-f',
-          '%M',
-          '-o',
-          rssFile,
-          process.execPath,
-          join(ROOT, 'bin/run.js'),
-          'plan',
-          '-c',
-          config,
-          '--detailed-exitcode',
-        ],
+        ['-f', '%M', '-o', rssFile, process.execPath, join(ROOT, 'bin/run.js'), ...args, '-c', config],
         { env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'ignore', 'inherit'] },
       );
       child.on('close', resolve);
     });
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
     const peak = await stopWatching();
-    // exit 2: changes present (the subscriptions to create); anything else is a failed run
-    if (code !== 2) throw new Error(`steep plan -c ${config} exited ${code}, expected 2 (changes present)`);
+    if (!codes.includes(code))
+      throw new Error(`steep ${args.join(' ')} -c ${config} exited ${code}, expected ${codes.join(' or ')}`);
     const rssMb = Number(readFileSync(rssFile, 'utf8').trim().split('\n').pop()) / 1024;
     return { ms, rssMb, peak };
   };
@@ -178,25 +184,35 @@ try {
     const runs = [];
     for (let r = 0; r < RUNS; r++) {
       const before = await sessions();
-      runs.push(await planOnce(config));
+      runs.push(await runOnce('plan', config));
       await new Promise((r2) => setTimeout(r2, 600)); // session counters are flushed within ~0.5 s
       const after = await sessions();
       const reads = nodes.slice(0, count).map((n) => (after[n.name] ?? 0) - (before[n.name] ?? 0));
       runs[r].readsPerNode = { min: Math.min(...reads), max: Math.max(...reads) };
     }
-    const ms = median(runs.map((x) => x.ms));
+    const summary = (xs) => ({
+      ms: Math.round(median(xs.map((x) => x.ms))),
+      rssMb: Math.round(Math.max(...xs.map((x) => x.rssMb))),
+      peakConnections: Math.max(...xs.map((x) => x.peak)),
+      runsMs: xs.map((x) => Math.round(x.ms)),
+    });
+    const commands = {};
+    for (const command of COMMANDS.filter((c) => c !== 'plan')) {
+      const xs = [];
+      for (let r = 0; r < RUNS; r++) xs.push(await runOnce(command, config));
+      commands[command] = summary(xs);
+    }
+    const plan = summary(runs);
     results.push({
       nodes: count,
-      ms: Math.round(ms),
+      ...plan,
       // steadier than the ratio once t(10) is small: the CLI start weighs on it less
-      msPerNode: Math.round(ms / count),
-      rssMb: Math.round(Math.max(...runs.map((x) => x.rssMb))),
-      peakConnections: Math.max(...runs.map((x) => x.peak)),
+      msPerNode: Math.round(plan.ms / count),
       readsPerNode: {
         min: Math.min(...runs.map((x) => x.readsPerNode.min)),
         max: Math.max(...runs.map((x) => x.readsPerNode.max)),
       },
-      runsMs: runs.map((x) => Math.round(x.ms)),
+      commands,
     });
   }
   // apply: the hub gets APPLY new subscriptions at once
@@ -226,6 +242,20 @@ try {
   const first = results[0];
   const last = results[results.length - 1];
   const ratio = +(last.ms / first.ms).toFixed(2);
+  const ratios = Object.fromEntries(
+    Object.keys(last.commands).map((c) => [c, +(last.commands[c].ms / first.commands[c].ms).toFixed(2)]),
+  );
+  const rssTarget = last.nodes >= 1000 ? 500 : 300;
+  const line = (x) =>
+    [
+      `plan ${x.ms} ms (${x.msPerNode} ms a node), ${x.rssMb} MB, ≤ ${x.peakConnections} sessions, ${x.readsPerNode.max} read(s) per node`,
+      ...Object.entries(x.commands).map(
+        ([c, y]) => `${c} ${y.ms} ms, ${y.rssMb} MB, ≤ ${y.peakConnections} sessions`,
+      ),
+    ].join(', ');
+  const ratioText = Object.entries(ratios)
+    .map(([c, r]) => `, ${c} ${r}`)
+    .join('');
   report(
     'plan-scale',
     {
@@ -234,18 +264,12 @@ try {
       runs: RUNS,
       sizes: results,
       ratio,
+      ratios,
       maxConnections: MAX_CONNECTIONS,
       apply,
-      target: { ratio: 10, rssMb: 300, connections: MAX_CONNECTIONS, readsPerNode: 1 },
+      target: { ratio: 10, rssMb: rssTarget, connections: MAX_CONNECTIONS, readsPerNode: 1 },
     },
-    `plan-scale: ${results
-      .map(
-        (x) =>
-          `${x.nodes} nodes ${x.ms} ms (${x.msPerNode} ms a node), ${x.rssMb} MB, ≤ ${x.peakConnections} sessions seen, ${x.readsPerNode.max} read(s) per node`,
-      )
-      .join(
-        '; ',
-      )}; t(${last.nodes})/t(${first.nodes}) = ${ratio} (target ≤ 10; RSS ≤ 300 MB; sessions ≤ ${MAX_CONNECTIONS}; one read per node)` +
+    `plan-scale: ${results.map((x) => `${x.nodes} nodes: ${line(x)}`).join('; ')}; t(${last.nodes})/t(${first.nodes}) plan ${ratio}${ratioText} (target ≤ 10; RSS ≤ ${rssTarget} MB; sessions ≤ ${MAX_CONNECTIONS}; one plan read per node)` +
       (apply
         ? `; apply of ${apply.subscriptions} new subscriptions: ${apply.ms} ms, all created, ≤ ${apply.peakSessions} steep sessions seen`
         : ''),

@@ -1,6 +1,7 @@
 import { readRowPresence } from '../catalog/rowPresence.js';
 import { readFingerprints } from '../catalog/tableSchemas.js';
 import { connect } from '../db/connect.js';
+import { connectionLimit } from '../db/connectionLimit.js';
 import type { ClusterState } from '../model/cluster.js';
 import type { DataGap, DriftReport, FingerprintChange } from '../model/driftReport.js';
 import { type Problem, SteepError } from '../model/errors.js';
@@ -97,9 +98,10 @@ export async function detectDrift(
     .sort()
     .filter((n) => plan.observed.nodes[n] !== undefined);
   const fingerprintErrors: PlanMessage[] = [];
+  const limited = connectionLimit(topology.settings.maxConnections);
   const perNode = await Promise.all(
     reachable.map((n) =>
-      fingerprintChanges(topology, n).catch((err: unknown) => {
+      limited(() => fingerprintChanges(topology, n)).catch((err: unknown) => {
         fingerprintErrors.push({
           code: 'drift.fingerprints',
           node: n,
@@ -109,7 +111,7 @@ export async function detectDrift(
       }),
     ),
   );
-  const gaps = await probeDataGaps(topology, observed);
+  const gaps = await probeDataGaps(topology, observed, limited);
   const lags = opts.sequences ? await laggingSequences(topology, reachable) : undefined;
   return {
     report: driftReport(
@@ -154,7 +156,11 @@ async function laggingSequences(
  * Data gaps: one `EXISTS` probe per table the subscriptions receive, on both sides (no counts),
  * then the tables empty on the subscriber whose publisher holds rows.
  */
-async function probeDataGaps(topology: Topology, observed: ClusterState): Promise<DataGap[]> {
+async function probeDataGaps(
+  topology: Topology,
+  observed: ClusterState,
+  limited: ReturnType<typeof connectionLimit>,
+): Promise<DataGap[]> {
   const probes = dataGapProbes(topology, observed);
   const byNode = new Map<string, Map<string, TableName>>();
   for (const p of probes) {
@@ -170,11 +176,13 @@ async function probeDataGaps(topology: Topology, observed: ClusterState): Promis
       const spec = topology.nodes[name];
       if (!spec) return;
       // a node that cannot be probed has no answer: nothing is concluded about its tables
-      const presence = await readRowPresence(spec.connection, {
-        node: name,
-        tables: [...tables.values()],
-        connectTimeoutMs: topology.settings.connectTimeout,
-      }).catch(() => null);
+      const presence = await limited(() =>
+        readRowPresence(spec.connection, {
+          node: name,
+          tables: [...tables.values()],
+          connectTimeoutMs: topology.settings.connectTimeout,
+        }),
+      ).catch(() => null);
       if (presence && presence.unreadable.size === 0) withRows.set(name, presence.withRows);
     }),
   );

@@ -19,10 +19,9 @@ export async function readMetrics(
   opts: { configPath?: string } = {},
 ): Promise<MetricsSample> {
   const t0 = performance.now();
-  const [status, drift] = await Promise.all([
-    readStatus(topology),
-    opts.configPath ? detectDrift(opts.configPath).then((d) => d.report) : null,
-  ]);
+  // one after the other: each keeps to settings.maxConnections sessions at once
+  const status = await readStatus(topology);
+  const drift = opts.configPath ? (await detectDrift(opts.configPath)).report : null;
   const lastVerify: Record<string, string> = {};
   return {
     status,

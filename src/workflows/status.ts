@@ -10,6 +10,7 @@ import { parseDuration } from '../config/durations.js';
 import { loadTopology } from '../config/load.js';
 import { parseSize } from '../config/sizes.js';
 import { connect } from '../db/connect.js';
+import { connectionLimit } from '../db/connectionLimit.js';
 import { subscriptionAddress } from '../model/address.js';
 import { formatBytes } from '../model/bytes.js';
 import type { ClusterState, ObservedNode, ObservedSubscription } from '../model/cluster.js';
@@ -48,40 +49,43 @@ interface Live {
 /** The live figures no catalog snapshot has: worker activity and error counts, slot lag. One session per node. */
 async function readLive(topology: Topology, observed: ClusterState): Promise<Map<string, Live>> {
   const out = new Map<string, Live>();
+  const limited = connectionLimit(topology.settings.maxConnections);
   await Promise.all(
-    Object.values(observed.nodes).map(async (n) => {
-      if (!n.reachable || !topology.nodes[n.name]) return;
-      try {
-        const c = await connect(topology.nodes[n.name]!.connection, {
-          node: n.name,
-          applicationName: 'steep status',
-          connectTimeoutMs: topology.settings.connectTimeout,
-          statementTimeoutMs: 10_000,
-          // the four reads below go out together
-          pipeline: true,
-        });
+    Object.values(observed.nodes).map((n) =>
+      limited(async () => {
+        if (!n.reachable || !topology.nodes[n.name]) return;
         try {
-          const [activity, slots, diverged, finished] = await Promise.all([
-            readSubscriptionActivity(c, n.serverVersion),
-            readSlotLag(c).catch(() => [] as SlotLag[]),
-            new DivergedTablesStore(topology.settings.stateSchema, n.name)
-              .all(c)
-              .catch(() => new Map<string, string[]>()),
-            readAllFinishedCopies(c).catch(() => new Map<string, FinishedCopy[]>()),
-          ]);
-          out.set(n.name, {
-            activity: new Map(activity.map((a) => [a.name, a])),
-            slots: new Map(slots.map((s) => [s.slot, s])),
-            diverged,
-            finished,
+          const c = await connect(topology.nodes[n.name]!.connection, {
+            node: n.name,
+            applicationName: 'steep status',
+            connectTimeoutMs: topology.settings.connectTimeout,
+            statementTimeoutMs: 10_000,
+            // the four reads below go out together
+            pipeline: true,
           });
-        } finally {
-          await c.end().catch(() => {});
+          try {
+            const [activity, slots, diverged, finished] = await Promise.all([
+              readSubscriptionActivity(c, n.serverVersion),
+              readSlotLag(c).catch(() => [] as SlotLag[]),
+              new DivergedTablesStore(topology.settings.stateSchema, n.name)
+                .all(c)
+                .catch(() => new Map<string, string[]>()),
+              readAllFinishedCopies(c).catch(() => new Map<string, FinishedCopy[]>()),
+            ]);
+            out.set(n.name, {
+              activity: new Map(activity.map((a) => [a.name, a])),
+              slots: new Map(slots.map((s) => [s.slot, s])),
+              diverged,
+              finished,
+            });
+          } finally {
+            await c.end().catch(() => {});
+          }
+        } catch {
+          // read moments ago, gone now: its catalog figures still show
         }
-      } catch {
-        // read moments ago, gone now: its catalog figures still show
-      }
-    }),
+      }),
+    ),
   );
   return out;
 }
