@@ -41,6 +41,8 @@ if (SERVERS < 2) throw new Error('BENCH_SERVERS must be 2 or more: the hub has a
 // the hub's server must take a slot and a walsender for every subscription (the plan's preflight checks)
 const { servers, stop } = await startNodes(SERVERS, {
   settings: {
+    // with 1,000 databases the launcher starts a worker every few ms on each server
+    autovacuum: 'off',
     max_connections: String(NODES + 200),
     max_replication_slots: String(NODES + 50),
     max_wal_senders: String(NODES + 50),
