@@ -1,5 +1,4 @@
 import type pg from 'pg';
-import { currentWalLsn } from '../catalog/compareScope.js';
 import { countRoleSessions, readOriginProgress, readSlotPosition, serverNow } from '../catalog/switchover.js';
 import { subscriptionAddress } from '../model/address.js';
 import { SteepError } from '../model/errors.js';
@@ -122,7 +121,27 @@ export async function endFencedSessions(
       `${left} session(s) of ${plan.roles.join(', ')} on ${plan.oldNode} did not end within ${EXIT_WAIT_MS / 1000} s of being terminated`,
       { node: plan.oldNode },
     );
-  return { fenceLsn: await currentWalLsn(old), terminated: ended.size };
+  return { fenceLsn: await recordFenceLsn(old, plan), terminated: ended.size };
+}
+
+/**
+ * Run the plan's fence LSN statements (planner/switchover.ts fenceLsnSql): a logical decoding
+ * message committed with a local flush, so the LSN lies past every commit inserted before it,
+ * asynchronous ones included, and the walsender can send up to it. A failure rolls back.
+ */
+async function recordFenceLsn(old: pg.Client, plan: SwitchoverPlan): Promise<string> {
+  let lsn: string | null = null;
+  try {
+    for (const sql of plan.fenceLsnSql) {
+      const { rows } = await old.query<{ lsn?: string }>(sql);
+      if (rows[0]?.lsn) lsn = rows[0].lsn;
+    }
+  } catch (err) {
+    await old.query('ROLLBACK').catch(() => {});
+    throw err;
+  }
+  if (lsn === null) throw new SteepError('switchover.fence_lsn', 'the fence LSN statements returned no LSN');
+  return lsn;
 }
 
 export interface DrainResult {

@@ -50,6 +50,8 @@ export interface SwitchoverFacts {
   newVersion: number;
   /** the old primary's database, where the roles are fenced */
   database: string;
+  /** the new primary's database (where the rollback fences them) */
+  newDatabase: string;
   /** the role steep connects as on the old primary (never fenced) */
   steepRole: string;
   steepCanFence: boolean;
@@ -130,6 +132,8 @@ export interface SwitchoverPlan {
   /** SQL of the fence's session terminations: those whose fence-time transaction ended during the grace, then every one */
   terminateFinishedSql: string;
   terminateAllSql: string;
+  /** the statements that record the fence LSN on the old primary, flushed: the SELECT's `lsn` */
+  fenceLsnSql: string[];
   /** expected write blackout in ms (drain from lag and apply rate, plus the checks) */
   expectedBlackoutMs: number;
   blackoutBasis: string;
@@ -138,9 +142,11 @@ export interface SwitchoverPlan {
 }
 
 export interface RollbackCommand {
-  /** null: not SQL (a sentence of what to do) */
+  /** null: not SQL (a steep command, or a sentence of what to do) */
   node: string | null;
   sql: string | null;
+  /** a steep command to run (`steep sequences sync …`), with the file's -c when it is not ./steep.yaml */
+  command?: string;
   why: string;
 }
 

@@ -135,10 +135,11 @@ async function readFacts(
   const old = clients.get(d.from)!;
   const neu = clients.get(d.node)!;
   const info = await readSubscriptionInfo(neu, d.name);
-  const [oldVersion, newVersion, priv] = await Promise.all([
+  const [oldVersion, newVersion, priv, newPriv] = await Promise.all([
     serverVersionOf(old),
     serverVersionOf(neu),
     readFencePrivileges(old),
+    readFencePrivileges(neu),
   ]);
   const schema = topology.settings.stateSchema;
   const state = (await hasInitTables(neu, schema))
@@ -190,6 +191,7 @@ async function readFacts(
     oldVersion,
     newVersion,
     database: priv.database,
+    newDatabase: newPriv.database,
     steepRole: priv.role,
     steepCanFence: priv.canFence,
     steepCanTerminate: priv.canTerminate,

@@ -19,6 +19,7 @@ const FACTS: SwitchoverFacts = {
   oldVersion: 180000,
   newVersion: 180000,
   database: 'app',
+  newDatabase: 'app',
   steepRole: 'steep',
   steepCanFence: true,
   steepCanTerminate: true,
@@ -178,10 +179,22 @@ describe('switchover planner', () => {
       node: 'old',
       sql: 'ALTER ROLE "app" IN DATABASE "app" SET default_transaction_read_only = on',
     });
-    // undo restores what was there before: RESET, or the role's own earlier setting
+    // NOLOGIN: a session could turn the read-only default off (PGOPTIONS, BEGIN READ WRITE)
+    expect(fence.statements[1]).toEqual({ node: 'old', sql: 'ALTER ROLE "app" NOLOGIN' });
+    // undo restores what was there before, statement by statement: RESET, or the role's own
+    // earlier setting, and LOGIN
     expect(fence.undo.map((u) => u.sql)).toEqual([
       'ALTER ROLE "app" IN DATABASE "app" RESET default_transaction_read_only',
+      'ALTER ROLE "app" LOGIN',
       `ALTER ROLE "batch" IN DATABASE "app" SET default_transaction_read_only = 'off'`,
+      'ALTER ROLE "batch" LOGIN',
+    ]);
+    // the fence LSN is a flushed message past every commit, not the WAL write position
+    expect(fence.statements.map((x) => x.sql).slice(-4)).toEqual([
+      'BEGIN',
+      'SET LOCAL synchronous_commit = local',
+      "SELECT pg_catalog.pg_logical_emit_message(true, 'steep', 'switchover new_orders: fence')::text AS lsn",
+      'COMMIT',
     ]);
     // the reverse slot is made on its own first (one server: CREATE SUBSCRIPTION would wait for itself)
     expect(plan.steps[4]!.statements.map((s) => `${s.node}: ${s.sql}`).slice(1)).toEqual([
@@ -199,6 +212,27 @@ describe('switchover planner', () => {
     expect(plan.rollback.some((r) => r.sql === 'ALTER SUBSCRIPTION "steep_reverse_new_orders" DISABLE')).toBe(
       true,
     );
+    // the way back fences on new as the switchover did on old, and moves old's sequences past
+    // new's before the roles may write on old again
+    const back = plan.rollback.map((r) => r.command ?? `${r.node}: ${r.sql}`);
+    expect(back).toContain('new: ALTER ROLE "app" NOLOGIN');
+    const seq = back.indexOf('steep sequences sync steep_reverse_new_orders --headroom 1000');
+    expect(seq).toBeGreaterThan(back.indexOf('old: ALTER SUBSCRIPTION "steep_reverse_new_orders" DISABLE'));
+    expect(seq).toBeLessThan(back.indexOf('old: ALTER ROLE "app" LOGIN'));
+  });
+
+  it('refuses a role an interrupted switchover left without login and read-only', () => {
+    const left = {
+      ...FACTS,
+      roles: [...FACTS.roles, role('orphan', { login: false, databaseSetting: 'on' })],
+    };
+    expect(switchoverProblems(left, OPTS)).toEqual([
+      expect.stringMatching(
+        /^role orphan cannot log in and is read-only in database app on old, as a fence an interrupted switchover leaves it: .*ALTER ROLE "orphan" LOGIN; ALTER ROLE "orphan" IN DATABASE "app" RESET default_transaction_read_only/,
+      ),
+    ]);
+    // named roles: the DBA chose
+    expect(switchoverProblems(left, { ...OPTS, roles: ['app'] })).toEqual([]);
   });
 
   it('keeps the slot and offers it back without --reverse', () => {
@@ -208,6 +242,9 @@ describe('switchover planner', () => {
       { node: 'new', sql: 'ALTER SUBSCRIPTION "new_orders" DISABLE' },
     ]);
     expect(plan.rollback[0]).toMatchObject({ node: 'new', sql: 'ALTER SUBSCRIPTION "new_orders" ENABLE' });
+    expect(plan.rollback[1]).toMatchObject({
+      command: 'steep sequences sync new_orders --reverse --headroom 1000',
+    });
   });
 
   it('proves the drain by the origin past the fence, or by the subscriber acknowledging it', () => {
