@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
+import type { SwitchoverReport } from '../../src/model/switchover.js';
+import { renderSwitchoverText } from '../../src/render/switchover.js';
 import { type AppWriter, startAppWriter } from '../support/appWriter.js';
 import { steepWith, writeConfig } from '../support/cli.js';
 import { type TestNode, useCluster } from '../support/cluster.js';
@@ -361,7 +363,7 @@ describe('steep switchover of asynchronous commits (18 → 18)', () => {
       await east.query('SELECT pg_reload_conf()');
 
       const writer = startAppWriter(east, AS, { table: 'public.as_orders', sequence: 'public.as_tickets' });
-      let report: {
+      let report!: {
         outcome: string;
         fenceLsn: string;
         blackoutMs: number;
@@ -401,6 +403,22 @@ describe('steep switchover of asynchronous commits (18 → 18)', () => {
       expect(origin!.ok, `west applied up to ${origin!.lsn}, past the fence LSN ${report.fenceLsn}`).toBe(
         true,
       );
+
+      // the file the report tells you to write plans clean, and drift is green
+      expect(renderSwitchoverText(report as unknown as SwitchoverReport)).toContain(
+        `steep.yaml still declares ${SUB_AS}: set \`enabled: false\` on it`,
+      );
+      const advised = writeConfig(
+        readFileSync(asPath, 'utf8').replace(
+          '    publications: [as_pub]\n',
+          '    publications: [as_pub]\n    enabled: false\n',
+        ),
+      );
+      const replanned = await steep(['plan'], advised);
+      expect(replanned.code, `${replanned.stdout}\n${replanned.stderr}`).toBe(0);
+      expect(replanned.stdout).not.toMatch(/would be replaced|[~+-] subscription/);
+      const drift = await steep(['drift'], advised);
+      expect(drift.code, `${drift.stdout}\n${drift.stderr}`).toBe(0);
 
       // the fence holds against a session that turns the read-only default off, as the owner too
       const before = await digests(east, AS_TABLES);
