@@ -185,6 +185,32 @@ export async function waitDrained(
   }
 }
 
+/**
+ * Preflight's wait for the lag to drop to `maxLagBytes` (at most `timeoutMs`): under steady
+ * writes the slot's confirmed position moves in steps, as the subscriber's feedback arrives, so
+ * the lag read once may be far above what the drain will take. Returns the first lag at or
+ * under the bound, else the least one seen (the caller refuses); null when the slot is gone or
+ * has confirmed nothing.
+ */
+export async function waitLagUnder(
+  old: pg.Client,
+  slot: string,
+  maxLagBytes: number,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<{ lagBytes: number | null; waitedMs: number }> {
+  const t0 = Date.now();
+  let least: number | null = null;
+  for (;;) {
+    const s = await readSlotPosition(old, slot);
+    if (!s || s.lagBytes === null) return { lagBytes: null, waitedMs: Date.now() - t0 };
+    least = least === null ? s.lagBytes : Math.min(least, s.lagBytes);
+    if (s.lagBytes <= maxLagBytes || Date.now() - t0 >= timeoutMs || signal?.aborted)
+      return { lagBytes: least, waitedMs: Date.now() - t0 };
+    await sleep(POLL_MS, signal);
+  }
+}
+
 /** Wait (at most `timeoutMs`) until no walsender holds the slot, so it can be dropped. */
 export async function waitSlotReleased(old: pg.Client, slot: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;

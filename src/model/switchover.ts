@@ -5,12 +5,15 @@
  * cutover report. LSNs are PostgreSQL's text form (`0/16B3748`).
  */
 
+import { lsnValue } from './lsn.js';
 import type { SequenceSyncReport } from './sequences.js';
 import type { VerifyReport } from './verify.js';
 
 export interface SwitchoverOptions {
   /** bytes: the most replication lag preflight accepts */
   maxLagBytes: number;
+  /** ms: how long preflight waits for the lag to drop under maxLagBytes before it refuses */
+  lagTimeoutMs: number;
   /** ms: the longest the drain may take once the roles are fenced */
   fenceTimeoutMs: number;
   /** ms: how long the fenced roles' busy sessions may finish their transactions */
@@ -204,4 +207,21 @@ export function drainProven(
   if (origin !== null && origin >= fenceLsn) return 'origin';
   if (confirmed !== null && confirmed >= fenceLsn) return 'acknowledged';
   return null;
+}
+
+/**
+ * The drain step's line: each position against the fence with the relation that holds,
+ * compared as numbers (`0/863A3ED8` < `0/863A4000` although text order says otherwise), so it
+ * never prints a comparison that is false.
+ */
+export function drainDetail(
+  fenceLsn: string,
+  origin: string | null,
+  confirmed: string | null,
+  by: 'origin' | 'acknowledged',
+): string {
+  const fence = lsnValue(fenceLsn);
+  const against = (what: string, lsn: string | null) =>
+    lsn === null ? `${what} none` : `${what} ${lsn} ${lsnValue(lsn) >= fence ? '≥' : '<'} fence ${fenceLsn}`;
+  return `${against('origin', origin)}, ${against('slot confirmed', confirmed)} (${by === 'origin' ? 'origin past the fence' : 'acknowledged by the subscriber'})`;
 }

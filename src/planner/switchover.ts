@@ -104,7 +104,7 @@ export function switchoverProblems(facts: SwitchoverFacts, opts: SwitchoverOptio
       );
     else if (facts.slot.lagBytes > opts.maxLagBytes)
       p.push(
-        `subscription ${sub} lags ${formatBytes(facts.slot.lagBytes)} behind ${old}, more than --max-lag ${formatBytes(opts.maxLagBytes)}: wait for it to catch up (steep status) or raise --max-lag`,
+        `subscription ${sub} lagged more than --max-lag ${formatBytes(opts.maxLagBytes)} behind ${old} throughout --lag-timeout ${opts.lagTimeoutMs / 1000}s (${formatBytes(facts.slot.lagBytes)} at the least): wait for it to catch up (steep status), or raise --max-lag or --lag-timeout`,
       );
   }
   for (const u of facts.unkeyed) p.push(`${u.table} cannot be switched over safely: ${u.reason}`);

@@ -14,7 +14,7 @@ import { loadTopology } from '../config/load.js';
 import { lockedSessions } from '../db/lockedSession.js';
 import { secretFiller } from '../executors/secrets.js';
 import { publishedSequences } from '../executors/sequenceSync.js';
-import type { NodeClients } from '../executors/switchover.js';
+import { type NodeClients, waitLagUnder } from '../executors/switchover.js';
 import { subscriptionAddress } from '../model/address.js';
 import { buildConninfo } from '../model/conninfo.js';
 import type { Problem } from '../model/errors.js';
@@ -82,6 +82,22 @@ export async function switchover(
   try {
     const pre = Date.now();
     const { facts, verifyTables } = await readFacts(topology, d, clients, opts);
+    if (facts.slot?.lagBytes != null && facts.slot.lagBytes > opts.maxLagBytes) {
+      opts.onEvent({
+        event: 'switchover.lag_wait',
+        level: 'info',
+        subscription: d.name,
+        message: `${d.name} lags ${facts.slot.lagBytes} bytes, more than --max-lag: waiting up to --lag-timeout ${opts.lagTimeoutMs / 1000}s for it to drop`,
+      });
+      const waited = await waitLagUnder(
+        clients.get(d.from)!,
+        facts.slot.name,
+        opts.maxLagBytes,
+        opts.lagTimeoutMs,
+        opts.signal,
+      );
+      facts.slot.lagBytes = waited.lagBytes;
+    }
     const problems = switchoverProblems(facts, opts);
     if (problems.length > 0)
       throw new SteepError('switchover.preflight', problems[0]!, {

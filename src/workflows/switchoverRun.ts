@@ -17,14 +17,15 @@ import {
 } from '../executors/switchover.js';
 import { subscriptionAddress } from '../model/address.js';
 import { SteepError } from '../model/errors.js';
-import type {
-  NodeSql,
-  StepTiming,
-  SwitchoverOptions,
-  SwitchoverPlan,
-  SwitchoverReport,
-  SwitchoverStep,
-  SwitchoverStepId,
+import {
+  drainDetail,
+  type NodeSql,
+  type StepTiming,
+  type SwitchoverOptions,
+  type SwitchoverPlan,
+  type SwitchoverReport,
+  type SwitchoverStep,
+  type SwitchoverStepId,
 } from '../model/switchover.js';
 import type { SubscriptionSpec, Topology } from '../model/topology.js';
 import { syncSubscriptionSequences } from './sequences.js';
@@ -166,7 +167,7 @@ export class SwitchoverRun {
         const r = await waitDrained(old, neu, plan, this.report.fenceLsn!, opts.fenceTimeoutMs, opts.signal);
         this.report.drainedLsn = r.originLsn;
         this.report.confirmedLsn = r.confirmedLsn;
-        return `origin at ${r.originLsn ?? 'none'}, slot confirmed ${r.confirmedLsn} ≥ fence ${this.report.fenceLsn} (${r.by === 'origin' ? 'origin past the fence' : 'acknowledged by the subscriber'})`;
+        return drainDetail(this.report.fenceLsn!, r.originLsn, r.confirmedLsn, r.by);
       });
       await this.run('sequences', async () => {
         const r = await syncSubscriptionSequences(

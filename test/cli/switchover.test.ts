@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
+import { lsnValue } from '../../src/model/lsn.js';
 import type { SwitchoverReport } from '../../src/model/switchover.js';
 import { renderSwitchoverText } from '../../src/render/switchover.js';
 import { type AppWriter, startAppWriter } from '../support/appWriter.js';
@@ -225,6 +226,13 @@ describe('steep switchover (18 → 18)', () => {
       ]);
       expect(report.verify.tables.map((t: { status: string }) => t.status)).toEqual(['equal', 'equal']);
       expect(done.stderr).toMatch(/^drain {2}completed {2}\d+\.\d\d s/m);
+      // every comparison the drain line prints holds, as numbers
+      const printed = [
+        ...done.stderr.matchAll(/([0-9A-F]+\/[0-9A-F]+) ([≥<]) fence ([0-9A-F]+\/[0-9A-F]+)/g),
+      ];
+      expect(printed.length).toBeGreaterThan(0);
+      for (const [, a, rel, fence] of printed)
+        expect(rel === '≥' ? lsnValue(a!) >= lsnValue(fence!) : lsnValue(a!) < lsnValue(fence!)).toBe(true);
       expect(writer.since(before)).toBeGreaterThan(0);
       // the writer cannot write on east any more: its session ended, it may not log in again (28000)
       await eventually(async () => writer.lastError() === '28000', 10_000, 'a refused login on east');
@@ -356,6 +364,29 @@ describe('steep switchover of asynchronous commits (18 → 18)', () => {
       const applied = await steep(['apply', '--auto-approve'], asPath);
       expect(applied.code, `${applied.stdout}\n${applied.stderr}`).toBe(0);
       await waitCaughtUp(east, SUB_AS);
+
+      // lag over --max-lag at preflight: steep waits for it to drop (up to --lag-timeout), and
+      // refuses, changing nothing, only when it does not
+      const holder = await west.client();
+      await holder.query('BEGIN');
+      await holder.query('LOCK TABLE public.as_orders IN ACCESS EXCLUSIVE MODE');
+      await east.query(
+        "INSERT INTO public.as_orders (v) SELECT repeat('x', 200) FROM generate_series(1, 3000)",
+      );
+      const refused = await steep(['switchover', SUB_AS, '--dry-run', '--lag-timeout', '1s'], asPath);
+      expect(refused.code, refused.stdout).toBe(1);
+      expect(refused.stderr).toMatch(
+        /subscription west_as lagged more than --max-lag 200\.0 kB behind east throughout --lag-timeout 1s \(\d+(\.\d)? kB at the least\)/,
+      );
+      const waiting = steep(['switchover', SUB_AS, '--dry-run', '--lag-timeout', '30s'], asPath);
+      await new Promise((r) => setTimeout(r, 1500));
+      await holder.query('ROLLBACK');
+      await holder.end();
+      const waited = await waiting;
+      expect(waited.code, waited.stderr).toBe(0);
+      expect(waited.ms).toBeGreaterThan(1500);
+      expect(await fenceSetting(east, AS.user)).toBeNull();
+
       // the application commits asynchronously, and east's WAL writer flushes only every 10 s:
       // a commit the application saw succeed can lie past the WAL write position for seconds
       await east.query(`ALTER ROLE ${AS.user} SET synchronous_commit = off`);

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { drainProven, type SwitchoverFacts, type SwitchoverOptions } from '../../../src/model/switchover.js';
+import {
+  drainDetail,
+  drainProven,
+  type SwitchoverFacts,
+  type SwitchoverOptions,
+} from '../../../src/model/switchover.js';
 import { fenceRoles, planSwitchover, switchoverProblems } from '../../../src/planner/switchover.js';
 
 const role = (name: string, o: Partial<SwitchoverFacts['roles'][number]> = {}) => ({
@@ -59,6 +64,7 @@ const FACTS: SwitchoverFacts = {
 
 const OPTS: SwitchoverOptions = {
   maxLagBytes: 200 * 1024,
+  lagTimeoutMs: 30_000,
   fenceTimeoutMs: 30_000,
   graceMs: 5_000,
   verify: 'all',
@@ -104,7 +110,7 @@ describe('switchover planner', () => {
     {
       what: 'lag',
       facts: { slot: { name: 'new_orders', active: true, lagBytes: 10 * 1024 * 1024 } },
-      problem: /lags 10\.0 MB behind old, more than --max-lag 200\.0 kB/,
+      problem: /lagged more than --max-lag 200\.0 kB behind old throughout --lag-timeout 30s \(10\.0 MB at the least\)/,
     },
     {
       what: 'slot not streaming',
@@ -245,6 +251,20 @@ describe('switchover planner', () => {
     expect(plan.rollback[1]).toMatchObject({
       command: 'steep sequences sync new_orders --reverse --headroom 1000',
     });
+  });
+
+  it('prints each drain position against the fence with the relation that holds, compared as numbers', () => {
+    // the origin proved it; the slot's confirmed position is still behind the fence (it was printed as ≥)
+    expect(drainDetail('0/863A4000', '0/863A4010', '0/863A3ED8', 'origin')).toBe(
+      'origin 0/863A4010 ≥ fence 0/863A4000, slot confirmed 0/863A3ED8 < fence 0/863A4000 (origin past the fence)',
+    );
+    // as numbers: 0/10000 is past 0/9A00 although its text sorts first
+    expect(drainDetail('0/9A00', '0/10000', null, 'origin')).toBe(
+      'origin 0/10000 ≥ fence 0/9A00, slot confirmed none (origin past the fence)',
+    );
+    expect(drainDetail('0/863A4000', null, '1/0', 'acknowledged')).toBe(
+      'origin none, slot confirmed 1/0 ≥ fence 0/863A4000 (acknowledged by the subscriber)',
+    );
   });
 
   it('proves the drain by the origin past the fence, or by the subscriber acknowledging it', () => {
