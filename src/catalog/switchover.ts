@@ -165,3 +165,22 @@ export async function probeSubscription(
     await client.query('ROLLBACK');
   }
 }
+
+/** The WAL position flushed now: a walsender can send up to it. */
+export async function readFlushLsn(client: pg.Client): Promise<string> {
+  const { rows } = await client.query<{ lsn: string }>(
+    'SELECT pg_catalog.pg_current_wal_flush_lsn()::text AS lsn',
+  );
+  return rows[0]!.lsn;
+}
+
+/**
+ * Hash up to `rows` rows of `table` (quoted), each row as text, and return how many: timed by
+ * the caller, the pace of a verify scan on this server and this row width.
+ */
+export async function hashSample(client: pg.Client, quotedTable: string, rows: number): Promise<number> {
+  const { rows: r } = await client.query<{ n: number }>(
+    `SELECT count(*)::int AS n, bit_xor(pg_catalog.hashtextextended(t::text, 0)) AS x FROM (SELECT * FROM ${quotedTable} LIMIT ${Math.floor(rows)}) t`,
+  );
+  return r[0]?.n ?? 0;
+}

@@ -71,6 +71,21 @@ export interface SwitchoverFacts {
   slot: { name: string; active: boolean; lagBytes: number | null } | null;
   /** bytes per second the subscription confirmed while preflight watched (null: not measured) */
   applyRate: number | null;
+  /**
+   * What preflight measured for the expected blackout (null: not measured, a fixed guess is
+   * used): how long the subscriber took to confirm the old primary's flushed WAL position of
+   * that moment (the drain's own wait), the verify engine's pace on a sample of the largest
+   * table compared and its fixed cost (reading both catalogs), the time the old primary took to
+   * connect to the new one (the reverse subscription), and one statement's round trip on each
+   * node (the fence's and the sequences' statements).
+   */
+  measured?: {
+    drainMs: number | null;
+    verifyRowsPerSecond: number | null;
+    verifyFixedMs: number;
+    reverseConnectMs: number | null;
+    roundTripMs: number;
+  };
   /** `schema.table` of every table the publications carry */
   tables: string[];
   /** tables that cannot be compared or replayed safely, with the reason (no key, …) */

@@ -41,6 +41,8 @@ import type {
 const VERIFY_ROWS_PER_SECOND = 200_000;
 /** The subscriber's acknowledgement of the fence LSN (40–190 ms measured by bench/switchover): the drain's floor. */
 const FEEDBACK_MS = 200;
+/** How often the fence polls for the ended sessions to leave (executors/switchover.ts). */
+const EXIT_POLL_MS = 20;
 /** CREATE SUBSCRIPTION of the reverse direction (it creates a slot on the new primary). */
 const REVERSE_MS = 500;
 
@@ -350,7 +352,7 @@ export function planSwitchover(
     statements: release,
     undo: [],
   });
-  const { ms, basis } = expectedBlackout(facts, opts);
+  const { ms, basis } = expectedBlackout(facts, opts, steps[0]!.statements.length);
   return {
     subscription: sub,
     oldNode: old,
@@ -372,20 +374,45 @@ function originSql(sub: string): string {
   return `SELECT pg_catalog.pg_replication_origin_progress('pg_' || oid, true) FROM pg_catalog.pg_subscription WHERE subname = ${quoteLiteral(sub)}`;
 }
 
-/** The blackout is the drain plus the checks: lag over the apply rate, the feedback floor, verify, reverse. */
-function expectedBlackout(facts: SwitchoverFacts, opts: SwitchoverOptions): { ms: number; basis: string } {
+/**
+ * The blackout is every step from the fence to the release's DISABLE. From what preflight
+ * measured (facts.measured): the statements' round trips (fence, sequences, release), the
+ * subscriber's confirmation of the flushed WAL (the drain), the verify engine's fixed cost and
+ * its pace on a sample, the old primary's connection to the new one (reverse). Without a
+ * measurement, the lag over the apply rate and fixed guesses.
+ */
+function expectedBlackout(
+  facts: SwitchoverFacts,
+  opts: SwitchoverOptions,
+  fenceStatements: number,
+): { ms: number; basis: string } {
+  const m = facts.measured;
+  const rt = m?.roundTripMs ?? 0;
   const lag = facts.slot?.lagBytes ?? 0;
-  const drainMs = FEEDBACK_MS + (lag > 0 && facts.applyRate ? (lag / facts.applyRate) * 1000 : 0);
-  const verifyMs = opts.verify === 'none' ? 0 : (facts.verifyRows / VERIFY_ROWS_PER_SECOND) * 1000;
-  const reverseMs = opts.reverse ? REVERSE_MS : 0;
-  const ms = Math.round(drainMs + verifyMs + reverseMs);
-  const rate = facts.applyRate === null ? 'not measured' : `${formatBytes(Math.round(facts.applyRate))}/s`;
+  const guessedDrain = FEEDBACK_MS + (lag > 0 && facts.applyRate ? (lag / facts.applyRate) * 1000 : 0);
+  const drainMs = m?.drainMs != null ? Math.max(m.drainMs, 2 * rt) : guessedDrain;
+  const fenceMs = rt * fenceStatements + EXIT_POLL_MS;
+  const sequencesMs = rt * (2 + facts.sequences.length);
+  const rate = m?.verifyRowsPerSecond ?? VERIFY_ROWS_PER_SECOND;
+  const verifyMs = opts.verify === 'none' ? 0 : (m?.verifyFixedMs ?? 0) + (facts.verifyRows / rate) * 1000;
+  const reverseMs = opts.reverse ? (m?.reverseConnectMs ?? REVERSE_MS) + 3 * rt : 0;
+  const ms = Math.round(fenceMs + drainMs + sequencesMs + verifyMs + reverseMs + rt);
+  const applyRate =
+    facts.applyRate === null ? 'not measured' : `${formatBytes(Math.round(facts.applyRate))}/s`;
   const basis =
-    `drain ${Math.round(drainMs)} ms (lag ${formatBytes(lag)}, apply rate ${rate}, the subscriber's acknowledgement)` +
+    `fence ${Math.round(fenceMs)} ms (${fenceStatements} statements at a ${rt.toFixed(1)} ms round trip)` +
+    ` + drain ${Math.round(drainMs)} ms (${
+      m?.drainMs != null
+        ? `the subscriber confirmed the flushed WAL in ${m.drainMs} ms`
+        : `lag ${formatBytes(lag)}, apply rate ${applyRate}, the subscriber's acknowledgement`
+    })` +
+    ` + sequences ${Math.round(sequencesMs)} ms` +
     (opts.verify === 'none'
       ? ''
-      : ` + verify ${Math.round(verifyMs)} ms (~${facts.verifyRows} rows at ~${VERIFY_ROWS_PER_SECOND}/s)`) +
-    (opts.reverse ? ` + reverse subscription ~${REVERSE_MS} ms` : '') +
+      : ` + verify ${Math.round(verifyMs)} ms (~${facts.verifyRows} rows at ${m?.verifyRowsPerSecond != null ? `a measured ~${Math.round(rate)}` : `~${rate}`}/s${m ? ` + ${m.verifyFixedMs} ms reading both catalogs` : ''})`) +
+    (opts.reverse
+      ? ` + reverse subscription ~${Math.round(reverseMs)} ms${m?.reverseConnectMs != null ? ` (${m.reverseConnectMs} ms to connect, measured)` : ''}`
+      : '') +
     `; a busy session may hold the fence up to the grace (${opts.graceMs / 1000}s)`;
   return { ms, basis };
 }

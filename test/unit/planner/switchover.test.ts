@@ -110,7 +110,8 @@ describe('switchover planner', () => {
     {
       what: 'lag',
       facts: { slot: { name: 'new_orders', active: true, lagBytes: 10 * 1024 * 1024 } },
-      problem: /lagged more than --max-lag 200\.0 kB behind old throughout --lag-timeout 30s \(10\.0 MB at the least\)/,
+      problem:
+        /lagged more than --max-lag 200\.0 kB behind old throughout --lag-timeout 30s \(10\.0 MB at the least\)/,
     },
     {
       what: 'slot not streaming',
@@ -213,8 +214,27 @@ describe('switchover planner', () => {
       'ALTER SUBSCRIPTION "new_orders" SET (slot_name = NONE)',
       "SELECT pg_catalog.pg_drop_replication_slot('new_orders')",
     ]);
-    // drain 200 ms + 1,000 bytes at 100 kB/s, verify 200,000 rows at 200,000/s, reverse 500 ms
-    expect(plan.expectedBlackoutMs).toBe(200 + 10 + 1000 + 500);
+    // nothing measured: drain 200 ms + 1,000 bytes at 100 kB/s, verify 200,000 rows at
+    // 200,000/s, reverse 500 ms, the fence's exit poll 20 ms
+    expect(plan.expectedBlackoutMs).toBe(200 + 10 + 1000 + 500 + 20);
+    // measured: round trip 1 ms (11 fence statements, 3 for the sequences, the release's
+    // DISABLE), the drain 40 ms, verify 100 ms + 200,000 rows at 1,000,000/s, reverse 60 ms + 3
+    const measured = planSwitchover(
+      {
+        ...FACTS,
+        measured: {
+          drainMs: 40,
+          verifyRowsPerSecond: 1_000_000,
+          verifyFixedMs: 100,
+          reverseConnectMs: 60,
+          roundTripMs: 1,
+        },
+      },
+      OPTS,
+      INPUTS,
+    );
+    expect(measured.expectedBlackoutMs).toBe(11 + 20 + 40 + 3 + (100 + 200) + (60 + 3) + 1);
+    expect(measured.blackoutBasis).toContain('the subscriber confirmed the flushed WAL in 40 ms');
     expect(plan.rollback.some((r) => r.sql === 'ALTER SUBSCRIPTION "steep_reverse_new_orders" DISABLE')).toBe(
       true,
     );
