@@ -5,7 +5,7 @@ import { lsnValue } from '../../src/model/lsn.js';
 import type { SwitchoverReport } from '../../src/model/switchover.js';
 import { renderSwitchoverText } from '../../src/render/switchover.js';
 import { type AppWriter, startAppWriter } from '../support/appWriter.js';
-import { steepWith, writeConfig } from '../support/cli.js';
+import { startSteep, steepWith, writeConfig } from '../support/cli.js';
 import { type TestNode, useCluster } from '../support/cluster.js';
 import { digests, tableDigest, waitCaughtUp } from '../support/replicationData.js';
 import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
@@ -373,20 +373,31 @@ describe('steep switchover of asynchronous commits (18 → 18)', () => {
       await east.query(
         "INSERT INTO public.as_orders (v) SELECT repeat('x', 200) FROM generate_series(1, 3000)",
       );
+      await eventually(
+        async () =>
+          (
+            await east.query<{ lag: string }>(
+              "SELECT (pg_current_wal_insert_lsn() - confirmed_flush_lsn)::bigint::text AS lag FROM pg_replication_slots WHERE slot_name = 'west_as'",
+            )
+          ).some((r) => Number(r.lag) > 400_000),
+        20_000,
+        'the lag to build up behind the lock',
+      );
       const refused = await steep(['switchover', SUB_AS, '--dry-run', '--lag-timeout', '1s'], asPath);
       expect(refused.code, refused.stdout).toBe(1);
       expect(refused.stderr).toMatch(
         /subscription west_as lagged more than --max-lag 200\.0 kB behind east throughout --lag-timeout 1s \(\d+(\.\d)? kB at the least\)/,
       );
-      const waiting = steep(['switchover', SUB_AS, '--dry-run', '--lag-timeout', '30s'], asPath);
-      await new Promise((r) => setTimeout(r, 1500));
+      const waiting = startSteep(
+        ['switchover', SUB_AS, '--dry-run', '--lag-timeout', '30s', '--log-format', 'json', '-c', asPath],
+        passwordEnv(cluster().nodes),
+      );
+      await waiting.when((e) => e.event === 'switchover.lag_wait', 60_000);
       await holder.query('ROLLBACK');
       await holder.end();
-      const waited = await waiting;
+      const waited = await waiting.exited;
       expect(waited.code, waited.stderr).toBe(0);
-      expect(waited.stderr).toMatch(
-        /west_as lags \d+ bytes, more than --max-lag: waiting up to --lag-timeout 30s/,
-      );
+      expect(waited.stdout).toContain('dry run: nothing changed');
       expect(await fenceSetting(east, AS.user)).toBeNull();
 
       // the application commits asynchronously, and east's WAL writer flushes only every 10 s:
@@ -409,8 +420,12 @@ describe('steep switchover of asynchronous commits (18 → 18)', () => {
         const late = await roleSession(east, AS);
         await late.query('BEGIN');
         await late.query("INSERT INTO public.as_orders (v) VALUES ('committed during the grace')");
-        const running = steep(['switchover', SUB_AS, '--reverse', '--grace', '3s', '--json'], asPath);
-        await eventually(async () => (await fenceSetting(east, AS.user)) !== null, 30_000, 'the fence');
+        // the lag counts WAL the WAL writer has not flushed yet: up to 10 s of writes here
+        const running = steep(
+          ['switchover', SUB_AS, '--reverse', '--grace', '3s', '--max-lag', '16MB', '--json'],
+          asPath,
+        );
+        await eventually(async () => (await fenceSetting(east, AS.user)) !== null, 90_000, 'the fence');
         await late.query('COMMIT');
         await late.end().catch(() => {});
         const done = await running;
@@ -511,5 +526,5 @@ describe('steep switchover of asynchronous commits (18 → 18)', () => {
       await east.query('ALTER SYSTEM RESET wal_writer_delay');
       await east.query('SELECT pg_reload_conf()');
     }
-  }, 180_000);
+  }, 300_000);
 });
