@@ -10,11 +10,14 @@ import type { RoleFacts } from '../model/switchover.js';
  */
 
 /**
- * Login roles (and the roles named by `named`, login or not) with whether each holds INSERT,
- * UPDATE, DELETE or TRUNCATE on one of `tables` (quoted `schema.table`, through any role it
- * belongs to: has_table_privilege) and its `default_transaction_read_only` for this database.
+ * Login roles (and the roles named by `named`, login or not, and those with a
+ * `default_transaction_read_only` of their own in this database: a fence an interrupted
+ * switchover left is NOLOGIN) with whether each holds INSERT, UPDATE, DELETE or TRUNCATE on one
+ * of `tables` (quoted `schema.table`, through any role it belongs to: has_table_privilege) and
+ * its `default_transaction_read_only` for this database.
  */
 const ROLES_SQL = `
+SELECT name, login, superuser, replication, writes, "databaseSetting" FROM (
 SELECT r.rolname AS name, r.rolcanlogin AS login, r.rolsuper AS superuser, r.rolreplication AS replication,
        EXISTS (SELECT 1 FROM unnest($1::text[]) AS t(name)
                 WHERE pg_catalog.to_regclass(t.name) IS NOT NULL
@@ -25,7 +28,8 @@ SELECT r.rolname AS name, r.rolcanlogin AS login, r.rolsuper AS superuser, r.rol
            AND s.setdatabase = ${THIS_DATABASE_OID}
            AND c LIKE 'default_transaction_read_only=%') AS "databaseSetting"
   FROM pg_catalog.pg_roles r
- WHERE r.rolname !~ '^pg_' AND (r.rolcanlogin OR r.rolname = ANY($2::text[]))
+ WHERE r.rolname !~ '^pg_') AS roles
+ WHERE login OR name = ANY($2::text[]) OR "databaseSetting" IS NOT NULL
  ORDER BY 1`;
 
 export async function readRoleFacts(
@@ -64,7 +68,7 @@ export async function readFencePrivileges(client: pg.Client): Promise<FencePrivi
 export interface SlotPosition {
   active: boolean;
   confirmed: string | null;
-  /** bytes of WAL written since the confirmed position */
+  /** bytes of WAL inserted since the confirmed position (asynchronous commits not yet written included) */
   lagBytes: number | null;
 }
 
@@ -72,7 +76,7 @@ export interface SlotPosition {
 export async function readSlotPosition(client: pg.Client, slot: string): Promise<SlotPosition | null> {
   const { rows } = await client.query<{ active: boolean; confirmed: string | null; lag: string | null }>(
     `SELECT active, confirmed_flush_lsn::text AS confirmed,
-            (pg_catalog.pg_current_wal_lsn() - confirmed_flush_lsn)::bigint::text AS lag
+            (pg_catalog.pg_current_wal_insert_lsn() - confirmed_flush_lsn)::bigint::text AS lag
        FROM pg_catalog.pg_replication_slots WHERE slot_name = $1`,
     [slot],
   );
@@ -160,4 +164,23 @@ export async function probeSubscription(
   } finally {
     await client.query('ROLLBACK');
   }
+}
+
+/** The WAL position flushed now: a walsender can send up to it. */
+export async function readFlushLsn(client: pg.Client): Promise<string> {
+  const { rows } = await client.query<{ lsn: string }>(
+    'SELECT pg_catalog.pg_current_wal_flush_lsn()::text AS lsn',
+  );
+  return rows[0]!.lsn;
+}
+
+/**
+ * Hash up to `rows` rows of `table` (quoted), each row as text, and return how many: timed by
+ * the caller, the pace of a verify scan on this server and this row width.
+ */
+export async function hashSample(client: pg.Client, quotedTable: string, rows: number): Promise<number> {
+  const { rows: r } = await client.query<{ n: number }>(
+    `SELECT count(*)::int AS n, bit_xor(pg_catalog.hashtextextended(t::text, 0)) AS x FROM (SELECT * FROM ${quotedTable} LIMIT ${Math.floor(rows)}) t`,
+  );
+  return r[0]?.n ?? 0;
 }

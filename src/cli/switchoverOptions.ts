@@ -7,8 +7,13 @@ import type { SwitchoverOptions } from '../model/switchover.js';
 /** `steep switchover`'s flags, and their values as the workflow's options. */
 export const switchoverFlags = {
   'max-lag': Flags.string({
-    summary: 'Refuse when the subscription lags more than this (a size).',
+    summary:
+      'Start only once the subscription lags no more than this (a size); preflight waits up to --lag-timeout for it.',
     default: '200kB',
+  }),
+  'lag-timeout': Flags.string({
+    summary: 'Refuse when the lag has not dropped under --max-lag within this long.',
+    default: '30s',
   }),
   'fence-timeout': Flags.string({
     summary: 'Give up (and undo the fence) when the drain takes longer than this.',
@@ -61,6 +66,7 @@ function duration(flag: string, text: string): number {
 
 export function switchoverOptions(flags: {
   'max-lag': string;
+  'lag-timeout': string;
   'fence-timeout': string;
   grace: string;
   verify: string;
@@ -88,6 +94,7 @@ export function switchoverOptions(flags: {
     throw new SteepError('switchover.usage', '--verify takes all, none or a list of tables');
   return {
     maxLagBytes: maxLag,
+    lagTimeoutMs: duration('lag-timeout', flags['lag-timeout']),
     fenceTimeoutMs: duration('fence-timeout', flags['fence-timeout']),
     graceMs: duration('grace', flags.grace),
     verify,

@@ -26,6 +26,7 @@ export interface ApplyEvent {
     | 'switchover.step_completed'
     | 'switchover.step_failed'
     | 'switchover.fence_undone'
+    | 'switchover.lag_wait'
     | 'switchover.completed'
     | 'merge.locking'
     | 'merge.locked'

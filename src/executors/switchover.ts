@@ -1,5 +1,4 @@
 import type pg from 'pg';
-import { currentWalLsn } from '../catalog/compareScope.js';
 import { countRoleSessions, readOriginProgress, readSlotPosition, serverNow } from '../catalog/switchover.js';
 import { subscriptionAddress } from '../model/address.js';
 import { SteepError } from '../model/errors.js';
@@ -122,7 +121,27 @@ export async function endFencedSessions(
       `${left} session(s) of ${plan.roles.join(', ')} on ${plan.oldNode} did not end within ${EXIT_WAIT_MS / 1000} s of being terminated`,
       { node: plan.oldNode },
     );
-  return { fenceLsn: await currentWalLsn(old), terminated: ended.size };
+  return { fenceLsn: await recordFenceLsn(old, plan), terminated: ended.size };
+}
+
+/**
+ * Run the plan's fence LSN statements (planner/switchover.ts fenceLsnSql): a logical decoding
+ * message committed with a local flush, so the LSN lies past every commit inserted before it,
+ * asynchronous ones included, and the walsender can send up to it. A failure rolls back.
+ */
+async function recordFenceLsn(old: pg.Client, plan: SwitchoverPlan): Promise<string> {
+  let lsn: string | null = null;
+  try {
+    for (const sql of plan.fenceLsnSql) {
+      const { rows } = await old.query<{ lsn?: string }>(sql);
+      if (rows[0]?.lsn) lsn = rows[0].lsn;
+    }
+  } catch (err) {
+    await old.query('ROLLBACK').catch(() => {});
+    throw err;
+  }
+  if (lsn === null) throw new SteepError('switchover.fence_lsn', 'the fence LSN statements returned no LSN');
+  return lsn;
 }
 
 export interface DrainResult {
@@ -162,6 +181,32 @@ export async function waitDrained(
         `${plan.newNode} did not replay past the fence LSN ${fenceLsn} within --fence-timeout ${timeoutMs / 1000}s (origin at ${origin ?? 'none'}, slot ${plan.slot} confirmed ${confirmed ?? 'nothing'}${slot && !slot.active ? ', not streaming' : ''}): check subscription ${plan.subscription} on ${plan.newNode} (steep status)`,
         { node: plan.newNode, address: subscriptionAddress(plan.subscription) },
       );
+    await sleep(POLL_MS, signal);
+  }
+}
+
+/**
+ * Preflight's wait for the lag to drop to `maxLagBytes` (at most `timeoutMs`): under steady
+ * writes the slot's confirmed position moves in steps, as the subscriber's feedback arrives, so
+ * the lag read once may be far above what the drain will take. Returns the first lag at or
+ * under the bound, else the least one seen (the caller refuses); null when the slot is gone or
+ * has confirmed nothing.
+ */
+export async function waitLagUnder(
+  old: pg.Client,
+  slot: string,
+  maxLagBytes: number,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<{ lagBytes: number | null; waitedMs: number }> {
+  const t0 = Date.now();
+  let least: number | null = null;
+  for (;;) {
+    const s = await readSlotPosition(old, slot);
+    if (!s || s.lagBytes === null) return { lagBytes: null, waitedMs: Date.now() - t0 };
+    least = least === null ? s.lagBytes : Math.min(least, s.lagBytes);
+    if (s.lagBytes <= maxLagBytes || Date.now() - t0 >= timeoutMs || signal?.aborted)
+      return { lagBytes: least, waitedMs: Date.now() - t0 };
     await sleep(POLL_MS, signal);
   }
 }

@@ -5,12 +5,15 @@
  * cutover report. LSNs are PostgreSQL's text form (`0/16B3748`).
  */
 
+import { lsnValue } from './lsn.js';
 import type { SequenceSyncReport } from './sequences.js';
 import type { VerifyReport } from './verify.js';
 
 export interface SwitchoverOptions {
   /** bytes: the most replication lag preflight accepts */
   maxLagBytes: number;
+  /** ms: how long preflight waits for the lag to drop under maxLagBytes before it refuses */
+  lagTimeoutMs: number;
   /** ms: the longest the drain may take once the roles are fenced */
   fenceTimeoutMs: number;
   /** ms: how long the fenced roles' busy sessions may finish their transactions */
@@ -50,6 +53,8 @@ export interface SwitchoverFacts {
   newVersion: number;
   /** the old primary's database, where the roles are fenced */
   database: string;
+  /** the new primary's database (where the rollback fences them) */
+  newDatabase: string;
   /** the role steep connects as on the old primary (never fenced) */
   steepRole: string;
   steepCanFence: boolean;
@@ -66,6 +71,21 @@ export interface SwitchoverFacts {
   slot: { name: string; active: boolean; lagBytes: number | null } | null;
   /** bytes per second the subscription confirmed while preflight watched (null: not measured) */
   applyRate: number | null;
+  /**
+   * What preflight measured for the expected blackout (null: not measured, a fixed guess is
+   * used): how long the subscriber took to confirm the old primary's flushed WAL position of
+   * that moment (the drain's own wait), the verify engine's pace on a sample of the largest
+   * table compared and its fixed cost (reading both catalogs), the time the old primary took to
+   * connect to the new one (the reverse subscription), and one statement's round trip on each
+   * node (the fence's and the sequences' statements).
+   */
+  measured?: {
+    drainMs: number | null;
+    verifyRowsPerSecond: number | null;
+    verifyFixedMs: number;
+    reverseConnectMs: number | null;
+    roundTripMs: number;
+  };
   /** `schema.table` of every table the publications carry */
   tables: string[];
   /** tables that cannot be compared or replayed safely, with the reason (no key, …) */
@@ -130,6 +150,8 @@ export interface SwitchoverPlan {
   /** SQL of the fence's session terminations: those whose fence-time transaction ended during the grace, then every one */
   terminateFinishedSql: string;
   terminateAllSql: string;
+  /** the statements that record the fence LSN on the old primary, flushed: the SELECT's `lsn` */
+  fenceLsnSql: string[];
   /** expected write blackout in ms (drain from lag and apply rate, plus the checks) */
   expectedBlackoutMs: number;
   blackoutBasis: string;
@@ -138,9 +160,11 @@ export interface SwitchoverPlan {
 }
 
 export interface RollbackCommand {
-  /** null: not SQL (a sentence of what to do) */
+  /** null: not SQL (a steep command, or a sentence of what to do) */
   node: string | null;
   sql: string | null;
+  /** a steep command to run (`steep sequences sync …`), with the file's -c when it is not ./steep.yaml */
+  command?: string;
   why: string;
 }
 
@@ -198,4 +222,21 @@ export function drainProven(
   if (origin !== null && origin >= fenceLsn) return 'origin';
   if (confirmed !== null && confirmed >= fenceLsn) return 'acknowledged';
   return null;
+}
+
+/**
+ * The drain step's line: each position against the fence with the relation that holds,
+ * compared as numbers (`0/863A3ED8` < `0/863A4000` although text order says otherwise), so it
+ * never prints a comparison that is false.
+ */
+export function drainDetail(
+  fenceLsn: string,
+  origin: string | null,
+  confirmed: string | null,
+  by: 'origin' | 'acknowledged',
+): string {
+  const fence = lsnValue(fenceLsn);
+  const against = (what: string, lsn: string | null) =>
+    lsn === null ? `${what} none` : `${what} ${lsn} ${lsnValue(lsn) >= fence ? '≥' : '<'} fence ${fenceLsn}`;
+  return `${against('origin', origin)}, ${against('slot confirmed', confirmed)} (${by === 'origin' ? 'origin past the fence' : 'acknowledged by the subscriber'})`;
 }

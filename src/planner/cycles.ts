@@ -80,11 +80,17 @@ interface Edge {
   scope: Scope;
 }
 
-/** The subscriptions that will exist after the plan: the file's, plus observed ones steep leaves alone. */
+/**
+ * The subscriptions that will replicate after the plan: the file's, plus observed ones steep
+ * leaves alone. A disabled one (declared `enabled: false`, or observed disabled) carries nothing
+ * while it stays so, as after a switchover's release: it is part of no loop until it is enabled,
+ * and then the plan that enables it finds the loop.
+ */
 function edges(ctx: PlanContext): Edge[] {
   const out: Edge[] = [];
   for (const name of sortedKeys(ctx.desired.subscriptions)) {
     const d = ctx.desired.subscriptions[name]!;
+    if (!d.enabled) continue;
     out.push({
       from: d.from,
       to: d.node,
@@ -99,7 +105,7 @@ function edges(ctx: PlanContext): Edge[] {
       const fate = ctx.fateOfSubscription(node.name, name);
       if (fate !== 'unmanaged' && fate !== 'foreign') continue;
       const o = node.subscriptions[name]!;
-      if (o.from === '') continue;
+      if (o.from === '' || !o.enabled) continue;
       out.push({
         from: o.from,
         to: node.name,

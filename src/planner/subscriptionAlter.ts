@@ -143,7 +143,10 @@ function diffSubscription(
     replaceBecause.push('from (its publisher)');
   }
   const observedSlot = o.slotNone ? null : o.slot;
-  if (observedSlot !== d.slot) {
+  // a disabled subscription without a slot (what a switchover's release leaves) declared
+  // `enabled: false`: it carries nothing either way; enabling it needs a slot, so then it differs
+  const releasedAsDeclared = o.slotNone && !o.enabled && !d.enabled;
+  if (observedSlot !== d.slot && !releasedAsDeclared) {
     changes.push({ path: 'slot', before: observedSlot, after: d.slot });
     replaceBecause.push('slot');
   }

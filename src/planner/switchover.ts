@@ -1,3 +1,30 @@
+/**
+ * `steep switchover` decided (pure): which roles the fence makes read-only, what preflight
+ * refuses, the steps with the SQL they run and the SQL that undoes them, the expected write
+ * blackout, and the way back after the release.
+ *
+ * The fence is two changes per role, both undone exactly: `ALTER ROLE … IN DATABASE … SET
+ * default_transaction_read_only = on` (new sessions start read-only; the per-role, per-database
+ * setting outranks every other default, and it marks the role as fenced for the next preflight)
+ * and `ALTER ROLE … NOLOGIN`. The setting alone is advice: a session may override it at
+ * connection (`PGOPTIONS=-c default_transaction_read_only=off`) or per transaction (`BEGIN READ
+ * WRITE`), and revoking write privileges would not stop a role that owns the table (an owner
+ * may grant them back) nor one that holds them through another role or PUBLIC. A role that
+ * cannot log in cannot write at all, whatever it owns, so NOLOGIN is what the fence relies on;
+ * its cost is that the role cannot connect to the old primary's server at all (reads and other
+ * databases included) until the undo or the rollback gives LOGIN back. Existing sessions keep
+ * their login, so they are terminated: each as soon as the transaction it ran at the fence has
+ * ended, the rest at the end of the grace period.
+ *
+ * The fence LSN is read after the last fenced session has ended, as the end of a logical
+ * decoding message written in a transaction committed with `synchronous_commit = local`. An
+ * asynchronous commit (`synchronous_commit = off`) is visible once its commit record is
+ * inserted, before the WAL writer writes or flushes it, so `pg_current_wal_lsn()` (the write
+ * position) can lie before a transaction the application saw commit, and a walsender sends only
+ * flushed WAL. The message lies after every commit record inserted before it, and its
+ * synchronous commit flushes the WAL up to it (XLogFlush flushes all earlier WAL too), so the
+ * subscriber can reach it and reaching it proves everything before it was applied.
+ */
 import { formatBytes } from '../model/bytes.js';
 import { displayIdent, quoteIdent, quoteLiteral } from '../model/sql.js';
 import type {
@@ -10,23 +37,12 @@ import type {
   SwitchoverStep,
 } from '../model/switchover.js';
 
-/**
- * `steep switchover` decided (pure): which roles the fence makes read-only, what preflight
- * refuses, the steps with the SQL they run and the SQL that undoes them, the expected write
- * blackout, and the way back after the release.
- *
- * The fence is `ALTER ROLE … IN DATABASE … SET default_transaction_read_only = on`: a per-role,
- * per-database setting outranks every other default (a role-wide or database-wide one), and it
- * leaves the role's sessions in other databases alone. New sessions start read-only; existing
- * ones keep their setting, so they are terminated: each as soon as the transaction it ran at the
- * fence has ended, the rest at the end of the grace period. An application can still `SET default_transaction_read_only = off` itself: the
- * fence stops applications, not a determined user.
- */
-
 /** The verify engine's rough pace on a drained pair, for the expected blackout (bench/switchover). */
 const VERIFY_ROWS_PER_SECOND = 200_000;
 /** The subscriber's acknowledgement of the fence LSN (40–190 ms measured by bench/switchover): the drain's floor. */
 const FEEDBACK_MS = 200;
+/** How often the fence polls for the ended sessions to leave (executors/switchover.ts). */
+const EXIT_POLL_MS = 20;
 /** CREATE SUBSCRIPTION of the reverse direction (it creates a slot on the new primary). */
 const REVERSE_MS = 500;
 
@@ -46,6 +62,10 @@ function roleProblem(facts: SwitchoverFacts, name: string, role: RoleFacts | und
   if (role.superuser)
     return `role ${name} on ${old} is a superuser, which a read-only default cannot stop: leave it out of --roles and keep superusers from writing by other means`;
   return null;
+}
+
+function isOn(setting: string | null | undefined): boolean {
+  return setting != null && ['on', 'true', 'yes', '1'].includes(setting.toLowerCase());
 }
 
 /** Everything that must hold before anything changes, each failure one sentence with the fix. */
@@ -86,7 +106,7 @@ export function switchoverProblems(facts: SwitchoverFacts, opts: SwitchoverOptio
       );
     else if (facts.slot.lagBytes > opts.maxLagBytes)
       p.push(
-        `subscription ${sub} lags ${formatBytes(facts.slot.lagBytes)} behind ${old}, more than --max-lag ${formatBytes(opts.maxLagBytes)}: wait for it to catch up (steep status) or raise --max-lag`,
+        `subscription ${sub} lagged more than --max-lag ${formatBytes(opts.maxLagBytes)} behind ${old} throughout --lag-timeout ${opts.lagTimeoutMs / 1000}s (${formatBytes(facts.slot.lagBytes)} at the least): wait for it to catch up (steep status), or raise --max-lag or --lag-timeout`,
       );
   }
   for (const u of facts.unkeyed) p.push(`${u.table} cannot be switched over safely: ${u.reason}`);
@@ -104,10 +124,24 @@ export function switchoverProblems(facts: SwitchoverFacts, opts: SwitchoverOptio
       `no application role can write the subscribed tables on ${old} (only superusers, replication roles and steep's own role ${facts.steepRole} can): name the roles to fence with --roles`,
     );
   // a fence left in place (steep killed mid-run) would be taken for the role's own setting and
-  // kept by the undo: the DBA decides
+  // kept by the undo: the DBA decides. A role it left NOLOGIN is no longer a login role, so
+  // fenceRoles does not pick it: it is found by its read-only setting
+  if (!opts.roles)
+    for (const r of facts.roles.filter(
+      (x) =>
+        !x.login &&
+        x.writes &&
+        !x.superuser &&
+        !x.replication &&
+        x.name !== facts.steepRole &&
+        isOn(x.databaseSetting),
+    ))
+      p.push(
+        `role ${r.name} cannot log in and is read-only in database ${facts.database} on ${old}, as a fence an interrupted switchover leaves it: if that is what happened, give it back (ALTER ROLE ${quoteIdent(r.name)} LOGIN; ALTER ROLE ${quoteIdent(r.name)} IN DATABASE ${quoteIdent(facts.database)} RESET default_transaction_read_only) and run again; otherwise name the roles to fence with --roles`,
+      );
   for (const r of fenceRoles(facts, opts)) {
     const before = facts.roles.find((x) => x.name === r)?.databaseSetting;
-    if (before && ['on', 'true', 'yes', '1'].includes(before.toLowerCase()))
+    if (isOn(before))
       p.push(
         `role ${r} is already read-only in database ${facts.database} on ${old}, as a fence an interrupted switchover left would be: make it writable (ALTER ROLE ${quoteIdent(r)} IN DATABASE ${quoteIdent(facts.database)} RESET default_transaction_read_only) and run again, or leave it out with --roles`,
       );
@@ -180,6 +214,23 @@ function terminateSql(roles: readonly string[], finishedOnly: boolean): string {
   return `SELECT pid, pg_catalog.pg_terminate_backend(pid) AS signalled FROM pg_catalog.pg_stat_activity WHERE datname = current_database() AND usename IN (${list}) AND backend_start <= $1 AND pid <> pg_catalog.pg_backend_pid()${finishedOnly ? ' AND (xact_start IS NULL OR xact_start > $1)' : ''}`;
 }
 
+function readOnlySql(role: string, database: string): string {
+  return `ALTER ROLE ${quoteIdent(role)} IN DATABASE ${quoteIdent(database)} SET default_transaction_read_only = on`;
+}
+
+/**
+ * The fence LSN, in this order on one session (see the comment at the top): the last SELECT
+ * returns it, and the COMMIT has flushed the WAL up to it.
+ */
+export function fenceLsnSql(subscription: string): string[] {
+  return [
+    'BEGIN',
+    'SET LOCAL synchronous_commit = local',
+    `SELECT pg_catalog.pg_logical_emit_message(true, 'steep', ${quoteLiteral(`switchover ${subscription}: fence`)})::text AS lsn`,
+    'COMMIT',
+  ];
+}
+
 export interface SwitchoverInputs {
   /** the connection string the old primary's reverse subscription uses, password as **** */
   reverseConninfo: string;
@@ -199,33 +250,38 @@ export function planSwitchover(
   const slot = facts.slot?.name ?? facts.live?.slot ?? sub;
   const db = quoteIdent(facts.database);
   const byName = new Map(facts.roles.map((r) => [r.name, r]));
-  const fence: NodeSql[] = roles.map((r) => ({
-    node: old,
-    sql: `ALTER ROLE ${quoteIdent(r)} IN DATABASE ${db} SET default_transaction_read_only = on`,
-  }));
-  const unfence: NodeSql[] = roles.map((r) => {
-    const before = byName.get(r)?.databaseSetting ?? null;
-    return {
+  // per role: the read-only default, then NOLOGIN for a role that can log in; undo[i] undoes statements[i]
+  const fence: NodeSql[] = [];
+  const unfence: NodeSql[] = [];
+  for (const r of roles) {
+    const role = byName.get(r);
+    const before = role?.databaseSetting ?? null;
+    fence.push({ node: old, sql: readOnlySql(r, facts.database) });
+    unfence.push({
       node: old,
       sql:
         before === null
           ? `ALTER ROLE ${quoteIdent(r)} IN DATABASE ${db} RESET default_transaction_read_only`
           : `ALTER ROLE ${quoteIdent(r)} IN DATABASE ${db} SET default_transaction_read_only = ${quoteLiteral(before)}`,
-    };
-  });
+    });
+    if (role?.login) {
+      fence.push({ node: old, sql: `ALTER ROLE ${quoteIdent(r)} NOLOGIN` });
+      unfence.push({ node: old, sql: `ALTER ROLE ${quoteIdent(r)} LOGIN` });
+    }
+  }
   const terminateFinishedSql = terminateSql(roles, true);
   const terminateAllSql = terminateSql(roles, false);
   const rev = opts.reverse ? reverseName(sub) : null;
   const steps: SwitchoverStep[] = [
     {
       id: 'fence',
-      title: `fence ${roles.join(', ')} read-only on ${old}, end their sessions (grace ${opts.graceMs / 1000}s), record the fence LSN`,
+      title: `fence ${roles.join(', ')} on ${old} (read-only, no login), end their sessions (grace ${opts.graceMs / 1000}s), record the fence LSN (flushed)`,
       statements: [
         ...fence,
         { node: old, sql: 'SELECT now() -- $1: the time the fence took effect' },
         { node: old, sql: terminateFinishedSql },
         { node: old, sql: terminateAllSql },
-        { node: old, sql: 'SELECT pg_catalog.pg_current_wal_lsn()' },
+        ...fenceLsnSql(sub).map((sql) => ({ node: old, sql })),
       ],
       undo: unfence,
     },
@@ -296,7 +352,7 @@ export function planSwitchover(
     statements: release,
     undo: [],
   });
-  const { ms, basis } = expectedBlackout(facts, opts);
+  const { ms, basis } = expectedBlackout(facts, opts, steps[0]!.statements.length);
   return {
     subscription: sub,
     oldNode: old,
@@ -307,6 +363,7 @@ export function planSwitchover(
     steps,
     terminateFinishedSql,
     terminateAllSql,
+    fenceLsnSql: fenceLsnSql(sub),
     expectedBlackoutMs: ms,
     blackoutBasis: basis,
     rollback: rollbackCommands(facts, opts, { roles, unfence, slot, reverse: rev }),
@@ -317,20 +374,45 @@ function originSql(sub: string): string {
   return `SELECT pg_catalog.pg_replication_origin_progress('pg_' || oid, true) FROM pg_catalog.pg_subscription WHERE subname = ${quoteLiteral(sub)}`;
 }
 
-/** The blackout is the drain plus the checks: lag over the apply rate, the feedback floor, verify, reverse. */
-function expectedBlackout(facts: SwitchoverFacts, opts: SwitchoverOptions): { ms: number; basis: string } {
+/**
+ * The blackout is every step from the fence to the release's DISABLE. From what preflight
+ * measured (facts.measured): the statements' round trips (fence, sequences, release), the
+ * subscriber's confirmation of the flushed WAL (the drain), the verify engine's fixed cost and
+ * its pace on a sample, the old primary's connection to the new one (reverse). Without a
+ * measurement, the lag over the apply rate and fixed guesses.
+ */
+function expectedBlackout(
+  facts: SwitchoverFacts,
+  opts: SwitchoverOptions,
+  fenceStatements: number,
+): { ms: number; basis: string } {
+  const m = facts.measured;
+  const rt = m?.roundTripMs ?? 0;
   const lag = facts.slot?.lagBytes ?? 0;
-  const drainMs = FEEDBACK_MS + (lag > 0 && facts.applyRate ? (lag / facts.applyRate) * 1000 : 0);
-  const verifyMs = opts.verify === 'none' ? 0 : (facts.verifyRows / VERIFY_ROWS_PER_SECOND) * 1000;
-  const reverseMs = opts.reverse ? REVERSE_MS : 0;
-  const ms = Math.round(drainMs + verifyMs + reverseMs);
-  const rate = facts.applyRate === null ? 'not measured' : `${formatBytes(Math.round(facts.applyRate))}/s`;
+  const guessedDrain = FEEDBACK_MS + (lag > 0 && facts.applyRate ? (lag / facts.applyRate) * 1000 : 0);
+  const drainMs = m?.drainMs != null ? Math.max(m.drainMs, 2 * rt) : guessedDrain;
+  const fenceMs = rt * fenceStatements + EXIT_POLL_MS;
+  const sequencesMs = rt * (2 + facts.sequences.length);
+  const rate = m?.verifyRowsPerSecond ?? VERIFY_ROWS_PER_SECOND;
+  const verifyMs = opts.verify === 'none' ? 0 : (m?.verifyFixedMs ?? 0) + (facts.verifyRows / rate) * 1000;
+  const reverseMs = opts.reverse ? (m?.reverseConnectMs ?? REVERSE_MS) + 3 * rt : 0;
+  const ms = Math.round(fenceMs + drainMs + sequencesMs + verifyMs + reverseMs + rt);
+  const applyRate =
+    facts.applyRate === null ? 'not measured' : `${formatBytes(Math.round(facts.applyRate))}/s`;
   const basis =
-    `drain ${Math.round(drainMs)} ms (lag ${formatBytes(lag)}, apply rate ${rate}, the subscriber's acknowledgement)` +
+    `fence ${Math.round(fenceMs)} ms (${fenceStatements} statements at a ${rt.toFixed(1)} ms round trip)` +
+    ` + drain ${Math.round(drainMs)} ms (${
+      m?.drainMs != null
+        ? `the subscriber confirmed the flushed WAL in ${m.drainMs} ms`
+        : `lag ${formatBytes(lag)}, apply rate ${applyRate}, the subscriber's acknowledgement`
+    })` +
+    ` + sequences ${Math.round(sequencesMs)} ms` +
     (opts.verify === 'none'
       ? ''
-      : ` + verify ${Math.round(verifyMs)} ms (~${facts.verifyRows} rows at ~${VERIFY_ROWS_PER_SECOND}/s)`) +
-    (opts.reverse ? ` + reverse subscription ~${REVERSE_MS} ms` : '') +
+      : ` + verify ${Math.round(verifyMs)} ms (~${facts.verifyRows} rows at ${m?.verifyRowsPerSecond != null ? `a measured ~${Math.round(rate)}` : `~${rate}`}/s${m ? ` + ${m.verifyFixedMs} ms reading both catalogs` : ''})`) +
+    (opts.reverse
+      ? ` + reverse subscription ~${Math.round(reverseMs)} ms${m?.reverseConnectMs != null ? ` (${m.reverseConnectMs} ms to connect, measured)` : ''}`
+      : '') +
     `; a busy session may hold the fence up to the grace (${opts.graceMs / 1000}s)`;
   return { ms, basis };
 }
@@ -341,15 +423,21 @@ function rollbackCommands(
   p: { roles: string[]; unfence: NodeSql[]; slot: string; reverse: string | null },
 ): RollbackCommand[] {
   const { subscription: sub, oldNode: old, newNode: neu } = facts;
-  const db = quoteIdent(facts.database);
   const out: RollbackCommand[] = [];
   if (p.reverse) {
     out.push(
-      ...p.roles.map((r) => ({
-        node: neu,
-        sql: `ALTER ROLE ${quoteIdent(r)} IN DATABASE ${db} SET default_transaction_read_only = on`,
-        why: `fence ${r} on ${neu} (where it exists) so writes stop there`,
-      })),
+      ...p.roles.flatMap((r) => [
+        {
+          node: neu,
+          sql: readOnlySql(r, facts.newDatabase),
+          why: `fence ${r} on ${neu} (where it exists): new sessions start read-only`,
+        },
+        {
+          node: neu,
+          sql: `ALTER ROLE ${quoteIdent(r)} NOLOGIN`,
+          why: `and cannot log in, so no session can turn the read-only default off`,
+        },
+      ]),
       {
         node: neu,
         sql: terminateSql(p.roles, false).replace('$1', 'now()'),
@@ -357,7 +445,12 @@ function rollbackCommands(
       },
       {
         node: neu,
-        sql: `SELECT confirmed_flush_lsn >= pg_catalog.pg_current_wal_lsn() AS drained FROM pg_catalog.pg_replication_slots WHERE slot_name = ${quoteLiteral(p.reverse)}`,
+        sql: `SELECT pg_catalog.pg_logical_emit_message(true, 'steep', ${quoteLiteral(`rollback of ${sub}: fence`)})`,
+        why: `once no session of theirs is left: flush ${neu}'s WAL past every write they committed, asynchronous ones included`,
+      },
+      {
+        node: neu,
+        sql: `SELECT confirmed_flush_lsn >= pg_catalog.pg_current_wal_insert_lsn() AS drained FROM pg_catalog.pg_replication_slots WHERE slot_name = ${quoteLiteral(p.reverse)}`,
         why: `repeat until true: ${old} has every write made on ${neu}`,
       },
       { node: old, sql: `ALTER SUBSCRIPTION ${quoteIdent(p.reverse)} DISABLE`, why: 'stop the way back' },
@@ -369,12 +462,16 @@ function rollbackCommands(
       why: `resume ${old} → ${neu} from the kept slot (writes made on ${neu} meanwhile are not carried back)`,
     });
   out.push(
-    ...p.unfence.map((u) => ({ node: u.node, sql: u.sql, why: `make the role writable on ${old} again` })),
     {
       node: null,
       sql: null,
-      why: `set ${old}'s sequences past what ${neu} handed out (setval) before the application writes there again, and point the application back at ${old}`,
+      command: p.reverse
+        ? `steep sequences sync ${p.reverse} --headroom ${opts.sequenceHeadroom}`
+        : `steep sequences sync ${sub} --reverse --headroom ${opts.sequenceHeadroom}`,
+      why: `set ${old}'s sequences past what ${neu} handed out, before the application writes on ${old} again`,
     },
+    ...p.unfence.map((u) => ({ node: u.node, sql: u.sql, why: `make the role writable on ${old} again` })),
+    { node: null, sql: null, why: `point the application back at ${old}` },
   );
   if (!p.reverse && !opts.keepSlot)
     out.push({

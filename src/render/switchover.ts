@@ -7,6 +7,7 @@ function seconds(ms: number | null): string {
 }
 
 function rollbackLine(r: RollbackCommand): string {
+  if (r.command) return `  $ ${r.command}  # ${r.why}`;
   return r.sql === null ? `  -- ${r.why}` : `  ${r.node}: ${r.sql};  -- ${r.why}`;
 }
 
@@ -119,7 +120,13 @@ export function renderSwitchoverMarkdown(r: SwitchoverReport): string {
   if (r.outcome === 'released') {
     lines.push('', '**Rollback**', '', '```sql');
     for (const c of r.rollback)
-      lines.push(c.sql === null ? `-- ${c.why}` : `-- on ${c.node}: ${c.why}\n${c.sql};`);
+      lines.push(
+        c.command
+          ? `-- in a shell: ${c.command}  (${c.why})`
+          : c.sql === null
+            ? `-- ${c.why}`
+            : `-- on ${c.node}: ${c.why}\n${c.sql};`,
+      );
     lines.push('```');
   }
   return lines.join('\n');

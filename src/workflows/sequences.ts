@@ -12,6 +12,7 @@ import { type SequenceLag, type SequenceSyncReport, sequenceSyncReport } from '.
 import type { SubscriptionSpec, TableName, Topology } from '../model/topology.js';
 import { declaredSubscription } from '../model/topology.js';
 import { sequenceLag } from '../planner/sequences.js';
+import { reverseName } from '../planner/switchover.js';
 
 /**
  * `steep sequences sync SUBSCRIPTION` (SPEC §4): logical replication does not carry sequence
@@ -27,6 +28,11 @@ export interface SequencesSyncOptions {
   allowBackwards?: boolean;
   /** only these sequences (`schema.name`; a bare name is in public) */
   only?: readonly string[];
+  /**
+   * the way back after a switchover: from the subscriber's sequences to the publisher's (the
+   * subscribed tables' sequences, read as for the forward direction)
+   */
+  reverse?: boolean;
 }
 
 const APPLICATION_NAME = 'steep sequences';
@@ -82,18 +88,20 @@ export async function syncSubscriptionSequences(
 ): Promise<SequenceSyncReport> {
   return onPair(topology, d, clients, async (pub, sub) => {
     const seqs = await publishedSequences(pub, await subscribedTables(pub, sub, d), { only: opts.only });
+    // the way back: the values come from the subscriber and are set on the publisher
+    const [source, target, from, to] = opts.reverse ? [sub, pub, d.node, d.from] : [pub, sub, d.from, d.node];
     const base = {
       subscription: d.name,
-      publisher: d.from,
-      subscriber: d.node,
+      publisher: from,
+      subscriber: to,
       headroom: (opts.headroom ?? 0n).toString(),
       allowBackwards: opts.allowBackwards === true,
     };
-    const outcomes = await syncSequences(pub, sub, seqs, {
+    const outcomes = await syncSequences(source, target, seqs, {
       headroom: opts.headroom ?? 0n,
       allowBackwards: base.allowBackwards,
-      publisher: d.from,
-      subscriber: d.node,
+      publisher: from,
+      subscriber: to,
     });
     return sequenceSyncReport(base, outcomes);
   });
@@ -122,6 +130,23 @@ export async function sequencesSync(
   opts: SequencesSyncOptions,
 ): Promise<{ report: SequenceSyncReport; configWarnings: Problem[] }> {
   const { topology, warnings } = await loadTopology(configPath);
-  const d = declaredSubscription(topology, subscription, 'verify.unknown_subscription');
-  return { report: await syncSubscriptionSequences(topology, d, opts), configWarnings: warnings };
+  const reversed = reverseOf(topology, subscription);
+  const d = reversed ?? declaredSubscription(topology, subscription, 'verify.unknown_subscription');
+  const report = await syncSubscriptionSequences(topology, d, {
+    ...opts,
+    reverse: reversed !== null || opts.reverse === true,
+  });
+  return { report: reversed ? { ...report, subscription } : report, configWarnings: warnings };
+}
+
+/**
+ * The declared subscription whose way back `name` is: `steep switchover --reverse` names the
+ * reverse subscription `steep_reverse_<subscription>` (planner/switchover.ts reverseName); it is
+ * not in the file, and its sequences are the forward subscription's, the other way. Null when
+ * `name` is declared itself or is no such name.
+ */
+function reverseOf(topology: Topology, name: string): SubscriptionSpec | null {
+  if (topology.subscriptions[name]) return null;
+  const forward = Object.keys(topology.subscriptions).find((s) => reverseName(s) === name);
+  return forward ? declaredSubscription(topology, forward, 'verify.unknown_subscription') : null;
 }

@@ -3,18 +3,21 @@ import { readPublishedScope, readSubscriptionInfo } from '../catalog/compareScop
 import { serverVersionOf } from '../catalog/initProgress.js';
 import { readSequenceStates } from '../catalog/sequences.js';
 import {
+  hashSample,
   probeSubscription,
   readFencePrivileges,
+  readFlushLsn,
   readPublicationAndSlot,
   readRoleFacts,
   readSlotPosition,
+  serverNow,
   subscriptionExists,
 } from '../catalog/switchover.js';
 import { loadTopology } from '../config/load.js';
 import { lockedSessions } from '../db/lockedSession.js';
 import { secretFiller } from '../executors/secrets.js';
 import { publishedSequences } from '../executors/sequenceSync.js';
-import type { NodeClients } from '../executors/switchover.js';
+import { type NodeClients, waitLagUnder } from '../executors/switchover.js';
 import { subscriptionAddress } from '../model/address.js';
 import { buildConninfo } from '../model/conninfo.js';
 import type { Problem } from '../model/errors.js';
@@ -35,7 +38,7 @@ import { planSwitchover, reverseName, switchoverProblems } from '../planner/swit
 import { isComparison } from '../planner/verify.js';
 import { hasInitTables, SubscriptionStateStore } from '../state/subscriptionState.js';
 import { SwitchoverRun, type SwitchoverRunOptions } from './switchoverRun.js';
-import { parseTableName, planVerify } from './verify.js';
+import { openSession, parseTableName, planVerify } from './verify.js';
 
 /**
  * `steep switchover SUBSCRIPTION` (SPEC §4): move writes from the subscription's publisher (the
@@ -82,6 +85,22 @@ export async function switchover(
   try {
     const pre = Date.now();
     const { facts, verifyTables } = await readFacts(topology, d, clients, opts);
+    if (facts.slot?.lagBytes != null && facts.slot.lagBytes > opts.maxLagBytes) {
+      opts.onEvent({
+        event: 'switchover.lag_wait',
+        level: 'info',
+        subscription: d.name,
+        message: `${d.name} lags ${facts.slot.lagBytes} bytes, more than --max-lag: waiting up to --lag-timeout ${opts.lagTimeoutMs / 1000}s for it to drop`,
+      });
+      const waited = await waitLagUnder(
+        clients.get(d.from)!,
+        facts.slot.name,
+        opts.maxLagBytes,
+        opts.lagTimeoutMs,
+        opts.signal,
+      );
+      facts.slot.lagBytes = waited.lagBytes;
+    }
     const problems = switchoverProblems(facts, opts);
     if (problems.length > 0)
       throw new SteepError('switchover.preflight', problems[0]!, {
@@ -135,10 +154,11 @@ async function readFacts(
   const old = clients.get(d.from)!;
   const neu = clients.get(d.node)!;
   const info = await readSubscriptionInfo(neu, d.name);
-  const [oldVersion, newVersion, priv] = await Promise.all([
+  const [oldVersion, newVersion, priv, newPriv] = await Promise.all([
     serverVersionOf(old),
     serverVersionOf(neu),
     readFencePrivileges(old),
+    readFencePrivileges(neu),
   ]);
   const schema = topology.settings.stateSchema;
   const state = (await hasInitTables(neu, schema))
@@ -146,19 +166,24 @@ async function readFacts(
     : null;
   const slotName = info?.slot ?? d.slot;
   const slot = await readSlotPosition(old, slotName);
-  const applyRate = slot && (slot.lagBytes ?? 0) > 0 ? await measureApplyRate(old, slotName) : null;
+  // the drain as the subscriber confirms the WAL flushed now; the apply rate only when that fails
+  const drainMs = slot?.active && slot.lagBytes !== null ? await measureDrain(old, slotName) : null;
+  const applyRate =
+    drainMs === null && slot && (slot.lagBytes ?? 0) > 0 ? await measureApplyRate(old, slotName) : null;
   const scope = await readPublishedScope(old, oldVersion, info?.publications ?? [...d.publications]);
   const tables = scope.map((s) => s.table);
   const names = tables.map(qualifiedName);
+  const planned = Date.now();
   const plans = info ? await planVerify(old, neu, d, info, undefined) : [];
+  const verifyFixedMs = Date.now() - planned;
   const unkeyed = plans
     .filter((p) => !isComparison(p) && info?.tables.get(qualifiedName(p.table)) === 'r')
     .map((p) => ({ table: displayTable(p.table), reason: (p as { reason: string }).reason }));
   const verifyTables =
     opts.verify === 'all' ? names : opts.verify === 'none' ? [] : verifyList(d, opts.verify, names);
-  const verifyRows = plans
+  let verifyRows = plans
     .filter((p) => isComparison(p) && verifyTables.includes(qualifiedName(p.table)))
-    .reduce((n, p) => n + (isComparison(p) ? p.estimatedRows : 0), 0);
+    .reduce((n, p) => n + (isComparison(p) ? Math.max(p.estimatedRows, 0) : 0), 0);
   const roles = await readRoleFacts(old, tables.map(quoteTable), opts.roles ?? []);
   const seqs = await publishedSequences(old, tables, { only: opts.sequences });
   const [sources, targets] = await Promise.all([
@@ -166,23 +191,49 @@ async function readFacts(
     readSequenceStates(neu, seqs),
   ]);
   const rev = reverseName(d.name);
+  let reverseConnectMs: number | null = null;
   const reverse =
     opts.reverse && oldVersion >= 160000 && newVersion >= 160000
       ? await (async () => {
           const onNew = await readPublicationAndSlot(neu, rev);
           const exists = await subscriptionExists(old, rev);
+          const probed = Date.now();
+          const unreachable =
+            priv.canSubscribe && !exists
+              ? await probeSubscription(old, rev, reverseConninfo(topology, d.node), secretFiller(topology))
+              : null;
+          if (priv.canSubscribe && !exists && unreachable === null) reverseConnectMs = Date.now() - probed;
           return {
             publicationExists: onNew.publication,
             slotExists: onNew.slot,
             subscriptionExists: exists,
             oldCanSubscribe: priv.canSubscribe,
-            unreachable:
-              priv.canSubscribe && !exists
-                ? await probeSubscription(old, rev, reverseConninfo(topology, d.node), secretFiller(topology))
-                : null,
+            unreachable,
           };
         })()
       : null;
+  const largest = plans
+    .filter((p) => isComparison(p) && verifyTables.includes(qualifiedName(p.table)))
+    .sort((a, b) => (isComparison(b) ? b.estimatedRows : 0) - (isComparison(a) ? a.estimatedRows : 0))[0];
+  // the verify step opens its own sessions: two, then two per table, tables two at a time
+  const verified = plans.filter(
+    (p) => isComparison(p) && verifyTables.includes(qualifiedName(p.table)),
+  ).length;
+  const connectMs =
+    opts.verify === 'none' || verified === 0
+      ? 0
+      : Math.max(...(await Promise.all([d.from, d.node].map((n) => connectTime(topology, n)))));
+  const sample = largest && opts.verify !== 'none' ? await hashRate(old, quoteTable(largest.table)) : null;
+  // the sample read the whole table: its count replaces the estimate (none before an ANALYZE)
+  if (largest && isComparison(largest) && sample?.rows != null)
+    verifyRows += sample.rows - Math.max(largest.estimatedRows, 0);
+  const measured = {
+    drainMs,
+    verifyRowsPerSecond: sample?.rate ?? null,
+    verifyFixedMs: 2 * verifyFixedMs + (2 + Math.ceil(verified / 2)) * connectMs,
+    reverseConnectMs,
+    roundTripMs: Math.max(await roundTrip(old), await roundTrip(neu)),
+  };
   const facts: SwitchoverFacts = {
     subscription: d.name,
     oldNode: d.from,
@@ -190,6 +241,7 @@ async function readFacts(
     oldVersion,
     newVersion,
     database: priv.database,
+    newDatabase: newPriv.database,
     steepRole: priv.role,
     steepCanFence: priv.canFence,
     steepCanTerminate: priv.canTerminate,
@@ -197,6 +249,7 @@ async function readFacts(
     state,
     slot: slot ? { name: slotName, active: slot.active, lagBytes: slot.lagBytes } : null,
     applyRate,
+    measured,
     tables: tables.map(displayTable),
     unkeyed,
     verifyRows,
@@ -237,6 +290,50 @@ async function measureApplyRate(old: pg.Client, slot: string): Promise<number | 
   if (!a?.confirmed || !b?.confirmed) return null;
   const bytes = Number(lsnValue(b.confirmed) - lsnValue(a.confirmed));
   return bytes > 0 ? (bytes * 1000) / (Date.now() - t) : null;
+}
+
+/** How long the slot takes to confirm the WAL flushed now (at most 2 s; null when it did not). */
+async function measureDrain(old: pg.Client, slot: string): Promise<number | null> {
+  const target = lsnValue(await readFlushLsn(old));
+  const t = Date.now();
+  while (Date.now() - t < 2000) {
+    const s = await readSlotPosition(old, slot);
+    if (s?.confirmed && lsnValue(s.confirmed) >= target) return Date.now() - t;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  return null;
+}
+
+const SAMPLE_ROWS = 20_000;
+
+/**
+ * Rows per second the old primary hashes of a sample of `table` (null: empty), and its row
+ * count when the sample read all of it (a table never analyzed has no estimate).
+ */
+async function hashRate(
+  old: pg.Client,
+  quotedTable: string,
+): Promise<{ rate: number; rows: number | null } | null> {
+  const t = process.hrtime.bigint();
+  const n = await hashSample(old, quotedTable, SAMPLE_ROWS);
+  const ms = Number(process.hrtime.bigint() - t) / 1e6;
+  return n > 0 ? { rate: (n * 1000) / Math.max(ms, 0.1), rows: n < SAMPLE_ROWS ? n : null } : null;
+}
+
+/** How long opening a session to `node` takes (ms), as the verify step opens its own. */
+async function connectTime(topology: Topology, node: string): Promise<number> {
+  const t = Date.now();
+  const c = await openSession(topology, node, 'plain', APPLICATION_NAME);
+  const ms = Date.now() - t;
+  await c.end().catch(() => {});
+  return ms;
+}
+
+/** One statement's round trip on the node (ms). */
+async function roundTrip(client: pg.Client): Promise<number> {
+  const t = process.hrtime.bigint();
+  await serverNow(client);
+  return Number(process.hrtime.bigint() - t) / 1e6;
 }
 
 /** The setval statements the sequences step would run with today's values (the dry run shows them). */

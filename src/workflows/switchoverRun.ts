@@ -17,14 +17,15 @@ import {
 } from '../executors/switchover.js';
 import { subscriptionAddress } from '../model/address.js';
 import { SteepError } from '../model/errors.js';
-import type {
-  NodeSql,
-  StepTiming,
-  SwitchoverOptions,
-  SwitchoverPlan,
-  SwitchoverReport,
-  SwitchoverStep,
-  SwitchoverStepId,
+import {
+  drainDetail,
+  type NodeSql,
+  type StepTiming,
+  type SwitchoverOptions,
+  type SwitchoverPlan,
+  type SwitchoverReport,
+  type SwitchoverStep,
+  type SwitchoverStepId,
 } from '../model/switchover.js';
 import type { SubscriptionSpec, Topology } from '../model/topology.js';
 import { syncSubscriptionSequences } from './sequences.js';
@@ -149,24 +150,24 @@ export class SwitchoverRun {
     try {
       opts.onChanging?.(plan);
       await this.run('fence', async (s) => {
-        // each role's undo is due once its ALTER ROLE ran: a role that could not be fenced
-        // (its setting locked by another session) is not touched again
+        // each statement's undo is due once it ran: a role that could not be fenced (its
+        // setting locked by another session) is not touched again
         const undo: NodeSql[] = [];
         this.undo.unshift({ step: 'fence', sql: undo });
         fencedAt = Date.now();
-        for (let i = 0; i < plan.roles.length; i++) {
+        for (let i = 0; i < s.undo.length; i++) {
           await runStatements(clients, [s.statements[i]!]);
           undo.push(s.undo[i]!);
         }
         const { fenceLsn, terminated } = await endFencedSessions(old, plan, opts.graceMs, opts.signal);
         this.report.fenceLsn = fenceLsn;
-        return `${plan.roles.join(', ')} read-only on ${d.from}, ${terminated} session(s) ended, fence LSN ${fenceLsn}`;
+        return `${plan.roles.join(', ')} read-only and without login on ${d.from}, ${terminated} session(s) ended, fence LSN ${fenceLsn} (flushed)`;
       });
       await this.run('drain', async () => {
         const r = await waitDrained(old, neu, plan, this.report.fenceLsn!, opts.fenceTimeoutMs, opts.signal);
         this.report.drainedLsn = r.originLsn;
         this.report.confirmedLsn = r.confirmedLsn;
-        return `origin at ${r.originLsn ?? 'none'}, slot confirmed ${r.confirmedLsn} ≥ fence ${this.report.fenceLsn} (${r.by === 'origin' ? 'origin past the fence' : 'acknowledged by the subscriber'})`;
+        return drainDetail(this.report.fenceLsn!, r.originLsn, r.confirmedLsn, r.by);
       });
       await this.run('sequences', async () => {
         const r = await syncSubscriptionSequences(

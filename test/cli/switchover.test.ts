@@ -1,9 +1,13 @@
 import { readFileSync } from 'node:fs';
+import pg from 'pg';
 import { describe, expect, it } from 'vitest';
+import { lsnValue } from '../../src/model/lsn.js';
+import type { SwitchoverReport } from '../../src/model/switchover.js';
+import { renderSwitchoverText } from '../../src/render/switchover.js';
 import { type AppWriter, startAppWriter } from '../support/appWriter.js';
-import { steepWith, writeConfig } from '../support/cli.js';
+import { startSteep, steepWith, writeConfig } from '../support/cli.js';
 import { type TestNode, useCluster } from '../support/cluster.js';
-import { digests, waitCaughtUp } from '../support/replicationData.js';
+import { digests, tableDigest, waitCaughtUp } from '../support/replicationData.js';
 import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
 /**
@@ -11,7 +15,7 @@ import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
  * an application role writing on east throughout: --dry-run changes nothing; a table that
  * differs, a role that cannot be fenced and a subscriber killed during the drain each leave east
  * writable again and replication going; then the switchover with --reverse: 0 rows lost, the
- * writer's next write fails as read-only, sequences ahead of every used value, a write on west
+ * writer's next write fails (its role may no longer log in), sequences ahead of every used value, a write on west
  * arrives on east, the cutover report and apply_log.
  */
 const cluster = useCluster({ nodes: ['east', 'west'] });
@@ -222,9 +226,16 @@ describe('steep switchover (18 → 18)', () => {
       ]);
       expect(report.verify.tables.map((t: { status: string }) => t.status)).toEqual(['equal', 'equal']);
       expect(done.stderr).toMatch(/^drain {2}completed {2}\d+\.\d\d s/m);
+      // every comparison the drain line prints holds, as numbers
+      const printed = [
+        ...done.stderr.matchAll(/([0-9A-F]+\/[0-9A-F]+) ([≥<]) fence ([0-9A-F]+\/[0-9A-F]+)/g),
+      ];
+      expect(printed.length).toBeGreaterThan(0);
+      for (const [, a, rel, fence] of printed)
+        expect(rel === '≥' ? lsnValue(a!) >= lsnValue(fence!) : lsnValue(a!) < lsnValue(fence!)).toBe(true);
       expect(writer.since(before)).toBeGreaterThan(0);
-      // the writer's next write on east fails as read-only
-      await eventually(async () => writer.lastError() === '25006', 10_000, 'a read-only error on east');
+      // the writer cannot write on east any more: its session ended, it may not log in again (28000)
+      await eventually(async () => writer.lastError() === '28000', 10_000, 'a refused login on east');
       const stoppedAt = writer.committed();
       await new Promise((r) => setTimeout(r, 300));
       expect(writer.committed()).toBe(stoppedAt);
@@ -263,4 +274,257 @@ describe('steep switchover (18 → 18)', () => {
     );
     expect(log).toEqual([{ action: 'switchover.release', status: 'completed' }]);
   }, 240_000);
+});
+
+/**
+ * The fenced role's own session, as an application that does not take no for an answer would
+ * open one: `options` is the connection's `-c` settings (PGOPTIONS).
+ */
+async function roleSession(node: TestNode, role: { user: string; password: string }, options?: string) {
+  const c = new pg.Client({
+    host: '127.0.0.1',
+    port: node.port,
+    database: 'app',
+    user: role.user,
+    password: role.password,
+    options,
+  });
+  c.on('error', () => {});
+  await c.connect();
+  return c;
+}
+
+/** One write as `role` past the fence's read-only default; the SQLSTATE it failed with, or null when it committed. */
+async function bypassWrite(
+  node: TestNode,
+  role: { user: string; password: string },
+  how: 'pgoptions' | 'begin-read-write',
+  sql: string,
+): Promise<string | null> {
+  let c: pg.Client | undefined;
+  try {
+    c = await roleSession(
+      node,
+      role,
+      how === 'pgoptions' ? '-c default_transaction_read_only=off' : undefined,
+    );
+    if (how === 'begin-read-write') await c.query('BEGIN READ WRITE');
+    await c.query(sql);
+    if (how === 'begin-read-write') await c.query('COMMIT');
+    return null;
+  } catch (err) {
+    return (err as { code?: string }).code ?? 'connection';
+  } finally {
+    await c?.end().catch(() => {});
+  }
+}
+
+describe('steep switchover of asynchronous commits (18 → 18)', () => {
+  it('loses no asynchronously committed row, holds the fence against bypasses, and the printed rollback goes back without key collisions', async () => {
+    const east = cluster().node('east');
+    const west = cluster().node('west');
+    const AS = { user: 'as_app', password: 'as-app-secret-3' };
+    const SUB_AS = 'west_as';
+    const REV = `steep_reverse_${SUB_AS}`;
+    const AS_TABLES = ['as_orders', 'as_owned'];
+    for (const n of [east, west]) {
+      await n.query(`CREATE ROLE ${AS.user} LOGIN PASSWORD '${AS.password}'`);
+      await n.query(
+        'CREATE TABLE public.as_orders (id bigserial PRIMARY KEY, v text NOT NULL, n int NOT NULL DEFAULT 0)',
+      );
+      await n.query('CREATE SEQUENCE public.as_tickets');
+      // a table the application role owns: privileges cannot fence an owner
+      await n.query('CREATE TABLE public.as_owned (id bigserial PRIMARY KEY, v text NOT NULL)');
+      await n.query(`ALTER TABLE public.as_owned OWNER TO ${AS.user}`);
+      await n.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON public.as_orders TO ${AS.user}`);
+      await n.query(`GRANT USAGE ON SEQUENCE public.as_orders_id_seq, public.as_tickets TO ${AS.user}`);
+    }
+    await east.query('INSERT INTO public.as_orders (v) SELECT md5(g::text) FROM generate_series(1, 2000) g');
+    const asPath = writeConfig(
+      [
+        'version: 1',
+        'topology: switchover-async',
+        nodesYaml([east, west]),
+        'publications:',
+        '  as_pub:',
+        '    node: east',
+        '    tables: [public.as_orders, public.as_owned]',
+        'subscriptions:',
+        `  ${SUB_AS}:`,
+        '    node: west',
+        '    from: east',
+        '    publications: [as_pub]',
+        // east subscribes to west already (the case above's way back)
+        '    options:',
+        '      origin: none',
+        '',
+      ].join('\n'),
+    );
+    try {
+      const applied = await steep(['apply', '--auto-approve'], asPath);
+      expect(applied.code, `${applied.stdout}\n${applied.stderr}`).toBe(0);
+      await waitCaughtUp(east, SUB_AS);
+
+      // lag over --max-lag at preflight: steep waits for it to drop (up to --lag-timeout), and
+      // refuses, changing nothing, only when it does not
+      const holder = await west.client();
+      await holder.query('BEGIN');
+      await holder.query('LOCK TABLE public.as_orders IN ACCESS EXCLUSIVE MODE');
+      await east.query(
+        "INSERT INTO public.as_orders (v) SELECT repeat('x', 200) FROM generate_series(1, 3000)",
+      );
+      await eventually(
+        async () =>
+          (
+            await east.query<{ lag: string }>(
+              "SELECT (pg_current_wal_insert_lsn() - confirmed_flush_lsn)::bigint::text AS lag FROM pg_replication_slots WHERE slot_name = 'west_as'",
+            )
+          ).some((r) => Number(r.lag) > 400_000),
+        20_000,
+        'the lag to build up behind the lock',
+      );
+      const refused = await steep(['switchover', SUB_AS, '--dry-run', '--lag-timeout', '1s'], asPath);
+      expect(refused.code, refused.stdout).toBe(1);
+      expect(refused.stderr).toMatch(
+        /subscription west_as lagged more than --max-lag 200\.0 kB behind east throughout --lag-timeout 1s \(\d+(\.\d)? kB at the least\)/,
+      );
+      const waiting = startSteep(
+        ['switchover', SUB_AS, '--dry-run', '--lag-timeout', '30s', '--log-format', 'json', '-c', asPath],
+        passwordEnv(cluster().nodes),
+      );
+      await waiting.when((e) => e.event === 'switchover.lag_wait', 60_000);
+      await holder.query('ROLLBACK');
+      await holder.end();
+      const waited = await waiting.exited;
+      expect(waited.code, waited.stderr).toBe(0);
+      expect(waited.stdout).toContain('dry run: nothing changed');
+      expect(await fenceSetting(east, AS.user)).toBeNull();
+
+      // the application commits asynchronously, and east's WAL writer flushes only every 10 s:
+      // a commit the application saw succeed can lie past the WAL write position for seconds
+      await east.query(`ALTER ROLE ${AS.user} SET synchronous_commit = off`);
+      await east.query("ALTER SYSTEM SET wal_writer_delay = '10s'");
+      await east.query('SELECT pg_reload_conf()');
+
+      const writer = startAppWriter(east, AS, { table: 'public.as_orders', sequence: 'public.as_tickets' });
+      let report!: {
+        outcome: string;
+        fenceLsn: string;
+        blackoutMs: number;
+        expectedBlackoutMs: number;
+        rollback: Array<{ node: string | null; sql: string | null; command?: string | null; why: string }>;
+      };
+      try {
+        await eventually(async () => writer.committed() > 200, 20_000, 'the writer to commit');
+        // a transaction under way at the fence, committed (asynchronously) during the grace
+        const late = await roleSession(east, AS);
+        await late.query('BEGIN');
+        await late.query("INSERT INTO public.as_orders (v) VALUES ('committed during the grace')");
+        // the lag counts WAL the WAL writer has not flushed yet: up to 10 s of writes here
+        const running = steep(
+          ['switchover', SUB_AS, '--reverse', '--grace', '3s', '--max-lag', '16MB', '--json'],
+          asPath,
+        );
+        await eventually(async () => (await fenceSetting(east, AS.user)) !== null, 90_000, 'the fence');
+        await late.query('COMMIT');
+        await late.end().catch(() => {});
+        const done = await running;
+        expect(done.code, `${done.stdout}\n${done.stderr}`).toBe(0);
+        report = JSON.parse(done.stdout);
+        expect(report.outcome).toBe('released');
+        await eventually(async () => writer.lastError() !== null, 10_000, 'the writer to be fenced');
+      } finally {
+        await writer.stop();
+      }
+      // 0 rows lost: every row east committed (asynchronously) is on west
+      const [eastRows, westRows] = [
+        await tableDigest(east, 'as_orders'),
+        await tableDigest(west, 'as_orders'),
+      ];
+      expect(westRows.count, `rows lost: ${eastRows.count - westRows.count}`).toBe(eastRows.count);
+      expect(await digests(west, AS_TABLES)).toEqual(await digests(east, AS_TABLES));
+      // and the fence LSN lies past every transaction west applied from east
+      const [origin] = await west.query<{ ok: boolean; lsn: string }>(
+        "SELECT pg_replication_origin_progress('pg_' || oid, true) <= $2::pg_lsn AS ok, pg_replication_origin_progress('pg_' || oid, true)::text AS lsn FROM pg_subscription WHERE subname = $1",
+        [SUB_AS, report.fenceLsn],
+      );
+      expect(origin!.ok, `west applied up to ${origin!.lsn}, past the fence LSN ${report.fenceLsn}`).toBe(
+        true,
+      );
+
+      // the file the report tells you to write plans clean, and drift is green
+      expect(renderSwitchoverText(report as unknown as SwitchoverReport)).toContain(
+        `steep.yaml still declares ${SUB_AS}: set \`enabled: false\` on it`,
+      );
+      const advised = writeConfig(
+        readFileSync(asPath, 'utf8').replace(
+          '    publications: [as_pub]\n',
+          '    publications: [as_pub]\n    enabled: false\n',
+        ),
+      );
+      const replanned = await steep(['plan'], advised);
+      expect(replanned.code, `${replanned.stdout}\n${replanned.stderr}`).toBe(0);
+      expect(replanned.stdout).not.toMatch(/would be replaced|[~+-] subscription/);
+      const drift = await steep(['drift'], advised);
+      expect(drift.code, `${drift.stdout}\n${drift.stderr}`).toBe(0);
+
+      // the fence holds against a session that turns the read-only default off, as the owner too
+      const before = await digests(east, AS_TABLES);
+      for (const how of ['pgoptions', 'begin-read-write'] as const) {
+        expect(
+          await bypassWrite(east, AS, how, "INSERT INTO public.as_orders (v) VALUES ('bypass')"),
+          how,
+        ).not.toBeNull();
+        expect(
+          await bypassWrite(east, AS, how, "INSERT INTO public.as_owned (v) VALUES ('bypass')"),
+          how,
+        ).not.toBeNull();
+      }
+      expect(await digests(east, AS_TABLES)).toEqual(before);
+
+      // the way back applies on east, whose flushes (what it acknowledges) need no 10 s wait now
+      await east.query('ALTER SYSTEM RESET wal_writer_delay');
+      await east.query('SELECT pg_reload_conf()');
+      // west is the primary: the application writes there, and it comes back to east
+      for (let i = 0; i < 50; i++) await west.query(`INSERT INTO public.as_orders (v) VALUES ('west ${i}')`);
+      await waitCaughtUp(west, REV);
+
+      // the printed rollback, run as printed
+      for (const r of report.rollback) {
+        if (r.command) {
+          const args = r.command.replace(/^steep /, '').split(' ');
+          const ran = await steep(args, asPath);
+          expect(ran.code, `${r.command}\n${ran.stdout}\n${ran.stderr}`).toBe(0);
+        } else if (r.sql && r.node) {
+          const node = r.node === 'east' ? east : west;
+          if (/repeat until true/.test(r.why))
+            await eventually(
+              async () => Object.values((await node.query(r.sql!))[0] ?? {})[0] === true,
+              30_000,
+              r.sql,
+            );
+          else await node.query(r.sql);
+        }
+      }
+      expect(await digests(east, AS_TABLES)).toEqual(await digests(west, AS_TABLES));
+      // after the rollback the role writes on east again, past everything west handed out
+      const c = await roleSession(east, AS);
+      try {
+        for (let i = 0; i < 1100; i++)
+          await c.query(`INSERT INTO public.as_orders (v) VALUES ('east again ${i}')`);
+        await c.query("INSERT INTO public.as_owned (v) VALUES ('east again')");
+      } finally {
+        await c.end();
+      }
+      // and west is fenced now, bypasses included
+      for (const how of ['pgoptions', 'begin-read-write'] as const)
+        expect(
+          await bypassWrite(west, AS, how, "INSERT INTO public.as_orders (v) VALUES ('bypass')"),
+          how,
+        ).not.toBeNull();
+    } finally {
+      await east.query('ALTER SYSTEM RESET wal_writer_delay');
+      await east.query('SELECT pg_reload_conf()');
+    }
+  }, 300_000);
 });

@@ -6,7 +6,7 @@ import type { TestNode } from './cluster.js';
  * switchover sees one: it inserts (ids from the tables' defaults), updates and deletes in short
  * transactions; a session ended under it (SQLSTATE 57P01) reconnects and writes on; any other
  * error is recorded by SQLSTATE and retried after a pause. `committed` counts transactions that
- * committed, `lastError` is the code of the latest failure (25006: read-only transaction).
+ * committed, `lastError` is the code of the latest failure (25006: read-only transaction, 28000: the role may not log in).
  */
 export interface AppWriter {
   committed: () => number;

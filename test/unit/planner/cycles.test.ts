@@ -40,6 +40,12 @@ describe('cycles', () => {
     expect(p.errors[0]!.message).toContain('set options.origin: none');
   });
 
+  it('a disabled subscription carries nothing: no loop through it until it is enabled (after a switchover)', () => {
+    const t = ring(['east', 'west'], 'any');
+    t.subscriptions.west_from_east!.enabled = false;
+    expect(runPlan(t, observe(t)).errors).toEqual([]);
+  });
+
   it('origin left to the default (any) is an error too', () => {
     const t = ring(['east', 'west'], undefined);
     expect(codes(runPlan(t, observe(t)).errors)).toEqual(['cycle']);

@@ -516,6 +516,18 @@ describe('subscriptions: replace', () => {
     expect(step.statements[1]!.sql).toContain("slot_name = 'west_orders_v2'");
   });
 
+  it('a switchover-released subscription (disabled, slot NONE) declared enabled: false plans nothing; enabling it is a replace', () => {
+    const t = base({ enabled: false });
+    const s = observe(t);
+    at(s, 'west').subscriptions.west_orders!.slotNone = true;
+    delete at(s, 'east').slots.west_orders;
+    const p = runPlan(t, s);
+    expect(p.errors).toEqual([]);
+    expect(p.steps).toEqual([]);
+    t.subscriptions.west_orders!.enabled = true;
+    expect(stepAt(runPlan(t, s), ADDR).changes.map((c) => c.path)).toContain('slot');
+  });
+
   it('a publisher (from) change is a replace', () => {
     const t = topology({
       publications: [publication('orders_pub', 'east'), publication('orders_pub2', 'north')],

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { drainProven, type SwitchoverFacts, type SwitchoverOptions } from '../../../src/model/switchover.js';
+import {
+  drainDetail,
+  drainProven,
+  type SwitchoverFacts,
+  type SwitchoverOptions,
+} from '../../../src/model/switchover.js';
 import { fenceRoles, planSwitchover, switchoverProblems } from '../../../src/planner/switchover.js';
 
 const role = (name: string, o: Partial<SwitchoverFacts['roles'][number]> = {}) => ({
@@ -19,6 +24,7 @@ const FACTS: SwitchoverFacts = {
   oldVersion: 180000,
   newVersion: 180000,
   database: 'app',
+  newDatabase: 'app',
   steepRole: 'steep',
   steepCanFence: true,
   steepCanTerminate: true,
@@ -58,6 +64,7 @@ const FACTS: SwitchoverFacts = {
 
 const OPTS: SwitchoverOptions = {
   maxLagBytes: 200 * 1024,
+  lagTimeoutMs: 30_000,
   fenceTimeoutMs: 30_000,
   graceMs: 5_000,
   verify: 'all',
@@ -103,7 +110,8 @@ describe('switchover planner', () => {
     {
       what: 'lag',
       facts: { slot: { name: 'new_orders', active: true, lagBytes: 10 * 1024 * 1024 } },
-      problem: /lags 10\.0 MB behind old, more than --max-lag 200\.0 kB/,
+      problem:
+        /lagged more than --max-lag 200\.0 kB behind old throughout --lag-timeout 30s \(10\.0 MB at the least\)/,
     },
     {
       what: 'slot not streaming',
@@ -178,10 +186,22 @@ describe('switchover planner', () => {
       node: 'old',
       sql: 'ALTER ROLE "app" IN DATABASE "app" SET default_transaction_read_only = on',
     });
-    // undo restores what was there before: RESET, or the role's own earlier setting
+    // NOLOGIN: a session could turn the read-only default off (PGOPTIONS, BEGIN READ WRITE)
+    expect(fence.statements[1]).toEqual({ node: 'old', sql: 'ALTER ROLE "app" NOLOGIN' });
+    // undo restores what was there before, statement by statement: RESET, or the role's own
+    // earlier setting, and LOGIN
     expect(fence.undo.map((u) => u.sql)).toEqual([
       'ALTER ROLE "app" IN DATABASE "app" RESET default_transaction_read_only',
+      'ALTER ROLE "app" LOGIN',
       `ALTER ROLE "batch" IN DATABASE "app" SET default_transaction_read_only = 'off'`,
+      'ALTER ROLE "batch" LOGIN',
+    ]);
+    // the fence LSN is a flushed message past every commit, not the WAL write position
+    expect(fence.statements.map((x) => x.sql).slice(-4)).toEqual([
+      'BEGIN',
+      'SET LOCAL synchronous_commit = local',
+      "SELECT pg_catalog.pg_logical_emit_message(true, 'steep', 'switchover new_orders: fence')::text AS lsn",
+      'COMMIT',
     ]);
     // the reverse slot is made on its own first (one server: CREATE SUBSCRIPTION would wait for itself)
     expect(plan.steps[4]!.statements.map((s) => `${s.node}: ${s.sql}`).slice(1)).toEqual([
@@ -194,11 +214,51 @@ describe('switchover planner', () => {
       'ALTER SUBSCRIPTION "new_orders" SET (slot_name = NONE)',
       "SELECT pg_catalog.pg_drop_replication_slot('new_orders')",
     ]);
-    // drain 200 ms + 1,000 bytes at 100 kB/s, verify 200,000 rows at 200,000/s, reverse 500 ms
-    expect(plan.expectedBlackoutMs).toBe(200 + 10 + 1000 + 500);
+    // nothing measured: drain 200 ms + 1,000 bytes at 100 kB/s, verify 200,000 rows at
+    // 200,000/s, reverse 500 ms, the fence's exit poll 20 ms
+    expect(plan.expectedBlackoutMs).toBe(200 + 10 + 1000 + 500 + 20);
+    // measured: round trip 1 ms (11 fence statements, 3 for the sequences, the release's
+    // DISABLE), the drain 40 ms, verify 100 ms + 200,000 rows at 1,000,000/s, reverse 60 ms + 3
+    const measured = planSwitchover(
+      {
+        ...FACTS,
+        measured: {
+          drainMs: 40,
+          verifyRowsPerSecond: 1_000_000,
+          verifyFixedMs: 100,
+          reverseConnectMs: 60,
+          roundTripMs: 1,
+        },
+      },
+      OPTS,
+      INPUTS,
+    );
+    expect(measured.expectedBlackoutMs).toBe(11 + 20 + 40 + 3 + (100 + 200) + (60 + 3) + 1);
+    expect(measured.blackoutBasis).toContain('the subscriber confirmed the flushed WAL in 40 ms');
     expect(plan.rollback.some((r) => r.sql === 'ALTER SUBSCRIPTION "steep_reverse_new_orders" DISABLE')).toBe(
       true,
     );
+    // the way back fences on new as the switchover did on old, and moves old's sequences past
+    // new's before the roles may write on old again
+    const back = plan.rollback.map((r) => r.command ?? `${r.node}: ${r.sql}`);
+    expect(back).toContain('new: ALTER ROLE "app" NOLOGIN');
+    const seq = back.indexOf('steep sequences sync steep_reverse_new_orders --headroom 1000');
+    expect(seq).toBeGreaterThan(back.indexOf('old: ALTER SUBSCRIPTION "steep_reverse_new_orders" DISABLE'));
+    expect(seq).toBeLessThan(back.indexOf('old: ALTER ROLE "app" LOGIN'));
+  });
+
+  it('refuses a role an interrupted switchover left without login and read-only', () => {
+    const left = {
+      ...FACTS,
+      roles: [...FACTS.roles, role('orphan', { login: false, databaseSetting: 'on' })],
+    };
+    expect(switchoverProblems(left, OPTS)).toEqual([
+      expect.stringMatching(
+        /^role orphan cannot log in and is read-only in database app on old, as a fence an interrupted switchover leaves it: .*ALTER ROLE "orphan" LOGIN; ALTER ROLE "orphan" IN DATABASE "app" RESET default_transaction_read_only/,
+      ),
+    ]);
+    // named roles: the DBA chose
+    expect(switchoverProblems(left, { ...OPTS, roles: ['app'] })).toEqual([]);
   });
 
   it('keeps the slot and offers it back without --reverse', () => {
@@ -208,6 +268,23 @@ describe('switchover planner', () => {
       { node: 'new', sql: 'ALTER SUBSCRIPTION "new_orders" DISABLE' },
     ]);
     expect(plan.rollback[0]).toMatchObject({ node: 'new', sql: 'ALTER SUBSCRIPTION "new_orders" ENABLE' });
+    expect(plan.rollback[1]).toMatchObject({
+      command: 'steep sequences sync new_orders --reverse --headroom 1000',
+    });
+  });
+
+  it('prints each drain position against the fence with the relation that holds, compared as numbers', () => {
+    // the origin proved it; the slot's confirmed position is still behind the fence (it was printed as ≥)
+    expect(drainDetail('0/863A4000', '0/863A4010', '0/863A3ED8', 'origin')).toBe(
+      'origin 0/863A4010 ≥ fence 0/863A4000, slot confirmed 0/863A3ED8 < fence 0/863A4000 (origin past the fence)',
+    );
+    // as numbers: 0/10000 is past 0/9A00 although its text sorts first
+    expect(drainDetail('0/9A00', '0/10000', null, 'origin')).toBe(
+      'origin 0/10000 ≥ fence 0/9A00, slot confirmed none (origin past the fence)',
+    );
+    expect(drainDetail('0/863A4000', null, '1/0', 'acknowledged')).toBe(
+      'origin none, slot confirmed 1/0 ≥ fence 0/863A4000 (acknowledged by the subscriber)',
+    );
   });
 
   it('proves the drain by the origin past the fence, or by the subscriber acknowledging it', () => {
