@@ -8,7 +8,7 @@ const vm = require('node:vm');
 /**
  * Keep V8's compiled code of the CommonJS files under `dir` (the bundle, the precompiled
  * validator) in `cacheDir`, as v8-compile-cache does: Node.js 20 compiles every file again at
- * every start (the bundle's oclif chunk alone takes ~60 ms), and has no compile cache of its own
+ * every start (the bundle's oclif chunk alone is a large part of a start), and has no compile cache of its own
  * before 22.1. A file's cache is named after its size, its modification time and V8's version
  * (hashing the content would cost more than it saves), so a rebuilt file or another Node.js never
  * reads a stale one. A file without one gets it written when the process exits, with every
@@ -17,18 +17,18 @@ const vm = require('node:vm');
  *
  * A function V8 compiles only when first called is in a file's cache only if the run that wrote
  * it called it: the build's commands never connect, so node-postgres's sessions, queries and
- * COPY were compiled again at every start of a command that connects (`snapshot generate` of 8
- * empty tables: 209 → 202 ms with them cached, medians of 14). So the first run of each command
+ * COPY were compiled again at every start of a command that connects (`snapshot generate` of
+ * empty tables is measurably faster with them cached). So the first run of each command
  * (`entry`) that ends well writes the cache of every file it loaded again, with what it compiled
- * added, and leaves a mark; later runs only read. Writing them all costs ~6 ms, once a command.
+ * added, and leaves a mark; later runs only read. Writing them all costs little, once a command.
  *
  * V8 drops the bytecode of a function not run for 5 full collections (`--bytecode-old-age`): a
- * long run ends without startup's functions, and its cache would lack them for good (a snapshot
- * apply of 1 GB wrote oclif's chunk's 167 kB where the build's was 311 kB: generate of 8 empty
- * tables 204 → 234 ms after it). So a run with that many full collections leaves no mark; only a
+ * long run ends without startup's functions, and its cache would lack them for good (a long
+ * `snapshot apply` wrote a much smaller cache of oclif's chunk than the build's, and every
+ * command's start was slower after it). So a run with that many full collections leaves no mark; only a
  * file that has no cache yet gets one from it. (Turning the flushing off costs more: a V8 flag
- * set at run time makes Node's own code cache unusable: 2 writer threads' start 60 → 108
- * ms of CPU.)
+ * set at run time makes Node's own code cache unusable, and worker threads' start then takes
+ * clearly more CPU.)
  */
 const BYTECODE_OLD_AGE = 5;
 const WRAPPER = '(function (exports, require, module, __filename, __dirname, __steepImport) { ';

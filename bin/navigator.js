@@ -1,5 +1,5 @@
 // node-postgres tells Cloudflare Workers from Node by `navigator.userAgent`, or else by building
-// a fetch `Response`, which loads all of Node's fetch (undici: ~40 ms of a 150 ms start). Node 21+
+// a fetch `Response`, which loads all of Node's fetch (undici: a large part of a start). Node 21+
 // defines `navigator`; on Node 20 give it the same, so pg reads that instead. Required by run.js,
 // and preloaded (`node --require`) into the snapshot holder's process, before pg loads.
 if (globalThis.navigator === undefined) {

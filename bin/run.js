@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // CommonJS (bin/package.json): an ES module entry would load Node's ES module loader and the
-// facades of every built-in module it imports (~8 ms of each start).
+// facades of every built-in module it imports, a cost paid at each start.
 const path = require('node:path');
 const { keepDistCode } = require('./codeCache.js');
 

@@ -38,8 +38,8 @@ if (process.argv[2] === 'warm') {
   /**
    * The commands of oclif's help and autocomplete plugins (`help`, `autocomplete create`,
    * `autocomplete script`) become steep's own: oclif then finds no plugin at start, where
-   * finding, reading and parsing each plugin's package.json and manifest cost ~10 ms of every
-   * command. A command steep has itself keeps steep's (`autocomplete`, which runs the plugin's).
+   * finding, reading and parsing each plugin's package.json and manifest cost part of every
+   * command's start. A command steep has itself keeps steep's (`autocomplete`, which runs the plugin's).
    */
   for (const plugin of ['@oclif/plugin-help', '@oclif/plugin-autocomplete']) {
     const pkg = new URL(`node_modules/${plugin}/`, root);

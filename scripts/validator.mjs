@@ -1,6 +1,6 @@
 // Precompile the JSON Schema of steep.yaml into dist/config/steepSchema.validator.cjs after a
 // build, so a command validates its file without importing ajv and compiling the schema at every
-// start (about 0.1 s). The file records the schema's text: config/schema.ts uses it only while
+// start (a large part of validate's cost). The file records the schema's text: config/schema.ts uses it only while
 // it matches schemas/steep.schema.json, and compiles at run time otherwise.
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';

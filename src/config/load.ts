@@ -18,7 +18,7 @@ export interface LoadResult {
   warnings: Problem[];
 }
 
-// loaded at first use: `validate` needs no digest, and loading node:crypto is ~5 ms of its start
+// loaded at first use: `validate` needs no digest, and loading node:crypto is a noticeable part of its start
 let crypto: typeof Crypto | undefined;
 
 /** `sha256:<hex>` of the raw file bytes. */

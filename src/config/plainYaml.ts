@@ -2,8 +2,9 @@
  * A fast reader for the plain YAML steep.yaml files are written in: block mappings and lists
  * indented with spaces, plain or quoted one-line scalars, one-line `[a, b]` lists and
  * `{ k: v, k2: v2 }` mappings of such scalars, and comments.
- * The `yaml` package takes ~0.3 s of CPU to compose a 2,500-line file in a fresh process (its
- * parser is cold and keeps every token for positions); this reads the same file in a few ms.
+ * The `yaml` package is slow to compose a file of thousands of lines in a fresh process (its
+ * parser is cold and keeps every token for positions); this reads the same file in a small
+ * fraction of that time.
  *
  * It is only a shortcut: it returns undefined as soon as the text uses anything else (anchors,
  * aliases, tags, merge keys, block scalars, multi-line or escaped scalars, nested flow

@@ -3,7 +3,7 @@ import type * as Yaml from 'yaml';
 import type { Alias, Document, LineCounter, Node, Pair, Scalar, YAMLMap, YAMLSeq } from 'yaml';
 
 /**
- * The `yaml` package, loaded at first use: loading it is ~0.1 s of a command's start, and a
+ * The `yaml` package, loaded at first use: loading it is a large part of a command's start, and a
  * plain steep.yaml (plainYaml.ts) needs it only when a problem needs a position.
  */
 let loaded: typeof Yaml | undefined;

@@ -9,8 +9,8 @@ import { byTable, type DeferredIndex, type DeferredIndexStore } from '../state/d
 /**
  * A big table's indexes built after steep's own copy has loaded it, as pg_restore and pgcopydb
  * do: one sort per index instead of a descent of every index, and a WAL record, for every row
- * (24 November 2026, 1 GB of (bigint primary key, text, int) copied on one session, 2 cores:
- * 4.6 s of copy + 3.0 s building the primary key, against 10.3 s copying into the indexed table).
+ * (copying into an unindexed table and building the primary key after it takes clearly less
+ * than copying into the indexed table: bench/README.md, `init-split`).
  *
  * Only for a big table (split into key ranges, or of at least DEFER_INDEXES_FROM) that is empty
  * when its copy starts, and only the indexes catalog/deferrableIndexes.ts says come back exactly

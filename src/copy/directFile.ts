@@ -6,9 +6,9 @@ import { closeSync, constants, ftruncateSync, openSync, writeSync } from 'node:f
  *
  * Why: a buffered write copies every byte into the page cache, and a snapshot's files are not
  * read again soon (apply runs later, often elsewhere). That copy was the largest single cost of
- * `snapshot generate` here: 0.5 s of the writer threads' 1.1 s of CPU for 838 MB (user 0.49 s,
- * system 0.50 s), and on this VM a buffered `dd` of 838 MB into pages not used for a while takes
- * 1.7–2.0 s of system time against 0.07 s with `oflag=direct`. Direct I/O also leaves the
+ * `snapshot generate` here, about half the writer threads' CPU, and on this VM a buffered write
+ * into pages not used for a while costs many times the system time of the same write with
+ * `oflag=direct`. Direct I/O also leaves the
  * machine's page cache alone, where a multi-terabyte snapshot would evict everything else.
  *
  * Direct I/O wants the memory, the file position and the length aligned (to the logical block

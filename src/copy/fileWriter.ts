@@ -12,8 +12,7 @@ import type { CopySink } from './copyOut.js';
  * session's files (a new Buffer per write made V8 collect its whole heap every few dozen MB:
  * memory outside the heap counts towards its next collection). They are not shared memory: V8
  * copies into a SharedArrayBuffer a word at a time (a "relaxed" move, as other threads may read
- * it meanwhile), which cost ~0.1 s of CPU per GB more than the plain copy (`snapshot generate`
- * of 1 GB: 2.57 vs 2.67 s, medians of 4).
+ * it meanwhile), which costs measurably more CPU per GB than the plain copy.
  */
 
 /** Bytes of one block (one hash update, one file write; a socket read is 16–64 kB). */
@@ -95,10 +94,10 @@ class WriterThread {
 
 /**
  * The writer threads of one FileSink: a thread for every core at most, the sessions spread
- * evenly over them. A thread takes ~25 ms of CPU to start, at the start of `snapshot generate`,
- * where every core is busy: on 2 cores, 2 threads for 4 sessions made generate of 1 GB 2,198 →
- * 2,133 ms (medians of 12, alternating with a thread a session); 1 thread for all 4 made it
- * slower (2,381 vs 2,301 ms), the sessions waiting for their blocks behind each other's.
+ * evenly over them. A thread takes noticeable CPU to start, at the start of `snapshot generate`,
+ * where every core is busy: on 2 cores, 2 threads for 4 sessions made generate faster than a
+ * thread a session; 1 thread for all 4 made it slower, the sessions waiting for their blocks
+ * behind each other's.
  */
 export class WriterThreads {
   private readonly threads: WriterThread[] = [];

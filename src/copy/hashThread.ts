@@ -3,8 +3,8 @@ import { MODULES_DIR } from '../location.js';
 
 /**
  * SHA-256 of snapshot files on threads (hashThreadMain.ts), several files at once. Node's
- * bundled OpenSSL does use the SHA extensions here (`sha256_block_data_order_shaext`,
- * ~1.3 GB/s of CPU time on one core), but on a loaded machine one thread's wall rate is a
+ * bundled OpenSSL does use the SHA extensions here (`sha256_block_data_order_shaext`),
+ * but on a loaded machine one thread's wall rate is a
  * fraction of that, and `snapshot apply` can load nothing until every file is verified.
  */
 

@@ -157,7 +157,7 @@ export class FileSink implements ChunkSink {
     readonly compress: 'gzip' | 'none',
     /**
      * sessions to start a writer for now, ahead of the copy (while the snapshot is taken): a
-     * writer thread takes ~25 ms of CPU to start, which the copy waited for (WriterThreads)
+     * writer thread takes noticeable CPU to start, which the copy waited for (WriterThreads)
      */
     prestart = 0,
   ) {

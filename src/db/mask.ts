@@ -51,7 +51,7 @@ export function clearSecrets(): void {
 }
 
 // a scheme is short: unbounded, `[a-z0-9+.-]*` rescans a long run of such characters from every
-// word start (quadratic: a 70 kB name in an error message took seconds)
+// word start (quadratic: a long name in an error message took far too long)
 const URL_PASSWORD = /(\b[a-z][a-z0-9+.-]{0,31}:\/\/[^:/@\s]*:)([^@\s]*)(@)/gi;
 // a value ends at white space or at anything that closes the text around it (a JSON string, a literal)
 const KEYWORD_PASSWORD = /(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s'"\\]+)/gi;

@@ -110,7 +110,7 @@ export class LocalServer {
 
   /**
    * The server for `opts.dataDir`: a copy of the version's template when the directory holds no
-   * cluster yet (about 0.1 s; the template itself is made once per machine with initdb), else
+   * cluster yet (much faster than initdb; the template itself is made once per machine with initdb), else
    * the existing cluster. Not started.
    */
   static async create(opts: LocalServerOptions): Promise<LocalServer> {

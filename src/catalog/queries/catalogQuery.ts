@@ -19,8 +19,8 @@ export const MIN_SERVER_VERSION = 140000;
 
 /**
  * A catalog query whose rows come back as one JSON array in one text value: the driver parsing
- * hundreds of rows field by field costs ~3× the CPU of one `JSON.parse` (500 tables × 14 fields
- * on 10 nodes: 140 → 37 ms), and more wall time. An oid must be cast (`::int8`) to arrive as a
+ * hundreds of rows field by field costs several times the CPU of one `JSON.parse`, and more
+ * wall time. An oid must be cast (`::int8`) to arrive as a
  * JSON number; arrays arrive as JSON arrays and NULL as null. Read the rows with `jsonRows`.
  */
 export function jsonArrayQuery(name: string, select: string): CatalogQuery {

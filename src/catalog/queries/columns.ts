@@ -61,8 +61,8 @@ function scopeValues(scope: TableScope, stateSchema: string): unknown[] {
 
 /**
  * pg_get_expr needs the table only to name the columns an expression refers to, which only a
- * generated column's may; without it PostgreSQL does not open each table (3× faster on a cold
- * session: 500 tables, 12 ms → 4 ms) and prints a default the same.
+ * generated column's may; without it PostgreSQL does not open each table (several times faster on
+ * a cold session) and prints a default the same.
  */
 const EXPR_RELATION = `case when a.attgenerated <> '' then d.adrelid else 0 end`;
 
@@ -192,8 +192,8 @@ const COLUMN_FIELDS = [
  * Every column of the scope's tables (a table without columns gives one row with null column
  * fields); with `scope.objects` also what CREATE TABLE needs: collation, the element type of
  * arrays, the sequences a default uses, the primary key position. The rows come as one JSON
- * array of arrays in one field (read with toColumnRows): 5,000 rows of 17 fields parsed one by
- * one by the driver cost ~15 ms per 1,000 rows, one JSON.parse of the same a tenth of that.
+ * array of arrays in one field (read with toColumnRows): thousands of rows parsed field by field
+ * by the driver cost many times one JSON.parse of the same.
  */
 export function columnsQuery(scope: TableScope, stateSchema: string): CatalogQuery {
   return {
@@ -229,7 +229,7 @@ export interface ColumnsRow {
 /** Each field's place in the JSON arrays of the columns query. */
 const AT = Object.fromEntries(COLUMN_FIELDS.map((f, i) => [f, i])) as Record<keyof ColumnRow, number>;
 
-/** The column rows of the columns query's JSON (objects of one shape: built field by field, 5,000 of them cost 10×). */
+/** The column rows of the columns query's JSON (objects of one shape: built field by field, thousands of them cost many times more). */
 export function toColumnRows(json: string): ColumnRow[] {
   const tuples = JSON.parse(json) as unknown[][];
   return tuples.map(

@@ -10,9 +10,9 @@ import { type CatalogQuery, jsonArrayQuery } from './catalogQuery.js';
  * PostgreSQL 14+.
  *
  * Sizes and row counts are the planner's estimates (relpages, reltuples as of the last
- * VACUUM/ANALYZE; heap plus TOAST): measured on 500 tables, pg_relation_size costs ~12 ms in
- * a fresh session (it opens every relation) and pg_total_relation_size ~30 ms, against ~1 ms
- * for the estimates, and it waits for any lock stronger than ACCESS SHARE, which a plan must never
+ * VACUUM/ANALYZE; heap plus TOAST): pg_relation_size, and pg_total_relation_size more so, costs
+ * many times what reading the estimates costs in a fresh session (it opens every relation),
+ * and it waits for any lock stronger than ACCESS SHARE, which a plan must never
  * do. reltuples is -1 and relpages 0 for a table never vacuumed or analysed: both are then
  * reported as null (unknown), not as an empty table.
  *
