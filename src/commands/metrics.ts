@@ -10,7 +10,7 @@ export default class Metrics extends SteepCommand {
   static override summary =
     'Serve Prometheus metrics of the topology over HTTP (/metrics), or print them once.';
   static override description =
-    `What steep status reads, and what steep drift finds, as Prometheus metrics: per node steep_node_up; per subscription its init state (steep_subscription_state, one series per state), lag (steep_subscription_lag_bytes, _seconds), apply and sync errors and PostgreSQL 18's conflict counters (_total), tables not ready, diverged tables and when verify last ran; per slot retained WAL and wal_status; orphaned slots; drift (steep_drift_planned_changes). Passwords never appear.
+    `What steep status reads, and what steep drift finds, as Prometheus metrics: per node steep_node_up; per subscription its init state (steep_subscription_state, one series per state), lag (steep_subscription_lag_bytes, _seconds), apply and sync errors and PostgreSQL 18's conflict counters (_total), tables not ready and diverged tables; per slot retained WAL and wal_status; orphaned slots; drift (steep_drift_planned_changes). Passwords never appear.
 The endpoint reads the nodes at most once per --interval, whatever the scrape rate. --once prints one sample (for node_exporter's textfile collector) and exits.
 Exit codes: 0 (stopped by SIGINT/SIGTERM, or --once printed), 1 error.`;
   static override examples = [

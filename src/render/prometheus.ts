@@ -93,11 +93,6 @@ export function renderPrometheus(m: MetricsSample): string {
     'gauge',
     'Tables the last steep verify found different.',
   );
-  const lastVerify = family(
-    'steep_subscription_last_verify_timestamp_seconds',
-    'gauge',
-    'When steep verify last compared the subscription (Unix time); absent when never.',
-  );
   for (const s of m.status.subscriptions) {
     const labels = { ...t, subscription: s.name, node: s.node, from: s.from };
     for (const st of [...INIT_STATES, 'unknown'] as const)
@@ -115,8 +110,6 @@ export function renderPrometheus(m: MetricsSample): string {
       notReady.push({ labels, value: s.tablesTotal - s.tablesReady });
       diverged.push({ labels, value: s.divergedTables.length });
     }
-    const verified = m.lastVerify[s.name];
-    if (verified) lastVerify.push({ labels, value: Date.parse(verified) / 1000 });
   }
 
   const retained = family(

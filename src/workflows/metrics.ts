@@ -22,7 +22,6 @@ export async function readMetrics(
   // one after the other: each keeps to settings.maxConnections sessions at once
   const status = await readStatus(topology);
   const drift = opts.configPath ? (await detectDrift(opts.configPath)).report : null;
-  const lastVerify: Record<string, string> = {};
   return {
     status,
     drift: drift && {
@@ -30,7 +29,6 @@ export async function readMetrics(
       drifted: drift.drifted,
       errors: drift.errors.length,
     },
-    lastVerify,
     readSeconds: (performance.now() - t0) / 1000,
   };
 }
