@@ -52,3 +52,12 @@ export function commaList(text: string | undefined): string[] | undefined {
     .map((s) => s.trim())
     .filter((s) => s !== '');
 }
+
+/** The approval flags of a command that can destroy (apply, init cancel), with their CI twins. */
+export const approvalFlags = {
+  'auto-approve': Flags.boolean({ summary: 'Go ahead without asking.', env: 'STEEP_AUTO_APPROVE' }),
+  'allow-destroy': Flags.boolean({
+    summary: 'Allow steps that drop publications, subscriptions or slots.',
+    env: 'STEEP_ALLOW_DESTROY',
+  }),
+};

@@ -3,6 +3,7 @@ import { Args, Flags } from '@oclif/core';
 import { outcomeLines } from '../cli/applyOutcome.js';
 import { ApplyProgress, runningSteps } from '../cli/applyProgress.js';
 import { SteepCommand } from '../cli/baseCommand.js';
+import { confirm } from '../cli/confirm.js';
 import { ignoreEvents, jsonEventSink } from '../cli/eventLog.js';
 import { globalFlags, jsonFlag } from '../cli/flags.js';
 import { Interruption } from '../cli/interruption.js';
@@ -204,13 +205,16 @@ Ctrl-C (SIGINT) or SIGTERM: no new step starts, a running statement finishes, an
   }
 
   private async confirm(steps: number): Promise<void> {
-    if (!process.stdin.isTTY) {
-      throw new SteepError(
-        'apply.no_tty',
-        'no terminal to confirm the plan on; rerun with --auto-approve (or STEEP_AUTO_APPROVE=1) to apply without asking',
-      );
-    }
-    await this.ask(`Apply ${steps === 1 ? 'this step' : `these ${steps} steps`}? Only 'yes' is accepted: `);
+    await confirm({
+      question: `Apply ${steps === 1 ? 'this step' : `these ${steps} steps`}?`,
+      autoApprove: false,
+      noTerminal: {
+        code: 'apply.no_tty',
+        message:
+          'no terminal to confirm the plan on; rerun with --auto-approve (or STEEP_AUTO_APPROVE=1) to apply without asking',
+      },
+      cancelled: { code: 'apply.cancelled', message: 'apply cancelled; nothing was changed' },
+    });
   }
 
   /** Ask on the terminal; anything but `yes` cancels. Ctrl-C at the prompt is the signal it is. */

@@ -13,7 +13,7 @@ export default class Reinit extends SteepCommand {
   static override summary = 'Copy some tables of a subscription again while the others keep streaming.';
   static override description =
     `On the publisher, temporary publications carry every table of the subscription but those named; the subscription switches to them (the named tables leave it), the named tables are truncated on the subscriber, and the subscription switches back with copy_data = true: only they are copied again. The temporary publications are dropped once the copy is done.
-States reinitializing → copying → synchronized, with init's progress line. Takes steep's advisory lock on both nodes. Interrupted, the next steep reinit resumes where it stopped; steep init cancel drops it all.
+States reinitializing → copying → synchronized, with init's progress line. Takes steep's advisory lock on both nodes. Interrupted, the next steep reinit resumes where it stopped.
 Ctrl-C (SIGINT) or SIGTERM: no further statement starts, a running copy goes on in PostgreSQL; steep says where it stopped and the command that resumes it, and exits 130 (143); a second signal exits at once.
 Refuses tables the subscription does not carry, a subscription not yet initialised (except an init that failed on tables whose table-sync slot PostgreSQL lost: those it copies again), an unreachable publisher, and a table referenced by a foreign key from a table not being reinitialised.`;
   static override examples = [

@@ -38,7 +38,7 @@ function interrupted(plan: ReinitPlan, subscription: string, where: string): Ste
   return new SteepError(
     'reinit.interrupted',
     `reinit of ${plan.tables.join(', ')} in subscription ${subscription} stopped ${where}; ` +
-      `run \`steep reinit ${subscription} --tables ${plan.tables.join(',')}\` again to resume it, or \`steep init cancel ${subscription}\` to drop it all`,
+      `run \`steep reinit ${subscription} --tables ${plan.tables.join(',')}\` again to resume it; the other tables keep streaming meanwhile`,
     { address: subscriptionAddress(subscription) },
   );
 }
@@ -58,7 +58,7 @@ async function run(
     throw new SteepError(
       'reinit.failed',
       `reinit of ${plan.tables.join(', ')} in subscription ${subscription}: ${st.sql} failed on ${nodes[st.node]}: ${mask(e.message ?? String(err))}; ` +
-        `fix the cause and run steep reinit ${subscription} again to resume, or steep init cancel ${subscription}`,
+        `fix the cause and run steep reinit ${subscription} again to resume it`,
       { node: nodes[st.node], address: subscriptionAddress(subscription), cause: err },
     );
   }

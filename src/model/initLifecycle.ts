@@ -77,6 +77,25 @@ export function transitionPath(from: InitState, to: InitState): InitState[] {
   throw new SteepError('init.illegal_transition', `no legal way from init state ${from} to ${to}`);
 }
 
+/**
+ * The state of an existing subscription steep holds no record of: one adopted from a hand-made
+ * topology (`steep import`, before its adoption was recorded), or one whose record was lost. If
+ * it is enabled and every table it receives is ready (`r`), its data came from its own stream:
+ * it is `synchronized` (and verify may find it `diverged`, reinit may repair it, and `init
+ * cancel` of it is a destroy). Otherwise nothing is known of its init: `uninitialized`.
+ */
+export function unrecordedState(s: { enabled: boolean; tables: Iterable<string> }): InitState {
+  if (!s.enabled) return 'uninitialized';
+  for (const state of s.tables) if (state !== 'r') return 'uninitialized';
+  return 'synchronized';
+}
+
+/**
+ * States in which a subscription's tables hold what it streamed, not an init's partial copy:
+ * dropping it (`init cancel`) is a destroy, needing --allow-destroy and a confirmation.
+ */
+export const STREAMED: readonly InitState[] = ['synchronized', 'diverged', 'reinitializing'];
+
 /** States in which an init is under way: started_at is kept, completed_at cleared. */
 export const IN_PROGRESS: readonly InitState[] = ['preparing', 'copying', 'catching_up', 'reinitializing'];
 

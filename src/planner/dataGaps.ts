@@ -5,7 +5,7 @@ import type { Change, Hazard, Statement } from '../model/plan.js';
 import type { SubscriptionSpec, TableName, Topology } from '../model/topology.js';
 import { qualifiedName } from '../model/topology.js';
 import { listText, type PlanContext } from './context.js';
-import { copiedTables } from './initCopy.js';
+import { copiedTables, heldTables } from './initCopy.js';
 import { truncateTablesSql, tx } from './sqlBuild.js';
 
 /**
@@ -111,6 +111,38 @@ export function newTablesDecision(
     hazards: ['data-gap'],
     changes: [{ path: 'init.newTables', before: null, after: { skip: tables } }],
   };
+}
+
+/**
+ * A subscription created again without a copy over a gap: steep recorded it on its subscriber
+ * (it existed; `init cancel --allow-destroy` keeps the record, `uninitialized`), it is gone now,
+ * its tables there still hold rows, and the create would start from a new slot with
+ * `copy_data = false` (`init.method: none`, or `existingData: keep`). Every change its publisher
+ * committed between the old slot's drop and the new slot would never arrive: a plan error
+ * (hazard `data-gap`), whose way past is an init that copies — `snapshot` with
+ * `existingData: truncate`, or `merge`. Returns whether the create may go ahead.
+ */
+export function recreateGap(
+  ctx: PlanContext,
+  d: SubscriptionSpec,
+  node: ObservedNode,
+  keep: boolean,
+): boolean {
+  if (d.init.method !== 'none' && !keep) return true;
+  const recorded = node.initState?.subscriptions[d.name];
+  if (!recorded) return true;
+  const held = heldTables(ctx, d, node).map(qualifiedName);
+  if (held.length === 0) return true;
+  ctx.error(
+    'data-gap',
+    `subscription ${d.name} existed on ${node.name} (steep recorded it ${recorded.state} at ${recorded.updatedAt}) and was dropped, ` +
+      `and ${listText(held)} there still hold its rows: creating it again with copy_data = false ` +
+      `(${keep ? 'init.existingData: keep' : 'init.method: none'}) starts from a new slot, so every change ${d.from} committed ` +
+      'while it had none would never arrive (hazard data-gap); copy them again: set init.method: snapshot with ' +
+      'existingData: truncate (apply empties them and copies), or init.method: merge to reconcile both sides',
+    { address: subscriptionAddress(d.name), node: node.name },
+  );
+  return false;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 import { slotAddress, subscriptionAddress } from '../model/address.js';
 import { SteepError } from '../model/errors.js';
+import { STREAMED } from '../model/initLifecycle.js';
 import type { InitState } from '../model/initState.js';
 import type { Step } from '../model/plan.js';
 import type { SubscriptionSpec, TableName } from '../model/topology.js';
@@ -26,6 +27,13 @@ import {
  *   3. the publisher drops a slot `init prepare` made that no subscription took over (manual),
  *      or one left by a subscription dropped by hand
  *   4. the publisher drops the temporary publications of an interrupted `steep reinit`
+ *
+ * A subscription whose tables hold what it streamed (synchronized, diverged, being reinitialised,
+ * or adopted and streaming: model/initLifecycle.ts STREAMED, unrecordedState) has no init to
+ * cancel: dropping it is a destroy. Without `allowDestroy` it is refused, naming the repair
+ * (`steep verify --repair`, `steep reinit`); with it, the subscription and its slot are dropped
+ * and its rows are kept (never truncated: they are the only copy of what it streamed), so the
+ * next apply may not re-create it without a copy (planner/dataGaps.ts `recreateGap`).
  */
 
 export interface CancelObserved {
@@ -40,9 +48,13 @@ export interface CancelObserved {
   /** the slot `init prepare` recorded for it */
   preparedSlot: string | null;
   publisherReachable: boolean;
+  /** `--allow-destroy`: a subscription that streams may be dropped */
+  allowDestroy: boolean;
 }
 
 export interface CancelPlan {
+  /** the subscription streams: the cancel is a destroy (its rows are kept), to be confirmed */
+  destroys: boolean;
   /** drop the subscription on the subscriber */
   drop: Step | null;
   /** then empty what its copy filled */
@@ -75,15 +87,19 @@ function step(
 }
 
 export function planInitCancel(d: SubscriptionSpec, o: CancelObserved): CancelPlan {
-  if (o.previous === 'synchronized' || o.previous === 'diverged') {
+  const destroys = o.existing !== null && STREAMED.includes(o.previous);
+  if (destroys && !o.allowDestroy) {
     throw new SteepError(
-      'init.nothing_to_cancel',
-      `subscription ${d.name} on ${d.node} is ${o.previous}: there is no init to cancel, and cancelling would drop it and ` +
-        `truncate its tables; to remove it, take it out of steep.yaml and run steep apply --allow-destroy`,
+      'init.streaming',
+      `subscription ${d.name} on ${d.node} is ${o.previous}: there is no init to cancel; it streams from ${d.from}, and ` +
+        `dropping it would lose every change made on ${d.from} until a new subscription copies again; to repair diverged ` +
+        `tables run steep verify ${d.name} --repair (or steep reinit ${d.name} --tables …), which keeps it streaming; ` +
+        'init cancel drops a streaming subscription only with --allow-destroy',
       { node: d.node, address: subscriptionAddress(d.name) },
     );
   }
   const plan: CancelPlan = {
+    destroys,
     drop: null,
     truncate: null,
     truncated: [],
@@ -101,7 +117,9 @@ export function planInitCancel(d: SubscriptionSpec, o: CancelObserved): CancelPl
       node: d.node,
       kind: 'subscription-drop',
       action: 'delete',
-      reasonText: `init cancel: subscription ${d.name} is dropped${detach ? `, its slot ${slot} left on ${d.from} (unreachable)` : ''}`,
+      reasonText:
+        `init cancel: subscription ${d.name} is dropped${detach ? `, its slot ${slot} left on ${d.from} (unreachable)` : ''}` +
+        (destroys ? ', its rows kept' : ''),
       statements: dropSubscriptionStatements(
         d.name,
         slot === null ? 'none' : detach ? 'detach' : 'drop',
@@ -113,12 +131,15 @@ export function planInitCancel(d: SubscriptionSpec, o: CancelObserved): CancelPl
     else plan.droppedWithSubscription = slot;
   }
   const copied = new Set(o.copiedTables.map(qualifiedName));
-  const tables = [
-    ...(o.existing && d.init.method === 'snapshot'
-      ? o.tables.filter((t) => !copied.has(qualifiedName(t)))
-      : []),
-    ...o.copiedTables,
-  ];
+  // a streamed subscription's rows are the only copy of what it received: kept
+  const tables = destroys
+    ? []
+    : [
+        ...(o.existing && d.init.method === 'snapshot'
+          ? o.tables.filter((t) => !copied.has(qualifiedName(t)))
+          : []),
+        ...o.copiedTables,
+      ];
   if (tables.length > 0) {
     plan.truncated = tables.map(qualifiedName);
     plan.truncate = step({

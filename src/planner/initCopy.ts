@@ -127,6 +127,16 @@ function willCopy(observed: ClusterState, d: SubscriptionSpec): boolean {
 }
 
 /**
+ * A `none` subscription steep recorded on its subscriber that is gone and will be created again
+ * without a copy: whether its tables hold rows decides a data gap (dataGaps.ts recreateGap).
+ */
+function recreatesWithoutCopy(observed: ClusterState, d: SubscriptionSpec): boolean {
+  const n = observed.nodes[d.node];
+  if (n?.reachable !== true || n.subscriptions[d.name]) return false;
+  return d.init.method === 'none' && n.initState?.subscriptions[d.name] !== undefined;
+}
+
+/**
  * An existing subscription that copies nothing (`none`, `manual`) told to copy the tables that
  * join it (`init.newTables: copy`): the refresh copies into them, so their rows are probed too.
  */
@@ -154,7 +164,7 @@ export function rowPresenceRequests(desired: Topology, observed: ClusterState): 
   for (const name of sortedKeys(desired.subscriptions)) {
     const d = desired.subscriptions[name]!;
     const joining = copiesJoiningTables(observed, d);
-    if (!joining && !willCopy(observed, d)) continue;
+    if (!joining && !willCopy(observed, d) && !recreatesWithoutCopy(observed, d)) continue;
     const node = observed.nodes[d.node] as ObservedNode;
     const tables = out.get(d.node) ?? new Map<string, TableName>();
     const received = new Set(joining ? node.subscriptions[d.name]!.tables.map(qualifiedName) : []);

@@ -57,7 +57,7 @@ function checkReady(
   if (subscriber.subscriptions[d.name]) {
     throw new SteepError(
       'init.prepare_exists',
-      `subscription ${d.name} already exists on ${d.node}: there is nothing to prepare; to start over, run steep init cancel ${d.name}`,
+      `subscription ${d.name} already exists on ${d.node}: there is nothing to prepare (steep init status ${d.name} shows where its init stands)`,
       where(d),
     );
   }

@@ -203,7 +203,7 @@ export function planReinit(input: ReinitInput): ReinitPlan {
     if (stage !== null) {
       if (!('full' in input.request) && !same(pending, wanted))
         refuse(
-          `a reinit of ${pending.join(', ')} in subscription ${input.subscription} is under way: run steep reinit ${input.subscription} --tables ${pending.join(',')} to finish it, or steep init cancel ${input.subscription}`,
+          `a reinit of ${pending.join(', ')} in subscription ${input.subscription} is under way: run steep reinit ${input.subscription} --tables ${pending.join(',')} to finish it (the other tables keep streaming)`,
         );
       const statements: ReinitStatement[] =
         stage === 'switched'
@@ -223,7 +223,7 @@ export function planReinit(input: ReinitInput): ReinitPlan {
     );
   } else if (input.recorded !== null && !INITIALISED.includes(input.recorded)) {
     refuse(
-      `subscription ${input.subscription} on ${input.subscriber} is ${input.recorded}, not initialised: reinit repairs a synchronized or diverged subscription; finish its init with steep apply (or steep init cancel ${input.subscription})`,
+      `subscription ${input.subscription} on ${input.subscriber} is ${input.recorded}, not initialised: reinit repairs a synchronized or diverged subscription; finish its init with steep apply (steep init status ${input.subscription} shows where it stands)`,
     );
   }
   if (input.recorded === null && !repairsLostSync(input, wanted)) {

@@ -8,6 +8,7 @@ import type { SubscriptionOptions, SubscriptionSpec } from '../model/topology.js
 import { type DraftStep, declaredText, listText, PHASE, type PlanContext, stepKey } from './context.js';
 import { copyEstimate } from './copyEstimate.js';
 import { warnOriginCopy } from './cycles.js';
+import { recreateGap } from './dataGaps.js';
 import { effectiveSubscriptionOptions, SUBSCRIPTION_OPTIONS } from './defaults.js';
 import { sha256Hex, subscriptionDigest } from './digest.js';
 import type { DoubleApply } from './doubleApply.js';
@@ -239,6 +240,7 @@ export function planCreate(ctx: PlanContext, run: SubscriptionRun, x: Declared):
   }
   const data = existingData(ctx, d, node);
   if (!data.ok) return undefined;
+  if (!recreateGap(ctx, d, node, data.keep)) return undefined;
   if (data.keep) init = keepInit(d);
   const own = !data.keep && d.init.method === 'snapshot' && copyPath(ctx.desired, ctx.observed, d).own;
   const slot = prepareSlot(ctx, d, { createSlot: init.createSlot || own, ownDropFreesSlot: false });

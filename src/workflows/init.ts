@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { readSubscriptionInfo } from '../catalog/compareScope.js';
 import { streamInit } from '../copy/streamInit.js';
 import type { EventSink } from '../executors/events.js';
 import { type FollowOptions, followInit, followTargetOf, stateChangeEvent } from '../executors/initFollow.js';
@@ -7,6 +8,7 @@ import type { StepContext } from '../executors/runStep.js';
 import { startSnapshotInit } from '../executors/snapshotInit.js';
 import { subscriptionNameOf } from '../model/address.js';
 import { SteepError } from '../model/errors.js';
+import { unrecordedState } from '../model/initLifecycle.js';
 import type { InitProgress } from '../model/initState.js';
 import type { Step } from '../model/plan.js';
 import type { SubscriptionSpec, Topology } from '../model/topology.js';
@@ -99,14 +101,19 @@ export class InitRunner {
   /**
    * Bookkeeping after any step: a subscription created (or created again) starts a fresh
    * record, `none` is synchronized at once (the DBA vouches the data is equal); a dropped one is
-   * forgotten.
+   * forgotten; an adopted one that streams is synchronized from its adoption.
    */
   async afterStep(client: pg.Client, step: Step): Promise<void> {
-    if (step.kind !== 'subscription-create' && step.kind !== 'subscription-drop') return;
+    const adopted = step.kind === 'subscription-alter' && step.action === 'adopt';
+    if (step.kind !== 'subscription-create' && step.kind !== 'subscription-drop' && !adopted) return;
     const schema = this.topology.settings.stateSchema;
     if (!(await hasInitTables(client, schema))) return;
     const store = this.store(step);
     const name = subscriptionNameOf(step.address) ?? step.address;
+    if (adopted) {
+      await this.recordAdoption(client, store, name);
+      return;
+    }
     if (step.kind === 'subscription-drop') {
       await store.remove(client, name);
       return;
@@ -121,6 +128,29 @@ export class InitRunner {
       changes.push(...(await store.transition(client, name, 'uninitialized', details)));
     if (d.init.method === 'none' && d.enabled)
       changes.push(...(await store.transition(client, name, 'synchronized', details)));
+    for (const c of changes) this.opts.onEvent(stateChangeEvent(c));
+  }
+
+  /**
+   * An adopted subscription steep has no record of: enabled with every table ready, it streams
+   * what it received, so it is recorded `synchronized` (status, init status and verify agree,
+   * verify can mark it diverged and reinit repair it). One still copying is left to the
+   * lifecycle's samples, as before.
+   */
+  private async recordAdoption(
+    client: pg.Client,
+    store: SubscriptionStateStore,
+    name: string,
+  ): Promise<void> {
+    const d = this.topology.subscriptions[name];
+    if (!d || (await store.get(client, name)) !== null) return;
+    const info = await readSubscriptionInfo(client, name);
+    if (!info || unrecordedState({ enabled: info.enabled, tables: info.tables.values() }) !== 'synchronized')
+      return;
+    const changes = await store.transition(client, name, 'synchronized', {
+      method: d.init.method,
+      source: d.from,
+    });
     for (const c of changes) this.opts.onEvent(stateChangeEvent(c));
   }
 

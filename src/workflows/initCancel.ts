@@ -1,3 +1,4 @@
+import { readSubscriptionInfo } from '../catalog/compareScope.js';
 import { readSubscribedTables, readSubscriptionSlot } from '../catalog/subscriptionOnNode.js';
 import { loadTopology } from '../config/load.js';
 import { buildDeferredIndexes } from '../copy/deferredIndexes.js';
@@ -10,6 +11,7 @@ import { runStep, type StepContext } from '../executors/runStep.js';
 import { subscriptionAddress } from '../model/address.js';
 import type { Problem } from '../model/errors.js';
 import { SteepError } from '../model/errors.js';
+import { unrecordedState } from '../model/initLifecycle.js';
 import type { Step } from '../model/plan.js';
 import { declaredSubscription, qualifiedName } from '../model/topology.js';
 import { planInitCancel } from '../planner/initCancel.js';
@@ -43,6 +45,8 @@ export interface CancelResult {
   from: string;
   /** the state it was in */
   previousState: string;
+  /** it streamed: dropped with --allow-destroy, its rows kept */
+  destroyed: boolean;
   droppedSubscription: boolean;
   droppedSlot: string | null;
   truncated: string[];
@@ -88,6 +92,13 @@ export interface CancelOptions {
   stop?: Stop;
   /** the tables the cancel will empty, before it changes anything */
   onPlanned?: (truncated: string[]) => void;
+  /** `--allow-destroy`: a subscription that streams may be dropped (its rows are kept) */
+  allowDestroy?: boolean;
+  /**
+   * Asked before a destroy (a streaming subscription dropped) changes anything; throws to refuse.
+   * Without it a destroy is refused.
+   */
+  confirm?: (question: string) => Promise<void>;
 }
 
 /** Stopped by a signal between the cancel's steps: what it did, what is left, and how to finish. */
@@ -130,9 +141,15 @@ export async function cancelInit(
     const recorded = stateTables ? await states.get(c, d.name) : null;
     const prepared = stateTables ? await new InitSlotStore(schema, d.node).forSubscription(c, d.name) : null;
     const existing = await readSubscriptionSlot(c, d.name);
+    const info = existing ? await readSubscriptionInfo(c, d.name) : null;
+    // adopted and never recorded: streaming with every table ready is synchronized
+    const previous =
+      recorded?.state ??
+      (info ? unrecordedState({ enabled: info.enabled, tables: info.tables.values() }) : 'uninitialized');
     const chunks = new CopyChunkStore(schema, d.node);
     const plan = planInitCancel(d, {
-      previous: recorded?.state ?? 'uninitialized',
+      previous,
+      allowDestroy: opts.allowDestroy === true,
       existing,
       tables: existing && d.init.method === 'snapshot' ? await readSubscribedTables(c, d.name) : [],
       copiedTables: stateTables ? await chunks.copiedTables(c, d.name) : [],
@@ -143,7 +160,8 @@ export async function cancelInit(
       subscription: d.name,
       node: d.node,
       from: d.from,
-      previousState: recorded?.state ?? 'uninitialized',
+      previousState: previous,
+      destroyed: plan.destroys,
       droppedSubscription: false,
       droppedSlot: null,
       truncated: [],
@@ -263,6 +281,17 @@ export async function cancelInit(
           result.cancelledSnapshots = await new SnapshotStore(schema, d.node).cancel(c, d.name);
         },
       });
+    }
+    if (plan.destroys) {
+      const question =
+        `Drop subscription ${d.name} on ${d.node}, which is ${previous} and streams from ${d.from}` +
+        `${plan.droppedWithSubscription ? `, and its slot ${plan.droppedWithSubscription} on ${d.from}` : ''}? ` +
+        `Its rows stay; what ${d.from} commits from now on does not reach ${d.node} until a new subscription copies again.`;
+      if (!opts.confirm)
+        throw new SteepError('init.unconfirmed', `${question} Not confirmed: nothing was changed`, {
+          address,
+        });
+      await opts.confirm(question);
     }
     opts.onPlanned?.(plan.truncated);
     opts.stop?.arm();

@@ -9,6 +9,7 @@ import { executeReinit } from '../executors/reinit.js';
 import { subscriptionAddress } from '../model/address.js';
 import type { Problem } from '../model/errors.js';
 import { SteepError } from '../model/errors.js';
+import { unrecordedState } from '../model/initLifecycle.js';
 import type { InitProgress, InitState } from '../model/initState.js';
 import type { SubscriptionSpec, Topology } from '../model/topology.js';
 import { declaredSubscription } from '../model/topology.js';
@@ -117,8 +118,10 @@ export async function reinitLoaded(
     const schema = topology.settings.stateSchema;
     const stateTables = await hasInitTables(sub, schema);
     const states = new SubscriptionStateStore(schema, d.node);
+    // adopted and never recorded: streaming with every table ready is synchronized
     const recorded: InitState | null = stateTables
-      ? ((await states.get(sub, d.name))?.state ?? 'uninitialized')
+      ? ((await states.get(sub, d.name))?.state ??
+        unrecordedState({ enabled: info.enabled, tables: info.tables.values() }))
       : null;
     const temporary = temporaryPublications(d.name, d.publications.length);
     const defs = await readPublicationDefs(pub, await serverVersionOf(pub), [

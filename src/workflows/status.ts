@@ -312,7 +312,7 @@ export function parseMaxLag(text: string): LagLimit {
 
 /**
  * `status --check`, for cron and monitors: every subscription steep.yaml declares must exist,
- * be enabled (unless the file says `enabled: false`), be synchronized and within `maxLag`;
+ * be enabled (unless the file says `enabled: false`), be synchronized (every table ready) and within `maxLag`;
  * no slot may be `lost` or `unreserved`; every node must be readable.
  */
 export function checkStatus(r: StatusReport, topology: Topology, maxLag?: LagLimit): StatusCheck {
@@ -331,6 +331,9 @@ export function checkStatus(r: StatusReport, topology: Topology, maxLag?: LagLim
     if (s.enabled === false && topology.subscriptions[s.name]?.enabled !== false)
       problems.push(`${at}: disabled`);
     if (s.state === 'failed') problems.push(`${at}: init failed${s.error ? `: ${s.error}` : ''}`);
+    else if (s.state === 'synchronized' && s.tablesReady < s.tablesTotal)
+      // tables joined a synchronized subscription and PostgreSQL still copies them
+      problems.push(`${at}: tables ${s.tablesReady}/${s.tablesTotal} ready, not synchronized`);
     else if (s.state !== 'synchronized')
       problems.push(
         `${at}: ${s.state}, not synchronized` +

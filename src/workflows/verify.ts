@@ -15,6 +15,7 @@ import { compareTable } from '../executors/tableCompare.js';
 import { subscriptionAddress } from '../model/address.js';
 import type { Problem } from '../model/errors.js';
 import { SteepError } from '../model/errors.js';
+import { unrecordedState } from '../model/initLifecycle.js';
 import type { SubscriptionSpec, TableName, Topology } from '../model/topology.js';
 import { declaredSubscription, qualifiedName } from '../model/topology.js';
 import type { NotVerifiable, TableComparison, TableVerdict, VerifyReport } from '../model/verify.js';
@@ -246,7 +247,7 @@ export async function verifyLoaded(
       }
     });
     const diverged = verdicts.some((v) => v.status === 'diverged');
-    const state = await recordVerdicts(sub, topology, d, verdicts, opts.onEvent);
+    const state = await recordVerdicts(sub, topology, d, info, verdicts, opts.onEvent);
     return {
       subscription: d.name,
       node: d.node,
@@ -286,6 +287,7 @@ async function recordVerdicts(
   sub: pg.Client,
   topology: Topology,
   d: SubscriptionSpec,
+  info: SubscriptionInfo,
   verdicts: TableVerdict[],
   onEvent: EventSink,
 ): Promise<string | null> {
@@ -298,7 +300,10 @@ async function recordVerdicts(
     await diverged.record(sub, d.name, verdicts);
     stillDiverged = (await diverged.list(sub, d.name)).length > 0;
   }
-  const current = (await states.get(sub, d.name))?.state ?? 'uninitialized';
+  // adopted and never recorded: streaming with every table ready is synchronized
+  const current =
+    (await states.get(sub, d.name))?.state ??
+    unrecordedState({ enabled: info.enabled, tables: info.tables.values() });
   const details = { method: d.init.method, source: d.from };
   let to = current;
   if (stillDiverged && current === 'synchronized') to = 'diverged';

@@ -1,7 +1,8 @@
 import { Args } from '@oclif/core';
 import { SteepCommand } from '../../cli/baseCommand.js';
+import { confirm } from '../../cli/confirm.js';
 import { ignoreEvents, jsonEventSink } from '../../cli/eventLog.js';
-import { globalFlags, jsonFlag } from '../../cli/flags.js';
+import { approvalFlags, globalFlags, jsonFlag } from '../../cli/flags.js';
 import { Interruption } from '../../cli/interruption.js';
 import { formatProblem } from '../../model/errors.js';
 import { type CancelResult, cancelInit } from '../../workflows/initCancel.js';
@@ -10,7 +11,8 @@ export default class InitCancel extends SteepCommand {
   static override summary = "Stop a subscription's init, clean up what it made, back to uninitialized.";
   static override description =
     `Drops the subscription (with its slot and PostgreSQL's table-sync slots on the publisher), truncates the tables its snapshot copy filled, drops a slot prepared by steep init prepare, and records the init as uninitialized — within 30 s.
-Takes apply's advisory lock on both nodes, so it fails at once while an apply runs there. Refuses a subscription that is synchronized: that is not an init any more.
+Takes apply's advisory lock on both nodes, so it fails at once while an apply runs there.
+A subscription that streams (synchronized, diverged, being reinitialised, or adopted and streaming) has no init to cancel: steep verify --repair or steep reinit repairs it. Dropping it is a destroy: refused without --allow-destroy, and asked for confirmation (--auto-approve or STEEP_AUTO_APPROVE=1 without a terminal); its slot goes, its rows stay, and the next apply re-creates it only with an init that copies.
 Ctrl-C (SIGINT) or SIGTERM: the drop and the truncate finish together, nothing starts after them; steep says what is left, and running the cancel again finishes it; exit 130 (143). A second signal exits at once.`;
   static override examples = [
     '<%= config.bin %> init cancel west_orders',
@@ -23,7 +25,7 @@ Ctrl-C (SIGINT) or SIGTERM: the drop and the truncate finish together, nothing s
   static override args = {
     subscription: Args.string({ description: 'The subscription whose init to cancel.', required: true }),
   };
-  static override flags = { ...globalFlags, ...jsonFlag };
+  static override flags = { ...globalFlags, ...jsonFlag, ...approvalFlags };
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(InitCancel);
@@ -44,6 +46,17 @@ Ctrl-C (SIGINT) or SIGTERM: the drop and the truncate finish together, nothing s
       r = await cancelInit(flags.config, args.subscription, {
         onEvent,
         stop: interruption,
+        allowDestroy: flags['allow-destroy'],
+        confirm: (question) =>
+          confirm({
+            question,
+            autoApprove: flags['auto-approve'],
+            noTerminal: {
+              code: 'init.no_tty',
+              message: `no terminal to confirm the drop of streaming subscription ${args.subscription} on; nothing was changed — rerun with --auto-approve (or STEEP_AUTO_APPROVE=1) to drop it without asking`,
+            },
+            cancelled: { code: 'init.cancel_declined', message: 'init cancel declined; nothing was changed' },
+          }),
         onPlanned: (tables) => {
           truncated = tables;
         },
@@ -70,6 +83,7 @@ Ctrl-C (SIGINT) or SIGTERM: the drop and the truncate finish together, nothing s
         ? `subscription ${r.subscription} dropped on ${r.node}`
         : `no subscription ${r.subscription} on ${r.node}`,
       r.droppedSlot ? `slot ${r.droppedSlot} dropped on ${r.from}` : null,
+      r.destroyed ? `its rows kept on ${r.node}` : null,
       r.truncated.length > 0 ? `truncated ${r.truncated.join(', ')}` : null,
       r.cancelledSnapshots.length > 0
         ? `snapshot ${r.cancelledSnapshots.join(', ')} recorded cancelled: it can no longer be applied`
@@ -80,5 +94,10 @@ Ctrl-C (SIGINT) or SIGTERM: the drop and the truncate finish together, nothing s
     this.out(
       `Init of ${r.subscription} cancelled (was ${r.previousState}): ${done.join('; ')}; now uninitialized (${r.durationMs} ms).`,
     );
+    if (r.destroyed)
+      this.out(
+        `steep apply re-creates ${r.subscription} only with an init that copies (init.method: snapshot with existingData: truncate, or merge): ` +
+          `what ${r.from} committed while it had no slot is not on ${r.node}.`,
+      );
   }
 }

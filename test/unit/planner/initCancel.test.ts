@@ -25,6 +25,7 @@ function observed(over: Partial<CancelObserved> = {}): CancelObserved {
     copiedTables: [],
     preparedSlot: null,
     publisherReachable: true,
+    allowDestroy: false,
     ...over,
   };
 }
@@ -130,11 +131,33 @@ describe('init cancel plan', () => {
     if (plan.truncate) expect(plan.truncate.hazards).toEqual(['truncates-data']);
   });
 
-  it.each(['synchronized', 'diverged'] as const)(
-    'refuses a %s subscription: there is no init to cancel',
+  it.each(['synchronized', 'diverged', 'reinitializing'] as const)(
+    'refuses a %s subscription without --allow-destroy: there is no init to cancel, the repair is verify --repair',
     (previous) => {
       expect(() => planInitCancel(sub('snapshot'), observed({ previous }))).toThrow(SteepError);
-      expect(() => planInitCancel(sub('snapshot'), observed({ previous }))).toThrow(/no init to cancel/);
+      expect(() => planInitCancel(sub('none'), observed({ previous }))).toThrow(
+        /no init to cancel; .*steep verify west_s --repair.*only with --allow-destroy$/,
+      );
     },
   );
+
+  it.each(['snapshot', 'none'] as const)(
+    'drops a streaming %s subscription with --allow-destroy as a destroy: its slot goes, its rows stay',
+    (method) => {
+      const plan = planInitCancel(sub(method), observed({ previous: 'synchronized', allowDestroy: true }));
+      expect(plan.destroys).toBe(true);
+      expect(plan.drop!.statements.map((x) => x.sql)).toEqual([
+        'ALTER SUBSCRIPTION "west_s" DISABLE',
+        'DROP SUBSCRIPTION "west_s"',
+      ]);
+      expect(plan.droppedWithSubscription).toBe('west_s');
+      expect(plan.truncate).toBeNull();
+      expect(plan.truncated).toEqual([]);
+    },
+  );
+
+  it('an init under way is no destroy, with or without --allow-destroy', () => {
+    expect(planInitCancel(sub('snapshot'), observed()).destroys).toBe(false);
+    expect(planInitCancel(sub('snapshot'), observed({ allowDestroy: true })).destroys).toBe(false);
+  });
 });
