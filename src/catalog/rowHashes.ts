@@ -319,6 +319,21 @@ export async function hashChunks(
   return new GroupHashes(rows[0]?.a ?? Buffer.alloc(0));
 }
 
+/**
+ * A keyless table's rows as a multiset, in one scan: how many, and the sum of their hashes
+ * (a sum, not an XOR: two equal rows do not cancel out), whatever the order. What REPLICA
+ * IDENTITY FULL replicates is the whole row, so equal multisets are equal tables.
+ */
+export async function multisetHash(
+  client: pg.Client,
+  side: CompareSide,
+): Promise<{ rows: number; sum: string }> {
+  const { rows } = await client.query<{ n: string; s: string }>(
+    `SELECT count(*)::text AS n, coalesce(sum(${rowHash(side)}::numeric), 0)::text AS s FROM ${quoteTable(side.table)}${where(side)}`,
+  );
+  return { rows: Number(rows[0]!.n), sum: rows[0]!.s };
+}
+
 /** COPY text format: `\\`, `\t`, `\n`… escapes undone. */
 function unescapeCopy(v: string): string {
   if (!v.includes('\\')) return v;

@@ -12,9 +12,10 @@ export default class Verify extends SteepCommand {
   static override summary =
     "Compare a subscription's data on both nodes, table by table, while writes go on.";
   static override description =
-    `Compares what the subscription carries — the publisher's rows after its publications' row filters, on their column lists — with the subscriber's same columns, by primary key (else replica identity index). Key-range chunks are hashed inside each database; chunks that differ are hashed again once the subscriber has replayed past the publisher, and only those still different are diffed row by row. Rows changing during the run are never reported.
+    `Compares what the subscription carries — the publisher's rows after its publications' row filters, on their column lists — with the subscriber's same columns, by primary key (else replica identity index; else as a multiset of whole rows). Key-range chunks are hashed inside each database; chunks that differ are hashed again once the subscriber has replayed past the publisher, and only those still different are diffed row by row. Rows changing during the run are never reported.
 Read-only (ACCESS SHARE locks, short lock_timeout). Diverged tables mark the subscription diverged; --repair runs steep reinit of them and verifies again.
-Exit codes: 0 equal, 2 diverged, 1 error.`;
+A table without a key is compared as a multiset of whole rows (count and hash sum).
+Exit codes: 0 every table equal, 2 diverged or some table not verifiable (still copying, not yet subscribed), 1 error.`;
   static override examples = [
     '<%= config.bin %> verify west_orders',
     '<%= config.bin %> verify west_orders --tables public.orders,public.items --format markdown',
@@ -88,6 +89,7 @@ Exit codes: 0 equal, 2 diverged, 1 error.`;
       const render = flags.format === 'markdown' ? renderVerifyMarkdown : renderVerifyText;
       this.out(reports.map(render).join(flags.format === 'markdown' ? '\n\n' : '\n\n'));
     }
-    process.exitCode = last.diverged ? 2 : 0;
+    // a table not compared is not known equal
+    process.exitCode = last.diverged || last.notVerifiable > 0 ? 2 : 0;
   }
 }

@@ -7,14 +7,15 @@ import {
   hashChunks,
   keyId,
   lookupRowHashes,
+  multisetHash,
   streamRowHashes,
 } from '../catalog/rowHashes.js';
 import { SteepError } from '../model/errors.js';
 import { qualifiedName } from '../model/topology.js';
 import {
   compareKeys,
+  confirmsDifference,
   type DifferenceKind,
-  differenceSignature,
   mergeRowHashes,
   type RowDifference,
   type RowKey,
@@ -37,7 +38,8 @@ import { sleep } from './sleep.js';
  *    joined, giving candidate keys;
  * 4. candidates re-checked by key the same way (publisher, its LSN, subscriber replayed past it)
  *    until each either matches (it was in flight), shows the same difference twice in a row
- *    (diverged), or has run out of rounds while still changing (in flux, not reported).
+ *    (diverged: model/verify.ts confirmsDifference; a row missing or extra stays so whatever the
+ *    other side's image), or has run out of rounds while still changing (in flux, not reported).
  */
 
 export interface CompareOptions {
@@ -121,12 +123,75 @@ function classify(key: RowKey, p: string | undefined, s: string | undefined): Ro
   return { key, kind, publisherHash: p ?? null, subscriberHash: s ?? null };
 }
 
+/** Re-checks of a keyless table's multiset before it counts as written throughout. */
+const MULTISET_ROUNDS = 4;
+
+/**
+ * A table without a key (planner/verify.ts WHOLE_ROW): its rows' count and hash sum on both sides,
+ * the subscriber's once it has replayed past the publisher's position after the publisher's read.
+ * Equal once they match; diverged when they differ twice in a row with neither side changed in
+ * between (nothing was in flight); written throughout every round: not verifiable, never equal.
+ */
+async function compareMultiset(
+  pub: pg.Client,
+  sub: pg.Client,
+  cmp: TableComparison,
+  opts: CompareOptions,
+): Promise<TableVerdict> {
+  const t0 = Date.now();
+  const name = qualifiedName(cmp.table);
+  const same = (a: { rows: number; sum: string }, b: { rows: number; sum: string }) =>
+    a.rows === b.rows && a.sum === b.sum;
+  let prev: { p: { rows: number; sum: string }; s: { rows: number; sum: string } } | null = null;
+  let status: 'equal' | 'diverged' | 'changing' = 'changing';
+  let p = { rows: 0, sum: '0' };
+  let s = p;
+  for (let round = 0; round < (opts.replay ? MULTISET_ROUNDS : 1); round++) {
+    p = await multisetHash(pub, cmp.publisher);
+    if (opts.replay) await waitReplayed(pub, opts.replay, await currentWalLsn(pub));
+    s = await multisetHash(sub, cmp.subscriber);
+    if (same(p, s)) {
+      status = 'equal';
+      break;
+    }
+    if (!opts.replay || (prev && same(prev.p, p) && same(prev.s, s))) {
+      status = 'diverged';
+      break;
+    }
+    prev = { p, s };
+  }
+  opts.onRows?.(p.rows);
+  const reason =
+    status === 'diverged'
+      ? `no key: compared as a multiset of whole rows, ${p.rows} rows on the publisher and ${s.rows} on the subscriber differ; which rows cannot be told without a key`
+      : status === 'changing'
+        ? `${name} has no key and was written through all ${MULTISET_ROUNDS} re-checks: compared as a multiset of whole rows, it never held still; verify it again when writes to it pause`
+        : null;
+  return {
+    table: name,
+    status: status === 'changing' ? 'not_verifiable' : status,
+    reason,
+    keyColumns: [],
+    rows: p.rows,
+    subscriberRows: s.rows,
+    chunks: 1,
+    chunksIdentical: status === 'equal' ? 1 : 0,
+    missing: status === 'diverged' ? Math.max(0, p.rows - s.rows) : 0,
+    extra: status === 'diverged' ? Math.max(0, s.rows - p.rows) : 0,
+    different: 0,
+    examples: { missing: [], extra: [], different: [] },
+    changing: 0,
+    durationMs: Date.now() - t0,
+  };
+}
+
 export async function compareTable(
   pub: pg.Client,
   sub: pg.Client,
   cmp: TableComparison,
   opts: CompareOptions,
 ): Promise<TableVerdict> {
+  if (cmp.publisher.keys.length === 0) return compareMultiset(pub, sub, cmp, opts);
   const t0 = Date.now();
   const g = await grouping(pub, cmp, opts);
   const [p1, s1] = await Promise.all([hashChunks(pub, cmp.publisher, g), hashChunks(sub, cmp.subscriber, g)]);
@@ -177,7 +242,7 @@ export async function compareTable(
       for (const [id, before] of candidates) {
         const now = classify(before.key, p.get(id), s.get(id));
         if (now === null) continue;
-        if (differenceSignature(now) === differenceSignature(before)) confirm(now);
+        if (confirmsDifference(before, now)) confirm(now);
         else next.set(id, now);
       }
       candidates = next;

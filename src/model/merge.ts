@@ -29,6 +29,11 @@ export interface MergeScope {
   tables: TableName[];
   schemas: string[];
   allTables: boolean;
+  /**
+   * a subscription's column lists (`schema.table` → the published columns): only those are
+   * compared and merged, the others are not the subscription's to carry
+   */
+  columns?: Record<string, string[]>;
 }
 
 export type MergeTableStatus = 'identical' | 'conflicting' | 'one_sided' | 'not_comparable';

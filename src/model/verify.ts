@@ -59,8 +59,9 @@ export interface TableVerdict {
   /** `schema.table` */
   table: string;
   status: TableStatus;
-  /** why not verifiable; null otherwise */
+  /** why not verifiable; for a keyless table found diverged, what its comparison can tell; null otherwise */
   reason: string | null;
+  /** empty for a keyless table, compared as a multiset of whole rows */
   keyColumns: string[];
   /** rows compared: the publisher's rows (after its row filter) */
   rows: number;
@@ -90,6 +91,11 @@ export interface VerifyReport {
   tables: TableVerdict[];
   /** some table differs */
   diverged: boolean;
+  /**
+   * tables that could not be compared (still copying, not yet subscribed, schemas apart, a keyless
+   * one written throughout): not known equal, so verify exits 2 for them too
+   */
+  notVerifiable: number;
   /** the subscription's init state after the run (null: steep's state schema is absent) */
   state: string | null;
   durationMs: number;
@@ -107,6 +113,20 @@ export interface RowDifference {
 /** The identity of a difference across re-checks: same kind, same row images on both sides. */
 export function differenceSignature(d: RowDifference): string {
   return `${d.kind}:${d.publisherHash ?? '-'}:${d.subscriberHash ?? '-'}`;
+}
+
+/**
+ * Whether a re-check, taken once the subscriber has replayed past the publisher's position after
+ * the publisher's read, confirms an earlier difference. A row missing or extra on the subscriber
+ * stays so whatever the other side's image: a change in flight would have arrived by then, and
+ * PostgreSQL skips the publisher's later updates of a row the subscriber lacks (update_missing),
+ * so a row the publisher keeps updating would otherwise never show the same image twice. A row
+ * on both sides that differs must show the same images twice: a publisher's update in flight
+ * changes it, and an update applied overwrites the subscriber's row.
+ */
+export function confirmsDifference(before: RowDifference, now: RowDifference): boolean {
+  if (before.kind !== now.kind) return false;
+  return now.kind !== 'different' || differenceSignature(now) === differenceSignature(before);
 }
 
 /**

@@ -16,20 +16,23 @@ export const MERGE_GROUP_ROWS = 8;
 
 /**
  * What a merge compares for each table (SPEC §9 merge): every row of A against every row of B,
- * on all their (non-generated) columns, by A's primary key, else its replica identity index —
- * verify's comparison, without row filter or column list. Both sides must have the same
- * columns: a merge copies whole rows each way. Pure: the caller reads the shapes.
+ * on all their (non-generated) columns — a subscription's column list given (`listed`), on those
+ * only: the others are not the subscription's — by A's primary key, else its replica identity
+ * index: verify's comparison, without row filter. Both sides must have the compared columns: a
+ * merge copies them each way. Pure: the caller reads the shapes.
  */
 export function planMergeComparison(
   table: TableName,
   a: ShapeOfTable | undefined,
   b: ShapeOfTable | undefined,
   nodes: { a: string; b: string },
+  listed: string[] | null = null,
 ): MergeComparison | NotVerifiable {
   const name = qualifiedName(table);
   if (!a) return { table, reason: `${name} does not exist on ${nodes.a}` };
   if (!b) return { table, reason: `${name} does not exist on ${nodes.b}` };
-  const stored = (s: ShapeOfTable) => s.columns.filter((c) => !c.generated).map((c) => c.name);
+  const stored = (s: ShapeOfTable) =>
+    s.columns.filter((c) => !c.generated && (listed === null || listed.includes(c.name))).map((c) => c.name);
   const onlyA = stored(a).filter((c) => !stored(b).includes(c));
   const onlyB = stored(b).filter((c) => !stored(a).includes(c));
   if (onlyA.length + onlyB.length > 0)
@@ -40,7 +43,7 @@ export function planMergeComparison(
         ...onlyB.map((c) => `${c} only on ${nodes.b}`),
       ].join(', ')}): make its schema the same on both before merging`,
     };
-  const plan = planComparison({ table, columns: null, filter: null }, a, b, nodes.b);
+  const plan = planComparison({ table, columns: listed, filter: null }, a, b, nodes.b);
   if (!isComparison(plan)) return plan;
   const types = new Map(a.columns.map((c) => [c.name, c.type]));
   const out: MergeComparison = {

@@ -161,6 +161,11 @@ function requested(input: ReinitInput, all: string[]): string[] {
   return [...new Set(r.tables)].sort();
 }
 
+/** The tables a request names (`schema.table`, sorted), checked against what the subscription carries. */
+export function reinitTables(input: ReinitInput): string[] {
+  return requested(input, carried(input));
+}
+
 /** Every table asked for lost its table-sync slot. */
 function allLostSync(input: ReinitInput, wanted: string[]): boolean {
   const lost = new Set(input.lostSyncSlots);

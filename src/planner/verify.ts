@@ -91,17 +91,27 @@ function keyColumns(shape: ShapeOfTable, names: string[]): KeyColumn[] | string 
   return out;
 }
 
+/** How a table without a key is compared (`keyless`): its rows as a multiset, on every compared column. */
+export const WHOLE_ROW = 'whole row (no key: compared as a multiset of rows)';
+
+/**
+ * `keyless`: a table with neither a primary key nor a replica identity index is compared as a
+ * multiset of whole rows (keys empty; executors/tableCompare.ts) — what REPLICA IDENTITY FULL
+ * replicates — instead of being refused (a merge needs keys to decide rows by).
+ */
 export function planComparison(
   scope: ScopeOfTable,
   publisher: ShapeOfTable | undefined,
   subscriber: ShapeOfTable | undefined,
   subscriberNode: string,
+  opts: { keyless?: boolean } = {},
 ): TableComparison | NotVerifiable {
   const table = scope.table;
   const name = qualifiedName(table);
   if (!publisher) return { table, reason: `${name} is published but cannot be read on the publisher` };
   if (!subscriber) return { table, reason: `${name} does not exist on ${subscriberNode}` };
-  if (!publisher.key)
+  const key = publisher.key ?? (opts.keyless ? { source: WHOLE_ROW, columns: [] } : null);
+  if (!key)
     return {
       table,
       reason: `${name} has neither a primary key nor a replica identity index to compare rows by`,
@@ -110,14 +120,14 @@ export function planComparison(
   const columns = publisher.columns
     .filter((c) => !c.generated && (listed === null || listed.has(c.name)))
     .map((c) => c.name);
-  const missingKey = publisher.key.columns.find((k) => !columns.includes(k));
+  const missingKey = key.columns.find((k) => !columns.includes(k));
   if (missingKey)
     return { table, reason: `the column list of ${name} leaves out its key column ${missingKey}` };
   const absent = columns.filter((c) => !subscriber.columns.some((s) => s.name === c));
   if (absent.length > 0)
     return { table, reason: `${name} on ${subscriberNode} has no column ${absent.join(', ')}` };
-  const pubKeys = keyColumns(publisher, publisher.key.columns);
-  const subKeys = keyColumns(subscriber, publisher.key.columns);
+  const pubKeys = keyColumns(publisher, key.columns);
+  const subKeys = keyColumns(subscriber, key.columns);
   if (typeof pubKeys === 'string' || typeof subKeys === 'string')
     return { table, reason: `${name}: key column missing` };
   for (let i = 0; i < pubKeys.length; i++) {
@@ -137,7 +147,7 @@ export function planComparison(
   const subSide: CompareSide = { table, keys: subKeys, columns, byValue, filter: null };
   return {
     table,
-    keySource: publisher.key.source,
+    keySource: key.source,
     publisher: pubSide,
     subscriber: subSide,
     estimatedRows: publisher.estimatedRows,

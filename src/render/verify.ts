@@ -21,21 +21,30 @@ function summary(r: VerifyReport): string {
   );
 }
 
-/** What to do next, naming the diverged tables. */
+/** What to do next: reinit the diverged tables; verify the ones not compared again once they can be. */
 export function repairHint(r: VerifyReport): string | null {
   const diverged = r.tables.filter((t) => t.status === 'diverged').map((t) => t.table);
-  if (diverged.length === 0) return null;
-  return `repair with: steep reinit ${r.subscription} --tables ${diverged.join(',')}`;
+  const skipped = r.tables.filter((t) => t.status === 'not_verifiable').map((t) => t.table);
+  const lines = [
+    ...(diverged.length > 0 ? [`steep reinit ${r.subscription} --tables ${diverged.join(',')}`] : []),
+    ...(skipped.length > 0
+      ? [
+          `steep verify ${r.subscription} --tables ${skipped.join(',')} once ${skipped.length === 1 ? 'it' : 'they'} can be compared (not verified, so not known equal: see why above)`,
+        ]
+      : []),
+  ];
+  return lines.length > 0 ? `repair with: ${lines.join('\n             ')}` : null;
 }
 
 function tableLine(t: TableVerdict): string {
   if (t.status === 'not_verifiable') return `  ${t.table}  not verifiable: ${t.reason}`;
+  const note = t.reason ? `  (${t.reason})` : '';
   const diff =
     t.status === 'diverged'
       ? `  missing ${count(t.missing)}, extra ${count(t.extra)}, different ${count(t.different)}`
       : '';
   const flux = t.changing > 0 ? `, ${count(t.changing)} rows changing during the run (not counted)` : '';
-  return `  ${t.table}  ${t.status}  ${count(t.rows)} rows, ${t.chunks} chunks (${t.chunksIdentical} identical)${diff}${flux}  ${seconds(t.durationMs)}`;
+  return `  ${t.table}  ${t.status}  ${count(t.rows)} rows, ${t.chunks} chunks (${t.chunksIdentical} identical)${diff}${flux}${note}  ${seconds(t.durationMs)}`;
 }
 
 export function renderVerifyText(r: VerifyReport): string {
@@ -65,7 +74,7 @@ export function renderVerifyMarkdown(r: VerifyReport): string {
   const lines = [
     `### steep verify: ${r.subscription} (${r.from} → ${r.node})`,
     '',
-    `${r.diverged ? '**Diverged**' : 'Equal'}: ${summary(r)} in ${seconds(r.durationMs)}.`,
+    `${r.diverged ? '**Diverged**' : r.notVerifiable > 0 ? '**Not all verified**' : 'Equal'}: ${summary(r)} in ${seconds(r.durationMs)}.`,
     '',
     '| table | status | rows | chunks (identical) | missing | extra | different | time |',
     '|---|---|---:|---:|---:|---:|---:|---:|',
@@ -84,7 +93,14 @@ export function renderVerifyMarkdown(r: VerifyReport): string {
             `- \`${cell(t.table)}\` ${kind}: ${t.examples[kind].map((k) => `\`${cell(formatKey(k, t.keyColumns))}\``).join(', ')}`,
           );
   }
-  const hint = repairHint(r);
-  if (hint) lines.push('', `\`${hint.replace(/^repair with: /, '')}\` repairs them.`);
+  const diverged = r.tables.filter((t) => t.status === 'diverged').map((t) => t.table);
+  const skipped = r.tables.filter((t) => t.status === 'not_verifiable').map((t) => t.table);
+  if (diverged.length > 0)
+    lines.push('', `\`steep reinit ${r.subscription} --tables ${diverged.join(',')}\` repairs them.`);
+  if (skipped.length > 0)
+    lines.push(
+      '',
+      `Not verified, so not known equal: \`steep verify ${r.subscription} --tables ${skipped.join(',')}\` once they can be compared.`,
+    );
   return lines.join('\n');
 }

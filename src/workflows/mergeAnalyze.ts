@@ -77,6 +77,8 @@ export function mergePairOf(topology: Topology, name: string): MergePair {
     );
   }
   const pubs = d.publications.map((p) => topology.publications[p]).filter((p) => p !== undefined);
+  const columns: Record<string, string[]> = {};
+  for (const t of pubs.flatMap((p) => p.tables)) if (t.columns) columns[qualifiedName(t)] ??= t.columns;
   return {
     name,
     kind: 'subscription',
@@ -86,6 +88,7 @@ export function mergePairOf(topology: Topology, name: string): MergePair {
       tables: pubs.flatMap((p) => p.tables.map((t) => ({ schema: t.schema, name: t.name }))),
       schemas: pubs.flatMap((p) => p.schemas),
       allTables: pubs.some((p) => p.allTables),
+      columns,
     },
   };
 }
@@ -131,7 +134,13 @@ export async function planMergeAnalysis(
     const tables = await mergeTables(a, topology, pair, only);
     const [shapesA, shapesB] = await Promise.all([readTableShapes(a, tables), readTableShapes(b, tables)]);
     return tables.map((t) =>
-      planMergeComparison(t, shapesA.get(qualifiedName(t)), shapesB.get(qualifiedName(t)), pair),
+      planMergeComparison(
+        t,
+        shapesA.get(qualifiedName(t)),
+        shapesB.get(qualifiedName(t)),
+        pair,
+        pair.scope.columns?.[qualifiedName(t)] ?? null,
+      ),
     );
   } finally {
     await Promise.all([a.end().catch(() => {}), b.end().catch(() => {})]);

@@ -13,9 +13,11 @@ import { unrecordedState } from '../model/initLifecycle.js';
 import type { InitProgress, InitState } from '../model/initState.js';
 import type { SubscriptionSpec, Topology } from '../model/topology.js';
 import { declaredSubscription } from '../model/topology.js';
-import { planReinit, type ReinitRequest, temporaryPublications } from '../planner/reinit.js';
+import { planReinit, type ReinitRequest, reinitTables, temporaryPublications } from '../planner/reinit.js';
+import { planLoopedReinit } from '../planner/reinitLoop.js';
 import { DivergedTablesStore } from '../state/divergedTables.js';
 import { hasInitTables, SubscriptionStateStore } from '../state/subscriptionState.js';
+import { reconcileLooped } from './reinitLoop.js';
 import { parseTableName } from './verify.js';
 
 /**
@@ -131,7 +133,7 @@ export async function reinitLoaded(
     const carried = [
       ...new Set(d.publications.flatMap((p) => defs.get(p)?.tables.map((t) => t.table) ?? [])),
     ];
-    const plan = planReinit({
+    const input = {
       subscription: d.name,
       subscriber: d.node,
       publisher: d.from,
@@ -144,18 +146,60 @@ export async function reinitLoaded(
       request,
       foreignKeys: await readForeignKeysTo(sub, carried),
       lostSyncSlots: await withoutSyncSlot(pub, await readFinishedCopies(sub, d.name)),
-    });
-    opts.onPlanned?.(plan.tables, plan.stage);
-    opts.stop?.arm();
+    };
     const details = { method: d.init.method, source: d.from };
-    const last = await executeReinit({ publisher: pub, subscriber: sub }, plan, {
-      moveTo: async (to) => (stateTables ? states.transition(sub, d.name, to, details) : []),
-      onEvent: opts.onEvent,
-      onProgress: opts.onProgress,
-      pollMs: opts.pollMs,
-      signal: opts.stop?.signal,
-      follow: followTargetOf(topology, d, info.slot ?? d.slot),
-    });
+    const moveTo = async (to: InitState) => (stateTables ? states.transition(sub, d.name, to, details) : []);
+    // tables the subscriber publishes back to the publisher: reconciled in place, never truncated
+    const back = Object.values(topology.subscriptions).filter((s) => s.node === d.from && s.from === d.node);
+    const backDefs =
+      back.length > 0
+        ? await readPublicationDefs(
+            sub,
+            await serverVersionOf(sub),
+            back.flatMap((b) => b.publications),
+          )
+        : new Map<string, { tables: Array<{ table: string }> }>();
+    const loop = planLoopedReinit(
+      {
+        subscription: d,
+        back,
+        publishedBack: new Map(
+          back.map((b) => [
+            b.name,
+            new Set(b.publications.flatMap((p) => backDefs.get(p)?.tables.map((t) => t.table) ?? [])),
+          ]),
+        ),
+        tables: back.length > 0 ? reinitTables(input) : [],
+        enabled: info.enabled,
+        recorded,
+        stateSchema: schema,
+      },
+      topology.settings.lockTimeout,
+    );
+    let reconciled = 0;
+    if (loop) {
+      opts.onPlanned?.(loop.looped, 'reconcile');
+      for (const c of await moveTo('reinitializing')) opts.onEvent(stateChangeEvent(c));
+      reconciled = await reconcileLooped(topology, d, loop, info.slot ?? d.slot, opts.onEvent);
+    }
+    const rest = loop ? loop.rest : null;
+    let plan: { tables: string[]; stage: string } = { tables: loop?.looped ?? [], stage: 'reconcile' };
+    let rowsCopied = reconciled;
+    if (rest === null || rest.length > 0) {
+      const recipe = planReinit(rest === null ? input : { ...input, request: { tables: rest } });
+      opts.onPlanned?.(recipe.tables, recipe.stage);
+      opts.stop?.arm();
+      const last = await executeReinit({ publisher: pub, subscriber: sub }, recipe, {
+        moveTo,
+        onEvent: opts.onEvent,
+        onProgress: opts.onProgress,
+        pollMs: opts.pollMs,
+        signal: opts.stop?.signal,
+        follow: followTargetOf(topology, d, info.slot ?? d.slot),
+      });
+      plan = { tables: [...plan.tables, ...recipe.tables].sort(), stage: loop ? 'reconcile' : recipe.stage };
+      rowsCopied += last.rowsCopied;
+    } else for (const c of await moveTo('synchronized')) opts.onEvent(stateChangeEvent(c));
     let state: string | null = stateTables ? 'synchronized' : null;
     const diverged = new DivergedTablesStore(schema, d.node);
     if (stateTables && (await diverged.exists(sub))) {
@@ -173,7 +217,7 @@ export async function reinitLoaded(
       tables: plan.tables,
       stage: plan.stage,
       state,
-      rowsCopied: last.rowsCopied,
+      rowsCopied,
       durationMs: Date.now() - t0,
     };
   } finally {

@@ -151,7 +151,7 @@ export async function planVerify(
       };
     if (rel !== 'r')
       return { table: s.table, reason: `${name} is still being copied (pg_subscription_rel state ${rel})` };
-    return planComparison(s, pubShapes.get(name), subShapes.get(name), d.node);
+    return planComparison(s, pubShapes.get(name), subShapes.get(name), d.node, { keyless: true });
   });
 }
 
@@ -254,6 +254,7 @@ export async function verifyLoaded(
       from: d.from,
       tables: verdicts,
       diverged,
+      notVerifiable: verdicts.filter((v) => v.status === 'not_verifiable').length,
       state,
       durationMs: Date.now() - t0,
     };

@@ -444,6 +444,77 @@ describe(`links on PostgreSQL ${VERSION}`, () => {
     expect(replan.code, replan.stdout + replan.stderr).toBe(0);
   }, 120_000);
 
+  it('verify --repair of a link table under writes on both nodes empties neither: every row is kept, both equal', async () => {
+    // divergence planted under a replication origin, which origin = none never sends across:
+    // a row missing on us, a row only on us, a row different on us
+    const planted = await us().client();
+    try {
+      await planted.query("SELECT pg_replication_origin_create('test_plant')");
+      await planted.query("SELECT pg_replication_origin_session_setup('test_plant')");
+      await planted.query('DELETE FROM p.lines WHERE order_id = 7');
+      await planted.query(`INSERT INTO p.lines VALUES (800001, 1, 1, now())`);
+      await planted.query('UPDATE p.lines SET qty = 999 WHERE order_id = 9');
+      await planted.query('SELECT pg_replication_origin_session_reset()');
+      await planted.query("SELECT pg_replication_origin_drop('test_plant')");
+    } finally {
+      await planted.end();
+    }
+    const lines = async (node: TestNode) =>
+      Number((await node.query<{ n: string }>('SELECT count(*)::text AS n FROM p.lines'))[0]!.n);
+    const before = await lines(eu());
+    expect(await lines(us())).toBe(before);
+    const writers = [startLineWriter(eu(), 700_000), startLineWriter(us(), 750_000)];
+    let repaired: Awaited<ReturnType<typeof steep>>;
+    let written: number[] = [];
+    try {
+      await new Promise((r) => setTimeout(r, 500));
+      repaired = await steep(['verify', 'p_link_us', '--tables', 'p.lines', '--repair', '--json'], both);
+      await new Promise((r) => setTimeout(r, 500));
+    } finally {
+      written = await Promise.all(writers.map((w) => w.stop()));
+    }
+    expect(repaired.code, repaired.stderr).toBe(0);
+    expect(Math.min(...written), 'each writer committed rows during the repair').toBeGreaterThan(0);
+    const out = JSON.parse(repaired.stdout) as {
+      before: { tables: Array<{ missing: number; extra: number; different: number }> };
+      after: { diverged: boolean };
+    };
+    expect(out.before.tables[0]).toMatchObject({ missing: 1, extra: 1, different: 1 });
+    expect(out.after.diverged).toBe(false);
+    // every row: the seeded ones, the one only on us, and every row either writer committed
+    const expected = before + 1 + written[0]! + written[1]!;
+    await eventually(
+      async () => (await lines(eu())) === expected && (await lines(us())) === expected,
+      30_000,
+      `${expected} lines on both nodes`,
+    );
+    await eventually(
+      async () => JSON.stringify(await digest(eu(), 'p')) === JSON.stringify(await digest(us(), 'p')),
+      30_000,
+      'p equal on both',
+    );
+    for (const node of [eu(), us()]) {
+      const rows = await node.query<{ k: string; qty: number }>(
+        'SELECT l.order_id::text AS k, l.qty FROM p.lines l WHERE l.order_id IN (7, 9, 800001) ORDER BY l.order_id',
+      );
+      // prefer:eu: eu's row of 9 won
+      expect(rows.map((r) => r.k)).toEqual(['7', '9', '800001']);
+      expect(rows[1]!.qty).not.toBe(999);
+      const [s] = await node.query<{ e: string }>(
+        'SELECT coalesce(sum(apply_error_count), 0)::text AS e FROM pg_stat_subscription_stats',
+      );
+      expect(s!.e, `${node.name}: apply errors`).toBe('0');
+      const [t] = await node.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM pg_trigger WHERE tgname LIKE 'steep%'",
+      );
+      expect(t!.n, `${node.name}: no trigger left`).toBe(0);
+    }
+    expect(await replicationObjects(eu())).toEqual({ slots: ['lm_link_us', 'p_link_us'], origins: [] });
+    expect(await replicationObjects(us())).toEqual({ slots: ['lm_link_eu', 'p_link_eu'], origins: [] });
+    const replan = await steep(['plan', '--detailed-exitcode'], both);
+    expect(replan.code, replan.stdout + replan.stderr).toBe(0);
+  }, 180_000);
+
   it("a one-way subscription (origin any) merges too: prefer-target keeps the subscriber's rows, one-sided rows go both ways, then it streams", async () => {
     for (const node of [eu(), us()]) {
       await node.query('CREATE SCHEMA ow');

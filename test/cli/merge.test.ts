@@ -182,6 +182,43 @@ describe('steep merge analyze', () => {
       await west!.query('DROP TABLE public.m_same');
     }
 
+    // a column list (15+): the columns it leaves out are not the subscription's, and not compared
+    if (east!.serverVersionNum >= 150000) {
+      for (const n of [east!, west!]) {
+        await n.query('CREATE TABLE public.m_cols (id int PRIMARY KEY, v text, secret text)');
+        await n.query(
+          `INSERT INTO public.m_cols SELECT g, g::text, '${n === east ? 'east' : 'west'}' || g FROM generate_series(1, 500) g`,
+        );
+      }
+      await west!.query("UPDATE public.m_cols SET v = 'changed' WHERE id <= 3");
+      try {
+        const cols = writeConfig(
+          [
+            'version: 1',
+            'topology: merge-test',
+            nodesYaml(cluster().nodes),
+            'publications:',
+            '  cpub: { node: east, tables: [{ name: public.m_cols, columns: [id, v] }] }',
+            'subscriptions:',
+            '  csub: { node: west, from: east, publications: [cpub] }',
+            '',
+          ].join('\n'),
+        );
+        const r = await steep(['merge', 'analyze', 'csub', '--json'], cols);
+        expect(r.code, r.stderr).toBe(2);
+        expect((JSON.parse(r.stdout) as Analysis).tables[0]).toMatchObject({
+          status: 'conflicting',
+          identical: 497,
+          conflicting: 3,
+          onlyA: 0,
+          onlyB: 0,
+        });
+      } finally {
+        await east!.query('DROP TABLE public.m_cols');
+        await west!.query('DROP TABLE public.m_cols');
+      }
+    }
+
     // a link: A is its first node
     const linked = writeConfig(
       [

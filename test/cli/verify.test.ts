@@ -189,13 +189,9 @@ describe('steep verify', () => {
         const { code, report } = await verify();
         expect(code, JSON.stringify(report)).toBe(0);
         expect(report.diverged).toBe(false);
-        for (const t of report.tables)
-          expect(t.status, `${t.table}: ${t.reason}`).toBe(
-            t.table === 'public.v_nokey' ? 'not_verifiable' : 'equal',
-          );
-        expect(table(report, 'public.v_nokey').reason).toMatch(
-          /neither a primary key nor a replica identity index/,
-        );
+        for (const t of report.tables) expect(t.status, `${t.table}: ${t.reason}`).toBe('equal');
+        // no key: compared as a multiset of whole rows
+        expect(table(report, 'public.v_nokey')).toMatchObject({ rows: 50, keyColumns: [] });
         expect(table(report, 'public.v_main').chunks).toBeGreaterThan(5);
         expect(table(report, 'public.v_comp').rows).toBe(3 * 14 * 300);
         expect(table(report, 'public.v_comp').chunks).toBeGreaterThan(2);
@@ -214,6 +210,8 @@ describe('steep verify', () => {
       await west!.query("UPDATE public.v_other SET v = 'by hand' WHERE id = 4600");
       await west!.query("INSERT INTO public.v_other (id, v) VALUES (9000000, 'extra')");
       await west!.query("UPDATE public.v_comp SET c = 'hand' WHERE a = 2 AND b = 'ä7'");
+      // a keyless table: a second copy of a row
+      await west!.query("INSERT INTO public.v_nokey VALUES (1, 'n1')");
       if (rowFilters) await west!.query("INSERT INTO public.v_filt (id, region) VALUES (999999, 'us')");
       const { code, report } = await verify(['--examples', '5']);
       expect(code).toBe(2);
@@ -230,6 +228,7 @@ describe('steep verify', () => {
       });
       expect(table(report, 'public.v_comp').examples.different).toEqual([['2', 'ä7']]);
       expect(table(report, 'public.v_main').status).toBe('equal');
+      expect(table(report, 'public.v_nokey')).toMatchObject({ status: 'diverged', rows: 50, extra: 1 });
       if (rowFilters) {
         const filt = table(report, 'public.v_filt');
         expect(filt).toMatchObject({ status: 'diverged', missing: 0, extra: 1, different: 0 });
@@ -257,7 +256,12 @@ describe('steep verify', () => {
       ).subscriptions.find((x) => x.name === SUB)!;
       expect(s.state).toBe('diverged');
       expect(s.divergedTables).toEqual(
-        ['public.v_comp', 'public.v_other', ...(rowFilters ? ['public.v_filt'] : [])].sort(),
+        [
+          'public.v_comp',
+          'public.v_nokey',
+          'public.v_other',
+          ...(rowFilters ? ['public.v_filt'] : []),
+        ].sort(),
       );
       const init = await steep(['init', 'status', SUB]);
       expect(init.stdout).toContain('diverged');
@@ -268,7 +272,7 @@ describe('steep verify', () => {
         'reinit',
         SUB,
         '--tables',
-        `v_other,v_comp${rowFilters ? ',public.v_filt' : ''}`,
+        `v_other,v_comp,v_nokey${rowFilters ? ',public.v_filt' : ''}`,
       ]);
       expect(reinit.code, `${reinit.stdout}\n${reinit.stderr}`).toBe(0);
       expect(reinit.stdout).toMatch(/Reinit of .*public\.v_other.* done: west is synchronized/);
@@ -300,6 +304,49 @@ describe('steep verify', () => {
     };
     expect(rows).toEqual([]);
   }, 600_000);
+
+  it('a row deleted on the subscriber while the publisher keeps updating it is missing in each of 5 runs under writes; equal once repaired', async () => {
+    const [east, west] = cluster().nodes;
+    await west!.query('DELETE FROM public.v_other WHERE id = 77');
+    // every later update of 77 is an update_missing conflict on west
+    let updating = true;
+    const updater = (async () => {
+      const c = await east!.client();
+      try {
+        while (updating) {
+          await c.query("UPDATE public.v_other SET v = v || 'x' WHERE id = 77");
+          await new Promise((r) => setTimeout(r, 5));
+        }
+      } finally {
+        await c.end();
+      }
+    })();
+    const writer = startWriter(east!, ['v_main', 'v_other'], 40_000_000);
+    try {
+      for (let run = 0; run < 5; run++) {
+        const { code, report } = await verify(['--tables', 'v_main,v_other']);
+        expect(code, JSON.stringify(report)).toBe(2);
+        expect(table(report, 'public.v_other')).toMatchObject({
+          status: 'diverged',
+          missing: 1,
+          extra: 0,
+          different: 0,
+        });
+        expect(table(report, 'public.v_other').examples.missing).toEqual([['77']]);
+        expect(table(report, 'public.v_main').status).toBe('equal');
+      }
+      const repaired = await steep(['verify', SUB, '--tables', 'v_other', '--repair', '--json']);
+      expect(repaired.code, repaired.stderr).toBe(0);
+      const { code, report } = await verify(['--tables', 'v_main,v_other']);
+      expect(code, JSON.stringify(report)).toBe(0);
+      expect(report.tables.map((t) => t.status)).toEqual(['equal', 'equal']);
+    } finally {
+      updating = false;
+      await updater;
+      await writer.stop();
+    }
+    await allEqual();
+  }, 300_000);
 });
 
 describe('steep reinit', () => {
@@ -394,6 +441,14 @@ describe('steep reinit', () => {
     );
     child.kill('SIGINT');
     await exited;
+    // a table still being copied is not verified, so not known equal: exit 2, and named in the advice
+    const copying = await steep(['verify', SUB, '--tables', 'v_other,v_one']);
+    expect(copying.code, copying.stderr).toBe(2);
+    expect(copying.stdout).toMatch(/public\.v_other\s+not verifiable: public\.v_other is still being copied/);
+    expect(copying.stdout).toContain('2 tables: 0 diverged, 1 equal, 1 not verifiable');
+    expect(copying.stdout).toContain(
+      `repair with: steep verify ${SUB} --tables public.v_other once it can be compared`,
+    );
     await fastCopy(west!, 'v_other');
     const resumed = await steep(['reinit', SUB, '--tables', 'v_other']);
     expect(resumed.code, resumed.stderr).toBe(0);

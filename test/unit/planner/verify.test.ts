@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   compareKeys,
+  confirmsDifference,
   type KeyColumn,
   mergeRowHashes,
   type RowDifference,
@@ -13,6 +14,7 @@ import {
   planComparison,
   type ShapeOfTable,
   subGroupCount,
+  WHOLE_ROW,
 } from '../../../src/planner/verify.js';
 
 const int: KeyColumn = { name: 'id', type: 'bigint', collatable: false, integer: true };
@@ -167,5 +169,36 @@ describe('verify, pure parts', () => {
       'west',
     );
     expect('reason' in c && c.reason).toMatch(reason);
+  });
+
+  it("compares a keyless table (verify's keyless) as a multiset of whole rows, on every stored column", () => {
+    const c = planComparison(
+      { table: { schema: 'public', name: 't' }, columns: null, filter: null },
+      shape(['x', 'y'], null),
+      shape(['x', 'y'], null),
+      'west',
+      { keyless: true },
+    );
+    expect(c).toMatchObject({
+      keySource: WHOLE_ROW,
+      publisher: { keys: [], columns: ['x', 'y'] },
+      subscriber: { keys: [], columns: ['x', 'y'] },
+    });
+  });
+
+  it('confirms a row missing or extra on the subscriber whatever the other image; a different row only by the same images', () => {
+    const d = (kind: RowDifference['kind'], p: string | null, s: string | null): RowDifference => ({
+      key: ['77'],
+      kind,
+      publisherHash: p,
+      subscriberHash: s,
+    });
+    // the publisher keeps updating a row the subscriber lacks
+    expect(confirmsDifference(d('missing', 'h1', null), d('missing', 'h2', null))).toBe(true);
+    expect(confirmsDifference(d('extra', null, 'h1'), d('extra', null, 'h1'))).toBe(true);
+    // an update in flight: the images move
+    expect(confirmsDifference(d('different', 'h1', 'h0'), d('different', 'h2', 'h1'))).toBe(false);
+    expect(confirmsDifference(d('different', 'h1', 'h0'), d('different', 'h1', 'h0'))).toBe(true);
+    expect(confirmsDifference(d('missing', 'h1', null), d('different', 'h1', 'h0'))).toBe(false);
   });
 });

@@ -1,0 +1,82 @@
+import { describe, expect, it } from 'vitest';
+import type { SubscriptionSpec } from '../../../src/model/topology.js';
+import { type LoopInput, planLoopedReinit } from '../../../src/planner/reinitLoop.js';
+
+function sub(
+  name: string,
+  node: string,
+  from: string,
+  origin: 'none' | 'any',
+  strategy?: string,
+): SubscriptionSpec {
+  return {
+    name,
+    node,
+    from,
+    publications: [`${name}_pub`],
+    slot: name,
+    enabled: true,
+    options: { origin },
+    schemaSync: 'strict',
+    init: { method: strategy ? 'merge' : 'snapshot', parallel: 1, existingData: 'fail', strategy },
+    protect: false,
+  } as SubscriptionSpec;
+}
+
+function input(over: Partial<LoopInput> = {}): LoopInput {
+  return {
+    subscription: sub('l_us', 'us', 'eu', 'none', 'last-modified:updated_at'),
+    back: [sub('l_eu', 'eu', 'us', 'none')],
+    publishedBack: new Map([['l_eu', new Set(['p.a'])]]),
+    tables: ['p.a', 'p.b'],
+    enabled: true,
+    recorded: 'diverged',
+    stateSchema: 'steep',
+    ...over,
+  };
+}
+
+describe('reinit of tables replicated both ways', () => {
+  it('reconciles only the tables published back, by the link strategy, and lets the lock go before dropping the triggers', () => {
+    const plan = planLoopedReinit(input(), 5000)!;
+    expect(plan.looped).toEqual(['p.a']);
+    expect(plan.rest).toEqual(['p.b']);
+    expect(plan.strategy).toEqual({ kind: 'last-modified', column: 'updated_at', tieNode: 'eu' });
+    expect(plan.back).toEqual([{ name: 'l_eu', slot: 'l_eu' }]);
+    for (const side of [plan.publisher, plan.subscriber]) {
+      expect(side.take.some((s) => s.includes('pg_replication_origin_session_setup'))).toBe(true);
+      expect(
+        side.take.some((s) =>
+          /CREATE TRIGGER "steep_reinit_fence" BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON "p"\."a" FOR EACH STATEMENT/.test(
+            s,
+          ),
+        ),
+      ).toBe(true);
+      expect(side.take.some((s) => s.includes('"p"."b"'))).toBe(false);
+      const unlock = side.release.findIndex((s) => s.includes('pg_advisory_unlock'));
+      const drop = side.release.findIndex((s) => s.startsWith('DROP TRIGGER'));
+      expect(unlock).toBeGreaterThanOrEqual(0);
+      expect(unlock).toBeLessThan(drop);
+    }
+  });
+
+  it('is not needed when nothing is published back; a manual strategy keeps the publisher row', () => {
+    expect(planLoopedReinit(input({ back: [] }), 5000)).toBeNull();
+    expect(planLoopedReinit(input({ tables: ['p.b'] }), 5000)).toBeNull();
+    const manual = planLoopedReinit(
+      input({ subscription: sub('l_us', 'us', 'eu', 'none', 'manual') }),
+      5000,
+    )!;
+    expect(manual.strategy).toEqual({ kind: 'prefer', node: 'eu' });
+  });
+
+  it('refuses a loop with origin any, a disabled subscription and one still copying', () => {
+    expect(() => planLoopedReinit(input({ back: [sub('l_eu', 'eu', 'us', 'any')] }), 5000)).toThrow(
+      /l_eu has origin = any: .*set origin: none on both/,
+    );
+    expect(() => planLoopedReinit(input({ enabled: false }), 5000)).toThrow(/is disabled/);
+    expect(() => planLoopedReinit(input({ recorded: 'copying' }), 5000)).toThrow(
+      /is copying, not initialised/,
+    );
+  });
+});
