@@ -416,11 +416,17 @@ describe.each(testVersions())('a node restarted (immediate) during apply on Post
     const applying = steep(['apply', '--auto-approve'], path, { STEEP_INIT_FAIL_AFTER_MS: '3000' });
     const SYNC_SLOT = `SELECT slot_name, active_pid FROM pg_replication_slots WHERE slot_name LIKE 'pg\\_%\\_sync\\_%'`;
     // the slot is listed while PostgreSQL still builds its snapshot: a row committed before that
-    // is part of the copy (its insert would wait in state d); confirmed_flush_lsn is set once it is built
+    // is part of the copy (its insert would wait in state d); confirmed_flush_lsn is set once it is
+    // built, and the COPY into west begins only once the copy reads at that snapshot
     await waitFor(
       east,
       `${SYNC_SLOT} AND confirmed_flush_lsn IS NOT NULL`,
       "rl_a's table sync to make its slot and snapshot",
+    );
+    await waitFor(
+      west,
+      "SELECT 1 FROM pg_stat_progress_copy WHERE relid = 'public.rl_a'::regclass",
+      "rl_a's copy to begin",
     );
     // a row written after the copy's snapshot: the worker applies it in its catch-up, and waits
     await east.query(`INSERT INTO public.rl_a (id, v) VALUES (2000000, 'caught up')`);
