@@ -127,7 +127,7 @@ describe('help', () => {
     expect(commands).toMatch(/^\s*demo\s+The quickstart/m);
   });
 
-  it('every command has examples in its --help', async () => {
+  it('every command has examples in its --help', { timeout: 120_000 }, async () => {
     const dir = join(REPO_ROOT, 'dist/commands');
     const ids = readdirSync(dir, { recursive: true, encoding: 'utf8' })
       .filter((f) => f.endsWith('.js'))
