@@ -50,8 +50,6 @@ export function parseListen(text: string): { host: string; port: number } {
 class SampleCache {
   private last: { text: string; at: number } | null = null;
   private reading: Promise<string> | null = null;
-  /** reads of the nodes so far */
-  reads = 0;
 
   constructor(
     private readonly read: () => Promise<string>,
@@ -62,7 +60,6 @@ class SampleCache {
     if (this.last && Date.now() - this.last.at < this.intervalMs) return Promise.resolve(this.last.text);
     if (!this.reading) {
       const at = Date.now();
-      this.reads++;
       this.reading = this.read()
         .then((text) => {
           this.last = { text, at };
