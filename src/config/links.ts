@@ -12,7 +12,7 @@ import type {
 } from '../model/topology.js';
 import { PUBLISH_OPERATIONS } from '../model/topology.js';
 import { identifierProblem, parseTableName } from './identifiers.js';
-import { checkStrategy } from './mergeStrategy.js';
+import { checkStrategies, checkStrategy } from './mergeStrategy.js';
 import type { NormaliseContext as Context } from './normalise.js';
 import { subscriptionOptions } from './subscriptions.js';
 
@@ -222,7 +222,9 @@ function linkInit(
   };
   if (reader.has([...base, 'parallel'])) init.parallelDeclared = true;
   const strategy = checkStrategy(ctx, base, method, { link, nodes });
-  if (strategy === null) return undefined;
+  const strategies = checkStrategies(ctx, base, method, { link, nodes });
+  if (strategy === null || strategies === null) return undefined;
   if (strategy !== undefined) init.strategy = strategy;
+  if (strategies !== undefined) init.strategies = strategies;
   return init;
 }

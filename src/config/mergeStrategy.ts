@@ -46,20 +46,78 @@ export function checkStrategy(
     );
     return null;
   }
-  const parsed = parseStrategy(text);
-  const pairNodes = 'link' in owner ? owner.nodes : [owner.from, owner.node];
-  let problem: string | undefined;
-  if (!parsed) problem = `\`${text}\` is not a strategy`;
-  else if ('link' in owner && (parsed.kind === 'prefer-source' || parsed.kind === 'prefer-target')) {
-    problem = `\`${text}\` names no node: a link has no source or target; say which node wins with prefer:${owner.nodes[0]} or prefer:${owner.nodes[1]}`;
-  } else if (parsed.kind === 'prefer' && !pairNodes.includes(parsed.node)) {
-    problem = `\`${text}\` names node \`${parsed.node}\`, which is not one of ${pairNodes.map((n) => `\`${n}\``).join(' and ')}`;
-  } else if (parsed.kind === 'last-modified' && identifierProblem(parsed.column)) {
-    problem = `column name \`${parsed.column}\` ${identifierProblem(parsed.column)}`;
-  }
+  const problem = strategyProblem(text, owner);
   if (problem) {
     problems.error('merge-strategy', `${who}: strategy ${problem}`, positions.value(path), syntax);
     return null;
   }
   return text.trim();
+}
+
+/** What is wrong with a strategy's text for this pair; undefined when nothing is. */
+function strategyProblem(text: string, owner: StrategyOwner): string | undefined {
+  const parsed = parseStrategy(text);
+  const pairNodes = 'link' in owner ? owner.nodes : [owner.from, owner.node];
+  if (!parsed) return `\`${text}\` is not a strategy`;
+  if ('link' in owner && (parsed.kind === 'prefer-source' || parsed.kind === 'prefer-target'))
+    return `\`${text}\` names no node: a link has no source or target; say which node wins with prefer:${owner.nodes[0]} or prefer:${owner.nodes[1]}`;
+  if (parsed.kind === 'prefer' && !pairNodes.includes(parsed.node))
+    return `\`${text}\` names node \`${parsed.node}\`, which is not one of ${pairNodes.map((n) => `\`${n}\``).join(' and ')}`;
+  if (parsed.kind === 'last-modified' && identifierProblem(parsed.column))
+    return `column name \`${parsed.column}\` ${identifierProblem(parsed.column)}`;
+  return undefined;
+}
+
+/**
+ * `init.strategies` of a merge: a strategy per table (`schema.table`, public when no schema; the
+ * default `strategy` for the rest), each checked as `strategy` is, never `manual` (which stops
+ * the whole merge). Keyed by `schema.table`; null when one is wrong (reported), undefined when
+ * there are none.
+ */
+export function checkStrategies(
+  ctx: Context,
+  initPath: Path,
+  method: InitMethod,
+  owner: StrategyOwner,
+): Record<string, string> | null | undefined {
+  const { reader, positions, problems } = ctx;
+  const path = [...initPath, 'strategies'];
+  const tables = reader.keys(path);
+  if (tables.length === 0) return undefined;
+  const who = 'link' in owner ? `link \`${owner.link}\`` : `subscription \`${owner.subscription}\``;
+  if (method !== 'merge') {
+    problems.warning(
+      'strategy-ignored',
+      `${who}: \`strategies\` applies only to init method merge; it is ignored`,
+      positions.key(path),
+    );
+    return undefined;
+  }
+  const syntax = 'link' in owner ? STRATEGY_SYNTAX : ONE_WAY_STRATEGY_SYNTAX;
+  const out: Record<string, string> = {};
+  let ok = true;
+  for (const table of tables) {
+    const text = reader.string([...path, table]);
+    if (text === undefined) {
+      ok = false;
+      continue;
+    }
+    const name = table.includes('.') ? table : `public.${table}`;
+    const problem =
+      parseStrategy(text)?.kind === 'manual'
+        ? `\`manual\` applies to the whole merge (init.strategy), not to one table`
+        : strategyProblem(text, owner);
+    if (problem) {
+      problems.error(
+        'merge-strategy',
+        `${who}: strategy of ${name}: ${problem}`,
+        positions.value([...path, table]),
+        syntax,
+      );
+      ok = false;
+      continue;
+    }
+    out[name] = text.trim();
+  }
+  return ok ? out : null;
 }

@@ -9,7 +9,7 @@ import type {
   SubscriptionSpec,
 } from '../model/topology.js';
 import { slotNameProblem } from './identifiers.js';
-import { checkStrategy } from './mergeStrategy.js';
+import { checkStrategies, checkStrategy } from './mergeStrategy.js';
 import type { NormaliseContext as Context } from './normalise.js';
 import type { Path } from './paths.js';
 import type { DocumentReader } from './reader.js';
@@ -45,12 +45,15 @@ export function normaliseSubscription(ctx: Context, name: string, settings: Sett
   if (splitAbove !== undefined) init.splitAbove = splitAbove;
   const newTables = reader.string([...base, 'init', 'newTables']) as NewTables | undefined;
   if (newTables !== undefined) init.newTables = newTables;
-  const checked = checkStrategy(ctx, [...base, 'init'], method, {
+  const owner = {
     subscription: name,
     node: reader.string([...base, 'node']) ?? '',
     from: reader.string([...base, 'from']) ?? '',
-  });
+  };
+  const checked = checkStrategy(ctx, [...base, 'init'], method, owner);
   if (checked) init.strategy = checked;
+  const strategies = checkStrategies(ctx, [...base, 'init'], method, owner);
+  if (strategies) init.strategies = strategies;
 
   return {
     name,

@@ -23,6 +23,8 @@ export interface MergePair {
   b: string;
   /** what is merged, as declared; expanded on node A (`tables` kept, `schemas` and `allTables` listed) */
   scope: MergeScope;
+  /** a strategy of its own per table (`schema.table` → text, init.strategies); the merge's for the rest */
+  strategies?: Record<string, string>;
 }
 
 export interface MergeScope {

@@ -166,6 +166,8 @@ export interface InitSpec {
   newTables?: NewTables;
   /** merge only */
   strategy?: string;
+  /** merge only: a strategy of its own per table (`schema.table` → text); `strategy` for the rest */
+  strategies?: Record<string, string>;
 }
 
 export interface SubscriptionSpec extends SubscriptionDef {

@@ -154,35 +154,95 @@ function shellQuote(s: string): string {
   return /^[A-Za-z0-9_./:=@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-/** The pg_dump of the subscribed tables' data at the exported snapshot, and its restore. */
+/**
+ * What the subscription carries of each table its publications filter: a row filter (the
+ * filters of its publications ORed, none when one publishes the table without), a column list
+ * (their union, all columns when one has none). Tables not in the map are carried whole.
+ */
+export function carriedSlices(
+  topology: Topology,
+  d: SubscriptionSpec,
+  tables: string[],
+): Map<string, { columns: string[] | null; where: string | null }> {
+  const whole = new Set<string>();
+  const slices = new Map<string, { columns: Set<string> | null; wheres: Set<string> | null }>();
+  for (const name of d.publications) {
+    const p = topology.publications[name];
+    if (!p) continue;
+    for (const qn of tables) {
+      const [schema] = qn.split('.');
+      if (p.allTables || p.schemas.includes(schema!)) whole.add(qn);
+    }
+    for (const t of p.tables) {
+      const qn = qualifiedName(t);
+      const had = slices.get(qn) ?? { columns: new Set<string>(), wheres: new Set<string>() };
+      had.columns =
+        t.columns === null || had.columns === null ? null : new Set([...had.columns, ...t.columns]);
+      had.wheres = t.where === null || had.wheres === null ? null : new Set([...had.wheres, t.where]);
+      slices.set(qn, had);
+    }
+  }
+  const out = new Map<string, { columns: string[] | null; where: string | null }>();
+  for (const qn of tables) {
+    const s = slices.get(qn);
+    if (!s || whole.has(qn) || (s.columns === null && s.wheres === null)) continue;
+    out.set(qn, {
+      columns: s.columns ? [...s.columns] : null,
+      where: s.wheres ? [...s.wheres].map((w) => `(${w})`).join(' OR ') : null,
+    });
+  }
+  return out;
+}
+
+function quotedTable(qn: string): string {
+  const dot = qn.indexOf('.');
+  return `${quoteIdent(qn.slice(0, dot))}.${quoteIdent(qn.slice(dot + 1))}`;
+}
+
+/**
+ * The pg_dump of the subscribed tables' data at the exported snapshot, and its restore. pg_dump
+ * dumps whole tables, so a table whose publications filter rows or list columns is left out of
+ * it and copied by a psql pipeline of its own instead (`copies`): COPY of exactly the carried rows
+ * and columns at the same snapshot, into the same columns on the subscriber.
+ */
 export function dumpCommands(
   topology: Topology,
   d: SubscriptionSpec,
   tables: string[],
   snapshot: string,
-): { pgDump: string; pgRestore: string } {
+): { pgDump: string | null; pgRestore: string | null; copies: string[] } {
   const from = topology.nodes[d.from]!.connection;
   const to = topology.nodes[d.node]!.connection;
+  const fromDb = shellQuote(buildConninfo({ ...from, password: undefined }));
+  const toDb = shellQuote(buildConninfo({ ...to, password: undefined }));
   const file = `${d.name}.dump`;
-  const tableArgs = tables.map((qn) => {
-    const dot = qn.indexOf('.');
-    return `--table=${shellQuote(`${quoteIdent(qn.slice(0, dot))}.${quoteIdent(qn.slice(dot + 1))}`)}`;
+  const slices = carriedSlices(topology, d, tables);
+  const whole = tables.filter((qn) => !slices.has(qn));
+  const tableArgs = whole.map((qn) => `--table=${shellQuote(quotedTable(qn))}`);
+  const pgDump =
+    whole.length === 0
+      ? null
+      : [
+          'pg_dump',
+          `--dbname=${fromDb}`,
+          `--snapshot=${shellQuote(snapshot)}`,
+          '--data-only',
+          '--format=custom',
+          `--file=${shellQuote(file)}`,
+          ...tableArgs,
+        ].join(' ');
+  const pgRestore =
+    whole.length === 0
+      ? null
+      : ['pg_restore', `--dbname=${toDb}`, '--data-only', '--disable-triggers', shellQuote(file)].join(' ');
+  const psql = (db: string) => `psql -X -q -v ON_ERROR_STOP=1 --dbname=${db}`;
+  const copies = [...slices.entries()].map(([qn, s]) => {
+    const columns = s.columns ? ` (${s.columns.map(quoteIdent).join(', ')})` : '';
+    const select = `SELECT ${s.columns ? s.columns.map(quoteIdent).join(', ') : '*'} FROM ${quotedTable(qn)}${s.where ? ` WHERE ${s.where}` : ''}`;
+    return (
+      `${psql(fromDb)} -c 'BEGIN ISOLATION LEVEL REPEATABLE READ' -c ${shellQuote(`SET TRANSACTION SNAPSHOT '${snapshot}'`)} ` +
+      `-c ${shellQuote(`COPY (${select}) TO STDOUT`)} | ${psql(toDb)} -c ${shellQuote(`COPY ${quotedTable(qn)}${columns} FROM STDIN`)}`
+    );
   });
-  const pgDump = [
-    'pg_dump',
-    `--dbname=${shellQuote(buildConninfo({ ...from, password: undefined }))}`,
-    `--snapshot=${shellQuote(snapshot)}`,
-    '--data-only',
-    '--format=custom',
-    `--file=${shellQuote(file)}`,
-    ...tableArgs,
-  ].join(' ');
-  const pgRestore = [
-    'pg_restore',
-    `--dbname=${shellQuote(buildConninfo({ ...to, password: undefined }))}`,
-    '--data-only',
-    '--disable-triggers',
-    shellQuote(file),
-  ].join(' ');
-  return { pgDump, pgRestore };
+  return { pgDump, pgRestore, copies };
 }

@@ -1,6 +1,7 @@
 import { linkAddress, subscriptionAddress } from '../model/address.js';
 import type { ObservedNode } from '../model/cluster.js';
 import { MERGE_FINAL_ROUNDS, MERGE_UNFINISHED } from '../model/initLifecycle.js';
+import { parseStrategy } from '../model/mergeStrategy.js';
 import type { Statement } from '../model/plan.js';
 import { displayTable, quoteLiteral, quoteTable } from '../model/sql.js';
 import type { SubscriptionSpec, TableName } from '../model/topology.js';
@@ -153,6 +154,7 @@ function planUnit(ctx: PlanContext, steps: DraftStep[], unit: Unit, recreate: Re
   }
   const first = unit.subscriptions[0]!;
   const tables = copiedTables(ctx.desired, ctx.observed, first);
+  checkStrategyColumns(ctx, unit, first, tables);
   const drops: Statement[] = [];
   const slots: Statement[] = [];
   const creates: Statement[] = [];
@@ -212,6 +214,9 @@ function planUnit(ctx: PlanContext, steps: DraftStep[], unit: Unit, recreate: Re
     changes: [
       { path: 'init.method', before: null, after: 'merge' },
       { path: 'init.strategy', before: null, after: strategy },
+      ...(first.init.strategies
+        ? [{ path: 'init.strategies', before: null, after: first.init.strategies }]
+        : []),
       { path: 'init.nodes', before: null, after: [a, b] },
       { path: 'init.tables', before: null, after: tables.map(displayTable) },
       { path: 'init.subscriptions', before: null, after: unit.subscriptions.map((d) => d.name) },
@@ -229,6 +234,33 @@ function planUnit(ctx: PlanContext, steps: DraftStep[], unit: Unit, recreate: Re
     }),
   };
   steps.push(step);
+}
+
+/**
+ * A last-modified strategy needs its column in every table it decides: a table without it is a
+ * plan error naming the table and the fix (a strategy of its own, `init.strategies`), before
+ * apply creates anything. Read where the plan read the table's columns (planner/schemaScope.ts
+ * columnRequests asks for them); a table whose columns are unknown is left to the merge itself,
+ * which refuses it only if it has conflicting rows.
+ */
+function checkStrategyColumns(ctx: PlanContext, unit: Unit, d: SubscriptionSpec, tables: TableName[]): void {
+  for (const t of tables) {
+    const qn = qualifiedName(t);
+    const parsed = parseStrategy(d.init.strategies?.[qn] ?? d.init.strategy ?? '');
+    if (parsed?.kind !== 'last-modified') continue;
+    const lacking = unit.nodes.filter((n) => {
+      const columns = ctx.node(n)?.tableSchemas?.tables[qn]?.columns;
+      return columns != null && !columns.some((c) => c.name === parsed.column);
+    });
+    if (lacking.length === 0) continue;
+    const other = unit.kind === 'link' ? `prefer:${unit.nodes[0]}` : 'prefer-source';
+    ctx.error(
+      'merge-strategy-column',
+      `${unit.address}: strategy last-modified:${parsed.column} decides conflicting rows by column ${parsed.column}, which ${qn} lacks on ${listText(lacking)}; ` +
+        `give ${qn} a strategy of its own in steep.yaml (init: { strategies: { ${qn}: "${other}" } }), or add the column`,
+      { address: unit.address, node: lacking[0] },
+    );
+  }
 }
 
 /** The unit's subscription-create steps leave the plan (its merge step creates them). */

@@ -117,6 +117,22 @@ export function columnRequests(topology: Topology, observed: ClusterState): Map<
       if (right?.columns === null) need(d.node, right);
     }
   }
+  // a merge still to run whose strategy for a table is last-modified: its column is checked in plan
+  for (const d of Object.values(topology.subscriptions)) {
+    if (d.init.method !== 'merge') continue;
+    const publisher = observed.nodes[d.from];
+    const subscriber = observed.nodes[d.node];
+    if (!publisher?.reachable || !subscriber?.reachable) continue;
+    if (!publisher.tableSchemas || !subscriber.tableSchemas || subscriber.subscriptions[d.name]) continue;
+    const received = receivedTables(topology, d, publisher.tableSchemas, topology.settings.stateSchema);
+    for (const qn of received.keys()) {
+      if (!/^last-modified\s*:/.test(d.init.strategies?.[qn] ?? d.init.strategy ?? '')) continue;
+      const left = publisher.tableSchemas.tables[qn];
+      const right = subscriber.tableSchemas.tables[qn];
+      if (left?.columns === null) need(d.from, left);
+      if (right?.columns === null) need(d.node, right);
+    }
+  }
   const out = new Map<string, TableName[]>();
   for (const node of [...acc.keys()].sort(compareText))
     out.set(node, [...acc.get(node)!.values()].sort(compareNames));

@@ -37,9 +37,14 @@ export interface PrepareResult {
   /** the slot was prepared before (no new snapshot) */
   alreadyPrepared: boolean;
   tables: string[];
-  /** with a held snapshot: the dump at exactly `lsn` and its restore on the subscriber */
+  /** with a held snapshot: the dump at exactly `lsn` and its restore on the subscriber (null when every table is filtered) */
   pgDump: string | null;
   pgRestore: string | null;
+  /**
+   * with a held snapshot: per table whose publications filter rows or list columns, a psql COPY
+   * pipeline of exactly what the subscription carries (pg_dump would restore whole tables)
+   */
+  copies: string[];
   configWarnings: Problem[];
 }
 
@@ -80,6 +85,7 @@ export async function prepareInit(
         alreadyPrepared: true,
         pgDump: null,
         pgRestore: null,
+        copies: [],
       },
       held: null,
     };
@@ -162,6 +168,7 @@ export async function prepareInit(
     alreadyPrepared: false,
     pgDump: commands?.pgDump ?? null,
     pgRestore: commands?.pgRestore ?? null,
+    copies: commands?.copies ?? [],
   };
   if (!opts.hold) {
     await made.repl.end().catch(() => {});

@@ -66,6 +66,7 @@ export function mergePairOf(topology: Topology, name: string): MergePair {
       a: link.nodes[0],
       b: link.nodes[1],
       scope: { tables: link.tables, schemas: link.schemas, allTables: false },
+      ...(link.init.strategies ? { strategies: link.init.strategies } : {}),
     };
   const d = topology.subscriptions[name];
   if (!d) {
@@ -90,6 +91,7 @@ export function mergePairOf(topology: Topology, name: string): MergePair {
       allTables: pubs.some((p) => p.allTables),
       columns,
     },
+    ...(d.init.strategies ? { strategies: d.init.strategies } : {}),
   };
 }
 

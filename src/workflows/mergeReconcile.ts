@@ -10,13 +10,14 @@ import { SteepError } from '../model/errors.js';
 import {
   chooseSide,
   constraintHint,
+  type MergeAnalysis,
   type MergeComparison,
   type MergeDecision,
   type MergePair,
   type ReconciledTable,
   type ReconcileResult,
 } from '../model/merge.js';
-import { type MergeStrategy, strategyText } from '../model/mergeStrategy.js';
+import { type MergeStrategy, parseStrategy, resolveStrategy, strategyText } from '../model/mergeStrategy.js';
 import type { Topology } from '../model/topology.js';
 import { qualifiedName } from '../model/topology.js';
 import type { NotVerifiable, RowDifference, RowKey } from '../model/verify.js';
@@ -99,16 +100,52 @@ function checkReconcilable(
       `${pair.kind} ${pair.name} cannot be merged: ${blocked.map((b) => (b as NotVerifiable).reason).join('; ')}`,
       { address },
     );
-  const cmps = plans.filter((p): p is MergeComparison => isComparison(p));
-  if (strategy.kind === 'last-modified')
-    for (const c of cmps)
-      if (!c.publisher.columns.includes(strategy.column))
-        throw new SteepError(
-          'merge.strategy_column',
-          `strategy last-modified:${strategy.column} of ${pair.kind} ${pair.name}: ${qualifiedName(c.table)} has no column ${strategy.column}`,
-          { address },
-        );
-  return cmps;
+  return plans.filter((p): p is MergeComparison => isComparison(p));
+}
+
+/**
+ * Each table's strategy: its own (init.strategies), tied to the pair's nodes as the merge's is,
+ * else the merge's.
+ */
+function tableStrategies(
+  pair: MergePair,
+  strategy: MergeStrategy,
+  tables: string[],
+): Map<string, MergeStrategy> {
+  const out = new Map<string, MergeStrategy>();
+  for (const t of tables) {
+    const parsed = pair.strategies?.[t] ? parseStrategy(pair.strategies[t]) : undefined;
+    out.set(
+      t,
+      parsed ? resolveStrategy(parsed, { source: pair.a, target: pair.b, first: pair.a }) : strategy,
+    );
+  }
+  return out;
+}
+
+/**
+ * A table with conflicting rows whose strategy is last-modified needs that column; one without
+ * conflicts never consults its strategy, so it needs none.
+ */
+function checkStrategyColumns(
+  pair: MergePair,
+  cmps: MergeComparison[],
+  strategies: Map<string, MergeStrategy>,
+  analysis: MergeAnalysis,
+): void {
+  for (const c of cmps) {
+    const name = qualifiedName(c.table);
+    const s = strategies.get(name)!;
+    const conflicts = analysis.tables.find((t) => t.table === name)?.conflicting ?? 0;
+    if (s.kind !== 'last-modified' || conflicts === 0 || c.publisher.columns.includes(s.column)) continue;
+    const other = pair.kind === 'link' ? `prefer:${pair.a}` : 'prefer-source';
+    throw new SteepError(
+      'merge.strategy_column',
+      `strategy last-modified:${s.column} of ${pair.kind} ${pair.name}: ${name} has no column ${s.column} and ${conflicts} conflicting row${conflicts === 1 ? '' : 's'}; ` +
+        `give it a strategy of its own in steep.yaml (init.strategies: { ${name}: "${other}" }) and apply again`,
+      { address: `${pair.kind}.${pair.name}` },
+    );
+  }
 }
 
 async function writeSession(topology: Topology, node: string): Promise<pg.Client> {
@@ -139,6 +176,8 @@ export async function reconcilePair(
     },
   };
   const analysis = await analyzePair(topology, pair, analyzeOpts);
+  const strategies = tableStrategies(pair, strategy, [...byName.keys()]);
+  checkStrategyColumns(pair, cmps, strategies, analysis);
   const result: ReconcileResult = {
     name: pair.name,
     kind: pair.kind,
@@ -191,7 +230,7 @@ export async function reconcilePair(
         a,
         b,
         pair,
-        strategy,
+        strategies.get(name)!,
         cmp,
         diffs.get(name) ?? [],
         logs,

@@ -51,6 +51,7 @@ export async function reconcileLooped(
         a: d.from,
         b: d.node,
         scope: { tables: loop.looped.map(parseTableName), schemas: [], allTables: false },
+        ...(d.init.strategies ? { strategies: d.init.strategies } : {}),
       };
       const result = await reconcilePair(topology, pair, loop.strategy, {
         tables: loop.looped,

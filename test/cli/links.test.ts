@@ -544,6 +544,65 @@ describe(`links on PostgreSQL ${VERSION}`, () => {
     const replan = await steep(['plan', '--detailed-exitcode'], path);
     expect(replan.code, replan.stdout + replan.stderr).toBe(0);
   }, 120_000);
+
+  it('last-modified on a table without that column is a plan error naming it and the fix; a strategy of its own per table merges it', async () => {
+    for (const node of [eu(), us()]) {
+      await node.query('CREATE SCHEMA jt');
+      await node.query(
+        'CREATE TABLE jt.items (id bigint PRIMARY KEY, name text NOT NULL, updated_at timestamptz NOT NULL)',
+      );
+      // a join table: no updated_at
+      await node.query(
+        'CREATE TABLE jt.item_tags (item_id bigint NOT NULL, tag text NOT NULL, PRIMARY KEY (item_id, tag))',
+      );
+      await node.query(
+        `INSERT INTO jt.items SELECT g, 'item ' || g, timestamptz '2026-01-01 00:00:00+00' FROM generate_series(1, 100) g`,
+      );
+      await node.query(`INSERT INTO jt.item_tags SELECT g, 't' || g FROM generate_series(1, 100) g`);
+    }
+    // a conflict on items (newer on us), one-sided join rows on each node
+    await us().query(
+      `UPDATE jt.items SET name = 'us', updated_at = updated_at + interval '1 hour' WHERE id = 5`,
+    );
+    await eu().query(`INSERT INTO jt.item_tags VALUES (1, 'eu')`);
+    await us().query(`INSERT INTO jt.item_tags VALUES (2, 'us')`);
+    const yaml = (init: string) =>
+      writeConfig(
+        `version: 1\ntopology: regions\n${nodesYaml(cluster().nodes)}\nlinks:\n${linkYaml('p_link', 'p', 'prefer:eu')}\n${linkYaml('lm_link', 'lm', 'last-modified:updated_at')}\n` +
+          `  jt_link:\n    nodes: [eu, us]\n    tables: [jt.items, jt.item_tags]\n    init: ${init}\n` +
+          'publications:\n  ow_pub: { node: eu, tables: [ow.accounts] }\n' +
+          'subscriptions:\n  ow_sub: { node: us, from: eu, publications: [ow_pub], init: { method: merge, strategy: prefer-target } }\n',
+      );
+    const refused = yaml('{ method: merge, strategy: "last-modified:updated_at" }');
+    const plan = await steep(['plan'], refused);
+    expect(plan.code, plan.stdout + plan.stderr).toBe(1);
+    expect(plan.stdout + plan.stderr).toContain(
+      'link.jt_link: strategy last-modified:updated_at decides conflicting rows by column updated_at, which jt.item_tags lacks on eu and us; ' +
+        'give jt.item_tags a strategy of its own in steep.yaml (init: { strategies: { jt.item_tags: "prefer:eu" } }), or add the column',
+    );
+    const apply = await steep(['apply', '--auto-approve'], refused);
+    expect(apply.code).toBe(1);
+    // nothing was created: the error is the plan's
+    expect(await subscriptions(eu())).not.toContain('jt_link_eu');
+    expect((await eu().query("SELECT 1 FROM pg_publication WHERE pubname LIKE 'jt_link%'")).length).toBe(0);
+
+    const fixed = yaml(
+      '{ method: merge, strategy: "last-modified:updated_at", strategies: { jt.item_tags: "prefer:eu" } }',
+    );
+    const applied = await steep(['apply', '--auto-approve'], fixed);
+    expect(applied.code, applied.stdout + applied.stderr).toBe(0);
+    for (const node of [eu(), us()]) {
+      expect(await node.query('SELECT name FROM jt.items WHERE id = 5')).toEqual([{ name: 'us' }]);
+      expect(await node.query('SELECT count(*)::int AS n FROM jt.item_tags')).toEqual([{ n: 102 }]);
+    }
+    const sums = async (node: TestNode) =>
+      node.query(
+        'SELECT (SELECT sum(hashtextextended(t::text, 0)::numeric)::text FROM jt.items t) AS a, (SELECT sum(hashtextextended(t::text, 0)::numeric)::text FROM jt.item_tags t) AS b',
+      );
+    expect(await sums(us())).toEqual(await sums(eu()));
+    const replan = await steep(['plan', '--detailed-exitcode'], fixed);
+    expect(replan.code, replan.stdout + replan.stderr).toBe(0);
+  }, 120_000);
 });
 
 describe(`a link between two databases of one PostgreSQL ${VERSION} server`, () => {

@@ -146,6 +146,7 @@ export interface Prepared {
   lsn: string;
   snapshotName: string;
   pgDump: string;
+  copies: string[];
 }
 
 /**

@@ -17,10 +17,20 @@ function text(r: PrepareResult, holding: boolean): string[] {
     lines.push(
       `Snapshot: ${r.snapshotName} (exported: valid while this command runs)`,
       '',
-      'Take a dump consistent at exactly that LSN, while this command keeps running:',
-      `  ${r.pgDump}`,
-      `Restore it on ${r.node}:`,
-      `  ${r.pgRestore}`,
+      ...(r.pgDump
+        ? [
+            'Take a dump consistent at exactly that LSN, while this command keeps running:',
+            `  ${r.pgDump}`,
+            `Restore it on ${r.node}:`,
+            `  ${r.pgRestore}`,
+          ]
+        : []),
+      ...(r.copies.length > 0
+        ? [
+            `Copy the tables whose publications filter rows or list columns (a dump would restore them whole), at the same snapshot, to ${r.node}:`,
+            ...r.copies.map((c) => `  ${c}`),
+          ]
+        : []),
       '',
       `Then stop this command (Ctrl-C) and run steep apply: it creates ${r.subscription} on this slot, starts it at ${r.lsn} and follows it to synchronized.`,
     );
@@ -40,7 +50,7 @@ export default class InitPrepare extends SteepCommand {
   static override description =
     `For subscriptions with init method manual: creates the slot over a replication connection (CREATE_REPLICATION_SLOT … LOGICAL pgoutput) and records the slot and its consistent point (LSN) in the subscriber's state schema; the init is then preparing.
 Ctrl-C (SIGINT) or SIGTERM while the slot waits for transactions open on the publisher cancels that wait (no slot is made); once the slot exists it is recorded first; exit 130 (143).
-With --hold the slot's snapshot is exported and kept open until the command is interrupted, and the exact pg_dump --snapshot command to dump the subscribed tables at that LSN is printed, with its pg_restore. After the restore, steep apply creates the subscription on the slot (create_slot = false, copy_data = false), starts its origin at the LSN, enables it and follows it to synchronized.`;
+With --hold the slot's snapshot is exported and kept open until the command is interrupted, and the exact pg_dump --snapshot command to dump the subscribed tables at that LSN is printed, with its pg_restore; a table whose publications filter rows or list columns is copied instead by a printed psql COPY pipeline at the same snapshot, of exactly the rows and columns the subscription carries. After the restore, steep apply creates the subscription on the slot (create_slot = false, copy_data = false), starts its origin at the LSN, enables it and follows it to synchronized.`;
   static override examples = [
     '<%= config.bin %> init prepare west_orders --hold',
     '<%= config.bin %> init prepare west_orders --json',

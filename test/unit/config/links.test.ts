@@ -85,6 +85,27 @@ describe('links: in steep.yaml', () => {
     ]);
   });
 
+  it('a strategy per table (init.strategies), the default for the rest; never manual, and checked as strategy is', () => {
+    const per = (strategies: string) =>
+      LINK.replace(
+        '{ method: merge, strategy: "prefer:eu" }',
+        `{ method: merge, strategy: "last-modified:updated_at", strategies: ${strategies} }`,
+      );
+    const { topology, errors } = check(per('{ orders: "prefer:us" }'));
+    expect(errors).toEqual([]);
+    expect(topology?.links?.eu_us?.init).toMatchObject({
+      strategy: 'last-modified:updated_at',
+      strategies: { 'public.orders': 'prefer:us' },
+    });
+    expect(topology?.subscriptions.eu_us_us?.init.strategies).toEqual({ 'public.orders': 'prefer:us' });
+    expect(errorsOf(per('{ orders: "prefer:ap" }'))).toEqual([
+      '12:88 merge-strategy: link `eu_us`: strategy of public.orders: `prefer:ap` names node `ap`, which is not one of `eu` and `us`',
+    ]);
+    expect(errorsOf(per('{ orders: "manual" }'))).toEqual([
+      '12:88 merge-strategy: link `eu_us`: strategy of public.orders: `manual` applies to the whole merge (init.strategy), not to one table',
+    ]);
+  });
+
   it('refuses what a link cannot be, each at its place', () => {
     expect(errorsOf(LINK.replace('[eu, us]', '[eu, eu]'))).toEqual([
       '10:17 link-to-itself: link `eu_us`: both nodes are `eu`; a link joins two different nodes',

@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import { dumpCommands } from '../../../src/planner/initPrepare.js';
+import { check } from '../config/support.js';
+
+const FILE = `version: 1
+topology: manual
+nodes:
+  east: { url: postgres://steep@east.internal:5432/app }
+  west: { url: postgres://steep@west.internal:5432/app }
+publications:
+  whole: { node: east, tables: [public.orders] }
+  part:
+    node: east
+    tables:
+      - name: public.customers
+        columns: [id, region]
+        where: "region = 'eu'"
+      - name: public.notes
+        where: "id > 10"
+subscriptions:
+  west_man:
+    node: west
+    from: east
+    publications: [part, whole]
+    init: { method: manual }
+`;
+
+describe('manual init: the printed dump and copies', () => {
+  it('dumps whole tables with pg_dump and copies a filtered one by a psql COPY of exactly its carried rows and columns', () => {
+    const { topology, errors } = check(FILE);
+    expect(errors).toEqual([]);
+    const d = topology!.subscriptions.west_man!;
+    const c = dumpCommands(topology!, d, ['public.customers', 'public.notes', 'public.orders'], '00000003-1');
+    expect(c.pgDump).toContain(`--table='"public"."orders"'`);
+    expect(c.pgDump).not.toContain('customers');
+    expect(c.pgDump).not.toContain('notes');
+    expect(c.copies).toHaveLength(2);
+    expect(c.copies[0]).toContain(`SET TRANSACTION SNAPSHOT '\\''00000003-1'\\''`);
+    expect(c.copies[0]).toContain(
+      `COPY (SELECT "id", "region" FROM "public"."customers" WHERE (region = '\\''eu'\\'')) TO STDOUT`,
+    );
+    expect(c.copies[0]).toContain(`COPY "public"."customers" ("id", "region") FROM STDIN`);
+    expect(c.copies[1]).toContain(`COPY (SELECT * FROM "public"."notes" WHERE (id > 10)) TO STDOUT`);
+    // the same table whole in another publication: carried whole, so dumped
+    const both = check(FILE.replace('tables: [public.orders]', 'tables: [public.orders, public.notes]'));
+    const c2 = dumpCommands(both.topology!, both.topology!.subscriptions.west_man!, ['public.notes'], 's');
+    expect(c2.copies).toEqual([]);
+    expect(c2.pgDump).toContain('notes');
+  });
+});
