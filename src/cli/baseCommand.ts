@@ -2,9 +2,10 @@ import { stripVTControlCharacters } from 'node:util';
 import { Command } from '@oclif/core';
 import chalk from 'chalk';
 import { nearest } from '../config/suggest.js';
-import { mask, maskDeep } from '../db/mask.js';
+import { mask } from '../db/mask.js';
 import { formatProblem, SteepError } from '../model/errors.js';
 import type { Interruption } from './interruption.js';
+import { jsonText } from './jsonText.js';
 
 /**
  * Every steep command: errors become one masked sentence on stderr and exit 1
@@ -32,12 +33,9 @@ export abstract class SteepCommand extends Command {
     process.stdout.write(`${mask(lines.join('\n'))}\n`);
   }
 
-  /**
-   * Write a JSON document whose strings are already masked (maskDeep): masking its text again
-   * would also hit its numbers and `null`s (a password `null` or `180004`) and break the JSON.
-   */
-  protected outJson(json: string): void {
-    process.stdout.write(`${json}\n`);
+  /** Write a JSON document to stdout, masked (`jsonText`): every command's JSON goes through here. */
+  protected outJson(value: unknown, indent?: number): void {
+    process.stdout.write(`${jsonText(value, indent)}\n`);
   }
 
   /**
@@ -55,11 +53,7 @@ export abstract class SteepCommand extends Command {
     if (!(err instanceof SteepError && err.code === code)) throw err;
     this.err(err.message, 'warn');
     if (json)
-      this.outJson(
-        JSON.stringify(
-          maskDeep({ subscription: json.subscription, signal: interruption.received, stopped: err.message }),
-        ),
-      );
+      this.outJson({ subscription: json.subscription, signal: interruption.received, stopped: err.message });
     process.exitCode = interruption.exitCode ?? 1;
   }
 

@@ -1,11 +1,12 @@
 import { mask } from '../db/mask.js';
+import { type JsonRefresh, jsonText } from './jsonText.js';
 
 /**
  * `--watch`: refresh every `intervalMs` until SIGINT/SIGTERM. On a terminal the screen is
  * redrawn in place; otherwise (or with JSON) each refresh is written after the previous one.
  */
 export async function watch(
-  refresh: () => Promise<string>,
+  refresh: () => Promise<string | JsonRefresh>,
   opts: { intervalMs: number; redraw: boolean },
 ): Promise<void> {
   let stopped = false;
@@ -19,7 +20,8 @@ export async function watch(
   try {
     while (!stopped) {
       const t0 = Date.now();
-      const text = mask(await refresh());
+      const r = await refresh();
+      const text = typeof r === 'string' ? mask(r) : jsonText(r.json);
       if (stopped) break;
       process.stdout.write(opts.redraw ? `\x1b[H\x1b[2J${text}\n` : `${text}\n`);
       await new Promise<void>((r) => {

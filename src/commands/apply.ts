@@ -4,19 +4,17 @@ import { outcomeLines } from '../cli/applyOutcome.js';
 import { ApplyProgress, runningSteps } from '../cli/applyProgress.js';
 import { SteepCommand } from '../cli/baseCommand.js';
 import { confirm } from '../cli/confirm.js';
-import { ignoreEvents, jsonEventSink } from '../cli/eventLog.js';
+import { eachSink, ignoreEvents, jsonEventSink } from '../cli/eventLog.js';
 import { globalFlags, jsonFlag } from '../cli/flags.js';
 import { Interruption } from '../cli/interruption.js';
-import type { EventSink } from '../executors/events.js';
 import { parseBytes } from '../model/bytes.js';
 import { formatProblem, SteepError } from '../model/errors.js';
 import { count } from '../render/count.js';
 import { progressLine } from '../render/initProgress.js';
 import { renderPlanText, summaryLine } from '../render/planText.js';
 import { applyPlan, checkApplicable } from '../workflows/apply.js';
-import { refuseChangedCapture } from '../workflows/observe.js';
 import { makePlan } from '../workflows/plan.js';
-import { readSavedPlan, staleness } from '../workflows/savedPlan.js';
+import { readSavedPlan, refuseStalePlan } from '../workflows/savedPlan.js';
 import { manualSchemaDrift } from '../workflows/schema.js';
 
 export default class Apply extends SteepCommand {
@@ -109,21 +107,12 @@ Ctrl-C (SIGINT) or SIGTERM: no new step starts, a running statement finishes, an
     const targets = flags.target ?? [];
     const { topology, plan, configWarnings } = await makePlan(flags.config, { targets, lsn: flags.lsn });
     for (const w of configWarnings) this.err(formatProblem(w));
-    if (saved) {
-      if (saved.observed.capture) await refuseChangedCapture(topology, saved.observed.capture);
-      const reasons = staleness(saved, plan);
-      if (reasons.length > 0) {
-        throw new SteepError(
-          'apply.stale_plan',
-          `plan is stale: ${reasons.join('; ')}; make a new plan with \`steep plan --out\``,
-        );
-      }
-    }
+    if (saved) await refuseStalePlan(saved, topology, plan);
     const maxCopyBytes = maxCopy(flags['max-copy']);
     if (!json) this.out(renderPlanText(plan));
     checkApplicable(plan, flags['allow-destroy'], maxCopyBytes);
     if (plan.steps.length === 0) {
-      if (json) this.out(JSON.stringify({ runId: null, completed: [], failed: [], notRun: [] }));
+      if (json) this.outJson({ runId: null, completed: [], failed: [], notRun: [] });
       return;
     }
     await this.acceptSchemaDrift(manualSchemaDrift(plan).length, flags['accept-schema-drift']);
@@ -131,11 +120,11 @@ Ctrl-C (SIGINT) or SIGTERM: no new step starts, a running statement finishes, an
 
     const logJson = flags['log-format'] === 'json';
     const progress = json || logJson ? undefined : new ApplyProgress(plan.steps);
-    const sinks: EventSink[] = [
+    const onEvent = eachSink(
       logJson ? jsonEventSink() : ignoreEvents,
       runningSteps(plan.steps, this.running),
-    ];
-    if (progress) sinks.push(progress.sink);
+      progress?.sink,
+    );
     let outcome: Awaited<ReturnType<typeof applyPlan>>;
     try {
       interruption.arm();
@@ -143,9 +132,7 @@ Ctrl-C (SIGINT) or SIGTERM: no new step starts, a running statement finishes, an
         allowDestroy: flags['allow-destroy'],
         maxCopyBytes,
         parallel: flags.parallel,
-        onEvent: (e) => {
-          for (const s of sinks) s(e);
-        },
+        onEvent,
         wait: flags.wait,
         replan: async () => (await makePlan(flags.config, { targets, lsn: flags.lsn })).plan,
         onInitProgress: progress ? (step, p) => progress.detail(step.id, progressLine(p)) : undefined,
@@ -158,23 +145,21 @@ Ctrl-C (SIGINT) or SIGTERM: no new step starts, a running statement finishes, an
     await progress?.end([...outcome.notRun, ...outcome.interrupted.map((i) => i.step)]);
 
     if (json) {
-      this.out(
-        JSON.stringify({
-          runId: outcome.runId,
-          completed: outcome.completed.map((s) => s.address),
-          failed: outcome.failed.map((f) => ({ address: f.step.address, error: (f.error as Error).message })),
-          notRun: outcome.notRun.map((s) => s.address),
-          ...(interruption.received
-            ? {
-                signal: interruption.received,
-                stillRunning: outcome.interrupted.map((i) => ({
-                  address: i.step.address,
-                  message: i.message,
-                })),
-              }
-            : {}),
-        }),
-      );
+      this.outJson({
+        runId: outcome.runId,
+        completed: outcome.completed.map((s) => s.address),
+        failed: outcome.failed.map((f) => ({ address: f.step.address, error: (f.error as Error).message })),
+        notRun: outcome.notRun.map((s) => s.address),
+        ...(interruption.received
+          ? {
+              signal: interruption.received,
+              stillRunning: outcome.interrupted.map((i) => ({
+                address: i.step.address,
+                message: i.message,
+              })),
+            }
+          : {}),
+      });
     }
     const lines = outcomeLines(outcome, interruption.received);
     for (const l of lines) this.err(l.text, l.level);

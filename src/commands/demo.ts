@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { SteepCommand } from '../cli/baseCommand.js';
 import { ignoreEvents } from '../cli/eventLog.js';
+import { jsonText } from '../cli/jsonText.js';
 import { formatProblem } from '../model/errors.js';
 import { count } from '../render/count.js';
 import { renderPlanText, summaryLine } from '../render/planText.js';
@@ -39,7 +40,7 @@ export default class Demo extends SteepCommand {
       '',
       `4. A row inserted on ${replicated.publisher} arrives on ${replicated.subscriber} in ${replicated.ms} ms:`,
     );
-    this.out(`   ${JSON.stringify(replicated.row)}`);
+    this.out(`   ${jsonText(replicated.row)}`);
     this.out('', `5. steep plan again: ${summaryLine(replan)}`);
     this.out('', `Done in ${((Date.now() - t0) / 1000).toFixed(1)} s. Try next:`);
     const next: Array<[string, string]> = [

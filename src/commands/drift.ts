@@ -3,7 +3,7 @@ import { SteepCommand } from '../cli/baseCommand.js';
 import { formatFlag, globalFlags, jsonFlag } from '../cli/flags.js';
 import { formatProblem } from '../model/errors.js';
 import { renderDriftMarkdown } from '../render/driftMarkdown.js';
-import { renderDriftJson, renderDriftText } from '../render/driftText.js';
+import { renderDriftText } from '../render/driftText.js';
 import { detectDrift, driftExitCode } from '../workflows/drift.js';
 
 export default class Drift extends SteepCommand {
@@ -37,7 +37,7 @@ Exit codes: 0 no drift, 2 drift found, 1 error (invalid file, unreachable node).
     const { report, configWarnings } = await detectDrift(flags.config, { sequences: flags.sequences });
     for (const w of configWarnings) this.err(formatProblem(w));
     const format = flags.json ? 'json' : flags.format;
-    if (format === 'json') this.out(renderDriftJson(report));
+    if (format === 'json') this.outJson(report, 2);
     else if (format === 'markdown') this.out(renderDriftMarkdown(report));
     else this.out(renderDriftText(report));
     if (format !== 'text') for (const e of report.errors) this.err(`error: ${e.message}`);

@@ -2,7 +2,7 @@ import { Flags } from '@oclif/core';
 import { SteepCommand } from '../cli/baseCommand.js';
 import { globalFlags } from '../cli/flags.js';
 import { formatProblem } from '../model/errors.js';
-import { renderGraphDot, renderGraphJson, renderGraphMermaid } from '../render/graph.js';
+import { renderGraphDot, renderGraphMermaid } from '../render/graph.js';
 import { graphOf } from '../workflows/graph.js';
 
 export default class Graph extends SteepCommand {
@@ -31,7 +31,7 @@ Without --live nothing connects (password variables may be unset). With --live s
     this.colorEnabled(flags);
     const { graph, configWarnings } = await graphOf(flags.config, { live: flags.live });
     for (const w of configWarnings) this.err(formatProblem(w));
-    if (flags.format === 'json') this.outJson(renderGraphJson(graph));
+    if (flags.format === 'json') this.outJson(graph, 2);
     else this.out(flags.format === 'dot' ? renderGraphDot(graph) : renderGraphMermaid(graph));
   }
 }

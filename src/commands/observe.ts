@@ -2,6 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { Flags } from '@oclif/core';
 import { SteepCommand } from '../cli/baseCommand.js';
 import { globalFlags } from '../cli/flags.js';
+import { jsonText } from '../cli/jsonText.js';
 import { formatProblem } from '../model/errors.js';
 import { captureObserved } from '../workflows/observe.js';
 
@@ -26,7 +27,7 @@ Exit codes: 0 captured, 1 error (invalid file, a node that cannot be read: nothi
     this.colorEnabled(flags);
     const { capture, configWarnings } = await captureObserved(flags.config);
     for (const w of configWarnings) this.err(formatProblem(w));
-    await writeFile(flags.out, `${JSON.stringify(capture, null, 2)}\n`, { mode: 0o600 });
+    await writeFile(flags.out, `${jsonText(capture, 2)}\n`, { mode: 0o600 });
     const nodes = Object.entries(capture.nodes).map(([name, n]) => `${name} (${n.digest.slice(0, 19)}…)`);
     this.out(`Captured ${nodes.length} nodes at ${capture.takenAt} into ${flags.out}: ${nodes.join(', ')}`);
   }

@@ -2,8 +2,9 @@ import { writeFile } from 'node:fs/promises';
 import { Flags } from '@oclif/core';
 import { SteepCommand } from '../cli/baseCommand.js';
 import { formatFlag, globalFlags, jsonFlag } from '../cli/flags.js';
+import { jsonText } from '../cli/jsonText.js';
 import { formatProblem, SteepError } from '../model/errors.js';
-import { renderPlanJson } from '../render/planJson.js';
+import { toPlanFile } from '../model/planFile.js';
 import { renderPlanText } from '../render/planText.js';
 import { makePlan, type PlanResult } from '../workflows/plan.js';
 
@@ -57,10 +58,10 @@ Exit codes: 0 success (no changes with --detailed-exitcode), 1 error (invalid fi
     const { plan, configWarnings } = result;
     for (const w of configWarnings) this.err(formatProblem(w));
     const format = flags.json ? 'json' : flags.format;
+    // statements already show passwords as ****; jsonText's masking is the last guard
     if (flags.out && plan.errors.length === 0)
-      await writeFile(flags.out, `${renderPlanJson(plan)}\n`, { mode: 0o600 });
-    // renderPlanJson masks every string of the plan (maskDeep)
-    if (format === 'json') this.outJson(renderPlanJson(plan));
+      await writeFile(flags.out, `${jsonText(toPlanFile(plan), 2)}\n`, { mode: 0o600 });
+    if (format === 'json') this.outJson(toPlanFile(plan), 2);
     else if (format === 'markdown') {
       const { renderPlanMarkdown } = await import('../render/planMarkdown.js');
       const graph = flags.graph ? await planGraphBlock(result) : undefined;

@@ -4,7 +4,6 @@ import { ignoreEvents, jsonEventSink } from '../cli/eventLog.js';
 import { globalFlags, jsonFlag } from '../cli/flags.js';
 import { Interruption } from '../cli/interruption.js';
 import { LineProgress } from '../cli/lineProgress.js';
-import { maskDeep } from '../db/mask.js';
 import { formatProblem } from '../model/errors.js';
 import { progressLine } from '../render/initProgress.js';
 import { reinitRequest, reinitSubscription } from '../workflows/reinit.js';
@@ -85,7 +84,7 @@ Refuses tables the subscription does not carry, a subscription not yet initialis
     for (const w of r.configWarnings) this.err(formatProblem(w));
     const { configWarnings: _w, ...doc } = r;
     if (flags.json) {
-      this.outJson(JSON.stringify(maskDeep(doc)));
+      this.outJson(doc);
       return;
     }
     this.out(

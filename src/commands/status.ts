@@ -5,7 +5,7 @@ import { watch } from '../cli/watch.js';
 import { formatProblem } from '../model/errors.js';
 import type { StatusReport } from '../model/statusReport.js';
 import { renderPrometheus } from '../render/prometheus.js';
-import { renderCheck, renderStatus, renderStatusJson } from '../render/status.js';
+import { renderCheck, renderStatus, statusDocument } from '../render/status.js';
 import { readMetrics } from '../workflows/metrics.js';
 import { checkStatus, openStatus, parseMaxLag, readStatus } from '../workflows/status.js';
 
@@ -58,8 +58,7 @@ Exit codes: 0 (healthy with --check), 2 unhealthy (--check), 1 when a node canno
       return;
     }
     const json = flags.json || flags.format === 'json';
-    const render = (r: StatusReport) =>
-      json ? renderStatusJson(r, { oneLine: flags.watch }) : renderStatus(r);
+    const render = (r: StatusReport) => (json ? { json: r } : renderStatus(r));
     if (flags.watch) {
       await watch(async () => render(await readStatus(topology)), {
         intervalMs: flags.interval,
@@ -69,8 +68,8 @@ Exit codes: 0 (healthy with --check), 2 unhealthy (--check), 1 when a node canno
     }
     const report = await readStatus(topology);
     const check = flags.check ? checkStatus(report, topology, maxLag) : undefined;
-    if (json) this.out(renderStatusJson(report, { check }));
-    else this.out(render(report), ...(check ? ['', renderCheck(check)] : []));
+    if (json) this.outJson(statusDocument(report, check), 2);
+    else this.out(renderStatus(report), ...(check ? ['', renderCheck(check)] : []));
     if (report.nodes.some((n) => !n.reachable)) process.exitCode = 1;
     else if (check && check.problems.length > 0) process.exitCode = 2;
   }

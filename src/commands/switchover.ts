@@ -4,7 +4,6 @@ import { jsonEventSink } from '../cli/eventLog.js';
 import { formatFlag, globalFlags, jsonFlag } from '../cli/flags.js';
 import { Interruption } from '../cli/interruption.js';
 import { switchoverFlags, switchoverOptions } from '../cli/switchoverOptions.js';
-import { maskDeep } from '../db/mask.js';
 import { formatProblem } from '../model/errors.js';
 import { renderSwitchoverMarkdown, renderSwitchoverText } from '../render/switchover.js';
 import { switchover } from '../workflows/switchover.js';
@@ -65,7 +64,7 @@ Exit codes: 0 released (or dry run), 1 refused or failed (the fence undone), 130
               ),
       });
       for (const w of configWarnings) this.err(formatProblem(w));
-      if (json) this.outJson(JSON.stringify(maskDeep(report)));
+      if (json) this.outJson(report);
       else
         this.out(
           flags.format === 'markdown' ? renderSwitchoverMarkdown(report) : renderSwitchoverText(report),

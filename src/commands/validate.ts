@@ -1,7 +1,6 @@
 import { SteepCommand } from '../cli/baseCommand.js';
 import { globalFlags, jsonFlag } from '../cli/flags.js';
 import { describeValid, validateConfigFile } from '../config/report.js';
-import { maskDeep } from '../db/mask.js';
 import { formatProblem, type Problem } from '../model/errors.js';
 
 export default class Validate extends SteepCommand {
@@ -22,7 +21,7 @@ Exit codes: 0 valid (warnings allowed), 1 invalid.`;
     this.colorEnabled(flags);
     const report = await validateConfigFile(flags.config);
     if (flags.json) {
-      this.outJson(JSON.stringify(maskDeep(report), null, 2));
+      this.outJson(report, 2);
     } else {
       for (const problem of inFileOrder([...report.errors, ...report.warnings])) {
         // a problem without a position (the file cannot be read) reads like any other error

@@ -3,7 +3,6 @@ import { SteepCommand } from '../cli/baseCommand.js';
 import { ignoreEvents, jsonEventSink } from '../cli/eventLog.js';
 import { commaList, formatFlag, globalFlags, jsonFlag } from '../cli/flags.js';
 import { VerifyProgress } from '../cli/verifyProgress.js';
-import { maskDeep } from '../db/mask.js';
 import { formatProblem } from '../model/errors.js';
 import { renderVerifyMarkdown, renderVerifyText } from '../render/verify.js';
 import { repairSubscription, type VerifyOutcome } from '../workflows/verifyRepair.js';
@@ -77,13 +76,9 @@ Exit codes: 0 every table equal, 2 diverged or some table not verifiable (still 
     const last = reports[reports.length - 1]!;
     if (json)
       this.outJson(
-        JSON.stringify(
-          maskDeep(
-            outcome.after
-              ? { before: outcome.before, reinit: outcome.reinit, after: outcome.after }
-              : outcome.before,
-          ),
-        ),
+        outcome.after
+          ? { before: outcome.before, reinit: outcome.reinit, after: outcome.after }
+          : outcome.before,
       );
     else {
       const render = flags.format === 'markdown' ? renderVerifyMarkdown : renderVerifyText;

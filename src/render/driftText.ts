@@ -1,5 +1,4 @@
 import chalk from 'chalk';
-import { maskDeep } from '../db/mask.js';
 import type { DriftReport } from '../model/driftReport.js';
 import type { SequenceLag } from '../model/sequences.js';
 import { schemaComparisonLines } from './schemaText.js';
@@ -89,10 +88,6 @@ export function renderDriftText(r: DriftReport): string {
   }
   out.push(driftSummary(r));
   return out.join('\n');
-}
-
-export function renderDriftJson(r: DriftReport): string {
-  return JSON.stringify(maskDeep(r), null, 2);
 }
 
 /** `300 behind (east at 1300, west at 1000)`, or absent. */

@@ -195,7 +195,3 @@ export function renderGraphDot(g: TopologyGraph): string {
   out.push('}');
   return out.join('\n');
 }
-
-export function renderGraphJson(g: TopologyGraph): string {
-  return JSON.stringify(g, null, 2);
-}

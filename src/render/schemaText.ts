@@ -40,21 +40,18 @@ export function renderFingerprintsText(r: FingerprintView, stateSchema: string):
   return lines.join('\n');
 }
 
-export function renderFingerprintsJson(r: FingerprintView): string {
-  return JSON.stringify(
-    {
-      node: r.node,
-      capturedAt: r.capturedAt,
-      saved: r.saved,
-      tables: r.tables.map((t) => ({
-        table: `${t.schema}.${t.name}`,
-        fingerprint: t.fingerprint,
-        columns: t.columnCount,
-      })),
-    },
-    null,
-    2,
-  );
+/** `schema fingerprint --json` */
+export function fingerprintsDocument(r: FingerprintView) {
+  return {
+    node: r.node,
+    capturedAt: r.capturedAt,
+    saved: r.saved,
+    tables: r.tables.map((t) => ({
+      table: `${t.schema}.${t.name}`,
+      fingerprint: t.fingerprint,
+      columns: t.columnCount,
+    })),
+  };
 }
 
 // ---- compare / diff ---------------------------------------------------------------------------
@@ -119,8 +116,9 @@ function comparisonJson(t: TableComparison) {
   };
 }
 
-export function renderComparisonJson(r: ComparisonView): string {
-  return JSON.stringify({ nodeA: r.nodeA, nodeB: r.nodeB, tables: r.tables.map(comparisonJson) }, null, 2);
+/** `schema compare --json` */
+export function comparisonDocument(r: ComparisonView) {
+  return { nodeA: r.nodeA, nodeB: r.nodeB, tables: r.tables.map(comparisonJson) };
 }
 
 function columnLines(columns: readonly TableColumn[]): string[] {
@@ -164,8 +162,9 @@ export function renderDiffText(r: ComparisonView & { table: TableComparison }): 
   return lines.join('\n');
 }
 
-export function renderDiffJson(r: ComparisonView & { table: TableComparison }): string {
-  return JSON.stringify({ nodeA: r.nodeA, nodeB: r.nodeB, ...comparisonJson(r.table) }, null, 2);
+/** `schema diff --json` */
+export function diffDocument(r: ComparisonView & { table: TableComparison }) {
+  return { nodeA: r.nodeA, nodeB: r.nodeB, ...comparisonJson(r.table) };
 }
 
 // ---- plans and drift --------------------------------------------------------------------------

@@ -122,10 +122,7 @@ export function renderCheck(c: StatusCheck): string {
   return [chalk.red.bold(`${head}:`), ...c.problems.map((p) => `  ✗ ${p}`)].join('\n');
 }
 
-/** `status --json`: the report, with `--check` its verdict as `check`; one line per sample under `--watch`. */
-export function renderStatusJson(
-  r: StatusReport,
-  opts: { check?: StatusCheck; oneLine?: boolean } = {},
-): string {
-  return JSON.stringify(opts.check ? { ...r, check: opts.check } : r, null, opts.oneLine ? undefined : 2);
+/** `status --json`: the report, with `--check` its verdict as `check`. */
+export function statusDocument(r: StatusReport, check?: StatusCheck): StatusReport & { check?: StatusCheck } {
+  return check ? { ...r, check } : r;
 }

@@ -6,6 +6,8 @@ import { PACKAGE_ROOT } from '../location.js';
 import { SteepError } from '../model/errors.js';
 import type { Plan } from '../model/plan.js';
 import { type PlanFile, toPlanFile } from '../model/planFile.js';
+import type { Topology } from '../model/topology.js';
+import { refuseChangedCapture } from './observe.js';
 
 const schemaUrl = new URL('schemas/plan.schema.json', PACKAGE_ROOT);
 
@@ -82,4 +84,19 @@ export function staleness(saved: PlanFile, fresh: Plan): string[] {
       reasons.push(`${key}: a new step is needed`);
   }
   return reasons;
+}
+
+/**
+ * `apply PLAN`: refuse a saved plan that is no longer what the file and the nodes give (or, for a
+ * plan made from a capture, whose nodes changed since the capture).
+ */
+export async function refuseStalePlan(saved: PlanFile, topology: Topology, fresh: Plan): Promise<void> {
+  if (saved.observed.capture) await refuseChangedCapture(topology, saved.observed.capture);
+  const reasons = staleness(saved, fresh);
+  if (reasons.length > 0) {
+    throw new SteepError(
+      'apply.stale_plan',
+      `plan is stale: ${reasons.join('; ')}; make a new plan with \`steep plan --out\``,
+    );
+  }
 }

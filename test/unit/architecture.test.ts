@@ -38,6 +38,12 @@ const CASES: Array<{ file: string; imports: string; refused: boolean }> = [
   { file: 'src/cli/a.ts', imports: '../workflows/apply.js', refused: false },
   { file: 'src/cli/b.ts', imports: '../commands/plan.js', refused: true },
   { file: 'src/commands/init/a.ts', imports: '../../workflows/init.js', refused: false },
+  { file: 'src/commands/a.ts', imports: '../cli/baseCommand.js', refused: false },
+  { file: 'src/commands/b.ts', imports: '../db/mask.js', refused: true },
+  { file: 'src/commands/c.ts', imports: '../catalog/readNode.js', refused: true },
+  { file: 'src/commands/d.ts', imports: '../executors/events.js', refused: true },
+  { file: 'src/commands/e.ts', imports: '../state/applyLog.js', refused: true },
+  { file: 'src/planner/e.ts', imports: 'node:fs', refused: true },
 ];
 
 describe('layer boundaries (SPEC §1)', () => {

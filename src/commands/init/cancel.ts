@@ -74,7 +74,7 @@ Ctrl-C (SIGINT) or SIGTERM: the drop and the truncate finish together, nothing s
       );
     const { configWarnings: _w, ...doc } = r;
     if (flags.json) {
-      this.out(JSON.stringify(doc));
+      this.outJson(doc);
       if (interruption.received) process.exitCode = interruption.exitCode;
       return;
     }

@@ -95,11 +95,13 @@ With --hold the slot's snapshot is exported and kept open until the command is i
     if (interruption.received) {
       // stopped once the slot existed: it is recorded; a held snapshot is not kept
       await held?.release();
-      this.out(flags.json ? JSON.stringify(doc) : text(result, false).join('\n'));
+      if (flags.json) this.outJson(doc);
+      else this.out(text(result, false).join('\n'));
       process.exitCode = interruption.exitCode;
       return;
     }
-    this.out(flags.json ? JSON.stringify(doc) : text(result, held !== null).join('\n'));
+    if (flags.json) this.outJson(doc);
+    else this.out(text(result, held !== null).join('\n'));
     if (!held) return;
     // keep the snapshot until interrupted (or until the connection ends)
     let released = false;

@@ -33,7 +33,7 @@ With --watch it refreshes every second until interrupted; with --json it prints 
     const { observer, configWarnings } = await openInitStatus(flags.config, args.subscription);
     for (const w of configWarnings) this.err(formatProblem(w));
     const render = (list: Awaited<ReturnType<typeof observer.sample>>) =>
-      flags.json ? JSON.stringify(list, null, flags.watch ? undefined : 2) : renderInitStatus(list);
+      flags.json ? { json: list } : renderInitStatus(list);
     try {
       if (flags.watch) {
         await watch(async () => render(await observer.sample()), {
@@ -43,7 +43,8 @@ With --watch it refreshes every second until interrupted; with --json it prints 
         return;
       }
       const list = await sampleOnce(observer);
-      this.out(render(list));
+      if (flags.json) this.outJson(list, 2);
+      else this.out(renderInitStatus(list));
       if (list.some((p) => p.subscriberError !== null)) process.exitCode = 1;
     } finally {
       await observer.close();

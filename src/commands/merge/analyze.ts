@@ -1,7 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { SteepCommand } from '../../cli/baseCommand.js';
 import { commaList, globalFlags, jsonFlag } from '../../cli/flags.js';
-import { maskDeep } from '../../db/mask.js';
 import { formatProblem } from '../../model/errors.js';
 import { renderMergeAnalysisText } from '../../render/mergeAnalyze.js';
 import { analyzeMerge } from '../../workflows/mergeAnalyze.js';
@@ -48,7 +47,7 @@ Exit codes: 0 nothing conflicts, 2 conflicting rows (or a table that cannot be c
         : (t) => this.err(`${t.table}: ${t.status.replace('_', '-')}`, 'info'),
     });
     for (const w of configWarnings) this.err(formatProblem(w));
-    if (flags.json) this.outJson(JSON.stringify(maskDeep(analysis)));
+    if (flags.json) this.outJson(analysis);
     else this.out(renderMergeAnalysisText(analysis));
     process.exitCode = analysis.conflicts || analysis.notComparable > 0 ? 2 : 0;
   }

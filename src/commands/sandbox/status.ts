@@ -24,7 +24,7 @@ export default class SandboxStatus extends SteepCommand {
     const { nodes, warnings } = await sandboxStatus(flags.config);
     for (const w of warnings) this.err(formatProblem(w));
     if (flags.json) {
-      this.out(JSON.stringify({ nodes }, null, 2));
+      this.outJson({ nodes }, 2);
       return;
     }
     if (nodes.length === 0) this.out('no sandbox nodes');

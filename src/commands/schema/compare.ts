@@ -2,7 +2,7 @@ import { Args, Flags } from '@oclif/core';
 import { SteepCommand } from '../../cli/baseCommand.js';
 import { globalFlags, jsonFlag } from '../../cli/flags.js';
 import { formatProblem } from '../../model/errors.js';
-import { renderComparisonJson, renderComparisonText } from '../../render/schemaText.js';
+import { comparisonDocument, renderComparisonText } from '../../render/schemaText.js';
 import { compareNodes, hasDifferences } from '../../workflows/schema.js';
 
 export default class SchemaCompare extends SteepCommand {
@@ -35,7 +35,8 @@ Exit codes: 0 success (and, with --detailed-exitcode, no table differs), 1 error
     this.colorEnabled(flags);
     const result = await compareNodes(flags.config, args.nodeA, args.nodeB, { tables: flags.tables });
     for (const w of result.configWarnings) this.err(formatProblem(w));
-    this.out(flags.json ? renderComparisonJson(result) : renderComparisonText(result));
+    if (flags.json) this.outJson(comparisonDocument(result), 2);
+    else this.out(renderComparisonText(result));
     if (flags['detailed-exitcode'] && hasDifferences(result.tables)) process.exitCode = 2;
   }
 }

@@ -2,7 +2,7 @@ import { Args } from '@oclif/core';
 import { SteepCommand } from '../../cli/baseCommand.js';
 import { globalFlags, jsonFlag } from '../../cli/flags.js';
 import { formatProblem } from '../../model/errors.js';
-import { renderDiffJson, renderDiffText } from '../../render/schemaText.js';
+import { diffDocument, renderDiffText } from '../../render/schemaText.js';
 import { diffTable } from '../../workflows/schema.js';
 
 export default class SchemaDiff extends SteepCommand {
@@ -25,6 +25,7 @@ export default class SchemaDiff extends SteepCommand {
     this.colorEnabled(flags);
     const result = await diffTable(flags.config, args.nodeA, args.nodeB, args.table);
     for (const w of result.configWarnings) this.err(formatProblem(w));
-    this.out(flags.json ? renderDiffJson(result) : renderDiffText(result));
+    if (flags.json) this.outJson(diffDocument(result), 2);
+    else this.out(renderDiffText(result));
   }
 }

@@ -2,7 +2,7 @@ import { Args, Flags } from '@oclif/core';
 import { SteepCommand } from '../../cli/baseCommand.js';
 import { globalFlags, jsonFlag } from '../../cli/flags.js';
 import { formatProblem } from '../../model/errors.js';
-import { renderFingerprintsJson, renderFingerprintsText } from '../../render/schemaText.js';
+import { fingerprintsDocument, renderFingerprintsText } from '../../render/schemaText.js';
 import { fingerprintNode } from '../../workflows/schema.js';
 
 export default class SchemaFingerprint extends SteepCommand {
@@ -27,7 +27,7 @@ export default class SchemaFingerprint extends SteepCommand {
     this.colorEnabled(flags);
     const result = await fingerprintNode(flags.config, args.node, { save: flags.save });
     for (const w of result.configWarnings) this.err(formatProblem(w));
-    if (flags.json) this.out(renderFingerprintsJson(result));
+    if (flags.json) this.outJson(fingerprintsDocument(result), 2);
     else this.out(renderFingerprintsText(result, result.stateSchema));
   }
 }

@@ -1,7 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { SteepCommand } from '../../cli/baseCommand.js';
 import { globalFlags, jsonFlag } from '../../cli/flags.js';
-import { maskDeep } from '../../db/mask.js';
 import { formatProblem } from '../../model/errors.js';
 import { renderSequenceSyncText } from '../../render/sequences.js';
 import { sequencesSync } from '../../workflows/sequences.js';
@@ -55,7 +54,7 @@ Exit codes: 0 done, 1 error or a sequence that could not be set (absent on the s
         .filter((s) => s !== ''),
     });
     for (const w of configWarnings) this.err(formatProblem(w));
-    if (flags.json) this.outJson(JSON.stringify(maskDeep(report)));
+    if (flags.json) this.outJson(report);
     else this.out(renderSequenceSyncText(report));
     if (report.problems > 0) {
       this.err(

@@ -38,7 +38,7 @@ Then loads the files on parallel sessions (existing rows follow init.existingDat
     });
     for (const w of r.configWarnings) this.err(formatProblem(w));
     const { configWarnings: _w, ...doc } = r;
-    if (flags.json) return this.out(JSON.stringify(doc));
+    if (flags.json) return this.outJson(doc);
     this.out(
       `Snapshot ${r.dir} loaded into ${r.subscription}: ${r.files} files, ${r.rows} rows, ${r.sequences} sequences set; ` +
         `started at ${r.lsn}, now ${r.state}.`,

@@ -27,7 +27,7 @@ export default class SnapshotDelete extends SteepCommand {
     const { args, flags } = await this.parse(SnapshotDelete);
     this.colorEnabled(flags);
     const r = await snapshotDelete(flags.config, args.snapshot, flags['allow-destroy']);
-    if (flags.json) return this.out(JSON.stringify(r));
+    if (flags.json) return this.outJson(r);
     this.out(
       `Snapshot ${r.id}: ${r.dir ? `removed ${r.filesRemoved} files from ${r.dir}` : 'no files here to remove'}${r.slotDropped ? '; slot dropped' : ''}.` +
         `${r.slotKept ? `\nNote: ${r.slotKept}.` : ''}`,

@@ -61,7 +61,7 @@ Interrupted (Ctrl-C, crash, SIGKILL), it resumes when run again: files whose che
         `warning: --compress ${flags.compress} ignored: the interrupted snapshot in ${r.dir} was started with --compress ${r.compress}, and all its files keep it`,
       );
     const { configWarnings: _w, ...doc } = r;
-    if (flags.json) return this.out(JSON.stringify(doc));
+    if (flags.json) return this.outJson(doc);
     this.out(
       `Snapshot of ${r.subscription} in ${r.dir}: ${r.tables} tables, ${r.files} files (${r.kept} kept from the interrupted run), ` +
         `${r.rows} rows, ${formatBytes(r.bytes)}; slot ${r.slot} at ${r.lsn}.\nLoad it with: steep snapshot apply ${r.subscription} --input ${r.dir}`,

@@ -16,7 +16,7 @@ export default class SnapshotList extends SteepCommand {
     const { args, flags } = await this.parse(SnapshotList);
     this.colorEnabled(flags);
     const list = await snapshotList(flags.config, args.dir ?? null);
-    if (flags.json) return this.out(JSON.stringify(list));
+    if (flags.json) return this.outJson(list);
     if (list.length === 0)
       return this.out(`No snapshots${args.dir ? ` in ${args.dir}` : ''}, and none recorded.`);
     for (const s of list) {

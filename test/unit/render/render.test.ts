@@ -1,15 +1,16 @@
 import chalk from 'chalk';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { jsonText } from '../../../src/cli/jsonText.js';
 import type { DriftReport } from '../../../src/model/driftReport.js';
 import type { InitProgress } from '../../../src/model/initState.js';
+import { toPlanFile } from '../../../src/model/planFile.js';
 import type { StatusReport } from '../../../src/model/statusReport.js';
 import { renderDriftMarkdown } from '../../../src/render/driftMarkdown.js';
-import { renderDriftJson, renderDriftText } from '../../../src/render/driftText.js';
+import { renderDriftText } from '../../../src/render/driftText.js';
 import { progressLine, renderInitStatus } from '../../../src/render/initProgress.js';
-import { renderPlanJson } from '../../../src/render/planJson.js';
 import { renderPlanMarkdown } from '../../../src/render/planMarkdown.js';
 import { renderPlanText } from '../../../src/render/planText.js';
-import { renderCheck, renderStatus, renderStatusJson } from '../../../src/render/status.js';
+import { renderCheck, renderStatus, statusDocument } from '../../../src/render/status.js';
 import { subscriptionStatus } from '../../support/statusReport.js';
 import {
   at,
@@ -237,13 +238,13 @@ describe('render golden files', () => {
     const p = samplePlan();
     expect(p.steps.length).toBeGreaterThan(1);
     await expect(renderPlanText(p)).toMatchFileSnapshot('./golden/plan.txt');
-    await expect(renderPlanJson(p)).toMatchFileSnapshot('./golden/plan.json');
+    await expect(jsonText(toPlanFile(p), 2)).toMatchFileSnapshot('./golden/plan.json');
     await expect(renderPlanMarkdown(p)).toMatchFileSnapshot('./golden/plan.md');
   });
 
   it('drift: text, JSON and Markdown', async () => {
     await expect(renderDriftText(DRIFT)).toMatchFileSnapshot('./golden/drift.txt');
-    await expect(renderDriftJson(DRIFT)).toMatchFileSnapshot('./golden/drift.json');
+    await expect(jsonText(DRIFT, 2)).toMatchFileSnapshot('./golden/drift.json');
     await expect(renderDriftMarkdown(DRIFT)).toMatchFileSnapshot('./golden/drift.md');
   });
 
@@ -255,7 +256,7 @@ describe('render golden files', () => {
       'delete publication.old_pub',
     ]);
     await expect(renderPlanText(p)).toMatchFileSnapshot('./golden/planDestructive.txt');
-    await expect(renderPlanJson(p)).toMatchFileSnapshot('./golden/planDestructive.json');
+    await expect(jsonText(toPlanFile(p), 2)).toMatchFileSnapshot('./golden/planDestructive.json');
     await expect(renderPlanMarkdown(p)).toMatchFileSnapshot('./golden/planDestructive.md');
   });
 
@@ -263,13 +264,13 @@ describe('render golden files', () => {
     const failed = failedPlan();
     expect(failed.errors.map((e) => e.code)).toEqual(['slot-in-use']);
     await expect(renderPlanText(failed)).toMatchFileSnapshot('./golden/planFailed.txt');
-    await expect(renderPlanJson(failed)).toMatchFileSnapshot('./golden/planFailed.json');
+    await expect(jsonText(toPlanFile(failed), 2)).toMatchFileSnapshot('./golden/planFailed.json');
     await expect(renderPlanMarkdown(failed)).toMatchFileSnapshot('./golden/planFailed.md');
     const t = ordersTopology();
     const none = runPlan(t, observe(t));
     expect(none.steps).toEqual([]);
     await expect(renderPlanText(none)).toMatchFileSnapshot('./golden/planEmpty.txt');
-    await expect(renderPlanJson(none)).toMatchFileSnapshot('./golden/planEmpty.json');
+    await expect(jsonText(toPlanFile(none), 2)).toMatchFileSnapshot('./golden/planEmpty.json');
     await expect(renderPlanMarkdown(none)).toMatchFileSnapshot('./golden/planEmpty.md');
   });
 
@@ -281,9 +282,8 @@ describe('render golden files', () => {
         'subscription.west_orders on west: unknown, west cannot be read',
       ],
     };
-    await expect(renderStatusJson(STATUS)).toMatchFileSnapshot('./golden/status.json');
-    await expect(renderStatusJson(STATUS, { check })).toMatchFileSnapshot('./golden/statusCheck.json');
-    expect(renderStatusJson(STATUS, { oneLine: true })).toBe(JSON.stringify(STATUS));
+    await expect(jsonText(statusDocument(STATUS), 2)).toMatchFileSnapshot('./golden/status.json');
+    await expect(jsonText(statusDocument(STATUS, check), 2)).toMatchFileSnapshot('./golden/statusCheck.json');
     await expect(
       [renderCheck(check), renderCheck({ unknown: false, problems: [] })].join('\n\n'),
     ).toMatchFileSnapshot('./golden/statusCheck.txt');
