@@ -12,7 +12,8 @@ fc.configureGlobal({ seed: 14, numRuns: 100 });
 
 vi.mock('../../src/planner/index.js', async (importOriginal) => {
   const actual = await importOriginal<typeof import('../../src/planner/index.js')>();
-  const { renderPlanJson } = await import('../../src/render/planJson.js');
+  const { toPlanFile } = await import('../../src/model/planFile.js');
+  const { maskDeep } = await import('../../src/db/mask.js');
   const { renderPlanText } = await import('../../src/render/planText.js');
   const out = process.env.PLAN_BASELINE_OUT;
   if (!out) throw new Error('PLAN_BASELINE_OUT is not set');
@@ -27,7 +28,7 @@ vi.mock('../../src/planner/index.js', async (importOriginal) => {
     let record: unknown;
     try {
       const p = actual.plan(desired, observed, opts);
-      record = { test, call: n, json: JSON.parse(renderPlanJson(p)), text: renderPlanText(p).split('\n') };
+      record = { test, call: n, json: maskDeep(toPlanFile(p)), text: renderPlanText(p).split('\n') };
       appendFileSync(file, `${JSON.stringify(record)}\n`);
       return p;
     } catch (e) {

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { THIS_DATABASE_OID } from '../model/sql.js';
 import type { TableName } from '../model/topology.js';
-import { PG15 } from './queries/catalogQuery.js';
+import { PG15 } from '../model/versions.js';
 
 /**
  * What a data comparison (SPEC §9 Verify, merge) compares, read from the catalogs: a live

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { quoteIdent, quoteLiteral, quoteTable } from '../model/sql.js';
 import type { TableName } from '../model/topology.js';
-import { PG15 } from './queries/catalogQuery.js';
+import { PG15 } from '../model/versions.js';
 
 /**
  * What steep's own copy engine reads (SPEC §9): the tables a subscription's publications carry

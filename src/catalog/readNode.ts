@@ -4,13 +4,8 @@ import { SteepError } from '../model/errors.js';
 import { type InitSlotRow, type SubscriptionStateRow, toInitState } from '../model/initStateRows.js';
 import { isEmptyScope, type TableScope } from '../model/tableSchema.js';
 import type { ConnectionSpec } from '../model/topology.js';
-import {
-  type CatalogQuery,
-  type JsonArrayRow,
-  jsonRows,
-  MIN_SERVER_VERSION,
-  PG15,
-} from './queries/catalogQuery.js';
+import { MIN_SERVER_VERSION, PG15 } from '../model/versions.js';
+import { type CatalogQuery, type JsonArrayRow, jsonRows } from './queries/catalogQuery.js';
 import { tableSchemaQueries } from './queries/columns.js';
 import {
   type InitStateProbeRow,

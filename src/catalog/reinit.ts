@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { PG15 } from './queries/catalogQuery.js';
+import { PG15 } from '../model/versions.js';
 
 /**
  * What `steep reinit` reads (SPEC §9, the reinit recipe): the publisher's definition of each of

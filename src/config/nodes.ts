@@ -1,10 +1,11 @@
 import { registerSecret } from '../db/mask.js';
 import type { ConnectionSpec, NodeSpec } from '../model/topology.js';
+import { MIN_SERVER_VERSION, majorVersion } from '../model/versions.js';
 import { type ConnectionUrl, parseConnectionUrl, parsePort } from './connectionUrl.js';
 import { libpqPassword } from './libpqPassword.js';
 import type { NormaliseContext as Context } from './normalise.js';
 import { fieldOf, type Path, withOwner } from './paths.js';
-import { MIN_SERVER_VERSION, majorVersion, parseServerVersion } from './versions.js';
+import { parseServerVersion } from './versions.js';
 
 export const DEFAULT_PORT = 5432;
 export const DEFAULT_HOST = 'localhost';

@@ -1,11 +1,17 @@
-import type { Topology } from '../model/topology.js';
+import type { SubscriptionOptionName, Topology } from '../model/topology.js';
+import {
+  GENERATED_COLUMNS_MIN_VERSION,
+  LINK_MIN_VERSION,
+  MIN_SERVER_VERSION,
+  majorVersion,
+  PUBLICATION_FILTERS_MIN_VERSION,
+  STREAMING_PARALLEL_MIN_VERSION,
+  SUBSCRIPTION_OPTION,
+} from '../model/versions.js';
 import { type Path, withOwner } from './paths.js';
 import type { SourceMap } from './positions.js';
 import type { ProblemList } from './problems.js';
 import type { DocumentReader } from './reader.js';
-
-/** The oldest PostgreSQL steep supports (server_version_num). */
-export const MIN_SERVER_VERSION = 140000;
 
 /**
  * A declared `serverVersion` as server_version_num: 14 → 140000, "18.4" → 180004,
@@ -28,35 +34,22 @@ export function parseServerVersion(value: unknown): number | undefined {
   return undefined;
 }
 
-/** 180004 → "18" (the major version, which is what features depend on). */
-export function majorVersion(serverVersion: number): string {
-  return String(Math.floor(serverVersion / 10000));
-}
-
 interface Gate {
   since: number;
   /** what needs the version, as a DBA reads it */
   what: string;
 }
 
-const COLUMN_LISTS: Gate = { since: 150000, what: '`columns` (a column list)' };
-const ROW_FILTERS: Gate = { since: 150000, what: '`where` (a row filter)' };
-const SCHEMAS: Gate = { since: 150000, what: '`schemas` (FOR TABLES IN SCHEMA)' };
-const GENERATED_COLUMNS: Gate = { since: 180000, what: '`generatedColumns`' };
-const STREAMING_PARALLEL: Gate = { since: 160000, what: '`streaming: parallel`' };
+const COLUMN_LISTS: Gate = { since: PUBLICATION_FILTERS_MIN_VERSION, what: '`columns` (a column list)' };
+const ROW_FILTERS: Gate = { since: PUBLICATION_FILTERS_MIN_VERSION, what: '`where` (a row filter)' };
+const SCHEMAS: Gate = { since: PUBLICATION_FILTERS_MIN_VERSION, what: '`schemas` (FOR TABLES IN SCHEMA)' };
+const GENERATED_COLUMNS: Gate = { since: GENERATED_COLUMNS_MIN_VERSION, what: '`generatedColumns`' };
+const STREAMING_PARALLEL: Gate = { since: STREAMING_PARALLEL_MIN_VERSION, what: '`streaming: parallel`' };
 
-/** Both nodes of a link: `origin = none` is filtered by the publisher and set on the subscriber. */
-export const LINK_MIN_VERSION = 160000;
-
-/** Subscription options by the version of the subscriber that first accepts them. */
-const OPTION_GATES: Record<string, Gate> = {
-  twoPhase: { since: 150000, what: '`twoPhase`' },
-  disableOnError: { since: 150000, what: '`disableOnError`' },
-  origin: { since: 160000, what: '`origin`' },
-  passwordRequired: { since: 160000, what: '`passwordRequired`' },
-  runAsOwner: { since: 160000, what: '`runAsOwner`' },
-  failover: { since: 170000, what: '`failover`' },
-};
+/** A subscription option, by the version of the subscriber that first accepts it. */
+function optionGate(option: SubscriptionOptionName): Gate {
+  return { since: SUBSCRIPTION_OPTION[option].since, what: `\`${option}\`` };
+}
 
 /**
  * Options the declared server versions do not support: an error naming the version needed.
@@ -117,16 +110,17 @@ export function checkVersions(
     // a link's subscriptions: checked as the link above
     if (subscription.link !== undefined) continue;
     const options = ['subscriptions', name, 'options'];
-    for (const option of Object.keys(subscription.options)) {
-      const optionGate = OPTION_GATES[option];
-      if (optionGate) gate(optionGate, subscription.node, 'subscriber', [...options, option]);
+    for (const option of Object.keys(subscription.options) as SubscriptionOptionName[]) {
+      // an option every supported version has needs no gate
+      if (SUBSCRIPTION_OPTION[option].since > MIN_SERVER_VERSION)
+        gate(optionGate(option), subscription.node, 'subscriber', [...options, option]);
     }
     if (subscription.options.streaming === 'parallel') {
       gate(STREAMING_PARALLEL, subscription.node, 'subscriber', [...options, 'streaming']);
     }
     // a failover slot lives on the publisher, which must support it too
     if (subscription.options.failover === true && subscription.from !== subscription.node) {
-      gate(OPTION_GATES.failover!, subscription.from, 'publisher', [...options, 'failover']);
+      gate(optionGate('failover'), subscription.from, 'publisher', [...options, 'failover']);
     }
   }
 }

@@ -1,10 +1,10 @@
 import { closeSync, ftruncateSync, openSync, statSync, writeSync } from 'node:fs';
-import { PG15 } from '../catalog/queries/catalogQuery.js';
 import { slotExists } from '../catalog/slotHolder.js';
 import { connect } from '../db/connect.js';
 import { mask } from '../db/mask.js';
 import { SNAPSHOT_HOLDER_APPLICATION_NAME } from '../executors/preparedSlot.js';
 import { quoteIdent } from '../model/sql.js';
+import { PG15 } from '../model/versions.js';
 import type { HeldSlot, HolderRequest } from './snapshotHolder.js';
 
 /**

@@ -8,6 +8,7 @@
  * works on live in `model/initState.ts`.
  */
 import { SteepError } from './errors.js';
+
 import type {
   InitProgress,
   InitState,
@@ -17,7 +18,9 @@ import type {
   TableProgress,
 } from './initState.js';
 import { compareLsn } from './lsn.js';
+
 import { qualifiedName } from './topology.js';
+import { PG15 } from './versions.js';
 
 // ---- States and transitions ----
 
@@ -411,7 +414,6 @@ export interface Failure {
 const BURST_MS = 1_000;
 
 /** PostgreSQL 15 counts the workers' errors (pg_stat_subscription_stats). */
-const PG15 = 150_000;
 
 export function newErrorWatch(): ErrorWatch {
   return {

@@ -15,8 +15,9 @@ import {
   type TableName,
   type Topology,
 } from '../model/topology.js';
+import { SUBSCRIPTION_OPTIONS } from '../model/versions.js';
 import { sortedKeys } from './context.js';
-import { defaultSubscriptionOptions, SUBSCRIPTION_OPTIONS } from './defaults.js';
+import { defaultSubscriptionOptions } from './defaults.js';
 
 /**
  * `steep import` (SPEC §4): the publications and subscriptions the nodes hold, as steep.yaml

@@ -6,7 +6,7 @@ import type { Step } from '../model/plan.js';
 import { quoteIdent } from '../model/sql.js';
 import type { SubscriptionSpec, Topology } from '../model/topology.js';
 import { qualifiedName } from '../model/topology.js';
-import { PG15 } from './defaults.js';
+import { PG15 } from '../model/versions.js';
 import { copiedTables } from './initCopy.js';
 import { dropSlotSql, tx } from './sqlBuild.js';
 

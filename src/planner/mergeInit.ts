@@ -6,6 +6,7 @@ import type { Statement } from '../model/plan.js';
 import { displayTable, quoteLiteral, quoteTable } from '../model/sql.js';
 import type { SubscriptionSpec, TableName } from '../model/topology.js';
 import { qualifiedName } from '../model/topology.js';
+import { LINK_MIN_VERSION } from '../model/versions.js';
 import { type DraftStep, listText, PHASE, type PlanContext, sortedKeys, stepKey } from './context.js';
 import { digestOf } from './digest.js';
 import { copiedTables } from './initCopy.js';
@@ -31,9 +32,6 @@ import { createSlotSql, dropSubscriptionStatements, nonTx, tx } from './sqlBuild
  * fresh create of them would run, with the slot made by step 2 and the start by step 4, folded
  * into the unit's step, so nothing creates them outside the locked window.
  */
-
-/** Both nodes of a link must run 16+: the publisher filters `origin = none`, the subscriber sets it. */
-export const LINK_MIN_VERSION = 160000;
 
 /**
  * hashing rate the final pass's re-check is estimated at (both sides read every row of the

@@ -7,13 +7,17 @@
  */
 
 import { parseAddress, publicationAddress } from '../model/address.js';
+
 import type { ObservedNode, ObservedTable } from '../model/cluster.js';
 import { lockHeldMessage } from '../model/lockHolder.js';
+
 import { compareText } from '../model/order.js';
+
 import { displayTable, quoteIdent, quoteTable } from '../model/sql.js';
+
 import { qualifiedName } from '../model/topology.js';
+import { PG16 } from '../model/versions.js';
 import { type DraftStep, listText, type PlanContext, sortedKeys } from './context.js';
-import { PG16 } from './defaults.js';
 import { leafPartitions, storedTables } from './publishedRelations.js';
 
 export function checkReachable(ctx: PlanContext): void {

@@ -8,8 +8,9 @@ import {
   type PublicationTable,
   qualifiedName,
 } from '../model/topology.js';
+import { GENERATED_COLUMNS_MIN_VERSION } from '../model/versions.js';
 import { sameJson } from './context.js';
-import { effectiveGeneratedColumns, GENERATED_COLUMNS_MIN_VERSION } from './defaults.js';
+import { effectiveGeneratedColumns } from './defaults.js';
 import { storedTables } from './publishedRelations.js';
 import type { PublicationParameters } from './sqlBuild.js';
 

@@ -5,6 +5,11 @@ import { formatOwnership } from '../model/ownership.js';
 import type { Action, Reason, Statement } from '../model/plan.js';
 import { displayTable } from '../model/sql.js';
 import { type PublicationSpec, qualifiedName } from '../model/topology.js';
+import {
+  GENERATED_COLUMNS_MIN_VERSION,
+  majorVersion,
+  PUBLICATION_FILTERS_MIN_VERSION,
+} from '../model/versions.js';
 import { adoptionWords, desiredComment } from './adopt.js';
 import {
   type DraftStep,
@@ -15,7 +20,6 @@ import {
   sortedKeys,
   stepKey,
 } from './context.js';
-import { GENERATED_COLUMNS_MIN_VERSION, majorVersion, PUBLICATION_FILTERS_MIN_VERSION } from './defaults.js';
 import { publicationDigest } from './digest.js';
 import { changedOutsideSteep, recordDrift } from './drift.js';
 import { type ManagedDrop, type ManagedResource, mayReplace, planObservedObjects } from './managedObjects.js';

@@ -1,6 +1,7 @@
 import type { ObservedTable } from '../model/cluster.js';
 import { compareText } from '../model/order.js';
 import { type PublicationTable, qualifiedName } from '../model/topology.js';
+import { PUBLISHED_UNION_FILTER_MIN_VERSION } from '../model/versions.js';
 
 /**
  * What PostgreSQL does with a publication's definition, computed from the publisher's tables
@@ -24,9 +25,6 @@ export interface PublishedShape {
   schemas: readonly string[];
   viaPartitionRoot: boolean;
 }
-
-/** The subscription set's cross-publication filter needs PostgreSQL 16 on the publisher. */
-export const PUBLISHED_UNION_FILTER_MIN_VERSION = 160000;
 
 /**
  * The publication tables PostgreSQL stores for a table list: each table, and for one without

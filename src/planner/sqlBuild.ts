@@ -8,7 +8,7 @@ import type {
   SubscriptionOptions,
   TableName,
 } from '../model/topology.js';
-import { OPTION_SQL_NAME, SUBSCRIPTION_OPTIONS } from './defaults.js';
+import { SUBSCRIPTION_OPTION, SUBSCRIPTION_OPTIONS, supportsOption } from '../model/versions.js';
 
 /**
  * The DDL text of every step. Identifiers always go through quoteIdent/quoteTable, values
@@ -113,7 +113,7 @@ export function subscriptionOptionSql<K extends SubscriptionOptionName>(
   value: SubscriptionOptions[K],
 ): string {
   const v = typeof value === 'boolean' ? String(value) : quoteLiteral(String(value));
-  return `${OPTION_SQL_NAME[name]} = ${v}`;
+  return `${SUBSCRIPTION_OPTION[name].sql} = ${v}`;
 }
 
 /** The given options in steep's canonical order. */
@@ -235,7 +235,7 @@ export function truncateTablesSql(tables: readonly TableName[]): string {
 /** A logical slot for pgoutput, as CREATE SUBSCRIPTION would make it (`failover` exists from 17). */
 export function createSlotSql(slot: string, publisherVersion: number, failover: boolean): string {
   const args = [quoteLiteral(slot), quoteLiteral('pgoutput')];
-  if (failover && publisherVersion >= 170000) args.push('false', 'false', 'true');
+  if (failover && supportsOption('failover', publisherVersion)) args.push('false', 'false', 'true');
   return `SELECT pg_catalog.pg_create_logical_replication_slot(${args.join(', ')})`;
 }
 

@@ -5,17 +5,17 @@ import { maskConninfo, sameConninfo } from '../model/conninfo.js';
 import { compareText } from '../model/order.js';
 import type { Action, Change, Hazard, Reason, Statement } from '../model/plan.js';
 import type { SubscriptionOptionName, SubscriptionOptions, SubscriptionSpec } from '../model/topology.js';
-import { adoptionWords, desiredComment } from './adopt.js';
-import { type DraftStep, listText, PHASE, type PlanContext, sameJson, stepKey } from './context.js';
-import { copyEstimate } from './copyEstimate.js';
-import { joiningTables, newTablesDecision } from './dataGaps.js';
 import {
-  effectiveSubscriptionOptions,
   majorVersion,
   SLOT_OPTIONS,
   SUBSCRIPTION_OPTIONS,
   TWO_PHASE_ALTER_MIN_VERSION,
-} from './defaults.js';
+} from '../model/versions.js';
+import { adoptionWords, desiredComment } from './adopt.js';
+import { type DraftStep, listText, PHASE, type PlanContext, sameJson, stepKey } from './context.js';
+import { copyEstimate } from './copyEstimate.js';
+import { joiningTables, newTablesDecision } from './dataGaps.js';
+import { effectiveSubscriptionOptions } from './defaults.js';
 import { subscriptionDigest } from './digest.js';
 import { changedOutsideSteep, recordDrift } from './drift.js';
 import { manualPending, ownCopyPending, twoPhasePending } from './init.js';

@@ -1,15 +1,15 @@
 import { subscriptionAddress } from '../model/address.js';
 import type { ObservedNode, ObservedSubscription } from '../model/cluster.js';
 import type { SubscriptionSpec } from '../model/topology.js';
-import type { DraftStep, PlanContext } from './context.js';
-import { sortedKeys } from './context.js';
 import {
   majorVersion,
-  OPTION_MIN_VERSION,
   STREAMING_PARALLEL_MIN_VERSION,
+  SUBSCRIPTION_OPTION,
   SUBSCRIPTION_OPTIONS,
   supportsOption,
-} from './defaults.js';
+} from '../model/versions.js';
+import type { DraftStep, PlanContext } from './context.js';
+import { sortedKeys } from './context.js';
 import { planInitAfterCreate, planInitOfExisting } from './init.js';
 import { type ManagedResource, planObservedObjects } from './managedObjects.js';
 import { checkLinkVersions, foldMergeInits } from './mergeInit.js';
@@ -73,7 +73,7 @@ function checkOptions(ctx: PlanContext, d: SubscriptionSpec, node: ObservedNode)
     ok = false;
     ctx.error(
       'unsupported-option',
-      `subscription ${d.name}: option ${name} needs PostgreSQL ${majorVersion(OPTION_MIN_VERSION[name])} or later; ${versionText(node)}`,
+      `subscription ${d.name}: option ${name} needs PostgreSQL ${majorVersion(SUBSCRIPTION_OPTION[name].since)} or later; ${versionText(node)}`,
       where,
     );
   }

@@ -36,6 +36,7 @@ import type {
   SwitchoverPlan,
   SwitchoverStep,
 } from '../model/switchover.js';
+import { PG16 } from '../model/versions.js';
 
 /** The verify engine's rough pace on a drained pair, for the expected blackout (bench/switchover). */
 const VERIFY_ROWS_PER_SECOND = 200_000;
@@ -167,7 +168,7 @@ function reverseProblems(facts: SwitchoverFacts): string[] {
   const low = [
     [old, facts.oldVersion],
     [neu, facts.newVersion],
-  ].filter(([, v]) => (v as number) < 160000);
+  ].filter(([, v]) => (v as number) < PG16);
   if (low.length > 0)
     return [
       `--reverse needs PostgreSQL 16 or later on both nodes for origin = none (${low.map(([n, v]) => `${n} runs ${Math.floor((v as number) / 10000)}`).join(', ')}): switch over without --reverse`,

@@ -14,9 +14,10 @@ import {
   type TableSchema,
   type TypeRef,
 } from '../model/tableSchema.js';
+
 import type { SubscriptionSpec } from '../model/topology.js';
+import { majorVersion, PG17, PG18 } from '../model/versions.js';
 import { listText, PHASE, sameJson, stepKey } from './context.js';
-import { majorVersion, PG17, PG18 } from './defaults.js';
 import { digestOf } from './digest.js';
 import { SCHEMA_CODES } from './schemaCodes.js';
 import type { SyncInput } from './schemaSync.js';

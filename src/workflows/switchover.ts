@@ -33,6 +33,7 @@ import type {
 } from '../model/switchover.js';
 import type { SubscriptionSpec, Topology } from '../model/topology.js';
 import { declaredSubscription, qualifiedName } from '../model/topology.js';
+import { PG16 } from '../model/versions.js';
 import { decideSequence } from '../planner/sequences.js';
 import { planSwitchover, reverseName, switchoverProblems } from '../planner/switchover.js';
 import { isComparison } from '../planner/verify.js';
@@ -193,7 +194,7 @@ async function readFacts(
   const rev = reverseName(d.name);
   let reverseConnectMs: number | null = null;
   const reverse =
-    opts.reverse && oldVersion >= 160000 && newVersion >= 160000
+    opts.reverse && oldVersion >= PG16 && newVersion >= PG16
       ? await (async () => {
           const onNew = await readPublicationAndSlot(neu, rev);
           const exists = await subscriptionExists(old, rev);

@@ -8,15 +8,6 @@ export interface CatalogQuery {
   values?: unknown[];
 }
 
-/** PostgreSQL major versions by server_version_num threshold. */
-export const PG15 = 150000;
-export const PG16 = 160000;
-export const PG17 = 170000;
-export const PG18 = 180000;
-
-/** The oldest server_version_num steep reads. */
-export const MIN_SERVER_VERSION = 140000;
-
 /**
  * A catalog query whose rows come back as one JSON array in one text value: the driver parsing
  * hundreds of rows field by field costs several times the CPU of one `JSON.parse`, and more

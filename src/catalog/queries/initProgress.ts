@@ -1,5 +1,6 @@
 import { THIS_DATABASE_OID } from '../../model/sql.js';
-import { type CatalogQuery, PG15, PG16, PG17, PG18 } from './catalogQuery.js';
+import { PG15, PG16, PG17, PG18 } from '../../model/versions.js';
+import type { CatalogQuery } from './catalogQuery.js';
 
 /*
  * The live figures of a subscription's init (SPEC §9): per-table sync states from

@@ -7,7 +7,8 @@ import {
   type PublicationTable,
   type PublishOperation,
 } from '../../model/topology.js';
-import { type CatalogQuery, jsonArrayQuery, PG15, PG18 } from './catalogQuery.js';
+import { PG15, PG18 } from '../../model/versions.js';
+import { type CatalogQuery, jsonArrayQuery } from './catalogQuery.js';
 
 /*
  * Publications are read from their definition: pg_publication, pg_publication_rel and

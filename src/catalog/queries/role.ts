@@ -1,5 +1,6 @@
 import type { ObservedRole } from '../../model/cluster.js';
-import { type CatalogQuery, PG16 } from './catalogQuery.js';
+import { PG16 } from '../../model/versions.js';
+import type { CatalogQuery } from './catalogQuery.js';
 
 /**
  * The role steep connects as and what it may do. PostgreSQL 14+: the query is the same on every

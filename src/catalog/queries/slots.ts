@@ -1,6 +1,7 @@
 import type { ObservedSlot } from '../../model/cluster.js';
 import { compareText } from '../../model/order.js';
-import { type CatalogQuery, PG17 } from './catalogQuery.js';
+import { PG17 } from '../../model/versions.js';
+import type { CatalogQuery } from './catalogQuery.js';
 
 /*
  * Replication slots of the whole server (slots are cluster-wide; `database` says where a

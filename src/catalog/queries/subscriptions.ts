@@ -9,7 +9,8 @@ import { compareTableNames, compareText, sortedText } from '../../model/order.js
 import { parseOwnership } from '../../model/ownership.js';
 import { THIS_DATABASE_OID } from '../../model/sql.js';
 import type { Origin, Streaming, SubscriptionOptions } from '../../model/topology.js';
-import { type CatalogQuery, jsonArrayQuery, PG15, PG16, PG17 } from './catalogQuery.js';
+import { PG15, PG16, PG17 } from '../../model/versions.js';
+import { type CatalogQuery, jsonArrayQuery } from './catalogQuery.js';
 
 /*
  * Subscriptions of the current database only (pg_subscription is shared by the cluster).
