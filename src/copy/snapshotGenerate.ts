@@ -44,8 +44,9 @@ import {
   writeManifest,
 } from './manifest.js';
 import { schemaScript } from './schemaFile.js';
-import { dropInterrupted, dropUnusedSlot, refuseUnderWay, snapshotOf } from './snapshotFiles.js';
+import { dropInterrupted, dropUnusedSlot, refuseUnderWay } from './snapshotDelete.js';
 import { Heartbeat, type HeldSnapshot, HolderProcess } from './snapshotHolder.js';
+import { snapshotOf } from './snapshotListing.js';
 import { SnapshotLog } from './snapshotRecords.js';
 import { binaryCompatible } from './streamInit.js';
 import {

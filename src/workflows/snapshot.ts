@@ -1,12 +1,8 @@
 import { loadTopology } from '../config/load.js';
 import { type ApplyResult, applySnapshot } from '../copy/snapshotApply.js';
-import {
-  type DeleteResult,
-  deleteSnapshot,
-  listSnapshots,
-  type SnapshotListing,
-} from '../copy/snapshotFiles.js';
+import { type DeleteResult, deleteSnapshot } from '../copy/snapshotDelete.js';
 import { type GenerateResult, generateSnapshot, holderAhead } from '../copy/snapshotGenerate.js';
+import { listSnapshots, type SnapshotListing } from '../copy/snapshotListing.js';
 import { twoPhaseSubscription } from '../copy/twoPhase.js';
 import type { EventSink, Stop } from '../executors/events.js';
 import type { Problem } from '../model/errors.js';

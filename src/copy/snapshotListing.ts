@@ -1,0 +1,258 @@
+/**
+ * Where snapshots are: `steep snapshot list` finds those in a directory and those the
+ * subscribers' state records (`snapshots`, so one whose files are gone while its slot still
+ * holds WAL is found), with their slots; and the slot a generate interrupted before its
+ * manifest left, named in the holder's heartbeat file.
+ */
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { SteepError } from '../model/errors.js';
+import type { SubscriptionSpec, Topology } from '../model/topology.js';
+import { type SnapshotRecord, type SnapshotStatus, SnapshotStore, snapshotId } from '../state/snapshots.js';
+import { MANIFEST, type Manifest, readManifest } from './manifest.js';
+import { readHeldSlot } from './snapshotHolder.js';
+import { HOLD_FILE, session } from './twoPhase.js';
+
+/** A snapshot and where its files are. */
+export interface Located {
+  /** `subscription@LSN`, what `snapshot delete` takes when the files are gone */
+  id: string;
+  subscription: string;
+  publisher: string;
+  subscriber: string;
+  slot: string;
+  lsn: string;
+  /** the directory it was found in, or the one generate recorded */
+  dir: string;
+}
+
+export interface SnapshotListing extends Located {
+  /** its manifest.json is in `dir` on this machine */
+  filesPresent: boolean;
+  complete: boolean;
+  /** null when neither the files nor a record say */
+  bytes: number | null;
+  createdAt: string;
+  ageSeconds: number;
+  /** what the subscriber's state records; null when it records nothing (or could not be asked) */
+  status: SnapshotStatus | null;
+  appliedAt: string | null;
+  /** a generate into `dir` was interrupted before its manifest: only its slot was made */
+  interrupted: boolean;
+  /** null when the publisher could not be asked */
+  slotExists: boolean | null;
+  retainedWalBytes: number | null;
+}
+
+/** `dir` and its immediate subdirectories, where snapshots are looked for. */
+function snapshotDirs(dir: string): string[] {
+  if (!existsSync(dir)) throw new SteepError('snapshot.no_dir', `${dir} does not exist`);
+  return [
+    dir,
+    ...readdirSync(dir)
+      .map((n) => join(dir, n))
+      .filter((p) => statSync(p).isDirectory()),
+  ].sort();
+}
+
+export function manifestAt(dir: string): Manifest | null {
+  try {
+    return existsSync(dir) ? readManifest(dir) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Every snapshot the state of `nodes` records (a node that cannot be asked records nothing here). */
+export async function recordedOn(topology: Topology, nodes: Iterable<string>): Promise<SnapshotRecord[]> {
+  const out: SnapshotRecord[] = [];
+  for (const node of [...new Set(nodes)].sort()) {
+    if (!topology.nodes[node]) continue;
+    const c = await session(topology, node, 'steep snapshot list').catch(() => null);
+    if (!c) continue;
+    try {
+      const store = new SnapshotStore(topology.settings.stateSchema, node);
+      if (await store.exists(c)) out.push(...(await store.all(c)));
+    } finally {
+      await c.end().catch(() => {});
+    }
+  }
+  return out;
+}
+
+/** The subscribers of the topology's two-phase subscriptions. */
+function twoPhaseSubscribers(topology: Topology): string[] {
+  return Object.values(topology.subscriptions)
+    .filter((d) => d.init.method === 'two-phase')
+    .map((d) => d.node);
+}
+
+/** Per slot on `publisher`, the WAL it retains (null: the publisher could not be asked). */
+async function slotsOn(
+  topology: Topology,
+  publisher: string,
+  slots: string[],
+): Promise<Map<string, number | null> | null> {
+  if (!topology.nodes[publisher]) return null;
+  const c = await session(topology, publisher, 'steep snapshot list').catch(() => null);
+  if (!c) return null;
+  try {
+    const { rows } = await c.query<{ slot_name: string; retained: string | null }>(
+      `SELECT slot_name, pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), restart_lsn)::text AS retained
+         FROM pg_catalog.pg_replication_slots WHERE slot_name = ANY($1::text[])`,
+      [slots],
+    );
+    return new Map(rows.map((r) => [r.slot_name, r.retained === null ? null : Number(r.retained)]));
+  } finally {
+    await c.end().catch(() => {});
+  }
+}
+
+/**
+ * The snapshots in `dir` (and its immediate subdirectories) and every snapshot the state of
+ * the two-phase subscriptions' subscribers records, once each, with the record's status.
+ */
+export async function listSnapshots(topology: Topology, dir: string | null): Promise<SnapshotListing[]> {
+  const found: Array<{ dir: string; m: Manifest }> = [];
+  // generates interrupted before their manifest: only their slot is there
+  const interrupted: Located[] = [];
+  for (const p of dir === null ? [] : snapshotDirs(dir)) {
+    const m = manifestAt(p);
+    const s = m ? null : interruptedOrUnknown(topology, p);
+    if (m) found.push({ dir: p, m });
+    else if (s) interrupted.push(s);
+  }
+  const records = await recordedOn(topology, [
+    ...twoPhaseSubscribers(topology),
+    ...found.map((f) => f.m.subscriber),
+  ]);
+  const byId = new Map(records.map((r) => [r.id, r]));
+  const out: Array<Omit<SnapshotListing, 'slotExists' | 'retainedWalBytes' | 'ageSeconds'>> = [];
+  for (const { dir: p, m } of found) {
+    const s = locatedAt(m, p);
+    const r = byId.get(s.id);
+    byId.delete(s.id);
+    out.push({
+      ...s,
+      filesPresent: true,
+      complete: m.completedAt !== null,
+      bytes: m.tables.flatMap((t) => t.files).reduce((n, f) => n + (f.bytes ?? 0), 0),
+      createdAt: m.createdAt,
+      status: r?.status ?? null,
+      appliedAt: r?.appliedAt ?? null,
+      interrupted: false,
+    });
+  }
+  for (const s of interrupted) {
+    out.push({
+      ...s,
+      filesPresent: false,
+      complete: false,
+      bytes: null,
+      createdAt: statSync(join(s.dir, HOLD_FILE)).birthtime.toISOString(),
+      status: null,
+      appliedAt: null,
+      interrupted: true,
+    });
+  }
+  for (const r of byId.values()) {
+    const { s, m } = fromRecord(r);
+    out.push({
+      ...s,
+      filesPresent: m !== null,
+      complete: m ? m.completedAt !== null : r.status !== 'generating',
+      bytes: r.bytes,
+      createdAt: r.createdAt,
+      status: r.status,
+      appliedAt: r.appliedAt,
+      interrupted: false,
+    });
+  }
+  const slots = new Map<string, Map<string, number | null> | null>();
+  for (const p of new Set(out.map((s) => s.publisher)))
+    slots.set(
+      p,
+      await slotsOn(
+        topology,
+        p,
+        out.filter((s) => s.publisher === p).map((s) => s.slot),
+      ),
+    );
+  return out.map((s) => {
+    const on = slots.get(s.publisher);
+    return {
+      ...s,
+      ageSeconds: Math.round((Date.now() - Date.parse(s.createdAt)) / 1000),
+      slotExists: on ? on.has(s.slot) : null,
+      retainedWalBytes: on?.get(s.slot) ?? null,
+    };
+  });
+}
+
+export function locatedAt(m: Manifest, dir: string): Located {
+  return {
+    id: snapshotId(m.subscription, m.lsn),
+    subscription: m.subscription,
+    publisher: m.publisher,
+    subscriber: m.subscriber,
+    slot: m.slot,
+    lsn: m.lsn,
+    dir,
+  };
+}
+
+/** A recorded snapshot, with its manifest when its files are at the recorded path on this machine. */
+export function fromRecord(r: SnapshotRecord): { s: Located; m: Manifest | null } {
+  const m = manifestAt(r.path);
+  const s: Located = {
+    id: r.id,
+    subscription: r.subscription,
+    publisher: r.source,
+    subscriber: r.node,
+    slot: r.slot,
+    lsn: r.lsn,
+    dir: r.path,
+  };
+  return { s, m: m !== null && snapshotId(m.subscription, m.lsn) === r.id ? m : null };
+}
+
+/**
+ * The slot a generate into `dir` made and was interrupted before any manifest named it (in the
+ * holder's heartbeat file, readHeldSlot), as the snapshot it was to be; null when none is named.
+ */
+export function interruptedIn(topology: Topology, dir: string): Located | null {
+  const held = readHeldSlot(join(dir, HOLD_FILE));
+  if (!held) return null;
+  const d = Object.values(topology.subscriptions).find((x) => x.from === held.node && x.slot === held.slot);
+  if (!d) {
+    throw new SteepError(
+      'snapshot.unknown_slot',
+      `${dir} holds no ${MANIFEST} but the slot of a snapshot generate interrupted before writing it, ${held.slot} on ${held.node}, ` +
+        `which no subscription of steep.yaml uses: SELECT pg_catalog.pg_drop_replication_slot('${held.slot}') on ${held.node} drops it; ` +
+        `then remove ${join(dir, HOLD_FILE)}`,
+    );
+  }
+  return snapshotOf(d, held.lsn, dir);
+}
+
+/** The snapshot of `d` at `lsn` (its slot's consistent point), its files in `dir`. */
+export function snapshotOf(d: SubscriptionSpec, lsn: string, dir: string): Located {
+  return {
+    id: snapshotId(d.name, lsn),
+    subscription: d.name,
+    publisher: d.from,
+    subscriber: d.node,
+    slot: d.slot,
+    lsn,
+    dir,
+  };
+}
+
+/** interruptedIn, or null where the slot it names is no subscription's of steep.yaml (delete says so). */
+function interruptedOrUnknown(topology: Topology, dir: string): Located | null {
+  try {
+    return interruptedIn(topology, dir);
+  } catch {
+    return null;
+  }
+}
