@@ -1,9 +1,9 @@
 /**
  * The SQL of a data comparison (SPEC §9 Verify, merge): row hashes computed inside each
  * database — per group of rows (runs of a dense integer key, else key-range chunks split by key
- * hash; one scan, nothing but one bytea of the sums leaves the server), streamed per row ordered by key for the groups that differ, or looked
- * up by key — and the rows themselves by key for a merge. Read-only: plain SELECTs and
- * COPY … TO, ACCESS SHARE locks only.
+ * hash; one scan, nothing but one bytea of the sums leaves the server), and streamed per row
+ * ordered by key for the groups that differ (looked up by key: rowsByKey.ts). Read-only: plain
+ * SELECTs and COPY … TO, ACCESS SHARE locks only.
  *
  * A row's hash is hash_record_extended() of its compared columns (rowHash), the hashes of hash
  * partitioning, stable across versions and platforms; columns hashed as their text depend on a
@@ -35,7 +35,7 @@ export async function compareSession(
   );
 }
 
-function ident(c: string): string {
+export function ident(c: string): string {
   return quoteIdent(c);
 }
 
@@ -59,7 +59,7 @@ function mergeOrder(table: TableName, k: KeyColumn): string {
  * (text ones in byte order, COLLATE "C"), every other as its text — the same expression on both
  * sides, since `byValue` only holds columns of the same type on both.
  */
-function rowHash(side: CompareSide): string {
+export function rowHash(side: CompareSide): string {
   const byValue = new Map(side.byValue.map((c) => [c.name, c.collatable]));
   const fields = side.columns.map((c) => {
     const collatable = byValue.get(c);
@@ -69,7 +69,7 @@ function rowHash(side: CompareSide): string {
   return `pg_catalog.hash_record_extended(ROW(${fields.join(', ')}), 0)`;
 }
 
-function where(side: CompareSide, extra: string[] = []): string {
+export function where(side: CompareSide, extra: string[] = []): string {
   const all = [...(side.filter ? [`(${side.filter})`] : []), ...extra];
   return all.length > 0 ? ` WHERE ${all.join(' AND ')}` : '';
 }
@@ -421,97 +421,4 @@ export async function* streamRowHashes(
   } finally {
     if (!stream.destroyed) stream.destroy();
   }
-}
-
-/** The row hashes of these keys (those present), keyed by `keyId`. */
-export async function lookupRowHashes(
-  client: pg.Client,
-  side: CompareSide,
-  keys: RowKey[],
-): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  const n = side.keys.length;
-  for (let i = 0; i < keys.length; i += ROW_BATCH) {
-    const batch = keys.slice(i, i + ROW_BATCH);
-    const { rows } = await client.query<Record<string, string>>({
-      text:
-        `SELECT ${side.keys.map((k, j) => `${ident(k.name)}::text AS k${j}`).join(', ')}, ${rowHash(side)}::text AS h ` +
-        `FROM ${quoteTable(side.table)}` +
-        where(side, [keysIn(side)]),
-      values: keyParams(side, batch),
-      rowMode: 'array',
-    } as pg.QueryConfig);
-    for (const r of rows as unknown as string[][]) out.set(keyId(r.slice(0, n)), r[n]!);
-  }
-  return out;
-}
-
-/** `(k1, k2) IN (…$1, $2 as text arrays cast to the key types…)`: the rows of a batch of keys. */
-function keysIn(side: CompareSide, first = 1): string {
-  const unnest = side.keys.map((_k, j) => `$${j + first}::text[]`).join(', ');
-  const cast = side.keys.map((k, j) => `u.c${j}::${k.type}`).join(', ');
-  const cols = side.keys.map((_k, j) => `c${j}`).join(', ');
-  return `(${side.keys.map((k) => ident(k.name)).join(', ')}) IN (SELECT ${cast} FROM unnest(${unnest}) AS u(${cols}))`;
-}
-
-/** Key values per key column, as the parameters of keysIn. */
-function keyParams(side: CompareSide, keys: RowKey[]): string[][] {
-  return side.keys.map((_k, j) => keys.map((key) => key[j]!));
-}
-
-/** Rows fetched or written per statement. */
-export const ROW_BATCH = 5000;
-
-/**
- * The rows of these keys (those present), every compared column as its text (`side.columns`
- * order; null for NULL), keyed by `keyId`. Text is what COPY moves: it reads back exactly.
- */
-export async function readRowsByKey(
-  client: pg.Client,
-  side: CompareSide,
-  keys: RowKey[],
-): Promise<Map<string, Array<string | null>>> {
-  const out = new Map<string, Array<string | null>>();
-  const n = side.keys.length;
-  for (let i = 0; i < keys.length; i += ROW_BATCH) {
-    const batch = keys.slice(i, i + ROW_BATCH);
-    const { rows } = await client.query({
-      text:
-        `SELECT ${[...side.keys.map((k) => k.name), ...side.columns].map((c) => `${ident(c)}::text`).join(', ')} ` +
-        `FROM ${quoteTable(side.table)} WHERE ${keysIn(side)}`,
-      values: keyParams(side, batch),
-      rowMode: 'array',
-    } as pg.QueryConfig);
-    for (const r of rows as unknown as Array<Array<string | null>>)
-      out.set(keyId(r.slice(0, n) as string[]), r.slice(n));
-  }
-  return out;
-}
-
-/**
- * Compare pairs of values of one type, in the database (its own order for the type): 1 when
- * `a` is greater, −1 when `b` is, 0 when equal; a NULL is less than any value.
- */
-export async function compareValues(
-  client: pg.Client,
-  type: string,
-  pairs: Array<[string | null, string | null]>,
-): Promise<number[]> {
-  const out: number[] = [];
-  for (let i = 0; i < pairs.length; i += ROW_BATCH) {
-    const batch = pairs.slice(i, i + ROW_BATCH);
-    const { rows } = await client.query<{ c: number }>(
-      `SELECT CASE WHEN u.a::${type} IS NOT DISTINCT FROM u.b::${type} THEN 0
-                   WHEN u.b IS NULL OR u.a::${type} > u.b::${type} THEN 1 ELSE -1 END AS c
-         FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(a, b, i) ORDER BY u.i`,
-      [batch.map((p) => p[0]), batch.map((p) => p[1])],
-    );
-    for (const r of rows) out.push(r.c);
-  }
-  return out;
-}
-
-/** A key as one string (a map key). */
-export function keyId(key: RowKey): string {
-  return JSON.stringify(key);
 }

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { ROW_BATCH } from '../catalog/rowHashes.js';
+import { ROW_BATCH } from '../catalog/rowsByKey.js';
 import { quoteIdent, quoteTable } from '../model/sql.js';
 import type { TableName } from '../model/topology.js';
 

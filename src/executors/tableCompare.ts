@@ -5,11 +5,10 @@ import {
   denseKeyEnds,
   type Grouping,
   hashChunks,
-  keyId,
-  lookupRowHashes,
   multisetHash,
   streamRowHashes,
 } from '../catalog/rowHashes.js';
+import { keyId, lookupRowHashes } from '../catalog/rowsByKey.js';
 import { SteepError } from '../model/errors.js';
 import { qualifiedName } from '../model/topology.js';
 import {

@@ -3,7 +3,7 @@ import { createWriteStream } from 'node:fs';
 import { resolve } from 'node:path';
 import type pg from 'pg';
 import { readForeignKeysTo } from '../catalog/reinit.js';
-import { compareValues, keyId, readRowsByKey } from '../catalog/rowHashes.js';
+import { compareValues, keyId, readRowsByKey } from '../catalog/rowsByKey.js';
 import { insertRows, overwriteRows, type RowTarget } from '../copy/mergeRows.js';
 import type { EventSink } from '../executors/events.js';
 import { SteepError } from '../model/errors.js';
