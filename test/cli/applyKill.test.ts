@@ -1,7 +1,5 @@
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { hasStackTrace, REPO_ROOT, runSteep, writeConfig } from '../support/cli.js';
+import { hasStackTrace, runSteep, startSteep, writeConfig } from '../support/cli.js';
 import { type TestNode, useCluster } from '../support/cluster.js';
 import { dropReplication } from '../support/reset.js';
 import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
@@ -85,44 +83,27 @@ interface KillPoint {
   delayMs?: number;
 }
 
-/** Spawn `steep apply --auto-approve --log-format json`, SIGKILL it at the kill point. */
-function applyAndKill(path: string, point: KillPoint): Promise<{ killed: boolean; events: Event[] }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [join(REPO_ROOT, 'bin/run.js'), 'apply', '--auto-approve', '--log-format', 'json', '-c', path],
-      { env: { ...process.env, NO_COLOR: '1', ...env() }, stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-    const events: Event[] = [];
-    let buffer = '';
-    let killed = false;
-    const kill = () => {
-      if (killed || child.exitCode !== null) return;
-      killed = true;
-      child.kill('SIGKILL');
-    };
-    if (point.afterMs !== undefined) setTimeout(kill, point.afterMs);
-    child.stderr.on('data', (d: Buffer) => {
-      buffer += d.toString();
-      for (let nl = buffer.indexOf('\n'); nl >= 0; nl = buffer.indexOf('\n')) {
-        const line = buffer.slice(0, nl);
-        buffer = buffer.slice(nl + 1);
-        let e: Event;
-        try {
-          e = JSON.parse(line) as Event;
-        } catch {
-          continue;
-        }
-        events.push(e);
-        if (!killed && point.on?.(e, events)) {
-          if (point.delayMs) setTimeout(kill, point.delayMs);
-          else kill();
-        }
-      }
-    });
-    child.on('error', reject);
-    child.on('close', (_code, signal) => resolve({ killed: killed && signal === 'SIGKILL', events }));
-  });
+/** `steep apply --auto-approve --log-format json`, SIGKILLed at the kill point. */
+async function applyAndKill(path: string, point: KillPoint): Promise<{ killed: boolean; events: Event[] }> {
+  const run = startSteep(['apply', '--auto-approve', '--log-format', 'json', '-c', path], env());
+  const events = run.events as Event[];
+  let killed = false;
+  const kill = () => {
+    if (killed || run.child.exitCode !== null) return;
+    killed = true;
+    run.child.kill('SIGKILL');
+  };
+  if (point.afterMs !== undefined) setTimeout(kill, point.afterMs);
+  const on = point.on;
+  if (on)
+    run
+      .when((e) => on(e as Event, events))
+      .then(
+        () => (point.delayMs ? setTimeout(kill, point.delayMs) : kill()),
+        () => {}, // it finished before the point
+      );
+  const { signal } = await run.exited;
+  return { killed: killed && signal === 'SIGKILL', events };
 }
 
 async function slotNames(n: TestNode): Promise<string[]> {

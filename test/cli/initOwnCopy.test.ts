@@ -1,15 +1,6 @@
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import {
-  type CliResult,
-  type Exited,
-  REPO_ROOT,
-  startSteep,
-  steepWith,
-  writeConfig,
-} from '../support/cli.js';
+import { type CliResult, type Exited, startSteep, steepWith, writeConfig } from '../support/cli.js';
 import { type TestNode, useCluster } from '../support/cluster.js';
 import {
   createTables,
@@ -111,15 +102,8 @@ function applyKilledAfter(
   signal: 'SIGKILL' | 'SIGINT' = 'SIGKILL',
 ): Promise<boolean> {
   const west = cluster().node('west');
-  return new Promise<boolean>((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [join(REPO_ROOT, 'bin/run.js'), 'apply', '--auto-approve', '-c', path],
-      {
-        env: { ...process.env, NO_COLOR: '1', ...env() },
-        stdio: 'ignore',
-      },
-    );
+  const run = startSteep(['apply', '--auto-approve', '-c', path], env());
+  return new Promise<boolean>((resolve) => {
     let done = false;
     const poll = setInterval(async () => {
       const rows = await west
@@ -131,11 +115,10 @@ function applyKilledAfter(
       if (!done && Number(rows[0]!.n) >= chunks) {
         done = true;
         clearInterval(poll);
-        child.kill(signal);
+        run.child.kill(signal);
       }
     }, 100);
-    child.on('error', reject);
-    child.on('close', (code, by) => {
+    void run.exited.then(({ code, signal: by }) => {
       clearInterval(poll);
       resolve(signal === 'SIGKILL' ? by === 'SIGKILL' : done && code === 130);
     });

@@ -1,8 +1,6 @@
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hasStackTrace, REPO_ROOT, runSteep, type Started, startSteep, writeConfig } from '../support/cli.js';
+import { hasStackTrace, runSteep, type Started, startSteep, writeConfig } from '../support/cli.js';
 import { type TestNode, useCluster } from '../support/cluster.js';
 import {
   createTables,
@@ -165,37 +163,20 @@ describe('SIGINT and SIGTERM during steep apply', () => {
     expect(copying!.n).toBeGreaterThan(0);
 
     // the command steep named, as printed
-    const watch = spawn(
-      process.execPath,
-      [
-        join(REPO_ROOT, 'bin/run.js'),
-        'init',
-        'status',
-        'west_sg',
-        '--watch',
-        '--json',
-        '--interval',
-        '500',
-        '-c',
-        path,
-      ],
-      { env: { ...process.env, NO_COLOR: '1', ...env() }, stdio: ['ignore', 'pipe', 'pipe'] },
+    const watch = startSteep(
+      ['init', 'status', 'west_sg', '--watch', '--json', '--interval', '500', '-c', path],
+      env(),
     );
-    let out = '';
-    watch.stdout!.on('data', (d) => {
-      out += d;
-    });
-    const watched = new Promise<number | null>((res) => watch.on('close', (code) => res(code)));
     try {
       await eventually(
-        async () => out.split('\n').some((l) => l.includes('"state":"synchronized"')),
+        async () => watch.output.stdout.split('\n').some((l) => l.includes('"state":"synchronized"')),
         90_000,
         'init status --watch shows west_sg synchronized',
       );
     } finally {
-      watch.kill('SIGINT');
+      watch.child.kill('SIGINT');
     }
-    expect(await watched).toBe(0);
+    expect((await watch.exited).code).toBe(0);
     // and it recorded it: status reads synchronized from the state schema
     await eventually(
       async () => {

@@ -1,8 +1,6 @@
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { hasStackTrace, REPO_ROOT, runSteep, writeConfig } from '../support/cli.js';
+import { hasStackTrace, runSteep, startSteep, writeConfig } from '../support/cli.js';
 import { useCluster } from '../support/cluster.js';
 import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
@@ -38,20 +36,8 @@ function topology(subscriptions: string[]): string {
 
 /** `steep apply` in the background: its output so far, and its end. */
 function applyInBackground(args: string[], env: Record<string, string>) {
-  const child = spawn(process.execPath, [join(REPO_ROOT, 'bin/run.js'), 'apply', '--auto-approve', ...args], {
-    env: { ...process.env, NO_COLOR: '1', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const out = { stdout: '', stderr: '' };
-  child.stdout.on('data', (d) => {
-    out.stdout += d;
-  });
-  child.stderr.on('data', (d) => {
-    out.stderr += d;
-  });
-  const done = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-  return { out, done: done.finally(() => clearTimeout(timer)) };
+  const run = startSteep(['apply', '--auto-approve', ...args], env);
+  return { out: run.output, done: run.exited.then((r) => r.code) };
 }
 
 describe('CREATE SUBSCRIPTION waiting for a transaction open on the publisher', () => {

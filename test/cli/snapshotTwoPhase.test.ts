@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   cpSync,
@@ -14,7 +13,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { Heartbeat, startHolder } from '../../src/copy/snapshotHolder.js';
-import { REPO_ROOT, startSteep, steepWith, writeConfig } from '../support/cli.js';
+import { startSteep, steepWith, writeConfig } from '../support/cli.js';
 import { useCluster } from '../support/cluster.js';
 import {
   createTables,
@@ -158,25 +157,23 @@ describe('two-phase init through snapshot generate and apply', () => {
     const writer = startWriter(east, NAMES);
     const dir = tempDir('steep-snap-');
     // generate, killed once a few files are written
-    const killed = await new Promise<boolean>((resolve, reject) => {
-      const child = spawn(
-        process.execPath,
-        [
-          join(REPO_ROOT, 'bin/run.js'),
-          'snapshot',
-          'generate',
-          'west_tp',
-          '--output',
-          dir,
-          '--parallel',
-          '1',
-          '--compress',
-          'gzip',
-          '-c',
-          path,
-        ],
-        { env: { ...process.env, NO_COLOR: '1', ...env() }, stdio: 'ignore' },
-      );
+    const generate = startSteep(
+      [
+        'snapshot',
+        'generate',
+        'west_tp',
+        '--output',
+        dir,
+        '--parallel',
+        '1',
+        '--compress',
+        'gzip',
+        '-c',
+        path,
+      ],
+      env(),
+    );
+    const killed = await new Promise<boolean>((resolve) => {
       const poll = setInterval(() => {
         try {
           const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as {
@@ -184,14 +181,13 @@ describe('two-phase init through snapshot generate and apply', () => {
           };
           if (m.tables.flatMap((t) => t.files).filter((f) => f.sha256).length >= 2) {
             clearInterval(poll);
-            child.kill('SIGKILL');
+            generate.child.kill('SIGKILL');
           }
         } catch {
           // not written yet
         }
       }, 20);
-      child.on('error', reject);
-      child.on('close', (_c, signal) => {
+      void generate.exited.then(({ signal }) => {
         clearInterval(poll);
         resolve(signal === 'SIGKILL');
       });

@@ -1,7 +1,5 @@
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { REPO_ROOT, steepWith, writeConfig } from '../support/cli.js';
+import { startSteep, steepWith, writeConfig } from '../support/cli.js';
 import { useCluster } from '../support/cluster.js';
 import { createTables, fillTables } from '../support/replicationData.js';
 import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
@@ -141,27 +139,15 @@ describe('steep status', () => {
     );
 
     // --watch --json: one document per refresh
-    const child = spawn(
-      process.execPath,
-      [join(REPO_ROOT, 'bin/run.js'), 'status', '--watch', '--json', '--interval', '500', '-c', path],
-      {
-        env: { ...process.env, NO_COLOR: '1', ...env },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-    });
+    const watch = startSteep(['status', '--watch', '--json', '--interval', '500', '-c', path], env);
     await eventually(
-      async () => out.split('\n').filter((l) => l.startsWith('{')).length >= 2,
+      async () => watch.output.stdout.split('\n').filter((l) => l.startsWith('{')).length >= 2,
       20_000,
       'two refreshes',
     );
-    const closed = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
-    child.kill('SIGINT');
-    expect(await closed).toBe(0);
-    const docs = out
+    watch.child.kill('SIGINT');
+    expect((await watch.exited).code).toBe(0);
+    const docs = watch.output.stdout
       .split('\n')
       .filter((l) => l.startsWith('{'))
       .map((l) => JSON.parse(l) as Report);

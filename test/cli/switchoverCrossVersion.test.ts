@@ -1,8 +1,6 @@
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startAppWriter } from '../support/appWriter.js';
-import { expectCleanOutput, REPO_ROOT, steepWith, writeConfig } from '../support/cli.js';
+import { startSteep, steepWith, writeConfig } from '../support/cli.js';
 import { type TestNode, useCluster } from '../support/cluster.js';
 import { digests } from '../support/replicationData.js';
 import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
@@ -94,27 +92,17 @@ describe('steep switchover (14 → 18)', () => {
       const holder = await neu.client();
       await holder.query('BEGIN');
       await holder.query('LOCK TABLE public.up_orders IN ACCESS EXCLUSIVE MODE');
-      const child = spawn(
-        process.execPath,
-        [join(REPO_ROOT, 'bin/run.js'), 'switchover', SUB, '--grace', '1s', '--max-lag', '64MB', '-c', path],
-        { env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
+      const run = startSteep(['switchover', SUB, '--grace', '1s', '--max-lag', '64MB', '-c', path], env);
+      await eventually(
+        async () => /^fence {2}completed/m.test(run.output.stderr),
+        30_000,
+        'the fence to complete',
       );
-      let out = '';
-      let err = '';
-      child.stdout!.on('data', (d) => {
-        out += d;
-      });
-      child.stderr!.on('data', (d) => {
-        err += d;
-      });
-      const exited = new Promise<number>((r) => child.on('close', (code) => r(code ?? -1)));
-      await eventually(async () => /^fence {2}completed/m.test(err), 30_000, 'the fence to complete');
       expect(await fenced(old)).toBe(true);
-      child.kill('SIGINT');
-      const code = await exited;
+      run.child.kill('SIGINT');
+      const { code, stdout: out, stderr: err } = await run.exited;
       await holder.query('ROLLBACK');
       await holder.end();
-      expectCleanOutput('switchover interrupted', { stdout: out, stderr: err });
       expect(code, `${out}\n${err}`).toBe(130);
       expect(err).toContain('interrupted (SIGINT): stopping before the release: the fence is undone first');
       expect(out).toMatch(/interrupted: .*The fence was undone: up_app can write on old again/);

@@ -1,7 +1,5 @@
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT, steepWith, writeConfig } from '../support/cli.js';
+import { startSteep, steepWith, writeConfig } from '../support/cli.js';
 import { type TestNode, useCluster } from '../support/cluster.js';
 import {
   createTables,
@@ -407,15 +405,7 @@ describe('steep reinit', () => {
     // Ctrl-C mid-copy, then the same command again
     await west!.query('DELETE FROM public.v_other WHERE id < 100');
     await slowCopy(west!, 'v_other', 200, 200);
-    const child = spawn(
-      process.execPath,
-      [join(REPO_ROOT, 'bin/run.js'), 'reinit', SUB, '--tables', 'v_other', '-c', path],
-      {
-        env: { ...process.env, ...env(), NO_COLOR: '1' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    const exited = new Promise<number | null>((r) => child.on('close', (c) => r(c)));
+    const reinit = startSteep(['reinit', SUB, '--tables', 'v_other', '-c', path], env());
     await eventually(
       async () =>
         (
@@ -439,8 +429,8 @@ describe('steep reinit', () => {
       60_000,
       'the reinit recorded as copying',
     );
-    child.kill('SIGINT');
-    await exited;
+    reinit.child.kill('SIGINT');
+    await reinit.exited;
     // a table still being copied is not verified, so not known equal: exit 2, and named in the advice
     const copying = await steep(['verify', SUB, '--tables', 'v_other,v_one']);
     expect(copying.code, copying.stderr).toBe(2);

@@ -212,6 +212,8 @@ export interface Started {
   /** the first event that matches, as soon as it comes */
   when: (match: (e: SteepEvent) => boolean, timeoutMs?: number) => Promise<SteepEvent>;
   exited: Promise<Exited>;
+  /** what it has written so far */
+  output: { stdout: string; stderr: string };
 }
 
 /**
@@ -226,14 +228,13 @@ export function startSteep(args: string[], env: Record<string, string | undefine
   });
   const events: SteepEvent[] = [];
   const waiters: Array<{ match: (e: SteepEvent) => boolean; resolve: (e: SteepEvent) => void }> = [];
-  let stderr = '';
-  let stdout = '';
+  const output = { stdout: '', stderr: '' };
   let buffer = '';
   child.stdout!.on('data', (d: Buffer) => {
-    stdout += d.toString();
+    output.stdout += d.toString();
   });
   child.stderr!.on('data', (d: Buffer) => {
-    stderr += d.toString();
+    output.stderr += d.toString();
     buffer += d.toString();
     for (let nl = buffer.indexOf('\n'); nl >= 0; nl = buffer.indexOf('\n')) {
       const line = buffer.slice(0, nl);
@@ -251,7 +252,7 @@ export function startSteep(args: string[], env: Record<string, string | undefine
   const exited = new Promise<Exited>((resolve) =>
     child.on('close', (code, signal) => {
       clearTimeout(killer);
-      resolve({ code, signal, at: Date.now(), stderr, stdout });
+      resolve({ code, signal, at: Date.now(), ...output });
     }),
   ).then((r) => {
     expectCleanOutput(`steep ${args.join(' ')}`, r);
@@ -262,7 +263,7 @@ export function startSteep(args: string[], env: Record<string, string | undefine
     if (seen) return Promise.resolve(seen);
     return new Promise<SteepEvent>((resolve, reject) => {
       const timer = setTimeout(
-        () => reject(new Error(`no such event in ${timeoutMs} ms:\n${stderr}`)),
+        () => reject(new Error(`no such event in ${timeoutMs} ms:\n${output.stderr}`)),
         timeoutMs,
       );
       waiters.push({
@@ -274,5 +275,5 @@ export function startSteep(args: string[], env: Record<string, string | undefine
       });
     });
   };
-  return { child, events, when, exited };
+  return { child, events, when, exited, output };
 }
