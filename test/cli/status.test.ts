@@ -154,5 +154,5 @@ describe('steep status', () => {
     expect(docs[1]!.subscriptions.find((s) => s.name === 'west_st')?.state).toBe('synchronized');
 
     await east.query(`SELECT pg_drop_replication_slot('st_orphan')`);
-  });
+  }, 120_000);
 });
