@@ -154,12 +154,6 @@ export async function readTableShapes(
   );
 }
 
-/** The publisher's WAL position now. */
-export async function currentWalLsn(client: pg.Client): Promise<string> {
-  const { rows } = await client.query<{ lsn: string }>('SELECT pg_catalog.pg_current_wal_lsn()::text AS lsn');
-  return rows[0]!.lsn;
-}
-
 /** Has the subscriber confirmed (applied and flushed) everything up to `lsn`? null: the slot is gone. */
 export async function slotConfirmedPast(
   client: pg.Client,

@@ -1,10 +1,11 @@
 import type pg from 'pg';
-import { currentWalLsn, slotConfirmedPast } from '../catalog/compareScope.js';
+import { slotConfirmedPast } from '../catalog/compareScope.js';
 import { mask } from '../db/mask.js';
 import { subscriptionAddress } from '../model/address.js';
 import { SteepError } from '../model/errors.js';
 import type { LoopPlan, NodeStatements } from '../planner/reinitLoop.js';
 import { sleep } from './sleep.js';
+import { flushedWalMark } from './walMark.js';
 
 /**
  * The I/O of a reinit's fence on tables replicated both ways (planner/reinitLoop.ts decides every
@@ -63,7 +64,9 @@ export async function waitNothingInFlight(
     { client: s.publisher, node: n.publisher, slots: [n.slot], to: n.subscriber },
     { client: s.subscriber, node: n.subscriber, slots: plan.back.map((b) => b.slot), to: n.publisher },
   ];
-  const positions = await Promise.all(waits.map((w) => currentWalLsn(w.client)));
+  const positions = await Promise.all(
+    waits.map((w) => flushedWalMark(w.client, `reinit of ${n.subscription}: fence`)),
+  );
   const deadline = Date.now() + timeoutMs;
   for (const [i, w] of waits.entries())
     for (const slot of w.slots)

@@ -6,6 +6,7 @@ import { lsnValue } from '../model/lsn.js';
 import { drainProven, type NodeSql, type SwitchoverPlan } from '../model/switchover.js';
 import { ApplyLog, hasApplyLog } from '../state/applyLog.js';
 import { sleep } from './sleep.js';
+import { runWalMark } from './walMark.js';
 
 /**
  * The I/O of `steep switchover`'s steps: run a step's statements on their nodes (each recorded
@@ -129,19 +130,8 @@ export async function endFencedSessions(
  * message committed with a local flush, so the LSN lies past every commit inserted before it,
  * asynchronous ones included, and the walsender can send up to it. A failure rolls back.
  */
-async function recordFenceLsn(old: pg.Client, plan: SwitchoverPlan): Promise<string> {
-  let lsn: string | null = null;
-  try {
-    for (const sql of plan.fenceLsnSql) {
-      const { rows } = await old.query<{ lsn?: string }>(sql);
-      if (rows[0]?.lsn) lsn = rows[0].lsn;
-    }
-  } catch (err) {
-    await old.query('ROLLBACK').catch(() => {});
-    throw err;
-  }
-  if (lsn === null) throw new SteepError('switchover.fence_lsn', 'the fence LSN statements returned no LSN');
-  return lsn;
+function recordFenceLsn(old: pg.Client, plan: SwitchoverPlan): Promise<string> {
+  return runWalMark(old, plan.fenceLsnSql);
 }
 
 export interface DrainResult {

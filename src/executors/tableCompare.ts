@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { currentWalLsn, slotConfirmedPast } from '../catalog/compareScope.js';
+import { slotConfirmedPast } from '../catalog/compareScope.js';
 import {
   chunkBounds,
   denseKeyEnds,
@@ -23,6 +23,7 @@ import {
 } from '../model/verify.js';
 import { chunkCount, keySteps, subGroupCount } from '../planner/verify.js';
 import { sleep } from './sleep.js';
+import { flushedWalMark } from './walMark.js';
 
 /**
  * Compare one table on a live pair (SPEC §9 Verify), reading only:
@@ -147,7 +148,8 @@ async function compareMultiset(
   let s = p;
   for (let round = 0; round < (opts.replay ? MULTISET_ROUNDS : 1); round++) {
     p = await multisetHash(pub, cmp.publisher);
-    if (opts.replay) await waitReplayed(pub, opts.replay, await currentWalLsn(pub));
+    if (opts.replay)
+      await waitReplayed(pub, opts.replay, await flushedWalMark(pub, `verify ${name}: re-check`));
     s = await multisetHash(sub, cmp.subscriber);
     if (same(p, s)) {
       status = 'equal';
@@ -192,6 +194,7 @@ export async function compareTable(
 ): Promise<TableVerdict> {
   if (cmp.publisher.keys.length === 0) return compareMultiset(pub, sub, cmp, opts);
   const t0 = Date.now();
+  const mark = `verify ${qualifiedName(cmp.table)}: re-check`;
   const g = await grouping(pub, cmp, opts);
   const [p1, s1] = await Promise.all([hashChunks(pub, cmp.publisher, g), hashChunks(sub, cmp.subscriber, g)]);
   const rows = p1.rows();
@@ -207,7 +210,7 @@ export async function compareTable(
   const replay = opts.replay;
   for (let round = 1; replay && round < CHUNK_ROUNDS && differing.length > 0; round++) {
     const p = await hashChunks(pub, cmp.publisher, g, differing);
-    await waitReplayed(pub, replay, await currentWalLsn(pub));
+    await waitReplayed(pub, replay, await flushedWalMark(pub, mark));
     const s = await hashChunks(sub, cmp.subscriber, g, differing);
     const before = new Set(differing);
     differing = p.differing(s).filter((id) => before.has(id));
@@ -235,7 +238,7 @@ export async function compareTable(
     for (let round = 0; replay && round < KEY_ROUNDS && candidates.size > 0; round++) {
       const keys = [...candidates.values()].map((d) => d.key);
       const p = await lookupRowHashes(pub, cmp.publisher, keys);
-      await waitReplayed(pub, replay, await currentWalLsn(pub));
+      await waitReplayed(pub, replay, await flushedWalMark(pub, mark));
       const s = await lookupRowHashes(sub, cmp.subscriber, keys);
       const next = new Map<string, RowDifference>();
       for (const [id, before] of candidates) {

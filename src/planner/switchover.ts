@@ -37,6 +37,7 @@ import type {
   SwitchoverStep,
 } from '../model/switchover.js';
 import { PG16 } from '../model/versions.js';
+import { flushedMarkSql } from './walMark.js';
 
 /** The verify engine's rough pace on a drained pair, for the expected blackout (bench/switchover). */
 const VERIFY_ROWS_PER_SECOND = 200_000;
@@ -224,12 +225,7 @@ function readOnlySql(role: string, database: string): string {
  * returns it, and the COMMIT has flushed the WAL up to it.
  */
 export function fenceLsnSql(subscription: string): string[] {
-  return [
-    'BEGIN',
-    'SET LOCAL synchronous_commit = local',
-    `SELECT pg_catalog.pg_logical_emit_message(true, 'steep', ${quoteLiteral(`switchover ${subscription}: fence`)})::text AS lsn`,
-    'COMMIT',
-  ];
+  return flushedMarkSql(`switchover ${subscription}: fence`);
 }
 
 export interface SwitchoverInputs {
