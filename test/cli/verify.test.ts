@@ -345,6 +345,30 @@ describe('steep verify', () => {
     }
     await allEqual();
   }, 300_000);
+
+  it('a writer committing asynchronously (synchronous_commit = off, WAL flushed every 10 s): nothing found in 2 runs', async () => {
+    // a commit is visible before its WAL is written, and a walsender sends only flushed WAL: a
+    // re-check that waits for the write position (pg_current_wal_lsn) reads the subscriber before
+    // those rows can reach it, and calls them missing
+    const [east] = cluster().nodes;
+    await east!.query("ALTER SYSTEM SET wal_writer_delay = '10s'");
+    await east!.query('ALTER SYSTEM SET synchronous_commit = off');
+    await east!.query('SELECT pg_reload_conf()');
+    const writer = startWriter(east!, ['v_main', 'v_other'], 60_000_000);
+    try {
+      for (let run = 0; run < 2; run++) {
+        const { code, report } = await verify(['--tables', 'v_main,v_other']);
+        expect(code, JSON.stringify(report)).toBe(0);
+        expect(report.tables.map((t) => t.status)).toEqual(['equal', 'equal']);
+      }
+    } finally {
+      await writer.stop();
+      await east!.query('ALTER SYSTEM RESET wal_writer_delay');
+      await east!.query('ALTER SYSTEM RESET synchronous_commit');
+      await east!.query('SELECT pg_reload_conf()');
+    }
+    await allEqual();
+  }, 300_000);
 });
 
 describe('steep reinit', () => {

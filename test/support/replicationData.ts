@@ -150,10 +150,22 @@ export async function oneTableCopying(
   );
 }
 
-/** The publisher's WAL position now. */
+/** A flushed mark in the publisher's WAL now: past every commit a reader can see. */
 export async function currentLsn(node: TestNode): Promise<string> {
-  const [r] = await node.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
-  return r!.lsn;
+  // past every commit a reader can see, asynchronous ones included, and flushed so a walsender
+  // sends it: a logical message committed with synchronous_commit = local (planner/walMark.ts)
+  const c = await node.client();
+  try {
+    await c.query('BEGIN READ WRITE');
+    await c.query('SET LOCAL synchronous_commit = local');
+    const { rows } = await c.query<{ lsn: string }>(
+      "SELECT pg_logical_emit_message(true, 'steep-test', 'now')::text AS lsn",
+    );
+    await c.query('COMMIT');
+    return rows[0]!.lsn;
+  } finally {
+    await c.end();
+  }
 }
 
 /** Wait until the slot has confirmed everything the publisher wrote up to now (lag zero). */
