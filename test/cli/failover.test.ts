@@ -280,7 +280,12 @@ describe('a publisher failover', () => {
       expect(recorded?.state).toBe('diverged');
       expect(recorded?.error).toContain('slot fo_sub is missing on pub');
 
-      // the advice: a partial reinit is refused, the full one repairs it
+      // the advice: verify --repair and a partial reinit are refused, the full reinit repairs it
+      const verify = await steep(['verify', SUB, '--repair']);
+      expect(verify.code, out(verify)).toBe(1);
+      expect(out(verify)).toContain(
+        `steep reinit ${SUB} --full creates the slot again and copies every table`,
+      );
       const partial = await steep(['reinit', SUB, '--tables', `public.${TABLE}`]);
       expect(partial.code, out(partial)).toBe(1);
       expect(out(partial)).toContain(`only steep reinit ${SUB} --full repairs it`);
