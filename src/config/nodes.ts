@@ -150,6 +150,18 @@ function standbyConnection(ctx: Context, path: Path, own: ConnectionSpec): Conne
     return url ? replicationConnection(url, own) : { ...own };
   }
   const url = reader.string([...path, 'url']) === undefined ? undefined : readUrl(ctx, [...path, 'url']);
+  if (url !== undefined) {
+    for (const field of CONNECTION_FIELDS) {
+      if (reader.mapping(path)?.[field] !== undefined) {
+        ctx.problems.error(
+          'url-and-fields',
+          withOwner(path, `${fieldOf(path)}: \`${field}\` cannot be combined with \`url\``),
+          ctx.positions.key([...path, field]),
+          'put it in the url, or give host, port, database and user instead of the url',
+        );
+      }
+    }
+  }
   const password = reader.string([...path, 'password']);
   registerSecret(password);
   const given: ConnectionUrl = {
