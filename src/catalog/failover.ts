@@ -25,7 +25,7 @@ const SETTINGS = {
 const SLOTS_17 = jsonArrayQuery(
   'failover_slots',
   `select s.slot_name::text as name, s.synced, s.invalidation_reason::text as invalidated,
-          s.confirmed_flush_lsn::text as "confirmedFlushLsn", s.active
+          s.confirmed_flush_lsn::text as "confirmedFlushLsn", s.active, s.temporary
      from pg_catalog.pg_replication_slots s where s.slot_type = 'logical'`,
 );
 
@@ -33,7 +33,7 @@ const SLOTS_14 = jsonArrayQuery(
   'failover_slots',
   `select s.slot_name::text as name, false as synced,
           case when s.wal_status = 'lost' then 'wal_removed' end as invalidated,
-          s.confirmed_flush_lsn::text as "confirmedFlushLsn", s.active
+          s.confirmed_flush_lsn::text as "confirmedFlushLsn", s.active, s.temporary
      from pg_catalog.pg_replication_slots s where s.slot_type = 'logical'`,
 );
 

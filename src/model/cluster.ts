@@ -201,6 +201,8 @@ export interface FailoverSlot {
   invalidated: string | null;
   confirmedFlushLsn: string | null;
   active: boolean;
+  /** a synced copy stays temporary until the standby has caught up with it: a promotion drops it */
+  temporary: boolean;
 }
 
 /** A server's part in failover: its recovery state, the settings that keep slots in sync, its logical slots. */

@@ -196,6 +196,10 @@ function readinessGaps(
     else if (copy.invalidated !== null)
       missing.push(`${at}: its copy of slot ${slotName} is invalidated (${copy.invalidated})`);
     else if (!copy.synced) missing.push(`${at}: its slot ${slotName} is not a synced copy`);
+    else if (copy.temporary)
+      missing.push(
+        `${at}: its copy of slot ${slotName} is still temporary (the standby has not caught up with the slot yet; a promotion now would drop it)`,
+      );
   }
   return missing;
 }

@@ -169,6 +169,11 @@ describe('a publisher failover', () => {
 
         const applied = await steep(['apply', '--auto-approve']);
         expect(applied.code, out(applied)).toBe(0);
+        const notReady = await steep(['status', '--check']);
+        expect(notReady.code, out(notReady)).not.toBe(0);
+        expect(out(notReady)).toContain(
+          'not ready for a failover of pub: pub: set synchronized_standby_slots to include pub_standby',
+        );
         await pub.query("ALTER SYSTEM SET synchronized_standby_slots = 'pub_standby'");
         await pub.query('SELECT pg_reload_conf()');
         let check: CliResult | undefined;

@@ -56,6 +56,7 @@ function readyFailover(standby: Partial<FailoverServer> = {}): ObservedFailover 
           invalidated: null,
           confirmedFlushLsn: '0/3000000',
           active: true,
+          temporary: false,
         },
       },
     }),
@@ -77,6 +78,7 @@ function readyFailover(standby: Partial<FailoverServer> = {}): ObservedFailover 
               invalidated: null,
               confirmedFlushLsn: '0/3000000',
               active: false,
+              temporary: false,
             },
           },
           ...standby,
@@ -173,6 +175,7 @@ describe('a publisher with standbys', () => {
         invalidated: null,
         confirmedFlushLsn: '0/2000000',
         active: true,
+        temporary: false,
       };
       at(state, 'east').failover = f;
       return state;
@@ -192,6 +195,7 @@ describe('a publisher with standbys', () => {
       invalidated: null,
       confirmedFlushLsn: '0/4000000',
       active: false,
+      temporary: false,
     };
     const skipped = runPlan(t, ahead).failover?.[0];
     expect(skipped?.verdict).toBe('gap');
