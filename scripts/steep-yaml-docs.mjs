@@ -49,7 +49,9 @@ function typeOf(p, schema) {
       ? typeOf(items, schema)
       : items.enum
         ? items.enum.map(code).join(' | ')
-        : (items.type ?? '');
+        : items.oneOf
+          ? items.oneOf.map((o) => (o.type === 'object' ? 'mapping' : o.type)).join(' or ')
+          : (items.type ?? '');
     return `list of ${of}`;
   }
   if (types.length === 0 && p.properties) return 'object';

@@ -69,6 +69,22 @@ export interface NodeAddress {
   name: string;
   connection: ConnectionSpec;
   replicationConnection?: ConnectionSpec;
+  /** a multi-host connection string naming the node and its standbys is the node's too */
+  standbys?: ConnectionSpec[];
+}
+
+/** Every host of a libpq multi-host connection string (`host=a,b port=1,2`), each with its port. */
+export function conninfoTargets(conninfo: string): ConninfoTarget[] {
+  const first = conninfoTarget(conninfo);
+  if (!first) return [];
+  const hostsText = first.host;
+  if (!hostsText.includes(',')) return [first];
+  const portsText = /(?:^|\s)port\s*=\s*'?([0-9,]+)/.exec(conninfo)?.[1] ?? '';
+  const ports = portsText.split(',').map((p) => Number(p));
+  return hostsText.split(',').map((host, i) => {
+    const port = ports.length === 1 ? ports[0]! : (ports[i] ?? 5432);
+    return { host, port: Number.isFinite(port) && port > 0 ? port : 5432, dbname: first.dbname };
+  });
 }
 
 /** The publisher of `sub` (on node `subscriber`), or '' when it cannot be told. */
@@ -79,15 +95,16 @@ export function publisherOf(
   observed: Record<string, ObservedNode | UnreachableNode>,
 ): string {
   if (!isUnknown(sub.conninfo)) {
-    const target = conninfoTarget(sub.conninfo);
-    if (target) {
-      const matches = nodes.filter(
-        (n) =>
+    const targets = conninfoTargets(sub.conninfo);
+    const matches = nodes.filter((n) =>
+      targets.some(
+        (target) =>
           sameTarget(target, n.connection) ||
-          (n.replicationConnection !== undefined && sameTarget(target, n.replicationConnection)),
-      );
-      if (matches.length === 1) return matches[0]!.name;
-    }
+          (n.replicationConnection !== undefined && sameTarget(target, n.replicationConnection)) ||
+          (n.standbys ?? []).some((s) => sameTarget(target, s)),
+      ),
+    );
+    if (matches.length === 1) return matches[0]!.name;
   }
   if (sub.slotNone || sub.slot === '') return '';
   const holders = nodes.filter((n) => {

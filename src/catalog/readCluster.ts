@@ -3,6 +3,7 @@ import type { ClusterState, ObservedNode, UnreachableNode } from '../model/clust
 import { SteepError } from '../model/errors.js';
 import type { TableScope } from '../model/tableSchema.js';
 import type { ConnectionSpec, Settings } from '../model/topology.js';
+import { readFailover } from './failover.js';
 import { type NodeAddress, publisherOf } from './publisherOf.js';
 import { readNode } from './readNode.js';
 import { postgresMessage } from './session.js';
@@ -12,6 +13,8 @@ export interface ClusterNodeInput {
   connection: ConnectionSpec;
   /** how subscribers reach this node, when it differs (used to name a subscription's publisher) */
   replicationConnection?: ConnectionSpec;
+  /** its declared physical standbys: their part in a failover is read too */
+  standbys?: ConnectionSpec[];
   /** desired row filters on this node, `schema.table` → filters as written */
   rowFilters?: Record<string, string[]>;
   /** tables whose columns and fingerprints to read */
@@ -75,6 +78,19 @@ export async function readCluster(
   );
   const observed: Record<string, ObservedNode | UnreachableNode> = {};
   for (const r of results) observed[r.name] = r;
+  await Promise.all(
+    nodes.map(async (n) => {
+      const node = observed[n.name];
+      if (!node?.reachable || !n.standbys || n.standbys.length === 0) return;
+      const failover = await limited(() =>
+        readFailover(n.name, n.connection, n.standbys!, {
+          connectTimeoutMs: opts.connectTimeoutMs,
+          statementTimeoutMs: opts.statementTimeoutMs,
+        }),
+      ).catch(() => undefined);
+      if (failover) node.failover = failover;
+    }),
+  );
 
   const addresses: NodeAddress[] = nodes;
   for (const node of results) {

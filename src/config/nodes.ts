@@ -72,6 +72,10 @@ export function normaliseNode(ctx: Context, name: string): NodeSpec {
         passwordFromLibpq(ctx, name, node.replicationConnection);
     }
   }
+  const standbys = reader.list([...base, 'standbys']);
+  if (standbys !== undefined) {
+    node.standbys = standbys.map((_, i) => standbyConnection(ctx, [...base, 'standbys', i], connection));
+  }
   const passfile = reader.string([...base, 'replicationPassfile']);
   if (passfile !== undefined) node.replicationPassfile = passfile;
   const declared = reader.get([...base, 'serverVersion']);
@@ -134,6 +138,45 @@ function replicationConnection(url: ConnectionUrl, own: ConnectionSpec): Connect
   const sslrootcert = url.sslrootcert ?? own.sslrootcert;
   if (sslrootcert !== undefined) spec.sslrootcert = sslrootcert;
   return spec;
+}
+
+/**
+ * One of a node's standbys: a URL, or a mapping of `url` or the connection fields; what it leaves
+ * out comes from the node's own connection (its password only for the same user).
+ */
+function standbyConnection(ctx: Context, path: Path, own: ConnectionSpec): ConnectionSpec {
+  const { reader } = ctx;
+  if (typeof reader.get(path) === 'string') {
+    const url = readUrl(ctx, path);
+    return url ? replicationConnection(url, own) : { ...own };
+  }
+  const url = reader.string([...path, 'url']) === undefined ? undefined : readUrl(ctx, [...path, 'url']);
+  if (url !== undefined) {
+    for (const field of CONNECTION_FIELDS) {
+      if (reader.mapping(path)?.[field] !== undefined) {
+        ctx.problems.error(
+          'url-and-fields',
+          withOwner(path, `${fieldOf(path)}: \`${field}\` cannot be combined with \`url\``),
+          ctx.positions.key([...path, field]),
+          'put it in the url, or give host, port, database and user instead of the url',
+        );
+      }
+    }
+  }
+  const password = reader.string([...path, 'password']);
+  registerSecret(password);
+  const given: ConnectionUrl = {
+    ignored: [],
+    ...url,
+    host: url?.host ?? reader.string([...path, 'host']),
+    port: url?.port ?? port(ctx, [...path, 'port']),
+    database: url?.database ?? reader.string([...path, 'database']),
+    user: url?.user ?? reader.string([...path, 'user']),
+    password: password ?? url?.password,
+    sslmode: url?.sslmode ?? reader.string([...path, 'sslmode']),
+    sslrootcert: url?.sslrootcert ?? reader.string([...path, 'sslrootcert']),
+  };
+  return replicationConnection(given, own);
 }
 
 function readUrl(ctx: Context, path: Path): ConnectionUrl | undefined {

@@ -28,8 +28,31 @@ export function checkLiteralPasswords(
         HINT,
       );
     }
-    for (const key of ['url', 'replicationUrl']) {
-      const url = raw.string(['nodes', node, key]);
+    const urls: Array<{ path: (string | number)[]; what: string }> = ['url', 'replicationUrl'].map((key) => ({
+      path: ['nodes', node, key],
+      what: `\`${key}\``,
+    }));
+    (raw.list(['nodes', node, 'standbys']) ?? []).forEach((item, i) => {
+      const what = `standby ${i + 1}`;
+      urls.push({
+        path:
+          typeof item === 'string' ? ['nodes', node, 'standbys', i] : ['nodes', node, 'standbys', i, 'url'],
+        what,
+      });
+      const at = ['nodes', node, 'standbys', i, 'password'];
+      const password = typeof item === 'string' ? undefined : raw.string(at);
+      if (password !== undefined && literalPart(password) !== '') {
+        registerSecret(password);
+        problems.warning(
+          'literal-password',
+          `node \`${node}\`: the password of ${what} is written in the file`,
+          positions.value(at),
+          HINT,
+        );
+      }
+    });
+    for (const { path, what } of urls) {
+      const url = raw.string(path);
       if (url === undefined) continue;
       const parsed = parseConnectionUrl(url);
       if (parsed.ok && parsed.url.rawPassword !== undefined && literalPart(parsed.url.rawPassword) !== '') {
@@ -37,8 +60,8 @@ export function checkLiteralPasswords(
         registerSecret(parsed.url.password);
         problems.warning(
           'literal-password',
-          `node \`${node}\`: \`${key}\` holds a literal password`,
-          positions.value(['nodes', node, key]),
+          `node \`${node}\`: ${what} holds a literal password`,
+          positions.value(path),
           HINT,
         );
       }

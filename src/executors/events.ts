@@ -21,6 +21,7 @@ export interface ApplyEvent {
     | 'verify.completed'
     | 'merge.table_reconciled'
     | 'reinit.started'
+    | 'reinit.slot_created'
     | 'reinit.fencing'
     | 'reinit.completed'
     | 'switchover.step_started'

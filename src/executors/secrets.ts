@@ -1,4 +1,4 @@
-import { buildConninfo } from '../model/conninfo.js';
+import { buildConninfo, publisherConninfo } from '../model/conninfo.js';
 import { quoteLiteral } from '../model/sql.js';
 import type { Topology } from '../model/topology.js';
 
@@ -14,6 +14,12 @@ export function secretFiller(topology: Topology): (sql: string) => string {
     const masked = quoteLiteral(buildConninfo(conn, { ...opts, maskPassword: true }));
     const real = quoteLiteral(buildConninfo(conn, opts));
     if (masked !== real) pairs.push([masked, real]);
+    // with standbys, what subscriptions get: every host
+    if (node.standbys) {
+      const maskedAll = quoteLiteral(publisherConninfo(node, { maskPassword: true }));
+      const realAll = quoteLiteral(publisherConninfo(node));
+      if (maskedAll !== realAll) pairs.push([maskedAll, realAll]);
+    }
   }
   return (sql) => pairs.reduce((s, [masked, real]) => s.split(masked).join(real), sql);
 }

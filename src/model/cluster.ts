@@ -188,6 +188,48 @@ export interface ObservedNode {
   tableSchemas?: NodeTableSchemas<ObservedTableSchema>;
   /** What steep's state schema records about this node's subscription inits; absent when it holds none. */
   initState?: ObservedInitState;
+  /** Read when the node declares standbys: the node's and each standby's part in a failover. */
+  failover?: ObservedFailover;
+}
+
+/** A logical slot as a node's failover read sees it (17+: `synced`, `invalidation_reason`). */
+export interface FailoverSlot {
+  name: string;
+  /** a copy kept by slot synchronisation (on a standby; on a primary: left from before its promotion) */
+  synced: boolean;
+  /** why PostgreSQL invalidated it, or null */
+  invalidated: string | null;
+  confirmedFlushLsn: string | null;
+  active: boolean;
+  /** a synced copy stays temporary until the standby has caught up with it: a promotion drops it */
+  temporary: boolean;
+}
+
+/** A server's part in failover: its recovery state, the settings that keep slots in sync, its logical slots. */
+export interface FailoverServer {
+  inRecovery: boolean;
+  serverVersion: number;
+  /** null: the version has no such setting, or the role may not read it */
+  syncReplicationSlots: boolean | null;
+  hotStandbyFeedback: boolean | null;
+  primarySlotName: string | null;
+  /** primary_conninfo names a dbname (slot synchronisation needs one); null: unreadable */
+  primaryConninfoHasDbname: boolean | null;
+  /** the primary's `synchronized_standby_slots` (17+), as a list; null: no such setting */
+  synchronizedStandbySlots: string[] | null;
+  slots: Record<string, FailoverSlot>;
+}
+
+/** One declared standby of a node: `host:port` as the file gives it, and what was read there. */
+export type ObservedStandby =
+  | ({ address: string; reachable: true } & FailoverServer)
+  | { address: string; reachable: false; error: string };
+
+/** A node that declares standbys (or holds slots synced before its promotion): what failover needs. */
+export interface ObservedFailover {
+  /** the node itself */
+  self: FailoverServer;
+  standbys: ObservedStandby[];
 }
 
 export interface UnreachableNode {

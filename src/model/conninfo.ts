@@ -1,4 +1,4 @@
-import type { ConnectionSpec } from './topology.js';
+import type { ConnectionSpec, NodeSpec } from './topology.js';
 
 export const MASK = '****';
 
@@ -14,22 +14,39 @@ function conninfoValue(v: string): string {
  */
 export function buildConninfo(
   spec: ConnectionSpec,
-  opts: { passfile?: string; maskPassword?: boolean } = {},
+  opts: { passfile?: string; maskPassword?: boolean; standbys?: readonly ConnectionSpec[] } = {},
 ): string {
+  // with standbys: every host (libpq multi-host), and only the one that accepts writes, so a
+  // subscription follows the primary through a failover
+  const hosts = [spec, ...(opts.standbys ?? [])];
+  const multi = hosts.length > 1;
   const parts: Array<[string, string | number | undefined]> = [
-    ['host', spec.host],
-    ['port', spec.port],
+    ['host', hosts.map((h) => h.host).join(',')],
+    ['port', hosts.map((h) => h.port).join(',')],
     ['dbname', spec.database],
     ['user', spec.user],
     ['password', opts.passfile ? undefined : spec.password && (opts.maskPassword ? MASK : spec.password)],
     ['passfile', opts.passfile],
     ['sslmode', spec.sslmode],
     ['sslrootcert', spec.sslrootcert],
+    ['target_session_attrs', multi ? 'read-write' : undefined],
   ];
   return parts
     .filter(([, v]) => v !== undefined && v !== '')
     .map(([k, v]) => `${k}=${conninfoValue(String(v))}`)
     .join(' ');
+}
+
+/**
+ * How a subscriber reaches `node`: its replication connection (or its own), its passfile, and
+ * with standbys every host, read-write only. What plans show with `maskPassword`.
+ */
+export function publisherConninfo(node: NodeSpec, opts: { maskPassword?: boolean } = {}): string {
+  return buildConninfo(node.replicationConnection ?? node.connection, {
+    passfile: node.replicationPassfile,
+    maskPassword: opts.maskPassword,
+    standbys: node.standbys,
+  });
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { DriftItem, OrphanSlot, PlanMessage, SchemaComparison, Step } from './plan.js';
+import type { DriftItem, FailoverVerdict, OrphanSlot, PlanMessage, SchemaComparison, Step } from './plan.js';
 import type { SequenceLag } from './sequences.js';
 
 /**
@@ -45,6 +45,8 @@ export interface DriftReport {
   dataGaps: DataGap[];
   /** with `--sequences`: subscriber sequences behind their publisher's by more than settings.sequenceLag */
   sequences?: SequenceLag[];
+  /** subscriptions whose publisher declares standbys; `gap` and `not-ready` count as drift */
+  failover?: FailoverVerdict[];
   /** what stops steep from telling (unreachable node, failed preflight): exit 1 */
   errors: PlanMessage[];
   warnings: PlanMessage[];

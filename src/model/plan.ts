@@ -134,6 +134,26 @@ export interface IgnoredCounts {
   subscriptions: number;
 }
 
+/**
+ * A subscription whose publisher declares standbys, or resumed on a promoted one: `ready` (17+:
+ * every piece of slot synchronisation in place), `not-ready` (a piece missing), `no-failover-slots`
+ * (14–16: a failover loses its slot), `resumed` (its slot on the promoted publisher was synced
+ * and is no further than what the subscriber applied: no gap), `gap` (a failover may have
+ * skipped changes: the subscription is diverged until `steep reinit` copies its tables again).
+ */
+export type FailoverVerdictKind = 'ready' | 'not-ready' | 'no-failover-slots' | 'resumed' | 'gap';
+
+export interface FailoverVerdict {
+  subscription: string;
+  /** the subscriber */
+  node: string;
+  /** the publisher */
+  from: string;
+  verdict: FailoverVerdictKind;
+  /** one sentence each: every missing piece with the setting that fixes it, or what the verdict rests on */
+  reasons: string[];
+}
+
 export interface PlanMessage {
   /** e.g. `preflight.wal_level`, `cycle`, `foreign-owner` */
   code: string;
@@ -196,6 +216,8 @@ export interface Plan {
   schema: SchemaComparison[];
   unmanaged: UnmanagedObject[];
   orphanSlots: OrphanSlot[];
+  /** present when a publisher declares standbys: each of its subscriptions' part in a failover */
+  failover?: FailoverVerdict[];
   /** present when the file has `ignore:` patterns */
   ignored?: IgnoredCounts;
   errors: PlanMessage[];

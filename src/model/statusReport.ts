@@ -1,4 +1,5 @@
 import type { InitState } from './initState.js';
+import type { FailoverVerdict } from './plan.js';
 
 /**
  * What `steep status` reports (SPEC §4): made by `workflows/status.ts`, shown by
@@ -45,6 +46,8 @@ export interface SubscriptionStatus {
   divergedTables: string[];
   /** tables PostgreSQL copied (`f`) whose table-sync slot is gone from the publisher: it cannot finish them */
   lostSyncSlots: string[];
+  /** its publisher declares standbys: its part in a failover (`gap`: shown as state diverged with the reason) */
+  failover?: Pick<FailoverVerdict, 'verdict' | 'reasons'>;
 }
 
 /** `unknown`: no readable subscription uses it, but a node that could hold its user is unreadable */

@@ -69,6 +69,11 @@ export interface NodeSpec {
   replicationConnection?: ConnectionSpec;
   /** A passfile on the subscriber's server, so no password is stored in pg_subscription. */
   replicationPassfile?: string;
+  /**
+   * Its physical standbys (`standbys:`), any of which a failover may promote: subscriptions from
+   * this node name every host (libpq multi-host, read-write only), and on 17+ use failover slots.
+   */
+  standbys?: ConnectionSpec[];
   priority: number;
   sandbox: boolean;
   /** Declared server version (server_version_num), when the file states one. */

@@ -1,3 +1,4 @@
+import { subscriptionAddress } from '../model/address.js';
 import type { ClusterState, ObservedNode, UnreachableNode } from '../model/cluster.js';
 import type { Plan, PlanSummary, Step } from '../model/plan.js';
 import type { Topology } from '../model/topology.js';
@@ -5,6 +6,7 @@ import { PlanContext, sortedKeys } from './context.js';
 import { checkCycles } from './cycles.js';
 import { digestOf, stableSubscription } from './digest.js';
 import { checkDoubleApply } from './doubleApply.js';
+import { failoverVerdicts, withFailoverSlots } from './failover.js';
 import { checkUnusedLsn } from './manualInit.js';
 import { orderSteps, scopeMessages, selectTargets, withDependencies } from './order.js';
 import { checkReachable, preflight } from './preflight.js';
@@ -30,7 +32,9 @@ export interface PlanOptions {
   initLsn?: Record<string, string>;
 }
 
-export function plan(desired: Topology, observed: ClusterState, opts: PlanOptions): Plan {
+export function plan(file: Topology, observed: ClusterState, opts: PlanOptions): Plan {
+  // a publisher with standbys: its subscriptions use failover slots where both ends have them
+  const desired = withFailoverSlots(file, observed);
   const ctx = new PlanContext(desired, observed, { initLsn: opts.initLsn });
   // each module adds its steps and messages to ctx; what a later one needs is passed to it. The
   // order below is the order of the plan's errors and warnings
@@ -39,6 +43,16 @@ export function plan(desired: Topology, observed: ClusterState, opts: PlanOption
   const publications = planPublications(ctx);
   const doubleApply = checkDoubleApply(ctx);
   planSubscriptions(ctx, { publications, doubleApply });
+  const failover = failoverVerdicts(desired, observed);
+  for (const v of failover) {
+    if (v.verdict === 'ready' || v.verdict === 'resumed') continue;
+    const at = `subscription ${v.subscription} on ${v.node}`;
+    const text =
+      v.verdict === 'not-ready'
+        ? `${at} would not survive a failover of ${v.from} without a gap: ${v.reasons.join('; ')}`
+        : `${at}: ${v.reasons.join('; ')}`;
+    ctx.warn(`failover.${v.verdict}`, text, { address: subscriptionAddress(v.subscription), node: v.node });
+  }
   checkUnusedLsn(ctx);
   const schema = planSchemaSync(ctx);
   reportOrphanSlots(ctx);
@@ -65,6 +79,7 @@ export function plan(desired: Topology, observed: ClusterState, opts: PlanOption
       (a, b) => compareText(a.node, b.node) || compareText(a.kind, b.kind) || compareText(a.name, b.name),
     ),
     orphanSlots: ctx.orphanSlots,
+    ...(failover.length > 0 ? { failover } : {}),
     ...(desired.ignore ? { ignored: ctx.ignored } : {}),
     errors: ctx.errors,
     warnings: ctx.warnings,

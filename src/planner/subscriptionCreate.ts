@@ -1,6 +1,6 @@
 import { subscriptionAddress } from '../model/address.js';
 import type { ObservedNode, ObservedSubscription } from '../model/cluster.js';
-import { buildConninfo } from '../model/conninfo.js';
+import { publisherConninfo } from '../model/conninfo.js';
 import { compareText } from '../model/order.js';
 import { formatOwnership } from '../model/ownership.js';
 import type { Change, Hazard, Statement } from '../model/plan.js';
@@ -60,10 +60,8 @@ export interface DesiredConnection {
 export function desiredConnection(ctx: PlanContext, d: SubscriptionSpec): DesiredConnection | undefined {
   const publisher = ctx.desired.nodes[d.from];
   if (!publisher) return undefined;
-  const spec = publisher.replicationConnection ?? publisher.connection;
-  const passfile = publisher.replicationPassfile;
-  const masked = buildConninfo(spec, { passfile, maskPassword: true });
-  return { real: buildConninfo(spec, { passfile }), masked, hash: sha256Hex(masked) };
+  const masked = publisherConninfo(publisher, { maskPassword: true });
+  return { real: publisherConninfo(publisher), masked, hash: sha256Hex(masked) };
 }
 
 /** A declared subscription being planned: the file's, its reached subscriber, the connection it gets. */

@@ -18,8 +18,15 @@ export function driftSummary(r: DriftReport): string {
     r.orphanSlots.length > 0 && `${r.orphanSlots.length} orphaned slot(s)`,
     r.dataGaps.length > 0 && `${r.dataGaps.length} data gap(s)`,
     (r.sequences?.length ?? 0) > 0 && `${r.sequences!.length} sequence(s) behind their publisher`,
+    failoverCount(r, 'gap') > 0 && `${failoverCount(r, 'gap')} subscription(s) with a possible failover gap`,
+    failoverCount(r, 'not-ready') > 0 &&
+      `${failoverCount(r, 'not-ready')} subscription(s) not ready for a failover`,
   ].filter(Boolean);
   return `Drift: ${parts.join(', ')}.`;
+}
+
+function failoverCount(r: DriftReport, verdict: string): number {
+  return (r.failover ?? []).filter((v) => v.verdict === verdict).length;
 }
 
 export function renderDriftText(r: DriftReport): string {
@@ -79,6 +86,16 @@ export function renderDriftText(r: DriftReport): string {
       chalk.yellow.bold('Sequences behind their publisher (steep sequences sync SUB brings them up):'),
     );
     for (const s of r.sequences) out.push(`  ${s.node}/${s.sequence}: ${sequenceLagText(s)}`);
+    out.push('');
+  }
+  if (r.failover && r.failover.length > 0) {
+    out.push(chalk.bold('Failover (subscriptions from a node with standbys):'));
+    for (const v of r.failover) {
+      const colour =
+        v.verdict === 'gap' ? chalk.red : v.verdict === 'not-ready' ? chalk.yellow : (t: string) => t;
+      out.push(colour(`  ${v.node}/${v.subscription} ← ${v.from}: ${v.verdict}`));
+      for (const reason of v.reasons) out.push(colour(`      ${reason}`));
+    }
     out.push('');
   }
   if (r.warnings.length > 0) {

@@ -61,6 +61,12 @@ export function renderStatus(r: StatusReport): string {
     ].filter((x): x is string => x !== null);
     out.push(`${head}  ${parts.join(' · ')}`);
     if (s.error) out.push(chalk.red(`      ${s.error}`));
+    if (s.failover && s.failover.verdict !== 'gap') {
+      const colour =
+        s.failover.verdict === 'ready' || s.failover.verdict === 'resumed' ? chalk.green : chalk.yellow;
+      out.push(colour(`      failover: ${s.failover.verdict}`));
+      for (const reason of s.failover.reasons) out.push(colour(`        ${reason}`));
+    }
     if (s.lostSyncSlots.length > 0)
       out.push(chalk.red(`      lost sync: ${lostSyncText(s.name, s.from, s.state, s.lostSyncSlots)}`));
     if (s.divergedTables.length > 0)

@@ -55,6 +55,8 @@ export interface LocalServerOptions {
   settings?: Record<string, string>;
   /** default `<dataDir>/server.log` */
   logFile?: string;
+  /** a hot standby: its roles and databases are the primary's, nothing is ensured at start */
+  standby?: boolean;
 }
 
 export type StartOutcome = 'started' | 'already-running' | 'restarted';
@@ -92,6 +94,7 @@ export class LocalServer {
   readonly name: string;
   private portValue: number;
   private readonly settings: Record<string, string>;
+  private readonly standby: boolean;
 
   private constructor(opts: LocalServerOptions, binaries: PgBinaries) {
     this.dataDir = path.resolve(opts.dataDir);
@@ -104,6 +107,7 @@ export class LocalServer {
     this.password = opts.password;
     this.auth = opts.auth ?? (opts.password ? 'scram-sha-256' : 'trust');
     this.settings = { ...opts.settings };
+    this.standby = opts.standby ?? false;
     this.logFile = opts.logFile ? path.resolve(opts.logFile) : path.join(this.dataDir, 'server.log');
     this.socketDir = LocalServer.socketDirFor(this.dataDir);
   }
@@ -308,6 +312,7 @@ export class LocalServer {
   }
 
   private async ensureObjects(): Promise<void> {
+    if (this.standby) return;
     const client = await this.adminClient();
     try {
       const role = client.escapeIdentifier(this.user);

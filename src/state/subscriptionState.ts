@@ -52,7 +52,13 @@ export class SubscriptionStateStore {
     const changes: StateChange[] = [];
     let from = current;
     for (const next of transitionPath(current, to)) {
-      const error = next === 'failed' ? (details.error ?? 'failed') : null;
+      // why it failed, or why it diverged when the caller knows (a failover's gap)
+      const error =
+        next === 'failed'
+          ? (details.error ?? 'failed')
+          : next === 'diverged'
+            ? (details.error ?? null)
+            : null;
       const { rows } = await client.query<{ at: Date }>(
         `INSERT INTO ${this.table} AS s (node_name, subscription, init_method, state, source_node, started_at, completed_at, updated_at, error)
          VALUES ($1, $2, $3, $4, $5,

@@ -14,6 +14,7 @@ import type { Plan, Step } from '../model/plan.js';
 import type { Topology } from '../model/topology.js';
 import { count } from '../render/count.js';
 import { ApplyLog, closeInterruptedSteps, hasApplyLog } from '../state/applyLog.js';
+import { recordFailoverGaps } from './failoverGaps.js';
 import { saveSubscribedFingerprints } from './fingerprints.js';
 import { InitRunner, type InterruptedStep, ownCopy } from './init.js';
 import { reconcileForInit, runMergeInit } from './mergeInit.js';
@@ -166,6 +167,8 @@ export async function applyPlan(topology: Topology, plan: Plan, opts: ApplyOptio
   checkApplicable(plan, opts.allowDestroy, opts.maxCopyBytes);
   const runId = randomUUID();
   const started = Date.now();
+  // a failover that may have skipped changes never continues silently
+  await recordFailoverGaps(topology, plan, opts.onEvent);
   if (plan.steps.length === 0)
     return { runId, completed: [], failed: [], notRun: [], interrupted: [], stopped: false };
   const clients = await lockNodes(topology, plan);

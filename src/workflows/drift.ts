@@ -216,7 +216,8 @@ export function driftReport(
     fingerprints.length > 0 ||
     plan.orphanSlots.length > 0 ||
     gaps.length > 0 ||
-    (sequences?.length ?? 0) > 0;
+    (sequences?.length ?? 0) > 0 ||
+    (plan.failover ?? []).some((v) => v.verdict === 'gap' || v.verdict === 'not-ready');
   return {
     formatVersion: 1,
     steepVersion: STEEP_VERSION,
@@ -231,6 +232,7 @@ export function driftReport(
     orphanSlots: plan.orphanSlots,
     dataGaps: gaps,
     ...(sequences ? { sequences } : {}),
+    ...(plan.failover ? { failover: plan.failover } : {}),
     errors,
     warnings: plan.warnings,
   };

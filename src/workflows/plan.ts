@@ -55,6 +55,7 @@ export async function observe(
     Object.values(topology.nodes).map((n) => ({
       name: n.name,
       connection: n.connection,
+      standbys: n.standbys,
       rowFilters: filters.get(n.name),
       tableScope: scopes[n.name],
     })),

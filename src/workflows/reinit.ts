@@ -1,10 +1,12 @@
 import { readSubscriptionInfo } from '../catalog/compareScope.js';
+import { slotExists } from '../catalog/failover.js';
 import { readFinishedCopies, serverVersionOf, withoutSyncSlot } from '../catalog/initProgress.js';
 import { readForeignKeysTo, readPublicationDefs } from '../catalog/reinit.js';
 import { loadTopology } from '../config/load.js';
 import { lockedSessions } from '../db/lockedSession.js';
 import type { EventSink, Stop } from '../executors/events.js';
 import { followTargetOf, stateChangeEvent } from '../executors/initFollow.js';
+import { recreateLostSlot } from '../executors/lostSlot.js';
 import { executeReinit } from '../executors/reinit.js';
 import { subscriptionAddress } from '../model/address.js';
 import type { Problem } from '../model/errors.js';
@@ -117,6 +119,27 @@ export async function reinitLoaded(
         `subscription ${d.name} does not exist on ${d.node}, so it is not initialised: create and initialise it with steep apply`,
         { node: d.node, address },
       );
+    // its slot lost on the publisher (a failover to a standby without a synced copy): what it
+    // missed is unknown, so only a full copy repairs it, on a slot created again
+    const slot = info.slot ?? d.slot;
+    if (!(await slotExists(pub, slot))) {
+      if (!('full' in request))
+        throw new SteepError(
+          'reinit.refused',
+          `slot ${slot} of ${d.name} is missing on ${d.from} (a failover lost it, or it was dropped): what ${d.name} missed since is unknown, ` +
+            `so only steep reinit ${d.name} --full repairs it (it creates the slot again and copies every table)`,
+          { node: d.from, address },
+        );
+      const failover = d.options.failover ?? (topology.nodes[d.from]?.standbys?.length ?? 0) > 0;
+      await recreateLostSlot(pub, slot, await serverVersionOf(pub), failover);
+      opts.onEvent({
+        event: 'reinit.slot_created',
+        level: 'warn',
+        node: d.from,
+        address,
+        message: `slot ${slot} was missing on ${d.from}: created again; every table of ${d.name} is copied again`,
+      });
+    }
     const schema = topology.settings.stateSchema;
     const stateTables = await hasInitTables(sub, schema);
     const states = new SubscriptionStateStore(schema, d.node);

@@ -18,6 +18,7 @@ import { type Problem, SteepError } from '../model/errors.js';
 import { advanceState, cannotFinishText, caughtUpAtAGlance, liveState } from '../model/initLifecycle.js';
 import type { InitState, SlotLag, SubscriptionActivity } from '../model/initState.js';
 import { compareText } from '../model/order.js';
+import type { FailoverVerdict } from '../model/plan.js';
 import type {
   NodeStatus,
   SlotStatus,
@@ -26,6 +27,7 @@ import type {
   SubscriptionStatus,
 } from '../model/statusReport.js';
 import type { Topology } from '../model/topology.js';
+import { failoverVerdicts } from '../planner/failover.js';
 import { classifySlot } from '../planner/slotKinds.js';
 import { DivergedTablesStore } from '../state/divergedTables.js';
 
@@ -152,7 +154,7 @@ function subscriptionStatus(
     enabled: o ? o.enabled : null,
     initMethod: recorded?.initMethod ?? d?.init.method ?? null,
     state,
-    error: state === 'failed' ? (recorded?.error ?? null) : null,
+    error: state === 'failed' || state === 'diverged' ? (recorded?.error ?? null) : null,
     since: recorded?.updatedAt ?? null,
     tablesTotal: tables.length,
     tablesReady: ready,
@@ -248,7 +250,11 @@ function slotStatuses(topology: Topology, observed: ClusterState, live: Map<stri
 
 export async function readStatus(topology: Topology): Promise<StatusReport> {
   const observed = await readCluster(
-    Object.values(topology.nodes).map((n) => ({ name: n.name, connection: n.connection })),
+    Object.values(topology.nodes).map((n) => ({
+      name: n.name,
+      connection: n.connection,
+      standbys: n.standbys,
+    })),
     clusterReadOptions(topology.settings),
   );
   const live = await readLive(topology, observed);
@@ -280,6 +286,7 @@ export async function readStatus(topology: Topology): Promise<StatusReport> {
     subs.push(subscriptionStatus(topology, observed, live, d.name, d.node, undefined));
   }
   subs.sort((a, b) => compareText(a.name, b.name) || compareText(a.node, b.node));
+  withFailover(subs, failoverVerdicts(topology, observed));
   return {
     topology: topology.topology,
     sampledAt: new Date().toISOString(),
@@ -287,6 +294,21 @@ export async function readStatus(topology: Topology): Promise<StatusReport> {
     subscriptions: subs,
     slots: slotStatuses(topology, observed, live),
   };
+}
+
+/**
+ * Each subscription's part in a failover of its publisher; one whose failover may have skipped
+ * changes shows as diverged with the reason, recorded or not yet (the next apply records it).
+ */
+function withFailover(subs: SubscriptionStatus[], verdicts: FailoverVerdict[]): void {
+  for (const v of verdicts) {
+    const s = subs.find((x) => x.name === v.subscription && x.node === v.node);
+    if (!s) continue;
+    s.failover = { verdict: v.verdict, reasons: v.reasons };
+    if (v.verdict !== 'gap') continue;
+    if (s.state === 'synchronized') s.state = 'diverged';
+    if (s.state === 'diverged') s.error = s.error ?? v.reasons.join('; ');
+  }
 }
 
 export async function openStatus(
@@ -346,6 +368,9 @@ export function checkStatus(r: StatusReport, topology: Topology, maxLag?: LagLim
     if (maxLag && 'seconds' in maxLag && s.lagSeconds !== null && s.lagSeconds > maxLag.seconds)
       problems.push(`${at}: lag ${s.lagSeconds.toFixed(1)} s, over --max-lag ${maxLag.seconds} s`);
     if (maxLag && s.unknown) problems.push(`${at}: ${s.unknown}`);
+    if (s.state === 'diverged' && s.error) problems.push(`${at}: ${s.error}`);
+    if (s.failover?.verdict === 'not-ready')
+      problems.push(`${at}: not ready for a failover of ${s.from}: ${s.failover.reasons.join('; ')}`);
   }
   for (const s of r.slots) {
     if (s.walStatus === 'lost' || s.walStatus === 'unreserved')

@@ -5,6 +5,7 @@ import {
   readTableShapes,
   type SubscriptionInfo,
 } from '../catalog/compareScope.js';
+import { slotExists } from '../catalog/failover.js';
 import { serverVersionOf } from '../catalog/initProgress.js';
 import { compareSession } from '../catalog/rowHashes.js';
 import { loadTopology } from '../config/load.js';
@@ -207,6 +208,13 @@ export async function verifyLoaded(
         { node: d.node, address: subscriptionAddress(d.name) },
       );
     const slot = info.slot;
+    if (!(await slotExists(pub, slot)))
+      throw new SteepError(
+        'verify.slot_lost',
+        `slot ${slot} of ${d.name} is missing on ${d.from} (a failover lost it, or it was dropped): nothing replays to ${d.node}, ` +
+          `so its rows cannot be compared and what it missed is unknown; steep reinit ${d.name} --full creates the slot again and copies every table`,
+        { node: d.from, address: subscriptionAddress(d.name) },
+      );
     const plans = await planVerify(pub, sub, d, info, opts.tables);
     const verdicts = await pool(plans, opts.parallel, async (plan) => {
       if (!isComparison(plan)) {

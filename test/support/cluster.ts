@@ -38,7 +38,8 @@ export interface TestNode {
   /** A new connected client; the caller ends it. */
   client(): Promise<pg.Client>;
   restart(mode?: 'fast' | 'immediate'): Promise<void>;
-  stop(): Promise<void>;
+  /** `immediate` skips the checkpoint, as a crash would (default `fast`) */
+  stop(mode?: 'fast' | 'immediate'): Promise<void>;
 }
 
 export interface TestCluster {
@@ -228,9 +229,9 @@ class Node implements TestNode {
     await startServer(this.server);
   }
 
-  async stop(): Promise<void> {
+  async stop(mode: 'fast' | 'immediate' = 'fast'): Promise<void> {
     await this.closePool();
-    await this.server.stop('fast');
+    await this.server.stop(mode);
   }
 
   async destroy(): Promise<void> {
@@ -377,4 +378,81 @@ export function otherDatabase(base: TestNode, database: string, name = database)
       }
     },
   };
+}
+
+// ---- physical standbys ------------------------------------------------------------------------
+
+export interface StandbyOptions {
+  /** the standby's name (its data directory beside the primary's) */
+  name: string;
+  /** the physical slot on the primary it streams from (created here) */
+  slot: string;
+  /** settings on top of those of a standby (primary_conninfo, primary_slot_name, hot_standby_feedback, 17+: sync_replication_slots) */
+  settings?: Record<string, string>;
+}
+
+export interface TestStandby extends TestNode {
+  /** `pg_promote()`: out of recovery, a primary of its own */
+  promote(): Promise<void>;
+}
+
+/**
+ * A physical standby of `primary` (embedded packages ship no pg_basebackup): a cold copy of its
+ * data directory (the primary is stopped fast, copied, started again), without its slots, with
+ * `standby.signal` and the settings slot synchronisation needs: `primary_conninfo` with a dbname,
+ * `primary_slot_name`, `hot_standby_feedback`, and on 17+ `sync_replication_slots`. It shares the
+ * primary's roles and password; the cluster stops it with its own nodes.
+ */
+export async function startStandby(
+  cluster: TestCluster,
+  primaryName: string,
+  opts: StandbyOptions,
+): Promise<TestStandby> {
+  const primary = cluster.node(primaryName) as Node;
+  const base = path.dirname(primary.dataDir);
+  const servers = live.get(base);
+  if (!servers) throw new Error(`startStandby: the cluster of ${primaryName} is not running`);
+  await primary.query('SELECT pg_create_physical_replication_slot($1)', [opts.slot]);
+  await primary.stop('fast');
+  const dataDir = path.join(base, opts.name);
+  await runAs('cp', ['-a', primary.dataDir, dataDir]);
+  await primary.restart('fast');
+  for (const leftover of ['postmaster.pid', 'postmaster.opts', 'server.log'])
+    await fs.rm(path.join(dataDir, leftover), { force: true });
+  const slots = path.join(dataDir, 'pg_replslot');
+  for (const entry of await fs.readdir(slots))
+    await fs.rm(path.join(slots, entry), { recursive: true, force: true });
+  await fs.writeFile(path.join(dataDir, 'standby.signal'), '');
+  await chownToServerUser(path.join(dataDir, 'standby.signal'));
+  const conninfo = `host=127.0.0.1 port=${primary.port} user=${USER} password=${primary.password} dbname=${DATABASE} application_name=${opts.name}`;
+  const server = await LocalServer.existing({
+    dataDir,
+    name: opts.name,
+    port: await findFreePort(),
+    user: USER,
+    password: primary.password,
+    database: DATABASE,
+    auth: 'scram-sha-256',
+    standby: true,
+    settings: {
+      primary_conninfo: conninfo,
+      primary_slot_name: opts.slot,
+      hot_standby_feedback: 'on',
+      ...(primary.version >= 17 ? { sync_replication_slots: 'on' } : {}),
+      ...opts.settings,
+    },
+  });
+  if (!server) throw new Error(`startStandby: ${dataDir} holds no cluster`);
+  servers.push(server);
+  await startServer(server);
+  const node = new Node(server) as Node & TestStandby;
+  node.promote = async () => {
+    await node.query('SELECT pg_promote(true, 60)');
+  };
+  return node;
+}
+
+async function runAs(cmd: string, args: string[]): Promise<void> {
+  const { execFile } = await import('node:child_process');
+  await new Promise<void>((resolve, reject) => execFile(cmd, args, (err) => (err ? reject(err) : resolve())));
 }

@@ -116,6 +116,19 @@ describe('nodes', () => {
     ).toEqual(['6:5 url-and-fields: node `east`: `port` cannot be combined with `url`']);
   });
 
+  it('a standby: url and connection fields are exclusive too', () => {
+    expect(
+      errorsOf(
+        BASE.replace(
+          '    url: postgres://steep@east.internal:5432/app',
+          '    url: postgres://steep@east/app\n    standbys:\n      - {url: "postgres://steep@east-b/app", port: 5433}',
+        ),
+      ),
+    ).toEqual([
+      '7:46 url-and-fields: node `east`: item 1 of `standbys`: `port` cannot be combined with `url`',
+    ]);
+  });
+
   it('a url that is not a postgres URL, without echoing it', () => {
     const errors = check(
       BASE.replace('postgres://steep@east.internal:5432/app', 'mysql://root:pw@db/app'),

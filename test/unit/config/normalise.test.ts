@@ -205,6 +205,44 @@ nodes:
     });
   });
 
+  it("standbys: a URL or a mapping; what each leaves out is the node's (its password for the same user); a literal one warns", () => {
+    const text = `version: 1
+topology: t
+nodes:
+  a:
+    url: postgres://steep@primary.internal:5432/app?sslmode=require
+    password: ${envRef('A_PW')}
+    standbys:
+      - postgres://steep@standby1.internal/app
+      - {host: standby2.internal, port: 5433, user: other}
+      - {port: 5434, password: plain-secret}
+`;
+    const { topology, warnings } = check(text, { A_PW: 'a-secret' });
+    expect(topology?.nodes.a?.standbys).toEqual([
+      {
+        host: 'standby1.internal',
+        port: 5432,
+        database: 'app',
+        user: 'steep',
+        password: 'a-secret',
+        sslmode: 'require',
+      },
+      { host: 'standby2.internal', port: 5433, database: 'app', user: 'other', sslmode: 'require' },
+      {
+        host: 'primary.internal',
+        port: 5434,
+        database: 'app',
+        user: 'steep',
+        password: 'plain-secret',
+        sslmode: 'require',
+      },
+    ]);
+    expect(warnings.map((w) => w.message)).toContain(
+      'node `a`: the password of standby 3 is written in the file',
+    );
+    expect(JSON.stringify(warnings)).not.toContain('plain-secret');
+  });
+
   it('libpq URLs: percent-decoding, IPv6, query parameters', () => {
     const text = `version: 1
 topology: t

@@ -7,7 +7,7 @@ import type {
   ObservedTable,
   UnreachableNode,
 } from '../../../src/model/cluster.js';
-import { buildConninfo } from '../../../src/model/conninfo.js';
+import { publisherConninfo } from '../../../src/model/conninfo.js';
 import { formatOwnership, parseOwnership } from '../../../src/model/ownership.js';
 import type { Plan } from '../../../src/model/plan.js';
 import type {
@@ -250,10 +250,9 @@ export function unreachable(
 /** The subscription's connection string as steep sets it, with and without the password. */
 export function conninfoFor(t: Topology, publisher: string): { real: string; masked: string; hash: string } {
   const spec = t.nodes[publisher]!;
-  const conn = spec.replicationConnection ?? spec.connection;
-  const masked = buildConninfo(conn, { passfile: spec.replicationPassfile, maskPassword: true });
+  const masked = publisherConninfo(spec, { maskPassword: true });
   return {
-    real: buildConninfo(conn, { passfile: spec.replicationPassfile }),
+    real: publisherConninfo(spec),
     masked,
     hash: sha256Hex(masked),
   };

@@ -1,0 +1,37 @@
+import { connect } from '../db/connect.js';
+import type { EventSink } from '../executors/events.js';
+import { stateChangeEvent } from '../executors/initFollow.js';
+import type { Plan } from '../model/plan.js';
+import type { Topology } from '../model/topology.js';
+import { hasInitTables, SubscriptionStateStore } from '../state/subscriptionState.js';
+
+/**
+ * A failover that may have skipped changes (the plan's `gap` verdicts): each such subscription
+ * is recorded `diverged` on its subscriber, with the reason, so nothing continues silently;
+ * `steep reinit` is the way back. One recorded `synchronized` moves; any other state is left.
+ */
+export async function recordFailoverGaps(topology: Topology, plan: Plan, onEvent: EventSink): Promise<void> {
+  const gaps = (plan.failover ?? []).filter((v) => v.verdict === 'gap');
+  const schema = topology.settings.stateSchema;
+  for (const v of gaps) {
+    const spec = topology.nodes[v.node];
+    const d = topology.subscriptions[v.subscription];
+    if (!spec || !d) continue;
+    const client = await connect(spec.connection, {
+      node: v.node,
+      applicationName: 'steep apply',
+      connectTimeoutMs: topology.settings.connectTimeout,
+    });
+    try {
+      if (!(await hasInitTables(client, schema))) continue;
+      const states = new SubscriptionStateStore(schema, v.node);
+      const current = (await states.get(client, v.subscription))?.state ?? 'synchronized';
+      if (current !== 'synchronized') continue;
+      const details = { method: d.init.method, source: d.from, error: v.reasons.join('; ') };
+      for (const c of await states.transition(client, v.subscription, 'diverged', details))
+        onEvent({ ...stateChangeEvent(c), level: 'warn' });
+    } finally {
+      await client.end().catch(() => {});
+    }
+  }
+}

@@ -1,0 +1,310 @@
+import type pg from 'pg';
+import { describe, expect, it } from 'vitest';
+import type { PgMajor } from '../../src/sandbox/binaries.js';
+import { type CliResult, steepWith, writeConfig } from '../support/cli.js';
+import {
+  startCluster,
+  startStandby,
+  type TestCluster,
+  type TestNode,
+  testVersions,
+} from '../support/cluster.js';
+import { createTables, digests, fillTables, waitCaughtUp } from '../support/replicationData.js';
+import { eventually, passwordEnv, passwordVar } from '../support/topologyFile.js';
+
+/**
+ * A publisher's failover to its physical standby, mid-load, with a subscriber (issue 38). On 18:
+ * steep names what slot synchronisation lacks (synchronized_standby_slots) and creates the
+ * subscription with failover = true and every host (read-write only); the old primary is stopped
+ * immediately and the standby promoted while a writer runs: the subscription resumes on its
+ * synced slot by itself, apply re-points it without copying, status says it resumed with no gap,
+ * and both sides end equal. On 16 (no failover slots): the lost slot is a possible gap, shown and
+ * recorded as diverged with the reason, never resumed silently; steep reinit repairs it.
+ */
+
+const TABLE = 'fo_items';
+const SUB = 'fo_sub';
+
+/** Writes on whichever node `target()` names (the primary of the moment), each write a short transaction; acked ids kept. */
+function startFailoverWriter(target: () => TestNode): { stop: () => Promise<number[]>; acked: () => number } {
+  let running = true;
+  const acked: number[] = [];
+  let next = 5_000_000;
+  const done = (async () => {
+    let client: pg.Client | null = null;
+    while (running) {
+      try {
+        if (!client) {
+          client = await target().client();
+          client.on('error', () => {});
+        }
+        next += 1;
+        await client.query('BEGIN');
+        await client.query(
+          `INSERT INTO public.${TABLE} (id, v, n) VALUES ($1::bigint, md5($1::bigint::text), 1)`,
+          [next],
+        );
+        await client.query(`UPDATE public.${TABLE} SET n = n + 1 WHERE id = $1`, [1 + (next % 500)]);
+        await client.query('COMMIT');
+        acked.push(next);
+      } catch {
+        await client?.end().catch(() => {});
+        client = null;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await client?.end().catch(() => {});
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await done;
+      return acked;
+    },
+    acked: () => acked.length,
+  };
+}
+
+function fileFor(primary: TestNode, standby: TestNode, sub: TestNode): string {
+  return [
+    'version: 1',
+    'topology: failover',
+    'nodes:',
+    '  pub:',
+    `    url: postgres://postgres@127.0.0.1:${primary.port}/app`,
+    `    password: \${env:PUB_PGPASSWORD}`,
+    '    standbys:',
+    `      - postgres://postgres@127.0.0.1:${standby.port}/app`,
+    '  sub:',
+    `    url: postgres://postgres@127.0.0.1:${sub.port}/app`,
+    `    password: \${env:${passwordVar(sub)}}`,
+    'publications:',
+    '  fo_pub:',
+    '    node: pub',
+    `    tables: [public.${TABLE}]`,
+    'subscriptions:',
+    `  ${SUB}:`,
+    '    node: sub',
+    '    from: pub',
+    '    publications: [fo_pub]',
+    '',
+  ].join('\n');
+}
+
+function out(r: CliResult): string {
+  return `${r.stdout}\n${r.stderr}`;
+}
+
+interface Pair {
+  cluster: TestCluster;
+  pub: TestNode;
+  sub: TestNode;
+  standby: TestNode & { promote(): Promise<void> };
+}
+
+async function startPair(version: PgMajor): Promise<Pair> {
+  const cluster = await startCluster({ nodes: ['pub', 'sub'], version });
+  try {
+    const standby = await startStandby(cluster, 'pub', { name: 'pub_standby', slot: 'pub_standby' });
+    const pub = cluster.node('pub');
+    const sub = cluster.node('sub');
+    await createTables([pub, sub], [{ name: TABLE, rows: 2000 }]);
+    await fillTables(pub, [{ name: TABLE, rows: 2000 }]);
+    return { cluster, pub, sub, standby };
+  } catch (err) {
+    await cluster.stop();
+    throw err;
+  }
+}
+
+/** Seconds from `since` until a row written on `primary` now is on `sub`. */
+async function secondsUntilStreaming(
+  primary: TestNode,
+  sub: TestNode,
+  since: number,
+  id: number,
+): Promise<number> {
+  await eventually(
+    async () => {
+      try {
+        await primary.query(
+          `INSERT INTO public.${TABLE} (id, v) VALUES ($1, 'marker') ON CONFLICT DO NOTHING`,
+          [id],
+        );
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    60_000,
+    'the promoted standby to accept writes',
+  );
+  await eventually(
+    async () => (await sub.query(`SELECT 1 FROM public.${TABLE} WHERE id = $1`, [id])).length === 1,
+    90_000,
+    `marker ${id} to reach the subscriber`,
+  );
+  return (Date.now() - since) / 1000;
+}
+
+describe('a publisher failover', () => {
+  // 18 by default; STEEP_TEST_PG=17 runs it on 17 (the first version with failover slots)
+  const withSlots = testVersions().filter((v) => v >= 17);
+  it.each(withSlots.length > 0 ? withSlots : [18 as PgMajor])(
+    '%i: failover slots, immediate stop of the old primary, promotion mid-load: resumed with no gap, 0 rows lost',
+    async (version) => {
+      const { cluster, pub, sub, standby } = await startPair(version);
+      try {
+        let path = writeConfig(fileFor(pub, standby, sub));
+        const env = { ...passwordEnv([sub]), PUB_PGPASSWORD: pub.password };
+        const steep = steepWith({ config: () => path, env: () => env, timeoutMs: 120_000 });
+
+        // the plan: every host, read-write only, failover = true; and what slot synchronisation lacks
+        const planned = await steep(['plan']);
+        expect(planned.stdout).toContain(`host=127.0.0.1,127.0.0.1 port=${pub.port},${standby.port}`);
+        expect(planned.stdout).toContain('target_session_attrs=read-write');
+        expect(planned.stdout).toMatch(/failover = true/);
+        expect(out(planned)).toContain('pub: set synchronized_standby_slots to include pub_standby');
+
+        const applied = await steep(['apply', '--auto-approve']);
+        expect(applied.code, out(applied)).toBe(0);
+        const notReady = await steep(['status', '--check']);
+        expect(notReady.code, out(notReady)).not.toBe(0);
+        expect(out(notReady)).toContain(
+          'not ready for a failover of pub: pub: set synchronized_standby_slots to include pub_standby',
+        );
+        await pub.query("ALTER SYSTEM SET synchronized_standby_slots = 'pub_standby'");
+        await pub.query('SELECT pg_reload_conf()');
+        let check: CliResult | undefined;
+        await eventually(
+          async () => {
+            check = await steep(['status', '--check']);
+            return check.code === 0;
+          },
+          60_000,
+          'status --check to find the subscription ready for a failover',
+        );
+        const status = await steep(['status']);
+        expect(status.stdout, out(status)).toContain('failover: ready');
+
+        // promotion mid-load, the old primary stopped immediately (a crash)
+        let primary: TestNode = pub;
+        const writer = startFailoverWriter(() => primary);
+        await eventually(async () => writer.acked() >= 50, 20_000, 'the writer to commit');
+        await pub.stop('immediate');
+        const promotedAt = Date.now();
+        await standby.promote();
+        primary = standby;
+        const streamingAfter = await secondsUntilStreaming(standby, sub, promotedAt, 900_000_001);
+        await eventually(
+          async () => writer.acked() >= 200,
+          30_000,
+          'the writer to commit on the new primary',
+        );
+        const acked = await writer.stop();
+
+        // the file names the new primary, the old one as its standby: apply re-points, copies nothing
+        path = writeConfig(fileFor(standby, pub, sub));
+        env.PUB_PGPASSWORD = standby.password;
+        const repointed = await steep(['apply', '--auto-approve']);
+        expect(repointed.code, out(repointed)).toBe(0);
+        expect(out(repointed)).not.toMatch(/copies-data|copy_data = true/);
+        const after = await steep(['status']);
+        expect(after.stdout, out(after)).toMatch(
+          /failover: resumed\s+on pub \(promoted\) from slot fo_sub, synced before the promotion/,
+        );
+        expect(after.stdout).not.toContain('diverged');
+        const drift = await steep(['drift']);
+        expect(drift.stdout, out(drift)).toMatch(/sub\/fo_sub ← pub: resumed\s+on pub \(promoted\)/);
+        expect(drift.stdout).not.toContain('possible failover gap');
+
+        await waitCaughtUp(standby, SUB);
+        const onPublisher = await digests(standby, [TABLE]);
+        expect(await digests(sub, [TABLE])).toEqual(onPublisher);
+        const present = new Set(
+          (
+            await sub.query<{ id: string }>(`SELECT id::text AS id FROM public.${TABLE} WHERE id > 5000000`)
+          ).map((r) => Number(r.id)),
+        );
+        const lostOnPublisher = acked.filter((id) => !present.has(id)).length;
+        console.log(
+          `failover ${version}: ${acked.length} writes acked, promotion → streaming ${streamingAfter.toFixed(1)} s, ` +
+            `rows lost between publisher and subscriber 0, acked writes the promoted standby never received ${lostOnPublisher}`,
+        );
+      } finally {
+        await cluster.stop();
+      }
+    },
+    300_000,
+  );
+
+  it('16: no failover slots: the lost slot is a gap, shown and recorded diverged, repaired by reinit --full', async () => {
+    const { cluster, pub, sub, standby } = await startPair(16);
+    try {
+      let path = writeConfig(fileFor(pub, standby, sub));
+      const env = { ...passwordEnv([sub]), PUB_PGPASSWORD: pub.password };
+      const steep = steepWith({ config: () => path, env: () => env, timeoutMs: 120_000 });
+
+      const planned = await steep(['plan']);
+      expect(out(planned)).toContain(
+        'PostgreSQL 16 on pub has no failover slots: a failover of pub loses slot fo_sub',
+      );
+      expect(planned.stdout).not.toMatch(/failover = true/);
+      const applied = await steep(['apply', '--auto-approve']);
+      expect(applied.code, out(applied)).toBe(0);
+
+      let primary: TestNode = pub;
+      const writer = startFailoverWriter(() => primary);
+      await eventually(async () => writer.acked() >= 50, 20_000, 'the writer to commit');
+      await pub.stop('fast');
+      await standby.promote();
+      primary = standby;
+      await eventually(async () => writer.acked() >= 200, 30_000, 'the writer to commit on the new primary');
+      const acked = await writer.stop();
+
+      path = writeConfig(fileFor(standby, pub, sub));
+      env.PUB_PGPASSWORD = standby.password;
+      // never resumed silently: status, status --check and drift say so before anything is changed
+      const status = await steep(['status']);
+      expect(status.stdout, out(status)).toMatch(/fo_sub\s+sub ← pub\s+diverged/);
+      expect(status.stdout).toContain(
+        'slot fo_sub is missing on pub: PostgreSQL 16 keeps a logical slot only on the primary',
+      );
+      const check = await steep(['status', '--check']);
+      expect(check.code, out(check)).not.toBe(0);
+      const drift = await steep(['drift']);
+      expect(drift.code, out(drift)).toBe(2);
+      expect(drift.stdout).toContain('1 subscription(s) with a possible failover gap');
+      // apply records it diverged, with the reason
+      const applied2 = await steep(['apply', '--auto-approve']);
+      expect(applied2.code, out(applied2)).toBe(0);
+      const [recorded] = await sub.query<{ state: string; error: string | null }>(
+        "SELECT state, error FROM steep.subscription_state WHERE subscription = 'fo_sub'",
+      );
+      expect(recorded?.state).toBe('diverged');
+      expect(recorded?.error).toContain('slot fo_sub is missing on pub');
+
+      // the advice: verify --repair and a partial reinit are refused, the full reinit repairs it
+      const verify = await steep(['verify', SUB, '--repair']);
+      expect(verify.code, out(verify)).toBe(1);
+      expect(out(verify)).toContain(
+        `steep reinit ${SUB} --full creates the slot again and copies every table`,
+      );
+      const partial = await steep(['reinit', SUB, '--tables', `public.${TABLE}`]);
+      expect(partial.code, out(partial)).toBe(1);
+      expect(out(partial)).toContain(`only steep reinit ${SUB} --full repairs it`);
+      const repaired = await steep(['reinit', SUB, '--full']);
+      expect(repaired.code, out(repaired)).toBe(0);
+      await waitCaughtUp(standby, SUB);
+      expect(await digests(sub, [TABLE])).toEqual(await digests(standby, [TABLE]));
+      const after = await steep(['status', '--check']);
+      expect(after.code, out(after)).toBe(0);
+      console.log(
+        `failover 16: ${acked.length} writes acked; gap detected, recorded diverged, repaired by reinit --full; rows lost 0`,
+      );
+    } finally {
+      await cluster.stop();
+    }
+  }, 300_000);
+});

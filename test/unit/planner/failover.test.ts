@@ -1,0 +1,204 @@
+import { describe, expect, it } from 'vitest';
+import type { FailoverServer, ObservedFailover } from '../../../src/model/cluster.js';
+import type { Topology } from '../../../src/model/topology.js';
+import {
+  at,
+  nodeSpec,
+  observe,
+  observedSlot,
+  PG16,
+  PG18,
+  publication,
+  runPlan,
+  sqlOf,
+  subscription,
+  topology,
+} from './fixtures.js';
+
+const STANDBY = {
+  host: 'east-standby.internal',
+  port: 5432,
+  database: 'app',
+  user: 'steep',
+  password: 'secret-east',
+};
+
+function file(): Topology {
+  return topology({
+    nodes: [nodeSpec('east', { standbys: [STANDBY] }), 'west'],
+    publications: [publication('orders_pub', 'east')],
+    subscriptions: [subscription('west_orders', 'west', 'east', ['orders_pub'])],
+  });
+}
+
+function server(overrides: Partial<FailoverServer> = {}): FailoverServer {
+  return {
+    inRecovery: false,
+    serverVersion: PG18,
+    syncReplicationSlots: null,
+    hotStandbyFeedback: null,
+    primarySlotName: null,
+    primaryConninfoHasDbname: null,
+    synchronizedStandbySlots: ['east_standby'],
+    slots: {},
+    ...overrides,
+  };
+}
+
+/** A standby with every piece of slot synchronisation in place, its copy of west_orders synced. */
+function readyFailover(standby: Partial<FailoverServer> = {}): ObservedFailover {
+  return {
+    self: server({
+      slots: {
+        west_orders: {
+          name: 'west_orders',
+          synced: false,
+          invalidated: null,
+          confirmedFlushLsn: '0/3000000',
+          active: true,
+          temporary: false,
+        },
+      },
+    }),
+    standbys: [
+      {
+        address: 'east-standby.internal:5432',
+        reachable: true,
+        ...server({
+          inRecovery: true,
+          syncReplicationSlots: true,
+          hotStandbyFeedback: true,
+          primarySlotName: 'east_standby',
+          primaryConninfoHasDbname: true,
+          synchronizedStandbySlots: [],
+          slots: {
+            west_orders: {
+              name: 'west_orders',
+              synced: true,
+              invalidated: null,
+              confirmedFlushLsn: '0/3000000',
+              active: false,
+              temporary: false,
+            },
+          },
+          ...standby,
+        }),
+      },
+    ],
+  };
+}
+
+function converged(t: Topology, version = PG18) {
+  const state = observe(t, { version });
+  at(state, 'east').slots.east_standby = observedSlot('east_standby', {
+    slotType: 'physical',
+    plugin: null,
+    database: null,
+  });
+  return state;
+}
+
+describe('a publisher with standbys', () => {
+  it('18: subscriptions name every host, read-write only, with failover = true', () => {
+    const t = file();
+    const state = converged(t);
+    delete at(state, 'west').subscriptions.west_orders;
+    delete at(state, 'east').slots.west_orders;
+    const plan = runPlan(t, state);
+    const create = sqlOf(plan, 'subscription.west_orders').join('\n');
+    expect(create).toContain(
+      "CONNECTION 'host=east.internal,east-standby.internal port=5432,5432 dbname=app user=steep password=**** target_session_attrs=read-write'",
+    );
+    expect(create).toContain('failover = true');
+  });
+
+  it('18: names each missing piece of slot synchronisation with the setting that fixes it', () => {
+    const t = file();
+    const state = converged(t);
+    at(state, 'west').subscriptions.west_orders!.options.failover = false;
+    at(state, 'east').failover = readyFailover({
+      syncReplicationSlots: false,
+      hotStandbyFeedback: false,
+      primaryConninfoHasDbname: false,
+      slots: {},
+    });
+    at(state, 'east').failover!.self.synchronizedStandbySlots = [];
+    const plan = runPlan(t, state);
+    expect(plan.failover?.[0]?.verdict).toBe('not-ready');
+    expect(plan.failover?.[0]?.reasons).toEqual([
+      'subscription west_orders has failover = false: steep apply sets it (ALTER SUBSCRIPTION west_orders SET (failover = true), with the subscription disabled for that moment)',
+      'standby east-standby.internal:5432 of east: set sync_replication_slots = on',
+      'standby east-standby.internal:5432 of east: set hot_standby_feedback = on',
+      'east: set synchronized_standby_slots to include east_standby, so no subscriber receives a change before east-standby.internal:5432 does',
+      'standby east-standby.internal:5432 of east: add dbname=app to primary_conninfo (slot synchronisation connects to a database)',
+      'standby east-standby.internal:5432 of east holds no synced copy of slot west_orders yet',
+    ]);
+    expect(plan.warnings.map((w) => w.code)).toContain('failover.not-ready');
+    // the plan sets failover = true: disabled, set, enabled again
+    expect(sqlOf(plan, 'subscription.west_orders')).toEqual([
+      'ALTER SUBSCRIPTION "west_orders" DISABLE',
+      'ALTER SUBSCRIPTION "west_orders" SET (failover = true)',
+      'ALTER SUBSCRIPTION "west_orders" ENABLE',
+    ]);
+  });
+
+  it('18: ready when every piece is in place', () => {
+    const t = file();
+    const state = converged(t);
+    at(state, 'west').subscriptions.west_orders!.options.failover = true;
+    at(state, 'east').failover = readyFailover();
+    const plan = runPlan(t, state);
+    expect(plan.failover).toEqual([
+      { subscription: 'west_orders', node: 'west', from: 'east', verdict: 'ready', reasons: [] },
+    ]);
+    expect(plan.steps).toEqual([]);
+  });
+
+  it('16: a failover loses the slot; the plan says so and what steep does then', () => {
+    const plan = runPlan(file(), converged(file(), PG16));
+    expect(plan.failover?.[0]?.verdict).toBe('no-failover-slots');
+    expect(plan.warnings.find((w) => w.code === 'failover.no-failover-slots')?.message).toBe(
+      'subscription west_orders on west: PostgreSQL 16 on east has no failover slots: a failover of east loses slot west_orders, ' +
+        'and resuming on a new slot would skip the changes in between; steep then marks west_orders diverged, and steep reinit west_orders --full copies its tables again',
+    );
+  });
+
+  it('after a promotion: resumed from a synced slot; a gap when the slot is missing or ahead of what the subscriber applied', () => {
+    const t = file();
+    const promoted = () => {
+      const state = converged(t);
+      at(state, 'west').subscriptions.west_orders!.options.failover = true;
+      const f = readyFailover();
+      f.self.slots.west_orders = {
+        name: 'west_orders',
+        synced: true,
+        invalidated: null,
+        confirmedFlushLsn: '0/2000000',
+        active: true,
+        temporary: false,
+      };
+      at(state, 'east').failover = f;
+      return state;
+    };
+    expect(runPlan(t, promoted()).failover?.[0]?.verdict).toBe('resumed');
+
+    const missing = promoted();
+    delete at(missing, 'east').slots.west_orders;
+    const gap = runPlan(t, missing).failover?.[0];
+    expect(gap?.verdict).toBe('gap');
+    expect(gap?.reasons[0]).toContain('slot west_orders is missing on east');
+
+    const ahead = promoted();
+    at(ahead, 'east').failover!.self.slots.west_orders = {
+      name: 'west_orders',
+      synced: true,
+      invalidated: null,
+      confirmedFlushLsn: '0/4000000',
+      active: false,
+      temporary: false,
+    };
+    const skipped = runPlan(t, ahead).failover?.[0];
+    expect(skipped?.verdict).toBe('gap');
+    expect(skipped?.reasons[0]).toContain('confirms 0/4000000, past what west applied (0/3000000)');
+  });
+});
