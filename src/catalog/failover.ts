@@ -2,7 +2,8 @@ import type pg from 'pg';
 import type { FailoverServer, FailoverSlot, ObservedFailover, ObservedStandby } from '../model/cluster.js';
 import { parseConninfo } from '../model/conninfo.js';
 import type { ConnectionSpec } from '../model/topology.js';
-import { type JsonArrayRow, jsonArrayQuery, jsonRows, PG17 } from './queries/catalogQuery.js';
+import { PG17 } from '../model/versions.js';
+import { type JsonArrayRow, jsonArrayQuery, jsonRows } from './queries/catalogQuery.js';
 import { openCatalogSession, postgresMessage, rows } from './session.js';
 
 /*

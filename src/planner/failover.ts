@@ -4,7 +4,7 @@ import { compareLsn } from '../model/lsn.js';
 import { compareText } from '../model/order.js';
 import type { FailoverVerdict } from '../model/plan.js';
 import type { SubscriptionSpec, Topology } from '../model/topology.js';
-import { majorVersion } from './defaults.js';
+import { majorVersion, SUBSCRIPTION_OPTION } from '../model/versions.js';
 
 /**
  * A publisher's failover, per subscription from a node that declares `standbys:`. Before one:
@@ -15,8 +15,6 @@ import { majorVersion } from './defaults.js';
  * slot no further than what the subscriber applied), or may changes have been skipped (`gap`:
  * the subscription is diverged until `steep reinit` copies its tables again). Pure.
  */
-
-const FAILOVER_SLOTS = 170000;
 
 /** The file with `failover = true` on each subscription whose publisher declares standbys, where both ends run 17+ and the file does not say. */
 export function withFailoverSlots(desired: Topology, observed: ClusterState): Topology {
@@ -30,8 +28,8 @@ export function withFailoverSlots(desired: Topology, observed: ClusterState): To
       d.options.failover === undefined &&
       pub?.reachable === true &&
       sub?.reachable === true &&
-      pub.serverVersion >= FAILOVER_SLOTS &&
-      sub.serverVersion >= FAILOVER_SLOTS;
+      pub.serverVersion >= SUBSCRIPTION_OPTION.failover.since &&
+      sub.serverVersion >= SUBSCRIPTION_OPTION.failover.since;
     if (wants) changed = true;
     subscriptions[name] = wants ? { ...d, options: { ...d.options, failover: true } } : d;
   }
@@ -64,8 +62,11 @@ export function failoverVerdicts(desired: Topology, observed: ClusterState): Fai
       verdict(after.verdict, after.reasons);
       continue;
     }
-    if (pub.serverVersion < FAILOVER_SLOTS || sub.serverVersion < FAILOVER_SLOTS) {
-      const old = pub.serverVersion < FAILOVER_SLOTS ? pub : sub;
+    if (
+      pub.serverVersion < SUBSCRIPTION_OPTION.failover.since ||
+      sub.serverVersion < SUBSCRIPTION_OPTION.failover.since
+    ) {
+      const old = pub.serverVersion < SUBSCRIPTION_OPTION.failover.since ? pub : sub;
       verdict('no-failover-slots', [
         `PostgreSQL ${majorVersion(old.serverVersion)} on ${old.name} has no failover slots: a failover of ${d.from} loses slot ${slotName}, ` +
           `and resuming on a new slot would skip the changes in between; steep then marks ${d.name} diverged, and steep reinit ${d.name} --full copies its tables again`,
@@ -94,7 +95,7 @@ function afterFailover(
   const slot = pub.slots[o.slot];
   if (!slot) {
     const why =
-      pub.serverVersion < FAILOVER_SLOTS
+      pub.serverVersion < SUBSCRIPTION_OPTION.failover.since
         ? `PostgreSQL ${majorVersion(pub.serverVersion)} keeps a logical slot only on the primary, so a failover of ${d.from} loses it`
         : `a failover to a standby that held no synced copy of it loses it (or it was dropped)`;
     return {

@@ -198,7 +198,7 @@ describe('switchover planner', () => {
     ]);
     // the fence LSN is a flushed message past every commit, not the WAL write position
     expect(fence.statements.map((x) => x.sql).slice(-4)).toEqual([
-      'BEGIN',
+      'BEGIN READ WRITE',
       'SET LOCAL synchronous_commit = local',
       "SELECT pg_catalog.pg_logical_emit_message(true, 'steep', 'switchover new_orders: fence')::text AS lsn",
       'COMMIT',
