@@ -69,3 +69,34 @@ export function grantSetSessionReplicationRole(role: string): string {
 export function functionsCalled(sql: string): RestrictedFunction[] {
   return RESTRICTED_FUNCTIONS.filter((fn) => new RegExp(`\\b${fn}\\s*\\(`).test(sql));
 }
+
+/** `steep grants`: one node's role setup script. */
+export interface NodeGrants {
+  node: string;
+  serverVersion: number;
+  role: string;
+  /** SQL statements and `--` comments, in order */
+  lines: string[];
+}
+
+/**
+ * What `statements` call that `denied` (the role's missing EXECUTE grants) forbids, each one
+ * sentence ending with the GRANT: `east: role admin may not execute …, which <what> calls; run GRANT …`.
+ */
+export function deniedCalls(
+  node: string,
+  role: string,
+  denied: RoleGaps['functions'],
+  statements: readonly string[],
+  what: string,
+): string[] {
+  const out: string[] = [];
+  for (const fn of RESTRICTED_FUNCTIONS) {
+    const signature = denied[fn];
+    if (!signature || !statements.some((sql) => functionsCalled(sql).includes(fn))) continue;
+    out.push(
+      `${node}: role ${role} may not execute ${fn}, which ${what} calls; run ${grantFunction(signature, role)} on ${node} (as a superuser or the cloud admin role)`,
+    );
+  }
+  return out;
+}

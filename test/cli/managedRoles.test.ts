@@ -287,4 +287,69 @@ describe.each([...versions])('least-privileged roles on PostgreSQL %i', (version
     );
     await equal(['a_own']);
   });
+  it('admin: steep grants prints the script; run as the cloud admin, the link plans clean and its merge makes both sides equal', async () => {
+    await once();
+    const path = writeConfig(
+      [
+        'version: 1',
+        'topology: managed-link',
+        nodes('admin'),
+        'links:',
+        '  a_link:',
+        '    nodes: [east, west]',
+        '    tables: [public.a_own]',
+        '    init: { method: merge, strategy: "prefer:east" }',
+        '',
+      ].join('\n'),
+    );
+    const offline = await steep(['grants', '--pg-version', String(version), '--json'], path);
+    expect(offline.code, offline.stderr).toBe(0);
+    const live = await steep(['grants', '--json'], path);
+    expect(live.code, live.stderr).toBe(0);
+    const scripts = JSON.parse(live.stdout).nodes as Array<{ node: string; lines: string[] }>;
+    const lines = (nodes: Array<{ lines: string[] }>) => nodes.map((n) => n.lines);
+    expect(lines(JSON.parse(offline.stdout).nodes)).toEqual(lines(scripts));
+    const text = await steep(['grants'], path);
+    expect(text.stdout).toContain(
+      'GRANT EXECUTE ON FUNCTION pg_catalog.pg_replication_origin_create(text) TO "admin";',
+    );
+    // the earlier cells' one-way subscriptions go (as the superuser): the link replaces them
+    for (const n of [east(), west()]) {
+      for (const { subname } of await n.query<{ subname: string }>('SELECT subname FROM pg_subscription')) {
+        await n.query(`ALTER SUBSCRIPTION ${subname} DISABLE`);
+        await n.query(`ALTER SUBSCRIPTION ${subname} SET (slot_name = NONE)`);
+        await n.query(`DROP SUBSCRIPTION ${subname}`);
+      }
+    }
+    for (const n of [east(), west()]) {
+      await n.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots');
+      for (const { pubname } of await n.query<{ pubname: string }>('SELECT pubname FROM pg_publication'))
+        await n.query(`DROP PUBLICATION ${pubname}`);
+    }
+    // the DBA runs it as the cloud's admin role (here the superuser), statement by statement
+    for (const s of scripts) {
+      const node = cluster().node(s.node);
+      for (const line of s.lines.filter((l) => !l.startsWith('--'))) await node.query(line);
+    }
+    // a row only west holds, and one both hold differently: the merge reconciles them
+    await west().query(`INSERT INTO public.a_own (id, v) VALUES (900001, 'west only')`);
+    const plan = await steep(['plan'], path);
+    expect(plan.code, plan.stdout + plan.stderr).toBe(0);
+    const applied = await steep(['apply', '--auto-approve'], path);
+    expect(applied.code, applied.stdout + applied.stderr).toBe(0);
+    await eventually(
+      async () => {
+        const a = await digests(east(), ['a_own']);
+        const b = await digests(west(), ['a_own']);
+        return JSON.stringify(a) === JSON.stringify(b);
+      },
+      20_000,
+      'both sides equal',
+    );
+    await equal(['a_own']);
+    const [row] = await east().query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM public.a_own WHERE id = 900001`,
+    );
+    expect(row!.n).toBe(1);
+  });
 });

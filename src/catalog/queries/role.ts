@@ -2,6 +2,29 @@ import type { ObservedRole } from '../../model/cluster.js';
 import { RESTRICTED_FUNCTIONS, type RestrictedFunction, type RoleGaps } from '../../model/privileges.js';
 import { type CatalogQuery, PG15, PG16 } from './catalogQuery.js';
 
+/** JSON text: [{ name, signature }] of the restricted functions the current role may not execute. */
+const DENIED_FUNCTIONS = `(select coalesce(pg_catalog.json_agg(pg_catalog.json_build_object('name', p.proname, 'signature', p.oid::regprocedure::text)), '[]')::text
+          from pg_catalog.pg_proc p
+         where p.pronamespace = 'pg_catalog'::regnamespace
+           and p.proname in (${RESTRICTED_FUNCTIONS.map((f) => `'${f}'`).join(', ')})
+           and not ('bytea'::regtype = any (p.proargtypes::oid[]::regtype[]))
+           and not has_function_privilege(p.oid, 'EXECUTE'))`;
+
+/** The current role and the restricted functions it may not execute (a command's own session). */
+export const DENIED_FUNCTIONS_QUERY: CatalogQuery = {
+  name: 'role-denied-functions',
+  text: `select current_user::text as name, ${DENIED_FUNCTIONS} as denied_functions`,
+};
+
+export function deniedFunctions(json: string): RoleGaps['functions'] {
+  const functions: RoleGaps['functions'] = {};
+  for (const f of JSON.parse(json ?? '[]') as { name: string; signature: string }[]) {
+    if ((RESTRICTED_FUNCTIONS as readonly string[]).includes(f.name))
+      functions[f.name as RestrictedFunction] = f.signature;
+  }
+  return functions;
+}
+
 /**
  * The role steep connects as and what it may do. PostgreSQL 14+: the query is the same on every
  * version; `pg_create_subscription` exists from 16 and is looked up by name, so on older
@@ -27,12 +50,7 @@ export const ROLE: CatalogQuery = {
        has_table_privilege('pg_catalog.pg_replication_origin_status', 'SELECT')
          and has_function_privilege('pg_catalog.pg_show_replication_origin_status()', 'EXECUTE')
          as can_read_origin_status,
-       (select coalesce(pg_catalog.json_agg(pg_catalog.json_build_object('name', p.proname, 'signature', p.oid::regprocedure::text)), '[]')::text
-          from pg_catalog.pg_proc p
-         where p.pronamespace = 'pg_catalog'::regnamespace
-           and p.proname in (${RESTRICTED_FUNCTIONS.map((f) => `'${f}'`).join(', ')})
-           and not ('bytea'::regtype = any (p.proargtypes::oid[]::regtype[]))
-           and not has_function_privilege(p.oid, 'EXECUTE')) as denied_functions
+       ${DENIED_FUNCTIONS} as denied_functions
   from pg_catalog.pg_roles r
  where r.rolname = current_user`,
 };
@@ -85,11 +103,6 @@ export function toRole(
 }
 
 function toGaps(row: RoleRow, setSessionReplicationRole: boolean): RoleGaps {
-  const functions: RoleGaps['functions'] = {};
-  const denied = JSON.parse(row.denied_functions ?? '[]') as { name: string; signature: string }[];
-  for (const f of denied) {
-    if ((RESTRICTED_FUNCTIONS as readonly string[]).includes(f.name))
-      functions[f.name as RestrictedFunction] = f.signature;
-  }
+  const functions = deniedFunctions(row.denied_functions);
   return { functions, setSessionReplicationRole: row.superuser || setSessionReplicationRole };
 }
