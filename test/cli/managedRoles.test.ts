@@ -352,4 +352,53 @@ describe.each([...versions])('least-privileged roles on PostgreSQL %i', (version
     );
     expect(row!.n).toBe(1);
   });
+  it('admin: reinit of the linked table refuses naming the origin GRANT when it is revoked (nothing changed), and works once granted', async () => {
+    await once();
+    const path = writeConfig(
+      [
+        'version: 1',
+        'topology: managed-link',
+        nodes('admin'),
+        'links:',
+        '  a_link:',
+        '    nodes: [east, west]',
+        '    tables: [public.a_own]',
+        '    init: { method: merge, strategy: "prefer:east" }',
+        '',
+      ].join('\n'),
+    );
+    const fn = 'pg_catalog.pg_replication_origin_create(text)';
+    await west().query(`REVOKE EXECUTE ON FUNCTION ${fn} FROM admin`);
+    const before = await digests(west(), ['a_own']);
+    const refused = await steep(['reinit', 'a_link_west', '--tables', 'public.a_own'], path);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(
+      `west: role admin may not execute pg_replication_origin_create, which the reinit of tables replicated both ways (public.a_own) calls; run GRANT EXECUTE ON FUNCTION ${fn} TO "admin"; on west`,
+    );
+    expect(await digests(west(), ['a_own'])).toEqual(before);
+    const [origins] = await west().query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_replication_origin WHERE roname LIKE 'steep%'`,
+    );
+    expect(origins!.n).toBe(0);
+    const status = await steep(['status', '--check'], path);
+    expect(status.code, status.stdout + status.stderr).toBe(0);
+
+    await west().query(`GRANT EXECUTE ON FUNCTION ${fn} TO admin`);
+    const writer = startWriter(east(), ['a_own'], 20_000_000);
+    let done: Awaited<ReturnType<typeof steep>>;
+    try {
+      done = await steep(['reinit', 'a_link_west', '--tables', 'public.a_own'], path);
+      await new Promise((r) => setTimeout(r, 1000));
+    } finally {
+      await writer.stop();
+    }
+    expect(done.code, done.stdout + done.stderr).toBe(0);
+    await eventually(
+      async () =>
+        JSON.stringify(await digests(east(), ['a_own'])) === JSON.stringify(await digests(west(), ['a_own'])),
+      30_000,
+      'both sides equal',
+    );
+    await equal(['a_own']);
+  });
 });
