@@ -376,6 +376,8 @@ function checkPrivileges(ctx: PlanContext): void {
         if (step.action === 'replace') checkOwner(node, 'subscription', name, fail, step.address);
         const d = ctx.desired.subscriptions[name];
         if (d) checkReplicationRole(ctx, d.from, fail);
+        // two-phase: `steep snapshot apply` loads the files with steep's own copy
+        if (d?.init.method === 'two-phase') checkOwnCopy(node, fail);
         break;
       }
       case 'subscription-alter':
@@ -469,7 +471,7 @@ function checkOwnCopy(node: ObservedNode, fail: Fail): void {
   if (role.superuser || !role.gaps || role.gaps.setSessionReplicationRole) return;
   const why =
     `${node.name}: role ${role.name} may not SET session_replication_role, which steep's own copy (init.parallel, ` +
-    `or a table above init.splitAbove) needs so that foreign keys and triggers do not fire while the tables load in parallel`;
+    `a table above init.splitAbove, or a two-phase snapshot apply) needs so that foreign keys and triggers do not fire while the tables load in parallel`;
   fail(
     node.name,
     node.serverVersion >= PG15
