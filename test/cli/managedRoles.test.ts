@@ -73,6 +73,7 @@ describe.each([...versions])('least-privileged roles on PostgreSQL %i', (version
         ['a_parent', 'admin'],
         ['a_child', 'admin'],
         ['a_own', 'admin'],
+        ['a_man', 'admin'],
         ['n_items', 'narrow'],
       ] as const) {
         await n.query(
@@ -218,6 +219,45 @@ describe.each([...versions])('least-privileged roles on PostgreSQL %i', (version
     expect(applied.code, `${applied.stdout}\n${applied.stderr}`).toBe(0);
     await waitCaughtUp(east(), 'admin_own');
     await equal(['a_parent', 'a_child']);
+  });
+
+  it('admin: manual init is a plan error naming the origin_advance GRANT (nothing created on the subscriber); granted, it starts at the prepared LSN under writes', async () => {
+    await once();
+    if (!pg16) return; // 14/15 refuse the subscription in plan (above)
+    const path = config('admin', 'admin_man', ['a_man'], '{ method: manual }');
+    await east().query(`INSERT INTO public.a_man SELECT g, md5(g::text) FROM generate_series(1, 1500) g`);
+    const first = await steep(['apply', '--auto-approve'], path); // the publication; the subscription waits for prepare
+    expect(first.code, first.stdout + first.stderr).toBe(0);
+    const prepared = await steep(['init', 'prepare', 'admin_man'], path);
+    expect(prepared.code, prepared.stdout + prepared.stderr).toBe(0);
+    // the DBA's restore: the same rows, consistent at the slot's LSN (nothing was written since)
+    await west().query(`INSERT INTO public.a_man SELECT g, md5(g::text) FROM generate_series(1, 1500) g`);
+    const writer = startWriter(east(), ['a_man'], 30_000_000);
+    try {
+      const plan = await steep(['plan'], path);
+      expect(plan.code).toBe(1);
+      expect(plan.stderr).toContain(
+        'west: role admin may not execute pg_replication_origin_advance, which the init of subscription admin_man calls; ' +
+          'run GRANT EXECUTE ON FUNCTION pg_catalog.pg_replication_origin_advance(text, pg_lsn) TO "admin"; on west',
+      );
+      const refused = await steep(['apply', '--auto-approve'], path);
+      expect(refused.code).toBe(1);
+      const [subs] = await west().query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_subscription WHERE subname = 'admin_man'`,
+      );
+      expect(subs!.n).toBe(0);
+
+      await west().query(
+        'GRANT EXECUTE ON FUNCTION pg_catalog.pg_replication_origin_advance(text, pg_lsn) TO admin',
+      );
+      const applied = await steep(['apply', '--auto-approve'], path);
+      expect(applied.code, applied.stdout + applied.stderr).toBe(0);
+      await new Promise((r) => setTimeout(r, 1000));
+    } finally {
+      await writer.stop();
+    }
+    await waitCaughtUp(east(), 'admin_man');
+    await equal(['a_man']);
   });
 
   it('admin: a link (merge init) is a plan error naming the origin GRANT on both nodes, nothing written', async () => {
