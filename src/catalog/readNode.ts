@@ -29,7 +29,13 @@ import {
   publicationTablesQuery,
   toPublications,
 } from './queries/publications.js';
-import { ROLE, type RoleRow, toRole } from './queries/role.js';
+import {
+  asksSessionReplicationRole,
+  ROLE,
+  type RoleRow,
+  SET_SESSION_REPLICATION_ROLE,
+  toRole,
+} from './queries/role.js';
 import { SERVER_SETTINGS, type ServerSettingsRow, toServerInfo } from './queries/settings.js';
 import { type SlotRow, slotsQuery, toSlots } from './queries/slots.js';
 import {
@@ -154,7 +160,10 @@ export async function readNode(conn: ConnectionSpec, opts: ReadNodeOptions): Pro
       );
     }
     const roleRow = roleRows[0]!;
-    const role = toRole(roleRow, v);
+    const srr = asksSessionReplicationRole(roleRow, v)
+      ? (await rows<{ ok: boolean }>(client, SET_SESSION_REPLICATION_ROLE))[0]?.ok === true
+      : undefined;
+    const role = toRole(roleRow, v, srr);
     const state = stateRows[0]!;
 
     // round trip 2: everything else, then the snapshot ends
@@ -245,7 +254,12 @@ export async function readNode(conn: ConnectionSpec, opts: ReadNodeOptions): Pro
       slots: toSlots(slots),
       origins: observedOrigins,
       tables: observedTables,
-      stateSchema: { exists: state.exists, version: migrations?.[0]?.version ?? null },
+      stateSchema: {
+        exists: state.exists,
+        version: migrations?.[0]?.version ?? null,
+        canCreateIn: state.can_create_in_schema,
+        owned: state.owns_schema,
+      },
       steepLock: lockRows[0]
         ? {
             applicationName: lockRows[0].application_name,

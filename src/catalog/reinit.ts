@@ -1,5 +1,7 @@
 import type pg from 'pg';
+import type { RoleGaps } from '../model/privileges.js';
 import { PG15 } from '../model/versions.js';
+import { DENIED_FUNCTIONS_QUERY, deniedFunctions } from './queries/role.js';
 
 /**
  * What `steep reinit` reads (SPEC §9, the reinit recipe): the publisher's definition of each of
@@ -94,4 +96,14 @@ export async function readForeignKeysTo(client: pg.Client, tables: string[]): Pr
     [tables],
   );
   return rows;
+}
+
+/** The session's role and the restricted functions it may not execute (model/privileges.ts). */
+export async function readDeniedFunctions(
+  client: pg.Client,
+): Promise<{ role: string; denied: RoleGaps['functions'] }> {
+  const { rows } = await client.query<{ name: string; denied_functions: string }>(
+    DENIED_FUNCTIONS_QUERY.text,
+  );
+  return { role: rows[0]!.name, denied: deniedFunctions(rows[0]!.denied_functions) };
 }

@@ -14,11 +14,15 @@ import type { RoleFacts } from '../model/switchover.js';
  * `default_transaction_read_only` of their own in this database: a fence an interrupted
  * switchover left is NOLOGIN) with whether each holds INSERT, UPDATE, DELETE or TRUNCATE on one
  * of `tables` (quoted `schema.table`, through any role it belongs to: has_table_privilege) and
- * its `default_transaction_read_only` for this database.
+ * its `default_transaction_read_only` for this database, and whether steep's role may ALTER it
+ * (a superuser; CREATEROLE on a non-superuser before 16; from 16 CREATEROLE and ADMIN OPTION on it).
  */
 const ROLES_SQL = `
-SELECT name, login, superuser, replication, writes, "databaseSetting" FROM (
+SELECT name, login, superuser, replication, writes, "databaseSetting", alterable FROM (
 SELECT r.rolname AS name, r.rolcanlogin AS login, r.rolsuper AS superuser, r.rolreplication AS replication,
+       (me.rolsuper OR (me.rolcreaterole AND NOT r.rolsuper
+          AND (current_setting('server_version_num')::int < 160000
+               OR pg_catalog.pg_has_role(current_user, r.oid, 'MEMBER WITH ADMIN OPTION')))) AS alterable,
        EXISTS (SELECT 1 FROM unnest($1::text[]) AS t(name)
                 WHERE pg_catalog.to_regclass(t.name) IS NOT NULL
                   AND pg_catalog.has_table_privilege(r.oid, pg_catalog.to_regclass(t.name), 'INSERT, UPDATE, DELETE, TRUNCATE')) AS writes,
@@ -27,8 +31,8 @@ SELECT r.rolname AS name, r.rolcanlogin AS login, r.rolsuper AS superuser, r.rol
          WHERE s.setrole = r.oid
            AND s.setdatabase = ${THIS_DATABASE_OID}
            AND c LIKE 'default_transaction_read_only=%') AS "databaseSetting"
-  FROM pg_catalog.pg_roles r
- WHERE r.rolname !~ '^pg_') AS roles
+  FROM pg_catalog.pg_roles r, pg_catalog.pg_roles me
+ WHERE r.rolname !~ '^pg_' AND me.rolname = current_user) AS roles
  WHERE login OR name = ANY($2::text[]) OR "databaseSetting" IS NOT NULL
  ORDER BY 1`;
 
@@ -46,6 +50,8 @@ export interface FencePrivileges {
   role: string;
   /** may ALTER ROLE other roles: superuser or CREATEROLE */
   canFence: boolean;
+  /** may run pg_logical_emit_message (the fence's LSN): revoked from PUBLIC nowhere by default, but a DBA may */
+  canEmit: boolean;
   /** may terminate other roles' sessions: superuser or pg_signal_backend */
   canTerminate: boolean;
   /** may create a subscription: superuser, or pg_create_subscription (16+) */
@@ -56,6 +62,9 @@ export async function readFencePrivileges(client: pg.Client): Promise<FencePrivi
   const { rows } = await client.query<FencePrivileges>(
     `SELECT current_database() AS database, current_user AS role,
             (r.rolsuper OR r.rolcreaterole) AS "canFence",
+            coalesce(pg_catalog.has_function_privilege(coalesce(
+              pg_catalog.to_regprocedure('pg_catalog.pg_logical_emit_message(boolean,text,text,boolean)'),
+              pg_catalog.to_regprocedure('pg_catalog.pg_logical_emit_message(boolean,text,text)')), 'EXECUTE'), false) AS "canEmit",
             (r.rolsuper OR pg_catalog.pg_has_role(current_user, 'pg_signal_backend', 'MEMBER')) AS "canTerminate",
             (r.rolsuper OR (current_setting('server_version_num')::int >= 160000
                AND EXISTS (SELECT 1 FROM pg_catalog.pg_roles g WHERE g.rolname = 'pg_create_subscription')
@@ -90,8 +99,17 @@ export const ORIGIN_PROGRESS_SQL = `SELECT pg_catalog.pg_replication_origin_prog
   FROM pg_catalog.pg_subscription s
  WHERE s.subname = $1 AND s.subdbid = ${THIS_DATABASE_OID}`;
 
-/** Where the subscription's replication origin stands: the end of the last transaction it applied (null: none yet). */
+/**
+ * Where the subscription's replication origin stands: the end of the last transaction it applied
+ * (null: none yet, or the role may not execute pg_replication_origin_progress, as a managed one:
+ * the drain is then proven by the slot's confirmed position, model/switchover.ts drainProven).
+ */
 export async function readOriginProgress(client: pg.Client, subscription: string): Promise<string | null> {
+  // PostgreSQL checks EXECUTE when it plans the call, whatever CASE surrounds it
+  const { rows: may } = await client.query<{ ok: boolean }>(
+    `SELECT pg_catalog.has_function_privilege('pg_catalog.pg_replication_origin_progress(text, boolean)', 'EXECUTE') AS ok`,
+  );
+  if (may[0]?.ok !== true) return null;
   const { rows } = await client.query<{ lsn: string | null }>(ORIGIN_PROGRESS_SQL, [subscription]);
   return rows[0]?.lsn ?? null;
 }

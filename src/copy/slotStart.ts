@@ -23,7 +23,17 @@ export async function startOnSlot(
     publisher: d.from,
     subscriber: d.node,
   });
-  await sub.query(originAdvanceSql(d.name, lsn));
+  // A new subscription's origin is at 0/0, so its slot streams from its own confirmed_flush_lsn:
+  // the consistent point the tables were copied at, as nothing else has read the slot. The
+  // advance says so explicitly; a role that may not execute it (a managed one) starts the same.
+  if (await mayAdvanceOrigin(sub)) await sub.query(originAdvanceSql(d.name, lsn));
   if (d.enabled) await sub.query(alterSubscriptionSql(d.name, 'ENABLE'));
   return moved.filter((s) => s.action === 'set').length;
+}
+
+async function mayAdvanceOrigin(sub: pg.Client): Promise<boolean> {
+  const { rows } = await sub.query<{ ok: boolean }>(
+    `SELECT pg_catalog.has_function_privilege('pg_catalog.pg_replication_origin_advance(text, pg_lsn)', 'EXECUTE') AS ok`,
+  );
+  return rows[0]?.ok === true;
 }

@@ -2,8 +2,10 @@
  * The observed state: what the nodes' catalogs really hold. Same shapes as topology.ts where
  * they describe the same object.
  */
+
 import type { ObservedInitState } from './initState.js';
 import type { LockHolder } from './lockHolder.js';
+import type { RoleGaps } from './privileges.js';
 import type { NodeTableSchemas, ObservedTableSchema } from './tableSchema.js';
 import type { PublicationDef, SubscriptionDef, SubscriptionOptions, TableName } from './topology.js';
 
@@ -132,12 +134,20 @@ export interface ObservedRole {
   canCreateSubscription: boolean;
   /** can read pg_subscription.subconninfo */
   canReadConninfo: boolean;
+  /** member of pg_create_subscription (PG 16+; absent: not read) */
+  memberOfCreateSubscription?: boolean;
+  /** what steep calls that the role may not (absent: not read, taken as nothing) */
+  gaps?: RoleGaps;
 }
 
 export interface ObservedStateSchema {
   exists: boolean;
   /** highest applied migration, null when absent */
   version: number | null;
+  /** the role may create tables in it (absent: not read) */
+  canCreateIn?: boolean;
+  /** the role owns it, or is a member of its owner (absent: not read) */
+  owned?: boolean;
 }
 
 /**

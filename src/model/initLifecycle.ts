@@ -8,7 +8,6 @@
  * works on live in `model/initState.ts`.
  */
 import { SteepError } from './errors.js';
-
 import type {
   InitProgress,
   InitState,
@@ -18,7 +17,6 @@ import type {
   TableProgress,
 } from './initState.js';
 import { compareLsn } from './lsn.js';
-
 import { qualifiedName } from './topology.js';
 import { PG15 } from './versions.js';
 
@@ -413,8 +411,6 @@ export interface Failure {
 /** Errors counted this close together come from one event: a cut connection fails every worker at once. */
 const BURST_MS = 1_000;
 
-/** PostgreSQL 15 counts the workers' errors (pg_stat_subscription_stats). */
-
 export function newErrorWatch(): ErrorWatch {
   return {
     baseline: null,
@@ -531,6 +527,7 @@ function judge(
   version: number,
 ): Failure | null {
   const errors = (p.syncErrorCount ?? 0) + (p.applyErrorCount ?? 0);
+  // PostgreSQL 15 counts the workers' errors (pg_stat_subscription_stats)
   if (version >= PG15) {
     if (w.baseline === null) w.baseline = errors;
     if (errors > (w.count ?? w.baseline)) {

@@ -41,6 +41,8 @@ export interface RoleFacts {
   writes: boolean;
   /** its `default_transaction_read_only` for this database (`ALTER ROLE … IN DATABASE … SET`), null when unset */
   databaseSetting: string | null;
+  /** steep's role may ALTER it (superuser; CREATEROLE, and from PostgreSQL 16 ADMIN OPTION on it); absent: not read */
+  alterable?: boolean;
 }
 
 /** What preflight reads from both nodes. */
@@ -58,6 +60,8 @@ export interface SwitchoverFacts {
   /** the role steep connects as on the old primary (never fenced) */
   steepRole: string;
   steepCanFence: boolean;
+  /** steep's role may run pg_logical_emit_message on the old primary (the fence's LSN) */
+  steepCanEmit?: boolean;
   steepCanTerminate: boolean;
   /** null: the subscription does not exist on the new primary */
   live: {

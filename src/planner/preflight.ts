@@ -7,16 +7,13 @@
  */
 
 import { parseAddress, publicationAddress } from '../model/address.js';
-
 import type { ObservedNode, ObservedTable } from '../model/cluster.js';
 import { lockHeldMessage } from '../model/lockHolder.js';
-
 import { compareText } from '../model/order.js';
-
+import { functionsCalled, grantFunction, grantSetSessionReplicationRole } from '../model/privileges.js';
 import { displayTable, quoteIdent, quoteTable } from '../model/sql.js';
-
 import { qualifiedName } from '../model/topology.js';
-import { PG16 } from '../model/versions.js';
+import { PG15, PG16 } from '../model/versions.js';
 import { type DraftStep, listText, type PlanContext, sortedKeys } from './context.js';
 import { leafPartitions, storedTables } from './publishedRelations.js';
 
@@ -331,7 +328,14 @@ function checkPrivileges(ctx: PlanContext): void {
     const role = node.role;
     const name = nameOf(step);
     const who = `role ${role.name}`;
+    checkFunctions(ctx, step, fail);
     switch (step.kind) {
+      case 'state-schema':
+        checkStateSchema(ctx, node, fail);
+        break;
+      case 'subscription-init':
+        if (step.changes.some((c) => c.path === 'init.copy' && c.after === 'steep')) checkOwnCopy(node, fail);
+        break;
       case 'publication-create': {
         if (!role.superuser && !role.canCreateInDatabase) {
           fail(
@@ -343,7 +347,8 @@ function checkPrivileges(ctx: PlanContext): void {
         if (p && (p.allTables || p.schemas.length > 0) && !role.superuser) {
           fail(
             node.name,
-            `${node.name}: publication ${name} uses ${p.allTables ? 'FOR ALL TABLES' : 'TABLES IN SCHEMA'}, which needs a superuser, and ${who} is not one; run steep as a superuser on ${node.name}`,
+            `${node.name}: publication ${name} uses ${p.allTables ? 'FOR ALL TABLES' : 'TABLES IN SCHEMA'}, which needs a superuser, and ${who} is not one; ` +
+              `list its tables instead (tables: [${coveredTables(ctx, node, p.allTables ? null : p.schemas).join(', ')}]) in steep.yaml`,
             step.address,
           );
         }
@@ -356,7 +361,8 @@ function checkPrivileges(ctx: PlanContext): void {
         if (p && p.schemas.length > 0 && step.changes.some((c) => c.path === 'schemas') && !role.superuser) {
           fail(
             node.name,
-            `${node.name}: publication ${name} sets TABLES IN SCHEMA, which needs a superuser, and ${who} is not one; run steep as a superuser on ${node.name}`,
+            `${node.name}: publication ${name} sets TABLES IN SCHEMA, which needs a superuser, and ${who} is not one; ` +
+              `list its tables instead (tables: [${coveredTables(ctx, node, p.schemas).join(', ')}]) in steep.yaml`,
             step.address,
           );
         }
@@ -370,6 +376,8 @@ function checkPrivileges(ctx: PlanContext): void {
         if (step.action === 'replace') checkOwner(node, 'subscription', name, fail, step.address);
         const d = ctx.desired.subscriptions[name];
         if (d) checkReplicationRole(ctx, d.from, fail);
+        // two-phase: `steep snapshot apply` loads the files with steep's own copy
+        if (d?.init.method === 'two-phase') checkOwnCopy(node, fail);
         break;
       }
       case 'subscription-alter':
@@ -383,6 +391,94 @@ function checkPrivileges(ctx: PlanContext): void {
 }
 
 type Fail = (node: string, message: string, address?: string) => void;
+
+/** The tables FOR ALL TABLES (schemas null) or TABLES IN SCHEMA would publish, as a YAML list. */
+function coveredTables(ctx: PlanContext, node: ObservedNode, schemas: string[] | null): string[] {
+  const state = ctx.desired.settings.stateSchema;
+  return sortedKeys(node.tables)
+    .map((qn) => node.tables[qn]!)
+    .filter((t) => !t.unlogged && (schemas === null || schemas.includes(t.schema)))
+    .filter((t) => t.schema !== state)
+    .map((t) => displayTable(t));
+}
+
+/** What a step is, for a message: `the init of subscription west_orders`. */
+function stepText(step: DraftStep): string {
+  const name = nameOf(step);
+  switch (step.kind) {
+    case 'subscription-init':
+      return `the init of subscription ${name}`;
+    case 'merge-init':
+      return `the merge init of ${name ? `subscription ${name}` : step.address}`;
+    default:
+      return `step ${step.address} (${step.kind})`;
+  }
+}
+
+/**
+ * Every statement's restricted functions (the replication-origin functions,
+ * pg_logical_emit_message) on the node it runs on: a merge init's statements run on both nodes,
+ * so both are checked before anything is written.
+ */
+function checkFunctions(ctx: PlanContext, step: DraftStep, fail: Fail): void {
+  for (const statement of step.statements) {
+    const at = statement.node ?? step.node;
+    const node = ctx.node(at);
+    const gaps = node?.role.gaps;
+    if (!node || !gaps || node.role.superuser) continue;
+    for (const fn of functionsCalled(statement.sql)) {
+      const signature = gaps.functions[fn];
+      if (!signature) continue;
+      fail(
+        at,
+        `${at}: role ${node.role.name} may not execute ${fn}, which ${stepText(step)} calls; ` +
+          `run ${grantFunction(signature, node.role.name)} on ${at} (as a superuser or the cloud admin role)`,
+        step.address,
+      );
+    }
+  }
+}
+
+/** steep's state schema: created (CREATE on the database), or pre-created and writable by the role. */
+function checkStateSchema(ctx: PlanContext, node: ObservedNode, fail: Fail): void {
+  const role = node.role;
+  if (role.superuser) return;
+  const schema = ctx.desired.settings.stateSchema;
+  const state = node.stateSchema;
+  if (!state.exists && !role.canCreateInDatabase) {
+    fail(
+      node.name,
+      `${node.name}: role ${role.name} may not create steep's state schema ${schema} (no CREATE on database ${node.database}); ` +
+        `run GRANT CREATE ON DATABASE ${quoteIdent(node.database)} TO ${quoteIdent(role.name)}; ` +
+        `or CREATE SCHEMA ${quoteIdent(schema)} AUTHORIZATION ${quoteIdent(role.name)}; on ${node.name}`,
+    );
+  } else if (state.exists && state.canCreateIn === false) {
+    fail(
+      node.name,
+      `${node.name}: role ${role.name} may not create steep's state tables in schema ${schema} (no CREATE on it); ` +
+        `run ALTER SCHEMA ${quoteIdent(schema)} OWNER TO ${quoteIdent(role.name)}; on ${node.name}`,
+    );
+  }
+}
+
+/**
+ * steep's own copy loads tables as replication does, with session_replication_role = replica,
+ * so foreign keys between tables copied in parallel and ordinary triggers do not fire: a
+ * superuser's parameter, granted with SET ON PARAMETER from PostgreSQL 15.
+ */
+function checkOwnCopy(node: ObservedNode, fail: Fail): void {
+  const role = node.role;
+  if (role.superuser || !role.gaps || role.gaps.setSessionReplicationRole) return;
+  const why =
+    `${node.name}: role ${role.name} may not SET session_replication_role, which steep's own copy (init.parallel, ` +
+    `a table above init.splitAbove, or a two-phase snapshot apply) needs so that foreign keys and triggers do not fire while the tables load in parallel`;
+  fail(
+    node.name,
+    node.serverVersion >= PG15
+      ? `${why}; run ${grantSetSessionReplicationRole(role.name)} on ${node.name}, or leave init.parallel out so PostgreSQL copies`
+      : `${why}, and on PostgreSQL 14 only a superuser may; leave init.parallel out so PostgreSQL copies`,
+  );
+}
 
 function checkOwner(
   node: ObservedNode,
@@ -411,7 +507,7 @@ function checkCreateSubscription(node: ObservedNode, fail: Fail): void {
     );
     return;
   }
-  if (!role.canCreateSubscription) {
+  if (!role.canCreateSubscription && role.memberOfCreateSubscription !== true) {
     fail(
       node.name,
       `${node.name}: role ${role.name} may not create subscriptions; GRANT pg_create_subscription TO ${quoteIdent(role.name)}`,

@@ -1,4 +1,5 @@
 import { nodeAddress } from '../model/address.js';
+import type { ObservedStateSchema } from '../model/cluster.js';
 import type { Statement } from '../model/plan.js';
 import { quoteIdent, quoteLiteral } from '../model/sql.js';
 import { PHASE, type PlanContext, sortedKeys, stepKey } from './context.js';
@@ -28,7 +29,7 @@ export function planStateSchema(ctx: PlanContext, migrations: readonly StateMigr
     const pending = ordered.filter((m) => m.version > current);
     if (pending.length === 0) continue;
     const statements: Statement[] = [
-      ...pending.flatMap((m) => m.statements),
+      ...pending.flatMap((m) => m.statements).filter((sql) => keepStatement(sql, state)),
       ...recordStatements(
         schema,
         name,
@@ -56,6 +57,18 @@ export function planStateSchema(ctx: PlanContext, migrations: readonly StateMigr
       catalogDigest: stateSchemaDigest(state),
     });
   }
+}
+
+/**
+ * A schema that exists (a DBA may create it for a role without CREATE on the database) is
+ * used as it is: `CREATE SCHEMA IF NOT EXISTS` checks the database privilege before it finds
+ * the schema, and only its owner may comment on it.
+ */
+function keepStatement(sql: string, state: ObservedStateSchema): boolean {
+  if (!state.exists) return true;
+  if (/^CREATE SCHEMA IF NOT EXISTS /.test(sql)) return false;
+  if (/^COMMENT ON SCHEMA /.test(sql)) return state.owned !== false;
+  return true;
 }
 
 /** Record the applied migrations and the node itself; keys carry the node's name (SPEC §8). */

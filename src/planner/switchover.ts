@@ -36,7 +36,7 @@ import type {
   SwitchoverPlan,
   SwitchoverStep,
 } from '../model/switchover.js';
-import { PG16 } from '../model/versions.js';
+import { PG16, PG17 } from '../model/versions.js';
 import { flushedMarkSql } from './walMark.js';
 
 /** The verify engine's rough pace on a drained pair, for the expected blackout (bench/switchover). */
@@ -148,6 +148,21 @@ export function switchoverProblems(facts: SwitchoverFacts, opts: SwitchoverOptio
         `role ${r} is already read-only in database ${facts.database} on ${old}, as a fence an interrupted switchover left would be: make it writable (ALTER ROLE ${quoteIdent(r)} IN DATABASE ${quoteIdent(facts.database)} RESET default_transaction_read_only) and run again, or leave it out with --roles`,
       );
   }
+  for (const r of fenceRoles(facts, opts)) {
+    const role = facts.roles.find((x) => x.name === r);
+    if (!facts.steepCanFence || !role || role.alterable !== false) continue;
+    p.push(
+      facts.oldVersion >= PG16
+        ? `role ${facts.steepRole} that steep connects to ${old} as may not alter role ${r}, which the fence makes read-only (PostgreSQL 16+ needs CREATEROLE and ADMIN OPTION on it): ` +
+            `run GRANT ${quoteIdent(r)} TO ${quoteIdent(facts.steepRole)} WITH ADMIN OPTION, INHERIT FALSE, SET FALSE; on ${old} as the role's creator or the cloud admin role, or leave ${r} out with --roles`
+        : `role ${facts.steepRole} that steep connects to ${old} as may not alter role ${r}, which the fence makes read-only: leave it out with --roles, or connect steep as a superuser`,
+    );
+  }
+  if (facts.steepCanEmit === false)
+    p.push(
+      `role ${facts.steepRole} that steep connects to ${old} as may not execute pg_logical_emit_message, which marks the fence's position in the WAL: ` +
+        `run GRANT EXECUTE ON FUNCTION pg_catalog.${facts.oldVersion >= PG17 ? 'pg_logical_emit_message(boolean, text, text, boolean)' : 'pg_logical_emit_message(boolean, text, text)'} TO ${quoteIdent(facts.steepRole)}; on ${old}`,
+    );
   if (!facts.steepCanFence)
     p.push(
       `role ${facts.steepRole} that steep connects to ${old} as cannot change other roles: grant it CREATEROLE (or connect as a superuser)`,

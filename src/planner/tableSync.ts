@@ -14,7 +14,6 @@ import {
   type TableSchema,
   type TypeRef,
 } from '../model/tableSchema.js';
-
 import type { SubscriptionSpec } from '../model/topology.js';
 import { majorVersion, PG17, PG18 } from '../model/versions.js';
 import { listText, PHASE, sameJson, stepKey } from './context.js';

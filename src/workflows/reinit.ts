@@ -1,7 +1,7 @@
 import { readSubscriptionInfo } from '../catalog/compareScope.js';
 import { slotExists } from '../catalog/failover.js';
 import { readFinishedCopies, serverVersionOf, withoutSyncSlot } from '../catalog/initProgress.js';
-import { readForeignKeysTo, readPublicationDefs } from '../catalog/reinit.js';
+import { readDeniedFunctions, readForeignKeysTo, readPublicationDefs } from '../catalog/reinit.js';
 import { loadTopology } from '../config/load.js';
 import { lockedSessions } from '../db/lockedSession.js';
 import type { EventSink, Stop } from '../executors/events.js';
@@ -13,6 +13,7 @@ import type { Problem } from '../model/errors.js';
 import { SteepError } from '../model/errors.js';
 import { unrecordedState } from '../model/initLifecycle.js';
 import type { InitProgress, InitState } from '../model/initState.js';
+import { deniedCalls } from '../model/privileges.js';
 import type { SubscriptionSpec, Topology } from '../model/topology.js';
 import { declaredSubscription } from '../model/topology.js';
 import { planReinit, type ReinitRequest, reinitTables, temporaryPublications } from '../planner/reinit.js';
@@ -201,6 +202,21 @@ export async function reinitLoaded(
     );
     let reconciled = 0;
     if (loop) {
+      // the fence's replication-origin calls, on both nodes, before anything is written
+      const denied: string[] = [];
+      for (const [node, session, statements] of [
+        [d.from, pub, loop.publisher],
+        [d.node, sub, loop.subscriber],
+      ] as const) {
+        const { role, denied: gaps } = await readDeniedFunctions(session);
+        const what = `the reinit of tables replicated both ways (${loop.looped.join(', ')})`;
+        denied.push(...deniedCalls(node, role, gaps, [...statements.take, ...statements.release], what));
+      }
+      if (denied.length > 0)
+        throw new SteepError('reinit.refused', denied[0]!, {
+          address,
+          problems: denied.map((message) => ({ severity: 'error', code: 'reinit.refused', message })),
+        });
       opts.onPlanned?.(loop.looped, 'reconcile');
       for (const c of await moveTo('reinitializing')) opts.onEvent(stateChangeEvent(c));
       reconciled = await reconcileLooped(topology, d, loop, info.slot ?? d.slot, opts.onEvent);

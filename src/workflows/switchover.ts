@@ -245,6 +245,7 @@ async function readFacts(
     newDatabase: newPriv.database,
     steepRole: priv.role,
     steepCanFence: priv.canFence,
+    steepCanEmit: priv.canEmit,
     steepCanTerminate: priv.canTerminate,
     live: info ? { enabled: info.enabled, slot: info.slot, tables: Object.fromEntries(info.tables) } : null,
     state,

@@ -54,6 +54,16 @@ describe.each(testVersions())('catalog on PostgreSQL %i', (version) => {
   const cluster = useCluster({ nodes: ['pub', 'sub'], version });
   const pg15 = version >= 15;
   const pg16 = version >= 16;
+  /** what a role without grants may not call of what steep calls (revoked from PUBLIC) */
+  const READER_GAPS = {
+    pg_replication_origin_advance: 'pg_replication_origin_advance(text,pg_lsn)',
+    pg_replication_origin_create: 'pg_replication_origin_create(text)',
+    pg_replication_origin_drop: 'pg_replication_origin_drop(text)',
+    pg_replication_origin_progress: 'pg_replication_origin_progress(text,boolean)',
+    pg_replication_origin_session_is_setup: 'pg_replication_origin_session_is_setup()',
+    pg_replication_origin_session_reset: 'pg_replication_origin_session_reset()',
+    pg_replication_origin_session_setup: 'pg_replication_origin_session_setup(text)',
+  };
   const pg17 = version >= 17;
   const pg18 = version >= 18;
 
@@ -86,22 +96,44 @@ describe.each(testVersions())('catalog on PostgreSQL %i', (version) => {
       canCreateInDatabase: true,
       canCreateSubscription: true,
       canReadConninfo: true,
+      memberOfCreateSubscription: pg16,
+      gaps: { functions: {}, setSessionReplicationRole: true },
     });
     expect(n.rowFilters).toEqual({});
     expect(n.rowFilterErrors).toEqual({});
 
     // state schema: absent, present without migrations, present with migrations
     const schema = unique('steep_state');
-    expect((await read(pub, { stateSchema: schema })).stateSchema).toEqual({ exists: false, version: null });
+    expect((await read(pub, { stateSchema: schema })).stateSchema).toEqual({
+      exists: false,
+      version: null,
+      canCreateIn: false,
+      owned: false,
+    });
     cleanup(pub, `drop schema if exists ${schema} cascade`);
     await pub.query(`create schema ${schema}`);
-    expect((await read(pub, { stateSchema: schema })).stateSchema).toEqual({ exists: true, version: null });
+    expect((await read(pub, { stateSchema: schema })).stateSchema).toEqual({
+      exists: true,
+      version: null,
+      canCreateIn: true,
+      owned: true,
+    });
     await pub.query(
       `create table ${schema}.migrations (version int primary key, applied_at timestamptz default now())`,
     );
-    expect((await read(pub, { stateSchema: schema })).stateSchema).toEqual({ exists: true, version: null });
+    expect((await read(pub, { stateSchema: schema })).stateSchema).toEqual({
+      exists: true,
+      version: null,
+      canCreateIn: true,
+      owned: true,
+    });
     await pub.query(`insert into ${schema}.migrations (version) values (1), (3), (2)`);
-    expect((await read(pub, { stateSchema: schema })).stateSchema).toEqual({ exists: true, version: 3 });
+    expect((await read(pub, { stateSchema: schema })).stateSchema).toEqual({
+      exists: true,
+      version: 3,
+      canCreateIn: true,
+      owned: true,
+    });
   });
 
   test('tables: kinds, replica identities, primary keys, quoted names', async () => {
@@ -603,6 +635,8 @@ describe.each(testVersions())('catalog on PostgreSQL %i', (version) => {
       canCreateInDatabase: false,
       canCreateSubscription: false,
       canReadConninfo: false,
+      memberOfCreateSubscription: false,
+      gaps: { functions: READER_GAPS, setSessionReplicationRole: false },
     });
     const hidden = n.subscriptions[s]!;
     expect(hidden.conninfo).toEqual(UNKNOWN);
@@ -619,6 +653,8 @@ describe.each(testVersions())('catalog on PostgreSQL %i', (version) => {
       canCreateInDatabase: true,
       canCreateSubscription: pg16, // PG 16+: pg_create_subscription and CREATE on the database
       canReadConninfo: false,
+      memberOfCreateSubscription: pg16,
+      gaps: { functions: READER_GAPS, setSessionReplicationRole: false },
     });
 
     // readCluster with conninfo unknown still names the publisher, from the slot… which this

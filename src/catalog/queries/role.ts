@@ -1,6 +1,30 @@
 import type { ObservedRole } from '../../model/cluster.js';
-import { PG16 } from '../../model/versions.js';
+import { RESTRICTED_FUNCTIONS, type RestrictedFunction, type RoleGaps } from '../../model/privileges.js';
+import { PG15, PG16 } from '../../model/versions.js';
 import type { CatalogQuery } from './catalogQuery.js';
+
+/** JSON text: [{ name, signature }] of the restricted functions the current role may not execute. */
+const DENIED_FUNCTIONS = `(select coalesce(pg_catalog.json_agg(pg_catalog.json_build_object('name', p.proname, 'signature', p.oid::regprocedure::text)), '[]')::text
+          from pg_catalog.pg_proc p
+         where p.pronamespace = 'pg_catalog'::regnamespace
+           and p.proname in (${RESTRICTED_FUNCTIONS.map((f) => `'${f}'`).join(', ')})
+           and not ('bytea'::regtype = any (p.proargtypes::oid[]::regtype[]))
+           and not has_function_privilege(p.oid, 'EXECUTE'))`;
+
+/** The current role and the restricted functions it may not execute (a command's own session). */
+export const DENIED_FUNCTIONS_QUERY: CatalogQuery = {
+  name: 'role-denied-functions',
+  text: `select current_user::text as name, ${DENIED_FUNCTIONS} as denied_functions`,
+};
+
+export function deniedFunctions(json: string): RoleGaps['functions'] {
+  const functions: RoleGaps['functions'] = {};
+  for (const f of JSON.parse(json ?? '[]') as { name: string; signature: string }[]) {
+    if ((RESTRICTED_FUNCTIONS as readonly string[]).includes(f.name))
+      functions[f.name as RestrictedFunction] = f.signature;
+  }
+  return functions;
+}
 
 /**
  * The role steep connects as and what it may do. PostgreSQL 14+: the query is the same on every
@@ -11,6 +35,8 @@ import type { CatalogQuery } from './catalogQuery.js';
  * `can_read_origin_status` decides whether the origins query may join
  * `pg_replication_origin_status` (revoked from PUBLIC), `can_read_conninfo` whether the
  * subscriptions' connection strings may be read (the column is revoked from PUBLIC).
+ * `denied_functions` lists the functions steep calls that PostgreSQL revokes from PUBLIC and the
+ * role may not execute (the text forms: the bytea `pg_logical_emit_message` is never called).
  */
 export const ROLE: CatalogQuery = {
   name: 'role',
@@ -24,7 +50,8 @@ export const ROLE: CatalogQuery = {
          as member_of_pg_create_subscription,
        has_table_privilege('pg_catalog.pg_replication_origin_status', 'SELECT')
          and has_function_privilege('pg_catalog.pg_show_replication_origin_status()', 'EXECUTE')
-         as can_read_origin_status
+         as can_read_origin_status,
+       ${DENIED_FUNCTIONS} as denied_functions
   from pg_catalog.pg_roles r
  where r.rolname = current_user`,
 };
@@ -37,9 +64,29 @@ export interface RoleRow {
   can_read_conninfo: boolean;
   member_of_pg_create_subscription: boolean;
   can_read_origin_status: boolean;
+  /** JSON: [{ name, signature }] */
+  denied_functions: string;
 }
 
-export function toRole(row: RoleRow, serverVersion: number): ObservedRole {
+/**
+ * PostgreSQL 15+: may a non-superuser SET session_replication_role (GRANT SET ON PARAMETER)?
+ * On 14 only a superuser may; the query is not sent there.
+ */
+export const SET_SESSION_REPLICATION_ROLE: CatalogQuery = {
+  name: 'role-set-session-replication-role',
+  text: `select pg_catalog.has_parameter_privilege('session_replication_role', 'SET') as ok`,
+};
+
+/** Whether to send SET_SESSION_REPLICATION_ROLE (otherwise the answer is `superuser`). */
+export function asksSessionReplicationRole(row: RoleRow, serverVersion: number): boolean {
+  return !row.superuser && serverVersion >= PG15;
+}
+
+export function toRole(
+  row: RoleRow,
+  serverVersion: number,
+  setSessionReplicationRole?: boolean,
+): ObservedRole {
   // PG 14/15: only superusers create subscriptions. PG 16+: also members of
   // pg_create_subscription that have CREATE on the database.
   const delegated =
@@ -51,5 +98,12 @@ export function toRole(row: RoleRow, serverVersion: number): ObservedRole {
     canCreateInDatabase: row.can_create_in_database,
     canCreateSubscription: row.superuser || delegated,
     canReadConninfo: row.can_read_conninfo,
+    memberOfCreateSubscription: row.member_of_pg_create_subscription,
+    gaps: toGaps(row, setSessionReplicationRole ?? row.superuser),
   };
+}
+
+function toGaps(row: RoleRow, setSessionReplicationRole: boolean): RoleGaps {
+  const functions = deniedFunctions(row.denied_functions);
+  return { functions, setSessionReplicationRole: row.superuser || setSessionReplicationRole };
 }

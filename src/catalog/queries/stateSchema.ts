@@ -16,7 +16,11 @@ export function stateSchemaQuery(schema: string): CatalogQuery {
                  join pg_catalog.pg_attribute a on a.attrelid = c.oid
                 where n.nspname = $1 and c.relname = 'migrations' and c.relkind in ('r', 'p')
                   and a.attname = 'version' and not a.attisdropped
-                  and has_column_privilege(c.oid, a.attnum, 'SELECT')) as has_migrations`,
+                  and has_column_privilege(c.oid, a.attnum, 'SELECT')) as has_migrations,
+       coalesce((select has_schema_privilege(n.oid, 'CREATE') from pg_catalog.pg_namespace n where n.nspname = $1), false)
+         as can_create_in_schema,
+       coalesce((select pg_has_role(n.nspowner, 'USAGE') from pg_catalog.pg_namespace n where n.nspname = $1), false)
+         as owns_schema`,
     values: [schema],
   };
 }
@@ -24,6 +28,8 @@ export function stateSchemaQuery(schema: string): CatalogQuery {
 export interface StateSchemaRow {
   exists: boolean;
   has_migrations: boolean;
+  can_create_in_schema: boolean;
+  owns_schema: boolean;
 }
 
 /** The highest applied migration. PostgreSQL 14+; only when `<schema>.migrations(version)` exists. */

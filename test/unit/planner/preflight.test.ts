@@ -259,6 +259,32 @@ describe('preflight', () => {
     );
   });
 
+  it('a managed role: a denied origin function or session_replication_role is an error naming the GRANT; a member of pg_create_subscription is told only what it lacks', () => {
+    const t = base();
+    t.subscriptions.west_orders!.init = { ...t.subscriptions.west_orders!.init, method: 'two-phase' };
+    const s = fresh(t, PG16);
+    Object.assign(at(s, 'west').role, {
+      superuser: false,
+      canCreateInDatabase: false,
+      canCreateSubscription: false,
+      memberOfCreateSubscription: true,
+      gaps: {
+        functions: { pg_replication_origin_advance: 'pg_replication_origin_advance(text,pg_lsn)' },
+        setSessionReplicationRole: false,
+      },
+    });
+    const messages = runPlan(t, s).errors.map((e) => e.message);
+    expect(messages).toContain(
+      'west: role steep may not create subscriptions (no CREATE on database app); GRANT CREATE ON DATABASE "app" TO "steep"',
+    );
+    expect(messages.some((m) => m.includes('GRANT pg_create_subscription'))).toBe(false);
+    expect(messages).toContain(
+      "west: role steep may not SET session_replication_role, which steep's own copy (init.parallel, a table above init.splitAbove, " +
+        'or a two-phase snapshot apply) needs so that foreign keys and triggers do not fire while the tables load in parallel; ' +
+        'run GRANT SET ON PARAMETER session_replication_role TO "steep"; on west, or leave init.parallel out so PostgreSQL copies',
+    );
+  });
+
   it('a role without CREATE on the database cannot create publications; one without REPLICATION cannot be subscribed through', () => {
     const t = base();
     const s = fresh(t);

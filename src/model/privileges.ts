@@ -1,0 +1,103 @@
+import { quoteIdent } from './sql.js';
+import { PG17 } from './versions.js';
+
+/**
+ * What a least-privileged (managed) role may lack that steep calls: functions PostgreSQL revokes
+ * from PUBLIC (the replication-origin functions, `pg_logical_emit_message`) and the
+ * superuser-only parameter `session_replication_role` (GRANT SET ON PARAMETER from 15). The
+ * catalog reads which of them the connected role lacks; the planner and `steep grants` name the
+ * exact GRANT that fixes each.
+ */
+
+/** The functions steep calls that are not executable by PUBLIC. */
+export const RESTRICTED_FUNCTIONS = [
+  'pg_replication_origin_advance',
+  'pg_replication_origin_create',
+  'pg_replication_origin_drop',
+  'pg_replication_origin_session_setup',
+  'pg_replication_origin_session_reset',
+  'pg_replication_origin_session_is_setup',
+  'pg_replication_origin_progress',
+  'pg_logical_emit_message',
+] as const;
+
+export type RestrictedFunction = (typeof RESTRICTED_FUNCTIONS)[number];
+
+/** What the connected role lacks of the above (empty for a superuser). */
+export interface RoleGaps {
+  /** function name → its signature as the catalog prints it, e.g. `pg_replication_origin_advance(text,pg_lsn)` */
+  functions: Partial<Record<RestrictedFunction, string>>;
+  /** may SET session_replication_role (superuser; from 15 also GRANT SET ON PARAMETER) */
+  setSessionReplicationRole: boolean;
+}
+
+/** The signatures steep calls (text forms of `pg_logical_emit_message`), by server version. */
+export function functionSignature(fn: RestrictedFunction, serverVersion: number): string {
+  switch (fn) {
+    case 'pg_replication_origin_advance':
+      return 'pg_replication_origin_advance(text, pg_lsn)';
+    case 'pg_replication_origin_create':
+      return 'pg_replication_origin_create(text)';
+    case 'pg_replication_origin_drop':
+      return 'pg_replication_origin_drop(text)';
+    case 'pg_replication_origin_session_setup':
+      return 'pg_replication_origin_session_setup(text)';
+    case 'pg_replication_origin_session_reset':
+      return 'pg_replication_origin_session_reset()';
+    case 'pg_replication_origin_session_is_setup':
+      return 'pg_replication_origin_session_is_setup()';
+    case 'pg_replication_origin_progress':
+      return 'pg_replication_origin_progress(text, boolean)';
+    case 'pg_logical_emit_message':
+      // 17 added the `flush` argument (with a default) in place of the three-argument form
+      return serverVersion >= PG17
+        ? 'pg_logical_emit_message(boolean, text, text, boolean)'
+        : 'pg_logical_emit_message(boolean, text, text)';
+  }
+}
+
+/** `GRANT EXECUTE ON FUNCTION pg_catalog.<signature> TO <role>;` */
+export function grantFunction(signature: string, role: string): string {
+  const spaced = signature.replace(/,(?! )/g, ', ');
+  return `GRANT EXECUTE ON FUNCTION pg_catalog.${spaced} TO ${quoteIdent(role)};`;
+}
+
+export function grantSetSessionReplicationRole(role: string): string {
+  return `GRANT SET ON PARAMETER session_replication_role TO ${quoteIdent(role)};`;
+}
+
+/** The restricted functions a statement calls. */
+export function functionsCalled(sql: string): RestrictedFunction[] {
+  return RESTRICTED_FUNCTIONS.filter((fn) => new RegExp(`\\b${fn}\\s*\\(`).test(sql));
+}
+
+/** `steep grants`: one node's role setup script. */
+export interface NodeGrants {
+  node: string;
+  serverVersion: number;
+  role: string;
+  /** SQL statements and `--` comments, in order */
+  lines: string[];
+}
+
+/**
+ * What `statements` call that `denied` (the role's missing EXECUTE grants) forbids, each one
+ * sentence ending with the GRANT: `east: role admin may not execute …, which <what> calls; run GRANT …`.
+ */
+export function deniedCalls(
+  node: string,
+  role: string,
+  denied: RoleGaps['functions'],
+  statements: readonly string[],
+  what: string,
+): string[] {
+  const out: string[] = [];
+  for (const fn of RESTRICTED_FUNCTIONS) {
+    const signature = denied[fn];
+    if (!signature || !statements.some((sql) => functionsCalled(sql).includes(fn))) continue;
+    out.push(
+      `${node}: role ${role} may not execute ${fn}, which ${what} calls; run ${grantFunction(signature, role)} on ${node} (as a superuser or the cloud admin role)`,
+    );
+  }
+  return out;
+}

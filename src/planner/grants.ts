@@ -1,0 +1,118 @@
+import { compareText } from '../model/order.js';
+import {
+  functionSignature,
+  grantFunction,
+  type NodeGrants,
+  type RestrictedFunction,
+} from '../model/privileges.js';
+import { displayTable, quoteIdent } from '../model/sql.js';
+import { qualifiedName, type Topology } from '../model/topology.js';
+import { PG15, PG16, PG18 } from '../model/versions.js';
+
+/**
+ * `steep grants` (pure): per node, the SQL a superuser (or the cloud's admin role:
+ * rds_superuser, cloudsqlsuperuser, azure_pg_admin) runs once so that steep's role, never a
+ * superuser, can do what the file's topology needs there: the state schema, publications and
+ * the replication user on a publisher, subscriptions and their inits on a subscriber, the
+ * replication-origin functions a merge (links) calls, and the switchover's fence on a
+ * publisher. Version aware: pg_create_subscription from 16, SET ON PARAMETER from 15, ADMIN
+ * OPTION for ALTER ROLE from 16; what a version cannot grant is a comment saying so.
+ */
+
+const MERGE_FUNCTIONS: RestrictedFunction[] = [
+  'pg_replication_origin_create',
+  'pg_replication_origin_drop',
+  'pg_replication_origin_session_setup',
+  'pg_replication_origin_session_reset',
+  'pg_replication_origin_session_is_setup',
+];
+
+export function grantScripts(topology: Topology, versions: Record<string, number>): NodeGrants[] {
+  const out: NodeGrants[] = [];
+  const schema = topology.settings.stateSchema;
+  for (const name of Object.keys(topology.nodes).sort(compareText)) {
+    const spec = topology.nodes[name]!;
+    const v = versions[name] ?? PG18;
+    const role = spec.connection.user;
+    const r = quoteIdent(role);
+    const db = quoteIdent(spec.connection.database);
+    const pubs = Object.values(topology.publications).filter((p) => p.node === name);
+    const subs = Object.values(topology.subscriptions).filter((s) => s.node === name);
+    const feeds = Object.values(topology.subscriptions).filter((s) => s.from === name);
+    const lines: string[] = [
+      `-- steep's state schema, and CREATE PUBLICATION / CREATE SUBSCRIPTION (both need CREATE on the database)`,
+      `CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)} AUTHORIZATION ${r};`,
+      `GRANT CREATE ON DATABASE ${db} TO ${r};`,
+    ];
+    if (pubs.length > 0 || feeds.length > 0) {
+      const repl = (spec.replicationConnection ?? spec.connection).user;
+      const tables = [...new Set(pubs.flatMap((p) => p.tables.map((t) => qualifiedName(t))))].sort(
+        compareText,
+      );
+      lines.push(
+        `-- publisher: subscribers connect as ${repl} (RDS: GRANT rds_replication TO ${quoteIdent(repl)}; Cloud SQL / Azure: ALTER ROLE … REPLICATION)`,
+        `ALTER ROLE ${quoteIdent(repl)} REPLICATION;`,
+      );
+      if (tables.length > 0) {
+        const shown = tables.map((qn) => {
+          const [s, ...rest] = qn.split('.');
+          return displayTable({ schema: s!, name: rest.join('.') });
+        });
+        lines.push(
+          `-- CREATE PUBLICATION … FOR TABLE needs ${role} to own each table; the initial copy reads them as ${repl}`,
+          ...shown.map((t) => `ALTER TABLE ${t} OWNER TO ${r};`),
+          ...(repl === role ? [] : [`GRANT SELECT ON ${shown.join(', ')} TO ${quoteIdent(repl)};`]),
+        );
+      }
+      if (pubs.some((p) => p.allTables || p.schemas.length > 0))
+        lines.push(
+          '-- FOR ALL TABLES and TABLES IN SCHEMA need a superuser, which no grant gives: list the tables in steep.yaml',
+        );
+      if (feeds.length > 0) {
+        lines.push(
+          `-- switchover from ${name}: the fence makes the application roles read-only (ALTER ROLE) and ends their sessions`,
+          `ALTER ROLE ${r} CREATEROLE;`,
+          `GRANT pg_signal_backend TO ${r};`,
+          v >= PG16
+            ? `-- each role the fence makes read-only (16+: ALTER ROLE needs ADMIN OPTION on it): GRANT <app_role> TO ${r} WITH ADMIN OPTION, INHERIT FALSE, SET FALSE;`
+            : '-- before 16, CREATEROLE may alter every role that is not a superuser',
+        );
+      }
+    }
+    if (subs.length > 0) {
+      lines.push(
+        v >= PG16
+          ? `-- subscriber: CREATE SUBSCRIPTION (16+)\nGRANT pg_create_subscription TO ${r};`
+          : `-- subscriber: CREATE SUBSCRIPTION needs a superuser before PostgreSQL 16 (RDS: rds_superuser; Cloud SQL: cloudsqlsuperuser; Azure: azure_pg_admin)`,
+        `-- apply writes as the subscription's owner: ${role} owns the subscribed tables (or holds INSERT, UPDATE, DELETE, TRUNCATE on them)`,
+      );
+      if (subs.some((s) => s.init.method === 'manual'))
+        lines.push(
+          "-- manual init: the subscription starts at the restored data's LSN",
+          grantFunction(functionSignature('pg_replication_origin_advance', v), role),
+        );
+      if (
+        subs.some(
+          (s) => s.init.method === 'two-phase' || (s.init.method === 'snapshot' && s.init.parallelDeclared),
+        )
+      )
+        lines.push(
+          "-- steep's own copy (init.parallel, two-phase): loads with session_replication_role = replica, so foreign keys and triggers do not fire",
+          v >= PG15
+            ? `GRANT SET ON PARAMETER session_replication_role TO ${r};`
+            : '-- on PostgreSQL 14 only a superuser may set it: leave init.parallel out so PostgreSQL copies',
+        );
+      lines.push(
+        "-- optional: switchover reads the drain from the origin (without it, from the slot's confirmed position)",
+        grantFunction(functionSignature('pg_replication_origin_progress', v), role),
+      );
+    }
+    if ([...subs, ...feeds].some((s) => s.init.method === 'merge'))
+      lines.push(
+        '-- merge init (links), on both nodes: its writes carry a replication origin, so the other side does not send them back',
+        ...MERGE_FUNCTIONS.map((fn) => grantFunction(functionSignature(fn, v), role)),
+      );
+    out.push({ node: name, serverVersion: v, role, lines: lines.flatMap((l) => l.split('\n')) });
+  }
+  return out;
+}

@@ -1,0 +1,467 @@
+import { describe, expect, it } from 'vitest';
+import { steepWith, writeConfig } from '../support/cli.js';
+import { type TestNode, testVersions, useCluster } from '../support/cluster.js';
+import { digests, startWriter, waitCaughtUp } from '../support/replicationData.js';
+import { eventually } from '../support/topologyFile.js';
+
+/**
+ * The role matrix of issue 36: steep run as the least-privileged roles of a managed PostgreSQL
+ * (RDS, Cloud SQL, Azure), never a superuser. `admin` is what a managed service gives its admin
+ * (NOSUPERUSER CREATEDB CREATEROLE REPLICATION, pg_create_subscription, pg_monitor,
+ * pg_signal_backend, pg_read_all_data, pg_write_all_data, CREATE on the database, owning its
+ * tables); `narrow` only LOGIN REPLICATION, owning its tables, pg_create_subscription. Every cell
+ * either works (both sides equal: counts and checksums) or is a plan error naming the GRANT
+ * that fixes it, with nothing created. On 18 by default; STEEP_TEST_PG=14,16 runs the others.
+ */
+const versions = process.env.STEEP_TEST_PG ? testVersions() : ([18] as const);
+
+const PASSWORD = 'managed-role-pw';
+
+describe.each([...versions])('least-privileged roles on PostgreSQL %i', (version) => {
+  const cluster = useCluster({ nodes: ['east', 'west'], version });
+  const east = () => cluster().node('east');
+  const west = () => cluster().node('west');
+  const steep = steepWith({ env: () => ({ ROLE_PGPASSWORD: PASSWORD }), timeoutMs: 120_000 });
+  const pg16 = version >= 16;
+  const pg15 = version >= 15;
+
+  function nodes(role: string): string {
+    return [
+      'nodes:',
+      ...[east(), west()].flatMap((n: TestNode) => [
+        `  ${n.name}:`,
+        `    url: postgres://${role}@127.0.0.1:${n.port}/app`,
+        `    password: \${env:ROLE_PGPASSWORD}`,
+      ]),
+    ].join('\n');
+  }
+
+  function config(role: string, sub: string, tables: string[], init: string): string {
+    return writeConfig(
+      [
+        'version: 1',
+        `topology: managed-${sub}`,
+        nodes(role),
+        'publications:',
+        `  ${sub}_pub:`,
+        '    node: east',
+        `    tables: [${tables.map((t) => `public.${t}`).join(', ')}]`,
+        'subscriptions:',
+        `  ${sub}:`,
+        '    node: west',
+        '    from: east',
+        `    publications: [${sub}_pub]`,
+        `    init: ${init}`,
+        '',
+      ].join('\n'),
+    );
+  }
+
+  /** As postgres (the cloud's own superuser): the two roles, each owning its tables on both nodes. */
+  async function setUp(): Promise<void> {
+    for (const n of [east(), west()]) {
+      await n.query(
+        `CREATE ROLE admin LOGIN NOSUPERUSER CREATEDB CREATEROLE REPLICATION PASSWORD '${PASSWORD}'`,
+      );
+      await n.query(`CREATE ROLE narrow LOGIN REPLICATION PASSWORD '${PASSWORD}'`);
+      await n.query('GRANT pg_monitor, pg_signal_backend, pg_read_all_data, pg_write_all_data TO admin');
+      if (pg16) await n.query('GRANT pg_create_subscription TO admin, narrow');
+      await n.query('GRANT CREATE ON DATABASE app TO admin');
+      // an application role someone else created, which a switchover fences
+      await n.query(`CREATE ROLE app_writer LOGIN PASSWORD '${PASSWORD}'`);
+      for (const [t, owner] of [
+        ['a_parent', 'admin'],
+        ['a_child', 'admin'],
+        ['a_own', 'admin'],
+        ['a_man', 'admin'],
+        ['n_items', 'narrow'],
+      ] as const) {
+        await n.query(
+          `CREATE TABLE public.${t} (id bigint PRIMARY KEY, v text NOT NULL, n int NOT NULL DEFAULT 0)`,
+        );
+        await n.query(`ALTER TABLE public.${t} OWNER TO ${owner}`);
+      }
+      await n.query('ALTER TABLE public.a_child ADD COLUMN parent bigint REFERENCES public.a_parent (id)');
+      await n.query('GRANT INSERT, UPDATE, DELETE ON public.a_parent, public.a_child TO app_writer');
+    }
+    const e = east();
+    await e.query(`INSERT INTO public.a_parent SELECT g, md5(g::text) FROM generate_series(1, 3000) g`);
+    await e.query(
+      `INSERT INTO public.a_child SELECT g, md5(g::text), 1 + g % 3000 FROM generate_series(1, 5000) g`,
+    );
+    await e.query(`INSERT INTO public.a_own SELECT g, md5(g::text) FROM generate_series(1, 2000) g`);
+    await e.query(`INSERT INTO public.n_items SELECT g, md5(g::text) FROM generate_series(1, 500) g`);
+    await e.query('ANALYZE');
+  }
+
+  let ready = false;
+  async function once(): Promise<void> {
+    if (ready) return;
+    await setUp();
+    ready = true;
+  }
+
+  async function nothingCreated(): Promise<void> {
+    for (const n of [east(), west()]) {
+      const [r] = await n.query<{ pubs: number; subs: number; slots: number; origins: number }>(
+        `SELECT (SELECT count(*)::int FROM pg_publication) AS pubs,
+                (SELECT count(*)::int FROM pg_subscription) AS subs,
+                (SELECT count(*)::int FROM pg_replication_slots) AS slots,
+                (SELECT count(*)::int FROM pg_replication_origin) AS origins`,
+      );
+      expect(r, n.name).toEqual({ pubs: 0, subs: 0, slots: 0, origins: 0 });
+    }
+  }
+
+  async function equal(tables: string[]): Promise<void> {
+    const want = await digests(east(), tables);
+    expect(await digests(west(), tables)).toEqual(want);
+    for (const t of tables) expect(want[t]!.count).toBeGreaterThan(0);
+  }
+
+  it('narrow: validate works; plan is an error naming GRANT CREATE ON DATABASE, nothing created; a pre-created state schema is accepted', async () => {
+    await once();
+    const path = config('narrow', 'narrow_sub', ['n_items'], '{ method: snapshot }');
+    const validate = await steep(['validate'], path);
+    expect(validate.code, validate.stderr).toBe(0);
+
+    const plan = await steep(['plan'], path);
+    expect(plan.code).toBe(1);
+    expect(plan.stderr).toContain(
+      `east: role narrow may not create steep's state schema steep (no CREATE on database app); run GRANT CREATE ON DATABASE "app" TO "narrow";`,
+    );
+    expect(plan.stderr).toContain(
+      'may not create publications (no CREATE on database app); GRANT CREATE ON DATABASE "app" TO "narrow"',
+    );
+    if (!pg16) expect(plan.stderr).toContain('CREATE SUBSCRIPTION needs a superuser before PostgreSQL 16');
+    // a member of pg_create_subscription is not told to join it: the database privilege is what it lacks
+    expect(plan.stderr).not.toContain('GRANT pg_create_subscription');
+    const applied = await steep(['apply', '--auto-approve'], path);
+    expect(applied.code).toBe(1);
+    await nothingCreated();
+    const [schema] = await east().query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_namespace WHERE nspname = 'steep'`,
+    );
+    expect(schema!.n).toBe(0);
+
+    // the DBA creates the state schema for the role: steep uses it, without CREATE SCHEMA
+    for (const n of [east(), west()]) await n.query('CREATE SCHEMA steep AUTHORIZATION narrow');
+    const again = await steep(['plan'], path);
+    expect(again.code).toBe(1);
+    expect(again.stderr).not.toContain('state schema');
+    expect(again.stderr).toContain('GRANT CREATE ON DATABASE "app" TO "narrow"');
+    for (const n of [east(), west()]) await n.query('DROP SCHEMA steep');
+  });
+
+  it('admin: snapshot init (PostgreSQL copy) works under writes; drift, status --check, verify work', async () => {
+    await once();
+    const path = config('admin', 'admin_pg', ['a_own'], '{ method: snapshot }');
+    const plan = await steep(['plan'], path);
+    if (!pg16) {
+      // 14/15: no grant lets a non-superuser create a subscription
+      expect(plan.code).toBe(1);
+      expect(plan.stderr).toContain(
+        'west: CREATE SUBSCRIPTION needs a superuser before PostgreSQL 16, and role admin is not one',
+      );
+      await nothingCreated();
+      return;
+    }
+    expect(plan.code, plan.stderr).toBe(0);
+    const writer = startWriter(east(), ['a_own']);
+    let applied: Awaited<ReturnType<typeof steep>>;
+    try {
+      applied = await steep(['apply', '--auto-approve'], path);
+      await new Promise((r) => setTimeout(r, 1000));
+    } finally {
+      await writer.stop();
+    }
+    expect(applied.code, `${applied.stdout}\n${applied.stderr}`).toBe(0);
+    await waitCaughtUp(east(), 'admin_pg');
+    await equal(['a_own']);
+    const [owner] = await east().query<{ owner: string }>(
+      `SELECT nspowner::regrole::text AS owner FROM pg_namespace WHERE nspname = 'steep'`,
+    );
+    expect(owner!.owner).toBe('admin');
+
+    const replan = await steep(['plan', '--detailed-exitcode'], path);
+    expect(replan.code, replan.stdout).toBe(0);
+    const drift = await steep(['drift'], path);
+    expect(drift.code, drift.stdout + drift.stderr).toBe(0);
+    const status = await steep(['status', '--check'], path);
+    expect(status.code, status.stdout + status.stderr).toBe(0);
+    const verify = await steep(['verify', 'admin_pg'], path);
+    expect(verify.code, verify.stdout + verify.stderr).toBe(0);
+  });
+
+  it("admin: steep's own copy is a plan error naming GRANT SET ON PARAMETER (14: superuser only); granted, it loads FK-linked tables under writes and starts without origin_advance", async () => {
+    await once();
+    const path = config('admin', 'admin_own', ['a_parent', 'a_child'], '{ method: snapshot, parallel: 2 }');
+    const plan = await steep(['plan'], path);
+    expect(plan.code).toBe(1);
+    expect(plan.stderr).toContain('west: role admin may not SET session_replication_role');
+    if (pg15) expect(plan.stderr).toContain('GRANT SET ON PARAMETER session_replication_role TO "admin";');
+    else expect(plan.stderr).toContain('on PostgreSQL 14 only a superuser may');
+    const [subs] = await west().query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_subscription WHERE subname = 'admin_own'`,
+    );
+    expect(subs!.n).toBe(0);
+    if (!pg15) return;
+
+    await west().query('GRANT SET ON PARAMETER session_replication_role TO admin');
+    const writer = startWriter(east(), ['a_parent']);
+    let applied: Awaited<ReturnType<typeof steep>>;
+    try {
+      applied = await steep(['apply', '--auto-approve'], path);
+      await new Promise((r) => setTimeout(r, 1000));
+    } finally {
+      await writer.stop();
+    }
+    expect(applied.code, `${applied.stdout}\n${applied.stderr}`).toBe(0);
+    await waitCaughtUp(east(), 'admin_own');
+    await equal(['a_parent', 'a_child']);
+  });
+
+  it('admin: manual init is a plan error naming the origin_advance GRANT (nothing created on the subscriber); granted, it starts at the prepared LSN under writes', async () => {
+    await once();
+    if (!pg16) return; // 14/15 refuse the subscription in plan (above)
+    const path = config('admin', 'admin_man', ['a_man'], '{ method: manual }');
+    await east().query(`INSERT INTO public.a_man SELECT g, md5(g::text) FROM generate_series(1, 1500) g`);
+    const first = await steep(['apply', '--auto-approve'], path); // the publication; the subscription waits for prepare
+    expect(first.code, first.stdout + first.stderr).toBe(0);
+    const prepared = await steep(['init', 'prepare', 'admin_man'], path);
+    expect(prepared.code, prepared.stdout + prepared.stderr).toBe(0);
+    // the DBA's restore: the same rows, consistent at the slot's LSN (nothing was written since)
+    await west().query(`INSERT INTO public.a_man SELECT g, md5(g::text) FROM generate_series(1, 1500) g`);
+    const writer = startWriter(east(), ['a_man'], 30_000_000);
+    try {
+      const plan = await steep(['plan'], path);
+      expect(plan.code).toBe(1);
+      expect(plan.stderr).toContain(
+        'west: role admin may not execute pg_replication_origin_advance, which the init of subscription admin_man calls; ' +
+          'run GRANT EXECUTE ON FUNCTION pg_catalog.pg_replication_origin_advance(text, pg_lsn) TO "admin"; on west',
+      );
+      const refused = await steep(['apply', '--auto-approve'], path);
+      expect(refused.code).toBe(1);
+      const [subs] = await west().query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_subscription WHERE subname = 'admin_man'`,
+      );
+      expect(subs!.n).toBe(0);
+
+      await west().query(
+        'GRANT EXECUTE ON FUNCTION pg_catalog.pg_replication_origin_advance(text, pg_lsn) TO admin',
+      );
+      const applied = await steep(['apply', '--auto-approve'], path);
+      expect(applied.code, applied.stdout + applied.stderr).toBe(0);
+      await new Promise((r) => setTimeout(r, 1000));
+    } finally {
+      await writer.stop();
+    }
+    await waitCaughtUp(east(), 'admin_man');
+    await equal(['a_man']);
+  });
+
+  it('admin: a link (merge init) is a plan error naming the origin GRANT on both nodes, nothing written', async () => {
+    await once();
+    const path = writeConfig(
+      [
+        'version: 1',
+        'topology: managed-link',
+        nodes('admin'),
+        'links:',
+        '  a_link:',
+        '    nodes: [east, west]',
+        '    tables: [public.a_own]',
+        '    init: { method: merge, strategy: "prefer:east" }',
+        '',
+      ].join('\n'),
+    );
+    const before = await digests(west(), ['a_own']);
+    const plan = await steep(['plan'], path);
+    expect(plan.code).toBe(1);
+    if (!pg16) {
+      // links need origin = none (16+): refused before any privilege matters
+      expect(plan.stderr).toMatch(/link a_link: node east runs PostgreSQL 1[45]/);
+      await nothingCreated();
+      return;
+    }
+    for (const n of ['east', 'west'])
+      expect(plan.stderr).toContain(
+        `${n}: role admin may not execute pg_replication_origin_create, which the merge init`,
+      );
+    expect(plan.stderr).toContain(
+      'GRANT EXECUTE ON FUNCTION pg_catalog.pg_replication_origin_create(text) TO "admin";',
+    );
+    expect(plan.stderr).toContain(
+      'GRANT EXECUTE ON FUNCTION pg_catalog.pg_replication_origin_session_setup(text) TO "admin";',
+    );
+    const applied = await steep(['apply', '--auto-approve'], path);
+    expect(applied.code).toBe(1);
+    expect(await digests(west(), ['a_own'])).toEqual(before);
+    const [origins] = await west().query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM pg_replication_origin',
+    );
+    const [subs] = await west().query<{ n: number }>('SELECT count(*)::int AS n FROM pg_subscription');
+    // the snapshot cell's subscription(s) are the only ones, each with its own origin
+    expect(origins!.n).toBe(subs!.n);
+  });
+
+  it('admin: switchover dry-run names the role it may not alter (16+: ADMIN OPTION) and its GRANT', async () => {
+    await once();
+    if (!pg16) return; // no subscription to switch over: 14/15 refuse it in plan (above)
+    const path = config('admin', 'admin_pg', ['a_own'], '{ method: snapshot }');
+    await west().query('GRANT INSERT, UPDATE, DELETE ON public.a_own TO app_writer');
+    await east().query('GRANT INSERT, UPDATE, DELETE ON public.a_own TO app_writer');
+    const dry = await steep(['switchover', 'admin_pg', '--dry-run'], path);
+    if (pg16) {
+      expect(dry.code).toBe(1);
+      expect(dry.stdout + dry.stderr).toContain(
+        'may not alter role app_writer, which the fence makes read-only',
+      );
+      expect(dry.stdout + dry.stderr).toContain(
+        'GRANT "app_writer" TO "admin" WITH ADMIN OPTION, INHERIT FALSE, SET FALSE;',
+      );
+      await east().query('GRANT app_writer TO admin WITH ADMIN OPTION, INHERIT FALSE, SET FALSE');
+    }
+    const ok = await steep(['switchover', 'admin_pg', '--dry-run'], path);
+    expect(ok.code, ok.stdout + ok.stderr).toBe(0);
+    expect(ok.stdout).toContain(
+      'ALTER ROLE "app_writer" IN DATABASE "app" SET default_transaction_read_only = on',
+    );
+
+    // the real switchover: the drain is proven by the slot's confirmed position (origin_progress is denied)
+    const done = await steep(['switchover', 'admin_pg', '--grace', '1s', '--json'], path);
+    expect(done.code, done.stdout + done.stderr).toBe(0);
+    expect(JSON.parse(done.stdout).outcome).toBe('released');
+    await eventually(
+      async () => {
+        const a = await digests(east(), ['a_own']);
+        const b = await digests(west(), ['a_own']);
+        return JSON.stringify(a) === JSON.stringify(b);
+      },
+      20_000,
+      'both sides equal',
+    );
+    await equal(['a_own']);
+  });
+  it('admin: steep grants prints the script; run as the cloud admin, the link plans clean and its merge makes both sides equal', async () => {
+    await once();
+    const path = writeConfig(
+      [
+        'version: 1',
+        'topology: managed-link',
+        nodes('admin'),
+        'links:',
+        '  a_link:',
+        '    nodes: [east, west]',
+        '    tables: [public.a_own]',
+        '    init: { method: merge, strategy: "prefer:east" }',
+        '',
+      ].join('\n'),
+    );
+    const offline = await steep(['grants', '--pg-version', String(version), '--json'], path);
+    expect(offline.code, offline.stderr).toBe(0);
+    const live = await steep(['grants', '--json'], path);
+    expect(live.code, live.stderr).toBe(0);
+    const scripts = JSON.parse(live.stdout).nodes as Array<{ node: string; lines: string[] }>;
+    const lines = (nodes: Array<{ lines: string[] }>) => nodes.map((n) => n.lines);
+    expect(lines(JSON.parse(offline.stdout).nodes)).toEqual(lines(scripts));
+    const text = await steep(['grants'], path);
+    expect(text.stdout).toContain(
+      'GRANT EXECUTE ON FUNCTION pg_catalog.pg_replication_origin_create(text) TO "admin";',
+    );
+    if (!pg16) {
+      expect(text.stdout).toContain(
+        '-- subscriber: CREATE SUBSCRIPTION needs a superuser before PostgreSQL 16',
+      );
+      return;
+    }
+    // the earlier cells' one-way subscriptions go (as the superuser): the link replaces them
+    for (const n of [east(), west()]) {
+      for (const { subname } of await n.query<{ subname: string }>('SELECT subname FROM pg_subscription')) {
+        await n.query(`ALTER SUBSCRIPTION ${subname} DISABLE`);
+        await n.query(`ALTER SUBSCRIPTION ${subname} SET (slot_name = NONE)`);
+        await n.query(`DROP SUBSCRIPTION ${subname}`);
+      }
+    }
+    for (const n of [east(), west()]) {
+      await n.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots');
+      for (const { pubname } of await n.query<{ pubname: string }>('SELECT pubname FROM pg_publication'))
+        await n.query(`DROP PUBLICATION ${pubname}`);
+    }
+    // the DBA runs it as the cloud's admin role (here the superuser), statement by statement
+    for (const s of scripts) {
+      const node = cluster().node(s.node);
+      for (const line of s.lines.filter((l) => !l.startsWith('--'))) await node.query(line);
+    }
+    // a row only west holds, and one both hold differently: the merge reconciles them
+    await west().query(`INSERT INTO public.a_own (id, v) VALUES (900001, 'west only')`);
+    const plan = await steep(['plan'], path);
+    expect(plan.code, plan.stdout + plan.stderr).toBe(0);
+    const applied = await steep(['apply', '--auto-approve'], path);
+    expect(applied.code, applied.stdout + applied.stderr).toBe(0);
+    await eventually(
+      async () => {
+        const a = await digests(east(), ['a_own']);
+        const b = await digests(west(), ['a_own']);
+        return JSON.stringify(a) === JSON.stringify(b);
+      },
+      20_000,
+      'both sides equal',
+    );
+    await equal(['a_own']);
+    const [row] = await east().query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM public.a_own WHERE id = 900001`,
+    );
+    expect(row!.n).toBe(1);
+  });
+  it('admin: reinit of the linked table refuses naming the origin GRANT when it is revoked (nothing changed), and works once granted', async () => {
+    await once();
+    if (!pg16) return; // no link: 14/15 refuse its subscriptions in plan (above)
+    const path = writeConfig(
+      [
+        'version: 1',
+        'topology: managed-link',
+        nodes('admin'),
+        'links:',
+        '  a_link:',
+        '    nodes: [east, west]',
+        '    tables: [public.a_own]',
+        '    init: { method: merge, strategy: "prefer:east" }',
+        '',
+      ].join('\n'),
+    );
+    const fn = 'pg_catalog.pg_replication_origin_create(text)';
+    await west().query(`REVOKE EXECUTE ON FUNCTION ${fn} FROM admin`);
+    const before = await digests(west(), ['a_own']);
+    const refused = await steep(['reinit', 'a_link_west', '--tables', 'public.a_own'], path);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(
+      `west: role admin may not execute pg_replication_origin_create, which the reinit of tables replicated both ways (public.a_own) calls; run GRANT EXECUTE ON FUNCTION ${fn} TO "admin"; on west`,
+    );
+    expect(await digests(west(), ['a_own'])).toEqual(before);
+    const [origins] = await west().query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_replication_origin WHERE roname LIKE 'steep%'`,
+    );
+    expect(origins!.n).toBe(0);
+    const status = await steep(['status', '--check'], path);
+    expect(status.code, status.stdout + status.stderr).toBe(0);
+
+    await west().query(`GRANT EXECUTE ON FUNCTION ${fn} TO admin`);
+    const writer = startWriter(east(), ['a_own'], 20_000_000);
+    let done: Awaited<ReturnType<typeof steep>>;
+    try {
+      done = await steep(['reinit', 'a_link_west', '--tables', 'public.a_own'], path);
+      await new Promise((r) => setTimeout(r, 1000));
+    } finally {
+      await writer.stop();
+    }
+    expect(done.code, done.stdout + done.stderr).toBe(0);
+    await eventually(
+      async () =>
+        JSON.stringify(await digests(east(), ['a_own'])) === JSON.stringify(await digests(west(), ['a_own'])),
+      30_000,
+      'both sides equal',
+    );
+    await equal(['a_own']);
+  });
+});
