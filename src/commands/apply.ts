@@ -42,7 +42,9 @@ Ctrl-C (SIGINT) or SIGTERM: no new step starts, a running statement finishes, an
       command: '<%= config.bin %> apply --lsn west_orders=0/3000148',
     },
   ];
-  static override args = { plan: Args.string({ description: 'A plan saved by `steep plan --out`.' }) };
+  static override args = {
+    plan: Args.string({ ignoreStdin: true, description: 'A plan saved by `steep plan --out`.' }),
+  };
   static override flags = {
     ...globalFlags,
     ...jsonFlag,
