@@ -70,6 +70,8 @@ export interface SlotStatus {
   kind: SlotKind;
   /** the subscription using it (or prepared for, or expecting it) */
   subscription: string | null;
+  /** that subscription is one of another database of a node's server, outside steep.yaml */
+  otherDatabase?: { node: string; database: string };
   active: boolean;
   walStatus: string | null;
   retainedWalBytes: number | null;

@@ -89,7 +89,7 @@ export function renderStatus(r: StatusReport): string {
   for (const s of slots) {
     const what =
       s.kind === 'subscription'
-        ? `subscription ${s.subscription}`
+        ? `subscription ${s.subscription}${s.otherDatabase ? ` of database ${s.otherDatabase.database} (${s.otherDatabase.node}'s server)` : ''}`
         : s.kind === 'pending'
           ? `for ${s.subscription} (not created yet)`
           : s.kind === 'unknown'

@@ -247,12 +247,13 @@ function slotStatuses(topology: Topology, observed: ClusterState, live: Map<stri
     for (const s of Object.values(n.slots)) {
       if (s.temporary) continue;
       const lag = live.get(n.name)?.slots.get(s.name) ?? null;
-      const { kind, subscription, preparedLsn } = classifySlot(topology, observed, n.name, s);
+      const { kind, subscription, preparedLsn, otherDatabase } = classifySlot(topology, observed, n.name, s);
       out.push({
         node: n.name,
         name: s.name,
         kind,
         subscription,
+        ...(otherDatabase ? { otherDatabase } : {}),
         active: s.active,
         walStatus: s.walStatus,
         retainedWalBytes: lag?.retainedWalBytes ?? s.retainedWalBytes,

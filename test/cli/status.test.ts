@@ -2,8 +2,8 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT, steepWith, writeConfig } from '../support/cli.js';
-import { useCluster } from '../support/cluster.js';
-import { createTables, fillTables } from '../support/replicationData.js';
+import { otherDatabase, useCluster } from '../support/cluster.js';
+import { createTables, digests, fillTables } from '../support/replicationData.js';
 import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
 /**
@@ -33,6 +33,7 @@ interface Report {
     node: string;
     name: string;
     kind: string;
+    subscription: string | null;
     walStatus: string | null;
     retainedWalBytes: number | null;
   }>;
@@ -168,5 +169,67 @@ describe('steep status', () => {
     expect(docs[1]!.subscriptions.find((s) => s.name === 'west_st')?.state).toBe('synchronized');
 
     await east.query(`SELECT pg_drop_replication_slot('st_orphan')`);
+  });
+
+  it('a slot a subscription of another database of the subscriber’s server uses is not orphaned: status and drift', async () => {
+    const east = cluster().node('east');
+    const west = cluster().node('west');
+    // the file knows west's app database only; west2 is another database of the same server
+    await west.query('CREATE DATABASE west2');
+    const west2 = otherDatabase(west, 'west2');
+    const tables = [{ name: 'st_other', rows: 500 }];
+    await createTables([east, west2], tables);
+    await fillTables(east, tables);
+    await east.query('CREATE PUBLICATION st_other_pub FOR TABLE public.st_other');
+    const conn = `host=127.0.0.1 port=${east.port} dbname=app user=postgres password=${east.password}`;
+    await west2.query(`CREATE SUBSCRIPTION west2_other CONNECTION '${conn}' PUBLICATION st_other_pub`);
+    await eventually(
+      async () =>
+        JSON.stringify(await digests(east, ['st_other'])) ===
+        JSON.stringify(await digests(west2, ['st_other'])),
+      30_000,
+      'west2 to hold st_other',
+    );
+    const path = writeConfig(
+      ['version: 1', 'topology: status-other-db', nodesYaml([east, west]), ''].join('\n'),
+    );
+    const steep = steepWith({ config: path, env: passwordEnv(cluster().nodes) });
+    const slotOf = async () => {
+      const r = await steep(['status', '--json']);
+      expect(r.code, r.stderr).toBe(0);
+      return (JSON.parse(r.stdout) as Report).slots.find((x) => x.name === 'west2_other');
+    };
+    expect(await slotOf()).toMatchObject({ node: 'east', kind: 'subscription', subscription: 'west2_other' });
+    // disabled: its slot goes inactive, and is still that subscription's, never an orphan to drop
+    await west2.query('ALTER SUBSCRIPTION west2_other DISABLE');
+    await eventually(
+      async () =>
+        (
+          await east.query<{ active: boolean }>(
+            "SELECT active FROM pg_replication_slots WHERE slot_name = 'west2_other'",
+          )
+        )[0]?.active === false,
+      30_000,
+      'the slot to go inactive',
+    );
+    expect(await slotOf()).toMatchObject({ node: 'east', kind: 'subscription', subscription: 'west2_other' });
+    const text = await steep(['status']);
+    expect(text.stdout).not.toMatch(/Orphaned replication slots[\s\S]*west2_other/);
+    const drift = await steep(['drift', '--json']);
+    const orphans = (JSON.parse(drift.stdout) as { orphanSlots: Array<{ slot: string }> }).orphanSlots;
+    expect(orphans.map((o) => o.slot)).not.toContain('west2_other');
+    await west2.query('ALTER SUBSCRIPTION west2_other ENABLE');
+    await east.query(
+      'INSERT INTO public.st_other (id, v) SELECT g, md5(g::text) FROM generate_series(1001, 1100) g',
+    );
+    await eventually(
+      async () =>
+        JSON.stringify(await digests(east, ['st_other'])) ===
+        JSON.stringify(await digests(west2, ['st_other'])),
+      30_000,
+      'west2 to catch up',
+    );
+    await west2.query('DROP SUBSCRIPTION west2_other');
+    await west.query('DROP DATABASE west2');
   });
 });
