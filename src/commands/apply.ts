@@ -166,6 +166,9 @@ Ctrl-C (SIGINT) or SIGTERM: no new step starts, a running statement finishes, an
           completed: outcome.completed.map((s) => s.address),
           failed: outcome.failed.map((f) => ({ address: f.step.address, error: (f.error as Error).message })),
           notRun: outcome.notRun.map((s) => s.address),
+          ...(outcome.stillCopying && outcome.stillCopying.length > 0
+            ? { stillCopying: outcome.stillCopying }
+            : {}),
           ...(interruption.received
             ? {
                 signal: interruption.received,
@@ -187,6 +190,11 @@ Ctrl-C (SIGINT) or SIGTERM: no new step starts, a running statement finishes, an
     if (!json)
       this.out(
         `Apply complete: ${count(outcome.completed.length, 'step')}. ${summaryLine(plan).replace(/^Plan: /, 'Was: ')}`,
+      );
+    for (const c of json ? [] : (outcome.stillCopying ?? []))
+      this.out(
+        `PostgreSQL still copies ${count(c.tables.length, 'table')} that joined subscription ${c.subscription} on ${c.node} (${c.tables.join(', ')}): ` +
+          `follow ${c.tables.length === 1 ? 'it' : 'them'} with \`steep init status ${c.subscription} --watch\`; the subscription is synchronized once ${c.tables.length === 1 ? 'it is' : 'they are'} ready`,
       );
     if (!json && !flags.wait && plan.steps.some((s) => s.kind === 'subscription-init'))
       this.out('The inits go on in PostgreSQL: follow them with `steep init status --watch`.');

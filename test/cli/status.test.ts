@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT, steepWith, writeConfig } from '../support/cli.js';
 import { otherDatabase, useCluster } from '../support/cluster.js';
-import { createTables, digests, fillTables } from '../support/replicationData.js';
+import { createTables, digests, fastCopy, fillTables, slowCopy } from '../support/replicationData.js';
 import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
 /**
@@ -231,5 +231,52 @@ describe('steep status', () => {
     );
     await west2.query('DROP SUBSCRIPTION west2_other');
     await west.query('DROP DATABASE west2');
+  });
+
+  it('apply adding a table to a running subscription says PostgreSQL still copies it and the command that follows it; that command shows it until ready', async () => {
+    const east = cluster().node('east');
+    const west = cluster().node('west');
+    const tables = [
+      { name: 'jn_a', rows: 200 },
+      { name: 'jn_b', rows: 3_000 },
+    ];
+    await createTables([east, west], tables);
+    await fillTables(east, tables);
+    const file = (names: string[]) =>
+      writeConfig(
+        [
+          'version: 1',
+          'topology: status-join',
+          nodesYaml([east, west]),
+          'publications:',
+          '  jn_pub:',
+          '    node: east',
+          `    tables: [${names.map((n) => `public.${n}`).join(', ')}]`,
+          'subscriptions:',
+          '  west_jn:',
+          '    node: west',
+          '    from: east',
+          '    publications: [jn_pub]',
+          '',
+        ].join('\n'),
+      );
+    const steep = steepWith({ config: file(['jn_a']), env: passwordEnv(cluster().nodes) });
+    const first = await steep(['apply', '--auto-approve']);
+    expect(first.code, first.stderr).toBe(0);
+    // jn_b joins; its copy is slowed so the apply ends while PostgreSQL still copies it
+    await slowCopy(west, 'jn_b', 100, 100);
+    const path = file(['jn_a', 'jn_b']);
+    const joined = await steep(['apply', '--auto-approve'], path);
+    expect(joined.code, joined.stdout + joined.stderr).toBe(0);
+    expect(joined.stdout).toContain(
+      'PostgreSQL still copies 1 table that joined subscription west_jn on west (public.jn_b): follow it with `steep init status west_jn --watch`',
+    );
+    // the advice, run: it names the table being copied
+    const followed = await steep(['init', 'status', 'west_jn'], path);
+    expect(followed.code, followed.stderr).toBe(0);
+    expect(followed.stdout).toContain('public.jn_b');
+    await fastCopy(west, 'jn_b');
+    await eventually(async () => (await steep(['status', '--check'], path)).code === 0, 60_000, 'jn_b ready');
+    expect(await digests(west, ['jn_a', 'jn_b'])).toEqual(await digests(east, ['jn_a', 'jn_b']));
   });
 });
