@@ -46,6 +46,8 @@ import {
 } from './queries/stateSchema.js';
 import { STEEP_LOCK, type SteepLockRow } from './queries/steepLock.js';
 import {
+  OTHER_DATABASE_SUBSCRIPTIONS,
+  type OtherDatabaseSubscriptionRow,
   SUBSCRIPTION_CONNINFO,
   SUBSCRIPTION_TABLES,
   type SubscriptionConninfoRow,
@@ -106,6 +108,7 @@ export function snapshotQueries(p: NodeProbe, tableScope?: TableScope, fingerpri
     subscriptions: subscriptionsQuery(p.serverVersion),
     subscriptionConninfo: p.canReadConninfo ? SUBSCRIPTION_CONNINFO : null,
     subscriptionTables: SUBSCRIPTION_TABLES,
+    otherDatabaseSubscriptions: OTHER_DATABASE_SUBSCRIPTIONS,
     slots: slotsQuery(p.serverVersion),
     origins: originsQuery(p.canReadOriginStatus),
     tables: TABLES,
@@ -183,6 +186,7 @@ export async function readNode(conn: ConnectionSpec, opts: ReadNodeOptions): Pro
       subs,
       conninfo,
       subTables,
+      otherSubRows,
       slots,
       origins,
       tables,
@@ -199,6 +203,7 @@ export async function readNode(conn: ConnectionSpec, opts: ReadNodeOptions): Pro
         rows<SubscriptionRow>(client, q.subscriptions),
         maybe<SubscriptionConninfoRow>(client, q.subscriptionConninfo),
         rows<JsonArrayRow>(client, q.subscriptionTables),
+        rows<OtherDatabaseSubscriptionRow>(client, q.otherDatabaseSubscriptions),
         rows<SlotRow>(client, q.slots),
         rows<OriginRow>(client, q.origins),
         rows<JsonArrayRow>(client, q.tables),
@@ -252,6 +257,12 @@ export async function readNode(conn: ConnectionSpec, opts: ReadNodeOptions): Pro
         (origin) => observedOrigins[origin]?.remoteLsn ?? null,
       ),
       slots: toSlots(slots),
+      otherDatabaseSubscriptions: otherSubRows.map((r) => ({
+        database: r.database,
+        name: r.name,
+        slot: r.slot,
+        enabled: r.enabled,
+      })),
       origins: observedOrigins,
       tables: observedTables,
       stateSchema: {

@@ -40,7 +40,9 @@ Ctrl-C (SIGINT) or SIGTERM: no new step starts, a running statement finishes, an
       command: '<%= config.bin %> apply --lsn west_orders=0/3000148',
     },
   ];
-  static override args = { plan: Args.string({ description: 'A plan saved by `steep plan --out`.' }) };
+  static override args = {
+    plan: Args.string({ ignoreStdin: true, description: 'A plan saved by `steep plan --out`.' }),
+  };
   static override flags = {
     ...globalFlags,
     ...jsonFlag,
@@ -150,6 +152,9 @@ Ctrl-C (SIGINT) or SIGTERM: no new step starts, a running statement finishes, an
         completed: outcome.completed.map((s) => s.address),
         failed: outcome.failed.map((f) => ({ address: f.step.address, error: (f.error as Error).message })),
         notRun: outcome.notRun.map((s) => s.address),
+        ...(outcome.stillCopying && outcome.stillCopying.length > 0
+          ? { stillCopying: outcome.stillCopying }
+          : {}),
         ...(interruption.received
           ? {
               signal: interruption.received,
@@ -170,6 +175,11 @@ Ctrl-C (SIGINT) or SIGTERM: no new step starts, a running statement finishes, an
     if (!json)
       this.out(
         `Apply complete: ${count(outcome.completed.length, 'step')}. ${summaryLine(plan).replace(/^Plan: /, 'Was: ')}`,
+      );
+    for (const c of json ? [] : (outcome.stillCopying ?? []))
+      this.out(
+        `PostgreSQL still copies ${count(c.tables.length, 'table')} that joined subscription ${c.subscription} on ${c.node} (${c.tables.join(', ')}): ` +
+          `follow ${c.tables.length === 1 ? 'it' : 'them'} with \`steep init status ${c.subscription} --watch\`; the subscription is synchronized once ${c.tables.length === 1 ? 'it is' : 'they are'} ready`,
       );
     if (!json && !flags.wait && plan.steps.some((s) => s.kind === 'subscription-init'))
       this.out('The inits go on in PostgreSQL: follow them with `steep init status --watch`.');

@@ -14,6 +14,7 @@ export default class Autocomplete extends Command {
   static override summary = 'Display autocomplete installation instructions.';
   static override args = {
     shell: Args.string({
+      ignoreStdin: true,
       description: 'Shell type',
       options: ['zsh', 'bash', 'powershell'],
       required: false,

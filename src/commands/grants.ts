@@ -31,7 +31,7 @@ Without --pg-version steep reads each node's server version; with it nothing con
     this.colorEnabled(flags);
     const { nodes, configWarnings } = await grantsOf(flags.config, { pgVersion: flags['pg-version'] });
     for (const w of configWarnings) this.err(formatProblem(w));
-    if (flags.json) this.outJson(JSON.stringify({ nodes }, null, 2));
+    if (flags.json) this.outJson({ nodes }, 2);
     else this.out(renderGrantsText(nodes));
   }
 }

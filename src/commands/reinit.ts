@@ -21,7 +21,11 @@ Refuses tables the subscription does not carry, a subscription not yet initialis
     '<%= config.bin %> reinit west_orders --full',
   ];
   static override args = {
-    subscription: Args.string({ description: 'The subscription to repair.', required: true }),
+    subscription: Args.string({
+      ignoreStdin: true,
+      description: 'The subscription to repair.',
+      required: true,
+    }),
   };
   static override flags = {
     ...globalFlags,

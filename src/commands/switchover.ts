@@ -20,6 +20,7 @@ Exit codes: 0 released (or dry run), 1 refused or failed (the fence undone), 130
   ];
   static override args = {
     subscription: Args.string({
+      ignoreStdin: true,
       description: 'The subscription whose subscriber becomes the primary.',
       required: true,
     }),

@@ -21,7 +21,11 @@ Exit codes: 0 every table equal, 2 diverged or some table not verifiable (still 
     '<%= config.bin %> verify west_orders --repair',
   ];
   static override args = {
-    subscription: Args.string({ description: 'The subscription whose data to compare.', required: true }),
+    subscription: Args.string({
+      ignoreStdin: true,
+      description: 'The subscription whose data to compare.',
+      required: true,
+    }),
   };
   static override flags = {
     ...globalFlags,

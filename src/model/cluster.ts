@@ -162,6 +162,14 @@ export interface ServerIdentity {
   startedAt: string;
 }
 
+/** A subscription of another database of a node's server, outside what steep reads of the node. */
+export interface OtherDatabaseSubscription {
+  database: string;
+  name: string;
+  slot: string;
+  enabled: boolean;
+}
+
 export interface ObservedNode {
   name: string;
   reachable: true;
@@ -176,6 +184,11 @@ export interface ObservedNode {
   publications: Record<string, ObservedPublication>;
   subscriptions: Record<string, ObservedSubscription>;
   slots: Record<string, ObservedSlot>;
+  /**
+   * Subscriptions of the server's other databases, with their slots (pg_subscription is
+   * shared): a slot they use on a publisher is theirs, never an orphan (absent: not read)
+   */
+  otherDatabaseSubscriptions?: OtherDatabaseSubscription[];
   origins: Record<string, ObservedOrigin>;
   /** Every ordinary and partitioned table outside system schemas, by `schema.name`. */
   tables: Record<string, ObservedTable>;

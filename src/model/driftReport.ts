@@ -1,5 +1,6 @@
 import type { DriftItem, FailoverVerdict, OrphanSlot, PlanMessage, SchemaComparison, Step } from './plan.js';
 import type { SequenceLag } from './sequences.js';
+import type { ConflictsSinceVerify } from './verifyRecord.js';
 
 /**
  * What `steep drift` reports (SPEC §5): made by `workflows/drift.ts`, shown by
@@ -43,6 +44,8 @@ export interface DriftReport {
   orphanSlots: OrphanSlot[];
   /** subscribed tables empty on the subscriber while their publisher holds rows */
   dataGaps: DataGap[];
+  /** PostgreSQL 18: subscriptions with conflicts since their last verify (rows that may differ) */
+  conflicts: ConflictsSinceVerify[];
   /** with `--sequences`: subscriber sequences behind their publisher's by more than settings.sequenceLag */
   sequences?: SequenceLag[];
   /** subscriptions whose publisher declares standbys; `gap` and `not-ready` count as drift */

@@ -42,6 +42,13 @@ export interface SubscriptionStatus {
   syncErrors: number | null;
   /** PostgreSQL 18+: pg_stat_subscription_stats.confl_* */
   conflicts: Record<string, number> | null;
+  /** the last `steep verify` of every table (null: never, or steep's state schema is older) */
+  lastVerify: { at: string; verdict: string } | null;
+  /**
+   * PostgreSQL 18+: the conflict counters that rose since the last verify began (or ever, never
+   * verified), only those that rose; null before 18 or unknown
+   */
+  conflictsSinceVerify: Record<string, number> | null;
   /** state `diverged`: the tables `steep verify` found different */
   divergedTables: string[];
   /** tables PostgreSQL copied (`f`) whose table-sync slot is gone from the publisher: it cannot finish them */
@@ -66,6 +73,8 @@ export interface SlotStatus {
   kind: SlotKind;
   /** the subscription using it (or prepared for, or expecting it) */
   subscription: string | null;
+  /** that subscription is one of another database of a node's server, outside steep.yaml */
+  otherDatabase?: { node: string; database: string };
   active: boolean;
   walStatus: string | null;
   retainedWalBytes: number | null;

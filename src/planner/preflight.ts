@@ -7,12 +7,12 @@
  */
 
 import { parseAddress, publicationAddress } from '../model/address.js';
-import type { ObservedNode, ObservedTable } from '../model/cluster.js';
+import type { ObservedNode, ObservedPublication, ObservedTable } from '../model/cluster.js';
 import { lockHeldMessage } from '../model/lockHolder.js';
 import { compareText } from '../model/order.js';
 import { functionsCalled, grantFunction, grantSetSessionReplicationRole } from '../model/privileges.js';
 import { displayTable, quoteIdent, quoteTable } from '../model/sql.js';
-import { qualifiedName } from '../model/topology.js';
+import { qualifiedName, type TableName } from '../model/topology.js';
 import { PG15, PG16 } from '../model/versions.js';
 import { type DraftStep, listText, type PlanContext, sortedKeys } from './context.js';
 import { leafPartitions, storedTables } from './publishedRelations.js';
@@ -268,6 +268,18 @@ function checkTables(ctx: PlanContext): void {
           const shown = displayTable(table);
           const through = leaf === qn ? '' : ` (a partition of ${displayTable(t)})`;
           if (!table.hasReplicaIdentity) {
+            // the live publication already publishes those operations of it (an insert-only
+            // table, imported as it runs): PostgreSQL refuses them on the publisher today, and the
+            // plan changes nothing of that — a warning, so the file steep import wrote plans
+            if (alreadyPublished(node.publications[p.name], p.publish, t)) {
+              ctx.warn(
+                'preflight.replica-identity',
+                `${node.name}: table ${shown}${through} has no replica identity, and publication ${p.name} already publishes ${ops} of it: ` +
+                  `PostgreSQL refuses every ${ops.replace(' and ', ' and every ')} on it on ${node.name} (inserts replicate); if it is ever changed, ${replicaIdentityFix(node.name, table)}`,
+                { address, node: node.name },
+              );
+              continue;
+            }
             ctx.error(
               'preflight.replica-identity',
               `${node.name}: table ${shown}${through} has no replica identity, but publication ${p.name} publishes ${ops}; ${replicaIdentityFix(node.name, table)}`,
@@ -306,6 +318,18 @@ function checkTables(ctx: PlanContext): void {
       );
     }
   }
+}
+
+/** The live publication publishes every one of `publish`'s update/delete, and table `t`. */
+function alreadyPublished(
+  live: ObservedPublication | undefined,
+  publish: readonly string[],
+  t: TableName,
+): boolean {
+  if (!live) return false;
+  const ops = publish.filter((op) => op === 'update' || op === 'delete');
+  if (!ops.every((op) => live.publish.includes(op as (typeof live.publish)[number]))) return false;
+  return live.allTables || live.tables.some((x) => x.schema === t.schema && x.name === t.name);
 }
 
 /** The publication's or subscription's name a step is at ('' for any other address). */

@@ -1,4 +1,9 @@
-import type { ClusterState, ObservedNode, ObservedSlot } from '../model/cluster.js';
+import type {
+  ClusterState,
+  ObservedNode,
+  ObservedSlot,
+  OtherDatabaseSubscription,
+} from '../model/cluster.js';
 import type { SlotKind } from '../model/statusReport.js';
 import type { Topology } from '../model/topology.js';
 
@@ -16,6 +21,8 @@ export interface SlotClass {
   kind: SlotKind;
   /** the subscription using it (or prepared for, or expecting it) */
   subscription: string | null;
+  /** used by a subscription of another database of a node's server (outside the file): which */
+  otherDatabase?: { node: string; database: string };
   /** prepared slots: the LSN `init prepare` recorded */
   preparedLsn: string | null;
 }
@@ -46,10 +53,43 @@ export function classifySlot(
   if (slot.slotType === 'physical') return { kind: 'physical', ...none };
   if (TABLESYNC_SLOT.test(slot.name)) return { kind: 'tablesync', ...none };
   if (user) return { kind: 'subscription', subscription: user.name, preparedLsn: null };
+  const elsewhere = otherDatabaseUser(observed, slot.name);
+  if (elsewhere)
+    return {
+      kind: 'subscription',
+      subscription: elsewhere.name,
+      preparedLsn: null,
+      otherDatabase: { node: elsewhere.node, database: elsewhere.database },
+    };
   if (expected ? !reachable(observed, expected.node) : unread)
     return { kind: 'unknown', subscription: expected?.name ?? null, preparedLsn: null };
   if (expected && prepared && prepared.slot === slot.name)
     return { kind: 'prepared', subscription: expected.name, preparedLsn: prepared.lsn };
   if (expected) return { kind: 'pending', subscription: expected.name, preparedLsn: null };
   return { kind: 'orphan', ...none };
+}
+
+/**
+ * A subscription of another database of a read node's server whose slot is named `slot` (by
+ * name: the publisher it connects to is in subconninfo, not always readable; a slot taken for
+ * someone's that is not is kept, never dropped).
+ */
+export function otherDatabaseUser(
+  observed: ClusterState,
+  slot: string,
+): (OtherDatabaseSubscription & { node: string }) | undefined {
+  const read = Object.values(observed.nodes).filter((n): n is ObservedNode => n.reachable);
+  // a database that is a node of the file itself: its own subscriptions were read as such
+  const isNode = (server: ObservedNode, database: string) =>
+    read.some((m) => m.database === database && sameServer(m, server));
+  for (const n of read) {
+    const o = (n.otherDatabaseSubscriptions ?? []).find((x) => x.slot === slot && !isNode(n, x.database));
+    if (o) return { ...o, node: n.name };
+  }
+  return undefined;
+}
+
+function sameServer(a: ObservedNode, b: ObservedNode): boolean {
+  if (!a.server || !b.server) return false;
+  return a.server.systemIdentifier === b.server.systemIdentifier && a.server.startedAt === b.server.startedAt;
 }

@@ -7,7 +7,7 @@ import type { SubscriptionSpec } from '../model/topology.js';
 import { ignored } from './adopt.js';
 import { PHASE, type PlanContext, sortedKeys, stepKey } from './context.js';
 import { slotDigest } from './digest.js';
-import { TABLESYNC_SLOT } from './slotKinds.js';
+import { otherDatabaseUser, TABLESYNC_SLOT } from './slotKinds.js';
 import { dropSlotSql, tx } from './sqlBuild.js';
 
 /**
@@ -90,6 +90,16 @@ export function prepareSlot(
     }
   }
   if (!ok || others.length > 0 || !opts.createSlot) return { ok, deps };
+  const elsewhere = otherDatabaseUser(ctx.observed, d.slot);
+  if (elsewhere) {
+    ctx.error(
+      'slot-in-use',
+      `subscription ${d.name} needs slot ${d.slot} on ${d.from}, but subscription ${elsewhere.name} of database ` +
+        `${elsewhere.database} on ${elsewhere.node}'s server uses a slot of that name; give subscription ${d.name} another slot name (slot: in steep.yaml)`,
+      { address, node: d.from },
+    );
+    return { ok: false, deps };
+  }
   if (slot.active) {
     ctx.error(
       'slot-in-use',
@@ -139,6 +149,8 @@ export function reportOrphanSlots(ctx: PlanContext): void {
       if (slot.slotType !== 'logical' || slot.temporary || slot.active || TABLESYNC_SLOT.test(name)) continue;
       if (expected.has(`${node.name}/${name}`)) continue;
       if (slotUsers(ctx, node.name, name).length > 0) continue;
+      // a subscription of another database of a read node's server uses it: not an orphan
+      if (otherDatabaseUser(ctx.observed, name)) continue;
       if (ignored(ctx, 'slots', name)) continue;
       const dropSql = dropSlotSql(name);
       ctx.orphanSlots.push({

@@ -1,4 +1,5 @@
 import type { DriftReport } from '../model/driftReport.js';
+import { conflictsSinceText } from '../model/verifyRecord.js';
 import { driftSummary, sequenceLagText } from './driftText.js';
 import { schemaMarkdown } from './schemaMarkdown.js';
 import { formatBytes, formatValue } from './values.js';
@@ -62,6 +63,11 @@ export function renderDriftMarkdown(r: DriftReport): string {
     out.push('### Data gaps (empty on the subscriber, not on its publisher)', '');
     for (const g of r.dataGaps)
       out.push(`- \`${g.node}/${g.table}\`: subscription \`${g.subscription}\` from ${g.from}`);
+    out.push('');
+  }
+  if (r.conflicts.length > 0) {
+    out.push('### Conflicts since the last verify (rows that may differ)', '');
+    for (const c of r.conflicts) out.push(`- \`${c.subscription}\` on ${c.node}: ${conflictsSinceText(c)}`);
     out.push('');
   }
   if (r.sequences && r.sequences.length > 0) {

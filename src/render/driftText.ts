@@ -1,6 +1,7 @@
 import chalk from 'chalk';
 import type { DriftReport } from '../model/driftReport.js';
 import type { SequenceLag } from '../model/sequences.js';
+import { conflictsSinceText } from '../model/verifyRecord.js';
 import { schemaComparisonLines } from './schemaText.js';
 import { formatBytes, formatValue } from './values.js';
 
@@ -17,6 +18,7 @@ export function driftSummary(r: DriftReport): string {
       `${r.fingerprints.length} table(s) changed since their fingerprint was saved`,
     r.orphanSlots.length > 0 && `${r.orphanSlots.length} orphaned slot(s)`,
     r.dataGaps.length > 0 && `${r.dataGaps.length} data gap(s)`,
+    r.conflicts.length > 0 && `${r.conflicts.length} subscription(s) with conflicts since their last verify`,
     (r.sequences?.length ?? 0) > 0 && `${r.sequences!.length} sequence(s) behind their publisher`,
     failoverCount(r, 'gap') > 0 && `${failoverCount(r, 'gap')} subscription(s) with a possible failover gap`,
     failoverCount(r, 'not-ready') > 0 &&
@@ -79,6 +81,12 @@ export function renderDriftText(r: DriftReport): string {
     out.push(chalk.red.bold('Data gaps (empty on the subscriber, not on its publisher):'));
     for (const g of r.dataGaps)
       out.push(`  ${g.node}/${g.table}: subscription ${g.subscription} from ${g.from}`);
+    out.push('');
+  }
+  if (r.conflicts.length > 0) {
+    out.push(chalk.yellow.bold('Conflicts since the last verify (rows that may differ):'));
+    for (const c of r.conflicts)
+      out.push(`  subscription ${c.subscription} on ${c.node}: ${conflictsSinceText(c)}`);
     out.push('');
   }
   if (r.sequences && r.sequences.length > 0) {

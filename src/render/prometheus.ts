@@ -93,6 +93,16 @@ export function renderPrometheus(m: MetricsSample): string {
     'gauge',
     'Tables the last steep verify found different.',
   );
+  const lastVerify = family(
+    'steep_subscription_last_verify_timestamp_seconds',
+    'gauge',
+    'When steep verify last compared every table of the subscription (Unix time); absent: never.',
+  );
+  const conflictsSince = family(
+    'steep_subscription_conflicts_since_verify',
+    'gauge',
+    'Conflicts since the last steep verify began (or ever, never verified), by type: rows that may differ until a verify (PostgreSQL 18+).',
+  );
   for (const s of m.status.subscriptions) {
     const labels = { ...t, subscription: s.name, node: s.node, from: s.from };
     for (const st of [...INIT_STATES, 'unknown'] as const)
@@ -105,6 +115,11 @@ export function renderPrometheus(m: MetricsSample): string {
     if (s.syncErrors !== null) syncErrors.push({ labels, value: s.syncErrors });
     for (const [type, n] of Object.entries(s.conflicts ?? {}))
       conflicts.push({ labels: { ...labels, type }, value: n });
+    if (s.lastVerify) lastVerify.push({ labels, value: Date.parse(s.lastVerify.at) / 1000 });
+    // every type the server counts, 0 when it did not rise: an alert compares a series that exists
+    if (s.conflicts)
+      for (const type of Object.keys(s.conflicts))
+        conflictsSince.push({ labels: { ...labels, type }, value: s.conflictsSinceVerify?.[type] ?? 0 });
     if (s.exists) {
       tables.push({ labels, value: s.tablesTotal });
       notReady.push({ labels, value: s.tablesTotal - s.tablesReady });

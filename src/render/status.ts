@@ -1,5 +1,6 @@
 import chalk from 'chalk';
 import type { StatusCheck, StatusReport, SubscriptionStatus } from '../model/statusReport.js';
+import { conflictsText } from '../model/verifyRecord.js';
 import { lostSyncText, stateText } from './initProgress.js';
 import { formatBytes } from './values.js';
 
@@ -28,6 +29,10 @@ function errorsText(s: SubscriptionStatus): string {
     parts.push(`conflicts: ${total}${which.length > 0 ? ` (${which.join(', ')})` : ''}`);
   }
   return parts.join(' · ');
+}
+
+function verifyText(v: { at: string; verdict: string }): string {
+  return `last verify: ${v.at} (${v.verdict === 'not_verifiable' ? 'some tables not verifiable' : v.verdict})`;
 }
 
 export function renderStatus(r: StatusReport): string {
@@ -69,6 +74,14 @@ export function renderStatus(r: StatusReport): string {
     }
     if (s.lostSyncSlots.length > 0)
       out.push(chalk.red(`      lost sync: ${lostSyncText(s.name, s.from, s.state, s.lostSyncSlots)}`));
+    if (s.lastVerify) out.push(`      ${verifyText(s.lastVerify)}`);
+    const rose = s.conflictsSinceVerify;
+    if (rose && Object.keys(rose).length > 0)
+      out.push(
+        chalk.yellow(
+          `      conflicts since ${s.lastVerify ? 'the last verify' : 'creation, never verified'}: ${conflictsText(rose)} (check with steep verify ${s.name})`,
+        ),
+      );
     if (s.divergedTables.length > 0)
       out.push(
         chalk.red(
@@ -82,7 +95,7 @@ export function renderStatus(r: StatusReport): string {
   for (const s of slots) {
     const what =
       s.kind === 'subscription'
-        ? `subscription ${s.subscription}`
+        ? `subscription ${s.subscription}${s.otherDatabase ? ` of database ${s.otherDatabase.database} (${s.otherDatabase.node}'s server)` : ''}`
         : s.kind === 'pending'
           ? `for ${s.subscription} (not created yet)`
           : s.kind === 'unknown'

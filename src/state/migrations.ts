@@ -105,6 +105,17 @@ export function stateMigrations(schema: string): Migration[] {
         `CREATE TABLE IF NOT EXISTS ${s}.deferred_indexes (node_name text NOT NULL, subscription text NOT NULL, table_schema text NOT NULL, table_name text NOT NULL, index_name text NOT NULL, position integer NOT NULL, definition text NOT NULL, deferred_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (node_name, subscription, table_schema, table_name, index_name))`,
       ],
     },
+    {
+      version: 10,
+      statements: [
+        // the last `steep verify` of each subscription (and of each table it compared): when, its
+        // verdict, and on PostgreSQL 18 the subscription's conflict counters
+        // (pg_stat_subscription_stats.confl_*) as the verify began, so status and drift can say
+        // which counters rose since
+        `CREATE TABLE IF NOT EXISTS ${s}.verifications (node_name text NOT NULL, subscription text NOT NULL, started_at timestamptz NOT NULL, verified_at timestamptz NOT NULL DEFAULT now(), verdict text NOT NULL CHECK (verdict IN ('equal', 'diverged', 'not_verifiable')), tables_compared integer NOT NULL, tables_diverged integer NOT NULL, tables_not_verifiable integer NOT NULL, conflicts jsonb, PRIMARY KEY (node_name, subscription))`,
+        `CREATE TABLE IF NOT EXISTS ${s}.verified_tables (node_name text NOT NULL, subscription text NOT NULL, table_name text NOT NULL, verified_at timestamptz NOT NULL DEFAULT now(), verdict text NOT NULL CHECK (verdict IN ('equal', 'diverged', 'not_verifiable')), rows bigint NOT NULL, missing bigint NOT NULL, extra bigint NOT NULL, different bigint NOT NULL, PRIMARY KEY (node_name, subscription, table_name))`,
+      ],
+    },
   ];
 }
 

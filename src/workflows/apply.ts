@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
+import { readSubscriptionInfo } from '../catalog/compareScope.js';
 import { lockedSessions } from '../db/lockedSession.js';
 import type { EventSink } from '../executors/events.js';
 import { runStep, stepError } from '../executors/runStep.js';
@@ -53,7 +54,19 @@ export type ApplyOutcome = ScheduleOutcome<Step> & {
   interrupted: InterruptedStep[];
   /** the signal came: `notRun` were not started because of it */
   stopped: boolean;
+  /**
+   * tables that joined running subscriptions (a refresh with copy_data) that PostgreSQL still
+   * copies as the apply ends: not synchronized yet
+   */
+  stillCopying?: StillCopying[];
 };
+
+export interface StillCopying {
+  subscription: string;
+  node: string;
+  /** `schema.table`, not yet ready */
+  tables: string[];
+}
 
 /** Refuse a plan that must not run: plan errors, deletions without --allow-destroy, copies above --max-copy. */
 export function checkApplicable(plan: Plan, allowDestroy: boolean, maxCopyBytes?: number): void {
@@ -294,14 +307,40 @@ export async function applyPlan(topology: Topology, plan: Plan, opts: ApplyOptio
       await saveSubscribedFingerprints(topology, opts.onEvent, clients);
       await recordSettledObjects(topology, opts.onEvent, clients);
     }
+    const stillCopying = await joinedTablesCopying(outcome.completed, clients);
     opts.onEvent({
       event: 'apply.completed',
       level: outcome.failed.length > 0 ? 'error' : 'info',
       message: `${outcome.completed.length} completed, ${outcome.failed.length} failed, ${outcome.notRun.length} not run`,
       duration_ms: Date.now() - started,
     });
-    return { ...outcome, runId };
+    return { ...outcome, runId, stillCopying };
   } finally {
     await Promise.all([...clients.values()].map((c) => c.end().catch(() => {})));
   }
+}
+
+/**
+ * The tables a completed refresh with copy_data made PostgreSQL copy into a running
+ * subscription that are not ready yet, read on the subscriber's session as the apply ends.
+ */
+async function joinedTablesCopying(
+  completed: Step[],
+  clients: Map<string, pg.Client>,
+): Promise<StillCopying[]> {
+  const out: StillCopying[] = [];
+  for (const step of completed) {
+    if (step.kind !== 'subscription-alter' || !step.hazards.includes('copies-data')) continue;
+    const client = clients.get(step.node);
+    const name = subscriptionNameOf(step.address);
+    if (!client || !name) continue;
+    const info = await readSubscriptionInfo(client, name).catch(() => null);
+    if (!info) continue;
+    const tables = [...info.tables]
+      .filter(([, state]) => state !== 'r')
+      .map(([table]) => table)
+      .sort();
+    if (tables.length > 0) out.push({ subscription: name, node: step.node, tables });
+  }
+  return out;
 }

@@ -9,12 +9,14 @@ import { compareText } from '../model/order.js';
 import type { Plan, PlanMessage, SchemaComparison, Step } from '../model/plan.js';
 import type { SequenceLag } from '../model/sequences.js';
 import type { TableName, Topology } from '../model/topology.js';
+import type { ConflictsSinceVerify } from '../model/verifyRecord.js';
 import { dataGapProbes, dataGaps } from '../planner/dataGaps.js';
 import { differs, onlyFillableExtras } from '../planner/schemaCompare.js';
 import { hasFingerprintTable, readSavedFingerprints } from '../state/fingerprints.js';
 import { STEEP_VERSION } from '../version.js';
 import { makePlan } from './plan.js';
 import { sequenceLags } from './sequences.js';
+import { conflictsSinceVerify } from './status.js';
 
 /**
  * `steep drift`: everything that differs between steep.yaml and the nodes, for a scheduled
@@ -113,6 +115,7 @@ export async function detectDrift(
   );
   const gaps = await probeDataGaps(topology, observed, limited);
   const lags = opts.sequences ? await laggingSequences(topology, reachable) : undefined;
+  const conflicts = await conflictsSinceVerify(topology, observed);
   return {
     report: driftReport(
       topology,
@@ -121,6 +124,7 @@ export async function detectDrift(
       [...fingerprintErrors, ...(lags?.errors ?? [])],
       gaps,
       lags?.lags,
+      conflicts,
     ),
     configWarnings,
   };
@@ -197,6 +201,7 @@ export function driftReport(
   fingerprintErrors: PlanMessage[] = [],
   gaps: DataGap[] = [],
   sequences?: SequenceLag[],
+  conflicts: ConflictsSinceVerify[] = [],
 ): DriftReport {
   const schema = plan.schema.filter((s) => s.status !== 'MATCH');
   const errors = [...plan.errors.filter((e) => !isSchemaMessage(e)), ...fingerprintErrors];
@@ -216,6 +221,7 @@ export function driftReport(
     fingerprints.length > 0 ||
     plan.orphanSlots.length > 0 ||
     gaps.length > 0 ||
+    conflicts.length > 0 ||
     (sequences?.length ?? 0) > 0 ||
     (plan.failover ?? []).some((v) => v.verdict === 'gap' || v.verdict === 'not-ready');
   return {
@@ -231,6 +237,7 @@ export function driftReport(
     fingerprints,
     orphanSlots: plan.orphanSlots,
     dataGaps: gaps,
+    conflicts,
     ...(sequences ? { sequences } : {}),
     ...(plan.failover ? { failover: plan.failover } : {}),
     errors,

@@ -27,9 +27,16 @@ import type {
   SubscriptionStatus,
 } from '../model/statusReport.js';
 import type { Topology } from '../model/topology.js';
+import {
+  type ConflictsSinceVerify,
+  conflictsRose,
+  conflictsSinceText,
+  type VerifyRecord,
+} from '../model/verifyRecord.js';
 import { failoverVerdicts } from '../planner/failover.js';
 import { classifySlot } from '../planner/slotKinds.js';
 import { DivergedTablesStore } from '../state/divergedTables.js';
+import { VerificationStore } from '../state/verifications.js';
 
 /**
  * `steep status` (SPEC §4): every node reachable or not and its version; every subscription's
@@ -44,6 +51,8 @@ interface Live {
   slots: Map<string, SlotLag>;
   /** by subscription */
   diverged: Map<string, string[]>;
+  /** by subscription: its last verify of every table */
+  verified: Map<string, VerifyRecord>;
   /** by subscription: its tables PostgreSQL copied (`f`), not yet in sync */
   finished: Map<string, FinishedCopy[]>;
 }
@@ -62,23 +71,27 @@ async function readLive(topology: Topology, observed: ClusterState): Promise<Map
             applicationName: 'steep status',
             connectTimeoutMs: topology.settings.connectTimeout,
             statementTimeoutMs: 10_000,
-            // the four reads below go out together
+            // the five reads below go out together
             pipeline: true,
           });
           try {
-            const [activity, slots, diverged, finished] = await Promise.all([
+            const [activity, slots, diverged, finished, verified] = await Promise.all([
               readSubscriptionActivity(c, n.serverVersion),
               readSlotLag(c).catch(() => [] as SlotLag[]),
               new DivergedTablesStore(topology.settings.stateSchema, n.name)
                 .all(c)
                 .catch(() => new Map<string, string[]>()),
               readAllFinishedCopies(c).catch(() => new Map<string, FinishedCopy[]>()),
+              new VerificationStore(topology.settings.stateSchema, n.name)
+                .all(c)
+                .catch(() => new Map<string, VerifyRecord>()),
             ]);
             out.set(n.name, {
               activity: new Map(activity.map((a) => [a.name, a])),
               slots: new Map(slots.map((s) => [s.slot, s])),
               diverged,
               finished,
+              verified,
             });
           } finally {
             await c.end().catch(() => {});
@@ -111,6 +124,7 @@ function subscriptionStatus(
   if (!subscriber) return unknownSubscription(topology, observed, name, node, from);
   const recorded = subscriber?.initState?.subscriptions[name];
   const activity = live.get(node)?.activity.get(name) ?? null;
+  const verified = live.get(node)?.verified.get(name);
   const slotName = o ? (o.slotNone ? null : o.slot) : (d?.slot ?? null);
   const slot = slotName && from ? (live.get(from)?.slots.get(slotName) ?? null) : null;
   const tables = o?.tables ?? [];
@@ -166,6 +180,8 @@ function subscriptionStatus(
     applyErrors: activity?.applyErrorCount ?? null,
     syncErrors: activity?.syncErrorCount ?? null,
     conflicts: activity?.conflicts ?? null,
+    lastVerify: verified ? { at: verified.verifiedAt, verdict: verified.verdict } : null,
+    conflictsSinceVerify: conflictsRose(activity?.conflicts ?? null, verified?.conflicts ?? null),
     divergedTables: state === 'diverged' ? (live.get(node)?.diverged.get(name) ?? []) : [],
     lostSyncSlots,
   };
@@ -206,6 +222,8 @@ function unknownSubscription(
     applyErrors: null,
     syncErrors: null,
     conflicts: null,
+    lastVerify: null,
+    conflictsSinceVerify: null,
   };
 }
 
@@ -231,12 +249,13 @@ function slotStatuses(topology: Topology, observed: ClusterState, live: Map<stri
     for (const s of Object.values(n.slots)) {
       if (s.temporary) continue;
       const lag = live.get(n.name)?.slots.get(s.name) ?? null;
-      const { kind, subscription, preparedLsn } = classifySlot(topology, observed, n.name, s);
+      const { kind, subscription, preparedLsn, otherDatabase } = classifySlot(topology, observed, n.name, s);
       out.push({
         node: n.name,
         name: s.name,
         kind,
         subscription,
+        ...(otherDatabase ? { otherDatabase } : {}),
         active: s.active,
         walStatus: s.walStatus,
         retainedWalBytes: lag?.retainedWalBytes ?? s.retainedWalBytes,
@@ -311,6 +330,29 @@ function withFailover(subs: SubscriptionStatus[], verdicts: FailoverVerdict[]): 
   }
 }
 
+/**
+ * The declared subscriptions with PostgreSQL 18 conflicts since their last verify, for `drift`:
+ * status' own reading of the subscribers (a subscriber that cannot be read tells nothing here;
+ * plan reports it).
+ */
+export async function conflictsSinceVerify(
+  topology: Topology,
+  observed: ClusterState,
+): Promise<ConflictsSinceVerify[]> {
+  const live = await readLive(topology, observed);
+  const out: ConflictsSinceVerify[] = [];
+  for (const d of Object.values(topology.subscriptions).sort((a, b) => compareText(a.name, b.name))) {
+    const l = live.get(d.node);
+    const activity = l?.activity.get(d.name);
+    if (!l || !activity) continue;
+    const verified = l.verified.get(d.name);
+    const rose = conflictsRose(activity.conflicts, verified?.conflicts ?? null);
+    if (rose && Object.keys(rose).length > 0)
+      out.push({ subscription: d.name, node: d.node, verifiedAt: verified?.verifiedAt ?? null, rose });
+  }
+  return out;
+}
+
 export async function openStatus(
   configPath: string,
 ): Promise<{ topology: Topology; configWarnings: Problem[] }> {
@@ -362,6 +404,13 @@ export function checkStatus(r: StatusReport, topology: Topology, maxLag?: LagLim
           (s.lostSyncSlots.length > 0
             ? `, and ${cannotFinishText(s.lostSyncSlots, s.from)} (steep status says what ends it)`
             : ''),
+      );
+    // PostgreSQL 18: conflicts since the last verify may have left rows apart (a same-key update
+    // on both nodes of a link, a row missing on the subscriber); a verify confirms or clears them
+    const rose = s.conflictsSinceVerify;
+    if (rose && Object.keys(rose).length > 0)
+      problems.push(
+        `${at}: ${conflictsSinceText({ subscription: s.name, node: s.node, verifiedAt: s.lastVerify?.at ?? null, rose })}`,
       );
     if (maxLag && 'bytes' in maxLag && s.lagBytes !== null && s.lagBytes > maxLag.bytes)
       problems.push(`${at}: lag ${formatBytes(s.lagBytes)}, over --max-lag ${formatBytes(maxLag.bytes)}`);

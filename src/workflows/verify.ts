@@ -6,7 +6,7 @@ import {
   type SubscriptionInfo,
 } from '../catalog/compareScope.js';
 import { slotExists } from '../catalog/failover.js';
-import { serverVersionOf } from '../catalog/initProgress.js';
+import { readSubscriptionActivity, serverVersionOf } from '../catalog/initProgress.js';
 import { compareSession } from '../catalog/rowHashes.js';
 import { loadTopology } from '../config/load.js';
 import { connect } from '../db/connect.js';
@@ -23,6 +23,7 @@ import type { NotVerifiable, TableComparison, TableVerdict, VerifyReport } from 
 import { isComparison, planComparison } from '../planner/verify.js';
 import { DivergedTablesStore } from '../state/divergedTables.js';
 import { hasInitTables, SubscriptionStateStore } from '../state/subscriptionState.js';
+import { VerificationStore } from '../state/verifications.js';
 
 /**
  * `steep verify SUBSCRIPTION` (SPEC §4, §9): compare what the subscription carries on both
@@ -215,6 +216,10 @@ export async function verifyLoaded(
           `so its rows cannot be compared and what it missed is unknown; steep reinit ${d.name} --full creates the slot again and copies every table`,
         { node: d.from, address: subscriptionAddress(d.name) },
       );
+    // PostgreSQL 18's conflict counters as the verify begins: conflicts after this are unconfirmed
+    const startedAt = new Date();
+    const [activity] = await readSubscriptionActivity(sub, await serverVersionOf(sub), d.name);
+    const run = { startedAt, conflicts: activity?.conflicts ?? null, whole: opts.tables === undefined };
     const plans = await planVerify(pub, sub, d, info, opts.tables);
     const verdicts = await pool(plans, opts.parallel, async (plan) => {
       if (!isComparison(plan)) {
@@ -255,7 +260,7 @@ export async function verifyLoaded(
       }
     });
     const diverged = verdicts.some((v) => v.status === 'diverged');
-    const state = await recordVerdicts(sub, topology, d, info, verdicts, opts.onEvent);
+    const state = await recordVerdicts(sub, topology, d, info, { ...run, verdicts }, opts.onEvent);
     return {
       subscription: d.name,
       node: d.node,
@@ -289,19 +294,29 @@ function emitTable(onEvent: EventSink, d: SubscriptionSpec, v: TableVerdict): vo
 
 /**
  * The subscription's state after a verify: `diverged` with the tables that differ, or back to
- * `synchronized` from `diverged` once no table is recorded as diverged any more. Without steep's
- * state schema nothing is recorded (null).
+ * `synchronized` from `diverged` once no table is recorded as diverged any more; the verify's
+ * record (each table's verdict; a verify of every table also the subscription's, with the
+ * conflict counters it began with: one of some tables confirms nothing of the others). Without
+ * steep's state schema nothing is recorded (null).
  */
 async function recordVerdicts(
   sub: pg.Client,
   topology: Topology,
   d: SubscriptionSpec,
   info: SubscriptionInfo,
-  verdicts: TableVerdict[],
+  run: {
+    startedAt: Date;
+    conflicts: Record<string, number> | null;
+    whole: boolean;
+    verdicts: TableVerdict[];
+  },
   onEvent: EventSink,
 ): Promise<string | null> {
   const schema = topology.settings.stateSchema;
   if (!(await hasInitTables(sub, schema))) return null;
+  const verdicts = run.verdicts;
+  const record = new VerificationStore(schema, d.node);
+  if (await record.exists(sub)) await record.record(sub, d.name, run);
   const states = new SubscriptionStateStore(schema, d.node);
   const diverged = new DivergedTablesStore(schema, d.node);
   let stillDiverged = verdicts.some((v) => v.status === 'diverged');

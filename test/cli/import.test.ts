@@ -230,4 +230,42 @@ describe.each(testVersions())('steep import round trip on PostgreSQL %i', (versi
     ]);
     expect(existsSync(out)).toBe(true);
   });
+
+  test('an insert-only table without replica identity under a publication of every operation: the import plans, applies, and rows keep arriving', async () => {
+    for (const n of nodes()) await n.query('CREATE TABLE public.applog (id bigint NOT NULL, msg text)');
+    await east().query(`INSERT INTO public.applog SELECT g, 'm' || g FROM generate_series(1, 100) g`);
+    // publishes update and delete too (the default): PostgreSQL refuses those on the publisher, inserts flow
+    await east().query('CREATE PUBLICATION applog_pub FOR TABLE public.applog');
+    const e = east();
+    const conn = `host=127.0.0.1 port=${e.port} dbname=app user=postgres password=${e.password}`;
+    await west().query(`CREATE SUBSCRIPTION applog_sub CONNECTION '${conn}' PUBLICATION applog_pub`);
+    const digest = async (n: TestNode) =>
+      (
+        await n.query<{ c: string; h: string }>(
+          'SELECT count(*)::text AS c, coalesce(sum(hashtextextended(t::text, 0)::numeric), 0)::text AS h FROM public.applog t',
+        )
+      )[0];
+    await eventually(
+      async () => JSON.stringify(await digest(west())) === JSON.stringify(await digest(east())),
+      60_000,
+      'applog copied',
+    );
+    const nodesFile = writeConfig(
+      ['version: 1', 'topology: imported-log', nodesYaml(nodes()), ''].join('\n'),
+    );
+    const out = join(dirname(nodesFile), 'steep.imported.yaml');
+    const imported = await steep(['import', '-c', nodesFile, '--out', out]);
+    expect(imported.code, imported.stderr).toBe(0);
+    const plan = await steep(['plan', '-c', out]);
+    expect(plan.code, plan.stdout + plan.stderr).toBe(0);
+    expect(plan.stdout + plan.stderr).toMatch(/public\.applog has no replica identity/);
+    const applied = await steep(['apply', '-c', out, '--auto-approve']);
+    expect(applied.code, applied.stdout + applied.stderr).toBe(0);
+    await east().query(`INSERT INTO public.applog SELECT g, 'm' || g FROM generate_series(101, 150) g`);
+    await waitCaughtUp(east(), 'applog_sub');
+    expect(await digest(west())).toEqual(await digest(east()));
+    expect((await digest(west()))!.c).toBe('150');
+    const again = await steep(['plan', '-c', out, '--detailed-exitcode']);
+    expect(again.code, again.stdout + again.stderr).toBe(0);
+  });
 });

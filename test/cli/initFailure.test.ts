@@ -9,6 +9,7 @@ import {
   oneTableCopying,
   slowCopy,
   type TableDef,
+  tableDigest,
   waitCaughtUp,
 } from '../support/replicationData.js';
 import { nodesYaml, passwordEnv } from '../support/topologyFile.js';
@@ -146,6 +147,66 @@ describe('publisher stopped mid-init', () => {
     expect(cancelled.stdout).toContain('cancelled (was failed)');
     expect(await east.query(`SELECT 1 FROM pg_replication_slots WHERE slot_name = 'west_fl_dup'`)).toEqual(
       [],
+    );
+  });
+  it('init cancel after a failed copy empties tables a foreign key ties together, in one TRUNCATE', async () => {
+    const east = cluster().node('east');
+    const west = cluster().node('west');
+    for (const n of [east, west]) {
+      await n.query('CREATE TABLE public.fk_parent (id bigint PRIMARY KEY, v text NOT NULL)');
+      await n.query(
+        'CREATE TABLE public.fk_child (id bigint PRIMARY KEY, parent_id bigint NOT NULL REFERENCES public.fk_parent (id), v text NOT NULL)',
+      );
+    }
+    await east.query(
+      `INSERT INTO public.fk_parent (id, v) SELECT g, md5(g::text) FROM generate_series(1, 200) g`,
+    );
+    await east.query(
+      `INSERT INTO public.fk_child (id, parent_id, v) SELECT g, g, 'same' FROM generate_series(1, 100) g`,
+    );
+    // the parent copies; the child's copy fails on the subscriber's unique index
+    await west.query('CREATE UNIQUE INDEX fk_child_v ON public.fk_child (v)');
+    const path = writeConfig(
+      [
+        'version: 1',
+        'topology: init-failure-fk',
+        nodesYaml([east, west]),
+        'publications:',
+        '  fk_pub:',
+        '    node: east',
+        '    tables: [public.fk_parent, public.fk_child]',
+        'subscriptions:',
+        '  west_fk:',
+        '    node: west',
+        '    from: east',
+        '    publications: [fk_pub]',
+        // steep's own copy: its record of what it copied names the parent only
+        '    init: { method: snapshot, parallel: 2 }',
+        '',
+      ].join('\n'),
+    );
+    const env = { ...passwordEnv(cluster().nodes), STEEP_INIT_FAIL_AFTER_MS: '3000' };
+    const steep = steepWith({ config: path, env, timeoutMs: 180_000 });
+    const r = await steep(['apply', '--auto-approve']);
+    expect(r.code, r.stderr).toBe(1);
+    const cancelled = await steep(['init', 'cancel', 'west_fk']);
+    expect(cancelled.code, `${cancelled.stdout}\n${cancelled.stderr}`).toBe(0);
+    expect(cancelled.stdout).toContain('cancelled (was failed)');
+    expect(cancelled.stdout).toMatch(
+      /truncated public\.fk_child, public\.fk_parent|truncated public\.fk_parent, public\.fk_child/,
+    );
+    for (const t of ['fk_parent', 'fk_child'])
+      expect(await tableDigest(west, t)).toEqual({ count: 0, sum: '0' });
+    expect(await east.query(`SELECT 1 FROM pg_replication_slots WHERE slot_name = 'west_fk'`)).toEqual([]);
+    // the cause gone, apply copies both again: equal on both sides
+    await west.query('DROP INDEX public.fk_child_v');
+    const again = await steepWith({ config: path, env: passwordEnv(cluster().nodes), timeoutMs: 180_000 })([
+      'apply',
+      '--auto-approve',
+    ]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(await digests(west, ['fk_parent', 'fk_child'])).toEqual(
+      await digests(east, ['fk_parent', 'fk_child']),
     );
   });
 });

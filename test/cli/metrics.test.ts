@@ -78,6 +78,12 @@ describe.runIf(HAS_PROMETHEUS || process.env.CI)('Prometheus metrics (promtool, 
       /^steep_subscription_tables_not_ready\{topology="metrics",subscription="west_mx",node="west",from="east"\} 0$/m,
     );
     expect(once.stdout).toMatch(/^# TYPE steep_subscription_lag_bytes gauge$/m);
+    // never verified: no last-verify series (the example rules' SteepSubscriptionNeverVerified)
+    expect(once.stdout).not.toContain('steep_subscription_last_verify_timestamp_seconds{');
+    if (west.version >= 18)
+      expect(once.stdout).toMatch(
+        /^steep_subscription_conflicts_since_verify\{topology="metrics",subscription="west_mx",node="west",from="east",type="update_missing"\} 0$/m,
+      );
 
     // steep metrics: HTTP /metrics, read at most every 2 s, with drift
     const port = await freePort();
@@ -156,7 +162,18 @@ describe.runIf(HAS_PROMETHEUS || process.env.CI)('Prometheus metrics (promtool, 
 
     // a row deleted behind steep's back: verify finds it, and Prometheus sees the state change
     await west.query('DELETE FROM public.mx_a WHERE id = 5');
+    const verifyStart = Math.floor(Date.now() / 1000);
     expect((await steep(['verify', 'west_mx'])).code).toBe(2);
+    // the verify is recorded: its time is a gauge, the age alert's input
+    await eventually(
+      async () =>
+        ((await query(`steep_subscription_last_verify_timestamp_seconds${sub}`)) ?? 0) >= verifyStart,
+      60_000,
+      'last verify in Prometheus',
+    );
+    expect(
+      await query(`time() - steep_subscription_last_verify_timestamp_seconds${sub} < 7 * 86400`),
+    ).not.toBeNull();
     await eventually(
       async () => (await query(`steep_subscription_state{subscription="west_mx",state="diverged"}`)) === 1,
       60_000,

@@ -3,7 +3,7 @@ import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { accept } from '../support/acceptance.js';
-import { REPO_ROOT, steepWith, writeConfig } from '../support/cli.js';
+import { REPO_ROOT, runSteep, steepWith, writeConfig } from '../support/cli.js';
 import { useCluster } from '../support/cluster.js';
 import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
@@ -256,6 +256,33 @@ describe('plan and apply through the CLI', () => {
         expect(stdout).toContain('publication.extra_pub');
       },
     });
+  });
+
+  it('takes a piped answer (`echo yes | steep apply`) as the answer to its prompt, never as a plan file', async () => {
+    const east = cluster().node('east');
+    const env = passwordEnv(cluster().nodes);
+    const tables = async () =>
+      (
+        await east.query<{ t: string }>(
+          "SELECT tablename AS t FROM pg_publication_tables WHERE pubname = 'extra_pub'",
+        )
+      ).map((r) => r.t);
+    await east.query('ALTER PUBLICATION extra_pub DROP TABLE public.invoices');
+    // an answer other than yes cancels, nothing changes
+    const no = await runSteep(['apply', '-c', path], { env, input: 'no\n' });
+    expect(no.code, no.stderr).toBe(1);
+    expect(no.stderr).toContain('apply cancelled; nothing was changed');
+    expect(await tables()).toEqual([]);
+    // no answer at all (stdin closed, as in CI): the refusal naming --auto-approve
+    const none = await runSteep(['apply', '-c', path], { env, input: '' });
+    expect(none.code, none.stderr).toBe(1);
+    expect(none.stderr).toContain('--auto-approve');
+    expect(await tables()).toEqual([]);
+    const yes = await runSteep(['apply', '-c', path], { env, input: 'yes\n' });
+    expect(yes.code, `${yes.stdout}\n${yes.stderr}`).toBe(0);
+    expect(yes.stdout).toContain('Apply complete');
+    expect(await tables()).toEqual(['invoices']);
+    await expectEmptyPlan(path);
   });
 
   it('refuses a second apply while the lock is held, naming the holder', async () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { startSteep, steepWith, writeConfig } from '../support/cli.js';
-import { useCluster } from '../support/cluster.js';
-import { createTables, fillTables } from '../support/replicationData.js';
+import { otherDatabase, useCluster } from '../support/cluster.js';
+import { createTables, digests, fastCopy, fillTables, slowCopy } from '../support/replicationData.js';
 import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
 /**
@@ -31,6 +31,7 @@ interface Report {
     node: string;
     name: string;
     kind: string;
+    subscription: string | null;
     walStatus: string | null;
     retainedWalBytes: number | null;
   }>;
@@ -155,4 +156,113 @@ describe('steep status', () => {
 
     await east.query(`SELECT pg_drop_replication_slot('st_orphan')`);
   }, 120_000);
+
+  it('a slot a subscription of another database of the subscriber’s server uses is not orphaned: status and drift', async () => {
+    const east = cluster().node('east');
+    const west = cluster().node('west');
+    // the file knows west's app database only; west2 is another database of the same server
+    await west.query('CREATE DATABASE west2');
+    const west2 = otherDatabase(west, 'west2');
+    const tables = [{ name: 'st_other', rows: 500 }];
+    await createTables([east, west2], tables);
+    await fillTables(east, tables);
+    await east.query('CREATE PUBLICATION st_other_pub FOR TABLE public.st_other');
+    const conn = `host=127.0.0.1 port=${east.port} dbname=app user=postgres password=${east.password}`;
+    await west2.query(`CREATE SUBSCRIPTION west2_other CONNECTION '${conn}' PUBLICATION st_other_pub`);
+    await eventually(
+      async () =>
+        JSON.stringify(await digests(east, ['st_other'])) ===
+        JSON.stringify(await digests(west2, ['st_other'])),
+      30_000,
+      'west2 to hold st_other',
+    );
+    const path = writeConfig(
+      ['version: 1', 'topology: status-other-db', nodesYaml([east, west]), ''].join('\n'),
+    );
+    const steep = steepWith({ config: path, env: passwordEnv(cluster().nodes) });
+    const slotOf = async () => {
+      const r = await steep(['status', '--json']);
+      expect(r.code, r.stderr).toBe(0);
+      return (JSON.parse(r.stdout) as Report).slots.find((x) => x.name === 'west2_other');
+    };
+    expect(await slotOf()).toMatchObject({ node: 'east', kind: 'subscription', subscription: 'west2_other' });
+    // disabled: its slot goes inactive, and is still that subscription's, never an orphan to drop
+    await west2.query('ALTER SUBSCRIPTION west2_other DISABLE');
+    await eventually(
+      async () =>
+        (
+          await east.query<{ active: boolean }>(
+            "SELECT active FROM pg_replication_slots WHERE slot_name = 'west2_other'",
+          )
+        )[0]?.active === false,
+      30_000,
+      'the slot to go inactive',
+    );
+    expect(await slotOf()).toMatchObject({ node: 'east', kind: 'subscription', subscription: 'west2_other' });
+    const text = await steep(['status']);
+    expect(text.stdout).not.toMatch(/Orphaned replication slots[\s\S]*west2_other/);
+    const drift = await steep(['drift', '--json']);
+    const orphans = (JSON.parse(drift.stdout) as { orphanSlots: Array<{ slot: string }> }).orphanSlots;
+    expect(orphans.map((o) => o.slot)).not.toContain('west2_other');
+    await west2.query('ALTER SUBSCRIPTION west2_other ENABLE');
+    await east.query(
+      'INSERT INTO public.st_other (id, v) SELECT g, md5(g::text) FROM generate_series(1001, 1100) g',
+    );
+    await eventually(
+      async () =>
+        JSON.stringify(await digests(east, ['st_other'])) ===
+        JSON.stringify(await digests(west2, ['st_other'])),
+      30_000,
+      'west2 to catch up',
+    );
+    await west2.query('DROP SUBSCRIPTION west2_other');
+    await west.query('DROP DATABASE west2');
+  });
+
+  it('apply adding a table to a running subscription says PostgreSQL still copies it and the command that follows it; that command shows it until ready', async () => {
+    const east = cluster().node('east');
+    const west = cluster().node('west');
+    const tables = [
+      { name: 'jn_a', rows: 200 },
+      { name: 'jn_b', rows: 3_000 },
+    ];
+    await createTables([east, west], tables);
+    await fillTables(east, tables);
+    const file = (names: string[]) =>
+      writeConfig(
+        [
+          'version: 1',
+          'topology: status-join',
+          nodesYaml([east, west]),
+          'publications:',
+          '  jn_pub:',
+          '    node: east',
+          `    tables: [${names.map((n) => `public.${n}`).join(', ')}]`,
+          'subscriptions:',
+          '  west_jn:',
+          '    node: west',
+          '    from: east',
+          '    publications: [jn_pub]',
+          '',
+        ].join('\n'),
+      );
+    const steep = steepWith({ config: file(['jn_a']), env: passwordEnv(cluster().nodes) });
+    const first = await steep(['apply', '--auto-approve']);
+    expect(first.code, first.stderr).toBe(0);
+    // jn_b joins; its copy is slowed so the apply ends while PostgreSQL still copies it
+    await slowCopy(west, 'jn_b', 100, 100);
+    const path = file(['jn_a', 'jn_b']);
+    const joined = await steep(['apply', '--auto-approve'], path);
+    expect(joined.code, joined.stdout + joined.stderr).toBe(0);
+    expect(joined.stdout).toContain(
+      'PostgreSQL still copies 1 table that joined subscription west_jn on west (public.jn_b): follow it with `steep init status west_jn --watch`',
+    );
+    // the advice, run: it names the table being copied
+    const followed = await steep(['init', 'status', 'west_jn'], path);
+    expect(followed.code, followed.stderr).toBe(0);
+    expect(followed.stdout).toContain('public.jn_b');
+    await fastCopy(west, 'jn_b');
+    await eventually(async () => (await steep(['status', '--check'], path)).code === 0, 60_000, 'jn_b ready');
+    expect(await digests(west, ['jn_a', 'jn_b'])).toEqual(await digests(east, ['jn_a', 'jn_b']));
+  });
 });

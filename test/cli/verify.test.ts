@@ -369,6 +369,99 @@ describe('steep verify', () => {
     }
     await allEqual();
   }, 300_000);
+
+  it('status --check, drift and the metrics name the PostgreSQL 18 conflicts since the last verify; the verify they advise confirms them and clears them', async () => {
+    const [east, west] = cluster().nodes;
+    const pg18 = west!.version >= 18;
+    const conflictProblem = (problems: string[]) =>
+      problems.filter((p) => p.includes('replication conflict'));
+    const check = async () => {
+      const r = await steep(['status', '--check', '--json']);
+      expect([0, 2], r.stderr).toContain(r.code);
+      return JSON.parse(r.stdout) as {
+        subscriptions: Array<{ name: string; lastVerify: { at: string; verdict: string } | null }>;
+        check: { problems: string[] };
+      };
+    };
+    const base = await verify();
+    expect(base.code, JSON.stringify(base.report)).toBe(0);
+    const clean = await check();
+    expect(conflictProblem(clean.check.problems)).toEqual([]);
+    expect(clean.subscriptions.find((s) => s.name === SUB)?.lastVerify?.verdict).toBe('equal');
+    const metrics = await steep(['status', '--format', 'prometheus']);
+    expect(metrics.stdout).toMatch(
+      new RegExp(
+        `^steep_subscription_last_verify_timestamp_seconds\\{[^}]*subscription="${SUB}"[^}]*\\} \\d+(\\.\\d+)?$`,
+        'm',
+      ),
+    );
+
+    // a row deleted on the subscriber, then updated on the publisher: an update_missing conflict
+    await west!.query('DELETE FROM public.v_other WHERE id = 55');
+    await east!.query("UPDATE public.v_other SET v = v || 'c' WHERE id = 55");
+    await waitCaughtUp(east!, SLOT);
+    if (!pg18) return;
+    const missing = async () =>
+      Number(
+        (
+          await west!.query<{ n: string }>(
+            'SELECT confl_update_missing::text AS n FROM pg_stat_subscription_stats WHERE subname = $1',
+            [SUB],
+          )
+        )[0]!.n,
+      );
+    const before = await missing();
+    await eventually(
+      async () => (await missing()) > 0 && (await missing()) >= before,
+      30_000,
+      'update_missing counted',
+    );
+    const unhealthy = await steep(['status', '--check', '--json']);
+    expect(unhealthy.code, unhealthy.stdout).toBe(2);
+    const problems = conflictProblem(
+      (JSON.parse(unhealthy.stdout) as { check: { problems: string[] } }).check.problems,
+    );
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(
+      new RegExp(
+        `^subscription\\.${SUB} on west: 1 replication conflict since its last verify \\(\\S+\\) \\(update_missing 1\\): .*compare them with \`steep verify ${SUB}\`$`,
+      ),
+    );
+    const drift = await steep(['drift']);
+    expect(drift.code, drift.stderr).toBe(2);
+    expect(drift.stdout).toContain('Conflicts since the last verify');
+    expect(drift.stdout).toContain(
+      `update_missing 1): the rows they touched may differ between west and its publisher; compare them with \`steep verify ${SUB}\``,
+    );
+    const exported = await steep(['status', '--format', 'prometheus']);
+    expect(exported.stdout).toMatch(
+      new RegExp(
+        `^steep_subscription_conflicts_since_verify\\{[^}]*subscription="${SUB}"[^}]*type="update_missing"\\} 1$`,
+        'm',
+      ),
+    );
+
+    // the advice, as printed: read-only (the publisher's rows untouched), it finds the missing row
+    const publisherBefore = await digests(east!, ['v_other']);
+    const advised = await steep(['verify', SUB]);
+    expect(advised.code, advised.stdout + advised.stderr).toBe(2);
+    expect(advised.stdout).toContain('public.v_other');
+    expect(await digests(east!, ['v_other'])).toEqual(publisherBefore);
+    const after = await check();
+    // its conflicts are confirmed: what remains is the divergence it recorded
+    expect(conflictProblem(after.check.problems)).toEqual([]);
+    expect(after.check.problems).toContain(`subscription.${SUB} on west: diverged, not synchronized`);
+    const repaired = await steep(['verify', SUB, '--tables', 'v_other', '--repair', '--json']);
+    expect(repaired.code, repaired.stderr).toBe(0);
+    const healed = await verify();
+    expect(healed.code, JSON.stringify(healed.report)).toBe(0);
+    const healthy = await check();
+    expect(conflictProblem(healthy.check.problems)).toEqual([]);
+    expect(healthy.check.problems.filter((p) => p.includes(SUB))).toEqual([]);
+    const noDrift = await steep(['drift']);
+    expect(noDrift.stdout).not.toContain('Conflicts since the last verify');
+    await allEqual();
+  }, 300_000);
 });
 
 describe('steep reinit', () => {

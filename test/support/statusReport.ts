@@ -24,6 +24,8 @@ export function subscriptionStatus(over: Partial<SubscriptionStatus>): Subscript
     applyErrors: 0,
     syncErrors: 0,
     conflicts: null,
+    lastVerify: null,
+    conflictsSinceVerify: null,
     divergedTables: [],
     lostSyncSlots: [],
     ...over,

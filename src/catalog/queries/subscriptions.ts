@@ -198,3 +198,27 @@ export function toSubscriptions(
   }
   return out;
 }
+
+/**
+ * Subscriptions of the server's other databases (pg_subscription is shared; every column but
+ * subconninfo is readable by all): whose slots they are, so a slot on a publisher that a
+ * subscription of a database outside the file uses is never taken for an orphan.
+ */
+export const OTHER_DATABASE_SUBSCRIPTIONS: CatalogQuery = {
+  name: 'other-database-subscriptions',
+  text: `select d.datname::text as database,
+       s.subname::text as name,
+       s.subslotname::text as slot,
+       s.subenabled as enabled
+  from pg_catalog.pg_subscription s
+  join pg_catalog.pg_database d on d.oid = s.subdbid
+ where s.subdbid <> ${THIS_DATABASE_OID} and s.subslotname is not null
+ order by 1, 2`,
+};
+
+export interface OtherDatabaseSubscriptionRow {
+  database: string;
+  name: string;
+  slot: string;
+  enabled: boolean;
+}

@@ -23,7 +23,11 @@ Ctrl-C (SIGINT) or SIGTERM: the drop and the truncate finish together, nothing s
     '<%= config.bin %> init cancel west_orders --json',
   ];
   static override args = {
-    subscription: Args.string({ description: 'The subscription whose init to cancel.', required: true }),
+    subscription: Args.string({
+      ignoreStdin: true,
+      description: 'The subscription whose init to cancel.',
+      required: true,
+    }),
   };
   static override flags = { ...globalFlags, ...jsonFlag, ...approvalFlags };
 

@@ -56,7 +56,11 @@ With --hold the slot's snapshot is exported and kept open until the command is i
     '<%= config.bin %> init prepare west_orders --json',
   ];
   static override args = {
-    subscription: Args.string({ description: 'The subscription to prepare.', required: true }),
+    subscription: Args.string({
+      ignoreStdin: true,
+      description: 'The subscription to prepare.',
+      required: true,
+    }),
   };
   static override flags = {
     ...globalFlags,

@@ -18,6 +18,7 @@ With --watch it refreshes every second until interrupted; with --json it prints 
   ];
   static override args = {
     subscription: Args.string({
+      ignoreStdin: true,
       description: 'Only this subscription (default: every subscription in steep.yaml).',
     }),
   };

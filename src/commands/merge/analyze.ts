@@ -17,6 +17,7 @@ Exit codes: 0 nothing conflicts, 2 conflicting rows (or a table that cannot be c
   ];
   static override args = {
     name: Args.string({
+      ignoreStdin: true,
       description: 'The link or subscription whose two nodes to compare.',
       required: true,
     }),

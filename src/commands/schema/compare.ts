@@ -16,8 +16,12 @@ Exit codes: 0 success (and, with --detailed-exitcode, no table differs), 1 error
     '<%= config.bin %> schema compare east west --json',
   ];
   static override args = {
-    nodeA: Args.string({ description: 'A node of steep.yaml (LOCAL).', required: true }),
-    nodeB: Args.string({ description: 'Another node of steep.yaml (REMOTE).', required: true }),
+    nodeA: Args.string({ ignoreStdin: true, description: 'A node of steep.yaml (LOCAL).', required: true }),
+    nodeB: Args.string({
+      ignoreStdin: true,
+      description: 'Another node of steep.yaml (REMOTE).',
+      required: true,
+    }),
   };
   static override flags = {
     ...globalFlags,

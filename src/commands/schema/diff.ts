@@ -14,9 +14,13 @@ export default class SchemaDiff extends SteepCommand {
     '<%= config.bin %> schema diff east west \'"Sales"."Order Lines"\' --json',
   ];
   static override args = {
-    nodeA: Args.string({ description: 'A node of steep.yaml.', required: true }),
-    nodeB: Args.string({ description: 'Another node of steep.yaml.', required: true }),
-    table: Args.string({ description: 'schema.table (a bare name means public).', required: true }),
+    nodeA: Args.string({ ignoreStdin: true, description: 'A node of steep.yaml.', required: true }),
+    nodeB: Args.string({ ignoreStdin: true, description: 'Another node of steep.yaml.', required: true }),
+    table: Args.string({
+      ignoreStdin: true,
+      description: 'schema.table (a bare name means public).',
+      required: true,
+    }),
   };
   static override flags = { ...globalFlags, ...jsonFlag };
 

@@ -15,7 +15,9 @@ export default class SchemaFingerprint extends SteepCommand {
     '<%= config.bin %> schema fingerprint east --save',
     '<%= config.bin %> schema fingerprint east --json',
   ];
-  static override args = { node: Args.string({ description: 'A node of steep.yaml.', required: true }) };
+  static override args = {
+    node: Args.string({ ignoreStdin: true, description: 'A node of steep.yaml.', required: true }),
+  };
   static override flags = {
     ...globalFlags,
     ...jsonFlag,

@@ -17,6 +17,7 @@ Exit codes: 0 done, 1 error or a sequence that could not be set (absent on the s
   ];
   static override args = {
     subscription: Args.string({
+      ignoreStdin: true,
       description: 'The subscription whose sequences to copy (or steep_reverse_SUBSCRIPTION: the way back).',
       required: true,
     }),

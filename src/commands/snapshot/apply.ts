@@ -13,7 +13,11 @@ export default class SnapshotApply extends SteepCommand {
 Then loads the files on parallel sessions (existing rows follow init.existingData; an interrupted load resumes after the files it finished), sets the sequences (never backwards), advances the subscription's origin to the snapshot's LSN, enables it and follows it to synchronized.`;
   static override examples = ['<%= config.bin %> snapshot apply west_orders --input /backup/west_orders'];
   static override args = {
-    subscription: Args.string({ description: 'The two-phase subscription.', required: true }),
+    subscription: Args.string({
+      ignoreStdin: true,
+      description: 'The two-phase subscription.',
+      required: true,
+    }),
   };
   static override flags = {
     ...globalFlags,

@@ -13,6 +13,7 @@ export default class SnapshotDelete extends SteepCommand {
   ];
   static override args = {
     snapshot: Args.string({
+      ignoreStdin: true,
       description: 'The snapshot directory, or its id from snapshot list.',
       required: true,
     }),

@@ -17,7 +17,11 @@ Interrupted (Ctrl-C, crash, SIGKILL), it resumes when run again: files whose che
     '<%= config.bin %> snapshot generate west_orders --output /backup/west_orders --compress gzip',
   ];
   static override args = {
-    subscription: Args.string({ description: 'The two-phase subscription.', required: true }),
+    subscription: Args.string({
+      ignoreStdin: true,
+      description: 'The two-phase subscription.',
+      required: true,
+    }),
   };
   static override flags = {
     ...globalFlags,

@@ -9,7 +9,7 @@ export default class SnapshotList extends SteepCommand {
   static override description =
     'Per snapshot: its id (subscription@LSN), subscription, LSN, size, age, where its files are (or that they are gone), its status as the subscriber records it (generating, generated, applying, applied, deleted, or cancelled by steep init cancel), and whether its slot still exists on the publisher and how much WAL it retains. DIR and its subdirectories are searched for manifest.json, and for the slot of a generate interrupted before it wrote one; the snapshots the state of the two-phase subscriptions\u2019 subscribers records are listed too, so one whose files are gone while its slot still holds WAL shows up (steep snapshot delete ID --allow-destroy drops that slot).';
   static override examples = ['<%= config.bin %> snapshot list /backup', '<%= config.bin %> snapshot list'];
-  static override args = { dir: Args.string({ description: 'Directory to look in.' }) };
+  static override args = { dir: Args.string({ ignoreStdin: true, description: 'Directory to look in.' }) };
   static override flags = { ...globalFlags, ...jsonFlag };
 
   async run(): Promise<void> {

@@ -128,6 +128,14 @@ const DRIFT: DriftReport = {
     },
   ],
   dataGaps: [{ subscription: 'west_orders', node: 'west', from: 'east', table: 'public.notes' }],
+  conflicts: [
+    {
+      subscription: 'west_orders',
+      node: 'west',
+      verifiedAt: '2025-12-31T12:00:00.000Z',
+      rose: { update_origin_differs: 2, update_missing: 1 },
+    },
+  ],
   errors: [],
   warnings: [{ code: 'slot-left', message: 'slot west_old is left on east', node: 'east' }],
 };
@@ -149,7 +157,9 @@ const STATUS: StatusReport = {
       lagBytes: 2048,
       lagSeconds: 0.5,
       applyErrors: 1,
-      conflicts: { insert_exists: 1 },
+      conflicts: { insert_exists: 1, update_origin_differs: 3 },
+      lastVerify: { at: '2025-12-31T12:00:00.000Z', verdict: 'equal' },
+      conflictsSinceVerify: { update_origin_differs: 2 },
     }),
     subscriptionStatus({
       node: 'east',

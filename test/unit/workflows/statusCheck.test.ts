@@ -32,4 +32,25 @@ describe('status --check', () => {
       ).problems,
     ).toEqual(['subscription.west_items on west: init failed: lost it']);
   });
+
+  it('a synchronized subscription with PostgreSQL 18 conflicts since its last verify is not healthy: which counters, and the verify that confirms it', () => {
+    const synced = { state: 'synchronized' as const, tablesReady: 1, tablesTotal: 1 };
+    expect(
+      checkStatus(report(subscription({ ...synced, conflictsSinceVerify: {} })), topology).problems,
+    ).toEqual([]);
+    expect(
+      checkStatus(
+        report(
+          subscription({
+            ...synced,
+            lastVerify: { at: '2026-01-01T00:00:00.000Z', verdict: 'equal' },
+            conflictsSinceVerify: { update_origin_differs: 2, update_missing: 1 },
+          }),
+        ),
+        topology,
+      ).problems,
+    ).toEqual([
+      'subscription.west_items on west: 3 replication conflicts since its last verify (2026-01-01T00:00:00.000Z) (update_origin_differs 2, update_missing 1): the rows they touched may differ between west and its publisher; compare them with `steep verify west_items`',
+    ]);
+  });
 });

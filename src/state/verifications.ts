@@ -1,0 +1,128 @@
+import type pg from 'pg';
+import { quoteIdent } from '../model/sql.js';
+import type { TableVerdict } from '../model/verify.js';
+import type { VerifyRecord } from '../model/verifyRecord.js';
+
+/**
+ * `verifications` and `verified_tables` (state schema migration 10): the last `steep verify` of
+ * each subscription on this subscriber, and of each table it compared.
+ */
+export class VerificationStore {
+  constructor(
+    private readonly schema: string,
+    private readonly node: string,
+  ) {}
+
+  private get subscriptions(): string {
+    return `${quoteIdent(this.schema)}.verifications`;
+  }
+
+  private get tables(): string {
+    return `${quoteIdent(this.schema)}.verified_tables`;
+  }
+
+  /** Does the node's state schema have the tables (migration 10 applied)? */
+  async exists(client: pg.Client): Promise<boolean> {
+    const { rows } = await client.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [
+      this.subscriptions,
+    ]);
+    return rows[0]?.ok === true;
+  }
+
+  /**
+   * Record a verify that began at `startedAt` with these conflict counters and found `verdicts`:
+   * each table's verdict, and when it compared every table (`whole`) the subscription's.
+   */
+  async record(
+    client: pg.Client,
+    subscription: string,
+    run: {
+      startedAt: Date;
+      conflicts: Record<string, number> | null;
+      whole: boolean;
+      verdicts: TableVerdict[];
+    },
+  ): Promise<void> {
+    const v = run.verdicts;
+    if (run.whole) await this.recordSubscription(client, subscription, run);
+    if (v.length === 0) return;
+    await client.query(
+      `INSERT INTO ${this.tables} (node_name, subscription, table_name, verified_at, verdict, rows, missing, extra, different)
+       SELECT $1, $2, t, now(), s, r, m, e, d
+         FROM unnest($3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[]) AS u(t, s, r, m, e, d)
+       ON CONFLICT (node_name, subscription, table_name) DO UPDATE SET verified_at = excluded.verified_at,
+         verdict = excluded.verdict, rows = excluded.rows, missing = excluded.missing, extra = excluded.extra,
+         different = excluded.different`,
+      [
+        this.node,
+        subscription,
+        v.map((t) => t.table),
+        v.map((t) => t.status),
+        v.map((t) => t.rows),
+        v.map((t) => t.missing),
+        v.map((t) => t.extra),
+        v.map((t) => t.different),
+      ],
+    );
+  }
+
+  private async recordSubscription(
+    client: pg.Client,
+    subscription: string,
+    run: { startedAt: Date; conflicts: Record<string, number> | null; verdicts: TableVerdict[] },
+  ): Promise<void> {
+    const v = run.verdicts;
+    const diverged = v.filter((t) => t.status === 'diverged').length;
+    const notVerifiable = v.filter((t) => t.status === 'not_verifiable').length;
+    const verdict = diverged > 0 ? 'diverged' : notVerifiable > 0 ? 'not_verifiable' : 'equal';
+    await client.query(
+      `INSERT INTO ${this.subscriptions} AS v (node_name, subscription, started_at, verified_at, verdict, tables_compared, tables_diverged, tables_not_verifiable, conflicts)
+       VALUES ($1, $2, $3, now(), $4, $5, $6, $7, $8)
+       ON CONFLICT (node_name, subscription) DO UPDATE SET started_at = excluded.started_at, verified_at = excluded.verified_at,
+         verdict = excluded.verdict, tables_compared = excluded.tables_compared, tables_diverged = excluded.tables_diverged,
+         tables_not_verifiable = excluded.tables_not_verifiable, conflicts = excluded.conflicts`,
+      [
+        this.node,
+        subscription,
+        run.startedAt,
+        verdict,
+        v.length - notVerifiable,
+        diverged,
+        notVerifiable,
+        run.conflicts === null ? null : JSON.stringify(run.conflicts),
+      ],
+    );
+  }
+
+  /** Every subscription's last verify on this node (empty when migration 10 is not applied). */
+  async all(client: pg.Client): Promise<Map<string, VerifyRecord>> {
+    const out = new Map<string, VerifyRecord>();
+    if (!(await this.exists(client))) return out;
+    const { rows } = await client.query<{
+      subscription: string;
+      started_at: Date;
+      verified_at: Date;
+      verdict: VerifyRecord['verdict'];
+      tables_compared: number;
+      tables_diverged: number;
+      tables_not_verifiable: number;
+      conflicts: Record<string, number> | null;
+    }>(
+      `SELECT subscription, started_at, verified_at, verdict, tables_compared, tables_diverged, tables_not_verifiable, conflicts
+         FROM ${this.subscriptions} WHERE node_name = $1 ORDER BY subscription`,
+      [this.node],
+    );
+    for (const r of rows)
+      out.set(r.subscription, {
+        subscription: r.subscription,
+        startedAt: r.started_at.toISOString(),
+        verifiedAt: r.verified_at.toISOString(),
+        verdict: r.verdict,
+        tablesCompared: r.tables_compared,
+        tablesDiverged: r.tables_diverged,
+        tablesNotVerifiable: r.tables_not_verifiable,
+        conflicts: r.conflicts,
+      });
+    return out;
+  }
+}
