@@ -1,3 +1,12 @@
+/**
+ * `steep status` (SPEC §4): every node reachable or not and its version; every subscription's
+ * init state, lag in bytes and seconds, apply/sync error counts (and on 18 the conflict
+ * counters); every logical slot with its wal_status and retained WAL, classified — used by a
+ * subscription, prepared by `steep init prepare`, PostgreSQL's table-sync slots, or orphaned.
+ * Read-only. What depends on a node steep cannot read is `unknown`, never absent. Over 400
+ * lines because it is one idea, the one reading of the nodes that status, `status --check`,
+ * drift's conflicts since the last verify and the metrics share.
+ */
 import {
   type FinishedCopy,
   readAllFinishedCopies,
@@ -37,14 +46,6 @@ import { failoverVerdicts } from '../planner/failover.js';
 import { classifySlot } from '../planner/slotKinds.js';
 import { DivergedTablesStore } from '../state/divergedTables.js';
 import { VerificationStore } from '../state/verifications.js';
-
-/**
- * `steep status` (SPEC §4): every node reachable or not and its version; every subscription's
- * init state, lag in bytes and seconds, apply/sync error counts (and on 18 the conflict
- * counters); every logical slot with its wal_status and retained WAL, classified — used by a
- * subscription, prepared by `steep init prepare`, PostgreSQL's table-sync slots, or orphaned.
- * Read-only. What depends on a node steep cannot read is `unknown`, never absent.
- */
 
 interface Live {
   activity: Map<string, SubscriptionActivity>;
