@@ -221,13 +221,23 @@ const ADDRESSES = [
   'subscription.n3_from_n2',
 ];
 
+/**
+ * The kill points: on every event of the run (its start, each step's start and completion) and,
+ * with STEEP_KILL_POINTS=all, also a few milliseconds into each step and 300 ms into planning.
+ * Those timed points land where the machine's speed puts them (the event points do not),
+ * and they are 13 of its 32 rounds: the suite runs the event points, `STEEP_KILL_POINTS=all npx
+ * vitest run test/cli/applyKill.test.ts` all 32.
+ */
+const TIMED = process.env.STEEP_KILL_POINTS === 'all';
 const KILL_POINTS: KillPoint[] = [
-  { name: 'while planning (300 ms after start)', afterMs: 300 },
+  ...(TIMED ? [{ name: 'while planning (300 ms after start)', afterMs: 300 }] : []),
   { name: 'on apply.started', on: (e) => e.event === 'apply.started' },
   ...ADDRESSES.flatMap((a): KillPoint[] => [
     { name: `as ${a} starts`, on: started(a) },
-    { name: `inside ${a} (+15 ms)`, on: started(a), delayMs: 15 },
-    ...(a.startsWith('subscription.') ? [{ name: `inside ${a} (+40 ms)`, on: started(a), delayMs: 40 }] : []),
+    ...(TIMED ? [{ name: `inside ${a} (+15 ms)`, on: started(a), delayMs: 15 }] : []),
+    ...(TIMED && a.startsWith('subscription.')
+      ? [{ name: `inside ${a} (+40 ms)`, on: started(a), delayMs: 40 }]
+      : []),
     { name: `after ${a} completes`, on: completed(a) },
   ]),
 ];
@@ -271,8 +281,9 @@ describe('SIGKILL during apply', () => {
     console.info(
       `apply kill points: ${survived.length} killed and converged; ${missed.length} finished before the kill (${missed.join('; ') || 'none'})`,
     );
-    // the timing-based points may miss on a very fast or slow machine; the event-based ones cannot
-    expect(survived.length).toBeGreaterThanOrEqual(KILL_POINTS.length - 3);
+    // the timed points may miss on a very fast or slow machine; an event point only when the run
+    // ends right after its last event
+    expect(survived.length).toBeGreaterThanOrEqual(KILL_POINTS.length - (TIMED ? 3 : 1));
   }, 600_000);
 
   it('a slot left on the publisher without its subscription: dropped and made again, only with --allow-destroy', async () => {
