@@ -122,16 +122,8 @@ export async function endFencedSessions(
       `${left} session(s) of ${plan.roles.join(', ')} on ${plan.oldNode} did not end within ${EXIT_WAIT_MS / 1000} s of being terminated`,
       { node: plan.oldNode },
     );
-  return { fenceLsn: await recordFenceLsn(old, plan), terminated: ended.size };
-}
-
-/**
- * Run the plan's fence LSN statements (planner/switchover.ts fenceLsnSql): a logical decoding
- * message committed with a local flush, so the LSN lies past every commit inserted before it,
- * asynchronous ones included, and the walsender can send up to it. A failure rolls back.
- */
-function recordFenceLsn(old: pg.Client, plan: SwitchoverPlan): Promise<string> {
-  return runWalMark(old, plan.fenceLsnSql);
+  // the plan's flushed WAL mark (planner/walMark.ts): past every commit the fenced sessions made
+  return { fenceLsn: await runWalMark(old, plan.fenceLsnSql), terminated: ended.size };
 }
 
 export interface DrainResult {

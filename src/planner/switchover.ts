@@ -16,14 +16,8 @@
  * their login, so they are terminated: each as soon as the transaction it ran at the fence has
  * ended, the rest at the end of the grace period.
  *
- * The fence LSN is read after the last fenced session has ended, as the end of a logical
- * decoding message written in a transaction committed with `synchronous_commit = local`. An
- * asynchronous commit (`synchronous_commit = off`) is visible once its commit record is
- * inserted, before the WAL writer writes or flushes it, so `pg_current_wal_lsn()` (the write
- * position) can lie before a transaction the application saw commit, and a walsender sends only
- * flushed WAL. The message lies after every commit record inserted before it, and its
- * synchronous commit flushes the WAL up to it (XLogFlush flushes all earlier WAL too), so the
- * subscriber can reach it and reaching it proves everything before it was applied.
+ * The fence LSN is read after the last fenced session has ended: a flushed WAL mark
+ * (`walMark.ts` says why the write position is not enough).
  */
 import { formatBytes } from '../model/bytes.js';
 import { displayIdent, quoteIdent, quoteLiteral } from '../model/sql.js';
