@@ -25,6 +25,23 @@ describe.each([...versions])('least-privileged roles on PostgreSQL %i', (version
   const pg16 = version >= 16;
   const pg15 = version >= 15;
 
+  /** The admin role's link of public.a_own between east and west, merged preferring east. */
+  function linkFile(): string {
+    return writeConfig(
+      [
+        'version: 1',
+        'topology: managed-link',
+        nodes('admin'),
+        'links:',
+        '  a_link:',
+        '    nodes: [east, west]',
+        '    tables: [public.a_own]',
+        '    init: { method: merge, strategy: "prefer:east" }',
+        '',
+      ].join('\n'),
+    );
+  }
+
   function nodes(role: string): string {
     return [
       'nodes:',
@@ -262,19 +279,7 @@ describe.each([...versions])('least-privileged roles on PostgreSQL %i', (version
 
   it('admin: a link (merge init) is a plan error naming the origin GRANT on both nodes, nothing written', async () => {
     await once();
-    const path = writeConfig(
-      [
-        'version: 1',
-        'topology: managed-link',
-        nodes('admin'),
-        'links:',
-        '  a_link:',
-        '    nodes: [east, west]',
-        '    tables: [public.a_own]',
-        '    init: { method: merge, strategy: "prefer:east" }',
-        '',
-      ].join('\n'),
-    );
+    const path = linkFile();
     const before = await digests(west(), ['a_own']);
     const plan = await steep(['plan'], path);
     expect(plan.code).toBe(1);
@@ -345,19 +350,7 @@ describe.each([...versions])('least-privileged roles on PostgreSQL %i', (version
   });
   it('admin: steep grants prints the script; run as the cloud admin, the link plans clean and its merge makes both sides equal', async () => {
     await once();
-    const path = writeConfig(
-      [
-        'version: 1',
-        'topology: managed-link',
-        nodes('admin'),
-        'links:',
-        '  a_link:',
-        '    nodes: [east, west]',
-        '    tables: [public.a_own]',
-        '    init: { method: merge, strategy: "prefer:east" }',
-        '',
-      ].join('\n'),
-    );
+    const path = linkFile();
     const offline = await steep(['grants', '--pg-version', String(version), '--json'], path);
     expect(offline.code, offline.stderr).toBe(0);
     const live = await steep(['grants', '--json'], path);
@@ -417,19 +410,7 @@ describe.each([...versions])('least-privileged roles on PostgreSQL %i', (version
   it('admin: reinit of the linked table refuses naming the origin GRANT when it is revoked (nothing changed), and works once granted', async () => {
     await once();
     if (!pg16) return; // no link: 14/15 refuse its subscriptions in plan (above)
-    const path = writeConfig(
-      [
-        'version: 1',
-        'topology: managed-link',
-        nodes('admin'),
-        'links:',
-        '  a_link:',
-        '    nodes: [east, west]',
-        '    tables: [public.a_own]',
-        '    init: { method: merge, strategy: "prefer:east" }',
-        '',
-      ].join('\n'),
-    );
+    const path = linkFile();
     const fn = 'pg_catalog.pg_replication_origin_create(text)';
     await west().query(`REVOKE EXECUTE ON FUNCTION ${fn} FROM admin`);
     const before = await digests(west(), ['a_own']);

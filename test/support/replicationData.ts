@@ -7,6 +7,7 @@
 
 import { pipeline } from 'node:stream/promises';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
+import { flushedWalMark } from '../../src/executors/walMark.js';
 import type { TestNode } from './cluster.js';
 import { eventually } from './topologyFile.js';
 
@@ -153,16 +154,10 @@ export async function oneTableCopying(
 /** A flushed mark in the publisher's WAL now: past every commit a reader can see. */
 export async function currentLsn(node: TestNode): Promise<string> {
   // past every commit a reader can see, asynchronous ones included, and flushed so a walsender
-  // sends it: a logical message committed with synchronous_commit = local (planner/walMark.ts)
+  // sends it: the mark steep's own "applied up to now?" decisions wait for
   const c = await node.client();
   try {
-    await c.query('BEGIN READ WRITE');
-    await c.query('SET LOCAL synchronous_commit = local');
-    const { rows } = await c.query<{ lsn: string }>(
-      "SELECT pg_logical_emit_message(true, 'steep-test', 'now')::text AS lsn",
-    );
-    await c.query('COMMIT');
-    return rows[0]!.lsn;
+    return await flushedWalMark(c, 'test: caught up?');
   } finally {
     await c.end();
   }
