@@ -166,7 +166,7 @@ async function finishedCopies(
 /**
  * The tables of `finished` whose table-sync slot is gone from the publisher (`client`). The
  * slot outlives the `f` state: PostgreSQL drops it in the transaction that records the table's
- * sync done, so a table in `f` without one lost it (see model/initLifecycle.ts, lostSyncSlots).
+ * sync done, so a table in `f` without one lost it (see model/initFailure.ts, lostSyncSlots).
  */
 export async function withoutSyncSlot(
   client: pg.Client,

@@ -14,15 +14,8 @@ import { ReconnectingSession } from '../db/reconnecting.js';
 import { isSessionLost } from '../db/sessionLost.js';
 import { subscriptionAddress } from '../model/address.js';
 import { SteepError } from '../model/errors.js';
-import {
-  afterTableCopied,
-  failedReason,
-  failure,
-  type InitSample,
-  InitTracker,
-  isCopied,
-  newErrorWatch,
-} from '../model/initLifecycle.js';
+import { afterTableCopied, failedReason, failure, newErrorWatch } from '../model/initFailure.js';
+import { type InitSample, InitTracker, isCopied } from '../model/initFigures.js';
 import type { InitProgress, InitState, PublishedTableSize } from '../model/initState.js';
 import type { ConnectionSpec, SubscriptionSpec, Topology } from '../model/topology.js';
 import { qualifiedName } from '../model/topology.js';
@@ -37,7 +30,7 @@ import { subscriberLost } from './subscriberLost.js';
  * publisher's slot every `pollMs`, record every state change (`subscription_state`,
  * `init.state_change`) and the figures (`init_progress`), report progress, and record
  * `failed` with the reason when the failure rules say so. Only the I/O of following lives
- * here: the states, the figures and the failure rules are `model/initLifecycle.ts`. Never
+ * here: the states, the figures and the failure rules are `model/initLifecycle.ts`, `initFigures.ts` and `initFailure.ts`. Never
  * changes replication itself: the slot and the subscription stay, so a later apply resumes.
  */
 

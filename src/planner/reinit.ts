@@ -1,5 +1,5 @@
 import { SteepError } from '../model/errors.js';
-import { cannotFinishText } from '../model/initLifecycle.js';
+import { cannotFinishText } from '../model/initFailure.js';
 import type { InitState } from '../model/initState.js';
 import { quoteIdent, quoteLiteral } from '../model/sql.js';
 
@@ -54,7 +54,7 @@ export interface ReinitInput {
   foreignKeys: Array<{ from: string; to: string; constraint: string }>;
   /**
    * tables copied (`f`) whose table-sync slot is gone from the publisher: their sync can never
-   * finish (model/initLifecycle.ts), so an init that failed on them is repaired by copying them again
+   * finish (model/initFailure.ts), so an init that failed on them is repaired by copying them again
    */
   lostSyncSlots: string[];
 }

@@ -13,7 +13,7 @@ import { ReconnectingSession } from '../db/reconnecting.js';
 import type { EventSink } from '../executors/events.js';
 import { stateChangeEvent } from '../executors/initFollow.js';
 import type { Problem } from '../model/errors.js';
-import { advanceState, InitTracker } from '../model/initLifecycle.js';
+import { advanceState, InitTracker } from '../model/initFigures.js';
 import {
   type DeferredIndexProgress,
   type InitProgress,

@@ -12,7 +12,7 @@ import { type SequenceLag, type SequenceSyncReport, sequenceSyncReport } from '.
 import type { SubscriptionSpec, TableName, Topology } from '../model/topology.js';
 import { declaredSubscription } from '../model/topology.js';
 import { sequenceLag } from '../planner/sequences.js';
-import { reverseName } from '../planner/switchover.js';
+import { reverseName } from '../planner/switchoverChecks.js';
 
 /**
  * `steep sequences sync SUBSCRIPTION` (SPEC §4): logical replication does not carry sequence

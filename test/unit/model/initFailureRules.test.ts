@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { failure, type InitSubject, newErrorWatch } from '../../../src/model/initLifecycle.js';
+import { failure, type InitSubject, newErrorWatch } from '../../../src/model/initFailure.js';
 import type { InitProgress, SlotLag } from '../../../src/model/initState.js';
 
 /**

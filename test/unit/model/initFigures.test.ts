@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { SubscriptionRelState } from '../../../src/model/cluster.js';
-import { advanceState, type InitSample, InitTracker, liveState } from '../../../src/model/initLifecycle.js';
+import { advanceState, type InitSample, InitTracker, liveState } from '../../../src/model/initFigures.js';
 import type { SlotLag, SubscriberSample, SubscriptionActivity } from '../../../src/model/initState.js';
 
 /** From samples to the figures an init shows, and the state they mean. */

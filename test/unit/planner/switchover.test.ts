@@ -5,7 +5,8 @@ import {
   type SwitchoverFacts,
   type SwitchoverOptions,
 } from '../../../src/model/switchover.js';
-import { fenceRoles, planSwitchover, switchoverProblems } from '../../../src/planner/switchover.js';
+import { planSwitchover } from '../../../src/planner/switchover.js';
+import { fenceRoles, switchoverProblems } from '../../../src/planner/switchoverChecks.js';
 
 const role = (name: string, o: Partial<SwitchoverFacts['roles'][number]> = {}) => ({
   name,

@@ -1,0 +1,275 @@
+/**
+ * The failure and stall rules of a followed init (no I/O): when `apply` and `init status` call
+ * it `failed`, and the reason they give.
+ */
+import type { InitProgress, SlotLag } from './initState.js';
+import { qualifiedName } from './topology.js';
+import { PG15 } from './versions.js';
+
+/** What the failure rules remember from one sample to the next. */
+export interface ErrorWatch {
+  /** 15+: the workers' error count (sync + apply) this episode of errors is counted from */
+  baseline: number | null;
+  /** …at the last sample */
+  count: number | null;
+  /** when the count first rose above the baseline, and when it last rose */
+  since: number | null;
+  risenAt: number | null;
+  unreachableSince: number | null;
+  stalledSince: number | null;
+  detachedSince: number | null;
+  /** before 15: what the tables' copy looked like, and since when it has looked so */
+  copy: string | null;
+  copyUnchangedSince: number | null;
+  /** the tables seen without their table-sync slot, and since when */
+  lost: string | null;
+  lostSince: number | null;
+}
+
+/** The init the rules judge, as their reasons name it. */
+export interface InitSubject {
+  subscription: string;
+  /** the subscriber's node name */
+  subscriber: string;
+  /** the publisher's node name */
+  publisher: string;
+  slot: string;
+  /** where the subscriber's workers connect to the publisher, as a DBA would look for it */
+  route: string;
+}
+
+export type FailureKind = 'publisher' | 'path' | 'sync' | 'apply' | 'workers' | 'sync_slot';
+
+export interface Failure {
+  kind: FailureKind;
+  reason: string;
+}
+
+/** Errors counted this close together come from one event: a cut connection fails every worker at once. */
+const BURST_MS = 1_000;
+
+export function newErrorWatch(): ErrorWatch {
+  return {
+    baseline: null,
+    count: null,
+    since: null,
+    risenAt: null,
+    unreachableSince: null,
+    stalledSince: null,
+    detachedSince: null,
+    copy: null,
+    copyUnchangedSince: null,
+    lost: null,
+    lostSince: null,
+  };
+}
+
+/**
+ * Before 15 no worker error is counted anywhere a session can read, and a table-sync worker that
+ * fails (a duplicate key in the COPY, say) dies within milliseconds and is started again every
+ * wal_retrieve_retry_interval: samples rarely see it. What shows is a copy that stops moving:
+ * the same tables in the same states with the same rows copied (a copying worker moves its
+ * pg_stat_progress_copy count all the time). A copy that waits for a free worker, or for a long
+ * transaction on the publisher before its slot is made, looks alike: hence the long patience, and
+ * a reason that says so (preflight warns when workers run short).
+ */
+const COPY_STALL_FACTOR = 4;
+
+function copyStalled(p: InitProgress, now: number, w: ErrorWatch, failAfterMs: number): boolean {
+  if (p.state !== 'copying' || !p.enabled) {
+    w.copy = null;
+    w.copyUnchangedSince = null;
+    return false;
+  }
+  const copy = JSON.stringify(p.tables.map((x) => [x.state, x.rowsCopied]));
+  if (copy !== w.copy) {
+    w.copy = copy;
+    w.copyUnchangedSince = now;
+    return false;
+  }
+  return now - (w.copyUnchangedSince ?? now) >= COPY_STALL_FACTOR * failAfterMs;
+}
+
+/** `PostgreSQL cannot finish public.a: its table-sync slot is gone from east` (status --check, reinit's refusal) */
+export function cannotFinishText(tables: readonly string[], publisher: string): string {
+  const one = tables.length === 1;
+  return `PostgreSQL cannot finish ${tables.join(', ')}: ${one ? 'its table-sync slot is' : 'their table-sync slots are'} gone from ${publisher}`;
+}
+
+/**
+ * A table's sync that can never finish. PostgreSQL's table-sync worker records the table `f`
+ * (FINISHEDCOPY) once its COPY is committed, catches up from its own slot, then drops that slot
+ * and records `s` (SYNCDONE) in one transaction, committed asynchronously (a subscription's
+ * workers run with synchronous_commit = off by default). If that commit is lost (the subscriber
+ * crashed before it reached the disk: seen 1 time in 12 with `pg_ctl restart -m immediate`
+ * moments after a table's sync, on 14) or never made (the connection cut after the slot was
+ * dropped, before the drop's answer came), the table stays `f` with no slot, and each new worker
+ * fails at once with "replication slot … does not exist", every wal_retrieve_retry_interval, for
+ * good. Seen for `failAfterMs` (the drop and its commit are milliseconds apart): only copying the
+ * table again ends it, as reinit does.
+ */
+function lostSyncSlots(p: InitProgress, now: number, w: ErrorWatch, failAfterMs: number): Failure | null {
+  const lost = p.lostSyncSlots ?? [];
+  const key = lost.join(',');
+  if (p.publisherError !== null || lost.length === 0) {
+    w.lost = null;
+    w.lostSince = null;
+    return null;
+  }
+  if (key !== w.lost) {
+    w.lost = key;
+    w.lostSince = now;
+  }
+  if (now - w.lostSince! < failAfterMs) return null;
+  const one = lost.length === 1;
+  return {
+    kind: 'sync_slot',
+    reason:
+      `PostgreSQL lost the table synchronisation slot${one ? '' : 's'} of ${lost.join(', ')}: ${one ? 'its' : 'their'} copy is recorded done ` +
+      `(state f) but the slot${one ? ' is' : 's are'} gone from the publisher, so ${one ? 'its worker fails' : 'their workers fail'} with ` +
+      '"replication slot … does not exist" and can never finish (this follows a subscriber restart or a cut connection as a table sync ends)',
+  };
+}
+
+/**
+ * One sample's verdict: why this init has failed (`failed`), or null while it has not (yet),
+ * and what the rules remember for the next sample (`watch`, a new value: `watch` is not changed).
+ */
+export function failure(
+  t: InitSubject,
+  p: InitProgress,
+  slot: SlotLag | null,
+  now: number,
+  watch: Readonly<ErrorWatch>,
+  failAfterMs: number,
+  version: number,
+): { failed: Failure | null; watch: ErrorWatch } {
+  const w = { ...watch };
+  return { failed: judge(t, p, slot, now, w, failAfterMs, version), watch: w };
+}
+
+/** A table copied: the workers got past whatever failed before, so errors are counted afresh. */
+export function afterTableCopied(watch: Readonly<ErrorWatch>): ErrorWatch {
+  return { ...watch, baseline: null, count: null, since: null, risenAt: null };
+}
+
+/** `failure`'s rules, on the caller's own copy `w` of the watch. */
+function judge(
+  t: InitSubject,
+  p: InitProgress,
+  slot: SlotLag | null,
+  now: number,
+  w: ErrorWatch,
+  failAfterMs: number,
+  version: number,
+): Failure | null {
+  const errors = (p.syncErrorCount ?? 0) + (p.applyErrorCount ?? 0);
+  // PostgreSQL 15 counts the workers' errors (pg_stat_subscription_stats)
+  if (version >= PG15) {
+    if (w.baseline === null) w.baseline = errors;
+    if (errors > (w.count ?? w.baseline)) {
+      w.since ??= now;
+      w.risenAt = now;
+    }
+    w.count = errors;
+    // quiet for a while: PostgreSQL got past what failed (a connection cut once, say); a later error starts afresh
+    if (w.risenAt !== null && now - w.risenAt >= 2 * failAfterMs) {
+      w.baseline = errors;
+      w.since = null;
+      w.risenAt = null;
+    }
+  }
+
+  if (p.publisherError !== null) {
+    w.unreachableSince ??= now;
+    if (now - w.unreachableSince >= failAfterMs) {
+      return {
+        kind: 'publisher',
+        reason: `the publisher ${t.publisher} cannot be reached (${p.publisherError})`,
+      };
+    }
+  } else w.unreachableSince = null;
+
+  const lost = lostSyncSlots(p, now, w, failAfterMs);
+  if (lost) return lost;
+
+  // steep reaches the publisher, but no worker of the subscriber streams from its slot: the
+  // subscriber's own path to the publisher is broken. Its failed connection attempts are counted
+  // nowhere (not in pg_stat_subscription_stats), and PostgreSQL retries a worker only every
+  // wal_retrieve_retry_interval (5 s by default): hence twice the patience. A worker whose
+  // errors are still counted after the disconnection (15+) does get through: the rule below says why.
+  if (p.enabled && p.state !== 'synchronized' && p.publisherError === null && slot !== null && !slot.active) {
+    w.detachedSince ??= now;
+    const getsThrough = w.risenAt !== null && w.risenAt - w.detachedSince > BURST_MS;
+    if (!getsThrough && now - w.detachedSince >= 2 * failAfterMs) {
+      return {
+        kind: 'path',
+        reason:
+          `no worker of ${t.subscriber} has streamed from the slot ${t.slot} on ${t.publisher} for ${Math.round((now - w.detachedSince) / 1000)} s, ` +
+          `although steep reaches ${t.publisher}: ${t.subscriber} cannot connect (or stay connected) to ${t.publisher} at ${t.route}`,
+      };
+    }
+  } else w.detachedSince = null;
+
+  if (version >= PG15) {
+    // a worker that keeps failing: errors again after PostgreSQL restarted it, not one burst
+    const baseline = w.baseline ?? errors;
+    const since = w.since;
+    const repeated = since !== null && w.risenAt !== null && w.risenAt - since >= BURST_MS;
+    if (repeated && errors >= baseline + 2 && now - since >= failAfterMs) {
+      const sync = (p.syncErrorCount ?? 0) > 0;
+      return {
+        kind: sync ? 'sync' : 'apply',
+        reason: `its ${sync ? 'table synchronisation' : 'apply'} worker failed ${errors - baseline} times (pg_stat_subscription_stats: sync_error_count ${p.syncErrorCount ?? 0}, apply_error_count ${p.applyErrorCount ?? 0})`,
+      };
+    }
+  } else {
+    if (p.enabled && !p.applyWorkerRunning && p.syncWorkers === 0 && p.state !== 'synchronized') {
+      w.stalledSince ??= now;
+      if (now - w.stalledSince >= 2 * failAfterMs) {
+        return { kind: 'workers', reason: 'its workers keep exiting (none has run for a while)' };
+      }
+    } else w.stalledSince = null;
+    if (copyStalled(p, now, w, failAfterMs)) {
+      return {
+        kind: 'sync',
+        reason:
+          `its copy has not moved for ${Math.round((now - w.copyUnchangedSince!) / 1000)} s: a table synchronisation worker keeps failing ` +
+          `(PostgreSQL ${Math.floor(version / 10_000)} counts no worker errors), or waits for a free worker or for a long transaction on ${t.publisher}`,
+      };
+    }
+  }
+  return null;
+}
+
+function notCopied(p: InitProgress): string {
+  const left = p.tables.filter((x) => x.state !== 'r').map(qualifiedName);
+  if (left.length === 0) return '';
+  const shown = left.slice(0, 5).join(', ');
+  return `; tables not yet ready: ${shown}${left.length > 5 ? ` and ${left.length - 5} more` : ''}`;
+}
+
+/**
+ * The sentence a failed init is recorded and reported with: why, what is not copied yet, and
+ * what the DBA does next (`logAt`: where the subscriber's server log is).
+ */
+export function failedReason(t: InitSubject, failed: Failure, p: InitProgress, logAt: string): string {
+  if (failed.kind === 'sync_slot') {
+    const lost = p.lostSyncSlots ?? [];
+    return (
+      `init of subscription ${t.subscription} on ${t.subscriber} failed: ${failed.reason}; ` +
+      `copy ${lost.length === 1 ? 'it' : 'them'} again with steep reinit ${t.subscription} --tables ${lost.join(',')} ` +
+      '(the other tables keep streaming), which follows the init to synchronized'
+    );
+  }
+  const where =
+    failed.kind === 'publisher'
+      ? `the slot ${t.slot} on ${t.publisher} is kept: once ${t.publisher} is back, run steep apply again to resume`
+      : failed.kind === 'path'
+        ? `check that ${t.subscriber} can reach ${t.publisher} there (network, firewall, pg_hba.conf on ${t.publisher}); ` +
+          `PostgreSQL's message is in ${logAt} (look for "could not connect to the publisher" or "could not receive data from WAL stream"); ` +
+          `the slot ${t.slot} on ${t.publisher} is kept: once ${t.subscriber} reaches ${t.publisher} again, run steep apply again to resume`
+        : `PostgreSQL's message is in ${logAt} (look for "logical replication" errors); ` +
+          `the slot ${t.slot} on ${t.publisher} is kept: fix the cause and run steep apply again to resume`;
+  return `init of subscription ${t.subscription} on ${t.subscriber} failed: ${failed.reason}${notCopied(p)}; ${where}`;
+}
