@@ -46,14 +46,6 @@ function toActivity(r: SubscriptionActivityRow): SubscriptionActivity {
   };
 }
 
-/** The server's version, once per session. */
-export async function serverVersionOf(client: pg.Client): Promise<number> {
-  const { rows } = await client.query<{ v: number }>(
-    `SELECT current_setting('server_version_num')::int AS v`,
-  );
-  return rows[0]!.v;
-}
-
 /** Every subscription's activity on the node (or one). */
 export async function readSubscriptionActivity(
   client: pg.Client,

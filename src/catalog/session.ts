@@ -62,3 +62,11 @@ export function postgresMessage(err: unknown): string {
   const message = e.message ?? String(err);
   return e.detail ? `${message}: ${e.detail}` : message;
 }
+
+/** The server's version as server_version_num (180004), read once per session: the one place steep asks. */
+export async function serverVersionOf(client: pg.Client): Promise<number> {
+  const { rows } = await client.query<{ v: number }>(
+    `SELECT current_setting('server_version_num')::int AS v`,
+  );
+  return rows[0]!.v;
+}

@@ -4,6 +4,7 @@ import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import type pg from 'pg';
 import { type CopySourceTable, readColumns } from '../catalog/copySource.js';
+import { serverVersionOf } from '../catalog/session.js';
 import { readSlotConfirmed } from '../catalog/slotHolder.js';
 import { followInit, followTargetOf } from '../executors/initFollow.js';
 import { SteepError } from '../model/errors.js';
@@ -27,15 +28,7 @@ import {
 import { startOnSlot } from './slotStart.js';
 import { SnapshotLog } from './snapshotRecords.js';
 import { SubscriberSink } from './subscriberSink.js';
-import {
-  checkSameSubscription,
-  major,
-  record,
-  type SnapshotOptions,
-  session,
-  versionOf,
-  where,
-} from './twoPhase.js';
+import { checkSameSubscription, major, record, type SnapshotOptions, session, where } from './twoPhase.js';
 
 /**
  * `steep snapshot apply` (SPEC §9): every file and the manifest verified against the topology
@@ -104,7 +97,7 @@ async function verify(
       where(d),
     );
   }
-  const subVersion = await versionOf(sub);
+  const subVersion = await serverVersionOf(sub);
   if (m.format === 'binary' && major(subVersion) !== major(m.subscriberServerVersion)) {
     throw new SteepError(
       'snapshot.format',

@@ -10,6 +10,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type pg from 'pg';
 import type { CopySourceTable } from '../catalog/copySource.js';
+import { serverVersionOf } from '../catalog/session.js';
 import { readSlotHolder } from '../catalog/slotHolder.js';
 import { mask } from '../db/mask.js';
 import type { Stop } from '../executors/events.js';
@@ -37,7 +38,6 @@ import {
   record,
   type SnapshotOptions,
   session,
-  versionOf,
   where,
 } from './twoPhase.js';
 
@@ -166,7 +166,7 @@ export async function generateSnapshot(
           where(d),
         );
       }
-      const [pubVersion, subVersion] = await Promise.all([versionOf(pub), versionOf(sub)]);
+      const [pubVersion, subVersion] = await Promise.all([serverVersionOf(pub), serverVersionOf(sub)]);
       // a signal while the slot waits for the publisher's open transactions cancels the wait
       opts.stop?.arm();
       const held = await holder!

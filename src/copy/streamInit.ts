@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { type CopySourceTable, readColumns, readCopySource } from '../catalog/copySource.js';
+import { serverVersionOf } from '../catalog/session.js';
 import { readSlotHolder } from '../catalog/slotHolder.js';
 import { connect } from '../db/connect.js';
 import { mask } from '../db/mask.js';
@@ -64,11 +65,6 @@ function heartbeatFile(topology: Topology, d: SubscriptionSpec): string {
     .digest('hex')
     .slice(0, 16);
   return join(tmpdir(), `steep-snapshot-${id}.hold`);
-}
-
-async function versionOf(c: pg.Client): Promise<number> {
-  const { rows } = await c.query<{ v: string }>("SELECT current_setting('server_version_num') AS v");
-  return Number(rows[0]!.v);
 }
 
 /** Same major version and only built-in types, identical on both sides: binary COPY. */
@@ -156,7 +152,12 @@ async function copyAndStart(topology: Topology, d: SubscriptionSpec, opts: Strea
       applicationName: 'steep init',
       connectTimeoutMs,
     });
-    const s: Sessions = { sub, pub, pubVersion: await versionOf(pub), subVersion: await versionOf(sub) };
+    const s: Sessions = {
+      sub,
+      pub,
+      pubVersion: await serverVersionOf(pub),
+      subVersion: await serverVersionOf(sub),
+    };
     const slots = new InitSlotStore(schema, d.node);
     const chunks = new CopyChunkStore(schema, d.node);
     const file = heartbeatFile(topology, d);

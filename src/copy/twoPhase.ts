@@ -43,11 +43,6 @@ export async function session(
   });
 }
 
-export async function versionOf(c: pg.Client): Promise<number> {
-  const { rows } = await c.query<{ v: string }>("SELECT current_setting('server_version_num') AS v");
-  return Number(rows[0]!.v);
-}
-
 export const major = (v: number) => Math.floor(v / 10000);
 
 export function twoPhaseSubscription(topology: Topology, name: string): SubscriptionSpec {

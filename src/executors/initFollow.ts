@@ -5,9 +5,9 @@ import {
   readServerLog,
   readSlotLag,
   sampleSubscriber,
-  serverVersionOf,
   withoutSyncSlot,
 } from '../catalog/initProgress.js';
+import { serverVersionOf } from '../catalog/session.js';
 import { connect } from '../db/connect.js';
 import { mask } from '../db/mask.js';
 import { ReconnectingSession } from '../db/reconnecting.js';

@@ -5,9 +5,9 @@ import {
   readPublishedTableSizes,
   readSlotLag,
   sampleSubscriber,
-  serverVersionOf,
   withoutSyncSlot,
 } from '../catalog/initProgress.js';
+import { serverVersionOf } from '../catalog/session.js';
 import { loadTopology } from '../config/load.js';
 import { ReconnectingSession } from '../db/reconnecting.js';
 import type { EventSink } from '../executors/events.js';

@@ -1,7 +1,8 @@
 import { readSubscriptionInfo } from '../catalog/compareScope.js';
 import { slotExists } from '../catalog/failover.js';
-import { readFinishedCopies, serverVersionOf, withoutSyncSlot } from '../catalog/initProgress.js';
+import { readFinishedCopies, withoutSyncSlot } from '../catalog/initProgress.js';
 import { readDeniedFunctions, readForeignKeysTo, readPublicationDefs } from '../catalog/reinit.js';
+import { serverVersionOf } from '../catalog/session.js';
 import { loadTopology } from '../config/load.js';
 import { lockedSessions } from '../db/lockedSession.js';
 import type { EventSink, Stop } from '../executors/events.js';

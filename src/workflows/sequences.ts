@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { readPublishedScope, readSubscriptionInfo } from '../catalog/compareScope.js';
-import { serverVersionOf } from '../catalog/initProgress.js';
 import { readSequenceStates } from '../catalog/sequences.js';
+import { serverVersionOf } from '../catalog/session.js';
 import { loadTopology } from '../config/load.js';
 import { connect } from '../db/connect.js';
 import { publishedSequences, syncSequences } from '../executors/sequenceSync.js';

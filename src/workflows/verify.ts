@@ -6,8 +6,9 @@ import {
   type SubscriptionInfo,
 } from '../catalog/compareScope.js';
 import { slotExists } from '../catalog/failover.js';
-import { readSubscriptionActivity, serverVersionOf } from '../catalog/initProgress.js';
+import { readSubscriptionActivity } from '../catalog/initProgress.js';
 import { compareSession } from '../catalog/rowHashes.js';
+import { serverVersionOf } from '../catalog/session.js';
 import { loadTopology } from '../config/load.js';
 import { connect } from '../db/connect.js';
 import type { EventSink } from '../executors/events.js';
