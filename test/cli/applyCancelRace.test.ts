@@ -1,7 +1,14 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CliResult, expectCleanOutput, REPO_ROOT, steepWith, writeConfig } from '../support/cli.js';
+import {
+  type CliResult,
+  expectCleanOutput,
+  REPO_ROOT,
+  steepEnv,
+  steepWith,
+  writeConfig,
+} from '../support/cli.js';
 import { useCluster } from '../support/cluster.js';
 import {
   createTables,
@@ -81,7 +88,7 @@ function confirmingApply(
     .join(' ');
   // a terminal of a usual width: script's own has none, and progress lines wrap at it
   const child = spawn('script', ['-qfec', `stty cols 160 rows 50; exec ${command}`, '/dev/null'], {
-    env: { ...process.env, NO_COLOR: '1', STEEP_DEBUG: undefined, ...env },
+    env: steepEnv(env),
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);

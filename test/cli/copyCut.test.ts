@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { steepWith, writeConfig } from '../support/cli.js';
-import { testVersions, useCluster } from '../support/cluster.js';
+import { faultVersions, useCluster } from '../support/cluster.js';
 import {
   createTables,
   digests,
@@ -17,7 +17,7 @@ import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
 /**
  * The subscriber's connection to the publisher is cut in the middle of a snapshot init's COPY,
- * on PostgreSQL 18 and 14. The publisher's `replicationUrl` points at a TCP proxy in the test
+ * on faultVersions() (18, or what STEEP_TEST_PG names). The publisher's `replicationUrl` points at a TCP proxy in the test
  * process, so only the subscriber's walreceiver and table-sync connections go through it; steep
  * reaches both nodes directly all along.
  *
@@ -28,7 +28,7 @@ import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
  * - A cut that heals at once (every connection reset once, new ones accepted): PostgreSQL's
  *   table-sync worker starts the copy over and apply reaches synchronized without failing.
  */
-describe.each(testVersions())('a connection cut mid-COPY on PostgreSQL %i', (version) => {
+describe.each(faultVersions())('a connection cut mid-COPY on PostgreSQL %i', (version) => {
   const cluster = useCluster({ nodes: ['east', 'west'], version });
   let proxy: TcpProxy | undefined;
   let cleanup: (() => Promise<void>) | undefined;

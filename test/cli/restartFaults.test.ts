@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type CliResult, steepWith, writeConfig } from '../support/cli.js';
-import { type TestNode, testVersions, useCluster } from '../support/cluster.js';
+import { faultVersions, type TestNode, useCluster } from '../support/cluster.js';
 import {
   createTables,
   digests,
@@ -18,7 +18,7 @@ import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
 /**
  * A node restarted with `pg_ctl restart -m immediate` (a crash, then recovery) while `steep
- * apply` runs, on PostgreSQL 18 and 14: publisher east, subscriber west.
+ * apply` runs (on faultVersions(): 18, or what STEEP_TEST_PG names): publisher east, subscriber west.
  *
  * - During the steps (one held in a lock wait, or the node's session idle between two steps):
  *   apply exits 1 soon after, with one sentence naming the node, saying the connection was lost
@@ -39,7 +39,7 @@ const LOST = (node: string) =>
     `lost the connection to ${node} \\([^)]+\\): the server restarted or stopped, or ended steep's session, and apply's lock there with it`,
   );
 
-describe.each(testVersions())('a node restarted (immediate) during apply on PostgreSQL %i', (version) => {
+describe.each(faultVersions())('a node restarted (immediate) during apply on PostgreSQL %i', (version) => {
   const cluster = useCluster({ nodes: ['east', 'west'], version });
   let holder: pg.Client | undefined;
 

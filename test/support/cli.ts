@@ -56,13 +56,22 @@ export async function runSteep(
   args: string[],
   opts: { cwd?: string; env?: Record<string, string | undefined>; input?: string; timeoutMs?: number } = {},
 ): Promise<CliResult> {
-  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', STEEP_DEBUG: undefined, ...opts.env };
+  const env = steepEnv(opts.env);
   const r = await spawnSteep(args, env, opts);
   expectCleanOutput(`steep ${args.join(' ')}`, r, Boolean(env.STEEP_DEBUG));
   return r;
 }
 
 type Env = Record<string, string | undefined>;
+
+/**
+ * The environment steep runs in: the test's own, without colour or STEEP_DEBUG (a call sets
+ * either when it means to), and without NODE_EXTRA_CA_CERTS: steep only talks to the tests'
+ * local servers, and Node parses that whole CA bundle at every start of every spawned steep.
+ */
+export function steepEnv(env: Env = {}): NodeJS.ProcessEnv {
+  return { ...process.env, NO_COLOR: '1', STEEP_DEBUG: undefined, NODE_EXTRA_CA_CERTS: undefined, ...env };
+}
 
 /** What a test file binds once for every call of steep it makes (see steepWith). */
 export interface SteepBinding {
@@ -158,7 +167,7 @@ export function prepareHolding(
   env: Record<string, string>,
 ): Promise<{ child: ChildProcess; doc: Prepared }> {
   const child = spawn(process.execPath, [BIN, ...args], {
-    env: { ...process.env, NO_COLOR: '1', ...env },
+    env: steepEnv(env),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -223,7 +232,7 @@ export interface Started {
 export function startSteep(args: string[], env: Record<string, string | undefined>): Started {
   const child = spawn(process.execPath, [BIN, ...args], {
     cwd: REPO_ROOT,
-    env: { ...process.env, NO_COLOR: '1', STEEP_DEBUG: undefined, ...env },
+    env: steepEnv(env),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const events: SteepEvent[] = [];

@@ -79,6 +79,17 @@ export function testVersions(): PgMajor[] {
   });
 }
 
+/**
+ * The server versions a fault-injection file runs on (restarts, cuts): by default only the newest,
+ * as its subject is steep's own recovery code, which is the same on every version; the catalog
+ * and semantics files run 14 as well. `STEEP_TEST_PG` (and so `npm run test:matrix`) still
+ * runs them on each version it names.
+ */
+export function faultVersions(): PgMajor[] {
+  const env = process.env.STEEP_TEST_PG;
+  return env === undefined || env.trim() === '' ? [18] : testVersions();
+}
+
 /** The version of a cluster whose test does not name one: the first of testVersions(). */
 export function defaultVersion(): PgMajor {
   return testVersions()[0]!;
