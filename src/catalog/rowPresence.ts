@@ -1,3 +1,4 @@
+import type pg from 'pg';
 import { quoteLiteral, quoteTable } from '../model/sql.js';
 import type { ConnectionSpec, TableName } from '../model/topology.js';
 import { qualifiedName } from '../model/topology.js';
@@ -49,4 +50,12 @@ export async function readRowPresence(
   } finally {
     await client.end().catch(() => {});
   }
+}
+
+/** Which of `tables` (known to exist, readable) hold a row, on an open session, in their order. */
+export async function tablesWithRows(client: pg.Client, tables: readonly TableName[]): Promise<string[]> {
+  if (tables.length === 0) return [];
+  const { rows } = await client.query<{ name: string; has_rows: boolean }>(rowPresenceSql(tables));
+  const held = new Set(rows.filter((r) => r.has_rows).map((r) => r.name));
+  return tables.map(qualifiedName).filter((n) => held.has(n));
 }

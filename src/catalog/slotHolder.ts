@@ -74,3 +74,16 @@ export async function readSlotSessions(
   );
   return rows.map((r) => r.pid);
 }
+
+/** Per slot of `slots` that exists, the WAL it retains in bytes (null: never reserved). */
+export async function readSlotRetention(
+  client: pg.Client,
+  slots: string[],
+): Promise<Map<string, number | null>> {
+  const { rows } = await client.query<{ slot_name: string; retained: string | null }>(
+    `SELECT slot_name, pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), restart_lsn)::text AS retained
+       FROM pg_catalog.pg_replication_slots WHERE slot_name = ANY($1::text[])`,
+    [slots],
+  );
+  return new Map(rows.map((r) => [r.slot_name, r.retained === null ? null : Number(r.retained)]));
+}

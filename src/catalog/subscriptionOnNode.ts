@@ -11,7 +11,7 @@ import type { CatalogQuery } from './queries/catalogQuery.js';
 
 export const SUBSCRIPTION_SLOT: CatalogQuery = {
   name: 'subscription-slot',
-  text: `SELECT subslotname::text AS slot FROM pg_catalog.pg_subscription
+  text: `SELECT subslotname::text AS slot, subenabled AS enabled FROM pg_catalog.pg_subscription
       WHERE subname = $1 AND subdbid = ${THIS_DATABASE_OID}`,
 };
 
@@ -26,12 +26,15 @@ export const SUBSCRIBED_TABLES: CatalogQuery = {
       ORDER BY 1, 2`,
 };
 
-/** The subscription on this node and its slot (null: slot_name = NONE); null when it does not exist. */
+/**
+ * The subscription on this node: its slot (null: slot_name = NONE) and whether it is enabled;
+ * null when it does not exist.
+ */
 export async function readSubscriptionSlot(
   client: pg.Client,
   name: string,
-): Promise<{ slot: string | null } | null> {
-  const { rows } = await client.query<{ slot: string | null }>({
+): Promise<{ slot: string | null; enabled: boolean } | null> {
+  const { rows } = await client.query<{ slot: string | null; enabled: boolean }>({
     text: SUBSCRIPTION_SLOT.text,
     values: [name],
   });

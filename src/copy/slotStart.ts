@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { readDeniedFunctions } from '../catalog/reinit.js';
 import { setSequencesFrom } from '../executors/sequenceSync.js';
 import type { SubscriptionSpec } from '../model/topology.js';
 import { originAdvanceSql } from '../planner/manualInit.js';
@@ -26,14 +27,8 @@ export async function startOnSlot(
   // A new subscription's origin is at 0/0, so its slot streams from its own confirmed_flush_lsn:
   // the consistent point the tables were copied at, as nothing else has read the slot. The
   // advance says so explicitly; a role that may not execute it (a managed one) starts the same.
-  if (await mayAdvanceOrigin(sub)) await sub.query(originAdvanceSql(d.name, lsn));
+  if (!(await readDeniedFunctions(sub)).denied.pg_replication_origin_advance)
+    await sub.query(originAdvanceSql(d.name, lsn));
   if (d.enabled) await sub.query(alterSubscriptionSql(d.name, 'ENABLE'));
   return moved.filter((s) => s.action === 'set').length;
-}
-
-async function mayAdvanceOrigin(sub: pg.Client): Promise<boolean> {
-  const { rows } = await sub.query<{ ok: boolean }>(
-    `SELECT pg_catalog.has_function_privilege('pg_catalog.pg_replication_origin_advance(text, pg_lsn)', 'EXECUTE') AS ok`,
-  );
-  return rows[0]?.ok === true;
 }

@@ -4,13 +4,15 @@ import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import type pg from 'pg';
 import { type CopySourceTable, readColumns } from '../catalog/copySource.js';
+import { tablesWithRows } from '../catalog/rowPresence.js';
 import { serverVersionOf } from '../catalog/session.js';
 import { readSlotConfirmed } from '../catalog/slotHolder.js';
+import { readSubscriptionSlot } from '../catalog/subscriptionOnNode.js';
 import { followInit, followTargetOf } from '../executors/initFollow.js';
 import { SteepError } from '../model/errors.js';
 import type { InitState } from '../model/initState.js';
 import { compareLsn } from '../model/lsn.js';
-import { quoteTable, THIS_DATABASE_OID } from '../model/sql.js';
+import { quoteTable } from '../model/sql.js';
 import { qualifiedName, type SubscriptionSpec, type Topology } from '../model/topology.js';
 import { CopyChunkStore } from '../state/copyChunks.js';
 import { DeferredIndexStore } from '../state/deferredIndexes.js';
@@ -120,19 +122,15 @@ async function verify(
       where(d),
     );
   }
-  const { rows: s } = await sub.query<{ enabled: boolean; slot: string | null }>(
-    `SELECT subenabled AS enabled, subslotname AS slot FROM pg_catalog.pg_subscription
-      WHERE subname = $1 AND subdbid = ${THIS_DATABASE_OID}`,
-    [d.name],
-  );
-  if (!s[0]) {
+  const existing = await readSubscriptionSlot(sub, d.name);
+  if (!existing) {
     throw new SteepError(
       'snapshot.no_subscription',
       `subscription ${d.name} does not exist on ${d.node} yet; run steep apply (it creates it disabled on slot ${d.slot}), then snapshot apply`,
       where(d),
     );
   }
-  if (s[0].enabled) {
+  if (existing.enabled) {
     throw new SteepError(
       'snapshot.already_applied',
       `subscription ${d.name} on ${d.node} is enabled already: its snapshot was applied (or it was enabled by hand); nothing was loaded`,
@@ -289,16 +287,4 @@ export async function applySnapshot(
     await pub.end().catch(() => {});
     await sub.end().catch(() => {});
   }
-}
-
-async function tablesWithRows(
-  sub: pg.Client,
-  tables: ReadonlyArray<{ schema: string; name: string }>,
-): Promise<string[]> {
-  const out: string[] = [];
-  for (const t of tables) {
-    const { rows } = await sub.query<{ e: boolean }>(`SELECT EXISTS (SELECT 1 FROM ${quoteTable(t)}) AS e`);
-    if (rows[0]?.e) out.push(qualifiedName(t));
-  }
-  return out;
 }

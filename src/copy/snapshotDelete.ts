@@ -7,9 +7,9 @@ import { existsSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync
 import { join, resolve } from 'node:path';
 import type pg from 'pg';
 import { readSlotConfirmed } from '../catalog/slotHolder.js';
+import { readSubscriptionSlot } from '../catalog/subscriptionOnNode.js';
 import { SteepError } from '../model/errors.js';
 import { compareLsn, isLsn } from '../model/lsn.js';
-import { THIS_DATABASE_OID } from '../model/sql.js';
 import type { Topology } from '../model/topology.js';
 import { type SnapshotIdentity, SnapshotStore, snapshotId } from '../state/snapshots.js';
 import { chunkFileName, MANIFEST, type Manifest, readManifest, SCHEMA_FILE } from './manifest.js';
@@ -209,12 +209,8 @@ async function dropSlot(
     };
   }
   if (sub) {
-    const { rows } = await sub.query<{ enabled: boolean }>(
-      `SELECT subenabled AS enabled FROM pg_catalog.pg_subscription WHERE subname = $1 AND subslotname = $2
-         AND subdbid = ${THIS_DATABASE_OID}`,
-      [s.subscription, s.slot],
-    );
-    if (rows[0]?.enabled) {
+    const existing = await readSubscriptionSlot(sub, s.subscription);
+    if (existing?.enabled && existing.slot === s.slot) {
       return {
         slotDropped: false,
         slotKept: `subscription ${s.subscription} on ${s.subscriber} streams from slot ${s.slot}: it is kept`,

@@ -6,6 +6,7 @@
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { readSlotRetention } from '../catalog/slotHolder.js';
 import { SteepError } from '../model/errors.js';
 import type { SubscriptionSpec, Topology } from '../model/topology.js';
 import { type SnapshotRecord, type SnapshotStatus, SnapshotStore, snapshotId } from '../state/snapshots.js';
@@ -97,12 +98,7 @@ async function slotsOn(
   const c = await session(topology, publisher, 'steep snapshot list').catch(() => null);
   if (!c) return null;
   try {
-    const { rows } = await c.query<{ slot_name: string; retained: string | null }>(
-      `SELECT slot_name, pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), restart_lsn)::text AS retained
-         FROM pg_catalog.pg_replication_slots WHERE slot_name = ANY($1::text[])`,
-      [slots],
-    );
-    return new Map(rows.map((r) => [r.slot_name, r.retained === null ? null : Number(r.retained)]));
+    return await readSlotRetention(c, slots);
   } finally {
     await c.end().catch(() => {});
   }

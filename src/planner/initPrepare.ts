@@ -204,12 +204,18 @@ function quotedTable(qn: string): string {
  * dumps whole tables, so a table whose publications filter rows or list columns is left out of
  * it and copied by a psql pipeline of its own instead (`copies`): COPY of exactly the carried rows
  * and columns at the same snapshot, into the same columns on the subscriber.
+ *
+ * The restore runs in one transaction (a failure leaves no table half-loaded). A superuser's
+ * restore disables triggers, as replication's own copy does; `--disable-triggers` is a
+ * superuser's alone, so another role's restore loads the tables in the order pg_dump gives
+ * their data (referenced tables first) and the foreign keys are checked as it goes.
  */
 export function dumpCommands(
   topology: Topology,
   d: SubscriptionSpec,
   tables: string[],
   snapshot: string,
+  subscriberIsSuperuser: boolean,
 ): { pgDump: string | null; pgRestore: string | null; copies: string[] } {
   const from = topology.nodes[d.from]!.connection;
   const to = topology.nodes[d.node]!.connection;
@@ -234,7 +240,14 @@ export function dumpCommands(
   const pgRestore =
     whole.length === 0
       ? null
-      : ['pg_restore', `--dbname=${toDb}`, '--data-only', '--disable-triggers', shellQuote(file)].join(' ');
+      : [
+          'pg_restore',
+          `--dbname=${toDb}`,
+          '--data-only',
+          '--single-transaction',
+          ...(subscriberIsSuperuser ? ['--disable-triggers'] : []),
+          shellQuote(file),
+        ].join(' ');
   const psql = (db: string) => `psql -X -q -v ON_ERROR_STOP=1 --dbname=${db}`;
   const copies = [...slices.entries()].map(([qn, s]) => {
     const columns = s.columns ? ` (${s.columns.map(quoteIdent).join(', ')})` : '';

@@ -160,7 +160,11 @@ export async function prepareInit(
     await pub?.end().catch(() => {});
   }
 
-  const commands = made.snapshotName ? dumpCommands(topology, d, plan.tables, made.snapshotName) : null;
+  const subscriber = observed.nodes[d.node];
+  const superuser = subscriber !== undefined && 'role' in subscriber && subscriber.role.superuser;
+  const commands = made.snapshotName
+    ? dumpCommands(topology, d, plan.tables, made.snapshotName, superuser)
+    : null;
   const result: PrepareResult = {
     ...base,
     lsn: made.lsn,

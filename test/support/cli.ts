@@ -155,6 +155,7 @@ export interface Prepared {
   lsn: string;
   snapshotName: string;
   pgDump: string;
+  pgRestore: string;
   copies: string[];
 }
 

@@ -30,7 +30,13 @@ describe('manual init: the printed dump and copies', () => {
     const { topology, errors } = check(FILE);
     expect(errors).toEqual([]);
     const d = topology!.subscriptions.west_man!;
-    const c = dumpCommands(topology!, d, ['public.customers', 'public.notes', 'public.orders'], '00000003-1');
+    const c = dumpCommands(
+      topology!,
+      d,
+      ['public.customers', 'public.notes', 'public.orders'],
+      '00000003-1',
+      true,
+    );
     expect(c.pgDump).toContain(`--table='"public"."orders"'`);
     expect(c.pgDump).not.toContain('customers');
     expect(c.pgDump).not.toContain('notes');
@@ -43,8 +49,26 @@ describe('manual init: the printed dump and copies', () => {
     expect(c.copies[1]).toContain(`COPY (SELECT * FROM "public"."notes" WHERE (id > 10)) TO STDOUT`);
     // the same table whole in another publication: carried whole, so dumped
     const both = check(FILE.replace('tables: [public.orders]', 'tables: [public.orders, public.notes]'));
-    const c2 = dumpCommands(both.topology!, both.topology!.subscriptions.west_man!, ['public.notes'], 's');
+    const c2 = dumpCommands(
+      both.topology!,
+      both.topology!.subscriptions.west_man!,
+      ['public.notes'],
+      's',
+      true,
+    );
     expect(c2.copies).toEqual([]);
     expect(c2.pgDump).toContain('notes');
+  });
+
+  it("restores in one transaction; only a superuser's restore disables triggers (pg_restore refuses it to others)", () => {
+    const { topology } = check(FILE);
+    const d = topology!.subscriptions.west_man!;
+    const tables = ['public.orders'];
+    const asSuperuser = dumpCommands(topology!, d, tables, 's', true).pgRestore!;
+    const asRole = dumpCommands(topology!, d, tables, 's', false).pgRestore!;
+    expect(asSuperuser).toMatch(
+      /^pg_restore .*--data-only --single-transaction --disable-triggers west_man\.dump$/,
+    );
+    expect(asRole).toMatch(/^pg_restore .*--data-only --single-transaction west_man\.dump$/);
   });
 });
