@@ -116,6 +116,9 @@ describe.each([...versions])('least-privileged roles on PostgreSQL %i', (version
     await e.query(
       `INSERT INTO public.a_grand SELECT g, md5(g::text), 0, 1 + g % 5000 FROM generate_series(1, 2000) g`,
     );
+    await e.query(`INSERT INTO public.a_cyc1 SELECT g, md5(g::text) FROM generate_series(1, 1000) g`);
+    await e.query(`INSERT INTO public.a_cyc2 SELECT g, md5(g::text), 0, g FROM generate_series(1, 1000) g`);
+    await e.query('UPDATE public.a_cyc1 SET other = id');
     await e.query(`INSERT INTO public.a_own SELECT g, md5(g::text) FROM generate_series(1, 2000) g`);
     await e.query(`INSERT INTO public.n_items SELECT g, md5(g::text) FROM generate_series(1, 500) g`);
     await e.query('ANALYZE');
@@ -220,7 +223,7 @@ describe.each([...versions])('least-privileged roles on PostgreSQL %i', (version
     expect(verify.code, verify.stdout + verify.stderr).toBe(0);
   });
 
-  it("admin, who may not set session_replication_role: steep's own copy loads parent → child → grandchild in foreign-key order under writes (the plan says so); a cycle of NOT DEFERRABLE foreign keys is a plan error naming them, nothing written", async () => {
+  it("admin, who may not set session_replication_role: steep's own copy loads parent → child → grandchild in foreign-key order under writes (the plan says so); a cycle of NOT DEFERRABLE foreign keys is a plan error naming them, nothing written; made DEFERRABLE as it says, the cycle loads in one transaction", async () => {
     await once();
     const cyc = config('admin', 'admin_cyc', ['a_cyc1', 'a_cyc2'], '{ method: snapshot, parallel: 2 }');
     const refused = await steep(['plan'], cyc);
@@ -280,6 +283,13 @@ describe.each([...versions])('least-privileged roles on PostgreSQL %i', (version
     await equal(['a_parent', 'a_child', 'a_grand']);
     const replan = await steep(['plan', '--detailed-exitcode'], path);
     expect(replan.code, replan.stdout).toBe(0);
+
+    // the hint followed: one key of the cycle DEFERRABLE, both tables load in one transaction
+    await west().query('ALTER TABLE "public"."a_cyc1" ALTER CONSTRAINT "a_cyc1_other_fkey" DEFERRABLE;');
+    const deferred = await steep(['apply', '--auto-approve'], cyc);
+    expect(deferred.code, `${deferred.stdout}\n${deferred.stderr}`).toBe(0);
+    await waitCaughtUp(east(), 'admin_cyc');
+    await equal(['a_cyc1', 'a_cyc2']);
   });
 
   it('admin: manual init is a plan error naming the origin_advance GRANT (nothing created on the subscriber); granted, it starts at the prepared LSN under writes', async () => {
