@@ -5,10 +5,12 @@ import { connect } from '../db/connect.js';
 import { mask } from '../db/mask.js';
 import { sleep } from '../executors/sleep.js';
 import { SteepError } from '../model/errors.js';
+import type { LoadMode } from '../model/loadOrder.js';
 import { quoteLiteral } from '../model/sql.js';
 import type { ConnectionSpec } from '../model/topology.js';
 import { qualifiedName } from '../model/topology.js';
 import { CopyOut } from './copyOut.js';
+import { LoadQueue, type LoadUnit, loadUnits } from './loadQueue.js';
 
 /**
  * steep's own copy engine (SPEC §9): N sessions on one exported snapshot, each streaming
@@ -45,6 +47,11 @@ export interface ChunkSink {
 }
 
 export interface ChunkWriter {
+  /**
+   * `body`'s writes in one transaction with SET CONSTRAINTS ALL DEFERRED (a group of tables
+   * whose DEFERRABLE foreign keys reference each other); absent where a sink cannot
+   */
+  deferred?<R>(body: () => Promise<R>): Promise<R>;
   /** `rows` may be left out: the engine takes it from the COPY's own count */
   write(
     chunk: Chunk,
@@ -68,6 +75,8 @@ export interface CopyRun {
   onBytes?: (n: number) => void;
   /** set when the run must stop: no new chunk starts */
   signal?: AbortSignal;
+  /** the order tables load in (absent: any order, as replication loads) */
+  load?: LoadMode;
   /** sessions opened at the snapshot before the run (openSnapshotSessions): the run takes them */
   opened?: Array<Promise<pg.Client>>;
 }
@@ -75,16 +84,16 @@ export interface CopyRun {
 export const RETRIES = 3;
 const RETRY_DELAY_MS = 1000;
 
-/** Split `tables` into chunks: those above `splitAbove` into key ranges from the key's distribution. */
+/** Split `tables` into chunks: those above `splitAbove` (and not `whole`) into key ranges from the key's distribution. */
 export async function planChunks(
   client: pg.Client,
   tables: readonly CopySourceTable[],
-  opts: { splitAbove: number; parallel: number },
+  opts: { splitAbove: number; parallel: number; whole?: readonly string[] },
 ): Promise<Chunk[]> {
   const out: Chunk[] = [];
   for (const t of tables) {
     const wanted =
-      t.estimatedBytes > opts.splitAbove && t.key
+      t.estimatedBytes > opts.splitAbove && t.key && !opts.whole?.includes(qualifiedName(t))
         ? Math.min(256, Math.max(opts.parallel, Math.ceil(t.estimatedBytes / opts.splitAbove)))
         : 1;
     const points = wanted > 1 ? await readSplitPoints(client, t, wanted) : [];
@@ -175,9 +184,43 @@ export async function snapshotHeld(
   }
 }
 
-/** Copy every chunk with `parallel` workers; rejects with the first chunk that fails RETRIES times. */
+/** "public.orders (range 2)", or the tables of a deferred group */
+function unitText(unit: LoadUnit<Chunk>): string {
+  const c = unit.items[0]!;
+  if (unit.items.length > 1)
+    return `${[...new Set(unit.items.map((i) => qualifiedName(i.table)))].join(', ')} (loaded together, foreign keys deferred)`;
+  return `${qualifiedName(c.table)}${c.lower !== null || c.upper !== null ? ` (range ${c.index + 1})` : ''}`;
+}
+
+/** One unit's chunks from `source` into `writer`: a deferred group in one transaction of the writer's. */
+async function copyUnit(
+  run: CopyRun,
+  unit: LoadUnit<Chunk>,
+  source: pg.Client,
+  writer: ChunkWriter,
+): Promise<ChunkResult[]> {
+  const one = async (chunk: Chunk): Promise<ChunkResult> => {
+    const sql = copyOutSql(chunk.table, chunk, run.binary);
+    const out = source.query(new CopyOut(sql, run.onBytes, run.sink.framed));
+    const written = await writer.write(chunk, out, run.binary);
+    return { ...written, rows: written.rows ?? out.rowCount };
+  };
+  if (!unit.deferred) return [await one(unit.items[0]!)];
+  if (!writer.deferred) throw new Error('this sink cannot load tables in one transaction');
+  return writer.deferred(async () => {
+    const results: ChunkResult[] = [];
+    for (const chunk of unit.items) results.push(await one(chunk));
+    return results;
+  });
+}
+
+/**
+ * Copy every chunk with `parallel` workers, in the order `run.load` gives (loadQueue.ts);
+ * rejects with the first chunk (or deferred group) that fails RETRIES times.
+ */
 export async function runCopy(run: CopyRun): Promise<void> {
-  const queue = [...run.chunks];
+  const tableOf = (c: Chunk) => qualifiedName(c.table);
+  const queue = new LoadQueue(loadUnits(run.chunks, tableOf, run.load ?? null), tableOf);
   const workers = Math.max(1, Math.min(run.parallel, run.chunks.length));
   const opened = run.opened?.splice(0) ?? [];
   void closeSessions(opened.splice(workers));
@@ -187,18 +230,16 @@ export async function runCopy(run: CopyRun): Promise<void> {
     let writer: ChunkWriter | null = null;
     try {
       for (
-        let chunk = queue.shift();
-        chunk && failure === null && !run.signal?.aborted;
-        chunk = queue.shift()
+        let unit = await queue.take();
+        unit && failure === null && !run.signal?.aborted;
+        unit = await queue.take()
       ) {
         for (let attempt = 1; ; attempt++) {
           try {
             source ??= await (opened.pop() ?? snapshotSession(run, !run.sink.framed));
             writer ??= await run.sink.open();
-            const sql = copyOutSql(chunk.table, chunk, run.binary);
-            const out = source.query(new CopyOut(sql, run.onBytes, run.sink.framed));
-            const written = await writer.write(chunk, out, run.binary);
-            run.onChunk?.(chunk, { ...written, rows: written.rows ?? out.rowCount });
+            const results = await copyUnit(run, unit, source, writer);
+            for (const [i, chunk] of unit.items.entries()) run.onChunk?.(chunk, results[i]!);
             break;
           } catch (err) {
             await source?.end().catch(() => {});
@@ -208,7 +249,7 @@ export async function runCopy(run: CopyRun): Promise<void> {
             if (attempt >= RETRIES || run.signal?.aborted || (err as { code?: string }).code === '22023') {
               throw new SteepError(
                 'copy.chunk_failed',
-                `copy of ${qualifiedName(chunk.table)}${chunk.lower !== null || chunk.upper !== null ? ` (range ${chunk.index + 1})` : ''} ` +
+                `copy of ${unitText(unit)} ` +
                   `failed after ${attempt} attempt${attempt === 1 ? '' : 's'}: ${mask(err instanceof Error ? err.message : String(err))}`,
                 { node: run.node, cause: err },
               );
@@ -216,9 +257,11 @@ export async function runCopy(run: CopyRun): Promise<void> {
             await sleep(RETRY_DELAY_MS * attempt);
           }
         }
+        queue.done(unit);
       }
     } catch (err) {
       failure ??= err;
+      queue.stop();
     } finally {
       await source?.end().catch(() => {});
       await writer?.close().catch(() => {});

@@ -11,6 +11,7 @@ import { readSubscriptionSlot } from '../catalog/subscriptionOnNode.js';
 import { followInit, followTargetOf } from '../executors/initFollow.js';
 import { SteepError } from '../model/errors.js';
 import type { InitState } from '../model/initState.js';
+import type { LoadMode } from '../model/loadOrder.js';
 import { compareLsn } from '../model/lsn.js';
 import { quoteTable } from '../model/sql.js';
 import { qualifiedName, type SubscriptionSpec, type Topology } from '../model/topology.js';
@@ -18,6 +19,9 @@ import { CopyChunkStore } from '../state/copyChunks.js';
 import { DeferredIndexStore } from '../state/deferredIndexes.js';
 import { copyPlannedEvent } from './copyProgress.js';
 import { buildDeferredIndexes, deferBigTables, deferredText } from './deferredIndexes.js';
+import type { ChunkWriter } from './engine.js';
+import { loadModeOf } from './loadMode.js';
+import { LoadQueue, loadUnits } from './loadQueue.js';
 import {
   chunkFileName,
   filesIntact,
@@ -172,6 +176,7 @@ export async function applySnapshot(
   try {
     const log = await SnapshotLog.open(sub, topology, d);
     const m = await verify(topology, d, dir, pub, sub, parallel);
+    const load = await loadModeOf(sub, d, m.tables, await serverVersionOf(sub));
     await log.checkManifest(m, dir, d);
     await log.mark(m, dir, 'applying');
     const chunks = new CopyChunkStore(schema, d.node);
@@ -220,7 +225,7 @@ export async function applySnapshot(
       copyPlannedEvent(
         d.node,
         d.name,
-        `loading ${files.length} of ${plan.length} files of the snapshot in ${dir} on ${parallel} sessions${indexesAfter}`,
+        `loading ${files.length} of ${plan.length} files of the snapshot in ${dir} on ${parallel} sessions${load.text}${indexesAfter}`,
       ),
     );
     const sink = new SubscriberSink({
@@ -230,30 +235,9 @@ export async function applySnapshot(
       stateSchema: schema,
       subscription: d.name,
       lsn: m.lsn,
+      replica: load.mode.replica,
     });
-    let rows = 0;
-    const queue = [...files];
-    await Promise.all(
-      Array.from({ length: Math.max(1, Math.min(parallel, queue.length)) }, async () => {
-        const writer = await sink.open();
-        try {
-          for (let next = queue.shift(); next; next = queue.shift()) {
-            const { t, f } = next;
-            const table: CopySourceTable = { ...t, estimatedBytes: 0, estimatedRows: 0, partitioned: false };
-            let data: Readable = createReadStream(join(dir, f.file!), { highWaterMark: 1 << 20 });
-            if (m.compress === 'gzip') data = data.pipe(createGunzip());
-            const r = await writer.write(
-              { table, index: f.chunk, lower: f.lower, upper: f.upper, estimatedBytes: 0 },
-              data,
-              m.format === 'binary',
-            );
-            rows += r.rows ?? 0;
-          }
-        } finally {
-          await writer.close().catch(() => {});
-        }
-      }),
-    );
+    const rows = await loadFiles(files, { dir, m, sink, parallel, load: load.mode });
 
     await buildDeferredIndexes(sub, deferred, d.name, opts.onEvent);
     // sequences: at least the publisher's value at the snapshot (read after it), never backwards
@@ -287,4 +271,49 @@ export async function applySnapshot(
     await pub.end().catch(() => {});
     await sub.end().catch(() => {});
   }
+}
+
+type SnapshotFile = { t: Manifest['tables'][number]; f: Manifest['tables'][number]['files'][number] };
+
+/** The files into the subscriber on `parallel` sessions, in the load's order (loadQueue.ts); the rows loaded. */
+async function loadFiles(
+  files: SnapshotFile[],
+  run: { dir: string; m: Manifest; sink: SubscriberSink; parallel: number; load: LoadMode },
+): Promise<number> {
+  const { dir, m } = run;
+  const tableOf = (x: SnapshotFile) => qualifiedName(x.t);
+  const queue = new LoadQueue(loadUnits(files, tableOf, run.load), tableOf);
+  let rows = 0;
+  const loadOne = async (writer: ChunkWriter, { t, f }: SnapshotFile): Promise<void> => {
+    const table: CopySourceTable = { ...t, estimatedBytes: 0, estimatedRows: 0, partitioned: false };
+    let data: Readable = createReadStream(join(dir, f.file!), { highWaterMark: 1 << 20 });
+    if (m.compress === 'gzip') data = data.pipe(createGunzip());
+    const r = await writer.write(
+      { table, index: f.chunk, lower: f.lower, upper: f.upper, estimatedBytes: 0 },
+      data,
+      m.format === 'binary',
+    );
+    rows += r.rows ?? 0;
+  };
+  await Promise.all(
+    Array.from({ length: Math.max(1, Math.min(run.parallel, files.length)) }, async () => {
+      const writer = await run.sink.open();
+      try {
+        for (let unit = await queue.take(); unit; unit = await queue.take()) {
+          if (unit.deferred)
+            await writer.deferred!(async () => {
+              for (const x of unit!.items) await loadOne(writer, x);
+            });
+          else await loadOne(writer, unit.items[0]!);
+          queue.done(unit);
+        }
+      } catch (err) {
+        queue.stop();
+        throw err;
+      } finally {
+        await writer.close().catch(() => {});
+      }
+    }),
+  );
+  return rows;
 }

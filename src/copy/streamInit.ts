@@ -27,6 +27,7 @@ import { SubscriptionStateStore } from '../state/subscriptionState.js';
 import { CopyProgress, copyPlannedEvent } from './copyProgress.js';
 import { buildDeferredIndexes, deferBigTables, deferredText } from './deferredIndexes.js';
 import { type Chunk, planChunks, runCopy, snapshotHeld, snapshotSession } from './engine.js';
+import { loadModeOf } from './loadMode.js';
 import { startOnSlot } from './slotStart.js';
 import { Heartbeat, holdMs, startHolder } from './snapshotHolder.js';
 import { SubscriberSink } from './subscriberSink.js';
@@ -211,13 +212,16 @@ async function copyAndStart(topology: Topology, d: SubscriptionSpec, opts: Strea
     const reader = await snapshotSession({ ...source, snapshot });
     let tables: CopySourceTable[];
     let plan: ChunkRecord[];
+    let load: Awaited<ReturnType<typeof loadModeOf>>;
     try {
       tables = await readCopySource(reader, d.publications, s.pubVersion);
+      load = await loadModeOf(sub, d, tables, s.subVersion);
       plan = await chunks.list(sub, d.name, lsn);
       if (plan.length === 0) {
         const planned = await planChunks(reader, tables, {
           splitAbove: d.init.splitAbove ?? DEFAULT_SPLIT_ABOVE,
           parallel: d.init.parallel,
+          whole: load.mode.replica ? [] : load.mode.whole,
         });
         plan = planned.map((c) => ({
           table: { schema: c.table.schema, name: c.table.name },
@@ -255,7 +259,11 @@ async function copyAndStart(topology: Topology, d: SubscriptionSpec, opts: Strea
     const deferred = new DeferredIndexStore(schema, d.node);
     const indexesAfter = deferredText(await deferBigTables(sub, deferred, d.name, plan));
     opts.onEvent(
-      copyPlannedEvent(d.node, d.name, `${describePlan(d, plan, todo.length, binary, lsn)}${indexesAfter}`),
+      copyPlannedEvent(
+        d.node,
+        d.name,
+        `${describePlan(d, plan, todo.length, binary, lsn)}${load.text}${indexesAfter}`,
+      ),
     );
     const progress = new CopyProgress(d, plan, tables, opts.onProgress);
     await runCopy({
@@ -264,6 +272,7 @@ async function copyAndStart(topology: Topology, d: SubscriptionSpec, opts: Strea
       parallel: d.init.parallel,
       binary,
       chunks: todo,
+      load: load.mode,
       sink: new SubscriberSink({
         node: d.node,
         connection: subSpec.connection,
@@ -271,6 +280,7 @@ async function copyAndStart(topology: Topology, d: SubscriptionSpec, opts: Strea
         stateSchema: schema,
         subscription: d.name,
         lsn,
+        replica: load.mode.replica,
       }),
       onChunk: (c, r) => {
         progress.chunkDone(c, r.rows);

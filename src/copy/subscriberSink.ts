@@ -11,10 +11,12 @@ import type { Chunk, ChunkResult, ChunkSink, ChunkWriter } from './engine.js';
 
 /**
  * The streaming sink: each chunk goes straight into the subscriber's table by `COPY … FROM
- * STDIN`, in one transaction with its `copy_chunks` mark. The sessions run as replication does
- * (`session_replication_role = replica`, where the role may set it): foreign keys between
- * tables copied in parallel, and ordinary triggers, do not fire, as during PostgreSQL's own
- * table sync.
+ * STDIN`, in one transaction with its `copy_chunks` mark. Where the role may (`replica`: a
+ * superuser, or SET ON PARAMETER), the sessions run as replication does,
+ * `session_replication_role = replica`: foreign keys between tables copied in parallel, and
+ * ordinary triggers, do not fire, as during PostgreSQL's own table sync. Otherwise the copy loads
+ * in foreign-key order (loadQueue.ts), and a group of tables whose DEFERRABLE foreign keys
+ * reference each other loads in one transaction with SET CONSTRAINTS ALL DEFERRED (`deferred`).
  */
 export class SubscriberSink implements ChunkSink {
   /** steep's own copy's data: the publisher's CopyData messages, sent on as they are (copyIn.ts) */
@@ -28,6 +30,8 @@ export class SubscriberSink implements ChunkSink {
       stateSchema: string;
       subscription: string;
       lsn: string;
+      /** SET session_replication_role = replica (the load's mode says the role may) */
+      replica: boolean;
     },
   ) {}
 
@@ -39,11 +43,28 @@ export class SubscriberSink implements ChunkSink {
       connectTimeoutMs: t.connectTimeoutMs,
     });
     await client.query('SET synchronous_commit = off');
-    await client.query('SET session_replication_role = replica').catch(() => {});
+    if (t.replica) await client.query('SET session_replication_role = replica');
     const store = new CopyChunkStore(t.stateSchema, t.node);
+    // inside `deferred`: the group's transaction is open, each write is one statement of it
+    let grouped = false;
     return {
-      write: async (chunk: Chunk, data: Readable, binary: boolean): Promise<ChunkResult> => {
+      deferred: async <R>(body: () => Promise<R>): Promise<R> => {
         await client.query('BEGIN');
+        grouped = true;
+        try {
+          await client.query('SET CONSTRAINTS ALL DEFERRED');
+          const result = await body();
+          await client.query('COMMIT');
+          return result;
+        } catch (err) {
+          await client.query('ROLLBACK').catch(() => {});
+          throw err;
+        } finally {
+          grouped = false;
+        }
+      },
+      write: async (chunk: Chunk, data: Readable, binary: boolean): Promise<ChunkResult> => {
+        if (!grouped) await client.query('BEGIN');
         try {
           const sql = copyInSql(chunk.table, chunk.table.columns, binary);
           // steep's own copy: the publisher's CopyData messages go on as they are; a file's data
@@ -64,10 +85,10 @@ export class SubscriberSink implements ChunkSink {
             chunk: chunk.index,
             ...result,
           });
-          await client.query('COMMIT');
+          if (!grouped) await client.query('COMMIT');
           return result;
         } catch (err) {
-          await client.query('ROLLBACK').catch(() => {});
+          if (!grouped) await client.query('ROLLBACK').catch(() => {});
           throw err;
         }
       },

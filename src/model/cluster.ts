@@ -4,6 +4,7 @@
  */
 
 import type { ObservedInitState } from './initState.js';
+import type { ForeignKeyEdge } from './loadOrder.js';
 import type { LockHolder } from './lockHolder.js';
 import type { RoleGaps } from './privileges.js';
 import type { NodeTableSchemas, ObservedTableSchema } from './tableSchema.js';
@@ -112,6 +113,13 @@ export interface ObservedTable extends TableName {
   identityColumns?: string[];
   /** Has a virtual generated column (PG 18), which a row filter is stored expanded through. */
   virtualGenerated?: boolean;
+  /**
+   * Its foreign keys and its user triggers that fire in origin mode (`schema.table: trigger`):
+   * read only on a subscriber whose role may not set session_replication_role, for the tables
+   * steep's own copy would load there (planner/ownCopyLoad.ts).
+   */
+  foreignKeys?: ForeignKeyEdge[];
+  originTriggers?: string[];
 }
 
 export interface NodeSettings {

@@ -97,10 +97,11 @@ export function grantScripts(topology: Topology, versions: Record<string, number
         )
       )
         lines.push(
-          "-- steep's own copy (init.parallel, two-phase): loads with session_replication_role = replica, so foreign keys and triggers do not fire",
+          "-- steep's own copy (init.parallel, two-phase): with session_replication_role = replica, foreign keys and triggers do not fire while tables load in parallel;",
+          '-- without it, tables load in foreign-key order (a cycle of NOT DEFERRABLE foreign keys, or a user trigger on them, is then a plan error)',
           v >= PG15
             ? `GRANT SET ON PARAMETER session_replication_role TO ${r};`
-            : '-- on PostgreSQL 14 only a superuser may set it: leave init.parallel out so PostgreSQL copies',
+            : '-- on PostgreSQL 14 only a superuser may set it',
         );
       lines.push(
         "-- optional: switchover reads the drain from the origin (without it, from the slot's confirmed position)",

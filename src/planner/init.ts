@@ -9,7 +9,9 @@ import { DEFER_INDEXES_FROM, qualifiedName } from '../model/topology.js';
 import { PHASE, type PlanContext, stepKey } from './context.js';
 import { digestOf } from './digest.js';
 import { copiedRelations, copiedTables, copyPath } from './initCopy.js';
+import { foreignKeyOrderNote } from './loadOrder.js';
 import { type ManualReadiness, manualReadiness, originAdvanceSql } from './manualInit.js';
+import { replicaLoadAllowed } from './ownCopyLoad.js';
 import { alterSubscriptionSql, tx } from './sqlBuild.js';
 
 /**
@@ -21,6 +23,11 @@ import { alterSubscriptionSql, tx } from './sqlBuild.js';
  * `enabled` to its init rather than to an in-place alter (`…Pending`). What an init copies is
  * `initCopy.ts`; the manual method's slot and LSN, `manualInit.ts`.
  */
+
+/** steep's own copy on `node` without session_replication_role: the plan says it loads in foreign-key order. */
+export function loadNote(node: ObservedNode): string {
+  return replicaLoadAllowed(node) ? '' : `; it ${foreignKeyOrderNote(node.role.name)}`;
+}
 
 /** The recorded state of `d`'s init on its subscriber. */
 export function recordedState(node: ObservedNode, name: string): InitState {
@@ -139,7 +146,8 @@ export function planInitAfterCreate(
       reasonText: path.own
         ? `steep copies ${count} at an exported snapshot of a new slot ${d.slot} on ${d.from}, ${path.why}; ` +
           `the subscription then starts at the slot's consistent point, and apply follows it until it is synchronized; ` +
-          `a table split into key ranges or of at least ${formatBytes(DEFER_INDEXES_FROM)}, empty on ${d.node}, has its indexes built after its copy`
+          `a table split into key ranges or of at least ${formatBytes(DEFER_INDEXES_FROM)}, empty on ${d.node}, has its indexes built after its copy` +
+          loadNote(node)
         : `PostgreSQL copies ${count} into the new subscription; apply follows the copy and the catch-up until it is synchronized (${path.why})`,
       changes: [
         { path: 'init.method', before: null, after: 'snapshot' },
@@ -214,7 +222,7 @@ export function planInitOfExisting(
       after,
       reasonText:
         `steep's own copy of ${d.name} did not finish (init ${state}): it resumes after the chunks it finished while their snapshot ` +
-        `is still held, or empties the tables and copies again on a new slot; then apply follows it until it is synchronized`,
+        `is still held, or empties the tables and copies again on a new slot; then apply follows it until it is synchronized${loadNote(node)}`,
       changes: [
         { path: 'init.copy', before: null, after: 'steep' },
         { path: 'init.state', before: state, after: 'synchronized' },

@@ -6,15 +6,16 @@
  * fix, in one sentence.
  */
 
-import { parseAddress, publicationAddress } from '../model/address.js';
+import { parseAddress, publicationAddress, subscriptionAddress } from '../model/address.js';
 import type { ObservedNode, ObservedPublication, ObservedTable } from '../model/cluster.js';
 import { lockHeldMessage } from '../model/lockHolder.js';
 import { compareText } from '../model/order.js';
-import { functionsCalled, grantFunction, grantSetSessionReplicationRole } from '../model/privileges.js';
+import { functionsCalled, grantFunction } from '../model/privileges.js';
 import { displayTable, quoteIdent, quoteTable } from '../model/sql.js';
 import { qualifiedName, type TableName } from '../model/topology.js';
-import { PG15, PG16 } from '../model/versions.js';
+import { PG16 } from '../model/versions.js';
 import { type DraftStep, listText, type PlanContext, sortedKeys } from './context.js';
+import { checkOwnCopyLoad } from './ownCopyLoad.js';
 import { leafPartitions, storedTables } from './publishedRelations.js';
 
 export function checkReachable(ctx: PlanContext): void {
@@ -358,7 +359,8 @@ function checkPrivileges(ctx: PlanContext): void {
         checkStateSchema(ctx, node, fail);
         break;
       case 'subscription-init':
-        if (step.changes.some((c) => c.path === 'init.copy' && c.after === 'steep')) checkOwnCopy(node, fail);
+        if (step.changes.some((c) => c.path === 'init.copy' && c.after === 'steep'))
+          checkLoad(ctx, node, name, fail);
         break;
       case 'publication-create': {
         if (!role.superuser && !role.canCreateInDatabase) {
@@ -401,7 +403,7 @@ function checkPrivileges(ctx: PlanContext): void {
         const d = ctx.desired.subscriptions[name];
         if (d) checkReplicationRole(ctx, d.from, fail);
         // two-phase: `steep snapshot apply` loads the files with steep's own copy
-        if (d?.init.method === 'two-phase') checkOwnCopy(node, fail);
+        if (d?.init.method === 'two-phase') checkLoad(ctx, node, name, fail);
         break;
       }
       case 'subscription-alter':
@@ -415,6 +417,16 @@ function checkPrivileges(ctx: PlanContext): void {
 }
 
 type Fail = (node: string, message: string, address?: string) => void;
+
+/** steep's own copy of `name` on `node` without session_replication_role: it loads in foreign-key order (ownCopyLoad.ts). */
+function checkLoad(ctx: PlanContext, node: ObservedNode, name: string, fail: Fail): void {
+  const d = ctx.desired.subscriptions[name];
+  if (!d) return;
+  const { errors, warnings } = checkOwnCopyLoad(ctx.desired, ctx.observed, node, d);
+  for (const e of errors) fail(node.name, e, subscriptionAddress(name));
+  for (const w of warnings)
+    ctx.warn('preflight.load-order', w, { node: node.name, address: subscriptionAddress(name) });
+}
 
 /** The tables FOR ALL TABLES (schemas null) or TABLES IN SCHEMA would publish, as a YAML list. */
 function coveredTables(ctx: PlanContext, node: ObservedNode, schemas: string[] | null): string[] {
@@ -483,25 +495,6 @@ function checkStateSchema(ctx: PlanContext, node: ObservedNode, fail: Fail): voi
         `run ALTER SCHEMA ${quoteIdent(schema)} OWNER TO ${quoteIdent(role.name)}; on ${node.name}`,
     );
   }
-}
-
-/**
- * steep's own copy loads tables as replication does, with session_replication_role = replica,
- * so foreign keys between tables copied in parallel and ordinary triggers do not fire: a
- * superuser's parameter, granted with SET ON PARAMETER from PostgreSQL 15.
- */
-function checkOwnCopy(node: ObservedNode, fail: Fail): void {
-  const role = node.role;
-  if (role.superuser || !role.gaps || role.gaps.setSessionReplicationRole) return;
-  const why =
-    `${node.name}: role ${role.name} may not SET session_replication_role, which steep's own copy (init.parallel, ` +
-    `a table above init.splitAbove, or a two-phase snapshot apply) needs so that foreign keys and triggers do not fire while the tables load in parallel`;
-  fail(
-    node.name,
-    node.serverVersion >= PG15
-      ? `${why}; run ${grantSetSessionReplicationRole(role.name)} on ${node.name}, or leave init.parallel out so PostgreSQL copies`
-      : `${why}, and on PostgreSQL 14 only a superuser may; leave init.parallel out so PostgreSQL copies`,
-  );
 }
 
 function checkOwner(

@@ -17,6 +17,7 @@ import { copiedTables, copyPath, existingData } from './initCopy.js';
 import type { ManagedDrop } from './managedObjects.js';
 import { mayReplace } from './managedObjects.js';
 import { type ManualReadiness, manualReadiness } from './manualInit.js';
+import { snapshotApplyNote } from './ownCopyLoad.js';
 import type { PublicationsOutcome } from './publications.js';
 import { planSeparateSlot, sameServer, sameServerText, separateSlotText } from './sameServer.js';
 import { prepareSlot } from './slots.js';
@@ -262,7 +263,7 @@ export function planCreate(ctx: PlanContext, run: SubscriptionRun, x: Declared):
     kind: 'subscription-create',
     action: 'create',
     reason: 'absent',
-    reasonText: `${declaredText(d)}, absent on ${node.name}${slotStep ? `; ${separateSlotText(ctx, d)}` : ''}`,
+    reasonText: `${declaredText(d)}, absent on ${node.name}${slotStep ? `; ${separateSlotText(ctx, d)}` : ''}${d.init.method === 'two-phase' ? snapshotApplyNote(node) : ''}`,
     changes: [...createChanges(d, conn, init, node.serverVersion), ...data.changes],
     statements: [...data.statements, ...createStatements(ctx, d, conn, init)],
     hazards: [...(copies ? (['copies-data'] as const) : []), ...data.hazards],

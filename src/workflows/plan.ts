@@ -11,6 +11,7 @@ import { subscribedScopes } from '../planner/schemaScope.js';
 import { stateMigrations } from '../state/migrations.js';
 import { STEEP_VERSION } from '../version.js';
 import { markRowPresence, observeExistingData } from './existingData.js';
+import { observeLoadFacts } from './loadFacts.js';
 import { readDifferingColumns } from './planColumns.js';
 
 export interface PlanResult {
@@ -64,7 +65,7 @@ export async function observe(
   if (opts.everyTable) await markRowPresence(topology, observed, everyTableOf(observed));
   else {
     await readDifferingColumns(topology, observed);
-    await observeExistingData(topology, observed);
+    await Promise.all([observeExistingData(topology, observed), observeLoadFacts(topology, observed)]);
   }
   return observed;
 }

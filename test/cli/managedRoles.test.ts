@@ -89,6 +89,9 @@ describe.each([...versions])('least-privileged roles on PostgreSQL %i', (version
       for (const [t, owner] of [
         ['a_parent', 'admin'],
         ['a_child', 'admin'],
+        ['a_grand', 'admin'],
+        ['a_cyc1', 'admin'],
+        ['a_cyc2', 'admin'],
         ['a_own', 'admin'],
         ['a_man', 'admin'],
         ['n_items', 'narrow'],
@@ -99,13 +102,23 @@ describe.each([...versions])('least-privileged roles on PostgreSQL %i', (version
         await n.query(`ALTER TABLE public.${t} OWNER TO ${owner}`);
       }
       await n.query('ALTER TABLE public.a_child ADD COLUMN parent bigint REFERENCES public.a_parent (id)');
+      await n.query('ALTER TABLE public.a_grand ADD COLUMN child bigint REFERENCES public.a_child (id)');
+      await n.query('ALTER TABLE public.a_cyc1 ADD COLUMN other bigint REFERENCES public.a_cyc2 (id)');
+      await n.query('ALTER TABLE public.a_cyc2 ADD COLUMN other bigint REFERENCES public.a_cyc1 (id)');
       await n.query('GRANT INSERT, UPDATE, DELETE ON public.a_parent, public.a_child TO app_writer');
     }
     const e = east();
-    await e.query(`INSERT INTO public.a_parent SELECT g, md5(g::text) FROM generate_series(1, 3000) g`);
+    // the parent the biggest, so a child copied beside it (not after it) ends first and finds parents missing
+    await e.query(`INSERT INTO public.a_parent SELECT g, md5(g::text) FROM generate_series(1, 40000) g`);
     await e.query(
-      `INSERT INTO public.a_child SELECT g, md5(g::text), 1 + g % 3000 FROM generate_series(1, 5000) g`,
+      `INSERT INTO public.a_child SELECT g, md5(g::text), 40000 - g % 3000 FROM generate_series(1, 5000) g`,
     );
+    await e.query(
+      `INSERT INTO public.a_grand SELECT g, md5(g::text), 0, 1 + g % 5000 FROM generate_series(1, 2000) g`,
+    );
+    await e.query(`INSERT INTO public.a_cyc1 SELECT g, md5(g::text) FROM generate_series(1, 1000) g`);
+    await e.query(`INSERT INTO public.a_cyc2 SELECT g, md5(g::text), 0, g FROM generate_series(1, 1000) g`);
+    await e.query('UPDATE public.a_cyc1 SET other = id');
     await e.query(`INSERT INTO public.a_own SELECT g, md5(g::text) FROM generate_series(1, 2000) g`);
     await e.query(`INSERT INTO public.n_items SELECT g, md5(g::text) FROM generate_series(1, 500) g`);
     await e.query('ANALYZE');
@@ -210,23 +223,54 @@ describe.each([...versions])('least-privileged roles on PostgreSQL %i', (version
     expect(verify.code, verify.stdout + verify.stderr).toBe(0);
   });
 
-  it("admin: steep's own copy is a plan error naming GRANT SET ON PARAMETER (14: superuser only); granted, it loads FK-linked tables under writes and starts without origin_advance", async () => {
+  it("admin, who may not set session_replication_role: steep's own copy loads parent → child → grandchild in foreign-key order under writes (the plan says so); a cycle of NOT DEFERRABLE foreign keys is a plan error naming them, nothing written; made DEFERRABLE as it says, the cycle loads in one transaction", async () => {
     await once();
-    const path = config('admin', 'admin_own', ['a_parent', 'a_child'], '{ method: snapshot, parallel: 2 }');
+    const cyc = config('admin', 'admin_cyc', ['a_cyc1', 'a_cyc2'], '{ method: snapshot, parallel: 2 }');
+    const refused = await steep(['plan'], cyc);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(
+      "west: role admin may not set session_replication_role, so steep's own copy loads the tables of subscription admin_cyc in foreign-key order, " +
+        'and the NOT DEFERRABLE foreign keys a_cyc1_other_fkey (public.a_cyc1 → public.a_cyc2), a_cyc2_other_fkey (public.a_cyc2 → public.a_cyc1) form a cycle that no order loads: ' +
+        (pg15
+          ? 'run GRANT SET ON PARAMETER session_replication_role TO "admin"; on west, or leave init.parallel out so PostgreSQL copies'
+          : 'leave init.parallel out so PostgreSQL copies (on PostgreSQL 14 only a superuser may set session_replication_role)') +
+        ', or make one of them deferrable (ALTER TABLE "public"."a_cyc1" ALTER CONSTRAINT "a_cyc1_other_fkey" DEFERRABLE;)',
+    );
+    expect((await steep(['apply', '--auto-approve'], cyc)).code).toBe(1);
+
+    const path = config(
+      'admin',
+      'admin_own',
+      ['a_parent', 'a_child', 'a_grand'],
+      '{ method: snapshot, parallel: 3 }',
+    );
     const plan = await steep(['plan'], path);
-    expect(plan.code).toBe(1);
-    expect(plan.stderr).toContain('west: role admin may not SET session_replication_role');
-    if (pg15) expect(plan.stderr).toContain('GRANT SET ON PARAMETER session_replication_role TO "admin";');
-    else expect(plan.stderr).toContain('on PostgreSQL 14 only a superuser may');
+    expect(plan.stderr).not.toContain('session_replication_role');
+    if (!pg16) {
+      // 14/15: no grant lets a non-superuser create a subscription (the plan's only error)
+      expect(plan.code).toBe(1);
+      expect(plan.stderr).toContain('west: CREATE SUBSCRIPTION needs a superuser before PostgreSQL 16');
+      await nothingCreated();
+      return;
+    }
+    expect(plan.stdout).toContain(
+      'loads in foreign-key order: role admin may not set session_replication_role',
+    );
+    expect(plan.code, plan.stderr).toBe(0);
     const [subs] = await west().query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM pg_subscription WHERE subname = 'admin_own'`,
+      `SELECT count(*)::int AS n FROM pg_subscription WHERE subname = 'admin_cyc'`,
     );
     expect(subs!.n).toBe(0);
-    if (!pg15) return;
-
-    await west().query('GRANT SET ON PARAMETER session_replication_role TO admin');
-    const writer = startWriter(east(), ['a_parent']);
+    const writer = startWriter(east(), ['a_grand']);
     let applied: Awaited<ReturnType<typeof steep>>;
+    // a child loaded beside its parent fails its foreign key and is retried: a rollback on west
+    const rollbacks = async () =>
+      (
+        await west().query<{ n: number }>(
+          `SELECT xact_rollback::int AS n FROM pg_stat_database WHERE datname = 'app'`,
+        )
+      )[0]!.n;
+    const before = await rollbacks();
     try {
       applied = await steep(['apply', '--auto-approve'], path);
       await new Promise((r) => setTimeout(r, 1000));
@@ -234,8 +278,18 @@ describe.each([...versions])('least-privileged roles on PostgreSQL %i', (version
       await writer.stop();
     }
     expect(applied.code, `${applied.stdout}\n${applied.stderr}`).toBe(0);
+    expect(await rollbacks(), 'no chunk of the copy failed and was retried').toBe(before);
     await waitCaughtUp(east(), 'admin_own');
-    await equal(['a_parent', 'a_child']);
+    await equal(['a_parent', 'a_child', 'a_grand']);
+    const replan = await steep(['plan', '--detailed-exitcode'], path);
+    expect(replan.code, replan.stdout).toBe(0);
+
+    // the hint followed: one key of the cycle DEFERRABLE, both tables load in one transaction
+    await west().query('ALTER TABLE "public"."a_cyc1" ALTER CONSTRAINT "a_cyc1_other_fkey" DEFERRABLE;');
+    const deferred = await steep(['apply', '--auto-approve'], cyc);
+    expect(deferred.code, `${deferred.stdout}\n${deferred.stderr}`).toBe(0);
+    await waitCaughtUp(east(), 'admin_cyc');
+    await equal(['a_cyc1', 'a_cyc2']);
   });
 
   it('admin: manual init is a plan error naming the origin_advance GRANT (nothing created on the subscriber); granted, it starts at the prepared LSN under writes', async () => {

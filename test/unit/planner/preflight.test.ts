@@ -259,7 +259,7 @@ describe('preflight', () => {
     );
   });
 
-  it('a managed role: a denied origin function or session_replication_role is an error naming the GRANT; a member of pg_create_subscription is told only what it lacks', () => {
+  it('a managed role: a denied origin function is an error naming the GRANT, without session_replication_role the own copy loads in foreign-key order (a NOT DEFERRABLE cycle is an error naming it); a member of pg_create_subscription is told only what it lacks', () => {
     const t = base();
     t.subscriptions.west_orders!.init = { ...t.subscriptions.west_orders!.init, method: 'two-phase' };
     const s = fresh(t, PG16);
@@ -273,15 +273,33 @@ describe('preflight', () => {
         setSessionReplicationRole: false,
       },
     });
-    const messages = runPlan(t, s).errors.map((e) => e.message);
+    const fk = (name: string, table: string, references: string) => ({
+      name,
+      table,
+      references,
+      deferrable: false,
+    });
+    at(s, 'west').tables['public.orders'] = observedTable('public.orders', {
+      foreignKeys: [fk('orders_item', 'public.orders', 'public.Order Items')],
+    });
+    at(s, 'west').tables['public.Order Items'] = observedTable('public.Order Items', {
+      foreignKeys: [fk('item_order', 'public.Order Items', 'public.orders')],
+    });
+    const planned = runPlan(t, s);
+    expect(planned.steps.find((x) => x.kind === 'subscription-create')!.reasonText).toContain(
+      'steep snapshot apply loads in foreign-key order: role steep may not set session_replication_role',
+    );
+    const messages = planned.errors.map((e) => e.message);
     expect(messages).toContain(
       'west: role steep may not create subscriptions (no CREATE on database app); GRANT CREATE ON DATABASE "app" TO "steep"',
     );
     expect(messages.some((m) => m.includes('GRANT pg_create_subscription'))).toBe(false);
     expect(messages).toContain(
-      "west: role steep may not SET session_replication_role, which steep's own copy (init.parallel, a table above init.splitAbove, " +
-        'or a two-phase snapshot apply) needs so that foreign keys and triggers do not fire while the tables load in parallel; ' +
-        'run GRANT SET ON PARAMETER session_replication_role TO "steep"; on west, or leave init.parallel out so PostgreSQL copies',
+      "west: role steep may not set session_replication_role, so steep's own copy loads the tables of subscription west_orders in foreign-key order, " +
+        'and the NOT DEFERRABLE foreign keys item_order (public.Order Items → public.orders), orders_item (public.orders → public.Order Items) ' +
+        'form a cycle that no order loads: run GRANT SET ON PARAMETER session_replication_role TO "steep"; on west, ' +
+        'or use init: { method: snapshot } so PostgreSQL copies, or make one of them deferrable ' +
+        '(ALTER TABLE "public"."Order Items" ALTER CONSTRAINT "item_order" DEFERRABLE;)',
     );
   });
 
