@@ -114,14 +114,6 @@ const LONG_FILE = 400;
 /** No file under src/ is longer than this, comment or not (issue 37): past it, split by idea. */
 const MAX_FILE = 450;
 
-/**
- * Files over LONG_FILE lines without an opening comment that another change is splitting right
- * now; each entry names who. Remove an entry once its file is split or states its idea.
- */
-const BEING_SPLIT: Record<string, string> = {
-  'src/planner/preflight.ts': 'issue 36 adds to it on another branch; split when merged',
-};
-
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
     e.isDirectory() ? sourceFiles(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
@@ -144,7 +136,7 @@ describe('one idea per file', () => {
       .filter((f) => f.text.split('\n').length - 1 > LONG_FILE);
     expect(long.length).toBeGreaterThan(0); // the rule sees files (a wrong root would pass anything)
     const offending = long
-      .filter((f) => openingComment(f.text) === null && !(f.file in BEING_SPLIT))
+      .filter((f) => openingComment(f.text) === null)
       .map((f) => `${f.file}: ${f.text.split('\n').length - 1} lines, no opening /** … */ comment`);
     expect(offending).toEqual([]);
   });
@@ -155,7 +147,7 @@ describe('one idea per file', () => {
         file: f.slice(REPO_ROOT.length + 1),
         lines: readFileSync(f, 'utf8').split('\n').length - 1,
       }))
-      .filter((f) => f.lines > MAX_FILE && !(f.file in BEING_SPLIT))
+      .filter((f) => f.lines > MAX_FILE)
       .map((f) => `${f.file}: ${f.lines} lines`);
     expect(over).toEqual([]);
   });
