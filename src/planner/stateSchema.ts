@@ -102,7 +102,6 @@ export const SUBSCRIPTION_KEYED_TABLES = [
   'diverged_tables',
   'init_progress',
   'init_slots',
-  'merge_log',
   'snapshots',
   'subscription_state',
   'verifications',
