@@ -3,7 +3,8 @@
  * (`SubscriptionDiff`: attributes, options, the refresh its publications' table changes call
  * for); the in-place statements, in an order PostgreSQL accepts (failover/two_phase only while
  * disabled, refresh only while enabled); the reason. What cannot change in place (publisher,
- * slot, twoPhase before 18) becomes a replace (`subscriptionCreate.ts`).
+ * slot, twoPhase before 18) becomes a replace (`subscriptionCreate.ts`). One renamed in place
+ * (`renames.ts`) opens its step with the RENAME (`renameStep.ts`).
  */
 
 import { subscriptionAddress } from '../model/address.js';
