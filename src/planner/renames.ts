@@ -271,19 +271,24 @@ class RenameSearch {
         );
       for (const d of creates) {
         const olds = pairs.get(d.name)!;
-        if (olds.length === 0) continue;
         const rivals = creates.filter((c) => pairs.get(c.name)!.some((o) => olds.includes(o)));
         if (olds.length === 1 && rivals.length === 1) {
           this.move(node.name, olds[0]!.name, d.name, true);
           continue;
         }
-        const names = olds.map((o) => o.name);
+        // no single match: a drop and a create, as before, with a note when it may be a rename
+        const near = olds.length > 0 ? olds : drops.filter((o) => o.from === d.from);
+        if (near.length === 0) continue;
+        const names = near.map((o) => o.name);
+        const why =
+          olds.length > 0
+            ? `reads what ${listText(names)} ${names.length > 1 ? 'read' : 'reads'} (same publisher, publications and a live slot), but steep cannot tell which subscription it renames`
+            : `is created while ${listText(names)}, from the same publisher, ${names.length > 1 ? 'are' : 'is'} dropped`;
         this.warnings.push({
-          code: 'rename.ambiguous',
+          code: 'rename.not-inferred',
           message:
-            `subscription ${d.name} on ${node.name} reads what ${listText(names)} ${names.length > 1 ? 'read' : 'reads'} ` +
-            `(same publisher, publications and a live slot), but steep cannot tell which subscription it renames, so it ` +
-            `plans a drop and a create; add renamedFrom: <old name> to ${d.name} to rename it in place and keep its slot and data`,
+            `subscription ${d.name} on ${node.name} ${why}, so steep plans a drop and a create; if it is a rename, add ` +
+            `renamedFrom: <old name> to ${d.name} to rename it in place and keep its slot and the changes not yet applied`,
           address: subscriptionAddress(d.name),
           node: node.name,
         });
