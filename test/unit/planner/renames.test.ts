@@ -116,6 +116,29 @@ describe('renames: subscriptions', () => {
     expect(runPlan(t, done).steps).toEqual([]);
   });
 
+  it('renamedFrom of a subscription steep does not manage yet adopts it under its new name, RENAME first', () => {
+    const s = appliedFrom(OLD);
+    const o = at(s, 'west').subscriptions.west_orders!;
+    at(s, 'west').subscriptions.west_orders = { ...o, comment: null, managedBy: null };
+    const p = runPlan(renamedTo('west_v2', { renamedFrom: 'west_orders' }), s);
+    expect(p.errors).toEqual([]);
+    expect(p.steps.map((x) => [x.address, x.action, x.statements[0]!.sql])).toEqual([
+      ['subscription.west_v2', 'adopt', 'ALTER SUBSCRIPTION "west_orders" RENAME TO "west_v2"'],
+    ]);
+    expect(p.unmanaged).toEqual([]);
+  });
+
+  it('renamedFrom while both names exist is a plan error', () => {
+    const both = topology({
+      publications: [PUB],
+      subscriptions: [SUB, { ...SUB, name: 'west_v2', slot: 'west_v2' }],
+    });
+    const p = runPlan(renamedTo('west_v2', { renamedFrom: 'west_orders' }), appliedFrom(both));
+    expect(p.errors.map((e) => e.message)).toContain(
+      'subscription west_v2: renamedFrom west_orders, but both west_orders and west_v2 exist on west; remove renamedFrom (west_orders is then planned like any subscription steep.yaml does not declare)',
+    );
+  });
+
   it('renamedFrom with a slot: other than the one the old subscription uses is a plan error naming it', () => {
     const t = renamedTo('west_v2', { renamedFrom: 'west_orders', slot: 'west_v2', slotDeclared: true });
     const p = runPlan(t, appliedFrom(OLD));
