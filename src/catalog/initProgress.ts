@@ -35,6 +35,7 @@ function toActivity(r: SubscriptionActivityRow): SubscriptionActivity {
   return {
     oid: r.oid,
     name: r.name,
+    slot: r.slot,
     enabled: r.enabled,
     applyRunning: r.apply_running,
     syncWorkers: r.sync_workers,

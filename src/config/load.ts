@@ -8,6 +8,7 @@ import { normalise } from './normalise.js';
 import { ProblemList } from './problems.js';
 import { BrokenPaths, DocumentReader } from './reader.js';
 import { checkReferences } from './references.js';
+import { checkRenames } from './renames.js';
 import { checkSchema } from './schema.js';
 import { checkLiteralPasswords } from './secrets.js';
 import { checkVersions } from './versions.js';
@@ -73,6 +74,7 @@ export function parseTopology(
   const reader = new DocumentReader(interpolated.value, broken);
   const topology = normalise(reader, positions, problems, env, sourceInfo);
   checkReferences(reader, topology, positions, problems);
+  checkRenames(topology, positions, problems);
   checkVersions(reader, topology, positions, problems);
 
   if (problems.hasErrors) throw invalid(file, problems);

@@ -4,6 +4,7 @@ import { PUBLISH_OPERATIONS } from '../model/topology.js';
 import { identifierProblem, parseTableName } from './identifiers.js';
 import type { NormaliseContext as Context } from './normalise.js';
 import { type Path, withOwner } from './paths.js';
+import { renamedFrom } from './subscriptions.js';
 
 /** A publication: tables and/or schemas, or allTables; tables sorted, publish in canonical order. */
 export function normalisePublication(ctx: Context, name: string): PublicationSpec {
@@ -50,6 +51,7 @@ export function normalisePublication(ctx: Context, name: string): PublicationSpe
     viaPartitionRoot: reader.boolean([...base, 'viaPartitionRoot']) ?? false,
     generatedColumns: (reader.string([...base, 'generatedColumns']) as GeneratedColumns | undefined) ?? null,
     protect: reader.boolean([...base, 'protect']) ?? false,
+    ...renamedFrom(reader, base),
   };
 }
 

@@ -68,7 +68,15 @@ export function normaliseSubscription(ctx: Context, name: string, settings: Sett
     schemaSync: (reader.string([...base, 'schemaSync']) as SchemaSyncMode | undefined) ?? settings.schemaSync,
     init,
     protect: reader.boolean([...base, 'protect']) ?? false,
+    ...(reader.has([...base, 'slot']) ? { slotDeclared: true as const } : {}),
+    ...renamedFrom(reader, base),
   };
+}
+
+/** `renamedFrom:` as written (config/renames.ts checks it). */
+export function renamedFrom(reader: DocumentReader, base: Path): { renamedFrom?: string } {
+  const from = reader.string([...base, 'renamedFrom']);
+  return from === undefined ? {} : { renamedFrom: from };
 }
 
 /** Only the options the file sets; `true`/`false` for streaming and synchronousCommit read as on/off. */

@@ -24,6 +24,11 @@ export interface Ownership {
   connHash?: string;
   /** `protect: true` in the file when steep last set the comment: steep never drops it */
   protect?: boolean;
+  /**
+   * A subscription's slot when it is not its name and the file does not say `slot:` (a renamed
+   * subscription keeps its slot: PostgreSQL cannot rename one): that slot is its default
+   */
+  slot?: string;
 }
 
 export interface ObservedPublication extends PublicationDef {

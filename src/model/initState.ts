@@ -172,6 +172,8 @@ export interface SubscriptionTableSample extends TableName {
 export interface SubscriptionActivity {
   oid: number;
   name: string;
+  /** its slot on the publisher (a renamed subscription's keeps the old name); null: NONE */
+  slot?: string | null;
   enabled: boolean;
   applyRunning: boolean;
   syncWorkers: number;

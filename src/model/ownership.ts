@@ -5,6 +5,7 @@ import type { Ownership } from './cluster.js';
  *   `managed by steep: topology=orders-eu`                      (publications)
  *   `managed by steep: topology=orders-eu conn=sha256:<hex>`    (subscriptions)
  *   `… protect=true`                                            (declared with protect: true)
+ *   `… slot=<name>`   a renamed subscription's slot, which kept its old name (the file has no `slot:`)
  * `conn` is the SHA-256 of the connection string steep set, with its password masked, so a
  * connection change is detected even where subconninfo cannot be read (and no
  * password-derived value is stored).
@@ -12,7 +13,7 @@ import type { Ownership } from './cluster.js';
 const PREFIX = 'managed by steep:';
 
 export function formatOwnership(o: Ownership): string {
-  return `${PREFIX} topology=${o.topology}${o.connHash ? ` conn=sha256:${o.connHash}` : ''}${o.protect ? ' protect=true' : ''}`;
+  return `${PREFIX} topology=${o.topology}${o.connHash ? ` conn=sha256:${o.connHash}` : ''}${o.protect ? ' protect=true' : ''}${o.slot ? ` slot=${o.slot}` : ''}`;
 }
 
 /**
@@ -56,5 +57,7 @@ export function parseOwnership(comment: string | null): Ownership | null {
   const o: Ownership = { topology };
   if (conn?.startsWith('sha256:')) o.connHash = conn.slice('sha256:'.length);
   if (fields.get('protect') === 'true') o.protect = true;
+  const slot = fields.get('slot');
+  if (slot) o.slot = slot;
   return o;
 }

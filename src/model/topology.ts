@@ -117,6 +117,8 @@ export interface PublicationSpec extends PublicationDef {
   protect: boolean;
   /** the `links:` entry it comes from, when it does */
   link?: string;
+  /** `renamedFrom:` the name it had on its node: renamed in place (planner/renames.ts) */
+  renamedFrom?: string;
 }
 
 /** Subscription options, camelCase; every one is optional in the file. */
@@ -183,6 +185,12 @@ export interface SubscriptionSpec extends SubscriptionDef {
   protect: boolean;
   /** the `links:` entry it comes from, when it does */
   link?: string;
+  /** `slot:` is written in the file (absent: the slot is the default, the subscription's name, or the one it kept through a rename) */
+  slotDeclared?: true;
+  /** `renamedFrom:` the name it had on its node: renamed in place (planner/renames.ts) */
+  renamedFrom?: string;
+  /** set by the planner, never the file: `slot` is the one it kept through a rename (steep's marker records it) */
+  slotKept?: true;
 }
 
 /**

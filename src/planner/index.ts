@@ -11,6 +11,7 @@ import { checkUnusedLsn } from './manualInit.js';
 import { orderSteps, scopeMessages, selectTargets, withDependencies } from './order.js';
 import { checkReachable, preflight } from './preflight.js';
 import { planPublications } from './publications.js';
+import { findRenames, reportRenames } from './renames.js';
 import { planSchemaSync, tableSchemasDigest } from './schemaSync.js';
 import { reportOrphanSlots } from './slots.js';
 import { planStateSchema, type StateMigration } from './stateSchema.js';
@@ -34,16 +35,19 @@ export interface PlanOptions {
 
 export function plan(file: Topology, observed: ClusterState, opts: PlanOptions): Plan {
   // a publisher with standbys: its subscriptions use failover slots where both ends have them
-  const desired = withFailoverSlots(file, observed);
-  const ctx = new PlanContext(desired, observed, { initLsn: opts.initLsn });
+  // renames in place: planned against the nodes as the renames leave them
+  const renames = findRenames(file, observed);
+  const desired = withFailoverSlots(renames.desired, renames.observed);
+  const ctx = new PlanContext(desired, renames.observed, { initLsn: opts.initLsn });
   // each module adds its steps and messages to ctx; what a later one needs is passed to it. The
   // order below is the order of the plan's errors and warnings
   checkReachable(ctx);
+  reportRenames(ctx, renames);
   planStateSchema(ctx, opts.stateMigrations);
-  const publications = planPublications(ctx);
+  const publications = planPublications(ctx, renames.publications);
   const doubleApply = checkDoubleApply(ctx);
-  planSubscriptions(ctx, { publications, doubleApply });
-  const failover = failoverVerdicts(desired, observed);
+  planSubscriptions(ctx, { publications, doubleApply, renames: renames.subscriptions });
+  const failover = failoverVerdicts(desired, ctx.observed);
   for (const v of failover) {
     if (v.verdict === 'ready' || v.verdict === 'resumed') continue;
     const at = `subscription ${v.subscription} on ${v.node}`;

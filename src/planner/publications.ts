@@ -32,6 +32,8 @@ import {
   shapeChanges,
   sortTables,
 } from './publicationDiff.js';
+import { renamePart, renameWords } from './renameStep.js';
+import type { Rename } from './renames.js';
 import {
   alterPublicationParametersSql,
   commentOnSql,
@@ -68,7 +70,11 @@ const PUBLICATIONS: ManagedResource<ObservedPublication> = {
   drop: publicationDrop,
 };
 
-export function planPublications(ctx: PlanContext): PublicationsOutcome {
+/** `renames`: publications renamed in place, by new name (`renames.ts`) */
+export function planPublications(
+  ctx: PlanContext,
+  renames: ReadonlyMap<string, Rename>,
+): PublicationsOutcome {
   const blocked = planObservedObjects(ctx, PUBLICATIONS);
   const membershipChanged = new Set<string>();
   for (const name of sortedKeys(ctx.desired.publications)) {
@@ -76,7 +82,7 @@ export function planPublications(ctx: PlanContext): PublicationsOutcome {
     const node = ctx.node(spec.node);
     const address = publicationAddress(spec.name);
     if (!node || blocked.has(address) || !checkPublication(ctx, spec, node)) continue;
-    const planned = planDesiredPublication(ctx, spec, node);
+    const planned = planDesiredPublication(ctx, spec, node, renames.get(name));
     if (planned.membershipChanged) membershipChanged.add(publicationRef(node.name, spec.name));
     if (planned.step) ctx.addStep(planned.step);
   }
@@ -153,7 +159,12 @@ interface Planned {
   membershipChanged: boolean;
 }
 
-function planDesiredPublication(ctx: PlanContext, spec: PublicationSpec, node: ObservedNode): Planned {
+function planDesiredPublication(
+  ctx: PlanContext,
+  spec: PublicationSpec,
+  node: ObservedNode,
+  renamed: Rename | undefined,
+): Planned {
   const address = publicationAddress(spec.name);
   const d = desiredShape(spec, node);
   // the statements name the tables as the file does (ONLY, filters as written)
@@ -187,14 +198,24 @@ function planDesiredPublication(ctx: PlanContext, spec: PublicationSpec, node: O
 
   const observed = observedShape(o, node.serverVersion);
   const diff = diffPublication(spec, d, observed, o.comment, desiredComment(o.comment, marker));
-  if (diff.changes.length === 0) return { membershipChanged: false };
+  if (diff.changes.length === 0 && !renamed) return { membershipChanged: false };
 
-  // being adopted is not drift; a managed object changed outside steep is
+  // being adopted is not drift; a managed object changed outside steep is (a renamed one was
+  // recorded under its old name)
   const adopted = o.managedBy === null;
-  const byHand = !adopted && changedOutsideSteep(node, address, publicationDigest(o));
+  const was = renamed ? { ...o, name: renamed.from } : o;
+  const byHand = !adopted && changedOutsideSteep(node, publicationAddress(was.name), publicationDigest(was));
   if (byHand) recordDrift(ctx, address, diff.changes, false);
   const planned = { membershipChanged: diff.membershipChanged };
 
+  if (diff.replace && renamed) {
+    ctx.error(
+      'rename.replace',
+      `publication ${spec.name}: renamed from ${renamed.from}, but allTables also changes, which only a drop and a create do; rename it first, apply, then change allTables`,
+      { address, node: node.name },
+    );
+    return planned;
+  }
   if (diff.replace) {
     if (!mayReplace(ctx, 'publication', spec, node.name, address, 'allTables cannot change in place'))
       return planned;
@@ -217,14 +238,16 @@ function planDesiredPublication(ctx: PlanContext, spec: PublicationSpec, node: O
   }
 
   if (diff.filterChanged.length > 0) warnNoRecopy(ctx, spec, diff.filterChanged);
+  const words = alterWords(node, o, diff, adopted, byHand);
+  const rename = renamed ? renamePart(ctx, 'publication', renamed) : undefined;
   return {
     ...planned,
     step: {
       ...step,
       kind: 'publication-alter',
-      ...alterWords(node, o, diff, adopted, byHand),
-      changes: diff.changes,
-      statements: alterStatements(spec.name, written, observed, diff),
+      ...(rename ? renameWords(rename, diff.changes, words, false) : words),
+      changes: [...(rename ? [rename.change] : []), ...diff.changes],
+      statements: [...(rename?.statements ?? []), ...alterStatements(spec.name, written, observed, diff)],
       hazards: [],
       catalogDigest: publicationDigest(o),
     },

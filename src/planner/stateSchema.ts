@@ -90,3 +90,36 @@ function recordStatements(
       'ON CONFLICT (node_name) DO UPDATE SET priority = EXCLUDED.priority, topology = EXCLUDED.topology, last_seen = now()',
   ];
 }
+
+/**
+ * The state tables that key rows on a subscription's name (`subscription` column), each with
+ * `node_name`: a renamed subscription's rows move with it. test/unit/planner/renames.test.ts
+ * checks this list against the migrations.
+ */
+export const SUBSCRIPTION_KEYED_TABLES = [
+  'copy_chunks',
+  'deferred_indexes',
+  'diverged_tables',
+  'init_progress',
+  'init_slots',
+  'snapshots',
+  'subscription_state',
+  'verifications',
+  'verified_tables',
+] as const;
+
+/**
+ * What steep's state schema on the subscriber records under a subscription's old name, moved to
+ * its new one (in the transaction of the rename), and its recorded catalog digest with it.
+ */
+export function moveSubscriptionStateSql(schema: string, node: string, from: string, to: string): string[] {
+  const s = quoteIdent(schema);
+  const n = quoteLiteral(node);
+  return [
+    ...SUBSCRIPTION_KEYED_TABLES.map(
+      (t) =>
+        `UPDATE ${s}.${t} SET subscription = ${quoteLiteral(to)} WHERE node_name = ${n} AND subscription = ${quoteLiteral(from)}`,
+    ),
+    `UPDATE ${s}.object_digests SET address = ${quoteLiteral(`subscription.${to}`)} WHERE node_name = ${n} AND address = ${quoteLiteral(`subscription.${from}`)}`,
+  ];
+}

@@ -1,3 +1,12 @@
+/**
+ * An existing subscription against the file, as diff → statements → reason: what differs
+ * (`SubscriptionDiff`: attributes, options, the refresh its publications' table changes call
+ * for); the in-place statements, in an order PostgreSQL accepts (failover/two_phase only while
+ * disabled, refresh only while enabled); the reason. What cannot change in place (publisher,
+ * slot, twoPhase before 18) becomes a replace (`subscriptionCreate.ts`). One renamed in place
+ * (`renames.ts`) opens its step with the RENAME (`renameStep.ts`).
+ */
+
 import { subscriptionAddress } from '../model/address.js';
 import type { ObservedNode, ObservedSubscription } from '../model/cluster.js';
 import { isUnknown } from '../model/cluster.js';
@@ -20,6 +29,7 @@ import { subscriptionDigest } from './digest.js';
 import { changedOutsideSteep, recordDrift } from './drift.js';
 import { manualPending, ownCopyPending, twoPhasePending } from './init.js';
 import { publicationRef } from './publications.js';
+import { renamePart, renameWords } from './renameStep.js';
 import {
   alterSubscriptionSql,
   commentOnSql,
@@ -48,14 +58,6 @@ import {
   type SubscriptionRelations,
   subscriptionRelations,
 } from './subscriptionTables.js';
-
-/**
- * An existing subscription against the file, as diff → statements → reason: what differs
- * (`SubscriptionDiff`: attributes, options, the refresh its publications' table changes call
- * for); the in-place statements, in an order PostgreSQL accepts (failover/two_phase only while
- * disabled, refresh only while enabled); the reason. What cannot change in place (publisher,
- * slot, twoPhase before 18) becomes a replace (`subscriptionCreate.ts`).
- */
 
 export const UNKNOWN_TEXT = '(unknown)';
 
@@ -174,7 +176,7 @@ function diffSubscription(
     const target = SLOT_OPTIONS.includes(name) ? slotOptions : options;
     (target as Record<SubscriptionOptionName, unknown>)[name] = want;
   }
-  const comment = desiredComment(o.comment, ownershipComment(ctx, conn, d.protect));
+  const comment = desiredComment(o.comment, ownershipComment(ctx, conn, d));
   const commentChanged = o.comment !== comment;
   if (commentChanged) changes.push({ path: 'comment', before: o.comment, after: comment });
 
@@ -216,32 +218,48 @@ export function planChange(
 ): DraftStep | undefined {
   const { d, node } = x;
   const address = subscriptionAddress(d.name);
+  const renamed = run.renames.get(d.name);
   const diff = diffSubscription(ctx, run, x, o);
-  if (diff.changes.length === 0 && !diff.needsRefresh) return undefined;
+  if (diff.changes.length === 0 && !diff.needsRefresh && !renamed) return undefined;
   // (tables added later are copied by PostgreSQL: steep's own copy seeds a new subscription)
   const copy = refreshCopy(ctx, d, diff.relations, initPlan(ctx, d, false).copyData);
   if (copy === null) return undefined;
 
   // being adopted is not drift; a managed object changed outside steep is
   const adopted = o.managedBy === null;
-  const byHand = !adopted && changedOutsideSteep(node, address, subscriptionDigest(o, null));
+  // a renamed one: steep recorded it under its old name
+  const was = renamed ? { ...o, name: renamed.from } : o;
+  const byHand =
+    !adopted && changedOutsideSteep(node, subscriptionAddress(was.name), subscriptionDigest(was, null));
   if (byHand) recordDrift(ctx, address, diff.changes, false);
 
-  if (diff.replaceBecause.length > 0) return planReplace(ctx, run, x, o, diff.changes, diff.replaceBecause);
+  if (diff.replaceBecause.length > 0) {
+    if (renamed) {
+      ctx.error(
+        'rename.replace',
+        `subscription ${d.name}: renamed from ${renamed.from}, but its ${listText(diff.replaceBecause)} also changes, which only a drop and a create do; rename it first with the old values, apply, then change them`,
+        { address, node: node.name },
+      );
+      return undefined;
+    }
+    return planReplace(ctx, run, x, o, diff.changes, diff.replaceBecause);
+  }
 
   const alter = alterStatements(ctx, x, o, diff, copy);
-  if (!alter || alter.statements.length === 0) return undefined;
+  if (!alter || (alter.statements.length === 0 && !renamed)) return undefined;
+  const words = alterWords(node, o, d, diff, alter.copy, adopted, byHand);
+  const rename = renamed ? renamePart(ctx, 'subscription', renamed, o.slot) : undefined;
   return {
     key: stepKey('subscription', node.name, d.name),
     phase: PHASE.subscription,
     address,
     node: node.name,
     kind: 'subscription-alter',
-    ...alterWords(node, o, d, diff, alter.copy, adopted, byHand),
-    changes: [...diff.changes, ...alter.changes],
-    statements: alter.statements,
+    ...(rename ? renameWords(rename, diff.changes, words, diff.needsRefresh) : words),
+    changes: [...(rename ? [rename.change] : []), ...diff.changes, ...alter.changes],
+    statements: [...(rename?.statements ?? []), ...alter.statements],
     hazards: alter.hazards,
-    deps: subscriptionDeps(run, d),
+    deps: [...subscriptionDeps(run, d), ...(rename ? [stepKey('state', node.name)] : [])],
     catalogDigest: subscriptionDigest(o, publisherSlot(ctx, d.from, d.slot)),
     ...(alter.hazards.includes('copies-data')
       ? { copy: copyEstimate(ctx, d.from, joiningTables(ctx, d, o)) }

@@ -19,6 +19,7 @@ import { mayReplace } from './managedObjects.js';
 import { type ManualReadiness, manualReadiness } from './manualInit.js';
 import { snapshotApplyNote } from './ownCopyLoad.js';
 import type { PublicationsOutcome } from './publications.js';
+import type { Rename } from './renames.js';
 import { planSeparateSlot, sameServer, sameServerText, separateSlotText } from './sameServer.js';
 import { prepareSlot } from './slots.js';
 import {
@@ -42,6 +43,8 @@ import {
 export interface SubscriptionInputs {
   publications: PublicationsOutcome;
   doubleApply: DoubleApply;
+  /** renamed in place, by new name (`renames.ts`) */
+  renames: ReadonlyMap<string, Rename>;
 }
 
 export interface SubscriptionRun extends SubscriptionInputs {
@@ -129,12 +132,19 @@ export function createStatements(
   });
   return [
     init.createSlot ? nonTx(sql) : tx(sql),
-    tx(commentOnSql('SUBSCRIPTION', d.name, ownershipComment(ctx, conn, d.protect))),
+    tx(commentOnSql('SUBSCRIPTION', d.name, ownershipComment(ctx, conn, d))),
   ];
 }
 
-export function ownershipComment(ctx: PlanContext, conn: DesiredConnection, protect: boolean): string {
-  return formatOwnership({ topology: ctx.desired.topology, connHash: conn.hash, protect });
+/** steep's marker; with the slot a rename kept when the file does not say `slot:` (its default then). */
+export function ownershipComment(ctx: PlanContext, conn: DesiredConnection, d: SubscriptionSpec): string {
+  const slot = d.slotKept ? d.slot : undefined;
+  return formatOwnership({
+    topology: ctx.desired.topology,
+    connHash: conn.hash,
+    protect: d.protect,
+    ...(slot ? { slot } : {}),
+  });
 }
 
 interface DropPlan {

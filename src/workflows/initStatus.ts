@@ -179,7 +179,7 @@ export class InitObserver {
         w.sizedTables = tableKey;
       }
     }
-    const slot = (await pub.use((c) => readSlotLag(c, d.slot)))?.[0] ?? null;
+    const slot = (await pub.use((c) => readSlotLag(c, subscriber.activity?.slot ?? d.slot)))?.[0] ?? null;
     const lostSyncSlots =
       finished.length > 0 ? ((await pub.use((c) => withoutSyncSlot(c, finished))) ?? []) : [];
     const p = w.tracker.update(

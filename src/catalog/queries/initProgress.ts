@@ -67,6 +67,7 @@ export function subscriptionActivityQuery(version: number): CatalogQuery {
     name: 'subscription-activity',
     text: `select s.oid::int8::float8 as oid,
        s.subname::text as name,
+       s.subslotname::text as slot,
        s.subenabled as enabled,
        exists (select 1 from pg_catalog.pg_stat_subscription w
                 where w.subid = s.oid and w.pid is not null and ${applyWorker(version)}) as apply_running,
@@ -82,6 +83,8 @@ export function subscriptionActivityQuery(version: number): CatalogQuery {
 export interface SubscriptionActivityRow {
   oid: number;
   name: string;
+  /** null: slot_name = NONE */
+  slot: string | null;
   enabled: boolean;
   apply_running: boolean;
   sync_workers: number;

@@ -84,6 +84,7 @@ describe('the SPEC §2 example', () => {
           from: 'east',
           publications: ['orders_pub'],
           slot: 'west_orders',
+          slotDeclared: true,
           enabled: true,
           options: {
             binary: false,

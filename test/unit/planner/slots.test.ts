@@ -131,11 +131,26 @@ describe('slots: a leftover slot where a subscription will be created', () => {
     ]);
   });
 
-  it('a renamed subscription reuses the slot name after the old one is dropped', () => {
+  it("a subscription that reads the same publications on the old one's slot is renamed in place (issue 35)", () => {
     const t = base();
     const s = observe(t);
     delete t.subscriptions.west_orders;
     t.subscriptions.west_orders2 = subscription('west_orders2', 'west', 'east', ['orders_pub'], {
+      slot: 'west_orders',
+    });
+    const p = runPlan(t, s);
+    expect(p.steps.map((x) => [x.address, x.action, x.statements[0]?.sql])).toEqual([
+      ['subscription.west_orders2', 'update', 'ALTER SUBSCRIPTION "west_orders" RENAME TO "west_orders2"'],
+    ]);
+    expect(p.errors).toEqual([]);
+  });
+
+  it('a new subscription reuses the slot name after the old one is dropped', () => {
+    const t = base();
+    t.publications.other_pub = publication('other_pub', 'east', { tables: ['public.other'] });
+    const s = observe(t);
+    delete t.subscriptions.west_orders;
+    t.subscriptions.west_orders2 = subscription('west_orders2', 'west', 'east', ['other_pub'], {
       slot: 'west_orders',
     });
     const p = runPlan(t, s);
