@@ -1,6 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { prepareHolding, steepWith, writeConfig } from '../support/cli.js';
@@ -14,6 +13,7 @@ import {
   type TableDef,
   waitCaughtUp,
 } from '../support/replicationData.js';
+import { tempDir } from '../support/tempDir.js';
 import { nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
 /**
@@ -39,7 +39,7 @@ const PG_DUMP_MAJOR = Number(
 
 /** A passfile with both nodes' passwords, as a DBA's .pgpass would hold them. */
 function passfile(nodes: TestNode[]): string {
-  const file = join(mkdtempSync(join(tmpdir(), 'steep-pgpass-')), 'pgpass');
+  const file = join(tempDir('steep-pgpass-'), 'pgpass');
   writeFileSync(file, nodes.map((n) => `127.0.0.1:${n.port}:app:postgres:${n.password}\n`).join(''));
   chmodSync(file, 0o600);
   return file;
@@ -144,7 +144,7 @@ describe.each(testVersions())('manual init on PostgreSQL %i', (version) => {
     // where the local pg_dump can dump this server, else the same COPY at the snapshot
     if (PG_DUMP_MAJOR >= version) {
       expect(doc.pgRestore).toMatch(/--single-transaction --disable-triggers /);
-      const dir = mkdtempSync(join(tmpdir(), 'steep-dump-'));
+      const dir = tempDir('steep-dump-');
       const env = { ...process.env, PGPASSFILE: passfile([east, west]) };
       execFileSync('bash', ['-o', 'pipefail', '-c', `${doc.pgDump} && ${doc.pgRestore}`], { cwd: dir, env });
     } else {
