@@ -1,8 +1,8 @@
 import { readRowPresence } from '../catalog/rowPresence.js';
-import { connectionLimit } from '../db/connectionLimit.js';
 import type { ClusterState } from '../model/cluster.js';
 import type { TableName, Topology } from '../model/topology.js';
 import { rowPresenceRequests } from '../planner/initCopy.js';
+import { markObservedTables } from './tableFacts.js';
 
 /**
  * Existing data (SPEC §9): for every subscription about to be created with copy_data, whether
@@ -20,29 +20,18 @@ export async function markRowPresence(
   observed: ClusterState,
   requests: Map<string, TableName[]>,
 ): Promise<void> {
-  const limited = connectionLimit(topology.settings.maxConnections);
-  await Promise.all(
-    [...requests.entries()].map(([name, tables]) =>
-      limited(async () => {
-        const node = observed.nodes[name];
-        const spec = topology.nodes[name];
-        if (!node?.reachable || !spec) return;
-        try {
-          const presence = await readRowPresence(spec.connection, {
-            node: name,
-            tables,
-            connectTimeoutMs: topology.settings.connectTimeout,
-          });
-          for (const t of tables) {
-            const observedTable = node.tables[`${t.schema}.${t.name}`];
-            const key = `${t.schema}.${t.name}`;
-            if (observedTable && !presence.unreadable.has(key))
-              observedTable.hasRows = presence.withRows.has(key);
-          }
-        } catch {
-          // the node went away between reads: the plan reports what it could read
-        }
+  await markObservedTables(
+    topology,
+    observed,
+    requests,
+    (node, tables) =>
+      readRowPresence(topology.nodes[node]!.connection, {
+        node,
+        tables,
+        connectTimeoutMs: topology.settings.connectTimeout,
       }),
-    ),
+    (table, key, presence) => {
+      if (!presence.unreadable.has(key)) table.hasRows = presence.withRows.has(key);
+    },
   );
 }
