@@ -85,7 +85,7 @@ export function checkDoubleApply(ctx: PlanContext): DoubleApply {
         blocked,
         d,
         `subscription ${other} on ${d.node} (${owner}) already receives ${listText(both)} from ${d.from}`,
-        `if ${d.name} is ${other} renamed, declare it as ${other} in steep.yaml; otherwise drop ${other} first ` +
+        `if ${d.name} is ${other} renamed, ${o.managedBy ? `declare it as ${other}` : `add renamedFrom: ${other} to ${d.name} (or declare it as ${other})`} in steep.yaml; otherwise drop ${other} first ` +
           `(DROP SUBSCRIPTION ${other} on ${d.node}) ` +
           `or take ${listText(both)} out of one of them`,
       );

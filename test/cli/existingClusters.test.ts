@@ -123,8 +123,26 @@ describe('existing clusters: adoption, double apply, data gaps, other tools', ()
     expect(text).toContain(
       'subscription n2_orders: subscription hand_sub on west (not managed by steep) already receives public.orders from east',
     );
-    expect(text).toContain('declare it as hand_sub in steep.yaml');
+    expect(text).toContain('add renamedFrom: hand_sub to');
+    expect(text).toContain('(or declare it as hand_sub) in steep.yaml');
     expect(text).toContain('DROP SUBSCRIPTION hand_sub on west');
+    // the advice followed: the same subscription, adopted under its new name in place
+    const renamed = await steep(
+      ['plan'],
+      file([
+        ...pub,
+        'subscriptions:',
+        '  n2_orders:',
+        '    node: west',
+        '    from: east',
+        '    publications: [hand_pub]',
+        '    init: { method: none }',
+        '    renamedFrom: hand_sub',
+      ]),
+    );
+    expect(renamed.code, renamed.stderr).toBe(0);
+    expect(renamed.stdout).toContain('ALTER SUBSCRIPTION "hand_sub" RENAME TO "n2_orders"');
+    expect(renamed.stdout).not.toContain('DROP SUBSCRIPTION');
   });
 
   test('10, 6, 11.9: adoption is its own action, keeps the comment, is not drift; other tools and owners are named', async () => {
