@@ -216,7 +216,9 @@ describe('steep switchover (18 → 18)', () => {
       expect(report.fenceUndone).toBe(false);
       expect(report.fenceLsn).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
       expect(report.blackoutMs).toBeGreaterThan(0);
-      console.info(`switchover blackout: ${report.blackoutMs} ms measured, ${estimated} s estimated by --dry-run`);
+      console.info(
+        `switchover blackout: ${report.blackoutMs} ms measured, ${estimated} s estimated by --dry-run`,
+      );
       expect(report.steps.map((s: { id: string; status: string }) => `${s.id}:${s.status}`)).toEqual([
         'preflight:completed',
         'fence:completed',
