@@ -10,7 +10,7 @@ import { quoteLiteral } from '../model/sql.js';
 import type { ConnectionSpec } from '../model/topology.js';
 import { qualifiedName } from '../model/topology.js';
 import { CopyOut } from './copyOut.js';
-import { LoadQueue, type LoadUnit, loadUnits } from './loadQueue.js';
+import { LoadQueue, type LoadUnit, loadUnit, loadUnits } from './loadQueue.js';
 
 /**
  * steep's own copy engine (SPEC §9): N sessions on one exported snapshot, each streaming
@@ -199,18 +199,11 @@ async function copyUnit(
   source: pg.Client,
   writer: ChunkWriter,
 ): Promise<ChunkResult[]> {
-  const one = async (chunk: Chunk): Promise<ChunkResult> => {
+  return loadUnit(unit, writer, async (chunk) => {
     const sql = copyOutSql(chunk.table, chunk, run.binary);
     const out = source.query(new CopyOut(sql, run.onBytes, run.sink.framed));
     const written = await writer.write(chunk, out, run.binary);
     return { ...written, rows: written.rows ?? out.rowCount };
-  };
-  if (!unit.deferred) return [await one(unit.items[0]!)];
-  if (!writer.deferred) throw new Error('this sink cannot load tables in one transaction');
-  return writer.deferred(async () => {
-    const results: ChunkResult[] = [];
-    for (const chunk of unit.items) results.push(await one(chunk));
-    return results;
   });
 }
 

@@ -1,4 +1,5 @@
 import type { LoadMode } from '../model/loadOrder.js';
+import type { ChunkWriter } from './engine.js';
 
 /**
  * The order the copy's workers take its chunks in (model/loadOrder.ts). Loading as replication
@@ -92,4 +93,19 @@ export class LoadQueue<T> {
   private wake(): void {
     for (const w of this.waiters.splice(0)) w();
   }
+}
+
+/** `one` over a unit's items into `writer`: a deferred group in one transaction of the writer's. */
+export async function loadUnit<T, R>(
+  unit: LoadUnit<T>,
+  writer: ChunkWriter,
+  one: (item: T) => Promise<R>,
+): Promise<R[]> {
+  if (!unit.deferred) return [await one(unit.items[0]!)];
+  if (!writer.deferred) throw new Error('this sink cannot load tables in one transaction');
+  return writer.deferred(async () => {
+    const results: R[] = [];
+    for (const item of unit.items) results.push(await one(item));
+    return results;
+  });
 }

@@ -21,7 +21,7 @@ import { copyPlannedEvent } from './copyProgress.js';
 import { buildDeferredIndexes, deferBigTables, deferredText } from './deferredIndexes.js';
 import type { ChunkWriter } from './engine.js';
 import { loadModeOf } from './loadMode.js';
-import { LoadQueue, loadUnits } from './loadQueue.js';
+import { LoadQueue, loadUnit, loadUnits } from './loadQueue.js';
 import {
   chunkFileName,
   filesIntact,
@@ -300,11 +300,7 @@ async function loadFiles(
       const writer = await run.sink.open();
       try {
         for (let unit = await queue.take(); unit; unit = await queue.take()) {
-          if (unit.deferred)
-            await writer.deferred!(async () => {
-              for (const x of unit!.items) await loadOne(writer, x);
-            });
-          else await loadOne(writer, unit.items[0]!);
+          await loadUnit(unit, writer, (x) => loadOne(writer, x));
           queue.done(unit);
         }
       } catch (err) {
