@@ -3,6 +3,7 @@ import type { ForeignKeyEdge, LoadFacts } from '../model/loadOrder.js';
 import { quoteTable } from '../model/sql.js';
 import type { ConnectionSpec, TableName } from '../model/topology.js';
 import { PG15 } from '../model/versions.js';
+import { SET_SESSION_REPLICATION_ROLE } from './queries/role.js';
 import { openCatalogSession, serverVersionOf } from './session.js';
 
 /**
@@ -17,11 +18,16 @@ export async function readLoadFacts(client: pg.Client, tables: readonly TableNam
   const version = await serverVersionOf(client);
   const names = tables.map(quoteTable);
   // one after another: the copy's sessions are not pipelined
-  const role = await client.query<{ role: string; allowed: boolean }>(
-    `select current_user::text as role,
-              (select r.rolsuper from pg_catalog.pg_roles r where r.rolname = current_user)
-              ${version >= PG15 ? `or pg_catalog.has_parameter_privilege('session_replication_role', 'SET')` : ''} as allowed`,
+  const role = await client.query<{ role: string; superuser: boolean }>(
+    `select current_user::text as role, r.rolsuper as superuser
+       from pg_catalog.pg_roles r where r.rolname = current_user`,
   );
+  const { role: name, superuser } = role.rows[0]!;
+  // the rule the cluster read applies (queries/role.ts): a superuser, or from 15 SET ON PARAMETER
+  const allowed =
+    superuser ||
+    (version >= PG15 &&
+      (await client.query<{ ok: boolean }>(SET_SESSION_REPLICATION_ROLE.text)).rows[0]?.ok === true);
   const fks = await client.query<ForeignKeyEdge>(
     `select c.conname::text as name,
               pg_catalog.format('%s.%s', tn.nspname, t.relname) as table,
@@ -48,8 +54,8 @@ export async function readLoadFacts(client: pg.Client, tables: readonly TableNam
     [names],
   );
   return {
-    role: role.rows[0]!.role,
-    replicaAllowed: role.rows[0]!.allowed === true,
+    role: name,
+    replicaAllowed: allowed,
     foreignKeys: fks.rows,
     originTriggers: triggers.rows.map((r) => r.trigger),
   };
