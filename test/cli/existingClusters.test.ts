@@ -108,7 +108,7 @@ describe('existing clusters: adoption, double apply, data gaps, other tools', ()
   });
 
   test('2: the same subscription renamed in the file is a plan error naming both, with the fix', async () => {
-    const path = file([
+    const n2 = [
       ...pub,
       'subscriptions:',
       '  n2_orders:',
@@ -116,8 +116,8 @@ describe('existing clusters: adoption, double apply, data gaps, other tools', ()
       '    from: east',
       '    publications: [hand_pub]',
       '    init: { method: none }',
-    ]);
-    const plan = await steep(['plan'], path);
+    ];
+    const plan = await steep(['plan'], file(n2));
     expect(plan.code).toBe(1);
     const text = plan.stdout + plan.stderr;
     expect(text).toContain(
@@ -127,19 +127,7 @@ describe('existing clusters: adoption, double apply, data gaps, other tools', ()
     expect(text).toContain('(or declare it as hand_sub) in steep.yaml');
     expect(text).toContain('DROP SUBSCRIPTION hand_sub on west');
     // the advice followed: the same subscription, adopted under its new name in place
-    const renamed = await steep(
-      ['plan'],
-      file([
-        ...pub,
-        'subscriptions:',
-        '  n2_orders:',
-        '    node: west',
-        '    from: east',
-        '    publications: [hand_pub]',
-        '    init: { method: none }',
-        '    renamedFrom: hand_sub',
-      ]),
-    );
+    const renamed = await steep(['plan'], file([...n2, '    renamedFrom: hand_sub']));
     expect(renamed.code, renamed.stderr).toBe(0);
     expect(renamed.stdout).toContain('ALTER SUBSCRIPTION "hand_sub" RENAME TO "n2_orders"');
     expect(renamed.stdout).not.toContain('DROP SUBSCRIPTION');
