@@ -1,4 +1,5 @@
-import { quoteIdent } from '../model/sql.js';
+import { INIT_STATES } from '../model/initState.js';
+import { quoteIdent, quoteLiteral } from '../model/sql.js';
 
 /**
  * steep's own metadata schema on every node (SPEC §8), as versioned migrations.
@@ -23,7 +24,7 @@ export function stateMigrations(schema: string): Migration[] {
         `COMMENT ON SCHEMA ${s} IS 'steep state: managed by steep, do not edit'`,
         `CREATE TABLE IF NOT EXISTS ${s}.migrations (node_name text NOT NULL, version integer NOT NULL, applied_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (node_name, version))`,
         `CREATE TABLE IF NOT EXISTS ${s}.nodes (node_name text PRIMARY KEY, priority integer NOT NULL DEFAULT 100, topology text NOT NULL, last_seen timestamptz NOT NULL DEFAULT now())`,
-        `CREATE TABLE IF NOT EXISTS ${s}.subscription_state (node_name text NOT NULL, subscription text NOT NULL, init_method text NOT NULL, state text NOT NULL DEFAULT 'uninitialized' CHECK (state IN ('uninitialized', 'preparing', 'copying', 'catching_up', 'synchronized', 'diverged', 'failed', 'reinitializing')), source_node text NOT NULL, started_at timestamptz, completed_at timestamptz, updated_at timestamptz NOT NULL DEFAULT now(), error text, PRIMARY KEY (node_name, subscription))`,
+        `CREATE TABLE IF NOT EXISTS ${s}.subscription_state (node_name text NOT NULL, subscription text NOT NULL, init_method text NOT NULL, state text NOT NULL DEFAULT 'uninitialized' CHECK (state IN (${INIT_STATES.map(quoteLiteral).join(', ')})), source_node text NOT NULL, started_at timestamptz, completed_at timestamptz, updated_at timestamptz NOT NULL DEFAULT now(), error text, PRIMARY KEY (node_name, subscription))`,
         `CREATE TABLE IF NOT EXISTS ${s}.init_slots (node_name text NOT NULL, slot_name text NOT NULL, subscription text NOT NULL, lsn pg_lsn NOT NULL, snapshot_name text, created_at timestamptz NOT NULL DEFAULT now(), expires_at timestamptz, PRIMARY KEY (node_name, slot_name))`,
         `CREATE TABLE IF NOT EXISTS ${s}.init_progress (node_name text NOT NULL, subscription text NOT NULL, phase text NOT NULL, overall_percent real NOT NULL DEFAULT 0, tables_total integer NOT NULL DEFAULT 0, tables_completed integer NOT NULL DEFAULT 0, current_table text, rows_copied bigint NOT NULL DEFAULT 0, bytes_copied bigint NOT NULL DEFAULT 0, rows_per_second real NOT NULL DEFAULT 0, eta_seconds integer, started_at timestamptz NOT NULL DEFAULT now(), updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (node_name, subscription))`,
         `CREATE TABLE IF NOT EXISTS ${s}.schema_fingerprints (node_name text NOT NULL, table_schema text NOT NULL, table_name text NOT NULL, fingerprint text NOT NULL, column_count integer NOT NULL, captured_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (node_name, table_schema, table_name))`,
