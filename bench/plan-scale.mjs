@@ -185,6 +185,9 @@ try {
       );
     const runs = [];
     for (let r = 0; r < RUNS; r++) {
+      // the sessions of the command before (the JSON plan, an earlier run) end after their client
+      // has gone: counted before this run, not in it
+      await new Promise((r2) => setTimeout(r2, 600));
       const before = await sessions();
       runs.push(await runOnce('plan', config));
       await new Promise((r2) => setTimeout(r2, 600)); // session counters are flushed within ~0.5 s
