@@ -1,4 +1,5 @@
-import { readSubscriptionInfo } from '../catalog/compareScope.js';
+import type pg from 'pg';
+import { readSubscriptionInfo, type SubscriptionInfo } from '../catalog/compareScope.js';
 import { slotExists } from '../catalog/failover.js';
 import { readFinishedCopies, withoutSyncSlot } from '../catalog/initProgress.js';
 import { readDeniedFunctions, readForeignKeysTo, readPublicationDefs } from '../catalog/reinit.js';
@@ -17,8 +18,14 @@ import type { InitProgress, InitState } from '../model/initState.js';
 import { deniedCalls } from '../model/privileges.js';
 import type { SubscriptionSpec, Topology } from '../model/topology.js';
 import { declaredSubscription } from '../model/topology.js';
-import { planReinit, type ReinitRequest, reinitTables, temporaryPublications } from '../planner/reinit.js';
-import { planLoopedReinit } from '../planner/reinitLoop.js';
+import {
+  planReinit,
+  type ReinitInput,
+  type ReinitRequest,
+  reinitTables,
+  temporaryPublications,
+} from '../planner/reinit.js';
+import { type LoopPlan, planLoopedReinit } from '../planner/reinitLoop.js';
 import { DivergedTablesStore } from '../state/divergedTables.js';
 import { hasInitTables, SubscriptionStateStore } from '../state/subscriptionState.js';
 import { reconcileLooped } from './reinitLoop.js';
@@ -98,21 +105,7 @@ export async function reinitLoaded(
 ): Promise<Omit<ReinitResult, 'configWarnings'>> {
   const t0 = Date.now();
   const address = subscriptionAddress(d.name);
-  const sessions = await lockedSessions(topology, [{ node: d.node }, { node: d.from }], {
-    applicationName: 'steep reinit',
-    statementTimeoutMs: STATEMENT_TIMEOUT_MS,
-    lockTimeoutMs: LOCK_TIMEOUT_MS,
-  }).catch((err: unknown) => {
-    if (err instanceof SteepError && err.code === 'connect')
-      throw new SteepError('reinit.unreachable', `reinit of ${d.name} needs both nodes: ${err.message}`, {
-        node: err.node,
-        address,
-        cause: err,
-      });
-    throw err;
-  });
-  const sub = sessions.get(d.node)!;
-  const pub = sessions.get(d.from)!;
+  const { sub, pub } = await reinitSessions(topology, d);
   try {
     const info = await readSubscriptionInfo(sub, d.name);
     if (!info)
@@ -121,27 +114,8 @@ export async function reinitLoaded(
         `subscription ${d.name} does not exist on ${d.node}, so it is not initialised: create and initialise it with steep apply`,
         { node: d.node, address },
       );
-    // its slot lost on the publisher (a failover to a standby without a synced copy): what it
-    // missed is unknown, so only a full copy repairs it, on a slot created again
     const slot = info.slot ?? d.slot;
-    if (!(await slotExists(pub, slot))) {
-      if (!('full' in request))
-        throw new SteepError(
-          'reinit.refused',
-          `slot ${slot} of ${d.name} is missing on ${d.from} (a failover lost it, or it was dropped): what ${d.name} missed since is unknown, ` +
-            `so only steep reinit ${d.name} --full repairs it (it creates the slot again and copies every table)`,
-          { node: d.from, address },
-        );
-      const failover = d.options.failover ?? (topology.nodes[d.from]?.standbys?.length ?? 0) > 0;
-      await recreateLostSlot(pub, slot, await serverVersionOf(pub), failover);
-      opts.onEvent({
-        event: 'reinit.slot_created',
-        level: 'warn',
-        node: d.from,
-        address,
-        message: `slot ${slot} was missing on ${d.from}: created again; every table of ${d.name} is copied again`,
-      });
-    }
+    await ensureSlot(topology, d, pub, slot, 'full' in request, opts.onEvent);
     const schema = topology.settings.stateSchema;
     const stateTables = await hasInitTables(sub, schema);
     const states = new SubscriptionStateStore(schema, d.node);
@@ -150,77 +124,16 @@ export async function reinitLoaded(
       ? ((await states.get(sub, d.name))?.state ??
         unrecordedState({ enabled: info.enabled, tables: info.tables.values() }))
       : null;
-    const temporary = temporaryPublications(d.name, d.publications.length);
-    const defs = await readPublicationDefs(pub, await serverVersionOf(pub), [
-      ...d.publications,
-      ...temporary,
-    ]);
-    const carried = [
-      ...new Set(d.publications.flatMap((p) => defs.get(p)?.tables.map((t) => t.table) ?? [])),
-    ];
-    const input = {
-      subscription: d.name,
-      subscriber: d.node,
-      publisher: d.from,
-      publications: d.publications,
-      current: info.publications,
-      enabled: info.enabled,
-      defs,
-      subscribed: info.tables,
-      recorded,
-      request,
-      foreignKeys: await readForeignKeysTo(sub, carried),
-      lostSyncSlots: await withoutSyncSlot(pub, await readFinishedCopies(sub, d.name)),
-    };
+    const input = await readReinitInput(d, sub, pub, info, recorded, request);
     const details = { method: d.init.method, source: d.from };
     const moveTo = async (to: InitState) => (stateTables ? states.transition(sub, d.name, to, details) : []);
-    // tables the subscriber publishes back to the publisher: reconciled in place, never truncated
-    const back = Object.values(topology.subscriptions).filter((s) => s.node === d.from && s.from === d.node);
-    const backDefs =
-      back.length > 0
-        ? await readPublicationDefs(
-            sub,
-            await serverVersionOf(sub),
-            back.flatMap((b) => b.publications),
-          )
-        : new Map<string, { tables: Array<{ table: string }> }>();
-    const loop = planLoopedReinit(
-      {
-        subscription: d,
-        back,
-        publishedBack: new Map(
-          back.map((b) => [
-            b.name,
-            new Set(b.publications.flatMap((p) => backDefs.get(p)?.tables.map((t) => t.table) ?? [])),
-          ]),
-        ),
-        tables: back.length > 0 ? reinitTables(input) : [],
-        enabled: info.enabled,
-        recorded,
-        stateSchema: schema,
-      },
-      topology.settings.lockTimeout,
-    );
+    const loop = await planLoop(topology, d, sub, input, info.enabled, recorded);
     let reconciled = 0;
     if (loop) {
-      // the fence's replication-origin calls, on both nodes, before anything is written
-      const denied: string[] = [];
-      for (const [node, session, statements] of [
-        [d.from, pub, loop.publisher],
-        [d.node, sub, loop.subscriber],
-      ] as const) {
-        const { role, denied: gaps } = await readDeniedFunctions(session);
-        const what = `the reinit of tables replicated both ways (${loop.looped.join(', ')})`;
-        denied.push(...deniedCalls(node, role, gaps, [...statements.take, ...statements.release], what));
-      }
-      if (denied.length > 0)
-        throw new SteepError('reinit.refused', denied[0]!, {
-          address,
-          problems: denied.map((message) => ({ severity: 'error', code: 'reinit.refused', message })),
-        });
+      await refuseDeniedFenceCalls(d, loop, pub, sub);
       opts.onPlanned?.(loop.looped, 'reconcile');
       for (const c of await moveTo('reinitializing')) opts.onEvent(stateChangeEvent(c));
-      reconciled = await reconcileLooped(topology, d, loop, info.slot ?? d.slot, opts.onEvent);
+      reconciled = await reconcileLooped(topology, d, loop, slot, opts.onEvent);
     }
     const rest = loop ? loop.rest : null;
     let plan: { tables: string[]; stage: string } = { tables: loop?.looped ?? [], stage: 'reconcile' };
@@ -235,21 +148,14 @@ export async function reinitLoaded(
         onProgress: opts.onProgress,
         pollMs: opts.pollMs,
         signal: opts.stop?.signal,
-        follow: followTargetOf(topology, d, info.slot ?? d.slot),
+        follow: followTargetOf(topology, d, slot),
       });
       plan = { tables: [...plan.tables, ...recipe.tables].sort(), stage: loop ? 'reconcile' : recipe.stage };
       rowsCopied += last.rowsCopied;
     } else for (const c of await moveTo('synchronized')) opts.onEvent(stateChangeEvent(c));
-    let state: string | null = stateTables ? 'synchronized' : null;
-    const diverged = new DivergedTablesStore(schema, d.node);
-    if (stateTables && (await diverged.exists(sub))) {
-      await diverged.forget(sub, d.name, plan.tables);
-      if ((await diverged.list(sub, d.name)).length > 0) {
-        for (const c of await states.transition(sub, d.name, 'diverged', details))
-          opts.onEvent(stateChangeEvent(c));
-        state = 'diverged';
-      }
-    }
+    const state = stateTables
+      ? await settleDiverged(d, sub, schema, states, plan.tables, opts.onEvent)
+      : null;
     return {
       subscription: d.name,
       node: d.node,
@@ -263,4 +169,163 @@ export async function reinitLoaded(
   } finally {
     await Promise.all([sub.end().catch(() => {}), pub.end().catch(() => {})]);
   }
+}
+
+/** Both nodes' sessions, each holding steep's advisory lock for the whole reinit. */
+async function reinitSessions(
+  topology: Topology,
+  d: SubscriptionSpec,
+): Promise<{ sub: pg.Client; pub: pg.Client }> {
+  const sessions = await lockedSessions(topology, [{ node: d.node }, { node: d.from }], {
+    applicationName: 'steep reinit',
+    statementTimeoutMs: STATEMENT_TIMEOUT_MS,
+    lockTimeoutMs: LOCK_TIMEOUT_MS,
+  }).catch((err: unknown) => {
+    if (err instanceof SteepError && err.code === 'connect')
+      throw new SteepError('reinit.unreachable', `reinit of ${d.name} needs both nodes: ${err.message}`, {
+        node: err.node,
+        address: subscriptionAddress(d.name),
+        cause: err,
+      });
+    throw err;
+  });
+  return { sub: sessions.get(d.node)!, pub: sessions.get(d.from)! };
+}
+
+/**
+ * The subscription's slot lost on the publisher (a failover to a standby without a synced copy):
+ * what it missed is unknown, so only a full copy repairs it, on a slot created again.
+ */
+async function ensureSlot(
+  topology: Topology,
+  d: SubscriptionSpec,
+  pub: pg.Client,
+  slot: string,
+  full: boolean,
+  onEvent: EventSink,
+): Promise<void> {
+  if (await slotExists(pub, slot)) return;
+  const address = subscriptionAddress(d.name);
+  if (!full)
+    throw new SteepError(
+      'reinit.refused',
+      `slot ${slot} of ${d.name} is missing on ${d.from} (a failover lost it, or it was dropped): what ${d.name} missed since is unknown, ` +
+        `so only steep reinit ${d.name} --full repairs it (it creates the slot again and copies every table)`,
+      { node: d.from, address },
+    );
+  const failover = d.options.failover ?? (topology.nodes[d.from]?.standbys?.length ?? 0) > 0;
+  await recreateLostSlot(pub, slot, await serverVersionOf(pub), failover);
+  onEvent({
+    event: 'reinit.slot_created',
+    level: 'warn',
+    node: d.from,
+    address,
+    message: `slot ${slot} was missing on ${d.from}: created again; every table of ${d.name} is copied again`,
+  });
+}
+
+/** What the planner needs to know of both nodes to plan the reinit. */
+async function readReinitInput(
+  d: SubscriptionSpec,
+  sub: pg.Client,
+  pub: pg.Client,
+  info: SubscriptionInfo,
+  recorded: InitState | null,
+  request: ReinitRequest,
+): Promise<ReinitInput> {
+  const temporary = temporaryPublications(d.name, d.publications.length);
+  const defs = await readPublicationDefs(pub, await serverVersionOf(pub), [...d.publications, ...temporary]);
+  const carried = [...new Set(d.publications.flatMap((p) => defs.get(p)?.tables.map((t) => t.table) ?? []))];
+  return {
+    subscription: d.name,
+    subscriber: d.node,
+    publisher: d.from,
+    publications: d.publications,
+    current: info.publications,
+    enabled: info.enabled,
+    defs,
+    subscribed: info.tables,
+    recorded,
+    request,
+    foreignKeys: await readForeignKeysTo(sub, carried),
+    lostSyncSlots: await withoutSyncSlot(pub, await readFinishedCopies(sub, d.name)),
+  };
+}
+
+/** The tables the subscriber publishes back to the publisher: reconciled in place, never truncated. */
+async function planLoop(
+  topology: Topology,
+  d: SubscriptionSpec,
+  sub: pg.Client,
+  input: ReinitInput,
+  enabled: boolean,
+  recorded: InitState | null,
+): Promise<LoopPlan | null> {
+  const back = Object.values(topology.subscriptions).filter((s) => s.node === d.from && s.from === d.node);
+  const backDefs =
+    back.length > 0
+      ? await readPublicationDefs(
+          sub,
+          await serverVersionOf(sub),
+          back.flatMap((b) => b.publications),
+        )
+      : new Map<string, { tables: Array<{ table: string }> }>();
+  return planLoopedReinit(
+    {
+      subscription: d,
+      back,
+      publishedBack: new Map(
+        back.map((b) => [
+          b.name,
+          new Set(b.publications.flatMap((p) => backDefs.get(p)?.tables.map((t) => t.table) ?? [])),
+        ]),
+      ),
+      tables: back.length > 0 ? reinitTables(input) : [],
+      enabled,
+      recorded,
+      stateSchema: topology.settings.stateSchema,
+    },
+    topology.settings.lockTimeout,
+  );
+}
+
+/** The fence's replication-origin calls, checked on both nodes before anything is written. */
+async function refuseDeniedFenceCalls(
+  d: SubscriptionSpec,
+  loop: LoopPlan,
+  pub: pg.Client,
+  sub: pg.Client,
+): Promise<void> {
+  const denied: string[] = [];
+  for (const [node, session, statements] of [
+    [d.from, pub, loop.publisher],
+    [d.node, sub, loop.subscriber],
+  ] as const) {
+    const { role, denied: gaps } = await readDeniedFunctions(session);
+    const what = `the reinit of tables replicated both ways (${loop.looped.join(', ')})`;
+    denied.push(...deniedCalls(node, role, gaps, [...statements.take, ...statements.release], what));
+  }
+  if (denied.length > 0)
+    throw new SteepError('reinit.refused', denied[0]!, {
+      address: subscriptionAddress(d.name),
+      problems: denied.map((message) => ({ severity: 'error', code: 'reinit.refused', message })),
+    });
+}
+
+/** The tables copied again are no longer diverged; `diverged` again if others still are. */
+async function settleDiverged(
+  d: SubscriptionSpec,
+  sub: pg.Client,
+  schema: string,
+  states: SubscriptionStateStore,
+  copied: string[],
+  onEvent: EventSink,
+): Promise<InitState> {
+  const diverged = new DivergedTablesStore(schema, d.node);
+  if (!(await diverged.exists(sub))) return 'synchronized';
+  await diverged.forget(sub, d.name, copied);
+  if ((await diverged.list(sub, d.name)).length === 0) return 'synchronized';
+  const details = { method: d.init.method, source: d.from };
+  for (const c of await states.transition(sub, d.name, 'diverged', details)) onEvent(stateChangeEvent(c));
+  return 'diverged';
 }
