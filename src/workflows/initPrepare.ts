@@ -1,3 +1,4 @@
+import type pg from 'pg';
 import { clusterReadOptions, readCluster } from '../catalog/readCluster.js';
 import { loadTopology } from '../config/load.js';
 import { lockedSessions } from '../db/lockedSession.js';
@@ -8,8 +9,13 @@ import { runStep } from '../executors/runStep.js';
 import { subscriptionAddress } from '../model/address.js';
 import type { Problem } from '../model/errors.js';
 import { SteepError } from '../model/errors.js';
-import { declaredSubscription } from '../model/topology.js';
-import { checkPrepareMethod, dumpCommands, planInitPrepare } from '../planner/initPrepare.js';
+import { declaredSubscription, type SubscriptionSpec, type Topology } from '../model/topology.js';
+import {
+  checkPrepareMethod,
+  dumpCommands,
+  type PreparePlan,
+  planInitPrepare,
+} from '../planner/initPrepare.js';
 import { InitSlotStore } from '../state/initSlots.js';
 import { hasInitTables, SubscriptionStateStore } from '../state/subscriptionState.js';
 
@@ -90,75 +96,7 @@ export async function prepareInit(
       held: null,
     };
   }
-  const address = subscriptionAddress(d.name);
-
-  // the same lock as apply, on both nodes in apply's order, while the slot is made and recorded
-  const sessions = await lockedSessions(topology, [{ node: d.node }, { node: d.from }], {
-    applicationName: PREPARE_APPLICATION_NAME,
-  });
-  const sub = sessions.get(d.node)!;
-  const pub = d.from === d.node ? null : sessions.get(d.from)!;
-  opts.stop?.arm();
-  let made: MadeSlot;
-  try {
-    if (!(await hasInitTables(sub, topology.settings.stateSchema))) {
-      throw new SteepError(
-        'init.prepare_not_ready',
-        `steep's state schema on ${d.node} has no init tables yet; run steep apply first`,
-        { address, node: d.node },
-      );
-    }
-    made = await createPreparedSlot(
-      {
-        node: d.from,
-        connection: topology.nodes[d.from]!.connection,
-        connectTimeoutMs: topology.settings.connectTimeout,
-        slot: d.slot,
-        address,
-      },
-      plan.command,
-      d.node,
-      opts.stop ? { signal: opts.stop.signal, canceller: sessions.get(d.from)! } : undefined,
-    );
-    try {
-      await new InitSlotStore(topology.settings.stateSchema, d.node).record(sub, {
-        slot: d.slot,
-        subscription: d.name,
-        lsn: made.lsn,
-        snapshotName: made.snapshotName,
-      });
-      onEvent({
-        event: 'init.started',
-        level: 'info',
-        node: d.node,
-        subscription: d.name,
-        phase: 'preparing',
-        message: `manual init of ${d.name}: slot ${d.slot} on ${d.from} at ${made.lsn}`,
-      });
-      const changes = await new SubscriptionStateStore(topology.settings.stateSchema, d.node).transition(
-        sub,
-        d.name,
-        'preparing',
-        { method: d.init.method, source: d.from },
-      );
-      for (const c of changes) onEvent(stateChangeEvent(c));
-    } catch (err) {
-      // nothing half-made: the slot goes when it cannot be recorded
-      await made.repl.end().catch(() => {});
-      if (pub) {
-        await runStep(pub, plan.undo, {
-          node: d.from,
-          lockTimeoutMs: topology.settings.lockTimeout,
-          statementTimeoutMs: topology.settings.statementTimeout,
-          fillSecrets: (sql) => sql,
-        }).catch(() => {});
-      }
-      throw err;
-    }
-  } finally {
-    await sub.end().catch(() => {});
-    await pub?.end().catch(() => {});
-  }
+  const made = await makePreparedSlot(topology, d, plan, opts.stop, onEvent);
 
   const subscriber = observed.nodes[d.node];
   const superuser = subscriber !== undefined && 'role' in subscriber && subscriber.role.superuser;
@@ -184,4 +122,95 @@ export async function prepareInit(
     repl.once('error', () => resolve());
   });
   return { result, held: { closed, release: () => repl.end().catch(() => {}) } };
+}
+
+/**
+ * The slot made on the publisher and recorded on the subscriber (`init_slots`, the init
+ * `preparing`), under the same lock as apply, on both nodes in apply's order. Nothing
+ * half-made: the slot goes when it cannot be recorded.
+ */
+async function makePreparedSlot(
+  topology: Topology,
+  d: SubscriptionSpec,
+  plan: Extract<PreparePlan, { kind: 'create' }>,
+  stop: Stop | undefined,
+  onEvent: EventSink,
+): Promise<MadeSlot> {
+  const address = subscriptionAddress(d.name);
+  const sessions = await lockedSessions(topology, [{ node: d.node }, { node: d.from }], {
+    applicationName: PREPARE_APPLICATION_NAME,
+  });
+  const sub = sessions.get(d.node)!;
+  const pub = d.from === d.node ? null : sessions.get(d.from)!;
+  stop?.arm();
+  try {
+    if (!(await hasInitTables(sub, topology.settings.stateSchema))) {
+      throw new SteepError(
+        'init.prepare_not_ready',
+        `steep's state schema on ${d.node} has no init tables yet; run steep apply first`,
+        { address, node: d.node },
+      );
+    }
+    const made = await createPreparedSlot(
+      {
+        node: d.from,
+        connection: topology.nodes[d.from]!.connection,
+        connectTimeoutMs: topology.settings.connectTimeout,
+        slot: d.slot,
+        address,
+      },
+      plan.command,
+      d.node,
+      stop ? { signal: stop.signal, canceller: sessions.get(d.from)! } : undefined,
+    );
+    try {
+      await recordPrepared(topology, d, sub, made, onEvent);
+    } catch (err) {
+      await made.repl.end().catch(() => {});
+      if (pub) {
+        await runStep(pub, plan.undo, {
+          node: d.from,
+          lockTimeoutMs: topology.settings.lockTimeout,
+          statementTimeoutMs: topology.settings.statementTimeout,
+          fillSecrets: (sql) => sql,
+        }).catch(() => {});
+      }
+      throw err;
+    }
+    return made;
+  } finally {
+    await sub.end().catch(() => {});
+    await pub?.end().catch(() => {});
+  }
+}
+
+/** The slot and its consistent point in `init_slots`; the init moves to `preparing`. */
+async function recordPrepared(
+  topology: Topology,
+  d: SubscriptionSpec,
+  sub: pg.Client,
+  made: MadeSlot,
+  onEvent: EventSink,
+): Promise<void> {
+  await new InitSlotStore(topology.settings.stateSchema, d.node).record(sub, {
+    slot: d.slot,
+    subscription: d.name,
+    lsn: made.lsn,
+    snapshotName: made.snapshotName,
+  });
+  onEvent({
+    event: 'init.started',
+    level: 'info',
+    node: d.node,
+    subscription: d.name,
+    phase: 'preparing',
+    message: `manual init of ${d.name}: slot ${d.slot} on ${d.from} at ${made.lsn}`,
+  });
+  const changes = await new SubscriptionStateStore(topology.settings.stateSchema, d.node).transition(
+    sub,
+    d.name,
+    'preparing',
+    { method: d.init.method, source: d.from },
+  );
+  for (const c of changes) onEvent(stateChangeEvent(c));
 }
