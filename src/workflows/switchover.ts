@@ -1,5 +1,13 @@
+/**
+ * `steep switchover SUBSCRIPTION` (SPEC §4): move writes from the subscription's publisher (the
+ * old primary) to its subscriber (the new primary), provably. Preflight reads both nodes and
+ * changes nothing; then fence → drain → sequences → verify → reverse → release, each a timed
+ * step with an event and an `apply_log` row (`SwitchoverRun`, workflows/switchoverRun.ts). A
+ * failure or a signal before the release undoes what was done (the reverse objects dropped, the
+ * roles writable again) and says so. Holds steep's advisory lock on both nodes throughout.
+ */
 import type pg from 'pg';
-import { readPublishedScope, readSubscriptionInfo } from '../catalog/compareScope.js';
+import { readPublishedScope, readSubscriptionInfo, type SubscriptionInfo } from '../catalog/compareScope.js';
 import { readSequenceStates } from '../catalog/sequences.js';
 import { serverVersionOf } from '../catalog/session.js';
 import {
@@ -31,7 +39,7 @@ import type {
   SwitchoverPlan,
   SwitchoverReport,
 } from '../model/switchover.js';
-import type { SubscriptionSpec, Topology } from '../model/topology.js';
+import type { SubscriptionSpec, TableName, Topology } from '../model/topology.js';
 import { declaredSubscription, qualifiedName } from '../model/topology.js';
 import { PG16 } from '../model/versions.js';
 import { decideSequence } from '../planner/sequences.js';
@@ -41,15 +49,6 @@ import { isComparison } from '../planner/verify.js';
 import { hasInitTables, SubscriptionStateStore } from '../state/subscriptionState.js';
 import { SwitchoverRun, type SwitchoverRunOptions } from './switchoverRun.js';
 import { openSession, parseTableName, planVerify } from './verify.js';
-
-/**
- * `steep switchover SUBSCRIPTION` (SPEC §4): move writes from the subscription's publisher (the
- * old primary) to its subscriber (the new primary), provably. Preflight reads both nodes and
- * changes nothing; then fence → drain → sequences → verify → reverse → release, each a timed
- * step with an event and an `apply_log` row (`SwitchoverRun`, workflows/switchoverRun.ts). A
- * failure or a signal before the release undoes what was done (the reverse objects dropped, the
- * roles writable again) and says so. Holds steep's advisory lock on both nodes throughout.
- */
 
 export interface SwitchoverResult {
   report: SwitchoverReport;
@@ -174,65 +173,15 @@ async function readFacts(
     drainMs === null && slot && (slot.lagBytes ?? 0) > 0 ? await measureApplyRate(old, slotName) : null;
   const scope = await readPublishedScope(old, oldVersion, info?.publications ?? [...d.publications]);
   const tables = scope.map((s) => s.table);
-  const names = tables.map(qualifiedName);
-  const planned = Date.now();
-  const plans = info ? await planVerify(old, neu, d, info, undefined) : [];
-  const verifyFixedMs = Date.now() - planned;
-  const unkeyed = plans
-    .filter((p) => !isComparison(p) && info?.tables.get(qualifiedName(p.table)) === 'r')
-    .map((p) => ({ table: displayTable(p.table), reason: (p as { reason: string }).reason }));
-  const verifyTables =
-    opts.verify === 'all' ? names : opts.verify === 'none' ? [] : verifyList(d, opts.verify, names);
-  let verifyRows = plans
-    .filter((p) => isComparison(p) && verifyTables.includes(qualifiedName(p.table)))
-    .reduce((n, p) => n + (isComparison(p) ? Math.max(p.estimatedRows, 0) : 0), 0);
   const roles = await readRoleFacts(old, tables.map(quoteTable), opts.roles ?? []);
-  const seqs = await publishedSequences(old, tables, { only: opts.sequences });
-  const [sources, targets] = await Promise.all([
-    readSequenceStates(old, seqs),
-    readSequenceStates(neu, seqs),
-  ]);
-  const rev = reverseName(d.name);
-  let reverseConnectMs: number | null = null;
-  const reverse =
-    opts.reverse && oldVersion >= PG16 && newVersion >= PG16
-      ? await (async () => {
-          const onNew = await readPublicationAndSlot(neu, rev);
-          const exists = await subscriptionExists(old, rev);
-          const probed = Date.now();
-          const unreachable =
-            priv.canSubscribe && !exists
-              ? await probeSubscription(old, rev, reverseConninfo(topology, d.node), secretFiller(topology))
-              : null;
-          if (priv.canSubscribe && !exists && unreachable === null) reverseConnectMs = Date.now() - probed;
-          return {
-            publicationExists: onNew.publication,
-            slotExists: onNew.slot,
-            subscriptionExists: exists,
-            oldCanSubscribe: priv.canSubscribe,
-            unreachable,
-          };
-        })()
-      : null;
-  const largest = plans
-    .filter((p) => isComparison(p) && verifyTables.includes(qualifiedName(p.table)))
-    .sort((a, b) => (isComparison(b) ? b.estimatedRows : 0) - (isComparison(a) ? a.estimatedRows : 0))[0];
-  // the verify step opens its own sessions: two, then two per table, tables two at a time
-  const verified = plans.filter(
-    (p) => isComparison(p) && verifyTables.includes(qualifiedName(p.table)),
-  ).length;
-  const connectMs =
-    opts.verify === 'none' || verified === 0
-      ? 0
-      : Math.max(...(await Promise.all([d.from, d.node].map((n) => connectTime(topology, n)))));
-  const sample = largest && opts.verify !== 'none' ? await hashRate(old, quoteTable(largest.table)) : null;
-  // the sample read the whole table: its count replaces the estimate (none before an ANALYZE)
-  if (largest && isComparison(largest) && sample?.rows != null)
-    verifyRows += sample.rows - Math.max(largest.estimatedRows, 0);
+  const { reverse, reverseConnectMs } = opts.reverse
+    ? await readReverseFacts(topology, d, old, neu, priv.canSubscribe, Math.min(oldVersion, newVersion))
+    : { reverse: null, reverseConnectMs: null };
+  const verify = await estimateVerify(topology, d, old, neu, info, opts.verify, tables.map(qualifiedName));
   const measured = {
     drainMs,
-    verifyRowsPerSecond: sample?.rate ?? null,
-    verifyFixedMs: 2 * verifyFixedMs + (2 + Math.ceil(verified / 2)) * connectMs,
+    verifyRowsPerSecond: verify.rowsPerSecond,
+    verifyFixedMs: verify.fixedMs,
     reverseConnectMs,
     roundTripMs: Math.max(await roundTrip(old), await roundTrip(neu)),
   };
@@ -254,22 +203,119 @@ async function readFacts(
     applyRate,
     measured,
     tables: tables.map(displayTable),
-    unkeyed,
-    verifyRows,
+    unkeyed: verify.unkeyed,
+    verifyRows: verify.rows,
     roles,
-    sequences: seqs.map((s) => {
-      const key = `${s.schema}.${s.name}`;
-      return {
-        sequence: displayTable(s),
-        schema: s.schema,
-        name: s.name,
-        source: sources.get(key)?.last ?? null,
-        present: targets.has(key),
-      };
-    }),
+    sequences: await sequenceFacts(old, neu, tables, opts.sequences),
     reverse,
   };
-  return { facts, verifyTables };
+  return { facts, verifyTables: verify.tables };
+}
+
+/**
+ * What the switchover's verify step will compare and an estimate of its time: the rows of the
+ * tables it compares, the hash rate of the largest (sampled), and its fixed cost (planning the
+ * comparison, and the sessions it opens: two, then two per table, tables two at a time).
+ */
+async function estimateVerify(
+  topology: Topology,
+  d: SubscriptionSpec,
+  old: pg.Client,
+  neu: pg.Client,
+  info: SubscriptionInfo | null,
+  wanted: SwitchoverOptions['verify'],
+  names: string[],
+): Promise<{
+  tables: string[];
+  unkeyed: SwitchoverFacts['unkeyed'];
+  rows: number;
+  rowsPerSecond: number | null;
+  fixedMs: number;
+}> {
+  const planned = Date.now();
+  const plans = info ? await planVerify(old, neu, d, info, undefined) : [];
+  const planMs = Date.now() - planned;
+  const unkeyed = plans
+    .filter((p) => !isComparison(p) && info?.tables.get(qualifiedName(p.table)) === 'r')
+    .map((p) => ({ table: displayTable(p.table), reason: (p as { reason: string }).reason }));
+  const tables = wanted === 'all' ? names : wanted === 'none' ? [] : verifyList(d, wanted, names);
+  const compared = plans
+    .filter(isComparison)
+    .filter((p) => tables.includes(qualifiedName(p.table)))
+    .sort((a, b) => b.estimatedRows - a.estimatedRows);
+  let rows = compared.reduce((n, p) => n + Math.max(p.estimatedRows, 0), 0);
+  const largest = compared[0];
+  const connectMs =
+    wanted === 'none' || compared.length === 0
+      ? 0
+      : Math.max(...(await Promise.all([d.from, d.node].map((n) => connectTime(topology, n)))));
+  const sample = largest && wanted !== 'none' ? await hashRate(old, quoteTable(largest.table)) : null;
+  // the sample read the whole table: its count replaces the estimate (none before an ANALYZE)
+  if (largest && sample?.rows != null) rows += sample.rows - Math.max(largest.estimatedRows, 0);
+  return {
+    tables,
+    unkeyed,
+    rows,
+    rowsPerSecond: sample?.rate ?? null,
+    fixedMs: 2 * planMs + (2 + Math.ceil(compared.length / 2)) * connectMs,
+  };
+}
+
+/**
+ * The reverse subscription (old primary ← new, 16+ on both): what exists of it, whether the old
+ * primary's role may create it and reach the new one (probed), and how long that connection took.
+ */
+async function readReverseFacts(
+  topology: Topology,
+  d: SubscriptionSpec,
+  old: pg.Client,
+  neu: pg.Client,
+  canSubscribe: boolean,
+  version: number,
+): Promise<{ reverse: SwitchoverFacts['reverse']; reverseConnectMs: number | null }> {
+  if (version < PG16) return { reverse: null, reverseConnectMs: null };
+  const rev = reverseName(d.name);
+  const onNew = await readPublicationAndSlot(neu, rev);
+  const exists = await subscriptionExists(old, rev);
+  const probed = Date.now();
+  const unreachable =
+    canSubscribe && !exists
+      ? await probeSubscription(old, rev, reverseConninfo(topology, d.node), secretFiller(topology))
+      : null;
+  return {
+    reverse: {
+      publicationExists: onNew.publication,
+      slotExists: onNew.slot,
+      subscriptionExists: exists,
+      oldCanSubscribe: canSubscribe,
+      unreachable,
+    },
+    reverseConnectMs: canSubscribe && !exists && unreachable === null ? Date.now() - probed : null,
+  };
+}
+
+/** The sequences the switchover carries over: each one's value on the old primary, and whether the new one has it. */
+async function sequenceFacts(
+  old: pg.Client,
+  neu: pg.Client,
+  tables: TableName[],
+  only: SwitchoverOptions['sequences'],
+): Promise<SwitchoverFacts['sequences']> {
+  const seqs = await publishedSequences(old, tables, { only });
+  const [sources, targets] = await Promise.all([
+    readSequenceStates(old, seqs),
+    readSequenceStates(neu, seqs),
+  ]);
+  return seqs.map((s) => {
+    const key = `${s.schema}.${s.name}`;
+    return {
+      sequence: displayTable(s),
+      schema: s.schema,
+      name: s.name,
+      source: sources.get(key)?.last ?? null,
+      present: targets.has(key),
+    };
+  });
 }
 
 function verifyList(d: SubscriptionSpec, wanted: string[], carried: string[]): string[] {
