@@ -197,7 +197,6 @@ export async function applyPlan(topology: Topology, plan: Plan, opts: ApplyOptio
     await closeInterruptedSteps(client, topology.settings.stateSchema, name, runId).catch(() => {});
   }
   const fillSecrets = secretFiller(topology);
-  const schema = topology.settings.stateSchema;
   const inits = new InitRunner(topology, {
     wait: opts.wait !== false,
     onEvent: opts.onEvent,
@@ -222,74 +221,7 @@ export async function applyPlan(topology: Topology, plan: Plan, opts: ApplyOptio
         step.kind === 'subscription-init' &&
         !ownCopy(step) &&
         topology.subscriptions[subscriptionNameOf(step.address) ?? '']?.init.method === 'snapshot',
-      run: async (step) => {
-        const client = clients.get(step.node)!;
-        const log = new ApplyLog(schema, step.node, runId);
-        const sql = step.statements.map((s) => s.sql);
-        const t0 = Date.now();
-        opts.onStepStart?.(step);
-        opts.onEvent({
-          event: 'apply.step_started',
-          level: 'info',
-          node: step.node,
-          address: step.address,
-          step: step.id,
-        });
-        const entry = { ...step, sql };
-        let logged = false;
-        // everything that touches the node's session is in here: a session lost between two
-        // steps (the node restarted) fails the next one with a step_failed like any other error
-        try {
-          logged = await hasApplyLog(client, schema);
-          if (logged) await log.started(client, entry);
-          const ctx = {
-            node: step.node,
-            lockTimeoutMs: topology.settings.lockTimeout,
-            statementTimeoutMs: topology.settings.statementTimeout,
-            fillSecrets,
-          };
-          if (step.kind === 'subscription-init') await inits.start(client, step, ctx);
-          else if (step.kind === 'merge-init')
-            await runMergeInit(topology, step, ctx, { onEvent: opts.onEvent, reconcile: reconcileForInit });
-          else {
-            const stopWatching = watchSlotWait(topology, step, client, opts.onEvent);
-            try {
-              await runStep(client, step, ctx);
-            } finally {
-              await stopWatching?.();
-            }
-          }
-          await inits.afterStep(client, step);
-          // an init step completes (or fails) once followed, after the other steps: see finishSteps
-          if (inits.defers(step)) return;
-          // the state-schema step creates apply_log: record the step that made it
-          if (!logged && (await hasApplyLog(client, schema))) await log.started(client, entry);
-          if (logged || step.kind === 'state-schema') await log.finished(client, step.id, null);
-        } catch (err) {
-          const failure = err instanceof SteepError ? err : stepError(step, err);
-          const message = failure.message;
-          if (logged) await log.finished(client, step.id, message).catch(() => {});
-          opts.onEvent({
-            event: 'apply.step_failed',
-            level: 'error',
-            node: step.node,
-            address: step.address,
-            step: step.id,
-            message,
-            duration_ms: Date.now() - t0,
-          });
-          throw failure;
-        }
-        opts.onEvent({
-          event: 'apply.step_completed',
-          level: 'info',
-          node: step.node,
-          address: step.address,
-          step: step.id,
-          duration_ms: Date.now() - t0,
-        });
-        if (step.kind === 'table-sync') opts.onEvent(syncAppliedEvent(step, Date.now() - t0));
-      },
+      run: (step) => runPlannedStep(step, { topology, clients, runId, inits, fillSecrets, opts }),
     });
     const outcome = { ...graph, interrupted: [] as InterruptedStep[], stopped: false };
     await inits.finishSteps(outcome, { clients, runId });
@@ -318,6 +250,90 @@ export async function applyPlan(topology: Topology, plan: Plan, opts: ApplyOptio
   } finally {
     await Promise.all([...clients.values()].map((c) => c.end().catch(() => {})));
   }
+}
+
+interface StepRun {
+  topology: Topology;
+  clients: Map<string, pg.Client>;
+  runId: string;
+  inits: InitRunner;
+  fillSecrets: (sql: string) => string;
+  opts: ApplyOptions;
+}
+
+/**
+ * One step of the plan on its node's locked session, recorded in `apply_log`: an init starts
+ * (and is followed later), a merge init runs, any other step runs its statements.
+ */
+async function runPlannedStep(step: Step, run: StepRun): Promise<void> {
+  const { topology, clients, runId, inits, fillSecrets, opts } = run;
+  const schema = topology.settings.stateSchema;
+  const client = clients.get(step.node)!;
+  const log = new ApplyLog(schema, step.node, runId);
+  const sql = step.statements.map((s) => s.sql);
+  const t0 = Date.now();
+  opts.onStepStart?.(step);
+  opts.onEvent({
+    event: 'apply.step_started',
+    level: 'info',
+    node: step.node,
+    address: step.address,
+    step: step.id,
+  });
+  const entry = { ...step, sql };
+  let logged = false;
+  // everything that touches the node's session is in here: a session lost between two
+  // steps (the node restarted) fails the next one with a step_failed like any other error
+  try {
+    logged = await hasApplyLog(client, schema);
+    if (logged) await log.started(client, entry);
+    const ctx = {
+      node: step.node,
+      lockTimeoutMs: topology.settings.lockTimeout,
+      statementTimeoutMs: topology.settings.statementTimeout,
+      fillSecrets,
+    };
+    if (step.kind === 'subscription-init') await inits.start(client, step, ctx);
+    else if (step.kind === 'merge-init')
+      await runMergeInit(topology, step, ctx, { onEvent: opts.onEvent, reconcile: reconcileForInit });
+    else {
+      const stopWatching = watchSlotWait(topology, step, client, opts.onEvent);
+      try {
+        await runStep(client, step, ctx);
+      } finally {
+        await stopWatching?.();
+      }
+    }
+    await inits.afterStep(client, step);
+    // an init step completes (or fails) once followed, after the other steps: see finishSteps
+    if (inits.defers(step)) return;
+    // the state-schema step creates apply_log: record the step that made it
+    if (!logged && (await hasApplyLog(client, schema))) await log.started(client, entry);
+    if (logged || step.kind === 'state-schema') await log.finished(client, step.id, null);
+  } catch (err) {
+    const failure = err instanceof SteepError ? err : stepError(step, err);
+    const message = failure.message;
+    if (logged) await log.finished(client, step.id, message).catch(() => {});
+    opts.onEvent({
+      event: 'apply.step_failed',
+      level: 'error',
+      node: step.node,
+      address: step.address,
+      step: step.id,
+      message,
+      duration_ms: Date.now() - t0,
+    });
+    throw failure;
+  }
+  opts.onEvent({
+    event: 'apply.step_completed',
+    level: 'info',
+    node: step.node,
+    address: step.address,
+    step: step.id,
+    duration_ms: Date.now() - t0,
+  });
+  if (step.kind === 'table-sync') opts.onEvent(syncAppliedEvent(step, Date.now() - t0));
 }
 
 /**
