@@ -222,44 +222,7 @@ export async function verifyLoaded(
     const [activity] = await readSubscriptionActivity(sub, await serverVersionOf(sub), d.name);
     const run = { startedAt, conflicts: activity?.conflicts ?? null, whole: opts.tables === undefined };
     const plans = await planVerify(pub, sub, d, info, opts.tables);
-    const verdicts = await pool(plans, opts.parallel, async (plan) => {
-      if (!isComparison(plan)) {
-        const v = notVerifiable(plan);
-        opts.onTableDone?.(v);
-        emitTable(opts.onEvent, d, v);
-        return v;
-      }
-      const name = qualifiedName(plan.table);
-      opts.onTableStart?.(name, plan.estimatedRows);
-      const [p, s] = await Promise.all([
-        openSession(topology, d.from, 'compare'),
-        openSession(topology, d.node, 'compare'),
-      ]);
-      try {
-        const v = await compareTable(p, s, plan, {
-          replay: { slot, timeoutMs: REPLAY_TIMEOUT_MS, subscriberNode: d.node },
-          examples: opts.examples,
-          chunkRows: chunkRowsSetting(),
-          onRows: (rows) => opts.onTableRows?.(name, rows),
-        });
-        opts.onTableDone?.(v);
-        emitTable(opts.onEvent, d, v);
-        return v;
-      } catch (err) {
-        if (err instanceof SteepError) throw err;
-        const e = err as { message?: string };
-        throw new SteepError(
-          'verify.failed',
-          `comparing ${name} of subscription ${d.name} failed: ${e.message ?? String(err)}`,
-          {
-            address: subscriptionAddress(d.name),
-            cause: err,
-          },
-        );
-      } finally {
-        await Promise.all([p.end().catch(() => {}), s.end().catch(() => {})]);
-      }
-    });
+    const verdicts = await pool(plans, opts.parallel, (plan) => verifyTable(topology, d, slot, plan, opts));
     const diverged = verdicts.some((v) => v.status === 'diverged');
     const state = await recordVerdicts(sub, topology, d, info, { ...run, verdicts }, opts.onEvent);
     return {
@@ -274,6 +237,52 @@ export async function verifyLoaded(
     };
   } finally {
     await Promise.all([sub.end().catch(() => {}), pub?.end().catch(() => {})]);
+  }
+}
+
+/** One table's verdict: compared on two sessions of its own, or why it cannot be. */
+async function verifyTable(
+  topology: Topology,
+  d: SubscriptionSpec,
+  slot: string,
+  plan: TableComparison | NotVerifiable,
+  opts: VerifyOptions,
+): Promise<TableVerdict> {
+  if (!isComparison(plan)) {
+    const v = notVerifiable(plan);
+    opts.onTableDone?.(v);
+    emitTable(opts.onEvent, d, v);
+    return v;
+  }
+  const name = qualifiedName(plan.table);
+  opts.onTableStart?.(name, plan.estimatedRows);
+  const [p, s] = await Promise.all([
+    openSession(topology, d.from, 'compare'),
+    openSession(topology, d.node, 'compare'),
+  ]);
+  try {
+    const v = await compareTable(p, s, plan, {
+      replay: { slot, timeoutMs: REPLAY_TIMEOUT_MS, subscriberNode: d.node },
+      examples: opts.examples,
+      chunkRows: chunkRowsSetting(),
+      onRows: (rows) => opts.onTableRows?.(name, rows),
+    });
+    opts.onTableDone?.(v);
+    emitTable(opts.onEvent, d, v);
+    return v;
+  } catch (err) {
+    if (err instanceof SteepError) throw err;
+    const e = err as { message?: string };
+    throw new SteepError(
+      'verify.failed',
+      `comparing ${name} of subscription ${d.name} failed: ${e.message ?? String(err)}`,
+      {
+        address: subscriptionAddress(d.name),
+        cause: err,
+      },
+    );
+  } finally {
+    await Promise.all([p.end().catch(() => {}), s.end().catch(() => {})]);
   }
 }
 
