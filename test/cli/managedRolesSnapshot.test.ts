@@ -141,6 +141,7 @@ describe.each([...versions])('two-phase init as least-privileged roles on Postgr
       expect((await steep(['apply', '--auto-approve'], path)).code).toBe(1);
       const generate = await steep(['snapshot', 'generate', sub, '--output', tempDir('steep-admin-')], path);
       expect(generate.code).toBe(1);
+      expect(generate.stderr).toContain('run steep apply first');
       await nothingCreated();
       return;
     }
