@@ -10,7 +10,9 @@ import type { TableName } from '../model/topology.js';
  * index by its `pg_get_indexdef` (method, opclasses, collations, expressions, predicate).
  *
  * Only what those statements rebuild whole, so nothing about the table changes: none of a
- * table that is partitioned, a partition, or not the session's role's to alter; no index that
+ * table that is partitioned, a partition, not the session's role's to alter, or in a schema the
+ * role may not create in (building an index asks CREATE on the table's schema, which the owner of
+ * a table in `public` lacks from PostgreSQL 15, while dropping it does not); no index that
  * something depends on (a foreign key referencing it), that is the replica identity, clustered,
  * not valid, in a tablespace of its own, a partition's part of a parent index, commented, with
  * a statistics target of its own, or behind an exclusion constraint.
@@ -38,6 +40,7 @@ export async function readDeferrableIndexes(client: pg.Client, table: TableName)
       WHERE t.oid = $1::regclass
         AND t.relkind = 'r' AND NOT t.relispartition
         AND pg_catalog.pg_has_role(t.relowner, 'USAGE')
+        AND pg_catalog.has_schema_privilege(t.relnamespace, 'CREATE')
         AND i.indisvalid AND i.indisready AND i.indislive
         AND NOT i.indisreplident AND NOT i.indisclustered
         AND ic.reltablespace = 0

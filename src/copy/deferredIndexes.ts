@@ -18,7 +18,7 @@ import { byTable, type DeferredIndex, type DeferredIndexStore } from '../state/d
  * rows, and built in one with their removal: whatever stops steep in between, the rows say what
  * to build, and the next apply (the copy's resume) or `steep init cancel` builds them. Deferring
  * is never needed: a table whose lock is not had within 5 s, or whose indexes steep's role may
- * not drop, keeps them.
+ * not drop or build again (catalog/deferrableIndexes.ts), keeps them.
  */
 
 /**

@@ -176,7 +176,9 @@ export async function applySnapshot(
   try {
     const log = await SnapshotLog.open(sub, topology, d);
     const m = await verify(topology, d, dir, pub, sub, parallel);
-    const load = await loadModeOf(sub, d, m.tables, await serverVersionOf(sub));
+    const load = await loadModeOf(sub, d, m.tables, await serverVersionOf(sub), {
+      split: m.tables.filter((t) => t.files.length > 1).map(qualifiedName),
+    });
     await log.checkManifest(m, dir, d);
     await log.mark(m, dir, 'applying');
     const chunks = new CopyChunkStore(schema, d.node);

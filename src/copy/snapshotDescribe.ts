@@ -15,6 +15,7 @@ import { sha256Hex } from '../model/sha256.js';
 import { DEFAULT_SPLIT_ABOVE, type SubscriptionSpec, type Topology } from '../model/topology.js';
 import { STEEP_VERSION } from '../version.js';
 import { beginAtSnapshot, planChunks } from './engine.js';
+import { unsplitOn } from './loadMode.js';
 import { FORMAT_VERSION, type Manifest, type ManifestTable, SCHEMA_FILE } from './manifest.js';
 import { schemaScript } from './schemaFile.js';
 import type { HeldSnapshot } from './snapshotHolder.js';
@@ -53,11 +54,15 @@ export async function newManifest(
       where(d),
     );
   }
-  // pipelined on the publisher's session, the subscriber's meanwhile
+  // pipelined on the publisher's session, the subscriber's meanwhile (one query after another);
+  // a table the subscriber loads only in one COPY statement is not split (loadMode.ts)
+  const whole = unsplitOn(sub, tables);
   const [chunks, values, target, schema] = await Promise.all([
-    planChunks(pub, tables, { splitAbove: d.init.splitAbove ?? DEFAULT_SPLIT_ABOVE, parallel }),
+    whole.then((w) =>
+      planChunks(pub, tables, { splitAbove: d.init.splitAbove ?? DEFAULT_SPLIT_ABOVE, parallel, whole: w }),
+    ),
     publisherSequenceValues(pub, tables),
-    readColumns(sub, tables),
+    whole.then(() => readColumns(sub, tables)),
     schemaSql(pub, topology, d, tables),
   ]);
   const sequences = values.map((s) => ({ schema: s.schema, name: s.name, value: s.last }));

@@ -11,8 +11,10 @@ import { PG15 } from '../model/versions.js';
  * cycle) loads in one transaction with SET CONSTRAINTS ALL DEFERRED when its NOT DEFERRABLE
  * foreign keys alone form no cycle (those order the tables inside it); otherwise no order can
  * load it. A table that references itself is copied in one COPY statement (PostgreSQL checks a
- * NOT DEFERRABLE foreign key at the end of the statement). A foreign key to a table the load
- * does not copy is checked against the rows already there.
+ * NOT DEFERRABLE foreign key at the end of the statement); one that comes in several chunks all
+ * the same (a snapshot's files) loads them in one transaction with its keys deferred, which a NOT
+ * DEFERRABLE self-reference refuses. A foreign key to a table the load does not copy is checked
+ * against the rows already there.
  */
 
 export interface LoadOrderResult extends LoadOrder {
@@ -20,6 +22,8 @@ export interface LoadOrderResult extends LoadOrder {
   outside: ForeignKeyEdge[];
   /** cycles of NOT DEFERRABLE foreign keys: no order loads their tables */
   cycles: Array<{ tables: string[]; foreignKeys: ForeignKeyEdge[] }>;
+  /** tables in several chunks that reference themselves through NOT DEFERRABLE foreign keys: no chunk may go first */
+  splitSelf: Array<{ table: string; foreignKeys: ForeignKeyEdge[] }>;
 }
 
 /** Strongly connected components of `nodes` under `edges`, each emitted after those it reaches. */
@@ -64,9 +68,14 @@ function edgesOf(fks: readonly ForeignKeyEdge[]): Map<string, string[]> {
   return edges;
 }
 
+/**
+ * `split`: the tables that come in several chunks whatever the order says (a snapshot's files,
+ * generated before its load); the others are copied whole where they reference themselves.
+ */
 export function loadOrder(
   tables: readonly string[],
   foreignKeys: readonly ForeignKeyEdge[],
+  split: readonly string[] = [],
 ): LoadOrderResult {
   const loaded = new Set(tables);
   const fks = [...foreignKeys]
@@ -77,7 +86,13 @@ export function loadOrder(
         compareText(a.references, b.references) ||
         compareText(a.name, b.name),
     );
-  const whole = [...new Set(fks.filter((fk) => fk.table === fk.references).map((fk) => fk.table))];
+  const self = fks.filter((fk) => fk.table === fk.references);
+  const whole = [...new Set(self.map((fk) => fk.table))];
+  // a self-referencing table in several chunks: all of them in one transaction, its keys deferred
+  const splitSelf = whole
+    .filter((t) => split.includes(t))
+    .map((table) => ({ table, foreignKeys: self.filter((fk) => fk.table === table && !fk.deferrable) }));
+  const deferSelf = new Set(splitSelf.filter((s) => s.foreignKeys.length === 0).map((s) => s.table));
   const outside = fks.filter((fk) => !loaded.has(fk.references));
   const inner = fks.filter((fk) => fk.table !== fk.references && loaded.has(fk.references));
   const groups: LoadGroup[] = [];
@@ -90,7 +105,7 @@ export function loadOrder(
       ),
     ].sort(compareText);
     if (scc.length === 1) {
-      groups.push({ tables: scc, after, deferred: false });
+      groups.push({ tables: scc, after, deferred: deferSelf.has(scc[0]!) });
       continue;
     }
     // inside a cycle, only the NOT DEFERRABLE foreign keys order the tables (the others wait for COMMIT)
@@ -106,7 +121,25 @@ export function loadOrder(
       });
     if (stuck.length === 0) groups.push({ tables: parts.flat(), after, deferred: true });
   }
-  return { groups, whole, outside, cycles };
+  return {
+    groups,
+    whole,
+    outside,
+    cycles,
+    splitSelf: splitSelf.filter((s) => s.foreignKeys.length > 0),
+  };
+}
+
+/**
+ * The tables `snapshot generate` writes as one file each for a subscriber whose role may not set
+ * session_replication_role: those that reference themselves through a NOT DEFERRABLE foreign key,
+ * which load only in one COPY statement. A DEFERRABLE one is split: its files load in one
+ * transaction with the key deferred.
+ */
+export function unsplitTables(facts: LoadFacts): string[] {
+  if (facts.replicaAllowed) return [];
+  const strict = facts.foreignKeys.filter((fk) => fk.table === fk.references && !fk.deferrable);
+  return [...new Set(strict.map((fk) => fk.table))].sort(compareText);
 }
 
 /** "load in foreign-key order: role admin may not set session_replication_role" */
@@ -118,16 +151,23 @@ export function foreignKeyOrderNote(role: string): string {
 export interface OwnCopyUse {
   twoPhase: boolean;
   split: boolean;
+  /**
+   * `steep snapshot apply`: the subscription exists and its slot holds the snapshot, so another
+   * init method is no way round (enabled as it is, it would stream into empty tables)
+   */
+  applying?: boolean;
 }
 
 /** The fix for a load the foreign-key order cannot make: the grant (15+), or PostgreSQL's copy. */
 function fixText(node: string, role: string, serverVersion: number, use: OwnCopyUse): string {
+  const grant = `run GRANT SET ON PARAMETER session_replication_role TO ${quoteIdent(role)}; on ${node}`;
+  const only14 = '(on PostgreSQL 14 only a superuser may set session_replication_role)';
+  if (use.applying)
+    return serverVersion >= PG15 ? grant : `run steep snapshot apply as a superuser on ${node} ${only14}`;
   const other = use.twoPhase
     ? 'use init: { method: snapshot } so PostgreSQL copies'
     : `leave init.parallel out${use.split ? ' and raise init.splitAbove above the biggest table' : ''} so PostgreSQL copies`;
-  return serverVersion >= PG15
-    ? `run GRANT SET ON PARAMETER session_replication_role TO ${quoteIdent(role)}; on ${node}, or ${other}`
-    : `${other} (on PostgreSQL 14 only a superuser may set session_replication_role)`;
+  return serverVersion >= PG15 ? `${grant}, or ${other}` : `${other} ${only14}`;
 }
 
 function tableOf(qualified: string): { schema: string; name: string } {
@@ -157,6 +197,18 @@ export function loadProblems(
         `or make one of them deferrable (ALTER TABLE ${quoteTable(tableOf(fk.table))} ALTER CONSTRAINT ${quoteIdent(fk.name)} DEFERRABLE;)`,
     );
   }
+  for (const { table, foreignKeys } of order.splitSelf) {
+    const one = foreignKeys.length === 1;
+    const alter = foreignKeys.map(
+      (f) => `ALTER TABLE ${quoteTable(tableOf(f.table))} ALTER CONSTRAINT ${quoteIdent(f.name)} DEFERRABLE;`,
+    );
+    errors.push(
+      `${why}, and ${table} references itself through the NOT DEFERRABLE foreign key${one ? '' : 's'} ${foreignKeys.map((f) => f.name).join(', ')} ` +
+        `while the snapshot holds it in several files, one COPY statement each, at whose end PostgreSQL checks ${one ? 'it' : 'them'}, ` +
+        `so a row whose referenced row is in a later file would fail: ${fix}, ` +
+        `or make ${one ? 'it' : 'them'} deferrable (${alter.join(' ')}) and its files load in one transaction`,
+    );
+  }
   if (facts.originTriggers.length > 0)
     errors.push(
       `${why}, in which the trigger${facts.originTriggers.length === 1 ? '' : 's'} ${facts.originTriggers.join(', ')} would fire on every loaded row ` +
@@ -173,16 +225,18 @@ export function loadProblems(
 /**
  * How steep's own copy loads `tables` (`schema.table`) on a subscriber: as replication does
  * where the role may set session_replication_role, else in foreign-key order, with what refuses
- * that order (errors) and what it checks against rows already there (warnings).
+ * that order (errors) and what it checks against rows already there (warnings). `split`: the
+ * tables that come in several chunks whatever the order says (a snapshot's files).
  */
 export function planLoad(
   where: { node: string; serverVersion: number; subscription: string },
   facts: LoadFacts,
   tables: readonly string[],
   use: OwnCopyUse,
+  split: readonly string[] = [],
 ): { mode: LoadMode; errors: string[]; warnings: string[] } {
   if (facts.replicaAllowed) return { mode: { replica: true }, errors: [], warnings: [] };
-  const order = loadOrder(tables, facts.foreignKeys);
+  const order = loadOrder(tables, facts.foreignKeys, split);
   return {
     mode: { replica: false, groups: order.groups, whole: order.whole },
     ...loadProblems(where, facts, order, use),

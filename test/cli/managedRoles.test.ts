@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { steepWith, writeConfig } from '../support/cli.js';
-import { type TestNode, testVersions, useCluster } from '../support/cluster.js';
+import { testVersions, useCluster } from '../support/cluster.js';
+import { createManagedRoles, MANAGED_PASSWORD, nodesAs } from '../support/managedRoles.js';
 import { digests, startWriter, waitCaughtUp } from '../support/replicationData.js';
 import { eventually } from '../support/topologyFile.js';
 
@@ -15,7 +16,7 @@ import { eventually } from '../support/topologyFile.js';
  */
 const versions = process.env.STEEP_TEST_PG ? testVersions() : ([18] as const);
 
-const PASSWORD = 'managed-role-pw';
+const PASSWORD = MANAGED_PASSWORD;
 
 describe.each([...versions])('least-privileged roles on PostgreSQL %i', (version) => {
   const cluster = useCluster({ nodes: ['east', 'west'], version });
@@ -43,14 +44,7 @@ describe.each([...versions])('least-privileged roles on PostgreSQL %i', (version
   }
 
   function nodes(role: string): string {
-    return [
-      'nodes:',
-      ...[east(), west()].flatMap((n: TestNode) => [
-        `  ${n.name}:`,
-        `    url: postgres://${role}@127.0.0.1:${n.port}/app`,
-        `    password: \${env:ROLE_PGPASSWORD}`,
-      ]),
-    ].join('\n');
+    return nodesAs(role, [east(), west()]);
   }
 
   function config(role: string, sub: string, tables: string[], init: string): string {
@@ -77,13 +71,7 @@ describe.each([...versions])('least-privileged roles on PostgreSQL %i', (version
   /** As postgres (the cloud's own superuser): the two roles, each owning its tables on both nodes. */
   async function setUp(): Promise<void> {
     for (const n of [east(), west()]) {
-      await n.query(
-        `CREATE ROLE admin LOGIN NOSUPERUSER CREATEDB CREATEROLE REPLICATION PASSWORD '${PASSWORD}'`,
-      );
-      await n.query(`CREATE ROLE narrow LOGIN REPLICATION PASSWORD '${PASSWORD}'`);
-      await n.query('GRANT pg_monitor, pg_signal_backend, pg_read_all_data, pg_write_all_data TO admin');
-      if (pg16) await n.query('GRANT pg_create_subscription TO admin, narrow');
-      await n.query('GRANT CREATE ON DATABASE app TO admin');
+      await createManagedRoles(n);
       // an application role someone else created, which a switchover fences
       await n.query(`CREATE ROLE app_writer LOGIN PASSWORD '${PASSWORD}'`);
       for (const [t, owner] of [

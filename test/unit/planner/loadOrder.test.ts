@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ForeignKeyEdge } from '../../../src/model/loadOrder.js';
-import { loadOrder, loadProblems } from '../../../src/planner/loadOrder.js';
+import { loadOrder, loadProblems, planLoad, unsplitTables } from '../../../src/planner/loadOrder.js';
 
 const fk = (table: string, references: string, deferrable = false): ForeignKeyEdge => ({
   name: `${table.slice(7)}_${references.slice(7)}_fkey`,
@@ -98,5 +98,66 @@ describe('loadOrder: a subscriber without session_replication_role loads each ta
         'public.tree references public.elsewhere (foreign key tree_elsewhere_fkey), which it does not copy',
       ),
     ]);
+  });
+});
+
+describe('a self-referencing table in several chunks (a snapshot split before its load)', () => {
+  const where = { node: 'west', serverVersion: 180000, subscription: 's' };
+  const facts = (deferrable: boolean) => ({
+    role: 'admin',
+    replicaAllowed: false,
+    foreignKeys: [fk('public.tree', 'public.tree', deferrable), fk('public.leaf', 'public.tree')],
+    originTriggers: [],
+  });
+
+  it('DEFERRABLE: its chunks load in one transaction with the key deferred, before the tables that reference it', () => {
+    const order = loadOrder(['public.leaf', 'public.tree'], facts(true).foreignKeys, ['public.tree']);
+    expect(order.groups).toEqual([
+      { tables: ['public.tree'], after: [], deferred: true },
+      { tables: ['public.leaf'], after: ['public.tree'], deferred: false },
+    ]);
+    expect(order.splitSelf).toEqual([]);
+    // not split: one COPY statement, no transaction of its own needed
+    expect(loadOrder(['public.tree'], facts(true).foreignKeys).groups).toEqual([
+      { tables: ['public.tree'], after: [], deferred: false },
+    ]);
+  });
+
+  it('NOT DEFERRABLE: refused before anything loads, naming the grant (15+) and ALTER CONSTRAINT; never another init method, the subscription being made', () => {
+    const split = ['public.tree'];
+    const use = { twoPhase: true, split: false, applying: true };
+    const refused = planLoad(where, facts(false), ['public.leaf', 'public.tree'], use, split);
+    expect(refused.errors).toEqual([
+      "west: role admin may not set session_replication_role, so steep's own copy loads the tables of subscription s in foreign-key order, " +
+        'and public.tree references itself through the NOT DEFERRABLE foreign key tree_tree_fkey while the snapshot holds it in several files, ' +
+        'one COPY statement each, at whose end PostgreSQL checks it, so a row whose referenced row is in a later file would fail: ' +
+        'run GRANT SET ON PARAMETER session_replication_role TO "admin"; on west, ' +
+        'or make it deferrable (ALTER TABLE "public"."tree" ALTER CONSTRAINT "tree_tree_fkey" DEFERRABLE;) and its files load in one transaction',
+    ]);
+    const on14 = planLoad({ ...where, serverVersion: 140013 }, facts(false), ['public.tree'], use, split);
+    expect(on14.errors[0]).toContain(
+      'would fail: run steep snapshot apply as a superuser on west (on PostgreSQL 14 only a superuser may set session_replication_role), or make it deferrable',
+    );
+    // in one file it loads in one COPY statement
+    expect(planLoad(where, facts(false), ['public.tree'], use, []).errors).toEqual([]);
+    // a role that may set session_replication_role loads it as replication does
+    expect(planLoad(where, { ...facts(false), replicaAllowed: true }, ['public.tree'], use, split)).toEqual({
+      mode: { replica: true },
+      errors: [],
+      warnings: [],
+    });
+  });
+
+  it('snapshot generate keeps whole only the tables whose self-reference is NOT DEFERRABLE, and only where the role may not set session_replication_role', () => {
+    const both = {
+      ...facts(false),
+      foreignKeys: [
+        fk('public.strict', 'public.strict'),
+        fk('public.tree', 'public.tree', true),
+        fk('public.leaf', 'public.strict'),
+      ],
+    };
+    expect(unsplitTables(both)).toEqual(['public.strict']);
+    expect(unsplitTables({ ...both, replicaAllowed: true })).toEqual([]);
   });
 });

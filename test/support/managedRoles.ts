@@ -1,0 +1,54 @@
+import type { TestNode } from './cluster.js';
+
+/**
+ * The least-privileged roles of issue 36's role matrix, as a managed PostgreSQL (RDS, Cloud SQL,
+ * Azure) gives them: `admin` NOSUPERUSER CREATEDB CREATEROLE REPLICATION, pg_monitor,
+ * pg_signal_backend, pg_read_all_data, pg_write_all_data, pg_create_subscription (16+) and CREATE
+ * on the database; `narrow` only LOGIN REPLICATION and pg_create_subscription (16+). Each test
+ * makes its tables and gives them to the role that owns them.
+ */
+
+export const MANAGED_PASSWORD = 'managed-role-pw';
+
+/** The env var the nodes' password comes from in nodesAs()'s block. */
+export const MANAGED_PASSWORD_ENV = { ROLE_PGPASSWORD: MANAGED_PASSWORD };
+
+/** As postgres (the cloud's own superuser): the two roles on `node`. */
+export async function createManagedRoles(node: TestNode): Promise<void> {
+  await node.query(
+    `CREATE ROLE admin LOGIN NOSUPERUSER CREATEDB CREATEROLE REPLICATION PASSWORD '${MANAGED_PASSWORD}'`,
+  );
+  await node.query(`CREATE ROLE narrow LOGIN REPLICATION PASSWORD '${MANAGED_PASSWORD}'`);
+  await node.query('GRANT pg_monitor, pg_signal_backend, pg_read_all_data, pg_write_all_data TO admin');
+  if (node.version >= 16) await node.query('GRANT pg_create_subscription TO admin, narrow');
+  await node.query('GRANT CREATE ON DATABASE app TO admin');
+}
+
+/** The `nodes:` block of a steep.yaml connecting to every node as `role`. */
+export function nodesAs(role: string, nodes: readonly TestNode[]): string {
+  return [
+    'nodes:',
+    ...nodes.flatMap((n) => [
+      `  ${n.name}:`,
+      `    url: postgres://${role}@127.0.0.1:${n.port}/app`,
+      `    password: \${env:ROLE_PGPASSWORD}`,
+    ]),
+  ].join('\n');
+}
+
+/** What steep made on `nodes`, counted as the superuser: publications, subscriptions, slots, origins. */
+export async function madeObjects(
+  nodes: readonly TestNode[],
+): Promise<Record<string, { pubs: number; subs: number; slots: number; origins: number }>> {
+  const out: Record<string, { pubs: number; subs: number; slots: number; origins: number }> = {};
+  for (const n of nodes) {
+    const [r] = await n.query<{ pubs: number; subs: number; slots: number; origins: number }>(
+      `SELECT (SELECT count(*)::int FROM pg_publication) AS pubs,
+              (SELECT count(*)::int FROM pg_subscription) AS subs,
+              (SELECT count(*)::int FROM pg_replication_slots) AS slots,
+              (SELECT count(*)::int FROM pg_replication_origin) AS origins`,
+    );
+    out[n.name] = r!;
+  }
+  return out;
+}
