@@ -60,6 +60,20 @@ function probeErrorIsNotTheFilters(err: unknown): boolean {
   return e.code === '42501' || e.code === '42710';
 }
 
+type Send = (q: string | pg.QueryConfig) => Promise<Settled>;
+
+/** One filter's statements, sent; they settle once the pipeline has run. */
+interface Check {
+  key: string;
+  filter: string;
+  created: Promise<Settled>;
+  check: Promise<Settled>;
+  printed: Promise<Settled>;
+  probe: Promise<Settled> | null;
+  /** prqual of the filter on a copy that keeps virtual generated columns */
+  stored: Promise<Settled> | null;
+}
+
 export async function normaliseRowFilters(
   client: pg.Client,
   tables: Record<string, ObservedTable>,
@@ -74,7 +88,7 @@ export async function normaliseRowFilters(
   };
 
   const sent: Promise<Settled>[] = [];
-  const send = (q: string | pg.QueryConfig): Promise<Settled> => {
+  const send: Send = (q) => {
     const settled = client.query(q).then(
       (result): Settled => ({ ok: true, result }),
       (error): Settled => ({ ok: false, error }),
@@ -82,19 +96,34 @@ export async function normaliseRowFilters(
     sent.push(settled);
     return settled;
   };
+  const checks = sendChecks(send, tables, filters, opts, fail);
 
-  interface Check {
-    key: string;
-    filter: string;
-    created: Promise<Settled>;
-    check: Promise<Settled>;
-    printed: Promise<Settled>;
-    probe: Promise<Settled> | null;
-    /** prqual of the filter on a copy that keeps virtual generated columns */
-    stored: Promise<Settled> | null;
+  await Promise.all(sent);
+  for (const c of checks) {
+    const verdict = await checkVerdict(c);
+    if (!verdict.ok) {
+      fail(c.key, c.filter, verdict.message);
+      continue;
+    }
+    rowFilters[c.key] ??= {};
+    rowFilters[c.key]![c.filter] = verdict.expr;
   }
-  const checks: Check[] = [];
+  return { rowFilters, rowFilterErrors };
+}
 
+/**
+ * Every filter's statements, in one transaction that is rolled back: per table a temporary
+ * copy, per filter the probe, the CHECK and its deparse, each behind a savepoint. A filter of a
+ * table that does not exist fails at once.
+ */
+function sendChecks(
+  send: Send,
+  tables: Record<string, ObservedTable>,
+  filters: Record<string, string[]>,
+  opts: { probePublication: boolean; lockTimeoutMs?: number },
+  fail: (key: string, filter: string, message: string) => void,
+): Check[] {
+  const checks: Check[] = [];
   let tableNo = 0;
   for (const [key, written] of Object.entries(filters)) {
     const unique = [...new Set(written)];
@@ -132,45 +161,31 @@ export async function normaliseRowFilters(
     send('ROLLBACK TO SAVEPOINT steep_rowfilter_table');
   }
   if (checks.length > 0) send('ROLLBACK');
+  return checks;
+}
 
-  await Promise.all(sent);
-  for (const c of checks) {
-    const created = await c.created;
-    if (!created.ok) {
-      fail(c.key, c.filter, `cannot check the row filter: ${postgresMessage(created.error)}`);
-      continue;
-    }
-    // the probe's message first: it is the one CREATE/ALTER PUBLICATION will give
-    const probe = c.probe ? await c.probe : null;
-    if (probe && !probe.ok && !probeErrorIsNotTheFilters(probe.error)) {
-      fail(c.key, c.filter, filterMessage(probe.error));
-      continue;
-    }
-    const check = await c.check;
-    if (!check.ok) {
-      fail(c.key, c.filter, filterMessage(check.error));
-      continue;
-    }
-    const printed = await c.printed;
-    const stored = c.stored ? await c.stored : null;
-    const storedExpr = stored?.ok
-      ? (stored.result.rows[0] as { expr?: string } | undefined)?.expr
-      : undefined;
-    const expr =
-      storedExpr ??
-      (printed.ok ? (printed.result.rows[0] as { expr?: string } | undefined)?.expr : undefined);
-    if (expr === undefined) {
-      fail(
-        c.key,
-        c.filter,
-        `cannot check the row filter: ${printed.ok ? 'no expression' : postgresMessage(printed.error)}`,
-      );
-      continue;
-    }
-    rowFilters[c.key] ??= {};
-    rowFilters[c.key]![c.filter] = expr;
-  }
-  return { rowFilters, rowFilterErrors };
+/** What PostgreSQL made of one filter: how it prints it, or why it refuses it. */
+async function checkVerdict(c: Check): Promise<{ ok: true; expr: string } | { ok: false; message: string }> {
+  const created = await c.created;
+  if (!created.ok)
+    return { ok: false, message: `cannot check the row filter: ${postgresMessage(created.error)}` };
+  // the probe's message first: it is the one CREATE/ALTER PUBLICATION will give
+  const probe = c.probe ? await c.probe : null;
+  if (probe && !probe.ok && !probeErrorIsNotTheFilters(probe.error))
+    return { ok: false, message: filterMessage(probe.error) };
+  const check = await c.check;
+  if (!check.ok) return { ok: false, message: filterMessage(check.error) };
+  const printed = await c.printed;
+  const stored = c.stored ? await c.stored : null;
+  const storedExpr = stored?.ok ? (stored.result.rows[0] as { expr?: string } | undefined)?.expr : undefined;
+  const expr =
+    storedExpr ?? (printed.ok ? (printed.result.rows[0] as { expr?: string } | undefined)?.expr : undefined);
+  if (expr === undefined)
+    return {
+      ok: false,
+      message: `cannot check the row filter: ${printed.ok ? 'no expression' : postgresMessage(printed.error)}`,
+    };
+  return { ok: true, expr };
 }
 
 /**
@@ -193,7 +208,7 @@ function filterMessage(err: unknown): string {
  * the filter to the CHECK's deparse.
  */
 function storedFilters(
-  send: (q: string | pg.QueryConfig) => Promise<Settled>,
+  send: Send,
   table: ObservedTable,
   filters: readonly string[],
   tableNo: number,

@@ -6,6 +6,7 @@ import type {
   PublicationSpec,
   SchemaSyncMode,
   Settings,
+  SubscriptionOptions,
   SubscriptionSpec,
   TableName,
   Topology,
@@ -54,29 +55,9 @@ function normaliseLink(
     return undefined;
   }
 
-  const nodes = reader.strings([...base, 'nodes']);
-  if (nodes.length !== 2) return undefined; // the schema says exactly two
-  let ok = true;
-  for (const n of nodes) {
-    if (!Object.hasOwn(topology.nodes, n.value)) {
-      ok = false;
-      problems.error(
-        'unknown-node',
-        `link \`${name}\`: node \`${n.value}\` is not declared in \`nodes\``,
-        positions.value(n.path),
-      );
-    }
-  }
-  const [first, second] = [nodes[0]!.value, nodes[1]!.value];
-  if (first === second) {
-    problems.error(
-      'link-to-itself',
-      `link \`${name}\`: both nodes are \`${first}\`; a link joins two different nodes`,
-      positions.value(nodes[1]!.path),
-    );
-    return undefined;
-  }
-  if (!ok) return undefined;
+  const nodes = linkNodes(ctx, topology, name);
+  if (!nodes) return undefined;
+  const [first, second] = nodes;
 
   const tables = linkTables(ctx, name);
   const schemas = reader
@@ -106,6 +87,8 @@ function normaliseLink(
     return undefined;
   }
 
+  if (!objectNamesFree(ctx, topology, name, [first, second])) return undefined;
+
   const link: LinkSpec = {
     name,
     nodes: [first, second],
@@ -115,7 +98,43 @@ function normaliseLink(
     schemas,
     init,
   };
-  for (const node of link.nodes) {
+  addLinkObjects(ctx, topology, link, options, settings);
+  return link;
+}
+
+/** The link's two nodes, each declared and not the same one (undefined: a problem was reported). */
+function linkNodes(ctx: Context, topology: Topology, name: string): [string, string] | undefined {
+  const { reader, positions, problems } = ctx;
+  const nodes = reader.strings(['links', name, 'nodes']);
+  if (nodes.length !== 2) return undefined; // the schema says exactly two
+  let ok = true;
+  for (const n of nodes) {
+    if (!Object.hasOwn(topology.nodes, n.value)) {
+      ok = false;
+      problems.error(
+        'unknown-node',
+        `link \`${name}\`: node \`${n.value}\` is not declared in \`nodes\``,
+        positions.value(n.path),
+      );
+    }
+  }
+  const [first, second] = [nodes[0]!.value, nodes[1]!.value];
+  if (first === second) {
+    problems.error(
+      'link-to-itself',
+      `link \`${name}\`: both nodes are \`${first}\`; a link joins two different nodes`,
+      positions.value(nodes[1]!.path),
+    );
+    return undefined;
+  }
+  return ok ? [first, second] : undefined;
+}
+
+/** The names `<link>_<node>` are identifiers and no publication or subscription of the file has them. */
+function objectNamesFree(ctx: Context, topology: Topology, name: string, nodes: [string, string]): boolean {
+  const { positions, problems } = ctx;
+  const base = ['links', name];
+  for (const node of nodes) {
     const objectName = linkObjectName(name, node);
     const problem = identifierProblem(objectName);
     if (problem) {
@@ -125,7 +144,7 @@ function normaliseLink(
         positions.key(base),
         'choose a shorter link name',
       );
-      return undefined;
+      return false;
     }
     for (const kind of ['publications', 'subscriptions'] as const) {
       if (Object.hasOwn(topology[kind], objectName)) {
@@ -136,11 +155,25 @@ function normaliseLink(
           positions.key(base),
           'rename the link or that object',
         );
-        return undefined;
+        return false;
       }
     }
   }
+  return true;
+}
 
+/** What the link stands for: on each node a publication, and a subscription receiving the other's. */
+function addLinkObjects(
+  ctx: Context,
+  topology: Topology,
+  link: LinkSpec,
+  options: Partial<SubscriptionOptions>,
+  settings: Settings,
+): void {
+  const { reader } = ctx;
+  const { name, tables, schemas, init } = link;
+  const base = ['links', name];
+  const second = link.nodes[1];
   const publish = reader.strings([...base, 'publish']).map((s) => s.value);
   const protect = reader.boolean([...base, 'protect']) ?? false;
   const schemaSync =
@@ -178,7 +211,6 @@ function normaliseLink(
     };
     topology.subscriptions[subscription.name] = subscription;
   }
-  return link;
 }
 
 /** The first edge (nodes[0] → nodes[1]) copies with snapshot; the reverse one never copies. */

@@ -1,4 +1,4 @@
-import type { Alias, Node } from 'yaml';
+import type { Alias, Node, YAMLMap } from 'yaml';
 import { isAlias, isMap, isNode, isPair, isScalar, isSeq } from './yamlLibrary.js';
 
 /**
@@ -45,17 +45,8 @@ export function nestingProblem(root: Node): NestingProblem | undefined {
 
   const enter = (node: Node): NestingProblem | undefined => {
     if (isMap(node)) {
-      for (const pair of node.items) {
-        if (isPair(pair) && isMergeKey(pair.key) && !mergesMappings(pair.value, resolve)) {
-          const at = isNode(pair.value) ? pair.value : (pair.key as Node);
-          return {
-            code: 'bad-merge',
-            message: 'a merge key (`<<`) must be given a mapping, an alias of one, or a list of those',
-            hint: 'merge a mapping, e.g. `<<: *defaults`',
-            offset: at.range?.[0] ?? 0,
-          };
-        }
-      }
+      const problem = badMerge(node, resolve);
+      if (problem) return problem;
     }
     if (isMap(node) || isSeq(node)) {
       depth++;
@@ -80,13 +71,7 @@ export function nestingProblem(root: Node): NestingProblem | undefined {
         top.max = Math.max(top.max, known);
       } else if (onPath.has(kid)) {
         // only an alias leads back to a node being walked: to one of its own containers
-        const alias = top.node as Alias;
-        return {
-          code: 'circular-alias',
-          message: `*${alias.source} is inside the value &${alias.source} marks, so that value would contain itself`,
-          hint: 'an alias can only repeat a value written out before it',
-          offset: alias.range?.[0] ?? 0,
-        };
+        return circularAlias(top.node as Alias);
       } else if (isMap(kid) || isSeq(kid) || isAlias(kid)) {
         const problem = enter(kid);
         if (problem) return problem;
@@ -105,6 +90,32 @@ export function nestingProblem(root: Node): NestingProblem | undefined {
     if (parent) parent.max = Math.max(parent.max, h);
   }
   return undefined;
+}
+
+/** A merge key (`<<`) of the mapping given something yaml cannot merge. */
+function badMerge(map: YAMLMap, resolve: (node: unknown) => unknown): NestingProblem | undefined {
+  for (const pair of map.items) {
+    if (isPair(pair) && isMergeKey(pair.key) && !mergesMappings(pair.value, resolve)) {
+      const at = isNode(pair.value) ? pair.value : (pair.key as Node);
+      return {
+        code: 'bad-merge',
+        message: 'a merge key (`<<`) must be given a mapping, an alias of one, or a list of those',
+        hint: 'merge a mapping, e.g. `<<: *defaults`',
+        offset: at.range?.[0] ?? 0,
+      };
+    }
+  }
+  return undefined;
+}
+
+/** The alias leads back to a container of its own: the value it stands for would contain itself. */
+function circularAlias(alias: Alias): NestingProblem {
+  return {
+    code: 'circular-alias',
+    message: `*${alias.source} is inside the value &${alias.source} marks, so that value would contain itself`,
+    hint: 'an alias can only repeat a value written out before it',
+    offset: alias.range?.[0] ?? 0,
+  };
 }
 
 /** Keys and values of a mapping, items of a list, in document order. */

@@ -16,6 +16,36 @@ const CONNECTION_FIELDS = ['host', 'port', 'database', 'user', 'sslmode', 'sslro
 
 /** A node: its connection from `url` or from the fields, with libpq's defaults. */
 export function normaliseNode(ctx: Context, name: string): NodeSpec {
+  const { reader } = ctx;
+  const base = ['nodes', name];
+  const connection = nodeConnection(ctx, name);
+  const node: NodeSpec = {
+    name,
+    connection,
+    priority: reader.integer([...base, 'priority']) ?? DEFAULT_PRIORITY,
+    sandbox: reader.boolean([...base, 'sandbox']) ?? false,
+  };
+  if (reader.string([...base, 'replicationUrl']) !== undefined) {
+    const replication = readUrl(ctx, [...base, 'replicationUrl']);
+    if (replication) {
+      node.replicationConnection = replicationConnection(replication, connection);
+      if (node.replicationConnection.password === undefined)
+        passwordFromLibpq(ctx, name, node.replicationConnection);
+    }
+  }
+  const standbys = reader.list([...base, 'standbys']);
+  if (standbys !== undefined) {
+    node.standbys = standbys.map((_, i) => standbyConnection(ctx, [...base, 'standbys', i], connection));
+  }
+  const passfile = reader.string([...base, 'replicationPassfile']);
+  if (passfile !== undefined) node.replicationPassfile = passfile;
+  const version = declaredServerVersion(ctx, name);
+  if (version !== undefined) node.serverVersion = version;
+  return node;
+}
+
+/** How steep connects to the node: `url` or the fields (never both), the password from the file or as libpq finds it. */
+function nodeConnection(ctx: Context, name: string): ConnectionSpec {
   const { reader, positions, problems } = ctx;
   const base = ['nodes', name];
   const urlText = reader.string([...base, 'url']);
@@ -57,47 +87,33 @@ export function normaliseNode(ctx: Context, name: string): NodeSpec {
   if (sslmode !== undefined) connection.sslmode = sslmode;
   const sslrootcert = url?.sslrootcert ?? reader.string([...base, 'sslrootcert']);
   if (sslrootcert !== undefined) connection.sslrootcert = sslrootcert;
+  return connection;
+}
 
-  const node: NodeSpec = {
-    name,
-    connection,
-    priority: reader.integer([...base, 'priority']) ?? DEFAULT_PRIORITY,
-    sandbox: reader.boolean([...base, 'sandbox']) ?? false,
-  };
-  if (reader.string([...base, 'replicationUrl']) !== undefined) {
-    const replication = readUrl(ctx, [...base, 'replicationUrl']);
-    if (replication) {
-      node.replicationConnection = replicationConnection(replication, connection);
-      if (node.replicationConnection.password === undefined)
-        passwordFromLibpq(ctx, name, node.replicationConnection);
-    }
-  }
-  const standbys = reader.list([...base, 'standbys']);
-  if (standbys !== undefined) {
-    node.standbys = standbys.map((_, i) => standbyConnection(ctx, [...base, 'standbys', i], connection));
-  }
-  const passfile = reader.string([...base, 'replicationPassfile']);
-  if (passfile !== undefined) node.replicationPassfile = passfile;
+/** `serverVersion`, when the file declares a supported one (a problem otherwise). */
+function declaredServerVersion(ctx: Context, name: string): number | undefined {
+  const { reader, positions, problems } = ctx;
+  const base = ['nodes', name];
   const declared = reader.get([...base, 'serverVersion']);
-  if (declared !== undefined) {
-    const version = parseServerVersion(declared);
-    if (version === undefined) {
-      problems.error(
-        'invalid-value',
-        `node \`${name}\`: \`serverVersion\` must be a PostgreSQL version like 14, "18.4" or 180004`,
-        positions.value([...base, 'serverVersion']),
-      );
-    } else if (version < MIN_SERVER_VERSION) {
-      problems.error(
-        'version-unsupported',
-        `node \`${name}\`: PostgreSQL ${majorVersion(version)} is not supported; steep needs PostgreSQL ${majorVersion(MIN_SERVER_VERSION)} or later`,
-        positions.value([...base, 'serverVersion']),
-      );
-    } else {
-      node.serverVersion = version;
-    }
+  if (declared === undefined) return undefined;
+  const version = parseServerVersion(declared);
+  if (version === undefined) {
+    problems.error(
+      'invalid-value',
+      `node \`${name}\`: \`serverVersion\` must be a PostgreSQL version like 14, "18.4" or 180004`,
+      positions.value([...base, 'serverVersion']),
+    );
+    return undefined;
   }
-  return node;
+  if (version < MIN_SERVER_VERSION) {
+    problems.error(
+      'version-unsupported',
+      `node \`${name}\`: PostgreSQL ${majorVersion(version)} is not supported; steep needs PostgreSQL ${majorVersion(MIN_SERVER_VERSION)} or later`,
+      positions.value([...base, 'serverVersion']),
+    );
+    return undefined;
+  }
+  return version;
 }
 
 /**

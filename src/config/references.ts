@@ -1,9 +1,16 @@
-import type { Topology } from '../model/topology.js';
+import type { SubscriptionSpec, Topology } from '../model/topology.js';
 import { type Path, withOwner } from './paths.js';
 import type { SourceMap } from './positions.js';
 import type { ProblemList } from './problems.js';
 import type { DocumentReader } from './reader.js';
 import { didYouMean } from './suggest.js';
+
+interface Inputs {
+  reader: DocumentReader;
+  topology: Topology;
+  positions: SourceMap;
+  problems: ProblemList;
+}
 
 /**
  * What a schema cannot express: publications live on declared nodes; a subscription's nodes
@@ -16,6 +23,7 @@ export function checkReferences(
   positions: SourceMap,
   problems: ProblemList,
 ): void {
+  const inputs = { reader, topology, positions, problems };
   const nodes = Object.keys(topology.nodes);
   const nodeExists = (path: Path, role: string): boolean => {
     const name = reader.string(path);
@@ -48,50 +56,69 @@ export function checkReferences(
         '`node` is the subscriber, `from` the publisher',
       );
     }
+    checkSubscribedPublications(inputs, name, subscription, publisherOk);
+    if (publisherOk && !reader.broken.has([...base, 'slot']))
+      checkSlotUnique(inputs, name, subscription, slotUsers);
+  }
+}
 
-    for (const { value: publication, path } of reader.strings([...base, 'publications'])) {
-      const declared = Object.hasOwn(topology.publications, publication)
-        ? topology.publications[publication]
-        : undefined;
-      if (!declared) {
-        problems.error(
-          'unknown-publication',
-          `subscription \`${name}\`: publication \`${publication}\` is not declared in \`publications\`${didYouMean(
-            publication,
-            Object.keys(topology.publications),
-          )}`,
-          positions.value(path),
-        );
-      } else if (
-        publisherOk &&
-        Object.hasOwn(topology.nodes, declared.node) &&
-        declared.node !== subscription.from
-      ) {
-        problems.error(
-          'publication-on-other-node',
-          `subscription \`${name}\`: publication \`${publication}\` lives on node \`${declared.node}\`, not on \`${subscription.from}\` (the \`from\` node)`,
-          positions.value(path),
-          `subscribe from \`${declared.node}\`, or list a publication of \`${subscription.from}\``,
-        );
-      }
+/** Each publication the subscription lists is declared, and lives on its `from` node. */
+function checkSubscribedPublications(
+  { reader, topology, positions, problems }: Inputs,
+  name: string,
+  subscription: SubscriptionSpec,
+  publisherOk: boolean,
+): void {
+  const base = ['subscriptions', name];
+  for (const { value: publication, path } of reader.strings([...base, 'publications'])) {
+    const declared = Object.hasOwn(topology.publications, publication)
+      ? topology.publications[publication]
+      : undefined;
+    if (!declared) {
+      problems.error(
+        'unknown-publication',
+        `subscription \`${name}\`: publication \`${publication}\` is not declared in \`publications\`${didYouMean(
+          publication,
+          Object.keys(topology.publications),
+        )}`,
+        positions.value(path),
+      );
+    } else if (
+      publisherOk &&
+      Object.hasOwn(topology.nodes, declared.node) &&
+      declared.node !== subscription.from
+    ) {
+      problems.error(
+        'publication-on-other-node',
+        `subscription \`${name}\`: publication \`${publication}\` lives on node \`${declared.node}\`, not on \`${subscription.from}\` (the \`from\` node)`,
+        positions.value(path),
+        `subscribe from \`${declared.node}\`, or list a publication of \`${subscription.from}\``,
+      );
     }
+  }
+}
 
-    if (publisherOk && !reader.broken.has([...base, 'slot'])) {
-      const key = `${subscription.from}\u0000${subscription.slot}`;
-      const other = slotUsers.get(key);
-      if (other === undefined) {
-        slotUsers.set(key, name);
-      } else {
-        const explicit = reader.has([...base, 'slot']);
-        const twoPhase = [other, name].some((n) => topology.subscriptions[n]?.init.method === 'two-phase');
-        problems.error(
-          'slot-conflict',
-          `subscriptions \`${other}\` and \`${name}\` both use slot \`${subscription.slot}\` on node \`${subscription.from}\`` +
-            (twoPhase ? ' (a two-phase snapshot seeds exactly one subscription, on its slot)' : ''),
-          explicit ? positions.value([...base, 'slot']) : positions.key(base),
-          'give one of them its own `slot`; without `slot`, the slot is named after the subscription',
-        );
-      }
-    }
+/** No subscription before it uses its slot name on the same publisher (slotUsers: publisher and slot → subscription). */
+function checkSlotUnique(
+  { reader, topology, positions, problems }: Inputs,
+  name: string,
+  subscription: SubscriptionSpec,
+  slotUsers: Map<string, string>,
+): void {
+  const base = ['subscriptions', name];
+  const key = `${subscription.from}\u0000${subscription.slot}`;
+  const other = slotUsers.get(key);
+  if (other === undefined) {
+    slotUsers.set(key, name);
+  } else {
+    const explicit = reader.has([...base, 'slot']);
+    const twoPhase = [other, name].some((n) => topology.subscriptions[n]?.init.method === 'two-phase');
+    problems.error(
+      'slot-conflict',
+      `subscriptions \`${other}\` and \`${name}\` both use slot \`${subscription.slot}\` on node \`${subscription.from}\`` +
+        (twoPhase ? ' (a two-phase snapshot seeds exactly one subscription, on its slot)' : ''),
+      explicit ? positions.value([...base, 'slot']) : positions.key(base),
+      'give one of them its own `slot`; without `slot`, the slot is named after the subscription',
+    );
   }
 }

@@ -1,4 +1,4 @@
-import type { Node, YAMLError } from 'yaml';
+import type { Document, Node, YAMLError, YAMLMap } from 'yaml';
 import { nestingProblem } from './nesting.js';
 import type { Path } from './paths.js';
 import { readPlainYaml } from './plainYaml.js';
@@ -34,28 +34,7 @@ const SECTION_KINDS: Record<string, string> = Object.assign(Object.create(null),
  * the result is undefined when the value cannot be trusted.
  */
 export function parseYaml(text: string, file: string, problems: ProblemList): ParsedYaml | undefined {
-  const start = { file, line: 1, column: 1 };
-  const bytes = Buffer.byteLength(text, 'utf8');
-  if (bytes > MAX_FILE_BYTES) {
-    problems.error(
-      'file-too-large',
-      `the file is ${bytes} bytes; steep.yaml may be at most ${MAX_FILE_BYTES} bytes`,
-      start,
-    );
-    return undefined;
-  }
-  const tooDeep = flowDepthExceeded(text);
-  if (tooDeep !== undefined) {
-    // count lines up to the offending bracket without parsing
-    const line = text.slice(0, tooDeep).split('\n').length;
-    const column = tooDeep - text.lastIndexOf('\n', tooDeep - 1);
-    problems.error('yaml-syntax', `lists and mappings are nested more than ${MAX_FLOW_DEPTH} levels deep`, {
-      file,
-      line,
-      column,
-    });
-    return undefined;
-  }
+  if (refusedUnread(text, file, problems)) return undefined;
 
   // most files are plain YAML: read them fast, and parse them with `yaml` only for a position
   const plain = readPlainYaml(text);
@@ -79,34 +58,88 @@ export function parseYaml(text: string, file: string, problems: ProblemList): Pa
     return undefined;
   }
   if (doc.errors.length > 0) {
-    const seen = new Set<string>();
-    let reported = 0;
-    for (const e of doc.errors) {
-      const at = positions.at(e.pos[0]);
-      const key = `${e.code}:${at.line}`;
-      if (seen.has(key)) continue;
-      seen.add(key);
-      if (reported === MAX_SYNTAX_ERRORS) {
-        // past the first few, syntax errors are mostly echoes of the first ones
-        problems.error('yaml-syntax', 'further YAML errors follow from here; fix the ones above first', at);
-        break;
-      }
-      reported++;
-      const { message, hint } = syntaxMessage(e);
-      problems.error(e.code === 'TAB_AS_INDENT' ? 'tab-indent' : 'yaml-syntax', message, at, hint);
-    }
+    reportSyntaxErrors(doc.errors, positions, problems);
     return undefined;
   }
   for (const w of doc.warnings) {
     problems.warning('yaml-warning', `YAML: ${firstLine(w.message)}`, positions.at(w.pos[0]));
   }
 
-  const contents = doc.contents as Node | null;
+  const contents = documentMapping(doc.contents as Node | null, file, positions, problems);
+  if (!contents) return undefined;
+
+  // before anything walks the value: a cycle or great depth would overflow the stack
+  const nesting = nestingProblem(contents);
+  if (nesting) {
+    problems.error(nesting.code, nesting.message, positions.at(nesting.offset), nesting.hint);
+    return undefined;
+  }
+
+  // a list or mapping used as a key would also make yaml's toJS print a process warning
+  if (!checkKeys(contents, [], positions, problems)) return undefined;
+
+  const value = plainValue(doc, file, problems);
+  return value === undefined ? undefined : { value, positions };
+}
+
+/** A file too large, or nested too deeply in `[`/`{`, is refused before any parser reads it. */
+function refusedUnread(text: string, file: string, problems: ProblemList): boolean {
+  const bytes = Buffer.byteLength(text, 'utf8');
+  if (bytes > MAX_FILE_BYTES) {
+    problems.error(
+      'file-too-large',
+      `the file is ${bytes} bytes; steep.yaml may be at most ${MAX_FILE_BYTES} bytes`,
+      { file, line: 1, column: 1 },
+    );
+    return true;
+  }
+  const tooDeep = flowDepthExceeded(text);
+  if (tooDeep !== undefined) {
+    // count lines up to the offending bracket without parsing
+    const line = text.slice(0, tooDeep).split('\n').length;
+    const column = tooDeep - text.lastIndexOf('\n', tooDeep - 1);
+    problems.error('yaml-syntax', `lists and mappings are nested more than ${MAX_FLOW_DEPTH} levels deep`, {
+      file,
+      line,
+      column,
+    });
+    return true;
+  }
+  return false;
+}
+
+/** Each syntax error once per line and code, at most MAX_SYNTAX_ERRORS of them. */
+function reportSyntaxErrors(errors: YAMLError[], positions: SourceMap, problems: ProblemList): void {
+  const seen = new Set<string>();
+  let reported = 0;
+  for (const e of errors) {
+    const at = positions.at(e.pos[0]);
+    const key = `${e.code}:${at.line}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    if (reported === MAX_SYNTAX_ERRORS) {
+      // past the first few, syntax errors are mostly echoes of the first ones
+      problems.error('yaml-syntax', 'further YAML errors follow from here; fix the ones above first', at);
+      break;
+    }
+    reported++;
+    const { message, hint } = syntaxMessage(e);
+    problems.error(e.code === 'TAB_AS_INDENT' ? 'tab-indent' : 'yaml-syntax', message, at, hint);
+  }
+}
+
+/** The document's top mapping; an empty file or a list or value at the top is a problem. */
+function documentMapping(
+  contents: Node | null,
+  file: string,
+  positions: SourceMap,
+  problems: ProblemList,
+): YAMLMap | undefined {
   if (contents === null || (isScalar(contents) && contents.value === null)) {
     problems.error(
       'empty-file',
       'the file is empty',
-      start,
+      { file, line: 1, column: 1 },
       'start with `version: 1`, `topology: <name>` and a `nodes:` mapping',
     );
     return undefined;
@@ -120,33 +153,25 @@ export function parseYaml(text: string, file: string, problems: ProblemList): Pa
     );
     return undefined;
   }
+  return contents;
+}
 
-  // before anything walks the value: a cycle or great depth would overflow the stack
-  const nesting = nestingProblem(contents);
-  if (nesting) {
-    problems.error(nesting.code, nesting.message, positions.at(nesting.offset), nesting.hint);
-    return undefined;
-  }
-
-  // a list or mapping used as a key would also make yaml's toJS print a process warning
-  if (!checkKeys(contents, [], positions, problems)) return undefined;
-
-  let value: unknown;
+/** The document as a plain value, aliases resolved up to MAX_ALIAS_COUNT references. */
+function plainValue(doc: Document, file: string, problems: ProblemList): Record<string, unknown> | undefined {
   try {
-    value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+    return doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) as Record<string, unknown>;
   } catch (e) {
     if (e instanceof ReferenceError) {
       problems.error(
         'too-many-aliases',
         `aliases expand to too many values (more than ${MAX_ALIAS_COUNT} alias references)`,
-        start,
+        { file, line: 1, column: 1 },
         'write the values out, or use fewer `*alias` references',
       );
       return undefined;
     }
     throw e;
   }
-  return { value: value as Record<string, unknown>, positions };
 }
 
 function compose(text: string): ComposedYaml {

@@ -165,21 +165,40 @@ function judge(
 ): Failure | null {
   const errors = (p.syncErrorCount ?? 0) + (p.applyErrorCount ?? 0);
   // PostgreSQL 15 counts the workers' errors (pg_stat_subscription_stats)
-  if (version >= PG15) {
-    if (w.baseline === null) w.baseline = errors;
-    if (errors > (w.count ?? w.baseline)) {
-      w.since ??= now;
-      w.risenAt = now;
-    }
-    w.count = errors;
-    // quiet for a while: PostgreSQL got past what failed (a connection cut once, say); a later error starts afresh
-    if (w.risenAt !== null && now - w.risenAt >= 2 * failAfterMs) {
-      w.baseline = errors;
-      w.since = null;
-      w.risenAt = null;
-    }
-  }
+  if (version >= PG15) watchErrors(w, errors, now, failAfterMs);
+  return (
+    publisherUnreachable(t, p, now, w, failAfterMs) ??
+    lostSyncSlots(p, now, w, failAfterMs) ??
+    pathBroken(t, p, slot, now, w, failAfterMs) ??
+    (version >= PG15
+      ? workerFailing(p, errors, now, w, failAfterMs)
+      : workersStalled(t, p, now, w, failAfterMs, version))
+  );
+}
 
+/** When the error counters rose, and since when; after a quiet while, counted afresh. */
+function watchErrors(w: ErrorWatch, errors: number, now: number, failAfterMs: number): void {
+  if (w.baseline === null) w.baseline = errors;
+  if (errors > (w.count ?? w.baseline)) {
+    w.since ??= now;
+    w.risenAt = now;
+  }
+  w.count = errors;
+  // quiet for a while: PostgreSQL got past what failed (a connection cut once, say); a later error starts afresh
+  if (w.risenAt !== null && now - w.risenAt >= 2 * failAfterMs) {
+    w.baseline = errors;
+    w.since = null;
+    w.risenAt = null;
+  }
+}
+
+function publisherUnreachable(
+  t: InitSubject,
+  p: InitProgress,
+  now: number,
+  w: ErrorWatch,
+  failAfterMs: number,
+): Failure | null {
   if (p.publisherError !== null) {
     w.unreachableSince ??= now;
     if (now - w.unreachableSince >= failAfterMs) {
@@ -189,10 +208,17 @@ function judge(
       };
     }
   } else w.unreachableSince = null;
+  return null;
+}
 
-  const lost = lostSyncSlots(p, now, w, failAfterMs);
-  if (lost) return lost;
-
+function pathBroken(
+  t: InitSubject,
+  p: InitProgress,
+  slot: SlotLag | null,
+  now: number,
+  w: ErrorWatch,
+  failAfterMs: number,
+): Failure | null {
   // steep reaches the publisher, but no worker of the subscriber streams from its slot: the
   // subscriber's own path to the publisher is broken. Its failed connection attempts are counted
   // nowhere (not in pg_stat_subscription_stats), and PostgreSQL retries a worker only every
@@ -210,34 +236,52 @@ function judge(
       };
     }
   } else w.detachedSince = null;
+  return null;
+}
 
-  if (version >= PG15) {
-    // a worker that keeps failing: errors again after PostgreSQL restarted it, not one burst
-    const baseline = w.baseline ?? errors;
-    const since = w.since;
-    const repeated = since !== null && w.risenAt !== null && w.risenAt - since >= BURST_MS;
-    if (repeated && errors >= baseline + 2 && now - since >= failAfterMs) {
-      const sync = (p.syncErrorCount ?? 0) > 0;
-      return {
-        kind: sync ? 'sync' : 'apply',
-        reason: `its ${sync ? 'table synchronisation' : 'apply'} worker failed ${errors - baseline} times (pg_stat_subscription_stats: sync_error_count ${p.syncErrorCount ?? 0}, apply_error_count ${p.applyErrorCount ?? 0})`,
-      };
+/** PostgreSQL 15+: a worker that keeps failing: errors again after PostgreSQL restarted it, not one burst. */
+function workerFailing(
+  p: InitProgress,
+  errors: number,
+  now: number,
+  w: ErrorWatch,
+  failAfterMs: number,
+): Failure | null {
+  const baseline = w.baseline ?? errors;
+  const since = w.since;
+  const repeated = since !== null && w.risenAt !== null && w.risenAt - since >= BURST_MS;
+  if (repeated && errors >= baseline + 2 && now - since >= failAfterMs) {
+    const sync = (p.syncErrorCount ?? 0) > 0;
+    return {
+      kind: sync ? 'sync' : 'apply',
+      reason: `its ${sync ? 'table synchronisation' : 'apply'} worker failed ${errors - baseline} times (pg_stat_subscription_stats: sync_error_count ${p.syncErrorCount ?? 0}, apply_error_count ${p.applyErrorCount ?? 0})`,
+    };
+  }
+  return null;
+}
+
+/** Before PostgreSQL 15 (no error counters): workers that keep exiting, or a copy that does not move. */
+function workersStalled(
+  t: InitSubject,
+  p: InitProgress,
+  now: number,
+  w: ErrorWatch,
+  failAfterMs: number,
+  version: number,
+): Failure | null {
+  if (p.enabled && !p.applyWorkerRunning && p.syncWorkers === 0 && p.state !== 'synchronized') {
+    w.stalledSince ??= now;
+    if (now - w.stalledSince >= 2 * failAfterMs) {
+      return { kind: 'workers', reason: 'its workers keep exiting (none has run for a while)' };
     }
-  } else {
-    if (p.enabled && !p.applyWorkerRunning && p.syncWorkers === 0 && p.state !== 'synchronized') {
-      w.stalledSince ??= now;
-      if (now - w.stalledSince >= 2 * failAfterMs) {
-        return { kind: 'workers', reason: 'its workers keep exiting (none has run for a while)' };
-      }
-    } else w.stalledSince = null;
-    if (copyStalled(p, now, w, failAfterMs)) {
-      return {
-        kind: 'sync',
-        reason:
-          `its copy has not moved for ${Math.round((now - w.copyUnchangedSince!) / 1000)} s: a table synchronisation worker keeps failing ` +
-          `(PostgreSQL ${Math.floor(version / 10_000)} counts no worker errors), or waits for a free worker or for a long transaction on ${t.publisher}`,
-      };
-    }
+  } else w.stalledSince = null;
+  if (copyStalled(p, now, w, failAfterMs)) {
+    return {
+      kind: 'sync',
+      reason:
+        `its copy has not moved for ${Math.round((now - w.copyUnchangedSince!) / 1000)} s: a table synchronisation worker keeps failing ` +
+        `(PostgreSQL ${Math.floor(version / 10_000)} counts no worker errors), or waits for a free worker or for a long transaction on ${t.publisher}`,
+    };
   }
   return null;
 }

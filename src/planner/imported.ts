@@ -78,14 +78,21 @@ function connText(o: ObservedSubscription): string {
 }
 
 export function importTopology(file: Topology, observed: ClusterState): ImportedTopology {
-  const topology = file.topology;
-  const ignore = file.ignore;
   const notes: string[] = [];
-  const publications: ImportedPublication[] = [];
-  const imported = new Set<string>();
   const nodes = sortedKeys(observed.nodes)
     .map((n) => observed.nodes[n]!)
     .filter((n): n is ObservedNode => n.reachable);
+  const publications = importPublications(file, nodes, notes);
+  const subscriptions = importSubscriptions(file, nodes, publications, notes);
+  return { publications, subscriptions, notes };
+}
+
+/** Every publication of the readable nodes but another topology's or an ignored one, each name once. */
+function importPublications(file: Topology, nodes: ObservedNode[], notes: string[]): ImportedPublication[] {
+  const topology = file.topology;
+  const ignore = file.ignore;
+  const publications: ImportedPublication[] = [];
+  const imported = new Set<string>();
   for (const node of nodes) {
     for (const name of sortedKeys(node.publications)) {
       const p = node.publications[name]!;
@@ -106,6 +113,17 @@ export function importTopology(file: Topology, observed: ClusterState): Imported
       publications.push(importPublication(node, p));
     }
   }
+  return publications;
+}
+
+/** Every subscription that can be declared (notImported says why one cannot), each name once. */
+function importSubscriptions(
+  file: Topology,
+  nodes: ObservedNode[],
+  publications: ImportedPublication[],
+  notes: string[],
+): ImportedSubscription[] {
+  const ignore = file.ignore;
   const byName = new Map(publications.map((p) => [p.name, p]));
   const subscriptions: ImportedSubscription[] = [];
   const names = new Set<string>();
@@ -114,33 +132,9 @@ export function importTopology(file: Topology, observed: ClusterState): Imported
       const o = node.subscriptions[name]!;
       if (matchesAny(ignore?.subscriptions, name)) continue;
       const where = `subscription ${name} on ${node.name}`;
-      if (o.managedBy && o.managedBy.topology !== topology) {
-        notes.push(`${where} is managed by steep topology ${o.managedBy.topology}: not imported`);
-        continue;
-      }
-      if (o.from === '' || !file.nodes[o.from]) {
-        notes.push(
-          `${where}: its publisher matches none of this file's nodes (${connText(o)}); declare that node under nodes:, then import again`,
-        );
-        continue;
-      }
-      if (o.slotNone) {
-        notes.push(
-          `${where} has no slot (slot_name = NONE): steep cannot declare it; give it a slot, then import again`,
-        );
-        continue;
-      }
-      const missing = o.publications.filter((p) => byName.get(p)?.node !== o.from);
-      if (missing.length > 0) {
-        notes.push(
-          `${where} subscribes to ${missing.join(', ')} on ${o.from}, which ${missing.length === 1 ? 'is' : 'are'} not imported, so it is not imported either`,
-        );
-        continue;
-      }
-      if (names.has(name)) {
-        notes.push(
-          `${where}: a subscription of that name on another node is imported already (names are unique in steep.yaml)`,
-        );
+      const skipped = notImported(file, node, name, o, byName, names);
+      if (skipped) {
+        notes.push(skipped);
         continue;
       }
       names.add(name);
@@ -162,5 +156,35 @@ export function importTopology(file: Topology, observed: ClusterState): Imported
       }
     }
   }
-  return { publications, subscriptions, notes };
+  return subscriptions;
+}
+
+/** Why the subscription is not imported (a note), or null. */
+function notImported(
+  file: Topology,
+  node: ObservedNode,
+  name: string,
+  o: ObservedSubscription,
+  byName: Map<string, ImportedPublication>,
+  names: Set<string>,
+): string | null {
+  const where = `subscription ${name} on ${node.name}`;
+  const topology = file.topology;
+  if (o.managedBy && o.managedBy.topology !== topology) {
+    return `${where} is managed by steep topology ${o.managedBy.topology}: not imported`;
+  }
+  if (o.from === '' || !file.nodes[o.from]) {
+    return `${where}: its publisher matches none of this file's nodes (${connText(o)}); declare that node under nodes:, then import again`;
+  }
+  if (o.slotNone) {
+    return `${where} has no slot (slot_name = NONE): steep cannot declare it; give it a slot, then import again`;
+  }
+  const missing = o.publications.filter((p) => byName.get(p)?.node !== o.from);
+  if (missing.length > 0) {
+    return `${where} subscribes to ${missing.join(', ')} on ${o.from}, which ${missing.length === 1 ? 'is' : 'are'} not imported, so it is not imported either`;
+  }
+  if (names.has(name)) {
+    return `${where}: a subscription of that name on another node is imported already (names are unique in steep.yaml)`;
+  }
+  return null;
 }

@@ -153,26 +153,7 @@ function planUnit(ctx: PlanContext, steps: DraftStep[], unit: Unit, recreate: Re
   const first = unit.subscriptions[0]!;
   const tables = copiedTables(ctx.desired, ctx.observed, first);
   checkStrategyColumns(ctx, unit, first, tables);
-  const drops: Statement[] = [];
-  const slots: Statement[] = [];
-  const creates: Statement[] = [];
-  const deps = new Set<string>();
-  for (const d of unit.subscriptions) {
-    const node = ctx.node(d.node)!;
-    const key = stepKey('subscription', d.node, d.name);
-    const create = steps.find((s) => s.key === key && s.kind === 'subscription-create');
-    if (create) {
-      // a replace's drop stays; its create is the merge's
-      for (const s of create.statements)
-        if (/^(DROP|ALTER) SUBSCRIPTION /.test(s.sql)) drops.push({ ...s, node: d.node });
-      for (const dep of create.deps) deps.add(dep);
-    } else if (node.subscriptions[d.name] && mergeUnfinished(node, d)) {
-      // an interrupted merge left this one: it goes (with its slot), and is made again
-      drops.push(...dropSubscriptionStatements(d.name, 'drop').map((s) => ({ ...s, node: d.node })));
-    } else continue;
-    slots.push({ ...nonTx(mergeSlotSql(d, ctx.serverVersion(d.from) ?? 0)), node: d.from });
-    creates.push(...recreate(d).map((s) => ({ ...s, node: d.node })));
-  }
+  const { drops, slots, creates, deps } = subscriptionStatements(ctx, steps, unit, recreate);
   if (creates.length === 0) return;
   dropCreates(steps, unit);
   const locks = [a, b].map((n): Statement => ({ ...tx(lockSql(tables)), node: n }));
@@ -191,7 +172,6 @@ function planUnit(ctx: PlanContext, steps: DraftStep[], unit: Unit, recreate: Re
     : [];
   const seconds = recheckSeconds([nodeA, nodeB], tables);
   const strategy = first.init.strategy ?? '';
-  const names = unit.subscriptions.map((d) => `${d.name} on ${d.node} from ${d.from}`);
   const step: DraftStep = {
     key: stepKey('init', a, unit.address),
     phase: PHASE.subscription,
@@ -200,15 +180,7 @@ function planUnit(ctx: PlanContext, steps: DraftStep[], unit: Unit, recreate: Re
     kind: 'merge-init',
     action: 'init',
     reason: 'not-initialised',
-    reasonText:
-      `${unit.kind} ${unit.name}: ${a} and ${b} both hold rows of ` +
-      `${tables.length} table${tables.length === 1 ? '' : 's'}; steep checks their schemas and keys, copies each side's one-sided rows ` +
-      `to the other and resolves conflicting rows by ${strategy} (every decision in merge_log), makes each subscription's slot, then blocks ` +
-      `writes to those tables on both nodes (LOCK … IN EXCLUSIVE MODE, at most lock_timeout to get it; about ${seconds} s to re-check), ` +
-      (inside
-        ? 'merges what was written meanwhile inside the locked transactions (under a steep replication origin, which origin = none never sends back), '
-        : `merges what was written meanwhile after releasing them and locks again (at most ${MERGE_FINAL_ROUNDS} rounds: a subscription with origin = any would send those writes back), `) +
-      `and creates ${listText(names)} on their slots with copy_data = false, starting at the WAL position read under the locks, before it releases them`,
+    reasonText: mergeReasonText(unit, tables.length, seconds, inside),
     changes: [
       { path: 'init.method', before: null, after: 'merge' },
       { path: 'init.strategy', before: null, after: strategy },
@@ -232,6 +204,56 @@ function planUnit(ctx: PlanContext, steps: DraftStep[], unit: Unit, recreate: Re
     }),
   };
   steps.push(step);
+}
+
+/**
+ * What the merge does for each subscription of the unit its create step (or an interrupted
+ * merge) stands for: the statements that go first, its slot, its create, and the create's deps.
+ */
+function subscriptionStatements(
+  ctx: PlanContext,
+  steps: DraftStep[],
+  unit: Unit,
+  recreate: Recreate,
+): { drops: Statement[]; slots: Statement[]; creates: Statement[]; deps: Set<string> } {
+  const drops: Statement[] = [];
+  const slots: Statement[] = [];
+  const creates: Statement[] = [];
+  const deps = new Set<string>();
+  for (const d of unit.subscriptions) {
+    const node = ctx.node(d.node)!;
+    const key = stepKey('subscription', d.node, d.name);
+    const create = steps.find((s) => s.key === key && s.kind === 'subscription-create');
+    if (create) {
+      // a replace's drop stays; its create is the merge's
+      for (const s of create.statements)
+        if (/^(DROP|ALTER) SUBSCRIPTION /.test(s.sql)) drops.push({ ...s, node: d.node });
+      for (const dep of create.deps) deps.add(dep);
+    } else if (node.subscriptions[d.name] && mergeUnfinished(node, d)) {
+      // an interrupted merge left this one: it goes (with its slot), and is made again
+      drops.push(...dropSubscriptionStatements(d.name, 'drop').map((s) => ({ ...s, node: d.node })));
+    } else continue;
+    slots.push({ ...nonTx(mergeSlotSql(d, ctx.serverVersion(d.from) ?? 0)), node: d.from });
+    creates.push(...recreate(d).map((s) => ({ ...s, node: d.node })));
+  }
+  return { drops, slots, creates, deps };
+}
+
+/** The merge step's reason: what it does, in the order it does it. */
+function mergeReasonText(unit: Unit, tables: number, seconds: number, inside: boolean): string {
+  const [a, b] = unit.nodes;
+  const strategy = unit.subscriptions[0]!.init.strategy ?? '';
+  const names = unit.subscriptions.map((d) => `${d.name} on ${d.node} from ${d.from}`);
+  return (
+    `${unit.kind} ${unit.name}: ${a} and ${b} both hold rows of ` +
+    `${tables} table${tables === 1 ? '' : 's'}; steep checks their schemas and keys, copies each side's one-sided rows ` +
+    `to the other and resolves conflicting rows by ${strategy} (every decision in merge_log), makes each subscription's slot, then blocks ` +
+    `writes to those tables on both nodes (LOCK … IN EXCLUSIVE MODE, at most lock_timeout to get it; about ${seconds} s to re-check), ` +
+    (inside
+      ? 'merges what was written meanwhile inside the locked transactions (under a steep replication origin, which origin = none never sends back), '
+      : `merges what was written meanwhile after releasing them and locks again (at most ${MERGE_FINAL_ROUNDS} rounds: a subscription with origin = any would send those writes back), `) +
+    `and creates ${listText(names)} on their slots with copy_data = false, starting at the WAL position read under the locks, before it releases them`
+  );
 }
 
 /**

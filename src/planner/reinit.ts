@@ -193,44 +193,81 @@ export function planReinit(input: ReinitInput): ReinitPlan {
 
   // under way: the temporary publications say which tables, whatever this run asked for
   if (existingTemps.length > 0 && input.recorded !== 'synchronized' && input.recorded !== 'diverged') {
-    const kept = new Set(existingTemps.flatMap((t) => input.defs.get(t)!.tables.map((x) => x.table)));
-    const pending = all.filter((t) => !kept.has(t));
-    const onTemps = same(input.current, existingTemps);
-    // back on the originals: copying once the state says so, or once a pending table is being
-    // copied (stopped between the switch back and recording `copying`)
-    const copying =
-      input.recorded !== 'reinitializing' || pending.some((t) => (input.subscribed.get(t) ?? 'r') !== 'r');
-    const stage: ReinitStage | null = onTemps
-      ? 'switched'
-      : same(input.current, input.publications) && copying
-        ? 'copying'
-        : null;
-    if (stage !== null) {
-      if (!('full' in input.request) && !same(pending, wanted))
-        refuse(
-          `a reinit of ${pending.join(', ')} in subscription ${input.subscription} is under way: run steep reinit ${input.subscription} --tables ${pending.join(',')} to finish it (the other tables keep streaming)`,
-        );
-      const statements: ReinitStatement[] =
-        stage === 'switched'
-          ? [{ node: 'subscriber', sql: `TRUNCATE TABLE ${pending.map(qualified).join(', ')}` }, switchBack]
-          : [];
-      return { stage, tables: pending, temporary, statements, cleanup };
-    }
+    const resumed = resumeReinit(input, existingTemps, all, wanted, { temporary, cleanup, switchBack });
+    if (resumed) return resumed;
     // interrupted before the switch: start over (the statements below drop the leftovers)
-  } else if (repairsLostSync(input, wanted)) {
-    // the init failed on them: the other tables may still be copying, which the switches leave alone
-  } else if (input.recorded !== null && !INITIALISED.includes(input.recorded) && allLostSync(input, wanted)) {
+  } else refuseUninitialised(input, wanted);
+  refuseUnready(input, wanted);
+  const wantedSet = new Set(wanted);
+  const statements: ReinitStatement[] = [
+    ...cleanup,
+    ...input.publications.map(
+      (p, i): ReinitStatement => ({
+        node: 'publisher',
+        sql: createTemporary(temporary[i]!, input.defs.get(p)!, wantedSet),
+      }),
+    ),
+    { node: 'subscriber', sql: setPublication(input.subscription, temporary, false) },
+    { node: 'subscriber', sql: `TRUNCATE TABLE ${wanted.map(qualified).join(', ')}` },
+    switchBack,
+  ];
+  return { stage: 'fresh', tables: wanted, temporary, statements, cleanup };
+}
+
+/** A reinit under way, where it stands (null: interrupted before the switch, to start over). */
+function resumeReinit(
+  input: ReinitInput,
+  existingTemps: string[],
+  all: string[],
+  wanted: string[],
+  made: Pick<ReinitPlan, 'temporary' | 'cleanup'> & { switchBack: ReinitStatement },
+): ReinitPlan | null {
+  const { temporary, cleanup, switchBack } = made;
+  const kept = new Set(existingTemps.flatMap((t) => input.defs.get(t)!.tables.map((x) => x.table)));
+  const pending = all.filter((t) => !kept.has(t));
+  const onTemps = same(input.current, existingTemps);
+  // back on the originals: copying once the state says so, or once a pending table is being
+  // copied (stopped between the switch back and recording `copying`)
+  const copying =
+    input.recorded !== 'reinitializing' || pending.some((t) => (input.subscribed.get(t) ?? 'r') !== 'r');
+  const stage: ReinitStage | null = onTemps
+    ? 'switched'
+    : same(input.current, input.publications) && copying
+      ? 'copying'
+      : null;
+  if (stage === null) return null;
+  if (!('full' in input.request) && !same(pending, wanted))
+    refuse(
+      `a reinit of ${pending.join(', ')} in subscription ${input.subscription} is under way: run steep reinit ${input.subscription} --tables ${pending.join(',')} to finish it (the other tables keep streaming)`,
+    );
+  const statements: ReinitStatement[] =
+    stage === 'switched'
+      ? [{ node: 'subscriber', sql: `TRUNCATE TABLE ${pending.map(qualified).join(', ')}` }, switchBack]
+      : [];
+  return { stage, tables: pending, temporary, statements, cleanup };
+}
+
+/** No reinit under way: the subscription's init must be done, or failed on tables that lost their table-sync slot. */
+function refuseUninitialised(input: ReinitInput, wanted: string[]): void {
+  // the init failed on them: the other tables may still be copying, which the switches leave alone
+  if (repairsLostSync(input, wanted)) return;
+  if (input.recorded !== null && !INITIALISED.includes(input.recorded) && allLostSync(input, wanted)) {
     // still recorded under way: apply's follow decides that the loss lasts (a table's slot is
     // dropped milliseconds before its sync is recorded done), and records the failure reinit repairs
     refuse(
       `subscription ${input.subscription} on ${input.subscriber} is ${input.recorded}, and ${cannotFinishText(wanted, input.publisher)}; ` +
         `steep apply records the init failed once the slot stays gone, then steep reinit ${input.subscription} --tables ${wanted.join(',')} copies ${wanted.length === 1 ? 'it' : 'them'} again`,
     );
-  } else if (input.recorded !== null && !INITIALISED.includes(input.recorded)) {
+  }
+  if (input.recorded !== null && !INITIALISED.includes(input.recorded)) {
     refuse(
       `subscription ${input.subscription} on ${input.subscriber} is ${input.recorded}, not initialised: reinit repairs a synchronized or diverged subscription; finish its init with steep apply (steep init status ${input.subscription} shows where it stands)`,
     );
   }
+}
+
+/** Every table ready, the subscription enabled, and no table left out that references one reinitialised. */
+function refuseUnready(input: ReinitInput, wanted: string[]): void {
   if (input.recorded === null && !repairsLostSync(input, wanted)) {
     const notReady = [...input.subscribed].filter(([, s]) => s !== 'r').map(([t]) => t);
     if (notReady.length > 0)
@@ -251,17 +288,4 @@ export function planReinit(input: ReinitInput): ReinitPlan {
         `truncating ${fk.to} would fail or cascade; reinit both (--tables ${[...wanted, fk.from].join(',')})`,
     );
   }
-  const statements: ReinitStatement[] = [
-    ...cleanup,
-    ...input.publications.map(
-      (p, i): ReinitStatement => ({
-        node: 'publisher',
-        sql: createTemporary(temporary[i]!, input.defs.get(p)!, wantedSet),
-      }),
-    ),
-    { node: 'subscriber', sql: setPublication(input.subscription, temporary, false) },
-    { node: 'subscriber', sql: `TRUNCATE TABLE ${wanted.map(qualified).join(', ')}` },
-    switchBack,
-  ];
-  return { stage: 'fresh', tables: wanted, temporary, statements, cleanup };
 }

@@ -1,6 +1,6 @@
 import { slotAddress, subscriptionAddress } from '../model/address.js';
 import { formatBytes } from '../model/bytes.js';
-import type { ObservedSubscription } from '../model/cluster.js';
+import type { ObservedSlot, ObservedSubscription } from '../model/cluster.js';
 import { matchesAny } from '../model/glob.js';
 import { compareText } from '../model/order.js';
 import type { SubscriptionSpec } from '../model/topology.js';
@@ -72,23 +72,8 @@ export function prepareSlot(
     }
     return { ok: true, deps: [] };
   }
-  const deps: string[] = [];
   const others = slotUsers(ctx, d.from, d.slot).filter((u) => !(u.node === d.node && u.name === d.name));
-  let ok = true;
-  for (const u of others) {
-    if (ctx.fateOfSubscription(u.node, u.name) === 'delete') {
-      // its DROP SUBSCRIPTION drops the slot first
-      deps.push(stepKey('subscription-drop', u.node, u.name));
-    } else {
-      ok = false;
-      ctx.error(
-        'slot-in-use',
-        `subscription ${d.name} needs slot ${d.slot} on ${d.from}, but subscription ${u.name} on ${u.node} ` +
-          `${u.sub.from === '' ? 'may use it (the catalog could not tell its publisher)' : 'uses it'}; give one of them another slot name`,
-        { address, node: d.from },
-      );
-    }
-  }
+  const { ok, deps } = sharedSlot(ctx, d, others);
   if (!ok || others.length > 0 || !opts.createSlot) return { ok, deps };
   const elsewhere = otherDatabaseUser(ctx.observed, d.slot);
   if (elsewhere) {
@@ -110,6 +95,41 @@ export function prepareSlot(
     return { ok: false, deps };
   }
   if (d.init.method === 'merge') return { ok: true, deps };
+  deps.push(leftoverSlotDrop(ctx, d, slot));
+  return { ok: true, deps };
+}
+
+/**
+ * Other subscriptions of the slot: one that is deleted frees it (its drop goes first); any other
+ * is an error.
+ */
+function sharedSlot(
+  ctx: PlanContext,
+  d: SubscriptionSpec,
+  others: SlotUser[],
+): { ok: boolean; deps: string[] } {
+  const address = subscriptionAddress(d.name);
+  const deps: string[] = [];
+  let ok = true;
+  for (const u of others) {
+    if (ctx.fateOfSubscription(u.node, u.name) === 'delete') {
+      // its DROP SUBSCRIPTION drops the slot first
+      deps.push(stepKey('subscription-drop', u.node, u.name));
+    } else {
+      ok = false;
+      ctx.error(
+        'slot-in-use',
+        `subscription ${d.name} needs slot ${d.slot} on ${d.from}, but subscription ${u.name} on ${u.node} ` +
+          `${u.sub.from === '' ? 'may use it (the catalog could not tell its publisher)' : 'uses it'}; give one of them another slot name`,
+        { address, node: d.from },
+      );
+    }
+  }
+  return { ok, deps };
+}
+
+/** A leftover slot of the name, unused and inactive, is dropped before the create (one step however many need it); its key. */
+function leftoverSlotDrop(ctx: PlanContext, d: SubscriptionSpec, slot: ObservedSlot): string {
   const key = stepKey('slot-drop', d.from, d.slot);
   if (!ctx.hasStep(key)) {
     ctx.slotChanges.push({ node: d.from, slot: d.slot, change: 'drop', streams: false });
@@ -132,8 +152,7 @@ export function prepareSlot(
       catalogDigest: slotDigest(slot),
     });
   }
-  deps.push(key);
-  return { ok: true, deps };
+  return key;
 }
 
 /**

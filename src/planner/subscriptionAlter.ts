@@ -161,21 +161,7 @@ function diffSubscription(
   if (connection.differs) changes.push({ path: 'connection', before: connection.before, after: conn.masked });
 
   const eff = effectiveSubscriptionOptions(d.options, version);
-  const options: Partial<SubscriptionOptions> = {};
-  const slotOptions: Partial<SubscriptionOptions> = {};
-  for (const name of SUBSCRIPTION_OPTIONS) {
-    const want = eff[name];
-    const have = o.options[name];
-    if (want === undefined || have === undefined || want === have) continue;
-    changes.push({ path: `options.${name}`, before: have, after: want });
-    if (name === 'twoPhase' && version < TWO_PHASE_ALTER_MIN_VERSION) {
-      replaceBecause.push(
-        `options.twoPhase (PostgreSQL ${majorVersion(version)} cannot alter two_phase; 18 can)`,
-      );
-    }
-    const target = SLOT_OPTIONS.includes(name) ? slotOptions : options;
-    (target as Record<SubscriptionOptionName, unknown>)[name] = want;
-  }
+  const { options, slotOptions } = optionChanges(eff, o, version, changes, replaceBecause);
   const comment = desiredComment(o.comment, ownershipComment(ctx, conn, d));
   const commentChanged = o.comment !== comment;
   if (commentChanged) changes.push({ path: 'comment', before: o.comment, after: comment });
@@ -204,6 +190,35 @@ function diffSubscription(
     refreshFor: relations ? (changedPubs.length > 0 ? changedPubs : stale) : changedPubs,
     needsRefresh: !publicationsChanged && (relations ? relationsDiffer(relations) : changedPubs.length > 0),
   };
+}
+
+/**
+ * The options that differ, as changes; each to be set while enabled, or (failover, twoPhase)
+ * while disabled. twoPhase before 18 can only be replaced.
+ */
+function optionChanges(
+  eff: Partial<SubscriptionOptions>,
+  o: ObservedSubscription,
+  version: number,
+  changes: Change[],
+  replaceBecause: string[],
+): { options: Partial<SubscriptionOptions>; slotOptions: Partial<SubscriptionOptions> } {
+  const options: Partial<SubscriptionOptions> = {};
+  const slotOptions: Partial<SubscriptionOptions> = {};
+  for (const name of SUBSCRIPTION_OPTIONS) {
+    const want = eff[name];
+    const have = o.options[name];
+    if (want === undefined || have === undefined || want === have) continue;
+    changes.push({ path: `options.${name}`, before: have, after: want });
+    if (name === 'twoPhase' && version < TWO_PHASE_ALTER_MIN_VERSION) {
+      replaceBecause.push(
+        `options.twoPhase (PostgreSQL ${majorVersion(version)} cannot alter two_phase; 18 can)`,
+      );
+    }
+    const target = SLOT_OPTIONS.includes(name) ? slotOptions : options;
+    (target as Record<SubscriptionOptionName, unknown>)[name] = want;
+  }
+  return { options, slotOptions };
 }
 
 /**
@@ -288,8 +303,7 @@ function alterStatements(
   refreshCopies: boolean,
 ): AlterStatements | undefined {
   const { d, node, conn } = x;
-  const address = subscriptionAddress(d.name);
-  const { relations, refreshFor } = diff;
+  const { relations } = diff;
   let copy = refreshCopies;
   const statements: Statement[] = [];
   const hazards: Hazard[] = [];
@@ -325,6 +339,28 @@ function alterStatements(
     statements.push(tx(alterSubscriptionSql(d.name, 'ENABLE')));
     enabled = true;
   }
+  refreshStatements(ctx, x, diff, { enabled, copy }, { statements, hazards, changes });
+  if (!diff.enabled && enabled) statements.push(tx(alterSubscriptionSql(d.name, 'DISABLE')));
+  if (diff.commentChanged) statements.push(tx(commentOnSql('SUBSCRIPTION', d.name, diff.comment)));
+  return { statements, hazards, changes, copy };
+}
+
+/**
+ * The publication list set (with its refresh), or a refresh for the publications' changed
+ * tables: run only while enabled, else deferred with a warning.
+ */
+function refreshStatements(
+  ctx: PlanContext,
+  x: Declared,
+  diff: SubscriptionDiff,
+  now: { enabled: boolean; copy: boolean },
+  out: { statements: Statement[]; hazards: Hazard[]; changes: Change[] },
+): void {
+  const { d, node } = x;
+  const address = subscriptionAddress(d.name);
+  const { relations, refreshFor } = diff;
+  const { enabled, copy } = now;
+  const { statements, hazards, changes } = out;
   if (diff.publicationsChanged) {
     if (enabled) {
       statements.push(nonTx(setSubscriptionPublicationSql(d.name, diff.publications, true, copy)));
@@ -366,9 +402,6 @@ function alterStatements(
       },
     });
   }
-  if (!diff.enabled && enabled) statements.push(tx(alterSubscriptionSql(d.name, 'DISABLE')));
-  if (diff.commentChanged) statements.push(tx(commentOnSql('SUBSCRIPTION', d.name, diff.comment)));
-  return { statements, hazards, changes, copy };
 }
 
 /** The action and reason of an in-place alter: an adoption, drift, the file changed, a stale marker, or a refresh. */

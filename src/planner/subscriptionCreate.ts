@@ -1,3 +1,8 @@
+/**
+ * A declared subscription made: the connection and the init it is created with, its create step,
+ * the replace of one that cannot change in place (its drop, then its create), and the drop of one
+ * the file no longer declares.
+ */
 import { subscriptionAddress } from '../model/address.js';
 import type { ObservedNode, ObservedSubscription } from '../model/cluster.js';
 import { publisherConninfo } from '../model/conninfo.js';
@@ -13,7 +18,7 @@ import { recreateGap } from './dataGaps.js';
 import { effectiveSubscriptionOptions } from './defaults.js';
 import { sha256Hex, subscriptionDigest } from './digest.js';
 import type { DoubleApply } from './doubleApply.js';
-import { copiedTables, copyPath, existingData } from './initCopy.js';
+import { copiedTables, copyPath, type ExistingData, existingData } from './initCopy.js';
 import type { ManagedDrop } from './managedObjects.js';
 import { mayReplace } from './managedObjects.js';
 import { type ManualReadiness, manualReadiness } from './manualInit.js';
@@ -317,13 +322,7 @@ export function planReplace(
   const slot = prepareSlot(ctx, d, { createSlot: init.createSlot, ownDropFreesSlot });
   if (!slot.ok) return undefined;
   if (init.createSlot && ownDropFreesSlot && d.init.method !== 'merge' && sameServer(ctx, d.node, d.from)) {
-    ctx.error(
-      'same-server-replace',
-      `subscription ${d.name} on ${node.name} would be replaced (${listText(because)}), but ${sameServerText(ctx, d.node, d.from)}: ` +
-        `its slot ${d.slot} must be made again before the subscription, and the old one is dropped only with it; remove ` +
-        `subscription ${d.name} from steep.yaml and run steep apply --allow-destroy, then declare it again and apply`,
-      { address, node: node.name },
-    );
+    refuseSameServerReplace(ctx, d, node.name, because);
     return undefined;
   }
   // a merge makes its slots itself, before its write locks (planner/mergeInit.ts)
@@ -337,20 +336,7 @@ export function planReplace(
   if (drop.dropsSlot) ctx.slotChanges.push({ node: o.from, slot: o.slot, change: 'drop', streams: false });
   if (init.createSlot)
     ctx.slotChanges.push({ node: d.from, slot: d.slot, change: 'create', streams: init.enabled });
-  const hazards: Hazard[] = ['drops-object', ...data.hazards];
-  if (drop.dropsSlot) hazards.push('drops-slot');
-  if (init.copyData || (!data.keep && copyPath(ctx.desired, ctx.observed, d).own))
-    hazards.push('copies-data');
-  if (data.keep) {
-    // the new slot starts where the create runs: what the publisher commits meanwhile never arrives
-    hazards.push('data-gap');
-    ctx.warn(
-      'data-gap',
-      `subscription ${d.name} on ${node.name} is replaced keeping its rows: rows committed on ${d.from} between the drop and the ` +
-        'create are not replicated; pause writes to its tables while apply runs',
-      { address, node: node.name },
-    );
-  }
+  const hazards = replaceHazards(ctx, d, node.name, drop.dropsSlot, data, init.copyData);
   return {
     key: stepKey('subscription', node.name, d.name),
     phase: PHASE.subscription,
@@ -373,6 +359,47 @@ export function planReplace(
       ? { copy: copyEstimate(ctx, d.from, copiedTables(ctx.desired, ctx.observed, d)) }
       : {}),
   };
+}
+
+/** A replace whose new slot must be made before the subscription, on the same server as the old one it drops. */
+function refuseSameServerReplace(
+  ctx: PlanContext,
+  d: SubscriptionSpec,
+  subscriber: string,
+  because: string[],
+): void {
+  ctx.error(
+    'same-server-replace',
+    `subscription ${d.name} on ${subscriber} would be replaced (${listText(because)}), but ${sameServerText(ctx, d.node, d.from)}: ` +
+      `its slot ${d.slot} must be made again before the subscription, and the old one is dropped only with it; remove ` +
+      `subscription ${d.name} from steep.yaml and run steep apply --allow-destroy, then declare it again and apply`,
+    { address: subscriptionAddress(d.name), node: subscriber },
+  );
+}
+
+/** A replace's hazards: the drop, its slot's, the copy; keeping the rows, the data gap (warned). */
+function replaceHazards(
+  ctx: PlanContext,
+  d: SubscriptionSpec,
+  subscriber: string,
+  dropsSlot: boolean,
+  data: ExistingData,
+  copyData: boolean,
+): Hazard[] {
+  const hazards: Hazard[] = ['drops-object', ...data.hazards];
+  if (dropsSlot) hazards.push('drops-slot');
+  if (copyData || (!data.keep && copyPath(ctx.desired, ctx.observed, d).own)) hazards.push('copies-data');
+  if (data.keep) {
+    // the new slot starts where the create runs: what the publisher commits meanwhile never arrives
+    hazards.push('data-gap');
+    ctx.warn(
+      'data-gap',
+      `subscription ${d.name} on ${subscriber} is replaced keeping its rows: rows committed on ${d.from} between the drop and the ` +
+        'create are not replicated; pause writes to its tables while apply runs',
+      { address: subscriptionAddress(d.name), node: subscriber },
+    );
+  }
+  return hazards;
 }
 
 /** The drop of a subscription this topology manages and the file no longer declares (with its slot, unless the publisher is down). */

@@ -81,27 +81,7 @@ export function planSwitchover(
   const { subscription: sub, oldNode: old, newNode: neu } = facts;
   const roles = fenceRoles(facts, opts);
   const slot = facts.slot?.name ?? facts.live?.slot ?? sub;
-  const db = quoteIdent(facts.database);
-  const byName = new Map(facts.roles.map((r) => [r.name, r]));
-  // per role: the read-only default, then NOLOGIN for a role that can log in; undo[i] undoes statements[i]
-  const fence: NodeSql[] = [];
-  const unfence: NodeSql[] = [];
-  for (const r of roles) {
-    const role = byName.get(r);
-    const before = role?.databaseSetting ?? null;
-    fence.push({ node: old, sql: readOnlySql(r, facts.database) });
-    unfence.push({
-      node: old,
-      sql:
-        before === null
-          ? `ALTER ROLE ${quoteIdent(r)} IN DATABASE ${db} RESET default_transaction_read_only`
-          : `ALTER ROLE ${quoteIdent(r)} IN DATABASE ${db} SET default_transaction_read_only = ${quoteLiteral(before)}`,
-    });
-    if (role?.login) {
-      fence.push({ node: old, sql: `ALTER ROLE ${quoteIdent(r)} NOLOGIN` });
-      unfence.push({ node: old, sql: `ALTER ROLE ${quoteIdent(r)} LOGIN` });
-    }
-  }
+  const { fence, unfence } = roleFenceSql(facts, roles);
   const terminateFinishedSql = terminateSql(roles, true);
   const terminateAllSql = terminateSql(roles, false);
   const rev = opts.reverse ? reverseName(sub) : null;
@@ -144,47 +124,8 @@ export function planSwitchover(
       statements: [],
       undo: [],
     });
-  if (rev) {
-    // every column: the old primary's tables hold all the columns the new one's do
-    const tables = facts.tables;
-    steps.push({
-      id: 'reverse',
-      title: `way back: publication ${rev} on ${neu}, subscription ${rev} on ${old} (copy_data = false, origin = none)`,
-      // the slot is made on its own first, as PostgreSQL asks when both are databases of one
-      // server: CREATE SUBSCRIPTION making it there would wait for its own transaction for ever
-      statements: [
-        { node: neu, sql: `CREATE PUBLICATION ${quoteIdent(rev)} FOR TABLE ${tables.join(', ')}` },
-        {
-          node: neu,
-          sql: `SELECT pg_catalog.pg_create_logical_replication_slot(${quoteLiteral(rev)}, 'pgoutput')`,
-        },
-        {
-          node: old,
-          sql: `CREATE SUBSCRIPTION ${quoteIdent(rev)} CONNECTION ${quoteLiteral(inputs.reverseConninfo)} PUBLICATION ${quoteIdent(rev)} WITH (copy_data = false, origin = none, create_slot = false, slot_name = ${quoteLiteral(rev)})`,
-        },
-      ],
-      undo: [
-        { node: old, sql: `DROP SUBSCRIPTION IF EXISTS ${quoteIdent(rev)}` },
-        {
-          node: neu,
-          sql: `SELECT pg_catalog.pg_drop_replication_slot(slot_name) FROM pg_catalog.pg_replication_slots WHERE slot_name = ${quoteLiteral(rev)}`,
-        },
-        { node: neu, sql: `DROP PUBLICATION IF EXISTS ${quoteIdent(rev)}` },
-      ],
-    });
-  }
-  const release: NodeSql[] = [{ node: neu, sql: `ALTER SUBSCRIPTION ${quoteIdent(sub)} DISABLE` }];
-  if (!opts.keepSlot)
-    release.push(
-      { node: neu, sql: `ALTER SUBSCRIPTION ${quoteIdent(sub)} SET (slot_name = NONE)` },
-      { node: old, sql: `SELECT pg_catalog.pg_drop_replication_slot(${quoteLiteral(slot)})` },
-    );
-  steps.push({
-    id: 'release',
-    title: `disable ${sub} on ${neu}${opts.keepSlot ? `, keep slot ${slot}` : `, drop slot ${slot} on ${old}`}; ${old} stays read-only`,
-    statements: release,
-    undo: [],
-  });
+  if (rev) steps.push(reverseStep(facts, rev, inputs.reverseConninfo));
+  steps.push(releaseStep(facts, opts, slot));
   const { ms, basis } = expectedBlackout(facts, opts, steps[0]!.statements.length);
   return {
     subscription: sub,
@@ -200,6 +141,81 @@ export function planSwitchover(
     expectedBlackoutMs: ms,
     blackoutBasis: basis,
     rollback: rollbackCommands(facts, opts, { roles, unfence, slot, reverse: rev }),
+  };
+}
+
+/** Per role: the read-only default, then NOLOGIN for a role that can log in; unfence[i] undoes fence[i]. */
+function roleFenceSql(facts: SwitchoverFacts, roles: string[]): { fence: NodeSql[]; unfence: NodeSql[] } {
+  const old = facts.oldNode;
+  const db = quoteIdent(facts.database);
+  const byName = new Map(facts.roles.map((r) => [r.name, r]));
+  const fence: NodeSql[] = [];
+  const unfence: NodeSql[] = [];
+  for (const r of roles) {
+    const role = byName.get(r);
+    const before = role?.databaseSetting ?? null;
+    fence.push({ node: old, sql: readOnlySql(r, facts.database) });
+    unfence.push({
+      node: old,
+      sql:
+        before === null
+          ? `ALTER ROLE ${quoteIdent(r)} IN DATABASE ${db} RESET default_transaction_read_only`
+          : `ALTER ROLE ${quoteIdent(r)} IN DATABASE ${db} SET default_transaction_read_only = ${quoteLiteral(before)}`,
+    });
+    if (role?.login) {
+      fence.push({ node: old, sql: `ALTER ROLE ${quoteIdent(r)} NOLOGIN` });
+      unfence.push({ node: old, sql: `ALTER ROLE ${quoteIdent(r)} LOGIN` });
+    }
+  }
+  return { fence, unfence };
+}
+
+/** The way back (`--reverse`): the new primary publishes every table to the old one, which subscribes without a copy. */
+function reverseStep(facts: SwitchoverFacts, rev: string, reverseConninfo: string): SwitchoverStep {
+  const { oldNode: old, newNode: neu } = facts;
+  // every column: the old primary's tables hold all the columns the new one's do
+  const tables = facts.tables;
+  return {
+    id: 'reverse',
+    title: `way back: publication ${rev} on ${neu}, subscription ${rev} on ${old} (copy_data = false, origin = none)`,
+    // the slot is made on its own first, as PostgreSQL asks when both are databases of one
+    // server: CREATE SUBSCRIPTION making it there would wait for its own transaction for ever
+    statements: [
+      { node: neu, sql: `CREATE PUBLICATION ${quoteIdent(rev)} FOR TABLE ${tables.join(', ')}` },
+      {
+        node: neu,
+        sql: `SELECT pg_catalog.pg_create_logical_replication_slot(${quoteLiteral(rev)}, 'pgoutput')`,
+      },
+      {
+        node: old,
+        sql: `CREATE SUBSCRIPTION ${quoteIdent(rev)} CONNECTION ${quoteLiteral(reverseConninfo)} PUBLICATION ${quoteIdent(rev)} WITH (copy_data = false, origin = none, create_slot = false, slot_name = ${quoteLiteral(rev)})`,
+      },
+    ],
+    undo: [
+      { node: old, sql: `DROP SUBSCRIPTION IF EXISTS ${quoteIdent(rev)}` },
+      {
+        node: neu,
+        sql: `SELECT pg_catalog.pg_drop_replication_slot(slot_name) FROM pg_catalog.pg_replication_slots WHERE slot_name = ${quoteLiteral(rev)}`,
+      },
+      { node: neu, sql: `DROP PUBLICATION IF EXISTS ${quoteIdent(rev)}` },
+    ],
+  };
+}
+
+/** The subscription disabled on the new primary, and its slot dropped on the old one unless kept. */
+function releaseStep(facts: SwitchoverFacts, opts: SwitchoverOptions, slot: string): SwitchoverStep {
+  const { subscription: sub, oldNode: old, newNode: neu } = facts;
+  const release: NodeSql[] = [{ node: neu, sql: `ALTER SUBSCRIPTION ${quoteIdent(sub)} DISABLE` }];
+  if (!opts.keepSlot)
+    release.push(
+      { node: neu, sql: `ALTER SUBSCRIPTION ${quoteIdent(sub)} SET (slot_name = NONE)` },
+      { node: old, sql: `SELECT pg_catalog.pg_drop_replication_slot(${quoteLiteral(slot)})` },
+    );
+  return {
+    id: 'release',
+    title: `disable ${sub} on ${neu}${opts.keepSlot ? `, keep slot ${slot}` : `, drop slot ${slot} on ${old}`}; ${old} stays read-only`,
+    statements: release,
+    undo: [],
   };
 }
 

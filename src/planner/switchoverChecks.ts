@@ -40,9 +40,29 @@ export function switchoverProblems(facts: SwitchoverFacts, opts: SwitchoverOptio
     );
     return p;
   }
-  if (!facts.live.enabled)
+  p.push(...subscriptionProblems(facts, facts.live, opts));
+  for (const u of facts.unkeyed) p.push(`${u.table} cannot be switched over safely: ${u.reason}`);
+  p.push(...fenceRoleProblems(facts, opts));
+  p.push(...steepRoleProblems(facts));
+  for (const s of facts.sequences.filter((x) => !x.present))
+    p.push(
+      `sequence ${s.sequence} exists on ${old} but not on ${neu}: create it on ${neu} (or leave it out with --sequences)`,
+    );
+  if (opts.reverse) p.push(...reverseProblems(facts));
+  return p;
+}
+
+/** The subscription is enabled, synchronized and streaming from its slot, within --max-lag. */
+function subscriptionProblems(
+  facts: SwitchoverFacts,
+  live: NonNullable<SwitchoverFacts['live']>,
+  opts: SwitchoverOptions,
+): string[] {
+  const p: string[] = [];
+  const { subscription: sub, oldNode: old, newNode: neu } = facts;
+  if (!live.enabled)
     p.push(`subscription ${sub} on ${neu} is disabled: enable it (steep apply) and let it catch up first`);
-  const copying = Object.entries(facts.live.tables).filter(([, s]) => s !== 'r');
+  const copying = Object.entries(live.tables).filter(([, s]) => s !== 'r');
   if (copying.length > 0)
     p.push(
       `subscription ${sub} is still copying ${copying.map(([t, s]) => `${t} (${s})`).join(', ')}: wait until steep init status ${sub} shows it synchronized`,
@@ -55,7 +75,7 @@ export function switchoverProblems(facts: SwitchoverFacts, opts: SwitchoverOptio
     );
   if (!facts.slot)
     p.push(
-      `the slot ${facts.live.slot ?? '(none)'} of subscription ${sub} does not exist on ${old}: nothing streams to ${neu}, so no drain can be proven`,
+      `the slot ${live.slot ?? '(none)'} of subscription ${sub} does not exist on ${old}: nothing streams to ${neu}, so no drain can be proven`,
     );
   else {
     if (!facts.slot.active)
@@ -71,7 +91,13 @@ export function switchoverProblems(facts: SwitchoverFacts, opts: SwitchoverOptio
         `subscription ${sub} lagged more than --max-lag ${formatBytes(opts.maxLagBytes)} behind ${old} throughout --lag-timeout ${opts.lagTimeoutMs / 1000}s (${formatBytes(facts.slot.lagBytes)} at the least): wait for it to catch up (steep status), or raise --max-lag or --lag-timeout`,
       );
   }
-  for (const u of facts.unkeyed) p.push(`${u.table} cannot be switched over safely: ${u.reason}`);
+  return p;
+}
+
+/** The roles the fence would make read-only exist, may be fenced by steep, and are not fenced already. */
+function fenceRoleProblems(facts: SwitchoverFacts, opts: SwitchoverOptions): string[] {
+  const p: string[] = [];
+  const old = facts.oldNode;
   if (opts.roles) {
     for (const name of opts.roles) {
       const problem = roleProblem(
@@ -118,6 +144,13 @@ export function switchoverProblems(facts: SwitchoverFacts, opts: SwitchoverOptio
         : `role ${facts.steepRole} that steep connects to ${old} as may not alter role ${r}, which the fence makes read-only: leave it out with --roles, or connect steep as a superuser`,
     );
   }
+  return p;
+}
+
+/** What steep's own role on the old primary must be allowed: mark the WAL, change roles, end sessions. */
+function steepRoleProblems(facts: SwitchoverFacts): string[] {
+  const p: string[] = [];
+  const old = facts.oldNode;
   if (facts.steepCanEmit === false)
     p.push(
       `role ${facts.steepRole} that steep connects to ${old} as may not execute pg_logical_emit_message, which marks the fence's position in the WAL: ` +
@@ -131,11 +164,6 @@ export function switchoverProblems(facts: SwitchoverFacts, opts: SwitchoverOptio
     p.push(
       `role ${facts.steepRole} that steep connects to ${old} as cannot end other roles' sessions: GRANT pg_signal_backend TO ${displayIdent(facts.steepRole)}`,
     );
-  for (const s of facts.sequences.filter((x) => !x.present))
-    p.push(
-      `sequence ${s.sequence} exists on ${old} but not on ${neu}: create it on ${neu} (or leave it out with --sequences)`,
-    );
-  if (opts.reverse) p.push(...reverseProblems(facts));
   return p;
 }
 

@@ -1,5 +1,6 @@
 import chalk from 'chalk';
-import type { DriftReport } from '../model/driftReport.js';
+import type { DriftReport, FingerprintChange } from '../model/driftReport.js';
+import type { FailoverVerdict } from '../model/plan.js';
 import type { SequenceLag } from '../model/sequences.js';
 import { conflictsSinceText } from '../model/verifyRecord.js';
 import { schemaComparisonLines } from './schemaText.js';
@@ -33,86 +34,98 @@ function failoverCount(r: DriftReport, verdict: string): number {
 
 export function renderDriftText(r: DriftReport): string {
   const out: string[] = [];
-  if (r.errors.length > 0) {
-    out.push(chalk.red.bold('Errors:'));
-    for (const e of r.errors) out.push(chalk.red(`  ✗ ${e.message}`));
-    out.push('');
-  }
-  if (r.objects.length > 0) {
-    out.push(chalk.yellow.bold('Changed outside steep:'));
-    for (const d of r.objects)
-      out.push(
+  section(
+    out,
+    chalk.red.bold('Errors:'),
+    r.errors.map((e) => chalk.red(`  ✗ ${e.message}`)),
+  );
+  section(
+    out,
+    chalk.yellow.bold('Changed outside steep:'),
+    r.objects.map(
+      (d) =>
         `  ~ ${d.address} ${d.path}: expected ${formatValue(d.expected)}, found ${formatValue(d.actual)}`,
-      );
-    out.push('');
-  }
-  if (r.changes.length > 0) {
-    out.push(chalk.bold('steep apply would:'));
-    for (const c of r.changes) out.push(`  ${c.action} ${c.address} (${c.node}): ${c.reasonText}`);
-    out.push('');
-  }
-  if (r.schema.length > 0) {
-    out.push(chalk.bold('Schema differences between publisher and subscriber:'));
-    for (const s of r.schema) out.push(...schemaComparisonLines(s));
-    for (const p of r.schemaProblems) out.push(chalk.red(`  ✗ ${p.message}`));
-    out.push('');
-  }
-  if (r.fingerprints.length > 0) {
-    out.push(chalk.bold('Tables changed since their fingerprint was saved:'));
-    for (const f of r.fingerprints) {
-      const what =
-        f.change === 'dropped'
-          ? 'dropped'
-          : `fingerprint ${f.saved.slice(0, 12)}… → ${f.current!.slice(0, 12)}…, ${f.savedColumns} → ${f.currentColumns} columns`;
-      out.push(`  ${f.node}/${f.table}: ${what} (saved ${f.capturedAt})`);
-    }
-    out.push('');
-  }
-  if (r.orphanSlots.length > 0) {
-    out.push(chalk.yellow.bold('Orphaned replication slots (no subscription uses them; they retain WAL):'));
-    for (const o of r.orphanSlots)
-      out.push(
-        `  ${o.node}/${o.slot}: retains ${formatBytes(o.retainedWalBytes)}`,
-        chalk.dim(`      drop it on ${o.node}: ${o.dropSql};`),
-      );
-    out.push('');
-  }
-  if (r.dataGaps.length > 0) {
-    out.push(chalk.red.bold('Data gaps (empty on the subscriber, not on its publisher):'));
-    for (const g of r.dataGaps)
-      out.push(`  ${g.node}/${g.table}: subscription ${g.subscription} from ${g.from}`);
-    out.push('');
-  }
-  if (r.conflicts.length > 0) {
-    out.push(chalk.yellow.bold('Conflicts since the last verify (rows that may differ):'));
-    for (const c of r.conflicts)
-      out.push(`  subscription ${c.subscription} on ${c.node}: ${conflictsSinceText(c)}`);
-    out.push('');
-  }
-  if (r.sequences && r.sequences.length > 0) {
-    out.push(
-      chalk.yellow.bold('Sequences behind their publisher (steep sequences sync SUB brings them up):'),
-    );
-    for (const s of r.sequences) out.push(`  ${s.node}/${s.sequence}: ${sequenceLagText(s)}`);
-    out.push('');
-  }
-  if (r.failover && r.failover.length > 0) {
-    out.push(chalk.bold('Failover (subscriptions from a node with standbys):'));
-    for (const v of r.failover) {
-      const colour =
-        v.verdict === 'gap' ? chalk.red : v.verdict === 'not-ready' ? chalk.yellow : (t: string) => t;
-      out.push(colour(`  ${v.node}/${v.subscription} ← ${v.from}: ${v.verdict}`));
-      for (const reason of v.reasons) out.push(colour(`      ${reason}`));
-    }
-    out.push('');
-  }
-  if (r.warnings.length > 0) {
-    out.push(chalk.yellow.bold('Warnings:'));
-    for (const w of r.warnings) out.push(chalk.yellow(`  ! ${w.message}`));
-    out.push('');
-  }
+    ),
+  );
+  section(
+    out,
+    chalk.bold('steep apply would:'),
+    r.changes.map((c) => `  ${c.action} ${c.address} (${c.node}): ${c.reasonText}`),
+  );
+  // the problems found comparing schemas are told under the differences, never alone
+  section(
+    out,
+    chalk.bold('Schema differences between publisher and subscriber:'),
+    r.schema.length > 0
+      ? [
+          ...r.schema.flatMap(schemaComparisonLines),
+          ...r.schemaProblems.map((p) => chalk.red(`  ✗ ${p.message}`)),
+        ]
+      : [],
+  );
+  section(
+    out,
+    chalk.bold('Tables changed since their fingerprint was saved:'),
+    r.fingerprints.map((f) => `  ${f.node}/${f.table}: ${fingerprintText(f)} (saved ${f.capturedAt})`),
+  );
+  section(
+    out,
+    chalk.yellow.bold('Orphaned replication slots (no subscription uses them; they retain WAL):'),
+    r.orphanSlots.flatMap((o) => [
+      `  ${o.node}/${o.slot}: retains ${formatBytes(o.retainedWalBytes)}`,
+      chalk.dim(`      drop it on ${o.node}: ${o.dropSql};`),
+    ]),
+  );
+  section(
+    out,
+    chalk.red.bold('Data gaps (empty on the subscriber, not on its publisher):'),
+    r.dataGaps.map((g) => `  ${g.node}/${g.table}: subscription ${g.subscription} from ${g.from}`),
+  );
+  section(
+    out,
+    chalk.yellow.bold('Conflicts since the last verify (rows that may differ):'),
+    r.conflicts.map((c) => `  subscription ${c.subscription} on ${c.node}: ${conflictsSinceText(c)}`),
+  );
+  section(
+    out,
+    chalk.yellow.bold('Sequences behind their publisher (steep sequences sync SUB brings them up):'),
+    (r.sequences ?? []).map((s) => `  ${s.node}/${s.sequence}: ${sequenceLagText(s)}`),
+  );
+  section(
+    out,
+    chalk.bold('Failover (subscriptions from a node with standbys):'),
+    (r.failover ?? []).flatMap(failoverLines),
+  );
+  section(
+    out,
+    chalk.yellow.bold('Warnings:'),
+    r.warnings.map((w) => chalk.yellow(`  ! ${w.message}`)),
+  );
   out.push(driftSummary(r));
   return out.join('\n');
+}
+
+/** A part of the report: its heading, its lines and a blank line; nothing when it has no lines. */
+function section(out: string[], heading: string, lines: string[]): void {
+  if (lines.length === 0) return;
+  out.push(heading);
+  for (const l of lines) out.push(l);
+  out.push('');
+}
+
+function fingerprintText(f: FingerprintChange): string {
+  return f.change === 'dropped'
+    ? 'dropped'
+    : `fingerprint ${f.saved.slice(0, 12)}… → ${f.current!.slice(0, 12)}…, ${f.savedColumns} → ${f.currentColumns} columns`;
+}
+
+function failoverLines(v: FailoverVerdict): string[] {
+  const colour =
+    v.verdict === 'gap' ? chalk.red : v.verdict === 'not-ready' ? chalk.yellow : (t: string) => t;
+  return [
+    colour(`  ${v.node}/${v.subscription} ← ${v.from}: ${v.verdict}`),
+    ...v.reasons.map((reason) => colour(`      ${reason}`)),
+  ];
 }
 
 /** `300 behind (east at 1300, west at 1000)`, or absent. */

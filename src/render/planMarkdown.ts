@@ -1,12 +1,12 @@
-import type { Plan } from '../model/plan.js';
+import type { DriftItem, Plan, Step } from '../model/plan.js';
 import { captureLine } from './capture.js';
 import { copyText, failedLine, ignoredText, summaryLine } from './planText.js';
 import { schemaMarkdown } from './schemaMarkdown.js';
 import { formatBytes, formatValue } from './values.js';
 
-/** For a pull-request comment: a summary table, then each step in a collapsible block with its SQL. */
 const cell = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
+/** For a pull-request comment: a summary table, then each step in a collapsible block with its SQL. */
 export function renderPlanMarkdown(plan: Plan, opts: { graph?: string } = {}): string {
   const s = plan.summary;
   const out: string[] = ['## steep plan', ''];
@@ -27,57 +27,10 @@ export function renderPlanMarkdown(plan: Plan, opts: { graph?: string } = {}): s
     for (const e of plan.errors) out.push(`- :x: ${e.message}`);
     out.push('');
   }
-  if (plan.drift.length > 0) {
-    out.push('### Drift', '', '| address | attribute | expected | found |', '|---|---|---|---|');
-    for (const d of plan.drift) {
-      out.push(
-        `| \`${d.address}\` | ${cell(d.path)} | ${cell(formatValue(d.expected))} | ${cell(formatValue(d.actual))} |`,
-      );
-    }
-    out.push('');
-  }
+  if (plan.drift.length > 0) out.push(...driftMarkdown(plan.drift));
   if (plan.steps.length > 0 && !failed) {
     out.push('### Steps', '');
-    for (const step of plan.steps) {
-      if (step.kind === 'state-schema') {
-        // steep's own bookkeeping: one line in a review, the statements one click away
-        out.push(
-          '<details>',
-          `<summary><code>${step.action}</code> <code>${step.address}</code> on ${step.node}: ${step.statements.length} statements creating or migrating steep's state schema</summary>`,
-          '',
-          '```sql',
-          ...step.statements.map((st) => `${st.sql};`),
-          '```',
-          '',
-          '</details>',
-          '',
-        );
-        continue;
-      }
-      const hazards = step.hazards.length > 0 ? ` :warning: ${step.hazards.join(', ')}` : '';
-      out.push(
-        '<details>',
-        `<summary><code>${step.action}</code> <code>${step.address}</code> on ${step.node}: ${step.reasonText}${hazards}</summary>`,
-        '',
-      );
-      if (step.copy) out.push(`**Moves:** ${copyText(step.copy)}`, '');
-      if (step.changes.length > 0) {
-        out.push('| attribute | before | after |', '|---|---|---|');
-        for (const c of step.changes)
-          out.push(`| ${cell(c.path)} | ${cell(formatValue(c.before))} | ${cell(formatValue(c.after))} |`);
-        out.push('');
-      }
-      out.push(
-        '```sql',
-        ...step.statements.map(
-          (st) => `${st.node && st.node !== step.node ? `-- on ${st.node}\n` : ''}${st.sql};`,
-        ),
-        '```',
-        '',
-        '</details>',
-        '',
-      );
-    }
+    for (const step of plan.steps) out.push(...stepMarkdown(step));
   }
   const mismatched = plan.schema.filter((x) => x.status !== 'MATCH');
   if (mismatched.length > 0) out.push(...schemaMarkdown(mismatched));
@@ -107,4 +60,57 @@ export function renderPlanMarkdown(plan: Plan, opts: { graph?: string } = {}): s
   // `plan --graph`: the topology as it will be, drawn by the renderer of `steep graph`
   if (opts.graph) out.push('### Topology', '', opts.graph, '');
   return out.join('\n');
+}
+
+function driftMarkdown(drift: DriftItem[]): string[] {
+  const out = ['### Drift', '', '| address | attribute | expected | found |', '|---|---|---|---|'];
+  for (const d of drift) {
+    out.push(
+      `| \`${d.address}\` | ${cell(d.path)} | ${cell(formatValue(d.expected))} | ${cell(formatValue(d.actual))} |`,
+    );
+  }
+  out.push('');
+  return out;
+}
+
+/** One step as a collapsible block: the summary line, what it moves, its changes, its SQL. */
+function stepMarkdown(step: Step): string[] {
+  if (step.kind === 'state-schema') {
+    // steep's own bookkeeping: one line in a review, the statements one click away
+    return [
+      '<details>',
+      `<summary><code>${step.action}</code> <code>${step.address}</code> on ${step.node}: ${step.statements.length} statements creating or migrating steep's state schema</summary>`,
+      '',
+      '```sql',
+      ...step.statements.map((st) => `${st.sql};`),
+      '```',
+      '',
+      '</details>',
+      '',
+    ];
+  }
+  const hazards = step.hazards.length > 0 ? ` :warning: ${step.hazards.join(', ')}` : '';
+  const out = [
+    '<details>',
+    `<summary><code>${step.action}</code> <code>${step.address}</code> on ${step.node}: ${step.reasonText}${hazards}</summary>`,
+    '',
+  ];
+  if (step.copy) out.push(`**Moves:** ${copyText(step.copy)}`, '');
+  if (step.changes.length > 0) {
+    out.push('| attribute | before | after |', '|---|---|---|');
+    for (const c of step.changes)
+      out.push(`| ${cell(c.path)} | ${cell(formatValue(c.before))} | ${cell(formatValue(c.after))} |`);
+    out.push('');
+  }
+  out.push(
+    '```sql',
+    ...step.statements.map(
+      (st) => `${st.node && st.node !== step.node ? `-- on ${st.node}\n` : ''}${st.sql};`,
+    ),
+    '```',
+    '',
+    '</details>',
+    '',
+  );
+  return out;
 }

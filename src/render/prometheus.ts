@@ -1,5 +1,6 @@
 import { INIT_STATES } from '../model/initState.js';
 import type { MetricsSample } from '../model/metrics.js';
+import type { StatusReport } from '../model/statusReport.js';
 
 /**
  * A status (and, from `steep metrics`, drift) sample in Prometheus' text exposition format
@@ -34,22 +35,34 @@ function line(name: string, labels: Labels, value: number): string {
 /** The WAL states pg_replication_slots.wal_status takes (13+). */
 const WAL_STATUSES = ['reserved', 'extended', 'unreserved', 'lost'] as const;
 
+/** Declares a family (in the order the output lists them) and returns where its samples go. */
+type NewFamily = (name: string, type: Family['type'], help: string) => Family['samples'];
+
 export function renderPrometheus(m: MetricsSample): string {
   const t = { topology: m.status.topology };
   const families: Family[] = [];
-  const family = (name: string, type: Family['type'], help: string): Family['samples'] => {
+  const family: NewFamily = (name, type, help) => {
     const f: Family = { name, type, help, samples: [] };
     families.push(f);
     return f.samples;
   };
+  nodeSeries(family, m.status, t);
+  subscriptionSeries(family, m.status, t);
+  slotSeries(family, m.status, t);
+  sampleSeries(family, m, t);
+  return exposition(families);
+}
 
+function nodeSeries(family: NewFamily, status: StatusReport, t: Labels): void {
   const up = family('steep_node_up', 'gauge', 'Whether steep could read the node (1) or not (0).');
   const version = family('steep_node_server_version', 'gauge', "The node's server_version_num.");
-  for (const n of m.status.nodes) {
+  for (const n of status.nodes) {
     up.push({ labels: { ...t, node: n.name }, value: n.reachable ? 1 : 0 });
     if (n.serverVersion !== null) version.push({ labels: { ...t, node: n.name }, value: n.serverVersion });
   }
+}
 
+function subscriptionSeries(family: NewFamily, status: StatusReport, t: Labels): void {
   const state = family(
     'steep_subscription_state',
     'gauge',
@@ -103,7 +116,7 @@ export function renderPrometheus(m: MetricsSample): string {
     'gauge',
     'Conflicts since the last steep verify began (or ever, never verified), by type: rows that may differ until a verify (PostgreSQL 18+).',
   );
-  for (const s of m.status.subscriptions) {
+  for (const s of status.subscriptions) {
     const labels = { ...t, subscription: s.name, node: s.node, from: s.from };
     for (const st of [...INIT_STATES, 'unknown'] as const)
       state.push({ labels: { ...labels, state: st }, value: s.state === st ? 1 : 0 });
@@ -126,7 +139,9 @@ export function renderPrometheus(m: MetricsSample): string {
       diverged.push({ labels, value: s.divergedTables.length });
     }
   }
+}
 
+function slotSeries(family: NewFamily, status: StatusReport, t: Labels): void {
   const retained = family(
     'steep_slot_retained_wal_bytes',
     'gauge',
@@ -138,7 +153,7 @@ export function renderPrometheus(m: MetricsSample): string {
     "The slot's wal_status: 1 for its status, 0 for the others.",
   );
   const active = family('steep_slot_active', 'gauge', 'Whether a process streams from the slot.');
-  for (const s of m.status.slots) {
+  for (const s of status.slots) {
     const labels = { ...t, node: s.node, slot: s.name, kind: s.kind };
     if (s.retainedWalBytes !== null) retained.push({ labels, value: s.retainedWalBytes });
     if (s.walStatus !== null)
@@ -151,12 +166,15 @@ export function renderPrometheus(m: MetricsSample): string {
     'gauge',
     'Logical slots on the node that nothing uses (they retain WAL for nobody).',
   );
-  for (const n of m.status.nodes.filter((x) => x.reachable))
+  for (const n of status.nodes.filter((x) => x.reachable))
     orphans.push({
       labels: { ...t, node: n.name },
-      value: m.status.slots.filter((s) => s.node === n.name && s.kind === 'orphan').length,
+      value: status.slots.filter((s) => s.node === n.name && s.kind === 'orphan').length,
     });
+}
 
+/** What this sample is about as a whole: the drift `steep metrics` read, and the read itself. */
+function sampleSeries(family: NewFamily, m: MetricsSample, t: Labels): void {
   if (m.drift) {
     family('steep_drift_planned_changes', 'gauge', 'Steps steep apply would run now.').push({
       labels: t,
@@ -191,7 +209,10 @@ export function renderPrometheus(m: MetricsSample): string {
     labels: t,
     value: Date.parse(m.status.sampledAt) / 1000,
   });
+}
 
+/** The families with samples, each under its HELP and TYPE lines. */
+function exposition(families: Family[]): string {
   const out: string[] = [];
   for (const f of families) {
     if (f.samples.length === 0) continue;

@@ -1,5 +1,5 @@
 import chalk from 'chalk';
-import type { StatusCheck, StatusReport, SubscriptionStatus } from '../model/statusReport.js';
+import type { SlotStatus, StatusCheck, StatusReport, SubscriptionStatus } from '../model/statusReport.js';
 import { conflictsText } from '../model/verifyRecord.js';
 import { lostSyncText, stateText } from './initProgress.js';
 import { formatBytes } from './values.js';
@@ -35,6 +35,61 @@ function verifyText(v: { at: string; verdict: string }): string {
   return `last verify: ${v.at} (${v.verdict === 'not_verifiable' ? 'some tables not verifiable' : v.verdict})`;
 }
 
+/** One subscription: its line, then what needs a DBA's eye (error, failover, lost sync, verify, conflicts, divergence). */
+function subscriptionLines(s: SubscriptionStatus): string[] {
+  const head = `  ${pad(s.name, 20)} ${pad(`${s.node} ← ${s.from || '?'}`, 18)} ${stateColour(s)}`;
+  if (s.state === 'unknown') {
+    return [`${head}  (${s.unknown})`];
+  }
+  if (!s.exists) {
+    return [`${head}  (not created on ${s.node}${s.initMethod ? `; init ${s.initMethod}` : ''})`];
+  }
+  const parts = [
+    s.enabled ? null : 'disabled',
+    `lag ${formatBytes(s.lagBytes)}${s.lagSeconds !== null ? ` / ${s.lagSeconds.toFixed(1)} s` : ''}`,
+    `tables ${s.tablesReady}/${s.tablesTotal} ready`,
+    errorsText(s) || null,
+    s.declared ? null : 'not in steep.yaml',
+    s.unknown,
+  ].filter((x): x is string => x !== null);
+  const out = [`${head}  ${parts.join(' · ')}`];
+  if (s.error) out.push(chalk.red(`      ${s.error}`));
+  if (s.failover && s.failover.verdict !== 'gap') {
+    const colour =
+      s.failover.verdict === 'ready' || s.failover.verdict === 'resumed' ? chalk.green : chalk.yellow;
+    out.push(colour(`      failover: ${s.failover.verdict}`));
+    for (const reason of s.failover.reasons) out.push(colour(`        ${reason}`));
+  }
+  if (s.lostSyncSlots.length > 0)
+    out.push(chalk.red(`      lost sync: ${lostSyncText(s.name, s.from, s.state, s.lostSyncSlots)}`));
+  if (s.lastVerify) out.push(`      ${verifyText(s.lastVerify)}`);
+  const rose = s.conflictsSinceVerify;
+  if (rose && Object.keys(rose).length > 0)
+    out.push(
+      chalk.yellow(
+        `      conflicts since ${s.lastVerify ? 'the last verify' : 'creation, never verified'}: ${conflictsText(rose)} (check with steep verify ${s.name})`,
+      ),
+    );
+  if (s.divergedTables.length > 0)
+    out.push(
+      chalk.red(
+        `      diverged tables: ${s.divergedTables.join(', ')} (repair: steep reinit ${s.name} --tables ${s.divergedTables.join(',')})`,
+      ),
+    );
+  return out;
+}
+
+/** What a slot is for, in the slot table's second column. */
+function slotUse(s: SlotStatus): string {
+  return s.kind === 'subscription'
+    ? `subscription ${s.subscription}${s.otherDatabase ? ` of database ${s.otherDatabase.database} (${s.otherDatabase.node}'s server)` : ''}`
+    : s.kind === 'pending'
+      ? `for ${s.subscription} (not created yet)`
+      : s.kind === 'unknown'
+        ? `${s.subscription ? `for ${s.subscription}, ` : ''}user unknown`
+        : s.kind;
+}
+
 export function renderStatus(r: StatusReport): string {
   const out: string[] = [chalk.bold(`Topology ${r.topology} at ${r.sampledAt}`), '', chalk.bold('Nodes:')];
   for (const n of r.nodes) {
@@ -46,63 +101,13 @@ export function renderStatus(r: StatusReport): string {
   }
   out.push('', chalk.bold('Subscriptions:'));
   if (r.subscriptions.length === 0) out.push('  (none)');
-  for (const s of r.subscriptions) {
-    const head = `  ${pad(s.name, 20)} ${pad(`${s.node} ← ${s.from || '?'}`, 18)} ${stateColour(s)}`;
-    if (s.state === 'unknown') {
-      out.push(`${head}  (${s.unknown})`);
-      continue;
-    }
-    if (!s.exists) {
-      out.push(`${head}  (not created on ${s.node}${s.initMethod ? `; init ${s.initMethod}` : ''})`);
-      continue;
-    }
-    const parts = [
-      s.enabled ? null : 'disabled',
-      `lag ${formatBytes(s.lagBytes)}${s.lagSeconds !== null ? ` / ${s.lagSeconds.toFixed(1)} s` : ''}`,
-      `tables ${s.tablesReady}/${s.tablesTotal} ready`,
-      errorsText(s) || null,
-      s.declared ? null : 'not in steep.yaml',
-      s.unknown,
-    ].filter((x): x is string => x !== null);
-    out.push(`${head}  ${parts.join(' · ')}`);
-    if (s.error) out.push(chalk.red(`      ${s.error}`));
-    if (s.failover && s.failover.verdict !== 'gap') {
-      const colour =
-        s.failover.verdict === 'ready' || s.failover.verdict === 'resumed' ? chalk.green : chalk.yellow;
-      out.push(colour(`      failover: ${s.failover.verdict}`));
-      for (const reason of s.failover.reasons) out.push(colour(`        ${reason}`));
-    }
-    if (s.lostSyncSlots.length > 0)
-      out.push(chalk.red(`      lost sync: ${lostSyncText(s.name, s.from, s.state, s.lostSyncSlots)}`));
-    if (s.lastVerify) out.push(`      ${verifyText(s.lastVerify)}`);
-    const rose = s.conflictsSinceVerify;
-    if (rose && Object.keys(rose).length > 0)
-      out.push(
-        chalk.yellow(
-          `      conflicts since ${s.lastVerify ? 'the last verify' : 'creation, never verified'}: ${conflictsText(rose)} (check with steep verify ${s.name})`,
-        ),
-      );
-    if (s.divergedTables.length > 0)
-      out.push(
-        chalk.red(
-          `      diverged tables: ${s.divergedTables.join(', ')} (repair: steep reinit ${s.name} --tables ${s.divergedTables.join(',')})`,
-        ),
-      );
-  }
+  for (const s of r.subscriptions) out.push(...subscriptionLines(s));
   const slots = r.slots.filter((s) => s.kind !== 'orphan' && s.kind !== 'prepared');
   out.push('', chalk.bold('Slots:'));
   if (slots.length === 0) out.push('  (none)');
   for (const s of slots) {
-    const what =
-      s.kind === 'subscription'
-        ? `subscription ${s.subscription}${s.otherDatabase ? ` of database ${s.otherDatabase.database} (${s.otherDatabase.node}'s server)` : ''}`
-        : s.kind === 'pending'
-          ? `for ${s.subscription} (not created yet)`
-          : s.kind === 'unknown'
-            ? `${s.subscription ? `for ${s.subscription}, ` : ''}user unknown`
-            : s.kind;
     out.push(
-      `  ${pad(`${s.node}/${s.name}`, 30)} ${pad(what, 28)} ${s.active ? 'active  ' : 'inactive'}  wal_status ${s.walStatus ?? 'unknown'}  retains ${formatBytes(s.retainedWalBytes)}`,
+      `  ${pad(`${s.node}/${s.name}`, 30)} ${pad(slotUse(s), 28)} ${s.active ? 'active  ' : 'inactive'}  wal_status ${s.walStatus ?? 'unknown'}  retains ${formatBytes(s.retainedWalBytes)}`,
     );
   }
   for (const n of r.nodes.filter((x) => !x.reachable))
