@@ -9,10 +9,11 @@ import { globalFlags, jsonFlag } from '../cli/flags.js';
 import { Interruption } from '../cli/interruption.js';
 import { parseBytes } from '../model/bytes.js';
 import { formatProblem, SteepError } from '../model/errors.js';
+import type { Plan } from '../model/plan.js';
 import { count } from '../render/count.js';
 import { progressLine } from '../render/initProgress.js';
 import { renderPlanText, summaryLine } from '../render/planText.js';
-import { applyPlan, checkApplicable } from '../workflows/apply.js';
+import { type ApplyOutcome, applyPlan, checkApplicable } from '../workflows/apply.js';
 import { makePlan } from '../workflows/plan.js';
 import { readSavedPlan, refuseStalePlan } from '../workflows/savedPlan.js';
 import { manualSchemaDrift } from '../workflows/schema.js';
@@ -145,7 +146,16 @@ Ctrl-C (SIGINT) or SIGTERM: no new step starts, a running statement finishes, an
       throw err;
     }
     await progress?.end([...outcome.notRun, ...outcome.interrupted.map((i) => i.step)]);
+    this.report(plan, outcome, interruption, { json, wait: flags.wait });
+  }
 
+  /** The outcome: the JSON document, or the failures, the summary and what goes on in PostgreSQL. */
+  private report(
+    plan: Plan,
+    outcome: ApplyOutcome,
+    interruption: Interruption,
+    { json, wait }: { json: boolean; wait: boolean },
+  ): void {
     if (json) {
       this.outJson({
         runId: outcome.runId,
@@ -181,7 +191,7 @@ Ctrl-C (SIGINT) or SIGTERM: no new step starts, a running statement finishes, an
         `PostgreSQL still copies ${count(c.tables.length, 'table')} that joined subscription ${c.subscription} on ${c.node} (${c.tables.join(', ')}): ` +
           `follow ${c.tables.length === 1 ? 'it' : 'them'} with \`steep init status ${c.subscription} --watch\`; the subscription is synchronized once ${c.tables.length === 1 ? 'it is' : 'they are'} ready`,
       );
-    if (!json && !flags.wait && plan.steps.some((s) => s.kind === 'subscription-init'))
+    if (!json && !wait && plan.steps.some((s) => s.kind === 'subscription-init'))
       this.out('The inits go on in PostgreSQL: follow them with `steep init status --watch`.');
   }
 
