@@ -71,6 +71,27 @@ export function functionsCalled(sql: string): RestrictedFunction[] {
   return RESTRICTED_FUNCTIONS.filter((fn) => new RegExp(`\\b${fn}\\s*\\(`).test(sql));
 }
 
+/**
+ * The admin roles of the managed services, whose members the service lets create subscriptions
+ * before PostgreSQL 16 (it patches the server): vanilla PostgreSQL has no role of these names.
+ */
+export const CLOUD_ADMIN_ROLES = {
+  rds_superuser: 'Amazon RDS',
+  cloudsqlsuperuser: 'Cloud SQL',
+  azure_pg_admin: 'Azure Database for PostgreSQL',
+} as const;
+
+export type CloudAdminRole = keyof typeof CLOUD_ADMIN_ROLES;
+
+export function isCloudAdminRole(name: string): name is CloudAdminRole {
+  return Object.hasOwn(CLOUD_ADMIN_ROLES, name);
+}
+
+/** `role admin is a member of rds_superuser, which Amazon RDS lets create subscriptions before PostgreSQL 16` */
+export function cloudAdminNote(role: string, cloudRole: CloudAdminRole): string {
+  return `role ${role} is a member of ${cloudRole}, which ${CLOUD_ADMIN_ROLES[cloudRole]} lets create subscriptions before PostgreSQL 16`;
+}
+
 /** `steep grants`: one node's role setup script. */
 export interface NodeGrants {
   node: string;

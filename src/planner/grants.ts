@@ -83,7 +83,7 @@ export function grantScripts(topology: Topology, versions: Record<string, number
       lines.push(
         v >= PG16
           ? `-- subscriber: CREATE SUBSCRIPTION (16+)\nGRANT pg_create_subscription TO ${r};`
-          : `-- subscriber: CREATE SUBSCRIPTION needs a superuser before PostgreSQL 16 (RDS: rds_superuser; Cloud SQL: cloudsqlsuperuser; Azure: azure_pg_admin)`,
+          : `-- subscriber: CREATE SUBSCRIPTION needs a superuser before PostgreSQL 16, or a member of the managed service's admin role, which the service lets create subscriptions (RDS: GRANT rds_superuser TO ${r}; Cloud SQL: cloudsqlsuperuser; Azure: azure_pg_admin); steep's plan says which membership it relies on`,
         `-- apply writes as the subscription's owner: ${role} owns the subscribed tables (or holds INSERT, UPDATE, DELETE, TRUNCATE on them)`,
       );
       if (subs.some((s) => s.init.method === 'manual'))

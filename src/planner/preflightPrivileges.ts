@@ -7,7 +7,7 @@
 
 import { parseAddress, subscriptionAddress } from '../model/address.js';
 import type { ObservedNode } from '../model/cluster.js';
-import { functionsCalled, grantFunction } from '../model/privileges.js';
+import { cloudAdminNote, functionsCalled, grantFunction, isCloudAdminRole } from '../model/privileges.js';
 import { displayTable, quoteIdent } from '../model/sql.js';
 import { PG16 } from '../model/versions.js';
 import { type DraftStep, type PlanContext, sortedKeys } from './context.js';
@@ -77,7 +77,7 @@ export function checkPrivileges(ctx: PlanContext): void {
         checkOwner(node, 'publication', name, fail, step.address);
         break;
       case 'subscription-create': {
-        checkCreateSubscription(node, fail);
+        checkCreateSubscription(ctx, node, fail);
         if (step.action === 'replace') checkOwner(node, 'subscription', name, fail, step.address);
         const d = ctx.desired.subscriptions[name];
         if (d) checkReplicationRole(ctx, d.from, fail);
@@ -193,10 +193,22 @@ function checkOwner(
   );
 }
 
-function checkCreateSubscription(node: ObservedNode, fail: Fail): void {
+/**
+ * CREATE SUBSCRIPTION: a superuser; from 16 a member of pg_create_subscription with CREATE on the
+ * database. Before 16 the managed services let the members of their admin role create them too
+ * (they patch the server): relied on, and said so in a warning.
+ */
+function checkCreateSubscription(ctx: PlanContext, node: ObservedNode, fail: Fail): void {
   const role = node.role;
   if (role.superuser) return;
   if (node.serverVersion < PG16) {
+    const cloud = role.cloudAdminRole;
+    if (cloud !== undefined && isCloudAdminRole(cloud)) {
+      const note = `${node.name}: ${cloudAdminNote(role.name, cloud)}`;
+      if (!ctx.warnings.some((w) => w.message === note))
+        ctx.warn('preflight.cloud-admin', note, { node: node.name });
+      return;
+    }
     fail(
       node.name,
       `${node.name}: CREATE SUBSCRIPTION needs a superuser before PostgreSQL 16, and role ${role.name} is not one; run steep as a superuser on ${node.name}`,
