@@ -1,4 +1,4 @@
-import { quoteIdent } from './sql.js';
+import { quoteIdent, quoteTable } from './sql.js';
 import { PG17 } from './versions.js';
 
 /**
@@ -90,6 +90,15 @@ export function isCloudAdminRole(name: string): name is CloudAdminRole {
 /** `role admin is a member of rds_superuser, which Amazon RDS lets create subscriptions before PostgreSQL 16` */
 export function cloudAdminNote(role: string, cloudRole: CloudAdminRole): string {
   return `role ${role} is a member of ${cloudRole}, which ${CLOUD_ADMIN_ROLES[cloudRole]} lets create subscriptions before PostgreSQL 16`;
+}
+
+/** `GRANT SELECT, UPDATE ON SEQUENCE "s"."a", "s"."b" TO "role";` */
+export function grantOnSequences(
+  privileges: readonly ('SELECT' | 'UPDATE')[],
+  sequences: readonly { schema: string; name: string }[],
+  role: string,
+): string {
+  return `GRANT ${privileges.join(', ')} ON SEQUENCE ${sequences.map(quoteTable).join(', ')} TO ${quoteIdent(role)};`;
 }
 
 /** `steep grants`: one node's role setup script. */

@@ -183,12 +183,24 @@ function checkOwner(
   fail: Fail,
   address: string,
 ): void {
-  const o = kind === 'publication' ? node.publications[name] : node.subscriptions[name];
+  const pub = kind === 'publication' ? node.publications[name] : undefined;
+  const o = pub ?? (kind === 'subscription' ? node.subscriptions[name] : undefined);
   if (!o || node.role.superuser || o.owner === node.role.name) return;
+  const head = `${node.name}: role ${node.role.name} does not own ${kind} ${name} (its owner is ${o.owner}), and only its owner or a superuser may alter, adopt or drop it; `;
+  // PostgreSQL refuses a non-superuser owner for these: the hint must be one that works
+  const superuserOnly =
+    kind === 'subscription' && node.serverVersion < PG16
+      ? 'before PostgreSQL 16 the owner of a subscription must be a superuser'
+      : pub && (pub.allTables || pub.schemas.length > 0)
+        ? `the owner of a ${pub.allTables ? 'FOR ALL TABLES' : 'TABLES IN SCHEMA'} publication must be a superuser`
+        : null;
   fail(
     node.name,
-    `${node.name}: role ${node.role.name} does not own ${kind} ${name} (its owner is ${o.owner}), and only its owner or a superuser may alter or drop it; ` +
-      `run ALTER ${kind.toUpperCase()} ${quoteIdent(name)} OWNER TO ${quoteIdent(node.role.name)} on ${node.name}`,
+    superuserOnly
+      ? `${head}${superuserOnly}: run steep as ${o.owner} or a superuser on ${node.name}`
+      : // the new owner of a publication or subscription needs CREATE on the database
+        `${head}run ${node.role.canCreateInDatabase ? '' : `GRANT CREATE ON DATABASE ${quoteIdent(node.database)} TO ${quoteIdent(node.role.name)}; `}` +
+          `ALTER ${kind.toUpperCase()} ${quoteIdent(name)} OWNER TO ${quoteIdent(node.role.name)} on ${node.name}`,
     address,
   );
 }

@@ -1,5 +1,9 @@
 import { readSubscriptionInfo } from '../catalog/compareScope.js';
-import { readSubscribedTables, readSubscriptionSlot } from '../catalog/subscriptionOnNode.js';
+import {
+  readSubscribedTables,
+  readSubscriptionSlot,
+  readTruncateDenied,
+} from '../catalog/subscriptionOnNode.js';
 import { loadTopology } from '../config/load.js';
 import { buildDeferredIndexes } from '../copy/deferredIndexes.js';
 import { lockedSessions } from '../db/lockedSession.js';
@@ -147,12 +151,15 @@ export async function cancelInit(
       recorded?.state ??
       (info ? unrecordedState({ enabled: info.enabled, tables: info.tables.values() }) : 'uninitialized');
     const chunks = new CopyChunkStore(schema, d.node);
+    const tables = existing && d.init.method === 'snapshot' ? await readSubscribedTables(c, d.name) : [];
+    const copiedTables = stateTables ? await chunks.copiedTables(c, d.name) : [];
     const plan = planInitCancel(d, {
       previous,
       allowDestroy: opts.allowDestroy === true,
       existing,
-      tables: existing && d.init.method === 'snapshot' ? await readSubscribedTables(c, d.name) : [],
-      copiedTables: stateTables ? await chunks.copiedTables(c, d.name) : [],
+      access: await readTruncateDenied(c, [...tables, ...copiedTables]),
+      tables,
+      copiedTables,
       preparedSlot: prepared?.slot ?? null,
       publisherReachable: pub !== null,
     });

@@ -402,4 +402,31 @@ describe('preflight', () => {
       }),
     ]);
   });
+
+  it('adopting or altering a subscription the role does not own: ALTER … OWNER TO from 16 (with CREATE on the database first when it lacks it); before 16 only a superuser may own one, so the hint is to run steep as its owner', () => {
+    const t = base();
+    for (const [version, canCreate, message] of [
+      [
+        PG16,
+        true,
+        'west: role steep does not own subscription west_orders (its owner is postgres), and only its owner or a superuser may alter, adopt or drop it; run ALTER SUBSCRIPTION "west_orders" OWNER TO "steep" on west',
+      ],
+      [
+        PG16,
+        false,
+        'west: role steep does not own subscription west_orders (its owner is postgres), and only its owner or a superuser may alter, adopt or drop it; run GRANT CREATE ON DATABASE "app" TO "steep"; ALTER SUBSCRIPTION "west_orders" OWNER TO "steep" on west',
+      ],
+      [
+        PG15,
+        true,
+        'west: role steep does not own subscription west_orders (its owner is postgres), and only its owner or a superuser may alter, adopt or drop it; before PostgreSQL 16 the owner of a subscription must be a superuser: run steep as postgres or a superuser on west',
+      ],
+    ] as const) {
+      const s = observe(t, { version });
+      at(s, 'west').subscriptions.west_orders!.options.binary = true;
+      Object.assign(at(s, 'west').role, { superuser: false, canCreateInDatabase: canCreate });
+      at(s, 'west').subscriptions.west_orders!.owner = 'postgres';
+      expect(runPlan(t, s).errors.map((e) => e.message)).toContain(message);
+    }
+  });
 });
