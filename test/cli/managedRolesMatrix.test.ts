@@ -295,6 +295,16 @@ describe.each([...versions])('the managed roles matrix on PostgreSQL %i', (versi
     );
     const refused = await steep(['apply', '--auto-approve'], out);
     expect(refused.code).toBe(1);
+    // narrow: the same, with the CREATE on the database a publication's or subscription's owner needs first
+    const narrowNodes = file('narrow', 'matrix-import', []);
+    const narrowOut = join(narrowNodes, '..', 'steep.imported.yaml');
+    const narrowImport = await steep(['import', '--out', narrowOut], narrowNodes);
+    expect(narrowImport.code, narrowImport.stderr).toBe(0);
+    const narrowPlan = await steep(['plan'], narrowOut);
+    expect(narrowPlan.code).toBe(1);
+    expect(narrowPlan.stderr).toContain(
+      'run GRANT CREATE ON DATABASE "app" TO "narrow"; ALTER PUBLICATION "im_pub" OWNER TO "narrow" on east',
+    );
     const [comment] = await e.query<{ c: string | null }>(
       `SELECT obj_description(oid, 'pg_publication') AS c FROM pg_publication WHERE pubname = 'im_pub'`,
     );
@@ -364,6 +374,16 @@ describe.each([...versions])('the managed roles matrix on PostgreSQL %i', (versi
       expect(refused.code).toBe(1);
       expect(refused.stderr).toContain(
         'west: role admin may not truncate public.cx_ext, which init cancel empties (what the copy filled); run GRANT TRUNCATE ON "public"."cx_ext" TO "admin"; on west',
+      );
+      expect(await subAndSlot(), 'nothing dropped').toEqual([1, 1]);
+      // narrow may not drop admin's subscription: refused, naming whom to run it as
+      const narrowCancel = await steep(
+        ['init', 'cancel', 'cx_sub'],
+        oneWay('narrow', 'cx_sub', ['cx_slow', 'cx_ext'], true),
+      );
+      expect(narrowCancel.code).toBe(1);
+      expect(narrowCancel.stderr).toContain(
+        "west: role narrow may not use steep's state schema steep (its owner is admin), where init cancel reads and records the init of cx_sub; run steep init cancel cx_sub as admin or a superuser; nothing was changed",
       );
       expect(await subAndSlot(), 'nothing dropped').toEqual([1, 1]);
 
