@@ -83,3 +83,36 @@ export async function readSequenceStates(
   }
   return states;
 }
+
+/** What the connected role may do with each of `seqs` on a node (absent ones are left out). */
+export interface SequencePrivileges {
+  role: string;
+  /** `schema.name` → SELECT (read its value) and UPDATE (setval; the owner has both) */
+  sequences: Map<string, { select: boolean; update: boolean }>;
+}
+
+export async function readSequencePrivileges(
+  client: pg.Client,
+  seqs: readonly { schema: string; name: string }[],
+): Promise<SequencePrivileges> {
+  const { rows } = await client.query<{
+    role: string;
+    schema: string | null;
+    name: string | null;
+    select: boolean | null;
+    update: boolean | null;
+  }>(
+    `SELECT current_user::text AS role, n.nspname AS schema, c.relname AS name,
+            pg_catalog.has_sequence_privilege(c.oid, 'SELECT') AS select,
+            pg_catalog.has_sequence_privilege(c.oid, 'UPDATE') AS update
+       FROM (SELECT 1) one
+       LEFT JOIN (pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace)
+         ON c.relkind = 'S' AND (n.nspname, c.relname) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
+    [seqs.map((s) => s.schema), seqs.map((s) => s.name)],
+  );
+  const sequences = new Map<string, { select: boolean; update: boolean }>();
+  for (const r of rows)
+    if (r.schema !== null && r.name !== null)
+      sequences.set(`${r.schema}.${r.name}`, { select: r.select === true, update: r.update === true });
+  return { role: rows[0]?.role ?? '', sequences };
+}

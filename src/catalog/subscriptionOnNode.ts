@@ -11,8 +11,20 @@ import type { CatalogQuery } from './queries/catalogQuery.js';
 
 export const SUBSCRIPTION_SLOT: CatalogQuery = {
   name: 'subscription-slot',
-  text: `SELECT subslotname::text AS slot, subenabled AS enabled FROM pg_catalog.pg_subscription
+  text: `SELECT subslotname::text AS slot, subenabled AS enabled, subowner::regrole::text AS owner,
+            pg_catalog.pg_has_role(current_user, subowner, 'USAGE') AS "mayDrop"
+       FROM pg_catalog.pg_subscription
       WHERE subname = $1 AND subdbid = ${THIS_DATABASE_OID}`,
+};
+
+/** The role of the session, and which of the tables $1 (schemas), $2 (names) it may not TRUNCATE. */
+export const TRUNCATE_DENIED: CatalogQuery = {
+  name: 'truncate-denied',
+  text: `SELECT current_user::text AS role,
+            coalesce((SELECT pg_catalog.json_agg(pg_catalog.json_build_object('schema', n.nspname, 'name', c.relname) ORDER BY n.nspname, c.relname)
+                        FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                       WHERE (n.nspname, c.relname) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+                         AND NOT pg_catalog.has_table_privilege(c.oid, 'TRUNCATE')), '[]')::text AS denied`,
 };
 
 export const SUBSCRIBED_TABLES: CatalogQuery = {
@@ -26,15 +38,24 @@ export const SUBSCRIBED_TABLES: CatalogQuery = {
       ORDER BY 1, 2`,
 };
 
+export interface SubscriptionOnNode {
+  /** null: slot_name = NONE */
+  slot: string | null;
+  enabled: boolean;
+  owner: string;
+  /** the session's role has its owner's privileges (a superuser has every role's): it may drop it */
+  mayDrop: boolean;
+}
+
 /**
- * The subscription on this node: its slot (null: slot_name = NONE) and whether it is enabled;
- * null when it does not exist.
+ * The subscription on this node: its slot (null: slot_name = NONE), whether it is enabled, its
+ * owner and whether the session may drop it; null when it does not exist.
  */
 export async function readSubscriptionSlot(
   client: pg.Client,
   name: string,
-): Promise<{ slot: string | null; enabled: boolean } | null> {
-  const { rows } = await client.query<{ slot: string | null; enabled: boolean }>({
+): Promise<SubscriptionOnNode | null> {
+  const { rows } = await client.query<SubscriptionOnNode>({
     text: SUBSCRIPTION_SLOT.text,
     values: [name],
   });
@@ -45,4 +66,16 @@ export async function readSubscriptionSlot(
 export async function readSubscribedTables(client: pg.Client, name: string): Promise<TableName[]> {
   const { rows } = await client.query<TableName>({ text: SUBSCRIBED_TABLES.text, values: [name] });
   return rows;
+}
+
+/** The session's role, and those of `tables` it may not TRUNCATE (only their owner, or a GRANT TRUNCATE, may). */
+export async function readTruncateDenied(
+  client: pg.Client,
+  tables: readonly TableName[],
+): Promise<{ role: string; truncateDenied: TableName[] }> {
+  const { rows } = await client.query<{ role: string; denied: string }>({
+    text: TRUNCATE_DENIED.text,
+    values: [tables.map((t) => t.schema), tables.map((t) => t.name)],
+  });
+  return { role: rows[0]!.role, truncateDenied: JSON.parse(rows[0]!.denied) as TableName[] };
 }

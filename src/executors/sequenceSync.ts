@@ -1,10 +1,10 @@
 import type pg from 'pg';
-import { readSequenceStates, readSequences } from '../catalog/sequences.js';
+import { readSequencePrivileges, readSequenceStates, readSequences } from '../catalog/sequences.js';
 import { SteepError } from '../model/errors.js';
 import type { SequenceOutcome } from '../model/sequences.js';
 import { displayTable } from '../model/sql.js';
 import type { TableName } from '../model/topology.js';
-import { decideSequence, type SequenceSyncOptions } from '../planner/sequences.js';
+import { decideSequence, type SequenceSyncOptions, sequencePrivilegeErrors } from '../planner/sequences.js';
 
 /**
  * The I/O of moving sequence values to a subscriber: read where each stands on both nodes,
@@ -73,12 +73,32 @@ export async function setSequencesFrom(
   return outcomes;
 }
 
-/** Copy the values of `seqs` from the publisher's sequences to the subscriber's. */
+/**
+ * Copy the values of `seqs` from the publisher's sequences to the subscriber's. A setval is never
+ * undone, so what the roles may not do on either node is refused first (`sequences.privilege`,
+ * naming the GRANTs), before any value is read or set; `what` names the command in that sentence.
+ */
 export async function syncSequences(
   pub: pg.Client,
   sub: pg.Client,
   seqs: readonly TableName[],
   opts: SequenceSyncOptions,
+  what = 'the sequences sync',
 ): Promise<SequenceOutcome[]> {
+  const [source, target] = await Promise.all([
+    readSequencePrivileges(pub, seqs),
+    readSequencePrivileges(sub, seqs),
+  ]);
+  const errors = sequencePrivilegeErrors(
+    seqs,
+    { node: opts.publisher, ...source },
+    { node: opts.subscriber, ...target },
+    what,
+  );
+  if (errors.length > 0)
+    throw new SteepError('sequences.privilege', errors[0]!, {
+      node: opts.subscriber,
+      problems: errors.map((message) => ({ severity: 'error', code: 'sequences.privilege', message })),
+    });
   return setSequencesFrom(sub, await sequenceValues(pub, seqs), opts);
 }

@@ -149,6 +149,11 @@ export interface ObservedRole {
   canReadConninfo: boolean;
   /** member of pg_create_subscription (PG 16+; absent: not read) */
   memberOfCreateSubscription?: boolean;
+  /**
+   * the managed service's admin role it is a member of (rds_superuser, cloudsqlsuperuser,
+   * azure_pg_admin: model/privileges.ts CLOUD_ADMIN_ROLES); absent: none, or not read
+   */
+  cloudAdminRole?: string;
   /** what steep calls that the role may not (absent: not read, taken as nothing) */
   gaps?: RoleGaps;
 }

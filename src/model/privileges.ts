@@ -1,4 +1,4 @@
-import { quoteIdent } from './sql.js';
+import { quoteIdent, quoteTable } from './sql.js';
 import { PG17 } from './versions.js';
 
 /**
@@ -69,6 +69,36 @@ export function grantSetSessionReplicationRole(role: string): string {
 /** The restricted functions a statement calls. */
 export function functionsCalled(sql: string): RestrictedFunction[] {
   return RESTRICTED_FUNCTIONS.filter((fn) => new RegExp(`\\b${fn}\\s*\\(`).test(sql));
+}
+
+/**
+ * The admin roles of the managed services, whose members the service lets create subscriptions
+ * before PostgreSQL 16 (it patches the server): vanilla PostgreSQL has no role of these names.
+ */
+export const CLOUD_ADMIN_ROLES = {
+  rds_superuser: 'Amazon RDS',
+  cloudsqlsuperuser: 'Cloud SQL',
+  azure_pg_admin: 'Azure Database for PostgreSQL',
+} as const;
+
+export type CloudAdminRole = keyof typeof CLOUD_ADMIN_ROLES;
+
+export function isCloudAdminRole(name: string): name is CloudAdminRole {
+  return Object.hasOwn(CLOUD_ADMIN_ROLES, name);
+}
+
+/** `role admin is a member of rds_superuser, which Amazon RDS lets create subscriptions before PostgreSQL 16` */
+export function cloudAdminNote(role: string, cloudRole: CloudAdminRole): string {
+  return `role ${role} is a member of ${cloudRole}, which ${CLOUD_ADMIN_ROLES[cloudRole]} lets create subscriptions before PostgreSQL 16`;
+}
+
+/** `GRANT SELECT, UPDATE ON SEQUENCE "s"."a", "s"."b" TO "role";` */
+export function grantOnSequences(
+  privileges: readonly ('SELECT' | 'UPDATE')[],
+  sequences: readonly { schema: string; name: string }[],
+  role: string,
+): string {
+  return `GRANT ${privileges.join(', ')} ON SEQUENCE ${sequences.map(quoteTable).join(', ')} TO ${quoteIdent(role)};`;
 }
 
 /** `steep grants`: one node's role setup script. */

@@ -64,6 +64,10 @@ export function grantScripts(topology: Topology, versions: Record<string, number
           ...(repl === role ? [] : [`GRANT SELECT ON ${shown.join(', ')} TO ${quoteIdent(repl)};`]),
         );
       }
+      if (feeds.length > 0)
+        lines.push(
+          `-- steep sequences sync (and switchover) read the subscribed tables' sequences as ${role}: it owns them or holds SELECT: GRANT SELECT ON SEQUENCE <sequence> TO ${r};`,
+        );
       if (pubs.some((p) => p.allTables || p.schemas.length > 0))
         lines.push(
           '-- FOR ALL TABLES and TABLES IN SCHEMA need a superuser, which no grant gives: list the tables in steep.yaml',
@@ -83,8 +87,9 @@ export function grantScripts(topology: Topology, versions: Record<string, number
       lines.push(
         v >= PG16
           ? `-- subscriber: CREATE SUBSCRIPTION (16+)\nGRANT pg_create_subscription TO ${r};`
-          : `-- subscriber: CREATE SUBSCRIPTION needs a superuser before PostgreSQL 16 (RDS: rds_superuser; Cloud SQL: cloudsqlsuperuser; Azure: azure_pg_admin)`,
+          : `-- subscriber: CREATE SUBSCRIPTION needs a superuser before PostgreSQL 16, or a member of the managed service's admin role, which the service lets create subscriptions (RDS: GRANT rds_superuser TO ${r}; Cloud SQL: cloudsqlsuperuser; Azure: azure_pg_admin); steep's plan says which membership it relies on`,
         `-- apply writes as the subscription's owner: ${role} owns the subscribed tables (or holds INSERT, UPDATE, DELETE, TRUNCATE on them)`,
+        `-- steep sequences sync sets their sequences (setval): ${role} owns them or holds SELECT, UPDATE: GRANT SELECT, UPDATE ON SEQUENCE <sequence> TO ${r};`,
       );
       if (subs.some((s) => s.init.method === 'manual'))
         lines.push(

@@ -3,6 +3,7 @@ import { SteepError } from '../model/errors.js';
 import { STREAMED } from '../model/initLifecycle.js';
 import type { InitState } from '../model/initState.js';
 import type { Step } from '../model/plan.js';
+import { quoteIdent, quoteTable } from '../model/sql.js';
 import type { SubscriptionSpec, TableName } from '../model/topology.js';
 import { qualifiedName } from '../model/topology.js';
 import { listText } from './context.js';
@@ -39,8 +40,13 @@ import {
 export interface CancelObserved {
   /** the recorded init state */
   previous: InitState;
-  /** the subscription on the subscriber (its slot; null: slot_name = NONE), null when absent */
-  existing: { slot: string | null } | null;
+  /**
+   * the subscription on the subscriber (its slot; null: slot_name = NONE), null when absent; its
+   * owner and whether the role steep connects as may drop it (absent: not read, taken as yes)
+   */
+  existing: { slot: string | null; owner?: string; mayDrop?: boolean } | null;
+  /** the role steep connects to the subscriber as, and the tables it may not TRUNCATE (absent: not read) */
+  access?: { role: string; truncateDenied: TableName[] };
   /** the tables of its pg_subscription_rel */
   tables: TableName[];
   /** the tables steep's own copy (streamed or two-phase) finished chunks of */
@@ -168,6 +174,7 @@ export function planInitCancel(d: SubscriptionSpec, o: CancelObserved): CancelPl
       });
     } else plan.slotLeft = prepared;
   }
+  refuseWithoutPrivileges(d, o, plan);
   if (o.publisherReachable) {
     plan.reinitCleanup = step({
       address: subscriptionAddress(d.name),
@@ -182,4 +189,33 @@ export function planInitCancel(d: SubscriptionSpec, o: CancelObserved): CancelPl
     });
   }
   return plan;
+}
+
+/**
+ * The drop and the truncate are two steps that cannot be one transaction (DROP SUBSCRIPTION
+ * with a slot is not allowed in one), and a cancel that dropped the subscription but could not
+ * empty its tables leaves a half state: so what the role may not do is refused before either,
+ * naming the owner to connect as or the GRANT.
+ */
+function refuseWithoutPrivileges(d: SubscriptionSpec, o: CancelObserved, plan: CancelPlan): void {
+  const role = o.access?.role;
+  if (!role) return;
+  const problems: string[] = [];
+  if (plan.drop && o.existing?.mayDrop === false)
+    problems.push(
+      `${d.node}: role ${role} may not drop subscription ${d.name}, whose owner is ${o.existing.owner ?? 'another role'} ` +
+        `(only its owner or a superuser may); run steep init cancel ${d.name} as ${o.existing.owner ?? 'its owner'} or a superuser`,
+    );
+  const truncated = new Set(plan.truncated);
+  const denied = (o.access?.truncateDenied ?? []).filter((t) => truncated.has(qualifiedName(t)));
+  if (denied.length > 0)
+    problems.push(
+      `${d.node}: role ${role} may not truncate ${listText(denied.map(qualifiedName))}, which init cancel empties (what the copy filled); ` +
+        `run GRANT TRUNCATE ON ${denied.map(quoteTable).join(', ')} TO ${quoteIdent(role)}; on ${d.node} (as the owner or a superuser)`,
+    );
+  if (problems.length === 0) return;
+  throw new SteepError('init.cancel_refused', `${problems.join('; ')}; nothing was changed`, {
+    node: d.node,
+    address: subscriptionAddress(d.name),
+  });
 }

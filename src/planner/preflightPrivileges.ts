@@ -7,7 +7,7 @@
 
 import { parseAddress, subscriptionAddress } from '../model/address.js';
 import type { ObservedNode } from '../model/cluster.js';
-import { functionsCalled, grantFunction } from '../model/privileges.js';
+import { cloudAdminNote, functionsCalled, grantFunction, isCloudAdminRole } from '../model/privileges.js';
 import { displayTable, quoteIdent } from '../model/sql.js';
 import { PG16 } from '../model/versions.js';
 import { type DraftStep, type PlanContext, sortedKeys } from './context.js';
@@ -77,7 +77,7 @@ export function checkPrivileges(ctx: PlanContext): void {
         checkOwner(node, 'publication', name, fail, step.address);
         break;
       case 'subscription-create': {
-        checkCreateSubscription(node, fail);
+        checkCreateSubscription(ctx, node, fail);
         if (step.action === 'replace') checkOwner(node, 'subscription', name, fail, step.address);
         const d = ctx.desired.subscriptions[name];
         if (d) checkReplicationRole(ctx, d.from, fail);
@@ -183,20 +183,44 @@ function checkOwner(
   fail: Fail,
   address: string,
 ): void {
-  const o = kind === 'publication' ? node.publications[name] : node.subscriptions[name];
+  const pub = kind === 'publication' ? node.publications[name] : undefined;
+  const o = pub ?? (kind === 'subscription' ? node.subscriptions[name] : undefined);
   if (!o || node.role.superuser || o.owner === node.role.name) return;
+  const head = `${node.name}: role ${node.role.name} does not own ${kind} ${name} (its owner is ${o.owner}), and only its owner or a superuser may alter, adopt or drop it; `;
+  // PostgreSQL refuses a non-superuser owner for these: the hint must be one that works
+  const superuserOnly =
+    kind === 'subscription' && node.serverVersion < PG16
+      ? 'before PostgreSQL 16 the owner of a subscription must be a superuser'
+      : pub && (pub.allTables || pub.schemas.length > 0)
+        ? `the owner of a ${pub.allTables ? 'FOR ALL TABLES' : 'TABLES IN SCHEMA'} publication must be a superuser`
+        : null;
   fail(
     node.name,
-    `${node.name}: role ${node.role.name} does not own ${kind} ${name} (its owner is ${o.owner}), and only its owner or a superuser may alter or drop it; ` +
-      `run ALTER ${kind.toUpperCase()} ${quoteIdent(name)} OWNER TO ${quoteIdent(node.role.name)} on ${node.name}`,
+    superuserOnly
+      ? `${head}${superuserOnly}: run steep as ${o.owner} or a superuser on ${node.name}`
+      : // the new owner of a publication or subscription needs CREATE on the database
+        `${head}run ${node.role.canCreateInDatabase ? '' : `GRANT CREATE ON DATABASE ${quoteIdent(node.database)} TO ${quoteIdent(node.role.name)}; `}` +
+          `ALTER ${kind.toUpperCase()} ${quoteIdent(name)} OWNER TO ${quoteIdent(node.role.name)} on ${node.name}`,
     address,
   );
 }
 
-function checkCreateSubscription(node: ObservedNode, fail: Fail): void {
+/**
+ * CREATE SUBSCRIPTION: a superuser; from 16 a member of pg_create_subscription with CREATE on the
+ * database. Before 16 the managed services let the members of their admin role create them too
+ * (they patch the server): relied on, and said so in a warning.
+ */
+function checkCreateSubscription(ctx: PlanContext, node: ObservedNode, fail: Fail): void {
   const role = node.role;
   if (role.superuser) return;
   if (node.serverVersion < PG16) {
+    const cloud = role.cloudAdminRole;
+    if (cloud !== undefined && isCloudAdminRole(cloud)) {
+      const note = `${node.name}: ${cloudAdminNote(role.name, cloud)}`;
+      if (!ctx.warnings.some((w) => w.message === note))
+        ctx.warn('preflight.cloud-admin', note, { node: node.name });
+      return;
+    }
     fail(
       node.name,
       `${node.name}: CREATE SUBSCRIPTION needs a superuser before PostgreSQL 16, and role ${role.name} is not one; run steep as a superuser on ${node.name}`,

@@ -1,3 +1,4 @@
+import { grantOnSequences } from '../model/privileges.js';
 import type { SequenceLag, SequenceOutcome, SequenceState } from '../model/sequences.js';
 import { displayTable, quoteLiteral, quoteTable } from '../model/sql.js';
 
@@ -102,4 +103,52 @@ export function sequenceLag(
   const behind = up ? src - tgt : tgt - src;
   if (behind <= threshold) return null;
   return { ...base, subscriber: target.last, behind: behind.toString(), absent: false };
+}
+
+/** What the role steep connects as may do with each sequence on one node (`schema.name` → …). */
+export interface SequenceAccess {
+  node: string;
+  role: string;
+  /** absent: the sequence does not exist there */
+  sequences: ReadonlyMap<string, { select: boolean; update: boolean }>;
+}
+
+/**
+ * Before any setval (which no transaction undoes): the sync reads every sequence's value on the
+ * source (SELECT), and reads and sets it on the target (SELECT, UPDATE; the owner has both).
+ * One sentence per node that lacks some, naming the GRANT that fixes it; empty when none.
+ */
+export function sequencePrivilegeErrors(
+  seqs: readonly { schema: string; name: string }[],
+  source: SequenceAccess,
+  target: SequenceAccess,
+  what: string,
+): string[] {
+  const out: string[] = [];
+  for (const [at, wants] of [
+    [source, ['SELECT']],
+    [target, ['SELECT', 'UPDATE']],
+  ] as const) {
+    // grouped by what each lacks, in the order of `seqs`
+    const lacking = new Map<string, Array<{ schema: string; name: string }>>();
+    for (const s of seqs) {
+      const has = at.sequences.get(`${s.schema}.${s.name}`);
+      if (!has) continue;
+      const missing = wants.filter((w) => (w === 'SELECT' ? !has.select : !has.update));
+      if (missing.length === 0) continue;
+      const key = missing.join(', ');
+      lacking.set(key, [...(lacking.get(key) ?? []), s]);
+    }
+    if (lacking.size === 0) continue;
+    const names = [...lacking.values()].flat().map(displayTable);
+    const grants = [...lacking].map(([key, list]) =>
+      grantOnSequences(key.split(', ') as Array<'SELECT' | 'UPDATE'>, list, at.role),
+    );
+    const doing = at === source ? 'read' : 'read and set (setval)';
+    out.push(
+      `${at.node}: role ${at.role} may not ${doing} sequence${names.length > 1 ? 's' : ''} ${names.join(', ')}, which ${what} ${at === source ? 'reads' : 'sets'} there; ` +
+        `run ${grants.join(' ')} on ${at.node} (as the sequence's owner or a superuser); nothing was changed`,
+    );
+  }
+  return out;
 }

@@ -109,6 +109,23 @@ export class SubscriptionStateStore {
 }
 
 /** Does this node have steep's init tables (state schema migrated)? */
+/**
+ * Whether the session's role may use steep's state schema (USAGE): null when it does not exist.
+ * Without it every read of steep's state is "permission denied for schema".
+ */
+export async function stateSchemaUsable(
+  client: pg.Client,
+  schema: string,
+): Promise<{ role: string; owner: string; usable: boolean } | null> {
+  const { rows } = await client.query<{ role: string; owner: string; usable: boolean }>(
+    `SELECT current_user::text AS role, nspowner::regrole::text AS owner,
+            pg_catalog.has_schema_privilege(oid, 'USAGE') AS usable
+       FROM pg_catalog.pg_namespace WHERE nspname = $1`,
+    [schema],
+  );
+  return rows[0] ?? null;
+}
+
 export async function hasInitTables(client: pg.Client, schema: string): Promise<boolean> {
   const { rows } = await client.query<{ ok: boolean }>(
     `SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL AND to_regclass($3) IS NOT NULL AS ok`,

@@ -1,5 +1,9 @@
 import { readSubscriptionInfo } from '../catalog/compareScope.js';
-import { readSubscribedTables, readSubscriptionSlot } from '../catalog/subscriptionOnNode.js';
+import {
+  readSubscribedTables,
+  readSubscriptionSlot,
+  readTruncateDenied,
+} from '../catalog/subscriptionOnNode.js';
 import { loadTopology } from '../config/load.js';
 import { buildDeferredIndexes } from '../copy/deferredIndexes.js';
 import { lockedSessions } from '../db/lockedSession.js';
@@ -21,7 +25,7 @@ import { DeferredIndexStore } from '../state/deferredIndexes.js';
 import { InitProgressStore } from '../state/initProgress.js';
 import { InitSlotStore } from '../state/initSlots.js';
 import { SnapshotStore } from '../state/snapshots.js';
-import { hasInitTables, SubscriptionStateStore } from '../state/subscriptionState.js';
+import { hasInitTables, SubscriptionStateStore, stateSchemaUsable } from '../state/subscriptionState.js';
 
 /**
  * `steep init cancel SUBSCRIPTION` (SPEC §9, SC-006): stop an init and leave nothing behind —
@@ -136,6 +140,14 @@ export async function cancelInit(
   const c = sessions.get(d.node)!;
   const pub = sessions.get(d.from) ?? null;
   try {
+    const access = await stateSchemaUsable(c, schema);
+    if (access && !access.usable)
+      throw new SteepError(
+        'init.cancel_refused',
+        `${d.node}: role ${access.role} may not use steep's state schema ${schema} (its owner is ${access.owner}), where init cancel reads and records the init of ${d.name}; ` +
+          `run steep init cancel ${d.name} as ${access.owner} or a superuser; nothing was changed`,
+        { node: d.node, address },
+      );
     const stateTables = await hasInitTables(c, schema);
     const states = new SubscriptionStateStore(schema, d.node);
     const recorded = stateTables ? await states.get(c, d.name) : null;
@@ -147,12 +159,15 @@ export async function cancelInit(
       recorded?.state ??
       (info ? unrecordedState({ enabled: info.enabled, tables: info.tables.values() }) : 'uninitialized');
     const chunks = new CopyChunkStore(schema, d.node);
+    const tables = existing && d.init.method === 'snapshot' ? await readSubscribedTables(c, d.name) : [];
+    const copiedTables = stateTables ? await chunks.copiedTables(c, d.name) : [];
     const plan = planInitCancel(d, {
       previous,
       allowDestroy: opts.allowDestroy === true,
       existing,
-      tables: existing && d.init.method === 'snapshot' ? await readSubscribedTables(c, d.name) : [],
-      copiedTables: stateTables ? await chunks.copiedTables(c, d.name) : [],
+      access: await readTruncateDenied(c, [...tables, ...copiedTables]),
+      tables,
+      copiedTables,
       preparedSlot: prepared?.slot ?? null,
       publisherReachable: pub !== null,
     });

@@ -97,12 +97,13 @@ export async function syncSubscriptionSequences(
       headroom: (opts.headroom ?? 0n).toString(),
       allowBackwards: opts.allowBackwards === true,
     };
-    const outcomes = await syncSequences(source, target, seqs, {
-      headroom: opts.headroom ?? 0n,
-      allowBackwards: base.allowBackwards,
-      publisher: from,
-      subscriber: to,
-    });
+    const outcomes = await syncSequences(
+      source,
+      target,
+      seqs,
+      { headroom: opts.headroom ?? 0n, allowBackwards: base.allowBackwards, publisher: from, subscriber: to },
+      `the sequences sync of subscription ${d.name}`,
+    );
     return sequenceSyncReport(base, outcomes);
   });
 }

@@ -13,9 +13,12 @@ export function initStateProbeQuery(schema: string): CatalogQuery {
   const s = quoteIdent(schema);
   return {
     name: 'init-state-probe',
-    text: `select coalesce(has_table_privilege(to_regclass($1), 'SELECT'), false)
-         and coalesce(has_table_privilege(to_regclass($2), 'SELECT'), false) as readable`,
-    values: [`${s}.subscription_state`, `${s}.init_slots`],
+    // to_regclass of a name in a schema the role may not use is an error before PostgreSQL 16
+    text: `select case when coalesce((select has_schema_privilege(n.oid, 'USAGE') from pg_catalog.pg_namespace n where n.nspname = $3), false)
+         then coalesce(has_table_privilege(to_regclass($1), 'SELECT'), false)
+              and coalesce(has_table_privilege(to_regclass($2), 'SELECT'), false)
+         else false end as readable`,
+    values: [`${s}.subscription_state`, `${s}.init_slots`, schema],
   };
 }
 

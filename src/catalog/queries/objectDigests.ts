@@ -9,8 +9,10 @@ import type { CatalogQuery } from './catalogQuery.js';
 export function objectDigestsProbeQuery(schema: string): CatalogQuery {
   return {
     name: 'object-digests-probe',
-    text: `select coalesce(has_table_privilege(to_regclass($1), 'SELECT'), false) as readable`,
-    values: [`${quoteIdent(schema)}.object_digests`],
+    // to_regclass of a name in a schema the role may not use is an error before PostgreSQL 16
+    text: `select case when coalesce((select has_schema_privilege(n.oid, 'USAGE') from pg_catalog.pg_namespace n where n.nspname = $2), false)
+         then coalesce(has_table_privilege(to_regclass($1), 'SELECT'), false) else false end as readable`,
+    values: [`${quoteIdent(schema)}.object_digests`, schema],
   };
 }
 

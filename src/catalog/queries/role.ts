@@ -1,5 +1,11 @@
 import type { ObservedRole } from '../../model/cluster.js';
-import { RESTRICTED_FUNCTIONS, type RestrictedFunction, type RoleGaps } from '../../model/privileges.js';
+import {
+  CLOUD_ADMIN_ROLES,
+  isCloudAdminRole,
+  RESTRICTED_FUNCTIONS,
+  type RestrictedFunction,
+  type RoleGaps,
+} from '../../model/privileges.js';
 import { PG15, PG16 } from '../../model/versions.js';
 import type { CatalogQuery } from './catalogQuery.js';
 
@@ -37,6 +43,8 @@ export function deniedFunctions(json: string): RoleGaps['functions'] {
  * subscriptions' connection strings may be read (the column is revoked from PUBLIC).
  * `denied_functions` lists the functions steep calls that PostgreSQL revokes from PUBLIC and the
  * role may not execute (the text forms: the bytea `pg_logical_emit_message` is never called).
+ * `cloud_admin_role` is the managed service's admin role it is a member of (rds_superuser,
+ * cloudsqlsuperuser, azure_pg_admin), looked up by name: null on vanilla PostgreSQL.
  */
 export const ROLE: CatalogQuery = {
   name: 'role',
@@ -51,7 +59,12 @@ export const ROLE: CatalogQuery = {
        has_table_privilege('pg_catalog.pg_replication_origin_status', 'SELECT')
          and has_function_privilege('pg_catalog.pg_show_replication_origin_status()', 'EXECUTE')
          as can_read_origin_status,
-       ${DENIED_FUNCTIONS} as denied_functions
+       ${DENIED_FUNCTIONS} as denied_functions,
+       (select g.rolname::text from pg_catalog.pg_roles g
+         where g.rolname in (${Object.keys(CLOUD_ADMIN_ROLES)
+           .map((r) => `'${r}'`)
+           .join(', ')}) and pg_has_role(current_user, g.oid, 'MEMBER')
+         order by 1 limit 1) as cloud_admin_role
   from pg_catalog.pg_roles r
  where r.rolname = current_user`,
 };
@@ -66,6 +79,8 @@ export interface RoleRow {
   can_read_origin_status: boolean;
   /** JSON: [{ name, signature }] */
   denied_functions: string;
+  /** absent in rows of older captures and fixtures */
+  cloud_admin_role?: string | null;
 }
 
 /**
@@ -99,6 +114,9 @@ export function toRole(
     canCreateSubscription: row.superuser || delegated,
     canReadConninfo: row.can_read_conninfo,
     memberOfCreateSubscription: row.member_of_pg_create_subscription,
+    ...(row.cloud_admin_role && isCloudAdminRole(row.cloud_admin_role)
+      ? { cloudAdminRole: row.cloud_admin_role }
+      : {}),
     gaps: toGaps(row, setSessionReplicationRole ?? row.superuser),
   };
 }

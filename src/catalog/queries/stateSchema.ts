@@ -16,6 +16,7 @@ export function stateSchemaQuery(schema: string): CatalogQuery {
                  join pg_catalog.pg_attribute a on a.attrelid = c.oid
                 where n.nspname = $1 and c.relname = 'migrations' and c.relkind in ('r', 'p')
                   and a.attname = 'version' and not a.attisdropped
+                  and has_schema_privilege(n.oid, 'USAGE')
                   and has_column_privilege(c.oid, a.attnum, 'SELECT')) as has_migrations,
        coalesce((select has_schema_privilege(n.oid, 'CREATE') from pg_catalog.pg_namespace n where n.nspname = $1), false)
          as can_create_in_schema,

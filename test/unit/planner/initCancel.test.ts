@@ -160,4 +160,45 @@ describe('init cancel plan', () => {
     expect(planInitCancel(sub('snapshot'), observed()).destroys).toBe(false);
     expect(planInitCancel(sub('snapshot'), observed({ allowDestroy: true })).destroys).toBe(false);
   });
+
+  it('refuses before anything changes what the role may not do: drop a subscription it does not own, truncate a table without TRUNCATE', () => {
+    const access = { role: 'admin', truncateDenied: [] };
+    // allowed: nothing to say
+    expect(
+      planInitCancel(
+        sub('snapshot'),
+        observed({ existing: { slot: 'west_s', owner: 'admin', mayDrop: true }, access }),
+      ).truncated,
+    ).toEqual(['public.a', 'public.b']);
+    expect(() =>
+      planInitCancel(
+        sub('snapshot'),
+        observed({
+          existing: { slot: 'west_s', owner: 'admin', mayDrop: true },
+          access: { role: 'admin', truncateDenied: [{ schema: 'public', name: 'b' }] },
+        }),
+      ),
+    ).toThrow(
+      'west: role admin may not truncate public.b, which init cancel empties (what the copy filled); run GRANT TRUNCATE ON "public"."b" TO "admin"; on west (as the owner or a superuser); nothing was changed',
+    );
+    expect(() =>
+      planInitCancel(
+        sub('snapshot'),
+        observed({ existing: { slot: 'west_s', owner: 'postgres', mayDrop: false }, access }),
+      ),
+    ).toThrow(
+      'west: role admin may not drop subscription west_s, whose owner is postgres (only its owner or a superuser may); run steep init cancel west_s as postgres or a superuser; nothing was changed',
+    );
+    // a table it may not truncate but that the cancel keeps (a destroy keeps the rows): no refusal
+    const destroy = planInitCancel(
+      sub('snapshot'),
+      observed({
+        previous: 'synchronized',
+        allowDestroy: true,
+        existing: { slot: 'west_s', owner: 'admin', mayDrop: true },
+        access: { role: 'admin', truncateDenied: TABLES },
+      }),
+    );
+    expect(destroy.truncated).toEqual([]);
+  });
 });

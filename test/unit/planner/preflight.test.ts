@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { toRole } from '../../../src/catalog/queries/role.js';
 import type { Topology } from '../../../src/model/topology.js';
 import {
   at,
@@ -259,6 +260,80 @@ describe('preflight', () => {
     );
   });
 
+  it("before 16, a member of a managed service's admin role (rds_superuser, cloudsqlsuperuser, azure_pg_admin) creates subscriptions: no error, a warning naming the membership relied on; any other role is still refused", () => {
+    const t = base();
+    t.publications.items_pub = publication('items_pub', 'east', { tables: ['public.items'] });
+    t.subscriptions.west_two = subscription('west_two', 'west', 'east', ['items_pub']);
+    for (const [cloud, service] of [
+      ['rds_superuser', 'Amazon RDS'],
+      ['cloudsqlsuperuser', 'Cloud SQL'],
+      ['azure_pg_admin', 'Azure Database for PostgreSQL'],
+    ] as const) {
+      const s = fresh(t, PG15);
+      Object.assign(at(s, 'west').role, {
+        superuser: false,
+        canCreateSubscription: false,
+        cloudAdminRole: cloud,
+      });
+      const p = runPlan(t, s);
+      expect(p.errors).toEqual([]);
+      expect(p.steps.filter((x) => x.kind === 'subscription-create')).toHaveLength(2);
+      // once per node, however many subscriptions it creates
+      expect(p.warnings.filter((w) => w.code === 'preflight.cloud-admin')).toEqual([
+        {
+          code: 'preflight.cloud-admin',
+          node: 'west',
+          message: `west: role steep is a member of ${cloud}, which ${service} lets create subscriptions before PostgreSQL 16`,
+        },
+      ]);
+    }
+    // a role of another name, or none: the error stays, and no such warning
+    for (const other of ['rds_replication', undefined]) {
+      const s = fresh(t, PG15);
+      Object.assign(at(s, 'west').role, {
+        superuser: false,
+        canCreateSubscription: false,
+        cloudAdminRole: other,
+      });
+      const p = runPlan(t, s);
+      expect(p.errors.map((e) => e.message)).toEqual([
+        'west: CREATE SUBSCRIPTION needs a superuser before PostgreSQL 16, and role steep is not one; run steep as a superuser on west',
+      ]);
+      expect(p.warnings.map((w) => w.code)).not.toContain('preflight.cloud-admin');
+    }
+    // 16+: the membership changes nothing, pg_create_subscription is what counts
+    const s16 = fresh(t, PG16);
+    Object.assign(at(s16, 'west').role, {
+      superuser: false,
+      canCreateSubscription: false,
+      cloudAdminRole: 'rds_superuser',
+    });
+    const p16 = runPlan(t, s16);
+    expect(p16.errors.map((e) => e.message)).toEqual([
+      'west: role steep may not create subscriptions; GRANT pg_create_subscription TO "steep"',
+    ]);
+    expect(p16.warnings.map((w) => w.code)).not.toContain('preflight.cloud-admin');
+  });
+
+  it('the role read: the managed admin role it is a member of is kept when it is one of the three, dropped otherwise', () => {
+    const row = {
+      name: 'admin',
+      superuser: false,
+      replication: true,
+      can_create_in_database: true,
+      can_read_conninfo: false,
+      member_of_pg_create_subscription: false,
+      can_read_origin_status: false,
+      denied_functions: '[]',
+    };
+    expect(toRole({ ...row, cloud_admin_role: 'azure_pg_admin' }, PG15).cloudAdminRole).toBe(
+      'azure_pg_admin',
+    );
+    expect(toRole({ ...row, cloud_admin_role: null }, PG15)).not.toHaveProperty('cloudAdminRole');
+    expect(toRole({ ...row, cloud_admin_role: 'pg_monitor' }, PG15)).not.toHaveProperty('cloudAdminRole');
+    expect(toRole(row, PG15)).not.toHaveProperty('cloudAdminRole');
+  });
+
   it('a managed role: a denied origin function is an error naming the GRANT, without session_replication_role the own copy loads in foreign-key order (a NOT DEFERRABLE cycle is an error naming it); a member of pg_create_subscription is told only what it lacks', () => {
     const t = base();
     t.subscriptions.west_orders!.init = { ...t.subscriptions.west_orders!.init, method: 'two-phase' };
@@ -326,5 +401,32 @@ describe('preflight', () => {
         message: expect.stringContaining('ALTER PUBLICATION "orders_pub" OWNER TO "steep"'),
       }),
     ]);
+  });
+
+  it('adopting or altering a subscription the role does not own: ALTER … OWNER TO from 16 (with CREATE on the database first when it lacks it); before 16 only a superuser may own one, so the hint is to run steep as its owner', () => {
+    const t = base();
+    for (const [version, canCreate, message] of [
+      [
+        PG16,
+        true,
+        'west: role steep does not own subscription west_orders (its owner is postgres), and only its owner or a superuser may alter, adopt or drop it; run ALTER SUBSCRIPTION "west_orders" OWNER TO "steep" on west',
+      ],
+      [
+        PG16,
+        false,
+        'west: role steep does not own subscription west_orders (its owner is postgres), and only its owner or a superuser may alter, adopt or drop it; run GRANT CREATE ON DATABASE "app" TO "steep"; ALTER SUBSCRIPTION "west_orders" OWNER TO "steep" on west',
+      ],
+      [
+        PG15,
+        true,
+        'west: role steep does not own subscription west_orders (its owner is postgres), and only its owner or a superuser may alter, adopt or drop it; before PostgreSQL 16 the owner of a subscription must be a superuser: run steep as postgres or a superuser on west',
+      ],
+    ] as const) {
+      const s = observe(t, { version });
+      at(s, 'west').subscriptions.west_orders!.options.binary = true;
+      Object.assign(at(s, 'west').role, { superuser: false, canCreateInDatabase: canCreate });
+      at(s, 'west').subscriptions.west_orders!.owner = 'postgres';
+      expect(runPlan(t, s).errors.map((e) => e.message)).toContain(message);
+    }
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { SequenceState } from '../../../src/model/sequences.js';
-import { decideSequence, sequenceLag } from '../../../src/planner/sequences.js';
+import { decideSequence, sequenceLag, sequencePrivilegeErrors } from '../../../src/planner/sequences.js';
 
 const UP: Omit<SequenceState, 'last'> = {
   schema: 'public',
@@ -113,5 +113,53 @@ describe('sequenceLag', () => {
       behind: null,
       sequence: 'public.s',
     });
+  });
+});
+
+describe('sequencePrivilegeErrors', () => {
+  const seqs = [
+    { schema: 'mn', name: 'items_id_seq' },
+    { schema: 'mn', name: 'z_alone' },
+    { schema: 'Odd', name: 'Seq' },
+    { schema: 'mn', name: 'west_lacks' },
+  ];
+  const all = { select: true, update: true };
+  const access = (node: string, entries: Array<[string, { select: boolean; update: boolean }]>) => ({
+    node,
+    role: 'narrow',
+    sequences: new Map(entries),
+  });
+  const what = 'the sequences sync of subscription n_sub';
+
+  it('every privilege held (or the sequence absent on one side): nothing to say', () => {
+    const source = access(
+      'east',
+      seqs.map((s) => [`${s.schema}.${s.name}`, all]),
+    );
+    const target = access('west', [
+      ['mn.items_id_seq', all],
+      ['mn.z_alone', all],
+      ['Odd.Seq', all],
+    ]);
+    expect(sequencePrivilegeErrors(seqs, source, target, what)).toEqual([]);
+  });
+
+  it('names per node the sequences and the exact GRANT: SELECT to read on the source, SELECT and UPDATE to set on the target', () => {
+    const source = access('east', [
+      ['mn.items_id_seq', all],
+      ['mn.z_alone', { select: false, update: false }],
+      ['Odd.Seq', all],
+    ]);
+    const target = access('west', [
+      ['mn.items_id_seq', all],
+      ['mn.z_alone', { select: false, update: false }],
+      ['Odd.Seq', { select: true, update: false }],
+    ]);
+    expect(sequencePrivilegeErrors(seqs, source, target, what)).toEqual([
+      'east: role narrow may not read sequence mn.z_alone, which the sequences sync of subscription n_sub reads there; ' +
+        'run GRANT SELECT ON SEQUENCE "mn"."z_alone" TO "narrow"; on east (as the sequence\'s owner or a superuser); nothing was changed',
+      'west: role narrow may not read and set (setval) sequences mn.z_alone, "Odd"."Seq", which the sequences sync of subscription n_sub sets there; ' +
+        'run GRANT SELECT, UPDATE ON SEQUENCE "mn"."z_alone" TO "narrow"; GRANT UPDATE ON SEQUENCE "Odd"."Seq" TO "narrow"; on west (as the sequence\'s owner or a superuser); nothing was changed',
+    ]);
   });
 });
