@@ -2,7 +2,12 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { steepWith, writeConfig } from '../support/cli.js';
 import { type TestNode, testVersions, useCluster } from '../support/cluster.js';
-import { createManagedRoles, ROLE_PASSWORD, roleEnv, roleNodesYaml } from '../support/managedRolesSetup.js';
+import {
+  createManagedRoles,
+  MANAGED_PASSWORD,
+  MANAGED_PASSWORD_ENV,
+  nodesAs,
+} from '../support/managedRoles.js';
 import {
   createTables,
   digests,
@@ -17,7 +22,7 @@ import { eventually } from '../support/topologyFile.js';
 /**
  * The rest of issue 36's role matrix (managedRoles.test.ts has the others): `sequences sync`,
  * `observe`, `import` and `init cancel` run as the managed `admin` and the `narrow` role
- * (test/support/managedRolesSetup.ts). Each cell works — sequences and rows equal on both
+ * (test/support/managedRoles.ts). Each cell works — sequences and rows equal on both
  * sides, the re-plan empty — or is refused before anything changes, naming the GRANT (or the
  * role to run as). And a member of a role named rds_superuser is let create subscriptions before
  * 16, as Amazon RDS does, with a warning saying so; anyone else is still refused. On 18 by
@@ -30,12 +35,12 @@ describe.each([...versions])('the managed roles matrix on PostgreSQL %i', (versi
   const east = () => cluster().node('east');
   const west = () => cluster().node('west');
   const both = () => [east(), west()];
-  const steep = steepWith({ env: roleEnv, timeoutMs: 120_000 });
+  const steep = steepWith({ env: () => MANAGED_PASSWORD_ENV, timeoutMs: 120_000 });
   const pg16 = version >= 16;
 
   function file(role: string, topology: string, body: string[]): string {
     return writeConfig(
-      ['version: 1', `topology: ${topology}`, roleNodesYaml(role, both()), ...body, ''].join('\n'),
+      ['version: 1', `topology: ${topology}`, nodesAs(role, both()), ...body, ''].join('\n'),
     );
   }
 
@@ -68,7 +73,7 @@ describe.each([...versions])('the managed roles matrix on PostgreSQL %i', (versi
   let ready = false;
   async function once(): Promise<void> {
     if (ready) return;
-    await createManagedRoles(both(), version);
+    for (const n of both()) await createManagedRoles(n);
     for (const n of both()) {
       await n.query('CREATE ROLE app_owner NOLOGIN');
       for (const [t, owner] of [
@@ -123,7 +128,9 @@ describe.each([...versions])('the managed roles matrix on PostgreSQL %i', (versi
     const path = oneWay('cloud', 'cloud_sub', ['ma_items'], true);
     for (const n of both()) {
       await n.query('CREATE ROLE rds_superuser NOLOGIN');
-      await n.query(`CREATE ROLE cloud LOGIN REPLICATION PASSWORD '${ROLE_PASSWORD}' IN ROLE rds_superuser`);
+      await n.query(
+        `CREATE ROLE cloud LOGIN REPLICATION PASSWORD '${MANAGED_PASSWORD}' IN ROLE rds_superuser`,
+      );
       await n.query('GRANT CREATE ON DATABASE app TO cloud');
       await n.query('GRANT pg_read_all_data TO cloud');
     }
