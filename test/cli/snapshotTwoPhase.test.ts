@@ -319,6 +319,15 @@ describe('two-phase init through snapshot generate and apply', () => {
     );
     expect(applied.code, applied.stderr).toBe(0);
     expect(JSON.parse(applied.stdout)).toMatchObject({ state: 'synchronized', sequences: 1 });
+    // what it ran besides the loads, as the planner composes it: the lock of the table whose indexes it deferred
+    expect(JSON.parse(applied.stdout).statements).toEqual([
+      {
+        node: 'west',
+        sql: expect.stringMatching(
+          /^-- when its copy starts, if public\.tp_big is empty .*\nLOCK TABLE "public"\."tp_big" IN ACCESS EXCLUSIVE MODE$/,
+        ),
+      },
+    ]);
     const built = applied.stderr
       .split('\n')
       .filter((l) => l.startsWith('{'))
@@ -358,7 +367,7 @@ describe('two-phase init through snapshot generate and apply', () => {
     // the subscription streams from the slot: delete keeps it
     const del = await steep(['snapshot', 'delete', dir, '--allow-destroy', '--json'], path);
     expect(del.code, del.stderr).toBe(0);
-    expect(JSON.parse(del.stdout)).toMatchObject({ slotDropped: false, recorded: true });
+    expect(JSON.parse(del.stdout)).toMatchObject({ slotDropped: false, recorded: true, statements: [] });
     expect((await east.query(`SELECT 1 FROM pg_replication_slots WHERE slot_name = 'west_tp'`)).length).toBe(
       1,
     );
@@ -409,7 +418,12 @@ describe('two-phase init through snapshot generate and apply', () => {
     );
     const byId = await steep(['snapshot', 'delete', `west_tp2@${lsn2}`, '--allow-destroy', '--json'], both);
     expect(byId.code, byId.stderr).toBe(0);
-    expect(JSON.parse(byId.stdout)).toMatchObject({ dir: null, filesRemoved: 0, slotDropped: true });
+    expect(JSON.parse(byId.stdout)).toMatchObject({
+      dir: null,
+      filesRemoved: 0,
+      slotDropped: true,
+      statements: [{ node: 'east', sql: "SELECT pg_catalog.pg_drop_replication_slot('west_tp2')" }],
+    });
     expect(await east.query(`SELECT 1 FROM pg_replication_slots WHERE slot_name = 'west_tp2'`)).toEqual([]);
     const unknown = await steep(['snapshot', 'delete', 'west_tp2@0/1', '--allow-destroy'], both);
     expect(unknown.code).toBe(1);
