@@ -186,7 +186,7 @@ async function copyAndStart(topology: Topology, d: SubscriptionSpec, opts: Strea
       lsn = recorded.lsn;
       snapshot = recorded.snapshotName!;
     } else {
-      const ran = (await startOver(s, d, topology, opts.planned)).map((x) => x.split('\n').at(-1));
+      const ran = (await startOver(s, d, topology, opts.planned)).map((x) => x.slice(x.indexOf('\n') + 1));
       const message = `${lost ?? `copying ${d.name} from a new snapshot`}${ran.length > 0 ? `; ran the plan's ${ran.join('; ')}` : ''}`;
       if (lost || ran.length > 0)
         opts.onEvent({

@@ -25,8 +25,9 @@ import { dropSlotSql, nonTx, truncateTablesSql, tx } from './sqlBuild.js';
 
 const START_OVER = 'if the copy starts over';
 
+/** `sql` after its condition, an SQL comment that ends at its line: a name's line break is left out. */
 function when(condition: string, sql: string): string {
-  return `-- ${condition}:\n${sql}`;
+  return `-- ${condition.replace(/[\r\n]+/g, ' ')}:\n${sql}`;
 }
 
 /**
