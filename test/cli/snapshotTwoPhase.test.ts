@@ -116,7 +116,12 @@ async function recorded(sub: string): Promise<Recorded[]> {
 const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
 /** A topology of one two-phase subscription `sub` on west of east's `table`. */
-function oneTableConfig(topology: string, sub: string, table: string): string {
+function oneTableConfig(
+  topology: string,
+  sub: string,
+  table: string,
+  init = '{ method: two-phase }',
+): string {
   return writeConfig(
     [
       'version: 1',
@@ -131,7 +136,7 @@ function oneTableConfig(topology: string, sub: string, table: string): string {
       '    node: west',
       '    from: east',
       `    publications: [${sub}_pub]`,
-      '    init: { method: two-phase }',
+      `    init: ${init}`,
       '',
     ].join('\n'),
   );
@@ -494,6 +499,35 @@ describe('two-phase init through snapshot generate and apply', () => {
     await waitCaughtUp(east, sub);
     expect(await digests(west, [table])).toEqual(await digests(east, [table]));
   }
+
+  it('existingData: truncate: snapshot apply empties the rows the table holds with the TRUNCATE it reports, and both sides end equal', async () => {
+    const east = cluster().node('east');
+    const west = cluster().node('west');
+    const table = { name: 'tp_trunc', rows: 2_000 };
+    await createTables([east, west], [table]);
+    await fillTables(east, [table]);
+    await west.query(`INSERT INTO public.tp_trunc (id, v) VALUES (-1, 'stray'), (1, 'other')`);
+    const path = oneTableConfig(
+      'tp-trunc',
+      'west_trunc',
+      table.name,
+      '{ method: two-phase, existingData: truncate }',
+    );
+    const created = await steep(['apply', '--auto-approve'], path);
+    expect(created.code, created.stderr).toBe(0);
+    const dir = tempDir('steep-snap-trunc-');
+    const generated = await steep(['snapshot', 'generate', 'west_trunc', '--output', dir], path);
+    expect(generated.code, generated.stderr).toBe(0);
+    const writer = startWriter(east, [table.name]);
+    const applied = await steep(['snapshot', 'apply', 'west_trunc', '--input', dir], path);
+    await writer.stop();
+    expect(applied.code, applied.stderr).toBe(0);
+    expect(applied.stdout).toContain('Ran on west:\n  TRUNCATE TABLE "public"."tp_trunc";');
+    await waitCaughtUp(east, 'west_trunc');
+    expect(await digests(west, [table.name])).toEqual(await digests(east, [table.name]));
+    const again = await steep(['plan', '--detailed-exitcode'], path);
+    expect(again.code, again.stdout + again.stderr).toBe(0);
+  }, 120_000);
 
   it('a file it cannot write: the chunk is retried, generate gives up naming the error, and the rerun finishes it', async () => {
     // ~4 MB: the file writer thread is handed several 1 MB blocks after its file failed to open
