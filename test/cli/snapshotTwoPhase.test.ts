@@ -613,7 +613,7 @@ describe('two-phase init through snapshot generate and apply', () => {
     const taken = await steep(['snapshot', 'generate', 'west_tpn', '--output', dir], path);
     expect(taken.code).toBe(1);
     expect(taken.stderr).toMatch(
-      /slot west_tpn already exists on east: .*SELECT pg_drop_replication_slot\('west_tpn'\) on east/,
+      /slot west_tpn already exists on east: .*SELECT pg_catalog\.pg_drop_replication_slot\('west_tpn'\) on east/,
     );
     await east.query("SELECT pg_drop_replication_slot('west_tpn')");
   }, 120_000);
@@ -689,7 +689,7 @@ describe('two-phase init through snapshot generate and apply', () => {
     const rerun = await steep(['snapshot', 'generate', 'west_tpi', '--output', dir], path);
     expect(rerun.code, rerun.stderr).toBe(0);
     expect(rerun.stderr).toContain(
-      `note: dropped slot west_tpi on east (at ${left[0]!.confirmed}), made by a generate into ${dir} interrupted before its manifest`,
+      `note: dropped slot west_tpi on east (at ${left[0]!.confirmed}: SELECT pg_catalog.pg_drop_replication_slot('west_tpi')), made by a generate into ${dir} interrupted before its manifest`,
     );
     const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as { lsn: string };
     expect(m.lsn).not.toBe(left[0]!.confirmed);
