@@ -1,13 +1,19 @@
 import type pg from 'pg';
 import type { ObservedNode } from '../model/cluster.js';
 import { SteepError } from '../model/errors.js';
-import { type InitSlotRow, type SubscriptionStateRow, toInitState } from '../model/initStateRows.js';
+import {
+  type CopiedTableRow,
+  type InitSlotRow,
+  type SubscriptionStateRow,
+  toInitState,
+} from '../model/initStateRows.js';
 import { isEmptyScope, type TableScope } from '../model/tableSchema.js';
 import type { ConnectionSpec } from '../model/topology.js';
 import { MIN_SERVER_VERSION, PG15 } from '../model/versions.js';
 import { type CatalogQuery, type JsonArrayRow, jsonRows } from './queries/catalogQuery.js';
 import { tableSchemaQueries } from './queries/columns.js';
 import {
+  copiedTablesQuery,
   type InitStateProbeRow,
   initSlotsQuery,
   initStateProbeQuery,
@@ -179,6 +185,7 @@ export async function readNode(conn: ConnectionSpec, opts: ReadNodeOptions): Pro
     });
     const scope = opts.tableScope;
     const initState = initProbeRows[0]?.readable === true;
+    const copiedReadable = initState && initProbeRows[0]?.chunks_readable === true;
     const [
       pubs,
       pubTables,
@@ -194,6 +201,7 @@ export async function readNode(conn: ConnectionSpec, opts: ReadNodeOptions): Pro
       defs,
       initStates,
       initSlots,
+      copied,
       objectDigests,
     ] = await inOneWrite(client, () =>
       Promise.all([
@@ -215,6 +223,7 @@ export async function readNode(conn: ConnectionSpec, opts: ReadNodeOptions): Pro
           ? rows<SubscriptionStateRow>(client, subscriptionStatesQuery(stateSchema, opts.node))
           : null,
         initState ? rows<InitSlotRow>(client, initSlotsQuery(stateSchema, opts.node)) : null,
+        copiedReadable ? rows<CopiedTableRow>(client, copiedTablesQuery(stateSchema, opts.node)) : null,
         digestProbeRows[0]?.readable === true
           ? rows<ObjectDigestRow>(client, objectDigestsQuery(stateSchema, opts.node))
           : null,
@@ -284,8 +293,10 @@ export async function readNode(conn: ConnectionSpec, opts: ReadNodeOptions): Pro
       ...(objectDigests
         ? { objectDigests: Object.fromEntries(objectDigests.map((r) => [r.address, r.digest])) }
         : {}),
-      ...(initStates && initSlots && (initStates.length > 0 || initSlots.length > 0)
-        ? { initState: toInitState(initStates, initSlots) }
+      ...(initStates &&
+      initSlots &&
+      (initStates.length > 0 || initSlots.length > 0 || (copied?.length ?? 0) > 0)
+        ? { initState: toInitState(initStates, initSlots, copied ?? []) }
         : {}),
     };
   } finally {

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { readDeferrableIndexes } from '../catalog/deferrableIndexes.js';
 import type { EventSink } from '../executors/events.js';
+import type { Statement } from '../model/plan.js';
 import { quoteTable } from '../model/sql.js';
 import { DEFER_INDEXES_FROM, qualifiedName, type TableName } from '../model/topology.js';
 import type { ChunkRecord } from '../state/copyChunks.js';
@@ -18,20 +19,23 @@ import { byTable, type DeferredIndex, type DeferredIndexStore } from '../state/d
  * rows, and built in one with their removal: whatever stops steep in between, the rows say what
  * to build, and the next apply (the copy's resume) or `steep init cancel` builds them. Deferring
  * is never needed: a table whose lock is not had within 5 s, or whose indexes steep's role may
- * not drop or build again (catalog/deferrableIndexes.ts), keeps them.
+ * not drop or build again (catalog/deferrableIndexes.ts), keeps them; so does one for which the
+ * caller gives no lock (the planner decides the lock: planner/ownCopyStatements.ts).
  */
 
 /**
  * Defer the indexes of the plan's big tables none of whose chunks is copied yet (split into
- * key ranges, or of at least DEFER_INDEXES_FROM, the chunks' estimates summed); the indexes
- * deferred for the subscription, these and those an interrupted run deferred.
+ * key ranges, or of at least DEFER_INDEXES_FROM, the chunks' estimates summed) that `lockOf`
+ * gives a lock for; the indexes deferred for the subscription, these and those an interrupted
+ * run deferred, and the locks taken (the statements run).
  */
 export async function deferBigTables(
   client: pg.Client,
   store: DeferredIndexStore,
   subscription: string,
   plan: readonly ChunkRecord[],
-): Promise<DeferredIndex[]> {
+  lockOf: (table: TableName) => Statement | undefined,
+): Promise<{ deferred: DeferredIndex[]; ran: string[] }> {
   const per = new Map<string, { table: TableName; chunks: number; bytes: number; done: boolean }>();
   for (const r of plan) {
     const t = per.get(qualifiedName(r.table)) ?? { table: r.table, chunks: 0, bytes: 0, done: false };
@@ -43,10 +47,13 @@ export async function deferBigTables(
     });
   }
   const before = new Set((await store.list(client, subscription)).map((x) => qualifiedName(x.table)));
-  for (const [name, t] of per)
-    if (!t.done && !before.has(name) && (t.chunks > 1 || t.bytes >= DEFER_INDEXES_FROM))
-      await deferIndexes(client, store, subscription, t.table);
-  return store.list(client, subscription);
+  const ran: string[] = [];
+  for (const [name, t] of per) {
+    const lock = lockOf(t.table);
+    if (lock && !t.done && !before.has(name) && (t.chunks > 1 || t.bytes >= DEFER_INDEXES_FROM))
+      if (await deferIndexes(client, store, subscription, t.table, lock)) ran.push(lock.sql);
+  }
+  return { deferred: await store.list(client, subscription), ran };
 }
 
 /** "; the indexes of public.big (2) are built after the copy", or '' for none. */
@@ -57,17 +64,21 @@ export function deferredText(deferred: readonly DeferredIndex[]): string {
     : '';
 }
 
-/** Drop `table`'s deferrable indexes, with their rows in `deferred_indexes`, if it is empty. */
+/**
+ * Under `lock` (the planner's LOCK TABLE … ACCESS EXCLUSIVE), drop `table`'s deferrable indexes,
+ * with their rows in `deferred_indexes`, if it is empty; whether the lock was taken.
+ */
 async function deferIndexes(
   client: pg.Client,
   store: DeferredIndexStore,
   subscription: string,
   table: TableName,
-): Promise<void> {
+  lock: Statement,
+): Promise<boolean> {
   await client.query('BEGIN');
   try {
     await client.query("SET LOCAL lock_timeout = '5s'");
-    await client.query(`LOCK TABLE ${quoteTable(table)} IN ACCESS EXCLUSIVE MODE`);
+    await client.query(lock.sql);
     const { rows } = await client.query(`SELECT 1 FROM ${quoteTable(table)} LIMIT 1`);
     const indexes = rows.length === 0 ? await readDeferrableIndexes(client, table) : [];
     if (indexes.length > 0) {
@@ -79,11 +90,13 @@ async function deferIndexes(
       for (const x of indexes) await client.query(x.drop);
     }
     await client.query('COMMIT');
+    return true;
   } catch (err) {
     await client.query('ROLLBACK').catch(() => {});
     // 55P03: the table's lock is held elsewhere; 42501: not the role's to alter (it keeps them)
     const code = (err as { code?: string }).code;
     if (code !== '55P03' && code !== '42501') throw err;
+    return false;
   }
 }
 

@@ -169,6 +169,15 @@ export async function closeSessions(sessions: Array<Promise<pg.Client>>): Promis
   await Promise.all(sessions.splice(0).map((s) => s.then((c) => c.end()).catch(() => {})));
 }
 
+/**
+ * The exporting connection is gone: SET TRANSACTION SNAPSHOT fails with 42704 "snapshot … does
+ * not exist" on newer servers, 22023 "invalid snapshot identifier" on older ones.
+ */
+function snapshotGone(err: unknown): boolean {
+  const code = (err as { code?: string }).code;
+  return code === '42704' || code === '22023';
+}
+
 /** Is the exported snapshot still held (its holder alive)? */
 export async function snapshotHeld(
   run: Pick<CopyRun, 'node' | 'connection' | 'connectTimeoutMs' | 'snapshot'>,
@@ -178,8 +187,7 @@ export async function snapshotHeld(
     await c.end().catch(() => {});
     return true;
   } catch (err) {
-    // 22023: invalid snapshot identifier (the exporting connection is gone)
-    if ((err as { code?: string }).code === '22023') return false;
+    if (snapshotGone(err)) return false;
     throw err;
   }
 }
@@ -239,7 +247,7 @@ export async function runCopy(run: CopyRun): Promise<void> {
             await writer?.close().catch(() => {});
             source = null;
             writer = null;
-            if (attempt >= RETRIES || run.signal?.aborted || (err as { code?: string }).code === '22023') {
+            if (attempt >= RETRIES || run.signal?.aborted || snapshotGone(err)) {
               throw new SteepError(
                 'copy.chunk_failed',
                 `copy of ${unitText(unit)} ` +

@@ -13,8 +13,9 @@ import { SteepError } from '../model/errors.js';
 import type { InitState } from '../model/initState.js';
 import type { LoadMode } from '../model/loadOrder.js';
 import { compareLsn } from '../model/lsn.js';
-import { quoteTable } from '../model/sql.js';
 import { qualifiedName, type SubscriptionSpec, type Topology } from '../model/topology.js';
+import { deferIndexesLock } from '../planner/ownCopyStatements.js';
+import { truncateTablesSql } from '../planner/sqlBuild.js';
 import { CopyChunkStore } from '../state/copyChunks.js';
 import { DeferredIndexStore } from '../state/deferredIndexes.js';
 import { copyPlannedEvent } from './copyProgress.js';
@@ -50,6 +51,8 @@ export interface ApplyResult {
   files: number;
   sequences: number;
   state: InitState;
+  /** what it ran besides the loads (planner/ownCopyStatements.ts): the TRUNCATE of existingData: truncate, the locks under which indexes were deferred */
+  statements: Array<{ node: string; sql: string }>;
 }
 
 /** Everything checked before the subscriber is touched: a refusal leaves it exactly as it was. */
@@ -182,6 +185,7 @@ export async function applySnapshot(
     await log.checkManifest(m, dir, d);
     await log.mark(m, dir, 'applying');
     const chunks = new CopyChunkStore(schema, d.node);
+    const ran: string[] = [];
     let plan = await chunks.list(sub, d.name, m.lsn);
     if (plan.length === 0) {
       // a fresh load: the tables' existing rows follow init.existingData
@@ -193,8 +197,9 @@ export async function applySnapshot(
           where(d),
         );
       }
+      const truncate = truncateTablesSql(m.tables);
       await sub.query('BEGIN');
-      if (held.length > 0) await sub.query(`TRUNCATE TABLE ${m.tables.map(quoteTable).join(', ')}`);
+      if (held.length > 0) await sub.query(truncate);
       await chunks.plan(
         sub,
         d.name,
@@ -212,6 +217,7 @@ export async function applySnapshot(
         ),
       );
       await sub.query('COMMIT');
+      if (held.length > 0) ran.push(truncate);
       plan = await chunks.list(sub, d.name, m.lsn);
     }
     await record(sub, topology, d, 'copying', opts.onEvent);
@@ -222,7 +228,10 @@ export async function applySnapshot(
       t.files.filter((f) => pending.has(`${qualifiedName(t)}#${f.chunk}`)).map((f) => ({ t, f })),
     );
     const deferred = new DeferredIndexStore(schema, d.node);
-    const indexesAfter = deferredText(await deferBigTables(sub, deferred, d.name, plan));
+    // outside plan/apply: the tables to defer are decided here, their lock composed by the planner
+    const later = await deferBigTables(sub, deferred, d.name, plan, deferIndexesLock);
+    ran.push(...later.ran);
+    const indexesAfter = deferredText(later.deferred);
     opts.onEvent(
       copyPlannedEvent(
         d.node,
@@ -268,6 +277,7 @@ export async function applySnapshot(
       files: files.length,
       sequences: setCount,
       state,
+      statements: ran.map((sql) => ({ node: d.node, sql })),
     };
   } finally {
     await pub.end().catch(() => {});

@@ -11,6 +11,7 @@ import { readSubscriptionSlot } from '../catalog/subscriptionOnNode.js';
 import { SteepError } from '../model/errors.js';
 import { compareLsn, isLsn } from '../model/lsn.js';
 import type { Topology } from '../model/topology.js';
+import { dropSlotSql } from '../planner/sqlBuild.js';
 import { type SnapshotIdentity, SnapshotStore, snapshotId } from '../state/snapshots.js';
 import { chunkFileName, MANIFEST, type Manifest, readManifest, SCHEMA_FILE } from './manifest.js';
 import { heartbeatStopped } from './snapshotHolder.js';
@@ -25,6 +26,8 @@ export interface DeleteResult {
   slotDropped: boolean;
   /** why the slot was kept */
   slotKept: string | null;
+  /** what it ran on the nodes: the slot's drop */
+  statements: Array<{ node: string; sql: string }>;
   /** the subscriber's state now records it deleted */
   recorded: boolean;
 }
@@ -195,27 +198,25 @@ async function dropSlot(
   dir: string | null,
   allowDestroy: boolean,
   target: string,
-): Promise<{ slotDropped: boolean; slotKept: string | null }> {
+): Promise<{
+  slotDropped: boolean;
+  slotKept: string | null;
+  statements: Array<{ node: string; sql: string }>;
+}> {
+  const kept = (why: string) => ({ slotDropped: false, slotKept: why, statements: [] });
   if (!allowDestroy) {
-    return {
-      slotDropped: false,
-      slotKept: `slot ${s.slot} on ${s.publisher} is kept (it retains WAL until dropped); steep snapshot delete ${target} --allow-destroy drops it`,
-    };
+    return kept(
+      `slot ${s.slot} on ${s.publisher} is kept (it retains WAL until dropped); steep snapshot delete ${target} --allow-destroy drops it`,
+    );
   }
-  if (!topology.nodes[s.publisher]) {
-    return {
-      slotDropped: false,
-      slotKept: `node ${s.publisher} is not in steep.yaml, so slot ${s.slot} there is left`,
-    };
-  }
+  if (!topology.nodes[s.publisher])
+    return kept(`node ${s.publisher} is not in steep.yaml, so slot ${s.slot} there is left`);
   if (sub) {
     const existing = await readSubscriptionSlot(sub, s.subscription);
-    if (existing?.enabled && existing.slot === s.slot) {
-      return {
-        slotDropped: false,
-        slotKept: `subscription ${s.subscription} on ${s.subscriber} streams from slot ${s.slot}: it is kept`,
-      };
-    }
+    if (existing?.enabled && existing.slot === s.slot)
+      return kept(
+        `subscription ${s.subscription} on ${s.subscriber} streams from slot ${s.slot}: it is kept`,
+      );
   }
   // let the holder go first: its connection is the slot's user while it holds the snapshot
   const holdFile = dir ? join(dir, HOLD_FILE) : null;
@@ -230,26 +231,23 @@ async function dropSlot(
       const slot = await readSlotConfirmed(pub, s.slot);
       if (!slot) {
         gone();
-        return { slotDropped: false, slotKept: null };
+        return { slotDropped: false, slotKept: null, statements: [] };
       }
       // a slot made for a snapshot stays at its consistent point until a subscription consumes it
       if (slot.confirmed && compareLsn(slot.confirmed, s.lsn) !== 0) {
-        return {
-          slotDropped: false,
-          slotKept: `slot ${s.slot} on ${s.publisher} has moved on from this snapshot (${s.lsn} → ${slot.confirmed}): it serves a subscription or a newer snapshot, so it is kept`,
-        };
+        return kept(
+          `slot ${s.slot} on ${s.publisher} has moved on from this snapshot (${s.lsn} → ${slot.confirmed}): it serves a subscription or a newer snapshot, so it is kept`,
+        );
       }
       if (!slot.active) {
-        await pub.query('SELECT pg_catalog.pg_drop_replication_slot($1)', [s.slot]);
+        const sql = dropSlotSql(s.slot);
+        await pub.query(sql);
         gone();
-        return { slotDropped: true, slotKept: null };
+        return { slotDropped: true, slotKept: null, statements: [{ node: s.publisher, sql }] };
       }
       await new Promise((r) => setTimeout(r, 500));
     }
-    return {
-      slotDropped: false,
-      slotKept: `slot ${s.slot} on ${s.publisher} is in use by another process: it is kept`,
-    };
+    return kept(`slot ${s.slot} on ${s.publisher} is in use by another process: it is kept`);
   } finally {
     await pub.end().catch(() => {});
   }

@@ -17,6 +17,7 @@ import type { Stop } from '../executors/events.js';
 import { SNAPSHOT_HOLDER_APPLICATION_NAME } from '../executors/preparedSlot.js';
 import { SteepError } from '../model/errors.js';
 import type { SubscriptionSpec, Topology } from '../model/topology.js';
+import { dropSlotSql } from '../planner/sqlBuild.js';
 import { copyPlannedEvent } from './copyProgress.js';
 import {
   type Chunk,
@@ -138,7 +139,7 @@ export async function generateSnapshot(
     } else {
       const left = await dropInterrupted(topology, dir);
       if (left) {
-        dropped = `dropped slot ${left.slot} on ${left.publisher} (at ${left.lsn}), made by a generate into ${dir} interrupted before its manifest`;
+        dropped = `dropped slot ${left.slot} on ${left.publisher} (at ${left.lsn}: ${dropSlotSql(left.slot)}), made by a generate into ${dir} interrupted before its manifest`;
         opts.onEvent({
           event: 'init.state_change',
           level: 'warn',
@@ -162,7 +163,7 @@ export async function generateSnapshot(
           'snapshot.slot_exists',
           `slot ${d.slot} already exists on ${d.from}: a snapshot of ${d.name} was generated elsewhere (steep snapshot list DIR), ` +
             `or the slot is left from an earlier attempt; steep snapshot delete DIR --allow-destroy removes a snapshot and its slot, ` +
-            `and SELECT pg_drop_replication_slot('${d.slot}') on ${d.from} a slot no snapshot lists`,
+            `and ${dropSlotSql(d.slot)} on ${d.from} a slot no snapshot lists`,
           where(d),
         );
       }
@@ -280,7 +281,7 @@ async function withoutSlot(
   return new SteepError(
     err instanceof SteepError ? err.code : 'snapshot.slot_left',
     `${message}; slot ${d.slot} it created on ${d.from} is left (${kept}): it retains WAL until a generate into ${dir} drops it, ` +
-      `or SELECT pg_drop_replication_slot('${d.slot}') on ${d.from}`,
+      `or ${dropSlotSql(d.slot)} on ${d.from}`,
     { ...where(d), cause: err },
   );
 }

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { readSlotRetention } from '../catalog/slotHolder.js';
 import { SteepError } from '../model/errors.js';
 import type { SubscriptionSpec, Topology } from '../model/topology.js';
+import { dropSlotSql } from '../planner/sqlBuild.js';
 import { type SnapshotRecord, type SnapshotStatus, SnapshotStore, snapshotId } from '../state/snapshots.js';
 import { MANIFEST, type Manifest, readManifest } from './manifest.js';
 import { readHeldSlot } from './snapshotHolder.js';
@@ -224,7 +225,7 @@ export function interruptedIn(topology: Topology, dir: string): Located | null {
     throw new SteepError(
       'snapshot.unknown_slot',
       `${dir} holds no ${MANIFEST} but the slot of a snapshot generate interrupted before writing it, ${held.slot} on ${held.node}, ` +
-        `which no subscription of steep.yaml uses: SELECT pg_catalog.pg_drop_replication_slot('${held.slot}') on ${held.node} drops it; ` +
+        `which no subscription of steep.yaml uses: ${dropSlotSql(held.slot)} on ${held.node} drops it; ` +
         `then remove ${join(dir, HOLD_FILE)}`,
     );
   }

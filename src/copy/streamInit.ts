@@ -13,13 +13,14 @@ import { publisherSequenceValues } from '../executors/sequenceSync.js';
 import { subscriptionAddress } from '../model/address.js';
 import { SteepError } from '../model/errors.js';
 import type { InitProgress, InitState } from '../model/initState.js';
-import { quoteTable } from '../model/sql.js';
+import type { Statement } from '../model/plan.js';
 import {
   DEFAULT_SPLIT_ABOVE,
   qualifiedName,
   type SubscriptionSpec,
   type Topology,
 } from '../model/topology.js';
+import { plannedLock, plannedStartOver, startOverStatements } from '../planner/ownCopyStatements.js';
 import { type ChunkRecord, CopyChunkStore } from '../state/copyChunks.js';
 import { DeferredIndexStore } from '../state/deferredIndexes.js';
 import { InitSlotStore } from '../state/initSlots.js';
@@ -44,6 +45,8 @@ import { SubscriberSink } from './subscriberSink.js';
  */
 
 export interface StreamInitOptions {
+  /** the init step's statements: what starting over runs, the locks of deferred indexes (planner/ownCopyStatements.ts) */
+  planned: readonly Statement[];
   onEvent: EventSink;
   onProgress?: (p: InitProgress) => void;
   /**
@@ -166,19 +169,13 @@ async function copyAndStart(topology: Topology, d: SubscriptionSpec, opts: Strea
 
     // resume at the recorded snapshot while its holder still holds it
     let recorded = await slots.forSubscription(sub, d.name);
+    let lost: string | null = null; // why a recorded copy starts over
     if (recorded && recorded.slot === d.slot && recorded.snapshotName) {
       heartbeat = new Heartbeat(file);
       if (!(await snapshotHeld({ ...source, snapshot: recorded.snapshotName }))) {
         heartbeat.stop(true);
         heartbeat = null;
-        opts.onEvent({
-          event: 'init.state_change',
-          level: 'warn',
-          node: d.node,
-          subscription: d.name,
-          phase: 'copying',
-          message: `the snapshot of the interrupted copy (slot ${d.slot} at ${recorded.lsn}) is no longer held; copying again from a new snapshot`,
-        });
+        lost = `the snapshot of the interrupted copy (slot ${d.slot} at ${recorded.lsn}) is no longer held; copying again from a new snapshot`;
         recorded = null;
       }
     } else recorded = null;
@@ -189,7 +186,17 @@ async function copyAndStart(topology: Topology, d: SubscriptionSpec, opts: Strea
       lsn = recorded.lsn;
       snapshot = recorded.snapshotName!;
     } else {
-      await startOver(s, d, topology);
+      const ran = (await startOver(s, d, topology, opts.planned)).map((x) => x.slice(x.indexOf('\n') + 1));
+      const message = `${lost ?? `copying ${d.name} from a new snapshot`}${ran.length > 0 ? `; ran the plan's ${ran.join('; ')}` : ''}`;
+      if (lost || ran.length > 0)
+        opts.onEvent({
+          event: 'init.state_change',
+          level: 'warn',
+          node: d.node,
+          subscription: d.name,
+          phase: 'copying',
+          message,
+        });
       // a signal while the slot waits for the transactions open on the publisher cancels the wait
       const held = await startHolder(
         { ...source, serverVersion: s.pubVersion, slot: d.slot, heartbeatFile: file },
@@ -257,7 +264,10 @@ async function copyAndStart(topology: Topology, d: SubscriptionSpec, opts: Strea
       byName,
     );
     const deferred = new DeferredIndexStore(schema, d.node);
-    const indexesAfter = deferredText(await deferBigTables(sub, deferred, d.name, plan));
+    const { deferred: later } = await deferBigTables(sub, deferred, d.name, plan, (t) =>
+      plannedLock(opts.planned, t),
+    );
+    const indexesAfter = deferredText(later);
     opts.onEvent(
       copyPlannedEvent(
         d.node,
@@ -325,13 +335,36 @@ async function copyAndStart(topology: Topology, d: SubscriptionSpec, opts: Strea
 }
 
 /**
- * No usable snapshot: empty what an earlier copy of the subscription loaded, forget its
- * chunks, and drop a slot of that name nobody streams (the subscription is disabled).
+ * No usable snapshot: empty what an earlier copy loaded, forget its chunks, drop a slot of that
+ * name nobody streams, each exactly as the plan says (`planned`: planner/ownCopyStatements.ts);
+ * what the plan did not foresee stops the copy, to be planned again. The statements run.
  */
-async function startOver(s: Sessions, d: SubscriptionSpec, topology: Topology): Promise<void> {
+async function startOver(
+  s: Sessions,
+  d: SubscriptionSpec,
+  topology: Topology,
+  planned: readonly Statement[],
+) {
+  const stale = (what: string) =>
+    new SteepError(
+      'copy.plan_stale',
+      `subscription ${d.name}: ${what}, so its copy did not start over; run steep apply again, which plans it anew`,
+      { address: subscriptionAddress(d.name), node: d.node },
+    );
+  const statements = plannedStartOver(planned);
   const chunks = new CopyChunkStore(topology.settings.stateSchema, d.node);
-  const rows = await chunks.copiedTables(s.sub, d.name);
-  if (rows.length > 0) await s.sub.query(`TRUNCATE TABLE ${rows.map(quoteTable).join(', ')}`);
+  const copied = await chunks.copiedTables(s.sub, d.name);
+  const truncate = statements.filter((x) => x.node === undefined).map((x) => x.sql);
+  if (
+    truncate.join('\n') !==
+    startOverStatements(d, copied, false)
+      .map((x) => x.sql)
+      .join('\n')
+  )
+    throw stale(
+      `the tables an earlier copy loaded on ${d.node} (${copied.map(qualifiedName).join(', ') || 'none'}) are not those its plan empties`,
+    );
+  for (const sql of truncate) await s.sub.query(sql);
   await chunks.clear(s.sub, d.name);
   const holder = await readSlotHolder(s.pub, d.slot);
   if (holder?.pid != null) {
@@ -341,7 +374,11 @@ async function startOver(s: Sessions, d: SubscriptionSpec, topology: Topology): 
       { address: subscriptionAddress(d.name), node: d.from },
     );
   }
-  if (holder) await s.pub.query('SELECT pg_catalog.pg_drop_replication_slot($1)', [d.slot]);
+  const drop = holder ? statements.find((x) => x.node === d.from)?.sql : undefined;
+  if (holder && !drop)
+    throw stale(`slot ${d.slot} exists on ${d.from}, unused, and its plan does not drop it`);
+  if (drop) await s.pub.query(drop);
+  return [...truncate, ...(drop ? [drop] : [])];
 }
 
 /** "copying 4 tables (public.big in 6 key ranges) on 3 sessions, binary, at 0/1A2B3C4" */

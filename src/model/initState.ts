@@ -62,6 +62,11 @@ export interface ObservedInitState {
   subscriptions: Record<string, ObservedSubscriptionState>;
   /** by subscription name */
   slots: Record<string, ObservedInitSlot>;
+  /**
+   * by subscription name: the tables steep's own copy has loaded chunks of (`copy_chunks` rows
+   * done), which a copy that starts over empties; absent where none
+   */
+  copied?: Record<string, TableName[]>;
 }
 
 /** One subscribed table during an init. */

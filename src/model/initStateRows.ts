@@ -1,5 +1,6 @@
 import type { ObservedInitSlot, ObservedInitState, ObservedSubscriptionState } from './initState.js';
 import { isInitState } from './initState.js';
+import type { TableName } from './topology.js';
 
 /**
  * The rows of steep's init tables (`subscription_state`, `init_slots`, SPEC §8) as PostgreSQL
@@ -55,10 +56,27 @@ export function toObservedInitSlot(r: InitSlotRow): ObservedInitSlot {
   };
 }
 
-export function toInitState(states: SubscriptionStateRow[], slots: InitSlotRow[]): ObservedInitState {
+/** A table steep's own copy of `subscription` has loaded chunks of (`copy_chunks`). */
+export interface CopiedTableRow {
+  subscription: string;
+  table_schema: string;
+  table_name: string;
+}
+
+export function toInitState(
+  states: SubscriptionStateRow[],
+  slots: InitSlotRow[],
+  copied: CopiedTableRow[] = [],
+): ObservedInitState {
   const out: ObservedInitState = { subscriptions: {}, slots: {} };
   for (const r of states) out.subscriptions[r.subscription] = toObservedState(r);
   // the newest row per subscription wins
   for (const r of slots) out.slots[r.subscription] = toObservedInitSlot(r);
+  if (copied.length > 0) {
+    const by: Record<string, TableName[]> = {};
+    for (const r of copied)
+      by[r.subscription] = [...(by[r.subscription] ?? []), { schema: r.table_schema, name: r.table_name }];
+    out.copied = by;
+  }
   return out;
 }

@@ -2,7 +2,7 @@ import { subscriptionAddress } from '../model/address.js';
 import { formatBytes } from '../model/bytes.js';
 import type { ObservedNode, ObservedSubscription } from '../model/cluster.js';
 import type { InitState } from '../model/initState.js';
-import type { Change, Statement } from '../model/plan.js';
+import type { Change, Hazard, Statement } from '../model/plan.js';
 import { displayTable } from '../model/sql.js';
 import type { SubscriptionSpec, TableName } from '../model/topology.js';
 import { DEFER_INDEXES_FROM, qualifiedName } from '../model/topology.js';
@@ -12,6 +12,7 @@ import { copiedRelations, copiedTables, copyPath } from './initCopy.js';
 import { foreignKeyOrderNote } from './loadOrder.js';
 import { type ManualReadiness, manualReadiness, originAdvanceSql } from './manualInit.js';
 import { replicaLoadAllowed } from './ownCopyLoad.js';
+import { ownCopyStatements } from './ownCopyStatements.js';
 import { alterSubscriptionSql, tx } from './sqlBuild.js';
 
 /**
@@ -87,8 +88,9 @@ function initNeverRecorded(node: ObservedNode, d: SubscriptionSpec, o: ObservedS
 interface InitStepInput {
   /** the step that creates (or replaces) the subscription in this plan, if any */
   after?: string;
-  /** `manual`: the origin advance and ENABLE */
+  /** `manual`: the origin advance and ENABLE; steep's own copy: its conditional statements */
   statements?: Statement[];
+  hazards?: Hazard[];
   reasonText: string;
   changes: Change[];
 }
@@ -105,11 +107,13 @@ function addInitStep(ctx: PlanContext, d: SubscriptionSpec, node: ObservedNode, 
     reasonText: input.reasonText,
     changes: input.changes,
     statements: input.statements ?? [],
-    hazards: [],
+    hazards: input.hazards ?? [],
     deps: input.after ? [input.after] : [stepKey('subscription', node.name, d.name)],
     catalogDigest: digestOf({
       init: node.initState?.subscriptions[d.name]?.state ?? null,
       slot: node.initState?.slots[d.name] ?? null,
+      // what a copy that starts over empties
+      ...(node.initState?.copied?.[d.name] ? { copied: node.initState.copied[d.name] } : {}),
     }),
   });
 }
@@ -143,6 +147,7 @@ export function planInitAfterCreate(
     const count = `${tables.length} table${tables.length === 1 ? '' : 's'} (${copySize(tables, publisher, d.from)})`;
     addInitStep(ctx, d, node, {
       after,
+      ...(path.own ? ownCopyStatements(ctx, d, node, { creating: true }) : {}),
       reasonText: path.own
         ? `steep copies ${count} at an exported snapshot of a new slot ${d.slot} on ${d.from}, ${path.why}; ` +
           `the subscription then starts at the slot's consistent point, and apply follows it until it is synchronized; ` +
@@ -220,6 +225,7 @@ export function planInitOfExisting(
   if (ownCopyPending(ctx, node, d, o)) {
     addInitStep(ctx, d, node, {
       after,
+      ...ownCopyStatements(ctx, d, node, { creating: false }),
       reasonText:
         `steep's own copy of ${d.name} did not finish (init ${state}): it resumes after the chunks it finished while their snapshot ` +
         `is still held, or empties the tables and copies again on a new slot; then apply follows it until it is synchronized${loadNote(node)}`,

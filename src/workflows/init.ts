@@ -212,6 +212,7 @@ export class InitRunner {
           // steep's own copy runs here, in the CLI, after every other step
           if (ownCopy(step))
             await streamInit(this.topology, d, {
+              planned: step.statements,
               onEvent: this.opts.onEvent,
               onProgress: (p) => this.opts.onProgress?.(step, p),
               signal: this.opts.signal,

@@ -136,6 +136,16 @@ async function deferredIndexes(sub: string): Promise<string[]> {
   return rows.map((r) => r.i);
 }
 
+/** The apply_log rows of the init steps of `sub` on west: the statements they planned, and how they ended. */
+async function initLogged(sub: string): Promise<Array<{ sql: string; status: string }>> {
+  return cluster()
+    .node('west')
+    .query<{ sql: string; status: string }>(
+      `SELECT sql, status FROM steep.apply_log WHERE address = $1 AND action = 'init' ORDER BY started_at`,
+      [`subscription.${sub}`],
+    );
+}
+
 async function holders(): Promise<number> {
   const rows = await cluster()
     .node('east')
@@ -176,6 +186,10 @@ describe("snapshot init with steep's own copy", () => {
     expect(init.reasonText).toMatch(
       /public\.own_big is above init\.splitAbove \(512\.0 kB\), split into key ranges/,
     );
+    // the lock under which the big table's indexes are dropped, with its condition: a planned statement
+    const lock = `-- when its copy starts, if public.own_big is empty and split into key ranges or of at least 64.0 MB, its indexes are dropped under this lock and built after its copy:\nLOCK TABLE "public"."own_big" IN ACCESS EXCLUSIVE MODE`;
+    expect(init.sql).toEqual([lock]);
+    expect(init.hazards).toEqual(['locks-table']);
     const create = steps.find((s) => s.action === 'create' && s.address === 'subscription.west_own')!;
     expect((create.sql as string[])[0]).toMatch(/create_slot = false/);
     expect((create.sql as string[])[0]).toMatch(/copy_data = false/);
@@ -206,6 +220,7 @@ describe("snapshot init with steep's own copy", () => {
     );
     expect(await indexesOf(west, 'own_big')).toEqual(indexesBefore);
     expect(await deferredIndexes('west_own')).toEqual([]);
+    expect(await initLogged('west_own')).toEqual([{ sql: lock, status: 'completed' }]);
     const states = events.filter((e) => e.event === 'init.state_change').map((e) => e.phase);
     expect(states).toEqual(expect.arrayContaining(['copying', 'catching_up', 'synchronized']));
     expect(events.filter((e) => e.event === 'init.table_complete').map((e) => e.table)).toEqual(
@@ -294,6 +309,58 @@ describe("snapshot init with steep's own copy", () => {
     await waitCaughtUp(east, 'west_resume');
     expect(await digests(west, ['own_resume'])).toEqual(await digests(east, ['own_resume']));
     await eventually(async () => (await holders()) === 0, 10_000, 'the snapshot holder to let go');
+  }, 240_000);
+
+  it('a copy whose snapshot is no longer held starts over: the plan shows the TRUNCATE and slot drop it may run, apply runs them, and apply_log records them', async () => {
+    const east = cluster().node('east');
+    const west = cluster().node('west');
+    const path = await slowSplitCopy('over', 30_000);
+    const writer = startWriter(east, ['own_over']);
+    const indexesBefore = await indexesOf(west, 'own_over');
+    expect(await applyKilledAfter(path, 'west_over', 1)).toBe(true);
+    // the holder of its snapshot ends: the snapshot is gone, the slot stays
+    await east.query(
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'steep snapshot holder'`,
+    );
+    await eventually(async () => (await holders()) === 0, 20_000, 'the snapshot holder to end');
+    expect(await east.query(`SELECT 1 FROM pg_replication_slots WHERE slot_name = 'west_over'`)).toHaveLength(
+      1,
+    );
+    const [loaded] = await west.query<{ n: string }>('SELECT count(*)::text AS n FROM public.own_over');
+    expect(Number(loaded!.n)).toBeGreaterThan(0);
+
+    const why = 'if the copy starts over (no snapshot of an earlier copy of west_over is still held)';
+    const truncate = `-- ${why}, empty what that copy loaded:\nTRUNCATE TABLE "public"."own_over"`;
+    const drop = `-- ${why}, drop the slot that copy made unless a process uses it:\nSELECT pg_catalog.pg_drop_replication_slot('west_over')`;
+    const plan = await steep(['plan', '--json'], path);
+    expect(plan.code, plan.stderr).toBe(0);
+    const init = (JSON.parse(plan.stdout) as { steps: Array<Record<string, unknown>> }).steps.find(
+      (x) => x.action === 'init',
+    )!;
+    expect((init.sql as string[]).slice(0, 2)).toEqual([truncate, drop]);
+    expect(init.statementNodes).toEqual([null, 'east', null]);
+    expect(init.hazards).toEqual(['truncates-data', 'drops-slot', 'locks-table']);
+    const text = await steep(['plan'], path);
+    expect(text.stdout).toContain(`| [on east] -- ${why}, drop the slot`);
+
+    await fastCopy(west, 'own_over');
+    const applied = await steep(['apply', '--auto-approve', '--log-format', 'json'], path);
+    await writer.stop();
+    expect(applied.code, applied.stderr).toBe(0);
+    const over = parseEvents(applied.stderr).find(
+      (e) => typeof e.message === 'string' && /no longer held/.test(e.message as string),
+    );
+    expect(over?.message).toContain(
+      `ran the plan's TRUNCATE TABLE "public"."own_over"; SELECT pg_catalog.pg_drop_replication_slot('west_over')`,
+    );
+    const logged = await initLogged('west_over');
+    expect(logged.at(-1)).toEqual({ sql: (init.sql as string[]).join(';\n'), status: 'completed' });
+    expect(await recordedState('west_over')).toBe('synchronized');
+    expect(await indexesOf(west, 'own_over')).toEqual(indexesBefore);
+    await waitCaughtUp(east, 'west_over');
+    expect(await digests(west, ['own_over'])).toEqual(await digests(east, ['own_over']));
+    const again = await steep(['plan', '--detailed-exitcode'], path);
+    expect(again.code, again.stdout + again.stderr).toBe(0);
   }, 240_000);
 
   it('init status from another terminal while the deferred indexes are built: which table, which indexes, the phase', async () => {

@@ -116,7 +116,12 @@ async function recorded(sub: string): Promise<Recorded[]> {
 const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
 /** A topology of one two-phase subscription `sub` on west of east's `table`. */
-function oneTableConfig(topology: string, sub: string, table: string): string {
+function oneTableConfig(
+  topology: string,
+  sub: string,
+  table: string,
+  init = '{ method: two-phase }',
+): string {
   return writeConfig(
     [
       'version: 1',
@@ -131,7 +136,7 @@ function oneTableConfig(topology: string, sub: string, table: string): string {
       '    node: west',
       '    from: east',
       `    publications: [${sub}_pub]`,
-      '    init: { method: two-phase }',
+      `    init: ${init}`,
       '',
     ].join('\n'),
   );
@@ -319,6 +324,15 @@ describe('two-phase init through snapshot generate and apply', () => {
     );
     expect(applied.code, applied.stderr).toBe(0);
     expect(JSON.parse(applied.stdout)).toMatchObject({ state: 'synchronized', sequences: 1 });
+    // what it ran besides the loads, as the planner composes it: the lock of the table whose indexes it deferred
+    expect(JSON.parse(applied.stdout).statements).toEqual([
+      {
+        node: 'west',
+        sql: expect.stringMatching(
+          /^-- when its copy starts, if public\.tp_big is empty .*\nLOCK TABLE "public"\."tp_big" IN ACCESS EXCLUSIVE MODE$/,
+        ),
+      },
+    ]);
     const built = applied.stderr
       .split('\n')
       .filter((l) => l.startsWith('{'))
@@ -358,7 +372,7 @@ describe('two-phase init through snapshot generate and apply', () => {
     // the subscription streams from the slot: delete keeps it
     const del = await steep(['snapshot', 'delete', dir, '--allow-destroy', '--json'], path);
     expect(del.code, del.stderr).toBe(0);
-    expect(JSON.parse(del.stdout)).toMatchObject({ slotDropped: false, recorded: true });
+    expect(JSON.parse(del.stdout)).toMatchObject({ slotDropped: false, recorded: true, statements: [] });
     expect((await east.query(`SELECT 1 FROM pg_replication_slots WHERE slot_name = 'west_tp'`)).length).toBe(
       1,
     );
@@ -409,7 +423,12 @@ describe('two-phase init through snapshot generate and apply', () => {
     );
     const byId = await steep(['snapshot', 'delete', `west_tp2@${lsn2}`, '--allow-destroy', '--json'], both);
     expect(byId.code, byId.stderr).toBe(0);
-    expect(JSON.parse(byId.stdout)).toMatchObject({ dir: null, filesRemoved: 0, slotDropped: true });
+    expect(JSON.parse(byId.stdout)).toMatchObject({
+      dir: null,
+      filesRemoved: 0,
+      slotDropped: true,
+      statements: [{ node: 'east', sql: "SELECT pg_catalog.pg_drop_replication_slot('west_tp2')" }],
+    });
     expect(await east.query(`SELECT 1 FROM pg_replication_slots WHERE slot_name = 'west_tp2'`)).toEqual([]);
     const unknown = await steep(['snapshot', 'delete', 'west_tp2@0/1', '--allow-destroy'], both);
     expect(unknown.code).toBe(1);
@@ -480,6 +499,35 @@ describe('two-phase init through snapshot generate and apply', () => {
     await waitCaughtUp(east, sub);
     expect(await digests(west, [table])).toEqual(await digests(east, [table]));
   }
+
+  it('existingData: truncate: snapshot apply empties the rows the table holds with the TRUNCATE it reports, and both sides end equal', async () => {
+    const east = cluster().node('east');
+    const west = cluster().node('west');
+    const table = { name: 'tp_trunc', rows: 2_000 };
+    await createTables([east, west], [table]);
+    await fillTables(east, [table]);
+    await west.query(`INSERT INTO public.tp_trunc (id, v) VALUES (-1, 'stray'), (1, 'other')`);
+    const path = oneTableConfig(
+      'tp-trunc',
+      'west_trunc',
+      table.name,
+      '{ method: two-phase, existingData: truncate }',
+    );
+    const created = await steep(['apply', '--auto-approve'], path);
+    expect(created.code, created.stderr).toBe(0);
+    const dir = tempDir('steep-snap-trunc-');
+    const generated = await steep(['snapshot', 'generate', 'west_trunc', '--output', dir], path);
+    expect(generated.code, generated.stderr).toBe(0);
+    const writer = startWriter(east, [table.name]);
+    const applied = await steep(['snapshot', 'apply', 'west_trunc', '--input', dir], path);
+    await writer.stop();
+    expect(applied.code, applied.stderr).toBe(0);
+    expect(applied.stdout).toContain('Ran on west:\n  TRUNCATE TABLE "public"."tp_trunc";');
+    await waitCaughtUp(east, 'west_trunc');
+    expect(await digests(west, [table.name])).toEqual(await digests(east, [table.name]));
+    const again = await steep(['plan', '--detailed-exitcode'], path);
+    expect(again.code, again.stdout + again.stderr).toBe(0);
+  }, 120_000);
 
   it('a file it cannot write: the chunk is retried, generate gives up naming the error, and the rerun finishes it', async () => {
     // ~4 MB: the file writer thread is handed several 1 MB blocks after its file failed to open
@@ -565,7 +613,7 @@ describe('two-phase init through snapshot generate and apply', () => {
     const taken = await steep(['snapshot', 'generate', 'west_tpn', '--output', dir], path);
     expect(taken.code).toBe(1);
     expect(taken.stderr).toMatch(
-      /slot west_tpn already exists on east: .*SELECT pg_drop_replication_slot\('west_tpn'\) on east/,
+      /slot west_tpn already exists on east: .*SELECT pg_catalog\.pg_drop_replication_slot\('west_tpn'\) on east/,
     );
     await east.query("SELECT pg_drop_replication_slot('west_tpn')");
   }, 120_000);
@@ -641,7 +689,7 @@ describe('two-phase init through snapshot generate and apply', () => {
     const rerun = await steep(['snapshot', 'generate', 'west_tpi', '--output', dir], path);
     expect(rerun.code, rerun.stderr).toBe(0);
     expect(rerun.stderr).toContain(
-      `note: dropped slot west_tpi on east (at ${left[0]!.confirmed}), made by a generate into ${dir} interrupted before its manifest`,
+      `note: dropped slot west_tpi on east (at ${left[0]!.confirmed}: SELECT pg_catalog.pg_drop_replication_slot('west_tpi')), made by a generate into ${dir} interrupted before its manifest`,
     );
     const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as { lsn: string };
     expect(m.lsn).not.toBe(left[0]!.confirmed);

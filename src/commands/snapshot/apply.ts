@@ -47,5 +47,6 @@ Then loads the files on parallel sessions (existing rows follow init.existingDat
       `Snapshot ${r.dir} loaded into ${r.subscription}: ${r.files} files, ${r.rows} rows, ${r.sequences} sequences set; ` +
         `started at ${r.lsn}, now ${r.state}.`,
     );
+    for (const x of r.statements) this.out(`Ran on ${x.node}:\n  ${x.sql.replace(/\n/g, '\n  ')};`);
   }
 }

@@ -33,5 +33,6 @@ export default class SnapshotDelete extends SteepCommand {
       `Snapshot ${r.id}: ${r.dir ? `removed ${r.filesRemoved} files from ${r.dir}` : 'no files here to remove'}${r.slotDropped ? '; slot dropped' : ''}.` +
         `${r.slotKept ? `\nNote: ${r.slotKept}.` : ''}`,
     );
+    for (const x of r.statements) this.out(`Ran on ${x.node}:\n  ${x.sql.replace(/\n/g, '\n  ')};`);
   }
 }

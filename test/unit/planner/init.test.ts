@@ -100,6 +100,51 @@ describe('init: snapshot', () => {
     expect(p.summary.init).toBe(1);
   });
 
+  it("plans the statements steep's own copy runs besides COPY, each with the condition it runs under", () => {
+    const LOCK = (t: string) =>
+      `-- when its copy starts, if public.${t} is empty and split into key ranges or of at least 64.0 MB, ` +
+      `its indexes are dropped under this lock and built after its copy:\nLOCK TABLE "public"."${t}" IN ACCESS EXCLUSIVE MODE`;
+    // a create: a lock for each table big enough that its indexes may be built after its copy
+    const t = base({ parallel: 2, parallelDeclared: true, splitAbove: 100 * 1024 });
+    const s = absent(t);
+    at(s, 'east').tables['public.orders'] = {
+      ...at(s, 'east').tables['public.orders']!,
+      sizeBytes: 200 * 1024,
+    };
+    const created = initStepAt(runPlan(t, s), ADDR);
+    expect(created.statements).toEqual([{ sql: LOCK('orders'), transactional: true }]);
+    expect(created.hazards).toEqual(['locks-table']);
+
+    // an interrupted copy resumed: if it starts over, it empties what it loaded and drops its slot
+    const r = observe(t);
+    at(r, 'west').subscriptions.west_orders!.enabled = false;
+    at(r, 'east').slots = { west_orders: observedSlot('west_orders') };
+    const copying = prepared();
+    copying.subscriptions.west_orders = {
+      ...copying.subscriptions.west_orders!,
+      state: 'copying',
+      initMethod: 'snapshot',
+    };
+    at(r, 'west').initState = {
+      ...copying,
+      copied: { west_orders: [{ schema: 'public', name: 'orders' }] },
+    };
+    const resumed = initStepAt(runPlan(t, r), ADDR);
+    const why = 'if the copy starts over (no snapshot of an earlier copy of west_orders is still held)';
+    expect(resumed.statements).toEqual([
+      {
+        sql: `-- ${why}, empty what that copy loaded:\nTRUNCATE TABLE "public"."orders"`,
+        transactional: true,
+      },
+      {
+        sql: `-- ${why}, drop the slot that copy made unless a process uses it:\nSELECT pg_catalog.pg_drop_replication_slot('west_orders')`,
+        transactional: false,
+        node: 'east',
+      },
+    ]);
+    expect(resumed.hazards).toEqual(['truncates-data', 'drops-slot']);
+  });
+
   it("takes steep's own copy when init.parallel > 1 is declared or a table is above splitAbove, and says why", () => {
     const cases: Array<{ init: Partial<InitSpec>; own: boolean; why: RegExp }> = [
       // parallel inherited from settings keeps PostgreSQL's copy
