@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { steepWith, writeConfig } from '../support/cli.js';
 import { testVersions, useCluster } from '../support/cluster.js';
-import { createManagedRoles, MANAGED_PASSWORD, nodesAs } from '../support/managedRoles.js';
+import { createManagedRoles, MANAGED_PASSWORD, nodesAs, oneWayYaml } from '../support/managedRoles.js';
 import { digests, startWriter, waitCaughtUp } from '../support/replicationData.js';
 import { eventually } from '../support/topologyFile.js';
 
@@ -48,24 +48,7 @@ describe.each([...versions])('least-privileged roles on PostgreSQL %i', (version
   }
 
   function config(role: string, sub: string, tables: string[], init: string): string {
-    return writeConfig(
-      [
-        'version: 1',
-        `topology: managed-${sub}`,
-        nodes(role),
-        'publications:',
-        `  ${sub}_pub:`,
-        '    node: east',
-        `    tables: [${tables.map((t) => `public.${t}`).join(', ')}]`,
-        'subscriptions:',
-        `  ${sub}:`,
-        '    node: west',
-        '    from: east',
-        `    publications: [${sub}_pub]`,
-        `    init: ${init}`,
-        '',
-      ].join('\n'),
-    );
+    return writeConfig(oneWayYaml(role, [east(), west()], sub, tables, [`    init: ${init}`]));
   }
 
   /** As postgres (the cloud's own superuser): the two roles, each owning its tables on both nodes. */

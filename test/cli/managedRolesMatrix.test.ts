@@ -7,6 +7,7 @@ import {
   MANAGED_PASSWORD,
   MANAGED_PASSWORD_ENV,
   nodesAs,
+  oneWayYaml,
 } from '../support/managedRoles.js';
 import {
   createTables,
@@ -52,22 +53,7 @@ describe.each([...versions])('the managed roles matrix on PostgreSQL %i', (versi
     withSubscription: boolean,
     extra: string[] = [],
   ) {
-    return file(role, `matrix-${sub}`, [
-      'publications:',
-      `  ${sub}_pub:`,
-      '    node: east',
-      `    tables: [${tables.map((t) => `public.${t}`).join(', ')}]`,
-      ...(withSubscription
-        ? [
-            'subscriptions:',
-            `  ${sub}:`,
-            '    node: west',
-            '    from: east',
-            `    publications: [${sub}_pub]`,
-            ...extra,
-          ]
-        : []),
-    ]);
+    return writeConfig(oneWayYaml(role, [east(), west()], sub, tables, withSubscription ? extra : null));
   }
 
   let ready = false;

@@ -3,7 +3,12 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { steepWith, writeConfig } from '../support/cli.js';
 import { testVersions, useCluster } from '../support/cluster.js';
-import { createManagedRoles, MANAGED_PASSWORD_ENV, madeObjects, nodesAs } from '../support/managedRoles.js';
+import {
+  createManagedRoles,
+  MANAGED_PASSWORD_ENV,
+  madeObjects,
+  oneWayYaml,
+} from '../support/managedRoles.js';
 import { digests, indexesOf, startWriter, waitCaughtUp } from '../support/replicationData.js';
 import { tempDir } from '../support/tempDir.js';
 
@@ -33,25 +38,9 @@ describe.each([...versions])('two-phase init as least-privileged roles on Postgr
   const pg16 = version >= 16;
 
   function config(role: string, sub: string, tables: string[]): string {
-    return writeConfig(
-      [
-        'version: 1',
-        `topology: managed-${sub}`,
-        nodesAs(role, [east(), west()]),
-        'publications:',
-        `  ${sub}_pub:`,
-        '    node: east',
-        `    tables: [${tables.map((t) => `public.${t}`).join(', ')}]`,
-        'subscriptions:',
-        `  ${sub}:`,
-        '    node: west',
-        '    from: east',
-        `    publications: [${sub}_pub]`,
-        // small key ranges: the bigger tables are split into several files
-        '    init: { method: two-phase, parallel: 3, splitAbove: 64kB }',
-        '',
-      ].join('\n'),
-    );
+    // small key ranges: the bigger tables are split into several files
+    const init = '    init: { method: two-phase, parallel: 3, splitAbove: 64kB }';
+    return writeConfig(oneWayYaml(role, [east(), west()], sub, tables, [init]));
   }
 
   /** As postgres: the roles, and the tables on both nodes, each owned by its role; rows on east. */

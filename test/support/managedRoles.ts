@@ -52,3 +52,36 @@ export async function madeObjects(
   }
   return out;
 }
+
+/**
+ * A steep.yaml as `role` on east and west: publication `sub`_pub of `tables` (in public) on
+ * east, and subscription `sub` on west with `lines` under it (its init, options), or none.
+ */
+export function oneWayYaml(
+  role: string,
+  nodes: readonly [TestNode, TestNode],
+  sub: string,
+  tables: readonly string[],
+  lines: readonly string[] | null,
+): string {
+  return [
+    'version: 1',
+    `topology: managed-${sub}`,
+    nodesAs(role, nodes),
+    'publications:',
+    `  ${sub}_pub:`,
+    '    node: east',
+    `    tables: [${tables.map((t) => `public.${t}`).join(', ')}]`,
+    ...(lines
+      ? [
+          'subscriptions:',
+          `  ${sub}:`,
+          '    node: west',
+          '    from: east',
+          `    publications: [${sub}_pub]`,
+          ...lines,
+        ]
+      : []),
+    '',
+  ].join('\n');
+}
