@@ -5,6 +5,7 @@ import { ignoreEvents, jsonEventSink } from '../../cli/eventLog.js';
 import { approvalFlags, globalFlags, jsonFlag } from '../../cli/flags.js';
 import { Interruption } from '../../cli/interruption.js';
 import { formatProblem } from '../../model/errors.js';
+import { dropSlotSql } from '../../planner/sqlBuild.js';
 import { type CancelResult, cancelInit } from '../../workflows/initCancel.js';
 
 export default class InitCancel extends SteepCommand {
@@ -74,7 +75,7 @@ Ctrl-C (SIGINT) or SIGTERM: the drop and the truncate finish together, nothing s
     for (const w of r.configWarnings) this.err(formatProblem(w));
     if (r.slotLeft)
       this.err(
-        `warning: ${r.from} is unreachable, so slot ${r.slotLeft} is left there, where it retains WAL; once ${r.from} is back, run SELECT pg_drop_replication_slot('${r.slotLeft}') there`,
+        `warning: ${r.from} is unreachable, so slot ${r.slotLeft} is left there, where it retains WAL; once ${r.from} is back, run ${dropSlotSql(r.slotLeft)} there`,
       );
     const { configWarnings: _w, ...doc } = r;
     if (flags.json) {
