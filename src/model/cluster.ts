@@ -114,6 +114,9 @@ export interface ObservedTable extends TableName {
   inherits?: string[];
   /** UNLOGGED: PostgreSQL never publishes it (not even FOR ALL TABLES). */
   unlogged?: boolean;
+  /** Its owner, and whether steep's role has its privileges (a member of it): only they may publish it. */
+  owner?: string;
+  owned?: boolean;
   /** The replica identity's columns (key or index columns; every column for FULL); empty when none. */
   identityColumns?: string[];
   /** Has a virtual generated column (PG 18), which a row filter is stored expanded through. */

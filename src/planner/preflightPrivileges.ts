@@ -7,8 +7,10 @@
 
 import { parseAddress, subscriptionAddress } from '../model/address.js';
 import type { ObservedNode } from '../model/cluster.js';
+import { compareText } from '../model/order.js';
 import { cloudAdminNote, functionsCalled, grantFunction, isCloudAdminRole } from '../model/privileges.js';
 import { displayTable, quoteIdent } from '../model/sql.js';
+import { qualifiedName } from '../model/topology.js';
 import { PG16 } from '../model/versions.js';
 import { type DraftStep, type PlanContext, sortedKeys } from './context.js';
 import { checkOwnCopyLoad } from './ownCopyLoad.js';
@@ -58,10 +60,12 @@ export function checkPrivileges(ctx: PlanContext): void {
           );
         }
         if (step.action === 'replace') checkOwner(node, 'publication', name, fail, step.address);
+        checkTableOwners(ctx, node, name, step.action === 'replace', fail, step.address);
         break;
       }
       case 'publication-alter': {
         checkOwner(node, 'publication', name, fail, step.address);
+        checkTableOwners(ctx, node, name, false, fail, step.address);
         const p = ctx.desired.publications[name];
         if (p && p.schemas.length > 0 && step.changes.some((c) => c.path === 'schemas') && !role.superuser) {
           fail(
@@ -253,4 +257,35 @@ function checkReplicationRole(ctx: PlanContext, publisher: string, fail: Fail): 
     publisher,
     `${publisher}: subscribers connect as role ${user}, which lacks the REPLICATION attribute; run ALTER ROLE ${quoteIdent(user)} REPLICATION on ${publisher}`,
   );
+}
+
+/**
+ * CREATE PUBLICATION … FOR TABLE and ALTER PUBLICATION … ADD TABLE: PostgreSQL lets only a
+ * table's owner (or a member of its owner role, or a superuser) publish it. The tables the step
+ * adds (every one when it creates the publication afresh) that the role does not own.
+ */
+function checkTableOwners(
+  ctx: PlanContext,
+  node: ObservedNode,
+  name: string,
+  fresh: boolean,
+  fail: (node: string, message: string, address?: string) => void,
+  address: string,
+): void {
+  const p = ctx.desired.publications[name];
+  if (node.role.superuser || !p || p.allTables) return;
+  const had = new Set(fresh ? [] : (node.publications[name]?.tables ?? []).map(qualifiedName));
+  const owners = new Map<string, string[]>();
+  for (const t of p.tables) {
+    const observed = node.tables[qualifiedName(t)];
+    if (had.has(qualifiedName(t)) || observed?.owned !== false || observed.owner === undefined) continue;
+    owners.set(observed.owner, [...(owners.get(observed.owner) ?? []), displayTable(t)]);
+  }
+  for (const [owner, tables] of [...owners].sort(([a], [b]) => compareText(a, b)))
+    fail(
+      node.name,
+      `${node.name}: role ${node.role.name} does not own ${tables.join(', ')} (owner ${owner}), and only a table's owner may publish it in publication ${name}; ` +
+        `run GRANT ${quoteIdent(owner)} TO ${quoteIdent(node.role.name)}; on ${node.name} (a member of the owner role may), or run steep as ${owner}`,
+      address,
+    );
 }

@@ -135,6 +135,16 @@ describe.each([...versions])('least-privileged roles on PostgreSQL %i', (version
       'may not create publications (no CREATE on database app); GRANT CREATE ON DATABASE "app" TO "narrow"',
     );
     if (!pg16) expect(plan.stderr).toContain('CREATE SUBSCRIPTION needs a superuser before PostgreSQL 16');
+    // a table narrow does not own: only its owner (or a member of the owner role) may publish it
+    const foreign = await steep(
+      ['plan'],
+      config('narrow', 'narrow_foreign', ['a_own'], '{ method: snapshot }'),
+    );
+    expect(foreign.code).toBe(1);
+    expect(foreign.stderr).toContain(
+      "east: role narrow does not own public.a_own (owner admin), and only a table's owner may publish it in publication narrow_foreign_pub; " +
+        'run GRANT "admin" TO "narrow"; on east (a member of the owner role may), or run steep as admin',
+    );
     // a member of pg_create_subscription is not told to join it: the database privilege is what it lacks
     expect(plan.stderr).not.toContain('GRANT pg_create_subscription');
     const applied = await steep(['apply', '--auto-approve'], path);

@@ -32,6 +32,8 @@ export const TABLES: CatalogQuery = jsonArrayQuery(
             then ((c.relpages::int8 + coalesce(t.relpages, 0)) * current_setting('block_size')::int8)::float8
        end as size_bytes,
        c.relpersistence = 'u' as unlogged,
+       pg_catalog.pg_get_userbyid(c.relowner)::text as owner,
+       pg_catalog.pg_has_role(c.relowner, 'USAGE') as owned,
        array(select h.inhparent::text
                from pg_catalog.pg_inherits h
               where h.inhrelid = c.oid
@@ -79,6 +81,8 @@ export interface TableRow {
   estimated_rows: number | null;
   size_bytes: number | null;
   unlogged: boolean;
+  owner: string;
+  owned: boolean;
   /** pg_inherits parents' oids, as text */
   parent_oids: string[];
   is_partition: boolean;
@@ -118,6 +122,8 @@ export function toTables(rows: TableRow[]): Record<string, ObservedTable> {
       partitionOf: r.is_partition ? (parents[0] ?? null) : null,
       inherits: r.is_partition ? [] : parents,
       unlogged: r.unlogged,
+      owner: r.owner,
+      owned: r.owned,
       identityColumns: usableReplicaIdentity(r) ? r.identity_columns : [],
       virtualGenerated: r.virtual_generated,
     };

@@ -389,6 +389,32 @@ describe('preflight', () => {
     ]);
   });
 
+  it('publishing a table the role does not own → error naming its owner and the membership that fixes it; a table it owns, or one already published, is fine', () => {
+    const t = base();
+    const s = fresh(t);
+    const east = at(s, 'east');
+    east.role.superuser = false;
+    for (const [name, table] of Object.entries(east.tables))
+      Object.assign(table, {
+        owner: name === 'public.orders' ? 'app_owner' : 'steep',
+        owned: name !== 'public.orders',
+      });
+    const refused = runPlan(t, s).errors.map((e) => e.message);
+    expect(refused).toContainEqual(
+      expect.stringContaining(
+        "east: role steep does not own public.orders (owner app_owner), and only a table's owner may publish it in publication orders_pub; " +
+          'run GRANT "app_owner" TO "steep"; on east (a member of the owner role may), or run steep as app_owner',
+      ),
+    );
+    // granted: steep's role is a member of the owner role
+    east.tables['public.orders']!.owned = true;
+    expect(
+      runPlan(t, s)
+        .errors.map((e) => e.message)
+        .some((m) => m.includes('does not own')),
+    ).toBe(false);
+  });
+
   it('altering an object the role does not own → error with the fix', () => {
     const t = base();
     const s = observe(t);
