@@ -1,3 +1,13 @@
+/**
+ * `init: { method: snapshot, parallel: N }` with steep's own copy (SPEC §9): the subscription
+ * exists, disabled, on no slot yet (created with create_slot = false, copy_data = false). A
+ * holder creates its slot with an exported snapshot; N sessions copy every published table at
+ * that snapshot straight into the subscriber (big tables in key ranges); then the
+ * subscription's origin is advanced to the slot's consistent point and it is enabled, so it
+ * streams exactly the changes after the copy. A rerun after an interruption copies only the
+ * chunks not done, at the same snapshot while its holder still holds it; once that is gone it
+ * empties the tables and starts over on a new slot (nothing else would be consistent).
+ */
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,7 +30,12 @@ import {
   type SubscriptionSpec,
   type Topology,
 } from '../model/topology.js';
-import { plannedLock, plannedStartOver, startOverStatements } from '../planner/ownCopyStatements.js';
+import {
+  plannedLock,
+  plannedStartOver,
+  startOverStatements,
+  withoutCondition,
+} from '../planner/ownCopyStatements.js';
 import { type ChunkRecord, CopyChunkStore } from '../state/copyChunks.js';
 import { DeferredIndexStore } from '../state/deferredIndexes.js';
 import { InitSlotStore } from '../state/initSlots.js';
@@ -32,17 +47,6 @@ import { loadModeOf } from './loadMode.js';
 import { startOnSlot } from './slotStart.js';
 import { Heartbeat, holdMs, startHolder } from './snapshotHolder.js';
 import { SubscriberSink } from './subscriberSink.js';
-
-/**
- * `init: { method: snapshot, parallel: N }` with steep's own copy (SPEC §9): the subscription
- * exists, disabled, on no slot yet (created with create_slot = false, copy_data = false). A
- * holder creates its slot with an exported snapshot; N sessions copy every published table at
- * that snapshot straight into the subscriber (big tables in key ranges); then the
- * subscription's origin is advanced to the slot's consistent point and it is enabled, so it
- * streams exactly the changes after the copy. A rerun after an interruption copies only the
- * chunks not done, at the same snapshot while its holder still holds it; once that is gone it
- * empties the tables and starts over on a new slot (nothing else would be consistent).
- */
 
 export interface StreamInitOptions {
   /** the init step's statements: what starting over runs, the locks of deferred indexes (planner/ownCopyStatements.ts) */
@@ -186,7 +190,7 @@ async function copyAndStart(topology: Topology, d: SubscriptionSpec, opts: Strea
       lsn = recorded.lsn;
       snapshot = recorded.snapshotName!;
     } else {
-      const ran = (await startOver(s, d, topology, opts.planned)).map((x) => x.slice(x.indexOf('\n') + 1));
+      const ran = (await startOver(s, d, topology, opts.planned)).map(withoutCondition);
       const message = `${lost ?? `copying ${d.name} from a new snapshot`}${ran.length > 0 ? `; ran the plan's ${ran.join('; ')}` : ''}`;
       if (lost || ran.length > 0)
         opts.onEvent({
@@ -337,14 +341,14 @@ async function copyAndStart(topology: Topology, d: SubscriptionSpec, opts: Strea
 /**
  * No usable snapshot: empty what an earlier copy loaded, forget its chunks, drop a slot of that
  * name nobody streams, each exactly as the plan says (`planned`: planner/ownCopyStatements.ts);
- * what the plan did not foresee stops the copy, to be planned again. The statements run.
+ * what the plan did not foresee stops the copy, to be planned again. Returns the statements it ran.
  */
 async function startOver(
   s: Sessions,
   d: SubscriptionSpec,
   topology: Topology,
   planned: readonly Statement[],
-) {
+): Promise<string[]> {
   const stale = (what: string) =>
     new SteepError(
       'copy.plan_stale',

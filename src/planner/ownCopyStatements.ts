@@ -30,6 +30,11 @@ function when(condition: string, sql: string): string {
   return `-- ${condition.replace(/[\r\n]+/g, ' ')}:\n${sql}`;
 }
 
+/** A planned statement without the condition `when` put before it: the SQL that ran. */
+export function withoutCondition(sql: string): string {
+  return sql.startsWith('-- ') ? sql.slice(sql.indexOf('\n') + 1) : sql;
+}
+
 /**
  * The copy of `d` starts over when no snapshot of an earlier copy is still held: it empties the
  * tables that copy loaded (`copied`) and drops the slot it made (`slotExists` on the publisher).

@@ -4,6 +4,7 @@ import {
   plannedLock,
   plannedStartOver,
   startOverStatements,
+  withoutCondition,
 } from '../../../src/planner/ownCopyStatements.js';
 import { subscription } from './fixtures.js';
 
@@ -17,6 +18,8 @@ describe("steep's own copy: planned statements with their condition", () => {
     expect(sql.slice(comment.length + 1)).toBe(
       'LOCK TABLE "public"."x\nDROP TABLE t; --" IN ACCESS EXCLUSIVE MODE',
     );
+    expect(withoutCondition(sql)).toBe(sql.slice(comment.length + 1));
+    expect(withoutCondition('TRUNCATE TABLE "public"."t"')).toBe('TRUNCATE TABLE "public"."t"');
   });
 
   it('finds in a plan the start over and the lock of a table, and nothing else', () => {
