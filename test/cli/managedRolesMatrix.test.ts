@@ -4,6 +4,7 @@ import { steepWith, writeConfig } from '../support/cli.js';
 import { type TestNode, testVersions, useCluster } from '../support/cluster.js';
 import {
   createManagedRoles,
+  createOwnedTables,
   MANAGED_PASSWORD,
   MANAGED_PASSWORD_ENV,
   nodesAs,
@@ -62,16 +63,15 @@ describe.each([...versions])('the managed roles matrix on PostgreSQL %i', (versi
     for (const n of both()) await createManagedRoles(n);
     for (const n of both()) {
       await n.query('CREATE ROLE app_owner NOLOGIN');
-      for (const [t, owner] of [
-        ['ma_items', 'admin'],
-        ['mn_items', 'narrow'],
-      ] as const) {
-        await n.query(
-          `CREATE TABLE public.${t} (id bigserial PRIMARY KEY, v text NOT NULL, n int NOT NULL DEFAULT 0)`,
-        );
-        // the serial's sequence follows its table to the new owner
-        await n.query(`ALTER TABLE public.${t} OWNER TO ${owner}`);
-      }
+      // the serial's sequence follows its table to the new owner
+      await createOwnedTables(
+        n,
+        [
+          ['ma_items', 'admin'],
+          ['mn_items', 'narrow'],
+        ],
+        'bigserial',
+      );
       // a standalone sequence in the tables' schema, the cloud superuser's
       await n.query('CREATE SEQUENCE public.z_tickets');
     }

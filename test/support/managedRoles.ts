@@ -1,3 +1,4 @@
+import { expect } from 'vitest';
 import type { TestNode } from './cluster.js';
 
 /**
@@ -84,4 +85,32 @@ export function oneWayYaml(
       : []),
     '',
   ].join('\n');
+}
+
+/**
+ * `tables` on `node`, each `public.NAME (id, v, n)` given to its role (`[name, owner]`); with
+ * `serial`, its id a bigserial, whose sequence follows the table to the owner.
+ */
+export async function createOwnedTables(
+  node: TestNode,
+  tables: ReadonlyArray<readonly [string, string]>,
+  id: 'bigint' | 'bigserial' = 'bigint',
+): Promise<void> {
+  for (const [t, owner] of tables) {
+    await node.query(
+      `CREATE TABLE public.${t} (id ${id} PRIMARY KEY, v text NOT NULL, n int NOT NULL DEFAULT 0)`,
+    );
+    await node.query(`ALTER TABLE public.${t} OWNER TO ${owner}`);
+  }
+}
+
+/** The plan errors of the narrow role, which lacks CREATE on the database (and before 16 may not subscribe). */
+export function expectNarrowRefused(stderr: string, version: number): void {
+  expect(stderr).toContain(
+    `east: role narrow may not create steep's state schema steep (no CREATE on database app); run GRANT CREATE ON DATABASE "app" TO "narrow";`,
+  );
+  expect(stderr).toContain(
+    'may not create publications (no CREATE on database app); GRANT CREATE ON DATABASE "app" TO "narrow"',
+  );
+  if (version < 16) expect(stderr).toContain('CREATE SUBSCRIPTION needs a superuser before PostgreSQL 16');
 }
