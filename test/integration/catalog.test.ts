@@ -178,6 +178,8 @@ describe.each(testVersions())('catalog on PostgreSQL %i', (version) => {
       inherits: [],
       unlogged: false,
       virtualGenerated: false,
+      owner: 'postgres',
+      owned: true,
     };
     const mine = Object.fromEntries(Object.entries(n.tables).filter(([, t]) => t.schema === schema));
     expect(Object.keys(mine)).toEqual(
