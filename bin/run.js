@@ -16,6 +16,9 @@ require('./navigator.js');
 if (Number(process.versions.node.split('.')[0]) < 20)
   process.emitWarning(`steep needs Node.js 20 or later; this is Node.js ${process.versions.node}`);
 process.env.OCLIF_DISABLE_ENGINE_WARNING ??= '1';
+// steep ships compiled JavaScript: with NODE_ENV=development or test (vitest sets it, and a child
+// inherits it) oclif would otherwise load TypeScript's compiler at every start to look for sources
+globalThis.oclif = { ...globalThis.oclif, enableAutoTranspile: false };
 const { execute } = require('../dist/bundle/main.cjs');
 
 // oclif finds the package root (package.json) from the directory it is given
