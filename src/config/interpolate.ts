@@ -64,21 +64,22 @@ function interpolateString(
   if (!text.includes('${')) return text;
   const result = text.replace(PLACEHOLDER, (whole: string, dollar: string, inner: string) => {
     if (dollar === '$') return whole.slice(1);
-    const at = placeholderPosition(positions, path, whole);
+    // a position parses the file again (positions.ts): only a problem needs one
+    const at = () => placeholderPosition(positions, path, whole);
     const name = ENV_NAME.exec(inner)?.[1];
     if (name === undefined) {
       if (inner.startsWith('env:')) {
         problems.error(
           'bad-placeholder',
           withOwner(path, `\`${whole}\` is not a valid environment reference`),
-          at,
+          at(),
           'a variable name is letters, digits and _, not starting with a digit',
         );
       } else {
         problems.error(
           'bad-placeholder',
           withOwner(path, `\`${whole}\` is not a placeholder steep knows`),
-          at,
+          at(),
           `write \`\${env:${inner.trim() || 'NAME'}}\` to read an environment variable, or \`$${whole}\` for the literal text`,
         );
       }
@@ -90,7 +91,7 @@ function interpolateString(
       problems.error(
         'env-unset',
         withOwner(path, `environment variable \`${name}\` is not set`),
-        at,
+        at(),
         `export ${name} before running steep`,
       );
       return '';
