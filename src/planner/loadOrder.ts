@@ -170,6 +170,11 @@ function fixText(node: string, role: string, serverVersion: number, use: OwnCopy
   return serverVersion >= PG15 ? `${grant}, or ${other}` : `${other} ${only14}`;
 }
 
+/** `ALTER TABLE "s"."t" ALTER CONSTRAINT "fk" DEFERRABLE;` */
+function makeDeferrable(fk: ForeignKeyEdge): string {
+  return `ALTER TABLE ${quoteTable(tableOf(fk.table))} ALTER CONSTRAINT ${quoteIdent(fk.name)} DEFERRABLE;`;
+}
+
 function tableOf(qualified: string): { schema: string; name: string } {
   const i = qualified.indexOf('.');
   return { schema: qualified.slice(0, i), name: qualified.slice(i + 1) };
@@ -194,14 +199,12 @@ export function loadProblems(
     const named = c.foreignKeys.map((f) => `${f.name} (${f.table} → ${f.references})`);
     errors.push(
       `${why}, and the NOT DEFERRABLE foreign keys ${named.join(', ')} form a cycle that no order loads: ${fix}, ` +
-        `or make one of them deferrable (ALTER TABLE ${quoteTable(tableOf(fk.table))} ALTER CONSTRAINT ${quoteIdent(fk.name)} DEFERRABLE;)`,
+        `or make one of them deferrable (${makeDeferrable(fk)})`,
     );
   }
   for (const { table, foreignKeys } of order.splitSelf) {
     const one = foreignKeys.length === 1;
-    const alter = foreignKeys.map(
-      (f) => `ALTER TABLE ${quoteTable(tableOf(f.table))} ALTER CONSTRAINT ${quoteIdent(f.name)} DEFERRABLE;`,
-    );
+    const alter = foreignKeys.map(makeDeferrable);
     errors.push(
       `${why}, and ${table} references itself through the NOT DEFERRABLE foreign key${one ? '' : 's'} ${foreignKeys.map((f) => f.name).join(', ')} ` +
         `while the snapshot holds it in several files, one COPY statement each, at whose end PostgreSQL checks ${one ? 'it' : 'them'}, ` +

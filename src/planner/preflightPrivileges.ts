@@ -269,7 +269,7 @@ function checkTableOwners(
   node: ObservedNode,
   name: string,
   fresh: boolean,
-  fail: (node: string, message: string, address?: string) => void,
+  fail: Fail,
   address: string,
 ): void {
   const p = ctx.desired.publications[name];
