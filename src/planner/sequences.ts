@@ -130,20 +130,23 @@ export function sequencePrivilegeErrors(
     [target, ['SELECT', 'UPDATE']],
   ] as const) {
     // grouped by what each lacks, in the order of `seqs`
-    const lacking = new Map<string, Array<{ schema: string; name: string }>>();
+    const lacking = new Map<
+      string,
+      { missing: Array<'SELECT' | 'UPDATE'>; list: Array<{ schema: string; name: string }> }
+    >();
     for (const s of seqs) {
       const has = at.sequences.get(`${s.schema}.${s.name}`);
       if (!has) continue;
       const missing = wants.filter((w) => (w === 'SELECT' ? !has.select : !has.update));
       if (missing.length === 0) continue;
       const key = missing.join(', ');
-      lacking.set(key, [...(lacking.get(key) ?? []), s]);
+      const group = lacking.get(key) ?? { missing, list: [] };
+      group.list.push(s);
+      lacking.set(key, group);
     }
     if (lacking.size === 0) continue;
-    const names = [...lacking.values()].flat().map(displayTable);
-    const grants = [...lacking].map(([key, list]) =>
-      grantOnSequences(key.split(', ') as Array<'SELECT' | 'UPDATE'>, list, at.role),
-    );
+    const names = [...lacking.values()].flatMap((g) => g.list).map(displayTable);
+    const grants = [...lacking.values()].map((g) => grantOnSequences(g.missing, g.list, at.role));
     const doing = at === source ? 'read' : 'read and set (setval)';
     out.push(
       `${at.node}: role ${at.role} may not ${doing} sequence${names.length > 1 ? 's' : ''} ${names.join(', ')}, which ${what} ${at === source ? 'reads' : 'sets'} there; ` +
