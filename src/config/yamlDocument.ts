@@ -12,6 +12,13 @@ export const MAX_FILE_BYTES = 4 * 1024 * 1024;
 export const MAX_ALIAS_COUNT = 100;
 /** Deeper flow nesting (`[[[[…`) than this is refused before parsing: the parser's cost grows with it. */
 export const MAX_FLOW_DEPTH = 256;
+/**
+ * Deeper block nesting than this, as the indentation shows it, is refused before `yaml` parses:
+ * its parser recurses once per level, and whether a few hundred levels more exhaust the stack
+ * depends on how deep the caller's stack already is. Between MAX_NESTING_DEPTH and this, the
+ * parsed document's own check reports the exact level.
+ */
+const MAX_BLOCK_DEPTH = 384;
 /** Syntax errors reported before the rest are summed up in one line. */
 const MAX_SYNTAX_ERRORS = 20;
 
@@ -40,6 +47,10 @@ export function parseYaml(text: string, file: string, problems: ProblemList): Pa
   const plain = readPlainYaml(text);
   if (plain) return { value: plain, positions: new SourceMap(file, text, () => compose(text)) };
 
+  if (blockDepthExceeds(text, MAX_BLOCK_DEPTH)) {
+    problems.error('yaml-syntax', TOO_DEEP, { file, ...deepestLine(text) }, DEEP_HINT);
+    return undefined;
+  }
   let composed: ComposedYaml;
   try {
     composed = compose(text);
@@ -187,6 +198,47 @@ function compose(text: string): ComposedYaml {
 
 const TOO_DEEP = 'lists and mappings are nested too deeply to read';
 const DEEP_HINT = 'steep.yaml needs only a few levels; flatten this value';
+
+const BLOCK_KEY = /^(?:"[^"]*"|'[^']*'|[^\s"'#[{][^#]*?)\s*:(?:\s|$)/;
+const BLOCK_SCALAR = /(?:^|\s)[|>][-+0-9]*\s*(?:#.*)?$/;
+
+/**
+ * Whether block lists and mappings nest deeper than `max`, counted from the indentation and the
+ * `- ` and `key:` that open each level (a list at its key's own indentation counts as a level).
+ * Block scalar lines are skipped; lines it cannot classify open nothing.
+ */
+function blockDepthExceeds(text: string, max: number): boolean {
+  const open: { column: number; list: boolean }[] = [];
+  let scalarAbove = -1; // lines indented more than this belong to a block scalar
+  for (const raw of text.split('\n')) {
+    let column = 0;
+    while (raw.charCodeAt(column) === 0x20) column++;
+    if (column === raw.length || raw[column] === '#') continue;
+    if (scalarAbove >= 0 && column > scalarAbove) continue;
+    scalarAbove = -1;
+    let rest = raw.slice(column).trimEnd();
+    const item = (s: string) => s === '-' || s.startsWith('- ');
+    // close the levels this line is not inside: deeper ones, and a list its key's next key ends
+    const inside = (o: { column: number; list: boolean }) =>
+      o.column < column || (o.column === column && (!o.list || item(rest)));
+    while (open.length > 0 && !inside(open.at(-1)!)) open.pop();
+    const opens = (list: boolean) => {
+      const top = open.at(-1);
+      if (top?.column !== column || top.list !== list) open.push({ column, list });
+    };
+    while (item(rest)) {
+      opens(true);
+      let skip = 1;
+      while (rest.charCodeAt(skip) === 0x20) skip++;
+      column += skip;
+      rest = rest.slice(skip);
+    }
+    if (BLOCK_KEY.test(rest)) opens(false);
+    if (open.length > max) return true;
+    if (BLOCK_SCALAR.test(rest)) scalarAbove = open.at(-1)?.column ?? 0;
+  }
+  return false;
+}
 
 /** Where the text is indented furthest (`- ` counts as indentation): where block nesting is deepest. */
 function deepestLine(text: string): { line: number; column: number } {
