@@ -20,8 +20,6 @@ export type Address =
   /** the table `table` (as SQL prints it: `public.orders`) on the subscriber `node` */
   | { kind: 'table'; node: string; table: string };
 
-export type AddressKind = Address['kind'];
-
 export function printAddress(a: Address): string {
   switch (a.kind) {
     case 'node':

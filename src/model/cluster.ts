@@ -85,15 +85,6 @@ export interface ObservedOrigin {
   remoteLsn: string | null;
 }
 
-export interface ObservedColumn {
-  name: string;
-  /** format_type(atttypid, atttypmod) */
-  type: string;
-  default: string | null;
-  notNull: boolean;
-  ordinal: number;
-}
-
 export interface ObservedTable extends TableName {
   oid: number;
   /** d = default, n = nothing, f = full, i = index */

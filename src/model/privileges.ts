@@ -62,10 +62,6 @@ export function grantFunction(signature: string, role: string): string {
   return `GRANT EXECUTE ON FUNCTION pg_catalog.${spaced} TO ${quoteIdent(role)};`;
 }
 
-export function grantSetSessionReplicationRole(role: string): string {
-  return `GRANT SET ON PARAMETER session_replication_role TO ${quoteIdent(role)};`;
-}
-
 /** The restricted functions a statement calls. */
 export function functionsCalled(sql: string): RestrictedFunction[] {
   return RESTRICTED_FUNCTIONS.filter((fn) => new RegExp(`\\b${fn}\\s*\\(`).test(sql));

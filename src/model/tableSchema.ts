@@ -16,8 +16,6 @@ export interface TableScope {
   objects?: boolean;
 }
 
-export const EMPTY_SCOPE: TableScope = { all: false, schemas: [], tables: [] };
-
 export function isEmptyScope(s: TableScope): boolean {
   return !s.all && s.schemas.length === 0 && s.tables.length === 0;
 }

@@ -50,8 +50,6 @@ export const SLOT_OPTIONS: readonly SubscriptionOptionName[] = ['twoPhase', 'fai
 
 /** `streaming = parallel` needs 16. */
 export const STREAMING_PARALLEL_MIN_VERSION = PG16;
-/** `ALTER SUBSCRIPTION … SET (failover)` needs 17 (the option itself is 17+). */
-export const FAILOVER_ALTER_MIN_VERSION = PG17;
 /** `ALTER SUBSCRIPTION … SET (two_phase)` needs 18; before, two_phase is fixed at creation. */
 export const TWO_PHASE_ALTER_MIN_VERSION = PG18;
 /** Row filters, column lists and `TABLES IN SCHEMA` need 15. */

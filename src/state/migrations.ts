@@ -119,8 +119,3 @@ export function stateMigrations(schema: string): Migration[] {
     },
   ];
 }
-
-/** The highest migration version this steep knows. */
-export function latestStateVersion(schema = 'steep'): number {
-  return Math.max(...stateMigrations(schema).map((m) => m.version));
-}

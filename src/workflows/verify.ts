@@ -9,17 +9,15 @@ import { slotExists } from '../catalog/failover.js';
 import { readSubscriptionActivity } from '../catalog/initProgress.js';
 import { compareSession } from '../catalog/rowHashes.js';
 import { serverVersionOf } from '../catalog/session.js';
-import { loadTopology } from '../config/load.js';
 import { connect } from '../db/connect.js';
 import type { EventSink } from '../executors/events.js';
 import { stateChangeEvent } from '../executors/initFollow.js';
 import { compareTable } from '../executors/tableCompare.js';
 import { subscriptionAddress } from '../model/address.js';
-import type { Problem } from '../model/errors.js';
 import { SteepError } from '../model/errors.js';
 import { unrecordedState } from '../model/initLifecycle.js';
 import type { SubscriptionSpec, TableName, Topology } from '../model/topology.js';
-import { declaredSubscription, qualifiedName } from '../model/topology.js';
+import { qualifiedName } from '../model/topology.js';
 import type { NotVerifiable, TableComparison, TableVerdict, VerifyReport } from '../model/verify.js';
 import { isComparison, planComparison } from '../planner/verify.js';
 import { DivergedTablesStore } from '../state/divergedTables.js';
@@ -42,11 +40,6 @@ export interface VerifyOptions {
   onTableStart?: (table: string, estimatedRows: number) => void;
   onTableRows?: (table: string, rows: number) => void;
   onTableDone?: (v: TableVerdict) => void;
-}
-
-export interface VerifyResult {
-  report: VerifyReport;
-  configWarnings: Problem[];
 }
 
 /** A comparison never waits on a lock long enough to hold up writers queued behind it. */
@@ -171,19 +164,6 @@ export async function pool<T, R>(items: T[], parallel: number, work: (item: T) =
   });
   await Promise.all(runners);
   return out;
-}
-
-export async function verifySubscription(
-  configPath: string,
-  subscription: string,
-  opts: VerifyOptions,
-): Promise<VerifyResult> {
-  const t0 = Date.now();
-  const { topology, warnings } = await loadTopology(configPath);
-  const d = declaredSubscription(topology, subscription, 'verify.unknown_subscription');
-  const report = await verifyLoaded(topology, d, opts);
-  report.durationMs = Date.now() - t0;
-  return { report, configWarnings: warnings };
 }
 
 export async function verifyLoaded(
