@@ -201,6 +201,7 @@ const DEEP_HINT = 'steep.yaml needs only a few levels; flatten this value';
 
 const BLOCK_KEY = /^(?:"[^"]*"|'[^']*'|[^\s"'#[{][^#]*?)\s*:(?:\s|$)/;
 const BLOCK_SCALAR = /(?:^|\s)[|>][-+0-9]*\s*(?:#.*)?$/;
+const isItem = (s: string) => s === '-' || s.startsWith('- ');
 
 /**
  * Whether block lists and mappings nest deeper than `max`, counted from the indentation and the
@@ -217,16 +218,15 @@ function blockDepthExceeds(text: string, max: number): boolean {
     if (scalarAbove >= 0 && column > scalarAbove) continue;
     scalarAbove = -1;
     let rest = raw.slice(column).trimEnd();
-    const item = (s: string) => s === '-' || s.startsWith('- ');
     // close the levels this line is not inside: deeper ones, and a list its key's next key ends
     const inside = (o: { column: number; list: boolean }) =>
-      o.column < column || (o.column === column && (!o.list || item(rest)));
+      o.column < column || (o.column === column && (!o.list || isItem(rest)));
     while (open.length > 0 && !inside(open.at(-1)!)) open.pop();
     const opens = (list: boolean) => {
       const top = open.at(-1);
       if (top?.column !== column || top.list !== list) open.push({ column, list });
     };
-    while (item(rest)) {
+    while (isItem(rest)) {
       opens(true);
       let skip = 1;
       while (rest.charCodeAt(skip) === 0x20) skip++;
