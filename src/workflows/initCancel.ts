@@ -1,3 +1,4 @@
+import type pg from 'pg';
 import { readSubscriptionInfo } from '../catalog/compareScope.js';
 import {
   readSubscribedTables,
@@ -16,8 +17,9 @@ import { subscriptionAddress } from '../model/address.js';
 import type { Problem } from '../model/errors.js';
 import { SteepError } from '../model/errors.js';
 import { unrecordedState } from '../model/initLifecycle.js';
+import type { InitState } from '../model/initState.js';
 import type { Step } from '../model/plan.js';
-import { declaredSubscription, qualifiedName } from '../model/topology.js';
+import { declaredSubscription, qualifiedName, type SubscriptionSpec } from '../model/topology.js';
 import { planInitCancel } from '../planner/initCancel.js';
 import { count } from '../render/count.js';
 import { CopyChunkStore } from '../state/copyChunks.js';
@@ -124,7 +126,6 @@ export async function cancelInit(
   const t0 = Date.now();
   const { topology, warnings } = await loadTopology(configPath);
   const d = declaredSubscription(topology, subscription, 'init.unknown_subscription');
-  const address = subscriptionAddress(d.name);
   const schema = topology.settings.stateSchema;
   const session = {
     applicationName: 'steep init cancel',
@@ -140,42 +141,13 @@ export async function cancelInit(
   const c = sessions.get(d.node)!;
   const pub = sessions.get(d.from) ?? null;
   try {
-    const access = await stateSchemaUsable(c, schema);
-    if (access && !access.usable)
-      throw new SteepError(
-        'init.cancel_refused',
-        `${d.node}: role ${access.role} may not use steep's state schema ${schema} (its owner is ${access.owner}), where init cancel reads and records the init of ${d.name}; ` +
-          `run steep init cancel ${d.name} as ${access.owner} or a superuser; nothing was changed`,
-        { node: d.node, address },
-      );
-    const stateTables = await hasInitTables(c, schema);
-    const states = new SubscriptionStateStore(schema, d.node);
-    const recorded = stateTables ? await states.get(c, d.name) : null;
-    const prepared = stateTables ? await new InitSlotStore(schema, d.node).forSubscription(c, d.name) : null;
-    const existing = await readSubscriptionSlot(c, d.name);
-    const info = existing ? await readSubscriptionInfo(c, d.name) : null;
-    // adopted and never recorded: streaming with every table ready is synchronized
-    const previous =
-      recorded?.state ??
-      (info ? unrecordedState({ enabled: info.enabled, tables: info.tables.values() }) : 'uninitialized');
-    const chunks = new CopyChunkStore(schema, d.node);
-    const tables = existing && d.init.method === 'snapshot' ? await readSubscribedTables(c, d.name) : [];
-    const copiedTables = stateTables ? await chunks.copiedTables(c, d.name) : [];
-    const plan = planInitCancel(d, {
-      previous,
-      allowDestroy: opts.allowDestroy === true,
-      existing,
-      access: await readTruncateDenied(c, [...tables, ...copiedTables]),
-      tables,
-      copiedTables,
-      preparedSlot: prepared?.slot ?? null,
-      publisherReachable: pub !== null,
-    });
+    const facts = await readCancelFacts(d, c, pub, schema, opts.allowDestroy === true);
+    const { plan } = facts;
     const result: CancelResult = {
       subscription: d.name,
       node: d.node,
       from: d.from,
-      previousState: previous,
+      previousState: facts.previous,
       destroyed: plan.destroys,
       droppedSubscription: false,
       droppedSlot: null,
@@ -185,129 +157,8 @@ export async function cancelInit(
       durationMs: 0,
       configWarnings: warnings,
     };
-    const ctx = (node: string): StepContext => ({
-      node,
-      lockTimeoutMs: LOCK_TIMEOUT_MS,
-      statementTimeoutMs: STATEMENT_TIMEOUT_MS,
-      fillSecrets: (sql) => sql,
-    });
-    // the cancel's parts, in order; a signal stops it between two of them
-    const parts: Array<{ does: string; run: () => Promise<void> }> = [];
-    if (plan.drop) {
-      const drop = plan.drop;
-      const truncate = plan.truncate;
-      parts.push({
-        does: `drop subscription ${d.name} on ${d.node}${truncate ? ` and truncate ${plan.truncated.join(', ')}` : ''}`,
-        run: async () => {
-          // steep's own copy: end its snapshot holder, which keeps the snapshot (and slot) in use
-          if (pub && existing?.slot) await endSteepHolder(pub, existing.slot);
-          await run(
-            () => runStep(c, drop, ctx(d.node)),
-            drop,
-            (why) => `cannot drop subscription ${d.name} on ${d.node}: ${why}`,
-            address,
-          );
-          result.droppedSubscription = true;
-          result.droppedSlot = plan.droppedWithSubscription;
-          if (!truncate) return;
-          await run(
-            () => runStep(c, truncate, ctx(d.node)),
-            truncate,
-            (why) =>
-              `subscription ${d.name} was dropped, but truncating what it copied on ${d.node} failed: ${why}; ` +
-              `truncate ${plan.truncated.join(', ')} by hand`,
-            address,
-          );
-          result.truncated = plan.truncated;
-        },
-      });
-    }
-    if (!plan.drop && plan.truncate) {
-      // no subscription any more, but steep's copy had filled tables
-      const truncate = plan.truncate;
-      parts.push({
-        does: `truncate ${plan.truncated.join(', ')}`,
-        run: async () => {
-          await run(
-            () => runStep(c, truncate, ctx(d.node)),
-            truncate,
-            (why) => `truncating what the copy filled on ${d.node} failed: ${why}`,
-            address,
-          );
-          result.truncated = plan.truncated;
-        },
-      });
-    }
-    if (plan.slotDrop && plan.preparedSlot !== null && pub) {
-      const slotDrop = plan.slotDrop;
-      const slot = plan.preparedSlot;
-      parts.push({
-        does: `drop slot ${slot} on ${d.from}`,
-        run: async () => {
-          if (
-            await run(
-              () => dropPreparedSlot(pub, slotDrop, slot, ctx(d.from)),
-              slotDrop,
-              (why) => `cannot drop slot ${slot} on ${d.from}: ${why}`,
-              address,
-            )
-          )
-            result.droppedSlot = slot;
-        },
-      });
-    }
-    if (plan.reinitCleanup && pub) {
-      const cleanup = plan.reinitCleanup;
-      parts.push({
-        does: `drop the temporary publications of an interrupted reinit on ${d.from}, if any`,
-        run: async () => {
-          await run(
-            () => runStep(pub, cleanup, ctx(d.from)),
-            cleanup,
-            (why) =>
-              `cannot drop the temporary publications of an interrupted reinit of ${d.name} on ${d.from}: ${why}`,
-            address,
-          );
-        },
-      });
-    }
-    // steep's copy dropped a big table's indexes to build them after it: build them now
-    const deferredIndexes = new DeferredIndexStore(schema, d.node);
-    const deferred = stateTables ? await deferredIndexes.list(c, d.name) : [];
-    if (deferred.length > 0) {
-      parts.push({
-        does: `build the indexes its copy deferred (${deferred.map((x) => `${qualifiedName(x.table)}.${x.index}`).join(', ')})`,
-        run: () => buildDeferredIndexes(c, deferredIndexes, d.name, onEvent),
-      });
-    }
-    if (stateTables) {
-      parts.push({
-        does: 'record the init uninitialized',
-        run: async () => {
-          const changes = await states.transition(c, d.name, 'uninitialized', {
-            method: d.init.method,
-            source: d.from,
-          });
-          for (const ch of changes) onEvent(stateChangeEvent(ch));
-          await new InitProgressStore(schema, d.node).remove(c, d.name);
-          await new InitSlotStore(schema, d.node).removeFor(c, d.name);
-          await chunks.clear(c, d.name);
-          // the slot a snapshot was taken on is gone (or left to drop by hand): never applicable
-          result.cancelledSnapshots = await new SnapshotStore(schema, d.node).cancel(c, d.name);
-        },
-      });
-    }
-    if (plan.destroys) {
-      const question =
-        `Drop subscription ${d.name} on ${d.node}, which is ${previous} and streams from ${d.from}` +
-        `${plan.droppedWithSubscription ? `, and its slot ${plan.droppedWithSubscription} on ${d.from}` : ''}? ` +
-        `Its rows stay; what ${d.from} commits from now on does not reach ${d.node} until a new subscription copies again.`;
-      if (!opts.confirm)
-        throw new SteepError('init.unconfirmed', `${question} Not confirmed: nothing was changed`, {
-          address,
-        });
-      await opts.confirm(question);
-    }
+    const parts = cancelParts({ d, c, pub, schema, facts, result, onEvent });
+    if (plan.destroys) await confirmDestroy(d, facts, opts.confirm);
     opts.onPlanned?.(plan.truncated);
     opts.stop?.arm();
     for (const [i, part] of parts.entries()) {
@@ -327,15 +178,229 @@ export async function cancelInit(
       subscription: d.name,
       phase: 'uninitialized',
       duration_ms: result.durationMs,
-      message:
-        `${result.droppedSubscription ? 'subscription dropped' : 'no subscription'}` +
-        `${result.droppedSlot ? `, slot ${result.droppedSlot} dropped on ${d.from}` : ''}` +
-        `${result.truncated.length > 0 ? `, ${count(result.truncated.length, 'table')} truncated` : ''}` +
-        `${result.cancelledSnapshots.length > 0 ? `, snapshot ${result.cancelledSnapshots.join(', ')} cancelled` : ''}` +
-        `${result.slotLeft ? `; slot ${result.slotLeft} left on ${d.from} (unreachable)` : ''}`,
+      message: cancelledMessage(result, d.from),
     });
     return result;
   } finally {
     await Promise.all([c.end().catch(() => {}), pub?.end().catch(() => {})]);
   }
+}
+
+/** What the cancel reads on the subscriber before it changes anything, and its plan. */
+interface CancelFacts {
+  /** whether steep's init tables exist on the subscriber */
+  stateTables: boolean;
+  previous: InitState;
+  existing: Awaited<ReturnType<typeof readSubscriptionSlot>>;
+  plan: ReturnType<typeof planInitCancel>;
+  /** the indexes steep's copy dropped to build after it */
+  deferred: Awaited<ReturnType<DeferredIndexStore['list']>>;
+}
+
+async function readCancelFacts(
+  d: SubscriptionSpec,
+  c: pg.Client,
+  pub: pg.Client | null,
+  schema: string,
+  allowDestroy: boolean,
+): Promise<CancelFacts> {
+  const access = await stateSchemaUsable(c, schema);
+  if (access && !access.usable)
+    throw new SteepError(
+      'init.cancel_refused',
+      `${d.node}: role ${access.role} may not use steep's state schema ${schema} (its owner is ${access.owner}), where init cancel reads and records the init of ${d.name}; ` +
+        `run steep init cancel ${d.name} as ${access.owner} or a superuser; nothing was changed`,
+      { node: d.node, address: subscriptionAddress(d.name) },
+    );
+  const stateTables = await hasInitTables(c, schema);
+  const recorded = stateTables ? await new SubscriptionStateStore(schema, d.node).get(c, d.name) : null;
+  const prepared = stateTables ? await new InitSlotStore(schema, d.node).forSubscription(c, d.name) : null;
+  const existing = await readSubscriptionSlot(c, d.name);
+  const info = existing ? await readSubscriptionInfo(c, d.name) : null;
+  // adopted and never recorded: streaming with every table ready is synchronized
+  const previous =
+    recorded?.state ??
+    (info ? unrecordedState({ enabled: info.enabled, tables: info.tables.values() }) : 'uninitialized');
+  const tables = existing && d.init.method === 'snapshot' ? await readSubscribedTables(c, d.name) : [];
+  const copiedTables = stateTables ? await new CopyChunkStore(schema, d.node).copiedTables(c, d.name) : [];
+  const plan = planInitCancel(d, {
+    previous,
+    allowDestroy,
+    existing,
+    access: await readTruncateDenied(c, [...tables, ...copiedTables]),
+    tables,
+    copiedTables,
+    preparedSlot: prepared?.slot ?? null,
+    publisherReachable: pub !== null,
+  });
+  const deferred = stateTables ? await new DeferredIndexStore(schema, d.node).list(c, d.name) : [];
+  return { stateTables, previous, existing, plan, deferred };
+}
+
+interface CancelRun {
+  d: SubscriptionSpec;
+  c: pg.Client;
+  pub: pg.Client | null;
+  schema: string;
+  facts: CancelFacts;
+  /** filled in as the parts run */
+  result: CancelResult;
+  onEvent: EventSink;
+}
+
+function stepContext(node: string): StepContext {
+  return {
+    node,
+    lockTimeoutMs: LOCK_TIMEOUT_MS,
+    statementTimeoutMs: STATEMENT_TIMEOUT_MS,
+    fillSecrets: (sql) => sql,
+  };
+}
+
+/** The cancel's parts, in order; a signal stops it between two of them. */
+function cancelParts(r: CancelRun): Array<{ does: string; run: () => Promise<void> }> {
+  const { d, c, pub, schema, result, onEvent } = r;
+  const { plan, deferred } = r.facts;
+  const address = subscriptionAddress(d.name);
+  const parts: Array<{ does: string; run: () => Promise<void> }> = [];
+  if (plan.drop) {
+    const drop = plan.drop;
+    const truncate = plan.truncate;
+    parts.push({
+      does: `drop subscription ${d.name} on ${d.node}${truncate ? ` and truncate ${plan.truncated.join(', ')}` : ''}`,
+      run: () => dropSubscription(r, drop, truncate),
+    });
+  }
+  if (!plan.drop && plan.truncate) {
+    // no subscription any more, but steep's copy had filled tables
+    const truncate = plan.truncate;
+    parts.push({
+      does: `truncate ${plan.truncated.join(', ')}`,
+      run: async () => {
+        await run(
+          () => runStep(c, truncate, stepContext(d.node)),
+          truncate,
+          (why) => `truncating what the copy filled on ${d.node} failed: ${why}`,
+          address,
+        );
+        result.truncated = plan.truncated;
+      },
+    });
+  }
+  if (plan.slotDrop && plan.preparedSlot !== null && pub) {
+    const slotDrop = plan.slotDrop;
+    const slot = plan.preparedSlot;
+    parts.push({
+      does: `drop slot ${slot} on ${d.from}`,
+      run: async () => {
+        if (
+          await run(
+            () => dropPreparedSlot(pub, slotDrop, slot, stepContext(d.from)),
+            slotDrop,
+            (why) => `cannot drop slot ${slot} on ${d.from}: ${why}`,
+            address,
+          )
+        )
+          result.droppedSlot = slot;
+      },
+    });
+  }
+  if (plan.reinitCleanup && pub) {
+    const cleanup = plan.reinitCleanup;
+    parts.push({
+      does: `drop the temporary publications of an interrupted reinit on ${d.from}, if any`,
+      run: async () => {
+        await run(
+          () => runStep(pub, cleanup, stepContext(d.from)),
+          cleanup,
+          (why) =>
+            `cannot drop the temporary publications of an interrupted reinit of ${d.name} on ${d.from}: ${why}`,
+          address,
+        );
+      },
+    });
+  }
+  // steep's copy dropped a big table's indexes to build them after it: build them now
+  if (deferred.length > 0) {
+    parts.push({
+      does: `build the indexes its copy deferred (${deferred.map((x) => `${qualifiedName(x.table)}.${x.index}`).join(', ')})`,
+      run: () => buildDeferredIndexes(c, new DeferredIndexStore(schema, d.node), d.name, onEvent),
+    });
+  }
+  if (r.facts.stateTables) {
+    parts.push({
+      does: 'record the init uninitialized',
+      run: () => recordUninitialized(r),
+    });
+  }
+  return parts;
+}
+
+/** Drop the subscription (ending steep's snapshot holder first), then truncate what it copied when planned. */
+async function dropSubscription(r: CancelRun, drop: Step, truncate: Step | null): Promise<void> {
+  const { d, c, pub, result } = r;
+  const { plan, existing } = r.facts;
+  const address = subscriptionAddress(d.name);
+  // steep's own copy: end its snapshot holder, which keeps the snapshot (and slot) in use
+  if (pub && existing?.slot) await endSteepHolder(pub, existing.slot);
+  await run(
+    () => runStep(c, drop, stepContext(d.node)),
+    drop,
+    (why) => `cannot drop subscription ${d.name} on ${d.node}: ${why}`,
+    address,
+  );
+  result.droppedSubscription = true;
+  result.droppedSlot = plan.droppedWithSubscription;
+  if (!truncate) return;
+  await run(
+    () => runStep(c, truncate, stepContext(d.node)),
+    truncate,
+    (why) =>
+      `subscription ${d.name} was dropped, but truncating what it copied on ${d.node} failed: ${why}; ` +
+      `truncate ${plan.truncated.join(', ')} by hand`,
+    address,
+  );
+  result.truncated = plan.truncated;
+}
+
+/** The init's records on the subscriber: state uninitialized, progress, slots and chunks gone, snapshots cancelled. */
+async function recordUninitialized(r: CancelRun): Promise<void> {
+  const { d, c, schema, result, onEvent } = r;
+  const changes = await new SubscriptionStateStore(schema, d.node).transition(c, d.name, 'uninitialized', {
+    method: d.init.method,
+    source: d.from,
+  });
+  for (const ch of changes) onEvent(stateChangeEvent(ch));
+  await new InitProgressStore(schema, d.node).remove(c, d.name);
+  await new InitSlotStore(schema, d.node).removeFor(c, d.name);
+  await new CopyChunkStore(schema, d.node).clear(c, d.name);
+  // the slot a snapshot was taken on is gone (or left to drop by hand): never applicable
+  result.cancelledSnapshots = await new SnapshotStore(schema, d.node).cancel(c, d.name);
+}
+
+/** A streaming subscription is dropped only when confirmed; throws when it is not. */
+async function confirmDestroy(
+  d: SubscriptionSpec,
+  facts: CancelFacts,
+  confirm: CancelOptions['confirm'],
+): Promise<void> {
+  const question =
+    `Drop subscription ${d.name} on ${d.node}, which is ${facts.previous} and streams from ${d.from}` +
+    `${facts.plan.droppedWithSubscription ? `, and its slot ${facts.plan.droppedWithSubscription} on ${d.from}` : ''}? ` +
+    `Its rows stay; what ${d.from} commits from now on does not reach ${d.node} until a new subscription copies again.`;
+  if (!confirm)
+    throw new SteepError('init.unconfirmed', `${question} Not confirmed: nothing was changed`, {
+      address: subscriptionAddress(d.name),
+    });
+  await confirm(question);
+}
+
+function cancelledMessage(result: CancelResult, from: string): string {
+  return (
+    `${result.droppedSubscription ? 'subscription dropped' : 'no subscription'}` +
+    `${result.droppedSlot ? `, slot ${result.droppedSlot} dropped on ${from}` : ''}` +
+    `${result.truncated.length > 0 ? `, ${count(result.truncated.length, 'table')} truncated` : ''}` +
+    `${result.cancelledSnapshots.length > 0 ? `, snapshot ${result.cancelledSnapshots.join(', ')} cancelled` : ''}` +
+    `${result.slotLeft ? `; slot ${result.slotLeft} left on ${from} (unreachable)` : ''}`
+  );
 }
