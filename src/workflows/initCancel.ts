@@ -1,3 +1,10 @@
+/**
+ * `steep init cancel SUBSCRIPTION`: undo an init that has not finished. Under the lock on both
+ * nodes it reads what the init left (the subscription, its slot, the tables its copy filled, a
+ * prepared slot, deferred indexes, steep's records), has the planner decide what goes, asks
+ * before a streaming subscription is dropped, then runs the parts in order, stopping between two
+ * of them on a signal with what is done and what is left.
+ */
 import type pg from 'pg';
 import { readSubscriptionInfo } from '../catalog/compareScope.js';
 import {
