@@ -115,37 +115,8 @@ export function planInitCancel(d: SubscriptionSpec, o: CancelObserved): CancelPl
     droppedWithSubscription: null,
     slotLeft: null,
   };
-  const slot = o.existing?.slot ?? null;
-  if (o.existing) {
-    const detach = slot !== null && !o.publisherReachable;
-    plan.drop = step({
-      address: subscriptionAddress(d.name),
-      node: d.node,
-      kind: 'subscription-drop',
-      action: 'delete',
-      reasonText:
-        `init cancel: subscription ${d.name} is dropped${detach ? `, its slot ${slot} left on ${d.from} (unreachable)` : ''}` +
-        (destroys ? ', its rows kept' : ''),
-      statements: dropSubscriptionStatements(
-        d.name,
-        slot === null ? 'none' : detach ? 'detach' : 'drop',
-        true,
-      ),
-      hazards: slot !== null && !detach ? ['drops-object', 'drops-slot'] : ['drops-object'],
-    });
-    if (detach) plan.slotLeft = slot;
-    else plan.droppedWithSubscription = slot;
-  }
-  const copied = new Set(o.copiedTables.map(qualifiedName));
-  // a streamed subscription's rows are the only copy of what it received: kept
-  const tables = destroys
-    ? []
-    : [
-        ...(o.existing && d.init.method === 'snapshot'
-          ? o.tables.filter((t) => !copied.has(qualifiedName(t)))
-          : []),
-        ...o.copiedTables,
-      ];
+  if (o.existing) planDrop(d, o.existing.slot, o.publisherReachable, plan);
+  const tables = truncatedTables(d, o, destroys);
   if (tables.length > 0) {
     plan.truncated = tables.map(qualifiedName);
     plan.truncate = step({
@@ -175,20 +146,54 @@ export function planInitCancel(d: SubscriptionSpec, o: CancelObserved): CancelPl
     } else plan.slotLeft = prepared;
   }
   refuseWithoutPrivileges(d, o, plan);
-  if (o.publisherReachable) {
-    plan.reinitCleanup = step({
-      address: subscriptionAddress(d.name),
-      node: d.from,
-      kind: 'publication-drop',
-      action: 'delete',
-      reasonText: `init cancel: an interrupted reinit's temporary publications for ${d.name} go, if any`,
-      statements: temporaryPublications(d.name, d.publications.length).map((t) =>
-        tx(dropPublicationSql(t, true)),
-      ),
-      hazards: [],
-    });
-  }
+  if (o.publisherReachable) plan.reinitCleanup = reinitCleanupStep(d);
   return plan;
+}
+
+/** The subscription's drop: its slot dropped with it, or detached and left when the publisher is unreachable. */
+function planDrop(
+  d: SubscriptionSpec,
+  slot: string | null,
+  publisherReachable: boolean,
+  plan: CancelPlan,
+): void {
+  const detach = slot !== null && !publisherReachable;
+  plan.drop = step({
+    address: subscriptionAddress(d.name),
+    node: d.node,
+    kind: 'subscription-drop',
+    action: 'delete',
+    reasonText:
+      `init cancel: subscription ${d.name} is dropped${detach ? `, its slot ${slot} left on ${d.from} (unreachable)` : ''}` +
+      (plan.destroys ? ', its rows kept' : ''),
+    statements: dropSubscriptionStatements(d.name, slot === null ? 'none' : detach ? 'detach' : 'drop', true),
+    hazards: slot !== null && !detach ? ['drops-object', 'drops-slot'] : ['drops-object'],
+  });
+  if (detach) plan.slotLeft = slot;
+  else plan.droppedWithSubscription = slot;
+}
+
+/** What the init copied and the cancel empties: none of a streamed subscription's rows, the only copy of what it received. */
+function truncatedTables(d: SubscriptionSpec, o: CancelObserved, destroys: boolean): TableName[] {
+  if (destroys) return [];
+  const copied = new Set(o.copiedTables.map(qualifiedName));
+  const syncing =
+    o.existing && d.init.method === 'snapshot' ? o.tables.filter((t) => !copied.has(qualifiedName(t))) : [];
+  return [...syncing, ...o.copiedTables];
+}
+
+function reinitCleanupStep(d: SubscriptionSpec): Step {
+  return step({
+    address: subscriptionAddress(d.name),
+    node: d.from,
+    kind: 'publication-drop',
+    action: 'delete',
+    reasonText: `init cancel: an interrupted reinit's temporary publications for ${d.name} go, if any`,
+    statements: temporaryPublications(d.name, d.publications.length).map((t) =>
+      tx(dropPublicationSql(t, true)),
+    ),
+    hazards: [],
+  });
 }
 
 /**
