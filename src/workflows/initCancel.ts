@@ -11,6 +11,7 @@ import {
   readSubscribedTables,
   readSubscriptionSlot,
   readTruncateDenied,
+  type SubscriptionOnNode,
 } from '../catalog/subscriptionOnNode.js';
 import { loadTopology } from '../config/load.js';
 import { buildDeferredIndexes } from '../copy/deferredIndexes.js';
@@ -27,10 +28,10 @@ import { unrecordedState } from '../model/initLifecycle.js';
 import type { InitState } from '../model/initState.js';
 import type { Step } from '../model/plan.js';
 import { declaredSubscription, qualifiedName, type SubscriptionSpec } from '../model/topology.js';
-import { planInitCancel } from '../planner/initCancel.js';
+import { type CancelPlan, planInitCancel } from '../planner/initCancel.js';
 import { count } from '../render/count.js';
 import { CopyChunkStore } from '../state/copyChunks.js';
-import { DeferredIndexStore } from '../state/deferredIndexes.js';
+import { type DeferredIndex, DeferredIndexStore } from '../state/deferredIndexes.js';
 import { InitProgressStore } from '../state/initProgress.js';
 import { InitSlotStore } from '../state/initSlots.js';
 import { SnapshotStore } from '../state/snapshots.js';
@@ -198,10 +199,10 @@ interface CancelFacts {
   /** whether steep's init tables exist on the subscriber */
   stateTables: boolean;
   previous: InitState;
-  existing: Awaited<ReturnType<typeof readSubscriptionSlot>>;
-  plan: ReturnType<typeof planInitCancel>;
+  existing: SubscriptionOnNode | null;
+  plan: CancelPlan;
   /** the indexes steep's copy dropped to build after it */
-  deferred: Awaited<ReturnType<DeferredIndexStore['list']>>;
+  deferred: DeferredIndex[];
 }
 
 async function readCancelFacts(
