@@ -75,7 +75,8 @@ function readBlock(r: Reader, indent: number, depth: number): unknown {
   return isItem(line.content) ? readList(r, indent, depth) : readMapping(r, indent, depth);
 }
 
-function isItem(content: string): boolean {
+/** A block list's item line: `-` alone or `- ` and its value. */
+export function isItem(content: string): boolean {
   return content === '-' || content.startsWith('- ');
 }
 

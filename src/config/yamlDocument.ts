@@ -1,7 +1,7 @@
 import type { Document, Node, YAMLError, YAMLMap } from 'yaml';
 import { nestingProblem } from './nesting.js';
 import type { Path } from './paths.js';
-import { readPlainYaml } from './plainYaml.js';
+import { isItem, readPlainYaml } from './plainYaml.js';
 import { type ComposedYaml, keyText, SourceMap } from './positions.js';
 import type { ProblemList } from './problems.js';
 import { isMap, isPair, isScalar, isSeq, newLineCounter, parseDocument } from './yamlLibrary.js';
@@ -201,7 +201,6 @@ const DEEP_HINT = 'steep.yaml needs only a few levels; flatten this value';
 
 const BLOCK_KEY = /^(?:"[^"]*"|'[^']*'|[^\s"'#[{][^#]*?)\s*:(?:\s|$)/;
 const BLOCK_SCALAR = /(?:^|\s)[|>][-+0-9]*\s*(?:#.*)?$/;
-const isItem = (s: string) => s === '-' || s.startsWith('- ');
 
 /**
  * Whether block lists and mappings nest deeper than `max`, counted from the indentation and the
