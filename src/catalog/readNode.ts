@@ -42,7 +42,12 @@ import {
   SET_SESSION_REPLICATION_ROLE,
   toRole,
 } from './queries/role.js';
-import { SERVER_SETTINGS, type ServerSettingsRow, toServerInfo } from './queries/settings.js';
+import {
+  SERVER_SETTINGS,
+  type ServerInfo,
+  type ServerSettingsRow,
+  toServerInfo,
+} from './queries/settings.js';
 import { type SlotRow, slotsQuery, toSlots } from './queries/slots.js';
 import {
   type MigrationVersionRow,
@@ -64,7 +69,7 @@ import {
 } from './queries/subscriptions.js';
 import { TABLES, type TableRow, toTables } from './queries/tables.js';
 import { normaliseRowFilters } from './rowFilters.js';
-import { inOneWrite, openCatalogSession, rows } from './session.js';
+import { allNamed, inOneWrite, openCatalogSession, rows } from './session.js';
 import { issueTableSchemaQueries } from './tableSchemas.js';
 
 export const DEFAULT_STATE_SCHEMA = 'steep';
@@ -99,7 +104,14 @@ export interface NodeProbe {
 
 /** The first round trip: the server version and the privileges every branch depends on. */
 export function probeQueries(stateSchema: string): CatalogQuery[] {
-  return [SERVER_SETTINGS, ROLE, stateSchemaQuery(stateSchema), initStateProbeQuery(stateSchema), STEEP_LOCK];
+  return [
+    SERVER_SETTINGS,
+    ROLE,
+    stateSchemaQuery(stateSchema),
+    initStateProbeQuery(stateSchema),
+    objectDigestsProbeQuery(stateSchema),
+    STEEP_LOCK,
+  ];
 }
 
 /**
@@ -145,161 +157,181 @@ export async function readNode(conn: ConnectionSpec, opts: ReadNodeOptions): Pro
     statementTimeoutMs: opts.statementTimeoutMs,
   });
   try {
-    // round trip 1: snapshot, version, role, state schema
-    const [, settingsRows, roleRows, stateRows, initProbeRows, digestProbeRows, lockRows] = await inOneWrite(
-      client,
-      () =>
-        Promise.all([
-          client.query(BEGIN_SNAPSHOT),
-          rows<ServerSettingsRow>(client, SERVER_SETTINGS),
-          rows<RoleRow>(client, ROLE),
-          rows<StateSchemaRow>(client, stateSchemaQuery(stateSchema)),
-          rows<InitStateProbeRow>(client, initStateProbeQuery(stateSchema)),
-          rows<ObjectDigestsProbeRow>(client, objectDigestsProbeQuery(stateSchema)),
-          rows<SteepLockRow>(client, STEEP_LOCK),
-        ]),
-    );
-    const server = toServerInfo(settingsRows[0]!);
-    const v = server.serverVersion;
-    if (v < MIN_SERVER_VERSION) {
-      throw new SteepError(
-        'unsupported-version',
-        `node ${opts.node}: PostgreSQL ${server.serverVersionText} is not supported; steep needs PostgreSQL 14 or later`,
-        { node: opts.node },
-      );
-    }
-    const roleRow = roleRows[0]!;
-    const srr = asksSessionReplicationRole(roleRow, v)
-      ? (await rows<{ ok: boolean }>(client, SET_SESSION_REPLICATION_ROLE))[0]?.ok === true
-      : undefined;
-    const role = toRole(roleRow, v, srr);
-    const state = stateRows[0]!;
-
-    // round trip 2: everything else, then the snapshot ends
-    const q = snapshotQueries({
-      serverVersion: v,
-      canReadConninfo: roleRow.can_read_conninfo,
-      canReadOriginStatus: roleRow.can_read_origin_status,
-      stateSchema,
-      hasMigrations: state.has_migrations,
-    });
-    const scope = opts.tableScope;
-    const initState = initProbeRows[0]?.readable === true;
-    const copiedReadable = initState && initProbeRows[0]?.chunks_readable === true;
-    const [
-      pubs,
-      pubTables,
-      pubSchemas,
-      subs,
-      conninfo,
-      subTables,
-      otherSubRows,
-      slots,
-      origins,
-      tables,
-      migrations,
-      defs,
-      initStates,
-      initSlots,
-      copied,
-      objectDigests,
-    ] = await inOneWrite(client, () =>
-      Promise.all([
-        rows<PublicationRow>(client, q.publications),
-        rows<JsonArrayRow>(client, q.publicationTables),
-        maybe<PublicationSchemaRow>(client, q.publicationSchemas),
-        rows<SubscriptionRow>(client, q.subscriptions),
-        maybe<SubscriptionConninfoRow>(client, q.subscriptionConninfo),
-        rows<JsonArrayRow>(client, q.subscriptionTables),
-        rows<OtherDatabaseSubscriptionRow>(client, q.otherDatabaseSubscriptions),
-        rows<SlotRow>(client, q.slots),
-        rows<OriginRow>(client, q.origins),
-        rows<JsonArrayRow>(client, q.tables),
-        maybe<MigrationVersionRow>(client, q.migrations),
-        scope && !isEmptyScope(scope)
-          ? issueTableSchemaQueries(client, scope, stateSchema, { columns: !opts.fingerprintsOnly })
-          : undefined,
-        initState
-          ? rows<SubscriptionStateRow>(client, subscriptionStatesQuery(stateSchema, opts.node))
-          : null,
-        initState ? rows<InitSlotRow>(client, initSlotsQuery(stateSchema, opts.node)) : null,
-        copiedReadable ? rows<CopiedTableRow>(client, copiedTablesQuery(stateSchema, opts.node)) : null,
-        digestProbeRows[0]?.readable === true
-          ? rows<ObjectDigestRow>(client, objectDigestsQuery(stateSchema, opts.node))
-          : null,
-        client.query('COMMIT'),
-      ]),
-    );
-
-    const observedOrigins = toOrigins(origins);
-    const observedTables = toTables(jsonRows<TableRow>(tables));
-
+    const probe = await readProbe(client, opts.node, stateSchema);
+    const snapshot = await readSnapshot(client, probe, opts);
+    const tables = toTables(jsonRows<TableRow>(snapshot.tables));
     // round trip 3 (PG 15+, only with filters): row filter normalisation
     const filters = opts.rowFilters ?? {};
     const normalised =
-      v >= PG15 && Object.keys(filters).length > 0
-        ? await normaliseRowFilters(client, observedTables, filters, {
-            probePublication: role.canCreateInDatabase,
+      probe.server.serverVersion >= PG15 && Object.keys(filters).length > 0
+        ? await normaliseRowFilters(client, tables, filters, {
+            probePublication: probe.role.canCreateInDatabase,
           })
         : { rowFilters: {}, rowFilterErrors: {} };
-
-    return {
-      name: opts.node,
-      reachable: true,
-      serverVersion: v,
-      serverVersionText: server.serverVersionText,
-      database: server.database,
-      server: server.server,
-      settings: server.settings,
-      role,
-      publications: toPublications(
-        opts.node,
-        pubs,
-        jsonRows<PublicationTableRow>(pubTables),
-        pubSchemas ?? [],
-      ),
-      subscriptions: toSubscriptions(
-        opts.node,
-        subs,
-        conninfo,
-        jsonRows<SubscriptionTableRow>(subTables),
-        (origin) => observedOrigins[origin]?.remoteLsn ?? null,
-      ),
-      slots: toSlots(slots),
-      otherDatabaseSubscriptions: otherSubRows.map((r) => ({
-        database: r.database,
-        name: r.name,
-        slot: r.slot,
-        enabled: r.enabled,
-      })),
-      origins: observedOrigins,
-      tables: observedTables,
-      stateSchema: {
-        exists: state.exists,
-        version: migrations?.[0]?.version ?? null,
-        canCreateIn: state.can_create_in_schema,
-        owned: state.owns_schema,
-      },
-      steepLock: lockRows[0]
-        ? {
-            applicationName: lockRows[0].application_name,
-            pid: lockRows[0].pid,
-            since: lockRows[0].backend_start.toISOString(),
-          }
-        : null,
-      rowFilters: normalised.rowFilters,
-      rowFilterErrors: normalised.rowFilterErrors,
-      ...(defs ? { tableSchemas: defs } : {}),
-      ...(objectDigests
-        ? { objectDigests: Object.fromEntries(objectDigests.map((r) => [r.address, r.digest])) }
-        : {}),
-      ...(initStates &&
-      initSlots &&
-      (initStates.length > 0 || initSlots.length > 0 || (copied?.length ?? 0) > 0)
-        ? { initState: toInitState(initStates, initSlots, copied ?? []) }
-        : {}),
-    };
+    return observedNode(opts.node, probe, snapshot, tables, normalised);
   } finally {
     await client.end().catch(() => {});
   }
+}
+
+/** What round trip 1 learns: the server, the role, steep's own schema and lock. */
+interface Probe {
+  server: ServerInfo;
+  roleRow: RoleRow;
+  role: ObservedNode['role'];
+  stateSchema: string;
+  state: StateSchemaRow;
+  initState?: InitStateProbeRow;
+  digestsReadable: boolean;
+  lock?: SteepLockRow;
+}
+
+/** Round trip 1: begins the snapshot; refuses a server older than steep supports. */
+async function readProbe(client: pg.Client, node: string, stateSchema: string): Promise<Probe> {
+  const r = await inOneWrite(client, () =>
+    allNamed({
+      begin: client.query(BEGIN_SNAPSHOT),
+      settings: rows<ServerSettingsRow>(client, SERVER_SETTINGS),
+      role: rows<RoleRow>(client, ROLE),
+      state: rows<StateSchemaRow>(client, stateSchemaQuery(stateSchema)),
+      initState: rows<InitStateProbeRow>(client, initStateProbeQuery(stateSchema)),
+      digests: rows<ObjectDigestsProbeRow>(client, objectDigestsProbeQuery(stateSchema)),
+      lock: rows<SteepLockRow>(client, STEEP_LOCK),
+    }),
+  );
+  const server = toServerInfo(r.settings[0]!);
+  const v = server.serverVersion;
+  if (v < MIN_SERVER_VERSION) {
+    throw new SteepError(
+      'unsupported-version',
+      `node ${node}: PostgreSQL ${server.serverVersionText} is not supported; steep needs PostgreSQL 14 or later`,
+      { node },
+    );
+  }
+  const roleRow = r.role[0]!;
+  const srr = asksSessionReplicationRole(roleRow, v)
+    ? (await rows<{ ok: boolean }>(client, SET_SESSION_REPLICATION_ROLE))[0]?.ok === true
+    : undefined;
+  return {
+    server,
+    roleRow,
+    role: toRole(roleRow, v, srr),
+    stateSchema,
+    state: r.state[0]!,
+    initState: r.initState[0],
+    digestsReadable: r.digests[0]?.readable === true,
+    lock: r.lock[0],
+  };
+}
+
+/** Round trip 2: everything else the probe allows, then the snapshot ends. */
+function readSnapshot(client: pg.Client, p: Probe, opts: ReadNodeOptions) {
+  const q = snapshotQueries({
+    serverVersion: p.server.serverVersion,
+    canReadConninfo: p.roleRow.can_read_conninfo,
+    canReadOriginStatus: p.roleRow.can_read_origin_status,
+    stateSchema: p.stateSchema,
+    hasMigrations: p.state.has_migrations,
+  });
+  const scope = opts.tableScope;
+  const initState = p.initState?.readable === true;
+  return inOneWrite(client, () =>
+    allNamed({
+      publications: rows<PublicationRow>(client, q.publications),
+      publicationTables: rows<JsonArrayRow>(client, q.publicationTables),
+      publicationSchemas: maybe<PublicationSchemaRow>(client, q.publicationSchemas),
+      subscriptions: rows<SubscriptionRow>(client, q.subscriptions),
+      conninfo: maybe<SubscriptionConninfoRow>(client, q.subscriptionConninfo),
+      subscriptionTables: rows<JsonArrayRow>(client, q.subscriptionTables),
+      otherSubscriptions: rows<OtherDatabaseSubscriptionRow>(client, q.otherDatabaseSubscriptions),
+      slots: rows<SlotRow>(client, q.slots),
+      origins: rows<OriginRow>(client, q.origins),
+      tables: rows<JsonArrayRow>(client, q.tables),
+      migrations: maybe<MigrationVersionRow>(client, q.migrations),
+      tableSchemas:
+        scope && !isEmptyScope(scope)
+          ? issueTableSchemaQueries(client, scope, p.stateSchema, { columns: !opts.fingerprintsOnly })
+          : undefined,
+      initStates: initState
+        ? rows<SubscriptionStateRow>(client, subscriptionStatesQuery(p.stateSchema, opts.node))
+        : null,
+      initSlots: initState ? rows<InitSlotRow>(client, initSlotsQuery(p.stateSchema, opts.node)) : null,
+      copied:
+        initState && p.initState?.chunks_readable === true
+          ? rows<CopiedTableRow>(client, copiedTablesQuery(p.stateSchema, opts.node))
+          : null,
+      objectDigests: p.digestsReadable
+        ? rows<ObjectDigestRow>(client, objectDigestsQuery(p.stateSchema, opts.node))
+        : null,
+      commit: client.query('COMMIT'),
+    }),
+  );
+}
+
+/** The node as the planner sees it, from the rows of the two round trips. */
+function observedNode(
+  node: string,
+  p: Probe,
+  s: Awaited<ReturnType<typeof readSnapshot>>,
+  tables: ObservedNode['tables'],
+  normalised: Pick<ObservedNode, 'rowFilters' | 'rowFilterErrors'>,
+): ObservedNode {
+  const origins = toOrigins(s.origins);
+  const { initStates, initSlots, copied } = s;
+  return {
+    name: node,
+    reachable: true,
+    serverVersion: p.server.serverVersion,
+    serverVersionText: p.server.serverVersionText,
+    database: p.server.database,
+    server: p.server.server,
+    settings: p.server.settings,
+    role: p.role,
+    publications: toPublications(
+      node,
+      s.publications,
+      jsonRows<PublicationTableRow>(s.publicationTables),
+      s.publicationSchemas ?? [],
+    ),
+    subscriptions: toSubscriptions(
+      node,
+      s.subscriptions,
+      s.conninfo,
+      jsonRows<SubscriptionTableRow>(s.subscriptionTables),
+      (origin) => origins[origin]?.remoteLsn ?? null,
+    ),
+    slots: toSlots(s.slots),
+    otherDatabaseSubscriptions: s.otherSubscriptions.map((r) => ({
+      database: r.database,
+      name: r.name,
+      slot: r.slot,
+      enabled: r.enabled,
+    })),
+    origins,
+    tables,
+    stateSchema: {
+      exists: p.state.exists,
+      version: s.migrations?.[0]?.version ?? null,
+      canCreateIn: p.state.can_create_in_schema,
+      owned: p.state.owns_schema,
+    },
+    steepLock: p.lock
+      ? {
+          applicationName: p.lock.application_name,
+          pid: p.lock.pid,
+          since: p.lock.backend_start.toISOString(),
+        }
+      : null,
+    rowFilters: normalised.rowFilters,
+    rowFilterErrors: normalised.rowFilterErrors,
+    ...(s.tableSchemas ? { tableSchemas: s.tableSchemas } : {}),
+    ...(s.objectDigests
+      ? { objectDigests: Object.fromEntries(s.objectDigests.map((r) => [r.address, r.digest])) }
+      : {}),
+    ...(initStates &&
+    initSlots &&
+    (initStates.length > 0 || initSlots.length > 0 || (copied?.length ?? 0) > 0)
+      ? { initState: toInitState(initStates, initSlots, copied ?? []) }
+      : {}),
+  };
 }

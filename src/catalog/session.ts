@@ -51,6 +51,16 @@ export function inOneWrite<T>(client: pg.Client, issue: () => T): T {
   }
 }
 
+/** Awaits reads issued as an object's values, keeping their names (issued in the object's order). */
+export async function allNamed<T extends Record<string, unknown>>(
+  pending: T,
+): Promise<{ [K in keyof T]: Awaited<T[K]> }> {
+  const values = await Promise.all(Object.values(pending));
+  return Object.fromEntries(Object.keys(pending).map((k, i) => [k, values[i]])) as {
+    [K in keyof T]: Awaited<T[K]>;
+  };
+}
+
 interface Corkable {
   cork?(): void;
   uncork?(): void;
