@@ -1,3 +1,12 @@
+/**
+ * Follow a subscription's init to `synchronized`: sample the subscriber's workers and the
+ * publisher's slot every `pollMs`, record every state change (`subscription_state`,
+ * `init.state_change`) and the figures (`init_progress`), report progress, and record
+ * `failed` with the reason when the failure rules say so. Only the I/O of following lives
+ * here: the states, the figures and the failure rules are `model/initLifecycle.ts`,
+ * `initFigures.ts` and `initFailure.ts`. Never changes replication itself: the slot and the
+ * subscription stay, so a later apply resumes.
+ */
 import type pg from 'pg';
 import {
   readFinishedCopies,
@@ -24,15 +33,6 @@ import { hasInitTables, type StateChange, SubscriptionStateStore } from '../stat
 import type { ApplyEvent, EventSink } from './events.js';
 import { sleep } from './sleep.js';
 import { subscriberLost } from './subscriberLost.js';
-
-/**
- * Follow a subscription's init to `synchronized`: sample the subscriber's workers and the
- * publisher's slot every `pollMs`, record every state change (`subscription_state`,
- * `init.state_change`) and the figures (`init_progress`), report progress, and record
- * `failed` with the reason when the failure rules say so. Only the I/O of following lives
- * here: the states, the figures and the failure rules are `model/initLifecycle.ts`, `initFigures.ts` and `initFailure.ts`. Never
- * changes replication itself: the slot and the subscription stay, so a later apply resumes.
- */
 
 export interface InitNode {
   name: string;
@@ -183,7 +183,6 @@ export async function followInit(t: FollowTarget, opts: FollowOptions): Promise<
   const pollMs = opts.pollMs ?? DEFAULT_POLL_MS;
   const failAfterMs = opts.failAfterMs ?? DEFAULT_FAIL_AFTER_MS;
   const connectTimeoutMs = opts.connectTimeoutMs ?? 5_000;
-  const address = subscriptionAddress(t.subscription);
   const sub = await connect(t.subscriber.connection, {
     node: t.subscriber.name,
     applicationName: APPLICATION_NAME,
@@ -194,24 +193,7 @@ export async function followInit(t: FollowTarget, opts: FollowOptions): Promise<
     connectTimeoutMs,
   });
   try {
-    const version = await serverVersionOf(sub);
-    const tables = await hasInitTables(sub, t.stateSchema);
-    const states = new SubscriptionStateStore(t.stateSchema, t.subscriber.name);
-    const persisted = tables ? await states.get(sub, t.subscription) : null;
-    const rec = new Recorder(
-      t,
-      sub,
-      tables,
-      { state: persisted?.state ?? 'uninitialized', error: persisted?.error ?? null },
-      opts.onEvent,
-    );
-    // a failed init resumes: what the nodes show now decides where it goes from there
-    const tracker = new InitTracker(
-      { subscription: t.subscription, node: t.subscriber.name, from: t.publisher.name, method: t.method },
-      rec.recorded === 'failed' ? 'preparing' : rec.recorded,
-      { startedAt: persisted?.startedAt ?? null, follow: true },
-    );
-    let watch = newErrorWatch();
+    const { version, rec, tracker, startedAt } = await resume(t, sub, opts.onEvent);
     const subject = {
       subscription: t.subscription,
       subscriber: t.subscriber.name,
@@ -220,106 +202,25 @@ export async function followInit(t: FollowTarget, opts: FollowOptions): Promise<
       route: subscriberRoute(t.publisher),
     };
     const began = Date.now();
-    const copyStarted = new Map<string, number>();
-    const reported = new Set<string>();
+    const sampler = new Sampler(t, sub, pub, version);
     // a fresh init reports every table copied while it is followed, even one copied before
     // the first sample; a resumed one already reported those copied before it failed
-    const fresh = rec.recorded !== 'failed';
-    const initStart = persisted?.startedAt ? Date.parse(persisted.startedAt) : began;
-    let first = true;
+    const copied = new CopiedTables(t, opts.onEvent, rec.recorded !== 'failed', startedAt ?? began);
+    let watch = newErrorWatch();
     let savedAt = 0;
-    let sizes: Map<string, PublishedTableSize> | null = null;
-    let sizedTables = '';
-    let seen = false;
 
     for (;;) {
       const at = Date.now();
-      const subscriber = await sampleSubscriber(sub, version, t.subscription).catch((err: unknown) => {
-        if (isSessionLost(err)) throw err;
-        throw new SteepError(
-          'init.follow_failed',
-          `following the init of subscription ${t.subscription} on ${t.subscriber.name} failed: ${errorText(err)}; ` +
-            'the init itself goes on in PostgreSQL: see it with steep init status',
-          { node: t.subscriber.name, address, cause: err },
-        );
-      });
-      if (!subscriber.activity && seen) {
-        throw new SteepError(
-          'init.gone',
-          `subscription ${t.subscription} was dropped on ${t.subscriber.name} while steep followed its init`,
-          { node: t.subscriber.name, address },
-        );
-      }
-      seen ||= subscriber.activity !== null;
-      const tableKey = subscriber.tables.map(qualifiedName).join(',');
-      if (tableKey !== sizedTables && subscriber.tables.length > 0) {
-        const read = await pub.use((c) => readPublishedTableSizes(c, subscriber.tables));
-        if (read) {
-          sizes = read;
-          sizedTables = tableKey;
-        }
-      }
-      const slot = (await pub.use((c) => readSlotLag(c, t.slot)))?.[0] ?? null;
-      // rare and brief: a table in `f` whose table-sync slot is gone never finishes (failure rules)
-      let lostSyncSlots: string[] = [];
-      if (subscriber.tables.some((x) => x.state === 'f')) {
-        const finished = await readFinishedCopies(sub, t.subscription);
-        lostSyncSlots = (await pub.use((c) => withoutSyncSlot(c, finished))) ?? [];
-      }
-      const sample: InitSample = { at, subscriber, sizes, slot, publisherError: pub.error, lostSyncSlots };
+      const sample = await sampler.take(at);
       const p = tracker.update(sample, { error: rec.error });
-
-      for (const table of p.tables) {
-        const key = qualifiedName(table);
-        if (!copyStarted.has(key) && (table.state === 'i' || table.state === 'd')) copyStarted.set(key, at);
-        const copied = isCopied(table.state);
-        if (copied && first && !fresh) reported.add(key);
-        if (copied && !reported.has(key)) {
-          reported.add(key);
-          opts.onEvent({
-            event: 'init.table_complete',
-            level: 'info',
-            node: t.subscriber.name,
-            subscription: t.subscription,
-            table: key,
-            rows_copied: table.rowsCopied,
-            duration_ms: at - (copyStarted.get(key) ?? initStart),
-            phase: p.state,
-            overall_progress: p.percent / 100,
-          });
-          watch = afterTableCopied(watch);
-        }
-      }
-      first = false;
-
+      for (let n = copied.report(p, at); n > 0; n--) watch = afterTableCopied(watch);
       await rec.moveTo(p.state, p);
-      const judged = failure(subject, p, slot, at, watch, failAfterMs, version);
+      const judged = failure(subject, p, sample.slot, at, watch, failAfterMs, version);
       watch = judged.watch;
-      const failed = judged.failed;
-      if (failed) {
+      if (judged.failed) {
         const log = await readServerLog(sub);
-        const reason = failedReason(
-          subject,
-          failed,
-          p,
-          `the server log of ${t.subscriber.name}${log ? ` (${log})` : ''}`,
-        );
-        const final = { ...p, state: 'failed' as const, error: reason };
-        await rec.moveTo('failed', final, reason);
-        await rec.save(final);
-        opts.onProgress?.(final);
-        opts.onEvent({
-          event: 'init.failed',
-          level: 'error',
-          node: t.subscriber.name,
-          subscription: t.subscription,
-          phase: 'failed',
-          message: reason,
-          duration_ms: Date.now() - began,
-          overall_progress: p.percent / 100,
-          rows_copied: p.rowsCopied,
-        });
-        throw new SteepError('init.failed', reason, { node: t.subscriber.name, address });
+        const where = `the server log of ${t.subscriber.name}${log ? ` (${log})` : ''}`;
+        return await recordFailure(t, rec, failedReason(subject, judged.failed, p, where), p, began, opts);
       }
       if (at - savedAt >= SAVE_EVERY_MS || p.state === 'synchronized') {
         await rec.save(p);
@@ -357,4 +258,148 @@ export async function followInit(t: FollowTarget, opts: FollowOptions): Promise<
     await pub.close();
     await sub.end().catch(() => {});
   }
+}
+
+/** Where a follow starts: the state recorded on the subscriber (a failed init resumes from what the nodes show). */
+async function resume(t: FollowTarget, sub: pg.Client, onEvent: EventSink) {
+  const version = await serverVersionOf(sub);
+  const tables = await hasInitTables(sub, t.stateSchema);
+  const persisted = tables
+    ? await new SubscriptionStateStore(t.stateSchema, t.subscriber.name).get(sub, t.subscription)
+    : null;
+  const rec = new Recorder(
+    t,
+    sub,
+    tables,
+    { state: persisted?.state ?? 'uninitialized', error: persisted?.error ?? null },
+    onEvent,
+  );
+  const tracker = new InitTracker(
+    { subscription: t.subscription, node: t.subscriber.name, from: t.publisher.name, method: t.method },
+    rec.recorded === 'failed' ? 'preparing' : rec.recorded,
+    { startedAt: persisted?.startedAt ?? null, follow: true },
+  );
+  return { version, rec, tracker, startedAt: persisted?.startedAt ? Date.parse(persisted.startedAt) : null };
+}
+
+/** What one sample reads from both nodes; the publisher's table sizes are read again only when the tables change. */
+class Sampler {
+  private sizes: Map<string, PublishedTableSize> | null = null;
+  private sizedTables = '';
+  private seen = false;
+
+  constructor(
+    private readonly t: FollowTarget,
+    private readonly sub: pg.Client,
+    private readonly pub: ReconnectingSession,
+    private readonly version: number,
+  ) {}
+
+  async take(at: number): Promise<InitSample> {
+    const { t, sub, pub } = this;
+    const subscriber = await sampleSubscriber(sub, this.version, t.subscription).catch((err: unknown) => {
+      if (isSessionLost(err)) throw err;
+      throw new SteepError(
+        'init.follow_failed',
+        `following the init of subscription ${t.subscription} on ${t.subscriber.name} failed: ${errorText(err)}; ` +
+          'the init itself goes on in PostgreSQL: see it with steep init status',
+        { node: t.subscriber.name, address: subscriptionAddress(t.subscription), cause: err },
+      );
+    });
+    if (!subscriber.activity && this.seen) {
+      throw new SteepError(
+        'init.gone',
+        `subscription ${t.subscription} was dropped on ${t.subscriber.name} while steep followed its init`,
+        { node: t.subscriber.name, address: subscriptionAddress(t.subscription) },
+      );
+    }
+    this.seen ||= subscriber.activity !== null;
+    const tableKey = subscriber.tables.map(qualifiedName).join(',');
+    if (tableKey !== this.sizedTables && subscriber.tables.length > 0) {
+      const read = await pub.use((c) => readPublishedTableSizes(c, subscriber.tables));
+      if (read) {
+        this.sizes = read;
+        this.sizedTables = tableKey;
+      }
+    }
+    const slot = (await pub.use((c) => readSlotLag(c, t.slot)))?.[0] ?? null;
+    // rare and brief: a table in `f` whose table-sync slot is gone never finishes (failure rules)
+    let lostSyncSlots: string[] = [];
+    if (subscriber.tables.some((x) => x.state === 'f')) {
+      const finished = await readFinishedCopies(sub, t.subscription);
+      lostSyncSlots = (await pub.use((c) => withoutSyncSlot(c, finished))) ?? [];
+    }
+    return { at, subscriber, sizes: this.sizes, slot, publisherError: pub.error, lostSyncSlots };
+  }
+}
+
+/** Reports each table once as its copy finishes (`init.table_complete`), with how long it took. */
+class CopiedTables {
+  private readonly started = new Map<string, number>();
+  private readonly reported = new Set<string>();
+  private first = true;
+
+  constructor(
+    private readonly t: FollowTarget,
+    private readonly onEvent: EventSink,
+    private readonly fresh: boolean,
+    private readonly initStart: number,
+  ) {}
+
+  /** Reports the tables `p` shows copied for the first time; returns how many. */
+  report(p: InitProgress, at: number): number {
+    let count = 0;
+    for (const table of p.tables) {
+      const key = qualifiedName(table);
+      if (!this.started.has(key) && (table.state === 'i' || table.state === 'd')) this.started.set(key, at);
+      const copied = isCopied(table.state);
+      if (copied && this.first && !this.fresh) this.reported.add(key);
+      if (!copied || this.reported.has(key)) continue;
+      this.reported.add(key);
+      count++;
+      this.onEvent({
+        event: 'init.table_complete',
+        level: 'info',
+        node: this.t.subscriber.name,
+        subscription: this.t.subscription,
+        table: key,
+        rows_copied: table.rowsCopied,
+        duration_ms: at - (this.started.get(key) ?? this.initStart),
+        phase: p.state,
+        overall_progress: p.percent / 100,
+      });
+    }
+    this.first = false;
+    return count;
+  }
+}
+
+/** Records `failed` with its reason (state, figures, events), then throws it as init.failed. */
+async function recordFailure(
+  t: FollowTarget,
+  rec: Recorder,
+  reason: string,
+  p: InitProgress,
+  began: number,
+  opts: FollowOptions,
+): Promise<never> {
+  const final = { ...p, state: 'failed' as const, error: reason };
+  await rec.moveTo('failed', final, reason);
+  await rec.save(final);
+  opts.onProgress?.(final);
+  opts.onEvent({
+    event: 'init.failed',
+    level: 'error',
+    node: t.subscriber.name,
+    subscription: t.subscription,
+    phase: 'failed',
+    message: reason,
+    duration_ms: Date.now() - began,
+    overall_progress: p.percent / 100,
+    rows_copied: p.rowsCopied,
+  });
+  throw new SteepError('init.failed', reason, {
+    node: t.subscriber.name,
+    address: subscriptionAddress(t.subscription),
+  });
 }
