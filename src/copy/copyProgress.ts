@@ -38,19 +38,30 @@ export class CopyProgress {
     }
   }
 
-  chunkDone(c: Chunk, rows: number): void {
+  /** Counts a chunk copied; returns the table's `init.table_complete` event when it was its last chunk. */
+  chunkDone(c: Chunk, rows: number): ApplyEvent | undefined {
     const qn = qualifiedName(c.table);
     this.rowsByTable.set(qn, (this.rowsByTable.get(qn) ?? 0) + rows);
     this.chunksLeft.set(qn, (this.chunksLeft.get(qn) ?? 1) - 1);
     this.doneBytes += c.estimatedBytes;
     this.report(false);
+    if (!this.tableDone(c.table)) return undefined;
+    const { node, name: subscription } = this.d;
+    return {
+      event: 'init.table_complete',
+      level: 'info',
+      node,
+      subscription,
+      table: qn,
+      rows_copied: this.rowsOf(c.table),
+    };
   }
 
-  tableDone(t: { schema: string; name: string }): boolean {
+  private tableDone(t: { schema: string; name: string }): boolean {
     return (this.chunksLeft.get(qualifiedName(t)) ?? 0) === 0;
   }
 
-  rowsOf(t: { schema: string; name: string }): number {
+  private rowsOf(t: { schema: string; name: string }): number {
     return this.rowsByTable.get(qualifiedName(t)) ?? 0;
   }
 

@@ -25,6 +25,7 @@ import { SteepError } from '../model/errors.js';
 import type { InitProgress, InitState } from '../model/initState.js';
 import type { Statement } from '../model/plan.js';
 import {
+  type ConnectionSpec,
   DEFAULT_SPLIT_ABOVE,
   qualifiedName,
   type SubscriptionSpec,
@@ -141,128 +142,25 @@ export async function streamInit(
   }
 }
 
+/** At a held snapshot: the chunks not yet copied, the deferred indexes, then the subscription starts on the slot. */
 async function copyAndStart(topology: Topology, d: SubscriptionSpec, opts: StreamInitOptions): Promise<void> {
   const schema = topology.settings.stateSchema;
   const pubSpec = topology.nodes[d.from]!;
   const subSpec = topology.nodes[d.node]!;
   const connectTimeoutMs = topology.settings.connectTimeout;
-  const sub = await connect(subSpec.connection, {
-    node: d.node,
-    applicationName: 'steep init',
-    connectTimeoutMs,
-  });
-  let pub: pg.Client | null = null;
-  let heartbeat: Heartbeat | null = null;
+  const s = await openSessions(topology, d);
+  const { sub, pub } = s;
+  const hold: Hold = { heartbeat: null };
   let done = false;
   try {
-    pub = await connect(pubSpec.connection, {
-      node: d.from,
-      applicationName: 'steep init',
-      connectTimeoutMs,
-    });
-    const s: Sessions = {
-      sub,
-      pub,
-      pubVersion: await serverVersionOf(pub),
-      subVersion: await serverVersionOf(sub),
-    };
     const slots = new InitSlotStore(schema, d.node);
     const chunks = new CopyChunkStore(schema, d.node);
-    const file = heartbeatFile(topology, d);
     const source = { node: d.from, connection: pubSpec.connection, connectTimeoutMs };
-
-    // resume at the recorded snapshot while its holder still holds it
-    let recorded = await slots.forSubscription(sub, d.name);
-    let lost: string | null = null; // why a recorded copy starts over
-    if (recorded && recorded.slot === d.slot && recorded.snapshotName) {
-      heartbeat = new Heartbeat(file);
-      if (!(await snapshotHeld({ ...source, snapshot: recorded.snapshotName }))) {
-        heartbeat.stop(true);
-        heartbeat = null;
-        lost = `the snapshot of the interrupted copy (slot ${d.slot} at ${recorded.lsn}) is no longer held; copying again from a new snapshot`;
-        recorded = null;
-      }
-    } else recorded = null;
-
-    let lsn: string;
-    let snapshot: string;
-    if (recorded) {
-      lsn = recorded.lsn;
-      snapshot = recorded.snapshotName!;
-    } else {
-      const ran = (await startOver(s, d, topology, opts.planned)).map(withoutCondition);
-      const message = `${lost ?? `copying ${d.name} from a new snapshot`}${ran.length > 0 ? `; ran the plan's ${ran.join('; ')}` : ''}`;
-      if (lost || ran.length > 0)
-        opts.onEvent({
-          event: 'init.state_change',
-          level: 'warn',
-          node: d.node,
-          subscription: d.name,
-          phase: 'copying',
-          message,
-        });
-      // a signal while the slot waits for the transactions open on the publisher cancels the wait
-      const held = await startHolder(
-        { ...source, serverVersion: s.pubVersion, slot: d.slot, heartbeatFile: file },
-        opts.signal && { signal: opts.signal, canceller: s.pub },
-      ).catch((err: unknown) => {
-        if (!opts.signal?.aborted) throw err;
-        throw new SteepError(
-          'init.interrupted',
-          `steep's copy into ${d.node} stopped while slot ${d.slot} waited for the transactions open on ${d.from} to end: no slot was made, nothing was copied; run \`steep apply\` again to start it`,
-          { node: d.node, address: subscriptionAddress(d.name) },
-        );
-      });
-      heartbeat = held.heartbeat;
-      lsn = held.lsn;
-      snapshot = held.snapshot;
-      await slots.record(sub, { slot: d.slot, subscription: d.name, lsn, snapshotName: snapshot });
-    }
-
-    // the tables as the publications publish them, read at the snapshot
-    const reader = await snapshotSession({ ...source, snapshot });
-    let tables: CopySourceTable[];
-    let plan: ChunkRecord[];
-    let load: Awaited<ReturnType<typeof loadModeOf>>;
-    try {
-      tables = await readCopySource(reader, d.publications, s.pubVersion);
-      load = await loadModeOf(sub, d, tables, s.subVersion);
-      plan = await chunks.list(sub, d.name, lsn);
-      if (plan.length === 0) {
-        const planned = await planChunks(reader, tables, {
-          splitAbove: d.init.splitAbove ?? DEFAULT_SPLIT_ABOVE,
-          parallel: d.init.parallel,
-          whole: load.mode.replica ? [] : load.mode.whole,
-        });
-        plan = planned.map((c) => ({
-          table: { schema: c.table.schema, name: c.table.name },
-          chunk: c.index,
-          lower: c.lower,
-          upper: c.upper,
-          estimatedBytes: c.estimatedBytes,
-          rows: null,
-          bytes: null,
-        }));
-        await chunks.plan(sub, d.name, lsn, plan);
-      }
-    } finally {
-      await reader.end().catch(() => {});
-    }
+    const { lsn, snapshot } = await snapshotToCopyAt(s, d, topology, source, slots, opts, hold);
+    const { tables, load, plan } = await readChunkPlan(s, d, { ...source, snapshot }, chunks, lsn);
     const byName = new Map(tables.map((t) => [qualifiedName(t), t]));
-    const missing = plan.filter((r) => !byName.has(qualifiedName(r.table)));
-    if (missing.length > 0) {
-      throw new SteepError(
-        'copy.plan_changed',
-        `subscription ${d.name}: ${qualifiedName(missing[0]!.table)} is no longer published by ${d.publications.join(', ')} on ${d.from}; run steep init cancel ${d.name} and apply again`,
-        { address: subscriptionAddress(d.name), node: d.node },
-      );
-    }
-    const target = await readColumns(sub, tables);
-    const binary = binaryCompatible(
-      tables,
-      target,
-      Math.floor(s.pubVersion / 10000) === Math.floor(s.subVersion / 10000),
-    );
+    const sameMajor = Math.floor(s.pubVersion / 10000) === Math.floor(s.subVersion / 10000);
+    const binary = binaryCompatible(tables, await readColumns(sub, tables), sameMajor);
     const todo = toChunks(
       plan.filter((r) => r.rows === null),
       byName,
@@ -297,29 +195,13 @@ async function copyAndStart(topology: Topology, d: SubscriptionSpec, opts: Strea
         replica: load.mode.replica,
       }),
       onChunk: (c, r) => {
-        progress.chunkDone(c, r.rows);
-        if (progress.tableDone(c.table))
-          opts.onEvent({
-            event: 'init.table_complete',
-            level: 'info',
-            node: d.node,
-            subscription: d.name,
-            table: qualifiedName(c.table),
-            rows_copied: progress.rowsOf(c.table),
-          });
+        const complete = progress.chunkDone(c, r.rows);
+        if (complete) opts.onEvent(complete);
       },
       onBytes: (n) => progress.bytes(n),
       signal: opts.signal,
     });
-    if (opts.signal?.aborted) {
-      const minutes = Math.round(holdMs() / 60_000);
-      throw new SteepError(
-        'init.interrupted',
-        `steep's copy into ${d.node} stopped after the chunks it was copying, which are kept; the snapshot holder keeps slot ${d.slot}'s snapshot on ${d.from} ` +
-          `for ${minutes} min: run \`steep apply\` again within that time to copy the rest at the same snapshot (later it starts over)`,
-        { node: d.node, address: subscriptionAddress(d.name) },
-      );
-    }
+    if (opts.signal?.aborted) throw interruptedAfterChunks(d);
     progress.report(true);
     await buildDeferredIndexes(sub, deferred, d.name, opts.onEvent, (t) =>
       progress.buildingIndexes([qualifiedName(t)]),
@@ -332,10 +214,152 @@ async function copyAndStart(topology: Topology, d: SubscriptionSpec, opts: Strea
     await chunks.clear(sub, d.name);
     done = true;
   } finally {
-    heartbeat?.stop(done);
-    await pub?.end().catch(() => {});
+    hold.heartbeat?.stop(done);
+    await pub.end().catch(() => {});
     await sub.end().catch(() => {});
   }
+}
+
+/** The init's sessions on the subscriber and the publisher, with their versions. */
+async function openSessions(topology: Topology, d: SubscriptionSpec): Promise<Sessions> {
+  const options = (node: string) => ({
+    node,
+    applicationName: 'steep init',
+    connectTimeoutMs: topology.settings.connectTimeout,
+  });
+  const sub = await connect(topology.nodes[d.node]!.connection, options(d.node));
+  let pub: pg.Client | null = null;
+  try {
+    pub = await connect(topology.nodes[d.from]!.connection, options(d.from));
+    return { sub, pub, pubVersion: await serverVersionOf(pub), subVersion: await serverVersionOf(sub) };
+  } catch (err) {
+    await pub?.end().catch(() => {});
+    await sub.end().catch(() => {});
+    throw err;
+  }
+}
+
+/** The holder's heartbeat, set as soon as it exists so the caller stops it whatever fails next. */
+interface Hold {
+  heartbeat: Heartbeat | null;
+}
+
+type Source = { node: string; connection: ConnectionSpec; connectTimeoutMs: number };
+
+/**
+ * The snapshot to copy at: the recorded one while its holder still holds it; otherwise, after
+ * the plan's start-over statements, a new slot's (recorded before anything is copied).
+ */
+async function snapshotToCopyAt(
+  s: Sessions,
+  d: SubscriptionSpec,
+  topology: Topology,
+  source: Source,
+  slots: InitSlotStore,
+  opts: StreamInitOptions,
+  hold: Hold,
+): Promise<{ lsn: string; snapshot: string }> {
+  const file = heartbeatFile(topology, d);
+  const recorded = await slots.forSubscription(s.sub, d.name);
+  let lost: string | null = null; // why a recorded copy starts over
+  if (recorded && recorded.slot === d.slot && recorded.snapshotName) {
+    hold.heartbeat = new Heartbeat(file);
+    if (await snapshotHeld({ ...source, snapshot: recorded.snapshotName }))
+      return { lsn: recorded.lsn, snapshot: recorded.snapshotName };
+    hold.heartbeat.stop(true);
+    hold.heartbeat = null;
+    lost = `the snapshot of the interrupted copy (slot ${d.slot} at ${recorded.lsn}) is no longer held; copying again from a new snapshot`;
+  }
+  const ran = (await startOver(s, d, topology, opts.planned)).map(withoutCondition);
+  const message = `${lost ?? `copying ${d.name} from a new snapshot`}${ran.length > 0 ? `; ran the plan's ${ran.join('; ')}` : ''}`;
+  if (lost || ran.length > 0)
+    opts.onEvent({
+      event: 'init.state_change',
+      level: 'warn',
+      node: d.node,
+      subscription: d.name,
+      phase: 'copying',
+      message,
+    });
+  // a signal while the slot waits for the transactions open on the publisher cancels the wait
+  const held = await startHolder(
+    { ...source, serverVersion: s.pubVersion, slot: d.slot, heartbeatFile: file },
+    opts.signal && { signal: opts.signal, canceller: s.pub },
+  ).catch((err: unknown) => {
+    if (!opts.signal?.aborted) throw err;
+    throw new SteepError(
+      'init.interrupted',
+      `steep's copy into ${d.node} stopped while slot ${d.slot} waited for the transactions open on ${d.from} to end: no slot was made, nothing was copied; run \`steep apply\` again to start it`,
+      { node: d.node, address: subscriptionAddress(d.name) },
+    );
+  });
+  hold.heartbeat = held.heartbeat;
+  await slots.record(s.sub, {
+    slot: d.slot,
+    subscription: d.name,
+    lsn: held.lsn,
+    snapshotName: held.snapshot,
+  });
+  return { lsn: held.lsn, snapshot: held.snapshot };
+}
+
+/**
+ * The tables as the publications publish them, read at the snapshot, how they load, and the
+ * chunks: those recorded for this slot position, or a new plan recorded now.
+ */
+async function readChunkPlan(
+  s: Sessions,
+  d: SubscriptionSpec,
+  at: Source & { snapshot: string },
+  chunks: CopyChunkStore,
+  lsn: string,
+) {
+  const reader = await snapshotSession(at);
+  try {
+    const tables = await readCopySource(reader, d.publications, s.pubVersion);
+    const load = await loadModeOf(s.sub, d, tables, s.subVersion);
+    let plan = await chunks.list(s.sub, d.name, lsn);
+    if (plan.length === 0) {
+      const planned = await planChunks(reader, tables, {
+        splitAbove: d.init.splitAbove ?? DEFAULT_SPLIT_ABOVE,
+        parallel: d.init.parallel,
+        whole: load.mode.replica ? [] : load.mode.whole,
+      });
+      plan = planned.map((c) => ({
+        table: { schema: c.table.schema, name: c.table.name },
+        chunk: c.index,
+        lower: c.lower,
+        upper: c.upper,
+        estimatedBytes: c.estimatedBytes,
+        rows: null,
+        bytes: null,
+      }));
+      await chunks.plan(s.sub, d.name, lsn, plan);
+    }
+    const published = new Set(tables.map(qualifiedName));
+    const missing = plan.find((r) => !published.has(qualifiedName(r.table)));
+    if (missing) {
+      throw new SteepError(
+        'copy.plan_changed',
+        `subscription ${d.name}: ${qualifiedName(missing.table)} is no longer published by ${d.publications.join(', ')} on ${d.from}; run steep init cancel ${d.name} and apply again`,
+        { address: subscriptionAddress(d.name), node: d.node },
+      );
+    }
+    return { tables, load, plan };
+  } finally {
+    await reader.end().catch(() => {});
+  }
+}
+
+/** A signal stopped the copy between chunks: the chunks done are kept for a rerun at the same snapshot. */
+function interruptedAfterChunks(d: SubscriptionSpec): SteepError {
+  const minutes = Math.round(holdMs() / 60_000);
+  return new SteepError(
+    'init.interrupted',
+    `steep's copy into ${d.node} stopped after the chunks it was copying, which are kept; the snapshot holder keeps slot ${d.slot}'s snapshot on ${d.from} ` +
+      `for ${minutes} min: run \`steep apply\` again within that time to copy the rest at the same snapshot (later it starts over)`,
+    { node: d.node, address: subscriptionAddress(d.name) },
+  );
 }
 
 /**
