@@ -16,7 +16,7 @@ import { mask } from '../db/mask.js';
 import type { Stop } from '../executors/events.js';
 import { SNAPSHOT_HOLDER_APPLICATION_NAME } from '../executors/preparedSlot.js';
 import { SteepError } from '../model/errors.js';
-import type { SubscriptionSpec, Topology } from '../model/topology.js';
+import type { ConnectionSpec, SubscriptionSpec, Topology } from '../model/topology.js';
 import { dropSlotSql } from '../planner/sqlBuild.js';
 import { copyPlannedEvent } from './copyProgress.js';
 import {
@@ -70,196 +70,266 @@ export function holderAhead(dir: string): HolderProcess | null {
   return existsSync(join(dir, MANIFEST)) ? null : new HolderProcess();
 }
 
+export type GenerateOptions = SnapshotOptions & {
+  dir: string;
+  compress?: 'gzip' | 'none';
+  parallel?: number;
+  /** from holderAhead(dir) */
+  holder?: HolderProcess | null;
+  /** armed while the slot is made (a signal then cancels it); a signal at any other time exits at once */
+  stop?: Stop;
+};
+
+/** One generate: what its parts share, and what they took that it releases at its end. */
+interface Run {
+  topology: Topology;
+  d: SubscriptionSpec;
+  dir: string;
+  parallel: number;
+  source: { node: string; connection: ConnectionSpec; connectTimeoutMs: number };
+  pub: pg.Client;
+  sub: pg.Client;
+  heartbeat: Heartbeat | null;
+  /** the copy's sessions, opened at the new snapshot while its catalogs are read */
+  opened: Array<Promise<pg.Client>>;
+}
+
 export async function generateSnapshot(
   topology: Topology,
   d: SubscriptionSpec,
-  opts: SnapshotOptions & {
-    dir: string;
-    compress?: 'gzip' | 'none';
-    parallel?: number;
-    /** from holderAhead(dir) */
-    holder?: HolderProcess | null;
-    /** armed while the slot is made (a signal then cancels it); a signal at any other time exits at once */
-    stop?: Stop;
-  },
+  opts: GenerateOptions,
 ): Promise<GenerateResult> {
   const dir = opts.dir;
   mkdirSync(dir, { recursive: true });
   const parallel = opts.parallel ?? d.init.parallel;
-  const source = {
-    node: d.from,
-    connection: topology.nodes[d.from]!.connection,
-    connectTimeoutMs: topology.settings.connectTimeout,
-  };
-  let m = readManifest(dir);
+  const m = readManifest(dir);
   // a new snapshot needs a holder: it loads while steep connects and reads the catalogs
   const holder = m ? null : (opts.holder ?? new HolderProcess());
   const [pub, sub] = await bothSessions(topology, d).catch((err: unknown) => {
     holder?.discard();
     throw err;
   });
-  let heartbeat: Heartbeat | null = null;
+  const source = {
+    node: d.from,
+    connection: topology.nodes[d.from]!.connection,
+    connectTimeoutMs: topology.settings.connectTimeout,
+  };
+  const run: Run = { topology, d, dir, parallel, source, pub, sub, heartbeat: null, opened: [] };
   let sink: FileSink | null = null;
   let done = false;
-  let opened: Array<Promise<pg.Client>> = [];
-  /** says which slot a generate into `dir` interrupted before its manifest left, dropped now */
-  let dropped: string | null = null;
   try {
     sink = new FileSink(dir, m?.compress ?? opts.compress ?? 'none', m?.completedAt ? 0 : parallel);
     const log = await SnapshotLog.open(sub, topology, d);
+    if (m) checkSameSubscription(m, topology, d, dir);
+    if (m?.completedAt) {
+      await log.mark(m, dir, 'generated');
+      return summary(dir, m, m.tables.flatMap((t) => t.files).length, true, null);
+    }
+    let manifest: Manifest;
     let kept = 0;
-    const resumed = m !== null;
+    /** says which slot a generate into `dir` interrupted before its manifest left, dropped now */
+    let dropped: string | null = null;
     if (m) {
-      checkSameSubscription(m, topology, d, dir);
-      if (m.completedAt) {
-        await log.mark(m, dir, 'generated');
-        return summary(dir, m, m.tables.flatMap((t) => t.files).length, true, null);
-      }
-      await refuseUnderWay(dir, `slot ${m.slot} at ${m.lsn}`, where(d));
-      heartbeat = new Heartbeat(join(dir, HOLD_FILE));
-      if (!(await snapshotHeld({ ...source, snapshot: m.snapshot }))) {
-        heartbeat.stop(false);
-        heartbeat = null;
-        throw new SteepError(
-          'snapshot.lost',
-          `the interrupted snapshot in ${dir} (slot ${m.slot} on ${d.from} at ${m.lsn}) is no longer held, so the files still missing ` +
-            `cannot be copied at the same point; run steep snapshot delete ${dir} --allow-destroy, then generate again`,
-          where(d),
-        );
-      }
-      for (const [f, problem] of await filesIntact(
-        dir,
-        m.tables.flatMap((t) => t.files),
-        parallel,
-      )) {
-        if (problem === null) kept += 1;
-        else Object.assign(f, { file: null, rows: null, bytes: null, sha256: null });
-      }
-      writeManifest(dir, m);
+      manifest = m;
+      kept = await keepIntactFiles(run, m);
     } else {
-      const left = await dropInterrupted(topology, dir);
-      if (left) {
-        dropped = `dropped slot ${left.slot} on ${left.publisher} (at ${left.lsn}: ${dropSlotSql(left.slot)}), made by a generate into ${dir} interrupted before its manifest`;
-        opts.onEvent({
-          event: 'init.state_change',
-          level: 'warn',
-          node: left.publisher,
-          subscription: d.name,
-          phase: 'preparing',
-          message: dropped,
-        });
-      }
-      const taken = await readSlotHolder(pub, d.slot);
-      if (taken?.pid != null && taken.applicationName === SNAPSHOT_HOLDER_APPLICATION_NAME) {
-        throw new SteepError(
-          'snapshot.slot_exists',
-          `slot ${d.slot} is being made on ${d.from} by a snapshot holder (process ${taken.pid} there), which waits for the transactions running on ${d.from} to end: ` +
-            `a generate interrupted meanwhile, or another one under way; once it is made, a generate into the directory the interrupted one wrote to drops it and starts anew`,
-          where(d),
-        );
-      }
-      if (taken) {
-        throw new SteepError(
-          'snapshot.slot_exists',
-          `slot ${d.slot} already exists on ${d.from}: a snapshot of ${d.name} was generated elsewhere (steep snapshot list DIR), ` +
-            `or the slot is left from an earlier attempt; steep snapshot delete DIR --allow-destroy removes a snapshot and its slot, ` +
-            `and ${dropSlotSql(d.slot)} on ${d.from} a slot no snapshot lists`,
-          where(d),
-        );
-      }
-      const [pubVersion, subVersion] = await Promise.all([serverVersionOf(pub), serverVersionOf(sub)]);
-      // a signal while the slot waits for the publisher's open transactions cancels the wait
-      opts.stop?.arm();
-      const held = await holder!
-        .start(
-          { ...source, serverVersion: pubVersion, slot: d.slot, heartbeatFile: join(dir, HOLD_FILE) },
-          opts.stop && { signal: opts.stop.signal, canceller: pub },
-        )
-        .catch((err: unknown) => {
-          throw opts.stop?.signal.aborted ? interrupted(d, false) : err;
-        })
-        .finally(() => opts.stop?.disarm());
-      heartbeat = held.heartbeat;
-      try {
-        if (opts.stop?.signal.aborted) throw interrupted(d, true);
-        // the copy's sessions open at the snapshot while the reader reads the catalogs there
-        opened = openSnapshotSessions({ ...source, snapshot: held.snapshot }, parallel, !sink.framed);
-        try {
-          m = await newManifest(pub, sub, {
-            topology,
-            d,
-            dir,
-            held,
-            versions: [pubVersion, subVersion],
-            parallel,
-            compress: sink.compress,
-          });
-        } finally {
-          // the snapshot's transaction on the publisher's session ends (one that failed rolls back)
-          await pub.query('COMMIT').catch(() => {});
-        }
-        writeManifest(dir, m);
-      } catch (err) {
-        // no manifest names the slot yet, nothing could resume it: the holder's file names it
-        // until it is dropped
-        heartbeat.stop(false);
-        heartbeat = null;
-        await closeSessions(opened);
-        throw await withoutSlot(topology, d, dir, held.lsn, err);
-      }
+      dropped = await dropInterruptedSlot(run, opts.onEvent);
+      manifest = await startSnapshot(run, holder!, sink, opts);
       await record(sub, topology, d, 'preparing', opts.onEvent).catch(() => {});
-      await log.mark(m, dir, 'generating');
+      await log.mark(manifest, dir, 'generating');
     }
-
-    const manifest = m;
-    const todo: Chunk[] = [];
-    for (const t of manifest.tables) {
-      const table: CopySourceTable = { ...t, estimatedBytes: 0, estimatedRows: 0, partitioned: false };
-      for (const f of t.files)
-        if (!f.sha256)
-          todo.push({
-            table,
-            index: f.chunk,
-            lower: f.lower,
-            upper: f.upper,
-            estimatedBytes: f.estimatedBytes,
-          });
-    }
-    opts.onEvent(
-      copyPlannedEvent(
-        d.from,
-        d.name,
-        `${resumed ? `resuming snapshot generate in ${dir}: ${kept} files kept, ` : `snapshot of ${d.name} in ${dir}: `}${todo.length} files to write on ${parallel} sessions (${manifest.format}, slot ${manifest.slot} at ${manifest.lsn})`,
-      ),
-    );
-    await runCopy({
-      ...source,
-      snapshot: manifest.snapshot,
-      parallel,
-      binary: manifest.format === 'binary',
-      chunks: todo,
+    await writeFiles(
+      run,
+      manifest,
       sink,
-      opened,
-      onChunk: (c: Chunk, r: ChunkResult) => {
-        const t = manifest.tables.find((x) => x.schema === c.table.schema && x.name === c.table.name)!;
-        const f = t.files.find((x) => x.chunk === c.index)!;
-        Object.assign(f, { file: r.file, rows: r.rows, bytes: r.bytes, sha256: r.sha256 });
-        writeManifest(dir, manifest);
-      },
-    });
+      m ? `resuming snapshot generate in ${dir}: ${kept} files kept, ` : null,
+      opts,
+    );
     manifest.completedAt = new Date().toISOString();
     writeManifest(dir, manifest);
     await log.mark(manifest, dir, 'generated');
     done = true;
-    return summary(dir, manifest, kept, resumed, dropped);
+    return summary(dir, manifest, kept, m !== null, dropped);
   } finally {
-    await closeSessions(opened);
+    await closeSessions(run.opened);
     holder?.discard();
-    heartbeat?.stop(done);
+    run.heartbeat?.stop(done);
     await sink?.release();
     await pub.end().catch(() => {});
     await sub.end().catch(() => {});
   }
+}
+
+/**
+ * An interrupted generate resumes at its snapshot while that is held: the files whose checksum
+ * matches are kept, the others are written again. Returns how many are kept.
+ */
+async function keepIntactFiles(run: Run, m: Manifest): Promise<number> {
+  const { d, dir } = run;
+  await refuseUnderWay(dir, `slot ${m.slot} at ${m.lsn}`, where(d));
+  run.heartbeat = new Heartbeat(join(dir, HOLD_FILE));
+  if (!(await snapshotHeld({ ...run.source, snapshot: m.snapshot }))) {
+    run.heartbeat.stop(false);
+    run.heartbeat = null;
+    throw new SteepError(
+      'snapshot.lost',
+      `the interrupted snapshot in ${dir} (slot ${m.slot} on ${d.from} at ${m.lsn}) is no longer held, so the files still missing ` +
+        `cannot be copied at the same point; run steep snapshot delete ${dir} --allow-destroy, then generate again`,
+      where(d),
+    );
+  }
+  let kept = 0;
+  for (const [f, problem] of await filesIntact(
+    dir,
+    m.tables.flatMap((t) => t.files),
+    run.parallel,
+  )) {
+    if (problem === null) kept += 1;
+    else Object.assign(f, { file: null, rows: null, bytes: null, sha256: null });
+  }
+  writeManifest(dir, m);
+  return kept;
+}
+
+/** Drops the slot of a generate into the directory interrupted before its manifest; says what it dropped. */
+async function dropInterruptedSlot(run: Run, onEvent: SnapshotOptions['onEvent']): Promise<string | null> {
+  const left = await dropInterrupted(run.topology, run.dir);
+  if (!left) return null;
+  const dropped = `dropped slot ${left.slot} on ${left.publisher} (at ${left.lsn}: ${dropSlotSql(left.slot)}), made by a generate into ${run.dir} interrupted before its manifest`;
+  onEvent({
+    event: 'init.state_change',
+    level: 'warn',
+    node: left.publisher,
+    subscription: run.d.name,
+    phase: 'preparing',
+    message: dropped,
+  });
+  return dropped;
+}
+
+/**
+ * A new snapshot: the holder makes the slot (refused when the slot exists), the catalogs are
+ * read at its snapshot into the manifest. Anything failing before the manifest is written drops
+ * the slot again.
+ */
+async function startSnapshot(
+  run: Run,
+  holder: HolderProcess,
+  sink: FileSink,
+  opts: GenerateOptions,
+): Promise<Manifest> {
+  const { topology, d, dir, parallel, pub, sub } = run;
+  await refuseTakenSlot(pub, d);
+  const [pubVersion, subVersion] = await Promise.all([serverVersionOf(pub), serverVersionOf(sub)]);
+  // a signal while the slot waits for the publisher's open transactions cancels the wait
+  opts.stop?.arm();
+  const held = await holder
+    .start(
+      { ...run.source, serverVersion: pubVersion, slot: d.slot, heartbeatFile: join(dir, HOLD_FILE) },
+      opts.stop && { signal: opts.stop.signal, canceller: pub },
+    )
+    .catch((err: unknown) => {
+      throw opts.stop?.signal.aborted ? interrupted(d, false) : err;
+    })
+    .finally(() => opts.stop?.disarm());
+  run.heartbeat = held.heartbeat;
+  try {
+    if (opts.stop?.signal.aborted) throw interrupted(d, true);
+    // the copy's sessions open at the snapshot while the reader reads the catalogs there
+    run.opened = openSnapshotSessions({ ...run.source, snapshot: held.snapshot }, parallel, !sink.framed);
+    let m: Manifest;
+    try {
+      m = await newManifest(pub, sub, {
+        topology,
+        d,
+        dir,
+        held,
+        versions: [pubVersion, subVersion],
+        parallel,
+        compress: sink.compress,
+      });
+    } finally {
+      // the snapshot's transaction on the publisher's session ends (one that failed rolls back)
+      await pub.query('COMMIT').catch(() => {});
+    }
+    writeManifest(dir, m);
+    return m;
+  } catch (err) {
+    // no manifest names the slot yet, nothing could resume it: the holder's file names it
+    // until it is dropped
+    run.heartbeat.stop(false);
+    run.heartbeat = null;
+    await closeSessions(run.opened);
+    throw await withoutSlot(topology, d, dir, held.lsn, err);
+  }
+}
+
+/** The subscription's slot exists already (or is being made): a new snapshot cannot take its name. */
+async function refuseTakenSlot(pub: pg.Client, d: SubscriptionSpec): Promise<void> {
+  const taken = await readSlotHolder(pub, d.slot);
+  if (taken?.pid != null && taken.applicationName === SNAPSHOT_HOLDER_APPLICATION_NAME) {
+    throw new SteepError(
+      'snapshot.slot_exists',
+      `slot ${d.slot} is being made on ${d.from} by a snapshot holder (process ${taken.pid} there), which waits for the transactions running on ${d.from} to end: ` +
+        `a generate interrupted meanwhile, or another one under way; once it is made, a generate into the directory the interrupted one wrote to drops it and starts anew`,
+      where(d),
+    );
+  }
+  if (taken) {
+    throw new SteepError(
+      'snapshot.slot_exists',
+      `slot ${d.slot} already exists on ${d.from}: a snapshot of ${d.name} was generated elsewhere (steep snapshot list DIR), ` +
+        `or the slot is left from an earlier attempt; steep snapshot delete DIR --allow-destroy removes a snapshot and its slot, ` +
+        `and ${dropSlotSql(d.slot)} on ${d.from} a slot no snapshot lists`,
+      where(d),
+    );
+  }
+}
+
+/** Writes the manifest's files not yet written, recording each in the manifest as it is done. */
+async function writeFiles(
+  run: Run,
+  manifest: Manifest,
+  sink: FileSink,
+  resuming: string | null,
+  opts: GenerateOptions,
+): Promise<void> {
+  const { d, dir, parallel } = run;
+  const todo: Chunk[] = [];
+  for (const t of manifest.tables) {
+    const table: CopySourceTable = { ...t, estimatedBytes: 0, estimatedRows: 0, partitioned: false };
+    for (const f of t.files)
+      if (!f.sha256)
+        todo.push({
+          table,
+          index: f.chunk,
+          lower: f.lower,
+          upper: f.upper,
+          estimatedBytes: f.estimatedBytes,
+        });
+  }
+  opts.onEvent(
+    copyPlannedEvent(
+      d.from,
+      d.name,
+      `${resuming ?? `snapshot of ${d.name} in ${dir}: `}${todo.length} files to write on ${parallel} sessions (${manifest.format}, slot ${manifest.slot} at ${manifest.lsn})`,
+    ),
+  );
+  await runCopy({
+    ...run.source,
+    snapshot: manifest.snapshot,
+    parallel,
+    binary: manifest.format === 'binary',
+    chunks: todo,
+    sink,
+    opened: run.opened,
+    onChunk: (c: Chunk, r: ChunkResult) => {
+      const t = manifest.tables.find((x) => x.schema === c.table.schema && x.name === c.table.name)!;
+      const f = t.files.find((x) => x.chunk === c.index)!;
+      Object.assign(f, { file: r.file, rows: r.rows, bytes: r.bytes, sha256: r.sha256 });
+      writeManifest(dir, manifest);
+    },
+  });
 }
 
 /**
