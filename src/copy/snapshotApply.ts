@@ -16,7 +16,7 @@ import { compareLsn } from '../model/lsn.js';
 import { qualifiedName, type SubscriptionSpec, type Topology } from '../model/topology.js';
 import { deferIndexesLock } from '../planner/ownCopyStatements.js';
 import { truncateTablesSql } from '../planner/sqlBuild.js';
-import { CopyChunkStore } from '../state/copyChunks.js';
+import { type ChunkRecord, CopyChunkStore } from '../state/copyChunks.js';
 import { DeferredIndexStore } from '../state/deferredIndexes.js';
 import { copyPlannedEvent } from './copyProgress.js';
 import { buildDeferredIndexes, deferBigTables, deferredText } from './deferredIndexes.js';
@@ -64,6 +64,38 @@ async function verify(
   sub: pg.Client,
   parallel: number,
 ): Promise<Manifest> {
+  const m = completeManifest(topology, d, dir);
+  await checkFiles(d, dir, m, parallel);
+  const subVersion = await serverVersionOf(sub);
+  if (m.format === 'binary' && major(subVersion) !== major(m.subscriberServerVersion)) {
+    throw new SteepError(
+      'snapshot.format',
+      `the snapshot in ${dir} is in binary COPY format for PostgreSQL ${major(m.subscriberServerVersion)}, but ${d.node} runs ${major(subVersion)}; generate it again against this subscriber`,
+      where(d),
+    );
+  }
+  await checkSlot(d, dir, m, pub);
+  const existing = await readSubscriptionSlot(sub, d.name);
+  if (!existing) {
+    throw new SteepError(
+      'snapshot.no_subscription',
+      `subscription ${d.name} does not exist on ${d.node} yet; run steep apply (it creates it disabled on slot ${d.slot}), then snapshot apply`,
+      where(d),
+    );
+  }
+  if (existing.enabled) {
+    throw new SteepError(
+      'snapshot.already_applied',
+      `subscription ${d.name} on ${d.node} is enabled already: its snapshot was applied (or it was enabled by hand); nothing was loaded`,
+      where(d),
+    );
+  }
+  await checkTables(d, dir, m, sub);
+  return m;
+}
+
+/** The manifest in `dir`, of this subscription, of a generate that finished. */
+function completeManifest(topology: Topology, d: SubscriptionSpec, dir: string): Manifest {
   const m = readManifest(dir);
   if (!m)
     throw new SteepError(
@@ -79,6 +111,11 @@ async function verify(
       where(d),
     );
   }
+  return m;
+}
+
+/** Every file (and schema.sql) is there with the checksum the manifest gives it. */
+async function checkFiles(d: SubscriptionSpec, dir: string, m: Manifest, parallel: number): Promise<void> {
   const bad: string[] = [];
   if (m.schemaFile) {
     const sum = existsSync(join(dir, m.schemaFile.file))
@@ -106,14 +143,10 @@ async function verify(
       where(d),
     );
   }
-  const subVersion = await serverVersionOf(sub);
-  if (m.format === 'binary' && major(subVersion) !== major(m.subscriberServerVersion)) {
-    throw new SteepError(
-      'snapshot.format',
-      `the snapshot in ${dir} is in binary COPY format for PostgreSQL ${major(m.subscriberServerVersion)}, but ${d.node} runs ${major(subVersion)}; generate it again against this subscriber`,
-      where(d),
-    );
-  }
+}
+
+/** The snapshot's slot still holds every change after the snapshot. */
+async function checkSlot(d: SubscriptionSpec, dir: string, m: Manifest, pub: pg.Client): Promise<void> {
   const slot = await readSlotConfirmed(pub, m.slot);
   if (!slot) {
     throw new SteepError(
@@ -129,21 +162,10 @@ async function verify(
       where(d),
     );
   }
-  const existing = await readSubscriptionSlot(sub, d.name);
-  if (!existing) {
-    throw new SteepError(
-      'snapshot.no_subscription',
-      `subscription ${d.name} does not exist on ${d.node} yet; run steep apply (it creates it disabled on slot ${d.slot}), then snapshot apply`,
-      where(d),
-    );
-  }
-  if (existing.enabled) {
-    throw new SteepError(
-      'snapshot.already_applied',
-      `subscription ${d.name} on ${d.node} is enabled already: its snapshot was applied (or it was enabled by hand); nothing was loaded`,
-      where(d),
-    );
-  }
+}
+
+/** Every table of the snapshot exists on the subscriber with every column the files hold. */
+async function checkTables(d: SubscriptionSpec, dir: string, m: Manifest, sub: pg.Client): Promise<void> {
   const columns = await readColumns(sub, m.tables);
   for (const t of m.tables) {
     const have = new Set((columns.get(qualifiedName(t)) ?? []).map((c) => c.name));
@@ -163,7 +185,6 @@ async function verify(
       );
     }
   }
-  return m;
 }
 
 export async function applySnapshot(
@@ -186,47 +207,9 @@ export async function applySnapshot(
     await log.mark(m, dir, 'applying');
     const chunks = new CopyChunkStore(schema, d.node);
     const ran: string[] = [];
-    let plan = await chunks.list(sub, d.name, m.lsn);
-    if (plan.length === 0) {
-      // a fresh load: the tables' existing rows follow init.existingData
-      const held = await tablesWithRows(sub, m.tables);
-      if (held.length > 0 && d.init.existingData !== 'truncate') {
-        throw new SteepError(
-          'existing-data',
-          `subscription ${d.name}: tables on ${d.node} already hold rows: ${held.join(', ')}; nothing was loaded: empty them, or set init.existingData: truncate`,
-          where(d),
-        );
-      }
-      const truncate = truncateTablesSql(m.tables);
-      await sub.query('BEGIN');
-      if (held.length > 0) await sub.query(truncate);
-      await chunks.plan(
-        sub,
-        d.name,
-        m.lsn,
-        m.tables.flatMap((t) =>
-          t.files.map((f) => ({
-            table: { schema: t.schema, name: t.name },
-            chunk: f.chunk,
-            lower: f.lower,
-            upper: f.upper,
-            estimatedBytes: f.bytes ?? 0,
-            rows: null,
-            bytes: null,
-          })),
-        ),
-      );
-      await sub.query('COMMIT');
-      if (held.length > 0) ran.push(truncate);
-      plan = await chunks.list(sub, d.name, m.lsn);
-    }
+    const plan = await loadPlan(sub, d, m, chunks, ran);
     await record(sub, topology, d, 'copying', opts.onEvent);
-    const pending = new Set(
-      plan.filter((r) => r.rows === null).map((r) => `${qualifiedName(r.table)}#${r.chunk}`),
-    );
-    const files = m.tables.flatMap((t) =>
-      t.files.filter((f) => pending.has(`${qualifiedName(t)}#${f.chunk}`)).map((f) => ({ t, f })),
-    );
+    const files = pendingFiles(m, plan);
     const deferred = new DeferredIndexStore(schema, d.node);
     // outside plan/apply: the tables to defer are decided here, their lock composed by the planner
     const later = await deferBigTables(sub, deferred, d.name, plan, deferIndexesLock);
@@ -261,14 +244,11 @@ export async function applySnapshot(
     await chunks.clear(sub, d.name);
     await record(sub, topology, d, 'catching_up', opts.onEvent);
     await log.mark(m, dir, 'applied');
-    let state: InitState = 'catching_up';
-    if (d.enabled && opts.wait !== false) {
-      const last = await followInit(followTargetOf(topology, d), {
-        onEvent: opts.onEvent,
-        connectTimeoutMs: topology.settings.connectTimeout,
-      });
-      state = last.state;
-    }
+    const follow = { onEvent: opts.onEvent, connectTimeoutMs: topology.settings.connectTimeout };
+    const state: InitState =
+      d.enabled && opts.wait !== false
+        ? (await followInit(followTargetOf(topology, d), follow)).state
+        : 'catching_up';
     return {
       dir,
       subscription: d.name,
@@ -283,6 +263,62 @@ export async function applySnapshot(
     await pub.end().catch(() => {});
     await sub.end().catch(() => {});
   }
+}
+
+/**
+ * The files to load, by chunk: those recorded for this snapshot, or on a fresh load a new list,
+ * recorded in one transaction with the TRUNCATE that `init.existingData: truncate` asks for
+ * (added to `ran`); rows there and no truncate refuse the load.
+ */
+async function loadPlan(
+  sub: pg.Client,
+  d: SubscriptionSpec,
+  m: Manifest,
+  chunks: CopyChunkStore,
+  ran: string[],
+): Promise<ChunkRecord[]> {
+  const recorded = await chunks.list(sub, d.name, m.lsn);
+  if (recorded.length > 0) return recorded;
+  const held = await tablesWithRows(sub, m.tables);
+  if (held.length > 0 && d.init.existingData !== 'truncate') {
+    throw new SteepError(
+      'existing-data',
+      `subscription ${d.name}: tables on ${d.node} already hold rows: ${held.join(', ')}; nothing was loaded: empty them, or set init.existingData: truncate`,
+      where(d),
+    );
+  }
+  const truncate = truncateTablesSql(m.tables);
+  await sub.query('BEGIN');
+  if (held.length > 0) await sub.query(truncate);
+  await chunks.plan(
+    sub,
+    d.name,
+    m.lsn,
+    m.tables.flatMap((t) =>
+      t.files.map((f) => ({
+        table: { schema: t.schema, name: t.name },
+        chunk: f.chunk,
+        lower: f.lower,
+        upper: f.upper,
+        estimatedBytes: f.bytes ?? 0,
+        rows: null,
+        bytes: null,
+      })),
+    ),
+  );
+  await sub.query('COMMIT');
+  if (held.length > 0) ran.push(truncate);
+  return chunks.list(sub, d.name, m.lsn);
+}
+
+/** The manifest's files whose chunk is not loaded yet. */
+function pendingFiles(m: Manifest, plan: ChunkRecord[]): SnapshotFile[] {
+  const pending = new Set(
+    plan.filter((r) => r.rows === null).map((r) => `${qualifiedName(r.table)}#${r.chunk}`),
+  );
+  return m.tables.flatMap((t) =>
+    t.files.filter((f) => pending.has(`${qualifiedName(t)}#${f.chunk}`)).map((f) => ({ t, f })),
+  );
 }
 
 type SnapshotFile = { t: Manifest['tables'][number]; f: Manifest['tables'][number]['files'][number] };
