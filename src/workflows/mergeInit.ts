@@ -1,27 +1,3 @@
-import type pg from 'pg';
-import { startOnSlot } from '../copy/slotStart.js';
-import type { EventSink } from '../executors/events.js';
-import { stateChangeEvent } from '../executors/initFollow.js';
-import {
-  dropMergeSlot,
-  openNodeSession,
-  runStatements,
-  statementsOn,
-  WriteLocks,
-} from '../executors/mergeInit.js';
-import type { StepContext } from '../executors/runStep.js';
-import { parseAddress } from '../model/address.js';
-import { SteepError } from '../model/errors.js';
-import { MERGE_FINAL_ROUNDS, mergeFinalPass } from '../model/initLifecycle.js';
-import type { InitState } from '../model/initState.js';
-import type { MergeAnalysis, MergePair } from '../model/merge.js';
-import { type MergeStrategy, parseStrategy, resolveStrategy } from '../model/mergeStrategy.js';
-import type { Step } from '../model/plan.js';
-import type { Topology } from '../model/topology.js';
-import { SubscriptionStateStore } from '../state/subscriptionState.js';
-import { analyzePair, mergePairOf } from './mergeAnalyze.js';
-import { type ReconcileSessions, reconcilePair } from './mergeReconcile.js';
-
 /**
  * A merge init inside `apply` (SPEC §9 merge, issue 16), for one merge unit (a link, or one
  * subscription): the plan's `merge-init` step. Every statement comes from the plan; this
@@ -57,6 +33,29 @@ import { type ReconcileSessions, reconcilePair } from './mergeReconcile.js';
  * (merge_log included), reconciled rows are identical by then, and a slot or subscription made
  * before the interruption is dropped and made again.
  */
+import type pg from 'pg';
+import { startOnSlot } from '../copy/slotStart.js';
+import type { EventSink } from '../executors/events.js';
+import { stateChangeEvent } from '../executors/initFollow.js';
+import {
+  dropMergeSlot,
+  openNodeSession,
+  runStatements,
+  statementsOn,
+  WriteLocks,
+} from '../executors/mergeInit.js';
+import type { StepContext } from '../executors/runStep.js';
+import { parseAddress } from '../model/address.js';
+import { SteepError } from '../model/errors.js';
+import { MERGE_FINAL_ROUNDS, mergeFinalPass } from '../model/initLifecycle.js';
+import type { InitState } from '../model/initState.js';
+import type { MergeAnalysis, MergePair } from '../model/merge.js';
+import { type MergeStrategy, parseStrategy, resolveStrategy } from '../model/mergeStrategy.js';
+import type { Step } from '../model/plan.js';
+import type { Topology } from '../model/topology.js';
+import { SubscriptionStateStore } from '../state/subscriptionState.js';
+import { analyzePair, mergePairOf } from './mergeAnalyze.js';
+import { type ReconcileSessions, reconcilePair } from './mergeReconcile.js';
 
 export interface MergeRunOptions {
   onEvent: EventSink;
@@ -154,120 +153,186 @@ export async function runMergeInit(
       },
     );
   const strategy = resolveStrategy(parsed, { source: pair.a, target: pair.b, first: pair.a });
-  const sessions = new Map<string, pg.Client>();
-  const session = async (node: string) => {
-    let c = sessions.get(node);
+  const run = new MergeRun(topology, step, ctx, opts, unit);
+  try {
+    for (const node of unit.nodes) await run.statements(node, 'drop');
+    await run.record('preparing');
+    let analysis: MergeAnalysis | null = await run.analyze(pair);
+    for (let round = 1; analysis; round++) {
+      if (differences(analysis) > 0) {
+        await run.record('copying');
+        await opts.reconcile(topology, pair, strategy, opts.onEvent);
+      }
+      // before any lock: making a slot waits for the transactions open on the server
+      if (round === 1) await run.makeSlots();
+      analysis = await run.finalPass(pair, strategy, round, analysis);
+    }
+    await run.record('synchronized');
+    opts.onEvent({ event: 'merge.completed', level: 'info', address: step.address, step: step.id });
+  } catch (err) {
+    await run.failed(err);
+    throw err;
+  } finally {
+    await run.close();
+  }
+}
+
+/**
+ * One merge init's run: a session per node (opened when first needed), the slots it made and
+ * the subscriptions it created, so a failure drops the slots no subscription was made on.
+ */
+class MergeRun {
+  private readonly sessions = new Map<string, pg.Client>();
+  /** slots this run made (or took over), by the subscription they are for */
+  private readonly made: Array<{ node: string; slot: string; subscription: string }> = [];
+  private readonly created = new Set<string>();
+
+  constructor(
+    private readonly topology: Topology,
+    private readonly step: Step,
+    private readonly ctx: StepContext,
+    private readonly opts: MergeRunOptions,
+    private readonly unit: MergeUnitOfStep,
+  ) {}
+
+  private async session(node: string): Promise<pg.Client> {
+    let c = this.sessions.get(node);
     if (!c) {
-      c = await openNodeSession(topology, node);
-      sessions.set(node, c);
+      c = await openNodeSession(this.topology, node);
+      this.sessions.set(node, c);
     }
     return c;
-  };
-  const record = async (to: InitState, error?: string) => {
-    for (const s of unit.subscriptions) {
-      const store = new SubscriptionStateStore(topology.settings.stateSchema, s.node);
-      const changes = await store.transition(await session(s.node), s.name, to, {
+  }
+
+  /** Runs the step's statements of one kind on `node`; returns how many. */
+  async statements(node: string, kind: 'drop' | 'slot' | 'create'): Promise<number> {
+    const sql = statementsOn(this.step, node, kind);
+    if (sql.length > 0) await runStatements(await this.session(node), this.step, sql, this.ctx);
+    return sql.length;
+  }
+
+  async record(to: InitState, error?: string): Promise<void> {
+    for (const s of this.unit.subscriptions) {
+      const store = new SubscriptionStateStore(this.topology.settings.stateSchema, s.node);
+      const changes = await store.transition(await this.session(s.node), s.name, to, {
         method: 'merge',
         source: s.from,
         error: error ?? null,
       });
-      for (const c of changes) opts.onEvent(stateChangeEvent(c));
+      for (const c of changes) this.opts.onEvent(stateChangeEvent(c));
     }
-  };
-  const event = (name: 'merge.locking' | 'merge.locked' | 'merge.unlocked', message: string) =>
-    opts.onEvent({ event: name, level: 'info', address: step.address, step: step.id, message });
-  /** slots this run made (or took over), by the subscription they are for */
-  const made: Array<{ node: string; slot: string; subscription: string }> = [];
-  const created = new Set<string>();
-  try {
-    for (const node of unit.nodes) {
-      const drops = statementsOn(step, node, 'drop');
-      if (drops.length > 0) await runStatements(await session(node), step, drops, ctx);
+  }
+
+  private event(name: 'merge.locking' | 'merge.locked' | 'merge.unlocked', message: string): void {
+    this.opts.onEvent({
+      event: name,
+      level: 'info',
+      address: this.step.address,
+      step: this.step.id,
+      message,
+    });
+  }
+
+  async analyze(pair: MergePair): Promise<MergeAnalysis> {
+    const analysis = await analyzePair(this.topology, pair, {
+      parallel: this.topology.settings.parallel,
+      examples: 5,
+    });
+    notComparable(this.step, analysis);
+    return analysis;
+  }
+
+  async makeSlots(): Promise<void> {
+    for (const node of this.unit.nodes) {
+      if ((await this.statements(node, 'slot')) === 0) continue;
+      for (const s of this.unit.subscriptions)
+        if (s.from === node) this.made.push({ node, slot: s.slot, subscription: s.name });
     }
-    await record('preparing');
-    let analysis = await analyzePair(topology, pair, { parallel: topology.settings.parallel, examples: 5 });
-    notComparable(step, analysis);
-    for (let round = 1; ; round++) {
-      if (differences(analysis) > 0) {
-        await record('copying');
-        await opts.reconcile(topology, pair, strategy, opts.onEvent);
-      }
-      if (round === 1)
-        for (const node of unit.nodes) {
-          // before any lock: making a slot waits for the transactions open on the server
-          const slots = statementsOn(step, node, 'slot');
-          if (slots.length === 0) continue;
-          await runStatements(await session(node), step, slots, ctx);
-          for (const s of unit.subscriptions)
-            if (s.from === node) made.push({ node, slot: s.slot, subscription: s.name });
-        }
-      event(
-        'merge.locking',
-        `blocking writes to the merged tables on ${unit.nodes.join(' and ')} for about ${(analysis.durationMs / 1000).toFixed(1)} s ` +
-          '(the re-check under the locks repeats the analysis, which just took that long)',
+  }
+
+  /**
+   * The final pass under write locks on both nodes: the subscriptions are created and started at
+   * the locks' positions (null), or, where the locked transactions may only re-check, what they
+   * found is returned to be reconciled after the locks are released.
+   */
+  async finalPass(
+    pair: MergePair,
+    strategy: MergeStrategy,
+    round: number,
+    analysis: MergeAnalysis,
+  ): Promise<MergeAnalysis | null> {
+    const { topology, step, ctx, opts, unit } = this;
+    const nodes = unit.nodes.join(' and ');
+    this.event(
+      'merge.locking',
+      `blocking writes to the merged tables on ${nodes} for about ${(analysis.durationMs / 1000).toFixed(1)} s ` +
+        '(the re-check under the locks repeats the analysis, which just took that long)',
+    );
+    const locks = await takeLocks(topology, step, unit.nodes, ctx, opts.onEvent);
+    const lockedAt = Math.min(...locks.map((l) => l.blockingSince));
+    const lockOf = (node: string) => locks.find((l) => l.node === node)!;
+    try {
+      const inside = locks.every((l) => l.writes);
+      this.event(
+        'merge.locked',
+        inside
+          ? `writes to the merged tables wait on ${nodes}; what was written since the reconcile is merged under the locks`
+          : `writes to the merged tables wait on ${nodes} (round ${round} of at most ${MERGE_FINAL_ROUNDS})`,
       );
-      const locks = await takeLocks(topology, step, unit.nodes, ctx, opts.onEvent);
-      const lockedAt = Math.min(...locks.map((l) => l.blockingSince));
-      const lockOf = (node: string) => locks.find((l) => l.node === node)!;
-      try {
-        const inside = locks.every((l) => l.writes);
-        event(
-          'merge.locked',
-          inside
-            ? `writes to the merged tables wait on ${unit.nodes.join(' and ')}; what was written since the reconcile is merged under the locks`
-            : `writes to the merged tables wait on ${unit.nodes.join(' and ')} (round ${round} of at most ${MERGE_FINAL_ROUNDS})`,
-        );
-        if (inside) {
-          // the re-check and the remainder's reconcile, in the locked transactions
-          await opts.reconcile(topology, pair, strategy, opts.onEvent, {
-            a: lockOf(pair.a).client,
-            b: lockOf(pair.b).client,
-          });
-        } else {
-          analysis = await analyzePair(topology, pair, { parallel: topology.settings.parallel, examples: 5 });
-          notComparable(step, analysis);
-          const verdict = mergeFinalPass(differences(analysis), round);
-          if (verdict === 'give-up')
-            throw new SteepError(
-              'merge.final_pass',
-              `${step.address}: after ${MERGE_FINAL_ROUNDS} rounds, the re-check under the write locks still finds ${differences(analysis)} ` +
-                `rows different on ${unit.nodes.join(' and ')} (rows written since the reconcile), which a subscription with origin = any ` +
-                'cannot take under the locks (it would send them back): apply again when the tables are quieter, or declare origin: none',
-              { address: step.address, node: step.node },
-            );
-          if (verdict === 'reconcile-again') continue;
-        }
-        for (const node of unit.nodes) {
-          const creates = statementsOn(step, node, 'create');
-          if (creates.length > 0) await runStatements(await session(node), step, creates, ctx);
-          for (const s of unit.subscriptions) if (s.node === node) created.add(s.name);
-        }
-        for (const s of unit.subscriptions)
-          await startOnSlot(await session(s.node), topology.subscriptions[s.name]!, lockOf(s.from).lsn, []);
-        for (const l of locks) await l.commit();
-        break;
-      } finally {
-        await Promise.all(locks.map((l) => l.release().catch(() => {})));
-        event(
-          'merge.unlocked',
-          `writes to the merged tables blocked ${((Date.now() - lockedAt) / 1000).toFixed(1)} s on ${unit.nodes.join(' and ')}`,
-        );
+      if (inside) {
+        // the re-check and the remainder's reconcile, in the locked transactions
+        await opts.reconcile(topology, pair, strategy, opts.onEvent, {
+          a: lockOf(pair.a).client,
+          b: lockOf(pair.b).client,
+        });
+      } else {
+        const again = await this.analyze(pair);
+        const verdict = mergeFinalPass(differences(again), round);
+        if (verdict === 'give-up')
+          throw new SteepError(
+            'merge.final_pass',
+            `${step.address}: after ${MERGE_FINAL_ROUNDS} rounds, the re-check under the write locks still finds ${differences(again)} ` +
+              `rows different on ${nodes} (rows written since the reconcile), which a subscription with origin = any ` +
+              'cannot take under the locks (it would send them back): apply again when the tables are quieter, or declare origin: none',
+            { address: step.address, node: step.node },
+          );
+        if (verdict === 'reconcile-again') return again;
       }
+      for (const node of unit.nodes) {
+        await this.statements(node, 'create');
+        for (const s of unit.subscriptions) if (s.node === node) this.created.add(s.name);
+      }
+      for (const s of unit.subscriptions)
+        await startOnSlot(
+          await this.session(s.node),
+          topology.subscriptions[s.name]!,
+          lockOf(s.from).lsn,
+          [],
+        );
+      for (const l of locks) await l.commit();
+      return null;
+    } finally {
+      await Promise.all(locks.map((l) => l.release().catch(() => {})));
+      this.event(
+        'merge.unlocked',
+        `writes to the merged tables blocked ${((Date.now() - lockedAt) / 1000).toFixed(1)} s on ${nodes}`,
+      );
     }
-    await record('synchronized');
-    opts.onEvent({ event: 'merge.completed', level: 'info', address: step.address, step: step.id });
-  } catch (err) {
+  }
+
+  /** Records `failed`; drops the slots no subscription was made on, so none is left retaining WAL. */
+  async failed(err: unknown): Promise<void> {
     const message = err instanceof Error ? err.message : String(err);
-    await record('failed', message).catch(() => {});
-    // slots no subscription was made on: none is left retaining WAL
-    for (const m of made)
-      if (!created.has(m.subscription))
-        await session(m.node)
+    await this.record('failed', message).catch(() => {});
+    for (const m of this.made)
+      if (!this.created.has(m.subscription))
+        await this.session(m.node)
           .then((c) => dropMergeSlot(c, m.slot))
           .catch(() => {});
-    throw err;
-  } finally {
-    await Promise.all([...sessions.values()].map((c) => c.end().catch(() => {})));
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.sessions.values()].map((c) => c.end().catch(() => {})));
   }
 }
 
