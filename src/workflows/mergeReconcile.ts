@@ -1,3 +1,14 @@
+/**
+ * The reconcile of a merge (SPEC §9 merge, step 2): analyze, then copy each side's one-sided
+ * rows to the other and resolve every conflicting key by the strategy, tables in foreign-key
+ * order (parents first). Each conflict is written to `merge_log` on both nodes before either
+ * row changes, keyed by its key; every write is one statement per batch. So a reconcile killed
+ * at any point and run again analyzes what is left and ends at the same result, with one
+ * merge_log row per conflict. `manual` writes every conflict (table, key, both rows) to a file
+ * and changes nothing. With nothing left to do it only reads. Given `sessions` (a merge's
+ * locked transactions) it reads rows and writes there, leaving them open: the re-check and the
+ * remainder's reconcile of a final pass.
+ */
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { resolve } from 'node:path';
@@ -24,20 +35,8 @@ import type { NotVerifiable, RowDifference, RowKey } from '../model/verify.js';
 import { parentsFirst } from '../planner/merge.js';
 import { isComparison } from '../planner/verify.js';
 import { MergeLogStore } from '../state/mergeLog.js';
-import { analyzePair, type MergeAnalyzeOptions, planMergeAnalysis } from './mergeAnalyze.js';
+import { analyzePair, planMergeAnalysis } from './mergeAnalyze.js';
 import { openSession } from './verify.js';
-
-/**
- * The reconcile of a merge (SPEC §9 merge, step 2): analyze, then copy each side's one-sided
- * rows to the other and resolve every conflicting key by the strategy, tables in foreign-key
- * order (parents first). Each conflict is written to `merge_log` on both nodes before either
- * row changes, keyed by its key; every write is one statement per batch. So a reconcile killed
- * at any point and run again analyzes what is left and ends at the same result, with one
- * merge_log row per conflict. `manual` writes every conflict (table, key, both rows) to a file
- * and changes nothing. With nothing left to do it only reads. Given `sessions` (a merge's
- * locked transactions) it reads rows and writes there, leaving them open: the re-check and the
- * remainder's reconcile of a final pass.
- */
 
 export interface ReconcileOptions {
   tables?: string[];
@@ -152,18 +151,10 @@ async function writeSession(topology: Topology, node: string): Promise<pg.Client
   return openSession(topology, node, 'write', APPLICATION_NAME);
 }
 
-export async function reconcilePair(
-  topology: Topology,
-  pair: MergePair,
-  strategy: MergeStrategy,
-  opts: ReconcileOptions = {},
-): Promise<ReconcileResult> {
-  const t0 = Date.now();
-  const cmps = checkReconcilable(pair, strategy, await planMergeAnalysis(topology, pair, opts.tables));
-  const byName = new Map(cmps.map((c) => [qualifiedName(c.table), c]));
-  // every differing key, per table, from one analysis
+/** Every differing key, per table, from one analysis of the pair. */
+async function differingKeys(topology: Topology, pair: MergePair, opts: ReconcileOptions) {
   const diffs = new Map<string, RowDifference[]>();
-  const analyzeOpts: MergeAnalyzeOptions = {
+  const analysis = await analyzePair(topology, pair, {
     tables: opts.tables,
     parallel: opts.parallel ?? 2,
     examples: 10,
@@ -174,8 +165,43 @@ export async function reconcilePair(
       list.push(d);
       diffs.set(name, list);
     },
-  };
-  const analysis = await analyzePair(topology, pair, analyzeOpts);
+  });
+  return { analysis, diffs };
+}
+
+/** Both nodes' merge_log; conflicts to decide need it on both (a state schema before migration 6 lacks it). */
+async function mergeLogs(
+  topology: Topology,
+  pair: MergePair,
+  [a, b]: [pg.Client, pg.Client],
+  conflicts: boolean,
+) {
+  const schema = topology.settings.stateSchema;
+  const logs = [
+    { client: a, store: new MergeLogStore(schema, pair.a), node: pair.a },
+    { client: b, store: new MergeLogStore(schema, pair.b), node: pair.b },
+  ];
+  if (conflicts)
+    for (const l of logs)
+      if (!(await l.store.exists(l.client)))
+        throw new SteepError(
+          'merge.no_log',
+          `steep's state schema ${schema} on ${l.node} has no merge_log of this steep (migration 6): run steep apply, which migrates it, before merging`,
+          { node: l.node, address: `${pair.kind}.${pair.name}` },
+        );
+  return logs;
+}
+
+export async function reconcilePair(
+  topology: Topology,
+  pair: MergePair,
+  strategy: MergeStrategy,
+  opts: ReconcileOptions = {},
+): Promise<ReconcileResult> {
+  const t0 = Date.now();
+  const cmps = checkReconcilable(pair, strategy, await planMergeAnalysis(topology, pair, opts.tables));
+  const byName = new Map(cmps.map((c) => [qualifiedName(c.table), c]));
+  const { analysis, diffs } = await differingKeys(topology, pair, opts);
   const strategies = tableStrategies(pair, strategy, [...byName.keys()]);
   checkStrategyColumns(pair, cmps, strategies, analysis);
   const result: ReconcileResult = {
@@ -210,18 +236,7 @@ export async function reconcilePair(
         return result;
       }
     }
-    const logs = [
-      { client: a, store: new MergeLogStore(topology.settings.stateSchema, pair.a), node: pair.a },
-      { client: b, store: new MergeLogStore(topology.settings.stateSchema, pair.b), node: pair.b },
-    ];
-    if (analysis.totals.conflicting > 0)
-      for (const l of logs)
-        if (!(await l.store.exists(l.client)))
-          throw new SteepError(
-            'merge.no_log',
-            `steep's state schema ${topology.settings.stateSchema} on ${l.node} has no merge_log of this steep (migration 6): run steep apply, which migrates it, before merging`,
-            { node: l.node, address: `${pair.kind}.${pair.name}` },
-          );
+    const logs = await mergeLogs(topology, pair, [a, b], analysis.totals.conflicting > 0);
     const names = cmps.map((c) => qualifiedName(c.table));
     const order = parentsFirst(names, await readForeignKeysTo(a, names));
     for (const name of order) {
@@ -293,38 +308,7 @@ async function reconcileTable(
       const [rowsA, rowsB] = await bothRows(a, b, cmp, keys);
       // a key gone from a side since the analysis is left to the final pass
       const present = batch.filter((d) => rowsA.has(keyId(d.key)) && rowsB.has(keyId(d.key)));
-      let newer: number[] = present.map(() => 0);
-      if (strategy.kind === 'last-modified') {
-        const j = cmp.publisher.columns.indexOf(strategy.column);
-        newer = await compareValues(
-          a,
-          cmp.columnTypes[j]!,
-          present.map((d) => [rowsA.get(keyId(d.key))![j] ?? null, rowsB.get(keyId(d.key))![j] ?? null]),
-        );
-      }
-      const decisions: MergeDecision[] = [];
-      const toA: Array<Array<string | null>> = [];
-      const toB: Array<Array<string | null>> = [];
-      for (const [k, d] of present.entries()) {
-        const ra = rowsA.get(keyId(d.key))!;
-        const rb = rowsB.get(keyId(d.key))!;
-        const side = chooseSide(strategy, pair, newer[k]);
-        if (side === 'a') toB.push(ra);
-        else toA.push(rb);
-        decisions.push({
-          merge: pair.name,
-          table: name,
-          key: keyRecord(cmp, d.key),
-          strategy: strategyText(strategy),
-          chosenNode: side === 'a' ? pair.a : pair.b,
-          nodeA: pair.a,
-          nodeB: pair.b,
-          hashA: d.publisherHash ?? '',
-          hashB: d.subscriberHash ?? '',
-          rowA: rowRecord(cmp, ra),
-          rowB: rowRecord(cmp, rb),
-        });
-      }
+      const { decisions, toA, toB } = await decide(a, pair, strategy, cmp, present, rowsA, rowsB);
       // the decisions first: a merge stopped after them decides the same keys again, in place
       for (const l of logs) await l.store.record(l.client, decisions);
       out.keptA += await overwriteRows(b, to, toB);
@@ -332,18 +316,70 @@ async function reconcileTable(
       out.conflicts += present.length;
     }
   } catch (err) {
-    if (err instanceof SteepError) throw err;
-    const hint = constraintHint(name, err as Parameters<typeof constraintHint>[1]);
-    throw new SteepError(
-      'merge.write_failed',
-      hint
-        ? `merging ${name} between ${pair.a} and ${pair.b} stopped: ${hint}; what was written stays, and running the merge again continues from there`
-        : `merging ${name} between ${pair.a} and ${pair.b} failed: ${(err as { message?: string }).message ?? String(err)}; what was written stays, and running the merge again continues from there`,
-      { address: `${pair.kind}.${pair.name}`, cause: err },
-    );
+    throw err instanceof SteepError ? err : writeFailed(name, pair, err);
   }
   out.durationMs = Date.now() - t0;
   return out;
+}
+
+/**
+ * Each conflicting key's winner by the strategy: the rows to write to each side, and the
+ * decisions merge_log records.
+ */
+async function decide(
+  a: pg.Client,
+  pair: MergePair,
+  strategy: Exclude<MergeStrategy, { kind: 'manual' }>,
+  cmp: MergeComparison,
+  present: RowDifference[],
+  rowsA: Map<string, Array<string | null>>,
+  rowsB: Map<string, Array<string | null>>,
+) {
+  let newer: number[] = present.map(() => 0);
+  if (strategy.kind === 'last-modified') {
+    const j = cmp.publisher.columns.indexOf(strategy.column);
+    newer = await compareValues(
+      a,
+      cmp.columnTypes[j]!,
+      present.map((d) => [rowsA.get(keyId(d.key))![j] ?? null, rowsB.get(keyId(d.key))![j] ?? null]),
+    );
+  }
+  const decisions: MergeDecision[] = [];
+  const toA: Array<Array<string | null>> = [];
+  const toB: Array<Array<string | null>> = [];
+  for (const [k, d] of present.entries()) {
+    const ra = rowsA.get(keyId(d.key))!;
+    const rb = rowsB.get(keyId(d.key))!;
+    const side = chooseSide(strategy, pair, newer[k]);
+    if (side === 'a') toB.push(ra);
+    else toA.push(rb);
+    decisions.push({
+      merge: pair.name,
+      table: qualifiedName(cmp.table),
+      key: keyRecord(cmp, d.key),
+      strategy: strategyText(strategy),
+      chosenNode: side === 'a' ? pair.a : pair.b,
+      nodeA: pair.a,
+      nodeB: pair.b,
+      hashA: d.publisherHash ?? '',
+      hashB: d.subscriberHash ?? '',
+      rowA: rowRecord(cmp, ra),
+      rowB: rowRecord(cmp, rb),
+    });
+  }
+  return { decisions, toA, toB };
+}
+
+/** A write of the merge failed: what stopped it (a constraint, named), and that running it again continues. */
+function writeFailed(name: string, pair: MergePair, err: unknown): SteepError {
+  const hint = constraintHint(name, err as Parameters<typeof constraintHint>[1]);
+  return new SteepError(
+    'merge.write_failed',
+    hint
+      ? `merging ${name} between ${pair.a} and ${pair.b} stopped: ${hint}; what was written stays, and running the merge again continues from there`
+      : `merging ${name} between ${pair.a} and ${pair.b} failed: ${(err as { message?: string }).message ?? String(err)}; what was written stays, and running the merge again continues from there`,
+    { address: `${pair.kind}.${pair.name}`, cause: err },
+  );
 }
 
 /**
