@@ -15,8 +15,9 @@ import {
   type TypeRef,
 } from '../model/tableSchema.js';
 import type { SubscriptionSpec } from '../model/topology.js';
-import { majorVersion, PG17, PG18 } from '../model/versions.js';
+import { majorVersion, PG18 } from '../model/versions.js';
 import { listText, PHASE, sameJson, stepKey } from './context.js';
+import { kindOf, syncDefault } from './defaultSync.js';
 import { digestOf } from './digest.js';
 import { SCHEMA_CODES } from './schemaCodes.js';
 import type { SyncInput } from './schemaSync.js';
@@ -174,14 +175,6 @@ class TableSync {
   }
 }
 
-type ColumnKind = 'plain' | 'identity' | 'stored' | 'virtual';
-
-function kindOf(c: TableColumn): ColumnKind {
-  if (c.identity) return 'identity';
-  if (c.generated) return c.generated;
-  return 'plain';
-}
-
 function reverseAutoSubscription(s: SyncInput): SubscriptionSpec | undefined {
   return Object.values(s.ctx.desired.subscriptions).find(
     (r) => r.node === s.d.from && r.from === s.d.node && r.schemaSync === 'auto' && r.name !== s.d.name,
@@ -296,85 +289,114 @@ function createTable(s: SyncInput, sync: TableSync): void {
   if (t.primaryKey) sync.changes.push({ path: 'primaryKey', before: null, after: t.primaryKey });
 }
 
+/** The ALTER TABLE subcommands of one table, by the pass PostgreSQL runs them in. */
+interface Subcommands {
+  drops: string[];
+  types: string[];
+  setNotNull: string[];
+  sets: string[];
+  adds: string[];
+}
+
 function alterTable(s: SyncInput, subTable: TableSchema, sync: TableSync): void {
   const t = s.pubTable;
-  const v = s.subscriber.serverVersion;
   const subByName = new Map(subTable.columns.map((c) => [c.name, c]));
   const reverse = reverseAutoSubscription(s);
-  const drops: string[] = [];
-  const types: string[] = [];
-  const setNotNull: string[] = [];
-  const sets: string[] = [];
-  const adds: string[] = [];
-  const table = s.comparison.table;
-
+  const out: Subcommands = { drops: [], types: [], setNotNull: [], sets: [], adds: [] };
   for (const l of t.columns) {
     if (s.columns !== null && !s.columns.has(l.name)) continue;
     const r = subByName.get(l.name);
-    if (!r) {
-      sync.requireType(l.baseType, l.name);
-      sync.requireColumnFeatures(l);
-      sync.requireSequences(l, subTable);
-      adds.push(alterColumn.add(l));
-      sync.changes.push({ path: `columns.${l.name}`, before: null, after: columnDefinitionText(l) });
-      sync.hazards.add('locks-table');
-      if (addRewritesTable(l)) sync.hazards.add('rewrites-table');
-      const rows = s.subscriber.tables[table]?.estimatedRows ?? 0;
-      if (l.notNull && defaultText(l) === 'NULL' && rows > 0) {
-        s.ctx.warn(
-          SCHEMA_CODES.notNullAdd,
-          `column ${l.name} is added to ${table} on ${s.d.node} as NOT NULL without a default, and the table holds about ` +
-            `${Math.round(rows)} rows: PostgreSQL refuses that (the step fails and changes nothing); fill the column by hand`,
-          { address: s.address, node: s.d.node },
-        );
-      }
-      continue;
-    }
-    const typeChanged = l.type !== r.type;
-    const defaultChanged = defaultText(l) !== defaultText(r);
-    const nullChanged = l.notNull !== r.notNull;
-    if (!typeChanged && !defaultChanged && !nullChanged) continue;
-    if (reverse) {
-      sync.problems.push(
-        `subscriptions ${s.d.name} and ${reverse.name} replicate ${table} both ways, both with schemaSync: auto, and column ` +
-          `${l.name} differs (${[typeChanged && 'type', defaultChanged && 'default', nullChanged && 'nullability'].filter(Boolean).join(', ')}): ` +
-          `steep cannot tell which side is right; make ${s.d.from} and ${s.d.node} agree by hand`,
-      );
-      continue;
-    }
-    if (typeChanged) {
-      sync.requireType(l.baseType, l.name);
-      types.push(alterColumn.type(l));
-      sync.changes.push({ path: `columns.${l.name}.type`, before: r.type, after: l.type });
-      sync.hazards.add('rewrites-table');
-    }
-    if (defaultChanged) {
-      const lk = kindOf(l);
-      const rk = kindOf(r);
-      const defaultSync = syncDefault(l, r, lk, rk, v, typeChanged);
-      if (typeof defaultSync === 'string') {
-        sync.problems.push(`column ${l.name} of ${table}: ${defaultSync}`);
-      } else {
-        drops.push(...defaultSync.drops);
-        sets.push(...defaultSync.sets);
-        if (defaultSync.rewrites) sync.hazards.add('rewrites-table');
-        if (lk === 'plain' && l.default !== null) sync.requireSequences(l, subTable);
-      }
-      sync.changes.push({
-        path: `columns.${l.name}.default`,
-        before: defaultText(r) === 'NULL' ? null : defaultText(r),
-        after: defaultText(l) === 'NULL' ? null : defaultText(l),
-      });
-    }
-    if (nullChanged) {
-      if (l.notNull) setNotNull.push(alterColumn.setNotNull(l));
-      else drops.push(alterColumn.dropNotNull(l));
-      sync.changes.push({ path: `columns.${l.name}.notNull`, before: r.notNull, after: l.notNull });
-    }
-    sync.hazards.add('locks-table');
+    if (r) changeColumn(s, l, r, subTable, sync, out, reverse);
+    else out.adds.push(addColumn(s, l, subTable, sync));
   }
+  subscriberOnlyColumns(s, subTable, sync);
+  // the order PostgreSQL runs them in anyway (ALTER TABLE passes), written out for the reader
+  sync.subcommands.push(...out.drops, ...out.types, ...out.setNotNull, ...out.sets, ...out.adds);
+}
+
+/** A publisher's column the subscriber lacks: its ADD COLUMN subcommand. */
+function addColumn(s: SyncInput, l: TableColumn, subTable: TableSchema, sync: TableSync): string {
+  const table = s.comparison.table;
+  sync.requireType(l.baseType, l.name);
+  sync.requireColumnFeatures(l);
+  sync.requireSequences(l, subTable);
+  sync.changes.push({ path: `columns.${l.name}`, before: null, after: columnDefinitionText(l) });
+  sync.hazards.add('locks-table');
+  if (addRewritesTable(l)) sync.hazards.add('rewrites-table');
+  const rows = s.subscriber.tables[table]?.estimatedRows ?? 0;
+  if (l.notNull && defaultText(l) === 'NULL' && rows > 0) {
+    s.ctx.warn(
+      SCHEMA_CODES.notNullAdd,
+      `column ${l.name} is added to ${table} on ${s.d.node} as NOT NULL without a default, and the table holds about ` +
+        `${Math.round(rows)} rows: PostgreSQL refuses that (the step fails and changes nothing); fill the column by hand`,
+      { address: s.address, node: s.d.node },
+    );
+  }
+  return alterColumn.add(l);
+}
+
+/**
+ * A column on both sides: its type, default (identity, generation) and nullability made the
+ * publisher's; refused where schema sync runs both ways, as neither side can be called right.
+ */
+function changeColumn(
+  s: SyncInput,
+  l: TableColumn,
+  r: TableColumn,
+  subTable: TableSchema,
+  sync: TableSync,
+  out: Subcommands,
+  reverse: SubscriptionSpec | undefined,
+): void {
+  const table = s.comparison.table;
+  const typeChanged = l.type !== r.type;
+  const defaultChanged = defaultText(l) !== defaultText(r);
+  const nullChanged = l.notNull !== r.notNull;
+  if (!typeChanged && !defaultChanged && !nullChanged) return;
+  if (reverse) {
+    sync.problems.push(
+      `subscriptions ${s.d.name} and ${reverse.name} replicate ${table} both ways, both with schemaSync: auto, and column ` +
+        `${l.name} differs (${[typeChanged && 'type', defaultChanged && 'default', nullChanged && 'nullability'].filter(Boolean).join(', ')}): ` +
+        `steep cannot tell which side is right; make ${s.d.from} and ${s.d.node} agree by hand`,
+    );
+    return;
+  }
+  if (typeChanged) {
+    sync.requireType(l.baseType, l.name);
+    out.types.push(alterColumn.type(l));
+    sync.changes.push({ path: `columns.${l.name}.type`, before: r.type, after: l.type });
+    sync.hazards.add('rewrites-table');
+  }
+  if (defaultChanged) {
+    const lk = kindOf(l);
+    const defaultSync = syncDefault(l, r, lk, kindOf(r), s.subscriber.serverVersion, typeChanged);
+    if (typeof defaultSync === 'string') {
+      sync.problems.push(`column ${l.name} of ${table}: ${defaultSync}`);
+    } else {
+      out.drops.push(...defaultSync.drops);
+      out.sets.push(...defaultSync.sets);
+      if (defaultSync.rewrites) sync.hazards.add('rewrites-table');
+      if (lk === 'plain' && l.default !== null) sync.requireSequences(l, subTable);
+    }
+    sync.changes.push({
+      path: `columns.${l.name}.default`,
+      before: defaultText(r) === 'NULL' ? null : defaultText(r),
+      after: defaultText(l) === 'NULL' ? null : defaultText(l),
+    });
+  }
+  if (nullChanged) {
+    if (l.notNull) out.setNotNull.push(alterColumn.setNotNull(l));
+    else out.drops.push(alterColumn.dropNotNull(l));
+    sync.changes.push({ path: `columns.${l.name}.notNull`, before: r.notNull, after: l.notNull });
+  }
+  sync.hazards.add('locks-table');
+}
+
+/** Columns only the subscriber has are kept (warned); one replicated rows cannot fill is a problem. */
+function subscriberOnlyColumns(s: SyncInput, subTable: TableSchema, sync: TableSync): void {
+  const table = s.comparison.table;
   for (const r of subTable.columns) {
-    if (t.columns.some((c) => c.name === r.name)) continue;
+    if (s.pubTable.columns.some((c) => c.name === r.name)) continue;
     if (r.notNull && defaultText(r) === 'NULL') {
       sync.problems.push(
         `column ${r.name} of ${table} exists only on ${s.d.node} and is NOT NULL without a default: rows replicated from ` +
@@ -389,57 +411,4 @@ function alterTable(s: SyncInput, subTable: TableSchema, sync: TableSync): void 
       { address: s.address, node: s.d.node },
     );
   }
-  // the order PostgreSQL runs them in anyway (ALTER TABLE passes), written out for the reader
-  sync.subcommands.push(...drops, ...types, ...setNotNull, ...sets, ...adds);
-}
-
-interface DefaultSync {
-  drops: string[];
-  sets: string[];
-  rewrites: boolean;
-}
-
-/** How the subscriber's default / identity / generation becomes the publisher's; a string says why it cannot. */
-function syncDefault(
-  l: TableColumn,
-  r: TableColumn,
-  lk: ColumnKind,
-  rk: ColumnKind,
-  subscriberVersion: number,
-  typeChanged: boolean,
-): DefaultSync | string {
-  const out: DefaultSync = { drops: [], sets: [], rewrites: false };
-  if (lk === 'stored' || lk === 'virtual') {
-    if (rk === lk && subscriberVersion >= PG17) {
-      out.sets.push(alterColumn.setExpression(l));
-      out.rewrites = lk === 'stored';
-      return out;
-    }
-    if (rk === lk) {
-      return `its generation expression differs, and PostgreSQL ${majorVersion(subscriberVersion)} cannot change it in place (17 can); change it by hand`;
-    }
-    return `it is a ${lk} generated column on the publisher but not on the subscriber, and PostgreSQL cannot make a column generated in place; recreate it by hand`;
-  }
-  if (rk === 'virtual') {
-    return 'it is a virtual generated column on the subscriber only, and PostgreSQL cannot turn it into a plain column in place; recreate it by hand';
-  }
-  if (rk === 'stored') out.drops.push(alterColumn.dropExpression(r));
-  if (rk === 'identity' && lk !== 'identity') out.drops.push(alterColumn.dropIdentity(r));
-  if (lk === 'identity') {
-    if (rk === 'identity') out.sets.push(alterColumn.setIdentity(l));
-    else {
-      if (rk === 'plain' && r.default !== null) out.drops.push(alterColumn.dropDefault(r));
-      out.sets.push(alterColumn.addIdentity(l));
-    }
-    return out;
-  }
-  // the publisher's column is plain
-  if (l.default === null) {
-    if (rk === 'plain' && r.default !== null) out.drops.push(alterColumn.dropDefault(r));
-  } else {
-    // the old default may not convert to a new type: drop it before the type changes
-    if (typeChanged && rk === 'plain' && r.default !== null) out.drops.push(alterColumn.dropDefault(r));
-    out.sets.push(alterColumn.setDefault(l));
-  }
-  return out;
 }
