@@ -7,11 +7,16 @@
  */
 
 import { publicationAddress } from '../model/address.js';
-import type { ObservedPublication, ObservedTable } from '../model/cluster.js';
+import type { ObservedNode, ObservedPublication, ObservedTable } from '../model/cluster.js';
 import { lockHeldMessage } from '../model/lockHolder.js';
 import { compareText } from '../model/order.js';
 import { displayTable, quoteTable } from '../model/sql.js';
-import { qualifiedName, type TableName } from '../model/topology.js';
+import {
+  type PublicationSpec,
+  type PublicationTable,
+  qualifiedName,
+  type TableName,
+} from '../model/topology.js';
 import { listText, type PlanContext, sortedKeys } from './context.js';
 import { checkPrivileges, nameOf } from './preflightPrivileges.js';
 import { leafPartitions, storedTables } from './publishedRelations.js';
@@ -241,13 +246,11 @@ function checkTables(ctx: PlanContext): void {
     const node = ctx.node(p.node);
     if (!node) continue;
     const needsIdentity = p.publish.includes('update') || p.publish.includes('delete');
-    const ops = p.publish.filter((op) => op === 'update' || op === 'delete').join(' and ');
     const address = publicationAddress(p.name);
     const named = new Set<string>();
     if (!p.allTables) {
       for (const t of p.tables) {
-        const qn = qualifiedName(t);
-        if (node.tables[qn]) continue;
+        if (node.tables[qualifiedName(t)]) continue;
         ctx.error(
           'preflight.missing-table',
           `${node.name}: table ${displayTable(t)} does not exist (publication ${p.name} publishes it); create it on ${node.name} or remove it from the publication`,
@@ -263,59 +266,79 @@ function checkTables(ctx: PlanContext): void {
         if (!needsIdentity) continue;
         for (const leaf of leafPartitions(qn, node.tables)) {
           named.add(leaf);
-          const table = node.tables[leaf]!;
-          const shown = displayTable(table);
-          const through = leaf === qn ? '' : ` (a partition of ${displayTable(t)})`;
-          if (!table.hasReplicaIdentity) {
-            // the live publication already publishes those operations of it (an insert-only
-            // table, imported as it runs): PostgreSQL refuses them on the publisher today, and the
-            // plan changes nothing of that — a warning, so the file steep import wrote plans
-            if (alreadyPublished(node.publications[p.name], p.publish, t)) {
-              ctx.warn(
-                'preflight.replica-identity',
-                `${node.name}: table ${shown}${through} has no replica identity, and publication ${p.name} already publishes ${ops} of it: ` +
-                  `PostgreSQL refuses every ${ops.replace(' and ', ' and every ')} on it on ${node.name} (inserts replicate); if it is ever changed, ${replicaIdentityFix(node.name, table)}`,
-                { address, node: node.name },
-              );
-              continue;
-            }
-            ctx.error(
-              'preflight.replica-identity',
-              `${node.name}: table ${shown}${through} has no replica identity, but publication ${p.name} publishes ${ops}; ${replicaIdentityFix(node.name, table)}`,
-              { address, node: node.name },
-            );
-            continue;
-          }
-          const uncovered = t.columns
-            ? (table.identityColumns ?? []).filter((c) => !t.columns!.includes(c))
-            : [];
-          if (uncovered.length > 0) {
-            ctx.error(
-              'preflight.replica-identity',
-              `${node.name}: the column list of ${displayTable(t)} in publication ${p.name} (${t.columns!.join(', ')}) does not cover the replica ` +
-                `identity of ${shown}${through} (${(table.identityColumns ?? []).join(', ')}), so every ${ops} on it would fail; ` +
-                `add ${listText(uncovered)} to the column list, or publish only insert and truncate`,
-              { address, node: node.name },
-            );
-          }
+          checkIdentity(ctx, p, node, t, leaf);
         }
       }
     }
-    if (!needsIdentity || (!p.allTables && p.schemas.length === 0)) continue;
-    // tables an allTables / schemas publication covers: a warning, they are not named in the file
-    for (const qn of sortedKeys(node.tables)) {
-      const table = node.tables[qn]!;
-      // a partitioned table receives no rows itself; an unlogged one is never published
-      if (table.kind === 'p' || table.unlogged) continue;
-      if (!p.allTables && !p.schemas.includes(table.schema)) continue;
-      if (named.has(qn) || table.hasReplicaIdentity) continue;
+    if (needsIdentity && (p.allTables || p.schemas.length > 0)) warnCovered(ctx, p, node, named);
+  }
+}
+
+/** The updates and deletes publication `p` publishes, as a sentence names them. */
+function identityOps(p: PublicationSpec): string {
+  return p.publish.filter((op) => op === 'update' || op === 'delete').join(' and ');
+}
+
+/** `leaf` (table `t` itself, or one of its leaf partitions) can take `p`'s updates and deletes. */
+function checkIdentity(
+  ctx: PlanContext,
+  p: PublicationSpec,
+  node: ObservedNode,
+  t: PublicationTable,
+  leaf: string,
+): void {
+  const address = publicationAddress(p.name);
+  const ops = identityOps(p);
+  const table = node.tables[leaf]!;
+  const shown = displayTable(table);
+  const through = leaf === qualifiedName(t) ? '' : ` (a partition of ${displayTable(t)})`;
+  if (!table.hasReplicaIdentity) {
+    // the live publication already publishes those operations of it (an insert-only
+    // table, imported as it runs): PostgreSQL refuses them on the publisher today, and the
+    // plan changes nothing of that — a warning, so the file steep import wrote plans
+    if (alreadyPublished(node.publications[p.name], p.publish, t)) {
       ctx.warn(
         'preflight.replica-identity',
-        `${node.name}: table ${displayTable(table)} has no replica identity, and publication ${p.name} covers it and publishes ${ops}: ` +
-          `${ops} on it will fail; ${replicaIdentityFix(node.name, table)}`,
+        `${node.name}: table ${shown}${through} has no replica identity, and publication ${p.name} already publishes ${ops} of it: ` +
+          `PostgreSQL refuses every ${ops.replace(' and ', ' and every ')} on it on ${node.name} (inserts replicate); if it is ever changed, ${replicaIdentityFix(node.name, table)}`,
         { address, node: node.name },
       );
+      return;
     }
+    ctx.error(
+      'preflight.replica-identity',
+      `${node.name}: table ${shown}${through} has no replica identity, but publication ${p.name} publishes ${ops}; ${replicaIdentityFix(node.name, table)}`,
+      { address, node: node.name },
+    );
+    return;
+  }
+  const uncovered = t.columns ? (table.identityColumns ?? []).filter((c) => !t.columns!.includes(c)) : [];
+  if (uncovered.length > 0) {
+    ctx.error(
+      'preflight.replica-identity',
+      `${node.name}: the column list of ${displayTable(t)} in publication ${p.name} (${t.columns!.join(', ')}) does not cover the replica ` +
+        `identity of ${shown}${through} (${(table.identityColumns ?? []).join(', ')}), so every ${ops} on it would fail; ` +
+        `add ${listText(uncovered)} to the column list, or publish only insert and truncate`,
+      { address, node: node.name },
+    );
+  }
+}
+
+/** Tables an allTables / schemas publication covers without naming them: a warning for each without a replica identity. */
+function warnCovered(ctx: PlanContext, p: PublicationSpec, node: ObservedNode, named: Set<string>): void {
+  const ops = identityOps(p);
+  for (const qn of sortedKeys(node.tables)) {
+    const table = node.tables[qn]!;
+    // a partitioned table receives no rows itself; an unlogged one is never published
+    if (table.kind === 'p' || table.unlogged) continue;
+    if (!p.allTables && !p.schemas.includes(table.schema)) continue;
+    if (named.has(qn) || table.hasReplicaIdentity) continue;
+    ctx.warn(
+      'preflight.replica-identity',
+      `${node.name}: table ${displayTable(table)} has no replica identity, and publication ${p.name} covers it and publishes ${ops}: ` +
+        `${ops} on it will fail; ${replicaIdentityFix(node.name, table)}`,
+      { address: publicationAddress(p.name), node: node.name },
+    );
   }
 }
 
