@@ -14,7 +14,7 @@ import { SteepError } from '../model/errors.js';
 import { sha256Hex } from '../model/sha256.js';
 import { DEFAULT_SPLIT_ABOVE, type SubscriptionSpec, type Topology } from '../model/topology.js';
 import { STEEP_VERSION } from '../version.js';
-import { beginAtSnapshot, planChunks } from './engine.js';
+import { beginAtSnapshot, type Chunk, planChunks } from './engine.js';
 import { unsplitOn } from './loadMode.js';
 import { FORMAT_VERSION, type Manifest, type ManifestTable, SCHEMA_FILE } from './manifest.js';
 import { schemaScript } from './schemaFile.js';
@@ -87,28 +87,31 @@ export async function newManifest(
     compress,
     schemaFile: { file: SCHEMA_FILE, sha256: sha256Hex(schema) },
     sequences,
-    tables: tables.map(
-      (t): ManifestTable => ({
-        schema: t.schema,
-        name: t.name,
-        columns: t.columns,
-        rowFilter: t.rowFilter,
-        key: t.key,
-        files: chunks
-          .filter((c) => c.table === t)
-          .sort((a, b) => a.index - b.index)
-          .map((c) => ({
-            chunk: c.index,
-            lower: c.lower,
-            upper: c.upper,
-            estimatedBytes: Math.round(c.estimatedBytes),
-            file: null,
-            rows: null,
-            bytes: null,
-            sha256: null,
-          })),
-      }),
-    ),
+    tables: tables.map((t) => manifestTable(t, chunks)),
+  };
+}
+
+/** A table as the manifest lists it: its files, one per chunk, none written yet. */
+function manifestTable(t: CopySourceTable, chunks: Chunk[]): ManifestTable {
+  return {
+    schema: t.schema,
+    name: t.name,
+    columns: t.columns,
+    rowFilter: t.rowFilter,
+    key: t.key,
+    files: chunks
+      .filter((c) => c.table === t)
+      .sort((a, b) => a.index - b.index)
+      .map((c) => ({
+        chunk: c.index,
+        lower: c.lower,
+        upper: c.upper,
+        estimatedBytes: Math.round(c.estimatedBytes),
+        file: null,
+        rows: null,
+        bytes: null,
+        sha256: null,
+      })),
   };
 }
 
