@@ -205,16 +205,10 @@ export async function compareTable(
   // KeySteps' groups below and above the key's ends read make chunks of their own
   const beyond = new Set([...p1.ids(), ...s1.ids()].map(chunkOf).filter((c) => c < 0 || c >= nominal));
   const chunkTotal = nominal + beyond.size;
-  let differing = p1.differing(s1);
-  const firstDiffering = new Set(differing.map(chunkOf)).size;
+  const first = p1.differing(s1);
+  const firstDiffering = new Set(first.map(chunkOf)).size;
   const replay = opts.replay;
-  for (let round = 1; replay && round < CHUNK_ROUNDS && differing.length > 0; round++) {
-    const p = await hashChunks(pub, cmp.publisher, g, differing);
-    await waitReplayed(pub, replay, await flushedWalMark(pub, mark));
-    const s = await hashChunks(sub, cmp.subscriber, g, differing);
-    const before = new Set(differing);
-    differing = p.differing(s).filter((id) => before.has(id));
-  }
+  const differing = replay ? await recheckChunks(pub, sub, cmp, g, first, replay, mark) : first;
 
   const counts: Record<DifferenceKind, number> = { missing: 0, extra: 0, different: 0 };
   const examples: Record<DifferenceKind, RowKey[]> = { missing: [], extra: [], different: [] };
@@ -235,20 +229,7 @@ export async function compareTable(
       if (replay && candidates.size < CANDIDATE_CAP) candidates.set(keyId(d.key), d);
       else confirm(d);
     }
-    for (let round = 0; replay && round < KEY_ROUNDS && candidates.size > 0; round++) {
-      const keys = [...candidates.values()].map((d) => d.key);
-      const p = await lookupRowHashes(pub, cmp.publisher, keys);
-      await waitReplayed(pub, replay, await flushedWalMark(pub, mark));
-      const s = await lookupRowHashes(sub, cmp.subscriber, keys);
-      const next = new Map<string, RowDifference>();
-      for (const [id, before] of candidates) {
-        const now = classify(before.key, p.get(id), s.get(id));
-        if (now === null) continue;
-        if (confirmsDifference(before, now)) confirm(now);
-        else next.set(id, now);
-      }
-      candidates = next;
-    }
+    if (replay) candidates = await recheckKeys(pub, sub, cmp, candidates, confirm, replay, mark);
     changing = candidates.size;
   }
   for (const kind of ['missing', 'extra', 'different'] as const)
@@ -270,4 +251,59 @@ export async function compareTable(
     changing,
     durationMs: Date.now() - t0,
   };
+}
+
+/**
+ * The differing chunks hashed again after the subscriber replayed what the publisher had
+ * flushed: a chunk stays differing only while it differs every round (CHUNK_ROUNDS in all).
+ */
+async function recheckChunks(
+  pub: pg.Client,
+  sub: pg.Client,
+  cmp: TableComparison,
+  g: Grouping,
+  first: number[],
+  replay: Replay,
+  mark: string,
+): Promise<number[]> {
+  let differing = first;
+  for (let round = 1; round < CHUNK_ROUNDS && differing.length > 0; round++) {
+    const p = await hashChunks(pub, cmp.publisher, g, differing);
+    await waitReplayed(pub, replay, await flushedWalMark(pub, mark));
+    const s = await hashChunks(sub, cmp.subscriber, g, differing);
+    const before = new Set(differing);
+    differing = p.differing(s).filter((id) => before.has(id));
+  }
+  return differing;
+}
+
+/**
+ * The differing keys looked up again after each replay (KEY_ROUNDS): a difference is confirmed
+ * once it holds still (confirmsDifference); a row that became equal drops out. Returns the keys
+ * still changing.
+ */
+async function recheckKeys(
+  pub: pg.Client,
+  sub: pg.Client,
+  cmp: TableComparison,
+  candidates: Map<string, RowDifference>,
+  confirm: (d: RowDifference) => void,
+  replay: Replay,
+  mark: string,
+): Promise<Map<string, RowDifference>> {
+  for (let round = 0; round < KEY_ROUNDS && candidates.size > 0; round++) {
+    const keys = [...candidates.values()].map((d) => d.key);
+    const p = await lookupRowHashes(pub, cmp.publisher, keys);
+    await waitReplayed(pub, replay, await flushedWalMark(pub, mark));
+    const s = await lookupRowHashes(sub, cmp.subscriber, keys);
+    const next = new Map<string, RowDifference>();
+    for (const [id, before] of candidates) {
+      const now = classify(before.key, p.get(id), s.get(id));
+      if (now === null) continue;
+      if (confirmsDifference(before, now)) confirm(now);
+      else next.set(id, now);
+    }
+    candidates = next;
+  }
+  return candidates;
 }
