@@ -26,7 +26,7 @@ import { SteepError } from '../model/errors.js';
 import { afterTableCopied, failedReason, failure, newErrorWatch } from '../model/initFailure.js';
 import { type InitSample, InitTracker, isCopied } from '../model/initFigures.js';
 import type { InitProgress, InitState, PublishedTableSize } from '../model/initState.js';
-import type { ConnectionSpec, SubscriptionSpec, Topology } from '../model/topology.js';
+import type { ConnectionSpec, SubscriptionSpec, TableName, Topology } from '../model/topology.js';
 import { qualifiedName } from '../model/topology.js';
 import { InitProgressStore } from '../state/initProgress.js';
 import { hasInitTables, type StateChange, SubscriptionStateStore } from '../state/subscriptionState.js';
@@ -282,10 +282,30 @@ async function resume(t: FollowTarget, sub: pg.Client, onEvent: EventSink) {
   return { version, rec, tracker, startedAt: persisted?.startedAt ? Date.parse(persisted.startedAt) : null };
 }
 
+/** The publisher's sizes of a subscription's tables, read again only when its tables change. */
+export class PublishedSizes {
+  private sizes: Map<string, PublishedTableSize> | null = null;
+  private tables = '';
+
+  async read(
+    pub: ReconnectingSession,
+    tables: readonly TableName[],
+  ): Promise<Map<string, PublishedTableSize> | null> {
+    const key = tables.map(qualifiedName).join(',');
+    if (key !== this.tables && tables.length > 0) {
+      const read = await pub.use((c) => readPublishedTableSizes(c, tables));
+      if (read) {
+        this.sizes = read;
+        this.tables = key;
+      }
+    }
+    return this.sizes;
+  }
+}
+
 /** What one sample reads from both nodes; the publisher's table sizes are read again only when the tables change. */
 class Sampler {
-  private sizes: Map<string, PublishedTableSize> | null = null;
-  private sizedTables = '';
+  private readonly sizes = new PublishedSizes();
   private seen = false;
 
   constructor(
@@ -314,14 +334,7 @@ class Sampler {
       );
     }
     this.seen ||= subscriber.activity !== null;
-    const tableKey = subscriber.tables.map(qualifiedName).join(',');
-    if (tableKey !== this.sizedTables && subscriber.tables.length > 0) {
-      const read = await pub.use((c) => readPublishedTableSizes(c, subscriber.tables));
-      if (read) {
-        this.sizes = read;
-        this.sizedTables = tableKey;
-      }
-    }
+    const sizes = await this.sizes.read(pub, subscriber.tables);
     const slot = (await pub.use((c) => readSlotLag(c, t.slot)))?.[0] ?? null;
     // rare and brief: a table in `f` whose table-sync slot is gone never finishes (failure rules)
     let lostSyncSlots: string[] = [];
@@ -329,7 +342,7 @@ class Sampler {
       const finished = await readFinishedCopies(sub, t.subscription);
       lostSyncSlots = (await pub.use((c) => withoutSyncSlot(c, finished))) ?? [];
     }
-    return { at, subscriber, sizes: this.sizes, slot, publisherError: pub.error, lostSyncSlots };
+    return { at, subscriber, sizes, slot, publisherError: pub.error, lostSyncSlots };
   }
 }
 

@@ -2,7 +2,6 @@ import type pg from 'pg';
 import {
   readFinishedCopies,
   readIndexBuilds,
-  readPublishedTableSizes,
   readSlotLag,
   sampleSubscriber,
   withoutSyncSlot,
@@ -11,7 +10,7 @@ import { serverVersionOf } from '../catalog/session.js';
 import { loadTopology } from '../config/load.js';
 import { ReconnectingSession } from '../db/reconnecting.js';
 import type { EventSink } from '../executors/events.js';
-import { stateChangeEvent } from '../executors/initFollow.js';
+import { PublishedSizes, stateChangeEvent } from '../executors/initFollow.js';
 import type { Problem } from '../model/errors.js';
 import { advanceState, InitTracker } from '../model/initFigures.js';
 import {
@@ -20,7 +19,6 @@ import {
   type InitState,
   NO_WORKER_FIGURES,
   type ObservedSubscriptionState,
-  type PublishedTableSize,
 } from '../model/initState.js';
 import type { SubscriptionSpec, Topology } from '../model/topology.js';
 import { declaredSubscription, qualifiedName } from '../model/topology.js';
@@ -49,8 +47,7 @@ const SEED_WITHIN_MS = 30_000;
 interface Watched {
   d: SubscriptionSpec;
   tracker: InitTracker | null;
-  sizes: Map<string, PublishedTableSize> | null;
-  sizedTables: string;
+  sizes: PublishedSizes;
 }
 
 interface NodeInfo {
@@ -68,7 +65,7 @@ export class InitObserver {
     subscriptions: SubscriptionSpec[],
     private readonly onEvent: EventSink = () => {},
   ) {
-    this.watched = subscriptions.map((d) => ({ d, tracker: null, sizes: null, sizedTables: '' }));
+    this.watched = subscriptions.map((d) => ({ d, tracker: null, sizes: new PublishedSizes() }));
   }
 
   private session(node: string): ReconnectingSession {
@@ -171,19 +168,12 @@ export class InitObserver {
       // someone else (apply, cancel) moved it
       w.tracker.state = recordedState;
     }
-    const tableKey = subscriber.tables.map(qualifiedName).join(',');
-    if (tableKey !== w.sizedTables && subscriber.tables.length > 0) {
-      const sizes = await pub.use((c) => readPublishedTableSizes(c, subscriber.tables));
-      if (sizes) {
-        w.sizes = sizes;
-        w.sizedTables = tableKey;
-      }
-    }
+    const sizes = await w.sizes.read(pub, subscriber.tables);
     const slot = (await pub.use((c) => readSlotLag(c, subscriber.activity?.slot ?? d.slot)))?.[0] ?? null;
     const lostSyncSlots =
       finished.length > 0 ? ((await pub.use((c) => withoutSyncSlot(c, finished))) ?? []) : [];
     const p = w.tracker.update(
-      { at: Date.now(), subscriber, sizes: w.sizes, slot, publisherError: pub.error, lostSyncSlots },
+      { at: Date.now(), subscriber, sizes, slot, publisherError: pub.error, lostSyncSlots },
       { error: recorded?.error ?? null },
     );
     const followedElsewhere = lastSaved && Date.now() - lastSaved.updatedAt.getTime() < FOLLOWED_WITHIN_MS;
