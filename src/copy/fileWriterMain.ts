@@ -1,19 +1,18 @@
 import { createHash, type Hash } from 'node:crypto';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
-import { DirectFile, StagingMemory } from './directFile.js';
-import { BLOCK_BYTES } from './fileWriter.js';
 
 /**
  * The thread side of fileWriter.ts: hashes and writes the blocks copy sessions fill, each
  * session's in the order they come to its own file, and hands each block back once written. A
  * block's memory comes with its message (transferred, not copied) and goes back with the
- * answer. The files are written with direct I/O where the file system allows it (directFile.ts).
+ * answer. The files are written through the page cache, as psql's `\copy … to` writes them.
  */
 
 /** A writer's file: several sessions' writers may share this thread, each its own file. */
 class Writer {
-  readonly staging = new StagingMemory(BLOCK_BYTES);
-  file: DirectFile | null = null;
+  /** the open file's descriptor, -1 when none */
+  fd = -1;
   hash: Hash | null = null;
   /** the first error of the current file: its remaining blocks are handed back unwritten */
   failed: { message: string; code?: string } | null = null;
@@ -28,13 +27,23 @@ class Writer {
     }
   }
 
+  write(b: Buffer): void {
+    for (let at = 0; at < b.length; ) at += writeSync(this.fd, b, at);
+  }
+
+  close(): void {
+    const fd = this.fd;
+    this.fd = -1;
+    closeSync(fd);
+  }
+
   letGo(): void {
     try {
-      this.file?.release();
+      if (this.fd >= 0) closeSync(this.fd);
     } catch {
       // closing a file already failed: its error is the one reported
     }
-    this.file = null;
+    this.fd = -1;
   }
 }
 
@@ -49,7 +58,7 @@ type Message = { id: number } & (
 
 parentPort!.on('message', (m: Message) => {
   if ('end' in m) {
-    // the writer has ended: its staging memory goes
+    // the writer has ended: a file it still holds is closed
     writers.get(m.id)?.letGo();
     writers.delete(m.id);
     return;
@@ -61,18 +70,18 @@ parentPort!.on('message', (m: Message) => {
     writer.failed = null;
     writer.hash = createHash('sha256');
     writer.attempt(() => {
-      writer.file = new DirectFile(m.open, writer.staging);
+      writer.fd = openSync(m.open, 'w');
     });
   } else if ('block' in m) {
     writer.attempt(() => {
       const b = Buffer.from(m.memory, 0, m.bytes);
       writer.hash!.update(b);
-      writer.file!.write(b);
+      writer.write(b);
     });
     parentPort!.postMessage({ id: m.id, free: m.block, memory: m.memory, failed: writer.failed }, [m.memory]);
   } else {
     // close: the file's SHA-256 (m.close) or just let it go (a failed chunk)
-    if (m.close) writer.attempt(() => writer.file!.close());
+    if (m.close) writer.attempt(() => writer.close());
     writer.letGo();
     const failed = writer.failed;
     parentPort!.postMessage(
