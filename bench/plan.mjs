@@ -72,7 +72,7 @@ try {
     tables: Array.from({ length: TABLES }, (_, t) => ({ schema: 'public', name: `t${t}` })),
   };
   const queries = [
-    ...probeQueries('steep'),
+    ...Object.values(probeQueries('steep')),
     ...Object.values(snapshotQueries(probe, scope, true)).filter(Boolean),
   ];
   const script = `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;\n${queries.map((q) => `${inline(q)};`).join('\n')}\nCOMMIT;`;

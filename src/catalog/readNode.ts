@@ -103,15 +103,15 @@ export interface NodeProbe {
 }
 
 /** The first round trip: the server version and the privileges every branch depends on. */
-export function probeQueries(stateSchema: string): CatalogQuery[] {
-  return [
-    SERVER_SETTINGS,
-    ROLE,
-    stateSchemaQuery(stateSchema),
-    initStateProbeQuery(stateSchema),
-    objectDigestsProbeQuery(stateSchema),
-    STEEP_LOCK,
-  ];
+export function probeQueries(stateSchema: string) {
+  return {
+    settings: SERVER_SETTINGS,
+    role: ROLE,
+    state: stateSchemaQuery(stateSchema),
+    initState: initStateProbeQuery(stateSchema),
+    digests: objectDigestsProbeQuery(stateSchema),
+    lock: STEEP_LOCK,
+  } satisfies Record<string, CatalogQuery>;
 }
 
 /**
@@ -188,15 +188,16 @@ interface Probe {
 
 /** Round trip 1: begins the snapshot; refuses a server older than steep supports. */
 async function readProbe(client: pg.Client, node: string, stateSchema: string): Promise<Probe> {
+  const q = probeQueries(stateSchema);
   const r = await inOneWrite(client, () =>
     allNamed({
       begin: client.query(BEGIN_SNAPSHOT),
-      settings: rows<ServerSettingsRow>(client, SERVER_SETTINGS),
-      role: rows<RoleRow>(client, ROLE),
-      state: rows<StateSchemaRow>(client, stateSchemaQuery(stateSchema)),
-      initState: rows<InitStateProbeRow>(client, initStateProbeQuery(stateSchema)),
-      digests: rows<ObjectDigestsProbeRow>(client, objectDigestsProbeQuery(stateSchema)),
-      lock: rows<SteepLockRow>(client, STEEP_LOCK),
+      settings: rows<ServerSettingsRow>(client, q.settings),
+      role: rows<RoleRow>(client, q.role),
+      state: rows<StateSchemaRow>(client, q.state),
+      initState: rows<InitStateProbeRow>(client, q.initState),
+      digests: rows<ObjectDigestsProbeRow>(client, q.digests),
+      lock: rows<SteepLockRow>(client, q.lock),
     }),
   );
   const server = toServerInfo(r.settings[0]!);
