@@ -61,6 +61,9 @@ export interface ChunkWriter {
   close(): Promise<void>;
 }
 
+/** The publisher a copy reads: the node, how to reach it. */
+export type CopySource = Pick<CopyRun, 'node' | 'connection' | 'connectTimeoutMs'>;
+
 export interface CopyRun {
   node: string;
   connection: ConnectionSpec;

@@ -16,12 +16,13 @@ import { mask } from '../db/mask.js';
 import type { Stop } from '../executors/events.js';
 import { SNAPSHOT_HOLDER_APPLICATION_NAME } from '../executors/preparedSlot.js';
 import { SteepError } from '../model/errors.js';
-import type { ConnectionSpec, SubscriptionSpec, Topology } from '../model/topology.js';
+import type { SubscriptionSpec, Topology } from '../model/topology.js';
 import { dropSlotSql } from '../planner/sqlBuild.js';
 import { copyPlannedEvent } from './copyProgress.js';
 import {
   type Chunk,
   type ChunkResult,
+  type CopySource,
   closeSessions,
   openSnapshotSessions,
   runCopy,
@@ -86,7 +87,7 @@ interface Run {
   d: SubscriptionSpec;
   dir: string;
   parallel: number;
-  source: { node: string; connection: ConnectionSpec; connectTimeoutMs: number };
+  source: CopySource;
   pub: pg.Client;
   sub: pg.Client;
   heartbeat: Heartbeat | null;

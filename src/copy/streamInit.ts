@@ -25,7 +25,6 @@ import { SteepError } from '../model/errors.js';
 import type { InitProgress, InitState } from '../model/initState.js';
 import type { Statement } from '../model/plan.js';
 import {
-  type ConnectionSpec,
   DEFAULT_SPLIT_ABOVE,
   qualifiedName,
   type SubscriptionSpec,
@@ -43,7 +42,7 @@ import { InitSlotStore } from '../state/initSlots.js';
 import { SubscriptionStateStore } from '../state/subscriptionState.js';
 import { CopyProgress, copyPlannedEvent } from './copyProgress.js';
 import { buildDeferredIndexes, deferBigTables, deferredText } from './deferredIndexes.js';
-import { type Chunk, planChunks, runCopy, snapshotHeld, snapshotSession } from './engine.js';
+import { type Chunk, type CopySource, planChunks, runCopy, snapshotHeld, snapshotSession } from './engine.js';
 import { loadModeOf } from './loadMode.js';
 import { startOnSlot } from './slotStart.js';
 import { Heartbeat, holdMs, startHolder } from './snapshotHolder.js';
@@ -244,8 +243,6 @@ interface Hold {
   heartbeat: Heartbeat | null;
 }
 
-type Source = { node: string; connection: ConnectionSpec; connectTimeoutMs: number };
-
 /**
  * The snapshot to copy at: the recorded one while its holder still holds it; otherwise, after
  * the plan's start-over statements, a new slot's (recorded before anything is copied).
@@ -254,7 +251,7 @@ async function snapshotToCopyAt(
   s: Sessions,
   d: SubscriptionSpec,
   topology: Topology,
-  source: Source,
+  source: CopySource,
   slots: InitSlotStore,
   opts: StreamInitOptions,
   hold: Hold,
@@ -310,7 +307,7 @@ async function snapshotToCopyAt(
 async function readChunkPlan(
   s: Sessions,
   d: SubscriptionSpec,
-  at: Source & { snapshot: string },
+  at: CopySource & { snapshot: string },
   chunks: CopyChunkStore,
   lsn: string,
 ) {
