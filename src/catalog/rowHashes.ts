@@ -13,7 +13,7 @@
  */
 import { StringDecoder } from 'node:string_decoder';
 import type pg from 'pg';
-import { to as copyTo } from 'pg-copy-streams';
+import { CopyOut } from '../db/copyOut.js';
 import { quoteIdent, quoteLiteral, quoteTable } from '../model/sql.js';
 import type { TableName } from '../model/topology.js';
 import type { CompareSide, KeyColumn, RowKey } from '../model/verify.js';
@@ -399,7 +399,7 @@ export async function* streamRowHashes(
   g: Grouping,
   groups: number[],
 ): AsyncGenerator<{ key: RowKey; hash: string }> {
-  const stream = client.query(copyTo(`COPY (${rowHashesSql(side, g, groups)}) TO STDOUT`));
+  const stream = client.query(new CopyOut(`COPY (${rowHashesSql(side, g, groups)}) TO STDOUT`));
   const decoder = new StringDecoder('utf8');
   let rest = '';
   const n = side.keys.length;

@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import type pg from 'pg';
 import { type CopySourceTable, copyOutSql, readSplitPoints } from '../catalog/copySource.js';
 import { connect } from '../db/connect.js';
+import { CopyOut } from '../db/copyOut.js';
 import { mask } from '../db/mask.js';
 import { sleep } from '../executors/sleep.js';
 import { SteepError } from '../model/errors.js';
@@ -9,7 +10,6 @@ import type { LoadMode } from '../model/loadOrder.js';
 import { quoteLiteral } from '../model/sql.js';
 import type { ConnectionSpec } from '../model/topology.js';
 import { qualifiedName } from '../model/topology.js';
-import { CopyOut } from './copyOut.js';
 import { LoadQueue, type LoadUnit, loadUnit, loadUnits } from './loadQueue.js';
 
 /**

@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import type { CopySink } from '../db/copyOut.js';
 import { MODULES_DIR } from '../location.js';
-import type { CopySink } from './copyOut.js';
 
 /**
  * A copy session's file writer on a writer thread (fileWriterMain.ts), which it may share with

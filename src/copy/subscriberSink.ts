@@ -1,12 +1,11 @@
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { from as copyFrom } from 'pg-copy-streams';
 import { copyInSql } from '../catalog/copySource.js';
 import { connect } from '../db/connect.js';
+import { CopyIn } from '../db/copyIn.js';
+import { CopyOut } from '../db/copyOut.js';
 import type { ConnectionSpec } from '../model/topology.js';
 import { CopyChunkStore } from '../state/copyChunks.js';
-import { CopyIn } from './copyIn.js';
-import { CopyOut } from './copyOut.js';
 import type { Chunk, ChunkResult, ChunkSink, ChunkWriter } from './engine.js';
 
 /**
@@ -68,16 +67,11 @@ export class SubscriberSink implements ChunkSink {
         try {
           const sql = copyInSql(chunk.table, chunk.table.columns, binary);
           // steep's own copy: the publisher's CopyData messages go on as they are; a file's data
-          // (snapshot apply) is put into messages by pg-copy-streams
+          // (snapshot apply) is put into messages
           const framed = data instanceof CopyOut && data.framed;
-          const into = client.query(framed ? new CopyIn(sql) : copyFrom(sql));
-          let bytes = 0;
-          if (!framed)
-            data.on('data', (b: Buffer) => {
-              bytes += b.length;
-            });
+          const into = client.query(new CopyIn(sql, framed));
           await pipeline(data, into);
-          const result = { rows: into.rowCount, bytes: framed ? data.bytes : bytes };
+          const result = { rows: into.rowCount, bytes: framed ? data.bytes : into.bytes };
           await store.done(client, {
             subscription: t.subscription,
             lsn: t.lsn,

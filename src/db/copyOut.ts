@@ -1,10 +1,11 @@
 import { Readable } from 'node:stream';
 import type { Connection } from 'pg';
-import { ReadBufferSocket } from '../db/readBufferSocket.js';
+import { ReadBufferSocket } from './readBufferSocket.js';
 
 /**
  * `COPY … TO STDOUT` for node-postgres as a readable stream of the COPY data (a submittable,
- * as pg-copy-streams' `to`, whose place it takes in steep's copy engine).
+ * as pg-copy-streams' `to`, whose place it takes in steep: every COPY steep runs reads through
+ * this, or writes through copyIn.ts).
  *
  * PostgreSQL sends every row in its own CopyData message (`d`, a 4-byte length, the row).
  * pg-copy-streams cuts each into a Buffer of its own and joins them again: for short rows

@@ -2,16 +2,16 @@ import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import type { Connection } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CopyOut } from '../../../src/copy/copyOut.js';
+import { CopyOut } from '../../../src/db/copyOut.js';
 import { ReadBufferSocket } from '../../../src/db/readBufferSocket.js';
 import { protocolMessage } from '../../support/protocol.js';
 
 /*
  * CopyOut's parsing of a COPY's messages, however the socket's reads cut them: a local server
  * sends a made-up COPY response in pieces cut inside headers, inside rows and between messages,
- * each piece a read of its own (the next is sent once the client has read it). The rows must come out exact, and
- * the bytes after CopyDone must go back to node-postgres exact, with the socket's WebAssembly
- * mover and without it, and with `framed` the CopyData messages as they came.
+ * each piece a read of its own (the next is sent once the client has read it), through a
+ * ReadBufferSocket. The rows must come out exact, and the bytes after CopyDone must go back to
+ * node-postgres exact, and with `framed` the CopyData messages as they came.
  */
 
 /** A small deterministic generator (mulberry32): the cuts differ between cases, not between runs. */
