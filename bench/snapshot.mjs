@@ -303,6 +303,8 @@ try {
         psqlServerCpuMs: Math.round(baseOuts[i].serverCpuMs),
         floorMs: floors[i] ? Math.round(floors[i].wallMs) : null,
         floorCpuMs: floors[i] ? Math.round(floors[i].clientCpuMs) : null,
+        beforeMs: befores[i] ? Math.round(befores[i].wallMs) : null,
+        beforeCpuMs: befores[i] ? Math.round(befores[i].clientCpuMs) : null,
         load: +x.load.toFixed(1),
       })),
       applyServerCpuMs: Math.round(app.serverCpuMs),

@@ -57,7 +57,7 @@ function fresh(file: string, holdMs: number): boolean {
 async function main(): Promise<void> {
   process.stdout.on('error', () => {});
   const text = await readStdin();
-  // started ahead and not needed after all (HolderProcess.discard)
+  // steep ended before it asked
   if (text === '') process.exit(0);
   const req = JSON.parse(text) as HolderRequest;
   try {

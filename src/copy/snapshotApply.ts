@@ -35,7 +35,14 @@ import {
 import { startOnSlot } from './slotStart.js';
 import { SnapshotLog } from './snapshotRecords.js';
 import { SubscriberSink } from './subscriberSink.js';
-import { checkSameSubscription, major, record, type SnapshotOptions, session, where } from './twoPhase.js';
+import {
+  bothSessions,
+  checkSameSubscription,
+  major,
+  record,
+  type SnapshotOptions,
+  where,
+} from './twoPhase.js';
 
 /**
  * `steep snapshot apply` (SPEC §9): every file and the manifest verified against the topology
@@ -195,8 +202,7 @@ export async function applySnapshot(
   const dir = opts.dir;
   const parallel = opts.parallel ?? d.init.parallel;
   const schema = topology.settings.stateSchema;
-  const pub = await session(topology, d.from, 'steep snapshot apply');
-  const sub = await session(topology, d.node, 'steep snapshot apply');
+  const [pub, sub] = await bothSessions(topology, d, 'steep snapshot apply');
   try {
     const log = await SnapshotLog.open(sub, topology, d);
     const m = await verify(topology, d, dir, pub, sub, parallel);

@@ -6,7 +6,7 @@
  * names the slot drops it; a run interrupted then leaves the slot named in the holder's heartbeat
  * file, and its rerun drops it before it starts anew.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type pg from 'pg';
 import type { CopySourceTable } from '../catalog/copySource.js';
@@ -28,18 +28,18 @@ import {
   runCopy,
   snapshotHeld,
 } from './engine.js';
-import { FileSink, filesIntact, MANIFEST, type Manifest, readManifest, writeManifest } from './manifest.js';
+import { FileSink, filesIntact, type Manifest, readManifest, writeManifest } from './manifest.js';
 import { dropInterrupted, dropUnusedSlot, refuseUnderWay } from './snapshotDelete.js';
 import { newManifest } from './snapshotDescribe.js';
-import { Heartbeat, HolderProcess } from './snapshotHolder.js';
+import { Heartbeat, startHolder } from './snapshotHolder.js';
 import { snapshotOf } from './snapshotListing.js';
 import { SnapshotLog } from './snapshotRecords.js';
 import {
+  bothSessions,
   checkSameSubscription,
   HOLD_FILE,
   record,
   type SnapshotOptions,
-  session,
   where,
 } from './twoPhase.js';
 
@@ -61,22 +61,10 @@ export interface GenerateResult {
   dropped: string | null;
 }
 
-/**
- * A new snapshot's holder, started now, before steep loads its config (Node and pg load in it
- * meanwhile); null when `dir` holds an interrupted snapshot, which resumes with the holder it
- * has. generateSnapshot hands it its request or lets it go; whoever takes one lets it go
- * (`discard`) when generate never runs.
- */
-export function holderAhead(dir: string): HolderProcess | null {
-  return existsSync(join(dir, MANIFEST)) ? null : new HolderProcess();
-}
-
 export type GenerateOptions = SnapshotOptions & {
   dir: string;
   compress?: 'gzip' | 'none';
   parallel?: number;
-  /** from holderAhead(dir) */
-  holder?: HolderProcess | null;
   /** armed while the slot is made (a signal then cancels it); a signal at any other time exits at once */
   stop?: Stop;
 };
@@ -104,12 +92,8 @@ export async function generateSnapshot(
   mkdirSync(dir, { recursive: true });
   const parallel = opts.parallel ?? d.init.parallel;
   const m = readManifest(dir);
-  // a new snapshot needs a holder: it loads while steep connects and reads the catalogs
-  const holder = m ? null : (opts.holder ?? new HolderProcess());
-  const [pub, sub] = await bothSessions(topology, d).catch((err: unknown) => {
-    holder?.discard();
-    throw err;
-  });
+  // pipelined: the catalog reads at the snapshot go out back to back (newManifest)
+  const [pub, sub] = await bothSessions(topology, d, 'steep snapshot generate', { pipeline: true });
   const source = {
     node: d.from,
     connection: topology.nodes[d.from]!.connection,
@@ -135,7 +119,7 @@ export async function generateSnapshot(
       kept = await keepIntactFiles(run, m);
     } else {
       dropped = await dropInterruptedSlot(run, opts.onEvent);
-      manifest = await startSnapshot(run, holder!, sink, opts);
+      manifest = await startSnapshot(run, sink, opts);
       await record(sub, topology, d, 'preparing', opts.onEvent).catch(() => {});
       await log.mark(manifest, dir, 'generating');
     }
@@ -153,7 +137,6 @@ export async function generateSnapshot(
     return summary(dir, manifest, kept, m !== null, dropped);
   } finally {
     await closeSessions(run.opened);
-    holder?.discard();
     run.heartbeat?.stop(done);
     await sink?.release();
     await pub.end().catch(() => {});
@@ -213,22 +196,16 @@ async function dropInterruptedSlot(run: Run, onEvent: SnapshotOptions['onEvent']
  * read at its snapshot into the manifest. Anything failing before the manifest is written drops
  * the slot again.
  */
-async function startSnapshot(
-  run: Run,
-  holder: HolderProcess,
-  sink: FileSink,
-  opts: GenerateOptions,
-): Promise<Manifest> {
+async function startSnapshot(run: Run, sink: FileSink, opts: GenerateOptions): Promise<Manifest> {
   const { topology, d, dir, parallel, pub, sub } = run;
   await refuseTakenSlot(pub, d);
   const [pubVersion, subVersion] = await Promise.all([serverVersionOf(pub), serverVersionOf(sub)]);
   // a signal while the slot waits for the publisher's open transactions cancels the wait
   opts.stop?.arm();
-  const held = await holder
-    .start(
-      { ...run.source, serverVersion: pubVersion, slot: d.slot, heartbeatFile: join(dir, HOLD_FILE) },
-      opts.stop && { signal: opts.stop.signal, canceller: pub },
-    )
+  const held = await startHolder(
+    { ...run.source, serverVersion: pubVersion, slot: d.slot, heartbeatFile: join(dir, HOLD_FILE) },
+    opts.stop && { signal: opts.stop.signal, canceller: pub },
+  )
     .catch((err: unknown) => {
       throw opts.stop?.signal.aborted ? interrupted(d, false) : err;
     })
@@ -369,17 +346,6 @@ function interrupted(d: SubscriptionSpec, made: boolean): SteepError {
 }
 
 /** The publisher's and the subscriber's sessions, connected side by side (neither left open when the other fails). */
-async function bothSessions(topology: Topology, d: SubscriptionSpec): Promise<[pg.Client, pg.Client]> {
-  const [pub, sub] = await Promise.allSettled([
-    // pipelined: the catalog reads at the snapshot go out back to back (newManifest)
-    session(topology, d.from, 'steep snapshot generate', { pipeline: true }),
-    session(topology, d.node, 'steep snapshot generate'),
-  ]);
-  if (pub.status === 'fulfilled' && sub.status === 'fulfilled') return [pub.value, sub.value];
-  for (const r of [pub, sub]) if (r.status === 'fulfilled') await r.value.end().catch(() => {});
-  throw pub.status === 'rejected' ? pub.reason : (sub as PromiseRejectedResult).reason;
-}
-
 function summary(
   dir: string,
   m: Manifest,

@@ -1,7 +1,6 @@
-import { type ChildProcessByStdio, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync, statSync, unlinkSync, utimesSync } from 'node:fs';
-import { createInterface, type Interface } from 'node:readline';
-import type { Readable, Writable } from 'node:stream';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import { SNAPSHOT_HOLDER_APPLICATION_NAME } from '../executors/preparedSlot.js';
@@ -119,83 +118,45 @@ export class Heartbeat {
   }
 }
 
-type Holder = ChildProcessByStdio<Writable, Readable, null>;
-
-/** A holder process (bin/holder.js), detached, its input and output piped. */
-function spawnHolder(): Holder {
-  return spawn(process.execPath, [fileURLToPath(new URL('bin/holder.js', PACKAGE_ROOT))], {
+/**
+ * Start a holder (bin/holder.js, detached, its input and output piped): it creates `slot` with
+ * an exported snapshot and holds it. The slot is made once the transactions open on the
+ * publisher end: `stop` aborted meanwhile cancels that wait through `canceller` (a session on
+ * the publisher), and PostgreSQL drops a slot not yet made.
+ */
+export async function startHolder(
+  req: Omit<HolderRequest, 'holdMs'>,
+  stop?: { signal: AbortSignal; canceller: pg.Client },
+): Promise<HeldSnapshot & { heartbeat: Heartbeat }> {
+  const child = spawn(process.execPath, [fileURLToPath(new URL('bin/holder.js', PACKAGE_ROOT))], {
     detached: true,
     stdio: ['pipe', 'pipe', 'ignore'],
   });
-}
-
-/**
- * A holder process started ahead of its request: Node and its bundle load while steep loads its
- * config, connects and reads the catalogs. `start` hands it the request; `discard` lets it go
- * unused (it exits as its input ends empty).
- */
-export class HolderProcess {
-  private child!: Holder;
-  private lines!: Interface;
+  const lines = createInterface({ input: child.stdout });
   /** its first line, or null once it exited without one */
-  private answer!: Promise<string | null>;
-  private used = false;
-
-  constructor() {
-    this.take(spawnHolder());
+  const answer = new Promise<string | null>((resolve) => {
+    lines.once('line', resolve);
+    child.once('exit', () => resolve(null));
+  });
+  const heartbeat = new Heartbeat(req.heartbeatFile);
+  child.stdin.end(JSON.stringify({ ...req, holdMs: holdMs() } satisfies HolderRequest));
+  const cancel = () => void cancelSlotWait(stop!.canceller, req.slot, answer);
+  stop?.signal.addEventListener('abort', cancel, { once: true });
+  if (stop?.signal.aborted) cancel();
+  const first = await answer.finally(() => stop?.signal.removeEventListener('abort', cancel));
+  lines.close();
+  child.stdout.destroy();
+  child.unref();
+  const held = first ? (JSON.parse(first) as Partial<HeldSnapshot> & { error?: string }) : {};
+  if (!held.lsn || !held.snapshot) {
+    heartbeat.stop(true);
+    throw new SteepError(
+      'copy.slot_failed',
+      `cannot create slot ${req.slot} with an exported snapshot on ${req.node}: ${held.error ?? 'the snapshot holder ended without an answer'}`,
+      { node: req.node },
+    );
   }
-
-  /**
-   * It creates `slot` with an exported snapshot and holds it. The slot is made once the
-   * transactions open on the publisher end: `stop` aborted meanwhile cancels that wait through
-   * `canceller` (a session on the publisher), and PostgreSQL drops a slot not yet made.
-   */
-  async start(
-    req: Omit<HolderRequest, 'holdMs'>,
-    stop?: { signal: AbortSignal; canceller: pg.Client },
-  ): Promise<HeldSnapshot & { heartbeat: Heartbeat }> {
-    this.used = true;
-    const heartbeat = new Heartbeat(req.heartbeatFile);
-    this.child.stdin.end(JSON.stringify({ ...req, holdMs: holdMs() } satisfies HolderRequest));
-    const cancel = () => void cancelSlotWait(stop!.canceller, req.slot, this.answer);
-    stop?.signal.addEventListener('abort', cancel, { once: true });
-    if (stop?.signal.aborted) cancel();
-    const first = await this.answer.finally(() => stop?.signal.removeEventListener('abort', cancel));
-    this.letGo();
-    const answer = first ? (JSON.parse(first) as Partial<HeldSnapshot> & { error?: string }) : {};
-    if (!answer.lsn || !answer.snapshot) {
-      heartbeat.stop(true);
-      throw new SteepError(
-        'copy.slot_failed',
-        `cannot create slot ${req.slot} with an exported snapshot on ${req.node}: ${answer.error ?? 'the snapshot holder ended without an answer'}`,
-        { node: req.node },
-      );
-    }
-    return { lsn: answer.lsn, snapshot: answer.snapshot, heartbeat };
-  }
-
-  /** Not needed after all (or started already: then nothing). */
-  discard(): void {
-    if (this.used) return;
-    this.used = true;
-    this.child.stdin.end();
-    this.letGo();
-  }
-
-  private take(child: Holder): void {
-    this.child = child;
-    this.lines = createInterface({ input: child.stdout });
-    this.answer = new Promise((resolve) => {
-      this.lines.once('line', resolve);
-      child.once('exit', () => resolve(null));
-    });
-  }
-
-  private letGo(): void {
-    this.lines.close();
-    this.child.stdout.destroy();
-    this.child.unref();
-  }
+  return { lsn: held.lsn, snapshot: held.snapshot, heartbeat };
 }
 
 /**
@@ -218,12 +179,4 @@ async function cancelSlotWait(canceller: pg.Client, slot: string, answered: Prom
       .catch(() => {});
     await Promise.race([answered, new Promise((r) => setTimeout(r, 100))]);
   }
-}
-
-/** Start a holder: it creates `slot` with an exported snapshot and holds it. */
-export function startHolder(
-  req: Omit<HolderRequest, 'holdMs'>,
-  stop?: { signal: AbortSignal; canceller: pg.Client },
-): Promise<HeldSnapshot & { heartbeat: Heartbeat }> {
-  return new HolderProcess().start(req, stop);
 }

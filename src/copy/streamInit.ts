@@ -47,6 +47,7 @@ import { loadModeOf } from './loadMode.js';
 import { startOnSlot } from './slotStart.js';
 import { Heartbeat, holdMs, startHolder } from './snapshotHolder.js';
 import { SubscriberSink } from './subscriberSink.js';
+import { bothSessions } from './twoPhase.js';
 
 export interface StreamInitOptions {
   /** the init step's statements: what starting over runs, the locks of deferred indexes (planner/ownCopyStatements.ts) */
@@ -221,18 +222,11 @@ async function copyAndStart(topology: Topology, d: SubscriptionSpec, opts: Strea
 
 /** The init's sessions on the subscriber and the publisher, with their versions. */
 async function openSessions(topology: Topology, d: SubscriptionSpec): Promise<Sessions> {
-  const options = (node: string) => ({
-    node,
-    applicationName: 'steep init',
-    connectTimeoutMs: topology.settings.connectTimeout,
-  });
-  const sub = await connect(topology.nodes[d.node]!.connection, options(d.node));
-  let pub: pg.Client | null = null;
+  const [pub, sub] = await bothSessions(topology, d, 'steep init');
   try {
-    pub = await connect(topology.nodes[d.from]!.connection, options(d.from));
     return { sub, pub, pubVersion: await serverVersionOf(pub), subVersion: await serverVersionOf(sub) };
   } catch (err) {
-    await pub?.end().catch(() => {});
+    await pub.end().catch(() => {});
     await sub.end().catch(() => {});
     throw err;
   }

@@ -43,6 +43,25 @@ export async function session(
   });
 }
 
+/**
+ * Sessions on the subscription's publisher (`pipeline` there) and subscriber, opened together;
+ * when one fails, the other is ended.
+ */
+export async function bothSessions(
+  topology: Topology,
+  d: SubscriptionSpec,
+  app: string,
+  opts: { pipeline?: boolean } = {},
+): Promise<[pg.Client, pg.Client]> {
+  const [pub, sub] = await Promise.allSettled([
+    session(topology, d.from, app, opts),
+    session(topology, d.node, app),
+  ]);
+  if (pub.status === 'fulfilled' && sub.status === 'fulfilled') return [pub.value, sub.value];
+  for (const r of [pub, sub]) if (r.status === 'fulfilled') await r.value.end().catch(() => {});
+  throw pub.status === 'rejected' ? pub.reason : (sub as PromiseRejectedResult).reason;
+}
+
 export const major = (v: number) => Math.floor(v / 10000);
 
 export function twoPhaseSubscription(topology: Topology, name: string): SubscriptionSpec {

@@ -1,7 +1,7 @@
 import { loadTopology } from '../config/load.js';
 import { type ApplyResult, applySnapshot } from '../copy/snapshotApply.js';
 import { type DeleteResult, deleteSnapshot } from '../copy/snapshotDelete.js';
-import { type GenerateResult, generateSnapshot, holderAhead } from '../copy/snapshotGenerate.js';
+import { type GenerateResult, generateSnapshot } from '../copy/snapshotGenerate.js';
 import { listSnapshots, type SnapshotListing } from '../copy/snapshotListing.js';
 import { twoPhaseSubscription } from '../copy/twoPhase.js';
 import type { EventSink, Stop } from '../executors/events.js';
@@ -17,14 +17,9 @@ export async function snapshotGenerate(
   subscription: string,
   opts: { dir: string; compress?: 'gzip' | 'none'; parallel?: number; onEvent: EventSink; stop?: Stop },
 ): Promise<GenerateResult & { configWarnings: Problem[] }> {
-  const holder = holderAhead(opts.dir);
-  try {
-    const { topology, warnings } = await loadTopology(configPath);
-    const d = twoPhaseSubscription(topology, subscription);
-    return { ...(await generateSnapshot(topology, d, { ...opts, holder })), configWarnings: warnings };
-  } finally {
-    holder?.discard();
-  }
+  const { topology, warnings } = await loadTopology(configPath);
+  const d = twoPhaseSubscription(topology, subscription);
+  return { ...(await generateSnapshot(topology, d, opts)), configWarnings: warnings };
 }
 
 export async function snapshotApply(
