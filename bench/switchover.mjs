@@ -82,7 +82,9 @@ try {
 
   /** A fresh forward subscription, synchronized (after a switchover disabled the last one). */
   const fresh = async () => {
+    // the last switchover fenced bench_app on old: read-only there, and NOLOGIN
     await sql(pub, 'ALTER ROLE bench_app IN DATABASE app RESET default_transaction_read_only');
+    await sql(pub, 'ALTER ROLE bench_app LOGIN');
     await sql(sub, `SELECT 1 FROM pg_subscription WHERE subname = 'bench_sub'`).then(async (r) => {
       if (r.length > 0) {
         await sql(sub, 'ALTER SUBSCRIPTION bench_sub DISABLE');
