@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { SequenceState } from '../model/sequences.js';
+import type { SequenceAccess, SequenceState } from '../model/sequences.js';
 import { quoteTable } from '../model/sql.js';
 import type { TableName } from '../model/topology.js';
 
@@ -85,16 +85,10 @@ export async function readSequenceStates(
 }
 
 /** What the connected role may do with each of `seqs` on a node (absent ones are left out). */
-export interface SequencePrivileges {
-  role: string;
-  /** `schema.name` → SELECT (read its value) and UPDATE (setval; the owner has both) */
-  sequences: Map<string, { select: boolean; update: boolean }>;
-}
-
 export async function readSequencePrivileges(
   client: pg.Client,
   seqs: readonly { schema: string; name: string }[],
-): Promise<SequencePrivileges> {
+): Promise<Omit<SequenceAccess, 'node'>> {
   const { rows } = await client.query<{
     role: string;
     schema: string | null;

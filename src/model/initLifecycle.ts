@@ -33,10 +33,6 @@ export const TRANSITIONS: Readonly<Record<InitState, readonly InitState[]>> = {
   reinitializing: ['copying', 'catching_up', 'synchronized', 'failed', 'uninitialized'],
 };
 
-export function canTransition(from: InitState, to: InitState): boolean {
-  return TRANSITIONS[from].includes(to);
-}
-
 /**
  * The legal states to pass through from `from` to `to`, shortest first (`to` last); [] when
  * already there. An apply that samples `copying` and then `synchronized` records the

@@ -15,6 +15,14 @@ export interface SequenceState {
   max: string;
 }
 
+/** What the role steep connects as may do with each sequence on one node. */
+export interface SequenceAccess {
+  node: string;
+  role: string;
+  /** `schema.name` → SELECT (read its value) and UPDATE (setval; the owner has both); absent: the sequence does not exist there */
+  sequences: ReadonlyMap<string, { select: boolean; update: boolean }>;
+}
+
 export type SequenceAction = 'set' | 'unchanged' | 'skipped';
 
 /** Why a sequence was not set: `ahead` and `no-source` are harmless; the others are problems. */

@@ -1,5 +1,5 @@
 import { grantOnSequences } from '../model/privileges.js';
-import type { SequenceLag, SequenceOutcome, SequenceState } from '../model/sequences.js';
+import type { SequenceAccess, SequenceLag, SequenceOutcome, SequenceState } from '../model/sequences.js';
 import { displayTable, quoteLiteral, quoteTable } from '../model/sql.js';
 
 /**
@@ -103,14 +103,6 @@ export function sequenceLag(
   const behind = up ? src - tgt : tgt - src;
   if (behind <= threshold) return null;
   return { ...base, subscriber: target.last, behind: behind.toString(), absent: false };
-}
-
-/** What the role steep connects as may do with each sequence on one node (`schema.name` → …). */
-export interface SequenceAccess {
-  node: string;
-  role: string;
-  /** absent: the sequence does not exist there */
-  sequences: ReadonlyMap<string, { select: boolean; update: boolean }>;
 }
 
 /**
