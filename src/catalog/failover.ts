@@ -1,4 +1,4 @@
-import type pg from 'pg';
+import { withSession } from '../db/connect.js';
 import type { FailoverServer, FailoverSlot, ObservedFailover, ObservedStandby } from '../model/cluster.js';
 import { parseConninfo } from '../model/conninfo.js';
 import type { ConnectionSpec } from '../model/topology.js';
@@ -54,8 +54,7 @@ async function readServer(
   spec: ConnectionSpec,
   opts: { node: string; connectTimeoutMs?: number; statementTimeoutMs?: number },
 ): Promise<FailoverServer> {
-  const client = await openCatalogSession(spec, opts);
-  try {
+  return withSession(openCatalogSession(spec, opts), async (client) => {
     const r = (await rows<SettingsRow>(client, SETTINGS))[0]!;
     const slotRows = await rows<JsonArrayRow>(client, r.server_version >= PG17 ? SLOTS_17 : SLOTS_14);
     const slots: Record<string, FailoverSlot> = {};
@@ -78,9 +77,7 @@ async function readServer(
               .filter((x) => x !== ''),
       slots,
     };
-  } finally {
-    await client.end().catch(() => {});
-  }
+  });
 }
 
 /** `host:port` of a standby, as messages name it. */
@@ -112,10 +109,4 @@ export async function readFailover(
     ),
   ]);
   return { self: self as FailoverServer, standbys: others as ObservedStandby[] };
-}
-
-/** Does the server of `client` hold a replication slot named `slot`? */
-export async function slotExists(client: pg.Client, slot: string): Promise<boolean> {
-  const r = await client.query('select 1 from pg_catalog.pg_replication_slots where slot_name = $1', [slot]);
-  return (r.rowCount ?? 0) > 0;
 }

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { withSession } from '../db/connect.js';
 import type { ForeignKeyEdge, LoadFacts } from '../model/loadOrder.js';
 import { quoteTable } from '../model/sql.js';
 import type { ConnectionSpec, TableName } from '../model/topology.js';
@@ -66,10 +67,10 @@ export async function readLoadFactsAt(
   conn: ConnectionSpec,
   opts: { node: string; tables: readonly TableName[]; connectTimeoutMs?: number },
 ): Promise<LoadFacts> {
-  const client = await openCatalogSession(conn, { node: opts.node, connectTimeoutMs: opts.connectTimeoutMs });
-  try {
-    return await readLoadFacts(client, opts.tables);
-  } finally {
-    await client.end().catch(() => {});
-  }
+  return withSession(
+    openCatalogSession(conn, { node: opts.node, connectTimeoutMs: opts.connectTimeoutMs }),
+    async (client) => {
+      return await readLoadFacts(client, opts.tables);
+    },
+  );
 }

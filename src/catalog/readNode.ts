@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { withSession } from '../db/connect.js';
 import type { ObservedNode } from '../model/cluster.js';
 import { SteepError } from '../model/errors.js';
 import {
@@ -69,7 +70,7 @@ import {
 } from './queries/subscriptions.js';
 import { TABLES, type TableRow, toTables } from './queries/tables.js';
 import { normaliseRowFilters } from './rowFilters.js';
-import { allNamed, inOneWrite, openCatalogSession, rows } from './session.js';
+import { allNamed, BEGIN_SNAPSHOT, inOneWrite, openCatalogSession, rows } from './session.js';
 import { issueTableSchemaQueries } from './tableSchemas.js';
 
 export const DEFAULT_STATE_SCHEMA = 'steep';
@@ -89,9 +90,6 @@ export interface ReadNodeOptions {
   /** server-side limit per catalog query; 0 = none. Default 30 s. */
   statementTimeoutMs?: number;
 }
-
-/** Starts the snapshot every read shares. */
-export const BEGIN_SNAPSHOT = 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY';
 
 /** What the first round trip learns; it decides which queries the second one sends. */
 export interface NodeProbe {
@@ -151,27 +149,27 @@ function maybe<T>(client: pg.Client, q: CatalogQuery | null): Promise<T[] | null
  */
 export async function readNode(conn: ConnectionSpec, opts: ReadNodeOptions): Promise<ObservedNode> {
   const stateSchema = opts.stateSchema ?? DEFAULT_STATE_SCHEMA;
-  const client = await openCatalogSession(conn, {
-    node: opts.node,
-    connectTimeoutMs: opts.connectTimeoutMs,
-    statementTimeoutMs: opts.statementTimeoutMs,
-  });
-  try {
-    const probe = await readProbe(client, opts.node, stateSchema);
-    const snapshot = await readSnapshot(client, probe, opts);
-    const tables = toTables(jsonRows<TableRow>(snapshot.tables));
-    // round trip 3 (PG 15+, only with filters): row filter normalisation
-    const filters = opts.rowFilters ?? {};
-    const normalised =
-      probe.server.serverVersion >= PG15 && Object.keys(filters).length > 0
-        ? await normaliseRowFilters(client, tables, filters, {
-            probePublication: probe.role.canCreateInDatabase,
-          })
-        : { rowFilters: {}, rowFilterErrors: {} };
-    return observedNode(opts.node, probe, snapshot, tables, normalised);
-  } finally {
-    await client.end().catch(() => {});
-  }
+  return withSession(
+    openCatalogSession(conn, {
+      node: opts.node,
+      connectTimeoutMs: opts.connectTimeoutMs,
+      statementTimeoutMs: opts.statementTimeoutMs,
+    }),
+    async (client) => {
+      const probe = await readProbe(client, opts.node, stateSchema);
+      const snapshot = await readSnapshot(client, probe, opts);
+      const tables = toTables(jsonRows<TableRow>(snapshot.tables));
+      // round trip 3 (PG 15+, only with filters): row filter normalisation
+      const filters = opts.rowFilters ?? {};
+      const normalised =
+        probe.server.serverVersion >= PG15 && Object.keys(filters).length > 0
+          ? await normaliseRowFilters(client, tables, filters, {
+              probePublication: probe.role.canCreateInDatabase,
+            })
+          : { rowFilters: {}, rowFilterErrors: {} };
+      return observedNode(opts.node, probe, snapshot, tables, normalised);
+    },
+  );
 }
 
 /** What round trip 1 learns: the server, the role, steep's own schema and lock. */

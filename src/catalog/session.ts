@@ -29,6 +29,9 @@ export async function openCatalogSession(
   });
 }
 
+/** Starts the snapshot a node's catalog reads share. */
+export const BEGIN_SNAPSHOT = 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY';
+
 /** Issue a catalog query (not awaited here: callers issue several, then await them together). */
 export async function rows<T>(client: pg.Client, q: CatalogQuery): Promise<T[]> {
   const result = await client.query({ text: q.text, values: q.values });

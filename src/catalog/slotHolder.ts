@@ -11,11 +11,6 @@ export const SLOT_HOLDER: CatalogQuery = {
       WHERE s.slot_name = $1`,
 };
 
-export const SLOT_ACTIVE: CatalogQuery = {
-  name: 'slot-active',
-  text: 'SELECT active FROM pg_catalog.pg_replication_slots WHERE slot_name = $1',
-};
-
 export interface SlotHolder {
   /** null: nobody holds it */
   pid: number | null;
@@ -47,12 +42,6 @@ export async function readSlotConfirmed(
     [slot],
   );
   return rows[0] ?? null;
-}
-
-/** Someone streams from (or holds) the slot right now. */
-export async function isSlotActive(client: pg.Client, slot: string): Promise<boolean> {
-  const { rows } = await client.query<{ active: boolean }>({ text: SLOT_ACTIVE.text, values: [slot] });
-  return rows[0]?.active === true;
 }
 
 /**

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { withSession } from '../db/connect.js';
 import { compareTableNames, compareText } from '../model/order.js';
 import { sha256Hex } from '../model/sha256.js';
 import {
@@ -30,10 +31,7 @@ import {
   toColumnRows,
   type UserTypeRow,
 } from './queries/columns.js';
-import { inOneWrite, openCatalogSession, rows } from './session.js';
-
-/** `BEGIN …` of every catalog read (as readNode). */
-const BEGIN_SNAPSHOT = 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY';
+import { BEGIN_SNAPSHOT, inOneWrite, openCatalogSession, rows } from './session.js';
 
 const IDENTITY = { a: 'always', d: 'by-default' } as const;
 const GENERATED = { s: 'stored', v: 'virtual' } as const;
@@ -216,8 +214,7 @@ export async function readTableSchemas(
   conn: ConnectionSpec,
   opts: ReadTablesOptions,
 ): Promise<NodeTableSchemas> {
-  const client = await openCatalogSession(conn, opts);
-  try {
+  return withSession(openCatalogSession(conn, opts), async (client) => {
     const [, result] = await inOneWrite(client, () =>
       Promise.all([
         client.query(BEGIN_SNAPSHOT),
@@ -226,9 +223,7 @@ export async function readTableSchemas(
       ]),
     );
     return result;
-  } finally {
-    await client.end().catch(() => {});
-  }
+  });
 }
 
 /**
@@ -241,8 +236,7 @@ export async function readTableColumns(
   opts: Omit<ReadTablesOptions, 'scope'> & { tables: TableName[]; objects: boolean },
 ): Promise<Record<string, TableSchema>> {
   const scope: TableScope = { all: false, schemas: [], tables: opts.tables, objects: opts.objects };
-  const client = await openCatalogSession(conn, opts);
-  try {
+  return withSession(openCatalogSession(conn, opts), async (client) => {
     const [, , columns] = await inOneWrite(client, () =>
       Promise.all([
         client.query(BEGIN_SNAPSHOT),
@@ -253,9 +247,7 @@ export async function readTableColumns(
       ]),
     );
     return toTables(toColumnRows(columns[0]!.columns));
-  } finally {
-    await client.end().catch(() => {});
-  }
+  });
 }
 
 /**
@@ -300,10 +292,7 @@ export async function readFingerprints(
   conn: ConnectionSpec,
   opts: ReadTablesOptions,
 ): Promise<TableFingerprint[]> {
-  const client = await openCatalogSession(conn, opts);
-  try {
+  return withSession(openCatalogSession(conn, opts), async (client) => {
     return await queryFingerprints(client, opts.scope, opts.stateSchema);
-  } finally {
-    await client.end().catch(() => {});
-  }
+  });
 }

@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import type pg from 'pg';
 import { readSlotConfirmed } from '../catalog/slotHolder.js';
 import { readSubscriptionSlot } from '../catalog/subscriptionOnNode.js';
+import { nodeSession } from '../db/connect.js';
 import { SteepError } from '../model/errors.js';
 import { compareLsn, isLsn } from '../model/lsn.js';
 import type { Topology } from '../model/topology.js';
@@ -16,7 +17,7 @@ import { type SnapshotIdentity, SnapshotStore, snapshotId } from '../state/snaps
 import { chunkFileName, MANIFEST, type Manifest, readManifest, SCHEMA_FILE } from './manifest.js';
 import { heartbeatStopped } from './snapshotHolder.js';
 import { fromRecord, interruptedIn, type Located, locatedAt, recordedOn } from './snapshotListing.js';
-import { HOLD_FILE, session } from './twoPhase.js';
+import { HOLD_FILE } from './twoPhase.js';
 
 export interface DeleteResult {
   id: string;
@@ -109,7 +110,7 @@ export async function dropInterrupted(topology: Topology, dir: string): Promise<
  * subscription streams from it or it moved on; why it is kept, or null once it is gone.
  */
 export async function dropUnusedSlot(topology: Topology, s: Located): Promise<string | null> {
-  const sub = await session(topology, s.subscriber, 'steep snapshot generate');
+  const sub = await nodeSession(topology, s.subscriber, 'steep snapshot generate');
   try {
     return (await dropSlot(topology, s, sub, s.dir, true, s.dir)).slotKept;
   } finally {
@@ -129,7 +130,7 @@ export async function deleteSnapshot(
   const { s, m, interrupted } = await snapshotToDelete(topology, target);
   if (interrupted && allowDestroy) await refuseUnderWay(s.dir, madeSlotOnly(s));
   const sub = topology.nodes[s.subscriber]
-    ? await session(topology, s.subscriber, 'steep snapshot delete')
+    ? await nodeSession(topology, s.subscriber, 'steep snapshot delete')
     : null;
   try {
     const slot = await dropSlot(topology, s, sub, m || interrupted ? s.dir : null, allowDestroy, target);
@@ -225,7 +226,7 @@ async function dropSlot(
     // the slot it names is gone
     if (holdFile) rmSync(holdFile, { force: true });
   };
-  const pub = await session(topology, s.publisher, 'steep snapshot delete');
+  const pub = await nodeSession(topology, s.publisher, 'steep snapshot delete');
   try {
     for (let i = 0; i < 20; i++) {
       const slot = await readSlotConfirmed(pub, s.slot);

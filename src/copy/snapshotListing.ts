@@ -7,13 +7,14 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { readSlotRetention } from '../catalog/slotHolder.js';
+import { nodeSession } from '../db/connect.js';
 import { SteepError } from '../model/errors.js';
 import type { SubscriptionSpec, Topology } from '../model/topology.js';
 import { dropSlotSql } from '../planner/sqlBuild.js';
 import { type SnapshotRecord, type SnapshotStatus, SnapshotStore, snapshotId } from '../state/snapshots.js';
 import { MANIFEST, type Manifest, readManifest } from './manifest.js';
 import { readHeldSlot } from './snapshotHolder.js';
-import { HOLD_FILE, session } from './twoPhase.js';
+import { HOLD_FILE } from './twoPhase.js';
 
 /** A snapshot and where its files are. */
 export interface Located {
@@ -70,7 +71,7 @@ export async function recordedOn(topology: Topology, nodes: Iterable<string>): P
   const out: SnapshotRecord[] = [];
   for (const node of [...new Set(nodes)].sort()) {
     if (!topology.nodes[node]) continue;
-    const c = await session(topology, node, 'steep snapshot list').catch(() => null);
+    const c = await nodeSession(topology, node, 'steep snapshot list').catch(() => null);
     if (!c) continue;
     try {
       const store = new SnapshotStore(topology.settings.stateSchema, node);
@@ -96,7 +97,7 @@ async function slotsOn(
   slots: string[],
 ): Promise<Map<string, number | null> | null> {
   if (!topology.nodes[publisher]) return null;
-  const c = await session(topology, publisher, 'steep snapshot list').catch(() => null);
+  const c = await nodeSession(topology, publisher, 'steep snapshot list').catch(() => null);
   if (!c) return null;
   try {
     return await readSlotRetention(c, slots);

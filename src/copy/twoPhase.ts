@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type pg from 'pg';
-import { connect } from '../db/connect.js';
+import { nodeSession } from '../db/connect.js';
 import type { EventSink } from '../executors/events.js';
 import { stateChangeEvent } from '../executors/initFollow.js';
 import { subscriptionAddress } from '../model/address.js';
@@ -29,20 +29,6 @@ export function where(d: SubscriptionSpec) {
   return { address: subscriptionAddress(d.name), node: d.node };
 }
 
-export async function session(
-  topology: Topology,
-  node: string,
-  app: string,
-  opts: { pipeline?: boolean } = {},
-): Promise<pg.Client> {
-  return connect(topology.nodes[node]!.connection, {
-    node,
-    applicationName: app,
-    connectTimeoutMs: topology.settings.connectTimeout,
-    pipeline: opts.pipeline,
-  });
-}
-
 /**
  * Sessions on the subscription's publisher (`pipeline` there) and subscriber, opened together;
  * when one fails, the other is ended.
@@ -54,8 +40,8 @@ export async function bothSessions(
   opts: { pipeline?: boolean } = {},
 ): Promise<[pg.Client, pg.Client]> {
   const [pub, sub] = await Promise.allSettled([
-    session(topology, d.from, app, opts),
-    session(topology, d.node, app),
+    nodeSession(topology, d.from, app, opts),
+    nodeSession(topology, d.node, app),
   ]);
   if (pub.status === 'fulfilled' && sub.status === 'fulfilled') return [pub.value, sub.value];
   for (const r of [pub, sub]) if (r.status === 'fulfilled') await r.value.end().catch(() => {});

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { SteepError } from '../model/errors.js';
-import type { ConnectionSpec } from '../model/topology.js';
+import type { ConnectionSpec, Topology } from '../model/topology.js';
 import { mask } from './mask.js';
 import { ReadBufferSocket } from './readBufferSocket.js';
 
@@ -112,13 +112,27 @@ export async function connect(spec: ConnectionSpec, opts: ConnectOptions): Promi
   return client;
 }
 
-/** Run `fn` with a connection that is always closed afterwards. */
-export async function withClient<T>(
-  spec: ConnectionSpec,
-  opts: ConnectOptions,
+/** A session on `node` of the file, with the file's connect timeout. */
+export function nodeSession(
+  topology: Topology,
+  node: string,
+  applicationName: string,
+  opts: Omit<ConnectOptions, 'node' | 'applicationName'> = {},
+): Promise<pg.Client> {
+  return connect(topology.nodes[node]!.connection, {
+    node,
+    applicationName,
+    connectTimeoutMs: topology.settings.connectTimeout,
+    ...opts,
+  });
+}
+
+/** Run `fn` with the session `opened` gives (`connect(…)`, a catalog session), always closed afterwards. */
+export async function withSession<T>(
+  opened: Promise<pg.Client>,
   fn: (client: pg.Client) => Promise<T>,
 ): Promise<T> {
-  const client = await connect(spec, opts);
+  const client = await opened;
   try {
     return await fn(client);
   } finally {

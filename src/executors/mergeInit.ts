@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { readSlotHolder } from '../catalog/slotHolder.js';
-import { connect } from '../db/connect.js';
+import { nodeSession } from '../db/connect.js';
 import { SteepError } from '../model/errors.js';
 import type { Statement, Step } from '../model/plan.js';
 import type { Topology } from '../model/topology.js';
@@ -13,7 +13,7 @@ import { oneLine, runStep, type StepContext, stepError } from './runStep.js';
  * A statement carries the node it runs on; the step's own node otherwise.
  */
 
-const APPLICATION_NAME = 'steep apply (merge)';
+export const MERGE_APPLICATION_NAME = 'steep apply (merge)';
 
 /** What a merge step's statement is for (planner/mergeInit.ts gives them in this order). */
 export type MergeStatementKind = 'drop' | 'slot' | 'lock' | 'position' | 'origin' | 'create' | 'origin-drop';
@@ -37,14 +37,6 @@ function statementKind(s: Statement): MergeStatementKind {
 export async function dropMergeSlot(client: pg.Client, slot: string): Promise<void> {
   const holder = await readSlotHolder(client, slot);
   if (holder && holder.pid == null) await client.query(dropSlotSql(slot));
-}
-
-export async function openNodeSession(topology: Topology, node: string): Promise<pg.Client> {
-  return connect(topology.nodes[node]!.connection, {
-    node,
-    connectTimeoutMs: topology.settings.connectTimeout,
-    applicationName: APPLICATION_NAME,
-  });
 }
 
 /** Run statements of one node on a session of it, as a step of that node runs. */
@@ -85,7 +77,7 @@ export class WriteLocks {
     ctx: StepContext,
     onWaiting: (message: string) => void,
   ): Promise<WriteLocks> {
-    const client = await openNodeSession(topology, node);
+    const client = await nodeSession(topology, node, MERGE_APPLICATION_NAME);
     try {
       await setUpOrigin(client, step, node, ctx.lockTimeoutMs, onWaiting);
       await client.query('BEGIN');

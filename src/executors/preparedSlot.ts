@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { isSlotActive, readSlotHolder, readSlotSessions } from '../catalog/slotHolder.js';
+import { readSlotConfirmed, readSlotHolder, readSlotSessions } from '../catalog/slotHolder.js';
 import { connect } from '../db/connect.js';
 import { mask } from '../db/mask.js';
 import { SteepError } from '../model/errors.js';
@@ -118,7 +118,10 @@ export async function endSteepHolder(client: pg.Client, slot: string): Promise<b
   if (pids.length === 0) return true;
   for (const pid of pids) await client.query('SELECT pg_catalog.pg_terminate_backend($1)', [pid]);
   for (let i = 0; i < 50; i++) {
-    if (!(await isSlotActive(client, slot)) && (await readSlotSessions(client, slot, names)).length === 0)
+    if (
+      (await readSlotConfirmed(client, slot))?.active !== true &&
+      (await readSlotSessions(client, slot, names)).length === 0
+    )
       break;
     await new Promise((res) => setTimeout(res, 100));
   }

@@ -1,4 +1,4 @@
-import { withClient } from '../db/connect.js';
+import { connect, withSession } from '../db/connect.js';
 import { describeSessionLost } from '../db/sessionLost.js';
 import { subscriptionAddress } from '../model/address.js';
 import { SteepError } from '../model/errors.js';
@@ -40,9 +40,12 @@ export async function subscriberLost(
   let saved = false;
   for (;;) {
     try {
-      saved = await withClient(
-        t.subscriber.connection,
-        { node, applicationName: APPLICATION_NAME, connectTimeoutMs: opts.connectTimeoutMs },
+      saved = await withSession(
+        connect(t.subscriber.connection, {
+          node,
+          applicationName: APPLICATION_NAME,
+          connectTimeoutMs: opts.connectTimeoutMs,
+        }),
         async (c) => {
           if (!(await hasInitTables(c, t.stateSchema))) return false;
           const changes = await new SubscriptionStateStore(t.stateSchema, node).transition(

@@ -6,7 +6,7 @@ import { existsSync, promises as fs, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadTopology } from '../config/load.js';
-import { withClient } from '../db/connect.js';
+import { connect, withSession } from '../db/connect.js';
 import { type Problem, SteepError } from '../model/errors.js';
 import type { ConnectionSpec, Topology } from '../model/topology.js';
 import { type SandboxUpNode, startSandbox } from './sandbox.js';
@@ -51,7 +51,7 @@ async function seed(topology: Topology, node: string, file: string): Promise<See
   const spec = topology.nodes[node];
   if (!spec) throw new SteepError('demo.seed', `node ${node} is not in the quickstart file`);
   const sql = await fs.readFile(file, 'utf8');
-  return withClient(spec.connection, { node }, async (client) => {
+  return withSession(connect(spec.connection, { node }), async (client) => {
     // several statements, no parameters: one simple-protocol round trip, one implicit transaction
     await client.query(sql);
     const { rows } = await client.query<{ schema: string; name: string }>(
@@ -113,14 +113,14 @@ export async function insertAndReadBack(
   subscriber: { name: string; connection: ConnectionSpec },
   note: string,
 ): Promise<Record<string, unknown>> {
-  const inserted = await withClient(publisher.connection, { node: publisher.name }, async (c) => {
+  const inserted = await withSession(connect(publisher.connection, { node: publisher.name }), async (c) => {
     const { rows } = await c.query<{ id: number }>(
       "INSERT INTO public.customers (id, name, region) SELECT coalesce(max(id), 0) + 1, $1, 'eu' FROM public.customers RETURNING id",
       [note],
     );
     return rows[0]!.id;
   });
-  return withClient(subscriber.connection, { node: subscriber.name }, (c) =>
+  return withSession(connect(subscriber.connection, { node: subscriber.name }), (c) =>
     waitForRow(
       async () =>
         (await c.query('SELECT id, name, region FROM public.customers WHERE id = $1', [inserted])).rows[0],

@@ -1,6 +1,6 @@
 import { readRowPresence } from '../catalog/rowPresence.js';
 import { readFingerprints } from '../catalog/tableSchemas.js';
-import { connect } from '../db/connect.js';
+import { nodeSession } from '../db/connect.js';
 import { connectionLimit } from '../db/connectionLimit.js';
 import type { ClusterState } from '../model/cluster.js';
 import type { DataGap, DriftReport, FingerprintChange } from '../model/driftReport.js';
@@ -52,11 +52,7 @@ function countsAsDrift(topology: Topology, s: SchemaComparison): boolean {
 async function fingerprintChanges(topology: Topology, name: string): Promise<FingerprintChange[]> {
   const node = topology.nodes[name]!;
   const schema = topology.settings.stateSchema;
-  const client = await connect(node.connection, {
-    node: name,
-    applicationName: 'steep drift',
-    connectTimeoutMs: topology.settings.connectTimeout,
-  });
+  const client = await nodeSession(topology, name, 'steep drift');
   let saved: Awaited<ReturnType<typeof readSavedFingerprints>>;
   try {
     if (!(await hasFingerprintTable(client, schema))) return [];

@@ -1,4 +1,4 @@
-import { connect } from '../db/connect.js';
+import { nodeSession } from '../db/connect.js';
 import type { EventSink } from '../executors/events.js';
 import { stateChangeEvent } from '../executors/initFollow.js';
 import type { Plan } from '../model/plan.js';
@@ -17,11 +17,7 @@ export async function recordFailoverGaps(topology: Topology, plan: Plan, onEvent
     const spec = topology.nodes[v.node];
     const d = topology.subscriptions[v.subscription];
     if (!spec || !d) continue;
-    const client = await connect(spec.connection, {
-      node: v.node,
-      applicationName: 'steep apply',
-      connectTimeoutMs: topology.settings.connectTimeout,
-    });
+    const client = await nodeSession(topology, v.node, 'steep apply');
     try {
       if (!(await hasInitTables(client, schema))) continue;
       const states = new SubscriptionStateStore(schema, v.node);

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { queryFingerprints } from '../catalog/tableSchemas.js';
-import { withClient } from '../db/connect.js';
+import { nodeSession, withSession } from '../db/connect.js';
 import { connectionLimit } from '../db/connectionLimit.js';
 import type { EventSink } from '../executors/events.js';
 import { isEmptyScope } from '../model/tableSchema.js';
@@ -27,15 +27,7 @@ export async function onEachNode(
       const done = own
         ? fn(name, own)
         : limited(() =>
-            withClient(
-              topology.nodes[name]!.connection,
-              {
-                node: name,
-                applicationName: 'steep apply',
-                connectTimeoutMs: topology.settings.connectTimeout,
-              },
-              (client) => fn(name, client),
-            ),
+            withSession(nodeSession(topology, name, 'steep apply'), (client) => fn(name, client)),
           );
       return done.catch((err: unknown) => failed(name, err));
     }),

@@ -35,11 +35,12 @@
  */
 import type pg from 'pg';
 import { startOnSlot } from '../copy/slotStart.js';
+import { nodeSession } from '../db/connect.js';
 import type { EventSink } from '../executors/events.js';
 import { stateChangeEvent } from '../executors/initFollow.js';
 import {
   dropMergeSlot,
-  openNodeSession,
+  MERGE_APPLICATION_NAME,
   runStatements,
   statementsOn,
   WriteLocks,
@@ -198,7 +199,7 @@ class MergeRun {
   private async session(node: string): Promise<pg.Client> {
     let c = this.sessions.get(node);
     if (!c) {
-      c = await openNodeSession(this.topology, node);
+      c = await nodeSession(this.topology, node, MERGE_APPLICATION_NAME);
       this.sessions.set(node, c);
     }
     return c;

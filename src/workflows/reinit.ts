@@ -1,9 +1,9 @@
 import type pg from 'pg';
 import { readSubscriptionInfo, type SubscriptionInfo } from '../catalog/compareScope.js';
-import { slotExists } from '../catalog/failover.js';
 import { readFinishedCopies, withoutSyncSlot } from '../catalog/initProgress.js';
 import { readDeniedFunctions, readForeignKeysTo, readPublicationDefs } from '../catalog/reinit.js';
 import { serverVersionOf } from '../catalog/session.js';
+import { slotExists } from '../catalog/slotHolder.js';
 import { loadTopology } from '../config/load.js';
 import { lockedSessions } from '../db/lockedSession.js';
 import type { EventSink, Stop } from '../executors/events.js';

@@ -1,7 +1,7 @@
 import { readFingerprints, readTableSchemas } from '../catalog/tableSchemas.js';
 import { parseTableName } from '../config/identifiers.js';
 import { loadTopology } from '../config/load.js';
-import { connect } from '../db/connect.js';
+import { nodeSession } from '../db/connect.js';
 import type { ApplyEvent, EventSink } from '../executors/events.js';
 import { parseAddress } from '../model/address.js';
 import { type Problem, SteepError } from '../model/errors.js';
@@ -69,11 +69,7 @@ export async function fingerprintNode(
     connectTimeoutMs: topology.settings.connectTimeout,
   });
   if (opts.save) {
-    const client = await connect(node.connection, {
-      node: name,
-      applicationName: 'steep schema fingerprint',
-      connectTimeoutMs: topology.settings.connectTimeout,
-    });
+    const client = await nodeSession(topology, name, 'steep schema fingerprint');
     try {
       if (!(await hasFingerprintTable(client, schema))) {
         throw new SteepError(

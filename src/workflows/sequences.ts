@@ -3,7 +3,7 @@ import { readPublishedScope, readSubscriptionInfo } from '../catalog/compareScop
 import { readSequenceStates } from '../catalog/sequences.js';
 import { serverVersionOf } from '../catalog/session.js';
 import { loadTopology } from '../config/load.js';
-import { connect } from '../db/connect.js';
+import { nodeSession } from '../db/connect.js';
 import { publishedSequences, syncSequences } from '../executors/sequenceSync.js';
 import { subscriptionAddress } from '../model/address.js';
 import type { Problem } from '../model/errors.js';
@@ -58,12 +58,7 @@ async function onPair<T>(
   body: (pub: pg.Client, sub: pg.Client) => Promise<T>,
 ): Promise<T> {
   if (clients) return body(clients.pub, clients.sub);
-  const open = (node: string) =>
-    connect(topology.nodes[node]!.connection, {
-      node,
-      applicationName: APPLICATION_NAME,
-      connectTimeoutMs: topology.settings.connectTimeout,
-    });
+  const open = (node: string) => nodeSession(topology, node, APPLICATION_NAME);
   const pub = await open(d.from);
   let sub: pg.Client | undefined;
   try {

@@ -18,7 +18,7 @@ import { clusterReadOptions, readCluster } from '../catalog/readCluster.js';
 import { parseDuration } from '../config/durations.js';
 import { loadTopology } from '../config/load.js';
 import { parseSize } from '../config/sizes.js';
-import { connect } from '../db/connect.js';
+import { nodeSession } from '../db/connect.js';
 import { connectionLimit } from '../db/connectionLimit.js';
 import { subscriptionAddress } from '../model/address.js';
 import { formatBytes } from '../model/bytes.js';
@@ -68,10 +68,7 @@ async function readLive(topology: Topology, observed: ClusterState): Promise<Map
       limited(async () => {
         if (!n.reachable || !topology.nodes[n.name]) return;
         try {
-          const c = await connect(topology.nodes[n.name]!.connection, {
-            node: n.name,
-            applicationName: 'steep status',
-            connectTimeoutMs: topology.settings.connectTimeout,
+          const c = await nodeSession(topology, n.name, 'steep status', {
             statementTimeoutMs: 10_000,
             // the five reads below go out together
             pipeline: true,

@@ -5,11 +5,11 @@ import {
   readTableShapes,
   type SubscriptionInfo,
 } from '../catalog/compareScope.js';
-import { slotExists } from '../catalog/failover.js';
 import { readSubscriptionActivity } from '../catalog/initProgress.js';
 import { compareSession } from '../catalog/rowHashes.js';
 import { serverVersionOf } from '../catalog/session.js';
-import { connect } from '../db/connect.js';
+import { slotExists } from '../catalog/slotHolder.js';
+import { nodeSession } from '../db/connect.js';
 import type { EventSink } from '../executors/events.js';
 import { stateChangeEvent } from '../executors/initFollow.js';
 import { compareTable } from '../executors/tableCompare.js';
@@ -74,11 +74,7 @@ export async function openSession(
   kind: 'compare' | 'write' | 'plain',
   applicationName = APPLICATION_NAME,
 ): Promise<pg.Client> {
-  const client = await connect(topology.nodes[node]!.connection, {
-    node,
-    applicationName,
-    connectTimeoutMs: topology.settings.connectTimeout,
-  });
+  const client = await nodeSession(topology, node, applicationName);
   if (kind !== 'plain')
     await compareSession(client, {
       statementTimeoutMs: STATEMENT_TIMEOUT_MS,
