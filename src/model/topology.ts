@@ -235,6 +235,12 @@ export function qualifiedName(t: TableName): string {
   return `${t.schema}.${t.name}`;
 }
 
+/** The table a qualifiedName names (split at its first dot). */
+export function tableOfQualified(qn: string): TableName {
+  const dot = qn.indexOf('.');
+  return { schema: qn.slice(0, dot), name: qn.slice(dot + 1) };
+}
+
 /**
  * The subscription steep.yaml declares under `name`; otherwise a SteepError (`code` names the
  * command's family) that lists the names it does declare.

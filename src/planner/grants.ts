@@ -6,7 +6,7 @@ import {
   type RestrictedFunction,
 } from '../model/privileges.js';
 import { displayTable, quoteIdent } from '../model/sql.js';
-import { qualifiedName, type SubscriptionSpec, type Topology } from '../model/topology.js';
+import { qualifiedName, type SubscriptionSpec, type Topology, tableOfQualified } from '../model/topology.js';
 import { PG15, PG16, PG18 } from '../model/versions.js';
 
 /**
@@ -68,10 +68,7 @@ function publisherGrants(topology: Topology, name: string, v: number): string[] 
     `ALTER ROLE ${quoteIdent(repl)} REPLICATION;`,
   ];
   if (tables.length > 0) {
-    const shown = tables.map((qn) => {
-      const [s, ...rest] = qn.split('.');
-      return displayTable({ schema: s!, name: rest.join('.') });
-    });
+    const shown = tables.map((qn) => displayTable(tableOfQualified(qn)));
     lines.push(
       `-- CREATE PUBLICATION … FOR TABLE needs ${role} to own each table; the initial copy reads them as ${repl}`,
       ...shown.map((t) => `ALTER TABLE ${t} OWNER TO ${r};`),

@@ -1,6 +1,7 @@
 import type { ForeignKeyEdge, LoadFacts, LoadGroup, LoadMode, LoadOrder } from '../model/loadOrder.js';
 import { compareText } from '../model/order.js';
 import { quoteIdent, quoteTable } from '../model/sql.js';
+import { tableOfQualified } from '../model/topology.js';
 import { PG15 } from '../model/versions.js';
 
 /**
@@ -172,12 +173,7 @@ function fixText(node: string, role: string, serverVersion: number, use: OwnCopy
 
 /** `ALTER TABLE "s"."t" ALTER CONSTRAINT "fk" DEFERRABLE;` */
 function makeDeferrable(fk: ForeignKeyEdge): string {
-  return `ALTER TABLE ${quoteTable(tableOf(fk.table))} ALTER CONSTRAINT ${quoteIdent(fk.name)} DEFERRABLE;`;
-}
-
-function tableOf(qualified: string): { schema: string; name: string } {
-  const i = qualified.indexOf('.');
-  return { schema: qualified.slice(0, i), name: qualified.slice(i + 1) };
+  return `ALTER TABLE ${quoteTable(tableOfQualified(fk.table))} ALTER CONSTRAINT ${quoteIdent(fk.name)} DEFERRABLE;`;
 }
 
 /**

@@ -1,7 +1,8 @@
 import { SteepError } from '../model/errors.js';
 import { cannotFinishText } from '../model/initFailure.js';
 import type { InitState } from '../model/initState.js';
-import { quoteIdent, quoteLiteral } from '../model/sql.js';
+import { quoteIdent, quoteLiteral, quoteTable } from '../model/sql.js';
+import { tableOfQualified } from '../model/topology.js';
 
 /**
  * `steep reinit` (SPEC §9, reinit recipe): which tables to copy again and the statements that
@@ -123,11 +124,6 @@ function setPublication(subscription: string, names: string[], copy: boolean): s
   return `ALTER SUBSCRIPTION ${quoteIdent(subscription)} SET PUBLICATION ${names.map(quoteIdent).join(', ')}${copy ? ' WITH (copy_data = true)' : ''}`;
 }
 
-function qualified(table: string): string {
-  const dot = table.indexOf('.');
-  return `${quoteIdent(table.slice(0, dot))}.${quoteIdent(table.slice(dot + 1))}`;
-}
-
 /** Every table the subscription's own publications publish. */
 function carried(input: ReinitInput): string[] {
   const out = new Set<string>();
@@ -208,7 +204,10 @@ export function planReinit(input: ReinitInput): ReinitPlan {
       }),
     ),
     { node: 'subscriber', sql: setPublication(input.subscription, temporary, false) },
-    { node: 'subscriber', sql: `TRUNCATE TABLE ${wanted.map(qualified).join(', ')}` },
+    {
+      node: 'subscriber',
+      sql: `TRUNCATE TABLE ${wanted.map((t) => quoteTable(tableOfQualified(t))).join(', ')}`,
+    },
     switchBack,
   ];
   return { stage: 'fresh', tables: wanted, temporary, statements, cleanup };
@@ -242,7 +241,13 @@ function resumeReinit(
     );
   const statements: ReinitStatement[] =
     stage === 'switched'
-      ? [{ node: 'subscriber', sql: `TRUNCATE TABLE ${pending.map(qualified).join(', ')}` }, switchBack]
+      ? [
+          {
+            node: 'subscriber',
+            sql: `TRUNCATE TABLE ${pending.map((t) => quoteTable(tableOfQualified(t))).join(', ')}`,
+          },
+          switchBack,
+        ]
       : [];
   return { stage, tables: pending, temporary, statements, cleanup };
 }
