@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { THIS_DATABASE_OID } from '../model/sql.js';
 import type { TableName } from '../model/topology.js';
+import type { ColumnShape, PublishedScope, TableShape } from '../model/verify.js';
 import { PG15 } from '../model/versions.js';
 
 /**
@@ -49,15 +50,6 @@ export async function readSubscriptionInfo(
   };
 }
 
-/** One table as the subscription's publications publish it. */
-export interface PublishedScope {
-  table: TableName;
-  /** the column list (every column when the publication has none); null before 15 */
-  columns: string[] | null;
-  /** the row filters of the publications that publish it; null when one of them has none */
-  filter: string | null;
-}
-
 /**
  * The tables the publications publish, with their row filter and column list (15+). A table in
  * several publications: its rows pass when any filter passes (PostgreSQL ORs them), and none
@@ -93,23 +85,6 @@ export async function readPublishedScope(
     columns: r.columns,
     filter: r.unfiltered ? null : r.filter,
   }));
-}
-
-export interface ColumnShape {
-  name: string;
-  type: string;
-  collatable: boolean;
-  integer: boolean;
-  generated: boolean;
-}
-
-/** A table's columns and the key it can be compared by, on one node. */
-export interface TableShape {
-  table: TableName;
-  columns: ColumnShape[];
-  /** primary key, else replica identity index; null when neither */
-  key: { source: string; columns: string[] } | null;
-  estimatedRows: number;
 }
 
 /** The shapes of `tables` on a node; a table absent there is absent from the result. */

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { withSession } from '../db/connect.js';
-import type { ObservedNode } from '../model/cluster.js';
+import type { ObservedNode, OtherDatabaseSubscription } from '../model/cluster.js';
 import { SteepError } from '../model/errors.js';
 import {
   type CopiedTableRow,
@@ -59,7 +59,6 @@ import {
 import { STEEP_LOCK, type SteepLockRow } from './queries/steepLock.js';
 import {
   OTHER_DATABASE_SUBSCRIPTIONS,
-  type OtherDatabaseSubscriptionRow,
   SUBSCRIPTION_CONNINFO,
   SUBSCRIPTION_TABLES,
   type SubscriptionConninfoRow,
@@ -242,7 +241,7 @@ function readSnapshot(client: pg.Client, p: Probe, opts: ReadNodeOptions) {
       subscriptions: rows<SubscriptionRow>(client, q.subscriptions),
       conninfo: maybe<SubscriptionConninfoRow>(client, q.subscriptionConninfo),
       subscriptionTables: rows<JsonArrayRow>(client, q.subscriptionTables),
-      otherSubscriptions: rows<OtherDatabaseSubscriptionRow>(client, q.otherDatabaseSubscriptions),
+      otherSubscriptions: rows<OtherDatabaseSubscription>(client, q.otherDatabaseSubscriptions),
       slots: rows<SlotRow>(client, q.slots),
       origins: rows<OriginRow>(client, q.origins),
       tables: rows<JsonArrayRow>(client, q.tables),
@@ -300,12 +299,7 @@ function observedNode(
       (origin) => origins[origin]?.remoteLsn ?? null,
     ),
     slots: toSlots(s.slots),
-    otherDatabaseSubscriptions: s.otherSubscriptions.map((r) => ({
-      database: r.database,
-      name: r.name,
-      slot: r.slot,
-      enabled: r.enabled,
-    })),
+    otherDatabaseSubscriptions: s.otherSubscriptions,
     origins,
     tables,
     stateSchema: {

@@ -4,6 +4,7 @@ import { mask } from '../db/mask.js';
 import { subscriptionAddress } from '../model/address.js';
 import { SteepError } from '../model/errors.js';
 import type { LoopPlan, NodeStatements } from '../planner/reinitLoop.js';
+import type { ReinitSessions } from './reinit.js';
 import { sleep } from './sleep.js';
 import { flushedWalMark } from './walMark.js';
 
@@ -13,11 +14,6 @@ import { flushedWalMark } from './walMark.js';
  * those tables in flight, and let it go. The sessions stay open in between: the reconcile writes
  * in them (they hold the advisory lock the triggers wait for, and carry the origin).
  */
-
-export interface FenceSessions {
-  publisher: pg.Client;
-  subscriber: pg.Client;
-}
 
 export interface FenceNodes {
   subscription: string;
@@ -44,7 +40,7 @@ async function runAll(client: pg.Client, statements: string[], node: string, n: 
 }
 
 /** Put the triggers and the lock on both nodes. */
-export async function takeFence(s: FenceSessions, plan: LoopPlan, n: FenceNodes): Promise<void> {
+export async function takeFence(s: ReinitSessions, plan: LoopPlan, n: FenceNodes): Promise<void> {
   await runAll(s.publisher, plan.publisher.take, n.publisher, n);
   await runAll(s.subscriber, plan.subscriber.take, n.subscriber, n);
 }
@@ -55,7 +51,7 @@ export async function takeFence(s: FenceSessions, plan: LoopPlan, n: FenceNodes)
  * subscriber, confirmed past the WAL position read after the triggers were in place.
  */
 export async function waitNothingInFlight(
-  s: FenceSessions,
+  s: ReinitSessions,
   plan: LoopPlan,
   n: FenceNodes,
   timeoutMs: number,
@@ -103,7 +99,7 @@ async function releaseOn(client: pg.Client, st: NodeStatements): Promise<unknown
  * Drop the triggers and let the lock go on both nodes (both tried, whatever fails). A session that
  * is gone let go of the lock as it ended, and its triggers wait for nothing: the next reinit drops them.
  */
-export async function releaseFence(s: FenceSessions, plan: LoopPlan, n: FenceNodes): Promise<void> {
+export async function releaseFence(s: ReinitSessions, plan: LoopPlan, n: FenceNodes): Promise<void> {
   const results = await Promise.allSettled([
     releaseOn(s.publisher, plan.publisher),
     releaseOn(s.subscriber, plan.subscriber),

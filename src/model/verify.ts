@@ -192,3 +192,29 @@ export async function* mergeRowHashes(
     }
   }
 }
+
+/** One table as the subscription's publications publish it. */
+export interface PublishedScope {
+  table: TableName;
+  /** the column list (every column when the publication has none); null before 15 */
+  columns: string[] | null;
+  /** the row filters of the publications that publish it; null when one of them has none */
+  filter: string | null;
+}
+
+export interface ColumnShape {
+  name: string;
+  type: string;
+  collatable: boolean;
+  integer: boolean;
+  generated: boolean;
+}
+
+/** A table's columns and the key it can be compared by, on one node. */
+export interface TableShape {
+  table: TableName;
+  columns: ColumnShape[];
+  /** primary key, else replica identity index; null when neither */
+  key: { source: string; columns: string[] } | null;
+  estimatedRows: number;
+}

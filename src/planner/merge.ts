@@ -1,8 +1,8 @@
 import type { MergeComparison } from '../model/merge.js';
 import type { TableName } from '../model/topology.js';
 import { qualifiedName } from '../model/topology.js';
-import type { NotVerifiable } from '../model/verify.js';
-import { isComparison, planComparison, type ShapeOfTable } from './verify.js';
+import type { NotVerifiable, TableShape } from '../model/verify.js';
+import { isComparison, planComparison } from './verify.js';
 
 /**
  * Rows per chunk and per group a merge aims at. A merge expects differences (a verify expects
@@ -23,15 +23,15 @@ export const MERGE_GROUP_ROWS = 8;
  */
 export function planMergeComparison(
   table: TableName,
-  a: ShapeOfTable | undefined,
-  b: ShapeOfTable | undefined,
+  a: TableShape | undefined,
+  b: TableShape | undefined,
   nodes: { a: string; b: string },
   listed: string[] | null = null,
 ): MergeComparison | NotVerifiable {
   const name = qualifiedName(table);
   if (!a) return { table, reason: `${name} does not exist on ${nodes.a}` };
   if (!b) return { table, reason: `${name} does not exist on ${nodes.b}` };
-  const stored = (s: ShapeOfTable) =>
+  const stored = (s: TableShape) =>
     s.columns.filter((c) => !c.generated && (listed === null || listed.includes(c.name))).map((c) => c.name);
   const onlyA = stored(a).filter((c) => !stored(b).includes(c));
   const onlyB = stored(b).filter((c) => !stored(a).includes(c));

@@ -1,6 +1,12 @@
-import type { TableName } from '../model/topology.js';
 import { qualifiedName } from '../model/topology.js';
-import type { CompareSide, KeyColumn, NotVerifiable, TableComparison } from '../model/verify.js';
+import type {
+  CompareSide,
+  KeyColumn,
+  NotVerifiable,
+  PublishedScope,
+  TableComparison,
+  TableShape,
+} from '../model/verify.js';
 
 /**
  * What `verify` compares for each table of a subscription (SPEC §9): the publisher's rows after
@@ -8,28 +14,6 @@ import type { CompareSide, KeyColumn, NotVerifiable, TableComparison } from '../
  * columns are ignored), by the publisher's primary key, else its replica identity index. Pure:
  * the caller reads the shapes.
  */
-
-/** Column shapes as the catalog reads them (structurally the catalog's ColumnShape). */
-export interface ShapeColumn {
-  name: string;
-  type: string;
-  collatable: boolean;
-  integer: boolean;
-  generated: boolean;
-}
-
-export interface ShapeOfTable {
-  table: TableName;
-  columns: ShapeColumn[];
-  key: { source: string; columns: string[] } | null;
-  estimatedRows: number;
-}
-
-export interface ScopeOfTable {
-  table: TableName;
-  columns: string[] | null;
-  filter: string | null;
-}
 
 /** Rows per chunk the first pass aims at: small enough that a differing chunk is cheap to diff row by row. */
 export const CHUNK_ROWS = 50_000;
@@ -81,7 +65,7 @@ export function hashesByValue(type: string): boolean {
   return HASHED_BY_VALUE.test(type);
 }
 
-function keyColumns(shape: ShapeOfTable, names: string[]): KeyColumn[] | string {
+function keyColumns(shape: TableShape, names: string[]): KeyColumn[] | string {
   const out: KeyColumn[] = [];
   for (const n of names) {
     const c = shape.columns.find((x) => x.name === n);
@@ -100,9 +84,9 @@ export const WHOLE_ROW = 'whole row (no key: compared as a multiset of rows)';
  * replicates — instead of being refused (a merge needs keys to decide rows by).
  */
 export function planComparison(
-  scope: ScopeOfTable,
-  publisher: ShapeOfTable | undefined,
-  subscriber: ShapeOfTable | undefined,
+  scope: PublishedScope,
+  publisher: TableShape | undefined,
+  subscriber: TableShape | undefined,
   subscriberNode: string,
   opts: { keyless?: boolean } = {},
 ): TableComparison | NotVerifiable {

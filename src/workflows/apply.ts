@@ -18,7 +18,7 @@ import { ApplyLog, closeInterruptedSteps, hasApplyLog } from '../state/applyLog.
 import { recordFailoverGaps } from './failoverGaps.js';
 import { saveSubscribedFingerprints } from './fingerprints.js';
 import { InitRunner, type InterruptedStep, ownCopy } from './init.js';
-import { reconcileForInit, runMergeInit } from './mergeInit.js';
+import { runMergeInit } from './mergeInit.js';
 import { recordSettledObjects } from './objectDigests.js';
 import { asSaved, staleness } from './savedPlan.js';
 import { emitSchemaMismatches, syncAppliedEvent } from './schema.js';
@@ -294,8 +294,7 @@ async function runPlannedStep(step: Step, run: StepRun): Promise<void> {
       fillSecrets,
     };
     if (step.kind === 'subscription-init') await inits.start(client, step, ctx);
-    else if (step.kind === 'merge-init')
-      await runMergeInit(topology, step, ctx, { onEvent: opts.onEvent, reconcile: reconcileForInit });
+    else if (step.kind === 'merge-init') await runMergeInit(topology, step, ctx, { onEvent: opts.onEvent });
     else {
       const stopWatching = watchSlotWait(topology, step, client, opts.onEvent);
       try {

@@ -17,7 +17,7 @@ import { qualifiedName } from '../model/topology.js';
 import type { NotVerifiable, RowDifference, TableComparison } from '../model/verify.js';
 import { MERGE_CHUNK_ROWS, MERGE_GROUP_ROWS, planMergeComparison } from '../planner/merge.js';
 import { isComparison } from '../planner/verify.js';
-import { openSession, parseTableName, pool } from './verify.js';
+import { chunkRowsSetting, openSession, parseTableName, pool } from './verify.js';
 
 /**
  * `steep merge analyze LINK|SUBSCRIPTION` (SPEC §4, §9 merge): how the rows of two nodes that
@@ -46,12 +46,6 @@ export interface MergeAnalyzeResult {
 }
 
 const APPLICATION_NAME = 'steep merge';
-
-/** A tuning knob (and the tests' way to get many chunks out of small tables): rows per chunk. */
-export function mergeChunkRows(): number | undefined {
-  const n = Number.parseInt(process.env.STEEP_VERIFY_CHUNK_ROWS ?? '', 10);
-  return Number.isFinite(n) && n > 0 ? n : undefined;
-}
 
 /**
  * The pair a name stands for: a link (A = its first node, its tables or schemas) or a
@@ -183,7 +177,7 @@ export async function analyzeTable(
   try {
     const v = await compareTable(a, b, cmp, {
       examples: opts.examples,
-      chunkRows: opts.chunkRows ?? mergeChunkRows() ?? MERGE_CHUNK_ROWS,
+      chunkRows: opts.chunkRows ?? chunkRowsSetting() ?? MERGE_CHUNK_ROWS,
       groupRows: MERGE_GROUP_ROWS,
       onDifference: opts.onDifference ? (d) => opts.onDifference!(cmp, d) : undefined,
     });

@@ -60,18 +60,7 @@ import { type ReconcileSessions, reconcilePair } from './mergeReconcile.js';
 
 export interface MergeRunOptions {
   onEvent: EventSink;
-  /** reconcile the pair's differences by the strategy (the merge engine); returns the rows it changed */
-  reconcile: Reconcile;
 }
-
-export type Reconcile = (
-  topology: Topology,
-  pair: MergePair,
-  strategy: MergeStrategy,
-  onEvent: EventSink,
-  /** write in these sessions (the locked transactions) instead of its own */
-  sessions?: ReconcileSessions,
-) => Promise<unknown>;
 
 /** What a merge-init step names, read from its changes (the planner's words). */
 export interface MergeUnitOfStep {
@@ -111,10 +100,17 @@ export function mergeUnitOf(topology: Topology, step: Step): MergeUnitOfStep {
 }
 
 /**
- * The merge engine's reconcile as a merge init runs it: `manual` writes the conflicts to a file
- * and stops the init there, nothing changed.
+ * The merge engine's reconcile as a merge init runs it (`sessions`: write in the locked
+ * transactions instead of its own): `manual` writes the conflicts to a file and stops the init
+ * there, nothing changed.
  */
-export const reconcileForInit: Reconcile = async (topology, pair, strategy, onEvent, sessions) => {
+async function reconcileForInit(
+  topology: Topology,
+  pair: MergePair,
+  strategy: MergeStrategy,
+  onEvent: EventSink,
+  sessions?: ReconcileSessions,
+): Promise<void> {
   const r = await reconcilePair(topology, pair, strategy, {
     onEvent,
     parallel: topology.settings.parallel,
@@ -128,8 +124,7 @@ export const reconcileForInit: Reconcile = async (topology, pair, strategy, onEv
       { address: `${pair.kind}.${pair.name}` },
     );
   }
-  return r;
-};
+}
 
 /** Differences an analysis found: conflicting rows, rows on one side only, tables it could not compare. */
 function differences(a: MergeAnalysis): number {
@@ -162,7 +157,7 @@ export async function runMergeInit(
     for (let round = 1; analysis; round++) {
       if (differences(analysis) > 0) {
         await run.record('copying');
-        await opts.reconcile(topology, pair, strategy, opts.onEvent);
+        await reconcileForInit(topology, pair, strategy, opts.onEvent);
       }
       // before any lock: making a slot waits for the transactions open on the server
       if (round === 1) await run.makeSlots();
@@ -282,7 +277,7 @@ class MergeRun {
       );
       if (inside) {
         // the re-check and the remainder's reconcile, in the locked transactions
-        await opts.reconcile(topology, pair, strategy, opts.onEvent, {
+        await reconcileForInit(topology, pair, strategy, opts.onEvent, {
           a: lockOf(pair.a).client,
           b: lockOf(pair.b).client,
         });

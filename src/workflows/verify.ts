@@ -49,8 +49,8 @@ const STATEMENT_TIMEOUT_MS = 30 * 60_000;
 const REPLAY_TIMEOUT_MS = 60_000;
 const APPLICATION_NAME = 'steep verify';
 
-/** A tuning knob (and the tests' way to get many chunks out of small tables): rows per chunk. */
-function chunkRowsSetting(): number | undefined {
+/** A tuning knob (and the tests' way to get many chunks out of small tables): rows per chunk, for verify and merge. */
+export function chunkRowsSetting(): number | undefined {
   const n = Number.parseInt(process.env.STEEP_VERIFY_CHUNK_ROWS ?? '', 10);
   return Number.isFinite(n) && n > 0 ? n : undefined;
 }

@@ -215,10 +215,3 @@ export const OTHER_DATABASE_SUBSCRIPTIONS: CatalogQuery = {
  where s.subdbid <> ${THIS_DATABASE_OID} and s.subslotname is not null
  order by 1, 2`,
 };
-
-export interface OtherDatabaseSubscriptionRow {
-  database: string;
-  name: string;
-  slot: string;
-  enabled: boolean;
-}

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { TableShape } from '../../../src/model/verify.js';
 import {
   compareKeys,
   confirmsDifference,
@@ -12,7 +13,6 @@ import {
   keySteps,
   MAX_GROUPS,
   planComparison,
-  type ShapeOfTable,
   subGroupCount,
   WHOLE_ROW,
 } from '../../../src/planner/verify.js';
@@ -136,7 +136,7 @@ describe('verify, pure parts', () => {
     expect(c.subscriber.byValue).toEqual(c.publisher.byValue);
   });
 
-  const shape = (cols: string[], key: string[] | null, extra: Partial<ShapeOfTable> = {}): ShapeOfTable => ({
+  const shape = (cols: string[], key: string[] | null, extra: Partial<TableShape> = {}): TableShape => ({
     table: { schema: 'public', name: 't' },
     columns: cols.map((name) => ({ name, type: 'text', collatable: true, integer: false, generated: false })),
     key: key ? { source: 'primary key', columns: key } : null,
