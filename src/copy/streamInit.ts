@@ -210,7 +210,7 @@ async function copyAndStart(topology: Topology, d: SubscriptionSpec, opts: Strea
     // the subscription streams what the slot holds after the snapshot; the sequences' values,
     // read now, are at least those at the snapshot
     await startOnSlot(sub, d, lsn, await publisherSequenceValues(pub, tables));
-    await slots.removeFor(sub, d.name);
+    await slots.clear(sub, d.name);
     await chunks.clear(sub, d.name);
     done = true;
   } finally {

@@ -41,5 +41,5 @@ export async function completeManualInit(
     });
     for (const c of changes) onEvent(stateChangeEvent(c));
   }
-  await new InitSlotStore(schema, step.node).removeFor(client, d.name);
+  await new InitSlotStore(schema, step.node).clear(client, d.name);
 }

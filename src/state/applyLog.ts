@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { mask } from '../db/mask.js';
 import { quoteIdent } from '../model/sql.js';
+import { hasTable } from './columns.js';
 
 /** `apply_log` rows: one per step, SQL with secrets masked. Best effort until the state schema exists. */
 export class ApplyLog {
@@ -93,8 +94,5 @@ export async function closeInterruptedSteps(
 
 /** Does the state schema's apply_log exist on this connection's node? */
 export async function hasApplyLog(client: pg.Client, schema: string): Promise<boolean> {
-  const { rows } = await client.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [
-    `${quoteIdent(schema)}.apply_log`,
-  ]);
-  return rows[0]?.ok === true;
+  return hasTable(client, `${quoteIdent(schema)}.apply_log`);
 }

@@ -12,3 +12,9 @@ export async function hasColumn(client: pg.Client, table: string, column: string
   );
   return rows[0]?.ok === true;
 }
+
+/** Does `table` (schema-qualified, quoted) exist on this connection's node? */
+export async function hasTable(client: pg.Client, table: string): Promise<boolean> {
+  const { rows } = await client.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [table]);
+  return rows[0]?.ok === true;
+}

@@ -1,6 +1,6 @@
 import type pg from 'pg';
-import { quoteIdent } from '../model/sql.js';
 import type { TableName } from '../model/topology.js';
+import { StateTable } from './stateTable.js';
 
 /**
  * `copy_chunks` rows on the subscriber (SPEC §8): the chunks of steep's own copy of a
@@ -19,15 +19,8 @@ export interface ChunkRecord {
   bytes: number | null;
 }
 
-export class CopyChunkStore {
-  constructor(
-    private readonly schema: string,
-    private readonly node: string,
-  ) {}
-
-  private get table(): string {
-    return `${quoteIdent(this.schema)}.copy_chunks`;
-  }
+export class CopyChunkStore extends StateTable {
+  protected readonly name = 'copy_chunks';
 
   async list(client: pg.Client, subscription: string, lsn: string): Promise<ChunkRecord[]> {
     const { rows } = await client.query<{
@@ -96,12 +89,5 @@ export class CopyChunkStore {
       [this.node, subscription],
     );
     return rows;
-  }
-
-  async clear(client: pg.Client, subscription: string): Promise<void> {
-    await client.query(`DELETE FROM ${this.table} WHERE node_name = $1 AND subscription = $2`, [
-      this.node,
-      subscription,
-    ]);
   }
 }

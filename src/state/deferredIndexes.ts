@@ -1,6 +1,7 @@
 import type pg from 'pg';
-import { quoteIdent } from '../model/sql.js';
 import { qualifiedName, type TableName } from '../model/topology.js';
+import { hasTable } from './columns.js';
+import { StateTable } from './stateTable.js';
 
 /**
  * `deferred_indexes` rows on the subscriber: the indexes of a table that steep's own copy
@@ -31,15 +32,8 @@ export function byTable(
   return [...out.values()];
 }
 
-export class DeferredIndexStore {
-  constructor(
-    private readonly schema: string,
-    readonly node: string,
-  ) {}
-
-  private get table(): string {
-    return `${quoteIdent(this.schema)}.deferred_indexes`;
-  }
+export class DeferredIndexStore extends StateTable {
+  protected readonly name = 'deferred_indexes';
 
   async record(client: pg.Client, subscription: string, indexes: DeferredIndex[]): Promise<void> {
     await client.query(
@@ -60,10 +54,7 @@ export class DeferredIndexStore {
   /** The subscription's deferred indexes, a table's together, in the order they are built. */
   async list(client: pg.Client, subscription: string): Promise<DeferredIndex[]> {
     // a state schema from before migration 9 has deferred nothing
-    const { rows: has } = await client.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [
-      this.table,
-    ]);
-    if (!has[0]?.ok) return [];
+    if (!(await hasTable(client, this.table))) return [];
     const { rows } = await client.query<{
       table_schema: string;
       table_name: string;

@@ -1,6 +1,7 @@
 import type pg from 'pg';
-import { quoteIdent } from '../model/sql.js';
 import type { TableVerdict } from '../model/verify.js';
+import { hasTable } from './columns.js';
+import { StateTable } from './stateTable.js';
 
 /**
  * `diverged_tables` (state schema migration 4): the tables of a subscription that `steep verify`
@@ -15,22 +16,12 @@ export interface DivergedTable {
   verifiedAt: string;
 }
 
-export class DivergedTablesStore {
-  constructor(
-    private readonly schema: string,
-    private readonly node: string,
-  ) {}
-
-  private get table(): string {
-    return `${quoteIdent(this.schema)}.diverged_tables`;
-  }
+export class DivergedTablesStore extends StateTable {
+  protected readonly name = 'diverged_tables';
 
   /** Does the node's state schema have the table (migration 4 applied)? */
   async exists(client: pg.Client): Promise<boolean> {
-    const { rows } = await client.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [
-      this.table,
-    ]);
-    return rows[0]?.ok === true;
+    return hasTable(client, this.table);
   }
 
   /** The diverged tables' names ([] when the table is absent: migration 4 not applied yet). */

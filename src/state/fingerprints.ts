@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { quoteIdent } from '../model/sql.js';
 import type { TableFingerprint } from '../model/tableSchema.js';
+import { hasTable } from './columns.js';
 
 /**
  * `schema_fingerprints` in steep's state schema (SPEC §8): the fingerprint of each table as
@@ -18,10 +19,7 @@ function table(schema: string): string {
 
 /** Does `<schema>.schema_fingerprints` exist on this connection's node? */
 export async function hasFingerprintTable(client: pg.Client, schema: string): Promise<boolean> {
-  const { rows } = await client.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [
-    table(schema),
-  ]);
-  return rows[0]?.ok === true;
+  return hasTable(client, table(schema));
 }
 
 /**

@@ -1,20 +1,13 @@
 import type pg from 'pg';
 import type { InitProgress } from '../model/initState.js';
-import { quoteIdent } from '../model/sql.js';
+import { StateTable } from './stateTable.js';
 
 /**
  * `init_progress` rows (SPEC §8): the latest figures of a subscription's init, written by
  * whoever follows it (apply, `init status`), so another session can see how far it got.
  */
-export class InitProgressStore {
-  constructor(
-    private readonly schema: string,
-    private readonly node: string,
-  ) {}
-
-  private get table(): string {
-    return `${quoteIdent(this.schema)}.init_progress`;
-  }
+export class InitProgressStore extends StateTable {
+  protected readonly name = 'init_progress';
 
   async save(client: pg.Client, p: InitProgress): Promise<void> {
     await client.query(
@@ -57,12 +50,5 @@ export class InitProgressStore {
     return r
       ? { rowsCopied: Number(r.rows_copied), percent: r.overall_percent, updatedAt: r.updated_at }
       : null;
-  }
-
-  async remove(client: pg.Client, subscription: string): Promise<void> {
-    await client.query(`DELETE FROM ${this.table} WHERE node_name = $1 AND subscription = $2`, [
-      this.node,
-      subscription,
-    ]);
   }
 }

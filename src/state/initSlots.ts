@@ -1,22 +1,15 @@
 import type pg from 'pg';
 import type { ObservedInitSlot } from '../model/initState.js';
 import { type InitSlotRow, toObservedInitSlot } from '../model/initStateRows.js';
-import { quoteIdent } from '../model/sql.js';
+import { StateTable } from './stateTable.js';
 
 /**
  * `init_slots` rows (SPEC §8) on the subscriber: the slot `steep init prepare` made on the
  * publisher for a subscription and the LSN the restored backup must be consistent at. The row
  * lives until the subscription is created on the slot (or the init is cancelled).
  */
-export class InitSlotStore {
-  constructor(
-    private readonly schema: string,
-    private readonly node: string,
-  ) {}
-
-  private get table(): string {
-    return `${quoteIdent(this.schema)}.init_slots`;
-  }
+export class InitSlotStore extends StateTable {
+  protected readonly name = 'init_slots';
 
   async record(
     client: pg.Client,
@@ -39,12 +32,5 @@ export class InitSlotStore {
       [this.node, subscription],
     );
     return rows[0] ? toObservedInitSlot(rows[0]) : null;
-  }
-
-  async removeFor(client: pg.Client, subscription: string): Promise<void> {
-    await client.query(`DELETE FROM ${this.table} WHERE node_name = $1 AND subscription = $2`, [
-      this.node,
-      subscription,
-    ]);
   }
 }

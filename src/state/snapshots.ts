@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { normaliseLsn } from '../model/lsn.js';
-import { quoteIdent } from '../model/sql.js';
 import { hasColumn } from './columns.js';
+import { StateTable } from './stateTable.js';
 
 /**
  * `snapshots` rows (SPEC §8, migration 7) on the subscriber a two-phase snapshot seeds: one per
@@ -69,15 +69,8 @@ interface Row {
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
-export class SnapshotStore {
-  constructor(
-    private readonly schema: string,
-    private readonly node: string,
-  ) {}
-
-  private get table(): string {
-    return `${quoteIdent(this.schema)}.snapshots`;
-  }
+export class SnapshotStore extends StateTable {
+  protected readonly name = 'snapshots';
 
   /** Does the node's state schema have migration 7's table? */
   async exists(client: pg.Client): Promise<boolean> {

@@ -3,6 +3,8 @@ import { IN_PROGRESS, transitionPath } from '../model/initLifecycle.js';
 import type { InitState, ObservedSubscriptionState } from '../model/initState.js';
 import { type SubscriptionStateRow, toObservedState } from '../model/initStateRows.js';
 import { quoteIdent } from '../model/sql.js';
+import { InitProgressStore } from './initProgress.js';
+import { StateTable } from './stateTable.js';
 
 /** One recorded transition: what `init.state_change` reports. */
 export interface StateChange {
@@ -19,15 +21,8 @@ export interface StateChange {
  * goes through `transition`, which takes only the legal moves of the init lifecycle
  * (`model/initLifecycle.ts`) and returns the changes it recorded, for the caller to log.
  */
-export class SubscriptionStateStore {
-  constructor(
-    private readonly schema: string,
-    private readonly node: string,
-  ) {}
-
-  private get table(): string {
-    return `${quoteIdent(this.schema)}.subscription_state`;
-  }
+export class SubscriptionStateStore extends StateTable {
+  protected readonly name = 'subscription_state';
 
   async get(client: pg.Client, subscription: string): Promise<ObservedSubscriptionState | null> {
     const { rows } = await client.query<SubscriptionStateRow>(
@@ -96,15 +91,8 @@ export class SubscriptionStateStore {
 
   /** Forget the subscription (it was dropped): its state, progress and prepared slot rows. */
   async remove(client: pg.Client, subscription: string): Promise<void> {
-    const s = quoteIdent(this.schema);
-    await client.query(`DELETE FROM ${s}.subscription_state WHERE node_name = $1 AND subscription = $2`, [
-      this.node,
-      subscription,
-    ]);
-    await client.query(`DELETE FROM ${s}.init_progress WHERE node_name = $1 AND subscription = $2`, [
-      this.node,
-      subscription,
-    ]);
+    await this.clear(client, subscription);
+    await new InitProgressStore(this.schema, this.node).clear(client, subscription);
   }
 }
 

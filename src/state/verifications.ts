@@ -2,31 +2,23 @@ import type pg from 'pg';
 import { quoteIdent } from '../model/sql.js';
 import type { TableVerdict } from '../model/verify.js';
 import type { VerifyRecord } from '../model/verifyRecord.js';
+import { hasTable } from './columns.js';
+import { StateTable } from './stateTable.js';
 
 /**
  * `verifications` and `verified_tables` (state schema migration 10): the last `steep verify` of
  * each subscription on this subscriber, and of each table it compared.
  */
-export class VerificationStore {
-  constructor(
-    private readonly schema: string,
-    private readonly node: string,
-  ) {}
+export class VerificationStore extends StateTable {
+  protected readonly name = 'verifications';
 
-  private get subscriptions(): string {
-    return `${quoteIdent(this.schema)}.verifications`;
-  }
-
-  private get tables(): string {
+  private get verifiedTables(): string {
     return `${quoteIdent(this.schema)}.verified_tables`;
   }
 
   /** Does the node's state schema have the tables (migration 10 applied)? */
   async exists(client: pg.Client): Promise<boolean> {
-    const { rows } = await client.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [
-      this.subscriptions,
-    ]);
-    return rows[0]?.ok === true;
+    return hasTable(client, this.table);
   }
 
   /**
@@ -47,7 +39,7 @@ export class VerificationStore {
     if (run.whole) await this.recordSubscription(client, subscription, run);
     if (v.length === 0) return;
     await client.query(
-      `INSERT INTO ${this.tables} (node_name, subscription, table_name, verified_at, verdict, rows, missing, extra, different)
+      `INSERT INTO ${this.verifiedTables} (node_name, subscription, table_name, verified_at, verdict, rows, missing, extra, different)
        SELECT $1, $2, t, now(), s, r, m, e, d
          FROM unnest($3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[]) AS u(t, s, r, m, e, d)
        ON CONFLICT (node_name, subscription, table_name) DO UPDATE SET verified_at = excluded.verified_at,
@@ -76,7 +68,7 @@ export class VerificationStore {
     const notVerifiable = v.filter((t) => t.status === 'not_verifiable').length;
     const verdict = diverged > 0 ? 'diverged' : notVerifiable > 0 ? 'not_verifiable' : 'equal';
     await client.query(
-      `INSERT INTO ${this.subscriptions} AS v (node_name, subscription, started_at, verified_at, verdict, tables_compared, tables_diverged, tables_not_verifiable, conflicts)
+      `INSERT INTO ${this.table} AS v (node_name, subscription, started_at, verified_at, verdict, tables_compared, tables_diverged, tables_not_verifiable, conflicts)
        VALUES ($1, $2, $3, now(), $4, $5, $6, $7, $8)
        ON CONFLICT (node_name, subscription) DO UPDATE SET started_at = excluded.started_at, verified_at = excluded.verified_at,
          verdict = excluded.verdict, tables_compared = excluded.tables_compared, tables_diverged = excluded.tables_diverged,
@@ -109,7 +101,7 @@ export class VerificationStore {
       conflicts: Record<string, number> | null;
     }>(
       `SELECT subscription, started_at, verified_at, verdict, tables_compared, tables_diverged, tables_not_verifiable, conflicts
-         FROM ${this.subscriptions} WHERE node_name = $1 ORDER BY subscription`,
+         FROM ${this.table} WHERE node_name = $1 ORDER BY subscription`,
       [this.node],
     );
     for (const r of rows)

@@ -379,8 +379,8 @@ async function recordUninitialized(r: CancelRun): Promise<void> {
     source: d.from,
   });
   for (const ch of changes) onEvent(stateChangeEvent(ch));
-  await new InitProgressStore(schema, d.node).remove(c, d.name);
-  await new InitSlotStore(schema, d.node).removeFor(c, d.name);
+  await new InitProgressStore(schema, d.node).clear(c, d.name);
+  await new InitSlotStore(schema, d.node).clear(c, d.name);
   await new CopyChunkStore(schema, d.node).clear(c, d.name);
   // the slot a snapshot was taken on is gone (or left to drop by hand): never applicable
   result.cancelledSnapshots = await new SnapshotStore(schema, d.node).cancel(c, d.name);
