@@ -1,4 +1,9 @@
-import { Flags } from '@oclif/core';
+import { Args, Flags } from '@oclif/core';
+
+/** A required argument, never read from stdin. */
+export function requiredArg(description: string) {
+  return Args.string({ ignoreStdin: true, description, required: true });
+}
 
 /** Flags every command takes (SPEC §4). */
 export const globalFlags = {

@@ -1,7 +1,7 @@
-import { Args, Flags } from '@oclif/core';
+import { Flags } from '@oclif/core';
 import { SteepCommand } from '../cli/baseCommand.js';
 import { ignoreEvents, jsonEventSink } from '../cli/eventLog.js';
-import { globalFlags, jsonFlag } from '../cli/flags.js';
+import { globalFlags, jsonFlag, requiredArg } from '../cli/flags.js';
 import { Interruption } from '../cli/interruption.js';
 import { LineProgress } from '../cli/lineProgress.js';
 import { formatProblem } from '../model/errors.js';
@@ -21,11 +21,7 @@ Refuses tables the subscription does not carry, a subscription not yet initialis
     '<%= config.bin %> reinit west_orders --full',
   ];
   static override args = {
-    subscription: Args.string({
-      ignoreStdin: true,
-      description: 'The subscription to repair.',
-      required: true,
-    }),
+    subscription: requiredArg('The subscription to repair.'),
   };
   static override flags = {
     ...globalFlags,

@@ -1,7 +1,6 @@
-import { Args } from '@oclif/core';
 import { SteepCommand } from '../cli/baseCommand.js';
 import { jsonEventSink } from '../cli/eventLog.js';
-import { formatFlag, globalFlags, jsonFlag } from '../cli/flags.js';
+import { formatFlag, globalFlags, jsonFlag, requiredArg } from '../cli/flags.js';
 import { Interruption } from '../cli/interruption.js';
 import { switchoverFlags, switchoverOptions } from '../cli/switchoverOptions.js';
 import { formatProblem } from '../model/errors.js';
@@ -19,11 +18,7 @@ Exit codes: 0 released (or dry run), 1 refused or failed (the fence undone), 130
     '<%= config.bin %> switchover west_orders --roles app,batch --grace 10s --verify public.orders',
   ];
   static override args = {
-    subscription: Args.string({
-      ignoreStdin: true,
-      description: 'The subscription whose subscriber becomes the primary.',
-      required: true,
-    }),
+    subscription: requiredArg('The subscription whose subscriber becomes the primary.'),
   };
   static override flags = { ...globalFlags, ...jsonFlag, ...formatFlag, ...switchoverFlags };
 

@@ -1,7 +1,7 @@
-import { Args, Flags } from '@oclif/core';
+import { Flags } from '@oclif/core';
 import { SteepCommand } from '../cli/baseCommand.js';
 import { ignoreEvents, jsonEventSink } from '../cli/eventLog.js';
-import { commaList, formatFlag, globalFlags, jsonFlag } from '../cli/flags.js';
+import { commaList, formatFlag, globalFlags, jsonFlag, requiredArg } from '../cli/flags.js';
 import { VerifyProgress } from '../cli/verifyProgress.js';
 import { formatProblem } from '../model/errors.js';
 import { renderVerifyMarkdown, renderVerifyText } from '../render/verify.js';
@@ -21,11 +21,7 @@ Exit codes: 0 every table equal, 2 diverged or some table not verifiable (still 
     '<%= config.bin %> verify west_orders --repair',
   ];
   static override args = {
-    subscription: Args.string({
-      ignoreStdin: true,
-      description: 'The subscription whose data to compare.',
-      required: true,
-    }),
+    subscription: requiredArg('The subscription whose data to compare.'),
   };
   static override flags = {
     ...globalFlags,

@@ -1,8 +1,7 @@
-import { Args } from '@oclif/core';
 import { SteepCommand } from '../../cli/baseCommand.js';
 import { confirm } from '../../cli/confirm.js';
 import { ignoreEvents, jsonEventSink } from '../../cli/eventLog.js';
-import { approvalFlags, globalFlags, jsonFlag } from '../../cli/flags.js';
+import { approvalFlags, globalFlags, jsonFlag, requiredArg } from '../../cli/flags.js';
 import { Interruption } from '../../cli/interruption.js';
 import { formatProblem } from '../../model/errors.js';
 import { dropSlotSql } from '../../planner/sqlBuild.js';
@@ -24,11 +23,7 @@ Ctrl-C (SIGINT) or SIGTERM: the drop and the truncate finish together, nothing s
     '<%= config.bin %> init cancel west_orders --json',
   ];
   static override args = {
-    subscription: Args.string({
-      ignoreStdin: true,
-      description: 'The subscription whose init to cancel.',
-      required: true,
-    }),
+    subscription: requiredArg('The subscription whose init to cancel.'),
   };
   static override flags = { ...globalFlags, ...jsonFlag, ...approvalFlags };
 

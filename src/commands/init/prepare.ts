@@ -1,7 +1,7 @@
-import { Args, Flags } from '@oclif/core';
+import { Flags } from '@oclif/core';
 import { SteepCommand } from '../../cli/baseCommand.js';
 import { ignoreEvents, jsonEventSink } from '../../cli/eventLog.js';
-import { globalFlags, jsonFlag } from '../../cli/flags.js';
+import { globalFlags, jsonFlag, requiredArg } from '../../cli/flags.js';
 import { Interruption } from '../../cli/interruption.js';
 import { formatProblem } from '../../model/errors.js';
 import { type PreparedInit, type PrepareResult, prepareInit } from '../../workflows/initPrepare.js';
@@ -56,11 +56,7 @@ With --hold the slot's snapshot is exported and kept open until the command is i
     '<%= config.bin %> init prepare west_orders --json',
   ];
   static override args = {
-    subscription: Args.string({
-      ignoreStdin: true,
-      description: 'The subscription to prepare.',
-      required: true,
-    }),
+    subscription: requiredArg('The subscription to prepare.'),
   };
   static override flags = {
     ...globalFlags,

@@ -1,6 +1,6 @@
-import { Args, Flags } from '@oclif/core';
+import { Flags } from '@oclif/core';
 import { SteepCommand } from '../../cli/baseCommand.js';
-import { commaList, globalFlags, jsonFlag } from '../../cli/flags.js';
+import { commaList, globalFlags, jsonFlag, requiredArg } from '../../cli/flags.js';
 import { formatProblem } from '../../model/errors.js';
 import { renderMergeAnalysisText } from '../../render/mergeAnalyze.js';
 import { analyzeMerge } from '../../workflows/mergeAnalyze.js';
@@ -16,11 +16,7 @@ Exit codes: 0 nothing conflicts, 2 conflicting rows (or a table that cannot be c
     '<%= config.bin %> merge analyze west_orders --tables public.orders --json',
   ];
   static override args = {
-    name: Args.string({
-      ignoreStdin: true,
-      description: 'The link or subscription whose two nodes to compare.',
-      required: true,
-    }),
+    name: requiredArg('The link or subscription whose two nodes to compare.'),
   };
   static override flags = {
     ...globalFlags,

@@ -1,6 +1,6 @@
-import { Args, Flags } from '@oclif/core';
+import { Flags } from '@oclif/core';
 import { SteepCommand } from '../../cli/baseCommand.js';
-import { globalFlags, jsonFlag } from '../../cli/flags.js';
+import { globalFlags, jsonFlag, requiredArg } from '../../cli/flags.js';
 import { formatProblem } from '../../model/errors.js';
 import { comparisonDocument, renderComparisonText } from '../../render/schemaText.js';
 import { compareNodes, hasDifferences } from '../../workflows/schema.js';
@@ -16,12 +16,8 @@ Exit codes: 0 success (and, with --detailed-exitcode, no table differs), 1 error
     '<%= config.bin %> schema compare east west --json',
   ];
   static override args = {
-    nodeA: Args.string({ ignoreStdin: true, description: 'A node of steep.yaml (LOCAL).', required: true }),
-    nodeB: Args.string({
-      ignoreStdin: true,
-      description: 'Another node of steep.yaml (REMOTE).',
-      required: true,
-    }),
+    nodeA: requiredArg('A node of steep.yaml (LOCAL).'),
+    nodeB: requiredArg('Another node of steep.yaml (REMOTE).'),
   };
   static override flags = {
     ...globalFlags,

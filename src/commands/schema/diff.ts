@@ -1,6 +1,5 @@
-import { Args } from '@oclif/core';
 import { SteepCommand } from '../../cli/baseCommand.js';
-import { globalFlags, jsonFlag } from '../../cli/flags.js';
+import { globalFlags, jsonFlag, requiredArg } from '../../cli/flags.js';
 import { formatProblem } from '../../model/errors.js';
 import { diffDocument, renderDiffText } from '../../render/schemaText.js';
 import { diffTable } from '../../workflows/schema.js';
@@ -14,13 +13,9 @@ export default class SchemaDiff extends SteepCommand {
     '<%= config.bin %> schema diff east west \'"Sales"."Order Lines"\' --json',
   ];
   static override args = {
-    nodeA: Args.string({ ignoreStdin: true, description: 'A node of steep.yaml.', required: true }),
-    nodeB: Args.string({ ignoreStdin: true, description: 'Another node of steep.yaml.', required: true }),
-    table: Args.string({
-      ignoreStdin: true,
-      description: 'schema.table (a bare name means public).',
-      required: true,
-    }),
+    nodeA: requiredArg('A node of steep.yaml.'),
+    nodeB: requiredArg('Another node of steep.yaml.'),
+    table: requiredArg('schema.table (a bare name means public).'),
   };
   static override flags = { ...globalFlags, ...jsonFlag };
 

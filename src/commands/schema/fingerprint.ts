@@ -1,6 +1,6 @@
-import { Args, Flags } from '@oclif/core';
+import { Flags } from '@oclif/core';
 import { SteepCommand } from '../../cli/baseCommand.js';
-import { globalFlags, jsonFlag } from '../../cli/flags.js';
+import { globalFlags, jsonFlag, requiredArg } from '../../cli/flags.js';
 import { formatProblem } from '../../model/errors.js';
 import { fingerprintsDocument, renderFingerprintsText } from '../../render/schemaText.js';
 import { fingerprintNode } from '../../workflows/schema.js';
@@ -16,7 +16,7 @@ export default class SchemaFingerprint extends SteepCommand {
     '<%= config.bin %> schema fingerprint east --json',
   ];
   static override args = {
-    node: Args.string({ ignoreStdin: true, description: 'A node of steep.yaml.', required: true }),
+    node: requiredArg('A node of steep.yaml.'),
   };
   static override flags = {
     ...globalFlags,

@@ -1,6 +1,6 @@
-import { Args, Flags } from '@oclif/core';
+import { Flags } from '@oclif/core';
 import { SteepCommand } from '../../cli/baseCommand.js';
-import { globalFlags, jsonFlag } from '../../cli/flags.js';
+import { globalFlags, jsonFlag, requiredArg } from '../../cli/flags.js';
 import { formatProblem } from '../../model/errors.js';
 import { renderSequenceSyncText } from '../../render/sequences.js';
 import { sequencesSync } from '../../workflows/sequences.js';
@@ -16,11 +16,9 @@ Exit codes: 0 done, 1 error or a sequence that could not be set (absent on the s
     '<%= config.bin %> sequences sync steep_reverse_west_orders --headroom 1000',
   ];
   static override args = {
-    subscription: Args.string({
-      ignoreStdin: true,
-      description: 'The subscription whose sequences to copy (or steep_reverse_SUBSCRIPTION: the way back).',
-      required: true,
-    }),
+    subscription: requiredArg(
+      'The subscription whose sequences to copy (or steep_reverse_SUBSCRIPTION: the way back).',
+    ),
   };
   static override flags = {
     ...globalFlags,

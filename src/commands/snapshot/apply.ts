@@ -1,7 +1,7 @@
-import { Args, Flags } from '@oclif/core';
+import { Flags } from '@oclif/core';
 import { SteepCommand } from '../../cli/baseCommand.js';
 import { ignoreEvents, jsonEventSink } from '../../cli/eventLog.js';
-import { globalFlags, jsonFlag } from '../../cli/flags.js';
+import { globalFlags, jsonFlag, requiredArg } from '../../cli/flags.js';
 import { formatProblem } from '../../model/errors.js';
 import { snapshotApply } from '../../workflows/snapshot.js';
 
@@ -13,11 +13,7 @@ export default class SnapshotApply extends SteepCommand {
 Then loads the files on parallel sessions (existing rows follow init.existingData; an interrupted load resumes after the files it finished), sets the sequences (never backwards), advances the subscription's origin to the snapshot's LSN, enables it and follows it to synchronized.`;
   static override examples = ['<%= config.bin %> snapshot apply west_orders --input /backup/west_orders'];
   static override args = {
-    subscription: Args.string({
-      ignoreStdin: true,
-      description: 'The two-phase subscription.',
-      required: true,
-    }),
+    subscription: requiredArg('The two-phase subscription.'),
   };
   static override flags = {
     ...globalFlags,

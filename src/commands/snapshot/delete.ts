@@ -1,6 +1,6 @@
-import { Args, Flags } from '@oclif/core';
+import { Flags } from '@oclif/core';
 import { SteepCommand } from '../../cli/baseCommand.js';
-import { globalFlags, jsonFlag } from '../../cli/flags.js';
+import { globalFlags, jsonFlag, requiredArg } from '../../cli/flags.js';
 import { snapshotDelete } from '../../workflows/snapshot.js';
 
 export default class SnapshotDelete extends SteepCommand {
@@ -12,11 +12,7 @@ export default class SnapshotDelete extends SteepCommand {
     '<%= config.bin %> snapshot delete west_orders@0/1A2B3C8 --allow-destroy',
   ];
   static override args = {
-    snapshot: Args.string({
-      ignoreStdin: true,
-      description: 'The snapshot directory, or its id from snapshot list.',
-      required: true,
-    }),
+    snapshot: requiredArg('The snapshot directory, or its id from snapshot list.'),
   };
   static override flags = {
     ...globalFlags,

@@ -1,7 +1,7 @@
-import { Args, Flags } from '@oclif/core';
+import { Flags } from '@oclif/core';
 import { SteepCommand } from '../../cli/baseCommand.js';
 import { ignoreEvents, jsonEventSink } from '../../cli/eventLog.js';
-import { globalFlags, jsonFlag } from '../../cli/flags.js';
+import { globalFlags, jsonFlag, requiredArg } from '../../cli/flags.js';
 import { Interruption } from '../../cli/interruption.js';
 import { formatBytes } from '../../model/bytes.js';
 import { formatProblem } from '../../model/errors.js';
@@ -17,11 +17,7 @@ Interrupted (Ctrl-C, crash, SIGKILL), it resumes when run again: files whose che
     '<%= config.bin %> snapshot generate west_orders --output /backup/west_orders --compress gzip',
   ];
   static override args = {
-    subscription: Args.string({
-      ignoreStdin: true,
-      description: 'The two-phase subscription.',
-      required: true,
-    }),
+    subscription: requiredArg('The two-phase subscription.'),
   };
   static override flags = {
     ...globalFlags,
