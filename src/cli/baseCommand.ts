@@ -3,7 +3,7 @@ import { Command } from '@oclif/core';
 import chalk from 'chalk';
 import { nearest } from '../config/suggest.js';
 import { mask } from '../db/mask.js';
-import { formatProblem, SteepError } from '../model/errors.js';
+import { formatProblem, type Problem, SteepError } from '../model/errors.js';
 import type { Interruption } from './interruption.js';
 import { jsonText } from './jsonText.js';
 
@@ -26,6 +26,13 @@ export abstract class SteepCommand extends Command {
     const enabled = !flags['no-color'] && !process.env.NO_COLOR && process.stdout.isTTY === true;
     chalk.level = enabled ? chalk.level || 1 : 0;
     return enabled;
+  }
+
+  /** Write a workflow result's config warnings to stderr; returns the rest of the result. */
+  protected warned<T extends { configWarnings: Problem[] }>(result: T): Omit<T, 'configWarnings'> {
+    const { configWarnings, ...rest } = result;
+    for (const w of configWarnings) this.err(formatProblem(w));
+    return rest;
   }
 
   /** Write lines to stdout, masked. */

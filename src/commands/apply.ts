@@ -8,7 +8,7 @@ import { eachSink, ignoreEvents, jsonEventSink } from '../cli/eventLog.js';
 import { globalFlags, jsonFlag } from '../cli/flags.js';
 import { Interruption } from '../cli/interruption.js';
 import { parseBytes } from '../model/bytes.js';
-import { formatProblem, SteepError } from '../model/errors.js';
+import { SteepError } from '../model/errors.js';
 import type { Plan } from '../model/plan.js';
 import { count } from '../render/count.js';
 import { progressLine } from '../render/initProgress.js';
@@ -108,8 +108,7 @@ Ctrl-C (SIGINT) or SIGTERM: no new step starts, a running statement finishes, an
     const json = flags.json;
     const saved = args.plan ? await readSavedPlan(args.plan) : undefined;
     const targets = flags.target ?? [];
-    const { topology, plan, configWarnings } = await makePlan(flags.config, { targets, lsn: flags.lsn });
-    for (const w of configWarnings) this.err(formatProblem(w));
+    const { topology, plan } = this.warned(await makePlan(flags.config, { targets, lsn: flags.lsn }));
     if (saved) await refuseStalePlan(saved, topology, plan);
     const maxCopyBytes = maxCopy(flags['max-copy']);
     if (!json) this.out(renderPlanText(plan));

@@ -1,7 +1,6 @@
 import { Flags } from '@oclif/core';
 import { SteepCommand } from '../cli/baseCommand.js';
 import { formatFlag, globalFlags, jsonFlag } from '../cli/flags.js';
-import { formatProblem } from '../model/errors.js';
 import { renderDriftMarkdown } from '../render/driftMarkdown.js';
 import { renderDriftText } from '../render/driftText.js';
 import { detectDrift, driftExitCode } from '../workflows/drift.js';
@@ -34,8 +33,7 @@ Exit codes: 0 no drift, 2 drift found, 1 error (invalid file, unreachable node).
   async run(): Promise<void> {
     const { flags } = await this.parse(Drift);
     this.colorEnabled(flags);
-    const { report, configWarnings } = await detectDrift(flags.config, { sequences: flags.sequences });
-    for (const w of configWarnings) this.err(formatProblem(w));
+    const { report } = this.warned(await detectDrift(flags.config, { sequences: flags.sequences }));
     const format = flags.json ? 'json' : flags.format;
     if (format === 'json') this.outJson(report, 2);
     else if (format === 'markdown') this.out(renderDriftMarkdown(report));

@@ -1,7 +1,6 @@
 import { Flags } from '@oclif/core';
 import { SteepCommand } from '../cli/baseCommand.js';
 import { globalFlags, jsonFlag } from '../cli/flags.js';
-import { formatProblem } from '../model/errors.js';
 import { renderGrantsText } from '../render/grants.js';
 import { grantsOf } from '../workflows/grants.js';
 
@@ -29,8 +28,7 @@ Without --pg-version steep reads each node's server version; with it nothing con
   async run(): Promise<void> {
     const { flags } = await this.parse(Grants);
     this.colorEnabled(flags);
-    const { nodes, configWarnings } = await grantsOf(flags.config, { pgVersion: flags['pg-version'] });
-    for (const w of configWarnings) this.err(formatProblem(w));
+    const { nodes } = this.warned(await grantsOf(flags.config, { pgVersion: flags['pg-version'] }));
     if (flags.json) this.outJson({ nodes }, 2);
     else this.out(renderGrantsText(nodes));
   }

@@ -1,7 +1,6 @@
 import { Flags } from '@oclif/core';
 import { SteepCommand } from '../cli/baseCommand.js';
 import { globalFlags } from '../cli/flags.js';
-import { formatProblem } from '../model/errors.js';
 import { renderGraphDot, renderGraphMermaid } from '../render/graph.js';
 import { graphOf } from '../workflows/graph.js';
 
@@ -29,8 +28,7 @@ Without --live nothing connects (password variables may be unset). With --live s
   async run(): Promise<void> {
     const { flags } = await this.parse(Graph);
     this.colorEnabled(flags);
-    const { graph, configWarnings } = await graphOf(flags.config, { live: flags.live });
-    for (const w of configWarnings) this.err(formatProblem(w));
+    const { graph } = this.warned(await graphOf(flags.config, { live: flags.live }));
     if (flags.format === 'json') this.outJson(graph, 2);
     else this.out(flags.format === 'dot' ? renderGraphDot(graph) : renderGraphMermaid(graph));
   }

@@ -1,7 +1,6 @@
 import { Flags } from '@oclif/core';
 import { SteepCommand } from '../cli/baseCommand.js';
 import { globalFlags } from '../cli/flags.js';
-import { formatProblem } from '../model/errors.js';
 import { importFile, writeImport } from '../workflows/import.js';
 
 export default class Import extends SteepCommand {
@@ -24,8 +23,7 @@ Objects another steep topology manages, and subscriptions whose publisher is non
   async run(): Promise<void> {
     const { flags } = await this.parse(Import);
     this.colorEnabled(flags);
-    const { yaml, imported, configWarnings } = await importFile(flags.config);
-    for (const w of configWarnings) this.err(formatProblem(w));
+    const { yaml, imported } = this.warned(await importFile(flags.config));
     for (const n of imported.notes) this.err(`not imported: ${n}`, 'info');
     if (!flags.out) {
       this.out(yaml.trimEnd());

@@ -1,7 +1,6 @@
 import { Flags } from '@oclif/core';
 import { SteepCommand } from '../cli/baseCommand.js';
 import { globalFlags } from '../cli/flags.js';
-import { formatProblem } from '../model/errors.js';
 import { renderPrometheus } from '../render/prometheus.js';
 import { parseListen, readMetrics, serveMetrics } from '../workflows/metrics.js';
 import { openStatus } from '../workflows/status.js';
@@ -36,8 +35,7 @@ Exit codes: 0 (stopped by SIGINT/SIGTERM, or --once printed), 1 error.`;
   async run(): Promise<void> {
     const { flags } = await this.parse(Metrics);
     const listen = parseListen(flags.listen);
-    const { topology, configWarnings } = await openStatus(flags.config);
-    for (const w of configWarnings) this.err(formatProblem(w));
+    const { topology } = this.warned(await openStatus(flags.config));
     if (flags.once) {
       this.out(renderPrometheus(await readMetrics(topology, { configPath: flags.config })).trimEnd());
       return;

@@ -3,7 +3,6 @@ import { Flags } from '@oclif/core';
 import { SteepCommand } from '../cli/baseCommand.js';
 import { globalFlags } from '../cli/flags.js';
 import { jsonText } from '../cli/jsonText.js';
-import { formatProblem } from '../model/errors.js';
 import { captureObserved } from '../workflows/observe.js';
 
 export default class Observe extends SteepCommand {
@@ -25,8 +24,7 @@ Exit codes: 0 captured, 1 error (invalid file, a node that cannot be read: nothi
   async run(): Promise<void> {
     const { flags } = await this.parse(Observe);
     this.colorEnabled(flags);
-    const { capture, configWarnings } = await captureObserved(flags.config);
-    for (const w of configWarnings) this.err(formatProblem(w));
+    const { capture } = this.warned(await captureObserved(flags.config));
     await writeFile(flags.out, `${jsonText(capture, 2)}\n`, { mode: 0o600 });
     const nodes = Object.entries(capture.nodes).map(([name, n]) => `${name} (${n.digest.slice(0, 19)}…)`);
     this.out(`Captured ${nodes.length} nodes at ${capture.takenAt} into ${flags.out}: ${nodes.join(', ')}`);

@@ -3,7 +3,7 @@ import { Flags } from '@oclif/core';
 import { SteepCommand } from '../cli/baseCommand.js';
 import { formatFlag, globalFlags, jsonFlag } from '../cli/flags.js';
 import { jsonText } from '../cli/jsonText.js';
-import { formatProblem, SteepError } from '../model/errors.js';
+import { SteepError } from '../model/errors.js';
 import { toPlanFile } from '../model/planFile.js';
 import { renderPlanText } from '../render/planText.js';
 import { makePlan, type PlanResult } from '../workflows/plan.js';
@@ -55,8 +55,7 @@ Exit codes: 0 success (no changes with --detailed-exitcode), 1 error (invalid fi
           targets,
         })
       : await makePlan(flags.config, { targets });
-    const { plan, configWarnings } = result;
-    for (const w of configWarnings) this.err(formatProblem(w));
+    const { plan } = this.warned(result);
     const format = flags.json ? 'json' : flags.format;
     // statements already show passwords as ****; jsonText's masking is the last guard
     if (flags.out && plan.errors.length === 0)

@@ -4,7 +4,6 @@ import { ignoreEvents, jsonEventSink } from '../cli/eventLog.js';
 import { globalFlags, jsonFlag, requiredArg } from '../cli/flags.js';
 import { Interruption } from '../cli/interruption.js';
 import { LineProgress } from '../cli/lineProgress.js';
-import { formatProblem } from '../model/errors.js';
 import { progressLine } from '../render/initProgress.js';
 import { reinitRequest, reinitSubscription } from '../workflows/reinit.js';
 
@@ -81,8 +80,7 @@ Refuses tables the subscription does not carry, a subscription not yet initialis
       await line?.end();
       interruption.dispose();
     }
-    for (const w of r.configWarnings) this.err(formatProblem(w));
-    const { configWarnings: _w, ...doc } = r;
+    const doc = this.warned(r);
     if (flags.json) {
       this.outJson(doc);
       return;

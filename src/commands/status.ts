@@ -2,7 +2,6 @@ import { Flags } from '@oclif/core';
 import { SteepCommand } from '../cli/baseCommand.js';
 import { globalFlags, jsonFlag, watchFlags } from '../cli/flags.js';
 import { watch } from '../cli/watch.js';
-import { formatProblem } from '../model/errors.js';
 import type { StatusReport } from '../model/statusReport.js';
 import { renderPrometheus } from '../render/prometheus.js';
 import { renderCheck, renderStatus, statusDocument } from '../render/status.js';
@@ -49,8 +48,7 @@ Exit codes: 0 (healthy with --check), 2 unhealthy (--check), 1 when a node canno
     const { flags } = await this.parse(Status);
     this.colorEnabled(flags);
     const maxLag = flags['max-lag'] !== undefined ? parseMaxLag(flags['max-lag']) : undefined;
-    const { topology, configWarnings } = await openStatus(flags.config);
-    for (const w of configWarnings) this.err(formatProblem(w));
+    const { topology } = this.warned(await openStatus(flags.config));
     if (flags.format === 'prometheus') {
       const sample = await readMetrics(topology);
       this.out(renderPrometheus(sample).trimEnd());

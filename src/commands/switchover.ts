@@ -3,7 +3,6 @@ import { jsonEventSink } from '../cli/eventLog.js';
 import { formatFlag, globalFlags, jsonFlag, requiredArg } from '../cli/flags.js';
 import { Interruption } from '../cli/interruption.js';
 import { switchoverFlags, switchoverOptions } from '../cli/switchoverOptions.js';
-import { formatProblem } from '../model/errors.js';
 import { renderSwitchoverMarkdown, renderSwitchoverText } from '../render/switchover.js';
 import { switchover } from '../workflows/switchover.js';
 
@@ -37,7 +36,7 @@ Exit codes: 0 released (or dry run), 1 refused or failed (the fence undone), 130
       },
     }).install();
     try {
-      const { report, configWarnings } = await switchover(flags.config, args.subscription, {
+      const result = await switchover(flags.config, args.subscription, {
         ...options,
         signal: interruption.signal,
         onChanging: (plan) => {
@@ -59,7 +58,7 @@ Exit codes: 0 released (or dry run), 1 refused or failed (the fence undone), 130
                 'info',
               ),
       });
-      for (const w of configWarnings) this.err(formatProblem(w));
+      const { report } = this.warned(result);
       if (json) this.outJson(report);
       else
         this.out(

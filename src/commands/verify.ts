@@ -3,7 +3,6 @@ import { SteepCommand } from '../cli/baseCommand.js';
 import { ignoreEvents, jsonEventSink } from '../cli/eventLog.js';
 import { commaList, formatFlag, globalFlags, jsonFlag, requiredArg } from '../cli/flags.js';
 import { VerifyProgress } from '../cli/verifyProgress.js';
-import { formatProblem } from '../model/errors.js';
 import { renderVerifyMarkdown, renderVerifyText } from '../render/verify.js';
 import { repairSubscription, type VerifyOutcome } from '../workflows/verifyRepair.js';
 
@@ -71,7 +70,7 @@ Exit codes: 0 every table equal, 2 diverged or some table not verifiable (still 
     } finally {
       await progress?.end();
     }
-    for (const w of outcome.configWarnings) this.err(formatProblem(w));
+    this.warned(outcome);
     const reports = outcome.after ? [outcome.before, outcome.after] : [outcome.before];
     const last = reports[reports.length - 1]!;
     if (json)

@@ -3,7 +3,6 @@ import { confirm } from '../../cli/confirm.js';
 import { ignoreEvents, jsonEventSink } from '../../cli/eventLog.js';
 import { approvalFlags, globalFlags, jsonFlag, requiredArg } from '../../cli/flags.js';
 import { Interruption } from '../../cli/interruption.js';
-import { formatProblem } from '../../model/errors.js';
 import { dropSlotSql } from '../../planner/sqlBuild.js';
 import { type CancelResult, cancelInit } from '../../workflows/initCancel.js';
 
@@ -67,12 +66,11 @@ Ctrl-C (SIGINT) or SIGTERM: the drop and the truncate finish together, nothing s
     } finally {
       interruption.dispose();
     }
-    for (const w of r.configWarnings) this.err(formatProblem(w));
+    const doc = this.warned(r);
     if (r.slotLeft)
       this.err(
         `warning: ${r.from} is unreachable, so slot ${r.slotLeft} is left there, where it retains WAL; once ${r.from} is back, run ${dropSlotSql(r.slotLeft)} there`,
       );
-    const { configWarnings: _w, ...doc } = r;
     if (flags.json) {
       this.outJson(doc);
       if (interruption.received) process.exitCode = interruption.exitCode;

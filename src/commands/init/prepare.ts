@@ -3,7 +3,6 @@ import { SteepCommand } from '../../cli/baseCommand.js';
 import { ignoreEvents, jsonEventSink } from '../../cli/eventLog.js';
 import { globalFlags, jsonFlag, requiredArg } from '../../cli/flags.js';
 import { Interruption } from '../../cli/interruption.js';
-import { formatProblem } from '../../model/errors.js';
 import { type PreparedInit, type PrepareResult, prepareInit } from '../../workflows/initPrepare.js';
 
 function text(r: PrepareResult, holding: boolean): string[] {
@@ -90,8 +89,7 @@ With --hold the slot's snapshot is exported and kept open until the command is i
       interruption.dispose();
     }
     const { result, held } = prepared;
-    for (const w of result.configWarnings) this.err(formatProblem(w));
-    const { configWarnings: _w, ...doc } = result;
+    const doc = this.warned(result);
     if (interruption.received) {
       // stopped once the slot existed: it is recorded; a held snapshot is not kept
       await held?.release();

@@ -2,7 +2,6 @@ import { Args } from '@oclif/core';
 import { SteepCommand } from '../../cli/baseCommand.js';
 import { globalFlags, jsonFlag, watchFlags } from '../../cli/flags.js';
 import { watch } from '../../cli/watch.js';
-import { formatProblem } from '../../model/errors.js';
 import { renderInitStatus } from '../../render/initProgress.js';
 import { openInitStatus, sampleOnce } from '../../workflows/initStatus.js';
 
@@ -31,8 +30,7 @@ With --watch it refreshes every second until interrupted; with --json it prints 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(InitStatus);
     this.colorEnabled(flags);
-    const { observer, configWarnings } = await openInitStatus(flags.config, args.subscription);
-    for (const w of configWarnings) this.err(formatProblem(w));
+    const { observer } = this.warned(await openInitStatus(flags.config, args.subscription));
     const render = (list: Awaited<ReturnType<typeof observer.sample>>) =>
       flags.json ? { json: list } : renderInitStatus(list);
     try {

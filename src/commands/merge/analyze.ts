@@ -1,7 +1,6 @@
 import { Flags } from '@oclif/core';
 import { SteepCommand } from '../../cli/baseCommand.js';
 import { commaList, globalFlags, jsonFlag, requiredArg } from '../../cli/flags.js';
-import { formatProblem } from '../../model/errors.js';
 import { renderMergeAnalysisText } from '../../render/mergeAnalyze.js';
 import { analyzeMerge } from '../../workflows/mergeAnalyze.js';
 
@@ -35,7 +34,7 @@ Exit codes: 0 nothing conflicts, 2 conflicting rows (or a table that cannot be c
   async run(): Promise<void> {
     const { args, flags } = await this.parse(MergeAnalyze);
     this.colorEnabled(flags);
-    const { analysis, configWarnings } = await analyzeMerge(flags.config, args.name, {
+    const result = await analyzeMerge(flags.config, args.name, {
       tables: commaList(flags.tables),
       parallel: flags.parallel,
       examples: flags.examples,
@@ -43,7 +42,7 @@ Exit codes: 0 nothing conflicts, 2 conflicting rows (or a table that cannot be c
         ? undefined
         : (t) => this.err(`${t.table}: ${t.status.replace('_', '-')}`, 'info'),
     });
-    for (const w of configWarnings) this.err(formatProblem(w));
+    const { analysis } = this.warned(result);
     if (flags.json) this.outJson(analysis);
     else this.out(renderMergeAnalysisText(analysis));
     process.exitCode = analysis.conflicts || analysis.notComparable > 0 ? 2 : 0;

@@ -1,7 +1,6 @@
 import { Flags } from '@oclif/core';
 import { SteepCommand } from '../../cli/baseCommand.js';
 import { globalFlags, jsonFlag, requiredArg } from '../../cli/flags.js';
-import { formatProblem } from '../../model/errors.js';
 import { comparisonDocument, renderComparisonText } from '../../render/schemaText.js';
 import { compareNodes, hasDifferences } from '../../workflows/schema.js';
 
@@ -33,8 +32,9 @@ Exit codes: 0 success (and, with --detailed-exitcode, no table differs), 1 error
   async run(): Promise<void> {
     const { args, flags } = await this.parse(SchemaCompare);
     this.colorEnabled(flags);
-    const result = await compareNodes(flags.config, args.nodeA, args.nodeB, { tables: flags.tables });
-    for (const w of result.configWarnings) this.err(formatProblem(w));
+    const result = this.warned(
+      await compareNodes(flags.config, args.nodeA, args.nodeB, { tables: flags.tables }),
+    );
     if (flags.json) this.outJson(comparisonDocument(result), 2);
     else this.out(renderComparisonText(result));
     if (flags['detailed-exitcode'] && hasDifferences(result.tables)) process.exitCode = 2;

@@ -1,6 +1,5 @@
 import { SteepCommand } from '../../cli/baseCommand.js';
 import { globalFlags, jsonFlag, requiredArg } from '../../cli/flags.js';
-import { formatProblem } from '../../model/errors.js';
 import { diffDocument, renderDiffText } from '../../render/schemaText.js';
 import { diffTable } from '../../workflows/schema.js';
 
@@ -22,8 +21,7 @@ export default class SchemaDiff extends SteepCommand {
   async run(): Promise<void> {
     const { args, flags } = await this.parse(SchemaDiff);
     this.colorEnabled(flags);
-    const result = await diffTable(flags.config, args.nodeA, args.nodeB, args.table);
-    for (const w of result.configWarnings) this.err(formatProblem(w));
+    const result = this.warned(await diffTable(flags.config, args.nodeA, args.nodeB, args.table));
     if (flags.json) this.outJson(diffDocument(result), 2);
     else this.out(renderDiffText(result));
   }

@@ -1,7 +1,6 @@
 import { Flags } from '@oclif/core';
 import { SteepCommand } from '../../cli/baseCommand.js';
 import { globalFlags, jsonFlag, requiredArg } from '../../cli/flags.js';
-import { formatProblem } from '../../model/errors.js';
 import { fingerprintsDocument, renderFingerprintsText } from '../../render/schemaText.js';
 import { fingerprintNode } from '../../workflows/schema.js';
 
@@ -27,8 +26,7 @@ export default class SchemaFingerprint extends SteepCommand {
   async run(): Promise<void> {
     const { args, flags } = await this.parse(SchemaFingerprint);
     this.colorEnabled(flags);
-    const result = await fingerprintNode(flags.config, args.node, { save: flags.save });
-    for (const w of result.configWarnings) this.err(formatProblem(w));
+    const result = this.warned(await fingerprintNode(flags.config, args.node, { save: flags.save }));
     if (flags.json) this.outJson(fingerprintsDocument(result), 2);
     else this.out(renderFingerprintsText(result, result.stateSchema));
   }

@@ -1,7 +1,6 @@
 import { Flags } from '@oclif/core';
 import { SteepCommand } from '../../cli/baseCommand.js';
 import { globalFlags, jsonFlag, requiredArg } from '../../cli/flags.js';
-import { formatProblem } from '../../model/errors.js';
 import { renderSequenceSyncText } from '../../render/sequences.js';
 import { sequencesSync } from '../../workflows/sequences.js';
 
@@ -43,7 +42,7 @@ Exit codes: 0 done, 1 error or a sequence that could not be set (absent on the s
   async run(): Promise<void> {
     const { args, flags } = await this.parse(SequencesSync);
     this.colorEnabled(flags);
-    const { report, configWarnings } = await sequencesSync(flags.config, args.subscription, {
+    const result = await sequencesSync(flags.config, args.subscription, {
       headroom: BigInt(flags.headroom),
       allowBackwards: flags['allow-backwards'],
       reverse: flags.reverse,
@@ -52,7 +51,7 @@ Exit codes: 0 done, 1 error or a sequence that could not be set (absent on the s
         .map((s) => s.trim())
         .filter((s) => s !== ''),
     });
-    for (const w of configWarnings) this.err(formatProblem(w));
+    const { report } = this.warned(result);
     if (flags.json) this.outJson(report);
     else this.out(renderSequenceSyncText(report));
     if (report.problems > 0) {

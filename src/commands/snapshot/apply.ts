@@ -2,7 +2,6 @@ import { Flags } from '@oclif/core';
 import { SteepCommand } from '../../cli/baseCommand.js';
 import { ignoreEvents, jsonEventSink } from '../../cli/eventLog.js';
 import { globalFlags, jsonFlag, requiredArg } from '../../cli/flags.js';
-import { formatProblem } from '../../model/errors.js';
 import { snapshotApply } from '../../workflows/snapshot.js';
 
 export default class SnapshotApply extends SteepCommand {
@@ -36,8 +35,7 @@ Then loads the files on parallel sessions (existing rows follow init.existingDat
       wait: flags.wait,
       onEvent: flags['log-format'] === 'json' ? jsonEventSink() : ignoreEvents,
     });
-    for (const w of r.configWarnings) this.err(formatProblem(w));
-    const { configWarnings: _w, ...doc } = r;
+    const doc = this.warned(r);
     if (flags.json) return this.outJson(doc);
     this.out(
       `Snapshot ${r.dir} loaded into ${r.subscription}: ${r.files} files, ${r.rows} rows, ${r.sequences} sequences set; ` +

@@ -4,7 +4,6 @@ import { ignoreEvents, jsonEventSink } from '../../cli/eventLog.js';
 import { globalFlags, jsonFlag, requiredArg } from '../../cli/flags.js';
 import { Interruption } from '../../cli/interruption.js';
 import { formatBytes } from '../../model/bytes.js';
-import { formatProblem } from '../../model/errors.js';
 import { snapshotGenerate } from '../../workflows/snapshot.js';
 
 export default class SnapshotGenerate extends SteepCommand {
@@ -54,13 +53,12 @@ Interrupted (Ctrl-C, crash, SIGKILL), it resumes when run again: files whose che
     } finally {
       interruption.dispose();
     }
-    for (const w of r.configWarnings) this.err(formatProblem(w));
+    const doc = this.warned(r);
     if (r.dropped) this.err(`note: ${r.dropped}`);
     if (flags.compress && flags.compress !== r.compress)
       this.err(
         `warning: --compress ${flags.compress} ignored: the interrupted snapshot in ${r.dir} was started with --compress ${r.compress}, and all its files keep it`,
       );
-    const { configWarnings: _w, ...doc } = r;
     if (flags.json) return this.outJson(doc);
     this.out(
       `Snapshot of ${r.subscription} in ${r.dir}: ${r.tables} tables, ${r.files} files (${r.kept} kept from the interrupted run), ` +
