@@ -2,10 +2,9 @@ import type { DriftReport } from '../model/driftReport.js';
 import { conflictsSinceText } from '../model/verifyRecord.js';
 import { driftSummary, sequenceLagText } from './driftText.js';
 import { schemaMarkdown } from './schemaMarkdown.js';
-import { formatBytes, formatValue } from './values.js';
+import { cell, formatBytes, formatValue } from './values.js';
 
 /** `steep drift --format markdown`: for an issue or a chat message a pipeline posts. */
-const cell = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
 export function renderDriftMarkdown(r: DriftReport): string {
   const out = ['## steep drift', '', `**${driftSummary(r)}**`, ''];

@@ -1,17 +1,10 @@
 import type { MergeAnalysis, MergeExamples, MergeTableAnalysis } from '../model/merge.js';
 import { formatKey } from '../model/verify.js';
+import { thousands as n, seconds } from './values.js';
 
 /** `steep merge analyze` as text (JSON is the analysis itself). */
 
 const KINDS: Array<keyof MergeExamples> = ['conflicting', 'onlyA', 'onlyB'];
-
-function n(x: number): string {
-  return x.toLocaleString('en-US');
-}
-
-function seconds(ms: number): string {
-  return `${(ms / 1000).toFixed(1)} s`;
-}
 
 function kindLabel(kind: keyof MergeExamples, r: MergeAnalysis): string {
   return kind === 'conflicting' ? 'conflicting' : kind === 'onlyA' ? `only on ${r.a}` : `only on ${r.b}`;

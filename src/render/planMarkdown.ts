@@ -2,9 +2,7 @@ import type { DriftItem, Plan, Step } from '../model/plan.js';
 import { captureLine } from './capture.js';
 import { copyText, failedLine, ignoredText, summaryLine } from './planText.js';
 import { schemaMarkdown } from './schemaMarkdown.js';
-import { formatBytes, formatValue } from './values.js';
-
-const cell = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+import { cell, formatBytes, formatValue } from './values.js';
 
 /** For a pull-request comment: a summary table, then each step in a collapsible block with its SQL. */
 export function renderPlanMarkdown(plan: Plan, opts: { graph?: string } = {}): string {

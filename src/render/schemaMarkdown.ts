@@ -1,7 +1,7 @@
 import type { SchemaComparison } from '../model/plan.js';
+import { cell } from './values.js';
 
 /** Schema differences of subscribed tables, for a pull-request comment (plan and drift). */
-const cell = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
 function difference(c: SchemaComparison['columns'][number], pub: string, sub: string): string {
   const v = (x: unknown) => (x === null || x === undefined ? '(none)' : `\`${String(x)}\``);

@@ -6,10 +6,6 @@ import { formatBytes } from './values.js';
 
 /** `steep status` as text: nodes, subscriptions, slots (orphaned and prepared ones called out). */
 
-function pad(s: string, n: number): string {
-  return s.length >= n ? s : s + ' '.repeat(n - s.length);
-}
-
 function stateColour(s: SubscriptionStatus): string {
   if (s.state === 'unknown') return chalk.red('unknown');
   const t = stateText(s.state);
@@ -37,7 +33,7 @@ function verifyText(v: { at: string; verdict: string }): string {
 
 /** One subscription: its line, then what needs a DBA's eye (error, failover, lost sync, verify, conflicts, divergence). */
 function subscriptionLines(s: SubscriptionStatus): string[] {
-  const head = `  ${pad(s.name, 20)} ${pad(`${s.node} ← ${s.from || '?'}`, 18)} ${stateColour(s)}`;
+  const head = `  ${s.name.padEnd(20)} ${`${s.node} ← ${s.from || '?'}`.padEnd(18)} ${stateColour(s)}`;
   if (s.state === 'unknown') {
     return [`${head}  (${s.unknown})`];
   }
@@ -95,8 +91,8 @@ export function renderStatus(r: StatusReport): string {
   for (const n of r.nodes) {
     out.push(
       n.reachable
-        ? `  ${pad(n.name, 14)} ${chalk.green('reachable')}    PostgreSQL ${n.version}`
-        : `  ${pad(n.name, 14)} ${chalk.red('unreachable')}  ${n.error}`,
+        ? `  ${n.name.padEnd(14)} ${chalk.green('reachable')}    PostgreSQL ${n.version}`
+        : `  ${n.name.padEnd(14)} ${chalk.red('unreachable')}  ${n.error}`,
     );
   }
   out.push('', chalk.bold('Subscriptions:'));
@@ -107,7 +103,7 @@ export function renderStatus(r: StatusReport): string {
   if (slots.length === 0) out.push('  (none)');
   for (const s of slots) {
     out.push(
-      `  ${pad(`${s.node}/${s.name}`, 30)} ${pad(slotUse(s), 28)} ${s.active ? 'active  ' : 'inactive'}  wal_status ${s.walStatus ?? 'unknown'}  retains ${formatBytes(s.retainedWalBytes)}`,
+      `  ${`${s.node}/${s.name}`.padEnd(30)} ${slotUse(s).padEnd(28)} ${s.active ? 'active  ' : 'inactive'}  wal_status ${s.walStatus ?? 'unknown'}  retains ${formatBytes(s.retainedWalBytes)}`,
     );
   }
   for (const n of r.nodes.filter((x) => !x.reachable))

@@ -1,4 +1,5 @@
 import type { RollbackCommand, SwitchoverPlan, SwitchoverReport } from '../model/switchover.js';
+import { cell } from './values.js';
 
 /** `steep switchover`: the dry run's steps and the cutover report, as text and Markdown (JSON is the report). */
 
@@ -96,10 +97,6 @@ export function renderSwitchoverText(r: SwitchoverReport): string {
     );
   }
   return lines.join('\n');
-}
-
-function cell(s: string): string {
-  return s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 }
 
 export function renderSwitchoverMarkdown(r: SwitchoverReport): string {

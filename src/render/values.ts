@@ -24,4 +24,13 @@ function listItemText(o: Record<string, unknown>): string {
   return JSON.stringify(o);
 }
 
+/** A Markdown table cell: `|` escaped, newlines as spaces. */
+export const cell = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+
+/** `1.2 s` */
+export const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
+
+/** `1,234,567` */
+export const thousands = (n: number): string => n.toLocaleString('en-US');
+
 export { formatBytes } from '../model/bytes.js';

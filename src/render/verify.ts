@@ -1,16 +1,9 @@
 import { type DifferenceKind, formatKey, type TableVerdict, type VerifyReport } from '../model/verify.js';
+import { cell, seconds, thousands } from './values.js';
 
 /** `steep verify` as text and Markdown (JSON is the report itself). */
 
 const KINDS: DifferenceKind[] = ['missing', 'extra', 'different'];
-
-function seconds(ms: number): string {
-  return `${(ms / 1000).toFixed(1)} s`;
-}
-
-function count(n: number): string {
-  return n.toLocaleString('en-US');
-}
 
 function summary(r: VerifyReport): string {
   const diverged = r.tables.filter((t) => t.status === 'diverged').length;
@@ -41,10 +34,10 @@ function tableLine(t: TableVerdict): string {
   const note = t.reason ? `  (${t.reason})` : '';
   const diff =
     t.status === 'diverged'
-      ? `  missing ${count(t.missing)}, extra ${count(t.extra)}, different ${count(t.different)}`
+      ? `  missing ${thousands(t.missing)}, extra ${thousands(t.extra)}, different ${thousands(t.different)}`
       : '';
-  const flux = t.changing > 0 ? `, ${count(t.changing)} rows changing during the run (not counted)` : '';
-  return `  ${t.table}  ${t.status}  ${count(t.rows)} rows, ${t.chunks} chunks (${t.chunksIdentical} identical)${diff}${flux}${note}  ${seconds(t.durationMs)}`;
+  const flux = t.changing > 0 ? `, ${thousands(t.changing)} rows changing during the run (not counted)` : '';
+  return `  ${t.table}  ${t.status}  ${thousands(t.rows)} rows, ${t.chunks} chunks (${t.chunksIdentical} identical)${diff}${flux}${note}  ${seconds(t.durationMs)}`;
 }
 
 export function renderVerifyText(r: VerifyReport): string {
@@ -56,7 +49,7 @@ export function renderVerifyText(r: VerifyReport): string {
     for (const kind of KINDS) {
       if (t.examples[kind].length === 0) continue;
       const shown = t.examples[kind].map((k) => formatKey(k, t.keyColumns)).join('; ');
-      const more = t[kind] > t.examples[kind].length ? ` … (${count(t[kind])} in all)` : '';
+      const more = t[kind] > t.examples[kind].length ? ` … (${thousands(t[kind])} in all)` : '';
       lines.push(`      ${kind}: ${shown}${more}`);
     }
   }
@@ -64,10 +57,6 @@ export function renderVerifyText(r: VerifyReport): string {
   const hint = repairHint(r);
   if (hint) lines.push(hint);
   return lines.join('\n');
-}
-
-function cell(s: string): string {
-  return s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 }
 
 export function renderVerifyMarkdown(r: VerifyReport): string {
@@ -80,7 +69,7 @@ export function renderVerifyMarkdown(r: VerifyReport): string {
     '|---|---|---:|---:|---:|---:|---:|---:|',
     ...r.tables.map(
       (t) =>
-        `| ${cell(t.table)} | ${t.status === 'not_verifiable' ? `not verifiable: ${cell(t.reason ?? '')}` : t.status} | ${count(t.rows)} | ${t.chunks} (${t.chunksIdentical}) | ${count(t.missing)} | ${count(t.extra)} | ${count(t.different)} | ${seconds(t.durationMs)} |`,
+        `| ${cell(t.table)} | ${t.status === 'not_verifiable' ? `not verifiable: ${cell(t.reason ?? '')}` : t.status} | ${thousands(t.rows)} | ${t.chunks} (${t.chunksIdentical}) | ${thousands(t.missing)} | ${thousands(t.extra)} | ${thousands(t.different)} | ${seconds(t.durationMs)} |`,
     ),
   ];
   const examples = r.tables.filter((t) => KINDS.some((k) => t.examples[k].length > 0));
