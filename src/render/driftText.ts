@@ -1,10 +1,10 @@
 import chalk from 'chalk';
 import type { DriftReport, FingerprintChange } from '../model/driftReport.js';
-import type { FailoverVerdict } from '../model/plan.js';
+import type { DriftItem, FailoverVerdict } from '../model/plan.js';
 import type { SequenceLag } from '../model/sequences.js';
 import { conflictsSinceText } from '../model/verifyRecord.js';
 import { schemaComparisonLines } from './schemaText.js';
-import { formatBytes, formatValue } from './values.js';
+import { formatBytes, formatValue, section } from './values.js';
 
 /** `steep drift` as text (a terminal, a pipeline log) and JSON. */
 
@@ -39,14 +39,7 @@ export function renderDriftText(r: DriftReport): string {
     chalk.red.bold('Errors:'),
     r.errors.map((e) => chalk.red(`  ✗ ${e.message}`)),
   );
-  section(
-    out,
-    chalk.yellow.bold('Changed outside steep:'),
-    r.objects.map(
-      (d) =>
-        `  ~ ${d.address} ${d.path}: expected ${formatValue(d.expected)}, found ${formatValue(d.actual)}`,
-    ),
-  );
+  section(out, chalk.yellow.bold('Changed outside steep:'), r.objects.map(driftLine));
   section(
     out,
     chalk.bold('steep apply would:'),
@@ -105,12 +98,9 @@ export function renderDriftText(r: DriftReport): string {
   return out.join('\n');
 }
 
-/** A part of the report: its heading, its lines and a blank line; nothing when it has no lines. */
-function section(out: string[], heading: string, lines: string[]): void {
-  if (lines.length === 0) return;
-  out.push(heading);
-  for (const l of lines) out.push(l);
-  out.push('');
+/** `  ~ publication.p publish: expected [insert, update], found [insert]` */
+export function driftLine(d: DriftItem): string {
+  return `  ~ ${d.address} ${d.path}: expected ${formatValue(d.expected)}, found ${formatValue(d.actual)}`;
 }
 
 function fingerprintText(f: FingerprintChange): string {

@@ -3,8 +3,9 @@ import { diffArrays } from 'diff';
 import type { Action, Change, CopyEstimate, Plan, Step, UnmanagedObject } from '../model/plan.js';
 import { captureLine } from './capture.js';
 import { count } from './count.js';
+import { driftLine } from './driftText.js';
 import { schemaComparisonLines } from './schemaText.js';
-import { formatBytes, formatValue, listLines } from './values.js';
+import { formatBytes, formatValue, listLines, section } from './values.js';
 
 /** Terraform's idiom: `+` create, `~` update, `-/+` replace, `-` delete; `@` adopt. */
 const SYMBOL: Record<Action, string> = {
@@ -84,54 +85,47 @@ export function renderPlanText(plan: Plan): string {
   const out: string[] = [];
   const captured = captureLine(plan);
   if (captured) out.push(chalk.yellow(captured), '');
-  if (plan.errors.length > 0) {
-    out.push(chalk.red.bold('Errors:'));
-    for (const e of plan.errors) out.push(chalk.red(`  ✗ ${e.message}`));
-    out.push('');
-  }
-  if (plan.drift.length > 0) {
-    out.push(chalk.yellow.bold('Drift (managed objects that differ from steep.yaml):'));
-    for (const d of plan.drift) {
-      out.push(
-        `  ~ ${d.address} ${d.path}: expected ${formatValue(d.expected)}, found ${formatValue(d.actual)}`,
-      );
-    }
-    out.push('');
-  }
+  section(
+    out,
+    chalk.red.bold('Errors:'),
+    plan.errors.map((e) => chalk.red(`  ✗ ${e.message}`)),
+  );
+  section(
+    out,
+    chalk.yellow.bold('Drift (managed objects that differ from steep.yaml):'),
+    plan.drift.map(driftLine),
+  );
   // a plan with errors proposes nothing (SPEC §5: preflight comes before any step); the errors follow on stderr
-  if (plan.steps.length > 0 && plan.errors.length === 0) {
-    out.push(chalk.bold('steep will perform these steps, in this order:'));
-    for (const step of plan.steps) out.push(...renderStep(step));
-    out.push('');
-  }
-  const mismatched = plan.schema.filter((s) => s.status !== 'MATCH');
-  if (mismatched.length > 0) {
-    out.push(chalk.bold('Schema differences:'));
-    for (const s of mismatched) out.push(...schemaComparisonLines(s));
-    out.push('');
-  }
-  if (plan.unmanaged.length > 0) {
-    out.push(chalk.bold('Unmanaged (not in steep.yaml, left alone):'));
-    for (const u of plan.unmanaged) out.push(`  ${unmanagedText(u)}`);
-    out.push('');
-  }
+  section(
+    out,
+    chalk.bold('steep will perform these steps, in this order:'),
+    plan.errors.length === 0 ? plan.steps.flatMap(renderStep) : [],
+  );
+  section(
+    out,
+    chalk.bold('Schema differences:'),
+    plan.schema.filter((s) => s.status !== 'MATCH').flatMap(schemaComparisonLines),
+  );
+  section(
+    out,
+    chalk.bold('Unmanaged (not in steep.yaml, left alone):'),
+    plan.unmanaged.map((u) => `  ${unmanagedText(u)}`),
+  );
   const ignoredLine = ignoredText(plan);
   if (ignoredLine) out.push(chalk.dim(ignoredLine), '');
-  if (plan.orphanSlots.length > 0) {
-    out.push(chalk.yellow.bold('Orphaned replication slots (no subscription uses them; they retain WAL):'));
-    for (const o of plan.orphanSlots) {
-      out.push(
-        `  ${o.node}/${o.slot}: retains ${formatBytes(o.retainedWalBytes)}${o.walStatus ? `, wal_status ${o.walStatus}` : ''}`,
-        chalk.dim(`      drop it on ${o.node}: ${o.dropSql};`),
-      );
-    }
-    out.push('');
-  }
-  if (plan.warnings.length > 0) {
-    out.push(chalk.yellow.bold('Warnings:'));
-    for (const w of plan.warnings) out.push(chalk.yellow(`  ! ${w.message}`));
-    out.push('');
-  }
+  section(
+    out,
+    chalk.yellow.bold('Orphaned replication slots (no subscription uses them; they retain WAL):'),
+    plan.orphanSlots.flatMap((o) => [
+      `  ${o.node}/${o.slot}: retains ${formatBytes(o.retainedWalBytes)}${o.walStatus ? `, wal_status ${o.walStatus}` : ''}`,
+      chalk.dim(`      drop it on ${o.node}: ${o.dropSql};`),
+    ]),
+  );
+  section(
+    out,
+    chalk.yellow.bold('Warnings:'),
+    plan.warnings.map((w) => chalk.yellow(`  ! ${w.message}`)),
+  );
   out.push(plan.errors.length > 0 ? chalk.red(failedLine(plan.errors.length)) : summaryLine(plan));
   return out.join('\n');
 }

@@ -24,6 +24,14 @@ function listItemText(o: Record<string, unknown>): string {
   return JSON.stringify(o);
 }
 
+/** A part of a text report: its heading, its lines and a blank line; nothing when it has no lines. */
+export function section(out: string[], heading: string, lines: string[]): void {
+  if (lines.length === 0) return;
+  out.push(heading);
+  for (const l of lines) out.push(l); // not push(...lines): a long plan would pass too many arguments
+  out.push('');
+}
+
 /** A Markdown table cell: `|` escaped, newlines as spaces. */
 export const cell = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
