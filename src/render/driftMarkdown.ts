@@ -1,31 +1,16 @@
 import type { DriftReport } from '../model/driftReport.js';
+import type { DriftItem, OrphanSlot, PlanMessage } from '../model/plan.js';
 import { conflictsSinceText } from '../model/verifyRecord.js';
 import { driftSummary, sequenceLagText } from './driftText.js';
 import { schemaMarkdown } from './schemaMarkdown.js';
-import { cell, formatBytes, formatValue } from './values.js';
+import { cell, formatBytes, formatValue, markdownSection } from './values.js';
 
 /** `steep drift --format markdown`: for an issue or a chat message a pipeline posts. */
 
 export function renderDriftMarkdown(r: DriftReport): string {
   const out = ['## steep drift', '', `**${driftSummary(r)}**`, ''];
-  if (r.errors.length > 0) {
-    out.push('### Errors', '');
-    for (const e of r.errors) out.push(`- :x: ${e.message}`);
-    out.push('');
-  }
-  if (r.objects.length > 0) {
-    out.push(
-      '### Changed outside steep',
-      '',
-      '| address | attribute | expected | found |',
-      '|---|---|---|---|',
-    );
-    for (const d of r.objects)
-      out.push(
-        `| \`${d.address}\` | ${cell(d.path)} | ${cell(formatValue(d.expected))} | ${cell(formatValue(d.actual))} |`,
-      );
-    out.push('');
-  }
+  markdownSection(out, 'Errors', r.errors.map(errorItem));
+  markdownSection(out, 'Changed outside steep', driftTable(r.objects));
   if (r.changes.length > 0) {
     out.push('### steep apply would', '', '| action | address | node | why |', '|---|---|---|---|');
     for (const c of r.changes)
@@ -34,7 +19,7 @@ export function renderDriftMarkdown(r: DriftReport): string {
   }
   if (r.schema.length > 0) {
     out.push(...schemaMarkdown(r.schema));
-    for (const p of r.schemaProblems) out.push(`- :x: ${p.message}`);
+    for (const p of r.schemaProblems) out.push(errorItem(p));
     if (r.schemaProblems.length > 0) out.push('');
   }
   if (r.fingerprints.length > 0) {
@@ -50,34 +35,42 @@ export function renderDriftMarkdown(r: DriftReport): string {
       );
     out.push('');
   }
-  if (r.orphanSlots.length > 0) {
-    out.push('### Orphaned replication slots', '');
-    for (const o of r.orphanSlots)
-      out.push(
-        `- \`${o.node}/${o.slot}\` retains ${formatBytes(o.retainedWalBytes)}; drop it on ${o.node}: \`${o.dropSql};\``,
-      );
-    out.push('');
-  }
-  if (r.dataGaps.length > 0) {
-    out.push('### Data gaps (empty on the subscriber, not on its publisher)', '');
-    for (const g of r.dataGaps)
-      out.push(`- \`${g.node}/${g.table}\`: subscription \`${g.subscription}\` from ${g.from}`);
-    out.push('');
-  }
-  if (r.conflicts.length > 0) {
-    out.push('### Conflicts since the last verify (rows that may differ)', '');
-    for (const c of r.conflicts) out.push(`- \`${c.subscription}\` on ${c.node}: ${conflictsSinceText(c)}`);
-    out.push('');
-  }
-  if (r.sequences && r.sequences.length > 0) {
-    out.push('### Sequences behind their publisher', '');
-    for (const s of r.sequences) out.push(`- \`${s.node}/${s.sequence}\`: ${sequenceLagText(s)}`);
-    out.push('');
-  }
-  if (r.warnings.length > 0) {
-    out.push('### Warnings', '');
-    for (const w of r.warnings) out.push(`- ${w.message}`);
-    out.push('');
-  }
+  markdownSection(out, 'Orphaned replication slots', r.orphanSlots.map(orphanSlotItem));
+  markdownSection(
+    out,
+    'Data gaps (empty on the subscriber, not on its publisher)',
+    r.dataGaps.map((g) => `- \`${g.node}/${g.table}\`: subscription \`${g.subscription}\` from ${g.from}`),
+  );
+  markdownSection(
+    out,
+    'Conflicts since the last verify (rows that may differ)',
+    r.conflicts.map((c) => `- \`${c.subscription}\` on ${c.node}: ${conflictsSinceText(c)}`),
+  );
+  markdownSection(
+    out,
+    'Sequences behind their publisher',
+    (r.sequences ?? []).map((s) => `- \`${s.node}/${s.sequence}\`: ${sequenceLagText(s)}`),
+  );
+  markdownSection(out, 'Warnings', r.warnings.map(warningItem));
   return out.join('\n');
+}
+
+/** Managed objects that differ from steep.yaml (plan and drift); no lines when none do. */
+export function driftTable(drift: DriftItem[]): string[] {
+  if (drift.length === 0) return [];
+  return [
+    '| address | attribute | expected | found |',
+    '|---|---|---|---|',
+    ...drift.map(
+      (d) =>
+        `| \`${d.address}\` | ${cell(d.path)} | ${cell(formatValue(d.expected))} | ${cell(formatValue(d.actual))} |`,
+    ),
+  ];
+}
+
+export const errorItem = (e: PlanMessage): string => `- :x: ${e.message}`;
+export const warningItem = (w: PlanMessage): string => `- ${w.message}`;
+
+export function orphanSlotItem(o: OrphanSlot): string {
+  return `- \`${o.node}/${o.slot}\` retains ${formatBytes(o.retainedWalBytes)}; drop it on ${o.node}: \`${o.dropSql};\``;
 }

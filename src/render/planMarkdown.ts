@@ -1,8 +1,9 @@
-import type { DriftItem, Plan, Step } from '../model/plan.js';
+import type { Plan, Step } from '../model/plan.js';
 import { captureLine } from './capture.js';
+import { driftTable, errorItem, orphanSlotItem, warningItem } from './driftMarkdown.js';
 import { copyText, failedLine, ignoredText, summaryLine } from './planText.js';
 import { schemaMarkdown } from './schemaMarkdown.js';
-import { cell, formatBytes, formatValue } from './values.js';
+import { cell, formatValue, markdownSection } from './values.js';
 
 /** For a pull-request comment: a summary table, then each step in a collapsible block with its SQL. */
 export function renderPlanMarkdown(plan: Plan, opts: { graph?: string } = {}): string {
@@ -20,12 +21,8 @@ export function renderPlanMarkdown(plan: Plan, opts: { graph?: string } = {}): s
       '',
     );
   }
-  if (failed) {
-    out.push('### Errors', '');
-    for (const e of plan.errors) out.push(`- :x: ${e.message}`);
-    out.push('');
-  }
-  if (plan.drift.length > 0) out.push(...driftMarkdown(plan.drift));
+  markdownSection(out, 'Errors', plan.errors.map(errorItem));
+  markdownSection(out, 'Drift', driftTable(plan.drift));
   if (plan.steps.length > 0 && !failed) {
     out.push('### Steps', '');
     for (const step of plan.steps) out.push(...stepMarkdown(step));
@@ -42,33 +39,11 @@ export function renderPlanMarkdown(plan: Plan, opts: { graph?: string } = {}): s
   }
   const ignoredLine = ignoredText(plan);
   if (ignoredLine) out.push(`_${ignoredLine}_`, '');
-  if (plan.orphanSlots.length > 0) {
-    out.push('### Orphaned replication slots', '');
-    for (const o of plan.orphanSlots)
-      out.push(
-        `- \`${o.node}/${o.slot}\` retains ${formatBytes(o.retainedWalBytes)}; drop it on ${o.node}: \`${o.dropSql};\``,
-      );
-    out.push('');
-  }
-  if (plan.warnings.length > 0) {
-    out.push('### Warnings', '');
-    for (const w of plan.warnings) out.push(`- ${w.message}`);
-    out.push('');
-  }
+  markdownSection(out, 'Orphaned replication slots', plan.orphanSlots.map(orphanSlotItem));
+  markdownSection(out, 'Warnings', plan.warnings.map(warningItem));
   // `plan --graph`: the topology as it will be, drawn by the renderer of `steep graph`
   if (opts.graph) out.push('### Topology', '', opts.graph, '');
   return out.join('\n');
-}
-
-function driftMarkdown(drift: DriftItem[]): string[] {
-  const out = ['### Drift', '', '| address | attribute | expected | found |', '|---|---|---|---|'];
-  for (const d of drift) {
-    out.push(
-      `| \`${d.address}\` | ${cell(d.path)} | ${cell(formatValue(d.expected))} | ${cell(formatValue(d.actual))} |`,
-    );
-  }
-  out.push('');
-  return out;
 }
 
 /** One step as a collapsible block: the summary line, what it moves, its changes, its SQL. */

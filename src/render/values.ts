@@ -32,6 +32,14 @@ export function section(out: string[], heading: string, lines: string[]): void {
   out.push('');
 }
 
+/** A `### ` part of a Markdown report: heading, blank line, its lines, blank line; nothing without lines. */
+export function markdownSection(out: string[], heading: string, lines: string[]): void {
+  if (lines.length === 0) return;
+  out.push(`### ${heading}`, '');
+  for (const l of lines) out.push(l);
+  out.push('');
+}
+
 /** A Markdown table cell: `|` escaped, newlines as spaces. */
 export const cell = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
