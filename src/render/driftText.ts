@@ -1,6 +1,6 @@
 import chalk from 'chalk';
 import type { DriftReport, FingerprintChange } from '../model/driftReport.js';
-import type { DriftItem, FailoverVerdict } from '../model/plan.js';
+import type { DriftItem, FailoverVerdict, PlanMessage } from '../model/plan.js';
 import type { SequenceLag } from '../model/sequences.js';
 import { conflictsSinceText } from '../model/verifyRecord.js';
 import { schemaComparisonLines } from './schemaText.js';
@@ -34,11 +34,7 @@ function failoverCount(r: DriftReport, verdict: string): number {
 
 export function renderDriftText(r: DriftReport): string {
   const out: string[] = [];
-  section(
-    out,
-    chalk.red.bold('Errors:'),
-    r.errors.map((e) => chalk.red(`  ✗ ${e.message}`)),
-  );
+  section(out, chalk.red.bold('Errors:'), r.errors.map(errorLine));
   section(out, chalk.yellow.bold('Changed outside steep:'), r.objects.map(driftLine));
   section(
     out,
@@ -50,10 +46,7 @@ export function renderDriftText(r: DriftReport): string {
     out,
     chalk.bold('Schema differences between publisher and subscriber:'),
     r.schema.length > 0
-      ? [
-          ...r.schema.flatMap(schemaComparisonLines),
-          ...r.schemaProblems.map((p) => chalk.red(`  ✗ ${p.message}`)),
-        ]
+      ? [...r.schema.flatMap(schemaComparisonLines), ...r.schemaProblems.map(errorLine)]
       : [],
   );
   section(
@@ -89,14 +82,13 @@ export function renderDriftText(r: DriftReport): string {
     chalk.bold('Failover (subscriptions from a node with standbys):'),
     (r.failover ?? []).flatMap(failoverLines),
   );
-  section(
-    out,
-    chalk.yellow.bold('Warnings:'),
-    r.warnings.map((w) => chalk.yellow(`  ! ${w.message}`)),
-  );
+  section(out, chalk.yellow.bold('Warnings:'), r.warnings.map(warningLine));
   out.push(driftSummary(r));
   return out.join('\n');
 }
+
+export const errorLine = (e: PlanMessage): string => chalk.red(`  ✗ ${e.message}`);
+export const warningLine = (w: PlanMessage): string => chalk.yellow(`  ! ${w.message}`);
 
 /** `  ~ publication.p publish: expected [insert, update], found [insert]` */
 export function driftLine(d: DriftItem): string {

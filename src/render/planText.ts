@@ -3,7 +3,7 @@ import { diffArrays } from 'diff';
 import type { Action, Change, CopyEstimate, Plan, Step, UnmanagedObject } from '../model/plan.js';
 import { captureLine } from './capture.js';
 import { count } from './count.js';
-import { driftLine } from './driftText.js';
+import { driftLine, errorLine, warningLine } from './driftText.js';
 import { schemaComparisonLines } from './schemaText.js';
 import { formatBytes, formatValue, listLines, section } from './values.js';
 
@@ -85,11 +85,7 @@ export function renderPlanText(plan: Plan): string {
   const out: string[] = [];
   const captured = captureLine(plan);
   if (captured) out.push(chalk.yellow(captured), '');
-  section(
-    out,
-    chalk.red.bold('Errors:'),
-    plan.errors.map((e) => chalk.red(`  ✗ ${e.message}`)),
-  );
+  section(out, chalk.red.bold('Errors:'), plan.errors.map(errorLine));
   section(
     out,
     chalk.yellow.bold('Drift (managed objects that differ from steep.yaml):'),
@@ -121,11 +117,7 @@ export function renderPlanText(plan: Plan): string {
       chalk.dim(`      drop it on ${o.node}: ${o.dropSql};`),
     ]),
   );
-  section(
-    out,
-    chalk.yellow.bold('Warnings:'),
-    plan.warnings.map((w) => chalk.yellow(`  ! ${w.message}`)),
-  );
+  section(out, chalk.yellow.bold('Warnings:'), plan.warnings.map(warningLine));
   out.push(plan.errors.length > 0 ? chalk.red(failedLine(plan.errors.length)) : summaryLine(plan));
   return out.join('\n');
 }
