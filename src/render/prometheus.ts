@@ -175,40 +175,27 @@ function slotSeries(family: NewFamily, status: StatusReport, t: Labels): void {
 
 /** What this sample is about as a whole: the drift `steep metrics` read, and the read itself. */
 function sampleSeries(family: NewFamily, m: MetricsSample, t: Labels): void {
+  const gauge = (name: string, help: string, value: number) =>
+    family(name, 'gauge', help).push({ labels: t, value });
   if (m.drift) {
-    family('steep_drift_planned_changes', 'gauge', 'Steps steep apply would run now.').push({
-      labels: t,
-      value: m.drift.plannedChanges,
-    });
-    family('steep_drift', 'gauge', 'Whether steep drift finds drift (1) or not (0).').push({
-      labels: t,
-      value: m.drift.drifted ? 1 : 0,
-    });
-    family(
+    gauge('steep_drift_planned_changes', 'Steps steep apply would run now.', m.drift.plannedChanges);
+    gauge('steep_drift', 'Whether steep drift finds drift (1) or not (0).', m.drift.drifted ? 1 : 0);
+    gauge(
       'steep_drift_errors',
-      'gauge',
       'What kept steep drift from telling (an unreadable node, a failed preflight).',
-    ).push({
-      labels: t,
-      value: m.drift.errors,
-    });
+      m.drift.errors,
+    );
   }
-  family(
+  gauge(
     'steep_read_duration_seconds',
-    'gauge',
     'How long steep took to read the nodes for this sample.',
-  ).push({
-    labels: t,
-    value: m.readSeconds,
-  });
-  family(
+    m.readSeconds,
+  );
+  gauge(
     'steep_read_timestamp_seconds',
-    'gauge',
     'When steep read the nodes for this sample (Unix time).',
-  ).push({
-    labels: t,
-    value: Date.parse(m.status.sampledAt) / 1000,
-  });
+    Date.parse(m.status.sampledAt) / 1000,
+  );
 }
 
 /** The families with samples, each under its HELP and TYPE lines. */
