@@ -37,12 +37,12 @@ export function decideSequence(
     schema: source.schema,
     name: source.name,
     source: source.last,
-    target: null,
+    target: null as string | null,
     before: target?.last ?? null,
     after: target?.last ?? null,
   };
-  const skip = (skip: SequenceOutcome['skip'], reason: string): SequenceDecision => ({
-    outcome: { ...base, action: 'skipped', skip, reason },
+  const skip = (skip: SequenceOutcome['skip'], reason: string, from = base): SequenceDecision => ({
+    outcome: { ...from, action: 'skipped', skip, reason },
     sql: null,
   });
   if (target === undefined)
@@ -52,29 +52,21 @@ export function decideSequence(
   const want = BigInt(source.last) + (up ? opts.headroom : -opts.headroom);
   const withTarget = { ...base, target: want.toString() };
   if (want > BigInt(target.max) || want < BigInt(target.min))
-    return {
-      outcome: {
-        ...withTarget,
-        action: 'skipped',
-        skip: 'out-of-range',
-        reason: `${want} is outside its range on ${opts.subscriber} (${target.min} to ${target.max}); widen it with ALTER SEQUENCE`,
-      },
-      sql: null,
-    };
+    return skip(
+      'out-of-range',
+      `${want} is outside its range on ${opts.subscriber} (${target.min} to ${target.max}); widen it with ALTER SEQUENCE`,
+      withTarget,
+    );
   const now = target.last === null ? null : BigInt(target.last);
   if (now === want)
     return { outcome: { ...withTarget, action: 'unchanged', skip: null, reason: null }, sql: null };
   const ahead = now !== null && (up ? now > want : now < want);
   if (ahead && !opts.allowBackwards)
-    return {
-      outcome: {
-        ...withTarget,
-        action: 'skipped',
-        skip: 'ahead',
-        reason: `${opts.subscriber} is already past ${want} (at ${now}); moving it back needs --allow-backwards`,
-      },
-      sql: null,
-    };
+    return skip(
+      'ahead',
+      `${opts.subscriber} is already past ${want} (at ${now}); moving it back needs --allow-backwards`,
+      withTarget,
+    );
   return {
     outcome: { ...withTarget, after: want.toString(), action: 'set', skip: null, reason: null },
     sql: setvalSql(source, want),
