@@ -108,27 +108,15 @@ export function columnRequests(topology: Topology, observed: ClusterState): Map<
     const subscriber = observed.nodes[d.node];
     if (!publisher?.reachable || !subscriber?.reachable) continue;
     if (!publisher.tableSchemas || !subscriber.tableSchemas) continue;
+    // a merge still to run checks a last-modified column in plan, even on a table that matches
+    const merging = d.init.method === 'merge' && !subscriber.subscriptions[d.name];
     const received = receivedTables(topology, d, publisher.tableSchemas, topology.settings.stateSchema);
     for (const qn of received.keys()) {
       const left = publisher.tableSchemas.tables[qn];
       const right = subscriber.tableSchemas.tables[qn];
-      if (left && right && left.fingerprint === right.fingerprint) continue;
-      if (left?.columns === null) need(d.from, left);
-      if (right?.columns === null) need(d.node, right);
-    }
-  }
-  // a merge still to run whose strategy for a table is last-modified: its column is checked in plan
-  for (const d of Object.values(topology.subscriptions)) {
-    if (d.init.method !== 'merge') continue;
-    const publisher = observed.nodes[d.from];
-    const subscriber = observed.nodes[d.node];
-    if (!publisher?.reachable || !subscriber?.reachable) continue;
-    if (!publisher.tableSchemas || !subscriber.tableSchemas || subscriber.subscriptions[d.name]) continue;
-    const received = receivedTables(topology, d, publisher.tableSchemas, topology.settings.stateSchema);
-    for (const qn of received.keys()) {
-      if (!/^last-modified\s*:/.test(d.init.strategies?.[qn] ?? d.init.strategy ?? '')) continue;
-      const left = publisher.tableSchemas.tables[qn];
-      const right = subscriber.tableSchemas.tables[qn];
+      const lastModified =
+        merging && /^last-modified\s*:/.test(d.init.strategies?.[qn] ?? d.init.strategy ?? '');
+      if (left && right && left.fingerprint === right.fingerprint && !lastModified) continue;
       if (left?.columns === null) need(d.from, left);
       if (right?.columns === null) need(d.node, right);
     }
