@@ -3,30 +3,24 @@ import type { Change } from '../model/plan.js';
 import type { PlanContext } from './context.js';
 
 /**
- * Drift: an existing object whose attributes differ from the file. Every attribute difference
- * is reported (expected = the file, actual = the node). steep's ownership comment counts only
- * when the object is being adopted (it has no marker at all); a stale hash in an existing
- * marker is reported through the attribute it stands for (the connection).
+ * Drift: a managed object changed on the node since steep last applied it. The last successful
+ * apply recorded its catalog digest (state schema `object_digests`) under `recorded` (a renamed
+ * object's old address): an object that still matches it differs from steep.yaml because the
+ * file changed; one that does not, or has no record, was changed outside steep. Then every
+ * attribute difference is recorded (expected = the file, actual = the node), but not steep's
+ * comment: a stale hash in its marker is reported through the attribute it stands for (the
+ * connection). True when the object drifted.
  */
 export function recordDrift(
   ctx: PlanContext,
+  node: ObservedNode,
   address: string,
   changes: readonly Change[],
-  adopted: boolean,
-): void {
+  recorded: { address: string; digest: string },
+): boolean {
+  if (node.objectDigests?.[recorded.address] === recorded.digest) return false;
   for (const c of changes) {
-    if (c.path === 'comment' && !adopted) continue;
-    ctx.drift.push({ address, path: c.path, expected: c.after, actual: c.before });
+    if (c.path !== 'comment') ctx.drift.push({ address, path: c.path, expected: c.after, actual: c.before });
   }
-}
-
-/**
- * Was the object changed on the node since steep last applied it? The last successful apply
- * recorded its catalog digest (state schema `object_digests`): an object that still matches
- * it differs from steep.yaml because the file changed; one that does not, or has no record,
- * was changed outside steep.
- */
-export function changedOutsideSteep(node: ObservedNode, address: string, digest: string): boolean {
-  const recorded = node.objectDigests?.[address];
-  return recorded === undefined || recorded !== digest;
+  return true;
 }

@@ -21,7 +21,7 @@ import {
   stepKey,
 } from './context.js';
 import { publicationDigest } from './digest.js';
-import { changedOutsideSteep, recordDrift } from './drift.js';
+import { recordDrift } from './drift.js';
 import { type ManagedDrop, type ManagedResource, mayReplace, planObservedObjects } from './managedObjects.js';
 import {
   desiredShape,
@@ -204,8 +204,8 @@ function planDesiredPublication(
   // recorded under its old name)
   const adopted = o.managedBy === null;
   const was = renamed ? { ...o, name: renamed.from } : o;
-  const byHand = !adopted && changedOutsideSteep(node, publicationAddress(was.name), publicationDigest(was));
-  if (byHand) recordDrift(ctx, address, diff.changes, false);
+  const recorded = { address: publicationAddress(was.name), digest: publicationDigest(was) };
+  const byHand = !adopted && recordDrift(ctx, node, address, diff.changes, recorded);
   const planned = { membershipChanged: diff.membershipChanged };
 
   if (diff.replace && renamed) {

@@ -26,7 +26,7 @@ import { copyEstimate } from './copyEstimate.js';
 import { joiningTables, newTablesDecision } from './dataGaps.js';
 import { effectiveSubscriptionOptions } from './defaults.js';
 import { subscriptionDigest } from './digest.js';
-import { changedOutsideSteep, recordDrift } from './drift.js';
+import { recordDrift } from './drift.js';
 import { manualPending, ownCopyPending, twoPhasePending } from './init.js';
 import { publicationRef } from './publications.js';
 import { renamePart, renameWords } from './renameStep.js';
@@ -240,13 +240,12 @@ export function planChange(
   const copy = refreshCopy(ctx, d, diff.relations, initPlan(ctx, d, false).copyData);
   if (copy === null) return undefined;
 
-  // being adopted is not drift; a managed object changed outside steep is
+  // being adopted is not drift; a managed object changed outside steep is (a renamed one was
+  // recorded under its old name)
   const adopted = o.managedBy === null;
-  // a renamed one: steep recorded it under its old name
   const was = renamed ? { ...o, name: renamed.from } : o;
-  const byHand =
-    !adopted && changedOutsideSteep(node, subscriptionAddress(was.name), subscriptionDigest(was, null));
-  if (byHand) recordDrift(ctx, address, diff.changes, false);
+  const recorded = { address: subscriptionAddress(was.name), digest: subscriptionDigest(was, null) };
+  const byHand = !adopted && recordDrift(ctx, node, address, diff.changes, recorded);
 
   if (diff.replaceBecause.length > 0) {
     if (renamed) {
