@@ -263,11 +263,9 @@ export function planCreate(ctx: PlanContext, run: SubscriptionRun, x: Declared):
   warnOriginCopy(ctx, d, init.copyData || own);
   if (init.createSlot || own)
     ctx.slotChanges.push({ node: d.from, slot: d.slot, change: 'create', streams: d.enabled });
+  const deps = [...subscriptionDeps(run, d), ...slot.deps];
   // a merge makes its slots itself, before its write locks (planner/mergeInit.ts)
-  const slotStep =
-    init.createSlot && d.init.method !== 'merge'
-      ? planSeparateSlot(ctx, d, [...subscriptionDeps(run, d), ...slot.deps])
-      : null;
+  const slotStep = init.createSlot && d.init.method !== 'merge' ? planSeparateSlot(ctx, d, deps) : null;
   if (slotStep) init = { ...init, createSlot: false };
   const copies = init.copyData || own;
   const step: DraftStep = {
@@ -282,7 +280,7 @@ export function planCreate(ctx: PlanContext, run: SubscriptionRun, x: Declared):
     changes: [...createChanges(d, conn, init, node.serverVersion), ...data.changes],
     statements: [...data.statements, ...createStatements(ctx, d, conn, init)],
     hazards: [...(copies ? (['copies-data'] as const) : []), ...data.hazards],
-    deps: [...subscriptionDeps(run, d), ...slot.deps, ...(slotStep ? [slotStep] : [])],
+    deps: [...deps, ...(slotStep ? [slotStep] : [])],
     catalogDigest: subscriptionDigest(null, publisherSlot(ctx, d.from, d.slot)),
     ...(copies ? { copy: copyEstimate(ctx, d.from, copiedTables(ctx.desired, ctx.observed, d)) } : {}),
   };
@@ -325,11 +323,9 @@ export function planReplace(
     refuseSameServerReplace(ctx, d, node.name, because);
     return undefined;
   }
+  const deps = [...subscriptionDeps(run, d), ...slot.deps];
   // a merge makes its slots itself, before its write locks (planner/mergeInit.ts)
-  const slotStep =
-    init.createSlot && d.init.method !== 'merge'
-      ? planSeparateSlot(ctx, d, [...subscriptionDeps(run, d), ...slot.deps])
-      : null;
+  const slotStep = init.createSlot && d.init.method !== 'merge' ? planSeparateSlot(ctx, d, deps) : null;
   if (slotStep) init = { ...init, createSlot: false };
   const drop = dropStatements(ctx, o, node.name);
   warnOriginCopy(ctx, d, init.copyData);
@@ -353,7 +349,7 @@ export function planReplace(
     // dropped first: the old subscription no longer writes into what is truncated and copied again
     statements: [...drop.statements, ...data.statements, ...createStatements(ctx, d, conn, init)],
     hazards,
-    deps: [...subscriptionDeps(run, d), ...slot.deps, ...(slotStep ? [slotStep] : [])],
+    deps: [...deps, ...(slotStep ? [slotStep] : [])],
     catalogDigest: subscriptionDigest(o, publisherSlot(ctx, d.from, d.slot)),
     ...(hazards.includes('copies-data')
       ? { copy: copyEstimate(ctx, d.from, copiedTables(ctx.desired, ctx.observed, d)) }
