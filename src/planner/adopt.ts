@@ -1,6 +1,6 @@
 import type { Ownership } from '../model/cluster.js';
 import { matchesAny } from '../model/glob.js';
-import { commentWithMarker, ownText } from '../model/ownership.js';
+import { ownText } from '../model/ownership.js';
 import type { Action, Reason } from '../model/plan.js';
 import { listText, type PlanContext } from './context.js';
 
@@ -11,11 +11,6 @@ import { listText, type PlanContext } from './context.js';
  * place and listed. Being adopted is not drift. Objects the file does not declare are reported
  * as unmanaged (with the topology whose marker they carry), unless `ignore:` names them.
  */
-
-/** The comment steep sets on an existing object: its own text kept, steep's marker after it. */
-export function desiredComment(observed: string | null, marker: string): string {
-  return commentWithMarker(observed, marker);
-}
 
 export interface AdoptionWords {
   action: Action;

@@ -140,10 +140,6 @@ export class PlanContext {
     return fate(this.desired.topology, o?.managedBy ?? null, d?.node === node);
   }
 
-  fateOfSubscription(node: string, name: string): ObservedFate {
-    return this.fateOf('subscription', node, name);
-  }
-
   error(code: string, message: string, where: { address?: string; node?: string } = {}): void {
     this.errors.push(message_(code, message, where));
   }

@@ -102,7 +102,7 @@ function edges(ctx: PlanContext): Edge[] {
   }
   for (const node of ctx.reachableNodes()) {
     for (const name of sortedKeys(node.subscriptions)) {
-      const fate = ctx.fateOfSubscription(node.name, name);
+      const fate = ctx.fateOf('subscription', node.name, name);
       if (fate !== 'unmanaged' && fate !== 'foreign') continue;
       const o = node.subscriptions[name]!;
       if (o.from === '' || !o.enabled) continue;

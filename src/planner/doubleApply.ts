@@ -72,7 +72,7 @@ export function checkDoubleApply(ctx: PlanContext): DoubleApply {
       if (o.from !== d.from) continue;
       const both = shared(mine, observedReceives(ctx, node, other));
       if (both.length === 0) continue;
-      if (ctx.fateOfSubscription(node.name, other) === 'delete') {
+      if (ctx.fateOf('subscription', node.name, other) === 'delete') {
         // this topology's own, no longer declared: it is dropped in this plan, before d is created
         waitFor.set(d.name, [...(waitFor.get(d.name) ?? []), stepKey('subscription-drop', node.name, other)]);
         continue;

@@ -1,7 +1,7 @@
 import { publicationAddress } from '../model/address.js';
 import type { ObservedNode, ObservedPublication } from '../model/cluster.js';
 import { compareText } from '../model/order.js';
-import { formatOwnership } from '../model/ownership.js';
+import { commentWithMarker, formatOwnership } from '../model/ownership.js';
 import type { Action, Reason, Statement } from '../model/plan.js';
 import { displayTable } from '../model/sql.js';
 import { type PublicationSpec, qualifiedName } from '../model/topology.js';
@@ -10,7 +10,7 @@ import {
   majorVersion,
   PUBLICATION_FILTERS_MIN_VERSION,
 } from '../model/versions.js';
-import { adoptionWords, desiredComment } from './adopt.js';
+import { adoptionWords } from './adopt.js';
 import {
   type DraftStep,
   declaredText,
@@ -197,7 +197,7 @@ function planDesiredPublication(
   }
 
   const observed = observedShape(o, node.serverVersion);
-  const diff = diffPublication(spec, d, observed, o.comment, desiredComment(o.comment, marker));
+  const diff = diffPublication(spec, d, observed, o.comment, commentWithMarker(o.comment, marker));
   if (diff.changes.length === 0 && !renamed) return { membershipChanged: false };
 
   // being adopted is not drift; a managed object changed outside steep is (a renamed one was

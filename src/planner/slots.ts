@@ -112,7 +112,7 @@ function sharedSlot(
   const deps: string[] = [];
   let ok = true;
   for (const u of others) {
-    if (ctx.fateOfSubscription(u.node, u.name) === 'delete') {
+    if (ctx.fateOf('subscription', u.node, u.name) === 'delete') {
       // its DROP SUBSCRIPTION drops the slot first
       deps.push(stepKey('subscription-drop', u.node, u.name));
     } else {

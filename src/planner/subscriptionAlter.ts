@@ -12,6 +12,7 @@ import type { ObservedNode, ObservedSubscription } from '../model/cluster.js';
 import { isUnknown } from '../model/cluster.js';
 import { maskConninfo, sameConninfo } from '../model/conninfo.js';
 import { compareText } from '../model/order.js';
+import { commentWithMarker } from '../model/ownership.js';
 import type { Action, Change, Hazard, Reason, Statement } from '../model/plan.js';
 import type { SubscriptionOptionName, SubscriptionOptions, SubscriptionSpec } from '../model/topology.js';
 import {
@@ -20,7 +21,7 @@ import {
   SUBSCRIPTION_OPTIONS,
   TWO_PHASE_ALTER_MIN_VERSION,
 } from '../model/versions.js';
-import { adoptionWords, desiredComment } from './adopt.js';
+import { adoptionWords } from './adopt.js';
 import { type DraftStep, listText, PHASE, type PlanContext, sameJson, stepKey } from './context.js';
 import { copyEstimate } from './copyEstimate.js';
 import { joiningTables, newTablesDecision } from './dataGaps.js';
@@ -162,7 +163,7 @@ function diffSubscription(
 
   const eff = effectiveSubscriptionOptions(d.options, version);
   const { options, slotOptions } = optionChanges(eff, o, version, changes, replaceBecause);
-  const comment = desiredComment(o.comment, ownershipComment(ctx, conn, d));
+  const comment = commentWithMarker(o.comment, ownershipComment(ctx, conn, d));
   const commentChanged = o.comment !== comment;
   if (commentChanged) changes.push({ path: 'comment', before: o.comment, after: comment });
 
