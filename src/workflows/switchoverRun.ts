@@ -97,47 +97,30 @@ export class SwitchoverRun {
       message: s.title,
     });
     await this.log.started(id, logNodes, s.statements);
+    const finish = async (
+      status: StepTiming['status'],
+      detail: string | null,
+      error: string | null,
+    ): Promise<void> => {
+      const timing: StepTiming = { id, title: s.title, status, durationMs: Date.now() - t, detail };
+      this.report.steps.push(timing);
+      await this.log.finished(id, logNodes, error);
+      this.opts.onStep?.(timing);
+      this.opts.onEvent({
+        event: error === null ? 'switchover.step_completed' : 'switchover.step_failed',
+        level: error === null ? 'info' : 'error',
+        subscription: this.d.name,
+        step: id,
+        duration_ms: timing.durationMs,
+        message: error ?? detail ?? s.title,
+      });
+    };
     try {
       const detail = await work(s);
-      const timing: StepTiming = {
-        id,
-        title: s.title,
-        status: 'completed',
-        durationMs: Date.now() - t,
-        detail,
-      };
-      this.report.steps.push(timing);
-      await this.log.finished(id, logNodes, null);
-      this.opts.onStep?.(timing);
-      this.opts.onEvent({
-        event: 'switchover.step_completed',
-        level: 'info',
-        subscription: this.d.name,
-        step: id,
-        duration_ms: timing.durationMs,
-        message: detail ?? s.title,
-      });
+      await finish('completed', detail, null);
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
-      const interrupted = this.opts.signal?.aborted === true;
-      const timing: StepTiming = {
-        id,
-        title: s.title,
-        status: interrupted ? 'interrupted' : 'failed',
-        durationMs: Date.now() - t,
-        detail: message,
-      };
-      this.report.steps.push(timing);
-      await this.log.finished(id, logNodes, message);
-      this.opts.onStep?.(timing);
-      this.opts.onEvent({
-        event: 'switchover.step_failed',
-        level: 'error',
-        subscription: this.d.name,
-        step: id,
-        duration_ms: timing.durationMs,
-        message,
-      });
+      await finish(this.opts.signal?.aborted === true ? 'interrupted' : 'failed', message, message);
       throw err;
     }
   }
