@@ -265,6 +265,11 @@ function stepContext(node: string): StepContext {
   };
 }
 
+/** One planned step on its own node, failing at its own address. */
+function runPlanned(client: pg.Client, step: Step, failed: (pgText: string) => string): Promise<void> {
+  return run(() => runStep(client, step, stepContext(step.node)), step, failed, step.address);
+}
+
 /** The cancel's parts, in order; a signal stops it between two of them. */
 function cancelParts(r: CancelRun): Array<{ does: string; run: () => Promise<void> }> {
   const { d, c, pub, schema, result, onEvent } = r;
@@ -285,12 +290,7 @@ function cancelParts(r: CancelRun): Array<{ does: string; run: () => Promise<voi
     parts.push({
       does: `truncate ${plan.truncated.join(', ')}`,
       run: async () => {
-        await run(
-          () => runStep(c, truncate, stepContext(d.node)),
-          truncate,
-          (why) => `truncating what the copy filled on ${d.node} failed: ${why}`,
-          address,
-        );
+        await runPlanned(c, truncate, (why) => `truncating what the copy filled on ${d.node} failed: ${why}`);
         result.truncated = plan.truncated;
       },
     });
@@ -318,12 +318,11 @@ function cancelParts(r: CancelRun): Array<{ does: string; run: () => Promise<voi
     parts.push({
       does: `drop the temporary publications of an interrupted reinit on ${d.from}, if any`,
       run: async () => {
-        await run(
-          () => runStep(pub, cleanup, stepContext(d.from)),
+        await runPlanned(
+          pub,
           cleanup,
           (why) =>
             `cannot drop the temporary publications of an interrupted reinit of ${d.name} on ${d.from}: ${why}`,
-          address,
         );
       },
     });
@@ -348,25 +347,18 @@ function cancelParts(r: CancelRun): Array<{ does: string; run: () => Promise<voi
 async function dropSubscription(r: CancelRun, drop: Step, truncate: Step | null): Promise<void> {
   const { d, c, pub, result } = r;
   const { plan, existing } = r.facts;
-  const address = subscriptionAddress(d.name);
   // steep's own copy: end its snapshot holder, which keeps the snapshot (and slot) in use
   if (pub && existing?.slot) await endSteepHolder(pub, existing.slot);
-  await run(
-    () => runStep(c, drop, stepContext(d.node)),
-    drop,
-    (why) => `cannot drop subscription ${d.name} on ${d.node}: ${why}`,
-    address,
-  );
+  await runPlanned(c, drop, (why) => `cannot drop subscription ${d.name} on ${d.node}: ${why}`);
   result.droppedSubscription = true;
   result.droppedSlot = plan.droppedWithSubscription;
   if (!truncate) return;
-  await run(
-    () => runStep(c, truncate, stepContext(d.node)),
+  await runPlanned(
+    c,
     truncate,
     (why) =>
       `subscription ${d.name} was dropped, but truncating what it copied on ${d.node} failed: ${why}; ` +
       `truncate ${plan.truncated.join(', ')} by hand`,
-    address,
   );
   result.truncated = plan.truncated;
 }
