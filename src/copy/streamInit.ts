@@ -18,7 +18,7 @@ import { readSlotHolder } from '../catalog/slotHolder.js';
 import { connect } from '../db/connect.js';
 import { mask } from '../db/mask.js';
 import type { EventSink } from '../executors/events.js';
-import { stateChangeEvent } from '../executors/initFollow.js';
+import { recordTransition } from '../executors/initFollow.js';
 import { publisherSequenceValues } from '../executors/sequenceSync.js';
 import { subscriptionAddress } from '../model/address.js';
 import { SteepError } from '../model/errors.js';
@@ -114,8 +114,7 @@ export async function streamInit(
     try {
       const recorded = (await store.get(c, d.name))?.state ?? 'uninitialized';
       if (recorded === to) return;
-      const changes = await store.transition(c, d.name, to, { method: d.init.method, source: d.from, error });
-      for (const ch of changes) opts.onEvent(stateChangeEvent(ch));
+      await recordTransition(store, c, d, to, opts.onEvent, error);
     } finally {
       await c.end().catch(() => {});
     }

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type pg from 'pg';
 import { nodeSession } from '../db/connect.js';
 import type { EventSink } from '../executors/events.js';
-import { stateChangeEvent } from '../executors/initFollow.js';
+import { recordTransition } from '../executors/initFollow.js';
 import { subscriptionAddress } from '../model/address.js';
 import { SteepError } from '../model/errors.js';
 import type { InitState } from '../model/initState.js';
@@ -74,12 +74,7 @@ export async function record(
   const store = new SubscriptionStateStore(topology.settings.stateSchema, d.node);
   const recorded = (await store.get(client, d.name).catch(() => null))?.state ?? 'uninitialized';
   if (recorded === to) return;
-  const changes = await store.transition(client, d.name, to, {
-    method: d.init.method,
-    source: d.from,
-    error,
-  });
-  for (const c of changes) onEvent(stateChangeEvent(c));
+  await recordTransition(store, client, d, to, onEvent, error);
 }
 
 export function checkSameSubscription(

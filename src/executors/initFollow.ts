@@ -116,6 +116,19 @@ export function stateChangeEvent(c: StateChange, p?: InitProgress): ApplyEvent {
   };
 }
 
+/** Record `d`'s move to `to` (through the states between) and report each change. */
+export async function recordTransition(
+  store: SubscriptionStateStore,
+  client: pg.Client,
+  d: SubscriptionSpec,
+  to: InitState,
+  onEvent: EventSink,
+  error: string | null = null,
+): Promise<void> {
+  const details = { method: d.init.method, source: d.from, error };
+  for (const c of await store.transition(client, d.name, to, details)) onEvent(stateChangeEvent(c));
+}
+
 /** Bookkeeping of one follow: the recorded state, and writes to the state schema (best effort). */
 class Recorder {
   readonly states: SubscriptionStateStore;

@@ -4,7 +4,7 @@ import type { SubscriptionSpec } from '../model/topology.js';
 import { InitSlotStore } from '../state/initSlots.js';
 import { hasInitTables, SubscriptionStateStore } from '../state/subscriptionState.js';
 import type { EventSink } from './events.js';
-import { stateChangeEvent } from './initFollow.js';
+import { recordTransition } from './initFollow.js';
 import { runStep, type StepContext } from './runStep.js';
 
 /**
@@ -34,12 +34,7 @@ export async function completeManualInit(
       message: `manual init of ${d.name} from ${d.from}`,
     });
   }
-  if (d.enabled && recorded !== 'catching_up') {
-    const changes = await store.transition(client, d.name, 'catching_up', {
-      method: d.init.method,
-      source: d.from,
-    });
-    for (const c of changes) onEvent(stateChangeEvent(c));
-  }
+  if (d.enabled && recorded !== 'catching_up')
+    await recordTransition(store, client, d, 'catching_up', onEvent);
   await new InitSlotStore(schema, step.node).clear(client, d.name);
 }

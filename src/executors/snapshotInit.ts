@@ -3,7 +3,7 @@ import type { Step } from '../model/plan.js';
 import type { SubscriptionSpec } from '../model/topology.js';
 import { hasInitTables, SubscriptionStateStore } from '../state/subscriptionState.js';
 import type { EventSink } from './events.js';
-import { stateChangeEvent } from './initFollow.js';
+import { recordTransition } from './initFollow.js';
 
 /**
  * `snapshot`: CREATE SUBSCRIPTION … copy_data = true (the create step) started the copy; the
@@ -29,9 +29,5 @@ export async function startSnapshotInit(
     phase: 'copying',
     message: `snapshot init of ${d.name} from ${d.from}`,
   });
-  const changes = await store.transition(client, d.name, 'copying', {
-    method: d.init.method,
-    source: d.from,
-  });
-  for (const c of changes) onEvent(stateChangeEvent(c));
+  await recordTransition(store, client, d, 'copying', onEvent);
 }

@@ -2,7 +2,13 @@ import type pg from 'pg';
 import { readSubscriptionInfo } from '../catalog/compareScope.js';
 import { streamInit } from '../copy/streamInit.js';
 import type { EventSink } from '../executors/events.js';
-import { type FollowOptions, followInit, followTargetOf, stateChangeEvent } from '../executors/initFollow.js';
+import {
+  type FollowOptions,
+  followInit,
+  followTargetOf,
+  recordTransition,
+  stateChangeEvent,
+} from '../executors/initFollow.js';
 import { completeManualInit } from '../executors/manualInit.js';
 import type { StepContext } from '../executors/runStep.js';
 import { startSnapshotInit } from '../executors/snapshotInit.js';
@@ -147,11 +153,7 @@ export class InitRunner {
     const info = await readSubscriptionInfo(client, name);
     if (!info || unrecordedState({ enabled: info.enabled, tables: info.tables.values() }) !== 'synchronized')
       return;
-    const changes = await store.transition(client, name, 'synchronized', {
-      method: d.init.method,
-      source: d.from,
-    });
-    for (const c of changes) this.opts.onEvent(stateChangeEvent(c));
+    await recordTransition(store, client, d, 'synchronized', this.opts.onEvent);
   }
 
   /**

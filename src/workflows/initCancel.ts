@@ -18,7 +18,7 @@ import { buildDeferredIndexes } from '../copy/deferredIndexes.js';
 import { lockedSessions } from '../db/lockedSession.js';
 import { mask } from '../db/mask.js';
 import type { EventSink, Stop } from '../executors/events.js';
-import { stateChangeEvent } from '../executors/initFollow.js';
+import { recordTransition } from '../executors/initFollow.js';
 import { dropPreparedSlot, endSteepHolder } from '../executors/preparedSlot.js';
 import { runStep, type StepContext } from '../executors/runStep.js';
 import { subscriptionAddress } from '../model/address.js';
@@ -366,11 +366,7 @@ async function dropSubscription(r: CancelRun, drop: Step, truncate: Step | null)
 /** The init's records on the subscriber: state uninitialized, progress, slots and chunks gone, snapshots cancelled. */
 async function recordUninitialized(r: CancelRun): Promise<void> {
   const { d, c, schema, result, onEvent } = r;
-  const changes = await new SubscriptionStateStore(schema, d.node).transition(c, d.name, 'uninitialized', {
-    method: d.init.method,
-    source: d.from,
-  });
-  for (const ch of changes) onEvent(stateChangeEvent(ch));
+  await recordTransition(new SubscriptionStateStore(schema, d.node), c, d, 'uninitialized', onEvent);
   await new InitProgressStore(schema, d.node).clear(c, d.name);
   await new InitSlotStore(schema, d.node).clear(c, d.name);
   await new CopyChunkStore(schema, d.node).clear(c, d.name);

@@ -3,7 +3,7 @@ import { clusterReadOptions, readCluster } from '../catalog/readCluster.js';
 import { loadTopology } from '../config/load.js';
 import { lockedSessions } from '../db/lockedSession.js';
 import type { EventSink, Stop } from '../executors/events.js';
-import { stateChangeEvent } from '../executors/initFollow.js';
+import { recordTransition } from '../executors/initFollow.js';
 import { createPreparedSlot, type MadeSlot, PREPARE_APPLICATION_NAME } from '../executors/preparedSlot.js';
 import { runStep } from '../executors/runStep.js';
 import { subscriptionAddress } from '../model/address.js';
@@ -206,11 +206,6 @@ async function recordPrepared(
     phase: 'preparing',
     message: `manual init of ${d.name}: slot ${d.slot} on ${d.from} at ${made.lsn}`,
   });
-  const changes = await new SubscriptionStateStore(topology.settings.stateSchema, d.node).transition(
-    sub,
-    d.name,
-    'preparing',
-    { method: d.init.method, source: d.from },
-  );
-  for (const c of changes) onEvent(stateChangeEvent(c));
+  const store = new SubscriptionStateStore(topology.settings.stateSchema, d.node);
+  await recordTransition(store, sub, d, 'preparing', onEvent);
 }

@@ -7,7 +7,7 @@ import { slotExists } from '../catalog/slotHolder.js';
 import { loadTopology } from '../config/load.js';
 import { lockedSessions } from '../db/lockedSession.js';
 import type { EventSink, Stop } from '../executors/events.js';
-import { followTargetOf, stateChangeEvent } from '../executors/initFollow.js';
+import { followTargetOf, recordTransition, stateChangeEvent } from '../executors/initFollow.js';
 import { recreateLostSlot } from '../executors/lostSlot.js';
 import { executeReinit } from '../executors/reinit.js';
 import { subscriptionAddress } from '../model/address.js';
@@ -325,7 +325,6 @@ async function settleDiverged(
   if (!(await diverged.exists(sub))) return 'synchronized';
   await diverged.forget(sub, d.name, copied);
   if ((await diverged.list(sub, d.name)).length === 0) return 'synchronized';
-  const details = { method: d.init.method, source: d.from };
-  for (const c of await states.transition(sub, d.name, 'diverged', details)) onEvent(stateChangeEvent(c));
+  await recordTransition(states, sub, d, 'diverged', onEvent);
   return 'diverged';
 }

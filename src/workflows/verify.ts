@@ -11,7 +11,7 @@ import { serverVersionOf } from '../catalog/session.js';
 import { slotExists } from '../catalog/slotHolder.js';
 import { nodeSession } from '../db/connect.js';
 import type { EventSink } from '../executors/events.js';
-import { stateChangeEvent } from '../executors/initFollow.js';
+import { recordTransition } from '../executors/initFollow.js';
 import { compareTable } from '../executors/tableCompare.js';
 import { subscriptionAddress } from '../model/address.js';
 import { SteepError } from '../model/errors.js';
@@ -314,11 +314,9 @@ async function recordVerdicts(
   const current =
     (await states.get(sub, d.name))?.state ??
     unrecordedState({ enabled: info.enabled, tables: info.tables.values() });
-  const details = { method: d.init.method, source: d.from };
   let to = current;
   if (stillDiverged && current === 'synchronized') to = 'diverged';
   if (!stillDiverged && current === 'diverged') to = 'synchronized';
-  if (to !== current)
-    for (const c of await states.transition(sub, d.name, to, details)) onEvent(stateChangeEvent(c));
+  if (to !== current) await recordTransition(states, sub, d, to, onEvent);
   return to;
 }
