@@ -15,7 +15,7 @@ import type pg from 'pg';
 import { type CopySourceTable, readColumns, readCopySource } from '../catalog/copySource.js';
 import { serverVersionOf } from '../catalog/session.js';
 import { readSlotHolder } from '../catalog/slotHolder.js';
-import { connect } from '../db/connect.js';
+import { nodeSession, withSession } from '../db/connect.js';
 import { mask } from '../db/mask.js';
 import type { EventSink } from '../executors/events.js';
 import { recordTransition } from '../executors/initFollow.js';
@@ -105,20 +105,11 @@ export async function streamInit(
   opts: StreamInitOptions,
 ): Promise<void> {
   const store = new SubscriptionStateStore(topology.settings.stateSchema, d.node);
-  const record = async (to: InitState, error: string | null = null) => {
-    const c = await connect(topology.nodes[d.node]!.connection, {
-      node: d.node,
-      applicationName: 'steep init',
-      connectTimeoutMs: topology.settings.connectTimeout,
-    });
-    try {
+  const record = (to: InitState, error: string | null = null) =>
+    withSession(nodeSession(topology, d.node, 'steep init'), async (c) => {
       const recorded = (await store.get(c, d.name))?.state ?? 'uninitialized';
-      if (recorded === to) return;
-      await recordTransition(store, c, d, to, opts.onEvent, error);
-    } finally {
-      await c.end().catch(() => {});
-    }
-  };
+      if (recorded !== to) await recordTransition(store, c, d, to, opts.onEvent, error);
+    });
   await record('copying');
   try {
     await copyAndStart(topology, d, opts);
