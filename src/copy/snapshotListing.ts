@@ -187,30 +187,24 @@ export async function listSnapshots(topology: Topology, dir: string | null): Pro
   });
 }
 
-export function locatedAt(m: Manifest, dir: string): Located {
-  return {
-    id: snapshotId(m.subscription, m.lsn),
-    subscription: m.subscription,
-    publisher: m.publisher,
-    subscriber: m.subscriber,
-    slot: m.slot,
-    lsn: m.lsn,
-    dir,
-  };
+/** The snapshot with these fields, its files in `dir`; its id from subscription and LSN unless given. */
+export function locatedAt(
+  m: Pick<Located, 'subscription' | 'publisher' | 'subscriber' | 'slot' | 'lsn'>,
+  dir: string,
+  id = snapshotId(m.subscription, m.lsn),
+): Located {
+  const { subscription, publisher, subscriber, slot, lsn } = m;
+  return { id, subscription, publisher, subscriber, slot, lsn, dir };
 }
 
 /** A recorded snapshot, with its manifest when its files are at the recorded path on this machine. */
 export function fromRecord(r: SnapshotRecord): { s: Located; m: Manifest | null } {
   const m = manifestAt(r.path);
-  const s: Located = {
-    id: r.id,
-    subscription: r.subscription,
-    publisher: r.source,
-    subscriber: r.node,
-    slot: r.slot,
-    lsn: r.lsn,
-    dir: r.path,
-  };
+  const s = locatedAt(
+    { subscription: r.subscription, publisher: r.source, subscriber: r.node, slot: r.slot, lsn: r.lsn },
+    r.path,
+    r.id,
+  );
   return { s, m: m !== null && snapshotId(m.subscription, m.lsn) === r.id ? m : null };
 }
 
@@ -235,15 +229,7 @@ export function interruptedIn(topology: Topology, dir: string): Located | null {
 
 /** The snapshot of `d` at `lsn` (its slot's consistent point), its files in `dir`. */
 export function snapshotOf(d: SubscriptionSpec, lsn: string, dir: string): Located {
-  return {
-    id: snapshotId(d.name, lsn),
-    subscription: d.name,
-    publisher: d.from,
-    subscriber: d.node,
-    slot: d.slot,
-    lsn,
-    dir,
-  };
+  return locatedAt({ subscription: d.name, publisher: d.from, subscriber: d.node, slot: d.slot, lsn }, dir);
 }
 
 /** interruptedIn, or null where the slot it names is no subscription's of steep.yaml (delete says so). */
