@@ -12,10 +12,10 @@ import type { CatalogQuery } from './queries/catalogQuery.js';
 export const SLOT_CREATION_BLOCKERS: CatalogQuery = {
   name: 'slot-creation-blockers',
   text: `select a.pid,
-       nullif(a.application_name, '') as application_name,
+       nullif(a.application_name, '') as "applicationName",
        a.usename::text as role,
        a.state,
-       extract(epoch from (now() - a.xact_start))::float8 as open_seconds
+       extract(epoch from (now() - a.xact_start))::float8 as "openSeconds"
   from pg_catalog.pg_stat_activity w
   cross join lateral unnest(pg_catalog.pg_blocking_pids(w.pid)) as b(pid)
   join pg_catalog.pg_stat_activity a on a.pid = b.pid
@@ -31,14 +31,6 @@ export interface SlotCreationBlocker {
   openSeconds: number | null;
 }
 
-interface BlockerRow {
-  pid: number;
-  application_name: string | null;
-  role: string | null;
-  state: string | null;
-  open_seconds: number | null;
-}
-
 /**
  * The sessions whose open transactions keep subscription `subscription`'s slot from being made
  * (by its walsender, or by the session `waiter` when one makes it on its own).
@@ -48,15 +40,9 @@ export async function readSlotCreationBlockers(
   subscription: string | null,
   waiter: number | null = null,
 ): Promise<SlotCreationBlocker[]> {
-  const { rows } = await client.query<BlockerRow>({
+  const { rows } = await client.query<SlotCreationBlocker>({
     text: SLOT_CREATION_BLOCKERS.text,
     values: [subscription, waiter],
   });
-  return rows.map((r) => ({
-    pid: r.pid,
-    applicationName: r.application_name,
-    role: r.role,
-    state: r.state,
-    openSeconds: r.open_seconds,
-  }));
+  return rows;
 }
