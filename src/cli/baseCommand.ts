@@ -46,22 +46,33 @@ export abstract class SteepCommand extends Command {
   }
 
   /**
-   * A run a signal stopped, told by its SteepError `code` (what was done, what is left and the
-   * command that follows): said on stderr, with --json also on stdout as
-   * `{subscription, signal, stopped}`; the exit code is the signal's (130/143). Any other error is
-   * thrown on.
+   * Run `work`, then dispose `interruption`. A run a signal stopped, told by its SteepError `code`
+   * (what was done, what is left and the command that follows), gives undefined: said on stderr,
+   * with --json also on stdout as `{subscription, signal, stopped}`; the exit code is the signal's
+   * (130/143). Any other error is thrown on.
    */
-  protected stoppedBySignal(
-    err: unknown,
-    code: string,
+  protected async stoppable<T>(
     interruption: Interruption,
+    code: string,
     json: { subscription: string } | null,
-  ): void {
-    if (!(err instanceof SteepError && err.code === code)) throw err;
-    this.err(err.message, 'warn');
-    if (json)
-      this.outJson({ subscription: json.subscription, signal: interruption.received, stopped: err.message });
-    process.exitCode = interruption.exitCode ?? 1;
+    work: () => Promise<T>,
+  ): Promise<T | undefined> {
+    try {
+      return await work();
+    } catch (err) {
+      if (!(err instanceof SteepError && err.code === code)) throw err;
+      this.err(err.message, 'warn');
+      if (json)
+        this.outJson({
+          subscription: json.subscription,
+          signal: interruption.received,
+          stopped: err.message,
+        });
+      process.exitCode = interruption.exitCode ?? 1;
+      return undefined;
+    } finally {
+      interruption.dispose();
+    }
   }
 
   /**

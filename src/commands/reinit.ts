@@ -57,9 +57,8 @@ Refuses tables the subscription does not carry, a subscription not yet initialis
       again: () =>
         `exiting now; a statement still running goes on in PostgreSQL: run \`steep reinit ${args.subscription} --tables ${planned.join(',')}\` again to resume`,
     }).install();
-    let r: Awaited<ReturnType<typeof reinitSubscription>>;
-    try {
-      r = await reinitSubscription(flags.config, args.subscription, request, {
+    const r = await this.stoppable(interruption, 'reinit.interrupted', flags.json ? args : null, () =>
+      reinitSubscription(flags.config, args.subscription, request, {
         stop: interruption,
         onPlanned: (tables) => {
           planned = tables;
@@ -71,15 +70,9 @@ Refuses tables the subscription does not carry, a subscription not yet initialis
           else if (!logJson && p.state !== lastPhase) this.err(text, 'info');
           lastPhase = p.state;
         },
-      });
-    } catch (err) {
-      await line?.end();
-      this.stoppedBySignal(err, 'reinit.interrupted', interruption, flags.json ? args : null);
-      return;
-    } finally {
-      await line?.end();
-      interruption.dispose();
-    }
+      }).finally(() => line?.end()),
+    );
+    if (r === undefined) return;
     const doc = this.warned(r);
     if (flags.json) {
       this.outJson(doc);

@@ -4,7 +4,7 @@ import { ignoreEvents, jsonEventSink } from '../../cli/eventLog.js';
 import { approvalFlags, globalFlags, jsonFlag, requiredArg } from '../../cli/flags.js';
 import { Interruption } from '../../cli/interruption.js';
 import { dropSlotSql } from '../../planner/sqlBuild.js';
-import { type CancelResult, cancelInit } from '../../workflows/initCancel.js';
+import { cancelInit } from '../../workflows/initCancel.js';
 
 export default class InitCancel extends SteepCommand {
   static override summary = "Stop a subscription's init, clean up what it made, back to uninitialized.";
@@ -40,9 +40,8 @@ Ctrl-C (SIGINT) or SIGTERM: the drop and the truncate finish together, nothing s
           ? `; if it finds no subscription while ${truncated.join(', ')} still hold the copy's rows, truncate them by hand`
           : ''),
     }).install();
-    let r: CancelResult;
-    try {
-      r = await cancelInit(flags.config, args.subscription, {
+    const r = await this.stoppable(interruption, 'init.cancel_interrupted', flags.json ? args : null, () =>
+      cancelInit(flags.config, args.subscription, {
         onEvent,
         stop: interruption,
         allowDestroy: flags['allow-destroy'],
@@ -59,13 +58,9 @@ Ctrl-C (SIGINT) or SIGTERM: the drop and the truncate finish together, nothing s
         onPlanned: (tables) => {
           truncated = tables;
         },
-      });
-    } catch (err) {
-      this.stoppedBySignal(err, 'init.cancel_interrupted', interruption, flags.json ? args : null);
-      return;
-    } finally {
-      interruption.dispose();
-    }
+      }),
+    );
+    if (r === undefined) return;
     const doc = this.warned(r);
     if (r.slotLeft)
       this.err(

@@ -3,7 +3,7 @@ import { SteepCommand } from '../../cli/baseCommand.js';
 import { ignoreEvents, jsonEventSink } from '../../cli/eventLog.js';
 import { globalFlags, jsonFlag, requiredArg } from '../../cli/flags.js';
 import { Interruption } from '../../cli/interruption.js';
-import { type PreparedInit, type PrepareResult, prepareInit } from '../../workflows/initPrepare.js';
+import { type PrepareResult, prepareInit } from '../../workflows/initPrepare.js';
 
 function text(r: PrepareResult, holding: boolean): string[] {
   const lines = [
@@ -75,19 +75,13 @@ With --hold the slot's snapshot is exported and kept open until the command is i
         'a slot still waiting for the publisher is cancelled, one already made is recorded first (a second Ctrl-C exits at once)',
       again: `exiting now; a slot made but not recorded stays on the publisher: \`steep init cancel ${args.subscription}\` drops it`,
     }).install();
-    let prepared: PreparedInit;
-    try {
-      prepared = await prepareInit(flags.config, args.subscription, {
-        hold: flags.hold,
-        onEvent,
-        stop: interruption,
-      });
-    } catch (err) {
-      this.stoppedBySignal(err, 'init.prepare_interrupted', interruption, flags.json ? args : null);
-      return;
-    } finally {
-      interruption.dispose();
-    }
+    const prepared = await this.stoppable(
+      interruption,
+      'init.prepare_interrupted',
+      flags.json ? args : null,
+      () => prepareInit(flags.config, args.subscription, { hold: flags.hold, onEvent, stop: interruption }),
+    );
+    if (prepared === undefined) return;
     const { result, held } = prepared;
     const doc = this.warned(result);
     if (interruption.received) {

@@ -38,21 +38,16 @@ Interrupted (Ctrl-C, crash, SIGKILL), it resumes when run again: files whose che
         'the slot waiting for the transactions open on the publisher is cancelled (a second Ctrl-C exits at once)',
       again: 'exiting now; generate it again: it drops a slot made meanwhile and starts anew',
     }).install();
-    let r: Awaited<ReturnType<typeof snapshotGenerate>>;
-    try {
-      r = await snapshotGenerate(flags.config, args.subscription, {
+    const r = await this.stoppable(interruption, 'snapshot.interrupted', flags.json ? args : null, () =>
+      snapshotGenerate(flags.config, args.subscription, {
         dir: flags.output,
         compress: flags.compress as 'gzip' | 'none' | undefined,
         parallel: flags.parallel,
         onEvent: flags['log-format'] === 'json' ? jsonEventSink() : ignoreEvents,
         stop: interruption,
-      });
-    } catch (err) {
-      this.stoppedBySignal(err, 'snapshot.interrupted', interruption, flags.json ? args : null);
-      return;
-    } finally {
-      interruption.dispose();
-    }
+      }),
+    );
+    if (r === undefined) return;
     const doc = this.warned(r);
     if (r.dropped) this.err(`note: ${r.dropped}`);
     if (flags.compress && flags.compress !== r.compress)
