@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import { SteepCommand } from '../../cli/baseCommand.js';
-import { globalFlags, jsonFlag, requiredArg } from '../../cli/flags.js';
+import { commaList, globalFlags, jsonFlag, requiredArg } from '../../cli/flags.js';
 import { renderSequenceSyncText } from '../../render/sequences.js';
 import { sequencesSync } from '../../workflows/sequences.js';
 
@@ -46,10 +46,7 @@ Exit codes: 0 done, 1 error or a sequence that could not be set (absent on the s
       headroom: BigInt(flags.headroom),
       allowBackwards: flags['allow-backwards'],
       reverse: flags.reverse,
-      only: flags.sequences
-        ?.split(',')
-        .map((s) => s.trim())
-        .filter((s) => s !== ''),
+      only: commaList(flags.sequences),
     });
     const { report } = this.warned(result);
     if (flags.json) this.outJson(report);
