@@ -149,6 +149,9 @@ try {
   const floors = [];
   const gens = [];
   const befores = [];
+  // every timed run starts with no dirty pages: on a machine whose disk writes back slowly, the
+  // run right after another's gigabyte of files otherwise pays for that writeback
+  const settle = () => run('sync', []);
   /** `job(table)` for every table, PARALLEL at a time, measured on `server` */
   const perTable = (server, job) =>
     measured(server, async () => ({
@@ -182,11 +185,13 @@ try {
   );
   for (let r = 0; r < RUNS; r++) {
     emptyDir(psqlDir);
+    await settle();
     baseOuts.push(
       await perTable(pub, (t) => psql(pub, `\\copy public.${t} to '${join(psqlDir, `${t}.copy`)}'`)),
     );
     if (hasOpenssl) {
       emptyDir(floorDir);
+      await settle();
       floors.push(
         await perTable(pub, async (t) => {
           const file = join(floorDir, `${t}.copy`);
@@ -195,8 +200,9 @@ try {
         }),
       );
     }
-    const generate = (root) =>
-      measured(pub, () =>
+    const generate = async (root) => {
+      await settle();
+      return measured(pub, () =>
         steepMeasured(
           [
             'snapshot',
@@ -214,6 +220,7 @@ try {
           { root },
         ),
       );
+    };
     if (r > 0) await steep(['snapshot', 'delete', snapDir, '-c', config, '--allow-destroy']);
     if (BEFORE) {
       // the two builds take turns at going first: the one right after the floor's writes meets
@@ -241,12 +248,14 @@ try {
 
   // apply: psql \copy from into the empty subscriber tables, then empty them again; then steep
   await sql(sub, 'CHECKPOINT');
+  await settle();
   const baseInRun = await perTable(sub, (t) =>
     psql(sub, `\\copy public.${t} from '${join(psqlDir, `${t}.copy`)}'`),
   );
   const baseIn = baseInRun.wallMs;
   await sql(sub, `TRUNCATE ${names.map((t) => `public.${t}`).join(', ')}`);
   await sql(sub, 'CHECKPOINT');
+  await settle();
   const app = await measured(sub, () =>
     steepMeasured([
       'snapshot',
