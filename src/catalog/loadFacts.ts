@@ -69,8 +69,6 @@ export async function readLoadFactsAt(
 ): Promise<LoadFacts> {
   return withSession(
     openCatalogSession(conn, { node: opts.node, connectTimeoutMs: opts.connectTimeoutMs }),
-    async (client) => {
-      return await readLoadFacts(client, opts.tables);
-    },
+    (client) => readLoadFacts(client, opts.tables),
   );
 }

@@ -1,4 +1,5 @@
 import { SteepError } from './errors.js';
+import { quoteTable } from './sql.js';
 
 /**
  * The desired state: what steep.yaml declares, normalised, every default filled in.
@@ -239,6 +240,11 @@ export function qualifiedName(t: TableName): string {
 export function tableOfQualified(qn: string): TableName {
   const dot = qn.indexOf('.');
   return { schema: qn.slice(0, dot), name: qn.slice(dot + 1) };
+}
+
+/** A qualifiedName quoted for SQL. */
+export function quoteQualified(qn: string): string {
+  return quoteTable(tableOfQualified(qn));
 }
 
 /**

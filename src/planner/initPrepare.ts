@@ -3,9 +3,9 @@ import type { ClusterState, ObservedNode } from '../model/cluster.js';
 import { buildConninfo } from '../model/conninfo.js';
 import { SteepError } from '../model/errors.js';
 import type { Step } from '../model/plan.js';
-import { quoteIdent, quoteTable } from '../model/sql.js';
+import { quoteIdent } from '../model/sql.js';
 import type { SubscriptionSpec, Topology } from '../model/topology.js';
-import { qualifiedName, tableOfQualified } from '../model/topology.js';
+import { qualifiedName, quoteQualified } from '../model/topology.js';
 import { PG15 } from '../model/versions.js';
 import { copiedTables } from './initCopy.js';
 import { dropSlotSql, tx } from './sqlBuild.js';
@@ -219,7 +219,7 @@ export function dumpCommands(
   const file = `${d.name}.dump`;
   const slices = carriedSlices(topology, d, tables);
   const whole = tables.filter((qn) => !slices.has(qn));
-  const tableArgs = whole.map((qn) => `--table=${shellQuote(quoteTable(tableOfQualified(qn)))}`);
+  const tableArgs = whole.map((qn) => `--table=${shellQuote(quoteQualified(qn))}`);
   const pgDump =
     whole.length === 0
       ? null
@@ -246,10 +246,10 @@ export function dumpCommands(
   const psql = (db: string) => `psql -X -q -v ON_ERROR_STOP=1 --dbname=${db}`;
   const copies = [...slices.entries()].map(([qn, s]) => {
     const columns = s.columns ? ` (${s.columns.map(quoteIdent).join(', ')})` : '';
-    const select = `SELECT ${s.columns ? s.columns.map(quoteIdent).join(', ') : '*'} FROM ${quoteTable(tableOfQualified(qn))}${s.where ? ` WHERE ${s.where}` : ''}`;
+    const select = `SELECT ${s.columns ? s.columns.map(quoteIdent).join(', ') : '*'} FROM ${quoteQualified(qn)}${s.where ? ` WHERE ${s.where}` : ''}`;
     return (
       `${psql(fromDb)} -c 'BEGIN ISOLATION LEVEL REPEATABLE READ' -c ${shellQuote(`SET TRANSACTION SNAPSHOT '${snapshot}'`)} ` +
-      `-c ${shellQuote(`COPY (${select}) TO STDOUT`)} | ${psql(toDb)} -c ${shellQuote(`COPY ${quoteTable(tableOfQualified(qn))}${columns} FROM STDIN`)}`
+      `-c ${shellQuote(`COPY (${select}) TO STDOUT`)} | ${psql(toDb)} -c ${shellQuote(`COPY ${quoteQualified(qn)}${columns} FROM STDIN`)}`
     );
   });
   return { pgDump, pgRestore, copies };

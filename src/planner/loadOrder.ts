@@ -1,7 +1,7 @@
 import type { ForeignKeyEdge, LoadFacts, LoadGroup, LoadMode, LoadOrder } from '../model/loadOrder.js';
 import { compareText } from '../model/order.js';
-import { quoteIdent, quoteTable } from '../model/sql.js';
-import { tableOfQualified } from '../model/topology.js';
+import { quoteIdent } from '../model/sql.js';
+import { quoteQualified } from '../model/topology.js';
 import { PG15 } from '../model/versions.js';
 
 /**
@@ -173,7 +173,7 @@ function fixText(node: string, role: string, serverVersion: number, use: OwnCopy
 
 /** `ALTER TABLE "s"."t" ALTER CONSTRAINT "fk" DEFERRABLE;` */
 function makeDeferrable(fk: ForeignKeyEdge): string {
-  return `ALTER TABLE ${quoteTable(tableOfQualified(fk.table))} ALTER CONSTRAINT ${quoteIdent(fk.name)} DEFERRABLE;`;
+  return `ALTER TABLE ${quoteQualified(fk.table)} ALTER CONSTRAINT ${quoteIdent(fk.name)} DEFERRABLE;`;
 }
 
 /**

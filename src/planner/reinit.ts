@@ -1,8 +1,8 @@
 import { SteepError } from '../model/errors.js';
 import { cannotFinishText } from '../model/initFailure.js';
 import type { InitState } from '../model/initState.js';
-import { quoteIdent, quoteLiteral, quoteTable } from '../model/sql.js';
-import { tableOfQualified } from '../model/topology.js';
+import { quoteIdent, quoteLiteral } from '../model/sql.js';
+import { quoteQualified } from '../model/topology.js';
 
 /**
  * `steep reinit` (SPEC §9, reinit recipe): which tables to copy again and the statements that
@@ -206,7 +206,7 @@ export function planReinit(input: ReinitInput): ReinitPlan {
     { node: 'subscriber', sql: setPublication(input.subscription, temporary, false) },
     {
       node: 'subscriber',
-      sql: `TRUNCATE TABLE ${wanted.map((t) => quoteTable(tableOfQualified(t))).join(', ')}`,
+      sql: `TRUNCATE TABLE ${wanted.map(quoteQualified).join(', ')}`,
     },
     switchBack,
   ];
@@ -244,7 +244,7 @@ function resumeReinit(
       ? [
           {
             node: 'subscriber',
-            sql: `TRUNCATE TABLE ${pending.map((t) => quoteTable(tableOfQualified(t))).join(', ')}`,
+            sql: `TRUNCATE TABLE ${pending.map(quoteQualified).join(', ')}`,
           },
           switchBack,
         ]

@@ -1,8 +1,8 @@
 import { SteepError } from '../model/errors.js';
 import type { InitState } from '../model/initState.js';
 import { type MergeStrategy, parseStrategy, resolveStrategy } from '../model/mergeStrategy.js';
-import { quoteIdent, quoteLiteral, quoteTable } from '../model/sql.js';
-import { type SubscriptionSpec, tableOfQualified } from '../model/topology.js';
+import { quoteIdent, quoteLiteral } from '../model/sql.js';
+import { quoteQualified, type SubscriptionSpec } from '../model/topology.js';
 
 /**
  * A reinit of tables that the subscriber publishes back to the publisher (a link, a pair of
@@ -105,8 +105,8 @@ function fence(
       `CREATE OR REPLACE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS $fence$ ` +
         'BEGIN PERFORM pg_catalog.pg_advisory_xact_lock_shared(pg_catalog.hashtextextended(TG_ARGV[0], 0)); RETURN NULL; END $fence$',
       ...tables.flatMap((t) => [
-        `DROP TRIGGER IF EXISTS ${quoteIdent(TRIGGER)} ON ${quoteTable(tableOfQualified(t))}`,
-        `CREATE TRIGGER ${quoteIdent(TRIGGER)} BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON ${quoteTable(tableOfQualified(t))} ` +
+        `DROP TRIGGER IF EXISTS ${quoteIdent(TRIGGER)} ON ${quoteQualified(t)}`,
+        `CREATE TRIGGER ${quoteIdent(TRIGGER)} BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON ${quoteQualified(t)} ` +
           `FOR EACH STATEMENT EXECUTE FUNCTION ${fn}(${lock})`,
       ]),
       'COMMIT',
@@ -118,9 +118,7 @@ function fence(
       `SELECT pg_catalog.pg_replication_origin_drop(${origin}) WHERE EXISTS (SELECT FROM pg_catalog.pg_replication_origin WHERE roname = ${origin})`,
       'BEGIN',
       `SET LOCAL lock_timeout = ${Math.max(0, Math.trunc(lockTimeoutMs))}`,
-      ...tables.map(
-        (t) => `DROP TRIGGER IF EXISTS ${quoteIdent(TRIGGER)} ON ${quoteTable(tableOfQualified(t))}`,
-      ),
+      ...tables.map((t) => `DROP TRIGGER IF EXISTS ${quoteIdent(TRIGGER)} ON ${quoteQualified(t)}`),
       'COMMIT',
     ],
   };
