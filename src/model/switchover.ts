@@ -6,7 +6,7 @@
  */
 
 import { lsnValue } from './lsn.js';
-import type { SequenceSyncReport } from './sequences.js';
+import type { SequenceAccess, SequenceSyncReport } from './sequences.js';
 import type { VerifyReport } from './verify.js';
 
 export interface SwitchoverOptions {
@@ -105,6 +105,8 @@ export interface SwitchoverFacts {
     source: string | null;
     present: boolean;
   }>;
+  /** what steep's role may do with those sequences on the old primary (source) and the new one (target) */
+  sequenceAccess: { source: SequenceAccess; target: SequenceAccess };
   /** the reverse direction, read only with --reverse */
   reverse: {
     publicationExists: boolean;

@@ -7,6 +7,7 @@ import { formatBytes } from '../model/bytes.js';
 import { displayIdent, quoteIdent, quoteLiteral } from '../model/sql.js';
 import type { RoleFacts, SwitchoverFacts, SwitchoverOptions } from '../model/switchover.js';
 import { PG16, PG17 } from '../model/versions.js';
+import { sequencePrivilegeErrors } from './sequences.js';
 
 /** The roles the fence makes read-only, and why the others are left alone (for --dry-run). */
 export function fenceRoles(facts: SwitchoverFacts, opts: Pick<SwitchoverOptions, 'roles'>): string[] {
@@ -48,6 +49,9 @@ export function switchoverProblems(facts: SwitchoverFacts, opts: SwitchoverOptio
     p.push(
       `sequence ${s.sequence} exists on ${old} but not on ${neu}: create it on ${neu} (or leave it out with --sequences)`,
     );
+  // a setval is never undone: what the role may not read or set is refused before the fence
+  const { source, target } = facts.sequenceAccess;
+  p.push(...sequencePrivilegeErrors(facts.sequences, source, target, 'the switchover'));
   if (opts.reverse) p.push(...reverseProblems(facts));
   return p;
 }

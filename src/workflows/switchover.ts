@@ -8,7 +8,7 @@
  */
 import type pg from 'pg';
 import { readPublishedScope, readSubscriptionInfo, type SubscriptionInfo } from '../catalog/compareScope.js';
-import { readSequenceStates } from '../catalog/sequences.js';
+import { readSequencePrivileges, readSequenceStates } from '../catalog/sequences.js';
 import { serverVersionOf } from '../catalog/session.js';
 import {
   hashSample,
@@ -206,7 +206,7 @@ async function readFacts(
     unkeyed: verify.unkeyed,
     verifyRows: verify.rows,
     roles,
-    sequences: await sequenceFacts(old, neu, tables, opts.sequences),
+    ...(await sequenceFacts(old, neu, d, tables, opts.sequences)),
     reverse,
   };
   return { facts, verifyTables: verify.tables };
@@ -294,28 +294,40 @@ async function readReverseFacts(
   };
 }
 
-/** The sequences the switchover carries over: each one's value on the old primary, and whether the new one has it. */
+/**
+ * The sequences the switchover carries over: each one's value on the old primary, whether the
+ * new one has it, and what steep's role may do with them on each node. A value the role may not
+ * read is left unread: the preflight names its GRANT.
+ */
 async function sequenceFacts(
   old: pg.Client,
   neu: pg.Client,
+  d: SubscriptionSpec,
   tables: TableName[],
   only: SwitchoverOptions['sequences'],
-): Promise<SwitchoverFacts['sequences']> {
+): Promise<Pick<SwitchoverFacts, 'sequences' | 'sequenceAccess'>> {
   const seqs = await publishedSequences(old, tables, { only });
-  const [sources, targets] = await Promise.all([
-    readSequenceStates(old, seqs),
-    readSequenceStates(neu, seqs),
+  const [source, target] = await Promise.all([
+    readSequencePrivileges(old, seqs),
+    readSequencePrivileges(neu, seqs),
   ]);
-  return seqs.map((s) => {
-    const key = `${s.schema}.${s.name}`;
-    return {
-      sequence: displayTable(s),
-      schema: s.schema,
-      name: s.name,
-      source: sources.get(key)?.last ?? null,
-      present: targets.has(key),
-    };
-  });
+  const sources = await readSequenceStates(
+    old,
+    seqs.filter((s) => source.sequences.get(`${s.schema}.${s.name}`)?.select),
+  );
+  return {
+    sequences: seqs.map((s) => {
+      const key = `${s.schema}.${s.name}`;
+      return {
+        sequence: displayTable(s),
+        schema: s.schema,
+        name: s.name,
+        source: sources.get(key)?.last ?? null,
+        present: target.sequences.has(key),
+      };
+    }),
+    sequenceAccess: { source: { node: d.from, ...source }, target: { node: d.node, ...target } },
+  };
 }
 
 function verifyList(d: SubscriptionSpec, wanted: string[], carried: string[]): string[] {

@@ -364,6 +364,24 @@ describe.each([...versions])('least-privileged roles on PostgreSQL %i', (version
       'ALTER ROLE "app_writer" IN DATABASE "app" SET default_transaction_read_only = on',
     );
 
+    // a sequence in the tables' schema that admin may read but not set on west (the new primary):
+    // refused before the fence, which a setval after it would have had to undo
+    for (const n of [east(), west()]) await n.query('CREATE SEQUENCE public.a_seq');
+    await east().query("SELECT setval('public.a_seq', 500)");
+    await west().query('REVOKE pg_write_all_data FROM admin');
+    for (const args of [['--dry-run'], ['--grace', '1s']]) {
+      const refused = await steep(['switchover', 'admin_pg', ...args], path);
+      expect(refused.code, refused.stdout + refused.stderr).toBe(1);
+      expect(refused.stdout + refused.stderr).toContain(
+        'west: role admin may not read and set (setval) sequence public.a_seq, which the switchover sets there; run GRANT UPDATE ON SEQUENCE "public"."a_seq" TO "admin"; on west',
+      );
+    }
+    const [fenced] = await east().query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole WHERE r.rolname = 'app_writer'`,
+    );
+    expect(fenced!.n).toBe(0);
+    await west().query('GRANT pg_write_all_data TO admin');
+
     // the real switchover: the drain is proven by the slot's confirmed position (origin_progress is denied)
     const done = await steep(['switchover', 'admin_pg', '--grace', '1s', '--json'], path);
     expect(done.code, done.stdout + done.stderr).toBe(0);
@@ -378,6 +396,9 @@ describe.each([...versions])('least-privileged roles on PostgreSQL %i', (version
       'both sides equal',
     );
     await equal(['a_own']);
+    // the sequence moved to west past east's value
+    const [seq] = await west().query<{ last: string }>('SELECT last_value::text AS last FROM public.a_seq');
+    expect(BigInt(seq!.last)).toBeGreaterThan(500n);
   });
   it('admin: steep grants prints the script; run as the cloud admin, the link plans clean and its merge makes both sides equal', async () => {
     await once();

@@ -54,6 +54,18 @@ const FACTS: SwitchoverFacts = {
       present: true,
     },
   ],
+  sequenceAccess: {
+    source: {
+      node: 'old',
+      role: 'steep',
+      sequences: new Map([['public.orders_id_seq', { select: true, update: true }]]),
+    },
+    target: {
+      node: 'new',
+      role: 'steep',
+      sequences: new Map([['public.orders_id_seq', { select: true, update: true }]]),
+    },
+  },
   reverse: {
     publicationExists: false,
     subscriptionExists: false,
@@ -146,6 +158,21 @@ describe('switchover planner', () => {
       what: 'sequence missing',
       facts: { sequences: [{ ...FACTS.sequences[0]!, present: false }] },
       problem: /sequence public\.orders_id_seq exists on old but not on new/,
+    },
+    {
+      what: 'sequence the role may not set on the new primary',
+      facts: {
+        sequenceAccess: {
+          ...FACTS.sequenceAccess,
+          target: {
+            node: 'new',
+            role: 'steep',
+            sequences: new Map([['public.orders_id_seq', { select: true, update: false }]]),
+          },
+        },
+      },
+      problem:
+        /new: role steep may not read and set \(setval\) sequence public\.orders_id_seq, which the switchover sets there; run GRANT UPDATE ON SEQUENCE "public"\."orders_id_seq" TO "steep"; on new/,
     },
     {
       what: 'reverse on 15',
