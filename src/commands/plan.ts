@@ -48,8 +48,8 @@ Exit codes: 0 success (no changes with --detailed-exitcode), 1 error (invalid fi
         '--graph draws into the Markdown plan: add --format markdown',
       );
     const targets = flags.target ?? [];
-    // what only --observed, --format markdown and --graph use is loaded when asked for
-    // (~35 ms of CPU at every plan otherwise: the status reader, the capture, Markdown)
+    // what only --observed, --format markdown and --graph use (the status reader, the capture,
+    // Markdown) is loaded when asked for, not at every plan
     const result = flags.observed
       ? await (await import('../workflows/observe.js')).planFromCapture(flags.config, flags.observed, {
           targets,

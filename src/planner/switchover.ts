@@ -34,7 +34,7 @@ import { flushedMarkSql } from './walMark.js';
 
 /** The verify engine's rough pace on a drained pair, for the expected blackout (bench/switchover). */
 const VERIFY_ROWS_PER_SECOND = 200_000;
-/** The subscriber's acknowledgement of the fence LSN (40–190 ms measured by bench/switchover): the drain's floor. */
+/** The subscriber's acknowledgement of the fence LSN, a guess above what bench/switchover sees: the drain's floor. */
 const FEEDBACK_MS = 200;
 /** How often the fence polls for the ended sessions to leave (executors/switchover.ts). */
 const EXIT_POLL_MS = 20;
