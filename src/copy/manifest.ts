@@ -7,8 +7,7 @@ import { createGzip } from 'node:zlib';
 import { CopyOut } from '../db/copyOut.js';
 import { SteepError } from '../model/errors.js';
 import type { Chunk, ChunkSink, ChunkWriter } from './engine.js';
-import { type FileWriter, WriterThreads } from './fileWriter.js';
-import { hashFiles } from './hashThread.js';
+import { FileWriter } from './fileWriter.js';
 
 /**
  * A two-phase snapshot on disk (SPEC §9): one file per table or key range, `schema.sql`, and
@@ -112,66 +111,39 @@ export function chunkFileName(
 
 /**
  * For each file, what is wrong with it (null: it exists with the size and SHA-256 the manifest
- * lists). The sizes are checked first; the files are hashed `parallel` at a time, each on a
- * thread of its own.
+ * lists). The sizes are checked first, then the files hashed one after another.
  */
 export async function filesIntact(
   dir: string,
   files: readonly ManifestFile[],
-  parallel: number,
 ): Promise<Map<ManifestFile, string | null>> {
   const out = new Map<ManifestFile, string | null>();
-  const toHash: ManifestFile[] = [];
   for (const f of files) {
+    const path = f.file ? join(dir, f.file) : '';
     if (!f.file || !f.sha256) out.set(f, 'not written');
-    else if (!existsSync(join(dir, f.file))) out.set(f, 'missing');
-    else if (f.bytes !== null && statSync(join(dir, f.file)).size !== f.bytes)
-      out.set(f, `${statSync(join(dir, f.file)).size} bytes instead of ${f.bytes} (truncated?)`);
-    else toHash.push(f);
+    else if (!existsSync(path)) out.set(f, 'missing');
+    else if (f.bytes !== null && statSync(path).size !== f.bytes)
+      out.set(f, `${statSync(path).size} bytes instead of ${f.bytes} (truncated?)`);
+    else
+      out.set(
+        f,
+        (await sha256File(path)) === f.sha256 ? null : 'its SHA-256 differs from the manifest (corrupted)',
+      );
   }
-  const sums = await hashFiles(
-    toHash.map((f) => join(dir, f.file!)),
-    parallel,
-  );
-  for (const f of toHash)
-    out.set(
-      f,
-      sums.get(join(dir, f.file!)) === f.sha256 ? null : 'its SHA-256 differs from the manifest (corrupted)',
-    );
   return out;
 }
 
-/**
- * The file sink of `snapshot generate`: each chunk to its own file, hashed as written. Each
- * session copies its data into the blocks of a FileWriter, whose thread hashes and writes them
- * (fileWriter.ts); the event loop keeps only the COPY parsing and that copy.
- */
+/** The file sink of `snapshot generate`: each chunk to its own file, hashed as written (fileWriter.ts). */
 export class FileSink implements ChunkSink {
   readonly framed = false;
-  private readonly threads: WriterThreads;
-  /** writers started ahead, one a session, taken by open() */
-  private readonly spare: FileWriter[];
 
   constructor(
     private readonly dir: string,
     readonly compress: 'gzip' | 'none',
-    /**
-     * sessions to start a writer for now, ahead of the copy (while the snapshot is taken): a
-     * writer thread takes noticeable CPU to start, which the copy waited for (WriterThreads)
-     */
-    prestart = 0,
-  ) {
-    this.threads = new WriterThreads(prestart);
-    this.spare = Array.from({ length: prestart }, () => this.threads.writer());
-  }
-
-  /** End the writers started ahead that no session took. */
-  async release(): Promise<void> {
-    await Promise.all(this.spare.splice(0).map((w) => w.end()));
-  }
+  ) {}
 
   async open(): Promise<ChunkWriter> {
-    const writer = this.spare.pop() ?? this.threads.writer();
+    const writer = new FileWriter();
     return {
       write: async (chunk: Chunk, data: Readable) => {
         const file = chunkFileName(chunk.table, chunk.index, this.compress);
@@ -182,28 +154,28 @@ export class FileSink implements ChunkSink {
           data.on('error', (e) => gzip.destroy(e));
           source = data.pipe(gzip);
         }
-        await writer.open(tmp);
+        writer.open(tmp);
         let bytes = 0;
         let sha256: string;
         try {
           if (source instanceof CopyOut) {
-            // the rows straight into the writer's blocks as they come
+            // the rows straight into the file as they come
             await source.into(writer);
             bytes = source.bytes;
           } else
             for await (const b of source as AsyncIterable<Buffer>) {
               bytes += b.length;
-              if (!writer.put(b)) await writer.room();
+              writer.put(b);
             }
-          sha256 = await writer.close(true);
+          sha256 = writer.close(true);
         } catch (err) {
-          await writer.close(false).catch(() => {});
+          writer.close(false);
           throw err;
         }
         renameSync(tmp, join(this.dir, file));
         return { bytes, file, sha256 };
       },
-      close: () => writer.end(),
+      close: async () => {},
     };
   }
 }

@@ -69,10 +69,9 @@ async function verify(
   dir: string,
   pub: pg.Client,
   sub: pg.Client,
-  parallel: number,
 ): Promise<Manifest> {
   const m = completeManifest(topology, d, dir);
-  await checkFiles(d, dir, m, parallel);
+  await checkFiles(d, dir, m);
   const subVersion = await serverVersionOf(sub);
   if (m.format === 'binary' && major(subVersion) !== major(m.subscriberServerVersion)) {
     throw new SteepError(
@@ -122,7 +121,7 @@ function completeManifest(topology: Topology, d: SubscriptionSpec, dir: string):
 }
 
 /** Every file (and schema.sql) is there with the checksum the manifest gives it. */
-async function checkFiles(d: SubscriptionSpec, dir: string, m: Manifest, parallel: number): Promise<void> {
+async function checkFiles(d: SubscriptionSpec, dir: string, m: Manifest): Promise<void> {
   const bad: string[] = [];
   if (m.schemaFile) {
     const sum = existsSync(join(dir, m.schemaFile.file))
@@ -134,7 +133,6 @@ async function checkFiles(d: SubscriptionSpec, dir: string, m: Manifest, paralle
   const intact = await filesIntact(
     dir,
     m.tables.flatMap((t) => t.files),
-    parallel,
   );
   for (const t of m.tables) {
     for (const f of t.files) {
@@ -205,7 +203,7 @@ export async function applySnapshot(
   const [pub, sub] = await bothSessions(topology, d, 'steep snapshot apply');
   try {
     const log = await SnapshotLog.open(sub, topology, d);
-    const m = await verify(topology, d, dir, pub, sub, parallel);
+    const m = await verify(topology, d, dir, pub, sub);
     const load = await loadModeOf(sub, d, m.tables, await serverVersionOf(sub), {
       split: m.tables.filter((t) => t.files.length > 1).map(qualifiedName),
     });

@@ -100,10 +100,9 @@ export async function generateSnapshot(
     connectTimeoutMs: topology.settings.connectTimeout,
   };
   const run: Run = { topology, d, dir, parallel, source, pub, sub, heartbeat: null, opened: [] };
-  let sink: FileSink | null = null;
+  const sink = new FileSink(dir, m?.compress ?? opts.compress ?? 'none');
   let done = false;
   try {
-    sink = new FileSink(dir, m?.compress ?? opts.compress ?? 'none', m?.completedAt ? 0 : parallel);
     const log = await SnapshotLog.open(sub, topology, d);
     if (m) checkSameSubscription(m, topology, d, dir);
     if (m?.completedAt) {
@@ -138,7 +137,6 @@ export async function generateSnapshot(
   } finally {
     await closeSessions(run.opened);
     run.heartbeat?.stop(done);
-    await sink?.release();
     await pub.end().catch(() => {});
     await sub.end().catch(() => {});
   }
@@ -166,7 +164,6 @@ async function keepIntactFiles(run: Run, m: Manifest): Promise<number> {
   for (const [f, problem] of await filesIntact(
     dir,
     m.tables.flatMap((t) => t.files),
-    run.parallel,
   )) {
     if (problem === null) kept += 1;
     else Object.assign(f, { file: null, rows: null, bytes: null, sha256: null });
