@@ -117,7 +117,7 @@ function compareChunks(a: Chunk, b: Chunk): number {
 
 /**
  * A publisher session inside a REPEATABLE READ transaction at the exported snapshot;
- * `reuseReadBuffer` for a session whose COPY data is copied on as it comes (a file's blocks),
+ * `reuseReadBuffer` for a session whose COPY data is written out as it comes (a snapshot's files),
  * not sent on in the Buffers it was read into (the subscriber's COPY FROM).
  */
 export async function snapshotSession(

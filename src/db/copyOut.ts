@@ -27,7 +27,7 @@ import { ReadBufferSocket } from './readBufferSocket.js';
 
 /** Takes a COPY's rows as they come (`CopyOut.into`), instead of a reader of the stream. */
 export interface CopySink {
-  /** Take `rows`, valid only during the call (copy them); false when full, until `room()` resolves. */
+  /** Take `rows`, valid only during the call (copy or write them now); false when full, until `room()` resolves. */
   put(rows: Buffer): boolean;
   room(): Promise<void>;
 }
