@@ -41,8 +41,6 @@ export interface ChunkResult {
 
 /** Where a chunk's COPY data goes; `write` resolves once the chunk is durable. */
 export interface ChunkSink {
-  /** the data as PostgreSQL sent it, in CopyData messages (a sink that sends it on as COPY FROM data) */
-  readonly framed: boolean;
   open(): Promise<ChunkWriter>;
 }
 
@@ -116,19 +114,17 @@ function compareChunks(a: Chunk, b: Chunk): number {
 }
 
 /**
- * A publisher session inside a REPEATABLE READ transaction at the exported snapshot;
- * `reuseReadBuffer` for a session whose COPY data is written out as it comes (a snapshot's files),
- * not sent on in the Buffers it was read into (the subscriber's COPY FROM).
+ * A publisher session inside a REPEATABLE READ transaction at the exported snapshot, reading
+ * into one buffer reused for every read (db/readBufferSocket.ts).
  */
 export async function snapshotSession(
   run: Pick<CopyRun, 'node' | 'connection' | 'connectTimeoutMs' | 'snapshot'>,
-  reuseReadBuffer = false,
 ): Promise<pg.Client> {
   const client = await connect(run.connection, {
     node: run.node,
     applicationName: 'steep copy',
     connectTimeoutMs: run.connectTimeoutMs,
-    reuseReadBuffer,
+    reuseReadBuffer: true,
   });
   try {
     await beginAtSnapshot(client, run.snapshot);
@@ -158,10 +154,9 @@ export async function beginAtSnapshot(client: pg.Client, snapshot: string): Prom
 export function openSnapshotSessions(
   run: Pick<CopyRun, 'node' | 'connection' | 'connectTimeoutMs' | 'snapshot'>,
   n: number,
-  reuseReadBuffer: boolean,
 ): Array<Promise<pg.Client>> {
   return Array.from({ length: n }, () => {
-    const session = snapshotSession(run, reuseReadBuffer);
+    const session = snapshotSession(run);
     session.catch(() => {});
     return session;
   });
@@ -212,7 +207,7 @@ async function copyUnit(
 ): Promise<ChunkResult[]> {
   return loadUnit(unit, writer, async (chunk) => {
     const sql = copyOutSql(chunk.table, chunk, run.binary);
-    const out = source.query(new CopyOut(sql, run.onBytes, run.sink.framed));
+    const out = source.query(new CopyOut(sql, run.onBytes));
     const written = await writer.write(chunk, out, run.binary);
     return { ...written, rows: written.rows ?? out.rowCount };
   });
@@ -240,7 +235,7 @@ export async function runCopy(run: CopyRun): Promise<void> {
       ) {
         for (let attempt = 1; ; attempt++) {
           try {
-            source ??= await (opened.pop() ?? snapshotSession(run, !run.sink.framed));
+            source ??= await (opened.pop() ?? snapshotSession(run));
             writer ??= await run.sink.open();
             const results = await copyUnit(run, unit, source, writer);
             for (const [i, chunk] of unit.items.entries()) run.onChunk?.(chunk, results[i]!);

@@ -146,8 +146,6 @@ export async function filesIntact(
 
 /** The file sink of `snapshot generate`: each chunk to its own file, hashed as written (fileWriter.ts). */
 export class FileSink implements ChunkSink {
-  readonly framed = false;
-
   constructor(
     private readonly dir: string,
     readonly compress: 'gzip' | 'none',

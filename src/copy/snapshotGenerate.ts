@@ -211,7 +211,7 @@ async function startSnapshot(run: Run, sink: FileSink, opts: GenerateOptions): P
   try {
     if (opts.stop?.signal.aborted) throw interrupted(d, true);
     // the copy's sessions open at the snapshot while the reader reads the catalogs there
-    run.opened = openSnapshotSessions({ ...run.source, snapshot: held.snapshot }, parallel, !sink.framed);
+    run.opened = openSnapshotSessions({ ...run.source, snapshot: held.snapshot }, parallel);
     let m: Manifest;
     try {
       m = await newManifest(pub, sub, {

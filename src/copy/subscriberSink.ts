@@ -3,7 +3,6 @@ import { pipeline } from 'node:stream/promises';
 import { copyInSql } from '../catalog/copySource.js';
 import { connect } from '../db/connect.js';
 import { CopyIn } from '../db/copyIn.js';
-import { CopyOut } from '../db/copyOut.js';
 import type { ConnectionSpec } from '../model/topology.js';
 import { CopyChunkStore } from '../state/copyChunks.js';
 import type { Chunk, ChunkResult, ChunkSink, ChunkWriter } from './engine.js';
@@ -18,9 +17,6 @@ import type { Chunk, ChunkResult, ChunkSink, ChunkWriter } from './engine.js';
  * reference each other loads in one transaction with SET CONSTRAINTS ALL DEFERRED (`deferred`).
  */
 export class SubscriberSink implements ChunkSink {
-  /** steep's own copy's data: the publisher's CopyData messages, sent on as they are (copyIn.ts) */
-  readonly framed = true;
-
   constructor(
     private readonly target: {
       node: string;
@@ -66,12 +62,9 @@ export class SubscriberSink implements ChunkSink {
         if (!grouped) await client.query('BEGIN');
         try {
           const sql = copyInSql(chunk.table, chunk.table.columns, binary);
-          // steep's own copy: the publisher's CopyData messages go on as they are; a file's data
-          // (snapshot apply) is put into messages
-          const framed = data instanceof CopyOut && data.framed;
-          const into = client.query(new CopyIn(sql, framed));
+          const into = client.query(new CopyIn(sql));
           await pipeline(data, into);
-          const result = { rows: into.rowCount, bytes: framed ? data.bytes : into.bytes };
+          const result = { rows: into.rowCount, bytes: into.bytes };
           await store.done(client, {
             subscription: t.subscription,
             lsn: t.lsn,

@@ -3,14 +3,10 @@ import type { Connection } from 'pg';
 import { copiedRows } from './copyOut.js';
 
 /**
- * `COPY … FROM STDIN` for node-postgres (a submittable, as copyOut.ts is for `COPY … TO`). With
- * `framed`, its data is already in CopyData messages: a `framed` CopyOut of another session,
- * whose socket reads go on to this session's socket as they are, one write each. Otherwise each
- * piece written (a snapshot file's data) goes out in a CopyData message of its own.
- *
- * A framed piece may end inside a message. So a COPY stopped midway is never told CopyFail,
- * which the server would read as the rest of that message: the session's socket is closed
- * instead, and the server rolls its transaction back.
+ * `COPY … FROM STDIN` for node-postgres (a submittable, as copyOut.ts is for `COPY … TO`): each
+ * piece written (a snapshot file's data, another session's CopyOut) goes out in a CopyData
+ * message of its own. A COPY stopped midway closes the session's socket, and the server rolls
+ * its transaction back.
  */
 
 /** CopyDone: `c` and the length 4 */
@@ -19,7 +15,7 @@ const COPY_DONE = Buffer.from([0x63, 0, 0, 0, 4]);
 export class CopyIn extends Writable {
   /** the rows PostgreSQL reported in CommandComplete */
   rowCount = 0;
-  /** the data's bytes written, without the messages' headers (counted when not `framed`) */
+  /** the data's bytes written, without the messages' headers */
   bytes = 0;
   private connection: Connection | null = null;
   /** what waits for CopyInResponse (data written before the server is in COPY mode) */
@@ -28,10 +24,7 @@ export class CopyIn extends Writable {
   /** _final's callback, called at ReadyForQuery (or with the error) */
   private ending: ((err?: Error | null) => void) | null = null;
 
-  constructor(
-    private readonly text: string,
-    private readonly framed: boolean,
-  ) {
+  constructor(private readonly text: string) {
     super({ highWaterMark: 1 << 20 });
   }
 
@@ -47,14 +40,12 @@ export class CopyIn extends Writable {
       return;
     }
     const stream = this.connection!.stream;
-    if (!this.framed) {
-      // CopyData: `d` and the length, which counts itself
-      const header = Buffer.allocUnsafe(5);
-      header[0] = 0x64;
-      header.writeUInt32BE(chunk.length + 4, 1);
-      stream.write(header);
-      this.bytes += chunk.length;
-    }
+    // CopyData: `d` and the length, which counts itself
+    const header = Buffer.allocUnsafe(5);
+    header[0] = 0x64;
+    header.writeUInt32BE(chunk.length + 4, 1);
+    stream.write(header);
+    this.bytes += chunk.length;
     if (stream.write(chunk)) done();
     else stream.once('drain', () => done());
   }

@@ -13,11 +13,6 @@ import { ReadBufferSocket } from './readBufferSocket.js';
  * moved together inside that read's buffer (over the 5-byte headers, `copyWithin`), and the read
  * goes out as one Buffer: no allocation per row.
  *
- * `framed`: the rows go out still in their CopyData messages, for a consumer that sends them
- * on as COPY FROM data (copyIn.ts): `COPY … FROM STDIN` takes the very same messages, so the
- * socket reads go out as they are, nothing moved (only the headers are read, to find where the
- * COPY ends and to count the rows' bytes).
- *
  * Like pg-copy-streams, it takes the connection's socket from node-postgres while the COPY
  * runs and gives it back, with the bytes after CopyDone (CommandComplete, ReadyForQuery) or
  * from an ErrorResponse on, so node-postgres ends the query (or reports the error) as usual.
@@ -54,7 +49,7 @@ export function copiedRows(msg: { text?: string }): number | null {
 export class CopyOut extends Readable {
   /** the rows PostgreSQL reported in CommandComplete, once the COPY has ended */
   rowCount = 0;
-  /** the rows' bytes so far (without the messages' headers, also when `framed`) */
+  /** the rows' bytes so far (without the messages' headers) */
   bytes = 0;
   private connection: Connection | null = null;
   private pgOnData: ((b: Buffer) => void) | null = null;
@@ -83,8 +78,6 @@ export class CopyOut extends Readable {
     private readonly text: string,
     /** told the bytes of each piece of data as it goes out (progress) */
     private readonly onBytes?: (n: number) => void,
-    /** the rows in their CopyData messages, as PostgreSQL sent them */
-    readonly framed = false,
   ) {
     // each socket read's rows go out as the Buffer they are (up to 64 kB, so 16 of them ≈ 1 MB
     // waiting): a byte-mode stream's read() joins all that wait into a new Buffer, a copy of
@@ -146,19 +139,17 @@ export class CopyOut extends Readable {
 
   /**
    * Take the row data of one socket read; false when the consumer wants no more for now. The
-   * rows are moved to the front of the read over their headers, or with `framed` go out in
-   * their messages as they are (a message cut by the read's end goes on in the next; a cut
-   * header waits for it). Other messages are left out.
+   * rows are moved to the front of the read over their headers (a row cut by the read's end goes
+   * on in the next; a cut header waits for it). Other messages are left out.
    */
   private parse(chunk: Buffer): boolean {
-    const framed = this.framed;
     let buf = chunk;
     let p = 0;
     if (this.pendingBytes > 0) {
       const cut = this.pendingBytes;
       const need = HEADER - cut;
       this.pendingBytes = 0;
-      if (!framed && this.header[0] === COPY_DATA && chunk.length >= need) {
+      if (this.header[0] === COPY_DATA && chunk.length >= need) {
         // a row's header completed from this read, which goes on with the row: no new Buffer
         // of the whole read (a frequent case with short rows, each a fresh 64 kB)
         chunk.copy(this.header, cut, 0, need);
@@ -168,20 +159,11 @@ export class CopyOut extends Readable {
       } else buf = Buffer.concat([this.header.subarray(0, cut), chunk]);
     }
     const n = buf.length;
-    /** framed: the start of the messages not sent yet; else the end of the rows moved to the front */
+    /** the end of the rows moved to the front */
     let w = 0;
-    /** framed: the end of what goes out of this read, short of a cut header */
-    let to = n;
-    /** framed: the rows' bytes among what goes out (else all of it is) */
-    let rows = 0;
-    let more = true;
     if (this.rest > 0) {
       const k = Math.min(this.rest, n - p);
-      if (framed) {
-        // a row goes out in its message; another kind's rest is left out
-        if (this.restIsData) rows = k;
-        else w = k;
-      } else if (this.restIsData) {
+      if (this.restIsData) {
         // the rest of a row: in place already, or behind the end of its header to the front
         if (p > 0) buf.copyWithin(0, p, p + k);
         w = k;
@@ -192,50 +174,34 @@ export class CopyOut extends Readable {
     while (p < n) {
       if (n - p < HEADER) {
         this.pendingBytes = buf.copy(this.header, 0, p, n);
-        to = p;
         break;
       }
       const code = buf[p]!;
       const end = p + 1 + lengthAt(buf, p + 1);
       if (code === COPY_DATA) {
         const stop = Math.min(end, n);
-        if (framed) rows += stop - p - HEADER;
-        else {
-          if (w !== p + HEADER) buf.copyWithin(w, p + HEADER, stop);
-          w += stop - p - HEADER;
-        }
-        if (end > n) {
-          this.rest = end - n;
-          this.restIsData = true;
-        }
-      } else {
-        if (framed) {
-          if (p > w) more = this.out(buf.subarray(w, p), rows);
-          w = Math.min(end, n);
-          rows = 0;
-        }
-        if (code === COPY_DONE || code === ERROR_RESPONSE) {
-          if (!framed && w > 0) this.out(buf.subarray(0, w));
-          this.detach(buf.subarray(code === COPY_DONE ? end : p));
-          if (code === COPY_DONE) this.copyDone();
-          return false;
-        }
-        if (end > n) {
-          // CopyOutResponse, NoticeResponse, ParameterStatus, NotificationResponse: skipped
-          this.rest = end - n;
-          this.restIsData = false;
-        }
+        if (w !== p + HEADER) buf.copyWithin(w, p + HEADER, stop);
+        w += stop - p - HEADER;
+      } else if (code === COPY_DONE || code === ERROR_RESPONSE) {
+        if (w > 0) this.out(buf.subarray(0, w));
+        this.detach(buf.subarray(code === COPY_DONE ? end : p));
+        if (code === COPY_DONE) this.copyDone();
+        return false;
+      }
+      // CopyOutResponse, NoticeResponse, ParameterStatus, NotificationResponse are skipped
+      if (end > n) {
+        this.rest = end - n;
+        this.restIsData = code === COPY_DATA;
       }
       p = end;
     }
-    if (!framed) return w > 0 ? this.out(buf.subarray(0, w)) : true;
-    return to > w ? this.out(buf.subarray(w, to), rows) && more : more;
+    return w > 0 ? this.out(buf.subarray(0, w)) : true;
   }
 
-  /** Push `data` (or give it to the sink), `rows` bytes of it the rows' own. */
-  private out(data: Buffer, rows = data.length): boolean {
-    this.bytes += rows;
-    this.onBytes?.(rows);
+  /** Push `data` (or give it to the sink). */
+  private out(data: Buffer): boolean {
+    this.bytes += data.length;
+    this.onBytes?.(data.length);
     const sink = this.sink;
     if (!sink) return this.push(this.inPlace ? Buffer.from(data) : data);
     if (this.failure) return true;

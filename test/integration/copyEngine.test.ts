@@ -25,7 +25,6 @@ const APP = 'steep copy';
 function memorySink(): ChunkSink & { data: Map<string, string> } {
   const data = new Map<string, string>();
   return {
-    framed: false,
     data,
     async open() {
       return {
@@ -106,7 +105,7 @@ describe(`copy sessions opened at the snapshot (PostgreSQL ${version})`, () => {
     const pub = cluster().node('pub');
     const { snapshot, expected } = await exported();
     const run = { node: 'pub', connection: pub.connection, snapshot };
-    const opened = openSnapshotSessions(run, 4, true);
+    const opened = openSnapshotSessions(run, 4);
     await Promise.all(opened);
     expect(await copySessions()).toBe(4);
     const sink = memorySink();
@@ -145,7 +144,7 @@ describe(`copy sessions opened at the snapshot (PostgreSQL ${version})`, () => {
   it('closeSessions ends sessions opened and never used', async () => {
     const pub = cluster().node('pub');
     const { snapshot } = await exported();
-    const opened = openSnapshotSessions({ node: 'pub', connection: pub.connection, snapshot }, 2, false);
+    const opened = openSnapshotSessions({ node: 'pub', connection: pub.connection, snapshot }, 2);
     await Promise.all(opened);
     expect(await copySessions()).toBe(2);
     await closeSessions(opened);

@@ -1,5 +1,5 @@
 /**
- * CopyIn with data not in CopyData messages (a snapshot file's, `framed` false), on real
+ * CopyIn, which puts each piece written into a CopyData message of its own, on real
  * PostgreSQL: pieces cut anywhere (inside a row, inside a multi-byte character) arrive as the
  * rows they make, with the rows and bytes counted; a row PostgreSQL refuses fails the COPY with
  * PostgreSQL's own error, and nothing of it stays.
@@ -24,7 +24,7 @@ function pieces(text: string): Buffer[] {
   return out;
 }
 
-describe(`COPY FROM of unframed data (PostgreSQL ${version})`, () => {
+describe(`COPY FROM of data in pieces (PostgreSQL ${version})`, () => {
   const cluster = useCluster({ nodes: ['sub'], version });
 
   async function table(name: string) {
@@ -38,7 +38,7 @@ describe(`COPY FROM of unframed data (PostgreSQL ${version})`, () => {
   it('loads pieces cut anywhere as the rows they make, counting rows and bytes', async () => {
     const { node, client } = await table('copy_in_rows');
     const text = Array.from({ length: 2000 }, (_, i) => `${i}\tzoë ${'x'.repeat(i % 90)} ✓\n`).join('');
-    const into = client.query(new CopyIn('COPY copy_in_rows FROM STDIN', false));
+    const into = client.query(new CopyIn('COPY copy_in_rows FROM STDIN'));
     await pipeline(Readable.from(pieces(text)), into);
     expect(into.rowCount).toBe(2000);
     expect(into.bytes).toBe(Buffer.byteLength(text));
@@ -53,7 +53,7 @@ describe(`COPY FROM of unframed data (PostgreSQL ${version})`, () => {
     const { node, client } = await table('copy_in_refused');
     const rows = Array.from({ length: 500 }, (_, i) => `${i === 300 ? 'x' : i}\tv\n`).join('');
     await client.query('BEGIN');
-    const into = client.query(new CopyIn('COPY copy_in_refused FROM STDIN', false));
+    const into = client.query(new CopyIn('COPY copy_in_refused FROM STDIN'));
     await expect(pipeline(Readable.from(pieces(rows)), into)).rejects.toThrow(
       /invalid input syntax for type integer: "x"/,
     );
