@@ -18,14 +18,9 @@ export class FileWriter implements CopySink {
     this.hash = createHash('sha256');
   }
 
-  put(data: Buffer): boolean {
+  put(data: Buffer): void {
     this.hash!.update(data);
     for (let at = 0; at < data.length; ) at += writeSync(this.fd, data, at);
-    return true;
-  }
-
-  room(): Promise<void> {
-    return Promise.resolve();
   }
 
   /** Close the file: its SHA-256 (`keep`), or '' (a failed chunk's file let go). */

@@ -22,9 +22,8 @@ import { ReadBufferSocket } from './readBufferSocket.js';
 
 /** Takes a COPY's rows as they come (`CopyOut.into`), instead of a reader of the stream. */
 export interface CopySink {
-  /** Take `rows`, valid only during the call (copy or write them now); false when full, until `room()` resolves. */
-  put(rows: Buffer): boolean;
-  room(): Promise<void>;
+  /** Take `rows`, valid only during the call: write or copy them before returning. */
+  put(rows: Buffer): void;
 }
 
 const COPY_DATA = 0x64; // d
@@ -110,8 +109,7 @@ export class CopyOut extends Readable {
   }
 
   override _read(): void {
-    // with a sink, the sink says when to read on
-    if (!this.sink) this.readOn();
+    this.readOn();
   }
 
   /** Let the socket read again, while the COPY has it. */
@@ -125,7 +123,7 @@ export class CopyOut extends Readable {
    * COPY has ended and the sink has taken all of it; rejects with the COPY's error, or the sink's.
    */
   async into(sink: CopySink): Promise<void> {
-    for (let b: Buffer | null = this.read(); b !== null; b = this.read()) if (!sink.put(b)) await sink.room();
+    for (let b: Buffer | null = this.read(); b !== null; b = this.read()) sink.put(b);
     if (this.failure) throw this.failure;
     if (this.ended) return;
     const done = new Promise<void>((resolve, reject) => {
@@ -206,30 +204,20 @@ export class CopyOut extends Readable {
     if (!sink) return this.push(this.inPlace ? Buffer.from(data) : data);
     if (this.failure) return true;
     try {
-      if (sink.put(data)) return true;
+      sink.put(data);
     } catch (err) {
       // the rest of the COPY is read and dropped (or its session ended by the engine)
       this.fail(err as Error);
-      return true;
     }
-    sink.room().then(
-      () => this.readOn(),
-      (err: Error) => {
-        this.fail(err);
-        this.readOn();
-      },
-    );
-    return false;
+    return true;
   }
 
-  /** The COPY ended: the stream's end, or the sink's once it has taken the last rows. */
+  /** The COPY ended: the stream's end, or the sink's. */
   private copyDone(): void {
     this.ended = true;
     this.push(null);
-    const done = this.sinkDone;
-    if (!done) return;
+    this.sinkDone?.resolve();
     this.sinkDone = null;
-    this.sink!.room().then(done.resolve, done.reject);
   }
 
   private fail(err: Error): void {
