@@ -292,7 +292,7 @@ export async function readFingerprints(
   conn: ConnectionSpec,
   opts: ReadTablesOptions,
 ): Promise<TableFingerprint[]> {
-  return withSession(openCatalogSession(conn, opts), async (client) => {
-    return await queryFingerprints(client, opts.scope, opts.stateSchema);
-  });
+  return withSession(openCatalogSession(conn, opts), (client) =>
+    queryFingerprints(client, opts.scope, opts.stateSchema),
+  );
 }

@@ -2,7 +2,8 @@ import { SteepError } from '../model/errors.js';
 import { cannotFinishText } from '../model/initFailure.js';
 import type { InitState } from '../model/initState.js';
 import { quoteIdent, quoteLiteral } from '../model/sql.js';
-import { quoteQualified } from '../model/topology.js';
+import { tableOfQualified } from '../model/topology.js';
+import { truncateTablesSql } from './sqlBuild.js';
 
 /**
  * `steep reinit` (SPEC §9, reinit recipe): which tables to copy again and the statements that
@@ -204,10 +205,7 @@ export function planReinit(input: ReinitInput): ReinitPlan {
       }),
     ),
     { node: 'subscriber', sql: setPublication(input.subscription, temporary, false) },
-    {
-      node: 'subscriber',
-      sql: `TRUNCATE TABLE ${wanted.map(quoteQualified).join(', ')}`,
-    },
+    { node: 'subscriber', sql: truncateTablesSql(wanted.map(tableOfQualified)) },
     switchBack,
   ];
   return { stage: 'fresh', tables: wanted, temporary, statements, cleanup };
@@ -241,13 +239,7 @@ function resumeReinit(
     );
   const statements: ReinitStatement[] =
     stage === 'switched'
-      ? [
-          {
-            node: 'subscriber',
-            sql: `TRUNCATE TABLE ${pending.map(quoteQualified).join(', ')}`,
-          },
-          switchBack,
-        ]
+      ? [{ node: 'subscriber', sql: truncateTablesSql(pending.map(tableOfQualified)) }, switchBack]
       : [];
   return { stage, tables: pending, temporary, statements, cleanup };
 }
