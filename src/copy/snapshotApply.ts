@@ -9,6 +9,7 @@ import { serverVersionOf } from '../catalog/session.js';
 import { readSlotConfirmed } from '../catalog/slotHolder.js';
 import { readSubscriptionSlot } from '../catalog/subscriptionOnNode.js';
 import { followInit, followTargetOf } from '../executors/initFollow.js';
+import { refuseSequenceAccess } from '../executors/sequenceSync.js';
 import { SteepError } from '../model/errors.js';
 import type { InitState } from '../model/initState.js';
 import type { LoadMode } from '../model/loadOrder.js';
@@ -97,6 +98,15 @@ async function verify(
     );
   }
   await checkTables(d, dir, m, sub);
+  // the sequences are set once every file is loaded: a setval the role may not run is refused first
+  const nodes = { publisher: d.from, subscriber: d.node };
+  await refuseSequenceAccess(
+    { pub: null, sub },
+    m.sequences,
+    nodes,
+    'steep snapshot apply',
+    'nothing was loaded',
+  );
   return m;
 }
 

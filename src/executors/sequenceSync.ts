@@ -46,7 +46,8 @@ export async function publisherSequenceValues(
   return sequenceValues(pub, await publishedSequences(pub, tables));
 }
 
-async function sequenceValues(
+/** The last value each of `seqs` handed out on a node (null: none yet). */
+export async function sequenceValues(
   client: pg.Client,
   seqs: readonly TableName[],
 ): Promise<Array<{ schema: string; name: string; last: string | null }>> {
@@ -75,8 +76,8 @@ export async function setSequencesFrom(
 
 /**
  * Copy the values of `seqs` from the publisher's sequences to the subscriber's. A setval is never
- * undone, so what the roles may not do on either node is refused first (`sequences.privilege`,
- * naming the GRANTs), before any value is read or set; `what` names the command in that sentence.
+ * undone, so what the roles may not do on either node is refused first, before any value is read
+ * or set; `what` names the command in that sentence.
  */
 export async function syncSequences(
   pub: pg.Client,
@@ -85,20 +86,36 @@ export async function syncSequences(
   opts: SequenceSyncOptions,
   what = 'the sequences sync',
 ): Promise<SequenceOutcome[]> {
+  await refuseSequenceAccess({ pub, sub }, seqs, opts, what);
+  return setSequencesFrom(sub, await sequenceValues(pub, seqs), opts);
+}
+
+/**
+ * `sequences.privilege`, naming the GRANTs, when the role may not read `seqs` on the publisher
+ * (`pub` null: their values come from a snapshot's manifest) or read and set them on the
+ * subscriber; `after` says what the refusal left.
+ */
+export async function refuseSequenceAccess(
+  on: { pub: pg.Client | null; sub: pg.Client },
+  seqs: readonly TableName[],
+  nodes: { publisher: string; subscriber: string },
+  what: string,
+  after?: string,
+): Promise<void> {
   const [source, target] = await Promise.all([
-    readSequencePrivileges(pub, seqs),
-    readSequencePrivileges(sub, seqs),
+    on.pub && readSequencePrivileges(on.pub, seqs),
+    readSequencePrivileges(on.sub, seqs),
   ]);
   const errors = sequencePrivilegeErrors(
     seqs,
-    { node: opts.publisher, ...source },
-    { node: opts.subscriber, ...target },
+    source && { node: nodes.publisher, ...source },
+    { node: nodes.subscriber, ...target },
     what,
+    after,
   );
   if (errors.length > 0)
     throw new SteepError('sequences.privilege', errors[0]!, {
-      node: opts.subscriber,
+      node: nodes.subscriber,
       problems: errors.map((message) => ({ severity: 'error', code: 'sequences.privilege', message })),
     });
-  return setSequencesFrom(sub, await sequenceValues(pub, seqs), opts);
 }

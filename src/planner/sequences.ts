@@ -101,18 +101,20 @@ export function sequenceLag(
  * Before any setval (which no transaction undoes): the sync reads every sequence's value on the
  * source (SELECT), and reads and sets it on the target (SELECT, UPDATE; the owner has both).
  * One sentence per node that lacks some, naming the GRANT that fixes it; empty when none.
+ * `source` null: the values come from elsewhere (a snapshot's manifest). `what` names who reads
+ * and sets them, `after` what the refusal left.
  */
 export function sequencePrivilegeErrors(
   seqs: readonly { schema: string; name: string }[],
-  source: SequenceAccess,
+  source: SequenceAccess | null,
   target: SequenceAccess,
   what: string,
+  after = 'nothing was changed',
 ): string[] {
   const out: string[] = [];
-  for (const [at, wants] of [
-    [source, ['SELECT']],
-    [target, ['SELECT', 'UPDATE']],
-  ] as const) {
+  const sides: Array<[SequenceAccess, ReadonlyArray<'SELECT' | 'UPDATE'>]> = [[target, ['SELECT', 'UPDATE']]];
+  if (source) sides.unshift([source, ['SELECT']]);
+  for (const [at, wants] of sides) {
     // grouped by what each lacks, in the order of `seqs`
     const lacking = new Map<
       string,
@@ -134,7 +136,7 @@ export function sequencePrivilegeErrors(
     const doing = at === source ? 'read' : 'read and set (setval)';
     out.push(
       `${at.node}: role ${at.role} may not ${doing} sequence${names.length > 1 ? 's' : ''} ${names.join(', ')}, which ${what} ${at === source ? 'reads' : 'sets'} there; ` +
-        `run ${grants.join(' ')} on ${at.node} (as the sequence's owner or a superuser); nothing was changed`,
+        `run ${grants.join(' ')} on ${at.node} (as the sequence's owner or a superuser); ${after}`,
     );
   }
   return out;

@@ -181,6 +181,7 @@ describe.each([...versions])('least-privileged roles on PostgreSQL %i', (version
       await new Promise((r) => setTimeout(r, 1000));
     } finally {
       await writer.stop();
+      await west().query('GRANT pg_write_all_data TO admin');
     }
     expect(applied.code, `${applied.stdout}\n${applied.stderr}`).toBe(0);
     await waitCaughtUp(east(), 'admin_pg');
@@ -238,6 +239,31 @@ describe.each([...versions])('least-privileged roles on PostgreSQL %i', (version
       `SELECT count(*)::int AS n FROM pg_subscription WHERE subname = 'admin_cyc'`,
     );
     expect(subs!.n).toBe(0);
+
+    // a sequence in the tables' schema that admin may read but not set on west: the copy sets the
+    // sequences at its end, so it is refused before anything is copied, naming the GRANT
+    for (const n of [east(), west()]) await n.query('CREATE SEQUENCE public.a_own_seq');
+    await east().query("SELECT setval('public.a_own_seq', 700)");
+    await west().query('REVOKE pg_write_all_data FROM admin');
+    const unset = await steep(['apply', '--auto-approve'], path);
+    expect(unset.code, unset.stdout + unset.stderr).toBe(1);
+    expect(unset.stderr).toContain(
+      "west: role admin may not read and set (setval) sequence public.a_own_seq, which steep's copy sets there; " +
+        'run GRANT UPDATE ON SEQUENCE "public"."a_own_seq" TO "admin"; on west (as the sequence\'s owner or a superuser); nothing was copied',
+    );
+    const none = { count: 0, sum: '0' };
+    expect(await digests(west(), ['a_parent', 'a_child', 'a_grand'])).toEqual({
+      a_parent: none,
+      a_child: none,
+      a_grand: none,
+    });
+    const [slots] = await east().query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_replication_slots WHERE slot_name = 'admin_own'`,
+    );
+    expect(slots!.n, 'no slot made').toBe(0);
+    // the hint followed, as printed; the apply below resumes the init
+    await west().query('GRANT UPDATE ON SEQUENCE "public"."a_own_seq" TO "admin";');
+
     const writer = startWriter(east(), ['a_grand']);
     let applied: Awaited<ReturnType<typeof steep>>;
     // a child loaded beside its parent fails its foreign key and is retried: a rollback on west
@@ -253,11 +279,16 @@ describe.each([...versions])('least-privileged roles on PostgreSQL %i', (version
       await new Promise((r) => setTimeout(r, 1000));
     } finally {
       await writer.stop();
+      await west().query('GRANT pg_write_all_data TO admin');
     }
     expect(applied.code, `${applied.stdout}\n${applied.stderr}`).toBe(0);
     expect(await rollbacks(), 'no chunk of the copy failed and was retried').toBe(before);
     await waitCaughtUp(east(), 'admin_own');
     await equal(['a_parent', 'a_child', 'a_grand']);
+    const [seq] = await west().query<{ last: string }>(
+      'SELECT last_value::text AS last FROM public.a_own_seq',
+    );
+    expect(seq!.last, "the copy set west's sequence to east's").toBe('700');
     const replan = await steep(['plan', '--detailed-exitcode'], path);
     expect(replan.code, replan.stdout).toBe(0);
 

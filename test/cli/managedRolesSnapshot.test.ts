@@ -74,6 +74,9 @@ describe.each([...versions])('two-phase init as least-privileged roles on Postgr
         `INSERT INTO public.${t} SELECT g, md5(g::text), 0, nullif(g + 1, ${TREE_ROWS + 1}) FROM generate_series(1, ${TREE_ROWS}) g`,
       );
     await e.query(`INSERT INTO public.n_items SELECT g, md5(g::text) FROM generate_series(1, 500) g`);
+    // a sequence in the tables' schema, which snapshot apply sets on west
+    for (const n of [e, west()]) await n.query('CREATE SEQUENCE public.a_tp_seq');
+    await e.query("SELECT setval('public.a_tp_seq', 900)");
     await e.query('ANALYZE');
     ready = true;
   }
@@ -165,6 +168,18 @@ describe.each([...versions])('two-phase init as least-privileged roles on Postgr
 
       // the hint followed: the files load, each table after those it references, a_tree's in one transaction
       await west().query('ALTER TABLE "public"."a_tree" ALTER CONSTRAINT "a_tree_parent_fkey" DEFERRABLE;');
+
+      // a sequence admin may read but not set on west: set after the last file, so refused before the first
+      await west().query('REVOKE pg_write_all_data FROM admin');
+      const unset = await steep(['snapshot', 'apply', sub, '--input', dir], path);
+      expect(unset.code, unset.stdout + unset.stderr).toBe(1);
+      expect(unset.stderr).toContain(
+        'west: role admin may not read and set (setval) sequence public.a_tp_seq, which steep snapshot apply sets there; ' +
+          'run GRANT UPDATE ON SEQUENCE "public"."a_tp_seq" TO "admin"; on west (as the sequence\'s owner or a superuser); nothing was loaded',
+      );
+      expect(await digests(west(), ADMIN_TABLES)).toEqual(empty);
+      // the hint followed, as printed
+      await west().query('GRANT UPDATE ON SEQUENCE "public"."a_tp_seq" TO "admin";');
       const rollbacks = async () =>
         (
           await west().query<{ n: number }>(
@@ -175,9 +190,14 @@ describe.each([...versions])('two-phase init as least-privileged roles on Postgr
       const applied = await steep(['snapshot', 'apply', sub, '--input', dir], path);
       expect(applied.code, applied.stdout + applied.stderr).toBe(0);
       expect(await rollbacks(), 'no file failed its foreign keys and rolled back').toBe(before);
+      const [seq] = await west().query<{ last: string }>(
+        'SELECT last_value::text AS last FROM public.a_tp_seq',
+      );
+      expect(seq!.last, "west's sequence set to east's at the snapshot").toBe('900');
       await new Promise((r) => setTimeout(r, 1000));
     } finally {
       await writer.stop();
+      await west().query('GRANT pg_write_all_data TO admin');
     }
     await waitCaughtUp(east(), sub);
     const want = await digests(east(), ADMIN_TABLES);

@@ -162,4 +162,14 @@ describe('sequencePrivilegeErrors', () => {
         'run GRANT SELECT, UPDATE ON SEQUENCE "mn"."z_alone" TO "narrow"; GRANT UPDATE ON SEQUENCE "Odd"."Seq" TO "narrow"; on west (as the sequence\'s owner or a superuser); nothing was changed',
     ]);
   });
+
+  it('no source (the values come from a snapshot): only the target is judged, the refusal saying what it left', () => {
+    const target = access('west', [['Odd.Seq', { select: true, update: false }]]);
+    expect(sequencePrivilegeErrors(seqs, null, target, 'steep snapshot apply', 'nothing was loaded')).toEqual(
+      [
+        'west: role narrow may not read and set (setval) sequence "Odd"."Seq", which steep snapshot apply sets there; ' +
+          'run GRANT UPDATE ON SEQUENCE "Odd"."Seq" TO "narrow"; on west (as the sequence\'s owner or a superuser); nothing was loaded',
+      ],
+    );
+  });
 });
