@@ -15,6 +15,7 @@ import { readSlotHolder } from '../catalog/slotHolder.js';
 import { mask } from '../db/mask.js';
 import type { Stop } from '../executors/events.js';
 import { SNAPSHOT_HOLDER_APPLICATION_NAME } from '../executors/preparedSlot.js';
+import { settableSequences } from '../executors/sequenceSync.js';
 import { SteepError } from '../model/errors.js';
 import type { SubscriptionSpec, Topology } from '../model/topology.js';
 import { dropSlotSql } from '../planner/sqlBuild.js';
@@ -197,6 +198,8 @@ async function startSnapshot(run: Run, sink: FileSink, opts: GenerateOptions): P
   const { topology, d, dir, parallel, pub, sub } = run;
   await refuseTakenSlot(pub, d);
   const [pubVersion, subVersion] = await Promise.all([serverVersionOf(pub), serverVersionOf(sub)]);
+  // the manifest holds the sequences' values, which snapshot apply sets: refused before the slot
+  await settableSequences(run, d, pubVersion, 'the snapshot', 'no slot was made');
   // a signal while the slot waits for the publisher's open transactions cancels the wait
   opts.stop?.arm();
   const held = await startHolder(

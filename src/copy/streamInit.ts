@@ -12,16 +12,14 @@ import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type pg from 'pg';
-import { readPublishedScope } from '../catalog/compareScope.js';
 import { type CopySourceTable, readColumns, readCopySource } from '../catalog/copySource.js';
-import { readSequences } from '../catalog/sequences.js';
 import { serverVersionOf } from '../catalog/session.js';
 import { readSlotHolder } from '../catalog/slotHolder.js';
 import { nodeSession, withSession } from '../db/connect.js';
 import { mask } from '../db/mask.js';
 import type { EventSink } from '../executors/events.js';
 import { recordTransition } from '../executors/initFollow.js';
-import { refuseSequenceAccess, sequenceValues } from '../executors/sequenceSync.js';
+import { sequenceValues, settableSequences } from '../executors/sequenceSync.js';
 import { subscriptionAddress } from '../model/address.js';
 import { SteepError } from '../model/errors.js';
 import type { InitProgress, InitState } from '../model/initState.js';
@@ -146,18 +144,7 @@ async function copyAndStart(topology: Topology, d: SubscriptionSpec, opts: Strea
   let done = false;
   try {
     // the sequences are set once every table is copied: a setval the role may not run is refused first
-    const scope = await readPublishedScope(pub, s.pubVersion, [...d.publications]);
-    const sequences = await readSequences(
-      pub,
-      scope.map((x) => x.table),
-    );
-    await refuseSequenceAccess(
-      s,
-      sequences,
-      { publisher: d.from, subscriber: d.node },
-      "steep's copy",
-      'nothing was copied',
-    );
+    const sequences = await settableSequences(s, d, s.pubVersion, "steep's copy", 'nothing was copied');
     const slots = new InitSlotStore(schema, d.node);
     const chunks = new CopyChunkStore(schema, d.node);
     const source = { node: d.from, connection: pubSpec.connection, connectTimeoutMs };

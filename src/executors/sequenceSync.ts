@@ -1,9 +1,10 @@
 import type pg from 'pg';
+import { readPublishedScope } from '../catalog/compareScope.js';
 import { readSequencePrivileges, readSequenceStates, readSequences } from '../catalog/sequences.js';
 import { SteepError } from '../model/errors.js';
 import type { SequenceOutcome } from '../model/sequences.js';
 import { displayTable } from '../model/sql.js';
-import type { TableName } from '../model/topology.js';
+import type { SubscriptionSpec, TableName } from '../model/topology.js';
 import { decideSequence, type SequenceSyncOptions, sequencePrivilegeErrors } from '../planner/sequences.js';
 
 /**
@@ -118,4 +119,25 @@ export async function refuseSequenceAccess(
       node: nodes.subscriber,
       problems: errors.map((message) => ({ severity: 'error', code: 'sequences.privilege', message })),
     });
+}
+
+/**
+ * The sequences of the tables `d`'s publications publish, once the roles may read them on the
+ * publisher and read and set them on the subscriber: a copy sets them after its last table, so
+ * it checks first (refuseSequenceAccess).
+ */
+export async function settableSequences(
+  on: { pub: pg.Client; sub: pg.Client },
+  d: SubscriptionSpec,
+  pubVersion: number,
+  what: string,
+  after: string,
+): Promise<TableName[]> {
+  const scope = await readPublishedScope(on.pub, pubVersion, [...d.publications]);
+  const sequences = await readSequences(
+    on.pub,
+    scope.map((x) => x.table),
+  );
+  await refuseSequenceAccess(on, sequences, { publisher: d.from, subscriber: d.node }, what, after);
+  return sequences;
 }

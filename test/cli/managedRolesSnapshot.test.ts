@@ -136,6 +136,19 @@ describe.each([...versions])('two-phase init as least-privileged roles on Postgr
     expect(created.code, created.stdout + created.stderr).toBe(0);
 
     const dir = tempDir('steep-admin-tp-');
+    // a sequence admin may not read on east: its value goes into the manifest, so refused before the slot
+    await east().query('REVOKE pg_read_all_data FROM admin');
+    const unread = await steep(['snapshot', 'generate', sub, '--output', dir], path);
+    expect(unread.code, unread.stdout + unread.stderr).toBe(1);
+    expect(unread.stderr).toContain(
+      'east: role admin may not read sequence public.a_tp_seq, which the snapshot reads there; ' +
+        'run GRANT SELECT ON SEQUENCE "public"."a_tp_seq" TO "admin"; on east (as the sequence\'s owner or a superuser); no slot was made',
+    );
+    const [slots] = await east().query<{ n: number }>('SELECT count(*)::int AS n FROM pg_replication_slots');
+    expect(slots!.n, 'no slot made').toBe(0);
+    // the hint followed, as printed
+    await east().query('GRANT SELECT ON SEQUENCE "public"."a_tp_seq" TO "admin";');
+
     const writer = startWriter(east(), ['a_grand']);
     try {
       const generated = await steep(['snapshot', 'generate', sub, '--output', dir, '--json'], path);
@@ -198,6 +211,7 @@ describe.each([...versions])('two-phase init as least-privileged roles on Postgr
     } finally {
       await writer.stop();
       await west().query('GRANT pg_write_all_data TO admin');
+      await east().query('GRANT pg_read_all_data TO admin');
     }
     await waitCaughtUp(east(), sub);
     const want = await digests(east(), ADMIN_TABLES);
