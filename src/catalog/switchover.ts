@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { quoteIdent, quoteLiteral, THIS_DATABASE_OID } from '../model/sql.js';
 import type { RoleFacts } from '../model/switchover.js';
+import { PG16 } from '../model/versions.js';
 
 /**
  * What `steep switchover` reads (PostgreSQL 14+): the roles that write the subscribed tables on
@@ -21,7 +22,7 @@ const ROLES_SQL = `
 SELECT name, login, superuser, replication, writes, "databaseSetting", alterable FROM (
 SELECT r.rolname AS name, r.rolcanlogin AS login, r.rolsuper AS superuser, r.rolreplication AS replication,
        (me.rolsuper OR (me.rolcreaterole AND NOT r.rolsuper
-          AND (current_setting('server_version_num')::int < 160000
+          AND (current_setting('server_version_num')::int < ${PG16}
                OR pg_catalog.pg_has_role(current_user, r.oid, 'MEMBER WITH ADMIN OPTION')))) AS alterable,
        EXISTS (SELECT 1 FROM unnest($1::text[]) AS t(name)
                 WHERE pg_catalog.to_regclass(t.name) IS NOT NULL
@@ -66,7 +67,7 @@ export async function readFencePrivileges(client: pg.Client): Promise<FencePrivi
               pg_catalog.to_regprocedure('pg_catalog.pg_logical_emit_message(boolean,text,text,boolean)'),
               pg_catalog.to_regprocedure('pg_catalog.pg_logical_emit_message(boolean,text,text)')), 'EXECUTE'), false) AS "canEmit",
             (r.rolsuper OR pg_catalog.pg_has_role(current_user, 'pg_signal_backend', 'MEMBER')) AS "canTerminate",
-            (r.rolsuper OR (current_setting('server_version_num')::int >= 160000
+            (r.rolsuper OR (current_setting('server_version_num')::int >= ${PG16}
                AND EXISTS (SELECT 1 FROM pg_catalog.pg_roles g WHERE g.rolname = 'pg_create_subscription')
                AND pg_catalog.pg_has_role(current_user, 'pg_create_subscription', 'MEMBER'))) AS "canSubscribe"
        FROM pg_catalog.pg_roles r WHERE r.rolname = current_user`,

@@ -159,3 +159,19 @@ describe('one idea per file', () => {
     expect(openingComment('/** */\n')).toBeNull();
   });
 });
+
+describe('one home for PostgreSQL versions (issue 37)', () => {
+  it('no file under src/ but model/versions.ts writes a server_version_num threshold of its own', () => {
+    const found: string[] = [];
+    for (const f of sourceFiles(join(REPO_ROOT, 'src'))) {
+      if (f.endsWith(join('model', 'versions.ts'))) continue;
+      readFileSync(f, 'utf8')
+        .split('\n')
+        .forEach((line, i) => {
+          const comment = /^\s*(\*|\/\/|\/\*)/.test(line);
+          if (!comment && /\b1[1-9]0000\b/.test(line)) found.push(`${f}:${i + 1}: ${line.trim()}`);
+        });
+    }
+    expect(found).toEqual([]);
+  });
+});
