@@ -1,6 +1,7 @@
 import type { Hook } from '@oclif/core';
 import { ExitError } from '@oclif/core/errors';
 import { nearest } from '../config/suggest.js';
+import { mask } from '../db/mask.js';
 
 /**
  * oclif's `command_not_found` hook. oclif exits 2 on an unknown command, the code steep keeps
@@ -50,7 +51,7 @@ export function commandNotFoundMessage(id: string, argv: string[], commands: Lis
 
 const hook: Hook<'command_not_found'> = async (opts) => {
   const argv = opts.argv ?? [];
-  const message = `error: ${commandNotFoundMessage(opts.id, argv, opts.config.commands)}`;
+  const message = mask(`error: ${commandNotFoundMessage(opts.id, argv, opts.config.commands)}`);
   const i = argv.indexOf('--log-format');
   const json = argv.includes('--log-format=json') || (i >= 0 && argv[i + 1] === 'json');
   const line = { timestamp: new Date().toISOString(), level: 'error', event: 'error', message };

@@ -7,4 +7,4 @@ export { execute } from '@oclif/core/execute';
 // process forget a case's secrets through this, as a new process would (test/cli/fuzzCli.test.ts)
 export { clearSecrets } from '../db/mask.js';
 export { default as commandNotFound } from './commandNotFound.js';
-export { default as versionHook } from './versionHook.js';
+export { default as initHook } from './initHook.js';

@@ -56,6 +56,17 @@ const URL_PASSWORD = /(\b[a-z][a-z0-9+.-]{0,31}:\/\/[^:/@\s]*:)([^@\s]*)(@)/gi;
 // a value ends at white space or at anything that closes the text around it (a JSON string, a literal)
 const KEYWORD_PASSWORD = /(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s'"\\]+)/gi;
 
+/**
+ * Registers every password `texts` write in a URL or as `password=…` (a command line's words):
+ * what steep prints back of them is then masked, even where the words were cut in pieces.
+ */
+export function registerSecretsIn(texts: readonly string[]): void {
+  for (const text of texts) {
+    for (const m of text.matchAll(URL_PASSWORD)) registerSecret(m[2]);
+    for (const m of text.matchAll(KEYWORD_PASSWORD)) registerSecret(m[2]!.replace(/^'(.*)'$/, '$1'));
+  }
+}
+
 export function mask(text: string): string {
   let out = text;
   // longest first, so a secret that contains another is masked whole

@@ -85,6 +85,21 @@ describe('misuse exits 1 with what was meant', () => {
       expect(await misuse([...args, '-c', path]), args.join(' ')).toBe(expected);
   });
 
+  it('a password typed on the command line is not echoed back, though oclif splits its URL at the colons', async () => {
+    const url = 'postgres://app:Typed5ecret@db.example/app';
+    for (const [args, says] of [
+      [[url], 'unknown command'],
+      [['plan', url], 'takes no argument here'],
+      [['plan', url, '--log-format', 'json'], 'takes no argument here'],
+      [['init', 'cancel', 'a', url], 'takes no more arguments'],
+      [['drift', 'host=db password=Typed5ecret'], 'takes no more arguments'],
+    ] as const) {
+      const said = await misuse([...args]);
+      expect(said, args.join(' ')).toContain(says);
+      expect(said, args.join(' ')).not.toContain('Typed5ecret');
+    }
+  });
+
   it('with --log-format json the error is one JSON line', async () => {
     const line = JSON.parse(await misuse(['drfit', '--log-format', 'json'])) as Record<string, string>;
     expect(line).toMatchObject({ level: 'error', event: 'error' });

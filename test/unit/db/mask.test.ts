@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
-import { clearSecrets, mask, maskDeep, registerSecret } from '../../../src/db/mask.js';
+import { clearSecrets, mask, maskDeep, registerSecret, registerSecretsIn } from '../../../src/db/mask.js';
 import { quoteIdent, quoteLiteral } from '../../../src/model/sql.js';
 
 describe('mask: the one masking function', () => {
@@ -53,6 +53,14 @@ describe('mask: the one masking function', () => {
     expect(mask(`password \`${long}\` is written in the file`)).toBe(
       'password `****` is written in the file',
     );
+  });
+
+  it("registers the passwords of a command line's words, masked then in the pieces a parser cut them into", () => {
+    registerSecretsIn(['plan', 'postgres://app:Typed5ecret@db/app', "host=db password='Quoted 9' user=x"]);
+    expect(mask('unexpected "postgres" "//app" "Typed5ecret@db/app"')).toBe(
+      'unexpected "postgres" "//app" "****@db/app"',
+    );
+    expect(mask('unexpected "Quoted 9"')).toBe('unexpected "****"');
   });
 
   it('takes linear time on a long run of URL-scheme characters', () => {
