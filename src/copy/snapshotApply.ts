@@ -99,11 +99,10 @@ async function verify(
   }
   await checkTables(d, dir, m, sub);
   // the sequences are set once every file is loaded: a setval the role may not run is refused first
-  const nodes = { publisher: d.from, subscriber: d.node };
   await refuseSequenceAccess(
     { pub: null, sub },
     m.sequences,
-    nodes,
+    { publisher: d.from, subscriber: d.node },
     'steep snapshot apply',
     'nothing was loaded',
   );
