@@ -9,10 +9,15 @@ import type pg from 'pg';
 import { type CopySourceTable, readColumns, readCopySource } from '../catalog/copySource.js';
 import { inOneWrite } from '../catalog/session.js';
 import { issueTableSchemaQueries } from '../catalog/tableSchemas.js';
-import { publisherSequenceValues } from '../executors/sequenceSync.js';
+import { sequenceValues } from '../executors/sequenceSync.js';
 import { SteepError } from '../model/errors.js';
 import { sha256Hex } from '../model/sha256.js';
-import { DEFAULT_SPLIT_ABOVE, type SubscriptionSpec, type Topology } from '../model/topology.js';
+import {
+  DEFAULT_SPLIT_ABOVE,
+  type SubscriptionSpec,
+  type TableName,
+  type Topology,
+} from '../model/topology.js';
 import { STEEP_VERSION } from '../version.js';
 import { beginAtSnapshot, type Chunk, planChunks } from './engine.js';
 import { unsplitOn } from './loadMode.js';
@@ -34,6 +39,8 @@ export async function newManifest(
     d: SubscriptionSpec;
     dir: string;
     held: HeldSnapshot;
+    /** the sequences of the published tables, checked before the slot (settableSequences) */
+    sequences: TableName[];
     versions: [number, number];
     parallel: number;
     compress: 'gzip' | 'none';
@@ -61,7 +68,7 @@ export async function newManifest(
     whole.then((w) =>
       planChunks(pub, tables, { splitAbove: d.init.splitAbove ?? DEFAULT_SPLIT_ABOVE, parallel, whole: w }),
     ),
-    publisherSequenceValues(pub, tables),
+    sequenceValues(pub, at.sequences),
     whole.then(() => readColumns(sub, tables)),
     schemaSql(pub, topology, d, tables),
   ]);

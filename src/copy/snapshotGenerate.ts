@@ -199,7 +199,7 @@ async function startSnapshot(run: Run, sink: FileSink, opts: GenerateOptions): P
   await refuseTakenSlot(pub, d);
   const [pubVersion, subVersion] = await Promise.all([serverVersionOf(pub), serverVersionOf(sub)]);
   // the manifest holds the sequences' values, which snapshot apply sets: refused before the slot
-  await settableSequences(run, d, pubVersion, 'the snapshot', 'no slot was made');
+  const sequences = await settableSequences(run, d, pubVersion, 'the snapshot', 'no slot was made');
   // a signal while the slot waits for the publisher's open transactions cancels the wait
   opts.stop?.arm();
   const held = await startHolder(
@@ -222,6 +222,7 @@ async function startSnapshot(run: Run, sink: FileSink, opts: GenerateOptions): P
         d,
         dir,
         held,
+        sequences,
         versions: [pubVersion, subVersion],
         parallel,
         compress: sink.compress,

@@ -39,14 +39,6 @@ export async function publishedSequences(
   return all.filter((s) => wanted.includes(`${s.schema}.${s.name}`));
 }
 
-/** The last value each sequence of `tables` handed out on the publisher (null: none yet). */
-export async function publisherSequenceValues(
-  pub: pg.Client,
-  tables: readonly TableName[],
-): Promise<Array<{ schema: string; name: string; last: string | null }>> {
-  return sequenceValues(pub, await publishedSequences(pub, tables));
-}
-
 /** The last value each of `seqs` handed out on a node (null: none yet). */
 export async function sequenceValues(
   client: pg.Client,
@@ -134,7 +126,7 @@ export async function settableSequences(
   after: string,
 ): Promise<TableName[]> {
   const scope = await readPublishedScope(on.pub, pubVersion, [...d.publications]);
-  const sequences = await readSequences(
+  const sequences = await publishedSequences(
     on.pub,
     scope.map((x) => x.table),
   );
