@@ -10,7 +10,8 @@ import { effectiveOrigin } from './defaults.js';
  * replicate every change around it forever: a plan error naming the loop. Per table: the loop
  * counts only when one table goes all the way round (a subscription with origin any carries it,
  * and every other hop has a subscription carrying it too); a one-way subscription beside a link
- * between the same nodes, on other tables, is no loop.
+ * between the same nodes, on other tables, is no loop. A subscription the file does not declare
+ * carries the tables it lists in pg_subscription_rel.
  */
 
 /** The tables a subscription carries: all, whole schemas, or single tables (`schema.name`). */
@@ -111,7 +112,12 @@ function edges(ctx: PlanContext): Edge[] {
         to: node.name,
         label: `${name} (not managed by ${ctx.desired.topology})`,
         origin: o.options.origin ?? 'any',
-        scope: EVERYTHING,
+        // what it applies: PostgreSQL applies changes only to the tables in its pg_subscription_rel
+        scope: {
+          all: false,
+          schemas: new Set(),
+          tables: new Set(o.tables.map((t) => `${t.schema}.${t.name}`)),
+        },
       });
     }
   }

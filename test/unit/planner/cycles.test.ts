@@ -46,6 +46,31 @@ describe('cycles', () => {
     expect(runPlan(t, observe(t)).errors).toEqual([]);
   });
 
+  it("another topology's subscription closes a loop only through a table both carry (a switchover's way back beside a new one-way subscription)", () => {
+    // steep.yaml: west subscribes to east's orders, origin any
+    const t = topology({
+      publications: [publication('orders_pub', 'east', { tables: ['public.orders'] })],
+      subscriptions: [subscription('west_orders', 'west', 'east', ['orders_pub'])],
+    });
+    // east subscribes to west outside this file (another topology's way back), carrying `carried`
+    const withReverse = (carried: string) => {
+      const other = topology({
+        publications: [publication('back_pub', 'west', { tables: [carried] })],
+        subscriptions: [subscription('east_back', 'east', 'west', ['back_pub'])],
+      });
+      other.topology = 'other';
+      const state = observe(t);
+      const back = observe(other).nodes.east!;
+      if (!back.reachable) throw new Error('fixture');
+      at(state, 'east').subscriptions.east_back = back.subscriptions.east_back!;
+      return state;
+    };
+    expect(runPlan(t, withReverse('public.items')).errors).toEqual([]);
+    const p = runPlan(t, withReverse('public.orders'));
+    expect(codes(p.errors)).toEqual(['cycle']);
+    expect(p.errors[0]!.message).toContain('east_back (not managed by');
+  });
+
   it('origin left to the default (any) is an error too', () => {
     const t = ring(['east', 'west'], undefined);
     expect(codes(runPlan(t, observe(t)).errors)).toEqual(['cycle']);
