@@ -13,20 +13,28 @@ import { PG16 } from '../model/versions.js';
 /**
  * Login roles (and the roles named by `named`, login or not, and those with a
  * `default_transaction_read_only` of their own in this database: a fence an interrupted
- * switchover left is NOLOGIN) with whether each holds INSERT, UPDATE, DELETE or TRUNCATE on one
- * of `tables` (quoted `schema.table`, through any role it belongs to: has_table_privilege) and
+ * switchover left is NOLOGIN) with whether each may write one of `tables` (quoted `schema.table`):
+ * INSERT, UPDATE, DELETE or TRUNCATE held by a role it may become, `writers` — itself (its own
+ * grants, ownership, PUBLIC's, what it inherits: has_table_privilege), or any role it may SET ROLE
+ * to (from 16 a membership WITH SET, even INHERIT FALSE; before 16 every membership), predefined
+ * roles such as pg_write_all_data included — and
  * its `default_transaction_read_only` for this database, and whether steep's role may ALTER it
  * (a superuser; CREATEROLE on a non-superuser before 16; from 16 CREATEROLE and ADMIN OPTION on it).
  */
 const ROLES_SQL = `
+WITH writers AS (
+  SELECT w.oid FROM pg_catalog.pg_roles w
+   WHERE EXISTS (SELECT 1 FROM unnest($1::text[]) AS t(name)
+                  WHERE pg_catalog.to_regclass(t.name) IS NOT NULL
+                    AND pg_catalog.has_table_privilege(w.oid, pg_catalog.to_regclass(t.name), 'INSERT, UPDATE, DELETE, TRUNCATE')))
 SELECT name, login, superuser, replication, writes, "databaseSetting", alterable FROM (
 SELECT r.rolname AS name, r.rolcanlogin AS login, r.rolsuper AS superuser, r.rolreplication AS replication,
        (me.rolsuper OR (me.rolcreaterole AND NOT r.rolsuper
           AND (current_setting('server_version_num')::int < ${PG16}
                OR pg_catalog.pg_has_role(current_user, r.oid, 'MEMBER WITH ADMIN OPTION')))) AS alterable,
-       EXISTS (SELECT 1 FROM unnest($1::text[]) AS t(name)
-                WHERE pg_catalog.to_regclass(t.name) IS NOT NULL
-                  AND pg_catalog.has_table_privilege(r.oid, pg_catalog.to_regclass(t.name), 'INSERT, UPDATE, DELETE, TRUNCATE')) AS writes,
+       EXISTS (SELECT 1 FROM writers w
+                WHERE pg_catalog.pg_has_role(r.oid, w.oid,
+                        CASE WHEN current_setting('server_version_num')::int < ${PG16} THEN 'MEMBER' ELSE 'SET' END)) AS writes,
        (SELECT substr(c, length('default_transaction_read_only=') + 1)
           FROM pg_catalog.pg_db_role_setting s, unnest(s.setconfig) AS c
          WHERE s.setrole = r.oid

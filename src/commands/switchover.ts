@@ -64,7 +64,8 @@ Exit codes: 0 released (or dry run), 1 refused or failed (the fence undone), 130
         this.out(
           flags.format === 'markdown' ? renderSwitchoverMarkdown(report) : renderSwitchoverText(report),
         );
-      if (report.outcome === 'failed' || report.outcome === 'interrupted') {
+      // released with an error: the writes moved, but something after the DISABLE did not finish
+      if (report.outcome === 'failed' || report.outcome === 'interrupted' || report.error !== null) {
         this.err(`error: ${report.error}${report.fenceUndone ? ' (the fence was undone)' : ''}`);
         process.exitCode = interruption.exitCode ?? 1;
       }

@@ -3,7 +3,7 @@ import { countRoleSessions, readOriginProgress, readSlotPosition, serverNow } fr
 import { subscriptionAddress } from '../model/address.js';
 import { SteepError } from '../model/errors.js';
 import { lsnValue } from '../model/lsn.js';
-import { drainProven, type NodeSql, type SwitchoverPlan } from '../model/switchover.js';
+import { drainProven, type NodeSql, type SwitchoverPlan, type UnsentChanges } from '../model/switchover.js';
 import { ApplyLog, hasApplyLog } from '../state/applyLog.js';
 import { sleep } from './sleep.js';
 import { runWalMark } from './walMark.js';
@@ -200,5 +200,15 @@ export async function waitSlotReleased(old: pg.Client, slot: string, timeoutMs: 
     const s = await readSlotPosition(old, slot);
     if (!s?.active) return;
     await sleep(POLL_MS);
+  }
+}
+
+/** Run the release step's peek (planner/switchover.ts unsentChangesSql) on the old primary. */
+export async function readUnsentChanges(old: pg.Client, sql: string): Promise<UnsentChanges> {
+  try {
+    const { rows } = await old.query<{ changes: number; transactions: number }>(sql);
+    return rows[0] ?? { changes: 0, transactions: 0 };
+  } catch (err) {
+    return { unknown: (err as Error).message };
   }
 }

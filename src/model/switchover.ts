@@ -7,6 +7,7 @@
 
 import { lsnValue } from './lsn.js';
 import type { SequenceAccess, SequenceSyncReport } from './sequences.js';
+import { quoteIdent } from './sql.js';
 import type { VerifyReport } from './verify.js';
 
 export interface SwitchoverOptions {
@@ -37,7 +38,7 @@ export interface RoleFacts {
   login: boolean;
   superuser: boolean;
   replication: boolean;
-  /** holds INSERT, UPDATE, DELETE or TRUNCATE on a subscribed table (directly or through a role) */
+  /** may write a subscribed table: its own privileges, inherited ones, or those of a role it may SET ROLE to */
   writes: boolean;
   /** its `default_transaction_read_only` for this database (`ALTER ROLE … IN DATABASE … SET`), null when unset */
   databaseSetting: string | null;
@@ -90,6 +91,8 @@ export interface SwitchoverFacts {
     reverseConnectMs: number | null;
     roundTripMs: number;
   };
+  /** the publications the subscription streams (the live subscription's, else the file's) */
+  publications: string[];
   /** `schema.table` of every table the publications carry */
   tables: string[];
   /** tables that cannot be compared or replayed safely, with the reason (no key, …) */
@@ -182,6 +185,28 @@ export interface StepTiming {
   detail: string | null;
 }
 
+/** What the forward slot still holds for the subscriber after the release: counted, or why it could not be. */
+export type UnsentChanges = { changes: number; transactions: number } | { unknown: string };
+
+/**
+ * The release's proof that no write after the fence was left behind failed: a role the fence
+ * does not stop (a superuser, a REPLICATION role, steep's own) committed on the old primary
+ * after the drain, or the slot could not be read. The slot is kept, so nothing is lost.
+ */
+export function unsentMessage(
+  p: { subscription: string; oldNode: string; newNode: string; slot: string; reverse: boolean },
+  unsent: UnsentChanges,
+): string {
+  const { subscription: sub, oldNode: old, newNode: neu, slot } = p;
+  if ('unknown' in unsent)
+    return `released, but whether slot ${slot} on ${old} holds changes ${neu} never received is unknown (${unsent.unknown}); the slot is kept: read it with pg_logical_slot_peek_binary_changes as a role with REPLICATION before you drop it`;
+  return (
+    `released, but slot ${slot} on ${old} holds ${unsent.changes} row change(s) in ${unsent.transactions} transaction(s) committed after the fence that ${neu} never received ` +
+    `(written by a role the fence does not stop: a superuser, a REPLICATION role or steep's own); the slot is kept: stop that writer, then ALTER SUBSCRIPTION ${quoteIdent(sub)} ENABLE on ${neu} delivers exactly them` +
+    `${p.reverse ? ' (with origin = none, as the way back needs)' : ''}; DISABLE it again once steep status shows ${sub} caught up`
+  );
+}
+
 /** The cutover report (also the `--json` document). */
 export interface SwitchoverReport {
   subscription: string;
@@ -205,6 +230,8 @@ export interface SwitchoverReport {
   verify: VerifyReport | null;
   reverse: { publication: string; subscription: string; node: string; from: string } | null;
   slotKept: boolean;
+  /** after the release: the changes the forward slot still held past what the new primary confirmed (absent: not reached) */
+  unsent?: UnsentChanges;
   steps: StepTiming[];
   plan: SwitchoverPlan;
   rollback: RollbackCommand[];

@@ -88,7 +88,7 @@ export function planSwitchover(
   const steps: SwitchoverStep[] = [
     {
       id: 'fence',
-      title: `fence ${roles.join(', ')} on ${old} (read-only, no login), end their sessions (grace ${opts.graceMs / 1000}s), record the fence LSN (flushed)`,
+      title: `fence ${roles.join(', ')} on ${old} (read-only in database ${facts.database}; no login, which holds in every database of ${old}'s server), end their sessions (grace ${opts.graceMs / 1000}s), record the fence LSN (flushed)`,
       statements: [
         ...fence,
         { node: old, sql: 'SELECT now() -- $1: the time the fence took effect' },
@@ -125,7 +125,7 @@ export function planSwitchover(
       undo: [],
     });
   if (rev) steps.push(reverseStep(facts, rev, inputs.reverseConninfo));
-  steps.push(releaseStep(facts, opts, slot));
+  steps.push(releaseStep(facts, opts, slot, rev !== null));
   const { ms, basis } = expectedBlackout(facts, opts, steps[0]!.statements.length);
   return {
     subscription: sub,
@@ -203,9 +203,30 @@ function reverseStep(facts: SwitchoverFacts, rev: string, reverseConninfo: strin
 }
 
 /** The subscription disabled on the new primary, and its slot dropped on the old one unless kept. */
-function releaseStep(facts: SwitchoverFacts, opts: SwitchoverOptions, slot: string): SwitchoverStep {
+/**
+ * The changes to the subscribed tables that the slot still holds past what the subscriber
+ * confirmed, read once the subscription is disabled (a peek consumes nothing): a transaction
+ * committed on the old primary after the drain by a role the fence did not stop. pgoutput's
+ * first byte names the message: I(73)nsert, U(85)pdate, D(68)elete, T(84)runcate. With the way
+ * back in place, its changes applied on the old primary carry an origin and are not counted.
+ */
+export function unsentChangesSql(slot: string, publications: readonly string[], reverse: boolean): string {
+  const names = quoteLiteral(publications.map(quoteIdent).join(','));
+  const origin = reverse ? `, 'origin', 'none'` : '';
+  return `SELECT count(*)::int AS changes, count(DISTINCT xid::text)::int AS transactions FROM pg_catalog.pg_logical_slot_peek_binary_changes(${quoteLiteral(slot)}, NULL, NULL, 'proto_version', '1', 'publication_names', ${names}${origin}) WHERE pg_catalog.get_byte(data, 0) IN (73, 85, 68, 84)`;
+}
+
+function releaseStep(
+  facts: SwitchoverFacts,
+  opts: SwitchoverOptions,
+  slot: string,
+  reverse: boolean,
+): SwitchoverStep {
   const { subscription: sub, oldNode: old, newNode: neu } = facts;
-  const release: NodeSql[] = [{ node: neu, sql: `ALTER SUBSCRIPTION ${quoteIdent(sub)} DISABLE` }];
+  const release: NodeSql[] = [
+    { node: neu, sql: `ALTER SUBSCRIPTION ${quoteIdent(sub)} DISABLE` },
+    { node: old, sql: unsentChangesSql(slot, facts.publications, reverse) },
+  ];
   if (!opts.keepSlot)
     release.push(
       { node: neu, sql: `ALTER SUBSCRIPTION ${quoteIdent(sub)} SET (slot_name = NONE)` },
@@ -213,7 +234,7 @@ function releaseStep(facts: SwitchoverFacts, opts: SwitchoverOptions, slot: stri
     );
   return {
     id: 'release',
-    title: `disable ${sub} on ${neu}${opts.keepSlot ? `, keep slot ${slot}` : `, drop slot ${slot} on ${old}`}; ${old} stays read-only`,
+    title: `disable ${sub} on ${neu}, check that slot ${slot} holds no change ${neu} did not confirm${opts.keepSlot ? `, keep the slot` : ` (else keep it), drop it`}; ${old} stays read-only`,
     statements: release,
     undo: [],
   };

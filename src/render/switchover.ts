@@ -45,6 +45,16 @@ function headline(r: SwitchoverReport): string {
   }
 }
 
+/** What the forward slot held past the new primary's confirmation once disabled: the release's proof. */
+function unsentText(r: SwitchoverReport): string {
+  const u = r.unsent;
+  if (!u) return '—';
+  if ('unknown' in u) return `unknown (${u.unknown})`;
+  return u.changes === 0
+    ? `none left in slot ${r.plan.slot}`
+    : `${u.changes} in ${u.transactions} transaction(s) left in slot ${r.plan.slot}, not on ${r.newNode}`;
+}
+
 function facts(r: SwitchoverReport): Array<[string, string]> {
   const seq = r.sequences;
   const out: Array<[string, string]> = [
@@ -74,6 +84,7 @@ function facts(r: SwitchoverReport): Array<[string, string]> {
         ? `${r.reverse.subscription} on ${r.reverse.node} from ${r.reverse.from} (origin = none)`
         : 'none',
     ],
+    ['changes after the fence', unsentText(r)],
     [
       'forward slot',
       r.outcome === 'released' ? (r.slotKept ? `${r.plan.slot} kept` : `${r.plan.slot} dropped`) : '—',

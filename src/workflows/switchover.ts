@@ -171,7 +171,8 @@ async function readFacts(
   const drainMs = slot?.active && slot.lagBytes !== null ? await measureDrain(old, slotName) : null;
   const applyRate =
     drainMs === null && slot && (slot.lagBytes ?? 0) > 0 ? await measureApplyRate(old, slotName) : null;
-  const scope = await readPublishedScope(old, oldVersion, info?.publications ?? [...d.publications]);
+  const publications = info?.publications ?? [...d.publications];
+  const scope = await readPublishedScope(old, oldVersion, publications);
   const tables = scope.map((s) => s.table);
   const roles = await readRoleFacts(old, tables.map(quoteTable), opts.roles ?? []);
   const { reverse, reverseConnectMs } = opts.reverse
@@ -202,6 +203,7 @@ async function readFacts(
     slot: slot ? { name: slotName, active: slot.active, lagBytes: slot.lagBytes } : null,
     applyRate,
     measured,
+    publications,
     tables: tables.map(displayTable),
     unkeyed: verify.unkeyed,
     verifyRows: verify.rows,

@@ -10,6 +10,7 @@ import { secretFiller } from '../executors/secrets.js';
 import {
   endFencedSessions,
   type NodeClients,
+  readUnsentChanges,
   runStatements,
   SwitchoverLog,
   waitDrained,
@@ -26,6 +27,7 @@ import {
   type SwitchoverReport,
   type SwitchoverStep,
   type SwitchoverStepId,
+  unsentMessage,
 } from '../model/switchover.js';
 import type { SubscriptionSpec, Topology } from '../model/topology.js';
 import { syncSubscriptionSequences } from './sequences.js';
@@ -209,22 +211,33 @@ export class SwitchoverRun {
     const { clients, d, plan } = this;
     try {
       await this.run('release', async (s) => {
-        const [disable, ...rest] = s.statements;
+        const [disable, peek, ...drop] = s.statements;
+        const old = clients.get(d.from)!;
         await runStatements(clients, [disable!]);
         this.report.blackoutMs = Date.now() - fencedAt;
         this.report.outcome = 'released';
-        if (rest.length > 0) {
-          await runStatements(
-            clients,
-            rest.filter((x) => x.node === d.node),
-          );
-          await waitSlotReleased(clients.get(d.from)!, plan.slot, SLOT_RELEASE_MS);
-          await runStatements(
-            clients,
-            rest.filter((x) => x.node === d.from),
+        await waitSlotReleased(old, plan.slot, SLOT_RELEASE_MS);
+        const unsent = await readUnsentChanges(old, peek!.sql);
+        this.report.unsent = unsent;
+        if ('unknown' in unsent || unsent.changes > 0) {
+          this.report.slotKept = true;
+          throw new SteepError(
+            'switchover.unsent',
+            unsentMessage({ ...plan, reverse: plan.reverseName !== null }, unsent),
+            { node: d.from },
           );
         }
-        return `${d.name} disabled on ${d.node}${this.opts.keepSlot ? `, slot ${plan.slot} kept` : `, slot ${plan.slot} dropped`}; write blackout ${this.report.blackoutMs} ms`;
+        if (drop.length > 0) {
+          await runStatements(
+            clients,
+            drop.filter((x) => x.node === d.node),
+          );
+          await runStatements(
+            clients,
+            drop.filter((x) => x.node === d.from),
+          );
+        }
+        return `${d.name} disabled on ${d.node}, no change left in slot ${plan.slot} after the fence${this.opts.keepSlot ? `, slot kept` : `, slot dropped`}; write blackout ${this.report.blackoutMs} ms`;
       });
     } catch (err) {
       // after the DISABLE the writes have moved: nothing is undone, the report says what is left

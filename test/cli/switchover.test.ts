@@ -328,11 +328,15 @@ describe('steep switchover of asynchronous commits (18 → 18)', () => {
     const east = cluster().node('east');
     const west = cluster().node('west');
     const AS = { user: 'as_app', password: 'as-app-secret-3' };
+    // a role that writes only by SET ROLE as_app (no privilege of its own, none inherited)
+    const SNEAKY = { user: 'as_sneaky', password: 'as-sneaky-secret-4' };
     const SUB_AS = 'west_as';
     const REV = `steep_reverse_${SUB_AS}`;
     const AS_TABLES = ['as_orders', 'as_owned'];
     for (const n of [east, west]) {
       await n.query(`CREATE ROLE ${AS.user} LOGIN PASSWORD '${AS.password}'`);
+      await n.query(`CREATE ROLE ${SNEAKY.user} LOGIN PASSWORD '${SNEAKY.password}'`);
+      await n.query(`GRANT ${AS.user} TO ${SNEAKY.user} WITH INHERIT FALSE, SET TRUE`);
       await n.query(
         'CREATE TABLE public.as_orders (id bigserial PRIMARY KEY, v text NOT NULL, n int NOT NULL DEFAULT 0)',
       );
@@ -411,8 +415,15 @@ describe('steep switchover of asynchronous commits (18 → 18)', () => {
       await east.query('SELECT pg_reload_conf()');
 
       const writer = startAppWriter(east, AS, { table: 'public.as_orders', sequence: 'public.as_tickets' });
+      const sneaky = startAppWriter(east, SNEAKY, {
+        table: 'public.as_orders',
+        sequence: 'public.as_tickets',
+        setRole: AS.user,
+      });
       let report!: {
         outcome: string;
+        roles: string[];
+        unsent?: { changes: number; transactions: number };
         fenceLsn: string;
         blackoutMs: number;
         expectedBlackoutMs: number;
@@ -436,9 +447,15 @@ describe('steep switchover of asynchronous commits (18 → 18)', () => {
         expect(done.code, `${done.stdout}\n${done.stderr}`).toBe(0);
         report = JSON.parse(done.stdout);
         expect(report.outcome).toBe('released');
+        expect(report.roles).toEqual([AS.user, SNEAKY.user]);
+        // the release's proof: no change committed after the fence was left in the slot
+        expect(report.unsent).toEqual({ changes: 0, transactions: 0 });
         await eventually(async () => writer.lastError() !== null, 10_000, 'the writer to be fenced');
+        await eventually(async () => sneaky.lastError() !== null, 10_000, 'the SET ROLE writer to be fenced');
+        expect(sneaky.committed(), 'the SET ROLE writer committed').toBeGreaterThan(0);
       } finally {
         await writer.stop();
+        await sneaky.stop();
       }
       // 0 rows lost: every row east committed (asynchronously) is on west
       const [eastRows, westRows] = [
@@ -531,4 +548,92 @@ describe('steep switchover of asynchronous commits (18 → 18)', () => {
       await east.query('SELECT pg_reload_conf()');
     }
   }, 300_000);
+});
+
+describe('steep switchover with a writer the fence cannot stop (18 → 18)', () => {
+  it('keeps the slot and says how many changes it holds, and its advice, as printed, delivers every one', async () => {
+    const east = cluster().node('east');
+    const west = cluster().node('west');
+    const SUB_LB = 'west_lb';
+    for (const n of [east, west]) {
+      await n.query('CREATE TABLE public.lb_items (id bigint PRIMARY KEY, v text NOT NULL)');
+      // the application's role, which the fence stops
+      await n.query(`CREATE ROLE lb_app LOGIN PASSWORD 'lb-app-secret-5'`);
+      await n.query('GRANT SELECT, INSERT ON public.lb_items TO lb_app');
+    }
+    const lbPath = writeConfig(
+      [
+        'version: 1',
+        'topology: switchover-left-behind',
+        nodesYaml([east, west]),
+        'publications:',
+        '  lb_pub:',
+        '    node: east',
+        '    tables: [public.lb_items]',
+        'subscriptions:',
+        `  ${SUB_LB}:`,
+        '    node: west',
+        '    from: east',
+        '    publications: [lb_pub]',
+        '',
+      ].join('\n'),
+    );
+    const applied = await steep(['apply', '--auto-approve'], lbPath);
+    expect(applied.code, `${applied.stdout}\n${applied.stderr}`).toBe(0);
+    await waitCaughtUp(east, SUB_LB);
+
+    // a superuser (steep's own role here) writes on east throughout: no fence stops it; every
+    // id whose COMMIT returned is logged
+    const acknowledged: number[] = [];
+    let writing = true;
+    const su = await east.client();
+    const writes = (async () => {
+      for (let id = 1; writing; id++) {
+        await su.query('INSERT INTO public.lb_items (id, v) VALUES ($1, $2)', [id, `su ${id}`]);
+        acknowledged.push(id);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    })();
+    let done!: Awaited<ReturnType<typeof steep>>;
+    try {
+      await eventually(async () => acknowledged.length > 100, 20_000, 'the superuser to write');
+      done = await steep(['switchover', SUB_LB, '--grace', '1s', '--json'], lbPath);
+      // it goes on writing after the release too
+      const mark = acknowledged.length;
+      await eventually(async () => acknowledged.length > mark + 20, 20_000, 'writes after the release');
+    } finally {
+      writing = false;
+      await writes;
+      await su.end();
+    }
+    expect(done.code, `${done.stdout}\n${done.stderr}`).toBe(1);
+    const report = JSON.parse(done.stdout) as SwitchoverReport;
+    expect(report.outcome).toBe('released');
+    expect(report.slotKept).toBe(true);
+    const unsent = report.unsent as { changes: number; transactions: number };
+    expect(unsent.changes).toBeGreaterThan(0);
+    expect(unsent.transactions).toBe(unsent.changes);
+    expect(done.stderr).toContain(
+      `slot ${SUB_LB} on east holds ${unsent.changes} row change(s) in ${unsent.transactions} transaction(s) committed after the fence that west never received`,
+    );
+    // before the advice: the ids missing on west are at least what the slot held at the release
+    const onWest = async () =>
+      new Set((await west.query<{ id: string }>('SELECT id FROM public.lb_items')).map((r) => Number(r.id)));
+    const before = await onWest();
+    const missingBefore = acknowledged.filter((id) => !before.has(id));
+    expect(missingBefore.length).toBeGreaterThan(0);
+    const [slot] = await east.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [SUB_LB]);
+    expect(slot, 'the slot is kept').toBeDefined();
+
+    // the advice as printed: the writer stopped above; ENABLE delivers exactly them, then DISABLE
+    const enable = /ALTER SUBSCRIPTION ("west_lb") ENABLE on west/.exec(done.stderr);
+    expect(enable).not.toBeNull();
+    await west.query(`ALTER SUBSCRIPTION ${enable![1]} ENABLE`);
+    await waitCaughtUp(east, SUB_LB);
+    await west.query(`ALTER SUBSCRIPTION ${enable![1]} DISABLE`);
+    const after = await onWest();
+    const lost = acknowledged.filter((id) => !after.has(id));
+    expect(lost, `acknowledged ${acknowledged.length}, lost ${lost.length}`).toEqual([]);
+    expect(await digests(west, ['lb_items'])).toEqual(await digests(east, ['lb_items']));
+  }, 180_000);
 });

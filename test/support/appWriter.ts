@@ -20,7 +20,7 @@ export interface AppWriter {
 export function startAppWriter(
   node: TestNode,
   role: { user: string; password: string },
-  opts: { table: string; sequence: string },
+  opts: { table: string; sequence: string; setRole?: string },
 ): AppWriter {
   let running = true;
   let committed = 0;
@@ -35,6 +35,8 @@ export function startAppWriter(
     });
     c.on('error', () => {});
     await c.connect();
+    // a member that may SET ROLE to the application role without inheriting its privileges
+    if (opts.setRole) await c.query(`SET ROLE ${opts.setRole}`);
     return c;
   };
   const done = (async () => {

@@ -33,6 +33,7 @@ const FACTS: SwitchoverFacts = {
   state: 'synchronized',
   slot: { name: 'new_orders', active: true, lagBytes: 1000 },
   applyRate: 100_000,
+  publications: ['orders pub'],
   tables: ['public.orders'],
   unkeyed: [],
   verifyRows: 200_000,
@@ -239,6 +240,8 @@ describe('switchover planner', () => {
     expect(plan.steps[4]!.undo.map((u) => u.node)).toEqual(['old', 'new', 'new']);
     expect(plan.steps[5]!.statements.map((s) => s.sql)).toEqual([
       'ALTER SUBSCRIPTION "new_orders" DISABLE',
+      // what the slot holds past what new confirmed, counted before the slot is dropped
+      `SELECT count(*)::int AS changes, count(DISTINCT xid::text)::int AS transactions FROM pg_catalog.pg_logical_slot_peek_binary_changes('new_orders', NULL, NULL, 'proto_version', '1', 'publication_names', '"orders pub"', 'origin', 'none') WHERE pg_catalog.get_byte(data, 0) IN (73, 85, 68, 84)`,
       'ALTER SUBSCRIPTION "new_orders" SET (slot_name = NONE)',
       "SELECT pg_catalog.pg_drop_replication_slot('new_orders')",
     ]);
@@ -294,6 +297,10 @@ describe('switchover planner', () => {
     expect(plan.steps.map((s) => s.id)).toEqual(['fence', 'drain', 'sequences', 'release']);
     expect(plan.steps.at(-1)!.statements).toEqual([
       { node: 'new', sql: 'ALTER SUBSCRIPTION "new_orders" DISABLE' },
+      {
+        node: 'old',
+        sql: `SELECT count(*)::int AS changes, count(DISTINCT xid::text)::int AS transactions FROM pg_catalog.pg_logical_slot_peek_binary_changes('new_orders', NULL, NULL, 'proto_version', '1', 'publication_names', '"orders pub"') WHERE pg_catalog.get_byte(data, 0) IN (73, 85, 68, 84)`,
+      },
     ]);
     expect(plan.rollback[0]).toMatchObject({ node: 'new', sql: 'ALTER SUBSCRIPTION "new_orders" ENABLE' });
     expect(plan.rollback[1]).toMatchObject({
