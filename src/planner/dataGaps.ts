@@ -1,6 +1,7 @@
 import { subscriptionAddress } from '../model/address.js';
 import type { ClusterState, ObservedNode, ObservedSubscription } from '../model/cluster.js';
 import type { DataGap } from '../model/driftReport.js';
+import { compareText } from '../model/order.js';
 import type { Change, Hazard, Statement } from '../model/plan.js';
 import type { SubscriptionSpec, TableName, Topology } from '../model/topology.js';
 import { qualifiedName } from '../model/topology.js';
@@ -140,6 +141,35 @@ export function recreateGap(
       `(${keep ? 'init.existingData: keep' : 'init.method: none'}) starts from a new slot, so every change ${d.from} committed ` +
       'while it had none would never arrive (hazard data-gap); copy them again: set init.method: snapshot with ' +
       'existingData: truncate (apply empties them and copies), or init.method: merge to reconcile both sides',
+    { address: subscriptionAddress(d.name), node: node.name },
+  );
+  return false;
+}
+
+/**
+ * A subscription created without a copy (`init.method: none`, `existingData: keep`) over rows
+ * while the same plan drops another on its node that carried those tables — a rename of the
+ * subscription and its publication together, say: the new slot starts at the create, so what the
+ * publisher commits between the drop and the create never arrives. A plan error (hazard
+ * `data-gap`) naming `renamedFrom` (a rename keeps the slot) and the copies. Returns whether the
+ * create may go ahead.
+ */
+export function dropGap(ctx: PlanContext, d: SubscriptionSpec, node: ObservedNode, copies: boolean): boolean {
+  if (copies) return true;
+  const tables = new Set(heldTables(ctx, d, node).map(qualifiedName));
+  const carried = Object.values(node.subscriptions)
+    .filter((o) => ctx.fateOf('subscription', node.name, o.name) === 'delete')
+    .map((o) => ({ name: o.name, tables: o.tables.map(qualifiedName).filter((t) => tables.has(t)) }))
+    .filter((o) => o.tables.length > 0)
+    .sort((a, b) => compareText(a.name, b.name));
+  const first = carried[0];
+  if (!first) return true;
+  ctx.error(
+    'data-gap',
+    `subscription ${d.name} on ${node.name} is created without a copy (${d.init.method === 'none' ? 'init.method: none' : 'init.existingData: keep'}) ` +
+      `while this plan drops ${carried.map((o) => o.name).join(', ')}, which carried ${listText(first.tables)}: the new slot starts at the create, ` +
+      `so every change ${d.from} commits between the drop and the create would never arrive (hazard data-gap); declare renamedFrom: ${first.name} ` +
+      `on ${d.name} (a rename keeps the slot), or copy: init.method: snapshot with existingData: truncate, or init.method: merge`,
     { address: subscriptionAddress(d.name), node: node.name },
   );
   return false;

@@ -214,9 +214,23 @@ export function existingData(
   if (held.length === 0) return none;
   const names = held.map(qualifiedName);
   const address = subscriptionAddress(d.name);
+  const copyFix =
+    'set init.existingData: truncate (apply empties them and copies again), or init.method: merge to reconcile both sides';
+  // a replace drops the slot and starts a new one at the create: what is committed in between never arrives
+  if (d.init.existingData === 'keep' && replacing) {
+    ctx.error(
+      'data-gap',
+      `subscription ${d.name} on ${node.name} would be replaced (${replacing.because} cannot be altered in place) keeping the rows of ` +
+        `${listText(names)} (init.existingData: keep): the new slot starts at the create, so every change ${d.from} commits between ` +
+        `the drop and the create would never arrive (hazard data-gap); ${replacing.cheaperFix ? `${replacing.cheaperFix}; otherwise ` : ''}${copyFix}`,
+      { address, node: node.name },
+    );
+    return { ...none, ok: false };
+  }
   if (d.init.existingData === 'fail') {
-    const fix =
-      'set init.existingData: truncate (apply empties them and copies again) or keep (they stay as they are, nothing is copied)';
+    const fix = replacing
+      ? copyFix
+      : 'set init.existingData: truncate (apply empties them and copies again) or keep (they stay as they are, nothing is copied)';
     ctx.error(
       'existing-data',
       replacing

@@ -14,7 +14,7 @@ import { SUBSCRIPTION_OPTIONS } from '../model/versions.js';
 import { type DraftStep, declaredText, listText, PHASE, type PlanContext, stepKey } from './context.js';
 import { copyEstimate } from './copyEstimate.js';
 import { warnOriginCopy } from './cycles.js';
-import { recreateGap } from './dataGaps.js';
+import { dropGap, recreateGap } from './dataGaps.js';
 import { effectiveSubscriptionOptions } from './defaults.js';
 import { sha256Hex, subscriptionDigest } from './digest.js';
 import type { DoubleApply } from './doubleApply.js';
@@ -258,6 +258,10 @@ export function planCreate(ctx: PlanContext, run: SubscriptionRun, x: Declared):
   if (!recreateGap(ctx, d, node, data.keep)) return undefined;
   if (data.keep) init = keepInit(d);
   const own = !data.keep && d.init.method === 'snapshot' && copyPath(ctx.desired, ctx.observed, d).own;
+  if (
+    !dropGap(ctx, d, node, init.copyData || own || d.init.method === 'merge' || d.init.method === 'two-phase')
+  )
+    return undefined;
   const slot = prepareSlot(ctx, d, { createSlot: init.createSlot || own, ownDropFreesSlot: false });
   if (!slot.ok) return undefined;
   warnOriginCopy(ctx, d, init.copyData || own);
@@ -308,7 +312,6 @@ export function planReplace(
       : undefined;
   const data = existingData(ctx, d, node, { because: listText(because), cheaperFix });
   if (!data.ok) return undefined;
-  if (data.keep) init = keepInit(d);
   if (cheaperFix)
     ctx.warn(
       'replace-cheaper',
@@ -332,7 +335,7 @@ export function planReplace(
   if (drop.dropsSlot) ctx.slotChanges.push({ node: o.from, slot: o.slot, change: 'drop', streams: false });
   if (init.createSlot)
     ctx.slotChanges.push({ node: d.from, slot: d.slot, change: 'create', streams: init.enabled });
-  const hazards = replaceHazards(ctx, d, node.name, drop.dropsSlot, data, init.copyData);
+  const hazards = replaceHazards(ctx, d, drop.dropsSlot, data, init.copyData);
   return {
     key: stepKey('subscription', node.name, d.name),
     phase: PHASE.subscription,
@@ -343,7 +346,7 @@ export function planReplace(
     reason: 'cannot-alter',
     reasonText:
       `${listText(because)} cannot be altered in place: the subscription is dropped${drop.dropsSlot ? ' with its slot' : ''} ` +
-      `and created again on ${node.name}${init.copyData ? ', copying its tables again' : data.keep ? ', keeping the rows its tables hold (nothing is copied)' : ''}` +
+      `and created again on ${node.name}${init.copyData ? ', copying its tables again' : ''}` +
       (slotStep ? `; ${separateSlotText(ctx, d)}` : ''),
     changes: [...changes, ...data.changes],
     // dropped first: the old subscription no longer writes into what is truncated and copied again
@@ -373,28 +376,18 @@ function refuseSameServerReplace(
   );
 }
 
-/** A replace's hazards: the drop, its slot's, the copy; keeping the rows, the data gap (warned). */
+/** A replace's hazards: the drop, its slot's, the copy. */
 function replaceHazards(
   ctx: PlanContext,
   d: SubscriptionSpec,
-  subscriber: string,
   dropsSlot: boolean,
   data: ExistingData,
   copyData: boolean,
 ): Hazard[] {
   const hazards: Hazard[] = ['drops-object', ...data.hazards];
   if (dropsSlot) hazards.push('drops-slot');
-  if (copyData || (!data.keep && copyPath(ctx.desired, ctx.observed, d).own)) hazards.push('copies-data');
-  if (data.keep) {
-    // the new slot starts where the create runs: what the publisher commits meanwhile never arrives
-    hazards.push('data-gap');
-    ctx.warn(
-      'data-gap',
-      `subscription ${d.name} on ${subscriber} is replaced keeping its rows: rows committed on ${d.from} between the drop and the ` +
-        'create are not replicated; pause writes to its tables while apply runs',
-      { address: subscriptionAddress(d.name), node: subscriber },
-    );
-  }
+  // keeping the rows across a replace is a plan error (initCopy.ts existingData): it always copies
+  if (copyData || copyPath(ctx.desired, ctx.observed, d).own) hazards.push('copies-data');
   return hazards;
 }
 

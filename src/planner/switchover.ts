@@ -293,26 +293,28 @@ function rollbackCommands(
   p: { roles: string[]; unfence: NodeSql[]; slot: string; reverse: string | null },
 ): RollbackCommand[] {
   const { subscription: sub, oldNode: old, newNode: neu } = facts;
-  const out: RollbackCommand[] = [];
-  if (p.reverse) {
-    out.push(
-      ...p.roles.flatMap((r) => [
-        {
-          node: neu,
-          sql: readOnlySql(r, facts.newDatabase),
-          why: `fence ${r} on ${neu} (where it exists): new sessions start read-only`,
-        },
-        {
-          node: neu,
-          sql: `ALTER ROLE ${quoteIdent(r)} NOLOGIN`,
-          why: `and cannot log in, so no session can turn the read-only default off`,
-        },
-      ]),
+  // the new primary is fenced as the switchover fenced the old one: both never take writes at once
+  const out: RollbackCommand[] = [
+    ...p.roles.flatMap((r) => [
       {
         node: neu,
-        sql: terminateSql(p.roles, false).replace('$1', 'now()'),
-        why: `end their sessions on ${neu}`,
+        sql: readOnlySql(r, facts.newDatabase),
+        why: `fence ${r} on ${neu} (where it exists): new sessions start read-only`,
       },
+      {
+        node: neu,
+        sql: `ALTER ROLE ${quoteIdent(r)} NOLOGIN`,
+        why: `and cannot log in, so no session can turn the read-only default off`,
+      },
+    ]),
+    {
+      node: neu,
+      sql: terminateSql(p.roles, false).replace('$1', 'now()'),
+      why: `end their sessions on ${neu}`,
+    },
+  ];
+  if (p.reverse) {
+    out.push(
       {
         node: neu,
         sql: `SELECT pg_catalog.pg_logical_emit_message(true, 'steep', ${quoteLiteral(`rollback of ${sub}: fence`)})`,
@@ -325,12 +327,21 @@ function rollbackCommands(
       },
       { node: old, sql: `ALTER SUBSCRIPTION ${quoteIdent(p.reverse)} DISABLE`, why: 'stop the way back' },
     );
-  } else if (opts.keepSlot)
+  } else {
+    // no way back carried them: with both nodes fenced, the rows only the new primary holds are counted
     out.push({
-      node: neu,
-      sql: `ALTER SUBSCRIPTION ${quoteIdent(sub)} ENABLE`,
-      why: `resume ${old} → ${neu} from the kept slot (writes made on ${neu} meanwhile are not carried back)`,
+      node: null,
+      sql: null,
+      command: `steep verify ${sub}`,
+      why: `count the rows written on ${neu} after the release: those it finds only on ${neu} stay there, as nothing carries them back; copy them to ${old} by hand (steep verify ${sub} --repair would delete them)`,
     });
+    if (opts.keepSlot)
+      out.push({
+        node: neu,
+        sql: `ALTER SUBSCRIPTION ${quoteIdent(sub)} ENABLE`,
+        why: `resume ${old} → ${neu} from the kept slot (the rows counted above are not carried back)`,
+      });
+  }
   out.push(
     {
       node: null,

@@ -26,7 +26,20 @@ export function repairHint(r: VerifyReport): string | null {
         ]
       : []),
   ];
-  return lines.length > 0 ? `repair with: ${lines.join('\n             ')}` : null;
+  if (lines.length === 0) return null;
+  // a repair makes the subscriber's rows the publisher's: what only the subscriber holds is gone
+  const extra = r.tables.reduce((n, t) => n + (t.status === 'diverged' ? t.extra : 0), 0);
+  const different = r.tables.reduce((n, t) => n + (t.status === 'diverged' ? t.different : 0), 0);
+  const loses =
+    extra + different > 0
+      ? `\nreinit (and verify --repair) replace ${r.node}'s rows with ${r.from}'s: ${[
+          extra > 0 ? `${thousands(extra)} extra row(s) exist only on ${r.node} and are deleted` : '',
+          different > 0 ? `${thousands(different)} different row(s) take ${r.from}'s values` : '',
+        ]
+          .filter(Boolean)
+          .join(', ')}; copy what ${r.node} must keep to ${r.from} first`
+      : '';
+  return `repair with: ${lines.join('\n             ')}${loses}`;
 }
 
 function tableLine(t: TableVerdict): string {

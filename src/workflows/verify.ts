@@ -179,14 +179,15 @@ export async function verifyLoaded(
         `subscription ${d.name} does not exist on ${d.node}: create it with steep apply before verifying it`,
         { node: d.node, address: subscriptionAddress(d.name) },
       );
-    if (info.slot === null)
+    // disabled with no slot (after a switchover's release): nothing is in flight, the rows as they are are compared
+    if (info.slot === null && info.enabled)
       throw new SteepError(
         'verify.no_slot',
         `subscription ${d.name} on ${d.node} has no slot (slot_name = NONE): it replays nothing that could be compared`,
         { node: d.node, address: subscriptionAddress(d.name) },
       );
     const slot = info.slot;
-    if (!(await slotExists(pub, slot)))
+    if (slot !== null && !(await slotExists(pub, slot)))
       throw new SteepError(
         'verify.slot_lost',
         `slot ${slot} of ${d.name} is missing on ${d.from} (a failover lost it, or it was dropped): nothing replays to ${d.node}, ` +
@@ -220,7 +221,7 @@ export async function verifyLoaded(
 async function verifyTable(
   topology: Topology,
   d: SubscriptionSpec,
-  slot: string,
+  slot: string | null,
   plan: TableComparison | NotVerifiable,
   opts: VerifyOptions,
 ): Promise<TableVerdict> {
@@ -238,7 +239,7 @@ async function verifyTable(
   ]);
   try {
     const v = await compareTable(p, s, plan, {
-      replay: { slot, timeoutMs: REPLAY_TIMEOUT_MS, subscriberNode: d.node },
+      replay: slot === null ? undefined : { slot, timeoutMs: REPLAY_TIMEOUT_MS, subscriberNode: d.node },
       examples: opts.examples,
       chunkRows: chunkRowsSetting(),
       onRows: (rows) => opts.onTableRows?.(name, rows),

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { lsnValue } from '../../src/model/lsn.js';
 import type { SwitchoverReport } from '../../src/model/switchover.js';
 import { renderSwitchoverText } from '../../src/render/switchover.js';
-import { type AppWriter, startAppWriter } from '../support/appWriter.js';
+import { type AppWriter, type IdWriter, startAppWriter, startIdWriter } from '../support/appWriter.js';
 import { startSteep, steepWith, writeConfig } from '../support/cli.js';
 import { type TestNode, useCluster } from '../support/cluster.js';
 import { digests, tableDigest, waitCaughtUp } from '../support/replicationData.js';
@@ -589,18 +589,18 @@ describe('steep switchover with a writer the fence cannot stop (18 → 18)', () 
     const su = await east.client();
     const writes = (async () => {
       for (let id = 1; writing; id++) {
+        // back to back: some commit between the release's DISABLE and its look into the slot
         await su.query('INSERT INTO public.lb_items (id, v) VALUES ($1, $2)', [id, `su ${id}`]);
         acknowledged.push(id);
-        await new Promise((r) => setTimeout(r, 5));
       }
     })();
     let done!: Awaited<ReturnType<typeof steep>>;
     try {
-      await eventually(async () => acknowledged.length > 100, 20_000, 'the superuser to write');
+      await eventually(async () => acknowledged.length > 1000, 20_000, 'the superuser to write');
       done = await steep(['switchover', SUB_LB, '--grace', '1s', '--json'], lbPath);
       // it goes on writing after the release too
       const mark = acknowledged.length;
-      await eventually(async () => acknowledged.length > mark + 20, 20_000, 'writes after the release');
+      await eventually(async () => acknowledged.length > mark + 200, 20_000, 'writes after the release');
     } finally {
       writing = false;
       await writes;
@@ -636,4 +636,111 @@ describe('steep switchover with a writer the fence cannot stop (18 → 18)', () 
     expect(lost, `acknowledged ${acknowledged.length}, lost ${lost.length}`).toEqual([]);
     expect(await digests(west, ['lb_items'])).toEqual(await digests(east, ['lb_items']));
   }, 180_000);
+});
+
+describe('steep switchover without --reverse, rolled back as printed (18 → 18)', () => {
+  it('the rollback fences the new primary, counts the rows that stay there, and no later plan keeps a gap quietly', async () => {
+    const east = cluster().node('east');
+    const west = cluster().node('west');
+    const SUB_RB = 'west_rb';
+    const RB = { user: 'rb_app', password: 'rb-app-secret-6' };
+    for (const n of [east, west]) {
+      await n.query('CREATE TABLE public.rb_orders (id bigserial PRIMARY KEY, v text NOT NULL)');
+      await n.query(`CREATE ROLE ${RB.user} LOGIN PASSWORD '${RB.password}'`);
+      await n.query(`GRANT SELECT, INSERT ON public.rb_orders TO ${RB.user}`);
+      await n.query(`GRANT USAGE ON SEQUENCE public.rb_orders_id_seq TO ${RB.user}`);
+    }
+    const file = [
+      'version: 1',
+      'topology: switchover-rollback',
+      nodesYaml([east, west]),
+      'publications:',
+      '  rb_pub:',
+      '    node: east',
+      '    tables: [public.rb_orders]',
+      'subscriptions:',
+      `  ${SUB_RB}:`,
+      '    node: west',
+      '    from: east',
+      '    publications: [rb_pub]',
+      '',
+    ].join('\n');
+    const rbPath = writeConfig(file);
+    const applied = await steep(['apply', '--auto-approve'], rbPath);
+    expect(applied.code, `${applied.stdout}\n${applied.stderr}`).toBe(0);
+    await waitCaughtUp(east, SUB_RB);
+
+    const nodes = { east, west };
+    let primary = 'east';
+    const app = startIdWriter(nodes, RB, 'public.rb_orders', () => primary);
+    // a client the application forgot: it stays on the new primary whatever the rollback says
+    let stale: IdWriter | undefined;
+    let report!: SwitchoverReport;
+    try {
+      await eventually(
+        async () => (app.acknowledged().get('east')?.length ?? 0) > 100,
+        20_000,
+        'writes on east',
+      );
+      const done = await steep(['switchover', SUB_RB, '--grace', '1s', '--json'], rbPath);
+      expect(done.code, `${done.stdout}\n${done.stderr}`).toBe(0);
+      report = JSON.parse(done.stdout) as SwitchoverReport;
+      expect(report.outcome).toBe('released');
+      primary = 'west';
+      stale = startIdWriter(nodes, RB, 'public.rb_orders', () => 'west');
+      await eventually(
+        async () => (app.acknowledged().get('west')?.length ?? 0) > 100,
+        20_000,
+        'writes on west',
+      );
+
+      // the rollback, exactly as the report prints it
+      let counted: string | null = null;
+      for (const r of report.rollback) {
+        if (r.command) {
+          const ran = await steep(r.command.replace(/^steep /, '').split(' '), rbPath);
+          expect([0, 2], `${r.command}\n${ran.stdout}\n${ran.stderr}`).toContain(ran.code);
+          if (r.command.startsWith('steep verify')) counted = ran.stdout;
+        } else if (r.sql && r.node) await nodes[r.node as 'east' | 'west'].query(r.sql);
+        else if (/point the application back/.test(r.why)) primary = 'east';
+      }
+      expect(primary).toBe('east');
+      // the new primary is fenced: the forgotten client is refused there
+      await eventually(
+        async () => stale!.lastError() !== null,
+        10_000,
+        'the stale client to be refused on west',
+      );
+      await eventually(
+        async () => (app.acknowledged().get('east')?.length ?? 0) > 200,
+        20_000,
+        'writes on east again',
+      );
+
+      // what stays on west is what the rollback said, counted by acknowledged ids
+      const onEast = new Set(
+        (await east.query<{ id: string }>('SELECT id FROM public.rb_orders')).map((r) => Number(r.id)),
+      );
+      const stayed = [
+        ...(app.acknowledged().get('west') ?? []),
+        ...(stale.acknowledged().get('west') ?? []),
+      ].filter((id) => !onEast.has(id));
+      expect(stayed.length).toBeGreaterThan(0);
+      // the rollback counts what stays on west, and says a repair would delete it
+      expect(counted).toContain(`extra ${stayed.length},`);
+      expect(counted).toContain(`${stayed.length} extra row(s) exist only on west and are deleted`);
+      const lostOnEast = (app.acknowledged().get('east') ?? []).filter((id) => !onEast.has(id));
+      expect(lostOnEast).toEqual([]);
+    } finally {
+      await app.stop();
+      await stale?.stop();
+    }
+
+    // the file as before the switchover: the subscription enabled again on a dropped slot; a plan
+    // that kept west's rows would leave a gap: it is refused, or it copies
+    const plan = await steep(['plan'], rbPath);
+    expect(plan.code, `${plan.stdout}\n${plan.stderr}`).not.toBe(0);
+    expect(plan.stdout + plan.stderr).toMatch(/data-gap|existingData: truncate/);
+    expect(plan.stdout + plan.stderr).not.toMatch(/or keep/);
+  }, 240_000);
 });

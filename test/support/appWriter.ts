@@ -78,3 +78,72 @@ export function startAppWriter(
     },
   };
 }
+
+/**
+ * An application that logs every id whose COMMIT returned, and where: it inserts one row per
+ * transaction (autocommit, the id from the table's default) as its own login role into the node
+ * `target()` names at that moment, reconnecting on any error. Lost rows are counted by these
+ * ids, not by row counts.
+ */
+export interface IdWriter {
+  /** acknowledged ids by the node that acknowledged them */
+  acknowledged: () => Map<string, number[]>;
+  lastError: () => string | null;
+  stop: () => Promise<void>;
+}
+
+export function startIdWriter(
+  nodes: Record<string, TestNode>,
+  role: { user: string; password: string },
+  table: string,
+  target: () => string,
+): IdWriter {
+  let running = true;
+  const acked = new Map<string, number[]>();
+  let lastError: string | null = null;
+  const done = (async () => {
+    let client: pg.Client | null = null;
+    let at = '';
+    while (running) {
+      try {
+        if (client && at !== target()) {
+          await client.end().catch(() => {});
+          client = null;
+        }
+        if (!client) {
+          at = target();
+          const c = new pg.Client({
+            host: '127.0.0.1',
+            port: nodes[at]!.port,
+            database: 'app',
+            user: role.user,
+            password: role.password,
+          });
+          c.on('error', () => {});
+          client = c;
+          await c.connect();
+        }
+        const { rows } = await client.query<{ id: string }>(
+          `INSERT INTO ${table} (v) VALUES (md5(random()::text)) RETURNING id::text`,
+        );
+        acked.set(at, [...(acked.get(at) ?? []), Number(rows[0]!.id)]);
+        await new Promise((r) => setTimeout(r, 5));
+      } catch (err) {
+        lastError = (err as { code?: string }).code ?? 'connection';
+        await client?.end().catch(() => {});
+        client = null;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+    await client?.end().catch(() => {});
+  })();
+  done.catch(() => {});
+  return {
+    acknowledged: () => acked,
+    lastError: () => lastError,
+    stop: async () => {
+      running = false;
+      await done;
+    },
+  };
+}

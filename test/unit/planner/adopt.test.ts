@@ -145,7 +145,7 @@ describe('double apply, --target, replace over rows', () => {
     expect(scoped.steps.some((x) => x.address === 'subscription.west_orders')).toBe(true);
   });
 
-  it('a slot-name replace over rows is an error naming the cheaper fix; keep recreates without copying', () => {
+  it('a slot-name replace over rows is an error naming the cheaper fix; keep is a data-gap error, never a quiet recreate', () => {
     const t = base();
     const s = observe(t);
     const o = at(s, 'west').subscriptions.west_orders!;
@@ -158,13 +158,13 @@ describe('double apply, --target, replace over rows', () => {
     expect(refused.errors[0]!.message).toContain(
       'the cheaper fix: declare slot: hand_slot_v2 for subscription west_orders',
     );
+    // a replace starts from a new slot: keeping the rows would lose what is committed in between
     t.subscriptions.west_orders!.init.existingData = 'keep';
     const kept = runPlan(t, s);
-    const step = stepAt(kept, 'subscription.west_orders');
-    expect(step.action).toBe('replace');
-    expect(step.statements.some((x) => x.sql.includes('copy_data = false'))).toBe(true);
-    expect(step.hazards).toContain('data-gap');
-    expect(kept.steps.filter((x) => x.action === 'init')).toEqual([]);
+    expect(kept.errors.map((e) => e.code)).toEqual(['data-gap']);
+    expect(kept.errors[0]!.message).toContain('the cheaper fix: declare slot: hand_slot_v2');
+    expect(kept.errors[0]!.message).not.toContain('or keep');
+    expect(kept.steps.filter((x) => x.address === 'subscription.west_orders')).toEqual([]);
   });
 });
 

@@ -180,6 +180,32 @@ describe('renames: subscriptions', () => {
     expect(p.steps.map((s) => s.action)).toEqual(expect.arrayContaining(['create', 'delete']));
   });
 
+  it('a subscription and its publication renamed together, keeping the rows: a data-gap plan error naming renamedFrom', () => {
+    const both = topology({
+      publications: [publication('orders_pub_v2', 'east')],
+      subscriptions: [
+        {
+          ...SUB,
+          name: 'west_v2',
+          slot: 'west_v2',
+          publications: ['orders_pub_v2'],
+          init: { ...SUB.init, existingData: 'keep' },
+        },
+      ],
+    });
+    const state = appliedFrom(OLD);
+    at(state, 'west').tables['public.orders'] = {
+      ...at(state, 'east').tables['public.orders']!,
+      hasRows: true,
+    };
+    const p = runPlan(both, state);
+    expect(p.errors.map((e) => e.code)).toEqual(['data-gap']);
+    expect(p.errors[0]!.message).toMatch(
+      /^subscription west_v2 on west is created without a copy \(init\.method: none\) while this plan drops west_orders, which carried public\.orders: .*declare renamedFrom: west_orders on west_v2/,
+    );
+    expect(p.steps.filter((s) => s.address === 'subscription.west_v2')).toEqual([]);
+  });
+
   it('every state table keyed on a subscription name moves with it', () => {
     // the tables as the migrations leave them, in order: created, dropped, a column added
     const keyed = new Map<string, boolean>();

@@ -302,8 +302,22 @@ describe('switchover planner', () => {
         sql: `SELECT count(*)::int AS changes, count(DISTINCT xid::text)::int AS transactions FROM pg_catalog.pg_logical_slot_peek_binary_changes('new_orders', NULL, NULL, 'proto_version', '1', 'publication_names', '"orders pub"') WHERE pg_catalog.get_byte(data, 0) IN (73, 85, 68, 84)`,
       },
     ]);
-    expect(plan.rollback[0]).toMatchObject({ node: 'new', sql: 'ALTER SUBSCRIPTION "new_orders" ENABLE' });
-    expect(plan.rollback[1]).toMatchObject({
+    // the new primary fenced first, as the switchover fenced the old one: never both writable
+    const n = 2 * plan.roles.length + 1;
+    expect(plan.roles).toEqual(['app', 'batch']);
+    expect(plan.rollback.slice(0, n).every((r) => r.node === 'new')).toBe(true);
+    expect(plan.rollback.slice(0, n).map((r) => r.sql)).toEqual(
+      expect.arrayContaining(['ALTER ROLE "app" NOLOGIN', 'ALTER ROLE "batch" NOLOGIN']),
+    );
+    expect(plan.rollback[n - 1]!.sql).toContain('pg_terminate_backend(pid)');
+    // what stays on the new primary, counted while both are fenced
+    expect(plan.rollback[n]).toMatchObject({ command: 'steep verify new_orders' });
+    expect(plan.rollback[n]!.why).toContain('--repair would delete them');
+    expect(plan.rollback[n + 1]).toMatchObject({
+      node: 'new',
+      sql: 'ALTER SUBSCRIPTION "new_orders" ENABLE',
+    });
+    expect(plan.rollback[n + 2]).toMatchObject({
       command: 'steep sequences sync new_orders --reverse --headroom 1000',
     });
   });
