@@ -17,6 +17,25 @@ export interface AppWriter {
   stop: () => Promise<number>;
 }
 
+/** A session of the application's login role on `node`'s database app. */
+async function roleClient(node: TestNode, role: { user: string; password: string }): Promise<pg.Client> {
+  const c = new pg.Client({
+    host: '127.0.0.1',
+    port: node.port,
+    database: 'app',
+    user: role.user,
+    password: role.password,
+  });
+  c.on('error', () => {});
+  try {
+    await c.connect();
+  } catch (err) {
+    await c.end().catch(() => {});
+    throw err;
+  }
+  return c;
+}
+
 export function startAppWriter(
   node: TestNode,
   role: { user: string; password: string },
@@ -26,15 +45,7 @@ export function startAppWriter(
   let committed = 0;
   const errors: string[] = [];
   const connect = async () => {
-    const c = new pg.Client({
-      host: '127.0.0.1',
-      port: node.port,
-      database: 'app',
-      user: role.user,
-      password: role.password,
-    });
-    c.on('error', () => {});
-    await c.connect();
+    const c = await roleClient(node, role);
     // a member that may SET ROLE to the application role without inheriting its privileges
     if (opts.setRole) await c.query(`SET ROLE ${opts.setRole}`);
     return c;
@@ -112,16 +123,7 @@ export function startIdWriter(
         }
         if (!client) {
           at = target();
-          const c = new pg.Client({
-            host: '127.0.0.1',
-            port: nodes[at]!.port,
-            database: 'app',
-            user: role.user,
-            password: role.password,
-          });
-          c.on('error', () => {});
-          client = c;
-          await c.connect();
+          client = await roleClient(nodes[at]!, role);
         }
         const { rows } = await client.query<{ id: string }>(
           `INSERT INTO ${table} (v) VALUES (md5(random()::text)) RETURNING id::text`,
