@@ -78,7 +78,7 @@ function subscriptionSeries(family: NewFamily, status: StatusReport, t: Labels):
   const lagSeconds = family(
     'steep_subscription_lag_seconds',
     'gauge',
-    'Seconds since the last message the subscriber received was sent (0 while caught up).',
+    "0 when the subscription's slot has confirmed all its publisher's WAL, else PostgreSQL's replay_lag of the walsender streaming from it; absent: not known (README, Metrics and alerts).",
   );
   const applyErrors = family(
     'steep_subscription_apply_errors_total',
