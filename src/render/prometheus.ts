@@ -78,7 +78,7 @@ function subscriptionSeries(family: NewFamily, status: StatusReport, t: Labels):
   const lagSeconds = family(
     'steep_subscription_lag_seconds',
     'gauge',
-    'Seconds since the last message the subscriber received was sent (0 while caught up).',
+    "0 when the subscription's slot has confirmed all its publisher's WAL, else PostgreSQL's replay_lag of the walsender streaming from it; absent: not known (README, Metrics and alerts).",
   );
   const applyErrors = family(
     'steep_subscription_apply_errors_total',
@@ -118,7 +118,8 @@ function subscriptionSeries(family: NewFamily, status: StatusReport, t: Labels):
   );
   for (const s of status.subscriptions) {
     const labels = { ...t, subscription: s.name, node: s.node, from: s.from };
-    for (const st of [...INIT_STATES, 'unknown'] as const)
+    // the current state always has its series, one status reports beyond this list too
+    for (const st of new Set<string>([...INIT_STATES, 'unknown', s.state]))
       state.push({ labels: { ...labels, state: st }, value: s.state === st ? 1 : 0 });
     if (s.exists !== null) exists.push({ labels, value: s.exists ? 1 : 0 });
     if (s.enabled !== null) enabled.push({ labels, value: s.enabled ? 1 : 0 });
