@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import type { FailoverServer, ObservedFailover } from '../../../src/model/cluster.js';
+import type {
+  FailoverServer,
+  ObservedFailover,
+  StreamPosition,
+  TimelineHistory,
+} from '../../../src/model/cluster.js';
 import type { Topology } from '../../../src/model/topology.js';
+import { streamPositionsToRecord } from '../../../src/planner/failover.js';
 import {
   at,
   nodeSpec,
@@ -163,12 +169,18 @@ describe('a publisher with standbys', () => {
     );
   });
 
-  it('after a promotion: resumed from a synced slot; a gap when the slot is missing or ahead of what the subscriber applied', () => {
-    const t = file();
-    const promoted = () => {
+  describe('after a promotion', () => {
+    const HISTORY = {
+      read: true as const,
+      systemIdentifier: '7100',
+      timeline: 2,
+      forks: [{ timeline: 1, switchLsn: '0/2800000' }],
+    };
+    const promoted = (opts: { positions?: StreamPosition[]; history?: TimelineHistory } = {}) => {
       const state = converged(t);
       at(state, 'west').subscriptions.west_orders!.options.failover = true;
       const f = readyFailover();
+      f.self.history = opts.history ?? HISTORY;
       f.self.slots.west_orders = {
         name: 'west_orders',
         synced: true,
@@ -178,27 +190,136 @@ describe('a publisher with standbys', () => {
         temporary: false,
       };
       at(state, 'east').failover = f;
+      if (opts.positions) at(state, 'west').streamPositions = opts.positions;
       return state;
     };
-    expect(runPlan(t, promoted()).failover?.[0]?.verdict).toBe('resumed');
+    const t = file();
+    const seen = (
+      originLsn: string,
+      ready: boolean,
+      over: Partial<StreamPosition> = {},
+    ): StreamPosition[] => [
+      {
+        subscription: 'west_orders',
+        systemIdentifier: '7100',
+        timeline: 1,
+        originLsn,
+        ready,
+        recordedAt: '2026-11-26T12:00:00Z',
+        ...over,
+      },
+    ];
+    const verdicts = (state: ReturnType<typeof promoted>) =>
+      (runPlan(t, state).failover ?? []).map((v) => `${v.verdict}: ${v.reasons.join('; ')}`);
 
-    const missing = promoted();
-    delete at(missing, 'east').slots.west_orders;
-    const gap = runPlan(t, missing).failover?.[0];
-    expect(gap?.verdict).toBe('gap');
-    expect(gap?.reasons[0]).toContain('slot west_orders is missing on east');
+    it.each([
+      [
+        'no record from before the promotion',
+        promoted(),
+        'unknown',
+        'steep has no record of what west applied while it streamed from timeline 1',
+      ],
+      [
+        'the record is of another primary',
+        promoted({ positions: seen('0/2000000', true, { systemIdentifier: '9999' }) }),
+        'unknown',
+        'steep has no record',
+      ],
+      [
+        'applied at the fork, not ready then',
+        promoted({ positions: seen('0/2000000', false) }),
+        'unknown',
+        'it was not ready for a failover then',
+      ],
+      [
+        'the history cannot be read',
+        promoted({
+          history: { read: false, error: 'must be superuser or replication role' },
+          positions: seen('0/2000000', true),
+        }),
+        'unknown',
+        'steep cannot read where its timeline began (must be superuser or replication role',
+      ],
+      [
+        'applied past the fork',
+        promoted({ positions: seen('0/3000000', true) }),
+        'diverged',
+        'west had applied 0/3000000 when steep last saw it stream from timeline 1 (2026-11-26T12:00:00Z), past the fork: the changes it applied past 0/2800000 never reached east (phantom rows on west)',
+      ],
+      [
+        'applied before the fork, ready then',
+        promoted({ positions: seen('0/2000000', true) }),
+        'resumed',
+        'timeline 2 of east forked from timeline 1 at 0/2800000; west had applied 0/2000000',
+      ],
+    ])('%s: %s', (_what, state, verdict, reason) => {
+      const [last] = verdicts(state);
+      expect(last).toContain(`${verdict}: `);
+      expect(last).toContain(reason);
+    });
 
-    const ahead = promoted();
-    at(ahead, 'east').failover!.self.slots.west_orders = {
-      name: 'west_orders',
-      synced: true,
-      invalidated: null,
-      confirmedFlushLsn: '0/4000000',
-      active: false,
-      temporary: false,
+    it('the readiness for the next failover is judged every time: a resumed slot does not hide it', () => {
+      const state = promoted({ positions: seen('0/2000000', true) });
+      at(state, 'east').failover!.standbys[0] = {
+        address: 'east-standby.internal:5432',
+        reachable: false,
+        error: 'connection refused',
+      };
+      expect(verdicts(state)).toEqual([
+        expect.stringMatching(/^resumed: /),
+        'not-ready: standby east-standby.internal:5432 of east cannot be read: connection refused',
+      ]);
+      expect(verdicts(promoted({ positions: seen('0/2000000', true) }))).toEqual([
+        expect.stringMatching(/^resumed: /),
+        'ready: ',
+      ]);
+    });
+
+    it('diverged when the slot is missing or, idle, ahead of what the subscriber applied: no readiness then', () => {
+      const missing = promoted({ positions: seen('0/2000000', true) });
+      delete at(missing, 'east').slots.west_orders;
+      expect(verdicts(missing)).toEqual([
+        expect.stringContaining('diverged: slot west_orders is missing on east'),
+      ]);
+
+      const ahead = promoted({ positions: seen('0/2000000', true) });
+      at(ahead, 'east').failover!.self.slots.west_orders = {
+        name: 'west_orders',
+        synced: true,
+        invalidated: null,
+        confirmedFlushLsn: '0/4000000',
+        active: false,
+        temporary: false,
+      };
+      expect(verdicts(ahead)).toEqual([
+        expect.stringContaining('confirms 0/4000000, past what west applied (0/3000000)'),
+      ]);
+    });
+  });
+
+  it('records what the subscriber applied only while it streams from a primary whose history was read', () => {
+    const t = file();
+    const state = converged(t);
+    at(state, 'west').subscriptions.west_orders!.options.failover = true;
+    at(state, 'east').failover = readyFailover();
+    at(state, 'east').failover!.self.history = {
+      read: true,
+      systemIdentifier: '7100',
+      timeline: 1,
+      forks: [],
     };
-    const skipped = runPlan(t, ahead).failover?.[0];
-    expect(skipped?.verdict).toBe('gap');
-    expect(skipped?.reasons[0]).toContain('confirms 0/4000000, past what west applied (0/3000000)');
+    at(state, 'east').slots.west_orders!.active = true;
+    const plan = runPlan(t, state);
+    expect(streamPositionsToRecord(t, state, plan.failover ?? []).get('west')).toEqual([
+      {
+        subscription: 'west_orders',
+        systemIdentifier: '7100',
+        timeline: 1,
+        originLsn: '0/3000000',
+        ready: true,
+      },
+    ]);
+    at(state, 'east').slots.west_orders!.active = false;
+    expect(streamPositionsToRecord(t, state, plan.failover ?? []).size).toBe(0);
   });
 });

@@ -1,0 +1,47 @@
+import type pg from 'pg';
+import type { StreamPosition } from '../model/cluster.js';
+import { hasTable } from './columns.js';
+import { StateTable } from './stateTable.js';
+
+/**
+ * `stream_positions` (state schema migration 11), on a subscriber: per subscription and primary
+ * (system identifier, timeline), what it had applied when steep last saw it stream from there.
+ */
+export class StreamPositionStore extends StateTable {
+  protected readonly name = 'stream_positions';
+
+  /** Does the node's state schema have the table (migration 11 applied)? */
+  async exists(client: pg.Client): Promise<boolean> {
+    return hasTable(client, this.table);
+  }
+
+  async list(client: pg.Client): Promise<StreamPosition[]> {
+    const { rows } = await client.query<StreamPosition>(
+      `SELECT subscription, system_identifier AS "systemIdentifier", timeline, origin_lsn::text AS "originLsn",
+              ready, to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS "recordedAt"
+         FROM ${this.table} WHERE node_name = $1 ORDER BY subscription, system_identifier, timeline`,
+      [this.node],
+    );
+    return rows;
+  }
+
+  /** Record each position as the latest seen from its primary. */
+  async record(client: pg.Client, positions: Omit<StreamPosition, 'recordedAt'>[]): Promise<void> {
+    if (positions.length === 0) return;
+    await client.query(
+      `INSERT INTO ${this.table} (node_name, subscription, system_identifier, timeline, origin_lsn, ready, recorded_at)
+       SELECT $1, s, i, t, l, r, now()
+         FROM unnest($2::text[], $3::text[], $4::int[], $5::pg_lsn[], $6::boolean[]) AS u(s, i, t, l, r)
+       ON CONFLICT (node_name, subscription, system_identifier, timeline) DO UPDATE SET
+         origin_lsn = excluded.origin_lsn, ready = excluded.ready, recorded_at = excluded.recorded_at`,
+      [
+        this.node,
+        positions.map((p) => p.subscription),
+        positions.map((p) => p.systemIdentifier),
+        positions.map((p) => p.timeline),
+        positions.map((p) => p.originLsn),
+        positions.map((p) => p.ready),
+      ],
+    );
+  }
+}
