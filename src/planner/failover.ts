@@ -77,6 +77,25 @@ export function failoverVerdicts(desired: Topology, observed: ClusterState): Fai
   return out;
 }
 
+/**
+ * May the subscription name its publisher's standbys in its connection (libpq multi-host,
+ * read-write only), so it follows a promotion by itself? Only while nothing can be skipped: it is
+ * ready for a failover (synchronized_standby_slots holds every change back until each standby
+ * has it, each standby holds a lasting synced copy of its slot) and the last failover, if any,
+ * resumed. Otherwise it names the publisher alone: a promotion stops it until steep, told of the
+ * new primary in steep.yaml, has judged the failover.
+ */
+export function followsPromotions(desired: Topology, observed: ClusterState, d: SubscriptionSpec): boolean {
+  if ((desired.nodes[d.from]?.standbys?.length ?? 0) === 0) return false;
+  const pub = observed.nodes[d.from];
+  const sub = observed.nodes[d.node];
+  if (!pub?.reachable || !sub?.reachable) return false;
+  const o = sub.subscriptions[d.name];
+  const after = o && !o.slotNone ? afterFailover(d, pub, sub, o) : undefined;
+  if (after && after.verdict !== 'resumed') return false;
+  return readiness(d, pub, sub, o).verdict === 'ready';
+}
+
 /** Before the next failover: what a promotion of one of its standbys now would do to the subscription. */
 function readiness(
   d: SubscriptionSpec,
@@ -99,7 +118,9 @@ function readiness(
     };
   }
   const missing = readinessGaps(d, pub, o, slotName);
-  return { verdict: missing.length > 0 ? 'not-ready' : 'ready', reasons: missing };
+  if (missing.length === 0) return { verdict: 'ready', reasons: [] };
+  const alone = `until then its connection names ${d.from} alone, so it does not follow a promotion by itself`;
+  return { verdict: 'not-ready', reasons: [...missing, alone] };
 }
 
 /**

@@ -18,6 +18,7 @@ import { recreateGap } from './dataGaps.js';
 import { effectiveSubscriptionOptions } from './defaults.js';
 import { sha256Hex, subscriptionDigest } from './digest.js';
 import type { DoubleApply } from './doubleApply.js';
+import { followsPromotions } from './failover.js';
 import { copiedTables, copyPath, type ExistingData, existingData } from './initCopy.js';
 import type { ManagedDrop } from './managedObjects.js';
 import { mayReplace } from './managedObjects.js';
@@ -69,8 +70,10 @@ export interface DesiredConnection {
 export function desiredConnection(ctx: PlanContext, d: SubscriptionSpec): DesiredConnection | undefined {
   const publisher = ctx.desired.nodes[d.from];
   if (!publisher) return undefined;
-  const masked = publisherConninfo(publisher, { maskPassword: true });
-  return { real: publisherConninfo(publisher), masked, hash: sha256Hex(masked) };
+  // the standbys are named only while a promotion cannot skip changes (failover.ts)
+  const withStandbys = followsPromotions(ctx.desired, ctx.observed, d);
+  const masked = publisherConninfo(publisher, { maskPassword: true, withStandbys });
+  return { real: publisherConninfo(publisher, { withStandbys }), masked, hash: sha256Hex(masked) };
 }
 
 /** A declared subscription being planned: the file's, its reached subscriber, the connection it gets. */

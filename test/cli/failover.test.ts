@@ -20,6 +20,11 @@ import { eventually, passwordEnv, passwordVar } from '../support/topologyFile.js
  * synced slot by itself, apply re-points it without copying, status says it resumed with no gap,
  * and both sides end equal. On 16 (no failover slots): the lost slot is a possible gap, shown and
  * recorded as diverged with the reason, never resumed silently; steep reinit repairs it.
+ * Issue 49: the subscription names the standbys only while it is ready for a failover; on 18,
+ * with synchronized_standby_slots dropped while it named them and the standby's WAL receiver
+ * stopped, the subscriber follows the promotion by itself past the fork (phantom rows, a gap):
+ * steep says diverged from what it recorded before the promotion, never resumed. After a
+ * failover that resumed, a down standby still makes the next failover not ready.
  */
 
 const TABLE = 'fo_items';
@@ -108,6 +113,24 @@ function out(r: CliResult): string {
   return `${r.stdout}\n${r.stderr}`;
 }
 
+/**
+ * synchronized_standby_slots on `pub` names the standby's slot; once status --check finds the
+ * subscription ready, apply names every host, read-write only, in its connection.
+ */
+async function guardStandby(steep: ReturnType<typeof steepOn>['steep'], pub: TestNode, standby: TestNode) {
+  await pub.query("ALTER SYSTEM SET synchronized_standby_slots = 'pub_standby'");
+  await pub.query('SELECT pg_reload_conf()');
+  await eventually(
+    async () => (await steep(['status', '--check'])).code === 0,
+    60_000,
+    'status --check to find the subscription ready for a failover',
+  );
+  const everyHost = await steep(['apply', '--auto-approve']);
+  expect(everyHost.code, out(everyHost)).toBe(0);
+  expect(everyHost.stdout).toContain(`host=127.0.0.1,127.0.0.1 port=${pub.port},${standby.port}`);
+  expect(everyHost.stdout).toContain('target_session_attrs=read-write');
+}
+
 interface Pair {
   cluster: TestCluster;
   pub: TestNode;
@@ -171,11 +194,14 @@ describe('a publisher failover', () => {
         const { steep, repoint } = steepOn(pub, standby, sub);
 
         // the plan: every host, read-write only, failover = true; and what slot synchronisation lacks
+        // the plan: failover = true, what slot synchronisation lacks, and until it is in place the
+        // publisher alone in the connection (a promotion cannot be followed without steep)
         const planned = await steep(['plan']);
-        expect(planned.stdout).toContain(`host=127.0.0.1,127.0.0.1 port=${pub.port},${standby.port}`);
-        expect(planned.stdout).toContain('target_session_attrs=read-write');
+        expect(planned.stdout).toContain(`host=127.0.0.1 port=${pub.port} `);
+        expect(planned.stdout).not.toContain('target_session_attrs');
         expect(planned.stdout).toMatch(/failover = true/);
         expect(out(planned)).toContain('pub: set synchronized_standby_slots to include pub_standby');
+        expect(out(planned)).toContain('until then its connection names pub alone');
 
         const applied = await steep(['apply', '--auto-approve']);
         expect(applied.code, out(applied)).toBe(0);
@@ -184,17 +210,7 @@ describe('a publisher failover', () => {
         expect(out(notReady)).toContain(
           'not ready for a failover of pub: pub: set synchronized_standby_slots to include pub_standby',
         );
-        await pub.query("ALTER SYSTEM SET synchronized_standby_slots = 'pub_standby'");
-        await pub.query('SELECT pg_reload_conf()');
-        let check: CliResult | undefined;
-        await eventually(
-          async () => {
-            check = await steep(['status', '--check']);
-            return check.code === 0;
-          },
-          60_000,
-          'status --check to find the subscription ready for a failover',
-        );
+        await guardStandby(steep, pub, standby);
         const status = await steep(['status']);
         expect(status.stdout, out(status)).toContain('failover: ready');
 
@@ -259,19 +275,22 @@ describe('a publisher failover', () => {
   );
 
   it.each(withSlots.length > 0 ? withSlots : [18 as PgMajor])(
-    '%i: no synchronized_standby_slots, the standby lagged, the subscriber followed the promotion by itself: diverged, never resumed',
+    '%i: synchronized_standby_slots dropped, the standby lagged, the subscriber followed the promotion by itself: diverged, never resumed',
     async (version) => {
       const { cluster, pub, sub, standby } = await startPair(version);
       try {
         const { steep, repoint } = steepOn(pub, standby, sub);
         const applied = await steep(['apply', '--auto-approve']);
         expect(applied.code, out(applied)).toBe(0);
-        // the standby holds a lasting synced copy of the slot; only synchronized_standby_slots is missing
-        await eventually(
-          async () => !/holds no synced copy|still temporary/.test(out(await steep(['status', '--check']))),
-          60_000,
-          'the standby to hold a synced copy of slot fo_sub',
-        );
+        await guardStandby(steep, pub, standby);
+        // the guarantee is lost while the subscription names every host: drift proposes the
+        // publisher alone, but no one applies it before the failover
+        await pub.query('ALTER SYSTEM RESET synchronized_standby_slots');
+        await pub.query('SELECT pg_reload_conf()');
+        const unguarded = await steep(['drift']);
+        expect(unguarded.code, out(unguarded)).toBe(2);
+        expect(unguarded.stdout).toContain('update subscription.fo_sub (sub)');
+        expect(unguarded.stdout).toContain('until then its connection names pub alone');
 
         let primary: TestNode = pub;
         const writer = startFailoverWriter(() => primary);

@@ -5,6 +5,7 @@ import type {
   StreamPosition,
   TimelineHistory,
 } from '../../../src/model/cluster.js';
+import { publisherConninfo } from '../../../src/model/conninfo.js';
 import type { Topology } from '../../../src/model/topology.js';
 import { streamPositionsToRecord } from '../../../src/planner/failover.js';
 import {
@@ -105,17 +106,36 @@ function converged(t: Topology, version = PG18) {
 }
 
 describe('a publisher with standbys', () => {
-  it('18: subscriptions name every host, read-write only, with failover = true', () => {
+  it('18: a subscription names the standbys (every host, read-write only) only while it is ready for a failover', () => {
     const t = file();
-    const state = converged(t);
-    delete at(state, 'west').subscriptions.west_orders;
-    delete at(state, 'east').slots.west_orders;
-    const plan = runPlan(t, state);
-    const create = sqlOf(plan, 'subscription.west_orders').join('\n');
-    expect(create).toContain(
-      "CONNECTION 'host=east.internal,east-standby.internal port=5432,5432 dbname=app user=steep password=**** target_session_attrs=read-write'",
-    );
+    const ALONE = 'host=east.internal port=5432 dbname=app user=steep password=****';
+    const EVERY =
+      'host=east.internal,east-standby.internal port=5432,5432 dbname=app user=steep password=**** target_session_attrs=read-write';
+    // a new one cannot be ready (the standby holds no copy of its slot yet): the publisher alone
+    const fresh = converged(t);
+    delete at(fresh, 'west').subscriptions.west_orders;
+    delete at(fresh, 'east').slots.west_orders;
+    const create = sqlOf(runPlan(t, fresh), 'subscription.west_orders').join('\n');
+    expect(create).toContain(`CONNECTION '${ALONE}'`);
     expect(create).toContain('failover = true');
+    // ready: every host (the fixture's subscription already has them: nothing to do)
+    const ready = converged(t);
+    at(ready, 'west').subscriptions.west_orders!.options.failover = true;
+    at(ready, 'east').failover = readyFailover();
+    expect(runPlan(t, ready).steps).toEqual([]);
+    const alone = structuredClone(ready);
+    at(alone, 'west').subscriptions.west_orders!.conninfo = publisherConninfo(t.nodes.east!, {
+      withStandbys: false,
+    });
+    expect(sqlOf(runPlan(t, alone), 'subscription.west_orders')[0]).toBe(
+      `ALTER SUBSCRIPTION "west_orders" CONNECTION '${EVERY}'`,
+    );
+    // the guarantee lost (synchronized_standby_slots emptied): back to the publisher alone
+    at(ready, 'east').failover!.self.synchronizedStandbySlots = [];
+    expect(sqlOf(runPlan(t, ready), 'subscription.west_orders')).toEqual([
+      `ALTER SUBSCRIPTION "west_orders" CONNECTION '${ALONE}'`,
+      expect.stringContaining('COMMENT ON SUBSCRIPTION'),
+    ]);
   });
 
   it('18: names each missing piece of slot synchronisation with the setting that fixes it', () => {
@@ -138,13 +158,16 @@ describe('a publisher with standbys', () => {
       'east: set synchronized_standby_slots to include east_standby, so no subscriber receives a change before east-standby.internal:5432 does',
       'standby east-standby.internal:5432 of east: add dbname=app to primary_conninfo (slot synchronisation connects to a database)',
       'standby east-standby.internal:5432 of east holds no synced copy of slot west_orders yet',
+      'until then its connection names east alone, so it does not follow a promotion by itself',
     ]);
     expect(plan.warnings.map((w) => w.code)).toContain('failover.not-ready');
-    // the plan sets failover = true: disabled, set, enabled again
+    // the plan names the publisher alone (not ready), and sets failover = true: disabled, set, enabled again
     expect(sqlOf(plan, 'subscription.west_orders')).toEqual([
+      `ALTER SUBSCRIPTION "west_orders" CONNECTION 'host=east.internal port=5432 dbname=app user=steep password=****'`,
       'ALTER SUBSCRIPTION "west_orders" DISABLE',
       'ALTER SUBSCRIPTION "west_orders" SET (failover = true)',
       'ALTER SUBSCRIPTION "west_orders" ENABLE',
+      expect.stringContaining('COMMENT ON SUBSCRIPTION "west_orders"'),
     ]);
   });
 
@@ -267,7 +290,7 @@ describe('a publisher with standbys', () => {
       };
       expect(verdicts(state)).toEqual([
         expect.stringMatching(/^resumed: /),
-        'not-ready: standby east-standby.internal:5432 of east cannot be read: connection refused',
+        'not-ready: standby east-standby.internal:5432 of east cannot be read: connection refused; until then its connection names east alone, so it does not follow a promotion by itself',
       ]);
       expect(verdicts(promoted({ positions: seen('0/2000000', true) }))).toEqual([
         expect.stringMatching(/^resumed: /),
