@@ -143,11 +143,23 @@ export async function readFailover(
   standbys: readonly ConnectionSpec[],
   opts: { connectTimeoutMs?: number; statementTimeoutMs?: number } = {},
 ): Promise<ObservedFailover> {
-  const [self, ...others] = await Promise.all([
+  const [self, others] = await Promise.all([
     readServer(own, { ...opts, node }).then(async (server) =>
       server.inRecovery ? server : { ...server, history: await readHistory(own, { ...opts, node }) },
     ),
-    ...standbys.map((spec) =>
+    readStandbys(node, standbys, opts),
+  ]);
+  return { self, standbys: others };
+}
+
+/** Each declared standby of `node`: what failover needs of it, or one sentence on why it cannot be read. */
+export function readStandbys(
+  node: string,
+  standbys: readonly ConnectionSpec[],
+  opts: { connectTimeoutMs?: number; statementTimeoutMs?: number } = {},
+): Promise<ObservedStandby[]> {
+  return Promise.all(
+    standbys.map((spec) =>
       readServer(spec, { ...opts, node: `${node} (standby ${standbyAddress(spec)})` }).then(
         (server): ObservedStandby => ({ address: standbyAddress(spec), reachable: true, ...server }),
         (err: unknown): ObservedStandby => ({
@@ -157,6 +169,5 @@ export async function readFailover(
         }),
       ),
     ),
-  ]);
-  return { self: self as FailoverServer, standbys: others as ObservedStandby[] };
+  );
 }

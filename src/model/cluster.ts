@@ -305,6 +305,8 @@ export interface UnreachableNode {
   reachable: false;
   /** one sentence naming the cause (refused, authentication, unknown database, timeout); no secrets */
   error: string;
+  /** the standbys it declares, as read while it could not be (one may have been promoted) */
+  standbys?: ObservedStandby[];
 }
 
 export interface ClusterState {

@@ -4,6 +4,7 @@ import type {
   ObservedSubscription,
   StreamPosition,
   TimelineHistory,
+  UnreachableNode,
 } from '../model/cluster.js';
 import { unrecordedState } from '../model/initLifecycle.js';
 import { compareLsn } from '../model/lsn.js';
@@ -31,6 +32,20 @@ export function withFailoverSlots(desired: Topology, observed: ClusterState): To
   for (const [name, d] of Object.entries(desired.subscriptions)) {
     const pub = observed.nodes[d.from];
     const sub = observed.nodes[d.node];
+    // the publisher cannot be read: the subscription keeps the failover it has (no change is
+    // proposed that the plan would refuse)
+    const kept =
+      (desired.nodes[d.from]?.standbys?.length ?? 0) > 0 &&
+      d.options.failover === undefined &&
+      !pub?.reachable &&
+      sub?.reachable === true
+        ? sub.subscriptions[d.name]?.options.failover
+        : undefined;
+    if (kept !== undefined) {
+      changed = true;
+      subscriptions[name] = { ...d, options: { ...d.options, failover: kept } };
+      continue;
+    }
     const wants =
       (desired.nodes[d.from]?.standbys?.length ?? 0) > 0 &&
       d.options.failover === undefined &&
@@ -66,8 +81,9 @@ export function failoverVerdicts(desired: Topology, observed: ClusterState): Fai
     if ((desired.nodes[d.from]?.standbys?.length ?? 0) === 0) continue;
     const pub = observed.nodes[d.from];
     const sub = observed.nodes[d.node];
-    if (!pub?.reachable || !sub?.reachable) continue;
     const verdict = (v: Verdict) => out.push({ subscription: d.name, node: d.node, from: d.from, ...v });
+    if (pub && !pub.reachable && sub?.reachable) verdict(publisherDown(d, pub));
+    if (!pub?.reachable || !sub?.reachable) continue;
     const o = sub.subscriptions[d.name];
     const after = o && !o.slotNone ? afterFailover(d, pub, sub, o) : undefined;
     if (after) verdict(after);
@@ -83,17 +99,42 @@ export function failoverVerdicts(desired: Topology, observed: ClusterState): Fai
  * ready for a failover (synchronized_standby_slots holds every change back until each standby
  * has it, each standby holds a lasting synced copy of its slot) and the last failover, if any,
  * resumed. Otherwise it names the publisher alone: a promotion stops it until steep, told of the
- * new primary in steep.yaml, has judged the failover.
+ * new primary in steep.yaml, has judged the failover. Undefined: a node cannot be read, so it
+ * cannot be judged.
  */
-export function followsPromotions(desired: Topology, observed: ClusterState, d: SubscriptionSpec): boolean {
+export function followsPromotions(
+  desired: Topology,
+  observed: ClusterState,
+  d: SubscriptionSpec,
+): boolean | undefined {
   if ((desired.nodes[d.from]?.standbys?.length ?? 0) === 0) return false;
   const pub = observed.nodes[d.from];
   const sub = observed.nodes[d.node];
-  if (!pub?.reachable || !sub?.reachable) return false;
+  if (!pub?.reachable || !sub?.reachable) return undefined;
   const o = sub.subscriptions[d.name];
   const after = o && !o.slotNone ? afterFailover(d, pub, sub, o) : undefined;
   if (after && after.verdict !== 'resumed') return false;
   return readiness(d, pub, sub, o).verdict === 'ready';
+}
+
+/** The publisher cannot be read: what its declared standbys say (one out of recovery was promoted), and what to do. */
+function publisherDown(d: SubscriptionSpec, pub: UnreachableNode): Verdict {
+  const standbys = (pub.standbys ?? []).map((sb) => {
+    const at = `its standby ${sb.address}`;
+    if (!sb.reachable) return `${at} cannot be read either: ${sb.error}`;
+    if (sb.inRecovery) return `${at} is still in recovery (not promoted)`;
+    return (
+      `${at} is out of recovery: if it was promoted, make it ${d.from}'s connection in steep.yaml (and list the old primary as a standby once it follows it); ` +
+      `steep status then says whether ${d.name} resumed without a gap`
+    );
+  });
+  return {
+    verdict: 'unknown',
+    reasons: [
+      `${d.from} cannot be read, so steep cannot judge a failover of it: ${pub.error}`,
+      ...(standbys.length > 0 ? standbys : [`its standbys could not be read`]),
+    ],
+  };
 }
 
 /** Before the next failover: what a promotion of one of its standbys now would do to the subscription. */

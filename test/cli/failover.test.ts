@@ -325,6 +325,17 @@ describe('a publisher failover', () => {
         await standby.query('ALTER SYSTEM RESET primary_conninfo');
         await standby.promote();
         primary = standby;
+        // the file still names the old primary, which is down: drift proposes nothing it cannot
+        // apply, and status names the declared standby, promoted, and what to do
+        const pubDown = await steep(['drift']);
+        expect(pubDown.code, out(pubDown)).toBe(1);
+        expect(out(pubDown)).not.toContain('steep apply would');
+        expect(out(pubDown)).toContain(`its standby 127.0.0.1:${standby.port} is out of recovery`);
+        const downStatus = await steep(['status']);
+        expect(downStatus.code, out(downStatus)).toBe(1);
+        expect(downStatus.stdout).toContain(
+          `its standby 127.0.0.1:${standby.port} is out of recovery: if it was promoted, make it pub's connection in steep.yaml`,
+        );
         // the subscriber finds the promoted standby through its multi-host connection, before steep runs
         await eventually(
           async () =>

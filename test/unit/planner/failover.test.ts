@@ -320,6 +320,29 @@ describe('a publisher with standbys', () => {
     });
   });
 
+  it('the publisher down: no change proposed to the subscription, and its standbys named with what to do', () => {
+    const t = file();
+    const state = converged(t);
+    at(state, 'west').subscriptions.west_orders!.options.failover = true;
+    state.nodes.east = {
+      name: 'east',
+      reachable: false,
+      error: 'node east: connection refused',
+      standbys: [{ address: 'east-standby.internal:5432', reachable: true, ...server() }],
+    };
+    const plan = runPlan(t, state);
+    expect(plan.steps.filter((s) => s.address === 'subscription.west_orders')).toEqual([]);
+    expect(plan.failover).toEqual([
+      expect.objectContaining({
+        verdict: 'unknown',
+        reasons: [
+          'east cannot be read, so steep cannot judge a failover of it: node east: connection refused',
+          "its standby east-standby.internal:5432 is out of recovery: if it was promoted, make it east's connection in steep.yaml (and list the old primary as a standby once it follows it); steep status then says whether west_orders resumed without a gap",
+        ],
+      }),
+    ]);
+  });
+
   it('records what the subscriber applied only while it streams from a primary whose history was read', () => {
     const t = file();
     const state = converged(t);
