@@ -337,6 +337,12 @@ function readinessGaps(
   slotName: string,
 ): string[] {
   const missing: string[] = [];
+  // PostgreSQL's failover steps check the table-sync slots too: one not synced is lost by a promotion
+  const copying = (o?.tables ?? []).filter((t) => t.state !== 'r').length;
+  if (copying > 0)
+    missing.push(
+      `${copying} table(s) of ${d.name} are not ready yet: a failover needs their table-sync slots synced to each standby too, which steep does not check; it is ready once every table is (steep status shows them)`,
+    );
   if (o && o.options.failover !== true)
     missing.push(
       `subscription ${d.name} has failover = false: steep apply sets it (ALTER SUBSCRIPTION ${d.name} SET (failover = true), with the subscription disabled for that moment)`,

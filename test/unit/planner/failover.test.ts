@@ -171,6 +171,17 @@ describe('a publisher with standbys', () => {
     ]);
   });
 
+  it('18: not ready while a table is still being copied (its table-sync slot is not judged)', () => {
+    const t = file();
+    const state = converged(t);
+    at(state, 'west').subscriptions.west_orders!.options.failover = true;
+    at(state, 'west').subscriptions.west_orders!.tables[0]!.state = 'f';
+    at(state, 'east').failover = readyFailover();
+    expect(runPlan(t, state).failover?.[0]?.reasons[0]).toBe(
+      '1 table(s) of west_orders are not ready yet: a failover needs their table-sync slots synced to each standby too, which steep does not check; it is ready once every table is (steep status shows them)',
+    );
+  });
+
   it('18: ready when every piece is in place', () => {
     const t = file();
     const state = converged(t);
