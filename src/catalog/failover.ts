@@ -104,7 +104,8 @@ export function parseTimelineHistory(content: string): { timeline: number; switc
 /** TIMELINE_HISTORY's `content` as the server sent it (bytea in name only: the file's text). */
 const RAW_TEXT = { getTypeParser: () => (v: string) => v };
 
-async function readHistory(
+/** IDENTIFY_SYSTEM and TIMELINE_HISTORY on a replication connection; `read: false` with the reason when refused. */
+export async function readHistory(
   spec: ConnectionSpec,
   opts: { node: string; connectTimeoutMs?: number },
 ): Promise<TimelineHistory> {

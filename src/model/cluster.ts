@@ -286,7 +286,12 @@ export interface StreamPosition {
   originLsn: string;
   ready: boolean;
   recordedAt: string;
+  /** when steep reinit --full copied its tables from this primary: a failover before it is behind them */
+  copiedAt: string | null;
 }
+
+/** A position to record: what a run saw (when it was recorded, and a copy, are the table's to say). */
+export type StreamPositionRecord = Omit<StreamPosition, 'recordedAt' | 'copiedAt'>;
 
 /** One declared standby of a node: `host:port` as the file gives it, and what was read there. */
 export type ObservedStandby =

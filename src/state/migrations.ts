@@ -123,8 +123,9 @@ export function stateMigrations(schema: string): Migration[] {
         // what each subscription had applied (its origin's LSN) when steep last saw it stream from
         // a primary, per primary (system identifier and timeline), and whether it was ready for a
         // failover then: after a promotion, the proof that it applied nothing past the fork point
-        // must not rest on a position its reconnect to the new primary has already moved
-        `CREATE TABLE IF NOT EXISTS ${s}.stream_positions (node_name text NOT NULL, subscription text NOT NULL, system_identifier text NOT NULL, timeline integer NOT NULL, origin_lsn pg_lsn NOT NULL, ready boolean NOT NULL, recorded_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (node_name, subscription, system_identifier, timeline))`,
+        // must not rest on a position its reconnect to the new primary has already moved.
+        // copied_at: steep reinit --full copied its tables from that primary (a failover before is behind them)
+        `CREATE TABLE IF NOT EXISTS ${s}.stream_positions (node_name text NOT NULL, subscription text NOT NULL, system_identifier text NOT NULL, timeline integer NOT NULL, origin_lsn pg_lsn NOT NULL, ready boolean NOT NULL, recorded_at timestamptz NOT NULL DEFAULT now(), copied_at timestamptz, PRIMARY KEY (node_name, subscription, system_identifier, timeline))`,
       ],
     },
   ];

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { StreamPosition } from '../model/cluster.js';
+import type { StreamPosition, StreamPositionRecord } from '../model/cluster.js';
 import { hasTable } from './columns.js';
 import { StateTable } from './stateTable.js';
 
@@ -18,15 +18,33 @@ export class StreamPositionStore extends StateTable {
   async list(client: pg.Client): Promise<StreamPosition[]> {
     const { rows } = await client.query<StreamPosition>(
       `SELECT subscription, system_identifier AS "systemIdentifier", timeline, origin_lsn::text AS "originLsn",
-              ready, to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS "recordedAt"
+              ready, to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS "recordedAt",
+              to_char(copied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS "copiedAt"
          FROM ${this.table} WHERE node_name = $1 ORDER BY subscription, system_identifier, timeline`,
       [this.node],
     );
     return rows;
   }
 
+  /**
+   * steep reinit --full copied the subscription's tables from this primary: kept with its row
+   * (a row made here records no position yet: 0/0, not ready).
+   */
+  async markCopied(
+    client: pg.Client,
+    subscription: string,
+    primary: { systemIdentifier: string; timeline: number },
+  ): Promise<void> {
+    await client.query(
+      `INSERT INTO ${this.table} (node_name, subscription, system_identifier, timeline, origin_lsn, ready, recorded_at, copied_at)
+       VALUES ($1, $2, $3, $4, '0/0', false, now(), now())
+       ON CONFLICT (node_name, subscription, system_identifier, timeline) DO UPDATE SET copied_at = now()`,
+      [this.node, subscription, primary.systemIdentifier, primary.timeline],
+    );
+  }
+
   /** Record each position as the latest seen from its primary. */
-  async record(client: pg.Client, positions: Omit<StreamPosition, 'recordedAt'>[]): Promise<void> {
+  async record(client: pg.Client, positions: StreamPositionRecord[]): Promise<void> {
     if (positions.length === 0) return;
     await client.query(
       `INSERT INTO ${this.table} (node_name, subscription, system_identifier, timeline, origin_lsn, ready, recorded_at)

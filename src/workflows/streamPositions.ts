@@ -1,6 +1,8 @@
+import type pg from 'pg';
+import { readHistory } from '../catalog/failover.js';
 import { nodeSession } from '../db/connect.js';
 import type { ClusterState } from '../model/cluster.js';
-import type { Topology } from '../model/topology.js';
+import type { SubscriptionSpec, Topology } from '../model/topology.js';
 import { failoverVerdicts, streamPositionsToRecord } from '../planner/failover.js';
 import { StreamPositionStore } from '../state/streamPositions.js';
 
@@ -46,4 +48,21 @@ export async function observeStreamPositions(topology: Topology, observed: Clust
   } finally {
     await Promise.all([...clients.values()].map((c) => c.end().catch(() => {})));
   }
+}
+
+/**
+ * steep reinit --full copied the subscription's tables from its publisher: recorded with the
+ * publisher's system identifier and timeline, so a failover before it is no longer judged. Only
+ * for a publisher with standbys whose history can be read (otherwise nothing is recorded).
+ */
+export async function recordCopied(topology: Topology, d: SubscriptionSpec, sub: pg.Client): Promise<void> {
+  const spec = topology.nodes[d.from];
+  if (!spec?.standbys || spec.standbys.length === 0) return;
+  const history = await readHistory(spec.connection, {
+    node: d.from,
+    connectTimeoutMs: topology.settings.connectTimeout,
+  });
+  if (!history.read) return;
+  const store = new StreamPositionStore(topology.settings.stateSchema, d.node);
+  if (await store.exists(sub)) await store.markCopied(sub, d.name, history);
 }

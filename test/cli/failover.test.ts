@@ -383,6 +383,17 @@ describe('a publisher failover', () => {
         expect(drift.code, out(drift)).toBe(2);
         expect(drift.stdout).toMatch(/sub\/fo_sub ← pub: diverged/);
         expect(drift.stdout).not.toContain('resumed');
+
+        // the way out it names: apply records it diverged, reinit --full copies the tables again
+        const recorded = await steep(['apply', '--auto-approve']);
+        expect(recorded.code, out(recorded)).toBe(0);
+        const repaired = await steep(['reinit', SUB, '--full']);
+        expect(repaired.code, out(repaired)).toBe(0);
+        await waitCaughtUp(standby, SUB);
+        expect(await digests(sub, [TABLE])).toEqual(await digests(standby, [TABLE]));
+        const healed = await steep(['status']);
+        expect(healed.stdout, out(healed)).toMatch(/fo_sub\s+sub ← pub\s+synchronized/);
+        expect(healed.stdout).not.toContain('last failover');
       } finally {
         await cluster.stop();
       }

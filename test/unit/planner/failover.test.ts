@@ -240,6 +240,7 @@ describe('a publisher with standbys', () => {
         originLsn,
         ready,
         recordedAt: '2026-11-26T12:00:00Z',
+        copiedAt: null,
         ...over,
       },
     ];
@@ -290,6 +291,24 @@ describe('a publisher with standbys', () => {
       const [last] = verdicts(state);
       expect(last).toContain(`${verdict}: `);
       expect(last).toContain(reason);
+    });
+
+    it('a reinit --full from the promoted primary puts the failover behind it: only readiness is judged', () => {
+      const state = promoted({
+        positions: [
+          ...seen('0/3000000', true),
+          ...seen('0/0', false, { timeline: 2, copiedAt: '2026-11-26T13:00:00Z' }),
+        ],
+      });
+      expect(verdicts(state)).toEqual(['ready: ']);
+      // copied on another primary's timeline 2: still judged
+      const elsewhere = promoted({
+        positions: [
+          ...seen('0/3000000', true),
+          ...seen('0/0', false, { timeline: 2, systemIdentifier: '9999', copiedAt: '2026-11-26T13:00:00Z' }),
+        ],
+      });
+      expect(verdicts(elsewhere)).toEqual([expect.stringMatching(/^diverged: /)]);
     });
 
     it('the readiness for the next failover is judged every time: a resumed slot does not hide it', () => {
