@@ -286,12 +286,16 @@ export interface StreamPosition {
   originLsn: string;
   ready: boolean;
   recordedAt: string;
-  /** when steep reinit --full copied its tables from this primary: a failover before it is behind them */
-  copiedAt: string | null;
+  /**
+   * when steep reinit --full copied its tables from this primary, or a verify there found every
+   * table equal (`settledBy`): a failover before it is behind them
+   */
+  settledAt: string | null;
+  settledBy: 'reinit' | 'verify' | null;
 }
 
 /** A position to record: what a run saw (when it was recorded, and a copy, are the table's to say). */
-export type StreamPositionRecord = Omit<StreamPosition, 'recordedAt' | 'copiedAt'>;
+export type StreamPositionRecord = Omit<StreamPosition, 'recordedAt' | 'settledAt' | 'settledBy'>;
 
 /** One declared standby of a node: `host:port` as the file gives it, and what was read there. */
 export type ObservedStandby =

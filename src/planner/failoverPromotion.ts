@@ -51,17 +51,18 @@ export function afterFailover(
   const copy = self?.slots[o.slot];
   if (!self || self.inRecovery || !copy?.synced) return undefined;
   const history = self.history;
-  // steep reinit --full copied its tables from this primary since: the failover is behind them
-  const copied =
+  // steep reinit --full copied its tables from this primary since, or a verify there found them
+  // all equal: the failover is behind them
+  const settled =
     history?.read === true &&
     (sub.streamPositions ?? []).some(
       (p) =>
         p.subscription === d.name &&
         p.systemIdentifier === history.systemIdentifier &&
         p.timeline === history.timeline &&
-        p.copiedAt !== null,
+        p.settledAt !== null,
     );
-  if (copied) return undefined;
+  if (settled) return undefined;
   if (copy.invalidated !== null) {
     return {
       verdict: 'diverged',
@@ -98,7 +99,7 @@ function sincePromotion(
   o: ObservedSubscription,
   history: TimelineHistory | undefined,
 ): Verdict {
-  const check = `steep verify ${d.name} compares its rows, and steep reinit ${d.name} --full copies its tables again`;
+  const check = `steep verify ${d.name} compares its rows (every table equal puts this failover behind it), and steep reinit ${d.name} --full copies its tables again`;
   if (!history?.read) {
     return {
       verdict: 'unknown',

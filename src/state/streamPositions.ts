@@ -19,7 +19,8 @@ export class StreamPositionStore extends StateTable {
     const { rows } = await client.query<StreamPosition>(
       `SELECT subscription, system_identifier AS "systemIdentifier", timeline, origin_lsn::text AS "originLsn",
               ready, to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS "recordedAt",
-              to_char(copied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS "copiedAt"
+              to_char(settled_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS "settledAt",
+              settled_by AS "settledBy"
          FROM ${this.table} WHERE node_name = $1 ORDER BY subscription, system_identifier, timeline`,
       [this.node],
     );
@@ -27,19 +28,21 @@ export class StreamPositionStore extends StateTable {
   }
 
   /**
-   * steep reinit --full copied the subscription's tables from this primary: kept with its row
-   * (a row made here records no position yet: 0/0, not ready).
+   * steep reinit --full copied the subscription's tables from this primary, or a verify found
+   * them all equal there (`by`): kept with its row (a row made here records no position yet: 0/0,
+   * not ready).
    */
-  async markCopied(
+  async markSettled(
     client: pg.Client,
     subscription: string,
     primary: { systemIdentifier: string; timeline: number },
+    by: 'reinit' | 'verify',
   ): Promise<void> {
     await client.query(
-      `INSERT INTO ${this.table} (node_name, subscription, system_identifier, timeline, origin_lsn, ready, recorded_at, copied_at)
-       VALUES ($1, $2, $3, $4, '0/0', false, now(), now())
-       ON CONFLICT (node_name, subscription, system_identifier, timeline) DO UPDATE SET copied_at = now()`,
-      [this.node, subscription, primary.systemIdentifier, primary.timeline],
+      `INSERT INTO ${this.table} (node_name, subscription, system_identifier, timeline, origin_lsn, ready, recorded_at, settled_at, settled_by)
+       VALUES ($1, $2, $3, $4, '0/0', false, now(), now(), $5)
+       ON CONFLICT (node_name, subscription, system_identifier, timeline) DO UPDATE SET settled_at = now(), settled_by = $5`,
+      [this.node, subscription, primary.systemIdentifier, primary.timeline, by],
     );
   }
 

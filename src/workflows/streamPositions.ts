@@ -51,11 +51,17 @@ export async function observeStreamPositions(topology: Topology, observed: Clust
 }
 
 /**
- * steep reinit --full copied the subscription's tables from its publisher: recorded with the
- * publisher's system identifier and timeline, so a failover before it is no longer judged. Only
- * for a publisher with standbys whose history can be read (otherwise nothing is recorded).
+ * steep reinit --full copied the subscription's tables from its publisher, or a verify found them
+ * all equal (`by`): recorded with the publisher's system identifier and timeline, so a failover
+ * before it is no longer judged. Only for a publisher with standbys whose history can be read
+ * (otherwise nothing is recorded).
  */
-export async function recordCopied(topology: Topology, d: SubscriptionSpec, sub: pg.Client): Promise<void> {
+export async function recordSettled(
+  topology: Topology,
+  d: SubscriptionSpec,
+  sub: pg.Client,
+  by: 'reinit' | 'verify',
+): Promise<void> {
   const spec = topology.nodes[d.from];
   if (!spec?.standbys || spec.standbys.length === 0) return;
   const history = await readHistory(spec.connection, {
@@ -64,5 +70,5 @@ export async function recordCopied(topology: Topology, d: SubscriptionSpec, sub:
   });
   if (!history.read) return;
   const store = new StreamPositionStore(topology.settings.stateSchema, d.node);
-  if (await store.exists(sub)) await store.markCopied(sub, d.name, history);
+  if (await store.exists(sub)) await store.markSettled(sub, d.name, history, by);
 }

@@ -263,6 +263,12 @@ describe('a publisher failover', () => {
           ).map((r) => Number(r.id)),
         );
         const lostOnPublisher = acked.filter((id) => !present.has(id)).length;
+        // a verify that finds every table equal on the new primary puts the failover behind it
+        const verified = await steep(['verify', SUB]);
+        expect(verified.code, out(verified)).toBe(0);
+        const settled = await steep(['status']);
+        expect(settled.stdout, out(settled)).not.toContain('last failover');
+        expect(settled.stdout).toContain('failover: not-ready');
         console.log(
           `failover ${version}: ${acked.length} writes acked, promotion → streaming ${streamingAfter.toFixed(1)} s, ` +
             `rows lost between publisher and subscriber 0, acked writes the promoted standby never received ${lostOnPublisher}`,

@@ -240,7 +240,8 @@ describe('a publisher with standbys', () => {
         originLsn,
         ready,
         recordedAt: '2026-11-26T12:00:00Z',
-        copiedAt: null,
+        settledAt: null,
+        settledBy: null,
         ...over,
       },
     ];
@@ -293,11 +294,11 @@ describe('a publisher with standbys', () => {
       expect(last).toContain(reason);
     });
 
-    it('a reinit --full from the promoted primary puts the failover behind it: only readiness is judged', () => {
+    it('a reinit --full (or a verify that found every table equal) on the promoted primary puts the failover behind it: only readiness is judged', () => {
       const state = promoted({
         positions: [
           ...seen('0/3000000', true),
-          ...seen('0/0', false, { timeline: 2, copiedAt: '2026-11-26T13:00:00Z' }),
+          ...seen('0/0', false, { timeline: 2, settledAt: '2026-11-26T13:00:00Z', settledBy: 'reinit' }),
         ],
       });
       expect(verdicts(state)).toEqual(['ready: ']);
@@ -305,7 +306,12 @@ describe('a publisher with standbys', () => {
       const elsewhere = promoted({
         positions: [
           ...seen('0/3000000', true),
-          ...seen('0/0', false, { timeline: 2, systemIdentifier: '9999', copiedAt: '2026-11-26T13:00:00Z' }),
+          ...seen('0/0', false, {
+            timeline: 2,
+            systemIdentifier: '9999',
+            settledAt: '2026-11-26T13:00:00Z',
+            settledBy: 'reinit',
+          }),
         ],
       });
       expect(verdicts(elsewhere)).toEqual([expect.stringMatching(/^diverged: /)]);
