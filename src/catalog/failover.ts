@@ -1,5 +1,11 @@
-import { withSession } from '../db/connect.js';
-import type { FailoverServer, FailoverSlot, ObservedFailover, ObservedStandby } from '../model/cluster.js';
+import { connect, withSession } from '../db/connect.js';
+import type {
+  FailoverServer,
+  FailoverSlot,
+  ObservedFailover,
+  ObservedStandby,
+  TimelineHistory,
+} from '../model/cluster.js';
 import { parseConninfo } from '../model/conninfo.js';
 import type { ConnectionSpec } from '../model/topology.js';
 import { PG17 } from '../model/versions.js';
@@ -10,6 +16,8 @@ import { openCatalogSession, postgresMessage, rows } from './session.js';
  * What a failover of a node depends on, read from the node and from each standby it declares:
  * recovery state, the settings of slot synchronisation (17+), and the logical slots with their
  * `synced` and invalidation. Settings a role may not read (primary_conninfo) come back null.
+ * A primary's place in its WAL history is read on a replication connection (IDENTIFY_SYSTEM,
+ * TIMELINE_HISTORY: what a role with REPLICATION may run, no superuser needed).
  */
 
 const SETTINGS = {
@@ -80,6 +88,47 @@ async function readServer(
   });
 }
 
+/**
+ * A timeline history file's lines, `<parent timeline>\t<switch point>\t<reason>`: the timeline
+ * each fork left and the LSN where it did, oldest first (comments and blank lines skipped).
+ */
+export function parseTimelineHistory(content: string): { timeline: number; switchLsn: string }[] {
+  const forks: { timeline: number; switchLsn: string }[] = [];
+  for (const line of content.split('\n')) {
+    const m = /^\s*(\d+)\s+([0-9A-Fa-f]+\/[0-9A-Fa-f]+)/.exec(line);
+    if (m) forks.push({ timeline: Number(m[1]), switchLsn: m[2]!.toUpperCase() });
+  }
+  return forks;
+}
+
+/** TIMELINE_HISTORY's `content` as the server sent it (bytea in name only: the file's text). */
+const RAW_TEXT = { getTypeParser: () => (v: string) => v };
+
+/** IDENTIFY_SYSTEM and TIMELINE_HISTORY on a replication connection; `read: false` with the reason when refused. */
+export async function readHistory(
+  spec: ConnectionSpec,
+  opts: { node: string; connectTimeoutMs?: number },
+): Promise<TimelineHistory> {
+  try {
+    return await withSession(
+      connect(spec, { node: opts.node, connectTimeoutMs: opts.connectTimeoutMs, replication: 'database' }),
+      async (client): Promise<TimelineHistory> => {
+        const id = (await client.query<{ systemid: string; timeline: number }>('IDENTIFY_SYSTEM')).rows[0]!;
+        const timeline = Number(id.timeline);
+        if (timeline <= 1) return { read: true, systemIdentifier: id.systemid, timeline, forks: [] };
+        const h = await client.query<{ content: string }>({
+          text: `TIMELINE_HISTORY ${timeline}`,
+          types: RAW_TEXT,
+        });
+        const forks = parseTimelineHistory(h.rows[0]?.content ?? '');
+        return { read: true, systemIdentifier: id.systemid, timeline, forks };
+      },
+    );
+  } catch (err) {
+    return { read: false, error: postgresMessage(err) };
+  }
+}
+
 /** `host:port` of a standby, as messages name it. */
 export function standbyAddress(spec: ConnectionSpec): string {
   return `${spec.host}:${spec.port}`;
@@ -95,9 +144,23 @@ export async function readFailover(
   standbys: readonly ConnectionSpec[],
   opts: { connectTimeoutMs?: number; statementTimeoutMs?: number } = {},
 ): Promise<ObservedFailover> {
-  const [self, ...others] = await Promise.all([
-    readServer(own, { ...opts, node }),
-    ...standbys.map((spec) =>
+  const [self, others] = await Promise.all([
+    readServer(own, { ...opts, node }).then(async (server) =>
+      server.inRecovery ? server : { ...server, history: await readHistory(own, { ...opts, node }) },
+    ),
+    readStandbys(node, standbys, opts),
+  ]);
+  return { self, standbys: others };
+}
+
+/** Each declared standby of `node`: what failover needs of it, or one sentence on why it cannot be read. */
+export function readStandbys(
+  node: string,
+  standbys: readonly ConnectionSpec[],
+  opts: { connectTimeoutMs?: number; statementTimeoutMs?: number } = {},
+): Promise<ObservedStandby[]> {
+  return Promise.all(
+    standbys.map((spec) =>
       readServer(spec, { ...opts, node: `${node} (standby ${standbyAddress(spec)})` }).then(
         (server): ObservedStandby => ({ address: standbyAddress(spec), reachable: true, ...server }),
         (err: unknown): ObservedStandby => ({
@@ -107,6 +170,5 @@ export async function readFailover(
         }),
       ),
     ),
-  ]);
-  return { self: self as FailoverServer, standbys: others as ObservedStandby[] };
+  );
 }

@@ -3,7 +3,7 @@ import type { ClusterState, ObservedNode, UnreachableNode } from '../model/clust
 import { SteepError } from '../model/errors.js';
 import type { TableScope } from '../model/tableSchema.js';
 import type { ConnectionSpec, Settings } from '../model/topology.js';
-import { readFailover } from './failover.js';
+import { readFailover, readStandbys } from './failover.js';
 import { type NodeAddress, publisherOf } from './publisherOf.js';
 import { readNode } from './readNode.js';
 import { postgresMessage } from './session.js';
@@ -81,7 +81,12 @@ export async function readCluster(
   await Promise.all(
     nodes.map(async (n) => {
       const node = observed[n.name];
-      if (!node?.reachable || !n.standbys || n.standbys.length === 0) return;
+      if (!node || !n.standbys || n.standbys.length === 0) return;
+      if (!node.reachable) {
+        // the node is down: its standbys may tell why (one promoted)
+        node.standbys = await limited(() => readStandbys(n.name, n.standbys!, opts)).catch(() => undefined);
+        return;
+      }
       const failover = await limited(() =>
         readFailover(n.name, n.connection, n.standbys!, {
           connectTimeoutMs: opts.connectTimeoutMs,

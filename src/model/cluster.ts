@@ -223,6 +223,8 @@ export interface ObservedNode {
   tableSchemas?: NodeTableSchemas<ObservedTableSchema>;
   /** What steep's state schema records about this node's subscription inits; absent when it holds none. */
   initState?: ObservedInitState;
+  /** What this subscriber applied when steep last saw it stream from each primary (absent: not read) */
+  streamPositions?: StreamPosition[];
   /** Read when the node declares standbys: the node's and each standby's part in a failover. */
   failover?: ObservedFailover;
 }
@@ -253,7 +255,47 @@ export interface FailoverServer {
   /** the primary's `synchronized_standby_slots` (17+), as a list; null: no such setting */
   synchronizedStandbySlots: string[] | null;
   slots: Record<string, FailoverSlot>;
+  /** a primary's place in its WAL history (read on a replication connection); absent on a standby */
+  history?: TimelineHistory;
 }
+
+/**
+ * Where a primary stands in its WAL history: IDENTIFY_SYSTEM's system identifier and timeline,
+ * and TIMELINE_HISTORY's switch points (each timeline before it, with the LSN where the next one
+ * forked from it, oldest first). `read: false`: the role may not open a replication connection.
+ */
+export type TimelineHistory =
+  | {
+      read: true;
+      systemIdentifier: string;
+      timeline: number;
+      forks: { timeline: number; switchLsn: string }[];
+    }
+  | { read: false; error: string };
+
+/**
+ * What a subscriber had applied (its origin's LSN) when steep last saw it stream from a primary,
+ * per primary (system identifier and timeline), and whether steep found the subscription ready
+ * for a failover then (synchronized_standby_slots holding changes back until the standbys have
+ * them). State schema `stream_positions`.
+ */
+export interface StreamPosition {
+  subscription: string;
+  systemIdentifier: string;
+  timeline: number;
+  originLsn: string;
+  ready: boolean;
+  recordedAt: string;
+  /**
+   * when steep reinit --full copied its tables from this primary, or a verify there found every
+   * table equal (`settledBy`): a failover before it is behind them
+   */
+  settledAt: string | null;
+  settledBy: 'reinit' | 'verify' | null;
+}
+
+/** A position to record: what a run saw (when it was recorded, and a copy, are the table's to say). */
+export type StreamPositionRecord = Omit<StreamPosition, 'recordedAt' | 'settledAt' | 'settledBy'>;
 
 /** One declared standby of a node: `host:port` as the file gives it, and what was read there. */
 export type ObservedStandby =
@@ -272,6 +314,8 @@ export interface UnreachableNode {
   reachable: false;
   /** one sentence naming the cause (refused, authentication, unknown database, timeout); no secrets */
   error: string;
+  /** the standbys it declares, as read while it could not be (one may have been promoted) */
+  standbys?: ObservedStandby[];
 }
 
 export interface ClusterState {

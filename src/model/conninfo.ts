@@ -39,13 +39,16 @@ export function buildConninfo(
 
 /**
  * How a subscriber reaches `node`: its replication connection (or its own), its passfile, and
- * with standbys every host, read-write only. What plans show with `maskPassword`.
+ * with `withStandbys` (the default) every standby too, read-write only. What plans show with `maskPassword`.
  */
-export function publisherConninfo(node: NodeSpec, opts: { maskPassword?: boolean } = {}): string {
+export function publisherConninfo(
+  node: NodeSpec,
+  opts: { maskPassword?: boolean; withStandbys?: boolean } = {},
+): string {
   return buildConninfo(node.replicationConnection ?? node.connection, {
     passfile: node.replicationPassfile,
     maskPassword: opts.maskPassword,
-    standbys: node.standbys,
+    standbys: opts.withStandbys === false ? undefined : node.standbys,
   });
 }
 

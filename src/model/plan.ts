@@ -141,7 +141,21 @@ export interface IgnoredCounts {
  * and is no further than what the subscriber applied: no gap), `gap` (a failover may have
  * skipped changes: the subscription is diverged until `steep reinit` copies its tables again).
  */
-export type FailoverVerdictKind = 'ready' | 'not-ready' | 'no-failover-slots' | 'resumed' | 'gap';
+/**
+ * Before the next failover: `ready`, `not-ready`, `no-failover-slots` (14–16). After the last one
+ * (a promotion the subscription streamed through): `resumed` (shown to have skipped nothing),
+ * `diverged` (a gap or phantom rows, or both) or `unknown` (steep cannot show either).
+ */
+export type FailoverVerdictKind =
+  | 'ready'
+  | 'not-ready'
+  | 'no-failover-slots'
+  | 'resumed'
+  | 'diverged'
+  | 'unknown';
+
+/** The verdicts about the last failover (the others are about the next one). */
+export const AFTER_FAILOVER: readonly FailoverVerdictKind[] = ['resumed', 'diverged', 'unknown'];
 
 export interface FailoverVerdict {
   subscription: string;

@@ -53,8 +53,10 @@ export interface SubscriptionStatus {
   divergedTables: string[];
   /** tables PostgreSQL copied (`f`) whose table-sync slot is gone from the publisher: it cannot finish them */
   lostSyncSlots: string[];
-  /** its publisher declares standbys: its part in a failover (`gap`: shown as state diverged with the reason) */
+  /** its publisher declares standbys: is it ready for the next failover */
   failover?: Pick<FailoverVerdict, 'verdict' | 'reasons'>;
+  /** after a promotion of its publisher: resumed, unknown, or diverged (shown as state diverged with the reason) */
+  lastFailover?: Pick<FailoverVerdict, 'verdict' | 'reasons'>;
 }
 
 /** `unknown`: no readable subscription uses it, but a node that could hold its user is unreadable */

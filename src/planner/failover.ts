@@ -1,19 +1,23 @@
-import type { ClusterState, ObservedNode, ObservedSubscription } from '../model/cluster.js';
-import { unrecordedState } from '../model/initLifecycle.js';
-import { compareLsn } from '../model/lsn.js';
+import type {
+  ClusterState,
+  ObservedNode,
+  ObservedSubscription,
+  StreamPositionRecord,
+  UnreachableNode,
+} from '../model/cluster.js';
 import { compareText } from '../model/order.js';
 import type { FailoverVerdict } from '../model/plan.js';
 import type { SubscriptionSpec, Topology } from '../model/topology.js';
 import { majorVersion, SUBSCRIPTION_OPTION } from '../model/versions.js';
+import { afterFailover } from './failoverPromotion.js';
 
 /**
- * A publisher's failover, per subscription from a node that declares `standbys:`. Before one:
- * is every piece of PostgreSQL 17's slot synchronisation in place (each missing piece named
- * with the setting that fixes it; steep changes no server setting), or, on 14–16, that a
- * failover loses the slot. After one (the publisher is out of recovery and holds the slot as
- * a `synced` copy, or no longer holds it): did the subscription resume with no gap (the synced
- * slot no further than what the subscriber applied), or may changes have been skipped (`gap`:
- * the subscription is diverged until `steep reinit` copies its tables again). Pure.
+ * A publisher's failover, per subscription from a node that declares `standbys:`. Before the next
+ * one, every time: is every piece of PostgreSQL 17's slot synchronisation in place (each missing
+ * piece named with the setting that fixes it; steep changes no server setting), or, on 14–16,
+ * that a failover loses the slot; and may the subscription name the standbys in its connection
+ * (only while it is ready). After the last one: the verdict of `failoverPromotion.ts`. And what
+ * to record of each subscription that streams, for that verdict after the next one. Pure.
  */
 
 /** The file with `failover = true` on each subscription whose publisher declares standbys, where both ends run 17+ and the file does not say. */
@@ -23,6 +27,20 @@ export function withFailoverSlots(desired: Topology, observed: ClusterState): To
   for (const [name, d] of Object.entries(desired.subscriptions)) {
     const pub = observed.nodes[d.from];
     const sub = observed.nodes[d.node];
+    // the publisher cannot be read: the subscription keeps the failover it has (no change is
+    // proposed that the plan would refuse)
+    const kept =
+      (desired.nodes[d.from]?.standbys?.length ?? 0) > 0 &&
+      d.options.failover === undefined &&
+      !pub?.reachable &&
+      sub?.reachable === true
+        ? sub.subscriptions[d.name]?.options.failover
+        : undefined;
+    if (kept !== undefined) {
+      changed = true;
+      subscriptions[name] = { ...d, options: { ...d.options, failover: kept } };
+      continue;
+    }
     const wants =
       (desired.nodes[d.from]?.standbys?.length ?? 0) > 0 &&
       d.options.failover === undefined &&
@@ -36,14 +54,13 @@ export function withFailoverSlots(desired: Topology, observed: ClusterState): To
   return changed ? { ...desired, subscriptions } : desired;
 }
 
-function recordedState(node: ObservedNode, d: SubscriptionSpec, o: ObservedSubscription): string {
-  return (
-    node.initState?.subscriptions[d.name]?.state ??
-    unrecordedState({ enabled: o.enabled, tables: o.tables.map((t) => t.state) })
-  );
-}
+type Verdict = Pick<FailoverVerdict, 'verdict' | 'reasons'>;
 
-/** The verdict of every subscription whose publisher declares standbys, by name. */
+/**
+ * The verdicts of every subscription whose publisher declares standbys, by name: about the last
+ * failover when there was one (`resumed`, `diverged`, `unknown`), and about the next one
+ * (`ready`, `not-ready`, `no-failover-slots`) unless the last one left it diverged.
+ */
 export function failoverVerdicts(desired: Topology, observed: ClusterState): FailoverVerdict[] {
   const out: FailoverVerdict[] = [];
   const names = Object.keys(desired.subscriptions).sort(compareText);
@@ -52,94 +69,123 @@ export function failoverVerdicts(desired: Topology, observed: ClusterState): Fai
     if ((desired.nodes[d.from]?.standbys?.length ?? 0) === 0) continue;
     const pub = observed.nodes[d.from];
     const sub = observed.nodes[d.node];
+    const verdict = (v: Verdict) => out.push({ subscription: d.name, node: d.node, from: d.from, ...v });
+    if (pub && !pub.reachable && sub?.reachable) verdict(publisherDown(d, pub));
     if (!pub?.reachable || !sub?.reachable) continue;
-    const verdict = (v: FailoverVerdict['verdict'], reasons: string[]) =>
-      out.push({ subscription: d.name, node: d.node, from: d.from, verdict: v, reasons });
     const o = sub.subscriptions[d.name];
-    const slotName = o && !o.slotNone ? o.slot : d.slot;
     const after = o && !o.slotNone ? afterFailover(d, pub, sub, o) : undefined;
-    if (after) {
-      verdict(after.verdict, after.reasons);
-      continue;
-    }
-    if (
-      pub.serverVersion < SUBSCRIPTION_OPTION.failover.since ||
-      sub.serverVersion < SUBSCRIPTION_OPTION.failover.since
-    ) {
-      const old = pub.serverVersion < SUBSCRIPTION_OPTION.failover.since ? pub : sub;
-      verdict('no-failover-slots', [
-        `PostgreSQL ${majorVersion(old.serverVersion)} on ${old.name} has no failover slots: a failover of ${d.from} loses slot ${slotName}, ` +
-          `and resuming on a new slot would skip the changes in between; steep then marks ${d.name} diverged, and steep reinit ${d.name} --full copies its tables again`,
-      ]);
-      continue;
-    }
-    const missing = readinessGaps(d, pub, o, slotName);
-    verdict(missing.length > 0 ? 'not-ready' : 'ready', missing);
+    if (after) verdict(after);
+    if (after?.verdict === 'diverged') continue;
+    verdict(readiness(d, pub, sub, o));
   }
   return out;
 }
 
 /**
- * After a failover: the subscription streamed, and its publisher (out of recovery) either lacks
- * its slot or holds it as a copy synced before the promotion. Undefined when neither (no failover seen).
+ * May the subscription name its publisher's standbys in its connection (libpq multi-host,
+ * read-write only), so it follows a promotion by itself? Only while nothing can be skipped: it is
+ * ready for a failover (synchronized_standby_slots holds every change back until each standby
+ * has it, each standby holds a lasting synced copy of its slot) and the last failover, if any,
+ * resumed. Otherwise it names the publisher alone: a promotion stops it until steep, told of the
+ * new primary in steep.yaml, has judged the failover. Undefined: a node cannot be read, so it
+ * cannot be judged.
  */
-function afterFailover(
+export function followsPromotions(
+  desired: Topology,
+  observed: ClusterState,
+  d: SubscriptionSpec,
+): boolean | undefined {
+  if ((desired.nodes[d.from]?.standbys?.length ?? 0) === 0) return false;
+  const pub = observed.nodes[d.from];
+  const sub = observed.nodes[d.node];
+  if (!pub?.reachable || !sub?.reachable) return undefined;
+  const o = sub.subscriptions[d.name];
+  const after = o && !o.slotNone ? afterFailover(d, pub, sub, o) : undefined;
+  if (after && after.verdict !== 'resumed') return false;
+  return readiness(d, pub, sub, o).verdict === 'ready';
+}
+
+/** The publisher cannot be read: what its declared standbys say (one out of recovery was promoted), and what to do. */
+function publisherDown(d: SubscriptionSpec, pub: UnreachableNode): Verdict {
+  const standbys = (pub.standbys ?? []).map((sb) => {
+    const at = `its standby ${sb.address}`;
+    if (!sb.reachable) return `${at} cannot be read either: ${sb.error}`;
+    if (sb.inRecovery) return `${at} is still in recovery (not promoted)`;
+    return (
+      `${at} is out of recovery: if it was promoted, make it ${d.from}'s connection in steep.yaml (and list the old primary as a standby once it follows it); ` +
+      `steep status then says whether ${d.name} resumed without a gap`
+    );
+  });
+  return {
+    verdict: 'unknown',
+    reasons: [
+      `${d.from} cannot be read, so steep cannot judge a failover of it: ${pub.error}`,
+      ...(standbys.length > 0 ? standbys : [`its standbys could not be read`]),
+    ],
+  };
+}
+
+/** Before the next failover: what a promotion of one of its standbys now would do to the subscription. */
+function readiness(
   d: SubscriptionSpec,
   pub: ObservedNode,
   sub: ObservedNode,
-  o: ObservedSubscription,
-): Pick<FailoverVerdict, 'verdict' | 'reasons'> | undefined {
-  const state = recordedState(sub, d, o);
-  if (state !== 'synchronized' && state !== 'diverged') return undefined;
-  const repair = `steep reinit ${d.name} --full copies its tables again`;
-  const slot = pub.slots[o.slot];
-  if (!slot) {
-    const why =
-      pub.serverVersion < SUBSCRIPTION_OPTION.failover.since
-        ? `PostgreSQL ${majorVersion(pub.serverVersion)} keeps a logical slot only on the primary, so a failover of ${d.from} loses it`
-        : `a failover to a standby that held no synced copy of it loses it (or it was dropped)`;
+  o: ObservedSubscription | undefined,
+): Verdict {
+  const slotName = o && !o.slotNone ? o.slot : d.slot;
+  if (
+    pub.serverVersion < SUBSCRIPTION_OPTION.failover.since ||
+    sub.serverVersion < SUBSCRIPTION_OPTION.failover.since
+  ) {
+    const old = pub.serverVersion < SUBSCRIPTION_OPTION.failover.since ? pub : sub;
     return {
-      verdict: 'gap',
+      verdict: 'no-failover-slots',
       reasons: [
-        `slot ${o.slot} is missing on ${d.from}: ${why}; a new slot would start after the changes made in between, so steep does not resume ${d.name}: ${repair}`,
+        `PostgreSQL ${majorVersion(old.serverVersion)} on ${old.name} has no failover slots: a failover of ${d.from} loses slot ${slotName}, ` +
+          `and resuming on a new slot would skip the changes in between; steep then marks ${d.name} diverged, and steep reinit ${d.name} --full copies its tables again`,
       ],
     };
   }
-  const self = pub.failover?.self;
-  const copy = self?.slots[o.slot];
-  if (!self || self.inRecovery || !copy?.synced) return undefined;
-  if (copy.invalidated !== null) {
-    return {
-      verdict: 'gap',
-      reasons: [
-        `slot ${o.slot} on ${d.from} was synced before the promotion but is invalidated (${copy.invalidated}): it cannot stream what ${d.name} missed; ${repair}`,
-      ],
-    };
+  const missing = readinessGaps(d, pub, o, slotName);
+  if (missing.length === 0) return { verdict: 'ready', reasons: [] };
+  const alone = `until then its connection names ${d.from} alone, so it does not follow a promotion by itself`;
+  return { verdict: 'not-ready', reasons: [...missing, alone] };
+}
+
+/**
+ * What to record of each subscription that streams from a publisher with standbys (its slot
+ * active there, the publisher a primary whose place in its WAL history was read): the
+ * subscriber's origin position on that primary, and whether it is ready for a failover now.
+ */
+export function streamPositionsToRecord(
+  desired: Topology,
+  observed: ClusterState,
+  verdicts: FailoverVerdict[],
+): Map<string, StreamPositionRecord[]> {
+  const out = new Map<string, StreamPositionRecord[]>();
+  for (const d of Object.values(desired.subscriptions)) {
+    if ((desired.nodes[d.from]?.standbys?.length ?? 0) === 0) continue;
+    const pub = observed.nodes[d.from];
+    const sub = observed.nodes[d.node];
+    if (!pub?.reachable || !sub?.reachable) continue;
+    const o = sub.subscriptions[d.name];
+    const history = pub.failover?.self.history;
+    if (!o || o.slotNone || o.originLsn === null || !history?.read || pub.failover?.self.inRecovery) continue;
+    if (pub.slots[o.slot]?.active !== true) continue;
+    const ready = verdicts.some(
+      (v) => v.subscription === d.name && v.node === d.node && v.verdict === 'ready',
+    );
+    const list = out.get(d.node) ?? [];
+    list.push({
+      subscription: d.name,
+      systemIdentifier: history.systemIdentifier,
+      timeline: history.timeline,
+      originLsn: o.originLsn,
+      ready,
+    });
+    out.set(d.node, list);
   }
-  const confirmed = copy.confirmedFlushLsn;
-  const applied = o.originLsn;
-  if (!copy.active && confirmed !== null && applied !== null && compareLsn(confirmed, applied) > 0) {
-    return {
-      verdict: 'gap',
-      reasons: [
-        `slot ${o.slot} on ${d.from} (synced before the promotion) confirms ${confirmed}, past what ${d.node} applied (${applied}): resuming would skip the changes in between; ${repair}`,
-      ],
-    };
-  }
-  // while it streams, the slot confirms what the subscriber acknowledged, which may pass its
-  // last applied commit (WAL with nothing for it): only an idle slot's position is compared
-  const within = confirmed !== null && applied !== null && compareLsn(confirmed, applied) <= 0;
-  return {
-    verdict: 'resumed',
-    reasons: [
-      `on ${d.from} (promoted) from slot ${o.slot}, synced before the promotion` +
-        (within
-          ? `: it confirms ${confirmed}, at or before what ${d.node} applied (${applied}), so no change was skipped`
-          : copy.active
-            ? `: ${d.node} streams from it`
-            : ''),
-    ],
-  };
+  return out;
 }
 
 /** 17+: every piece of slot synchronisation that is missing, with the setting that fixes it. */
@@ -150,6 +196,12 @@ function readinessGaps(
   slotName: string,
 ): string[] {
   const missing: string[] = [];
+  // PostgreSQL's failover steps check the table-sync slots too: one not synced is lost by a promotion
+  const copying = (o?.tables ?? []).filter((t) => t.state !== 'r').length;
+  if (copying > 0)
+    missing.push(
+      `${copying} table(s) of ${d.name} are not ready yet: a failover needs their table-sync slots synced to each standby too, which steep does not check; it is ready once every table is (steep status shows them)`,
+    );
   if (o && o.options.failover !== true)
     missing.push(
       `subscription ${d.name} has failover = false: steep apply sets it (ALTER SUBSCRIPTION ${d.name} SET (failover = true), with the subscription disabled for that moment)`,

@@ -4,8 +4,8 @@
  * the file no longer declares.
  */
 import { subscriptionAddress } from '../model/address.js';
-import type { ObservedNode, ObservedSubscription } from '../model/cluster.js';
-import { publisherConninfo } from '../model/conninfo.js';
+import { isUnknown, type ObservedNode, type ObservedSubscription } from '../model/cluster.js';
+import { publisherConninfo, sameConninfo } from '../model/conninfo.js';
 import { compareText } from '../model/order.js';
 import { formatOwnership } from '../model/ownership.js';
 import type { Change, Hazard, Statement } from '../model/plan.js';
@@ -18,6 +18,7 @@ import { dropGap, recreateGap } from './dataGaps.js';
 import { effectiveSubscriptionOptions } from './defaults.js';
 import { sha256Hex, subscriptionDigest } from './digest.js';
 import type { DoubleApply } from './doubleApply.js';
+import { followsPromotions } from './failover.js';
 import { copiedTables, copyPath, type ExistingData, existingData } from './initCopy.js';
 import type { ManagedDrop } from './managedObjects.js';
 import { mayReplace } from './managedObjects.js';
@@ -69,8 +70,21 @@ export interface DesiredConnection {
 export function desiredConnection(ctx: PlanContext, d: SubscriptionSpec): DesiredConnection | undefined {
   const publisher = ctx.desired.nodes[d.from];
   if (!publisher) return undefined;
-  const masked = publisherConninfo(publisher, { maskPassword: true });
-  return { real: publisherConninfo(publisher), masked, hash: sha256Hex(masked) };
+  const connection = (withStandbys: boolean): DesiredConnection => {
+    const masked = publisherConninfo(publisher, { maskPassword: true, withStandbys });
+    return { real: publisherConninfo(publisher, { withStandbys }), masked, hash: sha256Hex(masked) };
+  };
+  // the standbys are named only while a promotion cannot skip changes (failover.ts); while that
+  // cannot be judged (a node unread), the subscription keeps the form it has
+  const follows = followsPromotions(ctx.desired, ctx.observed, d);
+  if (follows !== undefined) return connection(follows);
+  const every = connection(true);
+  const sub = ctx.observed.nodes[d.node];
+  const o = sub?.reachable ? sub.subscriptions[d.name] : undefined;
+  const hasEvery =
+    o !== undefined &&
+    (isUnknown(o.conninfo) ? o.managedBy?.connHash === every.hash : sameConninfo(every.real, o.conninfo));
+  return hasEvery ? every : connection(false);
 }
 
 /** A declared subscription being planned: the file's, its reached subscriber, the connection it gets. */

@@ -21,7 +21,10 @@ export function driftSummary(r: DriftReport): string {
     r.dataGaps.length > 0 && `${r.dataGaps.length} data gap(s)`,
     r.conflicts.length > 0 && `${r.conflicts.length} subscription(s) with conflicts since their last verify`,
     (r.sequences?.length ?? 0) > 0 && `${r.sequences!.length} sequence(s) behind their publisher`,
-    failoverCount(r, 'gap') > 0 && `${failoverCount(r, 'gap')} subscription(s) with a possible failover gap`,
+    failoverCount(r, 'diverged') > 0 &&
+      `${failoverCount(r, 'diverged')} subscription(s) with a possible failover gap`,
+    failoverCount(r, 'unknown') > 0 &&
+      `${failoverCount(r, 'unknown')} subscription(s) a failover may have left apart`,
     failoverCount(r, 'not-ready') > 0 &&
       `${failoverCount(r, 'not-ready')} subscription(s) not ready for a failover`,
   ].filter(Boolean);
@@ -103,7 +106,11 @@ function fingerprintText(f: FingerprintChange): string {
 
 function failoverLines(v: FailoverVerdict): string[] {
   const colour =
-    v.verdict === 'gap' ? chalk.red : v.verdict === 'not-ready' ? chalk.yellow : (t: string) => t;
+    v.verdict === 'diverged'
+      ? chalk.red
+      : v.verdict === 'not-ready' || v.verdict === 'unknown'
+        ? chalk.yellow
+        : (t: string) => t;
   return [
     colour(`  ${v.node}/${v.subscription} ← ${v.from}: ${v.verdict}`),
     ...v.reasons.map((reason) => colour(`      ${reason}`)),

@@ -50,11 +50,14 @@ function subscriptionLines(s: SubscriptionStatus): string[] {
   ].filter((x): x is string => x !== null);
   const out = [`${head}  ${parts.join(' · ')}`];
   if (s.error) out.push(chalk.red(`      ${s.error}`));
-  if (s.failover && s.failover.verdict !== 'gap') {
-    const colour =
-      s.failover.verdict === 'ready' || s.failover.verdict === 'resumed' ? chalk.green : chalk.yellow;
-    out.push(colour(`      failover: ${s.failover.verdict}`));
-    for (const reason of s.failover.reasons) out.push(colour(`        ${reason}`));
+  for (const [label, f] of [
+    ['last failover', s.lastFailover],
+    ['failover', s.failover],
+  ] as const) {
+    if (!f || f.verdict === 'diverged') continue;
+    const colour = f.verdict === 'ready' || f.verdict === 'resumed' ? chalk.green : chalk.yellow;
+    out.push(colour(`      ${label}: ${f.verdict}`));
+    for (const reason of f.reasons) out.push(colour(`        ${reason}`));
   }
   if (s.lostSyncSlots.length > 0)
     out.push(chalk.red(`      lost sync: ${lostSyncText(s.name, s.from, s.state, s.lostSyncSlots)}`));

@@ -117,5 +117,17 @@ export function stateMigrations(schema: string): Migration[] {
         `CREATE TABLE IF NOT EXISTS ${s}.verified_tables (node_name text NOT NULL, subscription text NOT NULL, table_name text NOT NULL, verified_at timestamptz NOT NULL DEFAULT now(), verdict text NOT NULL CHECK (verdict IN ('equal', 'diverged', 'not_verifiable')), rows bigint NOT NULL, missing bigint NOT NULL, extra bigint NOT NULL, different bigint NOT NULL, PRIMARY KEY (node_name, subscription, table_name))`,
       ],
     },
+    {
+      version: 11,
+      statements: [
+        // what each subscription had applied (its origin's LSN) when steep last saw it stream from
+        // a primary, per primary (system identifier and timeline), and whether it was ready for a
+        // failover then: after a promotion, the proof that it applied nothing past the fork point
+        // must not rest on a position its reconnect to the new primary has already moved.
+        // settled_at: a steep reinit --full from that primary, or a verify there that found every
+        // table equal (settled_by says which), puts a failover before it behind the subscription
+        `CREATE TABLE IF NOT EXISTS ${s}.stream_positions (node_name text NOT NULL, subscription text NOT NULL, system_identifier text NOT NULL, timeline integer NOT NULL, origin_lsn pg_lsn NOT NULL, ready boolean NOT NULL, recorded_at timestamptz NOT NULL DEFAULT now(), settled_at timestamptz, settled_by text CHECK (settled_by IN ('reinit', 'verify')), PRIMARY KEY (node_name, subscription, system_identifier, timeline))`,
+      ],
+    },
   ];
 }

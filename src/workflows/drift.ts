@@ -219,7 +219,7 @@ export function driftReport(
     gaps.length > 0 ||
     conflicts.length > 0 ||
     (sequences?.length ?? 0) > 0 ||
-    (plan.failover ?? []).some((v) => v.verdict === 'gap' || v.verdict === 'not-ready');
+    (plan.failover ?? []).some((v) => ['diverged', 'unknown', 'not-ready'].includes(v.verdict));
   return {
     formatVersion: 1,
     steepVersion: STEEP_VERSION,

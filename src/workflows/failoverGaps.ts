@@ -6,12 +6,12 @@ import type { Topology } from '../model/topology.js';
 import { hasInitTables, SubscriptionStateStore } from '../state/subscriptionState.js';
 
 /**
- * A failover that may have skipped changes (the plan's `gap` verdicts): each such subscription
+ * A failover that skipped changes or left phantom rows (the plan's `diverged` verdicts): each such subscription
  * is recorded `diverged` on its subscriber, with the reason, so nothing continues silently;
  * `steep reinit` is the way back. One recorded `synchronized` moves; any other state is left.
  */
 export async function recordFailoverGaps(topology: Topology, plan: Plan, onEvent: EventSink): Promise<void> {
-  const gaps = (plan.failover ?? []).filter((v) => v.verdict === 'gap');
+  const gaps = (plan.failover ?? []).filter((v) => v.verdict === 'diverged');
   const schema = topology.settings.stateSchema;
   for (const v of gaps) {
     const spec = topology.nodes[v.node];

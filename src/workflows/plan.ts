@@ -13,6 +13,7 @@ import { STEEP_VERSION } from '../version.js';
 import { markRowPresence, observeExistingData } from './existingData.js';
 import { observeLoadFacts } from './loadFacts.js';
 import { readDifferingColumns } from './planColumns.js';
+import { observeStreamPositions } from './streamPositions.js';
 
 export interface PlanResult {
   topology: Topology;
@@ -65,7 +66,11 @@ export async function observe(
   if (opts.everyTable) await markRowPresence(topology, observed, everyTableOf(observed));
   else {
     await readDifferingColumns(topology, observed);
-    await Promise.all([observeExistingData(topology, observed), observeLoadFacts(topology, observed)]);
+    await Promise.all([
+      observeExistingData(topology, observed),
+      observeLoadFacts(topology, observed),
+      observeStreamPositions(topology, observed),
+    ]);
   }
   return observed;
 }

@@ -29,6 +29,7 @@ import { type LoopPlan, planLoopedReinit } from '../planner/reinitLoop.js';
 import { DivergedTablesStore } from '../state/divergedTables.js';
 import { hasInitTables, SubscriptionStateStore } from '../state/subscriptionState.js';
 import { reconcileLooped } from './reinitLoop.js';
+import { recordSettled } from './streamPositions.js';
 import { parseTableName } from './verify.js';
 
 /**
@@ -156,6 +157,7 @@ export async function reinitLoaded(
     const state = stateTables
       ? await settleDiverged(d, sub, schema, states, plan.tables, opts.onEvent)
       : null;
+    if ('full' in request) await recordSettled(topology, d, sub, 'reinit');
     return {
       subscription: d.name,
       node: d.node,

@@ -28,7 +28,7 @@ import { cannotFinishText } from '../model/initFailure.js';
 import { advanceState, caughtUpAtAGlance, liveState } from '../model/initFigures.js';
 import type { InitState, SlotLag, SubscriptionActivity } from '../model/initState.js';
 import { compareText } from '../model/order.js';
-import type { FailoverVerdict } from '../model/plan.js';
+import { AFTER_FAILOVER, type FailoverVerdict } from '../model/plan.js';
 import type {
   NodeStatus,
   SlotStatus,
@@ -47,6 +47,7 @@ import { failoverVerdicts } from '../planner/failover.js';
 import { classifySlot } from '../planner/slotKinds.js';
 import { DivergedTablesStore } from '../state/divergedTables.js';
 import { VerificationStore } from '../state/verifications.js';
+import { observeStreamPositions } from './streamPositions.js';
 
 interface Live {
   activity: Map<string, SubscriptionActivity>;
@@ -275,6 +276,7 @@ export async function readStatus(topology: Topology): Promise<StatusReport> {
     })),
     clusterReadOptions(topology.settings),
   );
+  await observeStreamPositions(topology, observed);
   const live = await readLive(topology, observed);
   const nodes: NodeStatus[] = Object.keys(topology.nodes)
     .sort(compareText)
@@ -315,15 +317,17 @@ export async function readStatus(topology: Topology): Promise<StatusReport> {
 }
 
 /**
- * Each subscription's part in a failover of its publisher; one whose failover may have skipped
- * changes shows as diverged with the reason, recorded or not yet (the next apply records it).
+ * Each subscription's part in a failover of its publisher: the last one and the next one; one
+ * whose last failover skipped changes or left phantom rows shows as diverged with the reason,
+ * recorded or not yet (the next apply records it).
  */
 function withFailover(subs: SubscriptionStatus[], verdicts: FailoverVerdict[]): void {
   for (const v of verdicts) {
     const s = subs.find((x) => x.name === v.subscription && x.node === v.node);
     if (!s) continue;
-    s.failover = { verdict: v.verdict, reasons: v.reasons };
-    if (v.verdict !== 'gap') continue;
+    if (AFTER_FAILOVER.includes(v.verdict)) s.lastFailover = { verdict: v.verdict, reasons: v.reasons };
+    else s.failover = { verdict: v.verdict, reasons: v.reasons };
+    if (v.verdict !== 'diverged') continue;
     if (s.state === 'synchronized') s.state = 'diverged';
     if (s.state === 'diverged') s.error = s.error ?? v.reasons.join('; ');
   }
@@ -417,6 +421,10 @@ export function checkStatus(r: StatusReport, topology: Topology, maxLag?: LagLim
       problems.push(`${at}: lag ${s.lagSeconds.toFixed(1)} s, over --max-lag ${maxLag.seconds} s`);
     if (maxLag && s.unknown) problems.push(`${at}: ${s.unknown}`);
     if (s.state === 'diverged' && s.error) problems.push(`${at}: ${s.error}`);
+    if (s.lastFailover?.verdict === 'unknown')
+      problems.push(
+        `${at}: the last failover of ${s.from} may have skipped changes: ${s.lastFailover.reasons.join('; ')}`,
+      );
     if (s.failover?.verdict === 'not-ready')
       problems.push(`${at}: not ready for a failover of ${s.from}: ${s.failover.reasons.join('; ')}`);
   }

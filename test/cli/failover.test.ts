@@ -20,6 +20,11 @@ import { eventually, passwordEnv, passwordVar } from '../support/topologyFile.js
  * synced slot by itself, apply re-points it without copying, status says it resumed with no gap,
  * and both sides end equal. On 16 (no failover slots): the lost slot is a possible gap, shown and
  * recorded as diverged with the reason, never resumed silently; steep reinit repairs it.
+ * Issue 49: the subscription names the standbys only while it is ready for a failover; on 18,
+ * with synchronized_standby_slots dropped while it named them and the standby's WAL receiver
+ * stopped, the subscriber follows the promotion by itself past the fork (phantom rows, a gap):
+ * steep says diverged from what it recorded before the promotion, never resumed. After a
+ * failover that resumed, a down standby still makes the next failover not ready.
  */
 
 const TABLE = 'fo_items';
@@ -92,8 +97,58 @@ function fileFor(primary: TestNode, standby: TestNode, sub: TestNode): string {
   ].join('\n');
 }
 
+/** steep on a file naming `primary` with its standby; `repoint` names the promoted standby as the primary. */
+function steepOn(primary: TestNode, standby: TestNode, sub: TestNode) {
+  const file = { path: writeConfig(fileFor(primary, standby, sub)) };
+  const env = { ...passwordEnv([sub]), PUB_PGPASSWORD: primary.password };
+  const steep = steepWith({ config: () => file.path, env: () => env, timeoutMs: 120_000 });
+  const repoint = (next: TestNode, nextStandby: TestNode) => {
+    file.path = writeConfig(fileFor(next, nextStandby, sub));
+    env.PUB_PGPASSWORD = next.password;
+  };
+  return { steep, repoint };
+}
+
 function out(r: CliResult): string {
   return `${r.stdout}\n${r.stderr}`;
+}
+
+/**
+ * synchronized_standby_slots on `pub` names the standby's slot; once status --check finds the
+ * subscription ready, apply names every host, read-write only, in its connection.
+ */
+async function guardStandby(steep: ReturnType<typeof steepOn>['steep'], pub: TestNode, standby: TestNode) {
+  await pub.query("ALTER SYSTEM SET synchronized_standby_slots = 'pub_standby'");
+  await pub.query('SELECT pg_reload_conf()');
+  await eventually(
+    async () => (await steep(['status', '--check'])).code === 0,
+    60_000,
+    'status --check to find the subscription ready for a failover',
+  );
+  const everyHost = await steep(['apply', '--auto-approve']);
+  expect(everyHost.code, out(everyHost)).toBe(0);
+  expect(everyHost.stdout).toContain(`host=127.0.0.1,127.0.0.1 port=${pub.port},${standby.port}`);
+  expect(everyHost.stdout).toContain('target_session_attrs=read-write');
+}
+
+/**
+ * The writer's rows after a failover, by id: acknowledged but missing on the new primary (`lost`),
+ * on the new primary but not on the subscriber (`lostToSub`), on the subscriber only (`phantom`).
+ */
+async function countRows(acked: number[], primary: TestNode, sub: TestNode) {
+  const ids = async (node: TestNode) =>
+    new Set(
+      (await node.query<{ id: string }>(`SELECT id::text AS id FROM public.${TABLE} WHERE id > 5000000`)).map(
+        (r) => Number(r.id),
+      ),
+    );
+  const onPrimary = await ids(primary);
+  const onSub = await ids(sub);
+  return {
+    lost: acked.filter((id) => !onPrimary.has(id)).length,
+    lostToSub: [...onPrimary].filter((id) => !onSub.has(id)).length,
+    phantom: [...onSub].filter((id) => !onPrimary.has(id)).length,
+  };
 }
 
 interface Pair {
@@ -156,16 +211,17 @@ describe('a publisher failover', () => {
     async (version) => {
       const { cluster, pub, sub, standby } = await startPair(version);
       try {
-        let path = writeConfig(fileFor(pub, standby, sub));
-        const env = { ...passwordEnv([sub]), PUB_PGPASSWORD: pub.password };
-        const steep = steepWith({ config: () => path, env: () => env, timeoutMs: 120_000 });
+        const { steep, repoint } = steepOn(pub, standby, sub);
 
         // the plan: every host, read-write only, failover = true; and what slot synchronisation lacks
+        // the plan: failover = true, what slot synchronisation lacks, and until it is in place the
+        // publisher alone in the connection (a promotion cannot be followed without steep)
         const planned = await steep(['plan']);
-        expect(planned.stdout).toContain(`host=127.0.0.1,127.0.0.1 port=${pub.port},${standby.port}`);
-        expect(planned.stdout).toContain('target_session_attrs=read-write');
+        expect(planned.stdout).toContain(`host=127.0.0.1 port=${pub.port} `);
+        expect(planned.stdout).not.toContain('target_session_attrs');
         expect(planned.stdout).toMatch(/failover = true/);
         expect(out(planned)).toContain('pub: set synchronized_standby_slots to include pub_standby');
+        expect(out(planned)).toContain('until then its connection names pub alone');
 
         const applied = await steep(['apply', '--auto-approve']);
         expect(applied.code, out(applied)).toBe(0);
@@ -174,17 +230,7 @@ describe('a publisher failover', () => {
         expect(out(notReady)).toContain(
           'not ready for a failover of pub: pub: set synchronized_standby_slots to include pub_standby',
         );
-        await pub.query("ALTER SYSTEM SET synchronized_standby_slots = 'pub_standby'");
-        await pub.query('SELECT pg_reload_conf()');
-        let check: CliResult | undefined;
-        await eventually(
-          async () => {
-            check = await steep(['status', '--check']);
-            return check.code === 0;
-          },
-          60_000,
-          'status --check to find the subscription ready for a failover',
-        );
+        await guardStandby(steep, pub, standby);
         const status = await steep(['status']);
         expect(status.stdout, out(status)).toContain('failover: ready');
 
@@ -205,8 +251,7 @@ describe('a publisher failover', () => {
         const acked = await writer.stop();
 
         // the file names the new primary, the old one as its standby: apply re-points, copies nothing
-        path = writeConfig(fileFor(standby, pub, sub));
-        env.PUB_PGPASSWORD = standby.password;
+        repoint(standby, pub);
         const repointed = await steep(['apply', '--auto-approve']);
         expect(repointed.code, out(repointed)).toBe(0);
         expect(out(repointed)).not.toMatch(/copies-data|copy_data = true/);
@@ -218,20 +263,147 @@ describe('a publisher failover', () => {
         const drift = await steep(['drift']);
         expect(drift.stdout, out(drift)).toMatch(/sub\/fo_sub ← pub: resumed\s+on pub \(promoted\)/);
         expect(drift.stdout).not.toContain('possible failover gap');
+        // the last failover resumed, and the next one is judged all the same: its standby (the old
+        // primary) is down, so plan warns, status --check and drift exit 2
+        const downStandby = `standby 127.0.0.1:${pub.port} of pub cannot be read`;
+        expect(drift.code, out(drift)).toBe(2);
+        expect(drift.stdout).toMatch(/sub\/fo_sub ← pub: not-ready/);
+        const nextCheck = await steep(['status', '--check']);
+        expect(nextCheck.code, out(nextCheck)).toBe(2);
+        expect(out(nextCheck)).toContain(`not ready for a failover of pub: ${downStandby}`);
+        const nextPlan = await steep(['plan']);
+        expect(out(nextPlan)).toContain(`would not survive a failover of pub without a gap: ${downStandby}`);
 
         await waitCaughtUp(standby, SUB);
         const onPublisher = await digests(standby, [TABLE]);
         expect(await digests(sub, [TABLE])).toEqual(onPublisher);
-        const present = new Set(
-          (
-            await sub.query<{ id: string }>(`SELECT id::text AS id FROM public.${TABLE} WHERE id > 5000000`)
-          ).map((r) => Number(r.id)),
-        );
-        const lostOnPublisher = acked.filter((id) => !present.has(id)).length;
+        const { lost, lostToSub, phantom } = await countRows(acked, standby, sub);
+        expect({ lostToSub, phantom }).toEqual({ lostToSub: 0, phantom: 0 });
+        // a verify that finds every table equal on the new primary puts the failover behind it
+        const verified = await steep(['verify', SUB]);
+        expect(verified.code, out(verified)).toBe(0);
+        const settled = await steep(['status']);
+        expect(settled.stdout, out(settled)).not.toContain('last failover');
+        expect(settled.stdout).toContain('failover: not-ready');
         console.log(
           `failover ${version}: ${acked.length} writes acked, promotion → streaming ${streamingAfter.toFixed(1)} s, ` +
-            `rows lost between publisher and subscriber 0, acked writes the promoted standby never received ${lostOnPublisher}`,
+            `${lost} lost with the old primary, ${lostToSub} on the new primary missing on the subscriber, ${phantom} phantom on the subscriber`,
         );
+      } finally {
+        await cluster.stop();
+      }
+    },
+    300_000,
+  );
+
+  it.each(withSlots.length > 0 ? withSlots : [18 as PgMajor])(
+    '%i: synchronized_standby_slots dropped, the standby lagged, the subscriber followed the promotion by itself: diverged, never resumed',
+    async (version) => {
+      const { cluster, pub, sub, standby } = await startPair(version);
+      try {
+        const { steep, repoint } = steepOn(pub, standby, sub);
+        const applied = await steep(['apply', '--auto-approve']);
+        expect(applied.code, out(applied)).toBe(0);
+        await guardStandby(steep, pub, standby);
+        // the guarantee is lost while the subscription names every host: drift proposes the
+        // publisher alone, but no one applies it before the failover
+        await pub.query('ALTER SYSTEM RESET synchronized_standby_slots');
+        await pub.query('SELECT pg_reload_conf()');
+        const unguarded = await steep(['drift']);
+        expect(unguarded.code, out(unguarded)).toBe(2);
+        expect(unguarded.stdout).toContain('update subscription.fo_sub (sub)');
+        expect(unguarded.stdout).toContain('until then its connection names pub alone');
+
+        let primary: TestNode = pub;
+        const writer = startFailoverWriter(() => primary);
+        await eventually(async () => writer.acked() >= 50, 20_000, 'the writer to commit');
+        // the standby's WAL receiver stops: it lags while the subscriber applies on
+        await standby.query("ALTER SYSTEM SET primary_conninfo = ''");
+        await standby.query('SELECT pg_reload_conf()');
+        await eventually(
+          async () => (await standby.query('SELECT 1 FROM pg_stat_wal_receiver')).length === 0,
+          30_000,
+          'the standby to stop receiving',
+        );
+        const [{ received } = { received: '' }] = await standby.query<{ received: string }>(
+          'SELECT pg_last_wal_receive_lsn()::text AS received',
+        );
+        await eventually(
+          async () => {
+            const [r] = await sub.query<{ past: boolean }>(
+              'SELECT bool_or(remote_lsn > $1::pg_lsn) AS past FROM pg_replication_origin_status',
+              [received],
+            );
+            return r?.past === true && writer.acked() >= 300;
+          },
+          30_000,
+          'the subscriber to apply past what the standby received',
+        );
+        // steep runs while the subscriber streams from pub (it records what the subscriber applied)
+        const before = await steep(['status']);
+        expect(before.stdout, out(before)).toContain('failover: not-ready');
+
+        await pub.stop('immediate');
+        await standby.query('ALTER SYSTEM RESET primary_conninfo');
+        await standby.promote();
+        primary = standby;
+        // the file still names the old primary, which is down: drift proposes nothing it cannot
+        // apply, and status names the declared standby, promoted, and what to do
+        const pubDown = await steep(['drift']);
+        expect(pubDown.code, out(pubDown)).toBe(1);
+        expect(out(pubDown)).not.toContain('steep apply would');
+        expect(out(pubDown)).toContain(`its standby 127.0.0.1:${standby.port} is out of recovery`);
+        const downStatus = await steep(['status']);
+        expect(downStatus.code, out(downStatus)).toBe(1);
+        expect(downStatus.stdout).toContain(
+          `its standby 127.0.0.1:${standby.port} is out of recovery: if it was promoted, make it pub's connection in steep.yaml`,
+        );
+        // the subscriber finds the promoted standby through its multi-host connection, before steep runs
+        await eventually(
+          async () =>
+            (await standby.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active', [SUB]))
+              .length === 1,
+          90_000,
+          'the subscriber to stream from the promoted standby',
+        );
+        const ackedBefore = writer.acked();
+        await eventually(
+          async () => writer.acked() >= ackedBefore + 300,
+          30_000,
+          'the writer to commit on the new primary',
+        );
+        const acked = await writer.stop();
+        await waitCaughtUp(standby, SUB);
+
+        const { lost, lostToSub, phantom } = await countRows(acked, standby, sub);
+        console.log(
+          `failover ${version}, lagging standby: ${acked.length} writes acked, ${lost} lost with the old primary, ` +
+            `${lostToSub} on the new primary missing on the subscriber, ${phantom} phantom on the subscriber`,
+        );
+        expect(phantom + lostToSub).toBeGreaterThan(0);
+
+        // the file names the new primary: steep never says resumed, status and drift exit 2 naming it
+        repoint(standby, pub);
+        const status = await steep(['status', '--check']);
+        expect(status.code, out(status)).toBe(2);
+        expect(status.stdout).not.toContain('failover: resumed');
+        expect(status.stdout).toMatch(/fo_sub\s+sub ← pub\s+diverged/);
+        expect(out(status)).toContain(`steep reinit ${SUB} --full`);
+        const drift = await steep(['drift']);
+        expect(drift.code, out(drift)).toBe(2);
+        expect(drift.stdout).toMatch(/sub\/fo_sub ← pub: diverged/);
+        expect(drift.stdout).not.toContain('resumed');
+
+        // the way out it names: apply records it diverged, reinit --full copies the tables again
+        const recorded = await steep(['apply', '--auto-approve']);
+        expect(recorded.code, out(recorded)).toBe(0);
+        const repaired = await steep(['reinit', SUB, '--full']);
+        expect(repaired.code, out(repaired)).toBe(0);
+        await waitCaughtUp(standby, SUB);
+        expect(await digests(sub, [TABLE])).toEqual(await digests(standby, [TABLE]));
+        const healed = await steep(['status']);
+        expect(healed.stdout, out(healed)).toMatch(/fo_sub\s+sub ← pub\s+synchronized/);
+        expect(healed.stdout).not.toContain('last failover');
       } finally {
         await cluster.stop();
       }
@@ -242,9 +414,7 @@ describe('a publisher failover', () => {
   it('16: no failover slots: the lost slot is a gap, shown and recorded diverged, repaired by reinit --full', async () => {
     const { cluster, pub, sub, standby } = await startPair(16);
     try {
-      let path = writeConfig(fileFor(pub, standby, sub));
-      const env = { ...passwordEnv([sub]), PUB_PGPASSWORD: pub.password };
-      const steep = steepWith({ config: () => path, env: () => env, timeoutMs: 120_000 });
+      const { steep, repoint } = steepOn(pub, standby, sub);
 
       const planned = await steep(['plan']);
       expect(out(planned)).toContain(
@@ -263,8 +433,7 @@ describe('a publisher failover', () => {
       await eventually(async () => writer.acked() >= 200, 30_000, 'the writer to commit on the new primary');
       const acked = await writer.stop();
 
-      path = writeConfig(fileFor(standby, pub, sub));
-      env.PUB_PGPASSWORD = standby.password;
+      repoint(standby, pub);
       // never resumed silently: status, status --check and drift say so before anything is changed
       const status = await steep(['status']);
       expect(status.stdout, out(status)).toMatch(/fo_sub\s+sub ← pub\s+diverged/);

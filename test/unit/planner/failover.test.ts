@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import type { FailoverServer, ObservedFailover } from '../../../src/model/cluster.js';
+import type {
+  FailoverServer,
+  ObservedFailover,
+  StreamPosition,
+  TimelineHistory,
+} from '../../../src/model/cluster.js';
+import { publisherConninfo } from '../../../src/model/conninfo.js';
 import type { Topology } from '../../../src/model/topology.js';
+import { streamPositionsToRecord } from '../../../src/planner/failover.js';
 import {
   at,
   nodeSpec,
@@ -99,17 +106,36 @@ function converged(t: Topology, version = PG18) {
 }
 
 describe('a publisher with standbys', () => {
-  it('18: subscriptions name every host, read-write only, with failover = true', () => {
+  it('18: a subscription names the standbys (every host, read-write only) only while it is ready for a failover', () => {
     const t = file();
-    const state = converged(t);
-    delete at(state, 'west').subscriptions.west_orders;
-    delete at(state, 'east').slots.west_orders;
-    const plan = runPlan(t, state);
-    const create = sqlOf(plan, 'subscription.west_orders').join('\n');
-    expect(create).toContain(
-      "CONNECTION 'host=east.internal,east-standby.internal port=5432,5432 dbname=app user=steep password=**** target_session_attrs=read-write'",
-    );
+    const ALONE = 'host=east.internal port=5432 dbname=app user=steep password=****';
+    const EVERY =
+      'host=east.internal,east-standby.internal port=5432,5432 dbname=app user=steep password=**** target_session_attrs=read-write';
+    // a new one cannot be ready (the standby holds no copy of its slot yet): the publisher alone
+    const fresh = converged(t);
+    delete at(fresh, 'west').subscriptions.west_orders;
+    delete at(fresh, 'east').slots.west_orders;
+    const create = sqlOf(runPlan(t, fresh), 'subscription.west_orders').join('\n');
+    expect(create).toContain(`CONNECTION '${ALONE}'`);
     expect(create).toContain('failover = true');
+    // ready: every host (the fixture's subscription already has them: nothing to do)
+    const ready = converged(t);
+    at(ready, 'west').subscriptions.west_orders!.options.failover = true;
+    at(ready, 'east').failover = readyFailover();
+    expect(runPlan(t, ready).steps).toEqual([]);
+    const alone = structuredClone(ready);
+    at(alone, 'west').subscriptions.west_orders!.conninfo = publisherConninfo(t.nodes.east!, {
+      withStandbys: false,
+    });
+    expect(sqlOf(runPlan(t, alone), 'subscription.west_orders')[0]).toBe(
+      `ALTER SUBSCRIPTION "west_orders" CONNECTION '${EVERY}'`,
+    );
+    // the guarantee lost (synchronized_standby_slots emptied): back to the publisher alone
+    at(ready, 'east').failover!.self.synchronizedStandbySlots = [];
+    expect(sqlOf(runPlan(t, ready), 'subscription.west_orders')).toEqual([
+      `ALTER SUBSCRIPTION "west_orders" CONNECTION '${ALONE}'`,
+      expect.stringContaining('COMMENT ON SUBSCRIPTION'),
+    ]);
   });
 
   it('18: names each missing piece of slot synchronisation with the setting that fixes it', () => {
@@ -132,14 +158,28 @@ describe('a publisher with standbys', () => {
       'east: set synchronized_standby_slots to include east_standby, so no subscriber receives a change before east-standby.internal:5432 does',
       'standby east-standby.internal:5432 of east: add dbname=app to primary_conninfo (slot synchronisation connects to a database)',
       'standby east-standby.internal:5432 of east holds no synced copy of slot west_orders yet',
+      'until then its connection names east alone, so it does not follow a promotion by itself',
     ]);
     expect(plan.warnings.map((w) => w.code)).toContain('failover.not-ready');
-    // the plan sets failover = true: disabled, set, enabled again
+    // the plan names the publisher alone (not ready), and sets failover = true: disabled, set, enabled again
     expect(sqlOf(plan, 'subscription.west_orders')).toEqual([
+      `ALTER SUBSCRIPTION "west_orders" CONNECTION 'host=east.internal port=5432 dbname=app user=steep password=****'`,
       'ALTER SUBSCRIPTION "west_orders" DISABLE',
       'ALTER SUBSCRIPTION "west_orders" SET (failover = true)',
       'ALTER SUBSCRIPTION "west_orders" ENABLE',
+      expect.stringContaining('COMMENT ON SUBSCRIPTION "west_orders"'),
     ]);
+  });
+
+  it('18: not ready while a table is still being copied (its table-sync slot is not judged)', () => {
+    const t = file();
+    const state = converged(t);
+    at(state, 'west').subscriptions.west_orders!.options.failover = true;
+    at(state, 'west').subscriptions.west_orders!.tables[0]!.state = 'f';
+    at(state, 'east').failover = readyFailover();
+    expect(runPlan(t, state).failover?.[0]?.reasons[0]).toBe(
+      '1 table(s) of west_orders are not ready yet: a failover needs their table-sync slots synced to each standby too, which steep does not check; it is ready once every table is (steep status shows them)',
+    );
   });
 
   it('18: ready when every piece is in place', () => {
@@ -163,12 +203,18 @@ describe('a publisher with standbys', () => {
     );
   });
 
-  it('after a promotion: resumed from a synced slot; a gap when the slot is missing or ahead of what the subscriber applied', () => {
-    const t = file();
-    const promoted = () => {
+  describe('after a promotion', () => {
+    const HISTORY = {
+      read: true as const,
+      systemIdentifier: '7100',
+      timeline: 2,
+      forks: [{ timeline: 1, switchLsn: '0/2800000' }],
+    };
+    const promoted = (opts: { positions?: StreamPosition[]; history?: TimelineHistory } = {}) => {
       const state = converged(t);
       at(state, 'west').subscriptions.west_orders!.options.failover = true;
       const f = readyFailover();
+      f.self.history = opts.history ?? HISTORY;
       f.self.slots.west_orders = {
         name: 'west_orders',
         synced: true,
@@ -178,27 +224,184 @@ describe('a publisher with standbys', () => {
         temporary: false,
       };
       at(state, 'east').failover = f;
+      if (opts.positions) at(state, 'west').streamPositions = opts.positions;
       return state;
     };
-    expect(runPlan(t, promoted()).failover?.[0]?.verdict).toBe('resumed');
+    const t = file();
+    const seen = (
+      originLsn: string,
+      ready: boolean,
+      over: Partial<StreamPosition> = {},
+    ): StreamPosition[] => [
+      {
+        subscription: 'west_orders',
+        systemIdentifier: '7100',
+        timeline: 1,
+        originLsn,
+        ready,
+        recordedAt: '2026-11-26T12:00:00Z',
+        settledAt: null,
+        settledBy: null,
+        ...over,
+      },
+    ];
+    const verdicts = (state: ReturnType<typeof promoted>) =>
+      (runPlan(t, state).failover ?? []).map((v) => `${v.verdict}: ${v.reasons.join('; ')}`);
 
-    const missing = promoted();
-    delete at(missing, 'east').slots.west_orders;
-    const gap = runPlan(t, missing).failover?.[0];
-    expect(gap?.verdict).toBe('gap');
-    expect(gap?.reasons[0]).toContain('slot west_orders is missing on east');
+    it.each([
+      [
+        'no record from before the promotion',
+        promoted(),
+        'unknown',
+        'steep has no record of what west applied while it streamed from timeline 1',
+      ],
+      [
+        'the record is of another primary',
+        promoted({ positions: seen('0/2000000', true, { systemIdentifier: '9999' }) }),
+        'unknown',
+        'steep has no record',
+      ],
+      [
+        'applied at the fork, not ready then',
+        promoted({ positions: seen('0/2000000', false) }),
+        'unknown',
+        'it was not ready for a failover then',
+      ],
+      [
+        'the history cannot be read',
+        promoted({
+          history: { read: false, error: 'must be superuser or replication role' },
+          positions: seen('0/2000000', true),
+        }),
+        'unknown',
+        'steep cannot read where its timeline began (must be superuser or replication role',
+      ],
+      [
+        'applied past the fork',
+        promoted({ positions: seen('0/3000000', true) }),
+        'diverged',
+        'west had applied 0/3000000 when steep last saw it stream from timeline 1 (2026-11-26T12:00:00Z), past the fork: the changes it applied past 0/2800000 never reached east (phantom rows on west)',
+      ],
+      [
+        'applied before the fork, ready then',
+        promoted({ positions: seen('0/2000000', true) }),
+        'resumed',
+        'timeline 2 of east forked from timeline 1 at 0/2800000; west had applied 0/2000000',
+      ],
+    ])('%s: %s', (_what, state, verdict, reason) => {
+      const [last] = verdicts(state);
+      expect(last).toContain(`${verdict}: `);
+      expect(last).toContain(reason);
+    });
 
-    const ahead = promoted();
-    at(ahead, 'east').failover!.self.slots.west_orders = {
-      name: 'west_orders',
-      synced: true,
-      invalidated: null,
-      confirmedFlushLsn: '0/4000000',
-      active: false,
-      temporary: false,
+    it('a reinit --full (or a verify that found every table equal) on the promoted primary puts the failover behind it: only readiness is judged', () => {
+      const state = promoted({
+        positions: [
+          ...seen('0/3000000', true),
+          ...seen('0/0', false, { timeline: 2, settledAt: '2026-11-26T13:00:00Z', settledBy: 'reinit' }),
+        ],
+      });
+      expect(verdicts(state)).toEqual(['ready: ']);
+      // copied on another primary's timeline 2: still judged
+      const elsewhere = promoted({
+        positions: [
+          ...seen('0/3000000', true),
+          ...seen('0/0', false, {
+            timeline: 2,
+            systemIdentifier: '9999',
+            settledAt: '2026-11-26T13:00:00Z',
+            settledBy: 'reinit',
+          }),
+        ],
+      });
+      expect(verdicts(elsewhere)).toEqual([expect.stringMatching(/^diverged: /)]);
+    });
+
+    it('the readiness for the next failover is judged every time: a resumed slot does not hide it', () => {
+      const state = promoted({ positions: seen('0/2000000', true) });
+      at(state, 'east').failover!.standbys[0] = {
+        address: 'east-standby.internal:5432',
+        reachable: false,
+        error: 'connection refused',
+      };
+      expect(verdicts(state)).toEqual([
+        expect.stringMatching(/^resumed: /),
+        'not-ready: standby east-standby.internal:5432 of east cannot be read: connection refused; until then its connection names east alone, so it does not follow a promotion by itself',
+      ]);
+      expect(verdicts(promoted({ positions: seen('0/2000000', true) }))).toEqual([
+        expect.stringMatching(/^resumed: /),
+        'ready: ',
+      ]);
+    });
+
+    it('diverged when the slot is missing or, idle, ahead of what the subscriber applied: no readiness then', () => {
+      const missing = promoted({ positions: seen('0/2000000', true) });
+      delete at(missing, 'east').slots.west_orders;
+      expect(verdicts(missing)).toEqual([
+        expect.stringContaining('diverged: slot west_orders is missing on east'),
+      ]);
+
+      const ahead = promoted({ positions: seen('0/2000000', true) });
+      at(ahead, 'east').failover!.self.slots.west_orders = {
+        name: 'west_orders',
+        synced: true,
+        invalidated: null,
+        confirmedFlushLsn: '0/4000000',
+        active: false,
+        temporary: false,
+      };
+      expect(verdicts(ahead)).toEqual([
+        expect.stringContaining('confirms 0/4000000, past what west applied (0/3000000)'),
+      ]);
+    });
+  });
+
+  it('the publisher down: no change proposed to the subscription, and its standbys named with what to do', () => {
+    const t = file();
+    const state = converged(t);
+    at(state, 'west').subscriptions.west_orders!.options.failover = true;
+    state.nodes.east = {
+      name: 'east',
+      reachable: false,
+      error: 'node east: connection refused',
+      standbys: [{ address: 'east-standby.internal:5432', reachable: true, ...server() }],
     };
-    const skipped = runPlan(t, ahead).failover?.[0];
-    expect(skipped?.verdict).toBe('gap');
-    expect(skipped?.reasons[0]).toContain('confirms 0/4000000, past what west applied (0/3000000)');
+    const plan = runPlan(t, state);
+    expect(plan.steps.filter((s) => s.address === 'subscription.west_orders')).toEqual([]);
+    expect(plan.failover).toEqual([
+      expect.objectContaining({
+        verdict: 'unknown',
+        reasons: [
+          'east cannot be read, so steep cannot judge a failover of it: node east: connection refused',
+          "its standby east-standby.internal:5432 is out of recovery: if it was promoted, make it east's connection in steep.yaml (and list the old primary as a standby once it follows it); steep status then says whether west_orders resumed without a gap",
+        ],
+      }),
+    ]);
+  });
+
+  it('records what the subscriber applied only while it streams from a primary whose history was read', () => {
+    const t = file();
+    const state = converged(t);
+    at(state, 'west').subscriptions.west_orders!.options.failover = true;
+    at(state, 'east').failover = readyFailover();
+    at(state, 'east').failover!.self.history = {
+      read: true,
+      systemIdentifier: '7100',
+      timeline: 1,
+      forks: [],
+    };
+    at(state, 'east').slots.west_orders!.active = true;
+    const plan = runPlan(t, state);
+    expect(streamPositionsToRecord(t, state, plan.failover ?? []).get('west')).toEqual([
+      {
+        subscription: 'west_orders',
+        systemIdentifier: '7100',
+        timeline: 1,
+        originLsn: '0/3000000',
+        ready: true,
+      },
+    ]);
+    at(state, 'east').slots.west_orders!.active = false;
+    expect(streamPositionsToRecord(t, state, plan.failover ?? []).size).toBe(0);
   });
 });

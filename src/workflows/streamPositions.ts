@@ -1,0 +1,74 @@
+import type pg from 'pg';
+import { readHistory } from '../catalog/failover.js';
+import { nodeSession } from '../db/connect.js';
+import type { ClusterState } from '../model/cluster.js';
+import type { SubscriptionSpec, Topology } from '../model/topology.js';
+import { failoverVerdicts, streamPositionsToRecord } from '../planner/failover.js';
+import { StreamPositionStore } from '../state/streamPositions.js';
+
+/**
+ * On each subscriber of a publisher with standbys: read what steep recorded of it streaming (into
+ * `observed`, for the failover verdicts), then record what it has applied now from the primary it
+ * streams from. A subscriber whose state schema lacks the table (before migration 11) or that
+ * cannot be written is left as it is: its verdict after a promotion is then `unknown`, never resumed.
+ */
+export async function observeStreamPositions(topology: Topology, observed: ClusterState): Promise<void> {
+  const subscribers = new Set(
+    Object.values(topology.subscriptions)
+      .filter((d) => (topology.nodes[d.from]?.standbys?.length ?? 0) > 0)
+      .map((d) => d.node),
+  );
+  const schema = topology.settings.stateSchema;
+  const clients = new Map<string, Awaited<ReturnType<typeof nodeSession>>>();
+  try {
+    await Promise.all(
+      [...subscribers].map(async (name) => {
+        const node = observed.nodes[name];
+        if (!node?.reachable) return;
+        const client = await nodeSession(topology, name, 'steep').catch(() => undefined);
+        if (!client) return;
+        clients.set(name, client);
+        const store = new StreamPositionStore(schema, name);
+        const read = await store
+          .exists(client)
+          .then((has) => (has ? store.list(client) : undefined))
+          .catch(() => undefined);
+        if (read) node.streamPositions = read;
+      }),
+    );
+    const record = streamPositionsToRecord(topology, observed, failoverVerdicts(topology, observed));
+    await Promise.all(
+      [...record].map(async ([name, positions]) => {
+        const client = clients.get(name);
+        const node = observed.nodes[name];
+        if (!client || !node?.reachable || !node.streamPositions) return;
+        await new StreamPositionStore(schema, name).record(client, positions).catch(() => {});
+      }),
+    );
+  } finally {
+    await Promise.all([...clients.values()].map((c) => c.end().catch(() => {})));
+  }
+}
+
+/**
+ * steep reinit --full copied the subscription's tables from its publisher, or a verify found them
+ * all equal (`by`): recorded with the publisher's system identifier and timeline, so a failover
+ * before it is no longer judged. Only for a publisher with standbys whose history can be read
+ * (otherwise nothing is recorded).
+ */
+export async function recordSettled(
+  topology: Topology,
+  d: SubscriptionSpec,
+  sub: pg.Client,
+  by: 'reinit' | 'verify',
+): Promise<void> {
+  const spec = topology.nodes[d.from];
+  if (!spec?.standbys || spec.standbys.length === 0) return;
+  const history = await readHistory(spec.connection, {
+    node: d.from,
+    connectTimeoutMs: topology.settings.connectTimeout,
+  });
+  if (!history.read) return;
+  const store = new StreamPositionStore(topology.settings.stateSchema, d.node);
+  if (await store.exists(sub)) await store.markSettled(sub, d.name, history, by);
+}
