@@ -103,6 +103,7 @@ export const SUBSCRIPTION_KEYED_TABLES = [
   'init_progress',
   'init_slots',
   'snapshots',
+  'status_readings',
   'subscription_state',
   'verifications',
   'verified_tables',

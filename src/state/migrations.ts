@@ -117,5 +117,14 @@ export function stateMigrations(schema: string): Migration[] {
         `CREATE TABLE IF NOT EXISTS ${s}.verified_tables (node_name text NOT NULL, subscription text NOT NULL, table_name text NOT NULL, verified_at timestamptz NOT NULL DEFAULT now(), verdict text NOT NULL CHECK (verdict IN ('equal', 'diverged', 'not_verifiable')), rows bigint NOT NULL, missing bigint NOT NULL, extra bigint NOT NULL, different bigint NOT NULL, PRIMARY KEY (node_name, subscription, table_name))`,
       ],
     },
+    {
+      version: 11,
+      statements: [
+        // steep's last reading of each subscription's error counters (pg_stat_subscription_stats,
+        // PostgreSQL 15+, cumulative): `status` says synchronized only when they did not rise
+        // since, and keeps a rise it saw (rose_at) for a while (model/syncVerdict.ts)
+        `CREATE TABLE IF NOT EXISTS ${s}.status_readings (node_name text NOT NULL, subscription text NOT NULL, apply_errors bigint NOT NULL, sync_errors bigint NOT NULL, read_at timestamptz NOT NULL, rose_at timestamptz, PRIMARY KEY (node_name, subscription))`,
+      ],
+    },
   ];
 }
