@@ -122,7 +122,7 @@ export interface PublishedTableSizeRow {
 /**
  * Logical slots on the publisher with their lag: how much WAL the consumer has not confirmed
  * (current WAL position − confirmed_flush_lsn), how much WAL the slot retains, and the
- * walsender's replay lag. `$1` null for every slot, or one name. PostgreSQL 14+ (on a primary).
+ * walsender's replay lag (and whether the role may read it). `$1` null for every slot, or one name. PostgreSQL 14+ (on a primary).
  */
 export const SLOT_LAG: CatalogQuery = {
   name: 'slot-lag',
@@ -134,7 +134,8 @@ export const SLOT_LAG: CatalogQuery = {
        pg_catalog.pg_current_wal_lsn()::text as current_lsn,
        pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), s.confirmed_flush_lsn)::float8 as lag_bytes,
        pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), s.restart_lsn)::float8 as retained_wal_bytes,
-       extract(epoch from r.replay_lag)::float8 as lag_seconds
+       extract(epoch from r.replay_lag)::float8 as lag_seconds,
+       case when r.pid is null then 'none' when r.state is null then 'hidden' else 'streaming' end as walsender
   from pg_catalog.pg_replication_slots s
   left join pg_catalog.pg_stat_replication r on r.pid = s.active_pid
  where s.slot_type = 'logical' and ($1::text is null or s.slot_name = $1)
@@ -151,6 +152,8 @@ export interface SlotLagRow {
   lag_bytes: number | null;
   retained_wal_bytes: number | null;
   lag_seconds: number | null;
+  /** its walsender: none, or one whose figures the role may not read (only superusers and pg_read_all_stats), or streaming */
+  walsender: 'none' | 'hidden' | 'streaming';
 }
 
 /** Where the server writes its log, when the role may ask (superuser or pg_monitor). */
