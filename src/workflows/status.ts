@@ -13,6 +13,7 @@ import { withoutSyncSlotAmong } from '../catalog/initProgress.js';
 import { clusterReadOptions, readCluster } from '../catalog/readCluster.js';
 import { loadTopology } from '../config/load.js';
 import type { ClusterState, ObservedNode, ObservedSubscription } from '../model/cluster.js';
+import type { FailingSubscription } from '../model/driftReport.js';
 import type { Problem } from '../model/errors.js';
 import { advanceState, caughtUpAtAGlance, liveState } from '../model/initFigures.js';
 import type { InitState, SubscriptionActivity } from '../model/initState.js';
@@ -247,30 +248,12 @@ function slotStatuses(topology: Topology, observed: ClusterState, live: Map<stri
   return out.sort((a, b) => compareText(a.node, b.node) || compareText(a.name, b.name));
 }
 
-export async function readStatus(topology: Topology): Promise<StatusReport> {
-  const observed = await readCluster(
-    Object.values(topology.nodes).map((n) => ({
-      name: n.name,
-      connection: n.connection,
-      standbys: n.standbys,
-    })),
-    clusterReadOptions(topology.settings),
-  );
-  const live = await readLive(topology, observed, { record: true });
-  const nodes: NodeStatus[] = Object.keys(topology.nodes)
-    .sort(compareText)
-    .map((name) => {
-      const n = observed.nodes[name];
-      if (n?.reachable)
-        return {
-          name,
-          reachable: true,
-          serverVersion: n.serverVersion,
-          version: n.serverVersionText,
-          error: null,
-        };
-      return { name, reachable: false, serverVersion: null, version: null, error: n?.error ?? 'not read' };
-    });
+/** Every subscription, observed or declared, judged (model/syncVerdict.ts), sorted. */
+async function subscriptionStatuses(
+  topology: Topology,
+  observed: ClusterState,
+  live: Map<string, Live>,
+): Promise<SubscriptionStatus[]> {
   const subs: SubscriptionStatus[] = [];
   const judged: Judged[] = [];
   const add = (r: { status: SubscriptionStatus; judged: Judged | null }) => {
@@ -304,6 +287,34 @@ export async function readStatus(topology: Topology): Promise<StatusReport> {
   }
   subs.sort((a, b) => compareText(a.name, b.name) || compareText(a.node, b.node));
   withFailover(subs, failoverVerdicts(topology, observed));
+  return subs;
+}
+
+export async function readStatus(topology: Topology): Promise<StatusReport> {
+  const observed = await readCluster(
+    Object.values(topology.nodes).map((n) => ({
+      name: n.name,
+      connection: n.connection,
+      standbys: n.standbys,
+    })),
+    clusterReadOptions(topology.settings),
+  );
+  const live = await readLive(topology, observed, { record: true });
+  const nodes: NodeStatus[] = Object.keys(topology.nodes)
+    .sort(compareText)
+    .map((name) => {
+      const n = observed.nodes[name];
+      if (n?.reachable)
+        return {
+          name,
+          reachable: true,
+          serverVersion: n.serverVersion,
+          version: n.serverVersionText,
+          error: null,
+        };
+      return { name, reachable: false, serverVersion: null, version: null, error: n?.error ?? 'not read' };
+    });
+  const subs = await subscriptionStatuses(topology, observed, live);
   return {
     topology: topology.topology,
     sampledAt: new Date().toISOString(),
@@ -329,16 +340,17 @@ function withFailover(subs: SubscriptionStatus[], verdicts: FailoverVerdict[]): 
 }
 
 /**
- * The declared subscriptions with PostgreSQL 18 conflicts since their last verify, for `drift`:
- * status' own reading of the subscribers (a subscriber that cannot be read tells nothing here;
- * plan reports it).
+ * For `drift`, from status' own reading of the subscribers (not recorded: drift only reads; a
+ * subscriber that cannot be read tells nothing here, plan reports it): the declared
+ * subscriptions with PostgreSQL 18 conflicts since their last verify, and those whose
+ * replication has stopped (verdict `failing`, with its evidence).
  */
-export async function conflictsSinceVerify(
+export async function liveProblems(
   topology: Topology,
   observed: ClusterState,
-): Promise<ConflictsSinceVerify[]> {
+): Promise<{ conflicts: ConflictsSinceVerify[]; failing: FailingSubscription[] }> {
   const live = await readLive(topology, observed, { record: false });
-  const out: ConflictsSinceVerify[] = [];
+  const conflicts: ConflictsSinceVerify[] = [];
   for (const d of Object.values(topology.subscriptions).sort((a, b) => compareText(a.name, b.name))) {
     const l = live.get(d.node);
     const activity = l?.activity.get(d.name);
@@ -346,9 +358,12 @@ export async function conflictsSinceVerify(
     const verified = l.verified.get(d.name);
     const rose = conflictsRose(activity.conflicts, verified?.conflicts ?? null);
     if (rose && Object.keys(rose).length > 0)
-      out.push({ subscription: d.name, node: d.node, verifiedAt: verified?.verifiedAt ?? null, rose });
+      conflicts.push({ subscription: d.name, node: d.node, verifiedAt: verified?.verifiedAt ?? null, rose });
   }
-  return out;
+  const failing = (await subscriptionStatuses(topology, observed, live))
+    .filter((s) => s.declared && s.verdict?.verdict === 'failing')
+    .map((s) => ({ subscription: s.name, node: s.node, from: s.from, reasons: s.verdict!.reasons }));
+  return { conflicts, failing };
 }
 
 export async function openStatus(

@@ -27,6 +27,10 @@ interface Report {
   check?: { unknown: boolean; unhealthy: boolean; problems: string[] };
 }
 
+interface DriftDoc {
+  failing?: Array<{ subscription: string; node: string; reasons: string[] }>;
+}
+
 const TABLE_ROWS = 1_000;
 
 /** A file with one publication of `table` on east and its subscription on west. */
@@ -132,6 +136,20 @@ describe('steep status: synchronized only when proven', () => {
       expect(text.stdout).not.toMatch(new RegExp(`${sub}\\s+west ← east\\s+synchronized`));
       expect(text.stdout).toContain('public.vd_col on west lacks column note');
       expectUnhealthy(await steep(['status', '--check', '--max-lag', '30s']), sub, /lacks column note/);
+      // drift names the column (a schema difference) and that replication stopped on it (15+:
+      // on 14 a reading may catch the worker between two errors)
+      const drift = await steep(['drift', '--json']);
+      expect(drift.code, drift.stderr).toBe(2);
+      if (west.version >= 15) {
+        expect(
+          (JSON.parse(drift.stdout) as DriftDoc).failing?.find((f) => f.subscription === sub)?.reasons,
+        ).toContain(
+          'public.vd_col on west lacks column note, which east publishes: the apply worker cannot apply its changes',
+        );
+        expect((await steep(['drift'])).stdout).toMatch(
+          new RegExp(`Replication failing:\\n  subscription ${sub} on west ← east: .*lacks column note`),
+        );
+      }
       // the same reading, again and again while it fails: never healthy (15+: the counters keep
       // a rise in view; 14 has only the worker, which a reading may catch between two errors)
       if (west.version >= 15)
@@ -172,6 +190,11 @@ describe('steep status: synchronized only when proven', () => {
     );
     if (west.version >= 15)
       for (let i = 0; i < 5; i++) expect((await steep(['status', '--check'])).code, `reading ${i}`).toBe(2);
+    if (west.version >= 15) {
+      const drift = await steep(['drift', '--json']);
+      expect(drift.code, drift.stderr).toBe(2);
+      expect((JSON.parse(drift.stdout) as DriftDoc).failing?.map((f) => f.subscription)).toContain(sub);
+    }
 
     await west.query('DELETE FROM public.vd_ins WHERE id = 424242');
     await eventually(

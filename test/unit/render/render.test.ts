@@ -136,6 +136,17 @@ const DRIFT: DriftReport = {
       rose: { update_origin_differs: 2, update_missing: 1 },
     },
   ],
+  failing: [
+    {
+      subscription: 'west_orders',
+      node: 'west',
+      from: 'east',
+      reasons: [
+        'apply worker not running on west, its slot west_orders on east is inactive',
+        'public.notes on west lacks column note, which east publishes: the apply worker cannot apply its changes',
+      ],
+    },
+  ],
   errors: [],
   warnings: [{ code: 'slot-left', message: 'slot west_old is left on east', node: 'east' }],
 };
