@@ -324,6 +324,9 @@ export async function readStatus(topology: Topology): Promise<StatusReport> {
   };
 }
 
+/** The states the verdict shows where the init state is synchronized (judge). */
+const FROM_SYNCHRONIZED: ReadonlySet<string> = new Set(['failing', 'stopped', 'unknown']);
+
 /**
  * Each subscription's part in a failover of its publisher; one whose failover may have skipped
  * changes shows as diverged with the reason, recorded or not yet (the next apply records it).
@@ -334,7 +337,8 @@ function withFailover(subs: SubscriptionStatus[], verdicts: FailoverVerdict[]): 
     if (!s) continue;
     s.failover = { verdict: v.verdict, reasons: v.reasons };
     if (v.verdict !== 'gap') continue;
-    if (s.state === 'synchronized') s.state = 'diverged';
+    // a synchronized init, whatever the verdict on its worker now: the gap is the worse news
+    if (s.state === 'synchronized' || (s.exists && FROM_SYNCHRONIZED.has(s.state))) s.state = 'diverged';
     if (s.state === 'diverged') s.error = s.error ?? v.reasons.join('; ');
   }
 }
