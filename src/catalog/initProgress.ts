@@ -110,6 +110,7 @@ export async function readSlotLag(client: pg.Client, slot: string | null = null)
     lagBytes: r.lag_bytes,
     retainedWalBytes: r.retained_wal_bytes,
     lagSeconds: r.lag_seconds,
+    walsender: r.walsender,
   }));
 }
 

@@ -46,6 +46,11 @@ export interface DriftReport {
   dataGaps: DataGap[];
   /** PostgreSQL 18: subscriptions with conflicts since their last verify (rows that may differ) */
   conflicts: ConflictsSinceVerify[];
+  /**
+   * declared subscriptions whose replication has stopped (model/syncVerdict.ts: `failing`), with
+   * the evidence; absent when none
+   */
+  failing?: FailingSubscription[];
   /** with `--sequences`: subscriber sequences behind their publisher's by more than settings.sequenceLag */
   sequences?: SequenceLag[];
   /** subscriptions whose publisher declares standbys; `gap` and `not-ready` count as drift */
@@ -61,4 +66,14 @@ export interface DataGap {
   node: string;
   from: string;
   table: string;
+}
+
+/** A subscription whose apply is failing, as `drift` reports it. */
+export interface FailingSubscription {
+  subscription: string;
+  /** the subscriber */
+  node: string;
+  from: string;
+  /** the verdict's evidence */
+  reasons: string[];
 }

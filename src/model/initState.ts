@@ -213,4 +213,9 @@ export interface SlotLag {
   lagBytes: number | null;
   retainedWalBytes: number | null;
   lagSeconds: number | null;
+  /**
+   * the slot's walsender: none (inactive), hidden (the role sees its pid only: pg_stat_replication
+   * shows the rest to superusers and members of pg_read_all_stats), streaming; absent: not read
+   */
+  walsender?: 'none' | 'hidden' | 'streaming';
 }

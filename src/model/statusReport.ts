@@ -1,5 +1,6 @@
-import type { InitState } from './initState.js';
+import { INIT_STATES, type InitState } from './initState.js';
 import type { FailoverVerdict } from './plan.js';
+import type { ErrorReading, SyncVerdict } from './syncVerdict.js';
 
 /**
  * What `steep status` reports (SPEC §4): made by `workflows/status.ts`, shown by
@@ -14,6 +15,17 @@ export interface NodeStatus {
   error: string | null;
 }
 
+/**
+ * A subscription's state as `status` shows it: its init state, where `synchronized` is said only
+ * when model/syncVerdict.ts proves it; else `failing` (enabled, nothing applies or the workers
+ * keep failing), `stopped` (disabled), `unknown` (its node, or a reading the verdict needs, could
+ * not be read), or the init's own word for a table not ready (copying, catching_up).
+ */
+export type StatusState = InitState | 'failing' | 'stopped' | 'unknown';
+
+/** Every state `status` may show, in order (the Prometheus state set). */
+export const STATUS_STATES: readonly StatusState[] = [...INIT_STATES, 'failing', 'stopped', 'unknown'];
+
 export interface SubscriptionStatus {
   name: string;
   node: string;
@@ -24,8 +36,17 @@ export interface SubscriptionStatus {
   exists: boolean | null;
   enabled: boolean | null;
   initMethod: string | null;
-  state: InitState | 'unknown';
-  /** why figures are unknown: its node (or its publisher, for the lag) could not be read */
+  state: StatusState;
+  /**
+   * is it synchronized, with the evidence (model/syncVerdict.ts); null: not created, or its
+   * node could not be read
+   */
+  verdict: SyncVerdict | null;
+  /** steep's previous reading of the error counters, which the verdict compared with (null: none) */
+  errorsReading: ErrorReading | null;
+  /** the slot's walsender on the publisher (`hidden`: the role may not read its lag); null: not read */
+  walsender: 'none' | 'hidden' | 'streaming' | null;
+  /** why figures are unknown: its node (or its publisher, for the lag), or a reading the verdict needs, could not be read */
   unknown: string | null;
   /** why the init failed */
   error: string | null;
@@ -95,8 +116,10 @@ export interface StatusReport {
 
 /** `status --check` (for cron and monitors). */
 export interface StatusCheck {
-  /** a node could not be read: what depends on it is unknown (exit 1) */
+  /** a node, or a reading a verdict needs, could not be read: what depends on it is unknown */
   unknown: boolean;
+  /** a problem is proven (exit 2, unless a node cannot be read: exit 1) */
+  unhealthy: boolean;
   /** one sentence per thing unhealthy or unknown, naming it */
   problems: string[];
 }

@@ -103,6 +103,7 @@ export const SUBSCRIPTION_KEYED_TABLES = [
   'init_progress',
   'init_slots',
   'snapshots',
+  'status_readings',
   'stream_positions',
   'subscription_state',
   'verifications',

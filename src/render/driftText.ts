@@ -20,6 +20,7 @@ export function driftSummary(r: DriftReport): string {
     r.orphanSlots.length > 0 && `${r.orphanSlots.length} orphaned slot(s)`,
     r.dataGaps.length > 0 && `${r.dataGaps.length} data gap(s)`,
     r.conflicts.length > 0 && `${r.conflicts.length} subscription(s) with conflicts since their last verify`,
+    (r.failing?.length ?? 0) > 0 && `${r.failing!.length} subscription(s) whose replication is failing`,
     (r.sequences?.length ?? 0) > 0 && `${r.sequences!.length} sequence(s) behind their publisher`,
     failoverCount(r, 'diverged') > 0 &&
       `${failoverCount(r, 'diverged')} subscription(s) with a possible failover gap`,
@@ -38,6 +39,13 @@ function failoverCount(r: DriftReport, verdict: string): number {
 export function renderDriftText(r: DriftReport): string {
   const out: string[] = [];
   section(out, chalk.red.bold('Errors:'), r.errors.map(errorLine));
+  section(
+    out,
+    chalk.red.bold('Replication failing:'),
+    (r.failing ?? []).map(
+      (f) => `  subscription ${f.subscription} on ${f.node} ← ${f.from}: ${f.reasons.join('; ')}`,
+    ),
+  );
   section(out, chalk.yellow.bold('Changed outside steep:'), r.objects.map(driftLine));
   section(
     out,

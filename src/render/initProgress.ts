@@ -22,7 +22,7 @@ export function stateText(s: InitState): string {
 export function lostSyncText(
   subscription: string,
   from: string,
-  state: InitState,
+  state: string,
   tables: readonly string[],
 ): string {
   const reinit = `steep reinit ${subscription} --tables ${tables.join(',')} copies it again`;

@@ -1,6 +1,5 @@
-import { INIT_STATES } from '../model/initState.js';
 import type { MetricsSample } from '../model/metrics.js';
-import type { StatusReport } from '../model/statusReport.js';
+import { STATUS_STATES, type StatusReport } from '../model/statusReport.js';
 
 /**
  * A status (and, from `steep metrics`, drift) sample in Prometheus' text exposition format
@@ -119,7 +118,7 @@ function subscriptionSeries(family: NewFamily, status: StatusReport, t: Labels):
   for (const s of status.subscriptions) {
     const labels = { ...t, subscription: s.name, node: s.node, from: s.from };
     // the current state always has its series, one status reports beyond this list too
-    for (const st of new Set<string>([...INIT_STATES, 'unknown', s.state]))
+    for (const st of new Set<string>([...STATUS_STATES, s.state]))
       state.push({ labels: { ...labels, state: st }, value: s.state === st ? 1 : 0 });
     if (s.exists !== null) exists.push({ labels, value: s.exists ? 1 : 0 });
     if (s.enabled !== null) enabled.push({ labels, value: s.enabled ? 1 : 0 });

@@ -7,7 +7,8 @@ import { formatBytes } from './values.js';
 /** `steep status` as text: nodes, subscriptions, slots (orphaned and prepared ones called out). */
 
 function stateColour(s: SubscriptionStatus): string {
-  if (s.state === 'unknown') return chalk.red('unknown');
+  if (s.state === 'unknown' || s.state === 'failing') return chalk.red(s.state);
+  if (s.state === 'stopped') return chalk.yellow(s.state);
   const t = stateText(s.state);
   if (s.state === 'synchronized') return chalk.green(t);
   if (s.state === 'failed' || s.state === 'diverged') return chalk.red(t);
@@ -34,7 +35,7 @@ function verifyText(v: { at: string; verdict: string }): string {
 /** One subscription: its line, then what needs a DBA's eye (error, failover, lost sync, verify, conflicts, divergence). */
 function subscriptionLines(s: SubscriptionStatus): string[] {
   const head = `  ${s.name.padEnd(20)} ${`${s.node} ← ${s.from || '?'}`.padEnd(18)} ${stateColour(s)}`;
-  if (s.state === 'unknown') {
+  if (s.state === 'unknown' && s.exists === null) {
     return [`${head}  (${s.unknown})`];
   }
   if (!s.exists) {
@@ -46,9 +47,14 @@ function subscriptionLines(s: SubscriptionStatus): string[] {
     `tables ${s.tablesReady}/${s.tablesTotal} ready`,
     errorsText(s) || null,
     s.declared ? null : 'not in steep.yaml',
-    s.unknown,
+    s.state === 'unknown' ? null : s.unknown,
   ].filter((x): x is string => x !== null);
   const out = [`${head}  ${parts.join(' · ')}`];
+  // why it is not synchronized (the verdict's evidence), or why steep cannot tell
+  if (s.state === 'unknown' && s.unknown) out.push(chalk.red(`      ${s.unknown}`));
+  if (s.verdict && (s.state === 'failing' || s.state === 'stopped'))
+    for (const reason of s.verdict.reasons)
+      out.push((s.state === 'failing' ? chalk.red : chalk.yellow)(`      ${reason}`));
   if (s.error) out.push(chalk.red(`      ${s.error}`));
   for (const [label, f] of [
     ['last failover', s.lastFailover],
@@ -141,7 +147,7 @@ export function renderStatus(r: StatusReport): string {
 /** `status --check`: healthy, or each problem on its own line. */
 export function renderCheck(c: StatusCheck): string {
   if (c.problems.length === 0) return chalk.green('Check: healthy.');
-  const head = c.unknown ? 'Check: unknown (a node cannot be read)' : 'Check: unhealthy';
+  const head = c.unhealthy ? 'Check: unhealthy' : 'Check: unknown (not proven healthy)';
   return [chalk.red.bold(`${head}:`), ...c.problems.map((p) => `  ✗ ${p}`)].join('\n');
 }
 

@@ -129,5 +129,14 @@ export function stateMigrations(schema: string): Migration[] {
         `CREATE TABLE IF NOT EXISTS ${s}.stream_positions (node_name text NOT NULL, subscription text NOT NULL, system_identifier text NOT NULL, timeline integer NOT NULL, origin_lsn pg_lsn NOT NULL, ready boolean NOT NULL, recorded_at timestamptz NOT NULL DEFAULT now(), settled_at timestamptz, settled_by text CHECK (settled_by IN ('reinit', 'verify')), PRIMARY KEY (node_name, subscription, system_identifier, timeline))`,
       ],
     },
+    {
+      version: 12,
+      statements: [
+        // steep's last reading of each subscription's error counters (pg_stat_subscription_stats,
+        // PostgreSQL 15+, cumulative): `status` says synchronized only when they did not rise
+        // since, and keeps a rise it saw (rose_at) for a while (model/syncVerdict.ts)
+        `CREATE TABLE IF NOT EXISTS ${s}.status_readings (node_name text NOT NULL, subscription text NOT NULL, apply_errors bigint NOT NULL, sync_errors bigint NOT NULL, read_at timestamptz NOT NULL, rose_at timestamptz, PRIMARY KEY (node_name, subscription))`,
+      ],
+    },
   ];
 }

@@ -3,7 +3,7 @@ import { readFingerprints } from '../catalog/tableSchemas.js';
 import { nodeSession } from '../db/connect.js';
 import { connectionLimit } from '../db/connectionLimit.js';
 import type { ClusterState } from '../model/cluster.js';
-import type { DataGap, DriftReport, FingerprintChange } from '../model/driftReport.js';
+import type { DataGap, DriftReport, FailingSubscription, FingerprintChange } from '../model/driftReport.js';
 import { type Problem, SteepError } from '../model/errors.js';
 import { compareText } from '../model/order.js';
 import type { Plan, PlanMessage, SchemaComparison, Step } from '../model/plan.js';
@@ -16,7 +16,7 @@ import { hasFingerprintTable, readSavedFingerprints } from '../state/fingerprint
 import { STEEP_VERSION } from '../version.js';
 import { makePlan } from './plan.js';
 import { sequenceLags } from './sequences.js';
-import { conflictsSinceVerify } from './status.js';
+import { liveProblems } from './status.js';
 
 /**
  * `steep drift`: everything that differs between steep.yaml and the nodes, for a scheduled
@@ -111,7 +111,7 @@ export async function detectDrift(
   );
   const gaps = await probeDataGaps(topology, observed, limited);
   const lags = opts.sequences ? await laggingSequences(topology, reachable) : undefined;
-  const conflicts = await conflictsSinceVerify(topology, observed);
+  const { conflicts, failing } = await liveProblems(topology, observed);
   return {
     report: driftReport(
       topology,
@@ -121,6 +121,7 @@ export async function detectDrift(
       gaps,
       lags?.lags,
       conflicts,
+      failing,
     ),
     configWarnings,
   };
@@ -198,6 +199,7 @@ export function driftReport(
   gaps: DataGap[] = [],
   sequences?: SequenceLag[],
   conflicts: ConflictsSinceVerify[] = [],
+  failing: FailingSubscription[] = [],
 ): DriftReport {
   const schema = plan.schema.filter((s) => s.status !== 'MATCH');
   const errors = [...plan.errors.filter((e) => !isSchemaMessage(e)), ...fingerprintErrors];
@@ -218,6 +220,7 @@ export function driftReport(
     plan.orphanSlots.length > 0 ||
     gaps.length > 0 ||
     conflicts.length > 0 ||
+    failing.length > 0 ||
     (sequences?.length ?? 0) > 0 ||
     (plan.failover ?? []).some((v) => ['diverged', 'unknown', 'not-ready'].includes(v.verdict));
   return {
@@ -234,6 +237,7 @@ export function driftReport(
     orphanSlots: plan.orphanSlots,
     dataGaps: gaps,
     conflicts,
+    ...(failing.length > 0 ? { failing } : {}),
     ...(sequences ? { sequences } : {}),
     ...(plan.failover ? { failover: plan.failover } : {}),
     errors,

@@ -1,113 +1,47 @@
 /**
- * `steep status` (SPEC §4): every node reachable or not and its version; every subscription's
- * init state, lag in bytes and seconds, apply/sync error counts (and on 18 the conflict
- * counters); every logical slot with its wal_status and retained WAL, classified — used by a
- * subscription, prepared by `steep init prepare`, PostgreSQL's table-sync slots, or orphaned.
- * Read-only. What depends on a node steep cannot read is `unknown`, never absent. Over 400
- * lines because it is one idea, the one reading of the nodes that status, `status --check`,
- * drift's conflicts since the last verify and the metrics share.
+ * `steep status` (docs/status.md): every node reachable or not and its version; every
+ * subscription's init state, `synchronized` only where model/syncVerdict.ts proves it (else
+ * failing, stopped or unknown, with the evidence), lag in bytes and seconds, apply/sync error
+ * counts (and on 18 the conflict counters); every logical slot with its wal_status and retained
+ * WAL, classified — used by a subscription, prepared by `steep init prepare`, PostgreSQL's
+ * table-sync slots, or orphaned. It changes nothing on the nodes but one row per subscription
+ * in steep's state schema, its reading of the error counters (statusLive.ts). What depends on a
+ * node steep cannot read is `unknown`, never absent. The one reading of the nodes that status,
+ * `status --check`, drift's conflicts since the last verify and the metrics share.
  */
-import {
-  type FinishedCopy,
-  readAllFinishedCopies,
-  readSlotLag,
-  readSubscriptionActivity,
-  withoutSyncSlotAmong,
-} from '../catalog/initProgress.js';
+import { withoutSyncSlotAmong } from '../catalog/initProgress.js';
 import { clusterReadOptions, readCluster } from '../catalog/readCluster.js';
-import { parseDuration } from '../config/durations.js';
 import { loadTopology } from '../config/load.js';
-import { parseSize } from '../config/sizes.js';
-import { nodeSession } from '../db/connect.js';
-import { connectionLimit } from '../db/connectionLimit.js';
-import { subscriptionAddress } from '../model/address.js';
-import { formatBytes } from '../model/bytes.js';
 import type { ClusterState, ObservedNode, ObservedSubscription } from '../model/cluster.js';
-import { type Problem, SteepError } from '../model/errors.js';
-import { cannotFinishText } from '../model/initFailure.js';
+import type { FailingSubscription } from '../model/driftReport.js';
+import type { Problem } from '../model/errors.js';
 import { advanceState, caughtUpAtAGlance, liveState } from '../model/initFigures.js';
-import type { InitState, SlotLag, SubscriptionActivity } from '../model/initState.js';
+import type { InitState, SubscriptionActivity } from '../model/initState.js';
 import { compareText } from '../model/order.js';
 import { AFTER_FAILOVER, type FailoverVerdict } from '../model/plan.js';
-import type {
-  NodeStatus,
-  SlotStatus,
-  StatusCheck,
-  StatusReport,
-  SubscriptionStatus,
-} from '../model/statusReport.js';
+import type { NodeStatus, SlotStatus, StatusReport, SubscriptionStatus } from '../model/statusReport.js';
+import { type SyncFacts, syncVerdict } from '../model/syncVerdict.js';
 import type { Topology } from '../model/topology.js';
-import {
-  type ConflictsSinceVerify,
-  conflictsRose,
-  conflictsSinceText,
-  type VerifyRecord,
-} from '../model/verifyRecord.js';
+import { type ConflictsSinceVerify, conflictsRose } from '../model/verifyRecord.js';
+import { PG15 } from '../model/versions.js';
 import { failoverVerdicts } from '../planner/failover.js';
 import { classifySlot } from '../planner/slotKinds.js';
-import { DivergedTablesStore } from '../state/divergedTables.js';
-import { VerificationStore } from '../state/verifications.js';
+import { missingColumnsOf } from './statusColumns.js';
+import { type Live, readLive } from './statusLive.js';
 import { observeStreamPositions } from './streamPositions.js';
-
-interface Live {
-  activity: Map<string, SubscriptionActivity>;
-  slots: Map<string, SlotLag>;
-  /** by subscription */
-  diverged: Map<string, string[]>;
-  /** by subscription: its last verify of every table */
-  verified: Map<string, VerifyRecord>;
-  /** by subscription: its tables PostgreSQL copied (`f`), not yet in sync */
-  finished: Map<string, FinishedCopy[]>;
-}
-
-/** The live figures no catalog snapshot has: worker activity and error counts, slot lag. One session per node. */
-async function readLive(topology: Topology, observed: ClusterState): Promise<Map<string, Live>> {
-  const out = new Map<string, Live>();
-  const limited = connectionLimit(topology.settings.maxConnections);
-  await Promise.all(
-    Object.values(observed.nodes).map((n) =>
-      limited(async () => {
-        if (!n.reachable || !topology.nodes[n.name]) return;
-        try {
-          const c = await nodeSession(topology, n.name, 'steep status', {
-            statementTimeoutMs: 10_000,
-            // the five reads below go out together
-            pipeline: true,
-          });
-          try {
-            const [activity, slots, diverged, finished, verified] = await Promise.all([
-              readSubscriptionActivity(c, n.serverVersion),
-              readSlotLag(c).catch(() => [] as SlotLag[]),
-              new DivergedTablesStore(topology.settings.stateSchema, n.name)
-                .all(c)
-                .catch(() => new Map<string, string[]>()),
-              readAllFinishedCopies(c).catch(() => new Map<string, FinishedCopy[]>()),
-              new VerificationStore(topology.settings.stateSchema, n.name)
-                .all(c)
-                .catch(() => new Map<string, VerifyRecord>()),
-            ]);
-            out.set(n.name, {
-              activity: new Map(activity.map((a) => [a.name, a])),
-              slots: new Map(slots.map((s) => [s.slot, s])),
-              diverged,
-              finished,
-              verified,
-            });
-          } finally {
-            await c.end().catch(() => {});
-          }
-        } catch {
-          // read moments ago, gone now: its catalog figures still show
-        }
-      }),
-    ),
-  );
-  return out;
-}
 
 function reachable(observed: ClusterState, name: string): ObservedNode | undefined {
   const n = observed.nodes[name];
   return n?.reachable ? n : undefined;
+}
+
+/** What the verdict on a subscription rests on, kept until the columns of failing ones are read. */
+interface Judged {
+  status: SubscriptionStatus;
+  facts: SyncFacts;
+  /** the init state before the verdict, and the state the live figures alone show */
+  initState: InitState;
+  liveState: InitState;
 }
 
 function subscriptionStatus(
@@ -117,14 +51,15 @@ function subscriptionStatus(
   name: string,
   node: string,
   o: ObservedSubscription | undefined,
-): SubscriptionStatus {
+): { status: SubscriptionStatus; judged: Judged | null } {
   const d = topology.subscriptions[name];
   const from = d?.from ?? o?.from ?? '';
   const subscriber = reachable(observed, node);
-  if (!subscriber) return unknownSubscription(topology, observed, name, node, from);
+  if (!subscriber) return { status: unknownSubscription(topology, observed, name, node, from), judged: null };
   const recorded = subscriber?.initState?.subscriptions[name];
-  const activity = live.get(node)?.activity.get(name) ?? null;
-  const verified = live.get(node)?.verified.get(name);
+  const nodeLive = live.get(node);
+  const activity = nodeLive?.activity.get(name) ?? null;
+  const verified = nodeLive?.verified.get(name);
   const slotName = o ? (o.slotNone ? null : o.slot) : (d?.slot ?? null);
   const slot = slotName && from ? (live.get(from)?.slots.get(slotName) ?? null) : null;
   const tables = o?.tables ?? [];
@@ -144,7 +79,7 @@ function subscriptionStatus(
     caughtUp,
   );
   // a table copied whose table-sync slot the publisher no longer has: PostgreSQL cannot finish it
-  const finished = live.get(node)?.finished.get(name) ?? [];
+  const finished = nodeLive?.finished.get(name) ?? [];
   const publisher = from ? reachable(observed, from) : undefined;
   const lostSyncSlots =
     publisher && finished.length > 0
@@ -157,17 +92,19 @@ function subscriptionStatus(
   if (recorded) state = advanceState(recorded.state, live_);
   else if (o) state = live_ === 'preparing' ? 'uninitialized' : live_;
   else state = 'uninitialized';
-  return {
+  const previous = nodeLive?.readings.get(name) ?? null;
+  const status: SubscriptionStatus = {
     name,
     node,
     from,
     declared: d !== undefined && d.node === node,
     exists: o !== undefined,
-    unknown:
-      from && !reachable(observed, from) ? `${from} (its publisher) cannot be read: lag unknown` : null,
+    unknown: from && !publisher ? `${from} (its publisher) cannot be read: lag unknown` : null,
     enabled: o ? o.enabled : null,
     initMethod: recorded?.initMethod ?? d?.init.method ?? null,
     state,
+    verdict: null,
+    errorsReading: previous,
     error: state === 'failed' || state === 'diverged' ? (recorded?.error ?? null) : null,
     since: recorded?.updatedAt ?? null,
     tablesTotal: tables.length,
@@ -175,6 +112,7 @@ function subscriptionStatus(
     slot: slotName,
     lagBytes: slot?.lagBytes ?? null,
     lagSeconds: slot?.lagSeconds ?? null,
+    walsender: slot?.walsender ?? null,
     applyWorkerRunning: activity?.applyRunning ?? null,
     syncWorkers: activity?.syncWorkers ?? null,
     applyErrors: activity?.applyErrorCount ?? null,
@@ -182,9 +120,50 @@ function subscriptionStatus(
     conflicts: activity?.conflicts ?? null,
     lastVerify: verified ? { at: verified.verifiedAt, verdict: verified.verdict } : null,
     conflictsSinceVerify: conflictsRose(activity?.conflicts ?? null, verified?.conflicts ?? null),
-    divergedTables: state === 'diverged' ? (live.get(node)?.diverged.get(name) ?? []) : [],
+    divergedTables: state === 'diverged' ? (nodeLive?.diverged.get(name) ?? []) : [],
     lostSyncSlots,
   };
+  if (!o) return { status, judged: null };
+  const observedSlot =
+    slotName && publisher ? Object.values(publisher.slots).find((x) => x.name === slotName) : null;
+  const facts: SyncFacts = {
+    subscription: name,
+    node,
+    from,
+    enabled: o.enabled,
+    tables,
+    applyRunning: activity?.applyRunning ?? null,
+    countsErrors: subscriber.serverVersion >= PG15,
+    applyErrors: activity?.applyErrorCount ?? null,
+    syncErrors: activity?.syncErrorCount ?? null,
+    previous,
+    notRecorded: nodeLive?.notRecorded ?? null,
+    now: nodeLive?.readAt ?? new Date().toISOString(),
+    slot:
+      !publisher || !slotName
+        ? null
+        : observedSlot
+          ? { name: slotName, active: slot?.active ?? observedSlot.active }
+          : 'absent',
+    missingColumns: {},
+  };
+  const judged = { status, facts, initState: state, liveState: live_ };
+  judge(judged);
+  return { status, judged };
+}
+
+/**
+ * The verdict (model/syncVerdict.ts) on a subscription, and the state `status` shows: an init
+ * state of `synchronized` stands only where the verdict proves it.
+ */
+function judge(j: Judged): void {
+  const v = syncVerdict(j.facts);
+  const s = j.status;
+  s.verdict = v;
+  if (j.initState !== 'synchronized' || v.verdict === 'synchronized') return;
+  if (v.verdict === 'not_ready') s.state = j.liveState === 'synchronized' ? 'catching_up' : j.liveState;
+  else s.state = v.verdict;
+  if (v.verdict === 'unknown') s.unknown = [v.reasons.join('; '), s.unknown].filter(Boolean).join('; ');
 }
 
 /** A subscription on a node steep cannot read: nothing about it is known. */
@@ -207,6 +186,9 @@ function unknownSubscription(
     enabled: null,
     initMethod: d?.init.method ?? null,
     state: 'unknown',
+    verdict: null,
+    errorsReading: null,
+    walsender: null,
     unknown: `${node} cannot be read${why ? ` (${why})` : ''}`,
     error: null,
     divergedTables: [],
@@ -267,6 +249,48 @@ function slotStatuses(topology: Topology, observed: ClusterState, live: Map<stri
   return out.sort((a, b) => compareText(a.node, b.node) || compareText(a.name, b.name));
 }
 
+/** Every subscription, observed or declared, judged (model/syncVerdict.ts), sorted. */
+async function subscriptionStatuses(
+  topology: Topology,
+  observed: ClusterState,
+  live: Map<string, Live>,
+): Promise<SubscriptionStatus[]> {
+  const subs: SubscriptionStatus[] = [];
+  const judged: Judged[] = [];
+  const add = (r: { status: SubscriptionStatus; judged: Judged | null }) => {
+    subs.push(r.status);
+    if (r.judged) judged.push(r.judged);
+  };
+  const seen = new Set<string>();
+  for (const n of Object.values(observed.nodes)) {
+    if (!n.reachable) continue;
+    for (const o of Object.values(n.subscriptions)) {
+      seen.add(`${n.name}/${o.name}`);
+      add(subscriptionStatus(topology, observed, live, o.name, n.name, o));
+    }
+  }
+  for (const d of Object.values(topology.subscriptions)) {
+    if (seen.has(`${d.node}/${d.name}`)) continue;
+    add(subscriptionStatus(topology, observed, live, d.name, d.node, undefined));
+  }
+  // what the failing lack: columns their publisher publishes (read only for them)
+  const failing = judged.filter((j) => j.status.verdict?.verdict === 'failing');
+  const missing = await missingColumnsOf(
+    topology,
+    observed,
+    failing.map((j) => j.facts),
+  );
+  for (const j of failing) {
+    const m = missing.get(`${j.facts.node}/${j.facts.subscription}`);
+    if (!m || Object.keys(m).length === 0) continue;
+    j.facts.missingColumns = m;
+    judge(j);
+  }
+  subs.sort((a, b) => compareText(a.name, b.name) || compareText(a.node, b.node));
+  withFailover(subs, failoverVerdicts(topology, observed));
+  return subs;
+}
+
 export async function readStatus(topology: Topology): Promise<StatusReport> {
   const observed = await readCluster(
     Object.values(topology.nodes).map((n) => ({
@@ -277,7 +301,7 @@ export async function readStatus(topology: Topology): Promise<StatusReport> {
     clusterReadOptions(topology.settings),
   );
   await observeStreamPositions(topology, observed);
-  const live = await readLive(topology, observed);
+  const live = await readLive(topology, observed, { record: true });
   const nodes: NodeStatus[] = Object.keys(topology.nodes)
     .sort(compareText)
     .map((name) => {
@@ -292,21 +316,7 @@ export async function readStatus(topology: Topology): Promise<StatusReport> {
         };
       return { name, reachable: false, serverVersion: null, version: null, error: n?.error ?? 'not read' };
     });
-  const subs: SubscriptionStatus[] = [];
-  const seen = new Set<string>();
-  for (const n of Object.values(observed.nodes)) {
-    if (!n.reachable) continue;
-    for (const o of Object.values(n.subscriptions)) {
-      seen.add(`${n.name}/${o.name}`);
-      subs.push(subscriptionStatus(topology, observed, live, o.name, n.name, o));
-    }
-  }
-  for (const d of Object.values(topology.subscriptions)) {
-    if (seen.has(`${d.node}/${d.name}`)) continue;
-    subs.push(subscriptionStatus(topology, observed, live, d.name, d.node, undefined));
-  }
-  subs.sort((a, b) => compareText(a.name, b.name) || compareText(a.node, b.node));
-  withFailover(subs, failoverVerdicts(topology, observed));
+  const subs = await subscriptionStatuses(topology, observed, live);
   return {
     topology: topology.topology,
     sampledAt: new Date().toISOString(),
@@ -315,6 +325,9 @@ export async function readStatus(topology: Topology): Promise<StatusReport> {
     slots: slotStatuses(topology, observed, live),
   };
 }
+
+/** The states the verdict shows where the init state is synchronized (judge). */
+const FROM_SYNCHRONIZED: ReadonlySet<string> = new Set(['failing', 'stopped', 'unknown']);
 
 /**
  * Each subscription's part in a failover of its publisher: the last one and the next one; one
@@ -328,22 +341,24 @@ function withFailover(subs: SubscriptionStatus[], verdicts: FailoverVerdict[]): 
     if (AFTER_FAILOVER.includes(v.verdict)) s.lastFailover = { verdict: v.verdict, reasons: v.reasons };
     else s.failover = { verdict: v.verdict, reasons: v.reasons };
     if (v.verdict !== 'diverged') continue;
-    if (s.state === 'synchronized') s.state = 'diverged';
+    // a synchronized init, whatever the verdict on its worker now: the failover's gap is the worse news
+    if (s.state === 'synchronized' || (s.exists && FROM_SYNCHRONIZED.has(s.state))) s.state = 'diverged';
     if (s.state === 'diverged') s.error = s.error ?? v.reasons.join('; ');
   }
 }
 
 /**
- * The declared subscriptions with PostgreSQL 18 conflicts since their last verify, for `drift`:
- * status' own reading of the subscribers (a subscriber that cannot be read tells nothing here;
- * plan reports it).
+ * For `drift`, from status' own reading of the subscribers (not recorded: drift only reads; a
+ * subscriber that cannot be read tells nothing here, plan reports it): the declared
+ * subscriptions with PostgreSQL 18 conflicts since their last verify, and those whose
+ * replication has stopped (verdict `failing`, with its evidence).
  */
-export async function conflictsSinceVerify(
+export async function liveProblems(
   topology: Topology,
   observed: ClusterState,
-): Promise<ConflictsSinceVerify[]> {
-  const live = await readLive(topology, observed);
-  const out: ConflictsSinceVerify[] = [];
+): Promise<{ conflicts: ConflictsSinceVerify[]; failing: FailingSubscription[] }> {
+  const live = await readLive(topology, observed, { record: false });
+  const conflicts: ConflictsSinceVerify[] = [];
   for (const d of Object.values(topology.subscriptions).sort((a, b) => compareText(a.name, b.name))) {
     const l = live.get(d.node);
     const activity = l?.activity.get(d.name);
@@ -351,9 +366,12 @@ export async function conflictsSinceVerify(
     const verified = l.verified.get(d.name);
     const rose = conflictsRose(activity.conflicts, verified?.conflicts ?? null);
     if (rose && Object.keys(rose).length > 0)
-      out.push({ subscription: d.name, node: d.node, verifiedAt: verified?.verifiedAt ?? null, rose });
+      conflicts.push({ subscription: d.name, node: d.node, verifiedAt: verified?.verifiedAt ?? null, rose });
   }
-  return out;
+  const failing = (await subscriptionStatuses(topology, observed, live))
+    .filter((s) => s.declared && s.verdict?.verdict === 'failing')
+    .map((s) => ({ subscription: s.name, node: s.node, from: s.from, reasons: s.verdict!.reasons }));
+  return { conflicts, failing };
 }
 
 export async function openStatus(
@@ -361,76 +379,4 @@ export async function openStatus(
 ): Promise<{ topology: Topology; configWarnings: Problem[] }> {
   const { topology, warnings } = await loadTopology(configPath);
   return { topology, configWarnings: warnings };
-}
-
-/** `--max-lag`: a size (`64MB`, bytes when plain) or a duration (`30s`, `5min`). */
-export type LagLimit = { bytes: number } | { seconds: number };
-
-export function parseMaxLag(text: string): LagLimit {
-  const bytes = parseSize(text);
-  if (bytes !== undefined) return { bytes };
-  const ms = /[a-z]\s*$/.test(text) ? parseDuration(text) : undefined;
-  if (ms !== undefined && ms > 0) return { seconds: ms / 1000 };
-  throw new SteepError(
-    'status.max_lag',
-    `--max-lag ${text} is neither a size (e.g. 64MB, 1GB, or bytes) nor a duration (e.g. 30s, 5min)`,
-  );
-}
-
-/**
- * `status --check`, for cron and monitors: every subscription steep.yaml declares must exist,
- * be enabled (unless the file says `enabled: false`), be synchronized (every table ready) and within `maxLag`;
- * no slot may be `lost` or `unreserved`; every node must be readable.
- */
-export function checkStatus(r: StatusReport, topology: Topology, maxLag?: LagLimit): StatusCheck {
-  const problems: string[] = [];
-  for (const n of r.nodes) if (!n.reachable) problems.push(`node ${n.name} cannot be read: ${n.error}`);
-  for (const s of r.subscriptions.filter((x) => x.declared)) {
-    const at = `${subscriptionAddress(s.name)} on ${s.node}`;
-    if (s.state === 'unknown') {
-      problems.push(`${at}: unknown, ${s.unknown}`);
-      continue;
-    }
-    if (!s.exists) {
-      problems.push(`${at}: not created`);
-      continue;
-    }
-    if (s.enabled === false && topology.subscriptions[s.name]?.enabled !== false)
-      problems.push(`${at}: disabled`);
-    if (s.state === 'failed') problems.push(`${at}: init failed${s.error ? `: ${s.error}` : ''}`);
-    else if (s.state === 'synchronized' && s.tablesReady < s.tablesTotal)
-      // tables joined a synchronized subscription and PostgreSQL still copies them
-      problems.push(`${at}: tables ${s.tablesReady}/${s.tablesTotal} ready, not synchronized`);
-    else if (s.state !== 'synchronized')
-      problems.push(
-        `${at}: ${s.state}, not synchronized` +
-          (s.lostSyncSlots.length > 0
-            ? `, and ${cannotFinishText(s.lostSyncSlots, s.from)} (steep status says what ends it)`
-            : ''),
-      );
-    // PostgreSQL 18: conflicts since the last verify may have left rows apart (a same-key update
-    // on both nodes of a link, a row missing on the subscriber); a verify confirms or clears them
-    const rose = s.conflictsSinceVerify;
-    if (rose && Object.keys(rose).length > 0)
-      problems.push(
-        `${at}: ${conflictsSinceText({ subscription: s.name, node: s.node, verifiedAt: s.lastVerify?.at ?? null, rose })}`,
-      );
-    if (maxLag && 'bytes' in maxLag && s.lagBytes !== null && s.lagBytes > maxLag.bytes)
-      problems.push(`${at}: lag ${formatBytes(s.lagBytes)}, over --max-lag ${formatBytes(maxLag.bytes)}`);
-    if (maxLag && 'seconds' in maxLag && s.lagSeconds !== null && s.lagSeconds > maxLag.seconds)
-      problems.push(`${at}: lag ${s.lagSeconds.toFixed(1)} s, over --max-lag ${maxLag.seconds} s`);
-    if (maxLag && s.unknown) problems.push(`${at}: ${s.unknown}`);
-    if (s.state === 'diverged' && s.error) problems.push(`${at}: ${s.error}`);
-    if (s.lastFailover?.verdict === 'unknown')
-      problems.push(
-        `${at}: the last failover of ${s.from} may have skipped changes: ${s.lastFailover.reasons.join('; ')}`,
-      );
-    if (s.failover?.verdict === 'not-ready')
-      problems.push(`${at}: not ready for a failover of ${s.from}: ${s.failover.reasons.join('; ')}`);
-  }
-  for (const s of r.slots) {
-    if (s.walStatus === 'lost' || s.walStatus === 'unreserved')
-      problems.push(`slot ${s.node}/${s.name}: wal_status ${s.walStatus}`);
-  }
-  return { unknown: r.nodes.some((n) => !n.reachable), problems };
 }

@@ -121,11 +121,12 @@ export interface PublishedTableSizeRow {
 
 /**
  * Logical slots on the publisher with their lag: how much WAL the consumer has not confirmed
- * (current WAL position − confirmed_flush_lsn), how much WAL the slot retains, and the lag in
+ * (current WAL position − confirmed_flush_lsn), how much WAL the slot retains, the lag in
  * seconds: 0 when the slot has confirmed all the WAL there is, else the walsender's replay_lag.
  * PostgreSQL clears replay_lag (null) once the consumer has applied all it was sent, so an idle
  * caught-up pair has none; it is null too with no walsender on the slot, and for a role without
- * pg_read_all_stats (pg_stat_replication then shows only the pid). Null: not known.
+ * pg_read_all_stats (pg_stat_replication then shows only the pid). Null: not known. And the
+ * walsender: none, hidden (the role may not read it) or streaming.
  * `$1` null for every slot, or one name. PostgreSQL 14+ (on a primary).
  */
 export const SLOT_LAG: CatalogQuery = {
@@ -139,7 +140,8 @@ export const SLOT_LAG: CatalogQuery = {
        pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), s.confirmed_flush_lsn)::float8 as lag_bytes,
        pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), s.restart_lsn)::float8 as retained_wal_bytes,
        case when s.confirmed_flush_lsn >= pg_catalog.pg_current_wal_lsn() then 0::float8
-            else extract(epoch from r.replay_lag)::float8 end as lag_seconds
+            else extract(epoch from r.replay_lag)::float8 end as lag_seconds,
+       case when r.pid is null then 'none' when r.state is null then 'hidden' else 'streaming' end as walsender
   from pg_catalog.pg_replication_slots s
   left join pg_catalog.pg_stat_replication r on r.pid = s.active_pid
  where s.slot_type = 'logical' and ($1::text is null or s.slot_name = $1)
@@ -156,6 +158,8 @@ export interface SlotLagRow {
   lag_bytes: number | null;
   retained_wal_bytes: number | null;
   lag_seconds: number | null;
+  /** its walsender: none, or one whose figures the role may not read (only superusers and pg_read_all_stats), or streaming */
+  walsender: 'none' | 'hidden' | 'streaming';
 }
 
 /** Where the server writes its log, when the role may ask (superuser or pg_monitor). */

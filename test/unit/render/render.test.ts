@@ -136,6 +136,17 @@ const DRIFT: DriftReport = {
       rose: { update_origin_differs: 2, update_missing: 1 },
     },
   ],
+  failing: [
+    {
+      subscription: 'west_orders',
+      node: 'west',
+      from: 'east',
+      reasons: [
+        'apply worker not running on west, its slot west_orders on east is inactive',
+        'public.notes on west lacks column note, which east publishes: the apply worker cannot apply its changes',
+      ],
+    },
+  ],
   errors: [],
   warnings: [{ code: 'slot-left', message: 'slot west_old is left on east', node: 'east' }],
 };
@@ -157,6 +168,14 @@ const STATUS: StatusReport = {
       lagBytes: 2048,
       lagSeconds: 0.5,
       applyErrors: 1,
+      errorsReading: { applyErrors: 1, syncErrors: 0, at: '2025-12-31T23:59:00.000Z', roseAt: null },
+      verdict: {
+        verdict: 'synchronized',
+        reasons: [
+          'enabled, tables 2/2 ready, apply worker running',
+          "no error since steep's reading at 2025-12-31T23:59:00.000Z",
+        ],
+      },
       conflicts: { insert_exists: 1, update_origin_differs: 3 },
       lastVerify: { at: '2025-12-31T12:00:00.000Z', verdict: 'equal' },
       conflictsSinceVerify: { update_origin_differs: 2 },
@@ -166,6 +185,27 @@ const STATUS: StatusReport = {
       from: 'west',
       since: '2025-12-31T00:00:00.000Z',
       lostSyncSlots: ['public.items'],
+    }),
+    // synchronized by its init, but its apply worker keeps failing: failing, with the evidence
+    subscriptionStatus({
+      name: 'west_notes',
+      state: 'failing',
+      tablesReady: 2,
+      slot: 'west_notes',
+      lagBytes: 15_000_000,
+      lagSeconds: null,
+      walsender: 'none',
+      applyWorkerRunning: false,
+      applyErrors: 7,
+      errorsReading: { applyErrors: 3, syncErrors: 0, at: '2025-12-31T23:59:00.000Z', roseAt: null },
+      verdict: {
+        verdict: 'failing',
+        reasons: [
+          'apply worker not running on west, its slot west_notes on east is inactive',
+          "apply errors rose from 3 to 7 since steep's reading at 2025-12-31T23:59:00.000Z",
+          'public.notes on west lacks column note, which east publishes: the apply worker cannot apply its changes',
+        ],
+      },
     }),
   ],
   slots: [
@@ -287,6 +327,7 @@ describe('render golden files', () => {
   it('status: JSON, with and without --check', async () => {
     const check = {
       unknown: true,
+      unhealthy: false,
       problems: [
         'node west cannot be read: connection refused',
         'subscription.west_orders on west: unknown, west cannot be read',
@@ -295,7 +336,7 @@ describe('render golden files', () => {
     await expect(jsonText(statusDocument(STATUS), 2)).toMatchFileSnapshot('./golden/status.json');
     await expect(jsonText(statusDocument(STATUS, check), 2)).toMatchFileSnapshot('./golden/statusCheck.json');
     await expect(
-      [renderCheck(check), renderCheck({ unknown: false, problems: [] })].join('\n\n'),
+      [renderCheck(check), renderCheck({ unknown: false, unhealthy: false, problems: [] })].join('\n\n'),
     ).toMatchFileSnapshot('./golden/statusCheck.txt');
   });
 

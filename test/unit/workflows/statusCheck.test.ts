@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { StatusReport, SubscriptionStatus } from '../../../src/model/statusReport.js';
 import type { Topology } from '../../../src/model/topology.js';
-import { checkStatus } from '../../../src/workflows/status.js';
+import { checkStatus, statusExitCode } from '../../../src/workflows/statusCheck.js';
 import { subscriptionStatus as subscription } from '../../support/statusReport.js';
 
 const report = (s: SubscriptionStatus): StatusReport => ({
@@ -52,5 +52,62 @@ describe('status --check', () => {
     ).toEqual([
       'subscription.west_items on west: 3 replication conflicts since its last verify (2026-01-01T00:00:00.000Z) (update_origin_differs 2, update_missing 1): the rows they touched may differ between west and its publisher; compare them with `steep verify west_items`',
     ]);
+  });
+
+  it('failing names the subscription and the evidence (exit 2); stopped is healthy only when the file disables it; an unprovable lag is unknown (exit 1), never healthy', () => {
+    const failing = report(
+      subscription({
+        state: 'failing',
+        tablesReady: 2,
+        verdict: {
+          verdict: 'failing',
+          reasons: ['apply worker not running on west, its slot west_items on east is inactive'],
+        },
+      }),
+    );
+    const c = checkStatus(failing, topology, { seconds: 30 });
+    expect(c).toEqual({
+      unknown: false,
+      unhealthy: true,
+      problems: [
+        'subscription.west_items on west: failing, not synchronized: apply worker not running on west, its slot west_items on east is inactive',
+      ],
+    });
+    expect(statusExitCode(failing, c)).toBe(2);
+
+    const stopped = (reasons: string[]) =>
+      report(
+        subscription({
+          state: 'stopped',
+          enabled: false,
+          tablesReady: 2,
+          verdict: { verdict: 'stopped', reasons },
+        }),
+      );
+    const byFile = { subscriptions: { west_items: { enabled: false } } } as unknown as Topology;
+    expect(checkStatus(stopped(['disabled: no apply worker runs']), byFile).problems).toEqual([]);
+    expect(checkStatus(stopped(['disabled: no apply worker runs']), topology).problems).toEqual([
+      'subscription.west_items on west: disabled',
+    ]);
+    const gone = [
+      'disabled: no apply worker runs',
+      'its slot is gone from east: enabling the subscription cannot resume it',
+    ];
+    expect(checkStatus(stopped(gone), byFile).problems).toEqual([
+      'subscription.west_items on west: its slot is gone from east: enabling the subscription cannot resume it',
+    ]);
+
+    const hidden = report(
+      subscription({ state: 'synchronized', tablesReady: 2, lagSeconds: null, walsender: 'hidden' }),
+    );
+    const h = checkStatus(hidden, topology, { seconds: 30 });
+    expect(h.unknown).toBe(true);
+    expect(h.unhealthy).toBe(false);
+    expect(h.problems[0]).toMatch(/lag in seconds unknown: .*pg_read_all_stats/);
+    expect(statusExitCode(hidden, h)).toBe(1);
+    // a size needs no walsender figure; healthy
+    const b = checkStatus(hidden, topology, { bytes: 64 * 1024 * 1024 });
+    expect(b.problems).toEqual([]);
+    expect(statusExitCode(hidden, b)).toBe(0);
   });
 });

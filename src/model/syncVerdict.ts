@@ -1,0 +1,278 @@
+/**
+ * Is a subscription synchronized? The one rule `status`, `status --check` and the metrics use,
+ * pure, returning its answer with the evidence. `synchronized` is said only when every condition
+ * is proven by this reading: enabled, every table ready (`r`), the apply worker running, and no
+ * apply or table-sync error since steep's last reading (PostgreSQL 15+ counts them, cumulatively,
+ * in pg_stat_subscription_stats: only a rise since a recorded reading says "now"). Anything it
+ * could not read is `unknown` with the reason, never the green word. `status --check` adds the
+ * lag (`lagVerdict`).
+ *
+ * PostgreSQL facts this rests on:
+ * - an apply worker that errors exits; the launcher starts it again after
+ *   wal_retrieve_retry_interval (5 s by default), so a crash loop shows no worker most of the
+ *   time, and one for a moment between errors. Its walsender on the publisher exits with it.
+ * - a worker is also absent for a moment at a benign restart (just after CREATE or ENABLE, or
+ *   after ALTER SUBSCRIPTION changes an option): the publisher's walsender of the old worker may
+ *   still hold the slot. So: no worker while the slot is active at the publisher is `unknown`
+ *   (a restart under way); no worker while the slot is inactive or gone (or the publisher
+ *   cannot be read) is `failing`: nothing applies.
+ * - in a crash loop the worker may be caught running between two errors: a rise of the counters
+ *   seen within `RECENT_RISE_MS` keeps the verdict `failing`, so two readings seconds apart
+ *   cannot both miss it.
+ */
+
+/** pg_stat_subscription_stats' counters as steep last read them on the subscriber. */
+export interface ErrorReading {
+  applyErrors: number;
+  syncErrors: number;
+  /** when read (ISO 8601) */
+  at: string;
+  /** the last reading that saw them rise (ISO 8601), null: none seen */
+  roseAt: string | null;
+}
+
+/** How long a seen rise of the error counters keeps a subscription `failing`. */
+export const RECENT_RISE_MS = 30_000;
+
+export type SyncVerdictWord =
+  /** every condition proven */
+  | 'synchronized'
+  /** enabled, but nothing applies (no worker) or the workers keep failing (errors rose) */
+  | 'failing'
+  /** disabled: no worker runs by design or by hand */
+  | 'stopped'
+  /** a table is not ready (`r`) yet */
+  | 'not_ready'
+  /** a reading steep needed could not be taken, or does not decide */
+  | 'unknown';
+
+export interface SyncVerdict {
+  verdict: SyncVerdictWord;
+  /** the evidence, one sentence each (for synchronized: what was proven) */
+  reasons: string[];
+}
+
+export interface SyncFacts {
+  subscription: string;
+  node: string;
+  from: string;
+  enabled: boolean;
+  tables: readonly { schema: string; name: string; state: string }[];
+  /** null: the subscriber's workers could not be read */
+  applyRunning: boolean | null;
+  /** PostgreSQL 15+ counts errors (pg_stat_subscription_stats) */
+  countsErrors: boolean;
+  /** null: before 15, or could not be read */
+  applyErrors: number | null;
+  syncErrors: number | null;
+  /** steep's last reading of the counters; null: none recorded */
+  previous: ErrorReading | null;
+  /** now (ISO 8601) */
+  now: string;
+  /** the subscription's slot on the publisher: null when the publisher was not read (or slot_name = NONE) */
+  slot: { name: string; active: boolean } | 'absent' | null;
+  /** columns the publisher's published tables have and the subscriber's tables lack, by `schema.table` */
+  missingColumns: Record<string, string[]>;
+  /** why steep could not record this reading for the next (null: recorded, or nothing to record) */
+  notRecorded: string | null;
+}
+
+function errorsText(apply: number, sync: number): string {
+  return `apply ${apply}, sync ${sync}`;
+}
+
+/** The counters' rise since the previous reading, or their last rise within RECENT_RISE_MS; null when neither. */
+function errorRise(f: SyncFacts): string | null {
+  if (f.applyErrors === null || f.syncErrors === null || !f.previous) return null;
+  const p = f.previous;
+  const now = Date.parse(f.now);
+  // the statistics were reset since (pg_stat_reset_subscription_stats): every error counted is newer
+  if (f.applyErrors < p.applyErrors || f.syncErrors < p.syncErrors) {
+    if (f.applyErrors + f.syncErrors === 0) return null;
+    return `errors ${errorsText(f.applyErrors, f.syncErrors)} since the statistics were reset after steep's reading at ${p.at}`;
+  }
+  if (f.applyErrors > p.applyErrors || f.syncErrors > p.syncErrors) {
+    const parts: string[] = [];
+    if (f.applyErrors > p.applyErrors)
+      parts.push(`apply errors rose from ${p.applyErrors} to ${f.applyErrors}`);
+    if (f.syncErrors > p.syncErrors) parts.push(`sync errors rose from ${p.syncErrors} to ${f.syncErrors}`);
+    return `${parts.join(', ')} since steep's reading at ${p.at}`;
+  }
+  if (p.roseAt !== null && now - Date.parse(p.roseAt) < RECENT_RISE_MS)
+    return `errors (${errorsText(f.applyErrors, f.syncErrors)}) last rose at ${p.roseAt}, under ${RECENT_RISE_MS / 1000} s ago: a failing worker errors again every few seconds`;
+  return null;
+}
+
+function slotText(f: SyncFacts): string {
+  if (f.slot === null) return `its slot on ${f.from} could not be read`;
+  if (f.slot === 'absent') return `its slot is gone from ${f.from}`;
+  return `its slot ${f.slot.name} on ${f.from} is ${f.slot.active ? 'active' : 'inactive'}`;
+}
+
+function missingText(missing: Record<string, string[]>, from: string, node: string): string[] {
+  return Object.entries(missing)
+    .filter(([, cols]) => cols.length > 0)
+    .map(
+      ([table, cols]) =>
+        `${table} on ${node} lacks column${cols.length > 1 ? 's' : ''} ${cols.join(', ')}, which ${from} publishes: the apply worker cannot apply its changes`,
+    );
+}
+
+/** The verdict on one existing subscription, with its evidence. */
+export function syncVerdict(f: SyncFacts): SyncVerdict {
+  const missing = missingText(f.missingColumns, f.from, f.node);
+  if (!f.enabled) {
+    const reasons = ['disabled: no apply worker runs'];
+    if (f.slot === 'absent') reasons.push(`${slotText(f)}: enabling the subscription cannot resume it`);
+    return { verdict: 'stopped', reasons: [...reasons, ...missing] };
+  }
+  if (f.applyRunning === null)
+    return {
+      verdict: 'unknown',
+      reasons: [`the workers of ${f.subscription} on ${f.node} could not be read`],
+    };
+  const rise = errorRise(f);
+  if (!f.applyRunning) {
+    if (rise === null && f.slot !== null && f.slot !== 'absent' && f.slot.active)
+      return {
+        verdict: 'unknown',
+        reasons: [
+          `no apply worker on ${f.node}, while ${slotText(f)}: a worker restarting (read again)`,
+          ...missing,
+        ],
+      };
+    return {
+      verdict: 'failing',
+      reasons: [`apply worker not running on ${f.node}, ${slotText(f)}`, ...(rise ? [rise] : []), ...missing],
+    };
+  }
+  if (rise !== null) return { verdict: 'failing', reasons: [rise, ...missing] };
+  if (missing.length > 0) return { verdict: 'failing', reasons: missing };
+  if (f.countsErrors) {
+    if (f.applyErrors === null || f.syncErrors === null)
+      return {
+        verdict: 'unknown',
+        reasons: [`the error counters of ${f.subscription} on ${f.node} could not be read`],
+      };
+    if (f.previous === null && f.applyErrors + f.syncErrors > 0)
+      return {
+        verdict: 'unknown',
+        reasons: [
+          `errors ${errorsText(f.applyErrors, f.syncErrors)} counted since the statistics were reset, and no earlier reading of steep's to tell whether they still rise` +
+            (f.notRecorded
+              ? ` (nor could this reading be recorded: ${f.notRecorded})`
+              : ': this reading is recorded, the next steep status compares with it'),
+        ],
+      };
+  }
+  const notReady = f.tables.filter((t) => t.state !== 'r');
+  if (notReady.length > 0)
+    return {
+      verdict: 'not_ready',
+      reasons: [`tables ${f.tables.length - notReady.length}/${f.tables.length} ready`],
+    };
+  const proven = [`enabled, tables ${f.tables.length}/${f.tables.length} ready, apply worker running`];
+  if (!f.countsErrors) proven.push('errors not counted before PostgreSQL 15');
+  else if (f.previous) proven.push(`no error since steep's reading at ${f.previous.at}`);
+  else proven.push('no error counted');
+  return { verdict: 'synchronized', reasons: proven };
+}
+
+/**
+ * The reading to record for the next verdict: the counters now, and when they last rose. Null
+ * when they could not be read (before 15 too): the previous one stays.
+ */
+export function nextReading(
+  f: Pick<SyncFacts, 'applyErrors' | 'syncErrors' | 'previous' | 'now'>,
+): ErrorReading | null {
+  if (f.applyErrors === null || f.syncErrors === null) return null;
+  const p = f.previous;
+  const rose =
+    p !== null &&
+    (f.applyErrors > p.applyErrors ||
+      f.syncErrors > p.syncErrors ||
+      ((f.applyErrors < p.applyErrors || f.syncErrors < p.syncErrors) && f.applyErrors + f.syncErrors > 0));
+  return {
+    applyErrors: f.applyErrors,
+    syncErrors: f.syncErrors,
+    at: f.now,
+    roseAt: rose ? f.now : (p?.roseAt ?? null),
+  };
+}
+
+/**
+ * The columns of a published table its subscriber's table lacks: the publisher's, in the
+ * publications' column list where they have one (`null`: every column), but not generated ones
+ * (PostgreSQL publishes those only when asked to, from 18). A change to such a table stops the
+ * apply worker ("logical replication target relation … is missing replicated column").
+ */
+export function missingColumns(
+  published: readonly { name: string; generated: unknown }[],
+  subscriber: readonly { name: string }[],
+  columnList: readonly string[] | null,
+): string[] {
+  const have = new Set(subscriber.map((c) => c.name));
+  return published
+    .filter((c) => !c.generated && (columnList === null || columnList.includes(c.name)) && !have.has(c.name))
+    .map((c) => c.name);
+}
+
+/** `--max-lag`: a size or a duration. */
+export type LagLimit = { bytes: number } | { seconds: number };
+
+export interface LagFacts {
+  lagBytes: number | null;
+  lagSeconds: number | null;
+  /**
+   * the publisher's walsender for the slot: `streaming` (its figures visible), `hidden` (the role
+   * sees its pid only: pg_stat_replication shows the rest to superusers and members of
+   * pg_read_all_stats), `none` (no walsender: the slot is inactive); null: not read
+   */
+  walsender: 'streaming' | 'hidden' | 'none' | null;
+  /** why the lag was not read at all (its publisher cannot be read), or null */
+  unreadable: string | null;
+}
+
+/** Below this much unconfirmed WAL a streaming slot has nothing left to replay: its replay lag is 0 s. */
+const NOTHING_PENDING_BYTES = 64 * 1024;
+
+export type LagVerdict =
+  | { verdict: 'within' }
+  | { verdict: 'over'; reason: string }
+  | { verdict: 'unknown'; reason: string };
+
+/** The lag against `--max-lag`. */
+export function lagVerdict(limit: LagLimit, l: LagFacts, formatBytes: (n: number) => string): LagVerdict {
+  if (l.unreadable) return { verdict: 'unknown', reason: l.unreadable };
+  if ('bytes' in limit) {
+    if (l.lagBytes === null) return { verdict: 'unknown', reason: 'lag unknown: its slot was not read' };
+    return l.lagBytes > limit.bytes
+      ? {
+          verdict: 'over',
+          reason: `lag ${formatBytes(l.lagBytes)}, over --max-lag ${formatBytes(limit.bytes)}`,
+        }
+      : { verdict: 'within' };
+  }
+  if (l.lagSeconds !== null)
+    return l.lagSeconds > limit.seconds
+      ? { verdict: 'over', reason: `lag ${l.lagSeconds.toFixed(1)} s, over --max-lag ${limit.seconds} s` }
+      : { verdict: 'within' };
+  if (l.walsender === 'hidden')
+    return {
+      verdict: 'unknown',
+      reason:
+        "lag in seconds unknown: steep's role may not read the walsender's replay_lag on the publisher (pg_stat_replication shows it to superusers and members of pg_read_all_stats); --max-lag with a size needs no such right",
+    };
+  if (l.walsender === 'streaming' && l.lagBytes !== null && l.lagBytes <= NOTHING_PENDING_BYTES)
+    // PostgreSQL shows replay_lag as null once a walsender has caught up and no WAL comes
+    return { verdict: 'within' };
+  if (l.walsender === 'streaming')
+    return {
+      verdict: 'unknown',
+      reason: `lag in seconds unknown: the walsender reports no replay lag yet, with ${l.lagBytes === null ? 'an unknown amount' : formatBytes(l.lagBytes)} unconfirmed`,
+    };
+  return {
+    verdict: 'unknown',
+    reason: 'lag in seconds unknown: no walsender streams its slot on the publisher',
+  };
+}

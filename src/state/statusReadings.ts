@@ -1,0 +1,60 @@
+import type pg from 'pg';
+import type { ErrorReading } from '../model/syncVerdict.js';
+import { hasTable } from './columns.js';
+import { StateTable } from './stateTable.js';
+
+/**
+ * `status_readings` (state schema migration 12): steep's last reading of each subscription's
+ * error counters on this subscriber, which the next `status` compares with
+ * (model/syncVerdict.ts).
+ */
+export class StatusReadingStore extends StateTable {
+  protected readonly name = 'status_readings';
+
+  /** Every subscription's last reading on this node; null when migration 12 is not applied. */
+  async all(client: pg.Client): Promise<Map<string, ErrorReading> | null> {
+    if (!(await hasTable(client, this.table))) return null;
+    const out = new Map<string, ErrorReading>();
+    const { rows } = await client.query<{
+      subscription: string;
+      apply_errors: string;
+      sync_errors: string;
+      read_at: Date;
+      rose_at: Date | null;
+    }>(
+      `SELECT subscription, apply_errors::text, sync_errors::text, read_at, rose_at
+         FROM ${this.table} WHERE node_name = $1`,
+      [this.node],
+    );
+    for (const r of rows)
+      out.set(r.subscription, {
+        applyErrors: Number(r.apply_errors),
+        syncErrors: Number(r.sync_errors),
+        at: r.read_at.toISOString(),
+        roseAt: r.rose_at ? r.rose_at.toISOString() : null,
+      });
+    return out;
+  }
+
+  /** Record these readings, by subscription (one statement). */
+  async record(client: pg.Client, readings: Map<string, ErrorReading>): Promise<void> {
+    if (readings.size === 0) return;
+    const subs = [...readings.keys()];
+    const rs = subs.map((s) => readings.get(s)!);
+    await client.query(
+      `INSERT INTO ${this.table} (node_name, subscription, apply_errors, sync_errors, read_at, rose_at)
+       SELECT $1, s, a, y, r, o
+         FROM unnest($2::text[], $3::bigint[], $4::bigint[], $5::timestamptz[], $6::timestamptz[]) AS u(s, a, y, r, o)
+       ON CONFLICT (node_name, subscription) DO UPDATE SET apply_errors = excluded.apply_errors,
+         sync_errors = excluded.sync_errors, read_at = excluded.read_at, rose_at = excluded.rose_at`,
+      [
+        this.node,
+        subs,
+        rs.map((r) => r.applyErrors),
+        rs.map((r) => r.syncErrors),
+        rs.map((r) => r.at),
+        rs.map((r) => r.roseAt),
+      ],
+    );
+  }
+}

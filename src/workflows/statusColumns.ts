@@ -1,0 +1,90 @@
+import { readTableColumns } from '../catalog/tableSchemas.js';
+import { connectionLimit } from '../db/connectionLimit.js';
+import type { ClusterState, ObservedNode } from '../model/cluster.js';
+import { missingColumns, type SyncFacts } from '../model/syncVerdict.js';
+import type { TableSchema } from '../model/tableSchema.js';
+import { qualifiedName, type TableName, type Topology } from '../model/topology.js';
+
+/**
+ * For `status`, of the subscriptions the verdict found failing only: the columns their
+ * publisher publishes that the subscriber's tables lack (steep's own schema comparison names
+ * what PostgreSQL's error, in the subscriber's server log, says). One session per node
+ * involved; a node that cannot be read now leaves its subscriptions' verdicts as they were.
+ * By `node/subscription`, then `schema.table`.
+ */
+export async function missingColumnsOf(
+  topology: Topology,
+  observed: ClusterState,
+  failing: readonly SyncFacts[],
+): Promise<Map<string, Record<string, string[]>>> {
+  const out = new Map<string, Record<string, string[]>>();
+  const want = new Map<string, Map<string, TableName>>();
+  const ask = (node: string, t: TableName) => {
+    const m = want.get(node) ?? new Map<string, TableName>();
+    m.set(qualifiedName(t), { schema: t.schema, name: t.name });
+    want.set(node, m);
+  };
+  for (const f of failing) {
+    if (!observed.nodes[f.node]?.reachable || !observed.nodes[f.from]?.reachable) continue;
+    for (const t of f.tables) {
+      ask(f.node, t);
+      ask(f.from, t);
+    }
+  }
+  const read = new Map<string, Record<string, TableSchema>>();
+  const limited = connectionLimit(topology.settings.maxConnections);
+  await Promise.all(
+    [...want].map(([node, tables]) =>
+      limited(async () => {
+        const spec = topology.nodes[node];
+        if (!spec) return;
+        try {
+          const columns = await readTableColumns(spec.connection, {
+            node,
+            tables: [...tables.values()],
+            objects: false,
+            stateSchema: topology.settings.stateSchema,
+            connectTimeoutMs: topology.settings.connectTimeout,
+          });
+          read.set(node, columns);
+        } catch {
+          // read moments ago, gone now: the verdict stands on what it had
+        }
+      }),
+    ),
+  );
+  for (const f of failing) {
+    const pub = read.get(f.from);
+    const sub = read.get(f.node);
+    const publisher = observed.nodes[f.from];
+    const subscription = observed.nodes[f.node];
+    if (!pub || !sub || !publisher?.reachable || !subscription?.reachable) continue;
+    const publications = subscription.subscriptions[f.subscription]?.publications ?? [];
+    const found: Record<string, string[]> = {};
+    for (const t of f.tables) {
+      const qn = qualifiedName(t);
+      const p = pub[qn];
+      const s = sub[qn];
+      if (!p || !s) continue;
+      const lacks = missingColumns(p.columns, s.columns, columnList(publisher, publications, t));
+      if (lacks.length > 0) found[qn] = lacks;
+    }
+    out.set(`${f.node}/${f.subscription}`, found);
+  }
+  return out;
+}
+
+/** The column list the subscription's publications give a table: null when one publishes every column. */
+function columnList(publisher: ObservedNode, publications: readonly string[], t: TableName): string[] | null {
+  const lists: string[] = [];
+  for (const name of publications) {
+    const p = publisher.publications[name];
+    if (!p) continue;
+    if (p.allTables || p.schemas.includes(t.schema)) return null;
+    const pt = p.tables.find((x) => x.schema === t.schema && x.name === t.name);
+    if (!pt) continue;
+    if (pt.columns === null) return null;
+    lists.push(...pt.columns);
+  }
+  return lists.length > 0 ? lists : null;
+}

@@ -1,0 +1,132 @@
+import {
+  type FinishedCopy,
+  readAllFinishedCopies,
+  readSlotLag,
+  readSubscriptionActivity,
+} from '../catalog/initProgress.js';
+import { postgresMessage } from '../catalog/session.js';
+import { nodeSession } from '../db/connect.js';
+import { connectionLimit } from '../db/connectionLimit.js';
+import type { ClusterState } from '../model/cluster.js';
+import type { SlotLag, SubscriptionActivity } from '../model/initState.js';
+import { type ErrorReading, nextReading } from '../model/syncVerdict.js';
+import type { Topology } from '../model/topology.js';
+import type { VerifyRecord } from '../model/verifyRecord.js';
+import { DivergedTablesStore } from '../state/divergedTables.js';
+import { StatusReadingStore } from '../state/statusReadings.js';
+import { VerificationStore } from '../state/verifications.js';
+
+/**
+ * The live figures of `status` that no catalog snapshot has, one session per node: worker
+ * activity and error counts, slot lag, what steep's state schema records (diverged tables, the
+ * last verify, the last reading of the error counters); and this reading of the error counters
+ * recorded there for the next `status` to compare with (model/syncVerdict.ts).
+ */
+
+export interface Live {
+  activity: Map<string, SubscriptionActivity>;
+  slots: Map<string, SlotLag>;
+  /** by subscription */
+  diverged: Map<string, string[]>;
+  /** by subscription: its last verify of every table */
+  verified: Map<string, VerifyRecord>;
+  /** by subscription: its tables PostgreSQL copied (`f`), not yet in sync */
+  finished: Map<string, FinishedCopy[]>;
+  /** by subscription: steep's previous reading of its error counters */
+  readings: Map<string, ErrorReading>;
+  /** when this reading was taken (ISO 8601) */
+  readAt: string;
+  /** why this reading could not be recorded for the next (null: recorded) */
+  notRecorded: string | null;
+}
+
+/** The live figures no catalog snapshot has: worker activity and error counts, slot lag. One session per node. */
+/** `record`: keep this reading of the error counters for the next status (status does; drift only reads). */
+export async function readLive(
+  topology: Topology,
+  observed: ClusterState,
+  opts: { record: boolean },
+): Promise<Map<string, Live>> {
+  const out = new Map<string, Live>();
+  const limited = connectionLimit(topology.settings.maxConnections);
+  await Promise.all(
+    Object.values(observed.nodes).map((n) =>
+      limited(async () => {
+        if (!n.reachable || !topology.nodes[n.name]) return;
+        try {
+          const c = await nodeSession(topology, n.name, 'steep status', {
+            statementTimeoutMs: 10_000,
+            // the six reads below go out together
+            pipeline: true,
+          });
+          try {
+            const readingStore = new StatusReadingStore(topology.settings.stateSchema, n.name);
+            const [activity, slots, diverged, finished, verified, readings] = await Promise.all([
+              readSubscriptionActivity(c, n.serverVersion),
+              readSlotLag(c).catch(() => [] as SlotLag[]),
+              new DivergedTablesStore(topology.settings.stateSchema, n.name)
+                .all(c)
+                .catch(() => new Map<string, string[]>()),
+              readAllFinishedCopies(c).catch(() => new Map<string, FinishedCopy[]>()),
+              new VerificationStore(topology.settings.stateSchema, n.name)
+                .all(c)
+                .catch(() => new Map<string, VerifyRecord>()),
+              readingStore.all(c).catch(() => null),
+            ]);
+            const readAt = new Date().toISOString();
+            const notRecorded = opts.record
+              ? await recordReadings(c, readingStore, activity, readings, readAt)
+              : null;
+            out.set(n.name, {
+              activity: new Map(activity.map((a) => [a.name, a])),
+              slots: new Map(slots.map((s) => [s.slot, s])),
+              diverged,
+              finished,
+              verified,
+              readings: readings ?? new Map(),
+              readAt,
+              notRecorded,
+            });
+          } finally {
+            await c.end().catch(() => {});
+          }
+        } catch {
+          // read moments ago, gone now: its catalog figures still show
+        }
+      }),
+    ),
+  );
+  return out;
+}
+
+/**
+ * Record this reading of the error counters (15+) for the next status to compare with; why it
+ * could not be, or null. `previous` null: the state schema has no `status_readings` (an apply
+ * creates it) or it could not be read.
+ */
+async function recordReadings(
+  c: Awaited<ReturnType<typeof nodeSession>>,
+  store: StatusReadingStore,
+  activity: SubscriptionActivity[],
+  previous: Map<string, ErrorReading> | null,
+  now: string,
+): Promise<string | null> {
+  const next = new Map<string, ErrorReading>();
+  for (const a of activity) {
+    const r = nextReading({
+      applyErrors: a.applyErrorCount,
+      syncErrors: a.syncErrorCount,
+      previous: previous?.get(a.name) ?? null,
+      now,
+    });
+    if (r) next.set(a.name, r);
+  }
+  if (next.size === 0) return null;
+  if (previous === null) return "steep's state schema has no status_readings table (steep apply creates it)";
+  try {
+    await store.record(c, next);
+    return null;
+  } catch (err) {
+    return postgresMessage(err);
+  }
+}

@@ -1,0 +1,295 @@
+import { describe, expect, it } from 'vitest';
+import { type CliResult, steepWith, writeConfig } from '../support/cli.js';
+import { type TestNode, useCluster } from '../support/cluster.js';
+import { createTables, digests, fillTables, startWriter, waitCaughtUp } from '../support/replicationData.js';
+import { eventually, nodesYaml, passwordEnv, passwordVar } from '../support/topologyFile.js';
+
+/**
+ * `steep status` says `synchronized`, and `status --check` healthy, only when it is proven
+ * (docs/status.md): each case below is one where replication had stopped and status said
+ * synchronized / healthy (issue 49). A column the subscriber lacks and an insert conflict
+ * crash-loop the apply worker: `failing`, with the column named, and `--check` exits 2 naming
+ * the subscription; fixed, it is synchronized again. A disabled subscription whose slot is gone
+ * is `stopped`. A role that may not read the walsender's lag in seconds gets `unknown` with the
+ * reason from `--check --max-lag 30s` (exit 1), never healthy.
+ */
+const cluster = useCluster({ nodes: ['east', 'west'] });
+
+interface Sub {
+  name: string;
+  state: string;
+  verdict: { verdict: string; reasons: string[] } | null;
+  applyErrors: number | null;
+  unknown: string | null;
+}
+interface Report {
+  subscriptions: Sub[];
+  check?: { unknown: boolean; unhealthy: boolean; problems: string[] };
+}
+
+interface DriftDoc {
+  failing?: Array<{ subscription: string; node: string; reasons: string[] }>;
+}
+
+const TABLE_ROWS = 1_000;
+
+/** A file with one publication of `table` on east and its subscription on west. */
+function topologyFile(
+  east: TestNode,
+  west: TestNode,
+  table: string,
+  nodes = nodesYaml([east, west]),
+): string {
+  return writeConfig(
+    [
+      'version: 1',
+      `topology: verdict-${table}`,
+      nodes,
+      'publications:',
+      `  ${table}_pub:`,
+      '    node: east',
+      `    tables: [public.${table}]`,
+      'subscriptions:',
+      `  west_${table}:`,
+      '    node: west',
+      '    from: east',
+      `    publications: [${table}_pub]`,
+      '',
+    ].join('\n'),
+  );
+}
+
+/** Tables on both nodes, rows on east, the subscription applied and proven healthy (its first reading recorded). */
+async function subscribed(table: string) {
+  const east = cluster().node('east');
+  const west = cluster().node('west');
+  await createTables([east, west], [{ name: table, rows: TABLE_ROWS }]);
+  await fillTables(east, [{ name: table, rows: TABLE_ROWS }]);
+  const path = topologyFile(east, west, table);
+  const steep = steepWith({ config: path, env: passwordEnv(cluster().nodes) });
+  const applied = await steep(['apply', '--auto-approve']);
+  expect(applied.code, applied.stdout + applied.stderr).toBe(0);
+  const sub = `west_${table}`;
+  await eventually(
+    async () => (await steep(['status', '--check', '--max-lag', '30s'])).code === 0,
+    60_000,
+    `${sub} healthy after apply`,
+  );
+  const status = async (): Promise<Sub> => {
+    const r = await steep(['status', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    return (JSON.parse(r.stdout) as Report).subscriptions.find((s) => s.name === sub)!;
+  };
+  return { east, west, steep, sub, status };
+}
+
+/**
+ * Until the apply worker has failed twice (pg_stat_subscription_stats, 15+). PostgreSQL 14
+ * counts nothing: until no apply worker runs and the slot is inactive, which a crash loop shows
+ * most of the time (and status, by the same evidence, says failing: docs/status.md).
+ */
+async function untilApplyFails(east: TestNode, west: TestNode, sub: string): Promise<void> {
+  const counted = async () => {
+    const [r] = await west.query<{ n: string }>(
+      'SELECT apply_error_count::text AS n FROM pg_stat_subscription_stats WHERE subname = $1',
+      [sub],
+    );
+    return Number(r?.n ?? 0) >= 2;
+  };
+  const stopped = async () => {
+    const [w] = await west.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_stat_subscription WHERE subname = $1 AND pid IS NOT NULL AND relid IS NULL`,
+      [sub],
+    );
+    const [s] = await east.query<{ active: boolean }>(
+      'SELECT active FROM pg_replication_slots WHERE slot_name = $1',
+      [sub],
+    );
+    return w?.n === 0 && s?.active === false;
+  };
+  await eventually(west.version >= 15 ? counted : stopped, 120_000, 'the apply worker to fail');
+}
+
+function expectUnhealthy(r: CliResult, sub: string, why: RegExp): void {
+  expect(r.code, r.stdout + r.stderr).toBe(2);
+  expect(r.stdout).toContain('Check: unhealthy:');
+  expect(r.stdout).toMatch(
+    new RegExp(`✗ subscription\\.${sub} on west: failing, not synchronized: .*${why.source}`),
+  );
+}
+
+describe('steep status: synchronized only when proven', () => {
+  it('a column added on the publisher only, writes running: failing, naming the column; --check exits 2; the column added on the subscriber: synchronized', async () => {
+    const { east, west, steep, sub, status } = await subscribed('vd_col');
+    await east.query('ALTER TABLE public.vd_col ADD COLUMN note text');
+    const writer = startWriter(east, ['vd_col']);
+    try {
+      await untilApplyFails(east, west, sub);
+      const s = await status();
+      expect(s.state).toBe('failing');
+      expect(s.verdict?.verdict).toBe('failing');
+      expect(s.verdict?.reasons).toContain(
+        'public.vd_col on west lacks column note, which east publishes: the apply worker cannot apply its changes',
+      );
+      const text = await steep(['status']);
+      expect(text.stdout).toMatch(new RegExp(`${sub}\\s+west ← east\\s+failing\\s`));
+      expect(text.stdout).not.toMatch(new RegExp(`${sub}\\s+west ← east\\s+synchronized`));
+      expect(text.stdout).toContain('public.vd_col on west lacks column note');
+      expectUnhealthy(await steep(['status', '--check', '--max-lag', '30s']), sub, /lacks column note/);
+      // drift names the column (a schema difference) and that replication stopped on it (15+:
+      // on 14 a reading may catch the worker between two errors)
+      const drift = await steep(['drift', '--json']);
+      expect(drift.code, drift.stderr).toBe(2);
+      if (west.version >= 15) {
+        expect(
+          (JSON.parse(drift.stdout) as DriftDoc).failing?.find((f) => f.subscription === sub)?.reasons,
+        ).toContain(
+          'public.vd_col on west lacks column note, which east publishes: the apply worker cannot apply its changes',
+        );
+        expect((await steep(['drift'])).stdout).toMatch(
+          new RegExp(`Replication failing:\\n  subscription ${sub} on west ← east: .*lacks column note`),
+        );
+      }
+      // the same reading, again and again while it fails: never healthy (15+: the counters keep
+      // a rise in view; 14 has only the worker, which a reading may catch between two errors)
+      if (west.version >= 15)
+        for (let i = 0; i < 5; i++)
+          expect((await steep(['status', '--check', '--max-lag', '30s'])).code, `reading ${i}`).toBe(2);
+
+      // the subscriber gets the column: the worker applies again, errors stop rising, synchronized
+      await west.query('ALTER TABLE public.vd_col ADD COLUMN note text');
+      await eventually(
+        async () => (await steep(['status', '--check', '--max-lag', '30s'])).code === 0,
+        180_000,
+        'healthy once the column is there',
+      );
+      const healed = await status();
+      expect(healed.state).toBe('synchronized');
+      expect(healed.verdict?.verdict).toBe('synchronized');
+    } finally {
+      await writer.stop();
+    }
+    await waitCaughtUp(east, sub);
+    expect(await digests(west, ['vd_col'])).toEqual(await digests(east, ['vd_col']));
+  }, 600_000);
+
+  it('an insert conflict (insert_exists) crash-loops the apply worker: failing, the errors that rose; the row removed: synchronized', async () => {
+    const { east, west, steep, sub, status } = await subscribed('vd_ins');
+    await west.query(`INSERT INTO public.vd_ins (id, v) VALUES (424242, 'here first')`);
+    await east.query(`INSERT INTO public.vd_ins (id, v) VALUES (424242, 'from east')`);
+    await untilApplyFails(east, west, sub);
+    const s = await status();
+    expect(s.state).toBe('failing');
+    expect(s.verdict?.reasons.join(' ')).toMatch(
+      /apply worker not running on west|apply errors rose from \d+ to \d+/,
+    );
+    expectUnhealthy(
+      await steep(['status', '--check']),
+      sub,
+      /(apply worker not running on west|apply errors rose from \d+ to \d+|errors .* last rose at)/,
+    );
+    if (west.version >= 15)
+      for (let i = 0; i < 5; i++) expect((await steep(['status', '--check'])).code, `reading ${i}`).toBe(2);
+    if (west.version >= 15) {
+      const drift = await steep(['drift', '--json']);
+      expect(drift.code, drift.stderr).toBe(2);
+      expect((JSON.parse(drift.stdout) as DriftDoc).failing?.map((f) => f.subscription)).toContain(sub);
+    }
+
+    await west.query('DELETE FROM public.vd_ins WHERE id = 424242');
+    await eventually(
+      async () => (await status()).state === 'synchronized',
+      180_000,
+      'synchronized once the conflicting row is gone',
+    );
+    await waitCaughtUp(east, sub);
+    // PostgreSQL 18 counted the conflict: --check wants a verify since (status.test.ts), which finds the rows equal
+    const verified = await steep(['verify', sub]);
+    expect(verified.code, verified.stdout + verified.stderr).toBe(0);
+    const healthy = await steep(['status', '--check', '--max-lag', '30s']);
+    expect(healthy.code, healthy.stdout).toBe(0);
+    expect(await digests(west, ['vd_ins'])).toEqual(await digests(east, ['vd_ins']));
+  }, 600_000);
+
+  it('a disabled subscription whose slot is gone from the publisher: stopped, not synchronized', async () => {
+    const { east, west, steep, sub, status } = await subscribed('vd_dis');
+    await waitCaughtUp(east, sub);
+    expect(await digests(west, ['vd_dis'])).toEqual(await digests(east, ['vd_dis']));
+    await west.query(`ALTER SUBSCRIPTION ${sub} DISABLE`);
+    await eventually(
+      async () =>
+        (
+          await east.query<{ active: boolean }>(
+            'SELECT active FROM pg_replication_slots WHERE slot_name = $1',
+            [sub],
+          )
+        )[0]?.active === false,
+      60_000,
+      'the slot to go inactive',
+    );
+    await east.query('SELECT pg_drop_replication_slot($1)', [sub]);
+    const s = await status();
+    expect(s.state).toBe('stopped');
+    expect(s.verdict?.reasons).toEqual([
+      'disabled: no apply worker runs',
+      'its slot is gone from east: enabling the subscription cannot resume it',
+    ]);
+    const text = await steep(['status']);
+    expect(text.stdout).not.toMatch(new RegExp(`${sub}\\s+west ← east\\s+synchronized`));
+    const check = await steep(['status', '--check']);
+    expect(check.code, check.stdout).toBe(2);
+    expect(check.stdout).toContain(
+      `✗ subscription.${sub} on west: disabled: its slot is gone from east: enabling the subscription cannot resume it`,
+    );
+    await west.query(`ALTER SUBSCRIPTION ${sub} SET (slot_name = NONE)`);
+    await west.query(`DROP SUBSCRIPTION ${sub}`);
+  }, 300_000);
+
+  it('a role that may not read the lag in seconds: --max-lag 30s is unknown with the reason (exit 1), a size still works; with pg_read_all_stats healthy', async () => {
+    const { east, west, sub } = await subscribed('vd_lag');
+    const password = 'vd-monitor-pw';
+    for (const n of [east, west]) {
+      await n.query(`CREATE ROLE vd_monitor LOGIN PASSWORD '${password}'`);
+      await n.query('GRANT USAGE ON SCHEMA steep TO vd_monitor');
+      await n.query('GRANT SELECT ON ALL TABLES IN SCHEMA steep TO vd_monitor');
+      // where status keeps its reading of the error counters (absent before state migration 11)
+      await n.query(
+        `DO $$ BEGIN IF to_regclass('steep.status_readings') IS NOT NULL THEN GRANT INSERT, UPDATE ON steep.status_readings TO vd_monitor; END IF; END $$`,
+      );
+    }
+    const nodes = [
+      'nodes:',
+      ...[east, west].flatMap((n) => [
+        `  ${n.name}:`,
+        `    url: postgres://vd_monitor@127.0.0.1:${n.port}/app`,
+        `    password: \${env:${passwordVar(n)}}`,
+      ]),
+    ].join('\n');
+    const monitor = steepWith({
+      config: topologyFile(east, west, 'vd_lag', nodes),
+      env: { [passwordVar(east)]: password, [passwordVar(west)]: password },
+    });
+    const seconds = await monitor(['status', '--check', '--max-lag', '30s', '--json']);
+    expect(seconds.code, seconds.stdout + seconds.stderr).toBe(1);
+    const doc = JSON.parse(seconds.stdout) as Report;
+    expect(doc.subscriptions.find((s) => s.name === sub)?.state).toBe('synchronized');
+    expect(doc.check).toMatchObject({ unknown: true, unhealthy: false });
+    expect(doc.check!.problems).toEqual([
+      `subscription.${sub} on west: lag in seconds unknown: steep's role may not read the walsender's replay_lag on the publisher (pg_stat_replication shows it to superusers and members of pg_read_all_stats); --max-lag with a size needs no such right`,
+    ]);
+    const text = await monitor(['status', '--check', '--max-lag', '30s']);
+    expect(text.code).toBe(1);
+    expect(text.stdout).toContain('Check: unknown (not proven healthy):');
+    expect(text.stdout).not.toContain('Check: healthy');
+    expect((await monitor(['status', '--check', '--max-lag', '64MB'])).code).toBe(0);
+
+    await east.query('GRANT pg_read_all_stats TO vd_monitor');
+    await eventually(
+      async () => (await monitor(['status', '--check', '--max-lag', '30s'])).code === 0,
+      60_000,
+      'healthy once the role may read the lag',
+    );
+    await waitCaughtUp(east, sub);
+    expect(await digests(west, ['vd_lag'])).toEqual(await digests(east, ['vd_lag']));
+  }, 300_000);
+});

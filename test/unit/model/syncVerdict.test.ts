@@ -1,0 +1,280 @@
+import { describe, expect, it } from 'vitest';
+import { formatBytes } from '../../../src/model/bytes.js';
+import {
+  type LagFacts,
+  lagVerdict,
+  missingColumns,
+  nextReading,
+  RECENT_RISE_MS,
+  type SyncFacts,
+  type SyncVerdictWord,
+  syncVerdict,
+} from '../../../src/model/syncVerdict.js';
+
+const NOW = '2026-01-01T12:00:00.000Z';
+const EARLIER = '2026-01-01T11:59:00.000Z';
+const ago = (ms: number) => new Date(Date.parse(NOW) - ms).toISOString();
+
+/** west_x on west from east, every condition of synchronized true (PostgreSQL 15+, a reading recorded). */
+const SYNCED: SyncFacts = {
+  subscription: 'west_x',
+  node: 'west',
+  from: 'east',
+  enabled: true,
+  tables: [
+    { schema: 'public', name: 'a', state: 'r' },
+    { schema: 'public', name: 'b', state: 'r' },
+  ],
+  applyRunning: true,
+  countsErrors: true,
+  applyErrors: 3,
+  syncErrors: 1,
+  previous: { applyErrors: 3, syncErrors: 1, at: EARLIER, roseAt: null },
+  now: NOW,
+  slot: { name: 'west_x', active: true },
+  missingColumns: {},
+  notRecorded: null,
+};
+
+describe('syncVerdict: synchronized only when every condition is proven', () => {
+  const cases: Array<[string, Partial<SyncFacts>, SyncVerdictWord, RegExp]> = [
+    ['every condition true', {}, 'synchronized', /^enabled, tables 2\/2 ready, apply worker running$/],
+    [
+      'before PostgreSQL 15 (no counters)',
+      { countsErrors: false, applyErrors: null, syncErrors: null, previous: null },
+      'synchronized',
+      /^errors not counted before PostgreSQL 15$/,
+    ],
+    [
+      'no error ever, no reading yet',
+      { applyErrors: 0, syncErrors: 0, previous: null },
+      'synchronized',
+      /^no error counted$/,
+    ],
+    // each condition made false
+    ['disabled', { enabled: false, applyRunning: false }, 'stopped', /^disabled: no apply worker runs$/],
+    [
+      'disabled, its slot gone from the publisher',
+      { enabled: false, applyRunning: false, slot: 'absent' },
+      'stopped',
+      /^its slot is gone from east: enabling the subscription cannot resume it$/,
+    ],
+    [
+      'a table not ready',
+      {
+        tables: [
+          { schema: 'public', name: 'a', state: 'r' },
+          { schema: 'public', name: 'b', state: 'd' },
+        ],
+      },
+      'not_ready',
+      /^tables 1\/2 ready$/,
+    ],
+    [
+      'the apply worker not running, slot inactive',
+      { applyRunning: false, slot: { name: 'west_x', active: false } },
+      'failing',
+      /^apply worker not running on west, its slot west_x on east is inactive$/,
+    ],
+    [
+      'the apply worker not running, slot gone',
+      { applyRunning: false, slot: 'absent' },
+      'failing',
+      /^apply worker not running on west, its slot is gone from east$/,
+    ],
+    [
+      'the apply worker not running, publisher unread',
+      { applyRunning: false, slot: null },
+      'failing',
+      /^apply worker not running on west, its slot on east could not be read$/,
+    ],
+    [
+      'before 15: worker not running is enough',
+      {
+        countsErrors: false,
+        applyErrors: null,
+        syncErrors: null,
+        previous: null,
+        applyRunning: false,
+        slot: { name: 'west_x', active: false },
+      },
+      'failing',
+      /^apply worker not running/,
+    ],
+    [
+      'apply errors rose since the last reading',
+      { applyErrors: 7 },
+      'failing',
+      new RegExp(`^apply errors rose from 3 to 7 since steep's reading at ${EARLIER}$`),
+    ],
+    [
+      'sync errors rose since the last reading',
+      { syncErrors: 2 },
+      'failing',
+      /^sync errors rose from 1 to 2 since/,
+    ],
+    [
+      'a rise seen moments ago, worker caught between two errors',
+      { previous: { applyErrors: 3, syncErrors: 1, at: ago(2000), roseAt: ago(5000) } },
+      'failing',
+      /last rose at .*under 30 s ago/,
+    ],
+    [
+      'counters reset since the reading, errors counted after',
+      { applyErrors: 1, syncErrors: 0 },
+      'failing',
+      /since the statistics were reset after steep's reading/,
+    ],
+    [
+      'a column the publisher publishes is missing',
+      { missingColumns: { 'public.a': ['note'] } },
+      'failing',
+      /^public\.a on west lacks column note, which east publishes/,
+    ],
+    // what steep could not read
+    [
+      'the workers could not be read',
+      { applyRunning: null },
+      'unknown',
+      /^the workers of west_x on west could not be read$/,
+    ],
+    [
+      'the counters could not be read (15+)',
+      { applyErrors: null, syncErrors: null },
+      'unknown',
+      /error counters of west_x on west could not be read/,
+    ],
+    [
+      'errors counted, no earlier reading',
+      { previous: null },
+      'unknown',
+      /no earlier reading of steep's .*this reading is recorded/,
+    ],
+    [
+      'errors counted, no earlier reading, none recordable',
+      { previous: null, notRecorded: 'permission denied for table status_readings' },
+      'unknown',
+      /nor could this reading be recorded: permission denied/,
+    ],
+    [
+      'no worker while the slot is still active: a restart',
+      { applyRunning: false },
+      'unknown',
+      /^no apply worker on west, while its slot west_x on east is active: a worker restarting/,
+    ],
+  ];
+  it.each(cases)('%s', (_, over, verdict, reason) => {
+    const v = syncVerdict({ ...SYNCED, ...over });
+    expect(v.verdict).toBe(verdict);
+    expect(
+      v.reasons.some((r) => reason.test(r)),
+      v.reasons.join(' | '),
+    ).toBe(true);
+  });
+
+  it('a rise older than RECENT_RISE_MS no longer counts: the counters stayed put since', () => {
+    const old = { applyErrors: 3, syncErrors: 1, at: ago(1000), roseAt: ago(RECENT_RISE_MS + 1) };
+    expect(syncVerdict({ ...SYNCED, previous: old }).verdict).toBe('synchronized');
+    expect(syncVerdict({ ...SYNCED, previous: { ...old, roseAt: ago(RECENT_RISE_MS - 1) } }).verdict).toBe(
+      'failing',
+    );
+  });
+});
+
+describe('nextReading: what the next verdict compares with', () => {
+  it('the counters now; roseAt moves only when they rose (or counted again after a reset)', () => {
+    const previous = SYNCED.previous;
+    expect(nextReading({ ...SYNCED })).toEqual({ applyErrors: 3, syncErrors: 1, at: NOW, roseAt: null });
+    expect(nextReading({ ...SYNCED, applyErrors: 4 })).toEqual({
+      applyErrors: 4,
+      syncErrors: 1,
+      at: NOW,
+      roseAt: NOW,
+    });
+    expect(nextReading({ ...SYNCED, previous: { ...previous!, roseAt: EARLIER } })?.roseAt).toBe(EARLIER);
+    expect(nextReading({ ...SYNCED, applyErrors: 0, syncErrors: 0 })?.roseAt).toBeNull();
+    expect(nextReading({ ...SYNCED, applyErrors: 1, syncErrors: 0 })?.roseAt).toBe(NOW);
+    expect(nextReading({ ...SYNCED, previous: null })).toEqual({
+      applyErrors: 3,
+      syncErrors: 1,
+      at: NOW,
+      roseAt: null,
+    });
+    // nothing to record before 15
+    expect(nextReading({ ...SYNCED, applyErrors: null, syncErrors: null })).toBeNull();
+  });
+});
+
+describe('lagVerdict: --max-lag', () => {
+  const LAG: LagFacts = { lagBytes: 1000, lagSeconds: 2, walsender: 'streaming', unreadable: null };
+  const cases: Array<
+    [string, { bytes: number } | { seconds: number }, Partial<LagFacts>, string, RegExp | null]
+  > = [
+    ['seconds within', { seconds: 30 }, {}, 'within', null],
+    ['seconds over', { seconds: 1 }, {}, 'over', /^lag 2\.0 s, over --max-lag 1 s$/],
+    ['bytes within', { bytes: 2048 }, {}, 'within', null],
+    ['bytes over', { bytes: 512 }, {}, 'over', /^lag 1000 B, over --max-lag 512 B$/],
+    [
+      'the publisher unreadable',
+      { seconds: 30 },
+      { unreadable: 'east (its publisher) cannot be read: lag unknown' },
+      'unknown',
+      /^east \(its publisher\)/,
+    ],
+    [
+      'seconds hidden from a role without pg_read_all_stats',
+      { seconds: 30 },
+      { lagSeconds: null, walsender: 'hidden' },
+      'unknown',
+      /may not read the walsender's replay_lag.*pg_read_all_stats/,
+    ],
+    [
+      'hidden seconds do not matter to a size',
+      { bytes: 2048 },
+      { lagSeconds: null, walsender: 'hidden' },
+      'within',
+      null,
+    ],
+    [
+      'caught up and idle: PostgreSQL shows no replay lag',
+      { seconds: 30 },
+      { lagSeconds: null },
+      'within',
+      null,
+    ],
+    [
+      'no replay lag yet with WAL pending',
+      { seconds: 30 },
+      { lagSeconds: null, lagBytes: 10_000_000 },
+      'unknown',
+      /reports no replay lag yet/,
+    ],
+    [
+      'no walsender',
+      { seconds: 30 },
+      { lagSeconds: null, walsender: 'none' },
+      'unknown',
+      /no walsender streams its slot/,
+    ],
+    ['bytes unknown', { bytes: 2048 }, { lagBytes: null }, 'unknown', /its slot was not read/],
+  ];
+  it.each(cases)('%s', (_, limit, over, verdict, reason) => {
+    const v = lagVerdict(limit, { ...LAG, ...over }, formatBytes);
+    expect(v.verdict).toBe(verdict);
+    if (reason) expect('reason' in v ? v.reason : '').toMatch(reason);
+  });
+});
+
+describe('missingColumns', () => {
+  const pub = [
+    { name: 'id', generated: null },
+    { name: 'v', generated: null },
+    { name: 'note', generated: null },
+    { name: 'total', generated: 's' },
+  ];
+  it('names published columns the subscriber lacks, within a column list, never generated ones', () => {
+    expect(missingColumns(pub, [{ name: 'id' }, { name: 'v' }], null)).toEqual(['note']);
+    expect(missingColumns(pub, [{ name: 'id' }, { name: 'v' }], ['id', 'v'])).toEqual([]);
+    expect(missingColumns(pub, [{ name: 'id' }, { name: 'v' }, { name: 'note' }], null)).toEqual([]);
+  });
+});
