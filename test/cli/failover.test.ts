@@ -401,8 +401,17 @@ describe('a publisher failover', () => {
         expect(repaired.code, out(repaired)).toBe(0);
         await waitCaughtUp(standby, SUB);
         expect(await digests(sub, [TABLE])).toEqual(await digests(standby, [TABLE]));
-        const healed = await steep(['status']);
-        expect(healed.stdout, out(healed)).toMatch(/fo_sub\s+sub ← pub\s+synchronized/);
+        // an apply error counted in the last 30 s (the crash loop before the reinit) keeps it
+        // failing that long (docs/status.md); then synchronized
+        let healed = await steep(['status']);
+        await eventually(
+          async () => {
+            healed = await steep(['status']);
+            return /fo_sub\s+sub ← pub\s+synchronized/.test(healed.stdout);
+          },
+          90_000,
+          'fo_sub synchronized after the reinit',
+        );
         expect(healed.stdout).not.toContain('last failover');
       } finally {
         await cluster.stop();

@@ -269,6 +269,25 @@ describe('steep status: synchronized only when proven', () => {
       config: topologyFile(east, west, 'vd_lag', nodes),
       env: { [passwordVar(east)]: password, [passwordVar(west)]: password },
     });
+    // caught up, the lag is 0 s whoever reads it (the slot confirmed all the WAL there is): the
+    // subscriber must lag for the seconds to be unknown. Its apply waits on a lock meanwhile.
+    const holder = await west.client();
+    await holder.query('BEGIN');
+    await holder.query('LOCK TABLE public.vd_lag IN ACCESS EXCLUSIVE MODE');
+    await east.query(
+      `INSERT INTO public.vd_lag (id, v, n) SELECT g, md5(g::text), 1 FROM generate_series(900001, 900100) g`,
+    );
+    await eventually(
+      async () =>
+        (
+          await east.query<{ behind: boolean }>(
+            'SELECT confirmed_flush_lsn < pg_current_wal_lsn() AS behind FROM pg_replication_slots WHERE slot_name = $1',
+            [sub],
+          )
+        )[0]?.behind === true,
+      30_000,
+      'the subscriber to lag',
+    );
     const seconds = await monitor(['status', '--check', '--max-lag', '30s', '--json']);
     expect(seconds.code, seconds.stdout + seconds.stderr).toBe(1);
     const doc = JSON.parse(seconds.stdout) as Report;
@@ -282,6 +301,8 @@ describe('steep status: synchronized only when proven', () => {
     expect(text.stdout).toContain('Check: unknown (not proven healthy):');
     expect(text.stdout).not.toContain('Check: healthy');
     expect((await monitor(['status', '--check', '--max-lag', '64MB'])).code).toBe(0);
+    await holder.query('ROLLBACK');
+    await holder.end();
 
     await east.query('GRANT pg_read_all_stats TO vd_monitor');
     await eventually(
