@@ -442,6 +442,22 @@ describe(`links on PostgreSQL ${VERSION}`, () => {
     }
     const replan = await steep(['plan', '--detailed-exitcode'], both);
     expect(replan.code, replan.stdout + replan.stderr).toBe(0);
+
+    // a link has nothing to switch over: refused before anything changes, saying what to do
+    const refused = await steep(['switchover', 'p_link_us'], both);
+    expect(refused.code, refused.stdout + refused.stderr).toBe(1);
+    expect(refused.stderr).toContain(
+      "subscription p_link_us is one side of link p_link, and a link has nothing to switch over: eu and us both take writes and each carries the other's back; point the application at us as it is",
+    );
+    for (const node of [eu(), us()])
+      expect(
+        (
+          await node.query<{ e: boolean }>(
+            "SELECT bool_and(subenabled) AS e FROM pg_subscription WHERE subname LIKE 'p_link_%'",
+          )
+        )[0]!.e,
+      ).toBe(true);
+    expect(await digest(eu(), 'p')).toEqual(before);
   }, 120_000);
 
   it('verify --repair of a link table under writes on both nodes empties neither: every row is kept, both equal', async () => {
