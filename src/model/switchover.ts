@@ -8,6 +8,7 @@
 import { lsnValue } from './lsn.js';
 import type { SequenceAccess, SequenceSyncReport } from './sequences.js';
 import { quoteIdent } from './sql.js';
+import type { SubscriptionSpec } from './topology.js';
 import type { VerifyReport } from './verify.js';
 
 export interface SwitchoverOptions {
@@ -272,4 +273,34 @@ export function drainDetail(
   const against = (what: string, lsn: string | null) =>
     lsn === null ? `${what} none` : `${what} ${lsn} ${lsnValue(lsn) >= fence ? '≥' : '<'} fence ${fenceLsn}`;
   return `${against('origin', origin)}, ${against('slot confirmed', confirmed)} (${by === 'origin' ? 'origin past the fence' : 'acknowledged by the subscriber'})`;
+}
+
+/** The cutover report before any step ran (outcome `failed` until a step says otherwise). */
+export function emptyReport(
+  d: Pick<SubscriptionSpec, 'name' | 'from' | 'node'>,
+  plan: SwitchoverPlan,
+  keepSlot: boolean,
+): SwitchoverReport {
+  return {
+    subscription: d.name,
+    oldNode: d.from,
+    newNode: d.node,
+    outcome: 'failed',
+    error: null,
+    fenceUndone: false,
+    roles: plan.roles,
+    fenceLsn: null,
+    drainedLsn: null,
+    confirmedLsn: null,
+    blackoutMs: null,
+    expectedBlackoutMs: plan.expectedBlackoutMs,
+    sequences: null,
+    verify: null,
+    reverse: null,
+    slotKept: keepSlot,
+    steps: [],
+    plan,
+    rollback: plan.rollback,
+    durationMs: 0,
+  };
 }

@@ -1,3 +1,10 @@
+/**
+ * Publications: create, update in place (one atomic `SET TABLE …` for tables, schemas, row
+ * filters and column lists; `SET (…)` for the parameters), replace only for allTables ↔ a
+ * list, delete what this topology manages and the file no longer declares. What differs is
+ * `publicationDiff.ts`; here the statements and the reason of each step; the fate of observed
+ * publications and `protect` are the skeleton in `managedObjects.ts`.
+ */
 import { publicationAddress } from '../model/address.js';
 import type { ObservedNode, ObservedPublication } from '../model/cluster.js';
 import { compareText } from '../model/order.js';
@@ -23,6 +30,7 @@ import {
 import { publicationDigest } from './digest.js';
 import { recordDrift } from './drift.js';
 import { type ManagedDrop, type ManagedResource, mayReplace, planObservedObjects } from './managedObjects.js';
+import { catchUpSql, slotsToCatchUp } from './publicationCatchUp.js';
 import {
   desiredShape,
   diffPublication,
@@ -43,14 +51,6 @@ import {
   setPublicationObjectsSql,
   tx,
 } from './sqlBuild.js';
-
-/**
- * Publications: create, update in place (one atomic `SET TABLE …` for tables, schemas, row
- * filters and column lists; `SET (…)` for the parameters), replace only for allTables ↔ a
- * list, delete what this topology manages and the file no longer declares. What differs is
- * `publicationDiff.ts`; here the statements and the reason of each step; the fate of observed
- * publications and `protect` are the skeleton in `managedObjects.ts`.
- */
 
 /** `node/publication`, the key of `PublicationsOutcome.membershipChanged`. */
 export function publicationRef(node: string, name: string): string {
@@ -180,6 +180,12 @@ function planDesiredPublication(
   const o = node.publications[spec.name];
 
   if (!o) {
+    const readers = slotsToCatchUp(ctx, spec);
+    const waits =
+      readers.length > 0
+        ? `; then waits until ${listText(readers.map((r) => r.subscription))} ${readers.length === 1 ? 'has' : 'have'} confirmed a position past its creation, ` +
+          'before any subscription reads it (a change decoded before it would be lost)'
+        : '';
     return {
       membershipChanged: true,
       step: {
@@ -187,9 +193,19 @@ function planDesiredPublication(
         kind: 'publication-create',
         action: 'create',
         reason: 'absent',
-        reasonText: `${declaredText(spec)}, absent on ${node.name}`,
+        reasonText: `${declaredText(spec)}, absent on ${node.name}${waits}`,
         changes: shapeChanges(written, 'after'),
-        statements: createStatements(spec, written, d, marker),
+        statements: [
+          ...createStatements(spec, written, d, marker),
+          ...(readers.length > 0
+            ? [
+                catchUpSql(
+                  spec.name,
+                  readers.map((r) => r.slot),
+                ),
+              ]
+            : []),
+        ],
         hazards: [],
         catalogDigest: publicationDigest(null),
       },

@@ -13,6 +13,10 @@ import { createSlotSql, nonTx } from './sqlBuild.js';
  * subscriber's transaction, then CREATE SUBSCRIPTION … WITH (create_slot = false). The
  * subscription's table syncs make their own slots from background workers, which works there.
  * A merge init makes its slots that way on every pair, before its write locks (planner/mergeInit.ts).
+ * Two subscriptions created in one plan in opposite directions (a link's two edges, or two
+ * one-way subscriptions) deadlock the same way across servers: each CREATE SUBSCRIPTION holds its
+ * transaction open on its subscriber while the other's slot, made there, waits for it. Their
+ * slots are made by steps of their own too.
  */
 
 /** Nodes `a` and `b` are databases of one running server (both read, and their identities equal). */
@@ -33,18 +37,35 @@ export function sameServerText(ctx: PlanContext, subscriber: string, publisher: 
   return `${subscriber} and ${publisher} are databases of one PostgreSQL server (system identifier ${id}, one postmaster)`;
 }
 
+/** A subscription this plan creates in the other direction (`d.from` from `d.node`), if any. */
+function reverseCreated(ctx: PlanContext, d: SubscriptionSpec): string | undefined {
+  const publisher = ctx.node(d.from);
+  return Object.values(ctx.desired.subscriptions).find(
+    (r) => r.node === d.from && r.from === d.node && publisher !== undefined && !publisher.subscriptions[r.name],
+  )?.name;
+}
+
+/** Why the create making slot `d.slot` itself would wait for ever; null when it would not. */
+function waitsForEver(ctx: PlanContext, d: SubscriptionSpec): string | null {
+  if (sameServer(ctx, d.node, d.from)) return sameServerText(ctx, d.node, d.from);
+  const reverse = reverseCreated(ctx, d);
+  if (reverse === undefined) return null;
+  return `subscription ${reverse} is created on ${d.from} from ${d.node} in this plan too, and two CREATE SUBSCRIPTIONs making their slots on each other's node wait for each other's transaction`;
+}
+
 /** The create's side of it, for its reason text. */
 export function separateSlotText(ctx: PlanContext, d: SubscriptionSpec): string {
-  return `${sameServerText(ctx, d.node, d.from)}, so slot ${d.slot} is made by its own step on ${d.from} first and CREATE SUBSCRIPTION runs with create_slot = false`;
+  return `${waitsForEver(ctx, d)}, so slot ${d.slot} is made by its own step on ${d.from} first and CREATE SUBSCRIPTION runs with create_slot = false`;
 }
 
 /**
- * For a subscription whose publisher is its own server: the step that makes its slot on the
- * publisher before the subscription is created (after `deps`: a leftover slot's drop). The
- * key the create must wait for; null when the publisher is another server (the create makes it).
+ * For a subscription whose publisher is its own server, or whose reverse this plan creates too:
+ * the step that makes its slot on the publisher before the subscription is created (after
+ * `deps`: a leftover slot's drop). The key the create must wait for; null when the create makes it.
  */
 export function planSeparateSlot(ctx: PlanContext, d: SubscriptionSpec, deps: string[]): string | null {
-  if (!sameServer(ctx, d.node, d.from)) return null;
+  const why = waitsForEver(ctx, d);
+  if (why === null) return null;
   const key = stepKey('slot-create', d.from, d.slot);
   if (ctx.hasStep(key)) return key;
   const version = ctx.serverVersion(d.from) ?? 0;
@@ -57,8 +78,8 @@ export function planSeparateSlot(ctx: PlanContext, d: SubscriptionSpec, deps: st
     action: 'create',
     reason: 'absent',
     reasonText:
-      `${sameServerText(ctx, d.node, d.from)}: CREATE SUBSCRIPTION ${d.name} making its slot there would wait for its own ` +
-      `transaction for ever, so slot ${d.slot} is made first, on ${d.from} alone, and the subscription is created on it ` +
+      `${why}: CREATE SUBSCRIPTION ${d.name} making its slot there would wait for ever, ` +
+      `so slot ${d.slot} is made first, on ${d.from} alone, and the subscription is created on it ` +
       'with create_slot = false (PostgreSQL’s way, CREATE SUBSCRIPTION notes)',
     changes: [{ path: 'slot', before: null, after: d.slot }],
     statements: [nonTx(createSlotSql(d.slot, version, d.options.failover === true))],

@@ -6,6 +6,7 @@
 import { formatBytes } from '../model/bytes.js';
 import { displayIdent, quoteIdent, quoteLiteral } from '../model/sql.js';
 import type { RoleFacts, SwitchoverFacts, SwitchoverOptions } from '../model/switchover.js';
+import type { SubscriptionSpec } from '../model/topology.js';
 import { PG16, PG17 } from '../model/versions.js';
 import { sequencePrivilegeErrors } from './sequences.js';
 
@@ -29,6 +30,18 @@ function roleProblem(facts: SwitchoverFacts, name: string, role: RoleFacts | und
 
 function isOn(setting: string | null | undefined): boolean {
   return setting != null && ['on', 'true', 'yes', '1'].includes(setting.toLowerCase());
+}
+
+/**
+ * A link's subscription is no switchover's: both nodes take writes and each carries the other's
+ * back, so there is no old primary to fence, and disabling one side would stop the way back.
+ */
+export function linkProblem(d: SubscriptionSpec): string | null {
+  if (!d.link) return null;
+  return (
+    `subscription ${d.name} is one side of link ${d.link}, and a link has nothing to switch over: ${d.from} and ${d.node} both take writes ` +
+    `and each carries the other's back; point the application at ${d.node} as it is (steep status shows both directions caught up), nothing needs to change`
+  );
 }
 
 /** Everything that must hold before anything changes, each failure one sentence with the fix. */

@@ -32,19 +32,19 @@ import type { Problem } from '../model/errors.js';
 import { SteepError } from '../model/errors.js';
 import { lsnValue } from '../model/lsn.js';
 import { displayTable, quoteTable } from '../model/sql.js';
-import type {
-  StepTiming,
-  SwitchoverFacts,
-  SwitchoverOptions,
-  SwitchoverPlan,
-  SwitchoverReport,
+import {
+  emptyReport,
+  type StepTiming,
+  type SwitchoverFacts,
+  type SwitchoverOptions,
+  type SwitchoverReport,
 } from '../model/switchover.js';
 import type { SubscriptionSpec, TableName, Topology } from '../model/topology.js';
 import { declaredSubscription, qualifiedName } from '../model/topology.js';
 import { PG16 } from '../model/versions.js';
 import { decideSequence } from '../planner/sequences.js';
 import { planSwitchover } from '../planner/switchover.js';
-import { reverseName, switchoverProblems } from '../planner/switchoverChecks.js';
+import { linkProblem, reverseName, switchoverProblems } from '../planner/switchoverChecks.js';
 import { isComparison } from '../planner/verify.js';
 import { hasInitTables, SubscriptionStateStore } from '../state/subscriptionState.js';
 import { SwitchoverRun, type SwitchoverRunOptions } from './switchoverRun.js';
@@ -65,6 +65,8 @@ export async function switchover(
   const t0 = Date.now();
   const { topology, warnings } = await loadTopology(configPath);
   const d = declaredSubscription(topology, subscription, 'verify.unknown_subscription');
+  const link = linkProblem(d);
+  if (link) throw new SteepError('switchover.link', link, { address: subscriptionAddress(d.name) });
   const sessions = await lockedSessions(topology, [{ node: d.from }, { node: d.node }], {
     applicationName: APPLICATION_NAME,
     statementTimeoutMs: topology.settings.statementTimeout,
@@ -122,7 +124,7 @@ export async function switchover(
       detail: null,
     };
     opts.onStep?.(preflight);
-    const report = emptyReport(d, plan, opts);
+    const report = emptyReport(d, plan, opts.keepSlot);
     report.steps.push(preflight);
     if (opts.dryRun) {
       report.outcome = 'dry-run';
@@ -422,29 +424,4 @@ async function sequencePreview(
       ).sql;
     })
     .filter((sql): sql is string => sql !== null);
-}
-
-function emptyReport(d: SubscriptionSpec, plan: SwitchoverPlan, opts: SwitchoverOptions): SwitchoverReport {
-  return {
-    subscription: d.name,
-    oldNode: d.from,
-    newNode: d.node,
-    outcome: 'failed',
-    error: null,
-    fenceUndone: false,
-    roles: plan.roles,
-    fenceLsn: null,
-    drainedLsn: null,
-    confirmedLsn: null,
-    blackoutMs: null,
-    expectedBlackoutMs: plan.expectedBlackoutMs,
-    sequences: null,
-    verify: null,
-    reverse: null,
-    slotKept: opts.keepSlot,
-    steps: [],
-    plan,
-    rollback: plan.rollback,
-    durationMs: 0,
-  };
 }

@@ -442,6 +442,22 @@ describe(`links on PostgreSQL ${VERSION}`, () => {
     }
     const replan = await steep(['plan', '--detailed-exitcode'], both);
     expect(replan.code, replan.stdout + replan.stderr).toBe(0);
+
+    // a link has nothing to switch over: refused before anything changes, saying what to do
+    const refused = await steep(['switchover', 'p_link_us'], both);
+    expect(refused.code, refused.stdout + refused.stderr).toBe(1);
+    expect(refused.stderr).toContain(
+      "subscription p_link_us is one side of link p_link, and a link has nothing to switch over: eu and us both take writes and each carries the other's back; point the application at us as it is",
+    );
+    for (const node of [eu(), us()])
+      expect(
+        (
+          await node.query<{ e: boolean }>(
+            "SELECT bool_and(subenabled) AS e FROM pg_subscription WHERE subname LIKE 'p_link_%'",
+          )
+        )[0]!.e,
+      ).toBe(true);
+    expect(await digest(eu(), 'p')).toEqual(before);
   }, 120_000);
 
   it('verify --repair of a link table under writes on both nodes empties neither: every row is kept, both equal', async () => {
@@ -544,6 +560,49 @@ describe(`links on PostgreSQL ${VERSION}`, () => {
     const replan = await steep(['plan', '--detailed-exitcode'], path);
     expect(replan.code, replan.stdout + replan.stderr).toBe(0);
   }, 120_000);
+
+  it.each([
+    ['snapshot', "the first node's rows reach the second", 'sn'],
+    ['none', 'rows already equal stay so', 'sx'],
+  ])(
+    'init %s on two fresh nodes: %s, both edges stream; steep never waits on itself',
+    async (method, _what, schema) => {
+      for (const node of [eu(), us()]) {
+        await node.query(`CREATE SCHEMA ${schema}`);
+        await node.query(`CREATE TABLE ${schema}.items (id bigint PRIMARY KEY, v text NOT NULL)`);
+      }
+      const seeded = method === 'none' ? [eu(), us()] : [eu()];
+      for (const node of seeded)
+        await node.query(`INSERT INTO ${schema}.items SELECT g, 'eu ' || g FROM generate_series(1, 500) g`);
+      const items = async (node: TestNode) =>
+        Object.values(
+          (
+            await node.query(
+              `SELECT count(*)::text || ' ' || coalesce(sum(hashtextextended(t::text, 0)::numeric), 0)::text AS d FROM ${schema}.items t`,
+            )
+          )[0]!,
+        )[0] as string;
+      const config = writeConfig(
+        `version: 1\ntopology: regions-${method}\n${nodesYaml(cluster().nodes)}\nlinks:\n` +
+          `  ${schema}_link:\n    nodes: [eu, us]\n    tables: [${schema}.items]\n    init: { method: ${method} }\n`,
+      );
+      // both CREATE SUBSCRIPTIONs at once made each slot wait for the other node's create: never done
+      const applied = await steep(['apply', '--auto-approve', '--parallel', '4'], config);
+      expect(applied.code, applied.stdout + applied.stderr).toBe(0);
+      await eventually(async () => (await items(eu())) === (await items(us())), 60_000, "eu's rows on us");
+      await us().query(`INSERT INTO ${schema}.items VALUES (900001, 'written on us')`);
+      await eu().query(`INSERT INTO ${schema}.items VALUES (900002, 'written on eu')`);
+      await eventually(
+        async () => (await items(eu())) === (await items(us())),
+        60_000,
+        "each side's row on the other",
+      );
+      expect(await items(us())).toMatch(/^502 /);
+      const replan = await steep(['plan', '--detailed-exitcode'], config);
+      expect(replan.code, replan.stdout + replan.stderr).toBe(0);
+    },
+    240_000,
+  );
 
   it('last-modified on a table without that column is a plan error naming it and the fix; a strategy of its own per table merges it', async () => {
     for (const node of [eu(), us()]) {

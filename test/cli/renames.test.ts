@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { steepWith, writeConfig } from '../support/cli.js';
+import { startSteep, steepWith, writeConfig } from '../support/cli.js';
 import { type TestNode, testVersions, useCluster } from '../support/cluster.js';
 import { createTables, digests, fillTables, startWriter, waitCaughtUp } from '../support/replicationData.js';
 import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
@@ -206,5 +206,72 @@ describe.each(testVersions())('renames in place on PostgreSQL %i', (version) => 
       `SELECT pubname FROM pg_publication WHERE pubname LIKE 'pb_%'`,
     );
     expect(pubs.map((r) => r.pubname)).toEqual(['pb_pub_v2']);
+  });
+
+  test('a publication renamed without renamedFrom while the subscriber lags: the new one is read only once the subscriber is past its creation, no row lost', async () => {
+    const tables = [{ name: 'lg_orders', rows: 300 }];
+    await createTables(nodes(), tables);
+    await fillTables(east(), tables);
+    const pub = (name: string) => [`  ${name}:`, '    node: east', '    tables: [public.lg_orders]'];
+    const sub = (name: string) => [
+      '  lg_sub:',
+      '    node: west',
+      '    from: east',
+      `    publications: [${name}]`,
+    ];
+    const config = writeConfig(managedFile('renames-d', pub('lg_pub'), sub('lg_pub')));
+    await apply(config);
+    await waitCaughtUp(east(), 'lg_sub');
+
+    // the subscriber lags: its apply worker waits on a lock while east goes on writing
+    const holder = await west().client();
+    await holder.query('BEGIN');
+    await holder.query('LOCK TABLE public.lg_orders IN ACCESS EXCLUSIVE MODE');
+    const writer = startWriter(east(), ['lg_orders']);
+    let released = false;
+    try {
+      await eventually(
+        async () =>
+          (
+            await east().query<{ behind: boolean }>(
+              "SELECT pg_current_wal_insert_lsn() - confirmed_flush_lsn > 100000 AS behind FROM pg_replication_slots WHERE slot_name = 'lg_sub'",
+            )
+          )[0]?.behind === true,
+        30_000,
+        'lg_sub to fall behind',
+      );
+      writeFileSync(config, managedFile('renames-d', pub('lg_pub_v2'), sub('lg_pub_v2')));
+      const applying = startSteep(
+        ['apply', '-c', config, '--auto-approve', '--allow-destroy', '--log-format', 'json'],
+        passwordEnv(nodes()),
+      );
+      // the new publication exists; the subscriber is still behind it for a while
+      await eventually(
+        async () =>
+          (await east().query(`SELECT 1 FROM pg_publication WHERE pubname = 'lg_pub_v2'`)).length === 1,
+        30_000,
+        'lg_pub_v2 created',
+      );
+      await new Promise((r) => setTimeout(r, 1000));
+      const [listed] = await west().query<{ pubs: string[] }>(
+        `SELECT subpublications AS pubs FROM pg_subscription WHERE subname = 'lg_sub'`,
+      );
+      expect(
+        listed!.pubs,
+        'the subscription reads the new publication only once it is past its creation',
+      ).toEqual(['lg_pub']);
+      await holder.query('ROLLBACK');
+      released = true;
+      const done = await applying.exited;
+      expect(done.code, done.stderr).toBe(0);
+    } finally {
+      if (!released) await holder.query('ROLLBACK').catch(() => {});
+      await holder.end();
+      await new Promise((r) => setTimeout(r, 300));
+      expect(await writer.stop()).toBeGreaterThan(50);
+    }
+    await waitCaughtUp(east(), 'lg_sub');
+    expect(await digests(west(), ['lg_orders'])).toEqual(await digests(east(), ['lg_orders']));
+    await settled(config);
   });
 });

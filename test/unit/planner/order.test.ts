@@ -36,15 +36,20 @@ describe('ordering', () => {
       ['s2', 'node.west', 'create', []],
       ['s3', 'publication.east_pub', 'create', ['s1']],
       ['s4', 'publication.west_pub', 'create', ['s2']],
-      ['s5', 'subscription.east_from_west', 'create', ['s1', 's2', 's4']],
-      ['s6', 'subscription.west_from_east', 'create', ['s1', 's2', 's3']],
+      // created in opposite directions at once, each CREATE SUBSCRIPTION making its slot would
+      // wait for the other's transaction for ever: the slots are made by steps of their own
+      ['s5', 'slot.east/west_from_east', 'create', ['s1', 's3']],
+      ['s6', 'slot.west/east_from_west', 'create', ['s2', 's4']],
+      ['s7', 'subscription.east_from_west', 'create', ['s1', 's2', 's4', 's6']],
+      ['s8', 'subscription.west_from_east', 'create', ['s1', 's2', 's3', 's5']],
       // init: apply follows each new snapshot init until it is synchronized
-      ['s7', 'subscription.east_from_west', 'init', ['s1', 's5']],
-      ['s8', 'subscription.west_from_east', 'init', ['s2', 's6']],
+      ['s9', 'subscription.east_from_west', 'init', ['s1', 's7']],
+      ['s10', 'subscription.west_from_east', 'init', ['s2', 's8']],
     ]);
+    expect(p.steps[7]!.statements[0]!.sql).toContain('create_slot = false');
     expect(p.steps[0]!.statements.every((x) => x.transactional)).toBe(true);
     expect(p.summary).toEqual({
-      create: 6,
+      create: 8,
       update: 0,
       replace: 0,
       delete: 0,
@@ -113,10 +118,11 @@ describe('--target', () => {
       ['s1', 'node.east', []],
       ['s2', 'node.west', []],
       ['s3', 'publication.east_pub', ['s1']],
-      ['s4', 'subscription.west_from_east', ['s1', 's2', 's3']],
-      ['s5', 'subscription.west_from_east', ['s2', 's4']],
+      ['s4', 'slot.east/west_from_east', ['s1', 's3']],
+      ['s5', 'subscription.west_from_east', ['s1', 's2', 's3', 's4']],
+      ['s6', 'subscription.west_from_east', ['s2', 's5']],
     ]);
-    expect(p.summary.create).toBe(4);
+    expect(p.summary.create).toBe(5);
     expect(p.summary.init).toBe(1);
   });
 

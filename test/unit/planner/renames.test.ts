@@ -251,6 +251,36 @@ describe('renames: publications', () => {
     expect(e?.address).toBe('publication.orders_v2');
   });
 
+  it('a publication renamed without renamedFrom, read by a streaming subscription: its create waits for the slot to pass it before the subscription reads it', () => {
+    const t = topology({
+      publications: [{ ...PUB, name: 'orders_v2' }],
+      subscriptions: [{ ...SUB, publications: ['orders_v2'] }],
+    });
+    const p = runPlan(t, appliedFrom(OLD));
+    expect(p.errors).toEqual([]);
+    expect(p.steps.map((s) => [s.address, s.action])).toEqual([
+      ['publication.orders_v2', 'create'],
+      ['subscription.west_orders', 'update'],
+      ['publication.orders_pub', 'delete'],
+    ]);
+    const create = p.steps[0]!;
+    expect(create.statements[0]!.sql).toMatch(/^CREATE PUBLICATION "orders_v2"/);
+    const wait = create.statements.at(-1)!;
+    expect(wait.transactional).toBe(false);
+    expect(wait.sql).toContain("pg_catalog.unnest(ARRAY['west_orders']::text[])");
+    expect(wait.sql).toContain('r.confirmed_flush_lsn >= mark');
+    expect(create.reasonText).toContain(
+      'then waits until west_orders has confirmed a position past its creation',
+    );
+    // nothing reads it yet: no wait
+    const alone = runPlan(
+      topology({ publications: [PUB, { ...PUB, name: 'orders_v2' }], subscriptions: [SUB] }),
+      appliedFrom(OLD),
+    );
+    expect(alone.steps.map((s) => s.address)).toEqual(['publication.orders_v2']);
+    expect(alone.steps[0]!.statements.some((x) => x.sql.startsWith('DO $steep$'))).toBe(false);
+  });
+
   it('an active slot steep cannot attribute, or a subscriber it cannot reach, counts as a reader', () => {
     const t = topology({ publications: [{ ...PUB, name: 'orders_v2', renamedFrom: 'orders_pub' }] });
     const s = observe(OLD_PUBS);
