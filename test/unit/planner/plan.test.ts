@@ -69,7 +69,8 @@ describe('plan: converged', () => {
   it('fills the plan header from the inputs', () => {
     const t = full(PG18);
     const p = runPlan(t, observe(t));
-    expect(p.formatVersion).toBe(1);
+    expect(p.formatVersion).toBe(2);
+    expect(p.inputs).toEqual({ targets: [], lsn: {} });
     expect(p.steepVersion).toBe('0.1.0');
     expect(p.createdAt).toBe('2026-01-01T00:00:00Z');
     expect(p.config).toEqual({ path: 'steep.yaml', digest: `sha256:${'fe'.repeat(32)}` });
