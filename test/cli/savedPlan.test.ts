@@ -120,6 +120,9 @@ describe('apply of a saved plan runs exactly its steps', () => {
 
     // meanwhile someone drops pb: planning again now also needs to create it
     await east.query('DROP PUBLICATION pb');
+    const check = await steep(['show', out, '--check'], path);
+    expect(check.code, `${check.stdout}\n${check.stderr}`).toBe(2);
+    expect(check.stdout).toContain('Stale: create publication.pb on east: needed now, not in the plan.');
     const stale = await steep(['apply', out], path);
     expect(stale.code, stale.stdout).toBe(1);
     expect(stale.stderr).toContain(
@@ -135,6 +138,11 @@ describe('apply of a saved plan runs exactly its steps', () => {
     const fresh = `${path}.after.json`;
     expect((await steep(['plan', '--out', fresh], path)).code).toBe(0);
     expect(stepLines(saved(fresh)).sort()).toEqual(['create publication.pb', 'update publication.pa']);
+    const current = await steep(['show', fresh, '--check'], path);
+    expect(current.code, `${current.stdout}\n${current.stderr}`).toBe(0);
+    expect(current.stdout).toContain(
+      `Current: planning again now gives exactly these steps; \`steep apply ${fresh}\` runs them.`,
+    );
     const ok = await steep(['apply', fresh], path);
     expect(ok.code, `${ok.stdout}\n${ok.stderr}`).toBe(0);
     await east.query(
@@ -193,4 +201,48 @@ describe('apply of a saved plan runs exactly its steps', () => {
     expect((await steep(['apply', '--auto-approve'], path)).code).toBe(0);
     await expectEmptyPlan();
   });
+
+  it('show renders a saved plan as plan does, in every format, with its age and inputs', async () => {
+    await cluster().node('east').query("ALTER PUBLICATION pa SET (publish = 'insert')");
+    const out = `${path}.show.json`;
+    const md = await steep(
+      ['plan', '--target', 'publication.pa', '--format', 'markdown', '--out', out],
+      path,
+    );
+    expect(md.code, md.stderr).toBe(0);
+    const text = await steep(['plan', '--target', 'publication.pa'], path);
+
+    const shownText = await steep(['show', out], path);
+    expect(shownText.code, shownText.stderr).toBe(0);
+    const [made, notChecked, blank, ...rest] = shownText.stdout.split('\n');
+    expect(made).toMatch(
+      new RegExp(
+        `^Saved plan ${escapeRegExp(out)}: made \\S+Z \\(\\d+ s ago\\) by steep \\d+\\.\\d+\\.\\d+ from ${escapeRegExp(path)} \\(sha256:[0-9a-f]{12}…\\), with --target publication\\.pa\\.$`,
+      ),
+    );
+    expect(notChecked).toBe(
+      `Not compared with the nodes: \`steep show ${out} --check\` plans again and says whether it is still current.`,
+    );
+    expect(blank).toBe('');
+    expect(rest.join('\n')).toBe(text.stdout);
+
+    const shownMd = await steep(['show', out, '--format', 'markdown'], path);
+    expect(shownMd.code).toBe(0);
+    expect(shownMd.stdout.endsWith(md.stdout)).toBe(true);
+    expect(shownMd.stdout).toMatch(/^> Saved plan /);
+
+    const json = await steep(['show', out, '--json', '--check'], path);
+    expect(json.code, json.stderr).toBe(0);
+    const doc = JSON.parse(json.stdout);
+    expect(doc.check).toEqual({ current: true, differences: [] });
+    expect(doc.plan).toEqual(saved(out));
+    expect(doc.file).toBe(out);
+    expect(doc.ageSeconds).toBeGreaterThanOrEqual(0);
+    expect(await steep(['apply', out], path).then((a) => a.code)).toBe(0);
+    await expectEmptyPlan();
+  });
 });
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
