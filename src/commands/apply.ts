@@ -10,6 +10,7 @@ import { Interruption } from '../cli/interruption.js';
 import { parseBytes } from '../model/bytes.js';
 import { SteepError } from '../model/errors.js';
 import type { Plan } from '../model/plan.js';
+import { planCommand } from '../model/planDifference.js';
 import { count } from '../render/count.js';
 import { progressLine } from '../render/initProgress.js';
 import { renderPlanText, summaryLine } from '../render/planText.js';
@@ -109,7 +110,7 @@ Ctrl-C (SIGINT) or SIGTERM: no new step starts, a running statement finishes, an
       ? savedPlanInputs(args.plan!, saved, { targets: flags.target, lsn: flags.lsn })
       : { targets: flags.target ?? [], lsn: flags.lsn ?? [] };
     const { topology, plan } = this.warned(await makePlan(flags.config, inputs));
-    if (saved) await refuseStalePlan(saved, topology, plan);
+    if (saved) await refuseStalePlan(args.plan!, saved, topology, plan);
     const maxCopyBytes = maxCopy(flags['max-copy']);
     if (!json) this.out(renderPlanText(plan));
     checkApplicable(plan, flags['allow-destroy'], maxCopyBytes);
@@ -137,6 +138,7 @@ Ctrl-C (SIGINT) or SIGTERM: no new step starts, a running statement finishes, an
         onEvent,
         wait: flags.wait,
         replan: async () => (await makePlan(flags.config, inputs)).plan,
+        staleAdvice: saved ? `make a new plan with \`${planCommand(saved, args.plan!)}\`` : undefined,
         onInitProgress: progress ? (step, p) => progress.detail(step.id, progressLine(p)) : undefined,
         signal: interruption.signal,
       });

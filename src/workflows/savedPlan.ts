@@ -90,13 +90,18 @@ export function staleness(saved: PlanFile, fresh: Plan): string[] {
  * `apply PLAN`: refuse a saved plan that is no longer what the file and the nodes give (or, for a
  * plan made from a capture, whose nodes changed since the capture).
  */
-export async function refuseStalePlan(saved: PlanFile, topology: Topology, fresh: Plan): Promise<void> {
+export async function refuseStalePlan(
+  path: string,
+  saved: PlanFile,
+  topology: Topology,
+  fresh: Plan,
+): Promise<void> {
   if (saved.observed.capture) await refuseChangedCapture(topology, saved.observed.capture);
   const reasons = staleness(saved, fresh);
   if (reasons.length > 0) {
     throw new SteepError(
       'apply.stale_plan',
-      `plan is stale: ${reasons.join('; ')}; nothing was changed — make a new plan with \`${planCommand(saved, 'FILE')}\``,
+      `plan is stale: ${reasons.join('; ')}; nothing was changed — make a new plan with \`${planCommand(saved, path)}\``,
     );
   }
 }

@@ -97,6 +97,9 @@ describe('apply of a saved plan runs exactly its steps', () => {
     expect(other.code, other.stdout).toBe(1);
     expect(other.stderr).toContain('--target cannot change a saved plan');
     expect(other.stderr).toContain('--target subscription.sa');
+    const lsn = await steep(['apply', out, '--lsn', 'sa=0/1'], path);
+    expect(lsn.code, lsn.stdout).toBe(1);
+    expect(lsn.stderr).toContain('--lsn cannot change a saved plan');
     expect(await publications()).toEqual([]);
 
     const a = await steep(['apply', out], path);
@@ -128,7 +131,7 @@ describe('apply of a saved plan runs exactly its steps', () => {
     expect(stale.stderr).toContain(
       'plan is stale: create publication.pb on east: needed now, not in the plan',
     );
-    expect(stale.stderr).toContain('nothing was changed');
+    expect(stale.stderr).toContain(`nothing was changed — make a new plan with \`steep plan --out ${out}\``);
     expect(await publications()).toEqual(['pa']);
     const [pa] = await east.query<{ pubupdate: boolean }>(
       "SELECT pubupdate FROM pg_publication WHERE pubname = 'pa'",

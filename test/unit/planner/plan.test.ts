@@ -78,6 +78,19 @@ describe('plan: converged', () => {
     expect(p.observed.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(p.schema).toEqual([]);
   });
+
+  it('records the --target and --lsn it was made with, for apply PLAN to plan again with', () => {
+    const t = full(PG18);
+    const p = runPlan(t, observe(t), {
+      targets: ['subscription.b', 'publication.a'],
+      initLsn: { z_sub: '0/30', a_sub: '0/10' },
+    });
+    expect(p.inputs).toEqual({
+      targets: ['subscription.b', 'publication.a'],
+      lsn: { a_sub: '0/10', z_sub: '0/30' },
+    });
+    expect(Object.keys(p.inputs.lsn)).toEqual(['a_sub', 'z_sub']);
+  });
 });
 
 /** Rebuild every record with its keys in reverse order. */
