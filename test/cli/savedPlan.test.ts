@@ -138,6 +138,19 @@ describe('apply of a saved plan runs exactly its steps', () => {
     );
     expect(pa!.pubupdate).toBe(false);
 
+    // and someone makes a publication marked as this topology's, which the file does not declare:
+    // planning again would drop it; apply --allow-destroy of the saved plan refuses that too
+    await east.query('CREATE PUBLICATION pc FOR TABLE public.sp_b');
+    await east.query("COMMENT ON PUBLICATION pc IS 'managed by steep: topology=saved-plan'");
+    const destroy = await steep(['apply', out, '--allow-destroy'], path);
+    expect(destroy.code, destroy.stdout).toBe(1);
+    expect(destroy.stderr).toContain('delete publication.pc on east: needed now, not in the plan');
+    expect(
+      await east.query("SELECT pubname FROM pg_publication WHERE pubname = 'pc'"),
+      'pc is still there',
+    ).toHaveLength(1);
+    await east.query('DROP PUBLICATION pc');
+
     const fresh = `${path}.after.json`;
     expect((await steep(['plan', '--out', fresh], path)).code).toBe(0);
     expect(stepLines(saved(fresh)).sort()).toEqual(['create publication.pb', 'update publication.pa']);
