@@ -66,3 +66,12 @@ export const approvalFlags = {
     env: 'STEEP_ALLOW_DESTROY',
   }),
 };
+
+/** `--lsn`: what decides a manual init's start, for `plan` (recorded in a saved plan) and `apply`. */
+export const lsnFlag = {
+  lsn: Flags.string({
+    summary:
+      'Manual init: the LSN the restored backup is consistent at, when later than the one `init prepare` recorded ([SUBSCRIPTION=]LSN, repeatable).',
+    multiple: true,
+  }),
+};

@@ -5,24 +5,25 @@ import { ApplyProgress, runningSteps } from '../cli/applyProgress.js';
 import { SteepCommand } from '../cli/baseCommand.js';
 import { confirm } from '../cli/confirm.js';
 import { eachSink, ignoreEvents, jsonEventSink } from '../cli/eventLog.js';
-import { globalFlags, jsonFlag } from '../cli/flags.js';
+import { globalFlags, jsonFlag, lsnFlag } from '../cli/flags.js';
 import { Interruption } from '../cli/interruption.js';
 import { parseBytes } from '../model/bytes.js';
 import { SteepError } from '../model/errors.js';
 import type { Plan } from '../model/plan.js';
+import { planCommand } from '../model/planDifference.js';
 import { count } from '../render/count.js';
 import { progressLine } from '../render/initProgress.js';
 import { renderPlanText, summaryLine } from '../render/planText.js';
 import { type ApplyOutcome, applyPlan, checkApplicable } from '../workflows/apply.js';
 import { makePlan } from '../workflows/plan.js';
-import { readSavedPlan, refuseStalePlan } from '../workflows/savedPlan.js';
+import { readSavedPlan, refuseStalePlan, savedPlanInputs } from '../workflows/savedPlan.js';
 import { manualSchemaDrift } from '../workflows/schema.js';
 
 export default class Apply extends SteepCommand {
   static override summary = 'Make the nodes match steep.yaml: plan, confirm, then run the steps in order.';
   static override description =
     `Takes steep's advisory lock on every node it changes, runs each step with lock and statement timeouts, records it in the state schema's apply_log, and shows live progress.
-With a saved PLAN (from \`steep plan --out\`) it applies exactly that plan, and refuses when steep.yaml or the nodes changed since.
+With a saved PLAN (from \`steep plan --out\`) it plans again with the --target and --lsn the plan recorded and runs exactly the saved steps: when steep.yaml changed, or the nodes now need any other step (one the plan lacks, a changed one, or one no longer needed), it refuses, naming the difference, and changes nothing. --target and --lsn are refused with a PLAN: the plan file decides them.
 Ctrl-C (SIGINT) or SIGTERM: no new step starts, a running statement finishes, an init being followed goes on in PostgreSQL; steep says what completed, what still runs and how to follow it, and exits 130 (143); a second signal exits at once.`;
   static override examples = [
     '<%= config.bin %> apply',
@@ -53,7 +54,8 @@ Ctrl-C (SIGINT) or SIGTERM: no new step starts, a running statement finishes, an
       env: 'STEEP_ALLOW_DESTROY',
     }),
     target: Flags.string({
-      summary: 'Apply only this address and what it depends on (repeatable).',
+      summary:
+        'Apply only this address and what it depends on (repeatable; not with a saved PLAN, which holds its own).',
       multiple: true,
     }),
     wait: Flags.boolean({
@@ -62,11 +64,7 @@ Ctrl-C (SIGINT) or SIGTERM: no new step starts, a running statement finishes, an
       default: true,
       allowNo: true,
     }),
-    lsn: Flags.string({
-      summary:
-        'Manual init: the LSN the restored backup is consistent at, when later than the one `init prepare` recorded ([SUBSCRIPTION=]LSN, repeatable).',
-      multiple: true,
-    }),
+    ...lsnFlag,
     'accept-schema-drift': Flags.boolean({
       summary:
         'Apply although subscriptions with schemaSync: manual have schema differences (needed without a terminal).',
@@ -107,9 +105,12 @@ Ctrl-C (SIGINT) or SIGTERM: no new step starts, a running statement finishes, an
     this.colorEnabled(flags);
     const json = flags.json;
     const saved = args.plan ? await readSavedPlan(args.plan) : undefined;
-    const targets = flags.target ?? [];
-    const { topology, plan } = this.warned(await makePlan(flags.config, { targets, lsn: flags.lsn }));
-    if (saved) await refuseStalePlan(saved, topology, plan);
+    // a saved plan is planned again with the --target and --lsn it recorded, never with others
+    const inputs = saved
+      ? savedPlanInputs(args.plan!, saved, { targets: flags.target, lsn: flags.lsn })
+      : { targets: flags.target ?? [], lsn: flags.lsn ?? [] };
+    const { topology, plan } = this.warned(await makePlan(flags.config, inputs));
+    if (saved) await refuseStalePlan(args.plan!, saved, topology, plan);
     const maxCopyBytes = maxCopy(flags['max-copy']);
     if (!json) this.out(renderPlanText(plan));
     checkApplicable(plan, flags['allow-destroy'], maxCopyBytes);
@@ -136,7 +137,8 @@ Ctrl-C (SIGINT) or SIGTERM: no new step starts, a running statement finishes, an
         parallel: flags.parallel,
         onEvent,
         wait: flags.wait,
-        replan: async () => (await makePlan(flags.config, { targets, lsn: flags.lsn })).plan,
+        replan: async () => (await makePlan(flags.config, inputs)).plan,
+        staleAdvice: saved ? `make a new plan with \`${planCommand(saved, args.plan!)}\`` : undefined,
         onInitProgress: progress ? (step, p) => progress.detail(step.id, progressLine(p)) : undefined,
         signal: interruption.signal,
       });

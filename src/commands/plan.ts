@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { Flags } from '@oclif/core';
 import { SteepCommand } from '../cli/baseCommand.js';
-import { formatFlag, globalFlags, jsonFlag } from '../cli/flags.js';
+import { formatFlag, globalFlags, jsonFlag, lsnFlag } from '../cli/flags.js';
 import { jsonText } from '../cli/jsonText.js';
 import { SteepError } from '../model/errors.js';
 import { toPlanFile } from '../model/planFile.js';
@@ -27,9 +27,10 @@ Exit codes: 0 success (no changes with --detailed-exitcode), 1 error (invalid fi
     out: Flags.string({ summary: 'Also save the JSON plan to this file, for `steep apply PLAN`.' }),
     'detailed-exitcode': Flags.boolean({ summary: 'Exit 2 when the plan has changes, 0 when it has none.' }),
     target: Flags.string({
-      summary: 'Plan only this address and what it depends on (repeatable).',
+      summary: 'Plan only this address and what it depends on (repeatable; recorded in --out).',
       multiple: true,
     }),
+    ...lsnFlag,
     observed: Flags.string({
       summary:
         'Plan against a capture of `steep observe --out FILE` instead of the live nodes (no database access).',
@@ -53,8 +54,9 @@ Exit codes: 0 success (no changes with --detailed-exitcode), 1 error (invalid fi
     const result = flags.observed
       ? await (await import('../workflows/observe.js')).planFromCapture(flags.config, flags.observed, {
           targets,
+          lsn: flags.lsn,
         })
-      : await makePlan(flags.config, { targets });
+      : await makePlan(flags.config, { targets, lsn: flags.lsn });
     const { plan } = this.warned(result);
     const format = flags.json ? 'json' : flags.format;
     // statements already show passwords as ****; jsonText's masking is the last guard

@@ -213,11 +213,26 @@ export interface PlanSummary {
   adopt: number;
 }
 
+/**
+ * The version of the plan document (`schemas/plan.schema.json`). 2: the plan records what it
+ * was made with (`inputs`), so `apply PLAN` plans again with exactly that.
+ */
+export const PLAN_FORMAT_VERSION = 2;
+
+/** What besides steep.yaml and the nodes decided a plan: the command line of `steep plan`. */
+export interface PlanInputs {
+  /** `--target ADDRESS`, as given; empty: the whole file */
+  targets: string[];
+  /** `--lsn`, resolved: subscription → the LSN its manual init starts from */
+  lsn: Record<string, string>;
+}
+
 export interface Plan {
-  formatVersion: 1;
+  formatVersion: typeof PLAN_FORMAT_VERSION;
   steepVersion: string;
   createdAt: string;
   config: { path: string; digest: string };
+  inputs: PlanInputs;
   observed: {
     digest: string;
     nodes: Record<string, { serverVersion: number }>;

@@ -38,3 +38,18 @@ export function toPlanFile(plan: Plan): PlanFile {
     })),
   };
 }
+
+/** The plan a document holds, its statements rebuilt (`show` renders it as `plan` did). */
+export function fromPlanFile(file: PlanFile): Plan {
+  return {
+    ...file,
+    steps: file.steps.map(({ sql, transactional, statementNodes, ...step }) => ({
+      ...step,
+      statements: sql.map((text, i) => ({
+        sql: text,
+        transactional: transactional?.[i] ?? true,
+        ...(statementNodes?.[i] ? { node: statementNodes[i] } : {}),
+      })),
+    })),
+  };
+}

@@ -1,6 +1,6 @@
 import { subscriptionAddress } from '../model/address.js';
 import type { ClusterState, ObservedNode, UnreachableNode } from '../model/cluster.js';
-import type { Plan, PlanSummary, Step } from '../model/plan.js';
+import { PLAN_FORMAT_VERSION, type Plan, type PlanSummary, type Step } from '../model/plan.js';
 import type { Topology } from '../model/topology.js';
 import { PlanContext, sortedKeys } from './context.js';
 import { checkCycles } from './cycles.js';
@@ -70,10 +70,14 @@ export function plan(file: Topology, observed: ClusterState, opts: PlanOptions):
   }
 
   return {
-    formatVersion: 1,
+    formatVersion: PLAN_FORMAT_VERSION,
     steepVersion: opts.steepVersion,
     createdAt: opts.now.toISOString().replace(/\.\d{3}Z$/, 'Z'),
     config: { path: desired.source.path, digest: desired.source.digest },
+    inputs: {
+      targets: [...(opts.targets ?? [])],
+      lsn: Object.fromEntries(sortedKeys(opts.initLsn ?? {}).map((k) => [k, opts.initLsn![k]!])),
+    },
     observed: { digest: observedDigest(observed), nodes: observedVersions(observed) },
     summary: summarise(steps),
     drift: [...ctx.drift].sort((a, b) => compareText(a.address, b.address)),

@@ -42,6 +42,11 @@ export interface ApplyOptions {
    */
   replan?: () => Promise<Plan>;
   /**
+   * What to do when that plan is refused, instead of `run steep apply again` (which plans
+   * afresh): for a saved plan, the `steep plan … --out` that makes a new one to review.
+   */
+  staleAdvice?: string;
+  /**
    * Aborted by SIGINT/SIGTERM: no new step starts, the running ones finish, inits being
    * followed are left to go on in PostgreSQL (their apply_log rows say `interrupted`).
    */
@@ -165,13 +170,13 @@ function watchSlotWait(
 }
 
 /** A plan that is no longer what the nodes need, now that they are locked: nothing runs. */
-function refuseStale(plan: Plan, fresh: Plan): void {
+function refuseStale(plan: Plan, fresh: Plan, advice: string): void {
   const reasons = staleness(asSaved(plan), fresh);
   if (reasons.length === 0) return;
   throw new SteepError(
     'apply.stale_plan',
     `the nodes changed since this plan was made (another steep command or someone else came in between): ${reasons.join('; ')}; ` +
-      'nothing was changed — run steep apply again to plan from what the nodes hold now',
+      `nothing was changed — ${advice}`,
   );
 }
 
@@ -187,7 +192,11 @@ export async function applyPlan(topology: Topology, plan: Plan, opts: ApplyOptio
   const clients = await lockNodes(topology, plan);
   if (opts.replan) {
     try {
-      refuseStale(plan, await opts.replan());
+      refuseStale(
+        plan,
+        await opts.replan(),
+        opts.staleAdvice ?? 'run steep apply again to plan from what the nodes hold now',
+      );
     } catch (err) {
       await Promise.all([...clients.values()].map((c) => c.end().catch(() => {})));
       throw err;

@@ -157,11 +157,8 @@ export async function planFromCapture(
   };
 }
 
-/**
- * `apply` of a plan made from a capture: read the nodes as `observe` does and refuse when any
- * node's catalog digest is no longer the captured one.
- */
-export async function refuseChangedCapture(topology: Topology, capture: PlanCapture): Promise<void> {
+/** The nodes of a capture that cannot be read now, or whose catalog differs from it. */
+export async function captureChanges(topology: Topology, capture: PlanCapture): Promise<string[]> {
   const live = await observe(topology, { everyTable: true });
   const changed: string[] = [];
   for (const [name, digest] of Object.entries(capture.nodes)) {
@@ -169,6 +166,15 @@ export async function refuseChangedCapture(topology: Topology, capture: PlanCapt
     if (!n?.reachable) changed.push(`${name} cannot be read`);
     else if (nodeCatalogDigest(n) !== digest) changed.push(`${name}'s catalog differs from the capture`);
   }
+  return changed;
+}
+
+/**
+ * `apply` of a plan made from a capture: read the nodes as `observe` does and refuse when any
+ * node's catalog digest is no longer the captured one.
+ */
+export async function refuseChangedCapture(topology: Topology, capture: PlanCapture): Promise<void> {
+  const changed = await captureChanges(topology, capture);
   if (changed.length === 0) return;
   throw new SteepError(
     'apply.capture_changed',

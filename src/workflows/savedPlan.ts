@@ -4,7 +4,8 @@ import addFormats from 'ajv-formats';
 import { maskDeep } from '../db/mask.js';
 import { PACKAGE_ROOT } from '../location.js';
 import { SteepError } from '../model/errors.js';
-import type { Plan } from '../model/plan.js';
+import { PLAN_FORMAT_VERSION, type Plan } from '../model/plan.js';
+import { describeInputs, planCommand, planDifferences } from '../model/planDifference.js';
 import { type PlanFile, toPlanFile } from '../model/planFile.js';
 import type { Topology } from '../model/topology.js';
 import { refuseChangedCapture } from './observe.js';
@@ -40,63 +41,67 @@ export async function readSavedPlan(path: string): Promise<PlanFile> {
       `cannot read saved plan ${path}: ${(err as Error).message}; make it with \`steep plan --out ${path}\``,
     );
   }
+  const format = (value as { formatVersion?: unknown } | null)?.formatVersion;
+  if (typeof format === 'number' && format !== PLAN_FORMAT_VERSION) {
+    const by = (value as { steepVersion?: unknown }).steepVersion;
+    throw new SteepError(
+      'plan.format',
+      `${path} is a plan of format ${format}${typeof by === 'string' ? ` (steep ${by})` : ''}; this steep reads format ${PLAN_FORMAT_VERSION}, ` +
+        `which records the --target and --lsn the plan was made with, so that apply runs exactly it: make the plan again with \`steep plan --out ${path}\``,
+    );
+  }
   const invalid = await validatePlanJson(value);
   if (invalid) throw new SteepError('plan.invalid', `${path} is not a steep plan: ${invalid}`);
   return value as PlanFile;
 }
 
 /**
- * An init step that runs no SQL and changes nothing but the recorded state only follows the
- * subscription and records it synchronized: when PostgreSQL finished the copy in the meantime
- * (the fresh plan no longer needs it), running it records that at once and changes nothing.
+ * The inputs to plan again with for `apply PLAN` / `show PLAN --check`: the ones the plan
+ * recorded. A `--target` or `--lsn` given now is refused: the plan file decides them.
  */
-function onlyFollows(s: PlanFile['steps'][number]): boolean {
-  return s.action === 'init' && s.sql.length === 0 && s.changes.every((c) => c.path === 'init.state');
+export function savedPlanInputs(
+  path: string,
+  saved: PlanFile,
+  given: { targets?: string[]; lsn?: string[] } = {},
+): { targets: string[]; lsn: string[] } {
+  const flags = [...(given.targets?.length ? ['--target'] : []), ...(given.lsn?.length ? ['--lsn'] : [])];
+  if (flags.length > 0) {
+    throw new SteepError(
+      'apply.plan_flags',
+      `${flags.join(' and ')} cannot change a saved plan: ${path} was made with ${describeInputs(saved)}, and apply runs exactly it; ` +
+        `nothing was changed — apply it without ${flags.join(' and ')}, or make another plan with \`steep plan ${flags.map((f) => `${f} …`).join(' ')} --out FILE\``,
+    );
+  }
+  return {
+    targets: [...saved.inputs.targets],
+    lsn: Object.entries(saved.inputs.lsn).map(([sub, lsn]) => `${sub}=${lsn}`),
+  };
 }
 
 /**
- * What changed between a saved plan and the plan the same file gives now. Empty: the saved
- * plan is exactly what will run.
+ * What changed between a saved plan and the plan the same file and inputs give now. Empty: the
+ * saved plan is exactly what will run.
  */
 export function staleness(saved: PlanFile, fresh: Plan): string[] {
-  const now = asSaved(fresh);
-  if (saved.config.digest !== now.config.digest) {
-    return [
-      `steep.yaml changed since the plan was made (${saved.config.digest.slice(0, 19)}… → ${now.config.digest.slice(0, 19)}…)`,
-    ];
-  }
-  const reasons: string[] = [];
-  const fresher = new Map(now.steps.map((s) => [`${s.address} ${s.action}`, s]));
-  for (const s of saved.steps) {
-    const f = fresher.get(`${s.address} ${s.action}`);
-    if (!f) {
-      if (!onlyFollows(s)) reasons.push(`${s.address}: the ${s.action} step is no longer needed`);
-    } else if (f.catalogDigest !== s.catalogDigest)
-      reasons.push(`${s.address}: the catalog rows it depends on on ${s.node} changed`);
-    else if (JSON.stringify(f.sql) !== JSON.stringify(s.sql))
-      reasons.push(`${s.address}: its SQL would now differ`);
-    fresher.delete(`${s.address} ${s.action}`);
-  }
-  const savedAddresses = new Set(saved.steps.map((s) => s.address));
-  for (const [key, f] of fresher) {
-    // with --target the saved plan holds a subset: only steps on its addresses count
-    if (savedAddresses.has(f.address) || saved.steps.length === 0)
-      reasons.push(`${key}: a new step is needed`);
-  }
-  return reasons;
+  return planDifferences(saved, asSaved(fresh));
 }
 
 /**
  * `apply PLAN`: refuse a saved plan that is no longer what the file and the nodes give (or, for a
  * plan made from a capture, whose nodes changed since the capture).
  */
-export async function refuseStalePlan(saved: PlanFile, topology: Topology, fresh: Plan): Promise<void> {
+export async function refuseStalePlan(
+  path: string,
+  saved: PlanFile,
+  topology: Topology,
+  fresh: Plan,
+): Promise<void> {
   if (saved.observed.capture) await refuseChangedCapture(topology, saved.observed.capture);
   const reasons = staleness(saved, fresh);
   if (reasons.length > 0) {
     throw new SteepError(
       'apply.stale_plan',
-      `plan is stale: ${reasons.join('; ')}; make a new plan with \`steep plan --out\``,
+      `plan is stale: ${reasons.join('; ')}; nothing was changed — make a new plan with \`${planCommand(saved, path)}\``,
     );
   }
 }

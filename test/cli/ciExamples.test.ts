@@ -18,6 +18,15 @@ import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
  * updates instead of adding, the exit codes a pipeline acts on, and that no password is posted.
  */
 
+/** A script's exit code, output and forge calls, and the directory it wrote to (STEEP_CI_DIR). */
+interface ScriptRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+  calls: Call[];
+  dir: string;
+}
+
 interface Call {
   tool: string;
   method: string;
@@ -97,17 +106,18 @@ describe('examples/ci scripts against local nodes', () => {
   function run(script: string, config: string, forge: Record<string, string>, existing: unknown[] = []) {
     const stubDir = tempDir('steep-ci-stub-');
     writeFileSync(join(stubDir, 'existing.json'), JSON.stringify(existing));
+    const dir = join(stubDir, 'out');
     const env: NodeJS.ProcessEnv = {
       PATH: `${stubBin}:${join(installed.prefix, 'bin')}:${process.env.PATH}`,
       HOME: process.env.HOME,
       NO_COLOR: '1',
       STEEP_CONFIG: config,
-      STEEP_CI_DIR: join(stubDir, 'out'),
+      STEEP_CI_DIR: dir,
       STUB_DIR: stubDir,
       ...passwordEnv(nodes()),
       ...forge,
     };
-    return new Promise<{ code: number; stdout: string; stderr: string; calls: Call[] }>((resolve, reject) => {
+    return new Promise<ScriptRun>((resolve, reject) => {
       const child = spawn('bash', [join(installed.scripts, script)], { env, cwd: stubDir });
       let stdout = '';
       let stderr = '';
@@ -131,7 +141,7 @@ describe('examples/ci scripts against local nodes', () => {
           expect(stdout + stderr).not.toContain(n.password);
           for (const c of calls) expect(c.body ?? '').not.toContain(n.password);
         }
-        resolve({ code: code ?? 1, stdout, stderr, calls });
+        resolve({ code: code ?? 1, stdout, stderr, calls, dir });
       });
     });
   }
@@ -173,6 +183,8 @@ describe('examples/ci scripts against local nodes', () => {
     expect(gl['steep-drift']!.rules![0]!.if).toContain('schedule');
   });
   let config = '';
+  /** the plan the first pull-request run saved and posted: applied after "approval" */
+  let reviewed = '';
 
   test('pull request: the plan is posted as one comment, updated on the next push, on GitHub and GitLab', async () => {
     const [east, west] = nodes();
@@ -214,6 +226,21 @@ describe('examples/ci scripts against local nodes', () => {
       ['ci_pub', 'create'],
     ]);
     expect(mermaid.edges.find((e) => e.op === '-->')!.label).toBe('ci_sub\nsnapshot\n(create)');
+
+    // the saved plan beside the comment: `steep show` renders what was posted, and it is current
+    reviewed = join(first.dir, 'plan.json');
+    const env = passwordEnv(nodes());
+    const shown = await runSteep(['show', reviewed, '--format', 'markdown', '-c', config], { env });
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stdout).toMatch(
+      /^> Saved plan .*plan\.json: made \S+Z \(\d+ s ago\) by steep \d+\.\d+\.\d+ from .*steep\.yaml/,
+    );
+    expect(shown.stdout).toContain(body.slice(body.indexOf('## steep plan'), body.indexOf('### Topology')));
+    const checked = await runSteep(['show', reviewed, '--check', '-c', config], { env });
+    expect(checked.code, `${checked.stdout}\n${checked.stderr}`).toBe(0);
+    expect(checked.stdout).toContain(
+      `Current: planning again now gives exactly these steps; \`steep apply ${reviewed}\` runs them.`,
+    );
 
     // the next push finds its comment by the marker and edits it; other comments are left alone
     const second = await run('pr-plan.sh', config, GITHUB, [
@@ -260,7 +287,8 @@ describe('examples/ci scripts against local nodes', () => {
 
   test('schedule: no drift posts nothing; drift opens an issue, then updates it; an unreadable node fails the job', async () => {
     const [east, west] = nodes();
-    const apply = await runSteep(['apply', '--auto-approve', '-c', config], { env: passwordEnv(nodes()) });
+    // the plan reviewed in the pull request, applied after approval
+    const apply = await runSteep(['apply', reviewed, '-c', config], { env: passwordEnv(nodes()) });
     expect(apply.code, apply.stderr).toBe(0);
     await eventually(
       async () =>

@@ -7,7 +7,11 @@
 #   STEEP_CONFIG    the file (default steep.yaml)
 #   STEEP_OBSERVED  optional: a capture of `steep observe` to plan against instead of the
 #                   live nodes (then the job needs no database password)
-#   STEEP_CI_DIR    where the plan and the comment are written (default: a temporary directory)
+#   STEEP_CI_DIR    where the plan and the comment are written (default: a temporary directory);
+#                   plan.json there is the saved plan the comment shows: keep it as the job's
+#                   artifact and run `steep apply plan.json` after approval (it runs exactly
+#                   that plan, or refuses naming what changed; `steep show plan.json --check`
+#                   says beforehand)
 # Posting: see post.sh (GitHub: GH_TOKEN, PR_NUMBER; GitLab: GITLAB_TOKEN).
 set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -38,7 +42,7 @@ if ! steep validate -c "$config" > "$dir/validate.txt" 2>&1; then
   exit 1
 fi
 
-args=(plan -c "$config" --format markdown --detailed-exitcode --graph)
+args=(plan -c "$config" --format markdown --detailed-exitcode --graph --out "$dir/plan.json")
 if [ -n "${STEEP_OBSERVED:-}" ]; then args+=(--observed "$STEEP_OBSERVED"); fi
 steep "${args[@]}" > "$dir/plan.md" 2> "$dir/plan.err"
 code=$?

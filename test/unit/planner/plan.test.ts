@@ -69,13 +69,27 @@ describe('plan: converged', () => {
   it('fills the plan header from the inputs', () => {
     const t = full(PG18);
     const p = runPlan(t, observe(t));
-    expect(p.formatVersion).toBe(1);
+    expect(p.formatVersion).toBe(2);
+    expect(p.inputs).toEqual({ targets: [], lsn: {} });
     expect(p.steepVersion).toBe('0.1.0');
     expect(p.createdAt).toBe('2026-01-01T00:00:00Z');
     expect(p.config).toEqual({ path: 'steep.yaml', digest: `sha256:${'fe'.repeat(32)}` });
     expect(p.observed.nodes).toEqual({ east: { serverVersion: PG18 }, west: { serverVersion: PG18 } });
     expect(p.observed.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(p.schema).toEqual([]);
+  });
+
+  it('records the --target and --lsn it was made with, for apply PLAN to plan again with', () => {
+    const t = full(PG18);
+    const p = runPlan(t, observe(t), {
+      targets: ['subscription.b', 'publication.a'],
+      initLsn: { z_sub: '0/30', a_sub: '0/10' },
+    });
+    expect(p.inputs).toEqual({
+      targets: ['subscription.b', 'publication.a'],
+      lsn: { a_sub: '0/10', z_sub: '0/30' },
+    });
+    expect(Object.keys(p.inputs.lsn)).toEqual(['a_sub', 'z_sub']);
   });
 });
 

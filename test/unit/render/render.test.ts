@@ -4,12 +4,14 @@ import { jsonText } from '../../../src/cli/jsonText.js';
 import type { DriftReport } from '../../../src/model/driftReport.js';
 import type { InitProgress } from '../../../src/model/initState.js';
 import { toPlanFile } from '../../../src/model/planFile.js';
+import type { PlanCheck, ShownPlan } from '../../../src/model/shownPlan.js';
 import type { StatusReport } from '../../../src/model/statusReport.js';
 import { renderDriftMarkdown } from '../../../src/render/driftMarkdown.js';
 import { renderDriftText } from '../../../src/render/driftText.js';
 import { progressLine, renderInitStatus } from '../../../src/render/initProgress.js';
 import { renderPlanMarkdown } from '../../../src/render/planMarkdown.js';
 import { renderPlanText } from '../../../src/render/planText.js';
+import { renderShownPlanMarkdown, renderShownPlanText } from '../../../src/render/shownPlan.js';
 import { renderCheck, renderStatus, statusDocument } from '../../../src/render/status.js';
 import { subscriptionStatus } from '../../support/statusReport.js';
 import {
@@ -25,7 +27,7 @@ import {
 /**
  * Golden output of the renderers (text, JSON, Markdown) for fixed values: plans from the
  * planner's fixtures (one that creates, changes and initialises; one that replaces and deletes;
- * one that failed; one with no changes), a drift report, a status report (text, JSON, --check)
+ * one that failed; one with no changes), `show` of a saved plan, a drift report, a status report (text, JSON, --check)
  * and an init's progress. No PostgreSQL. A renderer change
  * shows as a diff of these files; review it, then refresh them with `npx vitest run -u FILE`.
  */
@@ -34,7 +36,7 @@ beforeAll(() => {
   chalk.level = 0;
 });
 
-function samplePlan() {
+function samplePlan(targets: string[] = []) {
   const t = topology({
     publications: [
       publication('orders_pub', 'east', { tables: ['public.orders', 'public.customers'] }),
@@ -47,7 +49,7 @@ function samplePlan() {
   at(s, 'west').subscriptions = {};
   at(s, 'east').slots = {};
   at(s, 'east').publications.audit_pub!.publish = ['insert'];
-  return runPlan(t, s);
+  return runPlan(t, s, { targets });
 }
 
 /** One subscription from east to west, converged (`observe`): each case bends the nodes. */
@@ -290,6 +292,27 @@ describe('render golden files', () => {
     await expect(renderPlanText(p)).toMatchFileSnapshot('./golden/plan.txt');
     await expect(jsonText(toPlanFile(p), 2)).toMatchFileSnapshot('./golden/plan.json');
     await expect(renderPlanMarkdown(p)).toMatchFileSnapshot('./golden/plan.md');
+  });
+
+  it('show of a saved plan made with --target: not checked, current and stale, in text, JSON and Markdown', async () => {
+    const p = samplePlan(['subscription.west_orders']);
+    expect(p.steps.map((s) => s.address)).not.toContain('publication.audit_pub');
+    const shown = (check: PlanCheck | null): ShownPlan => ({
+      file: 'plan.json',
+      ageSeconds: 754,
+      check,
+      plan: toPlanFile(p),
+    });
+    const stale = shown({
+      current: false,
+      differences: ['update publication.audit_pub on east: needed now, not in the plan'],
+    });
+    await expect(renderShownPlanText(shown(null))).toMatchFileSnapshot('./golden/show.txt');
+    await expect(renderShownPlanText(stale)).toMatchFileSnapshot('./golden/showStale.txt');
+    await expect(jsonText(stale, 2)).toMatchFileSnapshot('./golden/showStale.json');
+    await expect(renderShownPlanMarkdown(shown({ current: true, differences: [] }))).toMatchFileSnapshot(
+      './golden/showCurrent.md',
+    );
   });
 
   it('drift: text, JSON and Markdown', async () => {

@@ -9,14 +9,38 @@ const step = (over: Partial<Step>): Step =>
     node: 'west',
     action: 'init',
     statements: [],
+    dependsOn: [],
     hazards: [],
     changes: [{ path: 'init.state', before: 'uninitialized', after: 'synchronized' }],
     catalogDigest: 'abc',
     ...over,
   }) as Step;
 
-const plan = (steps: Step[]): Plan =>
-  ({ observed: { digest: 'o' }, config: { digest: 'c' }, steps }) as unknown as Plan;
+const plan = (steps: Step[], inputs: Plan['inputs'] = { targets: [], lsn: {} }): Plan =>
+  ({
+    steepVersion: '0.1.0',
+    observed: { digest: 'o' },
+    config: { digest: 'c' },
+    inputs,
+    steps,
+  }) as unknown as Plan;
+
+const publication = (name: string, over: Partial<Step> = {}): Step =>
+  ({
+    id: `s-${name}`,
+    address: `publication.${name}`,
+    node: 'east',
+    kind: 'publication-create',
+    action: 'create',
+    reason: 'absent',
+    reasonText: `declared in steep.yaml, absent on east`,
+    statements: [{ sql: `CREATE PUBLICATION "${name}" FOR ALL TABLES`, transactional: true }],
+    dependsOn: [],
+    hazards: [],
+    changes: [],
+    catalogDigest: 'abc',
+    ...over,
+  }) as Step;
 
 describe('staleness of a plan against the fresh one', () => {
   it('an init step that only follows and records is not stale when PostgreSQL finished the copy meanwhile', () => {
@@ -35,8 +59,51 @@ describe('staleness of a plan against the fresh one', () => {
     });
     for (const s of [copies, enables]) {
       expect(staleness(asSaved(plan([s])), plan([]))).toEqual([
-        'subscription.orders_sub: the init step is no longer needed',
+        'init subscription.orders_sub: no longer needed',
       ]);
     }
+  });
+
+  it('a step the saved plan lacks is named, whatever its address', () => {
+    const saved = asSaved(plan([publication('pa')], { targets: ['publication.pa'], lsn: {} }));
+    expect(
+      staleness(
+        saved,
+        plan([publication('pa'), publication('pb')], { targets: ['publication.pa'], lsn: {} }),
+      ),
+    ).toEqual(['create publication.pb on east: needed now, not in the plan']);
+  });
+
+  it('a step is the same only with the same SQL, digest, hazards, changes and dependencies; not its words', () => {
+    const saved = asSaved(plan([publication('pa'), publication('pb', { dependsOn: ['s-pa'] })]));
+    const same = plan([
+      publication('pa', { id: 's1', reasonText: 'other words' }),
+      publication('pb', { id: 's2', dependsOn: ['s1'] }),
+    ]);
+    expect(staleness(saved, same)).toEqual([]);
+    const changed = plan([
+      publication('pa', { hazards: ['locks-table'], catalogDigest: 'def' }),
+      publication('pb', { dependsOn: [], changes: [{ path: 'tables', before: null, after: ['t'] }] }),
+    ]);
+    expect(staleness(saved, changed)).toEqual([
+      'create publication.pa: the catalog rows it depends on on east changed, its hazards would now be locks-table (saved: none)',
+      'create publication.pb: its changes would now differ, it would now wait for nothing (saved: create publication.pa)',
+    ]);
+  });
+
+  it('the same steps in another order, another steep, other inputs: stale', () => {
+    const saved = asSaved(plan([publication('pa'), publication('pb')]));
+    expect(staleness(saved, plan([publication('pb'), publication('pa')]))).toEqual([
+      'the steps would now run in another order: create publication.pb, create publication.pa',
+    ]);
+    expect(
+      staleness(saved, { ...plan([publication('pa'), publication('pb')]), steepVersion: '0.2.0' }),
+    ).toEqual(['the plan was made by steep 0.1.0, this is steep 0.2.0']);
+    expect(
+      staleness(
+        saved,
+        plan([publication('pa'), publication('pb')], { targets: ['publication.pa'], lsn: {} }),
+      ),
+    ).toEqual(['the plan was made with no --target or --lsn, not --target publication.pa']);
   });
 });
