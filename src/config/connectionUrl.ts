@@ -4,8 +4,12 @@
  */
 export const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
 
+/** libpq's TLS file parameters: paths, taken as written. */
+export const SSL_FILES = ['sslrootcert', 'sslcert', 'sslkey', 'sslcrl'] as const;
+export type SslFile = (typeof SSL_FILES)[number];
+
 /** Query parameters steep understands; any other is ignored with a warning. */
-const KNOWN_PARAMS = new Set(['host', 'port', 'dbname', 'user', 'password', 'sslmode', 'sslrootcert']);
+const KNOWN_PARAMS = new Set(['host', 'port', 'dbname', 'user', 'password', 'sslmode', ...SSL_FILES]);
 
 export interface ConnectionUrl {
   host?: string;
@@ -17,6 +21,9 @@ export interface ConnectionUrl {
   rawPassword?: string;
   sslmode?: string;
   sslrootcert?: string;
+  sslcert?: string;
+  sslkey?: string;
+  sslcrl?: string;
   /** query parameters steep does not use */
   ignored: string[];
 }
@@ -110,7 +117,7 @@ function applyParam(url: ConnectionUrl, key: string, value: string): string | un
       url.sslmode = value;
       return undefined;
     default:
-      url.sslrootcert = value;
+      url[key as SslFile] = value;
       return undefined;
   }
 }

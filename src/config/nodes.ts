@@ -1,7 +1,7 @@
 import { registerSecret } from '../db/mask.js';
 import type { ConnectionSpec, NodeSpec } from '../model/topology.js';
 import { MIN_SERVER_VERSION, majorVersion } from '../model/versions.js';
-import { type ConnectionUrl, parseConnectionUrl, parsePort } from './connectionUrl.js';
+import { type ConnectionUrl, parseConnectionUrl, parsePort, SSL_FILES } from './connectionUrl.js';
 import { libpqPassword } from './libpqPassword.js';
 import type { NormaliseContext as Context } from './normalise.js';
 import { fieldOf, type Path, withOwner } from './paths.js';
@@ -12,7 +12,10 @@ export const DEFAULT_HOST = 'localhost';
 export const DEFAULT_PRIORITY = 100;
 
 /** The node fields that describe a connection, given instead of `url`. */
-const CONNECTION_FIELDS = ['host', 'port', 'database', 'user', 'sslmode', 'sslrootcert'] as const;
+const CONNECTION_FIELDS = ['host', 'port', 'database', 'user', 'sslmode', ...SSL_FILES] as const;
+
+/** libpq's TLS fields of a connection. */
+const TLS_FIELDS = ['sslmode', ...SSL_FILES] as const;
 
 /** A node: its connection from `url` or from the fields, with libpq's defaults. */
 export function normaliseNode(ctx: Context, name: string): NodeSpec {
@@ -83,10 +86,10 @@ function nodeConnection(ctx: Context, name: string): ConnectionSpec {
   const pw = password ?? url?.password;
   if (pw !== undefined) connection.password = pw;
   else passwordFromLibpq(ctx, name, connection);
-  const sslmode = url?.sslmode ?? reader.string([...base, 'sslmode']);
-  if (sslmode !== undefined) connection.sslmode = sslmode;
-  const sslrootcert = url?.sslrootcert ?? reader.string([...base, 'sslrootcert']);
-  if (sslrootcert !== undefined) connection.sslrootcert = sslrootcert;
+  for (const field of TLS_FIELDS) {
+    const value = url?.[field] ?? reader.string([...base, field]);
+    if (value !== undefined) connection[field] = value;
+  }
   return connection;
 }
 
@@ -149,10 +152,10 @@ function replicationConnection(url: ConnectionUrl, own: ConnectionSpec): Connect
   };
   const password = url.password ?? (spec.user === own.user ? own.password : undefined);
   if (password !== undefined) spec.password = password;
-  const sslmode = url.sslmode ?? own.sslmode;
-  if (sslmode !== undefined) spec.sslmode = sslmode;
-  const sslrootcert = url.sslrootcert ?? own.sslrootcert;
-  if (sslrootcert !== undefined) spec.sslrootcert = sslrootcert;
+  for (const field of TLS_FIELDS) {
+    const value = url[field] ?? own[field];
+    if (value !== undefined) spec[field] = value;
+  }
   return spec;
 }
 
@@ -189,9 +192,8 @@ function standbyConnection(ctx: Context, path: Path, own: ConnectionSpec): Conne
     database: url?.database ?? reader.string([...path, 'database']),
     user: url?.user ?? reader.string([...path, 'user']),
     password: password ?? url?.password,
-    sslmode: url?.sslmode ?? reader.string([...path, 'sslmode']),
-    sslrootcert: url?.sslrootcert ?? reader.string([...path, 'sslrootcert']),
   };
+  for (const field of TLS_FIELDS) given[field] = url?.[field] ?? reader.string([...path, field]);
   return replicationConnection(given, own);
 }
 
@@ -214,7 +216,7 @@ function readUrl(ctx: Context, path: Path): ConnectionUrl | undefined {
       'url-parameter-ignored',
       withOwner(path, `${fieldOf(path)} parameter \`${param}\` is not used by steep`),
       ctx.positions.value(path),
-      'steep uses host, port, dbname, user, password, sslmode and sslrootcert',
+      'steep uses host, port, dbname, user, password, sslmode, sslrootcert, sslcert, sslkey and sslcrl',
     );
   }
   return parsed.url;

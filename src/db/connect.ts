@@ -3,6 +3,7 @@ import { SteepError } from '../model/errors.js';
 import type { ConnectionSpec, Topology } from '../model/topology.js';
 import { mask } from './mask.js';
 import { ReadBufferSocket } from './readBufferSocket.js';
+import { describeTlsError, type TlsAttempt, tlsAttempts, triesNext } from './tls.js';
 
 export const APPLICATION_NAME = 'steep';
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
@@ -26,31 +27,22 @@ export interface ConnectOptions {
   reuseReadBuffer?: boolean;
 }
 
-function sslOption(spec: ConnectionSpec): pg.ClientConfig['ssl'] {
-  switch (spec.sslmode) {
-    case undefined:
-    case 'disable':
-    case 'allow':
-    case 'prefer':
-      return false;
-    case 'require':
-      return { rejectUnauthorized: false };
-    default:
-      return spec.sslrootcert
-        ? { ca: spec.sslrootcert, rejectUnauthorized: true }
-        : { rejectUnauthorized: true };
-  }
-}
-
-/** pg.Client config, libpq conventions: PGPASSWORD and ~/.pgpass apply when no password is given. */
-export function clientConfig(spec: ConnectionSpec, opts: ConnectOptions): pg.ClientConfig {
+/**
+ * pg.Client config, libpq conventions: PGPASSWORD and ~/.pgpass apply when no password is given;
+ * `ssl` one of the attempts of `tlsAttempts` (db/tls.ts), by default the first.
+ */
+export function clientConfig(
+  spec: ConnectionSpec,
+  opts: ConnectOptions,
+  ssl: TlsAttempt = tlsAttempts(opts.node, spec)[0]!,
+): pg.ClientConfig {
   const config: pg.ClientConfig & { replication?: string } = {
     host: spec.host,
     port: spec.port,
     database: spec.database,
     user: spec.user,
     password: spec.password,
-    ssl: sslOption(spec),
+    ssl,
     application_name: opts.applicationName ?? APPLICATION_NAME,
     connectionTimeoutMillis: opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
     statement_timeout:
@@ -72,6 +64,8 @@ export function describeConnectError(
 ): string {
   const e = err as { code?: string; message?: string };
   const where = `${spec.host}:${spec.port}/${spec.database} as ${spec.user}`;
+  const tlsProblem = describeTlsError(node, spec, where, err);
+  if (tlsProblem) return mask(tlsProblem);
   const waited = connectTimeoutMs ? ` after ${connectTimeoutMs / 1000}s` : '';
   switch (e.code) {
     case 'ECONNREFUSED':
@@ -83,8 +77,15 @@ export function describeConnectError(
       return `node ${node}: connection to ${where} timed out${waited}; check the network or firewall (settings.connectTimeout)`;
     case '28P01':
       return `node ${node}: password authentication failed for user ${spec.user}; check the password (${where})`;
-    case '28000':
-      return `node ${node}: authentication rejected for ${where}: ${mask(e.message ?? '')}`;
+    case '28000': {
+      const message = mask(e.message ?? '');
+      // pg_hba.conf: a hostnossl … reject line, or only hostssl lines, for this client
+      const tlsOnly = /no encryption/.test(message)
+        ? '; the server accepts this client only over TLS: use sslmode require or stricter'
+        : '';
+      const certificate = /certificate/.test(message) ? '; give the node sslcert and sslkey' : '';
+      return `node ${node}: authentication rejected for ${where}: ${message}${tlsOnly}${certificate}`;
+    }
     case '3D000':
       return `node ${node}: database ${spec.database} does not exist on ${spec.host}:${spec.port}; check the node's database`;
     default:
@@ -95,21 +96,38 @@ export function describeConnectError(
   }
 }
 
+/**
+ * A connected client, after the attempts libpq would make (db/tls.ts: `prefer` falls back to plain,
+ * `allow` to TLS, when the server refuses the first).
+ */
 export async function connect(spec: ConnectionSpec, opts: ConnectOptions): Promise<pg.Client> {
-  const client = new pg.Client(clientConfig(spec, opts));
-  // an idle connection that breaks must not crash the process; the next query reports it
-  client.on('error', () => {});
-  try {
-    await client.connect();
-  } catch (err) {
-    await client.end().catch(() => {});
-    const timeout = opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
-    throw new SteepError('connect', describeConnectError(opts.node, spec, err, timeout), {
-      node: opts.node,
-      cause: err,
-    });
+  const timeout = opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+  const attempts = tlsAttempts(opts.node, spec);
+  const failures: Array<{ ssl: TlsAttempt; err: unknown }> = [];
+  for (const ssl of attempts) {
+    const client = new pg.Client(clientConfig(spec, opts, ssl));
+    // an idle connection that breaks must not crash the process; the next query reports it
+    client.on('error', () => {});
+    try {
+      await client.connect();
+      return client;
+    } catch (err) {
+      await client.end().catch(() => {});
+      failures.push({ ssl, err });
+      if (!triesNext(err)) break;
+    }
   }
-  return client;
+  // the TLS attempt's reason, unless the server refused TLS altogether
+  const shown =
+    failures.find(
+      (f) => f.ssl !== false && (f.err as Error).message !== 'The server does not support SSL connections',
+    ) ??
+    failures.find((f) => f.ssl === false) ??
+    failures[0]!;
+  throw new SteepError('connect', describeConnectError(opts.node, spec, shown.err, timeout), {
+    node: opts.node,
+    cause: shown.err,
+  });
 }
 
 /** A session on `node` of the file, with the file's connect timeout. */

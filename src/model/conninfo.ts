@@ -28,7 +28,11 @@ export function buildConninfo(
     ['password', opts.passfile ? undefined : spec.password && (opts.maskPassword ? MASK : spec.password)],
     ['passfile', opts.passfile],
     ['sslmode', spec.sslmode],
+    // paths on the subscriber's server, whose libpq reads them: passed through as written
     ['sslrootcert', spec.sslrootcert],
+    ['sslcert', spec.sslcert],
+    ['sslkey', spec.sslkey],
+    ['sslcrl', spec.sslcrl],
     ['target_session_attrs', multi ? 'read-write' : undefined],
   ];
   return parts

@@ -59,8 +59,12 @@ export interface ConnectionSpec {
   database: string;
   user: string;
   password?: string;
+  /** libpq's TLS fields, as the file wrote them (paths on the machine that connects); db/tls.ts applies them */
   sslmode?: string;
   sslrootcert?: string;
+  sslcert?: string;
+  sslkey?: string;
+  sslcrl?: string;
 }
 
 export interface NodeSpec {

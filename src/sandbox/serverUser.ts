@@ -14,6 +14,11 @@ export interface ServerUser {
   gid: number;
   /** true when steep is root and must switch to this user to run PostgreSQL programs */
   switched: boolean;
+  /**
+   * its home directory, the server's HOME when switched: the libpq of a subscription reads
+   * ~/.postgresql/ there, and one in root's HOME it may not enter fails every TLS connection
+   */
+  home?: string;
 }
 
 const SERVER_USER_NAME = 'postgres';
@@ -30,7 +35,10 @@ export function serverUser(): ServerUser {
   try {
     const u = Number.parseInt(execFileSync('id', ['-u', SERVER_USER_NAME], { encoding: 'utf8' }).trim(), 10);
     const g = Number.parseInt(execFileSync('id', ['-g', SERVER_USER_NAME], { encoding: 'utf8' }).trim(), 10);
-    cached = { name: SERVER_USER_NAME, uid: u, gid: g, switched: true };
+    const home = execFileSync('getent', ['passwd', SERVER_USER_NAME], { encoding: 'utf8' })
+      .trim()
+      .split(':')[5];
+    cached = { name: SERVER_USER_NAME, uid: u, gid: g, switched: true, ...(home ? { home } : {}) };
     return cached;
   } catch (err) {
     throw new SteepError(
@@ -46,6 +54,8 @@ function serverEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('PG')) env[k] = v;
   env.LC_ALL = 'C';
+  const user = serverUser();
+  if (user.switched) env.HOME = user.home ?? '/';
   return env;
 }
 

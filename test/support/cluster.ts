@@ -55,6 +55,11 @@ export interface ClusterOptions {
   version?: PgMajor;
   /** server settings on top of the defaults, e.g. `{ wal_level: 'replica' }` */
   settings?: Record<string, string>;
+  /**
+   * TLS fields of the nodes' `connection` (and so of `query`, `client` and `url`), for servers
+   * whose `settings` turn ssl on; without them the test helpers connect without TLS
+   */
+  tls?: Pick<ConnectionSpec, 'sslmode' | 'sslrootcert' | 'sslcert' | 'sslkey'>;
 }
 
 const DATABASE = 'app';
@@ -189,7 +194,10 @@ class Node implements TestNode {
   readonly dataDir: string;
   private pool: pg.Pool | null = null;
 
-  constructor(private readonly server: LocalServer) {
+  constructor(
+    private readonly server: LocalServer,
+    private readonly tls: ClusterOptions['tls'] = {},
+  ) {
     this.name = server.name;
     this.version = server.version;
     this.serverVersionNum = server.serverVersionNum;
@@ -203,17 +211,22 @@ class Node implements TestNode {
   }
 
   get connection(): ConnectionSpec {
-    return { ...this.server.connection };
+    return { ...this.server.connection, ...this.tls };
   }
 
   get url(): string {
-    return connectionUrl(this.server.connection);
+    return connectionUrl(this.connection);
   }
 
   async query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]> {
     if (!this.pool) {
       this.pool = new pg.Pool({
-        ...clientConfig(this.connection, { node: this.name, applicationName: 'steep-test' }),
+        // a pool makes one attempt: libpq's default `prefer` would try TLS first, which a test
+        // server without ssl refuses, so plain unless the cluster says otherwise
+        ...clientConfig(
+          { ...this.connection, sslmode: this.connection.sslmode ?? 'disable' },
+          { node: this.name, applicationName: 'steep-test' },
+        ),
         max: 4,
         idleTimeoutMillis: 2_000,
         allowExitOnIdle: true,
@@ -308,7 +321,7 @@ export async function startCluster(opts: ClusterOptions): Promise<TestCluster> {
       });
       servers.push(server);
       await startServer(server);
-      return new Node(server);
+      return new Node(server, opts.tls);
     }),
   );
 

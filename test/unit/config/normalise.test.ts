@@ -187,6 +187,9 @@ nodes:
     user: steep
     sslmode: verify-full
     sslrootcert: /etc/ca.pem
+    sslcert: /etc/steep.crt
+    sslkey: /etc/steep.key
+    sslcrl: /etc/root.crl
     priority: 5
     serverVersion: "18.4"
 `;
@@ -199,6 +202,9 @@ nodes:
         user: 'steep',
         sslmode: 'verify-full',
         sslrootcert: '/etc/ca.pem',
+        sslcert: '/etc/steep.crt',
+        sslkey: '/etc/steep.key',
+        sslcrl: '/etc/root.crl',
       },
       priority: 5,
       sandbox: false,
@@ -248,7 +254,7 @@ nodes:
     const text = `version: 1
 topology: t
 nodes:
-  a: {url: "postgresql://us%40er@[::1]:5433/my%20db?sslmode=verify-ca&sslrootcert=%2Fca.pem"}
+  a: {url: "postgresql://us%40er@[::1]:5433/my%20db?sslmode=verify-ca&sslrootcert=%2Fca.pem&sslcert=%2Fc.crt&sslkey=%2Fc.key&sslcrl=%2Fr.crl"}
   b: {url: "postgres:///app?host=%2Ftmp&port=5444&user=x"}
 `;
     const { topology } = check(text);
@@ -259,6 +265,9 @@ nodes:
       user: 'us@er',
       sslmode: 'verify-ca',
       sslrootcert: '/ca.pem',
+      sslcert: '/c.crt',
+      sslkey: '/c.key',
+      sslcrl: '/r.crl',
     });
     expect(topology?.nodes.b?.connection).toEqual({ host: '/tmp', port: 5444, database: 'app', user: 'x' });
   });

@@ -34,6 +34,24 @@ describe('conninfo helpers', () => {
     });
   });
 
+  it("passes the publisher's TLS fields through as written: paths the subscriber's libpq reads", () => {
+    const spec = {
+      host: 'east.internal',
+      port: 5432,
+      database: 'app',
+      user: 'repl',
+      sslmode: 'verify-full',
+      sslrootcert: '/etc/postgresql/east ca.pem',
+      sslcert: '/etc/postgresql/repl.crt',
+      sslkey: '/etc/postgresql/repl.key',
+      sslcrl: '/etc/postgresql/root.crl',
+    };
+    expect(buildConninfo(spec)).toBe(
+      "host=east.internal port=5432 dbname=app user=repl sslmode=verify-full sslrootcert='/etc/postgresql/east ca.pem' " +
+        'sslcert=/etc/postgresql/repl.crt sslkey=/etc/postgresql/repl.key sslcrl=/etc/postgresql/root.crl',
+    );
+  });
+
   it('masks the password', () => {
     expect(maskConninfo("host=h password='se cret'")).toBe('host=h password=****');
     expect(maskConninfo('postgres://u:secret@h/db')).toBe('host=h dbname=db user=u password=****');
