@@ -41,7 +41,8 @@ export function sameServerText(ctx: PlanContext, subscriber: string, publisher: 
 function reverseCreated(ctx: PlanContext, d: SubscriptionSpec): string | undefined {
   const publisher = ctx.node(d.from);
   return Object.values(ctx.desired.subscriptions).find(
-    (r) => r.node === d.from && r.from === d.node && publisher !== undefined && !publisher.subscriptions[r.name],
+    (r) =>
+      r.node === d.from && r.from === d.node && publisher !== undefined && !publisher.subscriptions[r.name],
   )?.name;
 }
 

@@ -326,6 +326,16 @@ function rollbackCommands(
         why: `repeat until true: ${old} has every write made on ${neu}`,
       },
       { node: old, sql: `ALTER SUBSCRIPTION ${quoteIdent(p.reverse)} DISABLE`, why: 'stop the way back' },
+      {
+        node: old,
+        sql: `DROP SUBSCRIPTION ${quoteIdent(p.reverse)}`,
+        why: `and remove it with its slot on ${neu}, which would retain WAL there for ever: everything it carried is on ${old} (the check above)`,
+      },
+      {
+        node: neu,
+        sql: `DROP PUBLICATION ${quoteIdent(p.reverse)}`,
+        why: `the way back's publication, read by nothing now`,
+      },
     );
   } else {
     // no way back carried them: with both nodes fenced, the rows only the new primary holds are counted

@@ -528,6 +528,9 @@ describe('steep switchover of asynchronous commits (18 → 18)', () => {
         }
       }
       expect(await digests(east, AS_TABLES)).toEqual(await digests(west, AS_TABLES));
+      // nothing of the way back is left to retain WAL on west
+      expect(await west.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [REV])).toEqual([]);
+      expect(await east.query('SELECT 1 FROM pg_subscription WHERE subname = $1', [REV])).toEqual([]);
       // after the rollback the role writes on east again, past everything west handed out
       const c = await roleSession(east, AS);
       try {
