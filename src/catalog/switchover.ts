@@ -19,7 +19,8 @@ import { PG16 } from '../model/versions.js';
  * to (from 16 a membership WITH SET, even INHERIT FALSE; before 16 every membership), predefined
  * roles such as pg_write_all_data included — and
  * its `default_transaction_read_only` for this database, and whether steep's role may ALTER it
- * (a superuser; CREATEROLE on a non-superuser before 16; from 16 CREATEROLE and ADMIN OPTION on it).
+ * (a superuser; CREATEROLE on a non-superuser before 16; from 16 CREATEROLE and ADMIN OPTION on it),
+ * and whether steep's role is a member of it already (the GRANT that adds ADMIN OPTION then names no other option).
  */
 const ROLES_SQL = `
 WITH writers AS (
@@ -27,11 +28,12 @@ WITH writers AS (
    WHERE EXISTS (SELECT 1 FROM unnest($1::text[]) AS t(name)
                   WHERE pg_catalog.to_regclass(t.name) IS NOT NULL
                     AND pg_catalog.has_table_privilege(w.oid, pg_catalog.to_regclass(t.name), 'INSERT, UPDATE, DELETE, TRUNCATE')))
-SELECT name, login, superuser, replication, writes, "databaseSetting", alterable FROM (
+SELECT name, login, superuser, replication, writes, "databaseSetting", alterable, "steepMember" FROM (
 SELECT r.rolname AS name, r.rolcanlogin AS login, r.rolsuper AS superuser, r.rolreplication AS replication,
        (me.rolsuper OR (me.rolcreaterole AND NOT r.rolsuper
           AND (current_setting('server_version_num')::int < ${PG16}
                OR pg_catalog.pg_has_role(current_user, r.oid, 'MEMBER WITH ADMIN OPTION')))) AS alterable,
+       EXISTS (SELECT 1 FROM pg_catalog.pg_auth_members m WHERE m.roleid = r.oid AND m.member = me.oid) AS "steepMember",
        EXISTS (SELECT 1 FROM writers w
                 WHERE pg_catalog.pg_has_role(r.oid, w.oid,
                         CASE WHEN current_setting('server_version_num')::int < ${PG16} THEN 'MEMBER' ELSE 'SET' END)) AS writes,
@@ -144,17 +146,35 @@ export async function serverNow(client: pg.Client): Promise<string> {
   return rows[0]!.now;
 }
 
-/** Whether a publication and a slot of this name exist on the node. */
+/**
+ * Whether a publication of this name exists in this database, and the slot of this name on the
+ * server (slots are the server's, not a database's): the database it belongs to, whether this is
+ * it, and the application_name of the session streaming from it (null: nobody does).
+ */
 export async function readPublicationAndSlot(
   client: pg.Client,
   name: string,
-): Promise<{ publication: boolean; slot: boolean }> {
-  const { rows } = await client.query<{ publication: boolean; slot: boolean }>(
-    `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_publication WHERE pubname = $1) AS publication,
-            EXISTS (SELECT 1 FROM pg_catalog.pg_replication_slots WHERE slot_name = $1) AS slot`,
+): Promise<{
+  publication: boolean;
+  slot: { database: string | null; here: boolean; streamedBy: string | null; active: boolean } | null;
+}> {
+  const { rows } = await client.query<{ publication: boolean }>(
+    'SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_publication WHERE pubname = $1) AS publication',
     [name],
   );
-  return rows[0]!;
+  const { rows: slots } = await client.query<{
+    database: string | null;
+    here: boolean;
+    streamedBy: string | null;
+    active: boolean;
+  }>(
+    `SELECT s.database::text AS database, s.database IS NOT DISTINCT FROM current_database() AS here,
+            s.active, a.application_name AS "streamedBy"
+       FROM pg_catalog.pg_replication_slots s LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = s.active_pid
+      WHERE s.slot_name = $1`,
+    [name],
+  );
+  return { publication: rows[0]!.publication, slot: slots[0] ?? null };
 }
 
 /** Whether a subscription of this name exists in this database. */

@@ -45,6 +45,8 @@ export interface RoleFacts {
   databaseSetting: string | null;
   /** steep's role may ALTER it (superuser; CREATEROLE, and from PostgreSQL 16 ADMIN OPTION on it); absent: not read */
   alterable?: boolean;
+  /** steep's role holds a membership in it already (any options, any grantor); absent: not read */
+  steepMember?: boolean;
 }
 
 /** What preflight reads from both nodes. */
@@ -116,9 +118,13 @@ export interface SwitchoverFacts {
     publicationExists: boolean;
     subscriptionExists: boolean;
     slotExists: boolean;
+    /** the slot of the reverse name on the new primary's server, when it exists: whose it is (slots are the server's) */
+    slot?: { database: string | null; here: boolean; active: boolean; streamedBy: string | null } | null;
     oldCanSubscribe: boolean;
     /** the server's error when the old primary could not connect to the new one, null when it did */
     unreachable: string | null;
+    /** the role the reverse subscription connects to the new primary as (its connection in steep.yaml) */
+    reverseUser?: string;
   } | null;
 }
 

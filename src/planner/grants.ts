@@ -89,7 +89,7 @@ function publisherGrants(topology: Topology, name: string, v: number): string[] 
       `ALTER ROLE ${r} CREATEROLE;`,
       `GRANT pg_signal_backend TO ${r};`,
       v >= PG16
-        ? `-- each role the fence makes read-only (16+: ALTER ROLE needs ADMIN OPTION on it): GRANT <app_role> TO ${r} WITH ADMIN OPTION, INHERIT FALSE, SET FALSE;`
+        ? `-- each role the fence makes read-only (16+: ALTER ROLE needs ADMIN OPTION on it): GRANT <app_role> TO ${r} WITH ADMIN OPTION, INHERIT FALSE, SET FALSE; (when ${r} is a member of it already: GRANT <app_role> TO ${r} WITH ADMIN OPTION; alone, as naming INHERIT or SET changes the membership it has)`
         : '-- before 16, CREATEROLE may alter every role that is not a superuser',
     );
   return lines;

@@ -4,6 +4,8 @@
  */
 
 import { formatBytes } from '../model/bytes.js';
+import { adminOptionGrant } from '../model/membershipGrant.js';
+import { replicationConnectFix } from '../model/replicationConnectError.js';
 import { displayIdent, quoteIdent, quoteLiteral } from '../model/sql.js';
 import type { RoleFacts, SwitchoverFacts, SwitchoverOptions } from '../model/switchover.js';
 import type { SubscriptionSpec } from '../model/topology.js';
@@ -157,7 +159,8 @@ function fenceRoleProblems(facts: SwitchoverFacts, opts: SwitchoverOptions): str
     p.push(
       facts.oldVersion >= PG16
         ? `role ${facts.steepRole} that steep connects to ${old} as may not alter role ${r}, which the fence makes read-only (PostgreSQL 16+ needs CREATEROLE and ADMIN OPTION on it): ` +
-            `run GRANT ${quoteIdent(r)} TO ${quoteIdent(facts.steepRole)} WITH ADMIN OPTION, INHERIT FALSE, SET FALSE; on ${old} as the role's creator or the cloud admin role, or leave ${r} out with --roles`
+            `run ${adminOptionGrant(r, facts.steepRole, role.steepMember === true)} on ${old} as the role's creator or the cloud admin role` +
+            `${role.steepMember ? ` (${facts.steepRole} is a member of ${r} already: this adds ADMIN OPTION and keeps its INHERIT and SET)` : ''}, or leave ${r} out with --roles`
         : `role ${facts.steepRole} that steep connects to ${old} as may not alter role ${r}, which the fence makes read-only: leave it out with --roles, or connect steep as a superuser`,
     );
   }
@@ -201,23 +204,42 @@ function reverseProblems(facts: SwitchoverFacts): string[] {
     p.push(
       `publication ${name} already exists on ${neu}: drop it (DROP PUBLICATION ${quoteIdent(name)}) or switch over without --reverse`,
     );
-  if (r.slotExists)
-    p.push(
-      `slot ${name} already exists on ${neu}: drop it (SELECT pg_drop_replication_slot(${quoteLiteral(name)})) or switch over without --reverse`,
-    );
+  if (r.slotExists) p.push(reverseSlotProblem(facts, name));
   if (r.subscriptionExists)
     p.push(
       `subscription ${name} already exists on ${old}: drop it (DROP SUBSCRIPTION ${quoteIdent(name)}) or switch over without --reverse`,
     );
   if (r.unreachable !== null)
     p.push(
-      `${old} cannot subscribe to ${neu} for the way back (${r.unreachable}): let ${old} reach ${neu} as ${neu}'s connection in steep.yaml says (pg_hba.conf, network, password), or switch over without --reverse`,
+      `${old} cannot subscribe to ${neu} for the way back (${r.unreachable}): ${replicationConnectFix(r.unreachable, old, neu, r.reverseUser ?? facts.steepRole)}; or switch over without --reverse`,
     );
   if (!r.oldCanSubscribe)
     p.push(
       `role ${facts.steepRole} that steep connects to ${old} as cannot create subscriptions: GRANT pg_create_subscription TO ${displayIdent(facts.steepRole)} (or connect as a superuser)`,
     );
   return p;
+}
+
+/**
+ * The way back's slot name is taken on the new primary. Slots are the server's: one of another
+ * database (another topology's way back, maybe live) or one a subscriber streams from is never
+ * named for dropping. One of this database that nobody streams from is the leftover of this
+ * subscription's own earlier way back (the name is the subscription's, unique in this database).
+ */
+export function reverseSlotProblem(facts: SwitchoverFacts, name: string): string {
+  const { newNode: neu, newDatabase: db } = facts;
+  const s = facts.reverse?.slot;
+  const without = 'switch over without --reverse (and set up the way back yourself)';
+  if (!s)
+    return `slot ${name} already exists on ${neu}, and whose it is could not be read: steep does not drop it; ${without}`;
+  if (!s.here)
+    return (
+      `slot ${name} on ${neu} belongs to database ${s.database ?? '(none: a physical slot)'}, not ${db} (slots are the server's; another topology's way back, maybe${s.active ? `, streaming now to ${s.streamedBy ?? 'a subscriber'}` : ''}): ` +
+      `it is not steep's to drop from ${db}; ${without}, or ask who runs ${s.database ?? 'that slot'} whether it is still used (only they drop it, there)`
+    );
+  if (s.active)
+    return `slot ${name} in database ${db} on ${neu} is streaming now to ${s.streamedBy ?? 'a subscriber'}: a live way back, which steep does not drop; find that subscriber (steep status) and ${without}`;
+  return `slot ${name} in database ${db} on ${neu} is left from an earlier way back of subscription ${facts.subscription} (nobody streams from it): drop it on ${neu} (SELECT pg_drop_replication_slot(${quoteLiteral(name)})) or ${without}`;
 }
 
 /** The reverse publication, subscription and slot all take this name. */

@@ -289,10 +289,12 @@ async function readReverseFacts(
   return {
     reverse: {
       publicationExists: onNew.publication,
-      slotExists: onNew.slot,
+      slotExists: onNew.slot !== null,
+      slot: onNew.slot,
       subscriptionExists: exists,
       oldCanSubscribe: canSubscribe,
       unreachable,
+      reverseUser: (topology.nodes[d.node]!.replicationConnection ?? topology.nodes[d.node]!.connection).user,
     },
     reverseConnectMs: canSubscribe && !exists && unreachable === null ? Date.now() - probed : null,
   };

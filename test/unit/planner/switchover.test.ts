@@ -186,12 +186,84 @@ describe('switchover planner', () => {
         reverse: { ...FACTS.reverse!, unreachable: 'could not connect to the publisher: connection refused' },
       },
       problem:
-        /old cannot subscribe to new for the way back \(could not connect to the publisher: connection refused\): let old reach new/,
+        /old cannot subscribe to new for the way back \(could not connect to the publisher: connection refused\): old cannot reach new's host and port: open the network path/,
     },
     {
-      what: 'reverse leftovers',
+      what: 'the new primary refuses the replication connection: its role lacks REPLICATION',
+      facts: {
+        reverse: {
+          ...FACTS.reverse!,
+          reverseUser: 'runner',
+          unreachable:
+            'subscription "steep_reverse_new_orders" could not connect to the publisher: connection to server at "10.0.0.2", port 5432 failed: FATAL: permission denied to start WAL sender DETAIL: Only roles with the REPLICATION attribute may start a WAL sender process.',
+        },
+      },
+      problem:
+        /: role runner on new lacks the REPLICATION attribute a subscriber's connection needs: run ALTER ROLE "runner" REPLICATION; on new as a superuser or the cloud admin role/,
+    },
+    {
+      what: 'reverse leftovers, whose slot unread',
       facts: { reverse: { ...FACTS.reverse!, slotExists: true } },
-      problem: /slot steep_reverse_new_orders already exists on new/,
+      problem:
+        /slot steep_reverse_new_orders already exists on new, and whose it is could not be read: steep does not drop it/,
+    },
+    {
+      what: "the way back's slot name taken by another database of the new primary's server",
+      facts: {
+        reverse: {
+          ...FACTS.reverse!,
+          slotExists: true,
+          slot: { database: 'shop2', here: false, active: true, streamedBy: 'steep_reverse_x' },
+        },
+      },
+      problem:
+        /slot steep_reverse_new_orders on new belongs to database shop2, not app \(slots are the server's; another topology's way back, maybe, streaming now to steep_reverse_x\): it is not steep's to drop from app; switch over without --reverse/,
+    },
+    {
+      what: "the way back's slot streaming in this database",
+      facts: {
+        reverse: {
+          ...FACTS.reverse!,
+          slotExists: true,
+          slot: { database: 'app', here: true, active: true, streamedBy: 'other_sub' },
+        },
+      },
+      problem:
+        /slot steep_reverse_new_orders in database app on new is streaming now to other_sub: a live way back, which steep does not drop/,
+    },
+    {
+      what: "an earlier way back's slot left in this database, unused",
+      facts: {
+        reverse: {
+          ...FACTS.reverse!,
+          slotExists: true,
+          slot: { database: 'app', here: true, active: false, streamedBy: null },
+        },
+      },
+      problem:
+        /slot steep_reverse_new_orders in database app on new is left from an earlier way back of subscription new_orders \(nobody streams from it\): drop it on new \(SELECT pg_drop_replication_slot\('steep_reverse_new_orders'\)\)/,
+    },
+    {
+      what: 'a role steep may not alter, steep not a member of it: a new membership, ADMIN OPTION only',
+      facts: {
+        roles: [
+          ...FACTS.roles.filter((r) => r.name !== 'app'),
+          role('app', { alterable: false, steepMember: false }),
+        ],
+      },
+      problem:
+        /may not alter role app, .*: run GRANT "app" TO "steep" WITH ADMIN OPTION, INHERIT FALSE, SET FALSE; on old as the role's creator or the cloud admin role, or leave app out with --roles/,
+    },
+    {
+      what: 'a role steep may not alter, steep a member of it already: ADMIN OPTION alone, its INHERIT and SET kept',
+      facts: {
+        roles: [
+          ...FACTS.roles.filter((r) => r.name !== 'app'),
+          role('app', { alterable: false, steepMember: true }),
+        ],
+      },
+      problem:
+        /may not alter role app, .*: run GRANT "app" TO "steep" WITH ADMIN OPTION; on old as the role's creator or the cloud admin role \(steep is a member of app already: this adds ADMIN OPTION and keeps its INHERIT and SET\), or leave app out with --roles/,
     },
   ];
   it.each(cases)('refuses: $what', ({ facts, opts, problem }) => {
