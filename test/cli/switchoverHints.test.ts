@@ -1,0 +1,129 @@
+import { describe, expect, it } from 'vitest';
+import { steepWith, writeConfig } from '../support/cli.js';
+import { otherDatabase, useCluster } from '../support/cluster.js';
+import { createOwnedTables, MANAGED_PASSWORD, oneWayYaml } from '../support/managedRoles.js';
+import { digests, waitCaughtUp } from '../support/replicationData.js';
+import { eventually } from '../support/topologyFile.js';
+
+/**
+ * Issue 51, item 4: every hint `steep switchover` prints is followed here, literally, and what
+ * worked before still works. steep runs as `steep_runner`, a managed service's kind of role (no
+ * superuser: CREATEROLE, REPLICATION, pg_create_subscription, pg_signal_backend, CREATE on the
+ * database), reading the application's tables as a member of their owner `shopapp`; postgres
+ * plays the cloud's admin, who runs the hints. PostgreSQL 18 (16+: membership options).
+ */
+const SUB = 'orders_sub';
+const REVERSE = `steep_reverse_${SUB}`;
+
+describe('switchover hints, followed as printed', () => {
+  const cluster = useCluster({ nodes: ['east', 'west'], version: 18 });
+  const east = () => cluster().node('east');
+  const west = () => cluster().node('west');
+  const steep = steepWith({ env: () => ({ ROLE_PGPASSWORD: MANAGED_PASSWORD }), timeoutMs: 120_000 });
+  const file = () =>
+    writeConfig(
+      oneWayYaml('steep_runner', [east(), west()], SUB, ['orders'], ['    init: { method: snapshot }']),
+    );
+
+  let ready: string | null = null;
+  /** The roles on both nodes, orders owned by shopapp, and orders_sub applied and caught up as steep_runner. */
+  async function once(): Promise<string> {
+    if (ready) return ready;
+    for (const n of [east(), west()]) {
+      await n.query(`CREATE ROLE shopapp LOGIN PASSWORD '${MANAGED_PASSWORD}'`);
+      await n.query(
+        `CREATE ROLE steep_runner LOGIN NOSUPERUSER CREATEROLE REPLICATION PASSWORD '${MANAGED_PASSWORD}'`,
+      );
+      await n.query('GRANT pg_signal_backend, pg_create_subscription TO steep_runner');
+      await n.query('GRANT CREATE ON DATABASE app TO steep_runner');
+      // the runner reads and writes the application's tables as a member of their owner (INHERIT, SET)
+      await n.query('GRANT shopapp TO steep_runner');
+      await createOwnedTables(n, [['orders', 'shopapp']]);
+    }
+    await east().query(`INSERT INTO public.orders SELECT g, md5(g::text) FROM generate_series(1, 3000) g`);
+    const path = file();
+    const applied = await steep(['apply', '--auto-approve'], path);
+    expect(applied.code, applied.stdout + applied.stderr).toBe(0);
+    await waitCaughtUp(east(), SUB);
+    ready = path;
+    return path;
+  }
+
+  it("the ADMIN OPTION hint adds to the runner's membership and keeps INHERIT and SET: verify works after it as before, and the dry run passes", async () => {
+    const path = await once();
+    const before = await steep(['verify', SUB], path);
+    expect(before.code, before.stdout + before.stderr).toBe(0);
+
+    const dry = await steep(['switchover', SUB, '--dry-run'], path);
+    expect(dry.code).toBe(1);
+    const out = dry.stdout + dry.stderr;
+    expect(out).toContain('may not alter role shopapp, which the fence makes read-only');
+    expect(out).toContain(
+      'run GRANT "shopapp" TO "steep_runner" WITH ADMIN OPTION; on east as the role\'s creator or the cloud admin role (steep_runner is a member of shopapp already: this adds ADMIN OPTION and keeps its INHERIT and SET)',
+    );
+    expect(out).not.toContain('INHERIT FALSE');
+    await east().query('GRANT "shopapp" TO "steep_runner" WITH ADMIN OPTION;');
+    // one membership, its INHERIT and SET as they were, ADMIN OPTION added
+    const held = await east().query<{ admin: boolean; inherit: boolean; set: boolean }>(
+      `SELECT admin_option AS admin, inherit_option AS inherit, set_option AS set FROM pg_auth_members
+        WHERE roleid = 'shopapp'::regrole AND member = 'steep_runner'::regrole`,
+    );
+    expect(held).toEqual([{ admin: true, inherit: true, set: true }]);
+
+    const after = await steep(['verify', SUB], path);
+    expect(after.code, after.stdout + after.stderr).toBe(0);
+    const ok = await steep(['switchover', SUB, '--dry-run'], path);
+    expect(ok.code, ok.stdout + ok.stderr).toBe(0);
+    expect(ok.stdout).toContain(
+      'ALTER ROLE "shopapp" IN DATABASE "app" SET default_transaction_read_only = on',
+    );
+  });
+
+  it("a runner without REPLICATION on the new primary is named as such (not pg_hba or network): the ALTER ROLE printed, run there, lets the way back's probe connect", async () => {
+    const path = await once();
+    await west().query('ALTER ROLE steep_runner NOREPLICATION');
+    const dry = await steep(['switchover', SUB, '--dry-run', '--reverse'], path);
+    expect(dry.code).toBe(1);
+    const out = dry.stdout + dry.stderr;
+    expect(out).toContain(
+      'role steep_runner on west lacks the REPLICATION attribute a subscriber\'s connection needs: run ALTER ROLE "steep_runner" REPLICATION; on west as a superuser or the cloud admin role',
+    );
+    expect(out).not.toContain('pg_hba.conf, network, password');
+    await west().query('ALTER ROLE "steep_runner" REPLICATION;');
+    const ok = await steep(['switchover', SUB, '--dry-run', '--reverse'], path);
+    expect(ok.code, ok.stdout + ok.stderr).toBe(0);
+  });
+
+  it("the way back's slot name taken by another database of the new primary's server is never named for dropping; switched over without --reverse as it says, the switchover is released and that slot is untouched", async () => {
+    const path = await once();
+    await west().query('CREATE DATABASE shop2');
+    const shop2 = otherDatabase(west(), 'shop2');
+    await shop2.query(`SELECT pg_catalog.pg_create_logical_replication_slot('${REVERSE}', 'pgoutput')`);
+    try {
+      const dry = await steep(['switchover', SUB, '--dry-run', '--reverse'], path);
+      expect(dry.code).toBe(1);
+      const out = dry.stdout + dry.stderr;
+      expect(out).toContain(`slot ${REVERSE} on west belongs to database shop2, not app`);
+      expect(out).toContain('switch over without --reverse');
+      expect(out).not.toContain('pg_drop_replication_slot');
+
+      const done = await steep(['switchover', SUB, '--grace', '1s', '--json'], path);
+      expect(done.code, done.stdout + done.stderr).toBe(0);
+      expect(JSON.parse(done.stdout).outcome).toBe('released');
+      await eventually(
+        async () =>
+          JSON.stringify(await digests(east(), ['orders'])) ===
+          JSON.stringify(await digests(west(), ['orders'])),
+        20_000,
+        'both sides equal',
+      );
+      const [slot] = await west().query<{ database: string }>(
+        'SELECT database::text AS database FROM pg_replication_slots WHERE slot_name = $1',
+        [REVERSE],
+      );
+      expect(slot?.database).toBe('shop2');
+    } finally {
+      await shop2.query(`SELECT pg_catalog.pg_drop_replication_slot('${REVERSE}')`);
+    }
+  });
+});
