@@ -149,7 +149,7 @@ describe('steep switchover (18 → 18)', () => {
       const refused = await steep(['switchover', SUB, '--reverse', '--grace', '1s'], unreachable);
       expect(refused.code, refused.stdout).toBe(1);
       expect(refused.stderr).toMatch(
-        /east cannot subscribe to west for the way back \(.*\): let east reach west/,
+        /east cannot subscribe to west for the way back \(.*Connection refused.*\): east cannot reach west's host and port: open the network path from east to west/,
       );
       expect(await fenceSetting(east)).toBeNull();
       expect(await subscriptionEnabled(west)).toBe(true);
