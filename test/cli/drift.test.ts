@@ -198,6 +198,15 @@ describe.each(testVersions())('fingerprints and drift on PostgreSQL %i', (versio
       expect(json.orphanSlots.map((o) => o.slot)).toEqual(['drift_own_leftover']);
       const plan = await steep(['plan'], path);
       expect(plan.stdout).not.toContain('drift_other_reverse');
+      // status lists it as another database's, not as orphaned
+      const status = JSON.parse((await steep(['status', '--json'], path)).stdout) as {
+        slots: Array<{ name: string; kind: string; otherDatabase?: { database: string } }>;
+      };
+      expect(status.slots.find((x) => x.name === 'drift_other_reverse')).toMatchObject({
+        kind: 'unknown',
+        otherDatabase: { database: 'drift_other' },
+      });
+      expect(status.slots.find((x) => x.name === 'drift_own_leftover')?.kind).toBe('orphan');
     } finally {
       await east.query(
         "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name IN ('drift_other_reverse', 'drift_own_leftover')",
