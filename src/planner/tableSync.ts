@@ -258,7 +258,8 @@ function reasonText(s: SyncInput): string {
   if (rename?.kind === 'rename')
     return (
       `column ${rename.from.name} of ${c.table} is ${rename.to.name} on ${d.from} (the same definition at the same position: ` +
-      `renamed), and subscription ${d.name}'s rows carry the new name: it is renamed on ${d.node}, where the old rows keep their values`
+      `renamed), and subscription ${d.name}'s rows carry the new name: it is renamed on ${d.node}, where the old rows keep their ` +
+      `values (changes made before the rename still carry the old name: apply once ${d.node} has applied them)`
     );
   const kinds = c.columns
     .filter((x) => x.kind !== 'extra')
