@@ -2,6 +2,8 @@
 export const SCHEMA_CODES = {
   mismatch: 'schema.mismatch',
   manual: 'schema.manual',
+  /** manual mode: a publisher column the subscriber lacks, so its apply worker stops on the table */
+  cannotApply: 'schema.cannot-apply',
   cannotSync: 'schema.cannot-sync',
   extraColumn: 'schema.extra-column',
   conflict: 'schema.conflict',

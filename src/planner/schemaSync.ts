@@ -9,11 +9,13 @@ import {
   withColumns,
 } from '../model/tableSchema.js';
 import type { SubscriptionSpec } from '../model/topology.js';
-import { type PlanContext, sortedKeys, stepKey } from './context.js';
+import { findRename, renameOrAddText } from './columnRename.js';
+import { listText, type PlanContext, sortedKeys, stepKey } from './context.js';
 import { digestOf } from './digest.js';
 import { SCHEMA_CODES } from './schemaCodes.js';
 import { compareTables, describeDifference, differs, onlyFillableExtras } from './schemaCompare.js';
 import { receivedTables } from './schemaScope.js';
+import { alterColumn, alterTableSql, renameColumnSql } from './tableDdl.js';
 import { Creations, planTableSync } from './tableSync.js';
 
 /**
@@ -24,7 +26,9 @@ import { Creations, planTableSync } from './tableSync.js';
  *           (`tableSync.ts`); the subscription's own step waits for it (returned as `waits`). What cannot be done exactly (a type from
  *           an extension, a domain, a partitioned table, a column that would have to become
  *           generated) is a plan error and no step for that table: never a half-applied DDL.
- *   manual  a warning per table; apply asks for confirmation (or --accept-schema-drift)
+ *   manual  a warning per table; apply asks for confirmation (or --accept-schema-drift); an
+ *           error where a publisher column is missing (the apply worker stops on the table),
+ *           naming the statement to run (a rename when `columnRename.ts` recognises one)
  * ORDER_DIFFERS is reported, never a failure: logical replication maps columns by name.
  * Extra columns on the subscriber are kept and reported.
  *
@@ -171,6 +175,29 @@ function reportExtras(s: SyncInput): void {
 }
 
 function reportManual(s: SyncInput): void {
+  const missing = s.comparison.columns.filter((x) => x.kind === 'missing');
+  if (missing.length > 0 && s.subTable) {
+    // apply has nothing to run in manual mode: it must not say "No changes" while the table cannot replicate
+    const r = findRename(s.pubTable, s.subTable, s.columns);
+    const todo =
+      r === null
+        ? `add ${missing.length > 1 ? 'them' : 'it'} on ${s.d.node} (${alterTableSql(
+            s.pubTable,
+            s.pubTable.columns.filter((c) => missing.some((m) => m.column === c.name)).map(alterColumn.add),
+          ).replace(/\n\s*/g, ' ')})`
+        : r.kind === 'rename'
+          ? `${r.to.name} is ${r.from.name} renamed (same definition, same position): rename it on ${s.d.node} ` +
+            `(${renameColumnSql(s.pubTable, r.from.name, r.to.name)})`
+          : renameOrAddText(s.pubTable, r, s.d.node);
+    s.ctx.error(
+      SCHEMA_CODES.cannotApply,
+      `subscription ${s.d.name} (schemaSync: manual): ${s.differences()}; PostgreSQL cannot apply the rows of ` +
+        `${s.comparison.table} to ${s.d.node} without ${listText(missing.map((m) => m.column))} (its apply worker stops on ` +
+        `the table until the column exists), and steep leaves the change to you: ${todo}; or set schemaSync: auto`,
+      { address: subscriptionAddress(s.d.name), node: s.d.node },
+    );
+    return;
+  }
   s.ctx.warn(
     SCHEMA_CODES.manual,
     `subscription ${s.d.name} (schemaSync: manual): ${s.differences()}; steep leaves it to you, and apply asks ` +

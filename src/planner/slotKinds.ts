@@ -11,7 +11,8 @@ import type { Topology } from '../model/topology.js';
  * What a replication slot on a publisher is for, as `steep status` reports it: used by a
  * subscription, prepared by `steep init prepare`, expected by a declared subscription not made
  * yet (`pending`), PostgreSQL's own table-sync slot, a physical slot, orphaned, or `unknown`
- * when its user may sit on a node steep cannot read. Pure: the catalog read decides nothing.
+ * when its user may sit on a node steep cannot read, or it lives in another database of the
+ * publisher's server (never orphaned: not this database's to drop). Pure: the catalog read decides nothing.
  */
 
 /** PostgreSQL's own table-synchronisation slots (`pg_<suboid>_sync_<relid>_<sysid>`), owned by a subscription. */
@@ -21,7 +22,10 @@ export interface SlotClass {
   kind: SlotKind;
   /** the subscription using it (or prepared for, or expecting it) */
   subscription: string | null;
-  /** used by a subscription of another database of a node's server (outside the file): which */
+  /**
+   * used by a subscription of another database of a node's server (outside the file): which; or,
+   * with kind `unknown`, the other database of the publisher's server the slot lives in
+   */
   otherDatabase?: { node: string; database: string };
   /** prepared slots: the LSN `init prepare` recorded */
   preparedLsn: string | null;
@@ -61,6 +65,10 @@ export function classifySlot(
       preparedLsn: null,
       otherDatabase: { node: elsewhere.node, database: elsewhere.database },
     };
+  // slots are server-wide: one in another database of the server is that database's, not an orphan of this one
+  const home = reachable(observed, publisher)?.database;
+  if (slot.database !== null && home !== undefined && slot.database !== home)
+    return { kind: 'unknown', ...none, otherDatabase: { node: publisher, database: slot.database } };
   if (expected ? !reachable(observed, expected.node) : unread)
     return { kind: 'unknown', subscription: expected?.name ?? null, preparedLsn: null };
   if (expected && prepared && prepared.slot === slot.name)

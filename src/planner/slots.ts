@@ -156,8 +156,8 @@ function leftoverSlotDrop(ctx: PlanContext, d: SubscriptionSpec, slot: ObservedS
 }
 
 /**
- * Logical slots that no subscription uses and none of the file's subscriptions will use, each
- * with the statement that drops it. `ignore.slots` silences other tools' slots; orphans matching
+ * Logical slots of the node's database that no subscription uses and none of the file's
+ * subscriptions will use, each with the statement that drops it. `ignore.slots` silences other tools' slots; orphans matching
  * `settings.dropOrphanSlots` get a drop step (run only with `apply --allow-destroy`).
  */
 export function reportOrphanSlots(ctx: PlanContext): void {
@@ -167,6 +167,9 @@ export function reportOrphanSlots(ctx: PlanContext): void {
       const slot = node.slots[name]!;
       if (slot.slotType !== 'logical' || slot.temporary || slot.active || TABLESYNC_SLOT.test(name)) continue;
       if (expected.has(`${node.name}/${name}`)) continue;
+      // slots are server-wide: one in another database of the node's server is that database's
+      // (another topology's, say), never this file's to call orphaned or to drop
+      if (slot.database !== null && slot.database !== node.database) continue;
       if (slotUsers(ctx, node.name, name).length > 0) continue;
       // a subscription of another database of a read node's server uses it: not an orphan
       if (otherDatabaseUser(ctx.observed, name)) continue;

@@ -33,6 +33,11 @@ export function alterTableSql(t: { schema: string; name: string }, subcommands: 
   return `ALTER TABLE ${quoteTable(t)}\n  ${subcommands.join(',\n  ')}`;
 }
 
+/** A separate statement: PostgreSQL takes RENAME COLUMN in no list of ALTER TABLE subcommands. */
+export function renameColumnSql(t: { schema: string; name: string }, from: string, to: string): string {
+  return `ALTER TABLE ${quoteTable(t)} RENAME COLUMN ${quoteIdent(from)} TO ${quoteIdent(to)}`;
+}
+
 export function createSchemaSql(schema: string): string {
   return `CREATE SCHEMA ${quoteIdent(schema)}`;
 }

@@ -16,6 +16,7 @@ import {
 } from '../model/tableSchema.js';
 import type { SubscriptionSpec } from '../model/topology.js';
 import { majorVersion, PG18 } from '../model/versions.js';
+import { type ColumnRename, findRename, renameOrAddText } from './columnRename.js';
 import { listText, PHASE, sameJson, stepKey } from './context.js';
 import { kindOf, syncDefault } from './defaultSync.js';
 import { digestOf } from './digest.js';
@@ -31,6 +32,7 @@ import {
   createSequenceSql,
   createTableSql,
   ownSequenceSql,
+  renameColumnSql,
   replicaIdentityFullSql,
 } from './tableDdl.js';
 
@@ -252,6 +254,13 @@ function reasonText(s: SyncInput): string {
       `${d.from} (columns, defaults, not-null, primary key; other indexes and constraints are not copied)`
     );
   }
+  const rename = s.subTable && findRename(s.pubTable, s.subTable, s.columns);
+  if (rename?.kind === 'rename')
+    return (
+      `column ${rename.from.name} of ${c.table} is ${rename.to.name} on ${d.from} (the same definition at the same position: ` +
+      `renamed), and subscription ${d.name}'s rows carry the new name: it is renamed on ${d.node}, where the old rows keep their ` +
+      `values (changes made before the rename still carry the old name: apply once ${d.node} has applied them)`
+    );
   const kinds = c.columns
     .filter((x) => x.kind !== 'extra')
     .map((x) => (x.kind === 'missing' ? `${x.column} missing` : `${x.column} ${x.kind}`));
@@ -302,6 +311,11 @@ function alterTable(s: SyncInput, subTable: TableSchema, sync: TableSync): void 
   const t = s.pubTable;
   const subByName = new Map(subTable.columns.map((c) => [c.name, c]));
   const reverse = reverseAutoSubscription(s);
+  const rename = findRename(t, subTable, s.columns);
+  if (rename !== null) {
+    renameColumn(s, rename, reverse, sync);
+    return;
+  }
   const out: Subcommands = { drops: [], types: [], setNotNull: [], sets: [], adds: [] };
   for (const l of t.columns) {
     if (s.columns !== null && !s.columns.has(l.name)) continue;
@@ -312,6 +326,27 @@ function alterTable(s: SyncInput, subTable: TableSchema, sync: TableSync): void 
   subscriberOnlyColumns(s, subTable, sync);
   // the order PostgreSQL runs them in anyway (ALTER TABLE passes), written out for the reader
   sync.subcommands.push(...out.drops, ...out.types, ...out.setNotNull, ...out.sets, ...out.adds);
+}
+
+/** A column renamed on the publisher (the whole step, as nothing else differs), or a problem. */
+function renameColumn(
+  s: SyncInput,
+  r: ColumnRename,
+  reverse: SubscriptionSpec | undefined,
+  sync: TableSync,
+): void {
+  if (r.kind === 'unclear') sync.problems.push(renameOrAddText(s.pubTable, r, s.d.node));
+  else if (reverse)
+    sync.problems.push(
+      `column ${r.to.name} of ${s.comparison.table} on ${s.d.from} is ${r.from.name} on ${s.d.node}, and subscriptions ` +
+        `${s.d.name} and ${reverse.name} replicate it both ways with schemaSync: auto: steep cannot tell which side renamed ` +
+        `it; rename it by hand on the side that is wrong`,
+    );
+  else {
+    sync.post.push(renameColumnSql(s.pubTable, r.from.name, r.to.name));
+    sync.changes.push({ path: `columns.${r.from.name}.name`, before: r.from.name, after: r.to.name });
+    sync.hazards.add('locks-table');
+  }
 }
 
 /** A publisher's column the subscriber lacks: its ADD COLUMN subcommand. */

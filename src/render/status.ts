@@ -91,7 +91,7 @@ function slotUse(s: SlotStatus): string {
     : s.kind === 'pending'
       ? `for ${s.subscription} (not created yet)`
       : s.kind === 'unknown'
-        ? `${s.subscription ? `for ${s.subscription}, ` : ''}user unknown`
+        ? `${s.subscription ? `for ${s.subscription}, ` : ''}${s.otherDatabase ? `in database ${s.otherDatabase.database} (${s.otherDatabase.node}'s server), ` : ''}user unknown`
         : s.kind;
 }
 

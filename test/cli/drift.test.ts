@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { steepWith, writeConfig } from '../support/cli.js';
-import { type TestNode, testVersions, useCluster } from '../support/cluster.js';
+import { otherDatabase, type TestNode, testVersions, useCluster } from '../support/cluster.js';
 import { nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
 /**
@@ -175,6 +175,44 @@ describe.each(testVersions())('fingerprints and drift on PostgreSQL %i', (versio
     expect(r.stdout).toContain('Changed outside steep:');
     expect(r.stdout).toContain('publication.drift_pub tables');
     expect((await steep(['apply', '--auto-approve'], path)).code).toBe(0);
+    expect((await steep(['drift'], path)).code).toBe(0);
+  });
+
+  test("drift: a slot of another database on the node's server is never offered for dropping; one of its own is", async () => {
+    const path = config();
+    const [east] = nodes();
+    await east.query('CREATE DATABASE drift_other');
+    const other = otherDatabase(east, 'drift_other');
+    try {
+      // another topology's reverse slot, in another database of east's server, with no subscription using it
+      await other.query("SELECT pg_create_logical_replication_slot('drift_other_reverse', 'pgoutput')");
+      await east.query("SELECT pg_create_logical_replication_slot('drift_own_leftover', 'pgoutput')");
+      const r = await steep(['drift'], path);
+      expect(r.code, r.stdout).toBe(2);
+      expect(r.stdout).toContain('east/drift_own_leftover');
+      expect(r.stdout).toContain("pg_drop_replication_slot('drift_own_leftover')");
+      expect(r.stdout).not.toContain('drift_other_reverse');
+      const json = JSON.parse((await steep(['drift', '--json'], path)).stdout) as {
+        orphanSlots: Array<{ slot: string }>;
+      };
+      expect(json.orphanSlots.map((o) => o.slot)).toEqual(['drift_own_leftover']);
+      const plan = await steep(['plan'], path);
+      expect(plan.stdout).not.toContain('drift_other_reverse');
+      // status lists it as another database's, not as orphaned
+      const status = JSON.parse((await steep(['status', '--json'], path)).stdout) as {
+        slots: Array<{ name: string; kind: string; otherDatabase?: { database: string } }>;
+      };
+      expect(status.slots.find((x) => x.name === 'drift_other_reverse')).toMatchObject({
+        kind: 'unknown',
+        otherDatabase: { database: 'drift_other' },
+      });
+      expect(status.slots.find((x) => x.name === 'drift_own_leftover')?.kind).toBe('orphan');
+    } finally {
+      await east.query(
+        "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name IN ('drift_other_reverse', 'drift_own_leftover')",
+      );
+      await east.query('DROP DATABASE drift_other');
+    }
     expect((await steep(['drift'], path)).code).toBe(0);
   });
 

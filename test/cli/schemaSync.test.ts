@@ -305,17 +305,20 @@ describe.each(testVersions())('schema differences on PostgreSQL %i', (version) =
     expect(order.code, order.stderr).toBe(0);
   });
 
-  test('manual: a warning per table; apply needs --accept-schema-drift without a terminal', async () => {
+  test('manual: a warning per table, an error naming the statement where a publisher column is missing; apply needs --accept-schema-drift without a terminal', async () => {
     const r = await steep(
       ['plan'],
       config('manual', { tables: [...KINDS.map((k) => k.table), 'public.k_ext'] }),
     );
-    expect(r.code, r.stderr).toBe(0);
+    // a column missing on the subscriber stops its apply worker on the table: not for apply to confirm
+    const stops = new Set(['public.k_add', 'public.k_add_mid', '"Mixed Case"."Order Lines"']);
+    expect(r.code, r.stderr).toBe(1);
     for (const k of KINDS.filter((x) => x.status !== 'ORDER_DIFFERS' && x.diff !== 'extra'))
-      expect(r.stdout, k.table).toMatch(
+      expect(stops.has(k.table) ? r.stderr : r.stdout, k.table).toMatch(
         new RegExp(`schemaSync: manual\\): table ${printed(k.table).replace(/[.]/g, '\\.')} `),
       );
-    expect(r.stdout).toMatch(
+    expect(r.stderr).toContain('add it on west (ALTER TABLE "public"."k_add" ADD COLUMN "b" integer)');
+    expect(r.stderr).toMatch(
       /schemaSync: manual\): table public\.k_ext .*column e \(public\.citext\) is missing on west/,
     );
     expect(r.stdout).toContain('column c of public.k_drop (text) exists only on west (the subscriber): kept');
@@ -447,5 +450,69 @@ describe.each(testVersions())('schema differences on PostgreSQL %i', (version) =
       'SELECT mood::text, qty, twice, note FROM public.k_missing',
     );
     expect(row).toEqual({ mood: 'happy', qty: 3, twice: 6, note: 'n/a' });
+  });
+  test('auto: a column renamed on the publisher under writes is renamed on the subscriber; every row keeps its values', async () => {
+    const [east, west] = nodes();
+    const DDL =
+      'CREATE TABLE public.r_ren (id int PRIMARY KEY, a text NOT NULL, qty int DEFAULT 0 NOT NULL, note text)';
+    await east.query(DDL);
+    await west.query(DDL);
+    const path = config('auto', { tables: ['public.r_ren'], topology: 'schema-rename', name: 'ren' });
+    const insert = (from: number, to: number, col: string) =>
+      east.query(
+        `INSERT INTO public.r_ren (id, a, ${col}, note) SELECT g, 'a' || g, g * 10, 'n' || g FROM generate_series(${from}, ${to}) g`,
+      );
+    const checksum = (n: TestNode, col: string) =>
+      n.query<{ n: number; sum: string }>(
+        `SELECT count(*)::int AS n, md5(string_agg(id || ':' || a || ':' || ${col} || ':' || coalesce(note, '-'), ',' ORDER BY id)) AS sum FROM public.r_ren`,
+      );
+    try {
+      const first = await steep(['apply', '--auto-approve'], path);
+      expect(first.code, first.stderr).toBe(0);
+      await insert(1, 20, 'qty');
+      await eventually(async () => (await checksum(west, 'qty'))[0]!.n === 20, 60_000, '20 rows on west');
+      // renamed on the publisher while rows keep coming: west's apply worker stops on the missing column
+      await east.query('ALTER TABLE public.r_ren RENAME COLUMN qty TO amount');
+      await insert(21, 40, 'amount');
+      const manual = await steep(
+        ['plan'],
+        config('manual', { tables: ['public.r_ren'], topology: 'schema-rename', name: 'ren' }),
+      );
+      expect(manual.code, manual.stdout).toBe(1);
+      expect(manual.stderr).toContain('ALTER TABLE "public"."r_ren" RENAME COLUMN "qty" TO "amount"');
+      const manualApply = await steep(
+        ['apply', '--auto-approve', '--accept-schema-drift'],
+        config('manual', { tables: ['public.r_ren'], topology: 'schema-rename', name: 'ren' }),
+      );
+      expect(manualApply.code).toBe(1);
+      expect(manualApply.stdout).not.toContain('No changes');
+      expect(manualApply.stderr).toContain('RENAME COLUMN "qty" TO "amount"');
+
+      const plan = await steep(['plan', '--json'], path);
+      expect(plan.code, plan.stderr).toBe(0);
+      const doc = JSON.parse(plan.stdout) as { steps: Array<{ address: string; sql: string[] }> };
+      const step = doc.steps.find((x) => x.address === 'table.west/public.r_ren')!;
+      expect(step.sql).toEqual(['ALTER TABLE "public"."r_ren" RENAME COLUMN "qty" TO "amount"']);
+      const applied = await steep(['apply', '--auto-approve'], path);
+      expect(applied.code, `${applied.stdout}\n${applied.stderr}`).toBe(0);
+      await insert(41, 60, 'amount');
+      await eventually(async () => (await checksum(west, 'amount'))[0]!.n === 60, 60_000, '60 rows on west');
+      expect(await checksum(west, 'amount')).toEqual(await checksum(east, 'amount'));
+      const [row] = await west.query('SELECT amount FROM public.r_ren WHERE id = 30');
+      expect(row).toEqual({ amount: 300 });
+      expect(
+        await west.query(
+          "SELECT attname FROM pg_attribute WHERE attrelid = 'public.r_ren'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+        ),
+      ).toEqual([{ attname: 'id' }, { attname: 'a' }, { attname: 'amount' }, { attname: 'note' }]);
+      const replan = await steep(['plan', '--detailed-exitcode'], path);
+      expect(replan.code, replan.stdout).toBe(0);
+    } finally {
+      const down = await steep(
+        ['apply', '--auto-approve', '--allow-destroy'],
+        writeConfig(`version: 1\ntopology: schema-rename\n${nodesYaml(nodes())}\n`),
+      );
+      expect(down.code, down.stderr).toBe(0);
+    }
   });
 });

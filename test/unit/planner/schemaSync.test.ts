@@ -133,7 +133,11 @@ interface Case {
   diff?: string;
   /** extra subscriber columns replicated rows fill: a warning, never an error */
   fillableExtra?: boolean;
+  /** the auto step's SQL holds none of these */
+  notSql?: string[];
 }
+
+const UNCLEAR = 'steep cannot tell a renamed column from a new one';
 
 const CASES: Case[] = [
   { name: 'identical', pub: [ID, ['a', 'text']], sub: [ID, ['a', 'text']], status: 'MATCH' },
@@ -287,6 +291,49 @@ const CASES: Case[] = [
       'CREATE TABLE "public"."orders" (\n  "id" bigint NOT NULL,\n  "a" text DEFAULT \'x\'::text NOT NULL,\n  PRIMARY KEY ("id")\n)',
     ],
   },
+  // a rename: one column missing, one only on the subscriber, same definition at the same position
+  {
+    name: 'renamed column',
+    pub: [ID, ['amount', 'integer', { default: '0', notNull: true }], ['note', 'text']],
+    sub: [ID, ['qty', 'integer', { default: '0', notNull: true }], ['note', 'text']],
+    status: 'MISMATCH',
+    diff: 'missing',
+    sql: ['ALTER TABLE "public"."orders" RENAME COLUMN "qty" TO "amount"'],
+    notSql: ['ADD COLUMN', 'DROP COLUMN'],
+    hazards: ['locks-table'],
+  },
+  {
+    name: 'renamed and retyped: not taken for a rename',
+    pub: [ID, ['amount', 'bigint'], ['note', 'text']],
+    sub: [ID, ['qty', 'integer'], ['note', 'text']],
+    status: 'MISMATCH',
+    diff: 'missing',
+    autoError: UNCLEAR,
+  },
+  {
+    name: 'a new column and a subscriber-only one at another position: not taken for a rename',
+    pub: [ID, ['note', 'text'], ['amount', 'integer']],
+    sub: [ID, ['qty', 'integer'], ['note', 'text']],
+    status: 'MISMATCH',
+    diff: 'missing',
+    autoError: UNCLEAR,
+  },
+  {
+    name: 'two columns renamed: not taken for renames',
+    pub: [ID, ['x', 'integer'], ['y', 'integer']],
+    sub: [ID, ['p', 'integer'], ['q', 'integer']],
+    status: 'MISMATCH',
+    diff: 'missing',
+    autoError: UNCLEAR,
+  },
+  {
+    name: 'a rename beside another difference: not taken for a rename',
+    pub: [ID, ['amount', 'integer'], ['note', 'character varying(20)']],
+    sub: [ID, ['qty', 'integer'], ['note', 'character varying(10)']],
+    status: 'MISMATCH',
+    diff: 'missing',
+    autoError: UNCLEAR,
+  },
 ];
 
 describe.each(CASES)('$name', (c) => {
@@ -326,11 +373,23 @@ describe.each(CASES)('$name', (c) => {
     expect(p.steps.some((s) => s.kind === 'table-sync')).toBe(false);
   });
 
-  it('manual: a warning, no step', () => {
+  // a publisher column the existing subscriber table lacks stops its apply worker: apply cannot just confirm
+  const missing =
+    subT !== null && compareTables(pubT, subT, ORDERS).columns.some((x) => x.kind === 'missing');
+
+  it(missing ? 'manual: an error saying what to run, no step' : 'manual: a warning, no step', () => {
     const p = planOf(world('manual', [pubT], subs));
+    expect(p.steps.some((s) => s.kind === 'table-sync')).toBe(false);
+    if (missing) {
+      expect(codes(p.errors)).toEqual(['schema.cannot-apply']);
+      expect(p.errors[0]!.message).toContain('ALTER TABLE "public"."orders"');
+      if (c.name === 'renamed column')
+        expect(p.errors[0]!.message).toContain('RENAME COLUMN "qty" TO "amount"');
+      expect(codes(p.warnings)).not.toContain('schema.manual');
+      return;
+    }
     expect(p.errors).toEqual([]);
     expect(codes(p.warnings).filter((x) => x === 'schema.manual')).toHaveLength(differs ? 1 : 0);
-    expect(p.steps.some((s) => s.kind === 'table-sync')).toBe(false);
   });
 
   it('auto: the DDL, or an error and no step', () => {
@@ -354,6 +413,7 @@ describe.each(CASES)('$name', (c) => {
       node: 'west',
     });
     for (const s of c.sql) expect(syncSql(p)).toContain(s);
+    for (const s of c.notSql ?? []) expect(syncSql(p)).not.toContain(s);
     for (const h of c.hazards ?? []) expect(step.hazards).toContain(h);
     expect(step.statements.every((s) => s.transactional)).toBe(true);
   });

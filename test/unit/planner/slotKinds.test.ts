@@ -77,6 +77,23 @@ describe('classifySlot (what steep status calls each slot)', () => {
     });
   });
 
+  it.each([
+    { database: 'app', kind: 'orphan' },
+    { database: 'other_db', kind: 'unknown', otherDatabase: { node: 'east', database: 'other_db' } },
+  ])(
+    'an unused slot in database $database of east’s server is $kind',
+    ({ database, kind, otherDatabase }) => {
+      const { t, state } = scene();
+      at(state, 'east').database = 'app';
+      expect(classOf(t, state, 'leftover', { database })).toEqual({
+        kind,
+        subscription: null,
+        preparedLsn: null,
+        ...(otherDatabase ? { otherDatabase } : {}),
+      });
+    },
+  );
+
   it('a slot nothing declares is orphaned, unless a node steep cannot read might use it', () => {
     const { t, state } = scene();
     expect(classOf(t, state, 'leftover')).toEqual({ kind: 'orphan', subscription: null, preparedLsn: null });

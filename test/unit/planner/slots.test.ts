@@ -63,6 +63,28 @@ describe('slots: orphans', () => {
     expect(runPlan(t, s).orphanSlots).toEqual([]);
   });
 
+  it.each([
+    { case: 'a slot of the node database is reported', database: 'DB', reported: true },
+    { case: "a slot of another database of the node's server is not", database: 'other_db', reported: false },
+    {
+      case: 'even with dropOrphanSlots naming it, no drop step',
+      database: 'other_db',
+      reported: false,
+      drop: true,
+    },
+  ])('$case', ({ database, reported, drop }) => {
+    const t = base();
+    if (drop) t.settings.dropOrphanSlots = ['*'];
+    const s = observe(t);
+    const east = at(s, 'east');
+    east.slots.leftover = observedSlot('leftover', {
+      database: database === 'DB' ? east.database : database,
+    });
+    const p = runPlan(t, s);
+    expect(p.orphanSlots.map((o) => o.slot)).toEqual(reported ? ['leftover'] : []);
+    expect(p.steps.filter((x) => x.kind === 'slot-drop')).toEqual([]);
+  });
+
   it('does not report the slot a declared subscription on an unreachable subscriber uses', () => {
     const t = base();
     const s = observe(t);
