@@ -44,7 +44,7 @@ import { BASE } from '../unit/config/support.js';
  *   accepts, every `error: …` starts with a node (`east: …`, `node east: …`) or an object
  *   (`publication p …`, `subscription s …`, `table t on east …`, a loop of subscriptions) the file
  *   declares; no node password on stdout or stderr.
- * - both: no stack trace, no JavaScript error text, no process warning, under a time bound; a
+ * - both: no stack trace, no JavaScript error text, no process warning, no hang; a
  *   line that starts no message must continue a message echoing a multi-line string of the file.
  */
 
@@ -52,13 +52,14 @@ const SEED = Number(process.env.STEEP_FUZZ_SEED ?? 20_260_107);
 const SCALE = Number(process.env.STEEP_FUZZ_SCALE ?? 1);
 const runs = (n: number) => Math.max(1, Math.round(n * SCALE));
 
-/** Per-case wall-time bounds: validate reads one file; plan also reads two nodes' catalogs. */
-const VALIDATE_BOUND_MS = 2_000;
-const PLAN_BOUND_MS = 5_000;
-/** The fixed hostile files are up to 5 MiB, one of 50k keys gives 50k errors: still linear, still bounded. */
-const HOSTILE_BOUND_MS = 8_000;
-/** A case still running after this is a hang: it fails instead of blocking the file. */
-const HANG_MS = 20_000;
+/**
+ * A case still running after this is a hang: it fails instead of blocking the file. Only a hang:
+ * how long a case takes is not asserted here (the summary prints the slowest; steep validate's
+ * and plan's costs are measured in bench/ — `start`, `plan`).
+ */
+const HANG_MS = 120_000;
+/** A test (a family's fixed run count, the hostile inputs) still running after this is a hang. */
+const TEST_HANG_MS = 900_000;
 
 const FILE = 'steep.yaml';
 const POSITIONED = /^steep\.yaml:\d+:\d+: /;
@@ -211,12 +212,11 @@ function report(what: string, argv: string[], r: Outcome, text: string | Uint8Ar
   ].join('\n');
 }
 
-/** Failures every command shares: it returned, in time, with an allowed code, and leaked nothing internal. */
-function commonFailures(r: Outcome, allowed: number[], boundMs: number): string[] {
+/** Failures every command shares: it returned, with an allowed code, and leaked nothing internal. */
+function commonFailures(r: Outcome, allowed: number[]): string[] {
   const failures: string[] = [];
   if (r.threw !== undefined) failures.push('the command threw instead of exiting');
   if (!allowed.includes(r.code)) failures.push(`exit ${r.code}, expected one of ${allowed.join('/')}`);
-  if (r.ms > boundMs) failures.push(`took ${Math.round(r.ms)} ms, bound ${boundMs} ms`);
   for (const w of r.warnings ?? []) failures.push(`a process warning: ${w}`);
   for (const [name, text] of [
     ['stdout', r.stdout],
@@ -300,9 +300,9 @@ interface Unreadable {
 function validateFailures(
   r: Outcome,
   text: string | Uint8Array,
-  opts: { json: boolean; jsonLog: boolean; unreadable?: Unreadable; boundMs: number },
+  opts: { json: boolean; jsonLog: boolean; unreadable?: Unreadable },
 ): string[] {
-  const failures = commonFailures(r, [0, 1], opts.boundMs);
+  const failures = commonFailures(r, [0, 1]);
   if (r.threw !== undefined) return failures;
   if (opts.json) {
     if (r.stderr !== '') failures.push('--json wrote to stderr');
@@ -413,10 +413,9 @@ function planFailures(
   d: Doc,
   validated: Outcome,
   secrets: string[],
-  boundMs: number,
   unreadable?: Unreadable,
 ): string[] {
-  const failures = commonFailures(r, o.detailed ? [0, 1, 2] : [0, 1], boundMs);
+  const failures = commonFailures(r, o.detailed ? [0, 1, 2] : [0, 1]);
   if (r.threw !== undefined) return failures;
   for (const s of secrets)
     if (`${r.stdout}${r.stderr}`.includes(s)) failures.push('a node password is printed');
@@ -1271,8 +1270,7 @@ async function validateCase(
   if (flags.jsonLog) argv.push('--log-format', 'json');
   const r = await steepInProcess(argv);
   tally.validate.add(d.what, r, hostile !== undefined);
-  const boundMs = hostile ? HOSTILE_BOUND_MS : VALIDATE_BOUND_MS;
-  const failures = validateFailures(r, d.text, { ...flags, unreadable, boundMs });
+  const failures = validateFailures(r, d.text, { ...flags, unreadable });
   if (failures.length > 0) throw new Error(`${failures.join('\n')}\n${report(d.what, argv, r, d.text)}`);
   const keep = !flags.json && !flags.jsonLog && !unreadable && samples.validate.length < SAMPLES.validate;
   if (keep && tally.validate.cases % 37 === 1) samples.validate.push({ doc: d, argv, inProcess: r });
@@ -1302,8 +1300,7 @@ async function planCase(d: Doc, o: PlanOptions, hostile?: { unreadable?: Unreada
   tally.crossChecks++;
   if (validated.code === 0) tally.plan.reachedNodes++;
   const secrets = passwordsUsedAsPasswords(d.text);
-  const boundMs = hostile ? HOSTILE_BOUND_MS : PLAN_BOUND_MS;
-  const failures = planFailures(r, o, d, validated, secrets, boundMs, unreadable);
+  const failures = planFailures(r, o, d, validated, secrets, unreadable);
   if (failures.length > 0) throw new Error(`${failures.join('\n')}\n${report(d.what, argv, r, d.text)}`);
   if (!unreadable && samples.plan.length < SAMPLES.plan && tally.plan.cases % 29 === 1)
     samples.plan.push({ doc: d, argv, inProcess: r });
@@ -1333,29 +1330,37 @@ describe('steep validate on generated and mutated files', () => {
   ];
 
   for (const [name, arb, n] of families) {
-    it(`${name} (${runs(n)} cases)`, async () => {
-      await fc.assert(
-        fc.asyncProperty(arb, validateFlags, async (d, flags) => {
-          write(d);
-          await validateCase(d, flags);
-        }),
-        { seed: SEED, numRuns: runs(n), interruptAfterTimeLimit: 110_000, markInterruptAsFailure: true },
-      );
-    }, 120_000);
+    it(
+      `${name} (${runs(n)} cases)`,
+      async () => {
+        await fc.assert(
+          fc.asyncProperty(arb, validateFlags, async (d, flags) => {
+            write(d);
+            await validateCase(d, flags);
+          }),
+          { seed: SEED, numRuns: runs(n) },
+        );
+      },
+      TEST_HANG_MS,
+    );
   }
 
-  it('hostile inputs', async () => {
-    for (const c of hostileCases(spec)) {
-      for (const flags of [
-        { json: false, jsonLog: false },
-        { json: true, jsonLog: false },
-      ]) {
-        if (c.text !== undefined) write(doc(c.text, c.name));
-        const unreadable = c.unreadable ? { path: c.path ?? FILE } : undefined;
-        await validateCase(doc(c.text ?? '', c.name), flags, { unreadable });
+  it(
+    'hostile inputs',
+    async () => {
+      for (const c of hostileCases(spec)) {
+        for (const flags of [
+          { json: false, jsonLog: false },
+          { json: true, jsonLog: false },
+        ]) {
+          if (c.text !== undefined) write(doc(c.text, c.name));
+          const unreadable = c.unreadable ? { path: c.path ?? FILE } : undefined;
+          await validateCase(doc(c.text ?? '', c.name), flags, { unreadable });
+        }
       }
-    }
-  }, 120_000);
+    },
+    TEST_HANG_MS,
+  );
 });
 
 describe('steep plan on generated and mutated files, against two real nodes', () => {
@@ -1418,24 +1423,32 @@ describe('steep plan on generated and mutated files, against two real nodes', ()
   ];
 
   for (const [name, arb, n] of families) {
-    it(`${name} (${runs(n)} cases)`, async () => {
-      await fc.assert(
-        fc.asyncProperty(arb(base), planFlags, async (d, o) => {
-          write(d);
-          await planCase(d, o);
-        }),
-        { seed: SEED, numRuns: runs(n), interruptAfterTimeLimit: 170_000, markInterruptAsFailure: true },
-      );
-    }, 180_000);
+    it(
+      `${name} (${runs(n)} cases)`,
+      async () => {
+        await fc.assert(
+          fc.asyncProperty(arb(base), planFlags, async (d, o) => {
+            write(d);
+            await planCase(d, o);
+          }),
+          { seed: SEED, numRuns: runs(n) },
+        );
+      },
+      TEST_HANG_MS,
+    );
   }
 
-  it('hostile inputs', async () => {
-    for (const c of hostileCases(base)) {
-      if (c.text !== undefined) write(doc(c.text, c.name));
-      const unreadable = c.unreadable ? { path: c.path ?? FILE } : undefined;
-      await planCase(doc(c.text ?? '', c.name), { detailed: true, format: 'text' }, { unreadable });
-    }
-  }, 120_000);
+  it(
+    'hostile inputs',
+    async () => {
+      for (const c of hostileCases(base)) {
+        if (c.text !== undefined) write(doc(c.text, c.name));
+        const unreadable = c.unreadable ? { path: c.path ?? FILE } : undefined;
+        await planCase(doc(c.text ?? '', c.name), { detailed: true, format: 'text' }, { unreadable });
+      }
+    },
+    TEST_HANG_MS,
+  );
 });
 
 /** The plan's base file: both test nodes, a publication on east, a subscription on west. */
@@ -1468,27 +1481,35 @@ subscriptions:
 }
 
 describe('the real binary agrees with the in-process runs', () => {
-  it('a sample of the cases, through bin/run.js', async () => {
-    const all = [...samples.validate, ...samples.plan];
-    expect(samples.validate.length).toBeGreaterThan(0);
-    expect(samples.plan.length).toBeGreaterThan(0);
-    const env = { ...passwordEnv(cluster().nodes), WEST_URL: process.env.WEST_URL, STEEP_CONFIG: undefined };
-    let next = 0;
-    const results: [Sample, CliResult][] = [];
-    const worker = async () => {
-      while (next < all.length) {
-        const s = all[next++]!;
-        const dir = mkdtempSync(join(workDir, 'sample-'));
-        writeFileSync(join(dir, FILE), s.doc.text);
-        results.push([s, await runSteep(s.argv, { cwd: dir, env, timeoutMs: 60_000 })]);
+  it(
+    'a sample of the cases, through bin/run.js',
+    async () => {
+      const all = [...samples.validate, ...samples.plan];
+      expect(samples.validate.length).toBeGreaterThan(0);
+      expect(samples.plan.length).toBeGreaterThan(0);
+      const env = {
+        ...passwordEnv(cluster().nodes),
+        WEST_URL: process.env.WEST_URL,
+        STEEP_CONFIG: undefined,
+      };
+      let next = 0;
+      const results: [Sample, CliResult][] = [];
+      const worker = async () => {
+        while (next < all.length) {
+          const s = all[next++]!;
+          const dir = mkdtempSync(join(workDir, 'sample-'));
+          writeFileSync(join(dir, FILE), s.doc.text);
+          results.push([s, await runSteep(s.argv, { cwd: dir, env, timeoutMs: 60_000 })]);
+        }
+      };
+      await Promise.all([worker(), worker(), worker()]);
+      for (const [s, r] of results) {
+        const where = report(s.doc.what, s.argv, { ...r, threw: undefined }, s.doc.text);
+        expect(r.code, where).toBe(s.inProcess.code);
+        expect(hasStackTrace(r.stdout + r.stderr), where).toBe(false);
+        expect(r.stderr, where).toBe(s.inProcess.stderr);
       }
-    };
-    await Promise.all([worker(), worker(), worker()]);
-    for (const [s, r] of results) {
-      const where = report(s.doc.what, s.argv, { ...r, threw: undefined }, s.doc.text);
-      expect(r.code, where).toBe(s.inProcess.code);
-      expect(hasStackTrace(r.stdout + r.stderr), where).toBe(false);
-      expect(r.stderr, where).toBe(s.inProcess.stderr);
-    }
-  }, 180_000);
+    },
+    TEST_HANG_MS,
+  );
 });
