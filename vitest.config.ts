@@ -4,7 +4,8 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     setupFiles: ['test/support/setup.ts'],
-    testTimeout: 60_000,
+    // ceilings that only catch a hang; how fast anything runs is measured in bench/
+    testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',
     // integration files each start their own PostgreSQL nodes; 2 cores in CI

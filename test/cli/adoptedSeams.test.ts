@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { steepWith, writeConfig } from '../support/cli.js';
 import { useCluster } from '../support/cluster.js';
 import { createTables, digests, fillTables, startWriter, waitCaughtUp } from '../support/replicationData.js';
-import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
+import { eventually, HANG_MS, nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
 /**
  * No data loss at the seams (issue 35): a hand-made, streaming subscription adopted with `steep
@@ -41,7 +41,7 @@ describe('an adopted streaming subscription', () => {
       async () =>
         (await west.query(`SELECT 1 FROM pg_subscription_rel WHERE srsubstate <> 'r'`)).length === 0 &&
         (await west.query('SELECT 1 FROM pg_subscription_rel')).length === 2,
-      60_000,
+      HANG_MS,
       'the hand-made subscription to be ready',
     );
 

@@ -20,7 +20,7 @@ import {
   waitCaughtUp,
 } from '../support/replicationData.js';
 import { TcpProxy } from '../support/tcpProxy.js';
-import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
+import { eventually, HANG_MS, nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
 /**
  * `steep apply --auto-approve` and `steep init cancel` started together against the same two
@@ -205,7 +205,7 @@ describe('apply and init cancel racing on the same nodes', () => {
       expect(r.code, `reset: ${r.stdout}\n${r.stderr}`).toBe(0);
     }
     await west.query(`TRUNCATE ${NAMES.map((t) => `public.${t}`).join(', ')}`);
-    await eventually(async () => (await slots()).length === 0, 30_000, 'no slot left on east');
+    await eventually(async () => (await slots()).length === 0, HANG_MS, 'no slot left on east');
     expect(await recorded().then((s) => s?.state ?? 'uninitialized')).toBe('uninitialized');
   }
 
@@ -240,7 +240,7 @@ describe('apply and init cancel racing on the same nodes', () => {
     for (const n of [east, west]) {
       await eventually(
         async () => (await n.query("SELECT 1 FROM pg_locks WHERE locktype = 'advisory'")).length === 0,
-        10_000,
+        HANG_MS,
         `${label}: no advisory lock on ${n.name}`,
       );
       const running = await n
@@ -259,7 +259,7 @@ describe('apply and init cancel racing on the same nodes', () => {
     }
     expect(state, `${label}: state without a subscription`).toBe('uninitialized');
     // PostgreSQL drops a table-sync slot a moment after its worker ends
-    await eventually(async () => (await slots()).length === 0, 30_000, `${label}: no slot left on east`);
+    await eventually(async () => (await slots()).length === 0, HANG_MS, `${label}: no slot left on east`);
     expect(await digests(west, NAMES), `${label}: nothing copied is left`).toEqual({
       rc_a: { count: 0, sum: '0' },
       rc_b: { count: 0, sum: '0' },

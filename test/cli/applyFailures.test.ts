@@ -4,7 +4,7 @@ import { findFreePort } from '../../src/sandbox/ports.js';
 import { steepWith, writeConfig } from '../support/cli.js';
 import { useCluster } from '../support/cluster.js';
 import { dropReplication } from '../support/reset.js';
-import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
+import { eventually, HANG_MS, nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
 /**
  * A step that fails mid-apply, through the CLI against two real PostgreSQL 18 nodes: apply
@@ -141,7 +141,7 @@ describe('a step that fails mid-apply', () => {
     await east.query("INSERT INTO public.f_locked VALUES (1, 'after the fix')");
     await eventually(
       async () => (await cluster().node('west').query('SELECT 1 FROM public.f_locked')).length === 1,
-      30_000,
+      HANG_MS,
       'a row through the publication that failed first',
     );
     const slots = await east.query<{ slot_name: string }>(

@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { hasStackTrace, runSteep, startSteep, writeConfig } from '../support/cli.js';
 import { type TestNode, useCluster } from '../support/cluster.js';
 import { dropReplication } from '../support/reset.js';
-import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
+import { eventually, HANG_MS, nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
 /**
  * SIGKILL the apply process at many points of a 3-node topology (state schemas, three
@@ -152,7 +152,7 @@ async function expectConverged(
     // table-sync slots come and go while the initial copy runs
     await eventually(
       async () => JSON.stringify(await slotNames(node)) === JSON.stringify(expected),
-      30_000,
+      HANG_MS,
       `${label}: slots on ${node.name} = ${expected.join(', ') || 'none'} (have ${(await slotNames(node)).join(', ')})`,
     );
   }
@@ -167,7 +167,7 @@ async function expectConverged(
     ).toEqual(expected);
     await eventually(
       async () => (await n.query("SELECT 1 FROM pg_locks WHERE locktype = 'advisory'")).length === 0,
-      10_000,
+      HANG_MS,
       `${label}: no advisory lock on ${n.name}`,
     );
     // a step the killed run started stays `running` until the next apply that locks the node
@@ -191,7 +191,7 @@ async function expectConverged(
   ] as const) {
     await eventually(
       async () => (await node.query(`SELECT 1 FROM public.${table} WHERE id = $1`, [id])).length === 1,
-      30_000,
+      HANG_MS,
       `${label}: row ${id} of ${table} on ${node.name}`,
     );
   }

@@ -8,7 +8,7 @@ import { type TestNode, useCluster } from '../support/cluster.js';
 import { parseMermaid } from '../support/graphSyntax.js';
 import { createTables, digests, fillTables } from '../support/replicationData.js';
 import { tempDir } from '../support/tempDir.js';
-import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
+import { eventually, HANG_MS, nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
 /**
  * examples/ci: the shell steps of the GitHub Actions and GitLab CI jobs (not the runners): steep
@@ -294,7 +294,7 @@ describe('examples/ci scripts against local nodes', () => {
       async () =>
         JSON.stringify(await digests(west, ['ci_accounts'])) ===
         JSON.stringify(await digests(east, ['ci_accounts'])),
-      60_000,
+      HANG_MS,
       'west to hold ci_accounts as east does',
     );
     expect((await digests(west, ['ci_accounts'])).ci_accounts!.count).toBe(2000);

@@ -13,7 +13,7 @@ import {
   waitCaughtUp,
 } from '../support/replicationData.js';
 import { TcpProxy } from '../support/tcpProxy.js';
-import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
+import { eventually, HANG_MS, nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
 /**
  * The subscriber's connection to the publisher is cut in the middle of a snapshot init's COPY,
@@ -158,7 +158,7 @@ describe.each(faultVersions())('a connection cut mid-COPY on PostgreSQL %i', (ve
             `SELECT active FROM pg_replication_slots WHERE slot_name = 'west_cc'`,
           )
         )[0]?.active === true,
-      60_000,
+      HANG_MS,
       'west to stream from east again',
     );
     const plan = await steep(['plan']);

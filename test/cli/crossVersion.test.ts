@@ -12,7 +12,7 @@ import {
   waitCaughtUp,
 } from '../support/replicationData.js';
 import { tempDir } from '../support/tempDir.js';
-import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
+import { eventually, HANG_MS, nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
 /**
  * The major-version-upgrade case: a PostgreSQL 14 publisher and an 18 subscriber in one
@@ -79,7 +79,7 @@ describe('cross-version replication', () => {
     await eventually(
       async () =>
         (await neu.query(`SELECT 1 FROM public.xv_orders WHERE id IN (900001, 900002)`)).length === 2,
-      30_000,
+      HANG_MS,
       'rows inserted on 14 to arrive on 18',
     );
     await waitCaughtUp(old, 'new_upgrade');

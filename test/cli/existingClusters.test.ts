@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, test } from 'vitest';
 import { REPO_ROOT, steepWith, writeConfig } from '../support/cli.js';
 import { defaultVersion, type TestNode, useCluster } from '../support/cluster.js';
 import { waitCaughtUp } from '../support/replicationData.js';
-import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
+import { eventually, HANG_MS, nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
 /**
  * Issue 12's observations on a hand-made setup, each first a failing CLI test on real
@@ -79,7 +79,7 @@ describe('existing clusters: adoption, double apply, data gaps, other tools', ()
     await eventually(
       async () =>
         (await west().query<{ c: string }>('SELECT count(*)::text AS c FROM public.orders'))[0]!.c === '100',
-      60_000,
+      HANG_MS,
       'hand_sub to copy orders',
     );
   });
@@ -277,7 +277,7 @@ describe('existing clusters: adoption, double apply, data gaps, other tools', ()
     await eventually(
       async () =>
         (await west().query<{ c: string }>('SELECT count(*)::text AS c FROM public.items'))[0]!.c === '100',
-      60_000,
+      HANG_MS,
       'items to be copied',
     );
     expect((await west().query<{ c: string }>('SELECT count(*)::text AS c FROM public.orders'))[0]!.c).toBe(

@@ -10,7 +10,7 @@ import {
   testVersions,
 } from '../support/cluster.js';
 import { createTables, digests, fillTables, waitCaughtUp } from '../support/replicationData.js';
-import { eventually, passwordEnv, passwordVar } from '../support/topologyFile.js';
+import { eventually, HANG_MS, passwordEnv, passwordVar } from '../support/topologyFile.js';
 
 /**
  * A publisher's failover to its physical standby, mid-load, with a subscriber (issue 38). On 18:
@@ -122,7 +122,7 @@ async function guardStandby(steep: ReturnType<typeof steepOn>['steep'], pub: Tes
   await pub.query('SELECT pg_reload_conf()');
   await eventually(
     async () => (await steep(['status', '--check'])).code === 0,
-    60_000,
+    HANG_MS,
     'status --check to find the subscription ready for a failover',
   );
   const everyHost = await steep(['apply', '--auto-approve']);
@@ -192,12 +192,12 @@ async function secondsUntilStreaming(
         return false;
       }
     },
-    60_000,
+    HANG_MS,
     'the promoted standby to accept writes',
   );
   await eventually(
     async () => (await sub.query(`SELECT 1 FROM public.${TABLE} WHERE id = $1`, [id])).length === 1,
-    90_000,
+    HANG_MS,
     `marker ${id} to reach the subscriber`,
   );
   return (Date.now() - since) / 1000;
@@ -237,7 +237,7 @@ describe('a publisher failover', () => {
         // promotion mid-load, the old primary stopped immediately (a crash)
         let primary: TestNode = pub;
         const writer = startFailoverWriter(() => primary);
-        await eventually(async () => writer.acked() >= 50, 20_000, 'the writer to commit');
+        await eventually(async () => writer.acked() >= 50, HANG_MS, 'the writer to commit');
         await pub.stop('immediate');
         const promotedAt = Date.now();
         await standby.promote();
@@ -245,7 +245,7 @@ describe('a publisher failover', () => {
         const streamingAfter = await secondsUntilStreaming(standby, sub, promotedAt, 900_000_001);
         await eventually(
           async () => writer.acked() >= 200,
-          30_000,
+          HANG_MS,
           'the writer to commit on the new primary',
         );
         const acked = await writer.stop();
@@ -316,13 +316,13 @@ describe('a publisher failover', () => {
 
         let primary: TestNode = pub;
         const writer = startFailoverWriter(() => primary);
-        await eventually(async () => writer.acked() >= 50, 20_000, 'the writer to commit');
+        await eventually(async () => writer.acked() >= 50, HANG_MS, 'the writer to commit');
         // the standby's WAL receiver stops: it lags while the subscriber applies on
         await standby.query("ALTER SYSTEM SET primary_conninfo = ''");
         await standby.query('SELECT pg_reload_conf()');
         await eventually(
           async () => (await standby.query('SELECT 1 FROM pg_stat_wal_receiver')).length === 0,
-          30_000,
+          HANG_MS,
           'the standby to stop receiving',
         );
         const [{ received } = { received: '' }] = await standby.query<{ received: string }>(
@@ -336,7 +336,7 @@ describe('a publisher failover', () => {
             );
             return r?.past === true && writer.acked() >= 300;
           },
-          30_000,
+          HANG_MS,
           'the subscriber to apply past what the standby received',
         );
         // steep runs while the subscriber streams from pub (it records what the subscriber applied)
@@ -363,13 +363,13 @@ describe('a publisher failover', () => {
           async () =>
             (await standby.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active', [SUB]))
               .length === 1,
-          90_000,
+          HANG_MS,
           'the subscriber to stream from the promoted standby',
         );
         const ackedBefore = writer.acked();
         await eventually(
           async () => writer.acked() >= ackedBefore + 300,
-          30_000,
+          HANG_MS,
           'the writer to commit on the new primary',
         );
         const acked = await writer.stop();
@@ -409,7 +409,7 @@ describe('a publisher failover', () => {
             healed = await steep(['status']);
             return /fo_sub\s+sub ← pub\s+synchronized/.test(healed.stdout);
           },
-          90_000,
+          HANG_MS,
           'fo_sub synchronized after the reinit',
         );
         expect(healed.stdout).not.toContain('last failover');
@@ -435,11 +435,11 @@ describe('a publisher failover', () => {
 
       let primary: TestNode = pub;
       const writer = startFailoverWriter(() => primary);
-      await eventually(async () => writer.acked() >= 50, 20_000, 'the writer to commit');
+      await eventually(async () => writer.acked() >= 50, HANG_MS, 'the writer to commit');
       await pub.stop('fast');
       await standby.promote();
       primary = standby;
-      await eventually(async () => writer.acked() >= 200, 30_000, 'the writer to commit on the new primary');
+      await eventually(async () => writer.acked() >= 200, HANG_MS, 'the writer to commit on the new primary');
       const acked = await writer.stop();
 
       repoint(standby, pub);

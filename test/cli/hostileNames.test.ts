@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { quoteIdent, quoteLiteral } from '../../src/model/sql.js';
 import { steepWith, writeConfig } from '../support/cli.js';
 import { type TestNode, useCluster } from '../support/cluster.js';
-import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
+import { eventually, HANG_MS, nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
 /**
  * Hostile identifiers and row filters (SPEC §11): names with quotes, semicolons, backslashes,
@@ -238,7 +238,7 @@ describe('hostile names and row filters', () => {
           );
           return JSON.stringify(rows.map((r) => r.id)) === JSON.stringify(expected);
         },
-        30_000,
+        HANG_MS,
         `rows of ${t} on west`,
       );
     }

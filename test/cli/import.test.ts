@@ -4,7 +4,7 @@ import { describe, expect, test } from 'vitest';
 import { steepWith, writeConfig } from '../support/cli.js';
 import { type TestNode, testVersions, useCluster } from '../support/cluster.js';
 import { waitCaughtUp } from '../support/replicationData.js';
-import { eventually, nodesYaml, passwordEnv, passwordVar } from '../support/topologyFile.js';
+import { eventually, HANG_MS, nodesYaml, passwordEnv, passwordVar } from '../support/topologyFile.js';
 
 /**
  * `steep import` round trip on a hand-made topology holding every feature the server has
@@ -207,7 +207,7 @@ describe.each(testVersions())('steep import round trip on PostgreSQL %i', (versi
     await waitCaughtUp(east(), 'odd_sub');
     await eventually(
       async () => (await inserted(west())) - before >= written_,
-      30_000,
+      HANG_MS,
       'the stats to count the rows',
     );
     // a moment for any stray copy's statistics to show up too
@@ -247,7 +247,7 @@ describe.each(testVersions())('steep import round trip on PostgreSQL %i', (versi
       )[0];
     await eventually(
       async () => JSON.stringify(await digest(west())) === JSON.stringify(await digest(east())),
-      60_000,
+      HANG_MS,
       'applog copied',
     );
     const nodesFile = writeConfig(

@@ -13,7 +13,7 @@ import {
   type TableDef,
   waitCaughtUp,
 } from '../support/replicationData.js';
-import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
+import { eventually, HANG_MS, nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
 /**
  * Snapshot init with steep's own copy engine (`init: { method: snapshot, parallel: N }`), on
@@ -308,7 +308,7 @@ describe("snapshot init with steep's own copy", () => {
     expect(await deferredIndexes('west_resume')).toEqual([]);
     await waitCaughtUp(east, 'west_resume');
     expect(await digests(west, ['own_resume'])).toEqual(await digests(east, ['own_resume']));
-    await eventually(async () => (await holders()) === 0, 10_000, 'the snapshot holder to let go');
+    await eventually(async () => (await holders()) === 0, HANG_MS, 'the snapshot holder to let go');
   }, 240_000);
 
   it('a copy whose snapshot is no longer held starts over: the plan shows the TRUNCATE and slot drop it may run, apply runs them, and apply_log records them', async () => {
@@ -322,7 +322,7 @@ describe("snapshot init with steep's own copy", () => {
     await east.query(
       `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'steep snapshot holder'`,
     );
-    await eventually(async () => (await holders()) === 0, 20_000, 'the snapshot holder to end');
+    await eventually(async () => (await holders()) === 0, HANG_MS, 'the snapshot holder to end');
     expect(await east.query(`SELECT 1 FROM pg_replication_slots WHERE slot_name = 'west_over'`)).toHaveLength(
       1,
     );
@@ -387,7 +387,7 @@ describe("snapshot init with steep's own copy", () => {
       /indexes {4}public\.own_build: building own_build_pkey, own_build_slow \(building index: [a-z ]+(, \d+\.\d%)?\)/;
     await eventually(
       async () => building.test((await steep(['init', 'status', 'west_build'], path)).stdout),
-      60_000,
+      HANG_MS,
       'init status to show the indexes being built',
     );
     const applied = await applying;
@@ -444,7 +444,7 @@ describe("snapshot init with steep's own copy", () => {
     await fastCopy(west, 'own_gone');
     // the killed copy's snapshot holder, orphaned, finds its slot dropped and lets the snapshot go
     // (its hold time is 10 minutes)
-    await eventually(async () => (await holders()) === 0, 20_000, 'the snapshot holder to let go');
+    await eventually(async () => (await holders()) === 0, HANG_MS, 'the snapshot holder to let go');
   }, 120_000);
 
   it('init cancel of a SIGKILLed copy ends its snapshot holder, drops the slot, empties the tables and forgets the chunks', async () => {
@@ -608,7 +608,7 @@ describe("snapshot init with steep's own copy", () => {
               "SELECT 1 FROM pg_stat_activity WHERE application_name = 'steep snapshot holder' AND query LIKE 'CREATE_REPLICATION_SLOT%' AND state = 'active'",
             )
           ).length > 0,
-        30_000,
+        HANG_MS,
         'the holder waiting for the open transaction',
       );
       applying.child.kill('SIGINT');

@@ -13,7 +13,7 @@ import {
   type TableDef,
   waitCaughtUp,
 } from '../support/replicationData.js';
-import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
+import { eventually, HANG_MS, nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
 /**
  * SIGINT and SIGTERM sent to a real `steep reinit`, `steep init cancel` and `steep init prepare`
@@ -205,7 +205,7 @@ describe('SIGINT and SIGTERM during reinit, init cancel and init prepare', () =>
               "SELECT 1 FROM pg_stat_activity WHERE application_name = 'steep init cancel' AND wait_event_type = 'Lock' AND query LIKE 'TRUNCATE%'",
             )
           ).length > 0,
-        60_000,
+        HANG_MS,
         'the cancel waiting to truncate is_c',
       );
       cancel.child.kill('SIGTERM');
@@ -260,7 +260,7 @@ describe('SIGINT and SIGTERM during reinit, init cancel and init prepare', () =>
               "SELECT 1 FROM pg_stat_activity WHERE application_name = 'steep init prepare' AND backend_type = 'walsender' AND query LIKE 'CREATE_REPLICATION_SLOT%' AND state = 'active'",
             )
           ).length > 0,
-        30_000,
+        HANG_MS,
         'prepare waiting for the open transaction',
       );
       const sentAt = Date.now();
@@ -310,7 +310,7 @@ describe('SIGINT and SIGTERM during reinit, init cancel and init prepare', () =>
     // the statement goes on server-side: the subscription exists, its init was never recorded
     await eventually(
       async () => (await west.query("SELECT 1 FROM pg_subscription WHERE subname = 'west_isk'")).length > 0,
-      60_000,
+      HANG_MS,
       'west_isk created server-side',
     );
     expect([undefined, 'uninitialized']).toContain(await stateOf('west_isk'));
@@ -342,7 +342,7 @@ describe('SIGINT and SIGTERM during reinit, init cancel and init prepare', () =>
     const { east, west } = nodes();
     const ops = await writer.stop();
     expect(ops).toBeGreaterThan(20);
-    for (const s of ['west_is', 'west_isc', 'west_isk']) await waitCaughtUp(east, s, 90_000);
+    for (const s of ['west_is', 'west_isc', 'west_isk']) await waitCaughtUp(east, s);
     expect(await digests(west, REPLICATED)).toEqual(await digests(east, REPLICATED));
   }, 120_000);
 });

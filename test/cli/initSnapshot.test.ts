@@ -11,7 +11,7 @@ import {
   type TableDef,
   waitCaughtUp,
 } from '../support/replicationData.js';
-import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
+import { eventually, HANG_MS, nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
 /**
  * Snapshot init through the CLI on two PostgreSQL nodes: apply follows the copy (progress in
@@ -120,7 +120,7 @@ describe('snapshot init', () => {
     const applying = steep(['apply', '--auto-approve', '--log-format', 'json'], path);
 
     // while apply follows: init status and status show the copy, and the figures move
-    await eventually(async () => (await recordedState('west_snap'))?.state === 'copying', 30_000, 'copying');
+    await eventually(async () => (await recordedState('west_snap'))?.state === 'copying', HANG_MS, 'copying');
     let first: InitStatusJson | undefined;
     await eventually(
       async () => {
@@ -129,7 +129,7 @@ describe('snapshot init', () => {
           first.state === 'copying' && first.rowsCopied > 0 && first.currentTables.includes('public.snap_big')
         );
       },
-      30_000,
+      HANG_MS,
       'a copy under way',
     );
     expect(first!.tablesTotal).toBe(3);
@@ -225,7 +225,7 @@ describe('snapshot init', () => {
     expect((await steep(['plan', '--detailed-exitcode'], truncating)).code).toBe(0);
   });
 
-  it('cancels an init mid-copy within 30 s: no subscription, no slot, empty tables, uninitialized', async () => {
+  it('cancels an init mid-copy: no subscription, no slot, empty tables, uninitialized', async () => {
     const east = cluster().node('east');
     const west = cluster().node('west');
     const tables: TableDef[] = [
@@ -252,12 +252,11 @@ describe('snapshot init', () => {
         const s = await initStatus(path, 'west_cx');
         return s.state === 'copying' && s.rowsCopied > 0;
       },
-      30_000,
+      HANG_MS,
       'copying',
     );
     const cancelled = await steep(['init', 'cancel', 'west_cx', '--log-format', 'json'], path);
     expect(cancelled.code, cancelled.stderr).toBe(0);
-    expect(cancelled.ms).toBeLessThan(30_000);
     expect(cancelled.stdout).toMatch(/Init of west_cx cancelled \(was copying\)/);
     expect(events(cancelled.stderr).map((e) => e.event)).toContain('init.cancelled');
 

@@ -18,7 +18,7 @@ import {
   testVersions,
   useCluster,
 } from '../support/cluster.js';
-import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
+import { eventually, HANG_MS, nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
 /**
  * `links:` end to end (issue 16) on a PostgreSQL 16+ pair (the first of testVersions() that is
@@ -323,13 +323,13 @@ describe(`links on PostgreSQL ${VERSION}`, () => {
           );
           return counts.every((c) => Number(c[0]!.n) === n);
         },
-        30_000,
+        HANG_MS,
         `the ${n} rows written from ${from} on both nodes`,
       );
     }
     await eventually(
       async () => JSON.stringify(await digest(eu(), 'p')) === JSON.stringify(await digest(us(), 'p')),
-      30_000,
+      HANG_MS,
       'p equal on both (the last updates streamed)',
     );
     await expectEqual('p');
@@ -422,12 +422,12 @@ describe(`links on PostgreSQL ${VERSION}`, () => {
     };
     await eventually(
       async () => (await onBoth(300001)) && (await onBoth(300002)),
-      30_000,
+      HANG_MS,
       'the rows on both nodes',
     );
     await eventually(
       async () => JSON.stringify(await digest(eu(), 'p')) === JSON.stringify(await digest(us(), 'p')),
-      30_000,
+      HANG_MS,
       'p equal on both',
     );
     const before = await digest(eu(), 'p');
@@ -501,12 +501,12 @@ describe(`links on PostgreSQL ${VERSION}`, () => {
     const expected = before + 1 + written[0]! + written[1]!;
     await eventually(
       async () => (await lines(eu())) === expected && (await lines(us())) === expected,
-      30_000,
+      HANG_MS,
       `${expected} lines on both nodes`,
     );
     await eventually(
       async () => JSON.stringify(await digest(eu(), 'p')) === JSON.stringify(await digest(us(), 'p')),
-      30_000,
+      HANG_MS,
       'p equal on both',
     );
     for (const node of [eu(), us()]) {
@@ -556,7 +556,7 @@ describe(`links on PostgreSQL ${VERSION}`, () => {
     expect(await rows(eu())).toEqual([{ n: '210', us: '10' }]);
     expect(await rows(us())).toEqual([{ n: '210', us: '10' }]);
     await eu().query(`INSERT INTO ow.accounts VALUES (3001, 'after')`);
-    await eventually(async () => (await rows(us()))[0]!.n === '211', 30_000, 'the row on us');
+    await eventually(async () => (await rows(us()))[0]!.n === '211', HANG_MS, 'the row on us');
     const replan = await steep(['plan', '--detailed-exitcode'], path);
     expect(replan.code, replan.stdout + replan.stderr).toBe(0);
   }, 120_000);
@@ -589,12 +589,12 @@ describe(`links on PostgreSQL ${VERSION}`, () => {
       // both CREATE SUBSCRIPTIONs at once made each slot wait for the other node's create: never done
       const applied = await steep(['apply', '--auto-approve', '--parallel', '4'], config);
       expect(applied.code, applied.stdout + applied.stderr).toBe(0);
-      await eventually(async () => (await items(eu())) === (await items(us())), 60_000, "eu's rows on us");
+      await eventually(async () => (await items(eu())) === (await items(us())), HANG_MS, "eu's rows on us");
       await us().query(`INSERT INTO ${schema}.items VALUES (900001, 'written on us')`);
       await eu().query(`INSERT INTO ${schema}.items VALUES (900002, 'written on eu')`);
       await eventually(
         async () => (await items(eu())) === (await items(us())),
-        60_000,
+        HANG_MS,
         "each side's row on the other",
       );
       expect(await items(us())).toMatch(/^502 /);
@@ -719,7 +719,7 @@ describe(`a link between two databases of one PostgreSQL ${VERSION} server`, () 
       async () =>
         (await count(eu())) === 2100 + written[0]! + written[1]! &&
         (await count(eu2())) === 2100 + written[0]! + written[1]!,
-      30_000,
+      HANG_MS,
       'every row on both databases',
     );
     const sums = async (node: TestNode) =>
@@ -728,7 +728,7 @@ describe(`a link between two databases of one PostgreSQL ${VERSION} server`, () 
           'SELECT sum(hashtextextended(t::text, 0)::numeric)::text AS s FROM ss.lines t',
         )
       )[0]!.s;
-    await eventually(async () => (await sums(eu())) === (await sums(eu2())), 30_000, 'ss.lines equal');
+    await eventually(async () => (await sums(eu())) === (await sums(eu2())), HANG_MS, 'ss.lines equal');
     // eu won the seeded conflicts, each decided once
     expect(
       await eu2().query('SELECT count(*)::int AS n FROM ss.lines WHERE order_id <= 100 AND qty >= 100'),
@@ -744,7 +744,7 @@ describe(`a link between two databases of one PostgreSQL ${VERSION} server`, () 
     await eu2().query(`INSERT INTO ss.lines VALUES (900001, 1, 1, now())`);
     await eventually(
       async () => (await eu().query('SELECT 1 FROM ss.lines WHERE order_id = 900001')).length === 1,
-      30_000,
+      HANG_MS,
       'a row written on eu2 on eu',
     );
     const replan = await steep(['plan', '--detailed-exitcode'], path);

@@ -10,7 +10,7 @@ import {
   oneWayYaml,
 } from '../support/managedRoles.js';
 import { digests, startWriter, waitCaughtUp } from '../support/replicationData.js';
-import { eventually } from '../support/topologyFile.js';
+import { eventually, HANG_MS } from '../support/topologyFile.js';
 
 /**
  * The role matrix of issue 36: steep run as the least-privileged roles of a managed PostgreSQL
@@ -423,7 +423,7 @@ describe.each([...versions])('least-privileged roles on PostgreSQL %i', (version
         const b = await digests(west(), ['a_own']);
         return JSON.stringify(a) === JSON.stringify(b);
       },
-      20_000,
+      HANG_MS,
       'both sides equal',
     );
     await equal(['a_own']);
@@ -481,7 +481,7 @@ describe.each([...versions])('least-privileged roles on PostgreSQL %i', (version
         const b = await digests(west(), ['a_own']);
         return JSON.stringify(a) === JSON.stringify(b);
       },
-      20_000,
+      HANG_MS,
       'both sides equal',
     );
     await equal(['a_own']);
@@ -523,7 +523,7 @@ describe.each([...versions])('least-privileged roles on PostgreSQL %i', (version
     await eventually(
       async () =>
         JSON.stringify(await digests(east(), ['a_own'])) === JSON.stringify(await digests(west(), ['a_own'])),
-      30_000,
+      HANG_MS,
       'both sides equal',
     );
     await equal(['a_own']);

@@ -19,7 +19,7 @@ import {
   startWriter,
   waitCaughtUp,
 } from '../support/replicationData.js';
-import { eventually } from '../support/topologyFile.js';
+import { eventually, HANG_MS } from '../support/topologyFile.js';
 
 /**
  * The rest of issue 36's role matrix (managedRoles.test.ts has the others): `sequences sync`,
@@ -269,7 +269,7 @@ describe.each([...versions])('the managed roles matrix on PostgreSQL %i', (versi
       async () =>
         (await west().query(`SELECT 1 FROM pg_subscription_rel WHERE srsubstate <> 'r'`)).length === 0 &&
         (await west().query('SELECT 1 FROM pg_subscription_rel')).length > 0,
-      60_000,
+      HANG_MS,
       'the hand-made subscription to be ready',
     );
     const nodesFile = file('admin', 'matrix-import', []);
@@ -358,7 +358,7 @@ describe.each([...versions])('the managed roles matrix on PostgreSQL %i', (versi
       await eventually(
         async () =>
           (await west().query<{ n: string }>('SELECT count(*)::text AS n FROM public.cx_slow'))[0]!.n !== '0',
-        30_000,
+        HANG_MS,
         'the copy to be under way',
       );
       const subAndSlot = async () => [

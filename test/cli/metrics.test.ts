@@ -7,7 +7,7 @@ import { startSteep, steepWith, writeConfig } from '../support/cli.js';
 import { useCluster } from '../support/cluster.js';
 import { createTables, digests, fillTables, startWriter } from '../support/replicationData.js';
 import { tempDir } from '../support/tempDir.js';
-import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
+import { eventually, HANG_MS, nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
 /**
  * Prometheus metrics, checked with the real tools (Debian's `prometheus` package, which .ci/run
@@ -64,7 +64,7 @@ describe.runIf(HAS_PROMETHEUS || process.env.CI)('Prometheus metrics (promtool, 
     const env = passwordEnv([east, west]);
     const steep = steepWith({ config, env });
     expect((await steep(['apply', '--auto-approve'])).code).toBe(0);
-    await eventually(async () => (await steep(['status', '--check'])).code === 0, 60_000, 'synchronized');
+    await eventually(async () => (await steep(['status', '--check'])).code === 0, HANG_MS, 'synchronized');
 
     // the textfile collector's format: promtool's lint passes, the figures are there
     const once = await steep(['status', '--format', 'prometheus']);
@@ -139,7 +139,7 @@ describe.runIf(HAS_PROMETHEUS || process.env.CI)('Prometheus metrics (promtool, 
     const sub = '{subscription="west_mx"}';
     await eventually(
       async () => (await query(`steep_subscription_lag_bytes${sub}`)) !== null,
-      60_000,
+      HANG_MS,
       'scraped',
     );
 
@@ -149,7 +149,7 @@ describe.runIf(HAS_PROMETHEUS || process.env.CI)('Prometheus metrics (promtool, 
     const writer = startWriter(east, ['mx_a']);
     await eventually(
       async () => ((await query(`steep_subscription_lag_bytes${sub}`)) ?? 0) > before + 10_000,
-      60_000,
+      HANG_MS,
       'lag rising',
     );
     expect((await query(`max_over_time(steep_subscription_lag_bytes${sub}[1m])`))!).toBeGreaterThan(before);
@@ -168,7 +168,7 @@ describe.runIf(HAS_PROMETHEUS || process.env.CI)('Prometheus metrics (promtool, 
     await eventually(
       async () =>
         ((await query(`steep_subscription_last_verify_timestamp_seconds${sub}`)) ?? 0) >= verifyStart,
-      60_000,
+      HANG_MS,
       'last verify in Prometheus',
     );
     expect(
@@ -176,7 +176,7 @@ describe.runIf(HAS_PROMETHEUS || process.env.CI)('Prometheus metrics (promtool, 
     ).not.toBeNull();
     await eventually(
       async () => (await query(`steep_subscription_state{subscription="west_mx",state="diverged"}`)) === 1,
-      60_000,
+      HANG_MS,
       'diverged in Prometheus',
     );
     expect(await query(`steep_subscription_diverged_tables${sub}`)).toBe(1);

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { REPO_ROOT, steepWith, writeConfig } from '../support/cli.js';
 import { useCluster } from '../support/cluster.js';
 import { createTables, digests, fillTables } from '../support/replicationData.js';
-import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
+import { eventually, HANG_MS, nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
 /**
  * What README's "Metrics and alerts" lists is what `steep metrics` serves on a live pair: the
@@ -58,7 +58,7 @@ describe('metrics README lists', () => {
     );
     const steep = steepWith({ config, env: passwordEnv([east, west]) });
     expect((await steep(['apply', '--auto-approve'])).code).toBe(0);
-    await eventually(async () => (await steep(['status', '--check'])).code === 0, 60_000, 'synchronized');
+    await eventually(async () => (await steep(['status', '--check'])).code === 0, HANG_MS, 'synchronized');
 
     // the newcomer's pair: 20,000 rows written, arrived, verified, then idle
     await east.query(
@@ -67,7 +67,7 @@ describe('metrics README lists', () => {
     await eventually(
       async () =>
         JSON.stringify(await digests(east, ['ml_a'])) === JSON.stringify(await digests(west, ['ml_a'])),
-      60_000,
+      HANG_MS,
       'rows arrived',
     );
     expect((await steep(['verify', 'west_ml'])).code).toBe(0);
@@ -79,7 +79,7 @@ describe('metrics README lists', () => {
              JOIN pg_stat_replication r ON r.pid = s.active_pid WHERE s.slot_name = 'west_ml'`,
         )
       )[0];
-    await eventually(async () => (await replayLag())?.replay_lag === null, 60_000, 'replay_lag cleared');
+    await eventually(async () => (await replayLag())?.replay_lag === null, HANG_MS, 'replay_lag cleared');
 
     const expected = listed
       .filter((m) => west.version >= m.since)
@@ -94,7 +94,7 @@ describe('metrics README lists', () => {
         sample = once.stdout;
         return JSON.stringify(servedFamilies(sample)) === JSON.stringify(expected);
       },
-      30_000,
+      HANG_MS,
       'every listed metric served',
     ).catch(() => {}); // the comparison below says what is missing
     expect(servedFamilies(sample)).toEqual(expected);
@@ -107,7 +107,7 @@ describe('metrics README lists', () => {
 
     // disabled under writes: WAL waits and no walsender measures it: lag seconds absent, not 0
     await west.query('ALTER SUBSCRIPTION west_ml DISABLE');
-    await eventually(async () => (await replayLag()) === undefined, 60_000, 'walsender gone');
+    await eventually(async () => (await replayLag()) === undefined, HANG_MS, 'walsender gone');
     await east.query(
       `INSERT INTO public.ml_a (id, v) SELECT g, md5(g::text) FROM generate_series(200001, 201000) g`,
     );

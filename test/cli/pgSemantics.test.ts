@@ -3,7 +3,7 @@ import { steepWith, writeConfig } from '../support/cli.js';
 import { type TestNode, testVersions, useCluster } from '../support/cluster.js';
 import { waitCaughtUp } from '../support/replicationData.js';
 import { dropReplication } from '../support/reset.js';
-import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
+import { eventually, HANG_MS, nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
 /**
  * PostgreSQL's own tests as the oracle (src/test/regress/sql/publication.sql,
@@ -64,7 +64,7 @@ describe.each(testVersions())('PostgreSQL semantics on %i', { timeout: 240_000 }
     await eventually(
       async () =>
         (await sub().query(`SELECT 1 FROM pg_subscription_rel WHERE srsubstate <> 'r'`)).length === 0,
-      60_000,
+      HANG_MS,
       'every subscribed relation ready',
     );
     await waitCaughtUp(pub(), slot);

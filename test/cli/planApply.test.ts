@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { accept } from '../support/acceptance.js';
 import { REPO_ROOT, runSteep, steepWith, writeConfig } from '../support/cli.js';
 import { useCluster } from '../support/cluster.js';
-import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
+import { eventually, HANG_MS, nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
 /**
  * plan and apply through the CLI against two real PostgreSQL nodes (the first of testVersions(),
@@ -163,7 +163,7 @@ describe('plan and apply through the CLI', () => {
         await east.query("INSERT INTO public.customers VALUES (1, 'Ada', 'eu'), (2, 'Bob', 'us')");
         await eventually(
           async () => (await west.query('SELECT 1 FROM public.orders WHERE id = 1')).length === 1,
-          30_000,
+          HANG_MS,
           'order to replicate',
         );
         const customers = filtered()
@@ -174,7 +174,7 @@ describe('plan and apply through the CLI', () => {
             ];
         await eventually(
           async () => (await west.query('SELECT 1 FROM public.customers')).length === customers.length,
-          30_000,
+          HANG_MS,
           'eu customer',
         );
         expect(await west.query('SELECT id, name FROM public.customers ORDER BY id')).toEqual(customers);

@@ -4,7 +4,7 @@ import { describe, expect, test } from 'vitest';
 import { startSteep, steepWith, writeConfig } from '../support/cli.js';
 import { type TestNode, testVersions, useCluster } from '../support/cluster.js';
 import { createTables, digests, fillTables, startWriter, waitCaughtUp } from '../support/replicationData.js';
-import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
+import { eventually, HANG_MS, nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
 /**
  * Renames in place (issue 35): a subscription renamed in steep.yaml is one ALTER SUBSCRIPTION …
@@ -69,7 +69,7 @@ describe.each(testVersions())('renames in place on PostgreSQL %i', (version) => 
     await eventually(
       async () =>
         (await west().query(`SELECT 1 FROM pg_subscription_rel WHERE srsubstate <> 'r'`)).length === 0,
-      60_000,
+      HANG_MS,
       'imp_sub ready',
     );
     const nodesFile = writeConfig(['version: 1', 'topology: renames-a', nodesYaml(nodes()), ''].join('\n'));
@@ -237,7 +237,7 @@ describe.each(testVersions())('renames in place on PostgreSQL %i', (version) => 
               "SELECT pg_current_wal_insert_lsn() - confirmed_flush_lsn > 100000 AS behind FROM pg_replication_slots WHERE slot_name = 'lg_sub'",
             )
           )[0]?.behind === true,
-        30_000,
+        HANG_MS,
         'lg_sub to fall behind',
       );
       writeFileSync(config, managedFile('renames-d', pub('lg_pub_v2'), sub('lg_pub_v2')));
@@ -249,7 +249,7 @@ describe.each(testVersions())('renames in place on PostgreSQL %i', (version) => 
       await eventually(
         async () =>
           (await east().query(`SELECT 1 FROM pg_publication WHERE pubname = 'lg_pub_v2'`)).length === 1,
-        30_000,
+        HANG_MS,
         'lg_pub_v2 created',
       );
       await new Promise((r) => setTimeout(r, 1000));

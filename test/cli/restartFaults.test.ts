@@ -14,7 +14,7 @@ import {
   waitCaughtUp,
 } from '../support/replicationData.js';
 import { dropReplication } from '../support/reset.js';
-import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
+import { eventually, HANG_MS, nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
 /**
  * A node restarted with `pg_ctl restart -m immediate` (a crash, then recovery) while `steep
@@ -86,7 +86,7 @@ describe.each(faultVersions())('a node restarted (immediate) during apply on Pos
     );
   }
 
-  async function waitFor(node: TestNode, sql: string, what: string, timeoutMs = 30_000): Promise<void> {
+  async function waitFor(node: TestNode, sql: string, what: string, timeoutMs = HANG_MS): Promise<void> {
     await eventually(async () => (await node.query(sql)).length > 0, timeoutMs, what);
   }
 
@@ -138,14 +138,14 @@ describe.each(faultVersions())('a node restarted (immediate) during apply on Pos
     // table-sync slots come and go while an initial copy runs
     await eventually(
       async () => JSON.stringify(await slotNames(east)) === JSON.stringify(declared),
-      30_000,
+      HANG_MS,
       `slots on east = ${declared.join(', ')} (have ${(await slotNames(east)).join(', ')})`,
     );
     for (const n of [east, west]) {
       expect(await runningSteps(n), `running steps on ${n.name}`).toEqual([]);
       await eventually(
         async () => (await n.query("SELECT 1 FROM pg_locks WHERE locktype = 'advisory'")).length === 0,
-        10_000,
+        HANG_MS,
         `no advisory lock on ${n.name}`,
       );
     }
@@ -154,7 +154,7 @@ describe.each(faultVersions())('a node restarted (immediate) during apply on Pos
       await east.query(`INSERT INTO public.${t} (id, v) VALUES ($1, 'after the restart')`, [id]);
       await eventually(
         async () => (await west.query(`SELECT 1 FROM public.${t} WHERE id = $1`, [id])).length === 1,
-        30_000,
+        HANG_MS,
         `row ${id} of ${t} on west`,
       );
     }
@@ -203,7 +203,7 @@ describe.each(faultVersions())('a node restarted (immediate) during apply on Pos
       /^failed: subscription\.west_ra_[ab] on west: could not create replication slot "west_ra_[ab]": .*$/m,
     );
     expect(failed.stderr).toMatch(/^not run: .*create subscription\.west_ra_c/m);
-    expect(failMs).toBeLessThan(60_000);
+    expect(failMs, 'apply still running 120 s after the restart: a hang').toBeLessThan(120_000);
     // the slot being made when east went down was never persisted
     expect((await slotNames(east)).filter((s) => !s.startsWith('pg_'))).toEqual(
       (await west.query<{ subname: string }>('SELECT subname FROM pg_subscription ORDER BY 1')).map(
@@ -242,7 +242,7 @@ describe.each(faultVersions())('a node restarted (immediate) during apply on Pos
       ),
     );
     expect(failed.stderr).toMatch(/^not run: .*create subscription\.west_rb_b/m);
-    expect(failMs).toBeLessThan(30_000);
+    expect(failMs, 'apply still running 120 s after the restart: a hang').toBeLessThan(120_000);
     expect(await slotNames(east)).toEqual([]);
 
     const resumeMs = await expectConverged(path, tables, 2);
@@ -276,7 +276,7 @@ describe.each(faultVersions())('a node restarted (immediate) during apply on Pos
         );
         return done.length > 0;
       },
-      30_000,
+      HANG_MS,
       "west's state schema made and recorded (apply's session there idle since)",
     );
     const t0 = Date.now();
@@ -292,7 +292,7 @@ describe.each(faultVersions())('a node restarted (immediate) during apply on Pos
       ),
     );
     expect(failed.stderr).toMatch(/^completed: .*create publication\.rc_b_pub/m);
-    expect(failMs).toBeLessThan(30_000);
+    expect(failMs, 'apply still running 120 s after the restart: a hang').toBeLessThan(120_000);
 
     const resumeMs = await expectConverged(path, tables, 3);
     console.info(
@@ -362,7 +362,7 @@ describe.each(faultVersions())('a node restarted (immediate) during apply on Pos
         'the slot west_rs on east is kept and PostgreSQL goes on with the init: run steep apply again to follow it to synchronized',
     );
     expect(failed.stderr).toMatch(new RegExp(`^failed: ${reason.source}$`, 'm'));
-    expect(failMs).toBeLessThan(30_000);
+    expect(failMs, 'apply still running 120 s after the restart: a hang').toBeLessThan(120_000);
     const recorded = await recordedInit('west_rs');
     expect(recorded.state).toBe('failed');
     expect(recorded.error).toMatch(reason);
@@ -444,7 +444,7 @@ describe.each(faultVersions())('a node restarted (immediate) during apply on Pos
           () => true,
           () => false,
         ),
-      10_000,
+      HANG_MS,
       `${sync!.slot_name} dropped`,
     );
     await holder.query('SELECT pg_advisory_unlock(4711)');
@@ -510,7 +510,7 @@ describe.each(faultVersions())('a node restarted (immediate) during apply on Pos
     const doneMs = Date.now() - t0;
     expect(done.code, `${done.stdout}\n${done.stderr}`).toBe(0);
     expect(done.stdout).toContain('Apply complete');
-    expect(doneMs).toBeLessThan(90_000);
+    expect(doneMs, 'apply still running 120 s after the restart: a hang').toBeLessThan(120_000);
     expect(await recordedInit('west_rp')).toEqual({ state: 'synchronized', error: null });
     await waitCaughtUp(east, 'west_rp');
     expect(await digests(west, names)).toEqual(await digests(east, names));

@@ -10,7 +10,7 @@ import {
   startWriter,
   waitCaughtUp,
 } from '../support/replicationData.js';
-import { eventually } from '../support/topologyFile.js';
+import { eventually, HANG_MS } from '../support/topologyFile.js';
 
 /**
  * Two steep nodes that are two databases of one PostgreSQL server. CREATE SUBSCRIPTION that
@@ -38,7 +38,7 @@ describe('a subscriber database on its publisher’s server', () => {
     await eventually(
       async () =>
         JSON.stringify(await digests(server(), tables)) === JSON.stringify(await digests(sub, tables)),
-      30_000,
+      HANG_MS,
       `shop to hold what main holds ${what}`,
     );
   }
@@ -141,7 +141,7 @@ describe('a subscriber database on its publisher’s server', () => {
                 [pid],
               )
             ).length === 1,
-          60_000,
+          HANG_MS,
           'the slot step to wait for the open transaction',
         );
         await new Promise((r) => setTimeout(r, 4_000));
@@ -230,7 +230,7 @@ describe('a subscriber database on its publisher’s server', () => {
       await sub.query(`INSERT INTO public.orders (id, v) VALUES (30000001, 'back')`);
       await eventually(
         async () => (await server().query(`SELECT 1 FROM public.orders WHERE id = 30000001`)).length === 1,
-        30_000,
+        HANG_MS,
         'a write on shop to arrive on main',
       );
       expect(JSON.stringify(await digests(server(), ['orders', 'items']))).toBe(

@@ -5,7 +5,7 @@ import { stepLines } from '../support/acceptance.js';
 import { steepWith, writeConfig } from '../support/cli.js';
 import { useCluster } from '../support/cluster.js';
 import { createTables, digests, fillTables } from '../support/replicationData.js';
-import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
+import { eventually, HANG_MS, nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
 /**
  * `steep plan --out FILE` then `steep apply FILE` (issue 52): the saved plan is exactly what
@@ -54,7 +54,7 @@ async function rowsEqual(): Promise<void> {
       last = `east ${JSON.stringify(a)}, west ${JSON.stringify(b)}`;
       return JSON.stringify(a) === JSON.stringify(b);
     },
-    60_000,
+    HANG_MS,
     'west to hold sp_a as east does',
   ).catch((err) => {
     throw new Error(`${(err as Error).message}: ${last}`);

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { steepWith, writeConfig } from '../support/cli.js';
 import { type TestNode, testVersions, useCluster } from '../support/cluster.js';
-import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
+import { eventually, HANG_MS, nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
 /**
  * Schema differences between publisher (east) and subscriber (west), each kind on its own
@@ -435,14 +435,14 @@ describe.each(testVersions())('schema differences on PostgreSQL %i', (version) =
             "SELECT srsubstate FROM pg_subscription_rel r JOIN pg_subscription s ON s.oid = r.srsubid WHERE s.subname = 'kinds_sub'",
           )
         ).every((r) => r.srsubstate === 'r'),
-      60_000,
+      HANG_MS,
       'tables synchronised',
     );
     for (const k of KINDS) await east.query(`INSERT INTO ${k.table} ${k.row}`);
     for (const k of KINDS) {
       await eventually(
         async () => (await west.query(`SELECT 1 FROM ${k.table}`)).length === 1,
-        30_000,
+        HANG_MS,
         `a row in ${k.table} on west`,
       );
     }

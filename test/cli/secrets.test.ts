@@ -5,7 +5,7 @@ import { type CliResult, runSteep, writeConfig } from '../support/cli.js';
 import { type TestNode, useCluster } from '../support/cluster.js';
 import { dropReplication } from '../support/reset.js';
 import { tempDir } from '../support/tempDir.js';
-import { eventually } from '../support/topologyFile.js';
+import { eventually, HANG_MS } from '../support/topologyFile.js';
 
 /**
  * No output, saved plan, log line, apply_log row or other state-schema row holds a node's
@@ -172,7 +172,7 @@ describe('no password in anything steep writes', () => {
       await east.query("INSERT INTO public.sec_orders VALUES (1, 'x')");
       await eventually(
         async () => (await west.query('SELECT 1 FROM public.sec_orders')).length === 1,
-        30_000,
+        HANG_MS,
         `a row through a subscription whose password came from ${way.name}`,
       );
       expect((await run(['plan', '--detailed-exitcode'])).code).toBe(0);

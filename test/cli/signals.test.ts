@@ -11,7 +11,7 @@ import {
   type TableDef,
   waitCaughtUp,
 } from '../support/replicationData.js';
-import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
+import { eventually, HANG_MS, nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
 /**
  * SIGINT and SIGTERM sent to a real `steep apply` (SPEC §4): no new step starts, a running
@@ -170,7 +170,7 @@ describe('SIGINT and SIGTERM during steep apply', () => {
     try {
       await eventually(
         async () => watch.output.stdout.split('\n').some((l) => l.includes('"state":"synchronized"')),
-        90_000,
+        HANG_MS,
         'init status --watch shows west_sg synchronized',
       );
     } finally {
@@ -184,7 +184,7 @@ describe('SIGINT and SIGTERM during steep apply', () => {
         const doc = JSON.parse(s.stdout) as { subscriptions: Array<{ name: string; state: string }> };
         return doc.subscriptions.find((x) => x.name === 'west_sg')?.state === 'synchronized';
       },
-      30_000,
+      HANG_MS,
       'west_sg recorded synchronized',
     );
   }, 240_000);
@@ -272,7 +272,7 @@ describe('SIGINT and SIGTERM during steep apply', () => {
     const { east, west } = nodes();
     const ops = await writer.stop();
     expect(ops).toBeGreaterThan(50);
-    for (const s of [SUB1, SUB2, SUB3]) await waitCaughtUp(east, s.name, 90_000);
+    for (const s of [SUB1, SUB2, SUB3]) await waitCaughtUp(east, s.name);
     await eventually(
       async () => {
         const rows = await west.query<{ n: number }>(
@@ -280,14 +280,14 @@ describe('SIGINT and SIGTERM during steep apply', () => {
         );
         return rows[0]!.n === 0;
       },
-      90_000,
+      HANG_MS,
       'every table ready',
     );
-    for (const s of [SUB1, SUB2, SUB3]) await waitCaughtUp(east, s.name, 90_000);
+    for (const s of [SUB1, SUB2, SUB3]) await waitCaughtUp(east, s.name);
     expect(await digests(west, NAMES)).toEqual(await digests(east, NAMES));
     await eventually(
       async () => (await runSteep(['plan', '--detailed-exitcode', '-c', path], { env: env() })).code === 0,
-      30_000,
+      HANG_MS,
       'an empty plan',
     );
   }, 240_000);

@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { hasStackTrace, runSteep, startSteep, writeConfig } from '../support/cli.js';
 import { useCluster } from '../support/cluster.js';
-import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
+import { eventually, HANG_MS, nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
 /**
  * CREATE SUBSCRIPTION makes its slot on the publisher only once the transactions open there
@@ -69,7 +69,7 @@ describe('CREATE SUBSCRIPTION waiting for a transaction open on the publisher', 
         );
         await eventually(
           async () => said.test(apply.out.stdout + apply.out.stderr),
-          30_000,
+          HANG_MS,
           `apply to name pid ${pid}`,
         );
         if (format === 'json') {

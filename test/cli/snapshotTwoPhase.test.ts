@@ -25,7 +25,7 @@ import {
   waitCaughtUp,
 } from '../support/replicationData.js';
 import { tempDir } from '../support/tempDir.js';
-import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
+import { eventually, HANG_MS, nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
 /**
  * Two-phase init on real nodes with a writer on the publisher: steep apply creates the
@@ -633,7 +633,7 @@ describe('two-phase init through snapshot generate and apply', () => {
     /** generate, sent `signal` once its slot is being made: how it ended */
     const signalledWhileMade = async (signal: NodeJS.Signals) => {
       const generating = startSteep(['snapshot', 'generate', 'west_tpi', '--output', dir, '-c', path], env());
-      await eventually(async () => (await slot()).length > 0, 30_000, 'slot west_tpi being made');
+      await eventually(async () => (await slot()).length > 0, HANG_MS, 'slot west_tpi being made');
       generating.child.kill(signal);
       return generating.exited;
     };

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { startSteep, steepWith, writeConfig } from '../support/cli.js';
 import { otherDatabase, useCluster } from '../support/cluster.js';
 import { createTables, digests, fastCopy, fillTables, slowCopy } from '../support/replicationData.js';
-import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
+import { eventually, HANG_MS, nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
 /**
  * `steep status` on two nodes (the first of testVersions(): 18 by default): nodes and versions,
@@ -112,7 +112,7 @@ describe('steep status', () => {
           const s = (await json()).subscriptions.find((x) => x.name === 'west_st')!;
           return (s.applyErrors ?? 0) > 0 && (version < 18 || (s.conflicts?.insert_exists ?? 0) > 0);
         },
-        30_000,
+        HANG_MS,
         'the conflict to be counted',
       );
     }
@@ -141,7 +141,7 @@ describe('steep status', () => {
     await west.query('DELETE FROM public.st_a WHERE id = 424242');
     await eventually(
       async () => (await west.query(`SELECT v FROM public.st_a WHERE id = 424242`))[0]?.v === 'from east',
-      30_000,
+      HANG_MS,
       'the row to arrive',
     );
     // the worker applies again and its errors stay put: synchronized once more
@@ -155,7 +155,7 @@ describe('steep status', () => {
     const watch = startSteep(['status', '--watch', '--json', '--interval', '500', '-c', path], env);
     await eventually(
       async () => watch.output.stdout.split('\n').filter((l) => l.startsWith('{')).length >= 2,
-      20_000,
+      HANG_MS,
       'two refreshes',
     );
     watch.child.kill('SIGINT');
@@ -185,7 +185,7 @@ describe('steep status', () => {
       async () =>
         JSON.stringify(await digests(east, ['st_other'])) ===
         JSON.stringify(await digests(west2, ['st_other'])),
-      30_000,
+      HANG_MS,
       'west2 to hold st_other',
     );
     const path = writeConfig(
@@ -207,7 +207,7 @@ describe('steep status', () => {
             "SELECT active FROM pg_replication_slots WHERE slot_name = 'west2_other'",
           )
         )[0]?.active === false,
-      30_000,
+      HANG_MS,
       'the slot to go inactive',
     );
     expect(await slotOf()).toMatchObject({ node: 'east', kind: 'subscription', subscription: 'west2_other' });
@@ -224,7 +224,7 @@ describe('steep status', () => {
       async () =>
         JSON.stringify(await digests(east, ['st_other'])) ===
         JSON.stringify(await digests(west2, ['st_other'])),
-      30_000,
+      HANG_MS,
       'west2 to catch up',
     );
     await west2.query('DROP SUBSCRIPTION west2_other');
@@ -274,7 +274,11 @@ describe('steep status', () => {
     expect(followed.code, followed.stderr).toBe(0);
     expect(followed.stdout).toContain('public.jn_b');
     await fastCopy(west, 'jn_b');
-    await eventually(async () => (await steep(['status', '--check'], path)).code === 0, 60_000, 'jn_b ready');
+    await eventually(
+      async () => (await steep(['status', '--check'], path)).code === 0,
+      HANG_MS,
+      'jn_b ready',
+    );
     expect(await digests(west, ['jn_a', 'jn_b'])).toEqual(await digests(east, ['jn_a', 'jn_b']));
   });
 });

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { steepWith, writeConfig } from '../support/cli.js';
 import { useCluster } from '../support/cluster.js';
 import { createTables, digests, fillTables, waitCaughtUp } from '../support/replicationData.js';
-import { eventually, nodesYaml, passwordEnv, passwordVar } from '../support/topologyFile.js';
+import { eventually, HANG_MS, nodesYaml, passwordEnv, passwordVar } from '../support/topologyFile.js';
 
 /**
  * `steep status --check` for cron and monitors (SPEC §4): 0 healthy; 2 when a declared
@@ -144,7 +144,7 @@ describe('steep status --check', () => {
         );
         return s?.wal_status === 'unreserved' || s?.wal_status === 'lost';
       },
-      60_000,
+      HANG_MS,
       'ck_abandoned unreserved or lost',
     );
     const lost = await steep(['status', '--check']);

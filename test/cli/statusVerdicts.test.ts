@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { type CliResult, steepWith, writeConfig } from '../support/cli.js';
 import { type TestNode, useCluster } from '../support/cluster.js';
 import { createTables, digests, fillTables, startWriter, waitCaughtUp } from '../support/replicationData.js';
-import { eventually, nodesYaml, passwordEnv, passwordVar } from '../support/topologyFile.js';
+import { eventually, HANG_MS, nodesYaml, passwordEnv, passwordVar } from '../support/topologyFile.js';
 
 /**
  * `steep status` says `synchronized`, and `status --check` healthy, only when it is proven
@@ -72,7 +72,7 @@ async function subscribed(table: string) {
   const sub = `west_${table}`;
   await eventually(
     async () => (await steep(['status', '--check', '--max-lag', '30s'])).code === 0,
-    60_000,
+    HANG_MS,
     `${sub} healthy after apply`,
   );
   const status = async (): Promise<Sub> => {
@@ -224,7 +224,7 @@ describe('steep status: synchronized only when proven', () => {
             [sub],
           )
         )[0]?.active === false,
-      60_000,
+      HANG_MS,
       'the slot to go inactive',
     );
     await east.query('SELECT pg_drop_replication_slot($1)', [sub]);
@@ -285,7 +285,7 @@ describe('steep status: synchronized only when proven', () => {
             [sub],
           )
         )[0]?.behind === true,
-      30_000,
+      HANG_MS,
       'the subscriber to lag',
     );
     const seconds = await monitor(['status', '--check', '--max-lag', '30s', '--json']);
@@ -307,7 +307,7 @@ describe('steep status: synchronized only when proven', () => {
     await east.query('GRANT pg_read_all_stats TO vd_monitor');
     await eventually(
       async () => (await monitor(['status', '--check', '--max-lag', '30s'])).code === 0,
-      60_000,
+      HANG_MS,
       'healthy once the role may read the lag',
     );
     await waitCaughtUp(east, sub);

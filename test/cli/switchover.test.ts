@@ -8,7 +8,7 @@ import { type AppWriter, type IdWriter, startAppWriter, startIdWriter } from '..
 import { startSteep, steepWith, writeConfig } from '../support/cli.js';
 import { type TestNode, useCluster } from '../support/cluster.js';
 import { digests, tableDigest, waitCaughtUp } from '../support/replicationData.js';
-import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
+import { eventually, HANG_MS, nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
 /**
  * `steep switchover` on a PostgreSQL 18 pair, east (the old primary) → west (the new one), with
@@ -50,13 +50,13 @@ async function subscriptionEnabled(west: TestNode): Promise<boolean> {
 async function writableAndReplicating(east: TestNode, west: TestNode, writer: AppWriter): Promise<void> {
   expect(await fenceSetting(east)).toBeNull();
   const mark = writer.committed();
-  await eventually(async () => writer.since(mark) >= 5, 20_000, 'the writer to commit on east again');
+  await eventually(async () => writer.since(mark) >= 5, HANG_MS, 'the writer to commit on east again');
   markers += 1;
   const id = 800_000_000 + markers;
   await east.query(`INSERT INTO public.sw_items (id, v) VALUES (${id}, 'marker')`);
   await eventually(
     async () => (await west.query(`SELECT 1 FROM public.sw_items WHERE id = ${id}`)).length === 1,
-    30_000,
+    HANG_MS,
     `marker ${id} to reach west`,
   );
 }
@@ -112,7 +112,7 @@ describe('steep switchover (18 → 18)', () => {
     const writer = startAppWriter(east, APP, { table: 'public.sw_orders', sequence: 'public.sw_tickets' });
     const items = startAppWriter(east, APP, { table: 'public.sw_items', sequence: 'public.sw_tickets' });
     try {
-      await eventually(async () => writer.committed() > 20, 20_000, 'the writer to start');
+      await eventually(async () => writer.committed() > 20, HANG_MS, 'the writer to start');
 
       // --dry-run: the steps with their SQL, the expected blackout; nothing changes
       const dry = await steep(['switchover', SUB, '--dry-run', '--reverse']);
@@ -196,7 +196,7 @@ describe('steep switchover (18 → 18)', () => {
         '--fence-timeout',
         '60s',
       ]);
-      await eventually(async () => (await fenceSetting(east)) !== null, 30_000, 'the fence');
+      await eventually(async () => (await fenceSetting(east)) !== null, HANG_MS, 'the fence');
       await new Promise((r) => setTimeout(r, 1500));
       await west.restart('immediate');
       await holder.end().catch(() => {});
@@ -239,7 +239,7 @@ describe('steep switchover (18 → 18)', () => {
         expect(rel === '≥' ? lsnValue(a!) >= lsnValue(fence!) : lsnValue(a!) < lsnValue(fence!)).toBe(true);
       expect(writer.since(before)).toBeGreaterThan(0);
       // the writer cannot write on east any more: its session ended, it may not log in again (28000)
-      await eventually(async () => writer.lastError() === '28000', 10_000, 'a refused login on east');
+      await eventually(async () => writer.lastError() === '28000', HANG_MS, 'a refused login on east');
       const stoppedAt = writer.committed();
       await new Promise((r) => setTimeout(r, 300));
       expect(writer.committed()).toBe(stoppedAt);
@@ -266,7 +266,7 @@ describe('steep switchover (18 → 18)', () => {
     // the way back: west's writes arrive on east
     await eventually(
       async () => (await east.query(`SELECT 1 FROM public.sw_orders WHERE id = ${next!.o}`)).length === 1,
-      20_000,
+      HANG_MS,
       'a write on west to arrive on east',
     );
     await waitCaughtUp(west, 'steep_reverse_west_sw');
@@ -388,7 +388,7 @@ describe('steep switchover of asynchronous commits (18 → 18)', () => {
               "SELECT (pg_current_wal_insert_lsn() - confirmed_flush_lsn)::bigint::text AS lag FROM pg_replication_slots WHERE slot_name = 'west_as'",
             )
           ).some((r) => Number(r.lag) > 400_000),
-        20_000,
+        HANG_MS,
         'the lag to build up behind the lock',
       );
       const refused = await steep(['switchover', SUB_AS, '--dry-run', '--lag-timeout', '1s'], asPath);
@@ -400,7 +400,7 @@ describe('steep switchover of asynchronous commits (18 → 18)', () => {
         ['switchover', SUB_AS, '--dry-run', '--lag-timeout', '30s', '--log-format', 'json', '-c', asPath],
         passwordEnv(cluster().nodes),
       );
-      await waiting.when((e) => e.event === 'switchover.lag_wait', 60_000);
+      await waiting.when((e) => e.event === 'switchover.lag_wait');
       await holder.query('ROLLBACK');
       await holder.end();
       const waited = await waiting.exited;
@@ -430,7 +430,7 @@ describe('steep switchover of asynchronous commits (18 → 18)', () => {
         rollback: Array<{ node: string | null; sql: string | null; command?: string | null; why: string }>;
       };
       try {
-        await eventually(async () => writer.committed() > 200, 20_000, 'the writer to commit');
+        await eventually(async () => writer.committed() > 200, HANG_MS, 'the writer to commit');
         // a transaction under way at the fence, committed (asynchronously) during the grace
         const late = await roleSession(east, AS);
         await late.query('BEGIN');
@@ -440,7 +440,7 @@ describe('steep switchover of asynchronous commits (18 → 18)', () => {
           ['switchover', SUB_AS, '--reverse', '--grace', '3s', '--max-lag', '16MB', '--json'],
           asPath,
         );
-        await eventually(async () => (await fenceSetting(east, AS.user)) !== null, 90_000, 'the fence');
+        await eventually(async () => (await fenceSetting(east, AS.user)) !== null, HANG_MS, 'the fence');
         await late.query('COMMIT');
         await late.end().catch(() => {});
         const done = await running;
@@ -450,8 +450,12 @@ describe('steep switchover of asynchronous commits (18 → 18)', () => {
         expect(report.roles).toEqual([AS.user, SNEAKY.user]);
         // the release's proof: no change committed after the fence was left in the slot
         expect(report.unsent).toEqual({ changes: 0, transactions: 0 });
-        await eventually(async () => writer.lastError() !== null, 10_000, 'the writer to be fenced');
-        await eventually(async () => sneaky.lastError() !== null, 10_000, 'the SET ROLE writer to be fenced');
+        await eventually(async () => writer.lastError() !== null, HANG_MS, 'the writer to be fenced');
+        await eventually(
+          async () => sneaky.lastError() !== null,
+          HANG_MS,
+          'the SET ROLE writer to be fenced',
+        );
         expect(sneaky.committed(), 'the SET ROLE writer committed').toBeGreaterThan(0);
       } finally {
         await writer.stop();
@@ -521,7 +525,7 @@ describe('steep switchover of asynchronous commits (18 → 18)', () => {
           if (/repeat until true/.test(r.why))
             await eventually(
               async () => Object.values((await node.query(r.sql!))[0] ?? {})[0] === true,
-              30_000,
+              HANG_MS,
               r.sql,
             );
           else await node.query(r.sql);
@@ -599,11 +603,11 @@ describe('steep switchover with a writer the fence cannot stop (18 → 18)', () 
     })();
     let done!: Awaited<ReturnType<typeof steep>>;
     try {
-      await eventually(async () => acknowledged.length > 1000, 20_000, 'the superuser to write');
+      await eventually(async () => acknowledged.length > 1000, HANG_MS, 'the superuser to write');
       done = await steep(['switchover', SUB_LB, '--grace', '1s', '--json'], lbPath);
       // it goes on writing after the release too
       const mark = acknowledged.length;
-      await eventually(async () => acknowledged.length > mark + 200, 20_000, 'writes after the release');
+      await eventually(async () => acknowledged.length > mark + 200, HANG_MS, 'writes after the release');
     } finally {
       writing = false;
       await writes;
@@ -682,7 +686,7 @@ describe('steep switchover without --reverse, rolled back as printed (18 → 18)
     try {
       await eventually(
         async () => (app.acknowledged().get('east')?.length ?? 0) > 100,
-        20_000,
+        HANG_MS,
         'writes on east',
       );
       const done = await steep(['switchover', SUB_RB, '--grace', '1s', '--json'], rbPath);
@@ -693,7 +697,7 @@ describe('steep switchover without --reverse, rolled back as printed (18 → 18)
       stale = startIdWriter(nodes, RB, 'public.rb_orders', () => 'west');
       await eventually(
         async () => (app.acknowledged().get('west')?.length ?? 0) > 100,
-        20_000,
+        HANG_MS,
         'writes on west',
       );
 
@@ -711,12 +715,12 @@ describe('steep switchover without --reverse, rolled back as printed (18 → 18)
       // the new primary is fenced: the forgotten client is refused there
       await eventually(
         async () => stale!.lastError() !== null,
-        10_000,
+        HANG_MS,
         'the stale client to be refused on west',
       );
       await eventually(
         async () => (app.acknowledged().get('east')?.length ?? 0) > 200,
-        20_000,
+        HANG_MS,
         'writes on east again',
       );
 

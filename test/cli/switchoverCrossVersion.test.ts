@@ -3,7 +3,7 @@ import { startAppWriter } from '../support/appWriter.js';
 import { startSteep, steepWith, writeConfig } from '../support/cli.js';
 import { type TestNode, useCluster } from '../support/cluster.js';
 import { digests } from '../support/replicationData.js';
-import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
+import { eventually, HANG_MS, nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
 /**
  * The upgrade `steep switchover` exists for: a PostgreSQL 14 primary (old) replicating to an 18
@@ -78,7 +78,7 @@ describe('steep switchover (14 → 18)', () => {
     const orders = startAppWriter(old, APP, { table: 'public.up_orders', sequence: 'public.up_invoice_no' });
     const lines = startAppWriter(old, APP, { table: 'public.up_lines', sequence: 'public.up_invoice_no' });
     try {
-      await eventually(async () => orders.committed() > 20, 20_000, 'the writer to start');
+      await eventually(async () => orders.committed() > 20, HANG_MS, 'the writer to start');
 
       // --reverse needs 16+ on both: refused before anything changes
       const reverse = await steep(['switchover', SUB, '--reverse']);
@@ -95,7 +95,7 @@ describe('steep switchover (14 → 18)', () => {
       const run = startSteep(['switchover', SUB, '--grace', '1s', '--max-lag', '64MB', '-c', path], env);
       await eventually(
         async () => /^fence {2}completed/m.test(run.output.stderr),
-        30_000,
+        HANG_MS,
         'the fence to complete',
       );
       expect(await fenced(old)).toBe(true);
@@ -108,7 +108,7 @@ describe('steep switchover (14 → 18)', () => {
       expect(out).toMatch(/interrupted: .*The fence was undone: up_app can write on old again/);
       expect(await fenced(old)).toBe(false);
       const mark = orders.committed();
-      await eventually(async () => orders.since(mark) >= 5, 20_000, 'the writer to commit on 14 again');
+      await eventually(async () => orders.since(mark) >= 5, HANG_MS, 'the writer to commit on 14 again');
 
       // the switchover, the slot kept for the way back
       const done = await steep(['switchover', SUB, '--keep-slot', '--grace', '2s', '--format', 'markdown']);
@@ -120,7 +120,7 @@ describe('steep switchover (14 → 18)', () => {
       expect(done.stdout).toContain(
         'ALTER ROLE "up_app" IN DATABASE "app" RESET default_transaction_read_only;',
       );
-      await eventually(async () => orders.lastError() === '28000', 10_000, 'a refused login on 14');
+      await eventually(async () => orders.lastError() === '28000', HANG_MS, 'a refused login on 14');
     } finally {
       await orders.stop();
       await lines.stop();

@@ -7,7 +7,7 @@ import { type CliResult, steepWith, writeConfig } from '../support/cli.js';
 import { defaultVersion, startCluster, type TestCluster, type TestNode } from '../support/cluster.js';
 import { createTables, digests, fillTables } from '../support/replicationData.js';
 import { tempDir } from '../support/tempDir.js';
-import { eventually } from '../support/topologyFile.js';
+import { eventually, HANG_MS } from '../support/topologyFile.js';
 
 /**
  * TLS as libpq does it (docs/steep-yaml.md, Connections and TLS), against real servers: `tls`
@@ -319,7 +319,7 @@ describe('TLS against a server that takes connections only over TLS', () => {
       async () =>
         JSON.stringify(await digests(tls(), ['tls_orders'])) ===
         JSON.stringify(await digests(plain(), ['tls_orders'])),
-      60_000,
+      HANG_MS,
       'the subscriber to hold what the publisher holds',
     );
     const [digest] = Object.values(await digests(plain(), ['tls_orders']));

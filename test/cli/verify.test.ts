@@ -10,7 +10,7 @@ import {
   startWriter,
   waitCaughtUp,
 } from '../support/replicationData.js';
-import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
+import { eventually, HANG_MS, nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
 /**
  * `steep verify` and `steep reinit` on a live pair (the first of testVersions(); run the file
@@ -289,7 +289,7 @@ describe('steep verify', () => {
         await new Promise((r) => setTimeout(r, 400));
         return (await nTupIns(west!, 'public.v_main')) >= eastIns;
       },
-      60_000,
+      HANG_MS,
       'v_main stats on west',
     );
     await allEqual();
@@ -413,7 +413,7 @@ describe('steep verify', () => {
     const before = await missing();
     await eventually(
       async () => (await missing()) > 0 && (await missing()) >= before,
-      30_000,
+      HANG_MS,
       'update_missing counted',
     );
     const unhealthy = await steep(['status', '--check', '--json']);
@@ -530,7 +530,7 @@ describe('steep reinit', () => {
             "SELECT 1 FROM pg_subscription_rel WHERE srrelid = 'public.v_other'::regclass AND srsubstate IN ('i', 'd')",
           )
         ).length > 0,
-      60_000,
+      HANG_MS,
       'v_other being copied again',
     );
     // interrupted once steep has recorded the copy (killed before that, and with the copy
@@ -543,7 +543,7 @@ describe('steep reinit', () => {
             [SUB],
           )
         ).length > 0,
-      60_000,
+      HANG_MS,
       'the reinit recorded as copying',
     );
     reinit.child.kill('SIGINT');

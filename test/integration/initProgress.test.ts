@@ -17,7 +17,7 @@ import { stateMigrations } from '../../src/state/migrations.js';
 import { SubscriptionStateStore } from '../../src/state/subscriptionState.js';
 import { testVersions, useCluster } from '../support/cluster.js';
 import { createTables, fillTables, slowCopy } from '../support/replicationData.js';
-import { eventually } from '../support/topologyFile.js';
+import { eventually, HANG_MS } from '../support/topologyFile.js';
 
 describe.each(testVersions())('init catalog reads on PostgreSQL %i', (version) => {
   const cluster = useCluster({ nodes: ['pub', 'sub'], version });
@@ -56,7 +56,7 @@ describe.each(testVersions())('init catalog reads on PostgreSQL %i', (version) =
         seen = big?.state === 'd' && (big.tuplesProcessed ?? 0) > 0;
         return seen;
       },
-      30_000,
+      HANG_MS,
       'the table-sync worker copying ip_big',
     );
     const s = await sampleSubscriber(c, v, 'ip_sub');

@@ -3,6 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { expect } from 'vitest';
 import { tempDir } from './tempDir.js';
+import { HANG_MS } from './topologyFile.js';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '../..');
 const BIN = join(REPO_ROOT, 'bin/run.js');
@@ -268,7 +269,7 @@ export function startSteep(args: string[], env: Record<string, string | undefine
     expectCleanOutput(`steep ${args.join(' ')}`, r);
     return r;
   });
-  const when = (match: (e: SteepEvent) => boolean, timeoutMs = 90_000) => {
+  const when = (match: (e: SteepEvent) => boolean, timeoutMs = HANG_MS) => {
     const seen = events.find(match);
     if (seen) return Promise.resolve(seen);
     return new Promise<SteepEvent>((resolve, reject) => {

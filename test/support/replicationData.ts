@@ -9,7 +9,7 @@ import { pipeline } from 'node:stream/promises';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { flushedWalMark } from '../../src/executors/walMark.js';
 import type { TestNode } from './cluster.js';
-import { eventually } from './topologyFile.js';
+import { eventually, HANG_MS } from './topologyFile.js';
 
 export interface TableDef {
   name: string;
@@ -164,7 +164,7 @@ export async function currentLsn(node: TestNode): Promise<string> {
 }
 
 /** Wait until the slot has confirmed everything the publisher wrote up to now (lag zero). */
-export async function waitCaughtUp(publisher: TestNode, slot: string, timeoutMs = 60_000): Promise<void> {
+export async function waitCaughtUp(publisher: TestNode, slot: string, timeoutMs = HANG_MS): Promise<void> {
   const target = await currentLsn(publisher);
   await eventually(
     async () => {

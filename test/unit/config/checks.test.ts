@@ -313,17 +313,16 @@ describe('interpolation', () => {
 });
 
 describe('hostile and odd files', () => {
-  it('an alias bomb is refused, bounded', () => {
+  it('an alias bomb is refused before it expands', () => {
     const lines = ['a: &a [x, x, x, x, x, x, x, x, x, x]'];
     for (const [i, name] of ['b', 'c', 'd', 'e', 'f', 'g'].entries()) {
       const previous = i === 0 ? 'a' : ['b', 'c', 'd', 'e', 'f', 'g'][i - 1];
       lines.push(`${name}: &${name} [${Array(10).fill(`*${previous}`).join(', ')}]`);
     }
-    const started = Date.now();
+    // expanded, it would be 10^7 values: the test's timeout catches a parser that expands it
     expect(errorsOf(lines.join('\n'))).toEqual([
       '1:1 too-many-aliases: aliases expand to too many values (more than 100 alias references)',
     ]);
-    expect(Date.now() - started).toBeLessThan(2000);
   });
 
   it('deep nesting is refused before parsing', () => {
