@@ -17,11 +17,16 @@ export default class Demo extends SteepCommand {
     await this.parse(Demo);
     const t0 = Date.now();
     const report = await runDemo(ignoreEvents);
-    const { quickstart, plan, applied, replicated, replan } = report;
+    const { quickstart, taken, plan, applied, replicated, replan } = report;
     for (const w of quickstart.warnings) this.err(formatProblem(w));
     const root = packageRoot();
     const file = path.relative(process.cwd(), quickstart.configPath) || quickstart.configPath;
     const bin = process.cwd() === root ? './bin/run.js' : 'steep';
+    for (const t of taken) {
+      this.out(
+        `Port ${t.port} of node ${t.node} is taken by another program: the demo runs a copy of the quickstart on free ports.`,
+      );
+    }
     this.out(`1. Sandbox for ${file} (topology ${quickstart.topology.topology}):`);
     for (const n of quickstart.nodes) {
       this.out(

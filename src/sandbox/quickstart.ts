@@ -9,7 +9,8 @@ import { loadTopology } from '../config/load.js';
 import { connect, withSession } from '../db/connect.js';
 import { type Problem, SteepError } from '../model/errors.js';
 import type { ConnectionSpec, Topology } from '../model/topology.js';
-import { type SandboxUpNode, startSandbox } from './sandbox.js';
+import { findFreePort } from './ports.js';
+import { portsTakenByOthers, type SandboxUpNode, startSandbox, type TakenPort } from './sandbox.js';
 
 /** Seeds nodes that host publications; subscriber-only nodes get the table definitions without rows. */
 export const PUBLISHER_SEED = 'seed.sql';
@@ -30,6 +31,47 @@ export function packageRoot(): string {
 
 export function quickstartConfigPath(): string {
   return path.join(packageRoot(), 'examples', 'quickstart', 'steep.yaml');
+}
+
+/** The quickstart file the demo runs, and the ports of the original that were taken. */
+export interface QuickstartFile {
+  configPath: string;
+  /** the original's ports another program holds: configPath is then a copy on free ports */
+  taken: TakenPort[];
+}
+
+/**
+ * The quickstart file to run: examples/quickstart/steep.yaml, unless another program holds one of
+ * its ports; then a copy of it (and its seeds) on free ports under `.steep/demo/` next to it,
+ * kept for the next run (its own nodes running on its ports do not count as taken).
+ */
+export async function quickstartFile(): Promise<QuickstartFile> {
+  const original = quickstartConfigPath();
+  const { topology } = await loadTopology(original);
+  const taken = await portsTakenByOthers(original, topology);
+  if (taken.length === 0) return { configPath: original, taken };
+  const dir = path.join(path.dirname(original), '.steep', 'demo');
+  const copy = path.join(dir, 'steep.yaml');
+  if (existsSync(copy)) {
+    const kept = await loadTopology(copy);
+    if ((await portsTakenByOthers(copy, kept.topology)).length === 0) return { configPath: copy, taken };
+  }
+  let text = await fs.readFile(original, 'utf8');
+  for (const node of Object.values(topology.nodes).filter((n) => n.sandbox)) {
+    const from = `@${node.connection.host}:${node.connection.port}/`;
+    if (!text.includes(from)) {
+      throw new SteepError('demo.ports', `${original}: node ${node.name}'s URL has no ${from} to move`);
+    }
+    text = text.replace(from, `@${node.connection.host}:${await findFreePort()}/`);
+  }
+  const moved = taken.map((t) => `${t.port} (${t.node})`).join(', ');
+  await fs.mkdir(dir, { recursive: true });
+  await fs.writeFile(copy, `# steep demo: ${original} on free ports (${moved} taken)\n${text}`);
+  for (const seed of [PUBLISHER_SEED, SUBSCRIBER_SEED]) {
+    const from = path.join(path.dirname(original), seed);
+    if (existsSync(from)) await fs.copyFile(from, path.join(dir, seed));
+  }
+  return { configPath: copy, taken };
 }
 
 export interface SeededNode {

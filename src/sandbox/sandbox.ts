@@ -156,6 +156,28 @@ async function upNode(configPath: string, node: NodeSpec): Promise<SandboxUpNode
   return result;
 }
 
+/** A sandbox node's port that another program holds: its own server there would fail to start. */
+export interface TakenPort {
+  node: string;
+  port: number;
+}
+
+/**
+ * The sandbox nodes whose port something other than the node's own running server holds
+ * (reads only: nothing is started or created).
+ */
+export async function portsTakenByOthers(configPath: string, topology: Topology): Promise<TakenPort[]> {
+  const taken: TakenPort[] = [];
+  for (const node of sandboxNodes(topology)) {
+    const port = node.connection.port;
+    if (await isPortFree(port)) continue;
+    const existing = await LocalServer.existing(serverOptions(configPath, node)).catch(() => null);
+    const own = existing !== null && (await existing.isRunning()) && (await existing.runningPort()) === port;
+    if (!own) taken.push({ node: node.name, port });
+  }
+  return taken;
+}
+
 /** Start the sandbox nodes of a topology (in parallel); idempotent. A node's failure does not stop the others. */
 export async function startSandbox(configPath: string, topology: Topology): Promise<SandboxUpNode[]> {
   const nodes = sandboxNodes(topology);

@@ -1,12 +1,20 @@
 import type { EventSink } from '../executors/events.js';
 import type { Plan } from '../model/plan.js';
-import { insertAndReadBack, type QuickstartResult, runQuickstart } from '../sandbox/quickstart.js';
+import {
+  insertAndReadBack,
+  type QuickstartResult,
+  quickstartFile,
+  runQuickstart,
+} from '../sandbox/quickstart.js';
+import type { TakenPort } from '../sandbox/sandbox.js';
 import { type ApplyOutcome, applyPlan } from './apply.js';
 import { makePlan } from './plan.js';
 
 /** What the demo shows, step by step; the command renders it. */
 export interface DemoReport {
   quickstart: QuickstartResult;
+  /** the quickstart's ports another program held: the demo ran a copy on free ports */
+  taken: TakenPort[];
   plan: Plan;
   applied: ApplyOutcome;
   /** the row inserted on the publisher, as read back on the subscriber */
@@ -16,10 +24,12 @@ export interface DemoReport {
 
 /**
  * `npm run demo`: start and seed the quickstart sandbox, plan, apply, insert a row on the
- * publisher and read it on the subscriber, then show that a fresh plan is empty.
+ * publisher and read it on the subscriber, then show that a fresh plan is empty. When another
+ * program holds one of the quickstart's ports, a copy of it on free ports runs instead.
  */
 export async function runDemo(onEvent: EventSink): Promise<DemoReport> {
-  const quickstart = await runQuickstart();
+  const { configPath, taken } = await quickstartFile();
+  const quickstart = await runQuickstart(configPath);
   const { topology, plan } = await makePlan(quickstart.configPath);
   const applied = await applyPlan(topology, plan, { allowDestroy: false, parallel: 4, onEvent });
   if (applied.failed.length > 0) throw applied.failed[0]!.error;
@@ -32,5 +42,5 @@ export async function runDemo(onEvent: EventSink): Promise<DemoReport> {
   const row = await insertAndReadBack(publisher, subscriber, note);
   const replicated = { publisher: publisher.name, subscriber: subscriber.name, row, ms: Date.now() - t0 };
   const { plan: replan } = await makePlan(quickstart.configPath);
-  return { quickstart, plan, applied, replicated, replan };
+  return { quickstart, taken, plan, applied, replicated, replan };
 }
