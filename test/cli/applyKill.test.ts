@@ -124,7 +124,7 @@ async function expectConverged(
     runSteep(['apply', '--auto-approve', '--log-format', 'json', '-c', path], { env: env() });
   let again = await reapply();
   for (
-    const deadline = Date.now() + 60_000;
+    const deadline = Date.now() + HANG_MS;
     again.code === 1 && Date.now() < deadline;
     again = await reapply()
   ) {

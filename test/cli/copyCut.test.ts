@@ -118,8 +118,8 @@ describe.each(faultVersions())('a connection cut mid-COPY on PostgreSQL %i', (ve
       `PG ${version}: lasting cut → failed, apply exited ${failed.code} ${msToFailed} ms after the cut`,
     );
     expect(failed.code, `${failed.stdout}\n${failed.stderr}`).toBe(1);
-    // twice the 3 s patience, plus a sample or two and the process's exit
-    expect(msToFailed).toBeLessThan(30_000);
+    // it gives up after its 3 s patience (the message below names the seconds), not never
+    expect(msToFailed, `apply still running ${msToFailed} ms after the cut: a hang`).toBeLessThan(HANG_MS);
     // the subscriber's path is what broke, not the publisher: steep says so, and where to look
     const reason = new RegExp(
       `init of subscription west_cc on west failed: no worker of west has streamed from the slot west_cc on east for \\d+ s, although steep reaches east: ` +

@@ -252,7 +252,7 @@ describe(`links on PostgreSQL ${VERSION}`, () => {
       linkYaml('p_link', 'p', 'prefer:eu'),
       linkYaml('lm_link', 'lm', 'last-modified:updated_at'),
     ]);
-  }, 60_000);
+  }, HANG_MS);
 
   it('merge analyze counts exactly; plan shows the link expanded; prefer:eu makes both sides equal, eu winning every conflict', async () => {
     const analyze = await steep(['merge', 'analyze', 'p_link', '--json'], prefer);
@@ -759,7 +759,7 @@ describe('a node older than 16 in a link', () => {
   }, 120_000);
   afterAll(async () => {
     await old?.stop();
-  }, 60_000);
+  }, HANG_MS);
 
   it('is a plan error naming the node and its version, and nothing changes', async () => {
     const nodes = [eu(), old!.node('legacy')];
@@ -768,7 +768,7 @@ describe('a node older than 16 in a link', () => {
     );
     const r = await runSteep(['apply', '--auto-approve', '-c', path], {
       env: passwordEnv(nodes),
-      timeoutMs: 60_000,
+      timeoutMs: HANG_MS,
     });
     expect(r.code).toBe(1);
     expect(r.stderr + r.stdout).toContain('link eu_legacy: node legacy runs PostgreSQL 15');

@@ -19,7 +19,7 @@ import { eventually, HANG_MS } from '../support/topologyFile.js';
  * Every apply here is bounded: a hang is a failure, never a hung suite.
  */
 
-const BOUND_MS = 90_000;
+const BOUND_MS = HANG_MS;
 const TABLES = [
   { name: 'orders', rows: 20_000 },
   { name: 'items', rows: 5_000 },

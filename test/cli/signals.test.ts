@@ -255,7 +255,7 @@ describe('SIGINT and SIGTERM during steep apply', () => {
     }
     // the CREATE SUBSCRIPTION went on server-side; its session holds the lock until it ends
     let again = await runSteep(['apply', '--auto-approve', '-c', path], { env: env() });
-    for (const deadline = Date.now() + 60_000; again.code === 1 && Date.now() < deadline; ) {
+    for (const deadline = Date.now() + HANG_MS; again.code === 1 && Date.now() < deadline; ) {
       if (!/another steep command holds the lock/.test(again.stderr)) break;
       await new Promise((r) => setTimeout(r, 500));
       again = await runSteep(['apply', '--auto-approve', '-c', path], { env: env() });

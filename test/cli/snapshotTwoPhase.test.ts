@@ -743,7 +743,7 @@ describe('two-phase init through snapshot generate and apply', () => {
       held.heartbeat.stop(true);
       await east.query("SELECT pg_drop_replication_slot('tp_holder_anew')");
     }
-  }, 60_000);
+  }, 120_000);
 
   it("a publisher session killed during generate's COPY: the chunk's file is written again, and what it holds is the table", async () => {
     const east = cluster().node('east');

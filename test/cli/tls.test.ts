@@ -128,7 +128,7 @@ describe('TLS against a server that takes connections only over TLS', () => {
 
   afterAll(async () => {
     await Promise.all([tlsCluster?.stop(), plainCluster?.stop()]);
-  }, 60_000);
+  }, 120_000);
 
   // an empty HOME: no ~/.postgresql/ of the machine's user changes a case
   const steep = steepWith({

@@ -178,7 +178,7 @@ export function prepareHolding(
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`init prepare printed nothing in time: ${out}\n${err}`));
-    }, 60_000);
+    }, HANG_MS);
     child.stderr!.on('data', (d) => {
       err += d;
     });

@@ -368,7 +368,7 @@ export function useCluster(opts: ClusterOptions): () => TestCluster {
   }, 120_000);
   afterAll(async () => {
     await cluster?.stop();
-  }, 60_000);
+  }, 120_000);
   return () => {
     if (!cluster)
       throw new Error('useCluster: the cluster is not started yet (call the getter inside a test or hook)');
