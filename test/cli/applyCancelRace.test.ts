@@ -91,7 +91,7 @@ function confirmingApply(
     env: steepEnv(env),
     stdio: ['pipe', 'pipe', 'pipe'],
   });
-  const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
+  const timer = setTimeout(() => child.kill('SIGKILL'), HANG_MS);
   let out = '';
   let prompted: () => void = () => {};
   const asked = new Promise<void>((resolve) => {
@@ -213,7 +213,7 @@ describe('apply and init cancel racing on the same nodes', () => {
   async function failedInit(): Promise<void> {
     const west = cluster().node('west');
     const applying = steep(['apply', '--auto-approve'], withSub, { STEEP_INIT_FAIL_AFTER_MS: '1000' });
-    await oneTableCopying(west, SUB, 30_000);
+    await oneTableCopying(west, SUB);
     await proxy.refuse();
     const r = await applying;
     await proxy.open();

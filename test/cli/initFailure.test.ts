@@ -56,7 +56,7 @@ describe('publisher stopped mid-init', () => {
     const steep = steepWith({ config: path, env, timeoutMs: 180_000 });
 
     const applying = steep(['apply', '--auto-approve']);
-    await oneTableCopying(west, 'west_fl', 30_000);
+    await oneTableCopying(west, 'west_fl');
     await east.stop();
 
     const failed = await applying;

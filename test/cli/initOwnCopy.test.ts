@@ -495,9 +495,9 @@ describe("snapshot init with steep's own copy", () => {
     return path;
   }
 
-  /** Terminate one session on `node` whose query is ILIKE `like` (and in `state`), polling up to 60 s. */
+  /** Terminate one session on `node` whose query is ILIKE `like` (and in `state`), polling up to HANG_MS. */
   async function terminateOnce(node: TestNode, like: string, state?: string): Promise<boolean> {
-    const deadline = Date.now() + 60_000;
+    const deadline = Date.now() + HANG_MS;
     while (Date.now() < deadline) {
       const [r] = await node.query<{ ok: boolean }>(
         `SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity

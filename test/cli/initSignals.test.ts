@@ -315,7 +315,7 @@ describe('SIGINT and SIGTERM during reinit, init cancel and init prepare', () =>
     );
     expect([undefined, 'uninitialized']).toContain(await stateOf('west_isk'));
     let planned = await runSteep(['plan', '--json', '-c', killPath], { env: env() });
-    for (const deadline = Date.now() + 60_000; planned.code === 1 && Date.now() < deadline; ) {
+    for (const deadline = Date.now() + HANG_MS; planned.code === 1 && Date.now() < deadline; ) {
       await new Promise((r) => setTimeout(r, 500));
       planned = await runSteep(['plan', '--json', '-c', killPath], { env: env() });
     }
@@ -328,7 +328,7 @@ describe('SIGINT and SIGTERM during reinit, init cancel and init prepare', () =>
     ]);
 
     let applied = await runSteep(['apply', '--auto-approve', '-c', killPath], { env: env() });
-    for (const deadline = Date.now() + 60_000; applied.code === 1 && Date.now() < deadline; ) {
+    for (const deadline = Date.now() + HANG_MS; applied.code === 1 && Date.now() < deadline; ) {
       if (!/another steep command holds the lock/.test(applied.stderr)) break;
       await new Promise((r) => setTimeout(r, 500));
       applied = await runSteep(['apply', '--auto-approve', '-c', killPath], { env: env() });

@@ -5,7 +5,7 @@ import { steepWith, writeConfig } from '../support/cli.js';
 import { type TestNode, testVersions, useCluster } from '../support/cluster.js';
 import { parseMermaid } from '../support/graphSyntax.js';
 import { createTables, digests, fillTables } from '../support/replicationData.js';
-import { nodesYaml, passwordEnv } from '../support/topologyFile.js';
+import { HANG_MS, nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
 /**
  * Plans without database access, on real PostgreSQL 18 and 14: `steep observe` captures what
@@ -164,7 +164,7 @@ describe.each(testVersions())('observe and plan --observed on PostgreSQL %i', (v
     const names = TABLES.map((t) => t.name);
     const caughtUp = async () =>
       JSON.stringify(await digests(west, names)) === JSON.stringify(await digests(east, names));
-    const deadline = Date.now() + 60_000;
+    const deadline = Date.now() + HANG_MS;
     while (!(await caughtUp()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
     expect(await digests(west, names)).toEqual(await digests(east, names));
     expect((await digests(west, names)).ci_items!.count).toBe(1500);
@@ -173,7 +173,7 @@ describe.each(testVersions())('observe and plan --observed on PostgreSQL %i', (v
     // the new table's copy over (ready, its sync slot and origin gone): a capture taken while it
     // ends would differ from the nodes once it has, whatever else changes
     let settled = false;
-    for (const until = Date.now() + 30_000; !settled && Date.now() < until; ) {
+    for (const until = Date.now() + HANG_MS; !settled && Date.now() < until; ) {
       const [syncing] = await west.query<{ n: number }>(
         "SELECT count(*)::int AS n FROM pg_subscription_rel WHERE srsubstate <> 'r'",
       );

@@ -316,7 +316,7 @@ describe.each(faultVersions())('a node restarted (immediate) during apply on Pos
     await slowCopy(west, `${prefix}_a`, 1000, 100);
     const path = topology(`restart-init-${prefix}`, { [prefix]: names });
     const applying = steep(['apply', '--auto-approve'], path);
-    await oneTableCopying(west, `west_${prefix}`, 30_000);
+    await oneTableCopying(west, `west_${prefix}`);
     // the workers commit the small table's `s` and `r` asynchronously: on disk before west crashes,
     // or the restart takes it back to `f`, its slot gone (the lost-slot test below)
     await west.query('CHECKPOINT');

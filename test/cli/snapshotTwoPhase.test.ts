@@ -656,7 +656,7 @@ describe('two-phase init through snapshot generate and apply', () => {
     await blocker.end();
     // the holder makes the slot once the transaction ended, steep gone: no manifest names it
     let left: Array<{ confirmed: string; active: boolean }> = [];
-    for (const deadline = Date.now() + 30_000; Date.now() < deadline; ) {
+    for (const deadline = Date.now() + HANG_MS; Date.now() < deadline; ) {
       left = await slot();
       if (left[0]?.confirmed) break;
       await new Promise((res) => setTimeout(res, 100));
@@ -695,7 +695,7 @@ describe('two-phase init through snapshot generate and apply', () => {
     expect(m.lsn).not.toBe(left[0]!.confirmed);
     expect((await slot()).map((r) => r.confirmed)).toEqual([m.lsn]);
     // no holder left holding a snapshot, the interrupted run's nor the rerun's
-    for (const deadline = Date.now() + 5_000; Date.now() < deadline; ) {
+    for (const deadline = Date.now() + HANG_MS; Date.now() < deadline; ) {
       const [h] = await east.query<{ n: number }>(
         "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'steep snapshot holder'",
       );
@@ -733,7 +733,7 @@ describe('two-phase init through snapshot generate and apply', () => {
       held.heartbeat.stop(true);
       const next = new Heartbeat(heartbeatFile);
       try {
-        for (const deadline = Date.now() + 5_000; Date.now() < deadline && (await holders()).length > 0; )
+        for (const deadline = Date.now() + HANG_MS; Date.now() < deadline && (await holders()).length > 0; )
           await new Promise((res) => setTimeout(res, 100));
         expect(await holders()).toEqual([]);
       } finally {
@@ -753,7 +753,7 @@ describe('two-phase init through snapshot generate and apply', () => {
     const generating = steep(['snapshot', 'generate', 'west_tpk', '--output', dir, '--json'], path);
     // the session's COPY, while it runs: the rows it sent so far went into the file's blocks
     let killed = false;
-    for (const deadline = Date.now() + 60_000; !killed && Date.now() < deadline; ) {
+    for (const deadline = Date.now() + HANG_MS; !killed && Date.now() < deadline; ) {
       const [r] = await east.query<{ ok: boolean }>(
         `SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity
           WHERE query ILIKE 'COPY%tp_pubkill%TO STDOUT%' AND state = 'active' AND pid <> pg_backend_pid() LIMIT 1`,

@@ -133,7 +133,7 @@ export async function fastCopy(node: TestNode, table: string): Promise<void> {
 export async function oneTableCopying(
   node: TestNode,
   subscription: string,
-  timeoutMs = 60_000,
+  timeoutMs = HANG_MS,
 ): Promise<void> {
   await eventually(
     async () => {
