@@ -470,7 +470,7 @@ describe.each(testVersions())('schema differences on PostgreSQL %i', (version) =
       const first = await steep(['apply', '--auto-approve'], path);
       expect(first.code, first.stderr).toBe(0);
       await insert(1, 20, 'qty');
-      await eventually(async () => (await checksum(west, 'qty'))[0]!.n === 20, 60_000, '20 rows on west');
+      await eventually(async () => (await checksum(west, 'qty'))[0]!.n === 20, HANG_MS, '20 rows on west');
       // renamed on the publisher while rows keep coming: west's apply worker stops on the missing column
       await east.query('ALTER TABLE public.r_ren RENAME COLUMN qty TO amount');
       await insert(21, 40, 'amount');
@@ -496,7 +496,7 @@ describe.each(testVersions())('schema differences on PostgreSQL %i', (version) =
       const applied = await steep(['apply', '--auto-approve'], path);
       expect(applied.code, `${applied.stdout}\n${applied.stderr}`).toBe(0);
       await insert(41, 60, 'amount');
-      await eventually(async () => (await checksum(west, 'amount'))[0]!.n === 60, 60_000, '60 rows on west');
+      await eventually(async () => (await checksum(west, 'amount'))[0]!.n === 60, HANG_MS, '60 rows on west');
       expect(await checksum(west, 'amount')).toEqual(await checksum(east, 'amount'));
       const [row] = await west.query('SELECT amount FROM public.r_ren WHERE id = 30');
       expect(row).toEqual({ amount: 300 });

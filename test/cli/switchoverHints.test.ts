@@ -3,7 +3,7 @@ import { steepWith, writeConfig } from '../support/cli.js';
 import { otherDatabase, useCluster } from '../support/cluster.js';
 import { createOwnedTables, MANAGED_PASSWORD, oneWayYaml } from '../support/managedRoles.js';
 import { digests, waitCaughtUp } from '../support/replicationData.js';
-import { eventually } from '../support/topologyFile.js';
+import { eventually, HANG_MS } from '../support/topologyFile.js';
 
 /**
  * Issue 51, item 4: every hint `steep switchover` prints is followed here, literally, and what
@@ -114,7 +114,7 @@ describe('switchover hints, followed as printed', () => {
         async () =>
           JSON.stringify(await digests(east(), ['orders'])) ===
           JSON.stringify(await digests(west(), ['orders'])),
-        20_000,
+        HANG_MS,
         'both sides equal',
       );
       const [slot] = await west().query<{ database: string }>(
