@@ -4,7 +4,7 @@ import type { TableName } from '../model/topology.js';
 import { PG15 } from '../model/versions.js';
 
 /**
- * What steep's own copy engine reads (SPEC §9): the tables a subscription's publications carry
+ * What steep's own copy engine reads (docs/steep-yaml.md): the tables a subscription's publications carry
  * with exactly the rows and columns they publish (row filters and column lists, PostgreSQL 15+;
  * several publications of one table combine as PostgreSQL's table sync combines them: a filter
  * only when every one has one, OR-ed; every column when one has no list), each table's size

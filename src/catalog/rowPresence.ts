@@ -7,7 +7,7 @@ import { openCatalogSession } from './session.js';
 
 /**
  * Which of the given tables hold at least one row: asked only for the tables a subscription
- * about to be created with `copy_data` would copy into (SPEC §9, existing data), one
+ * about to be created with `copy_data` would copy into (docs/steep-yaml.md, existing data), one
  * `EXISTS (SELECT 1 FROM t)` per table in a single statement (an index-free probe that stops
  * at the first visible row). A table the role may not read is left out of the answer and
  * reported in `unreadable`.

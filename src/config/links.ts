@@ -18,7 +18,7 @@ import type { NormaliseContext as Context } from './normalise.js';
 import { subscriptionOptions } from './subscriptions.js';
 
 /**
- * `links:` — a two-way pair (SPEC §2, PostgreSQL 16+ on both nodes), expanded here into what it
+ * `links:` — a two-way pair (docs/steep-yaml.md, PostgreSQL 16+ on both nodes), expanded here into what it
  * stands for, so every later layer sees ordinary objects that say where they came from: a
  * publication on each node and a subscription on each node receiving the other's, both
  * `origin = none` (a change that arrived by replication is not sent back). Each object is named

@@ -10,7 +10,7 @@ export type StrategyOwner =
 
 /**
  * `init.strategy` of a merge (the text as written: the executor ties it to the nodes): required
- * for merge, one of the forms of SPEC §2, naming a node of the pair. null when it is wrong
+ * for merge, one of the forms of docs/steep-yaml.md, naming a node of the pair. null when it is wrong
  * (reported); undefined when there is none (and none is needed).
  */
 export function checkStrategy(

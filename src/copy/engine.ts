@@ -13,7 +13,7 @@ import { qualifiedName } from '../model/topology.js';
 import { LoadQueue, type LoadUnit, loadUnit, loadUnits } from './loadQueue.js';
 
 /**
- * steep's own copy engine (SPEC §9): N sessions on one exported snapshot, each streaming
+ * steep's own copy engine (docs/steep-yaml.md): N sessions on one exported snapshot, each streaming
  * `COPY … TO STDOUT` of one chunk at a time (a whole table, or one key range of a big one) into
  * a sink: the subscriber's `COPY … FROM STDIN`, or a file. Nothing is held in memory beyond the
  * streams' buffers, so memory stays flat in table size. A chunk that fails is retried on a

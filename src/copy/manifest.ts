@@ -10,7 +10,7 @@ import type { Chunk, ChunkSink, ChunkWriter } from './engine.js';
 import { FileWriter } from './fileWriter.js';
 
 /**
- * A two-phase snapshot on disk (SPEC §9): one file per table or key range, `schema.sql`, and
+ * A two-phase snapshot on disk (docs/steep-yaml.md): one file per table or key range, `schema.sql`, and
  * `manifest.json`, which says what the files hold (topology, subscription, slot, consistent
  * LSN, server versions, per table its columns, row filter, ranges, and per file its rows,
  * bytes and SHA-256) and the sequences' values. A file is listed with its checksum only once

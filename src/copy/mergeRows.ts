@@ -4,7 +4,7 @@ import { quoteIdent, quoteTable } from '../model/sql.js';
 import type { TableName } from '../model/topology.js';
 
 /**
- * The writes of a merge (SPEC §9 merge): rows read from one node as text per column
+ * The writes of a merge (docs/steep-yaml.md merge): rows read from one node as text per column
  * (catalog/rowHashes.ts readRowsByKey) written to the other, cast back to each column's type —
  * the text COPY moves, so every value arrives exactly. One statement per batch: a batch is
  * written whole or not at all.

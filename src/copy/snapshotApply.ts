@@ -46,7 +46,7 @@ import {
 } from './twoPhase.js';
 
 /**
- * `steep snapshot apply` (SPEC §9): every file and the manifest verified against the topology
+ * `steep snapshot apply` (docs/steep-yaml.md): every file and the manifest verified against the topology
  * before the subscriber is touched, then the files loaded in parallel (resumable by chunk),
  * the sequences set, and the subscription started at the slot's consistent point.
  */

@@ -1,5 +1,5 @@
 /**
- * `steep snapshot generate` (SPEC §9): the subscription's slot created by a snapshot holder,
+ * `steep snapshot generate` (docs/steep-yaml.md): the subscription's slot created by a snapshot holder,
  * every published table copied at its exported snapshot into files (big tables in key ranges),
  * `manifest.json`, `schema.sql` and the sequences' values; an interrupted run resumes at the
  * same snapshot, keeping the files whose checksum matches. A run that fails before its manifest

@@ -10,7 +10,7 @@ import type { ConnectionSpec } from '../model/topology.js';
 
 /**
  * An exported snapshot lives only while the replication connection that exported it stays open
- * and idle (SPEC §9). steep keeps that connection in a small detached process, the *holder*, so
+ * and idle (docs/steep-yaml.md). steep keeps that connection in a small detached process, the *holder*, so
  * that a copy interrupted by a crash, a SIGKILL or a Ctrl-C resumes at the very same snapshot:
  * the chunks it finished are consistent with those still to copy and with the slot's consistent
  * point. The holder keeps the snapshot while its heartbeat file is touched (steep touches it

@@ -1,5 +1,5 @@
 /**
- * `init: { method: snapshot, parallel: N }` with steep's own copy (SPEC §9): the subscription
+ * `init: { method: snapshot, parallel: N }` with steep's own copy (docs/steep-yaml.md): the subscription
  * exists, disabled, on no slot yet (created with create_slot = false, copy_data = false). A
  * holder creates its slot with an exported snapshot; N sessions copy every published table at
  * that snapshot straight into the subscriber (big tables in key ranges); then the

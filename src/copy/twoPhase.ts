@@ -11,7 +11,7 @@ import { SubscriptionStateStore } from '../state/subscriptionState.js';
 import { MANIFEST, type Manifest } from './manifest.js';
 
 /**
- * `init: { method: two-phase }` (SPEC §9): `snapshot generate` copies every published table at
+ * `init: { method: two-phase }` (docs/steep-yaml.md): `snapshot generate` copies every published table at
  * the exported snapshot of the subscription's new slot into files; `snapshot apply` verifies
  * them all against the manifest and the topology before touching the subscriber, loads them in
  * parallel, sets the sequences, starts the subscription (created disabled by `steep apply`) at

@@ -8,7 +8,7 @@ import type { ConnectionSpec } from '../model/topology.js';
 import { runStep, type StepContext } from './runStep.js';
 
 /**
- * The slot of a manual init (SPEC §9): made by `steep init prepare` over a replication
+ * The slot of a manual init (docs/steep-yaml.md): made by `steep init prepare` over a replication
  * connection, which holds its exported snapshot for as long as it stays open; dropped by
  * `steep init cancel`, which first ends a `steep init prepare --hold` still holding it. The
  * planner (planner/initPrepare.ts, planner/initCancel.ts) gives the statements; this only runs them.

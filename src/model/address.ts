@@ -1,5 +1,5 @@
 /**
- * Addresses (SPEC §3): every object steep manages has one, used in plans, logs, `--target` and
+ * Addresses (docs/steep-yaml.md): every object steep manages has one, used in plans, logs, `--target` and
  * errors — `node.east`, `publication.orders_pub`, `subscription.west_orders`, `link.eu_us`,
  * `slot.east/west_orders`, `table.west/public.orders`. An `Address` is a value; its printed
  * form is the contract of the JSON plan. Build with the functions below, read a printed one

@@ -3,7 +3,7 @@ import type { SequenceLag } from './sequences.js';
 import type { ConflictsSinceVerify } from './verifyRecord.js';
 
 /**
- * What `steep drift` reports (SPEC §5): made by `workflows/drift.ts`, shown by
+ * What `steep drift` reports (docs/architecture.md, Inside the planner): made by `workflows/drift.ts`, shown by
  * `render/driftText.ts` and `render/driftMarkdown.ts`, printed as is by `drift --json`.
  */
 

@@ -11,8 +11,8 @@ import type { InitState } from './initState.js';
 // ---- States and transitions ----
 
 /**
- * The eight init states of a subscription (SPEC §9, reference FR-010), persisted in the
- * subscriber's `subscription_state` (keyed by the node's own name, SPEC §8), and the legal
+ * The eight init states of a subscription (docs/steep-yaml.md, reference FR-010), persisted in the
+ * subscriber's `subscription_state` (keyed by the node's own name, docs/steep-yaml.md, On every node), and the legal
  * transitions between them:
  *
  *   uninitialized → preparing → copying → catching_up → synchronized

@@ -1,5 +1,5 @@
 /**
- * Initialisation of a subscription (SPEC §9): the eight states steep persists per subscription
+ * Initialisation of a subscription (docs/steep-yaml.md): the eight states steep persists per subscription
  * in the subscriber's state schema, what the catalog reads of them, and the live progress
  * figures of an init (copy, catch-up) as `apply`, `init status` and `status` show them.
  */

@@ -3,7 +3,7 @@ import { isInitState } from './initState.js';
 import type { TableName } from './topology.js';
 
 /**
- * The rows of steep's init tables (`subscription_state`, `init_slots`, SPEC §8) as PostgreSQL
+ * The rows of steep's init tables (`subscription_state`, `init_slots`, docs/steep-yaml.md, On every node) as PostgreSQL
  * returns them, and what they mean: read in the cluster snapshot (`catalog/readNode.ts`) and
  * by the state store (`state/`), so both see one shape.
  */

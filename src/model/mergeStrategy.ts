@@ -1,5 +1,5 @@
 /**
- * How a merge init resolves a conflicting row (same key, different row), SPEC §2:
+ * How a merge init resolves a conflicting row (same key, different row), docs/steep-yaml.md:
  * `prefer:<node>`, for a one-way subscription also `prefer-source` / `prefer-target`,
  * `last-modified:<column>` (the newer row wins; a tie goes to the link's first node, or the
  * source of a subscription), or `manual` (every conflict to a file, nothing changed).

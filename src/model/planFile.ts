@@ -1,7 +1,7 @@
 import type { Plan, Step } from './plan.js';
 
 /**
- * The JSON plan document (SPEC §5, `schemas/plan.schema.json`): what `plan --out` saves and
+ * The JSON plan document (docs/architecture.md, Inside the planner, `schemas/plan.schema.json`): what `plan --out` saves and
  * `apply PLAN` reads back, and what `plan --format json` prints. A file format, not a
  * rendering: `render/planJson.ts` only serialises it (masked), `workflows/savedPlan.ts` reads
  * and compares it.

@@ -1,6 +1,6 @@
 /**
  * Table definitions as the catalog reads them, for schema fingerprints, `schema compare` and
- * schema sync (SPEC §7). Observed only: steep.yaml does not declare table columns.
+ * schema sync (docs/steep-yaml.md). Observed only: steep.yaml does not declare table columns.
  */
 import type { SchemaStatus } from './plan.js';
 import type { TableName } from './topology.js';

@@ -5,7 +5,7 @@ import type { Action, Reason } from '../model/plan.js';
 import { listText, type PlanContext } from './context.js';
 
 /**
- * Adoption (SPEC §3): an existing object without steep's marker whose name the file declares is
+ * Adoption (docs/steep-yaml.md): an existing object without steep's marker whose name the file declares is
  * taken under management by its own `adopt` step — its comment gains steep's marker (whatever
  * the DBA wrote there is kept, above it), and any attribute that differs from the file is set in
  * place and listed. Being adopted is not drift. Objects the file does not declare are reported

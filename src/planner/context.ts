@@ -20,7 +20,7 @@ import type { Topology } from '../model/topology.js';
  * numbered steps of the plan.
  */
 
-/** SPEC §5 ordering: state schema → tables → publications → slots → subscriptions → init; deletions in reverse. */
+/** docs/architecture.md, Inside the planner ordering: state schema → tables → publications → slots → subscriptions → init; deletions in reverse. */
 export const PHASE = {
   stateSchema: 0,
   tables: 1,

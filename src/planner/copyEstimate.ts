@@ -5,7 +5,7 @@ import { qualifiedName } from '../model/topology.js';
 import type { PlanContext } from './context.js';
 
 /**
- * Say what moves (SPEC §5): a step that copies data states the tables, their size and how long
+ * Say what moves (docs/architecture.md, Inside the planner): a step that copies data states the tables, their size and how long
  * the copy should take. The rate is the one steep's earlier snapshot inits from the same
  * publisher achieved — their start and completion are recorded in the state schema
  * (`subscription_state`), their tables' sizes are the publisher's — else a stated default.

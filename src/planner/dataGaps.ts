@@ -10,7 +10,7 @@ import { copiedTables, heldTables } from './initCopy.js';
 import { truncateTablesSql, tx } from './sqlBuild.js';
 
 /**
- * Data gaps (SPEC §3): tables that join a subscription whose init copies nothing (`none`, or a
+ * Data gaps (docs/steep-yaml.md): tables that join a subscription whose init copies nothing (`none`, or a
  * `manual` one whose restore is done) are refreshed with `copy_data = false`, so the rows they
  * already hold on the publisher never arrive. The file must say what to do: `init.newTables:
  * copy` copies just those tables (PostgreSQL's refresh copies only tables new to the

@@ -7,7 +7,7 @@ import { listText, type PlanContext, sortedKeys, stepKey } from './context.js';
 import { copiedTables } from './initCopy.js';
 
 /**
- * Double apply (SPEC §3): two subscriptions on one node receiving the same table from the same
+ * Double apply (docs/steep-yaml.md): two subscriptions on one node receiving the same table from the same
  * publisher apply every change twice (duplicate keys, or doubled effects where there are none).
  * A declared subscription whose tables another subscription on its node already receives from the
  * same origin — unmanaged, renamed in the file, another topology's, or declared twice — is a plan

@@ -16,7 +16,7 @@ import { ownCopyStatements } from './ownCopyStatements.js';
 import { alterSubscriptionSql, tx } from './sqlBuild.js';
 
 /**
- * The `init` step (SPEC §9): after a subscription is created (or replaced) in this plan, the
+ * The `init` step (docs/steep-yaml.md): after a subscription is created (or replaced) in this plan, the
  * step that follows its init until it is synchronized — PostgreSQL's copy or steep's own, or a
  * manual init's origin advance and ENABLE; for an existing subscription whose init has not
  * finished (a manual one waiting, steep's own copy interrupted, an init never recorded, one

@@ -17,7 +17,7 @@ import {
 } from './sqlBuild.js';
 
 /**
- * `steep init cancel SUBSCRIPTION` (SPEC §9, SC-006) as steps: stop the init and leave nothing
+ * `steep init cancel SUBSCRIPTION` (docs/steep-yaml.md, SC-006) as steps: stop the init and leave nothing
  * behind. Pure: the workflow reads what holds under apply's lock, runs these steps through the
  * executors and records the state.
  *

@@ -10,7 +10,7 @@ import { truncateTablesSql, tx } from './sqlBuild.js';
 import { receivedAfterPlan } from './subscriptionTables.js';
 
 /**
- * What an init copies (SPEC §9): the tables a subscription copies, which copy takes them
+ * What an init copies (docs/steep-yaml.md): the tables a subscription copies, which copy takes them
  * (PostgreSQL's copy_data or steep's own engine, and why), which of them already hold rows on
  * the subscriber (the row-presence probe the catalog runs for the plan), and what
  * `init.existingData` makes of those rows (a plan error, `TRUNCATE` first, or keep them).
@@ -116,7 +116,7 @@ export function copiedRelations(ctx: PlanContext, d: SubscriptionSpec): TableNam
 /**
  * A desired `snapshot` subscription its reachable subscriber does not have yet (it will copy),
  * or an existing one whose publisher or slot differs from the file (a replace, whatever its
- * method: SPEC §3 makes it an error while its tables hold rows).
+ * method: docs/steep-yaml.md makes it an error while its tables hold rows).
  */
 function willCopy(observed: ClusterState, d: SubscriptionSpec): boolean {
   const n = observed.nodes[d.node];

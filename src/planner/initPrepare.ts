@@ -11,7 +11,7 @@ import { copiedTables } from './initCopy.js';
 import { dropSlotSql, tx } from './sqlBuild.js';
 
 /**
- * `steep init prepare SUBSCRIPTION` (manual method, SPEC §9) as a decision: whether it can run
+ * `steep init prepare SUBSCRIPTION` (manual method, docs/steep-yaml.md) as a decision: whether it can run
  * (the publications exist, the subscription does not, steep's state schema is there), whether
  * the slot was prepared already, and the replication command that makes the slot with an
  * exported snapshot, with its undo. Pure: the workflow reads, locks and runs it through the

@@ -4,7 +4,7 @@ import { reportUnmanaged } from './adopt.js';
 import { type ManagedKind, PHASE, type PlanContext, sortedKeys, stepKey } from './context.js';
 
 /**
- * The skeleton publications and subscriptions share (SPEC §3): what becomes of each object a
+ * The skeleton publications and subscriptions share (docs/steep-yaml.md): what becomes of each object a
  * node holds — declared (`desired`: the resource module plans it), this topology's but no longer
  * declared (`delete`), without steep's marker (`unmanaged`: reported, left alone), another
  * topology's (`foreign`: left alone, an error when this file claims it) — and how `protect`

@@ -8,7 +8,7 @@ import type { PlanContext } from './context.js';
 import { sortedKeys } from './context.js';
 
 /**
- * The `manual` init method (SPEC §9) as the plan sees it: is the prepared slot there, and at
+ * The `manual` init method (docs/steep-yaml.md) as the plan sees it: is the prepared slot there, and at
  * which LSN does the restored data start — the LSN `steep init prepare` recorded (the catalog
  * reads `init_slots` from the subscriber's state schema) or `apply --lsn`. The plan shows the
  * exact `pg_replication_origin_advance` it will run, and a saved plan goes stale when the slot

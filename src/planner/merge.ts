@@ -15,7 +15,7 @@ export const MERGE_CHUNK_ROWS = 4096;
 export const MERGE_GROUP_ROWS = 8;
 
 /**
- * What a merge compares for each table (SPEC §9 merge): every row of A against every row of B,
+ * What a merge compares for each table (docs/steep-yaml.md merge): every row of A against every row of B,
  * on all their (non-generated) columns — a subscription's column list given (`listed`), on those
  * only: the others are not the subscription's — by A's primary key, else its replica identity
  * index: verify's comparison, without row filter. Both sides must have the compared columns: a

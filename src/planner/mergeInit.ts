@@ -13,7 +13,7 @@ import { copiedTables } from './initCopy.js';
 import { createSlotSql, dropSubscriptionStatements, nonTx, tx } from './sqlBuild.js';
 
 /**
- * Merge init (SPEC §9, issue 16): both nodes already hold rows. One step per *merge unit* — a
+ * Merge init (docs/steep-yaml.md, issue 16): both nodes already hold rows. One step per *merge unit* — a
  * link (its two subscriptions) or one subscription with `init.method: merge` — that
  * 1. checks the tables' schemas and keys, analyses and reconciles the rows (one-sided rows copied
  *    across, conflicts resolved by the strategy, every decision in merge_log);

@@ -4,7 +4,7 @@ import type { Step } from '../model/plan.js';
 import { type DraftStep, type PlanContext, stepKey } from './context.js';
 
 /**
- * Ordering (SPEC §5): a topological order of the steps' dependencies that, among the steps
+ * Ordering (docs/architecture.md, Inside the planner): a topological order of the steps' dependencies that, among the steps
  * ready to run, takes the earliest phase (state schema → publications → slots → subscriptions
  * → deletions in reverse), then the address. Ids are `s1`, `s2`, … in that order.
  */

@@ -1,5 +1,5 @@
 /**
- * Preflight checks, per node, before any step runs (SPEC §5): one idea, the checks a plan makes
+ * Preflight checks, per node, before any step runs (docs/architecture.md, Inside the planner): one idea, the checks a plan makes
  * of each node's readiness — reachable, not locked by another steep, wal_level, slot / walsender /
  * worker capacity for what the plan creates and copies, published tables and their replica
  * identity, the role's privileges. Each failure is a plan error whose message ends with the

@@ -1,5 +1,5 @@
 /**
- * The privilege half of preflight (SPEC §5): the role steep connects as may do what each step
+ * The privilege half of preflight (docs/architecture.md, Inside the planner): the role steep connects as may do what each step
  * needs, checked in plan: CREATE on the database or the state schema, ownership of what it
  * alters or drops, CREATE SUBSCRIPTION, the functions a step calls, the load of steep's own copy.
  * A missing one is a plan error naming the node, the role, what needs it and the GRANT that fixes it.

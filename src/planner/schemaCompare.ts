@@ -12,7 +12,7 @@ import {
 } from '../model/tableSchema.js';
 
 /**
- * Compare one table on two nodes, column by column (SPEC §7). Pure. `left` is NODE_A of
+ * Compare one table on two nodes, column by column (docs/steep-yaml.md). Pure. `left` is NODE_A of
  * `steep schema compare NODE_A NODE_B` (in a plan: the publisher), `right` is NODE_B (the
  * subscriber):
  *   LOCAL_ONLY   only on the left          REMOTE_ONLY   only on the right

@@ -19,7 +19,7 @@ import { alterColumn, alterTableSql, renameColumnSql } from './tableDdl.js';
 import { Creations, planTableSync } from './tableSync.js';
 
 /**
- * Schema sync (SPEC §7): for every subscription, each table it receives is compared on its
+ * Schema sync (docs/steep-yaml.md): for every subscription, each table it receives is compared on its
  * publisher and subscriber. The subscription's `schemaSync` decides what a difference does:
  *   strict  a plan error per table, naming every column that differs
  *   auto    a `sync-schema` step per table on the subscriber, with the DDL that makes it match

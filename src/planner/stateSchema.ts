@@ -7,7 +7,7 @@ import { stateSchemaDigest } from './digest.js';
 import { tx } from './sqlBuild.js';
 
 /**
- * steep's own metadata schema (SPEC §8) on every reachable node of the file: a `node.<n>`
+ * steep's own metadata schema (docs/steep-yaml.md, On every node) on every reachable node of the file: a `node.<n>`
  * step, first on its node, while the schema is absent or behind the newest migration.
  */
 
@@ -71,7 +71,7 @@ function keepStatement(sql: string, state: ObservedStateSchema): boolean {
   return true;
 }
 
-/** Record the applied migrations and the node itself; keys carry the node's name (SPEC §8). */
+/** Record the applied migrations and the node itself; keys carry the node's name (docs/steep-yaml.md, On every node). */
 function recordStatements(
   schema: string,
   node: string,

@@ -1,5 +1,5 @@
 /**
- * Schema sync, `schemaSync: auto` (one idea: the `sync-schema` step of one table, SPEC §7): the
+ * Schema sync, `schemaSync: auto` (one idea: the `sync-schema` step of one table, docs/steep-yaml.md): the
  * DDL that makes a subscriber's table match its publisher's — CREATE TABLE, or one ALTER TABLE
  * of added columns, types, defaults, identity, generation and nullability — with the schemas,
  * enum types and sequences it needs first. Built whole, then planned whole or refused whole

@@ -9,7 +9,7 @@ import type {
 } from '../model/verify.js';
 
 /**
- * What `verify` compares for each table of a subscription (SPEC §9): the publisher's rows after
+ * What `verify` compares for each table of a subscription (docs/steep-yaml.md): the publisher's rows after
  * its row filter, on its column list, against the subscriber's same columns (extra subscriber
  * columns are ignored), by the publisher's primary key, else its replica identity index. Pure:
  * the caller reads the shapes.

@@ -91,7 +91,7 @@ export function renderPlanText(plan: Plan): string {
     chalk.yellow.bold('Drift (managed objects that differ from steep.yaml):'),
     plan.drift.map(driftLine),
   );
-  // a plan with errors proposes nothing (SPEC §5: preflight comes before any step); the errors follow on stderr
+  // a plan with errors proposes nothing (docs/architecture.md, Inside the planner: preflight comes before any step); the errors follow on stderr
   section(
     out,
     chalk.bold('steep will perform these steps, in this order:'),

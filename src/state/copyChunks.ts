@@ -3,7 +3,7 @@ import type { TableName } from '../model/topology.js';
 import { StateTable } from './stateTable.js';
 
 /**
- * `copy_chunks` rows on the subscriber (SPEC §8): the chunks of steep's own copy of a
+ * `copy_chunks` rows on the subscriber (docs/steep-yaml.md, On every node): the chunks of steep's own copy of a
  * subscription at the snapshot of its slot (consistent point `lsn`), recorded once when the
  * copy is planned (so a rerun copies the very same key ranges), and marked done in the same
  * transaction as the chunk's rows, so the two never disagree.

@@ -4,7 +4,7 @@ import type { TableFingerprint } from '../model/tableSchema.js';
 import { hasTable } from './columns.js';
 
 /**
- * `schema_fingerprints` in steep's state schema (SPEC §8): the fingerprint of each table as
+ * `schema_fingerprints` in steep's state schema (docs/steep-yaml.md, On every node): the fingerprint of each table as
  * last saved (`steep schema fingerprint --save`, or after a successful apply), with its capture
  * time. Keys carry the node's name, and readers filter by their own node.
  */

@@ -3,7 +3,7 @@ import type { InitProgress } from '../model/initState.js';
 import { StateTable } from './stateTable.js';
 
 /**
- * `init_progress` rows (SPEC §8): the latest figures of a subscription's init, written by
+ * `init_progress` rows (docs/steep-yaml.md, On every node): the latest figures of a subscription's init, written by
  * whoever follows it (apply, `init status`), so another session can see how far it got.
  */
 export class InitProgressStore extends StateTable {

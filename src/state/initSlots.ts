@@ -4,7 +4,7 @@ import { type InitSlotRow, toObservedInitSlot } from '../model/initStateRows.js'
 import { StateTable } from './stateTable.js';
 
 /**
- * `init_slots` rows (SPEC §8) on the subscriber: the slot `steep init prepare` made on the
+ * `init_slots` rows (docs/steep-yaml.md, On every node) on the subscriber: the slot `steep init prepare` made on the
  * publisher for a subscription and the LSN the restored backup must be consistent at. The row
  * lives until the subscription is created on the slot (or the init is cancelled).
  */

@@ -2,7 +2,7 @@ import { INIT_STATES } from '../model/initState.js';
 import { quoteIdent, quoteLiteral } from '../model/sql.js';
 
 /**
- * steep's own metadata schema on every node (SPEC §8), as versioned migrations.
+ * steep's own metadata schema on every node (docs/steep-yaml.md, On every node), as versioned migrations.
  *
  * Every key includes the node that wrote the row (`node_name`), so rows that an
  * `allTables` publication replicates from another node never collide, and every reader
@@ -45,7 +45,7 @@ export function stateMigrations(schema: string): Migration[] {
     {
       version: 3,
       statements: [
-        // steep's own copy engine (SPEC §9): the chunks of a copy at the snapshot of one slot
+        // steep's own copy engine (docs/steep-yaml.md): the chunks of a copy at the snapshot of one slot
         // (its consistent point `lsn`), planned once; a chunk is marked done in the transaction
         // that loads its rows, so an interrupted copy resumes exactly after the chunks it finished
         `CREATE TABLE IF NOT EXISTS ${s}.copy_chunks (node_name text NOT NULL, subscription text NOT NULL, lsn pg_lsn NOT NULL, table_schema text NOT NULL, table_name text NOT NULL, chunk integer NOT NULL, lower_bound text, upper_bound text, estimated_bytes bigint NOT NULL DEFAULT 0, rows bigint, bytes bigint, completed_at timestamptz, PRIMARY KEY (node_name, subscription, lsn, table_schema, table_name, chunk))`,
@@ -71,7 +71,7 @@ export function stateMigrations(schema: string): Migration[] {
     {
       version: 6,
       statements: [
-        // merge (SPEC §9): one row per conflicting key a merge decided, on both nodes of the
+        // merge (docs/steep-yaml.md): one row per conflicting key a merge decided, on both nodes of the
         // pair; keyed by the key so a re-run of an interrupted merge rewrites, never duplicates.
         // Replaces migration 1's merge_log, which no steep ever wrote.
         `DROP TABLE IF EXISTS ${s}.merge_log`,
@@ -81,7 +81,7 @@ export function stateMigrations(schema: string): Migration[] {
     {
       version: 7,
       statements: [
-        // two-phase snapshots (SPEC §8, §9), on the subscriber they seed: one row per snapshot
+        // two-phase snapshots (docs/steep-yaml.md, On every node, docs/steep-yaml.md), on the subscriber they seed: one row per snapshot
         // (its subscription at its slot's consistent LSN) from generate to apply and delete, so
         // one whose files are gone while its slot still holds WAL can be found. Migration 1's
         // table, which no steep ever wrote (so it is empty), altered rather than recreated: an

@@ -4,7 +4,7 @@ import { hasColumn } from './columns.js';
 import { StateTable } from './stateTable.js';
 
 /**
- * `snapshots` rows (SPEC §8, migration 7) on the subscriber a two-phase snapshot seeds: one per
+ * `snapshots` rows (docs/steep-yaml.md, On every node, migration 7) on the subscriber a two-phase snapshot seeds: one per
  * snapshot, its subscription at its slot's consistent LSN, from `snapshot generate`
  * (generating → generated, with the manifest's SHA-256) through `snapshot apply`
  * (applying → applied) to `snapshot delete` (deleted), or `steep init cancel` (cancelled: the

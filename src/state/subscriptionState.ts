@@ -17,7 +17,7 @@ export interface StateChange {
 }
 
 /**
- * `subscription_state` rows of one node (SPEC §8: keyed by the node's own name). Every write
+ * `subscription_state` rows of one node (docs/steep-yaml.md, On every node: keyed by the node's own name). Every write
  * goes through `transition`, which takes only the legal moves of the init lifecycle
  * (`model/initLifecycle.ts`) and returns the changes it recorded, for the caller to log.
  */

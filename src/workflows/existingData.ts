@@ -5,7 +5,7 @@ import { rowPresenceRequests } from '../planner/initCopy.js';
 import { markObservedTables } from './tableFacts.js';
 
 /**
- * Existing data (SPEC §9): for every subscription about to be created with copy_data, whether
+ * Existing data (docs/steep-yaml.md): for every subscription about to be created with copy_data, whether
  * its target tables on the subscriber already hold rows. Marks `hasRows` on the observed tables
  * so the (pure) planner can refuse, or truncate first. Costs nothing once the subscriptions
  * exist: only tables of subscriptions still to be created are probed.

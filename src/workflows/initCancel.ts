@@ -38,7 +38,7 @@ import { SnapshotStore } from '../state/snapshots.js';
 import { hasInitTables, SubscriptionStateStore, stateSchemaUsable } from '../state/subscriptionState.js';
 
 /**
- * `steep init cancel SUBSCRIPTION` (SPEC §9, SC-006): stop an init and leave nothing behind —
+ * `steep init cancel SUBSCRIPTION` (docs/steep-yaml.md, SC-006): stop an init and leave nothing behind —
  * the subscription and its slot (and PostgreSQL's table-sync slots) dropped, the tables its copy
  * filled truncated, a prepared slot dropped, the state back to `uninitialized` — within 30 s.
  * Takes apply's advisory lock on both nodes, so it never races an apply; reads what holds

@@ -20,7 +20,7 @@ import { InitSlotStore } from '../state/initSlots.js';
 import { hasInitTables, SubscriptionStateStore } from '../state/subscriptionState.js';
 
 /**
- * `steep init prepare SUBSCRIPTION` (manual method, SPEC §9): create the subscription's slot on
+ * `steep init prepare SUBSCRIPTION` (manual method, docs/steep-yaml.md): create the subscription's slot on
  * the publisher over a replication connection, with an exported snapshot
  * (`CREATE_REPLICATION_SLOT … LOGICAL pgoutput (SNAPSHOT 'export')`), and record the slot and
  * its consistent point in the subscriber's `init_slots`; the init is then `preparing`. With

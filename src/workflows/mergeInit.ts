@@ -1,5 +1,5 @@
 /**
- * A merge init inside `apply` (SPEC §9 merge, issue 16), for one merge unit (a link, or one
+ * A merge init inside `apply` (docs/steep-yaml.md merge, issue 16), for one merge unit (a link, or one
  * subscription): the plan's `merge-init` step. Every statement comes from the plan; this
  * orchestrates:
  * 1. drop what an interrupted merge left (subscriptions recorded `preparing`/`copying`/`failed`,

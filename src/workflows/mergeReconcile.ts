@@ -1,5 +1,5 @@
 /**
- * The reconcile of a merge (SPEC §9 merge, step 2): analyze, then copy each side's one-sided
+ * The reconcile of a merge (docs/steep-yaml.md merge, step 2): analyze, then copy each side's one-sided
  * rows to the other and resolve every conflicting key by the strategy, tables in foreign-key
  * order (parents first). Each conflict is written to `merge_log` on both nodes before either
  * row changes, keyed by its key; every write is one statement per batch. So a reconcile killed

@@ -33,7 +33,7 @@ import { recordSettled } from './streamPositions.js';
 import { parseTableName } from './verify.js';
 
 /**
- * `steep reinit SUBSCRIPTION --tables a,b | --schema s | --full` (SPEC §9): copy some tables of
+ * `steep reinit SUBSCRIPTION --tables a,b | --schema s | --full` (docs/steep-yaml.md): copy some tables of
  * a subscription again while the others keep streaming. Takes steep's advisory lock on both
  * nodes for the whole run; reads both, plans (planner/reinit), executes and follows the copy.
  */

@@ -1,5 +1,5 @@
 /**
- * Columns and fingerprints of tables (SPEC §7), for the tables of a scope, in one query per
+ * Columns and fingerprints of tables (docs/steep-yaml.md), for the tables of a scope, in one query per
  * node. PostgreSQL 14+ (attgenerated 'v', virtual, exists from 18 and is handled generically).
  *
  * Names print schema-qualified outside pg_catalog (format_type, pg_get_expr), because these

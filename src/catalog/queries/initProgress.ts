@@ -3,7 +3,7 @@ import { PG15, PG16, PG17, PG18 } from '../../model/versions.js';
 import type { CatalogQuery } from './catalogQuery.js';
 
 /*
- * The live figures of a subscription's init (SPEC §9): per-table sync states from
+ * The live figures of a subscription's init (docs/steep-yaml.md): per-table sync states from
  * pg_subscription_rel and the table-sync workers' COPY progress from pg_stat_progress_copy
  * (PostgreSQL 14+) on the subscriber; table sizes and the slot's lag on the publisher. A
  * table-sync worker copies into the subscriber's table with `COPY … FROM` (type CALLBACK), so

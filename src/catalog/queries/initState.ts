@@ -4,7 +4,7 @@ import type { CatalogQuery } from './catalogQuery.js';
 /**
  * What steep's state schema records about inits on this node: `subscription_state`,
  * `init_slots` and the tables steep's own copy loaded (`copy_chunks`), the node's own rows only
- * (SPEC §8: rows an `allTables` publication brings from another node carry that node's name).
+ * (docs/steep-yaml.md, On every node: rows an `allTables` publication brings from another node carry that node's name).
  * PostgreSQL 14+.
  *
  * The probe runs in the first round trip; the reads are sent only when it finds their tables
