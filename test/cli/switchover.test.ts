@@ -1,10 +1,16 @@
 import { readFileSync } from 'node:fs';
-import pg from 'pg';
+import type pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { lsnValue } from '../../src/model/lsn.js';
 import type { SwitchoverReport } from '../../src/model/switchover.js';
 import { renderSwitchoverText } from '../../src/render/switchover.js';
-import { type AppWriter, type IdWriter, startAppWriter, startIdWriter } from '../support/appWriter.js';
+import {
+  type AppWriter,
+  type IdWriter,
+  roleClient,
+  startAppWriter,
+  startIdWriter,
+} from '../support/appWriter.js';
 import { startSteep, steepWith, writeConfig } from '../support/cli.js';
 import { type TestNode, useCluster } from '../support/cluster.js';
 import { digests, tableDigest, waitCaughtUp } from '../support/replicationData.js';
@@ -280,24 +286,6 @@ describe('steep switchover (18 → 18)', () => {
   }, 240_000);
 });
 
-/**
- * The fenced role's own session, as an application that does not take no for an answer would
- * open one: `options` is the connection's `-c` settings (PGOPTIONS).
- */
-async function roleSession(node: TestNode, role: { user: string; password: string }, options?: string) {
-  const c = new pg.Client({
-    host: '127.0.0.1',
-    port: node.port,
-    database: 'app',
-    user: role.user,
-    password: role.password,
-    options,
-  });
-  c.on('error', () => {});
-  await c.connect();
-  return c;
-}
-
 /** One write as `role` past the fence's read-only default; the SQLSTATE it failed with, or null when it committed. */
 async function bypassWrite(
   node: TestNode,
@@ -307,7 +295,7 @@ async function bypassWrite(
 ): Promise<string | null> {
   let c: pg.Client | undefined;
   try {
-    c = await roleSession(
+    c = await roleClient(
       node,
       role,
       how === 'pgoptions' ? '-c default_transaction_read_only=off' : undefined,
@@ -432,7 +420,7 @@ describe('steep switchover of asynchronous commits (18 → 18)', () => {
       try {
         await eventually(async () => writer.committed() > 200, HANG_MS, 'the writer to commit');
         // a transaction under way at the fence, committed (asynchronously) during the grace
-        const late = await roleSession(east, AS);
+        const late = await roleClient(east, AS);
         await late.query('BEGIN');
         await late.query("INSERT INTO public.as_orders (v) VALUES ('committed during the grace')");
         // the lag counts WAL the WAL writer has not flushed yet: up to 10 s of writes here
@@ -536,7 +524,7 @@ describe('steep switchover of asynchronous commits (18 → 18)', () => {
       expect(await west.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [REV])).toEqual([]);
       expect(await east.query('SELECT 1 FROM pg_subscription WHERE subname = $1', [REV])).toEqual([]);
       // after the rollback the role writes on east again, past everything west handed out
-      const c = await roleSession(east, AS);
+      const c = await roleClient(east, AS);
       try {
         for (let i = 0; i < 1100; i++)
           await c.query(`INSERT INTO public.as_orders (v) VALUES ('east again ${i}')`);

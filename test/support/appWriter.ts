@@ -17,14 +17,22 @@ export interface AppWriter {
   stop: () => Promise<number>;
 }
 
-/** A session of the application's login role on `node`'s database app. */
-async function roleClient(node: TestNode, role: { user: string; password: string }): Promise<pg.Client> {
+/**
+ * A session of the application's login role on `node`'s database app; `options` is the
+ * connection's `-c` settings (PGOPTIONS).
+ */
+export async function roleClient(
+  node: TestNode,
+  role: { user: string; password: string },
+  options?: string,
+): Promise<pg.Client> {
   const c = new pg.Client({
     host: '127.0.0.1',
     port: node.port,
     database: 'app',
     user: role.user,
     password: role.password,
+    options,
   });
   c.on('error', () => {});
   try {
