@@ -44,55 +44,85 @@ export async function roleClient(
   return c;
 }
 
-export function startAppWriter(
-  node: TestNode,
-  role: { user: string; password: string },
-  opts: { table: string; sequence: string; setRole?: string },
-): AppWriter {
+/**
+ * The loop both writers run: one write at a time on a session opened for `key()`, 5 ms apart; a
+ * new session when `key()` changes; on any error its SQLSTATE goes to `failed`, the session is
+ * ended and, 20 ms later, opened again. Returns `stop`, which waits for the write under way.
+ */
+function writeLoop(
+  key: () => string,
+  connectTo: (key: string) => Promise<pg.Client>,
+  write: (client: pg.Client, key: string) => Promise<void>,
+  failed: (code: string) => void,
+): () => Promise<void> {
   let running = true;
-  let committed = 0;
-  const errors: string[] = [];
-  const connect = async () => {
-    const c = await roleClient(node, role);
-    // a member that may SET ROLE to the application role without inheriting its privileges
-    if (opts.setRole) await c.query(`SET ROLE ${opts.setRole}`);
-    return c;
-  };
+  const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
   const done = (async () => {
     let client: pg.Client | null = null;
+    let at = '';
     while (running) {
       try {
-        client ??= await connect();
-        await client.query('BEGIN');
-        const { rows } = await client.query<{ id: string }>(
-          `INSERT INTO ${opts.table} (v, n) VALUES (md5(random()::text), 1) RETURNING id::text`,
-        );
-        await client.query(`UPDATE ${opts.table} SET n = n + 1 WHERE id = $1::bigint - 3`, [rows[0]!.id]);
-        await client.query(`DELETE FROM ${opts.table} WHERE id = $1::bigint - 7 AND n % 2 = 0`, [
-          rows[0]!.id,
-        ]);
-        await client.query(`SELECT nextval('${opts.sequence}')`);
-        await client.query('COMMIT');
-        committed += 1;
-        await new Promise((r) => setTimeout(r, 5));
+        if (client && at !== key()) {
+          await client.end().catch(() => {});
+          client = null;
+        }
+        if (!client) {
+          at = key();
+          client = await connectTo(at);
+        }
+        await write(client, at);
+        await pause(5);
       } catch (err) {
-        errors.push((err as { code?: string }).code ?? 'connection');
+        failed((err as { code?: string }).code ?? 'connection');
         await client?.end().catch(() => {});
         client = null;
-        await new Promise((r) => setTimeout(r, 20));
+        await pause(20);
       }
     }
     await client?.end().catch(() => {});
   })();
   done.catch(() => {});
+  return async () => {
+    running = false;
+    await done;
+  };
+}
+
+export function startAppWriter(
+  node: TestNode,
+  role: { user: string; password: string },
+  opts: { table: string; sequence: string; setRole?: string },
+): AppWriter {
+  let committed = 0;
+  const errors: string[] = [];
+  const stop = writeLoop(
+    () => node.name,
+    async () => {
+      const c = await roleClient(node, role);
+      // a member that may SET ROLE to the application role without inheriting its privileges
+      if (opts.setRole) await c.query(`SET ROLE ${opts.setRole}`);
+      return c;
+    },
+    async (client) => {
+      await client.query('BEGIN');
+      const { rows } = await client.query<{ id: string }>(
+        `INSERT INTO ${opts.table} (v, n) VALUES (md5(random()::text), 1) RETURNING id::text`,
+      );
+      await client.query(`UPDATE ${opts.table} SET n = n + 1 WHERE id = $1::bigint - 3`, [rows[0]!.id]);
+      await client.query(`DELETE FROM ${opts.table} WHERE id = $1::bigint - 7 AND n % 2 = 0`, [rows[0]!.id]);
+      await client.query(`SELECT nextval('${opts.sequence}')`);
+      await client.query('COMMIT');
+      committed += 1;
+    },
+    (code) => errors.push(code),
+  );
   return {
     committed: () => committed,
     errors: () => [...errors],
     lastError: () => errors.at(-1) ?? null,
     since: (mark) => committed - mark,
     stop: async () => {
-      running = false;
-      await done;
+      await stop();
       return committed;
     },
   };
@@ -117,43 +147,24 @@ export function startIdWriter(
   table: string,
   target: () => string,
 ): IdWriter {
-  let running = true;
   const acked = new Map<string, number[]>();
   let lastError: string | null = null;
-  const done = (async () => {
-    let client: pg.Client | null = null;
-    let at = '';
-    while (running) {
-      try {
-        if (client && at !== target()) {
-          await client.end().catch(() => {});
-          client = null;
-        }
-        if (!client) {
-          at = target();
-          client = await roleClient(nodes[at]!, role);
-        }
-        const { rows } = await client.query<{ id: string }>(
-          `INSERT INTO ${table} (v) VALUES (md5(random()::text)) RETURNING id::text`,
-        );
-        acked.set(at, [...(acked.get(at) ?? []), Number(rows[0]!.id)]);
-        await new Promise((r) => setTimeout(r, 5));
-      } catch (err) {
-        lastError = (err as { code?: string }).code ?? 'connection';
-        await client?.end().catch(() => {});
-        client = null;
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    }
-    await client?.end().catch(() => {});
-  })();
-  done.catch(() => {});
+  const stop = writeLoop(
+    target,
+    (at) => roleClient(nodes[at]!, role),
+    async (client, at) => {
+      const { rows } = await client.query<{ id: string }>(
+        `INSERT INTO ${table} (v) VALUES (md5(random()::text)) RETURNING id::text`,
+      );
+      acked.set(at, [...(acked.get(at) ?? []), Number(rows[0]!.id)]);
+    },
+    (code) => {
+      lastError = code;
+    },
+  );
   return {
     acknowledged: () => acked,
     lastError: () => lastError,
-    stop: async () => {
-      running = false;
-      await done;
-    },
+    stop,
   };
 }
