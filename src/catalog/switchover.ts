@@ -7,7 +7,7 @@ import { PG16 } from '../model/versions.js';
  * What `steep switchover` reads (PostgreSQL 14+): the roles that write the subscribed tables on
  * the old primary, the slot's lag and confirmed position, the subscription's replication
  * origin on the new primary, the fenced roles' sessions, and whether the reverse direction's
- * objects already exist. The statements that change anything come from planner/switchover.ts.
+ * objects already exist. The statements that change anything come from planner/switchover/switchover.ts.
  */
 
 /**

@@ -20,7 +20,7 @@ import { byTable, type DeferredIndex, type DeferredIndexStore } from '../state/d
  * to build, and the next apply (the copy's resume) or `steep init cancel` builds them. Deferring
  * is never needed: a table whose lock is not had within 5 s, or whose indexes steep's role may
  * not drop or build again (catalog/deferrableIndexes.ts), keeps them; so does one for which the
- * caller gives no lock (the planner decides the lock: planner/ownCopyStatements.ts).
+ * caller gives no lock (the planner decides the lock: planner/init/ownCopyStatements.ts).
  */
 
 /**

@@ -4,7 +4,7 @@ import { subscriptionAddress } from '../model/address.js';
 import { SteepError } from '../model/errors.js';
 import type { LoadMode } from '../model/loadOrder.js';
 import { qualifiedName, type SubscriptionSpec, type TableName } from '../model/topology.js';
-import { planLoad, unsplitTables } from '../planner/loadOrder.js';
+import { planLoad, unsplitTables } from '../planner/init/loadOrder.js';
 
 /**
  * How this copy loads `tables` on the subscriber, read at its start (the plan read the same, and
@@ -45,7 +45,7 @@ export async function loadModeOf(
 
 /**
  * The tables `snapshot generate` writes as one file each for this subscriber (a self-reference
- * that loads only in one COPY statement there: planner/loadOrder.ts unsplitTables).
+ * that loads only in one COPY statement there: planner/init/loadOrder.ts unsplitTables).
  */
 export async function unsplitOn(sub: pg.Client, tables: readonly TableName[]): Promise<string[]> {
   return unsplitTables(await readLoadFacts(sub, tables));

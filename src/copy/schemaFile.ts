@@ -10,7 +10,12 @@
 import { quoteIdent } from '../model/sql.js';
 import type { NodeTableSchemas } from '../model/tableSchema.js';
 import { qualifiedName, type TableName } from '../model/topology.js';
-import { createEnumSql, createSequenceSql, createTableSql, ownSequenceSql } from '../planner/tableDdl.js';
+import {
+  createEnumSql,
+  createSequenceSql,
+  createTableSql,
+  ownSequenceSql,
+} from '../planner/schema/tableDdl.js';
 
 export function schemaScript(
   subscription: string,

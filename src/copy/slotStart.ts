@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { readDeniedFunctions } from '../catalog/reinit.js';
 import { setSequencesFrom } from '../executors/sequenceSync.js';
 import type { SubscriptionSpec } from '../model/topology.js';
-import { originAdvanceSql } from '../planner/manualInit.js';
+import { originAdvanceSql } from '../planner/init/manualInit.js';
 import { alterSubscriptionSql } from '../planner/sqlBuild.js';
 
 /**

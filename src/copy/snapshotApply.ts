@@ -15,7 +15,7 @@ import type { InitState } from '../model/initState.js';
 import type { LoadMode } from '../model/loadOrder.js';
 import { compareLsn } from '../model/lsn.js';
 import { qualifiedName, type SubscriptionSpec, type Topology } from '../model/topology.js';
-import { deferIndexesLock } from '../planner/ownCopyStatements.js';
+import { deferIndexesLock } from '../planner/init/ownCopyStatements.js';
 import { truncateTablesSql } from '../planner/sqlBuild.js';
 import { type ChunkRecord, CopyChunkStore } from '../state/copyChunks.js';
 import { DeferredIndexStore } from '../state/deferredIndexes.js';
@@ -59,7 +59,7 @@ export interface ApplyResult {
   files: number;
   sequences: number;
   state: InitState;
-  /** what it ran besides the loads (planner/ownCopyStatements.ts): the TRUNCATE of existingData: truncate, the locks under which indexes were deferred */
+  /** what it ran besides the loads (planner/init/ownCopyStatements.ts): the TRUNCATE of existingData: truncate, the locks under which indexes were deferred */
   statements: Array<{ node: string; sql: string }>;
 }
 

@@ -35,7 +35,7 @@ import {
   plannedStartOver,
   startOverStatements,
   withoutCondition,
-} from '../planner/ownCopyStatements.js';
+} from '../planner/init/ownCopyStatements.js';
 import { type ChunkRecord, CopyChunkStore } from '../state/copyChunks.js';
 import { DeferredIndexStore } from '../state/deferredIndexes.js';
 import { InitSlotStore } from '../state/initSlots.js';
@@ -50,7 +50,7 @@ import { SubscriberSink } from './subscriberSink.js';
 import { bothSessions } from './twoPhase.js';
 
 export interface StreamInitOptions {
-  /** the init step's statements: what starting over runs, the locks of deferred indexes (planner/ownCopyStatements.ts) */
+  /** the init step's statements: what starting over runs, the locks of deferred indexes (planner/init/ownCopyStatements.ts) */
   planned: readonly Statement[];
   onEvent: EventSink;
   onProgress?: (p: InitProgress) => void;
@@ -347,7 +347,7 @@ function interruptedAfterChunks(d: SubscriptionSpec): SteepError {
 
 /**
  * No usable snapshot: empty what an earlier copy loaded, forget its chunks, drop a slot of that
- * name nobody streams, each exactly as the plan says (`planned`: planner/ownCopyStatements.ts);
+ * name nobody streams, each exactly as the plan says (`planned`: planner/init/ownCopyStatements.ts);
  * what the plan did not foresee stops the copy, to be planned again. Returns the statements it ran.
  */
 async function startOver(

@@ -8,14 +8,14 @@ import { dropSlotSql } from '../planner/sqlBuild.js';
 import { oneLine, runStep, type StepContext, stepError } from './runStep.js';
 
 /**
- * The I/O of a merge init's step (planner/mergeInit.ts decides every statement): run the
+ * The I/O of a merge init's step (planner/init/mergeInit.ts decides every statement): run the
  * statements meant for one node on a session of it, and hold the write locks of the final pass.
  * A statement carries the node it runs on; the step's own node otherwise.
  */
 
 export const MERGE_APPLICATION_NAME = 'steep apply (merge)';
 
-/** What a merge step's statement is for (planner/mergeInit.ts gives them in this order). */
+/** What a merge step's statement is for (planner/init/mergeInit.ts gives them in this order). */
 export type MergeStatementKind = 'drop' | 'slot' | 'lock' | 'position' | 'origin' | 'create' | 'origin-drop';
 
 /** The step's statements that run on `node`, of one kind, in plan order. */

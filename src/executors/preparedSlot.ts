@@ -11,7 +11,7 @@ import { runStep, type StepContext } from './runStep.js';
  * The slot of a manual init (docs/steep-yaml.md): made by `steep init prepare` over a replication
  * connection, which holds its exported snapshot for as long as it stays open; dropped by
  * `steep init cancel`, which first ends a `steep init prepare --hold` still holding it. The
- * planner (planner/initPrepare.ts, planner/initCancel.ts) gives the statements; this only runs them.
+ * planner (planner/init/initPrepare.ts, planner/init/initCancel.ts) gives the statements; this only runs them.
  */
 
 /** How steep init prepare's sessions name themselves: cancel ends only a session of this name. */

@@ -3,7 +3,7 @@ import { mask } from '../db/mask.js';
 import { subscriptionAddress } from '../model/address.js';
 import { SteepError } from '../model/errors.js';
 import type { InitProgress, InitState } from '../model/initState.js';
-import type { ReinitPlan, ReinitStatement } from '../planner/reinit.js';
+import type { ReinitPlan, ReinitStatement } from '../planner/init/reinit.js';
 import type { StateChange } from '../state/subscriptionState.js';
 import type { EventSink } from './events.js';
 import { type FollowTarget, followInit, stateChangeEvent } from './initFollow.js';

@@ -3,13 +3,13 @@ import { slotConfirmedPast } from '../catalog/compareScope.js';
 import { mask } from '../db/mask.js';
 import { subscriptionAddress } from '../model/address.js';
 import { SteepError } from '../model/errors.js';
-import type { LoopPlan, NodeStatements } from '../planner/reinitLoop.js';
+import type { LoopPlan, NodeStatements } from '../planner/init/reinitLoop.js';
 import type { ReinitSessions } from './reinit.js';
 import { sleep } from './sleep.js';
 import { flushedWalMark } from './walMark.js';
 
 /**
- * The I/O of a reinit's fence on tables replicated both ways (planner/reinitLoop.ts decides every
+ * The I/O of a reinit's fence on tables replicated both ways (planner/init/reinitLoop.ts decides every
  * statement): take it on a session of each node, wait until neither subscription has anything of
  * those tables in flight, and let it go. The sessions stay open in between: the reconcile writes
  * in them (they hold the advisory lock the triggers wait for, and carry the origin).

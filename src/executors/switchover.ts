@@ -11,7 +11,7 @@ import { runWalMark } from './walMark.js';
 /**
  * The I/O of `steep switchover`'s steps: run a step's statements on their nodes (each recorded
  * in that node's `apply_log`), end the fenced roles' sessions, wait for the proven drain.
- * What runs and in what order is planner/switchover.ts's; the workflow sequences the steps.
+ * What runs and in what order is planner/switchover/switchover.ts's; the workflow sequences the steps.
  */
 
 const POLL_MS = 20;
@@ -203,7 +203,7 @@ export async function waitSlotReleased(old: pg.Client, slot: string, timeoutMs: 
   }
 }
 
-/** Run the release step's peek (planner/switchover.ts unsentChangesSql) on the old primary. */
+/** Run the release step's peek (planner/switchover/switchover.ts unsentChangesSql) on the old primary. */
 export async function readUnsentChanges(old: pg.Client, sql: string): Promise<UnsentChanges> {
   try {
     const { rows } = await old.query<{ changes: number; transactions: number }>(sql);

@@ -21,7 +21,7 @@ import {
   type TableComparison,
   type TableVerdict,
 } from '../model/verify.js';
-import { chunkCount, keySteps, subGroupCount } from '../planner/verify.js';
+import { chunkCount, keySteps, subGroupCount } from '../planner/compare/verify.js';
 import { sleep } from './sleep.js';
 import { flushedWalMark } from './walMark.js';
 
@@ -127,7 +127,7 @@ function classify(key: RowKey, p: string | undefined, s: string | undefined): Ro
 const MULTISET_ROUNDS = 4;
 
 /**
- * A table without a key (planner/verify.ts WHOLE_ROW): its rows' count and hash sum on both sides,
+ * A table without a key (planner/compare/verify.ts WHOLE_ROW): its rows' count and hash sum on both sides,
  * the subscriber's once it has replayed past the publisher's position after the publisher's read.
  * Equal once they match; diverged when they differ twice in a row with neither side changed in
  * between (nothing was in flight); written throughout every round: not verifiable, never equal.

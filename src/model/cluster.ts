@@ -115,7 +115,7 @@ export interface ObservedTable extends TableName {
   /**
    * Its foreign keys and its user triggers that fire in origin mode (`schema.table: trigger`):
    * read only on a subscriber whose role may not set session_replication_role, for the tables
-   * steep's own copy would load there (planner/ownCopyLoad.ts).
+   * steep's own copy would load there (planner/init/ownCopyLoad.ts).
    */
   foreignKeys?: ForeignKeyEdge[];
   originTriggers?: string[];

@@ -3,7 +3,7 @@
  * (a superuser, or from PostgreSQL 15 a role granted SET ON PARAMETER) foreign keys and ordinary
  * triggers do not fire, as during PostgreSQL's own table sync, and any table may load at any
  * time. Without it every foreign key is checked as rows arrive, so a table loads only after
- * the tables it references (`planner/loadOrder.ts` decides the order, `copy/` follows it).
+ * the tables it references (`planner/init/loadOrder.ts` decides the order, `copy/` follows it).
  */
 
 /** A foreign key of a subscriber table, as the catalog reads it (`schema.table` names). */

@@ -149,7 +149,7 @@ export function fingerprintText(columns: readonly TableColumn[]): string {
     .join('|');
 }
 
-// A table compared on two nodes (planner/schemaCompare.ts compares, render shows).
+// A table compared on two nodes (planner/schema/schemaCompare.ts compares, render shows).
 
 export type ColumnDifferenceKind = 'missing' | 'extra' | 'type' | 'default' | 'nullability';
 

@@ -3,19 +3,19 @@ import type { ClusterState, ObservedNode, UnreachableNode } from '../model/clust
 import { PLAN_FORMAT_VERSION, type Plan, type PlanSummary, type Step } from '../model/plan.js';
 import type { Topology } from '../model/topology.js';
 import { PlanContext, sortedKeys } from './context.js';
-import { checkCycles } from './cycles.js';
 import { digestOf, stableSubscription } from './digest.js';
-import { checkDoubleApply } from './doubleApply.js';
-import { failoverVerdicts, withFailoverSlots } from './failover.js';
-import { checkUnusedLsn } from './manualInit.js';
+import { failoverVerdicts, withFailoverSlots } from './failover/failover.js';
+import { checkUnusedLsn } from './init/manualInit.js';
 import { orderSteps, scopeMessages, selectTargets, withDependencies } from './order.js';
-import { checkReachable, preflight } from './preflight.js';
-import { planPublications } from './publications.js';
+import { checkReachable, preflight } from './preflight/preflight.js';
+import { planPublications } from './publications/publications.js';
 import { findRenames, reportRenames } from './renames.js';
-import { planSchemaSync, tableSchemasDigest } from './schemaSync.js';
-import { reportOrphanSlots } from './slots.js';
+import { planSchemaSync, tableSchemasDigest } from './schema/schemaSync.js';
 import { planStateSchema, type StateMigration } from './stateSchema.js';
-import { planSubscriptions } from './subscriptions.js';
+import { checkCycles } from './subscriptions/cycles.js';
+import { checkDoubleApply } from './subscriptions/doubleApply.js';
+import { reportOrphanSlots } from './subscriptions/slots.js';
+import { planSubscriptions } from './subscriptions/subscriptions.js';
 
 /**
  * plan = diff(desired Topology, observed ClusterState). Pure: no I/O; the same inputs give the

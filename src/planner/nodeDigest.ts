@@ -1,7 +1,7 @@
 import type { ObservedNode } from '../model/cluster.js';
 import { sortedKeys } from './context.js';
 import { digestOf, stableSlot, stableSubscription } from './digest.js';
-import { tableSchemasDigest } from './schemaSync.js';
+import { tableSchemasDigest } from './schema/schemaSync.js';
 
 /**
  * One digest of everything `plan` reads from a node that only a change of definition moves:

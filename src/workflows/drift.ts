@@ -10,8 +10,8 @@ import type { Plan, PlanMessage, SchemaComparison, Step } from '../model/plan.js
 import type { SequenceLag } from '../model/sequences.js';
 import type { TableName, Topology } from '../model/topology.js';
 import type { ConflictsSinceVerify } from '../model/verifyRecord.js';
-import { dataGapProbes, dataGaps } from '../planner/dataGaps.js';
-import { differs, onlyFillableExtras } from '../planner/schemaCompare.js';
+import { differs, onlyFillableExtras } from '../planner/schema/schemaCompare.js';
+import { dataGapProbes, dataGaps } from '../planner/subscriptions/dataGaps.js';
 import { hasFingerprintTable, readSavedFingerprints } from '../state/fingerprints.js';
 import { STEEP_VERSION } from '../version.js';
 import { makePlan } from './plan.js';

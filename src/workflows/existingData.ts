@@ -1,7 +1,7 @@
 import { readRowPresence } from '../catalog/rowPresence.js';
 import type { ClusterState } from '../model/cluster.js';
 import type { TableName, Topology } from '../model/topology.js';
-import { rowPresenceRequests } from '../planner/initCopy.js';
+import { rowPresenceRequests } from '../planner/init/initCopy.js';
 import { markObservedTables } from './tableFacts.js';
 
 /**

@@ -5,7 +5,7 @@ import { connectionLimit } from '../db/connectionLimit.js';
 import type { EventSink } from '../executors/events.js';
 import { isEmptyScope } from '../model/tableSchema.js';
 import type { Topology } from '../model/topology.js';
-import { subscribedScopes } from '../planner/schemaScope.js';
+import { subscribedScopes } from '../planner/schema/schemaScope.js';
 import { hasFingerprintTable, saveFingerprints } from '../state/fingerprints.js';
 
 /**

@@ -2,7 +2,7 @@ import { loadTopology } from '../config/load.js';
 import type { Problem } from '../model/errors.js';
 import { SteepError } from '../model/errors.js';
 import type { NodeGrants } from '../model/privileges.js';
-import { grantScripts } from '../planner/grants.js';
+import { grantScripts } from '../planner/preflight/grants.js';
 import { observe } from './plan.js';
 
 /**

@@ -28,7 +28,7 @@ import { unrecordedState } from '../model/initLifecycle.js';
 import type { InitState } from '../model/initState.js';
 import type { Step } from '../model/plan.js';
 import { declaredSubscription, qualifiedName, type SubscriptionSpec } from '../model/topology.js';
-import { type CancelPlan, planInitCancel } from '../planner/initCancel.js';
+import { type CancelPlan, planInitCancel } from '../planner/init/initCancel.js';
 import { count } from '../render/count.js';
 import { CopyChunkStore } from '../state/copyChunks.js';
 import { type DeferredIndex, DeferredIndexStore } from '../state/deferredIndexes.js';
@@ -42,7 +42,7 @@ import { hasInitTables, SubscriptionStateStore, stateSchemaUsable } from '../sta
  * the subscription and its slot (and PostgreSQL's table-sync slots) dropped, the tables its copy
  * filled truncated, a prepared slot dropped, the state back to `uninitialized` — within 30 s.
  * Takes apply's advisory lock on both nodes, so it never races an apply; reads what holds
- * under it, and runs the planner's steps (planner/initCancel.ts) through the executors.
+ * under it, and runs the planner's steps (planner/init/initCancel.ts) through the executors.
  *
  * A signal (SIGINT/SIGTERM, `stop`) lets the drop and the truncate finish together — a rerun
  * finds no subscription, so it could no longer tell which tables the copy filled — and starts

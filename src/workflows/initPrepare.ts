@@ -15,7 +15,7 @@ import {
   dumpCommands,
   type PreparePlan,
   planInitPrepare,
-} from '../planner/initPrepare.js';
+} from '../planner/init/initPrepare.js';
 import { InitSlotStore } from '../state/initSlots.js';
 import { hasInitTables, SubscriptionStateStore } from '../state/subscriptionState.js';
 
@@ -26,7 +26,7 @@ import { hasInitTables, SubscriptionStateStore } from '../state/subscriptionStat
  * its consistent point in the subscriber's `init_slots`; the init is then `preparing`. With
  * `hold`, the replication connection stays open and idle, so `pg_dump --snapshot` can take a
  * dump consistent at exactly that LSN; the snapshot dies with the connection. What to do comes
- * from the planner (planner/initPrepare.ts), the slot is made by executors/preparedSlot.ts.
+ * from the planner (planner/init/initPrepare.ts), the slot is made by executors/preparedSlot.ts.
  * A signal (`stop`) while the slot waits for the publisher's open transactions cancels that wait
  * (nothing is made); once the slot exists it is recorded before the command stops.
  */

@@ -1,7 +1,7 @@
 import { readLoadFactsAt } from '../catalog/loadFacts.js';
 import type { ClusterState } from '../model/cluster.js';
 import type { Topology } from '../model/topology.js';
-import { loadFactsRequests } from '../planner/ownCopyLoad.js';
+import { loadFactsRequests } from '../planner/init/ownCopyLoad.js';
 import { markObservedTables } from './tableFacts.js';
 
 /**

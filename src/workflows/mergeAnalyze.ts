@@ -15,8 +15,8 @@ import {
 import type { TableName, Topology } from '../model/topology.js';
 import { qualifiedName } from '../model/topology.js';
 import type { NotVerifiable, RowDifference, TableComparison } from '../model/verify.js';
-import { MERGE_CHUNK_ROWS, MERGE_GROUP_ROWS, planMergeComparison } from '../planner/merge.js';
-import { isComparison } from '../planner/verify.js';
+import { MERGE_CHUNK_ROWS, MERGE_GROUP_ROWS, planMergeComparison } from '../planner/compare/mergeCompare.js';
+import { isComparison } from '../planner/compare/verify.js';
 import { chunkRowsSetting, openSession, parseTableName, pool } from './verify.js';
 
 /**

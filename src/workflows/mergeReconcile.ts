@@ -32,8 +32,8 @@ import { type MergeStrategy, parseStrategy, resolveStrategy, strategyText } from
 import type { Topology } from '../model/topology.js';
 import { qualifiedName } from '../model/topology.js';
 import type { NotVerifiable, RowDifference, RowKey } from '../model/verify.js';
-import { parentsFirst } from '../planner/merge.js';
-import { isComparison } from '../planner/verify.js';
+import { parentsFirst } from '../planner/compare/mergeCompare.js';
+import { isComparison } from '../planner/compare/verify.js';
 import { MergeLogStore } from '../state/mergeLog.js';
 import { analyzePair, planMergeAnalysis } from './mergeAnalyze.js';
 import { openSession } from './verify.js';

@@ -14,7 +14,7 @@ import { MASK, maskConninfo } from '../model/conninfo.js';
 import { type Problem, SteepError } from '../model/errors.js';
 import type { NodeSpec, Topology } from '../model/topology.js';
 import { qualifiedName } from '../model/topology.js';
-import { resolveLsnFlags } from '../planner/manualInit.js';
+import { resolveLsnFlags } from '../planner/init/manualInit.js';
 import { nodeCatalogDigest } from '../planner/nodeDigest.js';
 import { STEEP_VERSION } from '../version.js';
 import { observe, type PlanResult, planFor } from './plan.js';

@@ -3,7 +3,7 @@ import { readTableColumns } from '../catalog/tableSchemas.js';
 import { connectionLimit } from '../db/connectionLimit.js';
 import type { ClusterState } from '../model/cluster.js';
 import type { Topology } from '../model/topology.js';
-import { columnRequests } from '../planner/schemaScope.js';
+import { columnRequests } from '../planner/schema/schemaScope.js';
 
 /**
  * A plan's catalog read takes each subscribed table's fingerprint, not its columns (500 tables

@@ -24,8 +24,8 @@ import {
   type ReinitRequest,
   reinitTables,
   temporaryPublications,
-} from '../planner/reinit.js';
-import { type LoopPlan, planLoopedReinit } from '../planner/reinitLoop.js';
+} from '../planner/init/reinit.js';
+import { type LoopPlan, planLoopedReinit } from '../planner/init/reinitLoop.js';
 import { DivergedTablesStore } from '../state/divergedTables.js';
 import { hasInitTables, SubscriptionStateStore } from '../state/subscriptionState.js';
 import { reconcileLooped } from './reinitLoop.js';
@@ -35,7 +35,7 @@ import { parseTableName } from './verify.js';
 /**
  * `steep reinit SUBSCRIPTION --tables a,b | --schema s | --full` (docs/steep-yaml.md): copy some tables of
  * a subscription again while the others keep streaming. Takes steep's advisory lock on both
- * nodes for the whole run; reads both, plans (planner/reinit), executes and follows the copy.
+ * nodes for the whole run; reads both, plans (planner/init/reinit), executes and follows the copy.
  */
 
 export interface ReinitOptions {

@@ -4,12 +4,12 @@ import { releaseFence, takeFence, waitNothingInFlight } from '../executors/reini
 import type { MergePair } from '../model/merge.js';
 import { strategyText } from '../model/mergeStrategy.js';
 import type { SubscriptionSpec, Topology } from '../model/topology.js';
-import type { LoopPlan } from '../planner/reinitLoop.js';
+import type { LoopPlan } from '../planner/init/reinitLoop.js';
 import { reconcilePair } from './mergeReconcile.js';
 import { openSession, parseTableName } from './verify.js';
 
 /**
- * A reinit of tables replicated both ways (planner/reinitLoop.ts): fence the application's writes
+ * A reinit of tables replicated both ways (planner/init/reinitLoop.ts): fence the application's writes
  * to them on both nodes, wait until nothing of them is in flight, reconcile them as a merge does
  * in the fence's sessions, and let the writes go on. Returns the rows written.
  */

@@ -8,8 +8,8 @@ import { type Problem, SteepError } from '../model/errors.js';
 import type { Plan, PlanMessage, Step } from '../model/plan.js';
 import type { TableComparison, TableFingerprint, TableScope } from '../model/tableSchema.js';
 import type { NodeSpec, TableName, Topology } from '../model/topology.js';
-import { SCHEMA_CODES } from '../planner/schemaCodes.js';
-import { compareTableSets, differs } from '../planner/schemaCompare.js';
+import { SCHEMA_CODES } from '../planner/schema/schemaCodes.js';
+import { compareTableSets, differs } from '../planner/schema/schemaCompare.js';
 import { hasFingerprintTable, saveFingerprints } from '../state/fingerprints.js';
 
 /**

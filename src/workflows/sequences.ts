@@ -12,7 +12,7 @@ import { type SequenceLag, type SequenceSyncReport, sequenceSyncReport } from '.
 import type { SubscriptionSpec, TableName, Topology } from '../model/topology.js';
 import { declaredSubscription } from '../model/topology.js';
 import { sequenceLag } from '../planner/sequences.js';
-import { reverseName } from '../planner/switchoverChecks.js';
+import { reverseName } from '../planner/switchover/switchoverChecks.js';
 
 /**
  * `steep sequences sync SUBSCRIPTION` (README.md's Commands): logical replication does not carry sequence
@@ -137,7 +137,7 @@ export async function sequencesSync(
 
 /**
  * The declared subscription whose way back `name` is: `steep switchover --reverse` names the
- * reverse subscription `steep_reverse_<subscription>` (planner/switchover.ts reverseName); it is
+ * reverse subscription `steep_reverse_<subscription>` (planner/switchover/switchover.ts reverseName); it is
  * not in the file, and its sequences are the forward subscription's, the other way. Null when
  * `name` is declared itself or is no such name.
  */

@@ -3,7 +3,7 @@ import { readHistory } from '../catalog/failover.js';
 import { nodeSession } from '../db/connect.js';
 import type { ClusterState } from '../model/cluster.js';
 import type { SubscriptionSpec, Topology } from '../model/topology.js';
-import { failoverVerdicts, streamPositionsToRecord } from '../planner/failover.js';
+import { failoverVerdicts, streamPositionsToRecord } from '../planner/failover/failover.js';
 import { StreamPositionStore } from '../state/streamPositions.js';
 
 /**

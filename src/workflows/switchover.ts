@@ -42,10 +42,10 @@ import {
 import type { SubscriptionSpec, TableName, Topology } from '../model/topology.js';
 import { declaredSubscription, qualifiedName } from '../model/topology.js';
 import { PG16 } from '../model/versions.js';
+import { isComparison } from '../planner/compare/verify.js';
 import { decideSequence } from '../planner/sequences.js';
-import { planSwitchover } from '../planner/switchover.js';
-import { linkProblem, reverseName, switchoverProblems } from '../planner/switchoverChecks.js';
-import { isComparison } from '../planner/verify.js';
+import { planSwitchover } from '../planner/switchover/switchover.js';
+import { linkProblem, reverseName, switchoverProblems } from '../planner/switchover/switchoverChecks.js';
 import { hasInitTables, SubscriptionStateStore } from '../state/subscriptionState.js';
 import { SwitchoverRun, type SwitchoverRunOptions } from './switchoverRun.js';
 import { openSession, parseTableName, planVerify } from './verify.js';

@@ -19,7 +19,7 @@ import { unrecordedState } from '../model/initLifecycle.js';
 import type { SubscriptionSpec, TableName, Topology } from '../model/topology.js';
 import { qualifiedName } from '../model/topology.js';
 import type { NotVerifiable, TableComparison, TableVerdict, VerifyReport } from '../model/verify.js';
-import { isComparison, planComparison } from '../planner/verify.js';
+import { isComparison, planComparison } from '../planner/compare/verify.js';
 import { DivergedTablesStore } from '../state/divergedTables.js';
 import { hasInitTables, SubscriptionStateStore } from '../state/subscriptionState.js';
 import { VerificationStore } from '../state/verifications.js';

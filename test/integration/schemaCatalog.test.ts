@@ -9,7 +9,7 @@ import { describe, expect, test } from 'vitest';
 import { readNode } from '../../src/catalog/readNode.js';
 import { readFingerprints, readTableColumns, readTableSchemas } from '../../src/catalog/tableSchemas.js';
 import { fingerprintText, type ObservedTableSchema, withColumns } from '../../src/model/tableSchema.js';
-import { tableSchemasDigest } from '../../src/planner/schemaSync.js';
+import { tableSchemasDigest } from '../../src/planner/schema/schemaSync.js';
 import { type TestNode, testVersions, useCluster } from '../support/cluster.js';
 
 const DDL = `

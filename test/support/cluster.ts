@@ -266,7 +266,7 @@ class Node implements TestNode {
 
 /**
  * Copies of one template share a system identifier, so only the postmaster's start time tells
- * their servers apart, as steep tells them (planner/sameServer.ts): two started in the same
+ * their servers apart, as steep tells them (planner/subscriptions/sameServer.ts): two started in the same
  * microsecond (seen once in CI) would plan as databases of one server. One of them restarts.
  */
 async function distinctStartTimes(nodes: Node[]): Promise<void> {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { findCycles } from '../../../src/planner/cycles.js';
+import { findCycles } from '../../../src/planner/subscriptions/cycles.js';
 import { at, codes, observe, PG15, publication, runPlan, subscription, topology } from './fixtures.js';
 
 /** Each node publishes public.shared (and a table of its own) and subscribes to the one before it. */

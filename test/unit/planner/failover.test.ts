@@ -7,7 +7,7 @@ import type {
 } from '../../../src/model/cluster.js';
 import { publisherConninfo } from '../../../src/model/conninfo.js';
 import type { Topology } from '../../../src/model/topology.js';
-import { streamPositionsToRecord } from '../../../src/planner/failover.js';
+import { streamPositionsToRecord } from '../../../src/planner/failover/failover.js';
 import {
   at,
   nodeSpec,

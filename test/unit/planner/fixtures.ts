@@ -21,7 +21,7 @@ import type {
 import { effectiveGeneratedColumns, effectiveSubscriptionOptions } from '../../../src/planner/defaults.js';
 import { sha256Hex } from '../../../src/planner/digest.js';
 import { type PlanOptions, plan } from '../../../src/planner/index.js';
-import { receivedFrom } from '../../../src/planner/publishedRelations.js';
+import { receivedFrom } from '../../../src/planner/publications/publishedRelations.js';
 
 /**
  * Builders for planner tests: a desired Topology, and the observed ClusterState a converged

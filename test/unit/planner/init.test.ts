@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { ObservedInitState } from '../../../src/model/initState.js';
 import type { InitSpec, Topology } from '../../../src/model/topology.js';
-import { copiedTables, rowPresenceRequests } from '../../../src/planner/initCopy.js';
-import { resolveLsnFlags } from '../../../src/planner/manualInit.js';
+import { copiedTables, rowPresenceRequests } from '../../../src/planner/init/initCopy.js';
+import { resolveLsnFlags } from '../../../src/planner/init/manualInit.js';
 import {
   at,
   codes,

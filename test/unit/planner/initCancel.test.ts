@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { SteepError } from '../../../src/model/errors.js';
 import type { InitMethod } from '../../../src/model/topology.js';
-import { type CancelObserved, planInitCancel } from '../../../src/planner/initCancel.js';
+import { type CancelObserved, planInitCancel } from '../../../src/planner/init/initCancel.js';
 import { subscription } from './fixtures.js';
 
 /** `steep init cancel` as steps: what is dropped, truncated and left, from what holds on the nodes. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { dumpCommands } from '../../../src/planner/initPrepare.js';
+import { dumpCommands } from '../../../src/planner/init/initPrepare.js';
 import { check } from '../config/support.js';
 
 const FILE = `version: 1

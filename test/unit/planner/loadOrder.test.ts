@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ForeignKeyEdge } from '../../../src/model/loadOrder.js';
-import { loadOrder, loadProblems, planLoad, unsplitTables } from '../../../src/planner/loadOrder.js';
+import { loadOrder, loadProblems, planLoad, unsplitTables } from '../../../src/planner/init/loadOrder.js';
 
 const fk = (table: string, references: string, deferrable = false): ForeignKeyEdge => ({
   name: `${table.slice(7)}_${references.slice(7)}_fkey`,

@@ -5,7 +5,7 @@ import {
   plannedStartOver,
   startOverStatements,
   withoutCondition,
-} from '../../../src/planner/ownCopyStatements.js';
+} from '../../../src/planner/init/ownCopyStatements.js';
 import { subscription } from './fixtures.js';
 
 /** The statements steep's own copy runs besides COPY: each one line of condition, then exactly what runs. */

@@ -5,7 +5,7 @@ import {
   publishedBy,
   receivedFrom,
   storedTables,
-} from '../../../src/planner/publishedRelations.js';
+} from '../../../src/planner/publications/publishedRelations.js';
 import {
   at,
   codes,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { planReinit, type ReinitInput, type ReinitPublication } from '../../../src/planner/reinit.js';
+import { planReinit, type ReinitInput, type ReinitPublication } from '../../../src/planner/init/reinit.js';
 
 function pub(name: string, tables: string[], extra: Partial<ReinitPublication> = {}): ReinitPublication {
   return {

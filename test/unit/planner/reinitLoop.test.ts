@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { SubscriptionSpec } from '../../../src/model/topology.js';
-import { type LoopInput, planLoopedReinit } from '../../../src/planner/reinitLoop.js';
+import { type LoopInput, planLoopedReinit } from '../../../src/planner/init/reinitLoop.js';
 
 function sub(
   name: string,

@@ -11,9 +11,9 @@ import {
   type UserType,
 } from '../../../src/model/tableSchema.js';
 import type { SchemaSyncMode, Topology } from '../../../src/model/topology.js';
-import { compareTables } from '../../../src/planner/schemaCompare.js';
-import { columnRequests, receivedTables, subscribedScopes } from '../../../src/planner/schemaScope.js';
-import { addRewritesTable } from '../../../src/planner/tableDdl.js';
+import { compareTables } from '../../../src/planner/schema/schemaCompare.js';
+import { columnRequests, receivedTables, subscribedScopes } from '../../../src/planner/schema/schemaScope.js';
+import { addRewritesTable } from '../../../src/planner/schema/tableDdl.js';
 import {
   at,
   codes,

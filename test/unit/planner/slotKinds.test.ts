@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ClusterState } from '../../../src/model/cluster.js';
-import { classifySlot, type SlotClass } from '../../../src/planner/slotKinds.js';
+import { classifySlot, type SlotClass } from '../../../src/planner/subscriptions/slotKinds.js';
 import { at, observe, observedSlot, publication, subscription, topology, unreachable } from './fixtures.js';
 
 /** east publishes, west subscribes through slot west_orders; east also holds `slots`. */

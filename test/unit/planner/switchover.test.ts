@@ -5,8 +5,8 @@ import {
   type SwitchoverFacts,
   type SwitchoverOptions,
 } from '../../../src/model/switchover.js';
-import { planSwitchover } from '../../../src/planner/switchover.js';
-import { fenceRoles, switchoverProblems } from '../../../src/planner/switchoverChecks.js';
+import { planSwitchover } from '../../../src/planner/switchover/switchover.js';
+import { fenceRoles, switchoverProblems } from '../../../src/planner/switchover/switchoverChecks.js';
 
 const role = (name: string, o: Partial<SwitchoverFacts['roles'][number]> = {}) => ({
   name,

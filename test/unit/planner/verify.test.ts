@@ -15,7 +15,7 @@ import {
   planComparison,
   subGroupCount,
   WHOLE_ROW,
-} from '../../../src/planner/verify.js';
+} from '../../../src/planner/compare/verify.js';
 
 const int: KeyColumn = { name: 'id', type: 'bigint', collatable: false, integer: true };
 const text: KeyColumn = { name: 'b', type: 'text', collatable: true, integer: false };

@@ -1,0 +1,143 @@
+import { qualifiedName } from '../../model/topology.js';
+import type {
+  CompareSide,
+  KeyColumn,
+  NotVerifiable,
+  PublishedScope,
+  TableComparison,
+  TableShape,
+} from '../../model/verify.js';
+
+/**
+ * What `verify` compares for each table of a subscription (docs/steep-yaml.md): the publisher's rows after
+ * its row filter, on its column list, against the subscriber's same columns (extra subscriber
+ * columns are ignored), by the publisher's primary key, else its replica identity index. Pure:
+ * the caller reads the shapes.
+ */
+
+/** Rows per chunk the first pass aims at: small enough that a differing chunk is cheap to diff row by row. */
+export const CHUNK_ROWS = 50_000;
+/** At most this many chunks per table. */
+export const MAX_CHUNKS = 2_000;
+
+export function chunkCount(estimatedRows: number, chunkRows = CHUNK_ROWS): number {
+  return Math.max(1, Math.min(MAX_CHUNKS, Math.ceil(estimatedRows / Math.max(1, chunkRows))));
+}
+
+/** The first pass returns at most about this many groups per table (chunks × sub-groups). */
+export const MAX_GROUPS = 131_072;
+
+/**
+ * Sub-groups per chunk (a power of two, catalog/rowHashes.ts Grouping) so that a group holds
+ * about `groupRows` rows, within MAX_GROUPS; 1 (chunks only) without `groupRows`.
+ */
+export function subGroupCount(estimatedRows: number, chunks: number, groupRows?: number): number {
+  if (!groupRows) return 1;
+  const perChunk = estimatedRows / Math.max(1, chunks);
+  let subs = 1;
+  while (subs * groupRows < perChunk && chunks * subs * 2 <= MAX_GROUPS) subs *= 2;
+  return subs;
+}
+
+/**
+ * Runs of consecutive values of a dense integer key from `lo` to `hi`, about `groups` of them
+ * (catalog/rowHashes.ts KeySteps): each `width` values wide, the last one reaching `hi`.
+ */
+export function keySteps(
+  ends: { lo: number; hi: number },
+  groups: number,
+): { lo: number; width: number; count: number } {
+  const span = ends.hi - ends.lo + 1;
+  const width = Math.max(1, Math.ceil(span / Math.max(1, groups)));
+  return { lo: ends.lo, width, count: Math.ceil(span / width) };
+}
+
+/**
+ * Types whose own hash a comparison can use instead of hashing the value's text (five times
+ * cheaper): equal values of them print alike, so hashing the value misses no difference the
+ * text would show. Not numeric (1.0 = 1.00), float (0 = -0), interval ('1 day' = '24 hours'),
+ * json (no hash), nor a type that prints by a setting beyond those compareSession sets.
+ */
+const HASHED_BY_VALUE =
+  /^(smallint|integer|bigint|boolean|text|character varying(\(\d+\))?|uuid|date|bytea|timestamp(\(\d\))? with(out)? time zone)$/;
+
+export function hashesByValue(type: string): boolean {
+  return HASHED_BY_VALUE.test(type);
+}
+
+function keyColumns(shape: TableShape, names: string[]): KeyColumn[] | string {
+  const out: KeyColumn[] = [];
+  for (const n of names) {
+    const c = shape.columns.find((x) => x.name === n);
+    if (!c) return n;
+    out.push({ name: c.name, type: c.type, collatable: c.collatable, integer: c.integer });
+  }
+  return out;
+}
+
+/** How a table without a key is compared (`keyless`): its rows as a multiset, on every compared column. */
+export const WHOLE_ROW = 'whole row (no key: compared as a multiset of rows)';
+
+/**
+ * `keyless`: a table with neither a primary key nor a replica identity index is compared as a
+ * multiset of whole rows (keys empty; executors/tableCompare.ts) — what REPLICA IDENTITY FULL
+ * replicates — instead of being refused (a merge needs keys to decide rows by).
+ */
+export function planComparison(
+  scope: PublishedScope,
+  publisher: TableShape | undefined,
+  subscriber: TableShape | undefined,
+  subscriberNode: string,
+  opts: { keyless?: boolean } = {},
+): TableComparison | NotVerifiable {
+  const table = scope.table;
+  const name = qualifiedName(table);
+  if (!publisher) return { table, reason: `${name} is published but cannot be read on the publisher` };
+  if (!subscriber) return { table, reason: `${name} does not exist on ${subscriberNode}` };
+  const key = publisher.key ?? (opts.keyless ? { source: WHOLE_ROW, columns: [] } : null);
+  if (!key)
+    return {
+      table,
+      reason: `${name} has neither a primary key nor a replica identity index to compare rows by`,
+    };
+  const listed = scope.columns ? new Set(scope.columns) : null;
+  const columns = publisher.columns
+    .filter((c) => !c.generated && (listed === null || listed.has(c.name)))
+    .map((c) => c.name);
+  const missingKey = key.columns.find((k) => !columns.includes(k));
+  if (missingKey)
+    return { table, reason: `the column list of ${name} leaves out its key column ${missingKey}` };
+  const absent = columns.filter((c) => !subscriber.columns.some((s) => s.name === c));
+  if (absent.length > 0)
+    return { table, reason: `${name} on ${subscriberNode} has no column ${absent.join(', ')}` };
+  const pubKeys = keyColumns(publisher, key.columns);
+  const subKeys = keyColumns(subscriber, key.columns);
+  if (typeof pubKeys === 'string' || typeof subKeys === 'string')
+    return { table, reason: `${name}: key column missing` };
+  for (let i = 0; i < pubKeys.length; i++) {
+    const p = pubKeys[i]!;
+    const s = subKeys[i]!;
+    if (p.collatable !== s.collatable || p.integer !== s.integer)
+      return {
+        table,
+        reason: `key column ${p.name} of ${name} is ${p.type} on the publisher but ${s.type} on ${subscriberNode}: rows cannot be ordered alike`,
+      };
+  }
+  const byValue = publisher.columns
+    .filter((c) => columns.includes(c.name) && hashesByValue(c.type))
+    .filter((c) => subscriber.columns.find((x) => x.name === c.name)?.type === c.type)
+    .map((c) => ({ name: c.name, collatable: c.collatable }));
+  const pubSide: CompareSide = { table, keys: pubKeys, columns, byValue, filter: scope.filter };
+  const subSide: CompareSide = { table, keys: subKeys, columns, byValue, filter: null };
+  return {
+    table,
+    keySource: key.source,
+    publisher: pubSide,
+    subscriber: subSide,
+    estimatedRows: publisher.estimatedRows,
+  };
+}
+
+export function isComparison(x: TableComparison | NotVerifiable): x is TableComparison {
+  return 'publisher' in x;
+}

@@ -1,0 +1,258 @@
+import type {
+  ClusterState,
+  ObservedNode,
+  ObservedSubscription,
+  StreamPositionRecord,
+  UnreachableNode,
+} from '../../model/cluster.js';
+import { compareText } from '../../model/order.js';
+import type { FailoverVerdict } from '../../model/plan.js';
+import type { SubscriptionSpec, Topology } from '../../model/topology.js';
+import { majorVersion, SUBSCRIPTION_OPTION } from '../../model/versions.js';
+import { afterFailover } from './failoverPromotion.js';
+
+/**
+ * A publisher's failover, per subscription from a node that declares `standbys:`. Before the next
+ * one, every time: is every piece of PostgreSQL 17's slot synchronisation in place (each missing
+ * piece named with the setting that fixes it; steep changes no server setting), or, on 14–16,
+ * that a failover loses the slot; and may the subscription name the standbys in its connection
+ * (only while it is ready). After the last one: the verdict of `failoverPromotion.ts`. And what
+ * to record of each subscription that streams, for that verdict after the next one. Pure.
+ */
+
+/** The file with `failover = true` on each subscription whose publisher declares standbys, where both ends run 17+ and the file does not say. */
+export function withFailoverSlots(desired: Topology, observed: ClusterState): Topology {
+  let changed = false;
+  const subscriptions: Record<string, SubscriptionSpec> = {};
+  for (const [name, d] of Object.entries(desired.subscriptions)) {
+    const pub = observed.nodes[d.from];
+    const sub = observed.nodes[d.node];
+    // the publisher cannot be read: the subscription keeps the failover it has (no change is
+    // proposed that the plan would refuse)
+    const kept =
+      (desired.nodes[d.from]?.standbys?.length ?? 0) > 0 &&
+      d.options.failover === undefined &&
+      !pub?.reachable &&
+      sub?.reachable === true
+        ? sub.subscriptions[d.name]?.options.failover
+        : undefined;
+    if (kept !== undefined) {
+      changed = true;
+      subscriptions[name] = { ...d, options: { ...d.options, failover: kept } };
+      continue;
+    }
+    const wants =
+      (desired.nodes[d.from]?.standbys?.length ?? 0) > 0 &&
+      d.options.failover === undefined &&
+      pub?.reachable === true &&
+      sub?.reachable === true &&
+      pub.serverVersion >= SUBSCRIPTION_OPTION.failover.since &&
+      sub.serverVersion >= SUBSCRIPTION_OPTION.failover.since;
+    if (wants) changed = true;
+    subscriptions[name] = wants ? { ...d, options: { ...d.options, failover: true } } : d;
+  }
+  return changed ? { ...desired, subscriptions } : desired;
+}
+
+type Verdict = Pick<FailoverVerdict, 'verdict' | 'reasons'>;
+
+/**
+ * The verdicts of every subscription whose publisher declares standbys, by name: about the last
+ * failover when there was one (`resumed`, `diverged`, `unknown`), and about the next one
+ * (`ready`, `not-ready`, `no-failover-slots`) unless the last one left it diverged.
+ */
+export function failoverVerdicts(desired: Topology, observed: ClusterState): FailoverVerdict[] {
+  const out: FailoverVerdict[] = [];
+  const names = Object.keys(desired.subscriptions).sort(compareText);
+  for (const name of names) {
+    const d = desired.subscriptions[name]!;
+    if ((desired.nodes[d.from]?.standbys?.length ?? 0) === 0) continue;
+    const pub = observed.nodes[d.from];
+    const sub = observed.nodes[d.node];
+    const verdict = (v: Verdict) => out.push({ subscription: d.name, node: d.node, from: d.from, ...v });
+    if (pub && !pub.reachable && sub?.reachable) verdict(publisherDown(d, pub));
+    if (!pub?.reachable || !sub?.reachable) continue;
+    const o = sub.subscriptions[d.name];
+    const after = o && !o.slotNone ? afterFailover(d, pub, sub, o) : undefined;
+    if (after) verdict(after);
+    if (after?.verdict === 'diverged') continue;
+    verdict(readiness(d, pub, sub, o));
+  }
+  return out;
+}
+
+/**
+ * May the subscription name its publisher's standbys in its connection (libpq multi-host,
+ * read-write only), so it follows a promotion by itself? Only while nothing can be skipped: it is
+ * ready for a failover (synchronized_standby_slots holds every change back until each standby
+ * has it, each standby holds a lasting synced copy of its slot) and the last failover, if any,
+ * resumed. Otherwise it names the publisher alone: a promotion stops it until steep, told of the
+ * new primary in steep.yaml, has judged the failover. Undefined: a node cannot be read, so it
+ * cannot be judged.
+ */
+export function followsPromotions(
+  desired: Topology,
+  observed: ClusterState,
+  d: SubscriptionSpec,
+): boolean | undefined {
+  if ((desired.nodes[d.from]?.standbys?.length ?? 0) === 0) return false;
+  const pub = observed.nodes[d.from];
+  const sub = observed.nodes[d.node];
+  if (!pub?.reachable || !sub?.reachable) return undefined;
+  const o = sub.subscriptions[d.name];
+  const after = o && !o.slotNone ? afterFailover(d, pub, sub, o) : undefined;
+  if (after && after.verdict !== 'resumed') return false;
+  return readiness(d, pub, sub, o).verdict === 'ready';
+}
+
+/** The publisher cannot be read: what its declared standbys say (one out of recovery was promoted), and what to do. */
+function publisherDown(d: SubscriptionSpec, pub: UnreachableNode): Verdict {
+  const standbys = (pub.standbys ?? []).map((sb) => {
+    const at = `its standby ${sb.address}`;
+    if (!sb.reachable) return `${at} cannot be read either: ${sb.error}`;
+    if (sb.inRecovery) return `${at} is still in recovery (not promoted)`;
+    return (
+      `${at} is out of recovery: if it was promoted, make it ${d.from}'s connection in steep.yaml (and list the old primary as a standby once it follows it); ` +
+      `steep status then says whether ${d.name} resumed without a gap`
+    );
+  });
+  return {
+    verdict: 'unknown',
+    reasons: [
+      `${d.from} cannot be read, so steep cannot judge a failover of it: ${pub.error}`,
+      ...(standbys.length > 0 ? standbys : [`its standbys could not be read`]),
+    ],
+  };
+}
+
+/** Before the next failover: what a promotion of one of its standbys now would do to the subscription. */
+function readiness(
+  d: SubscriptionSpec,
+  pub: ObservedNode,
+  sub: ObservedNode,
+  o: ObservedSubscription | undefined,
+): Verdict {
+  const slotName = o && !o.slotNone ? o.slot : d.slot;
+  if (
+    pub.serverVersion < SUBSCRIPTION_OPTION.failover.since ||
+    sub.serverVersion < SUBSCRIPTION_OPTION.failover.since
+  ) {
+    const old = pub.serverVersion < SUBSCRIPTION_OPTION.failover.since ? pub : sub;
+    return {
+      verdict: 'no-failover-slots',
+      reasons: [
+        `PostgreSQL ${majorVersion(old.serverVersion)} on ${old.name} has no failover slots: a failover of ${d.from} loses slot ${slotName}, ` +
+          `and resuming on a new slot would skip the changes in between; steep then marks ${d.name} diverged, and steep reinit ${d.name} --full copies its tables again`,
+      ],
+    };
+  }
+  const missing = readinessGaps(d, pub, o, slotName);
+  if (missing.length === 0) return { verdict: 'ready', reasons: [] };
+  const alone = `until then its connection names ${d.from} alone, so it does not follow a promotion by itself`;
+  return { verdict: 'not-ready', reasons: [...missing, alone] };
+}
+
+/**
+ * What to record of each subscription that streams from a publisher with standbys (its slot
+ * active there, the publisher a primary whose place in its WAL history was read): the
+ * subscriber's origin position on that primary, and whether it is ready for a failover now.
+ */
+export function streamPositionsToRecord(
+  desired: Topology,
+  observed: ClusterState,
+  verdicts: FailoverVerdict[],
+): Map<string, StreamPositionRecord[]> {
+  const out = new Map<string, StreamPositionRecord[]>();
+  for (const d of Object.values(desired.subscriptions)) {
+    if ((desired.nodes[d.from]?.standbys?.length ?? 0) === 0) continue;
+    const pub = observed.nodes[d.from];
+    const sub = observed.nodes[d.node];
+    if (!pub?.reachable || !sub?.reachable) continue;
+    const o = sub.subscriptions[d.name];
+    const history = pub.failover?.self.history;
+    if (!o || o.slotNone || o.originLsn === null || !history?.read || pub.failover?.self.inRecovery) continue;
+    if (pub.slots[o.slot]?.active !== true) continue;
+    const ready = verdicts.some(
+      (v) => v.subscription === d.name && v.node === d.node && v.verdict === 'ready',
+    );
+    const list = out.get(d.node) ?? [];
+    list.push({
+      subscription: d.name,
+      systemIdentifier: history.systemIdentifier,
+      timeline: history.timeline,
+      originLsn: o.originLsn,
+      ready,
+    });
+    out.set(d.node, list);
+  }
+  return out;
+}
+
+/** 17+: every piece of slot synchronisation that is missing, with the setting that fixes it. */
+function readinessGaps(
+  d: SubscriptionSpec,
+  pub: ObservedNode,
+  o: ObservedSubscription | undefined,
+  slotName: string,
+): string[] {
+  const missing: string[] = [];
+  // PostgreSQL's failover steps check the table-sync slots too: one not synced is lost by a promotion
+  const copying = (o?.tables ?? []).filter((t) => t.state !== 'r').length;
+  if (copying > 0)
+    missing.push(
+      `${copying} table(s) of ${d.name} are not ready yet: a failover needs their table-sync slots synced to each standby too, which steep does not check; it is ready once every table is (steep status shows them)`,
+    );
+  if (o && o.options.failover !== true)
+    missing.push(
+      `subscription ${d.name} has failover = false: steep apply sets it (ALTER SUBSCRIPTION ${d.name} SET (failover = true), with the subscription disabled for that moment)`,
+    );
+  const failover = pub.failover;
+  if (!failover) {
+    missing.push(`the failover settings of ${d.from} and its standbys could not be read`);
+    return missing;
+  }
+  const guarded = failover.self.synchronizedStandbySlots ?? [];
+  for (const sb of failover.standbys) {
+    const at = `standby ${sb.address} of ${d.from}`;
+    if (!sb.reachable) {
+      missing.push(`${at} cannot be read: ${sb.error}`);
+      continue;
+    }
+    if (!sb.inRecovery) {
+      missing.push(
+        `${at} is not in recovery: if it was promoted, make it ${d.from}'s connection in steep.yaml and list the old primary as a standby once it follows it`,
+      );
+      continue;
+    }
+    if (sb.syncReplicationSlots !== true) missing.push(`${at}: set sync_replication_slots = on`);
+    if (sb.hotStandbyFeedback !== true) missing.push(`${at}: set hot_standby_feedback = on`);
+    if (sb.primarySlotName === null) {
+      missing.push(`${at}: set primary_slot_name to a physical slot on ${d.from}`);
+    } else {
+      if (pub.slots[sb.primarySlotName]?.slotType !== 'physical')
+        missing.push(
+          `${at}: primary_slot_name ${sb.primarySlotName} names no physical slot on ${d.from}: create it there with SELECT pg_create_physical_replication_slot('${sb.primarySlotName}')`,
+        );
+      if (!guarded.includes(sb.primarySlotName))
+        missing.push(
+          `${d.from}: set synchronized_standby_slots to include ${sb.primarySlotName}, so no subscriber receives a change before ${sb.address} does`,
+        );
+    }
+    if (sb.primaryConninfoHasDbname === false)
+      missing.push(
+        `${at}: add dbname=${pub.database} to primary_conninfo (slot synchronisation connects to a database)`,
+      );
+    else if (sb.primaryConninfoHasDbname === null)
+      missing.push(`${at}: primary_conninfo cannot be read (the role needs pg_read_all_settings)`);
+    const copy = sb.slots[slotName];
+    if (!copy) missing.push(`${at} holds no synced copy of slot ${slotName} yet`);
+    else if (copy.invalidated !== null)
+      missing.push(`${at}: its copy of slot ${slotName} is invalidated (${copy.invalidated})`);
+    else if (!copy.synced) missing.push(`${at}: its slot ${slotName} is not a synced copy`);
+    else if (copy.temporary)
+      missing.push(
+        `${at}: its copy of slot ${slotName} is still temporary (the standby has not caught up with the slot yet; a promotion now would drop it)`,
+      );
+  }
+  return missing;
+}

@@ -1,0 +1,226 @@
+import { slotAddress, subscriptionAddress } from '../../model/address.js';
+import { SteepError } from '../../model/errors.js';
+import { STREAMED } from '../../model/initLifecycle.js';
+import type { InitState } from '../../model/initState.js';
+import type { Step } from '../../model/plan.js';
+import { quoteIdent, quoteTable } from '../../model/sql.js';
+import type { SubscriptionSpec, TableName } from '../../model/topology.js';
+import { qualifiedName } from '../../model/topology.js';
+import { listText } from '../context.js';
+import {
+  dropPublicationSql,
+  dropSlotSql,
+  dropSubscriptionStatements,
+  truncateTablesSql,
+  tx,
+} from '../sqlBuild.js';
+import { temporaryPublications } from './reinit.js';
+
+/**
+ * `steep init cancel SUBSCRIPTION` (docs/steep-yaml.md, SC-006) as steps: stop the init and leave nothing
+ * behind. Pure: the workflow reads what holds under apply's lock, runs these steps through the
+ * executors and records the state.
+ *
+ *   1. the subscriber drops the subscription, disabled first so its workers stop (with its slot;
+ *      detached from it when the publisher cannot be reached: the slot is left, and said so)
+ *   2. the subscriber truncates the tables a snapshot copy filled (PostgreSQL's or steep's own,
+ *      whose finished chunks copy_chunks records: also a two-phase apply's)
+ *   3. the publisher drops a slot `init prepare` made that no subscription took over (manual),
+ *      or one left by a subscription dropped by hand
+ *   4. the publisher drops the temporary publications of an interrupted `steep reinit`
+ *
+ * A subscription whose tables hold what it streamed (synchronized, diverged, being reinitialised,
+ * or adopted and streaming: model/initLifecycle.ts STREAMED, unrecordedState) has no init to
+ * cancel: dropping it is a destroy. Without `allowDestroy` it is refused, naming the repair
+ * (`steep verify --repair`, `steep reinit`); with it, the subscription and its slot are dropped
+ * and its rows are kept (never truncated: they are the only copy of what it streamed), so the
+ * next apply may not re-create it without a copy (planner/subscriptions/dataGaps.ts `recreateGap`).
+ */
+
+export interface CancelObserved {
+  /** the recorded init state */
+  previous: InitState;
+  /**
+   * the subscription on the subscriber (its slot; null: slot_name = NONE), null when absent; its
+   * owner and whether the role steep connects as may drop it (absent: not read, taken as yes)
+   */
+  existing: { slot: string | null; owner?: string; mayDrop?: boolean } | null;
+  /** the role steep connects to the subscriber as, and the tables it may not TRUNCATE (absent: not read) */
+  access?: { role: string; truncateDenied: TableName[] };
+  /** the tables of its pg_subscription_rel */
+  tables: TableName[];
+  /** the tables steep's own copy (streamed or two-phase) finished chunks of */
+  copiedTables: TableName[];
+  /** the slot `init prepare` recorded for it */
+  preparedSlot: string | null;
+  publisherReachable: boolean;
+  /** `--allow-destroy`: a subscription that streams may be dropped */
+  allowDestroy: boolean;
+}
+
+export interface CancelPlan {
+  /** the subscription streams: the cancel is a destroy (its rows are kept), to be confirmed */
+  destroys: boolean;
+  /** drop the subscription on the subscriber */
+  drop: Step | null;
+  /** then empty what its copy filled */
+  truncate: Step | null;
+  /** the tables `truncate` empties, as `schema.table` */
+  truncated: string[];
+  /** drop a prepared slot on the publisher (its holder, a `steep init prepare --hold`, ended first) */
+  slotDrop: Step | null;
+  /** the slot `slotDrop` drops */
+  preparedSlot: string | null;
+  /** drop an interrupted reinit's temporary publications on the publisher (when it answers) */
+  reinitCleanup: Step | null;
+  /** the slot the subscription's drop drops with it */
+  droppedWithSubscription: string | null;
+  /** a slot left on an unreachable publisher, to drop by hand */
+  slotLeft: string | null;
+}
+
+function step(
+  fields: Pick<Step, 'address' | 'node' | 'kind' | 'action' | 'reasonText' | 'statements' | 'hazards'>,
+): Step {
+  return {
+    id: fields.kind,
+    reason: 'init-undone',
+    changes: [],
+    dependsOn: [],
+    catalogDigest: '',
+    ...fields,
+  };
+}
+
+export function planInitCancel(d: SubscriptionSpec, o: CancelObserved): CancelPlan {
+  const destroys = o.existing !== null && STREAMED.includes(o.previous);
+  if (destroys && !o.allowDestroy) {
+    throw new SteepError(
+      'init.streaming',
+      `subscription ${d.name} on ${d.node} is ${o.previous}: there is no init to cancel; it streams from ${d.from}, and ` +
+        `dropping it would lose every change made on ${d.from} until a new subscription copies again; to repair diverged ` +
+        `tables run steep verify ${d.name} --repair (or steep reinit ${d.name} --tables …), which keeps it streaming; ` +
+        'init cancel drops a streaming subscription only with --allow-destroy',
+      { node: d.node, address: subscriptionAddress(d.name) },
+    );
+  }
+  const plan: CancelPlan = {
+    destroys,
+    drop: null,
+    truncate: null,
+    truncated: [],
+    slotDrop: null,
+    preparedSlot: null,
+    reinitCleanup: null,
+    droppedWithSubscription: null,
+    slotLeft: null,
+  };
+  if (o.existing) planDrop(d, o.existing.slot, o.publisherReachable, plan);
+  const tables = truncatedTables(d, o, destroys);
+  if (tables.length > 0) {
+    plan.truncated = tables.map(qualifiedName);
+    plan.truncate = step({
+      address: subscriptionAddress(d.name),
+      node: d.node,
+      kind: 'table-truncate',
+      action: 'delete',
+      reasonText: `init cancel: what the copy filled is emptied: ${listText(plan.truncated)}`,
+      statements: [tx(truncateTablesSql(tables))],
+      hazards: ['truncates-data'],
+    });
+  }
+  // a prepared slot no subscription took over yet (manual), or one left by a subscription dropped by hand
+  const prepared = o.preparedSlot ?? (o.existing ? null : d.init.method === 'manual' ? d.slot : null);
+  if (prepared !== null && plan.droppedWithSubscription === null) {
+    if (o.publisherReachable) {
+      plan.preparedSlot = prepared;
+      plan.slotDrop = step({
+        address: slotAddress(d.from, prepared),
+        node: d.from,
+        kind: 'slot-drop',
+        action: 'delete',
+        reasonText: `init cancel: slot ${prepared} made for ${d.name} is dropped`,
+        statements: [tx(dropSlotSql(prepared))],
+        hazards: ['drops-slot'],
+      });
+    } else plan.slotLeft = prepared;
+  }
+  refuseWithoutPrivileges(d, o, plan);
+  if (o.publisherReachable) plan.reinitCleanup = reinitCleanupStep(d);
+  return plan;
+}
+
+/** The subscription's drop: its slot dropped with it, or detached and left when the publisher is unreachable. */
+function planDrop(
+  d: SubscriptionSpec,
+  slot: string | null,
+  publisherReachable: boolean,
+  plan: CancelPlan,
+): void {
+  const detach = slot !== null && !publisherReachable;
+  plan.drop = step({
+    address: subscriptionAddress(d.name),
+    node: d.node,
+    kind: 'subscription-drop',
+    action: 'delete',
+    reasonText:
+      `init cancel: subscription ${d.name} is dropped${detach ? `, its slot ${slot} left on ${d.from} (unreachable)` : ''}` +
+      (plan.destroys ? ', its rows kept' : ''),
+    statements: dropSubscriptionStatements(d.name, slot === null ? 'none' : detach ? 'detach' : 'drop', true),
+    hazards: slot !== null && !detach ? ['drops-object', 'drops-slot'] : ['drops-object'],
+  });
+  if (detach) plan.slotLeft = slot;
+  else plan.droppedWithSubscription = slot;
+}
+
+/** What the init copied and the cancel empties: none of a streamed subscription's rows, the only copy of what it received. */
+function truncatedTables(d: SubscriptionSpec, o: CancelObserved, destroys: boolean): TableName[] {
+  if (destroys) return [];
+  const copied = new Set(o.copiedTables.map(qualifiedName));
+  const syncing =
+    o.existing && d.init.method === 'snapshot' ? o.tables.filter((t) => !copied.has(qualifiedName(t))) : [];
+  return [...syncing, ...o.copiedTables];
+}
+
+function reinitCleanupStep(d: SubscriptionSpec): Step {
+  return step({
+    address: subscriptionAddress(d.name),
+    node: d.from,
+    kind: 'publication-drop',
+    action: 'delete',
+    reasonText: `init cancel: an interrupted reinit's temporary publications for ${d.name} go, if any`,
+    statements: temporaryPublications(d.name, d.publications.length).map((t) =>
+      tx(dropPublicationSql(t, true)),
+    ),
+    hazards: [],
+  });
+}
+
+/**
+ * The drop and the truncate are two steps that cannot be one transaction (DROP SUBSCRIPTION
+ * with a slot is not allowed in one), and a cancel that dropped the subscription but could not
+ * empty its tables leaves a half state: so what the role may not do is refused before either,
+ * naming the owner to connect as or the GRANT.
+ */
+function refuseWithoutPrivileges(d: SubscriptionSpec, o: CancelObserved, plan: CancelPlan): void {
+  const role = o.access?.role;
+  if (!role) return;
+  const problems: string[] = [];
+  if (plan.drop && o.existing?.mayDrop === false)
+    problems.push(
+      `${d.node}: role ${role} may not drop subscription ${d.name}, whose owner is ${o.existing.owner ?? 'another role'} ` +
+        `(only its owner or a superuser may); run steep init cancel ${d.name} as ${o.existing.owner ?? 'its owner'} or a superuser`,
+    );
+  const truncated = new Set(plan.truncated);
+  const denied = (o.access?.truncateDenied ?? []).filter((t) => truncated.has(qualifiedName(t)));
+  if (denied.length > 0)
+    problems.push(
+      `${d.node}: role ${role} may not truncate ${listText(denied.map(qualifiedName))}, which init cancel empties (what the copy filled); ` +
+        `run GRANT TRUNCATE ON ${denied.map(quoteTable).join(', ')} TO ${quoteIdent(role)}; on ${d.node} (as the owner or a superuser)`,
+    );
+  if (problems.length === 0) return;
+  throw new SteepError('init.cancel_refused', `${problems.join('; ')}; nothing was changed`, {
+    node: d.node,
+    address: subscriptionAddress(d.name),
+  });
+}

@@ -1,0 +1,256 @@
+import { slotAddress, subscriptionAddress } from '../../model/address.js';
+import type { ClusterState, ObservedNode } from '../../model/cluster.js';
+import { buildConninfo } from '../../model/conninfo.js';
+import { SteepError } from '../../model/errors.js';
+import type { Step } from '../../model/plan.js';
+import { quoteIdent } from '../../model/sql.js';
+import type { SubscriptionSpec, Topology } from '../../model/topology.js';
+import { qualifiedName, quoteQualified } from '../../model/topology.js';
+import { PG15 } from '../../model/versions.js';
+import { dropSlotSql, tx } from '../sqlBuild.js';
+import { copiedTables } from './initCopy.js';
+
+/**
+ * `steep init prepare SUBSCRIPTION` (manual method, docs/steep-yaml.md) as a decision: whether it can run
+ * (the publications exist, the subscription does not, steep's state schema is there), whether
+ * the slot was prepared already, and the replication command that makes the slot with an
+ * exported snapshot, with its undo. Pure: the workflow reads, locks and runs it through the
+ * executors (executors/preparedSlot.ts).
+ */
+
+export type PreparePlan =
+  | {
+      kind: 'prepared';
+      /** the LSN recorded when it was prepared */
+      lsn: string;
+      tables: string[];
+    }
+  | {
+      kind: 'create';
+      /** over a replication connection to the publisher */
+      command: string;
+      /** drops the slot again when it cannot be recorded */
+      undo: Step;
+      tables: string[];
+    };
+
+function where(d: SubscriptionSpec) {
+  return { address: subscriptionAddress(d.name), node: d.node };
+}
+
+/** What must hold before a slot is made: the publications exist, the subscription does not, steep's state schema is there. */
+function checkReady(
+  topology: Topology,
+  d: SubscriptionSpec,
+  publisher: ObservedNode,
+  subscriber: ObservedNode,
+): void {
+  const missing = d.publications.filter((p) => !publisher.publications[p]);
+  if (missing.length > 0) {
+    throw new SteepError(
+      'init.prepare_not_ready',
+      `publication${missing.length > 1 ? 's' : ''} ${missing.join(', ')} of subscription ${d.name} do${missing.length > 1 ? '' : 'es'} not exist on ${d.from} yet, ` +
+        `and a slot made before its publication cannot stream it; run steep apply first, then prepare`,
+      where(d),
+    );
+  }
+  if (subscriber.subscriptions[d.name]) {
+    throw new SteepError(
+      'init.prepare_exists',
+      `subscription ${d.name} already exists on ${d.node}: there is nothing to prepare (steep init status ${d.name} shows where its init stands)`,
+      where(d),
+    );
+  }
+  if (!subscriber.stateSchema.exists) {
+    throw new SteepError(
+      'init.prepare_not_ready',
+      `steep's state schema ${topology.settings.stateSchema} does not exist on ${d.node} yet, and prepare records the slot's LSN there; run steep apply first`,
+      where(d),
+    );
+  }
+}
+
+/** CREATE_REPLICATION_SLOT with an exported snapshot (`hold`) or none. */
+export function createSlotCommand(slot: string, version: number, hold: boolean): string {
+  // PostgreSQL 15 took the options into parentheses; 14 only knows the keywords
+  const snapshot =
+    version >= PG15
+      ? `(SNAPSHOT '${hold ? 'export' : 'nothing'}')`
+      : hold
+        ? 'EXPORT_SNAPSHOT'
+        : 'NOEXPORT_SNAPSHOT';
+  return `CREATE_REPLICATION_SLOT ${quoteIdent(slot)} LOGICAL pgoutput ${snapshot}`;
+}
+
+/** Only a manual init is prepared: checked before anything is read. */
+export function checkPrepareMethod(d: SubscriptionSpec): void {
+  if (d.init.method !== 'manual') {
+    throw new SteepError(
+      'init.prepare_method',
+      `subscription ${d.name} uses init method ${d.init.method}; steep init prepare is for init method manual (a backup restored by you)`,
+      where(d),
+    );
+  }
+}
+
+export function planInitPrepare(
+  topology: Topology,
+  observed: ClusterState,
+  d: SubscriptionSpec,
+  hold: boolean,
+): PreparePlan {
+  checkPrepareMethod(d);
+  for (const n of [d.from, d.node]) {
+    const o = observed.nodes[n]!;
+    if (!o.reachable) throw new SteepError('connect', o.error, { node: n });
+  }
+  const publisher = observed.nodes[d.from] as ObservedNode;
+  const subscriber = observed.nodes[d.node] as ObservedNode;
+  checkReady(topology, d, publisher, subscriber);
+  const tables = copiedTables(topology, observed, d).map(qualifiedName);
+
+  const recorded = subscriber.initState?.slots[d.name];
+  if (publisher.slots[d.slot]) {
+    if (recorded && recorded.slot === d.slot) {
+      if (hold) {
+        throw new SteepError(
+          'init.prepare_exists',
+          `slot ${d.slot} on ${d.from} was prepared already (LSN ${recorded.lsn}), and its snapshot can no longer be exported; ` +
+            `restore a backup consistent at ${recorded.lsn}, or run steep init cancel ${d.name} and prepare again with --hold`,
+          where(d),
+        );
+      }
+      return { kind: 'prepared', lsn: recorded.lsn, tables };
+    }
+    throw new SteepError(
+      'init.prepare_slot_exists',
+      `slot ${d.slot} already exists on ${d.from} and was not made by steep init prepare for ${d.name}; drop it there ` +
+        `(SELECT pg_drop_replication_slot('${d.slot}')) or give the subscription another slot name`,
+      where(d),
+    );
+  }
+  return {
+    kind: 'create',
+    command: createSlotCommand(d.slot, publisher.serverVersion, hold),
+    undo: {
+      id: 'slot-drop',
+      address: slotAddress(d.from, d.slot),
+      node: d.from,
+      kind: 'slot-drop',
+      action: 'delete',
+      reason: 'init-undone',
+      reasonText: `init prepare: slot ${d.slot} could not be recorded on ${d.node}, so it goes again`,
+      changes: [],
+      statements: [tx(dropSlotSql(d.slot))],
+      dependsOn: [],
+      hazards: ['drops-slot'],
+      catalogDigest: '',
+    },
+    tables,
+  };
+}
+
+function shellQuote(s: string): string {
+  return /^[A-Za-z0-9_./:=@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * What the subscription carries of each table its publications filter: a row filter (the
+ * filters of its publications ORed, none when one publishes the table without), a column list
+ * (their union, all columns when one has none). Tables not in the map are carried whole.
+ */
+export function carriedSlices(
+  topology: Topology,
+  d: SubscriptionSpec,
+  tables: string[],
+): Map<string, { columns: string[] | null; where: string | null }> {
+  const whole = new Set<string>();
+  const slices = new Map<string, { columns: Set<string> | null; wheres: Set<string> | null }>();
+  for (const name of d.publications) {
+    const p = topology.publications[name];
+    if (!p) continue;
+    for (const qn of tables) {
+      const [schema] = qn.split('.');
+      if (p.allTables || p.schemas.includes(schema!)) whole.add(qn);
+    }
+    for (const t of p.tables) {
+      const qn = qualifiedName(t);
+      const had = slices.get(qn) ?? { columns: new Set<string>(), wheres: new Set<string>() };
+      had.columns =
+        t.columns === null || had.columns === null ? null : new Set([...had.columns, ...t.columns]);
+      had.wheres = t.where === null || had.wheres === null ? null : new Set([...had.wheres, t.where]);
+      slices.set(qn, had);
+    }
+  }
+  const out = new Map<string, { columns: string[] | null; where: string | null }>();
+  for (const qn of tables) {
+    const s = slices.get(qn);
+    if (!s || whole.has(qn) || (s.columns === null && s.wheres === null)) continue;
+    out.set(qn, {
+      columns: s.columns ? [...s.columns] : null,
+      where: s.wheres ? [...s.wheres].map((w) => `(${w})`).join(' OR ') : null,
+    });
+  }
+  return out;
+}
+
+/**
+ * The pg_dump of the subscribed tables' data at the exported snapshot, and its restore. pg_dump
+ * dumps whole tables, so a table whose publications filter rows or list columns is left out of
+ * it and copied by a psql pipeline of its own instead (`copies`): COPY of exactly the carried rows
+ * and columns at the same snapshot, into the same columns on the subscriber.
+ *
+ * The restore runs in one transaction (a failure leaves no table half-loaded). A superuser's
+ * restore disables triggers, as replication's own copy does; `--disable-triggers` is a
+ * superuser's alone, so another role's restore loads the tables in the order pg_dump gives
+ * their data (referenced tables first) and the foreign keys are checked as it goes.
+ */
+export function dumpCommands(
+  topology: Topology,
+  d: SubscriptionSpec,
+  tables: string[],
+  snapshot: string,
+  subscriberIsSuperuser: boolean,
+): { pgDump: string | null; pgRestore: string | null; copies: string[] } {
+  const from = topology.nodes[d.from]!.connection;
+  const to = topology.nodes[d.node]!.connection;
+  const fromDb = shellQuote(buildConninfo({ ...from, password: undefined }));
+  const toDb = shellQuote(buildConninfo({ ...to, password: undefined }));
+  const file = `${d.name}.dump`;
+  const slices = carriedSlices(topology, d, tables);
+  const whole = tables.filter((qn) => !slices.has(qn));
+  const tableArgs = whole.map((qn) => `--table=${shellQuote(quoteQualified(qn))}`);
+  const pgDump =
+    whole.length === 0
+      ? null
+      : [
+          'pg_dump',
+          `--dbname=${fromDb}`,
+          `--snapshot=${shellQuote(snapshot)}`,
+          '--data-only',
+          '--format=custom',
+          `--file=${shellQuote(file)}`,
+          ...tableArgs,
+        ].join(' ');
+  const pgRestore =
+    whole.length === 0
+      ? null
+      : [
+          'pg_restore',
+          `--dbname=${toDb}`,
+          '--data-only',
+          '--single-transaction',
+          ...(subscriberIsSuperuser ? ['--disable-triggers'] : []),
+          shellQuote(file),
+        ].join(' ');
+  const psql = (db: string) => `psql -X -q -v ON_ERROR_STOP=1 --dbname=${db}`;
+  const copies = [...slices.entries()].map(([qn, s]) => {
+    const columns = s.columns ? ` (${s.columns.map(quoteIdent).join(', ')})` : '';
+    const select = `SELECT ${s.columns ? s.columns.map(quoteIdent).join(', ') : '*'} FROM ${quoteQualified(qn)}${s.where ? ` WHERE ${s.where}` : ''}`;
+    return (
+      `${psql(fromDb)} -c 'BEGIN ISOLATION LEVEL REPEATABLE READ' -c ${shellQuote(`SET TRANSACTION SNAPSHOT '${snapshot}'`)} ` +
+      `-c ${shellQuote(`COPY (${select}) TO STDOUT`)} | ${psql(toDb)} -c ${shellQuote(`COPY ${quoteQualified(qn)}${columns} FROM STDIN`)}`
+    );
+  });
+  return { pgDump, pgRestore, copies };
+}

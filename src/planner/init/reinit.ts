@@ -1,0 +1,288 @@
+import { SteepError } from '../../model/errors.js';
+import { cannotFinishText } from '../../model/initFailure.js';
+import type { InitState } from '../../model/initState.js';
+import { quoteIdent, quoteLiteral } from '../../model/sql.js';
+import { tableOfQualified } from '../../model/topology.js';
+import { truncateTablesSql } from '../sqlBuild.js';
+
+/**
+ * `steep reinit` (README.md's Repairing data): which tables to copy again and the statements that
+ * do it while every other table of the subscription keeps streaming —
+ *
+ *   publisher:  CREATE PUBLICATION <temp> per publication of the subscription, with the same
+ *               options, row filters and column lists, minus the tables to reinit
+ *   subscriber: ALTER SUBSCRIPTION s SET PUBLICATION <temps>        (they leave pg_subscription_rel)
+ *               TRUNCATE them
+ *               ALTER SUBSCRIPTION s SET PUBLICATION <originals> WITH (copy_data = true)
+ *                                                                  (they come back in state i and are copied)
+ *   publisher:  DROP PUBLICATION <temps> once the copy is done
+ *
+ * and, after an interruption, where the recipe stands (the temporary publications and the
+ * subscription's current publications say) so the next run resumes it. Pure: the caller reads.
+ */
+
+export interface ReinitPublication {
+  name: string;
+  publish: string[];
+  viaRoot: boolean;
+  tables: Array<{
+    table: string;
+    schema: string;
+    name: string;
+    columns: string[] | null;
+    filter: string | null;
+  }>;
+}
+
+export type ReinitRequest = { tables: string[] } | { schema: string } | { full: true };
+
+export interface ReinitInput {
+  subscription: string;
+  subscriber: string;
+  publisher: string;
+  /** the subscription's publications as steep.yaml declares them */
+  publications: string[];
+  /** its publications on the subscriber now */
+  current: string[];
+  enabled: boolean;
+  /** every publication of `publications` and of the temporary ones that exists on the publisher */
+  defs: Map<string, ReinitPublication>;
+  /** pg_subscription_rel: `schema.table` → state */
+  subscribed: Map<string, string>;
+  /** the recorded init state; null without steep's state schema */
+  recorded: InitState | null;
+  request: ReinitRequest;
+  /** foreign keys on the subscriber that reference tables of the subscription */
+  foreignKeys: Array<{ from: string; to: string; constraint: string }>;
+  /**
+   * tables copied (`f`) whose table-sync slot is gone from the publisher: their sync can never
+   * finish (model/initFailure.ts), so an init that failed on them is repaired by copying them again
+   */
+  lostSyncSlots: string[];
+}
+
+export interface ReinitStatement {
+  node: 'publisher' | 'subscriber';
+  sql: string;
+}
+
+/** Where an interrupted reinit stands. */
+export type ReinitStage =
+  /** nothing under way: the whole recipe */
+  | 'fresh'
+  /** the subscription is on the temporary publications: truncate and switch back */
+  | 'switched'
+  /** switched back: the copy runs; follow it, then drop the temporary publications */
+  | 'copying';
+
+export interface ReinitPlan {
+  stage: ReinitStage;
+  /** the tables copied again, `schema.table`, sorted */
+  tables: string[];
+  temporary: string[];
+  /** run in order before the copy; the state is `reinitializing` from the first subscriber statement */
+  statements: ReinitStatement[];
+  /** run once every table is ready again */
+  cleanup: ReinitStatement[];
+}
+
+/** The temporary publication standing in for the subscription's `index`-th publication. */
+export function temporaryPublication(subscription: string, index: number): string {
+  return `steep_reinit_${index}_${subscription}`.slice(0, 63);
+}
+
+export function temporaryPublications(subscription: string, count: number): string[] {
+  return Array.from({ length: count }, (_x, i) => temporaryPublication(subscription, i));
+}
+
+const INITIALISED: readonly InitState[] = ['synchronized', 'diverged'];
+
+function same(a: string[], b: string[]): boolean {
+  return a.length === b.length && [...a].sort().join('\0') === [...b].sort().join('\0');
+}
+
+function refuse(message: string): never {
+  throw new SteepError('reinit.refused', message);
+}
+
+function tableEntry(t: ReinitPublication['tables'][number]): string {
+  const cols = t.columns ? ` (${t.columns.map(quoteIdent).join(', ')})` : '';
+  const where = t.filter ? ` WHERE (${t.filter})` : '';
+  return `${quoteIdent(t.schema)}.${quoteIdent(t.name)}${cols}${where}`;
+}
+
+function createTemporary(name: string, p: ReinitPublication, without: Set<string>): string {
+  const tables = p.tables.filter((t) => !without.has(t.table));
+  // `FOR TABLE a, b`: PostgreSQL 14 does not take a TABLE keyword per table
+  const forTables = tables.length > 0 ? ` FOR TABLE ${tables.map(tableEntry).join(', ')}` : '';
+  return (
+    `CREATE PUBLICATION ${quoteIdent(name)}${forTables} WITH (publish = ${quoteLiteral(p.publish.join(', '))}, ` +
+    `publish_via_partition_root = ${p.viaRoot})`
+  );
+}
+
+function setPublication(subscription: string, names: string[], copy: boolean): string {
+  return `ALTER SUBSCRIPTION ${quoteIdent(subscription)} SET PUBLICATION ${names.map(quoteIdent).join(', ')}${copy ? ' WITH (copy_data = true)' : ''}`;
+}
+
+/** Every table the subscription's own publications publish. */
+function carried(input: ReinitInput): string[] {
+  const out = new Set<string>();
+  for (const name of input.publications) {
+    const def = input.defs.get(name);
+    if (!def)
+      refuse(
+        `publication ${name} of subscription ${input.subscription} does not exist on ${input.publisher}: run steep apply first`,
+      );
+    for (const t of def.tables) out.add(t.table);
+  }
+  return [...out].sort();
+}
+
+function requested(input: ReinitInput, all: string[]): string[] {
+  const r = input.request;
+  if ('full' in r) return all;
+  if ('schema' in r) {
+    const inSchema = all.filter((t) => t.startsWith(`${r.schema}.`));
+    if (inSchema.length === 0)
+      refuse(
+        `subscription ${input.subscription} carries no table of schema ${r.schema} (it carries ${all.join(', ') || 'no table'})`,
+      );
+    return inSchema;
+  }
+  const unknown = r.tables.filter((t) => !all.includes(t) || !input.subscribed.has(t));
+  if (unknown.length > 0)
+    refuse(
+      `subscription ${input.subscription} does not carry ${unknown.join(', ')} on ${input.subscriber} (it carries ${all.join(', ') || 'no table'})`,
+    );
+  return [...new Set(r.tables)].sort();
+}
+
+/** The tables a request names (`schema.table`, sorted), checked against what the subscription carries. */
+export function reinitTables(input: ReinitInput): string[] {
+  return requested(input, carried(input));
+}
+
+/** Every table asked for lost its table-sync slot. */
+function allLostSync(input: ReinitInput, wanted: string[]): boolean {
+  const lost = new Set(input.lostSyncSlots);
+  return wanted.every((t) => lost.has(t));
+}
+
+/** Every table asked for lost its table-sync slot, and the init is recorded failed (or not at all). */
+function repairsLostSync(input: ReinitInput, wanted: string[]): boolean {
+  return (input.recorded === 'failed' || input.recorded === null) && allLostSync(input, wanted);
+}
+
+export function planReinit(input: ReinitInput): ReinitPlan {
+  const temporary = temporaryPublications(input.subscription, input.publications.length);
+  const all = carried(input);
+  const wanted = requested(input, all);
+  const existingTemps = temporary.filter((t) => input.defs.has(t));
+  const cleanup: ReinitStatement[] = temporary.map((t) => ({
+    node: 'publisher',
+    sql: `DROP PUBLICATION IF EXISTS ${quoteIdent(t)}`,
+  }));
+  const switchBack: ReinitStatement = {
+    node: 'subscriber',
+    sql: setPublication(input.subscription, input.publications, true),
+  };
+
+  // under way: the temporary publications say which tables, whatever this run asked for
+  if (existingTemps.length > 0 && input.recorded !== 'synchronized' && input.recorded !== 'diverged') {
+    const resumed = resumeReinit(input, existingTemps, all, wanted, { temporary, cleanup, switchBack });
+    if (resumed) return resumed;
+    // interrupted before the switch: start over (the statements below drop the leftovers)
+  } else refuseUninitialised(input, wanted);
+  refuseUnready(input, wanted);
+  const wantedSet = new Set(wanted);
+  const statements: ReinitStatement[] = [
+    ...cleanup,
+    ...input.publications.map(
+      (p, i): ReinitStatement => ({
+        node: 'publisher',
+        sql: createTemporary(temporary[i]!, input.defs.get(p)!, wantedSet),
+      }),
+    ),
+    { node: 'subscriber', sql: setPublication(input.subscription, temporary, false) },
+    { node: 'subscriber', sql: truncateTablesSql(wanted.map(tableOfQualified)) },
+    switchBack,
+  ];
+  return { stage: 'fresh', tables: wanted, temporary, statements, cleanup };
+}
+
+/** A reinit under way, where it stands (null: interrupted before the switch, to start over). */
+function resumeReinit(
+  input: ReinitInput,
+  existingTemps: string[],
+  all: string[],
+  wanted: string[],
+  made: Pick<ReinitPlan, 'temporary' | 'cleanup'> & { switchBack: ReinitStatement },
+): ReinitPlan | null {
+  const { temporary, cleanup, switchBack } = made;
+  const kept = new Set(existingTemps.flatMap((t) => input.defs.get(t)!.tables.map((x) => x.table)));
+  const pending = all.filter((t) => !kept.has(t));
+  const onTemps = same(input.current, existingTemps);
+  // back on the originals: copying once the state says so, or once a pending table is being
+  // copied (stopped between the switch back and recording `copying`)
+  const copying =
+    input.recorded !== 'reinitializing' || pending.some((t) => (input.subscribed.get(t) ?? 'r') !== 'r');
+  const stage: ReinitStage | null = onTemps
+    ? 'switched'
+    : same(input.current, input.publications) && copying
+      ? 'copying'
+      : null;
+  if (stage === null) return null;
+  if (!('full' in input.request) && !same(pending, wanted))
+    refuse(
+      `a reinit of ${pending.join(', ')} in subscription ${input.subscription} is under way: run steep reinit ${input.subscription} --tables ${pending.join(',')} to finish it (the other tables keep streaming)`,
+    );
+  const statements: ReinitStatement[] =
+    stage === 'switched'
+      ? [{ node: 'subscriber', sql: truncateTablesSql(pending.map(tableOfQualified)) }, switchBack]
+      : [];
+  return { stage, tables: pending, temporary, statements, cleanup };
+}
+
+/** No reinit under way: the subscription's init must be done, or failed on tables that lost their table-sync slot. */
+function refuseUninitialised(input: ReinitInput, wanted: string[]): void {
+  // the init failed on them: the other tables may still be copying, which the switches leave alone
+  if (repairsLostSync(input, wanted)) return;
+  if (input.recorded !== null && !INITIALISED.includes(input.recorded) && allLostSync(input, wanted)) {
+    // still recorded under way: apply's follow decides that the loss lasts (a table's slot is
+    // dropped milliseconds before its sync is recorded done), and records the failure reinit repairs
+    refuse(
+      `subscription ${input.subscription} on ${input.subscriber} is ${input.recorded}, and ${cannotFinishText(wanted, input.publisher)}; ` +
+        `steep apply records the init failed once the slot stays gone, then steep reinit ${input.subscription} --tables ${wanted.join(',')} copies ${wanted.length === 1 ? 'it' : 'them'} again`,
+    );
+  }
+  if (input.recorded !== null && !INITIALISED.includes(input.recorded)) {
+    refuse(
+      `subscription ${input.subscription} on ${input.subscriber} is ${input.recorded}, not initialised: reinit repairs a synchronized or diverged subscription; finish its init with steep apply (steep init status ${input.subscription} shows where it stands)`,
+    );
+  }
+}
+
+/** Every table ready, the subscription enabled, and no table left out that references one reinitialised. */
+function refuseUnready(input: ReinitInput, wanted: string[]): void {
+  if (input.recorded === null && !repairsLostSync(input, wanted)) {
+    const notReady = [...input.subscribed].filter(([, s]) => s !== 'r').map(([t]) => t);
+    if (notReady.length > 0)
+      refuse(
+        `subscription ${input.subscription} on ${input.subscriber} is still copying ${notReady.join(', ')}: reinit repairs an initialised subscription`,
+      );
+  }
+  if (!input.enabled)
+    refuse(
+      `subscription ${input.subscription} on ${input.subscriber} is disabled: PostgreSQL refreshes only enabled subscriptions; enable it (steep apply) and run reinit again`,
+    );
+  const wantedSet = new Set(wanted);
+  const blocking = input.foreignKeys.filter((fk) => wantedSet.has(fk.to) && !wantedSet.has(fk.from));
+  if (blocking.length > 0) {
+    const fk = blocking[0]!;
+    refuse(
+      `${fk.to} is referenced by ${fk.from} (foreign key ${fk.constraint}) on ${input.subscriber}, which is not being reinitialised: ` +
+        `truncating ${fk.to} would fail or cascade; reinit both (--tables ${[...wanted, fk.from].join(',')})`,
+    );
+  }
+}

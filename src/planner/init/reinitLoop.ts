@@ -1,0 +1,156 @@
+import { SteepError } from '../../model/errors.js';
+import type { InitState } from '../../model/initState.js';
+import { type MergeStrategy, parseStrategy, resolveStrategy } from '../../model/mergeStrategy.js';
+import { quoteIdent, quoteLiteral } from '../../model/sql.js';
+import { quoteQualified, type SubscriptionSpec } from '../../model/topology.js';
+
+/**
+ * A reinit of tables that the subscriber publishes back to the publisher (a link, a pair of
+ * `origin = none` subscriptions). The truncate-and-copy recipe (planner/init/reinit.ts) would empty
+ * both nodes there: the subscriber's TRUNCATE is its own change, which the way back publishes
+ * and applies on the publisher (session_replication_role does not stop a TRUNCATE or DELETE from
+ * being published), and the copy then brings nothing. So those tables are reconciled in place,
+ * as a merge does, while both subscriptions keep running:
+ *
+ * 1. on both nodes a session that carries a steep replication origin (its writes are skipped by
+ *    `origin = none` subscriptions, so nothing is sent back) takes a session advisory lock, and
+ *    puts a statement trigger on each table that waits for that lock: the application's writes
+ *    to them wait, the subscriptions' apply workers (session_replication_role = replica, which
+ *    fires no ordinary trigger) go on; CREATE TRIGGER itself waits for writers already under way;
+ * 2. once each subscription has applied everything its publisher committed before the triggers,
+ *    nothing of these tables is in flight either way;
+ * 3. the merge's reconcile copies each node's one-sided rows to the other and resolves the keys
+ *    that differ (the link's strategy, else the publisher's row), in those sessions;
+ * 4. the lock is let go (the waiting writes go on and stream as before), then the triggers, which
+ *    wait for nothing any more, are dropped.
+ *
+ * Every row committed on either node is on both afterwards; nothing is emptied.
+ */
+
+export interface LoopInput {
+  /** the subscription reinitialised */
+  subscription: SubscriptionSpec;
+  /** the declared subscriptions on its publisher that receive from its subscriber */
+  back: SubscriptionSpec[];
+  /** per subscription of `back`, the tables its publications publish on the subscriber (`schema.table`) */
+  publishedBack: Map<string, Set<string>>;
+  /** the tables the reinit copies, `schema.table` */
+  tables: string[];
+  enabled: boolean;
+  recorded: InitState | null;
+  /** the state schema: the trigger function lives there */
+  stateSchema: string;
+}
+
+export interface NodeStatements {
+  /** the fence, in order, on one session (it keeps the advisory lock and the origin) */
+  take: string[];
+  /** lets go, in order, on the same session */
+  release: string[];
+}
+
+export interface LoopPlan {
+  /** tables published back: reconciled in place */
+  looped: string[];
+  /** the others: the truncate-and-copy recipe */
+  rest: string[];
+  /** the subscriptions on the way back, for the catch-up wait (name, slot on the subscriber) */
+  back: Array<{ name: string; slot: string }>;
+  strategy: MergeStrategy;
+  /** by node: the publisher's and the subscriber's */
+  publisher: NodeStatements;
+  subscriber: NodeStatements;
+}
+
+const TRIGGER = 'steep_reinit_fence';
+
+/** The replication origin a reinit's writes carry on `node` (origins are per server). */
+export function reinitOriginName(subscription: string, node: string): string {
+  return `steep_reinit_${subscription}_${node}`;
+}
+
+/** The advisory lock's name (hashed by PostgreSQL to its key) the triggers wait for. */
+function lockName(subscription: string): string {
+  return `steep reinit fence ${subscription}`;
+}
+
+function refuse(message: string): never {
+  throw new SteepError('reinit.refused', message);
+}
+
+/** The conflict rule: the link's (or merge's) strategy where it decides one, else the publisher's row. */
+function strategyOf(d: SubscriptionSpec): MergeStrategy {
+  const parsed = d.init.strategy ? parseStrategy(d.init.strategy) : undefined;
+  if (!parsed || parsed.kind === 'manual') return { kind: 'prefer', node: d.from };
+  return resolveStrategy(parsed, { source: d.from, target: d.node, first: d.from });
+}
+
+function fence(
+  subscription: string,
+  node: string,
+  tables: string[],
+  stateSchema: string,
+  lockTimeoutMs: number,
+): NodeStatements {
+  const origin = quoteLiteral(reinitOriginName(subscription, node));
+  const fn = `${quoteIdent(stateSchema)}.${quoteIdent(TRIGGER)}`;
+  const lock = quoteLiteral(lockName(subscription));
+  return {
+    take: [
+      `SELECT pg_catalog.pg_replication_origin_create(${origin}) WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_replication_origin WHERE roname = ${origin})`,
+      `SELECT pg_catalog.pg_replication_origin_session_setup(${origin})`,
+      `SELECT pg_catalog.pg_advisory_lock(pg_catalog.hashtextextended(${lock}, 0))`,
+      'BEGIN',
+      `SET LOCAL lock_timeout = ${Math.max(0, Math.trunc(lockTimeoutMs))}`,
+      `CREATE OR REPLACE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS $fence$ ` +
+        'BEGIN PERFORM pg_catalog.pg_advisory_xact_lock_shared(pg_catalog.hashtextextended(TG_ARGV[0], 0)); RETURN NULL; END $fence$',
+      ...tables.flatMap((t) => [
+        `DROP TRIGGER IF EXISTS ${quoteIdent(TRIGGER)} ON ${quoteQualified(t)}`,
+        `CREATE TRIGGER ${quoteIdent(TRIGGER)} BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON ${quoteQualified(t)} ` +
+          `FOR EACH STATEMENT EXECUTE FUNCTION ${fn}(${lock})`,
+      ]),
+      'COMMIT',
+    ],
+    // the lock first: a writer waiting in the trigger holds its table's lock, which DROP TRIGGER waits for
+    release: [
+      `SELECT pg_catalog.pg_advisory_unlock(pg_catalog.hashtextextended(${lock}, 0))`,
+      'SELECT pg_catalog.pg_replication_origin_session_reset() WHERE pg_catalog.pg_replication_origin_session_is_setup()',
+      `SELECT pg_catalog.pg_replication_origin_drop(${origin}) WHERE EXISTS (SELECT FROM pg_catalog.pg_replication_origin WHERE roname = ${origin})`,
+      'BEGIN',
+      `SET LOCAL lock_timeout = ${Math.max(0, Math.trunc(lockTimeoutMs))}`,
+      ...tables.map((t) => `DROP TRIGGER IF EXISTS ${quoteIdent(TRIGGER)} ON ${quoteQualified(t)}`),
+      'COMMIT',
+    ],
+  };
+}
+
+/** Which tables are published back, and how a reinit reconciles them; null when none is. */
+export function planLoopedReinit(input: LoopInput, lockTimeoutMs: number): LoopPlan | null {
+  const d = input.subscription;
+  const backs = input.back.filter((b) => input.tables.some((t) => input.publishedBack.get(b.name)?.has(t)));
+  if (backs.length === 0) return null;
+  const looped = input.tables.filter((t) => backs.some((b) => input.publishedBack.get(b.name)!.has(t)));
+  const rest = input.tables.filter((t) => !looped.includes(t));
+  const any = [d, ...backs].find((s) => s.options.origin !== 'none');
+  if (any)
+    refuse(
+      `${looped.join(', ')} ${looped.length === 1 ? 'is' : 'are'} replicated both ways between ${d.from} and ${d.node} (subscriptions ${d.name} and ${backs.map((b) => b.name).join(', ')}), ` +
+        `and ${any.name} has origin = ${any.options.origin ?? 'any'}: reinit reconciles such tables with writes the other way must not send back; set origin: none on both (steep apply) and run reinit again`,
+    );
+  if (input.recorded !== null && input.recorded !== 'synchronized' && input.recorded !== 'diverged')
+    refuse(
+      `subscription ${d.name} on ${d.node} is ${input.recorded}, not initialised: reinit repairs a synchronized or diverged subscription; finish its init with steep apply (or steep init cancel ${d.name})`,
+    );
+  if (!input.enabled)
+    refuse(
+      `subscription ${d.name} on ${d.node} is disabled: reinit of tables replicated both ways waits for it to catch up; enable it (steep apply) and run reinit again`,
+    );
+  return {
+    looped,
+    rest,
+    back: backs.map((b) => ({ name: b.name, slot: b.slot })),
+    strategy: strategyOf(d),
+    publisher: fence(d.name, d.from, looped, input.stateSchema, lockTimeoutMs),
+    subscriber: fence(d.name, d.node, looped, input.stateSchema, lockTimeoutMs),
+  };
+}

@@ -1,0 +1,291 @@
+/**
+ * The privilege half of preflight (docs/architecture.md, Inside the planner): the role steep connects as may do what each step
+ * needs, checked in plan: CREATE on the database or the state schema, ownership of what it
+ * alters or drops, CREATE SUBSCRIPTION, the functions a step calls, the load of steep's own copy.
+ * A missing one is a plan error naming the node, the role, what needs it and the GRANT that fixes it.
+ */
+
+import { parseAddress, subscriptionAddress } from '../../model/address.js';
+import type { ObservedNode } from '../../model/cluster.js';
+import { compareText } from '../../model/order.js';
+import { cloudAdminNote, functionsCalled, grantFunction, isCloudAdminRole } from '../../model/privileges.js';
+import { displayTable, quoteIdent } from '../../model/sql.js';
+import { qualifiedName } from '../../model/topology.js';
+import { PG16 } from '../../model/versions.js';
+import { type DraftStep, type PlanContext, sortedKeys } from '../context.js';
+import { checkOwnCopyLoad } from '../init/ownCopyLoad.js';
+
+export function nameOf(step: DraftStep): string {
+  const a = parseAddress(step.address);
+  return a?.kind === 'publication' || a?.kind === 'subscription' ? a.name : '';
+}
+
+/** The role steep connects as may do what the steps need. */
+export function checkPrivileges(ctx: PlanContext): void {
+  const seen = new Set<string>();
+  const fail = (node: string, message: string, address?: string) => {
+    if (seen.has(message)) return;
+    seen.add(message);
+    ctx.error('preflight.privilege', message, { node, address });
+  };
+  for (const step of ctx.steps) {
+    const node = ctx.node(step.node);
+    if (!node) continue;
+    const role = node.role;
+    const name = nameOf(step);
+    const who = `role ${role.name}`;
+    checkFunctions(ctx, step, fail);
+    switch (step.kind) {
+      case 'state-schema':
+        checkStateSchema(ctx, node, fail);
+        break;
+      case 'subscription-init':
+        if (step.changes.some((c) => c.path === 'init.copy' && c.after === 'steep'))
+          checkLoad(ctx, node, name, fail);
+        break;
+      case 'publication-create': {
+        if (!role.superuser && !role.canCreateInDatabase) {
+          fail(
+            node.name,
+            `${node.name}: ${who} may not create publications (no CREATE on database ${node.database}); GRANT CREATE ON DATABASE ${quoteIdent(node.database)} TO ${quoteIdent(role.name)}`,
+          );
+        }
+        const p = ctx.desired.publications[name];
+        if (p && (p.allTables || p.schemas.length > 0) && !role.superuser) {
+          fail(
+            node.name,
+            `${node.name}: publication ${name} uses ${p.allTables ? 'FOR ALL TABLES' : 'TABLES IN SCHEMA'}, which needs a superuser, and ${who} is not one; ` +
+              `list its tables instead (tables: [${coveredTables(ctx, node, p.allTables ? null : p.schemas).join(', ')}]) in steep.yaml`,
+            step.address,
+          );
+        }
+        if (step.action === 'replace') checkOwner(node, 'publication', name, fail, step.address);
+        checkTableOwners(ctx, node, name, step.action === 'replace', fail, step.address);
+        break;
+      }
+      case 'publication-alter': {
+        checkOwner(node, 'publication', name, fail, step.address);
+        checkTableOwners(ctx, node, name, false, fail, step.address);
+        const p = ctx.desired.publications[name];
+        if (p && p.schemas.length > 0 && step.changes.some((c) => c.path === 'schemas') && !role.superuser) {
+          fail(
+            node.name,
+            `${node.name}: publication ${name} sets TABLES IN SCHEMA, which needs a superuser, and ${who} is not one; ` +
+              `list its tables instead (tables: [${coveredTables(ctx, node, p.schemas).join(', ')}]) in steep.yaml`,
+            step.address,
+          );
+        }
+        break;
+      }
+      case 'publication-drop':
+        checkOwner(node, 'publication', name, fail, step.address);
+        break;
+      case 'subscription-create': {
+        checkCreateSubscription(ctx, node, fail);
+        if (step.action === 'replace') checkOwner(node, 'subscription', name, fail, step.address);
+        const d = ctx.desired.subscriptions[name];
+        if (d) checkReplicationRole(ctx, d.from, fail);
+        // two-phase: `steep snapshot apply` loads the files with steep's own copy
+        if (d?.init.method === 'two-phase') checkLoad(ctx, node, name, fail);
+        break;
+      }
+      case 'subscription-alter':
+      case 'subscription-drop':
+        checkOwner(node, 'subscription', name, fail, step.address);
+        break;
+      default:
+        break;
+    }
+  }
+}
+
+type Fail = (node: string, message: string, address?: string) => void;
+
+/** steep's own copy of `name` on `node` without session_replication_role: it loads in foreign-key order (ownCopyLoad.ts). */
+function checkLoad(ctx: PlanContext, node: ObservedNode, name: string, fail: Fail): void {
+  const d = ctx.desired.subscriptions[name];
+  if (!d) return;
+  const { errors, warnings } = checkOwnCopyLoad(ctx.desired, ctx.observed, node, d);
+  for (const e of errors) fail(node.name, e, subscriptionAddress(name));
+  for (const w of warnings)
+    ctx.warn('preflight.load-order', w, { node: node.name, address: subscriptionAddress(name) });
+}
+
+/** The tables FOR ALL TABLES (schemas null) or TABLES IN SCHEMA would publish, as a YAML list. */
+function coveredTables(ctx: PlanContext, node: ObservedNode, schemas: string[] | null): string[] {
+  const state = ctx.desired.settings.stateSchema;
+  return sortedKeys(node.tables)
+    .map((qn) => node.tables[qn]!)
+    .filter((t) => !t.unlogged && (schemas === null || schemas.includes(t.schema)))
+    .filter((t) => t.schema !== state)
+    .map((t) => displayTable(t));
+}
+
+/** What a step is, for a message: `the init of subscription west_orders`. */
+function stepText(step: DraftStep): string {
+  const name = nameOf(step);
+  switch (step.kind) {
+    case 'subscription-init':
+      return `the init of subscription ${name}`;
+    case 'merge-init':
+      return `the merge init of ${name ? `subscription ${name}` : step.address}`;
+    default:
+      return `step ${step.address} (${step.kind})`;
+  }
+}
+
+/**
+ * Every statement's restricted functions (the replication-origin functions,
+ * pg_logical_emit_message) on the node it runs on: a merge init's statements run on both nodes,
+ * so both are checked before anything is written.
+ */
+function checkFunctions(ctx: PlanContext, step: DraftStep, fail: Fail): void {
+  for (const statement of step.statements) {
+    const at = statement.node ?? step.node;
+    const node = ctx.node(at);
+    const gaps = node?.role.gaps;
+    if (!node || !gaps || node.role.superuser) continue;
+    for (const fn of functionsCalled(statement.sql)) {
+      const signature = gaps.functions[fn];
+      if (!signature) continue;
+      fail(
+        at,
+        `${at}: role ${node.role.name} may not execute ${fn}, which ${stepText(step)} calls; ` +
+          `run ${grantFunction(signature, node.role.name)} on ${at} (as a superuser or the cloud admin role)`,
+        step.address,
+      );
+    }
+  }
+}
+
+/** steep's state schema: created (CREATE on the database), or pre-created and writable by the role. */
+function checkStateSchema(ctx: PlanContext, node: ObservedNode, fail: Fail): void {
+  const role = node.role;
+  if (role.superuser) return;
+  const schema = ctx.desired.settings.stateSchema;
+  const state = node.stateSchema;
+  if (!state.exists && !role.canCreateInDatabase) {
+    fail(
+      node.name,
+      `${node.name}: role ${role.name} may not create steep's state schema ${schema} (no CREATE on database ${node.database}); ` +
+        `run GRANT CREATE ON DATABASE ${quoteIdent(node.database)} TO ${quoteIdent(role.name)}; ` +
+        `or CREATE SCHEMA ${quoteIdent(schema)} AUTHORIZATION ${quoteIdent(role.name)}; on ${node.name}`,
+    );
+  } else if (state.exists && state.canCreateIn === false) {
+    fail(
+      node.name,
+      `${node.name}: role ${role.name} may not create steep's state tables in schema ${schema} (no CREATE on it); ` +
+        `run ALTER SCHEMA ${quoteIdent(schema)} OWNER TO ${quoteIdent(role.name)}; on ${node.name}`,
+    );
+  }
+}
+
+function checkOwner(
+  node: ObservedNode,
+  kind: 'publication' | 'subscription',
+  name: string,
+  fail: Fail,
+  address: string,
+): void {
+  const pub = kind === 'publication' ? node.publications[name] : undefined;
+  const o = pub ?? (kind === 'subscription' ? node.subscriptions[name] : undefined);
+  if (!o || node.role.superuser || o.owner === node.role.name) return;
+  const head = `${node.name}: role ${node.role.name} does not own ${kind} ${name} (its owner is ${o.owner}), and only its owner or a superuser may alter, adopt or drop it; `;
+  // PostgreSQL refuses a non-superuser owner for these: the hint must be one that works
+  const superuserOnly =
+    kind === 'subscription' && node.serverVersion < PG16
+      ? 'before PostgreSQL 16 the owner of a subscription must be a superuser'
+      : pub && (pub.allTables || pub.schemas.length > 0)
+        ? `the owner of a ${pub.allTables ? 'FOR ALL TABLES' : 'TABLES IN SCHEMA'} publication must be a superuser`
+        : null;
+  fail(
+    node.name,
+    superuserOnly
+      ? `${head}${superuserOnly}: run steep as ${o.owner} or a superuser on ${node.name}`
+      : // the new owner of a publication or subscription needs CREATE on the database
+        `${head}run ${node.role.canCreateInDatabase ? '' : `GRANT CREATE ON DATABASE ${quoteIdent(node.database)} TO ${quoteIdent(node.role.name)}; `}` +
+          `ALTER ${kind.toUpperCase()} ${quoteIdent(name)} OWNER TO ${quoteIdent(node.role.name)} on ${node.name}`,
+    address,
+  );
+}
+
+/**
+ * CREATE SUBSCRIPTION: a superuser; from 16 a member of pg_create_subscription with CREATE on the
+ * database. Before 16 the managed services let the members of their admin role create them too
+ * (they patch the server): relied on, and said so in a warning.
+ */
+function checkCreateSubscription(ctx: PlanContext, node: ObservedNode, fail: Fail): void {
+  const role = node.role;
+  if (role.superuser) return;
+  if (node.serverVersion < PG16) {
+    const cloud = role.cloudAdminRole;
+    if (cloud !== undefined && isCloudAdminRole(cloud)) {
+      const note = `${node.name}: ${cloudAdminNote(role.name, cloud)}`;
+      if (!ctx.warnings.some((w) => w.message === note))
+        ctx.warn('preflight.cloud-admin', note, { node: node.name });
+      return;
+    }
+    fail(
+      node.name,
+      `${node.name}: CREATE SUBSCRIPTION needs a superuser before PostgreSQL 16, and role ${role.name} is not one; run steep as a superuser on ${node.name}`,
+    );
+    return;
+  }
+  if (!role.canCreateSubscription && role.memberOfCreateSubscription !== true) {
+    fail(
+      node.name,
+      `${node.name}: role ${role.name} may not create subscriptions; GRANT pg_create_subscription TO ${quoteIdent(role.name)}`,
+    );
+  }
+  if (!role.canCreateInDatabase) {
+    fail(
+      node.name,
+      `${node.name}: role ${role.name} may not create subscriptions (no CREATE on database ${node.database}); GRANT CREATE ON DATABASE ${quoteIdent(node.database)} TO ${quoteIdent(role.name)}`,
+    );
+  }
+}
+
+/** Subscribers connect to the publisher as the replication user: it needs REPLICATION (checked when it is steep's own role). */
+function checkReplicationRole(ctx: PlanContext, publisher: string, fail: Fail): void {
+  const spec = ctx.desired.nodes[publisher];
+  const node = ctx.node(publisher);
+  if (!spec || !node) return;
+  const user = (spec.replicationConnection ?? spec.connection).user;
+  if (user !== node.role.name) return;
+  if (node.role.replication || node.role.superuser) return;
+  fail(
+    publisher,
+    `${publisher}: subscribers connect as role ${user}, which lacks the REPLICATION attribute; run ALTER ROLE ${quoteIdent(user)} REPLICATION on ${publisher}`,
+  );
+}
+
+/**
+ * CREATE PUBLICATION … FOR TABLE and ALTER PUBLICATION … ADD TABLE: PostgreSQL lets only a
+ * table's owner (or a member of its owner role, or a superuser) publish it. The tables the step
+ * adds (every one when it creates the publication afresh) that the role does not own.
+ */
+function checkTableOwners(
+  ctx: PlanContext,
+  node: ObservedNode,
+  name: string,
+  fresh: boolean,
+  fail: Fail,
+  address: string,
+): void {
+  const p = ctx.desired.publications[name];
+  if (node.role.superuser || !p || p.allTables) return;
+  const had = new Set(fresh ? [] : (node.publications[name]?.tables ?? []).map(qualifiedName));
+  const owners = new Map<string, string[]>();
+  for (const t of p.tables) {
+    const observed = node.tables[qualifiedName(t)];
+    if (had.has(qualifiedName(t)) || observed?.owned !== false || observed.owner === undefined) continue;
+    owners.set(observed.owner, [...(owners.get(observed.owner) ?? []), displayTable(t)]);
+  }
+  for (const [owner, tables] of [...owners].sort(([a], [b]) => compareText(a, b)))
+    fail(
+      node.name,
+      `${node.name}: role ${node.role.name} does not own ${tables.join(', ')} (owner ${owner}), and only a table's owner may publish it in publication ${name}; ` +
+        `run GRANT ${quoteIdent(owner)} TO ${quoteIdent(node.role.name)}; on ${node.name} (a member of the owner role may), or run steep as ${owner}`,
+      address,
+    );
+}

@@ -1,0 +1,193 @@
+import type { ObservedNode, ObservedPublication } from '../../model/cluster.js';
+import { compareText } from '../../model/order.js';
+import type { Change } from '../../model/plan.js';
+import { displayTable } from '../../model/sql.js';
+import {
+  type GeneratedColumns,
+  type PublicationSpec,
+  type PublicationTable,
+  qualifiedName,
+} from '../../model/topology.js';
+import { GENERATED_COLUMNS_MIN_VERSION } from '../../model/versions.js';
+import { sameJson } from '../context.js';
+import { effectiveGeneratedColumns } from '../defaults.js';
+import type { PublicationParameters } from '../sqlBuild.js';
+import { storedTables } from './publishedRelations.js';
+
+/**
+ * What differs about a publication: the file's and the node's publication in one comparable
+ * shape (`PublicationShape`), and the typed difference between them (`PublicationDiff`), from
+ * which `publications.ts` writes the statements and the reason.
+ */
+
+export interface PublicationShape {
+  allTables: boolean;
+  tables: PublicationTable[];
+  schemas: string[];
+  publish: string[];
+  viaPartitionRoot: boolean;
+  generatedColumns: GeneratedColumns | null;
+}
+
+export function sortTables(tables: readonly PublicationTable[]): PublicationTable[] {
+  return [...tables]
+    .map((t) => ({ ...t, columns: t.columns ? [...t.columns].sort(compareText) : null }))
+    .sort((a, b) => compareText(a.schema, b.schema) || compareText(a.name, b.name));
+}
+
+function tableNames(tables: readonly PublicationTable[]): string[] {
+  return tables.map(displayTable);
+}
+
+/** The desired row filter as PostgreSQL prints it (looked up by the catalog), else as written. */
+function normalisedFilter(node: ObservedNode, t: PublicationTable): string | null {
+  if (t.where === null) return null;
+  return node.rowFilters[qualifiedName(t)]?.[t.where] ?? t.where;
+}
+
+/**
+ * The publication as PostgreSQL will store it on `node`: row filters as it prints them, the
+ * inheritance children of a table without `only` added (storedTables), so a converged
+ * publication compares equal.
+ */
+export function desiredShape(spec: PublicationSpec, node: ObservedNode): PublicationShape {
+  const normalised = spec.tables.map((t) => ({ ...t, where: normalisedFilter(node, t) }));
+  return {
+    allTables: spec.allTables,
+    tables: spec.allTables ? [] : sortTables(storedTables(normalised, node.tables)),
+    schemas: spec.allTables ? [] : [...spec.schemas].sort(compareText),
+    publish: [...spec.publish],
+    viaPartitionRoot: spec.viaPartitionRoot,
+    generatedColumns: effectiveGeneratedColumns(spec.generatedColumns, node.serverVersion),
+  };
+}
+
+/** A publication as the node holds it, in the shape the file's publications are compared in. */
+export function observedShape(o: ObservedPublication, serverVersion: number): PublicationShape {
+  return {
+    allTables: o.allTables,
+    tables: sortTables(o.tables),
+    schemas: [...o.schemas].sort(compareText),
+    publish: [...o.publish],
+    viaPartitionRoot: o.viaPartitionRoot,
+    generatedColumns: serverVersion >= GENERATED_COLUMNS_MIN_VERSION ? o.generatedColumns : null,
+  };
+}
+
+/** Every attribute as a change from nothing (create) or to nothing (delete). */
+export function shapeChanges(p: PublicationShape, side: 'before' | 'after'): Change[] {
+  const value = (path: string, v: unknown): Change =>
+    side === 'after' ? { path, before: null, after: v } : { path, before: v, after: null };
+  const out: Change[] = [value('allTables', p.allTables), value('tables', tableNames(p.tables))];
+  for (const t of p.tables) {
+    if (t.columns) out.push(value(`tables[${displayTable(t)}].columns`, t.columns));
+    if (t.where !== null) out.push(value(`tables[${displayTable(t)}].where`, t.where));
+  }
+  out.push(
+    value('schemas', p.schemas),
+    value('publish', p.publish),
+    value('viaPartitionRoot', p.viaPartitionRoot),
+  );
+  if (p.generatedColumns !== null) out.push(value('generatedColumns', p.generatedColumns));
+  return out;
+}
+
+/** How an existing publication differs from the file. */
+export interface PublicationDiff {
+  /** every attribute that differs, file against node, in the plan's order */
+  changes: Change[];
+  /** allTables differs: PostgreSQL cannot alter it, only a drop and a create change it */
+  replace: boolean;
+  /** tables, schemas, a column list or a row filter differ: one `SET TABLE …` sets them all */
+  objectsChanged: boolean;
+  /** what a subscriber receives changes (tables, schemas, allTables, viaPartitionRoot): subscribers refresh */
+  membershipChanged: boolean;
+  /** tables (as SQL prints them) whose column list or row filter changes: rows already copied are not re-copied */
+  filterChanged: string[];
+  /** the parameters that differ, as `SET (…)` sets them */
+  params: PublicationParameters;
+  /** the comment steep sets: the object's own text kept, steep's marker after it */
+  comment: string;
+  commentChanged: boolean;
+}
+
+/**
+ * `d`: the file's publication as the node will store it; `observed`: the node's; `comment`:
+ * the comment it should carry. Row filters are compared as PostgreSQL prints them and shown as
+ * the file writes them.
+ */
+export function diffPublication(
+  spec: PublicationSpec,
+  d: PublicationShape,
+  observed: PublicationShape,
+  observedComment: string | null,
+  comment: string,
+): PublicationDiff {
+  const changes: Change[] = [];
+  const replace = d.allTables !== observed.allTables;
+  if (replace) changes.push({ path: 'allTables', before: observed.allTables, after: d.allTables });
+
+  let objectsChanged = false;
+  let membershipChanged = replace;
+  const filterChanged: string[] = [];
+  const before = tableNames(observed.tables);
+  const after = tableNames(d.tables);
+  if (!sameJson(before, after)) {
+    changes.push({ path: 'tables', before, after });
+    objectsChanged = true;
+    membershipChanged = true;
+  }
+  const observedByName = new Map(observed.tables.map((t) => [qualifiedName(t), t]));
+  const writtenWhere = new Map(spec.tables.map((t) => [qualifiedName(t), t.where]));
+  for (const t of d.tables) {
+    const ot = observedByName.get(qualifiedName(t));
+    if (!ot) continue;
+    const qn = displayTable(t);
+    if (!sameJson(t.columns, ot.columns)) {
+      changes.push({ path: `tables[${qn}].columns`, before: ot.columns, after: t.columns });
+      objectsChanged = true;
+      filterChanged.push(qn);
+    }
+    if (t.where !== ot.where) {
+      changes.push({
+        path: `tables[${qn}].where`,
+        before: ot.where,
+        after: writtenWhere.get(qualifiedName(t)) ?? t.where,
+      });
+      objectsChanged = true;
+      if (!filterChanged.includes(qn)) filterChanged.push(qn);
+    }
+  }
+  if (!sameJson(observed.schemas, d.schemas)) {
+    changes.push({ path: 'schemas', before: observed.schemas, after: d.schemas });
+    objectsChanged = true;
+    membershipChanged = true;
+  }
+  const params: PublicationParameters = {};
+  if (!sameJson(observed.publish, d.publish)) {
+    changes.push({ path: 'publish', before: observed.publish, after: d.publish });
+    params.publish = spec.publish;
+  }
+  if (observed.viaPartitionRoot !== d.viaPartitionRoot) {
+    changes.push({ path: 'viaPartitionRoot', before: observed.viaPartitionRoot, after: d.viaPartitionRoot });
+    params.viaPartitionRoot = d.viaPartitionRoot;
+    // partitions ↔ their root: what a subscriber receives changes shape
+    membershipChanged = true;
+  }
+  if (observed.generatedColumns !== d.generatedColumns) {
+    changes.push({ path: 'generatedColumns', before: observed.generatedColumns, after: d.generatedColumns });
+    params.generatedColumns = d.generatedColumns;
+  }
+  const commentChanged = observedComment !== comment;
+  if (commentChanged) changes.push({ path: 'comment', before: observedComment, after: comment });
+  return {
+    changes,
+    replace,
+    objectsChanged,
+    membershipChanged,
+    filterChanged,
+    params,
+    comment,
+    commentChanged,
+  };
+}

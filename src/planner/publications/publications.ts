@@ -1,0 +1,411 @@
+/**
+ * Publications: create, update in place (one atomic `SET TABLE …` for tables, schemas, row
+ * filters and column lists; `SET (…)` for the parameters), replace only for allTables ↔ a
+ * list, delete what this topology manages and the file no longer declares. What differs is
+ * `publicationDiff.ts`; here the statements and the reason of each step; the fate of observed
+ * publications and `protect` are the skeleton in `managedObjects.ts`.
+ */
+import { publicationAddress } from '../../model/address.js';
+import type { ObservedNode, ObservedPublication } from '../../model/cluster.js';
+import { compareText } from '../../model/order.js';
+import { commentWithMarker, formatOwnership } from '../../model/ownership.js';
+import type { Action, Reason, Statement } from '../../model/plan.js';
+import { displayTable } from '../../model/sql.js';
+import { type PublicationSpec, qualifiedName } from '../../model/topology.js';
+import {
+  GENERATED_COLUMNS_MIN_VERSION,
+  majorVersion,
+  PUBLICATION_FILTERS_MIN_VERSION,
+} from '../../model/versions.js';
+import { adoptionWords } from '../adopt.js';
+import {
+  type DraftStep,
+  declaredText,
+  listText,
+  PHASE,
+  type PlanContext,
+  sortedKeys,
+  stepKey,
+} from '../context.js';
+import { publicationDigest } from '../digest.js';
+import { recordDrift } from '../drift.js';
+import {
+  type ManagedDrop,
+  type ManagedResource,
+  mayReplace,
+  planObservedObjects,
+} from '../managedObjects.js';
+import { renamePart, renameWords } from '../renameStep.js';
+import type { Rename } from '../renames.js';
+import {
+  alterPublicationParametersSql,
+  commentOnSql,
+  createPublicationSql,
+  dropPublicationSql,
+  type PublicationParameters,
+  setPublicationObjectsSql,
+  tx,
+} from '../sqlBuild.js';
+import { catchUpSql, slotsToCatchUp } from './publicationCatchUp.js';
+import {
+  desiredShape,
+  diffPublication,
+  observedShape,
+  type PublicationDiff,
+  type PublicationShape,
+  shapeChanges,
+  sortTables,
+} from './publicationDiff.js';
+
+/** `node/publication`, the key of `PublicationsOutcome.membershipChanged`. */
+export function publicationRef(node: string, name: string): string {
+  return `${node}/${name}`;
+}
+
+/** What planning the publications tells the subscriptions' planning. */
+export interface PublicationsOutcome {
+  /** `node/publication` (publicationRef) whose set of published tables changes in this plan: subscribers refresh */
+  membershipChanged: ReadonlySet<string>;
+}
+
+const PUBLICATIONS: ManagedResource<ObservedPublication> = {
+  kind: 'publication',
+  address: publicationAddress,
+  observedOn: (node) => node.publications,
+  drop: publicationDrop,
+};
+
+/** `renames`: publications renamed in place, by new name (`renames.ts`) */
+export function planPublications(
+  ctx: PlanContext,
+  renames: ReadonlyMap<string, Rename>,
+): PublicationsOutcome {
+  const blocked = planObservedObjects(ctx, PUBLICATIONS);
+  const membershipChanged = new Set<string>();
+  for (const name of sortedKeys(ctx.desired.publications)) {
+    const spec = ctx.desired.publications[name]!;
+    const node = ctx.node(spec.node);
+    const address = publicationAddress(spec.name);
+    if (!node || blocked.has(address) || !checkPublication(ctx, spec, node)) continue;
+    const planned = planDesiredPublication(ctx, spec, node, renames.get(name));
+    if (planned.membershipChanged) membershipChanged.add(publicationRef(node.name, spec.name));
+    if (planned.step) ctx.addStep(planned.step);
+  }
+  return { membershipChanged };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+function versionText(node: ObservedNode): string {
+  return `${node.name} runs PostgreSQL ${node.serverVersionText || majorVersion(node.serverVersion)}`;
+}
+
+/** Version gates and row filters PostgreSQL refused: plan errors; false when the publication cannot be planned. */
+function checkPublication(ctx: PlanContext, d: PublicationSpec, node: ObservedNode): boolean {
+  const address = publicationAddress(d.name);
+  const where = { address, node: node.name };
+  let ok = true;
+  const v = node.serverVersion;
+  if (v < PUBLICATION_FILTERS_MIN_VERSION) {
+    const need = majorVersion(PUBLICATION_FILTERS_MIN_VERSION);
+    for (const t of d.tables) {
+      if (t.columns) {
+        ok = false;
+        ctx.error(
+          'unsupported-option',
+          `publication ${d.name}: a column list (tables: ${displayTable(t)}) needs PostgreSQL ${need} or later; ${versionText(node)}`,
+          where,
+        );
+      }
+      if (t.where !== null) {
+        ok = false;
+        ctx.error(
+          'unsupported-option',
+          `publication ${d.name}: a row filter (tables: ${displayTable(t)} where) needs PostgreSQL ${need} or later; ${versionText(node)}`,
+          where,
+        );
+      }
+    }
+    if (d.schemas.length > 0) {
+      ok = false;
+      ctx.error(
+        'unsupported-option',
+        `publication ${d.name}: schemas (FOR TABLES IN SCHEMA) need PostgreSQL ${need} or later; ${versionText(node)}`,
+        where,
+      );
+    }
+  }
+  if (v < GENERATED_COLUMNS_MIN_VERSION && d.generatedColumns === 'stored') {
+    ok = false;
+    ctx.error(
+      'unsupported-option',
+      `publication ${d.name}: generatedColumns needs PostgreSQL ${majorVersion(GENERATED_COLUMNS_MIN_VERSION)} or later; ${versionText(node)}`,
+      where,
+    );
+  }
+  for (const t of d.tables) {
+    if (t.where === null) continue;
+    const refused = node.rowFilterErrors[qualifiedName(t)]?.[t.where];
+    if (refused !== undefined) {
+      ok = false;
+      ctx.error(
+        'row-filter',
+        `${node.name}: PostgreSQL refuses the row filter of ${displayTable(t)} in publication ${d.name} (${t.where}): ${refused}; ` +
+          'write it as one boolean expression over the columns of the table',
+        where,
+      );
+    }
+  }
+  return ok;
+}
+
+interface Planned {
+  step?: DraftStep;
+  membershipChanged: boolean;
+}
+
+function planDesiredPublication(
+  ctx: PlanContext,
+  spec: PublicationSpec,
+  node: ObservedNode,
+  renamed: Rename | undefined,
+): Planned {
+  const address = publicationAddress(spec.name);
+  const d = desiredShape(spec, node);
+  // the statements name the tables as the file does (ONLY, filters as written)
+  const written = { ...d, tables: spec.allTables ? [] : sortTables(spec.tables) };
+  const marker = formatOwnership({ topology: ctx.desired.topology, protect: spec.protect });
+  const step = {
+    key: stepKey('publication', node.name, spec.name),
+    phase: PHASE.publication,
+    address,
+    node: node.name,
+    deps: [],
+  };
+  const o = node.publications[spec.name];
+
+  if (!o) {
+    const readers = slotsToCatchUp(ctx, spec);
+    const waits =
+      readers.length > 0
+        ? `; then waits until ${listText(readers.map((r) => r.subscription))} ${readers.length === 1 ? 'has' : 'have'} confirmed a position past its creation, ` +
+          'before any subscription reads it (a change decoded before it would be lost)'
+        : '';
+    return {
+      membershipChanged: true,
+      step: {
+        ...step,
+        kind: 'publication-create',
+        action: 'create',
+        reason: 'absent',
+        reasonText: `${declaredText(spec)}, absent on ${node.name}${waits}`,
+        changes: shapeChanges(written, 'after'),
+        statements: [
+          ...createStatements(spec, written, d, marker),
+          ...(readers.length > 0
+            ? [
+                catchUpSql(
+                  spec.name,
+                  readers.map((r) => r.slot),
+                ),
+              ]
+            : []),
+        ],
+        hazards: [],
+        catalogDigest: publicationDigest(null),
+      },
+    };
+  }
+
+  const observed = observedShape(o, node.serverVersion);
+  const diff = diffPublication(spec, d, observed, o.comment, commentWithMarker(o.comment, marker));
+  if (diff.changes.length === 0 && !renamed) return { membershipChanged: false };
+
+  // being adopted is not drift; a managed object changed outside steep is (a renamed one was
+  // recorded under its old name)
+  const adopted = o.managedBy === null;
+  const was = renamed ? { ...o, name: renamed.from } : o;
+  const recorded = { address: publicationAddress(was.name), digest: publicationDigest(was) };
+  const byHand = !adopted && recordDrift(ctx, node, address, diff.changes, recorded);
+  const planned = { membershipChanged: diff.membershipChanged };
+
+  if (diff.replace && renamed) {
+    ctx.error(
+      'rename.replace',
+      `publication ${spec.name}: renamed from ${renamed.from}, but allTables also changes, which only a drop and a create do; rename it first, apply, then change allTables`,
+      { address, node: node.name },
+    );
+    return planned;
+  }
+  if (diff.replace) {
+    if (!mayReplace(ctx, 'publication', spec, node.name, address, 'allTables cannot change in place'))
+      return planned;
+    return {
+      ...planned,
+      step: {
+        ...step,
+        kind: 'publication-create',
+        action: 'replace',
+        reason: 'cannot-alter',
+        reasonText:
+          `allTables changes from ${observed.allTables} to ${d.allTables}, which PostgreSQL cannot alter in place: ` +
+          `the publication is dropped and created again on ${node.name}`,
+        changes: diff.changes,
+        statements: [tx(dropPublicationSql(spec.name)), ...createStatements(spec, written, d, marker)],
+        hazards: ['drops-object'],
+        catalogDigest: publicationDigest(o),
+      },
+    };
+  }
+
+  if (diff.filterChanged.length > 0) warnNoRecopy(ctx, spec, diff.filterChanged);
+  const words = alterWords(node, o, diff, adopted, byHand);
+  const rename = renamed ? renamePart(ctx, 'publication', renamed) : undefined;
+  return {
+    ...planned,
+    step: {
+      ...step,
+      kind: 'publication-alter',
+      ...(rename ? renameWords(rename, diff.changes, words, false) : words),
+      changes: [...(rename ? [rename.change] : []), ...diff.changes],
+      statements: [...(rename?.statements ?? []), ...alterStatements(spec.name, written, observed, diff)],
+      hazards: [],
+      catalogDigest: publicationDigest(o),
+    },
+  };
+}
+
+function createStatements(
+  spec: PublicationSpec,
+  written: PublicationShape,
+  d: PublicationShape,
+  marker: string,
+): Statement[] {
+  const params: PublicationParameters = {
+    publish: spec.publish,
+    viaPartitionRoot: d.viaPartitionRoot,
+    generatedColumns: d.generatedColumns,
+  };
+  return [
+    tx(createPublicationSql(spec.name, written, params)),
+    tx(commentOnSql('PUBLICATION', spec.name, marker)),
+  ];
+}
+
+/**
+ * The in-place alter. PostgreSQL refuses a row filter or column list on a partitioned table
+ * while publish_via_partition_root is false, and refuses to turn it off while one is there:
+ * turning it on comes before the tables, turning it off after them.
+ */
+function alterStatements(
+  name: string,
+  written: PublicationShape,
+  observed: PublicationShape,
+  diff: PublicationDiff,
+): Statement[] {
+  const statements: Statement[] = [];
+  const objects = diff.objectsChanged ? [tx(setPublicationObjectsSql(name, written, observed))] : [];
+  const parameters =
+    Object.keys(diff.params).length > 0 ? [tx(alterPublicationParametersSql(name, diff.params))] : [];
+  if (diff.params.viaPartitionRoot === true) statements.push(...parameters, ...objects);
+  else statements.push(...objects, ...parameters);
+  if (diff.commentChanged) statements.push(tx(commentOnSql('PUBLICATION', name, diff.comment)));
+  return statements;
+}
+
+/** The action and reason of an in-place alter: an adoption, drift, or the file changed. */
+function alterWords(
+  node: ObservedNode,
+  o: ObservedPublication,
+  diff: PublicationDiff,
+  adopted: boolean,
+  byHand: boolean,
+): { action: Action; reason: Reason; reasonText: string } {
+  const paths = diff.changes.map((c) => c.path);
+  if (adopted)
+    return adoptionWords(
+      node.name,
+      o.comment,
+      paths.filter((p) => p !== 'comment'),
+    );
+  return {
+    action: 'update',
+    reason: byHand ? 'drifted' : 'config-changed',
+    reasonText: byHand
+      ? `differs from steep.yaml on ${node.name}: ${listText(paths)}`
+      : `steep.yaml changes ${listText(paths)} on ${node.name}`,
+  };
+}
+
+/** A row-filter or column-list change is not re-copied: name `steep reinit` for every subscriber. */
+function warnNoRecopy(ctx: PlanContext, spec: PublicationSpec, tables: string[]): void {
+  const address = publicationAddress(spec.name);
+  const receivers = sortedKeys(ctx.desired.subscriptions)
+    .map((n) => ctx.desired.subscriptions[n]!)
+    .filter((s) => s.from === spec.node && s.publications.includes(spec.name));
+  const list = [...tables].sort(compareText);
+  if (receivers.length === 0) {
+    ctx.warn(
+      'no-recopy',
+      `publication ${spec.name} changes the row filter or column list of ${listText(list)}: rows already copied to a subscriber are not re-copied`,
+      { address, node: spec.node },
+    );
+    return;
+  }
+  for (const s of receivers) {
+    ctx.warn(
+      'no-recopy',
+      `publication ${spec.name} changes the row filter or column list of ${listText(list)}: PostgreSQL does not re-copy ` +
+        `rows subscription ${s.name} already has; run steep reinit ${s.name} --tables ${list.join(',')} to resynchronise them`,
+      { address, node: spec.node },
+    );
+  }
+}
+
+/** Keys of the steps (update or drop) of every observed subscription that subscribes to node/name. */
+function subscriptionKeysUsing(ctx: PlanContext, node: string, name: string): string[] {
+  const keys: string[] = [];
+  for (const n of ctx.reachableNodes()) {
+    for (const s of sortedKeys(n.subscriptions)) {
+      const sub = n.subscriptions[s]!;
+      if (sub.from === node && sub.publications.includes(name)) {
+        keys.push(stepKey('subscription', n.name, s), stepKey('subscription-drop', n.name, s));
+      }
+    }
+  }
+  return keys;
+}
+
+/** The drop of a publication this topology manages and the file no longer declares. */
+function publicationDrop(ctx: PlanContext, node: ObservedNode, o: ObservedPublication): ManagedDrop {
+  const topology = ctx.desired.topology;
+  // subscriptions that keep using it after this plan
+  const users: string[] = [];
+  for (const n of ctx.reachableNodes()) {
+    for (const s of sortedKeys(n.subscriptions)) {
+      const sub = n.subscriptions[s]!;
+      if (sub.from !== node.name || !sub.publications.includes(o.name)) continue;
+      const d = ctx.desired.subscriptions[s];
+      const keeps =
+        d?.node === n.name
+          ? d.from === node.name && d.publications.includes(o.name)
+          : !sub.managedBy || sub.managedBy.topology !== topology;
+      if (keeps) users.push(`${s} on ${n.name}`);
+    }
+  }
+  if (users.length > 0) {
+    ctx.warn(
+      'publication-in-use',
+      `publication ${o.name} on ${node.name} is dropped while subscription ${listText(users)} still subscribes to it: ` +
+        'it will fail until its publication list no longer names it',
+      { address: publicationAddress(o.name), node: node.name },
+    );
+  }
+  return {
+    changes: shapeChanges(observedShape(o, node.serverVersion), 'before'),
+    statements: [tx(dropPublicationSql(o.name))],
+    hazards: [],
+    deps: subscriptionKeysUsing(ctx, node.name, o.name),
+    catalogDigest: publicationDigest(o),
+  };
+}

@@ -1,0 +1,66 @@
+import { columnDefinitionText, type TableColumn, type TableSchema } from '../../model/tableSchema.js';
+import { alterColumn, alterTableSql, renameColumnSql } from './tableDdl.js';
+
+/**
+ * A column renamed on the publisher (docs/steep-yaml.md, "A renamed column"): the subscriber
+ * still has the old name, and the publisher's rows carry the new one, which PostgreSQL's apply
+ * worker cannot find (it stops on that table, in a loop, until the column is there). Catalogs
+ * keep no rename history, so it is recognised by one rule: exactly one received publisher
+ * column is missing on the subscriber, exactly one subscriber column is absent on the
+ * publisher, both have the same definition (type, default, nullability) at the same ordinal
+ * position (attnum, which a rename keeps), and every other column matches. Anything else with
+ * a column missing and one only on the subscriber is `unclear`: a plan error naming both and
+ * the two ways out, never an ADD COLUMN that would leave the old rows' values in the old column.
+ */
+export type ColumnRename =
+  | { kind: 'rename'; from: TableColumn; to: TableColumn }
+  | { kind: 'unclear'; missing: TableColumn[]; extra: TableColumn[] };
+
+/**
+ * `pub` and `sub` are the table on the publisher and subscriber; `received` the publisher's
+ * columns the subscription receives (null: all). null when no column is both missing and extra.
+ */
+export function findRename(
+  pub: TableSchema,
+  sub: TableSchema,
+  received: ReadonlySet<string> | null,
+): ColumnRename | null {
+  const subByName = new Map(sub.columns.map((c) => [c.name, c]));
+  const pubNames = new Set(pub.columns.map((c) => c.name));
+  const considered = pub.columns.filter((c) => received === null || received.has(c.name));
+  const missing = considered.filter((c) => !subByName.has(c.name));
+  const extra = sub.columns.filter((c) => !pubNames.has(c.name));
+  if (missing.length === 0 || extra.length === 0) return null;
+  const [to] = missing;
+  const [from] = extra;
+  const othersMatch = considered.every((l) => {
+    const r = subByName.get(l.name);
+    return r === undefined || columnDefinitionText(l) === columnDefinitionText(r);
+  });
+  if (
+    missing.length === 1 &&
+    extra.length === 1 &&
+    othersMatch &&
+    to!.ordinal === from!.ordinal &&
+    columnDefinitionText(to!) === columnDefinitionText(from!)
+  )
+    return { kind: 'rename', from: from!, to: to! };
+  return { kind: 'unclear', missing, extra };
+}
+
+/** What the DBA can run on `node` for an unclear case: rename each candidate by hand, or add the column. */
+export function renameOrAddText(
+  table: TableSchema,
+  r: { missing: TableColumn[]; extra: TableColumn[] },
+  node: string,
+): string {
+  const names = (cs: TableColumn[]) => cs.map((c) => c.name).join(', ');
+  const [to] = r.missing;
+  const [from] = r.extra;
+  return (
+    `column(s) ${names(r.missing)} of ${table.schema}.${table.name} on the publisher are missing on ${node}, and column(s) ${names(r.extra)} exist only on ` +
+    `${node}: steep cannot tell a renamed column from a new one here. If ${to!.name} is ${from!.name} renamed, rename it ` +
+    `on ${node} (${renameColumnSql(table, from!.name, to!.name)}); if it is a new column, add it on ${node} ` +
+    `(${alterTableSql(table, [alterColumn.add(to!)]).replace(/\n\s*/g, ' ')}); then plan again`
+  );
+}

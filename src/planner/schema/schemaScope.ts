@@ -1,0 +1,128 @@
+import type { ClusterState } from '../../model/cluster.js';
+import { compareText } from '../../model/order.js';
+import type { NodeTableSchemas, ObservedTableSchema, TableScope } from '../../model/tableSchema.js';
+import type { PublicationSpec, SubscriptionSpec, TableName, Topology } from '../../model/topology.js';
+
+/**
+ * Which tables a subscription receives, and so which tables' columns the catalog must read on
+ * its publisher and subscriber. Pure: from the file alone (the scope) and, for `allTables` /
+ * `schemas`, the publisher's tables (the expansion). steep's state schema is never in it: it
+ * exists on every node and is steep's own.
+ */
+
+function compareNames(a: TableName, b: TableName): number {
+  return compareText(a.schema, b.schema) || compareText(a.name, b.name);
+}
+
+/**
+ * The tables of `topology`'s subscriptions, per node (publisher and subscriber alike); with
+ * `objects` where a subscription with schemaSync: auto involves the node.
+ */
+export function subscribedScopes(topology: Topology): Record<string, TableScope> {
+  const acc = new Map<
+    string,
+    { all: boolean; schemas: Set<string>; tables: Map<string, TableName>; objects: boolean }
+  >();
+  const add = (node: string, p: PublicationSpec, auto: boolean) => {
+    let s = acc.get(node);
+    if (!s) {
+      s = { all: false, schemas: new Set(), tables: new Map(), objects: false };
+      acc.set(node, s);
+    }
+    if (auto) s.objects = true;
+    if (p.allTables) s.all = true;
+    for (const schema of p.schemas) s.schemas.add(schema);
+    for (const t of p.tables) s.tables.set(`${t.schema}.${t.name}`, { schema: t.schema, name: t.name });
+  };
+  for (const d of Object.values(topology.subscriptions)) {
+    for (const name of d.publications) {
+      const p = topology.publications[name];
+      if (!p) continue;
+      add(d.from, p, d.schemaSync === 'auto');
+      add(d.node, p, d.schemaSync === 'auto');
+    }
+  }
+  const out: Record<string, TableScope> = {};
+  for (const node of [...acc.keys()].sort(compareText)) {
+    const s = acc.get(node)!;
+    const scope: TableScope = s.all
+      ? { all: true, schemas: [], tables: [] }
+      : {
+          all: false,
+          schemas: [...s.schemas].sort(compareText),
+          tables: [...s.tables.values()].sort(compareNames),
+        };
+    // types, sequences, schemas, extensions: what auto mode's CREATE needs
+    if (s.objects) scope.objects = true;
+    out[node] = scope;
+  }
+  return out;
+}
+
+/**
+ * The tables `d` receives from its publisher, by `schema.table`, each with the columns it
+ * receives (a publication's column list) or null for every column. Sorted by name. Tables named
+ * in a publication but absent on the publisher are left out (preflight reports them).
+ */
+export function receivedTables(
+  topology: Topology,
+  d: SubscriptionSpec,
+  publisher: NodeTableSchemas<ObservedTableSchema>,
+  stateSchema: string,
+): Map<string, Set<string> | null> {
+  const out = new Map<string, Set<string> | null>();
+  const receive = (qn: string, columns: readonly string[] | null) => {
+    if (!publisher.tables[qn] || qn.startsWith(`${stateSchema}.`)) return;
+    const had = out.get(qn);
+    if (columns === null || had === null) out.set(qn, null);
+    else out.set(qn, new Set([...(had ?? []), ...columns]));
+  };
+  for (const name of [...d.publications].sort(compareText)) {
+    const p = topology.publications[name];
+    if (!p) continue;
+    for (const [qn, t] of Object.entries(publisher.tables)) {
+      if (t.schema === stateSchema) continue;
+      if (p.allTables || p.schemas.includes(t.schema)) receive(qn, null);
+    }
+    for (const t of p.tables) receive(`${t.schema}.${t.name}`, t.columns);
+  }
+  return new Map([...out.entries()].sort(([a], [b]) => compareText(a, b)));
+}
+
+/**
+ * The tables whose columns a plan still needs, per node, once the catalog read only their
+ * fingerprints: each table a subscription receives whose fingerprint differs between its
+ * publisher and subscriber, or that one of them lacks, on each side that has it without its
+ * columns. Empty when every received table matches, as in a plan with nothing to change.
+ * Sorted by node, then table.
+ */
+export function columnRequests(topology: Topology, observed: ClusterState): Map<string, TableName[]> {
+  const acc = new Map<string, Map<string, TableName>>();
+  const need = (node: string, t: TableName) => {
+    const tables = acc.get(node) ?? new Map<string, TableName>();
+    tables.set(`${t.schema}.${t.name}`, { schema: t.schema, name: t.name });
+    acc.set(node, tables);
+  };
+  for (const d of Object.values(topology.subscriptions)) {
+    const publisher = observed.nodes[d.from];
+    const subscriber = observed.nodes[d.node];
+    if (!publisher?.reachable || !subscriber?.reachable) continue;
+    if (!publisher.tableSchemas || !subscriber.tableSchemas) continue;
+    // a merge still to run checks a last-modified column in plan, even on a table that matches
+    const merging = d.init.method === 'merge' && !subscriber.subscriptions[d.name];
+    const received = receivedTables(topology, d, publisher.tableSchemas, topology.settings.stateSchema);
+    for (const qn of received.keys()) {
+      const left = publisher.tableSchemas.tables[qn];
+      const right = subscriber.tableSchemas.tables[qn];
+      const lastModified =
+        merging && /^last-modified\s*:/.test(d.init.strategies?.[qn] ?? d.init.strategy ?? '');
+      if (left && right && left.fingerprint === right.fingerprint && !lastModified) continue;
+      if (left?.columns === null) need(d.from, left);
+      if (right?.columns === null) need(d.node, right);
+    }
+  }
+  const out = new Map<string, TableName[]>();
+  for (const node of [...acc.keys()].sort(compareText))
+    out.set(node, [...acc.get(node)!.values()].sort(compareNames));
+  return out;
+}

@@ -1,0 +1,449 @@
+/**
+ * Schema sync, `schemaSync: auto` (one idea: the `sync-schema` step of one table, docs/steep-yaml.md): the
+ * DDL that makes a subscriber's table match its publisher's — CREATE TABLE, or one ALTER TABLE
+ * of added columns, types, defaults, identity, generation and nullability — with the schemas,
+ * enum types and sequences it needs first. Built whole, then planned whole or refused whole
+ * (a plan error per problem): never a half-applied DDL. `schemaSync.ts` decides which tables
+ * come here.
+ */
+import type { Change, Hazard } from '../../model/plan.js';
+import {
+  columnDefinitionText,
+  defaultText,
+  type TableColumn,
+  type TableSchema,
+  type TypeRef,
+} from '../../model/tableSchema.js';
+import type { SubscriptionSpec } from '../../model/topology.js';
+import { majorVersion, PG18 } from '../../model/versions.js';
+import { listText, PHASE, sameJson, stepKey } from '../context.js';
+import { digestOf } from '../digest.js';
+import { tx } from '../sqlBuild.js';
+import { type ColumnRename, findRename, renameOrAddText } from './columnRename.js';
+import { kindOf, syncDefault } from './defaultSync.js';
+import { SCHEMA_CODES } from './schemaCodes.js';
+import type { SyncInput } from './schemaSync.js';
+import {
+  addRewritesTable,
+  alterColumn,
+  alterTableSql,
+  createEnumSql,
+  createSchemaSql,
+  createSequenceSql,
+  createTableSql,
+  ownSequenceSql,
+  renameColumnSql,
+  replicaIdentityFullSql,
+} from './tableDdl.js';
+
+/** Schemas, enum types and sequences a step creates on a node: later steps depend on it instead. */
+export class Creations {
+  private readonly made = new Map<string, string>();
+  static key(node: string, kind: 'schema' | 'type' | 'sequence', name: string): string {
+    return JSON.stringify([node, kind, name]);
+  }
+  creator(key: string): string | undefined {
+    return this.made.get(key);
+  }
+  claim(key: string, stepKey_: string): void {
+    this.made.set(key, stepKey_);
+  }
+}
+
+/** One table's sync, built up and then either planned whole or refused whole. */
+class TableSync {
+  readonly pre: string[] = [];
+  readonly subcommands: string[] = [];
+  readonly post: string[] = [];
+  readonly changes: Change[] = [];
+  readonly hazards = new Set<Hazard>();
+  readonly deps = new Set<string>();
+  readonly problems: string[] = [];
+  private readonly claims = new Map<string, true>();
+  private readonly warnedLabels = new Set<string>();
+
+  constructor(
+    readonly s: SyncInput,
+    readonly creations: Creations,
+    readonly key: string,
+  ) {}
+
+  private need(kind: 'schema' | 'type' | 'sequence', name: string, create: () => string | null): void {
+    const k = Creations.key(this.s.subscriber.name, kind, name);
+    if (this.claims.has(k)) return;
+    const creator = this.creations.creator(k);
+    // made by another table's step: depend on it (the same table's step, planned by another
+    // subscription, holds it already: build the same statements again, to compare)
+    if (creator !== undefined && creator !== this.key) {
+      this.deps.add(creator);
+      return;
+    }
+    const sql = create();
+    if (sql === null) return;
+    this.claims.set(k, true);
+    this.pre.push(sql);
+  }
+
+  commitClaims(): void {
+    for (const k of this.claims.keys()) this.creations.claim(k, this.key);
+  }
+
+  requireSchema(schema: string): void {
+    if (this.s.sub.schemas.includes(schema)) return;
+    this.need('schema', schema, () => createSchemaSql(schema));
+  }
+
+  requireType(ref: TypeRef | null, column: string): void {
+    // null: read without what CREATE needs, which auto mode always reads
+    if (ref === null || ref.schema === 'pg_catalog' || ref.schema === 'information_schema') return;
+    const { s } = this;
+    const qn = `${ref.schema}.${ref.name}`;
+    const here = s.sub.types[qn];
+    const there = s.pub.types[qn];
+    if (here) {
+      if (
+        here.kind === 'enum' &&
+        there?.kind === 'enum' &&
+        !sameJson(here.labels, there.labels) &&
+        !this.warnedLabels.has(qn)
+      ) {
+        this.warnedLabels.add(qn);
+        s.ctx.warn(
+          SCHEMA_CODES.enumLabels,
+          `enum type ${qn} has labels ${listText(there.labels ?? [])} on ${s.d.from} but ${listText(here.labels ?? [])} ` +
+            `on ${s.d.node}: rows with a label ${s.d.node} lacks will fail to replicate; add them with ALTER TYPE … ADD VALUE on ${s.d.node}`,
+          { address: s.address, node: s.d.node },
+        );
+      }
+      return;
+    }
+    const where = `column ${column} of ${s.comparison.table}`;
+    if (!there) {
+      this.problems.push(
+        `${where} has type ${qn}, which does not exist on ${s.d.node} and is not a type steep can read on ${s.d.from} ` +
+          `(a table's row type?): create it on ${s.d.node} first`,
+      );
+      return;
+    }
+    if (there.extension) {
+      const installed = s.sub.extensions.includes(there.extension);
+      this.problems.push(
+        installed
+          ? `${where} has type ${qn} from extension ${there.extension}; ${s.d.node} has that extension but no type ${qn} ` +
+              `(installed in another schema?): make the extension's schema the same on both nodes`
+          : `${where} has type ${qn} from extension ${there.extension}, which is not installed on ${s.d.node}: ` +
+              `run CREATE EXTENSION ${there.extension} on ${s.d.node} (steep does not install extensions)`,
+      );
+      return;
+    }
+    if (there.kind !== 'enum') {
+      this.problems.push(
+        `${where} has type ${qn} (a ${there.kind} type), which does not exist on ${s.d.node}, and steep creates only ` +
+          `enum types: create ${qn} on ${s.d.node} first`,
+      );
+      return;
+    }
+    this.requireSchema(there.schema);
+    this.need('type', qn, () => createEnumSql(there));
+  }
+
+  requireSequences(c: TableColumn, table: TableSchema): void {
+    const { s } = this;
+    for (const qn of c.sequences) {
+      if (s.sub.sequences[qn]) continue;
+      const seq = s.pub.sequences[qn];
+      if (!seq) {
+        this.problems.push(
+          `the default of column ${c.name} of ${s.comparison.table} uses sequence ${qn}, which does not exist on ${s.d.node} ` +
+            `and cannot be read on ${s.d.from}: create it on ${s.d.node} first`,
+        );
+        continue;
+      }
+      this.requireSchema(seq.schema);
+      this.need('sequence', qn, () => createSequenceSql(seq));
+      if (seq.ownedBy?.table === `${table.schema}.${table.name}` && seq.ownedBy.column === c.name)
+        this.post.push(ownSequenceSql(seq, table, c.name));
+    }
+  }
+
+  requireColumnFeatures(c: TableColumn): void {
+    const v = this.s.subscriber.serverVersion;
+    if (c.generated === 'virtual' && v < PG18) {
+      this.problems.push(
+        `column ${c.name} of ${this.s.comparison.table} is a virtual generated column, which needs PostgreSQL 18; ` +
+          `${this.s.d.node} runs PostgreSQL ${majorVersion(v)}`,
+      );
+    }
+  }
+}
+
+function reverseAutoSubscription(s: SyncInput): SubscriptionSpec | undefined {
+  return Object.values(s.ctx.desired.subscriptions).find(
+    (r) => r.node === s.d.from && r.from === s.d.node && r.schemaSync === 'auto' && r.name !== s.d.name,
+  );
+}
+
+/** Plan the sync step of one table (or errors for it); returns the step's key when there is one. */
+export function planTableSync(s: SyncInput, creations: Creations): string | undefined {
+  const key = stepKey('table', s.d.node, s.comparison.table);
+  const sync = new TableSync(s, creations, key);
+  if (s.subTable === null) createTable(s, sync);
+  else alterTable(s, s.subTable, sync);
+
+  if (sync.problems.length > 0) {
+    for (const p of sync.problems) {
+      s.ctx.error(SCHEMA_CODES.cannotSync, `subscription ${s.d.name} (schemaSync: auto): ${p}`, {
+        address: s.address,
+        node: s.d.node,
+      });
+    }
+    return undefined;
+  }
+  const statements = [
+    ...sync.pre,
+    ...(sync.subcommands.length > 0 ? [alterTableSql(s.pubTable, sync.subcommands)] : []),
+    ...sync.post,
+  ];
+  if (s.subTable === null)
+    statements.splice(sync.pre.length, 0, createTableSql(s.pubTable, columnsToCreate(s)));
+  if (statements.length === 0) return undefined;
+
+  if (s.ctx.hasStep(key)) {
+    // another subscription into the same table on this node planned it already
+    const other = s.ctx.steps.find((x) => x.key === key)!;
+    if (
+      !sameJson(
+        other.statements.map((x) => x.sql),
+        statements,
+      )
+    ) {
+      s.ctx.error(
+        SCHEMA_CODES.conflict,
+        `table ${s.comparison.table} on ${s.d.node} is received by more than one subscription with schemaSync: auto, ` +
+          `and their publishers define it differently: make the publishers match first`,
+        { address: s.address, node: s.d.node },
+      );
+      return undefined;
+    }
+    return key;
+  }
+  sync.commitClaims();
+  s.ctx.addStep({
+    key,
+    phase: PHASE.tables,
+    address: s.address,
+    node: s.d.node,
+    kind: 'table-sync',
+    action: 'sync-schema',
+    reason: 'schema-mismatch',
+    reasonText: reasonText(s),
+    changes: sync.changes,
+    statements: statements.map(tx),
+    hazards: [...sync.hazards],
+    deps: [...sync.deps],
+    catalogDigest: digestOf({ table: { publisher: s.pubTable, subscriber: s.subTable } }),
+  });
+  return key;
+}
+
+function reasonText(s: SyncInput): string {
+  const { d, comparison: c } = s;
+  if (c.status === 'LOCAL_ONLY') {
+    return (
+      `subscription ${d.name} receives ${c.table} from ${d.from}, and ${d.node} has no such table: it is created as on ` +
+      `${d.from} (columns, defaults, not-null, primary key; other indexes and constraints are not copied)`
+    );
+  }
+  const rename = s.subTable && findRename(s.pubTable, s.subTable, s.columns);
+  if (rename?.kind === 'rename')
+    return (
+      `column ${rename.from.name} of ${c.table} is ${rename.to.name} on ${d.from} (the same definition at the same position: ` +
+      `renamed), and subscription ${d.name}'s rows carry the new name: it is renamed on ${d.node}, where the old rows keep their ` +
+      `values (changes made before the rename still carry the old name: apply once ${d.node} has applied them)`
+    );
+  const kinds = c.columns
+    .filter((x) => x.kind !== 'extra')
+    .map((x) => (x.kind === 'missing' ? `${x.column} missing` : `${x.column} ${x.kind}`));
+  return `${c.table} on ${d.node} differs from ${d.from}, whose rows subscription ${d.name} receives: ${listText(kinds)}`;
+}
+
+/** The publisher's columns a created table gets: those received, and the primary key's. */
+function columnsToCreate(s: SyncInput): TableColumn[] {
+  const pk = new Set(s.pubTable.primaryKey ?? []);
+  return s.pubTable.columns.filter((c) => s.columns === null || s.columns.has(c.name) || pk.has(c.name));
+}
+
+function createTable(s: SyncInput, sync: TableSync): void {
+  const t = s.pubTable;
+  if (t.kind === 'p' || t.partition) {
+    sync.problems.push(
+      `${s.comparison.table} is ${t.kind === 'p' ? 'a partitioned table' : 'a partition'} on ${s.d.from} and does not exist on ` +
+        `${s.d.node}; steep does not create partitioned tables or partitions: create it on ${s.d.node} as on ${s.d.from}`,
+    );
+    return;
+  }
+  sync.requireSchema(t.schema);
+  const columns = columnsToCreate(s);
+  for (const c of columns) {
+    sync.requireType(c.baseType, c.name);
+    sync.requireColumnFeatures(c);
+    sync.requireSequences(c, t);
+  }
+  if (t.replicaIdentity === 'f') sync.post.push(replicaIdentityFullSql(t));
+  sync.changes.push({
+    path: 'columns',
+    before: null,
+    after: columns.map((c) => `${c.name} ${columnDefinitionText(c)}`),
+  });
+  if (t.primaryKey) sync.changes.push({ path: 'primaryKey', before: null, after: t.primaryKey });
+}
+
+/** The ALTER TABLE subcommands of one table, by the pass PostgreSQL runs them in. */
+interface Subcommands {
+  drops: string[];
+  types: string[];
+  setNotNull: string[];
+  sets: string[];
+  adds: string[];
+}
+
+function alterTable(s: SyncInput, subTable: TableSchema, sync: TableSync): void {
+  const t = s.pubTable;
+  const subByName = new Map(subTable.columns.map((c) => [c.name, c]));
+  const reverse = reverseAutoSubscription(s);
+  const rename = findRename(t, subTable, s.columns);
+  if (rename !== null) {
+    renameColumn(s, rename, reverse, sync);
+    return;
+  }
+  const out: Subcommands = { drops: [], types: [], setNotNull: [], sets: [], adds: [] };
+  for (const l of t.columns) {
+    if (s.columns !== null && !s.columns.has(l.name)) continue;
+    const r = subByName.get(l.name);
+    if (r) changeColumn(s, l, r, subTable, sync, out, reverse);
+    else out.adds.push(addColumn(s, l, subTable, sync));
+  }
+  subscriberOnlyColumns(s, subTable, sync);
+  // the order PostgreSQL runs them in anyway (ALTER TABLE passes), written out for the reader
+  sync.subcommands.push(...out.drops, ...out.types, ...out.setNotNull, ...out.sets, ...out.adds);
+}
+
+/** A column renamed on the publisher (the whole step, as nothing else differs), or a problem. */
+function renameColumn(
+  s: SyncInput,
+  r: ColumnRename,
+  reverse: SubscriptionSpec | undefined,
+  sync: TableSync,
+): void {
+  if (r.kind === 'unclear') sync.problems.push(renameOrAddText(s.pubTable, r, s.d.node));
+  else if (reverse)
+    sync.problems.push(
+      `column ${r.to.name} of ${s.comparison.table} on ${s.d.from} is ${r.from.name} on ${s.d.node}, and subscriptions ` +
+        `${s.d.name} and ${reverse.name} replicate it both ways with schemaSync: auto: steep cannot tell which side renamed ` +
+        `it; rename it by hand on the side that is wrong`,
+    );
+  else {
+    sync.post.push(renameColumnSql(s.pubTable, r.from.name, r.to.name));
+    sync.changes.push({ path: `columns.${r.from.name}.name`, before: r.from.name, after: r.to.name });
+    sync.hazards.add('locks-table');
+  }
+}
+
+/** A publisher's column the subscriber lacks: its ADD COLUMN subcommand. */
+function addColumn(s: SyncInput, l: TableColumn, subTable: TableSchema, sync: TableSync): string {
+  const table = s.comparison.table;
+  sync.requireType(l.baseType, l.name);
+  sync.requireColumnFeatures(l);
+  sync.requireSequences(l, subTable);
+  sync.changes.push({ path: `columns.${l.name}`, before: null, after: columnDefinitionText(l) });
+  sync.hazards.add('locks-table');
+  if (addRewritesTable(l)) sync.hazards.add('rewrites-table');
+  const rows = s.subscriber.tables[table]?.estimatedRows ?? 0;
+  if (l.notNull && defaultText(l) === 'NULL' && rows > 0) {
+    s.ctx.warn(
+      SCHEMA_CODES.notNullAdd,
+      `column ${l.name} is added to ${table} on ${s.d.node} as NOT NULL without a default, and the table holds about ` +
+        `${Math.round(rows)} rows: PostgreSQL refuses that (the step fails and changes nothing); fill the column by hand`,
+      { address: s.address, node: s.d.node },
+    );
+  }
+  return alterColumn.add(l);
+}
+
+/**
+ * A column on both sides: its type, default (identity, generation) and nullability made the
+ * publisher's; refused where schema sync runs both ways, as neither side can be called right.
+ */
+function changeColumn(
+  s: SyncInput,
+  l: TableColumn,
+  r: TableColumn,
+  subTable: TableSchema,
+  sync: TableSync,
+  out: Subcommands,
+  reverse: SubscriptionSpec | undefined,
+): void {
+  const table = s.comparison.table;
+  const typeChanged = l.type !== r.type;
+  const defaultChanged = defaultText(l) !== defaultText(r);
+  const nullChanged = l.notNull !== r.notNull;
+  if (!typeChanged && !defaultChanged && !nullChanged) return;
+  if (reverse) {
+    sync.problems.push(
+      `subscriptions ${s.d.name} and ${reverse.name} replicate ${table} both ways, both with schemaSync: auto, and column ` +
+        `${l.name} differs (${[typeChanged && 'type', defaultChanged && 'default', nullChanged && 'nullability'].filter(Boolean).join(', ')}): ` +
+        `steep cannot tell which side is right; make ${s.d.from} and ${s.d.node} agree by hand`,
+    );
+    return;
+  }
+  if (typeChanged) {
+    sync.requireType(l.baseType, l.name);
+    out.types.push(alterColumn.type(l));
+    sync.changes.push({ path: `columns.${l.name}.type`, before: r.type, after: l.type });
+    sync.hazards.add('rewrites-table');
+  }
+  if (defaultChanged) {
+    const lk = kindOf(l);
+    const defaultSync = syncDefault(l, r, lk, kindOf(r), s.subscriber.serverVersion, typeChanged);
+    if (typeof defaultSync === 'string') {
+      sync.problems.push(`column ${l.name} of ${table}: ${defaultSync}`);
+    } else {
+      out.drops.push(...defaultSync.drops);
+      out.sets.push(...defaultSync.sets);
+      if (defaultSync.rewrites) sync.hazards.add('rewrites-table');
+      if (lk === 'plain' && l.default !== null) sync.requireSequences(l, subTable);
+    }
+    sync.changes.push({
+      path: `columns.${l.name}.default`,
+      before: defaultText(r) === 'NULL' ? null : defaultText(r),
+      after: defaultText(l) === 'NULL' ? null : defaultText(l),
+    });
+  }
+  if (nullChanged) {
+    if (l.notNull) out.setNotNull.push(alterColumn.setNotNull(l));
+    else out.drops.push(alterColumn.dropNotNull(l));
+    sync.changes.push({ path: `columns.${l.name}.notNull`, before: r.notNull, after: l.notNull });
+  }
+  sync.hazards.add('locks-table');
+}
+
+/** Columns only the subscriber has are kept (warned); one replicated rows cannot fill is a problem. */
+function subscriberOnlyColumns(s: SyncInput, subTable: TableSchema, sync: TableSync): void {
+  const table = s.comparison.table;
+  for (const r of subTable.columns) {
+    if (s.pubTable.columns.some((c) => c.name === r.name)) continue;
+    if (r.notNull && defaultText(r) === 'NULL') {
+      sync.problems.push(
+        `column ${r.name} of ${table} exists only on ${s.d.node} and is NOT NULL without a default: rows replicated from ` +
+          `${s.d.from} cannot fill it; give it a default or drop its NOT NULL on ${s.d.node}`,
+      );
+      continue;
+    }
+    s.ctx.warn(
+      SCHEMA_CODES.extraColumn,
+      `subscription ${s.d.name}: column ${r.name} of ${table} exists only on ${s.d.node} (the subscriber): kept; rows ` +
+        `replicated from ${s.d.from} leave it ${r.default !== null || r.identity || r.generated ? 'at its default' : 'NULL'}`,
+      { address: s.address, node: s.d.node },
+    );
+  }
+}

@@ -1,0 +1,208 @@
+import { slotAddress, subscriptionAddress } from '../../model/address.js';
+import { formatBytes } from '../../model/bytes.js';
+import type { ObservedSlot, ObservedSubscription } from '../../model/cluster.js';
+import { matchesAny } from '../../model/glob.js';
+import { compareText } from '../../model/order.js';
+import type { SubscriptionSpec } from '../../model/topology.js';
+import { ignored } from '../adopt.js';
+import { PHASE, type PlanContext, sortedKeys, stepKey } from '../context.js';
+import { slotDigest } from '../digest.js';
+import { dropSlotSql, tx } from '../sqlBuild.js';
+import { otherDatabaseUser, TABLESYNC_SLOT } from './slotKinds.js';
+
+/**
+ * Replication slots on publishers: the slot a subscription create needs (a leftover one is
+ * dropped first, a prepared one is reused), and orphans — slots nothing uses — reported with
+ * the WAL they retain.
+ */
+
+interface SlotUser {
+  node: string;
+  name: string;
+  sub: ObservedSubscription;
+}
+
+/**
+ * Observed subscriptions (on any reached node) that stream from `publisher` through `slot` —
+ * or may: one whose publisher the catalog could not tell (`from` = '') counts when the slot
+ * name matches, so steep never drops a slot on a guess.
+ */
+export function slotUsers(ctx: PlanContext, publisher: string, slot: string): SlotUser[] {
+  const users: SlotUser[] = [];
+  for (const n of ctx.reachableNodes()) {
+    for (const name of sortedKeys(n.subscriptions)) {
+      const sub = n.subscriptions[name]!;
+      if (!sub.slotNone && (sub.from === publisher || sub.from === '') && sub.slot === slot) {
+        users.push({ node: n.name, name, sub });
+      }
+    }
+  }
+  return users;
+}
+
+export interface SlotPreparation {
+  ok: boolean;
+  /** step keys the subscription create must wait for */
+  deps: string[];
+}
+
+/**
+ * Before a subscription is created (or created again by a replace) on publisher `d.from` with
+ * slot `d.slot`: make sure the slot name is free (createSlot) or present (a prepared slot).
+ * `ownDropFreesSlot`: the replace's own DROP SUBSCRIPTION drops this very slot. A merge init
+ * takes over a leftover slot of the name instead (an interrupted merge's: planner/init/mergeInit.ts).
+ */
+export function prepareSlot(
+  ctx: PlanContext,
+  d: SubscriptionSpec,
+  opts: { createSlot: boolean; ownDropFreesSlot: boolean },
+): SlotPreparation {
+  const publisher = ctx.node(d.from);
+  const address = subscriptionAddress(d.name);
+  if (!publisher || opts.ownDropFreesSlot) return { ok: true, deps: [] };
+  const slot = publisher.slots[d.slot];
+  if (!slot) {
+    if (!opts.createSlot) {
+      ctx.warn(
+        'init-slot-missing',
+        `subscription ${d.name} uses init method ${d.init.method}, which creates it on a prepared slot, but slot ${d.slot} ` +
+          `does not exist on ${d.from} yet; run ${d.init.method === 'manual' ? `steep init prepare ${d.name}` : `steep snapshot generate ${d.name}`} first`,
+        { address, node: d.node },
+      );
+    }
+    return { ok: true, deps: [] };
+  }
+  const others = slotUsers(ctx, d.from, d.slot).filter((u) => !(u.node === d.node && u.name === d.name));
+  const { ok, deps } = sharedSlot(ctx, d, others);
+  if (!ok || others.length > 0 || !opts.createSlot) return { ok, deps };
+  const elsewhere = otherDatabaseUser(ctx.observed, d.slot);
+  if (elsewhere) {
+    ctx.error(
+      'slot-in-use',
+      `subscription ${d.name} needs slot ${d.slot} on ${d.from}, but subscription ${elsewhere.name} of database ` +
+        `${elsewhere.database} on ${elsewhere.node}'s server uses a slot of that name; give subscription ${d.name} another slot name (slot: in steep.yaml)`,
+      { address, node: d.from },
+    );
+    return { ok: false, deps };
+  }
+  if (slot.active) {
+    ctx.error(
+      'slot-in-use',
+      `subscription ${d.name} needs slot ${d.slot} on ${d.from}, which is active (pid ${slot.activePid ?? 'unknown'}) ` +
+        'though no subscription of the topology uses it; stop its consumer or give the subscription another slot name',
+      { address, node: d.from },
+    );
+    return { ok: false, deps };
+  }
+  if (d.init.method === 'merge') return { ok: true, deps };
+  deps.push(leftoverSlotDrop(ctx, d, slot));
+  return { ok: true, deps };
+}
+
+/**
+ * Other subscriptions of the slot: one that is deleted frees it (its drop goes first); any other
+ * is an error.
+ */
+function sharedSlot(
+  ctx: PlanContext,
+  d: SubscriptionSpec,
+  others: SlotUser[],
+): { ok: boolean; deps: string[] } {
+  const address = subscriptionAddress(d.name);
+  const deps: string[] = [];
+  let ok = true;
+  for (const u of others) {
+    if (ctx.fateOf('subscription', u.node, u.name) === 'delete') {
+      // its DROP SUBSCRIPTION drops the slot first
+      deps.push(stepKey('subscription-drop', u.node, u.name));
+    } else {
+      ok = false;
+      ctx.error(
+        'slot-in-use',
+        `subscription ${d.name} needs slot ${d.slot} on ${d.from}, but subscription ${u.name} on ${u.node} ` +
+          `${u.sub.from === '' ? 'may use it (the catalog could not tell its publisher)' : 'uses it'}; give one of them another slot name`,
+        { address, node: d.from },
+      );
+    }
+  }
+  return { ok, deps };
+}
+
+/** A leftover slot of the name, unused and inactive, is dropped before the create (one step however many need it); its key. */
+function leftoverSlotDrop(ctx: PlanContext, d: SubscriptionSpec, slot: ObservedSlot): string {
+  const key = stepKey('slot-drop', d.from, d.slot);
+  if (!ctx.hasStep(key)) {
+    ctx.slotChanges.push({ node: d.from, slot: d.slot, change: 'drop', streams: false });
+    ctx.addStep({
+      key,
+      phase: PHASE.slot,
+      address: slotAddress(d.from, d.slot),
+      node: d.from,
+      kind: 'slot-drop',
+      action: 'delete',
+      reason: 'drifted',
+      reasonText:
+        `slot ${d.slot} exists on ${d.from} but no subscription uses it (left by an earlier, unfinished apply?); ` +
+        `subscription ${d.name} creates its slot together with its initial copy, and a leftover slot's position has no ` +
+        'consistent snapshot to copy from, so it is dropped first',
+      changes: [{ path: 'slot', before: d.slot, after: null }],
+      statements: [tx(dropSlotSql(d.slot))],
+      hazards: ['drops-slot'],
+      deps: [],
+      catalogDigest: slotDigest(slot),
+    });
+  }
+  return key;
+}
+
+/**
+ * Logical slots of the node's database that no subscription uses and none of the file's
+ * subscriptions will use, each with the statement that drops it. `ignore.slots` silences other tools' slots; orphans matching
+ * `settings.dropOrphanSlots` get a drop step (run only with `apply --allow-destroy`).
+ */
+export function reportOrphanSlots(ctx: PlanContext): void {
+  const expected = new Set(Object.values(ctx.desired.subscriptions).map((s) => `${s.from}/${s.slot}`));
+  for (const node of ctx.reachableNodes()) {
+    for (const name of sortedKeys(node.slots)) {
+      const slot = node.slots[name]!;
+      if (slot.slotType !== 'logical' || slot.temporary || slot.active || TABLESYNC_SLOT.test(name)) continue;
+      if (expected.has(`${node.name}/${name}`)) continue;
+      // slots are server-wide: one in another database of the node's server is that database's
+      // (another topology's, say), never this file's to call orphaned or to drop
+      if (slot.database !== null && slot.database !== node.database) continue;
+      if (slotUsers(ctx, node.name, name).length > 0) continue;
+      // a subscription of another database of a read node's server uses it: not an orphan
+      if (otherDatabaseUser(ctx.observed, name)) continue;
+      if (ignored(ctx, 'slots', name)) continue;
+      const dropSql = dropSlotSql(name);
+      ctx.orphanSlots.push({
+        node: node.name,
+        slot: name,
+        retainedWalBytes: slot.retainedWalBytes,
+        walStatus: slot.walStatus,
+        dropSql,
+      });
+      const key = stepKey('slot-drop', node.name, name);
+      if (!matchesAny(ctx.desired.settings.dropOrphanSlots, name) || ctx.hasStep(key)) continue;
+      ctx.slotChanges.push({ node: node.name, slot: name, change: 'drop', streams: false });
+      ctx.addStep({
+        key,
+        phase: PHASE.slotDrop,
+        address: slotAddress(node.name, name),
+        node: node.name,
+        kind: 'slot-drop',
+        action: 'delete',
+        reason: 'removed-from-config',
+        reasonText:
+          `orphaned: no subscription uses slot ${name} on ${node.name}, and settings.dropOrphanSlots names it; ` +
+          `dropping it frees ${slot.retainedWalBytes === null ? 'the WAL it retains' : `the ${formatBytes(slot.retainedWalBytes)} of WAL it retains`}`,
+        changes: [{ path: 'slot', before: name, after: null }],
+        statements: [tx(dropSql)],
+        hazards: ['drops-slot'],
+        deps: [],
+        catalogDigest: slotDigest(slot),
+      });
+    }
+  }
+  ctx.orphanSlots.sort((a, b) => compareText(a.node, b.node) || compareText(a.slot, b.slot));
+}

@@ -1,0 +1,443 @@
+/**
+ * An existing subscription against the file, as diff → statements → reason: what differs
+ * (`SubscriptionDiff`: attributes, options, the refresh its publications' table changes call
+ * for); the in-place statements, in an order PostgreSQL accepts (failover/two_phase only while
+ * disabled, refresh only while enabled); the reason. What cannot change in place (publisher,
+ * slot, twoPhase before 18) becomes a replace (`subscriptionCreate.ts`). One renamed in place
+ * (`renames.ts`) opens its step with the RENAME (`renameStep.ts`).
+ */
+
+import { subscriptionAddress } from '../../model/address.js';
+import type { ObservedNode, ObservedSubscription } from '../../model/cluster.js';
+import { isUnknown } from '../../model/cluster.js';
+import { maskConninfo, sameConninfo } from '../../model/conninfo.js';
+import { compareText } from '../../model/order.js';
+import { commentWithMarker } from '../../model/ownership.js';
+import type { Action, Change, Hazard, Reason, Statement } from '../../model/plan.js';
+import type { SubscriptionOptionName, SubscriptionOptions, SubscriptionSpec } from '../../model/topology.js';
+import {
+  majorVersion,
+  SLOT_OPTIONS,
+  SUBSCRIPTION_OPTIONS,
+  TWO_PHASE_ALTER_MIN_VERSION,
+} from '../../model/versions.js';
+import { adoptionWords } from '../adopt.js';
+import { type DraftStep, listText, PHASE, type PlanContext, sameJson, stepKey } from '../context.js';
+import { effectiveSubscriptionOptions } from '../defaults.js';
+import { subscriptionDigest } from '../digest.js';
+import { recordDrift } from '../drift.js';
+import { copyEstimate } from '../init/copyEstimate.js';
+import { manualPending, ownCopyPending, twoPhasePending } from '../init/init.js';
+import { publicationRef } from '../publications/publications.js';
+import { renamePart, renameWords } from '../renameStep.js';
+import {
+  alterSubscriptionSql,
+  commentOnSql,
+  nonTx,
+  refreshSubscriptionSql,
+  setSubscriptionOptionsSql,
+  setSubscriptionPublicationSql,
+  subscriptionConnectionSql,
+  tx,
+} from '../sqlBuild.js';
+import { joiningTables, newTablesDecision } from './dataGaps.js';
+import {
+  type Declared,
+  type DesiredConnection,
+  initPlan,
+  ownershipComment,
+  planReplace,
+  publisherSlot,
+  type SubscriptionRun,
+  subscriptionDeps,
+} from './subscriptionCreate.js';
+import {
+  refreshCopy,
+  refreshText,
+  relationsDiffer,
+  relationsDrifted,
+  type SubscriptionRelations,
+  subscriptionRelations,
+} from './subscriptionTables.js';
+
+export const UNKNOWN_TEXT = '(unknown)';
+
+interface ConnectionComparison {
+  differs: boolean;
+  before: string;
+  /** why the value could not be compared directly, for the reason text */
+  note?: string;
+}
+
+function compareConnection(o: ObservedSubscription, conn: DesiredConnection): ConnectionComparison {
+  if (!isUnknown(o.conninfo)) {
+    return { differs: !sameConninfo(conn.real, o.conninfo), before: maskConninfo(o.conninfo) };
+  }
+  if (o.managedBy?.connHash) {
+    if (o.managedBy.connHash === conn.hash) return { differs: false, before: UNKNOWN_TEXT };
+    return {
+      differs: true,
+      before: UNKNOWN_TEXT,
+      note:
+        'its connection string cannot be read (the role may not read pg_subscription.subconninfo), and the hash steep ' +
+        'recorded in its comment differs from the connection steep.yaml gives',
+    };
+  }
+  return {
+    differs: true,
+    before: UNKNOWN_TEXT,
+    note:
+      'its connection string cannot be read (the role may not read pg_subscription.subconninfo) and steep recorded no ' +
+      'hash of it, so it is never assumed equal: it is set again',
+  };
+}
+
+/** How an existing subscription differs from the file. */
+export interface SubscriptionDiff {
+  /** every attribute that differs, file against node, in the plan's order */
+  changes: Change[];
+  /** what only a replace changes (publisher, slot, twoPhase before 18), as the reason names it */
+  replaceBecause: string[];
+  /** the file's publications, sorted */
+  publications: string[];
+  publicationsChanged: boolean;
+  /** `enabled` as this plan leaves it (a pending init keeps what the node has: its init step enables it) */
+  enabled: boolean;
+  connection: ConnectionComparison;
+  /** options ALTER SUBSCRIPTION … SET sets while enabled, and those (failover, twoPhase) only while disabled */
+  options: Partial<SubscriptionOptions>;
+  slotOptions: Partial<SubscriptionOptions>;
+  /** the comment steep sets: the object's own text kept, steep's marker after it */
+  comment: string;
+  commentChanged: boolean;
+  /** pg_subscription_rel against what its publications publish; null when the publisher cannot be read */
+  relations: SubscriptionRelations | null;
+  /** a refresh for its publications' table changes (the publication list is the same) */
+  needsRefresh: boolean;
+  /** the publications the refresh is for */
+  refreshFor: string[];
+}
+
+function diffSubscription(
+  ctx: PlanContext,
+  run: SubscriptionRun,
+  x: Declared,
+  o: ObservedSubscription,
+): SubscriptionDiff {
+  const { d, node, conn } = x;
+  const address = subscriptionAddress(d.name);
+  const version = node.serverVersion;
+  const changes: Change[] = [];
+  const replaceBecause: string[] = [];
+  // a manual init waiting for its origin advance: its init step enables it, not an ALTER here
+  const enabled =
+    manualPending(node, d, o) || ownCopyPending(ctx, node, d, o) || twoPhasePending(node, d, o)
+      ? o.enabled
+      : d.enabled;
+
+  if (o.from === '') {
+    ctx.warn(
+      'publisher-unknown',
+      `subscription ${d.name} on ${node.name}: the catalog could not tell which node it subscribes from; it is compared by its connection only`,
+      { address, node: node.name },
+    );
+  } else if (o.from !== d.from) {
+    changes.push({ path: 'from', before: o.from, after: d.from });
+    replaceBecause.push('from (its publisher)');
+  }
+  const observedSlot = o.slotNone ? null : o.slot;
+  // a disabled subscription without a slot (what a switchover's release leaves) declared
+  // `enabled: false`: it carries nothing either way; enabling it needs a slot, so then it differs
+  const releasedAsDeclared = o.slotNone && !o.enabled && !d.enabled;
+  if (observedSlot !== d.slot && !releasedAsDeclared) {
+    changes.push({ path: 'slot', before: observedSlot, after: d.slot });
+    replaceBecause.push('slot');
+  }
+  const publications = [...d.publications].sort(compareText);
+  const observedPubs = [...o.publications].sort(compareText);
+  const publicationsChanged = !sameJson(publications, observedPubs);
+  if (publicationsChanged) changes.push({ path: 'publications', before: observedPubs, after: publications });
+  if (o.enabled !== enabled) changes.push({ path: 'enabled', before: o.enabled, after: enabled });
+  const connection = compareConnection(o, conn);
+  if (connection.differs) changes.push({ path: 'connection', before: connection.before, after: conn.masked });
+
+  const eff = effectiveSubscriptionOptions(d.options, version);
+  const { options, slotOptions } = optionChanges(eff, o, version, changes, replaceBecause);
+  const comment = commentWithMarker(o.comment, ownershipComment(ctx, conn, d));
+  const commentChanged = o.comment !== comment;
+  if (commentChanged) changes.push({ path: 'comment', before: o.comment, after: comment });
+
+  // what pg_subscription_rel holds against what the publications publish (now: drift; after
+  // this plan: the refresh); unknown when the publisher cannot be read: then a publication
+  // whose tables this plan changes decides
+  const relations = subscriptionRelations(ctx, d, o);
+  if (relations && relationsDrifted(relations)) {
+    ctx.drift.push({ address, path: 'tables', expected: relations.after, actual: relations.observed });
+  }
+  const stale = observedPubs.filter((p) => publications.includes(p));
+  const changedPubs = stale.filter((p) => run.publications.membershipChanged.has(publicationRef(d.from, p)));
+  return {
+    changes,
+    replaceBecause,
+    publications,
+    publicationsChanged,
+    enabled,
+    connection,
+    options,
+    slotOptions,
+    comment,
+    commentChanged,
+    relations,
+    refreshFor: relations ? (changedPubs.length > 0 ? changedPubs : stale) : changedPubs,
+    needsRefresh: !publicationsChanged && (relations ? relationsDiffer(relations) : changedPubs.length > 0),
+  };
+}
+
+/**
+ * The options that differ, as changes; each to be set while enabled, or (failover, twoPhase)
+ * while disabled. twoPhase before 18 can only be replaced.
+ */
+function optionChanges(
+  eff: Partial<SubscriptionOptions>,
+  o: ObservedSubscription,
+  version: number,
+  changes: Change[],
+  replaceBecause: string[],
+): { options: Partial<SubscriptionOptions>; slotOptions: Partial<SubscriptionOptions> } {
+  const options: Partial<SubscriptionOptions> = {};
+  const slotOptions: Partial<SubscriptionOptions> = {};
+  for (const name of SUBSCRIPTION_OPTIONS) {
+    const want = eff[name];
+    const have = o.options[name];
+    if (want === undefined || have === undefined || want === have) continue;
+    changes.push({ path: `options.${name}`, before: have, after: want });
+    if (name === 'twoPhase' && version < TWO_PHASE_ALTER_MIN_VERSION) {
+      replaceBecause.push(
+        `options.twoPhase (PostgreSQL ${majorVersion(version)} cannot alter two_phase; 18 can)`,
+      );
+    }
+    const target = SLOT_OPTIONS.includes(name) ? slotOptions : options;
+    (target as Record<SubscriptionOptionName, unknown>)[name] = want;
+  }
+  return { options, slotOptions };
+}
+
+/**
+ * The step for an existing subscription: an in-place alter, a replace, or none (nothing
+ * differs, or an error refused it).
+ */
+export function planChange(
+  ctx: PlanContext,
+  run: SubscriptionRun,
+  x: Declared,
+  o: ObservedSubscription,
+): DraftStep | undefined {
+  const { d, node } = x;
+  const address = subscriptionAddress(d.name);
+  const renamed = run.renames.get(d.name);
+  const diff = diffSubscription(ctx, run, x, o);
+  if (diff.changes.length === 0 && !diff.needsRefresh && !renamed) return undefined;
+  // (tables added later are copied by PostgreSQL: steep's own copy seeds a new subscription)
+  const copy = refreshCopy(ctx, d, diff.relations, initPlan(ctx, d, false).copyData);
+  if (copy === null) return undefined;
+
+  // being adopted is not drift; a managed object changed outside steep is (a renamed one was
+  // recorded under its old name)
+  const adopted = o.managedBy === null;
+  const was = renamed ? { ...o, name: renamed.from } : o;
+  const recorded = { address: subscriptionAddress(was.name), digest: subscriptionDigest(was, null) };
+  const byHand = !adopted && recordDrift(ctx, node, address, diff.changes, recorded);
+
+  if (diff.replaceBecause.length > 0) {
+    if (renamed) {
+      ctx.error(
+        'rename.replace',
+        `subscription ${d.name}: renamed from ${renamed.from}, but its ${listText(diff.replaceBecause)} also changes, which only a drop and a create do; rename it first with the old values, apply, then change them`,
+        { address, node: node.name },
+      );
+      return undefined;
+    }
+    return planReplace(ctx, run, x, o, diff.changes, diff.replaceBecause);
+  }
+
+  const alter = alterStatements(ctx, x, o, diff, copy);
+  if (!alter || (alter.statements.length === 0 && !renamed)) return undefined;
+  const words = alterWords(node, o, d, diff, alter.copy, adopted, byHand);
+  const rename = renamed ? renamePart(ctx, 'subscription', renamed, o.slot) : undefined;
+  return {
+    key: stepKey('subscription', node.name, d.name),
+    phase: PHASE.subscription,
+    address,
+    node: node.name,
+    kind: 'subscription-alter',
+    ...(rename ? renameWords(rename, diff.changes, words, diff.needsRefresh) : words),
+    changes: [...(rename ? [rename.change] : []), ...diff.changes, ...alter.changes],
+    statements: [...(rename?.statements ?? []), ...alter.statements],
+    hazards: alter.hazards,
+    deps: [...subscriptionDeps(run, d), ...(rename ? [stepKey('state', node.name)] : [])],
+    catalogDigest: subscriptionDigest(o, publisherSlot(ctx, d.from, d.slot)),
+    ...(alter.hazards.includes('copies-data')
+      ? { copy: copyEstimate(ctx, d.from, joiningTables(ctx, d, o)) }
+      : {}),
+  };
+}
+
+interface AlterStatements {
+  statements: Statement[];
+  hazards: Hazard[];
+  /** what the alter records beyond the diff: the joining tables' decision, the refresh */
+  changes: Change[];
+  /** the refresh copies the tables that join */
+  copy: boolean;
+}
+
+/**
+ * The in-place alter, in an order PostgreSQL accepts: failover/two_phase only while disabled,
+ * refresh only while enabled. Undefined when the tables that join are refused (an error says why).
+ */
+function alterStatements(
+  ctx: PlanContext,
+  x: Declared,
+  o: ObservedSubscription,
+  diff: SubscriptionDiff,
+  refreshCopies: boolean,
+): AlterStatements | undefined {
+  const { d, node, conn } = x;
+  const { relations } = diff;
+  let copy = refreshCopies;
+  const statements: Statement[] = [];
+  const hazards: Hazard[] = [];
+  const changes: Change[] = [];
+  // tables joining a subscription that copies nothing: copied, or vouched for (data-gap), or an error
+  if ((diff.publicationsChanged || diff.needsRefresh) && diff.enabled && !manualPending(node, d, o)) {
+    const joining = newTablesDecision(
+      ctx,
+      d,
+      node,
+      o,
+      relations ? relations.added.filter((t) => !relations.held.includes(t)) : undefined,
+    );
+    if (!joining.ok) return undefined;
+    if (joining.copy) copy = true;
+    statements.push(...joining.statements);
+    hazards.push(...joining.hazards);
+    changes.push(...joining.changes);
+  }
+  let enabled = o.enabled;
+  if (diff.connection.differs) statements.push(tx(subscriptionConnectionSql(d.name, conn.masked)));
+  if (Object.keys(diff.options).length > 0)
+    statements.push(tx(setSubscriptionOptionsSql(d.name, diff.options)));
+  if (Object.keys(diff.slotOptions).length > 0) {
+    if (enabled) {
+      statements.push(tx(alterSubscriptionSql(d.name, 'DISABLE')));
+      enabled = false;
+    }
+    // alters the slot on the publisher, which cannot be rolled back
+    statements.push(nonTx(setSubscriptionOptionsSql(d.name, diff.slotOptions)));
+  }
+  if (diff.enabled && !enabled) {
+    statements.push(tx(alterSubscriptionSql(d.name, 'ENABLE')));
+    enabled = true;
+  }
+  refreshStatements(ctx, x, diff, { enabled, copy }, { statements, hazards, changes });
+  if (!diff.enabled && enabled) statements.push(tx(alterSubscriptionSql(d.name, 'DISABLE')));
+  if (diff.commentChanged) statements.push(tx(commentOnSql('SUBSCRIPTION', d.name, diff.comment)));
+  return { statements, hazards, changes, copy };
+}
+
+/**
+ * The publication list set (with its refresh), or a refresh for the publications' changed
+ * tables: run only while enabled, else deferred with a warning.
+ */
+function refreshStatements(
+  ctx: PlanContext,
+  x: Declared,
+  diff: SubscriptionDiff,
+  now: { enabled: boolean; copy: boolean },
+  out: { statements: Statement[]; hazards: Hazard[]; changes: Change[] },
+): void {
+  const { d, node } = x;
+  const address = subscriptionAddress(d.name);
+  const { relations, refreshFor } = diff;
+  const { enabled, copy } = now;
+  const { statements, hazards, changes } = out;
+  if (diff.publicationsChanged) {
+    if (enabled) {
+      statements.push(nonTx(setSubscriptionPublicationSql(d.name, diff.publications, true, copy)));
+      if (copy) hazards.push('copies-data');
+    } else {
+      statements.push(tx(setSubscriptionPublicationSql(d.name, diff.publications, false, false)));
+      ctx.warn(
+        'refresh-deferred',
+        `subscription ${d.name} stays disabled, and PostgreSQL refreshes only an enabled subscription: its publication ` +
+          `list is set without refresh; run ALTER SUBSCRIPTION ${d.name} REFRESH PUBLICATION once it is enabled`,
+        { address, node: node.name },
+      );
+    }
+    changes.push(
+      { path: 'publications.refresh', before: null, after: enabled },
+      { path: 'publications.copyData', before: null, after: enabled && copy },
+    );
+  } else if (diff.needsRefresh) {
+    if (enabled) {
+      statements.push(nonTx(refreshSubscriptionSql(d.name, copy)));
+      if (copy) hazards.push('copies-data');
+    } else {
+      ctx.warn(
+        'refresh-deferred',
+        `publication ${listText(refreshFor)} on ${d.from} changes its tables, but subscription ${d.name} is disabled ` +
+          `and PostgreSQL refreshes only an enabled subscription; run ALTER SUBSCRIPTION ${d.name} REFRESH PUBLICATION once it is enabled`,
+        { address, node: node.name },
+      );
+    }
+    changes.push({
+      path: 'refresh',
+      before: null,
+      after: {
+        publications: refreshFor,
+        copyData: enabled && copy,
+        ...(relations
+          ? { adds: relations.added, removes: relations.removed, alreadyHeld: relations.held }
+          : {}),
+      },
+    });
+  }
+}
+
+/** The action and reason of an in-place alter: an adoption, drift, the file changed, a stale marker, or a refresh. */
+function alterWords(
+  node: ObservedNode,
+  o: ObservedSubscription,
+  d: SubscriptionSpec,
+  diff: SubscriptionDiff,
+  copy: boolean,
+  adopted: boolean,
+  byHand: boolean,
+): { action: Action; reason: Reason; reasonText: string } {
+  const { relations, refreshFor } = diff;
+  const attributePaths = diff.changes
+    .map((c) => c.path)
+    .filter((p) => !p.startsWith('init.') && p !== 'comment');
+  const ownChanges = attributePaths.length > 0 || adopted || diff.commentChanged;
+  let reasonText: string;
+  if (adopted) {
+    reasonText = adoptionWords(node.name, o.comment, attributePaths).reasonText;
+  } else if (attributePaths.length > 0) {
+    reasonText = byHand
+      ? `differs from steep.yaml on ${node.name}: ${listText(attributePaths)}`
+      : `steep.yaml changes ${listText(attributePaths)} on ${node.name}`;
+  } else if (diff.commentChanged) {
+    reasonText = `steep's marker on ${node.name} is out of date: its comment is set again`;
+  } else {
+    reasonText = `publication ${listText(refreshFor)} on ${d.from} changes the tables it publishes: the subscription refreshes to follow them`;
+    if (relations) reasonText += refreshText(relations, copy);
+  }
+  if (diff.connection.note) reasonText += `; ${diff.connection.note}`;
+  if (ownChanges && diff.needsRefresh)
+    reasonText += `; it also refreshes for the table changes of publication ${listText(refreshFor)}`;
+  return {
+    action: adopted ? 'adopt' : 'update',
+    reason: adopted ? 'unmarked' : byHand && ownChanges ? 'drifted' : 'config-changed',
+    reasonText,
+  };
+}

@@ -1,0 +1,425 @@
+/**
+ * A declared subscription made: the connection and the init it is created with, its create step,
+ * the replace of one that cannot change in place (its drop, then its create), and the drop of one
+ * the file no longer declares.
+ */
+import { subscriptionAddress } from '../../model/address.js';
+import { isUnknown, type ObservedNode, type ObservedSubscription } from '../../model/cluster.js';
+import { publisherConninfo, sameConninfo } from '../../model/conninfo.js';
+import { compareText } from '../../model/order.js';
+import { formatOwnership } from '../../model/ownership.js';
+import type { Change, Hazard, Statement } from '../../model/plan.js';
+import type { SubscriptionOptions, SubscriptionSpec } from '../../model/topology.js';
+import { SUBSCRIPTION_OPTIONS } from '../../model/versions.js';
+import { type DraftStep, declaredText, listText, PHASE, type PlanContext, stepKey } from '../context.js';
+import { effectiveSubscriptionOptions } from '../defaults.js';
+import { sha256Hex, subscriptionDigest } from '../digest.js';
+import { followsPromotions } from '../failover/failover.js';
+import { copyEstimate } from '../init/copyEstimate.js';
+import { copiedTables, copyPath, type ExistingData, existingData } from '../init/initCopy.js';
+import { type ManualReadiness, manualReadiness } from '../init/manualInit.js';
+import { snapshotApplyNote } from '../init/ownCopyLoad.js';
+import type { ManagedDrop } from '../managedObjects.js';
+import { mayReplace } from '../managedObjects.js';
+import type { PublicationsOutcome } from '../publications/publications.js';
+import type { Rename } from '../renames.js';
+import {
+  buildDeferredIndexesStatements,
+  commentOnSql,
+  createSubscriptionSql,
+  dropSubscriptionStatements,
+  nonTx,
+  tx,
+} from '../sqlBuild.js';
+import { warnOriginCopy } from './cycles.js';
+import { dropGap, recreateGap } from './dataGaps.js';
+import type { DoubleApply } from './doubleApply.js';
+import { planSeparateSlot, sameServer, sameServerText, separateSlotText } from './sameServer.js';
+import { prepareSlot } from './slots.js';
+
+/**
+ * A subscription made, made again, or dropped: CREATE SUBSCRIPTION with what its init method
+ * means for copy_data, create_slot and enabled; the replace (drop, then create) of one whose
+ * publisher, slot or — before 18 — twoPhase cannot change in place; the drop of one this
+ * topology manages and the file no longer declares (its slot detached when the publisher is
+ * down). Each as its changes, statements and reason.
+ */
+
+/** What the subscriptions' planning needs from the modules planned before it. */
+export interface SubscriptionInputs {
+  publications: PublicationsOutcome;
+  doubleApply: DoubleApply;
+  /** renamed in place, by new name (`renames.ts`) */
+  renames: ReadonlyMap<string, Rename>;
+}
+
+export interface SubscriptionRun extends SubscriptionInputs {
+  /** addresses with an object-level error: no step is planned for them */
+  blocked: Set<string>;
+}
+
+export interface DesiredConnection {
+  /** with the password: compared with the catalog, never shown */
+  real: string;
+  /** what plans show and statements carry */
+  masked: string;
+  /** sha256 hex of `masked`, recorded in the ownership comment */
+  hash: string;
+}
+
+export function desiredConnection(ctx: PlanContext, d: SubscriptionSpec): DesiredConnection | undefined {
+  const publisher = ctx.desired.nodes[d.from];
+  if (!publisher) return undefined;
+  const connection = (withStandbys: boolean): DesiredConnection => {
+    const masked = publisherConninfo(publisher, { maskPassword: true, withStandbys });
+    return { real: publisherConninfo(publisher, { withStandbys }), masked, hash: sha256Hex(masked) };
+  };
+  // the standbys are named only while a promotion cannot skip changes (failover.ts); while that
+  // cannot be judged (a node unread), the subscription keeps the form it has
+  const follows = followsPromotions(ctx.desired, ctx.observed, d);
+  if (follows !== undefined) return connection(follows);
+  const every = connection(true);
+  const sub = ctx.observed.nodes[d.node];
+  const o = sub?.reachable ? sub.subscriptions[d.name] : undefined;
+  const hasEvery =
+    o !== undefined &&
+    (isUnknown(o.conninfo) ? o.managedBy?.connHash === every.hash : sameConninfo(every.real, o.conninfo));
+  return hasEvery ? every : connection(false);
+}
+
+/** A declared subscription being planned: the file's, its reached subscriber, the connection it gets. */
+export interface Declared {
+  d: SubscriptionSpec;
+  node: ObservedNode;
+  conn: DesiredConnection;
+}
+
+export interface InitPlan {
+  copyData: boolean;
+  createSlot: boolean;
+  enabled: boolean;
+}
+
+/**
+ * What the init method means for CREATE SUBSCRIPTION. steep's own copy creates the slot itself
+ * (with its exported snapshot), so the subscription starts disabled without a slot or a copy.
+ */
+export function initPlan(ctx: PlanContext, d: SubscriptionSpec, forCreate = true): InitPlan {
+  const prepared =
+    d.init.method === 'manual' ||
+    d.init.method === 'two-phase' ||
+    (forCreate && copyPath(ctx.desired, ctx.observed, d).own);
+  return {
+    copyData: d.init.method === 'snapshot' && !prepared,
+    createSlot: !prepared,
+    enabled: prepared ? false : d.enabled,
+  };
+}
+
+/** `existingData: keep`: the rows are there, so it streams from its own new slot and copies nothing. */
+const keepInit = (d: SubscriptionSpec): InitPlan => ({
+  copyData: false,
+  createSlot: true,
+  enabled: d.enabled,
+});
+
+/** The options the file sets (those the version has: the rest are errors already). */
+function fileOptions(d: SubscriptionSpec): Partial<SubscriptionOptions> {
+  const out: Partial<SubscriptionOptions> = {};
+  for (const name of SUBSCRIPTION_OPTIONS) {
+    const v = d.options[name];
+    if (v !== undefined) (out as Record<string, unknown>)[name] = v;
+  }
+  return out;
+}
+
+export function createStatements(
+  ctx: PlanContext,
+  d: SubscriptionSpec,
+  conn: DesiredConnection,
+  init: InitPlan,
+): Statement[] {
+  const sql = createSubscriptionSql({
+    name: d.name,
+    conninfo: conn.masked,
+    publications: [...d.publications].sort(compareText),
+    slot: d.slot,
+    enabled: init.enabled,
+    copyData: init.copyData,
+    createSlot: init.createSlot,
+    options: fileOptions(d),
+  });
+  return [
+    init.createSlot ? nonTx(sql) : tx(sql),
+    tx(commentOnSql('SUBSCRIPTION', d.name, ownershipComment(ctx, conn, d))),
+  ];
+}
+
+/** steep's marker; with the slot a rename kept when the file does not say `slot:` (its default then). */
+export function ownershipComment(ctx: PlanContext, conn: DesiredConnection, d: SubscriptionSpec): string {
+  const slot = d.slotKept ? d.slot : undefined;
+  return formatOwnership({
+    topology: ctx.desired.topology,
+    connHash: conn.hash,
+    protect: d.protect,
+    ...(slot ? { slot } : {}),
+  });
+}
+
+interface DropPlan {
+  statements: Statement[];
+  dropsSlot: boolean;
+}
+
+/**
+ * DROP SUBSCRIPTION drops its slot on the publisher (outside a transaction). When the
+ * publisher is known to be down that would fail, so the slot is detached first and left there.
+ */
+function dropStatements(ctx: PlanContext, o: ObservedSubscription, subscriber: string): DropPlan {
+  const plan = dropOnly(ctx, o, subscriber);
+  // mid-init, steep's own copy may have deferred indexes of the tables it was loading
+  const init = ctx.node(subscriber)?.initState?.subscriptions[o.name]?.state;
+  if (init !== 'preparing' && init !== 'copying' && init !== 'failed') return plan;
+  return {
+    ...plan,
+    statements: [
+      ...buildDeferredIndexesStatements(ctx.desired.settings.stateSchema, subscriber, o.name),
+      ...plan.statements,
+    ],
+  };
+}
+
+function dropOnly(ctx: PlanContext, o: ObservedSubscription, subscriber: string): DropPlan {
+  if (o.slotNone) return { statements: dropSubscriptionStatements(o.name, 'none'), dropsSlot: false };
+  if (ctx.unreachable(o.from)) {
+    ctx.warn(
+      'slot-left',
+      `subscription ${o.name} on ${subscriber}: its publisher ${o.from} is unreachable, so slot ${o.slot} is left on ${o.from}, ` +
+        `where it retains WAL until dropped; once ${o.from} is back, run SELECT pg_drop_replication_slot('${o.slot}') there`,
+      { address: subscriptionAddress(o.name), node: subscriber },
+    );
+    return { statements: dropSubscriptionStatements(o.name, 'detach'), dropsSlot: false };
+  }
+  return { statements: dropSubscriptionStatements(o.name, 'drop'), dropsSlot: true };
+}
+
+export function publisherSlot(ctx: PlanContext, publisher: string, slot: string) {
+  return ctx.node(publisher)?.slots[slot] ?? null;
+}
+
+/** What a subscription's create or alter waits for: its publisher's state schema and publications, a drop it replaces. */
+export function subscriptionDeps(run: SubscriptionRun, d: SubscriptionSpec): string[] {
+  return [
+    stepKey('state', d.from),
+    ...[...d.publications].sort(compareText).map((p) => stepKey('publication', d.from, p)),
+    ...(run.doubleApply.waitFor.get(d.name) ?? []),
+  ];
+}
+
+/** Every attribute as a change from nothing, for a create. */
+function createChanges(
+  d: SubscriptionSpec,
+  conn: DesiredConnection,
+  init: InitPlan,
+  version: number,
+): Change[] {
+  const changes: Change[] = [
+    { path: 'from', before: null, after: d.from },
+    { path: 'publications', before: null, after: [...d.publications].sort(compareText) },
+    { path: 'slot', before: null, after: d.slot },
+    { path: 'enabled', before: null, after: init.enabled },
+    { path: 'connection', before: null, after: conn.masked },
+  ];
+  const eff = effectiveSubscriptionOptions(d.options, version);
+  for (const name of SUBSCRIPTION_OPTIONS) {
+    if (eff[name] !== undefined) changes.push({ path: `options.${name}`, before: null, after: eff[name] });
+  }
+  return changes;
+}
+
+function initWarnings(ctx: PlanContext, d: SubscriptionSpec): void {
+  // manual: manualInit.ts says what is missing (prepare, the LSN) instead
+  if (d.init.method !== 'two-phase') return;
+  const completes = `steep snapshot generate ${d.name} and steep snapshot apply ${d.name}`;
+  ctx.warn(
+    'init-method',
+    `subscription ${d.name} uses init method ${d.init.method}: it is created disabled, with create_slot = false and ` +
+      `copy_data = false on the prepared slot ${d.slot}; the method's own steps complete it: ${completes} ` +
+      `(a snapshot seeds exactly one subscription, on its slot: every two-phase subscription needs its own)`,
+    { address: subscriptionAddress(d.name), node: d.node },
+  );
+}
+
+/** A planned create: its step, whether it keeps the rows there (no init step), a manual init's readiness. */
+export interface PlannedCreate {
+  step: DraftStep;
+  keep: boolean;
+  manual: ManualReadiness | null;
+}
+
+export function planCreate(ctx: PlanContext, run: SubscriptionRun, x: Declared): PlannedCreate | undefined {
+  const { d, node, conn } = x;
+  let init = initPlan(ctx, d);
+  initWarnings(ctx, d);
+  let manual: ManualReadiness | null = null;
+  if (d.init.method === 'manual') {
+    // created only on its prepared slot, once steep knows where the restored data starts
+    manual = manualReadiness(ctx, d, node);
+    if (!manual.ok) return undefined;
+  }
+  const data = existingData(ctx, d, node);
+  if (!data.ok) return undefined;
+  if (!recreateGap(ctx, d, node, data.keep)) return undefined;
+  if (data.keep) init = keepInit(d);
+  const own = !data.keep && d.init.method === 'snapshot' && copyPath(ctx.desired, ctx.observed, d).own;
+  if (
+    !dropGap(ctx, d, node, init.copyData || own || d.init.method === 'merge' || d.init.method === 'two-phase')
+  )
+    return undefined;
+  const slot = prepareSlot(ctx, d, { createSlot: init.createSlot || own, ownDropFreesSlot: false });
+  if (!slot.ok) return undefined;
+  warnOriginCopy(ctx, d, init.copyData || own);
+  if (init.createSlot || own)
+    ctx.slotChanges.push({ node: d.from, slot: d.slot, change: 'create', streams: d.enabled });
+  const deps = [...subscriptionDeps(run, d), ...slot.deps];
+  // a merge makes its slots itself, before its write locks (planner/init/mergeInit.ts)
+  const slotStep = init.createSlot && d.init.method !== 'merge' ? planSeparateSlot(ctx, d, deps) : null;
+  if (slotStep) init = { ...init, createSlot: false };
+  const copies = init.copyData || own;
+  const step: DraftStep = {
+    key: stepKey('subscription', node.name, d.name),
+    phase: PHASE.subscription,
+    address: subscriptionAddress(d.name),
+    node: node.name,
+    kind: 'subscription-create',
+    action: 'create',
+    reason: 'absent',
+    reasonText: `${declaredText(d)}, absent on ${node.name}${slotStep ? `; ${separateSlotText(ctx, d)}` : ''}${d.init.method === 'two-phase' ? snapshotApplyNote(node) : ''}`,
+    changes: [...createChanges(d, conn, init, node.serverVersion), ...data.changes],
+    statements: [...data.statements, ...createStatements(ctx, d, conn, init)],
+    hazards: [...(copies ? (['copies-data'] as const) : []), ...data.hazards],
+    deps: [...deps, ...(slotStep ? [slotStep] : [])],
+    catalogDigest: subscriptionDigest(null, publisherSlot(ctx, d.from, d.slot)),
+    ...(copies ? { copy: copyEstimate(ctx, d.from, copiedTables(ctx.desired, ctx.observed, d)) } : {}),
+  };
+  return { step, keep: data.keep, manual };
+}
+
+/** The replace of a subscription whose `because` cannot change in place: its drop, then its create. */
+export function planReplace(
+  ctx: PlanContext,
+  run: SubscriptionRun,
+  x: Declared,
+  o: ObservedSubscription,
+  changes: Change[],
+  because: string[],
+): DraftStep | undefined {
+  const { d, node, conn } = x;
+  const address = subscriptionAddress(d.name);
+  if (!mayReplace(ctx, 'subscription', d, node.name, address, `${listText(because)} cannot change in place,`))
+    return undefined;
+  let init = initPlan(ctx, d);
+  // only the slot name differs: declaring the observed one keeps the subscription as it is
+  const cheaperFix =
+    because.length === 1 && because[0] === 'slot' && !o.slotNone
+      ? `the cheaper fix: declare slot: ${o.slot} for subscription ${d.name} in steep.yaml, which keeps it streaming as it is`
+      : undefined;
+  const data = existingData(ctx, d, node, { because: listText(because), cheaperFix });
+  if (!data.ok) return undefined;
+  if (cheaperFix)
+    ctx.warn(
+      'replace-cheaper',
+      `subscription ${d.name} on ${node.name} is replaced only for its slot name; ${cheaperFix}`,
+      { address, node: node.name },
+    );
+  const ownDropFreesSlot = !o.slotNone && o.from === d.from && o.slot === d.slot;
+  initWarnings(ctx, d);
+  const slot = prepareSlot(ctx, d, { createSlot: init.createSlot, ownDropFreesSlot });
+  if (!slot.ok) return undefined;
+  if (init.createSlot && ownDropFreesSlot && d.init.method !== 'merge' && sameServer(ctx, d.node, d.from)) {
+    refuseSameServerReplace(ctx, d, node.name, because);
+    return undefined;
+  }
+  const deps = [...subscriptionDeps(run, d), ...slot.deps];
+  // a merge makes its slots itself, before its write locks (planner/init/mergeInit.ts)
+  const slotStep = init.createSlot && d.init.method !== 'merge' ? planSeparateSlot(ctx, d, deps) : null;
+  if (slotStep) init = { ...init, createSlot: false };
+  const drop = dropStatements(ctx, o, node.name);
+  warnOriginCopy(ctx, d, init.copyData);
+  if (drop.dropsSlot) ctx.slotChanges.push({ node: o.from, slot: o.slot, change: 'drop', streams: false });
+  if (init.createSlot)
+    ctx.slotChanges.push({ node: d.from, slot: d.slot, change: 'create', streams: init.enabled });
+  const hazards = replaceHazards(ctx, d, drop.dropsSlot, data, init.copyData);
+  return {
+    key: stepKey('subscription', node.name, d.name),
+    phase: PHASE.subscription,
+    address,
+    node: node.name,
+    kind: 'subscription-create',
+    action: 'replace',
+    reason: 'cannot-alter',
+    reasonText:
+      `${listText(because)} cannot be altered in place: the subscription is dropped${drop.dropsSlot ? ' with its slot' : ''} ` +
+      `and created again on ${node.name}${init.copyData ? ', copying its tables again' : ''}` +
+      (slotStep ? `; ${separateSlotText(ctx, d)}` : ''),
+    changes: [...changes, ...data.changes],
+    // dropped first: the old subscription no longer writes into what is truncated and copied again
+    statements: [...drop.statements, ...data.statements, ...createStatements(ctx, d, conn, init)],
+    hazards,
+    deps: [...deps, ...(slotStep ? [slotStep] : [])],
+    catalogDigest: subscriptionDigest(o, publisherSlot(ctx, d.from, d.slot)),
+    ...(hazards.includes('copies-data')
+      ? { copy: copyEstimate(ctx, d.from, copiedTables(ctx.desired, ctx.observed, d)) }
+      : {}),
+  };
+}
+
+/** A replace whose new slot must be made before the subscription, on the same server as the old one it drops. */
+function refuseSameServerReplace(
+  ctx: PlanContext,
+  d: SubscriptionSpec,
+  subscriber: string,
+  because: string[],
+): void {
+  ctx.error(
+    'same-server-replace',
+    `subscription ${d.name} on ${subscriber} would be replaced (${listText(because)}), but ${sameServerText(ctx, d.node, d.from)}: ` +
+      `its slot ${d.slot} must be made again before the subscription, and the old one is dropped only with it; remove ` +
+      `subscription ${d.name} from steep.yaml and run steep apply --allow-destroy, then declare it again and apply`,
+    { address: subscriptionAddress(d.name), node: subscriber },
+  );
+}
+
+/** A replace's hazards: the drop, its slot's, the copy. */
+function replaceHazards(
+  ctx: PlanContext,
+  d: SubscriptionSpec,
+  dropsSlot: boolean,
+  data: ExistingData,
+  copyData: boolean,
+): Hazard[] {
+  const hazards: Hazard[] = ['drops-object', ...data.hazards];
+  if (dropsSlot) hazards.push('drops-slot');
+  // keeping the rows across a replace is a plan error (initCopy.ts existingData): it always copies
+  if (copyData || copyPath(ctx.desired, ctx.observed, d).own) hazards.push('copies-data');
+  return hazards;
+}
+
+/** The drop of a subscription this topology manages and the file no longer declares (with its slot, unless the publisher is down). */
+export function subscriptionDrop(ctx: PlanContext, node: ObservedNode, o: ObservedSubscription): ManagedDrop {
+  const drop = dropStatements(ctx, o, node.name);
+  if (drop.dropsSlot) ctx.slotChanges.push({ node: o.from, slot: o.slot, change: 'drop', streams: false });
+  return {
+    changes: [
+      { path: 'from', before: o.from, after: null },
+      { path: 'publications', before: [...o.publications].sort(compareText), after: null },
+      { path: 'slot', before: o.slotNone ? null : o.slot, after: null },
+      { path: 'enabled', before: o.enabled, after: null },
+    ],
+    statements: drop.statements,
+    hazards: drop.dropsSlot ? ['drops-slot'] : [],
+    deps: [],
+    reasonSuffix: drop.dropsSlot ? `; dropping it also drops slot ${o.slot} on ${o.from}` : '',
+    catalogDigest: subscriptionDigest(o, o.slotNone ? null : publisherSlot(ctx, o.from, o.slot)),
+  };
+}

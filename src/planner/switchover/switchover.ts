@@ -1,0 +1,374 @@
+/**
+ * `steep switchover` decided (pure): the steps with the SQL they run and the SQL that undoes
+ * them, the expected write blackout, and the way back after the release (the preflight is
+ * `switchoverChecks.ts`).
+ *
+ * The fence is two changes per role, both undone exactly: `ALTER ROLE … IN DATABASE … SET
+ * default_transaction_read_only = on` (new sessions start read-only; the per-role, per-database
+ * setting outranks every other default, and it marks the role as fenced for the next preflight)
+ * and `ALTER ROLE … NOLOGIN`. The setting alone is advice: a session may override it at
+ * connection (`PGOPTIONS=-c default_transaction_read_only=off`) or per transaction (`BEGIN READ
+ * WRITE`), and revoking write privileges would not stop a role that owns the table (an owner
+ * may grant them back) nor one that holds them through another role or PUBLIC. A role that
+ * cannot log in cannot write at all, whatever it owns, so NOLOGIN is what the fence relies on;
+ * its cost is that the role cannot connect to the old primary's server at all (reads and other
+ * databases included) until the undo or the rollback gives LOGIN back. Existing sessions keep
+ * their login, so they are terminated: each as soon as the transaction it ran at the fence has
+ * ended, the rest at the end of the grace period.
+ *
+ * The fence LSN is read after the last fenced session has ended: a flushed WAL mark
+ * (`walMark.ts` says why the write position is not enough).
+ */
+import { formatBytes } from '../../model/bytes.js';
+import { quoteIdent, quoteLiteral } from '../../model/sql.js';
+import type {
+  NodeSql,
+  RollbackCommand,
+  SwitchoverFacts,
+  SwitchoverOptions,
+  SwitchoverPlan,
+  SwitchoverStep,
+} from '../../model/switchover.js';
+import { flushedMarkSql } from '../walMark.js';
+import { fenceRoles, reverseName } from './switchoverChecks.js';
+
+/** The verify engine's rough pace on a drained pair, for the expected blackout (bench/switchover). */
+const VERIFY_ROWS_PER_SECOND = 200_000;
+/** The subscriber's acknowledgement of the fence LSN, a guess above what bench/switchover sees: the drain's floor. */
+const FEEDBACK_MS = 200;
+/** How often the fence polls for the ended sessions to leave (executors/switchover.ts). */
+const EXIT_POLL_MS = 20;
+/** CREATE SUBSCRIPTION of the reverse direction (it creates a slot on the new primary). */
+const REVERSE_MS = 500;
+
+/**
+ * The fence's terminations of sessions that started before it (`$1`, the time it took effect;
+ * later ones started read-only). While the grace runs, `finishedOnly`: a session whose
+ * transaction of the fence's time has ended (it is idle, or in a transaction begun after the
+ * fence) — a transaction under way at the fence gets the grace to commit; after it, every one.
+ */
+function terminateSql(roles: readonly string[], finishedOnly: boolean): string {
+  const list = roles.map(quoteLiteral).join(', ');
+  return `SELECT pid, pg_catalog.pg_terminate_backend(pid) AS signalled FROM pg_catalog.pg_stat_activity WHERE datname = current_database() AND usename IN (${list}) AND backend_start <= $1 AND pid <> pg_catalog.pg_backend_pid()${finishedOnly ? ' AND (xact_start IS NULL OR xact_start > $1)' : ''}`;
+}
+
+function readOnlySql(role: string, database: string): string {
+  return `ALTER ROLE ${quoteIdent(role)} IN DATABASE ${quoteIdent(database)} SET default_transaction_read_only = on`;
+}
+
+/**
+ * The fence LSN, in this order on one session (see the comment at the top): the last SELECT
+ * returns it, and the COMMIT has flushed the WAL up to it.
+ */
+export function fenceLsnSql(subscription: string): string[] {
+  return flushedMarkSql(`switchover ${subscription}: fence`);
+}
+
+export interface SwitchoverInputs {
+  /** the connection string the old primary's reverse subscription uses, password as **** */
+  reverseConninfo: string;
+  /** the setval statements the sequences step would run now (the step reads the values again) */
+  sequenceSql: string[];
+  /** the tables the verify step compares */
+  verifyTables: string[];
+}
+
+export function planSwitchover(
+  facts: SwitchoverFacts,
+  opts: SwitchoverOptions,
+  inputs: SwitchoverInputs,
+): SwitchoverPlan {
+  const { subscription: sub, oldNode: old, newNode: neu } = facts;
+  const roles = fenceRoles(facts, opts);
+  const slot = facts.slot?.name ?? facts.live?.slot ?? sub;
+  const { fence, unfence } = roleFenceSql(facts, roles);
+  const terminateFinishedSql = terminateSql(roles, true);
+  const terminateAllSql = terminateSql(roles, false);
+  const rev = opts.reverse ? reverseName(sub) : null;
+  const steps: SwitchoverStep[] = [
+    {
+      id: 'fence',
+      title: `fence ${roles.join(', ')} on ${old} (read-only in database ${facts.database}; no login, which holds in every database of ${old}'s server), end their sessions (grace ${opts.graceMs / 1000}s), record the fence LSN (flushed)`,
+      statements: [
+        ...fence,
+        { node: old, sql: 'SELECT now() -- $1: the time the fence took effect' },
+        { node: old, sql: terminateFinishedSql },
+        { node: old, sql: terminateAllSql },
+        ...fenceLsnSql(sub).map((sql) => ({ node: old, sql })),
+      ],
+      undo: unfence,
+    },
+    {
+      id: 'drain',
+      title: `wait until ${neu} has replayed past the fence LSN (at most ${opts.fenceTimeoutMs / 1000}s)`,
+      statements: [
+        { node: neu, sql: originSql(sub) },
+        {
+          node: old,
+          sql: `SELECT confirmed_flush_lsn FROM pg_catalog.pg_replication_slots WHERE slot_name = ${quoteLiteral(slot)}`,
+        },
+      ],
+      undo: [],
+    },
+    {
+      id: 'sequences',
+      title: `set ${facts.sequences.length} sequence(s) on ${neu} to ${old}'s values + ${opts.sequenceHeadroom}`,
+      statements: inputs.sequenceSql.map((sql) => ({ node: neu, sql })),
+      undo: [],
+    },
+  ];
+  if (opts.verify !== 'none')
+    steps.push({
+      id: 'verify',
+      title: `compare ${inputs.verifyTables.length} table(s) on both nodes exactly (the steep verify engine)`,
+      statements: [],
+      undo: [],
+    });
+  if (rev) steps.push(reverseStep(facts, rev, inputs.reverseConninfo));
+  steps.push(releaseStep(facts, opts, slot, rev !== null));
+  const { ms, basis } = expectedBlackout(facts, opts, steps[0]!.statements.length);
+  return {
+    subscription: sub,
+    oldNode: old,
+    newNode: neu,
+    roles,
+    slot,
+    reverseName: rev,
+    steps,
+    terminateFinishedSql,
+    terminateAllSql,
+    fenceLsnSql: fenceLsnSql(sub),
+    expectedBlackoutMs: ms,
+    blackoutBasis: basis,
+    rollback: rollbackCommands(facts, opts, { roles, unfence, slot, reverse: rev }),
+  };
+}
+
+/** Per role: the read-only default, then NOLOGIN for a role that can log in; unfence[i] undoes fence[i]. */
+function roleFenceSql(facts: SwitchoverFacts, roles: string[]): { fence: NodeSql[]; unfence: NodeSql[] } {
+  const old = facts.oldNode;
+  const db = quoteIdent(facts.database);
+  const byName = new Map(facts.roles.map((r) => [r.name, r]));
+  const fence: NodeSql[] = [];
+  const unfence: NodeSql[] = [];
+  for (const r of roles) {
+    const role = byName.get(r);
+    const before = role?.databaseSetting ?? null;
+    fence.push({ node: old, sql: readOnlySql(r, facts.database) });
+    unfence.push({
+      node: old,
+      sql:
+        before === null
+          ? `ALTER ROLE ${quoteIdent(r)} IN DATABASE ${db} RESET default_transaction_read_only`
+          : `ALTER ROLE ${quoteIdent(r)} IN DATABASE ${db} SET default_transaction_read_only = ${quoteLiteral(before)}`,
+    });
+    if (role?.login) {
+      fence.push({ node: old, sql: `ALTER ROLE ${quoteIdent(r)} NOLOGIN` });
+      unfence.push({ node: old, sql: `ALTER ROLE ${quoteIdent(r)} LOGIN` });
+    }
+  }
+  return { fence, unfence };
+}
+
+/** The way back (`--reverse`): the new primary publishes every table to the old one, which subscribes without a copy. */
+function reverseStep(facts: SwitchoverFacts, rev: string, reverseConninfo: string): SwitchoverStep {
+  const { oldNode: old, newNode: neu } = facts;
+  // every column: the old primary's tables hold all the columns the new one's do
+  const tables = facts.tables;
+  return {
+    id: 'reverse',
+    title: `way back: publication ${rev} on ${neu}, subscription ${rev} on ${old} (copy_data = false, origin = none)`,
+    // the slot is made on its own first, as PostgreSQL asks when both are databases of one
+    // server: CREATE SUBSCRIPTION making it there would wait for its own transaction for ever
+    statements: [
+      { node: neu, sql: `CREATE PUBLICATION ${quoteIdent(rev)} FOR TABLE ${tables.join(', ')}` },
+      {
+        node: neu,
+        sql: `SELECT pg_catalog.pg_create_logical_replication_slot(${quoteLiteral(rev)}, 'pgoutput')`,
+      },
+      {
+        node: old,
+        sql: `CREATE SUBSCRIPTION ${quoteIdent(rev)} CONNECTION ${quoteLiteral(reverseConninfo)} PUBLICATION ${quoteIdent(rev)} WITH (copy_data = false, origin = none, create_slot = false, slot_name = ${quoteLiteral(rev)})`,
+      },
+    ],
+    undo: [
+      { node: old, sql: `DROP SUBSCRIPTION IF EXISTS ${quoteIdent(rev)}` },
+      {
+        node: neu,
+        sql: `SELECT pg_catalog.pg_drop_replication_slot(slot_name) FROM pg_catalog.pg_replication_slots WHERE slot_name = ${quoteLiteral(rev)}`,
+      },
+      { node: neu, sql: `DROP PUBLICATION IF EXISTS ${quoteIdent(rev)}` },
+    ],
+  };
+}
+
+/** The subscription disabled on the new primary, and its slot dropped on the old one unless kept. */
+/**
+ * The changes to the subscribed tables that the slot still holds past what the subscriber
+ * confirmed, read once the subscription is disabled (a peek consumes nothing): a transaction
+ * committed on the old primary after the drain by a role the fence did not stop. pgoutput's
+ * first byte names the message: I(73)nsert, U(85)pdate, D(68)elete, T(84)runcate. With the way
+ * back in place, its changes applied on the old primary carry an origin and are not counted.
+ */
+export function unsentChangesSql(slot: string, publications: readonly string[], reverse: boolean): string {
+  const names = quoteLiteral(publications.map(quoteIdent).join(','));
+  const origin = reverse ? `, 'origin', 'none'` : '';
+  return `SELECT count(*)::int AS changes, count(DISTINCT xid::text)::int AS transactions FROM pg_catalog.pg_logical_slot_peek_binary_changes(${quoteLiteral(slot)}, NULL, NULL, 'proto_version', '1', 'publication_names', ${names}${origin}) WHERE pg_catalog.get_byte(data, 0) IN (73, 85, 68, 84)`;
+}
+
+function releaseStep(
+  facts: SwitchoverFacts,
+  opts: SwitchoverOptions,
+  slot: string,
+  reverse: boolean,
+): SwitchoverStep {
+  const { subscription: sub, oldNode: old, newNode: neu } = facts;
+  const release: NodeSql[] = [
+    { node: neu, sql: `ALTER SUBSCRIPTION ${quoteIdent(sub)} DISABLE` },
+    { node: old, sql: unsentChangesSql(slot, facts.publications, reverse) },
+  ];
+  if (!opts.keepSlot)
+    release.push(
+      { node: neu, sql: `ALTER SUBSCRIPTION ${quoteIdent(sub)} SET (slot_name = NONE)` },
+      { node: old, sql: `SELECT pg_catalog.pg_drop_replication_slot(${quoteLiteral(slot)})` },
+    );
+  return {
+    id: 'release',
+    title: `disable ${sub} on ${neu}, check that slot ${slot} holds no change ${neu} did not confirm${opts.keepSlot ? `, keep the slot` : ` (else keep it), drop it`}; ${old} stays read-only`,
+    statements: release,
+    undo: [],
+  };
+}
+
+function originSql(sub: string): string {
+  return `SELECT pg_catalog.pg_replication_origin_progress('pg_' || oid, true) FROM pg_catalog.pg_subscription WHERE subname = ${quoteLiteral(sub)}`;
+}
+
+/**
+ * The blackout is every step from the fence to the release's DISABLE. From what preflight
+ * measured (facts.measured): the statements' round trips (fence, sequences, release), the
+ * subscriber's confirmation of the flushed WAL (the drain), the verify engine's fixed cost and
+ * its pace on a sample, the old primary's connection to the new one (reverse). Without a
+ * measurement, the lag over the apply rate and fixed guesses.
+ */
+function expectedBlackout(
+  facts: SwitchoverFacts,
+  opts: SwitchoverOptions,
+  fenceStatements: number,
+): { ms: number; basis: string } {
+  const m = facts.measured;
+  const rt = m?.roundTripMs ?? 0;
+  const lag = facts.slot?.lagBytes ?? 0;
+  const guessedDrain = FEEDBACK_MS + (lag > 0 && facts.applyRate ? (lag / facts.applyRate) * 1000 : 0);
+  const drainMs = m?.drainMs != null ? Math.max(m.drainMs, 2 * rt) : guessedDrain;
+  const fenceMs = rt * fenceStatements + EXIT_POLL_MS;
+  const sequencesMs = rt * (2 + facts.sequences.length);
+  const rate = m?.verifyRowsPerSecond ?? VERIFY_ROWS_PER_SECOND;
+  const verifyMs = opts.verify === 'none' ? 0 : (m?.verifyFixedMs ?? 0) + (facts.verifyRows / rate) * 1000;
+  const reverseMs = opts.reverse ? (m?.reverseConnectMs ?? REVERSE_MS) + 3 * rt : 0;
+  const ms = Math.round(fenceMs + drainMs + sequencesMs + verifyMs + reverseMs + rt);
+  const applyRate =
+    facts.applyRate === null ? 'not measured' : `${formatBytes(Math.round(facts.applyRate))}/s`;
+  const basis =
+    `fence ${Math.round(fenceMs)} ms (${fenceStatements} statements at a ${rt.toFixed(1)} ms round trip)` +
+    ` + drain ${Math.round(drainMs)} ms (${
+      m?.drainMs != null
+        ? `the subscriber confirmed the flushed WAL in ${m.drainMs} ms`
+        : `lag ${formatBytes(lag)}, apply rate ${applyRate}, the subscriber's acknowledgement`
+    })` +
+    ` + sequences ${Math.round(sequencesMs)} ms` +
+    (opts.verify === 'none'
+      ? ''
+      : ` + verify ${Math.round(verifyMs)} ms (~${facts.verifyRows} rows at ${m?.verifyRowsPerSecond != null ? `a measured ~${Math.round(rate)}` : `~${rate}`}/s${m ? ` + ${m.verifyFixedMs} ms reading both catalogs` : ''})`) +
+    (opts.reverse
+      ? ` + reverse subscription ~${Math.round(reverseMs)} ms${m?.reverseConnectMs != null ? ` (${m.reverseConnectMs} ms to connect, measured)` : ''}`
+      : '') +
+    `; a busy session may hold the fence up to the grace (${opts.graceMs / 1000}s)`;
+  return { ms, basis };
+}
+
+function rollbackCommands(
+  facts: SwitchoverFacts,
+  opts: SwitchoverOptions,
+  p: { roles: string[]; unfence: NodeSql[]; slot: string; reverse: string | null },
+): RollbackCommand[] {
+  const { subscription: sub, oldNode: old, newNode: neu } = facts;
+  // the new primary is fenced as the switchover fenced the old one: both never take writes at once
+  const out: RollbackCommand[] = [
+    ...p.roles.flatMap((r) => [
+      {
+        node: neu,
+        sql: readOnlySql(r, facts.newDatabase),
+        why: `fence ${r} on ${neu} (where it exists): new sessions start read-only`,
+      },
+      {
+        node: neu,
+        sql: `ALTER ROLE ${quoteIdent(r)} NOLOGIN`,
+        why: `and cannot log in, so no session can turn the read-only default off`,
+      },
+    ]),
+    {
+      node: neu,
+      sql: terminateSql(p.roles, false).replace('$1', 'now()'),
+      why: `end their sessions on ${neu}`,
+    },
+  ];
+  if (p.reverse) {
+    out.push(
+      {
+        node: neu,
+        sql: `SELECT pg_catalog.pg_logical_emit_message(true, 'steep', ${quoteLiteral(`rollback of ${sub}: fence`)})`,
+        why: `once no session of theirs is left: flush ${neu}'s WAL past every write they committed, asynchronous ones included`,
+      },
+      {
+        node: neu,
+        sql: `SELECT confirmed_flush_lsn >= pg_catalog.pg_current_wal_insert_lsn() AS drained FROM pg_catalog.pg_replication_slots WHERE slot_name = ${quoteLiteral(p.reverse)}`,
+        why: `repeat until true: ${old} has every write made on ${neu}`,
+      },
+      { node: old, sql: `ALTER SUBSCRIPTION ${quoteIdent(p.reverse)} DISABLE`, why: 'stop the way back' },
+      {
+        node: old,
+        sql: `DROP SUBSCRIPTION ${quoteIdent(p.reverse)}`,
+        why: `and remove it with its slot on ${neu}, which would retain WAL there for ever: everything it carried is on ${old} (the check above)`,
+      },
+      {
+        node: neu,
+        sql: `DROP PUBLICATION ${quoteIdent(p.reverse)}`,
+        why: `the way back's publication, read by nothing now`,
+      },
+    );
+  } else {
+    // no way back carried them: with both nodes fenced, the rows only the new primary holds are counted
+    out.push({
+      node: null,
+      sql: null,
+      command: `steep verify ${sub}`,
+      why: `count the rows written on ${neu} after the release: those it finds only on ${neu} stay there, as nothing carries them back; copy them to ${old} by hand (steep verify ${sub} --repair would delete them)`,
+    });
+    if (opts.keepSlot)
+      out.push({
+        node: neu,
+        sql: `ALTER SUBSCRIPTION ${quoteIdent(sub)} ENABLE`,
+        why: `resume ${old} → ${neu} from the kept slot (the rows counted above are not carried back)`,
+      });
+  }
+  out.push(
+    {
+      node: null,
+      sql: null,
+      command: p.reverse
+        ? `steep sequences sync ${p.reverse} --headroom ${opts.sequenceHeadroom}`
+        : `steep sequences sync ${sub} --reverse --headroom ${opts.sequenceHeadroom}`,
+      why: `set ${old}'s sequences past what ${neu} handed out, before the application writes on ${old} again`,
+    },
+    ...p.unfence.map((u) => ({ node: u.node, sql: u.sql, why: `make the role writable on ${old} again` })),
+    { node: null, sql: null, why: `point the application back at ${old}` },
+  );
+  if (!p.reverse && !opts.keepSlot)
+    out.push({
+      node: null,
+      sql: null,
+      why: `the slot ${p.slot} was dropped: writes made on ${neu} after the release stay there unless copied back by hand`,
+    });
+  return out;
+}
