@@ -150,7 +150,12 @@ async function laggingSequences(
       }),
     ),
   );
-  return { lags: lags.flat(), errors };
+  // a standalone sequence goes with every subscription of its schema: each node's sequence once
+  const seen = new Set<string>();
+  const once = lags
+    .flat()
+    .filter((l) => !seen.has(`${l.node}/${l.sequence}`) && seen.add(`${l.node}/${l.sequence}`));
+  return { lags: once, errors };
 }
 
 /**

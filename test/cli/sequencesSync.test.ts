@@ -86,6 +86,7 @@ describe('sequences sync', () => {
       await n.query('CREATE SEQUENCE public.sq_down INCREMENT -1 MINVALUE -1000000 MAXVALUE -1');
       await n.query('CREATE SCHEMA sq_other');
       await n.query('CREATE SEQUENCE sq_other.sq_elsewhere');
+      await n.query('CREATE TABLE public.sq_more (id int PRIMARY KEY)');
     }
     await east.query(`INSERT INTO public.sq_owned (v) SELECT 'o' FROM generate_series(1, 300)`);
     await east.query(`INSERT INTO public.sq_def (v) SELECT 'd' FROM generate_series(1, 200)`);
@@ -104,11 +105,20 @@ describe('sequences sync', () => {
         '  sq_pub:',
         '    node: east',
         `    tables: [${TABLES.map((t) => `public.${t}`).join(', ')}]`,
+        '  sq_pub2:',
+        '    node: east',
+        '    tables: [public.sq_more]',
         'subscriptions:',
         `  ${SUB}:`,
         '    node: west',
         '    from: east',
         '    publications: [sq_pub]',
+        // a second subscription of the pair, in the same schema: its standalone sequences are
+        // the first one's too, and drift lists each sequence of a node once
+        '  sq_sub2:',
+        '    node: west',
+        '    from: east',
+        '    publications: [sq_pub2]',
         '',
       ].join('\n');
     path = writeConfig(yaml([]));
