@@ -62,11 +62,12 @@ export function prepareSlot(
   if (!publisher || opts.ownDropFreesSlot) return { ok: true, deps: [] };
   const slot = publisher.slots[d.slot];
   if (!slot) {
-    if (!opts.createSlot) {
+    // two-phase: created on no slot yet, `snapshot generate` makes it (subscriptionCreate.ts says so)
+    if (!opts.createSlot && d.init.method === 'manual') {
       ctx.warn(
         'init-slot-missing',
-        `subscription ${d.name} uses init method ${d.init.method}, which creates it on a prepared slot, but slot ${d.slot} ` +
-          `does not exist on ${d.from} yet; run ${d.init.method === 'manual' ? `steep init prepare ${d.name}` : `steep snapshot generate ${d.name}`} first`,
+        `subscription ${d.name} uses init method manual, which creates it on a prepared slot, but slot ${d.slot} ` +
+          `does not exist on ${d.from} yet; run steep init prepare ${d.name} first`,
         { address, node: d.node },
       );
     }

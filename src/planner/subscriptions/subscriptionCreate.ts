@@ -240,12 +240,12 @@ function createChanges(
 function initWarnings(ctx: PlanContext, d: SubscriptionSpec): void {
   // manual: manualInit.ts says what is missing (prepare, the LSN) instead
   if (d.init.method !== 'two-phase') return;
-  const completes = `steep snapshot generate ${d.name} and steep snapshot apply ${d.name}`;
+  const prepared = ctx.node(d.from)?.slots[d.slot] !== undefined;
   ctx.warn(
     'init-method',
-    `subscription ${d.name} uses init method ${d.init.method}: it is created disabled, with create_slot = false and ` +
-      `copy_data = false on the prepared slot ${d.slot}; the method's own steps complete it: ${completes} ` +
-      `(a snapshot seeds exactly one subscription, on its slot: every two-phase subscription needs its own)`,
+    `subscription ${d.name} uses init method two-phase: it is created disabled, with create_slot = false and ` +
+      `copy_data = false, ${prepared ? `on the prepared slot ${d.slot};` : `on no slot yet; steep snapshot generate ${d.name} creates slot ${d.slot} and`} ` +
+      `steep snapshot apply ${d.name} completes it (a snapshot seeds exactly one subscription, on its slot: every two-phase subscription needs its own)`,
     { address: subscriptionAddress(d.name), node: d.node },
   );
 }
