@@ -276,13 +276,25 @@ function refuseUnready(input: ReinitInput, wanted: string[]): void {
     refuse(
       `subscription ${input.subscription} on ${input.subscriber} is disabled: PostgreSQL refreshes only enabled subscriptions; enable it (steep apply) and run reinit again`,
     );
-  const wantedSet = new Set(wanted);
-  const blocking = input.foreignKeys.filter((fk) => wantedSet.has(fk.to) && !wantedSet.has(fk.from));
-  if (blocking.length > 0) {
-    const fk = blocking[0]!;
+  // the whole chain at once: a table referencing one that a referencing table adds, and so on
+  const needed = new Set(wanted);
+  const chain: typeof input.foreignKeys = [];
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const fk of input.foreignKeys)
+      if (needed.has(fk.to) && !needed.has(fk.from)) {
+        needed.add(fk.from);
+        chain.push(fk);
+        grew = true;
+      }
+  }
+  if (chain.length > 0) {
+    const [first, ...through] = chain;
     refuse(
-      `${fk.to} is referenced by ${fk.from} (foreign key ${fk.constraint}) on ${input.subscriber}, which is not being reinitialised: ` +
-        `truncating ${fk.to} would fail or cascade; reinit both (--tables ${[...wanted, fk.from].join(',')})`,
+      `${first!.to} is referenced by ${first!.from} (foreign key ${first!.constraint}) on ${input.subscriber}` +
+        through.map((fk) => `, ${fk.to} by ${fk.from} (${fk.constraint})`).join('') +
+        `, which ${chain.length === 1 ? 'is' : 'are'} not being reinitialised: truncating ${first!.to} would fail or cascade; ` +
+        `reinit them together (--tables ${[...wanted, ...chain.map((fk) => fk.from)].join(',')})`,
     );
   }
 }

@@ -88,7 +88,17 @@ describe('planReinit', () => {
     [{ enabled: false }, /is disabled/],
     [
       { foreignKeys: [{ from: 'public.b', to: 'public.a', constraint: 'b_a_fkey' }] },
-      /public\.a is referenced by public\.b \(foreign key b_a_fkey\) on west, which is not being reinitialised.*--tables public\.a,public\.b/,
+      /public\.a is referenced by public\.b \(foreign key b_a_fkey\) on west, which is not being reinitialised.*--tables public\.a,public\.b\)/,
+    ],
+    // a chain a ← b ← d: named whole in one refusal, not one level per try
+    [
+      {
+        foreignKeys: [
+          { from: 'public.d', to: 'public.b', constraint: 'd_b_fkey' },
+          { from: 'public.b', to: 'public.a', constraint: 'b_a_fkey' },
+        ],
+      },
+      /public\.a is referenced by public\.b \(foreign key b_a_fkey\) on west, public\.b by public\.d \(d_b_fkey\), which are not being reinitialised.*--tables public\.a,public\.b,public\.d\)/,
     ],
   ])('refuses %#', (over, message) => {
     expect(() => planReinit(input(over as Partial<ReinitInput>))).toThrow(message);
