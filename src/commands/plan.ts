@@ -56,7 +56,7 @@ Exit codes: 0 success (no changes with --detailed-exitcode), 1 error (invalid fi
           targets,
           lsn: flags.lsn,
         })
-      : await makePlan(flags.config, { targets, lsn: flags.lsn });
+      : await makePlan(flags.config, { targets, lsn: flags.lsn, live: true });
     const { plan } = this.warned(result);
     const format = flags.json ? 'json' : flags.format;
     // statements already show passwords as ****; jsonText's masking is the last guard

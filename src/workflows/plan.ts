@@ -1,8 +1,9 @@
 import { clusterReadOptions, readCluster } from '../catalog/readCluster.js';
 import { loadTopology } from '../config/load.js';
+import { subscriptionAddress } from '../model/address.js';
 import type { ClusterState } from '../model/cluster.js';
 import type { Problem } from '../model/errors.js';
-import type { Plan } from '../model/plan.js';
+import type { Plan, PlanMessage } from '../model/plan.js';
 import type { TableScope } from '../model/tableSchema.js';
 import type { TableName, Topology } from '../model/topology.js';
 import { plan } from '../planner/index.js';
@@ -105,15 +106,28 @@ export function planFor(
 /** `steep plan`: load the file, read the nodes, compute the plan. */
 export async function makePlan(
   configPath: string,
-  opts: { targets?: string[]; lsn?: string[] } = {},
+  opts: { targets?: string[]; lsn?: string[]; live?: boolean } = {},
 ): Promise<PlanResult> {
   const { topology, warnings } = await loadTopology(configPath);
   const initLsn = resolveLsnFlags(topology, opts.lsn ?? []);
   const observed = await observe(topology);
-  return {
-    topology,
-    observed,
-    plan: planFor(topology, observed, opts.targets, initLsn),
-    configWarnings: warnings,
-  };
+  const planned = planFor(topology, observed, opts.targets, initLsn);
+  if (opts.live) planned.warnings.push(...(await stoppedReplication(topology, observed)));
+  return { topology, observed, plan: planned, configWarnings: warnings };
+}
+
+/**
+ * `live`: the declared subscriptions whose replication has stopped, by status' own rule
+ * (model/syncVerdict.ts `failing`): a plan that only names a missing column must not read as if
+ * the rows still flowed. The status reader is loaded only then.
+ */
+async function stoppedReplication(topology: Topology, observed: ClusterState): Promise<PlanMessage[]> {
+  const { liveProblems } = await import('./status.js');
+  const { failing } = await liveProblems(topology, observed);
+  return failing.map((f) => ({
+    code: 'replication.failing',
+    address: subscriptionAddress(f.subscription),
+    node: f.node,
+    message: `subscription ${f.subscription} on ${f.node}: replication from ${f.from} has stopped: ${f.reasons.join('; ')}`,
+  }));
 }

@@ -149,6 +149,11 @@ describe('steep status: synchronized only when proven', () => {
         expect((await steep(['drift'])).stdout).toMatch(
           new RegExp(`Replication failing:\\n  subscription ${sub} on west ← east: .*lacks column note`),
         );
+        // and plan, which proposes the column, says the rows have stopped meanwhile
+        const planned = await steep(['plan']);
+        expect(planned.stdout + planned.stderr).toMatch(
+          new RegExp(`subscription ${sub} on west: replication from east has stopped: .*lacks column note`),
+        );
       }
       // the same reading, again and again while it fails: never healthy (15+: the counters keep
       // a rise in view; 14 has only the worker, which a reading may catch between two errors)
