@@ -67,7 +67,7 @@ import {
   subscriptionsQuery,
   toSubscriptions,
 } from './queries/subscriptions.js';
-import { TABLES, type TableRow, toTables } from './queries/tables.js';
+import { type TableRow, tablesQuery, toTables } from './queries/tables.js';
 import { normaliseRowFilters } from './rowFilters.js';
 import { allNamed, BEGIN_SNAPSHOT, inOneWrite, openCatalogSession, rows } from './session.js';
 import { issueTableSchemaQueries } from './tableSchemas.js';
@@ -126,7 +126,7 @@ export function snapshotQueries(p: NodeProbe, tableScope?: TableScope, fingerpri
     otherDatabaseSubscriptions: OTHER_DATABASE_SUBSCRIPTIONS,
     slots: slotsQuery(p.serverVersion),
     origins: originsQuery(p.canReadOriginStatus),
-    tables: TABLES,
+    tables: tablesQuery(p.serverVersion),
     migrations: p.hasMigrations ? migrationVersionQuery(p.stateSchema) : null,
     ...(tableScope && !isEmptyScope(tableScope)
       ? tableSchemaQueries(tableScope, p.stateSchema, { columns: !fingerprintsOnly })

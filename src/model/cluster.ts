@@ -108,6 +108,10 @@ export interface ObservedTable extends TableName {
   /** Its owner, and whether steep's role has its privileges (a member of it): only they may publish it. */
   owner?: string;
   owned?: boolean;
+  /** 16+: steep's role may SET ROLE to its owner, as a subscription's workers do with runAsOwner false. */
+  canSetRole?: boolean;
+  /** steep's role may INSERT into it, as steep's own copy does. */
+  canInsert?: boolean;
   /** The replica identity's columns (key or index columns; every column for FULL); empty when none. */
   identityColumns?: string[];
   /** Has a virtual generated column (PG 18), which a row filter is stored expanded through. */

@@ -528,4 +528,40 @@ describe.each([...versions])('least-privileged roles on PostgreSQL %i', (version
     );
     await equal(['a_own']);
   });
+
+  it("admin, 16+: a subscriber table owned by a role admin may not SET ROLE to (the workers apply as the table's owner) is a plan error naming the GRANT, nothing created; the GRANT run as written, it copies and streams under writes", async () => {
+    await once();
+    if (!pg16) return; // 14/15: no subscription as admin (above)
+    for (const n of [east(), west()]) {
+      await n.query('CREATE ROLE shopapp NOLOGIN');
+      await createOwnedTables(n, [['s_shop', 'shopapp']]);
+    }
+    await east().query('GRANT shopapp TO admin'); // on east admin publishes it as a member of its owner
+    await east().query(`INSERT INTO public.s_shop SELECT g, md5(g::text) FROM generate_series(1, 1000) g`);
+    const path = config('admin', 'shop_sub', ['s_shop'], '{ method: snapshot }');
+    const refused = await steep(['plan'], path);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(
+      "west: subscription shop_sub applies changes as each table's owner (runAsOwner: false), and role admin may not SET ROLE to shopapp, which owns public.s_shop; " +
+        'run GRANT "shopapp" TO "admin" WITH SET TRUE; on west, or set runAsOwner: true on the subscription',
+    );
+    expect((await steep(['apply', '--auto-approve'], path)).code).toBe(1);
+    const [made] = await west().query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_subscription WHERE subname = 'shop_sub'`,
+    );
+    expect(made!.n).toBe(0);
+
+    await west().query('GRANT "shopapp" TO "admin" WITH SET TRUE;');
+    const writer = startWriter(east(), ['s_shop']);
+    let applied: Awaited<ReturnType<typeof steep>>;
+    try {
+      applied = await steep(['apply', '--auto-approve'], path);
+      await new Promise((r) => setTimeout(r, 1000));
+    } finally {
+      await writer.stop();
+    }
+    expect(applied.code, applied.stdout + applied.stderr).toBe(0);
+    await waitCaughtUp(east(), 'shop_sub');
+    await equal(['s_shop']);
+  });
 });

@@ -1,6 +1,7 @@
 import type { ObservedTable } from '../../model/cluster.js';
 import { compareTableNames } from '../../model/order.js';
 import { qualifiedName } from '../../model/topology.js';
+import { PG16 } from '../../model/versions.js';
 import { type CatalogQuery, jsonArrayQuery } from './catalogQuery.js';
 
 /**
@@ -18,9 +19,10 @@ import { type CatalogQuery, jsonArrayQuery } from './catalogQuery.js';
  *
  * The rows come back as one JSON array (`jsonArrayQuery`).
  */
-export const TABLES: CatalogQuery = jsonArrayQuery(
-  'tables',
-  `select c.oid::int8 as oid,
+export const tablesQuery = (serverVersion: number): CatalogQuery =>
+  jsonArrayQuery(
+    'tables',
+    `select c.oid::int8 as oid,
        n.nspname::text as schema,
        c.relname::text as name,
        c.relkind::text as kind,
@@ -34,6 +36,8 @@ export const TABLES: CatalogQuery = jsonArrayQuery(
        c.relpersistence = 'u' as unlogged,
        pg_catalog.pg_get_userbyid(c.relowner)::text as owner,
        pg_catalog.pg_has_role(c.relowner, 'USAGE') as owned,
+       ${serverVersion >= PG16 ? `pg_catalog.pg_has_role(c.relowner, 'SET')` : 'null::bool'} as can_set_role,
+       pg_catalog.has_table_privilege(c.oid, 'INSERT') as can_insert,
        array(select h.inhparent::text
                from pg_catalog.pg_inherits h
               where h.inhrelid = c.oid
@@ -68,7 +72,7 @@ export const TABLES: CatalogQuery = jsonArrayQuery(
    and c.relpersistence <> 't'
    and n.nspname not in ('pg_catalog', 'information_schema')
    and n.nspname !~ '^pg_toast'`,
-);
+  );
 
 export interface TableRow {
   oid: number;
@@ -83,6 +87,9 @@ export interface TableRow {
   unlogged: boolean;
   owner: string;
   owned: boolean;
+  /** 16+: may SET ROLE to its owner (null before 16) */
+  can_set_role: boolean | null;
+  can_insert: boolean;
   /** pg_inherits parents' oids, as text */
   parent_oids: string[];
   is_partition: boolean;
@@ -124,6 +131,8 @@ export function toTables(rows: TableRow[]): Record<string, ObservedTable> {
       unlogged: r.unlogged,
       owner: r.owner,
       owned: r.owned,
+      ...(r.can_set_role === null ? {} : { canSetRole: r.can_set_role }),
+      canInsert: r.can_insert,
       identityColumns: usableReplicaIdentity(r) ? r.identity_columns : [],
       virtualGenerated: r.virtual_generated,
     };

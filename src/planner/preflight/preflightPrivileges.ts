@@ -6,13 +6,15 @@
  */
 
 import { parseAddress, subscriptionAddress } from '../../model/address.js';
-import type { ObservedNode } from '../../model/cluster.js';
+import type { ObservedNode, ObservedTable } from '../../model/cluster.js';
 import { compareText } from '../../model/order.js';
 import { cloudAdminNote, functionsCalled, grantFunction, isCloudAdminRole } from '../../model/privileges.js';
 import { displayTable, quoteIdent } from '../../model/sql.js';
-import { qualifiedName } from '../../model/topology.js';
+import { qualifiedName, type SubscriptionSpec, type TableName } from '../../model/topology.js';
 import { PG16 } from '../../model/versions.js';
 import { type DraftStep, type PlanContext, sortedKeys } from '../context.js';
+import { effectiveSubscriptionOptions } from '../defaults.js';
+import { copiedRelations } from '../init/initCopy.js';
 import { checkOwnCopyLoad } from '../init/ownCopyLoad.js';
 
 export function nameOf(step: DraftStep): string {
@@ -85,6 +87,7 @@ export function checkPrivileges(ctx: PlanContext): void {
         if (step.action === 'replace') checkOwner(node, 'subscription', name, fail, step.address);
         const d = ctx.desired.subscriptions[name];
         if (d) checkReplicationRole(ctx, d.from, fail);
+        if (d) checkSetRoleToOwners(ctx, node, d, fail, step.address);
         // two-phase: `steep snapshot apply` loads the files with steep's own copy
         if (d?.init.method === 'two-phase') checkLoad(ctx, node, name, fail);
         break;
@@ -101,10 +104,58 @@ export function checkPrivileges(ctx: PlanContext): void {
 
 type Fail = (node: string, message: string, address?: string) => void;
 
+/**
+ * 16+, runAsOwner false: the apply and table-sync workers switch to each table's owner, which
+ * the subscription's owner (steep's role) must be able to SET ROLE to; without it every change
+ * of that table fails in the worker, where the role cannot read why.
+ */
+function checkSetRoleToOwners(
+  ctx: PlanContext,
+  node: ObservedNode,
+  d: SubscriptionSpec,
+  fail: Fail,
+  address: string,
+): void {
+  if (node.role.superuser || effectiveSubscriptionOptions(d.options, node.serverVersion).runAsOwner !== false)
+    return;
+  const role = quoteIdent(node.role.name);
+  for (const [owner, tables] of byOwner(node, copiedRelations(ctx, d), (t) => t.canSetRole === false))
+    fail(
+      node.name,
+      `${node.name}: subscription ${d.name} applies changes as each table's owner (runAsOwner: false), and role ${node.role.name} may not SET ROLE to ${owner}, which owns ${tables.join(', ')}; ` +
+        `run GRANT ${quoteIdent(owner)} TO ${role} WITH SET TRUE; on ${node.name}, or set runAsOwner: true on the subscription`,
+      address,
+    );
+}
+
+/** The observed tables among `tables` on `node` that `lacks`, by owner. */
+function byOwner(
+  node: ObservedNode,
+  tables: readonly TableName[],
+  lacks: (t: ObservedTable) => boolean,
+): Array<[string, string[]]> {
+  const owners = new Map<string, string[]>();
+  for (const t of tables) {
+    const local = node.tables[qualifiedName(t)];
+    if (!local?.owner || !lacks(local)) continue;
+    owners.set(local.owner, [...(owners.get(local.owner) ?? []), displayTable(t)]);
+  }
+  return [...owners].sort(([a], [b]) => compareText(a, b));
+}
+
 /** steep's own copy of `name` on `node` without session_replication_role: it loads in foreign-key order (ownCopyLoad.ts). */
 function checkLoad(ctx: PlanContext, node: ObservedNode, name: string, fail: Fail): void {
   const d = ctx.desired.subscriptions[name];
   if (!d) return;
+  // steep's own copy writes the rows as steep's role
+  if (!node.role.superuser)
+    for (const [owner, tables] of byOwner(node, copiedRelations(ctx, d), (t) => t.canInsert === false))
+      fail(
+        node.name,
+        `${node.name}: steep's own copy of subscription ${name} inserts the rows as role ${node.role.name}, which may not insert into ${tables.join(', ')} (owner ${owner}); ` +
+          `run GRANT INSERT ON ${tables.join(', ')} TO ${quoteIdent(node.role.name)}; on ${node.name}`,
+        subscriptionAddress(name),
+      );
   const { errors, warnings } = checkOwnCopyLoad(ctx.desired, ctx.observed, node, d);
   for (const e of errors) fail(node.name, e, subscriptionAddress(name));
   for (const w of warnings)
@@ -275,13 +326,8 @@ function checkTableOwners(
   const p = ctx.desired.publications[name];
   if (node.role.superuser || !p || p.allTables) return;
   const had = new Set(fresh ? [] : (node.publications[name]?.tables ?? []).map(qualifiedName));
-  const owners = new Map<string, string[]>();
-  for (const t of p.tables) {
-    const observed = node.tables[qualifiedName(t)];
-    if (had.has(qualifiedName(t)) || observed?.owned !== false || observed.owner === undefined) continue;
-    owners.set(observed.owner, [...(owners.get(observed.owner) ?? []), displayTable(t)]);
-  }
-  for (const [owner, tables] of [...owners].sort(([a], [b]) => compareText(a, b)))
+  const added = p.tables.filter((t) => !had.has(qualifiedName(t)));
+  for (const [owner, tables] of byOwner(node, added, (t) => t.owned === false))
     fail(
       node.name,
       `${node.name}: role ${node.role.name} does not own ${tables.join(', ')} (owner ${owner}), and only a table's owner may publish it in publication ${name}; ` +

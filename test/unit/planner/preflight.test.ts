@@ -415,6 +415,42 @@ describe('preflight', () => {
     ).toBe(false);
   });
 
+  it("16+, runAsOwner false: the subscription's workers run as each table's owner, so a role that may not SET ROLE to it is refused in plan, naming the GRANT; runAsOwner true, or a role that may, is fine", () => {
+    const t = base();
+    const s = fresh(t, PG16);
+    const west = at(s, 'west');
+    west.role.superuser = false;
+    Object.assign(west.role, { canCreateSubscription: true, memberOfCreateSubscription: true });
+    west.tables['public.orders'] = observedTable('public.orders', { owner: 'shopapp', canSetRole: false });
+    const message =
+      "west: subscription west_orders applies changes as each table's owner (runAsOwner: false), and role steep may not SET ROLE to shopapp, which owns public.orders; " +
+      'run GRANT "shopapp" TO "steep" WITH SET TRUE; on west, or set runAsOwner: true on the subscription';
+    expect(runPlan(t, s).errors.map((e) => e.message)).toContain(message);
+    west.tables['public.orders']!.canSetRole = true;
+    expect(runPlan(t, s).errors.map((e) => e.message)).not.toContain(message);
+    west.tables['public.orders']!.canSetRole = false;
+    t.subscriptions.west_orders!.options = { ...t.subscriptions.west_orders!.options, runAsOwner: true };
+    expect(runPlan(t, s).errors.map((e) => e.message)).not.toContain(message);
+  });
+
+  it("steep's own copy inserts as steep's role: a subscriber table it may not insert into is refused in plan, naming the GRANT", () => {
+    const t = base();
+    t.subscriptions.west_orders!.init = { ...t.subscriptions.west_orders!.init, method: 'two-phase' };
+    const s = fresh(t, PG16);
+    const west = at(s, 'west');
+    west.role.superuser = false;
+    Object.assign(west.role, { canCreateSubscription: true, memberOfCreateSubscription: true });
+    west.tables['public.orders'] = observedTable('public.orders', {
+      owner: 'shopapp',
+      canInsert: false,
+      canSetRole: true,
+    });
+    expect(runPlan(t, s).errors.map((e) => e.message)).toContain(
+      "west: steep's own copy of subscription west_orders inserts the rows as role steep, which may not insert into public.orders (owner shopapp); " +
+        'run GRANT INSERT ON public.orders TO "steep"; on west',
+    );
+  });
+
   it('altering an object the role does not own → error with the fix', () => {
     const t = base();
     const s = observe(t);
