@@ -5,7 +5,7 @@ import type { ColumnShape, PublishedScope, TableShape } from '../model/verify.js
 import { PG15 } from '../model/versions.js';
 
 /**
- * What a data comparison (README.md's Repairing data and docs/steep-yaml.md's merge) compares, read from the catalogs: a live
+ * What a data comparison (docs/repair.md and docs/steep-yaml.md's merge) compares, read from the catalogs: a live
  * subscription and its publications' tables (row filters, column lists), each table's columns
  * and key, the tables of a schema, and the WAL positions a re-check waits on. The row hashes
  * themselves are rowHashes.ts.

@@ -4,7 +4,7 @@ import { PG15 } from '../model/versions.js';
 import { DENIED_FUNCTIONS_QUERY, deniedFunctions } from './queries/role.js';
 
 /**
- * What `steep reinit` reads (README.md's Repairing data): the publisher's definition of each of
+ * What `steep reinit` reads (docs/repair.md): the publisher's definition of each of
  * the subscription's publications — its options and every table it publishes, with the row
  * filter and column list the publication itself sets — and, on the subscriber, the foreign keys
  * that point at the tables a reinit would truncate.

@@ -1,5 +1,5 @@
 /**
- * The SQL of a data comparison (README.md's Repairing data and docs/steep-yaml.md's merge): row hashes computed inside each
+ * The SQL of a data comparison (docs/repair.md and docs/steep-yaml.md's merge): row hashes computed inside each
  * database — per group of rows (runs of a dense integer key, else key-range chunks split by key
  * hash; one scan, nothing but one bytea of the sums leaves the server), and streamed per row
  * ordered by key for the groups that differ (looked up by key: rowsByKey.ts). Read-only: plain

@@ -1,5 +1,5 @@
 /**
- * Rows by key (README.md's Repairing data and docs/steep-yaml.md's merge): the row hashes of given keys (the differences a grouped
+ * Rows by key (docs/repair.md and docs/steep-yaml.md's merge): the row hashes of given keys (the differences a grouped
  * comparison narrowed down), the rows themselves for a merge, and values compared in the
  * database's own order. Read-only, in batches of ROW_BATCH keys.
  */

@@ -12,7 +12,7 @@ import { jsonText } from './jsonText.js';
  * (the stack only with STEEP_DEBUG=1); results go to stdout through `out`.
  */
 export abstract class SteepCommand extends Command {
-  /** `--log-format json`: every line on stderr is one JSON object (README.md's Commands), errors included. */
+  /** `--log-format json`: every line on stderr is one JSON object (docs/commands.md, Log events), errors included. */
   private jsonLogFormat = false;
 
   protected override async init(): Promise<void> {

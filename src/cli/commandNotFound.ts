@@ -5,7 +5,7 @@ import { mask } from '../db/mask.js';
 
 /**
  * oclif's `command_not_found` hook. oclif exits 2 on an unknown command, the code steep keeps
- * for "changes or drift found" (README.md's Commands): a cron job running `steep drfit` would page someone
+ * for "changes or drift found" (docs/commands.md): a cron job running `steep drfit` would page someone
  * for drift. Misuse is an error (exit 1) with the nearest command. With a space as topic
  * separator oclif also lands here for an argument given to a command that takes none
  * (`steep plan extra` looks up `plan:extra`): that is named as an unexpected argument.

@@ -5,7 +5,7 @@ export function requiredArg(description: string) {
   return Args.string({ ignoreStdin: true, description, required: true });
 }
 
-/** Flags every command takes (README.md's Commands). */
+/** Flags every command takes (docs/commands.md). */
 export const globalFlags = {
   config: Flags.string({
     char: 'c',

@@ -1,5 +1,5 @@
 /**
- * SIGINT/SIGTERM in a command that changes nodes (README.md's Commands). Until `arm()` nothing has been
+ * SIGINT/SIGTERM in a command that changes nodes (docs/commands.md, Interrupting). Until `arm()` nothing has been
  * changed: a signal exits at once (130 / 143). Once armed, the first signal aborts `signal`, so
  * the workflow starts no new step and lets the running ones finish; the command then reports
  * and exits with `exitCode`. A second signal exits at once, leaving what runs to PostgreSQL.

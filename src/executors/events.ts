@@ -1,4 +1,4 @@
-/** What an apply reports as it goes (README.md's Commands); commands decide how it looks. */
+/** What an apply reports as it goes (docs/commands.md, Log events); commands decide how it looks. */
 export interface ApplyEvent {
   event:
     | 'apply.started'
@@ -55,7 +55,7 @@ export interface ApplyEvent {
 export type EventSink = (e: ApplyEvent) => void;
 
 /**
- * A command's SIGINT/SIGTERM as a workflow sees it (README.md's Commands): until `arm()` nothing has changed
+ * A command's SIGINT/SIGTERM as a workflow sees it (docs/commands.md, Interrupting): until `arm()` nothing has changed
  * and a signal exits at once; from then on the first signal aborts `signal`, and the workflow
  * starts nothing new and says where it stopped (the command's `Interruption` is one). After
  * `disarm()` a signal exits at once again: what runs then is as safe to leave as to stop.

@@ -26,7 +26,7 @@ import { sleep } from './sleep.js';
 import { flushedWalMark } from './walMark.js';
 
 /**
- * Compare one table on a live pair (README.md's Repairing data), reading only:
+ * Compare one table on a live pair (docs/repair.md), reading only:
  *
  * 1. every key-range chunk hashed on both sides at once (count and hash sum per chunk, or per
  *    sub-group of a chunk when `groupRows` asks for them; one scan each side: no row leaves a

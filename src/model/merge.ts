@@ -1,5 +1,5 @@
 /**
- * Merging two nodes that both hold rows (docs/steep-yaml.md merge, README.md's Commands `merge analyze`): which pair and
+ * Merging two nodes that both hold rows (docs/steep-yaml.md merge, docs/links.md): which pair and
  * tables a merge concerns, what the analysis found per table, and the reconcile's decisions.
  * The comparison itself is verify's (model/verify.ts): node A stands where verify has the
  * publisher, node B the subscriber.

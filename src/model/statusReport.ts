@@ -3,7 +3,7 @@ import type { FailoverVerdict } from './plan.js';
 import type { ErrorReading, SyncVerdict } from './syncVerdict.js';
 
 /**
- * What `steep status` reports (README.md's Commands): made by `workflows/status.ts`, shown by
+ * What `steep status` reports (docs/commands.md, docs/status.md): made by `workflows/status.ts`, shown by
  * `render/status.ts`, printed as is by `status --json`.
  */
 

@@ -1,5 +1,5 @@
 /**
- * `steep switchover SUBSCRIPTION` (README.md's Commands): move writes from a subscription's publisher (the
+ * `steep switchover SUBSCRIPTION` (docs/switchover.md): move writes from a subscription's publisher (the
  * old primary) to its subscriber (the new primary). The observed facts the planner decides
  * from, the plan it makes (steps with the SQL they run and the SQL that undoes them), and the
  * cutover report. LSNs are PostgreSQL's text form (`0/16B3748`).

@@ -1,5 +1,5 @@
 /**
- * Data consistency of a subscription (README.md's Repairing data): what is compared for each table,
+ * Data consistency of a subscription (docs/repair.md): what is compared for each table,
  * and what the comparison found. Shared by `verify`, `verify --repair` and later `merge analyze`.
  */
 import type { TableName } from './topology.js';

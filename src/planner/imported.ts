@@ -20,7 +20,7 @@ import { sortedKeys } from './context.js';
 import { defaultSubscriptionOptions } from './defaults.js';
 
 /**
- * `steep import` (README.md's Commands): the publications and subscriptions the nodes hold, as steep.yaml
+ * `steep import` (docs/import.md): the publications and subscriptions the nodes hold, as steep.yaml
  * declares them, so that planning the result proposes adoption only. Exactly what the catalog
  * holds — tables, schemas, all tables, column lists, row filters, publish, via-root, generated
  * columns, slot names, options that differ from the server's default — and `init: { method:

@@ -77,7 +77,7 @@ function subscriptionSeries(family: NewFamily, status: StatusReport, t: Labels):
   const lagSeconds = family(
     'steep_subscription_lag_seconds',
     'gauge',
-    "0 when the subscription's slot has confirmed all its publisher's WAL, else PostgreSQL's replay_lag of the walsender streaming from it; absent: not known (README, Metrics and alerts).",
+    "0 when the subscription's slot has confirmed all its publisher's WAL, else PostgreSQL's replay_lag of the walsender streaming from it; absent: not known (docs/metrics.md).",
   );
   const applyErrors = family(
     'steep_subscription_apply_errors_total',

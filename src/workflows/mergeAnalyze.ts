@@ -20,7 +20,7 @@ import { isComparison } from '../planner/compare/verify.js';
 import { chunkRowsSetting, openSession, parseTableName, pool } from './verify.js';
 
 /**
- * `steep merge analyze LINK|SUBSCRIPTION` (README.md's Commands, docs/steep-yaml.md merge): how the rows of two nodes that
+ * `steep merge analyze LINK|SUBSCRIPTION` (docs/links.md, docs/steep-yaml.md merge): how the rows of two nodes that
  * both hold data overlap, table by table — identical, conflicting (same key, another row), only
  * on A, only on B — with example keys. Read-only. It is verify's comparison engine
  * (executors/tableCompare.ts) without the replay re-checks: the two nodes do not replicate

@@ -15,7 +15,7 @@ import { sequenceLag } from '../planner/sequences.js';
 import { reverseName } from '../planner/switchover/switchoverChecks.js';
 
 /**
- * `steep sequences sync SUBSCRIPTION` (README.md's Commands): logical replication does not carry sequence
+ * `steep sequences sync SUBSCRIPTION` (docs/commands.md): logical replication does not carry sequence
  * values, so before writes move to the subscriber its sequences must be brought up to the
  * publisher's. The sequences are those of the subscribed tables: owned by one of their columns
  * (serial, identity), called by one of their defaults, or standalone in their schemas.

@@ -8,7 +8,7 @@ import type { EventSink, Stop } from '../executors/events.js';
 import type { Problem } from '../model/errors.js';
 
 /**
- * `steep snapshot generate | apply | list | delete` (README.md's Commands, docs/steep-yaml.md): load steep.yaml and run the
+ * `steep snapshot generate | apply | list | delete` (docs/commands.md, docs/steep-yaml.md): load steep.yaml and run the
  * two-phase step; the copy engine does the work.
  */
 

@@ -1,5 +1,5 @@
 /**
- * `steep switchover SUBSCRIPTION` (README.md's Commands): move writes from the subscription's publisher (the
+ * `steep switchover SUBSCRIPTION` (docs/switchover.md): move writes from the subscription's publisher (the
  * old primary) to its subscriber (the new primary), provably. Preflight reads both nodes and
  * changes nothing; then fence → drain → sequences → verify → reverse → release, each a timed
  * step with an event and an `apply_log` row (`SwitchoverRun`, workflows/switchoverRun.ts). A

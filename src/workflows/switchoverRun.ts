@@ -1,5 +1,5 @@
 /**
- * The changing half of `steep switchover` (README.md's Commands), after preflight: fence → drain → sequences
+ * The changing half of `steep switchover` (docs/switchover.md), after preflight: fence → drain → sequences
  * → verify → reverse → release, each a timed step with an event and an `apply_log` row, and the
  * undo (reverse objects dropped, roles writable again) when a step fails or a signal arrives
  * before the release. Preflight and the plan are `workflows/switchover.ts`.

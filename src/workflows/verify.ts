@@ -26,7 +26,7 @@ import { VerificationStore } from '../state/verifications.js';
 import { recordSettled } from './streamPositions.js';
 
 /**
- * `steep verify SUBSCRIPTION` (README.md's Repairing data): compare what the subscription carries on both
+ * `steep verify SUBSCRIPTION` (docs/repair.md): compare what the subscription carries on both
  * nodes, table by table (`parallel` at a time, one read-only session per node each), record
  * the tables found diverged and move the subscription to `diverged` (or back to `synchronized`
  * once nothing differs any more).

@@ -7,8 +7,8 @@ import { createTables, digests, fillTables } from '../support/replicationData.js
 import { eventually, HANG_MS, nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
 /**
- * What README's "Metrics and alerts" lists is what `steep metrics` serves on a live pair: the
- * list is read from the README, so neither can change without the other. A metric the table
+ * What docs/metrics.md's "Metrics" table lists is what `steep metrics` serves on a live pair:
+ * the list is read from the page, so neither can change without the other. A metric the table
  * says needs a later PostgreSQL must be absent before it. And the lag in seconds is served on an
  * idle pair after writes, once PostgreSQL has cleared its own measure (replay_lag) — it was
  * absent there, so the lag alert saw only bytes — and absent, not 0, when it cannot be known.
@@ -17,10 +17,10 @@ import { eventually, HANG_MS, nodesYaml, passwordEnv } from '../support/topology
 const cluster = useCluster({ nodes: ['east', 'west'] });
 const TABLES = [{ name: 'ml_a', rows: 1_000 }];
 
-/** The metrics README's "Metrics and alerts" table lists, each with the first version it needs. */
+/** The metrics docs/metrics.md's "Metrics" table lists, each with the first version it needs. */
 function listedMetrics(): Array<{ name: string; since: number }> {
-  const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
-  const section = readme.split(/^## /m).find((s) => s.startsWith('Metrics and alerts\n')) ?? '';
+  const page = readFileSync(join(REPO_ROOT, 'docs', 'metrics.md'), 'utf8');
+  const section = page.split(/^## /m).find((s) => s.startsWith('Metrics\n')) ?? '';
   return [...section.matchAll(/^\| `(steep_[a-z_]+)` \|(.*)$/gm)].map((m) => ({
     name: m[1]!,
     since: Number(/\(PostgreSQL (\d+)\+\)/.exec(m[2]!)?.[1] ?? 14),
@@ -36,8 +36,8 @@ function series(text: string, name: string): string[] {
   return text.split('\n').filter((l) => l.startsWith(`${name}{`));
 }
 
-describe('metrics README lists', () => {
-  it('every metric README lists is served on a live pair after writes, and nothing else; lag seconds once PostgreSQL cleared replay_lag, absent when unknown', async () => {
+describe('metrics docs/metrics.md lists', () => {
+  it('every metric docs/metrics.md lists is served on a live pair after writes, and nothing else; lag seconds once PostgreSQL cleared replay_lag, absent when unknown', async () => {
     const east = cluster().node('east');
     const west = cluster().node('west');
     const listed = listedMetrics();

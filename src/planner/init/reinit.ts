@@ -6,7 +6,7 @@ import { tableOfQualified } from '../../model/topology.js';
 import { truncateTablesSql } from '../sqlBuild.js';
 
 /**
- * `steep reinit` (README.md's Repairing data): which tables to copy again and the statements that
+ * `steep reinit` (docs/repair.md): which tables to copy again and the statements that
  * do it while every other table of the subscription keeps streaming —
  *
  *   publisher:  CREATE PUBLICATION <temp> per publication of the subscription, with the same
