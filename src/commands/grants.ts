@@ -8,8 +8,8 @@ export default class Grants extends SteepCommand {
   static override summary =
     "Print each node's least-privileged role setup: the GRANTs that let steep run without a superuser.";
   static override description =
-    `For managed PostgreSQL (RDS, Aurora, Cloud SQL, Azure, …), where nobody is superuser: per node of steep.yaml, the SQL the cloud's admin role (rds_superuser, cloudsqlsuperuser, azure_pg_admin) runs once so that the role steep connects as can do what the file needs there: the state schema, publications and the replication user, subscriptions and their inits, a merge's replication origins, a switchover's fence. Version aware (14–18); what a version cannot grant is a comment saying so.
-Without --pg-version steep reads each node's server version; with it nothing connects.`;
+    `For managed PostgreSQL (RDS, Aurora, Cloud SQL, Azure, …), where nobody is superuser: per node of steep.yaml, the SQL the cloud's admin role (rds_superuser, cloudsqlsuperuser, azure_pg_admin) runs once, as it is (psql -v ON_ERROR_STOP=1), so that the role steep connects as can do what the file needs there: CREATE on the database, the replication user, membership in the owner role of each table it publishes or applies to (the application keeps its tables), subscriptions and their inits, a merge's replication origins. What only a superuser may grant, and what only a switchover needs, are comments saying so.
+Without --pg-version steep reads each node and prints only what its role lacks; with it nothing connects and the script holds all the role may lack.`;
   static override examples = [
     '<%= config.bin %> grants > grants.sql',
     '<%= config.bin %> grants --pg-version 16',

@@ -2,12 +2,12 @@ import { loadTopology } from '../config/load.js';
 import type { Problem } from '../model/errors.js';
 import { SteepError } from '../model/errors.js';
 import type { NodeGrants } from '../model/privileges.js';
-import { grantScripts } from '../planner/preflight/grants.js';
+import { type GrantFacts, grantScripts } from '../planner/preflight/grants.js';
 import { observe } from './plan.js';
 
 /**
- * `steep grants`: the role setup script of each node of steep.yaml. The server versions come
- * from `--pg-version` (nothing connects) or from the nodes themselves.
+ * `steep grants`: the role setup script of each node of steep.yaml: from the nodes themselves (only
+ * what steep's role lacks there), or for `--pg-version` (nothing connects: all it may lack).
  */
 export async function grantsOf(
   configPath: string,
@@ -15,9 +15,9 @@ export async function grantsOf(
 ): Promise<{ nodes: NodeGrants[]; configWarnings: Problem[] }> {
   const offline = opts.pgVersion !== undefined;
   const { topology, warnings } = await loadTopology(configPath, { maskUnsetPasswords: offline });
-  const versions: Record<string, number> = {};
+  const facts: Record<string, GrantFacts> = {};
   if (offline) {
-    for (const name of Object.keys(topology.nodes)) versions[name] = opts.pgVersion! * 10000;
+    for (const name of Object.keys(topology.nodes)) facts[name] = { serverVersion: opts.pgVersion! * 10000 };
   } else {
     const observed = await observe(topology);
     for (const name of Object.keys(topology.nodes)) {
@@ -28,8 +28,8 @@ export async function grantsOf(
           `${name}: the node was not read (${n && !n.reachable ? n.error : 'no answer'}); check its connection settings, or name the server version with --pg-version`,
           { node: name },
         );
-      versions[name] = n.serverVersion;
+      facts[name] = { serverVersion: n.serverVersion, node: n };
     }
   }
-  return { nodes: grantScripts(topology, versions), configWarnings: warnings };
+  return { nodes: grantScripts(topology, facts), configWarnings: warnings };
 }

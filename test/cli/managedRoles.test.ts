@@ -439,16 +439,22 @@ describe.each([...versions])('least-privileged roles on PostgreSQL %i', (version
     const live = await steep(['grants', '--json'], path);
     expect(live.code, live.stderr).toBe(0);
     const scripts = JSON.parse(live.stdout).nodes as Array<{ node: string; lines: string[] }>;
-    const lines = (nodes: Array<{ lines: string[] }>) => nodes.map((n) => n.lines);
-    expect(lines(JSON.parse(offline.stdout).nodes)).toEqual(lines(scripts));
+    // read from the nodes, the script holds only what admin lacks: each of its statements is one
+    // the script for the version alone (all it may lack) holds too, or names a table owner it read
+    const statements = (nodes: Array<{ lines: string[] }>) =>
+      nodes.map((n) => n.lines.filter((l) => !l.startsWith('--')).map((l) => l.replace(/ -- .*$/, '')));
+    const all = statements(JSON.parse(offline.stdout).nodes);
+    statements(scripts).forEach((node, i) => {
+      for (const s of node)
+        expect(all[i]!.includes(s) || /^GRANT "\w+" TO "admin" WITH/.test(s), s).toBe(true);
+    });
+    expect(scripts.flatMap((s) => s.lines)).not.toContain('ALTER ROLE "admin" REPLICATION;');
     const text = await steep(['grants'], path);
     expect(text.stdout).toContain(
       'GRANT EXECUTE ON FUNCTION pg_catalog.pg_replication_origin_create(text) TO "admin";',
     );
     if (!pg16) {
-      expect(text.stdout).toContain(
-        '-- subscriber: CREATE SUBSCRIPTION needs a superuser before PostgreSQL 16',
-      );
+      expect(text.stdout).toContain('-- CREATE SUBSCRIPTION needs a superuser before PostgreSQL 16');
       return;
     }
     // the earlier cells' one-way subscriptions go (as the superuser): the link replaces them

@@ -1,3 +1,4 @@
+import type { ObservedNode } from '../../model/cluster.js';
 import { compareText } from '../../model/order.js';
 import {
   functionSignature,
@@ -6,23 +7,25 @@ import {
   type RestrictedFunction,
 } from '../../model/privileges.js';
 import { displayTable, quoteIdent } from '../../model/sql.js';
-import {
-  qualifiedName,
-  type SubscriptionSpec,
-  type Topology,
-  tableOfQualified,
-} from '../../model/topology.js';
-import { PG15, PG16, PG18 } from '../../model/versions.js';
+import type { SubscriptionSpec, TableName, Topology } from '../../model/topology.js';
+import { qualifiedName } from '../../model/topology.js';
+import { PG15, PG16 } from '../../model/versions.js';
 
 /**
- * `steep grants` (pure): per node, the SQL a superuser (or the cloud's admin role:
- * rds_superuser, cloudsqlsuperuser, azure_pg_admin) runs once so that steep's role, never a
- * superuser, can do what the file's topology needs there: the state schema, publications and
- * the replication user on a publisher, subscriptions and their inits on a subscriber, the
- * replication-origin functions a merge (links) calls, and the switchover's fence on a
- * publisher. Version aware: pg_create_subscription from 16, SET ON PARAMETER from 15, ADMIN
- * OPTION for ALTER ROLE from 16; what a version cannot grant is a comment saying so.
+ * `steep grants` (pure): per node, the SQL the cloud's admin role (rds_superuser,
+ * cloudsqlsuperuser, azure_pg_admin: CREATEROLE, not a superuser) runs once, as it is, with
+ * `psql -v ON_ERROR_STOP=1`, so that steep's role can do what the file's topology needs there.
+ * Read from the node (`node` given), it holds only what the role lacks, with the owners of its
+ * tables named; with `--pg-version` alone, all it may lack. It never takes a table from its owner
+ * (the role joins the owner role) and never alters the admin itself. What only a superuser may
+ * grant, and what only a switchover needs, are comments saying so.
  */
+
+export interface GrantFacts {
+  serverVersion: number;
+  /** the node as steep's role read it; absent with --pg-version */
+  node?: ObservedNode;
+}
 
 const MERGE_FUNCTIONS: RestrictedFunction[] = [
   'pg_replication_origin_create',
@@ -32,93 +35,180 @@ const MERGE_FUNCTIONS: RestrictedFunction[] = [
   'pg_replication_origin_session_is_setup',
 ];
 
-export function grantScripts(topology: Topology, versions: Record<string, number>): NodeGrants[] {
+export function grantScripts(topology: Topology, facts: Record<string, GrantFacts>): NodeGrants[] {
   return Object.keys(topology.nodes)
     .sort(compareText)
     .map((name) => {
       const spec = topology.nodes[name]!;
-      const v = versions[name] ?? PG18;
+      const f = facts[name]!;
       const role = spec.connection.user;
-      const r = quoteIdent(role);
       const subs = Object.values(topology.subscriptions).filter((s) => s.node === name);
       const feeds = Object.values(topology.subscriptions).filter((s) => s.from === name);
+      const lacks = lacking(f.node);
       const lines: string[] = [
-        `-- steep's state schema, and CREATE PUBLICATION / CREATE SUBSCRIPTION (both need CREATE on the database)`,
-        `CREATE SCHEMA IF NOT EXISTS ${quoteIdent(topology.settings.stateSchema)} AUTHORIZATION ${r};`,
-        `GRANT CREATE ON DATABASE ${quoteIdent(spec.connection.database)} TO ${r};`,
-        ...publisherGrants(topology, name, v),
-        ...(subs.length > 0 ? subscriberGrants(subs, role, v) : []),
+        ...(lacks.createInDatabase
+          ? [
+              "-- CREATE PUBLICATION, CREATE SUBSCRIPTION and steep's state schema (steep creates it) need CREATE on the database",
+              `GRANT CREATE ON DATABASE ${quoteIdent(spec.connection.database)} TO ${quoteIdent(role)};`,
+            ]
+          : []),
+        ...publisherGrants(topology, name, f),
+        ...(subs.length > 0 ? subscriberGrants(topology, subs, role, f) : []),
       ];
-      if ([...subs, ...feeds].some((s) => s.init.method === 'merge'))
+      const merges = [...subs, ...feeds].some((s) => s.init.method === 'merge');
+      if (merges)
         lines.push(
-          '-- merge init (links), on both nodes: its writes carry a replication origin, so the other side does not send them back',
-          ...MERGE_FUNCTIONS.map((fn) => grantFunction(functionSignature(fn, v), role)),
+          ...functionGrants(
+            MERGE_FUNCTIONS,
+            f,
+            role,
+            '-- merge init (links): its writes carry a replication origin, so the other side does not send them back',
+          ),
         );
-      return { node: name, serverVersion: v, role, lines: lines.flatMap((l) => l.split('\n')) };
+      if (feeds.length > 0) lines.push(...switchoverNotes(name, role, f.serverVersion));
+      if (lines.every((l) => l.startsWith('--')))
+        lines.unshift(`-- nothing to grant: role ${role} holds what the file needs on ${name}`);
+      return { node: name, serverVersion: f.serverVersion, role, lines: lines.flatMap((l) => l.split('\n')) };
     });
 }
 
-/** What node `name` needs to publish and to feed subscribers (and be switched over from); none when it does neither. */
-function publisherGrants(topology: Topology, name: string, v: number): string[] {
+/** What the role lacks, as read; everything when not read. */
+function lacking(node: ObservedNode | undefined) {
+  const r = node?.role;
+  const su = r?.superuser === true;
+  return {
+    read: r !== undefined,
+    createInDatabase: !su && r?.canCreateInDatabase !== true,
+    replication: !su && r?.replication !== true,
+    createSubscription: !su && r?.memberOfCreateSubscription !== true && r?.canCreateSubscription !== true,
+    sessionReplicationRole: !su && r?.gaps?.setSessionReplicationRole !== true,
+    fn: (fn: RestrictedFunction) => !su && (r?.gaps === undefined || r.gaps.functions[fn] !== undefined),
+  };
+}
+
+/** The owners of `tables` on `node` whose tables fail `has`, each with its tables; null when not read. */
+function owners(
+  node: ObservedNode | undefined,
+  tables: readonly TableName[],
+  has: (t: NonNullable<ObservedNode['tables'][string]>) => boolean | undefined,
+): Array<[string, string[]]> | null {
+  if (!node) return null;
+  const by = new Map<string, string[]>();
+  for (const t of tables) {
+    const o = node.tables[qualifiedName(t)];
+    if (!o?.owner || has(o) !== false) continue;
+    by.set(o.owner, [...(by.get(o.owner) ?? []), displayTable(t)]);
+  }
+  return [...by].sort(([a], [b]) => compareText(a, b));
+}
+
+/** The role joins each owner role (the application keeps its tables), or, not read, says how. */
+function joinOwners(
+  found: Array<[string, string[]]> | null,
+  role: string,
+  options: string,
+  why: string,
+): string[] {
+  if (found === null)
+    return [
+      `-- ${why}: GRANT each table's owner role TO ${quoteIdent(role)}${options}; (steep plan names them)`,
+    ];
+  if (found.length === 0) return [];
+  return [
+    `-- ${why}`,
+    ...found.map(
+      ([owner, tables]) =>
+        `GRANT ${quoteIdent(owner)} TO ${quoteIdent(role)}${options}; -- owns ${tables.join(', ')}`,
+    ),
+  ];
+}
+
+/** What node `name` needs to publish and to feed subscribers; none when it does neither. */
+function publisherGrants(topology: Topology, name: string, f: GrantFacts): string[] {
   const spec = topology.nodes[name]!;
   const role = spec.connection.user;
-  const r = quoteIdent(role);
   const pubs = Object.values(topology.publications).filter((p) => p.node === name);
   const feeds = Object.values(topology.subscriptions).filter((s) => s.from === name);
   if (pubs.length === 0 && feeds.length === 0) return [];
   const repl = (spec.replicationConnection ?? spec.connection).user;
-  const tables = [...new Set(pubs.flatMap((p) => p.tables.map((t) => qualifiedName(t))))].sort(compareText);
-  const lines = [
-    `-- publisher: subscribers connect as ${repl} (RDS: GRANT rds_replication TO ${quoteIdent(repl)}; Cloud SQL / Azure: ALTER ROLE … REPLICATION)`,
-    `ALTER ROLE ${quoteIdent(repl)} REPLICATION;`,
-  ];
+  const lines: string[] = [];
+  // the replication user's attributes are read only when it is steep's role
+  if (repl !== role || lacking(f.node).replication)
+    lines.push(
+      f.serverVersion >= PG16
+        ? `-- subscribers connect as ${repl} (RDS: GRANT rds_replication TO ${quoteIdent(repl)}; instead)\nALTER ROLE ${quoteIdent(repl)} REPLICATION;`
+        : `-- subscribers connect as ${repl}, and before 16 only a superuser may give REPLICATION (RDS: GRANT rds_replication TO ${quoteIdent(repl)};): ALTER ROLE ${quoteIdent(repl)} REPLICATION;`,
+    );
+  const tables = pubs.flatMap((p) => p.tables);
   if (tables.length > 0) {
-    const shown = tables.map((qn) => displayTable(tableOfQualified(qn)));
     lines.push(
-      `-- CREATE PUBLICATION … FOR TABLE needs ${role} to own each table; the initial copy reads them as ${repl}`,
-      ...shown.map((t) => `ALTER TABLE ${t} OWNER TO ${r};`),
-      ...(repl === role ? [] : [`GRANT SELECT ON ${shown.join(', ')} TO ${quoteIdent(repl)};`]),
+      ...joinOwners(
+        owners(f.node, tables, (t) => t.owned),
+        role,
+        f.serverVersion >= PG16 ? ' WITH INHERIT TRUE' : '',
+        "CREATE PUBLICATION … FOR TABLE: only a table's owner, or a member of its owner role, may publish it",
+      ),
     );
+    if (repl !== role) {
+      const shown = [...new Set(tables.map((t) => displayTable(t)))].sort(compareText);
+      lines.push(
+        `-- the initial copy reads them as ${repl}`,
+        `GRANT SELECT ON ${shown.join(', ')} TO ${quoteIdent(repl)};`,
+      );
+    }
   }
-  if (feeds.length > 0)
-    lines.push(
-      `-- steep sequences sync (and switchover) read the subscribed tables' sequences as ${role}: it owns them or holds SELECT: GRANT SELECT ON SEQUENCE <sequence> TO ${r};`,
-    );
   if (pubs.some((p) => p.allTables || p.schemas.length > 0))
     lines.push(
       '-- FOR ALL TABLES and TABLES IN SCHEMA need a superuser, which no grant gives: list the tables in steep.yaml',
-    );
-  if (feeds.length > 0)
-    lines.push(
-      `-- switchover from ${name}: the fence makes the application roles read-only (ALTER ROLE) and ends their sessions`,
-      `ALTER ROLE ${r} CREATEROLE;`,
-      `GRANT pg_signal_backend TO ${r};`,
-      v >= PG16
-        ? `-- each role the fence makes read-only (16+: ALTER ROLE needs ADMIN OPTION on it): GRANT <app_role> TO ${r} WITH ADMIN OPTION, INHERIT FALSE, SET FALSE; (when ${r} is a member of it already: GRANT <app_role> TO ${r} WITH ADMIN OPTION; alone, as naming INHERIT or SET changes the membership it has)`
-        : '-- before 16, CREATEROLE may alter every role that is not a superuser',
     );
   return lines;
 }
 
 /** What a node needs to run its subscriptions, by their init methods. */
-function subscriberGrants(subs: SubscriptionSpec[], role: string, v: number): string[] {
+function subscriberGrants(
+  topology: Topology,
+  subs: SubscriptionSpec[],
+  role: string,
+  f: GrantFacts,
+): string[] {
   const r = quoteIdent(role);
-  const lines = [
-    v >= PG16
-      ? `-- subscriber: CREATE SUBSCRIPTION (16+)\nGRANT pg_create_subscription TO ${r};`
-      : `-- subscriber: CREATE SUBSCRIPTION needs a superuser before PostgreSQL 16, or a member of the managed service's admin role, which the service lets create subscriptions (RDS: GRANT rds_superuser TO ${r}; Cloud SQL: cloudsqlsuperuser; Azure: azure_pg_admin); steep's plan says which membership it relies on`,
-    `-- apply writes as the subscription's owner: ${role} owns the subscribed tables (or holds INSERT, UPDATE, DELETE, TRUNCATE on them)`,
-    `-- steep sequences sync sets their sequences (setval): ${role} owns them or holds SELECT, UPDATE: GRANT SELECT, UPDATE ON SEQUENCE <sequence> TO ${r};`,
-  ];
+  const v = f.serverVersion;
+  const lacks = lacking(f.node);
+  const lines: string[] = [];
+  if (v < PG16)
+    lines.push(
+      `-- CREATE SUBSCRIPTION needs a superuser before PostgreSQL 16, or a member of the managed service's admin role (RDS: GRANT rds_superuser TO ${r}; Cloud SQL: cloudsqlsuperuser; Azure: azure_pg_admin); steep's plan says which membership it relies on`,
+    );
+  else if (lacks.createSubscription)
+    lines.push('-- CREATE SUBSCRIPTION (16+)', `GRANT pg_create_subscription TO ${r};`);
+  if (v >= PG16 && subs.some((s) => s.options.runAsOwner !== true)) {
+    const tables = subs.flatMap((s) => s.publications.flatMap((p) => topology.publications[p]?.tables ?? []));
+    lines.push(
+      ...joinOwners(
+        owners(f.node, tables, (t) => t.canSetRole),
+        role,
+        ' WITH SET TRUE',
+        `runAsOwner false: the subscription's workers apply as each table's owner, so ${role} must be able to SET ROLE to it`,
+      ),
+    );
+  }
+  lines.push(
+    `-- steep sequences sync sets the subscribed tables' sequences (setval): ${role} owns them, is a member of their owner, or holds SELECT, UPDATE on each (steep sequences sync names any it may not set)`,
+  );
   if (subs.some((s) => s.init.method === 'manual'))
     lines.push(
-      "-- manual init: the subscription starts at the restored data's LSN",
-      grantFunction(functionSignature('pg_replication_origin_advance', v), role),
+      ...functionGrants(
+        ['pg_replication_origin_advance'],
+        f,
+        role,
+        "-- manual init: the subscription starts at the restored data's LSN",
+      ),
     );
   if (
     subs.some(
       (s) => s.init.method === 'two-phase' || (s.init.method === 'snapshot' && s.init.parallelDeclared),
-    )
+    ) &&
+    lacks.sessionReplicationRole
   )
     lines.push(
       "-- steep's own copy (init.parallel, two-phase): with session_replication_role = replica, foreign keys and triggers do not fire while tables load in parallel;",
@@ -127,9 +217,31 @@ function subscriberGrants(subs: SubscriptionSpec[], role: string, v: number): st
         ? `GRANT SET ON PARAMETER session_replication_role TO ${r};`
         : '-- on PostgreSQL 14 only a superuser may set it',
     );
-  lines.push(
-    "-- optional: switchover reads the drain from the origin (without it, from the slot's confirmed position)",
-    grantFunction(functionSignature('pg_replication_origin_progress', v), role),
-  );
+  if (lacks.fn('pg_replication_origin_progress'))
+    lines.push(
+      "-- optional, and only a superuser may grant it: switchover reads the drain from the origin (without it, from the slot's confirmed position)",
+      `-- ${grantFunction(functionSignature('pg_replication_origin_progress', v), role)}`,
+    );
   return lines;
+}
+
+/** EXECUTE on the functions the role may not call (all of them when not read). */
+function functionGrants(fns: RestrictedFunction[], f: GrantFacts, role: string, why: string): string[] {
+  const missing = fns.filter((fn) => lacking(f.node).fn(fn));
+  if (missing.length === 0) return [];
+  return [why, ...missing.map((fn) => grantFunction(functionSignature(fn, f.serverVersion), role))];
+}
+
+/** A switchover is an operation, not the file's: what it needs, as comments to run when one is planned. */
+function switchoverNotes(name: string, role: string, v: number): string[] {
+  const r = quoteIdent(role);
+  return [
+    `-- only for steep switchover from ${name} (its --dry-run names each role and GRANT it lacks): the fence makes the application's roles read-only and ends their sessions`,
+    `--   ALTER ROLE ${r} CREATEROLE;`,
+    `--   GRANT pg_signal_backend TO ${r};`,
+    v >= PG16
+      ? `--   for each application role the dry-run names (16+: ALTER ROLE needs ADMIN OPTION on it): GRANT that role TO ${r} WITH ADMIN OPTION;`
+      : '--   before 16, CREATEROLE may alter every role that is not a superuser',
+    `-- and with --reverse (the way back to ${name}): ${v >= PG16 ? 'pg_create_subscription' : 'a superuser (before 16)'} and CREATE on the database for ${role} on ${name}, REPLICATION for ${role} on the new primary`,
+  ];
 }
