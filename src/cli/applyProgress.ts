@@ -65,7 +65,9 @@ export class ApplyProgress {
     if (e.event === 'apply.step_started') this.started.get(e.step)?.resolve();
     if (e.event === 'apply.step_completed') this.finished.get(e.step)?.resolve();
     if (e.event === 'apply.step_failed') this.finished.get(e.step)?.reject(new Error(e.message ?? 'failed'));
-    if (e.event === 'apply.step_waiting' && e.message) this.detail(e.step, e.message);
+    // a merge says how long it blocks writes, then how long it did
+    if ((e.event === 'apply.step_waiting' || e.event.startsWith('merge.')) && e.message)
+      this.detail(e.step, e.message);
     if (e.event === 'apply.step_interrupted') {
       const fin = this.finished.get(e.step);
       if (fin) fin.skipped = 'still running in PostgreSQL';

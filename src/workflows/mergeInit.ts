@@ -311,7 +311,7 @@ class MergeRun {
       await Promise.all(locks.map((l) => l.release().catch(() => {})));
       this.event(
         'merge.unlocked',
-        `writes to the merged tables blocked ${((Date.now() - lockedAt) / 1000).toFixed(1)} s on ${nodes}`,
+        `unlocked: writes to the merged tables waited ${((Date.now() - lockedAt) / 1000).toFixed(1)} s on ${nodes}`,
       );
     }
   }

@@ -549,6 +549,8 @@ describe(`links on PostgreSQL ${VERSION}`, () => {
     expect(apply.code, apply.stderr + apply.stdout).toBe(0);
     // origin any (PostgreSQL's default) would send writes under the locks back to us: its pass only re-checks there
     expect(apply.stdout).toContain('merges what was written meanwhile after releasing them and locks again');
+    // the plan's figure is an estimate; apply says how long writes waited, measured
+    expect(apply.stdout).toMatch(/unlocked: writes to the merged tables waited \d+\.\d s on eu and us/);
     const rows = async (node: TestNode) =>
       node.query<{ n: string; us: string }>(
         `SELECT count(*)::text AS n, count(*) FILTER (WHERE name LIKE '%(us)')::text AS us FROM ow.accounts`,

@@ -248,11 +248,11 @@ function mergeReasonText(unit: Unit, tables: number, seconds: number, inside: bo
     `${unit.kind} ${unit.name}: ${a} and ${b} both hold rows of ` +
     `${tables} table${tables === 1 ? '' : 's'}; steep checks their schemas and keys, copies each side's one-sided rows ` +
     `to the other and resolves conflicting rows by ${strategy} (every decision in merge_log), makes each subscription's slot, then blocks ` +
-    `writes to those tables on both nodes (LOCK … IN EXCLUSIVE MODE, at most lock_timeout to get it; about ${seconds} s to re-check), ` +
+    `writes to those tables on both nodes (LOCK … IN EXCLUSIVE MODE) while it gets the locks (at most lock_timeout), re-checks (about ${seconds} s by their size, more under load), ` +
     (inside
       ? 'merges what was written meanwhile inside the locked transactions (under a steep replication origin, which origin = none never sends back), '
       : `merges what was written meanwhile after releasing them and locks again (at most ${MERGE_FINAL_ROUNDS} rounds: a subscription with origin = any would send those writes back), `) +
-    `and creates ${listText(names)} on their slots with copy_data = false, starting at the WAL position read under the locks, before it releases them`
+    `and creates ${listText(names)} on their slots with copy_data = false, starting at the WAL position read under the locks, before it releases them; apply shows how long writes waited`
   );
 }
 
