@@ -54,7 +54,9 @@ describe('links in the plan', () => {
     expect(merge.hazards).toEqual(['blocks-writes', 'copies-data']);
     expect(merge.dependsOn).toEqual(expect.arrayContaining([p.steps[0]!.id, p.steps[1]!.id]));
     expect(merge.reasonText).toContain('resolves conflicting rows by last-modified:updated_at');
-    expect(merge.reasonText).toContain('while it gets the locks (at most lock_timeout), re-checks (about 1 s by their size, more under load)');
+    expect(merge.reasonText).toContain(
+      'while it gets the locks (at most lock_timeout), re-checks (about 1 s by their size, more under load)',
+    );
     expect(merge.reasonText).toContain('apply shows how long writes waited');
     expect(merge.changes).toEqual(
       expect.arrayContaining([
