@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { THIS_DATABASE_OID } from '../model/sql.js';
 import type { TableName } from '../model/topology.js';
+import { PG16 } from '../model/versions.js';
 import type { CatalogQuery } from './queries/catalogQuery.js';
 
 /**
@@ -78,4 +79,35 @@ export async function readTruncateDenied(
     values: [tables.map((t) => t.schema), tables.map((t) => t.name)],
   });
   return { role: rows[0]!.role, truncateDenied: JSON.parse(rows[0]!.denied) as TableName[] };
+}
+
+/**
+ * 16+, run_as_owner off: the apply and table-sync workers switch to each table's owner, which the
+ * subscription's owner must be able to SET ROLE to. The tables of subscription `name` whose owner
+ * it may not, by owner (empty before 16, or when none): PostgreSQL's reason for a worker that
+ * fails on them, which it writes only to the server log.
+ */
+export async function readSetRoleDenied(
+  client: pg.Client,
+  serverVersion: number,
+  name: string,
+): Promise<{ owner: string; denied: Record<string, string[]> }> {
+  if (serverVersion < PG16) return { owner: '', denied: {} };
+  const { rows } = await client.query<{ sub_owner: string; owner: string; tables: string[] }>(
+    `SELECT s.subowner::regrole::text AS sub_owner, c.relowner::regrole::text AS owner,
+            array_agg(pg_catalog.format('%I.%I', n.nspname, c.relname) ORDER BY n.nspname, c.relname)::text[] AS tables
+       FROM pg_catalog.pg_subscription s
+       JOIN pg_catalog.pg_subscription_rel sr ON sr.srsubid = s.oid
+       JOIN pg_catalog.pg_class c ON c.oid = sr.srrelid
+       JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+      WHERE s.subname = $1 AND s.subdbid = ${THIS_DATABASE_OID}
+        AND NOT s.subrunasowner
+        AND NOT pg_catalog.pg_has_role(s.subowner, c.relowner, 'SET')
+      GROUP BY 1, 2 ORDER BY 2`,
+    [name],
+  );
+  return {
+    owner: rows[0]?.sub_owner ?? '',
+    denied: Object.fromEntries(rows.map((r) => [r.owner, r.tables])),
+  };
 }

@@ -17,6 +17,7 @@ import {
   withoutSyncSlot,
 } from '../catalog/initProgress.js';
 import { serverVersionOf } from '../catalog/session.js';
+import { readSetRoleDenied } from '../catalog/subscriptionOnNode.js';
 import { connect } from '../db/connect.js';
 import { mask } from '../db/mask.js';
 import { ReconnectingSession } from '../db/reconnecting.js';
@@ -26,6 +27,7 @@ import { SteepError } from '../model/errors.js';
 import { afterTableCopied, failedReason, failure, newErrorWatch } from '../model/initFailure.js';
 import { type InitSample, InitTracker, isCopied } from '../model/initFigures.js';
 import type { InitProgress, InitState, PublishedTableSize } from '../model/initState.js';
+import { setRoleDeniedText } from '../model/syncVerdict.js';
 import type { ConnectionSpec, SubscriptionSpec, TableName, Topology } from '../model/topology.js';
 import { qualifiedName } from '../model/topology.js';
 import { InitProgressStore } from '../state/initProgress.js';
@@ -233,7 +235,17 @@ export async function followInit(t: FollowTarget, opts: FollowOptions): Promise<
       if (judged.failed) {
         const log = await readServerLog(sub);
         const where = `the server log of ${t.subscriber.name}${log ? ` (${log})` : ''}`;
-        return await recordFailure(t, rec, failedReason(subject, judged.failed, p, where), p, began, opts);
+        // PostgreSQL's reason where steep can read it from the catalog (16+: SET ROLE to an owner)
+        const refused = await readSetRoleDenied(sub, version, t.subscription).catch(() => null);
+        const causes = refused ? setRoleDeniedText(t.subscription, t.subscriber.name, refused) : [];
+        return await recordFailure(
+          t,
+          rec,
+          failedReason(subject, judged.failed, p, where, causes),
+          p,
+          began,
+          opts,
+        );
       }
       if (at - savedAt >= SAVE_EVERY_MS || p.state === 'synchronized') {
         await rec.save(p);

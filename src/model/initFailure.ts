@@ -297,7 +297,13 @@ function notCopied(p: InitProgress): string {
  * The sentence a failed init is recorded and reported with: why, what is not copied yet, and
  * what the DBA does next (`logAt`: where the subscriber's server log is).
  */
-export function failedReason(t: InitSubject, failed: Failure, p: InitProgress, logAt: string): string {
+export function failedReason(
+  t: InitSubject,
+  failed: Failure,
+  p: InitProgress,
+  logAt: string,
+  causes: readonly string[] = [],
+): string {
   if (failed.kind === 'sync_slot') {
     const lost = p.lostSyncSlots ?? [];
     return (
@@ -313,7 +319,9 @@ export function failedReason(t: InitSubject, failed: Failure, p: InitProgress, l
         ? `check that ${t.subscriber} can reach ${t.publisher} there (network, firewall, pg_hba.conf on ${t.publisher}); ` +
           `PostgreSQL's message is in ${logAt} (look for "could not connect to the publisher" or "could not receive data from WAL stream"); ` +
           `the slot ${t.slot} on ${t.publisher} is kept: once ${t.subscriber} reaches ${t.publisher} again, run steep apply again to resume`
-        : `PostgreSQL's message is in ${logAt} (look for "logical replication" errors); ` +
+        : (causes.length > 0
+            ? `PostgreSQL refuses it: ${causes.join('; ')}; `
+            : `PostgreSQL's message is in ${logAt} (look for "logical replication" errors); `) +
           `the slot ${t.slot} on ${t.publisher} is kept: fix the cause and run steep apply again to resume`;
   return `init of subscription ${t.subscription} on ${t.subscriber} failed: ${failed.reason}${notCopied(p)}; ${where}`;
 }

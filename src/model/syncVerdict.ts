@@ -1,3 +1,4 @@
+import { quoteIdent } from './sql.js';
 /**
  * Is a subscription synchronized? The one rule `status`, `status --check` and the metrics use,
  * pure, returning its answer with the evidence. `synchronized` is said only when every condition
@@ -73,6 +74,8 @@ export interface SyncFacts {
   slot: { name: string; active: boolean } | 'absent' | null;
   /** columns the publisher's published tables have and the subscriber's tables lack, by `schema.table` */
   missingColumns: Record<string, string[]>;
+  /** what else PostgreSQL refuses the workers, read for failing ones (setRoleDeniedText) */
+  obstacles?: string[];
   /** why steep could not record this reading for the next (null: recorded, or nothing to record) */
   notRecorded: string | null;
 }
@@ -118,9 +121,25 @@ function missingText(missing: Record<string, string[]>, from: string, node: stri
     );
 }
 
+/**
+ * 16+, runAsOwner false: the table owners the subscription's owner may not SET ROLE to, which
+ * its workers switch to (PostgreSQL's reason for their failure, which only its server log has).
+ */
+export function setRoleDeniedText(
+  subscription: string,
+  node: string,
+  d: { owner: string; denied: Record<string, string[]> },
+): string[] {
+  return Object.entries(d.denied).map(
+    ([owner, tables]) =>
+      `role ${d.owner}, the owner of subscription ${subscription}, may not SET ROLE to ${owner}, which owns ${tables.join(', ')}, ` +
+      `and its workers apply as each table's owner (runAsOwner false): run GRANT ${quoteIdent(owner)} TO ${quoteIdent(d.owner)} WITH SET TRUE; on ${node}, or set runAsOwner: true`,
+  );
+}
+
 /** The verdict on one existing subscription, with its evidence. */
 export function syncVerdict(f: SyncFacts): SyncVerdict {
-  const missing = missingText(f.missingColumns, f.from, f.node);
+  const missing = [...missingText(f.missingColumns, f.from, f.node), ...(f.obstacles ?? [])];
   if (!f.enabled) {
     const reasons = ['disabled: no apply worker runs'];
     if (f.slot === 'absent') reasons.push(`${slotText(f)}: enabling the subscription cannot resume it`);

@@ -26,7 +26,7 @@ import { type ConflictsSinceVerify, conflictsRose } from '../model/verifyRecord.
 import { PG15 } from '../model/versions.js';
 import { failoverVerdicts } from '../planner/failover/failover.js';
 import { classifySlot } from '../planner/subscriptions/slotKinds.js';
-import { missingColumnsOf } from './statusColumns.js';
+import { missingColumnsOf, setRoleObstaclesOf } from './statusColumns.js';
 import { type Live, readLive } from './statusLive.js';
 import { observeStreamPositions } from './streamPositions.js';
 
@@ -280,10 +280,19 @@ async function subscriptionStatuses(
     observed,
     failing.map((j) => j.facts),
   );
+  // and what PostgreSQL refuses their workers (16+: SET ROLE to a table's owner)
+  const refused = await setRoleObstaclesOf(
+    topology,
+    observed,
+    failing.map((j) => j.facts),
+  );
   for (const j of failing) {
-    const m = missing.get(`${j.facts.node}/${j.facts.subscription}`);
-    if (!m || Object.keys(m).length === 0) continue;
+    const key = `${j.facts.node}/${j.facts.subscription}`;
+    const m = missing.get(key) ?? {};
+    const obstacles = refused.get(key) ?? [];
+    if (Object.keys(m).length === 0 && obstacles.length === 0) continue;
     j.facts.missingColumns = m;
+    j.facts.obstacles = obstacles;
     judge(j);
   }
   subs.sort((a, b) => compareText(a.name, b.name) || compareText(a.node, b.node));

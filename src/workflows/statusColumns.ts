@@ -1,9 +1,12 @@
+import { readSetRoleDenied } from '../catalog/subscriptionOnNode.js';
 import { readTableColumns } from '../catalog/tableSchemas.js';
+import { nodeSession, withSession } from '../db/connect.js';
 import { connectionLimit } from '../db/connectionLimit.js';
 import type { ClusterState, ObservedNode } from '../model/cluster.js';
-import { missingColumns, type SyncFacts } from '../model/syncVerdict.js';
+import { missingColumns, type SyncFacts, setRoleDeniedText } from '../model/syncVerdict.js';
 import type { TableSchema } from '../model/tableSchema.js';
 import { qualifiedName, type TableName, type Topology } from '../model/topology.js';
+import { PG16 } from '../model/versions.js';
 
 /**
  * For `status`, of the subscriptions the verdict found failing only: the columns their
@@ -87,4 +90,36 @@ function columnList(publisher: ObservedNode, publications: readonly string[], t:
     lists.push(...pt.columns);
   }
   return lists.length > 0 ? lists : null;
+}
+
+/**
+ * For `status`, of the failing subscriptions on 16+ only: the table owners their owner may not
+ * SET ROLE to (model/syncVerdict.ts setRoleDeniedText), by `node/subscription`. One session per
+ * subscriber; one that cannot be read now adds nothing.
+ */
+export async function setRoleObstaclesOf(
+  topology: Topology,
+  observed: ClusterState,
+  failing: readonly SyncFacts[],
+): Promise<Map<string, string[]>> {
+  const out = new Map<string, string[]>();
+  const byNode = new Map<string, SyncFacts[]>();
+  for (const f of failing) {
+    const n = observed.nodes[f.node];
+    if (n?.reachable && n.serverVersion >= PG16) byNode.set(f.node, [...(byNode.get(f.node) ?? []), f]);
+  }
+  const limited = connectionLimit(topology.settings.maxConnections);
+  await Promise.all(
+    [...byNode].map(([node, subs]) =>
+      limited(() =>
+        withSession(nodeSession(topology, node, 'steep status'), async (client) => {
+          for (const f of subs) {
+            const d = await readSetRoleDenied(client, PG16, f.subscription); // byNode holds 16+ only
+            out.set(`${node}/${f.subscription}`, setRoleDeniedText(f.subscription, node, d));
+          }
+        }).catch(() => {}),
+      ),
+    ),
+  );
+  return out;
 }

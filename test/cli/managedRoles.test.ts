@@ -569,5 +569,24 @@ describe.each([...versions])('least-privileged roles on PostgreSQL %i', (version
     expect(applied.code, applied.stdout + applied.stderr).toBe(0);
     await waitCaughtUp(east(), 'shop_sub');
     await equal(['s_shop']);
+
+    // the membership loses SET later: the apply worker fails on each change; status names
+    // PostgreSQL's reason (which only the server log has) and the GRANT, not a pointer to the log
+    await west().query('GRANT "shopapp" TO "admin" WITH SET FALSE');
+    await east().query(`INSERT INTO public.s_shop SELECT g, 'after' FROM generate_series(5001, 5010) g`);
+    const why =
+      'role admin, the owner of subscription shop_sub, may not SET ROLE to shopapp, which owns public.s_shop, ' +
+      'and its workers apply as each table\'s owner (runAsOwner false): run GRANT "shopapp" TO "admin" WITH SET TRUE; on west';
+    await eventually(
+      async () => {
+        const s = await steep(['status', '--check'], path);
+        return s.code === 2 && (s.stdout + s.stderr).includes(why);
+      },
+      HANG_MS,
+      'status failing with the SET ROLE reason',
+    );
+    await west().query('GRANT "shopapp" TO "admin" WITH SET TRUE');
+    await waitCaughtUp(east(), 'shop_sub');
+    await equal(['s_shop']);
   });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { failure, type InitSubject, newErrorWatch } from '../../../src/model/initFailure.js';
+import { failedReason, failure, type InitSubject, newErrorWatch } from '../../../src/model/initFailure.js';
 import type { InitProgress, SlotLag } from '../../../src/model/initState.js';
+import { setRoleDeniedText } from '../../../src/model/syncVerdict.js';
 
 /**
  * When a followed init becomes `failed`, and why: a run of samples (every 250 ms, as apply
@@ -252,5 +253,27 @@ describe('init failure rules', () => {
       untilMs: 60_000,
     });
     expect(f).toMatchObject({ kind: 'publisher', atMs: 4000 });
+  });
+
+  it("a sync failure whose reason the catalog shows (16+: SET ROLE to a table's owner) says it with the GRANT, not where the log is", () => {
+    const p = progress({}, PG18, 1000);
+    const causes = setRoleDeniedText('west_s', 'west', {
+      owner: 'runner',
+      denied: { shopapp: ['public.orders'] },
+    });
+    const said = failedReason(
+      TARGET,
+      { kind: 'sync', reason: 'its table synchronisation worker failed 3 times' },
+      p,
+      'the server log of west',
+      causes,
+    );
+    expect(said).toContain(
+      'PostgreSQL refuses it: role runner, the owner of subscription west_s, may not SET ROLE to shopapp, which owns public.orders, and its workers apply as each table\'s owner (runAsOwner false): run GRANT "shopapp" TO "runner" WITH SET TRUE; on west',
+    );
+    expect(said).not.toContain('server log');
+    expect(failedReason(TARGET, { kind: 'sync', reason: 'x' }, p, 'the server log of west')).toContain(
+      "PostgreSQL's message is in the server log of west",
+    );
   });
 });
