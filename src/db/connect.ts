@@ -3,16 +3,16 @@ import { SteepError } from '../model/errors.js';
 import type { ConnectionSpec, Topology } from '../model/topology.js';
 import { mask } from './mask.js';
 import { ReadBufferSocket } from './readBufferSocket.js';
+import { type SessionSettings, startupSettings } from './session.js';
 import { describeTlsError, type TlsAttempt, tlsAttempts, triesNext } from './tls.js';
 
 export const APPLICATION_NAME = 'steep';
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
-export interface ConnectOptions {
+export interface ConnectOptions extends SessionSettings {
   /** node name, for error messages */
   node: string;
   connectTimeoutMs?: number;
-  statementTimeoutMs?: number;
   applicationName?: string;
   /** replication: 'database' for a walsender connection (exported snapshots) */
   replication?: 'database';
@@ -45,8 +45,7 @@ export function clientConfig(
     ssl,
     application_name: opts.applicationName ?? APPLICATION_NAME,
     connectionTimeoutMillis: opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
-    statement_timeout:
-      opts.statementTimeoutMs && opts.statementTimeoutMs > 0 ? opts.statementTimeoutMs : undefined,
+    ...startupSettings(opts),
   };
   if (opts.replication) config.replication = opts.replication;
   if (opts.pipeline) config.pipeline = true;
