@@ -1,6 +1,6 @@
 import { readFileSync, statSync } from 'node:fs';
 import { parse } from 'pg-connection-string';
-import pgpass from 'pgpass/lib/helper.js';
+import * as pgpass from 'pgpass/lib/helper.js';
 import type { ConnectionSpec } from '../model/topology.js';
 import { SSL_MODES } from './tls.js';
 

@@ -1,17 +1,11 @@
 /** pgpass's helpers (a dependency of pg), as libpqPassword (connectionParams.ts) uses them. */
 declare module 'pgpass/lib/helper.js' {
-  interface Entry {
-    host: string;
-    port: string;
-    database: string;
-    user: string;
-    password: string;
-  }
-  const helper: {
-    getFileName(env?: NodeJS.ProcessEnv): string;
-    parseLine(line: string): Entry | null;
-    isValidEntry(entry: Entry): boolean;
-    match(connInfo: { host: string; port: number; database: string; user: string }, entry: Entry): boolean;
-  };
-  export default helper;
+  type Entry = Record<'host' | 'port' | 'database' | 'user' | 'password', string>;
+  export function getFileName(env?: NodeJS.ProcessEnv): string;
+  export function parseLine(line: string): Entry | null;
+  export function isValidEntry(entry: Entry): boolean;
+  export function match(
+    connInfo: { host: string; port: number; database: string; user: string },
+    entry: Entry,
+  ): boolean;
 }
