@@ -2,7 +2,6 @@ import { readFileSync, statSync } from 'node:fs';
 import { parse } from 'pg-connection-string';
 import * as pgpass from 'pgpass/lib/helper.js';
 import type { ConnectionSpec } from '../model/topology.js';
-import { SSL_MODES } from './tls.js';
 
 /**
  * What libpq reads to reach a node, besides TLS (tls.ts): connection URLs, through
@@ -12,6 +11,9 @@ import { SSL_MODES } from './tls.js';
  * parameters are paths taken as written (pg-connection-string would read the files), sslmode is
  * libpq's (tls.ts), and a short password file line counts.
  */
+
+/** libpq's sslmode values (tls.ts: what each does). */
+export const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
 
 /** libpq's TLS file parameters: paths, taken as written. */
 export const SSL_FILES = ['sslrootcert', 'sslcert', 'sslkey', 'sslcrl'] as const;

@@ -23,8 +23,8 @@ import path from 'node:path';
 import tls from 'node:tls';
 import { SteepError } from '../model/errors.js';
 import type { ConnectionSpec } from '../model/topology.js';
+import { SSL_MODES } from './connectionParams.js';
 
-export const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
 export type SslMode = (typeof SSL_MODES)[number];
 
 /** One attempt: plain (`false`) or TLS with these options. */
