@@ -14,6 +14,7 @@
 import { StringDecoder } from 'node:string_decoder';
 import type pg from 'pg';
 import { CopyOut } from '../db/copyOut.js';
+import { setSession } from '../db/session.js';
 import { quoteIdent, quoteLiteral, quoteTable } from '../model/sql.js';
 import type { TableName } from '../model/topology.js';
 import type { CompareSide, KeyColumn, RowKey } from '../model/verify.js';
@@ -27,12 +28,20 @@ export async function compareSession(
   client: pg.Client,
   opts: { statementTimeoutMs: number; lockTimeoutMs: number; readOnly?: boolean },
 ): Promise<void> {
-  await client.query(
-    `SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; SET TimeZone = 'UTC'; ` +
-      `SET extra_float_digits = 1; SET bytea_output = 'hex'; SET default_transaction_read_only = ${opts.readOnly === false ? 'off' : 'on'}; ` +
-      `SET statement_timeout = ${Math.trunc(opts.statementTimeoutMs)}; SET lock_timeout = ${Math.trunc(opts.lockTimeoutMs)}; ` +
-      `SET idle_in_transaction_session_timeout = ${Math.trunc(opts.statementTimeoutMs)}; SET work_mem = '64MB'`,
-  );
+  await setSession(client, {
+    statementTimeoutMs: opts.statementTimeoutMs,
+    lockTimeoutMs: opts.lockTimeoutMs,
+    idleInTransactionTimeoutMs: opts.statementTimeoutMs,
+    other: {
+      DateStyle: "'ISO, YMD'",
+      IntervalStyle: "'postgres'",
+      TimeZone: "'UTC'",
+      extra_float_digits: '1',
+      bytea_output: "'hex'",
+      default_transaction_read_only: opts.readOnly === false ? 'off' : 'on',
+      work_mem: "'64MB'",
+    },
+  });
 }
 
 export function ident(c: string): string {

@@ -2,7 +2,7 @@ import { stripVTControlCharacters } from 'node:util';
 import { Command } from '@oclif/core';
 import chalk from 'chalk';
 import { nearest } from '../config/suggest.js';
-import { mask } from '../db/mask.js';
+import { inRun, mask, registerSecretsIn } from '../db/mask.js';
 import { formatProblem, type Problem, SteepError } from '../model/errors.js';
 import type { Interruption } from './interruption.js';
 import { jsonText } from './jsonText.js';
@@ -14,6 +14,19 @@ import { jsonText } from './jsonText.js';
 export abstract class SteepCommand extends Command {
   /** `--log-format json`: every line on stderr is one JSON object (docs/commands.md, Log events), errors included. */
   private jsonLogFormat = false;
+
+  /**
+   * The command as one run (db/mask.ts): the secrets it meets mask its output and no other
+   * command's. A password typed on the command line (a URL or `password=…` where steep takes
+   * none) is one, so the error that echoes the words back masks it: oclif has cut a URL at its
+   * colons by then, which hides it from mask()'s URL pattern.
+   */
+  protected override _run<T>(): Promise<T> {
+    return inRun(() => {
+      registerSecretsIn(this.argv);
+      return super._run<T>();
+    });
+  }
 
   protected override async init(): Promise<void> {
     await super.init();

@@ -1,7 +1,7 @@
 import type { Hook } from '@oclif/core';
 import { ExitError } from '@oclif/core/errors';
 import { nearest } from '../config/suggest.js';
-import { mask } from '../db/mask.js';
+import { inRun, mask, registerSecretsIn } from '../db/mask.js';
 
 /**
  * oclif's `command_not_found` hook. oclif exits 2 on an unknown command, the code steep keeps
@@ -51,7 +51,11 @@ export function commandNotFoundMessage(id: string, argv: string[], commands: Lis
 
 const hook: Hook<'command_not_found'> = async (opts) => {
   const argv = opts.argv ?? [];
-  const message = mask(`error: ${commandNotFoundMessage(opts.id, argv, opts.config.commands)}`);
+  // a password typed here is cut at its colons into the id: the words as typed are the secrets
+  const message = inRun(() => {
+    registerSecretsIn([...process.argv.slice(2), ...argv]);
+    return mask(`error: ${commandNotFoundMessage(opts.id, argv, opts.config.commands)}`);
+  });
   const i = argv.indexOf('--log-format');
   const json = argv.includes('--log-format=json') || (i >= 0 && argv[i + 1] === 'json');
   const line = { timestamp: new Date().toISOString(), level: 'error', event: 'error', message };

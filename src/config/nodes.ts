@@ -1,8 +1,13 @@
+import {
+  type ConnectionUrl,
+  libpqPassword,
+  parseConnectionUrl,
+  parsePort,
+  SSL_FILES,
+} from '../db/connectionParams.js';
 import { registerSecret } from '../db/mask.js';
 import type { ConnectionSpec, NodeSpec } from '../model/topology.js';
 import { MIN_SERVER_VERSION, majorVersion } from '../model/versions.js';
-import { type ConnectionUrl, parseConnectionUrl, parsePort, SSL_FILES } from './connectionUrl.js';
-import { libpqPassword } from './libpqPassword.js';
 import type { NormaliseContext as Context } from './normalise.js';
 import { fieldOf, type Path, withOwner } from './paths.js';
 import { parseServerVersion } from './versions.js';

@@ -1,5 +1,5 @@
+import { parseConnectionUrl } from '../db/connectionParams.js';
 import { registerSecret } from '../db/mask.js';
-import { parseConnectionUrl } from './connectionUrl.js';
 import { literalPart } from './interpolate.js';
 import type { SourceMap } from './positions.js';
 import type { ProblemList } from './problems.js';

@@ -3,6 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import { copyInSql } from '../catalog/copySource.js';
 import { connect } from '../db/connect.js';
 import { CopyIn } from '../db/copyIn.js';
+import { setSession } from '../db/session.js';
 import type { ConnectionSpec } from '../model/topology.js';
 import { CopyChunkStore } from '../state/copyChunks.js';
 import type { Chunk, ChunkResult, ChunkSink, ChunkWriter } from './engine.js';
@@ -37,8 +38,9 @@ export class SubscriberSink implements ChunkSink {
       applicationName: 'steep copy',
       connectTimeoutMs: t.connectTimeoutMs,
     });
-    await client.query('SET synchronous_commit = off');
-    if (t.replica) await client.query('SET session_replication_role = replica');
+    await setSession(client, {
+      other: { synchronous_commit: 'off', ...(t.replica ? { session_replication_role: 'replica' } : {}) },
+    });
     const store = new CopyChunkStore(t.stateSchema, t.node);
     // inside `deferred`: the group's transaction is open, each write is one statement of it
     let grouped = false;

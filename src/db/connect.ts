@@ -3,16 +3,16 @@ import { SteepError } from '../model/errors.js';
 import type { ConnectionSpec, Topology } from '../model/topology.js';
 import { mask } from './mask.js';
 import { ReadBufferSocket } from './readBufferSocket.js';
+import { type SessionSettings, startupSettings } from './session.js';
 import { describeTlsError, type TlsAttempt, tlsAttempts, triesNext } from './tls.js';
 
 export const APPLICATION_NAME = 'steep';
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
-export interface ConnectOptions {
+export interface ConnectOptions extends SessionSettings {
   /** node name, for error messages */
   node: string;
   connectTimeoutMs?: number;
-  statementTimeoutMs?: number;
   applicationName?: string;
   /** replication: 'database' for a walsender connection (exported snapshots) */
   replication?: 'database';
@@ -45,8 +45,7 @@ export function clientConfig(
     ssl,
     application_name: opts.applicationName ?? APPLICATION_NAME,
     connectionTimeoutMillis: opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
-    statement_timeout:
-      opts.statementTimeoutMs && opts.statementTimeoutMs > 0 ? opts.statementTimeoutMs : undefined,
+    ...startupSettings(opts),
   };
   if (opts.replication) config.replication = opts.replication;
   if (opts.pipeline) config.pipeline = true;
@@ -66,7 +65,12 @@ export function describeConnectError(
   const where = `${spec.host}:${spec.port}/${spec.database} as ${spec.user}`;
   const tlsProblem = describeTlsError(node, spec, where, err);
   if (tlsProblem) return mask(tlsProblem);
-  const waited = connectTimeoutMs ? ` after ${connectTimeoutMs / 1000}s` : '';
+  const seconds = `${(connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS) / 1000}s`;
+  const timedOut = `node ${node}: connection to ${where} timed out after ${seconds}; nothing answered: check the host and port, and that no firewall drops the connection (or raise settings.connectTimeout)`;
+  // a port that accepts and then closes without a word: no PostgreSQL server answers there
+  if (e.message === 'Connection terminated unexpectedly' || e.code === 'ECONNRESET' || e.code === 'EPIPE') {
+    return `node ${node}: ${spec.host}:${spec.port} closed the connection before PostgreSQL answered (within the ${seconds} connect timeout); check that a PostgreSQL server listens there, not a proxy, load balancer or port forward with nothing behind it, and that no firewall cuts the connection`;
+  }
   switch (e.code) {
     case 'ECONNREFUSED':
       return `node ${node}: connection refused at ${where}; is the server running and listening there?`;
@@ -74,7 +78,7 @@ export function describeConnectError(
     case 'EAI_AGAIN':
       return `node ${node}: host ${spec.host} not found; check the node's host`;
     case 'ETIMEDOUT':
-      return `node ${node}: connection to ${where} timed out${waited}; check the network or firewall (settings.connectTimeout)`;
+      return timedOut;
     case '28P01':
       return `node ${node}: password authentication failed for user ${spec.user}; check the password (${where})`;
     case '28000': {
@@ -89,9 +93,7 @@ export function describeConnectError(
     case '3D000':
       return `node ${node}: database ${spec.database} does not exist on ${spec.host}:${spec.port}; check the node's database`;
     default:
-      if (/timeout/i.test(e.message ?? '')) {
-        return `node ${node}: connection to ${where} timed out${waited}; check the network or firewall (settings.connectTimeout)`;
-      }
+      if (/timeout/i.test(e.message ?? '')) return timedOut;
       return `node ${node}: cannot connect to ${where}: ${mask(e.message ?? String(err))}`;
   }
 }

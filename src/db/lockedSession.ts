@@ -2,13 +2,14 @@ import type pg from 'pg';
 import type { Topology } from '../model/topology.js';
 import { acquireApplyLock } from './advisoryLock.js';
 import { connect } from './connect.js';
+import { type SessionSettings, setSession } from './session.js';
 
 export interface LockedSessionOptions {
   applicationName: string;
   /** default: settings.connectTimeout, at most 5 s */
   connectTimeoutMs?: number;
-  statementTimeoutMs?: number;
-  lockTimeoutMs?: number;
+  /** set once the lock is held */
+  settings?: SessionSettings;
 }
 
 /**
@@ -35,10 +36,7 @@ export async function lockedSession(
   }
   try {
     await acquireApplyLock(client, node);
-    if (opts.statementTimeoutMs !== undefined)
-      await client.query(`SET statement_timeout = ${Math.trunc(opts.statementTimeoutMs)}`);
-    if (opts.lockTimeoutMs !== undefined)
-      await client.query(`SET lock_timeout = ${Math.trunc(opts.lockTimeoutMs)}`);
+    await setSession(client, opts.settings ?? {});
     return client;
   } catch (err) {
     await client.end().catch(() => {});

@@ -1,15 +1,25 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { MASK } from '../model/conninfo.js';
 
 /**
  * The one masking function: every path that prints, logs or stores text steep produced
  * (plans, errors, apply_log, JSON events) goes through `mask`.
  *
- * It hides (1) every secret registered from the loaded configuration or environment,
+ * It hides (1) every secret of the run in progress — one command (`inRun`, which SteepCommand
+ * runs each command in): its command line's passwords and those of the steep.yaml it loaded —
  * wherever no letter, digit or `_` touches it (inside a longer word it is not that password),
  * and (2) anything that looks like a password in a URL (`postgres://user:secret@host`) or a
- * keyword/value connection string (`password=secret`).
+ * keyword/value connection string (`password=secret`). Runs do not share secrets: two commands
+ * in one process (tests) each mask with their own.
  */
-const secrets = new Set<string>();
+const runs = new AsyncLocalStorage<Set<string>>();
+/** Outside a run: the patterns only (never added to). */
+const NO_SECRETS: ReadonlySet<string> = new Set();
+
+/** Run `fn` as one run of steep: what it registers masks what it prints, and nothing after it. */
+export function inRun<T>(fn: () => T): T {
+  return runs.run(new Set(), fn);
+}
 
 /** Shorter secrets are not registered (CI systems do the same: GitLab masks no value under 8). */
 export const MIN_SECRET_LENGTH = 4;
@@ -21,7 +31,8 @@ export const MIN_SECRET_LENGTH = 4;
  * password in a URL or `password=…`, the patterns below still mask it.
  */
 export function registerSecret(secret: string | undefined): void {
-  if (secret && secret.length >= MIN_SECRET_LENGTH && /[\p{L}\p{N}]/u.test(secret)) secrets.add(secret);
+  if (secret && secret.length >= MIN_SECRET_LENGTH && /[\p{L}\p{N}]/u.test(secret))
+    runs.getStore()?.add(secret);
 }
 
 const WORD_BEFORE = /[\p{L}\p{N}_]$/u;
@@ -45,11 +56,6 @@ function maskSecret(text: string, secret: string): string {
   return out + text.slice(done);
 }
 
-/** For tests only. */
-export function clearSecrets(): void {
-  secrets.clear();
-}
-
 // a scheme is short: unbounded, `[a-z0-9+.-]*` rescans a long run of such characters from every
 // word start (quadratic: a long name in an error message took far too long)
 const URL_PASSWORD = /(\b[a-z][a-z0-9+.-]{0,31}:\/\/[^:/@\s]*:)([^@\s]*)(@)/gi;
@@ -57,7 +63,7 @@ const URL_PASSWORD = /(\b[a-z][a-z0-9+.-]{0,31}:\/\/[^:/@\s]*:)([^@\s]*)(@)/gi;
 const KEYWORD_PASSWORD = /(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s'"\\]+)/gi;
 
 /**
- * Registers every password `texts` write in a URL or as `password=…` (a command line's words):
+ * Registers with the run every password `texts` write in a URL or as `password=…` (a command line's words):
  * what steep prints back of them is then masked, even where the words were cut in pieces.
  */
 export function registerSecretsIn(texts: readonly string[]): void {
@@ -70,7 +76,7 @@ export function registerSecretsIn(texts: readonly string[]): void {
 export function mask(text: string): string {
   let out = text;
   // longest first, so a secret that contains another is masked whole
-  for (const s of [...secrets].sort((a, b) => b.length - a.length)) {
+  for (const s of [...(runs.getStore() ?? NO_SECRETS)].sort((a, b) => b.length - a.length)) {
     out = maskSecret(out, s);
   }
   out = out.replace(URL_PASSWORD, (_m, pre: string, pw: string, at: string) =>

@@ -23,8 +23,9 @@ import path from 'node:path';
 import tls from 'node:tls';
 import { SteepError } from '../model/errors.js';
 import type { ConnectionSpec } from '../model/topology.js';
+import { SSL_MODES } from './connectionParams.js';
 
-export type SslMode = 'disable' | 'allow' | 'prefer' | 'require' | 'verify-ca' | 'verify-full';
+export type SslMode = (typeof SSL_MODES)[number];
 
 /** One attempt: plain (`false`) or TLS with these options. */
 export type TlsAttempt = false | tls.ConnectionOptions;
@@ -38,16 +39,14 @@ export interface TlsSettings {
   sslcrl: string;
 }
 
-const MODES: readonly string[] = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'];
-
 export function tlsSettings(spec: ConnectionSpec, env: NodeJS.ProcessEnv = process.env): TlsSettings {
   const dir = path.join(env.HOME || os.homedir(), '.postgresql');
   const sslrootcert = spec.sslrootcert || env.PGSSLROOTCERT || path.join(dir, 'root.crt');
   const given = spec.sslmode || env.PGSSLMODE;
   // libpq: sslrootcert=system makes verify-full the default mode
   const mode = given ?? (sslrootcert === 'system' ? 'verify-full' : 'prefer');
-  if (!MODES.includes(mode)) {
-    throw new SteepError('connect', `sslmode \`${mode}\` is not one of ${MODES.join(', ')}`);
+  if (!(SSL_MODES as readonly string[]).includes(mode)) {
+    throw new SteepError('connect', `sslmode \`${mode}\` is not one of ${SSL_MODES.join(', ')}`);
   }
   return {
     sslmode: mode as SslMode,

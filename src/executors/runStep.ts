@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { mask } from '../db/mask.js';
+import { setSession } from '../db/session.js';
 import { describeSessionLost, isSessionLost } from '../db/sessionLost.js';
 import { SteepError } from '../model/errors.js';
 import type { Statement, Step } from '../model/plan.js';
@@ -57,12 +58,14 @@ export function stepError(step: Step, err: unknown): SteepError {
 
 /** Run one step's statements with its timeouts. Never decides anything: the plan did. */
 export async function runStep(client: pg.Client, step: Step, ctx: StepContext): Promise<void> {
-  await client.query(`SET lock_timeout = ${Math.max(0, Math.trunc(ctx.lockTimeoutMs))}`);
-  await client.query(`SET statement_timeout = ${Math.max(0, Math.trunc(ctx.statementTimeoutMs))}`);
   // A server with client_connection_check_interval cancels a statement whose client died. Had
   // steep died during CREATE SUBSCRIPTION, that could cancel it after the slot was made on the
   // publisher: a leftover slot whose drop needs --allow-destroy. Let a started step finish.
-  await client.query('SET client_connection_check_interval = 0');
+  await setSession(client, {
+    lockTimeoutMs: ctx.lockTimeoutMs,
+    statementTimeoutMs: ctx.statementTimeoutMs,
+    other: { client_connection_check_interval: '0' },
+  });
   for (const group of transactionGroups(step.statements)) {
     const inTransaction = group.length > 1 || group[0]?.transactional === true;
     try {

@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
+import { connectionUrl } from '../db/connectionParams.js';
 import { SteepError } from '../model/errors.js';
 import type { ConnectionSpec } from '../model/topology.js';
 import {
@@ -19,7 +20,6 @@ import {
   resolveBinaries,
   SUPPORTED_MAJORS,
 } from './binaries.js';
-import { connectionUrl } from './connectionUrl.js';
 import { isPortFree, LOOPBACK } from './ports.js';
 import { type HostAuth, writeServerConfig } from './serverConfig.js';
 import {

@@ -10,11 +10,11 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { loadTopology } from '../config/load.js';
+import { connectionUrl } from '../db/connectionParams.js';
 import { registerSecret } from '../db/mask.js';
 import { type Problem, SteepError } from '../model/errors.js';
 import type { NodeSpec, Topology } from '../model/topology.js';
 import { isSupportedMajor, type PgMajor, SUPPORTED_MAJORS } from './binaries.js';
-import { connectionUrl } from './connectionUrl.js';
 import { LocalServer, portInUseError } from './localServer.js';
 import { isPortFree } from './ports.js';
 

@@ -137,8 +137,7 @@ export async function cancelInit(
   const schema = topology.settings.stateSchema;
   const session = {
     applicationName: 'steep init cancel',
-    statementTimeoutMs: STATEMENT_TIMEOUT_MS,
-    lockTimeoutMs: LOCK_TIMEOUT_MS,
+    settings: { statementTimeoutMs: STATEMENT_TIMEOUT_MS, lockTimeoutMs: LOCK_TIMEOUT_MS },
   };
   // both nodes in apply's order: racing an apply, one of the two always gets through
   const sessions = await lockedSessions(

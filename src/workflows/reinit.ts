@@ -180,8 +180,7 @@ async function reinitSessions(
 ): Promise<{ sub: pg.Client; pub: pg.Client }> {
   const sessions = await lockedSessions(topology, [{ node: d.node }, { node: d.from }], {
     applicationName: 'steep reinit',
-    statementTimeoutMs: STATEMENT_TIMEOUT_MS,
-    lockTimeoutMs: LOCK_TIMEOUT_MS,
+    settings: { statementTimeoutMs: STATEMENT_TIMEOUT_MS, lockTimeoutMs: LOCK_TIMEOUT_MS },
   }).catch((err: unknown) => {
     if (err instanceof SteepError && err.code === 'connect')
       throw new SteepError('reinit.unreachable', `reinit of ${d.name} needs both nodes: ${err.message}`, {

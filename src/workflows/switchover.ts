@@ -69,8 +69,10 @@ export async function switchover(
   if (link) throw new SteepError('switchover.link', link, { address: subscriptionAddress(d.name) });
   const sessions = await lockedSessions(topology, [{ node: d.from }, { node: d.node }], {
     applicationName: APPLICATION_NAME,
-    statementTimeoutMs: topology.settings.statementTimeout,
-    lockTimeoutMs: topology.settings.lockTimeout,
+    settings: {
+      statementTimeoutMs: topology.settings.statementTimeout,
+      lockTimeoutMs: topology.settings.lockTimeout,
+    },
   }).catch((err: unknown) => {
     if (err instanceof SteepError && err.code === 'connect')
       throw new SteepError(

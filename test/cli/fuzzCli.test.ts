@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Config, ModuleLoader, run } from '@oclif/core';
+import { Config, run } from '@oclif/core';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -83,8 +83,6 @@ interface Outcome {
 }
 
 let oclifConfig: Config;
-/** The commands' own mask.js, to forget the secrets a case registered, as a new process would. */
-let clearSecrets: () => void;
 
 class Hung extends Error {}
 
@@ -140,7 +138,6 @@ async function runCaptured(argv: string[]): Promise<Outcome> {
   }
   const code = Number(process.exitCode ?? 0);
   process.exitCode = undefined;
-  clearSecrets();
   return { code, stdout: out.join(''), stderr: err.join(''), ms, threw, warnings };
 }
 
@@ -1221,14 +1218,6 @@ beforeAll(async () => {
   if (!existsSync(join(REPO_ROOT, 'dist/commands/validate.js')))
     throw new Error('the CLI is not built: run `npm run build` first');
   oclifConfig = await Config.load(REPO_ROOT);
-  // the commands run from the bundle (dist/bundle/, scripts/bundle.mjs), whose entry hands out
-  // the registry they mask with; oclif's loader requires it as it requires the commands, so the
-  // chunk holding it is the same module instance
-  const mask = await ModuleLoader.load<{ clearSecrets: () => void }>(
-    oclifConfig,
-    join(REPO_ROOT, 'dist/bundle/main.cjs'),
-  );
-  clearSecrets = mask.clearSecrets;
   workDir = mkdtempSync(join(tmpdir(), 'steep-fuzz-'));
   mkdirSync(join(workDir, 'a-directory'));
   process.chdir(workDir);

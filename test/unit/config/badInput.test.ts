@@ -1,5 +1,5 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { clearSecrets, mask } from '../../../src/db/mask.js';
+import { describe, expect, it } from 'vitest';
+import { inRun, mask } from '../../../src/db/mask.js';
 import { formatProblem } from '../../../src/model/errors.js';
 import { BAD_INPUTS } from './badInputs.js';
 import { at, BASE, check, envRef } from './support.js';
@@ -40,7 +40,6 @@ describe('identifiers are counted in UTF-8 bytes', () => {
 });
 
 describe('a literal password in a URL', () => {
-  afterEach(() => clearSecrets());
   const secret = 'hunter2-Zq9';
   const text = BASE.replace('steep@east.internal', `steep:${secret}@east.internal`);
 
@@ -55,43 +54,49 @@ describe('a literal password in a URL', () => {
   });
 
   it('never shows the password, and registers it for masking', () => {
-    const { warnings } = check(text);
-    const printed = warnings.map(formatProblem).join('\n');
-    expect(printed).not.toContain(secret);
-    expect(printed).toContain('warning: ');
-    expect(mask(`connecting with ${secret}`)).toBe('connecting with ****');
+    inRun(() => {
+      const { warnings } = check(text);
+      const printed = warnings.map(formatProblem).join('\n');
+      expect(printed).not.toContain(secret);
+      expect(printed).toContain('warning: ');
+      expect(mask(`connecting with ${secret}`)).toBe('connecting with ****');
+    });
   });
 
   it('a percent-encoded password is masked in both forms', () => {
-    const { topology } = check(BASE.replace('steep@east.internal', 'steep:p%40ss%21@east.internal'));
-    expect(topology?.nodes.east?.connection.password).toBe('p@ss!');
-    expect(mask('p@ss! and p%40ss%21')).toBe('**** and ****');
+    inRun(() => {
+      const { topology } = check(BASE.replace('steep@east.internal', 'steep:p%40ss%21@east.internal'));
+      expect(topology?.nodes.east?.connection.password).toBe('p@ss!');
+      expect(mask('p@ss! and p%40ss%21')).toBe('**** and ****');
+    });
   });
 
   it('a literal password: field is a warning too; one from env:… is not', () => {
-    const literal = check(
-      BASE.replace(
-        '    url: postgres://steep@east',
-        `    password: ${secret}\n    url: postgres://steep@east`,
-      ),
-    );
-    expect(literal.errors).toEqual([]);
-    expect(literal.warnings.map((w) => `${at(w)} ${w.message}`)).toEqual([
-      '5:15 node `east`: `password` is written in the file',
-    ]);
-    expect(literal.warnings.map(formatProblem).join('\n')).not.toContain(secret);
+    inRun(() => {
+      const literal = check(
+        BASE.replace(
+          '    url: postgres://steep@east',
+          `    password: ${secret}\n    url: postgres://steep@east`,
+        ),
+      );
+      expect(literal.errors).toEqual([]);
+      expect(literal.warnings.map((w) => `${at(w)} ${w.message}`)).toEqual([
+        '5:15 node `east`: `password` is written in the file',
+      ]);
+      expect(literal.warnings.map(formatProblem).join('\n')).not.toContain(secret);
 
-    const fromEnv = check(
-      BASE.replace(
-        '    url: postgres://steep@east',
-        `    password: ${envRef('EAST_PW')}\n    url: postgres://steep@east`,
-      ),
-      { EAST_PW: secret },
-    );
-    expect(fromEnv.errors).toEqual([]);
-    expect(fromEnv.warnings).toEqual([]);
-    expect(fromEnv.topology?.nodes.east?.connection.password).toBe(secret);
-    expect(mask(secret)).toBe('****');
+      const fromEnv = check(
+        BASE.replace(
+          '    url: postgres://steep@east',
+          `    password: ${envRef('EAST_PW')}\n    url: postgres://steep@east`,
+        ),
+        { EAST_PW: secret },
+      );
+      expect(fromEnv.errors).toEqual([]);
+      expect(fromEnv.warnings).toEqual([]);
+      expect(fromEnv.topology?.nodes.east?.connection.password).toBe(secret);
+      expect(mask(secret)).toBe('****');
+    });
   });
 
   it('a password from env:… inside the URL is not a warning', () => {

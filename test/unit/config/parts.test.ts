@@ -1,6 +1,5 @@
 import { Ajv } from 'ajv';
 import { describe, expect, it } from 'vitest';
-import { parseConnectionUrl } from '../../../src/config/connectionUrl.js';
 import { formatDuration, parseDuration } from '../../../src/config/durations.js';
 import { identifierProblem, parseTableName } from '../../../src/config/identifiers.js';
 import { mapDocument, type Path, pathOf, SKIP, type Trail } from '../../../src/config/paths.js';
@@ -67,44 +66,6 @@ describe('identifiers and table names', () => {
     [`public.${'t'.repeat(64)}`, /64 bytes/],
   ])('%s is refused', (text, problem) => {
     const parsed = parseTableName(text);
-    expect(parsed.ok).toBe(false);
-    if (!parsed.ok) expect(parsed.problem).toMatch(problem);
-  });
-});
-
-describe('libpq URLs', () => {
-  it('parses every part, percent-decoded', () => {
-    expect(
-      parseConnectionUrl('postgres://u%3Ax:p%2Fw@db.example:6432/app%2Dx?sslmode=require&application_name=x'),
-    ).toEqual({
-      ok: true,
-      url: {
-        user: 'u:x',
-        password: 'p/w',
-        rawPassword: 'p%2Fw',
-        host: 'db.example',
-        port: 6432,
-        database: 'app-x',
-        sslmode: 'require',
-        ignored: ['application_name'],
-      },
-    });
-  });
-
-  it('takes the last @ as the end of the credentials', () => {
-    const parsed = parseConnectionUrl('postgresql://u:p@ss@h/d');
-    expect(parsed.ok && parsed.url).toMatchObject({ user: 'u', password: 'p@ss', host: 'h', database: 'd' });
-  });
-
-  it.each([
-    ['host=x dbname=y', /keyword=value/],
-    ['http://x', /not a postgres/],
-    ['postgres://h:0/d', /port `0`/],
-    ['postgres://h1,h2/d', /several hosts/],
-    ['postgres://h/d?sslmode=sometimes', /sslmode `sometimes`/],
-    ['postgres://u:%zz@h/d', /%-escape/],
-  ])('%s is refused', (text, problem) => {
-    const parsed = parseConnectionUrl(text);
     expect(parsed.ok).toBe(false);
     if (!parsed.ok) expect(parsed.problem).toMatch(problem);
   });

@@ -1,11 +1,9 @@
 import pg from 'pg';
-import { afterEach, describe, expect, it } from 'vitest';
-import { clearSecrets, mask, maskDeep, registerSecret, registerSecretsIn } from '../../../src/db/mask.js';
+import { describe, expect, it } from 'vitest';
+import { inRun, mask, maskDeep, registerSecret, registerSecretsIn } from '../../../src/db/mask.js';
 import { quoteIdent, quoteLiteral } from '../../../src/model/sql.js';
 
 describe('mask: the one masking function', () => {
-  afterEach(() => clearSecrets());
-
   it.each([
     ['postgres://steep:s3cret@east:5432/app', 'postgres://steep:****@east:5432/app'],
     ['postgresql://u:p%40ss@h/db?sslmode=require', 'postgresql://u:****@h/db?sslmode=require'],
@@ -24,43 +22,75 @@ describe('mask: the one masking function', () => {
   });
 
   it('masks registered secrets wherever they appear, longest first', () => {
-    registerSecret('abcd');
-    registerSecret('abcdefg');
-    expect(mask('x abcdefg y abcd z')).toBe('x **** y **** z');
-    expect(maskDeep({ a: ['abcdefg'], b: { c: 'pre-abcd' } })).toEqual({ a: ['****'], b: { c: 'pre-****' } });
+    inRun(() => {
+      registerSecret('abcd');
+      registerSecret('abcdefg');
+      expect(mask('x abcdefg y abcd z')).toBe('x **** y **** z');
+      expect(maskDeep({ a: ['abcdefg'], b: { c: 'pre-abcd' } })).toEqual({
+        a: ['****'],
+        b: { c: 'pre-****' },
+      });
+    });
   });
 
   // found by fuzzing the CLI: a password `p` made `stee****.yaml`, `1` made `steep.yaml:****:****`,
   // ` ` broke the JSON of --json
   it('a secret is masked only where no letter, digit or _ touches it', () => {
-    registerSecret('hunter2');
-    expect(mask('`hunter2` (hunter2) hunter2s xhunter2 hunter2_x')).toBe(
-      '`****` (****) hunter2s xhunter2 hunter2_x',
-    );
+    inRun(() => {
+      registerSecret('hunter2');
+      expect(mask('`hunter2` (hunter2) hunter2s xhunter2 hunter2_x')).toBe(
+        '`****` (****) hunter2s xhunter2 hunter2_x',
+      );
+    });
   });
 
   it('secrets too short or without a letter or digit are not registered', () => {
-    for (const s of ['p', '1', '12', 'pw!', ' ', '::::', '----']) registerSecret(s);
-    const printed = JSON.stringify({ file: 'steep.yaml:1:12', line: 12, hint: 'e.g. `version: 1`' }, null, 2);
-    expect(mask(printed)).toBe(printed);
-    // as a password in a connection string it is still masked
-    expect(mask('postgres://u:p@h/d host=h password=12')).toBe('postgres://u:****@h/d host=h password=****');
+    inRun(() => {
+      for (const s of ['p', '1', '12', 'pw!', ' ', '::::', '----']) registerSecret(s);
+      const printed = JSON.stringify(
+        { file: 'steep.yaml:1:12', line: 12, hint: 'e.g. `version: 1`' },
+        null,
+        2,
+      );
+      expect(mask(printed)).toBe(printed);
+      // as a password in a connection string it is still masked
+      expect(mask('postgres://u:p@h/d host=h password=12')).toBe(
+        'postgres://u:****@h/d host=h password=****',
+      );
+    });
   });
 
   it('masks a secret of any length', () => {
-    const long = 'x'.repeat(70_000);
-    registerSecret(long);
-    expect(mask(`password \`${long}\` is written in the file`)).toBe(
-      'password `****` is written in the file',
-    );
+    inRun(() => {
+      const long = 'x'.repeat(70_000);
+      registerSecret(long);
+      expect(mask(`password \`${long}\` is written in the file`)).toBe(
+        'password `****` is written in the file',
+      );
+    });
   });
 
   it("registers the passwords of a command line's words, masked then in the pieces a parser cut them into", () => {
-    registerSecretsIn(['plan', 'postgres://app:Typed5ecret@db/app', "host=db password='Quoted 9' user=x"]);
-    expect(mask('unexpected "postgres" "//app" "Typed5ecret@db/app"')).toBe(
-      'unexpected "postgres" "//app" "****@db/app"',
-    );
-    expect(mask('unexpected "Quoted 9"')).toBe('unexpected "****"');
+    inRun(() => {
+      registerSecretsIn(['plan', 'postgres://app:Typed5ecret@db/app', "host=db password='Quoted 9' user=x"]);
+      expect(mask('unexpected "postgres" "//app" "Typed5ecret@db/app"')).toBe(
+        'unexpected "postgres" "//app" "****@db/app"',
+      );
+      expect(mask('unexpected "Quoted 9"')).toBe('unexpected "****"');
+    });
+  });
+
+  it('a run masks with its own secrets: not those of another run, nor any outside a run', () => {
+    inRun(() => {
+      registerSecret('first-run-pw');
+      inRun(() => {
+        registerSecret('second-run-pw');
+        expect(mask('first-run-pw second-run-pw')).toBe('first-run-pw ****');
+      });
+      expect(mask('first-run-pw second-run-pw')).toBe('**** second-run-pw');
+    });
+    registerSecret('no-run-pw');
+    expect(mask('first-run-pw no-run-pw')).toBe('first-run-pw no-run-pw');
   });
 
   it('takes linear time on a long run of URL-scheme characters', () => {

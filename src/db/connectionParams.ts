@@ -1,0 +1,167 @@
+import { readFileSync, statSync } from 'node:fs';
+import { parse } from 'pg-connection-string';
+import * as pgpass from 'pgpass/lib/helper.js';
+import type { ConnectionSpec } from '../model/topology.js';
+
+/**
+ * What libpq reads to reach a node, besides TLS (tls.ts): connection URLs, through
+ * pg-connection-string, and the password file, through pgpass — the libraries `pg` brings.
+ * Where they differ from libpq, libpq wins: a bad %-escape, a port out of range or several hosts
+ * are refused, `dbname` and a %-escaped database name are read as libpq does, TLS file
+ * parameters are paths taken as written (pg-connection-string would read the files), sslmode is
+ * libpq's (tls.ts), and a short password file line counts.
+ */
+
+/** libpq's sslmode values (tls.ts: what each does). */
+export const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
+
+/** libpq's TLS file parameters: paths, taken as written. */
+export const SSL_FILES = ['sslrootcert', 'sslcert', 'sslkey', 'sslcrl'] as const;
+type SslFile = (typeof SSL_FILES)[number];
+const TLS_PARAMS = new Set<string>(['sslmode', ...SSL_FILES]);
+
+/** Query parameters steep understands; any other is ignored with a warning. */
+const KNOWN_PARAMS = new Set(['host', 'port', 'dbname', 'user', 'password', ...TLS_PARAMS]);
+
+export interface ConnectionUrl extends Partial<Record<SslFile, string>> {
+  host?: string;
+  port?: number;
+  database?: string;
+  user?: string;
+  password?: string;
+  /** the password as written in the URL (percent-encoded), to mask that form too */
+  rawPassword?: string;
+  sslmode?: string;
+  /** query parameters steep does not use */
+  ignored: string[];
+}
+
+export type ParsedConnectionUrl =
+  | { ok: true; url: ConnectionUrl }
+  | { ok: false; problem: string; hint?: string };
+
+const URL_SHAPE = /^(postgres|postgresql):\/\/([^/?#]*)(?:\/([^?#]*))?(?:\?([^#]*))?$/;
+const EXAMPLE = 'e.g. postgres://steep@east.internal:5432/app?sslmode=verify-full';
+
+/** `postgres[ql]://[user[:password]@][host][:port][/database][?param=value&…]`, one host. */
+export function parseConnectionUrl(text: string): ParsedConnectionUrl {
+  const m = URL_SHAPE.exec(text.trim());
+  if (!m) {
+    const problem = /^[a-z]+\s*=/.test(text.trim())
+      ? 'is a keyword=value string; steep needs a URL'
+      : 'is not a postgres:// or postgresql:// URL';
+    return { ok: false, problem, hint: EXAMPLE };
+  }
+  const [, , authority = '', path = '', query = ''] = m;
+  const userInfo = authority.includes('@') ? authority.slice(0, authority.lastIndexOf('@')) : '';
+  const hostPort = authority.slice(authority.lastIndexOf('@') + 1);
+  if (hostPort.includes(',')) {
+    return { ok: false, problem: 'names several hosts; steep needs one host per node', hint: EXAMPLE };
+  }
+  const portText = /^(?:\[[^\]]*\]|[^:]*):(.+)$/.exec(hostPort)?.[1];
+  if (portText !== undefined && parsePort(portText) === undefined) {
+    return { ok: false, problem: `has port \`${portText}\`; a port is 1 to 65535` };
+  }
+  if (/%(?![0-9a-f]{2})/i.test(text))
+    return { ok: false, problem: 'has a bad %-escape', hint: 'write % as %25' };
+
+  const given = new URLSearchParams(query);
+  const url: ConnectionUrl = { ignored: [...new Set(given.keys())].filter((k) => !KNOWN_PARAMS.has(k)) };
+  const sslmode = given.get('sslmode');
+  if (sslmode !== null && !(SSL_MODES as readonly string[]).includes(sslmode)) {
+    return { ok: false, problem: `has sslmode \`${sslmode}\`; it must be one of ${SSL_MODES.join(', ')}` };
+  }
+  const port = given.get('port');
+  if (port !== null && parsePort(port) === undefined) {
+    return { ok: false, problem: `has port \`${port}\`; a port is 1 to 65535` };
+  }
+  const rest = new URLSearchParams([...given].filter(([key]) => !TLS_PARAMS.has(key)));
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(`postgres://${authority}${rest.size > 0 ? `?${rest}` : ''}`);
+  } catch {
+    return { ok: false, problem: 'is not a valid URL', hint: EXAMPLE };
+  }
+  if (parsed.host) url.host = parsed.host;
+  if (parsed.port) url.port = Number(parsed.port);
+  if (parsed.user) url.user = parsed.user;
+  const rawPassword = given.has('password')
+    ? (/(?:^|&)password=([^&]*)/.exec(query)?.[1] ?? '')
+    : userInfo.includes(':')
+      ? userInfo.slice(userInfo.indexOf(':') + 1)
+      : undefined;
+  if (rawPassword !== undefined) {
+    url.rawPassword = rawPassword;
+    url.password = parsed.password ?? '';
+  }
+  const database = given.get('dbname') ?? (path === '' ? undefined : decodeURIComponent(path));
+  if (database !== undefined) url.database = database;
+  if (sslmode !== null) url.sslmode = sslmode;
+  for (const key of SSL_FILES) {
+    const value = given.get(key);
+    if (value !== null) url[key] = value;
+  }
+  return { ok: true, url };
+}
+
+/** 1..65535 from digits, else undefined. */
+export function parsePort(text: string): number | undefined {
+  if (!/^\d{1,5}$/.test(text)) return undefined;
+  const port = Number(text);
+  return port >= 1 && port <= 65535 ? port : undefined;
+}
+
+/**
+ * `postgres://user:password@host:port/database` for a connection. It contains the password when
+ * the spec has one: print it only through db/mask.
+ */
+export function connectionUrl(spec: ConnectionSpec): string {
+  const user = encodeURIComponent(spec.user);
+  const auth = spec.password ? `${user}:${encodeURIComponent(spec.password)}` : user;
+  const host = spec.host.includes(':') ? `[${spec.host}]` : spec.host;
+  const query = spec.sslmode ? `?sslmode=${encodeURIComponent(spec.sslmode)}` : '';
+  return `postgres://${auth}@${host}:${spec.port}/${encodeURIComponent(spec.database)}${query}`;
+}
+
+/**
+ * A node's password when steep.yaml gives none, found where libpq finds it: PGPASSWORD, then
+ * the password file (PGPASSFILE, else ~/.pgpass; its first line matching host, port, database
+ * and user, `*` matching anything; ignored when group or others may read it). Resolved once,
+ * while loading the file, so that steep's own sessions and the subscriptions it creates use the
+ * same password.
+ */
+export type LibpqPassword =
+  | { password: string; source: 'PGPASSWORD' | 'passfile' }
+  | { password: undefined; ignoredPassfile?: string };
+
+export function libpqPassword(spec: ConnectionSpec, env: NodeJS.ProcessEnv): LibpqPassword {
+  if (env.PGPASSWORD !== undefined && env.PGPASSWORD !== '') {
+    return { password: env.PGPASSWORD, source: 'PGPASSWORD' };
+  }
+  // pgpass would read ./.pgpass without HOME
+  if (!env.PGPASSFILE && !env.HOME && process.platform !== 'win32') return { password: undefined };
+  const file = pgpass.getFileName(env);
+  let text: string;
+  try {
+    const stat = statSync(file);
+    if (!stat.isFile()) return { password: undefined };
+    if (process.platform !== 'win32' && (stat.mode & 0o077) !== 0) {
+      return { password: undefined, ignoredPassfile: file };
+    }
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return { password: undefined };
+  }
+  for (const line of text.split(/\r?\n/)) {
+    // libpq skips a line that starts with #; pgpass only one indented before it
+    if (line.startsWith('#')) continue;
+    // pgpass skips a line under 11 characters (`*:*:*:*:pw`), libpq does not: padded, then cut
+    const entry = pgpass.parseLine(line.padEnd(11, '\0'));
+    if (entry === null) continue;
+    entry.password = entry.password.replace(/\0+$/, '');
+    if (pgpass.isValidEntry(entry) && pgpass.match(spec, entry)) {
+      return { password: entry.password, source: 'passfile' };
+    }
+  }
+  return { password: undefined };
+}
