@@ -1,10 +1,19 @@
-import type { Document, Node, YAMLError, YAMLMap } from 'yaml';
+import {
+  type Document,
+  isMap,
+  isPair,
+  isScalar,
+  isSeq,
+  LineCounter,
+  type Node,
+  parseDocument,
+  type YAMLError,
+  type YAMLMap,
+} from 'yaml';
 import { nestingProblem } from './nesting.js';
 import type { Path } from './paths.js';
-import { isItem, readPlainYaml } from './plainYaml.js';
 import { type ComposedYaml, keyText, SourceMap } from './positions.js';
 import type { ProblemList } from './problems.js';
-import { isMap, isPair, isScalar, isSeq, newLineCounter, parseDocument } from './yamlLibrary.js';
 
 /** steep.yaml is a small file: anything larger is refused before parsing. */
 export const MAX_FILE_BYTES = 4 * 1024 * 1024;
@@ -43,10 +52,6 @@ const SECTION_KINDS: Record<string, string> = Object.assign(Object.create(null),
 export function parseYaml(text: string, file: string, problems: ProblemList): ParsedYaml | undefined {
   if (refusedUnread(text, file, problems)) return undefined;
 
-  // most files are plain YAML: read them fast, and parse them with `yaml` only for a position
-  const plain = readPlainYaml(text);
-  if (plain) return { value: plain, positions: new SourceMap(file, text, () => compose(text)) };
-
   if (blockDepthExceeds(text, MAX_BLOCK_DEPTH)) {
     problems.error('yaml-syntax', TOO_DEEP, { file, ...deepestLine(text) }, DEEP_HINT);
     return undefined;
@@ -61,7 +66,7 @@ export function parseYaml(text: string, file: string, problems: ProblemList): Pa
     return undefined;
   }
   const { doc } = composed;
-  const positions = new SourceMap(file, text, () => composed);
+  const positions = new SourceMap(file, text, composed);
 
   if (doc.errors.some((e) => e.code === 'RESOURCE_EXHAUSTION')) {
     // yaml's composer ran out of stack; where it did, and what followed, depends on the stack left
@@ -186,7 +191,7 @@ function plainValue(doc: Document, file: string, problems: ProblemList): Record<
 }
 
 function compose(text: string): ComposedYaml {
-  const lines = newLineCounter();
+  const lines = new LineCounter();
   const doc = parseDocument(text, {
     lineCounter: lines,
     uniqueKeys: false,
@@ -237,6 +242,10 @@ function blockDepthExceeds(text: string, max: number): boolean {
     if (BLOCK_SCALAR.test(rest)) scalarAbove = open.at(-1)?.column ?? 0;
   }
   return false;
+}
+
+function isItem(content: string): boolean {
+  return content === '-' || content.startsWith('- ');
 }
 
 /** Where the text is indented furthest (`- ` counts as indentation): where block nesting is deepest. */
