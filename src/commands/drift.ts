@@ -38,7 +38,7 @@ Exit codes: 0 no drift, 2 drift found, 1 error (invalid file, unreachable node).
     if (format === 'json') this.outJson(report, 2);
     else if (format === 'markdown') this.out(renderDriftMarkdown(report));
     else this.out(renderDriftText(report));
-    if (format !== 'text') for (const e of report.errors) this.err(`error: ${e.message}`);
+    for (const e of report.errors) this.err(`error: ${e.message}`);
     process.exitCode = driftExitCode(report);
   }
 }

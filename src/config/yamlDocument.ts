@@ -74,7 +74,7 @@ export function parseYaml(text: string, file: string, problems: ProblemList): Pa
     return undefined;
   }
   if (doc.errors.length > 0) {
-    reportSyntaxErrors(doc.errors, positions, problems);
+    reportSyntaxErrors(doc.errors, text, positions, problems);
     return undefined;
   }
   for (const w of doc.warnings) {
@@ -124,13 +124,19 @@ function refusedUnread(text: string, file: string, problems: ProblemList): boole
   return false;
 }
 
-/** Each syntax error once per line and code, at most MAX_SYNTAX_ERRORS of them. */
-function reportSyntaxErrors(errors: YAMLError[], positions: SourceMap, problems: ProblemList): void {
+/** Each syntax error once per line and message, at most MAX_SYNTAX_ERRORS of them. */
+function reportSyntaxErrors(
+  errors: YAMLError[],
+  text: string,
+  positions: SourceMap,
+  problems: ProblemList,
+): void {
   const seen = new Set<string>();
   let reported = 0;
   for (const e of errors) {
-    const at = positions.at(e.pos[0]);
-    const key = `${e.code}:${at.line}`;
+    const { message, hint, offset = e.pos[0] } = syntaxMessage(e, text);
+    const at = positions.at(offset);
+    const key = `${at.line}:${message}`;
     if (seen.has(key)) continue;
     seen.add(key);
     if (reported === MAX_SYNTAX_ERRORS) {
@@ -139,7 +145,6 @@ function reportSyntaxErrors(errors: YAMLError[], positions: SourceMap, problems:
       break;
     }
     reported++;
-    const { message, hint } = syntaxMessage(e);
     problems.error(e.code === 'TAB_AS_INDENT' ? 'tab-indent' : 'yaml-syntax', message, at, hint);
   }
 }
@@ -269,7 +274,8 @@ function firstLine(message: string): string {
   return message.split('\n')[0] ?? message;
 }
 
-function syntaxMessage(e: YAMLError): { message: string; hint?: string } {
+/** What a syntax error means in steep.yaml, and where to show it when that is not yaml's offset. */
+function syntaxMessage(e: YAMLError, file: string): { message: string; hint?: string; offset?: number } {
   const text = firstLine(e.message).replace(/\s+at line \d+, column \d+:?$/, '');
   switch (e.code) {
     case 'TAB_AS_INDENT':
@@ -291,11 +297,89 @@ function syntaxMessage(e: YAMLError): { message: string; hint?: string } {
           hint: `close it, or indent the lines inside it further than its key`,
         };
       }
-      return { message: `bad indentation: ${lowerFirst(text)}`, hint: 'check the indentation of this line' };
+      return (
+        (/same column/.test(text) && keyBesideOthers(file, e.pos[0])) || {
+          message: `bad indentation: ${lowerFirst(text)}`,
+          hint: 'check the indentation of this line',
+        }
+      );
     }
+    // a line indented further than the key above it continues that key's value
+    case 'BLOCK_AS_IMPLICIT_KEY':
+    case 'MULTILINE_IMPLICIT_KEY':
+      return lineInsideValue(file, e.pos[0]) ?? { message: `invalid YAML: ${lowerFirst(text)}` };
     default:
       return { message: `invalid YAML: ${lowerFirst(text)}` };
   }
+}
+
+interface Line {
+  number: number;
+  start: number;
+  /** spaces before the key, a list item's `- ` counted as indentation */
+  indent: number;
+  key: string;
+}
+
+/** The line at `offset`, or the next one that holds more than blanks or a comment. */
+function lineAt(text: string, offset: number, next = false): Line | undefined {
+  let start = text.lastIndexOf('\n', offset - 1) + 1;
+  for (;;) {
+    const end = text.indexOf('\n', start);
+    const raw = text.slice(start, end < 0 ? undefined : end);
+    const key = raw.replace(/^[\s-]*/, '');
+    if (!next || (key !== '' && !key.startsWith('#'))) {
+      const number = text.slice(0, start).split('\n').length;
+      return { number, start, indent: raw.length - key.length, key: key.split(':')[0]!.trim() };
+    }
+    if (end < 0) return undefined;
+    start = end + 1;
+  }
+}
+
+/**
+ * A key at another column than any mapping open above it: between the column of the keys of one
+ * (the nearest line above indented less) and of one nested in it (the least indented line
+ * between). Either may be meant; the hint names both.
+ */
+function keyBesideOthers(text: string, offset: number) {
+  const line = lineAt(text, offset, true);
+  if (!line) return undefined;
+  let deeper: Line | undefined;
+  for (let start = line.start - 1; start > 0; start = text.lastIndexOf('\n', start - 1)) {
+    const above = lineAt(text, start);
+    if (!above || above.key === '' || above.key.startsWith('#') || above.indent === line.indent) continue;
+    if (above.indent > line.indent) {
+      if (!deeper || above.indent < deeper.indent) deeper = above;
+      continue;
+    }
+    const beside = (l: Line) => `column ${l.indent + 1} beside \`${l.key}\``;
+    return {
+      message: `bad indentation: \`${line.key}\` starts at column ${line.indent + 1}, not at the column of the keys above it: ${[
+        deeper,
+        above,
+      ]
+        .filter((l) => l !== undefined)
+        .map((l) => `\`${l.key}\` (line ${l.number}) at column ${l.indent + 1}`)
+        .join(', ')}`,
+      hint: `move it to ${deeper ? `${beside(deeper)} or to ` : ''}${beside(above)}`,
+      offset: line.start + line.indent,
+    };
+  }
+  return undefined;
+}
+
+/** The line under a key with a value, indented further than that key: yaml reads it into the value. */
+function lineInsideValue(text: string, offset: number) {
+  const keyLine = lineAt(text, offset)!;
+  const end = text.indexOf('\n', offset);
+  const line = end < 0 ? undefined : lineAt(text, end + 1, true);
+  if (!line || line.indent <= keyLine.indent || keyLine.key === '') return undefined;
+  return {
+    message: `bad indentation: line ${line.number} is indented further than \`${keyLine.key}\` on line ${keyLine.number}, so YAML reads it as part of \`${keyLine.key}\`'s value`,
+    hint: `start it at column ${keyLine.indent + 1}, as \`${keyLine.key}\``,
+    offset: line.start + line.indent,
+  };
 }
 
 function lowerFirst(s: string): string {

@@ -38,7 +38,6 @@ function failoverCount(r: DriftReport, verdict: string): number {
 
 export function renderDriftText(r: DriftReport): string {
   const out: string[] = [];
-  section(out, redBold('Errors:'), r.errors.map(errorLine));
   section(
     out,
     redBold('Replication failing:'),

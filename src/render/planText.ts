@@ -1,9 +1,9 @@
 import { diffArrays } from 'diff';
 import type { Action, Change, CopyEstimate, Plan, Step, UnmanagedObject } from '../model/plan.js';
 import { captureLine } from './capture.js';
-import { blue, bold, cyan, dim, green, magenta, red, redBold, yellow, yellowBold } from './colour.js';
+import { blue, bold, cyan, dim, green, magenta, red, yellow, yellowBold } from './colour.js';
 import { count } from './count.js';
-import { driftLine, errorLine, warningLine } from './driftText.js';
+import { driftLine, warningLine } from './driftText.js';
 import { schemaComparisonLines } from './schemaText.js';
 import { formatBytes, formatValue, listLines, section } from './values.js';
 
@@ -85,9 +85,8 @@ export function renderPlanText(plan: Plan): string {
   const out: string[] = [];
   const captured = captureLine(plan);
   if (captured) out.push(yellow(captured), '');
-  section(out, redBold('Errors:'), plan.errors.map(errorLine));
   section(out, yellowBold('Drift (managed objects that differ from steep.yaml):'), plan.drift.map(driftLine));
-  // a plan with errors proposes nothing (docs/architecture.md, Inside the planner: preflight comes before any step); the errors follow on stderr
+  // a plan with errors proposes nothing (docs/architecture.md, Inside the planner: preflight comes before any step); its errors are on stderr, not repeated here
   section(
     out,
     bold('steep will perform these steps, in this order:'),
