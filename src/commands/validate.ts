@@ -20,18 +20,19 @@ Exit codes: 0 valid (warnings allowed), 1 invalid.`;
     const { flags } = await this.parse(Validate);
     this.colorEnabled(flags);
     const report = await validateConfigFile(flags.config);
-    // every problem on stderr, --json or not; the JSON report carries them as its data
-    for (const problem of inFileOrder([...report.errors, ...report.warnings])) {
-      // a problem without a position (the file cannot be read) reads like any other error
-      this.err(problem.position ? formatProblem(problem) : `error: ${formatProblem(problem)}`);
-    }
     if (flags.json) {
       this.outJson(report, 2);
-    } else if (report.valid) {
-      this.out(describeValid(report));
-    } else if (report.errors.some((e) => e.position)) {
-      const n = report.errors.length;
-      this.err(`${report.file} is invalid: ${n} ${n === 1 ? 'error' : 'errors'}`);
+    } else {
+      for (const problem of inFileOrder([...report.errors, ...report.warnings])) {
+        // a problem without a position (the file cannot be read) reads like any other error
+        this.err(problem.position ? formatProblem(problem) : `error: ${formatProblem(problem)}`);
+      }
+      if (report.valid) {
+        this.out(describeValid(report));
+      } else if (report.errors.some((e) => e.position)) {
+        const n = report.errors.length;
+        this.err(`${report.file} is invalid: ${n} ${n === 1 ? 'error' : 'errors'}`);
+      }
     }
     if (!report.valid) process.exitCode = 1;
   }
