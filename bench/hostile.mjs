@@ -28,7 +28,7 @@ try {
   }
   const validate = (name) => steepMeasured(['validate', '-c', paths[name]], { okCodes: [0, 1] });
   const loadBefore = loadAverage();
-  // a first run of each writes V8's code cache when the build did not (bin/codeCache.js)
+  // a first run of each, untimed: the files it reads are in the page cache for the timed rounds
   await steepMeasured(['--version']);
   await validate('keys12_5k');
   const figures = { version: [] };

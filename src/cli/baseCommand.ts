@@ -1,9 +1,9 @@
 import { stripVTControlCharacters } from 'node:util';
 import { Command } from '@oclif/core';
-import chalk from 'chalk';
 import { nearest } from '../config/suggest.js';
 import { inRun, mask, registerSecretsIn } from '../db/mask.js';
 import { formatProblem, type Problem, SteepError } from '../model/errors.js';
+import { useColour } from '../render/colour.js';
 import type { Interruption } from './interruption.js';
 import { jsonText } from './jsonText.js';
 
@@ -37,7 +37,7 @@ export abstract class SteepCommand extends Command {
 
   protected colorEnabled(flags: { 'no-color'?: boolean }): boolean {
     const enabled = !flags['no-color'] && !process.env.NO_COLOR && process.stdout.isTTY === true;
-    chalk.level = enabled ? chalk.level || 1 : 0;
+    useColour(enabled);
     return enabled;
   }
 

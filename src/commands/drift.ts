@@ -38,7 +38,8 @@ Exit codes: 0 no drift, 2 drift found, 1 error (invalid file, unreachable node).
     if (format === 'json') this.outJson(report, 2);
     else if (format === 'markdown') this.out(renderDriftMarkdown(report));
     else this.out(renderDriftText(report));
-    if (format !== 'text') for (const e of report.errors) this.err(`error: ${e.message}`);
+    // on stderr in every format; the text report does not list them (docs/architecture.md, Output and errors)
+    for (const e of report.errors) this.err(`error: ${e.message}`);
     process.exitCode = driftExitCode(report);
   }
 }

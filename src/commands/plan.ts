@@ -69,7 +69,8 @@ Exit codes: 0 success (no changes with --detailed-exitcode), 1 error (invalid fi
       this.out(renderPlanMarkdown(plan, { graph }));
     } else this.out(renderPlanText(plan));
     if (plan.errors.length > 0) {
-      // errors go to stderr in every format (the text plan also lists them, for a terminal)
+      // on stderr in every format; the text plan does not list them again (docs/architecture.md,
+      // Output and errors)
       for (const e of plan.errors) this.err(`error: ${e.message}`);
       process.exitCode = 1;
     } else if (flags['detailed-exitcode'] && plan.steps.length > 0) {

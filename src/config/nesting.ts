@@ -1,5 +1,5 @@
 import type { Alias, Node, YAMLMap } from 'yaml';
-import { isAlias, isMap, isNode, isPair, isScalar, isSeq } from './yamlLibrary.js';
+import { isAlias, isMap, isNode, isPair, isScalar, isSeq } from 'yaml';
 
 /**
  * Deeper nesting of lists and mappings than this is refused, counting an alias as the value it

@@ -1,5 +1,5 @@
 import { linkAddress, nodeAddress, publicationAddress, subscriptionAddress } from '../model/address.js';
-import type { IgnoreSpec, SchemaSyncMode, Settings, SourcePosition, Topology } from '../model/topology.js';
+import type { IgnoreSpec, SchemaSyncMode, Settings, Topology } from '../model/topology.js';
 import { formatDuration, MAX_DURATION_MS, parseDuration } from './durations.js';
 import { identifierProblem } from './identifiers.js';
 import { normaliseLinks } from './links.js';
@@ -58,44 +58,28 @@ export function normalise(
   for (const name of reader.keys(['nodes'])) {
     if (!checkName(ctx, ['nodes', name], 'node')) continue;
     topology.nodes[name] = normaliseNode(ctx, name);
-    lazyPosition(topology.positions, nodeAddress(name), () => positions.key(['nodes', name]));
+    topology.positions[nodeAddress(name)] = positions.key(['nodes', name]);
   }
   for (const name of reader.keys(['publications'])) {
     if (!checkName(ctx, ['publications', name], 'publication')) continue;
     topology.publications[name] = normalisePublication(ctx, name);
-    lazyPosition(topology.positions, publicationAddress(name), () => positions.key(['publications', name]));
+    topology.positions[publicationAddress(name)] = positions.key(['publications', name]);
   }
   for (const name of reader.keys(['subscriptions'])) {
     if (!checkName(ctx, ['subscriptions', name], 'subscription')) continue;
     topology.subscriptions[name] = normaliseSubscription(ctx, name, settings);
-    lazyPosition(topology.positions, subscriptionAddress(name), () => positions.key(['subscriptions', name]));
+    topology.positions[subscriptionAddress(name)] = positions.key(['subscriptions', name]);
   }
   normaliseLinks(ctx, topology, settings);
   for (const link of Object.values(topology.links ?? {})) {
-    const at = () => positions.key(['links', link.name]);
-    lazyPosition(topology.positions, linkAddress(link.name), at);
+    const at = positions.key(['links', link.name]);
+    topology.positions[linkAddress(link.name)] = at;
     for (const node of link.nodes) {
-      lazyPosition(topology.positions, publicationAddress(link.publications[node]!), at);
-      lazyPosition(topology.positions, subscriptionAddress(link.subscriptions[node]!), at);
+      topology.positions[publicationAddress(link.publications[node]!)] = at;
+      topology.positions[subscriptionAddress(link.subscriptions[node]!)] = at;
     }
   }
   return topology;
-}
-
-/**
- * An entry computed when first read: a position needs the file parsed with `yaml`, which a
- * file the plain reader read (plainYaml.ts) is only when something asks for one.
- */
-function lazyPosition(target: Record<string, SourcePosition>, key: string, at: () => SourcePosition): void {
-  Object.defineProperty(target, key, {
-    enumerable: true,
-    configurable: true,
-    get() {
-      const value = at();
-      Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
-      return value;
-    },
-  });
 }
 
 /** Names that would be object prototypes in JavaScript, not entries: refused outright. */

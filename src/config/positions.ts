@@ -1,7 +1,17 @@
-import type { Document, LineCounter, Node, Pair, YAMLMap } from 'yaml';
+import {
+  type Document,
+  isAlias,
+  isMap,
+  isPair,
+  isScalar,
+  isSeq,
+  type LineCounter,
+  type Node,
+  type Pair,
+  type YAMLMap,
+} from 'yaml';
 import type { SourcePosition } from '../model/topology.js';
 import type { Path } from './paths.js';
-import { isAlias, isMap, isPair, isScalar, isSeq } from './yamlLibrary.js';
 
 /** A parsed document and the line offsets of its text. */
 export interface ComposedYaml {
@@ -29,27 +39,16 @@ export function keyText(pair: Pair): string | undefined {
  * keys the way the value was built. With duplicate keys the last one wins, as in the value.
  */
 export class SourceMap {
-  private parsed: ComposedYaml | undefined;
+  private readonly doc: Document;
+  private readonly lines: LineCounter;
 
-  /**
-   * `compose` gives the parsed document; it is called once, at the first position asked for:
-   * a file read by the plain reader (plainYaml.ts) is parsed again only when a problem needs
-   * a position.
-   */
   constructor(
     readonly file: string,
     private readonly text: string,
-    private readonly compose: () => ComposedYaml,
-  ) {}
-
-  private get doc(): Document {
-    this.parsed ??= this.compose();
-    return this.parsed.doc;
-  }
-
-  private get lines(): LineCounter {
-    this.parsed ??= this.compose();
-    return this.parsed.lines;
+    { doc, lines }: ComposedYaml,
+  ) {
+    this.doc = doc;
+    this.lines = lines;
   }
 
   /** Per mapping, each key's pair (the last, as in the value): a lookup per problem must not scan the mapping. */

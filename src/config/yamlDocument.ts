@@ -1,10 +1,20 @@
-import type { Document, Node, YAMLError, YAMLMap } from 'yaml';
+import {
+  type Document,
+  isMap,
+  isPair,
+  isScalar,
+  isSeq,
+  LineCounter,
+  type Node,
+  parseDocument,
+  type YAMLError,
+  type YAMLMap,
+} from 'yaml';
 import { nestingProblem } from './nesting.js';
 import type { Path } from './paths.js';
-import { isItem, readPlainYaml } from './plainYaml.js';
 import { type ComposedYaml, keyText, SourceMap } from './positions.js';
 import type { ProblemList } from './problems.js';
-import { isMap, isPair, isScalar, isSeq, newLineCounter, parseDocument } from './yamlLibrary.js';
+import { firstLine, syntaxMessage } from './yamlSyntax.js';
 
 /** steep.yaml is a small file: anything larger is refused before parsing. */
 export const MAX_FILE_BYTES = 4 * 1024 * 1024;
@@ -43,10 +53,6 @@ const SECTION_KINDS: Record<string, string> = Object.assign(Object.create(null),
 export function parseYaml(text: string, file: string, problems: ProblemList): ParsedYaml | undefined {
   if (refusedUnread(text, file, problems)) return undefined;
 
-  // most files are plain YAML: read them fast, and parse them with `yaml` only for a position
-  const plain = readPlainYaml(text);
-  if (plain) return { value: plain, positions: new SourceMap(file, text, () => compose(text)) };
-
   if (blockDepthExceeds(text, MAX_BLOCK_DEPTH)) {
     problems.error('yaml-syntax', TOO_DEEP, { file, ...deepestLine(text) }, DEEP_HINT);
     return undefined;
@@ -61,7 +67,7 @@ export function parseYaml(text: string, file: string, problems: ProblemList): Pa
     return undefined;
   }
   const { doc } = composed;
-  const positions = new SourceMap(file, text, () => composed);
+  const positions = new SourceMap(file, text, composed);
 
   if (doc.errors.some((e) => e.code === 'RESOURCE_EXHAUSTION')) {
     // yaml's composer ran out of stack; where it did, and what followed, depends on the stack left
@@ -69,7 +75,7 @@ export function parseYaml(text: string, file: string, problems: ProblemList): Pa
     return undefined;
   }
   if (doc.errors.length > 0) {
-    reportSyntaxErrors(doc.errors, positions, problems);
+    reportSyntaxErrors(doc.errors, text, positions, problems);
     return undefined;
   }
   for (const w of doc.warnings) {
@@ -119,13 +125,19 @@ function refusedUnread(text: string, file: string, problems: ProblemList): boole
   return false;
 }
 
-/** Each syntax error once per line and code, at most MAX_SYNTAX_ERRORS of them. */
-function reportSyntaxErrors(errors: YAMLError[], positions: SourceMap, problems: ProblemList): void {
+/** Each syntax error once per line and message, at most MAX_SYNTAX_ERRORS of them. */
+function reportSyntaxErrors(
+  errors: YAMLError[],
+  text: string,
+  positions: SourceMap,
+  problems: ProblemList,
+): void {
   const seen = new Set<string>();
   let reported = 0;
   for (const e of errors) {
-    const at = positions.at(e.pos[0]);
-    const key = `${e.code}:${at.line}`;
+    const { message, hint, offset = e.pos[0] } = syntaxMessage(e, text);
+    const at = positions.at(offset);
+    const key = `${at.line}:${message}`;
     if (seen.has(key)) continue;
     seen.add(key);
     if (reported === MAX_SYNTAX_ERRORS) {
@@ -134,7 +146,6 @@ function reportSyntaxErrors(errors: YAMLError[], positions: SourceMap, problems:
       break;
     }
     reported++;
-    const { message, hint } = syntaxMessage(e);
     problems.error(e.code === 'TAB_AS_INDENT' ? 'tab-indent' : 'yaml-syntax', message, at, hint);
   }
 }
@@ -186,7 +197,7 @@ function plainValue(doc: Document, file: string, problems: ProblemList): Record<
 }
 
 function compose(text: string): ComposedYaml {
-  const lines = newLineCounter();
+  const lines = new LineCounter();
   const doc = parseDocument(text, {
     lineCounter: lines,
     uniqueKeys: false,
@@ -239,6 +250,10 @@ function blockDepthExceeds(text: string, max: number): boolean {
   return false;
 }
 
+function isItem(content: string): boolean {
+  return content === '-' || content.startsWith('- ');
+}
+
 /** Where the text is indented furthest (`- ` counts as indentation): where block nesting is deepest. */
 function deepestLine(text: string): { line: number; column: number } {
   let best = { line: 1, column: 1 };
@@ -254,43 +269,6 @@ function deepestLine(text: string): { line: number; column: number } {
     start = end + 1;
   }
   return best;
-}
-
-function firstLine(message: string): string {
-  return message.split('\n')[0] ?? message;
-}
-
-function syntaxMessage(e: YAMLError): { message: string; hint?: string } {
-  const text = firstLine(e.message).replace(/\s+at line \d+, column \d+:?$/, '');
-  switch (e.code) {
-    case 'TAB_AS_INDENT':
-      return {
-        message: 'a tab is used for indentation; YAML allows only spaces',
-        hint: 'indent with spaces',
-      };
-    case 'MULTIPLE_DOCS':
-      return {
-        message: 'the file holds more than one YAML document (a second `---`)',
-        hint: 'keep a single document in steep.yaml',
-      };
-    case 'BAD_INDENT': {
-      const closing = /end with an? ([\]}])/.exec(text)?.[1];
-      if (closing) {
-        const opening = closing === '}' ? '{' : '[';
-        return {
-          message: `invalid YAML: a \`${opening}\` is not closed with \`${closing}\``,
-          hint: `close it, or indent the lines inside it further than its key`,
-        };
-      }
-      return { message: `bad indentation: ${lowerFirst(text)}`, hint: 'check the indentation of this line' };
-    }
-    default:
-      return { message: `invalid YAML: ${lowerFirst(text)}` };
-  }
-}
-
-function lowerFirst(s: string): string {
-  return s.length > 0 ? s[0]!.toLowerCase() + s.slice(1) : s;
 }
 
 /** The offset at which `[`/`{` nesting first exceeds MAX_FLOW_DEPTH, counted without regard to quoting. */

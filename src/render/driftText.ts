@@ -1,8 +1,8 @@
-import chalk from 'chalk';
 import type { DriftReport, FingerprintChange } from '../model/driftReport.js';
 import type { DriftItem, FailoverVerdict, PlanMessage } from '../model/plan.js';
 import type { SequenceLag } from '../model/sequences.js';
 import { conflictsSinceText } from '../model/verifyRecord.js';
+import { bold, dim, red, redBold, yellow, yellowBold } from './colour.js';
 import { schemaComparisonLines } from './schemaText.js';
 import { formatBytes, formatValue, section } from './values.js';
 
@@ -38,68 +38,67 @@ function failoverCount(r: DriftReport, verdict: string): number {
 
 export function renderDriftText(r: DriftReport): string {
   const out: string[] = [];
-  section(out, chalk.red.bold('Errors:'), r.errors.map(errorLine));
   section(
     out,
-    chalk.red.bold('Replication failing:'),
+    redBold('Replication failing:'),
     (r.failing ?? []).map(
       (f) => `  subscription ${f.subscription} on ${f.node} ← ${f.from}: ${f.reasons.join('; ')}`,
     ),
   );
-  section(out, chalk.yellow.bold('Changed outside steep:'), r.objects.map(driftLine));
+  section(out, yellowBold('Changed outside steep:'), r.objects.map(driftLine));
   section(
     out,
-    chalk.bold('steep apply would:'),
+    bold('steep apply would:'),
     r.changes.map((c) => `  ${c.action} ${c.address} (${c.node}): ${c.reasonText}`),
   );
   // the problems found comparing schemas are told under the differences, never alone
   section(
     out,
-    chalk.bold('Schema differences between publisher and subscriber:'),
+    bold('Schema differences between publisher and subscriber:'),
     r.schema.length > 0
       ? [...r.schema.flatMap(schemaComparisonLines), ...r.schemaProblems.map(errorLine)]
       : [],
   );
   section(
     out,
-    chalk.bold('Tables changed since their fingerprint was saved:'),
+    bold('Tables changed since their fingerprint was saved:'),
     r.fingerprints.map((f) => `  ${f.node}/${f.table}: ${fingerprintText(f)} (saved ${f.capturedAt})`),
   );
   section(
     out,
-    chalk.yellow.bold('Orphaned replication slots (no subscription uses them; they retain WAL):'),
+    yellowBold('Orphaned replication slots (no subscription uses them; they retain WAL):'),
     r.orphanSlots.flatMap((o) => [
       `  ${o.node}/${o.slot}: retains ${formatBytes(o.retainedWalBytes)}`,
-      chalk.dim(`      drop it on ${o.node}: ${o.dropSql};`),
+      dim(`      drop it on ${o.node}: ${o.dropSql};`),
     ]),
   );
   section(
     out,
-    chalk.red.bold('Data gaps (empty on the subscriber, not on its publisher):'),
+    redBold('Data gaps (empty on the subscriber, not on its publisher):'),
     r.dataGaps.map((g) => `  ${g.node}/${g.table}: subscription ${g.subscription} from ${g.from}`),
   );
   section(
     out,
-    chalk.yellow.bold('Conflicts since the last verify (rows that may differ):'),
+    yellowBold('Conflicts since the last verify (rows that may differ):'),
     r.conflicts.map((c) => `  subscription ${c.subscription} on ${c.node}: ${conflictsSinceText(c)}`),
   );
   section(
     out,
-    chalk.yellow.bold('Sequences behind their publisher (steep sequences sync SUB brings them up):'),
+    yellowBold('Sequences behind their publisher (steep sequences sync SUB brings them up):'),
     (r.sequences ?? []).map((s) => `  ${s.node}/${s.sequence}: ${sequenceLagText(s)}`),
   );
   section(
     out,
-    chalk.bold('Failover (subscriptions from a node with standbys):'),
+    bold('Failover (subscriptions from a node with standbys):'),
     (r.failover ?? []).flatMap(failoverLines),
   );
-  section(out, chalk.yellow.bold('Warnings:'), r.warnings.map(warningLine));
+  section(out, yellowBold('Warnings:'), r.warnings.map(warningLine));
   out.push(driftSummary(r));
   return out.join('\n');
 }
 
-export const errorLine = (e: PlanMessage): string => chalk.red(`  ✗ ${e.message}`);
-export const warningLine = (w: PlanMessage): string => chalk.yellow(`  ! ${w.message}`);
+export const errorLine = (e: PlanMessage): string => red(`  ✗ ${e.message}`);
+export const warningLine = (w: PlanMessage): string => yellow(`  ! ${w.message}`);
 
 /** `  ~ publication.p publish: expected [insert, update], found [insert]` */
 export function driftLine(d: DriftItem): string {
@@ -115,9 +114,9 @@ function fingerprintText(f: FingerprintChange): string {
 function failoverLines(v: FailoverVerdict): string[] {
   const colour =
     v.verdict === 'diverged'
-      ? chalk.red
+      ? red
       : v.verdict === 'not-ready' || v.verdict === 'unknown'
-        ? chalk.yellow
+        ? yellow
         : (t: string) => t;
   return [
     colour(`  ${v.node}/${v.subscription} ← ${v.from}: ${v.verdict}`),

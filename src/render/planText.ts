@@ -1,9 +1,9 @@
-import chalk from 'chalk';
 import { diffArrays } from 'diff';
 import type { Action, Change, CopyEstimate, Plan, Step, UnmanagedObject } from '../model/plan.js';
 import { captureLine } from './capture.js';
+import { blue, bold, cyan, dim, green, magenta, red, yellow, yellowBold } from './colour.js';
 import { count } from './count.js';
-import { driftLine, errorLine, warningLine } from './driftText.js';
+import { driftLine, warningLine } from './driftText.js';
 import { schemaComparisonLines } from './schemaText.js';
 import { formatBytes, formatValue, listLines, section } from './values.js';
 
@@ -19,20 +19,20 @@ const SYMBOL: Record<Action, string> = {
 };
 
 const COLOUR: Record<Action, (s: string) => string> = {
-  create: chalk.green,
-  update: chalk.yellow,
-  replace: chalk.magenta,
-  delete: chalk.red,
-  init: chalk.cyan,
-  'sync-schema': chalk.yellow,
-  adopt: chalk.blue,
+  create: green,
+  update: yellow,
+  replace: magenta,
+  delete: red,
+  init: cyan,
+  'sync-schema': yellow,
+  adopt: blue,
 };
 
 function renderChange(c: Change, action: Action): string[] {
   if (action === 'create' && (c.before === null || c.before === undefined)) {
     const items = listLines(c.after);
-    if (!items || items.length === 0) return [`      ${c.path} = ${chalk.green(formatValue(c.after))}`];
-    return [`      ${c.path} = [`, ...items.map((i) => chalk.green(`        ${i}`)), '      ]'];
+    if (!items || items.length === 0) return [`      ${c.path} = ${green(formatValue(c.after))}`];
+    return [`      ${c.path} = [`, ...items.map((i) => green(`        ${i}`)), '      ]'];
   }
   const before = listLines(c.before);
   const after = listLines(c.after);
@@ -40,35 +40,35 @@ function renderChange(c: Change, action: Action): string[] {
     const lines = [`      ${c.path}:`];
     for (const part of diffArrays(before ?? [], after ?? [])) {
       for (const item of part.value) {
-        if (part.added) lines.push(chalk.green(`        + ${item}`));
-        else if (part.removed) lines.push(chalk.red(`        - ${item}`));
+        if (part.added) lines.push(green(`        + ${item}`));
+        else if (part.removed) lines.push(red(`        - ${item}`));
         else lines.push(`          ${item}`);
       }
     }
     return lines;
   }
-  if (c.before === undefined) return [`      ${c.path}: ${chalk.green(formatValue(c.after))}`];
-  return [`      ${c.path}: ${chalk.red(formatValue(c.before))} → ${chalk.green(formatValue(c.after))}`];
+  if (c.before === undefined) return [`      ${c.path}: ${green(formatValue(c.after))}`];
+  return [`      ${c.path}: ${red(formatValue(c.before))} → ${green(formatValue(c.after))}`];
 }
 
 function renderStep(step: Step): string[] {
   const colour = COLOUR[step.action];
   const lines = [
     colour(`  ${SYMBOL[step.action]} ${step.address}`) +
-      chalk.dim(` (${step.node}) ${step.action}: ${step.reasonText}`),
+      dim(` (${step.node}) ${step.action}: ${step.reasonText}`),
   ];
   for (const c of step.changes) lines.push(...renderChange(c, step.action));
-  if (step.copy) lines.push(chalk.cyan(`      moves: ${copyText(step.copy)}`));
-  if (step.hazards.length > 0) lines.push(chalk.red(`      hazards: ${step.hazards.join(', ')}`));
+  if (step.copy) lines.push(cyan(`      moves: ${copyText(step.copy)}`));
+  if (step.hazards.length > 0) lines.push(red(`      hazards: ${step.hazards.join(', ')}`));
   if (step.kind === 'state-schema') {
     // steep's own bookkeeping tables: named, not listed (JSON and Markdown plans carry every statement)
     lines.push(
-      chalk.dim(`      | ${step.statements.length} statements creating or migrating steep's state schema`),
+      dim(`      | ${step.statements.length} statements creating or migrating steep's state schema`),
     );
   } else {
     for (const s of step.statements) {
       const on = s.node && s.node !== step.node ? `[on ${s.node}] ` : '';
-      lines.push(chalk.dim(`      | ${on}${s.sql.replace(/\n/g, '\n      | ')}`));
+      lines.push(dim(`      | ${on}${s.sql.replace(/\n/g, '\n      | ')}`));
     }
   }
   return lines;
@@ -84,41 +84,36 @@ export function summaryLine(plan: Plan): string {
 export function renderPlanText(plan: Plan): string {
   const out: string[] = [];
   const captured = captureLine(plan);
-  if (captured) out.push(chalk.yellow(captured), '');
-  section(out, chalk.red.bold('Errors:'), plan.errors.map(errorLine));
+  if (captured) out.push(yellow(captured), '');
+  section(out, yellowBold('Drift (managed objects that differ from steep.yaml):'), plan.drift.map(driftLine));
+  // a plan with errors proposes nothing (docs/architecture.md, Inside the planner: preflight comes before any step); its errors are on stderr, not repeated here
   section(
     out,
-    chalk.yellow.bold('Drift (managed objects that differ from steep.yaml):'),
-    plan.drift.map(driftLine),
-  );
-  // a plan with errors proposes nothing (docs/architecture.md, Inside the planner: preflight comes before any step); the errors follow on stderr
-  section(
-    out,
-    chalk.bold('steep will perform these steps, in this order:'),
+    bold('steep will perform these steps, in this order:'),
     plan.errors.length === 0 ? plan.steps.flatMap(renderStep) : [],
   );
   section(
     out,
-    chalk.bold('Schema differences:'),
+    bold('Schema differences:'),
     plan.schema.filter((s) => s.status !== 'MATCH').flatMap(schemaComparisonLines),
   );
   section(
     out,
-    chalk.bold('Unmanaged (not in steep.yaml, left alone):'),
+    bold('Unmanaged (not in steep.yaml, left alone):'),
     plan.unmanaged.map((u) => `  ${unmanagedText(u)}`),
   );
   const ignoredLine = ignoredText(plan);
-  if (ignoredLine) out.push(chalk.dim(ignoredLine), '');
+  if (ignoredLine) out.push(dim(ignoredLine), '');
   section(
     out,
-    chalk.yellow.bold('Orphaned replication slots (no subscription uses them; they retain WAL):'),
+    yellowBold('Orphaned replication slots (no subscription uses them; they retain WAL):'),
     plan.orphanSlots.flatMap((o) => [
       `  ${o.node}/${o.slot}: retains ${formatBytes(o.retainedWalBytes)}${o.walStatus ? `, wal_status ${o.walStatus}` : ''}`,
-      chalk.dim(`      drop it on ${o.node}: ${o.dropSql};`),
+      dim(`      drop it on ${o.node}: ${o.dropSql};`),
     ]),
   );
-  section(out, chalk.yellow.bold('Warnings:'), plan.warnings.map(warningLine));
-  out.push(plan.errors.length > 0 ? chalk.red(failedLine(plan.errors.length)) : summaryLine(plan));
+  section(out, yellowBold('Warnings:'), plan.warnings.map(warningLine));
+  out.push(plan.errors.length > 0 ? red(failedLine(plan.errors.length)) : summaryLine(plan));
   return out.join('\n');
 }
 

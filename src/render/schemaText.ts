@@ -1,4 +1,3 @@
-import chalk from 'chalk';
 import type { SchemaComparison, SchemaStatus } from '../model/plan.js';
 import {
   type ColumnDifference,
@@ -7,15 +6,16 @@ import {
   type TableComparison,
   type TableFingerprint,
 } from '../model/tableSchema.js';
+import { bold, cyan, dim, green, red, yellow } from './colour.js';
 
 /** `steep schema fingerprint | compare | diff` as text and JSON, and the schema lines of plans and drift. */
 
 const STATUS_COLOUR: Record<SchemaStatus, (s: string) => string> = {
-  MATCH: chalk.green,
-  ORDER_DIFFERS: chalk.cyan,
-  MISMATCH: chalk.red,
-  LOCAL_ONLY: chalk.yellow,
-  REMOTE_ONLY: chalk.yellow,
+  MATCH: green,
+  ORDER_DIFFERS: cyan,
+  MISMATCH: red,
+  LOCAL_ONLY: yellow,
+  REMOTE_ONLY: yellow,
 };
 
 function status(s: SchemaStatus): string {
@@ -32,7 +32,7 @@ export interface FingerprintView {
 }
 
 export function renderFingerprintsText(r: FingerprintView, stateSchema: string): string {
-  const lines = [chalk.bold(`${r.node}: ${r.tables.length} tables, fingerprints at ${r.capturedAt}`)];
+  const lines = [bold(`${r.node}: ${r.tables.length} tables, fingerprints at ${r.capturedAt}`)];
   for (const t of r.tables) {
     lines.push(`  ${t.fingerprint}  ${String(t.columnCount).padStart(3)} col  ${t.schema}.${t.name}`);
   }
@@ -84,13 +84,13 @@ export interface ComparisonView {
 
 export function renderComparisonText(r: ComparisonView): string {
   const { nodeA: a, nodeB: b } = r;
-  const lines = [chalk.bold(`${a} ↔ ${b}: ${r.tables.length} tables`)];
+  const lines = [bold(`${a} ↔ ${b}: ${r.tables.length} tables`)];
   for (const t of r.tables) {
     const note =
       t.status === 'LOCAL_ONLY' || t.status === 'REMOTE_ONLY'
-        ? chalk.dim(` (${whereOnly(t, a, b)})`)
+        ? dim(` (${whereOnly(t, a, b)})`)
         : t.status === 'ORDER_DIFFERS'
-          ? chalk.dim(' (same columns in another order: logical replication maps columns by name)')
+          ? dim(' (same columns in another order: logical replication maps columns by name)')
           : '';
     lines.push(`  ${status(t.status)} ${t.table}${note}`);
     for (const d of t.columns) lines.push(`      ${differenceLine(d, a, b)}`);

@@ -1,18 +1,18 @@
-import chalk from 'chalk';
 import type { SlotStatus, StatusCheck, StatusReport, SubscriptionStatus } from '../model/statusReport.js';
 import { conflictsText } from '../model/verifyRecord.js';
+import { bold, green, red, redBold, yellow, yellowBold } from './colour.js';
 import { lostSyncText, stateText } from './initProgress.js';
 import { formatBytes } from './values.js';
 
 /** `steep status` as text: nodes, subscriptions, slots (orphaned and prepared ones called out). */
 
 function stateColour(s: SubscriptionStatus): string {
-  if (s.state === 'unknown' || s.state === 'failing') return chalk.red(s.state);
-  if (s.state === 'stopped') return chalk.yellow(s.state);
+  if (s.state === 'unknown' || s.state === 'failing') return red(s.state);
+  if (s.state === 'stopped') return yellow(s.state);
   const t = stateText(s.state);
-  if (s.state === 'synchronized') return chalk.green(t);
-  if (s.state === 'failed' || s.state === 'diverged') return chalk.red(t);
-  return chalk.yellow(t);
+  if (s.state === 'synchronized') return green(t);
+  if (s.state === 'failed' || s.state === 'diverged') return red(t);
+  return yellow(t);
 }
 
 function errorsText(s: SubscriptionStatus): string {
@@ -51,33 +51,33 @@ function subscriptionLines(s: SubscriptionStatus): string[] {
   ].filter((x): x is string => x !== null);
   const out = [`${head}  ${parts.join(' · ')}`];
   // why it is not synchronized (the verdict's evidence), or why steep cannot tell
-  if (s.state === 'unknown' && s.unknown) out.push(chalk.red(`      ${s.unknown}`));
+  if (s.state === 'unknown' && s.unknown) out.push(red(`      ${s.unknown}`));
   if (s.verdict && (s.state === 'failing' || s.state === 'stopped'))
     for (const reason of s.verdict.reasons)
-      out.push((s.state === 'failing' ? chalk.red : chalk.yellow)(`      ${reason}`));
-  if (s.error) out.push(chalk.red(`      ${s.error}`));
+      out.push((s.state === 'failing' ? red : yellow)(`      ${reason}`));
+  if (s.error) out.push(red(`      ${s.error}`));
   for (const [label, f] of [
     ['last failover', s.lastFailover],
     ['failover', s.failover],
   ] as const) {
     if (!f || f.verdict === 'diverged') continue;
-    const colour = f.verdict === 'ready' || f.verdict === 'resumed' ? chalk.green : chalk.yellow;
+    const colour = f.verdict === 'ready' || f.verdict === 'resumed' ? green : yellow;
     out.push(colour(`      ${label}: ${f.verdict}`));
     for (const reason of f.reasons) out.push(colour(`        ${reason}`));
   }
   if (s.lostSyncSlots.length > 0)
-    out.push(chalk.red(`      lost sync: ${lostSyncText(s.name, s.from, s.state, s.lostSyncSlots)}`));
+    out.push(red(`      lost sync: ${lostSyncText(s.name, s.from, s.state, s.lostSyncSlots)}`));
   if (s.lastVerify) out.push(`      ${verifyText(s.lastVerify)}`);
   const rose = s.conflictsSinceVerify;
   if (rose && Object.keys(rose).length > 0)
     out.push(
-      chalk.yellow(
+      yellow(
         `      conflicts since ${s.lastVerify ? 'the last verify' : 'creation, never verified'}: ${conflictsText(rose)} (check with steep verify ${s.name})`,
       ),
     );
   if (s.divergedTables.length > 0)
     out.push(
-      chalk.red(
+      red(
         `      diverged tables: ${s.divergedTables.join(', ')} (repair: steep reinit ${s.name} --tables ${s.divergedTables.join(',')})`,
       ),
     );
@@ -96,19 +96,19 @@ function slotUse(s: SlotStatus): string {
 }
 
 export function renderStatus(r: StatusReport): string {
-  const out: string[] = [chalk.bold(`Topology ${r.topology} at ${r.sampledAt}`), '', chalk.bold('Nodes:')];
+  const out: string[] = [bold(`Topology ${r.topology} at ${r.sampledAt}`), '', bold('Nodes:')];
   for (const n of r.nodes) {
     out.push(
       n.reachable
-        ? `  ${n.name.padEnd(14)} ${chalk.green('reachable')}    PostgreSQL ${n.version}`
-        : `  ${n.name.padEnd(14)} ${chalk.red('unreachable')}  ${n.error}`,
+        ? `  ${n.name.padEnd(14)} ${green('reachable')}    PostgreSQL ${n.version}`
+        : `  ${n.name.padEnd(14)} ${red('unreachable')}  ${n.error}`,
     );
   }
-  out.push('', chalk.bold('Subscriptions:'));
+  out.push('', bold('Subscriptions:'));
   if (r.subscriptions.length === 0) out.push('  (none)');
   for (const s of r.subscriptions) out.push(...subscriptionLines(s));
   const slots = r.slots.filter((s) => s.kind !== 'orphan' && s.kind !== 'prepared');
-  out.push('', chalk.bold('Slots:'));
+  out.push('', bold('Slots:'));
   if (slots.length === 0) out.push('  (none)');
   for (const s of slots) {
     out.push(
@@ -119,10 +119,7 @@ export function renderStatus(r: StatusReport): string {
     out.push(`  ${n.name}: unknown (${n.name} cannot be read)`);
   const prepared = r.slots.filter((s) => s.kind === 'prepared');
   if (prepared.length > 0) {
-    out.push(
-      '',
-      chalk.yellow.bold('Prepared slots (steep init prepare; waiting for the restore and steep apply):'),
-    );
+    out.push('', yellowBold('Prepared slots (steep init prepare; waiting for the restore and steep apply):'));
     for (const s of prepared) {
       out.push(
         `  ${s.node}/${s.name}: for ${s.subscription}, LSN ${s.preparedLsn}; retains ${formatBytes(s.retainedWalBytes)}, wal_status ${s.walStatus ?? 'unknown'}`,
@@ -131,10 +128,7 @@ export function renderStatus(r: StatusReport): string {
   }
   const orphans = r.slots.filter((s) => s.kind === 'orphan');
   if (orphans.length > 0) {
-    out.push(
-      '',
-      chalk.yellow.bold('Orphaned replication slots (no subscription uses them; they retain WAL):'),
-    );
+    out.push('', yellowBold('Orphaned replication slots (no subscription uses them; they retain WAL):'));
     for (const s of orphans) {
       out.push(
         `  ${s.node}/${s.name}: retains ${formatBytes(s.retainedWalBytes)}, wal_status ${s.walStatus ?? 'unknown'}`,
@@ -146,9 +140,9 @@ export function renderStatus(r: StatusReport): string {
 
 /** `status --check`: healthy, or each problem on its own line. */
 export function renderCheck(c: StatusCheck): string {
-  if (c.problems.length === 0) return chalk.green('Check: healthy.');
+  if (c.problems.length === 0) return green('Check: healthy.');
   const head = c.unhealthy ? 'Check: unhealthy' : 'Check: unknown (not proven healthy)';
-  return [chalk.red.bold(`${head}:`), ...c.problems.map((p) => `  ✗ ${p}`)].join('\n');
+  return [redBold(`${head}:`), ...c.problems.map((p) => `  ✗ ${p}`)].join('\n');
 }
 
 /** `status --json`: the report, with `--check` its verdict as `check`. */

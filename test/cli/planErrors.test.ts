@@ -69,6 +69,10 @@ describe('plan preflight on a node without logical WAL', () => {
     const r = await steep(['plan', '--detailed-exitcode'], path, passwordEnv([rep]));
     expect(r.code, output(r)).toBe(1);
     expect(output(r)).toContain('rep: wal_level is replica; set wal_level = logical and restart');
+    // printed once, on stderr: the text plan ends with the count (docs/architecture.md, Output and errors)
+    expect(output(r).split('wal_level = logical')).toHaveLength(2);
+    expect(r.stderr).toContain('error: rep: wal_level is replica');
+    expect(r.stdout).toContain('Plan failed: 1 error');
     const json = await steep(['plan', '--json'], path, passwordEnv([rep]));
     expect(json.code).toBe(1);
     const doc = JSON.parse(json.stdout);

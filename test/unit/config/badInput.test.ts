@@ -5,7 +5,7 @@ import { BAD_INPUTS } from './badInputs.js';
 import { at, BASE, check, envRef } from './support.js';
 
 describe('steep.yaml: each bad input is one positioned problem', () => {
-  it.each(BAD_INPUTS)('$name', ({ text, env, where, code, message, consequences = 0 }) => {
+  it.each(BAD_INPUTS)('$name', ({ text, env, where, code, message, hint, consequences = 0 }) => {
     const { errors, topology } = check(text, env);
     expect(topology).toBeUndefined();
     const listed = errors.map((e) => `${at(e)} ${e.code}: ${e.message}`).join('\n');
@@ -14,6 +14,7 @@ describe('steep.yaml: each bad input is one positioned problem', () => {
     expect(at(error)).toBe(where);
     expect(error?.code).toBe(code);
     expect(error?.message).toMatch(message);
+    if (hint !== undefined) expect(error?.hint).toBe(hint);
     expect(error?.position?.file).toBe('steep.yaml');
   });
 });

@@ -11,6 +11,8 @@ export interface BadInput {
   where: string;
   code: string;
   message: RegExp;
+  /** the problem's hint, when the case checks it */
+  hint?: string;
   /** further problems that follow from the first (default: none) */
   consequences?: number;
 }
@@ -29,6 +31,24 @@ export const BAD_INPUTS: BadInput[] = [
     where: '4:1',
     code: 'yaml-syntax',
     message: /^invalid YAML: missing closing "quote/,
+  },
+  {
+    name: 'a key indented less than the keys beside it',
+    text: 'version: 1\ntopology: t\nnodes:\n  east:\n    url: postgres://h/app\n west:\n    url: postgres://w/app\n',
+    where: '6:2',
+    code: 'yaml-syntax',
+    message:
+      /^bad indentation: `west` starts at column 2, not at the column of the keys above it: `east` \(line 4\) at column 3, `nodes` \(line 3\) at column 1$/,
+    hint: 'move it to column 3 beside `east` or to column 1 beside `nodes`',
+  },
+  {
+    name: 'a key indented further than the key above it, which has a value',
+    text: 'version: 1\ntopology: t\nnodes:\n  east:\n    url: postgres://h/app\n      port: 5433\n',
+    where: '6:7',
+    code: 'yaml-syntax',
+    message:
+      /^bad indentation: line 6 is indented further than `url` on line 5, so YAML reads it as part of `url`'s value$/,
+    hint: 'start it at column 5, as `url`',
   },
   {
     name: 'a tab-indented file',

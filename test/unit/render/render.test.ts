@@ -1,4 +1,3 @@
-import chalk from 'chalk';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { jsonText } from '../../../src/cli/jsonText.js';
 import type { DriftReport } from '../../../src/model/driftReport.js';
@@ -6,6 +5,7 @@ import type { InitProgress } from '../../../src/model/initState.js';
 import { toPlanFile } from '../../../src/model/planFile.js';
 import type { PlanCheck, ShownPlan } from '../../../src/model/shownPlan.js';
 import type { StatusReport } from '../../../src/model/statusReport.js';
+import { useColour } from '../../../src/render/colour.js';
 import { renderDriftMarkdown } from '../../../src/render/driftMarkdown.js';
 import { renderDriftText } from '../../../src/render/driftText.js';
 import { progressLine, renderInitStatus } from '../../../src/render/initProgress.js';
@@ -33,7 +33,7 @@ import {
  */
 
 beforeAll(() => {
-  chalk.level = 0;
+  useColour(false);
 });
 
 function samplePlan(targets: string[] = []) {
