@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { steepWith, writeConfig } from '../support/cli.js';
 import { testVersions, useCluster } from '../support/cluster.js';
 import { createOwnedTables, oneWayYaml } from '../support/managedRoles.js';
-import { digests, startWriter, waitCaughtUp } from '../support/replicationData.js';
+import { digests, waitCaughtUp, whileWriting } from '../support/replicationData.js';
 import { tempDir } from '../support/tempDir.js';
 
 /**
@@ -99,14 +99,7 @@ describe.each([...versions])('steep grants run by the cloud admin on PostgreSQL 
       return;
     }
     expect(plan.code, plan.stdout + plan.stderr).toBe(0);
-    const writer = startWriter(east(), ['products']);
-    let applied: Awaited<ReturnType<typeof steep>>;
-    try {
-      applied = await steep(['apply', '--auto-approve'], path);
-      await new Promise((r) => setTimeout(r, 1000));
-    } finally {
-      await writer.stop();
-    }
+    const applied = await whileWriting(east(), ['products'], () => steep(['apply', '--auto-approve'], path));
     expect(applied.code, applied.stdout + applied.stderr).toBe(0);
     await waitCaughtUp(east(), 'shop');
     const verify = await steep(['verify', 'shop'], path);

@@ -9,7 +9,7 @@ import {
   nodesAs,
   oneWayYaml,
 } from '../support/managedRoles.js';
-import { digests, startWriter, waitCaughtUp } from '../support/replicationData.js';
+import { digests, startWriter, waitCaughtUp, whileWriting } from '../support/replicationData.js';
 import { eventually, HANG_MS } from '../support/topologyFile.js';
 
 /**
@@ -558,14 +558,7 @@ describe.each([...versions])('least-privileged roles on PostgreSQL %i', (version
     expect(made!.n).toBe(0);
 
     await west().query('GRANT "shopapp" TO "admin" WITH SET TRUE;');
-    const writer = startWriter(east(), ['s_shop']);
-    let applied: Awaited<ReturnType<typeof steep>>;
-    try {
-      applied = await steep(['apply', '--auto-approve'], path);
-      await new Promise((r) => setTimeout(r, 1000));
-    } finally {
-      await writer.stop();
-    }
+    const applied = await whileWriting(east(), ['s_shop'], () => steep(['apply', '--auto-approve'], path));
     expect(applied.code, applied.stdout + applied.stderr).toBe(0);
     await waitCaughtUp(east(), 'shop_sub');
     await equal(['s_shop']);

@@ -101,6 +101,18 @@ export function startWriter(
   };
 }
 
+/** `fn` while startWriter writes `tables` on `node`, and a second after it returns; the writer stopped whatever happens. */
+export async function whileWriting<T>(node: TestNode, tables: string[], fn: () => Promise<T>): Promise<T> {
+  const writer = startWriter(node, tables);
+  try {
+    const result = await fn();
+    await new Promise((r) => setTimeout(r, 1000));
+    return result;
+  } finally {
+    await writer.stop();
+  }
+}
+
 /**
  * Slow the initial copy into `table` on the subscriber down: a row trigger that fires during
  * replication (ENABLE ALWAYS) and sleeps `ms` every `every` rows. The copy still progresses,
