@@ -1,12 +1,12 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, writeFileSync } from 'node:fs';
+import { chmodSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { chownToServerUser } from '../../src/sandbox/serverUser.js';
 import { type CliResult, steepWith, writeConfig } from '../support/cli.js';
 import { defaultVersion, startCluster, type TestCluster, type TestNode } from '../support/cluster.js';
 import { createTables, digests, fillTables } from '../support/replicationData.js';
 import { tempDir } from '../support/tempDir.js';
+import { prepareTlsOnly, tlsOnlyOptions } from '../support/tlsServer.js';
 import { eventually, HANG_MS } from '../support/topologyFile.js';
 
 /**
@@ -18,80 +18,6 @@ import { eventually, HANG_MS } from '../support/topologyFile.js';
 
 const CERT_USER = 'steep_cert';
 
-/** A CA, a second CA nobody signed with, a server certificate for DNS:localhost, a client certificate for CERT_USER. */
-function makeCertificates(dir: string): void {
-  const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  for (const ca of ['ca', 'wrong-ca']) {
-    ssl(
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-days',
-      '2',
-      '-subj',
-      `/CN=steep test ${ca}`,
-      '-keyout',
-      `${ca}.key`,
-      '-out',
-      `${ca}.crt`,
-    );
-  }
-  const signed = (name: string, subject: string, ext: string) => {
-    ssl(
-      'req',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-subj',
-      subject,
-      '-keyout',
-      `${name}.key`,
-      '-out',
-      `${name}.csr`,
-    );
-    writeFileSync(path.join(dir, `${name}.ext`), ext);
-    ssl(
-      'x509',
-      '-req',
-      '-in',
-      `${name}.csr`,
-      '-CA',
-      'ca.crt',
-      '-CAkey',
-      'ca.key',
-      '-CAcreateserial',
-      '-days',
-      '2',
-      '-extfile',
-      `${name}.ext`,
-      '-out',
-      `${name}.crt`,
-    );
-  };
-  signed('server', '/CN=localhost', 'subjectAltName=DNS:localhost\n');
-  signed('client', `/CN=${CERT_USER}`, 'extendedKeyUsage=clientAuth\n');
-}
-
-function hba(dir: string): string {
-  const file = path.join(dir, 'pg_hba.conf');
-  writeFileSync(
-    file,
-    [
-      'local      all          all                        trust',
-      'local      replication  all                        trust',
-      `hostssl    all          ${CERT_USER}  127.0.0.1/32  scram-sha-256 clientcert=verify-full`,
-      'hostssl    all          all           127.0.0.1/32  scram-sha-256',
-      'hostssl    replication  all           127.0.0.1/32  scram-sha-256',
-      'hostnossl  all          all           127.0.0.1/32  reject',
-      'hostnossl  replication  all           127.0.0.1/32  reject',
-      '',
-    ].join('\n'),
-  );
-  return file;
-}
-
 describe('TLS against a server that takes connections only over TLS', () => {
   let dir: string;
   let tlsCluster: TestCluster;
@@ -102,25 +28,13 @@ describe('TLS against a server that takes connections only over TLS', () => {
 
   beforeAll(async () => {
     dir = tempDir('steep-tls-');
-    makeCertificates(dir);
-    const hbaFile = hba(dir);
-    chmodSync(dir, 0o755);
-    await chownToServerUser(dir, true);
-    for (const key of ['ca.key', 'wrong-ca.key', 'server.key', 'client.key']) chmodSync(file(key), 0o600);
+    await prepareTlsOnly(dir, {
+      clientUser: CERT_USER,
+      hbaFirst: [`hostssl    all          ${CERT_USER}  127.0.0.1/32  scram-sha-256 clientcert=verify-full`],
+    });
     const version = defaultVersion();
     [tlsCluster, plainCluster] = await Promise.all([
-      startCluster({
-        nodes: ['tls'],
-        version,
-        settings: {
-          ssl: 'on',
-          ssl_cert_file: file('server.crt'),
-          ssl_key_file: file('server.key'),
-          ssl_ca_file: file('ca.crt'),
-          hba_file: hbaFile,
-        },
-        tls: { sslmode: 'verify-ca', sslrootcert: file('ca.crt') },
-      }),
+      startCluster({ nodes: ['tls'], version, ...tlsOnlyOptions(dir) }),
       startCluster({ nodes: ['plain'], version }),
     ]);
     await tls().query(`CREATE ROLE ${CERT_USER} LOGIN SUPERUSER PASSWORD '${tls().password}'`);

@@ -25,13 +25,25 @@ export async function createManagedRoles(node: TestNode): Promise<void> {
   await node.query('GRANT CREATE ON DATABASE app TO admin');
 }
 
-/** The `nodes:` block of a steep.yaml connecting to every node as `role`. */
-export function nodesAs(role: string, nodes: readonly TestNode[]): string {
+/**
+ * The `nodes:` block of a steep.yaml connecting to every node as `role`; with `sslrootcert`
+ * (test/support/tlsServer.ts), to localhost with sslmode verify-full and that CA file.
+ */
+export function nodesAs(role: string, nodes: readonly TestNode[], sslrootcert?: string): string {
   return [
     'nodes:',
     ...nodes.flatMap((n) => [
       `  ${n.name}:`,
-      `    url: postgres://${role}@127.0.0.1:${n.port}/app`,
+      ...(sslrootcert
+        ? [
+            '    host: localhost',
+            `    port: ${n.port}`,
+            '    database: app',
+            `    user: ${role}`,
+            '    sslmode: verify-full',
+            `    sslrootcert: ${sslrootcert}`,
+          ]
+        : [`    url: postgres://${role}@127.0.0.1:${n.port}/app`]),
       `    password: \${env:ROLE_PGPASSWORD}`,
     ]),
   ].join('\n');
@@ -56,7 +68,8 @@ export async function madeObjects(
 
 /**
  * A steep.yaml as `role` on east and west: publication `sub`_pub of `tables` (in public) on
- * east, and subscription `sub` on west with `lines` under it (its init, options), or none.
+ * east, and subscription `sub` on west with `lines` under it (its init, options), or none;
+ * `sslrootcert` as nodesAs takes it.
  */
 export function oneWayYaml(
   role: string,
@@ -64,11 +77,12 @@ export function oneWayYaml(
   sub: string,
   tables: readonly string[],
   lines: readonly string[] | null,
+  sslrootcert?: string,
 ): string {
   return [
     'version: 1',
     `topology: managed-${sub}`,
-    nodesAs(role, nodes),
+    nodesAs(role, nodes, sslrootcert),
     'publications:',
     `  ${sub}_pub:`,
     '    node: east',
