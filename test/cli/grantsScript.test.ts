@@ -114,6 +114,21 @@ describe.each(cells)(
       if (version < 16) {
         expect(plan.code).toBe(1);
         expect(plan.stderr).toContain('CREATE SUBSCRIPTION needs a superuser before PostgreSQL 16');
+        // what the runner may do there: publish, and sync the sequences of what it publishes
+        const pubOnly = writeConfig(
+          oneWayYaml('steep_runner', [east(), west()], 'shop', ['products', 'orders'], null, ca),
+        );
+        const published = await steep(['apply', '--auto-approve'], pubOnly);
+        expect(published.code, published.stdout + published.stderr).toBe(0);
+        // before 16 the script makes the runner no member of the owner on the subscriber (no
+        // worker applies as it): the sync names the GRANT, which the admin may run as written
+        const refused = await steep(['sequences', 'sync', 'shop'], path);
+        expect(refused.code).toBe(1);
+        const grant =
+          'GRANT SELECT, UPDATE ON SEQUENCE "public"."orders_id_seq", "public"."products_id_seq" TO "steep_runner";';
+        expect(refused.stderr).toContain(`${grant} on west`);
+        await admin(west().port, grant);
+        await sequencesReachSubscriber(path);
         return;
       }
       expect(plan.code, plan.stdout + plan.stderr).toBe(0);
@@ -141,14 +156,7 @@ describe.each(cells)(
         expect(senders.every((s) => s.ssl)).toBe(true);
       }
 
-      // sequences: the publisher's serials reach the subscriber
-      await east().query(`SELECT setval('public.products_id_seq', 5000)`);
-      const synced = await steep(['sequences', 'sync', 'shop'], path);
-      expect(synced.code, synced.stdout + synced.stderr).toBe(0);
-      const [seq] = await west().query<{ last: string }>(
-        'SELECT last_value::text AS last FROM public.products_id_seq',
-      );
-      expect(seq!.last).toBe('5000');
+      await sequencesReachSubscriber(path);
 
       // a switchover needs what the script only names in comments: the dry-run names each GRANT
       // and fences nothing; run as the admin, each adds and takes nothing away (verify still works)
@@ -177,6 +185,17 @@ describe.each(cells)(
       const replan = await steep(['plan', '--detailed-exitcode'], path);
       expect(replan.code, replan.stdout + replan.stderr).toBe(0);
     });
+
+    /** `steep sequences sync` as the runner sets the publisher's serial on the subscriber. */
+    async function sequencesReachSubscriber(path: string): Promise<void> {
+      await east().query(`SELECT setval('public.products_id_seq', 5000)`);
+      const synced = await steep(['sequences', 'sync', 'shop'], path);
+      expect(synced.code, synced.stdout + synced.stderr).toBe(0);
+      const [seq] = await west().query<{ last: string }>(
+        'SELECT last_value::text AS last FROM public.products_id_seq',
+      );
+      expect(seq!.last).toBe('5000');
+    }
 
     /** psql's URL for the cloud admin: over TLS, as steep's nodes, with sslmode verify-full. */
     function adminUrl(port: number): string {
