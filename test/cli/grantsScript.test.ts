@@ -23,10 +23,12 @@ import { prepareTlsOnly, tlsOnlyOptions } from '../support/tlsServer.js';
  */
 const versions = process.env.STEEP_TEST_PG ? testVersions() : ([18] as const);
 const PASSWORD = 'grants-script-pw';
-const cells = versions.flatMap((version) => [false, true].map((tls) => ({ version, tls })));
+const cells = versions.flatMap((version) =>
+  [false, true].map((tls) => ({ version, tls, over: tls ? 'servers that take only TLS' : 'plain TCP' })),
+);
 
 describe.each(cells)(
-  'steep grants run by the cloud admin on PostgreSQL $version, TLS only: $tls',
+  'steep grants run by the cloud admin on PostgreSQL $version, $over',
   ({ version, tls }) => {
     const certs = tls ? tempDir('steep-grants-tls-') : undefined;
     if (certs) beforeAll(() => prepareTlsOnly(certs));
