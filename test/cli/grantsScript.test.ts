@@ -16,203 +16,203 @@ import { prepareTlsOnly, tlsOnlyOptions } from '../support/tlsServer.js';
  * steep's runner, `steep grants` read as the runner prints each node's script, and the admin runs
  * it as it is with psql -v ON_ERROR_STOP=1. The application keeps its tables (owned by shopapp, a
  * foreign key between them). Then, as the runner: plan, apply under writes, verify equal,
- * sequences sync, a switchover dry-run. Each twice: plain, and with servers that take connections
+ * sequences sync, a switchover dry-run (refused naming what the script only names in comments,
+ * until the admin runs it), the switchover. Each twice: plain, and with servers that take connections
  * only over TLS (test/support/tlsServer.ts), steep, psql and the subscription all connecting with
  * sslmode verify-full. On 18; STEEP_TEST_PG=14,16 for the others (before 16 no grant lets a
  * non-superuser create a subscription: the script still runs whole, and the plan says what remains).
  */
 const versions = process.env.STEEP_TEST_PG ? testVersions() : ([18] as const);
 const PASSWORD = 'grants-script-pw';
-const cells = versions.flatMap((version) =>
-  [false, true].map((tls) => ({ version, tls, over: tls ? 'servers that take only TLS' : 'plain TCP' })),
-);
+const cells = versions.flatMap((version) => [
+  [version, 'plain TCP', false] as const,
+  [version, 'servers that take only TLS', true] as const,
+]);
 
-describe.each(cells)(
-  'steep grants run by the cloud admin on PostgreSQL $version, $over',
-  ({ version, tls }) => {
-    const certs = tls ? tempDir('steep-grants-tls-') : undefined;
-    if (certs) beforeAll(() => prepareTlsOnly(certs));
-    const cluster = useCluster({ nodes: ['east', 'west'], version, ...(certs ? tlsOnlyOptions(certs) : {}) });
-    const ca = certs ? join(certs, 'ca.crt') : undefined;
-    const east = () => cluster().node('east');
-    const west = () => cluster().node('west');
-    const steep = steepWith({ env: () => ({ ROLE_PGPASSWORD: PASSWORD }), timeoutMs: 120_000 });
+describe.each(cells)('steep grants run by the cloud admin on PostgreSQL %i, %s', (version, _over, tls) => {
+  const certs = tls ? tempDir('steep-grants-tls-') : undefined;
+  if (certs) beforeAll(() => prepareTlsOnly(certs));
+  const cluster = useCluster({ nodes: ['east', 'west'], version, ...(certs ? tlsOnlyOptions(certs) : {}) });
+  const ca = certs ? join(certs, 'ca.crt') : undefined;
+  const east = () => cluster().node('east');
+  const west = () => cluster().node('west');
+  const steep = steepWith({ env: () => ({ ROLE_PGPASSWORD: PASSWORD }), timeoutMs: 120_000 });
 
-    it('the script runs as the admin with ON_ERROR_STOP, takes no table from its owner; the runner then plans, applies under writes, verifies and syncs sequences; the switchover dry-run names each GRANT it lacks, which the admin runs as written', async () => {
-      for (const n of [east(), west()]) {
-        await n.query(
-          `CREATE ROLE cloudadmin LOGIN NOSUPERUSER CREATEROLE CREATEDB REPLICATION PASSWORD '${PASSWORD}'`,
-        );
-        await n.query(
-          'GRANT pg_read_all_data, pg_write_all_data, pg_monitor, pg_signal_backend TO cloudadmin WITH ADMIN OPTION',
-        );
-        if (version >= 16) await n.query('GRANT pg_create_subscription TO cloudadmin WITH ADMIN OPTION');
-        await n.query('ALTER DATABASE app OWNER TO cloudadmin');
-        await n.query('CREATE ROLE shopapp NOLOGIN');
-        await n.query('GRANT shopapp TO cloudadmin WITH ADMIN OPTION');
-        await createOwnedTables(
-          n,
-          [
-            ['products', 'shopapp'],
-            ['orders', 'shopapp'],
-          ],
-          'bigserial',
-        );
-        await n.query('ALTER TABLE public.orders ADD COLUMN product bigint REFERENCES public.products (id)');
-        // the admin creates steep's runner
-        await admin(n.port, `CREATE ROLE steep_runner LOGIN PASSWORD '${PASSWORD}'`);
-      }
-      await east().query(
-        `INSERT INTO public.products SELECT g, md5(g::text) FROM generate_series(1, 3000) g`,
+  it('the script runs as the admin with ON_ERROR_STOP, takes no table from its owner; the runner then plans, applies under writes, verifies and syncs sequences; the switchover dry-run names each GRANT it lacks, which the admin runs as written; the switchover then releases', async () => {
+    for (const n of [east(), west()]) {
+      await n.query(
+        `CREATE ROLE cloudadmin LOGIN NOSUPERUSER CREATEROLE CREATEDB REPLICATION PASSWORD '${PASSWORD}'`,
       );
-      await east().query(
-        `INSERT INTO public.orders SELECT g, md5(g::text), 0, 1 + g % 100 FROM generate_series(1, 3000) g`,
+      await n.query(
+        'GRANT pg_read_all_data, pg_write_all_data, pg_monitor, pg_signal_backend TO cloudadmin WITH ADMIN OPTION',
       );
-      const path = writeConfig(
-        oneWayYaml(
-          'steep_runner',
-          [east(), west()],
-          'shop',
-          ['products', 'orders'],
-          ['    init: { method: snapshot }'],
-          ca,
-        ),
+      if (version >= 16) await n.query('GRANT pg_create_subscription TO cloudadmin WITH ADMIN OPTION');
+      await n.query('ALTER DATABASE app OWNER TO cloudadmin');
+      await n.query('CREATE ROLE shopapp NOLOGIN');
+      await n.query('GRANT shopapp TO cloudadmin WITH ADMIN OPTION');
+      await createOwnedTables(
+        n,
+        [
+          ['products', 'shopapp'],
+          ['orders', 'shopapp'],
+        ],
+        'bigserial',
       );
-
-      const grants = await steep(['grants', '--json'], path);
-      expect(grants.code, grants.stderr).toBe(0);
-      const scripts = JSON.parse(grants.stdout).nodes as Array<{ node: string; lines: string[] }>;
-      const text = scripts.flatMap((s) => s.lines).join('\n');
-      expect(text).not.toMatch(/ALTER TABLE .* OWNER TO/);
-      expect(text).not.toMatch(/<\w+>/);
-      expect(text).toContain(`GRANT "shopapp" TO "steep_runner"`);
-      const dir = tempDir('steep-grants-');
-      for (const s of scripts) {
-        const file = join(dir, `${s.node}.sql`);
-        writeFileSync(file, `${s.lines.join('\n')}\n`);
-        const node = cluster().node(s.node);
-        const run = spawnSync(
-          'psql',
-          ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', file, adminUrl(node.port)],
-          { encoding: 'utf8', env: { ...process.env, PGPASSWORD: PASSWORD } },
-        );
-        expect(run.status, `${s.node}:\n${s.lines.join('\n')}\n${run.stderr}`).toBe(0);
-      }
-      // the application still owns its tables
-      for (const n of [east(), west()]) {
-        const owners = await n.query<{ owner: string }>(
-          `SELECT DISTINCT relowner::regrole::text AS owner FROM pg_class WHERE relname IN ('products', 'orders')`,
-        );
-        expect(owners).toEqual([{ owner: 'shopapp' }]);
-      }
-      // run again, read from the nodes: nothing left to grant but what a superuser must
-      const again = await steep(['grants', '--json'], path);
-      const left = (JSON.parse(again.stdout).nodes as Array<{ lines: string[] }>).flatMap((s) =>
-        s.lines.filter((l) => !l.startsWith('--')),
-      );
-      expect(left).toEqual([]);
-
-      const plan = await steep(['plan'], path);
-      if (version < 16) {
-        expect(plan.code).toBe(1);
-        expect(plan.stderr).toContain('CREATE SUBSCRIPTION needs a superuser before PostgreSQL 16');
-        // what the runner may do there: publish, and sync the sequences of what it publishes
-        const pubOnly = writeConfig(
-          oneWayYaml('steep_runner', [east(), west()], 'shop', ['products', 'orders'], null, ca),
-        );
-        const published = await steep(['apply', '--auto-approve'], pubOnly);
-        expect(published.code, published.stdout + published.stderr).toBe(0);
-        // before 16 the script makes the runner no member of the owner on the subscriber (no
-        // worker applies as it): the sync names the GRANT, which the admin may run as written
-        const refused = await steep(['sequences', 'sync', 'shop'], path);
-        expect(refused.code).toBe(1);
-        const grant =
-          'GRANT SELECT, UPDATE ON SEQUENCE "public"."orders_id_seq", "public"."products_id_seq" TO "steep_runner";';
-        expect(refused.stderr).toContain(`${grant} on west`);
-        await admin(west().port, grant);
-        await sequencesReachSubscriber(path);
-        return;
-      }
-      expect(plan.code, plan.stdout + plan.stderr).toBe(0);
-      const applied = await whileWriting(east(), ['products'], () =>
-        steep(['apply', '--auto-approve'], path),
-      );
-      expect(applied.code, applied.stdout + applied.stderr).toBe(0);
-      await waitCaughtUp(east(), 'shop');
-      const verify = await steep(['verify', 'shop'], path);
-      expect(verify.code, verify.stdout + verify.stderr).toBe(0);
-      expect(await digests(west(), ['products', 'orders'])).toEqual(
-        await digests(east(), ['products', 'orders']),
-      );
-      if (ca) {
-        // the subscriber's libpq got the file's sslmode and CA path, and streams over TLS
-        const [sub] = await west().query<{ conninfo: string }>(
-          `SELECT subconninfo AS conninfo FROM pg_subscription WHERE subname = 'shop'`,
-        );
-        expect(sub!.conninfo).toContain('sslmode=verify-full');
-        expect(sub!.conninfo).toContain(`sslrootcert=${ca}`);
-        const senders = await east().query<{ ssl: boolean }>(
-          `SELECT s.ssl FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) WHERE a.backend_type = 'walsender'`,
-        );
-        expect(senders.length).toBeGreaterThan(0);
-        expect(senders.every((s) => s.ssl)).toBe(true);
-      }
-
-      await sequencesReachSubscriber(path);
-
-      // a switchover needs what the script only names in comments: the dry-run names each GRANT
-      // and fences nothing; run as the admin, each adds and takes nothing away (verify still works)
-      const dryRun = () => steep(['switchover', 'shop', '--dry-run', '--roles', 'shopapp'], path);
-      const refused = await dryRun();
-      expect(refused.code, refused.stdout + refused.stderr).toBe(1);
-      expect(refused.stderr).toContain('grant it CREATEROLE');
-      expect(refused.stderr).toContain('GRANT pg_signal_backend TO steep_runner');
-      await admin(east().port, 'ALTER ROLE steep_runner CREATEROLE');
-      await admin(east().port, 'GRANT pg_signal_backend TO steep_runner');
-      const needsAdminOption = await dryRun();
-      expect(needsAdminOption.code, needsAdminOption.stdout + needsAdminOption.stderr).toBe(1);
-      expect(needsAdminOption.stderr).toContain('GRANT "shopapp" TO "steep_runner" WITH ADMIN OPTION;');
-      await admin(east().port, 'GRANT "shopapp" TO "steep_runner" WITH ADMIN OPTION');
-      const dry = await dryRun();
-      expect(dry.code, dry.stdout + dry.stderr).toBe(0);
-      expect(dry.stdout).toContain(
-        'ALTER ROLE "shopapp" IN DATABASE "app" SET default_transaction_read_only = on',
-      );
-      const [fenced] = await east().query<{ n: number }>(
-        `SELECT count(*)::int AS n FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole WHERE r.rolname = 'shopapp'`,
-      );
-      expect(fenced!.n).toBe(0);
-      const verifyAgain = await steep(['verify', 'shop'], path);
-      expect(verifyAgain.code, verifyAgain.stdout + verifyAgain.stderr).toBe(0);
-      const replan = await steep(['plan', '--detailed-exitcode'], path);
-      expect(replan.code, replan.stdout + replan.stderr).toBe(0);
-    });
-
-    /** `steep sequences sync` as the runner sets the publisher's serial on the subscriber. */
-    async function sequencesReachSubscriber(path: string): Promise<void> {
-      await east().query(`SELECT setval('public.products_id_seq', 5000)`);
-      const synced = await steep(['sequences', 'sync', 'shop'], path);
-      expect(synced.code, synced.stdout + synced.stderr).toBe(0);
-      const [seq] = await west().query<{ last: string }>(
-        'SELECT last_value::text AS last FROM public.products_id_seq',
-      );
-      expect(seq!.last).toBe('5000');
+      await n.query('ALTER TABLE public.orders ADD COLUMN product bigint REFERENCES public.products (id)');
+      // the admin creates steep's runner
+      await admin(n.port, `CREATE ROLE steep_runner LOGIN PASSWORD '${PASSWORD}'`);
     }
+    await east().query(`INSERT INTO public.products SELECT g, md5(g::text) FROM generate_series(1, 3000) g`);
+    await east().query(
+      `INSERT INTO public.orders SELECT g, md5(g::text), 0, 1 + g % 100 FROM generate_series(1, 3000) g`,
+    );
+    const path = writeConfig(
+      oneWayYaml(
+        'steep_runner',
+        [east(), west()],
+        'shop',
+        ['products', 'orders'],
+        ['    init: { method: snapshot }'],
+        ca,
+      ),
+    );
 
-    /** psql's URL for the cloud admin: over TLS, as steep's nodes, with sslmode verify-full. */
-    function adminUrl(port: number): string {
-      return ca
-        ? `postgres://cloudadmin@localhost:${port}/app?sslmode=verify-full&sslrootcert=${encodeURIComponent(ca)}`
-        : `postgres://cloudadmin@127.0.0.1:${port}/app`;
-    }
-
-    /** A statement as the cloud admin (not a superuser) on the node at `port`. */
-    async function admin(port: number, sql: string): Promise<void> {
-      const run = spawnSync('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-c', sql, adminUrl(port)], {
+    const grants = await steep(['grants', '--json'], path);
+    expect(grants.code, grants.stderr).toBe(0);
+    const scripts = JSON.parse(grants.stdout).nodes as Array<{ node: string; lines: string[] }>;
+    const text = scripts.flatMap((s) => s.lines).join('\n');
+    expect(text).not.toMatch(/ALTER TABLE .* OWNER TO/);
+    expect(text).not.toMatch(/<\w+>/);
+    expect(text).toContain(`GRANT "shopapp" TO "steep_runner"`);
+    const dir = tempDir('steep-grants-');
+    for (const s of scripts) {
+      const file = join(dir, `${s.node}.sql`);
+      writeFileSync(file, `${s.lines.join('\n')}\n`);
+      const node = cluster().node(s.node);
+      const run = spawnSync('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', file, adminUrl(node.port)], {
         encoding: 'utf8',
         env: { ...process.env, PGPASSWORD: PASSWORD },
       });
-      expect(run.status, run.stderr).toBe(0);
+      expect(run.status, `${s.node}:\n${s.lines.join('\n')}\n${run.stderr}`).toBe(0);
     }
-  },
-);
+    // the application still owns its tables
+    for (const n of [east(), west()]) {
+      const owners = await n.query<{ owner: string }>(
+        `SELECT DISTINCT relowner::regrole::text AS owner FROM pg_class WHERE relname IN ('products', 'orders')`,
+      );
+      expect(owners).toEqual([{ owner: 'shopapp' }]);
+    }
+    // run again, read from the nodes: nothing left to grant but what a superuser must
+    const again = await steep(['grants', '--json'], path);
+    const left = (JSON.parse(again.stdout).nodes as Array<{ lines: string[] }>).flatMap((s) =>
+      s.lines.filter((l) => !l.startsWith('--')),
+    );
+    expect(left).toEqual([]);
+
+    const plan = await steep(['plan'], path);
+    if (version < 16) {
+      expect(plan.code).toBe(1);
+      expect(plan.stderr).toContain('CREATE SUBSCRIPTION needs a superuser before PostgreSQL 16');
+      // what the runner may do there: publish, and sync the sequences of what it publishes
+      const pubOnly = writeConfig(
+        oneWayYaml('steep_runner', [east(), west()], 'shop', ['products', 'orders'], null, ca),
+      );
+      const published = await steep(['apply', '--auto-approve'], pubOnly);
+      expect(published.code, published.stdout + published.stderr).toBe(0);
+      // before 16 the script makes the runner no member of the owner on the subscriber (no
+      // worker applies as it): the sync names the GRANT, which the admin may run as written
+      const refused = await steep(['sequences', 'sync', 'shop'], path);
+      expect(refused.code).toBe(1);
+      const grant =
+        'GRANT SELECT, UPDATE ON SEQUENCE "public"."orders_id_seq", "public"."products_id_seq" TO "steep_runner";';
+      expect(refused.stderr).toContain(`${grant} on west`);
+      await admin(west().port, grant);
+      await sequencesReachSubscriber(path);
+      return;
+    }
+    expect(plan.code, plan.stdout + plan.stderr).toBe(0);
+    const applied = await whileWriting(east(), ['products'], () => steep(['apply', '--auto-approve'], path));
+    expect(applied.code, applied.stdout + applied.stderr).toBe(0);
+    await waitCaughtUp(east(), 'shop');
+    const verify = await steep(['verify', 'shop'], path);
+    expect(verify.code, verify.stdout + verify.stderr).toBe(0);
+    expect(await digests(west(), ['products', 'orders'])).toEqual(
+      await digests(east(), ['products', 'orders']),
+    );
+    if (ca) {
+      // the subscriber's libpq got the file's sslmode and CA path, and streams over TLS
+      const [sub] = await west().query<{ conninfo: string }>(
+        `SELECT subconninfo AS conninfo FROM pg_subscription WHERE subname = 'shop'`,
+      );
+      expect(sub!.conninfo).toContain('sslmode=verify-full');
+      expect(sub!.conninfo).toContain(`sslrootcert=${ca}`);
+      const senders = await east().query<{ ssl: boolean }>(
+        `SELECT s.ssl FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) WHERE a.backend_type = 'walsender'`,
+      );
+      expect(senders.length).toBeGreaterThan(0);
+      expect(senders.every((s) => s.ssl)).toBe(true);
+    }
+
+    await sequencesReachSubscriber(path);
+
+    // a switchover needs what the script only names in comments: the dry-run names each GRANT
+    // and fences nothing; run as the admin, each adds and takes nothing away (verify still works)
+    const dryRun = () => steep(['switchover', 'shop', '--dry-run', '--roles', 'shopapp'], path);
+    const refused = await dryRun();
+    expect(refused.code, refused.stdout + refused.stderr).toBe(1);
+    expect(refused.stderr).toContain('grant it CREATEROLE');
+    expect(refused.stderr).toContain('GRANT pg_signal_backend TO steep_runner');
+    await admin(east().port, 'ALTER ROLE steep_runner CREATEROLE');
+    await admin(east().port, 'GRANT pg_signal_backend TO steep_runner');
+    const needsAdminOption = await dryRun();
+    expect(needsAdminOption.code, needsAdminOption.stdout + needsAdminOption.stderr).toBe(1);
+    expect(needsAdminOption.stderr).toContain('GRANT "shopapp" TO "steep_runner" WITH ADMIN OPTION;');
+    await admin(east().port, 'GRANT "shopapp" TO "steep_runner" WITH ADMIN OPTION');
+    const dry = await dryRun();
+    expect(dry.code, dry.stdout + dry.stderr).toBe(0);
+    expect(dry.stdout).toContain(
+      'ALTER ROLE "shopapp" IN DATABASE "app" SET default_transaction_read_only = on',
+    );
+    const [fenced] = await east().query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole WHERE r.rolname = 'shopapp'`,
+    );
+    expect(fenced!.n).toBe(0);
+    const verifyAgain = await steep(['verify', 'shop'], path);
+    expect(verifyAgain.code, verifyAgain.stdout + verifyAgain.stderr).toBe(0);
+    const replan = await steep(['plan', '--detailed-exitcode'], path);
+    expect(replan.code, replan.stdout + replan.stderr).toBe(0);
+    const done = await steep(['switchover', 'shop', '--roles', 'shopapp', '--grace', '1s', '--json'], path);
+    expect(done.code, done.stdout + done.stderr).toBe(0);
+    expect(JSON.parse(done.stdout).outcome).toBe('released');
+    expect(await digests(west(), ['products', 'orders'])).toEqual(
+      await digests(east(), ['products', 'orders']),
+    );
+  });
+
+  /** `steep sequences sync` as the runner sets the publisher's serial on the subscriber. */
+  async function sequencesReachSubscriber(path: string): Promise<void> {
+    await east().query(`SELECT setval('public.products_id_seq', 5000)`);
+    const synced = await steep(['sequences', 'sync', 'shop'], path);
+    expect(synced.code, synced.stdout + synced.stderr).toBe(0);
+    const [seq] = await west().query<{ last: string }>(
+      'SELECT last_value::text AS last FROM public.products_id_seq',
+    );
+    expect(seq!.last).toBe('5000');
+  }
+
+  /** psql's URL for the cloud admin: over TLS, as steep's nodes, with sslmode verify-full. */
+  function adminUrl(port: number): string {
+    return ca
+      ? `postgres://cloudadmin@localhost:${port}/app?sslmode=verify-full&sslrootcert=${encodeURIComponent(ca)}`
+      : `postgres://cloudadmin@127.0.0.1:${port}/app`;
+  }
+
+  /** A statement as the cloud admin (not a superuser) on the node at `port`. */
+  async function admin(port: number, sql: string): Promise<void> {
+    const run = spawnSync('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-c', sql, adminUrl(port)], {
+      encoding: 'utf8',
+      env: { ...process.env, PGPASSWORD: PASSWORD },
+    });
+    expect(run.status, run.stderr).toBe(0);
+  }
+});
