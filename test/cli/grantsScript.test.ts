@@ -8,6 +8,7 @@ import { createOwnedTables, oneWayYaml } from '../support/managedRoles.js';
 import { digests, waitCaughtUp, whileWriting } from '../support/replicationData.js';
 import { tempDir } from '../support/tempDir.js';
 import { prepareTlsOnly, tlsOnlyOptions } from '../support/tlsServer.js';
+import { eventually, HANG_MS } from '../support/topologyFile.js';
 
 /**
  * `steep grants` as a managed service's DBA meets it: the cloud's admin role (`cloudadmin`:
@@ -17,7 +18,7 @@ import { prepareTlsOnly, tlsOnlyOptions } from '../support/tlsServer.js';
  * it as it is with psql -v ON_ERROR_STOP=1. The application keeps its tables (owned by shopapp, a
  * foreign key between them). Then, as the runner: plan, apply under writes, verify equal,
  * sequences sync, a switchover dry-run (refused naming what the script only names in comments,
- * until the admin runs it), the switchover. Each twice: plain, and with servers that take connections
+ * until the admin runs it), the switchover with the way back, which streams. Each twice: plain, and with servers that take connections
  * only over TLS (test/support/tlsServer.ts), steep, psql and the subscription all connecting with
  * sslmode verify-full. On 18; STEEP_TEST_PG=14,16 for the others (before 16 no grant lets a
  * non-superuser create a subscription: the script still runs whole, and the plan says what remains).
@@ -38,7 +39,7 @@ describe.each(cells)('steep grants run by the cloud admin on PostgreSQL %i, %s',
   const west = () => cluster().node('west');
   const steep = steepWith({ env: () => ({ ROLE_PGPASSWORD: PASSWORD }), timeoutMs: 120_000 });
 
-  it('the script runs as the admin with ON_ERROR_STOP, takes no table from its owner; the runner then plans, applies under writes, verifies and syncs sequences; the switchover dry-run names each GRANT it lacks, which the admin runs as written; the switchover then releases', async () => {
+  it('the script runs as the admin with ON_ERROR_STOP, takes no table from its owner; the runner then plans, applies under writes, verifies and syncs sequences; the switchover dry-run names each GRANT it lacks, which the admin runs as written; the switchover with --reverse then releases and the way back streams', async () => {
     for (const n of [east(), west()]) {
       await n.query(
         `CREATE ROLE cloudadmin LOGIN NOSUPERUSER CREATEROLE CREATEDB REPLICATION PASSWORD '${PASSWORD}'`,
@@ -181,11 +182,36 @@ describe.each(cells)('steep grants run by the cloud admin on PostgreSQL %i, %s',
     expect(verifyAgain.code, verifyAgain.stdout + verifyAgain.stderr).toBe(0);
     const replan = await steep(['plan', '--detailed-exitcode'], path);
     expect(replan.code, replan.stdout + replan.stderr).toBe(0);
-    const done = await steep(['switchover', 'shop', '--roles', 'shopapp', '--grace', '1s', '--json'], path);
+
+    // the way back (--reverse) needs what the script names in its last comment: the dry-run
+    // names each in turn, the old primary's first, then the new primary's (tried by connecting)
+    const reverse = (...more: string[]) =>
+      steep(['switchover', 'shop', '--roles', 'shopapp', '--reverse', ...more], path);
+    const noSubscribe = await reverse('--dry-run');
+    expect(noSubscribe.code).toBe(1);
+    expect(noSubscribe.stderr).toContain(
+      'cannot create subscriptions: GRANT pg_create_subscription TO steep_runner',
+    );
+    await admin(east().port, 'GRANT pg_create_subscription TO steep_runner');
+    const noReplication = await reverse('--dry-run');
+    expect(noReplication.code).toBe(1);
+    expect(noReplication.stderr).toContain('role steep_runner on west lacks the REPLICATION attribute');
+    await admin(west().port, 'ALTER ROLE steep_runner REPLICATION');
+    const done = await reverse('--grace', '1s', '--json');
     expect(done.code, done.stdout + done.stderr).toBe(0);
     expect(JSON.parse(done.stdout).outcome).toBe('released');
-    expect(await digests(west(), ['products', 'orders'])).toEqual(
-      await digests(east(), ['products', 'orders']),
+    // writes on the new primary come back to the old one, over TLS when the servers take only TLS
+    const [back] = await east().query<{ conninfo: string }>(
+      `SELECT subconninfo AS conninfo FROM pg_subscription WHERE subname = 'steep_reverse_shop'`,
+    );
+    if (ca) expect(back!.conninfo).toContain(`sslmode=verify-full sslrootcert=${ca}`);
+    await west().query(`INSERT INTO public.products (v) SELECT 'back' FROM generate_series(1, 50)`);
+    await eventually(
+      async () =>
+        JSON.stringify(await digests(west(), ['products', 'orders'])) ===
+        JSON.stringify(await digests(east(), ['products', 'orders'])),
+      HANG_MS,
+      'the old primary to hold what the new one holds',
     );
   });
 
