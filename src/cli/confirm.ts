@@ -4,23 +4,29 @@ import { SteepError } from '../model/errors.js';
 /**
  * The one confirmation of a command that changes or destroys (apply, init cancel): with
  * `--auto-approve` (STEEP_AUTO_APPROVE) it goes ahead; on a terminal it asks; with stdin piped
- * (`echo yes | steep apply`) the first line piped is the answer. Anything but `yes` cancels
- * (`cancelled`); no answer at all (stdin closed or empty, as in CI) refuses (`noTerminal`).
+ * (`echo yes | steep apply`) the first line piped is the answer. Anything but `yes` (or the
+ * words of `answer`, in any order) cancels (`cancelled`); no answer at all (stdin closed or
+ * empty, as in CI) refuses (`noTerminal`).
  * Ctrl-C at the prompt is the signal it is.
  */
 export async function confirm(opts: {
   question: string;
   autoApprove: boolean;
+  /** the words to type instead of `yes` (the hazards it allows) */
+  answer?: readonly string[];
   /** the code and sentence of the refusal without an answer (it names --auto-approve) */
   noTerminal: { code: string; message: string };
   /** the code and sentence when the answer is not yes */
   cancelled: { code: string; message: string };
 }): Promise<void> {
   if (opts.autoApprove) return;
-  const question = `${opts.question} Only 'yes' is accepted: `;
+  const words = opts.answer ?? ['yes'];
+  const question = `${opts.question} Only '${words.join(' ')}' is accepted: `;
   const answer = process.stdin.isTTY ? await ask(question) : await pipedAnswer(question);
   if (answer === undefined) throw new SteepError(opts.noTerminal.code, opts.noTerminal.message);
-  if (answer.trim() !== 'yes') throw new SteepError(opts.cancelled.code, opts.cancelled.message);
+  const typed = answer.split(/[\s,]+/).filter((w) => w !== '');
+  if (typed.length !== words.length || !words.every((w) => typed.includes(w)))
+    throw new SteepError(opts.cancelled.code, opts.cancelled.message);
 }
 
 async function ask(question: string): Promise<string> {

@@ -1,4 +1,5 @@
 import { Args, Flags } from '@oclif/core';
+import { GATED_HAZARDS } from '../model/hazardGate.js';
 
 /** A required argument, never read from stdin. */
 export function requiredArg(description: string) {
@@ -73,5 +74,16 @@ export const lsnFlag = {
     summary:
       'Manual init: the LSN the restored backup is consistent at, when later than the one `init prepare` recorded ([SUBSCRIPTION=]LSN, repeatable).',
     multiple: true,
+  }),
+};
+
+/** `--allow-hazard NAME`: on `plan` (recorded in a saved plan) and `apply`, a gated hazard steps may have. */
+export const allowHazardFlag = {
+  'allow-hazard': Flags.string({
+    summary:
+      'Allow steps with this hazard to run (repeatable): truncates-data, data-gap, rewrites-table, blocks-writes, drops-slot.',
+    options: [...GATED_HAZARDS],
+    multiple: true,
+    helpValue: 'HAZARD',
   }),
 };

@@ -5,16 +5,18 @@ import { ApplyProgress, runningSteps } from '../cli/applyProgress.js';
 import { SteepCommand } from '../cli/baseCommand.js';
 import { confirm } from '../cli/confirm.js';
 import { eachSink, ignoreEvents, jsonEventSink } from '../cli/eventLog.js';
-import { globalFlags, jsonFlag, lsnFlag } from '../cli/flags.js';
+import { allowHazardFlag, globalFlags, jsonFlag, lsnFlag } from '../cli/flags.js';
 import { Interruption } from '../cli/interruption.js';
 import { parseBytes } from '../model/bytes.js';
 import { SteepError } from '../model/errors.js';
-import type { Plan } from '../model/plan.js';
+import { allowHazardFlags, type HeldStep, heldSteps, missingHazards } from '../model/hazardGate.js';
+import type { Hazard, Plan, Step } from '../model/plan.js';
 import { planCommand } from '../model/planDifference.js';
+import type { PlanFile } from '../model/planFile.js';
 import { count } from '../render/count.js';
 import { progressLine } from '../render/initProgress.js';
 import { renderPlanText, summaryLine } from '../render/planText.js';
-import { type ApplyOutcome, applyPlan, checkApplicable } from '../workflows/apply.js';
+import { type ApplyOutcome, applyPlan, checkApplicable, hazardRefusal } from '../workflows/apply.js';
 import { makePlan } from '../workflows/plan.js';
 import { readSavedPlan, refuseStalePlan, savedPlanInputs } from '../workflows/savedPlan.js';
 import { manualSchemaDrift } from '../workflows/schema.js';
@@ -64,6 +66,7 @@ Ctrl-C (SIGINT) or SIGTERM: no new step starts, a running statement finishes, an
       default: true,
       allowNo: true,
     }),
+    ...allowHazardFlag,
     ...lsnFlag,
     'accept-schema-drift': Flags.boolean({
       summary:
@@ -106,20 +109,25 @@ Ctrl-C (SIGINT) or SIGTERM: no new step starts, a running statement finishes, an
     const json = flags.json;
     const saved = args.plan ? await readSavedPlan(args.plan) : undefined;
     // a saved plan is planned again with the --target and --lsn it recorded, never with others
-    const inputs = saved
-      ? savedPlanInputs(args.plan!, saved, { targets: flags.target, lsn: flags.lsn })
-      : { targets: flags.target ?? [], lsn: flags.lsn ?? [] };
+    const given = { targets: flags.target, lsn: flags.lsn, allowHazards: flags['allow-hazard'] as Hazard[] };
+    const inputs = saved ? savedPlanInputs(args.plan!, saved, given) : given;
     const { topology, plan } = this.warned(await makePlan(flags.config, inputs));
     if (saved) await refuseStalePlan(args.plan!, saved, topology, plan);
     const maxCopyBytes = maxCopy(flags['max-copy']);
     if (!json) this.out(renderPlanText(plan));
-    checkApplicable(plan, flags['allow-destroy'], maxCopyBytes);
+    // steps whose hazards were not allowed by name are asked for below (or refused)
+    const held = heldSteps(plan.steps, plan.inputs.allowHazards);
+    const allowHazards = [...plan.inputs.allowHazards, ...missingHazards(held)];
+    const allowDestroy = flags['allow-destroy'];
+    checkApplicable(plan, { allowDestroy, allowHazards, maxCopyBytes });
     if (plan.steps.length === 0) {
       if (json) this.outJson({ runId: null, completed: [], failed: [], notRun: [] });
       return;
     }
     await this.acceptSchemaDrift(manualSchemaDrift(plan).length, flags['accept-schema-drift']);
-    if (!flags['auto-approve'] && !saved) await this.confirm(plan.steps.length);
+    if (held.length > 0)
+      await this.allowByName(plan.steps.length, held, saved && { file: saved, path: args.plan! });
+    else if (!flags['auto-approve'] && !saved) await this.confirm(plan.steps.length);
 
     const logJson = flags['log-format'] === 'json';
     const progress = json || logJson ? undefined : new ApplyProgress(plan.steps);
@@ -132,7 +140,8 @@ Ctrl-C (SIGINT) or SIGTERM: no new step starts, a running statement finishes, an
     try {
       interruption.arm();
       outcome = await applyPlan(topology, plan, {
-        allowDestroy: flags['allow-destroy'],
+        allowDestroy,
+        allowHazards,
         maxCopyBytes,
         parallel: flags.parallel,
         onEvent,
@@ -208,6 +217,36 @@ Ctrl-C (SIGINT) or SIGTERM: no new step starts, a running statement finishes, an
     await this.ask(
       `${count} subscribed table(s) differ between publisher and subscriber (schemaSync: manual). Apply anyway? Only 'yes' is accepted: `,
     );
+  }
+
+  /**
+   * Steps whose hazards were not allowed by name: a saved plan runs only what it allowed; without
+   * it, typing the hazards' names at the prompt allows them (`--auto-approve` is not enough).
+   */
+  private async allowByName(
+    steps: number,
+    held: HeldStep<Step>[],
+    saved: { file: PlanFile; path: string } | undefined,
+  ): Promise<void> {
+    const missing = missingHazards(held);
+    if (saved)
+      throw hazardRefusal(
+        held,
+        `${saved.path} did not allow them: make the plan again allowing them, \`${planCommand(saved.file, saved.path, missing)}\`, review it and apply that`,
+      );
+    await confirm({
+      question: `Apply ${steps === 1 ? 'this step' : `these ${steps} steps`}, with ${missing.join(', ')} (${held.map((h) => h.step.address).join(', ')})?`,
+      autoApprove: false,
+      answer: missing,
+      noTerminal: {
+        code: 'apply.hazard_refused',
+        message: hazardRefusal(
+          held,
+          `rerun with ${allowHazardFlags(missing)}, or type the names at the prompt on a terminal`,
+        ).message,
+      },
+      cancelled: { code: 'apply.cancelled', message: 'apply cancelled; nothing was changed' },
+    });
   }
 
   private async confirm(steps: number): Promise<void> {

@@ -1,9 +1,10 @@
 import { writeFile } from 'node:fs/promises';
 import { Flags } from '@oclif/core';
 import { SteepCommand } from '../cli/baseCommand.js';
-import { formatFlag, globalFlags, jsonFlag, lsnFlag } from '../cli/flags.js';
+import { allowHazardFlag, formatFlag, globalFlags, jsonFlag, lsnFlag } from '../cli/flags.js';
 import { jsonText } from '../cli/jsonText.js';
 import { SteepError } from '../model/errors.js';
+import type { Hazard } from '../model/plan.js';
 import { toPlanFile } from '../model/planFile.js';
 import { renderPlanText } from '../render/planText.js';
 import { makePlan, type PlanResult } from '../workflows/plan.js';
@@ -31,6 +32,7 @@ Exit codes: 0 success (no changes with --detailed-exitcode), 1 error (invalid fi
       multiple: true,
     }),
     ...lsnFlag,
+    ...allowHazardFlag,
     observed: Flags.string({
       summary:
         'Plan against a capture of `steep observe --out FILE` instead of the live nodes (no database access).',
@@ -48,15 +50,16 @@ Exit codes: 0 success (no changes with --detailed-exitcode), 1 error (invalid fi
         'plan.graph_format',
         '--graph draws into the Markdown plan: add --format markdown',
       );
-    const targets = flags.target ?? [];
+    const inputs = {
+      targets: flags.target ?? [],
+      lsn: flags.lsn,
+      allowHazards: flags['allow-hazard'] as Hazard[],
+    };
     // what only --observed, --format markdown and --graph use (the status reader, the capture,
     // Markdown) is loaded when asked for, not at every plan
     const result = flags.observed
-      ? await (await import('../workflows/observe.js')).planFromCapture(flags.config, flags.observed, {
-          targets,
-          lsn: flags.lsn,
-        })
-      : await makePlan(flags.config, { targets, lsn: flags.lsn, live: true });
+      ? await (await import('../workflows/observe.js')).planFromCapture(flags.config, flags.observed, inputs)
+      : await makePlan(flags.config, { ...inputs, live: true });
     const { plan } = this.warned(result);
     const format = flags.json ? 'json' : flags.format;
     // statements already show passwords as ****; jsonText's masking is the last guard

@@ -225,6 +225,8 @@ export interface PlanInputs {
   targets: string[];
   /** `--lsn`, resolved: subscription → the LSN its manual init starts from */
   lsn: Record<string, string>;
+  /** `--allow-hazard NAME`, sorted: the gated hazards (model/hazardGate.ts) apply may run */
+  allowHazards: Hazard[];
 }
 
 export interface Plan {

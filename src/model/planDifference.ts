@@ -40,20 +40,27 @@ export function planDifferences(saved: PlanFile, now: PlanFile): string[] {
   return reasons;
 }
 
-/** `--target a, b and --lsn x=0/1`, or `the whole file` */
+/** `--target a, b and --lsn x=0/1 and --allow-hazard data-gap`, or `no --target, --lsn or --allow-hazard` */
 export function describeInputs(plan: Pick<PlanFile, 'inputs'>): string {
   const parts: string[] = [];
   if (plan.inputs.targets.length > 0) parts.push(`--target ${plan.inputs.targets.join(', ')}`);
   const lsn = Object.entries(plan.inputs.lsn);
   if (lsn.length > 0) parts.push(`--lsn ${lsn.map(([s, l]) => `${s}=${l}`).join(', ')}`);
-  return parts.length > 0 ? parts.join(' and ') : 'no --target or --lsn';
+  if (plan.inputs.allowHazards.length > 0)
+    parts.push(`--allow-hazard ${plan.inputs.allowHazards.join(', ')}`);
+  return parts.length > 0 ? parts.join(' and ') : 'no --target, --lsn or --allow-hazard';
 }
 
-/** The `steep plan` that makes a plan of the same inputs again, saved to `out`. */
-export function planCommand(plan: Pick<PlanFile, 'inputs'>, out: string): string {
+/** The `steep plan` that makes a plan of the same inputs (and `allow` besides) again, saved to `out`. */
+export function planCommand(
+  plan: Pick<PlanFile, 'inputs'>,
+  out: string,
+  allow: readonly string[] = [],
+): string {
   const flags = [
     ...plan.inputs.targets.map((t) => `--target ${t}`),
     ...Object.entries(plan.inputs.lsn).map(([s, l]) => `--lsn ${s}=${l}`),
+    ...[...new Set([...plan.inputs.allowHazards, ...allow])].map((h) => `--allow-hazard ${h}`),
   ];
   return ['steep plan', ...flags, `--out ${out}`].join(' ');
 }

@@ -1,6 +1,6 @@
 import { subscriptionAddress } from '../model/address.js';
 import type { ClusterState, ObservedNode, UnreachableNode } from '../model/cluster.js';
-import { PLAN_FORMAT_VERSION, type Plan, type PlanSummary, type Step } from '../model/plan.js';
+import { type Hazard, PLAN_FORMAT_VERSION, type Plan, type PlanSummary, type Step } from '../model/plan.js';
 import type { Topology } from '../model/topology.js';
 import { PlanContext, sortedKeys } from './context.js';
 import { digestOf, stableSubscription } from './digest.js';
@@ -31,6 +31,8 @@ export interface PlanOptions {
   stateMigrations: StateMigration[];
   /** `apply --lsn NAME=LSN`: where a manual init's restored data starts (default: the LSN `init prepare` recorded) */
   initLsn?: Record<string, string>;
+  /** `--allow-hazard NAME`: recorded in the plan's inputs, for apply's gate */
+  allowHazards?: Hazard[];
 }
 
 export function plan(file: Topology, observed: ClusterState, opts: PlanOptions): Plan {
@@ -77,6 +79,7 @@ export function plan(file: Topology, observed: ClusterState, opts: PlanOptions):
     inputs: {
       targets: [...(opts.targets ?? [])],
       lsn: Object.fromEntries(sortedKeys(opts.initLsn ?? {}).map((k) => [k, opts.initLsn![k]!])),
+      allowHazards: [...new Set(opts.allowHazards ?? [])].sort(compareText),
     },
     observed: { digest: observedDigest(observed), nodes: observedVersions(observed) },
     summary: summarise(steps),

@@ -1,7 +1,7 @@
-import type { Plan, Step } from '../model/plan.js';
+import type { Hazard, Plan, Step } from '../model/plan.js';
 import { captureLine } from './capture.js';
 import { driftTable, errorItem, orphanSlotItem, warningItem } from './driftMarkdown.js';
-import { copyText, failedLine, ignoredText, summaryLine } from './planText.js';
+import { copyText, failedLine, hazardsText, ignoredText, summaryLine } from './planText.js';
 import { schemaMarkdown } from './schemaMarkdown.js';
 import { cell, formatValue, markdownSection } from './values.js';
 
@@ -25,7 +25,7 @@ export function renderPlanMarkdown(plan: Plan, opts: { graph?: string } = {}): s
   markdownSection(out, 'Drift', driftTable(plan.drift));
   if (plan.steps.length > 0 && !failed) {
     out.push('### Steps', '');
-    for (const step of plan.steps) out.push(...stepMarkdown(step));
+    for (const step of plan.steps) out.push(...stepMarkdown(step, plan.inputs.allowHazards));
   }
   const mismatched = plan.schema.filter((x) => x.status !== 'MATCH');
   if (mismatched.length > 0) out.push(...schemaMarkdown(mismatched));
@@ -47,7 +47,7 @@ export function renderPlanMarkdown(plan: Plan, opts: { graph?: string } = {}): s
 }
 
 /** One step as a collapsible block: the summary line, what it moves, its changes, its SQL. */
-function stepMarkdown(step: Step): string[] {
+function stepMarkdown(step: Step, allowed: readonly Hazard[]): string[] {
   if (step.kind === 'state-schema') {
     // steep's own bookkeeping: one line in a review, the statements one click away
     return [
@@ -62,7 +62,7 @@ function stepMarkdown(step: Step): string[] {
       '',
     ];
   }
-  const hazards = step.hazards.length > 0 ? ` :warning: ${step.hazards.join(', ')}` : '';
+  const hazards = step.hazards.length > 0 ? ` :warning: ${hazardsText(step, allowed)}` : '';
   const out = [
     '<details>',
     `<summary><code>${step.action}</code> <code>${step.address}</code> on ${step.node}: ${step.reasonText}${hazards}</summary>`,

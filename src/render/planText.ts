@@ -1,5 +1,6 @@
 import { diffArrays } from 'diff';
-import type { Action, Change, CopyEstimate, Plan, Step, UnmanagedObject } from '../model/plan.js';
+import { allowHazardFlags, gatedHazards, heldSteps, missingHazards } from '../model/hazardGate.js';
+import type { Action, Change, CopyEstimate, Hazard, Plan, Step, UnmanagedObject } from '../model/plan.js';
 import { captureLine } from './capture.js';
 import { blue, bold, cyan, dim, green, magenta, red, yellow, yellowBold } from './colour.js';
 import { count } from './count.js';
@@ -51,7 +52,22 @@ function renderChange(c: Change, action: Action): string[] {
   return [`      ${c.path}: ${red(formatValue(c.before))} → ${green(formatValue(c.after))}`];
 }
 
-function renderStep(step: Step): string[] {
+/**
+ * A step's hazards, and for those that are gates whether the plan allows them by name:
+ * `truncates-data, copies-data; apply needs --allow-hazard truncates-data`.
+ */
+export function hazardsText(step: Step, allowed: readonly Hazard[]): string {
+  const gated = gatedHazards(step);
+  const needs = gated.filter((h) => !allowed.includes(h));
+  const given = gated.filter((h) => allowed.includes(h));
+  return [
+    step.hazards.join(', '),
+    ...(needs.length > 0 ? [`apply needs ${allowHazardFlags(needs)}`] : []),
+    ...(given.length > 0 ? [`allowed: ${given.join(', ')}`] : []),
+  ].join('; ');
+}
+
+function renderStep(step: Step, allowed: readonly Hazard[]): string[] {
   const colour = COLOUR[step.action];
   const lines = [
     colour(`  ${SYMBOL[step.action]} ${step.address}`) +
@@ -59,7 +75,7 @@ function renderStep(step: Step): string[] {
   ];
   for (const c of step.changes) lines.push(...renderChange(c, step.action));
   if (step.copy) lines.push(cyan(`      moves: ${copyText(step.copy)}`));
-  if (step.hazards.length > 0) lines.push(red(`      hazards: ${step.hazards.join(', ')}`));
+  if (step.hazards.length > 0) lines.push(red(`      hazards: ${hazardsText(step, allowed)}`));
   if (step.kind === 'state-schema') {
     // steep's own bookkeeping tables: named, not listed (JSON and Markdown plans carry every statement)
     lines.push(
@@ -90,7 +106,7 @@ export function renderPlanText(plan: Plan): string {
   section(
     out,
     bold('steep will perform these steps, in this order:'),
-    plan.errors.length === 0 ? plan.steps.flatMap(renderStep) : [],
+    plan.errors.length === 0 ? plan.steps.flatMap((s) => renderStep(s, plan.inputs.allowHazards)) : [],
   );
   section(
     out,
@@ -114,6 +130,13 @@ export function renderPlanText(plan: Plan): string {
   );
   section(out, yellowBold('Warnings:'), plan.warnings.map(warningLine));
   out.push(plan.errors.length > 0 ? red(failedLine(plan.errors.length)) : summaryLine(plan));
+  const held = plan.errors.length > 0 ? [] : missingHazards(heldSteps(plan.steps, plan.inputs.allowHazards));
+  if (held.length > 0)
+    out.push(
+      red(
+        `Hazards to allow by name: ${allowHazardFlags(held)} (on \`steep plan --out\` for a saved plan; else on apply, or typed at its prompt).`,
+      ),
+    );
   return out.join('\n');
 }
 

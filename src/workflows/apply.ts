@@ -10,8 +10,9 @@ import { watchSlotCreation } from '../executors/slotWait.js';
 import { subscriptionNameOf } from '../model/address.js';
 import { formatBytes } from '../model/bytes.js';
 import { SteepError } from '../model/errors.js';
+import { allowHazardFlags, type HeldStep, heldSteps, missingHazards } from '../model/hazardGate.js';
 import type { InitProgress } from '../model/initState.js';
-import type { Plan, Step } from '../model/plan.js';
+import type { Hazard, Plan, Step } from '../model/plan.js';
 import type { Topology } from '../model/topology.js';
 import { count } from '../render/count.js';
 import { ApplyLog, closeInterruptedSteps, hasApplyLog } from '../state/applyLog.js';
@@ -25,6 +26,8 @@ import { emitSchemaMismatches, syncAppliedEvent } from './schema.js';
 
 export interface ApplyOptions {
   allowDestroy: boolean;
+  /** the gated hazards its steps may have (default: the plan's `--allow-hazard`) */
+  allowHazards?: readonly Hazard[];
   /** `--max-copy SIZE`: refuse a plan whose copies move more (or an unknown amount) */
   maxCopyBytes?: number;
   parallel: number;
@@ -73,8 +76,14 @@ export interface StillCopying {
   tables: string[];
 }
 
-/** Refuse a plan that must not run: plan errors, deletions without --allow-destroy, copies above --max-copy. */
-export function checkApplicable(plan: Plan, allowDestroy: boolean, maxCopyBytes?: number): void {
+/**
+ * Refuse a plan that must not run: plan errors, deletions without --allow-destroy, a gated hazard
+ * not allowed by name, copies above --max-copy.
+ */
+export function checkApplicable(
+  plan: Plan,
+  opts: Pick<ApplyOptions, 'allowDestroy' | 'allowHazards' | 'maxCopyBytes'>,
+): void {
   // apply could not take the lock anyway, and the plan's errors may be that command's half-made changes
   const locked = plan.warnings.filter((w) => w.code === 'preflight.locked');
   if (locked.length > 0 && (plan.errors.length > 0 || plan.steps.length > 0)) {
@@ -87,13 +96,25 @@ export function checkApplicable(plan: Plan, allowDestroy: boolean, maxCopyBytes?
     );
   }
   const deletions = plan.steps.filter((s) => s.action === 'delete' || s.action === 'replace');
-  if (deletions.length > 0 && !allowDestroy) {
+  if (deletions.length > 0 && !opts.allowDestroy) {
     throw new SteepError(
       'apply.destroy_refused',
       `the plan drops ${deletions.map((s) => s.address).join(', ')}; nothing was changed — rerun with --allow-destroy to allow it`,
     );
   }
-  if (maxCopyBytes !== undefined) checkMaxCopy(plan, maxCopyBytes);
+  const held = heldSteps(plan.steps, opts.allowHazards ?? plan.inputs.allowHazards);
+  if (held.length > 0) throw hazardRefusal(held, `rerun with ${allowHazardFlags(missingHazards(held))}`);
+  if (opts.maxCopyBytes !== undefined) checkMaxCopy(plan, opts.maxCopyBytes);
+}
+
+/** Steps whose hazards run only when allowed by name: nothing ran; `advice` says how to allow them. */
+export function hazardRefusal(held: HeldStep<Step>[], advice: string): SteepError {
+  const steps = held.map((h) => `${h.step.id} ${h.step.action} ${h.step.address} (${h.missing.join(', ')})`);
+  return new SteepError(
+    'apply.hazard_refused',
+    `${held.length === 1 ? 'step' : 'steps'} ${steps.join(', ')} run only with ${held.length === 1 ? 'its hazards' : 'their hazards'} allowed by name; ` +
+      `nothing was changed — ${advice}`,
+  );
 }
 
 /** `--max-copy`: the plan's copies together move at most this much, and every size is known. */
@@ -182,7 +203,7 @@ function refuseStale(plan: Plan, fresh: Plan, advice: string): void {
 
 /** Run the plan's steps in dependency order; stop starting new ones after a failure. */
 export async function applyPlan(topology: Topology, plan: Plan, opts: ApplyOptions): Promise<ApplyOutcome> {
-  checkApplicable(plan, opts.allowDestroy, opts.maxCopyBytes);
+  checkApplicable(plan, opts);
   const runId = randomUUID();
   const started = Date.now();
   // a failover that may have skipped changes never continues silently

@@ -17,7 +17,7 @@ import { qualifiedName } from '../model/topology.js';
 import { resolveLsnFlags } from '../planner/init/manualInit.js';
 import { nodeCatalogDigest } from '../planner/nodeDigest.js';
 import { STEEP_VERSION } from '../version.js';
-import { observe, type PlanResult, planFor } from './plan.js';
+import { observe, type PlanFlags, type PlanResult, planFor } from './plan.js';
 
 /** The connection subscribers use to reach the node: the one whose password a subscription holds. */
 const subscriberConnection = (n: NodeSpec) => n.replicationConnection ?? n.connection;
@@ -133,7 +133,7 @@ function uncapturedRowFilters(topology: Topology, observed: ClusterState, file: 
 export async function planFromCapture(
   configPath: string,
   capturePath: string,
-  opts: { targets?: string[]; lsn?: string[] } = {},
+  opts: PlanFlags = {},
 ): Promise<PlanResult> {
   const capture = await readCapture(capturePath);
   const { topology, warnings } = await loadTopology(configPath, { maskUnsetPasswords: true });
@@ -146,7 +146,13 @@ export async function planFromCapture(
   const observed = capturedCluster(topology, capture, capturePath);
   uncapturedRowFilters(topology, observed, capturePath);
   const initLsn = resolveLsnFlags(topology, opts.lsn ?? []);
-  const plan = planFor(withMaskedPasswords(topology, capture), observed, opts.targets ?? [], initLsn);
+  const plan = planFor(
+    withMaskedPasswords(topology, capture),
+    observed,
+    opts.targets ?? [],
+    initLsn,
+    opts.allowHazards,
+  );
   const digests: Record<string, string> = {};
   for (const [name, n] of Object.entries(capture.nodes)) if (topology.nodes[name]) digests[name] = n.digest;
   return {

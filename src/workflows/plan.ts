@@ -3,7 +3,7 @@ import { loadTopology } from '../config/load.js';
 import { subscriptionAddress } from '../model/address.js';
 import type { ClusterState } from '../model/cluster.js';
 import type { Problem } from '../model/errors.js';
-import type { Plan, PlanMessage } from '../model/plan.js';
+import type { Hazard, Plan, PlanMessage } from '../model/plan.js';
 import type { TableScope } from '../model/tableSchema.js';
 import type { TableName, Topology } from '../model/topology.js';
 import { plan } from '../planner/index.js';
@@ -93,6 +93,7 @@ export function planFor(
   observed: ClusterState,
   targets: string[] = [],
   initLsn: Record<string, string> = {},
+  allowHazards: Hazard[] = [],
 ): Plan {
   return plan(topology, observed, {
     steepVersion: STEEP_VERSION,
@@ -100,18 +101,26 @@ export function planFor(
     targets,
     stateMigrations: stateMigrations(topology.settings.stateSchema),
     initLsn,
+    allowHazards,
   });
+}
+
+/** What `steep plan` is given besides steep.yaml (recorded in the plan's `inputs`). */
+export interface PlanFlags {
+  targets?: string[];
+  lsn?: string[];
+  allowHazards?: Hazard[];
 }
 
 /** `steep plan`: load the file, read the nodes, compute the plan. */
 export async function makePlan(
   configPath: string,
-  opts: { targets?: string[]; lsn?: string[]; live?: boolean } = {},
+  opts: PlanFlags & { live?: boolean } = {},
 ): Promise<PlanResult> {
   const { topology, warnings } = await loadTopology(configPath);
   const initLsn = resolveLsnFlags(topology, opts.lsn ?? []);
   const observed = await observe(topology);
-  const planned = planFor(topology, observed, opts.targets, initLsn);
+  const planned = planFor(topology, observed, opts.targets, initLsn, opts.allowHazards);
   if (opts.live) planned.warnings.push(...(await stoppedReplication(topology, observed)));
   return { topology, observed, plan: planned, configWarnings: warnings };
 }

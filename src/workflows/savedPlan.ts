@@ -9,6 +9,7 @@ import { describeInputs, planCommand, planDifferences } from '../model/planDiffe
 import { type PlanFile, toPlanFile } from '../model/planFile.js';
 import type { Topology } from '../model/topology.js';
 import { refuseChangedCapture } from './observe.js';
+import type { PlanFlags } from './plan.js';
 
 const schemaUrl = new URL('schemas/plan.schema.json', PACKAGE_ROOT);
 
@@ -52,19 +53,22 @@ export async function readSavedPlan(path: string): Promise<PlanFile> {
   }
   const invalid = await validatePlanJson(value);
   if (invalid) throw new SteepError('plan.invalid', `${path} is not a steep plan: ${invalid}`);
-  return value as PlanFile;
+  const file = value as PlanFile;
+  // saved before plans recorded --allow-hazard: none allowed
+  file.inputs.allowHazards ??= [];
+  return file;
 }
 
 /**
  * The inputs to plan again with for `apply PLAN` / `show PLAN --check`: the ones the plan
- * recorded. A `--target` or `--lsn` given now is refused: the plan file decides them.
+ * recorded. A `--target`, `--lsn` or `--allow-hazard` given now is refused: the plan file decides them.
  */
-export function savedPlanInputs(
-  path: string,
-  saved: PlanFile,
-  given: { targets?: string[]; lsn?: string[] } = {},
-): { targets: string[]; lsn: string[] } {
-  const flags = [...(given.targets?.length ? ['--target'] : []), ...(given.lsn?.length ? ['--lsn'] : [])];
+export function savedPlanInputs(path: string, saved: PlanFile, given: PlanFlags = {}): Required<PlanFlags> {
+  const flags = [
+    ...(given.targets?.length ? ['--target'] : []),
+    ...(given.lsn?.length ? ['--lsn'] : []),
+    ...(given.allowHazards?.length ? ['--allow-hazard'] : []),
+  ];
   if (flags.length > 0) {
     throw new SteepError(
       'apply.plan_flags',
@@ -75,6 +79,7 @@ export function savedPlanInputs(
   return {
     targets: [...saved.inputs.targets],
     lsn: Object.entries(saved.inputs.lsn).map(([sub, lsn]) => `${sub}=${lsn}`),
+    allowHazards: [...saved.inputs.allowHazards],
   };
 }
 

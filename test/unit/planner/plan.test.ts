@@ -70,7 +70,7 @@ describe('plan: converged', () => {
     const t = full(PG18);
     const p = runPlan(t, observe(t));
     expect(p.formatVersion).toBe(2);
-    expect(p.inputs).toEqual({ targets: [], lsn: {} });
+    expect(p.inputs).toEqual({ targets: [], lsn: {}, allowHazards: [] });
     expect(p.steepVersion).toBe('0.1.0');
     expect(p.createdAt).toBe('2026-01-01T00:00:00Z');
     expect(p.config).toEqual({ path: 'steep.yaml', digest: `sha256:${'fe'.repeat(32)}` });
@@ -79,15 +79,17 @@ describe('plan: converged', () => {
     expect(p.schema).toEqual([]);
   });
 
-  it('records the --target and --lsn it was made with, for apply PLAN to plan again with', () => {
+  it('records the --target, --lsn and --allow-hazard it was made with, for apply PLAN to plan again with', () => {
     const t = full(PG18);
     const p = runPlan(t, observe(t), {
       targets: ['subscription.b', 'publication.a'],
       initLsn: { z_sub: '0/30', a_sub: '0/10' },
+      allowHazards: ['truncates-data', 'data-gap', 'truncates-data'],
     });
     expect(p.inputs).toEqual({
       targets: ['subscription.b', 'publication.a'],
       lsn: { a_sub: '0/10', z_sub: '0/30' },
+      allowHazards: ['data-gap', 'truncates-data'],
     });
     expect(Object.keys(p.inputs.lsn)).toEqual(['a_sub', 'z_sub']);
   });

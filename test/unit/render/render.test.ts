@@ -2,6 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { jsonText } from '../../../src/cli/jsonText.js';
 import type { DriftReport } from '../../../src/model/driftReport.js';
 import type { InitProgress } from '../../../src/model/initState.js';
+import type { Hazard } from '../../../src/model/plan.js';
 import { toPlanFile } from '../../../src/model/planFile.js';
 import type { PlanCheck, ShownPlan } from '../../../src/model/shownPlan.js';
 import type { StatusReport } from '../../../src/model/statusReport.js';
@@ -18,6 +19,7 @@ import {
   at,
   observe,
   observedPublication,
+  observedTable,
   publication,
   runPlan,
   subscription,
@@ -27,7 +29,7 @@ import {
 /**
  * Golden output of the renderers (text, JSON, Markdown) for fixed values: plans from the
  * planner's fixtures (one that creates, changes and initialises; one that replaces and deletes;
- * one that failed; one with no changes), `show` of a saved plan, a drift report, a status report (text, JSON, --check)
+ * one with a gated hazard, held and allowed; one that failed; one with no changes), `show` of a saved plan, a drift report, a status report (text, JSON, --check)
  * and an init's progress. No PostgreSQL. A renderer change
  * shows as a diff of these files; review it, then refresh them with `npx vitest run -u FILE`.
  */
@@ -79,6 +81,26 @@ function destructivePlan() {
   slots.west_orders_v1 = { ...slots.west_orders!, name: 'west_orders_v1' };
   delete slots.west_orders;
   return runPlan(t, s);
+}
+
+/**
+ * A gate: the new subscription's target table holds rows and `existingData: truncate` empties it
+ * before the copy (hazard truncates-data), planned without and with `--allow-hazard truncates-data`.
+ */
+function truncatingPlan(allowHazards: Hazard[]) {
+  const t = topology({
+    publications: [publication('orders_pub', 'east', { tables: ['public.orders'] })],
+    subscriptions: [
+      subscription('west_orders', 'west', 'east', ['orders_pub'], {
+        init: { method: 'snapshot', parallel: 4, existingData: 'truncate' },
+      }),
+    ],
+  });
+  const s = observe(t);
+  at(s, 'west').subscriptions = {};
+  at(s, 'east').slots = {};
+  at(s, 'west').tables = { 'public.orders': observedTable('public.orders', { hasRows: true }) };
+  return runPlan(t, s, { allowHazards });
 }
 
 /** A plan error: the slot the subscription needs is held by a consumer outside the topology. */
@@ -331,6 +353,20 @@ describe('render golden files', () => {
     await expect(renderPlanText(p)).toMatchFileSnapshot('./golden/planDestructive.txt');
     await expect(jsonText(toPlanFile(p), 2)).toMatchFileSnapshot('./golden/planDestructive.json');
     await expect(renderPlanMarkdown(p)).toMatchFileSnapshot('./golden/planDestructive.md');
+  });
+
+  it('plan with a gated hazard: the flag it needs, then allowed, in text and Markdown', async () => {
+    const held = truncatingPlan([]);
+    expect(held.steps.find((x) => x.hazards.includes('truncates-data'))?.address).toBe(
+      'subscription.west_orders',
+    );
+    await expect(renderPlanText(held)).toMatchFileSnapshot('./golden/planHazardHeld.txt');
+    await expect(renderPlanMarkdown(held)).toMatchFileSnapshot('./golden/planHazardHeld.md');
+    const allowed = truncatingPlan(['truncates-data']);
+    await expect(renderPlanText(allowed)).toMatchFileSnapshot('./golden/planHazardAllowed.txt');
+    await expect(jsonText(toPlanFile(allowed).inputs, 2)).toMatchFileSnapshot(
+      './golden/planHazardAllowed.inputs.json',
+    );
   });
 
   it('plan that failed (no step proposed) and a plan with no changes, in text, JSON and Markdown', async () => {

@@ -16,7 +16,7 @@ const step = (over: Partial<Step>): Step =>
     ...over,
   }) as Step;
 
-const plan = (steps: Step[], inputs: Plan['inputs'] = { targets: [], lsn: {} }): Plan =>
+const plan = (steps: Step[], inputs: Plan['inputs'] = { targets: [], lsn: {}, allowHazards: [] }): Plan =>
   ({
     steepVersion: '0.1.0',
     observed: { digest: 'o' },
@@ -65,11 +65,17 @@ describe('staleness of a plan against the fresh one', () => {
   });
 
   it('a step the saved plan lacks is named, whatever its address', () => {
-    const saved = asSaved(plan([publication('pa')], { targets: ['publication.pa'], lsn: {} }));
+    const saved = asSaved(
+      plan([publication('pa')], { targets: ['publication.pa'], lsn: {}, allowHazards: [] }),
+    );
     expect(
       staleness(
         saved,
-        plan([publication('pa'), publication('pb')], { targets: ['publication.pa'], lsn: {} }),
+        plan([publication('pa'), publication('pb')], {
+          targets: ['publication.pa'],
+          lsn: {},
+          allowHazards: [],
+        }),
       ),
     ).toEqual(['create publication.pb on east: needed now, not in the plan']);
   });
@@ -102,8 +108,12 @@ describe('staleness of a plan against the fresh one', () => {
     expect(
       staleness(
         saved,
-        plan([publication('pa'), publication('pb')], { targets: ['publication.pa'], lsn: {} }),
+        plan([publication('pa'), publication('pb')], {
+          targets: ['publication.pa'],
+          lsn: {},
+          allowHazards: [],
+        }),
       ),
-    ).toEqual(['the plan was made with no --target or --lsn, not --target publication.pa']);
+    ).toEqual(['the plan was made with no --target, --lsn or --allow-hazard, not --target publication.pa']);
   });
 });
