@@ -56,14 +56,17 @@ export function stepError(step: Step, err: unknown): SteepError {
   );
 }
 
-/** Run one step's statements with its timeouts. Never decides anything: the plan did. */
+/**
+ * Run one step's statements with its own timeouts (the plan's; a command's own step: `ctx`'s).
+ * Never decides anything: the plan did.
+ */
 export async function runStep(client: pg.Client, step: Step, ctx: StepContext): Promise<void> {
   // A server with client_connection_check_interval cancels a statement whose client died. Had
   // steep died during CREATE SUBSCRIPTION, that could cancel it after the slot was made on the
   // publisher: a leftover slot whose drop needs --allow-destroy. Let a started step finish.
   await setSession(client, {
-    lockTimeoutMs: ctx.lockTimeoutMs,
-    statementTimeoutMs: ctx.statementTimeoutMs,
+    lockTimeoutMs: step.timeouts?.lockMs ?? ctx.lockTimeoutMs,
+    statementTimeoutMs: step.timeouts?.statementMs ?? ctx.statementTimeoutMs,
     other: { client_connection_check_interval: '0' },
   });
   for (const group of transactionGroups(step.statements)) {

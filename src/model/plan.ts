@@ -86,6 +86,18 @@ export interface Step {
   catalogDigest: string;
   /** what the step copies, for steps that copy data */
   copy?: CopyEstimate;
+  /**
+   * The lock_timeout and statement_timeout its statements run with (planner/stepTimeouts.ts);
+   * every step of a plan has them. A command's own step (init cancel, init prepare's undo) runs
+   * with that command's.
+   */
+  timeouts?: StepTimeouts;
+}
+
+/** Milliseconds; 0: none (as PostgreSQL reads 0). */
+export interface StepTimeouts {
+  lockMs: number;
+  statementMs: number;
 }
 
 /** What a step that copies data moves: the tables, their size and how long it should take. */

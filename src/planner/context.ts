@@ -34,7 +34,7 @@ export const PHASE = {
 } as const;
 
 /** A step before ordering: dependencies by internal key, no id yet (`order.ts` assigns both). */
-export interface DraftStep extends Omit<Step, 'id' | 'dependsOn'> {
+export interface DraftStep extends Omit<Step, 'id' | 'dependsOn' | 'timeouts'> {
   /** stable internal key (see `stepKey`); dependencies name keys, `order.ts` maps them to ids */
   key: string;
   phase: number;

@@ -65,7 +65,7 @@ export function plan(file: Topology, observed: ClusterState, opts: PlanOptions):
   checkCycles(ctx);
   preflight(ctx);
 
-  let steps = orderSteps(withDependencies(ctx.steps, schema.waits));
+  let steps = orderSteps(withDependencies(ctx.steps, schema.waits), desired.settings);
   if (opts.targets && opts.targets.length > 0) {
     steps = selectTargets(steps, opts.targets);
     scopeMessages(ctx, steps, opts.targets);

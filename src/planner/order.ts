@@ -1,7 +1,9 @@
 import { publicationAddress, slotAddress, subscriptionNameOf } from '../model/address.js';
 import { compareText } from '../model/order.js';
 import type { Step } from '../model/plan.js';
+import type { Settings } from '../model/topology.js';
 import { type DraftStep, type PlanContext, stepKey } from './context.js';
+import { stepTimeouts } from './stepTimeouts.js';
 
 /**
  * Ordering (docs/architecture.md, Inside the planner): a topological order of the steps' dependencies that, among the steps
@@ -33,7 +35,7 @@ export function withDependencies(
   });
 }
 
-export function orderSteps(drafts: readonly DraftStep[]): Step[] {
+export function orderSteps(drafts: readonly DraftStep[], settings: Settings): Step[] {
   const byKey = new Map(drafts.map((d) => [d.key, d]));
   const depsOf = new Map<string, string[]>();
   for (const d of drafts) {
@@ -72,6 +74,7 @@ export function orderSteps(drafts: readonly DraftStep[]): Step[] {
     hazards: [...new Set(d.hazards)],
     catalogDigest: d.catalogDigest,
     ...(d.copy ? { copy: d.copy } : {}),
+    timeouts: stepTimeouts(d.kind, settings),
   }));
 }
 

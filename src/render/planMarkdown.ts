@@ -1,7 +1,7 @@
 import type { Hazard, Plan, Step } from '../model/plan.js';
 import { captureLine } from './capture.js';
 import { driftTable, errorItem, orphanSlotItem, warningItem } from './driftMarkdown.js';
-import { copyText, failedLine, hazardsText, ignoredText, summaryLine } from './planText.js';
+import { copyText, failedLine, hazardsText, ignoredText, summaryLine, timeoutsText } from './planText.js';
 import { schemaMarkdown } from './schemaMarkdown.js';
 import { cell, formatValue, markdownSection } from './values.js';
 
@@ -69,6 +69,7 @@ function stepMarkdown(step: Step, allowed: readonly Hazard[]): string[] {
     '',
   ];
   if (step.copy) out.push(`**Moves:** ${copyText(step.copy)}`, '');
+  if (step.timeouts) out.push(`**Runs with:** ${timeoutsText(step.timeouts)}`, '');
   if (step.changes.length > 0) {
     out.push('| attribute | before | after |', '|---|---|---|');
     for (const c of step.changes)

@@ -1,6 +1,15 @@
 import { diffArrays } from 'diff';
 import { allowHazardFlags, gatedHazards, heldSteps, missingHazards } from '../model/hazardGate.js';
-import type { Action, Change, CopyEstimate, Hazard, Plan, Step, UnmanagedObject } from '../model/plan.js';
+import type {
+  Action,
+  Change,
+  CopyEstimate,
+  Hazard,
+  Plan,
+  Step,
+  StepTimeouts,
+  UnmanagedObject,
+} from '../model/plan.js';
 import { captureLine } from './capture.js';
 import { blue, bold, cyan, dim, green, magenta, red, yellow, yellowBold } from './colour.js';
 import { count } from './count.js';
@@ -67,6 +76,12 @@ export function hazardsText(step: Step, allowed: readonly Hazard[]): string {
   ].join('; ');
 }
 
+/** `lock_timeout 5s, statement_timeout none`: what the step's statements run with. */
+export function timeoutsText(t: StepTimeouts): string {
+  const ms = (n: number) => (n === 0 ? 'none' : n % 1000 === 0 ? `${n / 1000}s` : `${n}ms`);
+  return `lock_timeout ${ms(t.lockMs)}, statement_timeout ${ms(t.statementMs)}`;
+}
+
 function renderStep(step: Step, allowed: readonly Hazard[]): string[] {
   const colour = COLOUR[step.action];
   const lines = [
@@ -76,6 +91,7 @@ function renderStep(step: Step, allowed: readonly Hazard[]): string[] {
   for (const c of step.changes) lines.push(...renderChange(c, step.action));
   if (step.copy) lines.push(cyan(`      moves: ${copyText(step.copy)}`));
   if (step.hazards.length > 0) lines.push(red(`      hazards: ${hazardsText(step, allowed)}`));
+  if (step.timeouts) lines.push(dim(`      ${timeoutsText(step.timeouts)}`));
   if (step.kind === 'state-schema') {
     // steep's own bookkeeping tables: named, not listed (JSON and Markdown plans carry every statement)
     lines.push(

@@ -112,7 +112,7 @@ export function hazardRefusal(held: HeldStep<Step>[], advice: string): SteepErro
   const steps = held.map((h) => `${h.step.id} ${h.step.action} ${h.step.address} (${h.missing.join(', ')})`);
   return new SteepError(
     'apply.hazard_refused',
-    `${held.length === 1 ? 'step' : 'steps'} ${steps.join(', ')} run only with ${held.length === 1 ? 'its hazards' : 'their hazards'} allowed by name; ` +
+    `${held.length === 1 ? 'step' : 'steps'} ${steps.join(', ')} ${held.length === 1 ? 'runs only with its hazards' : 'run only with their hazards'} allowed by name; ` +
       `nothing was changed — ${advice}`,
   );
 }
@@ -317,10 +317,11 @@ async function runPlannedStep(step: Step, run: StepRun): Promise<void> {
   try {
     logged = await hasApplyLog(client, schema);
     if (logged) await log.started(client, entry);
+    // the step's own timeouts (planner/stepTimeouts.ts): a merge init's write block waits at most its lock_timeout
     const ctx = {
       node: step.node,
-      lockTimeoutMs: topology.settings.lockTimeout,
-      statementTimeoutMs: topology.settings.statementTimeout,
+      lockTimeoutMs: step.timeouts?.lockMs ?? topology.settings.lockTimeout,
+      statementTimeoutMs: step.timeouts?.statementMs ?? topology.settings.statementTimeout,
       fillSecrets,
     };
     if (step.kind === 'subscription-init') await inits.start(client, step, ctx);

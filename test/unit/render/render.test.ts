@@ -46,6 +46,9 @@ function samplePlan(targets: string[] = []) {
     ],
     subscriptions: [subscription('west_orders', 'west', 'east', ['orders_pub'])],
   });
+  // each step's own timeouts: the publication's ALTER at most 1 min, the create and the init none
+  t.settings.lockTimeout = 2_000;
+  t.settings.statementTimeout = 60_000;
   const s = observe(t);
   // the subscription is new; audit_pub drifted (publish changed by hand); an old subscription is gone from the file
   at(s, 'west').subscriptions = {};
