@@ -124,7 +124,7 @@ describe('an adopted streaming subscription', () => {
           '$1$2method: snapshot\n$2existingData: truncate',
         ),
       );
-      const again = await steep(['apply', '--auto-approve']);
+      const again = await steep(['apply', '--auto-approve', '--allow-hazard', 'truncates-data']);
       expect(again.code, again.stderr + again.stdout).toBe(0);
     } finally {
       await writer2.stop();

@@ -272,7 +272,17 @@ describe('existing clusters: adoption, double apply, data gaps, other tools', ()
     expect((await steep(['apply', '--auto-approve', '--max-copy', '1kB'], copy)).stderr).toContain(
       'more than --max-copy 1.0 kB; nothing was changed',
     );
-    const applied = await steep(['apply', '--auto-approve'], copy);
+    // truncates-data is a gate: --auto-approve alone refuses before anything changes
+    const itemsOnWest = async () =>
+      (await west().query<{ c: string }>('SELECT count(*)::text AS c FROM public.items'))[0]!.c;
+    const before = await itemsOnWest();
+    const held = await steep(['apply', '--auto-approve'], copy);
+    expect(held.code, held.stderr).toBe(1);
+    expect(held.stderr).toContain(
+      'error: step s2 update subscription.hand_sub (truncates-data) runs only with its hazards allowed by name; nothing was changed — rerun with --allow-hazard truncates-data',
+    );
+    expect(await itemsOnWest()).toBe(before);
+    const applied = await steep(['apply', '--auto-approve', '--allow-hazard', 'truncates-data'], copy);
     expect(applied.code, applied.stderr + applied.stdout).toBe(0);
     await eventually(
       async () =>
@@ -290,7 +300,7 @@ describe('existing clusters: adoption, double apply, data gaps, other tools', ()
       ...sub,
       '    init: { method: none, newTables: skip }',
     ]);
-    const skipped = await steep(['apply', '--auto-approve'], skip);
+    const skipped = await steep(['apply', '--auto-approve', '--allow-hazard', 'data-gap'], skip);
     expect(skipped.code, skipped.stderr + skipped.stdout).toBe(0);
     await waitCaughtUp(east(), 'hand_slot_v2');
     const drift = await steep(['drift', '--json'], skip);

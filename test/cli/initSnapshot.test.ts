@@ -212,10 +212,12 @@ describe('snapshot init', () => {
     const p = await steep(['plan'], truncating);
     expect(p.code, p.stdout).toBe(0);
     expect(p.stdout).toMatch(/\| TRUNCATE TABLE "public"\."ex_a"$/m);
-    expect(p.stdout).toMatch(/hazards: copies-data, truncates-data/);
+    expect(p.stdout).toMatch(
+      /hazards: copies-data, truncates-data; apply needs --allow-hazard truncates-data$/m,
+    );
     // slow enough that the (non-TTY) progress lines show the copy
     await slowCopy(west, 'ex_a', 1000, 60);
-    const applied = await steep(['apply', '--auto-approve'], truncating);
+    const applied = await steep(['apply', '--auto-approve', '--allow-hazard', 'truncates-data'], truncating);
     expect(applied.code, applied.stderr).toBe(0);
     expect(applied.stdout).toMatch(/copying \d+\.\d% · \d\/2 tables · public\.ex_a · [\d,]+ rows\/s · ETA/);
     expect(applied.stdout).toMatch(/synchronized · 2\/2 tables copied · lag/);

@@ -62,6 +62,8 @@ function env(): Record<string, string> {
 }
 
 const steep = steepWith({ env, timeoutMs: 180_000 });
+/** a merge init blocks writes, and one started again after a kill drops the slots its run made */
+const MERGE = ['--allow-hazard', 'blocks-writes', '--allow-hazard', 'drops-slot'];
 
 const eu = () => cluster().node('eu');
 const us = () => cluster().node('us');
@@ -163,7 +165,7 @@ async function mergeLog(node: TestNode, name: string): Promise<number> {
 
 /** `steep apply` with its JSON events, in the background. */
 function startApply(path: string): Started {
-  return startSteep(['apply', '--auto-approve', '--log-format', 'json', '-c', path], env());
+  return startSteep(['apply', '--auto-approve', ...MERGE, '--log-format', 'json', '-c', path], env());
 }
 
 /** `steep apply`, SIGKILLed at the first event `at` accepts; whether it was (false: it ended first). */
@@ -275,7 +277,7 @@ describe(`links on PostgreSQL ${VERSION}`, () => {
     // manual: every conflict to a file, nothing changed
     const manual = file([linkYaml('p_link', 'p', 'manual')]);
     const before = { eu: await digest(eu(), 'p'), us: await digest(us(), 'p') };
-    const stopped = await runSteep(['apply', '--auto-approve', '-c', manual], {
+    const stopped = await runSteep(['apply', '--auto-approve', ...MERGE, '-c', manual], {
       env: env(),
       cwd: dirname(manual),
       timeoutMs: 180_000,
@@ -371,7 +373,7 @@ describe(`links on PostgreSQL ${VERSION}`, () => {
       await holder.query("SELECT pg_replication_origin_session_setup('steep_merge_lm_link_eu')");
       // held past lock_timeout: refused before any lock, naming the origin and what to do
       const short = writeConfig(`${readFileSync(both, 'utf8')}settings:\n  lockTimeout: 1s\n`);
-      const refused = await steep(['apply', '--auto-approve'], short);
+      const refused = await steep(['apply', '--auto-approve', ...MERGE], short);
       expect(refused.code, refused.stderr + refused.stdout).toBe(1);
       expect(refused.stderr).toMatch(
         /link\.lm_link on eu: replication origin steep_merge_lm_link_eu is still held by another session after lock_timeout \(1 s\): .*PID \d+.*; a killed steep run's session lets go of it as it ends: apply again, or end that session \(pg_terminate_backend\)/,
@@ -545,7 +547,7 @@ describe(`links on PostgreSQL ${VERSION}`, () => {
         'publications:\n  ow_pub: { node: eu, tables: [ow.accounts] }\n' +
         'subscriptions:\n  ow_sub: { node: us, from: eu, publications: [ow_pub], init: { method: merge, strategy: prefer-target } }\n',
     );
-    const apply = await steep(['apply', '--auto-approve'], path);
+    const apply = await steep(['apply', '--auto-approve', ...MERGE], path);
     expect(apply.code, apply.stderr + apply.stdout).toBe(0);
     // origin any (PostgreSQL's default) would send writes under the locks back to us: its pass only re-checks there
     expect(apply.stdout).toContain('merges what was written meanwhile after releasing them and locks again');
@@ -589,7 +591,7 @@ describe(`links on PostgreSQL ${VERSION}`, () => {
           `  ${schema}_link:\n    nodes: [eu, us]\n    tables: [${schema}.items]\n    init: { method: ${method} }\n`,
       );
       // both CREATE SUBSCRIPTIONs at once made each slot wait for the other node's create: never done
-      const applied = await steep(['apply', '--auto-approve', '--parallel', '4'], config);
+      const applied = await steep(['apply', '--auto-approve', ...MERGE, '--parallel', '4'], config);
       expect(applied.code, applied.stdout + applied.stderr).toBe(0);
       await eventually(async () => (await items(eu())) === (await items(us())), HANG_MS, "eu's rows on us");
       await us().query(`INSERT INTO ${schema}.items VALUES (900001, 'written on us')`);
@@ -650,7 +652,7 @@ describe(`links on PostgreSQL ${VERSION}`, () => {
     const fixed = yaml(
       '{ method: merge, strategy: "last-modified:updated_at", strategies: { jt.item_tags: "prefer:eu" } }',
     );
-    const applied = await steep(['apply', '--auto-approve'], fixed);
+    const applied = await steep(['apply', '--auto-approve', ...MERGE], fixed);
     expect(applied.code, applied.stdout + applied.stderr).toBe(0);
     for (const node of [eu(), us()]) {
       expect(await node.query('SELECT name FROM jt.items WHERE id = 5')).toEqual([{ name: 'us' }]);
@@ -768,7 +770,7 @@ describe('a node older than 16 in a link', () => {
     const path = writeConfig(
       `version: 1\ntopology: regions\n${nodesYaml(nodes)}\nlinks:\n  eu_legacy:\n    nodes: [eu, legacy]\n    tables: [public.t]\n    init: { method: merge, strategy: "prefer:eu" }\n`,
     );
-    const r = await runSteep(['apply', '--auto-approve', '-c', path], {
+    const r = await runSteep(['apply', '--auto-approve', ...MERGE, '-c', path], {
       env: passwordEnv(nodes),
       timeoutMs: HANG_MS,
     });

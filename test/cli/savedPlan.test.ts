@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { PlanFile } from '../../src/model/planFile.js';
 import { stepLines } from '../support/acceptance.js';
-import { steepWith, writeConfig } from '../support/cli.js';
+import { runSteep, steepWith, writeConfig } from '../support/cli.js';
 import { useCluster } from '../support/cluster.js';
 import { createTables, digests, fillTables } from '../support/replicationData.js';
 import { eventually, HANG_MS, nodesYaml, passwordEnv } from '../support/topologyFile.js';
@@ -256,6 +256,83 @@ describe('apply of a saved plan runs exactly its steps', () => {
     expect(doc.ageSeconds).toBeGreaterThanOrEqual(0);
     expect(await steep(['apply', out], path).then((a) => a.code)).toBe(0);
     await expectEmptyPlan();
+  });
+
+  it('a hazard is a gate: a plan that did not allow truncates-data is refused, nothing changes; typed at the prompt, or allowed in the saved plan, it runs', async () => {
+    const [east, west] = cluster().nodes;
+    // sb copies sp_b into west, where 7 rows are in the way: existingData: truncate empties it first
+    await fillTables(west!, [{ name: 'sp_b', rows: 7 }]);
+    const hazard = writeConfig(
+      `${config()}  sb: { node: west, from: east, publications: [pb], init: { method: snapshot, existingData: truncate } }\n`,
+    );
+    const westRows = async () => (await digests(west!, ['sp_b'])).sp_b!.count;
+    const subscriptions = async () =>
+      (
+        await west!.query<{ subname: string }>(
+          "SELECT subname FROM pg_subscription WHERE subname IN ('sa', 'sb') ORDER BY 1",
+        )
+      ).map((r) => r.subname);
+
+    const held = `${path}.held.json`;
+    const planned = await steep(['plan', '--out', held], hazard);
+    expect(planned.code, planned.stderr).toBe(0);
+    expect(planned.stdout).toContain(
+      'hazards: copies-data, truncates-data; apply needs --allow-hazard truncates-data',
+    );
+    expect(planned.stdout).toContain('Hazards to allow by name: --allow-hazard truncates-data');
+    expect(saved(held).inputs.allowHazards).toEqual([]);
+    const refused = await steep(['apply', held], hazard);
+    expect(refused.code, refused.stdout).toBe(1);
+    expect(refused.stderr).toContain(
+      'error: step s1 create subscription.sb (truncates-data) runs only with its hazards allowed by name; nothing was changed — ' +
+        `${held} did not allow them: make the plan again allowing them, \`steep plan --allow-hazard truncates-data --out ${held}\``,
+    );
+    // the plan file decides what is allowed
+    const later = await steep(['apply', held, '--allow-hazard', 'truncates-data'], hazard);
+    expect(later.code).toBe(1);
+    expect(later.stderr).toContain('--allow-hazard cannot change a saved plan');
+    // without a saved plan: --auto-approve alone is not enough, and neither is a `yes`
+    const auto = await steep(['apply', '--auto-approve'], hazard);
+    expect(auto.code).toBe(1);
+    expect(auto.stderr).toContain(
+      'rerun with --allow-hazard truncates-data, or type the names at the prompt',
+    );
+    const env = passwordEnv(cluster().nodes);
+    const yes = await runSteep(['apply', '-c', hazard], { env, input: 'yes\n' });
+    expect(yes.code).toBe(1);
+    expect(yes.stderr).toContain(
+      "with truncates-data (subscription.sb)? Only 'truncates-data' is accepted: yes",
+    );
+    expect(yes.stderr).toContain('apply cancelled; nothing was changed');
+    expect(await westRows()).toBe(7);
+    expect(await subscriptions()).toEqual(['sa']);
+
+    // typed at the prompt (here piped, as a terminal's line), the names allow it for this apply
+    const typed = await runSteep(['apply', '-c', hazard], { env, input: 'truncates-data\n' });
+    expect(typed.code, `${typed.stdout}\n${typed.stderr}`).toBe(0);
+    expect(await westRows()).toBe(300);
+    expect(await subscriptions()).toEqual(['sa', 'sb']);
+    // sb goes (its rows stay on west), and comes back from a saved plan that allows the truncate
+    const dropped = await steep(['apply', '--auto-approve', '--allow-destroy'], path);
+    expect(dropped.code, dropped.stderr).toBe(0);
+    expect(await subscriptions()).toEqual(['sa']);
+
+    const allowed = `${path}.allowed.json`;
+    const p = await steep(['plan', '--allow-hazard', 'truncates-data', '--out', allowed], hazard);
+    expect(p.code, p.stderr).toBe(0);
+    expect(p.stdout).toContain('hazards: copies-data, truncates-data; allowed: truncates-data');
+    expect(saved(allowed).inputs.allowHazards).toEqual(['truncates-data']);
+    const a = await steep(['apply', allowed], hazard);
+    expect(a.code, `${a.stdout}\n${a.stderr}`).toBe(0);
+    await eventually(
+      async () =>
+        JSON.stringify(await digests(west!, ['sp_b'])) === JSON.stringify(await digests(east!, ['sp_b'])),
+      HANG_MS,
+      'west to hold sp_b as east does',
+    );
+    expect(await westRows()).toBe(300);
+    const again = await steep(['plan', '--detailed-exitcode'], hazard);
+    expect(again.code, again.stdout).toBe(0);
   });
 });
 

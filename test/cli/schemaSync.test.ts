@@ -391,7 +391,10 @@ describe.each(testVersions())('schema differences on PostgreSQL %i', (version) =
       true,
     );
 
-    const applied = await steep(['apply', '--auto-approve', '--log-format', 'json'], path);
+    const applied = await steep(
+      ['apply', '--auto-approve', '--allow-hazard', 'rewrites-table', '--log-format', 'json'],
+      path,
+    );
     expect(applied.code, `${applied.stdout}\n${applied.stderr}`).toBe(0);
     const events = applied.stderr
       .split('\n')
