@@ -479,7 +479,7 @@ describe.each([...versions])('least-privileged roles on PostgreSQL %i', (version
     await west().query(`INSERT INTO public.a_own (id, v) VALUES (900001, 'west only')`);
     const plan = await steep(['plan'], path);
     expect(plan.code, plan.stdout + plan.stderr).toBe(0);
-    const applied = await steep(['apply', '--auto-approve'], path);
+    const applied = await steep(['apply', '--auto-approve', '--allow-hazard', 'blocks-writes'], path);
     expect(applied.code, applied.stdout + applied.stderr).toBe(0);
     await eventually(
       async () => {
