@@ -1,8 +1,9 @@
 /**
  * The acceptance sequence of a plan/apply test, table-driven (as pg-schema-diff's acceptance
  * runner does for DDL): a steep.yaml → the plan holds exactly the expected steps (action and
- * address, in order) and hazards → `apply` of that very plan → rows equal on both sides (count
- * and an order-independent checksum per table) → a fresh plan is empty.
+ * address, in order) and hazards (the gated ones it names allowed by `plan --allow-hazard`) →
+ * `apply` of that very plan → rows equal on both sides (count and an order-independent checksum
+ * per table) → a fresh plan is empty.
  *
  *   await accept(steep, {
  *     config: path,
@@ -13,6 +14,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { expect } from 'vitest';
+import { GATED_HAZARDS } from '../../src/model/hazardGate.js';
 import type { PlanFile } from '../../src/model/planFile.js';
 import type { CliResult, Steep } from './cli.js';
 import type { TestNode } from './cluster.js';
@@ -47,7 +49,10 @@ export function stepLines(doc: Pick<PlanFile, 'steps'>): string[] {
  */
 export async function accept(steep: Steep, c: AcceptanceCase): Promise<{ plan: PlanFile; apply: CliResult }> {
   const saved = `${c.config}.accept-${Date.now()}.json`;
-  const planned = await steep(['plan', '--detailed-exitcode', '--out', saved], c.config);
+  // the gated hazards the case expects are the ones its saved plan allows: a step with any other is refused
+  const declared = new Set(Object.values(c.hazards ?? {}).flat());
+  const allow = GATED_HAZARDS.filter((h) => declared.has(h)).flatMap((h) => ['--allow-hazard', h]);
+  const planned = await steep(['plan', '--detailed-exitcode', ...allow, '--out', saved], c.config);
   const planOutput = `${planned.stdout}\n${planned.stderr}`;
   expect(planned.code, planOutput).toBe(c.steps.length > 0 ? 2 : 0);
   c.planText?.(planned.stdout);
