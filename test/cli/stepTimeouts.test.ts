@@ -54,13 +54,19 @@ describe('each step runs with its own timeouts', () => {
       await holder.query('BEGIN');
       await holder.query('SELECT txid_current()');
       const apply = startSteep(['apply', '--auto-approve', '-c', path], env());
+      // one statement_timeout for every step would cut the wait: apply would end, failed
+      let ended = '';
+      void apply.exited.then((r) => {
+        ended = `apply ended (${r.code}) while the transaction was open:\n${r.stdout}\n${r.stderr}`;
+      });
       await eventually(
-        async () =>
-          (
-            await west.query(
-              "SELECT 1 FROM pg_stat_activity WHERE query LIKE 'CREATE SUBSCRIPTION%' AND now() - query_start > interval '2 s'",
-            )
-          ).length === 1,
+        async () => {
+          if (ended) throw new Error(ended);
+          const waited = await west.query(
+            "SELECT 1 FROM pg_stat_activity WHERE query LIKE 'CREATE SUBSCRIPTION%' AND now() - query_start > interval '2 s'",
+          );
+          return waited.length === 1;
+        },
         HANG_MS,
         'CREATE SUBSCRIPTION to have waited 2 s, twice statementTimeout',
       );
