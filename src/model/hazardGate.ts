@@ -1,9 +1,9 @@
 import type { Hazard, Step } from './plan.js';
 
 /**
- * The hazards that are gates (docs/plan-format.md, Hazards are gates): a step with one of them runs only when
- * each is allowed by name, `--allow-hazard NAME` on `plan` (recorded in the saved plan) or
- * `apply`, or typed at apply's prompt on a terminal; `--auto-approve` alone is not enough.
+ * The hazards that are gates (docs/plan-format.md, Hazards are gates): a step with one of them
+ * runs only when each is allowed by name, `--allow-hazard NAME` on `plan` (recorded in the saved
+ * plan) or `apply`, or typed at apply's prompt; `--auto-approve` alone is not enough.
  * `drops-object` is `--allow-destroy`'s, and so is the slot a delete or a replace drops with its
  * object (`--allow-destroy` allows dropping "publications, subscriptions or slots").
  */
