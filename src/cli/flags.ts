@@ -84,6 +84,8 @@ export const allowHazardFlag = {
       'Allow steps with this hazard to run (repeatable): truncates-data, data-gap, rewrites-table, blocks-writes, drops-slot.',
     options: [...GATED_HAZARDS],
     multiple: true,
+    // one value per flag: `apply --allow-hazard data-gap plan.json` keeps plan.json the PLAN
+    multipleNonGreedy: true,
     helpValue: 'HAZARD',
   }),
 };

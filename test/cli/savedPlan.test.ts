@@ -288,7 +288,7 @@ describe('apply of a saved plan runs exactly its steps', () => {
         `${held} did not allow them: make the plan again allowing them, \`steep plan --allow-hazard truncates-data --out ${held}\``,
     );
     // the plan file decides what is allowed
-    const later = await steep(['apply', held, '--allow-hazard', 'truncates-data'], hazard);
+    const later = await steep(['apply', '--allow-hazard', 'truncates-data', held], hazard);
     expect(later.code).toBe(1);
     expect(later.stderr).toContain('--allow-hazard cannot change a saved plan');
     // without a saved plan: --auto-approve alone is not enough, and neither is a `yes`
