@@ -27,6 +27,8 @@ export interface FileState {
   subRenamedFrom?: string;
   method: InitMethod;
   existingData?: 'truncate';
+  /** `enabled: false`, as README says to set after a switchover: the writes went the other way */
+  disabled?: boolean;
   /** the node steep.yaml names as the publisher (after a failover: the promoted standby) */
   publisher: 'pa' | 'pa_standby';
   standby?: 'pa' | 'pa_standby';
@@ -121,6 +123,7 @@ export class World {
       '    from: pa',
       `    publications: [${f.pubs.join(', ')}]`,
       ...(f.subRenamedFrom ? [`    renamedFrom: ${f.subRenamedFrom}`] : []),
+      ...(f.disabled ? ['    enabled: false'] : []),
       ...init,
       '',
     ].join('\n');
