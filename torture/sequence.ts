@@ -20,7 +20,12 @@ export function draw(seed: string, version: PgMajor): { method: InitMethod; ops:
   const rnd = seeded(`${seed}/plan`);
   const method = rnd.pick(['snapshot', 'own-copy', 'two-phase'] as const);
   const usable = CATALOG.filter((op) => op.runsOn?.(version) ?? true);
-  const ops = Array.from({ length: rnd.int(3, 6) }, () => rnd.pick(usable));
+  const ops: Operation[] = [];
+  for (let n = rnd.int(3, 6); ops.length < n; ) {
+    const op = rnd.pick(usable);
+    // a failover uses the standby up: one per sequence
+    if (!(op.standby && ops.some((o) => o.standby))) ops.push(op);
+  }
   return { method, ops };
 }
 
@@ -35,8 +40,7 @@ export function replayCommand(seed: string, version: PgMajor): string {
  */
 export async function runSequence(seed: string, version: PgMajor): Promise<SequenceResult> {
   const { method, ops } = draw(seed, version);
-  const needsStandby = ops.some((op) => op.standby);
-  const world = await startWorld(version, method, needsStandby);
+  const world = await startWorld(version, method, ops.find((op) => op.standby)?.standby ?? null);
   const rnd = seeded(`${seed}/run`);
   const result: SequenceResult = { seed, version, ops: [], disagreements: [], log: world.log };
   try {

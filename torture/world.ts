@@ -183,7 +183,11 @@ export class World {
 }
 
 /** Start the nodes, the schema on both, the role and the first rows. */
-export async function startWorld(version: PgMajor, method: InitMethod, withStandby: boolean): Promise<World> {
+export async function startWorld(
+  version: PgMajor,
+  method: InitMethod,
+  standbyKind: 'synced' | 'unsynced' | null,
+): Promise<World> {
   const cluster = await startCluster({ nodes: ['pa', 'pb'], version });
   try {
     for (const n of cluster.nodes) {
@@ -202,8 +206,12 @@ export async function startWorld(version: PgMajor, method: InitMethod, withStand
     await pa.query('INSERT INTO public.t_parent (v) SELECT md5(g::text) FROM generate_series(1, 1000) g');
     await pa.query("INSERT INTO public.t_child (parent_id, v) SELECT id, 'seed' FROM public.t_parent");
     await pa.query('ANALYZE');
-    const standby = withStandby
-      ? await startStandby(cluster, 'pa', { name: 'pa_standby', slot: 'pa_standby' })
+    const standby = standbyKind
+      ? await startStandby(cluster, 'pa', {
+          name: 'pa_standby',
+          slot: 'pa_standby',
+          settings: standbyKind === 'unsynced' ? { sync_replication_slots: 'off' } : {},
+        })
       : null;
     return new World(version, cluster, method, standby);
   } catch (err) {
