@@ -393,6 +393,7 @@ const failoverRepair: Operation = {
   name: 'failover-repair',
   run: async (world) => {
     const check = await world.steep(['status', '--check']);
+    world.say(check.stdout + check.stderr);
     const repair = `steep reinit ${world.file.sub} --full`;
     if (check.code !== 2 || !check.stdout.concat(check.stderr).includes(repair)) return 'nothing to repair';
     expectCode(await world.steep(['reinit', world.file.sub, '--full']), [0], repair);

@@ -29,7 +29,18 @@ export async function oracle(world: World): Promise<string[]> {
       const subscriber = nodeOf(world, s.node);
       if (!publisher || !subscriber) continue;
       const synchronized = s.state === 'synchronized';
-      if (synchronized && s.slot) await waitCaughtUp(publisher, s.slot);
+      if (synchronized && s.slot) {
+        const slot = await publisher.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [
+          s.slot,
+        ]);
+        if (slot.length === 0) {
+          found.push(
+            `steep status calls ${s.name} synchronized, but its slot ${s.slot} is not on its publisher:\n${await statusText(world)}`,
+          );
+          continue;
+        }
+        await waitCaughtUp(publisher, s.slot);
+      }
       const [pub, sub] = [await digests(publisher, TABLES), await digests(subscriber, TABLES)];
       const differ = TABLES.filter((t) => pub[t]!.count !== sub[t]!.count || pub[t]!.sum !== sub[t]!.sum);
       if (differ.length === 0) continue;
@@ -58,6 +69,11 @@ export async function oracle(world: World): Promise<string[]> {
   return found;
 }
 
+async function statusText(world: World): Promise<string> {
+  const r = await world.steep(['status']);
+  return `${r.stdout}${r.stderr}`;
+}
+
 /** the file's node names: `pa` is whichever node is the publisher of the moment */
 function nodeOf(world: World, name: string): TestNode | null {
   if (name === 'pa') return world.publisher;
@@ -80,6 +96,8 @@ async function acknowledgedOnPrimary(world: World): Promise<string[]> {
   return out;
 }
 
+const FAILING_MS = 45_000;
+
 /** States that settle by themselves: the oracle reads status again until they have. */
 const MOVING = new Set([
   'copying',
@@ -97,7 +115,15 @@ const MOVING = new Set([
  */
 async function settledStatus(world: World): Promise<StatusReport> {
   let report: StatusReport | null = null;
-  const moving = (s: SubscriptionStatus) => s.declared && (!s.exists || MOVING.has(s.state));
+  // a subscription failing for FAILING_MS is taken as it is (an error counts 30 s: docs/status.md)
+  const failingSince = new Map<string, number>();
+  const moving = (s: SubscriptionStatus) => {
+    if (!s.declared) return false;
+    if (s.state !== 'failing') failingSince.delete(s.name);
+    else if (!failingSince.has(s.name)) failingSince.set(s.name, Date.now());
+    else if (Date.now() - failingSince.get(s.name)! > FAILING_MS) return false;
+    return !s.exists || MOVING.has(s.state);
+  };
   try {
     await eventually(
       async () => {

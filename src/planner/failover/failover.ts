@@ -27,14 +27,15 @@ export function withFailoverSlots(desired: Topology, observed: ClusterState): To
   for (const [name, d] of Object.entries(desired.subscriptions)) {
     const pub = observed.nodes[d.from];
     const sub = observed.nodes[d.node];
-    // the publisher cannot be read: the subscription keeps the failover it has (no change is
-    // proposed that the plan would refuse)
+    const o = sub?.reachable ? sub.subscriptions[d.name] : undefined;
+    // the subscription keeps the failover it has (no change is proposed that would fail) while
+    // the publisher cannot be read, or while its slot is gone from it (after a failover without
+    // the slot): ALTER … SET (failover) alters that slot; the reinit that makes it again comes first
+    const slotGone = pub?.reachable === true && o !== undefined && !o.slotNone && !pub.slots[o.slot];
     const kept =
-      (desired.nodes[d.from]?.standbys?.length ?? 0) > 0 &&
       d.options.failover === undefined &&
-      !pub?.reachable &&
-      sub?.reachable === true
-        ? sub.subscriptions[d.name]?.options.failover
+      (slotGone || ((desired.nodes[d.from]?.standbys?.length ?? 0) > 0 && !pub?.reachable))
+        ? o?.options.failover
         : undefined;
     if (kept !== undefined) {
       changed = true;

@@ -379,6 +379,23 @@ describe('a publisher with standbys', () => {
     ]);
   });
 
+  it('the file names the promoted standby, without standbys yet (as status advises): its slot gone, failover is kept, not altered on a slot that is not there (torture seed f-20)', () => {
+    const t = topology({
+      publications: [publication('orders_pub', 'east')],
+      subscriptions: [subscription('west_orders', 'west', 'east', ['orders_pub'])],
+    });
+    const state = observe(t);
+    at(state, 'west').subscriptions.west_orders!.options.failover = true;
+    delete at(state, 'east').slots.west_orders;
+    const plan = runPlan(t, state);
+    expect(sqlOf(plan, 'subscription.west_orders').join('\n')).not.toContain('failover');
+    // once the slot is there again (steep reinit --full), the option follows the file
+    at(state, 'east').slots.west_orders = observedSlot('west_orders');
+    expect(sqlOf(runPlan(t, state), 'subscription.west_orders')).toContain(
+      'ALTER SUBSCRIPTION "west_orders" SET (failover = false)',
+    );
+  });
+
   it('records what the subscriber applied only while it streams from a primary whose history was read', () => {
     const t = file();
     const state = converged(t);
