@@ -328,11 +328,19 @@ function failover(kind: FailoverKind): Operation {
       if (kind === 'ready') {
         await pa.query("ALTER SYSTEM SET synchronized_standby_slots = 'pa_standby'");
         await pa.query('SELECT pg_reload_conf()');
-        await eventually(
-          async () => (await world.steep(['status', '--check'])).code === 0,
-          HANG_MS,
-          'status --check to find the subscription ready for a failover',
-        );
+        let check: CliResult | null = null;
+        const ready = async () => {
+          check = await world.steep(['status', '--check']);
+          return check.code === 0;
+        };
+        await eventually(ready, HANG_MS, 'status --check to find it ready for a failover').catch(async () => {
+          const slots = await pa.query<{ slot_name: string; failover: boolean }>(
+            "SELECT slot_name, failover FROM pg_replication_slots WHERE slot_type = 'logical'",
+          );
+          throw new OperationFailed(
+            `status --check never found it ready for a failover (logical slots on pa: ${JSON.stringify(slots)}):\n${check?.stdout}${check?.stderr}`,
+          );
+        });
         await apply(world);
       } else if (kind === 'lagging') {
         await standby.query("ALTER SYSTEM SET primary_conninfo = ''");
