@@ -7,7 +7,7 @@ import type {
 } from '../../../src/model/cluster.js';
 import { publisherConninfo } from '../../../src/model/conninfo.js';
 import type { Topology } from '../../../src/model/topology.js';
-import { streamPositionsToRecord } from '../../../src/planner/failover/failover.js';
+import { failoverSlot, streamPositionsToRecord } from '../../../src/planner/failover/failover.js';
 import {
   at,
   nodeSpec,
@@ -394,6 +394,20 @@ describe('a publisher with standbys', () => {
     expect(sqlOf(runPlan(t, state), 'subscription.west_orders')).toContain(
       'ALTER SUBSCRIPTION "west_orders" SET (failover = false)',
     );
+  });
+
+  it("the slot steep's own copy or a two-phase generate makes is a failover slot by the same rule as the subscription (torture seed ci-2)", () => {
+    const t = file();
+    const d = t.subscriptions.west_orders!;
+    expect(failoverSlot(t, d, PG18, PG18)).toBe(true);
+    expect(failoverSlot(t, d, PG16, PG18)).toBe(false);
+    expect(failoverSlot(t, d, PG18, PG16)).toBe(false);
+    expect(failoverSlot(t, { ...d, options: { ...d.options, failover: false } }, PG18, PG18)).toBe(false);
+    const alone = topology({
+      publications: [publication('orders_pub', 'east')],
+      subscriptions: [subscription('west_orders', 'west', 'east', ['orders_pub'])],
+    });
+    expect(failoverSlot(alone, alone.subscriptions.west_orders!, PG18, PG18)).toBe(false);
   });
 
   it('records what the subscriber applied only while it streams from a primary whose history was read', () => {
