@@ -1,5 +1,6 @@
 import type { SwitchoverReport } from '../src/model/switchover.js';
 import { type CliResult, startSteep } from '../test/support/cli.js';
+import { standbyLeftBehind } from '../test/support/replicationData.js';
 import { tempDir } from '../test/support/tempDir.js';
 import { eventually, HANG_MS } from '../test/support/topologyFile.js';
 import type { Random } from './random.js';
@@ -343,27 +344,7 @@ function failover(kind: FailoverKind): Operation {
         });
         await apply(world);
       } else if (kind === 'lagging') {
-        await standby.query("ALTER SYSTEM SET primary_conninfo = ''");
-        await standby.query('SELECT pg_reload_conf()');
-        await eventually(
-          async () => (await standby.query('SELECT 1 FROM pg_stat_wal_receiver')).length === 0,
-          HANG_MS,
-          'the standby to stop receiving',
-        );
-        const [{ received } = { received: '' }] = await standby.query<{ received: string }>(
-          'SELECT pg_last_wal_receive_lsn()::text AS received',
-        );
-        await eventually(
-          async () =>
-            (
-              await world.subscriber.query<{ past: boolean }>(
-                'SELECT bool_or(remote_lsn > $1::pg_lsn) AS past FROM pg_replication_origin_status',
-                [received],
-              )
-            )[0]?.past === true,
-          HANG_MS,
-          'the subscriber to apply past what the standby received',
-        );
+        await standbyLeftBehind(standby, world.subscriber);
       }
       // a monitor runs steep while the subscriber streams from pa
       await world.steep(['status']);
