@@ -75,7 +75,10 @@ async function main(): Promise<void> {
       connectTimeoutMs: req.connectTimeoutMs,
     });
     // PostgreSQL 15 took the options into parentheses; 14 only knows the keyword
-    const option = req.serverVersion >= PG15 ? "(SNAPSHOT 'export')" : 'EXPORT_SNAPSHOT';
+    const option =
+      req.serverVersion >= PG15
+        ? `(SNAPSHOT 'export'${req.failover ? ', FAILOVER' : ''})`
+        : 'EXPORT_SNAPSHOT';
     const { rows } = await repl.query<{ consistent_point: string; snapshot_name: string }>(
       `CREATE_REPLICATION_SLOT ${quoteIdent(req.slot)} LOGICAL pgoutput ${option}`,
     );

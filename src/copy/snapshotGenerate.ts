@@ -18,6 +18,7 @@ import { SNAPSHOT_HOLDER_APPLICATION_NAME } from '../executors/preparedSlot.js';
 import { settableSequences } from '../executors/sequenceSync.js';
 import { SteepError } from '../model/errors.js';
 import type { SubscriptionSpec, Topology } from '../model/topology.js';
+import { failoverSlot } from '../planner/failover/failover.js';
 import { dropSlotSql } from '../planner/sqlBuild.js';
 import { copyPlannedEvent } from './copyProgress.js';
 import {
@@ -203,7 +204,13 @@ async function startSnapshot(run: Run, sink: FileSink, opts: GenerateOptions): P
   // a signal while the slot waits for the publisher's open transactions cancels the wait
   opts.stop?.arm();
   const held = await startHolder(
-    { ...run.source, serverVersion: pubVersion, slot: d.slot, heartbeatFile: join(dir, HOLD_FILE) },
+    {
+      ...run.source,
+      serverVersion: pubVersion,
+      slot: d.slot,
+      failover: failoverSlot(topology, d, pubVersion, subVersion),
+      heartbeatFile: join(dir, HOLD_FILE),
+    },
     opts.stop && { signal: opts.stop.signal, canceller: pub },
   )
     .catch((err: unknown) => {

@@ -28,6 +28,8 @@ export interface HolderRequest {
   connectTimeoutMs?: number;
   serverVersion: number;
   slot: string;
+  /** a failover slot (17+: synchronised to the publisher's standbys) */
+  failover?: boolean;
   heartbeatFile: string;
   holdMs: number;
 }

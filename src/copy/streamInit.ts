@@ -30,6 +30,7 @@ import {
   type SubscriptionSpec,
   type Topology,
 } from '../model/topology.js';
+import { failoverSlot } from '../planner/failover/failover.js';
 import {
   plannedLock,
   plannedStartOver,
@@ -266,7 +267,13 @@ async function snapshotToCopyAt(
     });
   // a signal while the slot waits for the transactions open on the publisher cancels the wait
   const held = await startHolder(
-    { ...source, serverVersion: s.pubVersion, slot: d.slot, heartbeatFile: file },
+    {
+      ...source,
+      serverVersion: s.pubVersion,
+      slot: d.slot,
+      failover: failoverSlot(topology, d, s.pubVersion, s.subVersion),
+      heartbeatFile: file,
+    },
     opts.signal && { signal: opts.signal, canceller: s.pub },
   ).catch((err: unknown) => {
     if (!opts.signal?.aborted) throw err;

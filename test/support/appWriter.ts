@@ -49,7 +49,7 @@ export async function roleClient(
  * new session when `key()` changes; on any error its SQLSTATE goes to `failed`, the session is
  * ended and, 20 ms later, opened again. Returns `stop`, which waits for the write under way.
  */
-function writeLoop(
+export function writeLoop(
   key: () => string,
   connectTo: (key: string) => Promise<pg.Client>,
   write: (client: pg.Client, key: string) => Promise<void>,
@@ -130,9 +130,10 @@ export function startAppWriter(
 
 /**
  * An application that logs every id whose COMMIT returned, and where: it inserts one row per
- * transaction (autocommit, the id from the table's default) as its own login role into the node
- * `target()` names at that moment, reconnecting on any error. Lost rows are counted by these
- * ids, not by row counts.
+ * transaction (autocommit, the id from the table's default, or from `nextId()` when given: ids
+ * the client chooses, as an application with its own key generator does) as its own login role
+ * into the node `target()` names at that moment, reconnecting on any error. Lost rows are
+ * counted by these ids, not by row counts.
  */
 export interface IdWriter {
   /** acknowledged ids by the node that acknowledged them */
@@ -146,6 +147,7 @@ export function startIdWriter(
   role: { user: string; password: string },
   table: string,
   target: () => string,
+  nextId?: () => number,
 ): IdWriter {
   const acked = new Map<string, number[]>();
   let lastError: string | null = null;
@@ -153,9 +155,14 @@ export function startIdWriter(
     target,
     (at) => roleClient(nodes[at]!, role),
     async (client, at) => {
-      const { rows } = await client.query<{ id: string }>(
-        `INSERT INTO ${table} (v) VALUES (md5(random()::text)) RETURNING id::text`,
-      );
+      const { rows } = nextId
+        ? await client.query<{ id: string }>(
+            `INSERT INTO ${table} (id, v) VALUES ($1, md5(random()::text)) RETURNING id::text`,
+            [nextId()],
+          )
+        : await client.query<{ id: string }>(
+            `INSERT INTO ${table} (v) VALUES (md5(random()::text)) RETURNING id::text`,
+          );
       acked.set(at, [...(acked.get(at) ?? []), Number(rows[0]!.id)]);
     },
     (code) => {

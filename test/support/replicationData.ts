@@ -224,3 +224,36 @@ export async function indexesOf(node: TestNode, table: string): Promise<string[]
   );
   return rows.map((r) => r.d).sort();
 }
+
+/**
+ * A standby left behind: its WAL receiver stopped (primary_conninfo emptied), then a wait until
+ * the subscriber has applied past what the standby received and `more()` holds (say, the writer
+ * committed enough meanwhile).
+ */
+export async function standbyLeftBehind(
+  standby: TestNode,
+  subscriber: TestNode,
+  more: () => boolean = () => true,
+): Promise<void> {
+  await standby.query("ALTER SYSTEM SET primary_conninfo = ''");
+  await standby.query('SELECT pg_reload_conf()');
+  await eventually(
+    async () => (await standby.query('SELECT 1 FROM pg_stat_wal_receiver')).length === 0,
+    HANG_MS,
+    'the standby to stop receiving',
+  );
+  const [{ received } = { received: '' }] = await standby.query<{ received: string }>(
+    'SELECT pg_last_wal_receive_lsn()::text AS received',
+  );
+  await eventually(
+    async () => {
+      const [r] = await subscriber.query<{ past: boolean }>(
+        'SELECT bool_or(remote_lsn > $1::pg_lsn) AS past FROM pg_replication_origin_status',
+        [received],
+      );
+      return r?.past === true && more();
+    },
+    HANG_MS,
+    'the subscriber to apply past what the standby received',
+  );
+}

@@ -20,6 +20,27 @@ import { afterFailover } from './failoverPromotion.js';
  * to record of each subscription that streams, for that verdict after the next one. Pure.
  */
 
+/**
+ * Is the subscription's slot a failover slot: declared so, or (undeclared) its publisher declares
+ * standbys and both ends run 17+. steep's own copy and a two-phase generate make the slot
+ * themselves (CREATE_REPLICATION_SLOT … FAILOVER): CREATE SUBSCRIPTION on an existing slot does
+ * not change it.
+ */
+export function failoverSlot(
+  t: Topology,
+  d: SubscriptionSpec,
+  pubVersion: number,
+  subVersion: number,
+): boolean {
+  if (d.options.failover !== undefined)
+    return d.options.failover && pubVersion >= SUBSCRIPTION_OPTION.failover.since;
+  return (
+    (t.nodes[d.from]?.standbys?.length ?? 0) > 0 &&
+    pubVersion >= SUBSCRIPTION_OPTION.failover.since &&
+    subVersion >= SUBSCRIPTION_OPTION.failover.since
+  );
+}
+
 /** The file with `failover = true` on each subscription whose publisher declares standbys, where both ends run 17+ and the file does not say. */
 export function withFailoverSlots(desired: Topology, observed: ClusterState): Topology {
   let changed = false;
@@ -27,14 +48,15 @@ export function withFailoverSlots(desired: Topology, observed: ClusterState): To
   for (const [name, d] of Object.entries(desired.subscriptions)) {
     const pub = observed.nodes[d.from];
     const sub = observed.nodes[d.node];
-    // the publisher cannot be read: the subscription keeps the failover it has (no change is
-    // proposed that the plan would refuse)
+    const o = sub?.reachable ? sub.subscriptions[d.name] : undefined;
+    // the subscription keeps the failover it has (no change is proposed that would fail) while
+    // the publisher cannot be read, or while its slot is gone from it (after a failover without
+    // the slot): ALTER … SET (failover) alters that slot; the reinit that makes it again comes first
+    const slotGone = pub?.reachable === true && o !== undefined && !o.slotNone && !pub.slots[o.slot];
     const kept =
-      (desired.nodes[d.from]?.standbys?.length ?? 0) > 0 &&
       d.options.failover === undefined &&
-      !pub?.reachable &&
-      sub?.reachable === true
-        ? sub.subscriptions[d.name]?.options.failover
+      (slotGone || ((desired.nodes[d.from]?.standbys?.length ?? 0) > 0 && !pub?.reachable))
+        ? o?.options.failover
         : undefined;
     if (kept !== undefined) {
       changed = true;
@@ -42,12 +64,10 @@ export function withFailoverSlots(desired: Topology, observed: ClusterState): To
       continue;
     }
     const wants =
-      (desired.nodes[d.from]?.standbys?.length ?? 0) > 0 &&
       d.options.failover === undefined &&
       pub?.reachable === true &&
       sub?.reachable === true &&
-      pub.serverVersion >= SUBSCRIPTION_OPTION.failover.since &&
-      sub.serverVersion >= SUBSCRIPTION_OPTION.failover.since;
+      failoverSlot(desired, d, pub.serverVersion, sub.serverVersion);
     if (wants) changed = true;
     subscriptions[name] = wants ? { ...d, options: { ...d.options, failover: true } } : d;
   }

@@ -163,7 +163,10 @@ function diffSubscription(
 
   const eff = effectiveSubscriptionOptions(d.options, version);
   const { options, slotOptions } = optionChanges(eff, o, version, changes, replaceBecause);
-  const comment = commentWithMarker(o.comment, ownershipComment(ctx, conn, d));
+  // released as declared: the marker keeps the slot a rename kept, for the slot is gone, not changed
+  const kept =
+    releasedAsDeclared && o.managedBy?.slot ? { slot: o.managedBy.slot, slotKept: true as const } : {};
+  const comment = commentWithMarker(o.comment, ownershipComment(ctx, conn, { ...d, ...kept }));
   const commentChanged = o.comment !== comment;
   if (commentChanged) changes.push({ path: 'comment', before: o.comment, after: comment });
 

@@ -7,7 +7,7 @@ import type {
 } from '../../../src/model/cluster.js';
 import { publisherConninfo } from '../../../src/model/conninfo.js';
 import type { Topology } from '../../../src/model/topology.js';
-import { streamPositionsToRecord } from '../../../src/planner/failover/failover.js';
+import { failoverSlot, streamPositionsToRecord } from '../../../src/planner/failover/failover.js';
 import {
   at,
   nodeSpec,
@@ -377,6 +377,37 @@ describe('a publisher with standbys', () => {
         ],
       }),
     ]);
+  });
+
+  it('the file names the promoted standby, without standbys yet (as status advises): its slot gone, failover is kept, not altered on a slot that is not there (torture seed f-20)', () => {
+    const t = topology({
+      publications: [publication('orders_pub', 'east')],
+      subscriptions: [subscription('west_orders', 'west', 'east', ['orders_pub'])],
+    });
+    const state = observe(t);
+    at(state, 'west').subscriptions.west_orders!.options.failover = true;
+    delete at(state, 'east').slots.west_orders;
+    const plan = runPlan(t, state);
+    expect(sqlOf(plan, 'subscription.west_orders').join('\n')).not.toContain('failover');
+    // once the slot is there again (steep reinit --full), the option follows the file
+    at(state, 'east').slots.west_orders = observedSlot('west_orders');
+    expect(sqlOf(runPlan(t, state), 'subscription.west_orders')).toContain(
+      'ALTER SUBSCRIPTION "west_orders" SET (failover = false)',
+    );
+  });
+
+  it("the slot steep's own copy or a two-phase generate makes is a failover slot by the same rule as the subscription (torture seed ci-2)", () => {
+    const t = file();
+    const d = t.subscriptions.west_orders!;
+    expect(failoverSlot(t, d, PG18, PG18)).toBe(true);
+    expect(failoverSlot(t, d, PG16, PG18)).toBe(false);
+    expect(failoverSlot(t, d, PG18, PG16)).toBe(false);
+    expect(failoverSlot(t, { ...d, options: { ...d.options, failover: false } }, PG18, PG18)).toBe(false);
+    const alone = topology({
+      publications: [publication('orders_pub', 'east')],
+      subscriptions: [subscription('west_orders', 'west', 'east', ['orders_pub'])],
+    });
+    expect(failoverSlot(alone, alone.subscriptions.west_orders!, PG18, PG18)).toBe(false);
   });
 
   it('records what the subscriber applied only while it streams from a primary whose history was read', () => {

@@ -91,6 +91,23 @@ describe('renames: subscriptions', () => {
     expect(q.errors).toEqual([]);
   });
 
+  it('a renamed subscription a switchover released (disabled, slot NONE), declared enabled: false, plans nothing: its marker keeps the slot (torture seed b-2)', () => {
+    const t = renamedTo('west_orders_v2', { enabled: false });
+    const released = afterRename(appliedFrom(OLD), t, 'west_orders', 'west_orders_v2');
+    const o = at(released, 'west').subscriptions.west_orders_v2!;
+    o.slotNone = true;
+    o.enabled = false;
+    delete at(released, 'east').slots.west_orders;
+    const p = runPlan(t, released);
+    expect(p.errors).toEqual([]);
+    expect(p.steps).toEqual([]);
+    // enabled again: a replace on a new slot of the default name, the marker without the old one
+    t.subscriptions.west_orders_v2!.enabled = true;
+    const step = runPlan(t, released).steps.find((s) => s.address === 'subscription.west_orders_v2')!;
+    expect(step.action).toBe('replace');
+    expect(step.statements.map((s) => s.sql).join('\n')).not.toContain('slot=west_orders');
+  });
+
   it('renamedFrom renames, and other changes ride in the same step after the RENAME', () => {
     const t = renamedTo('west_v2', { renamedFrom: 'west_orders', options: { binary: true } });
     const p = runPlan(t, appliedFrom(OLD));

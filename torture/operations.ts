@@ -1,0 +1,409 @@
+import type { SwitchoverReport } from '../src/model/switchover.js';
+import { type CliResult, startSteep } from '../test/support/cli.js';
+import { standbyLeftBehind } from '../test/support/replicationData.js';
+import { tempDir } from '../test/support/tempDir.js';
+import { eventually, HANG_MS } from '../test/support/topologyFile.js';
+import type { Random } from './random.js';
+import { TABLES, type World } from './world.js';
+
+/**
+ * The catalog: each operation does what a user would, through the built CLI (dist/), and throws
+ * `OperationFailed` when steep answers otherwise than its docs say it would.
+ */
+export interface Operation {
+  name: string;
+  /** the versions it runs on (failover slots: 17+) */
+  runsOn?: (version: number) => boolean;
+  /** the world needs a physical standby of the publisher, with or without slot synchronisation */
+  standby?: 'synced' | 'unsynced';
+  run: (world: World, rnd: Random) => Promise<string>;
+}
+
+export class OperationFailed extends Error {}
+
+function expectCode(r: CliResult, codes: number[], what: string): void {
+  if (!codes.includes(r.code))
+    throw new OperationFailed(
+      `${what} exited ${r.code} (expected ${codes.join(' or ')}):\n${r.stdout}\n${r.stderr}`,
+    );
+}
+
+/** `steep apply`, retried while a killed run's session still holds the lock; then the re-plan is empty */
+async function apply(world: World, extra: string[] = []): Promise<void> {
+  const deadline = Date.now() + HANG_MS;
+  let r = await world.steep(['apply', '--auto-approve', ...extra]);
+  while (r.code === 1 && /another steep command holds the lock/.test(r.stderr) && Date.now() < deadline) {
+    await new Promise((res) => setTimeout(res, 500));
+    r = await world.steep(['apply', '--auto-approve', ...extra]);
+  }
+  expectCode(r, [0], 'steep apply');
+  if (world.file.method === 'two-phase' && /two-phase|snapshot generate/.test(r.stdout + r.stderr))
+    await twoPhase(world);
+  const again = await world.steep(['plan', '--detailed-exitcode']);
+  expectCode(again, [0], 'steep plan after apply (apply, then re-plan is a no-op)');
+}
+
+/** a two-phase init's second and third steps, when apply created the subscription disabled */
+async function twoPhase(world: World): Promise<void> {
+  const [row] = await world.subscriber.query<{ enabled: boolean }>(
+    'SELECT subenabled AS enabled FROM pg_subscription WHERE subname = $1',
+    [world.file.sub],
+  );
+  if (!row || row.enabled) return;
+  const dir = tempDir('torture-snapshot-');
+  expectCode(
+    await world.steep(['snapshot', 'generate', world.file.sub, '--output', dir]),
+    [0],
+    'steep snapshot generate',
+  );
+  let loaded = await world.steep(['snapshot', 'apply', world.file.sub, '--input', dir]);
+  if (
+    loaded.code === 1 &&
+    /set init\.existingData: truncate/.test(loaded.stderr) &&
+    !world.file.existingData
+  ) {
+    // as the refusal says: nothing was loaded; the same snapshot again, the tables emptied first
+    world.file.existingData = 'truncate';
+    world.writeFile();
+    loaded = await world.steep(['snapshot', 'apply', world.file.sub, '--input', dir]);
+  }
+  expectCode(loaded, [0], 'steep snapshot apply');
+}
+
+/** The first operation of every sequence: apply with the seed's init method. */
+export const initialApply: Operation = {
+  name: 'apply',
+  run: async (world) => {
+    await apply(world);
+    return `apply (init ${world.file.method})`;
+  },
+};
+
+const restartSubscriber: Operation = {
+  name: 'restart-subscriber',
+  run: async (world, rnd) => {
+    const mode = rnd.pick(['fast', 'immediate'] as const);
+    await world.subscriber.restart(mode);
+    return `restart pb (${mode})`;
+  },
+};
+
+const reinit: Operation = {
+  name: 'reinit',
+  run: async (world, rnd) => {
+    let args = rnd.chance(0.5) ? ['--full'] : ['--tables', `public.${rnd.pick(TABLES)}`];
+    let r = await world.steep(['reinit', world.file.sub, ...args]);
+    // a table others reference by foreign key: the refusal names the tables to reinit together
+    const both = /reinit both \(--tables ([^)]+)\)/.exec(r.stderr);
+    if (r.code === 1 && both) {
+      args = ['--tables', both[1]!];
+      r = await world.steep(['reinit', world.file.sub, ...args]);
+    }
+    expectCode(r, [0], `steep reinit ${args.join(' ')}`);
+    return `reinit ${args.join(' ')}`;
+  },
+};
+
+const verifyRepair: Operation = {
+  name: 'verify-repair',
+  run: async (world) => {
+    expectCode(await world.steep(['verify', world.file.sub, '--repair']), [0], 'steep verify --repair');
+    return 'verify --repair';
+  },
+};
+
+function nextName(name: string): string {
+  const m = /^(\D+)(\d+)$/.exec(name)!;
+  return `${m[1]}${Number(m[2]) + 1}`;
+}
+
+/** A subscription renamed with renamedFrom: in place, nothing copied. */
+async function renameSubscription(world: World): Promise<string> {
+  const from = world.file.sub;
+  world.file.sub = nextName(from);
+  world.file.subRenamedFrom = from;
+  world.writeFile();
+  return `${from} → ${world.file.sub}`;
+}
+
+const renameSub: Operation = {
+  name: 'rename-subscription',
+  run: async (world) => {
+    const what = await renameSubscription(world);
+    await apply(world);
+    world.file.subRenamedFrom = undefined;
+    world.writeFile();
+    return `rename subscription ${what}`;
+  },
+};
+
+/**
+ * A publication renamed: renamedFrom is refused while the subscription reads it (docs: Renames),
+ * so the safe path the refusal names: the new one beside the old, then the old one dropped.
+ */
+const renamePub: Operation = {
+  name: 'rename-publication',
+  run: async (world) => {
+    const old = world.file.pubs[0]!;
+    const next = nextName(old);
+    const refusedYaml = world
+      .yaml({ pubs: [next] })
+      .replace(`  ${next}:\n`, `  ${next}:\n    renamedFrom: ${old}\n`);
+    const saved = world.yaml();
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(world.path, refusedYaml);
+    const refused = await world.steep(['plan']);
+    writeFileSync(world.path, saved);
+    expectCode(refused, [1], 'steep plan of a publication renamed while a subscription reads it');
+    world.file.pubs = [old, next];
+    world.writeFile();
+    await apply(world);
+    world.file.pubs = [next];
+    world.writeFile();
+    await apply(world, ['--allow-destroy']);
+    return `rename publication ${old} → ${next} (beside, then the old one dropped)`;
+  },
+};
+
+/** SIGKILL of apply at a step boundary (a subscription rename under way), then apply again. */
+const killApply: Operation = {
+  name: 'kill-apply',
+  run: async (world, rnd) => {
+    const what = await renameSubscription(world);
+    const point = rnd.pick(['apply.started', 'apply.step_started', 'apply.step_completed']);
+    const run = startSteep(
+      ['apply', '--auto-approve', '--log-format', 'json', '-c', world.path],
+      world.env(),
+    );
+    run
+      .when((e) => e.event === point)
+      .then(
+        () => run.child.kill('SIGKILL'),
+        () => {},
+      );
+    const exited = await run.exited;
+    world.say(`steep apply killed at ${point}: ${exited.signal ?? exited.code}`);
+    await apply(world);
+    world.file.subRenamedFrom = undefined;
+    world.writeFile();
+    return `SIGKILL apply at ${point} (rename ${what}), apply again`;
+  },
+};
+
+/**
+ * `steep init cancel` of a streaming subscription is a destroy (drops it and its slot, keeps the
+ * rows); the next apply copies again only with existingData: truncate (docs/steep-yaml.md).
+ */
+const cancelAndCopyAgain: Operation = {
+  name: 'init-cancel',
+  run: async (world) => {
+    expectCode(
+      await world.steep(['init', 'cancel', world.file.sub, '--allow-destroy', '--auto-approve']),
+      [0],
+      'steep init cancel --allow-destroy',
+    );
+    const gap = await world.steep(['plan']);
+    // a two-phase init loads its snapshot over what is there; the other methods need truncate
+    if (world.file.existingData !== 'truncate' && world.file.method !== 'two-phase') {
+      expectCode(gap, [1], 'steep plan over the rows the cancel kept (a data-gap error)');
+      world.file.existingData = 'truncate';
+      world.writeFile();
+    }
+    await apply(world);
+    return 'init cancel --allow-destroy, apply with existingData: truncate';
+  },
+};
+
+/**
+ * `steep switchover` (with or without --reverse), the application pointed at the new primary,
+ * then the rollback exactly as the cutover report prints it and the application pointed back;
+ * then the declared subscription made again as the plan asks.
+ */
+const switchover: Operation = {
+  name: 'switchover',
+  runsOn: (v) => v >= 16,
+  run: async (world, rnd) => {
+    const reverse = rnd.chance(0.5);
+    const args = ['switchover', world.file.sub, '--grace', '1s', '--json', ...(reverse ? ['--reverse'] : [])];
+    const done = await world.steep(args);
+    expectCode(done, [0], `steep ${args.join(' ')}`);
+    const report = JSON.parse(done.stdout) as SwitchoverReport;
+    await world.stopWriters();
+    const ackedOnPbBefore = new Set(world.acknowledged().get('pb') ?? []);
+    world.primary = 'pb';
+    world.startWriters();
+    // README: point the application at the new primary, set enabled: false in steep.yaml
+    world.file.disabled = true;
+    world.writeFile();
+    expectCode(
+      await world.steep(['plan', '--detailed-exitcode']),
+      [0],
+      'steep plan after the switchover with enabled: false',
+    );
+    world.followUp = rollback(report, reverse, ackedOnPbBefore);
+    return `switchover${reverse ? ' --reverse' : ''}`;
+  },
+};
+
+/**
+ * The rollback exactly as the cutover report prints it, the application pointed back; then the
+ * declared subscription made again as the plan asks (its slot was dropped at the release).
+ */
+function rollback(report: SwitchoverReport, reverse: boolean, ackedOnPbBefore: Set<number>): Operation {
+  return {
+    name: 'rollback',
+    run: async (world) => {
+      let verified: CliResult | null = null;
+      for (const step of report.rollback) {
+        if (step.command) {
+          const ran = await world.steep(step.command.replace(/^steep /, '').split(' '));
+          expectCode(ran, [0, 2], step.command);
+          if (step.command.startsWith('steep verify')) verified = ran;
+        } else if (step.sql && step.node) {
+          const node = world.node(step.node === 'pa' ? world.file.publisher : step.node);
+          if (/repeat until true/.test(step.why))
+            await eventually(
+              async () => Object.values((await node.query(step.sql!))[0] ?? {})[0] === true,
+              HANG_MS,
+              step.sql,
+            );
+          else await node.query(step.sql);
+        } else if (/point the application back/.test(step.why)) {
+          await world.stopWriters();
+          world.primary = 'pa';
+          world.startWriters();
+        }
+      }
+      if (!reverse) {
+        // nothing carries pb's writes back: those the rollback's verify counted stay on pb
+        await world.stopWriters();
+        const onPa = new Set(
+          (await world.publisher.query<{ id: string }>('SELECT id::text AS id FROM public.t_ids')).map((r) =>
+            Number(r.id),
+          ),
+        );
+        const stayed = (world.acknowledged().get('pb') ?? []).filter(
+          (id) => !ackedOnPbBefore.has(id) && !onPa.has(id),
+        );
+        const counted = new RegExp(`extra ${stayed.length}\\b`).test(verified?.stdout ?? '');
+        world.startWriters();
+        if (stayed.length > 0 && !counted)
+          throw new OperationFailed(
+            `the rollback's steep verify does not count the ${stayed.length} row(s) acknowledged on pb that stay there:\n${verified?.stdout}`,
+          );
+        for (const id of stayed) world.forgiven.add(id);
+      }
+      // the declared subscription again: its slot is gone, so the plan asks for a copy
+      world.file.disabled = undefined;
+      world.writeFile();
+      const plan = await world.steep(['plan']);
+      if (plan.code !== 0 && /data-gap|existingData: truncate/.test(plan.stdout + plan.stderr)) {
+        world.file.existingData = 'truncate';
+        world.writeFile();
+      }
+      await apply(world, ['--allow-destroy']);
+      return 'rollback as printed, apply --allow-destroy';
+    },
+  };
+}
+
+type FailoverKind = 'ready' | 'lagging' | 'no-slot';
+
+/**
+ * A publisher failover mid-load (PostgreSQL 17+: failover slots): pa stopped immediately (a
+ * crash), its standby promoted, steep.yaml pointed at it (the dead node no longer its standby),
+ * apply. `ready`: synchronized_standby_slots guards the standby and status --check found the
+ * subscription ready first. `lagging`: unguarded, the standby's WAL receiver stopped while the
+ * subscriber applies on. `no-slot`: the standby runs without sync_replication_slots. Rows
+ * acknowledged on pa that its standby never received are lost as asynchronous physical
+ * replication loses them; then the repair steep names follows (`failover-repair`).
+ */
+function failover(kind: FailoverKind): Operation {
+  return {
+    name: `failover-${kind}`,
+    runsOn: (v) => v >= 17,
+    standby: kind === 'no-slot' ? 'unsynced' : 'synced',
+    run: async (world, rnd) => {
+      const pa = world.node('pa');
+      const standby = world.node('pa_standby') as typeof pa & { promote(): Promise<void> };
+      if (kind === 'ready') {
+        await pa.query("ALTER SYSTEM SET synchronized_standby_slots = 'pa_standby'");
+        await pa.query('SELECT pg_reload_conf()');
+        let check: CliResult | null = null;
+        const ready = async () => {
+          check = await world.steep(['status', '--check']);
+          return check.code === 0;
+        };
+        await eventually(ready, HANG_MS, 'status --check to find it ready for a failover').catch(async () => {
+          const slots = await pa.query<{ slot_name: string; failover: boolean }>(
+            "SELECT slot_name, failover FROM pg_replication_slots WHERE slot_type = 'logical'",
+          );
+          throw new OperationFailed(
+            `status --check never found it ready for a failover (logical slots on pa: ${JSON.stringify(slots)}):\n${check?.stdout}${check?.stderr}`,
+          );
+        });
+        await apply(world);
+      } else if (kind === 'lagging') {
+        await standbyLeftBehind(standby, world.subscriber);
+      }
+      // a monitor runs steep while the subscriber streams from pa
+      await world.steep(['status']);
+      await pa.stop('immediate');
+      if (kind === 'lagging') await standby.query('ALTER SYSTEM RESET primary_conninfo');
+      await standby.promote();
+      await world.stopWriters();
+      const onNew = new Set(
+        (await standby.query<{ id: string }>('SELECT id::text AS id FROM public.t_ids')).map((r) =>
+          Number(r.id),
+        ),
+      );
+      const lost = (world.acknowledged().get('pa') ?? []).filter(
+        (id) => !onNew.has(id) && !world.forgiven.has(id),
+      );
+      for (const id of lost) world.forgiven.add(id);
+      world.say(
+        `failover: ${lost.length} id(s) acknowledged on pa never reached its standby (asynchronous physical replication)`,
+      );
+      world.primary = 'pa_standby';
+      world.startWriters();
+      world.file.publisher = 'pa_standby';
+      // the old primary stays listed as a standby (down), or goes until it follows (as status advises)
+      world.file.standby = rnd.chance(0.5) ? 'pa' : undefined;
+      world.writeFile();
+      const repointed = await world.steep(['apply', '--auto-approve']);
+      expectCode(repointed, [0], 'steep apply after the failover');
+      world.followUp = failoverRepair;
+      return `failover (${kind}, ${world.file.standby ? 'old primary listed as standby' : 'no standby listed'}): ${lost.length} acknowledged on pa lost with it`;
+    },
+  };
+}
+
+/** What steep names after a failover: `steep reinit SUB --full` when it found a gap, else nothing. */
+const failoverRepair: Operation = {
+  name: 'failover-repair',
+  run: async (world) => {
+    const check = await world.steep(['status', '--check']);
+    world.say(check.stdout + check.stderr);
+    const repair = `steep reinit ${world.file.sub} --full`;
+    const said = check.stdout.concat(check.stderr);
+    // the way out it names, or (its slot gone from the new primary) the one verify names
+    if (check.code !== 2 || !(said.includes(repair) || /its slot is gone from/.test(said)))
+      return 'nothing to repair';
+    expectCode(await world.steep(['reinit', world.file.sub, '--full']), [0], repair);
+    return 'reinit --full, as status named it';
+  },
+};
+
+export const CATALOG: Operation[] = [
+  restartSubscriber,
+  reinit,
+  verifyRepair,
+  renameSub,
+  renamePub,
+  killApply,
+  cancelAndCopyAgain,
+  switchover,
+  failover('ready'),
+  failover('lagging'),
+  failover('no-slot'),
+];

@@ -1,0 +1,221 @@
+import { writeFileSync } from 'node:fs';
+import type { PgMajor } from '../src/sandbox/binaries.js';
+import { type IdWriter, roleClient, startIdWriter, writeLoop } from '../test/support/appWriter.js';
+import { type CliResult, runSteep, writeConfig } from '../test/support/cli.js';
+import { startCluster, startStandby, type TestCluster, type TestNode } from '../test/support/cluster.js';
+import { nodesYaml, passwordEnv } from '../test/support/topologyFile.js';
+import type { Operation } from './operations.js';
+
+/**
+ * The world one seeded sequence runs in: a publisher `pa` and a subscriber `pb` (on 17+ with
+ * failover ops, a physical standby `pa_standby` of pa declared as its standby), the steep.yaml a
+ * user keeps for them, and the application: role `torture_app` (not a superuser) writing in
+ * autocommit on the node it is pointed at — client-side ids into `t_ids` (each acknowledged id
+ * logged), and a parent with an identity column plus a child with a foreign key to it.
+ */
+
+export const APP = { user: 'torture_app', password: 'torture-app-secret-1' };
+export const TABLES = ['t_ids', 't_parent', 't_child'];
+export const FIRST_CLIENT_ID = 1_000_000;
+
+export type InitMethod = 'snapshot' | 'own-copy' | 'two-phase';
+
+export interface FileState {
+  /** the publications the subscription reads (more than one mid-way through a rename) */
+  pubs: string[];
+  sub: string;
+  subRenamedFrom?: string;
+  method: InitMethod;
+  existingData?: 'truncate';
+  /** `enabled: false`, as README says to set after a switchover: the writes went the other way */
+  disabled?: boolean;
+  /** the node steep.yaml names as the publisher (after a failover: the promoted standby) */
+  publisher: 'pa' | 'pa_standby';
+  standby?: 'pa' | 'pa_standby';
+}
+
+export class World {
+  readonly nodes: Record<string, TestNode>;
+  file: FileState;
+  path = '';
+  /** the node the application is pointed at: the one steep calls primary */
+  primary: string;
+  /** acknowledged ids of writers already stopped, by node */
+  private acked = new Map<string, number[]>();
+  /** ids the application lost where PostgreSQL must lose them, and steep said so */
+  forgiven = new Set<number>();
+  private nextId = FIRST_CLIENT_ID;
+  private writers: Array<{ ids: IdWriter; family: () => Promise<void> }> = [];
+  readonly log: string[] = [];
+  /** an operation the last one requires next (a switchover's rollback) */
+  followUp: Operation | null = null;
+
+  constructor(
+    readonly version: PgMajor,
+    readonly cluster: TestCluster,
+    method: InitMethod,
+    readonly standby: (TestNode & { promote(): Promise<void> }) | null,
+  ) {
+    this.nodes = Object.fromEntries(cluster.nodes.map((n) => [n.name, n]));
+    if (standby) this.nodes[standby.name] = standby;
+    this.file = {
+      pubs: ['tp1'],
+      sub: 'ts1',
+      method,
+      publisher: 'pa',
+      standby: standby ? 'pa_standby' : undefined,
+    };
+    this.primary = 'pa';
+    this.writeFile();
+  }
+
+  node(name: string): TestNode {
+    const n = this.nodes[name];
+    if (!n) throw new Error(`no node ${name}`);
+    return n;
+  }
+
+  get publisher(): TestNode {
+    return this.node(this.file.publisher);
+  }
+
+  get subscriber(): TestNode {
+    return this.node('pb');
+  }
+
+  say(line: string): void {
+    this.log.push(line);
+    if (process.env.TORTURE_DEBUG) console.log(`[torture] ${line}`);
+  }
+
+  /** steep.yaml as the user keeps it now */
+  yaml(over: Partial<FileState> = {}): string {
+    const f = { ...this.file, ...over };
+    const pub = this.node(f.publisher);
+    const init = [
+      '    init:',
+      `      method: ${f.method === 'own-copy' ? 'snapshot' : f.method}`,
+      ...(f.method === 'own-copy' ? ['      parallel: 2'] : []),
+      ...(f.existingData ? [`      existingData: ${f.existingData}`] : []),
+    ];
+    return [
+      'version: 1',
+      'topology: torture',
+      'nodes:',
+      '  pa:',
+      `    url: postgres://postgres@127.0.0.1:${pub.port}/app`,
+      `    password: \${env:PA_PGPASSWORD}`,
+      ...(f.standby
+        ? ['    standbys:', `      - postgres://postgres@127.0.0.1:${this.node(f.standby).port}/app`]
+        : []),
+      nodesYaml([this.subscriber]).replace('nodes:\n', ''),
+      'settings:',
+      '  lockTimeout: 2s',
+      'publications:',
+      ...f.pubs.flatMap((p) => [
+        `  ${p}:`,
+        '    node: pa',
+        `    tables: [${TABLES.map((t) => `public.${t}`).join(', ')}]`,
+      ]),
+      'subscriptions:',
+      `  ${f.sub}:`,
+      '    node: pb',
+      '    from: pa',
+      `    publications: [${f.pubs.join(', ')}]`,
+      ...(f.subRenamedFrom ? [`    renamedFrom: ${f.subRenamedFrom}`] : []),
+      ...(f.disabled ? ['    enabled: false'] : []),
+      ...init,
+      '',
+    ].join('\n');
+  }
+
+  writeFile(): void {
+    if (this.path === '') this.path = writeConfig(this.yaml());
+    else writeFileSync(this.path, this.yaml());
+  }
+
+  env(): Record<string, string> {
+    const env = passwordEnv(Object.values(this.nodes));
+    // the file's node `pa` is whichever node is the publisher of the moment
+    return { ...env, PA_PGPASSWORD: this.publisher.password };
+  }
+
+  /** steep as the user runs it, on this world's file */
+  async steep(args: string[], timeoutMs = 180_000): Promise<CliResult> {
+    const r = await runSteep([...args, '-c', this.path], { env: this.env(), timeoutMs });
+    this.say(`steep ${args.join(' ')} → ${r.code}`);
+    return r;
+  }
+
+  startWriters(): void {
+    const ids = startIdWriter(
+      this.nodes,
+      APP,
+      'public.t_ids',
+      () => this.primary,
+      () => ++this.nextId,
+    );
+    const family = writeLoop(
+      () => this.primary,
+      (at) => roleClient(this.node(at), APP),
+      async (client) => {
+        await client.query(
+          "WITH p AS (INSERT INTO public.t_parent (v) VALUES (md5(random()::text)) RETURNING id) INSERT INTO public.t_child (parent_id, v) SELECT id, 'child' FROM p",
+        );
+      },
+      () => {},
+    );
+    this.writers.push({ ids, family });
+  }
+
+  async stopWriters(): Promise<void> {
+    for (const w of this.writers.splice(0)) {
+      await Promise.all([w.ids.stop(), w.family()]);
+      for (const [node, ids] of w.ids.acknowledged())
+        this.acked.set(node, [...(this.acked.get(node) ?? []), ...ids]);
+    }
+  }
+
+  /** every id acknowledged so far, by the node that acknowledged it (writers stopped) */
+  acknowledged(): Map<string, number[]> {
+    return this.acked;
+  }
+}
+
+/** Start the nodes, the schema on both, the role and the first rows. */
+export async function startWorld(
+  version: PgMajor,
+  method: InitMethod,
+  standbyKind: 'synced' | 'unsynced' | null,
+): Promise<World> {
+  const cluster = await startCluster({ nodes: ['pa', 'pb'], version });
+  try {
+    for (const n of cluster.nodes) {
+      await n.query(`CREATE ROLE ${APP.user} LOGIN PASSWORD '${APP.password}'`);
+      await n.query('CREATE TABLE public.t_ids (id bigint PRIMARY KEY, v text NOT NULL)');
+      await n.query(
+        'CREATE TABLE public.t_parent (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, v text NOT NULL)',
+      );
+      await n.query(
+        'CREATE TABLE public.t_child (id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, parent_id bigint NOT NULL REFERENCES public.t_parent (id), v text NOT NULL)',
+      );
+      await n.query(`GRANT SELECT, INSERT ON ${TABLES.map((t) => `public.${t}`).join(', ')} TO ${APP.user}`);
+    }
+    const pa = cluster.node('pa');
+    await pa.query('INSERT INTO public.t_ids (id, v) SELECT g, md5(g::text) FROM generate_series(1, 3000) g');
+    await pa.query('INSERT INTO public.t_parent (v) SELECT md5(g::text) FROM generate_series(1, 1000) g');
+    await pa.query("INSERT INTO public.t_child (parent_id, v) SELECT id, 'seed' FROM public.t_parent");
+    await pa.query('ANALYZE');
+    const standby = standbyKind
+      ? await startStandby(cluster, 'pa', {
+          name: 'pa_standby',
+          slot: 'pa_standby',
+          settings: standbyKind === 'unsynced' ? { sync_replication_slots: 'off' } : {},
+        })
+      : null;
+    return new World(version, cluster, method, standby);
+  } catch (err) {
+    await cluster.stop();
+    throw err;
+  }
+}
