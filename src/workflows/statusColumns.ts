@@ -103,18 +103,19 @@ export async function setRoleObstaclesOf(
   failing: readonly SyncFacts[],
 ): Promise<Map<string, string[]>> {
   const out = new Map<string, string[]>();
-  const byNode = new Map<string, SyncFacts[]>();
+  const byNode = new Map<string, { version: number; subs: SyncFacts[] }>();
   for (const f of failing) {
     const n = observed.nodes[f.node];
-    if (n?.reachable && n.serverVersion >= PG16) byNode.set(f.node, [...(byNode.get(f.node) ?? []), f]);
+    if (n?.reachable && n.serverVersion >= PG16)
+      byNode.set(f.node, { version: n.serverVersion, subs: [...(byNode.get(f.node)?.subs ?? []), f] });
   }
   const limited = connectionLimit(topology.settings.maxConnections);
   await Promise.all(
-    [...byNode].map(([node, subs]) =>
+    [...byNode].map(([node, { version, subs }]) =>
       limited(() =>
         withSession(nodeSession(topology, node, 'steep status'), async (client) => {
           for (const f of subs) {
-            const d = await readSetRoleDenied(client, PG16, f.subscription); // byNode holds 16+ only
+            const d = await readSetRoleDenied(client, version, f.subscription);
             out.set(`${node}/${f.subscription}`, setRoleDeniedText(f.subscription, node, d));
           }
         }).catch(() => {}),

@@ -7,9 +7,9 @@ import {
   type RestrictedFunction,
 } from '../../model/privileges.js';
 import { displayTable, quoteIdent } from '../../model/sql.js';
-import type { SubscriptionSpec, TableName, Topology } from '../../model/topology.js';
-import { qualifiedName } from '../../model/topology.js';
+import type { SubscriptionSpec, Topology } from '../../model/topology.js';
 import { PG15, PG16 } from '../../model/versions.js';
+import { byOwner } from './preflightPrivileges.js';
 
 /**
  * `steep grants` (pure): per node, the SQL the cloud's admin role (rds_superuser,
@@ -86,22 +86,6 @@ function lacking(node: ObservedNode | undefined) {
   };
 }
 
-/** The owners of `tables` on `node` whose tables fail `has`, each with its tables; null when not read. */
-function owners(
-  node: ObservedNode | undefined,
-  tables: readonly TableName[],
-  has: (t: NonNullable<ObservedNode['tables'][string]>) => boolean | undefined,
-): Array<[string, string[]]> | null {
-  if (!node) return null;
-  const by = new Map<string, string[]>();
-  for (const t of tables) {
-    const o = node.tables[qualifiedName(t)];
-    if (!o?.owner || has(o) !== false) continue;
-    by.set(o.owner, [...(by.get(o.owner) ?? []), displayTable(t)]);
-  }
-  return [...by].sort(([a], [b]) => compareText(a, b));
-}
-
 /** The role joins each owner role (the application keeps its tables), or, not read, says how. */
 function joinOwners(
   found: Array<[string, string[]]> | null,
@@ -143,7 +127,7 @@ function publisherGrants(topology: Topology, name: string, f: GrantFacts): strin
   if (tables.length > 0) {
     lines.push(
       ...joinOwners(
-        owners(f.node, tables, (t) => t.owned),
+        f.node ? byOwner(f.node, tables, (t) => t.owned === false) : null,
         role,
         f.serverVersion >= PG16 ? ' WITH INHERIT TRUE' : '',
         "CREATE PUBLICATION … FOR TABLE: only a table's owner, or a member of its owner role, may publish it",
@@ -185,7 +169,7 @@ function subscriberGrants(
     const tables = subs.flatMap((s) => s.publications.flatMap((p) => topology.publications[p]?.tables ?? []));
     lines.push(
       ...joinOwners(
-        owners(f.node, tables, (t) => t.canSetRole),
+        f.node ? byOwner(f.node, tables, (t) => t.canSetRole === false) : null,
         role,
         ' WITH SET TRUE',
         `runAsOwner false: the subscription's workers apply as each table's owner, so ${role} must be able to SET ROLE to it`,

@@ -128,8 +128,8 @@ function checkSetRoleToOwners(
     );
 }
 
-/** The observed tables among `tables` on `node` that `lacks`, by owner. */
-function byOwner(
+/** The observed tables among `tables` on `node` that `lacks`, by owner (also `steep grants`' owner roles). */
+export function byOwner(
   node: ObservedNode,
   tables: readonly TableName[],
   lacks: (t: ObservedTable) => boolean,
