@@ -1,6 +1,6 @@
 // bench fingerprint: `steep schema fingerprint` on 1,000 tables of 10 columns, against the bare
 // fingerprint SQL sent by psql in the same run. Targets: < 1 s (reference SC-003), and a ratio
-// ≤ 1.1× once the CLI's own start is taken off (SPEC §13).
+// ≤ 1.1× once the CLI's own start is taken off (docs/benchmarks.md).
 import { writeFileSync } from 'node:fs';
 import { fingerprintsQuery, QUALIFY_NAMES } from '../dist/catalog/queries/columns.js';
 import { benchFile, inline, median, psql, report, sql, startNodes, steep, time } from './common.mjs';

@@ -1,8 +1,8 @@
 // bench init-snapshot: `steep apply` of a snapshot init until synchronized, against the same
 // subscription created by hand (CREATE SUBSCRIPTION, then polling pg_subscription_rel every 100 ms
-// until every table is ready), in the same run on the same nodes. Target ≤ 1.05× (SPEC §13).
+// until every table is ready), in the same run on the same nodes. Target ≤ 1.05× (docs/benchmarks.md).
 //
-//   BENCH_MB      data on the publisher, MB (default 1024, as SPEC §13: 1 GB over 20 tables)
+//   BENCH_MB      data on the publisher, MB (default 1024, as docs/benchmarks.md: 1 GB over 20 tables)
 //   BENCH_TABLES  tables it is spread over (default 20)
 //   BENCH_RUNS    runs of each, alternating (default 2)
 //   BENCH_DEBUG   print each steep run's events (timestamps of the init's state changes)

@@ -2,7 +2,7 @@
 // (steep's own copy: the table is above init.splitAbove, so it is split into key ranges copied on
 // 4 sessions at the slot's exported snapshot) against the native `copy_data = true` (one table
 // sync worker: `parallel: 1` and splitAbove above the table), create → synchronized, in the same
-// run on the same nodes. Target ≥ 1.3× faster (SPEC §13); steep's peak RSS during the copy
+// run on the same nodes. Target ≥ 1.3× faster (docs/benchmarks.md); steep's peak RSS during the copy
 // < 200 MB. How it scales with cores: BENCH_PARALLEL=1,2,4 on this machine's cores. Which copy
 // each run took is read from its plan (`init.copy`: steep or postgresql), never assumed: at a
 // small BENCH_MB, `parallel: 1` leaves the table below init.splitAbove, so PostgreSQL copies it.

@@ -1,7 +1,7 @@
 // bench merge-analyze: `steep merge analyze` of two nodes holding 1 M rows each with 1 % of them
 // conflicting (same key, another row), against the baseline "stream `SELECT key, md5(row::text)`
 // ordered by key from both nodes with psql and compare", in the same run. Target ≤ 0.7×
-// (SPEC §13). Two tables, measured apart: `mc` whose conflicts come in runs of 100 neighbouring
+// (docs/benchmarks.md). Two tables, measured apart: `mc` whose conflicts come in runs of 100 neighbouring
 // keys (the rows one region changed: most key ranges identical), `mu` whose conflicts are spread
 // uniformly (every key range differs somewhere). Then SC-009: the reconcile of a merge with
 // 100,000 conflicting rows (`prefer:n0`): its time and the process's peak RSS.

@@ -1,6 +1,6 @@
 // bench plan-scale: `steep plan` (and `drift`, `status`, `metrics --once`: BENCH_COMMANDS) at 10,
 // 30 and 100 nodes (BENCH_SIZES; the fleet: BENCH_SIZES=100,1000 BENCH_TABLES=20), against
-// itself at the smallest size (SPEC §13).
+// itself at the smallest size (docs/benchmarks.md).
 // Nodes are databases spread over a few local servers (the hub alone on one), 100 tables each; every node has a
 // publication of its tables and every node but the hub subscribes to the hub's (a star; the
 // subscriptions are still to be created, `init: none`, so the plan reads each node once and

@@ -1,7 +1,7 @@
 // bench snapshot: two-phase init's `steep snapshot generate` and `steep snapshot apply --no-wait`
 // against psql's `\copy … to` / `\copy … from` of the same tables, one psql per table, with the
 // same parallelism, in the same run on the same nodes. Target: each ≥ 0.9× the baseline's
-// throughput (SPEC §13, reference SC-005). Also steep's peak RSS (memory flat in table size).
+// throughput (docs/benchmarks.md). Also steep's peak RSS (memory flat in table size).
 //
 //   BENCH_MB        data on the publisher, MB (default 1024)
 //   BENCH_TABLES    tables it is spread over (default 8)

@@ -1,7 +1,7 @@
 // bench verify: `steep verify` of 2 tables × 1 M rows on a live pair (a writer inserting on the
 // publisher throughout) against the baseline "stream `SELECT key, md5(row::text)` ordered by key
 // from both nodes with psql and compare", both tables at a time, in the same run. Target ≤ 0.7×
-// (SPEC §13). Also: linear in rows — verify of a table of half the rows takes about half the time.
+// (docs/benchmarks.md). Also: linear in rows — verify of a table of half the rows takes about half the time.
 //
 //   BENCH_ROWS  rows per table (default 1,000,000)
 //   BENCH_RUNS  runs of each, alternating (default 3)
