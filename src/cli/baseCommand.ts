@@ -133,20 +133,25 @@ export abstract class SteepCommand extends Command {
       .filter((l) => l !== '' && !/^See more help with/.test(l));
     if (/^The following errors? occurred:$/.test(lines[0] ?? '') && lines.length > 1)
       return `\`${command}\`: ${lines.slice(1).join('; ')}`;
+    // a flag's own parse refused its value: `Parsing --flag` then the reason
+    const parsing = /^Parsing (--\S+)/.exec(lines[0] ?? '');
+    if (parsing && lines.length > 1) return `${parsing[1]}: ${lines.slice(1).join('; ')}`;
     return lines[0] ?? error.message;
   }
 
   protected override async catch(
     error: Error & { exitCode?: number; oclif?: { exit?: number } },
   ): Promise<unknown> {
-    // oclif's own flag/argument parse errors and this.exit() carry an exit code
-    if (error.oclif?.exit !== undefined && !(error instanceof SteepError)) {
-      if (error.oclif.exit === 0) return;
+    // oclif's own flag/argument parse errors and this.exit() carry an exit code; a flag's own
+    // parse function's error comes back as `Parsing --flag` without one
+    const exit = error.oclif?.exit ?? (/^Parsing --/.test(error.message) ? 2 : undefined);
+    if (exit !== undefined && !(error instanceof SteepError)) {
+      if (exit === 0) return;
       // a parse that failed was still a parse: oclif would warn the command never called it
       this.parsed = true;
       if (error.message && !/^EEXIT/.test(error.message)) this.err(`error: ${this.misuse(error)}`);
       // oclif exits 2 on a bad flag or argument; steep keeps 2 for "changes or drift found"
-      process.exitCode = error.oclif.exit === 2 ? 1 : error.oclif.exit;
+      process.exitCode = exit === 2 ? 1 : exit;
       return;
     }
     if (error instanceof SteepError) {

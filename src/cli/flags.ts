@@ -82,10 +82,18 @@ export const allowHazardFlag = {
   'allow-hazard': Flags.string({
     summary:
       'Allow steps with this hazard to run (repeatable): truncates-data, data-gap, rewrites-table, blocks-writes, drops-slot.',
-    options: [...GATED_HAZARDS],
     multiple: true,
     // one value per flag: `apply --allow-hazard data-gap plan.json` keeps plan.json the PLAN
     multipleNonGreedy: true,
+    delimiter: ',',
     helpValue: 'HAZARD',
+    parse: async (name) => {
+      if ((GATED_HAZARDS as readonly string[]).includes(name)) return name;
+      throw new Error(
+        name === 'drops-object'
+          ? 'drops-object is not allowed by name: a step that drops a publication, subscription or slot runs with --allow-destroy'
+          : `${name} is not a hazard allowed by name; it takes one of ${GATED_HAZARDS.join(', ')} (the other hazards need no flag)`,
+      );
+    },
   }),
 };

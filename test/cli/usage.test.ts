@@ -50,6 +50,14 @@ describe('misuse exits 1 with what was meant', () => {
     ],
     [['apply', '--no-wiat'], 'error: `steep apply` has no flag --no-wiat; did you mean --no-wait?'],
     [['drift', '--zzzzzz'], 'error: `steep drift` has no flag --zzzzzz (see `steep drift --help`)'],
+    [
+      ['apply', '--allow-hazard', 'drops-object'],
+      'error: --allow-hazard: drops-object is not allowed by name: a step that drops a publication, subscription or slot runs with --allow-destroy',
+    ],
+    [
+      ['plan', '--allow-hazard', 'data-gap,truncate'],
+      'error: --allow-hazard: truncate is not a hazard allowed by name; it takes one of truncates-data, data-gap, rewrites-table, blocks-writes, drops-slot (the other hazards need no flag)',
+    ],
   ])('steep %j', async (args, expected) => {
     expect(await misuse(args)).toBe(expected);
   });
