@@ -44,13 +44,9 @@ export async function compareSession(
   });
 }
 
-export function ident(c: string): string {
-  return quoteIdent(c);
-}
-
 /** An expression ordered byte-wise when it has a collation. */
 function ordered(k: KeyColumn): string {
-  return k.collatable ? `${ident(k.name)} COLLATE "C"` : ident(k.name);
+  return k.collatable ? `${quoteIdent(k.name)} COLLATE "C"` : quoteIdent(k.name);
 }
 
 /**
@@ -59,7 +55,7 @@ function ordered(k: KeyColumn): string {
  * key's `::text` — which would order integers as text.
  */
 function mergeOrder(table: TableName, k: KeyColumn): string {
-  const column = `${quoteTable(table)}.${ident(k.name)}`;
+  const column = `${quoteTable(table)}.${quoteIdent(k.name)}`;
   return k.integer ? column : `${column}::text COLLATE "C"`;
 }
 
@@ -72,8 +68,8 @@ export function rowHash(side: CompareSide): string {
   const byValue = new Map(side.byValue.map((c) => [c.name, c.collatable]));
   const fields = side.columns.map((c) => {
     const collatable = byValue.get(c);
-    if (collatable === undefined) return `${ident(c)}::text COLLATE "C"`;
-    return collatable ? `${ident(c)} COLLATE "C"` : ident(c);
+    if (collatable === undefined) return `${quoteIdent(c)}::text COLLATE "C"`;
+    return collatable ? `${quoteIdent(c)} COLLATE "C"` : quoteIdent(c);
   });
   return `pg_catalog.hash_record_extended(ROW(${fields.join(', ')}), 0)`;
 }
@@ -123,15 +119,15 @@ function bucket(side: CompareSide, bounds: string[]): string {
 /** The group of a row (Grouping): its run of key values, or its chunk and the low bits of its key's hash. */
 function group(side: CompareSide, g: Grouping): string {
   if (g.steps) {
-    const k = ident(side.keys[0]!.name);
+    const k = quoteIdent(side.keys[0]!.name);
     const { lo, width, count } = g.steps;
     return `(CASE WHEN ${k} < (${lo}) THEN -1 WHEN ${k} >= (${lo + width * count}) THEN ${count} ELSE (${k}::int8 - (${lo})) / ${width} END)`;
   }
   if (g.subs <= 1) return bucket(side, g.bounds);
   const only = side.keys.length === 1 ? side.keys[0]! : null;
   const keyHash = only?.integer
-    ? `pg_catalog.hashint8extended(${ident(only.name)}::int8, 0)`
-    : `pg_catalog.hashtextextended(ROW(${side.keys.map((k) => ident(k.name)).join(', ')})::text COLLATE "C", 0)`;
+    ? `pg_catalog.hashint8extended(${quoteIdent(only.name)}::int8, 0)`
+    : `pg_catalog.hashtextextended(ROW(${side.keys.map((k) => quoteIdent(k.name)).join(', ')})::text COLLATE "C", 0)`;
   return `(${bucket(side, g.bounds)}::int8 * ${g.subs} + (${keyHash} & ${g.subs - 1}))`;
 }
 
@@ -172,7 +168,7 @@ function groupFilter(side: CompareSide, g: Grouping, groups: number[]): string[]
   if (g.steps) {
     const ranges = stepRanges(g.steps, groups);
     if (ranges.length > INDEX_RANGES) return [inList()];
-    const k = ident(side.keys[0]!.name);
+    const k = quoteIdent(side.keys[0]!.name);
     return [`(${ranges.map(([from, to]) => `${k} BETWEEN ${from} AND ${to}`).join(' OR ')})`];
   }
   if (g.bounds.length === 0 && g.subs <= 1) return [];
@@ -214,7 +210,7 @@ export async function denseKeyEnds(
   const k = side.keys[0]!;
   if (side.keys.length !== 1 || !k.integer) return null;
   const { rows: ends } = await client.query<{ lo: string | null; hi: string | null }>(
-    `SELECT min(${ident(k.name)})::text AS lo, max(${ident(k.name)})::text AS hi FROM ${quoteTable(side.table)}`,
+    `SELECT min(${quoteIdent(k.name)})::text AS lo, max(${quoteIdent(k.name)})::text AS hi FROM ${quoteTable(side.table)}`,
   );
   const lo = Number(ends[0]?.lo ?? Number.NaN);
   const hi = Number(ends[0]?.hi ?? Number.NaN);
@@ -252,7 +248,7 @@ export async function chunkBounds(
   const { rows } = await client.query<{ b: string }>(
     `SELECT k::text AS b FROM (
        SELECT k, row_number() OVER (PARTITION BY (ctid::text::point)[0] ORDER BY ctid) AS r
-         FROM (SELECT ctid, ${ident(k.name)} AS k FROM ${quoteTable(side.table)} TABLESAMPLE SYSTEM (${percent.toFixed(4)})) s) s
+         FROM (SELECT ctid, ${quoteIdent(k.name)} AS k FROM ${quoteTable(side.table)} TABLESAMPLE SYSTEM (${percent.toFixed(4)})) s) s
       WHERE r <= ${perPage} ORDER BY k${k.collatable ? ' COLLATE "C"' : ''}`,
   );
   const sorted = rows.map((r) => r.b);
@@ -386,10 +382,10 @@ function rowHashesSql(side: CompareSide, g: Grouping, groups: number[]): string 
   const ranges = g.steps ? stepRanges(g.steps, groups) : [];
   if (!g.steps || ranges.length <= INDEX_RANGES || ranges.length * GROUPS_PER_RANGE > g.steps.count)
     return (
-      `SELECT ${side.keys.map((k) => `${ident(k.name)}::text`).join(', ')}, ${rowHash(side)} ` +
+      `SELECT ${side.keys.map((k) => `${quoteIdent(k.name)}::text`).join(', ')}, ${rowHash(side)} ` +
       `FROM ${quoteTable(side.table)}${where(side, groupFilter(side, g, groups))} ORDER BY ${order}`
     );
-  const k = ident(side.keys[0]!.name);
+  const k = quoteIdent(side.keys[0]!.name);
   const ends = (i: 0 | 1) => quoteLiteral(`{${ranges.map((r) => r[i]).join(',')}}`);
   return (
     `SELECT x.k, x.h FROM unnest(${ends(0)}::int8[], ${ends(1)}::int8[]) AS steep_r(lo, hi) CROSS JOIN LATERAL (` +

@@ -4,9 +4,9 @@
  * database's own order. Read-only, in batches of ROW_BATCH keys.
  */
 import type pg from 'pg';
-import { quoteTable } from '../model/sql.js';
+import { quoteIdent, quoteTable } from '../model/sql.js';
 import type { CompareSide, RowKey } from '../model/verify.js';
-import { ident, rowHash, where } from './rowHashes.js';
+import { rowHash, where } from './rowHashes.js';
 
 /** The row hashes of these keys (those present), keyed by `keyId`. */
 export async function lookupRowHashes(
@@ -20,7 +20,7 @@ export async function lookupRowHashes(
     const batch = keys.slice(i, i + ROW_BATCH);
     const { rows } = await client.query<Record<string, string>>({
       text:
-        `SELECT ${side.keys.map((k, j) => `${ident(k.name)}::text AS k${j}`).join(', ')}, ${rowHash(side)}::text AS h ` +
+        `SELECT ${side.keys.map((k, j) => `${quoteIdent(k.name)}::text AS k${j}`).join(', ')}, ${rowHash(side)}::text AS h ` +
         `FROM ${quoteTable(side.table)}` +
         where(side, [keysIn(side)]),
       values: keyParams(side, batch),
@@ -36,7 +36,7 @@ function keysIn(side: CompareSide, first = 1): string {
   const unnest = side.keys.map((_k, j) => `$${j + first}::text[]`).join(', ');
   const cast = side.keys.map((k, j) => `u.c${j}::${k.type}`).join(', ');
   const cols = side.keys.map((_k, j) => `c${j}`).join(', ');
-  return `(${side.keys.map((k) => ident(k.name)).join(', ')}) IN (SELECT ${cast} FROM unnest(${unnest}) AS u(${cols}))`;
+  return `(${side.keys.map((k) => quoteIdent(k.name)).join(', ')}) IN (SELECT ${cast} FROM unnest(${unnest}) AS u(${cols}))`;
 }
 
 /** Key values per key column, as the parameters of keysIn. */
@@ -62,7 +62,7 @@ export async function readRowsByKey(
     const batch = keys.slice(i, i + ROW_BATCH);
     const { rows } = await client.query({
       text:
-        `SELECT ${[...side.keys.map((k) => k.name), ...side.columns].map((c) => `${ident(c)}::text`).join(', ')} ` +
+        `SELECT ${[...side.keys.map((k) => k.name), ...side.columns].map((c) => `${quoteIdent(c)}::text`).join(', ')} ` +
         `FROM ${quoteTable(side.table)} WHERE ${keysIn(side)}`,
       values: keyParams(side, batch),
       rowMode: 'array',
