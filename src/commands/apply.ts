@@ -1,4 +1,3 @@
-import { createInterface } from 'node:readline/promises';
 import { Args, Flags } from '@oclif/core';
 import { outcomeLines } from '../cli/applyOutcome.js';
 import { ApplyProgress, runningSteps } from '../cli/applyProgress.js';
@@ -209,15 +208,19 @@ Ctrl-C (SIGINT) or SIGTERM: no new step starts, a running statement finishes, an
   /** schemaSync: manual — differences are the DBA's to accept, each time, even with --auto-approve. */
   private async acceptSchemaDrift(count: number, accepted: boolean): Promise<void> {
     if (count === 0 || accepted) return;
-    if (!process.stdin.isTTY) {
-      throw new SteepError(
-        'apply.schema_drift',
-        `${count} subscribed table(s) differ between publisher and subscriber (schemaSync: manual, see the warnings above); nothing was changed — rerun with --accept-schema-drift to apply anyway`,
-      );
-    }
-    await this.ask(
-      `${count} subscribed table(s) differ between publisher and subscriber (schemaSync: manual). Apply anyway? Only 'yes' is accepted: `,
-    );
+    const differ = `${count} subscribed table(s) differ between publisher and subscriber (schemaSync: manual`;
+    const noTerminal = {
+      code: 'apply.schema_drift',
+      message: `${differ}, see the warnings above); nothing was changed — rerun with --accept-schema-drift to apply anyway`,
+    };
+    // without a terminal it refuses, even with an answer piped
+    if (!process.stdin.isTTY) throw new SteepError(noTerminal.code, noTerminal.message);
+    await confirm({
+      question: `${differ}). Apply anyway?`,
+      autoApprove: false,
+      noTerminal,
+      cancelled: APPLY_CANCELLED,
+    });
   }
 
   /**
@@ -246,7 +249,7 @@ Ctrl-C (SIGINT) or SIGTERM: no new step starts, a running statement finishes, an
           `rerun with ${allowHazardFlags(missing)}, or type the names at the prompt on a terminal`,
         ).message,
       },
-      cancelled: { code: 'apply.cancelled', message: 'apply cancelled; nothing was changed' },
+      cancelled: APPLY_CANCELLED,
     });
   }
 
@@ -259,20 +262,12 @@ Ctrl-C (SIGINT) or SIGTERM: no new step starts, a running statement finishes, an
         message:
           'no terminal to confirm the plan on; rerun with --auto-approve (or STEEP_AUTO_APPROVE=1) to apply without asking',
       },
-      cancelled: { code: 'apply.cancelled', message: 'apply cancelled; nothing was changed' },
+      cancelled: APPLY_CANCELLED,
     });
   }
-
-  /** Ask on the terminal; anything but `yes` cancels. Ctrl-C at the prompt is the signal it is. */
-  private async ask(question: string): Promise<void> {
-    const rl = createInterface({ input: process.stdin, output: process.stderr });
-    rl.on('SIGINT', () => process.kill(process.pid, 'SIGINT'));
-    const answer = await rl.question(question);
-    rl.close();
-    if (answer.trim() !== 'yes')
-      throw new SteepError('apply.cancelled', 'apply cancelled; nothing was changed');
-  }
 }
+
+const APPLY_CANCELLED = { code: 'apply.cancelled', message: 'apply cancelled; nothing was changed' };
 
 function maxCopy(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
