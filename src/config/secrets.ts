@@ -1,6 +1,7 @@
 import { parseConnectionUrl } from '../db/connectionParams.js';
 import { registerSecret } from '../db/mask.js';
 import { literalPart } from './interpolate.js';
+import type { Path } from './paths.js';
 import type { SourceMap } from './positions.js';
 import type { ProblemList } from './problems.js';
 import type { DocumentReader } from './reader.js';
@@ -17,18 +18,17 @@ export function checkLiteralPasswords(
   positions: SourceMap,
   problems: ProblemList,
 ): void {
+  /** Warn of a literal password (registered for masking, with `alsoMask`) at `path`. */
+  const literal = (password: string | undefined, path: Path, message: string, alsoMask?: string) => {
+    if (password === undefined || literalPart(password) === '') return;
+    registerSecret(password);
+    if (alsoMask !== undefined) registerSecret(alsoMask);
+    problems.warning('literal-password', message, positions.value(path), HINT);
+  };
   for (const node of raw.keys(['nodes'])) {
-    const password = raw.string(['nodes', node, 'password']);
-    if (password !== undefined && literalPart(password) !== '') {
-      registerSecret(password);
-      problems.warning(
-        'literal-password',
-        `node \`${node}\`: \`password\` is written in the file`,
-        positions.value(['nodes', node, 'password']),
-        HINT,
-      );
-    }
-    const urls: Array<{ path: (string | number)[]; what: string }> = ['url', 'replicationUrl'].map((key) => ({
+    const passwordAt = ['nodes', node, 'password'];
+    literal(raw.string(passwordAt), passwordAt, `node \`${node}\`: \`password\` is written in the file`);
+    const urls: Array<{ path: Path; what: string }> = ['url', 'replicationUrl'].map((key) => ({
       path: ['nodes', node, key],
       what: `\`${key}\``,
     }));
@@ -40,31 +40,19 @@ export function checkLiteralPasswords(
         what,
       });
       const at = ['nodes', node, 'standbys', i, 'password'];
-      const password = typeof item === 'string' ? undefined : raw.string(at);
-      if (password !== undefined && literalPart(password) !== '') {
-        registerSecret(password);
-        problems.warning(
-          'literal-password',
-          `node \`${node}\`: the password of ${what} is written in the file`,
-          positions.value(at),
-          HINT,
-        );
-      }
+      if (typeof item !== 'string')
+        literal(raw.string(at), at, `node \`${node}\`: the password of ${what} is written in the file`);
     });
     for (const { path, what } of urls) {
       const url = raw.string(path);
-      if (url === undefined) continue;
-      const parsed = parseConnectionUrl(url);
-      if (parsed.ok && parsed.url.rawPassword !== undefined && literalPart(parsed.url.rawPassword) !== '') {
-        registerSecret(parsed.url.rawPassword);
-        registerSecret(parsed.url.password);
-        problems.warning(
-          'literal-password',
+      const parsed = url === undefined ? undefined : parseConnectionUrl(url);
+      if (parsed?.ok)
+        literal(
+          parsed.url.rawPassword,
+          path,
           `node \`${node}\`: ${what} holds a literal password`,
-          positions.value(path),
-          HINT,
+          parsed.url.password,
         );
-      }
     }
   }
 }
