@@ -1,4 +1,4 @@
-import { Flags } from '@oclif/core';
+import { Flags, type Interfaces } from '@oclif/core';
 import { parseDuration } from '../config/durations.js';
 import { parseBytes } from '../model/bytes.js';
 import { SteepError } from '../model/errors.js';
@@ -64,19 +64,9 @@ function duration(flag: string, text: string): number {
   return ms;
 }
 
-export function switchoverOptions(flags: {
-  'max-lag': string;
-  'lag-timeout': string;
-  'fence-timeout': string;
-  grace: string;
-  verify: string;
-  reverse: boolean;
-  'keep-slot': boolean;
-  roles?: string;
-  'sequence-headroom': number;
-  sequences?: string;
-  'dry-run': boolean;
-}): SwitchoverOptions {
+export function switchoverOptions(
+  flags: Interfaces.InferredFlags<typeof switchoverFlags>,
+): SwitchoverOptions {
   const maxLag = parseBytes(flags['max-lag']);
   if (maxLag === undefined)
     throw new SteepError(
