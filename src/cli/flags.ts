@@ -39,6 +39,18 @@ export const formatFlag = {
   }),
 };
 
+/** The tables and sessions of a row comparison (verify, merge analyze). */
+export const compareFlags = {
+  tables: Flags.string({
+    summary: 'Only these tables (comma-separated, schema.table; public when no schema).',
+  }),
+  parallel: Flags.integer({
+    summary: 'Tables compared at a time (one session per node each).',
+    default: 2,
+    min: 1,
+  }),
+};
+
 /** `--watch` and its `--interval`, for commands that refresh a report until interrupted. */
 export function watchFlags(opts: { summary: string; defaultMs: number; minMs: number }) {
   return {

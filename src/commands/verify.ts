@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import { SteepCommand } from '../cli/baseCommand.js';
 import { ignoreEvents, jsonEventSink } from '../cli/eventLog.js';
-import { commaList, formatFlag, globalFlags, jsonFlag, requiredArg } from '../cli/flags.js';
+import { commaList, compareFlags, formatFlag, globalFlags, jsonFlag, requiredArg } from '../cli/flags.js';
 import { VerifyProgress } from '../cli/verifyProgress.js';
 import { renderVerifyMarkdown, renderVerifyText } from '../render/verify.js';
 import { repairSubscription, type VerifyOutcome } from '../workflows/verifyRepair.js';
@@ -26,15 +26,8 @@ Exit codes: 0 every table equal, 2 diverged or some table not verifiable (still 
     ...globalFlags,
     ...jsonFlag,
     ...formatFlag,
-    tables: Flags.string({
-      summary: 'Only these tables (comma-separated, schema.table; public when no schema).',
-    }),
+    ...compareFlags,
     examples: Flags.integer({ summary: 'Example keys shown per kind of difference.', default: 10, min: 0 }),
-    parallel: Flags.integer({
-      summary: 'Tables compared at a time (one session per node each).',
-      default: 2,
-      min: 1,
-    }),
     repair: Flags.boolean({ summary: 'Reinit the diverged tables, then verify again.' }),
   };
 
@@ -81,7 +74,7 @@ Exit codes: 0 every table equal, 2 diverged or some table not verifiable (still 
       );
     else {
       const render = flags.format === 'markdown' ? renderVerifyMarkdown : renderVerifyText;
-      this.out(reports.map(render).join(flags.format === 'markdown' ? '\n\n' : '\n\n'));
+      this.out(reports.map(render).join('\n\n'));
     }
     // a table not compared is not known equal
     process.exitCode = last.diverged || last.notVerifiable > 0 ? 2 : 0;

@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import { SteepCommand } from '../../cli/baseCommand.js';
-import { commaList, globalFlags, jsonFlag, requiredArg } from '../../cli/flags.js';
+import { commaList, compareFlags, globalFlags, jsonFlag, requiredArg } from '../../cli/flags.js';
 import { renderMergeAnalysisText } from '../../render/mergeAnalyze.js';
 import { analyzeMerge } from '../../workflows/mergeAnalyze.js';
 
@@ -20,15 +20,8 @@ Exit codes: 0 nothing conflicts, 2 conflicting rows (or a table that cannot be c
   static override flags = {
     ...globalFlags,
     ...jsonFlag,
-    tables: Flags.string({
-      summary: 'Only these tables (comma-separated, schema.table; public when no schema).',
-    }),
+    ...compareFlags,
     examples: Flags.integer({ summary: 'Example keys shown per kind.', default: 10, min: 0 }),
-    parallel: Flags.integer({
-      summary: 'Tables compared at a time (one session per node each).',
-      default: 2,
-      min: 1,
-    }),
   };
 
   async run(): Promise<void> {
