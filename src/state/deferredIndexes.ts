@@ -1,6 +1,5 @@
 import type pg from 'pg';
 import { qualifiedName, type TableName } from '../model/topology.js';
-import { hasTable } from './columns.js';
 import { StateTable } from './stateTable.js';
 
 /**
@@ -54,7 +53,7 @@ export class DeferredIndexStore extends StateTable {
   /** The subscription's deferred indexes, a table's together, in the order they are built. */
   async list(client: pg.Client, subscription: string): Promise<DeferredIndex[]> {
     // a state schema from before migration 9 has deferred nothing
-    if (!(await hasTable(client, this.table))) return [];
+    if (!(await this.exists(client))) return [];
     const { rows } = await client.query<{
       table_schema: string;
       table_name: string;

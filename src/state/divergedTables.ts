@@ -1,6 +1,5 @@
 import type pg from 'pg';
 import type { TableVerdict } from '../model/verify.js';
-import { hasTable } from './columns.js';
 import { StateTable } from './stateTable.js';
 
 /**
@@ -18,11 +17,6 @@ export interface DivergedTable {
 
 export class DivergedTablesStore extends StateTable {
   protected readonly name = 'diverged_tables';
-
-  /** Does the node's state schema have the table (migration 4 applied)? */
-  async exists(client: pg.Client): Promise<boolean> {
-    return hasTable(client, this.table);
-  }
 
   /** The diverged tables' names ([] when the table is absent: migration 4 not applied yet). */
   async tablesOf(client: pg.Client, subscription: string): Promise<string[]> {

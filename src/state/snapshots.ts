@@ -73,7 +73,7 @@ export class SnapshotStore extends StateTable {
   protected readonly name = 'snapshots';
 
   /** Does the node's state schema have migration 7's table? */
-  async exists(client: pg.Client): Promise<boolean> {
+  override async exists(client: pg.Client): Promise<boolean> {
     return hasColumn(client, this.table, 'slot_name');
   }
 

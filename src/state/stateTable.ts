@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { quoteIdent } from '../model/sql.js';
+import { hasTable } from './columns.js';
 
 /** A store of one node's rows in a table of steep's state schema. */
 export abstract class StateTable {
@@ -13,6 +14,11 @@ export abstract class StateTable {
 
   protected get table(): string {
     return `${quoteIdent(this.schema)}.${this.name}`;
+  }
+
+  /** Does the node's state schema have the table (the migration that made it applied)? */
+  async exists(client: pg.Client): Promise<boolean> {
+    return hasTable(client, this.table);
   }
 
   /** Delete the node's rows of the subscription (for tables keyed by node and subscription). */

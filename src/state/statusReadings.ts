@@ -1,6 +1,5 @@
 import type pg from 'pg';
 import type { ErrorReading } from '../model/syncVerdict.js';
-import { hasTable } from './columns.js';
 import { StateTable } from './stateTable.js';
 
 /**
@@ -13,7 +12,7 @@ export class StatusReadingStore extends StateTable {
 
   /** Every subscription's last reading on this node; null when migration 12 is not applied. */
   async all(client: pg.Client): Promise<Map<string, ErrorReading> | null> {
-    if (!(await hasTable(client, this.table))) return null;
+    if (!(await this.exists(client))) return null;
     const out = new Map<string, ErrorReading>();
     const { rows } = await client.query<{
       subscription: string;

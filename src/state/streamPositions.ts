@@ -1,6 +1,5 @@
 import type pg from 'pg';
 import type { StreamPosition, StreamPositionRecord } from '../model/cluster.js';
-import { hasTable } from './columns.js';
 import { StateTable } from './stateTable.js';
 
 /**
@@ -9,11 +8,6 @@ import { StateTable } from './stateTable.js';
  */
 export class StreamPositionStore extends StateTable {
   protected readonly name = 'stream_positions';
-
-  /** Does the node's state schema have the table (migration 11 applied)? */
-  async exists(client: pg.Client): Promise<boolean> {
-    return hasTable(client, this.table);
-  }
 
   async list(client: pg.Client): Promise<StreamPosition[]> {
     const { rows } = await client.query<StreamPosition>(

@@ -2,7 +2,6 @@ import type pg from 'pg';
 import { quoteIdent } from '../model/sql.js';
 import type { TableVerdict } from '../model/verify.js';
 import type { VerifyRecord } from '../model/verifyRecord.js';
-import { hasTable } from './columns.js';
 import { StateTable } from './stateTable.js';
 
 /**
@@ -14,11 +13,6 @@ export class VerificationStore extends StateTable {
 
   private get verifiedTables(): string {
     return `${quoteIdent(this.schema)}.verified_tables`;
-  }
-
-  /** Does the node's state schema have the tables (migration 10 applied)? */
-  async exists(client: pg.Client): Promise<boolean> {
-    return hasTable(client, this.table);
   }
 
   /**
