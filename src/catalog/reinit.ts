@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { RoleGaps } from '../model/privileges.js';
+import { PUBLISH_OPERATIONS } from '../model/topology.js';
 import { PG15 } from '../model/versions.js';
 import { DENIED_FUNCTIONS_QUERY, deniedFunctions } from './queries/role.js';
 
@@ -63,12 +64,7 @@ export async function readPublicationDefs(
       r.pubname,
       {
         name: r.pubname,
-        publish: [
-          ...(r.pubinsert ? ['insert'] : []),
-          ...(r.pubupdate ? ['update'] : []),
-          ...(r.pubdelete ? ['delete'] : []),
-          ...(r.pubtruncate ? ['truncate'] : []),
-        ],
+        publish: PUBLISH_OPERATIONS.filter((op) => r[`pub${op}`]),
         viaRoot: r.pubviaroot,
         tables: (r.tables ?? []).map((t) => ({ ...t, table: `${t.schema}.${t.name}` })),
       },
