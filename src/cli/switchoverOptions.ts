@@ -3,6 +3,7 @@ import { parseDuration } from '../config/durations.js';
 import { parseBytes } from '../model/bytes.js';
 import { SteepError } from '../model/errors.js';
 import type { SwitchoverOptions } from '../model/switchover.js';
+import { commaList } from './flags.js';
 
 /** `steep switchover`'s flags, and their values as the workflow's options. */
 export const switchoverFlags = {
@@ -46,14 +47,6 @@ export const switchoverFlags = {
   }),
 };
 
-function list(text: string | undefined): string[] | undefined {
-  if (text === undefined) return undefined;
-  return text
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s !== '');
-}
-
 function duration(flag: string, text: string): number {
   const ms = parseDuration(text);
   if (ms === undefined)
@@ -73,13 +66,13 @@ export function switchoverOptions(
       'switchover.usage',
       `--max-lag ${flags['max-lag']} is not a size: write it like 200kB or 16MB`,
     );
-  const roles = list(flags.roles);
+  const roles = commaList(flags.roles);
   if (roles !== undefined && roles.length === 0)
     throw new SteepError(
       'switchover.usage',
       '--roles names no role: name them (--roles app,reporting) or leave the flag out',
     );
-  const verify = flags.verify === 'all' || flags.verify === 'none' ? flags.verify : list(flags.verify)!;
+  const verify = flags.verify === 'all' || flags.verify === 'none' ? flags.verify : commaList(flags.verify)!;
   if (Array.isArray(verify) && verify.length === 0)
     throw new SteepError('switchover.usage', '--verify takes all, none or a list of tables');
   return {
@@ -92,7 +85,7 @@ export function switchoverOptions(
     keepSlot: flags['keep-slot'],
     roles,
     sequenceHeadroom: BigInt(flags['sequence-headroom']),
-    sequences: list(flags.sequences),
+    sequences: commaList(flags.sequences),
     dryRun: flags['dry-run'],
   };
 }

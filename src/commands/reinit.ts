@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import { SteepCommand } from '../cli/baseCommand.js';
 import { ignoreEvents, jsonEventSink } from '../cli/eventLog.js';
-import { globalFlags, jsonFlag, requiredArg } from '../cli/flags.js';
+import { commaList, globalFlags, jsonFlag, requiredArg } from '../cli/flags.js';
 import { Interruption } from '../cli/interruption.js';
 import { LineProgress } from '../cli/lineProgress.js';
 import { progressLine } from '../render/initProgress.js';
@@ -35,7 +35,7 @@ Refuses tables the subscription does not carry, a subscription not yet initialis
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Reinit);
     this.colorEnabled(flags);
-    const request = reinitRequest(flags);
+    const request = reinitRequest({ ...flags, tables: commaList(flags.tables) });
     const logJson = flags['log-format'] === 'json';
     // listr2 draws on stdout: only above text output
     const tty = process.stdout.isTTY === true && !logJson && !flags.json;

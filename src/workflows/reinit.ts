@@ -17,7 +17,7 @@ import { unrecordedState } from '../model/initLifecycle.js';
 import type { InitProgress, InitState } from '../model/initState.js';
 import { deniedCalls } from '../model/privileges.js';
 import type { SubscriptionSpec, Topology } from '../model/topology.js';
-import { declaredSubscription } from '../model/topology.js';
+import { declaredSubscription, qualifiedName } from '../model/topology.js';
 import {
   planReinit,
   type ReinitInput,
@@ -63,8 +63,8 @@ export interface ReinitResult {
 const STATEMENT_TIMEOUT_MS = 60_000;
 const LOCK_TIMEOUT_MS = 5_000;
 
-/** `--tables a,b` as `schema.table` names. */
-export function reinitRequest(flags: { tables?: string; schema?: string; full?: boolean }): ReinitRequest {
+/** The one of `--tables a,b` (as `schema.table` names), `--schema s` and `--full` given. */
+export function reinitRequest(flags: { tables?: string[]; schema?: string; full?: boolean }): ReinitRequest {
   const given = [flags.tables !== undefined, flags.schema !== undefined, flags.full === true].filter(
     Boolean,
   ).length;
@@ -75,14 +75,7 @@ export function reinitRequest(flags: { tables?: string; schema?: string; full?: 
     );
   if (flags.full) return { full: true };
   if (flags.schema !== undefined) return { schema: flags.schema };
-  const tables = flags
-    .tables!.split(',')
-    .map((t) => t.trim())
-    .filter((t) => t !== '')
-    .map((t) => {
-      const n = parseTableName(t);
-      return `${n.schema}.${n.name}`;
-    });
+  const tables = flags.tables!.map((t) => qualifiedName(parseTableName(t)));
   if (tables.length === 0) throw new SteepError('reinit.usage', '--tables names no table');
   return { tables };
 }
