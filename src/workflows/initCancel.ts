@@ -1,9 +1,16 @@
 /**
- * `steep init cancel SUBSCRIPTION`: undo an init that has not finished. Under the lock on both
- * nodes it reads what the init left (the subscription, its slot, the tables its copy filled, a
- * prepared slot, deferred indexes, steep's records), has the planner decide what goes, asks
- * before a streaming subscription is dropped, then runs the parts in order, stopping between two
- * of them on a signal with what is done and what is left.
+ * `steep init cancel SUBSCRIPTION` (docs/steep-yaml.md, SC-006): undo an init that has not
+ * finished and leave nothing behind — the subscription and its slot (and PostgreSQL's table-sync
+ * slots) dropped, the tables its copy filled truncated, a prepared slot dropped, deferred indexes
+ * built, the state back to `uninitialized` — within 30 s. Under apply's advisory lock on both
+ * nodes (so it never races an apply) it reads what the init left, has the planner decide what goes
+ * (planner/init/initCancel.ts), asks before a streaming subscription is dropped, then runs the
+ * parts in order through the executors.
+ *
+ * A signal (SIGINT/SIGTERM, `stop`) lets the drop and the truncate finish together — a rerun
+ * finds no subscription, so it could no longer tell which tables the copy filled — and starts
+ * nothing after them: it stops with what is done and what is left, and the next
+ * `steep init cancel` does the rest (each later step is idempotent).
  */
 import type pg from 'pg';
 import { readSubscriptionInfo } from '../catalog/compareScope.js';
@@ -36,18 +43,6 @@ import { InitProgressStore } from '../state/initProgress.js';
 import { InitSlotStore } from '../state/initSlots.js';
 import { SnapshotStore } from '../state/snapshots.js';
 import { hasInitTables, SubscriptionStateStore, stateSchemaUsable } from '../state/subscriptionState.js';
-
-/**
- * `steep init cancel SUBSCRIPTION` (docs/steep-yaml.md, SC-006): stop an init and leave nothing behind —
- * the subscription and its slot (and PostgreSQL's table-sync slots) dropped, the tables its copy
- * filled truncated, a prepared slot dropped, the state back to `uninitialized` — within 30 s.
- * Takes apply's advisory lock on both nodes, so it never races an apply; reads what holds
- * under it, and runs the planner's steps (planner/init/initCancel.ts) through the executors.
- *
- * A signal (SIGINT/SIGTERM, `stop`) lets the drop and the truncate finish together — a rerun
- * finds no subscription, so it could no longer tell which tables the copy filled — and starts
- * nothing after them: the next `steep init cancel` does the rest (each later step is idempotent).
- */
 
 /** Every statement of a cancel gives up after this long; the whole cancel stays well inside 30 s. */
 const STATEMENT_TIMEOUT_MS = 15_000;
