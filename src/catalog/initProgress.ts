@@ -132,17 +132,13 @@ export interface FinishedCopy {
 
 /** The subscription's tables in FINISHEDCOPY (`f`) on its subscriber. */
 export async function readFinishedCopies(client: pg.Client, subscription: string): Promise<FinishedCopy[]> {
-  return (await finishedCopies(client, subscription)).get(subscription) ?? [];
+  return (await readAllFinishedCopies(client, subscription)).get(subscription) ?? [];
 }
 
-/** Every subscription's tables in FINISHEDCOPY (`f`) on this node, by subscription. */
-export function readAllFinishedCopies(client: pg.Client): Promise<Map<string, FinishedCopy[]>> {
-  return finishedCopies(client, null);
-}
-
-async function finishedCopies(
+/** Every subscription's (or one's) tables in FINISHEDCOPY (`f`) on this node, by subscription. */
+export async function readAllFinishedCopies(
   client: pg.Client,
-  subscription: string | null,
+  subscription: string | null = null,
 ): Promise<Map<string, FinishedCopy[]>> {
   const { rows } = await client.query<FinishedCopyRow>({
     text: FINISHED_COPIES.text,

@@ -28,7 +28,7 @@ import {
   runAsServerUserSync,
   unreachableAncestor,
 } from './serverUser.js';
-import { BOOTSTRAP_SUPERUSER, ensureTemplate } from './template.js';
+import { BOOTSTRAP_SUPERUSER, ensureTemplate, tail } from './template.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -63,10 +63,6 @@ export type StartOutcome = 'started' | 'already-running' | 'restarted';
 
 /** Unix socket paths are limited to ~104 bytes. */
 const MAX_SOCKET_PATH = 100;
-
-function tail(text: string, lines = 3): string {
-  return text.trim().split('\n').slice(-lines).join(' ');
-}
 
 export function portInUseError(name: string, port: number): SteepError {
   return new SteepError(

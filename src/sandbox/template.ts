@@ -56,7 +56,7 @@ async function build(bin: PgBinaries, root: string): Promise<void> {
     if (r.code !== 0) {
       throw new SteepError(
         'sandbox.initdb',
-        `initdb of PostgreSQL ${bin.version} failed: ${lastLines(r.stderr || r.stdout)}`,
+        `initdb of PostgreSQL ${bin.version} failed: ${tail(r.stderr || r.stdout)}`,
       );
     }
     const marker = {
@@ -79,8 +79,9 @@ async function build(bin: PgBinaries, root: string): Promise<void> {
   }
 }
 
-function lastLines(text: string): string {
-  return text.trim().split('\n').slice(-3).join(' ');
+/** The last lines of a tool's output, as one line. */
+export function tail(text: string, lines = 3): string {
+  return text.trim().split('\n').slice(-lines).join(' ');
 }
 
 /** Temporary siblings left by a process killed during initdb. */
