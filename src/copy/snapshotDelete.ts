@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import type pg from 'pg';
 import { readSlotConfirmed } from '../catalog/slotHolder.js';
 import { readSubscriptionSlot } from '../catalog/subscriptionOnNode.js';
-import { nodeSession } from '../db/connect.js';
+import { nodeSession, withSession } from '../db/connect.js';
 import { SteepError } from '../model/errors.js';
 import { compareLsn, isLsn } from '../model/lsn.js';
 import type { Topology } from '../model/topology.js';
@@ -110,12 +110,10 @@ export async function dropInterrupted(topology: Topology, dir: string): Promise<
  * subscription streams from it or it moved on; why it is kept, or null once it is gone.
  */
 export async function dropUnusedSlot(topology: Topology, s: Located): Promise<string | null> {
-  const sub = await nodeSession(topology, s.subscriber, 'steep snapshot generate');
-  try {
-    return (await dropSlot(topology, s, sub, s.dir, true, s.dir)).slotKept;
-  } finally {
-    await sub.end().catch(() => {});
-  }
+  return withSession(
+    nodeSession(topology, s.subscriber, 'steep snapshot generate'),
+    async (sub) => (await dropSlot(topology, s, sub, s.dir, true, s.dir)).slotKept,
+  );
 }
 
 /**

@@ -1,6 +1,6 @@
 import { readRowPresence } from '../catalog/rowPresence.js';
 import { readFingerprints } from '../catalog/tableSchemas.js';
-import { nodeSession } from '../db/connect.js';
+import { nodeSession, withSession } from '../db/connect.js';
 import { connectionLimit } from '../db/connectionLimit.js';
 import type { ClusterState } from '../model/cluster.js';
 import type { DataGap, DriftReport, FailingSubscription, FingerprintChange } from '../model/driftReport.js';
@@ -52,14 +52,9 @@ function countsAsDrift(topology: Topology, s: SchemaComparison): boolean {
 async function fingerprintChanges(topology: Topology, name: string): Promise<FingerprintChange[]> {
   const node = topology.nodes[name]!;
   const schema = topology.settings.stateSchema;
-  const client = await nodeSession(topology, name, 'steep drift');
-  let saved: Awaited<ReturnType<typeof readSavedFingerprints>>;
-  try {
-    if (!(await hasFingerprintTable(client, schema))) return [];
-    saved = await readSavedFingerprints(client, schema, name);
-  } finally {
-    await client.end().catch(() => {});
-  }
+  const saved = await withSession(nodeSession(topology, name, 'steep drift'), async (client) =>
+    (await hasFingerprintTable(client, schema)) ? readSavedFingerprints(client, schema, name) : [],
+  );
   if (saved.length === 0) return [];
   const live = await readFingerprints(node.connection, {
     node: name,

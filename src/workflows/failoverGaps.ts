@@ -1,4 +1,4 @@
-import { nodeSession } from '../db/connect.js';
+import { nodeSession, withSession } from '../db/connect.js';
 import type { EventSink } from '../executors/events.js';
 import { stateChangeEvent } from '../executors/initFollow.js';
 import type { Plan } from '../model/plan.js';
@@ -17,17 +17,14 @@ export async function recordFailoverGaps(topology: Topology, plan: Plan, onEvent
     const spec = topology.nodes[v.node];
     const d = topology.subscriptions[v.subscription];
     if (!spec || !d) continue;
-    const client = await nodeSession(topology, v.node, 'steep apply');
-    try {
-      if (!(await hasInitTables(client, schema))) continue;
+    await withSession(nodeSession(topology, v.node, 'steep apply'), async (client) => {
+      if (!(await hasInitTables(client, schema))) return;
       const states = new SubscriptionStateStore(schema, v.node);
       const current = (await states.get(client, v.subscription))?.state ?? 'synchronized';
-      if (current !== 'synchronized') continue;
+      if (current !== 'synchronized') return;
       const details = { method: d.init.method, source: d.from, error: v.reasons.join('; ') };
       for (const c of await states.transition(client, v.subscription, 'diverged', details))
         onEvent({ ...stateChangeEvent(c), level: 'warn' });
-    } finally {
-      await client.end().catch(() => {});
-    }
+    });
   }
 }
