@@ -3,7 +3,7 @@ import { readPublishedScope, readSubscriptionInfo } from '../catalog/compareScop
 import { readSequenceStates } from '../catalog/sequences.js';
 import { serverVersionOf } from '../catalog/session.js';
 import { loadTopology } from '../config/load.js';
-import { nodeSession } from '../db/connect.js';
+import { nodeSession, withSession } from '../db/connect.js';
 import { publishedSequences, syncSequences } from '../executors/sequenceSync.js';
 import { subscriptionAddress } from '../model/address.js';
 import type { Problem } from '../model/errors.js';
@@ -59,15 +59,7 @@ async function onPair<T>(
 ): Promise<T> {
   if (clients) return body(clients.pub, clients.sub);
   const open = (node: string) => nodeSession(topology, node, APPLICATION_NAME);
-  const pub = await open(d.from);
-  let sub: pg.Client | undefined;
-  try {
-    sub = await open(d.node);
-    return await body(pub, sub);
-  } finally {
-    await pub.end().catch(() => {});
-    await sub?.end().catch(() => {});
-  }
+  return withSession(open(d.from), (pub) => withSession(open(d.node), (sub) => body(pub, sub)));
 }
 
 /**

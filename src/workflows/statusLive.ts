@@ -5,7 +5,7 @@ import {
   readSubscriptionActivity,
 } from '../catalog/initProgress.js';
 import { postgresMessage } from '../catalog/session.js';
-import { nodeSession } from '../db/connect.js';
+import { nodeSession, withSession } from '../db/connect.js';
 import { connectionLimit } from '../db/connectionLimit.js';
 import type { ClusterState } from '../model/cluster.js';
 import type { SlotLag, SubscriptionActivity } from '../model/initState.js';
@@ -54,12 +54,12 @@ export async function readLive(
       limited(async () => {
         if (!n.reachable || !topology.nodes[n.name]) return;
         try {
-          const c = await nodeSession(topology, n.name, 'steep status', {
+          const session = nodeSession(topology, n.name, 'steep status', {
             statementTimeoutMs: 10_000,
             // the six reads below go out together
             pipeline: true,
           });
-          try {
+          await withSession(session, async (c) => {
             const readingStore = new StatusReadingStore(topology.settings.stateSchema, n.name);
             const [activity, slots, diverged, finished, verified, readings] = await Promise.all([
               readSubscriptionActivity(c, n.serverVersion),
@@ -87,9 +87,7 @@ export async function readLive(
               readAt,
               notRecorded,
             });
-          } finally {
-            await c.end().catch(() => {});
-          }
+          });
         } catch {
           // read moments ago, gone now: its catalog figures still show
         }
