@@ -48,7 +48,7 @@ import { loadModeOf } from './loadMode.js';
 import { startOnSlot } from './slotStart.js';
 import { Heartbeat, holdMs, startHolder } from './snapshotHolder.js';
 import { SubscriberSink } from './subscriberSink.js';
-import { bothSessions } from './twoPhase.js';
+import { bothSessions, major } from './twoPhase.js';
 
 export interface StreamInitOptions {
   /** the init step's statements: what starting over runs, the locks of deferred indexes (planner/init/ownCopyStatements.ts) */
@@ -152,7 +152,7 @@ async function copyAndStart(topology: Topology, d: SubscriptionSpec, opts: Strea
     const { lsn, snapshot } = await snapshotToCopyAt(s, d, topology, source, slots, opts, hold);
     const { tables, load, plan } = await readChunkPlan(s, d, { ...source, snapshot }, chunks, lsn);
     const byName = new Map(tables.map((t) => [qualifiedName(t), t]));
-    const sameMajor = Math.floor(s.pubVersion / 10000) === Math.floor(s.subVersion / 10000);
+    const sameMajor = major(s.pubVersion) === major(s.subVersion);
     const binary = binaryCompatible(tables, await readColumns(sub, tables), sameMajor);
     const todo = toChunks(
       plan.filter((r) => r.rows === null),
