@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { compareTableNames } from '../model/order.js';
 import { quoteIdent, quoteLiteral, quoteTable } from '../model/sql.js';
 import type { TableName } from '../model/topology.js';
 import { PG15 } from '../model/versions.js';
@@ -135,7 +136,7 @@ export async function readCopySource(
         partitioned: r.relkind === 'p',
       };
     })
-    .sort((a, b) => (a.schema === b.schema ? (a.name < b.name ? -1 : 1) : a.schema < b.schema ? -1 : 1));
+    .sort(compareTableNames);
 }
 
 /**

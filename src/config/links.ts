@@ -1,4 +1,4 @@
-import { compareText } from '../model/order.js';
+import { compareTableNames, compareText } from '../model/order.js';
 import type {
   InitMethod,
   InitSpec,
@@ -235,7 +235,7 @@ function linkTables(ctx: Context, link: string): TableName[] {
     }
     out.set(`${parsed.table.schema}\u0000${parsed.table.name}`, parsed.table);
   }
-  return [...out.values()].sort((a, b) => compareText(a.schema, b.schema) || compareText(a.name, b.name));
+  return [...out.values()].sort(compareTableNames);
 }
 
 function linkInit(

@@ -20,6 +20,7 @@ import {
   NO_WORKER_FIGURES,
   type ObservedSubscriptionState,
 } from '../model/initState.js';
+import { compareText } from '../model/order.js';
 import type { SubscriptionSpec, Topology } from '../model/topology.js';
 import { declaredSubscription, qualifiedName } from '../model/topology.js';
 import { byTable, DeferredIndexStore } from '../state/deferredIndexes.js';
@@ -250,12 +251,10 @@ export async function openInitStatus(
   onEvent?: EventSink,
 ): Promise<InitStatusResult> {
   const { topology, warnings } = await loadTopology(configPath);
-  let subs = Object.values(topology.subscriptions).sort((a, b) =>
-    a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
-  );
-  if (subscription !== undefined) {
-    subs = [declaredSubscription(topology, subscription, 'init.unknown_subscription')];
-  }
+  const subs =
+    subscription === undefined
+      ? Object.values(topology.subscriptions).sort((a, b) => compareText(a.name, b.name))
+      : [declaredSubscription(topology, subscription, 'init.unknown_subscription')];
   return { topology, observer: new InitObserver(topology, subs, onEvent), configWarnings: warnings };
 }
 
