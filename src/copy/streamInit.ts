@@ -18,7 +18,6 @@ import { readSlotHolder } from '../catalog/slotHolder.js';
 import { nodeSession, withSession } from '../db/connect.js';
 import { mask } from '../db/mask.js';
 import type { EventSink } from '../executors/events.js';
-import { recordTransition } from '../executors/initFollow.js';
 import { sequenceValues, settableSequences } from '../executors/sequenceSync.js';
 import { subscriptionAddress } from '../model/address.js';
 import { SteepError } from '../model/errors.js';
@@ -40,7 +39,6 @@ import {
 import { type ChunkRecord, CopyChunkStore } from '../state/copyChunks.js';
 import { DeferredIndexStore } from '../state/deferredIndexes.js';
 import { InitSlotStore } from '../state/initSlots.js';
-import { SubscriptionStateStore } from '../state/subscriptionState.js';
 import { CopyProgress, copyPlannedEvent } from './copyProgress.js';
 import { buildDeferredIndexes, deferBigTables, deferredText } from './deferredIndexes.js';
 import { type Chunk, type CopySource, planChunks, runCopy, snapshotHeld, snapshotSession } from './engine.js';
@@ -48,7 +46,7 @@ import { loadModeOf } from './loadMode.js';
 import { startOnSlot } from './slotStart.js';
 import { Heartbeat, holdMs, startHolder } from './snapshotHolder.js';
 import { SubscriberSink } from './subscriberSink.js';
-import { bothSessions, major } from './twoPhase.js';
+import { bothSessions, major, record as recordState } from './twoPhase.js';
 
 export interface StreamInitOptions {
   /** the init step's statements: what starting over runs, the locks of deferred indexes (planner/init/ownCopyStatements.ts) */
@@ -105,12 +103,10 @@ export async function streamInit(
   d: SubscriptionSpec,
   opts: StreamInitOptions,
 ): Promise<void> {
-  const store = new SubscriptionStateStore(topology.settings.stateSchema, d.node);
   const record = (to: InitState, error: string | null = null) =>
-    withSession(nodeSession(topology, d.node, 'steep init'), async (c) => {
-      const recorded = (await store.get(c, d.name))?.state ?? 'uninitialized';
-      if (recorded !== to) await recordTransition(store, c, d, to, opts.onEvent, error);
-    });
+    withSession(nodeSession(topology, d.node, 'steep init'), (c) =>
+      recordState(c, topology, d, to, opts.onEvent, error),
+    );
   await record('copying');
   try {
     await copyAndStart(topology, d, opts);
