@@ -15,22 +15,20 @@ function settledDigests(
   planned: Set<string>,
 ): Record<string, string> {
   const out: Record<string, string> = {};
+  // managed by this file, declared on this node, and left alone by a fresh plan
+  const settled = (
+    managedBy: { topology: string } | null | undefined,
+    declaredOn: string | undefined,
+    address: string,
+  ) => managedBy?.topology === topology.topology && declaredOn === node.name && !planned.has(address);
   for (const p of Object.values(node.publications)) {
     const address = publicationAddress(p.name);
-    if (
-      p.managedBy?.topology === topology.topology &&
-      topology.publications[p.name]?.node === node.name &&
-      !planned.has(address)
-    )
+    if (settled(p.managedBy, topology.publications[p.name]?.node, address))
       out[address] = publicationDigest(p);
   }
   for (const s of Object.values(node.subscriptions)) {
     const address = subscriptionAddress(s.name);
-    if (
-      s.managedBy?.topology === topology.topology &&
-      topology.subscriptions[s.name]?.node === node.name &&
-      !planned.has(address)
-    )
+    if (settled(s.managedBy, topology.subscriptions[s.name]?.node, address))
       out[address] = subscriptionDigest(s, null);
   }
   return out;
