@@ -1,20 +1,14 @@
 import { readRowPresence } from '../catalog/rowPresence.js';
 import type { ClusterState } from '../model/cluster.js';
 import type { TableName, Topology } from '../model/topology.js';
-import { rowPresenceRequests } from '../planner/init/initCopy.js';
 import { markObservedTables } from './tableFacts.js';
 
 /**
- * Existing data (docs/steep-yaml.md): for every subscription about to be created with copy_data, whether
- * its target tables on the subscriber already hold rows. Marks `hasRows` on the observed tables
- * so the (pure) planner can refuse, or truncate first. Costs nothing once the subscriptions
- * exist: only tables of subscriptions still to be created are probed.
+ * Existing data (docs/steep-yaml.md): mark `hasRows` on the observed tables of each node named in
+ * `requests`, so the (pure) planner can refuse a copy into tables that hold rows, or truncate
+ * first. `plan` asks only for the tables of subscriptions still to be created with copy_data
+ * (planner/init/initCopy.ts, rowPresenceRequests): it costs nothing once they exist.
  */
-export async function observeExistingData(topology: Topology, observed: ClusterState): Promise<void> {
-  await markRowPresence(topology, observed, rowPresenceRequests(topology, observed));
-}
-
-/** Mark `hasRows` on the observed tables of each node named in `requests`. */
 export async function markRowPresence(
   topology: Topology,
   observed: ClusterState,

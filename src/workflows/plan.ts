@@ -7,11 +7,12 @@ import type { Hazard, Plan, PlanMessage } from '../model/plan.js';
 import type { TableScope } from '../model/tableSchema.js';
 import type { TableName, Topology } from '../model/topology.js';
 import { plan } from '../planner/index.js';
+import { rowPresenceRequests } from '../planner/init/initCopy.js';
 import { resolveLsnFlags } from '../planner/init/manualInit.js';
 import { subscribedScopes } from '../planner/schema/schemaScope.js';
 import { stateMigrations } from '../state/migrations.js';
 import { STEEP_VERSION } from '../version.js';
-import { markRowPresence, observeExistingData } from './existingData.js';
+import { markRowPresence } from './existingData.js';
 import { observeLoadFacts } from './loadFacts.js';
 import { readDifferingColumns } from './planColumns.js';
 import { observeStreamPositions } from './streamPositions.js';
@@ -68,7 +69,7 @@ export async function observe(
   else {
     await readDifferingColumns(topology, observed);
     await Promise.all([
-      observeExistingData(topology, observed),
+      markRowPresence(topology, observed, rowPresenceRequests(topology, observed)),
       observeLoadFacts(topology, observed),
       observeStreamPositions(topology, observed),
     ]);
