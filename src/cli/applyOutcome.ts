@@ -1,3 +1,4 @@
+import { printAddress } from '../model/address.js';
 import type { SteepError } from '../model/errors.js';
 import type { Step } from '../model/plan.js';
 import type { ApplyOutcome } from '../workflows/apply.js';
@@ -5,7 +6,7 @@ import type { StopSignal } from './interruption.js';
 
 /** With the action: a subscription's create and init steps share its address. */
 function stepList(list: Step[]): string {
-  return list.map((s) => `${s.action} ${s.address}`).join(', ') || 'none';
+  return list.map((s) => `${s.action} ${printAddress(s.address)}`).join(', ') || 'none';
 }
 
 /**
@@ -28,7 +29,10 @@ export function outcomeLines(
   }
   lines.push({ text: `completed: ${stepList(outcome.completed)}`, level: 'info' });
   for (const i of outcome.interrupted) {
-    lines.push({ text: `still running: ${i.step.action} ${i.step.address}: ${i.message}`, level: 'warn' });
+    lines.push({
+      text: `still running: ${i.step.action} ${printAddress(i.step.address)}: ${i.message}`,
+      level: 'warn',
+    });
   }
   lines.push({ text: `not run: ${stepList(outcome.notRun)}`, level: 'info' });
   if (outcome.failed.length > 0) {

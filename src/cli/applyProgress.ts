@@ -1,5 +1,6 @@
 import { Listr, PRESET_TIMESTAMP } from 'listr2';
 import type { ApplyEvent, EventSink } from '../executors/events.js';
+import { printAddress } from '../model/address.js';
 import type { Step } from '../model/plan.js';
 
 interface Deferred {
@@ -39,13 +40,13 @@ export class ApplyProgress {
     }
     this.listr = new Listr(
       steps.map((step) => ({
-        title: `${step.action} ${step.address} (${step.node})`,
+        title: `${step.action} ${printAddress(step.address)} (${step.node})`,
         task: async (_ctx: unknown, task: { title: string; output: string; skip: (m?: string) => void }) => {
           this.tasks.set(step.id, task);
           await this.started.get(step.id)!.promise;
           const fin = this.finished.get(step.id)!;
           await fin.promise;
-          if (fin.skipped) task.skip(`${step.address}: ${fin.skipped}`);
+          if (fin.skipped) task.skip(`${printAddress(step.address)}: ${fin.skipped}`);
         },
       })),
       {
@@ -117,7 +118,7 @@ export function runningSteps(steps: Step[], running: Map<string, string>): Event
     const step = e.step ? byId.get(e.step) : undefined;
     if (!step) return;
     if (e.event === 'apply.step_started')
-      running.set(step.id, `${step.action} ${step.address} on ${step.node}`);
+      running.set(step.id, `${step.action} ${printAddress(step.address)} on ${step.node}`);
     else if (e.event !== 'apply.step_waiting') running.delete(step.id);
   };
 }

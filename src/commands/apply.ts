@@ -6,6 +6,7 @@ import { confirm } from '../cli/confirm.js';
 import { eachSink, ignoreEvents, jsonEventSink } from '../cli/eventLog.js';
 import { allowHazardFlag, globalFlags, jsonFlag, lsnFlag } from '../cli/flags.js';
 import { Interruption } from '../cli/interruption.js';
+import { printAddress } from '../model/address.js';
 import { parseBytes } from '../model/bytes.js';
 import { SteepError } from '../model/errors.js';
 import { allowHazardFlags, type HeldStep, heldSteps, missingHazards } from '../model/hazardGate.js';
@@ -169,9 +170,12 @@ Ctrl-C (SIGINT) or SIGTERM: no new step starts, a running statement finishes, an
     if (json) {
       this.outJson({
         runId: outcome.runId,
-        completed: outcome.completed.map((s) => s.address),
-        failed: outcome.failed.map((f) => ({ address: f.step.address, error: (f.error as Error).message })),
-        notRun: outcome.notRun.map((s) => s.address),
+        completed: outcome.completed.map((s) => printAddress(s.address)),
+        failed: outcome.failed.map((f) => ({
+          address: printAddress(f.step.address),
+          error: (f.error as Error).message,
+        })),
+        notRun: outcome.notRun.map((s) => printAddress(s.address)),
         ...(outcome.stillCopying && outcome.stillCopying.length > 0
           ? { stillCopying: outcome.stillCopying }
           : {}),
@@ -179,7 +183,7 @@ Ctrl-C (SIGINT) or SIGTERM: no new step starts, a running statement finishes, an
           ? {
               signal: interruption.received,
               stillRunning: outcome.interrupted.map((i) => ({
-                address: i.step.address,
+                address: printAddress(i.step.address),
                 message: i.message,
               })),
             }
@@ -239,7 +243,7 @@ Ctrl-C (SIGINT) or SIGTERM: no new step starts, a running statement finishes, an
         `${saved.path} did not allow them: make the plan again allowing them, \`${planCommand(saved.file, saved.path, missing)}\`, review it and apply that`,
       );
     await confirm({
-      question: `Apply ${steps === 1 ? 'this step' : `these ${steps} steps`}, with ${missing.join(', ')} (${held.map((h) => h.step.address).join(', ')})?`,
+      question: `Apply ${steps === 1 ? 'this step' : `these ${steps} steps`}, with ${missing.join(', ')} (${held.map((h) => printAddress(h.step.address)).join(', ')})?`,
       autoApprove: false,
       answer: missing,
       noTerminal: {

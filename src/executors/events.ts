@@ -1,3 +1,6 @@
+import { printAddress } from '../model/address.js';
+import type { Step } from '../model/plan.js';
+
 /** What an apply reports as it goes (docs/commands.md, Log events); commands decide how it looks. */
 export interface ApplyEvent {
   event:
@@ -53,6 +56,13 @@ export interface ApplyEvent {
 }
 
 export type EventSink = (e: ApplyEvent) => void;
+
+/** An event's fields about a step: its node, its address as printed, its id. */
+export const stepFields = (step: Step) => ({
+  node: step.node,
+  address: printAddress(step.address),
+  step: step.id,
+});
 
 /**
  * A command's SIGINT/SIGTERM as a workflow sees it (docs/commands.md, Interrupting): until `arm()` nothing has changed

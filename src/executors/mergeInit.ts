@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { readSlotHolder } from '../catalog/slotHolder.js';
 import { nodeSession } from '../db/connect.js';
+import { printAddress } from '../model/address.js';
 import { SteepError } from '../model/errors.js';
 import type { Statement, Step } from '../model/plan.js';
 import type { Topology } from '../model/topology.js';
@@ -162,7 +163,7 @@ async function setUpOrigin(
       if (Date.now() + pause > deadline)
         throw new SteepError(
           'apply.step_failed',
-          `${step.address} on ${node}: ${held} after lock_timeout (${seconds}): ${because}; a killed steep run's session lets go of it ` +
+          `${printAddress(step.address)} on ${node}: ${held} after lock_timeout (${seconds}): ${because}; a killed steep run's session lets go of it ` +
             'as it ends: apply again, or end that session (pg_terminate_backend) if it is not one',
           { node, address: step.address, cause: err },
         );

@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { mask } from '../db/mask.js';
 import { setSession } from '../db/session.js';
 import { describeSessionLost, isSessionLost } from '../db/sessionLost.js';
+import { printAddress } from '../model/address.js';
 import { SteepError } from '../model/errors.js';
 import type { Statement, Step } from '../model/plan.js';
 
@@ -37,7 +38,7 @@ export function stepError(step: Step, err: unknown): SteepError {
   if (isSessionLost(err)) {
     return new SteepError(
       'apply.connection_lost',
-      `${step.address} on ${step.node}: ${describeSessionLost(step.node, err)}, and apply's lock there with it; ` +
+      `${printAddress(step.address)} on ${step.node}: ${describeSessionLost(step.node, err)}, and apply's lock there with it; ` +
         `once ${step.node} accepts connections again, run steep apply again: its plan reads from the catalog whether this step took effect`,
       { node: step.node, address: step.address, cause: err },
     );
@@ -46,7 +47,7 @@ export function stepError(step: Step, err: unknown): SteepError {
   const detail = e.detail ? ` (${oneLine(mask(e.detail))})` : '';
   return new SteepError(
     'apply.step_failed',
-    `${step.address} on ${step.node}: ${oneLine(mask(e.message ?? String(err)))}${detail}`,
+    `${printAddress(step.address)} on ${step.node}: ${oneLine(mask(e.message ?? String(err)))}${detail}`,
     {
       node: step.node,
       address: step.address,

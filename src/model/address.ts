@@ -35,14 +35,15 @@ export function printAddress(a: Address): string {
   }
 }
 
+/** An address as output prints it (a message's may come printed already). */
+export const addressText = (a: Address | string): string => (typeof a === 'string' ? a : printAddress(a));
+
 export const nodeAddress = (node: string): string => printAddress({ kind: 'node', node });
 export const publicationAddress = (name: string): string => printAddress({ kind: 'publication', name });
 export const subscriptionAddress = (name: string): string => printAddress({ kind: 'subscription', name });
 export const linkAddress = (name: string): string => printAddress({ kind: 'link', name });
 export const slotAddress = (publisher: string, slot: string): string =>
   printAddress({ kind: 'slot', node: publisher, slot });
-export const tableAddress = (node: string, table: string): string =>
-  printAddress({ kind: 'table', node, table });
 
 /** One identifier as SQL prints it: bare, or in double quotes with `""` for a quote. */
 const PRINTED_IDENT = '(?:[a-z_][a-z0-9_$]*|"(?:[^"]|"")*")';
@@ -80,8 +81,6 @@ export function parseAddress(text: string): Address | undefined {
   }
 }
 
-/** The subscription's name when `text` is a subscription's address. */
-export function subscriptionNameOf(text: string): string | undefined {
-  const a = parseAddress(text);
-  return a?.kind === 'subscription' ? a.name : undefined;
-}
+/** The subscription's name when `a` is a subscription's address. */
+export const subscriptionNameOf = (a: Address | undefined): string | undefined =>
+  a?.kind === 'subscription' ? a.name : undefined;

@@ -1,3 +1,4 @@
+import { type Address, addressText } from './address.js';
 import type { SourcePosition } from './topology.js';
 
 /**
@@ -19,7 +20,7 @@ export class SteepError extends Error {
     message: string,
     details: {
       node?: string;
-      address?: string;
+      address?: Address | string;
       position?: SourcePosition;
       hint?: string;
       problems?: Problem[];
@@ -30,7 +31,7 @@ export class SteepError extends Error {
     this.name = 'SteepError';
     this.code = code;
     this.node = details.node;
-    this.address = details.address;
+    this.address = details.address === undefined ? undefined : addressText(details.address);
     this.position = details.position;
     this.hint = details.hint;
     this.problems = details.problems ?? [];

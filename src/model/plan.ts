@@ -1,4 +1,5 @@
 /** The plan: a value to print, save, diff and apply later. */
+import type { Address } from './address.js';
 import type { PlanCapture } from './capture.js';
 
 /** `adopt`: an existing object without steep's marker, declared in the file, taken under management. */
@@ -71,8 +72,8 @@ export interface Statement {
 
 export interface Step {
   id: string;
-  /** `publication.orders_pub`, `subscription.west_orders`, `slot.east/west_orders`, `node.east` */
-  address: string;
+  /** what it changes; the plan document prints it (`subscription.west_orders`: model/address.ts) */
+  address: Address;
   node: string;
   kind: StepKind;
   action: Action;

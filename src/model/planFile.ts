@@ -1,3 +1,4 @@
+import { parseAddress, printAddress } from './address.js';
 import type { Plan, Step } from './plan.js';
 
 /**
@@ -7,8 +8,9 @@ import type { Plan, Step } from './plan.js';
  * and compares it.
  */
 
-/** A step as the document carries it: statements as `sql` strings. */
-export interface PlanFileStep extends Omit<Step, 'statements'> {
+/** A step as the document carries it: its address printed, statements as `sql` strings. */
+export interface PlanFileStep extends Omit<Step, 'statements' | 'address'> {
+  address: string;
   sql: string[];
   transactional: boolean[];
   /** per statement, the node it runs on when not the step's own (null: the step's); absent when none differs */
@@ -29,6 +31,7 @@ export function toPlanFile(plan: Plan): PlanFile {
     config: { ...plan.config, digest: withPrefix(plan.config.digest) },
     steps: plan.steps.map(({ statements, ...step }) => ({
       ...step,
+      address: printAddress(step.address),
       catalogDigest: withPrefix(step.catalogDigest),
       sql: statements.map((s) => s.sql),
       transactional: statements.map((s) => s.transactional),
@@ -39,12 +42,16 @@ export function toPlanFile(plan: Plan): PlanFile {
   };
 }
 
-/** The plan a document holds, its statements rebuilt (`show` renders it as `plan` did). */
+/**
+ * The plan a document holds, its addresses read and statements rebuilt (`show` renders it as
+ * `plan` did). Its addresses were checked when it was read (workflows/savedPlan.ts).
+ */
 export function fromPlanFile(file: PlanFile): Plan {
   return {
     ...file,
     steps: file.steps.map(({ sql, transactional, statementNodes, ...step }) => ({
       ...step,
+      address: parseAddress(step.address)!,
       statements: sql.map((text, i) => ({
         sql: text,
         transactional: transactional?.[i] ?? true,

@@ -1,3 +1,4 @@
+import { type Address, addressText } from '../model/address.js';
 import type { ClusterState, ObservedNode } from '../model/cluster.js';
 import { compareText } from '../model/order.js';
 import type {
@@ -140,11 +141,11 @@ export class PlanContext {
     return fate(this.desired.topology, o?.managedBy ?? null, d?.node === node);
   }
 
-  error(code: string, message: string, where: { address?: string; node?: string } = {}): void {
+  error(code: string, message: string, where: Where = {}): void {
     this.errors.push(message_(code, message, where));
   }
 
-  warn(code: string, message: string, where: { address?: string; node?: string } = {}): void {
+  warn(code: string, message: string, where: Where = {}): void {
     this.warnings.push(message_(code, message, where));
   }
 
@@ -163,9 +164,12 @@ function fate(topology: string, managedBy: { topology: string } | null, inFile: 
   return managedBy ? 'delete' : 'unmanaged';
 }
 
-function message_(code: string, message: string, where: { address?: string; node?: string }): PlanMessage {
+/** What a plan message concerns; the plan document prints its address. */
+type Where = { address?: Address | string; node?: string };
+
+function message_(code: string, message: string, where: Where): PlanMessage {
   const m: PlanMessage = { code, message };
-  if (where.address !== undefined) m.address = where.address;
+  if (where.address !== undefined) m.address = addressText(where.address);
   if (where.node !== undefined) m.node = where.node;
   return m;
 }

@@ -1,3 +1,4 @@
+import { type Address, printAddress } from '../model/address.js';
 import type { ObservedNode } from '../model/cluster.js';
 import type { Change } from '../model/plan.js';
 import type { PlanContext } from './context.js';
@@ -14,13 +15,14 @@ import type { PlanContext } from './context.js';
 export function recordDrift(
   ctx: PlanContext,
   node: ObservedNode,
-  address: string,
+  address: Address,
   changes: readonly Change[],
   recorded: { address: string; digest: string },
 ): boolean {
   if (node.objectDigests?.[recorded.address] === recorded.digest) return false;
   for (const c of changes) {
-    if (c.path !== 'comment') ctx.drift.push({ address, path: c.path, expected: c.after, actual: c.before });
+    if (c.path !== 'comment')
+      ctx.drift.push({ address: printAddress(address), path: c.path, expected: c.after, actual: c.before });
   }
   return true;
 }

@@ -1,4 +1,4 @@
-import { publicationAddress, subscriptionAddress } from '../model/address.js';
+import { printAddress, publicationAddress, subscriptionAddress } from '../model/address.js';
 import type { ClusterState, ObservedNode } from '../model/cluster.js';
 import type {
   GraphChange,
@@ -32,8 +32,9 @@ function contents(p: PublicationDef): string[] {
 function planChanges(plan: Plan | undefined): Map<string, GraphChange> {
   const out = new Map<string, GraphChange>();
   for (const s of plan?.steps ?? []) {
-    if (s.action === 'init' || s.action === 'sync-schema' || out.has(s.address)) continue;
-    out.set(s.address, s.action);
+    const key = printAddress(s.address);
+    if (s.action === 'init' || s.action === 'sync-schema' || out.has(key)) continue;
+    out.set(key, s.action);
   }
   return out;
 }

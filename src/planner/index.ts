@@ -1,4 +1,4 @@
-import { subscriptionAddress } from '../model/address.js';
+import { parseAddress, subscriptionAddress } from '../model/address.js';
 import type { ClusterState, ObservedNode, UnreachableNode } from '../model/cluster.js';
 import { type Hazard, PLAN_FORMAT_VERSION, type Plan, type PlanSummary, type Step } from '../model/plan.js';
 import type { Topology } from '../model/topology.js';
@@ -67,8 +67,10 @@ export function plan(file: Topology, observed: ClusterState, opts: PlanOptions):
 
   let steps = orderSteps(withDependencies(ctx.steps, schema.waits), desired.settings);
   if (opts.targets && opts.targets.length > 0) {
-    steps = selectTargets(steps, opts.targets);
-    scopeMessages(ctx, steps, opts.targets);
+    // read once here; a target that is no address matches no step
+    const targets = opts.targets.flatMap((t) => parseAddress(t) ?? []);
+    steps = selectTargets(steps, targets);
+    scopeMessages(ctx, steps, targets);
   }
 
   return {

@@ -1,3 +1,4 @@
+import type { Address } from '../model/address.js';
 import type { ObservedNode, Ownership } from '../model/cluster.js';
 import type { Change, Hazard, Statement } from '../model/plan.js';
 import { reportUnmanaged } from './adopt.js';
@@ -93,7 +94,7 @@ function planDelete<O extends ManagedObject>(
   node: ObservedNode,
   o: O,
 ): void {
-  const address = r.address(o.name);
+  const address: Address = { kind: r.kind, name: o.name };
   const moved =
     r.kind === 'publication' ? ctx.desired.publications[o.name] : ctx.desired.subscriptions[o.name];
   if (moved?.protect) {
@@ -145,7 +146,7 @@ export function mayReplace(
   kind: ManagedKind,
   spec: { name: string; protect: boolean },
   node: string,
-  address: string,
+  address: Address,
   why: string,
 ): boolean {
   if (!spec.protect) return true;

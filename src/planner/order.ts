@@ -1,4 +1,10 @@
-import { publicationAddress, slotAddress, subscriptionNameOf } from '../model/address.js';
+import {
+  type Address,
+  printAddress,
+  publicationAddress,
+  slotAddress,
+  subscriptionNameOf,
+} from '../model/address.js';
 import { compareText } from '../model/order.js';
 import type { Step } from '../model/plan.js';
 import type { Settings } from '../model/topology.js';
@@ -14,7 +20,7 @@ import { stepTimeouts } from './stepTimeouts.js';
 function compareDrafts(a: DraftStep, b: DraftStep): number {
   return (
     a.phase - b.phase ||
-    compareText(a.address, b.address) ||
+    compareText(printAddress(a.address), printAddress(b.address)) ||
     compareText(a.node, b.node) ||
     compareText(a.key, b.key)
   );
@@ -82,10 +88,11 @@ export function orderSteps(drafts: readonly DraftStep[], settings: Settings): St
  * `--target ADDRESS`: only the steps at those addresses and, transitively, the steps they
  * depend on; renumbered.
  */
-export function selectTargets(steps: readonly Step[], targets: readonly string[]): Step[] {
+export function selectTargets(steps: readonly Step[], targets: readonly Address[]): Step[] {
   const byId = new Map(steps.map((s) => [s.id, s]));
   const keep = new Set<string>();
-  const queue = steps.filter((s) => targets.includes(s.address)).map((s) => s.id);
+  const wanted = new Set(targets.map(printAddress));
+  const queue = steps.filter((s) => wanted.has(printAddress(s.address))).map((s) => s.id);
   while (queue.length > 0) {
     const id = queue.pop()!;
     if (keep.has(id)) continue;
@@ -102,8 +109,9 @@ export function selectTargets(steps: readonly Step[], targets: readonly string[]
  * what they depend on (or about a node none of them touches) becomes a warning, so one broken
  * subscription does not block applying another. Errors naming neither stay errors.
  */
-export function scopeMessages(ctx: PlanContext, kept: readonly Step[], targets: readonly string[]): void {
-  const addresses = new Set([...targets, ...kept.map((s) => s.address)]);
+export function scopeMessages(ctx: PlanContext, kept: readonly Step[], targets: readonly Address[]): void {
+  // messages carry addresses printed (the plan document's)
+  const addresses = new Set([...targets, ...kept.map((s) => s.address)].map(printAddress));
   const nodes = new Set(kept.map((s) => s.node));
   for (const t of targets) {
     const name = subscriptionNameOf(t);

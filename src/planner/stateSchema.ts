@@ -1,4 +1,3 @@
-import { nodeAddress } from '../model/address.js';
 import type { ObservedStateSchema } from '../model/cluster.js';
 import type { Statement } from '../model/plan.js';
 import { quoteIdent, quoteLiteral } from '../model/sql.js';
@@ -42,7 +41,7 @@ export function planStateSchema(ctx: PlanContext, migrations: readonly StateMigr
     ctx.addStep({
       key: stepKey('state', name),
       phase: PHASE.stateSchema,
-      address: nodeAddress(name),
+      address: { kind: 'node', node: name },
       node: name,
       kind: 'state-schema',
       action: create ? 'create' : 'update',

@@ -1,3 +1,4 @@
+import { printAddress } from '../model/address.js';
 import type { Hazard, Plan, Step } from '../model/plan.js';
 import { captureLine } from './capture.js';
 import { driftTable, errorItem, orphanSlotItem, warningItem } from './driftMarkdown.js';
@@ -52,7 +53,7 @@ function stepMarkdown(step: Step, allowed: readonly Hazard[]): string[] {
     // steep's own bookkeeping: one line in a review, the statements one click away
     return [
       '<details>',
-      `<summary><code>${step.action}</code> <code>${step.address}</code> on ${step.node}: ${step.statements.length} statements creating or migrating steep's state schema</summary>`,
+      `<summary><code>${step.action}</code> <code>${printAddress(step.address)}</code> on ${step.node}: ${step.statements.length} statements creating or migrating steep's state schema</summary>`,
       '',
       '```sql',
       ...step.statements.map((st) => `${st.sql};`),
@@ -65,7 +66,7 @@ function stepMarkdown(step: Step, allowed: readonly Hazard[]): string[] {
   const hazards = step.hazards.length > 0 ? ` :warning: ${hazardsText(step, allowed)}` : '';
   const out = [
     '<details>',
-    `<summary><code>${step.action}</code> <code>${step.address}</code> on ${step.node}: ${step.reasonText}${hazards}</summary>`,
+    `<summary><code>${step.action}</code> <code>${printAddress(step.address)}</code> on ${step.node}: ${step.reasonText}${hazards}</summary>`,
     '',
   ];
   if (step.copy) out.push(`**Moves:** ${copyText(step.copy)}`, '');

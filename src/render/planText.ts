@@ -1,4 +1,5 @@
 import { diffArrays } from 'diff';
+import { printAddress } from '../model/address.js';
 import { allowHazardFlags, gatedHazards, heldSteps, missingHazards } from '../model/hazardGate.js';
 import type {
   Action,
@@ -85,7 +86,7 @@ export function timeoutsText(t: StepTimeouts): string {
 function renderStep(step: Step, allowed: readonly Hazard[]): string[] {
   const colour = COLOUR[step.action];
   const lines = [
-    colour(`  ${SYMBOL[step.action]} ${step.address}`) +
+    colour(`  ${SYMBOL[step.action]} ${printAddress(step.address)}`) +
       dim(` (${step.node}) ${step.action}: ${step.reasonText}`),
   ];
   for (const c of step.changes) lines.push(...renderChange(c, step.action));

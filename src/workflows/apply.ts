@@ -2,12 +2,12 @@ import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { readSubscriptionInfo } from '../catalog/compareScope.js';
 import { lockedSessions } from '../db/lockedSession.js';
-import type { EventSink } from '../executors/events.js';
+import { type EventSink, stepFields } from '../executors/events.js';
 import { runStep, stepError } from '../executors/runStep.js';
 import { runGraph, type ScheduleOutcome } from '../executors/schedule.js';
 import { secretFiller } from '../executors/secrets.js';
 import { watchSlotCreation } from '../executors/slotWait.js';
-import { subscriptionNameOf } from '../model/address.js';
+import { printAddress, subscriptionNameOf } from '../model/address.js';
 import { formatBytes } from '../model/bytes.js';
 import { SteepError } from '../model/errors.js';
 import { allowHazardFlags, type HeldStep, heldSteps, missingHazards } from '../model/hazardGate.js';
@@ -99,7 +99,7 @@ export function checkApplicable(
   if (deletions.length > 0 && !opts.allowDestroy) {
     throw new SteepError(
       'apply.destroy_refused',
-      `the plan drops ${deletions.map((s) => s.address).join(', ')}; nothing was changed — rerun with --allow-destroy to allow it`,
+      `the plan drops ${deletions.map((s) => printAddress(s.address)).join(', ')}; nothing was changed — rerun with --allow-destroy to allow it`,
     );
   }
   const held = heldSteps(plan.steps, opts.allowHazards ?? plan.inputs.allowHazards);
@@ -109,7 +109,9 @@ export function checkApplicable(
 
 /** Steps whose hazards run only when allowed by name: nothing ran; `advice` says how to allow them. */
 export function hazardRefusal(held: HeldStep<Step>[], advice: string): SteepError {
-  const steps = held.map((h) => `${h.step.id} ${h.step.action} ${h.step.address} (${h.missing.join(', ')})`);
+  const steps = held.map(
+    (h) => `${h.step.id} ${h.step.action} ${printAddress(h.step.address)} (${h.missing.join(', ')})`,
+  );
   return new SteepError(
     'apply.hazard_refused',
     `${held.length === 1 ? 'step' : 'steps'} ${steps.join(', ')} ${held.length === 1 ? 'runs only with its hazards' : 'run only with their hazards'} allowed by name; ` +
@@ -124,7 +126,7 @@ function checkMaxCopy(plan: Plan, max: number): void {
   if (unknown.length > 0) {
     throw new SteepError(
       'apply.copy_unknown',
-      `--max-copy ${formatBytes(max)}: the size of what ${unknown.map((s) => s.address).join(', ')} copies is unknown (tables never analysed on the publisher); ` +
+      `--max-copy ${formatBytes(max)}: the size of what ${unknown.map((s) => printAddress(s.address)).join(', ')} copies is unknown (tables never analysed on the publisher); ` +
         'nothing was changed — run ANALYZE on those tables, or apply without --max-copy',
     );
   }
@@ -132,7 +134,7 @@ function checkMaxCopy(plan: Plan, max: number): void {
   if (total > max) {
     throw new SteepError(
       'apply.copy_too_big',
-      `the plan copies ${formatBytes(total)} (${copies.map((s) => `${s.address}: ${formatBytes(s.copy!.bytes)}`).join(', ')}), ` +
+      `the plan copies ${formatBytes(total)} (${copies.map((s) => `${printAddress(s.address)}: ${formatBytes(s.copy!.bytes)}`).join(', ')}), ` +
         `more than --max-copy ${formatBytes(max)}; nothing was changed — raise --max-copy or change the plan`,
     );
   }
@@ -182,9 +184,7 @@ function watchSlotWait(
       onEvent({
         event: 'apply.step_waiting',
         level: 'warn',
-        node: step.node,
-        address: step.address,
-        step: step.id,
+        ...stepFields(step),
         message,
       }),
   });
@@ -300,17 +300,10 @@ async function runPlannedStep(step: Step, run: StepRun): Promise<void> {
   const schema = topology.settings.stateSchema;
   const client = clients.get(step.node)!;
   const log = new ApplyLog(schema, step.node, runId);
-  const sql = step.statements.map((s) => s.sql);
   const t0 = Date.now();
   opts.onStepStart?.(step);
-  opts.onEvent({
-    event: 'apply.step_started',
-    level: 'info',
-    node: step.node,
-    address: step.address,
-    step: step.id,
-  });
-  const entry = { ...step, sql };
+  opts.onEvent({ event: 'apply.step_started', level: 'info', ...stepFields(step) });
+  const entry = { ...step, address: printAddress(step.address), sql: step.statements.map((s) => s.sql) };
   let logged = false;
   // everything that touches the node's session is in here: a session lost between two
   // steps (the node restarted) fails the next one with a step_failed like any other error
@@ -347,9 +340,7 @@ async function runPlannedStep(step: Step, run: StepRun): Promise<void> {
     opts.onEvent({
       event: 'apply.step_failed',
       level: 'error',
-      node: step.node,
-      address: step.address,
-      step: step.id,
+      ...stepFields(step),
       message,
       duration_ms: Date.now() - t0,
     });
@@ -358,9 +349,7 @@ async function runPlannedStep(step: Step, run: StepRun): Promise<void> {
   opts.onEvent({
     event: 'apply.step_completed',
     level: 'info',
-    node: step.node,
-    address: step.address,
-    step: step.id,
+    ...stepFields(step),
     duration_ms: Date.now() - t0,
   });
   if (step.kind === 'table-sync') opts.onEvent(syncAppliedEvent(step, Date.now() - t0));

@@ -2,6 +2,7 @@ import { readRowPresence } from '../catalog/rowPresence.js';
 import { readFingerprints } from '../catalog/tableSchemas.js';
 import { nodeSession, withSession } from '../db/connect.js';
 import { connectionLimit } from '../db/connectionLimit.js';
+import { printAddress } from '../model/address.js';
 import type { ClusterState } from '../model/cluster.js';
 import type { DataGap, DriftReport, FailingSubscription, FingerprintChange } from '../model/driftReport.js';
 import { type Problem, SteepError } from '../model/errors.js';
@@ -206,7 +207,7 @@ export function driftReport(
   const changes = plan.steps
     .filter((s) => !isMarkOnly(s))
     .map((s) => ({
-      address: s.address,
+      address: printAddress(s.address),
       node: s.node,
       action: s.action,
       reasonText: s.reasonText,

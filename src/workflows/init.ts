@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { readSubscriptionInfo } from '../catalog/compareScope.js';
 import { streamInit } from '../copy/streamInit.js';
-import type { EventSink } from '../executors/events.js';
+import { type EventSink, stepFields } from '../executors/events.js';
 import {
   type FollowOptions,
   followInit,
@@ -12,7 +12,7 @@ import {
 import { completeManualInit } from '../executors/manualInit.js';
 import type { StepContext } from '../executors/runStep.js';
 import { startSnapshotInit } from '../executors/snapshotInit.js';
-import { subscriptionNameOf } from '../model/address.js';
+import { printAddress, subscriptionNameOf } from '../model/address.js';
 import { SteepError } from '../model/errors.js';
 import { unrecordedState } from '../model/initLifecycle.js';
 import type { InitProgress } from '../model/initState.js';
@@ -57,15 +57,12 @@ export function ownCopy(step: Step): boolean {
 }
 
 export function subscriptionOf(topology: Topology, step: Step): SubscriptionSpec {
-  const name = subscriptionNameOf(step.address) ?? step.address;
-  const spec = topology.subscriptions[name];
+  const spec = topology.subscriptions[subscriptionNameOf(step.address) ?? ''];
   if (!spec) {
     throw new SteepError(
       'init.unknown_subscription',
-      `${step.address}: steep.yaml declares no such subscription`,
-      {
-        address: step.address,
-      },
+      `${printAddress(step.address)}: steep.yaml declares no such subscription`,
+      { address: step.address },
     );
   }
   return spec;
@@ -115,7 +112,8 @@ export class InitRunner {
     const schema = this.topology.settings.stateSchema;
     if (!(await hasInitTables(client, schema))) return;
     const store = this.store(step);
-    const name = subscriptionNameOf(step.address) ?? step.address;
+    const name = subscriptionNameOf(step.address);
+    if (name === undefined) return;
     if (adopted) {
       await this.recordAdoption(client, store, name);
       return;
@@ -183,9 +181,7 @@ export class InitRunner {
         ).catch(() => {});
       }
       const base = {
-        node: step.node,
-        address: step.address,
-        step: step.id,
+        ...stepFields(step),
         duration_ms: Date.now() - (this.startedAt.get(step.id) ?? Date.now()),
       };
       if (message === null) {

@@ -28,7 +28,7 @@ import type { EventSink, Stop } from '../executors/events.js';
 import { recordTransition } from '../executors/initFollow.js';
 import { dropPreparedSlot, endSteepHolder } from '../executors/preparedSlot.js';
 import { runStep, type StepContext } from '../executors/runStep.js';
-import { subscriptionAddress } from '../model/address.js';
+import { printAddress, subscriptionAddress } from '../model/address.js';
 import type { Problem } from '../model/errors.js';
 import { SteepError } from '../model/errors.js';
 import { unrecordedState } from '../model/initLifecycle.js';
@@ -261,7 +261,7 @@ function stepContext(node: string): StepContext {
 
 /** One planned step on its own node, failing at its own address. */
 function runPlanned(client: pg.Client, step: Step, failed: (pgText: string) => string): Promise<void> {
-  return run(() => runStep(client, step, stepContext(step.node)), step, failed, step.address);
+  return run(() => runStep(client, step, stepContext(step.node)), step, failed, printAddress(step.address));
 }
 
 /** The cancel's parts, in order; a signal stops it between two of them. */

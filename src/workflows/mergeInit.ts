@@ -36,7 +36,7 @@
 import type pg from 'pg';
 import { startOnSlot } from '../copy/slotStart.js';
 import { nodeSession } from '../db/connect.js';
-import type { EventSink } from '../executors/events.js';
+import { type EventSink, stepFields } from '../executors/events.js';
 import { stateChangeEvent } from '../executors/initFollow.js';
 import {
   dropMergeSlot,
@@ -46,7 +46,7 @@ import {
   WriteLocks,
 } from '../executors/mergeInit.js';
 import type { StepContext } from '../executors/runStep.js';
-import { parseAddress } from '../model/address.js';
+import { printAddress } from '../model/address.js';
 import { SteepError } from '../model/errors.js';
 import { MERGE_FINAL_ROUNDS, mergeFinalPass } from '../model/initLifecycle.js';
 import type { InitState } from '../model/initState.js';
@@ -74,9 +74,9 @@ export interface MergeUnitOfStep {
 
 export function mergeUnitOf(topology: Topology, step: Step): MergeUnitOfStep {
   const change = (path: string) => step.changes.find((c) => c.path === path)?.after;
-  const a = parseAddress(step.address);
-  if (a?.kind !== 'link' && a?.kind !== 'subscription')
-    throw new Error(`not a merge unit's address: ${step.address}`);
+  const a = step.address;
+  if (a.kind !== 'link' && a.kind !== 'subscription')
+    throw new Error(`not a merge unit's address: ${printAddress(a)}`);
   const { kind, name } = a;
   const names = (change('init.subscriptions') as string[] | undefined) ?? [];
   return {
@@ -89,10 +89,8 @@ export function mergeUnitOf(topology: Topology, step: Step): MergeUnitOfStep {
       if (!d)
         throw new SteepError(
           'merge.unknown_subscription',
-          `${step.address}: steep.yaml declares no subscription ${n}`,
-          {
-            address: step.address,
-          },
+          `${printAddress(a)}: steep.yaml declares no subscription ${n}`,
+          { address: a },
         );
       return { name: n, node: d.node, from: d.from, slot: d.slot };
     }),
@@ -143,7 +141,7 @@ export async function runMergeInit(
   if (!parsed)
     throw new SteepError(
       'merge.strategy',
-      `${step.address}: strategy ${unit.strategy} is not a merge strategy`,
+      `${printAddress(step.address)}: strategy ${unit.strategy} is not a merge strategy`,
       {
         address: step.address,
       },
@@ -164,7 +162,12 @@ export async function runMergeInit(
       analysis = await run.finalPass(pair, strategy, round, analysis);
     }
     await run.record('synchronized');
-    opts.onEvent({ event: 'merge.completed', level: 'info', address: step.address, step: step.id });
+    opts.onEvent({
+      event: 'merge.completed',
+      level: 'info',
+      address: printAddress(step.address),
+      step: step.id,
+    });
   } catch (err) {
     await run.failed(err);
     throw err;
@@ -223,7 +226,7 @@ class MergeRun {
     this.opts.onEvent({
       event: name,
       level: 'info',
-      address: this.step.address,
+      address: printAddress(this.step.address),
       step: this.step.id,
       message,
     });
@@ -287,7 +290,7 @@ class MergeRun {
         if (verdict === 'give-up')
           throw new SteepError(
             'merge.final_pass',
-            `${step.address}: after ${MERGE_FINAL_ROUNDS} rounds, the re-check under the write locks still finds ${differences(again)} ` +
+            `${printAddress(step.address)}: after ${MERGE_FINAL_ROUNDS} rounds, the re-check under the write locks still finds ${differences(again)} ` +
               `rows different on ${nodes} (rows written since the reconcile), which a subscription with origin = any ` +
               'cannot take under the locks (it would send them back): apply again when the tables are quieter, or declare origin: none',
             { address: step.address, node: step.node },
@@ -346,9 +349,8 @@ async function takeLocks(
         onEvent({
           event: 'apply.step_waiting',
           level: 'warn',
+          ...stepFields(step),
           node,
-          address: step.address,
-          step: step.id,
           message,
         }),
       ),
@@ -367,7 +369,7 @@ function notComparable(step: Step, analysis: MergeAnalysis): void {
   if (bad.length === 0) return;
   throw new SteepError(
     'merge.preflight',
-    `${step.address}: ${bad.map((t) => t.reason ?? t.table).join('; ')}; nothing was changed`,
+    `${printAddress(step.address)}: ${bad.map((t) => t.reason ?? t.table).join('; ')}; nothing was changed`,
     { address: step.address, node: step.node },
   );
 }

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { EventSink } from '../executors/events.js';
-import { publicationAddress, subscriptionAddress } from '../model/address.js';
+import { printAddress, publicationAddress, subscriptionAddress } from '../model/address.js';
 import type { ObservedNode } from '../model/cluster.js';
 import type { Topology } from '../model/topology.js';
 import { publicationDigest, subscriptionDigest } from '../planner/digest.js';
@@ -57,7 +57,7 @@ export async function recordSettledObjects(
     [...byName.keys()],
     sessions,
     async (name, client) => {
-      const planned = new Set(fresh.steps.filter((s) => s.node === name).map((s) => s.address));
+      const planned = new Set(fresh.steps.filter((s) => s.node === name).map((s) => printAddress(s.address)));
       const digests = settledDigests(topology, byName.get(name)!, planned);
       await recordObjectDigests(client, schema, name, digests);
       onEvent({

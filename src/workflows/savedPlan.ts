@@ -3,6 +3,7 @@ import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import { maskDeep } from '../db/mask.js';
 import { PACKAGE_ROOT } from '../location.js';
+import { parseAddress } from '../model/address.js';
 import { SteepError } from '../model/errors.js';
 import { PLAN_FORMAT_VERSION, type Plan } from '../model/plan.js';
 import { describeInputs, planCommand, planDifferences } from '../model/planDifference.js';
@@ -54,6 +55,12 @@ export async function readSavedPlan(path: string): Promise<PlanFile> {
   const invalid = await validatePlanJson(value);
   if (invalid) throw new SteepError('plan.invalid', `${path} is not a steep plan: ${invalid}`);
   const file = value as PlanFile;
+  const unread = file.steps.find((s) => !parseAddress(s.address));
+  if (unread)
+    throw new SteepError(
+      'plan.invalid',
+      `${path} is not a steep plan: ${unread.id} has no address steep reads (${unread.address})`,
+    );
   // saved before plans recorded --allow-hazard: none allowed
   file.inputs.allowHazards ??= [];
   return file;

@@ -3,7 +3,7 @@ import { parseTableName } from '../config/identifiers.js';
 import { loadTopology } from '../config/load.js';
 import { nodeSession } from '../db/connect.js';
 import type { ApplyEvent, EventSink } from '../executors/events.js';
-import { parseAddress } from '../model/address.js';
+import { printAddress } from '../model/address.js';
 import { type Problem, SteepError } from '../model/errors.js';
 import type { Plan, PlanMessage, Step } from '../model/plan.js';
 import type { TableComparison, TableFingerprint, TableScope } from '../model/tableSchema.js';
@@ -173,13 +173,13 @@ export function emitSchemaMismatches(plan: Plan, onEvent: EventSink): void {
 
 /** `schema.sync_applied` once a table-sync step has run. */
 export function syncAppliedEvent(step: Step, durationMs: number): ApplyEvent {
-  const at = parseAddress(step.address);
+  const at = step.address;
   return {
     event: 'schema.sync_applied',
     level: 'info',
     node: step.node,
-    address: step.address,
-    table: at?.kind === 'table' ? at.table : step.address,
+    address: printAddress(at),
+    table: at.kind === 'table' ? at.table : printAddress(at),
     step: step.id,
     message: step.reasonText,
     duration_ms: durationMs,

@@ -1,4 +1,3 @@
-import { subscriptionAddress } from '../../model/address.js';
 import { formatBytes } from '../../model/bytes.js';
 import type { ObservedNode, ObservedSubscription } from '../../model/cluster.js';
 import type { InitState } from '../../model/initState.js';
@@ -99,7 +98,7 @@ function addInitStep(ctx: PlanContext, d: SubscriptionSpec, node: ObservedNode, 
   ctx.addStep({
     key: stepKey('init', node.name, d.name),
     phase: PHASE.init,
-    address: subscriptionAddress(d.name),
+    address: { kind: 'subscription', name: d.name },
     node: node.name,
     kind: 'subscription-init',
     action: 'init',

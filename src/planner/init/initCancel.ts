@@ -1,4 +1,4 @@
-import { slotAddress, subscriptionAddress } from '../../model/address.js';
+import { subscriptionAddress } from '../../model/address.js';
 import { SteepError } from '../../model/errors.js';
 import { STREAMED } from '../../model/initLifecycle.js';
 import type { InitState } from '../../model/initState.js';
@@ -120,7 +120,7 @@ export function planInitCancel(d: SubscriptionSpec, o: CancelObserved): CancelPl
   if (tables.length > 0) {
     plan.truncated = tables.map(qualifiedName);
     plan.truncate = step({
-      address: subscriptionAddress(d.name),
+      address: { kind: 'subscription', name: d.name },
       node: d.node,
       kind: 'table-truncate',
       action: 'delete',
@@ -135,7 +135,7 @@ export function planInitCancel(d: SubscriptionSpec, o: CancelObserved): CancelPl
     if (o.publisherReachable) {
       plan.preparedSlot = prepared;
       plan.slotDrop = step({
-        address: slotAddress(d.from, prepared),
+        address: { kind: 'slot', node: d.from, slot: prepared },
         node: d.from,
         kind: 'slot-drop',
         action: 'delete',
@@ -159,7 +159,7 @@ function planDrop(
 ): void {
   const detach = slot !== null && !publisherReachable;
   plan.drop = step({
-    address: subscriptionAddress(d.name),
+    address: { kind: 'subscription', name: d.name },
     node: d.node,
     kind: 'subscription-drop',
     action: 'delete',
@@ -184,7 +184,7 @@ function truncatedTables(d: SubscriptionSpec, o: CancelObserved, destroys: boole
 
 function reinitCleanupStep(d: SubscriptionSpec): Step {
   return step({
-    address: subscriptionAddress(d.name),
+    address: { kind: 'subscription', name: d.name },
     node: d.from,
     kind: 'publication-drop',
     action: 'delete',
@@ -221,6 +221,6 @@ function refuseWithoutPrivileges(d: SubscriptionSpec, o: CancelObserved, plan: C
   if (problems.length === 0) return;
   throw new SteepError('init.cancel_refused', `${problems.join('; ')}; nothing was changed`, {
     node: d.node,
-    address: subscriptionAddress(d.name),
+    address: { kind: 'subscription', name: d.name },
   });
 }

@@ -1,4 +1,4 @@
-import { slotAddress, subscriptionAddress } from '../../model/address.js';
+import { subscriptionAddress } from '../../model/address.js';
 import type { ClusterState, ObservedNode } from '../../model/cluster.js';
 import { buildConninfo } from '../../model/conninfo.js';
 import { SteepError } from '../../model/errors.js';
@@ -134,7 +134,7 @@ export function planInitPrepare(
     command: createSlotCommand(d.slot, publisher.serverVersion, hold),
     undo: {
       id: 'slot-drop',
-      address: slotAddress(d.from, d.slot),
+      address: { kind: 'slot', node: d.from, slot: d.slot },
       node: d.from,
       kind: 'slot-drop',
       action: 'delete',

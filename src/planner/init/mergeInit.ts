@@ -175,7 +175,7 @@ function planUnit(ctx: PlanContext, steps: DraftStep[], unit: Unit, recreate: Re
   const step: DraftStep = {
     key: stepKey('init', a, unit.address),
     phase: PHASE.subscription,
-    address: unit.address,
+    address: { kind: unit.kind, name: unit.name },
     node: a,
     kind: 'merge-init',
     action: 'init',

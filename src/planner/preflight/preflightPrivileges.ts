@@ -5,7 +5,7 @@
  * A missing one is a plan error naming the node, the role, what needs it and the GRANT that fixes it.
  */
 
-import { parseAddress, subscriptionAddress } from '../../model/address.js';
+import { type Address, printAddress, subscriptionAddress } from '../../model/address.js';
 import type { ObservedNode, ObservedTable } from '../../model/cluster.js';
 import { compareText } from '../../model/order.js';
 import { cloudAdminNote, functionsCalled, grantFunction, isCloudAdminRole } from '../../model/privileges.js';
@@ -18,14 +18,14 @@ import { copiedRelations } from '../init/initCopy.js';
 import { checkOwnCopyLoad } from '../init/ownCopyLoad.js';
 
 export function nameOf(step: DraftStep): string {
-  const a = parseAddress(step.address);
-  return a?.kind === 'publication' || a?.kind === 'subscription' ? a.name : '';
+  const a = step.address;
+  return a.kind === 'publication' || a.kind === 'subscription' ? a.name : '';
 }
 
 /** The role steep connects as may do what the steps need. */
 export function checkPrivileges(ctx: PlanContext): void {
   const seen = new Set<string>();
-  const fail = (node: string, message: string, address?: string) => {
+  const fail = (node: string, message: string, address?: Address | string) => {
     if (seen.has(message)) return;
     seen.add(message);
     ctx.error('preflight.privilege', message, { node, address });
@@ -102,7 +102,7 @@ export function checkPrivileges(ctx: PlanContext): void {
   }
 }
 
-type Fail = (node: string, message: string, address?: string) => void;
+type Fail = (node: string, message: string, address?: Address | string) => void;
 
 /**
  * 16+, runAsOwner false: the apply and table-sync workers switch to each table's owner, which
@@ -114,7 +114,7 @@ function checkSetRoleToOwners(
   node: ObservedNode,
   d: SubscriptionSpec,
   fail: Fail,
-  address: string,
+  address: Address,
 ): void {
   if (node.role.superuser || effectiveSubscriptionOptions(d.options, node.serverVersion).runAsOwner !== false)
     return;
@@ -179,9 +179,9 @@ function stepText(step: DraftStep): string {
     case 'subscription-init':
       return `the init of subscription ${name}`;
     case 'merge-init':
-      return `the merge init of ${name ? `subscription ${name}` : step.address}`;
+      return `the merge init of ${name ? `subscription ${name}` : printAddress(step.address)}`;
     default:
-      return `step ${step.address} (${step.kind})`;
+      return `step ${printAddress(step.address)} (${step.kind})`;
   }
 }
 
@@ -236,7 +236,7 @@ function checkOwner(
   kind: 'publication' | 'subscription',
   name: string,
   fail: Fail,
-  address: string,
+  address: Address,
 ): void {
   const pub = kind === 'publication' ? node.publications[name] : undefined;
   const o = pub ?? (kind === 'subscription' ? node.subscriptions[name] : undefined);
@@ -321,7 +321,7 @@ function checkTableOwners(
   name: string,
   fresh: boolean,
   fail: Fail,
-  address: string,
+  address: Address,
 ): void {
   const p = ctx.desired.publications[name];
   if (node.role.superuser || !p || p.allTables) return;

@@ -5,7 +5,7 @@
  * `publicationDiff.ts`; here the statements and the reason of each step; the fate of observed
  * publications and `protect` are the skeleton in `managedObjects.ts`.
  */
-import { publicationAddress } from '../../model/address.js';
+import { type Address, publicationAddress } from '../../model/address.js';
 import type { ObservedNode, ObservedPublication } from '../../model/cluster.js';
 import { compareText } from '../../model/order.js';
 import { commentWithMarker, formatOwnership } from '../../model/ownership.js';
@@ -170,7 +170,7 @@ function planDesiredPublication(
   node: ObservedNode,
   renamed: Rename | undefined,
 ): Planned {
-  const address = publicationAddress(spec.name);
+  const address: Address = { kind: 'publication', name: spec.name };
   const d = desiredShape(spec, node);
   // the statements name the tables as the file does (ONLY, filters as written)
   const written = { ...d, tables: spec.allTables ? [] : sortTables(spec.tables) };

@@ -1,4 +1,4 @@
-import { subscriptionAddress, tableAddress } from '../../model/address.js';
+import { type Address, subscriptionAddress } from '../../model/address.js';
 import type { ObservedNode } from '../../model/cluster.js';
 import type { SchemaComparison } from '../../model/plan.js';
 import {
@@ -124,7 +124,7 @@ export class SyncInput {
   /** the compared tables, read with their columns (they differ) */
   readonly pubTable: TableSchema;
   readonly subTable: TableSchema | null;
-  readonly address: string;
+  readonly address: Address;
 
   constructor(
     readonly ctx: PlanContext,
@@ -138,7 +138,7 @@ export class SyncInput {
     this.sub = subscriber.tableSchemas!;
     this.pubTable = withColumns(comparison.left!);
     this.subTable = comparison.right && withColumns(comparison.right);
-    this.address = tableAddress(subscriber.name, comparison.table);
+    this.address = { kind: 'table', node: subscriber.name, table: comparison.table };
   }
 
   /** `table public.orders differs between east (publisher) and west (subscriber): …` */

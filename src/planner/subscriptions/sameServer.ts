@@ -1,4 +1,3 @@
-import { slotAddress } from '../../model/address.js';
 import type { SubscriptionSpec } from '../../model/topology.js';
 import { PHASE, type PlanContext, stepKey } from '../context.js';
 import { slotDigest } from '../digest.js';
@@ -73,7 +72,7 @@ export function planSeparateSlot(ctx: PlanContext, d: SubscriptionSpec, deps: st
   ctx.addStep({
     key,
     phase: PHASE.slot,
-    address: slotAddress(d.from, d.slot),
+    address: { kind: 'slot', node: d.from, slot: d.slot },
     node: d.from,
     kind: 'slot-create',
     action: 'create',

@@ -1,4 +1,4 @@
-import { slotAddress, subscriptionAddress } from '../../model/address.js';
+import { subscriptionAddress } from '../../model/address.js';
 import { formatBytes } from '../../model/bytes.js';
 import type { ObservedSlot, ObservedSubscription } from '../../model/cluster.js';
 import { matchesAny } from '../../model/glob.js';
@@ -137,7 +137,7 @@ function leftoverSlotDrop(ctx: PlanContext, d: SubscriptionSpec, slot: ObservedS
     ctx.addStep({
       key,
       phase: PHASE.slot,
-      address: slotAddress(d.from, d.slot),
+      address: { kind: 'slot', node: d.from, slot: d.slot },
       node: d.from,
       kind: 'slot-drop',
       action: 'delete',
@@ -189,7 +189,7 @@ export function reportOrphanSlots(ctx: PlanContext): void {
       ctx.addStep({
         key,
         phase: PHASE.slotDrop,
-        address: slotAddress(node.name, name),
+        address: { kind: 'slot', node: node.name, slot: name },
         node: node.name,
         kind: 'slot-drop',
         action: 'delete',

@@ -7,7 +7,7 @@
  * (`renames.ts`) opens its step with the RENAME (`renameStep.ts`).
  */
 
-import { subscriptionAddress } from '../../model/address.js';
+import { type Address, subscriptionAddress } from '../../model/address.js';
 import type { ObservedNode, ObservedSubscription } from '../../model/cluster.js';
 import { isUnknown } from '../../model/cluster.js';
 import { maskConninfo, sameConninfo } from '../../model/conninfo.js';
@@ -236,7 +236,7 @@ export function planChange(
   o: ObservedSubscription,
 ): DraftStep | undefined {
   const { d, node } = x;
-  const address = subscriptionAddress(d.name);
+  const address: Address = { kind: 'subscription', name: d.name };
   const renamed = run.renames.get(d.name);
   const diff = diffSubscription(ctx, run, x, o);
   if (diff.changes.length === 0 && !diff.needsRefresh && !renamed) return undefined;

@@ -3,7 +3,7 @@
  * the replace of one that cannot change in place (its drop, then its create), and the drop of one
  * the file no longer declares.
  */
-import { subscriptionAddress } from '../../model/address.js';
+import { type Address, subscriptionAddress } from '../../model/address.js';
 import { isUnknown, type ObservedNode, type ObservedSubscription } from '../../model/cluster.js';
 import { publisherConninfo, sameConninfo } from '../../model/conninfo.js';
 import { compareText } from '../../model/order.js';
@@ -289,7 +289,7 @@ export function planCreate(ctx: PlanContext, run: SubscriptionRun, x: Declared):
   const step: DraftStep = {
     key: stepKey('subscription', node.name, d.name),
     phase: PHASE.subscription,
-    address: subscriptionAddress(d.name),
+    address: { kind: 'subscription', name: d.name },
     node: node.name,
     kind: 'subscription-create',
     action: 'create',
@@ -315,7 +315,7 @@ export function planReplace(
   because: string[],
 ): DraftStep | undefined {
   const { d, node, conn } = x;
-  const address = subscriptionAddress(d.name);
+  const address: Address = { kind: 'subscription', name: d.name };
   if (!mayReplace(ctx, 'subscription', d, node.name, address, `${listText(because)} cannot change in place,`))
     return undefined;
   let init = initPlan(ctx, d);

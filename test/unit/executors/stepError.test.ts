@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { stepError } from '../../../src/executors/runStep.js';
 import type { Step } from '../../../src/model/plan.js';
 
-const step = { address: 'publication.orders', node: 'east' } as Step;
+const step = { address: { kind: 'publication', name: 'orders' }, node: 'east' } as Step;
 
 describe('stepError: what apply prints for a failed step', () => {
   it("PostgreSQL's message and hint, naming the step and its node", () => {

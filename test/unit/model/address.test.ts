@@ -9,7 +9,6 @@ import {
   slotAddress,
   subscriptionAddress,
   subscriptionNameOf,
-  tableAddress,
 } from '../../../src/model/address.js';
 import { displayTable } from '../../../src/model/sql.js';
 
@@ -43,7 +42,9 @@ describe('Address', () => {
     expect(subscriptionAddress('west_orders')).toBe('subscription.west_orders');
     expect(linkAddress('eu_us')).toBe('link.eu_us');
     expect(slotAddress('east', 'west_orders')).toBe('slot.east/west_orders');
-    expect(tableAddress('west', 'public.orders')).toBe('table.west/public.orders');
+    expect(printAddress({ kind: 'table', node: 'west', table: 'public.orders' })).toBe(
+      'table.west/public.orders',
+    );
   });
 
   it('parses back every address it prints, hostile names included', () => {
@@ -62,10 +63,12 @@ describe('Address', () => {
   });
 
   it('reads a subscription name back only from a subscription address', () => {
-    expect(subscriptionNameOf(subscriptionAddress('a.b'))).toBe('a.b');
-    expect(subscriptionNameOf(subscriptionAddress('Sub "hostile"; DROP'))).toBe('Sub "hostile"; DROP');
-    expect(subscriptionNameOf(publicationAddress('x'))).toBeUndefined();
-    expect(subscriptionNameOf(slotAddress('east', 'x'))).toBeUndefined();
+    expect(subscriptionNameOf(parseAddress(subscriptionAddress('a.b')))).toBe('a.b');
+    expect(subscriptionNameOf(parseAddress(subscriptionAddress('Sub "hostile"; DROP')))).toBe(
+      'Sub "hostile"; DROP',
+    );
+    expect(subscriptionNameOf(parseAddress(publicationAddress('x')))).toBeUndefined();
+    expect(subscriptionNameOf(parseAddress(slotAddress('east', 'x')))).toBeUndefined();
   });
 
   it('refuses text that is no address', () => {

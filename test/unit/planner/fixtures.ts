@@ -1,3 +1,4 @@
+import { printAddress } from '../../../src/model/address.js';
 import type {
   ClusterState,
   ObservedNode,
@@ -354,19 +355,21 @@ export function runPlan(t: Topology, state: ClusterState, opts: Partial<PlanOpti
 
 /** The SQL of every step, by address, for compact assertions. */
 export function sqlOf(p: Plan, address: string): string[] {
-  return p.steps.filter((s) => s.address === address).flatMap((s) => s.statements.map((x) => x.sql));
+  return p.steps
+    .filter((s) => printAddress(s.address) === address)
+    .flatMap((s) => s.statements.map((x) => x.sql));
 }
 
 /** The step at `address`; an `init` step that follows a create shares its address: see initStepAt. */
 export function stepAt(p: Plan, address: string) {
-  const steps = p.steps.filter((s) => s.address === address && s.action !== 'init');
+  const steps = p.steps.filter((s) => printAddress(s.address) === address && s.action !== 'init');
   if (steps.length !== 1) throw new Error(`expected one step at ${address}, found ${steps.length}`);
   return steps[0]!;
 }
 
 /** The init step at `address` (it follows the subscription's create, or resumes a failed init). */
 export function initStepAt(p: Plan, address: string) {
-  const steps = p.steps.filter((s) => s.address === address && s.action === 'init');
+  const steps = p.steps.filter((s) => printAddress(s.address) === address && s.action === 'init');
   if (steps.length !== 1) throw new Error(`expected one init step at ${address}, found ${steps.length}`);
   return steps[0]!;
 }

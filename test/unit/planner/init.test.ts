@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { printAddress } from '../../../src/model/address.js';
 import type { ObservedInitState } from '../../../src/model/initState.js';
 import type { InitSpec, Topology } from '../../../src/model/topology.js';
 import { copiedTables, rowPresenceRequests } from '../../../src/planner/init/initCopy.js';
@@ -266,7 +267,7 @@ describe('init: snapshot', () => {
       'subscription west_orders would copy into tables that already hold rows on west: public.orders; copying on top of ' +
         'them would fail or duplicate rows: empty them, or set init.existingData: truncate (apply empties them and copies again) or keep (they stay as they are, nothing is copied)',
     );
-    expect(p.steps.filter((x) => x.address === ADDR)).toEqual([]);
+    expect(p.steps.filter((x) => printAddress(x.address) === ADDR)).toEqual([]);
   });
 
   it('existingData: truncate → TRUNCATE of exactly those tables before CREATE SUBSCRIPTION, hazard truncates-data', () => {
@@ -316,7 +317,7 @@ describe('init: snapshot', () => {
       'init of subscription west_orders on west failed: the publisher east cannot be reached',
     );
     const p = runPlan(t, s);
-    expect(p.steps.map((x) => [x.address, x.action])).toEqual([[ADDR, 'init']]);
+    expect(p.steps.map((x) => [printAddress(x.address), x.action])).toEqual([[ADDR, 'init']]);
     expect(initStepAt(p, ADDR).reasonText).toBe(
       'its init failed (the publisher east cannot be reached); PostgreSQL resumes from the slot that was kept, and apply follows it again until it is synchronized',
     );
@@ -410,7 +411,7 @@ describe('init: manual', () => {
     at(s, 'east').slots.west_orders = observedSlot('west_orders', { confirmedFlushLsn: '0/3000000' });
     at(s, 'west').initState = prepared('0/3000000');
     const p = runPlan(t, s);
-    expect(p.steps.map((x) => [x.address, x.action])).toEqual([[ADDR, 'init']]);
+    expect(p.steps.map((x) => [printAddress(x.address), x.action])).toEqual([[ADDR, 'init']]);
     expect(initStepAt(p, ADDR).statements.map((x) => x.sql)).toEqual([
       ADVANCE,
       'ALTER SUBSCRIPTION "west_orders" ENABLE',

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { printAddress } from '../../../src/model/address.js';
 import type { Topology } from '../../../src/model/topology.js';
 import { at, observe, publication, runPlan, subscription, topology } from './fixtures.js';
 
@@ -31,7 +32,7 @@ describe('ordering', () => {
   it('state schema → publications → subscriptions, ids in order, dependencies expressed', () => {
     const t = twoWay();
     const p = runPlan(t, empty(t));
-    expect(p.steps.map((s) => [s.id, s.address, s.action, s.dependsOn])).toEqual([
+    expect(p.steps.map((s) => [s.id, printAddress(s.address), s.action, s.dependsOn])).toEqual([
       ['s1', 'node.east', 'create', []],
       ['s2', 'node.west', 'create', []],
       ['s3', 'publication.east_pub', 'create', ['s1']],
@@ -64,7 +65,7 @@ describe('ordering', () => {
     const s = observe(t);
     at(s, 'east').stateSchema = { exists: true, version: 1 };
     const p = runPlan(t, s);
-    expect(p.steps.map((x) => [x.address, x.action, x.statements.map((y) => y.sql)])).toEqual([
+    expect(p.steps.map((x) => [printAddress(x.address), x.action, x.statements.map((y) => y.sql)])).toEqual([
       [
         'node.east',
         'update',
@@ -85,7 +86,7 @@ describe('ordering', () => {
     t.publications = {};
     t.subscriptions = {};
     const p = runPlan(t, s);
-    expect(p.steps.map((x) => [x.id, x.address, x.action, x.dependsOn])).toEqual([
+    expect(p.steps.map((x) => [x.id, printAddress(x.address), x.action, x.dependsOn])).toEqual([
       ['s1', 'subscription.east_from_west', 'delete', []],
       ['s2', 'subscription.west_from_east', 'delete', []],
       ['s3', 'publication.east_pub', 'delete', ['s2']],
@@ -102,7 +103,7 @@ describe('ordering', () => {
     t.publications.east_pub2 = publication('east_pub2', 'east');
     t.subscriptions.west_from_east!.publications = ['east_pub2'];
     const p = runPlan(t, s);
-    expect(p.steps.map((x) => [x.id, x.address, x.action, x.dependsOn])).toEqual([
+    expect(p.steps.map((x) => [x.id, printAddress(x.address), x.action, x.dependsOn])).toEqual([
       ['s1', 'publication.east_pub2', 'create', []],
       ['s2', 'subscription.west_from_east', 'update', ['s1']],
       ['s3', 'publication.east_pub', 'delete', ['s2']],
@@ -114,7 +115,7 @@ describe('--target', () => {
   it('keeps only the targeted steps and what they depend on, renumbered', () => {
     const t = twoWay();
     const p = runPlan(t, empty(t), { targets: ['subscription.west_from_east'] });
-    expect(p.steps.map((s) => [s.id, s.address, s.dependsOn])).toEqual([
+    expect(p.steps.map((s) => [s.id, printAddress(s.address), s.dependsOn])).toEqual([
       ['s1', 'node.east', []],
       ['s2', 'node.west', []],
       ['s3', 'publication.east_pub', ['s1']],
@@ -129,7 +130,7 @@ describe('--target', () => {
   it('several targets; a target with nothing to do selects nothing', () => {
     const t = twoWay();
     const p = runPlan(t, empty(t), { targets: ['publication.west_pub', 'node.east', 'slot.east/nothing'] });
-    expect(p.steps.map((s) => [s.id, s.address, s.dependsOn])).toEqual([
+    expect(p.steps.map((s) => [s.id, printAddress(s.address), s.dependsOn])).toEqual([
       ['s1', 'node.east', []],
       ['s2', 'node.west', []],
       ['s3', 'publication.west_pub', ['s2']],

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { toRole } from '../../../src/catalog/queries/role.js';
+import { printAddress } from '../../../src/model/address.js';
 import type { Topology } from '../../../src/model/topology.js';
 import {
   at,
@@ -65,7 +66,7 @@ describe('preflight', () => {
         message: 'west: connection refused (is the server running on west.internal:5432?)',
       },
     ]);
-    expect(p.steps.map((x) => x.address)).toEqual(['publication.orders_pub']);
+    expect(p.steps.map((x) => printAddress(x.address))).toEqual(['publication.orders_pub']);
     expect(p.observed.nodes).toEqual({ east: { serverVersion: 180004 } });
   });
 

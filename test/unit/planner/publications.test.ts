@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { printAddress } from '../../../src/model/address.js';
 import { parseOwnership } from '../../../src/model/ownership.js';
 import type { Topology } from '../../../src/model/topology.js';
 import { publicationDigest } from '../../../src/planner/digest.js';
@@ -215,7 +216,7 @@ describe('publications: in-place changes', () => {
       }),
     ]);
     // a filter change needs no refresh: the subscription is untouched
-    expect(p.steps.map((x) => x.address)).toEqual([ADDR]);
+    expect(p.steps.map((x) => printAddress(x.address))).toEqual([ADDR]);
   });
 
   it('falls back to comparing the raw text when the catalog has no normalised form', () => {
@@ -356,7 +357,7 @@ describe('publications: replace', () => {
     ]);
     expect(step.changes[0]).toEqual({ path: 'allTables', before: true, after: false });
     // the subscriber receives the same tables before and after: no refresh
-    expect(p.steps.filter((x) => x.address === 'subscription.west_orders')).toEqual([]);
+    expect(p.steps.filter((x) => printAddress(x.address) === 'subscription.west_orders')).toEqual([]);
     // one table fewer: the subscriber refreshes after the replace, copying nothing
     t.publications.orders_pub!.tables = [table('public.customers')];
     const fewer = runPlan(t, s);
@@ -381,7 +382,7 @@ describe('publications: replace', () => {
     const s = observe(t);
     Object.assign(t.publications.orders_pub!, { allTables: true, tables: [], protect: true });
     const p = runPlan(t, s);
-    expect(p.steps.filter((x) => x.address === ADDR)).toEqual([]);
+    expect(p.steps.filter((x) => printAddress(x.address) === ADDR)).toEqual([]);
     expect(p.errors).toEqual([
       expect.objectContaining({
         code: 'protected',
@@ -433,7 +434,7 @@ describe('publications: ownership', () => {
       { node: 'east', kind: 'publication', name: 'other_pub', topology: 'billing' },
     ]);
     expect(p.errors[0]!.message).toContain('managed by steep topology billing, not orders-eu');
-    expect(p.steps.filter((x) => x.address.startsWith('publication.'))).toEqual([]);
+    expect(p.steps.filter((x) => printAddress(x.address).startsWith('publication.'))).toEqual([]);
   });
 
   it('adopts an unmarked publication that the file declares: its own adopt step, each difference listed, not drift', () => {
@@ -489,7 +490,7 @@ describe('publications: ownership', () => {
     expect(drop.statements).toEqual([{ sql: 'DROP PUBLICATION "orders_pub"', transactional: true }]);
     const sub = stepAt(p, 'subscription.west_orders');
     expect(drop.dependsOn).toEqual([sub.id]);
-    expect(p.steps.map((x) => x.address)).toEqual(['subscription.west_orders', ADDR]);
+    expect(p.steps.map((x) => printAddress(x.address))).toEqual(['subscription.west_orders', ADDR]);
   });
 
   it('records protect: true in the marker, and never drops a publication whose marker says so', () => {
@@ -507,7 +508,7 @@ describe('publications: ownership', () => {
     delete t.publications.orders_pub;
     delete t.subscriptions.west_orders;
     const p = runPlan(t, s);
-    expect(p.steps.filter((x) => x.address === ADDR)).toEqual([]);
+    expect(p.steps.filter((x) => printAddress(x.address) === ADDR)).toEqual([]);
     expect(p.errors).toEqual([
       expect.objectContaining({
         code: 'protected',
@@ -536,7 +537,7 @@ describe('publications: version gates and refused filters', () => {
     const s = observe(t, { version: PG14 });
     at(s, 'east').publications = {};
     const p = runPlan(t, s);
-    expect(p.steps.filter((x) => x.address === ADDR)).toEqual([]);
+    expect(p.steps.filter((x) => printAddress(x.address) === ADDR)).toEqual([]);
     expect(p.errors).toEqual([
       expect.objectContaining({
         code: 'unsupported-option',
@@ -569,7 +570,7 @@ describe('publications: version gates and refused filters', () => {
           'east: PostgreSQL refuses the row filter of public.customers in publication orders_pub (nosuch = 1): column "nosuch" does not exist; write it as one boolean expression over the columns of the table',
       },
     ]);
-    expect(p.steps.filter((x) => x.address === ADDR)).toEqual([]);
+    expect(p.steps.filter((x) => printAddress(x.address) === ADDR)).toEqual([]);
   });
 
   it('keeps the deparse helper of the fixtures honest', () => {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { printAddress } from '../../../src/model/address.js';
 import type { ClusterState } from '../../../src/model/cluster.js';
 import { formatOwnership, parseOwnership } from '../../../src/model/ownership.js';
 import type { Topology } from '../../../src/model/topology.js';
@@ -57,7 +58,7 @@ describe('renames: subscriptions', () => {
     const t = renamedTo('west_orders_v2');
     const p = runPlan(t, appliedFrom(OLD));
     expect(p.errors).toEqual([]);
-    expect(p.steps.map((s) => [s.address, s.action, s.kind])).toEqual([
+    expect(p.steps.map((s) => [printAddress(s.address), s.action, s.kind])).toEqual([
       ['subscription.west_orders_v2', 'update', 'subscription-alter'],
     ]);
     const step = p.steps[0]!;
@@ -103,7 +104,9 @@ describe('renames: subscriptions', () => {
     expect(p.steps).toEqual([]);
     // enabled again: a replace on a new slot of the default name, the marker without the old one
     t.subscriptions.west_orders_v2!.enabled = true;
-    const step = runPlan(t, released).steps.find((s) => s.address === 'subscription.west_orders_v2')!;
+    const step = runPlan(t, released).steps.find(
+      (s) => printAddress(s.address) === 'subscription.west_orders_v2',
+    )!;
     expect(step.action).toBe('replace');
     expect(step.statements.map((s) => s.sql).join('\n')).not.toContain('slot=west_orders');
   });
@@ -139,7 +142,7 @@ describe('renames: subscriptions', () => {
     at(s, 'west').subscriptions.west_orders = { ...o, comment: null, managedBy: null };
     const p = runPlan(renamedTo('west_v2', { renamedFrom: 'west_orders' }), s);
     expect(p.errors).toEqual([]);
-    expect(p.steps.map((x) => [x.address, x.action, x.statements[0]!.sql])).toEqual([
+    expect(p.steps.map((x) => [printAddress(x.address), x.action, x.statements[0]!.sql])).toEqual([
       ['subscription.west_v2', 'adopt', 'ALTER SUBSCRIPTION "west_orders" RENAME TO "west_v2"'],
     ]);
     expect(p.unmanaged).toEqual([]);
@@ -168,7 +171,7 @@ describe('renames: subscriptions', () => {
     const old = topology({ publications: [PUB], subscriptions: [SUB, second] });
     const t = renamedTo('west_v2');
     const p = runPlan(t, appliedFrom(old));
-    expect(p.steps.map((s) => [s.address, s.action])).toEqual(
+    expect(p.steps.map((s) => [printAddress(s.address), s.action])).toEqual(
       expect.arrayContaining([
         ['subscription.west_v2', 'create'],
         ['subscription.west_orders', 'delete'],
@@ -220,7 +223,7 @@ describe('renames: subscriptions', () => {
     expect(p.errors[0]!.message).toMatch(
       /^subscription west_v2 on west is created without a copy \(init\.method: none\) while this plan drops west_orders, which carried public\.orders: .*declare renamedFrom: west_orders on west_v2/,
     );
-    expect(p.steps.filter((s) => s.address === 'subscription.west_v2')).toEqual([]);
+    expect(p.steps.filter((s) => printAddress(s.address) === 'subscription.west_v2')).toEqual([]);
   });
 
   it('every state table keyed on a subscription name moves with it', () => {
@@ -246,7 +249,9 @@ describe('renames: publications', () => {
     const t = topology({ publications: [{ ...PUB, name: 'orders_v2', renamedFrom: 'orders_pub' }] });
     const p = runPlan(t, observe(OLD_PUBS));
     expect(p.errors).toEqual([]);
-    expect(p.steps.map((s) => [s.address, s.action])).toEqual([['publication.orders_v2', 'update']]);
+    expect(p.steps.map((s) => [printAddress(s.address), s.action])).toEqual([
+      ['publication.orders_v2', 'update'],
+    ]);
     expect(p.steps[0]!.statements.map((s) => s.sql)).toEqual([
       'ALTER PUBLICATION "orders_pub" RENAME TO "orders_v2"',
     ]);
@@ -275,7 +280,7 @@ describe('renames: publications', () => {
     });
     const p = runPlan(t, appliedFrom(OLD));
     expect(p.errors).toEqual([]);
-    expect(p.steps.map((s) => [s.address, s.action])).toEqual([
+    expect(p.steps.map((s) => [printAddress(s.address), s.action])).toEqual([
       ['publication.orders_v2', 'create'],
       ['subscription.west_orders', 'update'],
       ['publication.orders_pub', 'delete'],
@@ -294,7 +299,7 @@ describe('renames: publications', () => {
       topology({ publications: [PUB, { ...PUB, name: 'orders_v2' }], subscriptions: [SUB] }),
       appliedFrom(OLD),
     );
-    expect(alone.steps.map((s) => s.address)).toEqual(['publication.orders_v2']);
+    expect(alone.steps.map((s) => printAddress(s.address))).toEqual(['publication.orders_v2']);
     expect(alone.steps[0]!.statements.some((x) => x.sql.startsWith('DO $steep$'))).toBe(false);
   });
 

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { printAddress } from '../../../src/model/address.js';
 import type { ClusterState } from '../../../src/model/cluster.js';
 import type { Plan } from '../../../src/model/plan.js';
 import {
@@ -113,7 +114,7 @@ function planOf(w: { t: Topology; state: ClusterState }): Plan {
 
 function syncSql(p: Plan, table = 'public.orders'): string {
   return p.steps
-    .filter((s) => s.address === `table.west/${table}`)
+    .filter((s) => printAddress(s.address) === `table.west/${table}`)
     .flatMap((s) => s.statements.map((x) => x.sql))
     .join('\n');
 }
@@ -405,7 +406,7 @@ describe.each(CASES)('$name', (c) => {
       expect(syncSql(p)).toBe('');
       return;
     }
-    const step = p.steps.find((s) => s.address === `table.west/${ORDERS}`)!;
+    const step = p.steps.find((s) => printAddress(s.address) === `table.west/${ORDERS}`)!;
     expect(step).toMatchObject({
       kind: 'table-sync',
       action: 'sync-schema',
@@ -462,7 +463,9 @@ describe('auto mode, beyond one column', () => {
       }),
     );
     expect(p.errors).toEqual([]);
-    const sql = p.steps.find((s) => s.address === 'table.west/public.orders')!.statements.map((s) => s.sql);
+    const sql = p.steps
+      .find((s) => printAddress(s.address) === 'table.west/public.orders')!
+      .statements.map((s) => s.sql);
     expect(sql).toEqual([
       'CREATE SEQUENCE "public"."orders_id_seq" AS bigint INCREMENT BY 1 MINVALUE 1 MAXVALUE 9223372036854775807 START WITH 1 CACHE 1 NO CYCLE',
       `CREATE TYPE "public"."mood" AS ENUM ('sad', 'happy')`,
@@ -495,8 +498,8 @@ describe('auto mode, beyond one column', () => {
     const a = table('public.a', [ID, ['m', 'public.mood']]);
     const b = table('public.b', [ID, ['m', 'public.mood']]);
     const p = planOf(world('auto', [a, b], [], { pubExtra: { types: { 'public.mood': mood } } }));
-    const sa = p.steps.find((s) => s.address === 'table.west/public.a')!;
-    const sb = p.steps.find((s) => s.address === 'table.west/public.b')!;
+    const sa = p.steps.find((s) => printAddress(s.address) === 'table.west/public.a')!;
+    const sb = p.steps.find((s) => printAddress(s.address) === 'table.west/public.b')!;
     expect(sa.statements.map((s) => s.sql).join('\n')).toContain('CREATE TYPE');
     expect(sb.statements.map((s) => s.sql).join('\n')).not.toContain('CREATE TYPE');
     expect(sb.dependsOn).toContain(sa.id);
@@ -572,9 +575,11 @@ describe('auto mode, beyond one column', () => {
     at(w.state, 'east').slots = {};
     at(w.state, 'west').stateSchema = { exists: false, version: null };
     const p = planOf(w);
-    const ids = new Map(p.steps.map((s) => [s.address, s.id]));
+    const ids = new Map(p.steps.map((s) => [printAddress(s.address), s.id]));
     const sync = p.steps.find((s) => s.kind === 'table-sync')!;
-    const sub = p.steps.find((s) => s.address === 'subscription.west_orders' && s.action === 'create')!;
+    const sub = p.steps.find(
+      (s) => printAddress(s.address) === 'subscription.west_orders' && s.action === 'create',
+    )!;
     expect(sync.dependsOn).toContain(ids.get('node.west'));
     expect(sub.dependsOn).toContain(sync.id);
     expect(Number(sync.id.slice(1))).toBeLessThan(Number(sub.id.slice(1)));

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { printAddress } from '../../../src/model/address.js';
 import type { Topology } from '../../../src/model/topology.js';
 import {
   at,
@@ -113,7 +114,7 @@ describe('slots: a leftover slot where a subscription will be created', () => {
     expect(drop.reasonText).toContain('no subscription uses it');
     const create = stepAt(p, 'subscription.west_orders');
     expect(create.dependsOn).toEqual([drop.id]);
-    expect(p.steps.map((x) => [x.address, x.action])).toEqual([
+    expect(p.steps.map((x) => [printAddress(x.address), x.action])).toEqual([
       ['slot.east/west_orders', 'delete'],
       ['subscription.west_orders', 'create'],
       ['subscription.west_orders', 'init'],
@@ -161,7 +162,7 @@ describe('slots: a leftover slot where a subscription will be created', () => {
       slot: 'west_orders',
     });
     const p = runPlan(t, s);
-    expect(p.steps.map((x) => [x.address, x.action, x.statements[0]?.sql])).toEqual([
+    expect(p.steps.map((x) => [printAddress(x.address), x.action, x.statements[0]?.sql])).toEqual([
       ['subscription.west_orders2', 'update', 'ALTER SUBSCRIPTION "west_orders" RENAME TO "west_orders2"'],
     ]);
     expect(p.errors).toEqual([]);
@@ -179,7 +180,7 @@ describe('slots: a leftover slot where a subscription will be created', () => {
     const drop = stepAt(p, 'subscription.west_orders');
     const create = stepAt(p, 'subscription.west_orders2');
     expect(create.dependsOn).toEqual([drop.id]);
-    expect(p.steps.map((x) => [x.address, x.action])).toEqual([
+    expect(p.steps.map((x) => [printAddress(x.address), x.action])).toEqual([
       ['subscription.west_orders', 'delete'],
       ['subscription.west_orders2', 'create'],
       ['subscription.west_orders2', 'init'],

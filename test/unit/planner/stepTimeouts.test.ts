@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { printAddress } from '../../../src/model/address.js';
 import { stepTimeouts } from '../../../src/planner/stepTimeouts.js';
 import { observe, publication, runPlan, subscription, topology } from './fixtures.js';
 
@@ -38,7 +39,7 @@ describe('each step carries its own timeouts', () => {
     const p = runPlan(t, s);
     expect(p.steps.length).toBeGreaterThan(0);
     for (const step of p.steps)
-      expect(step.timeouts, step.address).toEqual(stepTimeouts(step.kind, t.settings));
+      expect(step.timeouts, printAddress(step.address)).toEqual(stepTimeouts(step.kind, t.settings));
     expect(p.steps.find((x) => x.kind === 'subscription-create')?.timeouts?.statementMs).toBe(0);
   });
 });

@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { jsonText } from '../../../src/cli/jsonText.js';
+import { printAddress } from '../../../src/model/address.js';
 import type { DriftReport } from '../../../src/model/driftReport.js';
 import type { InitProgress } from '../../../src/model/initState.js';
 import type { Hazard } from '../../../src/model/plan.js';
@@ -321,7 +322,7 @@ describe('render golden files', () => {
 
   it('show of a saved plan made with --target: not checked, current and stale, in text, JSON and Markdown', async () => {
     const p = samplePlan(['subscription.west_orders']);
-    expect(p.steps.map((s) => s.address)).not.toContain('publication.audit_pub');
+    expect(p.steps.map((s) => printAddress(s.address))).not.toContain('publication.audit_pub');
     const shown = (check: PlanCheck | null): ShownPlan => ({
       file: 'plan.json',
       ageSeconds: 754,
@@ -348,7 +349,7 @@ describe('render golden files', () => {
 
   it('plan with a replace and a delete: their hazards and warnings, in text, JSON and Markdown', async () => {
     const p = destructivePlan();
-    expect(p.steps.map((s) => `${s.action} ${s.address}`)).toEqual([
+    expect(p.steps.map((s) => `${s.action} ${printAddress(s.address)}`)).toEqual([
       'replace subscription.west_orders',
       'init subscription.west_orders',
       'delete publication.old_pub',
@@ -360,7 +361,7 @@ describe('render golden files', () => {
 
   it('plan with a gated hazard: the flag it needs, then allowed, in text and Markdown', async () => {
     const held = truncatingPlan([]);
-    expect(held.steps.find((x) => x.hazards.includes('truncates-data'))?.address).toBe(
+    expect(printAddress(held.steps.find((x) => x.hazards.includes('truncates-data'))!.address)).toBe(
       'subscription.west_orders',
     );
     await expect(renderPlanText(held)).toMatchFileSnapshot('./golden/planHazardHeld.txt');

@@ -5,7 +5,7 @@ import { asSaved, staleness } from '../../../src/workflows/savedPlan.js';
 const step = (over: Partial<Step>): Step =>
   ({
     id: 'init:west:orders_sub',
-    address: 'subscription.orders_sub',
+    address: { kind: 'subscription', name: 'orders_sub' },
     node: 'west',
     action: 'init',
     statements: [],
@@ -28,7 +28,7 @@ const plan = (steps: Step[], inputs: Plan['inputs'] = { targets: [], lsn: {}, al
 const publication = (name: string, over: Partial<Step> = {}): Step =>
   ({
     id: `s-${name}`,
-    address: `publication.${name}`,
+    address: { kind: 'publication', name },
     node: 'east',
     kind: 'publication-create',
     action: 'create',
