@@ -2,6 +2,7 @@ import { Listr, PRESET_TIMESTAMP } from 'listr2';
 import type { ApplyEvent, EventSink } from '../executors/events.js';
 import { printAddress } from '../model/address.js';
 import type { Step } from '../model/plan.js';
+import { stepClass } from '../model/stepClass.js';
 
 interface Deferred {
   promise: Promise<void>;
@@ -113,7 +114,7 @@ export class ApplyProgress {
  * interruption waits for. Not init steps: their follow stops at once, their init goes on.
  */
 export function runningSteps(steps: Step[], running: Map<string, string>): EventSink {
-  const byId = new Map(steps.filter((s) => s.kind !== 'subscription-init').map((s) => [s.id, s]));
+  const byId = new Map(steps.filter((s) => stepClass(s).run !== 'init').map((s) => [s.id, s]));
   return (e: ApplyEvent) => {
     const step = e.step ? byId.get(e.step) : undefined;
     if (!step) return;

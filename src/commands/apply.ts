@@ -13,6 +13,7 @@ import { allowHazardFlags, type HeldStep, heldSteps, missingHazards } from '../m
 import type { Hazard, Plan, Step } from '../model/plan.js';
 import { planCommand } from '../model/planDifference.js';
 import type { PlanFile } from '../model/planFile.js';
+import { stepClass } from '../model/stepClass.js';
 import { count } from '../render/count.js';
 import { progressLine } from '../render/initProgress.js';
 import { renderPlanText, summaryLine } from '../render/planText.js';
@@ -205,7 +206,7 @@ Ctrl-C (SIGINT) or SIGTERM: no new step starts, a running statement finishes, an
         `PostgreSQL still copies ${count(c.tables.length, 'table')} that joined subscription ${c.subscription} on ${c.node} (${c.tables.join(', ')}): ` +
           `follow ${c.tables.length === 1 ? 'it' : 'them'} with \`steep init status ${c.subscription} --watch\`; the subscription is synchronized once ${c.tables.length === 1 ? 'it is' : 'they are'} ready`,
       );
-    if (!json && !wait && plan.steps.some((s) => s.kind === 'subscription-init'))
+    if (!json && !wait && plan.steps.some((s) => stepClass(s).run === 'init'))
       this.out('The inits go on in PostgreSQL: follow them with `steep init status --watch`.');
   }
 

@@ -1,4 +1,5 @@
 import type { Hazard, Step } from './plan.js';
+import { ACTION_CLASS } from './stepClass.js';
 
 /**
  * The hazards that are gates (docs/plan-format.md, Hazards are gates): a step with one of them
@@ -19,7 +20,7 @@ export type GatedHazard = (typeof GATED_HAZARDS)[number];
 
 /** The hazards of a step that must be allowed by name. */
 export function gatedHazards(step: Pick<Step, 'action' | 'hazards'>): GatedHazard[] {
-  const destroys = step.action === 'delete' || step.action === 'replace';
+  const destroys = ACTION_CLASS[step.action].destroys;
   return GATED_HAZARDS.filter((h) => step.hazards.includes(h) && !(destroys && h === 'drops-slot'));
 }
 

@@ -42,10 +42,7 @@ export function toPlanFile(plan: Plan): PlanFile {
   };
 }
 
-/**
- * The plan a document holds, its addresses read and statements rebuilt (`show` renders it as
- * `plan` did). Its addresses were checked when it was read (workflows/savedPlan.ts).
- */
+/** The plan a document holds, addresses read (checked by readSavedPlan) and statements rebuilt. */
 export function fromPlanFile(file: PlanFile): Plan {
   return {
     ...file,

@@ -164,7 +164,6 @@ function fate(topology: string, managedBy: { topology: string } | null, inFile: 
   return managedBy ? 'delete' : 'unmanaged';
 }
 
-/** What a plan message concerns; the plan document prints its address. */
 type Where = { address?: Address | string; node?: string };
 
 function message_(code: string, message: string, where: Where): PlanMessage {

@@ -1,6 +1,7 @@
 import { parseAddress, subscriptionAddress } from '../model/address.js';
 import type { ClusterState, ObservedNode, UnreachableNode } from '../model/cluster.js';
-import { type Hazard, PLAN_FORMAT_VERSION, type Plan, type PlanSummary, type Step } from '../model/plan.js';
+import { type Hazard, PLAN_FORMAT_VERSION, type Plan } from '../model/plan.js';
+import { summarise } from '../model/stepClass.js';
 import type { Topology } from '../model/topology.js';
 import { PlanContext, sortedKeys } from './context.js';
 import { digestOf, stableSubscription } from './digest.js';
@@ -97,23 +98,6 @@ export function plan(file: Topology, observed: ClusterState, opts: PlanOptions):
     errors: ctx.errors,
     warnings: ctx.warnings,
   };
-}
-
-export function summarise(steps: readonly Step[]): PlanSummary {
-  const summary: PlanSummary = {
-    create: 0,
-    update: 0,
-    replace: 0,
-    delete: 0,
-    init: 0,
-    syncSchema: 0,
-    adopt: 0,
-  };
-  for (const s of steps) {
-    if (s.action === 'sync-schema') summary.syncSchema++;
-    else summary[s.action]++;
-  }
-  return summary;
 }
 
 /** `sha256:` of every observed node, connection strings masked. */

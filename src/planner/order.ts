@@ -1,10 +1,4 @@
-import {
-  type Address,
-  printAddress,
-  publicationAddress,
-  slotAddress,
-  subscriptionNameOf,
-} from '../model/address.js';
+import { type Address, printAddress, publicationAddress, slotAddress } from '../model/address.js';
 import { compareText } from '../model/order.js';
 import type { Step } from '../model/plan.js';
 import type { Settings } from '../model/topology.js';
@@ -114,8 +108,7 @@ export function scopeMessages(ctx: PlanContext, kept: readonly Step[], targets: 
   const addresses = new Set([...targets, ...kept.map((s) => s.address)].map(printAddress));
   const nodes = new Set(kept.map((s) => s.node));
   for (const t of targets) {
-    const name = subscriptionNameOf(t);
-    const sub = name === undefined ? undefined : ctx.desired.subscriptions[name];
+    const sub = t.kind === 'subscription' ? ctx.desired.subscriptions[t.name] : undefined;
     if (!sub) continue;
     nodes.add(sub.node).add(sub.from);
     for (const p of sub.publications) addresses.add(publicationAddress(p));

@@ -1,5 +1,6 @@
 import { printAddress } from '../model/address.js';
 import type { Hazard, Plan, Step } from '../model/plan.js';
+import { stepClass } from '../model/stepClass.js';
 import { captureLine } from './capture.js';
 import { driftTable, errorItem, orphanSlotItem, warningItem } from './driftMarkdown.js';
 import { copyText, failedLine, hazardsText, ignoredText, summaryLine, timeoutsText } from './planText.js';
@@ -49,7 +50,7 @@ export function renderPlanMarkdown(plan: Plan, opts: { graph?: string } = {}): s
 
 /** One step as a collapsible block: the summary line, what it moves, its changes, its SQL. */
 function stepMarkdown(step: Step, allowed: readonly Hazard[]): string[] {
-  if (step.kind === 'state-schema') {
+  if (stepClass(step).bookkeeping) {
     // steep's own bookkeeping: one line in a review, the statements one click away
     return [
       '<details>',

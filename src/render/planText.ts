@@ -11,6 +11,7 @@ import type {
   StepTimeouts,
   UnmanagedObject,
 } from '../model/plan.js';
+import { ACTION_CLASS, stepClass } from '../model/stepClass.js';
 import { captureLine } from './capture.js';
 import { blue, bold, cyan, dim, green, magenta, red, yellow, yellowBold } from './colour.js';
 import { count } from './count.js';
@@ -18,26 +19,7 @@ import { driftLine, warningLine } from './driftText.js';
 import { schemaComparisonLines } from './schemaText.js';
 import { formatBytes, formatValue, listLines, section } from './values.js';
 
-/** Terraform's idiom: `+` create, `~` update, `-/+` replace, `-` delete; `@` adopt. */
-const SYMBOL: Record<Action, string> = {
-  create: '+',
-  update: '~',
-  replace: '-/+',
-  delete: '-',
-  init: '>',
-  'sync-schema': '~',
-  adopt: '@',
-};
-
-const COLOUR: Record<Action, (s: string) => string> = {
-  create: green,
-  update: yellow,
-  replace: magenta,
-  delete: red,
-  init: cyan,
-  'sync-schema': yellow,
-  adopt: blue,
-};
+const COLOUR = { green, yellow, magenta, red, cyan, blue };
 
 function renderChange(c: Change, action: Action): string[] {
   if (action === 'create' && (c.before === null || c.before === undefined)) {
@@ -84,16 +66,16 @@ export function timeoutsText(t: StepTimeouts): string {
 }
 
 function renderStep(step: Step, allowed: readonly Hazard[]): string[] {
-  const colour = COLOUR[step.action];
+  const { colour, symbol } = ACTION_CLASS[step.action];
   const lines = [
-    colour(`  ${SYMBOL[step.action]} ${printAddress(step.address)}`) +
+    COLOUR[colour](`  ${symbol} ${printAddress(step.address)}`) +
       dim(` (${step.node}) ${step.action}: ${step.reasonText}`),
   ];
   for (const c of step.changes) lines.push(...renderChange(c, step.action));
   if (step.copy) lines.push(cyan(`      moves: ${copyText(step.copy)}`));
   if (step.hazards.length > 0) lines.push(red(`      hazards: ${hazardsText(step, allowed)}`));
   if (step.timeouts) lines.push(dim(`      ${timeoutsText(step.timeouts)}`));
-  if (step.kind === 'state-schema') {
+  if (stepClass(step).bookkeeping) {
     // steep's own bookkeeping tables: named, not listed (JSON and Markdown plans carry every statement)
     lines.push(
       dim(`      | ${step.statements.length} statements creating or migrating steep's state schema`),

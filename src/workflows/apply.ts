@@ -13,12 +13,13 @@ import { SteepError } from '../model/errors.js';
 import { allowHazardFlags, type HeldStep, heldSteps, missingHazards } from '../model/hazardGate.js';
 import type { InitProgress } from '../model/initState.js';
 import type { Hazard, Plan, Step } from '../model/plan.js';
+import { ACTION_CLASS, stepClass } from '../model/stepClass.js';
 import type { Topology } from '../model/topology.js';
 import { count } from '../render/count.js';
 import { ApplyLog, closeInterruptedSteps, hasApplyLog } from '../state/applyLog.js';
 import { recordFailoverGaps } from './failoverGaps.js';
 import { saveSubscribedFingerprints } from './fingerprints.js';
-import { InitRunner, type InterruptedStep, ownCopy } from './init.js';
+import { InitRunner, type InterruptedStep } from './init.js';
 import { runMergeInit } from './mergeInit.js';
 import { recordSettledObjects } from './objectDigests.js';
 import { asSaved, staleness } from './savedPlan.js';
@@ -95,7 +96,7 @@ export function checkApplicable(
       `the plan has ${plan.errors.length} error(s); fix them and plan again: ${plan.errors.map((e) => e.message).join('; ')}`,
     );
   }
-  const deletions = plan.steps.filter((s) => s.action === 'delete' || s.action === 'replace');
+  const deletions = plan.steps.filter((s) => ACTION_CLASS[s.action].destroys);
   if (deletions.length > 0 && !opts.allowDestroy) {
     throw new SteepError(
       'apply.destroy_refused',
@@ -247,9 +248,9 @@ export async function applyPlan(topology: Topology, plan: Plan, opts: ApplyOptio
       // a snapshot init's copy by PostgreSQL started with CREATE SUBSCRIPTION: its init step
       // records that it is copying (and its follow stops at once); a manual init's step, or
       // steep's own copy, would change the node
-      afterStop: (step) =>
-        step.kind === 'subscription-init' &&
-        !ownCopy(step) &&
+      afterStop: (step, c = stepClass(step)) =>
+        c.run === 'init' &&
+        !c.ownCopy &&
         topology.subscriptions[subscriptionNameOf(step.address) ?? '']?.init.method === 'snapshot',
       run: (step) => runPlannedStep(step, { topology, clients, runId, inits, fillSecrets, opts }),
     });
@@ -317,8 +318,9 @@ async function runPlannedStep(step: Step, run: StepRun): Promise<void> {
       statementTimeoutMs: step.timeouts?.statementMs ?? topology.settings.statementTimeout,
       fillSecrets,
     };
-    if (step.kind === 'subscription-init') await inits.start(client, step, ctx);
-    else if (step.kind === 'merge-init') await runMergeInit(topology, step, ctx, { onEvent: opts.onEvent });
+    const { run, bookkeeping } = stepClass(step);
+    if (run === 'init') await inits.start(client, step, ctx);
+    else if (run === 'merge-init') await runMergeInit(topology, step, ctx, { onEvent: opts.onEvent });
     else {
       const stopWatching = watchSlotWait(topology, step, client, opts.onEvent);
       try {
@@ -332,7 +334,7 @@ async function runPlannedStep(step: Step, run: StepRun): Promise<void> {
     if (inits.defers(step)) return;
     // the state-schema step creates apply_log: record the step that made it
     if (!logged && (await hasApplyLog(client, schema))) await log.started(client, entry);
-    if (logged || step.kind === 'state-schema') await log.finished(client, step.id, null);
+    if (logged || bookkeeping) await log.finished(client, step.id, null);
   } catch (err) {
     const failure = err instanceof SteepError ? err : stepError(step, err);
     const message = failure.message;

@@ -9,6 +9,7 @@ import { type Problem, SteepError } from '../model/errors.js';
 import { compareText } from '../model/order.js';
 import type { Plan, PlanMessage, SchemaComparison, Step } from '../model/plan.js';
 import type { SequenceLag } from '../model/sequences.js';
+import { stepClass } from '../model/stepClass.js';
 import type { TableName, Topology } from '../model/topology.js';
 import type { ConflictsSinceVerify } from '../model/verifyRecord.js';
 import { differs, onlyFillableExtras } from '../planner/schema/schemaCompare.js';
@@ -251,7 +252,7 @@ export function driftReport(
  * marker), and steep's own state schema (its bookkeeping, not the topology).
  */
 function isMarkOnly(s: Step): boolean {
-  if (s.kind === 'state-schema') return true;
+  if (stepClass(s).bookkeeping) return true;
   return s.action === 'adopt' && s.changes.every((c) => c.path === 'comment');
 }
 

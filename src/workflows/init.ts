@@ -17,6 +17,7 @@ import { SteepError } from '../model/errors.js';
 import { unrecordedState } from '../model/initLifecycle.js';
 import type { InitProgress } from '../model/initState.js';
 import type { Step } from '../model/plan.js';
+import { stepClass } from '../model/stepClass.js';
 import type { SubscriptionSpec, Topology } from '../model/topology.js';
 import { ApplyLog, hasApplyLog, recordInterrupted } from '../state/applyLog.js';
 import { hasInitTables, SubscriptionStateStore } from '../state/subscriptionState.js';
@@ -51,11 +52,6 @@ export interface FollowOutcome {
   error?: unknown;
 }
 
-/** The plan chose steep's own copy engine for this init step. */
-export function ownCopy(step: Step): boolean {
-  return step.changes.some((c) => c.path === 'init.copy' && c.after === 'steep');
-}
-
 export function subscriptionOf(topology: Topology, step: Step): SubscriptionSpec {
   const spec = topology.subscriptions[subscriptionNameOf(step.address) ?? ''];
   if (!spec) {
@@ -84,7 +80,8 @@ export class InitRunner {
 
   /** An init step whose completion is reported after its follow (steep's own copy: after the copy, at least). */
   defers(step: Step): boolean {
-    return step.kind === 'subscription-init' && (this.opts.wait || ownCopy(step));
+    const c = stepClass(step);
+    return c.run === 'init' && (this.opts.wait || c.ownCopy);
   }
 
   private store(step: Step): SubscriptionStateStore {
@@ -208,7 +205,7 @@ export class InitRunner {
         try {
           const d = subscriptionOf(this.topology, step);
           // steep's own copy runs here, in the CLI, after every other step
-          if (ownCopy(step))
+          if (stepClass(step).ownCopy)
             await streamInit(this.topology, d, {
               planned: step.statements,
               onEvent: this.opts.onEvent,

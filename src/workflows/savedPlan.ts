@@ -55,12 +55,8 @@ export async function readSavedPlan(path: string): Promise<PlanFile> {
   const invalid = await validatePlanJson(value);
   if (invalid) throw new SteepError('plan.invalid', `${path} is not a steep plan: ${invalid}`);
   const file = value as PlanFile;
-  const unread = file.steps.find((s) => !parseAddress(s.address));
-  if (unread)
-    throw new SteepError(
-      'plan.invalid',
-      `${path} is not a steep plan: ${unread.id} has no address steep reads (${unread.address})`,
-    );
+  const bad = file.steps.find((s) => !parseAddress(s.address));
+  if (bad) throw new SteepError('plan.invalid', `${path} is not a steep plan: ${bad.address} is no address`);
   // saved before plans recorded --allow-hazard: none allowed
   file.inputs.allowHazards ??= [];
   return file;
