@@ -29,10 +29,7 @@ export function outcomeLines(
   }
   lines.push({ text: `completed: ${stepList(outcome.completed)}`, level: 'info' });
   for (const i of outcome.interrupted) {
-    lines.push({
-      text: `still running: ${i.step.action} ${printAddress(i.step.address)}: ${i.message}`,
-      level: 'warn',
-    });
+    lines.push({ text: `still running: ${stepList([i.step])}: ${i.message}`, level: 'warn' });
   }
   lines.push({ text: `not run: ${stepList(outcome.notRun)}`, level: 'info' });
   if (outcome.failed.length > 0) {

@@ -1,4 +1,4 @@
-import { linkAddress, nodeAddress, publicationAddress, subscriptionAddress } from '../model/address.js';
+import { linkAddress, printAddress, publicationAddress, subscriptionAddress } from '../model/address.js';
 import type { IgnoreSpec, SchemaSyncMode, Settings, Topology } from '../model/topology.js';
 import { formatDuration, MAX_DURATION_MS, parseDuration } from './durations.js';
 import { identifierProblem } from './identifiers.js';
@@ -58,7 +58,7 @@ export function normalise(
   for (const name of reader.keys(['nodes'])) {
     if (!checkName(ctx, ['nodes', name], 'node')) continue;
     topology.nodes[name] = normaliseNode(ctx, name);
-    topology.positions[nodeAddress(name)] = positions.key(['nodes', name]);
+    topology.positions[printAddress({ kind: 'node', node: name })] = positions.key(['nodes', name]);
   }
   for (const name of reader.keys(['publications'])) {
     if (!checkName(ctx, ['publications', name], 'publication')) continue;

@@ -58,11 +58,7 @@ export interface ApplyEvent {
 export type EventSink = (e: ApplyEvent) => void;
 
 /** An event's fields about a step: its node, its address as printed, its id. */
-export const stepFields = (step: Step) => ({
-  node: step.node,
-  address: printAddress(step.address),
-  step: step.id,
-});
+export const stepFields = (s: Step) => ({ node: s.node, address: printAddress(s.address), step: s.id });
 
 /**
  * A command's SIGINT/SIGTERM as a workflow sees it (docs/commands.md, Interrupting): until `arm()` nothing has changed

@@ -38,12 +38,9 @@ export function printAddress(a: Address): string {
 /** An address as output prints it (a message's may come printed already). */
 export const addressText = (a: Address | string): string => (typeof a === 'string' ? a : printAddress(a));
 
-export const nodeAddress = (node: string): string => printAddress({ kind: 'node', node });
 export const publicationAddress = (name: string): string => printAddress({ kind: 'publication', name });
 export const subscriptionAddress = (name: string): string => printAddress({ kind: 'subscription', name });
 export const linkAddress = (name: string): string => printAddress({ kind: 'link', name });
-export const slotAddress = (publisher: string, slot: string): string =>
-  printAddress({ kind: 'slot', node: publisher, slot });
 
 /** One identifier as SQL prints it: bare, or in double quotes with `""` for a quote. */
 const PRINTED_IDENT = '(?:[a-z_][a-z0-9_$]*|"(?:[^"]|"")*")';

@@ -1,6 +1,7 @@
 /** The plan: a value to print, save, diff and apply later. */
 import type { Address } from './address.js';
 import type { PlanCapture } from './capture.js';
+import type { ACTION_CLASS } from './stepClass.js';
 
 /** `adopt`: an existing object without steep's marker, declared in the file, taken under management. */
 export type Action = 'create' | 'update' | 'replace' | 'delete' | 'init' | 'sync-schema' | 'adopt';
@@ -216,15 +217,8 @@ export interface SchemaComparison {
   subscriberFingerprint?: string | null;
 }
 
-export interface PlanSummary {
-  create: number;
-  update: number;
-  replace: number;
-  delete: number;
-  init: number;
-  syncSchema: number;
-  adopt: number;
-}
+/** How many steps of each action: `create`, `update`, … `syncSchema`, `adopt` (stepClass.ts `counted`). */
+export type PlanSummary = Record<(typeof ACTION_CLASS)[Action]['counted'], number>;
 
 /**
  * The version of the plan document (`schemas/plan.schema.json`). 2: the plan records what it

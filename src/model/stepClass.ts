@@ -1,11 +1,10 @@
 import type { Action, PlanSummary, Step } from './plan.js';
 
 /**
- * One classification of a step, for everyone who counts, renders, gates or runs a plan: they ask
- * here instead of each combining `kind`, `action` and `changes` their own way (the plan document
- * keeps those fields as they are: docs/plan-format.md). By action, in the summary's order:
- * Terraform's `symbol` and the `colour` text shows it in; the summary count it adds to; whether
- * it drops what exists (the object, and a slot with it), which only `--allow-destroy` allows.
+ * One classification of a step for all who count, render, gate or run a plan, instead of each
+ * combining `kind`, `action` and `changes` (the plan document keeps those: docs/plan-format.md).
+ * By action, in the summary's order: Terraform's symbol, its colour in text, its summary count,
+ * whether it drops what exists (the object, and a slot with it): only `--allow-destroy` allows that.
  */
 export const ACTION_CLASS = {
   create: { symbol: '+', colour: 'green', counted: 'create', destroys: false },
@@ -15,13 +14,12 @@ export const ACTION_CLASS = {
   init: { symbol: '>', colour: 'cyan', counted: 'init', destroys: false },
   'sync-schema': { symbol: '~', colour: 'yellow', counted: 'syncSchema', destroys: false },
   adopt: { symbol: '@', colour: 'blue', counted: 'adopt', destroys: false },
-} as const satisfies Record<Action, { counted: keyof PlanSummary; [k: string]: unknown }>;
+} as const satisfies Record<Action, object>;
 
 /**
- * By kind: how apply carries it out (`init`: starts a subscription's init, followed after the
- * other steps; `merge-init`: reconciles rows, then creates under write locks; else its
- * statements); steep's own state schema (`bookkeeping`: named in a review, not listed); steep's
- * own copy engine chosen for an init (`ownCopy`: it runs in the CLI, after the other steps).
+ * By kind: how apply runs it (`init`: starts a subscription's init, followed after the other
+ * steps; `merge-init`: reconciles, then creates under write locks; else its statements); steep's
+ * state schema (`bookkeeping`: named in a review, not listed); steep's own copy (`ownCopy`).
  */
 export function stepClass(step: Pick<Step, 'kind' | 'action' | 'changes'>) {
   return {

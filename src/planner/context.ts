@@ -165,7 +165,6 @@ function fate(topology: string, managedBy: { topology: string } | null, inFile: 
 }
 
 type Where = { address?: Address | string; node?: string };
-
 function message_(code: string, message: string, where: Where): PlanMessage {
   const m: PlanMessage = { code, message };
   if (where.address !== undefined) m.address = addressText(where.address);

@@ -1,4 +1,4 @@
-import { type Address, printAddress, publicationAddress, slotAddress } from '../model/address.js';
+import { type Address, printAddress, publicationAddress } from '../model/address.js';
 import { compareText } from '../model/order.js';
 import type { Step } from '../model/plan.js';
 import type { Settings } from '../model/topology.js';
@@ -112,7 +112,7 @@ export function scopeMessages(ctx: PlanContext, kept: readonly Step[], targets: 
     if (!sub) continue;
     nodes.add(sub.node).add(sub.from);
     for (const p of sub.publications) addresses.add(publicationAddress(p));
-    addresses.add(slotAddress(sub.from, sub.slot));
+    addresses.add(printAddress({ kind: 'slot', node: sub.from, slot: sub.slot }));
   }
   const inScope = (m: { address?: string; node?: string }) =>
     m.address !== undefined ? addresses.has(m.address) : m.node === undefined || nodes.has(m.node);

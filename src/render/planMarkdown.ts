@@ -50,29 +50,20 @@ export function renderPlanMarkdown(plan: Plan, opts: { graph?: string } = {}): s
 
 /** One step as a collapsible block: the summary line, what it moves, its changes, its SQL. */
 function stepMarkdown(step: Step, allowed: readonly Hazard[]): string[] {
-  if (stepClass(step).bookkeeping) {
-    // steep's own bookkeeping: one line in a review, the statements one click away
-    return [
-      '<details>',
-      `<summary><code>${step.action}</code> <code>${printAddress(step.address)}</code> on ${step.node}: ${step.statements.length} statements creating or migrating steep's state schema</summary>`,
-      '',
-      '```sql',
-      ...step.statements.map((st) => `${st.sql};`),
-      '```',
-      '',
-      '</details>',
-      '',
-    ];
-  }
+  // steep's own bookkeeping: one line in a review, the statements one click away
+  const own = stepClass(step).bookkeeping;
   const hazards = step.hazards.length > 0 ? ` :warning: ${hazardsText(step, allowed)}` : '';
+  const what = own
+    ? `${step.statements.length} statements creating or migrating steep's state schema`
+    : `${step.reasonText}${hazards}`;
   const out = [
     '<details>',
-    `<summary><code>${step.action}</code> <code>${printAddress(step.address)}</code> on ${step.node}: ${step.reasonText}${hazards}</summary>`,
+    `<summary><code>${step.action}</code> <code>${printAddress(step.address)}</code> on ${step.node}: ${what}</summary>`,
     '',
   ];
   if (step.copy) out.push(`**Moves:** ${copyText(step.copy)}`, '');
-  if (step.timeouts) out.push(`**Runs with:** ${timeoutsText(step.timeouts)}`, '');
-  if (step.changes.length > 0) {
+  if (step.timeouts && !own) out.push(`**Runs with:** ${timeoutsText(step.timeouts)}`, '');
+  if (step.changes.length > 0 && !own) {
     out.push('| attribute | before | after |', '|---|---|---|');
     for (const c of step.changes)
       out.push(`| ${cell(c.path)} | ${cell(formatValue(c.before))} | ${cell(formatValue(c.after))} |`);

@@ -318,9 +318,9 @@ async function runPlannedStep(step: Step, run: StepRun): Promise<void> {
       statementTimeoutMs: step.timeouts?.statementMs ?? topology.settings.statementTimeout,
       fillSecrets,
     };
-    const { run, bookkeeping } = stepClass(step);
-    if (run === 'init') await inits.start(client, step, ctx);
-    else if (run === 'merge-init') await runMergeInit(topology, step, ctx, { onEvent: opts.onEvent });
+    const how = stepClass(step);
+    if (how.run === 'init') await inits.start(client, step, ctx);
+    else if (how.run === 'merge-init') await runMergeInit(topology, step, ctx, { onEvent: opts.onEvent });
     else {
       const stopWatching = watchSlotWait(topology, step, client, opts.onEvent);
       try {
@@ -334,7 +334,7 @@ async function runPlannedStep(step: Step, run: StepRun): Promise<void> {
     if (inits.defers(step)) return;
     // the state-schema step creates apply_log: record the step that made it
     if (!logged && (await hasApplyLog(client, schema))) await log.started(client, entry);
-    if (logged || bookkeeping) await log.finished(client, step.id, null);
+    if (logged || how.bookkeeping) await log.finished(client, step.id, null);
   } catch (err) {
     const failure = err instanceof SteepError ? err : stepError(step, err);
     const message = failure.message;

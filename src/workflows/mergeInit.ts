@@ -77,11 +77,10 @@ export function mergeUnitOf(topology: Topology, step: Step): MergeUnitOfStep {
   const a = step.address;
   if (a.kind !== 'link' && a.kind !== 'subscription')
     throw new Error(`not a merge unit's address: ${printAddress(a)}`);
-  const { kind, name } = a;
   const names = (change('init.subscriptions') as string[] | undefined) ?? [];
   return {
-    name,
-    kind,
+    name: a.name,
+    kind: a.kind,
     nodes: change('init.nodes') as [string, string],
     strategy: String(change('init.strategy') ?? ''),
     subscriptions: names.map((n) => {
@@ -138,14 +137,11 @@ export async function runMergeInit(
   const unit = mergeUnitOf(topology, step);
   const pair = mergePairOf(topology, unit.name);
   const parsed = parseStrategy(unit.strategy);
+  const at = printAddress(step.address);
   if (!parsed)
-    throw new SteepError(
-      'merge.strategy',
-      `${printAddress(step.address)}: strategy ${unit.strategy} is not a merge strategy`,
-      {
-        address: step.address,
-      },
-    );
+    throw new SteepError('merge.strategy', `${at}: strategy ${unit.strategy} is not a merge strategy`, {
+      address: at,
+    });
   const strategy = resolveStrategy(parsed, { source: pair.a, target: pair.b, first: pair.a });
   const run = new MergeRun(topology, step, ctx, opts, unit);
   try {
@@ -162,12 +158,7 @@ export async function runMergeInit(
       analysis = await run.finalPass(pair, strategy, round, analysis);
     }
     await run.record('synchronized');
-    opts.onEvent({
-      event: 'merge.completed',
-      level: 'info',
-      address: printAddress(step.address),
-      step: step.id,
-    });
+    opts.onEvent({ event: 'merge.completed', level: 'info', address: at, step: step.id });
   } catch (err) {
     await run.failed(err);
     throw err;

@@ -2,11 +2,9 @@ import { describe, expect, it } from 'vitest';
 import {
   type Address,
   linkAddress,
-  nodeAddress,
   parseAddress,
   printAddress,
   publicationAddress,
-  slotAddress,
   subscriptionAddress,
   subscriptionNameOf,
 } from '../../../src/model/address.js';
@@ -37,11 +35,11 @@ const TABLES = [
 
 describe('Address', () => {
   it('prints the forms SPEC §3 names, which the JSON plan carries', () => {
-    expect(nodeAddress('east')).toBe('node.east');
+    expect(printAddress({ kind: 'node', node: 'east' })).toBe('node.east');
     expect(publicationAddress('orders_pub')).toBe('publication.orders_pub');
     expect(subscriptionAddress('west_orders')).toBe('subscription.west_orders');
     expect(linkAddress('eu_us')).toBe('link.eu_us');
-    expect(slotAddress('east', 'west_orders')).toBe('slot.east/west_orders');
+    expect(printAddress({ kind: 'slot', node: 'east', slot: 'west_orders' })).toBe('slot.east/west_orders');
     expect(printAddress({ kind: 'table', node: 'west', table: 'public.orders' })).toBe(
       'table.west/public.orders',
     );
@@ -68,7 +66,7 @@ describe('Address', () => {
       'Sub "hostile"; DROP',
     );
     expect(subscriptionNameOf(parseAddress(publicationAddress('x')))).toBeUndefined();
-    expect(subscriptionNameOf(parseAddress(slotAddress('east', 'x')))).toBeUndefined();
+    expect(subscriptionNameOf(parseAddress('slot.east/x'))).toBeUndefined();
   });
 
   it('refuses text that is no address', () => {
