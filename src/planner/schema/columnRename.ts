@@ -1,4 +1,12 @@
-import { columnDefinitionText, type TableColumn, type TableSchema } from '../../model/tableSchema.js';
+import type { ClusterState, RenameApplied } from '../../model/cluster.js';
+import {
+  columnDefinitionText,
+  type TableColumn,
+  type TableSchema,
+  withColumns,
+} from '../../model/tableSchema.js';
+import type { SubscriptionSpec, Topology } from '../../model/topology.js';
+import { receivedTables } from './schemaScope.js';
 import { alterColumn, alterTableSql, renameColumnSql } from './tableDdl.js';
 
 /**
@@ -63,4 +71,50 @@ export function renameOrAddText(
     `on ${node} (${renameColumnSql(table, from!.name, to!.name)}); if it is a new column, add it on ${node} ` +
     `(${alterTableSql(table, [alterColumn.add(to!)]).replace(/\n\s*/g, ' ')}); then plan again`
   );
+}
+
+/**
+ * The renames schema sync plans (`schemaSync: auto`): for `plan` to read whether each subscriber
+ * has applied every change from before the rename (catalog/renameApplied.ts, `renamesApplied`).
+ */
+export function renamesToCheck(
+  topology: Topology,
+  observed: ClusterState,
+): Array<{ d: SubscriptionSpec; table: string; column: string }> {
+  const out: Array<{ d: SubscriptionSpec; table: string; column: string }> = [];
+  for (const d of Object.values(topology.subscriptions)) {
+    const pub = observed.nodes[d.from];
+    const sub = observed.nodes[d.node];
+    if (
+      d.schemaSync !== 'auto' ||
+      !pub?.reachable ||
+      !sub?.reachable ||
+      !pub.tableSchemas ||
+      !sub.tableSchemas
+    )
+      continue;
+    for (const [table, columns] of receivedTables(
+      topology,
+      d,
+      pub.tableSchemas,
+      topology.settings.stateSchema,
+    )) {
+      const l = pub.tableSchemas.tables[table];
+      const r = sub.tableSchemas.tables[table];
+      if (!l?.columns || !r?.columns) continue;
+      const rename = findRename(withColumns(l), withColumns(r), columns);
+      if (rename?.kind === 'rename') out.push({ d, table, column: rename.from.name });
+    }
+  }
+  return out;
+}
+
+/** What `plan` read of it: the RENAME waits at apply until it is `applied` (executors/renameGuard.ts). */
+export function renameAppliedText(a: RenameApplied | undefined, d: SubscriptionSpec): string {
+  if (a === undefined) return 'not read yet, apply checks it before the rename';
+  if (a.state === 'unknown')
+    return `unknown: ${a.why}; apply checks again before the rename, and renames nothing it cannot prove`;
+  return a.state === 'applied'
+    ? `it has (no change still to apply names the old column, read on ${d.from} up to ${a.upto}); apply checks again before the rename`
+    : `it has NOT yet (changes still to apply name the old column, read on ${d.from} up to ${a.upto}); apply waits for them before the rename`;
 }
