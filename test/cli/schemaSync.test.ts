@@ -541,7 +541,10 @@ describe.each(testVersions())('schema differences on PostgreSQL %i', (version) =
       () => east.client(),
       async (c) => {
         const id = next++;
-        await c.query(`INSERT INTO public.r_lag (id, a, ${column}) VALUES ($1::int, 'a' || $1::int, $1::int * 10)`, [id]);
+        await c.query(
+          `INSERT INTO public.r_lag (id, a, ${column}) VALUES ($1::int, 'a' || $1::int, $1::int * 10)`,
+          [id],
+        );
         acked.push(id);
       },
       (code) => {
