@@ -1,4 +1,4 @@
-import type { ClusterState, RenameApplied } from '../../model/cluster.js';
+import type { ClusterState } from '../../model/cluster.js';
 import {
   columnDefinitionText,
   type TableColumn,
@@ -7,6 +7,7 @@ import {
 } from '../../model/tableSchema.js';
 import type { SubscriptionSpec, Topology } from '../../model/topology.js';
 import { receivedTables } from './schemaScope.js';
+import type { SyncInput } from './schemaSync.js';
 import { alterColumn, alterTableSql, renameColumnSql } from './tableDdl.js';
 
 /**
@@ -109,12 +110,21 @@ export function renamesToCheck(
   return out;
 }
 
-/** What `plan` read of it: the RENAME waits at apply until it is `applied` (executors/renameGuard.ts). */
-export function renameAppliedText(a: RenameApplied | undefined, d: SubscriptionSpec): string {
-  if (a === undefined) return 'not read yet, apply checks it before the rename';
-  if (a.state === 'unknown')
-    return `unknown: ${a.why}; apply checks again before the rename, and renames nothing it cannot prove`;
-  return a.state === 'applied'
-    ? `it has (no change still to apply names the old column, read on ${d.from} up to ${a.upto}); apply checks again before the rename`
-    : `it has NOT yet (changes still to apply name the old column, read on ${d.from} up to ${a.upto}); apply waits for them before the rename`;
+/** The rename step's reason, with what `plan` read of the changes from before the rename (catalog/renameApplied.ts). */
+export function renameReasonText(s: SyncInput, r: { from: TableColumn; to: TableColumn }): string {
+  const { d, comparison: c } = s;
+  const a = s.subscriber.renamesApplied?.[d.name]?.[c.table];
+  const applied =
+    a === undefined
+      ? 'not read, apply checks it before the rename'
+      : a.state === 'unknown'
+        ? `unknown: ${a.why}; apply checks again before the rename, and renames nothing it cannot prove`
+        : a.state === 'applied'
+          ? `it has (no change still to apply names ${r.from.name}, read on ${d.from} up to ${a.upto}); apply checks again before the rename`
+          : `it has NOT yet (changes still to apply name ${r.from.name}, read on ${d.from} up to ${a.upto}); apply waits for them before the rename`;
+  return (
+    `column ${r.from.name} of ${c.table} is ${r.to.name} on ${d.from} (the same definition at the same position: ` +
+    `renamed), and subscription ${d.name}'s rows carry the new name: it is renamed on ${d.node}, where the old rows keep their ` +
+    `values, once ${d.node} has applied every change from before the rename (they carry the old name): ${applied}`
+  );
 }

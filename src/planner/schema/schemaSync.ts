@@ -87,7 +87,8 @@ export function planSchemaSync(ctx: PlanContext): SchemaSyncOutcome {
       else if (d.schemaSync === 'manual') reportManual(sync);
       else {
         const key = planTableSync(sync, creations);
-        if (key) tableKeys.push(key);
+        // a rename waits for the subscription's step instead (tableSync.ts)
+        if (key && !ctx.steps.some((x) => x.key === key && x.renamedAfter)) tableKeys.push(key);
       }
     }
     // the subscription's create/alter runs once its tables match

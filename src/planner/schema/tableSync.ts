@@ -19,7 +19,7 @@ import { majorVersion, PG18 } from '../../model/versions.js';
 import { listText, PHASE, sameJson, stepKey } from '../context.js';
 import { digestOf } from '../digest.js';
 import { tx } from '../sqlBuild.js';
-import { type ColumnRename, findRename, renameAppliedText, renameOrAddText } from './columnRename.js';
+import { type ColumnRename, findRename, renameOrAddText, renameReasonText } from './columnRename.js';
 import { kindOf, syncDefault } from './defaultSync.js';
 import { SCHEMA_CODES } from './schemaCodes.js';
 import type { SyncInput } from './schemaSync.js';
@@ -253,13 +253,7 @@ function reasonText(s: SyncInput): string {
     );
   }
   const rename = s.subTable && findRename(s.pubTable, s.subTable, s.columns);
-  if (rename?.kind === 'rename')
-    return (
-      `column ${rename.from.name} of ${c.table} is ${rename.to.name} on ${d.from} (the same definition at the same position: ` +
-      `renamed), and subscription ${d.name}'s rows carry the new name: it is renamed on ${d.node}, where the old rows keep their ` +
-      `values, once ${d.node} has applied every change from before the rename (they carry the old name): ` +
-      renameAppliedText(s.subscriber.renamesApplied?.[d.name]?.[c.table], d)
-    );
+  if (rename?.kind === 'rename') return renameReasonText(s, rename);
   const kinds = c.columns
     .filter((x) => x.kind !== 'extra')
     .map((x) => (x.kind === 'missing' ? `${x.column} missing` : `${x.column} ${x.kind}`));
@@ -343,7 +337,12 @@ function renameColumn(
     );
   else {
     sync.post.push(renameColumnSql(s.pubTable, r.from.name, r.to.name));
-    sync.renamedAfter = { subscription: s.d.name, table: s.comparison.table, column: r.from.name };
+    // the changes from before the rename are applied first (executors/renameGuard.ts), and so the
+    // subscription's own step (an ENABLE, say) runs first; planSchemaSync keeps it from waiting for this one
+    if (s.subscriber.subscriptions[s.d.name]) {
+      sync.renamedAfter = { subscription: s.d.name, table: s.comparison.table, column: r.from.name };
+      sync.deps.add(stepKey('subscription', s.d.node, s.d.name));
+    }
     sync.changes.push({ path: `columns.${r.from.name}.name`, before: r.from.name, after: r.to.name });
     sync.hazards.add('locks-table');
   }
