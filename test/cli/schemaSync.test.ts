@@ -578,6 +578,27 @@ describe.each(testVersions())('schema differences on PostgreSQL %i', (version) =
         );
         expect(await columnsOf(west)).toEqual(['id', 'a', 'qty']);
 
+        // with no replication slot free on east, steep cannot read what west has still to apply: unknown, never renamed
+        await east.query(
+          "SELECT pg_create_physical_replication_slot('r_lag_fill_' || g) FROM generate_series(1, (SELECT setting::int FROM pg_settings WHERE name = 'max_replication_slots') - (SELECT count(*)::int FROM pg_replication_slots)) g",
+        );
+        const unknown = await steep(['plan', '--json'], path);
+        const unknownStep = (
+          JSON.parse(unknown.stdout) as { steps: Array<{ address: string; reasonText: string }> }
+        ).steps.find((x) => x.address === 'table.west/public.r_lag')!;
+        expect(unknownStep.reasonText).toMatch(
+          /unknown: reading east's pending changes failed: .*replication slots/,
+        );
+        const unproved = await steep(['apply', '--auto-approve'], path);
+        expect(unproved.code, unproved.stdout).toBe(1);
+        expect(unproved.stderr).toContain(
+          'steep cannot prove that west has applied every change of public.r_lag',
+        );
+        await east.query(
+          "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name LIKE 'r_lag_fill_%'",
+        );
+        expect(await columnsOf(west)).toEqual(['id', 'a', 'qty']);
+
         // apply waits, saying so; west catches up once the lock goes; then the column is renamed
         const applying = startSteep(
           ['apply', '--auto-approve', '--log-format', 'json', '-c', path],
