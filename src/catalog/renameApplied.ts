@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { RenameApplied } from '../model/cluster.js';
+import { tableOfQualified } from '../model/topology.js';
 
 /**
  * Has a subscriber applied every change of a table that its publisher decoded before one of the
@@ -39,11 +40,11 @@ export async function renameApplied(
         [sub.slot],
       )
     ).rows[0]!.name;
-    if (sub.remoteLsn !== null)
+    if (sub.remote_lsn !== null)
       await publisher.query(
         `select pg_catalog.pg_replication_slot_advance(slot_name, $2::pg_lsn) from pg_catalog.pg_replication_slots
           where slot_name = $1 and confirmed_flush_lsn < $2::pg_lsn`,
-        [temp, sub.remoteLsn],
+        [temp, sub.remote_lsn],
       );
     const { rows } = await publisher.query<{ data: Buffer; upto: string }>(
       `with upto as (select pg_catalog.pg_current_wal_lsn() as lsn)
@@ -52,7 +53,7 @@ export async function renameApplied(
               'proto_version', '1', 'publication_names', $2) c on pg_catalog.get_byte(c.data, 0) = 82`,
       [temp, sub.publications],
     );
-    const [schema, name] = splitName(q.table);
+    const { schema, name } = tableOfQualified(q.table);
     const pending = rows
       .filter((r) => r.data !== null)
       .map((r) => relationMessage(r.data))
@@ -71,29 +72,21 @@ export async function renameApplied(
   }
 }
 
-/** The subscription's slot, publications (pgoutput's list) and the position its origin committed (null: unreadable). */
-async function readSubscription(
-  client: pg.Client,
-  name: string,
-): Promise<{ slot: string | null; publications: string; remoteLsn: string | null } | null> {
-  const sql = (origin: boolean) =>
-    `select s.subslotname::text as slot,
-            (select pg_catalog.string_agg(pg_catalog.quote_ident(p), ',') from pg_catalog.unnest(s.subpublications) p) as publications,
-            ${origin ? `(select st.remote_lsn::text from pg_catalog.pg_replication_origin_status st where st.external_id = 'pg_' || s.oid)` : 'null::text'} as remote_lsn
+/** The subscription's slot, publications (as pgoutput reads them) and what its origin committed (null: unreadable). */
+async function readSubscription(client: pg.Client, name: string) {
+  const sql = (origin: string) =>
+    `select s.subslotname::text as slot, ${origin} as remote_lsn,
+            (select pg_catalog.string_agg(pg_catalog.quote_ident(p), ',') from pg_catalog.unnest(s.subpublications) p) as publications
        from pg_catalog.pg_subscription s
       where s.subname = $1 and s.subdbid = (select oid from pg_catalog.pg_database where datname = pg_catalog.current_database())`;
   type Row = { slot: string | null; publications: string; remote_lsn: string | null };
-  const read = await client.query<Row>(sql(true), [name]).catch((err: { code?: string }) => {
-    if (err.code === '42501') return client.query<Row>(sql(false), [name]);
-    throw err;
-  });
-  const r = read.rows[0];
-  return r ? { slot: r.slot, publications: r.publications, remoteLsn: r.remote_lsn } : null;
-}
-
-function splitName(qn: string): [string, string] {
-  const dot = qn.indexOf('.');
-  return [qn.slice(0, dot), qn.slice(dot + 1)];
+  const status = `(select st.remote_lsn::text from pg_catalog.pg_replication_origin_status st where st.external_id = 'pg_' || s.oid)`;
+  const read = await client
+    .query<Row>(sql(status), [name])
+    .catch((err: { code?: string }) =>
+      err.code === '42501' ? client.query<Row>(sql('null::text'), [name]) : Promise.reject(err),
+    );
+  return read.rows[0] ?? null;
 }
 
 /** pgoutput's RELATION message: 'R', int32 relid, nspname, relname, int8 replident, int16 natts, per column int8 flags, name, int32 type, int32 typmod. */
