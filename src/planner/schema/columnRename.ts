@@ -75,7 +75,7 @@ export function renameOrAddText(
 }
 
 /**
- * The renames schema sync plans (`schemaSync: auto`): for `plan` to read whether each subscriber
+ * The renames schema sync plans (`schemaSync: auto`) or asks for (`manual`): for `plan` to read whether each subscriber
  * has applied every change from before the rename (catalog/renameApplied.ts, `renamesApplied`).
  */
 export function renamesToCheck(
@@ -86,20 +86,10 @@ export function renamesToCheck(
   for (const d of Object.values(topology.subscriptions)) {
     const pub = observed.nodes[d.from];
     const sub = observed.nodes[d.node];
-    if (
-      d.schemaSync !== 'auto' ||
-      !pub?.reachable ||
-      !sub?.reachable ||
-      !pub.tableSchemas ||
-      !sub.tableSchemas
-    )
-      continue;
-    for (const [table, columns] of receivedTables(
-      topology,
-      d,
-      pub.tableSchemas,
-      topology.settings.stateSchema,
-    )) {
+    if (d.schemaSync === 'strict' || !pub?.reachable || !sub?.reachable) continue;
+    if (!pub.tableSchemas || !sub.tableSchemas) continue;
+    const received = receivedTables(topology, d, pub.tableSchemas, topology.settings.stateSchema);
+    for (const [table, columns] of received) {
       const l = pub.tableSchemas.tables[table];
       const r = sub.tableSchemas.tables[table];
       if (!l?.columns || !r?.columns) continue;
@@ -110,21 +100,25 @@ export function renamesToCheck(
   return out;
 }
 
-/** The rename step's reason, with what `plan` read of the changes from before the rename (catalog/renameApplied.ts). */
+/** Has the subscriber applied every change from before the rename, as `plan` read it (catalog/renameApplied.ts)? */
+export function renameAppliedText(s: SyncInput, column: string): string {
+  const a = s.subscriber.renamesApplied?.[s.d.name]?.[s.comparison.table];
+  if (a === undefined) return 'not read';
+  if (a.state === 'unknown') return `unknown: ${a.why}`;
+  const read = `read on ${s.d.from} up to ${a.upto}`;
+  return a.state === 'applied'
+    ? `yes: no change still to apply names ${column} (${read})`
+    : `not yet: changes still to apply name ${column} (${read})`;
+}
+
+/** The rename step's reason. */
 export function renameReasonText(s: SyncInput, r: { from: TableColumn; to: TableColumn }): string {
   const { d, comparison: c } = s;
-  const a = s.subscriber.renamesApplied?.[d.name]?.[c.table];
-  const applied =
-    a === undefined
-      ? 'not read, apply checks it before the rename'
-      : a.state === 'unknown'
-        ? `unknown: ${a.why}; apply checks again before the rename, and renames nothing it cannot prove`
-        : a.state === 'applied'
-          ? `it has (no change still to apply names ${r.from.name}, read on ${d.from} up to ${a.upto}); apply checks again before the rename`
-          : `it has NOT yet (changes still to apply name ${r.from.name}, read on ${d.from} up to ${a.upto}); apply waits for them before the rename`;
   return (
     `column ${r.from.name} of ${c.table} is ${r.to.name} on ${d.from} (the same definition at the same position: ` +
     `renamed), and subscription ${d.name}'s rows carry the new name: it is renamed on ${d.node}, where the old rows keep their ` +
-    `values, once ${d.node} has applied every change from before the rename (they carry the old name): ${applied}`
+    `values, once ${d.node} has applied every change from before the rename, which still name ${r.from.name} (has it? ` +
+    `${renameAppliedText(s, r.from.name)}); apply checks that again right before the rename, waits for it, and renames ` +
+    'nothing it cannot prove'
   );
 }
