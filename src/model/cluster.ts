@@ -62,6 +62,15 @@ export interface ObservedSubscription extends SubscriptionDef {
   originLsn: string | null;
 }
 
+/** Has a subscriber applied every change of a table decoded before a column's rename on its publisher (catalog/renameApplied.ts). */
+export type RenameApplied =
+  | {
+      state: 'applied' | 'pending';
+      /** the publisher's WAL position the pending changes were read up to */
+      upto: string;
+    }
+  | { state: 'unknown'; why: string };
+
 export interface ObservedSlot {
   name: string;
   plugin: string | null;
@@ -229,6 +238,11 @@ export interface ObservedNode {
   initState?: ObservedInitState;
   /** What this subscriber applied when steep last saw it stream from each primary (absent: not read) */
   streamPositions?: StreamPosition[];
+  /**
+   * On a subscriber, per subscription and `schema.table` whose column its publisher renamed: has
+   * it applied every change from before the rename (read by `plan`; absent: not read).
+   */
+  renamesApplied?: Record<string, Record<string, RenameApplied>>;
   /** Read when the node declares standbys: the node's and each standby's part in a failover. */
   failover?: ObservedFailover;
 }

@@ -94,6 +94,12 @@ export interface Step {
    * with that command's.
    */
   timeouts?: StepTimeouts;
+  /**
+   * A column's RENAME on a subscriber (planner/schema/columnRename.ts): it runs only once
+   * `subscription` has applied every change of `table` that still names the column `column`
+   * (executors/renameGuard.ts checks it right before the step).
+   */
+  renamedAfter?: { subscription: string; table: string; column: string };
 }
 
 /** Milliseconds; 0: none (as PostgreSQL reads 0). */

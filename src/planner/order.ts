@@ -74,6 +74,7 @@ export function orderSteps(drafts: readonly DraftStep[], settings: Settings): St
     hazards: [...new Set(d.hazards)],
     catalogDigest: d.catalogDigest,
     ...(d.copy ? { copy: d.copy } : {}),
+    ...(d.renamedAfter ? { renamedAfter: d.renamedAfter } : {}),
     timeouts: stepTimeouts(d.kind, settings),
   }));
 }

@@ -3,6 +3,7 @@ import type pg from 'pg';
 import { readSubscriptionInfo } from '../catalog/compareScope.js';
 import { lockedSessions } from '../db/lockedSession.js';
 import { type EventSink, stepFields } from '../executors/events.js';
+import { awaitRenameApplied } from '../executors/renameGuard.js';
 import { runStep, stepError } from '../executors/runStep.js';
 import { runGraph, type ScheduleOutcome } from '../executors/schedule.js';
 import { secretFiller } from '../executors/secrets.js';
@@ -324,6 +325,7 @@ async function runPlannedStep(step: Step, run: StepRun): Promise<void> {
     else {
       const stopWatching = watchSlotWait(topology, step, client, opts.onEvent);
       try {
+        if (step.renamedAfter) await awaitRenameApplied(topology, step, client, { ...ctx, ...opts });
         await runStep(client, step, ctx);
       } finally {
         await stopWatching?.();

@@ -14,7 +14,7 @@ import { stateMigrations } from '../state/migrations.js';
 import { STEEP_VERSION } from '../version.js';
 import { markRowPresence } from './existingData.js';
 import { observeLoadFacts } from './loadFacts.js';
-import { readDifferingColumns } from './planColumns.js';
+import { readDifferingColumns, readRenamesApplied } from './planColumns.js';
 import { observeStreamPositions } from './streamPositions.js';
 
 export interface PlanResult {
@@ -68,6 +68,7 @@ export async function observe(
   if (opts.everyTable) await markRowPresence(topology, observed, everyTableOf(observed));
   else {
     await readDifferingColumns(topology, observed);
+    await readRenamesApplied(topology, observed);
     await Promise.all([
       markRowPresence(topology, observed, rowPresenceRequests(topology, observed)),
       observeLoadFacts(topology, observed),

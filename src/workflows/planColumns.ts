@@ -1,8 +1,11 @@
 import { unreachable } from '../catalog/readCluster.js';
+import { renameApplied } from '../catalog/renameApplied.js';
 import { readTableColumns } from '../catalog/tableSchemas.js';
+import { nodeSession, withSession } from '../db/connect.js';
 import { connectionLimit } from '../db/connectionLimit.js';
-import type { ClusterState } from '../model/cluster.js';
+import type { ClusterState, RenameApplied } from '../model/cluster.js';
 import type { Topology } from '../model/topology.js';
+import { renamesToCheck } from '../planner/schema/columnRename.js';
 import { columnRequests } from '../planner/schema/schemaScope.js';
 
 /**
@@ -44,4 +47,24 @@ export async function readDifferingColumns(topology: Topology, observed: Cluster
       }),
     ),
   );
+}
+
+/**
+ * For each column rename schema sync will plan, whether its subscriber has applied every change
+ * from before the rename (catalog/renameApplied.ts): the plan says so, and apply checks again.
+ */
+export async function readRenamesApplied(topology: Topology, observed: ClusterState): Promise<void> {
+  for (const { d, table, column } of renamesToCheck(topology, observed)) {
+    const read: RenameApplied = await withSession(nodeSession(topology, d.node, 'steep'), (sub) =>
+      withSession(nodeSession(topology, d.from, 'steep'), (pub) =>
+        renameApplied(sub, pub, { subscription: d.name, table, column, publisher: d.from }),
+      ),
+    ).catch((err: Error) => ({ state: 'unknown', why: err.message }));
+    const node = observed.nodes[d.node];
+    if (!node?.reachable) continue;
+    node.renamesApplied = {
+      ...node.renamesApplied,
+      [d.name]: { ...node.renamesApplied?.[d.name], [table]: read },
+    };
+  }
 }

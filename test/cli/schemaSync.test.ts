@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import { steepWith, writeConfig } from '../support/cli.js';
+import { writeLoop } from '../support/appWriter.js';
+import { startSteep, steepWith, writeConfig } from '../support/cli.js';
 import { type TestNode, testVersions, useCluster } from '../support/cluster.js';
 import { eventually, HANG_MS, nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
@@ -203,7 +204,10 @@ describe.each(testVersions())('schema differences on PostgreSQL %i', (version) =
 
   const steep = steepWith({ env: () => passwordEnv(nodes()) });
 
-  function config(mode: string, opts: { tables?: string[]; topology?: string; name?: string } = {}): string {
+  function config(
+    mode: string,
+    opts: { tables?: string[]; topology?: string; name?: string; settings?: string } = {},
+  ): string {
     const tables = opts.tables ?? KINDS.map((k) => k.table);
     const name = opts.name ?? 'kinds';
     return writeConfig(
@@ -222,6 +226,7 @@ describe.each(testVersions())('schema differences on PostgreSQL %i', (version) =
         '    from: east',
         `    publications: [${name}_pub]`,
         `    schemaSync: ${mode}`,
+        ...(opts.settings ? ['settings:', `  ${opts.settings}`] : []),
         '',
       ].join('\n'),
     );
@@ -483,6 +488,10 @@ describe.each(testVersions())('schema differences on PostgreSQL %i', (version) =
       );
       expect(manual.code, manual.stdout).toBe(1);
       expect(manual.stderr).toContain('ALTER TABLE "public"."r_ren" RENAME COLUMN "qty" TO "amount"');
+      // west applied every change from before the rename before it stopped on the first one after
+      expect(manual.stderr).toContain(
+        '(has it? yes: no change still to apply names qty (read on east up to ',
+      );
       const manualApply = await steep(
         ['apply', '--auto-approve', '--accept-schema-drift'],
         config('manual', { tables: ['public.r_ren'], topology: 'schema-rename', name: 'ren' }),
@@ -518,4 +527,180 @@ describe.each(testVersions())('schema differences on PostgreSQL %i', (version) =
       expect(down.code, down.stderr).toBe(0);
     }
   });
+
+  // west lags behind east's rename: its apply worker waits for a lock, or its subscription is disabled
+  test.each(['lock', 'disabled'] as const)(
+    'auto: a column renamed on the publisher while the subscriber lags (%s) is renamed only once the changes from before the rename are applied; no acknowledged row is lost',
+    async (lag) => {
+      const [east, west] = nodes();
+      await east.query('DROP TABLE IF EXISTS public.r_lag');
+      await west.query('DROP TABLE IF EXISTS public.r_lag');
+      const DDL =
+        'CREATE TABLE public.r_lag (id int PRIMARY KEY, a text NOT NULL, qty int DEFAULT 0 NOT NULL)';
+      await east.query(DDL);
+      await west.query(DDL);
+      const opts = { tables: ['public.r_lag'], topology: 'schema-rename-lag', name: 'lag' };
+      const path = config('auto', opts);
+      // an application writing one row per transaction, each id acknowledged once its COMMIT returned;
+      // its INSERT names the column as it is now (qty, then amount once the rename is in)
+      const acked: number[] = [];
+      let column = 'qty';
+      let next = 1;
+      const stopWriter = writeLoop(
+        () => 'east',
+        () => east.client(),
+        async (c) => {
+          const id = next++;
+          await c.query(
+            `INSERT INTO public.r_lag (id, a, ${column}) VALUES ($1::int, 'a' || $1::int, $1::int * 10)`,
+            [id],
+          );
+          acked.push(id);
+        },
+        (code) => {
+          if (code === '42703') column = column === 'qty' ? 'amount' : 'qty';
+        },
+      );
+      const count = async (n: TestNode) =>
+        (await n.query<{ n: number }>('SELECT count(*)::int AS n FROM public.r_lag'))[0]!.n;
+      const columnsOf = async (n: TestNode) =>
+        (
+          await n.query<{ attname: string }>(
+            "SELECT attname FROM pg_attribute WHERE attrelid = 'public.r_lag'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+          )
+        ).map((r) => r.attname);
+      // apply waits for them, up to the step's statement timeout, then renames nothing; it waits,
+      // saying so, and renames once west catches up as the lock goes
+      const waitThenRename = async () => {
+        const refused = await steep(
+          ['apply', '--auto-approve'],
+          config('auto', { ...opts, settings: 'statementTimeout: 3s' }),
+        );
+        expect(refused.code, refused.stdout).toBe(1);
+        expect(refused.stderr).toContain(
+          'not renamed, as not yet west has applied every change of public.r_lag',
+        );
+        expect(await columnsOf(west)).toEqual(['id', 'a', 'qty']);
+
+        // with no replication slot free on east, steep cannot read what west has still to apply: unknown, never renamed
+        await east.query(
+          "SELECT pg_create_physical_replication_slot('r_lag_fill_' || g) FROM generate_series(1, (SELECT setting::int FROM pg_settings WHERE name = 'max_replication_slots') - (SELECT count(*)::int FROM pg_replication_slots)) g",
+        );
+        const unknown = await steep(['plan', '--json'], path);
+        const unknownStep = (
+          JSON.parse(unknown.stdout) as { steps: Array<{ address: string; reasonText: string }> }
+        ).steps.find((x) => x.address === 'table.west/public.r_lag')!;
+        expect(unknownStep.reasonText).toMatch(
+          /unknown: reading east's pending changes failed: .*replication slots/,
+        );
+        const unproved = await steep(['apply', '--auto-approve'], path);
+        expect(unproved.code, unproved.stdout).toBe(1);
+        expect(unproved.stderr).toContain(
+          'steep cannot prove that west has applied every change of public.r_lag',
+        );
+        await east.query(
+          "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name LIKE 'r_lag_fill_%'",
+        );
+        expect(await columnsOf(west)).toEqual(['id', 'a', 'qty']);
+
+        // apply waits, saying so; west catches up once the lock goes; then the column is renamed
+        const applying = startSteep(
+          ['apply', '--auto-approve', '--log-format', 'json', '-c', path],
+          passwordEnv(nodes()),
+        );
+        await applying.when(
+          (e) => e.event === 'apply.step_waiting' && e.address === 'table.west/public.r_lag',
+        );
+        await holder.query('COMMIT');
+        const applied = await applying.exited;
+        expect(applied.code, `${applied.stdout}\n${applied.stderr}`).toBe(0);
+      };
+      const holder = await west.client();
+      try {
+        const first = await steep(['apply', '--auto-approve'], path);
+        expect(first.code, first.stderr).toBe(0);
+        await eventually(async () => (await count(west)) >= 20, HANG_MS, 'rows replicating to west');
+        if (lag === 'disabled') await west.query('ALTER SUBSCRIPTION lag_sub DISABLE');
+        else {
+          await holder.query('BEGIN');
+          await holder.query('LOCK TABLE public.r_lag IN SHARE MODE');
+        }
+        const lagFrom = acked.length;
+        await eventually(async () => acked.length >= lagFrom + 30, HANG_MS, 'rows written while west lags');
+        await east.query('ALTER TABLE public.r_lag RENAME COLUMN qty TO amount');
+        const renamedAt = acked.length;
+        await eventually(
+          async () => acked.length >= renamedAt + 30,
+          HANG_MS,
+          'rows written after the rename',
+        );
+
+        // the plan renames, and says west has not applied the changes from before the rename yet
+        const plan = await steep(['plan', '--json'], path);
+        expect(plan.code, plan.stderr).toBe(0);
+        const doc = JSON.parse(plan.stdout) as {
+          steps: Array<{
+            id: string;
+            address: string;
+            sql: string[];
+            reasonText: string;
+            dependsOn: string[];
+            renamedAfter?: unknown;
+          }>;
+        };
+        const step = doc.steps.find((x) => x.address === 'table.west/public.r_lag')!;
+        expect(step.sql).toEqual(['ALTER TABLE "public"."r_lag" RENAME COLUMN "qty" TO "amount"']);
+        expect(step.renamedAfter).toEqual({ subscription: 'lag_sub', table: 'public.r_lag', column: 'qty' });
+        expect(step.reasonText).toContain(
+          '(has it? not yet: changes still to apply name qty (read on east up to ',
+        );
+        if (lag === 'disabled') {
+          // the ENABLE goes first: the worker applies the changes from before the rename, then it is renamed;
+          // a saved plan's apply checks that as apply's own plan does
+          const enable = doc.steps.find((x) => x.address === 'subscription.lag_sub')!;
+          expect(step.dependsOn).toContain(enable.id);
+          const saved = `${path}.plan.json`;
+          expect((await steep(['plan', '--out', saved], path)).code).toBe(0);
+          const applied = await steep(['apply', saved], path);
+          expect(applied.code, `${applied.stdout}\n${applied.stderr}`).toBe(0);
+        }
+
+        if (lag === 'lock') await waitThenRename();
+        expect(await columnsOf(west)).toEqual(['id', 'a', 'amount']);
+        const appliedAt = acked.length;
+        await eventually(async () => acked.length >= appliedAt + 30, HANG_MS, 'rows written after the apply');
+        await stopWriter();
+        const total = acked.length;
+        await eventually(async () => (await count(west)) === (await count(east)), HANG_MS, 'west caught up');
+        const sum = (n: TestNode) =>
+          n.query<{ n: number; sum: string }>(
+            "SELECT count(*)::int AS n, md5(string_agg(id || ':' || a || ':' || amount, ',' ORDER BY id)) AS sum FROM public.r_lag",
+          );
+        expect(await sum(west)).toEqual(await sum(east));
+        const present = new Set(
+          (await west.query<{ id: number }>('SELECT id FROM public.r_lag')).map((r) => r.id),
+        );
+        const lost = acked.filter((id) => !present.has(id));
+        console.log(
+          `PG${version} rename under lag (${lag}): ${total} acknowledged (${renamedAt - lagFrom} while west lagged before the rename), ${lost.length} lost`,
+        );
+        expect(lost).toEqual([]);
+        // every row's value is in the renamed column
+        expect(
+          await west.query("SELECT id FROM public.r_lag WHERE amount <> id * 10 OR a <> 'a' || id"),
+        ).toEqual([]);
+        const replan = await steep(['plan', '--detailed-exitcode'], path);
+        expect(replan.code, replan.stdout).toBe(0);
+      } finally {
+        await stopWriter();
+        await holder.query('ROLLBACK').catch(() => {});
+        await holder.end();
+        const down = await steep(
+          ['apply', '--auto-approve', '--allow-destroy'],
+          writeConfig(`version: 1\ntopology: schema-rename-lag\n${nodesYaml(nodes())}\n`),
+        );
+        expect(down.code, down.stderr).toBe(0);
+      }
+    },
+  );
 });

@@ -1,4 +1,13 @@
-import { columnDefinitionText, type TableColumn, type TableSchema } from '../../model/tableSchema.js';
+import type { ClusterState } from '../../model/cluster.js';
+import {
+  columnDefinitionText,
+  type TableColumn,
+  type TableSchema,
+  withColumns,
+} from '../../model/tableSchema.js';
+import type { SubscriptionSpec, Topology } from '../../model/topology.js';
+import { receivedTables } from './schemaScope.js';
+import type { SyncInput } from './schemaSync.js';
 import { alterColumn, alterTableSql, renameColumnSql } from './tableDdl.js';
 
 /**
@@ -62,5 +71,54 @@ export function renameOrAddText(
     `${node}: steep cannot tell a renamed column from a new one here. If ${to!.name} is ${from!.name} renamed, rename it ` +
     `on ${node} (${renameColumnSql(table, from!.name, to!.name)}); if it is a new column, add it on ${node} ` +
     `(${alterTableSql(table, [alterColumn.add(to!)]).replace(/\n\s*/g, ' ')}); then plan again`
+  );
+}
+
+/**
+ * The renames schema sync plans (`schemaSync: auto`) or asks for (`manual`): for `plan` to read whether each subscriber
+ * has applied every change from before the rename (catalog/renameApplied.ts, `renamesApplied`).
+ */
+export function renamesToCheck(
+  topology: Topology,
+  observed: ClusterState,
+): Array<{ d: SubscriptionSpec; table: string; column: string }> {
+  const out: Array<{ d: SubscriptionSpec; table: string; column: string }> = [];
+  for (const d of Object.values(topology.subscriptions)) {
+    const pub = observed.nodes[d.from];
+    const sub = observed.nodes[d.node];
+    if (d.schemaSync === 'strict' || !pub?.reachable || !sub?.reachable) continue;
+    if (!pub.tableSchemas || !sub.tableSchemas) continue;
+    const received = receivedTables(topology, d, pub.tableSchemas, topology.settings.stateSchema);
+    for (const [table, columns] of received) {
+      const l = pub.tableSchemas.tables[table];
+      const r = sub.tableSchemas.tables[table];
+      if (!l?.columns || !r?.columns) continue;
+      const rename = findRename(withColumns(l), withColumns(r), columns);
+      if (rename?.kind === 'rename') out.push({ d, table, column: rename.from.name });
+    }
+  }
+  return out;
+}
+
+/** Has the subscriber applied every change from before the rename, as `plan` read it (catalog/renameApplied.ts)? */
+export function renameAppliedText(s: SyncInput, column: string): string {
+  const a = s.subscriber.renamesApplied?.[s.d.name]?.[s.comparison.table];
+  if (a === undefined) return 'not read';
+  if (a.state === 'unknown') return `unknown: ${a.why}`;
+  const read = `read on ${s.d.from} up to ${a.upto}`;
+  return a.state === 'applied'
+    ? `yes: no change still to apply names ${column} (${read})`
+    : `not yet: changes still to apply name ${column} (${read})`;
+}
+
+/** The rename step's reason. */
+export function renameReasonText(s: SyncInput, r: { from: TableColumn; to: TableColumn }): string {
+  const { d, comparison: c } = s;
+  return (
+    `column ${r.from.name} of ${c.table} is ${r.to.name} on ${d.from} (the same definition at the same position: ` +
+    `renamed), and subscription ${d.name}'s rows carry the new name: it is renamed on ${d.node}, where the old rows keep their ` +
+    `values, once ${d.node} has applied every change from before the rename, which still name ${r.from.name} (has it? ` +
+    `${renameAppliedText(s, r.from.name)}); apply checks that again right before the rename, waits for it, and renames ` +
+    'nothing it cannot prove'
   );
 }

@@ -11,7 +11,7 @@ import {
 import type { SubscriptionSpec } from '../../model/topology.js';
 import { listText, type PlanContext, sortedKeys, stepKey } from '../context.js';
 import { digestOf } from '../digest.js';
-import { findRename, renameOrAddText } from './columnRename.js';
+import { findRename, renameAppliedText, renameOrAddText } from './columnRename.js';
 import { SCHEMA_CODES } from './schemaCodes.js';
 import { compareTables, describeDifference, differs, onlyFillableExtras } from './schemaCompare.js';
 import { receivedTables } from './schemaScope.js';
@@ -87,7 +87,8 @@ export function planSchemaSync(ctx: PlanContext): SchemaSyncOutcome {
       else if (d.schemaSync === 'manual') reportManual(sync);
       else {
         const key = planTableSync(sync, creations);
-        if (key) tableKeys.push(key);
+        // a rename waits for the subscription's step instead (tableSync.ts)
+        if (key && !ctx.steps.some((x) => x.key === key && x.renamedAfter)) tableKeys.push(key);
       }
     }
     // the subscription's create/alter runs once its tables match
@@ -187,7 +188,8 @@ function reportManual(s: SyncInput): void {
           ).replace(/\n\s*/g, ' ')})`
         : r.kind === 'rename'
           ? `${r.to.name} is ${r.from.name} renamed (same definition, same position): rename it on ${s.d.node} ` +
-            `(${renameColumnSql(s.pubTable, r.from.name, r.to.name)})`
+            `(${renameColumnSql(s.pubTable, r.from.name, r.to.name)}) once ${s.d.node} has applied every change from ` +
+            `before the rename, which still name ${r.from.name} (has it? ${renameAppliedText(s, r.from.name)})`
           : renameOrAddText(s.pubTable, r, s.d.node);
     s.ctx.error(
       SCHEMA_CODES.cannotApply,

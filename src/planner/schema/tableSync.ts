@@ -6,7 +6,7 @@
  * (a plan error per problem): never a half-applied DDL. `schemaSync.ts` decides which tables
  * come here.
  */
-import type { Change, Hazard } from '../../model/plan.js';
+import type { Change, Hazard, Step } from '../../model/plan.js';
 import {
   columnDefinitionText,
   defaultText,
@@ -19,7 +19,7 @@ import { majorVersion, PG18 } from '../../model/versions.js';
 import { listText, PHASE, sameJson, stepKey } from '../context.js';
 import { digestOf } from '../digest.js';
 import { tx } from '../sqlBuild.js';
-import { type ColumnRename, findRename, renameOrAddText } from './columnRename.js';
+import { type ColumnRename, findRename, renameOrAddText, renameReasonText } from './columnRename.js';
 import { kindOf, syncDefault } from './defaultSync.js';
 import { SCHEMA_CODES } from './schemaCodes.js';
 import type { SyncInput } from './schemaSync.js';
@@ -59,6 +59,7 @@ class TableSync {
   readonly hazards = new Set<Hazard>();
   readonly deps = new Set<string>();
   readonly problems: string[] = [];
+  renamedAfter: Step['renamedAfter'];
   private readonly claims = new Map<string, true>();
   private readonly warnedLabels = new Set<string>();
 
@@ -211,12 +212,8 @@ export function planTableSync(s: SyncInput, creations: Creations): string | unde
   if (s.ctx.hasStep(key)) {
     // another subscription into the same table on this node planned it already
     const other = s.ctx.steps.find((x) => x.key === key)!;
-    if (
-      !sameJson(
-        other.statements.map((x) => x.sql),
-        statements,
-      )
-    ) {
+    const same = other.statements.map((x) => x.sql);
+    if (!sameJson(same, statements)) {
       s.ctx.error(
         SCHEMA_CODES.conflict,
         `table ${s.comparison.table} on ${s.d.node} is received by more than one subscription with schemaSync: auto, ` +
@@ -242,6 +239,7 @@ export function planTableSync(s: SyncInput, creations: Creations): string | unde
     hazards: [...sync.hazards],
     deps: [...sync.deps],
     catalogDigest: digestOf({ table: { publisher: s.pubTable, subscriber: s.subTable } }),
+    ...(sync.renamedAfter ? { renamedAfter: sync.renamedAfter } : {}),
   });
   return key;
 }
@@ -255,12 +253,7 @@ function reasonText(s: SyncInput): string {
     );
   }
   const rename = s.subTable && findRename(s.pubTable, s.subTable, s.columns);
-  if (rename?.kind === 'rename')
-    return (
-      `column ${rename.from.name} of ${c.table} is ${rename.to.name} on ${d.from} (the same definition at the same position: ` +
-      `renamed), and subscription ${d.name}'s rows carry the new name: it is renamed on ${d.node}, where the old rows keep their ` +
-      `values (changes made before the rename still carry the old name: apply once ${d.node} has applied them)`
-    );
+  if (rename?.kind === 'rename') return renameReasonText(s, rename);
   const kinds = c.columns
     .filter((x) => x.kind !== 'extra')
     .map((x) => (x.kind === 'missing' ? `${x.column} missing` : `${x.column} ${x.kind}`));
@@ -344,6 +337,12 @@ function renameColumn(
     );
   else {
     sync.post.push(renameColumnSql(s.pubTable, r.from.name, r.to.name));
+    // the changes from before the rename are applied first (executors/renameGuard.ts), and so the
+    // subscription's own step (an ENABLE, say) runs first; planSchemaSync keeps it from waiting for this one
+    if (s.subscriber.subscriptions[s.d.name]) {
+      sync.renamedAfter = { subscription: s.d.name, table: s.comparison.table, column: r.from.name };
+      sync.deps.add(stepKey('subscription', s.d.node, s.d.name));
+    }
     sync.changes.push({ path: `columns.${r.from.name}.name`, before: r.from.name, after: r.to.name });
     sync.hazards.add('locks-table');
   }

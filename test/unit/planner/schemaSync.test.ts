@@ -772,3 +772,43 @@ describe('columns read only where fingerprints differ', () => {
     }
   });
 });
+
+describe('a renamed column is renamed once the changes from before the rename are applied', () => {
+  const renamed = () =>
+    world('auto', [table(ORDERS, [ID, ['amount', 'integer']])], [table(ORDERS, [ID, ['qty', 'integer']])]);
+  const stepOf = (p: Plan, address: string) => p.steps.find((s) => printAddress(s.address) === address)!;
+
+  it('the step names what it waits for; the subscription’s own step (an ENABLE) goes first', () => {
+    const w = renamed();
+    at(w.state, 'west').subscriptions.west_orders!.enabled = false;
+    const p = planOf(w);
+    const rename = stepOf(p, 'table.west/public.orders');
+    const enable = stepOf(p, 'subscription.west_orders');
+    expect(rename.renamedAfter).toEqual({ subscription: 'west_orders', table: ORDERS, column: 'qty' });
+    expect(rename.dependsOn).toContain(enable.id);
+    expect(enable.dependsOn).not.toContain(rename.id);
+    expect(rename.reasonText).toContain('(has it? not read)');
+  });
+
+  it.each([
+    [
+      { state: 'applied', upto: '0/5000000' },
+      'has it? yes: no change still to apply names qty (read on east up to 0/5000000)',
+    ],
+    [
+      { state: 'pending', upto: '0/5000000' },
+      'has it? not yet: changes still to apply name qty (read on east up to 0/5000000)',
+    ],
+    [{ state: 'unknown', why: 'no slot free' }, 'has it? unknown: no slot free'],
+  ] as const)('the reason says what plan read: %j', (read, text) => {
+    const w = renamed();
+    at(w.state, 'west').renamesApplied = { west_orders: { [ORDERS]: read } };
+    expect(stepOf(planOf(w), 'table.west/public.orders').reasonText).toContain(text);
+  });
+
+  it('a subscription that does not exist yet has nothing to apply: no wait', () => {
+    const w = renamed();
+    delete at(w.state, 'west').subscriptions.west_orders;
+    expect(stepOf(planOf(w), 'table.west/public.orders').renamedAfter).toBeUndefined();
+  });
+});

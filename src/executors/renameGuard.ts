@@ -1,0 +1,66 @@
+import type pg from 'pg';
+import { renameApplied } from '../catalog/renameApplied.js';
+import { nodeSession } from '../db/connect.js';
+import { printAddress } from '../model/address.js';
+import { SteepError } from '../model/errors.js';
+import type { Step } from '../model/plan.js';
+import type { Topology } from '../model/topology.js';
+import { type EventSink, stepFields } from './events.js';
+import { sleep } from './sleep.js';
+
+/** How long a rename waits for its subscriber when the step has no statement timeout. */
+const WAIT_MS = 600_000;
+const POLL_MS = 2_000;
+
+/**
+ * Right before a column's RENAME on a subscriber (`step.renamedAfter`, planner/schema/columnRename.ts):
+ * wait until the subscription has applied every change of the table from before the rename on
+ * its publisher (catalog/renameApplied.ts), saying so every 2 s. Renamed any earlier, those
+ * changes would name a column the subscriber no longer has, and its worker would stop on them
+ * for good. Past the step's statement timeout (600 s without one), or when it cannot be proved,
+ * the step fails and nothing is renamed.
+ */
+export async function awaitRenameApplied(
+  topology: Topology,
+  step: Step,
+  subscriber: pg.Client,
+  opts: { statementTimeoutMs: number; onEvent: EventSink; signal?: AbortSignal },
+): Promise<void> {
+  const { subscription, table, column } = step.renamedAfter!;
+  const from = topology.subscriptions[subscription]?.from;
+  const what = `${step.node} has applied every change of ${table} from before column ${column} was renamed on ${from}`;
+  const ceiling = opts.statementTimeoutMs > 0 ? opts.statementTimeoutMs : WAIT_MS;
+  const started = Date.now();
+  const publisher = from === undefined ? null : await nodeSession(topology, from, 'steep apply');
+  try {
+    for (;;) {
+      const a = publisher
+        ? await renameApplied(subscriber, publisher, { subscription, table, column, publisher: from! })
+        : ({ state: 'unknown', why: `steep.yaml declares no subscription ${subscription}` } as const);
+      if (a.state === 'applied') return;
+      if (a.state === 'unknown')
+        throw new SteepError(
+          'apply.rename_unproved',
+          `${printAddress(step.address)} on ${step.node}: steep cannot prove that ${what} (${a.why}); nothing was renamed — fix that and apply again`,
+          { node: step.node, address: step.address },
+        );
+      const waited = Math.round((Date.now() - started) / 1000);
+      if (Date.now() - started >= ceiling || opts.signal?.aborted)
+        throw new SteepError(
+          'apply.rename_waiting',
+          `${printAddress(step.address)} on ${step.node}: not renamed, as not yet ${what} (waited ${waited} s; changes still to apply name ${column}, read up to ${a.upto}); ` +
+            `apply again once ${subscription} has caught up (steep status shows its lag)`,
+          { node: step.node, address: step.address },
+        );
+      opts.onEvent({
+        event: 'apply.step_waiting',
+        level: 'warn',
+        ...stepFields(step),
+        message: `waiting until ${what}: changes still to apply name ${column} (read up to ${a.upto}; ${waited} s of at most ${Math.round(ceiling / 1000)} s)`,
+      });
+      await sleep(POLL_MS, opts.signal);
+    }
+  } finally {
+    await publisher?.end().catch(() => {});
+  }
+}
