@@ -46,19 +46,21 @@ export async function renameApplied(
           where slot_name = $1 and confirmed_flush_lsn < $2::pg_lsn`,
         [temp, sub.remote_lsn],
       );
-    const { rows } = await publisher.query<{ data: Buffer; upto: string }>(
+    const { rows } = await publisher.query<{ data: Buffer; lsn: string; upto: string }>(
       `with upto as (select pg_catalog.pg_current_wal_lsn() as lsn)
-       select c.data, upto.lsn::text as upto
+       select c.data, c.lsn::text as lsn, upto.lsn::text as upto
          from upto left join pg_catalog.pg_logical_slot_peek_binary_changes($1, (select lsn from upto), null,
               'proto_version', '1', 'publication_names', $2) c on pg_catalog.get_byte(c.data, 0) = 82`,
       [temp, sub.publications],
     );
     const { schema, name } = tableOfQualified(q.table);
-    const pending = rows
-      .filter((r) => r.data !== null)
-      .map((r) => relationMessage(r.data))
-      .some((m) => m.schema === schema && m.name === name && m.columns.includes(q.column));
-    return { state: pending ? 'pending' : 'applied', upto: rows[0]!.upto };
+    const old = rows.filter((r) => {
+      if (r.data === null) return false;
+      const m = relationMessage(r.data);
+      return m.schema === schema && m.name === name && m.columns.includes(q.column);
+    });
+    const upto = rows[0]!.upto;
+    return old.length > 0 ? { state: 'pending', upto, lastOld: old.at(-1)!.lsn } : { state: 'applied', upto };
   } catch (err) {
     const e = err as { code?: string; message?: string };
     const why =
@@ -70,6 +72,11 @@ export async function renameApplied(
     if (temp !== null)
       await publisher.query('select pg_catalog.pg_drop_replication_slot($1)', [temp]).catch(() => {});
   }
+}
+
+/** What the subscriber's replication origin of `subscription` committed, null when unreadable. */
+export async function subscriberCommitted(client: pg.Client, subscription: string): Promise<string | null> {
+  return (await readSubscription(client, subscription))?.remote_lsn ?? null;
 }
 
 /** The subscription's slot, publications (as pgoutput reads them) and what its origin committed (null: unreadable). */

@@ -1,8 +1,9 @@
 import type pg from 'pg';
-import { renameApplied } from '../catalog/renameApplied.js';
+import { renameApplied, subscriberCommitted } from '../catalog/renameApplied.js';
 import { nodeSession } from '../db/connect.js';
 import { printAddress } from '../model/address.js';
 import { SteepError } from '../model/errors.js';
+import { compareLsn } from '../model/lsn.js';
 import type { Step } from '../model/plan.js';
 import type { Topology } from '../model/topology.js';
 import { type EventSink, stepFields } from './events.js';
@@ -17,7 +18,8 @@ const POLL_MS = 2_000;
  * wait until the subscription has applied every change of the table from before the rename on
  * its publisher (catalog/renameApplied.ts), saying so every 2 s. Renamed any earlier, those
  * changes would name a column the subscriber no longer has, and its worker would stop on them
- * for good. Past the step's statement timeout (600 s without one), or when it cannot be proved,
+ * for good. Decoding costs the publisher as much as the lag, so between two reads it waits for
+ * the subscriber to commit past the last change that still named the old column. Past the step's statement timeout (600 s without one), or when it cannot be proved,
  * the step fails and nothing is renamed.
  */
 export async function awaitRenameApplied(
@@ -31,6 +33,7 @@ export async function awaitRenameApplied(
   const what = `${step.node} has applied every change of ${table} from before column ${column} was renamed on ${from}`;
   const ceiling = opts.statementTimeoutMs > 0 ? opts.statementTimeoutMs : WAIT_MS;
   const started = Date.now();
+  const timedOut = () => Date.now() - started >= ceiling;
   const publisher = from === undefined ? null : await nodeSession(topology, from, 'steep apply');
   try {
     for (;;) {
@@ -44,23 +47,40 @@ export async function awaitRenameApplied(
           `${printAddress(step.address)} on ${step.node}: steep cannot prove that ${what} (${a.why}); nothing was renamed — fix that and apply again`,
           { node: step.node, address: step.address },
         );
-      const waited = Math.round((Date.now() - started) / 1000);
-      if (Date.now() - started >= ceiling || opts.signal?.aborted)
+      const waited = () => Math.round((Date.now() - started) / 1000);
+      if (timedOut() || opts.signal?.aborted)
         throw new SteepError(
           'apply.rename_waiting',
-          `${printAddress(step.address)} on ${step.node}: not renamed, as not yet ${what} (waited ${waited} s; changes still to apply name ${column}, read up to ${a.upto}); ` +
+          `${printAddress(step.address)} on ${step.node}: not renamed, as not yet ${what} (waited ${waited()} s; changes still to apply name ${column}, read up to ${a.upto}); ` +
             `apply again once ${subscription} has caught up (steep status shows its lag)`,
           { node: step.node, address: step.address },
         );
-      opts.onEvent({
-        event: 'apply.step_waiting',
-        level: 'warn',
-        ...stepFields(step),
-        message: `waiting until ${what}: changes still to apply name ${column} (read up to ${a.upto}; ${waited} s of at most ${Math.round(ceiling / 1000)} s)`,
-      });
-      await sleep(POLL_MS, opts.signal);
+      // decode again only once the subscriber committed past the last change naming the old column
+      do {
+        opts.onEvent({
+          event: 'apply.step_waiting',
+          level: 'warn',
+          ...stepFields(step),
+          message: `waiting until ${what}: changes still to apply name ${column} (read up to ${a.upto}; ${waited()} s of at most ${Math.round(ceiling / 1000)} s)`,
+        });
+        await sleep(POLL_MS, opts.signal);
+      } while (
+        !timedOut() &&
+        !opts.signal?.aborted &&
+        !(await committedPast(subscriber, subscription, a.lastOld))
+      );
     }
   } finally {
     await publisher?.end().catch(() => {});
   }
+}
+
+/** Has the subscriber committed at or past `lsn`? Unknown (no origin to read, no lsn): yes, decode again. */
+async function committedPast(
+  subscriber: pg.Client,
+  subscription: string,
+  lsn: string | undefined,
+): Promise<boolean> {
+  const committed = lsn === undefined ? null : await subscriberCommitted(subscriber, subscription);
+  return committed === null || compareLsn(committed, lsn!) >= 0;
 }

@@ -68,6 +68,8 @@ export type RenameApplied =
       state: 'applied' | 'pending';
       /** the publisher's WAL position the pending changes were read up to */
       upto: string;
+      /** pending: where the last change naming the old column was decoded */
+      lastOld?: string;
     }
   | { state: 'unknown'; why: string };
 
