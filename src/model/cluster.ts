@@ -341,3 +341,9 @@ export interface UnreachableNode {
 export interface ClusterState {
   nodes: Record<string, ObservedNode | UnreachableNode>;
 }
+
+/** The node `name` of `observed` when steep could read it. */
+export function reachableNode(observed: ClusterState, name: string): ObservedNode | undefined {
+  const n = observed.nodes[name];
+  return n?.reachable ? n : undefined;
+}

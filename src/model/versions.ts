@@ -60,3 +60,12 @@ export const GENERATED_COLUMNS_MIN_VERSION = PG18;
 export const LINK_MIN_VERSION = PG16;
 /** The subscription set's cross-publication filter needs PostgreSQL 16 on the publisher. */
 export const PUBLISHED_UNION_FILTER_MIN_VERSION = PG16;
+
+/** `east runs PostgreSQL 16.4` */
+export function runsVersionText(node: {
+  name: string;
+  serverVersion: number;
+  serverVersionText?: string;
+}): string {
+  return `${node.name} runs PostgreSQL ${node.serverVersionText || majorVersion(node.serverVersion)}`;
+}

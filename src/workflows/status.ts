@@ -12,7 +12,7 @@
 import { withoutSyncSlotAmong } from '../catalog/initProgress.js';
 import { clusterReadOptions, readCluster } from '../catalog/readCluster.js';
 import { loadTopology } from '../config/load.js';
-import type { ClusterState, ObservedNode, ObservedSubscription } from '../model/cluster.js';
+import { type ClusterState, type ObservedSubscription, reachableNode } from '../model/cluster.js';
 import type { FailingSubscription } from '../model/driftReport.js';
 import type { Problem } from '../model/errors.js';
 import { advanceState, caughtUpAtAGlance, liveState } from '../model/initFigures.js';
@@ -29,11 +29,6 @@ import { classifySlot } from '../planner/subscriptions/slotKinds.js';
 import { missingColumnsOf, setRoleObstaclesOf } from './statusColumns.js';
 import { type Live, readLive } from './statusLive.js';
 import { observeStreamPositions } from './streamPositions.js';
-
-function reachable(observed: ClusterState, name: string): ObservedNode | undefined {
-  const n = observed.nodes[name];
-  return n?.reachable ? n : undefined;
-}
 
 /** What the verdict on a subscription rests on, kept until the columns of failing ones are read. */
 interface Judged {
@@ -54,7 +49,7 @@ function subscriptionStatus(
 ): { status: SubscriptionStatus; judged: Judged | null } {
   const d = topology.subscriptions[name];
   const from = d?.from ?? o?.from ?? '';
-  const subscriber = reachable(observed, node);
+  const subscriber = reachableNode(observed, node);
   if (!subscriber) return { status: unknownSubscription(topology, observed, name, node, from), judged: null };
   const recorded = subscriber?.initState?.subscriptions[name];
   const nodeLive = live.get(node);
@@ -80,7 +75,7 @@ function subscriptionStatus(
   );
   // a table copied whose table-sync slot the publisher no longer has: PostgreSQL cannot finish it
   const finished = nodeLive?.finished.get(name) ?? [];
-  const publisher = from ? reachable(observed, from) : undefined;
+  const publisher = from ? reachableNode(observed, from) : undefined;
   const lostSyncSlots =
     publisher && finished.length > 0
       ? withoutSyncSlotAmong(

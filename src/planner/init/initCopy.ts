@@ -1,7 +1,7 @@
 import { subscriptionAddress } from '../../model/address.js';
 import { formatBytes } from '../../model/bytes.js';
 import type { ClusterState, ObservedNode, ObservedSubscription } from '../../model/cluster.js';
-import { compareText } from '../../model/order.js';
+import { compareTableNames } from '../../model/order.js';
 import type { Change, Hazard, Statement } from '../../model/plan.js';
 import type { SubscriptionSpec, TableName, Topology } from '../../model/topology.js';
 import { DEFAULT_SPLIT_ABOVE, qualifiedName } from '../../model/topology.js';
@@ -15,10 +15,6 @@ import { receivedAfterPlan } from '../subscriptions/subscriptionTables.js';
  * the subscriber (the row-presence probe the catalog runs for the plan), and what
  * `init.existingData` makes of those rows (a plan error, `TRUNCATE` first, or keep them).
  */
-
-function compareNames(a: TableName, b: TableName): number {
-  return compareText(a.schema, b.schema) || compareText(a.name, b.name);
-}
 
 /**
  * The tables `d` copies from its publisher: its publications' tables as steep.yaml declares
@@ -44,7 +40,7 @@ export function copiedTables(desired: Topology, observed: ClusterState, d: Subsc
     }
     for (const t of p.tables) add(t);
   }
-  return [...out.values()].sort(compareNames);
+  return [...out.values()].sort(compareTableNames);
 }
 
 /** Which copy a snapshot init takes, and why (the plan says so). */
@@ -176,7 +172,9 @@ export function rowPresenceRequests(desired: Topology, observed: ClusterState): 
     out.set(d.node, tables);
   }
   return new Map(
-    [...out.entries()].filter(([, t]) => t.size > 0).map(([n, t]) => [n, [...t.values()].sort(compareNames)]),
+    [...out.entries()]
+      .filter(([, t]) => t.size > 0)
+      .map(([n, t]) => [n, [...t.values()].sort(compareTableNames)]),
   );
 }
 

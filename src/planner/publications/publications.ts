@@ -16,6 +16,7 @@ import {
   GENERATED_COLUMNS_MIN_VERSION,
   majorVersion,
   PUBLICATION_FILTERS_MIN_VERSION,
+  runsVersionText,
 } from '../../model/versions.js';
 import { adoptionWords } from '../adopt.js';
 import {
@@ -96,10 +97,6 @@ export function planPublications(
 
 // ---------------------------------------------------------------------------------------------
 
-function versionText(node: ObservedNode): string {
-  return `${node.name} runs PostgreSQL ${node.serverVersionText || majorVersion(node.serverVersion)}`;
-}
-
 /** Version gates and row filters PostgreSQL refused: plan errors; false when the publication cannot be planned. */
 function checkPublication(ctx: PlanContext, d: PublicationSpec, node: ObservedNode): boolean {
   const address = publicationAddress(d.name);
@@ -113,7 +110,7 @@ function checkPublication(ctx: PlanContext, d: PublicationSpec, node: ObservedNo
         ok = false;
         ctx.error(
           'unsupported-option',
-          `publication ${d.name}: a column list (tables: ${displayTable(t)}) needs PostgreSQL ${need} or later; ${versionText(node)}`,
+          `publication ${d.name}: a column list (tables: ${displayTable(t)}) needs PostgreSQL ${need} or later; ${runsVersionText(node)}`,
           where,
         );
       }
@@ -121,7 +118,7 @@ function checkPublication(ctx: PlanContext, d: PublicationSpec, node: ObservedNo
         ok = false;
         ctx.error(
           'unsupported-option',
-          `publication ${d.name}: a row filter (tables: ${displayTable(t)} where) needs PostgreSQL ${need} or later; ${versionText(node)}`,
+          `publication ${d.name}: a row filter (tables: ${displayTable(t)} where) needs PostgreSQL ${need} or later; ${runsVersionText(node)}`,
           where,
         );
       }
@@ -130,7 +127,7 @@ function checkPublication(ctx: PlanContext, d: PublicationSpec, node: ObservedNo
       ok = false;
       ctx.error(
         'unsupported-option',
-        `publication ${d.name}: schemas (FOR TABLES IN SCHEMA) need PostgreSQL ${need} or later; ${versionText(node)}`,
+        `publication ${d.name}: schemas (FOR TABLES IN SCHEMA) need PostgreSQL ${need} or later; ${runsVersionText(node)}`,
         where,
       );
     }
@@ -139,7 +136,7 @@ function checkPublication(ctx: PlanContext, d: PublicationSpec, node: ObservedNo
     ok = false;
     ctx.error(
       'unsupported-option',
-      `publication ${d.name}: generatedColumns needs PostgreSQL ${majorVersion(GENERATED_COLUMNS_MIN_VERSION)} or later; ${versionText(node)}`,
+      `publication ${d.name}: generatedColumns needs PostgreSQL ${majorVersion(GENERATED_COLUMNS_MIN_VERSION)} or later; ${runsVersionText(node)}`,
       where,
     );
   }

@@ -1,5 +1,5 @@
 import type { ClusterState } from '../../model/cluster.js';
-import { compareText } from '../../model/order.js';
+import { compareTableNames, compareText } from '../../model/order.js';
 import type { NodeTableSchemas, ObservedTableSchema, TableScope } from '../../model/tableSchema.js';
 import type { PublicationSpec, SubscriptionSpec, TableName, Topology } from '../../model/topology.js';
 
@@ -9,10 +9,6 @@ import type { PublicationSpec, SubscriptionSpec, TableName, Topology } from '../
  * `schemas`, the publisher's tables (the expansion). steep's state schema is never in it: it
  * exists on every node and is steep's own.
  */
-
-function compareNames(a: TableName, b: TableName): number {
-  return compareText(a.schema, b.schema) || compareText(a.name, b.name);
-}
 
 /**
  * The tables of `topology`'s subscriptions, per node (publisher and subscriber alike); with
@@ -50,7 +46,7 @@ export function subscribedScopes(topology: Topology): Record<string, TableScope>
       : {
           all: false,
           schemas: [...s.schemas].sort(compareText),
-          tables: [...s.tables.values()].sort(compareNames),
+          tables: [...s.tables.values()].sort(compareTableNames),
         };
     // types, sequences, schemas, extensions: what auto mode's CREATE needs
     if (s.objects) scope.objects = true;
@@ -123,6 +119,6 @@ export function columnRequests(topology: Topology, observed: ClusterState): Map<
   }
   const out = new Map<string, TableName[]>();
   for (const node of [...acc.keys()].sort(compareText))
-    out.set(node, [...acc.get(node)!.values()].sort(compareNames));
+    out.set(node, [...acc.get(node)!.values()].sort(compareTableNames));
   return out;
 }

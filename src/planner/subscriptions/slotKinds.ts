@@ -1,8 +1,9 @@
-import type {
-  ClusterState,
-  ObservedNode,
-  ObservedSlot,
-  OtherDatabaseSubscription,
+import {
+  type ClusterState,
+  type ObservedNode,
+  type ObservedSlot,
+  type OtherDatabaseSubscription,
+  reachableNode,
 } from '../../model/cluster.js';
 import type { SlotKind } from '../../model/statusReport.js';
 import type { Topology } from '../../model/topology.js';
@@ -31,11 +32,6 @@ export interface SlotClass {
   preparedLsn: string | null;
 }
 
-function reachable(observed: ClusterState, name: string): ObservedNode | undefined {
-  const n = observed.nodes[name];
-  return n?.reachable ? n : undefined;
-}
-
 /** The class of `slot` on the reachable publisher `publisher`. */
 export function classifySlot(
   topology: Topology,
@@ -50,9 +46,11 @@ export function classifySlot(
   const expected = Object.values(topology.subscriptions).find(
     (d) => d.from === publisher && d.slot === slot.name,
   );
-  const prepared = expected ? reachable(observed, expected.node)?.initState?.slots[expected.name] : undefined;
+  const prepared = expected
+    ? reachableNode(observed, expected.node)?.initState?.slots[expected.name]
+    : undefined;
   // a slot no readable subscription uses may be used by one on a node steep cannot read
-  const unread = Object.keys(topology.nodes).some((name) => !reachable(observed, name));
+  const unread = Object.keys(topology.nodes).some((name) => !reachableNode(observed, name));
   const none = { subscription: null, preparedLsn: null };
   if (slot.slotType === 'physical') return { kind: 'physical', ...none };
   if (TABLESYNC_SLOT.test(slot.name)) return { kind: 'tablesync', ...none };
@@ -66,10 +64,10 @@ export function classifySlot(
       otherDatabase: { node: elsewhere.node, database: elsewhere.database },
     };
   // slots are server-wide: one in another database of the server is that database's, not an orphan of this one
-  const home = reachable(observed, publisher)?.database;
+  const home = reachableNode(observed, publisher)?.database;
   if (slot.database !== null && home !== undefined && slot.database !== home)
     return { kind: 'unknown', ...none, otherDatabase: { node: publisher, database: slot.database } };
-  if (expected ? !reachable(observed, expected.node) : unread)
+  if (expected ? !reachableNode(observed, expected.node) : unread)
     return { kind: 'unknown', subscription: expected?.name ?? null, preparedLsn: null };
   if (expected && prepared && prepared.slot === slot.name)
     return { kind: 'prepared', subscription: expected.name, preparedLsn: prepared.lsn };

@@ -3,6 +3,7 @@ import type { ObservedNode, ObservedSubscription } from '../../model/cluster.js'
 import type { SubscriptionSpec } from '../../model/topology.js';
 import {
   majorVersion,
+  runsVersionText,
   STREAMING_PARALLEL_MIN_VERSION,
   SUBSCRIPTION_OPTION,
   SUBSCRIPTION_OPTIONS,
@@ -60,10 +61,6 @@ export function planSubscriptions(ctx: PlanContext, inputs: SubscriptionInputs):
 
 // ---------------------------------------------------------------------------------------------
 
-function versionText(node: ObservedNode): string {
-  return `${node.name} runs PostgreSQL ${node.serverVersionText || majorVersion(node.serverVersion)}`;
-}
-
 /** Options the subscriber's version lacks: plan errors naming option, node and version. */
 function checkOptions(ctx: PlanContext, d: SubscriptionSpec, node: ObservedNode): boolean {
   let ok = true;
@@ -73,7 +70,7 @@ function checkOptions(ctx: PlanContext, d: SubscriptionSpec, node: ObservedNode)
     ok = false;
     ctx.error(
       'unsupported-option',
-      `subscription ${d.name}: option ${name} needs PostgreSQL ${majorVersion(SUBSCRIPTION_OPTION[name].since)} or later; ${versionText(node)}`,
+      `subscription ${d.name}: option ${name} needs PostgreSQL ${majorVersion(SUBSCRIPTION_OPTION[name].since)} or later; ${runsVersionText(node)}`,
       where,
     );
   }
@@ -81,7 +78,7 @@ function checkOptions(ctx: PlanContext, d: SubscriptionSpec, node: ObservedNode)
     ok = false;
     ctx.error(
       'unsupported-option',
-      `subscription ${d.name}: option streaming: parallel needs PostgreSQL ${majorVersion(STREAMING_PARALLEL_MIN_VERSION)} or later; ${versionText(node)}`,
+      `subscription ${d.name}: option streaming: parallel needs PostgreSQL ${majorVersion(STREAMING_PARALLEL_MIN_VERSION)} or later; ${runsVersionText(node)}`,
       where,
     );
   }
