@@ -111,7 +111,7 @@ export async function mergeTables(
     throw new SteepError(
       'merge.unknown_table',
       `${pair.kind} ${pair.name} does not merge ${unknown.join(', ')} (it merges ${[...byName.keys()].join(', ') || 'no table'})`,
-      { address: `${pair.kind}.${pair.name}` },
+      { address: pair },
     );
   return wanted.map((w) => byName.get(qualifiedName(w))!);
 }
@@ -201,7 +201,7 @@ export async function analyzeTable(
     throw new SteepError(
       'merge.analyze_failed',
       `comparing ${name} on ${pair.a} and ${pair.b} failed: ${(err as { message?: string }).message ?? String(err)}`,
-      { address: `${pair.kind}.${pair.name}`, cause: err },
+      { address: pair, cause: err },
     );
   } finally {
     await Promise.all([a.end().catch(() => {}), b.end().catch(() => {})]);

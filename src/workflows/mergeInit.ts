@@ -116,9 +116,9 @@ async function reconcileForInit(
   if (r.stopped) {
     throw new SteepError(
       'merge.manual',
-      `${pair.kind}.${pair.name}: strategy manual: the ${r.analysis.totals.conflicting} conflicting rows of ${pair.a} and ${pair.b} ` +
+      `${printAddress(pair)}: strategy manual: the ${r.analysis.totals.conflicting} conflicting rows of ${pair.a} and ${pair.b} ` +
         `are written to ${r.conflictsFile}; nothing was changed — make each conflicting row the same on both nodes (or choose another strategy), then run steep apply again`,
-      { address: `${pair.kind}.${pair.name}` },
+      { address: pair },
     );
   }
 }

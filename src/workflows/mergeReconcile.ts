@@ -17,6 +17,7 @@ import { readForeignKeysTo } from '../catalog/reinit.js';
 import { compareValues, keyId, readRowsByKey } from '../catalog/rowsByKey.js';
 import { insertRows, overwriteRows, type RowTarget } from '../copy/mergeRows.js';
 import type { EventSink } from '../executors/events.js';
+import { printAddress } from '../model/address.js';
 import { SteepError } from '../model/errors.js';
 import {
   chooseSide,
@@ -85,7 +86,7 @@ function checkReconcilable(
   strategy: MergeStrategy,
   plans: Array<MergeComparison | NotVerifiable>,
 ): MergeComparison[] {
-  const address = `${pair.kind}.${pair.name}`;
+  const address = printAddress(pair);
   if (strategy.kind === 'prefer' && strategy.node !== pair.a && strategy.node !== pair.b)
     throw new SteepError(
       'merge.strategy_node',
@@ -142,7 +143,7 @@ function checkStrategyColumns(
       'merge.strategy_column',
       `strategy last-modified:${s.column} of ${pair.kind} ${pair.name}: ${name} has no column ${s.column} and ${conflicts} conflicting row${conflicts === 1 ? '' : 's'}; ` +
         `give it a strategy of its own in steep.yaml (init.strategies: { ${name}: "${other}" }) and apply again`,
-      { address: `${pair.kind}.${pair.name}` },
+      { address: pair },
     );
   }
 }
@@ -187,7 +188,7 @@ async function mergeLogs(
         throw new SteepError(
           'merge.no_log',
           `steep's state schema ${schema} on ${l.node} has no merge_log of this steep (migration 6): run steep apply, which migrates it, before merging`,
-          { node: l.node, address: `${pair.kind}.${pair.name}` },
+          { node: l.node, address: pair },
         );
   return logs;
 }
@@ -256,7 +257,7 @@ export async function reconcilePair(
         event: 'merge.table_reconciled',
         level: 'info',
         table: name,
-        address: `${pair.kind}.${pair.name}`,
+        address: printAddress(pair),
         duration_ms: t.durationMs,
         message: `${t.copiedToA} rows copied to ${pair.a}, ${t.copiedToB} to ${pair.b}, ${t.conflicts} conflicts (${pair.a} kept ${t.keptA}, ${pair.b} kept ${t.keptB})`,
       });
@@ -378,7 +379,7 @@ function writeFailed(name: string, pair: MergePair, err: unknown): SteepError {
     hint
       ? `merging ${name} between ${pair.a} and ${pair.b} stopped: ${hint}; what was written stays, and running the merge again continues from there`
       : `merging ${name} between ${pair.a} and ${pair.b} failed: ${(err as { message?: string }).message ?? String(err)}; what was written stays, and running the merge again continues from there`,
-    { address: `${pair.kind}.${pair.name}`, cause: err },
+    { address: pair, cause: err },
   );
 }
 
