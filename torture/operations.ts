@@ -279,7 +279,8 @@ function rollback(report: SwitchoverReport, reverse: boolean, ackedOnPbBefore: S
           else await node.query(step.sql);
         } else if (/point the application back/.test(step.why)) {
           await world.stopWriters();
-          world.primary = 'pa';
+          // the file's node pa: after a failover, the promoted standby (the old primary is down)
+          world.primary = world.file.publisher;
           world.startWriters();
         }
       }
