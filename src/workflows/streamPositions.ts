@@ -1,22 +1,34 @@
 import type pg from 'pg';
-import { readHistory } from '../catalog/failover.js';
+import { readFailover, readHistory } from '../catalog/failover.js';
 import { nodeSession } from '../db/connect.js';
 import type { ClusterState } from '../model/cluster.js';
 import type { SubscriptionSpec, Topology } from '../model/topology.js';
-import { failoverVerdicts, streamPositionsToRecord } from '../planner/failover/failover.js';
+import { failoverVerdicts, mayBePromoted, streamPositionsToRecord } from '../planner/failover/failover.js';
 import { StreamPositionStore } from '../state/streamPositions.js';
 
 /**
- * On each subscriber of a publisher with standbys: read what steep recorded of it streaming (into
+ * On each subscriber of a publisher with standbys (or one that may be a promoted standby:
+ * `mayBePromoted`, whose own failover part is read here): read what steep recorded of it streaming (into
  * `observed`, for the failover verdicts), then record what it has applied now from the primary it
  * streams from. A subscriber whose state schema lacks the table (before migration 11) or that
  * cannot be written is left as it is: its verdict after a promotion is then `unknown`, never resumed.
  */
 export async function observeStreamPositions(topology: Topology, observed: ClusterState): Promise<void> {
+  const promoted = Object.values(topology.subscriptions).filter((d) => mayBePromoted(topology, observed, d));
   const subscribers = new Set(
     Object.values(topology.subscriptions)
-      .filter((d) => (topology.nodes[d.from]?.standbys?.length ?? 0) > 0)
+      .filter((d) => (topology.nodes[d.from]?.standbys?.length ?? 0) > 0 || promoted.includes(d))
       .map((d) => d.node),
+  );
+  // a publisher without standbys that may be a promoted one: its place in its WAL history
+  await Promise.all(
+    [...new Set(promoted.map((d) => d.from))].map(async (name) => {
+      const node = observed.nodes[name];
+      const failover = await readFailover(name, topology.nodes[name]!.connection, [], {
+        connectTimeoutMs: topology.settings.connectTimeout,
+      }).catch(() => undefined);
+      if (node?.reachable && failover) node.failover = failover;
+    }),
   );
   const schema = topology.settings.stateSchema;
   const clients = new Map<string, Awaited<ReturnType<typeof nodeSession>>>();

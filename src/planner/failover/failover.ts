@@ -79,17 +79,24 @@ type Verdict = Pick<FailoverVerdict, 'verdict' | 'reasons'>;
 /**
  * The verdicts of every subscription whose publisher declares standbys, by name: about the last
  * failover when there was one (`resumed`, `diverged`, `unknown`), and about the next one
- * (`ready`, `not-ready`, `no-failover-slots`) unless the last one left it diverged.
+ * (`ready`, `not-ready`, `no-failover-slots`) unless the last one left it diverged. Without
+ * standbys: `diverged` when an enabled subscription's slot is gone from its publisher.
  */
 export function failoverVerdicts(desired: Topology, observed: ClusterState): FailoverVerdict[] {
   const out: FailoverVerdict[] = [];
   const names = Object.keys(desired.subscriptions).sort(compareText);
   for (const name of names) {
     const d = desired.subscriptions[name]!;
-    if ((desired.nodes[d.from]?.standbys?.length ?? 0) === 0) continue;
     const pub = observed.nodes[d.from];
     const sub = observed.nodes[d.node];
     const verdict = (v: Verdict) => out.push({ subscription: d.name, node: d.node, from: d.from, ...v });
+    if ((desired.nodes[d.from]?.standbys?.length ?? 0) === 0) {
+      const after = mayBePromoted(desired, observed, d)
+        ? afterFailover(d, pub as ObservedNode, sub as ObservedNode, (sub as ObservedNode).subscriptions[d.name]!)
+        : undefined;
+      if (after) verdict(after);
+      continue;
+    }
     if (pub && !pub.reachable && sub?.reachable) verdict(publisherDown(d, pub));
     if (!pub?.reachable || !sub?.reachable) continue;
     const o = sub.subscriptions[d.name];
@@ -99,6 +106,21 @@ export function failoverVerdicts(desired: Topology, observed: ClusterState): Fai
     verdict(readiness(d, pub, sub, o));
   }
   return out;
+}
+
+/**
+ * A publisher that declares no standbys may still be a promoted one (the old primary not listed
+ * until it follows): an enabled subscription's slot is gone from it, or is a failover slot. Its
+ * failover verdict is judged then (its place in its WAL history read): a gap is one all the same.
+ */
+export function mayBePromoted(desired: Topology, observed: ClusterState, d: SubscriptionSpec): boolean {
+  if ((desired.nodes[d.from]?.standbys?.length ?? 0) > 0) return false;
+  const pub = observed.nodes[d.from];
+  const sub = observed.nodes[d.node];
+  const o = sub?.reachable ? sub.subscriptions[d.name] : undefined;
+  if (!pub?.reachable || !o?.enabled || o.slotNone) return false;
+  const slot = pub.slots[o.slot];
+  return !slot || slot.failover === true;
 }
 
 /**

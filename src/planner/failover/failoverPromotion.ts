@@ -40,10 +40,12 @@ export function afterFailover(
       pub.serverVersion < SUBSCRIPTION_OPTION.failover.since
         ? `PostgreSQL ${majorVersion(pub.serverVersion)} keeps a logical slot only on the primary, so a failover of ${d.from} loses it`
         : `a failover to a standby that held no synced copy of it loses it (or it was dropped)`;
+    const lost = lostWrites(d, sub, pub.failover?.self.history);
     return {
       verdict: 'diverged',
       reasons: [
         `slot ${o.slot} is missing on ${d.from}: ${why}; a new slot would start after the changes made in between, so steep does not resume ${d.name}: ${repair}`,
+        ...(lost ? [lost] : []),
       ],
     };
   }
@@ -120,12 +122,7 @@ function sincePromotion(
     };
   }
   const at = `timeline ${history.timeline} of ${d.from} forked from timeline ${fork.timeline} at ${fork.switchLsn}`;
-  const seen = (sub.streamPositions ?? []).find(
-    (p) =>
-      p.subscription === d.name &&
-      p.systemIdentifier === history.systemIdentifier &&
-      p.timeline === fork.timeline,
-  );
+  const seen = seenBefore(d, sub, history);
   if (!seen) {
     return {
       verdict: 'unknown',
@@ -142,6 +139,7 @@ function sincePromotion(
       reasons: [
         `${at}; ${applied}, past the fork: the changes it applied past ${fork.switchLsn} never reached ${d.from} (phantom rows on ${d.node}), ` +
           `and resuming from where ${d.node} stood skips what ${d.from} wrote on timeline ${history.timeline} up to there (a gap); steep reinit ${d.name} --full copies its tables again`,
+        lostWrites(d, sub, history)!,
       ],
     };
   }
@@ -161,4 +159,32 @@ function sincePromotion(
         `so synchronized_standby_slots sent it nothing the standby did not have: it applied nothing past the fork, and the synced slot streams what followed`,
     ],
   };
+}
+
+/** What steep recorded of the subscriber streaming from the timeline the promoted one forked from. */
+function seenBefore(d: SubscriptionSpec, sub: ObservedNode, history: TimelineHistory & { read: true }) {
+  const fork = history.forks[history.forks.length - 1];
+  return (sub.streamPositions ?? []).find(
+    (p) =>
+      p.subscription === d.name &&
+      p.systemIdentifier === history.systemIdentifier &&
+      p.timeline === fork?.timeline,
+  );
+}
+
+/**
+ * The application's writes a failover lost, where steep can show it: the subscriber had applied
+ * past the fork from the old timeline, so the old primary had committed that far, and what it
+ * committed past the fork never reached the promoted standby (asynchronous physical replication
+ * loses it at a crash). Undefined when steep cannot show it (no record, or none past the fork).
+ */
+function lostWrites(d: SubscriptionSpec, sub: ObservedNode, history: TimelineHistory | undefined) {
+  const fork = history?.read ? history.forks[history.forks.length - 1] : undefined;
+  const seen = history?.read ? seenBefore(d, sub, history) : undefined;
+  if (!fork || !seen || compareLsn(seen.originLsn, fork.switchLsn) <= 0) return undefined;
+  return (
+    `writes lost with the old primary: it had committed at least up to ${seen.originLsn} on timeline ${fork.timeline} (${d.node} applied that far from it), ` +
+    `past the fork at ${fork.switchLsn}; what it committed after ${fork.switchLsn} is not on ${d.from}, so writes the application saw acknowledged then are lost ` +
+    `(asynchronous physical replication; the old primary's data directory still holds them)`
+  );
 }

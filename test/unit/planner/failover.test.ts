@@ -295,6 +295,20 @@ describe('a publisher with standbys', () => {
       expect(last).toContain(reason);
     });
 
+    it('says which acknowledged writes the failover lost only where the subscriber had applied past the fork from the old primary (its slot kept or gone)', () => {
+      const lost =
+        'writes lost with the old primary: it had committed at least up to 0/3000000 on timeline 1 (west applied that far from it), past the fork at 0/2800000; what it committed after 0/2800000 is not on east';
+      expect(verdicts(promoted({ positions: seen('0/3000000', true) }))[0]).toContain(lost);
+      const gone = promoted({ positions: seen('0/3000000', false) });
+      delete at(gone, 'east').slots.west_orders;
+      expect(verdicts(gone)).toEqual([expect.stringMatching(/^diverged: slot west_orders is missing on east: .*; writes lost/)]);
+      expect(verdicts(gone)[0]).toContain(lost);
+      const before = promoted({ positions: seen('0/2800000', false) });
+      delete at(before, 'east').slots.west_orders;
+      expect(verdicts(before)[0]).not.toContain('writes lost');
+      expect(verdicts(promoted({ positions: seen('0/2000000', false) }))[0]).not.toContain('writes lost');
+    });
+
     it('a reinit --full (or a verify that found every table equal) on the promoted primary puts the failover behind it: only readiness is judged', () => {
       const state = promoted({
         positions: [
@@ -395,6 +409,24 @@ describe('a publisher with standbys', () => {
     expect(sqlOf(runPlan(t, state), 'subscription.west_orders')).toContain(
       'ALTER SUBSCRIPTION "west_orders" SET (failover = false)',
     );
+  });
+
+  it('the file names the promoted standby without standbys: an enabled subscription whose slot is gone is diverged with the way out, a disabled one is left to status (stopped)', () => {
+    const t = topology({
+      publications: [publication('orders_pub', 'east')],
+      subscriptions: [subscription('west_orders', 'west', 'east', ['orders_pub'])],
+    });
+    const state = observe(t);
+    expect(runPlan(t, state).failover).toBeUndefined();
+    delete at(state, 'east').slots.west_orders;
+    expect(runPlan(t, state).failover).toEqual([
+      expect.objectContaining({
+        verdict: 'diverged',
+        reasons: [expect.stringMatching(/^slot west_orders is missing on east: .*steep reinit west_orders --full/)],
+      }),
+    ]);
+    at(state, 'west').subscriptions.west_orders!.enabled = false;
+    expect(runPlan(t, state).failover).toBeUndefined();
   });
 
   it("the slot steep's own copy or a two-phase generate makes is a failover slot by the same rule as the subscription (torture seed ci-2)", () => {
