@@ -256,8 +256,16 @@ function isMarkOnly(s: Step): boolean {
   return s.action === 'adopt' && s.changes.every((c) => c.path === 'comment');
 }
 
-/** 1 when steep could not tell, 2 when something drifted, else 0. */
+/** Errors that leave the drift unknown: a node, its fingerprints or sequences not read. */
+const UNREAD = new Set(['preflight.unreachable', 'merge-unreachable', 'drift.fingerprints', 'drift.sequences']);
+
+/**
+ * 1 when steep could not tell (something not read, or an error and no drift), 2 when something
+ * drifted, else 0. A plan's refusal of the repair (a subscription whose re-creation would copy
+ * over rows, after a switchover the file does not declare `enabled: false`) leaves the drift proven.
+ */
 export function driftExitCode(report: DriftReport): number {
-  if (report.errors.length > 0) return 1;
-  return report.drifted ? 2 : 0;
+  if (report.errors.some((e) => UNREAD.has(e.code))) return 1;
+  if (report.drifted) return 2;
+  return report.errors.length > 0 ? 1 : 0;
 }
