@@ -257,7 +257,12 @@ function isMarkOnly(s: Step): boolean {
 }
 
 /** Errors that leave the drift unknown: a node, its fingerprints or sequences not read. */
-const UNREAD = new Set(['preflight.unreachable', 'merge-unreachable', 'drift.fingerprints', 'drift.sequences']);
+const UNREAD = new Set([
+  'preflight.unreachable',
+  'merge-unreachable',
+  'drift.fingerprints',
+  'drift.sequences',
+]);
 
 /**
  * 1 when steep could not tell (something not read, or an error and no drift), 2 when something

@@ -91,9 +91,8 @@ export function failoverVerdicts(desired: Topology, observed: ClusterState): Fai
     const sub = observed.nodes[d.node];
     const verdict = (v: Verdict) => out.push({ subscription: d.name, node: d.node, from: d.from, ...v });
     if ((desired.nodes[d.from]?.standbys?.length ?? 0) === 0) {
-      const after = mayBePromoted(desired, observed, d)
-        ? afterFailover(d, pub as ObservedNode, sub as ObservedNode, (sub as ObservedNode).subscriptions[d.name]!)
-        : undefined;
+      const o = mayBePromoted(desired, observed, d);
+      const after = o && pub?.reachable && sub?.reachable ? afterFailover(d, pub, sub, o) : undefined;
       if (after) verdict(after);
       continue;
     }
@@ -112,15 +111,20 @@ export function failoverVerdicts(desired: Topology, observed: ClusterState): Fai
  * A publisher that declares no standbys may still be a promoted one (the old primary not listed
  * until it follows): an enabled subscription's slot is gone from it, or is a failover slot. Its
  * failover verdict is judged then (its place in its WAL history read): a gap is one all the same.
+ * Returns the subscription then, else undefined.
  */
-export function mayBePromoted(desired: Topology, observed: ClusterState, d: SubscriptionSpec): boolean {
-  if ((desired.nodes[d.from]?.standbys?.length ?? 0) > 0) return false;
+export function mayBePromoted(
+  desired: Topology,
+  observed: ClusterState,
+  d: SubscriptionSpec,
+): ObservedSubscription | undefined {
+  if ((desired.nodes[d.from]?.standbys?.length ?? 0) > 0) return undefined;
   const pub = observed.nodes[d.from];
   const sub = observed.nodes[d.node];
   const o = sub?.reachable ? sub.subscriptions[d.name] : undefined;
-  if (!pub?.reachable || !o?.enabled || o.slotNone) return false;
+  if (!pub?.reachable || !o?.enabled || o.slotNone) return undefined;
   const slot = pub.slots[o.slot];
-  return !slot || slot.failover === true;
+  return !slot || slot.failover === true ? o : undefined;
 }
 
 /**

@@ -301,7 +301,9 @@ describe('a publisher with standbys', () => {
       expect(verdicts(promoted({ positions: seen('0/3000000', true) }))[0]).toContain(lost);
       const gone = promoted({ positions: seen('0/3000000', false) });
       delete at(gone, 'east').slots.west_orders;
-      expect(verdicts(gone)).toEqual([expect.stringMatching(/^diverged: slot west_orders is missing on east: .*; writes lost/)]);
+      expect(verdicts(gone)).toEqual([
+        expect.stringMatching(/^diverged: slot west_orders is missing on east: .*; writes lost/),
+      ]);
       expect(verdicts(gone)[0]).toContain(lost);
       const before = promoted({ positions: seen('0/2800000', false) });
       delete at(before, 'east').slots.west_orders;
@@ -422,7 +424,9 @@ describe('a publisher with standbys', () => {
     expect(runPlan(t, state).failover).toEqual([
       expect.objectContaining({
         verdict: 'diverged',
-        reasons: [expect.stringMatching(/^slot west_orders is missing on east: .*steep reinit west_orders --full/)],
+        reasons: [
+          expect.stringMatching(/^slot west_orders is missing on east: .*steep reinit west_orders --full/),
+        ],
       }),
     ]);
     at(state, 'west').subscriptions.west_orders!.enabled = false;
