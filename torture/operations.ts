@@ -103,7 +103,7 @@ const reinit: Operation = {
     let args = rnd.chance(0.5) ? ['--full'] : ['--tables', `public.${rnd.pick(TABLES)}`];
     let r = await world.steep(['reinit', world.file.sub, ...args]);
     // a table others reference by foreign key: the refusal names the tables to reinit together
-    const both = /reinit both \(--tables ([^)]+)\)/.exec(r.stderr);
+    const both = /reinit (?:both|them together) \(--tables ([^)]+)\)/.exec(r.stderr);
     if (r.code === 1 && both) {
       args = ['--tables', both[1]!];
       r = await world.steep(['reinit', world.file.sub, ...args]);
