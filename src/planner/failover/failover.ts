@@ -109,8 +109,9 @@ export function failoverVerdicts(desired: Topology, observed: ClusterState): Fai
 
 /**
  * A publisher that declares no standbys may still be a promoted one (the old primary not listed
- * until it follows): an enabled subscription's slot is gone from it, or is a failover slot. Its
- * failover verdict is judged then (its place in its WAL history read): a gap is one all the same.
+ * until it follows): an enabled subscription's slot is gone from it, is a failover slot, or the
+ * subscription is recorded diverged. Its failover verdict is judged then (its place in its WAL
+ * history read): a gap is one all the same.
  * Returns the subscription then, else undefined.
  */
 export function mayBePromoted(
@@ -124,7 +125,9 @@ export function mayBePromoted(
   const o = sub?.reachable ? sub.subscriptions[d.name] : undefined;
   if (!pub?.reachable || !o?.enabled || o.slotNone) return undefined;
   const slot = pub.slots[o.slot];
-  return !slot || slot.failover === true ? o : undefined;
+  // recorded diverged: apply may have turned the slot's failover off since (the file lists no standbys)
+  const diverged = sub?.reachable && sub.initState?.subscriptions[d.name]?.state === 'diverged';
+  return !slot || slot.failover === true || diverged ? o : undefined;
 }
 
 /**

@@ -7,6 +7,7 @@ import type {
   TimelineHistory,
 } from '../../../src/model/cluster.js';
 import { publisherConninfo } from '../../../src/model/conninfo.js';
+import type { ObservedInitState } from '../../../src/model/initState.js';
 import type { Topology } from '../../../src/model/topology.js';
 import { failoverSlot, streamPositionsToRecord } from '../../../src/planner/failover/failover.js';
 import {
@@ -309,6 +310,20 @@ describe('a publisher with standbys', () => {
       delete at(before, 'east').slots.west_orders;
       expect(verdicts(before)[0]).not.toContain('writes lost');
       expect(verdicts(promoted({ positions: seen('0/2000000', false) }))[0]).not.toContain('writes lost');
+    });
+
+    it('the file lists no standbys of the promoted node: judged while the slot is a failover slot or the subscription is recorded diverged (apply may turn the failover off; torture seed t2c-4)', () => {
+      const alone = topology({
+        publications: [publication('orders_pub', 'east')],
+        subscriptions: [subscription('west_orders', 'west', 'east', ['orders_pub'])],
+      });
+      const state = promoted({ positions: seen('0/3000000', true) });
+      at(state, 'east').slots.west_orders!.failover = false;
+      expect(runPlan(alone, state).failover).toBeUndefined();
+      at(state, 'west').initState = {
+        subscriptions: { west_orders: { state: 'diverged' } },
+      } as unknown as ObservedInitState;
+      expect(runPlan(alone, state).failover?.map((v) => v.verdict)).toEqual(['diverged']);
     });
 
     it('a reinit --full (or a verify that found every table equal) on the promoted primary puts the failover behind it: only readiness is judged', () => {
