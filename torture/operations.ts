@@ -411,7 +411,9 @@ const failoverRepair: Operation = {
       );
     if (check.code !== 2 || !check.stdout.concat(check.stderr).includes(repair)) return 'nothing to repair';
     expectCode(await world.steep(['reinit', world.file.sub, '--full']), [0], repair);
-    return 'reinit --full, as status named it';
+    // the slot is back: the subscription's options follow the file again (failover kept while it was gone)
+    await apply(world);
+    return 'reinit --full, as status named it, then apply';
   },
 };
 
