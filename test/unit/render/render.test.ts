@@ -112,6 +112,8 @@ function failedPlan() {
   const t = ordersTopology();
   const s = observe(t);
   at(s, 'west').subscriptions.west_orders!.slot = 'west_orders_v1';
+  const slots = at(s, 'east').slots;
+  slots.west_orders_v1 = { ...slots.west_orders!, name: 'west_orders_v1' };
   return runPlan(t, s);
 }
 
