@@ -1,9 +1,10 @@
-import type {
-  ClusterState,
-  ObservedNode,
-  ObservedSubscription,
-  StreamPositionRecord,
-  UnreachableNode,
+import {
+  type ClusterState,
+  type ObservedNode,
+  type ObservedSubscription,
+  reachableNode,
+  type StreamPositionRecord,
+  type UnreachableNode,
 } from '../../model/cluster.js';
 import { compareText } from '../../model/order.js';
 import type { FailoverVerdict } from '../../model/plan.js';
@@ -120,13 +121,13 @@ export function mayBePromoted(
   d: SubscriptionSpec,
 ): ObservedSubscription | undefined {
   if ((desired.nodes[d.from]?.standbys?.length ?? 0) > 0) return undefined;
-  const pub = observed.nodes[d.from];
-  const sub = observed.nodes[d.node];
-  const o = sub?.reachable ? sub.subscriptions[d.name] : undefined;
-  if (!pub?.reachable || !o?.enabled || o.slotNone) return undefined;
+  const pub = reachableNode(observed, d.from);
+  const sub = reachableNode(observed, d.node);
+  const o = sub?.subscriptions[d.name];
+  if (!pub || !o?.enabled || o.slotNone) return undefined;
   const slot = pub.slots[o.slot];
   // recorded diverged: apply may have turned the slot's failover off since (the file lists no standbys)
-  const diverged = sub?.reachable && sub.initState?.subscriptions[d.name]?.state === 'diverged';
+  const diverged = sub?.initState?.subscriptions[d.name]?.state === 'diverged';
   return !slot || slot.failover === true || diverged ? o : undefined;
 }
 
