@@ -157,6 +157,8 @@ function sincePromotion(
     reasons: [
       `on ${d.from} (promoted) from slot ${o.slot}, synced before the promotion: ${at}; ${applied} and was ready for a failover, ` +
         `so synchronized_standby_slots sent it nothing the standby did not have: it applied nothing past the fork, and the synced slot streams what followed`,
+      `what the old primary committed after ${fork.switchLsn}, if anything, never reached ${d.from} (asynchronous physical replication at a crash): ` +
+        `steep cannot count it from here; the old primary's data directory still holds it`,
     ],
   };
 }

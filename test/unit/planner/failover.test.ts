@@ -296,6 +296,14 @@ describe('a publisher with standbys', () => {
       expect(last).toContain(reason);
     });
 
+    it('a resumed failover still says what asynchronous physical replication may have lost with the old primary, and that steep cannot count it', () => {
+      const [last] = verdicts(promoted({ positions: seen('0/2000000', true) }));
+      expect(last).toContain('resumed: ');
+      expect(last).toContain(
+        'what the old primary committed after 0/2800000, if anything, never reached east (asynchronous physical replication at a crash): steep cannot count it from here',
+      );
+    });
+
     it('says which acknowledged writes the failover lost only where the subscriber had applied past the fork from the old primary (its slot kept or gone)', () => {
       const lost =
         'writes lost with the old primary: it had committed at least up to 0/3000000 on timeline 1 (west applied that far from it), past the fork at 0/2800000; what it committed after 0/2800000 is not on east';
