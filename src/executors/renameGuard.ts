@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { renameApplied, subscriberCommitted } from '../catalog/renameApplied.js';
-import { nodeSession } from '../db/connect.js';
+import { nodeSession, withSession } from '../db/connect.js';
 import { printAddress } from '../model/address.js';
 import { SteepError } from '../model/errors.js';
 import { compareLsn } from '../model/lsn.js';
@@ -34,19 +34,18 @@ export async function awaitRenameApplied(
   const ceiling = opts.statementTimeoutMs > 0 ? opts.statementTimeoutMs : WAIT_MS;
   const started = Date.now();
   const timedOut = () => Date.now() - started >= ceiling;
-  const publisher = from === undefined ? null : await nodeSession(topology, from, 'steep apply');
-  try {
+  const unproved = (why: string) =>
+    new SteepError(
+      'apply.rename_unproved',
+      `${printAddress(step.address)} on ${step.node}: steep cannot prove that ${what} (${why}); nothing was renamed — fix that and apply again`,
+      { node: step.node, address: step.address },
+    );
+  if (from === undefined) throw unproved(`steep.yaml declares no subscription ${subscription}`);
+  await withSession(nodeSession(topology, from, 'steep apply'), async (publisher) => {
     for (;;) {
-      const a = publisher
-        ? await renameApplied(subscriber, publisher, { subscription, table, column, publisher: from! })
-        : ({ state: 'unknown', why: `steep.yaml declares no subscription ${subscription}` } as const);
+      const a = await renameApplied(subscriber, publisher, { subscription, table, column, publisher: from });
       if (a.state === 'applied') return;
-      if (a.state === 'unknown')
-        throw new SteepError(
-          'apply.rename_unproved',
-          `${printAddress(step.address)} on ${step.node}: steep cannot prove that ${what} (${a.why}); nothing was renamed — fix that and apply again`,
-          { node: step.node, address: step.address },
-        );
+      if (a.state === 'unknown') throw unproved(a.why);
       const waited = () => Math.round((Date.now() - started) / 1000);
       if (timedOut() || opts.signal?.aborted)
         throw new SteepError(
@@ -70,9 +69,7 @@ export async function awaitRenameApplied(
         !(await committedPast(subscriber, subscription, a.lastOld))
       );
     }
-  } finally {
-    await publisher?.end().catch(() => {});
-  }
+  });
 }
 
 /** Has the subscriber committed at or past `lsn`? Unknown (no origin to read, no lsn): yes, decode again. */
