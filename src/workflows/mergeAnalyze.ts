@@ -14,10 +14,10 @@ import {
 } from '../model/merge.js';
 import type { TableName, Topology } from '../model/topology.js';
 import { qualifiedName } from '../model/topology.js';
-import type { NotVerifiable, RowDifference, TableComparison } from '../model/verify.js';
+import type { NotVerifiable, RowDifference, TableComparison, TableVerdict } from '../model/verify.js';
 import { MERGE_CHUNK_ROWS, MERGE_GROUP_ROWS, planMergeComparison } from '../planner/compare/mergeCompare.js';
 import { isComparison } from '../planner/compare/verify.js';
-import { chunkRowsSetting, openSession, parseTableName, pool } from './verify.js';
+import { chunkRowsSetting, notVerifiable, openSession, parseTableName, pool } from './verify.js';
 
 /**
  * `steep merge analyze LINK|SUBSCRIPTION` (docs/links.md, docs/steep-yaml.md merge): how the rows of two nodes that
@@ -143,22 +143,23 @@ export async function planMergeAnalysis(
   }
 }
 
-function notComparable(n: NotVerifiable): MergeTableAnalysis {
+/** A table's comparison as a merge reads it: what verify calls missing is only on A, extra only on B. */
+function asMergeTable(v: TableVerdict): MergeTableAnalysis {
+  const counts = { conflicting: v.different, onlyA: v.missing, onlyB: v.extra };
+  const compared = v.status !== 'not_verifiable';
   return {
-    table: qualifiedName(n.table),
-    status: 'not_comparable',
-    reason: n.reason,
-    keyColumns: [],
-    rowsA: 0,
-    rowsB: 0,
-    identical: 0,
-    conflicting: 0,
-    onlyA: 0,
-    onlyB: 0,
-    examples: { conflicting: [], onlyA: [], onlyB: [] },
-    chunks: 0,
-    chunksIdentical: 0,
-    durationMs: 0,
+    table: v.table,
+    status: compared ? tableStatus(counts) : 'not_comparable',
+    reason: compared ? null : v.reason,
+    keyColumns: v.keyColumns,
+    rowsA: v.rows,
+    rowsB: v.subscriberRows,
+    identical: v.rows - v.missing - v.different,
+    ...counts,
+    examples: { conflicting: v.examples.different, onlyA: v.examples.missing, onlyB: v.examples.extra },
+    chunks: v.chunks,
+    chunksIdentical: v.chunksIdentical,
+    durationMs: v.durationMs,
   };
 }
 
@@ -181,21 +182,7 @@ export async function analyzeTable(
       groupRows: MERGE_GROUP_ROWS,
       onDifference: opts.onDifference ? (d) => opts.onDifference!(cmp, d) : undefined,
     });
-    const counts = { conflicting: v.different, onlyA: v.missing, onlyB: v.extra };
-    return {
-      table: name,
-      status: tableStatus(counts),
-      reason: null,
-      keyColumns: v.keyColumns,
-      rowsA: v.rows,
-      rowsB: v.subscriberRows,
-      identical: v.rows - v.missing - v.different,
-      ...counts,
-      examples: { conflicting: v.examples.different, onlyA: v.examples.missing, onlyB: v.examples.extra },
-      chunks: v.chunks,
-      chunksIdentical: v.chunksIdentical,
-      durationMs: v.durationMs,
-    };
+    return asMergeTable(v);
   } catch (err) {
     if (err instanceof SteepError) throw err;
     throw new SteepError(
@@ -223,7 +210,9 @@ export async function analyzePair(
       );
   const plans = await planMergeAnalysis(topology, pair, opts.tables);
   const tables = await pool(plans, opts.parallel, async (plan) => {
-    const t = isComparison(plan) ? await analyzeTable(topology, pair, plan, opts) : notComparable(plan);
+    const t = isComparison(plan)
+      ? await analyzeTable(topology, pair, plan, opts)
+      : asMergeTable(notVerifiable(plan));
     opts.onTableDone?.(t);
     return t;
   });

@@ -88,7 +88,8 @@ export async function openSession(
   return client;
 }
 
-function notVerifiable(n: NotVerifiable): TableVerdict {
+/** A table that cannot be compared, as a verdict of nothing compared. */
+export function notVerifiable(n: NotVerifiable): TableVerdict {
   return {
     table: qualifiedName(n.table),
     status: 'not_verifiable',
