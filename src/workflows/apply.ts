@@ -321,7 +321,7 @@ async function runPlannedStep(step: Step, run: StepRun): Promise<void> {
     };
     const how = stepClass(step);
     if (how.run === 'init') await inits.start(client, step, ctx);
-    else if (how.run === 'merge-init') await runMergeInit(topology, step, ctx, { onEvent: opts.onEvent });
+    else if (how.run === 'merge-init') await runMergeInit(topology, step, ctx, opts.onEvent);
     else {
       const stopWatching = watchSlotWait(topology, step, client, opts.onEvent);
       try {

@@ -47,11 +47,6 @@ export interface InterruptedStep {
   message: string;
 }
 
-export interface FollowOutcome {
-  step: Step;
-  error?: unknown;
-}
-
 export function subscriptionOf(topology: Topology, step: Step): SubscriptionSpec {
   const spec = topology.subscriptions[subscriptionNameOf(step.address) ?? ''];
   if (!spec) {
@@ -183,25 +178,25 @@ export class InitRunner {
       };
       if (message === null) {
         this.opts.onEvent({ event: 'apply.step_completed', level: 'info', ...base });
-      } else if (stopped) {
+        continue;
+      }
+      const i = outcome.completed.indexOf(step);
+      if (i >= 0) outcome.completed.splice(i, 1);
+      if (stopped) {
         this.opts.onEvent({ event: 'apply.step_interrupted', level: 'warn', message, ...base });
-        const i = outcome.completed.indexOf(step);
-        if (i >= 0) outcome.completed.splice(i, 1);
         outcome.interrupted.push({ step, message });
       } else {
         this.opts.onEvent({ event: 'apply.step_failed', level: 'error', message, ...base });
-        const i = outcome.completed.indexOf(step);
-        if (i >= 0) outcome.completed.splice(i, 1);
         outcome.failed.push({ step, error: f.error });
       }
     }
   }
 
   /** Follow every queued init concurrently, until each is synchronized or failed. */
-  private async follow(): Promise<FollowOutcome[]> {
+  private async follow(): Promise<Array<{ step: Step; error?: unknown }>> {
     const steps = this.queued.splice(0);
     return Promise.all(
-      steps.map(async (step): Promise<FollowOutcome> => {
+      steps.map(async (step) => {
         try {
           const d = subscriptionOf(this.topology, step);
           // steep's own copy runs here, in the CLI, after every other step

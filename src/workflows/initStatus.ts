@@ -165,7 +165,7 @@ export class InitObserver {
             : undefined,
         },
       );
-    } else if (recordedState !== w.tracker.state && !advancesFrom(recordedState, w.tracker.state)) {
+    } else if (advanceState(recordedState, w.tracker.state) !== w.tracker.state) {
       // someone else (apply, cancel) moved it
       w.tracker.state = recordedState;
     }
@@ -221,10 +221,6 @@ export class InitObserver {
   async close(): Promise<void> {
     await Promise.all([...this.sessions.values()].map((s) => s.close()));
   }
-}
-
-function advancesFrom(from: InitState, to: InitState): boolean {
-  return advanceState(from, to) === to;
 }
 
 /**

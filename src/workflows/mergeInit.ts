@@ -58,10 +58,6 @@ import { SubscriptionStateStore } from '../state/subscriptionState.js';
 import { analyzePair, mergePairOf } from './mergeAnalyze.js';
 import { type ReconcileSessions, reconcilePair } from './mergeReconcile.js';
 
-export interface MergeRunOptions {
-  onEvent: EventSink;
-}
-
 /** What a merge-init step names, read from its changes (the planner's words). */
 export interface MergeUnitOfStep {
   /** the link's or the subscription's name */
@@ -132,7 +128,7 @@ export async function runMergeInit(
   topology: Topology,
   step: Step,
   ctx: StepContext,
-  opts: MergeRunOptions,
+  onEvent: EventSink,
 ): Promise<void> {
   const unit = mergeUnitOf(topology, step);
   const pair = mergePairOf(topology, unit.name);
@@ -143,7 +139,7 @@ export async function runMergeInit(
       address: at,
     });
   const strategy = resolveStrategy(parsed, { source: pair.a, target: pair.b, first: pair.a });
-  const run = new MergeRun(topology, step, ctx, opts, unit);
+  const run = new MergeRun(topology, step, ctx, onEvent, unit);
   try {
     for (const node of unit.nodes) await run.statements(node, 'drop');
     await run.record('preparing');
@@ -151,14 +147,14 @@ export async function runMergeInit(
     for (let round = 1; analysis; round++) {
       if (differences(analysis) > 0) {
         await run.record('copying');
-        await reconcileForInit(topology, pair, strategy, opts.onEvent);
+        await reconcileForInit(topology, pair, strategy, onEvent);
       }
       // before any lock: making a slot waits for the transactions open on the server
       if (round === 1) await run.makeSlots();
       analysis = await run.finalPass(pair, strategy, round, analysis);
     }
     await run.record('synchronized');
-    opts.onEvent({ event: 'merge.completed', level: 'info', address: at, step: step.id });
+    onEvent({ event: 'merge.completed', level: 'info', address: at, step: step.id });
   } catch (err) {
     await run.failed(err);
     throw err;
@@ -181,7 +177,7 @@ class MergeRun {
     private readonly topology: Topology,
     private readonly step: Step,
     private readonly ctx: StepContext,
-    private readonly opts: MergeRunOptions,
+    private readonly onEvent: EventSink,
     private readonly unit: MergeUnitOfStep,
   ) {}
 
@@ -209,12 +205,12 @@ class MergeRun {
         source: s.from,
         error: error ?? null,
       });
-      for (const c of changes) this.opts.onEvent(stateChangeEvent(c));
+      for (const c of changes) this.onEvent(stateChangeEvent(c));
     }
   }
 
   private event(name: 'merge.locking' | 'merge.locked' | 'merge.unlocked', message: string): void {
-    this.opts.onEvent({
+    this.onEvent({
       event: name,
       level: 'info',
       address: printAddress(this.step.address),
@@ -251,14 +247,14 @@ class MergeRun {
     round: number,
     analysis: MergeAnalysis,
   ): Promise<MergeAnalysis | null> {
-    const { topology, step, ctx, opts, unit } = this;
+    const { topology, step, ctx, onEvent, unit } = this;
     const nodes = unit.nodes.join(' and ');
     this.event(
       'merge.locking',
       `blocking writes to the merged tables on ${nodes} for about ${(analysis.durationMs / 1000).toFixed(1)} s ` +
         '(the re-check under the locks repeats the analysis, which just took that long)',
     );
-    const locks = await takeLocks(topology, step, unit.nodes, ctx, opts.onEvent);
+    const locks = await takeLocks(topology, step, unit.nodes, ctx, onEvent);
     const lockedAt = Math.min(...locks.map((l) => l.blockingSince));
     const lockOf = (node: string) => locks.find((l) => l.node === node)!;
     try {
@@ -271,7 +267,7 @@ class MergeRun {
       );
       if (inside) {
         // the re-check and the remainder's reconcile, in the locked transactions
-        await reconcileForInit(topology, pair, strategy, opts.onEvent, {
+        await reconcileForInit(topology, pair, strategy, onEvent, {
           a: lockOf(pair.a).client,
           b: lockOf(pair.b).client,
         });

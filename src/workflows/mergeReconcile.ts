@@ -148,10 +148,6 @@ function checkStrategyColumns(
   }
 }
 
-async function writeSession(topology: Topology, node: string): Promise<pg.Client> {
-  return openSession(topology, node, 'write', APPLICATION_NAME);
-}
-
 /** Every differing key, per table, from one analysis of the pair. */
 async function differingKeys(topology: Topology, pair: MergePair, opts: ReconcileOptions) {
   const diffs = new Map<string, RowDifference[]>();
@@ -220,7 +216,10 @@ export async function reconcilePair(
   const given = opts.sessions;
   const [a, b] = given
     ? [given.a, given.b]
-    : await Promise.all([writeSession(topology, pair.a), writeSession(topology, pair.b)]);
+    : await Promise.all([
+        openSession(topology, pair.a, 'write', APPLICATION_NAME),
+        openSession(topology, pair.b, 'write', APPLICATION_NAME),
+      ]);
   try {
     if (strategy.kind === 'manual') {
       result.conflictsFile = await writeConflicts(

@@ -10,6 +10,7 @@ import { compareSession } from '../catalog/rowHashes.js';
 import { serverVersionOf } from '../catalog/session.js';
 import { slotExists } from '../catalog/slotHolder.js';
 import { nodeSession } from '../db/connect.js';
+import { connectionLimit } from '../db/connectionLimit.js';
 import type { EventSink } from '../executors/events.js';
 import { recordTransition } from '../executors/initFollow.js';
 import { compareTable } from '../executors/tableCompare.js';
@@ -149,19 +150,10 @@ export async function planVerify(
   });
 }
 
-/** Run `work` over `items`, at most `parallel` at a time. */
-export async function pool<T, R>(items: T[], parallel: number, work: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  const runners = Array.from({ length: Math.max(1, Math.min(parallel, items.length)) }, async () => {
-    for (;;) {
-      const i = next++;
-      if (i >= items.length) return;
-      out[i] = await work(items[i]!);
-    }
-  });
-  await Promise.all(runners);
-  return out;
+/** Run `work` over `items`, at most `parallel` at a time, in order. */
+export function pool<T, R>(items: T[], parallel: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const limited = connectionLimit(Math.max(1, parallel));
+  return Promise.all(items.map((item) => limited(() => work(item))));
 }
 
 export async function verifyLoaded(
