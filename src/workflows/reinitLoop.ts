@@ -1,4 +1,4 @@
-import type pg from 'pg';
+import { withSession } from '../db/connect.js';
 import type { EventSink } from '../executors/events.js';
 import { releaseFence, takeFence, waitNothingInFlight } from '../executors/reinitFence.js';
 import type { MergePair } from '../model/merge.js';
@@ -26,43 +26,37 @@ export async function reconcileLooped(
   onEvent: EventSink,
 ): Promise<number> {
   const nodes = { subscription: d.name, publisher: d.from, subscriber: d.node, slot };
-  const opened: pg.Client[] = [];
-  try {
-    const publisher = await openSession(topology, d.from, 'write', APPLICATION_NAME);
-    opened.push(publisher);
-    const subscriber = await openSession(topology, d.node, 'write', APPLICATION_NAME);
-    opened.push(subscriber);
-    const sessions = { publisher, subscriber };
-    onEvent({
-      event: 'reinit.fencing',
-      level: 'info',
-      node: d.node,
-      subscription: d.name,
-      message: `${loop.looped.join(', ')} replicated both ways: writes to them wait on ${d.from} and ${d.node} while they are reconciled in place (${strategyText(loop.strategy)}); nothing is truncated`,
-    });
-    let fenced = false;
-    try {
-      fenced = true;
-      await takeFence(sessions, loop, nodes);
-      await waitNothingInFlight(sessions, loop, nodes, CATCH_UP_MS);
-      const pair: MergePair = {
-        name: d.name,
-        kind: 'subscription',
-        a: d.from,
-        b: d.node,
-        scope: { tables: loop.looped.map(parseTableName), schemas: [], allTables: false },
-        ...(d.init.strategies ? { strategies: d.init.strategies } : {}),
-      };
-      const result = await reconcilePair(topology, pair, loop.strategy, {
-        tables: loop.looped,
-        sessions: { a: publisher, b: subscriber },
-        onEvent,
+  const open = (node: string) => openSession(topology, node, 'write', APPLICATION_NAME);
+  return withSession(open(d.from), (publisher) =>
+    withSession(open(d.node), async (subscriber) => {
+      const sessions = { publisher, subscriber };
+      onEvent({
+        event: 'reinit.fencing',
+        level: 'info',
+        node: d.node,
+        subscription: d.name,
+        message: `${loop.looped.join(', ')} replicated both ways: writes to them wait on ${d.from} and ${d.node} while they are reconciled in place (${strategyText(loop.strategy)}); nothing is truncated`,
       });
-      return result.tables.reduce((n, t) => n + t.copiedToA + t.copiedToB + t.keptA + t.keptB, 0);
-    } finally {
-      if (fenced) await releaseFence(sessions, loop, nodes);
-    }
-  } finally {
-    await Promise.all(opened.map((c) => c.end().catch(() => {})));
-  }
+      try {
+        await takeFence(sessions, loop, nodes);
+        await waitNothingInFlight(sessions, loop, nodes, CATCH_UP_MS);
+        const pair: MergePair = {
+          name: d.name,
+          kind: 'subscription',
+          a: d.from,
+          b: d.node,
+          scope: { tables: loop.looped.map(parseTableName), schemas: [], allTables: false },
+          ...(d.init.strategies ? { strategies: d.init.strategies } : {}),
+        };
+        const result = await reconcilePair(topology, pair, loop.strategy, {
+          tables: loop.looped,
+          sessions: { a: publisher, b: subscriber },
+          onEvent,
+        });
+        return result.tables.reduce((n, t) => n + t.copiedToA + t.copiedToB + t.keptA + t.keptB, 0);
+      } finally {
+        await releaseFence(sessions, loop, nodes);
+      }
+    }),
+  );
 }

@@ -1,7 +1,7 @@
 import { readFingerprints, readTableSchemas } from '../catalog/tableSchemas.js';
 import { parseTableName } from '../config/identifiers.js';
 import { loadTopology } from '../config/load.js';
-import { nodeSession } from '../db/connect.js';
+import { nodeSession, withSession } from '../db/connect.js';
 import type { ApplyEvent, EventSink } from '../executors/events.js';
 import { printAddress } from '../model/address.js';
 import { type Problem, SteepError } from '../model/errors.js';
@@ -69,8 +69,7 @@ export async function fingerprintNode(
     connectTimeoutMs: topology.settings.connectTimeout,
   });
   if (opts.save) {
-    const client = await nodeSession(topology, name, 'steep schema fingerprint');
-    try {
+    await withSession(nodeSession(topology, name, 'steep schema fingerprint'), async (client) => {
       if (!(await hasFingerprintTable(client, schema))) {
         throw new SteepError(
           'schema.no_state_schema',
@@ -80,9 +79,7 @@ export async function fingerprintNode(
         );
       }
       await saveFingerprints(client, schema, name, tables, { replace: true });
-    } finally {
-      await client.end().catch(() => {});
-    }
+    });
   }
   return { node: name, capturedAt, tables, saved: opts.save, stateSchema: schema, configWarnings: warnings };
 }

@@ -270,17 +270,10 @@ async function subscriptionStatuses(
   }
   // what the failing lack: columns their publisher publishes (read only for them)
   const failing = judged.filter((j) => j.status.verdict?.verdict === 'failing');
-  const missing = await missingColumnsOf(
-    topology,
-    observed,
-    failing.map((j) => j.facts),
-  );
+  const facts = failing.map((j) => j.facts);
+  const missing = await missingColumnsOf(topology, observed, facts);
   // and what PostgreSQL refuses their workers (16+: SET ROLE to a table's owner)
-  const refused = await setRoleObstaclesOf(
-    topology,
-    observed,
-    failing.map((j) => j.facts),
-  );
+  const refused = await setRoleObstaclesOf(topology, observed, facts);
   for (const j of failing) {
     const key = `${j.facts.node}/${j.facts.subscription}`;
     const m = missing.get(key) ?? {};

@@ -9,7 +9,7 @@ import { readSubscriptionActivity } from '../catalog/initProgress.js';
 import { compareSession } from '../catalog/rowHashes.js';
 import { serverVersionOf } from '../catalog/session.js';
 import { slotExists } from '../catalog/slotHolder.js';
-import { nodeSession } from '../db/connect.js';
+import { nodeSession, withSession } from '../db/connect.js';
 import { connectionLimit } from '../db/connectionLimit.js';
 import type { EventSink } from '../executors/events.js';
 import { recordTransition } from '../executors/initFollow.js';
@@ -162,53 +162,50 @@ export async function verifyLoaded(
   opts: VerifyOptions,
 ): Promise<VerifyReport> {
   const t0 = Date.now();
-  const sub = await openSession(topology, d.node, 'plain');
-  let pub: pg.Client | null = null;
-  try {
-    pub = await openSession(topology, d.from, 'compare');
-    const info = await readSubscriptionInfo(sub, d.name);
-    if (!info)
-      throw new SteepError(
-        'verify.no_subscription',
-        `subscription ${d.name} does not exist on ${d.node}: create it with steep apply before verifying it`,
-        { node: d.node, address: subscriptionAddress(d.name) },
-      );
-    // disabled with no slot (after a switchover's release): nothing is in flight, the rows as they are are compared
-    if (info.slot === null && info.enabled)
-      throw new SteepError(
-        'verify.no_slot',
-        `subscription ${d.name} on ${d.node} has no slot (slot_name = NONE): it replays nothing that could be compared`,
-        { node: d.node, address: subscriptionAddress(d.name) },
-      );
-    const slot = info.slot;
-    if (slot !== null && !(await slotExists(pub, slot)))
-      throw new SteepError(
-        'verify.slot_lost',
-        `slot ${slot} of ${d.name} is missing on ${d.from} (a failover lost it, or it was dropped): nothing replays to ${d.node}, ` +
-          `so its rows cannot be compared and what it missed is unknown; steep reinit ${d.name} --full creates the slot again and copies every table`,
-        { node: d.from, address: subscriptionAddress(d.name) },
-      );
-    // PostgreSQL 18's conflict counters as the verify begins: conflicts after this are unconfirmed
-    const startedAt = new Date();
-    const [activity] = await readSubscriptionActivity(sub, await serverVersionOf(sub), d.name);
-    const run = { startedAt, conflicts: activity?.conflicts ?? null, whole: opts.tables === undefined };
-    const plans = await planVerify(pub, sub, d, info, opts.tables);
-    const verdicts = await pool(plans, opts.parallel, (plan) => verifyTable(topology, d, slot, plan, opts));
-    const diverged = verdicts.some((v) => v.status === 'diverged');
-    const state = await recordVerdicts(sub, topology, d, info, { ...run, verdicts }, opts.onEvent);
-    return {
-      subscription: d.name,
-      node: d.node,
-      from: d.from,
-      tables: verdicts,
-      diverged,
-      notVerifiable: verdicts.filter((v) => v.status === 'not_verifiable').length,
-      state,
-      durationMs: Date.now() - t0,
-    };
-  } finally {
-    await Promise.all([sub.end().catch(() => {}), pub?.end().catch(() => {})]);
-  }
+  return withSession(openSession(topology, d.node, 'plain'), (sub) =>
+    withSession(openSession(topology, d.from, 'compare'), async (pub) => {
+      const info = await readSubscriptionInfo(sub, d.name);
+      if (!info)
+        throw new SteepError(
+          'verify.no_subscription',
+          `subscription ${d.name} does not exist on ${d.node}: create it with steep apply before verifying it`,
+          { node: d.node, address: subscriptionAddress(d.name) },
+        );
+      // disabled with no slot (after a switchover's release): nothing is in flight, the rows as they are are compared
+      if (info.slot === null && info.enabled)
+        throw new SteepError(
+          'verify.no_slot',
+          `subscription ${d.name} on ${d.node} has no slot (slot_name = NONE): it replays nothing that could be compared`,
+          { node: d.node, address: subscriptionAddress(d.name) },
+        );
+      const slot = info.slot;
+      if (slot !== null && !(await slotExists(pub, slot)))
+        throw new SteepError(
+          'verify.slot_lost',
+          `slot ${slot} of ${d.name} is missing on ${d.from} (a failover lost it, or it was dropped): nothing replays to ${d.node}, ` +
+            `so its rows cannot be compared and what it missed is unknown; steep reinit ${d.name} --full creates the slot again and copies every table`,
+          { node: d.from, address: subscriptionAddress(d.name) },
+        );
+      // PostgreSQL 18's conflict counters as the verify begins: conflicts after this are unconfirmed
+      const startedAt = new Date();
+      const [activity] = await readSubscriptionActivity(sub, await serverVersionOf(sub), d.name);
+      const run = { startedAt, conflicts: activity?.conflicts ?? null, whole: opts.tables === undefined };
+      const plans = await planVerify(pub, sub, d, info, opts.tables);
+      const verdicts = await pool(plans, opts.parallel, (plan) => verifyTable(topology, d, slot, plan, opts));
+      const diverged = verdicts.some((v) => v.status === 'diverged');
+      const state = await recordVerdicts(sub, topology, d, info, { ...run, verdicts }, opts.onEvent);
+      return {
+        subscription: d.name,
+        node: d.node,
+        from: d.from,
+        tables: verdicts,
+        diverged,
+        notVerifiable: verdicts.filter((v) => v.status === 'not_verifiable').length,
+        state,
+        durationMs: Date.now() - t0,
+      };
+    }),
+  );
 }
 
 /** One table's verdict: compared on two sessions of its own, or why it cannot be. */
