@@ -28,11 +28,6 @@ import { liveProblems } from './status.js';
  * successful apply). Exit 0 none, 2 drift, 1 error.
  */
 
-export interface DriftResult {
-  report: DriftReport;
-  configWarnings: Problem[];
-}
-
 function isSchemaMessage(m: PlanMessage): boolean {
   return m.code.startsWith('schema.');
 }
@@ -87,7 +82,7 @@ async function fingerprintChanges(topology: Topology, name: string): Promise<Fin
 export async function detectDrift(
   configPath: string,
   opts: { sequences?: boolean } = {},
-): Promise<DriftResult> {
+): Promise<{ report: DriftReport; configWarnings: Problem[] }> {
   const { topology, observed, plan, configWarnings } = await makePlan(configPath);
   const reachable = Object.keys(topology.nodes)
     .sort()

@@ -234,18 +234,12 @@ export async function sampleOnce(observer: InitObserver): Promise<InitProgress[]
   return observer.sample();
 }
 
-export interface InitStatusResult {
-  topology: Topology;
-  observer: InitObserver;
-  configWarnings: Problem[];
-}
-
 /** Load the file and watch `subscription` (or every subscription it declares). */
 export async function openInitStatus(
   configPath: string,
   subscription: string | undefined,
   onEvent?: EventSink,
-): Promise<InitStatusResult> {
+): Promise<{ topology: Topology; observer: InitObserver; configWarnings: Problem[] }> {
   const { topology, warnings } = await loadTopology(configPath);
   const subs =
     subscription === undefined

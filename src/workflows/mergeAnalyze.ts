@@ -40,11 +40,6 @@ export interface MergeAnalyzeOptions {
   onDifference?: (cmp: TableComparison, d: RowDifference) => void;
 }
 
-export interface MergeAnalyzeResult {
-  analysis: MergeAnalysis;
-  configWarnings: Problem[];
-}
-
 const APPLICATION_NAME = 'steep merge';
 
 /**
@@ -234,7 +229,7 @@ export async function analyzeMerge(
   configPath: string,
   name: string,
   opts: MergeAnalyzeOptions,
-): Promise<MergeAnalyzeResult> {
+): Promise<{ analysis: MergeAnalysis; configWarnings: Problem[] }> {
   const t0 = Date.now();
   const { topology, warnings } = await loadTopology(configPath);
   const analysis = await analyzePair(topology, mergePairOf(topology, name), opts);

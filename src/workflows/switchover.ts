@@ -50,18 +50,13 @@ import { hasInitTables, SubscriptionStateStore } from '../state/subscriptionStat
 import { SwitchoverRun, type SwitchoverRunOptions } from './switchoverRun.js';
 import { openSession, parseTableName, planVerify } from './verify.js';
 
-export interface SwitchoverResult {
-  report: SwitchoverReport;
-  configWarnings: Problem[];
-}
-
 const APPLICATION_NAME = 'steep switchover';
 
 export async function switchover(
   configPath: string,
   subscription: string,
   opts: SwitchoverRunOptions,
-): Promise<SwitchoverResult> {
+): Promise<{ report: SwitchoverReport; configWarnings: Problem[] }> {
   const t0 = Date.now();
   const { topology, warnings } = await loadTopology(configPath);
   const d = declaredSubscription(topology, subscription, 'verify.unknown_subscription');
