@@ -74,46 +74,28 @@ export async function prepareInit(
     clusterReadOptions(topology.settings),
   );
   const plan = planInitPrepare(topology, observed, d, opts.hold);
-  const base = {
+  const made = plan.kind === 'create' ? await makePreparedSlot(topology, d, plan, opts.stop, onEvent) : null;
+  const subscriber = observed.nodes[d.node];
+  const superuser = subscriber !== undefined && 'role' in subscriber && subscriber.role.superuser;
+  const commands = made?.snapshotName
+    ? dumpCommands(topology, d, plan.tables, made.snapshotName, superuser)
+    : null;
+  const result: PrepareResult = {
     subscription: d.name,
     node: d.node,
     from: d.from,
     slot: d.slot,
     tables: plan.tables,
     configWarnings: warnings,
-  };
-  if (plan.kind === 'prepared') {
-    return {
-      result: {
-        ...base,
-        lsn: plan.lsn,
-        snapshotName: null,
-        alreadyPrepared: true,
-        pgDump: null,
-        pgRestore: null,
-        copies: [],
-      },
-      held: null,
-    };
-  }
-  const made = await makePreparedSlot(topology, d, plan, opts.stop, onEvent);
-
-  const subscriber = observed.nodes[d.node];
-  const superuser = subscriber !== undefined && 'role' in subscriber && subscriber.role.superuser;
-  const commands = made.snapshotName
-    ? dumpCommands(topology, d, plan.tables, made.snapshotName, superuser)
-    : null;
-  const result: PrepareResult = {
-    ...base,
-    lsn: made.lsn,
-    snapshotName: made.snapshotName,
-    alreadyPrepared: false,
+    lsn: plan.kind === 'prepared' ? plan.lsn : made!.lsn,
+    snapshotName: made?.snapshotName ?? null,
+    alreadyPrepared: made === null,
     pgDump: commands?.pgDump ?? null,
     pgRestore: commands?.pgRestore ?? null,
     copies: commands?.copies ?? [],
   };
-  if (!opts.hold) {
-    await made.repl.end().catch(() => {});
+  if (!made || !opts.hold) {
+    await made?.repl.end().catch(() => {});
     return { result, held: null };
   }
   const repl = made.repl;
