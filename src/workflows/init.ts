@@ -2,13 +2,7 @@ import type pg from 'pg';
 import { readSubscriptionInfo } from '../catalog/compareScope.js';
 import { streamInit } from '../copy/streamInit.js';
 import { type EventSink, stepFields } from '../executors/events.js';
-import {
-  type FollowOptions,
-  followInit,
-  followTargetOf,
-  recordTransition,
-  stateChangeEvent,
-} from '../executors/initFollow.js';
+import { type FollowOptions, followInit, followTargetOf, recordTransition } from '../executors/initFollow.js';
 import { completeManualInit } from '../executors/manualInit.js';
 import type { StepContext } from '../executors/runStep.js';
 import { startSnapshotInit } from '../executors/snapshotInit.js';
@@ -117,14 +111,11 @@ export class InitRunner {
     const d = this.topology.subscriptions[name];
     if (!d) return;
     const recorded = (await store.get(client, name))?.state ?? 'uninitialized';
-    const details = { method: d.init.method, source: d.from };
-    const changes = [];
     // a replace starts over; a manual init keeps the `preparing` its prepare recorded
     if (recorded !== 'uninitialized' && !(d.init.method === 'manual' && recorded === 'preparing'))
-      changes.push(...(await store.transition(client, name, 'uninitialized', details)));
+      await recordTransition(store, client, d, 'uninitialized', this.opts.onEvent);
     if (d.init.method === 'none' && d.enabled)
-      changes.push(...(await store.transition(client, name, 'synchronized', details)));
-    for (const c of changes) this.opts.onEvent(stateChangeEvent(c));
+      await recordTransition(store, client, d, 'synchronized', this.opts.onEvent);
   }
 
   /**
