@@ -227,16 +227,12 @@ export class SwitchoverRun {
             { node: d.from },
           );
         }
-        if (drop.length > 0) {
+        // the subscriber's statements first, then the publisher's
+        for (const node of [d.node, d.from])
           await runStatements(
             clients,
-            drop.filter((x) => x.node === d.node),
+            drop.filter((x) => x.node === node),
           );
-          await runStatements(
-            clients,
-            drop.filter((x) => x.node === d.from),
-          );
-        }
         return `${d.name} disabled on ${d.node}, no change left in slot ${plan.slot} after the fence${this.opts.keepSlot ? `, slot kept` : `, slot dropped`}; write blackout ${this.report.blackoutMs} ms`;
       });
     } catch (err) {
