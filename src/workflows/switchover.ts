@@ -22,6 +22,7 @@ import {
   subscriptionExists,
 } from '../catalog/switchover.js';
 import { loadTopology } from '../config/load.js';
+import { withSession } from '../db/connect.js';
 import { lockedSessions } from '../db/lockedSession.js';
 import { secretFiller } from '../executors/secrets.js';
 import { publishedSequences } from '../executors/sequenceSync.js';
@@ -387,10 +388,7 @@ async function hashRate(
 /** How long opening a session to `node` takes (ms), as the verify step opens its own. */
 async function connectTime(topology: Topology, node: string): Promise<number> {
   const t = Date.now();
-  const c = await openSession(topology, node, 'plain', APPLICATION_NAME);
-  const ms = Date.now() - t;
-  await c.end().catch(() => {});
-  return ms;
+  return withSession(openSession(topology, node, 'plain', APPLICATION_NAME), async () => Date.now() - t);
 }
 
 /** One statement's round trip on the node (ms). */
