@@ -102,44 +102,23 @@ function checkPublication(ctx: PlanContext, d: PublicationSpec, node: ObservedNo
   const address = publicationAddress(d.name);
   const where = { address, node: node.name };
   let ok = true;
-  const v = node.serverVersion;
-  if (v < PUBLICATION_FILTERS_MIN_VERSION) {
-    const need = majorVersion(PUBLICATION_FILTERS_MIN_VERSION);
-    for (const t of d.tables) {
-      if (t.columns) {
-        ok = false;
-        ctx.error(
-          'unsupported-option',
-          `publication ${d.name}: a column list (tables: ${displayTable(t)}) needs PostgreSQL ${need} or later; ${runsVersionText(node)}`,
-          where,
-        );
-      }
-      if (t.where !== null) {
-        ok = false;
-        ctx.error(
-          'unsupported-option',
-          `publication ${d.name}: a row filter (tables: ${displayTable(t)} where) needs PostgreSQL ${need} or later; ${runsVersionText(node)}`,
-          where,
-        );
-      }
-    }
-    if (d.schemas.length > 0) {
-      ok = false;
-      ctx.error(
-        'unsupported-option',
-        `publication ${d.name}: schemas (FOR TABLES IN SCHEMA) need PostgreSQL ${need} or later; ${runsVersionText(node)}`,
-        where,
-      );
-    }
-  }
-  if (v < GENERATED_COLUMNS_MIN_VERSION && d.generatedColumns === 'stored') {
+  /** `what` (`… needs`) is in the file, and the node runs a version before `since` */
+  const gate = (used: boolean, since: number, what: string) => {
+    if (!used || node.serverVersion >= since) return;
     ok = false;
     ctx.error(
       'unsupported-option',
-      `publication ${d.name}: generatedColumns needs PostgreSQL ${majorVersion(GENERATED_COLUMNS_MIN_VERSION)} or later; ${runsVersionText(node)}`,
+      `publication ${d.name}: ${what} PostgreSQL ${majorVersion(since)} or later; ${runsVersionText(node)}`,
       where,
     );
+  };
+  const filters = PUBLICATION_FILTERS_MIN_VERSION;
+  for (const t of d.tables) {
+    gate(t.columns !== null, filters, `a column list (tables: ${displayTable(t)}) needs`);
+    gate(t.where !== null, filters, `a row filter (tables: ${displayTable(t)} where) needs`);
   }
+  gate(d.schemas.length > 0, filters, 'schemas (FOR TABLES IN SCHEMA) need');
+  gate(d.generatedColumns === 'stored', GENERATED_COLUMNS_MIN_VERSION, 'generatedColumns needs');
   for (const t of d.tables) {
     if (t.where === null) continue;
     const refused = node.rowFilterErrors[qualifiedName(t)]?.[t.where];

@@ -77,10 +77,9 @@ export function newTablesDecision(
   }
   if (d.init.newTables === 'copy') {
     const copying: NewTablesDecision = {
-      ok: true,
+      ...none,
       copy: true,
       tables,
-      statements: [],
       hazards: ['copies-data'],
       changes: [{ path: 'init.newTables', before: null, after: { copy: tables } }],
     };
@@ -105,10 +104,8 @@ export function newTablesDecision(
     };
   }
   return {
-    ok: true,
-    copy: false,
+    ...none,
     tables,
-    statements: [],
     hazards: ['data-gap'],
     changes: [{ path: 'init.newTables', before: null, after: { skip: tables } }],
   };

@@ -306,7 +306,8 @@ function alterStatements(
   refreshCopies: boolean,
 ): AlterStatements | undefined {
   const { d, node, conn } = x;
-  const { relations } = diff;
+  const address = subscriptionAddress(d.name);
+  const { relations, refreshFor } = diff;
   let copy = refreshCopies;
   const statements: Statement[] = [];
   const hazards: Hazard[] = [];
@@ -342,28 +343,8 @@ function alterStatements(
     statements.push(tx(alterSubscriptionSql(d.name, 'ENABLE')));
     enabled = true;
   }
-  refreshStatements(ctx, x, diff, { enabled, copy }, { statements, hazards, changes });
-  if (!diff.enabled && enabled) statements.push(tx(alterSubscriptionSql(d.name, 'DISABLE')));
-  if (diff.commentChanged) statements.push(tx(commentOnSql('SUBSCRIPTION', d.name, diff.comment)));
-  return { statements, hazards, changes, copy };
-}
-
-/**
- * The publication list set (with its refresh), or a refresh for the publications' changed
- * tables: run only while enabled, else deferred with a warning.
- */
-function refreshStatements(
-  ctx: PlanContext,
-  x: Declared,
-  diff: SubscriptionDiff,
-  now: { enabled: boolean; copy: boolean },
-  out: { statements: Statement[]; hazards: Hazard[]; changes: Change[] },
-): void {
-  const { d, node } = x;
-  const address = subscriptionAddress(d.name);
-  const { relations, refreshFor } = diff;
-  const { enabled, copy } = now;
-  const { statements, hazards, changes } = out;
+  // the publication list set (with its refresh), or a refresh for the publications' changed
+  // tables: run only while enabled, else deferred with a warning
   if (diff.publicationsChanged) {
     if (enabled) {
       statements.push(nonTx(setSubscriptionPublicationSql(d.name, diff.publications, true, copy)));
@@ -405,6 +386,9 @@ function refreshStatements(
       },
     });
   }
+  if (!diff.enabled && enabled) statements.push(tx(alterSubscriptionSql(d.name, 'DISABLE')));
+  if (diff.commentChanged) statements.push(tx(commentOnSql('SUBSCRIPTION', d.name, diff.comment)));
+  return { statements, hazards, changes, copy };
 }
 
 /** The action and reason of an in-place alter: an adoption, drift, the file changed, a stale marker, or a refresh. */

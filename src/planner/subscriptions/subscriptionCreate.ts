@@ -9,7 +9,7 @@ import { publisherConninfo, sameConninfo } from '../../model/conninfo.js';
 import { compareText } from '../../model/order.js';
 import { formatOwnership } from '../../model/ownership.js';
 import type { Change, Hazard, Statement } from '../../model/plan.js';
-import type { SubscriptionOptions, SubscriptionSpec } from '../../model/topology.js';
+import type { SubscriptionSpec } from '../../model/topology.js';
 import { SUBSCRIPTION_OPTIONS } from '../../model/versions.js';
 import { type DraftStep, declaredText, listText, PHASE, type PlanContext, stepKey } from '../context.js';
 import { effectiveSubscriptionOptions } from '../defaults.js';
@@ -116,23 +116,6 @@ export function initPlan(ctx: PlanContext, d: SubscriptionSpec, forCreate = true
   };
 }
 
-/** `existingData: keep`: the rows are there, so it streams from its own new slot and copies nothing. */
-const keepInit = (d: SubscriptionSpec): InitPlan => ({
-  copyData: false,
-  createSlot: true,
-  enabled: d.enabled,
-});
-
-/** The options the file sets (those the version has: the rest are errors already). */
-function fileOptions(d: SubscriptionSpec): Partial<SubscriptionOptions> {
-  const out: Partial<SubscriptionOptions> = {};
-  for (const name of SUBSCRIPTION_OPTIONS) {
-    const v = d.options[name];
-    if (v !== undefined) (out as Record<string, unknown>)[name] = v;
-  }
-  return out;
-}
-
 export function createStatements(
   ctx: PlanContext,
   d: SubscriptionSpec,
@@ -147,7 +130,8 @@ export function createStatements(
     enabled: init.enabled,
     copyData: init.copyData,
     createSlot: init.createSlot,
-    options: fileOptions(d),
+    // the options the file sets (those the version has: the rest are errors already)
+    options: d.options,
   });
   return [
     init.createSlot ? nonTx(sql) : tx(sql),
@@ -270,7 +254,8 @@ export function planCreate(ctx: PlanContext, run: SubscriptionRun, x: Declared):
   const data = existingData(ctx, d, node);
   if (!data.ok) return undefined;
   if (!recreateGap(ctx, d, node, data.keep)) return undefined;
-  if (data.keep) init = keepInit(d);
+  // `existingData: keep`: the rows are there, so it streams from its own new slot and copies nothing
+  if (data.keep) init = { copyData: false, createSlot: true, enabled: d.enabled };
   const own = !data.keep && d.init.method === 'snapshot' && copyPath(ctx.desired, ctx.observed, d).own;
   if (
     !dropGap(ctx, d, node, init.copyData || own || d.init.method === 'merge' || d.init.method === 'two-phase')
