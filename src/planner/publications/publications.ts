@@ -338,29 +338,18 @@ function warnNoRecopy(ctx: PlanContext, spec: PublicationSpec, tables: string[])
   }
 }
 
-/** Keys of the steps (update or drop) of every observed subscription that subscribes to node/name. */
-function subscriptionKeysUsing(ctx: PlanContext, node: string, name: string): string[] {
-  const keys: string[] = [];
-  for (const n of ctx.reachableNodes()) {
-    for (const s of sortedKeys(n.subscriptions)) {
-      const sub = n.subscriptions[s]!;
-      if (sub.from === node && sub.publications.includes(name)) {
-        keys.push(stepKey('subscription', n.name, s), stepKey('subscription-drop', n.name, s));
-      }
-    }
-  }
-  return keys;
-}
-
 /** The drop of a publication this topology manages and the file no longer declares. */
 function publicationDrop(ctx: PlanContext, node: ObservedNode, o: ObservedPublication): ManagedDrop {
   const topology = ctx.desired.topology;
   // subscriptions that keep using it after this plan
   const users: string[] = [];
+  // the steps (update or drop) of every observed subscription that subscribes to it go first
+  const deps: string[] = [];
   for (const n of ctx.reachableNodes()) {
     for (const s of sortedKeys(n.subscriptions)) {
       const sub = n.subscriptions[s]!;
       if (sub.from !== node.name || !sub.publications.includes(o.name)) continue;
+      deps.push(stepKey('subscription', n.name, s), stepKey('subscription-drop', n.name, s));
       const d = ctx.desired.subscriptions[s];
       const keeps =
         d?.node === n.name
@@ -381,7 +370,7 @@ function publicationDrop(ctx: PlanContext, node: ObservedNode, o: ObservedPublic
     changes: shapeChanges(observedShape(o, node.serverVersion), 'before'),
     statements: [tx(dropPublicationSql(o.name))],
     hazards: [],
-    deps: subscriptionKeysUsing(ctx, node.name, o.name),
+    deps,
     catalogDigest: publicationDigest(o),
   };
 }

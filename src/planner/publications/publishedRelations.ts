@@ -37,7 +37,7 @@ export function storedTables(
 ): PublicationTable[] {
   const named = new Map(tables.map((t) => [qualifiedName(t), t]));
   const out = new Map<string, PublicationTable>();
-  const children = childrenByInheritance(observed);
+  const children = childrenBy(observed, (t) => t.inherits ?? []);
   for (const t of tables) {
     const { only: _only, ...def } = t;
     out.set(qualifiedName(t), def);
@@ -54,10 +54,14 @@ export function storedTables(
   return [...out.values()].sort((a, b) => compareText(a.schema, b.schema) || compareText(a.name, b.name));
 }
 
-function childrenByInheritance(observed: Readonly<Record<string, ObservedTable>>): Map<string, string[]> {
+/** Each table's children by `parents` (inheritance parents, or the partitioned table), in catalog order. */
+function childrenBy(
+  observed: Readonly<Record<string, ObservedTable>>,
+  parents: (t: ObservedTable) => readonly string[],
+): Map<string, string[]> {
   const out = new Map<string, string[]>();
   for (const [qn, t] of Object.entries(observed)) {
-    for (const p of t.inherits ?? []) {
+    for (const p of parents(t)) {
       const list = out.get(p);
       if (list) list.push(qn);
       else out.set(p, [qn]);
@@ -66,16 +70,8 @@ function childrenByInheritance(observed: Readonly<Record<string, ObservedTable>>
   return out;
 }
 
-function partitionsOf(observed: Readonly<Record<string, ObservedTable>>): Map<string, string[]> {
-  const out = new Map<string, string[]>();
-  for (const [qn, t] of Object.entries(observed)) {
-    if (!t.partitionOf) continue;
-    const list = out.get(t.partitionOf);
-    if (list) list.push(qn);
-    else out.set(t.partitionOf, [qn]);
-  }
-  return out;
-}
+const partitionsOf = (observed: Readonly<Record<string, ObservedTable>>) =>
+  childrenBy(observed, (t) => (t.partitionOf ? [t.partitionOf] : []));
 
 /** The leaf partitions under a partitioned table (itself when it is not partitioned). */
 export function leafPartitions(

@@ -2,6 +2,7 @@ import type { SubscriptionSpec } from '../../model/topology.js';
 import { PHASE, type PlanContext, stepKey } from '../context.js';
 import { slotDigest } from '../digest.js';
 import { createSlotSql, nonTx } from '../sqlBuild.js';
+import { sameServerNodes } from './slotKinds.js';
 
 /**
  * A subscriber database on its publisher's own PostgreSQL server. CREATE SUBSCRIPTION that
@@ -20,14 +21,9 @@ import { createSlotSql, nonTx } from '../sqlBuild.js';
 
 /** Nodes `a` and `b` are databases of one running server (both read, and their identities equal). */
 export function sameServer(ctx: PlanContext, a: string, b: string): boolean {
-  const x = ctx.node(a)?.server;
-  const y = ctx.node(b)?.server;
-  return (
-    x !== undefined &&
-    y !== undefined &&
-    x.systemIdentifier === y.systemIdentifier &&
-    x.startedAt === y.startedAt
-  );
+  const x = ctx.node(a);
+  const y = ctx.node(b);
+  return x !== undefined && y !== undefined && sameServerNodes(x, y);
 }
 
 /** `shop and main are databases of one PostgreSQL server (system identifier …)` */

@@ -87,7 +87,7 @@ export function otherDatabaseUser(
   const read = Object.values(observed.nodes).filter((n): n is ObservedNode => n.reachable);
   // a database that is a node of the file itself: its own subscriptions were read as such
   const isNode = (server: ObservedNode, database: string) =>
-    read.some((m) => m.database === database && sameServer(m, server));
+    read.some((m) => m.database === database && sameServerNodes(m, server));
   for (const n of read) {
     const o = (n.otherDatabaseSubscriptions ?? []).find((x) => x.slot === slot && !isNode(n, x.database));
     if (o) return { ...o, node: n.name };
@@ -95,7 +95,8 @@ export function otherDatabaseUser(
   return undefined;
 }
 
-function sameServer(a: ObservedNode, b: ObservedNode): boolean {
+/** Both read from one running server (their identities equal). */
+export function sameServerNodes(a: ObservedNode, b: ObservedNode): boolean {
   if (!a.server || !b.server) return false;
   return a.server.systemIdentifier === b.server.systemIdentifier && a.server.startedAt === b.server.startedAt;
 }

@@ -73,22 +73,15 @@ function compareConnection(o: ObservedSubscription, conn: DesiredConnection): Co
   if (!isUnknown(o.conninfo)) {
     return { differs: !sameConninfo(conn.real, o.conninfo), before: maskConninfo(o.conninfo) };
   }
-  if (o.managedBy?.connHash) {
-    if (o.managedBy.connHash === conn.hash) return { differs: false, before: UNKNOWN_TEXT };
-    return {
-      differs: true,
-      before: UNKNOWN_TEXT,
-      note:
-        'its connection string cannot be read (the role may not read pg_subscription.subconninfo), and the hash steep ' +
-        'recorded in its comment differs from the connection steep.yaml gives',
-    };
-  }
+  const hash = o.managedBy?.connHash;
+  if (hash === conn.hash) return { differs: false, before: UNKNOWN_TEXT };
+  const unread = 'its connection string cannot be read (the role may not read pg_subscription.subconninfo)';
   return {
     differs: true,
     before: UNKNOWN_TEXT,
-    note:
-      'its connection string cannot be read (the role may not read pg_subscription.subconninfo) and steep recorded no ' +
-      'hash of it, so it is never assumed equal: it is set again',
+    note: hash
+      ? `${unread}, and the hash steep recorded in its comment differs from the connection steep.yaml gives`
+      : `${unread} and steep recorded no hash of it, so it is never assumed equal: it is set again`,
   };
 }
 
