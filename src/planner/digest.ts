@@ -86,16 +86,14 @@ export function digestOf(value: unknown): string {
   return sha256Hex(canonicalJson(value));
 }
 
-/** The connection string as it may be recorded: password masked, unknown kept as such. */
-export function maskedConninfo(sub: ObservedSubscription): string | { unknown: true } {
-  return isUnknown(sub.conninfo) ? { unknown: true } : maskConninfo(sub.conninfo);
-}
-
-/** The stable part of an observed subscription (no per-table sync states, no origin LSN). */
+/**
+ * The stable part of an observed subscription (no per-table sync states, no origin LSN), its
+ * connection string as it may be recorded: password masked, unknown kept as such.
+ */
 export function stableSubscription(sub: ObservedSubscription | null): unknown {
   if (!sub) return null;
-  const { tables: _tables, originLsn: _originLsn, conninfo: _conninfo, ...rest } = sub;
-  return { ...rest, conninfo: maskedConninfo(sub) };
+  const { tables: _tables, originLsn: _originLsn, conninfo, ...rest } = sub;
+  return { ...rest, conninfo: isUnknown(conninfo) ? { unknown: true } : maskConninfo(conninfo) };
 }
 
 /** The stable part of a slot: its existence and definition, not its position or activity. */

@@ -1,5 +1,6 @@
 import { parseAddress, subscriptionAddress } from '../model/address.js';
 import type { ClusterState, ObservedNode, UnreachableNode } from '../model/cluster.js';
+import { compareText } from '../model/order.js';
 import { type Hazard, PLAN_FORMAT_VERSION, type Plan } from '../model/plan.js';
 import { summarise } from '../model/stepClass.js';
 import type { Topology } from '../model/topology.js';
@@ -127,15 +128,3 @@ function observedVersions(observed: ClusterState): Record<string, { serverVersio
   }
   return out;
 }
-
-export {
-  canonicalJson,
-  publicationDigest,
-  slotDigest,
-  stateSchemaDigest,
-  subscriptionDigest,
-} from './digest.js';
-
-import { compareText } from '../model/order.js';
-
-export type { StateMigration } from './stateSchema.js';

@@ -23,10 +23,6 @@ export interface SequenceDecision {
   sql: string | null;
 }
 
-export function setvalSql(seq: { schema: string; name: string }, value: bigint): string {
-  return `SELECT pg_catalog.setval(${quoteLiteral(quoteTable(seq))}::regclass, ${value.toString()}, true)`;
-}
-
 export function decideSequence(
   source: { schema: string; name: string; last: string | null },
   target: SequenceState | undefined,
@@ -69,7 +65,7 @@ export function decideSequence(
     );
   return {
     outcome: { ...withTarget, after: want.toString(), action: 'set', skip: null, reason: null },
-    sql: setvalSql(source, want),
+    sql: `SELECT pg_catalog.setval(${quoteLiteral(quoteTable(source))}::regclass, ${want.toString()}, true)`,
   };
 }
 

@@ -4,7 +4,6 @@ import type {
   GeneratedColumns,
   PublicationTable,
   PublishOperation,
-  SubscriptionOptionName,
   SubscriptionOptions,
   TableName,
 } from '../model/topology.js';
@@ -63,14 +62,9 @@ export function createPublicationSql(
   def: { allTables: boolean; tables: readonly PublicationTable[]; schemas: readonly string[] },
   params: PublicationParameters,
 ): string {
-  const target = def.allTables ? ' FOR ALL TABLES' : publicationTarget(def.tables, def.schemas);
+  const objects = def.allTables ? 'ALL TABLES' : publicationObjects(def.tables, def.schemas);
   const withClause = publicationParameters(params);
-  return `CREATE PUBLICATION ${quoteIdent(name)}${target}${withClause ? ` WITH (${withClause})` : ''}`;
-}
-
-function publicationTarget(tables: readonly PublicationTable[], schemas: readonly string[]): string {
-  const objects = publicationObjects(tables, schemas);
-  return objects ? ` FOR ${objects}` : '';
+  return `CREATE PUBLICATION ${quoteIdent(name)}${objects ? ` FOR ${objects}` : ''}${withClause ? ` WITH (${withClause})` : ''}`;
 }
 
 /**
@@ -107,21 +101,13 @@ export function commentOnSql(kind: 'PUBLICATION' | 'SUBSCRIPTION', name: string,
 // ---------------------------------------------------------------------------------------------
 // subscriptions
 
-/** `binary = true`, `streaming = 'parallel'`, `synchronous_commit = 'off'` … */
-export function subscriptionOptionSql<K extends SubscriptionOptionName>(
-  name: K,
-  value: SubscriptionOptions[K],
-): string {
-  const v = typeof value === 'boolean' ? String(value) : quoteLiteral(String(value));
-  return `${SUBSCRIPTION_OPTION[name].sql} = ${v}`;
-}
-
-/** The given options in steep's canonical order. */
+/** The given options in steep's canonical order: `binary = true`, `streaming = 'parallel'` … */
 export function subscriptionOptionsSql(options: Partial<SubscriptionOptions>): string[] {
   const out: string[] = [];
   for (const name of SUBSCRIPTION_OPTIONS) {
     const v = options[name];
-    if (v !== undefined) out.push(subscriptionOptionSql(name, v));
+    if (v !== undefined)
+      out.push(`${SUBSCRIPTION_OPTION[name].sql} = ${typeof v === 'boolean' ? v : quoteLiteral(String(v))}`);
   }
   return out;
 }
@@ -180,10 +166,6 @@ export function refreshSubscriptionSql(name: string, copyData: boolean): string 
   return alterSubscriptionSql(name, `REFRESH PUBLICATION WITH (copy_data = ${copyData})`);
 }
 
-export function dropSubscriptionSql(name: string): string {
-  return `DROP SUBSCRIPTION ${quoteIdent(name)}`;
-}
-
 /**
  * Drop a subscription. With its slot (`drop`), DROP SUBSCRIPTION connects to the publisher and
  * drops the slot there, which PostgreSQL refuses inside a transaction block. `detach`: the
@@ -197,9 +179,9 @@ export function dropSubscriptionStatements(
   disableFirst = false,
 ): Statement[] {
   const disable = tx(alterSubscriptionSql(name, 'DISABLE'));
-  if (slot === 'detach')
-    return [disable, tx(alterSubscriptionSql(name, 'SET (slot_name = NONE)')), tx(dropSubscriptionSql(name))];
-  const drop = slot === 'drop' ? nonTx(dropSubscriptionSql(name)) : tx(dropSubscriptionSql(name));
+  const sql = `DROP SUBSCRIPTION ${quoteIdent(name)}`;
+  if (slot === 'detach') return [disable, tx(alterSubscriptionSql(name, 'SET (slot_name = NONE)')), tx(sql)];
+  const drop = slot === 'drop' ? nonTx(sql) : tx(sql);
   return disableFirst ? [disable, drop] : [drop];
 }
 

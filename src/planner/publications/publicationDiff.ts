@@ -35,10 +35,6 @@ export function sortTables(tables: readonly PublicationTable[]): PublicationTabl
     .sort((a, b) => compareText(a.schema, b.schema) || compareText(a.name, b.name));
 }
 
-function tableNames(tables: readonly PublicationTable[]): string[] {
-  return tables.map(displayTable);
-}
-
 /** The desired row filter as PostgreSQL prints it (looked up by the catalog), else as written. */
 function normalisedFilter(node: ObservedNode, t: PublicationTable): string | null {
   if (t.where === null) return null;
@@ -78,7 +74,7 @@ export function observedShape(o: ObservedPublication, serverVersion: number): Pu
 export function shapeChanges(p: PublicationShape, side: 'before' | 'after'): Change[] {
   const value = (path: string, v: unknown): Change =>
     side === 'after' ? { path, before: null, after: v } : { path, before: v, after: null };
-  const out: Change[] = [value('allTables', p.allTables), value('tables', tableNames(p.tables))];
+  const out: Change[] = [value('allTables', p.allTables), value('tables', p.tables.map(displayTable))];
   for (const t of p.tables) {
     if (t.columns) out.push(value(`tables[${displayTable(t)}].columns`, t.columns));
     if (t.where !== null) out.push(value(`tables[${displayTable(t)}].where`, t.where));
@@ -130,8 +126,8 @@ export function diffPublication(
   let objectsChanged = false;
   let membershipChanged = replace;
   const filterChanged: string[] = [];
-  const before = tableNames(observed.tables);
-  const after = tableNames(d.tables);
+  const before = observed.tables.map(displayTable);
+  const after = d.tables.map(displayTable);
   if (!sameJson(before, after)) {
     changes.push({ path: 'tables', before, after });
     objectsChanged = true;
