@@ -263,12 +263,7 @@ class RenameSearch {
         .map((n) => node.subscriptions[n]!)
         .filter((o) => o.managedBy?.topology === this.file.topology && !this.file.subscriptions[o.name]);
       if (creates.length === 0 || drops.length === 0) continue;
-      const pairs = new Map<string, ObservedSubscription[]>();
-      for (const d of creates)
-        pairs.set(
-          d.name,
-          drops.filter((o) => this.sameObject(d, o)),
-        );
+      const pairs = new Map(creates.map((d) => [d.name, drops.filter((o) => this.sameObject(d, o))]));
       for (const d of creates) {
         const olds = pairs.get(d.name)!;
         const rivals = creates.filter((c) => pairs.get(c.name)!.some((o) => olds.includes(o)));

@@ -1,7 +1,9 @@
 /**
- * A declared subscription made: the connection and the init it is created with, its create step,
- * the replace of one that cannot change in place (its drop, then its create), and the drop of one
- * the file no longer declares.
+ * A declared subscription made: the connection it is created with, CREATE SUBSCRIPTION with what
+ * its init method means for copy_data, create_slot and enabled; the replace (its drop, then its
+ * create) of one whose publisher, slot or — before 18 — twoPhase cannot change in place; the drop
+ * of one this topology manages and the file no longer declares (its slot detached when the
+ * publisher is down). Each as its changes, statements and reason.
  */
 import { type Address, subscriptionAddress } from '../../model/address.js';
 import { isUnknown, type ObservedNode, type ObservedSubscription } from '../../model/cluster.js';
@@ -36,14 +38,6 @@ import { dropGap, recreateGap } from './dataGaps.js';
 import type { DoubleApply } from './doubleApply.js';
 import { planSeparateSlot, sameServer, sameServerText, separateSlotText } from './sameServer.js';
 import { prepareSlot } from './slots.js';
-
-/**
- * A subscription made, made again, or dropped: CREATE SUBSCRIPTION with what its init method
- * means for copy_data, create_slot and enabled; the replace (drop, then create) of one whose
- * publisher, slot or — before 18 — twoPhase cannot change in place; the drop of one this
- * topology manages and the file no longer declares (its slot detached when the publisher is
- * down). Each as its changes, statements and reason.
- */
 
 /** What the subscriptions' planning needs from the modules planned before it. */
 export interface SubscriptionInputs {
