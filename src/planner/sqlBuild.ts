@@ -2,6 +2,7 @@ import type { Statement } from '../model/plan.js';
 import { quoteIdent, quoteLiteral, quoteTable } from '../model/sql.js';
 import type {
   GeneratedColumns,
+  PublicationDef,
   PublicationTable,
   PublishOperation,
   SubscriptionOptions,
@@ -59,11 +60,10 @@ export function publicationParameters(p: PublicationParameters): string {
 
 export function createPublicationSql(
   name: string,
-  def: { allTables: boolean; tables: readonly PublicationTable[]; schemas: readonly string[] },
-  params: PublicationParameters,
+  p: Pick<PublicationDef, 'allTables' | 'tables' | 'schemas'> & PublicationParameters,
 ): string {
-  const objects = def.allTables ? 'ALL TABLES' : publicationObjects(def.tables, def.schemas);
-  const withClause = publicationParameters(params);
+  const objects = p.allTables ? 'ALL TABLES' : publicationObjects(p.tables, p.schemas);
+  const withClause = publicationParameters(p);
   return `CREATE PUBLICATION ${quoteIdent(name)}${objects ? ` FOR ${objects}` : ''}${withClause ? ` WITH (${withClause})` : ''}`;
 }
 

@@ -6,6 +6,7 @@ import {
   type GeneratedColumns,
   type PublicationSpec,
   type PublicationTable,
+  type PublishOperation,
   qualifiedName,
 } from '../../model/topology.js';
 import { GENERATED_COLUMNS_MIN_VERSION } from '../../model/versions.js';
@@ -24,7 +25,7 @@ export interface PublicationShape {
   allTables: boolean;
   tables: PublicationTable[];
   schemas: string[];
-  publish: string[];
+  publish: PublishOperation[];
   viaPartitionRoot: boolean;
   generatedColumns: GeneratedColumns | null;
 }

@@ -43,7 +43,6 @@ import {
   commentOnSql,
   createPublicationSql,
   dropPublicationSql,
-  type PublicationParameters,
   setPublicationObjectsSql,
   tx,
 } from '../sqlBuild.js';
@@ -177,7 +176,7 @@ function planDesiredPublication(
         reasonText: `${declaredText(spec)}, absent on ${node.name}${waits}`,
         changes: shapeChanges(written, 'after'),
         statements: [
-          ...createStatements(spec, written, d, marker),
+          ...createStatements(spec.name, written, marker),
           ...(readers.length > 0
             ? [
                 catchUpSql(
@@ -227,7 +226,7 @@ function planDesiredPublication(
           `allTables changes from ${observed.allTables} to ${d.allTables}, which PostgreSQL cannot alter in place: ` +
           `the publication is dropped and created again on ${node.name}`,
         changes: diff.changes,
-        statements: [tx(dropPublicationSql(spec.name)), ...createStatements(spec, written, d, marker)],
+        statements: [tx(dropPublicationSql(spec.name)), ...createStatements(spec.name, written, marker)],
         hazards: ['drops-object'],
         catalogDigest: publicationDigest(o),
       },
@@ -251,21 +250,8 @@ function planDesiredPublication(
   };
 }
 
-function createStatements(
-  spec: PublicationSpec,
-  written: PublicationShape,
-  d: PublicationShape,
-  marker: string,
-): Statement[] {
-  const params: PublicationParameters = {
-    publish: spec.publish,
-    viaPartitionRoot: d.viaPartitionRoot,
-    generatedColumns: d.generatedColumns,
-  };
-  return [
-    tx(createPublicationSql(spec.name, written, params)),
-    tx(commentOnSql('PUBLICATION', spec.name, marker)),
-  ];
+function createStatements(name: string, written: PublicationShape, marker: string): Statement[] {
+  return [tx(createPublicationSql(name, written)), tx(commentOnSql('PUBLICATION', name, marker))];
 }
 
 /**

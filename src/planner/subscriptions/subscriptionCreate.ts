@@ -144,41 +144,33 @@ export function ownershipComment(ctx: PlanContext, conn: DesiredConnection, d: S
   });
 }
 
-interface DropPlan {
-  statements: Statement[];
-  dropsSlot: boolean;
-}
-
 /**
  * DROP SUBSCRIPTION drops its slot on the publisher (outside a transaction). When the
  * publisher is known to be down that would fail, so the slot is detached first and left there.
  */
-function dropStatements(ctx: PlanContext, o: ObservedSubscription, subscriber: string): DropPlan {
-  const plan = dropOnly(ctx, o, subscriber);
-  // mid-init, steep's own copy may have deferred indexes of the tables it was loading
-  const init = ctx.node(subscriber)?.initState?.subscriptions[o.name]?.state;
-  if (init !== 'preparing' && init !== 'copying' && init !== 'failed') return plan;
-  return {
-    ...plan,
-    statements: [
-      ...buildDeferredIndexesStatements(ctx.desired.settings.stateSchema, subscriber, o.name),
-      ...plan.statements,
-    ],
-  };
-}
-
-function dropOnly(ctx: PlanContext, o: ObservedSubscription, subscriber: string): DropPlan {
-  if (o.slotNone) return { statements: dropSubscriptionStatements(o.name, 'none'), dropsSlot: false };
-  if (ctx.unreachable(o.from)) {
+function dropStatements(
+  ctx: PlanContext,
+  o: ObservedSubscription,
+  subscriber: string,
+): { statements: Statement[]; dropsSlot: boolean } {
+  const slot = o.slotNone ? 'none' : ctx.unreachable(o.from) ? 'detach' : 'drop';
+  if (slot === 'detach')
     ctx.warn(
       'slot-left',
       `subscription ${o.name} on ${subscriber}: its publisher ${o.from} is unreachable, so slot ${o.slot} is left on ${o.from}, ` +
         `where it retains WAL until dropped; once ${o.from} is back, run SELECT pg_drop_replication_slot('${o.slot}') there`,
       { address: subscriptionAddress(o.name), node: subscriber },
     );
-    return { statements: dropSubscriptionStatements(o.name, 'detach'), dropsSlot: false };
-  }
-  return { statements: dropSubscriptionStatements(o.name, 'drop'), dropsSlot: true };
+  // mid-init, steep's own copy may have deferred indexes of the tables it was loading
+  const init = ctx.node(subscriber)?.initState?.subscriptions[o.name]?.state;
+  const deferred =
+    init === 'preparing' || init === 'copying' || init === 'failed'
+      ? buildDeferredIndexesStatements(ctx.desired.settings.stateSchema, subscriber, o.name)
+      : [];
+  return {
+    statements: [...deferred, ...dropSubscriptionStatements(o.name, slot)],
+    dropsSlot: slot === 'drop',
+  };
 }
 
 export function publisherSlot(ctx: PlanContext, publisher: string, slot: string) {
