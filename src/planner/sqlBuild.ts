@@ -6,6 +6,7 @@ import type {
   PublicationTable,
   PublishOperation,
   SubscriptionOptions,
+  SubscriptionSpec,
   TableName,
 } from '../model/topology.js';
 import { SUBSCRIPTION_OPTION, SUBSCRIPTION_OPTIONS, supportsOption } from '../model/versions.js';
@@ -112,27 +113,20 @@ export function subscriptionOptionsSql(options: Partial<SubscriptionOptions>): s
   return out;
 }
 
-export interface CreateSubscriptionSql {
-  name: string;
-  conninfo: string;
-  publications: readonly string[];
-  slot: string;
-  enabled: boolean;
-  copyData: boolean;
-  createSlot: boolean;
-  options: Partial<SubscriptionOptions>;
-}
-
-export function createSubscriptionSql(s: CreateSubscriptionSql): string {
+export function createSubscriptionSql(
+  s: Pick<SubscriptionSpec, 'name' | 'publications' | 'slot' | 'options'>,
+  conninfo: string,
+  init: { enabled: boolean; copyData: boolean; createSlot: boolean },
+): string {
   const withParts = [
     `slot_name = ${quoteLiteral(s.slot)}`,
-    `enabled = ${s.enabled}`,
-    `copy_data = ${s.copyData}`,
-    `create_slot = ${s.createSlot}`,
+    `enabled = ${init.enabled}`,
+    `copy_data = ${init.copyData}`,
+    `create_slot = ${init.createSlot}`,
     ...subscriptionOptionsSql(s.options),
   ];
   return (
-    `CREATE SUBSCRIPTION ${quoteIdent(s.name)} CONNECTION ${quoteLiteral(s.conninfo)} ` +
+    `CREATE SUBSCRIPTION ${quoteIdent(s.name)} CONNECTION ${quoteLiteral(conninfo)} ` +
     `PUBLICATION ${s.publications.map(quoteIdent).join(', ')} WITH (${withParts.join(', ')})`
   );
 }

@@ -38,15 +38,17 @@ export function slotsToCatchUp(
   return out.sort((a, b) => compareText(a.subscription, b.subscription));
 }
 
-/** The statement that waits for `slots` (run on the publication's node, after its CREATE). */
-export function catchUpSql(publication: string, slots: readonly string[]): Statement {
-  const list = `ARRAY[${slots.map(quoteLiteral).join(', ')}]::text[]`;
+/** The statement that waits for the readers' slots (run on the publication's node, after its CREATE); none without readers. */
+export function catchUpSql(publication: string, readers: ReadonlyArray<{ slot: string }>): Statement[] {
+  if (readers.length === 0) return [];
+  const list = `ARRAY[${readers.map((r) => quoteLiteral(r.slot)).join(', ')}]::text[]`;
   const failed = quoteLiteral(
     `publication ${publication} was created, but slot %s has not confirmed a position past its creation within ${WAIT_SECONDS} s: ` +
       'its subscription would lose the changes decoded before it, so its publication list is left as it is; apply again once it has caught up (steep status shows its lag)',
   );
-  return nonTx(
-    `DO $steep$
+  return [
+    nonTx(
+      `DO $steep$
 DECLARE
   horizon xid8 := pg_catalog.pg_snapshot_xmax(pg_catalog.pg_current_snapshot());
   mark pg_lsn;
@@ -75,5 +77,6 @@ BEGIN
   END LOOP;
 END
 $steep$`,
-  );
+    ),
+  ];
 }

@@ -175,17 +175,7 @@ function planDesiredPublication(
         reason: 'absent',
         reasonText: `${declaredText(spec)}, absent on ${node.name}${waits}`,
         changes: shapeChanges(written, 'after'),
-        statements: [
-          ...createStatements(spec.name, written, marker),
-          ...(readers.length > 0
-            ? [
-                catchUpSql(
-                  spec.name,
-                  readers.map((r) => r.slot),
-                ),
-              ]
-            : []),
-        ],
+        statements: [...createStatements(spec.name, written, marker), ...catchUpSql(spec.name, readers)],
         hazards: [],
         catalogDigest: publicationDigest(null),
       },

@@ -116,17 +116,12 @@ export function createStatements(
   conn: DesiredConnection,
   init: InitPlan,
 ): Statement[] {
-  const sql = createSubscriptionSql({
-    name: d.name,
-    conninfo: conn.masked,
-    publications: [...d.publications].sort(compareText),
-    slot: d.slot,
-    enabled: init.enabled,
-    copyData: init.copyData,
-    createSlot: init.createSlot,
-    // the options the file sets (those the version has: the rest are errors already)
-    options: d.options,
-  });
+  // the options the file sets (those the version has: the rest are errors already)
+  const sql = createSubscriptionSql(
+    { ...d, publications: [...d.publications].sort(compareText) },
+    conn.masked,
+    init,
+  );
   return [
     init.createSlot ? nonTx(sql) : tx(sql),
     tx(commentOnSql('SUBSCRIPTION', d.name, ownershipComment(ctx, conn, d))),
