@@ -87,9 +87,8 @@ export function planPublications(
     const node = ctx.node(spec.node);
     const address = publicationAddress(spec.name);
     if (!node || blocked.has(address) || !checkPublication(ctx, spec, node)) continue;
-    const planned = planDesiredPublication(ctx, spec, node, renames.get(name));
-    if (planned.membershipChanged) membershipChanged.add(publicationRef(node.name, spec.name));
-    if (planned.step) ctx.addStep(planned.step);
+    if (planDesiredPublication(ctx, spec, node, renames.get(name)))
+      membershipChanged.add(publicationRef(node.name, spec.name));
   }
   return { membershipChanged };
 }
@@ -134,29 +133,27 @@ function checkPublication(ctx: PlanContext, d: PublicationSpec, node: ObservedNo
   return ok;
 }
 
-interface Planned {
-  step?: DraftStep;
-  membershipChanged: boolean;
-}
-
+/** The step of the file's publication on its node, if any; true when what its subscribers receive changes. */
 function planDesiredPublication(
   ctx: PlanContext,
   spec: PublicationSpec,
   node: ObservedNode,
   renamed: Rename | undefined,
-): Planned {
+): boolean {
   const address: Address = { kind: 'publication', name: spec.name };
   const d = desiredShape(spec, node);
   // the statements name the tables as the file does (ONLY, filters as written)
   const written = { ...d, tables: spec.allTables ? [] : sortTables(spec.tables) };
   const marker = formatOwnership({ topology: ctx.desired.topology, protect: spec.protect });
-  const step = {
-    key: stepKey('publication', node.name, spec.name),
-    phase: PHASE.publication,
-    address,
-    node: node.name,
-    deps: [],
-  };
+  const add = (step: Omit<DraftStep, 'key' | 'phase' | 'address' | 'node' | 'deps'>) =>
+    ctx.addStep({
+      key: stepKey('publication', node.name, spec.name),
+      phase: PHASE.publication,
+      address,
+      node: node.name,
+      deps: [],
+      ...step,
+    });
   const o = node.publications[spec.name];
 
   if (!o) {
@@ -166,25 +163,22 @@ function planDesiredPublication(
         ? `; then waits until ${listText(readers.map((r) => r.subscription))} ${readers.length === 1 ? 'has' : 'have'} confirmed a position past its creation, ` +
           'before any subscription reads it (a change decoded before it would be lost)'
         : '';
-    return {
-      membershipChanged: true,
-      step: {
-        ...step,
-        kind: 'publication-create',
-        action: 'create',
-        reason: 'absent',
-        reasonText: `${declaredText(spec)}, absent on ${node.name}${waits}`,
-        changes: shapeChanges(written, 'after'),
-        statements: [...createStatements(spec.name, written, marker), ...catchUpSql(spec.name, readers)],
-        hazards: [],
-        catalogDigest: publicationDigest(null),
-      },
-    };
+    add({
+      kind: 'publication-create',
+      action: 'create',
+      reason: 'absent',
+      reasonText: `${declaredText(spec)}, absent on ${node.name}${waits}`,
+      changes: shapeChanges(written, 'after'),
+      statements: [...createStatements(spec.name, written, marker), ...catchUpSql(spec.name, readers)],
+      hazards: [],
+      catalogDigest: publicationDigest(null),
+    });
+    return true;
   }
 
   const observed = observedShape(o, node.serverVersion);
   const diff = diffPublication(spec, d, observed, o.comment, commentWithMarker(o.comment, marker));
-  if (diff.changes.length === 0 && !renamed) return { membershipChanged: false };
+  if (diff.changes.length === 0 && !renamed) return false;
 
   // being adopted is not drift; a managed object changed outside steep is (a renamed one was
   // recorded under its old name)
@@ -192,7 +186,6 @@ function planDesiredPublication(
   const was = renamed ? { ...o, name: renamed.from } : o;
   const recorded = { address: publicationAddress(was.name), digest: publicationDigest(was) };
   const byHand = !adopted && recordDrift(ctx, node, address, diff.changes, recorded);
-  const planned = { membershipChanged: diff.membershipChanged };
 
   if (diff.replace && renamed) {
     ctx.error(
@@ -200,15 +193,11 @@ function planDesiredPublication(
       `publication ${spec.name}: renamed from ${renamed.from}, but allTables also changes, which only a drop and a create do; rename it first, apply, then change allTables`,
       { address, node: node.name },
     );
-    return planned;
+    return diff.membershipChanged;
   }
   if (diff.replace) {
-    if (!mayReplace(ctx, 'publication', spec, node.name, address, 'allTables cannot change in place'))
-      return planned;
-    return {
-      ...planned,
-      step: {
-        ...step,
+    if (mayReplace(ctx, 'publication', spec, node.name, address, 'allTables cannot change in place'))
+      add({
         kind: 'publication-create',
         action: 'replace',
         reason: 'cannot-alter',
@@ -219,25 +208,22 @@ function planDesiredPublication(
         statements: [tx(dropPublicationSql(spec.name)), ...createStatements(spec.name, written, marker)],
         hazards: ['drops-object'],
         catalogDigest: publicationDigest(o),
-      },
-    };
+      });
+    return diff.membershipChanged;
   }
 
   if (diff.filterChanged.length > 0) warnNoRecopy(ctx, spec, diff.filterChanged);
   const words = alterWords(node, o, diff, adopted, byHand);
   const rename = renamed ? renamePart(ctx, 'publication', renamed) : undefined;
-  return {
-    ...planned,
-    step: {
-      ...step,
-      kind: 'publication-alter',
-      ...(rename ? renameWords(rename, diff.changes, words, false) : words),
-      changes: [...(rename ? [rename.change] : []), ...diff.changes],
-      statements: [...(rename?.statements ?? []), ...alterStatements(spec.name, written, observed, diff)],
-      hazards: [],
-      catalogDigest: publicationDigest(o),
-    },
-  };
+  add({
+    kind: 'publication-alter',
+    ...(rename ? renameWords(rename, diff.changes, words, false) : words),
+    changes: [...(rename ? [rename.change] : []), ...diff.changes],
+    statements: [...(rename?.statements ?? []), ...alterStatements(spec.name, written, observed, diff)],
+    hazards: [],
+    catalogDigest: publicationDigest(o),
+  });
+  return diff.membershipChanged;
 }
 
 function createStatements(name: string, written: PublicationShape, marker: string): Statement[] {

@@ -40,7 +40,7 @@ import {
   subscriptionConnectionSql,
   tx,
 } from '../sqlBuild.js';
-import { joiningTables, newTablesDecision } from './dataGaps.js';
+import { joiningTables, type NewTablesDecision, newTablesDecision } from './dataGaps.js';
 import {
   type Declared,
   type DesiredConnection,
@@ -278,14 +278,8 @@ export function planChange(
   };
 }
 
-interface AlterStatements {
-  statements: Statement[];
-  hazards: Hazard[];
-  /** what the alter records beyond the diff: the joining tables' decision, the refresh */
-  changes: Change[];
-  /** the refresh copies the tables that join */
-  copy: boolean;
-}
+/** `changes`: what the alter records beyond the diff (the joining tables' decision, the refresh); `copy`: the refresh copies the tables that join */
+type AlterStatements = Pick<NewTablesDecision, 'statements' | 'hazards' | 'changes' | 'copy'>;
 
 /**
  * The in-place alter, in an order PostgreSQL accepts: failover/two_phase only while disabled,
