@@ -138,7 +138,10 @@ export class PlanContext {
     const observed = this.node(node);
     const o = kind === 'publication' ? observed?.publications[name] : observed?.subscriptions[name];
     const d = kind === 'publication' ? this.desired.publications[name] : this.desired.subscriptions[name];
-    return fate(this.desired.topology, o?.managedBy ?? null, d?.node === node);
+    const managedBy = o?.managedBy ?? null;
+    if (managedBy && managedBy.topology !== this.desired.topology) return 'foreign';
+    if (d?.node === node) return 'desired';
+    return managedBy ? 'delete' : 'unmanaged';
   }
 
   error(code: string, message: string, where: Where = {}): void {
@@ -156,12 +159,6 @@ export class PlanContext {
   hasStep(key: string): boolean {
     return this.steps.some((s) => s.key === key);
   }
-}
-
-function fate(topology: string, managedBy: { topology: string } | null, inFile: boolean): ObservedFate {
-  if (managedBy && managedBy.topology !== topology) return 'foreign';
-  if (inFile) return 'desired';
-  return managedBy ? 'delete' : 'unmanaged';
 }
 
 type Where = { address?: Address | string; node?: string };

@@ -82,97 +82,94 @@ export function importTopology(file: Topology, observed: ClusterState): Imported
   const nodes = sortedKeys(observed.nodes)
     .map((n) => observed.nodes[n]!)
     .filter((n): n is ObservedNode => n.reachable);
-  const publications = importPublications(file, nodes, notes);
-  const subscriptions = importSubscriptions(file, nodes, publications, notes);
+  const publications = importable(file, nodes, notes, 'publication', () => null, importPublication);
+  const byName = new Map(publications.map((p) => [p.name, p]));
+  const subscriptions = importable(
+    file,
+    nodes,
+    notes,
+    'subscription',
+    (node, o) => notImported(file, node, o, byName),
+    (node, o) => importSubscription(node, o, notes),
+  );
   return { publications, subscriptions, notes };
 }
 
-/** Every publication of the readable nodes but another topology's or an ignored one, each name once. */
-function importPublications(file: Topology, nodes: ObservedNode[], notes: string[]): ImportedPublication[] {
-  const topology = file.topology;
-  const ignore = file.ignore;
-  const publications: ImportedPublication[] = [];
-  const imported = new Set<string>();
-  for (const node of nodes) {
-    for (const name of sortedKeys(node.publications)) {
-      const p = node.publications[name]!;
-      if (matchesAny(ignore?.publications, name)) continue;
-      if (p.managedBy && p.managedBy.topology !== topology) {
-        notes.push(
-          `publication ${name} on ${node.name} is managed by steep topology ${p.managedBy.topology}: not imported`,
-        );
-        continue;
-      }
-      if (imported.has(name)) {
-        notes.push(
-          `publication ${name} on ${node.name}: a publication of that name on another node is imported already (names are unique in steep.yaml)`,
-        );
-        continue;
-      }
-      imported.add(name);
-      publications.push(importPublication(node, p));
-    }
-  }
-  return publications;
-}
+type Observed<K> = K extends 'publication' ? ObservedPublication : ObservedSubscription;
 
-/** Every subscription that can be declared (notImported says why one cannot), each name once. */
-function importSubscriptions(
+/**
+ * Every publication or subscription of the readable nodes but an ignored one, another
+ * topology's, or one `skip` says cannot be declared (a note says why), each name once.
+ */
+function importable<K extends 'publication' | 'subscription', I>(
   file: Topology,
   nodes: ObservedNode[],
-  publications: ImportedPublication[],
   notes: string[],
-): ImportedSubscription[] {
-  const ignore = file.ignore;
-  const byName = new Map(publications.map((p) => [p.name, p]));
-  const subscriptions: ImportedSubscription[] = [];
+  kind: K,
+  skip: (node: ObservedNode, o: Observed<K>) => string | null,
+  declare: (node: ObservedNode, o: Observed<K>) => I,
+): I[] {
+  const out: I[] = [];
   const names = new Set<string>();
   for (const node of nodes) {
-    for (const name of sortedKeys(node.subscriptions)) {
-      const o = node.subscriptions[name]!;
-      if (matchesAny(ignore?.subscriptions, name)) continue;
-      const where = `subscription ${name} on ${node.name}`;
-      const skipped = notImported(file, node, name, o, byName, names);
-      if (skipped) {
-        notes.push(skipped);
+    const objects = (kind === 'publication' ? node.publications : node.subscriptions) as Record<
+      string,
+      Observed<K>
+    >;
+    for (const name of sortedKeys(objects)) {
+      const o = objects[name]!;
+      if (matchesAny(file.ignore?.[`${kind}s`], name)) continue;
+      const where = `${kind} ${name} on ${node.name}`;
+      const why =
+        o.managedBy && o.managedBy.topology !== file.topology
+          ? `${where} is managed by steep topology ${o.managedBy.topology}: not imported`
+          : (skip(node, o) ??
+            (names.has(name)
+              ? `${where}: a ${kind} of that name on another node is imported already (names are unique in steep.yaml)`
+              : null));
+      if (why) {
+        notes.push(why);
         continue;
       }
       names.add(name);
-      const opts = options(o, node.serverVersion);
-      subscriptions.push({
-        name,
-        node: node.name,
-        from: o.from,
-        publications: [...o.publications].sort(compareText),
-        ...(o.slot !== name ? { slot: o.slot } : {}),
-        ...(o.enabled ? {} : { enabled: false as const }),
-        ...(Object.keys(opts).length > 0 ? { options: opts } : {}),
-        ...(streaming(o) ? { init: { method: 'none' as const } } : {}),
-      });
-      if (!streaming(o)) {
-        notes.push(
-          `${where} is still copying its tables: imported with the default init (snapshot), which a plan never re-runs on an existing subscription`,
-        );
-      }
+      out.push(declare(node, o));
     }
   }
-  return subscriptions;
+  return out;
 }
 
-/** Why the subscription is not imported (a note), or null. */
+/** A subscription as steep.yaml declares it; one still copying its tables with a note. */
+function importSubscription(
+  node: ObservedNode,
+  o: ObservedSubscription,
+  notes: string[],
+): ImportedSubscription {
+  const opts = options(o, node.serverVersion);
+  if (!streaming(o)) {
+    notes.push(
+      `subscription ${o.name} on ${node.name} is still copying its tables: imported with the default init (snapshot), which a plan never re-runs on an existing subscription`,
+    );
+  }
+  return {
+    name: o.name,
+    node: node.name,
+    from: o.from,
+    publications: [...o.publications].sort(compareText),
+    ...(o.slot !== o.name ? { slot: o.slot } : {}),
+    ...(o.enabled ? {} : { enabled: false as const }),
+    ...(Object.keys(opts).length > 0 ? { options: opts } : {}),
+    ...(streaming(o) ? { init: { method: 'none' as const } } : {}),
+  };
+}
+
+/** Why the subscription cannot be declared from this file (a note), or null. */
 function notImported(
   file: Topology,
   node: ObservedNode,
-  name: string,
   o: ObservedSubscription,
   byName: Map<string, ImportedPublication>,
-  names: Set<string>,
 ): string | null {
-  const where = `subscription ${name} on ${node.name}`;
-  const topology = file.topology;
-  if (o.managedBy && o.managedBy.topology !== topology) {
-    return `${where} is managed by steep topology ${o.managedBy.topology}: not imported`;
-  }
+  const where = `subscription ${o.name} on ${node.name}`;
   if (o.from === '' || !file.nodes[o.from]) {
     return `${where}: its publisher matches none of this file's nodes (${connText(o)}); declare that node under nodes:, then import again`;
   }
@@ -182,9 +179,6 @@ function notImported(
   const missing = o.publications.filter((p) => byName.get(p)?.node !== o.from);
   if (missing.length > 0) {
     return `${where} subscribes to ${missing.join(', ')} on ${o.from}, which ${missing.length === 1 ? 'is' : 'are'} not imported, so it is not imported either`;
-  }
-  if (names.has(name)) {
-    return `${where}: a subscription of that name on another node is imported already (names are unique in steep.yaml)`;
   }
   return null;
 }
