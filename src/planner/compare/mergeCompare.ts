@@ -46,12 +46,11 @@ export function planMergeComparison(
   const plan = planComparison({ table, columns: listed, filter: null }, a, b, nodes.b);
   if (!isComparison(plan)) return plan;
   const types = new Map(a.columns.map((c) => [c.name, c.type]));
-  const out: MergeComparison = {
+  return {
     ...plan,
     estimatedRows: Math.max(a.estimatedRows, b.estimatedRows),
     columnTypes: plan.publisher.columns.map((c) => types.get(c)!),
   };
-  return out;
 }
 
 /**

@@ -124,15 +124,11 @@ export function diffPublication(
   const replace = d.allTables !== observed.allTables;
   if (replace) changes.push({ path: 'allTables', before: observed.allTables, after: d.allTables });
 
-  let objectsChanged = false;
-  let membershipChanged = replace;
   const filterChanged: string[] = [];
   const before = observed.tables.map(displayTable);
   const after = d.tables.map(displayTable);
   if (!sameJson(before, after)) {
     changes.push({ path: 'tables', before, after });
-    objectsChanged = true;
-    membershipChanged = true;
   }
   const observedByName = new Map(observed.tables.map((t) => [qualifiedName(t), t]));
   const writtenWhere = new Map(spec.tables.map((t) => [qualifiedName(t), t.where]));
@@ -142,7 +138,6 @@ export function diffPublication(
     const qn = displayTable(t);
     if (!sameJson(t.columns, ot.columns)) {
       changes.push({ path: `tables[${qn}].columns`, before: ot.columns, after: t.columns });
-      objectsChanged = true;
       filterChanged.push(qn);
     }
     if (t.where !== ot.where) {
@@ -151,14 +146,11 @@ export function diffPublication(
         before: ot.where,
         after: writtenWhere.get(qualifiedName(t)) ?? t.where,
       });
-      objectsChanged = true;
       if (!filterChanged.includes(qn)) filterChanged.push(qn);
     }
   }
   if (!sameJson(observed.schemas, d.schemas)) {
     changes.push({ path: 'schemas', before: observed.schemas, after: d.schemas });
-    objectsChanged = true;
-    membershipChanged = true;
   }
   const params: PublicationParameters = {};
   if (!sameJson(observed.publish, d.publish)) {
@@ -168,13 +160,17 @@ export function diffPublication(
   if (observed.viaPartitionRoot !== d.viaPartitionRoot) {
     changes.push({ path: 'viaPartitionRoot', before: observed.viaPartitionRoot, after: d.viaPartitionRoot });
     params.viaPartitionRoot = d.viaPartitionRoot;
-    // partitions ↔ their root: what a subscriber receives changes shape
-    membershipChanged = true;
   }
   if (observed.generatedColumns !== d.generatedColumns) {
     changes.push({ path: 'generatedColumns', before: observed.generatedColumns, after: d.generatedColumns });
     params.generatedColumns = d.generatedColumns;
   }
+  const paths = changes.map((c) => c.path);
+  const objectsChanged = paths.some((p) => p === 'tables' || p === 'schemas' || p.startsWith('tables['));
+  // viaPartitionRoot: partitions ↔ their root, what a subscriber receives changes shape
+  const membershipChanged = paths.some((p) =>
+    ['allTables', 'tables', 'schemas', 'viaPartitionRoot'].includes(p),
+  );
   const commentChanged = observedComment !== comment;
   if (commentChanged) changes.push({ path: 'comment', before: observedComment, after: comment });
   return {
