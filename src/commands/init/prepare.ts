@@ -67,7 +67,6 @@ With --hold the slot's snapshot is exported and kept open until the command is i
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(InitPrepare);
-    this.colorEnabled(flags);
     const onEvent = flags['log-format'] === 'json' ? jsonEventSink() : ignoreEvents;
     const interruption = new Interruption((text) => this.err(text, 'warn'), {
       before: 'nothing was changed',
