@@ -1,11 +1,14 @@
 import { stripVTControlCharacters } from 'node:util';
-import { Command } from '@oclif/core';
+import { Command, type Interfaces } from '@oclif/core';
 import { nearest } from '../config/suggest.js';
 import { inRun, mask, registerSecretsIn } from '../db/mask.js';
 import { formatProblem, type Problem, SteepError } from '../model/errors.js';
 import { useColour } from '../render/colour.js';
 import type { Interruption } from './interruption.js';
 import { jsonText } from './jsonText.js';
+
+/** Parsed flags or arguments, by name. */
+type FlagOutput = Record<string, unknown>;
 
 /**
  * Every steep command: errors become one masked sentence on stderr and exit 1
@@ -35,10 +38,14 @@ export abstract class SteepCommand extends Command {
     this.jsonLogFormat = this.argv.includes('--log-format=json') || (i >= 0 && this.argv[i + 1] === 'json');
   }
 
-  protected colorEnabled(flags: { 'no-color'?: boolean }): boolean {
-    const enabled = !flags['no-color'] && !process.env.NO_COLOR && process.stdout.isTTY === true;
-    useColour(enabled);
-    return enabled;
+  /** oclif's parse; then text output is coloured unless `--no-color`, NO_COLOR or no terminal says otherwise. */
+  protected override async parse<F extends FlagOutput, B extends FlagOutput, A extends FlagOutput>(
+    options?: Interfaces.Input<F, B, A>,
+    argv?: string[],
+  ): Promise<Interfaces.ParserOutput<F, B, A>> {
+    const parsed = await super.parse(options, argv);
+    useColour(!parsed.flags['no-color'] && !process.env.NO_COLOR && process.stdout.isTTY === true);
+    return parsed;
   }
 
   /** Write a workflow result's config warnings to stderr; returns the rest of the result. */

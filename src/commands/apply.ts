@@ -107,7 +107,6 @@ Ctrl-C (SIGINT) or SIGTERM: no new step starts, a running statement finishes, an
 
   private async apply(interruption: Interruption): Promise<void> {
     const { args, flags } = await this.parse(Apply);
-    this.colorEnabled(flags);
     const json = flags.json;
     const saved = args.plan ? await readSavedPlan(args.plan) : undefined;
     // a saved plan is planned again with the --target and --lsn it recorded, never with others

@@ -32,7 +32,6 @@ Exit codes: 0 no drift, 2 drift found, 1 error (invalid file, unreachable node).
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Drift);
-    this.colorEnabled(flags);
     const { report } = this.warned(await detectDrift(flags.config, { sequences: flags.sequences }));
     const format = flags.json ? 'json' : flags.format;
     if (format === 'json') this.outJson(report, 2);

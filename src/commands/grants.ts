@@ -27,7 +27,6 @@ Without --pg-version steep reads each node and prints only what its role lacks; 
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Grants);
-    this.colorEnabled(flags);
     const { nodes } = this.warned(await grantsOf(flags.config, { pgVersion: flags['pg-version'] }));
     if (flags.json) this.outJson({ nodes }, 2);
     else this.out(renderGrantsText(nodes));

@@ -27,7 +27,6 @@ Without --live nothing connects (password variables may be unset). With --live s
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Graph);
-    this.colorEnabled(flags);
     const { graph } = this.warned(await graphOf(flags.config, { live: flags.live }));
     if (flags.format === 'json') this.outJson(graph, 2);
     else this.out(flags.format === 'dot' ? renderGraphDot(graph) : renderGraphMermaid(graph));

@@ -22,7 +22,6 @@ Objects another steep topology manages, and subscriptions whose publisher is non
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Import);
-    this.colorEnabled(flags);
     const { yaml, imported } = this.warned(await importFile(flags.config));
     for (const n of imported.notes) this.err(`not imported: ${n}`, 'info');
     if (!flags.out) {

@@ -23,7 +23,6 @@ Exit codes: 0 captured, 1 error (invalid file, a node that cannot be read: nothi
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Observe);
-    this.colorEnabled(flags);
     const { capture } = this.warned(await captureObserved(flags.config));
     await writeFile(flags.out, `${jsonText(capture, 2)}\n`, { mode: 0o600 });
     const nodes = Object.entries(capture.nodes).map(([name, n]) => `${name} (${n.digest.slice(0, 19)}…)`);

@@ -44,7 +44,6 @@ Exit codes: 0 success (no changes with --detailed-exitcode), 1 error (invalid fi
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Plan);
-    this.colorEnabled(flags);
     if (flags.graph && (flags.json || flags.format !== 'markdown'))
       throw new SteepError(
         'plan.graph_format',

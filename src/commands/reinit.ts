@@ -34,7 +34,6 @@ Refuses tables the subscription does not carry, a subscription not yet initialis
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Reinit);
-    this.colorEnabled(flags);
     const request = reinitRequest({ ...flags, tables: commaList(flags.tables) });
     const logJson = flags['log-format'] === 'json';
     // listr2 draws on stdout: only above text output

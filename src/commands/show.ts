@@ -37,7 +37,6 @@ Exit codes: 0 shown (with --check: current), 2 stale (only with --check), 1 erro
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Show);
-    this.colorEnabled(flags);
     const shown = await showPlan(args.plan, { config: flags.config, check: flags.check });
     const format = flags.json ? 'json' : flags.format;
     if (format === 'json') this.outJson(shown, 2);

@@ -48,7 +48,6 @@ Exit codes: 0 (healthy with --check), 2 unhealthy (--check), 1 when a node canno
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Status);
-    this.colorEnabled(flags);
     const maxLag = flags['max-lag'] !== undefined ? parseMaxLag(flags['max-lag']) : undefined;
     const { topology } = this.warned(await openStatus(flags.config));
     if (flags.format === 'prometheus') {

@@ -23,7 +23,6 @@ Exit codes: 0 released (or dry run), 1 refused or failed (the fence undone), 130
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Switchover);
-    this.colorEnabled(flags);
     const options = switchoverOptions(flags);
     const json = flags.json || flags.format === 'json';
     let undo: string[] = [];

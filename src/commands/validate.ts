@@ -18,7 +18,6 @@ Exit codes: 0 valid (warnings allowed), 1 invalid.`;
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Validate);
-    this.colorEnabled(flags);
     const report = await validateConfigFile(flags.config);
     if (flags.json) {
       this.outJson(report, 2);

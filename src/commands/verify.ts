@@ -33,7 +33,6 @@ Exit codes: 0 every table equal, 2 diverged or some table not verifiable (still 
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Verify);
-    this.colorEnabled(flags);
     const json = flags.json || flags.format === 'json';
     const logJson = flags['log-format'] === 'json';
     // listr2 draws on stdout: only above text output

@@ -9,7 +9,7 @@ import { registerSecret } from '../db/mask.js';
 import type { ConnectionSpec, NodeSpec } from '../model/topology.js';
 import { MIN_SERVER_VERSION, majorVersion } from '../model/versions.js';
 import type { NormaliseContext as Context } from './normalise.js';
-import { fieldOf, type Path, withOwner } from './paths.js';
+import { describeObject, fieldOf, type Path, withOwner } from './paths.js';
 import { parseServerVersion } from './versions.js';
 
 export const DEFAULT_PORT = 5432;
@@ -59,18 +59,12 @@ function nodeConnection(ctx: Context, name: string): ConnectionSpec {
   const urlText = reader.string([...base, 'url']);
   const url = urlText === undefined ? undefined : readUrl(ctx, [...base, 'url']);
 
-  if (urlText !== undefined) {
-    for (const field of CONNECTION_FIELDS) {
-      if (reader.mapping(base)?.[field] !== undefined) {
-        problems.error(
-          'url-and-fields',
-          `node \`${name}\`: \`${field}\` cannot be combined with \`url\``,
-          positions.key([...base, field]),
-          'put it in the url, e.g. ?sslmode=verify-full, or give host, port, database and user instead of the url',
-        );
-      }
-    }
-  }
+  if (urlText !== undefined)
+    fieldsBesideUrl(
+      ctx,
+      base,
+      'put it in the url, e.g. ?sslmode=verify-full, or give host, port, database and user instead of the url',
+    );
   const password = reader.string([...base, 'password']);
   registerSecret(password);
   if (password !== undefined && url?.password !== undefined) {
@@ -175,18 +169,8 @@ function standbyConnection(ctx: Context, path: Path, own: ConnectionSpec): Conne
     return url ? replicationConnection(url, own) : { ...own };
   }
   const url = reader.string([...path, 'url']) === undefined ? undefined : readUrl(ctx, [...path, 'url']);
-  if (url !== undefined) {
-    for (const field of CONNECTION_FIELDS) {
-      if (reader.mapping(path)?.[field] !== undefined) {
-        ctx.problems.error(
-          'url-and-fields',
-          withOwner(path, `${fieldOf(path)}: \`${field}\` cannot be combined with \`url\``),
-          ctx.positions.key([...path, field]),
-          'put it in the url, or give host, port, database and user instead of the url',
-        );
-      }
-    }
-  }
+  if (url !== undefined)
+    fieldsBesideUrl(ctx, path, 'put it in the url, or give host, port, database and user instead of the url');
   const password = reader.string([...path, 'password']);
   registerSecret(password);
   const given: ConnectionUrl = {
@@ -200,6 +184,20 @@ function standbyConnection(ctx: Context, path: Path, own: ConnectionSpec): Conne
   };
   for (const field of TLS_FIELDS) given[field] = url?.[field] ?? reader.string([...path, field]);
   return replicationConnection(given, own);
+}
+
+/** The connection fields given beside `url` in the mapping at `path`, each refused. */
+function fieldsBesideUrl(ctx: Context, path: Path, hint: string): void {
+  for (const field of CONNECTION_FIELDS) {
+    if (ctx.reader.mapping(path)?.[field] !== undefined) {
+      ctx.problems.error(
+        'url-and-fields',
+        `${describeObject(path)}: \`${field}\` cannot be combined with \`url\``,
+        ctx.positions.key([...path, field]),
+        hint,
+      );
+    }
+  }
 }
 
 function readUrl(ctx: Context, path: Path): ConnectionUrl | undefined {

@@ -39,24 +39,18 @@ export function keyText(pair: Pair): string | undefined {
  * keys the way the value was built. With duplicate keys the last one wins, as in the value.
  */
 export class SourceMap {
-  private readonly doc: Document;
-  private readonly lines: LineCounter;
-
   constructor(
     readonly file: string,
     private readonly text: string,
-    { doc, lines }: ComposedYaml,
-  ) {
-    this.doc = doc;
-    this.lines = lines;
-  }
+    private readonly composed: ComposedYaml,
+  ) {}
 
   /** Per mapping, each key's pair (the last, as in the value): a lookup per problem must not scan the mapping. */
   private readonly pairsByKey = new WeakMap<YAMLMap, Map<string, Pair>>();
 
   /** Position of an offset in the text (columns count UTF-16 code units, as editors do). */
   at(offset: number): SourcePosition {
-    const { line, col } = this.lines.linePos(offset);
+    const { line, col } = this.composed.lines.linePos(offset);
     return { file: this.file, line, column: col };
   }
 
@@ -102,7 +96,7 @@ export class SourceMap {
   }
 
   private root(): SourcePosition {
-    const contents = this.doc.contents;
+    const contents = this.composed.doc.contents;
     return contents?.range ? this.at(contents.range[0]) : { file: this.file, line: 1, column: 1 };
   }
 
@@ -114,7 +108,7 @@ export class SourceMap {
   }
 
   private locateNearest(path: Path): { located: Located; exact: boolean; depth: number; path: Path } {
-    let located: Located = { node: (this.doc.contents as Node | null) ?? null };
+    let located: Located = { node: (this.composed.doc.contents as Node | null) ?? null };
     for (let i = 0; i < path.length; i++) {
       const next = this.child(located.node, path[i] as string | number, 0);
       if (!next) return { located, exact: false, depth: i, path };
@@ -126,7 +120,7 @@ export class SourceMap {
   private resolve(node: Node | null): Node | null {
     let current = node;
     for (let hops = 0; current && isAlias(current) && hops < 100; hops++) {
-      current = (current.resolve(this.doc) as Node | undefined) ?? null;
+      current = (current.resolve(this.composed.doc) as Node | undefined) ?? null;
     }
     return current;
   }

@@ -78,19 +78,16 @@ export function checkVersions(
 
   for (const [name, publication] of Object.entries(topology.publications)) {
     const base = ['publications', name];
+    const given = (g: Gate, at: Path) => {
+      if (reader.has(at)) gate(g, publication.node, 'node', at);
+    };
     (reader.list([...base, 'tables']) ?? []).forEach((item, i) => {
       if (item === null || typeof item !== 'object') return;
-      if (reader.has([...base, 'tables', i, 'columns'])) {
-        gate(COLUMN_LISTS, publication.node, 'node', [...base, 'tables', i, 'columns']);
-      }
-      if (reader.has([...base, 'tables', i, 'where'])) {
-        gate(ROW_FILTERS, publication.node, 'node', [...base, 'tables', i, 'where']);
-      }
+      given(COLUMN_LISTS, [...base, 'tables', i, 'columns']);
+      given(ROW_FILTERS, [...base, 'tables', i, 'where']);
     });
-    if (reader.has([...base, 'schemas'])) gate(SCHEMAS, publication.node, 'node', [...base, 'schemas']);
-    if (reader.has([...base, 'generatedColumns'])) {
-      gate(GENERATED_COLUMNS, publication.node, 'node', [...base, 'generatedColumns']);
-    }
+    given(SCHEMAS, [...base, 'schemas']);
+    given(GENERATED_COLUMNS, [...base, 'generatedColumns']);
   }
 
   for (const link of Object.values(topology.links ?? {})) {

@@ -52,28 +52,24 @@ const SECTION_KINDS: Record<string, string> = Object.assign(Object.create(null),
  */
 export function parseYaml(text: string, file: string, problems: ProblemList): ParsedYaml | undefined {
   if (refusedUnread(text, file, problems)) return undefined;
-
-  if (blockDepthExceeds(text, MAX_BLOCK_DEPTH)) {
+  const tooDeep = (): undefined => {
     problems.error('yaml-syntax', TOO_DEEP, { file, ...deepestLine(text) }, DEEP_HINT);
     return undefined;
-  }
+  };
+  if (blockDepthExceeds(text, MAX_BLOCK_DEPTH)) return tooDeep();
   let composed: ComposedYaml;
   try {
     composed = compose(text);
   } catch (e) {
     // yaml's parser recurses once per level of block nesting and can run out of stack
     if (!(e instanceof RangeError)) throw e;
-    problems.error('yaml-syntax', TOO_DEEP, { file, ...deepestLine(text) }, DEEP_HINT);
-    return undefined;
+    return tooDeep();
   }
   const { doc } = composed;
   const positions = new SourceMap(file, text, composed);
 
-  if (doc.errors.some((e) => e.code === 'RESOURCE_EXHAUSTION')) {
-    // yaml's composer ran out of stack; where it did, and what followed, depends on the stack left
-    problems.error('yaml-syntax', TOO_DEEP, { file, ...deepestLine(text) }, DEEP_HINT);
-    return undefined;
-  }
+  // yaml's composer ran out of stack; where it did, and what followed, depends on the stack left
+  if (doc.errors.some((e) => e.code === 'RESOURCE_EXHAUSTION')) return tooDeep();
   if (doc.errors.length > 0) {
     reportSyntaxErrors(doc.errors, text, positions, problems);
     return undefined;

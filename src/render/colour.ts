@@ -2,7 +2,7 @@ import ansis from 'ansis';
 
 /**
  * The colours of text output, from oclif's own `ansis`: on when stdout is a terminal and neither
- * NO_COLOR nor `--no-color` asks for plain text (cli/baseCommand.ts `colorEnabled` decides for a
+ * NO_COLOR nor `--no-color` asks for plain text (cli/baseCommand.ts `parse` decides for a
  * command), and only as far as ansis finds the terminal supports them.
  */
 let enabled = process.stdout.isTTY === true && !process.env.NO_COLOR;

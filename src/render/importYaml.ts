@@ -32,20 +32,21 @@ function declared(
   return out;
 }
 
-/** Each imported object as its steep.yaml entry, with the file's intent keys carried over. */
-function entries<T extends { name: string; node: string }>(
+/** The section set to each imported object as its steep.yaml entry, with the file's intent keys carried over. */
+function setSection<T extends { name: string; node: string }>(
+  doc: ReturnType<typeof parseDocument>,
+  section: Section,
   items: readonly T[],
-  before: Record<string, Record<string, unknown>>,
-  keys: readonly string[],
   notes: string[],
-  kind: string,
-): Record<string, unknown> {
+): void {
+  const before = declared(doc, section);
+  const kind = section.slice(0, -1);
   const out: Record<string, unknown> = {};
   for (const { name, ...rest } of items) {
     const was = before[name];
     const kept: Record<string, unknown> = {};
     if (was && was.node === rest.node) {
-      for (const key of keys) if (was[key] !== undefined) kept[key] = was[key];
+      for (const key of FILE_ONLY[section]) if (was[key] !== undefined) kept[key] = was[key];
     }
     out[name] = { ...rest, ...kept };
   }
@@ -61,7 +62,7 @@ function entries<T extends { name: string; node: string }>(
       );
     }
   }
-  return out;
+  doc.set(section, doc.createNode(out));
 }
 
 export function renderImportYaml(fileText: string, imported: ImportedTopology): string {
@@ -71,22 +72,8 @@ export function renderImportYaml(fileText: string, imported: ImportedTopology): 
   const publications = imported.publications.map((p) =>
     p.tables ? { ...p, tables: p.tables.map((t) => (t.columns || t.where !== undefined ? t : t.name)) } : p,
   );
-  const pubs = entries(
-    publications,
-    declared(doc, 'publications'),
-    FILE_ONLY.publications,
-    notes,
-    'publication',
-  );
-  const subs = entries(
-    imported.subscriptions,
-    declared(doc, 'subscriptions'),
-    FILE_ONLY.subscriptions,
-    notes,
-    'subscription',
-  );
-  doc.set('publications', doc.createNode(pubs));
-  doc.set('subscriptions', doc.createNode(subs));
+  setSection(doc, 'publications', publications, notes);
+  setSection(doc, 'subscriptions', imported.subscriptions, notes);
   const header = "written by steep import from the nodes' catalogs: `steep plan` adopts them as they are";
   doc.commentBefore = doc.commentBefore ? `${doc.commentBefore}\n ${header}` : ` ${header}`;
   if (notes.length > 0) {

@@ -3,19 +3,9 @@ import { formatBytes } from './values.js';
 
 /** An init's live figures as text: one line for apply's listr2 task, a block for `init status`. */
 
-const STATE_TEXT: Record<InitState, string> = {
-  uninitialized: 'uninitialized',
-  preparing: 'preparing',
-  copying: 'copying',
-  catching_up: 'catching up',
-  synchronized: 'synchronized',
-  diverged: 'diverged',
-  failed: 'failed',
-  reinitializing: 'reinitializing',
-};
-
+/** An init state in words: `catching_up` reads `catching up`, the others as they are. */
 export function stateText(s: InitState): string {
-  return STATE_TEXT[s];
+  return s.replace('_', ' ');
 }
 
 /** Tables copied whose table-sync slot is gone: what it means, and what ends it. */

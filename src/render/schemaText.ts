@@ -127,29 +127,24 @@ function columnLines(columns: readonly TableColumn[]): string[] {
 
 export function renderDiffText(r: ComparisonView & { table: TableComparison }): string {
   const { nodeA: a, nodeB: b, table: t } = r;
-  const lines = [`${status(t.status)} ${t.table} (${a} ↔ ${b})`];
+  return [`${status(t.status)} ${t.table} (${a} ↔ ${b})`, ...diffLines(t, a, b)].join('\n');
+}
+
+/** What `schema diff` says of one table under its heading. */
+function diffLines(t: TableComparison, a: string, b: string): string[] {
   if (t.status === 'LOCAL_ONLY' || t.status === 'REMOTE_ONLY') {
     const [has, lacks, side] = t.status === 'LOCAL_ONLY' ? [a, b, t.left!] : [b, a, t.right!];
-    lines.push(
-      `  exists on ${has}, missing on ${lacks}; its columns on ${has}:`,
-      ...columnLines(side.columns),
-    );
-    return lines.join('\n');
+    return [`  exists on ${has}, missing on ${lacks}; its columns on ${has}:`, ...columnLines(side.columns)];
   }
-  if (t.status === 'MATCH') {
-    lines.push(`  identical: fingerprint ${t.left!.fingerprint}`);
-    return lines.join('\n');
-  }
-  if (t.status === 'ORDER_DIFFERS') {
-    lines.push(
+  if (t.status === 'MATCH') return [`  identical: fingerprint ${t.left!.fingerprint}`];
+  if (t.status === 'ORDER_DIFFERS')
+    return [
       '  the same columns in another order (logical replication maps columns by name):',
       `    ${a}: ${t.left!.columns.map((c) => c.name).join(', ')}`,
       `    ${b}: ${t.right!.columns.map((c) => c.name).join(', ')}`,
-    );
-    return lines.join('\n');
-  }
+    ];
   const width = Math.max(...t.columns.map((d) => d.column.length));
-  for (const d of t.columns) {
+  return t.columns.map((d) => {
     const label = d.kind === 'missing' ? `missing on ${b}` : d.kind === 'extra' ? `extra on ${b}` : d.kind;
     const detail =
       d.kind === 'missing'
@@ -157,9 +152,8 @@ export function renderDiffText(r: ComparisonView & { table: TableComparison }): 
         : d.kind === 'extra'
           ? d.right
           : `${d.left ?? '(none)'} on ${a} → ${d.right ?? '(none)'} on ${b}`;
-    lines.push(`  ${d.column.padEnd(width)}  ${label.padEnd(12 + Math.max(a.length, b.length))}  ${detail}`);
-  }
-  return lines.join('\n');
+    return `  ${d.column.padEnd(width)}  ${label.padEnd(12 + Math.max(a.length, b.length))}  ${detail}`;
+  });
 }
 
 /** `schema diff --json` */

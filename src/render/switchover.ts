@@ -57,7 +57,7 @@ function unsentText(r: SwitchoverReport): string {
 
 function facts(r: SwitchoverReport): Array<[string, string]> {
   const seq = r.sequences;
-  const out: Array<[string, string]> = [
+  return [
     ['fence LSN', r.fenceLsn ?? '—'],
     ['drained LSN (origin)', r.drainedLsn ?? '—'],
     ['slot confirmed', r.confirmedLsn ?? '—'],
@@ -90,7 +90,6 @@ function facts(r: SwitchoverReport): Array<[string, string]> {
       r.outcome === 'released' ? (r.slotKept ? `${r.plan.slot} kept` : `${r.plan.slot} dropped`) : '—',
     ],
   ];
-  return out;
 }
 
 export function renderSwitchoverText(r: SwitchoverReport): string {

@@ -64,6 +64,12 @@ export type StartOutcome = 'started' | 'already-running' | 'restarted';
 /** Unix socket paths are limited to ~104 bytes. */
 const MAX_SOCKET_PATH = 100;
 
+/** PG_VERSION of the cluster in `dataDir`, or null when it holds none. */
+async function clusterVersion(dataDir: string): Promise<string | null> {
+  const text = await fs.readFile(path.join(dataDir, 'PG_VERSION'), 'utf8').catch(() => null);
+  return text?.trim() ?? null;
+}
+
 export function portInUseError(name: string, port: number): SteepError {
   return new SteepError(
     'sandbox.port-in-use',
@@ -122,13 +128,13 @@ export class LocalServer {
 
   /** The server of an existing cluster in `opts.dataDir` (its version read from PG_VERSION), or null when there is none. */
   static async existing(opts: Omit<LocalServerOptions, 'version'>): Promise<LocalServer | null> {
-    const pgVersion = await fs.readFile(path.join(opts.dataDir, 'PG_VERSION'), 'utf8').catch(() => null);
+    const pgVersion = await clusterVersion(opts.dataDir);
     if (pgVersion === null) return null;
-    const major = Number.parseInt(pgVersion.trim(), 10);
+    const major = Number.parseInt(pgVersion, 10);
     if (!isSupportedMajor(major)) {
       throw new SteepError(
         'sandbox.version',
-        `${opts.dataDir} holds a PostgreSQL ${pgVersion.trim()} cluster; steep runs only ${SUPPORTED_MAJORS.join(' and ')}`,
+        `${opts.dataDir} holds a PostgreSQL ${pgVersion} cluster; steep runs only ${SUPPORTED_MAJORS.join(' and ')}`,
         { node: opts.name },
       );
     }
@@ -176,18 +182,14 @@ export class LocalServer {
   /** made from the template by this object and not started yet (see shiftOidCounter) */
   private freshCopy = false;
 
-  private where(): string {
-    return `node ${this.name}`;
-  }
-
   private async initDataDir(): Promise<void> {
-    const pgVersion = await fs.readFile(path.join(this.dataDir, 'PG_VERSION'), 'utf8').catch(() => null);
+    const pgVersion = await clusterVersion(this.dataDir);
     if (pgVersion !== null) {
-      const major = Number.parseInt(pgVersion.trim(), 10);
+      const major = Number.parseInt(pgVersion, 10);
       if (major !== this.version) {
         throw new SteepError(
           'sandbox.version',
-          `${this.where()}: ${this.dataDir} holds a PostgreSQL ${major} cluster, not ${this.version}`,
+          `node ${this.name}: ${this.dataDir} holds a PostgreSQL ${major} cluster, not ${this.version}`,
           { node: this.name, hint: 'delete it (steep sandbox down --purge) to start afresh' },
         );
       }
@@ -197,7 +199,7 @@ export class LocalServer {
     if (existing && existing.length > 0) {
       throw new SteepError(
         'sandbox.datadir',
-        `${this.where()}: ${this.dataDir} exists and is not a PostgreSQL data directory`,
+        `node ${this.name}: ${this.dataDir} exists and is not a PostgreSQL data directory`,
         { node: this.name, hint: 'remove it or choose another directory' },
       );
     }
@@ -205,7 +207,7 @@ export class LocalServer {
     if (blocked) {
       throw new SteepError(
         'sandbox.permissions',
-        `${this.where()}: the postgres user cannot reach ${this.dataDir} because ${blocked} is not searchable by it`,
+        `node ${this.name}: the postgres user cannot reach ${this.dataDir} because ${blocked} is not searchable by it`,
         {
           node: this.name,
           hint: `chmod o+x ${blocked}, or keep the file in a directory other users can enter`,
@@ -260,7 +262,7 @@ export class LocalServer {
       settings: { ...this.settings, port: String(this.portValue), unix_socket_directories: this.socketDir },
       auth: this.auth,
     });
-    if (!(await isPortFree(this.portValue))) throw this.portInUse();
+    if (!(await isPortFree(this.portValue))) throw portInUseError(this.name, this.portValue);
     const logOffset = await fs
       .stat(this.logFile)
       .then((s) => s.size)
@@ -271,26 +273,18 @@ export class LocalServer {
       this.dataDir,
     );
     if (r.code !== 0) {
-      const log = await this.readLog(logOffset);
-      if (/Address already in use|could not create any TCP\/IP sockets/i.test(log)) throw this.portInUse();
+      const log = (await fs.readFile(this.logFile, 'utf8').catch(() => '')).slice(logOffset);
+      if (/Address already in use|could not create any TCP\/IP sockets/i.test(log))
+        throw portInUseError(this.name, this.portValue);
       const fatal = log.split('\n').find((l) => /FATAL|PANIC/.test(l)) ?? tail(log || r.stderr || r.stdout);
       throw new SteepError(
         'sandbox.start',
-        `${this.where()}: PostgreSQL ${this.binaries.version} did not start: ${fatal.trim()}`,
+        `node ${this.name}: PostgreSQL ${this.binaries.version} did not start: ${fatal.trim()}`,
         { node: this.name, hint: `see ${this.logFile}` },
       );
     }
     await this.ensureObjects();
     return outcome;
-  }
-
-  private portInUse(): SteepError {
-    return portInUseError(this.name, this.portValue);
-  }
-
-  private async readLog(offset: number): Promise<string> {
-    const all = await fs.readFile(this.logFile, 'utf8').catch(() => '');
-    return all.slice(offset);
   }
 
   /** A superuser connection over the Unix socket (trust); the caller ends it. */
@@ -345,15 +339,11 @@ export class LocalServer {
   /** Stop; false when it was not running. `fast` rolls back sessions, `immediate` skips the checkpoint. */
   async stop(mode: StopMode = 'fast'): Promise<boolean> {
     if (!(await this.isRunning())) return false;
-    const r = await runAsServerUser(
-      this.binaries.pgCtl,
-      ['stop', '-D', this.dataDir, '-m', mode, '-w', '-t', '60', '-s'],
-      this.dataDir,
-    );
+    const r = await runAsServerUser(this.binaries.pgCtl, this.stopArgs(mode, 60), this.dataDir);
     if (r.code !== 0 && (await this.isRunning())) {
       throw new SteepError(
         'sandbox.stop',
-        `${this.where()}: pg_ctl stop failed: ${tail(r.stderr || r.stdout)}`,
+        `node ${this.name}: pg_ctl stop failed: ${tail(r.stderr || r.stdout)}`,
         {
           node: this.name,
         },
@@ -369,17 +359,12 @@ export class LocalServer {
 
   /** For exit hooks: stop at once, synchronously, never throwing. */
   stopSync(mode: StopMode = 'immediate'): void {
-    runAsServerUserSync(this.binaries.pgCtl, [
-      'stop',
-      '-D',
-      this.dataDir,
-      '-m',
-      mode,
-      '-w',
-      '-t',
-      '30',
-      '-s',
-    ]);
+    runAsServerUserSync(this.binaries.pgCtl, this.stopArgs(mode, 30));
+  }
+
+  /** `pg_ctl stop` waiting at most `timeout` seconds. */
+  private stopArgs(mode: StopMode, timeout: number): string[] {
+    return ['stop', '-D', this.dataDir, '-m', mode, '-w', '-t', String(timeout), '-s'];
   }
 
   /** Stop (immediate) and delete the data directory and socket directory. */

@@ -28,7 +28,6 @@ Ctrl-C (SIGINT) or SIGTERM: the drop and the truncate finish together, nothing s
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(InitCancel);
-    this.colorEnabled(flags);
     const onEvent = flags['log-format'] === 'json' ? jsonEventSink() : ignoreEvents;
     let truncated: string[] = [];
     const interruption = new Interruption((text) => this.err(text, 'warn'), {

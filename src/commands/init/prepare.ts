@@ -67,7 +67,6 @@ With --hold the slot's snapshot is exported and kept open until the command is i
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(InitPrepare);
-    this.colorEnabled(flags);
     const onEvent = flags['log-format'] === 'json' ? jsonEventSink() : ignoreEvents;
     const interruption = new Interruption((text) => this.err(text, 'warn'), {
       before: 'nothing was changed',
@@ -84,17 +83,13 @@ With --hold the slot's snapshot is exported and kept open until the command is i
     if (prepared === undefined) return;
     const { result, held } = prepared;
     const doc = this.warned(result);
-    if (interruption.received) {
-      // stopped once the slot existed: it is recorded; a held snapshot is not kept
-      await held?.release();
-      if (flags.json) this.outJson(doc);
-      else this.out(text(result, false).join('\n'));
-      process.exitCode = interruption.exitCode;
-      return;
-    }
+    const stopped = interruption.received;
+    // stopped once the slot existed: it is recorded; a held snapshot is not kept
+    if (stopped) await held?.release();
     if (flags.json) this.outJson(doc);
-    else this.out(text(result, held !== null).join('\n'));
-    if (!held) return;
+    else this.out(text(result, held !== null && !stopped).join('\n'));
+    if (stopped) process.exitCode = interruption.exitCode;
+    if (stopped || !held) return;
     // keep the snapshot until interrupted (or until the connection ends)
     let released = false;
     await new Promise<void>((resolve) => {

@@ -29,7 +29,6 @@ With --watch it refreshes every second until interrupted; with --json it prints 
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(InitStatus);
-    this.colorEnabled(flags);
     const { observer } = this.warned(await openInitStatus(flags.config, args.subscription));
     const render = (list: Awaited<ReturnType<typeof observer.sample>>) =>
       flags.json ? { json: list } : renderInitStatus(list);

@@ -26,7 +26,6 @@ Exit codes: 0 nothing conflicts, 2 conflicting rows (or a table that cannot be c
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(MergeAnalyze);
-    this.colorEnabled(flags);
     const result = await analyzeMerge(flags.config, args.name, {
       tables: commaList(flags.tables),
       parallel: flags.parallel,

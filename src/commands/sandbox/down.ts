@@ -15,7 +15,6 @@ export default class SandboxDown extends SteepCommand {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(SandboxDown);
-    this.colorEnabled(flags);
     const nodes = await sandboxDown(flags.config, { purge: flags.purge });
     if (nodes.length === 0) this.out('no sandbox nodes to stop');
     for (const n of nodes) {

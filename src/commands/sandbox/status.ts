@@ -20,7 +20,6 @@ export default class SandboxStatus extends SteepCommand {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(SandboxStatus);
-    this.colorEnabled(flags);
     const { nodes, warnings } = await sandboxStatus(flags.config);
     for (const w of warnings) this.err(formatProblem(w));
     if (flags.json) {

@@ -23,7 +23,6 @@ export default class SandboxUp extends SteepCommand {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(SandboxUp);
-    this.colorEnabled(flags);
     const result = await sandboxUp(flags.config);
     for (const w of result.warnings) this.err(formatProblem(w));
     for (const n of result.nodes) {

@@ -31,7 +31,6 @@ Exit codes: 0 success (and, with --detailed-exitcode, no table differs), 1 error
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(SchemaCompare);
-    this.colorEnabled(flags);
     const result = this.warned(
       await compareNodes(flags.config, args.nodeA, args.nodeB, { tables: flags.tables }),
     );

@@ -20,7 +20,6 @@ export default class SchemaDiff extends SteepCommand {
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(SchemaDiff);
-    this.colorEnabled(flags);
     const result = this.warned(await diffTable(flags.config, args.nodeA, args.nodeB, args.table));
     if (flags.json) this.outJson(diffDocument(result), 2);
     else this.out(renderDiffText(result));

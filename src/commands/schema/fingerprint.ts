@@ -25,7 +25,6 @@ export default class SchemaFingerprint extends SteepCommand {
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(SchemaFingerprint);
-    this.colorEnabled(flags);
     const result = this.warned(await fingerprintNode(flags.config, args.node, { save: flags.save }));
     if (flags.json) this.outJson(fingerprintsDocument(result), 2);
     else this.out(renderFingerprintsText(result, result.stateSchema));

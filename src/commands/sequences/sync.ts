@@ -41,7 +41,6 @@ Exit codes: 0 done, 1 error or a sequence that could not be set (absent on the s
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(SequencesSync);
-    this.colorEnabled(flags);
     const result = await sequencesSync(flags.config, args.subscription, {
       headroom: BigInt(flags.headroom),
       allowBackwards: flags['allow-backwards'],

@@ -28,7 +28,6 @@ Then loads the files on parallel sessions (existing rows follow init.existingDat
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(SnapshotApply);
-    this.colorEnabled(flags);
     const r = await snapshotApply(flags.config, args.subscription, {
       dir: flags.input,
       parallel: flags.parallel,

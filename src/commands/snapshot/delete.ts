@@ -22,7 +22,6 @@ export default class SnapshotDelete extends SteepCommand {
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(SnapshotDelete);
-    this.colorEnabled(flags);
     const r = await snapshotDelete(flags.config, args.snapshot, flags['allow-destroy']);
     if (flags.json) return this.outJson(r);
     this.out(

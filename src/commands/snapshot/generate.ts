@@ -31,7 +31,6 @@ Interrupted (Ctrl-C, crash, SIGKILL), it resumes when run again: files whose che
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(SnapshotGenerate);
-    this.colorEnabled(flags);
     const interruption = new Interruption((text) => this.err(text, 'warn'), {
       before: 'generate it again: it resumes the snapshot, or starts it anew',
       first: () =>

@@ -14,7 +14,6 @@ export default class SnapshotList extends SteepCommand {
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(SnapshotList);
-    this.colorEnabled(flags);
     const list = await snapshotList(flags.config, args.dir ?? null);
     if (flags.json) return this.outJson(list);
     if (list.length === 0)
