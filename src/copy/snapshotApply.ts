@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import type pg from 'pg';
-import { type CopySourceTable, readColumns } from '../catalog/copySource.js';
+import { readColumns } from '../catalog/copySource.js';
 import { tablesWithRows } from '../catalog/rowPresence.js';
 import { serverVersionOf } from '../catalog/session.js';
 import { readSlotConfirmed } from '../catalog/slotHolder.js';
@@ -26,9 +26,11 @@ import { loadModeOf } from './loadMode.js';
 import { LoadQueue, loadUnit, loadUnits } from './loadQueue.js';
 import {
   chunkFileName,
+  fileChunk,
   filesIntact,
   MANIFEST,
   type Manifest,
+  manifestTotals,
   readManifest,
   SCHEMA_FILE,
   sha256File,
@@ -139,10 +141,7 @@ async function checkFiles(d: SubscriptionSpec, dir: string, m: Manifest): Promis
     if (sum !== m.schemaFile.sha256)
       bad.push(`${m.schemaFile.file}: ${sum === null ? 'missing' : 'its SHA-256 differs from the manifest'}`);
   }
-  const intact = await filesIntact(
-    dir,
-    m.tables.flatMap((t) => t.files),
-  );
+  const intact = await filesIntact(dir, manifestTotals(m).files);
   for (const t of m.tables) {
     for (const f of t.files) {
       const problem = intact.get(f);
@@ -346,14 +345,9 @@ async function loadFiles(
   const queue = new LoadQueue(loadUnits(files, tableOf, run.load), tableOf);
   let rows = 0;
   const loadOne = async (writer: ChunkWriter, { t, f }: SnapshotFile): Promise<void> => {
-    const table: CopySourceTable = { ...t, estimatedBytes: 0, estimatedRows: 0, partitioned: false };
     let data: Readable = createReadStream(join(dir, f.file!), { highWaterMark: 1 << 20 });
     if (m.compress === 'gzip') data = data.pipe(createGunzip());
-    const r = await writer.write(
-      { table, index: f.chunk, lower: f.lower, upper: f.upper, estimatedBytes: 0 },
-      data,
-      m.format === 'binary',
-    );
+    const r = await writer.write(fileChunk(t, f), data, m.format === 'binary');
     rows += r.rows ?? 0;
   };
   await Promise.all(

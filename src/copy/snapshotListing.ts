@@ -12,7 +12,7 @@ import { SteepError } from '../model/errors.js';
 import type { SubscriptionSpec, Topology } from '../model/topology.js';
 import { dropSlotSql } from '../planner/sqlBuild.js';
 import { type SnapshotRecord, type SnapshotStatus, SnapshotStore, snapshotId } from '../state/snapshots.js';
-import { MANIFEST, type Manifest, readManifest } from './manifest.js';
+import { MANIFEST, type Manifest, manifestTotals, readManifest } from './manifest.js';
 import { readHeldSlot } from './snapshotHolder.js';
 import { HOLD_FILE } from './twoPhase.js';
 
@@ -134,7 +134,7 @@ export async function listSnapshots(topology: Topology, dir: string | null): Pro
       ...s,
       filesPresent: true,
       complete: m.completedAt !== null,
-      bytes: m.tables.flatMap((t) => t.files).reduce((n, f) => n + (f.bytes ?? 0), 0),
+      bytes: manifestTotals(m).bytes,
       createdAt: m.createdAt,
       status: r?.status ?? null,
       appliedAt: r?.appliedAt ?? null,
