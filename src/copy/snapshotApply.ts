@@ -21,7 +21,7 @@ import { type ChunkRecord, CopyChunkStore } from '../state/copyChunks.js';
 import { DeferredIndexStore } from '../state/deferredIndexes.js';
 import { copyPlannedEvent } from './copyProgress.js';
 import { buildDeferredIndexes, deferBigTables, deferredText } from './deferredIndexes.js';
-import type { ChunkWriter } from './engine.js';
+import { type ChunkWriter, chunkRecord } from './engine.js';
 import { loadModeOf } from './loadMode.js';
 import { LoadQueue, loadUnit, loadUnits } from './loadQueue.js';
 import {
@@ -302,22 +302,8 @@ async function loadPlan(
   const truncate = truncateTablesSql(m.tables);
   await sub.query('BEGIN');
   if (held.length > 0) await sub.query(truncate);
-  await chunks.plan(
-    sub,
-    d.name,
-    m.lsn,
-    m.tables.flatMap((t) =>
-      t.files.map((f) => ({
-        table: { schema: t.schema, name: t.name },
-        chunk: f.chunk,
-        lower: f.lower,
-        upper: f.upper,
-        estimatedBytes: f.bytes ?? 0,
-        rows: null,
-        bytes: null,
-      })),
-    ),
-  );
+  const files = m.tables.flatMap((t) => t.files.map((f) => chunkRecord(fileChunk(t, f), f.bytes ?? 0)));
+  await chunks.plan(sub, d.name, m.lsn, files);
   await sub.query('COMMIT');
   if (held.length > 0) ran.push(truncate);
   return chunks.list(sub, d.name, m.lsn);

@@ -41,7 +41,15 @@ import { DeferredIndexStore } from '../state/deferredIndexes.js';
 import { InitSlotStore } from '../state/initSlots.js';
 import { CopyProgress, copyPlannedEvent } from './copyProgress.js';
 import { buildDeferredIndexes, deferBigTables, deferredText } from './deferredIndexes.js';
-import { type Chunk, type CopySource, planChunks, runCopy, snapshotHeld, snapshotSession } from './engine.js';
+import {
+  type Chunk,
+  type CopySource,
+  chunkRecord,
+  planChunks,
+  runCopy,
+  snapshotHeld,
+  snapshotSession,
+} from './engine.js';
 import { loadModeOf } from './loadMode.js';
 import { startOnSlot } from './slotStart.js';
 import { Heartbeat, holdMs, startHolder } from './snapshotHolder.js';
@@ -305,15 +313,7 @@ async function readChunkPlan(
         parallel: d.init.parallel,
         whole: load.mode.replica ? [] : load.mode.whole,
       });
-      plan = planned.map((c) => ({
-        table: { schema: c.table.schema, name: c.table.name },
-        chunk: c.index,
-        lower: c.lower,
-        upper: c.upper,
-        estimatedBytes: c.estimatedBytes,
-        rows: null,
-        bytes: null,
-      }));
+      plan = planned.map((c) => chunkRecord(c));
       await chunks.plan(s.sub, d.name, lsn, plan);
     }
     const published = new Set(tables.map(qualifiedName));
