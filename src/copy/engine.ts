@@ -10,6 +10,7 @@ import type { LoadMode } from '../model/loadOrder.js';
 import { quoteLiteral } from '../model/sql.js';
 import type { ConnectionSpec } from '../model/topology.js';
 import { qualifiedName } from '../model/topology.js';
+import type { ChunkRecord } from '../state/copyChunks.js';
 import { LoadQueue, type LoadUnit, loadUnit, loadUnits } from './loadQueue.js';
 
 /**
@@ -80,6 +81,20 @@ export interface CopyRun {
   load?: LoadMode;
   /** sessions opened at the snapshot before the run (openSnapshotSessions): the run takes them */
   opened?: Array<Promise<pg.Client>>;
+}
+
+/** `c` as `copy_chunks` records it before it is copied (`estimatedBytes`: the size to record). */
+export function chunkRecord(c: Chunk, estimatedBytes = c.estimatedBytes): ChunkRecord {
+  const { schema, name } = c.table;
+  return {
+    table: { schema, name },
+    chunk: c.index,
+    lower: c.lower,
+    upper: c.upper,
+    estimatedBytes,
+    rows: null,
+    bytes: null,
+  };
 }
 
 export const RETRIES = 3;

@@ -86,6 +86,22 @@ export function readManifest(dir: string): Manifest | null {
   return m;
 }
 
+/** Every file the manifest lists, and the rows and bytes of those written. */
+export function manifestTotals(m: Manifest): { files: ManifestFile[]; rows: number; bytes: number } {
+  const files = m.tables.flatMap((t) => t.files);
+  return {
+    files,
+    rows: files.reduce((n, f) => n + (f.rows ?? 0), 0),
+    bytes: files.reduce((n, f) => n + (f.bytes ?? 0), 0),
+  };
+}
+
+/** The chunk a manifest's file holds. */
+export function fileChunk(t: ManifestTable, f: ManifestFile): Chunk {
+  const table = { ...t, estimatedBytes: 0, estimatedRows: 0, partitioned: false };
+  return { table, index: f.chunk, lower: f.lower, upper: f.upper, estimatedBytes: f.estimatedBytes };
+}
+
 /** Written whole under a temporary name, then renamed: a reader never sees half a manifest. */
 export function writeManifest(dir: string, m: Manifest): void {
   const tmp = join(dir, `${MANIFEST}.tmp`);

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import type pg from 'pg';
-import { type CopySourceTable, readColumns } from '../catalog/copySource.js';
+import { readColumns } from '../catalog/copySource.js';
 import { tablesWithRows } from '../catalog/rowPresence.js';
 import { serverVersionOf } from '../catalog/session.js';
 import { readSlotConfirmed } from '../catalog/slotHolder.js';
@@ -21,14 +21,16 @@ import { type ChunkRecord, CopyChunkStore } from '../state/copyChunks.js';
 import { DeferredIndexStore } from '../state/deferredIndexes.js';
 import { copyPlannedEvent } from './copyProgress.js';
 import { buildDeferredIndexes, deferBigTables, deferredText } from './deferredIndexes.js';
-import type { ChunkWriter } from './engine.js';
+import { type ChunkWriter, chunkRecord } from './engine.js';
 import { loadModeOf } from './loadMode.js';
 import { LoadQueue, loadUnit, loadUnits } from './loadQueue.js';
 import {
   chunkFileName,
+  fileChunk,
   filesIntact,
   MANIFEST,
   type Manifest,
+  manifestTotals,
   readManifest,
   SCHEMA_FILE,
   sha256File,
@@ -139,10 +141,7 @@ async function checkFiles(d: SubscriptionSpec, dir: string, m: Manifest): Promis
     if (sum !== m.schemaFile.sha256)
       bad.push(`${m.schemaFile.file}: ${sum === null ? 'missing' : 'its SHA-256 differs from the manifest'}`);
   }
-  const intact = await filesIntact(
-    dir,
-    m.tables.flatMap((t) => t.files),
-  );
+  const intact = await filesIntact(dir, manifestTotals(m).files);
   for (const t of m.tables) {
     for (const f of t.files) {
       const problem = intact.get(f);
@@ -303,22 +302,8 @@ async function loadPlan(
   const truncate = truncateTablesSql(m.tables);
   await sub.query('BEGIN');
   if (held.length > 0) await sub.query(truncate);
-  await chunks.plan(
-    sub,
-    d.name,
-    m.lsn,
-    m.tables.flatMap((t) =>
-      t.files.map((f) => ({
-        table: { schema: t.schema, name: t.name },
-        chunk: f.chunk,
-        lower: f.lower,
-        upper: f.upper,
-        estimatedBytes: f.bytes ?? 0,
-        rows: null,
-        bytes: null,
-      })),
-    ),
-  );
+  const files = m.tables.flatMap((t) => t.files.map((f) => chunkRecord(fileChunk(t, f), f.bytes ?? 0)));
+  await chunks.plan(sub, d.name, m.lsn, files);
   await sub.query('COMMIT');
   if (held.length > 0) ran.push(truncate);
   return chunks.list(sub, d.name, m.lsn);
@@ -346,14 +331,9 @@ async function loadFiles(
   const queue = new LoadQueue(loadUnits(files, tableOf, run.load), tableOf);
   let rows = 0;
   const loadOne = async (writer: ChunkWriter, { t, f }: SnapshotFile): Promise<void> => {
-    const table: CopySourceTable = { ...t, estimatedBytes: 0, estimatedRows: 0, partitioned: false };
     let data: Readable = createReadStream(join(dir, f.file!), { highWaterMark: 1 << 20 });
     if (m.compress === 'gzip') data = data.pipe(createGunzip());
-    const r = await writer.write(
-      { table, index: f.chunk, lower: f.lower, upper: f.upper, estimatedBytes: 0 },
-      data,
-      m.format === 'binary',
-    );
+    const r = await writer.write(fileChunk(t, f), data, m.format === 'binary');
     rows += r.rows ?? 0;
   };
   await Promise.all(

@@ -197,11 +197,7 @@ async function dropSlot(
   dir: string | null,
   allowDestroy: boolean,
   target: string,
-): Promise<{
-  slotDropped: boolean;
-  slotKept: string | null;
-  statements: Array<{ node: string; sql: string }>;
-}> {
+): Promise<Pick<DeleteResult, 'slotDropped' | 'slotKept' | 'statements'>> {
   const kept = (why: string) => ({ slotDropped: false, slotKept: why, statements: [] });
   if (!allowDestroy) {
     return kept(

@@ -9,7 +9,6 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type pg from 'pg';
-import type { CopySourceTable } from '../catalog/copySource.js';
 import { serverVersionOf } from '../catalog/session.js';
 import { readSlotHolder } from '../catalog/slotHolder.js';
 import { mask } from '../db/mask.js';
@@ -30,7 +29,15 @@ import {
   runCopy,
   snapshotHeld,
 } from './engine.js';
-import { FileSink, filesIntact, type Manifest, readManifest, writeManifest } from './manifest.js';
+import {
+  FileSink,
+  fileChunk,
+  filesIntact,
+  type Manifest,
+  manifestTotals,
+  readManifest,
+  writeManifest,
+} from './manifest.js';
 import { dropInterrupted, dropUnusedSlot, refuseUnderWay } from './snapshotDelete.js';
 import { newManifest } from './snapshotDescribe.js';
 import { Heartbeat, startHolder } from './snapshotHolder.js';
@@ -109,7 +116,7 @@ export async function generateSnapshot(
     if (m) checkSameSubscription(m, topology, d, dir);
     if (m?.completedAt) {
       await log.mark(m, dir, 'generated');
-      return summary(dir, m, m.tables.flatMap((t) => t.files).length, true, null);
+      return summary(dir, m, manifestTotals(m).files.length, true, null);
     }
     let manifest: Manifest;
     let kept = 0;
@@ -163,10 +170,7 @@ async function keepIntactFiles(run: Run, m: Manifest): Promise<number> {
     );
   }
   let kept = 0;
-  for (const [f, problem] of await filesIntact(
-    dir,
-    m.tables.flatMap((t) => t.files),
-  )) {
+  for (const [f, problem] of await filesIntact(dir, manifestTotals(m).files)) {
     if (problem === null) kept += 1;
     else Object.assign(f, { file: null, rows: null, bytes: null, sha256: null });
   }
@@ -281,19 +285,7 @@ async function writeFiles(
   opts: GenerateOptions,
 ): Promise<void> {
   const { d, dir, parallel } = run;
-  const todo: Chunk[] = [];
-  for (const t of manifest.tables) {
-    const table: CopySourceTable = { ...t, estimatedBytes: 0, estimatedRows: 0, partitioned: false };
-    for (const f of t.files)
-      if (!f.sha256)
-        todo.push({
-          table,
-          index: f.chunk,
-          lower: f.lower,
-          upper: f.upper,
-          estimatedBytes: f.estimatedBytes,
-        });
-  }
+  const todo = manifest.tables.flatMap((t) => t.files.filter((f) => !f.sha256).map((f) => fileChunk(t, f)));
   opts.onEvent(
     copyPlannedEvent(
       d.from,
@@ -353,7 +345,7 @@ function interrupted(d: SubscriptionSpec, made: boolean): SteepError {
   );
 }
 
-/** The publisher's and the subscriber's sessions, connected side by side (neither left open when the other fails). */
+/** What generate reports of the snapshot in `dir`. */
 function summary(
   dir: string,
   m: Manifest,
@@ -361,7 +353,7 @@ function summary(
   resumed: boolean,
   dropped: string | null,
 ): GenerateResult {
-  const files = m.tables.flatMap((t) => t.files);
+  const { files, rows, bytes } = manifestTotals(m);
   return {
     dir,
     subscription: m.subscription,
@@ -370,8 +362,8 @@ function summary(
     tables: m.tables.length,
     files: files.length,
     kept,
-    rows: files.reduce((n, f) => n + (f.rows ?? 0), 0),
-    bytes: files.reduce((n, f) => n + (f.bytes ?? 0), 0),
+    rows,
+    bytes,
     resumed,
     compress: m.compress,
     dropped,

@@ -6,13 +6,14 @@
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import type pg from 'pg';
 import { readSlotRetention } from '../catalog/slotHolder.js';
-import { nodeSession } from '../db/connect.js';
+import { nodeSession, withSession } from '../db/connect.js';
 import { SteepError } from '../model/errors.js';
 import type { SubscriptionSpec, Topology } from '../model/topology.js';
 import { dropSlotSql } from '../planner/sqlBuild.js';
 import { type SnapshotRecord, type SnapshotStatus, SnapshotStore, snapshotId } from '../state/snapshots.js';
-import { MANIFEST, type Manifest, readManifest } from './manifest.js';
+import { MANIFEST, type Manifest, manifestTotals, readManifest } from './manifest.js';
 import { readHeldSlot } from './snapshotHolder.js';
 import { HOLD_FILE } from './twoPhase.js';
 
@@ -66,19 +67,24 @@ export function manifestAt(dir: string): Manifest | null {
   }
 }
 
+/** `fn` on a session of `node`; null when steep.yaml has no such node or it cannot be reached. */
+async function onNode<T>(
+  topology: Topology,
+  node: string,
+  fn: (c: pg.Client) => Promise<T>,
+): Promise<T | null> {
+  if (!topology.nodes[node]) return null;
+  const c = await nodeSession(topology, node, 'steep snapshot list').catch(() => null);
+  return c && withSession(Promise.resolve(c), fn);
+}
+
 /** Every snapshot the state of `nodes` records (a node that cannot be asked records nothing here). */
 export async function recordedOn(topology: Topology, nodes: Iterable<string>): Promise<SnapshotRecord[]> {
   const out: SnapshotRecord[] = [];
   for (const node of [...new Set(nodes)].sort()) {
-    if (!topology.nodes[node]) continue;
-    const c = await nodeSession(topology, node, 'steep snapshot list').catch(() => null);
-    if (!c) continue;
-    try {
-      const store = new SnapshotStore(topology.settings.stateSchema, node);
-      if (await store.exists(c)) out.push(...(await store.all(c)));
-    } finally {
-      await c.end().catch(() => {});
-    }
+    const store = new SnapshotStore(topology.settings.stateSchema, node);
+    const records = await onNode(topology, node, async (c) => ((await store.exists(c)) ? store.all(c) : []));
+    out.push(...(records ?? []));
   }
   return out;
 }
@@ -88,22 +94,6 @@ function twoPhaseSubscribers(topology: Topology): string[] {
   return Object.values(topology.subscriptions)
     .filter((d) => d.init.method === 'two-phase')
     .map((d) => d.node);
-}
-
-/** Per slot on `publisher`, the WAL it retains (null: the publisher could not be asked). */
-async function slotsOn(
-  topology: Topology,
-  publisher: string,
-  slots: string[],
-): Promise<Map<string, number | null> | null> {
-  if (!topology.nodes[publisher]) return null;
-  const c = await nodeSession(topology, publisher, 'steep snapshot list').catch(() => null);
-  if (!c) return null;
-  try {
-    return await readSlotRetention(c, slots);
-  } finally {
-    await c.end().catch(() => {});
-  }
 }
 
 /**
@@ -134,7 +124,7 @@ export async function listSnapshots(topology: Topology, dir: string | null): Pro
       ...s,
       filesPresent: true,
       complete: m.completedAt !== null,
-      bytes: m.tables.flatMap((t) => t.files).reduce((n, f) => n + (f.bytes ?? 0), 0),
+      bytes: manifestTotals(m).bytes,
       createdAt: m.createdAt,
       status: r?.status ?? null,
       appliedAt: r?.appliedAt ?? null,
@@ -166,16 +156,12 @@ export async function listSnapshots(topology: Topology, dir: string | null): Pro
       interrupted: false,
     });
   }
+  // per publisher, the WAL each slot retains (null: the publisher could not be asked)
   const slots = new Map<string, Map<string, number | null> | null>();
-  for (const p of new Set(out.map((s) => s.publisher)))
-    slots.set(
-      p,
-      await slotsOn(
-        topology,
-        p,
-        out.filter((s) => s.publisher === p).map((s) => s.slot),
-      ),
-    );
+  for (const p of new Set(out.map((s) => s.publisher))) {
+    const names = out.filter((s) => s.publisher === p).map((s) => s.slot);
+    slots.set(p, await onNode(topology, p, (c) => readSlotRetention(c, names)));
+  }
   return out.map((s) => {
     const on = slots.get(s.publisher);
     return {

@@ -3,7 +3,7 @@ import type pg from 'pg';
 import { SteepError } from '../model/errors.js';
 import type { SubscriptionSpec, Topology } from '../model/topology.js';
 import { type SnapshotStatus, SnapshotStore, snapshotId } from '../state/snapshots.js';
-import { MANIFEST, type Manifest, sha256File } from './manifest.js';
+import { MANIFEST, type Manifest, manifestTotals, sha256File } from './manifest.js';
 import { where } from './twoPhase.js';
 
 /**
@@ -34,15 +34,10 @@ export class SnapshotLog {
   }
 
   async mark(m: Manifest, dir: string, status: SnapshotStatus): Promise<void> {
-    const files = m.tables.flatMap((t) => t.files);
+    const { files, rows, bytes } = manifestTotals(m);
     const figures =
       status === 'generated'
-        ? {
-            manifestSha256: await sha256File(join(dir, MANIFEST)),
-            files: files.length,
-            rows: files.reduce((n, f) => n + (f.rows ?? 0), 0),
-            bytes: files.reduce((n, f) => n + (f.bytes ?? 0), 0),
-          }
+        ? { manifestSha256: await sha256File(join(dir, MANIFEST)), files: files.length, rows, bytes }
         : null;
     await this.store.mark(
       this.sub,

@@ -41,7 +41,15 @@ import { DeferredIndexStore } from '../state/deferredIndexes.js';
 import { InitSlotStore } from '../state/initSlots.js';
 import { CopyProgress, copyPlannedEvent } from './copyProgress.js';
 import { buildDeferredIndexes, deferBigTables, deferredText } from './deferredIndexes.js';
-import { type Chunk, type CopySource, planChunks, runCopy, snapshotHeld, snapshotSession } from './engine.js';
+import {
+  type Chunk,
+  type CopySource,
+  chunkRecord,
+  planChunks,
+  runCopy,
+  snapshotHeld,
+  snapshotSession,
+} from './engine.js';
 import { loadModeOf } from './loadMode.js';
 import { startOnSlot } from './slotStart.js';
 import { Heartbeat, holdMs, startHolder } from './snapshotHolder.js';
@@ -60,6 +68,7 @@ export interface StreamInitOptions {
   signal?: AbortSignal;
 }
 
+/** The init's sessions on the subscriber and the publisher, with their versions. */
 interface Sessions {
   sub: pg.Client;
   pub: pg.Client;
@@ -135,11 +144,16 @@ async function copyAndStart(topology: Topology, d: SubscriptionSpec, opts: Strea
   const pubSpec = topology.nodes[d.from]!;
   const subSpec = topology.nodes[d.node]!;
   const connectTimeoutMs = topology.settings.connectTimeout;
-  const s = await openSessions(topology, d);
-  const { sub, pub } = s;
+  const [pub, sub] = await bothSessions(topology, d, 'steep init');
   const hold: Hold = { heartbeat: null };
   let done = false;
   try {
+    const s: Sessions = {
+      sub,
+      pub,
+      pubVersion: await serverVersionOf(pub),
+      subVersion: await serverVersionOf(sub),
+    };
     // the sequences are set once every table is copied: a setval the role may not run is refused first
     const sequences = await settableSequences(s, d, s.pubVersion, "steep's copy", 'nothing was copied');
     const slots = new InitSlotStore(schema, d.node);
@@ -206,18 +220,6 @@ async function copyAndStart(topology: Topology, d: SubscriptionSpec, opts: Strea
     hold.heartbeat?.stop(done);
     await pub.end().catch(() => {});
     await sub.end().catch(() => {});
-  }
-}
-
-/** The init's sessions on the subscriber and the publisher, with their versions. */
-async function openSessions(topology: Topology, d: SubscriptionSpec): Promise<Sessions> {
-  const [pub, sub] = await bothSessions(topology, d, 'steep init');
-  try {
-    return { sub, pub, pubVersion: await serverVersionOf(pub), subVersion: await serverVersionOf(sub) };
-  } catch (err) {
-    await pub.end().catch(() => {});
-    await sub.end().catch(() => {});
-    throw err;
   }
 }
 
@@ -311,15 +313,7 @@ async function readChunkPlan(
         parallel: d.init.parallel,
         whole: load.mode.replica ? [] : load.mode.whole,
       });
-      plan = planned.map((c) => ({
-        table: { schema: c.table.schema, name: c.table.name },
-        chunk: c.index,
-        lower: c.lower,
-        upper: c.upper,
-        estimatedBytes: c.estimatedBytes,
-        rows: null,
-        bytes: null,
-      }));
+      plan = planned.map((c) => chunkRecord(c));
       await chunks.plan(s.sub, d.name, lsn, plan);
     }
     const published = new Set(tables.map(qualifiedName));

@@ -153,28 +153,20 @@ class Recorder {
 
   async moveTo(to: InitState, p: InitProgress, error: string | null = null): Promise<void> {
     if (to === this.recorded) return;
-    if (!this.enabled) {
-      this.onEvent(
-        stateChangeEvent(
+    const { subscriber, subscription, method, publisher } = this.t;
+    const changes = this.enabled
+      ? await this.states.transition(this.client, subscription, to, { method, source: publisher.name, error })
+      : [
           {
-            node: this.t.subscriber.name,
-            subscription: this.t.subscription,
+            node: subscriber.name,
+            subscription,
             from: this.recorded,
             to,
             at: new Date().toISOString(),
             error,
           },
-          p,
-        ),
-      );
-    } else {
-      const changes = await this.states.transition(this.client, this.t.subscription, to, {
-        method: this.t.method,
-        source: this.t.publisher.name,
-        error,
-      });
-      for (const c of changes) this.onEvent(stateChangeEvent(c, p));
-    }
+        ];
+    for (const c of changes) this.onEvent(stateChangeEvent(c, p));
     this.recorded = to;
     this.error = error;
   }

@@ -83,7 +83,7 @@ export async function waitNothingInFlight(
 }
 
 /** Every release statement, each tried whatever failed before it; the first failure is thrown. */
-async function releaseOn(client: pg.Client, st: NodeStatements): Promise<unknown> {
+async function releaseOn(client: pg.Client, st: NodeStatements): Promise<void> {
   await client.query('ROLLBACK').catch(() => {});
   let first: unknown = null;
   for (const sql of st.release)
@@ -92,7 +92,6 @@ async function releaseOn(client: pg.Client, st: NodeStatements): Promise<unknown
       await client.query('ROLLBACK').catch(() => {});
     });
   if (first) throw first;
-  return null;
 }
 
 /**

@@ -117,7 +117,6 @@ async function grouping(
 }
 
 function classify(key: RowKey, p: string | undefined, s: string | undefined): RowDifference | null {
-  if (p === undefined && s === undefined) return null;
   if (p === s) return null;
   const kind: DifferenceKind = p === undefined ? 'extra' : s === undefined ? 'missing' : 'different';
   return { key, kind, publisherHash: p ?? null, subscriberHash: s ?? null };

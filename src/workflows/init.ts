@@ -3,9 +3,8 @@ import { readSubscriptionInfo } from '../catalog/compareScope.js';
 import { streamInit } from '../copy/streamInit.js';
 import { type EventSink, stepFields } from '../executors/events.js';
 import { type FollowOptions, followInit, followTargetOf, recordTransition } from '../executors/initFollow.js';
-import { completeManualInit } from '../executors/manualInit.js';
+import { startInit } from '../executors/initStart.js';
 import type { StepContext } from '../executors/runStep.js';
-import { startSnapshotInit } from '../executors/snapshotInit.js';
 import { printAddress, subscriptionNameOf } from '../model/address.js';
 import { SteepError } from '../model/errors.js';
 import { unrecordedState } from '../model/initLifecycle.js';
@@ -82,8 +81,7 @@ export class InitRunner {
     const d = subscriptionOf(this.topology, step);
     const schema = this.topology.settings.stateSchema;
     this.startedAt.set(step.id, Date.now());
-    if (d.init.method === 'manual') await completeManualInit(client, step, ctx, d, schema, this.opts.onEvent);
-    else await startSnapshotInit(client, step, d, schema, this.opts.onEvent);
+    await startInit(client, step, ctx, d, schema, this.opts.onEvent);
     if (this.defers(step)) this.queued.push(step);
   }
 

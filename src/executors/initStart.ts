@@ -8,11 +8,17 @@ import { recordTransition } from './initFollow.js';
 import { runStep, type StepContext } from './runStep.js';
 
 /**
+ * The init step's own part, by method.
+ *
  * `manual`, completed by apply: the plan's statements advance the subscription's origin to the
  * LSN the restored data is consistent at and enable it; then the init is `catching_up`, and
  * the prepared slot is in use, so its `init_slots` row goes.
+ *
+ * `snapshot`: CREATE SUBSCRIPTION … copy_data = true (the create step) started the copy; the
+ * init step records that it is `copying`. A `failed` init is left as it is: its follow decides
+ * where the resumed init stands.
  */
-export async function completeManualInit(
+export async function startInit(
   client: pg.Client,
   step: Step,
   ctx: StepContext,
@@ -20,21 +26,23 @@ export async function completeManualInit(
   schema: string,
   onEvent: EventSink,
 ): Promise<void> {
-  await runStep(client, step, ctx);
+  const manual = d.init.method === 'manual';
+  if (manual) await runStep(client, step, ctx);
   if (!(await hasInitTables(client, schema))) return;
   const store = new SubscriptionStateStore(schema, step.node);
   const recorded = (await store.get(client, d.name))?.state ?? 'uninitialized';
+  const phase = manual ? 'catching_up' : 'copying';
   if (recorded === 'uninitialized') {
     onEvent({
       event: 'init.started',
       level: 'info',
       node: step.node,
       subscription: d.name,
-      phase: 'catching_up',
-      message: `manual init of ${d.name} from ${d.from}`,
+      phase,
+      message: `${manual ? 'manual' : 'snapshot'} init of ${d.name} from ${d.from}`,
     });
   }
-  if (d.enabled && recorded !== 'catching_up')
-    await recordTransition(store, client, d, 'catching_up', onEvent);
-  await new InitSlotStore(schema, step.node).clear(client, d.name);
+  if (manual ? d.enabled && recorded !== 'catching_up' : recorded === 'uninitialized')
+    await recordTransition(store, client, d, phase, onEvent);
+  if (manual) await new InitSlotStore(schema, step.node).clear(client, d.name);
 }
