@@ -4,20 +4,10 @@
  * figures of an init (copy, catch-up) as `apply`, `init status` and `status` show them.
  */
 import type { SubscriptionRelState } from './cluster.js';
-import type { InitMethod, TableName } from './topology.js';
-
-export type InitState =
-  | 'uninitialized'
-  | 'preparing'
-  | 'copying'
-  | 'catching_up'
-  | 'synchronized'
-  | 'diverged'
-  | 'failed'
-  | 'reinitializing';
+import type { InitMethod, SubscriptionRef, TableName } from './topology.js';
 
 /** In the order an init passes through them, then the side states. */
-export const INIT_STATES: readonly InitState[] = [
+export const INIT_STATES = [
   'uninitialized',
   'preparing',
   'copying',
@@ -26,7 +16,9 @@ export const INIT_STATES: readonly InitState[] = [
   'diverged',
   'failed',
   'reinitializing',
-];
+] as const;
+
+export type InitState = (typeof INIT_STATES)[number];
 
 export function isInitState(v: string): v is InitState {
   return (INIT_STATES as readonly string[]).includes(v);
@@ -95,12 +87,7 @@ export interface DeferredIndexProgress {
   building: { phase: string; percent: number | null } | null;
 }
 
-export interface InitProgress {
-  subscription: string;
-  /** the subscriber */
-  node: string;
-  /** the publisher */
-  from: string;
+export interface InitProgress extends SubscriptionRef {
   method: InitMethod | string;
   /** the persisted state, moved forward by what this sample shows */
   state: InitState;

@@ -3,6 +3,7 @@
  * node's sequence has handed out, and what `steep sequences sync` did to each subscriber
  * sequence. Values are bigint as decimal strings (JSON has no 64-bit integer).
  */
+import type { SubscriptionRef } from './topology.js';
 
 /** One sequence on one node. */
 export interface SequenceState {
@@ -81,11 +82,7 @@ export function sequenceSyncReport(
 }
 
 /** `drift --sequences`: a subscriber sequence further behind its publisher's than settings.sequenceLag. */
-export interface SequenceLag {
-  subscription: string;
-  /** the subscriber */
-  node: string;
-  from: string;
+export interface SequenceLag extends SubscriptionRef {
   sequence: string;
   publisher: string;
   /** null: none handed out on the subscriber, or absent there */

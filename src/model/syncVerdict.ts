@@ -1,4 +1,5 @@
 import { quoteIdent } from './sql.js';
+import type { SubscriptionRef } from './topology.js';
 /**
  * Is a subscription synchronized? The one rule `status`, `status --check` and the metrics use,
  * pure, returning its answer with the evidence. `synchronized` is said only when every condition
@@ -53,10 +54,7 @@ export interface SyncVerdict {
   reasons: string[];
 }
 
-export interface SyncFacts {
-  subscription: string;
-  node: string;
-  from: string;
+export interface SyncFacts extends SubscriptionRef {
   enabled: boolean;
   tables: readonly { schema: string; name: string; state: string }[];
   /** null: the subscriber's workers could not be read */
