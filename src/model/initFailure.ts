@@ -192,6 +192,17 @@ function watchErrors(w: ErrorWatch, errors: number, now: number, failAfterMs: nu
   }
 }
 
+/** How long `holds` has held, remembered in `w[since]`: null (and forgotten) while it does not. */
+function heldFor(
+  w: ErrorWatch,
+  since: 'unreachableSince' | 'detachedSince' | 'stalledSince',
+  holds: boolean,
+  now: number,
+): number | null {
+  w[since] = holds ? (w[since] ?? now) : null;
+  return w[since] === null ? null : now - w[since];
+}
+
 function publisherUnreachable(
   t: InitSubject,
   p: InitProgress,
@@ -199,16 +210,11 @@ function publisherUnreachable(
   w: ErrorWatch,
   failAfterMs: number,
 ): Failure | null {
-  if (p.publisherError !== null) {
-    w.unreachableSince ??= now;
-    if (now - w.unreachableSince >= failAfterMs) {
-      return {
-        kind: 'publisher',
-        reason: `the publisher ${t.publisher} cannot be reached (${p.publisherError})`,
-      };
-    }
-  } else w.unreachableSince = null;
-  return null;
+  if ((heldFor(w, 'unreachableSince', p.publisherError !== null, now) ?? -1) < failAfterMs) return null;
+  return {
+    kind: 'publisher',
+    reason: `the publisher ${t.publisher} cannot be reached (${p.publisherError})`,
+  };
 }
 
 function pathBroken(
@@ -224,19 +230,17 @@ function pathBroken(
   // nowhere (not in pg_stat_subscription_stats), and PostgreSQL retries a worker only every
   // wal_retrieve_retry_interval (5 s by default): hence twice the patience. A worker whose
   // errors are still counted after the disconnection (15+) does get through: the rule below says why.
-  if (p.enabled && p.state !== 'synchronized' && p.publisherError === null && slot !== null && !slot.active) {
-    w.detachedSince ??= now;
-    const getsThrough = w.risenAt !== null && w.risenAt - w.detachedSince > BURST_MS;
-    if (!getsThrough && now - w.detachedSince >= 2 * failAfterMs) {
-      return {
-        kind: 'path',
-        reason:
-          `no worker of ${t.subscriber} has streamed from the slot ${t.slot} on ${t.publisher} for ${Math.round((now - w.detachedSince) / 1000)} s, ` +
-          `although steep reaches ${t.publisher}: ${t.subscriber} cannot connect (or stay connected) to ${t.publisher} at ${t.route}`,
-      };
-    }
-  } else w.detachedSince = null;
-  return null;
+  const detached =
+    p.enabled && p.state !== 'synchronized' && p.publisherError === null && slot?.active === false;
+  const held = heldFor(w, 'detachedSince', detached, now);
+  const getsThrough = w.risenAt !== null && w.risenAt - w.detachedSince! > BURST_MS;
+  if (held === null || getsThrough || held < 2 * failAfterMs) return null;
+  return {
+    kind: 'path',
+    reason:
+      `no worker of ${t.subscriber} has streamed from the slot ${t.slot} on ${t.publisher} for ${Math.round(held / 1000)} s, ` +
+      `although steep reaches ${t.publisher}: ${t.subscriber} cannot connect (or stay connected) to ${t.publisher} at ${t.route}`,
+  };
 }
 
 /** PostgreSQL 15+: a worker that keeps failing: errors again after PostgreSQL restarted it, not one burst. */
@@ -269,12 +273,9 @@ function workersStalled(
   failAfterMs: number,
   version: number,
 ): Failure | null {
-  if (p.enabled && !p.applyWorkerRunning && p.syncWorkers === 0 && p.state !== 'synchronized') {
-    w.stalledSince ??= now;
-    if (now - w.stalledSince >= 2 * failAfterMs) {
-      return { kind: 'workers', reason: 'its workers keep exiting (none has run for a while)' };
-    }
-  } else w.stalledSince = null;
+  const stalled = p.enabled && !p.applyWorkerRunning && p.syncWorkers === 0 && p.state !== 'synchronized';
+  if ((heldFor(w, 'stalledSince', stalled, now) ?? -1) >= 2 * failAfterMs)
+    return { kind: 'workers', reason: 'its workers keep exiting (none has run for a while)' };
   if (copyStalled(p, now, w, failAfterMs)) {
     return {
       kind: 'sync',

@@ -70,11 +70,7 @@ export interface MergeTableAnalysis {
   durationMs: number;
 }
 
-export interface MergeAnalysis {
-  name: string;
-  kind: 'link' | 'subscription';
-  a: string;
-  b: string;
+export interface MergeAnalysis extends Pick<MergePair, 'name' | 'kind' | 'a' | 'b'> {
   tables: MergeTableAnalysis[];
   /** some table has a conflicting row (exit 2) */
   conflicts: boolean;
@@ -87,12 +83,7 @@ export interface MergeAnalysis {
 /** The totals over the tables. */
 export function mergeTotals(tables: readonly MergeTableAnalysis[]): MergeAnalysis['totals'] {
   const t = { identical: 0, conflicting: 0, onlyA: 0, onlyB: 0 };
-  for (const x of tables) {
-    t.identical += x.identical;
-    t.conflicting += x.conflicting;
-    t.onlyA += x.onlyA;
-    t.onlyB += x.onlyB;
-  }
+  for (const x of tables) for (const k of Object.keys(t) as (keyof typeof t)[]) t[k] += x[k];
   return t;
 }
 
@@ -156,11 +147,7 @@ export interface ReconciledTable {
   durationMs: number;
 }
 
-export interface ReconcileResult {
-  name: string;
-  kind: 'link' | 'subscription';
-  a: string;
-  b: string;
+export interface ReconcileResult extends Pick<MergePair, 'name' | 'kind' | 'a' | 'b'> {
   /** as written */
   strategy: string;
   /** what was found before anything changed */
