@@ -153,10 +153,7 @@ export interface SwitchoverStep {
   undo: NodeSql[];
 }
 
-export interface SwitchoverPlan {
-  subscription: string;
-  oldNode: string;
-  newNode: string;
+export interface SwitchoverPlan extends Pick<SwitchoverFacts, 'subscription' | 'oldNode' | 'newNode'> {
   /** the roles fenced, and those left alone with the reason */
   roles: string[];
   slot: string;
@@ -201,7 +198,7 @@ export type UnsentChanges = { changes: number; transactions: number } | { unknow
  * after the drain, or the slot could not be read. The slot is kept, so nothing is lost.
  */
 export function unsentMessage(
-  p: { subscription: string; oldNode: string; newNode: string; slot: string; reverse: boolean },
+  p: Pick<SwitchoverPlan, 'subscription' | 'oldNode' | 'newNode' | 'slot'> & { reverse: boolean },
   unsent: UnsentChanges,
 ): string {
   const { subscription: sub, oldNode: old, newNode: neu, slot } = p;
@@ -215,16 +212,16 @@ export function unsentMessage(
 }
 
 /** The cutover report (also the `--json` document). */
-export interface SwitchoverReport {
-  subscription: string;
-  oldNode: string;
-  newNode: string;
+export interface SwitchoverReport
+  extends Pick<
+    SwitchoverPlan,
+    'subscription' | 'oldNode' | 'newNode' | 'roles' | 'expectedBlackoutMs' | 'rollback'
+  > {
   outcome: 'released' | 'dry-run' | 'failed' | 'interrupted';
   /** the failure (or interruption) in one sentence, null when released */
   error: string | null;
   /** the fence was undone after a failure or interruption: the roles can write again */
   fenceUndone: boolean;
-  roles: string[];
   fenceLsn: string | null;
   /** the subscription's replication origin after the drain: the last transaction it applied */
   drainedLsn: string | null;
@@ -232,7 +229,6 @@ export interface SwitchoverReport {
   confirmedLsn: string | null;
   /** ms from the fence to the release (null when it did not get there) */
   blackoutMs: number | null;
-  expectedBlackoutMs: number;
   sequences: SequenceSyncReport | null;
   verify: VerifyReport | null;
   reverse: { publication: string; subscription: string; node: string; from: string } | null;
@@ -241,7 +237,6 @@ export interface SwitchoverReport {
   unsent?: UnsentChanges;
   steps: StepTiming[];
   plan: SwitchoverPlan;
-  rollback: RollbackCommand[];
   durationMs: number;
 }
 
