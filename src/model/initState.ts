@@ -3,7 +3,7 @@
  * in the subscriber's state schema, what the catalog reads of them, and the live progress
  * figures of an init (copy, catch-up) as `apply`, `init status` and `status` show them.
  */
-import type { SubscriptionRelState } from './cluster.js';
+import type { ObservedSlot, SubscriptionRelState } from './cluster.js';
 import type { InitMethod, SubscriptionRef, TableName } from './topology.js';
 
 /** In the order an init passes through them, then the side states. */
@@ -190,15 +190,14 @@ export interface PublishedTableSize {
   estimatedRows: number;
 }
 
-export interface SlotLag {
+export interface SlotLag
+  extends Pick<
+    ObservedSlot,
+    'active' | 'activePid' | 'walStatus' | 'confirmedFlushLsn' | 'retainedWalBytes'
+  > {
   slot: string;
-  active: boolean;
-  activePid: number | null;
-  walStatus: string | null;
-  confirmedFlushLsn: string | null;
   currentLsn: string;
   lagBytes: number | null;
-  retainedWalBytes: number | null;
   lagSeconds: number | null;
   /**
    * the slot's walsender: none (inactive), hidden (the role sees its pid only: pg_stat_replication

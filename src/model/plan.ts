@@ -1,6 +1,7 @@
 /** The plan: a value to print, save, diff and apply later. */
 import type { Address } from './address.js';
 import type { PlanCapture } from './capture.js';
+import type { ObservedSlot } from './cluster.js';
 import type { ACTION_CLASS } from './stepClass.js';
 import type { SubscriptionRef } from './topology.js';
 
@@ -139,11 +140,9 @@ export interface UnmanagedObject {
   topology?: string;
 }
 
-export interface OrphanSlot {
+export interface OrphanSlot extends Pick<ObservedSlot, 'retainedWalBytes' | 'walStatus'> {
   node: string;
   slot: string;
-  retainedWalBytes: number | null;
-  walStatus: string | null;
   /** the exact statement that drops it, to run on its node */
   dropSql: string;
 }
