@@ -6,7 +6,7 @@
  */
 
 import { lsnValue } from './lsn.js';
-import type { SequenceAccess, SequenceSyncReport } from './sequences.js';
+import type { SequenceAccess, SequenceOutcome, SequenceSyncReport } from './sequences.js';
 import { quoteIdent } from './sql.js';
 import type { SubscriptionSpec } from './topology.js';
 import type { VerifyReport } from './verify.js';
@@ -104,13 +104,7 @@ export interface SwitchoverFacts {
   verifyRows: number;
   roles: RoleFacts[];
   /** sequences of the subscribed tables, the publisher's last value and the subscriber's */
-  sequences: Array<{
-    sequence: string;
-    schema: string;
-    name: string;
-    source: string | null;
-    present: boolean;
-  }>;
+  sequences: Array<Pick<SequenceOutcome, 'sequence' | 'schema' | 'name' | 'source'> & { present: boolean }>;
   /** what steep's role may do with those sequences on the old primary (source) and the new one (target) */
   sequenceAccess: { source: SequenceAccess; target: SequenceAccess };
   /** the reverse direction, read only with --reverse */
