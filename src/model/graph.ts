@@ -6,7 +6,7 @@
  * does not declare (unmanaged, drawn dashed); with a plan: what it changes.
  */
 import type { Action } from './plan.js';
-import type { SubscriptionDef } from './topology.js';
+import type { PublicationDef, SubscriptionDef } from './topology.js';
 
 export type GraphChange = Exclude<Action, 'init' | 'sync-schema'>;
 
@@ -18,9 +18,7 @@ export interface GraphNode {
   reachable: boolean;
 }
 
-export interface GraphPublication {
-  name: string;
-  node: string;
+export interface GraphPublication extends Pick<PublicationDef, 'name' | 'node'> {
   /** `public.orders`, `schema sales`, `all tables` */
   contents: string[];
   /** not declared in steep.yaml (live only) */

@@ -7,7 +7,7 @@
 
 import type { MergeStrategy } from './mergeStrategy.js';
 import type { TableName } from './topology.js';
-import type { RowKey, TableComparison } from './verify.js';
+import type { RowKey, TableComparison, TableVerdict } from './verify.js';
 
 /**
  * The two nodes and the tables of a merge: a link (A = its first node) or one subscription
@@ -47,14 +47,12 @@ export interface MergeExamples {
   onlyB: RowKey[];
 }
 
-export interface MergeTableAnalysis {
-  /** `schema.table` */
-  table: string;
+export interface MergeTableAnalysis
+  extends Pick<TableVerdict, 'table' | 'keyColumns' | 'chunks' | 'chunksIdentical' | 'durationMs'> {
   /** identical: nothing to do; one_sided: rows to copy, no conflict; conflicting: some key differs */
   status: MergeTableStatus;
   /** why not comparable; null otherwise */
   reason: string | null;
-  keyColumns: string[];
   rowsA: number;
   rowsB: number;
   /** same key, same row on both */
@@ -64,10 +62,6 @@ export interface MergeTableAnalysis {
   onlyA: number;
   onlyB: number;
   examples: MergeExamples;
-  chunks: number;
-  /** chunks whose hashes matched: never read row by row */
-  chunksIdentical: number;
-  durationMs: number;
 }
 
 export interface MergeAnalysis extends Pick<MergePair, 'name' | 'kind' | 'a' | 'b'> {

@@ -175,9 +175,7 @@ export interface RollbackCommand {
   why: string;
 }
 
-export interface StepTiming {
-  id: SwitchoverStepId;
-  title: string;
+export interface StepTiming extends Pick<SwitchoverStep, 'id' | 'title'> {
   status: 'completed' | 'failed' | 'skipped' | 'undone' | 'interrupted';
   durationMs: number;
   detail: string | null;

@@ -68,6 +68,7 @@ export interface TableVerdict {
   /** the subscriber's rows */
   subscriberRows: number;
   chunks: number;
+  /** chunks whose hashes matched: never read row by row */
   chunksIdentical: number;
   /** on the publisher, not on the subscriber */
   missing: number;
