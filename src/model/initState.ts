@@ -161,18 +161,14 @@ export interface SubscriptionTableSample extends TableName {
   bytesProcessed: number | null;
 }
 
-export interface SubscriptionActivity {
+export interface SubscriptionActivity
+  extends Pick<InitProgress, 'enabled' | 'syncWorkers' | 'applyErrorCount' | 'syncErrorCount'> {
   oid: number;
   name: string;
   /** its slot on the publisher (a renamed subscription's keeps the old name); null: NONE */
   slot?: string | null;
-  enabled: boolean;
   applyRunning: boolean;
-  syncWorkers: number;
   lastMessageAt: string | null;
-  /** 15+, else null */
-  applyErrorCount: number | null;
-  syncErrorCount: number | null;
   /** 18+, else null */
   conflictCount: number | null;
   conflicts: Record<string, number> | null;

@@ -5,6 +5,7 @@
  * cutover report. LSNs are PostgreSQL's text form (`0/16B3748`).
  */
 
+import type { ObservedRole } from './cluster.js';
 import { lsnValue } from './lsn.js';
 import type { SequenceAccess, SequenceOutcome, SequenceSyncReport } from './sequences.js';
 import { quoteIdent } from './sql.js';
@@ -34,11 +35,8 @@ export interface SwitchoverOptions {
 }
 
 /** A login role on the old primary, as the fence selection needs it. */
-export interface RoleFacts {
-  name: string;
+export interface RoleFacts extends Pick<ObservedRole, 'name' | 'superuser' | 'replication'> {
   login: boolean;
-  superuser: boolean;
-  replication: boolean;
   /** may write a subscribed table: its own privileges, inherited ones, or those of a role it may SET ROLE to */
   writes: boolean;
   /** its `default_transaction_read_only` for this database (`ALTER ROLE … IN DATABASE … SET`), null when unset */
