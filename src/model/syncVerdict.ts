@@ -1,3 +1,4 @@
+import type { SlotLag } from './initState.js';
 import { quoteIdent } from './sql.js';
 import type { SubscriptionRef } from './topology.js';
 /**
@@ -240,12 +241,8 @@ export type LagLimit = { bytes: number } | { seconds: number };
 export interface LagFacts {
   lagBytes: number | null;
   lagSeconds: number | null;
-  /**
-   * the publisher's walsender for the slot: `streaming` (its figures visible), `hidden` (the role
-   * sees its pid only: pg_stat_replication shows the rest to superusers and members of
-   * pg_read_all_stats), `none` (no walsender: the slot is inactive); null: not read
-   */
-  walsender: 'streaming' | 'hidden' | 'none' | null;
+  /** the publisher's walsender for the slot (as SlotLag's, `streaming`: its figures visible); null: not read */
+  walsender: NonNullable<SlotLag['walsender']> | null;
   /** why the lag was not read at all (its publisher cannot be read), or null */
   unreadable: string | null;
 }
