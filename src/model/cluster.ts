@@ -250,14 +250,11 @@ export interface ObservedNode {
 }
 
 /** A logical slot as a node's failover read sees it (17+: `synced`, `invalidation_reason`). */
-export interface FailoverSlot {
-  name: string;
+export interface FailoverSlot extends Pick<ObservedSlot, 'name' | 'confirmedFlushLsn' | 'active'> {
   /** a copy kept by slot synchronisation (on a standby; on a primary: left from before its promotion) */
   synced: boolean;
   /** why PostgreSQL invalidated it, or null */
   invalidated: string | null;
-  confirmedFlushLsn: string | null;
-  active: boolean;
   /** a synced copy stays temporary until the standby has caught up with it: a promotion drops it */
   temporary: boolean;
 }

@@ -1,5 +1,6 @@
 import type { DriftItem, FailoverVerdict, OrphanSlot, PlanMessage, SchemaComparison, Step } from './plan.js';
 import type { SequenceLag } from './sequences.js';
+import type { SubscriptionRef } from './topology.js';
 import type { ConflictsSinceVerify } from './verifyRecord.js';
 
 /**
@@ -61,19 +62,12 @@ export interface DriftReport {
 }
 
 /** A table a subscription receives that is empty on its subscriber while its publisher holds rows. */
-export interface DataGap {
-  subscription: string;
-  node: string;
-  from: string;
+export interface DataGap extends SubscriptionRef {
   table: string;
 }
 
 /** A subscription whose apply is failing, as `drift` reports it. */
-export interface FailingSubscription {
-  subscription: string;
-  /** the subscriber */
-  node: string;
-  from: string;
+export interface FailingSubscription extends SubscriptionRef {
   /** the verdict's evidence */
   reasons: string[];
 }

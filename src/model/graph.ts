@@ -6,6 +6,7 @@
  * does not declare (unmanaged, drawn dashed); with a plan: what it changes.
  */
 import type { Action } from './plan.js';
+import type { PublicationDef, SubscriptionDef } from './topology.js';
 
 export type GraphChange = Exclude<Action, 'init' | 'sync-schema'>;
 
@@ -17,9 +18,7 @@ export interface GraphNode {
   reachable: boolean;
 }
 
-export interface GraphPublication {
-  name: string;
-  node: string;
+export interface GraphPublication extends Pick<PublicationDef, 'name' | 'node'> {
   /** `public.orders`, `schema sales`, `all tables` */
   contents: string[];
   /** not declared in steep.yaml (live only) */
@@ -27,13 +26,9 @@ export interface GraphPublication {
   change: GraphChange | null;
 }
 
-export interface GraphSubscription {
-  name: string;
-  /** the subscriber */
-  node: string;
+export interface GraphSubscription extends Pick<SubscriptionDef, 'name' | 'node' | 'publications'> {
   /** the publisher; '' when the live catalog cannot tell which node it is */
   from: string;
-  publications: string[];
   /** the init method declared in steep.yaml; null for an unmanaged subscription */
   init: string | null;
   /** the subscription's state (live only): an init state, or `absent` */

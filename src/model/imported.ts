@@ -1,4 +1,4 @@
-import type { SubscriptionOptions } from './topology.js';
+import type { PublicationDef, SubscriptionDef, SubscriptionOptions } from './topology.js';
 
 /** What `steep import` writes: the publications and subscriptions the nodes hold, as steep.yaml declares them. */
 
@@ -9,9 +9,7 @@ export interface ImportedTable {
   where?: string;
 }
 
-export interface ImportedPublication {
-  name: string;
-  node: string;
+export interface ImportedPublication extends Pick<PublicationDef, 'name' | 'node'> {
   allTables?: true;
   tables?: ImportedTable[];
   schemas?: string[];
@@ -20,11 +18,8 @@ export interface ImportedPublication {
   generatedColumns?: string;
 }
 
-export interface ImportedSubscription {
-  name: string;
-  node: string;
-  from: string;
-  publications: string[];
+export interface ImportedSubscription
+  extends Pick<SubscriptionDef, 'name' | 'node' | 'from' | 'publications'> {
   slot?: string;
   enabled?: false;
   options?: Partial<SubscriptionOptions>;

@@ -45,6 +45,17 @@ export interface Failure {
   reason: string;
 }
 
+/** One sample as the rules judge it, with the caller's own copy `w` of the watch, which they update. */
+interface Judged {
+  t: InitSubject;
+  p: InitProgress;
+  slot: SlotLag | null;
+  now: number;
+  w: ErrorWatch;
+  failAfterMs: number;
+  version: number;
+}
+
 /** Errors counted this close together come from one event: a cut connection fails every worker at once. */
 const BURST_MS = 1_000;
 
@@ -75,7 +86,7 @@ export function newErrorWatch(): ErrorWatch {
  */
 const COPY_STALL_FACTOR = 4;
 
-function copyStalled(p: InitProgress, now: number, w: ErrorWatch, failAfterMs: number): boolean {
+function copyStalled({ p, now, w, failAfterMs }: Judged): boolean {
   if (p.state !== 'copying' || !p.enabled) {
     w.copy = null;
     w.copyUnchangedSince = null;
@@ -108,7 +119,7 @@ export function cannotFinishText(tables: readonly string[], publisher: string): 
  * good. Seen for `failAfterMs` (the drop and its commit are milliseconds apart): only copying the
  * table again ends it, as reinit does.
  */
-function lostSyncSlots(p: InitProgress, now: number, w: ErrorWatch, failAfterMs: number): Failure | null {
+function lostSyncSlots({ p, now, w, failAfterMs }: Judged): Failure | null {
   const lost = p.lostSyncSlots ?? [];
   const key = lost.join(',');
   if (p.publisherError !== null || lost.length === 0) {
@@ -145,7 +156,7 @@ export function failure(
   version: number,
 ): { failed: Failure | null; watch: ErrorWatch } {
   const w = { ...watch };
-  return { failed: judge(t, p, slot, now, w, failAfterMs, version), watch: w };
+  return { failed: judge({ t, p, slot, now, w, failAfterMs, version }), watch: w };
 }
 
 /** A table copied: the workers got past whatever failed before, so errors are counted afresh. */
@@ -153,26 +164,17 @@ export function afterTableCopied(watch: Readonly<ErrorWatch>): ErrorWatch {
   return { ...watch, baseline: null, count: null, since: null, risenAt: null };
 }
 
-/** `failure`'s rules, on the caller's own copy `w` of the watch. */
-function judge(
-  t: InitSubject,
-  p: InitProgress,
-  slot: SlotLag | null,
-  now: number,
-  w: ErrorWatch,
-  failAfterMs: number,
-  version: number,
-): Failure | null {
+/** `failure`'s rules. */
+function judge(j: Judged): Failure | null {
+  const { p, now, w, failAfterMs, version } = j;
   const errors = (p.syncErrorCount ?? 0) + (p.applyErrorCount ?? 0);
   // PostgreSQL 15 counts the workers' errors (pg_stat_subscription_stats)
   if (version >= PG15) watchErrors(w, errors, now, failAfterMs);
   return (
-    publisherUnreachable(t, p, now, w, failAfterMs) ??
-    lostSyncSlots(p, now, w, failAfterMs) ??
-    pathBroken(t, p, slot, now, w, failAfterMs) ??
-    (version >= PG15
-      ? workerFailing(p, errors, now, w, failAfterMs)
-      : workersStalled(t, p, now, w, failAfterMs, version))
+    publisherUnreachable(j) ??
+    lostSyncSlots(j) ??
+    pathBroken(j) ??
+    (version >= PG15 ? workerFailing(j, errors) : workersStalled(j))
   );
 }
 
@@ -192,61 +194,46 @@ function watchErrors(w: ErrorWatch, errors: number, now: number, failAfterMs: nu
   }
 }
 
-function publisherUnreachable(
-  t: InitSubject,
-  p: InitProgress,
-  now: number,
+/** How long `holds` has held, remembered in `w[since]`: null (and forgotten) while it does not. */
+function heldFor(
   w: ErrorWatch,
-  failAfterMs: number,
-): Failure | null {
-  if (p.publisherError !== null) {
-    w.unreachableSince ??= now;
-    if (now - w.unreachableSince >= failAfterMs) {
-      return {
-        kind: 'publisher',
-        reason: `the publisher ${t.publisher} cannot be reached (${p.publisherError})`,
-      };
-    }
-  } else w.unreachableSince = null;
-  return null;
+  since: 'unreachableSince' | 'detachedSince' | 'stalledSince',
+  holds: boolean,
+  now: number,
+): number | null {
+  w[since] = holds ? (w[since] ?? now) : null;
+  return w[since] === null ? null : now - w[since];
 }
 
-function pathBroken(
-  t: InitSubject,
-  p: InitProgress,
-  slot: SlotLag | null,
-  now: number,
-  w: ErrorWatch,
-  failAfterMs: number,
-): Failure | null {
+function publisherUnreachable({ t, p, now, w, failAfterMs }: Judged): Failure | null {
+  if ((heldFor(w, 'unreachableSince', p.publisherError !== null, now) ?? -1) < failAfterMs) return null;
+  return {
+    kind: 'publisher',
+    reason: `the publisher ${t.publisher} cannot be reached (${p.publisherError})`,
+  };
+}
+
+function pathBroken({ t, p, slot, now, w, failAfterMs }: Judged): Failure | null {
   // steep reaches the publisher, but no worker of the subscriber streams from its slot: the
   // subscriber's own path to the publisher is broken. Its failed connection attempts are counted
   // nowhere (not in pg_stat_subscription_stats), and PostgreSQL retries a worker only every
   // wal_retrieve_retry_interval (5 s by default): hence twice the patience. A worker whose
   // errors are still counted after the disconnection (15+) does get through: the rule below says why.
-  if (p.enabled && p.state !== 'synchronized' && p.publisherError === null && slot !== null && !slot.active) {
-    w.detachedSince ??= now;
-    const getsThrough = w.risenAt !== null && w.risenAt - w.detachedSince > BURST_MS;
-    if (!getsThrough && now - w.detachedSince >= 2 * failAfterMs) {
-      return {
-        kind: 'path',
-        reason:
-          `no worker of ${t.subscriber} has streamed from the slot ${t.slot} on ${t.publisher} for ${Math.round((now - w.detachedSince) / 1000)} s, ` +
-          `although steep reaches ${t.publisher}: ${t.subscriber} cannot connect (or stay connected) to ${t.publisher} at ${t.route}`,
-      };
-    }
-  } else w.detachedSince = null;
-  return null;
+  const detached =
+    p.enabled && p.state !== 'synchronized' && p.publisherError === null && slot?.active === false;
+  const held = heldFor(w, 'detachedSince', detached, now);
+  const getsThrough = w.risenAt !== null && w.risenAt - w.detachedSince! > BURST_MS;
+  if (held === null || getsThrough || held < 2 * failAfterMs) return null;
+  return {
+    kind: 'path',
+    reason:
+      `no worker of ${t.subscriber} has streamed from the slot ${t.slot} on ${t.publisher} for ${Math.round(held / 1000)} s, ` +
+      `although steep reaches ${t.publisher}: ${t.subscriber} cannot connect (or stay connected) to ${t.publisher} at ${t.route}`,
+  };
 }
 
 /** PostgreSQL 15+: a worker that keeps failing: errors again after PostgreSQL restarted it, not one burst. */
-function workerFailing(
-  p: InitProgress,
-  errors: number,
-  now: number,
-  w: ErrorWatch,
-  failAfterMs: number,
-): Failure | null {
+function workerFailing({ p, now, w, failAfterMs }: Judged, errors: number): Failure | null {
   const baseline = w.baseline ?? errors;
   const since = w.since;
   const repeated = since !== null && w.risenAt !== null && w.risenAt - since >= BURST_MS;
@@ -261,21 +248,12 @@ function workerFailing(
 }
 
 /** Before PostgreSQL 15 (no error counters): workers that keep exiting, or a copy that does not move. */
-function workersStalled(
-  t: InitSubject,
-  p: InitProgress,
-  now: number,
-  w: ErrorWatch,
-  failAfterMs: number,
-  version: number,
-): Failure | null {
-  if (p.enabled && !p.applyWorkerRunning && p.syncWorkers === 0 && p.state !== 'synchronized') {
-    w.stalledSince ??= now;
-    if (now - w.stalledSince >= 2 * failAfterMs) {
-      return { kind: 'workers', reason: 'its workers keep exiting (none has run for a while)' };
-    }
-  } else w.stalledSince = null;
-  if (copyStalled(p, now, w, failAfterMs)) {
+function workersStalled(j: Judged): Failure | null {
+  const { t, p, now, w, failAfterMs, version } = j;
+  const stalled = p.enabled && !p.applyWorkerRunning && p.syncWorkers === 0 && p.state !== 'synchronized';
+  if ((heldFor(w, 'stalledSince', stalled, now) ?? -1) >= 2 * failAfterMs)
+    return { kind: 'workers', reason: 'its workers keep exiting (none has run for a while)' };
+  if (copyStalled(j)) {
     return {
       kind: 'sync',
       reason:

@@ -13,7 +13,7 @@ import type {
   TableProgress,
 } from './initState.js';
 import { compareLsn } from './lsn.js';
-import { qualifiedName } from './topology.js';
+import { qualifiedName, type SubscriptionRef } from './topology.js';
 
 /**
  * Observing (not following) an init: below this much unconfirmed WAL, with a walsender
@@ -46,10 +46,7 @@ export interface InitSample {
   lostSyncSlots?: string[];
 }
 
-export interface TrackedSubscription {
-  subscription: string;
-  node: string;
-  from: string;
+export interface TrackedSubscription extends SubscriptionRef {
   method: string;
 }
 

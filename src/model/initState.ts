@@ -3,21 +3,11 @@
  * in the subscriber's state schema, what the catalog reads of them, and the live progress
  * figures of an init (copy, catch-up) as `apply`, `init status` and `status` show them.
  */
-import type { SubscriptionRelState } from './cluster.js';
-import type { InitMethod, TableName } from './topology.js';
-
-export type InitState =
-  | 'uninitialized'
-  | 'preparing'
-  | 'copying'
-  | 'catching_up'
-  | 'synchronized'
-  | 'diverged'
-  | 'failed'
-  | 'reinitializing';
+import type { ObservedSlot, SubscriptionRelState } from './cluster.js';
+import type { InitMethod, SubscriptionRef, TableName } from './topology.js';
 
 /** In the order an init passes through them, then the side states. */
-export const INIT_STATES: readonly InitState[] = [
+export const INIT_STATES = [
   'uninitialized',
   'preparing',
   'copying',
@@ -26,7 +16,9 @@ export const INIT_STATES: readonly InitState[] = [
   'diverged',
   'failed',
   'reinitializing',
-];
+] as const;
+
+export type InitState = (typeof INIT_STATES)[number];
 
 export function isInitState(v: string): v is InitState {
   return (INIT_STATES as readonly string[]).includes(v);
@@ -95,12 +87,7 @@ export interface DeferredIndexProgress {
   building: { phase: string; percent: number | null } | null;
 }
 
-export interface InitProgress {
-  subscription: string;
-  /** the subscriber */
-  node: string;
-  /** the publisher */
-  from: string;
+export interface InitProgress extends SubscriptionRef {
   method: InitMethod | string;
   /** the persisted state, moved forward by what this sample shows */
   state: InitState;
@@ -174,18 +161,14 @@ export interface SubscriptionTableSample extends TableName {
   bytesProcessed: number | null;
 }
 
-export interface SubscriptionActivity {
+export interface SubscriptionActivity
+  extends Pick<InitProgress, 'enabled' | 'syncWorkers' | 'applyErrorCount' | 'syncErrorCount'> {
   oid: number;
   name: string;
   /** its slot on the publisher (a renamed subscription's keeps the old name); null: NONE */
   slot?: string | null;
-  enabled: boolean;
   applyRunning: boolean;
-  syncWorkers: number;
   lastMessageAt: string | null;
-  /** 15+, else null */
-  applyErrorCount: number | null;
-  syncErrorCount: number | null;
   /** 18+, else null */
   conflictCount: number | null;
   conflicts: Record<string, number> | null;
@@ -203,15 +186,14 @@ export interface PublishedTableSize {
   estimatedRows: number;
 }
 
-export interface SlotLag {
+export interface SlotLag
+  extends Pick<
+    ObservedSlot,
+    'active' | 'activePid' | 'walStatus' | 'confirmedFlushLsn' | 'retainedWalBytes'
+  > {
   slot: string;
-  active: boolean;
-  activePid: number | null;
-  walStatus: string | null;
-  confirmedFlushLsn: string | null;
   currentLsn: string;
   lagBytes: number | null;
-  retainedWalBytes: number | null;
   lagSeconds: number | null;
   /**
    * the slot's walsender: none (inactive), hidden (the role sees its pid only: pg_stat_replication

@@ -7,7 +7,7 @@
 
 import type { MergeStrategy } from './mergeStrategy.js';
 import type { TableName } from './topology.js';
-import type { RowKey, TableComparison } from './verify.js';
+import type { RowKey, TableComparison, TableVerdict } from './verify.js';
 
 /**
  * The two nodes and the tables of a merge: a link (A = its first node) or one subscription
@@ -47,14 +47,12 @@ export interface MergeExamples {
   onlyB: RowKey[];
 }
 
-export interface MergeTableAnalysis {
-  /** `schema.table` */
-  table: string;
+export interface MergeTableAnalysis
+  extends Pick<TableVerdict, 'table' | 'keyColumns' | 'chunks' | 'chunksIdentical' | 'durationMs'> {
   /** identical: nothing to do; one_sided: rows to copy, no conflict; conflicting: some key differs */
   status: MergeTableStatus;
   /** why not comparable; null otherwise */
   reason: string | null;
-  keyColumns: string[];
   rowsA: number;
   rowsB: number;
   /** same key, same row on both */
@@ -64,17 +62,9 @@ export interface MergeTableAnalysis {
   onlyA: number;
   onlyB: number;
   examples: MergeExamples;
-  chunks: number;
-  /** chunks whose hashes matched: never read row by row */
-  chunksIdentical: number;
-  durationMs: number;
 }
 
-export interface MergeAnalysis {
-  name: string;
-  kind: 'link' | 'subscription';
-  a: string;
-  b: string;
+export interface MergeAnalysis extends Pick<MergePair, 'name' | 'kind' | 'a' | 'b'> {
   tables: MergeTableAnalysis[];
   /** some table has a conflicting row (exit 2) */
   conflicts: boolean;
@@ -87,12 +77,7 @@ export interface MergeAnalysis {
 /** The totals over the tables. */
 export function mergeTotals(tables: readonly MergeTableAnalysis[]): MergeAnalysis['totals'] {
   const t = { identical: 0, conflicting: 0, onlyA: 0, onlyB: 0 };
-  for (const x of tables) {
-    t.identical += x.identical;
-    t.conflicting += x.conflicting;
-    t.onlyA += x.onlyA;
-    t.onlyB += x.onlyB;
-  }
+  for (const x of tables) for (const k of Object.keys(t) as (keyof typeof t)[]) t[k] += x[k];
   return t;
 }
 
@@ -156,11 +141,7 @@ export interface ReconciledTable {
   durationMs: number;
 }
 
-export interface ReconcileResult {
-  name: string;
-  kind: 'link' | 'subscription';
-  a: string;
-  b: string;
+export interface ReconcileResult extends Pick<MergePair, 'name' | 'kind' | 'a' | 'b'> {
   /** as written */
   strategy: string;
   /** what was found before anything changed */

@@ -1,7 +1,9 @@
 /** The plan: a value to print, save, diff and apply later. */
 import type { Address } from './address.js';
 import type { PlanCapture } from './capture.js';
+import type { ObservedSlot } from './cluster.js';
 import type { ACTION_CLASS } from './stepClass.js';
+import type { SubscriptionRef } from './topology.js';
 
 /** `adopt`: an existing object without steep's marker, declared in the file, taken under management. */
 export type Action = 'create' | 'update' | 'replace' | 'delete' | 'init' | 'sync-schema' | 'adopt';
@@ -138,11 +140,9 @@ export interface UnmanagedObject {
   topology?: string;
 }
 
-export interface OrphanSlot {
+export interface OrphanSlot extends Pick<ObservedSlot, 'retainedWalBytes' | 'walStatus'> {
   node: string;
   slot: string;
-  retainedWalBytes: number | null;
-  walStatus: string | null;
   /** the exact statement that drops it, to run on its node */
   dropSql: string;
 }
@@ -154,13 +154,6 @@ export interface IgnoredCounts {
   subscriptions: number;
 }
 
-/**
- * A subscription whose publisher declares standbys, or resumed on a promoted one: `ready` (17+:
- * every piece of slot synchronisation in place), `not-ready` (a piece missing), `no-failover-slots`
- * (14–16: a failover loses its slot), `resumed` (its slot on the promoted publisher was synced
- * and is no further than what the subscriber applied: no gap), `gap` (a failover may have
- * skipped changes: the subscription is diverged until `steep reinit` copies its tables again).
- */
 /**
  * Before the next failover: `ready`, `not-ready`, `no-failover-slots` (14–16). After the last one
  * (a promotion the subscription streamed through): `resumed` (shown to have skipped nothing),
@@ -177,12 +170,7 @@ export type FailoverVerdictKind =
 /** The verdicts about the last failover (the others are about the next one). */
 export const AFTER_FAILOVER: readonly FailoverVerdictKind[] = ['resumed', 'diverged', 'unknown'];
 
-export interface FailoverVerdict {
-  subscription: string;
-  /** the subscriber */
-  node: string;
-  /** the publisher */
-  from: string;
+export interface FailoverVerdict extends SubscriptionRef {
   verdict: FailoverVerdictKind;
   /** one sentence each: every missing piece with the setting that fixes it, or what the verdict rests on */
   reasons: string[];

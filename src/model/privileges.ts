@@ -9,19 +9,24 @@ import { PG17 } from './versions.js';
  * exact GRANT that fixes each.
  */
 
-/** The functions steep calls that are not executable by PUBLIC. */
-export const RESTRICTED_FUNCTIONS = [
-  'pg_replication_origin_advance',
-  'pg_replication_origin_create',
-  'pg_replication_origin_drop',
-  'pg_replication_origin_session_setup',
-  'pg_replication_origin_session_reset',
-  'pg_replication_origin_session_is_setup',
-  'pg_replication_origin_progress',
-  'pg_logical_emit_message',
-] as const;
+/**
+ * The functions steep calls that are not executable by PUBLIC, with their arguments (the
+ * signatures steep calls, in the catalog's text form).
+ */
+const RESTRICTED_ARGS = {
+  pg_replication_origin_advance: '(text, pg_lsn)',
+  pg_replication_origin_create: '(text)',
+  pg_replication_origin_drop: '(text)',
+  pg_replication_origin_session_setup: '(text)',
+  pg_replication_origin_session_reset: '()',
+  pg_replication_origin_session_is_setup: '()',
+  pg_replication_origin_progress: '(text, boolean)',
+  pg_logical_emit_message: '(boolean, text, text)',
+} as const;
 
-export type RestrictedFunction = (typeof RESTRICTED_FUNCTIONS)[number];
+export type RestrictedFunction = keyof typeof RESTRICTED_ARGS;
+
+export const RESTRICTED_FUNCTIONS = Object.keys(RESTRICTED_ARGS) as readonly RestrictedFunction[];
 
 /** What the connected role lacks of the above (empty for a superuser). */
 export interface RoleGaps {
@@ -31,29 +36,12 @@ export interface RoleGaps {
   setSessionReplicationRole: boolean;
 }
 
-/** The signatures steep calls (text forms of `pg_logical_emit_message`), by server version. */
+/** The signature steep calls of `fn` on a server of `serverVersion`. */
 export function functionSignature(fn: RestrictedFunction, serverVersion: number): string {
-  switch (fn) {
-    case 'pg_replication_origin_advance':
-      return 'pg_replication_origin_advance(text, pg_lsn)';
-    case 'pg_replication_origin_create':
-      return 'pg_replication_origin_create(text)';
-    case 'pg_replication_origin_drop':
-      return 'pg_replication_origin_drop(text)';
-    case 'pg_replication_origin_session_setup':
-      return 'pg_replication_origin_session_setup(text)';
-    case 'pg_replication_origin_session_reset':
-      return 'pg_replication_origin_session_reset()';
-    case 'pg_replication_origin_session_is_setup':
-      return 'pg_replication_origin_session_is_setup()';
-    case 'pg_replication_origin_progress':
-      return 'pg_replication_origin_progress(text, boolean)';
-    case 'pg_logical_emit_message':
-      // 17 added the `flush` argument (with a default) in place of the three-argument form
-      return serverVersion >= PG17
-        ? 'pg_logical_emit_message(boolean, text, text, boolean)'
-        : 'pg_logical_emit_message(boolean, text, text)';
-  }
+  // 17 added the `flush` argument (with a default) in place of the three-argument form
+  if (fn === 'pg_logical_emit_message' && serverVersion >= PG17)
+    return 'pg_logical_emit_message(boolean, text, text, boolean)';
+  return `${fn}${RESTRICTED_ARGS[fn]}`;
 }
 
 /** `GRANT EXECUTE ON FUNCTION pg_catalog.<signature> TO <role>;` */

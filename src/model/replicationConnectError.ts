@@ -7,30 +7,22 @@ import { quoteIdent } from './sql.js';
  * PostgreSQL prints it in English (lc_messages C, as the managed services run; another language
  * falls back to naming every cause).
  */
-export type ReplicationConnectCause =
-  | 'replication-attribute'
-  | 'authentication'
-  | 'pg_hba'
-  | 'network'
-  | 'unknown';
-
-const CAUSES: ReadonlyArray<readonly [ReplicationConnectCause, RegExp]> = [
+const CAUSES = {
   // 16+: "permission denied to start WAL sender … Only roles with the REPLICATION attribute may start a WAL sender process"
   // 14/15: "must be superuser or replication role to start walsender"
-  ['replication-attribute', /permission denied to start WAL sender|replication role to start walsender/i],
-  ['pg_hba', /no pg_hba\.conf entry|pg_hba\.conf rejects/i],
-  [
-    'authentication',
+  'replication-attribute': /permission denied to start WAL sender|replication role to start walsender/i,
+  pg_hba: /no pg_hba\.conf entry|pg_hba\.conf rejects/i,
+  authentication:
     /password authentication failed|no password supplied|authentication failed for user|role "[^"]*" does not exist/i,
-  ],
-  [
-    'network',
+  network:
     /connection refused|could not translate host name|no route to host|timeout expired|network is unreachable|could not connect to server|server closed the connection/i,
-  ],
-];
+};
+
+export type ReplicationConnectCause = keyof typeof CAUSES | 'unknown';
 
 export function replicationConnectCause(message: string): ReplicationConnectCause {
-  for (const [cause, re] of CAUSES) if (re.test(message)) return cause;
+  for (const [cause, re] of Object.entries(CAUSES))
+    if (re.test(message)) return cause as ReplicationConnectCause;
   return 'unknown';
 }
 

@@ -3,11 +3,10 @@
  * node's sequence has handed out, and what `steep sequences sync` did to each subscriber
  * sequence. Values are bigint as decimal strings (JSON has no 64-bit integer).
  */
+import type { SubscriptionRef, TableName } from './topology.js';
 
 /** One sequence on one node. */
-export interface SequenceState {
-  schema: string;
-  name: string;
+export interface SequenceState extends TableName {
   /** the last value nextval handed out (is_called), null when none yet */
   last: string | null;
   increment: string;
@@ -28,11 +27,9 @@ export type SequenceAction = 'set' | 'unchanged' | 'skipped';
 /** Why a sequence was not set: `ahead` and `no-source` are harmless; the others are problems. */
 export type SequenceSkip = 'ahead' | 'no-source' | 'absent' | 'out-of-range';
 
-export interface SequenceOutcome {
+export interface SequenceOutcome extends TableName {
   /** `schema.name` as SQL prints it */
   sequence: string;
-  schema: string;
-  name: string;
   /** the publisher's last value (null: none handed out) */
   source: string | null;
   /** the value the subscriber's sequence was to reach: source plus headroom in its direction */
@@ -81,11 +78,7 @@ export function sequenceSyncReport(
 }
 
 /** `drift --sequences`: a subscriber sequence further behind its publisher's than settings.sequenceLag. */
-export interface SequenceLag {
-  subscription: string;
-  /** the subscriber */
-  node: string;
-  from: string;
+export interface SequenceLag extends SubscriptionRef {
   sequence: string;
   publisher: string;
   /** null: none handed out on the subscriber, or absent there */

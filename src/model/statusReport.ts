@@ -1,3 +1,4 @@
+import type { ObservedSlot } from './cluster.js';
 import { INIT_STATES, type InitState } from './initState.js';
 import type { FailoverVerdict } from './plan.js';
 import type { ErrorReading, SyncVerdict } from './syncVerdict.js';
@@ -90,17 +91,13 @@ export type SlotKind =
   | 'physical'
   | 'unknown';
 
-export interface SlotStatus {
+export interface SlotStatus extends Pick<ObservedSlot, 'name' | 'active' | 'walStatus' | 'retainedWalBytes'> {
   node: string;
-  name: string;
   kind: SlotKind;
   /** the subscription using it (or prepared for, or expecting it) */
   subscription: string | null;
   /** that subscription is one of another database of a node's server, outside steep.yaml */
   otherDatabase?: { node: string; database: string };
-  active: boolean;
-  walStatus: string | null;
-  retainedWalBytes: number | null;
   lagBytes: number | null;
   /** prepared slots: the LSN recorded by init prepare */
   preparedLsn: string | null;

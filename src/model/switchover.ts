@@ -5,8 +5,9 @@
  * cutover report. LSNs are PostgreSQL's text form (`0/16B3748`).
  */
 
+import type { ObservedRole } from './cluster.js';
 import { lsnValue } from './lsn.js';
-import type { SequenceAccess, SequenceSyncReport } from './sequences.js';
+import type { SequenceAccess, SequenceOutcome, SequenceSyncReport } from './sequences.js';
 import { quoteIdent } from './sql.js';
 import type { SubscriptionSpec } from './topology.js';
 import type { VerifyReport } from './verify.js';
@@ -34,11 +35,8 @@ export interface SwitchoverOptions {
 }
 
 /** A login role on the old primary, as the fence selection needs it. */
-export interface RoleFacts {
-  name: string;
+export interface RoleFacts extends Pick<ObservedRole, 'name' | 'superuser' | 'replication'> {
   login: boolean;
-  superuser: boolean;
-  replication: boolean;
   /** may write a subscribed table: its own privileges, inherited ones, or those of a role it may SET ROLE to */
   writes: boolean;
   /** its `default_transaction_read_only` for this database (`ALTER ROLE … IN DATABASE … SET`), null when unset */
@@ -104,13 +102,7 @@ export interface SwitchoverFacts {
   verifyRows: number;
   roles: RoleFacts[];
   /** sequences of the subscribed tables, the publisher's last value and the subscriber's */
-  sequences: Array<{
-    sequence: string;
-    schema: string;
-    name: string;
-    source: string | null;
-    present: boolean;
-  }>;
+  sequences: Array<Pick<SequenceOutcome, 'sequence' | 'schema' | 'name' | 'source'> & { present: boolean }>;
   /** what steep's role may do with those sequences on the old primary (source) and the new one (target) */
   sequenceAccess: { source: SequenceAccess; target: SequenceAccess };
   /** the reverse direction, read only with --reverse */
@@ -153,10 +145,7 @@ export interface SwitchoverStep {
   undo: NodeSql[];
 }
 
-export interface SwitchoverPlan {
-  subscription: string;
-  oldNode: string;
-  newNode: string;
+export interface SwitchoverPlan extends Pick<SwitchoverFacts, 'subscription' | 'oldNode' | 'newNode'> {
   /** the roles fenced, and those left alone with the reason */
   roles: string[];
   slot: string;
@@ -184,9 +173,7 @@ export interface RollbackCommand {
   why: string;
 }
 
-export interface StepTiming {
-  id: SwitchoverStepId;
-  title: string;
+export interface StepTiming extends Pick<SwitchoverStep, 'id' | 'title'> {
   status: 'completed' | 'failed' | 'skipped' | 'undone' | 'interrupted';
   durationMs: number;
   detail: string | null;
@@ -201,7 +188,7 @@ export type UnsentChanges = { changes: number; transactions: number } | { unknow
  * after the drain, or the slot could not be read. The slot is kept, so nothing is lost.
  */
 export function unsentMessage(
-  p: { subscription: string; oldNode: string; newNode: string; slot: string; reverse: boolean },
+  p: Pick<SwitchoverPlan, 'subscription' | 'oldNode' | 'newNode' | 'slot'> & { reverse: boolean },
   unsent: UnsentChanges,
 ): string {
   const { subscription: sub, oldNode: old, newNode: neu, slot } = p;
@@ -215,16 +202,16 @@ export function unsentMessage(
 }
 
 /** The cutover report (also the `--json` document). */
-export interface SwitchoverReport {
-  subscription: string;
-  oldNode: string;
-  newNode: string;
+export interface SwitchoverReport
+  extends Pick<
+    SwitchoverPlan,
+    'subscription' | 'oldNode' | 'newNode' | 'roles' | 'expectedBlackoutMs' | 'rollback'
+  > {
   outcome: 'released' | 'dry-run' | 'failed' | 'interrupted';
   /** the failure (or interruption) in one sentence, null when released */
   error: string | null;
   /** the fence was undone after a failure or interruption: the roles can write again */
   fenceUndone: boolean;
-  roles: string[];
   fenceLsn: string | null;
   /** the subscription's replication origin after the drain: the last transaction it applied */
   drainedLsn: string | null;
@@ -232,7 +219,6 @@ export interface SwitchoverReport {
   confirmedLsn: string | null;
   /** ms from the fence to the release (null when it did not get there) */
   blackoutMs: number | null;
-  expectedBlackoutMs: number;
   sequences: SequenceSyncReport | null;
   verify: VerifyReport | null;
   reverse: { publication: string; subscription: string; node: string; from: string } | null;
@@ -241,7 +227,6 @@ export interface SwitchoverReport {
   unsent?: UnsentChanges;
   steps: StepTiming[];
   plan: SwitchoverPlan;
-  rollback: RollbackCommand[];
   durationMs: number;
 }
 

@@ -1,4 +1,6 @@
+import type { SlotLag } from './initState.js';
 import { quoteIdent } from './sql.js';
+import type { SubscriptionRef } from './topology.js';
 /**
  * Is a subscription synchronized? The one rule `status`, `status --check` and the metrics use,
  * pure, returning its answer with the evidence. `synchronized` is said only when every condition
@@ -53,10 +55,7 @@ export interface SyncVerdict {
   reasons: string[];
 }
 
-export interface SyncFacts {
-  subscription: string;
-  node: string;
-  from: string;
+export interface SyncFacts extends SubscriptionRef {
   enabled: boolean;
   tables: readonly { schema: string; name: string; state: string }[];
   /** null: the subscriber's workers could not be read */
@@ -242,12 +241,8 @@ export type LagLimit = { bytes: number } | { seconds: number };
 export interface LagFacts {
   lagBytes: number | null;
   lagSeconds: number | null;
-  /**
-   * the publisher's walsender for the slot: `streaming` (its figures visible), `hidden` (the role
-   * sees its pid only: pg_stat_replication shows the rest to superusers and members of
-   * pg_read_all_stats), `none` (no walsender: the slot is inactive); null: not read
-   */
-  walsender: 'streaming' | 'hidden' | 'none' | null;
+  /** the publisher's walsender for the slot (as SlotLag's, `streaming`: its figures visible); null: not read */
+  walsender: NonNullable<SlotLag['walsender']> | null;
   /** why the lag was not read at all (its publisher cannot be read), or null */
   unreadable: string | null;
 }

@@ -85,6 +85,15 @@ export interface NodeSpec {
   serverVersion?: number;
 }
 
+/** A subscription as reports name it: its name, its subscriber and its publisher. */
+export interface SubscriptionRef {
+  subscription: string;
+  /** the subscriber */
+  node: string;
+  /** the publisher */
+  from: string;
+}
+
 export interface TableName {
   schema: string;
   name: string;

@@ -2,7 +2,7 @@
  * Data consistency of a subscription (docs/repair.md): what is compared for each table,
  * and what the comparison found. Shared by `verify`, `verify --repair` and later `merge analyze`.
  */
-import type { TableName } from './topology.js';
+import type { SubscriptionRef, TableName } from './topology.js';
 
 /** One column of the key a table is compared by, as one side declares it. */
 export interface KeyColumn {
@@ -68,6 +68,7 @@ export interface TableVerdict {
   /** the subscriber's rows */
   subscriberRows: number;
   chunks: number;
+  /** chunks whose hashes matched: never read row by row */
   chunksIdentical: number;
   /** on the publisher, not on the subscriber */
   missing: number;
@@ -82,12 +83,7 @@ export interface TableVerdict {
   durationMs: number;
 }
 
-export interface VerifyReport {
-  subscription: string;
-  /** the subscriber */
-  node: string;
-  /** the publisher */
-  from: string;
+export interface VerifyReport extends SubscriptionRef {
   tables: TableVerdict[];
   /** some table differs */
   diverged: boolean;
@@ -202,11 +198,7 @@ export interface PublishedScope {
   filter: string | null;
 }
 
-export interface ColumnShape {
-  name: string;
-  type: string;
-  collatable: boolean;
-  integer: boolean;
+export interface ColumnShape extends KeyColumn {
   generated: boolean;
 }
 
