@@ -79,7 +79,8 @@ export interface CancelPlan {
   slotLeft: string | null;
 }
 
-function step(
+/** A step of an init undone (cancel, or prepare's slot it could not record): no deps, no digest. */
+export function step(
   fields: Pick<Step, 'address' | 'node' | 'kind' | 'action' | 'reasonText' | 'statements' | 'hazards'>,
 ): Step {
   return {

@@ -8,6 +8,7 @@ import type { SubscriptionSpec, Topology } from '../../model/topology.js';
 import { qualifiedName, quoteQualified } from '../../model/topology.js';
 import { PG15 } from '../../model/versions.js';
 import { dropSlotSql, tx } from '../sqlBuild.js';
+import { step } from './initCancel.js';
 import { copiedTables } from './initCopy.js';
 
 /**
@@ -132,20 +133,15 @@ export function planInitPrepare(
   return {
     kind: 'create',
     command: createSlotCommand(d.slot, publisher.serverVersion, hold),
-    undo: {
-      id: 'slot-drop',
+    undo: step({
       address: { kind: 'slot', node: d.from, slot: d.slot },
       node: d.from,
       kind: 'slot-drop',
       action: 'delete',
-      reason: 'init-undone',
       reasonText: `init prepare: slot ${d.slot} could not be recorded on ${d.node}, so it goes again`,
-      changes: [],
       statements: [tx(dropSlotSql(d.slot))],
-      dependsOn: [],
       hazards: ['drops-slot'],
-      catalogDigest: '',
-    },
+    }),
     tables,
   };
 }
