@@ -16,7 +16,7 @@ import { SCHEMA_CODES } from './schemaCodes.js';
 import { compareTables, describeDifference, differs, onlyFillableExtras } from './schemaCompare.js';
 import { receivedTables } from './schemaScope.js';
 import { alterColumn, alterTableSql, renameColumnSql } from './tableDdl.js';
-import { Creations, planTableSync } from './tableSync.js';
+import { type Creations, planTableSync } from './tableSync.js';
 
 /**
  * Schema sync (docs/steep-yaml.md): for every subscription, each table it receives is compared on its
@@ -64,7 +64,7 @@ export interface SchemaSyncOutcome {
 export function planSchemaSync(ctx: PlanContext): SchemaSyncOutcome {
   const out: SchemaComparison[] = [];
   const waits = new Map<string, string[]>();
-  const creations = new Creations();
+  const creations: Creations = new Map();
   for (const name of sortedKeys(ctx.desired.subscriptions)) {
     const d = ctx.desired.subscriptions[name]!;
     const publisher = ctx.node(d.from);

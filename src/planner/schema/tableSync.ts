@@ -36,19 +36,8 @@ import {
   replicaIdentityFullSql,
 } from './tableDdl.js';
 
-/** Schemas, enum types and sequences a step creates on a node: later steps depend on it instead. */
-export class Creations {
-  private readonly made = new Map<string, string>();
-  static key(node: string, kind: 'schema' | 'type' | 'sequence', name: string): string {
-    return JSON.stringify([node, kind, name]);
-  }
-  creator(key: string): string | undefined {
-    return this.made.get(key);
-  }
-  claim(key: string, stepKey_: string): void {
-    this.made.set(key, stepKey_);
-  }
-}
+/** Schemas, enum types and sequences a step creates on a node (by `[node, kind, name]`), to its step's key: later steps depend on it instead. */
+export type Creations = Map<string, string>;
 
 /** One table's sync, built up and then either planned whole or refused whole. */
 class TableSync {
@@ -60,7 +49,7 @@ class TableSync {
   readonly deps = new Set<string>();
   readonly problems: string[] = [];
   renamedAfter: Step['renamedAfter'];
-  private readonly claims = new Map<string, true>();
+  private readonly claims = new Set<string>();
   private readonly warnedLabels = new Set<string>();
 
   constructor(
@@ -70,9 +59,9 @@ class TableSync {
   ) {}
 
   private need(kind: 'schema' | 'type' | 'sequence', name: string, create: () => string | null): void {
-    const k = Creations.key(this.s.subscriber.name, kind, name);
+    const k = JSON.stringify([this.s.subscriber.name, kind, name]);
     if (this.claims.has(k)) return;
-    const creator = this.creations.creator(k);
+    const creator = this.creations.get(k);
     // made by another table's step: depend on it (the same table's step, planned by another
     // subscription, holds it already: build the same statements again, to compare)
     if (creator !== undefined && creator !== this.key) {
@@ -81,12 +70,12 @@ class TableSync {
     }
     const sql = create();
     if (sql === null) return;
-    this.claims.set(k, true);
+    this.claims.add(k);
     this.pre.push(sql);
   }
 
   commitClaims(): void {
-    for (const k of this.claims.keys()) this.creations.claim(k, this.key);
+    for (const k of this.claims) this.creations.set(k, this.key);
   }
 
   requireSchema(schema: string): void {
