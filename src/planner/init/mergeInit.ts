@@ -314,10 +314,10 @@ export function mergeOriginName(unit: string, node: string): string {
 }
 
 /**
- * Create the origin unless an interrupted merge left it, and set it up on the session that then
+ * Create the origin unless an interrupted run left it, and set it up on the session that then
  * takes the locks (before them: it may have to wait for a killed run's session to let go of it).
  */
-function originSetupSql(name: string): string[] {
+export function originSetupSql(name: string): string[] {
   return [
     `SELECT pg_catalog.pg_replication_origin_create(${quoteLiteral(name)}) ` +
       `WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_replication_origin WHERE roname = ${quoteLiteral(name)})`,

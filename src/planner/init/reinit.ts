@@ -101,7 +101,7 @@ function same(a: string[], b: string[]): boolean {
   return a.length === b.length && [...a].sort().join('\0') === [...b].sort().join('\0');
 }
 
-function refuse(message: string): never {
+export function refuse(message: string): never {
   throw new SteepError('reinit.refused', message);
 }
 

@@ -1,8 +1,9 @@
-import { SteepError } from '../../model/errors.js';
 import type { InitState } from '../../model/initState.js';
 import { type MergeStrategy, parseStrategy, resolveStrategy } from '../../model/mergeStrategy.js';
 import { quoteIdent, quoteLiteral } from '../../model/sql.js';
 import { quoteQualified, type SubscriptionSpec } from '../../model/topology.js';
+import { originSetupSql } from './mergeInit.js';
+import { refuse } from './reinit.js';
 
 /**
  * A reinit of tables that the subscriber publishes back to the publisher (a link, a pair of
@@ -74,10 +75,6 @@ function lockName(subscription: string): string {
   return `steep reinit fence ${subscription}`;
 }
 
-function refuse(message: string): never {
-  throw new SteepError('reinit.refused', message);
-}
-
 /** The conflict rule: the link's (or merge's) strategy where it decides one, else the publisher's row. */
 function strategyOf(d: SubscriptionSpec): MergeStrategy {
   const parsed = d.init.strategy ? parseStrategy(d.init.strategy) : undefined;
@@ -97,8 +94,7 @@ function fence(
   const lock = quoteLiteral(lockName(subscription));
   return {
     take: [
-      `SELECT pg_catalog.pg_replication_origin_create(${origin}) WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_replication_origin WHERE roname = ${origin})`,
-      `SELECT pg_catalog.pg_replication_origin_session_setup(${origin})`,
+      ...originSetupSql(reinitOriginName(subscription, node)),
       `SELECT pg_catalog.pg_advisory_lock(pg_catalog.hashtextextended(${lock}, 0))`,
       'BEGIN',
       `SET LOCAL lock_timeout = ${Math.max(0, Math.trunc(lockTimeoutMs))}`,
