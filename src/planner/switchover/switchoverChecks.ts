@@ -15,9 +15,12 @@ import { sequencePrivilegeErrors } from '../sequences.js';
 /** The roles the fence makes read-only, and why the others are left alone (for --dry-run). */
 export function fenceRoles(facts: SwitchoverFacts, opts: Pick<SwitchoverOptions, 'roles'>): string[] {
   if (opts.roles) return [...opts.roles].sort();
-  return facts.roles
-    .filter((r) => r.login && r.writes && !r.superuser && !r.replication && r.name !== facts.steepRole)
-    .map((r) => r.name);
+  return facts.roles.filter((r) => r.login && applicationWriter(facts, r)).map((r) => r.name);
+}
+
+/** A role the fence stops by default when it can log in: it writes, and is no superuser, replication role or steep's own. */
+function applicationWriter(facts: SwitchoverFacts, r: RoleFacts): boolean {
+  return r.writes && !r.superuser && !r.replication && r.name !== facts.steepRole;
 }
 
 function roleProblem(facts: SwitchoverFacts, name: string, role: RoleFacts | undefined): string | null {
@@ -135,13 +138,7 @@ function fenceRoleProblems(facts: SwitchoverFacts, opts: SwitchoverOptions): str
   // fenceRoles does not pick it: it is found by its read-only setting
   if (!opts.roles)
     for (const r of facts.roles.filter(
-      (x) =>
-        !x.login &&
-        x.writes &&
-        !x.superuser &&
-        !x.replication &&
-        x.name !== facts.steepRole &&
-        isOn(x.databaseSetting),
+      (x) => !x.login && applicationWriter(facts, x) && isOn(x.databaseSetting),
     ))
       p.push(
         `role ${r.name} cannot log in and is read-only in database ${facts.database} on ${old}, as a fence an interrupted switchover leaves it: if that is what happened, give it back (ALTER ROLE ${quoteIdent(r.name)} LOGIN; ALTER ROLE ${quoteIdent(r.name)} IN DATABASE ${quoteIdent(facts.database)} RESET default_transaction_read_only) and run again; otherwise name the roles to fence with --roles`,
