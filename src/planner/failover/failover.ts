@@ -84,28 +84,27 @@ type Verdict = Pick<FailoverVerdict, 'verdict' | 'reasons'>;
  * standbys: `diverged` when an enabled subscription's slot is gone from its publisher.
  */
 export function failoverVerdicts(desired: Topology, observed: ClusterState): FailoverVerdict[] {
-  const out: FailoverVerdict[] = [];
   const names = Object.keys(desired.subscriptions).sort(compareText);
-  for (const name of names) {
-    const d = desired.subscriptions[name]!;
-    const pub = observed.nodes[d.from];
-    const sub = observed.nodes[d.node];
-    const verdict = (v: Verdict) => out.push({ subscription: d.name, node: d.node, from: d.from, ...v });
-    if ((desired.nodes[d.from]?.standbys?.length ?? 0) === 0) {
-      const o = mayBePromoted(desired, observed, d);
-      const after = o && pub?.reachable && sub?.reachable ? afterFailover(d, pub, sub, o) : undefined;
-      if (after) verdict(after);
-      continue;
-    }
-    if (pub && !pub.reachable && sub?.reachable) verdict(publisherDown(d, pub));
-    if (!pub?.reachable || !sub?.reachable) continue;
-    const o = sub.subscriptions[d.name];
-    const after = o && !o.slotNone ? afterFailover(d, pub, sub, o) : undefined;
-    if (after) verdict(after);
-    if (after?.verdict === 'diverged') continue;
-    verdict(readiness(d, pub, sub, o));
+  return names.flatMap((name) => verdictsOf(desired, observed, desired.subscriptions[name]!));
+}
+
+/** One subscription's verdicts: about the last failover, if any, then about the next one. */
+function verdictsOf(desired: Topology, observed: ClusterState, d: SubscriptionSpec): FailoverVerdict[] {
+  const pub = observed.nodes[d.from];
+  const sub = observed.nodes[d.node];
+  const verdicts = (...vs: Array<Verdict | undefined>): FailoverVerdict[] =>
+    vs
+      .filter((v) => v !== undefined)
+      .map((v) => ({ subscription: d.name, node: d.node, from: d.from, ...v }));
+  if ((desired.nodes[d.from]?.standbys?.length ?? 0) === 0) {
+    const o = mayBePromoted(desired, observed, d);
+    return verdicts(o && pub?.reachable && sub?.reachable ? afterFailover(d, pub, sub, o) : undefined);
   }
-  return out;
+  if (pub && !pub.reachable && sub?.reachable) return verdicts(publisherDown(d, pub));
+  if (!pub?.reachable || !sub?.reachable) return [];
+  const o = sub.subscriptions[d.name];
+  const after = o && !o.slotNone ? afterFailover(d, pub, sub, o) : undefined;
+  return verdicts(after, after?.verdict === 'diverged' ? undefined : readiness(d, pub, sub, o));
 }
 
 /**
@@ -146,13 +145,9 @@ export function followsPromotions(
   d: SubscriptionSpec,
 ): boolean | undefined {
   if ((desired.nodes[d.from]?.standbys?.length ?? 0) === 0) return false;
-  const pub = observed.nodes[d.from];
-  const sub = observed.nodes[d.node];
-  if (!pub?.reachable || !sub?.reachable) return undefined;
-  const o = sub.subscriptions[d.name];
-  const after = o && !o.slotNone ? afterFailover(d, pub, sub, o) : undefined;
-  if (after && after.verdict !== 'resumed') return false;
-  return readiness(d, pub, sub, o).verdict === 'ready';
+  if (!observed.nodes[d.from]?.reachable || !observed.nodes[d.node]?.reachable) return undefined;
+  const verdicts = verdictsOf(desired, observed, d).map((v) => v.verdict);
+  return verdicts.includes('ready') && verdicts.every((v) => v === 'resumed' || v === 'ready');
 }
 
 /** The publisher cannot be read: what its declared standbys say (one out of recovery was promoted), and what to do. */
