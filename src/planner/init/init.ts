@@ -4,10 +4,11 @@ import type { InitState } from '../../model/initState.js';
 import type { Change, Hazard, Statement } from '../../model/plan.js';
 import { displayTable } from '../../model/sql.js';
 import type { SubscriptionSpec, TableName } from '../../model/topology.js';
-import { DEFER_INDEXES_FROM, qualifiedName } from '../../model/topology.js';
+import { DEFER_INDEXES_FROM } from '../../model/topology.js';
 import { PHASE, type PlanContext, stepKey } from '../context.js';
 import { digestOf } from '../digest.js';
 import { alterSubscriptionSql, tx } from '../sqlBuild.js';
+import { copyEstimate } from './copyEstimate.js';
 import { copiedRelations, copiedTables, copyPath } from './initCopy.js';
 import { foreignKeyOrderNote } from './loadOrder.js';
 import { type ManualReadiness, manualReadiness, originAdvanceSql } from './manualInit.js';
@@ -121,12 +122,10 @@ function addInitStep(ctx: PlanContext, d: SubscriptionSpec, node: ObservedNode, 
  * "about 1.2 MB on east": the publisher's size estimates of the tables a snapshot init copies.
  * A table never vacuumed or analysed has no estimate; it is counted apart, never as 0 B.
  */
-function copySize(tables: readonly TableName[], publisher: ObservedNode | undefined, from: string): string {
-  const sizes = tables.map((t) => publisher?.tables[qualifiedName(t)]?.sizeBytes ?? null);
-  const unknown = sizes.filter((b) => b === null).length;
-  const bytes = sizes.reduce<number>((s, b) => s + (b ?? 0), 0);
+function copySize(ctx: PlanContext, tables: readonly TableName[], from: string): string {
+  const { bytes, unknownTables: unknown } = copyEstimate(ctx, from, tables);
+  if (bytes === null) return `size unknown: never analysed on ${from}`;
   if (unknown === 0) return `about ${formatBytes(bytes)} on ${from}`;
-  if (unknown === tables.length) return `size unknown: never analysed on ${from}`;
   return `about ${formatBytes(bytes)} on ${from}, plus ${unknown} never analysed there, of unknown size`;
 }
 
@@ -142,8 +141,7 @@ export function planInitAfterCreate(
     const path = copyPath(ctx.desired, ctx.observed, d);
     // steep's engine copies the declared tables; PostgreSQL's table syncs what the subscription receives
     const tables = path.own ? copiedTables(ctx.desired, ctx.observed, d) : copiedRelations(ctx, d);
-    const publisher = ctx.node(d.from);
-    const count = `${tables.length} table${tables.length === 1 ? '' : 's'} (${copySize(tables, publisher, d.from)})`;
+    const count = `${tables.length} table${tables.length === 1 ? '' : 's'} (${copySize(ctx, tables, d.from)})`;
     addInitStep(ctx, d, node, {
       after,
       ...(path.own ? ownCopyStatements(ctx, d, node, { creating: true }) : {}),
