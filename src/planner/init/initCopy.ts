@@ -109,43 +109,6 @@ export function copiedRelations(ctx: PlanContext, d: SubscriptionSpec): TableNam
     .map((t) => ({ schema: t.schema, name: t.name }));
 }
 
-/**
- * A desired `snapshot` subscription its reachable subscriber does not have yet (it will copy),
- * or an existing one whose publisher or slot differs from the file (a replace, whatever its
- * method: docs/steep-yaml.md makes it an error while its tables hold rows).
- */
-function willCopy(observed: ClusterState, d: SubscriptionSpec): boolean {
-  const n = observed.nodes[d.node];
-  if (n?.reachable !== true) return false;
-  const o = n.subscriptions[d.name];
-  if (!o) return d.init.method === 'snapshot';
-  return replacesSlot(o, d);
-}
-
-/**
- * A `none` subscription steep recorded on its subscriber that is gone and will be created again
- * without a copy: whether its tables hold rows decides a data gap (dataGaps.ts recreateGap).
- */
-function recreatesWithoutCopy(observed: ClusterState, d: SubscriptionSpec): boolean {
-  const n = observed.nodes[d.node];
-  if (n?.reachable !== true || n.subscriptions[d.name]) return false;
-  return d.init.method === 'none' && n.initState?.subscriptions[d.name] !== undefined;
-}
-
-/**
- * An existing subscription that copies nothing (`none`, `manual`) told to copy the tables that
- * join it (`init.newTables: copy`): the refresh copies into them, so their rows are probed too.
- */
-function copiesJoiningTables(observed: ClusterState, d: SubscriptionSpec): boolean {
-  const n = observed.nodes[d.node];
-  return (
-    n?.reachable === true &&
-    n.subscriptions[d.name] !== undefined &&
-    (d.init.method === 'none' || d.init.method === 'manual') &&
-    d.init.newTables === 'copy'
-  );
-}
-
 /** The subscription's slot or publisher differs from the file: only a replace can change it. */
 export function replacesSlot(o: ObservedSubscription, d: SubscriptionSpec): boolean {
   return o.slotNone || o.slot !== d.slot || (o.from !== '' && o.from !== d.from);
@@ -159,11 +122,22 @@ export function rowPresenceRequests(desired: Topology, observed: ClusterState): 
   const out = new Map<string, Map<string, TableName>>();
   for (const name of sortedKeys(desired.subscriptions)) {
     const d = desired.subscriptions[name]!;
-    const joining = copiesJoiningTables(observed, d);
-    if (!joining && !willCopy(observed, d) && !recreatesWithoutCopy(observed, d)) continue;
-    const node = observed.nodes[d.node] as ObservedNode;
+    const node = observed.nodes[d.node];
+    if (node?.reachable !== true) continue;
+    const o = node.subscriptions[d.name];
+    // an existing one that copies nothing (`none`, `manual`) told to copy the tables that join it
+    // (`init.newTables: copy`): the refresh copies into them
+    const joining =
+      o !== undefined && ['none', 'manual'].includes(d.init.method) && d.init.newTables === 'copy';
+    // a new `snapshot` one (it will copy), or a replace whatever its method (docs/steep-yaml.md
+    // makes it an error while its tables hold rows)
+    const copies = o ? replacesSlot(o, d) : d.init.method === 'snapshot';
+    // a `none` one steep recorded that is gone and will be created again without a copy: whether
+    // its tables hold rows decides a data gap (dataGaps.ts recreateGap)
+    const recreates = !o && d.init.method === 'none' && node.initState?.subscriptions[d.name] !== undefined;
+    if (!joining && !copies && !recreates) continue;
     const tables = out.get(d.node) ?? new Map<string, TableName>();
-    const received = new Set(joining ? node.subscriptions[d.name]!.tables.map(qualifiedName) : []);
+    const received = new Set(joining ? o.tables.map(qualifiedName) : []);
     for (const t of copiedTables(desired, observed, d)) {
       if (received.has(qualifiedName(t))) continue;
       const qn = qualifiedName(t);
