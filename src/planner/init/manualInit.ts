@@ -22,88 +22,71 @@ export interface ManualReadiness {
   lsn?: string;
 }
 
-function lsnFlag(ctx: PlanContext, name: string): string | undefined {
-  const byName = ctx.initLsn[name];
-  if (byName !== undefined) {
-    ctx.initLsnUsed.add(name);
-    return byName;
-  }
-  return undefined;
-}
-
 /**
  * Is the prepared slot of a `manual` subscription there, and at which LSN does the restored
  * data start? From `init_slots` (recorded by `steep init prepare`) or `--lsn` (a physical
  * backup restored at a later point), never earlier than the slot's own position.
  */
 export function manualReadiness(ctx: PlanContext, d: SubscriptionSpec, node: ObservedNode): ManualReadiness {
-  const address = subscriptionAddress(d.name);
-  const where = { address, node: d.node };
+  const where = { address: subscriptionAddress(d.name), node: d.node };
+  const fail = (code: string, text: string): ManualReadiness => {
+    ctx.error(code, text, where);
+    return { ok: false };
+  };
   const publisher = ctx.node(d.from);
   if (!publisher) return { ok: false };
   const slot = publisher.slots[d.slot];
   const recorded = node.initState?.slots[d.name];
   const record = recorded && recorded.slot === d.slot ? recorded : undefined;
-  const flag = lsnFlag(ctx, d.name);
+  const flag = ctx.initLsn[d.name];
+  if (flag !== undefined) ctx.initLsnUsed.add(d.name);
+  if (!slot && flag !== undefined)
+    return fail(
+      'init-not-prepared',
+      `subscription ${d.name}: --lsn was given, but slot ${d.slot} does not exist on ${d.from}; run steep init prepare ${d.name} first`,
+    );
   if (!slot) {
-    if (flag !== undefined) {
-      ctx.error(
-        'init-not-prepared',
-        `subscription ${d.name}: --lsn was given, but slot ${d.slot} does not exist on ${d.from}; run steep init prepare ${d.name} first`,
-        where,
-      );
-    } else {
-      ctx.warn(
-        'init-not-prepared',
-        `subscription ${d.name} uses init method manual and is not created until it is prepared: run steep init prepare ${d.name} ` +
-          `(it creates slot ${d.slot} on ${d.from} and prints the LSN), restore a backup consistent at that LSN on ${d.node}, then steep apply`,
-        where,
-      );
-    }
+    ctx.warn(
+      'init-not-prepared',
+      `subscription ${d.name} uses init method manual and is not created until it is prepared: run steep init prepare ${d.name} ` +
+        `(it creates slot ${d.slot} on ${d.from} and prints the LSN), restore a backup consistent at that LSN on ${d.node}, then steep apply`,
+      where,
+    );
     return { ok: false };
   }
   if (slot.active) {
-    ctx.error(
+    return fail(
       'slot-in-use',
       `subscription ${d.name}: the prepared slot ${d.slot} on ${d.from} is in use (pid ${slot.activePid ?? 'unknown'}); ` +
         'stop its consumer (a steep init prepare --hold still holding its snapshot?) and apply again',
-      where,
     );
-    return { ok: false };
   }
   if (!record && flag === undefined) {
-    ctx.error(
+    return fail(
       'init-lsn-unknown',
       `subscription ${d.name}: slot ${d.slot} exists on ${d.from}, but steep has no record of the LSN it was prepared at ` +
         `(it was not made by steep init prepare on this topology); give the LSN your restored backup is consistent at: steep apply --lsn ${d.name}=LSN`,
-      where,
     );
-    return { ok: false };
   }
   const base = record?.lsn ?? slot.confirmedFlushLsn ?? undefined;
   if (record && slot.confirmedFlushLsn && compareLsn(slot.confirmedFlushLsn, record.lsn) > 0) {
-    ctx.error(
+    return fail(
       'init-slot-consumed',
       `subscription ${d.name}: slot ${d.slot} on ${d.from} has been consumed past the LSN it was prepared at ` +
         `(${record.lsn} → ${slot.confirmedFlushLsn}), so the changes in between would never reach ${d.node}; ` +
         `run steep init cancel ${d.name}, then prepare and restore again`,
-      where,
     );
-    return { ok: false };
   }
   if (flag !== undefined) {
     if (!isLsn(flag)) {
-      ctx.error('init-lsn-invalid', `--lsn ${flag}: not an LSN (expected e.g. 16/B374D848)`, where);
-      return { ok: false };
+      return fail('init-lsn-invalid', `--lsn ${flag}: not an LSN (expected e.g. 16/B374D848)`);
     }
     if (base && compareLsn(flag, base) < 0) {
-      ctx.error(
+      return fail(
         'init-lsn-early',
         `subscription ${d.name}: --lsn ${flag} is earlier than slot ${d.slot}'s LSN ${base} on ${d.from}: the changes between ` +
           `them are neither in the restored backup nor in the slot; restore a backup consistent at ${base} or later`,
-        where,
       );
-      return { ok: false };
     }
     return { ok: true, lsn: normaliseLsn(flag) };
   }
