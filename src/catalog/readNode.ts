@@ -1,6 +1,11 @@
 import type pg from 'pg';
 import { withSession } from '../db/connect.js';
-import type { ObservedNode, OtherDatabaseSubscription } from '../model/cluster.js';
+import type {
+  ObservedNode,
+  ObservedOrigin,
+  ObservedSlot,
+  OtherDatabaseSubscription,
+} from '../model/cluster.js';
 import { SteepError } from '../model/errors.js';
 import {
   type CopiedTableRow,
@@ -26,7 +31,7 @@ import {
   objectDigestsProbeQuery,
   objectDigestsQuery,
 } from './queries/objectDigests.js';
-import { type OriginRow, originsQuery, toOrigins } from './queries/origins.js';
+import { originsQuery, toOrigins } from './queries/origins.js';
 import {
   type PublicationRow,
   type PublicationSchemaRow,
@@ -43,13 +48,8 @@ import {
   SET_SESSION_REPLICATION_ROLE,
   toRole,
 } from './queries/role.js';
-import {
-  SERVER_SETTINGS,
-  type ServerInfo,
-  type ServerSettingsRow,
-  toServerInfo,
-} from './queries/settings.js';
-import { type SlotRow, slotsQuery, toSlots } from './queries/slots.js';
+import { SERVER_SETTINGS, type ServerInfo } from './queries/settings.js';
+import { slotsQuery, toSlots } from './queries/slots.js';
 import {
   type MigrationVersionRow,
   migrationVersionQuery,
@@ -189,7 +189,7 @@ async function readProbe(client: pg.Client, node: string, stateSchema: string): 
   const r = await inOneWrite(client, () =>
     allNamed({
       begin: client.query(BEGIN_SNAPSHOT),
-      settings: rows<ServerSettingsRow>(client, q.settings),
+      settings: rows<ServerInfo>(client, q.settings),
       role: rows<RoleRow>(client, q.role),
       state: rows<StateSchemaRow>(client, q.state),
       initState: rows<InitStateProbeRow>(client, q.initState),
@@ -197,7 +197,7 @@ async function readProbe(client: pg.Client, node: string, stateSchema: string): 
       lock: rows<SteepLockRow>(client, q.lock),
     }),
   );
-  const server = toServerInfo(r.settings[0]!);
+  const server = r.settings[0]!;
   const v = server.serverVersion;
   if (v < MIN_SERVER_VERSION) {
     throw new SteepError(
@@ -242,8 +242,8 @@ function readSnapshot(client: pg.Client, p: Probe, opts: ReadNodeOptions) {
       conninfo: maybe<SubscriptionConninfoRow>(client, q.subscriptionConninfo),
       subscriptionTables: rows<JsonArrayRow>(client, q.subscriptionTables),
       otherSubscriptions: rows<OtherDatabaseSubscription>(client, q.otherDatabaseSubscriptions),
-      slots: rows<SlotRow>(client, q.slots),
-      origins: rows<OriginRow>(client, q.origins),
+      slots: rows<ObservedSlot>(client, q.slots),
+      origins: rows<ObservedOrigin>(client, q.origins),
       tables: rows<JsonArrayRow>(client, q.tables),
       migrations: maybe<MigrationVersionRow>(client, q.migrations),
       tableSchemas:
