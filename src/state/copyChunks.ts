@@ -23,30 +23,15 @@ export class CopyChunkStore extends StateTable {
   protected readonly name = 'copy_chunks';
 
   async list(client: pg.Client, subscription: string, lsn: string): Promise<ChunkRecord[]> {
-    const { rows } = await client.query<{
-      table_schema: string;
-      table_name: string;
-      chunk: number;
-      lower_bound: string | null;
-      upper_bound: string | null;
-      estimated_bytes: string;
-      rows: string | null;
-      bytes: string | null;
-    }>(
-      `SELECT table_schema, table_name, chunk, lower_bound, upper_bound, estimated_bytes::text, rows::text, bytes::text
+    const { rows } = await client.query<ChunkRecord>(
+      `SELECT json_build_object('schema', table_schema, 'name', table_name) AS "table", chunk,
+              lower_bound AS lower, upper_bound AS upper, estimated_bytes::float8 AS "estimatedBytes",
+              rows::float8 AS rows, bytes::float8 AS bytes
          FROM ${this.table} WHERE node_name = $1 AND subscription = $2 AND lsn = $3::pg_lsn
         ORDER BY table_schema, table_name, chunk`,
       [this.node, subscription, lsn],
     );
-    return rows.map((r) => ({
-      table: { schema: r.table_schema, name: r.table_name },
-      chunk: r.chunk,
-      lower: r.lower_bound,
-      upper: r.upper_bound,
-      estimatedBytes: Number(r.estimated_bytes),
-      rows: r.rows === null ? null : Number(r.rows),
-      bytes: r.bytes === null ? null : Number(r.bytes),
-    }));
+    return rows;
   }
 
   /** The copy's plan, replacing whatever an earlier copy of the subscription left. */

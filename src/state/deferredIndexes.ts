@@ -54,23 +54,13 @@ export class DeferredIndexStore extends StateTable {
   async list(client: pg.Client, subscription: string): Promise<DeferredIndex[]> {
     // a state schema from before migration 9 has deferred nothing
     if (!(await this.exists(client))) return [];
-    const { rows } = await client.query<{
-      table_schema: string;
-      table_name: string;
-      index_name: string;
-      position: number;
-      definition: string;
-    }>(
-      `SELECT table_schema, table_name, index_name, position, definition FROM ${this.table}
-        WHERE node_name = $1 AND subscription = $2 ORDER BY table_schema, table_name, position`,
+    const { rows } = await client.query<DeferredIndex>(
+      `SELECT json_build_object('schema', table_schema, 'name', table_name) AS "table", index_name AS index,
+              position, definition
+         FROM ${this.table} WHERE node_name = $1 AND subscription = $2 ORDER BY table_schema, table_name, position`,
       [this.node, subscription],
     );
-    return rows.map((r) => ({
-      table: { schema: r.table_schema, name: r.table_name },
-      index: r.index_name,
-      position: r.position,
-      definition: r.definition,
-    }));
+    return rows;
   }
 
   async remove(client: pg.Client, subscription: string, table: TableName): Promise<void> {

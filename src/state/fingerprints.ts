@@ -62,22 +62,11 @@ export async function readSavedFingerprints(
   schema: string,
   node: string,
 ): Promise<SavedFingerprint[]> {
-  const { rows } = await client.query<{
-    schema: string;
-    name: string;
-    fingerprint: string;
-    column_count: number;
-    captured_at: Date;
-  }>(
-    `SELECT table_schema AS schema, table_name AS name, fingerprint, column_count, captured_at
+  const { rows } = await client.query<TableFingerprint & { capturedAt: Date }>(
+    `SELECT table_schema AS schema, table_name AS name, fingerprint, column_count AS "columnCount",
+            captured_at AS "capturedAt"
        FROM ${table(schema)} WHERE node_name = $1 ORDER BY table_schema, table_name`,
     [node],
   );
-  return rows.map((r) => ({
-    schema: r.schema,
-    name: r.name,
-    fingerprint: r.fingerprint,
-    columnCount: r.column_count,
-    capturedAt: r.captured_at.toISOString(),
-  }));
+  return rows.map((r) => ({ ...r, capturedAt: r.capturedAt.toISOString() }));
 }

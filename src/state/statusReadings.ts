@@ -14,24 +14,16 @@ export class StatusReadingStore extends StateTable {
   async all(client: pg.Client): Promise<Map<string, ErrorReading> | null> {
     if (!(await this.exists(client))) return null;
     const out = new Map<string, ErrorReading>();
-    const { rows } = await client.query<{
-      subscription: string;
-      apply_errors: string;
-      sync_errors: string;
-      read_at: Date;
-      rose_at: Date | null;
-    }>(
-      `SELECT subscription, apply_errors::text, sync_errors::text, read_at, rose_at
+    const { rows } = await client.query<
+      { subscription: string; at: Date; roseAt: Date | null } & Omit<ErrorReading, 'at' | 'roseAt'>
+    >(
+      `SELECT subscription, apply_errors::float8 AS "applyErrors", sync_errors::float8 AS "syncErrors",
+              read_at AS at, rose_at AS "roseAt"
          FROM ${this.table} WHERE node_name = $1`,
       [this.node],
     );
-    for (const r of rows)
-      out.set(r.subscription, {
-        applyErrors: Number(r.apply_errors),
-        syncErrors: Number(r.sync_errors),
-        at: r.read_at.toISOString(),
-        roseAt: r.rose_at ? r.rose_at.toISOString() : null,
-      });
+    for (const { subscription, ...r } of rows)
+      out.set(subscription, { ...r, at: r.at.toISOString(), roseAt: r.roseAt?.toISOString() ?? null });
     return out;
   }
 

@@ -84,30 +84,19 @@ export class VerificationStore extends StateTable {
   async all(client: pg.Client): Promise<Map<string, VerifyRecord>> {
     const out = new Map<string, VerifyRecord>();
     if (!(await this.exists(client))) return out;
-    const { rows } = await client.query<{
-      subscription: string;
-      started_at: Date;
-      verified_at: Date;
-      verdict: VerifyRecord['verdict'];
-      tables_compared: number;
-      tables_diverged: number;
-      tables_not_verifiable: number;
-      conflicts: Record<string, number> | null;
-    }>(
-      `SELECT subscription, started_at, verified_at, verdict, tables_compared, tables_diverged, tables_not_verifiable, conflicts
+    const { rows } = await client.query<
+      Omit<VerifyRecord, 'startedAt' | 'verifiedAt'> & { startedAt: Date; verifiedAt: Date }
+    >(
+      `SELECT subscription, started_at AS "startedAt", verified_at AS "verifiedAt", verdict, tables_compared AS "tablesCompared",
+              tables_diverged AS "tablesDiverged", tables_not_verifiable AS "tablesNotVerifiable", conflicts
          FROM ${this.table} WHERE node_name = $1 ORDER BY subscription`,
       [this.node],
     );
     for (const r of rows)
       out.set(r.subscription, {
-        subscription: r.subscription,
-        startedAt: r.started_at.toISOString(),
-        verifiedAt: r.verified_at.toISOString(),
-        verdict: r.verdict,
-        tablesCompared: r.tables_compared,
-        tablesDiverged: r.tables_diverged,
-        tablesNotVerifiable: r.tables_not_verifiable,
-        conflicts: r.conflicts,
+        ...r,
+        startedAt: r.startedAt.toISOString(),
+        verifiedAt: r.verifiedAt.toISOString(),
       });
     return out;
   }
