@@ -39,18 +39,14 @@ export class CopyChunkStore extends StateTable {
     await this.clear(client, subscription);
     await client.query(
       `INSERT INTO ${this.table} (node_name, subscription, lsn, table_schema, table_name, chunk, lower_bound, upper_bound, estimated_bytes)
-       SELECT $1, $2, $3::pg_lsn, s, t, c, l, u, b
-         FROM unnest($4::text[], $5::text[], $6::int[], $7::text[], $8::text[], $9::bigint[]) AS x(s, t, c, l, u, b)`,
+       SELECT $1, $2, $3::pg_lsn, x."table"->>'schema', x."table"->>'name', x.chunk, x.lower, x.upper, x."estimatedBytes"
+         FROM jsonb_to_recordset($4::jsonb)
+           AS x("table" jsonb, chunk int, lower text, upper text, "estimatedBytes" bigint)`,
       [
         this.node,
         subscription,
         lsn,
-        chunks.map((c) => c.table.schema),
-        chunks.map((c) => c.table.name),
-        chunks.map((c) => c.chunk),
-        chunks.map((c) => c.lower),
-        chunks.map((c) => c.upper),
-        chunks.map((c) => Math.round(c.estimatedBytes)),
+        JSON.stringify(chunks.map((c) => ({ ...c, estimatedBytes: Math.round(c.estimatedBytes) }))),
       ],
     );
   }

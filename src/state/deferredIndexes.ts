@@ -37,16 +37,9 @@ export class DeferredIndexStore extends StateTable {
   async record(client: pg.Client, subscription: string, indexes: DeferredIndex[]): Promise<void> {
     await client.query(
       `INSERT INTO ${this.table} (node_name, subscription, table_schema, table_name, index_name, position, definition)
-       SELECT $1, $2, s, t, i, p, d FROM unnest($3::text[], $4::text[], $5::text[], $6::int[], $7::text[]) AS x(s, t, i, p, d)`,
-      [
-        this.node,
-        subscription,
-        indexes.map((x) => x.table.schema),
-        indexes.map((x) => x.table.name),
-        indexes.map((x) => x.index),
-        indexes.map((x) => x.position),
-        indexes.map((x) => x.definition),
-      ],
+       SELECT $1, $2, x."table"->>'schema', x."table"->>'name', x.index, x.position, x.definition
+         FROM jsonb_to_recordset($3::jsonb) AS x("table" jsonb, index text, position int, definition text)`,
+      [this.node, subscription, JSON.stringify(indexes)],
     );
   }
 

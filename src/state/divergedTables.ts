@@ -58,15 +58,9 @@ export class DivergedTablesStore extends StateTable {
     if (diverged.length === 0) return;
     await client.query(
       `INSERT INTO ${this.table} (node_name, subscription, table_name, missing, extra, different)
-       SELECT $1, $2, t, m, e, d FROM unnest($3::text[], $4::bigint[], $5::bigint[], $6::bigint[]) AS u(t, m, e, d)`,
-      [
-        this.node,
-        subscription,
-        diverged.map((v) => v.table),
-        diverged.map((v) => v.missing),
-        diverged.map((v) => v.extra),
-        diverged.map((v) => v.different),
-      ],
+       SELECT $1, $2, v."table", v.missing, v.extra, v.different
+         FROM jsonb_to_recordset($3::jsonb) AS v("table" text, missing bigint, extra bigint, different bigint)`,
+      [this.node, subscription, JSON.stringify(diverged)],
     );
   }
 

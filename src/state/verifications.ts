@@ -34,21 +34,12 @@ export class VerificationStore extends StateTable {
     if (v.length === 0) return;
     await client.query(
       `INSERT INTO ${this.verifiedTables} (node_name, subscription, table_name, verified_at, verdict, rows, missing, extra, different)
-       SELECT $1, $2, t, now(), s, r, m, e, d
-         FROM unnest($3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[]) AS u(t, s, r, m, e, d)
+       SELECT $1, $2, v."table", now(), v.status, v.rows, v.missing, v.extra, v.different
+         FROM jsonb_to_recordset($3::jsonb) AS v("table" text, status text, rows bigint, missing bigint, extra bigint, different bigint)
        ON CONFLICT (node_name, subscription, table_name) DO UPDATE SET verified_at = excluded.verified_at,
          verdict = excluded.verdict, rows = excluded.rows, missing = excluded.missing, extra = excluded.extra,
          different = excluded.different`,
-      [
-        this.node,
-        subscription,
-        v.map((t) => t.table),
-        v.map((t) => t.status),
-        v.map((t) => t.rows),
-        v.map((t) => t.missing),
-        v.map((t) => t.extra),
-        v.map((t) => t.different),
-      ],
+      [this.node, subscription, JSON.stringify(v)],
     );
   }
 
