@@ -1,10 +1,10 @@
 import type pg from 'pg';
-import type { SubscriptionRelState } from '../model/cluster.js';
 import type {
   PublishedTableSize,
   SlotLag,
   SubscriberSample,
   SubscriptionActivity,
+  SubscriptionTableSample,
 } from '../model/initState.js';
 import type { TableName } from '../model/topology.js';
 import { qualifiedName } from '../model/topology.js';
@@ -19,33 +19,14 @@ import {
   type ServerLogRow,
   SLOT_LAG,
   SLOTS_WITH_PREFIXES,
-  type SlotLagRow,
   SUBSCRIPTION_TABLE_PROGRESS,
-  type SubscriptionActivityRow,
   subscriptionActivityQuery,
-  type TableProgressRow,
 } from './queries/initProgress.js';
 
 /**
  * Samples of an init's live figures, one round trip per node: what the subscriber's workers
  * are doing, and the publisher's sizes and slot lag. Pure reads; the caller owns the sessions.
  */
-
-function toActivity(r: SubscriptionActivityRow): SubscriptionActivity {
-  return {
-    oid: r.oid,
-    name: r.name,
-    slot: r.slot,
-    enabled: r.enabled,
-    applyRunning: r.apply_running,
-    syncWorkers: r.sync_workers,
-    lastMessageAt: r.last_msg_receipt_time ? new Date(r.last_msg_receipt_time).toISOString() : null,
-    applyErrorCount: r.apply_error_count ?? null,
-    syncErrorCount: r.sync_error_count ?? null,
-    conflictCount: r.conflict_count ?? null,
-    conflicts: r.conflicts ?? null,
-  };
-}
 
 /** Every subscription's activity on the node (or one). */
 export async function readSubscriptionActivity(
@@ -54,8 +35,13 @@ export async function readSubscriptionActivity(
   subscription: string | null = null,
 ): Promise<SubscriptionActivity[]> {
   const q = subscriptionActivityQuery(version);
-  const { rows } = await client.query<SubscriptionActivityRow>({ text: q.text, values: [subscription] });
-  return rows.map(toActivity);
+  const { rows } = await client.query<
+    Omit<SubscriptionActivity, 'lastMessageAt'> & { lastMessageAt: Date | null }
+  >({
+    text: q.text,
+    values: [subscription],
+  });
+  return rows.map((r) => ({ ...r, lastMessageAt: r.lastMessageAt?.toISOString() ?? null }));
 }
 
 /** One subscription on its subscriber: activity and per-table progress (pipelined). */
@@ -66,18 +52,9 @@ export async function sampleSubscriber(
 ): Promise<SubscriberSample> {
   const [activity, tables] = await Promise.all([
     readSubscriptionActivity(client, version, subscription),
-    client.query<TableProgressRow>({ text: SUBSCRIPTION_TABLE_PROGRESS.text, values: [subscription] }),
+    client.query<SubscriptionTableSample>({ text: SUBSCRIPTION_TABLE_PROGRESS.text, values: [subscription] }),
   ]);
-  return {
-    activity: activity[0] ?? null,
-    tables: tables.rows.map((r) => ({
-      schema: r.schema,
-      name: r.name,
-      state: r.state as SubscriptionRelState,
-      tuplesProcessed: r.tuples_processed,
-      bytesProcessed: r.bytes_processed,
-    })),
-  };
+  return { activity: activity[0] ?? null, tables: tables.rows };
 }
 
 /** Sizes of the given tables on the publisher, by `schema.name`. */
@@ -99,19 +76,7 @@ export async function readPublishedTableSizes(
 
 /** Logical slots on the publisher with their lag (or one slot). */
 export async function readSlotLag(client: pg.Client, slot: string | null = null): Promise<SlotLag[]> {
-  const { rows } = await client.query<SlotLagRow>({ text: SLOT_LAG.text, values: [slot] });
-  return rows.map((r) => ({
-    slot: r.slot,
-    active: r.active,
-    activePid: r.active_pid,
-    walStatus: r.wal_status,
-    confirmedFlushLsn: r.confirmed_flush_lsn,
-    currentLsn: r.current_lsn,
-    lagBytes: r.lag_bytes,
-    retainedWalBytes: r.retained_wal_bytes,
-    lagSeconds: r.lag_seconds,
-    walsender: r.walsender,
-  }));
+  return (await client.query<SlotLag>({ text: SLOT_LAG.text, values: [slot] })).rows;
 }
 
 /** The server's log file when the role may ask; null otherwise (or when logging goes to stderr). */

@@ -18,8 +18,8 @@ export const SUBSCRIPTION_TABLE_PROGRESS: CatalogQuery = {
   text: `select n.nspname::text as schema,
        c.relname::text as name,
        sr.srsubstate::text as state,
-       p.tuples_processed::float8 as tuples_processed,
-       p.bytes_processed::float8 as bytes_processed
+       p.tuples_processed::float8 as "tuplesProcessed",
+       p.bytes_processed::float8 as "bytesProcessed"
   from pg_catalog.pg_subscription s
   join pg_catalog.pg_subscription_rel sr on sr.srsubid = s.oid
   join pg_catalog.pg_class c on c.oid = sr.srrelid
@@ -30,14 +30,6 @@ export const SUBSCRIPTION_TABLE_PROGRESS: CatalogQuery = {
  order by 1, 2`,
 };
 
-export interface TableProgressRow {
-  schema: string;
-  name: string;
-  state: string;
-  tuples_processed: number | null;
-  bytes_processed: number | null;
-}
-
 /** The apply worker (not a table-sync or parallel apply worker): no relid, and from 16 no leader. */
 function applyWorker(version: number): string {
   if (version >= PG17) return `w.worker_type = 'apply'`;
@@ -46,16 +38,26 @@ function applyWorker(version: number): string {
 }
 
 const ERROR_COUNTS_15 = `,
-       st.apply_error_count::float8 as apply_error_count,
-       st.sync_error_count::float8 as sync_error_count`;
+       st.apply_error_count::float8 as "applyErrorCount",
+       st.sync_error_count::float8 as "syncErrorCount"`;
+
+/** Before 15 there is no pg_stat_subscription_stats: no counts. */
+const NO_ERROR_COUNTS = `,
+       null::float8 as "applyErrorCount",
+       null::float8 as "syncErrorCount"`;
 
 const CONFLICTS_18 = `,
        (st.confl_insert_exists + st.confl_update_origin_differs + st.confl_update_exists + st.confl_update_missing
-        + st.confl_delete_origin_differs + st.confl_delete_missing + st.confl_multiple_unique_conflicts)::float8 as conflict_count,
+        + st.confl_delete_origin_differs + st.confl_delete_missing + st.confl_multiple_unique_conflicts)::float8 as "conflictCount",
        json_build_object('insert_exists', st.confl_insert_exists, 'update_origin_differs', st.confl_update_origin_differs,
                          'update_exists', st.confl_update_exists, 'update_missing', st.confl_update_missing,
                          'delete_origin_differs', st.confl_delete_origin_differs, 'delete_missing', st.confl_delete_missing,
                          'multiple_unique_conflicts', st.confl_multiple_unique_conflicts) as conflicts`;
+
+/** Before 18 there are no conflict counters. */
+const NO_CONFLICTS = `,
+       null::float8 as "conflictCount",
+       null::json as conflicts`;
 
 /**
  * Every subscription of the current database: enabled, its workers, and (15+) its error counts,
@@ -70,31 +72,14 @@ export function subscriptionActivityQuery(version: number): CatalogQuery {
        s.subslotname::text as slot,
        s.subenabled as enabled,
        exists (select 1 from pg_catalog.pg_stat_subscription w
-                where w.subid = s.oid and w.pid is not null and ${applyWorker(version)}) as apply_running,
+                where w.subid = s.oid and w.pid is not null and ${applyWorker(version)}) as "applyRunning",
        (select count(*) from pg_catalog.pg_stat_subscription w
-         where w.subid = s.oid and w.pid is not null and w.relid is not null)::int as sync_workers,
-       (select max(w.last_msg_receipt_time) from pg_catalog.pg_stat_subscription w where w.subid = s.oid) as last_msg_receipt_time${stats ? ERROR_COUNTS_15 : ''}${version >= PG18 ? CONFLICTS_18 : ''}
+         where w.subid = s.oid and w.pid is not null and w.relid is not null)::int as "syncWorkers",
+       (select max(w.last_msg_receipt_time) from pg_catalog.pg_stat_subscription w where w.subid = s.oid) as "lastMessageAt"${stats ? ERROR_COUNTS_15 : NO_ERROR_COUNTS}${version >= PG18 ? CONFLICTS_18 : NO_CONFLICTS}
   from pg_catalog.pg_subscription s${stats ? '\n  left join pg_catalog.pg_stat_subscription_stats st on st.subid = s.oid' : ''}
  where ${CURRENT_DATABASE} and ($1::text is null or s.subname = $1)
  order by s.subname`,
   };
-}
-
-export interface SubscriptionActivityRow {
-  oid: number;
-  name: string;
-  /** null: slot_name = NONE */
-  slot: string | null;
-  enabled: boolean;
-  apply_running: boolean;
-  sync_workers: number;
-  last_msg_receipt_time: Date | null;
-  /** 15+ */
-  apply_error_count?: number | null;
-  sync_error_count?: number | null;
-  /** 18+ */
-  conflict_count?: number | null;
-  conflicts?: Record<string, number> | null;
 }
 
 /** Size and estimated rows of tables `$1[i].$2[i]` on the publisher. PostgreSQL 14+. */
@@ -133,34 +118,20 @@ export const SLOT_LAG: CatalogQuery = {
   name: 'slot-lag',
   text: `select s.slot_name::text as slot,
        s.active,
-       s.active_pid,
-       s.wal_status,
-       s.confirmed_flush_lsn::text as confirmed_flush_lsn,
-       pg_catalog.pg_current_wal_lsn()::text as current_lsn,
-       pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), s.confirmed_flush_lsn)::float8 as lag_bytes,
-       pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), s.restart_lsn)::float8 as retained_wal_bytes,
+       s.active_pid as "activePid",
+       s.wal_status as "walStatus",
+       s.confirmed_flush_lsn::text as "confirmedFlushLsn",
+       pg_catalog.pg_current_wal_lsn()::text as "currentLsn",
+       pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), s.confirmed_flush_lsn)::float8 as "lagBytes",
+       pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), s.restart_lsn)::float8 as "retainedWalBytes",
        case when s.confirmed_flush_lsn >= pg_catalog.pg_current_wal_lsn() then 0::float8
-            else extract(epoch from r.replay_lag)::float8 end as lag_seconds,
+            else extract(epoch from r.replay_lag)::float8 end as "lagSeconds",
        case when r.pid is null then 'none' when r.state is null then 'hidden' else 'streaming' end as walsender
   from pg_catalog.pg_replication_slots s
   left join pg_catalog.pg_stat_replication r on r.pid = s.active_pid
  where s.slot_type = 'logical' and ($1::text is null or s.slot_name = $1)
  order by s.slot_name`,
 };
-
-export interface SlotLagRow {
-  slot: string;
-  active: boolean;
-  active_pid: number | null;
-  wal_status: string | null;
-  confirmed_flush_lsn: string | null;
-  current_lsn: string;
-  lag_bytes: number | null;
-  retained_wal_bytes: number | null;
-  lag_seconds: number | null;
-  /** its walsender: none, or one whose figures the role may not read (only superusers and pg_read_all_stats), or streaming */
-  walsender: 'none' | 'hidden' | 'streaming';
-}
 
 /** Where the server writes its log, when the role may ask (superuser or pg_monitor). */
 export const SERVER_LOG: CatalogQuery = {
