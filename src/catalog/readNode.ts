@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { type LockHolderRow, toLockHolder } from '../db/advisoryLock.js';
 import { withSession } from '../db/connect.js';
 import type {
   ObservedNode,
@@ -56,7 +57,7 @@ import {
   type StateSchemaRow,
   stateSchemaQuery,
 } from './queries/stateSchema.js';
-import { STEEP_LOCK, type SteepLockRow } from './queries/steepLock.js';
+import { STEEP_LOCK } from './queries/steepLock.js';
 import {
   OTHER_DATABASE_SUBSCRIPTIONS,
   SUBSCRIPTION_CONNINFO,
@@ -180,7 +181,7 @@ interface Probe {
   state: StateSchemaRow;
   initState?: InitStateProbeRow;
   digestsReadable: boolean;
-  lock?: SteepLockRow;
+  lock?: LockHolderRow;
 }
 
 /** Round trip 1: begins the snapshot; refuses a server older than steep supports. */
@@ -194,7 +195,7 @@ async function readProbe(client: pg.Client, node: string, stateSchema: string): 
       state: rows<StateSchemaRow>(client, q.state),
       initState: rows<InitStateProbeRow>(client, q.initState),
       digests: rows<ObjectDigestsProbeRow>(client, q.digests),
-      lock: rows<SteepLockRow>(client, q.lock),
+      lock: rows<LockHolderRow>(client, q.lock),
     }),
   );
   const server = r.settings[0]!;
@@ -308,13 +309,7 @@ function observedNode(
       canCreateIn: p.state.can_create_in_schema,
       owned: p.state.owns_schema,
     },
-    steepLock: p.lock
-      ? {
-          applicationName: p.lock.application_name,
-          pid: p.lock.pid,
-          since: p.lock.backend_start.toISOString(),
-        }
-      : null,
+    steepLock: p.lock ? toLockHolder(p.lock) : null,
     rowFilters: normalised.rowFilters,
     rowFilterErrors: normalised.rowFilterErrors,
     ...(s.tableSchemas ? { tableSchemas: s.tableSchemas } : {}),
