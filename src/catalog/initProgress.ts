@@ -14,7 +14,6 @@ import {
   INDEX_BUILDS,
   type IndexBuildRow,
   PUBLISHED_TABLE_SIZES,
-  type PublishedTableSizeRow,
   SERVER_LOG,
   type ServerLogRow,
   SLOT_LAG,
@@ -62,16 +61,11 @@ export async function readPublishedTableSizes(
   client: pg.Client,
   tables: readonly TableName[],
 ): Promise<Map<string, PublishedTableSize>> {
-  const { rows } = await client.query<PublishedTableSizeRow>({
+  const { rows } = await client.query<TableName & PublishedTableSize>({
     text: PUBLISHED_TABLE_SIZES.text,
     values: [tables.map((t) => t.schema), tables.map((t) => t.name)],
   });
-  return new Map(
-    rows.map((r) => [
-      qualifiedName(r),
-      { sizeBytes: r.size_bytes, estimatedRows: Math.max(r.reltuples, r.live_tuples) },
-    ]),
-  );
+  return new Map(rows.map(({ schema, name, ...size }) => [qualifiedName({ schema, name }), size]));
 }
 
 /** Logical slots on the publisher with their lag (or one slot). */

@@ -87,22 +87,13 @@ export const PUBLISHED_TABLE_SIZES: CatalogQuery = {
   name: 'init-table-sizes',
   text: `select n.nspname::text as schema,
        c.relname::text as name,
-       pg_catalog.pg_table_size(c.oid)::float8 as size_bytes,
-       greatest(c.reltuples, 0)::float8 as reltuples,
-       coalesce(st.n_live_tup, 0)::float8 as live_tuples
+       pg_catalog.pg_table_size(c.oid)::float8 as "sizeBytes",
+       greatest(greatest(c.reltuples, 0)::float8, coalesce(st.n_live_tup, 0)::float8) as "estimatedRows"
   from unnest($1::text[], $2::text[]) as t(schema, name)
   join pg_catalog.pg_namespace n on n.nspname = t.schema
   join pg_catalog.pg_class c on c.relnamespace = n.oid and c.relname = t.name
   left join pg_catalog.pg_stat_all_tables st on st.relid = c.oid`,
 };
-
-export interface PublishedTableSizeRow {
-  schema: string;
-  name: string;
-  size_bytes: number;
-  reltuples: number;
-  live_tuples: number;
-}
 
 /**
  * Logical slots on the publisher with their lag: how much WAL the consumer has not confirmed
