@@ -12,7 +12,6 @@ import {
   FINISHED_COPIES,
   type FinishedCopyRow,
   INDEX_BUILDS,
-  type IndexBuildRow,
   PUBLISHED_TABLE_SIZES,
   SERVER_LOG,
   type ServerLogRow,
@@ -152,12 +151,6 @@ export interface IndexBuild {
  * reports neither).
  */
 export async function readIndexBuilds(client: pg.Client): Promise<Map<string, IndexBuild>> {
-  const { rows } = await client.query<IndexBuildRow>(INDEX_BUILDS.text);
-  const out = new Map<string, IndexBuild>();
-  for (const r of rows) {
-    const [done, total] =
-      r.blocks_total > 0 ? [r.blocks_done, r.blocks_total] : [r.tuples_done, r.tuples_total];
-    out.set(qualifiedName(r), { phase: r.phase, percent: total > 0 ? (100 * done) / total : null });
-  }
-  return out;
+  const { rows } = await client.query<TableName & IndexBuild>(INDEX_BUILDS.text);
+  return new Map(rows.map(({ schema, name, ...build }) => [qualifiedName({ schema, name }), build]));
 }

@@ -172,7 +172,7 @@ export const SLOTS_WITH_PREFIXES: CatalogQuery = {
 
 /**
  * The index builds running in this database (`CREATE INDEX`, and `ALTER TABLE … ADD CONSTRAINT`
- * of a primary key or unique constraint): their table, phase and the counts that phase reports.
+ * of a primary key or unique constraint): their table, phase and how far that phase is (percent).
  * The index itself is not named: a build that is not concurrent reports `index_relid` 0.
  */
 export const INDEX_BUILDS: CatalogQuery = {
@@ -180,22 +180,10 @@ export const INDEX_BUILDS: CatalogQuery = {
   text: `select n.nspname::text as schema,
        c.relname::text as name,
        p.phase::text as phase,
-       p.blocks_total::float8 as blocks_total,
-       p.blocks_done::float8 as blocks_done,
-       p.tuples_total::float8 as tuples_total,
-       p.tuples_done::float8 as tuples_done
+       case when p.blocks_total > 0 then 100 * p.blocks_done::float8 / p.blocks_total::float8
+            when p.tuples_total > 0 then 100 * p.tuples_done::float8 / p.tuples_total::float8 end as percent
   from pg_catalog.pg_stat_progress_create_index p
   join pg_catalog.pg_class c on c.oid = p.relid
   join pg_catalog.pg_namespace n on n.oid = c.relnamespace
  where p.datid = ${THIS_DATABASE_OID}`,
 };
-
-export interface IndexBuildRow {
-  schema: string;
-  name: string;
-  phase: string;
-  blocks_total: number;
-  blocks_done: number;
-  tuples_total: number;
-  tuples_done: number;
-}
