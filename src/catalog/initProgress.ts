@@ -10,7 +10,6 @@ import type { TableName } from '../model/topology.js';
 import { qualifiedName } from '../model/topology.js';
 import {
   FINISHED_COPIES,
-  type FinishedCopyRow,
   INDEX_BUILDS,
   PUBLISHED_TABLE_SIZES,
   SERVER_LOG,
@@ -98,16 +97,12 @@ export async function readAllFinishedCopies(
   client: pg.Client,
   subscription: string | null = null,
 ): Promise<Map<string, FinishedCopy[]>> {
-  const { rows } = await client.query<FinishedCopyRow>({
+  const { rows } = await client.query<{ subscription: string } & FinishedCopy>({
     text: FINISHED_COPIES.text,
     values: [subscription],
   });
   const out = new Map<string, FinishedCopy[]>();
-  for (const r of rows) {
-    const list = out.get(r.subscription) ?? [];
-    list.push({ table: qualifiedName(r), slotPrefix: r.slot_prefix });
-    out.set(r.subscription, list);
-  }
+  for (const { subscription: sub, ...copy } of rows) out.set(sub, [...(out.get(sub) ?? []), copy]);
   return out;
 }
 

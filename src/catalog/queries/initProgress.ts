@@ -144,23 +144,15 @@ export interface ServerLogRow {
 export const FINISHED_COPIES: CatalogQuery = {
   name: 'init-finished-copies',
   text: `select s.subname::text as subscription,
-       n.nspname::text as schema,
-       c.relname::text as name,
-       'pg_' || s.oid || '_sync_' || sr.srrelid || '_' as slot_prefix
+       n.nspname::text || '.' || c.relname::text as "table",
+       'pg_' || s.oid || '_sync_' || sr.srrelid || '_' as "slotPrefix"
   from pg_catalog.pg_subscription s
   join pg_catalog.pg_subscription_rel sr on sr.srsubid = s.oid
   join pg_catalog.pg_class c on c.oid = sr.srrelid
   join pg_catalog.pg_namespace n on n.oid = c.relnamespace
  where ($1::text is null or s.subname = $1) and ${CURRENT_DATABASE} and sr.srsubstate = 'f'
- order by 1, 2, 3`,
+ order by 1, n.nspname, c.relname`,
 };
-
-export interface FinishedCopyRow {
-  subscription: string;
-  schema: string;
-  name: string;
-  slot_prefix: string;
-}
 
 /** The replication slots on this node whose name starts with one of the prefixes `$1`. */
 export const SLOTS_WITH_PREFIXES: CatalogQuery = {
