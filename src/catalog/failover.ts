@@ -22,13 +22,13 @@ import { openCatalogSession, postgresMessage, rows } from './session.js';
 
 const SETTINGS = {
   name: 'failover_settings',
-  text: `select pg_catalog.pg_is_in_recovery() as in_recovery,
-       pg_catalog.current_setting('server_version_num')::int as server_version,
-       (select setting from pg_catalog.pg_settings where name = 'sync_replication_slots') as sync_replication_slots,
-       (select setting from pg_catalog.pg_settings where name = 'hot_standby_feedback') as hot_standby_feedback,
-       (select setting from pg_catalog.pg_settings where name = 'primary_slot_name') as primary_slot_name,
-       (select setting from pg_catalog.pg_settings where name = 'primary_conninfo') as primary_conninfo,
-       (select setting from pg_catalog.pg_settings where name = 'synchronized_standby_slots') as synchronized_standby_slots`,
+  text: `select pg_catalog.pg_is_in_recovery() as "inRecovery",
+       pg_catalog.current_setting('server_version_num')::int as "serverVersion",
+       (select setting = 'on' from pg_catalog.pg_settings where name = 'sync_replication_slots') as "syncReplicationSlots",
+       (select setting = 'on' from pg_catalog.pg_settings where name = 'hot_standby_feedback') as "hotStandbyFeedback",
+       (select nullif(setting, '') from pg_catalog.pg_settings where name = 'primary_slot_name') as "primarySlotName",
+       (select setting from pg_catalog.pg_settings where name = 'primary_conninfo') as "primaryConninfo",
+       (select setting from pg_catalog.pg_settings where name = 'synchronized_standby_slots') as "synchronizedStandbySlots"`,
 };
 
 const SLOTS_17 = jsonArrayQuery(
@@ -46,40 +46,31 @@ const SLOTS_14 = jsonArrayQuery(
      from pg_catalog.pg_replication_slots s where s.slot_type = 'logical'`,
 );
 
-interface SettingsRow {
-  in_recovery: boolean;
-  server_version: number;
-  sync_replication_slots: string | null;
-  hot_standby_feedback: string | null;
-  primary_slot_name: string | null;
-  primary_conninfo: string | null;
-  synchronized_standby_slots: string | null;
-}
-
-const on = (v: string | null): boolean | null => (v === null ? null : v === 'on');
+/** SETTINGS' row: the FailoverServer's settings, two of them as the server's text. */
+type SettingsRow = Omit<FailoverServer, 'primaryConninfoHasDbname' | 'synchronizedStandbySlots' | 'slots'> & {
+  primaryConninfo: string | null;
+  synchronizedStandbySlots: string | null;
+};
 
 async function readServer(
   spec: ConnectionSpec,
   opts: { node: string; connectTimeoutMs?: number; statementTimeoutMs?: number },
 ): Promise<FailoverServer> {
   return withSession(openCatalogSession(spec, opts), async (client) => {
-    const r = (await rows<SettingsRow>(client, SETTINGS))[0]!;
-    const slotRows = await rows<JsonArrayRow>(client, r.server_version >= PG17 ? SLOTS_17 : SLOTS_14);
+    const { primaryConninfo, synchronizedStandbySlots, ...r } = (
+      await rows<SettingsRow>(client, SETTINGS)
+    )[0]!;
+    const slotRows = await rows<JsonArrayRow>(client, r.serverVersion >= PG17 ? SLOTS_17 : SLOTS_14);
     const slots: Record<string, FailoverSlot> = {};
     for (const s of jsonRows<FailoverSlot>(slotRows)) slots[s.name] = s;
-    const conninfo = r.primary_conninfo;
     return {
-      inRecovery: r.in_recovery,
-      serverVersion: r.server_version,
-      syncReplicationSlots: on(r.sync_replication_slots),
-      hotStandbyFeedback: on(r.hot_standby_feedback),
-      primarySlotName:
-        r.primary_slot_name === null || r.primary_slot_name === '' ? null : r.primary_slot_name,
-      primaryConninfoHasDbname: conninfo === null ? null : (parseConninfo(conninfo).dbname ?? '') !== '',
+      ...r,
+      primaryConninfoHasDbname:
+        primaryConninfo === null ? null : (parseConninfo(primaryConninfo).dbname ?? '') !== '',
       synchronizedStandbySlots:
-        r.synchronized_standby_slots === null
+        synchronizedStandbySlots === null
           ? null
-          : r.synchronized_standby_slots
+          : synchronizedStandbySlots
               .split(',')
               .map((x) => x.trim())
               .filter((x) => x !== ''),

@@ -1,51 +1,29 @@
 import type pg from 'pg';
-import type { SubscriptionRelState } from '../model/cluster.js';
 import type {
   PublishedTableSize,
   SlotLag,
   SubscriberSample,
   SubscriptionActivity,
+  SubscriptionTableSample,
 } from '../model/initState.js';
 import type { TableName } from '../model/topology.js';
 import { qualifiedName } from '../model/topology.js';
 import {
   FINISHED_COPIES,
-  type FinishedCopyRow,
   INDEX_BUILDS,
-  type IndexBuildRow,
   PUBLISHED_TABLE_SIZES,
-  type PublishedTableSizeRow,
   SERVER_LOG,
   type ServerLogRow,
   SLOT_LAG,
   SLOTS_WITH_PREFIXES,
-  type SlotLagRow,
   SUBSCRIPTION_TABLE_PROGRESS,
-  type SubscriptionActivityRow,
   subscriptionActivityQuery,
-  type TableProgressRow,
 } from './queries/initProgress.js';
 
 /**
  * Samples of an init's live figures, one round trip per node: what the subscriber's workers
  * are doing, and the publisher's sizes and slot lag. Pure reads; the caller owns the sessions.
  */
-
-function toActivity(r: SubscriptionActivityRow): SubscriptionActivity {
-  return {
-    oid: r.oid,
-    name: r.name,
-    slot: r.slot,
-    enabled: r.enabled,
-    applyRunning: r.apply_running,
-    syncWorkers: r.sync_workers,
-    lastMessageAt: r.last_msg_receipt_time ? new Date(r.last_msg_receipt_time).toISOString() : null,
-    applyErrorCount: r.apply_error_count ?? null,
-    syncErrorCount: r.sync_error_count ?? null,
-    conflictCount: r.conflict_count ?? null,
-    conflicts: r.conflicts ?? null,
-  };
-}
 
 /** Every subscription's activity on the node (or one). */
 export async function readSubscriptionActivity(
@@ -54,8 +32,13 @@ export async function readSubscriptionActivity(
   subscription: string | null = null,
 ): Promise<SubscriptionActivity[]> {
   const q = subscriptionActivityQuery(version);
-  const { rows } = await client.query<SubscriptionActivityRow>({ text: q.text, values: [subscription] });
-  return rows.map(toActivity);
+  const { rows } = await client.query<
+    Omit<SubscriptionActivity, 'lastMessageAt'> & { lastMessageAt: Date | null }
+  >({
+    text: q.text,
+    values: [subscription],
+  });
+  return rows.map((r) => ({ ...r, lastMessageAt: r.lastMessageAt?.toISOString() ?? null }));
 }
 
 /** One subscription on its subscriber: activity and per-table progress (pipelined). */
@@ -66,18 +49,9 @@ export async function sampleSubscriber(
 ): Promise<SubscriberSample> {
   const [activity, tables] = await Promise.all([
     readSubscriptionActivity(client, version, subscription),
-    client.query<TableProgressRow>({ text: SUBSCRIPTION_TABLE_PROGRESS.text, values: [subscription] }),
+    client.query<SubscriptionTableSample>({ text: SUBSCRIPTION_TABLE_PROGRESS.text, values: [subscription] }),
   ]);
-  return {
-    activity: activity[0] ?? null,
-    tables: tables.rows.map((r) => ({
-      schema: r.schema,
-      name: r.name,
-      state: r.state as SubscriptionRelState,
-      tuplesProcessed: r.tuples_processed,
-      bytesProcessed: r.bytes_processed,
-    })),
-  };
+  return { activity: activity[0] ?? null, tables: tables.rows };
 }
 
 /** Sizes of the given tables on the publisher, by `schema.name`. */
@@ -85,33 +59,16 @@ export async function readPublishedTableSizes(
   client: pg.Client,
   tables: readonly TableName[],
 ): Promise<Map<string, PublishedTableSize>> {
-  const { rows } = await client.query<PublishedTableSizeRow>({
+  const { rows } = await client.query<TableName & PublishedTableSize>({
     text: PUBLISHED_TABLE_SIZES.text,
     values: [tables.map((t) => t.schema), tables.map((t) => t.name)],
   });
-  return new Map(
-    rows.map((r) => [
-      qualifiedName(r),
-      { sizeBytes: r.size_bytes, estimatedRows: Math.max(r.reltuples, r.live_tuples) },
-    ]),
-  );
+  return new Map(rows.map(({ schema, name, ...size }) => [qualifiedName({ schema, name }), size]));
 }
 
 /** Logical slots on the publisher with their lag (or one slot). */
 export async function readSlotLag(client: pg.Client, slot: string | null = null): Promise<SlotLag[]> {
-  const { rows } = await client.query<SlotLagRow>({ text: SLOT_LAG.text, values: [slot] });
-  return rows.map((r) => ({
-    slot: r.slot,
-    active: r.active,
-    activePid: r.active_pid,
-    walStatus: r.wal_status,
-    confirmedFlushLsn: r.confirmed_flush_lsn,
-    currentLsn: r.current_lsn,
-    lagBytes: r.lag_bytes,
-    retainedWalBytes: r.retained_wal_bytes,
-    lagSeconds: r.lag_seconds,
-    walsender: r.walsender,
-  }));
+  return (await client.query<SlotLag>({ text: SLOT_LAG.text, values: [slot] })).rows;
 }
 
 /** The server's log file when the role may ask; null otherwise (or when logging goes to stderr). */
@@ -140,16 +97,12 @@ export async function readAllFinishedCopies(
   client: pg.Client,
   subscription: string | null = null,
 ): Promise<Map<string, FinishedCopy[]>> {
-  const { rows } = await client.query<FinishedCopyRow>({
+  const { rows } = await client.query<{ subscription: string } & FinishedCopy>({
     text: FINISHED_COPIES.text,
     values: [subscription],
   });
   const out = new Map<string, FinishedCopy[]>();
-  for (const r of rows) {
-    const list = out.get(r.subscription) ?? [];
-    list.push({ table: qualifiedName(r), slotPrefix: r.slot_prefix });
-    out.set(r.subscription, list);
-  }
+  for (const { subscription: sub, ...copy } of rows) out.set(sub, [...(out.get(sub) ?? []), copy]);
   return out;
 }
 
@@ -193,12 +146,6 @@ export interface IndexBuild {
  * reports neither).
  */
 export async function readIndexBuilds(client: pg.Client): Promise<Map<string, IndexBuild>> {
-  const { rows } = await client.query<IndexBuildRow>(INDEX_BUILDS.text);
-  const out = new Map<string, IndexBuild>();
-  for (const r of rows) {
-    const [done, total] =
-      r.blocks_total > 0 ? [r.blocks_done, r.blocks_total] : [r.tuples_done, r.tuples_total];
-    out.set(qualifiedName(r), { phase: r.phase, percent: total > 0 ? (100 * done) / total : null });
-  }
-  return out;
+  const { rows } = await client.query<TableName & IndexBuild>(INDEX_BUILDS.text);
+  return new Map(rows.map(({ schema, name, ...build }) => [qualifiedName({ schema, name }), build]));
 }

@@ -1,6 +1,12 @@
 import type pg from 'pg';
+import { type LockHolderRow, toLockHolder } from '../db/advisoryLock.js';
 import { withSession } from '../db/connect.js';
-import type { ObservedNode, OtherDatabaseSubscription } from '../model/cluster.js';
+import type {
+  ObservedNode,
+  ObservedOrigin,
+  ObservedSlot,
+  OtherDatabaseSubscription,
+} from '../model/cluster.js';
 import { SteepError } from '../model/errors.js';
 import {
   type CopiedTableRow,
@@ -26,7 +32,7 @@ import {
   objectDigestsProbeQuery,
   objectDigestsQuery,
 } from './queries/objectDigests.js';
-import { type OriginRow, originsQuery, toOrigins } from './queries/origins.js';
+import { originsQuery, toOrigins } from './queries/origins.js';
 import {
   type PublicationRow,
   type PublicationSchemaRow,
@@ -43,20 +49,15 @@ import {
   SET_SESSION_REPLICATION_ROLE,
   toRole,
 } from './queries/role.js';
-import {
-  SERVER_SETTINGS,
-  type ServerInfo,
-  type ServerSettingsRow,
-  toServerInfo,
-} from './queries/settings.js';
-import { type SlotRow, slotsQuery, toSlots } from './queries/slots.js';
+import { SERVER_SETTINGS, type ServerInfo } from './queries/settings.js';
+import { slotsQuery, toSlots } from './queries/slots.js';
 import {
   type MigrationVersionRow,
   migrationVersionQuery,
   type StateSchemaRow,
   stateSchemaQuery,
 } from './queries/stateSchema.js';
-import { STEEP_LOCK, type SteepLockRow } from './queries/steepLock.js';
+import { STEEP_LOCK } from './queries/steepLock.js';
 import {
   OTHER_DATABASE_SUBSCRIPTIONS,
   SUBSCRIPTION_CONNINFO,
@@ -180,7 +181,7 @@ interface Probe {
   state: StateSchemaRow;
   initState?: InitStateProbeRow;
   digestsReadable: boolean;
-  lock?: SteepLockRow;
+  lock?: LockHolderRow;
 }
 
 /** Round trip 1: begins the snapshot; refuses a server older than steep supports. */
@@ -189,15 +190,15 @@ async function readProbe(client: pg.Client, node: string, stateSchema: string): 
   const r = await inOneWrite(client, () =>
     allNamed({
       begin: client.query(BEGIN_SNAPSHOT),
-      settings: rows<ServerSettingsRow>(client, q.settings),
+      settings: rows<ServerInfo>(client, q.settings),
       role: rows<RoleRow>(client, q.role),
       state: rows<StateSchemaRow>(client, q.state),
       initState: rows<InitStateProbeRow>(client, q.initState),
       digests: rows<ObjectDigestsProbeRow>(client, q.digests),
-      lock: rows<SteepLockRow>(client, q.lock),
+      lock: rows<LockHolderRow>(client, q.lock),
     }),
   );
-  const server = toServerInfo(r.settings[0]!);
+  const server = r.settings[0]!;
   const v = server.serverVersion;
   if (v < MIN_SERVER_VERSION) {
     throw new SteepError(
@@ -242,8 +243,8 @@ function readSnapshot(client: pg.Client, p: Probe, opts: ReadNodeOptions) {
       conninfo: maybe<SubscriptionConninfoRow>(client, q.subscriptionConninfo),
       subscriptionTables: rows<JsonArrayRow>(client, q.subscriptionTables),
       otherSubscriptions: rows<OtherDatabaseSubscription>(client, q.otherDatabaseSubscriptions),
-      slots: rows<SlotRow>(client, q.slots),
-      origins: rows<OriginRow>(client, q.origins),
+      slots: rows<ObservedSlot>(client, q.slots),
+      origins: rows<ObservedOrigin>(client, q.origins),
       tables: rows<JsonArrayRow>(client, q.tables),
       migrations: maybe<MigrationVersionRow>(client, q.migrations),
       tableSchemas:
@@ -308,13 +309,7 @@ function observedNode(
       canCreateIn: p.state.can_create_in_schema,
       owned: p.state.owns_schema,
     },
-    steepLock: p.lock
-      ? {
-          applicationName: p.lock.application_name,
-          pid: p.lock.pid,
-          since: p.lock.backend_start.toISOString(),
-        }
-      : null,
+    steepLock: p.lock ? toLockHolder(p.lock) : null,
     rowFilters: normalised.rowFilters,
     rowFilterErrors: normalised.rowFilterErrors,
     ...(s.tableSchemas ? { tableSchemas: s.tableSchemas } : {}),

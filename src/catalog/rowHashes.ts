@@ -339,28 +339,16 @@ export async function multisetHash(
   return { rows: Number(rows[0]!.n), sum: rows[0]!.s };
 }
 
+/** COPY text format's one-letter escapes. */
+const COPY_ESCAPES: Record<string, string> = { b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v' };
+
 /** COPY text format: `\\`, `\t`, `\n`… escapes undone. */
 function unescapeCopy(v: string): string {
   if (!v.includes('\\')) return v;
   return v.replace(/\\(x[0-9a-fA-F]{1,2}|[0-7]{1,3}|.)/g, (_m, e: string) => {
-    switch (e[0]) {
-      case 'b':
-        return '\b';
-      case 'f':
-        return '\f';
-      case 'n':
-        return '\n';
-      case 'r':
-        return '\r';
-      case 't':
-        return '\t';
-      case 'v':
-        return '\v';
-      case 'x':
-        return String.fromCharCode(Number.parseInt(e.slice(1), 16));
-      default:
-        return /^[0-7]/.test(e) ? String.fromCharCode(Number.parseInt(e, 8)) : e;
-    }
+    if (e[0] === 'x') return String.fromCharCode(Number.parseInt(e.slice(1), 16));
+    if (/^[0-7]/.test(e)) return String.fromCharCode(Number.parseInt(e, 8));
+    return COPY_ESCAPES[e] ?? e;
   });
 }
 

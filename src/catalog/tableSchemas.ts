@@ -12,38 +12,25 @@ import {
   type TableSchema,
   type TableScope,
   type UserType,
-  type UserTypeKind,
 } from '../model/tableSchema.js';
 import type { ConnectionSpec, TableName } from '../model/topology.js';
 import {
   type ColumnRow,
   type ColumnsRow,
   columnsQuery,
-  type FingerprintRow,
   fingerprintsQuery,
   QUALIFY_NAMES,
   RESTORE_NAMES,
   type SchemasAndExtensionsRow,
-  type SequenceRow,
   type TableFingerprintsRow,
   type TableFingerprintTuple,
   tableSchemaQueries,
   toColumnRows,
-  type UserTypeRow,
 } from './queries/columns.js';
 import { BEGIN_SNAPSHOT, inOneWrite, openCatalogSession, rows } from './session.js';
 
 const IDENTITY = { a: 'always', d: 'by-default' } as const;
 const GENERATED = { s: 'stored', v: 'virtual' } as const;
-const TYPE_KIND: Record<string, UserTypeKind> = {
-  e: 'enum',
-  d: 'domain',
-  c: 'composite',
-  r: 'range',
-  m: 'multirange',
-  b: 'base',
-  p: 'pseudo',
-};
 
 function toColumn(r: ColumnRow): TableColumn {
   const generated = GENERATED[r.generated as keyof typeof GENERATED] ?? null;
@@ -94,42 +81,9 @@ export function toTables(columnRows: readonly ColumnRow[]): Record<string, Table
   return out;
 }
 
-export function toTypes(typeRows: readonly UserTypeRow[]): Record<string, UserType> {
-  const out: Record<string, UserType> = {};
-  for (const r of [...typeRows].sort(
-    (a, b) => compareText(a.schema, b.schema) || compareText(a.name, b.name),
-  )) {
-    out[`${r.schema}.${r.name}`] = {
-      schema: r.schema,
-      name: r.name,
-      kind: TYPE_KIND[r.kind] ?? 'base',
-      extension: r.extension,
-      labels: r.labels,
-    };
-  }
-  return out;
-}
-
-export function toSequences(seqRows: readonly SequenceRow[]): Record<string, SequenceDef> {
-  const out: Record<string, SequenceDef> = {};
-  for (const r of [...seqRows].sort(compareTableNames)) {
-    out[`${r.schema}.${r.name}`] = {
-      schema: r.schema,
-      name: r.name,
-      dataType: r.data_type,
-      start: r.start,
-      increment: r.increment,
-      min: r.min,
-      max: r.max,
-      cache: r.cache,
-      cycle: r.cycle,
-      ownedBy:
-        r.table_schema !== null && r.table_name !== null && r.column_name !== null
-          ? { table: `${r.table_schema}.${r.table_name}`, column: r.column_name }
-          : null,
-    };
-  }
-  return out;
+/** Types or sequences keyed and ordered by `schema.name`. */
+function byName<T extends TableName>(rows: readonly T[]): Record<string, T> {
+  return Object.fromEntries([...rows].sort(compareTableNames).map((r) => [`${r.schema}.${r.name}`, r]));
 }
 
 /** The tables of the table fingerprints query, without their columns; keyed and ordered by `schema.table`. */
@@ -184,8 +138,8 @@ export function issueTableSchemaQueries(
     client.query(q.qualifyNames.text),
     q.columns ? rows<ColumnsRow>(client, q.columns) : null,
     q.tableFingerprints ? rows<TableFingerprintsRow>(client, q.tableFingerprints) : null,
-    maybe<UserTypeRow>(q.userTypes),
-    maybe<SequenceRow>(q.sequences),
+    maybe<UserType>(q.userTypes),
+    maybe<SequenceDef>(q.sequences),
     maybe<SchemasAndExtensionsRow>(q.schemasAndExtensions),
     client.query(q.restoreNames.text),
   ]);
@@ -194,8 +148,8 @@ export function issueTableSchemaQueries(
     tables: columns
       ? toTables(toColumnRows(columns[0]!.columns))
       : toFingerprintedTables(fingerprints![0]!.tables),
-    types: toTypes(types),
-    sequences: toSequences(sequences),
+    types: byName(types),
+    sequences: byName(sequences),
     schemas: names[0]?.schemas ?? [],
     extensions: names[0]?.extensions ?? [],
   }));
@@ -261,13 +215,13 @@ export async function queryFingerprints(
   stateSchema: string,
 ): Promise<TableFingerprint[]> {
   const query = fingerprintsQuery(scope, stateSchema);
-  let found: FingerprintRow[];
+  let found: TableFingerprint[];
   if ((client as { pipeline?: boolean }).pipeline) {
     [, , found] = await inOneWrite(client, () =>
       Promise.all([
         client.query(BEGIN_SNAPSHOT),
         client.query(QUALIFY_NAMES.text),
-        rows<FingerprintRow>(client, query),
+        rows<TableFingerprint>(client, query),
         client.query('COMMIT'),
       ]),
     );
@@ -275,16 +229,14 @@ export async function queryFingerprints(
     await client.query(BEGIN_SNAPSHOT);
     try {
       await client.query(QUALIFY_NAMES.text);
-      found = await rows<FingerprintRow>(client, query);
+      found = await rows<TableFingerprint>(client, query);
       await client.query('COMMIT');
     } catch (err) {
       await client.query('ROLLBACK').catch(() => {});
       throw err;
     }
   }
-  return found
-    .map((r) => ({ schema: r.schema, name: r.name, fingerprint: r.fingerprint, columnCount: r.column_count }))
-    .sort(compareTableNames);
+  return found.sort(compareTableNames);
 }
 
 /** `steep schema fingerprint`: one session, one round trip. */

@@ -23,30 +23,15 @@ export class CopyChunkStore extends StateTable {
   protected readonly name = 'copy_chunks';
 
   async list(client: pg.Client, subscription: string, lsn: string): Promise<ChunkRecord[]> {
-    const { rows } = await client.query<{
-      table_schema: string;
-      table_name: string;
-      chunk: number;
-      lower_bound: string | null;
-      upper_bound: string | null;
-      estimated_bytes: string;
-      rows: string | null;
-      bytes: string | null;
-    }>(
-      `SELECT table_schema, table_name, chunk, lower_bound, upper_bound, estimated_bytes::text, rows::text, bytes::text
+    const { rows } = await client.query<ChunkRecord>(
+      `SELECT json_build_object('schema', table_schema, 'name', table_name) AS "table", chunk,
+              lower_bound AS lower, upper_bound AS upper, estimated_bytes::float8 AS "estimatedBytes",
+              rows::float8 AS rows, bytes::float8 AS bytes
          FROM ${this.table} WHERE node_name = $1 AND subscription = $2 AND lsn = $3::pg_lsn
         ORDER BY table_schema, table_name, chunk`,
       [this.node, subscription, lsn],
     );
-    return rows.map((r) => ({
-      table: { schema: r.table_schema, name: r.table_name },
-      chunk: r.chunk,
-      lower: r.lower_bound,
-      upper: r.upper_bound,
-      estimatedBytes: Number(r.estimated_bytes),
-      rows: r.rows === null ? null : Number(r.rows),
-      bytes: r.bytes === null ? null : Number(r.bytes),
-    }));
+    return rows;
   }
 
   /** The copy's plan, replacing whatever an earlier copy of the subscription left. */
@@ -54,18 +39,14 @@ export class CopyChunkStore extends StateTable {
     await this.clear(client, subscription);
     await client.query(
       `INSERT INTO ${this.table} (node_name, subscription, lsn, table_schema, table_name, chunk, lower_bound, upper_bound, estimated_bytes)
-       SELECT $1, $2, $3::pg_lsn, s, t, c, l, u, b
-         FROM unnest($4::text[], $5::text[], $6::int[], $7::text[], $8::text[], $9::bigint[]) AS x(s, t, c, l, u, b)`,
+       SELECT $1, $2, $3::pg_lsn, x."table"->>'schema', x."table"->>'name', x.chunk, x.lower, x.upper, x."estimatedBytes"
+         FROM jsonb_to_recordset($4::jsonb)
+           AS x("table" jsonb, chunk int, lower text, upper text, "estimatedBytes" bigint)`,
       [
         this.node,
         subscription,
         lsn,
-        chunks.map((c) => c.table.schema),
-        chunks.map((c) => c.table.name),
-        chunks.map((c) => c.chunk),
-        chunks.map((c) => c.lower),
-        chunks.map((c) => c.upper),
-        chunks.map((c) => Math.round(c.estimatedBytes)),
+        JSON.stringify(chunks.map((c) => ({ ...c, estimatedBytes: Math.round(c.estimatedBytes) }))),
       ],
     );
   }

@@ -37,16 +37,9 @@ export class DeferredIndexStore extends StateTable {
   async record(client: pg.Client, subscription: string, indexes: DeferredIndex[]): Promise<void> {
     await client.query(
       `INSERT INTO ${this.table} (node_name, subscription, table_schema, table_name, index_name, position, definition)
-       SELECT $1, $2, s, t, i, p, d FROM unnest($3::text[], $4::text[], $5::text[], $6::int[], $7::text[]) AS x(s, t, i, p, d)`,
-      [
-        this.node,
-        subscription,
-        indexes.map((x) => x.table.schema),
-        indexes.map((x) => x.table.name),
-        indexes.map((x) => x.index),
-        indexes.map((x) => x.position),
-        indexes.map((x) => x.definition),
-      ],
+       SELECT $1, $2, x."table"->>'schema', x."table"->>'name', x.index, x.position, x.definition
+         FROM jsonb_to_recordset($3::jsonb) AS x("table" jsonb, index text, position int, definition text)`,
+      [this.node, subscription, JSON.stringify(indexes)],
     );
   }
 
@@ -54,23 +47,13 @@ export class DeferredIndexStore extends StateTable {
   async list(client: pg.Client, subscription: string): Promise<DeferredIndex[]> {
     // a state schema from before migration 9 has deferred nothing
     if (!(await this.exists(client))) return [];
-    const { rows } = await client.query<{
-      table_schema: string;
-      table_name: string;
-      index_name: string;
-      position: number;
-      definition: string;
-    }>(
-      `SELECT table_schema, table_name, index_name, position, definition FROM ${this.table}
-        WHERE node_name = $1 AND subscription = $2 ORDER BY table_schema, table_name, position`,
+    const { rows } = await client.query<DeferredIndex>(
+      `SELECT json_build_object('schema', table_schema, 'name', table_name) AS "table", index_name AS index,
+              position, definition
+         FROM ${this.table} WHERE node_name = $1 AND subscription = $2 ORDER BY table_schema, table_name, position`,
       [this.node, subscription],
     );
-    return rows.map((r) => ({
-      table: { schema: r.table_schema, name: r.table_name },
-      index: r.index_name,
-      position: r.position,
-      definition: r.definition,
-    }));
+    return rows;
   }
 
   async remove(client: pg.Client, subscription: string, table: TableName): Promise<void> {

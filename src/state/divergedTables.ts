@@ -37,24 +37,13 @@ export class DivergedTablesStore extends StateTable {
   }
 
   async list(client: pg.Client, subscription: string): Promise<DivergedTable[]> {
-    const { rows } = await client.query<{
-      table_name: string;
-      missing: string;
-      extra: string;
-      different: string;
-      verified_at: Date;
-    }>(
-      `SELECT table_name, missing, extra, different, verified_at FROM ${this.table}
-        WHERE node_name = $1 AND subscription = $2 ORDER BY table_name`,
+    const { rows } = await client.query<Omit<DivergedTable, 'verifiedAt'> & { verifiedAt: Date }>(
+      `SELECT table_name AS "table", missing::float8 AS missing, extra::float8 AS extra,
+              different::float8 AS different, verified_at AS "verifiedAt"
+         FROM ${this.table} WHERE node_name = $1 AND subscription = $2 ORDER BY table_name`,
       [this.node, subscription],
     );
-    return rows.map((r) => ({
-      table: r.table_name,
-      missing: Number(r.missing),
-      extra: Number(r.extra),
-      different: Number(r.different),
-      verifiedAt: r.verified_at.toISOString(),
-    }));
+    return rows.map((r) => ({ ...r, verifiedAt: r.verifiedAt.toISOString() }));
   }
 
   /** Record what a verify found for the tables it compared (equal ones are forgotten). */
@@ -69,15 +58,9 @@ export class DivergedTablesStore extends StateTable {
     if (diverged.length === 0) return;
     await client.query(
       `INSERT INTO ${this.table} (node_name, subscription, table_name, missing, extra, different)
-       SELECT $1, $2, t, m, e, d FROM unnest($3::text[], $4::bigint[], $5::bigint[], $6::bigint[]) AS u(t, m, e, d)`,
-      [
-        this.node,
-        subscription,
-        diverged.map((v) => v.table),
-        diverged.map((v) => v.missing),
-        diverged.map((v) => v.extra),
-        diverged.map((v) => v.different),
-      ],
+       SELECT $1, $2, v."table", v.missing, v.extra, v.different
+         FROM jsonb_to_recordset($3::jsonb) AS v("table" text, missing bigint, extra bigint, different bigint)`,
+      [this.node, subscription, JSON.stringify(diverged)],
     );
   }
 

@@ -38,16 +38,11 @@ export async function saveFingerprints(
     if (opts.replace) await client.query(`DELETE FROM ${table(schema)} WHERE node_name = $1`, [node]);
     await client.query(
       `INSERT INTO ${table(schema)} (node_name, table_schema, table_name, fingerprint, column_count, captured_at)
-       SELECT $1, u.s, u.t, u.f, u.c, now() FROM unnest($2::text[], $3::text[], $4::text[], $5::int[]) AS u(s, t, f, c)
+       SELECT $1, u.schema, u.name, u.fingerprint, u."columnCount", now()
+         FROM jsonb_to_recordset($2::jsonb) AS u(schema text, name text, fingerprint text, "columnCount" int)
        ON CONFLICT (node_name, table_schema, table_name)
        DO UPDATE SET fingerprint = EXCLUDED.fingerprint, column_count = EXCLUDED.column_count, captured_at = EXCLUDED.captured_at`,
-      [
-        node,
-        fingerprints.map((f) => f.schema),
-        fingerprints.map((f) => f.name),
-        fingerprints.map((f) => f.fingerprint),
-        fingerprints.map((f) => f.columnCount),
-      ],
+      [node, JSON.stringify(fingerprints)],
     );
     await client.query('COMMIT');
   } catch (err) {
@@ -62,22 +57,11 @@ export async function readSavedFingerprints(
   schema: string,
   node: string,
 ): Promise<SavedFingerprint[]> {
-  const { rows } = await client.query<{
-    schema: string;
-    name: string;
-    fingerprint: string;
-    column_count: number;
-    captured_at: Date;
-  }>(
-    `SELECT table_schema AS schema, table_name AS name, fingerprint, column_count, captured_at
+  const { rows } = await client.query<TableFingerprint & { capturedAt: Date }>(
+    `SELECT table_schema AS schema, table_name AS name, fingerprint, column_count AS "columnCount",
+            captured_at AS "capturedAt"
        FROM ${table(schema)} WHERE node_name = $1 ORDER BY table_schema, table_name`,
     [node],
   );
-  return rows.map((r) => ({
-    schema: r.schema,
-    name: r.name,
-    fingerprint: r.fingerprint,
-    columnCount: r.column_count,
-    capturedAt: r.captured_at.toISOString(),
-  }));
+  return rows.map((r) => ({ ...r, capturedAt: r.capturedAt.toISOString() }));
 }

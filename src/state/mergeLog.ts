@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { MergeDecision } from '../model/merge.js';
-import { quoteIdent } from '../model/sql.js';
 import { hasColumn } from './columns.js';
+import { StateTable } from './stateTable.js';
 
 /**
  * `merge_log` (state schema migration 6): every conflicting key a merge decided — table, key,
@@ -9,18 +9,11 @@ import { hasColumn } from './columns.js';
  * pair. Keyed by (merge, table, key): a merge re-run after an interruption rewrites a decision,
  * never adds a second one.
  */
-export class MergeLogStore {
-  constructor(
-    private readonly schema: string,
-    private readonly node: string,
-  ) {}
-
-  private get table(): string {
-    return `${quoteIdent(this.schema)}.merge_log`;
-  }
+export class MergeLogStore extends StateTable {
+  protected readonly name = 'merge_log';
 
   /** Does the node's state schema have merge_log as migration 6 made it? */
-  async exists(client: pg.Client): Promise<boolean> {
+  override async exists(client: pg.Client): Promise<boolean> {
     return hasColumn(client, this.table, 'merge_name');
   }
 

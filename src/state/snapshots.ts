@@ -49,23 +49,12 @@ export function snapshotId(subscription: string, lsn: string): string {
   return `${subscription}@${normaliseLsn(lsn)}`;
 }
 
-interface Row {
-  snapshot_id: string;
-  subscription: string;
-  source_node: string;
-  slot_name: string;
-  lsn: string;
-  path: string;
-  manifest_sha256: string | null;
-  files: number | null;
-  rows: string | null;
-  bytes: string | null;
-  status: SnapshotStatus;
-  created_at: Date;
-  generated_at: Date | null;
-  applied_at: Date | null;
-  deleted_at: Date | null;
-}
+type Row = Omit<SnapshotRecord, 'createdAt' | 'generatedAt' | 'appliedAt' | 'deletedAt'> & {
+  createdAt: Date;
+  generatedAt: Date | null;
+  appliedAt: Date | null;
+  deletedAt: Date | null;
+};
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
@@ -151,29 +140,20 @@ export class SnapshotStore extends StateTable {
 
   private async read(client: pg.Client, and: string, params: unknown[]): Promise<SnapshotRecord[]> {
     const { rows } = await client.query<Row>(
-      `SELECT snapshot_id, subscription, source_node, slot_name, lsn::text AS lsn, path, manifest_sha256, files,
-              rows::text AS rows, bytes::text AS bytes, status, created_at, generated_at, applied_at, deleted_at
+      `SELECT snapshot_id AS id, node_name AS node, subscription, source_node AS source, slot_name AS slot,
+              lsn::text AS lsn, path, status, manifest_sha256 AS "manifestSha256", files, rows::float8 AS rows,
+              bytes::float8 AS bytes, created_at AS "createdAt", generated_at AS "generatedAt",
+              applied_at AS "appliedAt", deleted_at AS "deletedAt"
          FROM ${this.table} WHERE node_name = $1 ${and}
         ORDER BY created_at, snapshot_id`,
       [this.node, ...params],
     );
     return rows.map((r) => ({
-      id: r.snapshot_id,
-      node: this.node,
-      subscription: r.subscription,
-      source: r.source_node,
-      slot: r.slot_name,
-      lsn: r.lsn,
-      path: r.path,
-      status: r.status,
-      manifestSha256: r.manifest_sha256,
-      files: r.files,
-      rows: r.rows === null ? null : Number(r.rows),
-      bytes: r.bytes === null ? null : Number(r.bytes),
-      createdAt: r.created_at.toISOString(),
-      generatedAt: iso(r.generated_at),
-      appliedAt: iso(r.applied_at),
-      deletedAt: iso(r.deleted_at),
+      ...r,
+      createdAt: r.createdAt.toISOString(),
+      generatedAt: iso(r.generatedAt),
+      appliedAt: iso(r.appliedAt),
+      deletedAt: iso(r.deletedAt),
     }));
   }
 }

@@ -14,46 +14,30 @@ export class StatusReadingStore extends StateTable {
   async all(client: pg.Client): Promise<Map<string, ErrorReading> | null> {
     if (!(await this.exists(client))) return null;
     const out = new Map<string, ErrorReading>();
-    const { rows } = await client.query<{
-      subscription: string;
-      apply_errors: string;
-      sync_errors: string;
-      read_at: Date;
-      rose_at: Date | null;
-    }>(
-      `SELECT subscription, apply_errors::text, sync_errors::text, read_at, rose_at
+    const { rows } = await client.query<
+      { subscription: string; at: Date; roseAt: Date | null } & Omit<ErrorReading, 'at' | 'roseAt'>
+    >(
+      `SELECT subscription, apply_errors::float8 AS "applyErrors", sync_errors::float8 AS "syncErrors",
+              read_at AS at, rose_at AS "roseAt"
          FROM ${this.table} WHERE node_name = $1`,
       [this.node],
     );
-    for (const r of rows)
-      out.set(r.subscription, {
-        applyErrors: Number(r.apply_errors),
-        syncErrors: Number(r.sync_errors),
-        at: r.read_at.toISOString(),
-        roseAt: r.rose_at ? r.rose_at.toISOString() : null,
-      });
+    for (const { subscription, ...r } of rows)
+      out.set(subscription, { ...r, at: r.at.toISOString(), roseAt: r.roseAt?.toISOString() ?? null });
     return out;
   }
 
   /** Record these readings, by subscription (one statement). */
   async record(client: pg.Client, readings: Map<string, ErrorReading>): Promise<void> {
     if (readings.size === 0) return;
-    const subs = [...readings.keys()];
-    const rs = subs.map((s) => readings.get(s)!);
     await client.query(
       `INSERT INTO ${this.table} (node_name, subscription, apply_errors, sync_errors, read_at, rose_at)
-       SELECT $1, s, a, y, r, o
-         FROM unnest($2::text[], $3::bigint[], $4::bigint[], $5::timestamptz[], $6::timestamptz[]) AS u(s, a, y, r, o)
+       SELECT $1, r.subscription, r."applyErrors", r."syncErrors", r.at, r."roseAt"
+         FROM jsonb_to_recordset($2::jsonb)
+           AS r(subscription text, "applyErrors" bigint, "syncErrors" bigint, at timestamptz, "roseAt" timestamptz)
        ON CONFLICT (node_name, subscription) DO UPDATE SET apply_errors = excluded.apply_errors,
          sync_errors = excluded.sync_errors, read_at = excluded.read_at, rose_at = excluded.rose_at`,
-      [
-        this.node,
-        subs,
-        rs.map((r) => r.applyErrors),
-        rs.map((r) => r.syncErrors),
-        rs.map((r) => r.at),
-        rs.map((r) => r.roseAt),
-      ],
+      [this.node, JSON.stringify([...readings].map(([subscription, r]) => ({ subscription, ...r })))],
     );
   }
 }

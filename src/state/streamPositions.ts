@@ -45,18 +45,11 @@ export class StreamPositionStore extends StateTable {
     if (positions.length === 0) return;
     await client.query(
       `INSERT INTO ${this.table} (node_name, subscription, system_identifier, timeline, origin_lsn, ready, recorded_at)
-       SELECT $1, s, i, t, l, r, now()
-         FROM unnest($2::text[], $3::text[], $4::int[], $5::pg_lsn[], $6::boolean[]) AS u(s, i, t, l, r)
+       SELECT $1, p.subscription, p."systemIdentifier", p.timeline, p."originLsn", p.ready, now()
+         FROM jsonb_to_recordset($2::jsonb) AS p(subscription text, "systemIdentifier" text, timeline int, "originLsn" pg_lsn, ready boolean)
        ON CONFLICT (node_name, subscription, system_identifier, timeline) DO UPDATE SET
          origin_lsn = excluded.origin_lsn, ready = excluded.ready, recorded_at = excluded.recorded_at`,
-      [
-        this.node,
-        positions.map((p) => p.subscription),
-        positions.map((p) => p.systemIdentifier),
-        positions.map((p) => p.timeline),
-        positions.map((p) => p.originLsn),
-        positions.map((p) => p.ready),
-      ],
+      [this.node, JSON.stringify(positions)],
     );
   }
 }

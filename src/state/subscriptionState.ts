@@ -96,7 +96,6 @@ export class SubscriptionStateStore extends StateTable {
   }
 }
 
-/** Does this node have steep's init tables (state schema migrated)? */
 /**
  * Whether the session's role may use steep's state schema (USAGE): null when it does not exist.
  * Without it every read of steep's state is "permission denied for schema".
@@ -114,6 +113,7 @@ export async function stateSchemaUsable(
   return rows[0] ?? null;
 }
 
+/** Does this node have steep's init tables (state schema migrated)? */
 export async function hasInitTables(client: pg.Client, schema: string): Promise<boolean> {
   const { rows } = await client.query<{ ok: boolean }>(
     `SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL AND to_regclass($3) IS NOT NULL AS ok`,

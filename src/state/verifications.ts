@@ -34,21 +34,12 @@ export class VerificationStore extends StateTable {
     if (v.length === 0) return;
     await client.query(
       `INSERT INTO ${this.verifiedTables} (node_name, subscription, table_name, verified_at, verdict, rows, missing, extra, different)
-       SELECT $1, $2, t, now(), s, r, m, e, d
-         FROM unnest($3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[]) AS u(t, s, r, m, e, d)
+       SELECT $1, $2, v."table", now(), v.status, v.rows, v.missing, v.extra, v.different
+         FROM jsonb_to_recordset($3::jsonb) AS v("table" text, status text, rows bigint, missing bigint, extra bigint, different bigint)
        ON CONFLICT (node_name, subscription, table_name) DO UPDATE SET verified_at = excluded.verified_at,
          verdict = excluded.verdict, rows = excluded.rows, missing = excluded.missing, extra = excluded.extra,
          different = excluded.different`,
-      [
-        this.node,
-        subscription,
-        v.map((t) => t.table),
-        v.map((t) => t.status),
-        v.map((t) => t.rows),
-        v.map((t) => t.missing),
-        v.map((t) => t.extra),
-        v.map((t) => t.different),
-      ],
+      [this.node, subscription, JSON.stringify(v)],
     );
   }
 
@@ -84,30 +75,19 @@ export class VerificationStore extends StateTable {
   async all(client: pg.Client): Promise<Map<string, VerifyRecord>> {
     const out = new Map<string, VerifyRecord>();
     if (!(await this.exists(client))) return out;
-    const { rows } = await client.query<{
-      subscription: string;
-      started_at: Date;
-      verified_at: Date;
-      verdict: VerifyRecord['verdict'];
-      tables_compared: number;
-      tables_diverged: number;
-      tables_not_verifiable: number;
-      conflicts: Record<string, number> | null;
-    }>(
-      `SELECT subscription, started_at, verified_at, verdict, tables_compared, tables_diverged, tables_not_verifiable, conflicts
+    const { rows } = await client.query<
+      Omit<VerifyRecord, 'startedAt' | 'verifiedAt'> & { startedAt: Date; verifiedAt: Date }
+    >(
+      `SELECT subscription, started_at AS "startedAt", verified_at AS "verifiedAt", verdict, tables_compared AS "tablesCompared",
+              tables_diverged AS "tablesDiverged", tables_not_verifiable AS "tablesNotVerifiable", conflicts
          FROM ${this.table} WHERE node_name = $1 ORDER BY subscription`,
       [this.node],
     );
     for (const r of rows)
       out.set(r.subscription, {
-        subscription: r.subscription,
-        startedAt: r.started_at.toISOString(),
-        verifiedAt: r.verified_at.toISOString(),
-        verdict: r.verdict,
-        tablesCompared: r.tables_compared,
-        tablesDiverged: r.tables_diverged,
-        tablesNotVerifiable: r.tables_not_verifiable,
-        conflicts: r.conflicts,
+        ...r,
+        startedAt: r.startedAt.toISOString(),
+        verifiedAt: r.verifiedAt.toISOString(),
       });
     return out;
   }

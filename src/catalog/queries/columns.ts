@@ -104,8 +104,8 @@ export function fingerprintsQuery(scope: TableScope, stateSchema: string): Catal
     text: `with ${SCOPE_CTE}
 select n.nspname::text as schema,
        c.relname::text as name,
-       count(a.attnum)::int as column_count,
-       ${FINGERPRINT} as fingerprint
+       ${FINGERPRINT} as fingerprint,
+       count(a.attnum)::int as "columnCount"
   ${SCOPE_COLUMNS}
  group by n.nspname, c.relname`,
     values: scopeValues(scope, stateSchema),
@@ -159,13 +159,6 @@ export type TableFingerprintTuple = [
   fingerprint: string,
   primaryKey: string[] | null,
 ];
-
-export interface FingerprintRow {
-  schema: string;
-  name: string;
-  column_count: number;
-  fingerprint: string;
-}
 
 /** The fields of a column row, in the order the columns query sends them. */
 const COLUMN_FIELDS = [
@@ -317,7 +310,8 @@ export const USER_TYPES: CatalogQuery = {
   name: 'user-types',
   text: `select n.nspname::text as schema,
        t.typname::text as name,
-       t.typtype::text as kind,
+       case t.typtype when 'e' then 'enum' when 'd' then 'domain' when 'c' then 'composite' when 'r' then 'range'
+                      when 'm' then 'multirange' when 'p' then 'pseudo' else 'base' end as kind,
        (select e.extname::text
           from pg_catalog.pg_depend dep
           join pg_catalog.pg_extension e on e.oid = dep.refobjid
@@ -335,29 +329,21 @@ export const USER_TYPES: CatalogQuery = {
    and (t.typrelid = 0 or exists (select 1 from pg_catalog.pg_class r where r.oid = t.typrelid and r.relkind = 'c'))`,
 };
 
-export interface UserTypeRow {
-  schema: string;
-  name: string;
-  kind: string;
-  extension: string | null;
-  labels: string[] | null;
-}
-
 /** Every sequence but identity columns' own, with its parameters and the column owning it. */
 export const SEQUENCES: CatalogQuery = {
   name: 'sequences',
   text: `select n.nspname::text as schema,
        c.relname::text as name,
-       pg_catalog.format_type(s.seqtypid, null) as data_type,
+       pg_catalog.format_type(s.seqtypid, null) as "dataType",
        s.seqstart::text as start,
        s.seqincrement::text as increment,
        s.seqmin::text as min,
        s.seqmax::text as max,
        s.seqcache::text as cache,
        s.seqcycle as cycle,
-       own.table_schema,
-       own.table_name,
-       own.column_name
+       case when own.table_schema is not null and own.table_name is not null and own.column_name is not null
+            then pg_catalog.json_build_object('table', own.table_schema || '.' || own.table_name, 'column', own.column_name)
+       end as "ownedBy"
   from pg_catalog.pg_sequence s
   join pg_catalog.pg_class c on c.oid = s.seqrelid
   join pg_catalog.pg_namespace n on n.oid = c.relnamespace
@@ -373,21 +359,6 @@ export const SEQUENCES: CatalogQuery = {
      limit 1) own on true
  where own.deptype is distinct from 'i'`,
 };
-
-export interface SequenceRow {
-  schema: string;
-  name: string;
-  data_type: string;
-  start: string;
-  increment: string;
-  min: string;
-  max: string;
-  cache: string;
-  cycle: boolean;
-  table_schema: string | null;
-  table_name: string | null;
-  column_name: string | null;
-}
 
 /** Schemas outside the system ones, and installed extensions. */
 export const SCHEMAS_AND_EXTENSIONS: CatalogQuery = {

@@ -18,8 +18,8 @@ export const SUBSCRIPTION_TABLE_PROGRESS: CatalogQuery = {
   text: `select n.nspname::text as schema,
        c.relname::text as name,
        sr.srsubstate::text as state,
-       p.tuples_processed::float8 as tuples_processed,
-       p.bytes_processed::float8 as bytes_processed
+       p.tuples_processed::float8 as "tuplesProcessed",
+       p.bytes_processed::float8 as "bytesProcessed"
   from pg_catalog.pg_subscription s
   join pg_catalog.pg_subscription_rel sr on sr.srsubid = s.oid
   join pg_catalog.pg_class c on c.oid = sr.srrelid
@@ -30,14 +30,6 @@ export const SUBSCRIPTION_TABLE_PROGRESS: CatalogQuery = {
  order by 1, 2`,
 };
 
-export interface TableProgressRow {
-  schema: string;
-  name: string;
-  state: string;
-  tuples_processed: number | null;
-  bytes_processed: number | null;
-}
-
 /** The apply worker (not a table-sync or parallel apply worker): no relid, and from 16 no leader. */
 function applyWorker(version: number): string {
   if (version >= PG17) return `w.worker_type = 'apply'`;
@@ -46,16 +38,26 @@ function applyWorker(version: number): string {
 }
 
 const ERROR_COUNTS_15 = `,
-       st.apply_error_count::float8 as apply_error_count,
-       st.sync_error_count::float8 as sync_error_count`;
+       st.apply_error_count::float8 as "applyErrorCount",
+       st.sync_error_count::float8 as "syncErrorCount"`;
+
+/** Before 15 there is no pg_stat_subscription_stats: no counts. */
+const NO_ERROR_COUNTS = `,
+       null::float8 as "applyErrorCount",
+       null::float8 as "syncErrorCount"`;
 
 const CONFLICTS_18 = `,
        (st.confl_insert_exists + st.confl_update_origin_differs + st.confl_update_exists + st.confl_update_missing
-        + st.confl_delete_origin_differs + st.confl_delete_missing + st.confl_multiple_unique_conflicts)::float8 as conflict_count,
+        + st.confl_delete_origin_differs + st.confl_delete_missing + st.confl_multiple_unique_conflicts)::float8 as "conflictCount",
        json_build_object('insert_exists', st.confl_insert_exists, 'update_origin_differs', st.confl_update_origin_differs,
                          'update_exists', st.confl_update_exists, 'update_missing', st.confl_update_missing,
                          'delete_origin_differs', st.confl_delete_origin_differs, 'delete_missing', st.confl_delete_missing,
                          'multiple_unique_conflicts', st.confl_multiple_unique_conflicts) as conflicts`;
+
+/** Before 18 there are no conflict counters. */
+const NO_CONFLICTS = `,
+       null::float8 as "conflictCount",
+       null::json as conflicts`;
 
 /**
  * Every subscription of the current database: enabled, its workers, and (15+) its error counts,
@@ -70,31 +72,14 @@ export function subscriptionActivityQuery(version: number): CatalogQuery {
        s.subslotname::text as slot,
        s.subenabled as enabled,
        exists (select 1 from pg_catalog.pg_stat_subscription w
-                where w.subid = s.oid and w.pid is not null and ${applyWorker(version)}) as apply_running,
+                where w.subid = s.oid and w.pid is not null and ${applyWorker(version)}) as "applyRunning",
        (select count(*) from pg_catalog.pg_stat_subscription w
-         where w.subid = s.oid and w.pid is not null and w.relid is not null)::int as sync_workers,
-       (select max(w.last_msg_receipt_time) from pg_catalog.pg_stat_subscription w where w.subid = s.oid) as last_msg_receipt_time${stats ? ERROR_COUNTS_15 : ''}${version >= PG18 ? CONFLICTS_18 : ''}
+         where w.subid = s.oid and w.pid is not null and w.relid is not null)::int as "syncWorkers",
+       (select max(w.last_msg_receipt_time) from pg_catalog.pg_stat_subscription w where w.subid = s.oid) as "lastMessageAt"${stats ? ERROR_COUNTS_15 : NO_ERROR_COUNTS}${version >= PG18 ? CONFLICTS_18 : NO_CONFLICTS}
   from pg_catalog.pg_subscription s${stats ? '\n  left join pg_catalog.pg_stat_subscription_stats st on st.subid = s.oid' : ''}
  where ${CURRENT_DATABASE} and ($1::text is null or s.subname = $1)
  order by s.subname`,
   };
-}
-
-export interface SubscriptionActivityRow {
-  oid: number;
-  name: string;
-  /** null: slot_name = NONE */
-  slot: string | null;
-  enabled: boolean;
-  apply_running: boolean;
-  sync_workers: number;
-  last_msg_receipt_time: Date | null;
-  /** 15+ */
-  apply_error_count?: number | null;
-  sync_error_count?: number | null;
-  /** 18+ */
-  conflict_count?: number | null;
-  conflicts?: Record<string, number> | null;
 }
 
 /** Size and estimated rows of tables `$1[i].$2[i]` on the publisher. PostgreSQL 14+. */
@@ -102,22 +87,13 @@ export const PUBLISHED_TABLE_SIZES: CatalogQuery = {
   name: 'init-table-sizes',
   text: `select n.nspname::text as schema,
        c.relname::text as name,
-       pg_catalog.pg_table_size(c.oid)::float8 as size_bytes,
-       greatest(c.reltuples, 0)::float8 as reltuples,
-       coalesce(st.n_live_tup, 0)::float8 as live_tuples
+       pg_catalog.pg_table_size(c.oid)::float8 as "sizeBytes",
+       greatest(greatest(c.reltuples, 0)::float8, coalesce(st.n_live_tup, 0)::float8) as "estimatedRows"
   from unnest($1::text[], $2::text[]) as t(schema, name)
   join pg_catalog.pg_namespace n on n.nspname = t.schema
   join pg_catalog.pg_class c on c.relnamespace = n.oid and c.relname = t.name
   left join pg_catalog.pg_stat_all_tables st on st.relid = c.oid`,
 };
-
-export interface PublishedTableSizeRow {
-  schema: string;
-  name: string;
-  size_bytes: number;
-  reltuples: number;
-  live_tuples: number;
-}
 
 /**
  * Logical slots on the publisher with their lag: how much WAL the consumer has not confirmed
@@ -133,34 +109,20 @@ export const SLOT_LAG: CatalogQuery = {
   name: 'slot-lag',
   text: `select s.slot_name::text as slot,
        s.active,
-       s.active_pid,
-       s.wal_status,
-       s.confirmed_flush_lsn::text as confirmed_flush_lsn,
-       pg_catalog.pg_current_wal_lsn()::text as current_lsn,
-       pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), s.confirmed_flush_lsn)::float8 as lag_bytes,
-       pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), s.restart_lsn)::float8 as retained_wal_bytes,
+       s.active_pid as "activePid",
+       s.wal_status as "walStatus",
+       s.confirmed_flush_lsn::text as "confirmedFlushLsn",
+       pg_catalog.pg_current_wal_lsn()::text as "currentLsn",
+       pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), s.confirmed_flush_lsn)::float8 as "lagBytes",
+       pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), s.restart_lsn)::float8 as "retainedWalBytes",
        case when s.confirmed_flush_lsn >= pg_catalog.pg_current_wal_lsn() then 0::float8
-            else extract(epoch from r.replay_lag)::float8 end as lag_seconds,
+            else extract(epoch from r.replay_lag)::float8 end as "lagSeconds",
        case when r.pid is null then 'none' when r.state is null then 'hidden' else 'streaming' end as walsender
   from pg_catalog.pg_replication_slots s
   left join pg_catalog.pg_stat_replication r on r.pid = s.active_pid
  where s.slot_type = 'logical' and ($1::text is null or s.slot_name = $1)
  order by s.slot_name`,
 };
-
-export interface SlotLagRow {
-  slot: string;
-  active: boolean;
-  active_pid: number | null;
-  wal_status: string | null;
-  confirmed_flush_lsn: string | null;
-  current_lsn: string;
-  lag_bytes: number | null;
-  retained_wal_bytes: number | null;
-  lag_seconds: number | null;
-  /** its walsender: none, or one whose figures the role may not read (only superusers and pg_read_all_stats), or streaming */
-  walsender: 'none' | 'hidden' | 'streaming';
-}
 
 /** Where the server writes its log, when the role may ask (superuser or pg_monitor). */
 export const SERVER_LOG: CatalogQuery = {
@@ -182,23 +144,15 @@ export interface ServerLogRow {
 export const FINISHED_COPIES: CatalogQuery = {
   name: 'init-finished-copies',
   text: `select s.subname::text as subscription,
-       n.nspname::text as schema,
-       c.relname::text as name,
-       'pg_' || s.oid || '_sync_' || sr.srrelid || '_' as slot_prefix
+       n.nspname::text || '.' || c.relname::text as "table",
+       'pg_' || s.oid || '_sync_' || sr.srrelid || '_' as "slotPrefix"
   from pg_catalog.pg_subscription s
   join pg_catalog.pg_subscription_rel sr on sr.srsubid = s.oid
   join pg_catalog.pg_class c on c.oid = sr.srrelid
   join pg_catalog.pg_namespace n on n.oid = c.relnamespace
  where ($1::text is null or s.subname = $1) and ${CURRENT_DATABASE} and sr.srsubstate = 'f'
- order by 1, 2, 3`,
+ order by 1, n.nspname, c.relname`,
 };
-
-export interface FinishedCopyRow {
-  subscription: string;
-  schema: string;
-  name: string;
-  slot_prefix: string;
-}
 
 /** The replication slots on this node whose name starts with one of the prefixes `$1`. */
 export const SLOTS_WITH_PREFIXES: CatalogQuery = {
@@ -210,7 +164,7 @@ export const SLOTS_WITH_PREFIXES: CatalogQuery = {
 
 /**
  * The index builds running in this database (`CREATE INDEX`, and `ALTER TABLE … ADD CONSTRAINT`
- * of a primary key or unique constraint): their table, phase and the counts that phase reports.
+ * of a primary key or unique constraint): their table, phase and how far that phase is (percent).
  * The index itself is not named: a build that is not concurrent reports `index_relid` 0.
  */
 export const INDEX_BUILDS: CatalogQuery = {
@@ -218,22 +172,10 @@ export const INDEX_BUILDS: CatalogQuery = {
   text: `select n.nspname::text as schema,
        c.relname::text as name,
        p.phase::text as phase,
-       p.blocks_total::float8 as blocks_total,
-       p.blocks_done::float8 as blocks_done,
-       p.tuples_total::float8 as tuples_total,
-       p.tuples_done::float8 as tuples_done
+       case when p.blocks_total > 0 then 100 * p.blocks_done::float8 / p.blocks_total::float8
+            when p.tuples_total > 0 then 100 * p.tuples_done::float8 / p.tuples_total::float8 end as percent
   from pg_catalog.pg_stat_progress_create_index p
   join pg_catalog.pg_class c on c.oid = p.relid
   join pg_catalog.pg_namespace n on n.oid = c.relnamespace
  where p.datid = ${THIS_DATABASE_OID}`,
 };
-
-export interface IndexBuildRow {
-  schema: string;
-  name: string;
-  phase: string;
-  blocks_total: number;
-  blocks_done: number;
-  tuples_total: number;
-  tuples_done: number;
-}

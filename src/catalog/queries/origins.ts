@@ -10,7 +10,7 @@ import type { CatalogQuery } from './catalogQuery.js';
 export const ORIGINS: CatalogQuery = {
   name: 'origins',
   text: `select o.roname::text as name,
-       st.remote_lsn::text as remote_lsn
+       st.remote_lsn::text as "remoteLsn"
   from pg_catalog.pg_replication_origin o
   left join pg_catalog.pg_replication_origin_status st on st.local_id = o.roident`,
 };
@@ -19,7 +19,7 @@ export const ORIGINS: CatalogQuery = {
 export const ORIGINS_WITHOUT_STATUS: CatalogQuery = {
   name: 'origins',
   text: `select o.roname::text as name,
-       null::text as remote_lsn
+       null::text as "remoteLsn"
   from pg_catalog.pg_replication_origin o`,
 };
 
@@ -27,15 +27,7 @@ export function originsQuery(canReadStatus: boolean): CatalogQuery {
   return canReadStatus ? ORIGINS : ORIGINS_WITHOUT_STATUS;
 }
 
-export interface OriginRow {
-  name: string;
-  remote_lsn: string | null;
-}
-
-export function toOrigins(rows: OriginRow[]): Record<string, ObservedOrigin> {
-  const out: Record<string, ObservedOrigin> = {};
-  for (const r of [...rows].sort((a, b) => compareText(a.name, b.name))) {
-    out[r.name] = { name: r.name, remoteLsn: r.remote_lsn };
-  }
-  return out;
+/** The origins by name, in name order. */
+export function toOrigins(rows: ObservedOrigin[]): Record<string, ObservedOrigin> {
+  return Object.fromEntries([...rows].sort((a, b) => compareText(a.name, b.name)).map((r) => [r.name, r]));
 }

@@ -1,12 +1,7 @@
 import type { ObservedPublication } from '../../model/cluster.js';
 import { compareTableNames, compareText, sortedText } from '../../model/order.js';
 import { parseOwnership } from '../../model/ownership.js';
-import {
-  type GeneratedColumns,
-  PUBLISH_OPERATIONS,
-  type PublicationTable,
-  type PublishOperation,
-} from '../../model/topology.js';
+import type { GeneratedColumns, PublicationTable, PublishOperation } from '../../model/topology.js';
 import { PG15, PG18 } from '../../model/versions.js';
 import { type CatalogQuery, jsonArrayQuery } from './catalogQuery.js';
 
@@ -21,10 +16,8 @@ const PUBLICATION_COLUMNS = `p.oid,
        pg_catalog.pg_get_userbyid(p.pubowner)::text as owner,
        pg_catalog.obj_description(p.oid, 'pg_publication') as comment,
        p.puballtables as all_tables,
-       p.pubinsert as insert,
-       p.pubupdate as update,
-       p.pubdelete as delete,
-       p.pubtruncate as truncate,
+       pg_catalog.array_remove(array[case when p.pubinsert then 'insert' end, case when p.pubupdate then 'update' end,
+         case when p.pubdelete then 'delete' end, case when p.pubtruncate then 'truncate' end], null) as publish,
        p.pubviaroot as via_root`;
 
 /** Every publication of the database. PostgreSQL 14–17 (no pubgencols). */
@@ -38,7 +31,7 @@ export const PUBLICATIONS_14: CatalogQuery = {
 export const PUBLICATIONS_18: CatalogQuery = {
   name: 'publications',
   text: `select ${PUBLICATION_COLUMNS},
-       p.pubgencols::text as generated_columns
+       case p.pubgencols when 's' then 'stored' when 'n' then 'none' end as generated_columns
   from pg_catalog.pg_publication p`,
 };
 
@@ -103,13 +96,11 @@ export interface PublicationRow {
   owner: string;
   comment: string | null;
   all_tables: boolean;
-  insert: boolean;
-  update: boolean;
-  delete: boolean;
-  truncate: boolean;
+  /** in PUBLISH_OPERATIONS' order */
+  publish: PublishOperation[];
   via_root: boolean;
   /** PG 18+ */
-  generated_columns?: string | null;
+  generated_columns?: GeneratedColumns | null;
 }
 
 export interface PublicationTableRow {
@@ -125,12 +116,6 @@ export interface PublicationTableRow {
 export interface PublicationSchemaRow {
   pubid: number;
   schema: string;
-}
-
-function generatedColumns(code: string | null | undefined): GeneratedColumns | null {
-  if (code === 's') return 'stored';
-  if (code === 'n') return 'none';
-  return null;
 }
 
 /** Assemble publications from the three queries, keyed by name. */
@@ -160,21 +145,15 @@ export function toPublications(
 
   const out: Record<string, ObservedPublication> = {};
   for (const p of [...pubs].sort((a, b) => compareText(a.name, b.name))) {
-    const flags: Record<PublishOperation, boolean> = {
-      insert: p.insert,
-      update: p.update,
-      delete: p.delete,
-      truncate: p.truncate,
-    };
     out[p.name] = {
       name: p.name,
       node,
       allTables: p.all_tables,
       tables: (tablesOf.get(p.oid) ?? []).sort(compareTableNames),
       schemas: sortedText(schemasOf.get(p.oid) ?? []),
-      publish: PUBLISH_OPERATIONS.filter((op) => flags[op]),
+      publish: p.publish,
       viaPartitionRoot: p.via_root,
-      generatedColumns: generatedColumns(p.generated_columns),
+      generatedColumns: p.generated_columns ?? null,
       oid: p.oid,
       owner: p.owner,
       comment: p.comment,

@@ -117,11 +117,9 @@ export function toRole(
     ...(row.cloud_admin_role && isCloudAdminRole(row.cloud_admin_role)
       ? { cloudAdminRole: row.cloud_admin_role }
       : {}),
-    gaps: toGaps(row, setSessionReplicationRole ?? row.superuser),
+    gaps: {
+      functions: deniedFunctions(row.denied_functions),
+      setSessionReplicationRole: row.superuser || setSessionReplicationRole === true,
+    },
   };
-}
-
-function toGaps(row: RoleRow, setSessionReplicationRole: boolean): RoleGaps {
-  const functions = deniedFunctions(row.denied_functions);
-  return { functions, setSessionReplicationRole: row.superuser || setSessionReplicationRole };
 }
