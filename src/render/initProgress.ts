@@ -3,9 +3,9 @@ import { formatBytes } from './values.js';
 
 /** An init's live figures as text: one line for apply's listr2 task, a block for `init status`. */
 
-/** An init state in words: `catching_up` reads `catching up`, the others as they are. */
+/** An init state in words: underscores read as spaces (`catching_up` → `catching up`). */
 export function stateText(s: InitState): string {
-  return s.replace('_', ' ');
+  return s.replaceAll('_', ' ');
 }
 
 /** Tables copied whose table-sync slot is gone: what it means, and what ends it. */
