@@ -33,37 +33,6 @@ export interface ReinitRun {
   signal?: AbortSignal;
 }
 
-/** Stopped by a signal: what was done, what goes on in PostgreSQL, and the command that resumes it. */
-function interrupted(plan: ReinitPlan, subscription: string, where: string): SteepError {
-  return new SteepError(
-    'reinit.interrupted',
-    `reinit of ${plan.tables.join(', ')} in subscription ${subscription} stopped ${where}; ` +
-      `run \`steep reinit ${subscription} --tables ${plan.tables.join(',')}\` again to resume it; the other tables keep streaming meanwhile`,
-    { address: subscriptionAddress(subscription) },
-  );
-}
-
-async function run(
-  s: ReinitSessions,
-  st: ReinitStatement,
-  plan: ReinitPlan,
-  nodes: { publisher: string; subscriber: string },
-  subscription: string,
-) {
-  const client = st.node === 'publisher' ? s.publisher : s.subscriber;
-  try {
-    await client.query(st.sql);
-  } catch (err) {
-    const e = err as { message?: string };
-    throw new SteepError(
-      'reinit.failed',
-      `reinit of ${plan.tables.join(', ')} in subscription ${subscription}: ${st.sql} failed on ${nodes[st.node]}: ${mask(e.message ?? String(err))}; ` +
-        `fix the cause and run steep reinit ${subscription} again to resume it`,
-      { node: nodes[st.node], address: subscriptionAddress(subscription), cause: err },
-    );
-  }
-}
-
 export async function executeReinit(
   s: ReinitSessions,
   plan: ReinitPlan,
@@ -71,8 +40,30 @@ export async function executeReinit(
 ): Promise<InitProgress> {
   const t = r.follow;
   const nodes = { publisher: t.publisher.name, subscriber: t.subscriber.name };
+  const what = `reinit of ${plan.tables.join(', ')} in subscription ${t.subscription}`;
+  // stopped by a signal: what was done, what goes on in PostgreSQL, and the command that resumes it
+  const interrupted = (where: string) =>
+    new SteepError(
+      'reinit.interrupted',
+      `${what} stopped ${where}; ` +
+        `run \`steep reinit ${t.subscription} --tables ${plan.tables.join(',')}\` again to resume it; the other tables keep streaming meanwhile`,
+      { address: subscriptionAddress(t.subscription) },
+    );
   const record = async (to: InitState) => {
     for (const c of await r.moveTo(to)) r.onEvent(stateChangeEvent(c));
+  };
+  const run = async (st: ReinitStatement) => {
+    try {
+      await (st.node === 'publisher' ? s.publisher : s.subscriber).query(st.sql);
+    } catch (err) {
+      const e = err as { message?: string };
+      throw new SteepError(
+        'reinit.failed',
+        `${what}: ${st.sql} failed on ${nodes[st.node]}: ${mask(e.message ?? String(err))}; ` +
+          `fix the cause and run steep reinit ${t.subscription} again to resume it`,
+        { node: nodes[st.node], address: subscriptionAddress(t.subscription), cause: err },
+      );
+    }
   };
   r.onEvent({
     event: 'reinit.started',
@@ -84,19 +75,15 @@ export async function executeReinit(
   });
   const t0 = Date.now();
   if (plan.stage !== 'copying') {
-    let done = 0;
-    for (const st of plan.statements) {
+    for (const [done, st] of plan.statements.entries()) {
       if (r.signal?.aborted)
         throw interrupted(
-          plan,
-          t.subscription,
           done === 0
             ? 'before it changed anything'
             : `after ${done} of its ${plan.statements.length} statements (the last: ${plan.statements[done - 1]!.sql} on ${nodes[plan.statements[done - 1]!.node]})`,
         );
       if (st.node === 'subscriber') await record('reinitializing');
-      await run(s, st, plan, nodes, t.subscription);
-      done++;
+      await run(st);
     }
   }
   await record('copying');
@@ -114,12 +101,10 @@ export async function executeReinit(
     const p = seen as InitProgress | null;
     const figures = p?.state === 'copying' ? `, ${p.percent.toFixed(1)}% copied` : '';
     throw interrupted(
-      plan,
-      t.subscription,
       `while the copy runs: it goes on in PostgreSQL on ${nodes.subscriber} (${p?.state ?? 'copying'}${figures}), and the temporary publications stay on ${nodes.publisher} until the reinit is resumed`,
     );
   });
-  for (const st of plan.cleanup) await run(s, st, plan, nodes, t.subscription);
+  for (const st of plan.cleanup) await run(st);
   r.onEvent({
     event: 'reinit.completed',
     level: 'info',
