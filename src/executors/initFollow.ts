@@ -102,10 +102,6 @@ function interrupted(t: FollowTarget, p: InitProgress): SteepError {
   );
 }
 
-function errorText(err: unknown): string {
-  return mask(err instanceof Error ? err.message : String(err));
-}
-
 export function stateChangeEvent(c: StateChange, p?: InitProgress): ApplyEvent {
   return {
     event: 'init.state_change',
@@ -230,14 +226,26 @@ export async function followInit(t: FollowTarget, opts: FollowOptions): Promise<
         // PostgreSQL's reason where steep can read it from the catalog (16+: SET ROLE to an owner)
         const refused = await readSetRoleDenied(sub, version, t.subscription).catch(() => null);
         const causes = refused ? setRoleDeniedText(t.subscription, t.subscriber.name, refused) : [];
-        return await recordFailure(
-          t,
-          rec,
-          failedReason(subject, judged.failed, p, where, causes),
-          p,
-          began,
-          opts,
-        );
+        const reason = failedReason(subject, judged.failed, p, where, causes);
+        const final = { ...p, state: 'failed' as const, error: reason };
+        await rec.moveTo('failed', final, reason);
+        await rec.save(final);
+        opts.onProgress?.(final);
+        opts.onEvent({
+          event: 'init.failed',
+          level: 'error',
+          node: t.subscriber.name,
+          subscription: t.subscription,
+          phase: 'failed',
+          message: reason,
+          duration_ms: Date.now() - began,
+          overall_progress: p.percent / 100,
+          rows_copied: p.rowsCopied,
+        });
+        throw new SteepError('init.failed', reason, {
+          node: t.subscriber.name,
+          address: subscriptionAddress(t.subscription),
+        });
       }
       if (at - savedAt >= SAVE_EVERY_MS || p.state === 'synchronized') {
         await rec.save(p);
@@ -338,7 +346,7 @@ class Sampler {
       if (isSessionLost(err)) throw err;
       throw new SteepError(
         'init.follow_failed',
-        `following the init of subscription ${t.subscription} on ${t.subscriber.name} failed: ${errorText(err)}; ` +
+        `following the init of subscription ${t.subscription} on ${t.subscriber.name} failed: ${mask(err instanceof Error ? err.message : String(err))}; ` +
           'the init itself goes on in PostgreSQL: see it with steep init status',
         { node: t.subscriber.name, address: subscriptionAddress(t.subscription), cause: err },
       );
@@ -402,34 +410,4 @@ class CopiedTables {
     this.first = false;
     return count;
   }
-}
-
-/** Records `failed` with its reason (state, figures, events), then throws it as init.failed. */
-async function recordFailure(
-  t: FollowTarget,
-  rec: Recorder,
-  reason: string,
-  p: InitProgress,
-  began: number,
-  opts: FollowOptions,
-): Promise<never> {
-  const final = { ...p, state: 'failed' as const, error: reason };
-  await rec.moveTo('failed', final, reason);
-  await rec.save(final);
-  opts.onProgress?.(final);
-  opts.onEvent({
-    event: 'init.failed',
-    level: 'error',
-    node: t.subscriber.name,
-    subscription: t.subscription,
-    phase: 'failed',
-    message: reason,
-    duration_ms: Date.now() - began,
-    overall_progress: p.percent / 100,
-    rows_copied: p.rowsCopied,
-  });
-  throw new SteepError('init.failed', reason, {
-    node: t.subscriber.name,
-    address: subscriptionAddress(t.subscription),
-  });
 }
