@@ -129,22 +129,19 @@ export async function recordTransition(
 
 /** Bookkeeping of one follow: the recorded state, and writes to the state schema (best effort). */
 class Recorder {
-  readonly states: SubscriptionStateStore;
-  readonly progress: InitProgressStore;
-  recorded: InitState;
-  error: string | null;
+  private readonly states: SubscriptionStateStore;
+  private readonly progress: InitProgressStore;
 
   constructor(
     private readonly t: FollowTarget,
     private readonly client: pg.Client,
     private readonly enabled: boolean,
-    recorded: { state: InitState; error: string | null },
+    public recorded: InitState,
+    public error: string | null,
     private readonly onEvent: EventSink,
   ) {
     this.states = new SubscriptionStateStore(t.stateSchema, t.subscriber.name);
     this.progress = new InitProgressStore(t.stateSchema, t.subscriber.name);
-    this.recorded = recorded.state;
-    this.error = recorded.error;
   }
 
   async moveTo(to: InitState, p: InitProgress, error: string | null = null): Promise<void> {
@@ -296,7 +293,8 @@ async function resume(t: FollowTarget, sub: pg.Client, onEvent: EventSink) {
     t,
     sub,
     tables,
-    { state: persisted?.state ?? 'uninitialized', error: persisted?.error ?? null },
+    persisted?.state ?? 'uninitialized',
+    persisted?.error ?? null,
     onEvent,
   );
   const tracker = new InitTracker(
