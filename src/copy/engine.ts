@@ -62,6 +62,8 @@ export interface ChunkWriter {
 
 /** The publisher a copy reads: the node, how to reach it. */
 export type CopySource = Pick<CopyRun, 'node' | 'connection' | 'connectTimeoutMs'>;
+/** … and the exported snapshot it reads at. */
+export type AtSnapshot = CopySource & Pick<CopyRun, 'snapshot'>;
 
 export interface CopyRun {
   node: string;
@@ -132,9 +134,7 @@ function compareChunks(a: Chunk, b: Chunk): number {
  * A publisher session inside a REPEATABLE READ transaction at the exported snapshot, reading
  * into one buffer reused for every read (db/readBufferSocket.ts).
  */
-export async function snapshotSession(
-  run: Pick<CopyRun, 'node' | 'connection' | 'connectTimeoutMs' | 'snapshot'>,
-): Promise<pg.Client> {
+export async function snapshotSession(run: AtSnapshot): Promise<pg.Client> {
   const client = await connect(run.connection, {
     node: run.node,
     applicationName: 'steep copy',
@@ -166,10 +166,7 @@ export async function beginAtSnapshot(client: pg.Client, snapshot: string): Prom
  * caller reads the catalogs at the snapshot: the copy then starts on sessions ready. One that
  * failed to open fails its first chunk's first attempt, which is retried on a new session.
  */
-export function openSnapshotSessions(
-  run: Pick<CopyRun, 'node' | 'connection' | 'connectTimeoutMs' | 'snapshot'>,
-  n: number,
-): Array<Promise<pg.Client>> {
+export function openSnapshotSessions(run: AtSnapshot, n: number): Array<Promise<pg.Client>> {
   return Array.from({ length: n }, () => {
     const session = snapshotSession(run);
     session.catch(() => {});
@@ -192,9 +189,7 @@ function snapshotGone(err: unknown): boolean {
 }
 
 /** Is the exported snapshot still held (its holder alive)? */
-export async function snapshotHeld(
-  run: Pick<CopyRun, 'node' | 'connection' | 'connectTimeoutMs' | 'snapshot'>,
-): Promise<boolean> {
+export async function snapshotHeld(run: AtSnapshot): Promise<boolean> {
   try {
     const c = await snapshotSession(run);
     await c.end().catch(() => {});

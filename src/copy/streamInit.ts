@@ -42,6 +42,7 @@ import { InitSlotStore } from '../state/initSlots.js';
 import { CopyProgress, copyPlannedEvent } from './copyProgress.js';
 import { buildDeferredIndexes, deferBigTables, deferredText } from './deferredIndexes.js';
 import {
+  type AtSnapshot,
   type Chunk,
   type CopySource,
   chunkRecord,
@@ -298,7 +299,7 @@ async function snapshotToCopyAt(
 async function readChunkPlan(
   s: Sessions,
   d: SubscriptionSpec,
-  at: CopySource & { snapshot: string },
+  at: AtSnapshot,
   chunks: CopyChunkStore,
   lsn: string,
 ) {
