@@ -1,6 +1,6 @@
 import { closeSync, ftruncateSync, openSync, statSync, writeSync } from 'node:fs';
 import { slotExists } from '../catalog/slotHolder.js';
-import { connect } from '../db/connect.js';
+import { connect, withSession } from '../db/connect.js';
 import { mask } from '../db/mask.js';
 import { SNAPSHOT_HOLDER_APPLICATION_NAME } from '../executors/preparedSlot.js';
 import { quoteIdent } from '../model/sql.js';
@@ -140,16 +140,12 @@ function nameSlot(req: HolderRequest, lsn: string): void {
  */
 async function checkSlot(req: HolderRequest): Promise<void> {
   try {
-    const c = await connect(req.connection, {
+    const session = connect(req.connection, {
       node: req.node,
       applicationName: `${SNAPSHOT_HOLDER_APPLICATION_NAME} check`,
       connectTimeoutMs: req.connectTimeoutMs,
     });
-    try {
-      slotGone = !(await slotExists(c, req.slot));
-    } finally {
-      await c.end().catch(() => {});
-    }
+    slotGone = !(await withSession(session, (c) => slotExists(c, req.slot)));
   } catch {
     // not answering now: keep holding, as the heartbeat says
   }
