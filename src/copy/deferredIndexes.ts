@@ -39,12 +39,10 @@ export async function deferBigTables(
   const per = new Map<string, { table: TableName; chunks: number; bytes: number; done: boolean }>();
   for (const r of plan) {
     const t = per.get(qualifiedName(r.table)) ?? { table: r.table, chunks: 0, bytes: 0, done: false };
-    per.set(qualifiedName(r.table), {
-      table: r.table,
-      chunks: t.chunks + 1,
-      bytes: t.bytes + r.estimatedBytes,
-      done: t.done || r.rows !== null,
-    });
+    per.set(qualifiedName(r.table), t);
+    t.chunks += 1;
+    t.bytes += r.estimatedBytes;
+    t.done ||= r.rows !== null;
   }
   const before = new Set((await store.list(client, subscription)).map((x) => qualifiedName(x.table)));
   const ran: string[] = [];
@@ -128,10 +126,8 @@ export async function buildDeferredIndexes(
     } catch (err) {
       await client.query('ROLLBACK').catch(() => {});
       const message = err instanceof Error ? err.message : String(err);
-      throw Object.assign(
-        new Error(
-          `cannot build the indexes of ${name} (${names.join(', ')}) deferred during the copy: ${message}`,
-        ),
+      throw new Error(
+        `cannot build the indexes of ${name} (${names.join(', ')}) deferred during the copy: ${message}`,
         { cause: err },
       );
     }
