@@ -346,13 +346,7 @@ function interrupted(d: SubscriptionSpec, made: boolean): SteepError {
 }
 
 /** What generate reports of the snapshot in `dir`. */
-function summary(
-  dir: string,
-  m: Manifest,
-  kept: number,
-  resumed: boolean,
-  dropped: string | null,
-): GenerateResult {
+function summary(dir: string, m: Manifest, kept: number, resumed: boolean, dropped: string | null) {
   const { files, rows, bytes } = manifestTotals(m);
   return {
     dir,
