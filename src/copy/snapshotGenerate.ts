@@ -87,6 +87,7 @@ interface Run {
   source: CopySource;
   pub: pg.Client;
   sub: pg.Client;
+  sink: FileSink;
   heartbeat: Heartbeat | null;
   /** the copy's sessions, opened at the new snapshot while its catalogs are read */
   opened: Array<Promise<pg.Client>>;
@@ -108,8 +109,8 @@ export async function generateSnapshot(
     connection: topology.nodes[d.from]!.connection,
     connectTimeoutMs: topology.settings.connectTimeout,
   };
-  const run: Run = { topology, d, dir, parallel, source, pub, sub, heartbeat: null, opened: [] };
   const sink = new FileSink(dir, m?.compress ?? opts.compress ?? 'none');
+  const run: Run = { topology, d, dir, parallel, source, pub, sub, sink, heartbeat: null, opened: [] };
   let done = false;
   try {
     const log = await SnapshotLog.open(sub, topology, d);
@@ -127,14 +128,13 @@ export async function generateSnapshot(
       kept = await keepIntactFiles(run, m);
     } else {
       dropped = await dropInterruptedSlot(run, opts.onEvent);
-      manifest = await startSnapshot(run, sink, opts);
+      manifest = await startSnapshot(run, opts);
       await record(sub, topology, d, 'preparing', opts.onEvent).catch(() => {});
       await log.mark(manifest, dir, 'generating');
     }
     await writeFiles(
       run,
       manifest,
-      sink,
       m ? `resuming snapshot generate in ${dir}: ${kept} files kept, ` : null,
       opts,
     );
@@ -199,7 +199,7 @@ async function dropInterruptedSlot(run: Run, onEvent: SnapshotOptions['onEvent']
  * read at its snapshot into the manifest. Anything failing before the manifest is written drops
  * the slot again.
  */
-async function startSnapshot(run: Run, sink: FileSink, opts: GenerateOptions): Promise<Manifest> {
+async function startSnapshot(run: Run, opts: GenerateOptions): Promise<Manifest> {
   const { topology, d, dir, parallel, pub, sub } = run;
   await refuseTakenSlot(pub, d);
   const [pubVersion, subVersion] = await Promise.all([serverVersionOf(pub), serverVersionOf(sub)]);
@@ -236,7 +236,7 @@ async function startSnapshot(run: Run, sink: FileSink, opts: GenerateOptions): P
         sequences,
         versions: [pubVersion, subVersion],
         parallel,
-        compress: sink.compress,
+        compress: run.sink.compress,
       });
     } finally {
       // the snapshot's transaction on the publisher's session ends (one that failed rolls back)
@@ -277,14 +277,8 @@ async function refuseTakenSlot(pub: pg.Client, d: SubscriptionSpec): Promise<voi
 }
 
 /** Writes the manifest's files not yet written, recording each in the manifest as it is done. */
-async function writeFiles(
-  run: Run,
-  manifest: Manifest,
-  sink: FileSink,
-  resuming: string | null,
-  opts: GenerateOptions,
-): Promise<void> {
-  const { d, dir, parallel } = run;
+async function writeFiles(run: Run, manifest: Manifest, resuming: string | null, opts: GenerateOptions) {
+  const { d, dir, parallel, sink } = run;
   const todo = manifest.tables.flatMap((t) => t.files.filter((f) => !f.sha256).map((f) => fileChunk(t, f)));
   opts.onEvent(
     copyPlannedEvent(
