@@ -13,7 +13,7 @@ import { SteepError } from '../model/errors.js';
 import { compareLsn, isLsn } from '../model/lsn.js';
 import type { Topology } from '../model/topology.js';
 import { dropSlotSql } from '../planner/sqlBuild.js';
-import { type SnapshotIdentity, SnapshotStore, snapshotId } from '../state/snapshots.js';
+import { SnapshotStore, snapshotId } from '../state/snapshots.js';
 import { chunkFileName, MANIFEST, type Manifest, readManifest, SCHEMA_FILE } from './manifest.js';
 import { heartbeatStopped } from './snapshotHolder.js';
 import { fromRecord, interruptedIn, type Located, locatedAt, recordedOn } from './snapshotListing.js';
@@ -134,42 +134,30 @@ export async function deleteSnapshot(
     const slot = await dropSlot(topology, s, sub, m || interrupted ? s.dir : null, allowDestroy, target);
     // what names the slot of an interrupted generate stays until the slot is dropped
     if (interrupted) return { id: s.id, dir: s.dir, filesRemoved: 0, ...slot, recorded: false };
-    let removed = 0;
-    if (m) {
-      const names = [
-        ...m.tables.flatMap((t) =>
-          t.files.flatMap((f) => [
-            chunkFileName(t, f.chunk, m.compress),
-            `${chunkFileName(t, f.chunk, m.compress)}.partial`,
-          ]),
-        ),
-        SCHEMA_FILE,
-        HOLD_FILE,
-        `${MANIFEST}.tmp`,
-        MANIFEST,
-      ];
-      for (const n of names) {
-        const p = join(s.dir, n);
-        if (existsSync(p)) {
-          unlinkSync(p);
-          removed += 1;
-        }
-      }
-    }
+    const names = m
+      ? [
+          ...m.tables.flatMap((t) =>
+            t.files.flatMap((f) => [
+              chunkFileName(t, f.chunk, m.compress),
+              `${chunkFileName(t, f.chunk, m.compress)}.partial`,
+            ]),
+          ),
+          SCHEMA_FILE,
+          HOLD_FILE,
+          `${MANIFEST}.tmp`,
+          MANIFEST,
+        ]
+      : [];
+    const removed = names.map((n) => join(s.dir, n)).filter((p) => existsSync(p));
+    for (const p of removed) unlinkSync(p);
     let recorded = false;
     const store = new SnapshotStore(topology.settings.stateSchema, s.subscriber);
     if (sub && (await store.exists(sub))) {
-      const identity: SnapshotIdentity = {
-        subscription: s.subscription,
-        source: s.publisher,
-        slot: s.slot,
-        lsn: s.lsn,
-        path: resolve(s.dir),
-      };
-      await store.mark(sub, identity, 'deleted');
+      const { subscription, publisher: source, lsn } = s;
+      await store.mark(sub, { subscription, source, slot: s.slot, lsn, path: resolve(s.dir) }, 'deleted');
       recorded = true;
     }
-    return { id: s.id, dir: m ? s.dir : null, filesRemoved: removed, ...slot, recorded };
+    return { id: s.id, dir: m ? s.dir : null, filesRemoved: removed.length, ...slot, recorded };
   } finally {
     await sub?.end().catch(() => {});
   }
