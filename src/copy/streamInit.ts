@@ -42,7 +42,6 @@ import { InitSlotStore } from '../state/initSlots.js';
 import { CopyProgress, copyPlannedEvent } from './copyProgress.js';
 import { buildDeferredIndexes, deferBigTables, deferredText } from './deferredIndexes.js';
 import {
-  type AtSnapshot,
   type Chunk,
   type CopySource,
   chunkRecord,
@@ -69,12 +68,16 @@ export interface StreamInitOptions {
   signal?: AbortSignal;
 }
 
-/** The init's sessions on the subscriber and the publisher, with their versions. */
-interface Sessions {
+/** One copy: its subscription, its sessions on both nodes with their versions, the publisher it reads. */
+interface Run {
+  topology: Topology;
+  d: SubscriptionSpec;
+  opts: StreamInitOptions;
   sub: pg.Client;
   pub: pg.Client;
   pubVersion: number;
   subVersion: number;
+  source: CopySource;
 }
 
 function heartbeatFile(topology: Topology, d: SubscriptionSpec): string {
@@ -149,19 +152,15 @@ async function copyAndStart(topology: Topology, d: SubscriptionSpec, opts: Strea
   const hold: Hold = { heartbeat: null };
   let done = false;
   try {
-    const s: Sessions = {
-      sub,
-      pub,
-      pubVersion: await serverVersionOf(pub),
-      subVersion: await serverVersionOf(sub),
-    };
+    const [pubVersion, subVersion] = await Promise.all([serverVersionOf(pub), serverVersionOf(sub)]);
+    const source = { node: d.from, connection: pubSpec.connection, connectTimeoutMs };
+    const s: Run = { topology, d, opts, sub, pub, pubVersion, subVersion, source };
     // the sequences are set once every table is copied: a setval the role may not run is refused first
     const sequences = await settableSequences(s, d, s.pubVersion, "steep's copy", 'nothing was copied');
     const slots = new InitSlotStore(schema, d.node);
     const chunks = new CopyChunkStore(schema, d.node);
-    const source = { node: d.from, connection: pubSpec.connection, connectTimeoutMs };
-    const { lsn, snapshot } = await snapshotToCopyAt(s, d, topology, source, slots, opts, hold);
-    const { tables, load, plan } = await readChunkPlan(s, d, { ...source, snapshot }, chunks, lsn);
+    const { lsn, snapshot } = await snapshotToCopyAt(s, slots, hold);
+    const { tables, load, plan } = await readChunkPlan(s, snapshot, chunks, lsn);
     const byName = new Map(tables.map((t) => [qualifiedName(t), t]));
     const sameMajor = major(s.pubVersion) === major(s.subVersion);
     const binary = binaryCompatible(tables, await readColumns(sub, tables), sameMajor);
@@ -233,15 +232,8 @@ interface Hold {
  * The snapshot to copy at: the recorded one while its holder still holds it; otherwise, after
  * the plan's start-over statements, a new slot's (recorded before anything is copied).
  */
-async function snapshotToCopyAt(
-  s: Sessions,
-  d: SubscriptionSpec,
-  topology: Topology,
-  source: CopySource,
-  slots: InitSlotStore,
-  opts: StreamInitOptions,
-  hold: Hold,
-): Promise<{ lsn: string; snapshot: string }> {
+async function snapshotToCopyAt(s: Run, slots: InitSlotStore, hold: Hold) {
+  const { topology, d, opts, source } = s;
   const file = heartbeatFile(topology, d);
   const recorded = await slots.forSubscription(s.sub, d.name);
   let lost: string | null = null; // why a recorded copy starts over
@@ -253,7 +245,7 @@ async function snapshotToCopyAt(
     hold.heartbeat = null;
     lost = `the snapshot of the interrupted copy (slot ${d.slot} at ${recorded.lsn}) is no longer held; copying again from a new snapshot`;
   }
-  const ran = (await startOver(s, d, topology, opts.planned)).map(withoutCondition);
+  const ran = (await startOver(s)).map(withoutCondition);
   const message = `${lost ?? `copying ${d.name} from a new snapshot`}${ran.length > 0 ? `; ran the plan's ${ran.join('; ')}` : ''}`;
   if (lost || ran.length > 0)
     opts.onEvent({
@@ -296,14 +288,9 @@ async function snapshotToCopyAt(
  * The tables as the publications publish them, read at the snapshot, how they load, and the
  * chunks: those recorded for this slot position, or a new plan recorded now.
  */
-async function readChunkPlan(
-  s: Sessions,
-  d: SubscriptionSpec,
-  at: AtSnapshot,
-  chunks: CopyChunkStore,
-  lsn: string,
-) {
-  const reader = await snapshotSession(at);
+async function readChunkPlan(s: Run, snapshot: string, chunks: CopyChunkStore, lsn: string) {
+  const d = s.d;
+  const reader = await snapshotSession({ ...s.source, snapshot });
   try {
     const tables = await readCopySource(reader, d.publications, s.pubVersion);
     const load = await loadModeOf(s.sub, d, tables, s.subVersion);
@@ -348,19 +335,15 @@ function interruptedAfterChunks(d: SubscriptionSpec): SteepError {
  * name nobody streams, each exactly as the plan says (`planned`: planner/init/ownCopyStatements.ts);
  * what the plan did not foresee stops the copy, to be planned again. Returns the statements it ran.
  */
-async function startOver(
-  s: Sessions,
-  d: SubscriptionSpec,
-  topology: Topology,
-  planned: readonly Statement[],
-): Promise<string[]> {
+async function startOver(s: Run): Promise<string[]> {
+  const { d, topology } = s;
   const stale = (what: string) =>
     new SteepError(
       'copy.plan_stale',
       `subscription ${d.name}: ${what}, so its copy did not start over; run steep apply again, which plans it anew`,
       { address: subscriptionAddress(d.name), node: d.node },
     );
-  const statements = plannedStartOver(planned);
+  const statements = plannedStartOver(s.opts.planned);
   const chunks = new CopyChunkStore(topology.settings.stateSchema, d.node);
   const copied = await chunks.copiedTables(s.sub, d.name);
   const truncate = statements.filter((x) => x.node === undefined).map((x) => x.sql);
