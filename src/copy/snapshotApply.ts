@@ -234,15 +234,7 @@ export async function applySnapshot(
         `loading ${files.length} of ${plan.length} files of the snapshot in ${dir} on ${parallel} sessions${load.text}${indexesAfter}`,
       ),
     );
-    const sink = new SubscriberSink({
-      node: d.node,
-      connection: topology.nodes[d.node]!.connection,
-      connectTimeoutMs: topology.settings.connectTimeout,
-      stateSchema: schema,
-      subscription: d.name,
-      lsn: m.lsn,
-      replica: load.mode.replica,
-    });
+    const sink = new SubscriberSink(topology, d, m.lsn, load.mode.replica);
     const rows = await loadFiles(files, { dir, m, sink, parallel, load: load.mode });
 
     await buildDeferredIndexes(sub, deferred, d.name, opts.onEvent);

@@ -146,7 +146,6 @@ export async function streamInit(
 async function copyAndStart(topology: Topology, d: SubscriptionSpec, opts: StreamInitOptions): Promise<void> {
   const schema = topology.settings.stateSchema;
   const pubSpec = topology.nodes[d.from]!;
-  const subSpec = topology.nodes[d.node]!;
   const connectTimeoutMs = topology.settings.connectTimeout;
   const [pub, sub] = await bothSessions(topology, d, 'steep init');
   const hold: Hold = { heartbeat: null };
@@ -188,15 +187,7 @@ async function copyAndStart(topology: Topology, d: SubscriptionSpec, opts: Strea
       binary,
       chunks: todo,
       load: load.mode,
-      sink: new SubscriberSink({
-        node: d.node,
-        connection: subSpec.connection,
-        connectTimeoutMs,
-        stateSchema: schema,
-        subscription: d.name,
-        lsn,
-        replica: load.mode.replica,
-      }),
+      sink: new SubscriberSink(topology, d, lsn, load.mode.replica),
       onChunk: (c, r) => {
         const complete = progress.chunkDone(c, r.rows);
         if (complete) opts.onEvent(complete);

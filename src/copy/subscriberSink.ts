@@ -1,10 +1,10 @@
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { copyInSql } from '../catalog/copySource.js';
-import { connect } from '../db/connect.js';
+import { nodeSession } from '../db/connect.js';
 import { CopyIn } from '../db/copyIn.js';
 import { setSession } from '../db/session.js';
-import type { ConnectionSpec } from '../model/topology.js';
+import type { SubscriptionSpec, Topology } from '../model/topology.js';
 import { CopyChunkStore } from '../state/copyChunks.js';
 import type { Chunk, ChunkResult, ChunkSink, ChunkWriter } from './engine.js';
 
@@ -19,29 +19,21 @@ import type { Chunk, ChunkResult, ChunkSink, ChunkWriter } from './engine.js';
  */
 export class SubscriberSink implements ChunkSink {
   constructor(
-    private readonly target: {
-      node: string;
-      connection: ConnectionSpec;
-      connectTimeoutMs?: number;
-      stateSchema: string;
-      subscription: string;
-      lsn: string;
-      /** SET session_replication_role = replica (the load's mode says the role may) */
-      replica: boolean;
-    },
+    private readonly topology: Topology,
+    private readonly d: SubscriptionSpec,
+    /** the slot position the chunks are recorded at */
+    private readonly lsn: string,
+    /** SET session_replication_role = replica (the load's mode says the role may) */
+    private readonly replica: boolean,
   ) {}
 
   async open(): Promise<ChunkWriter> {
-    const t = this.target;
-    const client = await connect(t.connection, {
-      node: t.node,
-      applicationName: 'steep copy',
-      connectTimeoutMs: t.connectTimeoutMs,
-    });
+    const { topology, d } = this;
+    const client = await nodeSession(topology, d.node, 'steep copy');
     await setSession(client, {
-      other: { synchronous_commit: 'off', ...(t.replica ? { session_replication_role: 'replica' } : {}) },
+      other: { synchronous_commit: 'off', ...(this.replica ? { session_replication_role: 'replica' } : {}) },
     });
-    const store = new CopyChunkStore(t.stateSchema, t.node);
+    const store = new CopyChunkStore(topology.settings.stateSchema, d.node);
     // inside `deferred`: the group's transaction is open, each write is one statement of it
     let grouped = false;
     return {
@@ -68,8 +60,8 @@ export class SubscriberSink implements ChunkSink {
           await pipeline(data, into);
           const result = { rows: into.rowCount, bytes: into.bytes };
           await store.done(client, {
-            subscription: t.subscription,
-            lsn: t.lsn,
+            subscription: d.name,
+            lsn: this.lsn,
             table: chunk.table,
             chunk: chunk.index,
             ...result,
