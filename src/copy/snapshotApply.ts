@@ -8,6 +8,7 @@ import { tablesWithRows } from '../catalog/rowPresence.js';
 import { serverVersionOf } from '../catalog/session.js';
 import { readSlotConfirmed } from '../catalog/slotHolder.js';
 import { readSubscriptionSlot } from '../catalog/subscriptionOnNode.js';
+import type { EventSink } from '../executors/events.js';
 import { followInit, followTargetOf } from '../executors/initFollow.js';
 import { refuseSequenceAccess } from '../executors/sequenceSync.js';
 import { SteepError } from '../model/errors.js';
@@ -38,14 +39,7 @@ import {
 import { startOnSlot } from './slotStart.js';
 import { SnapshotLog } from './snapshotRecords.js';
 import { SubscriberSink } from './subscriberSink.js';
-import {
-  bothSessions,
-  checkSameSubscription,
-  major,
-  record,
-  type SnapshotOptions,
-  where,
-} from './twoPhase.js';
+import { bothSessions, checkSameSubscription, major, record, where } from './twoPhase.js';
 
 /**
  * `steep snapshot apply` (docs/steep-yaml.md): every file and the manifest verified against the topology
@@ -203,7 +197,7 @@ async function checkTables(d: SubscriptionSpec, dir: string, m: Manifest, sub: p
 export async function applySnapshot(
   topology: Topology,
   d: SubscriptionSpec,
-  opts: SnapshotOptions & { dir: string; parallel?: number; wait?: boolean },
+  opts: { onEvent: EventSink; dir: string; parallel?: number; wait?: boolean },
 ): Promise<ApplyResult> {
   const dir = opts.dir;
   const parallel = opts.parallel ?? d.init.parallel;

@@ -12,7 +12,7 @@ import type pg from 'pg';
 import { serverVersionOf } from '../catalog/session.js';
 import { readSlotHolder } from '../catalog/slotHolder.js';
 import { mask } from '../db/mask.js';
-import type { Stop } from '../executors/events.js';
+import type { EventSink, Stop } from '../executors/events.js';
 import { SNAPSHOT_HOLDER_APPLICATION_NAME } from '../executors/preparedSlot.js';
 import { settableSequences } from '../executors/sequenceSync.js';
 import { SteepError } from '../model/errors.js';
@@ -43,14 +43,7 @@ import { newManifest } from './snapshotDescribe.js';
 import { Heartbeat, startHolder } from './snapshotHolder.js';
 import { snapshotOf } from './snapshotListing.js';
 import { SnapshotLog } from './snapshotRecords.js';
-import {
-  bothSessions,
-  checkSameSubscription,
-  HOLD_FILE,
-  record,
-  type SnapshotOptions,
-  where,
-} from './twoPhase.js';
+import { bothSessions, checkSameSubscription, HOLD_FILE, record, where } from './twoPhase.js';
 
 export interface GenerateResult {
   dir: string;
@@ -70,13 +63,14 @@ export interface GenerateResult {
   dropped: string | null;
 }
 
-export type GenerateOptions = SnapshotOptions & {
+export interface GenerateOptions {
+  onEvent: EventSink;
   dir: string;
   compress?: 'gzip' | 'none';
   parallel?: number;
   /** armed while the slot is made (a signal then cancels it); a signal at any other time exits at once */
   stop?: Stop;
-};
+}
 
 /** One generate: what its parts share, and what they took that it releases at its end. */
 interface Run {
@@ -179,7 +173,7 @@ async function keepIntactFiles(run: Run, m: Manifest): Promise<number> {
 }
 
 /** Drops the slot of a generate into the directory interrupted before its manifest; says what it dropped. */
-async function dropInterruptedSlot(run: Run, onEvent: SnapshotOptions['onEvent']): Promise<string | null> {
+async function dropInterruptedSlot(run: Run, onEvent: EventSink): Promise<string | null> {
   const left = await dropInterrupted(run.topology, run.dir);
   if (!left) return null;
   const dropped = `dropped slot ${left.slot} on ${left.publisher} (at ${left.lsn}: ${dropSlotSql(left.slot)}), made by a generate into ${run.dir} interrupted before its manifest`;

@@ -21,10 +21,6 @@ import { MANIFEST, type Manifest } from './manifest.js';
 
 export const HOLD_FILE = '.steep-snapshot.hold';
 
-export interface SnapshotOptions {
-  onEvent: EventSink;
-}
-
 export function where(d: SubscriptionSpec) {
   return { address: subscriptionAddress(d.name), node: d.node };
 }
