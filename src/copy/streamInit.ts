@@ -101,16 +101,6 @@ export function binaryCompatible(
   });
 }
 
-function toChunks(records: ChunkRecord[], tables: Map<string, CopySourceTable>): Chunk[] {
-  return records.map((r) => ({
-    table: tables.get(qualifiedName(r.table))!,
-    index: r.chunk,
-    lower: r.lower,
-    upper: r.upper,
-    estimatedBytes: r.estimatedBytes,
-  }));
-}
-
 export async function streamInit(
   topology: Topology,
   d: SubscriptionSpec,
@@ -163,10 +153,15 @@ async function copyAndStart(topology: Topology, d: SubscriptionSpec, opts: Strea
     const byName = new Map(tables.map((t) => [qualifiedName(t), t]));
     const sameMajor = major(s.pubVersion) === major(s.subVersion);
     const binary = binaryCompatible(tables, await readColumns(sub, tables), sameMajor);
-    const todo = toChunks(
-      plan.filter((r) => r.rows === null),
-      byName,
-    );
+    const todo: Chunk[] = plan
+      .filter((r) => r.rows === null)
+      .map((r) => ({
+        table: byName.get(qualifiedName(r.table))!,
+        index: r.chunk,
+        lower: r.lower,
+        upper: r.upper,
+        estimatedBytes: r.estimatedBytes,
+      }));
     const deferred = new DeferredIndexStore(schema, d.node);
     const { deferred: later } = await deferBigTables(sub, deferred, d.name, plan, (t) =>
       plannedLock(opts.planned, t),
