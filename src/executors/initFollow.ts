@@ -202,18 +202,18 @@ export async function followInit(t: FollowTarget, opts: FollowOptions): Promise<
       route: subscriberRoute(t.publisher),
     };
     const began = Date.now();
-    const sampler = new Sampler(t, sub, pub, version);
+    const take = sampler(t, sub, pub, version);
     // a fresh init reports every table copied while it is followed, even one copied before
     // the first sample; a resumed one already reported those copied before it failed
-    const copied = new CopiedTables(t, opts.onEvent, rec.recorded !== 'failed', startedAt ?? began);
+    const reportCopied = copiedTables(t, opts.onEvent, rec.recorded !== 'failed', startedAt ?? began);
     let watch = newErrorWatch();
     let savedAt = 0;
 
     for (;;) {
       const at = Date.now();
-      const sample = await sampler.take(at);
+      const sample = await take(at);
       const p = tracker.update(sample, { error: rec.error });
-      for (let n = copied.report(p, at); n > 0; n--) watch = afterTableCopied(watch);
+      for (let n = reportCopied(p, at); n > 0; n--) watch = afterTableCopied(watch);
       await rec.moveTo(p.state, p);
       const judged = failure(subject, p, sample.slot, at, watch, failAfterMs, version);
       watch = judged.watch;
@@ -327,20 +327,11 @@ export class PublishedSizes {
 }
 
 /** What one sample reads from both nodes; the publisher's table sizes are read again only when the tables change. */
-class Sampler {
-  private readonly sizes = new PublishedSizes();
-  private seen = false;
-
-  constructor(
-    private readonly t: FollowTarget,
-    private readonly sub: pg.Client,
-    private readonly pub: ReconnectingSession,
-    private readonly version: number,
-  ) {}
-
-  async take(at: number): Promise<InitSample> {
-    const { t, sub, pub } = this;
-    const subscriber = await sampleSubscriber(sub, this.version, t.subscription).catch((err: unknown) => {
+function sampler(t: FollowTarget, sub: pg.Client, pub: ReconnectingSession, version: number) {
+  const published = new PublishedSizes();
+  let seen = false;
+  return async (at: number): Promise<InitSample> => {
+    const subscriber = await sampleSubscriber(sub, version, t.subscription).catch((err: unknown) => {
       if (isSessionLost(err)) throw err;
       throw new SteepError(
         'init.follow_failed',
@@ -349,15 +340,15 @@ class Sampler {
         { node: t.subscriber.name, address: subscriptionAddress(t.subscription), cause: err },
       );
     });
-    if (!subscriber.activity && this.seen) {
+    if (!subscriber.activity && seen) {
       throw new SteepError(
         'init.gone',
         `subscription ${t.subscription} was dropped on ${t.subscriber.name} while steep followed its init`,
         { node: t.subscriber.name, address: subscriptionAddress(t.subscription) },
       );
     }
-    this.seen ||= subscriber.activity !== null;
-    const sizes = await this.sizes.read(pub, subscriber.tables);
+    seen ||= subscriber.activity !== null;
+    const sizes = await published.read(pub, subscriber.tables);
     const slot = (await pub.use((c) => readSlotLag(c, t.slot)))?.[0] ?? null;
     // rare and brief: a table in `f` whose table-sync slot is gone never finishes (failure rules)
     let lostSyncSlots: string[] = [];
@@ -366,46 +357,40 @@ class Sampler {
       lostSyncSlots = (await pub.use((c) => withoutSyncSlot(c, finished))) ?? [];
     }
     return { at, subscriber, sizes, slot, publisherError: pub.error, lostSyncSlots };
-  }
+  };
 }
 
-/** Reports each table once as its copy finishes (`init.table_complete`), with how long it took. */
-class CopiedTables {
-  private readonly started = new Map<string, number>();
-  private readonly reported = new Set<string>();
-  private first = true;
-
-  constructor(
-    private readonly t: FollowTarget,
-    private readonly onEvent: EventSink,
-    private readonly fresh: boolean,
-    private readonly initStart: number,
-  ) {}
-
-  /** Reports the tables `p` shows copied for the first time; returns how many. */
-  report(p: InitProgress, at: number): number {
+/**
+ * Reports each table once as its copy finishes (`init.table_complete`), with how long it took:
+ * the tables `p` shows copied for the first time; returns how many.
+ */
+function copiedTables(t: FollowTarget, onEvent: EventSink, fresh: boolean, initStart: number) {
+  const started = new Map<string, number>();
+  const reported = new Set<string>();
+  let first = true;
+  return (p: InitProgress, at: number): number => {
     let count = 0;
     for (const table of p.tables) {
       const key = qualifiedName(table);
-      if (!this.started.has(key) && (table.state === 'i' || table.state === 'd')) this.started.set(key, at);
+      if (!started.has(key) && (table.state === 'i' || table.state === 'd')) started.set(key, at);
       const copied = isCopied(table.state);
-      if (copied && this.first && !this.fresh) this.reported.add(key);
-      if (!copied || this.reported.has(key)) continue;
-      this.reported.add(key);
+      if (copied && first && !fresh) reported.add(key);
+      if (!copied || reported.has(key)) continue;
+      reported.add(key);
       count++;
-      this.onEvent({
+      onEvent({
         event: 'init.table_complete',
         level: 'info',
-        node: this.t.subscriber.name,
-        subscription: this.t.subscription,
+        node: t.subscriber.name,
+        subscription: t.subscription,
         table: key,
         rows_copied: table.rowsCopied,
-        duration_ms: at - (this.started.get(key) ?? this.initStart),
+        duration_ms: at - (started.get(key) ?? initStart),
         phase: p.state,
         overall_progress: p.percent / 100,
       });
     }
-    this.first = false;
+    first = false;
     return count;
-  }
+  };
 }
