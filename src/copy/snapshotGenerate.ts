@@ -244,7 +244,7 @@ async function startSnapshot(run: Run, opts: GenerateOptions): Promise<Manifest>
     run.heartbeat.stop(false);
     run.heartbeat = null;
     await closeSessions(run.opened);
-    throw await withoutSlot(topology, d, dir, held.lsn, err);
+    throw await withoutSlot(run, held.lsn, err);
   }
 }
 
@@ -302,13 +302,8 @@ async function writeFiles(run: Run, manifest: Manifest, resuming: string | null,
  * `err`, once the slot generate created for a snapshot it could not describe is dropped; or,
  * when it cannot be, `err` saying the slot is left and how to drop it.
  */
-async function withoutSlot(
-  topology: Topology,
-  d: SubscriptionSpec,
-  dir: string,
-  lsn: string,
-  err: unknown,
-): Promise<unknown> {
+async function withoutSlot(run: Run, lsn: string, err: unknown): Promise<unknown> {
+  const { topology, d, dir } = run;
   const kept = await dropUnusedSlot(topology, snapshotOf(d, lsn, dir)).catch((dropErr: unknown) =>
     mask(dropErr instanceof Error ? dropErr.message : String(dropErr)),
   );
