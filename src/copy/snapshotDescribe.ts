@@ -23,6 +23,7 @@ import { beginAtSnapshot, type Chunk, planChunks } from './engine.js';
 import { unsplitOn } from './loadMode.js';
 import { FORMAT_VERSION, type Manifest, type ManifestTable, SCHEMA_FILE } from './manifest.js';
 import { schemaScript } from './schemaFile.js';
+import type { Run } from './snapshotGenerate.js';
 import type { HeldSnapshot } from './snapshotHolder.js';
 import { binaryCompatible } from './streamInit.js';
 import { major, where } from './twoPhase.js';
@@ -32,22 +33,13 @@ import { major, where } from './twoPhase.js';
  * columns on `sub`), with schema.sql written.
  */
 export async function newManifest(
-  pub: pg.Client,
-  sub: pg.Client,
-  at: {
-    topology: Topology;
-    d: SubscriptionSpec;
-    dir: string;
-    held: HeldSnapshot;
-    /** the sequences of the published tables, checked before the slot (settableSequences) */
-    sequences: TableName[];
-    versions: [number, number];
-    parallel: number;
-    compress: 'gzip' | 'none';
-  },
+  run: Run,
+  held: HeldSnapshot,
+  /** the sequences of the published tables, checked before the slot (settableSequences) */
+  sequences: TableName[],
+  [pubVersion, subVersion]: [number, number],
 ): Promise<Manifest> {
-  const { topology, d, dir, held, parallel, compress } = at;
-  const [pubVersion, subVersion] = at.versions;
+  const { topology, d, dir, parallel, pub, sub } = run;
   // the publisher's session (warm, no session to connect) goes to the snapshot and reads it in
   // the same write; its transaction ends with the caller's COMMIT
   const [, tables] = await Promise.all([
@@ -68,11 +60,10 @@ export async function newManifest(
     whole.then((w) =>
       planChunks(pub, tables, { splitAbove: d.init.splitAbove ?? DEFAULT_SPLIT_ABOVE, parallel, whole: w }),
     ),
-    sequenceValues(pub, at.sequences),
+    sequenceValues(pub, sequences),
     whole.then(() => readColumns(sub, tables)),
     schemaSql(pub, topology, d, tables),
   ]);
-  const sequences = values.map((s) => ({ schema: s.schema, name: s.name, value: s.last }));
   const binary = binaryCompatible(tables, target, major(pubVersion) === major(subVersion));
   writeFileSync(join(dir, SCHEMA_FILE), schema);
   return {
@@ -91,9 +82,9 @@ export async function newManifest(
     serverVersion: pubVersion,
     subscriberServerVersion: subVersion,
     format: binary ? 'binary' : 'text',
-    compress,
+    compress: run.sink.compress,
     schemaFile: { file: SCHEMA_FILE, sha256: sha256Hex(schema) },
-    sequences,
+    sequences: values.map((s) => ({ schema: s.schema, name: s.name, value: s.last })),
     tables: tables.map((t) => manifestTable(t, chunks)),
   };
 }

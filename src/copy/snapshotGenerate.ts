@@ -73,7 +73,7 @@ export interface GenerateOptions {
 }
 
 /** One generate: what its parts share, and what they took that it releases at its end. */
-interface Run {
+export interface Run {
   topology: Topology;
   d: SubscriptionSpec;
   dir: string;
@@ -222,16 +222,7 @@ async function startSnapshot(run: Run, opts: GenerateOptions): Promise<Manifest>
     run.opened = openSnapshotSessions({ ...run.source, snapshot: held.snapshot }, parallel);
     let m: Manifest;
     try {
-      m = await newManifest(pub, sub, {
-        topology,
-        d,
-        dir,
-        held,
-        sequences,
-        versions: [pubVersion, subVersion],
-        parallel,
-        compress: run.sink.compress,
-      });
+      m = await newManifest(run, held, sequences, [pubVersion, subVersion]);
     } finally {
       // the snapshot's transaction on the publisher's session ends (one that failed rolls back)
       await pub.query('COMMIT').catch(() => {});
