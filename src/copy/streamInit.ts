@@ -333,12 +333,8 @@ async function startOver(s: Run): Promise<string[]> {
   const chunks = new CopyChunkStore(topology.settings.stateSchema, d.node);
   const copied = await chunks.copiedTables(s.sub, d.name);
   const truncate = statements.filter((x) => x.node === undefined).map((x) => x.sql);
-  if (
-    truncate.join('\n') !==
-    startOverStatements(d, copied, false)
-      .map((x) => x.sql)
-      .join('\n')
-  )
+  const expected = startOverStatements(d, copied, false).map((x) => x.sql);
+  if (truncate.join('\n') !== expected.join('\n'))
     throw stale(
       `the tables an earlier copy loaded on ${d.node} (${copied.map(qualifiedName).join(', ') || 'none'}) are not those its plan empties`,
     );
