@@ -89,13 +89,6 @@ export async function recordedOn(topology: Topology, nodes: Iterable<string>): P
   return out;
 }
 
-/** The subscribers of the topology's two-phase subscriptions. */
-function twoPhaseSubscribers(topology: Topology): string[] {
-  return Object.values(topology.subscriptions)
-    .filter((d) => d.init.method === 'two-phase')
-    .map((d) => d.node);
-}
-
 /**
  * The snapshots in `dir` (and its immediate subdirectories) and every snapshot the state of
  * the two-phase subscriptions' subscribers records, once each, with the record's status.
@@ -111,7 +104,9 @@ export async function listSnapshots(topology: Topology, dir: string | null): Pro
     else if (s) interrupted.push(s);
   }
   const records = await recordedOn(topology, [
-    ...twoPhaseSubscribers(topology),
+    ...Object.values(topology.subscriptions)
+      .filter((d) => d.init.method === 'two-phase')
+      .map((d) => d.node),
     ...found.map((f) => f.m.subscriber),
   ]);
   const byId = new Map(records.map((r) => [r.id, r]));
