@@ -220,12 +220,11 @@ export async function applySnapshot(
     // outside plan/apply: the tables to defer are decided here, their lock composed by the planner
     const later = await deferBigTables(sub, deferred, d.name, plan, deferIndexesLock);
     ran.push(...later.ran);
-    const indexesAfter = deferredText(later.deferred);
     opts.onEvent(
       copyPlannedEvent(
         d.node,
         d.name,
-        `loading ${files.length} of ${plan.length} files of the snapshot in ${dir} on ${parallel} sessions${load.text}${indexesAfter}`,
+        `loading ${files.length} of ${plan.length} files of the snapshot in ${dir} on ${parallel} sessions${load.text}${deferredText(later.deferred)}`,
       ),
     );
     const sink = new SubscriberSink(topology, d, m.lsn, load.mode.replica);

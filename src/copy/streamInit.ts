@@ -166,12 +166,11 @@ async function copyAndStart(topology: Topology, d: SubscriptionSpec, opts: Strea
     const { deferred: later } = await deferBigTables(sub, deferred, d.name, plan, (t) =>
       plannedLock(opts.planned, t),
     );
-    const indexesAfter = deferredText(later);
     opts.onEvent(
       copyPlannedEvent(
         d.node,
         d.name,
-        `${describePlan(d, plan, todo.length, binary, lsn)}${load.text}${indexesAfter}`,
+        `${describePlan(d, plan, todo.length, binary, lsn)}${load.text}${deferredText(later)}`,
       ),
     );
     const progress = new CopyProgress(d, plan, tables, opts.onProgress);
