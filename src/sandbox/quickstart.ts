@@ -10,7 +10,7 @@ import { connect, withSession } from '../db/connect.js';
 import { type Problem, SteepError } from '../model/errors.js';
 import type { ConnectionSpec, Topology } from '../model/topology.js';
 import { findFreePort } from './ports.js';
-import { portsTakenByOthers, type SandboxUpNode, startSandbox, type TakenPort } from './sandbox.js';
+import { portsTakenByOthers, type SandboxUpNode, startSandbox } from './sandbox.js';
 
 /** Seeds nodes that host publications; subscriber-only nodes get the table definitions without rows. */
 export const PUBLISHER_SEED = 'seed.sql';
@@ -33,19 +33,13 @@ export function quickstartConfigPath(): string {
   return path.join(packageRoot(), 'examples', 'quickstart', 'steep.yaml');
 }
 
-/** The quickstart file the demo runs, and the ports of the original that were taken. */
-export interface QuickstartFile {
-  configPath: string;
-  /** the original's ports another program holds: configPath is then a copy on free ports */
-  taken: TakenPort[];
-}
-
 /**
- * The quickstart file to run: examples/quickstart/steep.yaml, unless another program holds one of
- * its ports; then a copy of it (and its seeds) on free ports under `.steep/demo/` next to it,
- * kept for the next run (its own nodes running on its ports do not count as taken).
+ * The quickstart file to run, and the ports of the original another program holds:
+ * examples/quickstart/steep.yaml, unless one of its ports is taken; then a copy of it (and its
+ * seeds) on free ports under `.steep/demo/` next to it, kept for the next run (its own nodes
+ * running on its ports do not count as taken).
  */
-export async function quickstartFile(): Promise<QuickstartFile> {
+export async function quickstartFile() {
   const original = quickstartConfigPath();
   const { topology } = await loadTopology(original);
   const taken = await portsTakenByOthers(original, topology);

@@ -15,17 +15,15 @@ import { registerSecret } from '../db/mask.js';
 import { type Problem, SteepError } from '../model/errors.js';
 import type { NodeSpec, Topology } from '../model/topology.js';
 import { isSupportedMajor, type PgMajor, SUPPORTED_MAJORS } from './binaries.js';
-import { LocalServer, portInUseError } from './localServer.js';
+import { LocalServer, portInUseError, type StartOutcome } from './localServer.js';
 import { isPortFree } from './ports.js';
 
 export const SANDBOX_MAJOR: PgMajor = 18;
 const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1']);
 
-export type SandboxState = 'running' | 'stopped' | 'absent';
-
 export interface SandboxNodeStatus {
   node: string;
-  state: SandboxState;
+  state: 'running' | 'stopped' | 'absent';
   /** the port declared in the file (null for a directory no longer in the file) */
   port: number | null;
   /** the port the running server listens on, when running */
@@ -40,11 +38,9 @@ export interface SandboxNodeStatus {
   inFile: boolean;
 }
 
-export type UpOutcome = 'created' | 'started' | 'restarted' | 'already-running';
-
 export interface SandboxUpNode {
   node: string;
-  outcome?: UpOutcome;
+  outcome?: 'created' | StartOutcome;
   /** one sentence naming the node; set when this node failed */
   error?: SteepError;
   url: string;
@@ -53,17 +49,9 @@ export interface SandboxUpNode {
   dataDir: string;
 }
 
-export interface SandboxUpResult {
-  configPath: string;
-  nodes: SandboxUpNode[];
-  warnings: Problem[];
-}
-
-export type DownOutcome = 'stopped' | 'not-running';
-
 export interface SandboxDownNode {
   node: string;
-  outcome?: DownOutcome;
+  outcome?: 'stopped' | 'not-running';
   purged: boolean;
   error?: SteepError;
 }
@@ -190,7 +178,7 @@ export async function startSandbox(configPath: string, topology: Topology): Prom
 }
 
 /** `steep sandbox up`: load the file, start its sandbox nodes. */
-export async function sandboxUp(configPath: string): Promise<SandboxUpResult> {
+export async function sandboxUp(configPath: string) {
   const { topology, warnings } = await loadTopology(configPath);
   return { configPath, nodes: await startSandbox(configPath, topology), warnings };
 }
@@ -269,9 +257,7 @@ async function statusOf(
 }
 
 /** `steep sandbox status`: every sandbox node of the file, and any sandbox directory left from nodes no longer in it. */
-export async function sandboxStatus(
-  configPath: string,
-): Promise<{ configPath: string; nodes: SandboxNodeStatus[]; warnings: Problem[] }> {
+export async function sandboxStatus(configPath: string) {
   const { topology, warnings } = await loadTopology(configPath);
   const declared = new Map(sandboxNodes(topology).map((n) => [n.name, n]));
   for (const n of declared.values()) registerSecret(n.connection.password);

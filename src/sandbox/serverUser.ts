@@ -59,26 +59,17 @@ function serverEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-interface RunAsOptions {
-  env: NodeJS.ProcessEnv;
-  cwd?: string;
-  uid?: number;
-  gid?: number;
-}
-
-export function runAsOptions(cwd?: string): RunAsOptions {
+export function runAsOptions(cwd?: string) {
   const u = serverUser();
   return { env: serverEnv(), cwd, ...(u.switched ? { uid: u.uid, gid: u.gid } : {}) };
 }
 
-export interface RunResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 /** Run a PostgreSQL program as the server user; resolves with its exit code (never rejects on a non-zero exit). */
-export function runAsServerUser(file: string, args: string[], cwd?: string): Promise<RunResult> {
+export function runAsServerUser(
+  file: string,
+  args: string[],
+  cwd?: string,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     execFile(
       file,
@@ -125,13 +116,10 @@ export async function chownToServerUser(dir: string, recursive = false): Promise
 export async function unreachableAncestor(dir: string): Promise<string | null> {
   const u = serverUser();
   if (!u.switched) return null;
-  let current = path.dirname(path.resolve(dir));
   const ancestors: string[] = [];
-  for (;;) {
-    ancestors.unshift(current);
-    const parent = path.dirname(current);
-    if (parent === current) break;
-    current = parent;
+  for (let d = path.dirname(path.resolve(dir)); ; d = path.dirname(d)) {
+    ancestors.unshift(d);
+    if (path.dirname(d) === d) break;
   }
   for (const a of ancestors) {
     const st = await fs.stat(a).catch(() => null);
