@@ -1,6 +1,5 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { promisify } from 'node:util';
 import { PACKAGE_ROOT } from '../location.js';
 import { SteepError } from '../model/errors.js';
@@ -16,10 +15,8 @@ export interface PgBinaries {
   major: PgMajor;
   /** `postgres --version`, e.g. `18.4` */
   version: string;
-  binDir: string;
   initdb: string;
   pgCtl: string;
-  postgres: string;
 }
 
 /**
@@ -83,14 +80,7 @@ async function load(major: PgMajor): Promise<PgBinaries> {
   if (!version || Number.parseInt(version, 10) !== major) {
     throw new SteepError('sandbox.binaries', `${pkg} holds PostgreSQL ${version ?? '?'}, expected ${major}`);
   }
-  return {
-    major,
-    version,
-    binDir: path.dirname(mod.postgres),
-    initdb: mod.initdb,
-    pgCtl: mod.pg_ctl,
-    postgres: mod.postgres,
-  };
+  return { major, version, initdb: mod.initdb, pgCtl: mod.pg_ctl };
 }
 
 /** The binaries of one major version, resolved once per process. */
