@@ -253,17 +253,10 @@ function isItem(content: string): boolean {
 /** Where the text is indented furthest (`- ` counts as indentation): where block nesting is deepest. */
 function deepestLine(text: string): { line: number; column: number } {
   let best = { line: 1, column: 1 };
-  let line = 0;
-  for (let start = 0; start <= text.length; ) {
-    line++;
-    const end = text.indexOf('\n', start);
-    let i = start;
-    while (text.charCodeAt(i) === 0x20 || (text.charCodeAt(i) === 0x2d && text.charCodeAt(i + 1) === 0x20))
-      i++;
-    if (i - start + 1 > best.column) best = { line, column: i - start + 1 };
-    if (end < 0) break;
-    start = end + 1;
-  }
+  text.split('\n').forEach((raw, i) => {
+    const column = /^(?: |-(?= ))*/.exec(raw)![0].length + 1;
+    if (column > best.column) best = { line: i + 1, column };
+  });
   return best;
 }
 
@@ -293,6 +286,7 @@ function checkKeys(node: Node | null, path: Path, positions: SourceMap, problems
       if (!isPair(pair)) continue;
       const key = keyText(pair);
       const keyNode = pair.key as Node | null;
+      const at = keyNode?.range ? positions.at(keyNode.range[0]) : positions.container(path);
       // a tagged key (`!!binary …:`, `!!timestamp …:`) loads as an object, not a name
       if (
         key === undefined ||
@@ -300,12 +294,10 @@ function checkKeys(node: Node | null, path: Path, positions: SourceMap, problems
         keyNode.value === null ||
         typeof keyNode.value === 'object'
       ) {
-        const at = keyNode?.range ? positions.at(keyNode.range[0]) : positions.container(path);
         problems.error('bad-key', 'keys must be plain names, not lists, mappings or empty', at);
         ok = false;
         continue;
       }
-      const at = keyNode.range ? positions.at(keyNode.range[0]) : positions.container(path);
       const first = seen.get(key);
       if (first !== undefined && key !== '<<') {
         problems.error(
