@@ -120,17 +120,12 @@ function circularAlias(alias: Alias): NestingProblem {
 
 /** Keys and values of a mapping, items of a list, in document order. */
 function children(node: Node): Node[] {
-  const kids: Node[] = [];
-  if (isSeq(node)) {
-    for (const item of node.items) if (isNode(item)) kids.push(item);
-  } else if (isMap(node)) {
-    for (const pair of node.items) {
-      if (!isPair(pair)) continue;
-      if (isNode(pair.key)) kids.push(pair.key);
-      if (isNode(pair.value)) kids.push(pair.value);
-    }
-  }
-  return kids;
+  const items: unknown[] = isSeq(node)
+    ? node.items
+    : isMap(node)
+      ? node.items.flatMap((pair) => (isPair(pair) ? [pair.key, pair.value] : []))
+      : [];
+  return items.filter(isNode);
 }
 
 /** The node each alias stands for: the last one anchored with its name before it, as yaml resolves it. */
