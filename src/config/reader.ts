@@ -70,13 +70,10 @@ export class DocumentReader {
 
   /** The list's string items with their paths (items of another type are skipped). */
   strings(path: Path): Array<{ value: string; path: Path }> {
-    const items = this.list(path) ?? [];
-    const out: Array<{ value: string; path: Path }> = [];
-    items.forEach((item, i) => {
+    return (this.list(path) ?? []).flatMap((item, i) => {
       const itemPath = [...path, i];
-      if (typeof item === 'string' && !this.broken.has(itemPath)) out.push({ value: item, path: itemPath });
+      return typeof item === 'string' && !this.broken.has(itemPath) ? [{ value: item, path: itemPath }] : [];
     });
-    return out;
   }
 
   mapping(path: Path): Record<string, unknown> | undefined {
