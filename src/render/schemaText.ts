@@ -72,10 +72,6 @@ export function differenceLine(d: ColumnDifference, a: string, b: string): strin
   }
 }
 
-function whereOnly(t: TableComparison, a: string, b: string): string {
-  return t.status === 'LOCAL_ONLY' ? `only on ${a}` : `only on ${b}`;
-}
-
 export interface ComparisonView {
   nodeA: string;
   nodeB: string;
@@ -88,7 +84,7 @@ export function renderComparisonText(r: ComparisonView): string {
   for (const t of r.tables) {
     const note =
       t.status === 'LOCAL_ONLY' || t.status === 'REMOTE_ONLY'
-        ? dim(` (${whereOnly(t, a, b)})`)
+        ? dim(` (only on ${t.status === 'LOCAL_ONLY' ? a : b})`)
         : t.status === 'ORDER_DIFFERS'
           ? dim(' (same columns in another order: logical replication maps columns by name)')
           : '';
@@ -175,13 +171,11 @@ export function schemaComparisonLines(s: SchemaComparison): string[] {
         : s.status === 'ORDER_DIFFERS'
           ? ': same columns, another order (harmless)'
           : '';
-  const lines = [
+  return [
     `  ${status(s.status)} ${s.table} (subscription ${s.subscription}, ${pub} → ${sub})${where}`,
+    ...s.columns.map(
+      (c) =>
+        `      ${differenceLine({ column: c.column, kind: c.kind, left: c.publisher as string | null, right: c.subscriber as string | null }, pub, sub)}`,
+    ),
   ];
-  for (const c of s.columns) {
-    lines.push(
-      `      ${differenceLine({ column: c.column, kind: c.kind, left: c.publisher as string | null, right: c.subscriber as string | null }, pub, sub)}`,
-    );
-  }
-  return lines;
 }
