@@ -71,11 +71,11 @@ export function parseTopology(
   const broken = new BrokenPaths();
   for (const path of interpolated.unresolved) broken.add(path);
   checkSchema(interpolated.value, positions, problems, broken);
-  const reader = new DocumentReader(interpolated.value, broken);
-  const topology = normalise(reader, positions, problems, env, sourceInfo);
-  checkReferences(reader, topology, positions, problems);
+  const ctx = { reader: new DocumentReader(interpolated.value, broken), positions, problems, env };
+  const topology = normalise(ctx, sourceInfo);
+  checkReferences(ctx, topology);
   checkRenames(topology, positions, problems);
-  checkVersions(reader, topology, positions, problems);
+  checkVersions(ctx, topology);
 
   if (problems.hasErrors) throw invalid(file, problems);
   return { topology, warnings: problems.sorted() };

@@ -34,14 +34,8 @@ export interface NormaliseContext {
  * skipped (already reported); what only a closer look finds (a bad URL, a table name with too
  * many dots, a 64-byte identifier) is reported here.
  */
-export function normalise(
-  reader: DocumentReader,
-  positions: SourceMap,
-  problems: ProblemList,
-  env: NodeJS.ProcessEnv,
-  source: { path: string; digest: string },
-): Topology {
-  const ctx: NormaliseContext = { reader, positions, problems, env };
+export function normalise(ctx: NormaliseContext, source: { path: string; digest: string }): Topology {
+  const { reader, positions } = ctx;
   const settings = normaliseSettings(ctx);
   const topology: Topology = {
     version: 1,

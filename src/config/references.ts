@@ -1,29 +1,15 @@
 import type { SubscriptionSpec, Topology } from '../model/topology.js';
+import type { NormaliseContext as Context } from './normalise.js';
 import { type Path, withOwner } from './paths.js';
-import type { SourceMap } from './positions.js';
-import type { ProblemList } from './problems.js';
-import type { DocumentReader } from './reader.js';
 import { didYouMean } from './suggest.js';
-
-interface Inputs {
-  reader: DocumentReader;
-  topology: Topology;
-  positions: SourceMap;
-  problems: ProblemList;
-}
 
 /**
  * What a schema cannot express: publications live on declared nodes; a subscription's nodes
  * exist and differ, its publications exist and live on its `from` node; no two subscriptions
  * use one slot name on the same publisher.
  */
-export function checkReferences(
-  reader: DocumentReader,
-  topology: Topology,
-  positions: SourceMap,
-  problems: ProblemList,
-): void {
-  const inputs = { reader, topology, positions, problems };
+export function checkReferences(ctx: Context, topology: Topology): void {
+  const { reader, positions, problems } = ctx;
   const nodes = Object.keys(topology.nodes);
   const nodeExists = (path: Path, role: string): boolean => {
     const name = reader.string(path);
@@ -56,15 +42,16 @@ export function checkReferences(
         '`node` is the subscriber, `from` the publisher',
       );
     }
-    checkSubscribedPublications(inputs, name, subscription, publisherOk);
+    checkSubscribedPublications(ctx, topology, name, subscription, publisherOk);
     if (publisherOk && !reader.broken.has([...base, 'slot']))
-      checkSlotUnique(inputs, name, subscription, slotUsers);
+      checkSlotUnique(ctx, topology, name, subscription, slotUsers);
   }
 }
 
 /** Each publication the subscription lists is declared, and lives on its `from` node. */
 function checkSubscribedPublications(
-  { reader, topology, positions, problems }: Inputs,
+  { reader, positions, problems }: Context,
+  topology: Topology,
   name: string,
   subscription: SubscriptionSpec,
   publisherOk: boolean,
@@ -100,7 +87,8 @@ function checkSubscribedPublications(
 
 /** No subscription before it uses its slot name on the same publisher (slotUsers: publisher and slot → subscription). */
 function checkSlotUnique(
-  { reader, topology, positions, problems }: Inputs,
+  { reader, positions, problems }: Context,
+  topology: Topology,
   name: string,
   subscription: SubscriptionSpec,
   slotUsers: Map<string, string>,

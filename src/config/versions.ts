@@ -8,10 +8,8 @@ import {
   STREAMING_PARALLEL_MIN_VERSION,
   SUBSCRIPTION_OPTION,
 } from '../model/versions.js';
+import type { NormaliseContext } from './normalise.js';
 import { type Path, withOwner } from './paths.js';
-import type { SourceMap } from './positions.js';
-import type { ProblemList } from './problems.js';
-import type { DocumentReader } from './reader.js';
 
 /**
  * A declared `serverVersion` as server_version_num: 14 → 140000, "18.4" → 180004,
@@ -55,12 +53,7 @@ function optionGate(option: SubscriptionOptionName): Gate {
  * Options the declared server versions do not support: an error naming the version needed.
  * Only nodes that declare `serverVersion` are checked here; `plan` checks the live version.
  */
-export function checkVersions(
-  reader: DocumentReader,
-  topology: Topology,
-  positions: SourceMap,
-  problems: ProblemList,
-): void {
+export function checkVersions({ reader, positions, problems }: NormaliseContext, topology: Topology): void {
   const versionOf = (node: string) => topology.nodes[node]?.serverVersion;
   const gate = (gate: Gate, node: string, role: string, at: Path) => {
     const version = versionOf(node);
