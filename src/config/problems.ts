@@ -13,16 +13,8 @@ export class ProblemList {
     this.items.push(problem('warning', code, message, position, hint));
   }
 
-  add(problems: readonly Problem[]): void {
-    this.items.push(...problems);
-  }
-
   get errors(): Problem[] {
     return this.items.filter((p) => p.severity === 'error');
-  }
-
-  get warnings(): Problem[] {
-    return this.items.filter((p) => p.severity === 'warning');
   }
 
   get hasErrors(): boolean {
@@ -42,10 +34,7 @@ function problem(
   position: SourcePosition | undefined,
   hint: string | undefined,
 ): Problem {
-  const p: Problem = { severity, code, message };
-  if (hint) p.hint = hint;
-  if (position) p.position = position;
-  return p;
+  return { severity, code, message, ...(hint ? { hint } : {}), ...(position ? { position } : {}) };
 }
 
 function byPosition(a: Problem, b: Problem): number {
