@@ -19,19 +19,14 @@ export interface InterpolateOptions {
   maskUnsetPasswords?: boolean;
 }
 
-export interface Interpolated {
-  value: unknown;
-  /** values with a placeholder that could not be resolved (already reported) */
-  unresolved: Path[];
-}
-
+/** The value interpolated, and the paths of values with a placeholder that could not be resolved (already reported). */
 export function interpolate(
   value: unknown,
   env: NodeJS.ProcessEnv,
   positions: SourceMap,
   problems: ProblemList,
   opts: InterpolateOptions = {},
-): Interpolated {
+): { value: unknown; unresolved: Path[] } {
   const unresolved: Path[] = [];
   // a list or mapping comes back as itself when no string in it holds a placeholder
   const walk = (v: unknown, trail: Trail | undefined): unknown => {
@@ -61,7 +56,6 @@ function interpolateString(
   problems: ProblemList,
   opts: InterpolateOptions,
 ): string {
-  if (!text.includes('${')) return text;
   const result = text.replace(PLACEHOLDER, (whole: string, dollar: string, inner: string) => {
     if (dollar === '$') return whole.slice(1);
     // a position parses the file again (positions.ts): only a problem needs one
