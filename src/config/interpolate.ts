@@ -28,13 +28,59 @@ export function interpolate(
   opts: InterpolateOptions = {},
 ): { value: unknown; unresolved: Path[] } {
   const unresolved: Path[] = [];
+  const interpolateString = (text: string, path: Path): string => {
+    const result = text.replace(PLACEHOLDER, (whole: string, dollar: string, inner: string) => {
+      if (dollar === '$') return whole.slice(1);
+      // a position parses the file again (positions.ts): only a problem needs one
+      const at = () => placeholderPosition(positions, path, whole);
+      const name = ENV_NAME.exec(inner)?.[1];
+      if (name === undefined) {
+        if (inner.startsWith('env:')) {
+          problems.error(
+            'bad-placeholder',
+            withOwner(path, `\`${whole}\` is not a valid environment reference`),
+            at(),
+            'a variable name is letters, digits and _, not starting with a digit',
+          );
+        } else {
+          problems.error(
+            'bad-placeholder',
+            withOwner(path, `\`${whole}\` is not a placeholder steep knows`),
+            at(),
+            `write \`\${env:${inner.trim() || 'NAME'}}\` to read an environment variable, or \`$${whole}\` for the literal text`,
+          );
+        }
+        return whole;
+      }
+      const found = env[name];
+      if (found === undefined && opts.maskUnsetPasswords && path.at(-1) === 'password') return '****';
+      if (found === undefined) {
+        problems.error(
+          'env-unset',
+          withOwner(path, `environment variable \`${name}\` is not set`),
+          at(),
+          `export ${name} before running steep`,
+        );
+        return '';
+      }
+      return found;
+    });
+    if (text.replace(PLACEHOLDER, '').includes('${env:')) {
+      problems.error(
+        'bad-placeholder',
+        withOwner(path, `\`\${env:\` is not closed with \`}\``),
+        positions.value(path),
+      );
+    }
+    return result;
+  };
   // a list or mapping comes back as itself when no string in it holds a placeholder
   const walk = (v: unknown, trail: Trail | undefined): unknown => {
     if (typeof v !== 'string') return mapDocument(v, walk, trail);
     if (!v.includes('${')) return v;
     const path = pathOf(trail);
     const before = problems.items.length;
-    const result = interpolateString(v, path, env, positions, problems, opts);
+    const result = interpolateString(v, path);
     if (problems.items.length > before) unresolved.push(path);
     return result;
   };
@@ -46,60 +92,6 @@ export function literalPart(text: string): string {
   return text.replace(PLACEHOLDER, (whole, dollar: string, inner: string) =>
     dollar === '' && ENV_NAME.test(inner) ? '' : whole,
   );
-}
-
-function interpolateString(
-  text: string,
-  path: Path,
-  env: NodeJS.ProcessEnv,
-  positions: SourceMap,
-  problems: ProblemList,
-  opts: InterpolateOptions,
-): string {
-  const result = text.replace(PLACEHOLDER, (whole: string, dollar: string, inner: string) => {
-    if (dollar === '$') return whole.slice(1);
-    // a position parses the file again (positions.ts): only a problem needs one
-    const at = () => placeholderPosition(positions, path, whole);
-    const name = ENV_NAME.exec(inner)?.[1];
-    if (name === undefined) {
-      if (inner.startsWith('env:')) {
-        problems.error(
-          'bad-placeholder',
-          withOwner(path, `\`${whole}\` is not a valid environment reference`),
-          at(),
-          'a variable name is letters, digits and _, not starting with a digit',
-        );
-      } else {
-        problems.error(
-          'bad-placeholder',
-          withOwner(path, `\`${whole}\` is not a placeholder steep knows`),
-          at(),
-          `write \`\${env:${inner.trim() || 'NAME'}}\` to read an environment variable, or \`$${whole}\` for the literal text`,
-        );
-      }
-      return whole;
-    }
-    const found = env[name];
-    if (found === undefined && opts.maskUnsetPasswords && path.at(-1) === 'password') return '****';
-    if (found === undefined) {
-      problems.error(
-        'env-unset',
-        withOwner(path, `environment variable \`${name}\` is not set`),
-        at(),
-        `export ${name} before running steep`,
-      );
-      return '';
-    }
-    return found;
-  });
-  if (text.replace(PLACEHOLDER, '').includes('${env:')) {
-    problems.error(
-      'bad-placeholder',
-      withOwner(path, `\`\${env:\` is not closed with \`}\``),
-      positions.value(path),
-    );
-  }
-  return result;
 }
 
 /** The position of the placeholder inside its scalar when it can be found there; else the value's. */
