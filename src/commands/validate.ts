@@ -1,7 +1,8 @@
 import { SteepCommand } from '../cli/baseCommand.js';
 import { globalFlags, jsonFlag } from '../cli/flags.js';
+import { byPosition } from '../config/problems.js';
 import { describeValid, validateConfigFile } from '../config/report.js';
-import { formatProblem, type Problem } from '../model/errors.js';
+import { formatProblem } from '../model/errors.js';
 
 export default class Validate extends SteepCommand {
   static override summary = 'Check steep.yaml without connecting to any node.';
@@ -22,7 +23,7 @@ Exit codes: 0 valid (warnings allowed), 1 invalid.`;
     if (flags.json) {
       this.outJson(report, 2);
     } else {
-      for (const problem of inFileOrder([...report.errors, ...report.warnings])) {
+      for (const problem of [...report.errors, ...report.warnings].sort(byPosition)) {
         // a problem without a position (the file cannot be read) reads like any other error
         this.err(problem.position ? formatProblem(problem) : `error: ${formatProblem(problem)}`);
       }
@@ -35,9 +36,4 @@ Exit codes: 0 valid (warnings allowed), 1 invalid.`;
     }
     if (!report.valid) process.exitCode = 1;
   }
-}
-
-function inFileOrder(problems: Problem[]): Problem[] {
-  const key = (p: Problem) => (p.position ? p.position.line * 1e6 + p.position.column : 0);
-  return problems.sort((a, b) => key(a) - key(b));
 }

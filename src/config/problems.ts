@@ -37,7 +37,8 @@ function problem(
   return { severity, code, message, ...(hint ? { hint } : {}), ...(position ? { position } : {}) };
 }
 
-function byPosition(a: Problem, b: Problem): number {
+/** File order: by line, then column; a problem without a position first. */
+export function byPosition(a: Problem, b: Problem): number {
   const la = a.position?.line ?? 0;
   const lb = b.position?.line ?? 0;
   if (la !== lb) return la - lb;
