@@ -19,29 +19,22 @@ export function outcomeLines(
   signal: StopSignal | null,
 ): Array<{ text: string; level: 'info' | 'warn' | 'error' }> {
   if (outcome.failed.length === 0 && !signal) return [];
-  const lines: Array<{ text: string; level: 'info' | 'warn' | 'error' }> = [];
-  for (const f of outcome.failed) {
-    const e = f.error as SteepError;
-    lines.push({ text: `failed: ${e.message}${e.hint ? ` (hint: ${e.hint})` : ''}`, level: 'error' });
-  }
-  if (signal) {
-    lines.push({ text: `stopped by ${signal}: no step started after it.`, level: 'warn' });
-  }
-  lines.push({ text: `completed: ${stepList(outcome.completed)}`, level: 'info' });
-  for (const i of outcome.interrupted) {
-    lines.push({ text: `still running: ${stepList([i.step])}: ${i.message}`, level: 'warn' });
-  }
-  lines.push({ text: `not run: ${stepList(outcome.notRun)}`, level: 'info' });
-  if (outcome.failed.length > 0) {
-    lines.push({
-      text: 'Run `steep apply` again once the cause is fixed: it resumes from what the nodes hold now.',
-      level: 'info',
-    });
-  } else if (outcome.notRun.length > 0) {
-    lines.push({
-      text: 'Run `steep apply` again to do the rest: it resumes from what the nodes hold now.',
-      level: 'info',
-    });
-  }
-  return lines;
+  const line = (text: string, level: 'info' | 'warn' | 'error' = 'info') => ({ text, level });
+  const again =
+    outcome.failed.length > 0
+      ? 'once the cause is fixed'
+      : outcome.notRun.length > 0
+        ? 'to do the rest'
+        : null;
+  return [
+    ...outcome.failed.map(({ error }) => {
+      const e = error as SteepError;
+      return line(`failed: ${e.message}${e.hint ? ` (hint: ${e.hint})` : ''}`, 'error');
+    }),
+    ...(signal ? [line(`stopped by ${signal}: no step started after it.`, 'warn')] : []),
+    line(`completed: ${stepList(outcome.completed)}`),
+    ...outcome.interrupted.map((i) => line(`still running: ${stepList([i.step])}: ${i.message}`, 'warn')),
+    line(`not run: ${stepList(outcome.notRun)}`),
+    ...(again ? [line(`Run \`steep apply\` again ${again}: it resumes from what the nodes hold now.`)] : []),
+  ];
 }
