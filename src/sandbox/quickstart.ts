@@ -2,11 +2,12 @@
  * The quickstart demo: the sandbox of examples/quickstart/steep.yaml, started and seeded.
  * Idempotent: running it again finds the nodes running and the rows present.
  */
-import { existsSync, promises as fs, readFileSync } from 'node:fs';
+import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadTopology } from '../config/load.js';
 import { connect, withSession } from '../db/connect.js';
+import { PACKAGE_ROOT } from '../location.js';
 import { type Problem, SteepError } from '../model/errors.js';
 import type { ConnectionSpec, Topology } from '../model/topology.js';
 import { findFreePort } from './ports.js';
@@ -16,17 +17,9 @@ import { portsTakenByOthers, type SandboxUpNode, startSandbox } from './sandbox.
 export const PUBLISHER_SEED = 'seed.sql';
 export const SUBSCRIBER_SEED = 'seed-subscriber.sql';
 
-/** The directory of steep's own package.json, from src/ (tests) or dist/ (built). */
+/** The directory of steep's own package.json (location.ts). */
 export function packageRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const pkg = path.join(dir, 'package.json');
-    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'steep')
-      return dir;
-    const parent = path.dirname(dir);
-    if (parent === dir) throw new SteepError('demo.package', 'cannot find steep’s package directory');
-    dir = parent;
-  }
+  return path.resolve(fileURLToPath(PACKAGE_ROOT));
 }
 
 export function quickstartConfigPath(): string {

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { loadTopology } from '../config/load.js';
 import { connectionUrl } from '../db/connectionParams.js';
 import { registerSecret } from '../db/mask.js';
-import { type Problem, SteepError } from '../model/errors.js';
+import { SteepError } from '../model/errors.js';
 import type { NodeSpec, Topology } from '../model/topology.js';
 import { isSupportedMajor, type PgMajor, SUPPORTED_MAJORS } from './binaries.js';
 import { LocalServer, portInUseError, type StartOutcome } from './localServer.js';
