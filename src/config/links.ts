@@ -205,18 +205,13 @@ function addLinkObjects(
       enabled,
       options: { ...options, origin: 'none' },
       schemaSync,
-      init: edgeInit(init, node === second),
+      // the first edge (nodes[0] → nodes[1]) copies with snapshot; the reverse one never copies
+      init: init.method === 'snapshot' && node !== second ? { ...init, method: 'none' } : { ...init },
       protect,
       link: name,
     };
     topology.subscriptions[subscription.name] = subscription;
   }
-}
-
-/** The first edge (nodes[0] → nodes[1]) copies with snapshot; the reverse one never copies. */
-function edgeInit(init: InitSpec, firstEdge: boolean): InitSpec {
-  if (init.method === 'snapshot' && !firstEdge) return { ...init, method: 'none' };
-  return { ...init };
 }
 
 function linkTables(ctx: Context, link: string): TableName[] {
