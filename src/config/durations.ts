@@ -26,13 +26,8 @@ export function parseDuration(value: unknown): number | undefined {
 
 /** 5000 → "5s", 90000 → "90s", 0 → "0": the shortest exact form, for messages. */
 export function formatDuration(ms: number): string {
-  for (const [unit, size] of [
-    ['d', 86_400_000],
-    ['h', 3_600_000],
-    ['min', 60_000],
-    ['s', 1000],
-  ] as const) {
-    if (ms > 0 && ms % size === 0) return `${ms / size}${unit}`;
-  }
-  return ms === 0 ? '0' : `${ms}ms`;
+  const [unit, size] = Object.entries(UNIT_MS)
+    .reverse()
+    .find(([, n]) => ms % n === 0) ?? ['ms', 1];
+  return ms === 0 ? '0' : `${ms / size}${unit}`;
 }
