@@ -34,10 +34,7 @@ export function section(out: string[], heading: string, lines: string[]): void {
 
 /** A `### ` part of a Markdown report: heading, blank line, its lines, blank line; nothing without lines. */
 export function markdownSection(out: string[], heading: string, lines: string[]): void {
-  if (lines.length === 0) return;
-  out.push(`### ${heading}`, '');
-  for (const l of lines) out.push(l);
-  out.push('');
+  section(out, `### ${heading}\n`, lines); // the report is joined with newlines: the heading's own makes the blank line
 }
 
 /** A Markdown table cell: `|` escaped, newlines as spaces. */
