@@ -11,7 +11,7 @@ import { SteepError } from '../model/errors.js';
  */
 export async function confirm(opts: {
   question: string;
-  autoApprove: boolean;
+  autoApprove?: boolean;
   /** the words to type instead of `yes` (the hazards it allows) */
   answer?: readonly string[];
   /** the code and sentence of the refusal without an answer (it names --auto-approve) */

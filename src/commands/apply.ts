@@ -221,7 +221,6 @@ Ctrl-C (SIGINT) or SIGTERM: no new step starts, a running statement finishes, an
     if (!process.stdin.isTTY) throw new SteepError(noTerminal.code, noTerminal.message);
     await confirm({
       question: `${differ}). Apply anyway?`,
-      autoApprove: false,
       noTerminal,
       cancelled: APPLY_CANCELLED,
     });
@@ -244,7 +243,6 @@ Ctrl-C (SIGINT) or SIGTERM: no new step starts, a running statement finishes, an
       );
     await confirm({
       question: `Apply ${steps === 1 ? 'this step' : `these ${steps} steps`}, with ${missing.join(', ')} (${held.map((h) => printAddress(h.step.address)).join(', ')})?`,
-      autoApprove: false,
       answer: missing,
       noTerminal: {
         code: 'apply.hazard_refused',
@@ -260,7 +258,6 @@ Ctrl-C (SIGINT) or SIGTERM: no new step starts, a running statement finishes, an
   private async confirm(steps: number): Promise<void> {
     await confirm({
       question: `Apply ${steps === 1 ? 'this step' : `these ${steps} steps`}?`,
-      autoApprove: false,
       noTerminal: {
         code: 'apply.no_tty',
         message:
