@@ -69,16 +69,11 @@ export class SourceMap {
   /** Where the value at `path` is written (its key when the value is empty). */
   value(path: Path): SourcePosition {
     const found = this.locateNearest(path);
+    if (!found.exact) return this.fallback(found);
     const node = found.located.node;
-    if (
-      found.exact &&
-      node?.range &&
-      !(isScalar(node) && node.value === null && node.range[0] === node.range[1])
-    ) {
-      return this.at(node.range[0]);
-    }
-    if (found.exact) return this.key(path);
-    return this.fallback(found);
+    const range = node?.range;
+    if (!range || (isScalar(node) && node.value === null && range[0] === range[1])) return this.key(path);
+    return this.at(range[0]);
   }
 
   /** Where the mapping at `path` is named: its key, or the top of the file for the root. */
