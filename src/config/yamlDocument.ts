@@ -32,12 +32,6 @@ const MAX_BLOCK_DEPTH = 384;
 /** Syntax errors reported before the rest are summed up in one line. */
 const MAX_SYNTAX_ERRORS = 20;
 
-export interface ParsedYaml {
-  /** The plain value (mappings as objects, sequences as arrays), aliases and merge keys resolved. */
-  value: Record<string, unknown>;
-  positions: SourceMap;
-}
-
 // no prototype: a section named `__proto__` or `constructor` is no kind of entity
 const SECTION_KINDS: Record<string, string> = Object.assign(Object.create(null), {
   nodes: 'node',
@@ -46,11 +40,12 @@ const SECTION_KINDS: Record<string, string> = Object.assign(Object.create(null),
 });
 
 /**
- * Parse steep.yaml, keeping source positions. Syntax errors, tab indentation, an empty file, a
+ * Parse steep.yaml into its plain value (mappings as objects, sequences as arrays, aliases and
+ * merge keys resolved), keeping source positions. Syntax errors, tab indentation, an empty file, a
  * document that is not a mapping, duplicate and non-scalar keys all become positioned problems;
  * the result is undefined when the value cannot be trusted.
  */
-export function parseYaml(text: string, file: string, problems: ProblemList): ParsedYaml | undefined {
+export function parseYaml(text: string, file: string, problems: ProblemList) {
   if (refusedUnread(text, file, problems)) return undefined;
   const tooDeep = (): undefined => {
     problems.error('yaml-syntax', TOO_DEEP, { file, ...deepestLine(text) }, DEEP_HINT);
