@@ -4,13 +4,7 @@ import { printAddress } from '../model/address.js';
 import type { Step } from '../model/plan.js';
 import { stepClass } from '../model/stepClass.js';
 
-interface Deferred {
-  promise: Promise<void>;
-  resolve: () => void;
-  reject: (e: Error) => void;
-}
-
-function deferred(): Deferred {
+function deferred() {
   let resolve!: () => void;
   let reject!: (e: Error) => void;
   const promise = new Promise<void>((res, rej) => {
@@ -26,11 +20,11 @@ function deferred(): Deferred {
  * runs, the display only follows. Without a TTY listr2 falls back to plain timestamped lines.
  */
 export class ApplyProgress {
-  private readonly started = new Map<string, Deferred>();
+  private readonly started = new Map<string, ReturnType<typeof deferred>>();
   /** running tasks, for live detail under their line */
   private readonly tasks = new Map<string, { output: string }>();
   private readonly lastDetail = new Map<string, { text: string; at: number }>();
-  private readonly finished = new Map<string, Deferred & { skipped?: string }>();
+  private readonly finished = new Map<string, ReturnType<typeof deferred> & { skipped?: string }>();
   private readonly listr: Listr;
   private readonly rendering: Promise<unknown>;
 

@@ -8,8 +8,3 @@ import { maskDeep } from '../db/mask.js';
 export function jsonText(value: unknown, indent?: number): string {
   return JSON.stringify(maskDeep(value), null, indent);
 }
-
-/** A `--watch` refresh that prints a JSON document (one line each) rather than text. */
-export interface JsonRefresh {
-  json: unknown;
-}

