@@ -65,9 +65,10 @@ Ctrl-C (SIGINT) or SIGTERM: the drop and the truncate finish together, nothing s
       this.err(
         `warning: ${r.from} is unreachable, so slot ${r.slotLeft} is left there, where it retains WAL; once ${r.from} is back, run ${dropSlotSql(r.slotLeft)} there`,
       );
+    // a signal that came while the last part ran: the cancel is whole, the exit code still says so
+    if (interruption.received) process.exitCode = interruption.exitCode;
     if (flags.json) {
       this.outJson(doc);
-      if (interruption.received) process.exitCode = interruption.exitCode;
       return;
     }
     const done = [
@@ -81,8 +82,6 @@ Ctrl-C (SIGINT) or SIGTERM: the drop and the truncate finish together, nothing s
         ? `snapshot ${r.cancelledSnapshots.join(', ')} recorded cancelled: it can no longer be applied`
         : null,
     ].filter((x): x is string => x !== null);
-    // a signal that came while the last part ran: the cancel is whole, the exit code still says so
-    if (interruption.received) process.exitCode = interruption.exitCode;
     this.out(
       `Init of ${r.subscription} cancelled (was ${r.previousState}): ${done.join('; ')}; now uninitialized (${r.durationMs} ms).`,
     );
