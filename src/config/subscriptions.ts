@@ -45,11 +45,9 @@ export function normaliseSubscription(ctx: Context, name: string, settings: Sett
   if (splitAbove !== undefined) init.splitAbove = splitAbove;
   const newTables = reader.string([...base, 'init', 'newTables']) as NewTables | undefined;
   if (newTables !== undefined) init.newTables = newTables;
-  const owner = {
-    subscription: name,
-    node: reader.string([...base, 'node']) ?? '',
-    from: reader.string([...base, 'from']) ?? '',
-  };
+  const node = reader.string([...base, 'node']) ?? '';
+  const from = reader.string([...base, 'from']) ?? '';
+  const owner = { subscription: name, node, from };
   const checked = checkStrategy(ctx, [...base, 'init'], method, owner);
   if (checked) init.strategy = checked;
   const strategies = checkStrategies(ctx, [...base, 'init'], method, owner);
@@ -57,8 +55,8 @@ export function normaliseSubscription(ctx: Context, name: string, settings: Sett
 
   return {
     name,
-    node: reader.string([...base, 'node']) ?? '',
-    from: reader.string([...base, 'from']) ?? '',
+    node,
+    from,
     publications: [...new Set(reader.strings([...base, 'publications']).map((p) => p.value))].sort(
       compareText,
     ),
