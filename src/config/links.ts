@@ -107,17 +107,13 @@ function linkNodes(ctx: Context, topology: Topology, name: string): [string, str
   const { reader, positions, problems } = ctx;
   const nodes = reader.strings(['links', name, 'nodes']);
   if (nodes.length !== 2) return undefined; // the schema says exactly two
-  let ok = true;
-  for (const n of nodes) {
-    if (!Object.hasOwn(topology.nodes, n.value)) {
-      ok = false;
-      problems.error(
-        'unknown-node',
-        `link \`${name}\`: node \`${n.value}\` is not declared in \`nodes\``,
-        positions.value(n.path),
-      );
-    }
-  }
+  const unknown = nodes.filter((n) => !Object.hasOwn(topology.nodes, n.value));
+  for (const n of unknown)
+    problems.error(
+      'unknown-node',
+      `link \`${name}\`: node \`${n.value}\` is not declared in \`nodes\``,
+      positions.value(n.path),
+    );
   const [first, second] = [nodes[0]!.value, nodes[1]!.value];
   if (first === second) {
     problems.error(
@@ -127,7 +123,7 @@ function linkNodes(ctx: Context, topology: Topology, name: string): [string, str
     );
     return undefined;
   }
-  return ok ? [first, second] : undefined;
+  return unknown.length === 0 ? [first, second] : undefined;
 }
 
 /** The names `<link>_<node>` are identifiers and no publication or subscription of the file has them. */

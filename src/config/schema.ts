@@ -279,22 +279,17 @@ function wordsFor(path: Path): string | undefined {
 
 /** A JSON pointer as a path; list indices become numbers. */
 function toPath(pointer: string, root: unknown): Path {
-  if (pointer === '') return [];
-  const path: Array<string | number> = [];
   let current: unknown = root;
-  for (const raw of pointer.slice(1).split('/')) {
-    const seg = raw.replace(/~1/g, '/').replace(/~0/g, '~');
-    if (Array.isArray(current)) {
-      const index = Number(seg);
-      path.push(index);
-      current = current[index];
-    } else {
-      path.push(seg);
+  return pointer
+    .split('/')
+    .slice(1)
+    .map((raw) => {
+      const seg = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+      const key = Array.isArray(current) ? Number(seg) : seg;
       current =
         current !== null && typeof current === 'object'
-          ? (current as Record<string, unknown>)[seg]
+          ? (current as Record<string | number, unknown>)[key]
           : undefined;
-    }
-  }
-  return path;
+      return key;
+    });
 }
