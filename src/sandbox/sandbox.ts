@@ -7,7 +7,7 @@
  * use scram-sha-256; a node without one is reached with `trust` on 127.0.0.1 (a local toy,
  * nothing listens beyond the loopback interface).
  */
-import { promises as fs } from 'node:fs';
+import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { loadTopology } from '../config/load.js';
 import { connectionUrl } from '../db/connectionParams.js';
@@ -187,16 +187,10 @@ export async function sandboxUp(configPath: string) {
 async function sandboxDirsOnDisk(configPath: string): Promise<string[]> {
   const root = sandboxDir(configPath);
   const entries = await fs.readdir(root, { withFileTypes: true }).catch(() => []);
-  const found: string[] = [];
-  for (const e of entries) {
-    if (!e.isDirectory()) continue;
-    const hasCluster = await fs
-      .access(path.join(root, e.name, 'data', 'PG_VERSION'))
-      .then(() => true)
-      .catch(() => false);
-    if (hasCluster) found.push(e.name);
-  }
-  return found.sort();
+  return entries
+    .filter((e) => e.isDirectory() && existsSync(path.join(root, e.name, 'data', 'PG_VERSION')))
+    .map((e) => e.name)
+    .sort();
 }
 
 /**
