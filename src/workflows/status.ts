@@ -51,7 +51,7 @@ function subscriptionStatus(
   const from = d?.from ?? o?.from ?? '';
   const subscriber = reachableNode(observed, node);
   if (!subscriber) return { status: unknownSubscription(topology, observed, name, node, from), judged: null };
-  const recorded = subscriber?.initState?.subscriptions[name];
+  const recorded = subscriber.initState?.subscriptions[name];
   const nodeLive = live.get(node);
   const activity = nodeLive?.activity.get(name) ?? null;
   const verified = nodeLive?.verified.get(name);
@@ -83,10 +83,9 @@ function subscriptionStatus(
           Object.values(publisher.slots).map((x) => x.name),
         )
       : [];
-  let state: InitState;
+  let state: InitState = 'uninitialized';
   if (recorded) state = advanceState(recorded.state, live_);
-  else if (o) state = live_ === 'preparing' ? 'uninitialized' : live_;
-  else state = 'uninitialized';
+  else if (o && live_ !== 'preparing') state = live_;
   const previous = nodeLive?.readings.get(name) ?? null;
   const status: SubscriptionStatus = {
     name,
