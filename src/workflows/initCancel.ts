@@ -18,7 +18,6 @@ import {
   readSubscribedTables,
   readSubscriptionSlot,
   readTruncateDenied,
-  type SubscriptionOnNode,
 } from '../catalog/subscriptionOnNode.js';
 import { loadTopology } from '../config/load.js';
 import { buildDeferredIndexes } from '../copy/deferredIndexes.js';
@@ -32,13 +31,12 @@ import { printAddress, subscriptionAddress } from '../model/address.js';
 import type { Problem } from '../model/errors.js';
 import { SteepError } from '../model/errors.js';
 import { unrecordedState } from '../model/initLifecycle.js';
-import type { InitState } from '../model/initState.js';
 import type { Step } from '../model/plan.js';
 import { declaredSubscription, qualifiedName, type SubscriptionSpec } from '../model/topology.js';
-import { type CancelPlan, planInitCancel } from '../planner/init/initCancel.js';
+import { planInitCancel } from '../planner/init/initCancel.js';
 import { count } from '../render/count.js';
 import { CopyChunkStore } from '../state/copyChunks.js';
-import { type DeferredIndex, DeferredIndexStore } from '../state/deferredIndexes.js';
+import { DeferredIndexStore } from '../state/deferredIndexes.js';
 import { InitProgressStore } from '../state/initProgress.js';
 import { InitSlotStore } from '../state/initSlots.js';
 import { SnapshotStore } from '../state/snapshots.js';
@@ -188,24 +186,16 @@ export async function cancelInit(
   }
 }
 
-/** What the cancel reads on the subscriber before it changes anything, and its plan. */
-interface CancelFacts {
-  /** whether steep's init tables exist on the subscriber */
-  stateTables: boolean;
-  previous: InitState;
-  existing: SubscriptionOnNode | null;
-  plan: CancelPlan;
-  /** the indexes steep's copy dropped to build after it */
-  deferred: DeferredIndex[];
-}
+type CancelFacts = Awaited<ReturnType<typeof readCancelFacts>>;
 
+/** What the cancel reads on the subscriber before it changes anything, and its plan. */
 async function readCancelFacts(
   d: SubscriptionSpec,
   c: pg.Client,
   pub: pg.Client | null,
   schema: string,
   allowDestroy: boolean,
-): Promise<CancelFacts> {
+) {
   const access = await stateSchemaUsable(c, schema);
   if (access && !access.usable)
     throw new SteepError(

@@ -11,7 +11,6 @@ import { followTargetOf, recordTransition, stateChangeEvent } from '../executors
 import { recreateLostSlot } from '../executors/lostSlot.js';
 import { executeReinit } from '../executors/reinit.js';
 import { subscriptionAddress } from '../model/address.js';
-import type { Problem } from '../model/errors.js';
 import { SteepError } from '../model/errors.js';
 import { unrecordedState } from '../model/initLifecycle.js';
 import type { InitProgress, InitState } from '../model/initState.js';
@@ -47,19 +46,6 @@ export interface ReinitOptions {
   stop?: Stop;
 }
 
-export interface ReinitResult {
-  subscription: string;
-  node: string;
-  from: string;
-  tables: string[];
-  /** `fresh`, or where an interrupted reinit was resumed */
-  stage: string;
-  state: string | null;
-  rowsCopied: number;
-  durationMs: number;
-  configWarnings: Problem[];
-}
-
 const STATEMENT_TIMEOUT_MS = 60_000;
 const LOCK_TIMEOUT_MS = 5_000;
 
@@ -85,7 +71,7 @@ export async function reinitSubscription(
   subscription: string,
   request: ReinitRequest,
   opts: ReinitOptions,
-): Promise<ReinitResult> {
+) {
   const { topology, warnings } = await loadTopology(configPath);
   const d = declaredSubscription(topology, subscription, 'verify.unknown_subscription');
   return { ...(await reinitLoaded(topology, d, request, opts)), configWarnings: warnings };
@@ -96,7 +82,7 @@ export async function reinitLoaded(
   d: SubscriptionSpec,
   request: ReinitRequest,
   opts: ReinitOptions,
-): Promise<Omit<ReinitResult, 'configWarnings'>> {
+) {
   const t0 = Date.now();
   const address = subscriptionAddress(d.name);
   const { sub, pub } = await reinitSessions(topology, d);
@@ -130,6 +116,7 @@ export async function reinitLoaded(
       reconciled = await reconcileLooped(topology, d, loop, slot, opts.onEvent);
     }
     const rest = loop ? loop.rest : null;
+    // stage: `fresh`, or where an interrupted reinit was resumed
     let plan: { tables: string[]; stage: string } = { tables: loop?.looped ?? [], stage: 'reconcile' };
     let rowsCopied = reconciled;
     if (rest === null || rest.length > 0) {
