@@ -258,19 +258,17 @@ function runPlanned(client: pg.Client, step: Step, failed: (pgText: string) => s
 function cancelParts(r: CancelRun): Array<{ does: string; run: () => Promise<void> }> {
   const { d, c, pub, schema, result, onEvent } = r;
   const { plan, deferred } = r.facts;
+  const { drop, truncate, slotDrop, preparedSlot: slot, reinitCleanup: cleanup } = plan;
   const address = subscriptionAddress(d.name);
   const parts: Array<{ does: string; run: () => Promise<void> }> = [];
-  if (plan.drop) {
-    const drop = plan.drop;
-    const truncate = plan.truncate;
+  if (drop) {
     parts.push({
       does: `drop subscription ${d.name} on ${d.node}${truncate ? ` and truncate ${plan.truncated.join(', ')}` : ''}`,
       run: () => dropSubscription(r, drop, truncate),
     });
   }
-  if (!plan.drop && plan.truncate) {
+  if (!drop && truncate) {
     // no subscription any more, but steep's copy had filled tables
-    const truncate = plan.truncate;
     parts.push({
       does: `truncate ${plan.truncated.join(', ')}`,
       run: async () => {
@@ -279,9 +277,7 @@ function cancelParts(r: CancelRun): Array<{ does: string; run: () => Promise<voi
       },
     });
   }
-  if (plan.slotDrop && plan.preparedSlot !== null && pub) {
-    const slotDrop = plan.slotDrop;
-    const slot = plan.preparedSlot;
+  if (slotDrop && slot !== null && pub) {
     parts.push({
       does: `drop slot ${slot} on ${d.from}`,
       run: async () => {
@@ -297,18 +293,16 @@ function cancelParts(r: CancelRun): Array<{ does: string; run: () => Promise<voi
       },
     });
   }
-  if (plan.reinitCleanup && pub) {
-    const cleanup = plan.reinitCleanup;
+  if (cleanup && pub) {
     parts.push({
       does: `drop the temporary publications of an interrupted reinit on ${d.from}, if any`,
-      run: async () => {
-        await runPlanned(
+      run: () =>
+        runPlanned(
           pub,
           cleanup,
           (why) =>
             `cannot drop the temporary publications of an interrupted reinit of ${d.name} on ${d.from}: ${why}`,
-        );
-      },
+        ),
     });
   }
   // steep's copy dropped a big table's indexes to build them after it: build them now

@@ -249,26 +249,20 @@ async function subscriptionStatuses(
   observed: ClusterState,
   live: Map<string, Live>,
 ): Promise<SubscriptionStatus[]> {
-  const subs: SubscriptionStatus[] = [];
-  const judged: Judged[] = [];
-  const add = (r: { status: SubscriptionStatus; judged: Judged | null }) => {
-    subs.push(r.status);
-    if (r.judged) judged.push(r.judged);
-  };
-  const seen = new Set<string>();
-  for (const n of Object.values(observed.nodes)) {
-    if (!n.reachable) continue;
-    for (const o of Object.values(n.subscriptions)) {
-      seen.add(`${n.name}/${o.name}`);
-      add(subscriptionStatus(topology, observed, live, o.name, n.name, o));
-    }
-  }
-  for (const d of Object.values(topology.subscriptions)) {
-    if (seen.has(`${d.node}/${d.name}`)) continue;
-    add(subscriptionStatus(topology, observed, live, d.name, d.node, undefined));
-  }
+  const results = Object.values(observed.nodes).flatMap((n) =>
+    n.reachable
+      ? Object.values(n.subscriptions).map((o) =>
+          subscriptionStatus(topology, observed, live, o.name, n.name, o),
+        )
+      : [],
+  );
+  const seen = new Set(results.map((r) => `${r.status.node}/${r.status.name}`));
+  for (const d of Object.values(topology.subscriptions))
+    if (!seen.has(`${d.node}/${d.name}`))
+      results.push(subscriptionStatus(topology, observed, live, d.name, d.node, undefined));
+  const subs = results.map((r) => r.status);
   // what the failing lack: columns their publisher publishes (read only for them)
-  const failing = judged.filter((j) => j.status.verdict?.verdict === 'failing');
+  const failing = results.flatMap((r) => (r.judged?.status.verdict?.verdict === 'failing' ? [r.judged] : []));
   const facts = failing.map((j) => j.facts);
   const missing = await missingColumnsOf(topology, observed, facts);
   // and what PostgreSQL refuses their workers (16+: SET ROLE to a table's owner)
