@@ -68,15 +68,8 @@ export type ApplyOutcome = ScheduleOutcome<Step> & {
    * tables that joined running subscriptions (a refresh with copy_data) that PostgreSQL still
    * copies as the apply ends: not synchronized yet
    */
-  stillCopying?: StillCopying[];
+  stillCopying?: Awaited<ReturnType<typeof joinedTablesCopying>>;
 };
-
-export interface StillCopying {
-  subscription: string;
-  node: string;
-  /** `schema.table`, not yet ready */
-  tables: string[];
-}
 
 /**
  * Refuse a plan that must not run: plan errors, deletions without --allow-destroy, a gated hazard
@@ -363,11 +356,9 @@ async function runPlannedStep(step: Step, run: StepRun): Promise<void> {
  * The tables a completed refresh with copy_data made PostgreSQL copy into a running
  * subscription that are not ready yet, read on the subscriber's session as the apply ends.
  */
-async function joinedTablesCopying(
-  completed: Step[],
-  clients: Map<string, pg.Client>,
-): Promise<StillCopying[]> {
-  const out: StillCopying[] = [];
+async function joinedTablesCopying(completed: Step[], clients: Map<string, pg.Client>) {
+  // tables as `schema.table`, not yet ready
+  const out: Array<{ subscription: string; node: string; tables: string[] }> = [];
   for (const step of completed) {
     if (step.kind !== 'subscription-alter' || !step.hazards.includes('copies-data')) continue;
     const client = clients.get(step.node);
