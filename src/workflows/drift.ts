@@ -5,7 +5,7 @@ import { connectionLimit } from '../db/connectionLimit.js';
 import { printAddress } from '../model/address.js';
 import type { ClusterState } from '../model/cluster.js';
 import type { DataGap, DriftReport, FailingSubscription, FingerprintChange } from '../model/driftReport.js';
-import { type Problem, SteepError } from '../model/errors.js';
+import { SteepError } from '../model/errors.js';
 import { compareText } from '../model/order.js';
 import type { Plan, PlanMessage, SchemaComparison, Step } from '../model/plan.js';
 import type { SequenceLag } from '../model/sequences.js';
@@ -79,10 +79,7 @@ async function fingerprintChanges(topology: Topology, name: string): Promise<Fin
   return out;
 }
 
-export async function detectDrift(
-  configPath: string,
-  opts: { sequences?: boolean } = {},
-): Promise<{ report: DriftReport; configWarnings: Problem[] }> {
+export async function detectDrift(configPath: string, opts: { sequences?: boolean } = {}) {
   const { topology, observed, plan, configWarnings } = await makePlan(configPath);
   const reachable = Object.keys(topology.nodes)
     .sort()

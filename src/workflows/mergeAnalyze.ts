@@ -2,7 +2,6 @@ import type pg from 'pg';
 import { readTableShapes, readTablesOfSchemas } from '../catalog/compareScope.js';
 import { loadTopology } from '../config/load.js';
 import { compareTable } from '../executors/tableCompare.js';
-import type { Problem } from '../model/errors.js';
 import { SteepError } from '../model/errors.js';
 import {
   type MergeAnalysis,
@@ -215,11 +214,7 @@ export async function analyzePair(
   };
 }
 
-export async function analyzeMerge(
-  configPath: string,
-  name: string,
-  opts: MergeAnalyzeOptions,
-): Promise<{ analysis: MergeAnalysis; configWarnings: Problem[] }> {
+export async function analyzeMerge(configPath: string, name: string, opts: MergeAnalyzeOptions) {
   const t0 = Date.now();
   const { topology, warnings } = await loadTopology(configPath);
   const analysis = await analyzePair(topology, mergePairOf(topology, name), opts);

@@ -14,7 +14,6 @@ import { clusterReadOptions, readCluster } from '../catalog/readCluster.js';
 import { loadTopology } from '../config/load.js';
 import { type ClusterState, type ObservedSubscription, reachableNode } from '../model/cluster.js';
 import type { FailingSubscription } from '../model/driftReport.js';
-import type { Problem } from '../model/errors.js';
 import { advanceState, caughtUpAtAGlance, liveState } from '../model/initFigures.js';
 import type { InitState, SubscriptionActivity } from '../model/initState.js';
 import { compareText } from '../model/order.js';
@@ -364,9 +363,7 @@ export async function liveProblems(
   return { conflicts, failing };
 }
 
-export async function openStatus(
-  configPath: string,
-): Promise<{ topology: Topology; configWarnings: Problem[] }> {
+export async function openStatus(configPath: string) {
   const { topology, warnings } = await loadTopology(configPath);
   return { topology, configWarnings: warnings };
 }

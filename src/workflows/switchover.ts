@@ -29,7 +29,6 @@ import { publishedSequences } from '../executors/sequenceSync.js';
 import { type NodeClients, waitLagUnder } from '../executors/switchover.js';
 import { subscriptionAddress } from '../model/address.js';
 import { buildConninfo } from '../model/conninfo.js';
-import type { Problem } from '../model/errors.js';
 import { SteepError } from '../model/errors.js';
 import { lsnValue } from '../model/lsn.js';
 import { displayTable, quoteTable } from '../model/sql.js';
@@ -38,7 +37,6 @@ import {
   type StepTiming,
   type SwitchoverFacts,
   type SwitchoverOptions,
-  type SwitchoverReport,
 } from '../model/switchover.js';
 import type { SubscriptionSpec, TableName, Topology } from '../model/topology.js';
 import { declaredSubscription, qualifiedName } from '../model/topology.js';
@@ -53,11 +51,7 @@ import { openSession, parseTableName, planVerify } from './verify.js';
 
 const APPLICATION_NAME = 'steep switchover';
 
-export async function switchover(
-  configPath: string,
-  subscription: string,
-  opts: SwitchoverRunOptions,
-): Promise<{ report: SwitchoverReport; configWarnings: Problem[] }> {
+export async function switchover(configPath: string, subscription: string, opts: SwitchoverRunOptions) {
   const t0 = Date.now();
   const { topology, warnings } = await loadTopology(configPath);
   const d = declaredSubscription(topology, subscription, 'verify.unknown_subscription');

@@ -297,12 +297,7 @@ async function recordVerdicts(
   topology: Topology,
   d: SubscriptionSpec,
   info: SubscriptionInfo,
-  run: {
-    startedAt: Date;
-    conflicts: Record<string, number> | null;
-    whole: boolean;
-    verdicts: TableVerdict[];
-  },
+  run: Parameters<VerificationStore['record']>[2],
   onEvent: EventSink,
 ): Promise<string | null> {
   const schema = topology.settings.stateSchema;
