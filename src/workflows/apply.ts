@@ -206,36 +206,30 @@ export async function applyPlan(topology: Topology, plan: Plan, opts: ApplyOptio
   if (plan.steps.length === 0)
     return { runId, completed: [], failed: [], notRun: [], interrupted: [], stopped: false };
   const clients = await lockNodes(topology, plan);
-  if (opts.replan) {
-    try {
+  try {
+    if (opts.replan)
       refuseStale(
         plan,
         await opts.replan(),
         opts.staleAdvice ?? 'run steep apply again to plan from what the nodes hold now',
       );
-    } catch (err) {
-      await Promise.all([...clients.values()].map((c) => c.end().catch(() => {})));
-      throw err;
+    for (const [name, client] of clients) {
+      await closeInterruptedSteps(client, topology.settings.stateSchema, name, runId).catch(() => {});
     }
-  }
-  for (const [name, client] of clients) {
-    await closeInterruptedSteps(client, topology.settings.stateSchema, name, runId).catch(() => {});
-  }
-  const fillSecrets = secretFiller(topology);
-  const inits = new InitRunner(topology, {
-    wait: opts.wait !== false,
-    onEvent: opts.onEvent,
-    onProgress: opts.onInitProgress,
-    signal: opts.signal,
-  });
-  opts.onEvent({
-    event: 'apply.started',
-    level: 'info',
-    message: count(plan.steps.length, 'step'),
-    run_id: runId,
-  });
-  emitSchemaMismatches(plan, opts.onEvent);
-  try {
+    const fillSecrets = secretFiller(topology);
+    const inits = new InitRunner(topology, {
+      wait: opts.wait !== false,
+      onEvent: opts.onEvent,
+      onProgress: opts.onInitProgress,
+      signal: opts.signal,
+    });
+    opts.onEvent({
+      event: 'apply.started',
+      level: 'info',
+      message: count(plan.steps.length, 'step'),
+      run_id: runId,
+    });
+    emitSchemaMismatches(plan, opts.onEvent);
     const graph = await runGraph(plan.steps, {
       parallel: Math.max(1, opts.parallel),
       stop: opts.signal,

@@ -117,10 +117,7 @@ export async function detectDrift(configPath: string, opts: { sequences?: boolea
 }
 
 /** `--sequences`: every subscription whose two nodes answer, compared sequence by sequence. */
-async function laggingSequences(
-  topology: Topology,
-  reachable: string[],
-): Promise<{ lags: SequenceLag[]; errors: PlanMessage[] }> {
+async function laggingSequences(topology: Topology, reachable: string[]) {
   const errors: PlanMessage[] = [];
   const subs = Object.values(topology.subscriptions)
     .filter((d) => reachable.includes(d.node) && reachable.includes(d.from))

@@ -154,10 +154,7 @@ export async function reinitLoaded(
 }
 
 /** Both nodes' sessions, each holding steep's advisory lock for the whole reinit. */
-async function reinitSessions(
-  topology: Topology,
-  d: SubscriptionSpec,
-): Promise<{ sub: pg.Client; pub: pg.Client }> {
+async function reinitSessions(topology: Topology, d: SubscriptionSpec) {
   const sessions = await lockedSessions(topology, [{ node: d.node }, { node: d.from }], {
     applicationName: 'steep reinit',
     settings: { statementTimeoutMs: STATEMENT_TIMEOUT_MS, lockTimeoutMs: LOCK_TIMEOUT_MS },

@@ -13,7 +13,6 @@ import { withoutSyncSlotAmong } from '../catalog/initProgress.js';
 import { clusterReadOptions, readCluster } from '../catalog/readCluster.js';
 import { loadTopology } from '../config/load.js';
 import { type ClusterState, type ObservedSubscription, reachableNode } from '../model/cluster.js';
-import type { FailingSubscription } from '../model/driftReport.js';
 import { advanceState, caughtUpAtAGlance, liveState } from '../model/initFigures.js';
 import type { InitState, SubscriptionActivity } from '../model/initState.js';
 import { compareText } from '../model/order.js';
@@ -342,10 +341,7 @@ function withFailover(subs: SubscriptionStatus[], verdicts: FailoverVerdict[]): 
  * subscriptions with PostgreSQL 18 conflicts since their last verify, and those whose
  * replication has stopped (verdict `failing`, with its evidence).
  */
-export async function liveProblems(
-  topology: Topology,
-  observed: ClusterState,
-): Promise<{ conflicts: ConflictsSinceVerify[]; failing: FailingSubscription[] }> {
+export async function liveProblems(topology: Topology, observed: ClusterState) {
   const live = await readLive(topology, observed, { record: false });
   const conflicts: ConflictsSinceVerify[] = [];
   for (const d of Object.values(topology.subscriptions).sort((a, b) => compareText(a.name, b.name))) {
