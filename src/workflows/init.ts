@@ -14,6 +14,7 @@ import { stepClass } from '../model/stepClass.js';
 import type { SubscriptionSpec, Topology } from '../model/topology.js';
 import { ApplyLog, hasApplyLog, recordInterrupted } from '../state/applyLog.js';
 import { hasInitTables, SubscriptionStateStore } from '../state/subscriptionState.js';
+import type { ApplyOutcome } from './apply.js';
 
 /**
  * Inits inside an apply. An `init` step runs its own part while the apply holds its node's
@@ -140,11 +141,7 @@ export class InitRunner {
    * apply_log row, its `apply.step_*` event, and its place in the outcome.
    */
   async finishSteps(
-    outcome: {
-      completed: Step[];
-      failed: Array<{ step: Step; error: unknown }>;
-      interrupted: InterruptedStep[];
-    },
+    outcome: Pick<ApplyOutcome, 'completed' | 'failed' | 'interrupted'>,
     run: { clients: Map<string, pg.Client>; runId: string },
   ): Promise<void> {
     const schema = this.topology.settings.stateSchema;
