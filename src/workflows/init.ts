@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { readSubscriptionInfo } from '../catalog/compareScope.js';
 import { streamInit } from '../copy/streamInit.js';
 import { type EventSink, stepFields } from '../executors/events.js';
-import { type FollowOptions, followInit, followTargetOf, recordTransition } from '../executors/initFollow.js';
+import { followInit, followTargetOf, recordTransition } from '../executors/initFollow.js';
 import { startInit } from '../executors/initStart.js';
 import type { StepContext } from '../executors/runStep.js';
 import { printAddress, subscriptionNameOf } from '../model/address.js';
@@ -73,10 +73,6 @@ export class InitRunner {
     return c.run === 'init' && (this.opts.wait || c.ownCopy);
   }
 
-  private store(step: Step): SubscriptionStateStore {
-    return new SubscriptionStateStore(this.topology.settings.stateSchema, step.node);
-  }
-
   /** The init step's own part, on the apply's session of its node; its follow is queued. */
   async start(client: pg.Client, step: Step, ctx: StepContext): Promise<void> {
     const d = subscriptionOf(this.topology, step);
@@ -96,7 +92,7 @@ export class InitRunner {
     if (step.kind !== 'subscription-create' && step.kind !== 'subscription-drop' && !adopted) return;
     const schema = this.topology.settings.stateSchema;
     if (!(await hasInitTables(client, schema))) return;
-    const store = this.store(step);
+    const store = new SubscriptionStateStore(schema, step.node);
     const name = subscriptionNameOf(step.address);
     if (name === undefined) return;
     if (adopted) {
@@ -194,15 +190,14 @@ export class InitRunner {
               signal: this.opts.signal,
             });
           if (!this.opts.wait) return { step };
-          const options: FollowOptions = {
+          await followInit(followTargetOf(this.topology, d), {
             onEvent: this.opts.onEvent,
             onProgress: (p) => this.opts.onProgress?.(step, p),
             pollMs: this.opts.pollMs,
             failAfterMs: this.opts.failAfterMs,
             connectTimeoutMs: this.topology.settings.connectTimeout,
             signal: this.opts.signal,
-          };
-          await followInit(followTargetOf(this.topology, d), options);
+          });
           return { step };
         } catch (error) {
           return { step, error };
