@@ -128,16 +128,11 @@ export async function cancelInit(
   const { topology, warnings } = await loadTopology(configPath);
   const d = declaredSubscription(topology, subscription, 'init.unknown_subscription');
   const schema = topology.settings.stateSchema;
-  const session = {
+  // both nodes in apply's order: racing an apply, one of the two always gets through
+  const sessions = await lockedSessions(topology, [{ node: d.node }, { node: d.from, optional: true }], {
     applicationName: 'steep init cancel',
     settings: { statementTimeoutMs: STATEMENT_TIMEOUT_MS, lockTimeoutMs: LOCK_TIMEOUT_MS },
-  };
-  // both nodes in apply's order: racing an apply, one of the two always gets through
-  const sessions = await lockedSessions(
-    topology,
-    [{ node: d.node }, { node: d.from, optional: true }],
-    session,
-  );
+  });
   const c = sessions.get(d.node)!;
   const pub = sessions.get(d.from) ?? null;
   try {

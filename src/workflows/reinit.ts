@@ -108,17 +108,16 @@ export async function reinitLoaded(
     const details = { method: d.init.method, source: d.from };
     const moveTo = async (to: InitState) => (stateTables ? states.transition(sub, d.name, to, details) : []);
     const loop = await planLoop(topology, d, sub, input, info.enabled, recorded);
-    let reconciled = 0;
+    let rowsCopied = 0;
     if (loop) {
       await refuseDeniedFenceCalls(d, loop, pub, sub);
       opts.onPlanned?.(loop.looped, 'reconcile');
       for (const c of await moveTo('reinitializing')) opts.onEvent(stateChangeEvent(c));
-      reconciled = await reconcileLooped(topology, d, loop, slot, opts.onEvent);
+      rowsCopied = await reconcileLooped(topology, d, loop, slot, opts.onEvent);
     }
     const rest = loop ? loop.rest : null;
     // stage: `fresh`, or where an interrupted reinit was resumed
     let plan: { tables: string[]; stage: string } = { tables: loop?.looped ?? [], stage: 'reconcile' };
-    let rowsCopied = reconciled;
     if (rest === null || rest.length > 0) {
       const recipe = planReinit(rest === null ? input : { ...input, request: { tables: rest } });
       opts.onPlanned?.(recipe.tables, recipe.stage);
