@@ -56,7 +56,7 @@ import type { Step } from '../model/plan.js';
 import type { Topology } from '../model/topology.js';
 import { SubscriptionStateStore } from '../state/subscriptionState.js';
 import { analyzePair, mergePairOf } from './mergeAnalyze.js';
-import { type ReconcileSessions, reconcilePair } from './mergeReconcile.js';
+import { type ReconcileOptions, reconcilePair } from './mergeReconcile.js';
 
 /** What a merge-init step names (its link or subscription), read from its changes (the planner's words). */
 export function mergeUnitOf(topology: Topology, step: Step) {
@@ -93,7 +93,7 @@ async function reconcileForInit(
   pair: MergePair,
   strategy: MergeStrategy,
   onEvent: EventSink,
-  sessions?: ReconcileSessions,
+  sessions?: ReconcileOptions['sessions'],
 ): Promise<void> {
   const r = await reconcilePair(topology, pair, strategy, {
     onEvent,

@@ -50,13 +50,7 @@ export interface ReconcileOptions {
   batchRows?: number;
   onEvent?: EventSink;
   /** write in these sessions (a merge's locked transactions; left open) instead of its own */
-  sessions?: ReconcileSessions;
-}
-
-/** A session on each node of the pair, in which the reconcile reads rows and writes. */
-export interface ReconcileSessions {
-  a: pg.Client;
-  b: pg.Client;
+  sessions?: { a: pg.Client; b: pg.Client };
 }
 
 const APPLICATION_NAME = 'steep merge';
