@@ -235,12 +235,7 @@ async function verifyTable(
   plan: TableComparison | NotVerifiable,
   opts: VerifyOptions,
 ): Promise<TableVerdict> {
-  if (!isComparison(plan)) {
-    const v = notVerifiable(plan);
-    opts.onTableDone?.(v);
-    emitTable(opts.onEvent, d, v);
-    return v;
-  }
+  if (!isComparison(plan)) return tableDone(opts, d, notVerifiable(plan));
   const name = qualifiedName(plan.table);
   opts.onTableStart?.(name, plan.estimatedRows);
   return withPair(topology, [d.from, d.node], 'compare', APPLICATION_NAME, async (p, s) => {
@@ -251,9 +246,7 @@ async function verifyTable(
         chunkRows: chunkRowsSetting(),
         onRows: (rows) => opts.onTableRows?.(name, rows),
       });
-      opts.onTableDone?.(v);
-      emitTable(opts.onEvent, d, v);
-      return v;
+      return tableDone(opts, d, v);
     } catch (err) {
       if (err instanceof SteepError) throw err;
       const e = err as { message?: string };
@@ -269,8 +262,10 @@ async function verifyTable(
   });
 }
 
-function emitTable(onEvent: EventSink, d: SubscriptionSpec, v: TableVerdict): void {
-  onEvent({
+/** A table's verdict is in: told to the caller, then as an event. */
+function tableDone(opts: VerifyOptions, d: SubscriptionSpec, v: TableVerdict): TableVerdict {
+  opts.onTableDone?.(v);
+  opts.onEvent({
     event: 'verify.table_complete',
     level: v.status === 'diverged' ? 'warn' : 'info',
     node: d.node,
@@ -283,6 +278,7 @@ function emitTable(onEvent: EventSink, d: SubscriptionSpec, v: TableVerdict): vo
         ? `not verifiable: ${v.reason}`
         : `${v.rows} rows, ${v.chunks} chunks (${v.chunksIdentical} identical), ${v.missing} missing, ${v.extra} extra, ${v.different} different`,
   });
+  return v;
 }
 
 /**
