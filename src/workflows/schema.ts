@@ -106,12 +106,7 @@ export async function compareNodes(
 }
 
 /** `steep schema diff NODE_A NODE_B TABLE`: one table, column by column. */
-export async function diffTable(
-  configPath: string,
-  a: string,
-  b: string,
-  table: string,
-): Promise<Awaited<ReturnType<typeof compareNodes>> & { table: TableComparison }> {
+export async function diffTable(configPath: string, a: string, b: string, table: string) {
   const result = await compareNodes(configPath, a, b, { tables: [table] });
   return { ...result, table: result.tables[0]! };
 }
