@@ -68,15 +68,8 @@ export type ApplyOutcome = ScheduleOutcome<Step> & {
    * tables that joined running subscriptions (a refresh with copy_data) that PostgreSQL still
    * copies as the apply ends: not synchronized yet
    */
-  stillCopying?: StillCopying[];
+  stillCopying?: Awaited<ReturnType<typeof joinedTablesCopying>>;
 };
-
-export interface StillCopying {
-  subscription: string;
-  node: string;
-  /** `schema.table`, not yet ready */
-  tables: string[];
-}
 
 /**
  * Refuse a plan that must not run: plan errors, deletions without --allow-destroy, a gated hazard
@@ -213,36 +206,30 @@ export async function applyPlan(topology: Topology, plan: Plan, opts: ApplyOptio
   if (plan.steps.length === 0)
     return { runId, completed: [], failed: [], notRun: [], interrupted: [], stopped: false };
   const clients = await lockNodes(topology, plan);
-  if (opts.replan) {
-    try {
+  try {
+    if (opts.replan)
       refuseStale(
         plan,
         await opts.replan(),
         opts.staleAdvice ?? 'run steep apply again to plan from what the nodes hold now',
       );
-    } catch (err) {
-      await Promise.all([...clients.values()].map((c) => c.end().catch(() => {})));
-      throw err;
+    for (const [name, client] of clients) {
+      await closeInterruptedSteps(client, topology.settings.stateSchema, name, runId).catch(() => {});
     }
-  }
-  for (const [name, client] of clients) {
-    await closeInterruptedSteps(client, topology.settings.stateSchema, name, runId).catch(() => {});
-  }
-  const fillSecrets = secretFiller(topology);
-  const inits = new InitRunner(topology, {
-    wait: opts.wait !== false,
-    onEvent: opts.onEvent,
-    onProgress: opts.onInitProgress,
-    signal: opts.signal,
-  });
-  opts.onEvent({
-    event: 'apply.started',
-    level: 'info',
-    message: count(plan.steps.length, 'step'),
-    run_id: runId,
-  });
-  emitSchemaMismatches(plan, opts.onEvent);
-  try {
+    const fillSecrets = secretFiller(topology);
+    const inits = new InitRunner(topology, {
+      wait: opts.wait !== false,
+      onEvent: opts.onEvent,
+      onProgress: opts.onInitProgress,
+      signal: opts.signal,
+    });
+    opts.onEvent({
+      event: 'apply.started',
+      level: 'info',
+      message: count(plan.steps.length, 'step'),
+      run_id: runId,
+    });
+    emitSchemaMismatches(plan, opts.onEvent);
     const graph = await runGraph(plan.steps, {
       parallel: Math.max(1, opts.parallel),
       stop: opts.signal,
@@ -363,11 +350,9 @@ async function runPlannedStep(step: Step, run: StepRun): Promise<void> {
  * The tables a completed refresh with copy_data made PostgreSQL copy into a running
  * subscription that are not ready yet, read on the subscriber's session as the apply ends.
  */
-async function joinedTablesCopying(
-  completed: Step[],
-  clients: Map<string, pg.Client>,
-): Promise<StillCopying[]> {
-  const out: StillCopying[] = [];
+async function joinedTablesCopying(completed: Step[], clients: Map<string, pg.Client>) {
+  // tables as `schema.table`, not yet ready
+  const out: Array<{ subscription: string; node: string; tables: string[] }> = [];
   for (const step of completed) {
     if (step.kind !== 'subscription-alter' || !step.hazards.includes('copies-data')) continue;
     const client = clients.get(step.node);

@@ -1,33 +1,15 @@
 import type { EventSink } from '../executors/events.js';
-import type { Plan } from '../model/plan.js';
-import {
-  insertAndReadBack,
-  type QuickstartResult,
-  quickstartFile,
-  runQuickstart,
-} from '../sandbox/quickstart.js';
-import type { TakenPort } from '../sandbox/sandbox.js';
-import { type ApplyOutcome, applyPlan } from './apply.js';
+import { insertAndReadBack, quickstartFile, runQuickstart } from '../sandbox/quickstart.js';
+import { applyPlan } from './apply.js';
 import { makePlan } from './plan.js';
-
-/** What the demo shows, step by step; the command renders it. */
-export interface DemoReport {
-  quickstart: QuickstartResult;
-  /** the quickstart's ports another program held: the demo ran a copy on free ports */
-  taken: TakenPort[];
-  plan: Plan;
-  applied: ApplyOutcome;
-  /** the row inserted on the publisher, as read back on the subscriber */
-  replicated: { publisher: string; subscriber: string; row: Record<string, unknown>; ms: number };
-  replan: Plan;
-}
 
 /**
  * `npm run demo`: start and seed the quickstart sandbox, plan, apply, insert a row on the
  * publisher and read it on the subscriber, then show that a fresh plan is empty. When another
- * program holds one of the quickstart's ports, a copy of it on free ports runs instead.
+ * program holds one of the quickstart's ports, a copy of it on free ports runs instead. What the
+ * demo shows, step by step; the command renders it.
  */
-export async function runDemo(onEvent: EventSink): Promise<DemoReport> {
+export async function runDemo(onEvent: EventSink) {
   const { configPath, taken } = await quickstartFile();
   const quickstart = await runQuickstart(configPath);
   const { topology, plan } = await makePlan(quickstart.configPath);

@@ -5,7 +5,7 @@ import { connectionLimit } from '../db/connectionLimit.js';
 import { printAddress } from '../model/address.js';
 import type { ClusterState } from '../model/cluster.js';
 import type { DataGap, DriftReport, FailingSubscription, FingerprintChange } from '../model/driftReport.js';
-import { type Problem, SteepError } from '../model/errors.js';
+import { SteepError } from '../model/errors.js';
 import { compareText } from '../model/order.js';
 import type { Plan, PlanMessage, SchemaComparison, Step } from '../model/plan.js';
 import type { SequenceLag } from '../model/sequences.js';
@@ -79,10 +79,7 @@ async function fingerprintChanges(topology: Topology, name: string): Promise<Fin
   return out;
 }
 
-export async function detectDrift(
-  configPath: string,
-  opts: { sequences?: boolean } = {},
-): Promise<{ report: DriftReport; configWarnings: Problem[] }> {
+export async function detectDrift(configPath: string, opts: { sequences?: boolean } = {}) {
   const { topology, observed, plan, configWarnings } = await makePlan(configPath);
   const reachable = Object.keys(topology.nodes)
     .sort()
@@ -120,10 +117,7 @@ export async function detectDrift(
 }
 
 /** `--sequences`: every subscription whose two nodes answer, compared sequence by sequence. */
-async function laggingSequences(
-  topology: Topology,
-  reachable: string[],
-): Promise<{ lags: SequenceLag[]; errors: PlanMessage[] }> {
+async function laggingSequences(topology: Topology, reachable: string[]) {
   const errors: PlanMessage[] = [];
   const subs = Object.values(topology.subscriptions)
     .filter((d) => reachable.includes(d.node) && reachable.includes(d.from))

@@ -1,7 +1,5 @@
 import { loadTopology } from '../config/load.js';
-import type { Problem } from '../model/errors.js';
 import { SteepError } from '../model/errors.js';
-import type { NodeGrants } from '../model/privileges.js';
 import { type GrantFacts, grantScripts } from '../planner/preflight/grants.js';
 import { observe } from './plan.js';
 
@@ -9,10 +7,7 @@ import { observe } from './plan.js';
  * `steep grants`: the role setup script of each node of steep.yaml: from the nodes themselves (only
  * what steep's role lacks there), or for `--pg-version` (nothing connects: all it may lack).
  */
-export async function grantsOf(
-  configPath: string,
-  opts: { pgVersion?: number },
-): Promise<{ nodes: NodeGrants[]; configWarnings: Problem[] }> {
+export async function grantsOf(configPath: string, opts: { pgVersion?: number }) {
   const offline = opts.pgVersion !== undefined;
   const { topology, warnings } = await loadTopology(configPath, { maskUnsetPasswords: offline });
   const facts: Record<string, GrantFacts> = {};

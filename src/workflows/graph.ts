@@ -1,5 +1,4 @@
 import { loadTopology } from '../config/load.js';
-import type { Problem } from '../model/errors.js';
 import type { TopologyGraph } from '../model/graph.js';
 import { topologyGraph } from '../planner/graph.js';
 import { observe, type PlanResult } from './plan.js';
@@ -9,10 +8,7 @@ import { readStatus } from './status.js';
  * `steep graph`: the topology of steep.yaml; with `live`, the nodes' catalogs and states too.
  * Without `live` nothing connects, so an unset password variable is no error.
  */
-export async function graphOf(
-  configPath: string,
-  opts: { live: boolean },
-): Promise<{ graph: TopologyGraph; configWarnings: Problem[] }> {
+export async function graphOf(configPath: string, opts: { live: boolean }) {
   const { topology, warnings } = await loadTopology(configPath, { maskUnsetPasswords: !opts.live });
   if (!opts.live) return { graph: topologyGraph(topology), configWarnings: warnings };
   const [observed, status] = await Promise.all([observe(topology), readStatus(topology)]);

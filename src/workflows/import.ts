@@ -1,8 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { readCluster } from '../catalog/readCluster.js';
 import { loadTopology } from '../config/load.js';
-import { type Problem, SteepError } from '../model/errors.js';
-import type { ImportedTopology } from '../model/imported.js';
+import { SteepError } from '../model/errors.js';
 import { importTopology } from '../planner/imported.js';
 import { renderImportYaml } from '../render/importYaml.js';
 
@@ -11,13 +10,7 @@ import { renderImportYaml } from '../render/importYaml.js';
  * write the file that adopts the publications and subscriptions they hold, unchanged.
  */
 
-export interface ImportResult {
-  yaml: string;
-  imported: ImportedTopology;
-  configWarnings: Problem[];
-}
-
-export async function importFile(configPath: string): Promise<ImportResult> {
+export async function importFile(configPath: string) {
   const { topology, warnings } = await loadTopology(configPath);
   const observed = await readCluster(
     Object.values(topology.nodes).map((n) => ({

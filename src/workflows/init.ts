@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { readSubscriptionInfo } from '../catalog/compareScope.js';
 import { streamInit } from '../copy/streamInit.js';
 import { type EventSink, stepFields } from '../executors/events.js';
-import { type FollowOptions, followInit, followTargetOf, recordTransition } from '../executors/initFollow.js';
+import { followInit, followTargetOf, recordTransition } from '../executors/initFollow.js';
 import { startInit } from '../executors/initStart.js';
 import type { StepContext } from '../executors/runStep.js';
 import { printAddress, subscriptionNameOf } from '../model/address.js';
@@ -14,6 +14,7 @@ import { stepClass } from '../model/stepClass.js';
 import type { SubscriptionSpec, Topology } from '../model/topology.js';
 import { ApplyLog, hasApplyLog, recordInterrupted } from '../state/applyLog.js';
 import { hasInitTables, SubscriptionStateStore } from '../state/subscriptionState.js';
+import type { ApplyOutcome } from './apply.js';
 
 /**
  * Inits inside an apply. An `init` step runs its own part while the apply holds its node's
@@ -72,10 +73,6 @@ export class InitRunner {
     return c.run === 'init' && (this.opts.wait || c.ownCopy);
   }
 
-  private store(step: Step): SubscriptionStateStore {
-    return new SubscriptionStateStore(this.topology.settings.stateSchema, step.node);
-  }
-
   /** The init step's own part, on the apply's session of its node; its follow is queued. */
   async start(client: pg.Client, step: Step, ctx: StepContext): Promise<void> {
     const d = subscriptionOf(this.topology, step);
@@ -95,7 +92,7 @@ export class InitRunner {
     if (step.kind !== 'subscription-create' && step.kind !== 'subscription-drop' && !adopted) return;
     const schema = this.topology.settings.stateSchema;
     if (!(await hasInitTables(client, schema))) return;
-    const store = this.store(step);
+    const store = new SubscriptionStateStore(schema, step.node);
     const name = subscriptionNameOf(step.address);
     if (name === undefined) return;
     if (adopted) {
@@ -140,11 +137,7 @@ export class InitRunner {
    * apply_log row, its `apply.step_*` event, and its place in the outcome.
    */
   async finishSteps(
-    outcome: {
-      completed: Step[];
-      failed: Array<{ step: Step; error: unknown }>;
-      interrupted: InterruptedStep[];
-    },
+    outcome: Pick<ApplyOutcome, 'completed' | 'failed' | 'interrupted'>,
     run: { clients: Map<string, pg.Client>; runId: string },
   ): Promise<void> {
     const schema = this.topology.settings.stateSchema;
@@ -197,15 +190,14 @@ export class InitRunner {
               signal: this.opts.signal,
             });
           if (!this.opts.wait) return { step };
-          const options: FollowOptions = {
+          await followInit(followTargetOf(this.topology, d), {
             onEvent: this.opts.onEvent,
             onProgress: (p) => this.opts.onProgress?.(step, p),
             pollMs: this.opts.pollMs,
             failAfterMs: this.opts.failAfterMs,
             connectTimeoutMs: this.topology.settings.connectTimeout,
             signal: this.opts.signal,
-          };
-          await followInit(followTargetOf(this.topology, d), options);
+          });
           return { step };
         } catch (error) {
           return { step, error };

@@ -18,7 +18,6 @@ import {
   readSubscribedTables,
   readSubscriptionSlot,
   readTruncateDenied,
-  type SubscriptionOnNode,
 } from '../catalog/subscriptionOnNode.js';
 import { loadTopology } from '../config/load.js';
 import { buildDeferredIndexes } from '../copy/deferredIndexes.js';
@@ -32,13 +31,12 @@ import { printAddress, subscriptionAddress } from '../model/address.js';
 import type { Problem } from '../model/errors.js';
 import { SteepError } from '../model/errors.js';
 import { unrecordedState } from '../model/initLifecycle.js';
-import type { InitState } from '../model/initState.js';
 import type { Step } from '../model/plan.js';
 import { declaredSubscription, qualifiedName, type SubscriptionSpec } from '../model/topology.js';
-import { type CancelPlan, planInitCancel } from '../planner/init/initCancel.js';
+import { planInitCancel } from '../planner/init/initCancel.js';
 import { count } from '../render/count.js';
 import { CopyChunkStore } from '../state/copyChunks.js';
-import { type DeferredIndex, DeferredIndexStore } from '../state/deferredIndexes.js';
+import { DeferredIndexStore } from '../state/deferredIndexes.js';
 import { InitProgressStore } from '../state/initProgress.js';
 import { InitSlotStore } from '../state/initSlots.js';
 import { SnapshotStore } from '../state/snapshots.js';
@@ -130,16 +128,11 @@ export async function cancelInit(
   const { topology, warnings } = await loadTopology(configPath);
   const d = declaredSubscription(topology, subscription, 'init.unknown_subscription');
   const schema = topology.settings.stateSchema;
-  const session = {
+  // both nodes in apply's order: racing an apply, one of the two always gets through
+  const sessions = await lockedSessions(topology, [{ node: d.node }, { node: d.from, optional: true }], {
     applicationName: 'steep init cancel',
     settings: { statementTimeoutMs: STATEMENT_TIMEOUT_MS, lockTimeoutMs: LOCK_TIMEOUT_MS },
-  };
-  // both nodes in apply's order: racing an apply, one of the two always gets through
-  const sessions = await lockedSessions(
-    topology,
-    [{ node: d.node }, { node: d.from, optional: true }],
-    session,
-  );
+  });
   const c = sessions.get(d.node)!;
   const pub = sessions.get(d.from) ?? null;
   try {
@@ -188,24 +181,16 @@ export async function cancelInit(
   }
 }
 
-/** What the cancel reads on the subscriber before it changes anything, and its plan. */
-interface CancelFacts {
-  /** whether steep's init tables exist on the subscriber */
-  stateTables: boolean;
-  previous: InitState;
-  existing: SubscriptionOnNode | null;
-  plan: CancelPlan;
-  /** the indexes steep's copy dropped to build after it */
-  deferred: DeferredIndex[];
-}
+type CancelFacts = Awaited<ReturnType<typeof readCancelFacts>>;
 
+/** What the cancel reads on the subscriber before it changes anything, and its plan. */
 async function readCancelFacts(
   d: SubscriptionSpec,
   c: pg.Client,
   pub: pg.Client | null,
   schema: string,
   allowDestroy: boolean,
-): Promise<CancelFacts> {
+) {
   const access = await stateSchemaUsable(c, schema);
   if (access && !access.usable)
     throw new SteepError(
@@ -268,19 +253,17 @@ function runPlanned(client: pg.Client, step: Step, failed: (pgText: string) => s
 function cancelParts(r: CancelRun): Array<{ does: string; run: () => Promise<void> }> {
   const { d, c, pub, schema, result, onEvent } = r;
   const { plan, deferred } = r.facts;
+  const { drop, truncate, slotDrop, preparedSlot: slot, reinitCleanup: cleanup } = plan;
   const address = subscriptionAddress(d.name);
   const parts: Array<{ does: string; run: () => Promise<void> }> = [];
-  if (plan.drop) {
-    const drop = plan.drop;
-    const truncate = plan.truncate;
+  if (drop) {
     parts.push({
       does: `drop subscription ${d.name} on ${d.node}${truncate ? ` and truncate ${plan.truncated.join(', ')}` : ''}`,
       run: () => dropSubscription(r, drop, truncate),
     });
   }
-  if (!plan.drop && plan.truncate) {
+  if (!drop && truncate) {
     // no subscription any more, but steep's copy had filled tables
-    const truncate = plan.truncate;
     parts.push({
       does: `truncate ${plan.truncated.join(', ')}`,
       run: async () => {
@@ -289,9 +272,7 @@ function cancelParts(r: CancelRun): Array<{ does: string; run: () => Promise<voi
       },
     });
   }
-  if (plan.slotDrop && plan.preparedSlot !== null && pub) {
-    const slotDrop = plan.slotDrop;
-    const slot = plan.preparedSlot;
+  if (slotDrop && slot !== null && pub) {
     parts.push({
       does: `drop slot ${slot} on ${d.from}`,
       run: async () => {
@@ -307,18 +288,16 @@ function cancelParts(r: CancelRun): Array<{ does: string; run: () => Promise<voi
       },
     });
   }
-  if (plan.reinitCleanup && pub) {
-    const cleanup = plan.reinitCleanup;
+  if (cleanup && pub) {
     parts.push({
       does: `drop the temporary publications of an interrupted reinit on ${d.from}, if any`,
-      run: async () => {
-        await runPlanned(
+      run: () =>
+        runPlanned(
           pub,
           cleanup,
           (why) =>
             `cannot drop the temporary publications of an interrupted reinit of ${d.name} on ${d.from}: ${why}`,
-        );
-      },
+        ),
     });
   }
   // steep's copy dropped a big table's indexes to build them after it: build them now

@@ -54,17 +54,11 @@ export interface PrepareResult {
   configWarnings: Problem[];
 }
 
-export interface PreparedInit {
-  result: PrepareResult;
-  /** `hold`: the open replication connection; resolves when it ends (closed or broken) */
-  held: { closed: Promise<void>; release: () => Promise<void> } | null;
-}
-
 export async function prepareInit(
   configPath: string,
   subscription: string,
   opts: { hold: boolean; onEvent?: EventSink; stop?: Stop },
-): Promise<PreparedInit> {
+) {
   const onEvent = opts.onEvent ?? (() => {});
   const { topology, warnings } = await loadTopology(configPath);
   const d = declaredSubscription(topology, subscription, 'init.unknown_subscription');
@@ -98,6 +92,7 @@ export async function prepareInit(
     await made?.repl.end().catch(() => {});
     return { result, held: null };
   }
+  // `hold`: the open replication connection; `closed` resolves when it ends (closed or broken)
   const repl = made.repl;
   const closed = new Promise<void>((resolve) => {
     repl.once('end', () => resolve());

@@ -11,7 +11,6 @@ import { loadTopology } from '../config/load.js';
 import { ReconnectingSession } from '../db/reconnecting.js';
 import type { EventSink } from '../executors/events.js';
 import { PublishedSizes, stateChangeEvent } from '../executors/initFollow.js';
-import type { Problem } from '../model/errors.js';
 import { advanceState, InitTracker } from '../model/initFigures.js';
 import {
   type DeferredIndexProgress,
@@ -239,7 +238,7 @@ export async function openInitStatus(
   configPath: string,
   subscription: string | undefined,
   onEvent?: EventSink,
-): Promise<{ topology: Topology; observer: InitObserver; configWarnings: Problem[] }> {
+) {
   const { topology, warnings } = await loadTopology(configPath);
   const subs =
     subscription === undefined

@@ -2,7 +2,6 @@ import type pg from 'pg';
 import { readTableShapes, readTablesOfSchemas } from '../catalog/compareScope.js';
 import { loadTopology } from '../config/load.js';
 import { compareTable } from '../executors/tableCompare.js';
-import type { Problem } from '../model/errors.js';
 import { SteepError } from '../model/errors.js';
 import {
   type MergeAnalysis,
@@ -17,7 +16,7 @@ import { qualifiedName } from '../model/topology.js';
 import type { NotVerifiable, RowDifference, TableComparison, TableVerdict } from '../model/verify.js';
 import { MERGE_CHUNK_ROWS, MERGE_GROUP_ROWS, planMergeComparison } from '../planner/compare/mergeCompare.js';
 import { isComparison } from '../planner/compare/verify.js';
-import { chunkRowsSetting, notVerifiable, openSession, parseTableName, pool } from './verify.js';
+import { chunkRowsSetting, notVerifiable, parseTableName, pool, withPair } from './verify.js';
 
 /**
  * `steep merge analyze LINK|SUBSCRIPTION` (docs/links.md, docs/steep-yaml.md merge): how the rows of two nodes that
@@ -117,11 +116,7 @@ export async function planMergeAnalysis(
   pair: MergePair,
   only: string[] | undefined,
 ): Promise<Array<MergeComparison | NotVerifiable>> {
-  const [a, b] = await Promise.all([
-    openSession(topology, pair.a, 'compare', APPLICATION_NAME),
-    openSession(topology, pair.b, 'compare', APPLICATION_NAME),
-  ]);
-  try {
+  return withPair(topology, [pair.a, pair.b], 'compare', APPLICATION_NAME, async (a, b) => {
     const tables = await mergeTables(a, topology, pair, only);
     const [shapesA, shapesB] = await Promise.all([readTableShapes(a, tables), readTableShapes(b, tables)]);
     return tables.map((t) =>
@@ -133,9 +128,7 @@ export async function planMergeAnalysis(
         pair.scope.columns?.[qualifiedName(t)] ?? null,
       ),
     );
-  } finally {
-    await Promise.all([a.end().catch(() => {}), b.end().catch(() => {})]);
-  }
+  });
 }
 
 /** A table's comparison as a merge reads it: what verify calls missing is only on A, extra only on B. */
@@ -166,28 +159,24 @@ export async function analyzeTable(
   opts: Pick<MergeAnalyzeOptions, 'examples' | 'chunkRows' | 'onDifference'>,
 ): Promise<MergeTableAnalysis> {
   const name = qualifiedName(cmp.table);
-  const [a, b] = await Promise.all([
-    openSession(topology, pair.a, 'compare', APPLICATION_NAME),
-    openSession(topology, pair.b, 'compare', APPLICATION_NAME),
-  ]);
-  try {
-    const v = await compareTable(a, b, cmp, {
-      examples: opts.examples,
-      chunkRows: opts.chunkRows ?? chunkRowsSetting() ?? MERGE_CHUNK_ROWS,
-      groupRows: MERGE_GROUP_ROWS,
-      onDifference: opts.onDifference ? (d) => opts.onDifference!(cmp, d) : undefined,
-    });
-    return asMergeTable(v);
-  } catch (err) {
-    if (err instanceof SteepError) throw err;
-    throw new SteepError(
-      'merge.analyze_failed',
-      `comparing ${name} on ${pair.a} and ${pair.b} failed: ${(err as { message?: string }).message ?? String(err)}`,
-      { address: pair, cause: err },
-    );
-  } finally {
-    await Promise.all([a.end().catch(() => {}), b.end().catch(() => {})]);
-  }
+  return withPair(topology, [pair.a, pair.b], 'compare', APPLICATION_NAME, async (a, b) => {
+    try {
+      const v = await compareTable(a, b, cmp, {
+        examples: opts.examples,
+        chunkRows: opts.chunkRows ?? chunkRowsSetting() ?? MERGE_CHUNK_ROWS,
+        groupRows: MERGE_GROUP_ROWS,
+        onDifference: opts.onDifference ? (d) => opts.onDifference!(cmp, d) : undefined,
+      });
+      return asMergeTable(v);
+    } catch (err) {
+      if (err instanceof SteepError) throw err;
+      throw new SteepError(
+        'merge.analyze_failed',
+        `comparing ${name} on ${pair.a} and ${pair.b} failed: ${(err as { message?: string }).message ?? String(err)}`,
+        { address: pair, cause: err },
+      );
+    }
+  });
 }
 
 /** Analyze a pair (what `merge analyze` and a merge init run). */
@@ -225,11 +214,7 @@ export async function analyzePair(
   };
 }
 
-export async function analyzeMerge(
-  configPath: string,
-  name: string,
-  opts: MergeAnalyzeOptions,
-): Promise<{ analysis: MergeAnalysis; configWarnings: Problem[] }> {
+export async function analyzeMerge(configPath: string, name: string, opts: MergeAnalyzeOptions) {
   const t0 = Date.now();
   const { topology, warnings } = await loadTopology(configPath);
   const analysis = await analyzePair(topology, mergePairOf(topology, name), opts);

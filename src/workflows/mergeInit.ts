@@ -56,19 +56,10 @@ import type { Step } from '../model/plan.js';
 import type { Topology } from '../model/topology.js';
 import { SubscriptionStateStore } from '../state/subscriptionState.js';
 import { analyzePair, mergePairOf } from './mergeAnalyze.js';
-import { type ReconcileSessions, reconcilePair } from './mergeReconcile.js';
+import { type ReconcileOptions, reconcilePair } from './mergeReconcile.js';
 
-/** What a merge-init step names, read from its changes (the planner's words). */
-export interface MergeUnitOfStep {
-  /** the link's or the subscription's name */
-  name: string;
-  kind: 'link' | 'subscription';
-  nodes: [string, string];
-  strategy: string;
-  subscriptions: Array<{ name: string; node: string; from: string; slot: string }>;
-}
-
-export function mergeUnitOf(topology: Topology, step: Step): MergeUnitOfStep {
+/** What a merge-init step names (its link or subscription), read from its changes (the planner's words). */
+export function mergeUnitOf(topology: Topology, step: Step) {
   const change = (path: string) => step.changes.find((c) => c.path === path)?.after;
   const a = step.address;
   if (a.kind !== 'link' && a.kind !== 'subscription')
@@ -102,7 +93,7 @@ async function reconcileForInit(
   pair: MergePair,
   strategy: MergeStrategy,
   onEvent: EventSink,
-  sessions?: ReconcileSessions,
+  sessions?: ReconcileOptions['sessions'],
 ): Promise<void> {
   const r = await reconcilePair(topology, pair, strategy, {
     onEvent,
@@ -178,7 +169,7 @@ class MergeRun {
     private readonly step: Step,
     private readonly ctx: StepContext,
     private readonly onEvent: EventSink,
-    private readonly unit: MergeUnitOfStep,
+    private readonly unit: ReturnType<typeof mergeUnitOf>,
   ) {}
 
   private async session(node: string): Promise<pg.Client> {

@@ -37,7 +37,7 @@ import { parentsFirst } from '../planner/compare/mergeCompare.js';
 import { isComparison } from '../planner/compare/verify.js';
 import { MergeLogStore } from '../state/mergeLog.js';
 import { analyzePair, planMergeAnalysis } from './mergeAnalyze.js';
-import { openSession } from './verify.js';
+import { withPair } from './verify.js';
 
 export interface ReconcileOptions {
   tables?: string[];
@@ -50,13 +50,7 @@ export interface ReconcileOptions {
   batchRows?: number;
   onEvent?: EventSink;
   /** write in these sessions (a merge's locked transactions; left open) instead of its own */
-  sessions?: ReconcileSessions;
-}
-
-/** A session on each node of the pair, in which the reconcile reads rows and writes. */
-export interface ReconcileSessions {
-  a: pg.Client;
-  b: pg.Client;
+  sessions?: { a: pg.Client; b: pg.Client };
 }
 
 const APPLICATION_NAME = 'steep merge';
@@ -213,14 +207,7 @@ export async function reconcilePair(
     stopped: false,
     durationMs: 0,
   };
-  const given = opts.sessions;
-  const [a, b] = given
-    ? [given.a, given.b]
-    : await Promise.all([
-        openSession(topology, pair.a, 'write', APPLICATION_NAME),
-        openSession(topology, pair.b, 'write', APPLICATION_NAME),
-      ]);
-  try {
+  const reconcile = async (a: pg.Client, b: pg.Client) => {
     if (strategy.kind === 'manual') {
       result.conflictsFile = await writeConflicts(
         a,
@@ -231,10 +218,7 @@ export async function reconcilePair(
         opts.conflictsFile ?? `steep-merge-${pair.name}-conflicts.json`,
       );
       result.stopped = analysis.totals.conflicting > 0;
-      if (result.stopped) {
-        result.durationMs = Date.now() - t0;
-        return result;
-      }
+      if (result.stopped) return;
     }
     const logs = await mergeLogs(topology, pair, [a, b], analysis.totals.conflicting > 0);
     const names = cmps.map((c) => qualifiedName(c.table));
@@ -261,9 +245,10 @@ export async function reconcilePair(
         message: `${t.copiedToA} rows copied to ${pair.a}, ${t.copiedToB} to ${pair.b}, ${t.conflicts} conflicts (${pair.a} kept ${t.keptA}, ${pair.b} kept ${t.keptB})`,
       });
     }
-  } finally {
-    if (!given) await Promise.all([a.end().catch(() => {}), b.end().catch(() => {})]);
-  }
+  };
+  const given = opts.sessions;
+  if (given) await reconcile(given.a, given.b);
+  else await withPair(topology, [pair.a, pair.b], 'write', APPLICATION_NAME, reconcile);
   result.durationMs = Date.now() - t0;
   return result;
 }

@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer } from 'node:http';
 import { mask } from '../db/mask.js';
 import { SteepError } from '../model/errors.js';
 import type { MetricsSample } from '../model/metrics.js';
@@ -73,19 +73,12 @@ class SampleCache {
   }
 }
 
-export interface MetricsServer {
-  server: Server;
-  /** where it listens */
-  address: string;
-  close(): Promise<void>;
-}
-
 /** Serve `/metrics` at `listen`, reading the nodes at most every `intervalMs`. */
 export async function serveMetrics(
   topology: Topology,
   configPath: string,
   opts: { listen: { host: string; port: number }; intervalMs: number },
-): Promise<MetricsServer> {
+) {
   const cache = new SampleCache(
     async () => mask(renderPrometheus(await readMetrics(topology, { configPath }))),
     opts.intervalMs,

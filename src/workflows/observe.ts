@@ -11,7 +11,7 @@ import {
 } from '../model/capture.js';
 import { type ClusterState, isUnknown, type ObservedNode } from '../model/cluster.js';
 import { MASK, maskConninfo } from '../model/conninfo.js';
-import { type Problem, SteepError } from '../model/errors.js';
+import { SteepError } from '../model/errors.js';
 import type { NodeSpec, Topology } from '../model/topology.js';
 import { qualifiedName } from '../model/topology.js';
 import { resolveLsnFlags } from '../planner/init/manualInit.js';
@@ -27,9 +27,7 @@ const subscriberConnection = (n: NodeSpec) => n.replicationConnection ?? n.conne
  * holds rows, so a later steep.yaml that subscribes more tables can still be planned — and
  * return it without a secret. A node that cannot be read is an error: a capture holds every node.
  */
-export async function captureObserved(
-  configPath: string,
-): Promise<{ capture: ObservedCapture; configWarnings: Problem[] }> {
+export async function captureObserved(configPath: string) {
   const { topology, warnings } = await loadTopology(configPath);
   const observed = await observe(topology, { everyTable: true });
   const unreachable = Object.values(observed.nodes).filter((n) => !n.reachable);

@@ -11,7 +11,6 @@ import { followTargetOf, recordTransition, stateChangeEvent } from '../executors
 import { recreateLostSlot } from '../executors/lostSlot.js';
 import { executeReinit } from '../executors/reinit.js';
 import { subscriptionAddress } from '../model/address.js';
-import type { Problem } from '../model/errors.js';
 import { SteepError } from '../model/errors.js';
 import { unrecordedState } from '../model/initLifecycle.js';
 import type { InitProgress, InitState } from '../model/initState.js';
@@ -47,19 +46,6 @@ export interface ReinitOptions {
   stop?: Stop;
 }
 
-export interface ReinitResult {
-  subscription: string;
-  node: string;
-  from: string;
-  tables: string[];
-  /** `fresh`, or where an interrupted reinit was resumed */
-  stage: string;
-  state: string | null;
-  rowsCopied: number;
-  durationMs: number;
-  configWarnings: Problem[];
-}
-
 const STATEMENT_TIMEOUT_MS = 60_000;
 const LOCK_TIMEOUT_MS = 5_000;
 
@@ -85,7 +71,7 @@ export async function reinitSubscription(
   subscription: string,
   request: ReinitRequest,
   opts: ReinitOptions,
-): Promise<ReinitResult> {
+) {
   const { topology, warnings } = await loadTopology(configPath);
   const d = declaredSubscription(topology, subscription, 'verify.unknown_subscription');
   return { ...(await reinitLoaded(topology, d, request, opts)), configWarnings: warnings };
@@ -96,7 +82,7 @@ export async function reinitLoaded(
   d: SubscriptionSpec,
   request: ReinitRequest,
   opts: ReinitOptions,
-): Promise<Omit<ReinitResult, 'configWarnings'>> {
+) {
   const t0 = Date.now();
   const address = subscriptionAddress(d.name);
   const { sub, pub } = await reinitSessions(topology, d);
@@ -122,16 +108,16 @@ export async function reinitLoaded(
     const details = { method: d.init.method, source: d.from };
     const moveTo = async (to: InitState) => (stateTables ? states.transition(sub, d.name, to, details) : []);
     const loop = await planLoop(topology, d, sub, input, info.enabled, recorded);
-    let reconciled = 0;
+    let rowsCopied = 0;
     if (loop) {
       await refuseDeniedFenceCalls(d, loop, pub, sub);
       opts.onPlanned?.(loop.looped, 'reconcile');
       for (const c of await moveTo('reinitializing')) opts.onEvent(stateChangeEvent(c));
-      reconciled = await reconcileLooped(topology, d, loop, slot, opts.onEvent);
+      rowsCopied = await reconcileLooped(topology, d, loop, slot, opts.onEvent);
     }
     const rest = loop ? loop.rest : null;
+    // stage: `fresh`, or where an interrupted reinit was resumed
     let plan: { tables: string[]; stage: string } = { tables: loop?.looped ?? [], stage: 'reconcile' };
-    let rowsCopied = reconciled;
     if (rest === null || rest.length > 0) {
       const recipe = planReinit(rest === null ? input : { ...input, request: { tables: rest } });
       opts.onPlanned?.(recipe.tables, recipe.stage);
@@ -167,10 +153,7 @@ export async function reinitLoaded(
 }
 
 /** Both nodes' sessions, each holding steep's advisory lock for the whole reinit. */
-async function reinitSessions(
-  topology: Topology,
-  d: SubscriptionSpec,
-): Promise<{ sub: pg.Client; pub: pg.Client }> {
+async function reinitSessions(topology: Topology, d: SubscriptionSpec) {
   const sessions = await lockedSessions(topology, [{ node: d.node }, { node: d.from }], {
     applicationName: 'steep reinit',
     settings: { statementTimeoutMs: STATEMENT_TIMEOUT_MS, lockTimeoutMs: LOCK_TIMEOUT_MS },

@@ -4,9 +4,9 @@ import { loadTopology } from '../config/load.js';
 import { nodeSession, withSession } from '../db/connect.js';
 import type { ApplyEvent, EventSink } from '../executors/events.js';
 import { printAddress } from '../model/address.js';
-import { type Problem, SteepError } from '../model/errors.js';
+import { SteepError } from '../model/errors.js';
 import type { Plan, PlanMessage, Step } from '../model/plan.js';
-import type { TableComparison, TableFingerprint, TableScope } from '../model/tableSchema.js';
+import type { TableComparison, TableScope } from '../model/tableSchema.js';
 import type { NodeSpec, TableName, Topology } from '../model/topology.js';
 import { SCHEMA_CODES } from '../planner/schema/schemaCodes.js';
 import { compareTableSets, differs } from '../planner/schema/schemaCompare.js';
@@ -41,23 +41,8 @@ export function parseTable(text: string): TableName {
   return parsed.table;
 }
 
-export interface FingerprintResult {
-  node: string;
-  /** when PostgreSQL computed them (ISO 8601) */
-  capturedAt: string;
-  tables: TableFingerprint[];
-  /** stored in the state schema (`--save`) */
-  saved: boolean;
-  stateSchema: string;
-  configWarnings: Problem[];
-}
-
 /** `steep schema fingerprint NODE [--save]`: every table's fingerprint, in one query. */
-export async function fingerprintNode(
-  configPath: string,
-  name: string,
-  opts: { save: boolean },
-): Promise<FingerprintResult> {
+export async function fingerprintNode(configPath: string, name: string, opts: { save: boolean }) {
   const { topology, warnings } = await loadTopology(configPath);
   const node = nodeOf(topology, name);
   const schema = topology.settings.stateSchema;
@@ -84,20 +69,13 @@ export async function fingerprintNode(
   return { node: name, capturedAt, tables, saved: opts.save, stateSchema: schema, configWarnings: warnings };
 }
 
-export interface CompareResult {
-  nodeA: string;
-  nodeB: string;
-  tables: TableComparison[];
-  configWarnings: Problem[];
-}
-
 /** Read both nodes' tables (all, or `tables`) and compare them. */
 export async function compareNodes(
   configPath: string,
   a: string,
   b: string,
   opts: { tables?: string[] } = {},
-): Promise<CompareResult> {
+) {
   const { topology, warnings } = await loadTopology(configPath);
   const nodeA = nodeOf(topology, a);
   const nodeB = nodeOf(topology, b);
@@ -128,12 +106,7 @@ export async function compareNodes(
 }
 
 /** `steep schema diff NODE_A NODE_B TABLE`: one table, column by column. */
-export async function diffTable(
-  configPath: string,
-  a: string,
-  b: string,
-  table: string,
-): Promise<CompareResult & { table: TableComparison }> {
+export async function diffTable(configPath: string, a: string, b: string, table: string) {
   const result = await compareNodes(configPath, a, b, { tables: [table] });
   return { ...result, table: result.tables[0]! };
 }

@@ -6,7 +6,6 @@ import { loadTopology } from '../config/load.js';
 import { nodeSession, withSession } from '../db/connect.js';
 import { publishedSequences, syncSequences } from '../executors/sequenceSync.js';
 import { subscriptionAddress } from '../model/address.js';
-import type { Problem } from '../model/errors.js';
 import { SteepError } from '../model/errors.js';
 import { type SequenceLag, type SequenceSyncReport, sequenceSyncReport } from '../model/sequences.js';
 import type { SubscriptionSpec, TableName, Topology } from '../model/topology.js';
@@ -112,11 +111,7 @@ export async function sequenceLags(topology: Topology, d: SubscriptionSpec): Pro
   });
 }
 
-export async function sequencesSync(
-  configPath: string,
-  subscription: string,
-  opts: SequencesSyncOptions,
-): Promise<{ report: SequenceSyncReport; configWarnings: Problem[] }> {
+export async function sequencesSync(configPath: string, subscription: string, opts: SequencesSyncOptions) {
   const { topology, warnings } = await loadTopology(configPath);
   const reversed = reverseOf(topology, subscription);
   const d = reversed ?? declaredSubscription(topology, subscription, 'verify.unknown_subscription');

@@ -1,6 +1,6 @@
 import { loadTopology } from '../config/load.js';
 import { type ApplyResult, applySnapshot } from '../copy/snapshotApply.js';
-import { type DeleteResult, deleteSnapshot } from '../copy/snapshotDelete.js';
+import { deleteSnapshot } from '../copy/snapshotDelete.js';
 import { type GenerateResult, generateSnapshot } from '../copy/snapshotGenerate.js';
 import { listSnapshots, type SnapshotListing } from '../copy/snapshotListing.js';
 import { twoPhaseSubscription } from '../copy/twoPhase.js';
@@ -39,11 +39,7 @@ export async function snapshotList(configPath: string, dir: string | null): Prom
 }
 
 /** `target`: a snapshot directory, or an id `snapshot list` shows (its files gone). */
-export async function snapshotDelete(
-  configPath: string,
-  target: string,
-  allowDestroy: boolean,
-): Promise<DeleteResult> {
+export async function snapshotDelete(configPath: string, target: string, allowDestroy: boolean) {
   const { topology } = await loadTopology(configPath);
   return deleteSnapshot(topology, target, allowDestroy);
 }

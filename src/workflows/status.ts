@@ -13,8 +13,6 @@ import { withoutSyncSlotAmong } from '../catalog/initProgress.js';
 import { clusterReadOptions, readCluster } from '../catalog/readCluster.js';
 import { loadTopology } from '../config/load.js';
 import { type ClusterState, type ObservedSubscription, reachableNode } from '../model/cluster.js';
-import type { FailingSubscription } from '../model/driftReport.js';
-import type { Problem } from '../model/errors.js';
 import { advanceState, caughtUpAtAGlance, liveState } from '../model/initFigures.js';
 import type { InitState, SubscriptionActivity } from '../model/initState.js';
 import { compareText } from '../model/order.js';
@@ -51,7 +49,7 @@ function subscriptionStatus(
   const from = d?.from ?? o?.from ?? '';
   const subscriber = reachableNode(observed, node);
   if (!subscriber) return { status: unknownSubscription(topology, observed, name, node, from), judged: null };
-  const recorded = subscriber?.initState?.subscriptions[name];
+  const recorded = subscriber.initState?.subscriptions[name];
   const nodeLive = live.get(node);
   const activity = nodeLive?.activity.get(name) ?? null;
   const verified = nodeLive?.verified.get(name);
@@ -83,10 +81,9 @@ function subscriptionStatus(
           Object.values(publisher.slots).map((x) => x.name),
         )
       : [];
-  let state: InitState;
+  let state: InitState = 'uninitialized';
   if (recorded) state = advanceState(recorded.state, live_);
-  else if (o) state = live_ === 'preparing' ? 'uninitialized' : live_;
-  else state = 'uninitialized';
+  else if (o && live_ !== 'preparing') state = live_;
   const previous = nodeLive?.readings.get(name) ?? null;
   const status: SubscriptionStatus = {
     name,
@@ -250,26 +247,20 @@ async function subscriptionStatuses(
   observed: ClusterState,
   live: Map<string, Live>,
 ): Promise<SubscriptionStatus[]> {
-  const subs: SubscriptionStatus[] = [];
-  const judged: Judged[] = [];
-  const add = (r: { status: SubscriptionStatus; judged: Judged | null }) => {
-    subs.push(r.status);
-    if (r.judged) judged.push(r.judged);
-  };
-  const seen = new Set<string>();
-  for (const n of Object.values(observed.nodes)) {
-    if (!n.reachable) continue;
-    for (const o of Object.values(n.subscriptions)) {
-      seen.add(`${n.name}/${o.name}`);
-      add(subscriptionStatus(topology, observed, live, o.name, n.name, o));
-    }
-  }
-  for (const d of Object.values(topology.subscriptions)) {
-    if (seen.has(`${d.node}/${d.name}`)) continue;
-    add(subscriptionStatus(topology, observed, live, d.name, d.node, undefined));
-  }
+  const results = Object.values(observed.nodes).flatMap((n) =>
+    n.reachable
+      ? Object.values(n.subscriptions).map((o) =>
+          subscriptionStatus(topology, observed, live, o.name, n.name, o),
+        )
+      : [],
+  );
+  const seen = new Set(results.map((r) => `${r.status.node}/${r.status.name}`));
+  for (const d of Object.values(topology.subscriptions))
+    if (!seen.has(`${d.node}/${d.name}`))
+      results.push(subscriptionStatus(topology, observed, live, d.name, d.node, undefined));
+  const subs = results.map((r) => r.status);
   // what the failing lack: columns their publisher publishes (read only for them)
-  const failing = judged.filter((j) => j.status.verdict?.verdict === 'failing');
+  const failing = results.flatMap((r) => (r.judged?.status.verdict?.verdict === 'failing' ? [r.judged] : []));
   const facts = failing.map((j) => j.facts);
   const missing = await missingColumnsOf(topology, observed, facts);
   // and what PostgreSQL refuses their workers (16+: SET ROLE to a table's owner)
@@ -350,10 +341,7 @@ function withFailover(subs: SubscriptionStatus[], verdicts: FailoverVerdict[]): 
  * subscriptions with PostgreSQL 18 conflicts since their last verify, and those whose
  * replication has stopped (verdict `failing`, with its evidence).
  */
-export async function liveProblems(
-  topology: Topology,
-  observed: ClusterState,
-): Promise<{ conflicts: ConflictsSinceVerify[]; failing: FailingSubscription[] }> {
+export async function liveProblems(topology: Topology, observed: ClusterState) {
   const live = await readLive(topology, observed, { record: false });
   const conflicts: ConflictsSinceVerify[] = [];
   for (const d of Object.values(topology.subscriptions).sort((a, b) => compareText(a.name, b.name))) {
@@ -371,9 +359,7 @@ export async function liveProblems(
   return { conflicts, failing };
 }
 
-export async function openStatus(
-  configPath: string,
-): Promise<{ topology: Topology; configWarnings: Problem[] }> {
+export async function openStatus(configPath: string) {
   const { topology, warnings } = await loadTopology(configPath);
   return { topology, configWarnings: warnings };
 }

@@ -40,7 +40,6 @@ export interface Live {
   notRecorded: string | null;
 }
 
-/** The live figures no catalog snapshot has: worker activity and error counts, slot lag. One session per node. */
 /** `record`: keep this reading of the error counters for the next status (status does; drift only reads). */
 export async function readLive(
   topology: Topology,

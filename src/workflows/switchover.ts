@@ -29,7 +29,6 @@ import { publishedSequences } from '../executors/sequenceSync.js';
 import { type NodeClients, waitLagUnder } from '../executors/switchover.js';
 import { subscriptionAddress } from '../model/address.js';
 import { buildConninfo } from '../model/conninfo.js';
-import type { Problem } from '../model/errors.js';
 import { SteepError } from '../model/errors.js';
 import { lsnValue } from '../model/lsn.js';
 import { displayTable, quoteTable } from '../model/sql.js';
@@ -38,7 +37,6 @@ import {
   type StepTiming,
   type SwitchoverFacts,
   type SwitchoverOptions,
-  type SwitchoverReport,
 } from '../model/switchover.js';
 import type { SubscriptionSpec, TableName, Topology } from '../model/topology.js';
 import { declaredSubscription, qualifiedName } from '../model/topology.js';
@@ -53,11 +51,7 @@ import { openSession, parseTableName, planVerify } from './verify.js';
 
 const APPLICATION_NAME = 'steep switchover';
 
-export async function switchover(
-  configPath: string,
-  subscription: string,
-  opts: SwitchoverRunOptions,
-): Promise<{ report: SwitchoverReport; configWarnings: Problem[] }> {
+export async function switchover(configPath: string, subscription: string, opts: SwitchoverRunOptions) {
   const t0 = Date.now();
   const { topology, warnings } = await loadTopology(configPath);
   const d = declaredSubscription(topology, subscription, 'verify.unknown_subscription');
@@ -227,13 +221,7 @@ async function estimateVerify(
   info: SubscriptionInfo | null,
   wanted: SwitchoverOptions['verify'],
   names: string[],
-): Promise<{
-  tables: string[];
-  unkeyed: SwitchoverFacts['unkeyed'];
-  rows: number;
-  rowsPerSecond: number | null;
-  fixedMs: number;
-}> {
+) {
   const planned = Date.now();
   const plans = info ? await planVerify(old, neu, d, info, undefined) : [];
   const planMs = Date.now() - planned;
@@ -274,7 +262,7 @@ async function readReverseFacts(
   neu: pg.Client,
   canSubscribe: boolean,
   version: number,
-): Promise<{ reverse: SwitchoverFacts['reverse']; reverseConnectMs: number | null }> {
+) {
   if (version < PG16) return { reverse: null, reverseConnectMs: null };
   const rev = reverseName(d.name);
   const onNew = await readPublicationAndSlot(neu, rev);
@@ -375,10 +363,7 @@ const SAMPLE_ROWS = 20_000;
  * Rows per second the old primary hashes of a sample of `table` (null: empty), and its row
  * count when the sample read all of it (a table never analyzed has no estimate).
  */
-async function hashRate(
-  old: pg.Client,
-  quotedTable: string,
-): Promise<{ rate: number; rows: number | null } | null> {
+async function hashRate(old: pg.Client, quotedTable: string) {
   const t = process.hrtime.bigint();
   const n = await hashSample(old, quotedTable, SAMPLE_ROWS);
   const ms = Number(process.hrtime.bigint() - t) / 1e6;
@@ -407,18 +392,13 @@ async function sequencePreview(
 ): Promise<string[]> {
   const seqs = facts.sequences.filter((s) => s.present);
   const targets = await readSequenceStates(clients.get(d.node)!, seqs);
-  return seqs
-    .map((s) => {
-      return decideSequence(
-        s.source === null ? { ...s, last: null } : { ...s, last: s.source },
-        targets.get(`${s.schema}.${s.name}`),
-        {
-          headroom: opts.sequenceHeadroom,
-          allowBackwards: false,
-          publisher: d.from,
-          subscriber: d.node,
-        },
-      ).sql;
-    })
-    .filter((sql): sql is string => sql !== null);
+  return seqs.flatMap(
+    (s) =>
+      decideSequence({ ...s, last: s.source }, targets.get(`${s.schema}.${s.name}`), {
+        headroom: opts.sequenceHeadroom,
+        allowBackwards: false,
+        publisher: d.from,
+        subscriber: d.node,
+      }).sql ?? [],
+  );
 }

@@ -49,7 +49,6 @@ const SLOT_RELEASE_MS = 10_000;
 /** One switchover after preflight: the steps in order, the undo on failure. */
 export class SwitchoverRun {
   private readonly log: SwitchoverLog;
-  private readonly fillSecrets: (sql: string) => string;
   /** what to undo, most recent first */
   private readonly undo: Array<{ step: SwitchoverStepId; sql: NodeSql[] }> = [];
 
@@ -67,16 +66,6 @@ export class SwitchoverRun {
       randomUUID(),
       subscriptionAddress(d.name),
     );
-    this.fillSecrets = secretFiller(topology);
-  }
-
-  private step(id: SwitchoverStepId): SwitchoverStep | undefined {
-    return this.plan.steps.find((s) => s.id === id);
-  }
-
-  private stopIfAsked(): void {
-    if (this.opts.signal?.aborted)
-      throw new SteepError('switchover.interrupted', 'interrupted before the release');
   }
 
   /** Run one step: event, apply_log, progress line, timing; `work` returns its detail line. */
@@ -84,9 +73,10 @@ export class SwitchoverRun {
     id: SwitchoverStepId,
     work: (s: SwitchoverStep) => Promise<string | null>,
   ): Promise<void> {
-    const s = this.step(id);
+    const s = this.plan.steps.find((x) => x.id === id);
     if (!s) return;
-    this.stopIfAsked();
+    if (this.opts.signal?.aborted)
+      throw new SteepError('switchover.interrupted', 'interrupted before the release');
     const nodes = [...new Set(s.statements.map((x) => x.node))];
     const logNodes = nodes.length > 0 ? nodes : [this.d.node];
     const t = Date.now();
@@ -194,7 +184,7 @@ export class SwitchoverRun {
       });
       await this.run('reverse', async (s) => {
         this.undo.unshift({ step: 'reverse', sql: s.undo });
-        await runStatements(clients, s.statements, this.fillSecrets);
+        await runStatements(clients, s.statements, secretFiller(this.topology));
         const name = plan.reverseName!;
         this.report.reverse = { publication: name, subscription: name, node: d.from, from: d.node };
         return `${name}: ${d.node} → ${d.from}, enabled, copy_data = false, origin = none`;

@@ -89,6 +89,25 @@ export async function openSession(
   return client;
 }
 
+/** `work` on an openSession of `kind` to each of two nodes, opened together, ended after it. */
+export async function withPair<T>(
+  topology: Topology,
+  [x, y]: [string, string],
+  kind: 'compare' | 'write',
+  applicationName: string,
+  work: (a: pg.Client, b: pg.Client) => Promise<T>,
+): Promise<T> {
+  const [a, b] = await Promise.all([
+    openSession(topology, x, kind, applicationName),
+    openSession(topology, y, kind, applicationName),
+  ]);
+  try {
+    return await work(a, b);
+  } finally {
+    await Promise.all([a.end().catch(() => {}), b.end().catch(() => {})]);
+  }
+}
+
 /** A table that cannot be compared, as a verdict of nothing compared. */
 export function notVerifiable(n: NotVerifiable): TableVerdict {
   return {
@@ -216,46 +235,37 @@ async function verifyTable(
   plan: TableComparison | NotVerifiable,
   opts: VerifyOptions,
 ): Promise<TableVerdict> {
-  if (!isComparison(plan)) {
-    const v = notVerifiable(plan);
-    opts.onTableDone?.(v);
-    emitTable(opts.onEvent, d, v);
-    return v;
-  }
+  if (!isComparison(plan)) return tableDone(opts, d, notVerifiable(plan));
   const name = qualifiedName(plan.table);
   opts.onTableStart?.(name, plan.estimatedRows);
-  const [p, s] = await Promise.all([
-    openSession(topology, d.from, 'compare'),
-    openSession(topology, d.node, 'compare'),
-  ]);
-  try {
-    const v = await compareTable(p, s, plan, {
-      replay: slot === null ? undefined : { slot, timeoutMs: REPLAY_TIMEOUT_MS, subscriberNode: d.node },
-      examples: opts.examples,
-      chunkRows: chunkRowsSetting(),
-      onRows: (rows) => opts.onTableRows?.(name, rows),
-    });
-    opts.onTableDone?.(v);
-    emitTable(opts.onEvent, d, v);
-    return v;
-  } catch (err) {
-    if (err instanceof SteepError) throw err;
-    const e = err as { message?: string };
-    throw new SteepError(
-      'verify.failed',
-      `comparing ${name} of subscription ${d.name} failed: ${e.message ?? String(err)}`,
-      {
-        address: subscriptionAddress(d.name),
-        cause: err,
-      },
-    );
-  } finally {
-    await Promise.all([p.end().catch(() => {}), s.end().catch(() => {})]);
-  }
+  return withPair(topology, [d.from, d.node], 'compare', APPLICATION_NAME, async (p, s) => {
+    try {
+      const v = await compareTable(p, s, plan, {
+        replay: slot === null ? undefined : { slot, timeoutMs: REPLAY_TIMEOUT_MS, subscriberNode: d.node },
+        examples: opts.examples,
+        chunkRows: chunkRowsSetting(),
+        onRows: (rows) => opts.onTableRows?.(name, rows),
+      });
+      return tableDone(opts, d, v);
+    } catch (err) {
+      if (err instanceof SteepError) throw err;
+      const e = err as { message?: string };
+      throw new SteepError(
+        'verify.failed',
+        `comparing ${name} of subscription ${d.name} failed: ${e.message ?? String(err)}`,
+        {
+          address: subscriptionAddress(d.name),
+          cause: err,
+        },
+      );
+    }
+  });
 }
 
-function emitTable(onEvent: EventSink, d: SubscriptionSpec, v: TableVerdict): void {
-  onEvent({
+/** A table's verdict is in: told to the caller, then as an event. */
+function tableDone(opts: VerifyOptions, d: SubscriptionSpec, v: TableVerdict): TableVerdict {
+  opts.onTableDone?.(v);
+  opts.onEvent({
     event: 'verify.table_complete',
     level: v.status === 'diverged' ? 'warn' : 'info',
     node: d.node,
@@ -268,6 +278,7 @@ function emitTable(onEvent: EventSink, d: SubscriptionSpec, v: TableVerdict): vo
         ? `not verifiable: ${v.reason}`
         : `${v.rows} rows, ${v.chunks} chunks (${v.chunksIdentical} identical), ${v.missing} missing, ${v.extra} extra, ${v.different} different`,
   });
+  return v;
 }
 
 /**
@@ -282,12 +293,7 @@ async function recordVerdicts(
   topology: Topology,
   d: SubscriptionSpec,
   info: SubscriptionInfo,
-  run: {
-    startedAt: Date;
-    conflicts: Record<string, number> | null;
-    whole: boolean;
-    verdicts: TableVerdict[];
-  },
+  run: Parameters<VerificationStore['record']>[2],
   onEvent: EventSink,
 ): Promise<string | null> {
   const schema = topology.settings.stateSchema;

@@ -2,7 +2,7 @@ import { loadTopology } from '../config/load.js';
 import type { Problem } from '../model/errors.js';
 import { declaredSubscription } from '../model/topology.js';
 import type { VerifyReport } from '../model/verify.js';
-import { type ReinitOptions, type ReinitResult, reinitLoaded } from './reinit.js';
+import { type ReinitOptions, reinitLoaded } from './reinit.js';
 import { type VerifyOptions, verifyLoaded } from './verify.js';
 
 /**
@@ -11,7 +11,7 @@ import { type VerifyOptions, verifyLoaded } from './verify.js';
  */
 export interface VerifyOutcome {
   before: VerifyReport;
-  reinit: Omit<ReinitResult, 'configWarnings'> | null;
+  reinit: Awaited<ReturnType<typeof reinitLoaded>> | null;
   after: VerifyReport | null;
   configWarnings: Problem[];
 }
