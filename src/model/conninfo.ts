@@ -1,3 +1,4 @@
+import { compareText } from './order.js';
 import type { ConnectionSpec, NodeSpec } from './topology.js';
 
 export const MASK = '****';
@@ -86,19 +87,13 @@ function parseConninfoKeywords(text: string): Record<string, string> {
     i++;
     skipSpace();
     let value = '';
-    if (text[i] === "'") {
-      i++;
-      while (i < n && text[i] !== "'") {
-        if (text[i] === '\\' && i + 1 < n) i++;
-        value += text[i++];
-      }
-      i++; // closing quote
-    } else {
-      while (i < n && !/\s/.test(text[i]!)) {
-        if (text[i] === '\\' && i + 1 < n) i++;
-        value += text[i++];
-      }
+    const quoted = text[i] === "'";
+    if (quoted) i++;
+    while (i < n && (quoted ? text[i] !== "'" : !/\s/.test(text[i]!))) {
+      if (text[i] === '\\' && i + 1 < n) i++;
+      value += text[i++];
     }
+    if (quoted) i++; // closing quote
     if (key !== '') out[key] = value;
   }
   return out;
@@ -145,9 +140,7 @@ export function maskConninfo(conninfo: string): string {
 
 /** Two connection strings name the same keywords with the same values (order and format aside). */
 export function sameConninfo(a: string, b: string): boolean {
-  const fa = parseConninfo(a);
-  const fb = parseConninfo(b);
-  const ka = Object.keys(fa).sort();
-  const kb = Object.keys(fb).sort();
-  return ka.length === kb.length && ka.every((k, i) => k === kb[i] && fa[k] === fb[k]);
+  const fields = (c: string) =>
+    JSON.stringify(Object.entries(parseConninfo(c)).sort(([x], [y]) => compareText(x, y)));
+  return fields(a) === fields(b);
 }
