@@ -38,10 +38,8 @@ export interface InitSubject {
   route: string;
 }
 
-export type FailureKind = 'publisher' | 'path' | 'sync' | 'apply' | 'workers' | 'sync_slot';
-
 export interface Failure {
-  kind: FailureKind;
+  kind: 'publisher' | 'path' | 'sync' | 'apply' | 'workers' | 'sync_slot';
   reason: string;
 }
 
@@ -156,26 +154,21 @@ export function failure(
   version: number,
 ): { failed: Failure | null; watch: ErrorWatch } {
   const w = { ...watch };
-  return { failed: judge({ t, p, slot, now, w, failAfterMs, version }), watch: w };
+  const j: Judged = { t, p, slot, now, w, failAfterMs, version };
+  const errors = (p.syncErrorCount ?? 0) + (p.applyErrorCount ?? 0);
+  // PostgreSQL 15 counts the workers' errors (pg_stat_subscription_stats)
+  if (version >= PG15) watchErrors(w, errors, now, failAfterMs);
+  const failed =
+    publisherUnreachable(j) ??
+    lostSyncSlots(j) ??
+    pathBroken(j) ??
+    (version >= PG15 ? workerFailing(j, errors) : workersStalled(j));
+  return { failed, watch: w };
 }
 
 /** A table copied: the workers got past whatever failed before, so errors are counted afresh. */
 export function afterTableCopied(watch: Readonly<ErrorWatch>): ErrorWatch {
   return { ...watch, baseline: null, count: null, since: null, risenAt: null };
-}
-
-/** `failure`'s rules. */
-function judge(j: Judged): Failure | null {
-  const { p, now, w, failAfterMs, version } = j;
-  const errors = (p.syncErrorCount ?? 0) + (p.applyErrorCount ?? 0);
-  // PostgreSQL 15 counts the workers' errors (pg_stat_subscription_stats)
-  if (version >= PG15) watchErrors(w, errors, now, failAfterMs);
-  return (
-    publisherUnreachable(j) ??
-    lostSyncSlots(j) ??
-    pathBroken(j) ??
-    (version >= PG15 ? workerFailing(j, errors) : workersStalled(j))
-  );
 }
 
 /** When the error counters rose, and since when; after a quiet while, counted afresh. */
@@ -237,14 +230,12 @@ function workerFailing({ p, now, w, failAfterMs }: Judged, errors: number): Fail
   const baseline = w.baseline ?? errors;
   const since = w.since;
   const repeated = since !== null && w.risenAt !== null && w.risenAt - since >= BURST_MS;
-  if (repeated && errors >= baseline + 2 && now - since >= failAfterMs) {
-    const sync = (p.syncErrorCount ?? 0) > 0;
-    return {
-      kind: sync ? 'sync' : 'apply',
-      reason: `its ${sync ? 'table synchronisation' : 'apply'} worker failed ${errors - baseline} times (pg_stat_subscription_stats: sync_error_count ${p.syncErrorCount ?? 0}, apply_error_count ${p.applyErrorCount ?? 0})`,
-    };
-  }
-  return null;
+  if (!repeated || errors < baseline + 2 || now - since < failAfterMs) return null;
+  const sync = (p.syncErrorCount ?? 0) > 0;
+  return {
+    kind: sync ? 'sync' : 'apply',
+    reason: `its ${sync ? 'table synchronisation' : 'apply'} worker failed ${errors - baseline} times (pg_stat_subscription_stats: sync_error_count ${p.syncErrorCount ?? 0}, apply_error_count ${p.applyErrorCount ?? 0})`,
+  };
 }
 
 /** Before PostgreSQL 15 (no error counters): workers that keep exiting, or a copy that does not move. */

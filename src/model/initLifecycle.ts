@@ -70,9 +70,7 @@ export function transitionPath(from: InitState, to: InitState): InitState[] {
  * cancel` of it is a destroy). Otherwise nothing is known of its init: `uninitialized`.
  */
 export function unrecordedState(s: { enabled: boolean; tables: Iterable<string> }): InitState {
-  if (!s.enabled) return 'uninitialized';
-  for (const state of s.tables) if (state !== 'r') return 'uninitialized';
-  return 'synchronized';
+  return s.enabled && [...s.tables].every((state) => state === 'r') ? 'synchronized' : 'uninitialized';
 }
 
 /**
