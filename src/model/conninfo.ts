@@ -69,32 +69,13 @@ export function parseConninfo(conninfo: string): Record<string, string> {
 
 function parseConninfoKeywords(text: string): Record<string, string> {
   const out: Record<string, string> = {};
-  let i = 0;
-  const n = text.length;
-  const skipSpace = () => {
-    while (i < n && /\s/.test(text[i]!)) i++;
-  };
-  while (i < n) {
-    skipSpace();
-    if (i >= n) break;
-    let key = '';
-    while (i < n && text[i] !== '=' && !/\s/.test(text[i]!)) key += text[i++];
-    skipSpace();
-    if (text[i] !== '=') {
-      // a keyword without a value: libpq rejects it; skip it
-      continue;
-    }
-    i++;
-    skipSpace();
-    let value = '';
-    const quoted = text[i] === "'";
-    if (quoted) i++;
-    while (i < n && (quoted ? text[i] !== "'" : !/\s/.test(text[i]!))) {
-      if (text[i] === '\\' && i + 1 < n) i++;
-      value += text[i++];
-    }
-    if (quoted) i++; // closing quote
-    if (key !== '') out[key] = value;
+  // keyword = value, the value bare or single-quoted, a backslash taking the next character as
+  // it is; a keyword without a value (libpq rejects it) is skipped
+  for (const [, key, quoted, bare] of text.matchAll(
+    /\s*([^=\s]*)\s*(?:=\s*(?:'((?:\\.|[^'\\])*\\?)'?|((?:\\.|[^\s\\])*\\?)))?/gs,
+  )) {
+    const value = quoted ?? bare;
+    if (key && value !== undefined) out[key] = value.replace(/\\(.)/gs, '$1');
   }
   return out;
 }
