@@ -6,24 +6,24 @@ import type { InitProgress, SlotLag } from './initState.js';
 import { qualifiedName } from './topology.js';
 import { PG15 } from './versions.js';
 
-/** What the failure rules remember from one sample to the next. */
+/** What the failure rules remember from one sample to the next (absent: not seen). */
 export interface ErrorWatch {
   /** 15+: the workers' error count (sync + apply) this episode of errors is counted from */
-  baseline: number | null;
+  baseline?: number;
   /** …at the last sample */
-  count: number | null;
+  count?: number;
   /** when the count first rose above the baseline, and when it last rose */
-  since: number | null;
-  risenAt: number | null;
-  unreachableSince: number | null;
-  stalledSince: number | null;
-  detachedSince: number | null;
+  since?: number;
+  risenAt?: number;
+  unreachableSince?: number;
+  stalledSince?: number;
+  detachedSince?: number;
   /** before 15: what the tables' copy looked like, and since when it has looked so */
-  copy: string | null;
-  copyUnchangedSince: number | null;
+  copy?: string;
+  copyUnchangedSince?: number;
   /** the tables seen without their table-sync slot, and since when */
-  lost: string | null;
-  lostSince: number | null;
+  lost?: string;
+  lostSince?: number;
 }
 
 /** The init the rules judge, as their reasons name it. */
@@ -58,19 +58,7 @@ interface Judged {
 const BURST_MS = 1_000;
 
 export function newErrorWatch(): ErrorWatch {
-  return {
-    baseline: null,
-    count: null,
-    since: null,
-    risenAt: null,
-    unreachableSince: null,
-    stalledSince: null,
-    detachedSince: null,
-    copy: null,
-    copyUnchangedSince: null,
-    lost: null,
-    lostSince: null,
-  };
+  return {};
 }
 
 /**
@@ -86,8 +74,8 @@ const COPY_STALL_FACTOR = 4;
 
 function copyStalled({ p, now, w, failAfterMs }: Judged): boolean {
   if (p.state !== 'copying' || !p.enabled) {
-    w.copy = null;
-    w.copyUnchangedSince = null;
+    w.copy = undefined;
+    w.copyUnchangedSince = undefined;
     return false;
   }
   const copy = JSON.stringify(p.tables.map((x) => [x.state, x.rowsCopied]));
@@ -121,8 +109,8 @@ function lostSyncSlots({ p, now, w, failAfterMs }: Judged): Failure | null {
   const lost = p.lostSyncSlots ?? [];
   const key = lost.join(',');
   if (p.publisherError !== null || lost.length === 0) {
-    w.lost = null;
-    w.lostSince = null;
+    w.lost = undefined;
+    w.lostSince = undefined;
     return null;
   }
   if (key !== w.lost) {
@@ -168,22 +156,22 @@ export function failure(
 
 /** A table copied: the workers got past whatever failed before, so errors are counted afresh. */
 export function afterTableCopied(watch: Readonly<ErrorWatch>): ErrorWatch {
-  return { ...watch, baseline: null, count: null, since: null, risenAt: null };
+  return { ...watch, baseline: undefined, count: undefined, since: undefined, risenAt: undefined };
 }
 
 /** When the error counters rose, and since when; after a quiet while, counted afresh. */
 function watchErrors(w: ErrorWatch, errors: number, now: number, failAfterMs: number): void {
-  if (w.baseline === null) w.baseline = errors;
+  w.baseline ??= errors;
   if (errors > (w.count ?? w.baseline)) {
     w.since ??= now;
     w.risenAt = now;
   }
   w.count = errors;
   // quiet for a while: PostgreSQL got past what failed (a connection cut once, say); a later error starts afresh
-  if (w.risenAt !== null && now - w.risenAt >= 2 * failAfterMs) {
+  if (w.risenAt !== undefined && now - w.risenAt >= 2 * failAfterMs) {
     w.baseline = errors;
-    w.since = null;
-    w.risenAt = null;
+    w.since = undefined;
+    w.risenAt = undefined;
   }
 }
 
@@ -194,8 +182,8 @@ function heldFor(
   holds: boolean,
   now: number,
 ): number | null {
-  w[since] = holds ? (w[since] ?? now) : null;
-  return w[since] === null ? null : now - w[since];
+  w[since] = holds ? (w[since] ?? now) : undefined;
+  return w[since] === undefined ? null : now - w[since];
 }
 
 function publisherUnreachable({ t, p, now, w, failAfterMs }: Judged): Failure | null {
@@ -215,7 +203,7 @@ function pathBroken({ t, p, slot, now, w, failAfterMs }: Judged): Failure | null
   const detached =
     p.enabled && p.state !== 'synchronized' && p.publisherError === null && slot?.active === false;
   const held = heldFor(w, 'detachedSince', detached, now);
-  const getsThrough = w.risenAt !== null && w.risenAt - w.detachedSince! > BURST_MS;
+  const getsThrough = w.risenAt !== undefined && w.risenAt - w.detachedSince! > BURST_MS;
   if (held === null || getsThrough || held < 2 * failAfterMs) return null;
   return {
     kind: 'path',
@@ -229,7 +217,7 @@ function pathBroken({ t, p, slot, now, w, failAfterMs }: Judged): Failure | null
 function workerFailing({ p, now, w, failAfterMs }: Judged, errors: number): Failure | null {
   const baseline = w.baseline ?? errors;
   const since = w.since;
-  const repeated = since !== null && w.risenAt !== null && w.risenAt - since >= BURST_MS;
+  const repeated = since !== undefined && w.risenAt !== undefined && w.risenAt - since >= BURST_MS;
   if (!repeated || errors < baseline + 2 || now - since < failAfterMs) return null;
   const sync = (p.syncErrorCount ?? 0) > 0;
   return {
