@@ -21,7 +21,7 @@ export function buildConninfo(
   // subscription follows the primary through a failover
   const hosts = [spec, ...(opts.standbys ?? [])];
   const multi = hosts.length > 1;
-  const parts: Array<[string, string | number | undefined]> = [
+  const parts: Array<[string, string | undefined]> = [
     ['host', hosts.map((h) => h.host).join(',')],
     ['port', hosts.map((h) => h.port).join(',')],
     ['dbname', spec.database],
@@ -36,10 +36,7 @@ export function buildConninfo(
     ['sslcrl', spec.sslcrl],
     ['target_session_attrs', multi ? 'read-write' : undefined],
   ];
-  return parts
-    .filter(([, v]) => v !== undefined && v !== '')
-    .map(([k, v]) => `${k}=${conninfoValue(String(v))}`)
-    .join(' ');
+  return formatConninfo(parts.filter((p): p is [string, string] => p[1] !== undefined && p[1] !== ''));
 }
 
 /**
@@ -105,18 +102,16 @@ function parseConninfoUri(text: string): Record<string, string> {
   return out;
 }
 
-/** keyword → value back to a keyword/value connection string, in the map's order. */
-export function formatConninfo(fields: Record<string, string>): string {
-  return Object.entries(fields)
-    .map(([k, v]) => `${k}=${conninfoValue(v)}`)
-    .join(' ');
+/** keyword and value pairs as a keyword/value connection string, in their order. */
+function formatConninfo(fields: [string, string][]): string {
+  return fields.map(([k, v]) => `${k}=${conninfoValue(v)}`).join(' ');
 }
 
 /** The connection string with its password (if any) shown as ****, as keyword/value. */
 export function maskConninfo(conninfo: string): string {
   const fields = parseConninfo(conninfo);
   if (fields.password !== undefined) fields.password = MASK;
-  return formatConninfo(fields);
+  return formatConninfo(Object.entries(fields));
 }
 
 /** Two connection strings name the same keywords with the same values (order and format aside). */
