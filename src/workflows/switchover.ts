@@ -122,7 +122,7 @@ export async function switchover(
       detail: null,
     };
     opts.onStep?.(preflight);
-    const report = emptyReport(d, plan, opts.keepSlot);
+    const report = emptyReport(plan, opts.keepSlot);
     report.steps.push(preflight);
     if (opts.dryRun) {
       report.outcome = 'dry-run';
