@@ -40,16 +40,14 @@ export interface SequenceOutcome extends TableName {
   reason: string | null;
 }
 
-export interface SequenceSyncReport {
+/** With how many sequences were set, unchanged and skipped. */
+export interface SequenceSyncReport extends Record<SequenceOutcome['action'], number> {
   subscription: string;
   publisher: string;
   subscriber: string;
   headroom: string;
   allowBackwards: boolean;
   sequences: SequenceOutcome[];
-  set: number;
-  unchanged: number;
-  skipped: number;
   /** sequences left where a switchover would collide: absent on the subscriber, or out of range */
   problems: number;
 }
