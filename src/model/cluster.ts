@@ -190,11 +190,8 @@ export interface ServerIdentity {
 }
 
 /** A subscription of another database of a node's server, outside what steep reads of the node. */
-export interface OtherDatabaseSubscription {
+export interface OtherDatabaseSubscription extends Pick<SubscriptionDef, 'name' | 'slot' | 'enabled'> {
   database: string;
-  name: string;
-  slot: string;
-  enabled: boolean;
 }
 
 export interface ObservedNode {

@@ -1,3 +1,4 @@
+import { compareText } from './order.js';
 import type { ConnectionSpec, NodeSpec } from './topology.js';
 
 export const MASK = '****';
@@ -20,7 +21,7 @@ export function buildConninfo(
   // subscription follows the primary through a failover
   const hosts = [spec, ...(opts.standbys ?? [])];
   const multi = hosts.length > 1;
-  const parts: Array<[string, string | number | undefined]> = [
+  const parts: Array<[string, string | undefined]> = [
     ['host', hosts.map((h) => h.host).join(',')],
     ['port', hosts.map((h) => h.port).join(',')],
     ['dbname', spec.database],
@@ -35,10 +36,7 @@ export function buildConninfo(
     ['sslcrl', spec.sslcrl],
     ['target_session_attrs', multi ? 'read-write' : undefined],
   ];
-  return parts
-    .filter(([, v]) => v !== undefined && v !== '')
-    .map(([k, v]) => `${k}=${conninfoValue(String(v))}`)
-    .join(' ');
+  return formatConninfo(parts.filter((p): p is [string, string] => p[1] !== undefined && p[1] !== ''));
 }
 
 /**
@@ -68,38 +66,13 @@ export function parseConninfo(conninfo: string): Record<string, string> {
 
 function parseConninfoKeywords(text: string): Record<string, string> {
   const out: Record<string, string> = {};
-  let i = 0;
-  const n = text.length;
-  const skipSpace = () => {
-    while (i < n && /\s/.test(text[i]!)) i++;
-  };
-  while (i < n) {
-    skipSpace();
-    if (i >= n) break;
-    let key = '';
-    while (i < n && text[i] !== '=' && !/\s/.test(text[i]!)) key += text[i++];
-    skipSpace();
-    if (text[i] !== '=') {
-      // a keyword without a value: libpq rejects it; skip it
-      continue;
-    }
-    i++;
-    skipSpace();
-    let value = '';
-    if (text[i] === "'") {
-      i++;
-      while (i < n && text[i] !== "'") {
-        if (text[i] === '\\' && i + 1 < n) i++;
-        value += text[i++];
-      }
-      i++; // closing quote
-    } else {
-      while (i < n && !/\s/.test(text[i]!)) {
-        if (text[i] === '\\' && i + 1 < n) i++;
-        value += text[i++];
-      }
-    }
-    if (key !== '') out[key] = value;
+  // keyword = value, the value bare or single-quoted, a backslash taking the next character as
+  // it is; a keyword without a value (libpq rejects it) is skipped
+  for (const [, key, quoted, bare] of text.matchAll(
+    /\s*([^=\s]*)\s*(?:=\s*(?:'((?:\\.|[^'\\])*\\?)'?|((?:\\.|[^\s\\])*\\?)))?/gs,
+  )) {
+    const value = quoted ?? bare;
+    if (key && value !== undefined) out[key] = value.replace(/\\(.)/gs, '$1');
   }
   return out;
 }
@@ -129,25 +102,21 @@ function parseConninfoUri(text: string): Record<string, string> {
   return out;
 }
 
-/** keyword → value back to a keyword/value connection string, in the map's order. */
-export function formatConninfo(fields: Record<string, string>): string {
-  return Object.entries(fields)
-    .map(([k, v]) => `${k}=${conninfoValue(v)}`)
-    .join(' ');
+/** keyword and value pairs as a keyword/value connection string, in their order. */
+function formatConninfo(fields: [string, string][]): string {
+  return fields.map(([k, v]) => `${k}=${conninfoValue(v)}`).join(' ');
 }
 
 /** The connection string with its password (if any) shown as ****, as keyword/value. */
 export function maskConninfo(conninfo: string): string {
   const fields = parseConninfo(conninfo);
   if (fields.password !== undefined) fields.password = MASK;
-  return formatConninfo(fields);
+  return formatConninfo(Object.entries(fields));
 }
 
 /** Two connection strings name the same keywords with the same values (order and format aside). */
 export function sameConninfo(a: string, b: string): boolean {
-  const fa = parseConninfo(a);
-  const fb = parseConninfo(b);
-  const ka = Object.keys(fa).sort();
-  const kb = Object.keys(fb).sort();
-  return ka.length === kb.length && ka.every((k, i) => k === kb[i] && fa[k] === fb[k]);
+  const fields = (c: string) =>
+    JSON.stringify(Object.entries(parseConninfo(c)).sort(([x], [y]) => compareText(x, y)));
+  return fields(a) === fields(b);
 }

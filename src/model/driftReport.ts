@@ -19,13 +19,6 @@ export interface FingerprintChange {
   capturedAt: string;
 }
 
-export interface PlannedChange {
-  address: string;
-  node: string;
-  action: Step['action'];
-  reasonText: string;
-}
-
 export interface DriftReport {
   formatVersion: 1;
   steepVersion: string;
@@ -36,7 +29,7 @@ export interface DriftReport {
   /** managed objects changed outside steep */
   objects: DriftItem[];
   /** every step `steep apply` would run now */
-  changes: PlannedChange[];
+  changes: Array<Pick<Step, 'node' | 'action' | 'reasonText'> & { address: string }>;
   /** subscribed tables that are not MATCH (ORDER_DIFFERS is listed, never counted) */
   schema: SchemaComparison[];
   /** what schema sync says about them: strict mismatches, what auto mode cannot do */

@@ -47,13 +47,9 @@ export interface Problem {
   position?: SourcePosition;
 }
 
-export function formatPosition(p: SourcePosition | undefined): string {
-  return p ? `${p.file}:${p.line}:${p.column}` : '';
-}
-
 /** `steep.yaml:12:5: message (hint)` */
 export function formatProblem(p: Problem): string {
-  const where = formatPosition(p.position);
-  const hint = p.hint ? ` (${p.hint})` : '';
-  return `${where ? `${where}: ` : ''}${p.severity === 'warning' ? 'warning: ' : ''}${p.message}${hint}`;
+  const at = p.position;
+  const where = at ? `${at.file}:${at.line}:${at.column}: ` : '';
+  return `${where}${p.severity === 'warning' ? 'warning: ' : ''}${p.message}${p.hint ? ` (${p.hint})` : ''}`;
 }

@@ -6,24 +6,24 @@ import type { InitProgress, SlotLag } from './initState.js';
 import { qualifiedName } from './topology.js';
 import { PG15 } from './versions.js';
 
-/** What the failure rules remember from one sample to the next. */
+/** What the failure rules remember from one sample to the next (absent: not seen). */
 export interface ErrorWatch {
   /** 15+: the workers' error count (sync + apply) this episode of errors is counted from */
-  baseline: number | null;
+  baseline?: number;
   /** …at the last sample */
-  count: number | null;
+  count?: number;
   /** when the count first rose above the baseline, and when it last rose */
-  since: number | null;
-  risenAt: number | null;
-  unreachableSince: number | null;
-  stalledSince: number | null;
-  detachedSince: number | null;
+  since?: number;
+  risenAt?: number;
+  unreachableSince?: number;
+  stalledSince?: number;
+  detachedSince?: number;
   /** before 15: what the tables' copy looked like, and since when it has looked so */
-  copy: string | null;
-  copyUnchangedSince: number | null;
+  copy?: string;
+  copyUnchangedSince?: number;
   /** the tables seen without their table-sync slot, and since when */
-  lost: string | null;
-  lostSince: number | null;
+  lost?: string;
+  lostSince?: number;
 }
 
 /** The init the rules judge, as their reasons name it. */
@@ -38,10 +38,8 @@ export interface InitSubject {
   route: string;
 }
 
-export type FailureKind = 'publisher' | 'path' | 'sync' | 'apply' | 'workers' | 'sync_slot';
-
 export interface Failure {
-  kind: FailureKind;
+  kind: 'publisher' | 'path' | 'sync' | 'apply' | 'workers' | 'sync_slot';
   reason: string;
 }
 
@@ -60,19 +58,7 @@ interface Judged {
 const BURST_MS = 1_000;
 
 export function newErrorWatch(): ErrorWatch {
-  return {
-    baseline: null,
-    count: null,
-    since: null,
-    risenAt: null,
-    unreachableSince: null,
-    stalledSince: null,
-    detachedSince: null,
-    copy: null,
-    copyUnchangedSince: null,
-    lost: null,
-    lostSince: null,
-  };
+  return {};
 }
 
 /**
@@ -88,8 +74,8 @@ const COPY_STALL_FACTOR = 4;
 
 function copyStalled({ p, now, w, failAfterMs }: Judged): boolean {
   if (p.state !== 'copying' || !p.enabled) {
-    w.copy = null;
-    w.copyUnchangedSince = null;
+    w.copy = undefined;
+    w.copyUnchangedSince = undefined;
     return false;
   }
   const copy = JSON.stringify(p.tables.map((x) => [x.state, x.rowsCopied]));
@@ -123,8 +109,8 @@ function lostSyncSlots({ p, now, w, failAfterMs }: Judged): Failure | null {
   const lost = p.lostSyncSlots ?? [];
   const key = lost.join(',');
   if (p.publisherError !== null || lost.length === 0) {
-    w.lost = null;
-    w.lostSince = null;
+    w.lost = undefined;
+    w.lostSince = undefined;
     return null;
   }
   if (key !== w.lost) {
@@ -156,41 +142,36 @@ export function failure(
   version: number,
 ): { failed: Failure | null; watch: ErrorWatch } {
   const w = { ...watch };
-  return { failed: judge({ t, p, slot, now, w, failAfterMs, version }), watch: w };
+  const j: Judged = { t, p, slot, now, w, failAfterMs, version };
+  const errors = (p.syncErrorCount ?? 0) + (p.applyErrorCount ?? 0);
+  // PostgreSQL 15 counts the workers' errors (pg_stat_subscription_stats)
+  if (version >= PG15) watchErrors(w, errors, now, failAfterMs);
+  const failed =
+    publisherUnreachable(j) ??
+    lostSyncSlots(j) ??
+    pathBroken(j) ??
+    (version >= PG15 ? workerFailing(j, errors) : workersStalled(j));
+  return { failed, watch: w };
 }
 
 /** A table copied: the workers got past whatever failed before, so errors are counted afresh. */
 export function afterTableCopied(watch: Readonly<ErrorWatch>): ErrorWatch {
-  return { ...watch, baseline: null, count: null, since: null, risenAt: null };
-}
-
-/** `failure`'s rules. */
-function judge(j: Judged): Failure | null {
-  const { p, now, w, failAfterMs, version } = j;
-  const errors = (p.syncErrorCount ?? 0) + (p.applyErrorCount ?? 0);
-  // PostgreSQL 15 counts the workers' errors (pg_stat_subscription_stats)
-  if (version >= PG15) watchErrors(w, errors, now, failAfterMs);
-  return (
-    publisherUnreachable(j) ??
-    lostSyncSlots(j) ??
-    pathBroken(j) ??
-    (version >= PG15 ? workerFailing(j, errors) : workersStalled(j))
-  );
+  return { ...watch, baseline: undefined, count: undefined, since: undefined, risenAt: undefined };
 }
 
 /** When the error counters rose, and since when; after a quiet while, counted afresh. */
 function watchErrors(w: ErrorWatch, errors: number, now: number, failAfterMs: number): void {
-  if (w.baseline === null) w.baseline = errors;
+  w.baseline ??= errors;
   if (errors > (w.count ?? w.baseline)) {
     w.since ??= now;
     w.risenAt = now;
   }
   w.count = errors;
   // quiet for a while: PostgreSQL got past what failed (a connection cut once, say); a later error starts afresh
-  if (w.risenAt !== null && now - w.risenAt >= 2 * failAfterMs) {
+  if (w.risenAt !== undefined && now - w.risenAt >= 2 * failAfterMs) {
     w.baseline = errors;
-    w.since = null;
-    w.risenAt = null;
+    w.since = undefined;
+    w.risenAt = undefined;
   }
 }
 
@@ -201,8 +182,8 @@ function heldFor(
   holds: boolean,
   now: number,
 ): number | null {
-  w[since] = holds ? (w[since] ?? now) : null;
-  return w[since] === null ? null : now - w[since];
+  w[since] = holds ? (w[since] ?? now) : undefined;
+  return w[since] === undefined ? null : now - w[since];
 }
 
 function publisherUnreachable({ t, p, now, w, failAfterMs }: Judged): Failure | null {
@@ -222,7 +203,7 @@ function pathBroken({ t, p, slot, now, w, failAfterMs }: Judged): Failure | null
   const detached =
     p.enabled && p.state !== 'synchronized' && p.publisherError === null && slot?.active === false;
   const held = heldFor(w, 'detachedSince', detached, now);
-  const getsThrough = w.risenAt !== null && w.risenAt - w.detachedSince! > BURST_MS;
+  const getsThrough = w.risenAt !== undefined && w.risenAt - w.detachedSince! > BURST_MS;
   if (held === null || getsThrough || held < 2 * failAfterMs) return null;
   return {
     kind: 'path',
@@ -236,15 +217,13 @@ function pathBroken({ t, p, slot, now, w, failAfterMs }: Judged): Failure | null
 function workerFailing({ p, now, w, failAfterMs }: Judged, errors: number): Failure | null {
   const baseline = w.baseline ?? errors;
   const since = w.since;
-  const repeated = since !== null && w.risenAt !== null && w.risenAt - since >= BURST_MS;
-  if (repeated && errors >= baseline + 2 && now - since >= failAfterMs) {
-    const sync = (p.syncErrorCount ?? 0) > 0;
-    return {
-      kind: sync ? 'sync' : 'apply',
-      reason: `its ${sync ? 'table synchronisation' : 'apply'} worker failed ${errors - baseline} times (pg_stat_subscription_stats: sync_error_count ${p.syncErrorCount ?? 0}, apply_error_count ${p.applyErrorCount ?? 0})`,
-    };
-  }
-  return null;
+  const repeated = since !== undefined && w.risenAt !== undefined && w.risenAt - since >= BURST_MS;
+  if (!repeated || errors < baseline + 2 || now - since < failAfterMs) return null;
+  const sync = (p.syncErrorCount ?? 0) > 0;
+  return {
+    kind: sync ? 'sync' : 'apply',
+    reason: `its ${sync ? 'table synchronisation' : 'apply'} worker failed ${errors - baseline} times (pg_stat_subscription_stats: sync_error_count ${p.syncErrorCount ?? 0}, apply_error_count ${p.applyErrorCount ?? 0})`,
+  };
 }
 
 /** Before PostgreSQL 15 (no error counters): workers that keep exiting, or a copy that does not move. */

@@ -46,10 +46,6 @@ export interface InitSample {
   lostSyncSlots?: string[];
 }
 
-export interface TrackedSubscription extends SubscriptionRef {
-  method: string;
-}
-
 /** Where each state sits on the way to synchronized; an init only moves forward on it. */
 const FORWARD: Partial<Record<InitState, number>> = {
   uninitialized: 0,
@@ -76,15 +72,12 @@ export function liveState(sample: InitSample, caughtUp: boolean): InitState {
 export function advanceState(recorded: InitState, live: InitState): InitState {
   const from = FORWARD[recorded];
   const to = FORWARD[live];
-  if (from === undefined || to === undefined || recorded === 'synchronized') return recorded;
-  if (live === 'uninitialized') return recorded;
-  return to > from ? live : recorded;
+  return from !== undefined && to !== undefined && to > from ? live : recorded;
 }
 
 /** A walsender streams the slot, with (almost) no WAL left unconfirmed. */
 function streamsWithoutLag(slot: SlotLag | null): boolean {
-  if (!slot?.active || slot.lagBytes === null) return false;
-  return slot.lagBytes <= CAUGHT_UP_BYTES;
+  return !!slot?.active && slot.lagBytes !== null && slot.lagBytes <= CAUGHT_UP_BYTES;
 }
 
 /**
@@ -117,7 +110,7 @@ export class InitTracker {
    * observer that may look only once also accepts a streaming slot with (almost) no lag.
    */
   constructor(
-    readonly info: TrackedSubscription,
+    readonly info: SubscriptionRef & { method: string },
     public state: InitState,
     opts: {
       startedAt?: string | null;
@@ -155,8 +148,8 @@ export class InitTracker {
       const key = qualifiedName(t);
       const size = sample.sizes?.get(key) ?? null;
       const estimated = size ? size.estimatedRows : null;
-      let rows: number;
-      let percent: number;
+      let rows = 0;
+      let percent = 0;
       if (COPIED.has(t.state)) {
         rows = Math.max(this.lastRows.get(key) ?? 0, estimated ?? 0);
         percent = 100;
@@ -166,10 +159,6 @@ export class InitTracker {
         if (estimated && estimated > 0) percent = Math.min(99, (100 * rows) / estimated);
         else if (size && size.sizeBytes > 0 && t.bytesProcessed !== null)
           percent = Math.min(99, (100 * t.bytesProcessed) / size.sizeBytes);
-        else percent = 0;
-      } else {
-        rows = 0;
-        percent = 0;
       }
       return {
         schema: t.schema,
@@ -205,9 +194,7 @@ export class InitTracker {
     const seconds = (sample.at - first.at) / 1000;
     const rowsPerSecond = seconds >= 0.5 ? Math.max(0, (rows - first.rows) / seconds) : null;
     const percentPerSecond = seconds >= 0.5 ? (percent - first.percent) / seconds : 0;
-    let etaSeconds: number | null = null;
-    if (percent >= 100) etaSeconds = 0;
-    else if (percentPerSecond > 0) etaSeconds = (100 - percent) / percentPerSecond;
+    const etaSeconds = percent >= 100 ? 0 : percentPerSecond > 0 ? (100 - percent) / percentPerSecond : null;
 
     const a = sample.subscriber.activity;
     if (this.startedAt === null && this.state !== 'uninitialized' && this.state !== 'preparing')

@@ -40,23 +40,15 @@ export const TRANSITIONS: Readonly<Record<InitState, readonly InitState[]>> = {
  */
 export function transitionPath(from: InitState, to: InitState): InitState[] {
   if (from === to) return [];
-  const previous = new Map<InitState, InitState>();
-  const queue: InitState[] = [from];
-  while (queue.length > 0) {
-    const s = queue.shift()!;
-    for (const next of TRANSITIONS[s]) {
-      if (next === from || previous.has(next)) continue;
-      previous.set(next, s);
-      if (next === to) {
-        const path: InitState[] = [to];
-        let at = s;
-        while (at !== from) {
-          path.unshift(at);
-          at = previous.get(at)!;
-        }
-        return path;
-      }
-      queue.push(next);
+  const seen = new Set([from]);
+  // breadth first: each path from `from` in the order they are found, extended one state at a time
+  const paths: InitState[][] = [[]];
+  for (const path of paths) {
+    for (const next of TRANSITIONS[path.at(-1) ?? from]) {
+      if (seen.has(next)) continue;
+      if (next === to) return [...path, to];
+      seen.add(next);
+      paths.push([...path, next]);
     }
   }
   throw new SteepError('init.illegal_transition', `no legal way from init state ${from} to ${to}`);
@@ -70,9 +62,7 @@ export function transitionPath(from: InitState, to: InitState): InitState[] {
  * cancel` of it is a destroy). Otherwise nothing is known of its init: `uninitialized`.
  */
 export function unrecordedState(s: { enabled: boolean; tables: Iterable<string> }): InitState {
-  if (!s.enabled) return 'uninitialized';
-  for (const state of s.tables) if (state !== 'r') return 'uninitialized';
-  return 'synchronized';
+  return s.enabled && [...s.tables].every((state) => state === 'r') ? 'synchronized' : 'uninitialized';
 }
 
 /**

@@ -62,9 +62,7 @@ export interface ObservedInitState {
 }
 
 /** One subscribed table during an init. */
-export interface TableProgress {
-  schema: string;
-  name: string;
+export interface TableProgress extends TableName {
   /** pg_subscription_rel.srsubstate: i init, d copying, f copied, s synchronised, r ready */
   state: SubscriptionRelState;
   /** the publisher's table size (heap + TOAST), null when it could not be read */
@@ -77,7 +75,6 @@ export interface TableProgress {
   percent: number;
 }
 
-/** The live figures of a subscription's init, as sampled from both nodes at `sampledAt`. */
 /** A table's indexes steep's own copy deferred, and their build once under way. */
 export interface DeferredIndexProgress {
   /** `schema.name` */
@@ -87,6 +84,7 @@ export interface DeferredIndexProgress {
   building: { phase: string; percent: number | null } | null;
 }
 
+/** The live figures of a subscription's init, as sampled from both nodes at `sampledAt`. */
 export interface InitProgress extends SubscriptionRef {
   method: InitMethod | string;
   /** the persisted state, moved forward by what this sample shows */

@@ -41,11 +41,7 @@ export interface MergeScope {
 export type MergeTableStatus = 'identical' | 'conflicting' | 'one_sided' | 'not_comparable';
 
 /** Per kind, the example keys of a table (up to the requested number, in key order). */
-export interface MergeExamples {
-  conflicting: RowKey[];
-  onlyA: RowKey[];
-  onlyB: RowKey[];
-}
+export type MergeExamples = Record<'conflicting' | 'onlyA' | 'onlyB', RowKey[]>;
 
 export interface MergeTableAnalysis
   extends Pick<TableVerdict, 'table' | 'keyColumns' | 'chunks' | 'chunksIdentical' | 'durationMs'> {

@@ -3,7 +3,7 @@ import type { Address } from './address.js';
 import type { PlanCapture } from './capture.js';
 import type { ObservedSlot } from './cluster.js';
 import type { ACTION_CLASS } from './stepClass.js';
-import type { SubscriptionRef } from './topology.js';
+import type { IgnoreSpec, SubscriptionRef } from './topology.js';
 
 /** `adopt`: an existing object without steep's marker, declared in the file, taken under management. */
 export type Action = 'create' | 'update' | 'replace' | 'delete' | 'init' | 'sync-schema' | 'adopt';
@@ -148,11 +148,7 @@ export interface OrphanSlot extends Pick<ObservedSlot, 'retainedWalBytes' | 'wal
 }
 
 /** How many objects `ignore:` patterns matched (never reported, never touched). */
-export interface IgnoredCounts {
-  slots: number;
-  publications: number;
-  subscriptions: number;
-}
+export type IgnoredCounts = Record<keyof IgnoreSpec, number>;
 
 /**
  * Before the next failover: `ready`, `not-ready`, `no-failover-slots` (14–16). After the last one

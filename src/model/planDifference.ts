@@ -104,11 +104,7 @@ function stepDifferences(saved: Keyed, now: Keyed): string[] {
       `now a ${f.kind} step on ${f.node} (${f.reason}), was a ${s.kind} step on ${s.node} (${s.reason})`,
     );
   if (s.catalogDigest !== f.catalogDigest) out.push(`the catalog rows it depends on on ${f.node} changed`);
-  if (
-    !same(s.sql, f.sql) ||
-    !same(s.transactional, f.transactional) ||
-    !same(s.statementNodes, f.statementNodes)
-  )
+  if (!same([s.sql, s.transactional, s.statementNodes], [f.sql, f.transactional, f.statementNodes]))
     out.push('its SQL would now differ');
   if (!same(decided(s.changes), decided(f.changes))) out.push('its changes would now differ');
   if (!same(s.hazards, f.hazards))

@@ -105,13 +105,10 @@ export function deniedCalls(
   statements: readonly string[],
   what: string,
 ): string[] {
-  const out: string[] = [];
-  for (const fn of RESTRICTED_FUNCTIONS) {
-    const signature = denied[fn];
-    if (!signature || !statements.some((sql) => functionsCalled(sql).includes(fn))) continue;
-    out.push(
-      `${node}: role ${role} may not execute ${fn}, which ${what} calls; run ${grantFunction(signature, role)} on ${node} (as a superuser or the cloud admin role)`,
-    );
-  }
-  return out;
+  return RESTRICTED_FUNCTIONS.filter(
+    (fn) => denied[fn] && statements.some((sql) => functionsCalled(sql).includes(fn)),
+  ).map(
+    (fn) =>
+      `${node}: role ${role} may not execute ${fn}, which ${what} calls; run ${grantFunction(denied[fn]!, role)} on ${node} (as a superuser or the cloud admin role)`,
+  );
 }

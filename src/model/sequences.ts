@@ -22,11 +22,6 @@ export interface SequenceAccess {
   sequences: ReadonlyMap<string, { select: boolean; update: boolean }>;
 }
 
-export type SequenceAction = 'set' | 'unchanged' | 'skipped';
-
-/** Why a sequence was not set: `ahead` and `no-source` are harmless; the others are problems. */
-export type SequenceSkip = 'ahead' | 'no-source' | 'absent' | 'out-of-range';
-
 export interface SequenceOutcome extends TableName {
   /** `schema.name` as SQL prints it */
   sequence: string;
@@ -38,22 +33,21 @@ export interface SequenceOutcome extends TableName {
   before: string | null;
   /** … and after */
   after: string | null;
-  action: SequenceAction;
-  skip: SequenceSkip | null;
+  action: 'set' | 'unchanged' | 'skipped';
+  /** why it was not set: `ahead` and `no-source` are harmless; the others are problems */
+  skip: 'ahead' | 'no-source' | 'absent' | 'out-of-range' | null;
   /** one sentence when skipped */
   reason: string | null;
 }
 
-export interface SequenceSyncReport {
+/** With how many sequences were set, unchanged and skipped. */
+export interface SequenceSyncReport extends Record<SequenceOutcome['action'], number> {
   subscription: string;
   publisher: string;
   subscriber: string;
   headroom: string;
   allowBackwards: boolean;
   sequences: SequenceOutcome[];
-  set: number;
-  unchanged: number;
-  skipped: number;
   /** sequences left where a switchover would collide: absent on the subscriber, or out of range */
   problems: number;
 }

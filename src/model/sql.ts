@@ -10,17 +10,8 @@ export function quoteIdent(name: string): string {
 
 /** 'literal'; E'…' when it holds a backslash. */
 export function quoteLiteral(value: string): string {
-  let hasBackslash = false;
-  let out = "'";
-  for (const c of value) {
-    if (c === "'") out += "''";
-    else if (c === '\\') {
-      out += '\\\\';
-      hasBackslash = true;
-    } else out += c;
-  }
-  out += "'";
-  return hasBackslash ? ` E${out}` : out;
+  const quoted = `'${value.replace(/'/g, "''").replace(/\\/g, '\\\\')}'`;
+  return value.includes('\\') ? ` E${quoted}` : quoted;
 }
 
 /**

@@ -2,6 +2,7 @@ import type { ObservedSlot } from './cluster.js';
 import { INIT_STATES, type InitState } from './initState.js';
 import type { FailoverVerdict } from './plan.js';
 import type { ErrorReading, SyncVerdict } from './syncVerdict.js';
+import type { SubscriptionDef } from './topology.js';
 
 /**
  * What `steep status` reports (docs/commands.md, docs/status.md): made by `workflows/status.ts`, shown by
@@ -27,10 +28,7 @@ export type StatusState = InitState | 'failing' | 'stopped' | 'unknown';
 /** Every state `status` may show, in order (the Prometheus state set). */
 export const STATUS_STATES: readonly StatusState[] = [...INIT_STATES, 'failing', 'stopped', 'unknown'];
 
-export interface SubscriptionStatus {
-  name: string;
-  node: string;
-  from: string;
+export interface SubscriptionStatus extends Pick<SubscriptionDef, 'name' | 'node' | 'from'> {
   /** declared in steep.yaml */
   declared: boolean;
   /** null: unknown, its node could not be read */

@@ -9,7 +9,6 @@ import type { ObservedRole } from './cluster.js';
 import { lsnValue } from './lsn.js';
 import type { SequenceAccess, SequenceOutcome, SequenceSyncReport } from './sequences.js';
 import { quoteIdent } from './sql.js';
-import type { SubscriptionSpec } from './topology.js';
 import type { VerifyReport } from './verify.js';
 
 export interface SwitchoverOptions {
@@ -267,15 +266,11 @@ export function drainDetail(
 }
 
 /** The cutover report before any step ran (outcome `failed` until a step says otherwise). */
-export function emptyReport(
-  d: Pick<SubscriptionSpec, 'name' | 'from' | 'node'>,
-  plan: SwitchoverPlan,
-  keepSlot: boolean,
-): SwitchoverReport {
+export function emptyReport(plan: SwitchoverPlan, keepSlot: boolean): SwitchoverReport {
   return {
-    subscription: d.name,
-    oldNode: d.from,
-    newNode: d.node,
+    subscription: plan.subscription,
+    oldNode: plan.oldNode,
+    newNode: plan.newNode,
     outcome: 'failed',
     error: null,
     fenceUndone: false,

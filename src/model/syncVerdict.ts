@@ -140,9 +140,8 @@ export function setRoleDeniedText(
 export function syncVerdict(f: SyncFacts): SyncVerdict {
   const missing = [...missingText(f.missingColumns, f.from, f.node), ...(f.obstacles ?? [])];
   if (!f.enabled) {
-    const reasons = ['disabled: no apply worker runs'];
-    if (f.slot === 'absent') reasons.push(`${slotText(f)}: enabling the subscription cannot resume it`);
-    return { verdict: 'stopped', reasons: [...reasons, ...missing] };
+    const gone = f.slot === 'absent' ? [`${slotText(f)}: enabling the subscription cannot resume it`] : [];
+    return { verdict: 'stopped', reasons: ['disabled: no apply worker runs', ...gone, ...missing] };
   }
   if (f.applyRunning === null)
     return {

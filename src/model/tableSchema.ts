@@ -2,7 +2,7 @@
  * Table definitions as the catalog reads them, for schema fingerprints, `schema compare` and
  * schema sync (docs/steep-yaml.md). Observed only: steep.yaml does not declare table columns.
  */
-import type { SchemaStatus } from './plan.js';
+import type { SchemaColumnDifference, SchemaStatus } from './plan.js';
 import type { TableName } from './topology.js';
 
 /** Which tables the catalog reads columns for: every table, or those of some schemas and a list. */
@@ -20,9 +20,6 @@ export function isEmptyScope(s: TableScope): boolean {
   return !s.all && s.schemas.length === 0 && s.tables.length === 0;
 }
 
-export type IdentityKind = 'always' | 'by-default';
-export type GeneratedKind = 'stored' | 'virtual';
-
 /** A type by schema and name (the element type, for an array column). */
 export type TypeRef = TableName;
 
@@ -35,8 +32,8 @@ export interface TableColumn {
   notNull: boolean;
   /** attnum: the column's position (dropped columns leave gaps) */
   ordinal: number;
-  identity: IdentityKind | null;
-  generated: GeneratedKind | null;
+  identity: 'always' | 'by-default' | null;
+  generated: 'stored' | 'virtual' | null;
   /** `"schema"."collation"` when it is not the type's default collation, else null (¹) */
   collation: string | null;
   /** the type a CREATE needs: the column's type, or its element type for an array (¹) */
@@ -76,11 +73,9 @@ export function withColumns(t: ObservedTableSchema): TableSchema {
   return t as TableSchema;
 }
 
-export type UserTypeKind = 'enum' | 'domain' | 'composite' | 'range' | 'multirange' | 'base' | 'pseudo';
-
 /** A type outside pg_catalog and information_schema (not a table's row type, not an array). */
 export interface UserType extends TypeRef {
-  kind: UserTypeKind;
+  kind: 'enum' | 'domain' | 'composite' | 'range' | 'multirange' | 'base' | 'pseudo';
   /** the extension it belongs to */
   extension: string | null;
   /** an enum's labels in sort order */
@@ -131,26 +126,22 @@ export function defaultText(c: Pick<TableColumn, 'default' | 'identity' | 'gener
   return c.default ?? 'NULL';
 }
 
-/** `name:type:default:nullable`, nullable being YES or NO (as information_schema.columns says). */
-export function columnFingerprintText(c: TableColumn): string {
-  return `${c.name}:${c.type}:${defaultText(c)}:${c.notNull ? 'NO' : 'YES'}`;
-}
-
-/** The text whose SHA-256 is a table's fingerprint: every column in ordinal order, joined by `|`. */
+/**
+ * The text whose SHA-256 is a table's fingerprint: every column in ordinal order as
+ * `name:type:default:nullable` (nullable YES or NO, as information_schema.columns says), joined by `|`.
+ */
 export function fingerprintText(columns: readonly TableColumn[]): string {
   return [...columns]
     .sort((a, b) => a.ordinal - b.ordinal)
-    .map(columnFingerprintText)
+    .map((c) => `${c.name}:${c.type}:${defaultText(c)}:${c.notNull ? 'NO' : 'YES'}`)
     .join('|');
 }
 
 // A table compared on two nodes (planner/schema/schemaCompare.ts compares, render shows).
 
-export type ColumnDifferenceKind = 'missing' | 'extra' | 'type' | 'default' | 'nullability';
-
 export interface ColumnDifference {
   column: string;
-  kind: ColumnDifferenceKind;
+  kind: SchemaColumnDifference['kind'];
   left: string | null;
   right: string | null;
 }

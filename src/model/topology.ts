@@ -127,13 +127,16 @@ export interface PublicationDef {
   generatedColumns: GeneratedColumns | null;
 }
 
-export interface PublicationSpec extends PublicationDef {
+/** What the file says of a publication or subscription besides its shape. */
+interface Declared {
   protect: boolean;
   /** the `links:` entry it comes from, when it does */
   link?: string;
   /** `renamedFrom:` the name it had on its node: renamed in place (planner/renames.ts) */
   renamedFrom?: string;
 }
+
+export type PublicationSpec = PublicationDef & Declared;
 
 /** Subscription options, camelCase; every one is optional in the file. */
 export interface SubscriptionOptions {
@@ -191,18 +194,13 @@ export interface InitSpec {
   strategies?: Record<string, string>;
 }
 
-export interface SubscriptionSpec extends SubscriptionDef {
+export interface SubscriptionSpec extends SubscriptionDef, Declared {
   /** Only the options the file sets; the rest are PostgreSQL's defaults for the server's version. */
   options: Partial<SubscriptionOptions>;
   schemaSync: SchemaSyncMode;
   init: InitSpec;
-  protect: boolean;
-  /** the `links:` entry it comes from, when it does */
-  link?: string;
   /** `slot:` is written in the file (absent: the slot is the default, the subscription's name, or the one it kept through a rename) */
   slotDeclared?: true;
-  /** `renamedFrom:` the name it had on its node: renamed in place (planner/renames.ts) */
-  renamedFrom?: string;
   /** set by the planner, never the file: `slot` is the one it kept through a rename (steep's marker records it) */
   slotKept?: true;
 }

@@ -116,7 +116,7 @@ export async function switchover(configPath: string, subscription: string, opts:
       detail: null,
     };
     opts.onStep?.(preflight);
-    const report = emptyReport(d, plan, opts.keepSlot);
+    const report = emptyReport(plan, opts.keepSlot);
     report.steps.push(preflight);
     if (opts.dryRun) {
       report.outcome = 'dry-run';

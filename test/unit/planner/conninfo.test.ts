@@ -12,6 +12,16 @@ describe('conninfo helpers', () => {
     });
   });
 
+  it('parses as libpq would what it accepts, and skips what it rejects', () => {
+    expect(parseConninfo("a='b")).toEqual({ a: 'b' });
+    expect(parseConninfo('a=b\\')).toEqual({ a: 'b\\' });
+    expect(parseConninfo('x y=1 host=a port')).toEqual({ y: '1', host: 'a' });
+    expect(parseConninfo('a=\\ b')).toEqual({ a: ' b' });
+    expect(parseConninfo('=x a=b=c')).toEqual({ a: 'b=c' });
+    expect(parseConninfo("a = 'x\\'y' b= c")).toEqual({ a: "x'y", b: 'c' });
+    expect(parseConninfo('a=1 a=2')).toEqual({ a: '2' });
+  });
+
   it('parses URIs', () => {
     expect(parseConninfo('postgresql://repl:p%40ss@10.0.0.1:6432/app?sslmode=verify-full')).toEqual({
       host: '10.0.0.1',
