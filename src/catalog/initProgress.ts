@@ -31,14 +31,8 @@ export async function readSubscriptionActivity(
   version: number,
   subscription: string | null = null,
 ): Promise<SubscriptionActivity[]> {
-  const q = subscriptionActivityQuery(version);
-  const { rows } = await client.query<
-    Omit<SubscriptionActivity, 'lastMessageAt'> & { lastMessageAt: Date | null }
-  >({
-    text: q.text,
-    values: [subscription],
-  });
-  return rows.map((r) => ({ ...r, lastMessageAt: r.lastMessageAt?.toISOString() ?? null }));
+  const { text } = subscriptionActivityQuery(version);
+  return (await client.query<SubscriptionActivity>({ text, values: [subscription] })).rows;
 }
 
 /** One subscription on its subscriber: activity and per-table progress (pipelined). */

@@ -1,5 +1,4 @@
 import type pg from 'pg';
-import { type LockHolderRow, toLockHolder } from '../db/advisoryLock.js';
 import { withSession } from '../db/connect.js';
 import type {
   ObservedNode,
@@ -8,14 +7,10 @@ import type {
   OtherDatabaseSubscription,
 } from '../model/cluster.js';
 import { SteepError } from '../model/errors.js';
-import {
-  type CopiedTableRow,
-  type InitSlotRow,
-  type SubscriptionStateRow,
-  toInitState,
-} from '../model/initStateRows.js';
+import type { ObservedInitSlot, ObservedSubscriptionState } from '../model/initState.js';
+import type { LockHolder } from '../model/lockHolder.js';
 import { isEmptyScope, type TableScope } from '../model/tableSchema.js';
-import type { ConnectionSpec } from '../model/topology.js';
+import type { ConnectionSpec, TableName } from '../model/topology.js';
 import { MIN_SERVER_VERSION, PG15 } from '../model/versions.js';
 import { type CatalogQuery, type JsonArrayRow, jsonRows } from './queries/catalogQuery.js';
 import { tableSchemaQueries } from './queries/columns.js';
@@ -181,7 +176,7 @@ interface Probe {
   state: StateSchemaRow;
   initState?: InitStateProbeRow;
   digestsReadable: boolean;
-  lock?: LockHolderRow;
+  lock?: LockHolder;
 }
 
 /** Round trip 1: begins the snapshot; refuses a server older than steep supports. */
@@ -195,7 +190,7 @@ async function readProbe(client: pg.Client, node: string, stateSchema: string): 
       state: rows<StateSchemaRow>(client, q.state),
       initState: rows<InitStateProbeRow>(client, q.initState),
       digests: rows<ObjectDigestsProbeRow>(client, q.digests),
-      lock: rows<LockHolderRow>(client, q.lock),
+      lock: rows<LockHolder>(client, q.lock),
     }),
   );
   const server = r.settings[0]!;
@@ -252,12 +247,12 @@ function readSnapshot(client: pg.Client, p: Probe, opts: ReadNodeOptions) {
           ? issueTableSchemaQueries(client, scope, p.stateSchema, { columns: !opts.fingerprintsOnly })
           : undefined,
       initStates: initState
-        ? rows<SubscriptionStateRow>(client, subscriptionStatesQuery(p.stateSchema, opts.node))
+        ? rows<ObservedSubscriptionState>(client, subscriptionStatesQuery(p.stateSchema, opts.node))
         : null,
-      initSlots: initState ? rows<InitSlotRow>(client, initSlotsQuery(p.stateSchema, opts.node)) : null,
+      initSlots: initState ? rows<ObservedInitSlot>(client, initSlotsQuery(p.stateSchema, opts.node)) : null,
       copied:
         initState && p.initState?.chunks_readable === true
-          ? rows<CopiedTableRow>(client, copiedTablesQuery(p.stateSchema, opts.node))
+          ? rows<{ subscription: string } & TableName>(client, copiedTablesQuery(p.stateSchema, opts.node))
           : null,
       objectDigests: p.digestsReadable
         ? rows<ObjectDigestRow>(client, objectDigestsQuery(p.stateSchema, opts.node))
@@ -276,7 +271,6 @@ function observedNode(
   normalised: Pick<ObservedNode, 'rowFilters' | 'rowFilterErrors'>,
 ): ObservedNode {
   const origins = toOrigins(s.origins);
-  const { initStates, initSlots, copied } = s;
   return {
     name: node,
     reachable: true,
@@ -309,17 +303,33 @@ function observedNode(
       canCreateIn: p.state.can_create_in_schema,
       owned: p.state.owns_schema,
     },
-    steepLock: p.lock ? toLockHolder(p.lock) : null,
+    steepLock: p.lock ?? null,
     rowFilters: normalised.rowFilters,
     rowFilterErrors: normalised.rowFilterErrors,
     ...(s.tableSchemas ? { tableSchemas: s.tableSchemas } : {}),
     ...(s.objectDigests
       ? { objectDigests: Object.fromEntries(s.objectDigests.map((r) => [r.address, r.digest])) }
       : {}),
-    ...(initStates &&
-    initSlots &&
-    (initStates.length > 0 || initSlots.length > 0 || (copied?.length ?? 0) > 0)
-      ? { initState: toInitState(initStates, initSlots, copied ?? []) }
-      : {}),
+    ...(s.initStates && s.initSlots ? initState(s.initStates, s.initSlots, s.copied ?? []) : {}),
+  };
+}
+
+/** steep's init records by subscription, none when there are none; the newest slot row wins (they come oldest first). */
+function initState(
+  states: ObservedSubscriptionState[],
+  slots: ObservedInitSlot[],
+  copied: Array<{ subscription: string } & TableName>,
+): Pick<ObservedNode, 'initState'> {
+  if (states.length + slots.length + copied.length === 0) return {};
+  const by = <T extends { subscription: string }>(rs: T[]) =>
+    Object.fromEntries(rs.map((r) => [r.subscription, r]));
+  const tables: Record<string, TableName[]> = {};
+  for (const { subscription, ...t } of copied) tables[subscription] = [...(tables[subscription] ?? []), t];
+  return {
+    initState: {
+      subscriptions: by(states),
+      slots: by(slots),
+      ...(copied.length > 0 ? { copied: tables } : {}),
+    },
   };
 }

@@ -21,6 +21,11 @@ export function quoteLiteral(value: string): string {
 export const THIS_DATABASE_OID =
   '(SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = current_database())';
 
+/** A timestamptz as `Date.toISOString()` writes it (milliseconds, 'Z'): a row arrives in the model's shape. */
+export function isoTime(column: string): string {
+  return `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+}
+
 /** "schema"."table" */
 export function quoteTable(t: { schema: string; name: string }): string {
   return `${quoteIdent(t.schema)}.${quoteIdent(t.name)}`;

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { isoTime } from '../model/sql.js';
 import type { TableVerdict } from '../model/verify.js';
 import { StateTable } from './stateTable.js';
 
@@ -37,13 +38,13 @@ export class DivergedTablesStore extends StateTable {
   }
 
   async list(client: pg.Client, subscription: string): Promise<DivergedTable[]> {
-    const { rows } = await client.query<Omit<DivergedTable, 'verifiedAt'> & { verifiedAt: Date }>(
+    const { rows } = await client.query<DivergedTable>(
       `SELECT table_name AS "table", missing::float8 AS missing, extra::float8 AS extra,
-              different::float8 AS different, verified_at AS "verifiedAt"
+              different::float8 AS different, ${isoTime('verified_at')} AS "verifiedAt"
          FROM ${this.table} WHERE node_name = $1 AND subscription = $2 ORDER BY table_name`,
       [this.node, subscription],
     );
-    return rows.map((r) => ({ ...r, verifiedAt: r.verifiedAt.toISOString() }));
+    return rows;
   }
 
   /** Record what a verify found for the tables it compared (equal ones are forgotten). */

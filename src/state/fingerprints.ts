@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { quoteIdent } from '../model/sql.js';
+import { isoTime, quoteIdent } from '../model/sql.js';
 import type { TableFingerprint } from '../model/tableSchema.js';
 import { hasTable } from './columns.js';
 
@@ -57,11 +57,11 @@ export async function readSavedFingerprints(
   schema: string,
   node: string,
 ): Promise<SavedFingerprint[]> {
-  const { rows } = await client.query<TableFingerprint & { capturedAt: Date }>(
+  const { rows } = await client.query<SavedFingerprint>(
     `SELECT table_schema AS schema, table_name AS name, fingerprint, column_count AS "columnCount",
-            captured_at AS "capturedAt"
+            ${isoTime('captured_at')} AS "capturedAt"
        FROM ${table(schema)} WHERE node_name = $1 ORDER BY table_schema, table_name`,
     [node],
   );
-  return rows.map((r) => ({ ...r, capturedAt: r.capturedAt.toISOString() }));
+  return rows;
 }

@@ -38,17 +38,12 @@ export class InitProgressStore extends StateTable {
   }
 
   /** The last figures recorded, and when. */
-  async get(
-    client: pg.Client,
-    subscription: string,
-  ): Promise<{ rowsCopied: number; percent: number; updatedAt: Date } | null> {
-    const { rows } = await client.query<{ rows_copied: string; overall_percent: number; updated_at: Date }>(
-      `SELECT rows_copied, overall_percent, updated_at FROM ${this.table} WHERE node_name = $1 AND subscription = $2`,
+  async get(client: pg.Client, subscription: string) {
+    const { rows } = await client.query<{ rowsCopied: number; percent: number; updatedAt: Date }>(
+      `SELECT rows_copied::float8 AS "rowsCopied", overall_percent AS percent, updated_at AS "updatedAt"
+         FROM ${this.table} WHERE node_name = $1 AND subscription = $2`,
       [this.node, subscription],
     );
-    const r = rows[0];
-    return r
-      ? { rowsCopied: Number(r.rows_copied), percent: r.overall_percent, updatedAt: r.updated_at }
-      : null;
+    return rows[0] ?? null;
   }
 }

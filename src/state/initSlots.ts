@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { ObservedInitSlot } from '../model/initState.js';
-import { type InitSlotRow, toObservedInitSlot } from '../model/initStateRows.js';
+import { INIT_SLOT_COLUMNS } from '../model/initStateRows.js';
 import { StateTable } from './stateTable.js';
 
 /**
@@ -25,12 +25,11 @@ export class InitSlotStore extends StateTable {
   }
 
   async forSubscription(client: pg.Client, subscription: string): Promise<ObservedInitSlot | null> {
-    const { rows } = await client.query<InitSlotRow>(
-      `SELECT slot_name, subscription, lsn::text AS lsn, snapshot_name, created_at, expires_at
-         FROM ${this.table} WHERE node_name = $1 AND subscription = $2
+    const { rows } = await client.query<ObservedInitSlot>(
+      `SELECT ${INIT_SLOT_COLUMNS} FROM ${this.table} WHERE node_name = $1 AND subscription = $2
         ORDER BY created_at DESC LIMIT 1`,
       [this.node, subscription],
     );
-    return rows[0] ? toObservedInitSlot(rows[0]) : null;
+    return rows[0] ?? null;
   }
 }

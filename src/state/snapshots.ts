@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { normaliseLsn } from '../model/lsn.js';
+import { isoTime } from '../model/sql.js';
 import { hasColumn } from './columns.js';
 import { StateTable } from './stateTable.js';
 
@@ -48,15 +49,6 @@ export interface SnapshotRecord extends SnapshotIdentity {
 export function snapshotId(subscription: string, lsn: string): string {
   return `${subscription}@${normaliseLsn(lsn)}`;
 }
-
-type Row = Omit<SnapshotRecord, 'createdAt' | 'generatedAt' | 'appliedAt' | 'deletedAt'> & {
-  createdAt: Date;
-  generatedAt: Date | null;
-  appliedAt: Date | null;
-  deletedAt: Date | null;
-};
-
-const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
 export class SnapshotStore extends StateTable {
   protected readonly name = 'snapshots';
@@ -139,21 +131,15 @@ export class SnapshotStore extends StateTable {
   }
 
   private async read(client: pg.Client, and: string, params: unknown[]): Promise<SnapshotRecord[]> {
-    const { rows } = await client.query<Row>(
+    const { rows } = await client.query<SnapshotRecord>(
       `SELECT snapshot_id AS id, node_name AS node, subscription, source_node AS source, slot_name AS slot,
               lsn::text AS lsn, path, status, manifest_sha256 AS "manifestSha256", files, rows::float8 AS rows,
-              bytes::float8 AS bytes, created_at AS "createdAt", generated_at AS "generatedAt",
-              applied_at AS "appliedAt", deleted_at AS "deletedAt"
+              bytes::float8 AS bytes, ${isoTime('created_at')} AS "createdAt", ${isoTime('generated_at')} AS "generatedAt",
+              ${isoTime('applied_at')} AS "appliedAt", ${isoTime('deleted_at')} AS "deletedAt"
          FROM ${this.table} WHERE node_name = $1 ${and}
         ORDER BY created_at, snapshot_id`,
       [this.node, ...params],
     );
-    return rows.map((r) => ({
-      ...r,
-      createdAt: r.createdAt.toISOString(),
-      generatedAt: iso(r.generatedAt),
-      appliedAt: iso(r.appliedAt),
-      deletedAt: iso(r.deletedAt),
-    }));
+    return rows;
   }
 }

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { isoTime } from '../model/sql.js';
 import type { ErrorReading } from '../model/syncVerdict.js';
 import { StateTable } from './stateTable.js';
 
@@ -14,16 +15,13 @@ export class StatusReadingStore extends StateTable {
   async all(client: pg.Client): Promise<Map<string, ErrorReading> | null> {
     if (!(await this.exists(client))) return null;
     const out = new Map<string, ErrorReading>();
-    const { rows } = await client.query<
-      { subscription: string; at: Date; roseAt: Date | null } & Omit<ErrorReading, 'at' | 'roseAt'>
-    >(
+    const { rows } = await client.query<{ subscription: string } & ErrorReading>(
       `SELECT subscription, apply_errors::float8 AS "applyErrors", sync_errors::float8 AS "syncErrors",
-              read_at AS at, rose_at AS "roseAt"
+              ${isoTime('read_at')} AS at, ${isoTime('rose_at')} AS "roseAt"
          FROM ${this.table} WHERE node_name = $1`,
       [this.node],
     );
-    for (const { subscription, ...r } of rows)
-      out.set(subscription, { ...r, at: r.at.toISOString(), roseAt: r.roseAt?.toISOString() ?? null });
+    for (const { subscription, ...r } of rows) out.set(subscription, r);
     return out;
   }
 

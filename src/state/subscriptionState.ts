@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { IN_PROGRESS, transitionPath } from '../model/initLifecycle.js';
 import type { InitState, ObservedSubscriptionState } from '../model/initState.js';
-import { type SubscriptionStateRow, toObservedState } from '../model/initStateRows.js';
+import { SUBSCRIPTION_STATE_COLUMNS } from '../model/initStateRows.js';
 import { quoteIdent } from '../model/sql.js';
 import { InitProgressStore } from './initProgress.js';
 import { StateTable } from './stateTable.js';
@@ -25,12 +25,11 @@ export class SubscriptionStateStore extends StateTable {
   protected readonly name = 'subscription_state';
 
   async get(client: pg.Client, subscription: string): Promise<ObservedSubscriptionState | null> {
-    const { rows } = await client.query<SubscriptionStateRow>(
-      `SELECT subscription, init_method, state, source_node, started_at, completed_at, updated_at, error
-         FROM ${this.table} WHERE node_name = $1 AND subscription = $2`,
+    const { rows } = await client.query<ObservedSubscriptionState>(
+      `SELECT ${SUBSCRIPTION_STATE_COLUMNS} FROM ${this.table} WHERE node_name = $1 AND subscription = $2`,
       [this.node, subscription],
     );
-    return rows[0] ? toObservedState(rows[0]) : null;
+    return rows[0] ?? null;
   }
 
   /**

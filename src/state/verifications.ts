@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { quoteIdent } from '../model/sql.js';
+import { isoTime, quoteIdent } from '../model/sql.js';
 import type { TableVerdict } from '../model/verify.js';
 import type { VerifyRecord } from '../model/verifyRecord.js';
 import { StateTable } from './stateTable.js';
@@ -73,22 +73,13 @@ export class VerificationStore extends StateTable {
 
   /** Every subscription's last verify on this node (empty when migration 10 is not applied). */
   async all(client: pg.Client): Promise<Map<string, VerifyRecord>> {
-    const out = new Map<string, VerifyRecord>();
-    if (!(await this.exists(client))) return out;
-    const { rows } = await client.query<
-      Omit<VerifyRecord, 'startedAt' | 'verifiedAt'> & { startedAt: Date; verifiedAt: Date }
-    >(
-      `SELECT subscription, started_at AS "startedAt", verified_at AS "verifiedAt", verdict, tables_compared AS "tablesCompared",
+    if (!(await this.exists(client))) return new Map();
+    const { rows } = await client.query<VerifyRecord>(
+      `SELECT subscription, ${isoTime('started_at')} AS "startedAt", ${isoTime('verified_at')} AS "verifiedAt", verdict, tables_compared AS "tablesCompared",
               tables_diverged AS "tablesDiverged", tables_not_verifiable AS "tablesNotVerifiable", conflicts
          FROM ${this.table} WHERE node_name = $1 ORDER BY subscription`,
       [this.node],
     );
-    for (const r of rows)
-      out.set(r.subscription, {
-        ...r,
-        startedAt: r.startedAt.toISOString(),
-        verifiedAt: r.verifiedAt.toISOString(),
-      });
-    return out;
+    return new Map(rows.map((r) => [r.subscription, r]));
   }
 }

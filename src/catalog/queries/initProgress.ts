@@ -1,4 +1,4 @@
-import { THIS_DATABASE_OID } from '../../model/sql.js';
+import { isoTime, THIS_DATABASE_OID } from '../../model/sql.js';
 import { PG15, PG16, PG17, PG18 } from '../../model/versions.js';
 import type { CatalogQuery } from './catalogQuery.js';
 
@@ -75,7 +75,7 @@ export function subscriptionActivityQuery(version: number): CatalogQuery {
                 where w.subid = s.oid and w.pid is not null and ${applyWorker(version)}) as "applyRunning",
        (select count(*) from pg_catalog.pg_stat_subscription w
          where w.subid = s.oid and w.pid is not null and w.relid is not null)::int as "syncWorkers",
-       (select max(w.last_msg_receipt_time) from pg_catalog.pg_stat_subscription w where w.subid = s.oid) as "lastMessageAt"${stats ? ERROR_COUNTS_15 : NO_ERROR_COUNTS}${version >= PG18 ? CONFLICTS_18 : NO_CONFLICTS}
+       ${isoTime('(select max(w.last_msg_receipt_time) from pg_catalog.pg_stat_subscription w where w.subid = s.oid)')} as "lastMessageAt"${stats ? ERROR_COUNTS_15 : NO_ERROR_COUNTS}${version >= PG18 ? CONFLICTS_18 : NO_CONFLICTS}
   from pg_catalog.pg_subscription s${stats ? '\n  left join pg_catalog.pg_stat_subscription_stats st on st.subid = s.oid' : ''}
  where ${CURRENT_DATABASE} and ($1::text is null or s.subname = $1)
  order by s.subname`,

@@ -1,3 +1,4 @@
+import { INIT_SLOT_COLUMNS, SUBSCRIPTION_STATE_COLUMNS } from '../../model/initStateRows.js';
 import { quoteIdent } from '../../model/sql.js';
 import type { CatalogQuery } from './catalogQuery.js';
 
@@ -35,7 +36,7 @@ export interface InitStateProbeRow {
 export function subscriptionStatesQuery(schema: string, node: string): CatalogQuery {
   return {
     name: 'init-subscription-states',
-    text: `select subscription, init_method, state, source_node, started_at, completed_at, updated_at, error
+    text: `select ${SUBSCRIPTION_STATE_COLUMNS}
   from ${quoteIdent(schema)}.subscription_state
  where node_name = $1`,
     values: [node],
@@ -45,7 +46,7 @@ export function subscriptionStatesQuery(schema: string, node: string): CatalogQu
 export function initSlotsQuery(schema: string, node: string): CatalogQuery {
   return {
     name: 'init-slots',
-    text: `select slot_name, subscription, lsn::text as lsn, snapshot_name, created_at, expires_at
+    text: `select ${INIT_SLOT_COLUMNS}
   from ${quoteIdent(schema)}.init_slots
  where node_name = $1
  order by created_at`,
@@ -57,7 +58,7 @@ export function initSlotsQuery(schema: string, node: string): CatalogQuery {
 export function copiedTablesQuery(schema: string, node: string): CatalogQuery {
   return {
     name: 'init-copied-tables',
-    text: `select distinct subscription, table_schema, table_name
+    text: `select distinct subscription, table_schema as schema, table_name as name
   from ${quoteIdent(schema)}.copy_chunks
  where node_name = $1 and completed_at is not null
  order by 1, 2, 3`,
