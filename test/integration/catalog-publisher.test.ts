@@ -1,13 +1,16 @@
 /**
- * How readCluster names a subscription's publisher from its connection string (no database
- * needed; the end-to-end case is in catalog.test.ts).
+ * How readCluster names a subscription's publisher from its connection string (the end-to-end
+ * case is in catalog.test.ts), and the subscription options the catalog
+ * selects for each version, from rows of that version's pg_subscription columns.
  */
 import { describe, expect, test } from 'vitest';
 import { conninfoTarget, publisherOf } from '../../src/catalog/publisherOf.js';
-import { toSubscriptionOptions } from '../../src/catalog/queries/subscriptions.js';
+import { subscriptionOptions } from '../../src/catalog/queries/subscriptions.js';
 import type { ObservedNode, ObservedSubscription } from '../../src/model/cluster.js';
 import { UNKNOWN } from '../../src/model/cluster.js';
 import type { ConnectionSpec } from '../../src/model/topology.js';
+import { MIN_SERVER_VERSION, PG16 } from '../../src/model/versions.js';
+import { defaultVersion, useCluster } from '../support/cluster.js';
 
 describe('conninfoTarget', () => {
   test.each([
@@ -81,44 +84,52 @@ describe('publisherOf', () => {
 });
 
 describe('subscription options by version', () => {
-  const base = { oid: 1, name: 's', owner: 'o', comment: null, enabled: true, slot: 's', publications: [] };
-  test('PG 14: streaming is a boolean; later options are absent', () => {
+  const cluster = useCluster({ nodes: ['east'], version: defaultVersion() });
+  /** The options subscriptionsQuery selects for `version`, from a row of its pg_subscription columns. */
+  async function options(version: number, columns: string, values: string) {
+    const rows = await cluster()
+      .node('east')
+      .query<{ o: object }>(
+        `select ${subscriptionOptions(version)} as o from (values (${values})) s(${columns})`,
+      );
+    // entries: the keys' order too
+    return Object.entries(rows[0]!.o);
+  }
+  test('PG 14: streaming is a boolean; later options are absent', async () => {
     expect(
-      toSubscriptionOptions({ ...base, binary: false, streaming: 'true', synchronous_commit: 'off' }),
-    ).toEqual({
-      binary: false,
-      streaming: 'on',
-      synchronousCommit: 'off',
-    });
+      await options(MIN_SERVER_VERSION, 'subbinary, substream, subsynccommit', "false, true, 'off'"),
+    ).toEqual(
+      Object.entries({
+        binary: false,
+        streaming: 'on',
+        synchronousCommit: 'off',
+      }),
+    );
   });
-  test('PG 16+: streaming f/t/p', () => {
+  test('PG 16+: streaming f/t/p', async () => {
     for (const [code, value] of [
       ['f', 'off'],
       ['t', 'on'],
       ['p', 'parallel'],
     ] as const) {
       expect(
-        toSubscriptionOptions({
-          ...base,
+        await options(
+          PG16,
+          'subbinary, substream, subsynccommit, subtwophasestate, subdisableonerr, suborigin, subpasswordrequired, subrunasowner',
+          `true, '${code}'::"char", 'local', 'e'::"char", false, 'none', true, false`,
+        ),
+      ).toEqual(
+        Object.entries({
           binary: true,
-          streaming: code,
-          synchronous_commit: 'local',
-          two_phase: true,
-          disable_on_error: false,
+          streaming: value,
+          synchronousCommit: 'local',
+          twoPhase: true,
+          disableOnError: false,
           origin: 'none',
-          password_required: true,
-          run_as_owner: false,
+          passwordRequired: true,
+          runAsOwner: false,
         }),
-      ).toEqual({
-        binary: true,
-        streaming: value,
-        synchronousCommit: 'local',
-        twoPhase: true,
-        disableOnError: false,
-        origin: 'none',
-        passwordRequired: true,
-        runAsOwner: false,
-      });
+      );
     }
   });
 });

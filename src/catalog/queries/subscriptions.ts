@@ -8,14 +8,14 @@ import { UNKNOWN } from '../../model/cluster.js';
 import { compareTableNames, compareText, sortedText } from '../../model/order.js';
 import { parseOwnership } from '../../model/ownership.js';
 import { THIS_DATABASE_OID } from '../../model/sql.js';
-import type { Origin, Streaming, SubscriptionOptions } from '../../model/topology.js';
-import { PG15, PG16, PG17 } from '../../model/versions.js';
+import type { SubscriptionOptions } from '../../model/topology.js';
+import { MIN_SERVER_VERSION, PG15, PG16, PG17 } from '../../model/versions.js';
 import { type CatalogQuery, jsonArrayQuery } from './catalogQuery.js';
 
 /*
  * Subscriptions of the current database only (pg_subscription is shared by the cluster).
- * Every option the server version has is a column; an option it lacks is not selected, so it
- * is absent from the row and from `options`. Although subscriptions are shared objects, COMMENT
+ * Every option the server version has is a key of `options`; an option it lacks is not
+ * selected, so it is absent. Although subscriptions are shared objects, COMMENT
  * ON SUBSCRIPTION stores the comment in pg_description (checked on 14 and 18), hence
  * obj_description, not shobj_description.
  *
@@ -25,52 +25,42 @@ import { type CatalogQuery, jsonArrayQuery } from './catalogQuery.js';
 
 const CURRENT_DATABASE = `s.subdbid = ${THIS_DATABASE_OID}`;
 
-const SUBSCRIPTION_COLUMNS_14 = `s.oid,
+/**
+ * Each option with the version that brought it, keyed and valued as in steep.yaml. substream is
+ * a boolean on 14–15 ('true'/'false' as text) and 'f'/'t'/'p' on 16+. 18 adds no option steep manages.
+ */
+const OPTIONS: Array<[number, string]> = [
+  [MIN_SERVER_VERSION, `'binary', s.subbinary`],
+  [
+    MIN_SERVER_VERSION,
+    `'streaming', case s.substream::text when 'p' then 'parallel' when 't' then 'on' when 'true' then 'on' else 'off' end`,
+  ],
+  [MIN_SERVER_VERSION, `'synchronousCommit', s.subsynccommit`],
+  [PG15, `'twoPhase', s.subtwophasestate <> 'd', 'disableOnError', s.subdisableonerr`],
+  [PG16, `'origin', s.suborigin, 'passwordRequired', s.subpasswordrequired, 'runAsOwner', s.subrunasowner`],
+  [PG17, `'failover', s.subfailover`],
+];
+
+/** The options the version has, as one JSON object. */
+export function subscriptionOptions(serverVersion: number): string {
+  const options = OPTIONS.filter(([v]) => serverVersion >= v).map(([, sql]) => sql);
+  return `pg_catalog.json_build_object(${options.join(',\n         ')})`;
+}
+
+export function subscriptionsQuery(serverVersion: number): CatalogQuery {
+  return {
+    name: 'subscriptions',
+    text: `select s.oid,
        s.subname::text as name,
        pg_catalog.pg_get_userbyid(s.subowner)::text as owner,
        pg_catalog.obj_description(s.oid, 'pg_subscription') as comment,
        s.subenabled as enabled,
        s.subslotname::text as slot,
        s.subpublications::text[] as publications,
-       s.subbinary as binary,
-       s.substream::text as streaming,
-       s.subsynccommit as synchronous_commit`;
-
-const SUBSCRIPTION_COLUMNS_15 = `${SUBSCRIPTION_COLUMNS_14},
-       s.subtwophasestate <> 'd' as two_phase,
-       s.subdisableonerr as disable_on_error`;
-
-const SUBSCRIPTION_COLUMNS_16 = `${SUBSCRIPTION_COLUMNS_15},
-       s.suborigin as origin,
-       s.subpasswordrequired as password_required,
-       s.subrunasowner as run_as_owner`;
-
-const SUBSCRIPTION_COLUMNS_17 = `${SUBSCRIPTION_COLUMNS_16},
-       s.subfailover as failover`;
-
-function subscriptions(columns: string): CatalogQuery {
-  return {
-    name: 'subscriptions',
-    text: `select ${columns}
+       ${subscriptionOptions(serverVersion)} as options
   from pg_catalog.pg_subscription s
  where ${CURRENT_DATABASE}`,
   };
-}
-
-/** PostgreSQL 14: binary, streaming (boolean), synchronous_commit. */
-export const SUBSCRIPTIONS_14 = subscriptions(SUBSCRIPTION_COLUMNS_14);
-/** PostgreSQL 15: + two_phase (subtwophasestate), disable_on_error. */
-export const SUBSCRIPTIONS_15 = subscriptions(SUBSCRIPTION_COLUMNS_15);
-/** PostgreSQL 16: streaming becomes 'f'/'t'/'p'; + origin, password_required, run_as_owner. */
-export const SUBSCRIPTIONS_16 = subscriptions(SUBSCRIPTION_COLUMNS_16);
-/** PostgreSQL 17+: + failover. (18 adds no option steep manages.) */
-export const SUBSCRIPTIONS_17 = subscriptions(SUBSCRIPTION_COLUMNS_17);
-
-export function subscriptionsQuery(serverVersion: number): CatalogQuery {
-  if (serverVersion >= PG17) return SUBSCRIPTIONS_17;
-  if (serverVersion >= PG16) return SUBSCRIPTIONS_16;
-  if (serverVersion >= PG15) return SUBSCRIPTIONS_15;
-  return SUBSCRIPTIONS_14;
 }
 
 /** The connection strings. PostgreSQL 14+; only for a role with SELECT on subconninfo. */
@@ -102,16 +92,8 @@ export interface SubscriptionRow {
   enabled: boolean;
   slot: string | null;
   publications: string[];
-  binary: boolean;
-  /** 'true'/'false' on 14–15 (boolean), 'f'/'t'/'p' on 16+ */
-  streaming: string;
-  synchronous_commit: string;
-  two_phase?: boolean;
-  disable_on_error?: boolean;
-  origin?: string;
-  password_required?: boolean;
-  run_as_owner?: boolean;
-  failover?: boolean;
+  /** only the options the server version has */
+  options: Partial<SubscriptionOptions>;
 }
 
 export interface SubscriptionConninfoRow {
@@ -125,34 +107,6 @@ export interface SubscriptionTableRow {
   name: string;
   state: string;
   lsn: string | null;
-}
-
-function streaming(value: string): Streaming {
-  switch (value) {
-    case 'p':
-      return 'parallel';
-    case 't':
-    case 'true':
-      return 'on';
-    default:
-      return 'off';
-  }
-}
-
-/** Only the options the row carries, i.e. the ones the server version has. */
-export function toSubscriptionOptions(row: SubscriptionRow): Partial<SubscriptionOptions> {
-  const o: Partial<SubscriptionOptions> = {
-    binary: row.binary,
-    streaming: streaming(row.streaming),
-    synchronousCommit: row.synchronous_commit,
-  };
-  if (row.two_phase !== undefined) o.twoPhase = row.two_phase;
-  if (row.disable_on_error !== undefined) o.disableOnError = row.disable_on_error;
-  if (row.origin !== undefined) o.origin = row.origin as Origin;
-  if (row.password_required !== undefined) o.passwordRequired = row.password_required;
-  if (row.run_as_owner !== undefined) o.runAsOwner = row.run_as_owner;
-  if (row.failover !== undefined) o.failover = row.failover;
-  return o;
 }
 
 /**
@@ -188,7 +142,7 @@ export function toSubscriptions(
       oid: s.oid,
       owner: s.owner,
       conninfo: info,
-      options: toSubscriptionOptions(s),
+      options: s.options,
       slotNone: s.slot === null,
       comment: s.comment,
       managedBy: parseOwnership(s.comment),
