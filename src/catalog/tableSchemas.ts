@@ -15,8 +15,8 @@ import {
 } from '../model/tableSchema.js';
 import type { ConnectionSpec, TableName } from '../model/topology.js';
 import {
-  type ColumnRow,
   type ColumnsRow,
+  type ColumnTuple,
   columnsQuery,
   fingerprintsQuery,
   QUALIFY_NAMES,
@@ -25,54 +25,73 @@ import {
   type TableFingerprintsRow,
   type TableFingerprintTuple,
   tableSchemaQueries,
-  toColumnRows,
 } from './queries/columns.js';
 import { BEGIN_SNAPSHOT, inOneWrite, openCatalogSession, rows } from './session.js';
 
 const IDENTITY = { a: 'always', d: 'by-default' } as const;
 const GENERATED = { s: 'stored', v: 'virtual' } as const;
 
-function toColumn(r: ColumnRow): TableColumn {
-  const generated = GENERATED[r.generated as keyof typeof GENERATED] ?? null;
-  return {
-    name: r.column_name!,
-    type: r.type!,
-    default: r.default_expr,
-    notNull: r.not_null === true,
-    ordinal: r.ordinal!,
-    identity: IDENTITY[r.identity as keyof typeof IDENTITY] ?? null,
+function toColumn(t: ColumnTuple): TableColumn {
+  const [
+    ,
+    ,
+    ,
+    ,
+    ,
+    ordinal,
+    name,
+    type,
+    def,
+    notNull,
+    identity,
     generated,
-    collation: r.collation,
-    baseType:
-      r.type_schema !== null && r.type_name !== null ? { schema: r.type_schema, name: r.type_name } : null,
-    sequences: r.sequences ?? [],
+    collation,
+    typeSchema,
+    typeName,
+    sequences,
+  ] = t;
+  return {
+    name: name!,
+    type,
+    default: def,
+    notNull: notNull === true,
+    ordinal,
+    identity: IDENTITY[identity as keyof typeof IDENTITY] ?? null,
+    generated: GENERATED[generated as keyof typeof GENERATED] ?? null,
+    collation,
+    baseType: typeSchema !== null && typeName !== null ? { schema: typeSchema, name: typeName } : null,
+    sequences: sequences ?? [],
   };
 }
 
-/** Tables of column rows, fingerprinted; keyed and ordered by `schema.table`. */
-export function toTables(columnRows: readonly ColumnRow[]): Record<string, TableSchema> {
-  const byTable = new Map<string, { row: ColumnRow; columns: TableColumn[]; pk: Array<[number, string]> }>();
-  for (const r of columnRows) {
-    const key = `${r.schema}.${r.name}`;
+/** The tables of the columns query's JSON, fingerprinted; keyed and ordered by `schema.table`. */
+export function toTables(json: string): Record<string, TableSchema> {
+  const byTable = new Map<
+    string,
+    { table: TableName; row: ColumnTuple; columns: TableColumn[]; pk: Array<[number, string]> }
+  >();
+  for (const r of JSON.parse(json) as ColumnTuple[]) {
+    const [schema, name, , , , , column, , , , , , , , , , pkPosition] = r;
+    const key = `${schema}.${name}`;
     let t = byTable.get(key);
     if (!t) {
-      t = { row: r, columns: [], pk: [] };
+      t = { table: { schema, name }, row: r, columns: [], pk: [] };
       byTable.set(key, t);
     }
-    if (r.column_name === null) continue;
+    if (column === null) continue;
     t.columns.push(toColumn(r));
-    if (r.pk_position !== null) t.pk.push([r.pk_position, r.column_name]);
+    if (pkPosition !== null) t.pk.push([pkPosition, column]);
   }
   const out: Record<string, TableSchema> = {};
-  const ordered = [...byTable.values()].sort((a, b) => compareTableNames(a.row, b.row));
-  for (const { row, columns, pk } of ordered) {
+  const ordered = [...byTable.values()].sort((a, b) => compareTableNames(a.table, b.table));
+  for (const { table, row, columns, pk } of ordered) {
     columns.sort((a, b) => a.ordinal - b.ordinal);
-    out[`${row.schema}.${row.name}`] = {
-      schema: row.schema,
-      name: row.name,
-      kind: row.kind === 'p' ? 'p' : 'r',
-      partition: row.partition,
-      replicaIdentity: row.replica_identity as TableSchema['replicaIdentity'],
+    out[`${table.schema}.${table.name}`] = {
+      schema: table.schema,
+      name: table.name,
+      kind: row[2] === 'p' ? 'p' : 'r',
+      partition: row[3],
+      replicaIdentity: row[4] as TableSchema['replicaIdentity'],
       columns,
       primaryKey: pk.length > 0 ? pk.sort((a, b) => a[0] - b[0]).map(([, name]) => name) : null,
       fingerprint: sha256Hex(fingerprintText(columns)),
@@ -145,9 +164,7 @@ export function issueTableSchemaQueries(
   ]);
   return issued.then(([, columns, fingerprints, types, sequences, names]) => ({
     scope,
-    tables: columns
-      ? toTables(toColumnRows(columns[0]!.columns))
-      : toFingerprintedTables(fingerprints![0]!.tables),
+    tables: columns ? toTables(columns[0]!.columns) : toFingerprintedTables(fingerprints![0]!.tables),
     types: byName(types),
     sequences: byName(sequences),
     schemas: names[0]?.schemas ?? [],
@@ -200,7 +217,7 @@ export async function readTableColumns(
         client.query('COMMIT'),
       ]),
     );
-    return toTables(toColumnRows(columns[0]!.columns));
+    return toTables(columns[0]!.columns);
   });
 }
 

@@ -160,32 +160,35 @@ export type TableFingerprintTuple = [
   primaryKey: string[] | null,
 ];
 
-/** The fields of a column row, in the order the columns query sends them. */
-const COLUMN_FIELDS = [
-  'schema',
-  'name',
-  'kind',
-  'partition',
-  'replica_identity',
-  'ordinal',
-  'column_name',
-  'type',
-  'default_expr',
-  'not_null',
-  'identity',
-  'generated',
-  'collation',
-  'type_schema',
-  'type_name',
-  'sequences',
-  'pk_position',
-] as const satisfies ReadonlyArray<keyof ColumnRow>;
+/**
+ * One row of the columns query, in its JSON array's order: a table's, then one column's fields
+ * (null for a table without columns), then what only CREATE needs (null without `scope.objects`).
+ */
+export type ColumnTuple = [
+  schema: string,
+  name: string,
+  kind: string,
+  partition: boolean,
+  replicaIdentity: string,
+  ordinal: number,
+  column: string | null,
+  type: string,
+  defaultExpr: string | null,
+  notNull: boolean,
+  identity: string,
+  generated: string,
+  collation: string | null,
+  typeSchema: string | null,
+  typeName: string | null,
+  sequences: string[] | null,
+  pkPosition: number | null,
+];
 
 /**
  * Every column of the scope's tables (a table without columns gives one row with null column
  * fields); with `scope.objects` also what CREATE TABLE needs: collation, the element type of
  * arrays, the sequences a default uses, the primary key position. The rows come as one JSON
- * array of arrays in one field (read with toColumnRows): thousands of rows parsed field by field
+ * array of arrays in one field (`ColumnTuple`s): thousands of rows parsed field by field
  * by the driver cost many times one JSON.parse of the same.
  */
 export function columnsQuery(scope: TableScope, stateSchema: string): CatalogQuery {
@@ -208,7 +211,7 @@ select n.nspname::text as schema,
        ${scope.objects ? CREATE_COLUMNS : NO_CREATE_COLUMNS}
   ${SCOPE_COLUMNS}${scope.objects ? CREATE_JOINS : ''}
 )
-select coalesce(pg_catalog.json_agg(pg_catalog.json_build_array(${COLUMN_FIELDS.map((f) => `col.${f}`).join(', ')})), '[]')::text as columns
+select coalesce(pg_catalog.json_agg(pg_catalog.json_build_array(col.schema, col.name, col.kind, col.partition, col.replica_identity, col.ordinal, col.column_name, col.type, col.default_expr, col.not_null, col.identity, col.generated, col.collation, col.type_schema, col.type_name, col.sequences, col.pk_position)), '[]')::text as columns
   from col`,
     values: scopeValues(scope, stateSchema),
   };
@@ -217,36 +220,6 @@ select coalesce(pg_catalog.json_agg(pg_catalog.json_build_array(${COLUMN_FIELDS.
 /** The columns query's one row. */
 export interface ColumnsRow {
   columns: string;
-}
-
-/** Each field's place in the JSON arrays of the columns query. */
-const AT = Object.fromEntries(COLUMN_FIELDS.map((f, i) => [f, i])) as Record<keyof ColumnRow, number>;
-
-/** The column rows of the columns query's JSON (objects of one shape: built field by field, thousands of them cost many times more). */
-export function toColumnRows(json: string): ColumnRow[] {
-  const tuples = JSON.parse(json) as unknown[][];
-  return tuples.map(
-    (t) =>
-      ({
-        schema: t[AT.schema],
-        name: t[AT.name],
-        kind: t[AT.kind],
-        partition: t[AT.partition],
-        replica_identity: t[AT.replica_identity],
-        ordinal: t[AT.ordinal],
-        column_name: t[AT.column_name],
-        type: t[AT.type],
-        default_expr: t[AT.default_expr],
-        not_null: t[AT.not_null],
-        identity: t[AT.identity],
-        generated: t[AT.generated],
-        collation: t[AT.collation],
-        type_schema: t[AT.type_schema],
-        type_name: t[AT.type_name],
-        sequences: t[AT.sequences],
-        pk_position: t[AT.pk_position],
-      }) as ColumnRow,
-  );
 }
 
 /** What only CREATE needs (auto mode, `scope.objects`): comparing columns does without (a third cheaper). */
@@ -281,26 +254,6 @@ const NO_CREATE_COLUMNS = `null::text as collation,
        null::text as type_name,
        null::text[] as sequences,
        null::int as pk_position`;
-
-export interface ColumnRow {
-  schema: string;
-  name: string;
-  kind: string;
-  partition: boolean;
-  replica_identity: string;
-  ordinal: number | null;
-  column_name: string | null;
-  type: string | null;
-  default_expr: string | null;
-  not_null: boolean | null;
-  identity: string | null;
-  generated: string | null;
-  collation: string | null;
-  type_schema: string | null;
-  type_name: string | null;
-  sequences: string[] | null;
-  pk_position: number | null;
-}
 
 /**
  * Every type outside the system schemas that a column could use and CREATE might need: not a
