@@ -11,70 +11,49 @@ import { type CatalogQuery, jsonArrayQuery } from './catalogQuery.js';
  * explicit tables with those of FOR ALL TABLES / TABLES IN SCHEMA.
  */
 
-const PUBLICATION_COLUMNS = `p.oid,
+/** Every publication of the database. PostgreSQL 18+: pubgencols ('n' none, 's' stored); before, null. */
+export function publicationsQuery(serverVersion: number): CatalogQuery {
+  const generated =
+    serverVersion >= PG18
+      ? `case p.pubgencols when 's' then 'stored' when 'n' then 'none' end`
+      : 'null::text';
+  return {
+    name: 'publications',
+    text: `select p.oid,
        p.pubname::text as name,
        pg_catalog.pg_get_userbyid(p.pubowner)::text as owner,
        pg_catalog.obj_description(p.oid, 'pg_publication') as comment,
        p.puballtables as all_tables,
        pg_catalog.array_remove(array[case when p.pubinsert then 'insert' end, case when p.pubupdate then 'update' end,
          case when p.pubdelete then 'delete' end, case when p.pubtruncate then 'truncate' end], null) as publish,
-       p.pubviaroot as via_root`;
-
-/** Every publication of the database. PostgreSQL 14–17 (no pubgencols). */
-export const PUBLICATIONS_14: CatalogQuery = {
-  name: 'publications',
-  text: `select ${PUBLICATION_COLUMNS}
+       p.pubviaroot as via_root,
+       ${generated} as generated_columns
   from pg_catalog.pg_publication p`,
-};
-
-/** Every publication of the database. PostgreSQL 18+: pubgencols ('n' none, 's' stored). */
-export const PUBLICATIONS_18: CatalogQuery = {
-  name: 'publications',
-  text: `select ${PUBLICATION_COLUMNS},
-       case p.pubgencols when 's' then 'stored' when 'n' then 'none' end as generated_columns
-  from pg_catalog.pg_publication p`,
-};
-
-export function publicationsQuery(serverVersion: number): CatalogQuery {
-  return serverVersion >= PG18 ? PUBLICATIONS_18 : PUBLICATIONS_14;
+  };
 }
 
 /**
- * The tables named by each publication. PostgreSQL 14: no row filters, no column lists. One
- * JSON array (`jsonArrayQuery`): a publication of 500 tables is 500 rows.
+ * The tables named by each publication, with the column list as attribute names and the row
+ * filter as PostgreSQL prints it: PostgreSQL 15+ (prattrs, prqual); null on 14. One JSON array
+ * (`jsonArrayQuery`): a publication of 500 tables is 500 rows.
  */
-export const PUBLICATION_TABLES_14: CatalogQuery = jsonArrayQuery(
-  'publication-tables',
-  `select pr.prpubid::int8 as pubid,
-       n.nspname::text as schema,
-       c.relname::text as name
-  from pg_catalog.pg_publication_rel pr
-  join pg_catalog.pg_class c on c.oid = pr.prrelid
-  join pg_catalog.pg_namespace n on n.oid = c.relnamespace`,
-);
-
-/**
- * The tables named by each publication, with the row filter as PostgreSQL prints it and the
- * column list as attribute names. PostgreSQL 15+ (prqual, prattrs). One JSON array.
- */
-export const PUBLICATION_TABLES_15: CatalogQuery = jsonArrayQuery(
-  'publication-tables',
-  `select pr.prpubid::int8 as pubid,
-       n.nspname::text as schema,
-       c.relname::text as name,
-       pg_catalog.pg_get_expr(pr.prqual, pr.prrelid) as row_filter,
-       case when pr.prattrs is not null then
+export function publicationTablesQuery(serverVersion: number): CatalogQuery {
+  const since15 = `case when pr.prattrs is not null then
          array(select a.attname::text
                  from pg_catalog.pg_attribute a
                 where a.attrelid = pr.prrelid and a.attnum = any (pr.prattrs::int2[]))
-       end as columns
+       end as columns,
+       pg_catalog.pg_get_expr(pr.prqual, pr.prrelid) as "where"`;
+  return jsonArrayQuery(
+    'publication-tables',
+    `select pr.prpubid::int8 as pubid,
+       n.nspname::text as schema,
+       c.relname::text as name,
+       ${serverVersion >= PG15 ? since15 : `null::text[] as columns,\n       null::text as "where"`}
   from pg_catalog.pg_publication_rel pr
   join pg_catalog.pg_class c on c.oid = pr.prrelid
   join pg_catalog.pg_namespace n on n.oid = c.relnamespace`,
-);
-
-export function publicationTablesQuery(serverVersion: number): CatalogQuery {
-  return serverVersion >= PG15 ? PUBLICATION_TABLES_15 : PUBLICATION_TABLES_14;
+  );
 }
 
 /** `FOR TABLES IN SCHEMA`. PostgreSQL 15+ only; on 14 no query is sent and schemas are empty. */
@@ -99,19 +78,12 @@ export interface PublicationRow {
   /** in PUBLISH_OPERATIONS' order */
   publish: PublishOperation[];
   via_root: boolean;
-  /** PG 18+ */
-  generated_columns?: GeneratedColumns | null;
+  /** null before 18 */
+  generated_columns: GeneratedColumns | null;
 }
 
-export interface PublicationTableRow {
-  pubid: number;
-  schema: string;
-  name: string;
-  /** PG 15+ */
-  row_filter?: string | null;
-  /** PG 15+ */
-  columns?: string[] | null;
-}
+/** A table of a publication: its columns not sorted yet. */
+export type PublicationTableRow = { pubid: number } & PublicationTable;
 
 export interface PublicationSchemaRow {
   pubid: number;
@@ -126,15 +98,10 @@ export function toPublications(
   schemas: PublicationSchemaRow[],
 ): Record<string, ObservedPublication> {
   const tablesOf = new Map<number, PublicationTable[]>();
-  for (const t of tables) {
-    const list = tablesOf.get(t.pubid) ?? [];
-    list.push({
-      schema: t.schema,
-      name: t.name,
-      columns: t.columns ? sortedText(t.columns) : null,
-      where: t.row_filter ?? null,
-    });
-    tablesOf.set(t.pubid, list);
+  for (const { pubid, ...t } of tables) {
+    const list = tablesOf.get(pubid) ?? [];
+    list.push({ ...t, columns: t.columns ? sortedText(t.columns) : null });
+    tablesOf.set(pubid, list);
   }
   const schemasOf = new Map<number, string[]>();
   for (const s of schemas) {
@@ -153,7 +120,7 @@ export function toPublications(
       schemas: sortedText(schemasOf.get(p.oid) ?? []),
       publish: p.publish,
       viaPartitionRoot: p.via_root,
-      generatedColumns: p.generated_columns ?? null,
+      generatedColumns: p.generated_columns,
       oid: p.oid,
       owner: p.owner,
       comment: p.comment,
