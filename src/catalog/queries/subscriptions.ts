@@ -1,9 +1,4 @@
-import type {
-  ObservedSubscription,
-  ObservedSubscriptionTable,
-  SubscriptionRelState,
-  Unknown,
-} from '../../model/cluster.js';
+import type { ObservedSubscription, ObservedSubscriptionTable, Unknown } from '../../model/cluster.js';
 import { UNKNOWN } from '../../model/cluster.js';
 import { compareTableNames, compareText, sortedText } from '../../model/order.js';
 import { parseOwnership } from '../../model/ownership.js';
@@ -101,13 +96,7 @@ export interface SubscriptionConninfoRow {
   conninfo: string;
 }
 
-export interface SubscriptionTableRow {
-  subid: number;
-  schema: string;
-  name: string;
-  state: string;
-  lsn: string | null;
-}
+export type SubscriptionTableRow = { subid: number } & ObservedSubscriptionTable;
 
 /**
  * Assemble subscriptions, keyed by name. `conninfo` is null when the role may not read it
@@ -124,10 +113,10 @@ export function toSubscriptions(
 ): Record<string, ObservedSubscription> {
   const conninfoOf = new Map((conninfo ?? []).map((r) => [r.oid, r.conninfo]));
   const tablesOf = new Map<number, ObservedSubscriptionTable[]>();
-  for (const t of tables) {
-    const list = tablesOf.get(t.subid) ?? [];
-    list.push({ schema: t.schema, name: t.name, state: t.state as SubscriptionRelState, lsn: t.lsn });
-    tablesOf.set(t.subid, list);
+  for (const { subid, ...t } of tables) {
+    const list = tablesOf.get(subid) ?? [];
+    list.push(t);
+    tablesOf.set(subid, list);
   }
   const out: Record<string, ObservedSubscription> = {};
   for (const s of [...subs].sort((a, b) => compareText(a.name, b.name))) {
