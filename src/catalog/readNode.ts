@@ -12,7 +12,7 @@ import type { LockHolder } from '../model/lockHolder.js';
 import { isEmptyScope, type TableScope } from '../model/tableSchema.js';
 import type { ConnectionSpec, TableName } from '../model/topology.js';
 import { MIN_SERVER_VERSION, PG15 } from '../model/versions.js';
-import { type CatalogQuery, type JsonArrayRow, jsonRows } from './queries/catalogQuery.js';
+import { byName, type CatalogQuery, type JsonArrayRow, jsonRows } from './queries/catalogQuery.js';
 import { tableSchemaQueries } from './queries/columns.js';
 import {
   copiedTablesQuery,
@@ -27,7 +27,7 @@ import {
   objectDigestsProbeQuery,
   objectDigestsQuery,
 } from './queries/objectDigests.js';
-import { originsQuery, toOrigins } from './queries/origins.js';
+import { originsQuery } from './queries/origins.js';
 import {
   type PublicationRow,
   type PublicationSchemaRow,
@@ -45,7 +45,7 @@ import {
   toRole,
 } from './queries/role.js';
 import { SERVER_SETTINGS, type ServerInfo } from './queries/settings.js';
-import { slotsQuery, toSlots } from './queries/slots.js';
+import { slotsQuery } from './queries/slots.js';
 import {
   type MigrationVersionRow,
   migrationVersionQuery,
@@ -270,7 +270,7 @@ function observedNode(
   tables: ObservedNode['tables'],
   normalised: Pick<ObservedNode, 'rowFilters' | 'rowFilterErrors'>,
 ): ObservedNode {
-  const origins = toOrigins(s.origins);
+  const origins = byName(s.origins);
   return {
     name: node,
     reachable: true,
@@ -293,7 +293,7 @@ function observedNode(
       jsonRows<SubscriptionTableRow>(s.subscriptionTables),
       (origin) => origins[origin]?.remoteLsn ?? null,
     ),
-    slots: toSlots(s.slots),
+    slots: byName(s.slots),
     otherDatabaseSubscriptions: s.otherSubscriptions,
     origins,
     tables,

@@ -1,3 +1,5 @@
+import { compareText } from '../../model/order.js';
+
 /**
  * A catalog query: one question, its SQL text and its parameters. `name` identifies it in
  * errors and in the benchmark that replays the same queries with psql.
@@ -26,4 +28,9 @@ export interface JsonArrayRow {
 /** The rows of a `jsonArrayQuery`'s result. */
 export function jsonRows<T>(result: readonly JsonArrayRow[]): T[] {
   return JSON.parse(result[0]?.rows ?? '[]') as T[];
+}
+
+/** Rows keyed and ordered by name. */
+export function byName<T extends { name: string }>(rows: readonly T[]): Record<string, T> {
+  return Object.fromEntries([...rows].sort((a, b) => compareText(a.name, b.name)).map((r) => [r.name, r]));
 }

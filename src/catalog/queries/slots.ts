@@ -1,15 +1,15 @@
-import type { ObservedSlot } from '../../model/cluster.js';
-import { compareText } from '../../model/order.js';
 import { PG17 } from '../../model/versions.js';
 import type { CatalogQuery } from './catalogQuery.js';
 
-/*
+/**
  * Replication slots of the whole server (slots are cluster-wide; `database` says where a
  * logical slot lives). Retained WAL is measured from the current WAL position (the last
- * replayed one on a standby) to the slot's restart_lsn.
+ * replayed one on a standby) to the slot's restart_lsn. PostgreSQL 17+: failover; null before.
  */
-
-const SLOT_COLUMNS_14 = `s.slot_name::text as name,
+export function slotsQuery(serverVersion: number): CatalogQuery {
+  return {
+    name: 'slots',
+    text: `select s.slot_name::text as name,
        s.plugin::text as plugin,
        case when s.slot_type = 'physical' then 'physical' else 'logical' end as "slotType",
        s.database::text as database,
@@ -23,29 +23,8 @@ const SLOT_COLUMNS_14 = `s.slot_name::text as name,
          s.restart_lsn)::float8 as "retainedWalBytes",
        s.confirmed_flush_lsn::text as "confirmedFlushLsn",
        s.restart_lsn::text as "restartLsn",
-       s.temporary`;
-
-/** PostgreSQL 14–16 (wal_status and safe_wal_size exist since 13); failover does not exist. */
-export const SLOTS_14: CatalogQuery = {
-  name: 'slots',
-  text: `select ${SLOT_COLUMNS_14},
-       null::boolean as failover
+       s.temporary,
+       ${serverVersion >= PG17 ? 's.failover' : 'null::boolean as failover'}
   from pg_catalog.pg_replication_slots s`,
-};
-
-/** PostgreSQL 17+: + failover. */
-export const SLOTS_17: CatalogQuery = {
-  name: 'slots',
-  text: `select ${SLOT_COLUMNS_14},
-       s.failover
-  from pg_catalog.pg_replication_slots s`,
-};
-
-export function slotsQuery(serverVersion: number): CatalogQuery {
-  return serverVersion >= PG17 ? SLOTS_17 : SLOTS_14;
-}
-
-/** The slots by name, in name order. */
-export function toSlots(rows: ObservedSlot[]): Record<string, ObservedSlot> {
-  return Object.fromEntries([...rows].sort((a, b) => compareText(a.name, b.name)).map((r) => [r.name, r]));
+  };
 }
