@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { type LockHolderRow, toLockHolder } from '../db/advisoryLock.js';
 import { withSession } from '../db/connect.js';
 import type {
   ObservedNode,
@@ -8,25 +9,13 @@ import type {
 } from '../model/cluster.js';
 import { SteepError } from '../model/errors.js';
 import type { ObservedInitSlot, ObservedSubscriptionState } from '../model/initState.js';
-import type { LockHolder } from '../model/lockHolder.js';
 import { isEmptyScope, type TableScope } from '../model/tableSchema.js';
 import type { ConnectionSpec, TableName } from '../model/topology.js';
 import { MIN_SERVER_VERSION, PG15 } from '../model/versions.js';
 import { byName, type CatalogQuery, type JsonArrayRow, jsonRows } from './queries/catalogQuery.js';
 import { tableSchemaQueries } from './queries/columns.js';
-import {
-  copiedTablesQuery,
-  type InitStateProbeRow,
-  initSlotsQuery,
-  initStateProbeQuery,
-  subscriptionStatesQuery,
-} from './queries/initState.js';
-import {
-  type ObjectDigestRow,
-  type ObjectDigestsProbeRow,
-  objectDigestsProbeQuery,
-  objectDigestsQuery,
-} from './queries/objectDigests.js';
+import { copiedTablesQuery, initSlotsQuery, subscriptionStatesQuery } from './queries/initState.js';
+import { type ObjectDigestRow, objectDigestsQuery } from './queries/objectDigests.js';
 import { originsQuery } from './queries/origins.js';
 import {
   type PublicationRow,
@@ -101,8 +90,6 @@ export function probeQueries(stateSchema: string) {
     settings: SERVER_SETTINGS,
     role: ROLE,
     state: stateSchemaQuery(stateSchema),
-    initState: initStateProbeQuery(stateSchema),
-    digests: objectDigestsProbeQuery(stateSchema),
     lock: STEEP_LOCK,
   } satisfies Record<string, CatalogQuery>;
 }
@@ -174,9 +161,7 @@ interface Probe {
   role: ObservedNode['role'];
   stateSchema: string;
   state: StateSchemaRow;
-  initState?: InitStateProbeRow;
-  digestsReadable: boolean;
-  lock?: LockHolder;
+  lock?: LockHolderRow;
 }
 
 /** Round trip 1: begins the snapshot; refuses a server older than steep supports. */
@@ -188,9 +173,7 @@ async function readProbe(client: pg.Client, node: string, stateSchema: string): 
       settings: rows<ServerInfo>(client, q.settings),
       role: rows<RoleRow>(client, q.role),
       state: rows<StateSchemaRow>(client, q.state),
-      initState: rows<InitStateProbeRow>(client, q.initState),
-      digests: rows<ObjectDigestsProbeRow>(client, q.digests),
-      lock: rows<LockHolder>(client, q.lock),
+      lock: rows<LockHolderRow>(client, q.lock),
     }),
   );
   const server = r.settings[0]!;
@@ -212,8 +195,6 @@ async function readProbe(client: pg.Client, node: string, stateSchema: string): 
     role: toRole(roleRow, v, srr),
     stateSchema,
     state: r.state[0]!,
-    initState: r.initState[0],
-    digestsReadable: r.digests[0]?.readable === true,
     lock: r.lock[0],
   };
 }
@@ -228,7 +209,7 @@ function readSnapshot(client: pg.Client, p: Probe, opts: ReadNodeOptions) {
     hasMigrations: p.state.has_migrations,
   });
   const scope = opts.tableScope;
-  const initState = p.initState?.readable === true;
+  const initState = p.state.init_readable;
   return inOneWrite(client, () =>
     allNamed({
       publications: rows<PublicationRow>(client, q.publications),
@@ -251,10 +232,10 @@ function readSnapshot(client: pg.Client, p: Probe, opts: ReadNodeOptions) {
         : null,
       initSlots: initState ? rows<ObservedInitSlot>(client, initSlotsQuery(p.stateSchema, opts.node)) : null,
       copied:
-        initState && p.initState?.chunks_readable === true
+        initState && p.state.chunks_readable
           ? rows<{ subscription: string } & TableName>(client, copiedTablesQuery(p.stateSchema, opts.node))
           : null,
-      objectDigests: p.digestsReadable
+      objectDigests: p.state.digests_readable
         ? rows<ObjectDigestRow>(client, objectDigestsQuery(p.stateSchema, opts.node))
         : null,
       commit: client.query('COMMIT'),
@@ -303,7 +284,7 @@ function observedNode(
       canCreateIn: p.state.can_create_in_schema,
       owned: p.state.owns_schema,
     },
-    steepLock: p.lock ?? null,
+    steepLock: p.lock ? toLockHolder(p.lock) : null,
     rowFilters: normalised.rowFilters,
     rowFilterErrors: normalised.rowFilterErrors,
     ...(s.tableSchemas ? { tableSchemas: s.tableSchemas } : {}),

@@ -2,13 +2,18 @@ import { quoteIdent } from '../../model/sql.js';
 import type { CatalogQuery } from './catalogQuery.js';
 
 /**
- * Does steep's state schema exist, and can its migration table be read? PostgreSQL 14+.
- * `$1` is the schema name. The migrations query below is sent only when `has_migrations`,
- * so a missing table or column never aborts the snapshot transaction.
+ * Does steep's state schema exist, can its migration table be read, and which of the tables
+ * read in the second round trip are readable: `subscription_state` and `init_slots` (both),
+ * `copy_chunks`, `object_digests`. PostgreSQL 14+. `$1` is the schema name. The migrations and
+ * those tables are queried only when readable, so a node without them never aborts the
+ * snapshot transaction.
  */
 export function stateSchemaQuery(schema: string): CatalogQuery {
+  const s = quoteIdent(schema);
+  const readable = (n: number) => `coalesce(has_table_privilege(to_regclass($${n}), 'SELECT'), false)`;
   return {
     name: 'state-schema',
+    // to_regclass of a name in a schema the role may not use is an error before PostgreSQL 16
     text: `select exists (select 1 from pg_catalog.pg_namespace where nspname = $1) as exists,
        exists (select 1
                  from pg_catalog.pg_class c
@@ -21,8 +26,13 @@ export function stateSchemaQuery(schema: string): CatalogQuery {
        coalesce((select has_schema_privilege(n.oid, 'CREATE') from pg_catalog.pg_namespace n where n.nspname = $1), false)
          as can_create_in_schema,
        coalesce((select pg_has_role(n.nspowner, 'USAGE') from pg_catalog.pg_namespace n where n.nspname = $1), false)
-         as owns_schema`,
-    values: [schema],
+         as owns_schema,
+       case when u.usable then ${readable(2)} and ${readable(3)} else false end as init_readable,
+       case when u.usable then ${readable(4)} else false end as chunks_readable,
+       case when u.usable then ${readable(5)} else false end as digests_readable
+  from (select coalesce((select has_schema_privilege(n.oid, 'USAGE')
+                           from pg_catalog.pg_namespace n where n.nspname = $1), false) as usable) u`,
+    values: [schema, `${s}.subscription_state`, `${s}.init_slots`, `${s}.copy_chunks`, `${s}.object_digests`],
   };
 }
 
@@ -31,9 +41,11 @@ export interface StateSchemaRow {
   has_migrations: boolean;
   can_create_in_schema: boolean;
   owns_schema: boolean;
+  init_readable: boolean;
+  chunks_readable: boolean;
+  digests_readable: boolean;
 }
 
-/** The highest applied migration. PostgreSQL 14+; only when `<schema>.migrations(version)` exists. */
 export function migrationVersionQuery(schema: string): CatalogQuery {
   return {
     name: 'state-migrations',
