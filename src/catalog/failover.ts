@@ -31,20 +31,17 @@ const SETTINGS = {
        (select setting from pg_catalog.pg_settings where name = 'synchronized_standby_slots') as "synchronizedStandbySlots"`,
 };
 
-const SLOTS_17 = jsonArrayQuery(
-  'failover_slots',
-  `select s.slot_name::text as name, s.synced, s.invalidation_reason::text as invalidated,
+/** The logical slots: 17+ says whether each is synced and why it was invalidated; before, only a lost one is. */
+function slotsQuery(serverVersion: number) {
+  const v17 = serverVersion >= PG17;
+  return jsonArrayQuery(
+    'failover_slots',
+    `select s.slot_name::text as name, ${v17 ? 's.synced' : 'false as synced'},
+          ${v17 ? 's.invalidation_reason::text' : "case when s.wal_status = 'lost' then 'wal_removed' end"} as invalidated,
           s.confirmed_flush_lsn::text as "confirmedFlushLsn", s.active, s.temporary
      from pg_catalog.pg_replication_slots s where s.slot_type = 'logical'`,
-);
-
-const SLOTS_14 = jsonArrayQuery(
-  'failover_slots',
-  `select s.slot_name::text as name, false as synced,
-          case when s.wal_status = 'lost' then 'wal_removed' end as invalidated,
-          s.confirmed_flush_lsn::text as "confirmedFlushLsn", s.active, s.temporary
-     from pg_catalog.pg_replication_slots s where s.slot_type = 'logical'`,
-);
+  );
+}
 
 /** SETTINGS' row: the FailoverServer's settings, two of them as the server's text. */
 type SettingsRow = Omit<FailoverServer, 'primaryConninfoHasDbname' | 'synchronizedStandbySlots' | 'slots'> & {
@@ -60,9 +57,8 @@ async function readServer(
     const { primaryConninfo, synchronizedStandbySlots, ...r } = (
       await rows<SettingsRow>(client, SETTINGS)
     )[0]!;
-    const slotRows = await rows<JsonArrayRow>(client, r.serverVersion >= PG17 ? SLOTS_17 : SLOTS_14);
-    const slots: Record<string, FailoverSlot> = {};
-    for (const s of jsonRows<FailoverSlot>(slotRows)) slots[s.name] = s;
+    const slotRows = await rows<JsonArrayRow>(client, slotsQuery(r.serverVersion));
+    const slots = Object.fromEntries(jsonRows<FailoverSlot>(slotRows).map((s) => [s.name, s]));
     return {
       ...r,
       primaryConninfoHasDbname:
