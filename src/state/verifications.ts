@@ -30,7 +30,28 @@ export class VerificationStore extends StateTable {
     },
   ): Promise<void> {
     const v = run.verdicts;
-    if (run.whole) await this.recordSubscription(client, subscription, run);
+    if (run.whole) {
+      const diverged = v.filter((t) => t.status === 'diverged').length;
+      const notVerifiable = v.filter((t) => t.status === 'not_verifiable').length;
+      const verdict = diverged > 0 ? 'diverged' : notVerifiable > 0 ? 'not_verifiable' : 'equal';
+      await client.query(
+        `INSERT INTO ${this.table} AS v (node_name, subscription, started_at, verified_at, verdict, tables_compared, tables_diverged, tables_not_verifiable, conflicts)
+         VALUES ($1, $2, $3, now(), $4, $5, $6, $7, $8)
+         ON CONFLICT (node_name, subscription) DO UPDATE SET started_at = excluded.started_at, verified_at = excluded.verified_at,
+           verdict = excluded.verdict, tables_compared = excluded.tables_compared, tables_diverged = excluded.tables_diverged,
+           tables_not_verifiable = excluded.tables_not_verifiable, conflicts = excluded.conflicts`,
+        [
+          this.node,
+          subscription,
+          run.startedAt,
+          verdict,
+          v.length - notVerifiable,
+          diverged,
+          notVerifiable,
+          run.conflicts === null ? null : JSON.stringify(run.conflicts),
+        ],
+      );
+    }
     if (v.length === 0) return;
     await client.query(
       `INSERT INTO ${this.verifiedTables} (node_name, subscription, table_name, verified_at, verdict, rows, missing, extra, different)
@@ -40,34 +61,6 @@ export class VerificationStore extends StateTable {
          verdict = excluded.verdict, rows = excluded.rows, missing = excluded.missing, extra = excluded.extra,
          different = excluded.different`,
       [this.node, subscription, JSON.stringify(v)],
-    );
-  }
-
-  private async recordSubscription(
-    client: pg.Client,
-    subscription: string,
-    run: { startedAt: Date; conflicts: Record<string, number> | null; verdicts: TableVerdict[] },
-  ): Promise<void> {
-    const v = run.verdicts;
-    const diverged = v.filter((t) => t.status === 'diverged').length;
-    const notVerifiable = v.filter((t) => t.status === 'not_verifiable').length;
-    const verdict = diverged > 0 ? 'diverged' : notVerifiable > 0 ? 'not_verifiable' : 'equal';
-    await client.query(
-      `INSERT INTO ${this.table} AS v (node_name, subscription, started_at, verified_at, verdict, tables_compared, tables_diverged, tables_not_verifiable, conflicts)
-       VALUES ($1, $2, $3, now(), $4, $5, $6, $7, $8)
-       ON CONFLICT (node_name, subscription) DO UPDATE SET started_at = excluded.started_at, verified_at = excluded.verified_at,
-         verdict = excluded.verdict, tables_compared = excluded.tables_compared, tables_diverged = excluded.tables_diverged,
-         tables_not_verifiable = excluded.tables_not_verifiable, conflicts = excluded.conflicts`,
-      [
-        this.node,
-        subscription,
-        run.startedAt,
-        verdict,
-        v.length - notVerifiable,
-        diverged,
-        notVerifiable,
-        run.conflicts === null ? null : JSON.stringify(run.conflicts),
-      ],
     );
   }
 
