@@ -1,5 +1,4 @@
 import type pg from 'pg';
-import { type LockHolderRow, toLockHolder } from '../db/advisoryLock.js';
 import { withSession } from '../db/connect.js';
 import type {
   ObservedNode,
@@ -9,6 +8,7 @@ import type {
 } from '../model/cluster.js';
 import { SteepError } from '../model/errors.js';
 import type { ObservedInitSlot, ObservedSubscriptionState } from '../model/initState.js';
+import type { LockHolder } from '../model/lockHolder.js';
 import { isEmptyScope, type TableScope } from '../model/tableSchema.js';
 import type { ConnectionSpec, TableName } from '../model/topology.js';
 import { MIN_SERVER_VERSION, PG15 } from '../model/versions.js';
@@ -161,7 +161,7 @@ interface Probe {
   role: ObservedNode['role'];
   stateSchema: string;
   state: StateSchemaRow;
-  lock?: LockHolderRow;
+  lock?: LockHolder;
 }
 
 /** Round trip 1: begins the snapshot; refuses a server older than steep supports. */
@@ -173,7 +173,7 @@ async function readProbe(client: pg.Client, node: string, stateSchema: string): 
       settings: rows<ServerInfo>(client, q.settings),
       role: rows<RoleRow>(client, q.role),
       state: rows<StateSchemaRow>(client, q.state),
-      lock: rows<LockHolderRow>(client, q.lock),
+      lock: rows<LockHolder>(client, q.lock),
     }),
   );
   const server = r.settings[0]!;
@@ -284,7 +284,7 @@ function observedNode(
       canCreateIn: p.state.can_create_in_schema,
       owned: p.state.owns_schema,
     },
-    steepLock: p.lock ? toLockHolder(p.lock) : null,
+    steepLock: p.lock ?? null,
     rowFilters: normalised.rowFilters,
     rowFilterErrors: normalised.rowFilterErrors,
     ...(s.tableSchemas ? { tableSchemas: s.tableSchemas } : {}),

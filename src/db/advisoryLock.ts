@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { SteepError } from '../model/errors.js';
 import { type LockHolder, lockHeldMessage } from '../model/lockHolder.js';
-import { THIS_DATABASE_OID } from '../model/sql.js';
+import { isoTime, THIS_DATABASE_OID } from '../model/sql.js';
 
 /** One key for every steep apply: 'steep' as a 64-bit number. */
 export const APPLY_LOCK_KEY = '495474672';
@@ -10,18 +10,11 @@ export const APPLY_LOCK_KEY = '495474672';
  * The session holding steep's advisory lock on this node's database, if any: another steep
  * command at work there (or a killed one whose last statement still runs server-side).
  */
-export const LOCK_HOLDER_SQL = `SELECT a.application_name AS "applicationName", a.pid, a.backend_start AS since
+export const LOCK_HOLDER_SQL = `SELECT a.application_name AS "applicationName", a.pid, ${isoTime('a.backend_start')} AS since
   FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid
  WHERE l.locktype = 'advisory' AND l.granted AND l.classid = 0 AND l.objid = ${APPLY_LOCK_KEY}::bigint::oid AND l.objsubid = 1
    AND l.database = ${THIS_DATABASE_OID}
  LIMIT 1`;
-
-/** A row of LOCK_HOLDER_SQL: the LockHolder, its start still a Date. */
-export type LockHolderRow = Omit<LockHolder, 'since'> & { since: Date };
-
-export function toLockHolder(r: LockHolderRow): LockHolder {
-  return { ...r, since: r.since.toISOString() };
-}
 
 /**
  * Take steep's session advisory lock on a node, or fail at once naming who holds it.
@@ -32,6 +25,6 @@ export async function acquireApplyLock(client: pg.Client, node: string): Promise
     APPLY_LOCK_KEY,
   ]);
   if (rows[0]?.ok) return;
-  const h = (await client.query<LockHolderRow>(LOCK_HOLDER_SQL)).rows[0];
-  throw new SteepError('apply.locked', lockHeldMessage(node, h ? toLockHolder(h) : null), { node });
+  const h = (await client.query<LockHolder>(LOCK_HOLDER_SQL)).rows[0];
+  throw new SteepError('apply.locked', lockHeldMessage(node, h ?? null), { node });
 }

@@ -604,6 +604,31 @@ describe.each(testVersions())('catalog on PostgreSQL %i', (version) => {
     expect((await read(sub)).origins[origin]).toEqual({ name: origin, remoteLsn: '1/FF' });
   });
 
+  test("steep's lock held by another role's session: a role that may not see its start still reads the node", async () => {
+    const sub = cluster().node('sub');
+    const watcher = unique('watcher');
+    cleanup(sub, `drop role if exists ${watcher}`);
+    await sub.query(`create role ${watcher} login password 'watcher-pw'`);
+    const holder = await sub.client();
+    onTestFinished(() => holder.end());
+    await holder.query("set application_name = 'other steep'");
+    await holder.query('select pg_advisory_lock(495474672)');
+    const [{ pid }] = (await holder.query<{ pid: number }>('select pg_backend_pid() as pid')).rows as [
+      { pid: number },
+    ];
+
+    // pg_stat_activity hides another role's backend_start from a role without pg_read_all_stats
+    const asWatcher: ConnectionSpec = { ...sub.connection, user: watcher, password: 'watcher-pw' };
+    const seen = await readNode(asWatcher, { node: 'sub', stateSchema: 'steep' });
+    expect(seen.steepLock).toEqual({ applicationName: 'other steep', pid, since: null });
+    const all = await read(sub);
+    expect(all.steepLock).toEqual({
+      applicationName: 'other steep',
+      pid,
+      since: expect.stringMatching(/^\d{4}-\d\d-\d\dT[\d:.]{12}Z$/),
+    });
+  });
+
   test('a role that is not superuser: conninfo and origin status unknown, privileges reported', async () => {
     const pub = cluster().node('pub');
     const sub = cluster().node('sub');

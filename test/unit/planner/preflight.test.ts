@@ -232,6 +232,18 @@ describe('preflight', () => {
     });
   });
 
+  it('a lock holder whose start this role may not see → the warning names it without a start', () => {
+    const t = base();
+    const s = observe(t);
+    at(s, 'west').steepLock = { applicationName: 'steep apply', pid: 4242, since: null };
+    expect(runPlan(t, s).warnings).toContainEqual({
+      code: 'preflight.locked',
+      node: 'west',
+      message:
+        'node west: another steep command holds the lock: steep apply (pid 4242); wait for it to finish, or end that session',
+    });
+  });
+
   it('worker and slot capacity is not checked when the plan starts no subscription or copy', () => {
     const t = base();
     const s = observe(t);
