@@ -10,7 +10,7 @@ import { compareText } from '../../model/order.js';
 import type { FailoverVerdict } from '../../model/plan.js';
 import type { SubscriptionSpec, Topology } from '../../model/topology.js';
 import { majorVersion, SUBSCRIPTION_OPTION } from '../../model/versions.js';
-import { afterFailover } from './failoverPromotion.js';
+import { afterFailover, type Verdict } from './failoverPromotion.js';
 
 /**
  * A publisher's failover, per subscription from a node that declares `standbys:`. Before the next
@@ -59,23 +59,17 @@ export function withFailoverSlots(desired: Topology, observed: ClusterState): To
       (slotGone || ((desired.nodes[d.from]?.standbys?.length ?? 0) > 0 && !pub?.reachable))
         ? o?.options.failover
         : undefined;
-    if (kept !== undefined) {
-      changed = true;
-      subscriptions[name] = { ...d, options: { ...d.options, failover: kept } };
-      continue;
-    }
     const wants =
       d.options.failover === undefined &&
       pub?.reachable === true &&
       sub?.reachable === true &&
       failoverSlot(desired, d, pub.serverVersion, sub.serverVersion);
-    if (wants) changed = true;
-    subscriptions[name] = wants ? { ...d, options: { ...d.options, failover: true } } : d;
+    const failover = kept ?? (wants || undefined);
+    if (failover !== undefined) changed = true;
+    subscriptions[name] = failover === undefined ? d : { ...d, options: { ...d.options, failover } };
   }
   return changed ? { ...desired, subscriptions } : desired;
 }
-
-type Verdict = Pick<FailoverVerdict, 'verdict' | 'reasons'>;
 
 /**
  * The verdicts of every subscription whose publisher declares standbys, by name: about the last

@@ -12,7 +12,7 @@ import type { FailoverVerdict } from '../../model/plan.js';
 import type { SubscriptionSpec } from '../../model/topology.js';
 import { majorVersion, SUBSCRIPTION_OPTION } from '../../model/versions.js';
 
-type Verdict = Pick<FailoverVerdict, 'verdict' | 'reasons'>;
+export type Verdict = Pick<FailoverVerdict, 'verdict' | 'reasons'>;
 
 function recordedState(node: ObservedNode, d: SubscriptionSpec, o: ObservedSubscription): string {
   return (

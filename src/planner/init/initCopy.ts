@@ -43,23 +43,15 @@ export function copiedTables(desired: Topology, observed: ClusterState, d: Subsc
   return [...out.values()].sort(compareTableNames);
 }
 
-/** Which copy a snapshot init takes, and why (the plan says so). */
-export interface CopyPath {
-  /** steep's own copy engine (exported snapshot, N sessions, key ranges) instead of copy_data */
-  own: boolean;
-  /** the sentence the plan shows */
-  why: string;
-  /** tables above init.splitAbove, copied in key ranges */
-  split: string[];
-}
-
 /**
+ * Which copy a snapshot init takes (`own`: steep's engine instead of copy_data), why (the
+ * sentence the plan shows), and the tables above init.splitAbove, copied in key ranges (`split`).
  * `init: { method: snapshot }` copies with PostgreSQL's `copy_data = true` (one worker per
  * table) unless the subscription asks for `parallel` > 1 in its own `init`, or a table is above
  * `init.splitAbove` (the publisher's size estimate): then steep's own engine copies it, a big
  * table in key ranges on several sessions. `two-phase` always uses steep's engine.
  */
-export function copyPath(desired: Topology, observed: ClusterState, d: SubscriptionSpec): CopyPath {
+export function copyPath(desired: Topology, observed: ClusterState, d: SubscriptionSpec) {
   const splitAbove = d.init.splitAbove ?? DEFAULT_SPLIT_ABOVE;
   const publisher = observed.nodes[d.from];
   const split = copiedTables(desired, observed, d)

@@ -55,14 +55,9 @@ export function tableSchemasDigest(t: NodeTableSchemas<ObservedTableSchema> | un
 }
 
 /** What schema sync gives the plan: every table compared, and what the subscriptions' steps wait for. */
-export interface SchemaSyncOutcome {
-  comparisons: SchemaComparison[];
-  /** a subscription's step key → the `sync-schema` steps of its tables: it runs once they match */
-  waits: Map<string, string[]>;
-}
-
-export function planSchemaSync(ctx: PlanContext): SchemaSyncOutcome {
+export function planSchemaSync(ctx: PlanContext) {
   const out: SchemaComparison[] = [];
+  /** a subscription's step key → the `sync-schema` steps of its tables: it runs once they match */
   const waits = new Map<string, string[]>();
   const creations: Creations = new Map();
   for (const name of sortedKeys(ctx.desired.subscriptions)) {
@@ -77,7 +72,7 @@ export function planSchemaSync(ctx: PlanContext): SchemaSyncOutcome {
         publisher.tableSchemas.tables[table] ?? null,
         subscriber.tableSchemas.tables[table] ?? null,
         table,
-        { columns },
+        columns,
       );
       out.push(toSchemaComparison(d, comparison));
       if (!differs(comparison.status) && !hasExtras(comparison)) continue;

@@ -391,15 +391,14 @@ function changeColumn(
     sync.hazards.add('rewrites-table');
   }
   if (defaultChanged) {
-    const lk = kindOf(l);
-    const defaultSync = syncDefault(l, r, lk, kindOf(r), s.subscriber.serverVersion, typeChanged);
+    const defaultSync = syncDefault(l, r, s.subscriber.serverVersion, typeChanged);
     if (typeof defaultSync === 'string') {
       sync.problems.push(`column ${l.name} of ${table}: ${defaultSync}`);
     } else {
       out.drops.push(...defaultSync.drops);
       out.sets.push(...defaultSync.sets);
       if (defaultSync.rewrites) sync.hazards.add('rewrites-table');
-      if (lk === 'plain' && l.default !== null) sync.requireSequences(l, subTable);
+      if (kindOf(l) === 'plain' && l.default !== null) sync.requireSequences(l, subTable);
     }
     sync.changes.push({
       path: `columns.${l.name}.default`,
