@@ -191,11 +191,10 @@ export function planTableSync(s: SyncInput, creations: Creations): string | unde
   }
   const statements = [
     ...sync.pre,
+    ...(s.subTable === null ? [createTableSql(s.pubTable, columnsToCreate(s))] : []),
     ...(sync.subcommands.length > 0 ? [alterTableSql(s.pubTable, sync.subcommands)] : []),
     ...sync.post,
   ];
-  if (s.subTable === null)
-    statements.splice(sync.pre.length, 0, createTableSql(s.pubTable, columnsToCreate(s)));
   if (statements.length === 0) return undefined;
 
   if (s.ctx.hasStep(key)) {
