@@ -131,9 +131,8 @@ export function rowPresenceRequests(desired: Topology, observed: ClusterState): 
     const tables = out.get(d.node) ?? new Map<string, TableName>();
     const received = new Set(joining ? o.tables.map(qualifiedName) : []);
     for (const t of copiedTables(desired, observed, d)) {
-      if (received.has(qualifiedName(t))) continue;
       const qn = qualifiedName(t);
-      if (node.tables[qn]) tables.set(qn, t);
+      if (!received.has(qn) && node.tables[qn]) tables.set(qn, t);
     }
     out.set(d.node, tables);
   }

@@ -75,7 +75,7 @@ export function planSchemaSync(ctx: PlanContext) {
         columns,
       );
       out.push(toSchemaComparison(d, comparison));
-      if (!differs(comparison.status) && !hasExtras(comparison)) continue;
+      if (!differs(comparison.status) && !comparison.columns.some((x) => x.kind === 'extra')) continue;
       const sync = new SyncInput(ctx, d, publisher, subscriber, comparison, columns);
       if (d.schemaSync !== 'auto' && onlyFillableExtras(comparison.columns)) reportExtras(sync);
       else if (d.schemaSync === 'strict') reportStrict(sync);
@@ -90,10 +90,6 @@ export function planSchemaSync(ctx: PlanContext) {
     if (tableKeys.length > 0) waits.set(stepKey('subscription', d.node, d.name), tableKeys);
   }
   return { comparisons: out, waits };
-}
-
-function hasExtras(c: TableComparison<ObservedTableSchema>): boolean {
-  return c.columns.some((x) => x.kind === 'extra');
 }
 
 function toSchemaComparison(d: SubscriptionSpec, c: TableComparison<ObservedTableSchema>): SchemaComparison {
