@@ -42,7 +42,14 @@ export type Creations = Map<string, string>;
 /** One table's sync, built up and then either planned whole or refused whole. */
 class TableSync {
   readonly pre: string[] = [];
-  readonly subcommands: string[] = [];
+  /** the ALTER TABLE subcommands by the pass PostgreSQL runs them in, written out in that order for the reader */
+  readonly subcommands = {
+    drops: [] as string[],
+    types: [] as string[],
+    setNotNull: [] as string[],
+    sets: [] as string[],
+    adds: [] as string[],
+  };
   readonly post: string[] = [];
   readonly changes: Change[] = [];
   readonly hazards = new Set<Hazard>();
@@ -189,10 +196,11 @@ export function planTableSync(s: SyncInput, creations: Creations): string | unde
     }
     return undefined;
   }
+  const subcommands = Object.values(sync.subcommands).flat();
   const statements = [
     ...sync.pre,
     ...(s.subTable === null ? [createTableSql(s.pubTable, columnsToCreate(s))] : []),
-    ...(sync.subcommands.length > 0 ? [alterTableSql(s.pubTable, sync.subcommands)] : []),
+    ...(subcommands.length > 0 ? [alterTableSql(s.pubTable, subcommands)] : []),
     ...sync.post,
   ];
   if (statements.length === 0) return undefined;
@@ -279,15 +287,6 @@ function createTable(s: SyncInput, sync: TableSync): void {
   if (t.primaryKey) sync.changes.push({ path: 'primaryKey', before: null, after: t.primaryKey });
 }
 
-/** The ALTER TABLE subcommands of one table, by the pass PostgreSQL runs them in. */
-interface Subcommands {
-  drops: string[];
-  types: string[];
-  setNotNull: string[];
-  sets: string[];
-  adds: string[];
-}
-
 function alterTable(s: SyncInput, subTable: TableSchema, sync: TableSync): void {
   const t = s.pubTable;
   const subByName = new Map(subTable.columns.map((c) => [c.name, c]));
@@ -297,16 +296,13 @@ function alterTable(s: SyncInput, subTable: TableSchema, sync: TableSync): void 
     renameColumn(s, rename, reverse, sync);
     return;
   }
-  const out: Subcommands = { drops: [], types: [], setNotNull: [], sets: [], adds: [] };
   for (const l of t.columns) {
     if (s.columns !== null && !s.columns.has(l.name)) continue;
     const r = subByName.get(l.name);
-    if (r) changeColumn(s, l, r, subTable, sync, out, reverse);
-    else out.adds.push(addColumn(s, l, subTable, sync));
+    if (r) changeColumn(s, l, r, subTable, sync, reverse);
+    else sync.subcommands.adds.push(addColumn(s, l, subTable, sync));
   }
   subscriberOnlyColumns(s, subTable, sync);
-  // the order PostgreSQL runs them in anyway (ALTER TABLE passes), written out for the reader
-  sync.subcommands.push(...out.drops, ...out.types, ...out.setNotNull, ...out.sets, ...out.adds);
 }
 
 /** A column renamed on the publisher (the whole step, as nothing else differs), or a problem. */
@@ -367,10 +363,10 @@ function changeColumn(
   r: TableColumn,
   subTable: TableSchema,
   sync: TableSync,
-  out: Subcommands,
   reverse: SubscriptionSpec | undefined,
 ): void {
   const table = s.comparison.table;
+  const out = sync.subcommands;
   const typeChanged = l.type !== r.type;
   const defaultChanged = defaultText(l) !== defaultText(r);
   const nullChanged = l.notNull !== r.notNull;
