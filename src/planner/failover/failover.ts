@@ -211,16 +211,13 @@ export function streamPositionsToRecord(
     const history = pub.failover?.self.history;
     if (!o || o.slotNone || o.originLsn === null || !history?.read || pub.failover?.self.inRecovery) continue;
     if (pub.slots[o.slot]?.active !== true) continue;
-    const ready = verdicts.some(
-      (v) => v.subscription === d.name && v.node === d.node && v.verdict === 'ready',
-    );
     const list = out.get(d.node) ?? [];
     list.push({
       subscription: d.name,
       systemIdentifier: history.systemIdentifier,
       timeline: history.timeline,
       originLsn: o.originLsn,
-      ready,
+      ready: verdicts.some((v) => v.subscription === d.name && v.node === d.node && v.verdict === 'ready'),
     });
     out.set(d.node, list);
   }

@@ -211,10 +211,9 @@ export function existingData(
   }
   if (d.init.method !== 'snapshot') return none;
   return {
-    ok: true,
+    ...none,
     statements: [tx(truncateTablesSql(held))],
     hazards: ['truncates-data'],
     changes: [{ path: 'init.truncate', before: null, after: names }],
-    keep: false,
   };
 }

@@ -166,7 +166,6 @@ function planUnit(ctx: PlanContext, steps: DraftStep[], unit: Unit, recreate: Re
       : [],
   );
   const seconds = recheckSeconds([nodeA, nodeB], tables);
-  const strategy = first.init.strategy ?? '';
   const step: DraftStep = {
     key: stepKey('init', a, unit.address),
     phase: PHASE.subscription,
@@ -178,7 +177,7 @@ function planUnit(ctx: PlanContext, steps: DraftStep[], unit: Unit, recreate: Re
     reasonText: mergeReasonText(unit, tables.length, seconds, inside),
     changes: [
       { path: 'init.method', before: null, after: 'merge' },
-      { path: 'init.strategy', before: null, after: strategy },
+      { path: 'init.strategy', before: null, after: first.init.strategy ?? '' },
       ...(first.init.strategies
         ? [{ path: 'init.strategies', before: null, after: first.init.strategies }]
         : []),
