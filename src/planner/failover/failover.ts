@@ -243,10 +243,7 @@ function readinessGaps(
       `subscription ${d.name} has failover = false: steep apply sets it (ALTER SUBSCRIPTION ${d.name} SET (failover = true), with the subscription disabled for that moment)`,
     );
   const failover = pub.failover;
-  if (!failover) {
-    missing.push(`the failover settings of ${d.from} and its standbys could not be read`);
-    return missing;
-  }
+  if (!failover) return [...missing, `the failover settings of ${d.from} and its standbys could not be read`];
   const guarded = failover.self.synchronizedStandbySlots ?? [];
   for (const sb of failover.standbys) {
     const at = `standby ${sb.address} of ${d.from}`;
