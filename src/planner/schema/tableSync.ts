@@ -115,33 +115,28 @@ class TableSync {
       return;
     }
     const where = `column ${column} of ${s.comparison.table}`;
-    if (!there) {
+    if (!there)
       this.problems.push(
         `${where} has type ${qn}, which does not exist on ${s.d.node} and is not a type steep can read on ${s.d.from} ` +
           `(a table's row type?): create it on ${s.d.node} first`,
       );
-      return;
-    }
-    if (there.extension) {
-      const installed = s.sub.extensions.includes(there.extension);
+    else if (there.extension)
       this.problems.push(
-        installed
+        s.sub.extensions.includes(there.extension)
           ? `${where} has type ${qn} from extension ${there.extension}; ${s.d.node} has that extension but no type ${qn} ` +
               `(installed in another schema?): make the extension's schema the same on both nodes`
           : `${where} has type ${qn} from extension ${there.extension}, which is not installed on ${s.d.node}: ` +
               `run CREATE EXTENSION ${there.extension} on ${s.d.node} (steep does not install extensions)`,
       );
-      return;
-    }
-    if (there.kind !== 'enum') {
+    else if (there.kind !== 'enum')
       this.problems.push(
         `${where} has type ${qn} (a ${there.kind} type), which does not exist on ${s.d.node}, and steep creates only ` +
           `enum types: create ${qn} on ${s.d.node} first`,
       );
-      return;
+    else {
+      this.requireSchema(there.schema);
+      this.need('type', qn, () => createEnumSql(there));
     }
-    this.requireSchema(there.schema);
-    this.need('type', qn, () => createEnumSql(there));
   }
 
   requireSequences(c: TableColumn, table: TableSchema): void {
@@ -414,18 +409,17 @@ function subscriberOnlyColumns(s: SyncInput, subTable: TableSchema, sync: TableS
   const table = s.comparison.table;
   for (const r of subTable.columns) {
     if (s.pubTable.columns.some((c) => c.name === r.name)) continue;
-    if (r.notNull && defaultText(r) === 'NULL') {
+    if (r.notNull && defaultText(r) === 'NULL')
       sync.problems.push(
         `column ${r.name} of ${table} exists only on ${s.d.node} and is NOT NULL without a default: rows replicated from ` +
           `${s.d.from} cannot fill it; give it a default or drop its NOT NULL on ${s.d.node}`,
       );
-      continue;
-    }
-    s.ctx.warn(
-      SCHEMA_CODES.extraColumn,
-      `subscription ${s.d.name}: column ${r.name} of ${table} exists only on ${s.d.node} (the subscriber): kept; rows ` +
-        `replicated from ${s.d.from} leave it ${r.default !== null || r.identity || r.generated ? 'at its default' : 'NULL'}`,
-      { address: s.address, node: s.d.node },
-    );
+    else
+      s.ctx.warn(
+        SCHEMA_CODES.extraColumn,
+        `subscription ${s.d.name}: column ${r.name} of ${table} exists only on ${s.d.node} (the subscriber): kept; rows ` +
+          `replicated from ${s.d.from} leave it ${r.default !== null || r.identity || r.generated ? 'at its default' : 'NULL'}`,
+        { address: s.address, node: s.d.node },
+      );
   }
 }
