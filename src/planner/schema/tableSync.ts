@@ -200,20 +200,18 @@ export function planTableSync(s: SyncInput, creations: Creations): string | unde
   ];
   if (statements.length === 0) return undefined;
 
-  if (s.ctx.hasStep(key)) {
-    // another subscription into the same table on this node planned it already
-    const other = s.ctx.steps.find((x) => x.key === key)!;
+  // another subscription into the same table on this node planned it already
+  const other = s.ctx.steps.find((x) => x.key === key);
+  if (other) {
     const same = other.statements.map((x) => x.sql);
-    if (!sameJson(same, statements)) {
-      s.ctx.error(
-        SCHEMA_CODES.conflict,
-        `table ${s.comparison.table} on ${s.d.node} is received by more than one subscription with schemaSync: auto, ` +
-          `and their publishers define it differently: make the publishers match first`,
-        { address: s.address, node: s.d.node },
-      );
-      return undefined;
-    }
-    return key;
+    if (sameJson(same, statements)) return key;
+    s.ctx.error(
+      SCHEMA_CODES.conflict,
+      `table ${s.comparison.table} on ${s.d.node} is received by more than one subscription with schemaSync: auto, ` +
+        `and their publishers define it differently: make the publishers match first`,
+      { address: s.address, node: s.d.node },
+    );
+    return undefined;
   }
   sync.commitClaims();
   s.ctx.addStep({
