@@ -3,7 +3,7 @@ import { cannotFinishText } from '../../model/initFailure.js';
 import type { InitState } from '../../model/initState.js';
 import { quoteIdent, quoteLiteral } from '../../model/sql.js';
 import { tableOfQualified } from '../../model/topology.js';
-import { truncateTablesSql } from '../sqlBuild.js';
+import { dropPublicationSql, truncateTablesSql } from '../sqlBuild.js';
 
 /**
  * `steep reinit` (docs/repair.md): which tables to copy again and the statements that
@@ -179,10 +179,9 @@ export function planReinit(input: ReinitInput): ReinitPlan {
   const all = carried(input);
   const wanted = requested(input, all);
   const existingTemps = temporary.filter((t) => input.defs.has(t));
-  const cleanup: ReinitStatement[] = temporary.map((t) => ({
-    node: 'publisher',
-    sql: `DROP PUBLICATION IF EXISTS ${quoteIdent(t)}`,
-  }));
+  const cleanup = temporary.map(
+    (t): ReinitStatement => ({ node: 'publisher', sql: dropPublicationSql(t, true) }),
+  );
   const switchBack: ReinitStatement = {
     node: 'subscriber',
     sql: setPublication(input.subscription, input.publications, true),
