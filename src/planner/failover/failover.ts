@@ -10,7 +10,7 @@ import { compareText } from '../../model/order.js';
 import type { FailoverVerdict } from '../../model/plan.js';
 import type { SubscriptionSpec, Topology } from '../../model/topology.js';
 import { majorVersion, SUBSCRIPTION_OPTION } from '../../model/versions.js';
-import { afterFailover } from './failoverPromotion.js';
+import { afterFailover, type Verdict } from './failoverPromotion.js';
 
 /**
  * A publisher's failover, per subscription from a node that declares `standbys:`. Before the next
@@ -59,23 +59,17 @@ export function withFailoverSlots(desired: Topology, observed: ClusterState): To
       (slotGone || ((desired.nodes[d.from]?.standbys?.length ?? 0) > 0 && !pub?.reachable))
         ? o?.options.failover
         : undefined;
-    if (kept !== undefined) {
-      changed = true;
-      subscriptions[name] = { ...d, options: { ...d.options, failover: kept } };
-      continue;
-    }
     const wants =
       d.options.failover === undefined &&
       pub?.reachable === true &&
       sub?.reachable === true &&
       failoverSlot(desired, d, pub.serverVersion, sub.serverVersion);
-    if (wants) changed = true;
-    subscriptions[name] = wants ? { ...d, options: { ...d.options, failover: true } } : d;
+    const failover = kept ?? (wants || undefined);
+    if (failover !== undefined) changed = true;
+    subscriptions[name] = failover === undefined ? d : { ...d, options: { ...d.options, failover } };
   }
   return changed ? { ...desired, subscriptions } : desired;
 }
-
-type Verdict = Pick<FailoverVerdict, 'verdict' | 'reasons'>;
 
 /**
  * The verdicts of every subscription whose publisher declares standbys, by name: about the last
@@ -217,16 +211,13 @@ export function streamPositionsToRecord(
     const history = pub.failover?.self.history;
     if (!o || o.slotNone || o.originLsn === null || !history?.read || pub.failover?.self.inRecovery) continue;
     if (pub.slots[o.slot]?.active !== true) continue;
-    const ready = verdicts.some(
-      (v) => v.subscription === d.name && v.node === d.node && v.verdict === 'ready',
-    );
     const list = out.get(d.node) ?? [];
     list.push({
       subscription: d.name,
       systemIdentifier: history.systemIdentifier,
       timeline: history.timeline,
       originLsn: o.originLsn,
-      ready,
+      ready: verdicts.some((v) => v.subscription === d.name && v.node === d.node && v.verdict === 'ready'),
     });
     out.set(d.node, list);
   }
@@ -252,10 +243,7 @@ function readinessGaps(
       `subscription ${d.name} has failover = false: steep apply sets it (ALTER SUBSCRIPTION ${d.name} SET (failover = true), with the subscription disabled for that moment)`,
     );
   const failover = pub.failover;
-  if (!failover) {
-    missing.push(`the failover settings of ${d.from} and its standbys could not be read`);
-    return missing;
-  }
+  if (!failover) return [...missing, `the failover settings of ${d.from} and its standbys could not be read`];
   const guarded = failover.self.synchronizedStandbySlots ?? [];
   for (const sb of failover.standbys) {
     const at = `standby ${sb.address} of ${d.from}`;

@@ -12,14 +12,7 @@ import type { FailoverVerdict } from '../../model/plan.js';
 import type { SubscriptionSpec } from '../../model/topology.js';
 import { majorVersion, SUBSCRIPTION_OPTION } from '../../model/versions.js';
 
-type Verdict = Pick<FailoverVerdict, 'verdict' | 'reasons'>;
-
-function recordedState(node: ObservedNode, d: SubscriptionSpec, o: ObservedSubscription): string {
-  return (
-    node.initState?.subscriptions[d.name]?.state ??
-    unrecordedState({ enabled: o.enabled, tables: o.tables.map((t) => t.state) })
-  );
-}
+export type Verdict = Pick<FailoverVerdict, 'verdict' | 'reasons'>;
 
 /**
  * After a failover: the subscription streamed, and its publisher (out of recovery) either lacks
@@ -31,7 +24,9 @@ export function afterFailover(
   sub: ObservedNode,
   o: ObservedSubscription,
 ): Verdict | undefined {
-  const state = recordedState(sub, d, o);
+  const state =
+    sub.initState?.subscriptions[d.name]?.state ??
+    unrecordedState({ enabled: o.enabled, tables: o.tables.map((t) => t.state) });
   if (state !== 'synchronized' && state !== 'diverged') return undefined;
   const repair = `steep reinit ${d.name} --full copies its tables again`;
   const slot = pub.slots[o.slot];

@@ -1,4 +1,3 @@
-import type { ObservedNode } from '../../model/cluster.js';
 import type { CopyEstimate } from '../../model/plan.js';
 import type { TableName } from '../../model/topology.js';
 import { qualifiedName } from '../../model/topology.js';
@@ -40,7 +39,7 @@ export function copyEstimate(
   publisher: string,
   tables: readonly (TableName | string)[],
 ): CopyEstimate {
-  const from: ObservedNode | undefined = ctx.node(publisher);
+  const from = ctx.node(publisher);
   const names = tables.map((t) => (typeof t === 'string' ? t : qualifiedName(t)));
   const sizes = names.map((n) => from?.tables[n]?.sizeBytes ?? null);
   const unknownTables = sizes.filter((b) => b === null).length;

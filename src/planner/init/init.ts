@@ -46,8 +46,7 @@ export function ownCopyPending(
   o: ObservedSubscription,
 ): boolean {
   if (d.init.method !== 'snapshot' || o.enabled) return false;
-  const state = recordedState(node, d.name);
-  if (state !== 'uninitialized' && state !== 'copying' && state !== 'failed') return false;
+  if (!['uninitialized', 'copying', 'failed'].includes(recordedState(node, d.name))) return false;
   return copyPath(ctx.desired, ctx.observed, d).own || node.initState?.slots[d.name] !== undefined;
 }
 
@@ -58,8 +57,7 @@ export function ownCopyPending(
  */
 export function twoPhasePending(node: ObservedNode, d: SubscriptionSpec, o: ObservedSubscription): boolean {
   if (d.init.method !== 'two-phase' || o.enabled) return false;
-  const state = recordedState(node, d.name);
-  return state === 'uninitialized' || state === 'preparing' || state === 'copying' || state === 'failed';
+  return ['uninitialized', 'preparing', 'copying', 'failed'].includes(recordedState(node, d.name));
 }
 
 /**
@@ -69,8 +67,7 @@ export function twoPhasePending(node: ObservedNode, d: SubscriptionSpec, o: Obse
  */
 export function manualPending(node: ObservedNode, d: SubscriptionSpec, o: ObservedSubscription): boolean {
   if (d.init.method !== 'manual' || o.enabled) return false;
-  const state = recordedState(node, d.name);
-  return state === 'uninitialized' || state === 'preparing' || state === 'failed';
+  return ['uninitialized', 'preparing', 'failed'].includes(recordedState(node, d.name));
 }
 
 /**

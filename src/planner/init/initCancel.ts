@@ -105,73 +105,66 @@ export function planInitCancel(d: SubscriptionSpec, o: CancelObserved): CancelPl
       { node: d.node, address: subscriptionAddress(d.name) },
     );
   }
-  const plan: CancelPlan = {
-    destroys,
-    drop: null,
-    truncate: null,
-    truncated: [],
-    slotDrop: null,
-    preparedSlot: null,
-    reinitCleanup: null,
-    droppedWithSubscription: null,
-    slotLeft: null,
-  };
-  if (o.existing) planDrop(d, o.existing.slot, o.publisherReachable, plan);
+  // the subscription's drop: its slot dropped with it, or detached and left when the publisher is unreachable
+  const slot = o.existing?.slot ?? null;
+  const detach = slot !== null && !o.publisherReachable;
+  const drop = o.existing
+    ? step({
+        address: { kind: 'subscription', name: d.name },
+        node: d.node,
+        kind: 'subscription-drop',
+        action: 'delete',
+        reasonText:
+          `init cancel: subscription ${d.name} is dropped${detach ? `, its slot ${slot} left on ${d.from} (unreachable)` : ''}` +
+          (destroys ? ', its rows kept' : ''),
+        statements: dropSubscriptionStatements(
+          d.name,
+          slot === null ? 'none' : detach ? 'detach' : 'drop',
+          true,
+        ),
+        hazards: slot !== null && !detach ? ['drops-object', 'drops-slot'] : ['drops-object'],
+      })
+    : null;
   const tables = truncatedTables(d, o, destroys);
-  if (tables.length > 0) {
-    plan.truncated = tables.map(qualifiedName);
-    plan.truncate = step({
-      address: { kind: 'subscription', name: d.name },
-      node: d.node,
-      kind: 'table-truncate',
-      action: 'delete',
-      reasonText: `init cancel: what the copy filled is emptied: ${listText(plan.truncated)}`,
-      statements: [tx(truncateTablesSql(tables))],
-      hazards: ['truncates-data'],
-    });
-  }
+  const truncated = tables.map(qualifiedName);
   // a prepared slot no subscription took over yet (manual), or one left by a subscription dropped by hand
   const prepared = o.preparedSlot ?? (o.existing ? null : d.init.method === 'manual' ? d.slot : null);
-  if (prepared !== null && plan.droppedWithSubscription === null) {
-    if (o.publisherReachable) {
-      plan.preparedSlot = prepared;
-      plan.slotDrop = step({
-        address: { kind: 'slot', node: d.from, slot: prepared },
-        node: d.from,
-        kind: 'slot-drop',
-        action: 'delete',
-        reasonText: `init cancel: slot ${prepared} made for ${d.name} is dropped`,
-        statements: [tx(dropSlotSql(prepared))],
-        hazards: ['drops-slot'],
-      });
-    } else plan.slotLeft = prepared;
-  }
+  const slotDrop = prepared !== null && slot === null && o.publisherReachable ? prepared : null;
+  const plan: CancelPlan = {
+    destroys,
+    drop,
+    truncate:
+      tables.length > 0
+        ? step({
+            address: { kind: 'subscription', name: d.name },
+            node: d.node,
+            kind: 'table-truncate',
+            action: 'delete',
+            reasonText: `init cancel: what the copy filled is emptied: ${listText(truncated)}`,
+            statements: [tx(truncateTablesSql(tables))],
+            hazards: ['truncates-data'],
+          })
+        : null,
+    truncated,
+    slotDrop:
+      slotDrop === null
+        ? null
+        : step({
+            address: { kind: 'slot', node: d.from, slot: slotDrop },
+            node: d.from,
+            kind: 'slot-drop',
+            action: 'delete',
+            reasonText: `init cancel: slot ${slotDrop} made for ${d.name} is dropped`,
+            statements: [tx(dropSlotSql(slotDrop))],
+            hazards: ['drops-slot'],
+          }),
+    preparedSlot: slotDrop,
+    reinitCleanup: o.publisherReachable ? reinitCleanupStep(d) : null,
+    droppedWithSubscription: detach ? null : slot,
+    slotLeft: prepared !== null && !o.publisherReachable ? prepared : detach ? slot : null,
+  };
   refuseWithoutPrivileges(d, o, plan);
-  if (o.publisherReachable) plan.reinitCleanup = reinitCleanupStep(d);
   return plan;
-}
-
-/** The subscription's drop: its slot dropped with it, or detached and left when the publisher is unreachable. */
-function planDrop(
-  d: SubscriptionSpec,
-  slot: string | null,
-  publisherReachable: boolean,
-  plan: CancelPlan,
-): void {
-  const detach = slot !== null && !publisherReachable;
-  plan.drop = step({
-    address: { kind: 'subscription', name: d.name },
-    node: d.node,
-    kind: 'subscription-drop',
-    action: 'delete',
-    reasonText:
-      `init cancel: subscription ${d.name} is dropped${detach ? `, its slot ${slot} left on ${d.from} (unreachable)` : ''}` +
-      (plan.destroys ? ', its rows kept' : ''),
-    statements: dropSubscriptionStatements(d.name, slot === null ? 'none' : detach ? 'detach' : 'drop', true),
-    hazards: slot !== null && !detach ? ['drops-object', 'drops-slot'] : ['drops-object'],
-  });
-  if (detach) plan.slotLeft = slot;
-  else plan.droppedWithSubscription = slot;
 }
 
 /** What the init copied and the cancel empties: none of a streamed subscription's rows, the only copy of what it received. */

@@ -43,23 +43,15 @@ export function copiedTables(desired: Topology, observed: ClusterState, d: Subsc
   return [...out.values()].sort(compareTableNames);
 }
 
-/** Which copy a snapshot init takes, and why (the plan says so). */
-export interface CopyPath {
-  /** steep's own copy engine (exported snapshot, N sessions, key ranges) instead of copy_data */
-  own: boolean;
-  /** the sentence the plan shows */
-  why: string;
-  /** tables above init.splitAbove, copied in key ranges */
-  split: string[];
-}
-
 /**
+ * Which copy a snapshot init takes (`own`: steep's engine instead of copy_data), why (the
+ * sentence the plan shows), and the tables above init.splitAbove, copied in key ranges (`split`).
  * `init: { method: snapshot }` copies with PostgreSQL's `copy_data = true` (one worker per
  * table) unless the subscription asks for `parallel` > 1 in its own `init`, or a table is above
  * `init.splitAbove` (the publisher's size estimate): then steep's own engine copies it, a big
  * table in key ranges on several sessions. `two-phase` always uses steep's engine.
  */
-export function copyPath(desired: Topology, observed: ClusterState, d: SubscriptionSpec): CopyPath {
+export function copyPath(desired: Topology, observed: ClusterState, d: SubscriptionSpec) {
   const splitAbove = d.init.splitAbove ?? DEFAULT_SPLIT_ABOVE;
   const publisher = observed.nodes[d.from];
   const split = copiedTables(desired, observed, d)
@@ -139,9 +131,8 @@ export function rowPresenceRequests(desired: Topology, observed: ClusterState): 
     const tables = out.get(d.node) ?? new Map<string, TableName>();
     const received = new Set(joining ? o.tables.map(qualifiedName) : []);
     for (const t of copiedTables(desired, observed, d)) {
-      if (received.has(qualifiedName(t))) continue;
       const qn = qualifiedName(t);
-      if (node.tables[qn]) tables.set(qn, t);
+      if (!received.has(qn) && node.tables[qn]) tables.set(qn, t);
     }
     out.set(d.node, tables);
   }
@@ -220,10 +211,9 @@ export function existingData(
   }
   if (d.init.method !== 'snapshot') return none;
   return {
-    ok: true,
+    ...none,
     statements: [tx(truncateTablesSql(held))],
     hazards: ['truncates-data'],
     changes: [{ path: 'init.truncate', before: null, after: names }],
-    keep: false,
   };
 }

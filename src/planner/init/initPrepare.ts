@@ -215,30 +215,24 @@ export function dumpCommands(
   const file = `${d.name}.dump`;
   const slices = carriedSlices(topology, d, tables);
   const whole = tables.filter((qn) => !slices.has(qn));
-  const tableArgs = whole.map((qn) => `--table=${shellQuote(quoteQualified(qn))}`);
-  const pgDump =
-    whole.length === 0
-      ? null
-      : [
-          'pg_dump',
-          `--dbname=${fromDb}`,
-          `--snapshot=${shellQuote(snapshot)}`,
-          '--data-only',
-          '--format=custom',
-          `--file=${shellQuote(file)}`,
-          ...tableArgs,
-        ].join(' ');
-  const pgRestore =
-    whole.length === 0
-      ? null
-      : [
-          'pg_restore',
-          `--dbname=${toDb}`,
-          '--data-only',
-          '--single-transaction',
-          ...(subscriberIsSuperuser ? ['--disable-triggers'] : []),
-          shellQuote(file),
-        ].join(' ');
+  const command = (...args: string[]) => (whole.length === 0 ? null : args.join(' '));
+  const pgDump = command(
+    'pg_dump',
+    `--dbname=${fromDb}`,
+    `--snapshot=${shellQuote(snapshot)}`,
+    '--data-only',
+    '--format=custom',
+    `--file=${shellQuote(file)}`,
+    ...whole.map((qn) => `--table=${shellQuote(quoteQualified(qn))}`),
+  );
+  const pgRestore = command(
+    'pg_restore',
+    `--dbname=${toDb}`,
+    '--data-only',
+    '--single-transaction',
+    ...(subscriberIsSuperuser ? ['--disable-triggers'] : []),
+    shellQuote(file),
+  );
   const psql = (db: string) => `psql -X -q -v ON_ERROR_STOP=1 --dbname=${db}`;
   const copies = [...slices.entries()].map(([qn, s]) => {
     const columns = s.columns ? ` (${s.columns.map(quoteIdent).join(', ')})` : '';

@@ -160,18 +160,12 @@ function planUnit(ctx: PlanContext, steps: DraftStep[], unit: Unit, recreate: Re
   const positions = [a, b].map((n): Statement => ({ ...tx(WAL_POSITION_SQL), node: n }));
   // writes under the locks only where no subscription of the unit would send them back
   const inside = unit.subscriptions.every((d) => d.options.origin === 'none');
-  const origins = inside
-    ? [a, b].flatMap((n) =>
-        originSetupSql(mergeOriginName(unit.name, n)).map((sql) => ({ ...nonTx(sql), node: n })),
-      )
-    : [];
-  const originDrops = inside
-    ? [a, b].flatMap((n) =>
-        originDropSql(mergeOriginName(unit.name, n)).map((sql) => ({ ...nonTx(sql), node: n })),
-      )
-    : [];
+  const [origins, originDrops] = [originSetupSql, originDropSql].map((sqlOf) =>
+    inside
+      ? [a, b].flatMap((n) => sqlOf(mergeOriginName(unit.name, n)).map((sql) => ({ ...nonTx(sql), node: n })))
+      : [],
+  );
   const seconds = recheckSeconds([nodeA, nodeB], tables);
-  const strategy = first.init.strategy ?? '';
   const step: DraftStep = {
     key: stepKey('init', a, unit.address),
     phase: PHASE.subscription,
@@ -183,7 +177,7 @@ function planUnit(ctx: PlanContext, steps: DraftStep[], unit: Unit, recreate: Re
     reasonText: mergeReasonText(unit, tables.length, seconds, inside),
     changes: [
       { path: 'init.method', before: null, after: 'merge' },
-      { path: 'init.strategy', before: null, after: strategy },
+      { path: 'init.strategy', before: null, after: first.init.strategy ?? '' },
       ...(first.init.strategies
         ? [{ path: 'init.strategies', before: null, after: first.init.strategies }]
         : []),
@@ -192,7 +186,7 @@ function planUnit(ctx: PlanContext, steps: DraftStep[], unit: Unit, recreate: Re
       { path: 'init.subscriptions', before: null, after: unit.subscriptions.map((d) => d.name) },
       { path: 'init.blocksWritesSeconds', before: null, after: seconds },
     ],
-    statements: [...drops, ...slots, ...origins, ...locks, ...positions, ...creates, ...originDrops],
+    statements: [...drops, ...slots, ...origins!, ...locks, ...positions, ...creates, ...originDrops!],
     hazards: ['blocks-writes', 'copies-data', ...(drops.length > 0 ? (['drops-slot'] as const) : [])],
     deps: [...deps, stepKey('state', a), stepKey('state', b)],
     catalogDigest: digestOf({

@@ -3,7 +3,7 @@ import { cannotFinishText } from '../../model/initFailure.js';
 import type { InitState } from '../../model/initState.js';
 import { quoteIdent, quoteLiteral } from '../../model/sql.js';
 import { tableOfQualified } from '../../model/topology.js';
-import { truncateTablesSql } from '../sqlBuild.js';
+import { dropPublicationSql, truncateTablesSql } from '../sqlBuild.js';
 
 /**
  * `steep reinit` (docs/repair.md): which tables to copy again and the statements that
@@ -179,10 +179,9 @@ export function planReinit(input: ReinitInput): ReinitPlan {
   const all = carried(input);
   const wanted = requested(input, all);
   const existingTemps = temporary.filter((t) => input.defs.has(t));
-  const cleanup: ReinitStatement[] = temporary.map((t) => ({
-    node: 'publisher',
-    sql: `DROP PUBLICATION IF EXISTS ${quoteIdent(t)}`,
-  }));
+  const cleanup = temporary.map(
+    (t): ReinitStatement => ({ node: 'publisher', sql: dropPublicationSql(t, true) }),
+  );
   const switchBack: ReinitStatement = {
     node: 'subscriber',
     sql: setPublication(input.subscription, input.publications, true),
@@ -247,20 +246,16 @@ function resumeReinit(
 /** No reinit under way: the subscription's init must be done, or failed on tables that lost their table-sync slot. */
 function refuseUninitialised(input: ReinitInput, wanted: string[]): void {
   // the init failed on them: the other tables may still be copying, which the switches leave alone
-  if (repairsLostSync(input, wanted)) return;
-  if (input.recorded !== null && !INITIALISED.includes(input.recorded) && allLostSync(input, wanted)) {
-    // still recorded under way: apply's follow decides that the loss lasts (a table's slot is
-    // dropped milliseconds before its sync is recorded done), and records the failure reinit repairs
-    refuse(
-      `subscription ${input.subscription} on ${input.subscriber} is ${input.recorded}, and ${cannotFinishText(wanted, input.publisher)}; ` +
-        `steep apply records the init failed once the slot stays gone, then steep reinit ${input.subscription} --tables ${wanted.join(',')} copies ${wanted.length === 1 ? 'it' : 'them'} again`,
-    );
-  }
-  if (input.recorded !== null && !INITIALISED.includes(input.recorded)) {
-    refuse(
-      `subscription ${input.subscription} on ${input.subscriber} is ${input.recorded}, not initialised: reinit repairs a synchronized or diverged subscription; finish its init with steep apply (steep init status ${input.subscription} shows where it stands)`,
-    );
-  }
+  if (repairsLostSync(input, wanted) || input.recorded === null || INITIALISED.includes(input.recorded))
+    return;
+  // every table lost its table-sync slot while still recorded under way: apply's follow decides that the loss
+  // lasts (a table's slot is dropped milliseconds before its sync is recorded done), and records the failure reinit repairs
+  refuse(
+    allLostSync(input, wanted)
+      ? `subscription ${input.subscription} on ${input.subscriber} is ${input.recorded}, and ${cannotFinishText(wanted, input.publisher)}; ` +
+          `steep apply records the init failed once the slot stays gone, then steep reinit ${input.subscription} --tables ${wanted.join(',')} copies ${wanted.length === 1 ? 'it' : 'them'} again`
+      : `subscription ${input.subscription} on ${input.subscriber} is ${input.recorded}, not initialised: reinit repairs a synchronized or diverged subscription; finish its init with steep apply (steep init status ${input.subscription} shows where it stands)`,
+  );
 }
 
 /** Every table ready, the subscription enabled, and no table left out that references one reinitialised. */

@@ -78,10 +78,7 @@ export function renameOrAddText(
  * The renames schema sync plans (`schemaSync: auto`) or asks for (`manual`): for `plan` to read whether each subscriber
  * has applied every change from before the rename (catalog/renameApplied.ts, `renamesApplied`).
  */
-export function renamesToCheck(
-  topology: Topology,
-  observed: ClusterState,
-): Array<{ d: SubscriptionSpec; table: string; column: string }> {
+export function renamesToCheck(topology: Topology, observed: ClusterState) {
   const out: Array<{ d: SubscriptionSpec; table: string; column: string }> = [];
   for (const d of Object.values(topology.subscriptions)) {
     const pub = observed.nodes[d.from];

@@ -7,30 +7,17 @@ import type { TableColumn } from '../../model/tableSchema.js';
 import { majorVersion, PG17 } from '../../model/versions.js';
 import { alterColumn } from './tableDdl.js';
 
-export type ColumnKind = 'plain' | 'identity' | 'stored' | 'virtual';
-
-export function kindOf(c: TableColumn): ColumnKind {
+export function kindOf(c: TableColumn): 'plain' | 'identity' | 'stored' | 'virtual' {
   if (c.identity) return 'identity';
   if (c.generated) return c.generated;
   return 'plain';
 }
 
-export interface DefaultSync {
-  drops: string[];
-  sets: string[];
-  rewrites: boolean;
-}
-
 /** How the subscriber's default / identity / generation becomes the publisher's; a string says why it cannot. */
-export function syncDefault(
-  l: TableColumn,
-  r: TableColumn,
-  lk: ColumnKind,
-  rk: ColumnKind,
-  subscriberVersion: number,
-  typeChanged: boolean,
-): DefaultSync | string {
-  const out: DefaultSync = { drops: [], sets: [], rewrites: false };
+export function syncDefault(l: TableColumn, r: TableColumn, subscriberVersion: number, typeChanged: boolean) {
+  const lk = kindOf(l);
+  const rk = kindOf(r);
+  const out = { drops: [] as string[], sets: [] as string[], rewrites: false };
   if (lk === 'stored' || lk === 'virtual') {
     if (rk === lk && subscriberVersion >= PG17) {
       out.sets.push(alterColumn.setExpression(l));

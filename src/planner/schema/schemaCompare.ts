@@ -23,14 +23,6 @@ import {
  * generation), `nullability`.
  */
 
-export interface CompareOptions {
-  /**
-   * Only these left columns matter (a publication's column list): the others may be absent on
-   * the right. null = every column.
-   */
-  columns?: ReadonlySet<string> | null;
-}
-
 function defaultOrNull(c: TableColumn): string | null {
   const d = defaultText(c);
   return d === 'NULL' ? null : d;
@@ -40,11 +32,15 @@ export function nullabilityText(c: TableColumn): string {
   return c.notNull ? 'NOT NULL' : 'NULL';
 }
 
+/**
+ * `only`: the left columns that matter (a publication's column list), the others may be absent
+ * on the right; null = every column.
+ */
 export function compareTables<T extends ObservedTableSchema>(
   left: T | null,
   right: T | null,
   table: string,
-  opts: CompareOptions = {},
+  only: ReadonlySet<string> | null = null,
 ): TableComparison<T> {
   if (!left && !right) throw new Error(`compareTables: ${table} is on neither side`);
   if (!right) return { table, status: 'LOCAL_ONLY', columns: [], left, right };
@@ -52,7 +48,6 @@ export function compareTables<T extends ObservedTableSchema>(
   // the same fingerprint: the same names, types, defaults and nullability in the same order
   // (a plan reads the columns only of tables whose fingerprints differ)
   if (left.fingerprint === right.fingerprint) return { table, status: 'MATCH', columns: [], left, right };
-  const only = opts.columns ?? null;
   const leftColumns = withColumns(left).columns;
   const rightColumns = withColumns(right).columns;
   const considered = leftColumns.filter((c) => only === null || only.has(c.name));
@@ -114,10 +109,9 @@ export function describeDifference(d: ColumnDifference, leftNode: string, rightN
       return `${col} (${d.left}) is missing on ${rightNode}`;
     case 'extra':
       return `${col} (${d.right}) exists only on ${rightNode}`;
-    case 'type':
-      return `${col} is ${d.left} on ${leftNode}, ${d.right} on ${rightNode}`;
     case 'default':
       return `${col} has default ${d.left ?? 'none'} on ${leftNode}, ${d.right ?? 'none'} on ${rightNode}`;
+    case 'type':
     case 'nullability':
       return `${col} is ${d.left} on ${leftNode}, ${d.right} on ${rightNode}`;
   }

@@ -20,11 +20,8 @@ export function subscribedScopes(topology: Topology): Record<string, TableScope>
     { all: boolean; schemas: Set<string>; tables: Map<string, TableName>; objects: boolean }
   >();
   const add = (node: string, p: PublicationSpec, auto: boolean) => {
-    let s = acc.get(node);
-    if (!s) {
-      s = { all: false, schemas: new Set(), tables: new Map(), objects: false };
-      acc.set(node, s);
-    }
+    const s = acc.get(node) ?? { all: false, schemas: new Set(), tables: new Map(), objects: false };
+    acc.set(node, s);
     if (auto) s.objects = true;
     if (p.allTables) s.all = true;
     for (const schema of p.schemas) s.schemas.add(schema);

@@ -55,14 +55,9 @@ export function tableSchemasDigest(t: NodeTableSchemas<ObservedTableSchema> | un
 }
 
 /** What schema sync gives the plan: every table compared, and what the subscriptions' steps wait for. */
-export interface SchemaSyncOutcome {
-  comparisons: SchemaComparison[];
-  /** a subscription's step key → the `sync-schema` steps of its tables: it runs once they match */
-  waits: Map<string, string[]>;
-}
-
-export function planSchemaSync(ctx: PlanContext): SchemaSyncOutcome {
+export function planSchemaSync(ctx: PlanContext) {
   const out: SchemaComparison[] = [];
+  /** a subscription's step key → the `sync-schema` steps of its tables: it runs once they match */
   const waits = new Map<string, string[]>();
   const creations: Creations = new Map();
   for (const name of sortedKeys(ctx.desired.subscriptions)) {
@@ -77,10 +72,10 @@ export function planSchemaSync(ctx: PlanContext): SchemaSyncOutcome {
         publisher.tableSchemas.tables[table] ?? null,
         subscriber.tableSchemas.tables[table] ?? null,
         table,
-        { columns },
+        columns,
       );
       out.push(toSchemaComparison(d, comparison));
-      if (!differs(comparison.status) && !hasExtras(comparison)) continue;
+      if (!differs(comparison.status) && !comparison.columns.some((x) => x.kind === 'extra')) continue;
       const sync = new SyncInput(ctx, d, publisher, subscriber, comparison, columns);
       if (d.schemaSync !== 'auto' && onlyFillableExtras(comparison.columns)) reportExtras(sync);
       else if (d.schemaSync === 'strict') reportStrict(sync);
@@ -95,10 +90,6 @@ export function planSchemaSync(ctx: PlanContext): SchemaSyncOutcome {
     if (tableKeys.length > 0) waits.set(stepKey('subscription', d.node, d.name), tableKeys);
   }
   return { comparisons: out, waits };
-}
-
-function hasExtras(c: TableComparison<ObservedTableSchema>): boolean {
-  return c.columns.some((x) => x.kind === 'extra');
 }
 
 function toSchemaComparison(d: SubscriptionSpec, c: TableComparison<ObservedTableSchema>): SchemaComparison {

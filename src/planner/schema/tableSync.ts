@@ -42,7 +42,14 @@ export type Creations = Map<string, string>;
 /** One table's sync, built up and then either planned whole or refused whole. */
 class TableSync {
   readonly pre: string[] = [];
-  readonly subcommands: string[] = [];
+  /** the ALTER TABLE subcommands by the pass PostgreSQL runs them in, written out in that order for the reader */
+  readonly subcommands = {
+    drops: [] as string[],
+    types: [] as string[],
+    setNotNull: [] as string[],
+    sets: [] as string[],
+    adds: [] as string[],
+  };
   readonly post: string[] = [];
   readonly changes: Change[] = [];
   readonly hazards = new Set<Hazard>();
@@ -108,33 +115,28 @@ class TableSync {
       return;
     }
     const where = `column ${column} of ${s.comparison.table}`;
-    if (!there) {
+    if (!there)
       this.problems.push(
         `${where} has type ${qn}, which does not exist on ${s.d.node} and is not a type steep can read on ${s.d.from} ` +
           `(a table's row type?): create it on ${s.d.node} first`,
       );
-      return;
-    }
-    if (there.extension) {
-      const installed = s.sub.extensions.includes(there.extension);
+    else if (there.extension)
       this.problems.push(
-        installed
+        s.sub.extensions.includes(there.extension)
           ? `${where} has type ${qn} from extension ${there.extension}; ${s.d.node} has that extension but no type ${qn} ` +
               `(installed in another schema?): make the extension's schema the same on both nodes`
           : `${where} has type ${qn} from extension ${there.extension}, which is not installed on ${s.d.node}: ` +
               `run CREATE EXTENSION ${there.extension} on ${s.d.node} (steep does not install extensions)`,
       );
-      return;
-    }
-    if (there.kind !== 'enum') {
+    else if (there.kind !== 'enum')
       this.problems.push(
         `${where} has type ${qn} (a ${there.kind} type), which does not exist on ${s.d.node}, and steep creates only ` +
           `enum types: create ${qn} on ${s.d.node} first`,
       );
-      return;
+    else {
+      this.requireSchema(there.schema);
+      this.need('type', qn, () => createEnumSql(there));
     }
-    this.requireSchema(there.schema);
-    this.need('type', qn, () => createEnumSql(there));
   }
 
   requireSequences(c: TableColumn, table: TableSchema): void {
@@ -189,29 +191,27 @@ export function planTableSync(s: SyncInput, creations: Creations): string | unde
     }
     return undefined;
   }
+  const subcommands = Object.values(sync.subcommands).flat();
   const statements = [
     ...sync.pre,
-    ...(sync.subcommands.length > 0 ? [alterTableSql(s.pubTable, sync.subcommands)] : []),
+    ...(s.subTable === null ? [createTableSql(s.pubTable, columnsToCreate(s))] : []),
+    ...(subcommands.length > 0 ? [alterTableSql(s.pubTable, subcommands)] : []),
     ...sync.post,
   ];
-  if (s.subTable === null)
-    statements.splice(sync.pre.length, 0, createTableSql(s.pubTable, columnsToCreate(s)));
   if (statements.length === 0) return undefined;
 
-  if (s.ctx.hasStep(key)) {
-    // another subscription into the same table on this node planned it already
-    const other = s.ctx.steps.find((x) => x.key === key)!;
+  // another subscription into the same table on this node planned it already
+  const other = s.ctx.steps.find((x) => x.key === key);
+  if (other) {
     const same = other.statements.map((x) => x.sql);
-    if (!sameJson(same, statements)) {
-      s.ctx.error(
-        SCHEMA_CODES.conflict,
-        `table ${s.comparison.table} on ${s.d.node} is received by more than one subscription with schemaSync: auto, ` +
-          `and their publishers define it differently: make the publishers match first`,
-        { address: s.address, node: s.d.node },
-      );
-      return undefined;
-    }
-    return key;
+    if (sameJson(same, statements)) return key;
+    s.ctx.error(
+      SCHEMA_CODES.conflict,
+      `table ${s.comparison.table} on ${s.d.node} is received by more than one subscription with schemaSync: auto, ` +
+        `and their publishers define it differently: make the publishers match first`,
+      { address: s.address, node: s.d.node },
+    );
+    return undefined;
   }
   sync.commitClaims();
   s.ctx.addStep({
@@ -280,15 +280,6 @@ function createTable(s: SyncInput, sync: TableSync): void {
   if (t.primaryKey) sync.changes.push({ path: 'primaryKey', before: null, after: t.primaryKey });
 }
 
-/** The ALTER TABLE subcommands of one table, by the pass PostgreSQL runs them in. */
-interface Subcommands {
-  drops: string[];
-  types: string[];
-  setNotNull: string[];
-  sets: string[];
-  adds: string[];
-}
-
 function alterTable(s: SyncInput, subTable: TableSchema, sync: TableSync): void {
   const t = s.pubTable;
   const subByName = new Map(subTable.columns.map((c) => [c.name, c]));
@@ -298,16 +289,13 @@ function alterTable(s: SyncInput, subTable: TableSchema, sync: TableSync): void 
     renameColumn(s, rename, reverse, sync);
     return;
   }
-  const out: Subcommands = { drops: [], types: [], setNotNull: [], sets: [], adds: [] };
   for (const l of t.columns) {
     if (s.columns !== null && !s.columns.has(l.name)) continue;
     const r = subByName.get(l.name);
-    if (r) changeColumn(s, l, r, subTable, sync, out, reverse);
-    else out.adds.push(addColumn(s, l, subTable, sync));
+    if (r) changeColumn(s, l, r, subTable, sync, reverse);
+    else sync.subcommands.adds.push(addColumn(s, l, subTable, sync));
   }
   subscriberOnlyColumns(s, subTable, sync);
-  // the order PostgreSQL runs them in anyway (ALTER TABLE passes), written out for the reader
-  sync.subcommands.push(...out.drops, ...out.types, ...out.setNotNull, ...out.sets, ...out.adds);
 }
 
 /** A column renamed on the publisher (the whole step, as nothing else differs), or a problem. */
@@ -368,10 +356,10 @@ function changeColumn(
   r: TableColumn,
   subTable: TableSchema,
   sync: TableSync,
-  out: Subcommands,
   reverse: SubscriptionSpec | undefined,
 ): void {
   const table = s.comparison.table;
+  const out = sync.subcommands;
   const typeChanged = l.type !== r.type;
   const defaultChanged = defaultText(l) !== defaultText(r);
   const nullChanged = l.notNull !== r.notNull;
@@ -391,15 +379,14 @@ function changeColumn(
     sync.hazards.add('rewrites-table');
   }
   if (defaultChanged) {
-    const lk = kindOf(l);
-    const defaultSync = syncDefault(l, r, lk, kindOf(r), s.subscriber.serverVersion, typeChanged);
+    const defaultSync = syncDefault(l, r, s.subscriber.serverVersion, typeChanged);
     if (typeof defaultSync === 'string') {
       sync.problems.push(`column ${l.name} of ${table}: ${defaultSync}`);
     } else {
       out.drops.push(...defaultSync.drops);
       out.sets.push(...defaultSync.sets);
       if (defaultSync.rewrites) sync.hazards.add('rewrites-table');
-      if (lk === 'plain' && l.default !== null) sync.requireSequences(l, subTable);
+      if (kindOf(l) === 'plain' && l.default !== null) sync.requireSequences(l, subTable);
     }
     sync.changes.push({
       path: `columns.${l.name}.default`,
@@ -420,18 +407,17 @@ function subscriberOnlyColumns(s: SyncInput, subTable: TableSchema, sync: TableS
   const table = s.comparison.table;
   for (const r of subTable.columns) {
     if (s.pubTable.columns.some((c) => c.name === r.name)) continue;
-    if (r.notNull && defaultText(r) === 'NULL') {
+    if (r.notNull && defaultText(r) === 'NULL')
       sync.problems.push(
         `column ${r.name} of ${table} exists only on ${s.d.node} and is NOT NULL without a default: rows replicated from ` +
           `${s.d.from} cannot fill it; give it a default or drop its NOT NULL on ${s.d.node}`,
       );
-      continue;
-    }
-    s.ctx.warn(
-      SCHEMA_CODES.extraColumn,
-      `subscription ${s.d.name}: column ${r.name} of ${table} exists only on ${s.d.node} (the subscriber): kept; rows ` +
-        `replicated from ${s.d.from} leave it ${r.default !== null || r.identity || r.generated ? 'at its default' : 'NULL'}`,
-      { address: s.address, node: s.d.node },
-    );
+    else
+      s.ctx.warn(
+        SCHEMA_CODES.extraColumn,
+        `subscription ${s.d.name}: column ${r.name} of ${table} exists only on ${s.d.node} (the subscriber): kept; rows ` +
+          `replicated from ${s.d.from} leave it ${r.default !== null || r.identity || r.generated ? 'at its default' : 'NULL'}`,
+        { address: s.address, node: s.d.node },
+      );
   }
 }

@@ -202,7 +202,6 @@ function reverseStep(facts: SwitchoverFacts, rev: string, reverseConninfo: strin
   };
 }
 
-/** The subscription disabled on the new primary, and its slot dropped on the old one unless kept. */
 /**
  * The changes to the subscribed tables that the slot still holds past what the subscriber
  * confirmed, read once the subscription is disabled (a peek consumes nothing): a transaction
@@ -216,6 +215,7 @@ export function unsentChangesSql(slot: string, publications: readonly string[], 
   return `SELECT count(*)::int AS changes, count(DISTINCT xid::text)::int AS transactions FROM pg_catalog.pg_logical_slot_peek_binary_changes(${quoteLiteral(slot)}, NULL, NULL, 'proto_version', '1', 'publication_names', ${names}${origin}) WHERE pg_catalog.get_byte(data, 0) IN (73, 85, 68, 84)`;
 }
 
+/** The subscription disabled on the new primary, and its slot dropped on the old one unless kept. */
 function releaseStep(
   facts: SwitchoverFacts,
   opts: SwitchoverOptions,

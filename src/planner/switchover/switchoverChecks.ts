@@ -23,8 +23,9 @@ function applicationWriter(facts: SwitchoverFacts, r: RoleFacts): boolean {
   return r.writes && !r.superuser && !r.replication && r.name !== facts.steepRole;
 }
 
-function roleProblem(facts: SwitchoverFacts, name: string, role: RoleFacts | undefined): string | null {
+function roleProblem(facts: SwitchoverFacts, name: string): string | null {
   const old = facts.oldNode;
+  const role = facts.roles.find((r) => r.name === name);
   if (!role) return `--roles names ${name}, which is not a role on ${old}: name the roles that exist there`;
   if (name === facts.steepRole)
     return `--roles names ${name}, the role steep connects to ${old} as: steep's own role is never fenced, connect steep as another role or leave ${name} out`;
@@ -51,15 +52,12 @@ export function linkProblem(d: SubscriptionSpec): string | null {
 
 /** Everything that must hold before anything changes, each failure one sentence with the fix. */
 export function switchoverProblems(facts: SwitchoverFacts, opts: SwitchoverOptions): string[] {
-  const p: string[] = [];
   const { subscription: sub, oldNode: old, newNode: neu } = facts;
-  if (!facts.live) {
-    p.push(
+  if (!facts.live)
+    return [
       `subscription ${sub} does not exist on ${neu}: create it with steep apply and let it synchronize first`,
-    );
-    return p;
-  }
-  p.push(...subscriptionProblems(facts, facts.live, opts));
+    ];
+  const p = subscriptionProblems(facts, facts.live, opts);
   for (const u of facts.unkeyed) p.push(`${u.table} cannot be switched over safely: ${u.reason}`);
   p.push(...fenceRoleProblems(facts, opts));
   p.push(...steepRoleProblems(facts));
@@ -120,16 +118,8 @@ function subscriptionProblems(
 function fenceRoleProblems(facts: SwitchoverFacts, opts: SwitchoverOptions): string[] {
   const p: string[] = [];
   const old = facts.oldNode;
-  if (opts.roles) {
-    for (const name of opts.roles) {
-      const problem = roleProblem(
-        facts,
-        name,
-        facts.roles.find((r) => r.name === name),
-      );
-      if (problem) p.push(problem);
-    }
-  } else if (fenceRoles(facts, opts).length === 0)
+  if (opts.roles) p.push(...opts.roles.map((name) => roleProblem(facts, name)).filter((x) => x !== null));
+  else if (fenceRoles(facts, opts).length === 0)
     p.push(
       `no application role can write the subscribed tables on ${old} (only superusers, replication roles and steep's own role ${facts.steepRole} can): name the roles to fence with --roles`,
     );
@@ -143,13 +133,11 @@ function fenceRoleProblems(facts: SwitchoverFacts, opts: SwitchoverOptions): str
       p.push(
         `role ${r.name} cannot log in and is read-only in database ${facts.database} on ${old}, as a fence an interrupted switchover leaves it: if that is what happened, give it back (ALTER ROLE ${quoteIdent(r.name)} LOGIN; ALTER ROLE ${quoteIdent(r.name)} IN DATABASE ${quoteIdent(facts.database)} RESET default_transaction_read_only) and run again; otherwise name the roles to fence with --roles`,
       );
-  for (const r of fenceRoles(facts, opts)) {
-    const before = facts.roles.find((x) => x.name === r)?.databaseSetting;
-    if (isOn(before))
+  for (const r of fenceRoles(facts, opts))
+    if (isOn(facts.roles.find((x) => x.name === r)?.databaseSetting))
       p.push(
         `role ${r} is already read-only in database ${facts.database} on ${old}, as a fence an interrupted switchover left would be: make it writable (ALTER ROLE ${quoteIdent(r)} IN DATABASE ${quoteIdent(facts.database)} RESET default_transaction_read_only) and run again, or leave it out with --roles`,
       );
-  }
   for (const r of fenceRoles(facts, opts)) {
     const role = facts.roles.find((x) => x.name === r);
     if (!facts.steepCanFence || !role || role.alterable !== false) continue;
