@@ -20,12 +20,10 @@ import { truncateTablesSql, tx } from '../sqlBuild.js';
  * unless `init.existingData: truncate` (they are emptied first); `keep` cannot hold for a copy.
  */
 
+/** What a refresh does about the tables joining the subscription; `changes`: what its step records of that. */
 export interface NewTablesDecision {
-  ok: boolean;
   /** refresh with copy_data = true */
   copy: boolean;
-  /** the tables joining the subscription */
-  tables: string[];
   /** run before the refresh: the joining tables that hold rows, emptied (`existingData: truncate`) */
   statements: Statement[];
   hazards: Hazard[];
@@ -45,6 +43,7 @@ export function joiningTables(ctx: PlanContext, d: SubscriptionSpec, o: Observed
     .filter((t) => !has.has(t));
 }
 
+/** Undefined when the tables joining are refused (an error says why). */
 export function newTablesDecision(
   ctx: PlanContext,
   d: SubscriptionSpec,
@@ -52,15 +51,8 @@ export function newTablesDecision(
   o: ObservedSubscription,
   /** the tables joining it, as the subscription's relations tell (else: worked out here) */
   added?: string[],
-): NewTablesDecision {
-  const none: NewTablesDecision = {
-    ok: true,
-    copy: false,
-    tables: [],
-    statements: [],
-    hazards: [],
-    changes: [],
-  };
+): NewTablesDecision | undefined {
+  const none: NewTablesDecision = { copy: false, statements: [], hazards: [], changes: [] };
   if (d.init.method !== 'none' && d.init.method !== 'manual') return none;
   const tables = added ?? joiningTables(ctx, d, o);
   if (tables.length === 0) return none;
@@ -73,41 +65,32 @@ export function newTablesDecision(
         'set init.newTables: copy to copy just those tables, or skip if they already hold the same rows on both sides',
       { address, node: node.name },
     );
-    return { ...none, ok: false, tables };
+    return undefined;
   }
-  if (d.init.newTables === 'copy') {
-    const copying: NewTablesDecision = {
-      ...none,
-      copy: true,
-      tables,
-      hazards: ['copies-data'],
-      changes: [{ path: 'init.newTables', before: null, after: { copy: tables } }],
-    };
-    const held = tables.filter((t) => node.tables[t]?.hasRows === true);
-    if (held.length === 0) return copying;
-    if (d.init.existingData !== 'truncate') {
-      ctx.error(
-        'existing-data',
-        `subscription ${d.name} on ${node.name} would copy the tables joining it into tables that already hold rows there: ${listText(held)}; ` +
-          'copying on top of them would fail or duplicate rows: empty them, set init.existingData: truncate (apply empties them and copies), ' +
-          `or init.newTables: skip if they already hold the same rows as on ${d.from}`,
-        { address, node: node.name },
-      );
-      return { ...none, ok: false, tables };
-    }
-    const emptied = held.map((t) => node.tables[t]!).map((t) => ({ schema: t.schema, name: t.name }));
+  if (d.init.newTables === 'skip')
     return {
-      ...copying,
-      statements: [tx(truncateTablesSql(emptied))],
-      hazards: ['truncates-data', 'copies-data'],
-      changes: [...copying.changes, { path: 'init.truncate', before: null, after: held }],
+      ...none,
+      hazards: ['data-gap'],
+      changes: [{ path: 'init.newTables', before: null, after: { skip: tables } }],
     };
+  const changes: Change[] = [{ path: 'init.newTables', before: null, after: { copy: tables } }];
+  const held = tables.filter((t) => node.tables[t]?.hasRows === true);
+  if (held.length === 0) return { copy: true, statements: [], hazards: ['copies-data'], changes };
+  if (d.init.existingData !== 'truncate') {
+    ctx.error(
+      'existing-data',
+      `subscription ${d.name} on ${node.name} would copy the tables joining it into tables that already hold rows there: ${listText(held)}; ` +
+        'copying on top of them would fail or duplicate rows: empty them, set init.existingData: truncate (apply empties them and copies), ' +
+        `or init.newTables: skip if they already hold the same rows as on ${d.from}`,
+      { address, node: node.name },
+    );
+    return undefined;
   }
   return {
-    ...none,
-    tables,
-    hazards: ['data-gap'],
-    changes: [{ path: 'init.newTables', before: null, after: { skip: tables } }],
+    copy: true,
+    statements: [tx(truncateTablesSql(held.map((t) => node.tables[t]!)))],
+    hazards: ['truncates-data', 'copies-data'],
+    changes: [...changes, { path: 'init.truncate', before: null, after: held }],
   };
 }
 

@@ -13,7 +13,7 @@ import { isUnknown } from '../../model/cluster.js';
 import { maskConninfo, sameConninfo } from '../../model/conninfo.js';
 import { compareText } from '../../model/order.js';
 import { commentWithMarker } from '../../model/ownership.js';
-import type { Action, Change, Hazard, Reason, Statement } from '../../model/plan.js';
+import type { Action, Change, Reason } from '../../model/plan.js';
 import type { SubscriptionOptionName, SubscriptionOptions, SubscriptionSpec } from '../../model/topology.js';
 import {
   majorVersion,
@@ -278,12 +278,10 @@ export function planChange(
   };
 }
 
-/** `changes`: what the alter records beyond the diff (the joining tables' decision, the refresh); `copy`: the refresh copies the tables that join */
-type AlterStatements = Pick<NewTablesDecision, 'statements' | 'hazards' | 'changes' | 'copy'>;
-
 /**
  * The in-place alter, in an order PostgreSQL accepts: failover/two_phase only while disabled,
- * refresh only while enabled. Undefined when the tables that join are refused (an error says why).
+ * refresh only while enabled; `changes`: what it records beyond the diff (the joining tables'
+ * decision, the refresh). Undefined when the tables that join are refused (an error says why).
  */
 function alterStatements(
   ctx: PlanContext,
@@ -291,29 +289,24 @@ function alterStatements(
   o: ObservedSubscription,
   diff: SubscriptionDiff,
   refreshCopies: boolean,
-): AlterStatements | undefined {
+): NewTablesDecision | undefined {
   const { d, node, conn } = x;
   const address = subscriptionAddress(d.name);
   const { relations, refreshFor } = diff;
-  let copy = refreshCopies;
-  const statements: Statement[] = [];
-  const hazards: Hazard[] = [];
-  const changes: Change[] = [];
   // tables joining a subscription that copies nothing: copied, or vouched for (data-gap), or an error
-  if ((diff.publicationsChanged || diff.needsRefresh) && diff.enabled && !manualPending(node, d, o)) {
-    const joining = newTablesDecision(
-      ctx,
-      d,
-      node,
-      o,
-      relations ? relations.added.filter((t) => !relations.held.includes(t)) : undefined,
-    );
-    if (!joining.ok) return undefined;
-    if (joining.copy) copy = true;
-    statements.push(...joining.statements);
-    hazards.push(...joining.hazards);
-    changes.push(...joining.changes);
-  }
+  const joining: NewTablesDecision | undefined =
+    (diff.publicationsChanged || diff.needsRefresh) && diff.enabled && !manualPending(node, d, o)
+      ? newTablesDecision(
+          ctx,
+          d,
+          node,
+          o,
+          relations?.added.filter((t) => !relations.held.includes(t)),
+        )
+      : { copy: false, statements: [], hazards: [], changes: [] };
+  if (!joining) return undefined;
+  const { statements, hazards, changes } = joining;
+  const copy = refreshCopies || joining.copy;
   let enabled = o.enabled;
   if (diff.connection.differs) statements.push(tx(subscriptionConnectionSql(d.name, conn.masked)));
   if (Object.keys(diff.options).length > 0)
