@@ -18,7 +18,7 @@ import { effectiveSubscriptionOptions } from '../defaults.js';
 import { sha256Hex, subscriptionDigest } from '../digest.js';
 import { followsPromotions } from '../failover/failover.js';
 import { copyEstimate } from '../init/copyEstimate.js';
-import { copiedTables, copyPath, type ExistingData, existingData } from '../init/initCopy.js';
+import { copiedTables, copyPath, existingData } from '../init/initCopy.js';
 import { type ManualReadiness, manualReadiness } from '../init/manualInit.js';
 import { snapshotApplyNote } from '../init/ownCopyLoad.js';
 import type { ManagedDrop } from '../managedObjects.js';
@@ -142,6 +142,7 @@ export function ownershipComment(ctx: PlanContext, conn: DesiredConnection, d: S
 /**
  * DROP SUBSCRIPTION drops its slot on the publisher (outside a transaction). When the
  * publisher is known to be down that would fail, so the slot is detached first and left there.
+ * A dropped slot is counted in the plan's slot changes.
  */
 function dropStatements(
   ctx: PlanContext,
@@ -156,6 +157,7 @@ function dropStatements(
         `where it retains WAL until dropped; once ${o.from} is back, run SELECT pg_drop_replication_slot('${o.slot}') there`,
       { address: subscriptionAddress(o.name), node: subscriber },
     );
+  if (slot === 'drop') ctx.slotChanges.push({ node: o.from, slot: o.slot, change: 'drop', streams: false });
   // mid-init, steep's own copy may have deferred indexes of the tables it was loading
   const init = ctx.node(subscriber)?.initState?.subscriptions[o.name]?.state;
   const deferred =
@@ -302,8 +304,15 @@ export function planReplace(
   initWarnings(ctx, d);
   const slot = prepareSlot(ctx, d, { createSlot: init.createSlot, ownDropFreesSlot });
   if (!slot.ok) return undefined;
+  // its new slot must be made before the subscription, on the same server as the old one it drops
   if (init.createSlot && ownDropFreesSlot && d.init.method !== 'merge' && sameServer(ctx, d.node, d.from)) {
-    refuseSameServerReplace(ctx, d, node.name, because);
+    ctx.error(
+      'same-server-replace',
+      `subscription ${d.name} on ${node.name} would be replaced (${listText(because)}), but ${sameServerText(ctx, d.node, d.from)}: ` +
+        `its slot ${d.slot} must be made again before the subscription, and the old one is dropped only with it; remove ` +
+        `subscription ${d.name} from steep.yaml and run steep apply --allow-destroy, then declare it again and apply`,
+      { address, node: node.name },
+    );
     return undefined;
   }
   const deps = [...subscriptionDeps(run, d), ...slot.deps];
@@ -312,10 +321,16 @@ export function planReplace(
   if (slotStep) init = { ...init, createSlot: false };
   const drop = dropStatements(ctx, o, node.name);
   warnOriginCopy(ctx, d, init.copyData);
-  if (drop.dropsSlot) ctx.slotChanges.push({ node: o.from, slot: o.slot, change: 'drop', streams: false });
   if (init.createSlot)
     ctx.slotChanges.push({ node: d.from, slot: d.slot, change: 'create', streams: init.enabled });
-  const hazards = replaceHazards(ctx, d, drop.dropsSlot, data, init.copyData);
+  // keeping the rows across a replace is a plan error (initCopy.ts existingData): it always copies
+  const copies = init.copyData || copyPath(ctx.desired, ctx.observed, d).own;
+  const hazards: Hazard[] = [
+    'drops-object',
+    ...data.hazards,
+    ...(drop.dropsSlot ? (['drops-slot'] as const) : []),
+    ...(copies ? (['copies-data'] as const) : []),
+  ];
   return {
     key: stepKey('subscription', node.name, d.name),
     phase: PHASE.subscription,
@@ -334,47 +349,13 @@ export function planReplace(
     hazards,
     deps: [...deps, ...(slotStep ? [slotStep] : [])],
     catalogDigest: subscriptionDigest(o, publisherSlot(ctx, d.from, d.slot)),
-    ...(hazards.includes('copies-data')
-      ? { copy: copyEstimate(ctx, d.from, copiedTables(ctx.desired, ctx.observed, d)) }
-      : {}),
+    ...(copies ? { copy: copyEstimate(ctx, d.from, copiedTables(ctx.desired, ctx.observed, d)) } : {}),
   };
-}
-
-/** A replace whose new slot must be made before the subscription, on the same server as the old one it drops. */
-function refuseSameServerReplace(
-  ctx: PlanContext,
-  d: SubscriptionSpec,
-  subscriber: string,
-  because: string[],
-): void {
-  ctx.error(
-    'same-server-replace',
-    `subscription ${d.name} on ${subscriber} would be replaced (${listText(because)}), but ${sameServerText(ctx, d.node, d.from)}: ` +
-      `its slot ${d.slot} must be made again before the subscription, and the old one is dropped only with it; remove ` +
-      `subscription ${d.name} from steep.yaml and run steep apply --allow-destroy, then declare it again and apply`,
-    { address: subscriptionAddress(d.name), node: subscriber },
-  );
-}
-
-/** A replace's hazards: the drop, its slot's, the copy. */
-function replaceHazards(
-  ctx: PlanContext,
-  d: SubscriptionSpec,
-  dropsSlot: boolean,
-  data: ExistingData,
-  copyData: boolean,
-): Hazard[] {
-  const hazards: Hazard[] = ['drops-object', ...data.hazards];
-  if (dropsSlot) hazards.push('drops-slot');
-  // keeping the rows across a replace is a plan error (initCopy.ts existingData): it always copies
-  if (copyData || copyPath(ctx.desired, ctx.observed, d).own) hazards.push('copies-data');
-  return hazards;
 }
 
 /** The drop of a subscription this topology manages and the file no longer declares (with its slot, unless the publisher is down). */
 export function subscriptionDrop(ctx: PlanContext, node: ObservedNode, o: ObservedSubscription): ManagedDrop {
   const drop = dropStatements(ctx, o, node.name);
-  if (drop.dropsSlot) ctx.slotChanges.push({ node: o.from, slot: o.slot, change: 'drop', streams: false });
   return {
     changes: [
       { path: 'from', before: o.from, after: null },
