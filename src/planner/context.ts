@@ -80,12 +80,6 @@ export type ObservedFate = 'desired' | 'delete' | 'unmanaged' | 'foreign';
 /** The kinds of object steep creates, alters and drops from the file (`managedObjects.ts`). */
 export type ManagedKind = 'publication' | 'subscription';
 
-/** What the plan reads besides the file and the nodes: the command line's inputs. */
-export interface PlanInputs {
-  /** `apply --lsn NAME=LSN` */
-  initLsn?: Readonly<Record<string, string>>;
-}
-
 export class PlanContext {
   readonly errors: PlanMessage[] = [];
   readonly warnings: PlanMessage[] = [];
@@ -97,18 +91,15 @@ export class PlanContext {
   readonly ignored: IgnoredCounts = { slots: 0, publications: 0, subscriptions: 0 };
   /** slots this plan creates or drops on publishers (for the capacity preflight) */
   readonly slotChanges: SlotChange[] = [];
-  /** `--lsn NAME=LSN`: where a manual init's restored data starts, by subscription */
-  readonly initLsn: Readonly<Record<string, string>>;
   /** names of `initLsn` some subscription used */
   readonly initLsnUsed = new Set<string>();
 
   constructor(
     readonly desired: Topology,
     readonly observed: ClusterState,
-    inputs: PlanInputs = {},
-  ) {
-    this.initLsn = inputs.initLsn ?? {};
-  }
+    /** `apply --lsn NAME=LSN`: where a manual init's restored data starts, by subscription */
+    readonly initLsn: Readonly<Record<string, string>> = {},
+  ) {}
 
   /** The node's observed state, when it was reached. */
   node(name: string): ObservedNode | undefined {

@@ -42,7 +42,7 @@ export function plan(file: Topology, observed: ClusterState, opts: PlanOptions):
   // renames in place: planned against the nodes as the renames leave them
   const renames = findRenames(file, observed);
   const desired = withFailoverSlots(renames.desired, renames.observed);
-  const ctx = new PlanContext(desired, renames.observed, { initLsn: opts.initLsn });
+  const ctx = new PlanContext(desired, renames.observed, opts.initLsn);
   // each module adds its steps and messages to ctx; what a later one needs is passed to it. The
   // order below is the order of the plan's errors and warnings
   checkReachable(ctx);
