@@ -1,4 +1,3 @@
-import type { ObservedNode } from '../../model/cluster.js';
 import { compareText } from '../../model/order.js';
 import type { Statement } from '../../model/plan.js';
 import { quoteLiteral } from '../../model/sql.js';
@@ -23,19 +22,16 @@ import { nonTx } from '../sqlBuild.js';
 const WAIT_SECONDS = 600;
 
 /** The slots of streaming subscriptions that will read `spec` once this plan has run, by subscription name. */
-export function slotsToCatchUp(
-  ctx: PlanContext,
-  spec: PublicationSpec,
-): Array<{ subscription: string; slot: string }> {
-  const out: Array<{ subscription: string; slot: string }> = [];
-  for (const d of Object.values(ctx.desired.subscriptions)) {
-    if (d.from !== spec.node || !d.publications.includes(spec.name)) continue;
-    const node: ObservedNode | undefined = ctx.node(d.node);
-    const o = node?.subscriptions[d.name];
-    if (!o || o.slotNone || o.publications.includes(spec.name)) continue;
-    out.push({ subscription: d.name, slot: o.slot });
-  }
-  return out.sort((a, b) => compareText(a.subscription, b.subscription));
+export function slotsToCatchUp(ctx: PlanContext, spec: PublicationSpec) {
+  return Object.values(ctx.desired.subscriptions)
+    .flatMap((d) => {
+      const reads = d.from === spec.node && d.publications.includes(spec.name);
+      const o = reads ? ctx.node(d.node)?.subscriptions[d.name] : undefined;
+      return !o || o.slotNone || o.publications.includes(spec.name)
+        ? []
+        : [{ subscription: d.name, slot: o.slot }];
+    })
+    .sort((a, b) => compareText(a.subscription, b.subscription));
 }
 
 /** The statement that waits for the readers' slots (run on the publication's node, after its CREATE); none without readers. */

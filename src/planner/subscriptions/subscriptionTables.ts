@@ -5,7 +5,7 @@ import { displayTable } from '../../model/sql.js';
 import { qualifiedName, type SubscriptionSpec } from '../../model/topology.js';
 import { listText, type PlanContext, sameJson } from '../context.js';
 import { desiredShape, observedShape } from '../publications/publicationDiff.js';
-import { alreadyHeld, type PublishedShape, receivedFrom } from '../publications/publishedRelations.js';
+import { alreadyHeld, receivedFrom } from '../publications/publishedRelations.js';
 
 /**
  * The relations of a subscription (pg_subscription_rel) against what its publications publish:
@@ -35,12 +35,11 @@ export function subscriptionRelations(
 ): SubscriptionRelations | null {
   const publisher = ctx.node(d.from);
   if (!publisher) return null;
-  // now: the publications the subscription names today (a publication list change comes with its own refresh)
-  const nowShapes: PublishedShape[] = [];
-  for (const name of [...o.publications].sort(compareText)) {
-    const observed = publisher.publications[name];
-    if (observed) nowShapes.push(observedShape(observed, publisher.serverVersion));
-  }
+  // now: the publications the subscription names today (a publication list change comes with
+  // its own refresh); what they publish is a union, in any order
+  const nowShapes = o.publications
+    .flatMap((name) => publisher.publications[name] ?? [])
+    .map((p) => observedShape(p, publisher.serverVersion));
   const tables = publisher.tables;
   const observedNames = o.tables.map(qualifiedName).sort(compareText);
   const now = receivedFrom(nowShapes, tables, publisher.serverVersion);
@@ -71,13 +70,12 @@ export function subscriptionRelations(
 export function receivedAfterPlan(ctx: PlanContext, d: SubscriptionSpec): string[] | null {
   const publisher = ctx.node(d.from);
   if (!publisher) return null;
-  const shapes: PublishedShape[] = [];
-  for (const name of [...d.publications].sort(compareText)) {
-    const observed = publisher.publications[name];
+  const shapes = d.publications.flatMap((name) => {
     const spec = ctx.desired.publications[name];
-    if (spec?.node === d.from) shapes.push(desiredShape(spec, publisher));
-    else if (observed) shapes.push(observedShape(observed, publisher.serverVersion));
-  }
+    if (spec?.node === d.from) return [desiredShape(spec, publisher)];
+    const observed = publisher.publications[name];
+    return observed ? [observedShape(observed, publisher.serverVersion)] : [];
+  });
   return receivedFrom(shapes, publisher.tables, publisher.serverVersion);
 }
 
