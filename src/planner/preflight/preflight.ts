@@ -14,6 +14,7 @@ import { displayTable, quoteTable } from '../../model/sql.js';
 import {
   type PublicationSpec,
   type PublicationTable,
+  type PublishOperation,
   qualifiedName,
   type TableName,
 } from '../../model/topology.js';
@@ -54,17 +55,18 @@ export function preflight(ctx: PlanContext): void {
 function checkLocked(ctx: PlanContext): void {
   for (const name of sortedKeys(ctx.desired.nodes)) {
     const lock = ctx.node(name)?.steepLock;
-    if (!lock) continue;
-    ctx.warn('preflight.locked', lockHeldMessage(name, lock), { node: name });
+    if (lock) ctx.warn('preflight.locked', lockHeldMessage(name, lock), { node: name });
   }
 }
 
 /** Nodes that publish: a publication lives there or a subscription reads from it. */
 function publisherNodes(ctx: PlanContext): string[] {
-  const names = new Set<string>();
-  for (const p of Object.values(ctx.desired.publications)) names.add(p.node);
-  for (const s of Object.values(ctx.desired.subscriptions)) names.add(s.from);
-  return [...names].sort(compareText);
+  const { publications, subscriptions } = ctx.desired;
+  const names = [
+    ...Object.values(publications).map((p) => p.node),
+    ...Object.values(subscriptions).map((s) => s.from),
+  ];
+  return [...new Set(names)].sort(compareText);
 }
 
 function checkWalLevel(ctx: PlanContext): void {
@@ -114,28 +116,17 @@ function checkCapacity(ctx: PlanContext): void {
   }
 }
 
-/** A subscription's initial copy in this plan: the tables PostgreSQL syncs, at most `syncs` at once. */
-interface Copy {
-  subscriber: string;
-  publisher: string;
-  syncs: number;
-}
-
-function copiesInPlan(ctx: PlanContext): Copy[] {
-  const out: Copy[] = [];
-  for (const step of ctx.steps) {
-    if (step.kind !== 'subscription-init') continue;
+/** The initial copies in this plan, by subscription: the tables PostgreSQL syncs, at most `syncs` at once. */
+function copiesInPlan(ctx: PlanContext) {
+  return ctx.steps.flatMap((step) => {
     const tables = step.changes.find((c) => c.path === 'init.copies')?.after;
     const d = ctx.desired.subscriptions[nameOf(step)];
     const node = ctx.node(step.node);
-    if (!d || !node || !Array.isArray(tables) || tables.length === 0) continue;
-    out.push({
-      subscriber: step.node,
-      publisher: d.from,
-      syncs: Math.min(tables.length, node.settings.maxSyncWorkersPerSubscription),
-    });
-  }
-  return out;
+    if (step.kind !== 'subscription-init' || !d || !node || !Array.isArray(tables) || tables.length === 0)
+      return [];
+    const syncs = Math.min(tables.length, node.settings.maxSyncWorkersPerSubscription);
+    return [{ subscriber: step.node, publisher: d.from, syncs }];
+  });
 }
 
 /**
@@ -245,7 +236,7 @@ function checkTables(ctx: PlanContext): void {
     const p = ctx.desired.publications[pubName]!;
     const node = ctx.node(p.node);
     if (!node) continue;
-    const needsIdentity = p.publish.includes('update') || p.publish.includes('delete');
+    const needsIdentity = identityOps(p).length > 0;
     const address = publicationAddress(p.name);
     const named = new Set<string>();
     if (!p.allTables) {
@@ -274,9 +265,9 @@ function checkTables(ctx: PlanContext): void {
   }
 }
 
-/** The updates and deletes publication `p` publishes, as a sentence names them. */
-function identityOps(p: PublicationSpec): string {
-  return p.publish.filter((op) => op === 'update' || op === 'delete').join(' and ');
+/** The updates and deletes publication `p` publishes. */
+function identityOps(p: PublicationSpec): PublishOperation[] {
+  return p.publish.filter((op) => op === 'update' || op === 'delete');
 }
 
 /** `leaf` (table `t` itself, or one of its leaf partitions) can take `p`'s updates and deletes. */
@@ -288,7 +279,7 @@ function checkIdentity(
   leaf: string,
 ): void {
   const address = publicationAddress(p.name);
-  const ops = identityOps(p);
+  const ops = identityOps(p).join(' and ');
   const table = node.tables[leaf]!;
   const shown = displayTable(table);
   const through = leaf === qualifiedName(t) ? '' : ` (a partition of ${displayTable(t)})`;
@@ -296,7 +287,7 @@ function checkIdentity(
     // the live publication already publishes those operations of it (an insert-only
     // table, imported as it runs): PostgreSQL refuses them on the publisher today, and the
     // plan changes nothing of that — a warning, so the file steep import wrote plans
-    if (alreadyPublished(node.publications[p.name], p.publish, t)) {
+    if (alreadyPublished(node.publications[p.name], p, t)) {
       ctx.warn(
         'preflight.replica-identity',
         `${node.name}: table ${shown}${through} has no replica identity, and publication ${p.name} already publishes ${ops} of it: ` +
@@ -326,7 +317,7 @@ function checkIdentity(
 
 /** Tables an allTables / schemas publication covers without naming them: a warning for each without a replica identity. */
 function warnCovered(ctx: PlanContext, p: PublicationSpec, node: ObservedNode, named: Set<string>): void {
-  const ops = identityOps(p);
+  const ops = identityOps(p).join(' and ');
   for (const qn of sortedKeys(node.tables)) {
     const table = node.tables[qn]!;
     // a partitioned table receives no rows itself; an unlogged one is never published
@@ -342,16 +333,8 @@ function warnCovered(ctx: PlanContext, p: PublicationSpec, node: ObservedNode, n
   }
 }
 
-/** The live publication publishes every one of `publish`'s update/delete, and table `t`. */
-function alreadyPublished(
-  live: ObservedPublication | undefined,
-  publish: readonly string[],
-  t: TableName,
-): boolean {
-  if (!live) return false;
-  const ops = publish.filter((op) => op === 'update' || op === 'delete');
-  if (!ops.every((op) => live.publish.includes(op as (typeof live.publish)[number]))) return false;
+/** The live publication publishes every one of `p`'s updates and deletes, and table `t`. */
+function alreadyPublished(live: ObservedPublication | undefined, p: PublicationSpec, t: TableName): boolean {
+  if (!live || !identityOps(p).every((op) => live.publish.includes(op))) return false;
   return live.allTables || live.tables.some((x) => x.schema === t.schema && x.name === t.name);
 }
-
-/** The publication's or subscription's name a step is at ('' for any other address). */
