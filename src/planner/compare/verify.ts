@@ -1,6 +1,5 @@
 import { qualifiedName } from '../../model/topology.js';
 import type {
-  CompareSide,
   KeyColumn,
   NotVerifiable,
   PublishedScope,
@@ -65,16 +64,6 @@ export function hashesByValue(type: string): boolean {
   return HASHED_BY_VALUE.test(type);
 }
 
-function keyColumns(shape: TableShape, names: string[]): KeyColumn[] | string {
-  const out: KeyColumn[] = [];
-  for (const n of names) {
-    const c = shape.columns.find((x) => x.name === n);
-    if (!c) return n;
-    out.push({ name: c.name, type: c.type, collatable: c.collatable, integer: c.integer });
-  }
-  return out;
-}
-
 /** How a table without a key is compared (`keyless`): its rows as a multiset, on every compared column. */
 export const WHOLE_ROW = 'whole row (no key: compared as a multiset of rows)';
 
@@ -110,30 +99,31 @@ export function planComparison(
   const absent = columns.filter((c) => !subscriber.columns.some((s) => s.name === c));
   if (absent.length > 0)
     return { table, reason: `${name} on ${subscriberNode} has no column ${absent.join(', ')}` };
-  const pubKeys = keyColumns(publisher, key.columns);
-  const subKeys = keyColumns(subscriber, key.columns);
-  if (typeof pubKeys === 'string' || typeof subKeys === 'string')
-    return { table, reason: `${name}: key column missing` };
-  for (let i = 0; i < pubKeys.length; i++) {
-    const p = pubKeys[i]!;
-    const s = subKeys[i]!;
-    if (p.collatable !== s.collatable || p.integer !== s.integer)
-      return {
-        table,
-        reason: `key column ${p.name} of ${name} is ${p.type} on the publisher but ${s.type} on ${subscriberNode}: rows cannot be ordered alike`,
-      };
-  }
+  // both sides have every key column: it is one of the compared columns, which both have
+  const keyColumns = (shape: TableShape): KeyColumn[] =>
+    key.columns.map((n) => {
+      const c = shape.columns.find((x) => x.name === n)!;
+      return { name: c.name, type: c.type, collatable: c.collatable, integer: c.integer };
+    });
+  const pubKeys = keyColumns(publisher);
+  const subKeys = keyColumns(subscriber);
+  const i = pubKeys.findIndex(
+    (p, j) => p.collatable !== subKeys[j]!.collatable || p.integer !== subKeys[j]!.integer,
+  );
+  if (i >= 0)
+    return {
+      table,
+      reason: `key column ${pubKeys[i]!.name} of ${name} is ${pubKeys[i]!.type} on the publisher but ${subKeys[i]!.type} on ${subscriberNode}: rows cannot be ordered alike`,
+    };
   const byValue = publisher.columns
     .filter((c) => columns.includes(c.name) && hashesByValue(c.type))
     .filter((c) => subscriber.columns.find((x) => x.name === c.name)?.type === c.type)
     .map((c) => ({ name: c.name, collatable: c.collatable }));
-  const pubSide: CompareSide = { table, keys: pubKeys, columns, byValue, filter: scope.filter };
-  const subSide: CompareSide = { table, keys: subKeys, columns, byValue, filter: null };
   return {
     table,
     keySource: key.source,
-    publisher: pubSide,
-    subscriber: subSide,
+    publisher: { table, keys: pubKeys, columns, byValue, filter: scope.filter },
+    subscriber: { table, keys: subKeys, columns, byValue, filter: null },
     estimatedRows: publisher.estimatedRows,
   };
 }
