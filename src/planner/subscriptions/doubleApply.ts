@@ -33,12 +33,9 @@ function tablesOf(
 function observedReceives(ctx: PlanContext, node: ObservedNode, name: string): Set<string> {
   const o = node.subscriptions[name]!;
   const publisher = ctx.node(o.from);
-  const out = new Set(o.tables.map(qualifiedName));
-  for (const p of o.publications) {
-    for (const t of tablesOf(publisher?.publications[p], publisher, ctx.desired.settings.stateSchema))
-      out.add(t);
-  }
-  return out;
+  const state = ctx.desired.settings.stateSchema;
+  const published = o.publications.flatMap((p) => tablesOf(publisher?.publications[p], publisher, state));
+  return new Set([...o.tables.map(qualifiedName), ...published]);
 }
 
 function shared(a: readonly string[], b: Set<string>): string[] {
@@ -56,6 +53,15 @@ export interface DoubleApply {
 export function checkDoubleApply(ctx: PlanContext): DoubleApply {
   const blocked = new Set<string>();
   const waitFor = new Map<string, string[]>();
+  const refuse = (d: SubscriptionSpec, what: string, fix: string) => {
+    const address = subscriptionAddress(d.name);
+    ctx.error(
+      'double-apply',
+      `subscription ${d.name}: ${what}; two subscriptions would apply every change to those tables twice; ${fix}`,
+      { address, node: d.node },
+    );
+    blocked.add(address);
+  };
   const desired = sortedKeys(ctx.desired.subscriptions).map((n) => ctx.desired.subscriptions[n]!);
   const tables = new Map(
     desired.map((d) => [d.name, copiedTables(ctx.desired, ctx.observed, d).map(qualifiedName)]),
@@ -80,9 +86,7 @@ export function checkDoubleApply(ctx: PlanContext): DoubleApply {
       const owner = o.managedBy
         ? `managed by steep topology ${o.managedBy.topology}`
         : 'not managed by steep';
-      doubleApplyError(
-        ctx,
-        blocked,
+      refuse(
         d,
         `subscription ${other} on ${d.node} (${owner}) already receives ${listText(both)} from ${d.from}`,
         `if ${d.name} is ${other} renamed, ${o.managedBy ? `declare it as ${other}` : `add renamedFrom: ${other} to ${d.name} (or declare it as ${other})`} in steep.yaml; otherwise drop ${other} first ` +
@@ -97,9 +101,7 @@ export function checkDoubleApply(ctx: PlanContext): DoubleApply {
       if (d.node !== e.node || d.from !== e.from) continue;
       const both = shared(tables.get(d.name)!, new Set(tables.get(e.name)!));
       if (both.length === 0) continue;
-      doubleApplyError(
-        ctx,
-        blocked,
+      refuse(
         e,
         `steep.yaml declares subscriptions ${d.name} and ${e.name} on ${d.node}, both receiving ${listText(both)} from ${d.from}`,
         'keep each table in one subscription of a node per publisher',
@@ -107,20 +109,4 @@ export function checkDoubleApply(ctx: PlanContext): DoubleApply {
     }
   }
   return { blocked, waitFor };
-}
-
-function doubleApplyError(
-  ctx: PlanContext,
-  blocked: Set<string>,
-  d: SubscriptionSpec,
-  what: string,
-  fix: string,
-): void {
-  const address = subscriptionAddress(d.name);
-  ctx.error(
-    'double-apply',
-    `subscription ${d.name}: ${what}; two subscriptions would apply every change to those tables twice; ${fix}`,
-    { address, node: d.node },
-  );
-  blocked.add(address);
 }
