@@ -25,11 +25,8 @@ export function defaultSubscriptionOptions(serverVersion: number): Partial<Subsc
     passwordRequired: true,
     runAsOwner: false,
   };
-  const out: Partial<SubscriptionOptions> = {};
-  for (const name of SUBSCRIPTION_OPTIONS) {
-    if (supportsOption(name, serverVersion)) (out as Record<string, unknown>)[name] = all[name];
-  }
-  return out;
+  const names = SUBSCRIPTION_OPTIONS.filter((name) => supportsOption(name, serverVersion));
+  return Object.fromEntries(names.map((name) => [name, all[name]]));
 }
 
 /** The file's value, else PostgreSQL's default, for every option the version has. */
@@ -37,12 +34,10 @@ export function effectiveSubscriptionOptions(
   fromFile: Partial<SubscriptionOptions>,
   serverVersion: number,
 ): Partial<SubscriptionOptions> {
-  const out = defaultSubscriptionOptions(serverVersion);
-  for (const name of SUBSCRIPTION_OPTIONS) {
-    const v = fromFile[name];
-    if (v !== undefined && supportsOption(name, serverVersion)) (out as Record<string, unknown>)[name] = v;
-  }
-  return out;
+  const defaults = Object.entries(defaultSubscriptionOptions(serverVersion));
+  return Object.fromEntries(
+    defaults.map(([name, v]) => [name, fromFile[name as keyof typeof fromFile] ?? v]),
+  );
 }
 
 /** The origin a subscription ends up with: `any` wherever the server has no such option. */
