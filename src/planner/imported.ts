@@ -58,12 +58,10 @@ function importPublication(node: ObservedNode, p: ObservedPublication): Imported
 /** The options that differ from PostgreSQL's default for the subscriber's version. */
 function options(o: ObservedSubscription, version: number): Partial<SubscriptionOptions> {
   const defaults = defaultSubscriptionOptions(version);
-  const out: Partial<SubscriptionOptions> = {};
-  for (const name of SUBSCRIPTION_OPTIONS) {
-    const v = o.options[name];
-    if (v !== undefined && v !== defaults[name]) (out as Record<string, unknown>)[name] = v;
-  }
-  return out;
+  const differ = SUBSCRIPTION_OPTIONS.filter(
+    (n) => o.options[n] !== undefined && o.options[n] !== defaults[n],
+  );
+  return Object.fromEntries(differ.map((n) => [n, o.options[n]]));
 }
 
 /** Its data is there: every table it receives is ready (`r`). */

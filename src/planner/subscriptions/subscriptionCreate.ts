@@ -12,7 +12,6 @@ import { compareText } from '../../model/order.js';
 import { formatOwnership } from '../../model/ownership.js';
 import type { Change, Hazard, Statement } from '../../model/plan.js';
 import type { SubscriptionSpec } from '../../model/topology.js';
-import { SUBSCRIPTION_OPTIONS } from '../../model/versions.js';
 import { type DraftStep, declaredText, listText, PHASE, type PlanContext, stepKey } from '../context.js';
 import { effectiveSubscriptionOptions } from '../defaults.js';
 import { sha256Hex, subscriptionDigest } from '../digest.js';
@@ -190,18 +189,15 @@ function createChanges(
   init: InitPlan,
   version: number,
 ): Change[] {
-  const changes: Change[] = [
+  const eff = effectiveSubscriptionOptions(d.options, version);
+  return [
     { path: 'from', before: null, after: d.from },
     { path: 'publications', before: null, after: [...d.publications].sort(compareText) },
     { path: 'slot', before: null, after: d.slot },
     { path: 'enabled', before: null, after: init.enabled },
     { path: 'connection', before: null, after: conn.masked },
+    ...Object.entries(eff).map(([name, v]) => ({ path: `options.${name}`, before: null, after: v })),
   ];
-  const eff = effectiveSubscriptionOptions(d.options, version);
-  for (const name of SUBSCRIPTION_OPTIONS) {
-    if (eff[name] !== undefined) changes.push({ path: `options.${name}`, before: null, after: eff[name] });
-  }
-  return changes;
 }
 
 function initWarnings(ctx: PlanContext, d: SubscriptionSpec): void {
