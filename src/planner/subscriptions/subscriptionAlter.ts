@@ -14,7 +14,7 @@ import { maskConninfo, sameConninfo } from '../../model/conninfo.js';
 import { compareText } from '../../model/order.js';
 import { commentWithMarker } from '../../model/ownership.js';
 import type { Action, Change, Reason } from '../../model/plan.js';
-import type { SubscriptionOptionName, SubscriptionOptions, SubscriptionSpec } from '../../model/topology.js';
+import type { SubscriptionOptions, SubscriptionSpec } from '../../model/topology.js';
 import {
   majorVersion,
   SLOT_OPTIONS,
@@ -154,8 +154,19 @@ function diffSubscription(
   const connection = compareConnection(o, conn);
   if (connection.differs) changes.push({ path: 'connection', before: connection.before, after: conn.masked });
 
+  // each option to be set while enabled, or (failover, twoPhase) while disabled; twoPhase before 18 can only be replaced
   const eff = effectiveSubscriptionOptions(d.options, version);
-  const { options, slotOptions } = optionChanges(eff, o, version, changes, replaceBecause);
+  const have = o.options;
+  const differ = SUBSCRIPTION_OPTIONS.filter(
+    (n) => eff[n] !== undefined && have[n] !== undefined && eff[n] !== have[n],
+  );
+  for (const n of differ) changes.push({ path: `options.${n}`, before: have[n], after: eff[n] });
+  if (differ.includes('twoPhase') && version < TWO_PHASE_ALTER_MIN_VERSION)
+    replaceBecause.push(
+      `options.twoPhase (PostgreSQL ${majorVersion(version)} cannot alter two_phase; 18 can)`,
+    );
+  const optionsSet = (slot: boolean) =>
+    Object.fromEntries(differ.filter((n) => SLOT_OPTIONS.includes(n) === slot).map((n) => [n, eff[n]]));
   // released as declared: the marker keeps the slot a rename kept, for the slot is gone, not changed
   const kept =
     releasedAsDeclared && o.managedBy?.slot ? { slot: o.managedBy.slot, slotKept: true as const } : {};
@@ -179,43 +190,14 @@ function diffSubscription(
     publicationsChanged,
     enabled,
     connection,
-    options,
-    slotOptions,
+    options: optionsSet(false),
+    slotOptions: optionsSet(true),
     comment,
     commentChanged,
     relations,
     refreshFor: relations ? (changedPubs.length > 0 ? changedPubs : stale) : changedPubs,
     needsRefresh: !publicationsChanged && (relations ? relationsDiffer(relations) : changedPubs.length > 0),
   };
-}
-
-/**
- * The options that differ, as changes; each to be set while enabled, or (failover, twoPhase)
- * while disabled. twoPhase before 18 can only be replaced.
- */
-function optionChanges(
-  eff: Partial<SubscriptionOptions>,
-  o: ObservedSubscription,
-  version: number,
-  changes: Change[],
-  replaceBecause: string[],
-): { options: Partial<SubscriptionOptions>; slotOptions: Partial<SubscriptionOptions> } {
-  const options: Partial<SubscriptionOptions> = {};
-  const slotOptions: Partial<SubscriptionOptions> = {};
-  for (const name of SUBSCRIPTION_OPTIONS) {
-    const want = eff[name];
-    const have = o.options[name];
-    if (want === undefined || have === undefined || want === have) continue;
-    changes.push({ path: `options.${name}`, before: have, after: want });
-    if (name === 'twoPhase' && version < TWO_PHASE_ALTER_MIN_VERSION) {
-      replaceBecause.push(
-        `options.twoPhase (PostgreSQL ${majorVersion(version)} cannot alter two_phase; 18 can)`,
-      );
-    }
-    const target = SLOT_OPTIONS.includes(name) ? slotOptions : options;
-    (target as Record<SubscriptionOptionName, unknown>)[name] = want;
-  }
-  return { options, slotOptions };
 }
 
 /**
