@@ -104,13 +104,12 @@ export function commentOnSql(kind: 'PUBLICATION' | 'SUBSCRIPTION', name: string,
 
 /** The given options in steep's canonical order: `binary = true`, `streaming = 'parallel'` … */
 export function subscriptionOptionsSql(options: Partial<SubscriptionOptions>): string[] {
-  const out: string[] = [];
-  for (const name of SUBSCRIPTION_OPTIONS) {
+  return SUBSCRIPTION_OPTIONS.flatMap((name) => {
     const v = options[name];
-    if (v !== undefined)
-      out.push(`${SUBSCRIPTION_OPTION[name].sql} = ${typeof v === 'boolean' ? v : quoteLiteral(String(v))}`);
-  }
-  return out;
+    return v === undefined
+      ? []
+      : [`${SUBSCRIPTION_OPTION[name].sql} = ${typeof v === 'boolean' ? v : quoteLiteral(String(v))}`];
+  });
 }
 
 export function createSubscriptionSql(

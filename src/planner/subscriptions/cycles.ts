@@ -88,19 +88,17 @@ interface Edge {
  * and then the plan that enables it finds the loop.
  */
 function edges(ctx: PlanContext): Edge[] {
-  const out: Edge[] = [];
-  for (const name of sortedKeys(ctx.desired.subscriptions)) {
-    const d = ctx.desired.subscriptions[name]!;
-    if (!d.enabled) continue;
-    out.push({
+  const out: Edge[] = sortedKeys(ctx.desired.subscriptions)
+    .map((name) => ctx.desired.subscriptions[name]!)
+    .filter((d) => d.enabled)
+    .map((d) => ({
       from: d.from,
       to: d.node,
-      label: name,
-      address: subscriptionAddress(name),
+      label: d.name,
+      address: subscriptionAddress(d.name),
       origin: effectiveOrigin(d.options, ctx.serverVersion(d.node)),
       scope: scopeOf(ctx, d),
-    });
-  }
+    }));
   for (const node of ctx.reachableNodes()) {
     for (const name of sortedKeys(node.subscriptions)) {
       const fate = ctx.fateOf('subscription', node.name, name);
