@@ -40,23 +40,18 @@ export function slotUsers(ctx: PlanContext, publisher: string, slot: string): Sl
   return users;
 }
 
-export interface SlotPreparation {
-  ok: boolean;
-  /** step keys the subscription create must wait for */
-  deps: string[];
-}
-
 /**
  * Before a subscription is created (or created again by a replace) on publisher `d.from` with
  * slot `d.slot`: make sure the slot name is free (createSlot) or present (a prepared slot).
  * `ownDropFreesSlot`: the replace's own DROP SUBSCRIPTION drops this very slot. A merge init
  * takes over a leftover slot of the name instead (an interrupted merge's: planner/init/mergeInit.ts).
+ * `deps`: the step keys the subscription create must wait for.
  */
 export function prepareSlot(
   ctx: PlanContext,
   d: SubscriptionSpec,
   opts: { createSlot: boolean; ownDropFreesSlot: boolean },
-): SlotPreparation {
+): { ok: boolean; deps: string[] } {
   const publisher = ctx.node(d.from);
   const address = subscriptionAddress(d.name);
   if (!publisher || opts.ownDropFreesSlot) return { ok: true, deps: [] };

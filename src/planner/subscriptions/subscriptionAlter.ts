@@ -14,7 +14,7 @@ import { maskConninfo, sameConninfo } from '../../model/conninfo.js';
 import { compareText } from '../../model/order.js';
 import { commentWithMarker } from '../../model/ownership.js';
 import type { Action, Change, Reason } from '../../model/plan.js';
-import type { SubscriptionOptions, SubscriptionSpec } from '../../model/topology.js';
+import type { SubscriptionSpec } from '../../model/topology.js';
 import {
   majorVersion,
   SLOT_OPTIONS,
@@ -56,20 +56,13 @@ import {
   refreshText,
   relationsDiffer,
   relationsDrifted,
-  type SubscriptionRelations,
   subscriptionRelations,
 } from './subscriptionTables.js';
 
 export const UNKNOWN_TEXT = '(unknown)';
 
-interface ConnectionComparison {
-  differs: boolean;
-  before: string;
-  /** why the value could not be compared directly, for the reason text */
-  note?: string;
-}
-
-function compareConnection(o: ObservedSubscription, conn: DesiredConnection): ConnectionComparison {
+/** `note`: why the value could not be compared directly, for the reason text. */
+function compareConnection(o: ObservedSubscription, conn: DesiredConnection) {
   if (!isUnknown(o.conninfo)) {
     return { differs: !sameConninfo(conn.real, o.conninfo), before: maskConninfo(o.conninfo) };
   }
@@ -85,38 +78,17 @@ function compareConnection(o: ObservedSubscription, conn: DesiredConnection): Co
   };
 }
 
-/** How an existing subscription differs from the file. */
-export interface SubscriptionDiff {
-  /** every attribute that differs, file against node, in the plan's order */
-  changes: Change[];
-  /** what only a replace changes (publisher, slot, twoPhase before 18), as the reason names it */
-  replaceBecause: string[];
-  /** the file's publications, sorted */
-  publications: string[];
-  publicationsChanged: boolean;
-  /** `enabled` as this plan leaves it (a pending init keeps what the node has: its init step enables it) */
-  enabled: boolean;
-  connection: ConnectionComparison;
-  /** options ALTER SUBSCRIPTION … SET sets while enabled, and those (failover, twoPhase) only while disabled */
-  options: Partial<SubscriptionOptions>;
-  slotOptions: Partial<SubscriptionOptions>;
-  /** the comment steep sets: the object's own text kept, steep's marker after it */
-  comment: string;
-  commentChanged: boolean;
-  /** pg_subscription_rel against what its publications publish; null when the publisher cannot be read */
-  relations: SubscriptionRelations | null;
-  /** a refresh for its publications' table changes (the publication list is the same) */
-  needsRefresh: boolean;
-  /** the publications the refresh is for */
-  refreshFor: string[];
-}
+/**
+ * How an existing subscription differs from the file: every attribute that differs (file against
+ * node, in the plan's order); what only a replace changes (publisher, slot, twoPhase before 18), as
+ * the reason names it; `enabled` as this plan leaves it; the options set while enabled and those
+ * (`slotOptions`: failover, twoPhase) set only while disabled; the comment steep sets; its
+ * relations (null when the publisher cannot be read); whether it refreshes for its publications'
+ * table changes (the publication list being the same), and for which.
+ */
+type SubscriptionDiff = ReturnType<typeof diffSubscription>;
 
-function diffSubscription(
-  ctx: PlanContext,
-  run: SubscriptionRun,
-  x: Declared,
-  o: ObservedSubscription,
-): SubscriptionDiff {
+function diffSubscription(ctx: PlanContext, run: SubscriptionRun, x: Declared, o: ObservedSubscription) {
   const { d, node, conn } = x;
   const address = subscriptionAddress(d.name);
   const version = node.serverVersion;

@@ -214,13 +214,7 @@ function initWarnings(ctx: PlanContext, d: SubscriptionSpec): void {
 }
 
 /** A planned create: its step, whether it keeps the rows there (no init step), a manual init's readiness. */
-export interface PlannedCreate {
-  step: DraftStep;
-  keep: boolean;
-  manual: ManualReadiness | null;
-}
-
-export function planCreate(ctx: PlanContext, run: SubscriptionRun, x: Declared): PlannedCreate | undefined {
+export function planCreate(ctx: PlanContext, run: SubscriptionRun, x: Declared) {
   const { d, node, conn } = x;
   let init = initPlan(ctx, d);
   initWarnings(ctx, d);
