@@ -89,24 +89,15 @@ export function shapeChanges(p: PublicationShape, side: 'before' | 'after'): Cha
   return out;
 }
 
-/** How an existing publication differs from the file. */
-export interface PublicationDiff {
-  /** every attribute that differs, file against node, in the plan's order */
-  changes: Change[];
-  /** allTables differs: PostgreSQL cannot alter it, only a drop and a create change it */
-  replace: boolean;
-  /** tables, schemas, a column list or a row filter differ: one `SET TABLE …` sets them all */
-  objectsChanged: boolean;
-  /** what a subscriber receives changes (tables, schemas, allTables, viaPartitionRoot): subscribers refresh */
-  membershipChanged: boolean;
-  /** tables (as SQL prints them) whose column list or row filter changes: rows already copied are not re-copied */
-  filterChanged: string[];
-  /** the parameters that differ, as `SET (…)` sets them */
-  params: PublicationParameters;
-  /** the comment steep sets: the object's own text kept, steep's marker after it */
-  comment: string;
-  commentChanged: boolean;
-}
+/**
+ * How an existing publication differs from the file: every attribute that differs (file against
+ * node, in the plan's order); `replace` when allTables does (PostgreSQL cannot alter it, only a
+ * drop and a create change it); `objectsChanged` when tables, schemas, a column list or a row
+ * filter do (one `SET TABLE …` sets them all); `membershipChanged` when what a subscriber receives
+ * does (subscribers refresh); `filterChanged`: the tables whose column list or row filter changes
+ * (rows already copied are not re-copied); the parameters `SET (…)` sets; the comment steep sets.
+ */
+export type PublicationDiff = ReturnType<typeof diffPublication>;
 
 /**
  * `d`: the file's publication as the node will store it; `observed`: the node's; `comment`:
@@ -119,7 +110,7 @@ export function diffPublication(
   observed: PublicationShape,
   observedComment: string | null,
   comment: string,
-): PublicationDiff {
+) {
   const changes: Change[] = [];
   const replace = d.allTables !== observed.allTables;
   if (replace) changes.push({ path: 'allTables', before: observed.allTables, after: d.allTables });

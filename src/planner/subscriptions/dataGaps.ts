@@ -3,7 +3,7 @@ import type { ClusterState, ObservedNode, ObservedSubscription } from '../../mod
 import type { DataGap } from '../../model/driftReport.js';
 import { compareText } from '../../model/order.js';
 import type { Change, Hazard, Statement } from '../../model/plan.js';
-import type { SubscriptionSpec, TableName, Topology } from '../../model/topology.js';
+import type { SubscriptionSpec, Topology } from '../../model/topology.js';
 import { qualifiedName } from '../../model/topology.js';
 import { listText, type PlanContext } from '../context.js';
 import { copiedTables, heldTables } from '../init/initCopy.js';
@@ -158,50 +158,41 @@ export function dropGap(ctx: PlanContext, d: SubscriptionSpec, node: ObservedNod
 // ---------------------------------------------------------------------------------------------
 // drift: tables a subscription receives that are empty on its subscriber, not on its publisher
 
-/** One subscription's ready tables to probe on both sides (tables with a row filter are left out: their publisher rows may all be filtered). */
-export interface DataGapProbe {
-  subscription: string;
-  node: string;
-  from: string;
-  tables: TableName[];
-}
-
-export function dataGapProbes(desired: Topology, observed: ClusterState): DataGapProbe[] {
-  const out: DataGapProbe[] = [];
-  for (const name of Object.keys(desired.subscriptions).sort()) {
-    const d = desired.subscriptions[name]!;
-    const node = observed.nodes[d.node];
-    const publisher = observed.nodes[d.from];
-    const o = node?.reachable ? node.subscriptions[name] : undefined;
-    if (!o || !publisher?.reachable || o.from !== d.from) continue;
-    const filtered = new Set(
-      d.publications.flatMap((p) =>
-        (desired.publications[p]?.tables ?? []).filter((t) => t.where !== null).map(qualifiedName),
-      ),
-    );
-    const tables = o.tables
-      .filter((t) => t.state === 'r' && !filtered.has(qualifiedName(t)) && publisher.tables[qualifiedName(t)])
-      .map((t) => ({ schema: t.schema, name: t.name }));
-    if (tables.length > 0) out.push({ subscription: name, node: d.node, from: d.from, tables });
-  }
-  return out;
+/** Each subscription's ready tables to probe on both sides (tables with a row filter are left out: their publisher rows may all be filtered). */
+export function dataGapProbes(desired: Topology, observed: ClusterState) {
+  return Object.keys(desired.subscriptions)
+    .sort()
+    .flatMap((name) => {
+      const d = desired.subscriptions[name]!;
+      const node = observed.nodes[d.node];
+      const publisher = observed.nodes[d.from];
+      const o = node?.reachable ? node.subscriptions[name] : undefined;
+      if (!o || !publisher?.reachable || o.from !== d.from) return [];
+      const filtered = new Set(
+        d.publications.flatMap((p) =>
+          (desired.publications[p]?.tables ?? []).filter((t) => t.where !== null).map(qualifiedName),
+        ),
+      );
+      const tables = o.tables
+        .filter(
+          (t) => t.state === 'r' && !filtered.has(qualifiedName(t)) && publisher.tables[qualifiedName(t)],
+        )
+        .map((t) => ({ schema: t.schema, name: t.name }));
+      return tables.length > 0 ? [{ subscription: name, node: d.node, from: d.from, tables }] : [];
+    });
 }
 
 /** `withRows`: node → `schema.table` holding rows, as probed. */
 export function dataGaps(
-  probes: readonly DataGapProbe[],
+  probes: ReturnType<typeof dataGapProbes>,
   withRows: ReadonlyMap<string, ReadonlySet<string>>,
 ): DataGap[] {
-  const out: DataGap[] = [];
-  for (const p of probes) {
-    for (const t of p.tables) {
-      const table = qualifiedName(t);
-      const here = withRows.get(p.node);
-      const there = withRows.get(p.from);
-      if (here && there && !here.has(table) && there.has(table)) {
-        out.push({ subscription: p.subscription, node: p.node, from: p.from, table });
-      }
-    }
-  }
-  return out;
+  return probes.flatMap(({ tables, ...p }) => {
+    const here = withRows.get(p.node);
+    const there = withRows.get(p.from);
+    return tables
+      .map(qualifiedName)
+      .filter((table) => here && there && !here.has(table) && there.has(table))
+      .map((table) => ({ ...p, table }));
+  });
 }
