@@ -87,17 +87,11 @@ export interface Declared {
   conn: DesiredConnection;
 }
 
-export interface InitPlan {
-  copyData: boolean;
-  createSlot: boolean;
-  enabled: boolean;
-}
-
 /**
  * What the init method means for CREATE SUBSCRIPTION. steep's own copy creates the slot itself
  * (with its exported snapshot), so the subscription starts disabled without a slot or a copy.
  */
-export function initPlan(ctx: PlanContext, d: SubscriptionSpec, forCreate = true): InitPlan {
+export function initPlan(ctx: PlanContext, d: SubscriptionSpec, forCreate = true) {
   const prepared =
     d.init.method === 'manual' ||
     d.init.method === 'two-phase' ||
@@ -113,7 +107,7 @@ export function createStatements(
   ctx: PlanContext,
   d: SubscriptionSpec,
   conn: DesiredConnection,
-  init: InitPlan,
+  init: ReturnType<typeof initPlan>,
 ): Statement[] {
   // the options the file sets (those the version has: the rest are errors already)
   const sql = createSubscriptionSql(
@@ -186,7 +180,7 @@ export function subscriptionDeps(run: SubscriptionRun, d: SubscriptionSpec): str
 function createChanges(
   d: SubscriptionSpec,
   conn: DesiredConnection,
-  init: InitPlan,
+  init: ReturnType<typeof initPlan>,
   version: number,
 ): Change[] {
   const eff = effectiveSubscriptionOptions(d.options, version);
