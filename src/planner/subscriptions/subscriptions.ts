@@ -35,8 +35,6 @@ import {
  * subscriptions' creates into one step (`mergeInit.ts`).
  */
 
-export type { SubscriptionInputs } from './subscriptionCreate.js';
-
 const SUBSCRIPTIONS: ManagedResource<ObservedSubscription> = {
   kind: 'subscription',
   address: subscriptionAddress,
