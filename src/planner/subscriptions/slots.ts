@@ -1,6 +1,6 @@
 import { subscriptionAddress } from '../../model/address.js';
 import { formatBytes } from '../../model/bytes.js';
-import type { ObservedSlot, ObservedSubscription } from '../../model/cluster.js';
+import type { ObservedSlot } from '../../model/cluster.js';
 import { matchesAny } from '../../model/glob.js';
 import { compareText } from '../../model/order.js';
 import type { SubscriptionSpec } from '../../model/topology.js';
@@ -16,28 +16,17 @@ import { otherDatabaseUser, TABLESYNC_SLOT } from './slotKinds.js';
  * the WAL they retain.
  */
 
-interface SlotUser {
-  node: string;
-  name: string;
-  sub: ObservedSubscription;
-}
-
 /**
  * Observed subscriptions (on any reached node) that stream from `publisher` through `slot` —
  * or may: one whose publisher the catalog could not tell (`from` = '') counts when the slot
  * name matches, so steep never drops a slot on a guess.
  */
-export function slotUsers(ctx: PlanContext, publisher: string, slot: string): SlotUser[] {
-  const users: SlotUser[] = [];
-  for (const n of ctx.reachableNodes()) {
-    for (const name of sortedKeys(n.subscriptions)) {
-      const sub = n.subscriptions[name]!;
-      if (!sub.slotNone && (sub.from === publisher || sub.from === '') && sub.slot === slot) {
-        users.push({ node: n.name, name, sub });
-      }
-    }
-  }
-  return users;
+export function slotUsers(ctx: PlanContext, publisher: string, slot: string) {
+  return ctx.reachableNodes().flatMap((n) =>
+    sortedKeys(n.subscriptions)
+      .map((name) => ({ node: n.name, name, sub: n.subscriptions[name]! }))
+      .filter(({ sub }) => !sub.slotNone && (sub.from === publisher || sub.from === '') && sub.slot === slot),
+  );
 }
 
 /**
@@ -102,7 +91,7 @@ export function prepareSlot(
 function sharedSlot(
   ctx: PlanContext,
   d: SubscriptionSpec,
-  others: SlotUser[],
+  others: ReturnType<typeof slotUsers>,
 ): { ok: boolean; deps: string[] } {
   const address = subscriptionAddress(d.name);
   const deps: string[] = [];
