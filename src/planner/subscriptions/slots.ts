@@ -57,8 +57,19 @@ export function prepareSlot(
     }
     return { ok: true, deps: [] };
   }
+  // other subscriptions of the slot: one that is deleted frees it (its DROP SUBSCRIPTION drops
+  // the slot first, so its drop goes first); any other is an error
   const others = slotUsers(ctx, d.from, d.slot).filter((u) => !(u.node === d.node && u.name === d.name));
-  const { ok, deps } = sharedSlot(ctx, d, others);
+  const freeing = others.filter((u) => ctx.fateOf('subscription', u.node, u.name) === 'delete');
+  const deps = freeing.map((u) => stepKey('subscription-drop', u.node, u.name));
+  for (const u of others.filter((u) => !freeing.includes(u)))
+    ctx.error(
+      'slot-in-use',
+      `subscription ${d.name} needs slot ${d.slot} on ${d.from}, but subscription ${u.name} on ${u.node} ` +
+        `${u.sub.from === '' ? 'may use it (the catalog could not tell its publisher)' : 'uses it'}; give one of them another slot name`,
+      { address, node: d.from },
+    );
+  const ok = freeing.length === others.length;
   if (!ok || others.length > 0 || !opts.createSlot) return { ok, deps };
   const elsewhere = otherDatabaseUser(ctx.observed, d.slot);
   if (elsewhere) {
@@ -82,35 +93,6 @@ export function prepareSlot(
   if (d.init.method === 'merge') return { ok: true, deps };
   deps.push(leftoverSlotDrop(ctx, d, slot));
   return { ok: true, deps };
-}
-
-/**
- * Other subscriptions of the slot: one that is deleted frees it (its drop goes first); any other
- * is an error.
- */
-function sharedSlot(
-  ctx: PlanContext,
-  d: SubscriptionSpec,
-  others: ReturnType<typeof slotUsers>,
-): { ok: boolean; deps: string[] } {
-  const address = subscriptionAddress(d.name);
-  const deps: string[] = [];
-  let ok = true;
-  for (const u of others) {
-    if (ctx.fateOf('subscription', u.node, u.name) === 'delete') {
-      // its DROP SUBSCRIPTION drops the slot first
-      deps.push(stepKey('subscription-drop', u.node, u.name));
-    } else {
-      ok = false;
-      ctx.error(
-        'slot-in-use',
-        `subscription ${d.name} needs slot ${d.slot} on ${d.from}, but subscription ${u.name} on ${u.node} ` +
-          `${u.sub.from === '' ? 'may use it (the catalog could not tell its publisher)' : 'uses it'}; give one of them another slot name`,
-        { address, node: d.from },
-      );
-    }
-  }
-  return { ok, deps };
 }
 
 /** A leftover slot of the name, unused and inactive, is dropped before the create (one step however many need it); its key. */
