@@ -54,18 +54,16 @@ export function grantScripts(topology: Topology, facts: Record<string, GrantFact
           : []),
         ...publisherGrants(topology, name, f),
         ...(subs.length > 0 ? subscriberGrants(topology, subs, role, f) : []),
+        ...([...subs, ...feeds].some((s) => s.init.method === 'merge')
+          ? functionGrants(
+              MERGE_FUNCTIONS,
+              f,
+              role,
+              '-- merge init (links): its writes carry a replication origin, so the other side does not send them back',
+            )
+          : []),
+        ...(feeds.length > 0 ? switchoverNotes(name, role, f.serverVersion) : []),
       ];
-      const merges = [...subs, ...feeds].some((s) => s.init.method === 'merge');
-      if (merges)
-        lines.push(
-          ...functionGrants(
-            MERGE_FUNCTIONS,
-            f,
-            role,
-            '-- merge init (links): its writes carry a replication origin, so the other side does not send them back',
-          ),
-        );
-      if (feeds.length > 0) lines.push(...switchoverNotes(name, role, f.serverVersion));
       if (lines.every((l) => l.startsWith('--')))
         lines.unshift(`-- nothing to grant: role ${role} holds what the file needs on ${name}`);
       return { node: name, serverVersion: f.serverVersion, role, lines: lines.flatMap((l) => l.split('\n')) };
