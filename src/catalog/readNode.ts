@@ -305,7 +305,10 @@ function initState(
   const by = <T extends { subscription: string }>(rs: T[]) =>
     Object.fromEntries(rs.map((r) => [r.subscription, r]));
   const tables: Record<string, TableName[]> = {};
-  for (const { subscription, ...t } of copied) tables[subscription] = [...(tables[subscription] ?? []), t];
+  for (const { subscription, ...t } of copied) {
+    tables[subscription] ??= [];
+    tables[subscription].push(t);
+  }
   return {
     initState: {
       subscriptions: by(states),
