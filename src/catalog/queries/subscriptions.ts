@@ -3,8 +3,8 @@ import { UNKNOWN } from '../../model/cluster.js';
 import { compareTableNames, compareText, sortedText } from '../../model/order.js';
 import { parseOwnership } from '../../model/ownership.js';
 import { THIS_DATABASE_OID } from '../../model/sql.js';
-import type { SubscriptionOptions } from '../../model/topology.js';
-import { MIN_SERVER_VERSION, PG15, PG16, PG17 } from '../../model/versions.js';
+import type { SubscriptionOptionName, SubscriptionOptions } from '../../model/topology.js';
+import { supportsOption } from '../../model/versions.js';
 import { type CatalogQuery, jsonArrayQuery } from './catalogQuery.js';
 
 /*
@@ -21,24 +21,27 @@ import { type CatalogQuery, jsonArrayQuery } from './catalogQuery.js';
 const CURRENT_DATABASE = `s.subdbid = ${THIS_DATABASE_OID}`;
 
 /**
- * Each option with the version that brought it, keyed and valued as in steep.yaml. substream is
- * a boolean on 14–15 ('true'/'false' as text) and 'f'/'t'/'p' on 16+. 18 adds no option steep manages.
+ * Each option's catalog column, keyed and valued as in steep.yaml, in the order the options
+ * arrive; which versions have it is model/versions.ts's. substream is a boolean on 14–15
+ * ('true'/'false' as text) and 'f'/'t'/'p' on 16+.
  */
-const OPTIONS: Array<[number, string]> = [
-  [MIN_SERVER_VERSION, `'binary', s.subbinary`],
-  [
-    MIN_SERVER_VERSION,
-    `'streaming', case s.substream::text when 'p' then 'parallel' when 't' then 'on' when 'true' then 'on' else 'off' end`,
-  ],
-  [MIN_SERVER_VERSION, `'synchronousCommit', s.subsynccommit`],
-  [PG15, `'twoPhase', s.subtwophasestate <> 'd', 'disableOnError', s.subdisableonerr`],
-  [PG16, `'origin', s.suborigin, 'passwordRequired', s.subpasswordrequired, 'runAsOwner', s.subrunasowner`],
-  [PG17, `'failover', s.subfailover`],
-];
+const OPTION_COLUMNS: Record<SubscriptionOptionName, string> = {
+  binary: 's.subbinary',
+  streaming: `case s.substream::text when 'p' then 'parallel' when 't' then 'on' when 'true' then 'on' else 'off' end`,
+  synchronousCommit: 's.subsynccommit',
+  twoPhase: `s.subtwophasestate <> 'd'`,
+  disableOnError: 's.subdisableonerr',
+  origin: 's.suborigin',
+  passwordRequired: 's.subpasswordrequired',
+  runAsOwner: 's.subrunasowner',
+  failover: 's.subfailover',
+};
 
 /** The options the version has, as one JSON object. */
 export function subscriptionOptions(serverVersion: number): string {
-  const options = OPTIONS.filter(([v]) => serverVersion >= v).map(([, sql]) => sql);
+  const options = Object.entries(OPTION_COLUMNS)
+    .filter(([name]) => supportsOption(name as SubscriptionOptionName, serverVersion))
+    .map(([name, column]) => `'${name}', ${column}`);
   return `pg_catalog.json_build_object(${options.join(',\n         ')})`;
 }
 
