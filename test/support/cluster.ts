@@ -67,6 +67,12 @@ const USER = 'postgres';
 const BASE_PREFIX = 'steep-test-';
 const OWNER_FILE = 'owner.json';
 const PORT_ATTEMPTS = 5;
+/**
+ * On top of the sandbox's settings. The launcher waits wal_retrieve_retry_interval (5 s by
+ * default) before it starts a failed apply or table sync worker again; PostgreSQL's own
+ * subscription tests shorten it the same way, so a crash loop shows in seconds, not minutes.
+ */
+const TEST_SETTINGS = { wal_retrieve_retry_interval: '500ms' };
 
 /**
  * The server versions a version-parametric test file runs on: `STEEP_TEST_PG` as a comma list
@@ -317,7 +323,7 @@ export async function startCluster(opts: ClusterOptions): Promise<TestCluster> {
         password: randomPassword(),
         database: DATABASE,
         auth: 'scram-sha-256',
-        settings: opts.settings,
+        settings: { ...TEST_SETTINGS, ...opts.settings },
       });
       servers.push(server);
       await startServer(server);
