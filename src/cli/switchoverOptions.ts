@@ -60,7 +60,7 @@ function duration(flag: string, text: string): number {
 export function switchoverOptions(
   flags: Interfaces.InferredFlags<typeof switchoverFlags>,
 ): SwitchoverOptions {
-  const maxLag = parseBytes(flags['max-lag']);
+  const maxLag = parseBytes(flags['max-lag'], true);
   if (maxLag === undefined)
     throw new SteepError(
       'switchover.usage',

@@ -272,7 +272,7 @@ const APPLY_CANCELLED = { code: 'apply.cancelled', message: 'apply cancelled; no
 
 function maxCopy(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
-  const bytes = parseBytes(text);
+  const bytes = parseBytes(text, true);
   if (bytes === undefined)
     throw new SteepError(
       'apply.bad_max_copy',

@@ -1,3 +1,4 @@
+import { parseBytes } from '../model/bytes.js';
 import { compareText } from '../model/order.js';
 import type {
   ExistingData,
@@ -13,7 +14,6 @@ import { checkStrategies, checkStrategy } from './mergeStrategy.js';
 import type { NormaliseContext as Context } from './normalise.js';
 import type { Path } from './paths.js';
 import type { DocumentReader } from './reader.js';
-import { parseSize } from './sizes.js';
 
 /** A subscription: slot, init and schemaSync defaults filled in; options only as the file sets them. */
 export function normaliseSubscription(ctx: Context, name: string, settings: Settings): SubscriptionSpec {
@@ -41,8 +41,11 @@ export function normaliseSubscription(ctx: Context, name: string, settings: Sett
     existingData: (reader.string([...base, 'init', 'existingData']) as ExistingData | undefined) ?? 'fail',
   };
   if (reader.has([...base, 'init', 'parallel'])) init.parallelDeclared = true;
-  const splitAbove = parseSize(reader.get([...base, 'init', 'splitAbove']));
-  if (splitAbove !== undefined) init.splitAbove = splitAbove;
+  const splitAbove =
+    reader.integer([...base, 'init', 'splitAbove']) ??
+    parseBytes(reader.string([...base, 'init', 'splitAbove']) ?? '');
+  // a size of 0 bytes (`0MB`) leaves the default
+  if (splitAbove) init.splitAbove = splitAbove;
   const newTables = reader.string([...base, 'init', 'newTables']) as NewTables | undefined;
   if (newTables !== undefined) init.newTables = newTables;
   const node = reader.string([...base, 'node']) ?? '';

@@ -1,7 +1,6 @@
 import { parseDuration } from '../config/durations.js';
-import { parseSize } from '../config/sizes.js';
 import { subscriptionAddress } from '../model/address.js';
-import { formatBytes } from '../model/bytes.js';
+import { formatBytes, parseBytes } from '../model/bytes.js';
 import { SteepError } from '../model/errors.js';
 import { cannotFinishText } from '../model/initFailure.js';
 import type { StatusCheck, StatusReport, SubscriptionStatus } from '../model/statusReport.js';
@@ -13,8 +12,9 @@ export type { LagLimit } from '../model/syncVerdict.js';
 
 /** `--max-lag`: a size (`64MB`, bytes when plain) or a duration (`30s`, `5min`). */
 export function parseMaxLag(text: string): LagLimit {
-  const bytes = parseSize(text);
-  if (bytes !== undefined) return { bytes };
+  // 0 bytes is no limit to wait for: refused below, as every size ends in a digit or a B
+  const bytes = parseBytes(text);
+  if (bytes) return { bytes };
   const ms = /[a-z]\s*$/.test(text) ? parseDuration(text) : undefined;
   if (ms !== undefined && ms > 0) return { seconds: ms / 1000 };
   throw new SteepError(
