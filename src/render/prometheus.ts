@@ -16,7 +16,6 @@ type Labels = Record<string, string>;
 
 interface Family {
   name: string;
-  type: 'gauge' | 'counter';
   help: string;
   samples: Array<{ labels: Labels; value: number }>;
 }
@@ -35,13 +34,13 @@ function line(name: string, labels: Labels, value: number): string {
 const WAL_STATUSES = ['reserved', 'extended', 'unreserved', 'lost'] as const;
 
 /** Declares a family (in the order the output lists them) and returns where its samples go. */
-type NewFamily = (name: string, type: Family['type'], help: string) => Family['samples'];
+type NewFamily = (name: string, help: string) => Family['samples'];
 
 export function renderPrometheus(m: MetricsSample): string {
   const t = { topology: m.status.topology };
   const families: Family[] = [];
-  const family: NewFamily = (name, type, help) => {
-    const f: Family = { name, type, help, samples: [] };
+  const family: NewFamily = (name, help) => {
+    const f: Family = { name, help, samples: [] };
     families.push(f);
     return f.samples;
   };
@@ -53,8 +52,8 @@ export function renderPrometheus(m: MetricsSample): string {
 }
 
 function nodeSeries(family: NewFamily, status: StatusReport, t: Labels): void {
-  const up = family('steep_node_up', 'gauge', 'Whether steep could read the node (1) or not (0).');
-  const version = family('steep_node_server_version', 'gauge', "The node's server_version_num.");
+  const up = family('steep_node_up', 'Whether steep could read the node (1) or not (0).');
+  const version = family('steep_node_server_version', "The node's server_version_num.");
   for (const n of status.nodes) {
     up.push({ labels: { ...t, node: n.name }, value: n.reachable ? 1 : 0 });
     if (n.serverVersion !== null) version.push({ labels: { ...t, node: n.name }, value: n.serverVersion });
@@ -64,55 +63,45 @@ function nodeSeries(family: NewFamily, status: StatusReport, t: Labels): void {
 function subscriptionSeries(family: NewFamily, status: StatusReport, t: Labels): void {
   const state = family(
     'steep_subscription_state',
-    'gauge',
     "The subscription's init state: 1 for the state it is in, 0 for the others (unknown: its node could not be read).",
   );
-  const exists = family('steep_subscription_exists', 'gauge', 'Whether the subscription exists on its node.');
-  const enabled = family('steep_subscription_enabled', 'gauge', 'Whether the subscription is enabled.');
+  const exists = family('steep_subscription_exists', 'Whether the subscription exists on its node.');
+  const enabled = family('steep_subscription_enabled', 'Whether the subscription is enabled.');
   const lagBytes = family(
     'steep_subscription_lag_bytes',
-    'gauge',
     "Bytes of WAL the subscription's slot has not confirmed.",
   );
   const lagSeconds = family(
     'steep_subscription_lag_seconds',
-    'gauge',
     "0 when the subscription's slot has confirmed all its publisher's WAL, else PostgreSQL's replay_lag of the walsender streaming from it; absent: not known (docs/metrics.md).",
   );
   const applyErrors = family(
     'steep_subscription_apply_errors_total',
-    'counter',
     'Errors of the apply worker since the statistics were reset (PostgreSQL 15+).',
   );
   const syncErrors = family(
     'steep_subscription_sync_errors_total',
-    'counter',
     'Errors of the table-sync workers since the statistics were reset (PostgreSQL 15+).',
   );
   const conflicts = family(
     'steep_subscription_conflicts_total',
-    'counter',
     'Conflicts the subscriber met applying changes, by type (PostgreSQL 18+).',
   );
-  const tables = family('steep_subscription_tables', 'gauge', 'Tables the subscription receives.');
+  const tables = family('steep_subscription_tables', 'Tables the subscription receives.');
   const notReady = family(
     'steep_subscription_tables_not_ready',
-    'gauge',
     'Tables of the subscription not yet ready (still copying or catching up).',
   );
   const diverged = family(
     'steep_subscription_diverged_tables',
-    'gauge',
     'Tables the last steep verify found different.',
   );
   const lastVerify = family(
     'steep_subscription_last_verify_timestamp_seconds',
-    'gauge',
     'When steep verify last compared every table of the subscription (Unix time); absent: never.',
   );
   const conflictsSince = family(
     'steep_subscription_conflicts_since_verify',
-    'gauge',
     'Conflicts since the last steep verify began (or ever, never verified), by type: rows that may differ until a verify (PostgreSQL 18+).',
   );
   for (const s of status.subscriptions) {
@@ -144,15 +133,13 @@ function subscriptionSeries(family: NewFamily, status: StatusReport, t: Labels):
 function slotSeries(family: NewFamily, status: StatusReport, t: Labels): void {
   const retained = family(
     'steep_slot_retained_wal_bytes',
-    'gauge',
     'WAL the replication slot keeps on its node, in bytes.',
   );
   const walStatus = family(
     'steep_slot_wal_status',
-    'gauge',
     "The slot's wal_status: 1 for its status, 0 for the others.",
   );
-  const active = family('steep_slot_active', 'gauge', 'Whether a process streams from the slot.');
+  const active = family('steep_slot_active', 'Whether a process streams from the slot.');
   for (const s of status.slots) {
     const labels = { ...t, node: s.node, slot: s.name, kind: s.kind };
     if (s.retainedWalBytes !== null) retained.push({ labels, value: s.retainedWalBytes });
@@ -163,7 +150,6 @@ function slotSeries(family: NewFamily, status: StatusReport, t: Labels): void {
   }
   const orphans = family(
     'steep_orphan_slots',
-    'gauge',
     'Logical slots on the node that nothing uses (they retain WAL for nobody).',
   );
   for (const n of status.nodes.filter((x) => x.reachable))
@@ -175,8 +161,7 @@ function slotSeries(family: NewFamily, status: StatusReport, t: Labels): void {
 
 /** What this sample is about as a whole: the drift `steep metrics` read, and the read itself. */
 function sampleSeries(family: NewFamily, m: MetricsSample, t: Labels): void {
-  const gauge = (name: string, help: string, value: number) =>
-    family(name, 'gauge', help).push({ labels: t, value });
+  const gauge = (name: string, help: string, value: number) => family(name, help).push({ labels: t, value });
   if (m.drift) {
     gauge('steep_drift_planned_changes', 'Steps steep apply would run now.', m.drift.plannedChanges);
     gauge('steep_drift', 'Whether steep drift finds drift (1) or not (0).', m.drift.drifted ? 1 : 0);
@@ -203,7 +188,11 @@ function exposition(families: Family[]): string {
   const out: string[] = [];
   for (const f of families) {
     if (f.samples.length === 0) continue;
-    out.push(`# HELP ${f.name} ${f.help}`, `# TYPE ${f.name} ${f.type}`);
+    // a counter's name ends in _total, a gauge's never does
+    out.push(
+      `# HELP ${f.name} ${f.help}`,
+      `# TYPE ${f.name} ${f.name.endsWith('_total') ? 'counter' : 'gauge'}`,
+    );
     for (const s of f.samples) out.push(line(f.name, s.labels, s.value));
   }
   return `${out.join('\n')}\n`;
