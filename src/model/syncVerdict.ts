@@ -1,3 +1,4 @@
+import { formatBytes } from './bytes.js';
 import type { SlotLag } from './initState.js';
 import { quoteIdent } from './sql.js';
 import type { SubscriptionRef } from './topology.js';
@@ -255,7 +256,7 @@ export type LagVerdict =
   | { verdict: 'unknown'; reason: string };
 
 /** The lag against `--max-lag`. */
-export function lagVerdict(limit: LagLimit, l: LagFacts, formatBytes: (n: number) => string): LagVerdict {
+export function lagVerdict(limit: LagLimit, l: LagFacts): LagVerdict {
   if (l.unreadable) return { verdict: 'unknown', reason: l.unreadable };
   if ('bytes' in limit) {
     if (l.lagBytes === null) return { verdict: 'unknown', reason: 'lag unknown: its slot was not read' };

@@ -1,6 +1,6 @@
 import { parseDuration } from '../config/durations.js';
 import { subscriptionAddress } from '../model/address.js';
-import { formatBytes, parseBytes } from '../model/bytes.js';
+import { parseBytes } from '../model/bytes.js';
 import { SteepError } from '../model/errors.js';
 import { cannotFinishText } from '../model/initFailure.js';
 import type { StatusCheck, StatusReport, SubscriptionStatus } from '../model/statusReport.js';
@@ -88,11 +88,7 @@ export function checkStatus(r: StatusReport, topology: Topology, maxLag?: LagLim
         `${at}: ${conflictsSinceText({ subscription: s.name, node: s.node, verifiedAt: s.lastVerify?.at ?? null, rose })}`,
       );
     if (maxLag) {
-      const lag = lagVerdict(
-        maxLag,
-        { lagBytes: s.lagBytes, lagSeconds: s.lagSeconds, walsender: s.walsender, unreadable: s.unknown },
-        formatBytes,
-      );
+      const lag = lagVerdict(maxLag, { ...s, unreadable: s.unknown });
       if (lag.verdict === 'over') bad(`${at}: ${lag.reason}`);
       // a lag steep cannot read leaves a healthy-looking subscription unproven; one already unhealthy stays so
       else if (lag.verdict === 'unknown' && problems.length === before) unsure(`${at}: ${lag.reason}`);

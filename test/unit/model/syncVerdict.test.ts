@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { formatBytes } from '../../../src/model/bytes.js';
 import {
   type LagFacts,
   lagVerdict,
@@ -259,7 +258,7 @@ describe('lagVerdict: --max-lag', () => {
     ['bytes unknown', { bytes: 2048 }, { lagBytes: null }, 'unknown', /its slot was not read/],
   ];
   it.each(cases)('%s', (_, limit, over, verdict, reason) => {
-    const v = lagVerdict(limit, { ...LAG, ...over }, formatBytes);
+    const v = lagVerdict(limit, { ...LAG, ...over });
     expect(v.verdict).toBe(verdict);
     if (reason) expect('reason' in v ? v.reason : '').toMatch(reason);
   });
