@@ -52,43 +52,18 @@ export function normaliseNode(ctx: Context, name: string): NodeSpec {
   return node;
 }
 
-/** How steep connects to the node: `url` or the fields (never both), the password from the file or as libpq finds it. */
+/** How steep connects to the node: `url` or the fields, libpq's defaults, the password from the file or as libpq finds it. */
 function nodeConnection(ctx: Context, name: string): ConnectionSpec {
-  const { reader, positions, problems } = ctx;
-  const base = ['nodes', name];
-  const urlText = reader.string([...base, 'url']);
-  const url = urlText === undefined ? undefined : readUrl(ctx, [...base, 'url']);
-
-  if (urlText !== undefined)
-    fieldsBesideUrl(
-      ctx,
-      base,
-      'put it in the url, e.g. ?sslmode=verify-full, or give host, port, database and user instead of the url',
-    );
-  const password = reader.string([...base, 'password']);
-  registerSecret(password);
-  if (password !== undefined && url?.password !== undefined) {
-    problems.error(
-      'password-twice',
-      `node \`${name}\`: the password is given both in \`url\` and in \`password\``,
-      positions.key([...base, 'password']),
-      `keep one, preferably \`password: \${env:NAME}\``,
-    );
-  }
-
-  const connection: ConnectionSpec = {
-    host: url?.host ?? reader.string([...base, 'host']) ?? DEFAULT_HOST,
-    port: url?.port ?? port(ctx, [...base, 'port']) ?? DEFAULT_PORT,
-    database: url?.database ?? reader.string([...base, 'database']) ?? ctx.env.PGDATABASE ?? 'postgres',
-    user: url?.user ?? reader.string([...base, 'user']) ?? ctx.env.PGUSER ?? 'postgres',
+  const defaults = {
+    host: DEFAULT_HOST,
+    port: DEFAULT_PORT,
+    database: ctx.env.PGDATABASE ?? 'postgres',
+    user: ctx.env.PGUSER ?? 'postgres',
   };
-  const pw = password ?? url?.password;
-  if (pw !== undefined) connection.password = pw;
-  else passwordFromLibpq(ctx, name, connection);
-  for (const field of TLS_FIELDS) {
-    const value = url?.[field] ?? reader.string([...base, field]);
-    if (value !== undefined) connection[field] = value;
-  }
+  const hint =
+    'put it in the url, e.g. ?sslmode=verify-full, or give host, port, database and user instead of the url';
+  const connection = replicationConnection(givenConnection(ctx, ['nodes', name], hint, true), defaults);
+  if (connection.password === undefined) passwordFromLibpq(ctx, name, connection);
   return connection;
 }
 
@@ -139,8 +114,9 @@ function passwordFromLibpq(ctx: Context, name: string, spec: ConnectionSpec): vo
 }
 
 /**
- * How subscribers reach a node: what replicationUrl leaves out comes from the node's own
- * connection; its password too, but only for the same user.
+ * How subscribers reach a node: what replicationUrl (or a standby) leaves out comes from the
+ * node's own connection; its password too, but only for the same user. With libpq's defaults as
+ * `own`, the node's own connection.
  */
 function replicationConnection(url: ConnectionUrl, own: ConnectionSpec): ConnectionSpec {
   const spec: ConnectionSpec = {
@@ -163,16 +139,35 @@ function replicationConnection(url: ConnectionUrl, own: ConnectionSpec): Connect
  * out comes from the node's own connection (its password only for the same user).
  */
 function standbyConnection(ctx: Context, path: Path, own: ConnectionSpec): ConnectionSpec {
-  const { reader } = ctx;
-  if (typeof reader.get(path) === 'string') {
+  if (typeof ctx.reader.get(path) === 'string') {
     const url = readUrl(ctx, path);
     return url ? replicationConnection(url, own) : { ...own };
   }
-  const url = reader.string([...path, 'url']) === undefined ? undefined : readUrl(ctx, [...path, 'url']);
-  if (url !== undefined)
-    fieldsBesideUrl(ctx, path, 'put it in the url, or give host, port, database and user instead of the url');
+  const hint = 'put it in the url, or give host, port, database and user instead of the url';
+  return replicationConnection(givenConnection(ctx, path, hint, false), own);
+}
+
+/**
+ * What the mapping at `path` gives of a connection: `url` or the fields (never both: `hint` says
+ * what to do), undefined where it gives nothing, its passwords registered for masking. `node`: a
+ * node's own mapping, where a url that does not parse still refuses the fields beside it and a
+ * password in both `url` and `password` is an error.
+ */
+function givenConnection(ctx: Context, path: Path, hint: string, node: boolean): ConnectionUrl {
+  const { reader, positions, problems } = ctx;
+  const urlText = reader.string([...path, 'url']);
+  const url = urlText === undefined ? undefined : readUrl(ctx, [...path, 'url']);
+  if (node ? urlText !== undefined : url !== undefined) fieldsBesideUrl(ctx, path, hint);
   const password = reader.string([...path, 'password']);
   registerSecret(password);
+  if (node && password !== undefined && url?.password !== undefined) {
+    problems.error(
+      'password-twice',
+      withOwner([...path, 'password'], 'the password is given both in `url` and in `password`'),
+      positions.key([...path, 'password']),
+      `keep one, preferably \`password: \${env:NAME}\``,
+    );
+  }
   const given: ConnectionUrl = {
     ignored: [],
     ...url,
@@ -183,7 +178,7 @@ function standbyConnection(ctx: Context, path: Path, own: ConnectionSpec): Conne
     password: password ?? url?.password,
   };
   for (const field of TLS_FIELDS) given[field] = url?.[field] ?? reader.string([...path, field]);
-  return replicationConnection(given, own);
+  return given;
 }
 
 /** The connection fields given beside `url` in the mapping at `path`, each refused. */
