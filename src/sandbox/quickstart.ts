@@ -8,10 +8,10 @@ import { fileURLToPath } from 'node:url';
 import { loadTopology } from '../config/load.js';
 import { connect, withSession } from '../db/connect.js';
 import { PACKAGE_ROOT } from '../location.js';
-import { type Problem, SteepError } from '../model/errors.js';
+import { SteepError } from '../model/errors.js';
 import type { ConnectionSpec, Topology } from '../model/topology.js';
 import { findFreePort } from './ports.js';
-import { portsTakenByOthers, type SandboxUpNode, startSandbox } from './sandbox.js';
+import { portsTakenByOthers, startSandbox } from './sandbox.js';
 
 /** Seeds nodes that host publications; subscriber-only nodes get the table definitions without rows. */
 export const PUBLISHER_SEED = 'seed.sql';
@@ -68,14 +68,6 @@ export interface SeededNode {
   tables: Record<string, number>;
 }
 
-export interface QuickstartResult {
-  configPath: string;
-  topology: Topology;
-  warnings: Problem[];
-  nodes: SandboxUpNode[];
-  seeded: SeededNode[];
-}
-
 async function seed(topology: Topology, node: string, file: string): Promise<SeededNode> {
   const spec = topology.nodes[node];
   if (!spec) throw new SteepError('demo.seed', `node ${node} is not in the quickstart file`);
@@ -100,7 +92,7 @@ async function seed(topology: Topology, node: string, file: string): Promise<See
 }
 
 /** Start the quickstart sandbox and seed it: publishers with seed.sql, subscriber-only nodes with seed-subscriber.sql. */
-export async function runQuickstart(configPath = quickstartConfigPath()): Promise<QuickstartResult> {
+export async function runQuickstart(configPath = quickstartConfigPath()) {
   const { topology, warnings } = await loadTopology(configPath);
   const nodes = await startSandbox(configPath, topology);
   const failed = nodes.find((n) => n.error);

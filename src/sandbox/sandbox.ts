@@ -144,18 +144,12 @@ async function upNode(configPath: string, node: NodeSpec): Promise<SandboxUpNode
   return result;
 }
 
-/** A sandbox node's port that another program holds: its own server there would fail to start. */
-export interface TakenPort {
-  node: string;
-  port: number;
-}
-
 /**
  * The sandbox nodes whose port something other than the node's own running server holds
  * (reads only: nothing is started or created).
  */
-export async function portsTakenByOthers(configPath: string, topology: Topology): Promise<TakenPort[]> {
-  const taken: TakenPort[] = [];
+export async function portsTakenByOthers(configPath: string, topology: Topology) {
+  const taken: Array<{ node: string; port: number }> = [];
   for (const node of sandboxNodes(topology)) {
     const port = node.connection.port;
     if (await isPortFree(port)) continue;
