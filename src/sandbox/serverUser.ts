@@ -49,19 +49,14 @@ export function serverUser(): ServerUser {
   }
 }
 
-/** Environment for PostgreSQL programs: no PG* variable of ours leaks into them. */
-function serverEnv(): NodeJS.ProcessEnv {
+/** How PostgreSQL programs run: as the server user, and no PG* variable of ours leaks into them. */
+export function runAsOptions(cwd?: string) {
+  const u = serverUser();
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('PG')) env[k] = v;
   env.LC_ALL = 'C';
-  const user = serverUser();
-  if (user.switched) env.HOME = user.home ?? '/';
-  return env;
-}
-
-export function runAsOptions(cwd?: string) {
-  const u = serverUser();
-  return { env: serverEnv(), cwd, ...(u.switched ? { uid: u.uid, gid: u.gid } : {}) };
+  if (u.switched) env.HOME = u.home ?? '/';
+  return { env, cwd, ...(u.switched ? { uid: u.uid, gid: u.gid } : {}) };
 }
 
 /** Run a PostgreSQL program as the server user; resolves with its exit code (never rejects on a non-zero exit). */
