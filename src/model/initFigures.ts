@@ -201,10 +201,7 @@ export class InitTracker {
       this.startedAt = new Date(sample.at).toISOString();
     const bytesTotal = sample.sizes ? tables.reduce((s, t) => s + (t.sizeBytes ?? 0), 0) : null;
     return {
-      subscription: this.info.subscription,
-      node: this.info.node,
-      from: this.info.from,
-      method: this.info.method,
+      ...this.info,
       state: this.state,
       percent: Math.round(percent * 10) / 10,
       tablesTotal: tables.length,
