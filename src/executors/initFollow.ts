@@ -24,7 +24,7 @@ import { ReconnectingSession } from '../db/reconnecting.js';
 import { isSessionLost } from '../db/sessionLost.js';
 import { subscriptionAddress } from '../model/address.js';
 import { SteepError } from '../model/errors.js';
-import { afterTableCopied, failedReason, failure, newErrorWatch } from '../model/initFailure.js';
+import { afterTableCopied, type ErrorWatch, failedReason, failure } from '../model/initFailure.js';
 import { type InitSample, InitTracker, isCopied } from '../model/initFigures.js';
 import type { InitProgress, InitState, PublishedTableSize } from '../model/initState.js';
 import { setRoleDeniedText } from '../model/syncVerdict.js';
@@ -206,7 +206,7 @@ export async function followInit(t: FollowTarget, opts: FollowOptions): Promise<
     // a fresh init reports every table copied while it is followed, even one copied before
     // the first sample; a resumed one already reported those copied before it failed
     const reportCopied = copiedTables(t, opts.onEvent, rec.recorded !== 'failed', startedAt ?? began);
-    let watch = newErrorWatch();
+    let watch: ErrorWatch = {};
     let savedAt = 0;
 
     for (;;) {

@@ -57,10 +57,6 @@ interface Judged {
 /** Errors counted this close together come from one event: a cut connection fails every worker at once. */
 const BURST_MS = 1_000;
 
-export function newErrorWatch(): ErrorWatch {
-  return {};
-}
-
 /**
  * Before 15 no worker error is counted anywhere a session can read, and a table-sync worker that
  * fails (a duplicate key in the COPY, say) dies within milliseconds and is started again every

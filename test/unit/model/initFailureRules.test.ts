@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { failedReason, failure, type InitSubject, newErrorWatch } from '../../../src/model/initFailure.js';
+import { type ErrorWatch, failedReason, failure, type InitSubject } from '../../../src/model/initFailure.js';
 import type { InitProgress, SlotLag } from '../../../src/model/initState.js';
 import { setRoleDeniedText } from '../../../src/model/syncVerdict.js';
 
@@ -98,7 +98,7 @@ function follow(
   at: (ms: number) => Moment,
   opts: { version: number; failAfterMs: number; untilMs: number },
 ): { atMs: number; kind: string; reason: string } | null {
-  let w = newErrorWatch();
+  let w: ErrorWatch = {};
   for (let ms = 0; ms <= opts.untilMs; ms += 250) {
     const m = at(ms);
     const s = m.publisherError ? null : slot(m.streaming !== false);
