@@ -72,7 +72,7 @@ export function pathKey(path: Path): string {
 }
 
 // no prototype: a section named `__proto__` or `constructor` is no kind of entity
-const ENTITY_KINDS: Record<string, string> = Object.assign(Object.create(null), {
+export const ENTITY_KINDS: Record<string, string> = Object.assign(Object.create(null), {
   nodes: 'node',
   publications: 'publication',
   subscriptions: 'subscription',

@@ -11,7 +11,7 @@ import {
   type YAMLMap,
 } from 'yaml';
 import { nestingProblem } from './nesting.js';
-import type { Path } from './paths.js';
+import { ENTITY_KINDS, type Path } from './paths.js';
 import { type ComposedYaml, keyText, SourceMap } from './positions.js';
 import type { ProblemList } from './problems.js';
 import { firstLine, syntaxMessage } from './yamlSyntax.js';
@@ -31,13 +31,6 @@ export const MAX_FLOW_DEPTH = 256;
 const MAX_BLOCK_DEPTH = 384;
 /** Syntax errors reported before the rest are summed up in one line. */
 const MAX_SYNTAX_ERRORS = 20;
-
-// no prototype: a section named `__proto__` or `constructor` is no kind of entity
-const SECTION_KINDS: Record<string, string> = Object.assign(Object.create(null), {
-  nodes: 'node',
-  publications: 'publication',
-  subscriptions: 'subscription',
-});
 
 /**
  * Parse steep.yaml into its plain value (mappings as objects, sequences as arrays, aliases and
@@ -313,7 +306,8 @@ function checkKeys(node: Node | null, path: Path, positions: SourceMap, problems
 
 function duplicateMessage(path: Path, key: string, first: { line: number; column: number }): string {
   const firstAt = `first at line ${first.line}, column ${first.column}`;
-  const kind = path.length === 1 && typeof path[0] === 'string' ? SECTION_KINDS[path[0]] : undefined;
+  // a link declared twice reads as a key that appears twice
+  const kind = path.length === 1 && path[0] !== 'links' ? ENTITY_KINDS[path[0]!] : undefined;
   if (kind) return `${kind} \`${key}\` is declared twice (${firstAt})`;
   const where = path.length === 0 ? 'at the top level' : `in \`${path.join('.')}\``;
   return `key \`${key}\` appears twice ${where} (${firstAt})`;
