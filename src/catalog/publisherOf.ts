@@ -35,8 +35,9 @@ function sameTarget(t: ConninfoTarget, spec: ConnectionSpec): boolean {
 export interface NodeAddress {
   name: string;
   connection: ConnectionSpec;
+  /** how subscribers reach this node, when it differs */
   replicationConnection?: ConnectionSpec;
-  /** a multi-host connection string naming the node and its standbys is the node's too */
+  /** its declared physical standbys: a multi-host connection string naming the node and its standbys is the node's too */
   standbys?: ConnectionSpec[];
 }
 
