@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { LOCK_HOLDER_SQL } from '../db/advisoryLock.js';
 import { withSession } from '../db/connect.js';
 import type {
   ObservedNode,
@@ -41,7 +42,6 @@ import {
   type StateSchemaRow,
   stateSchemaQuery,
 } from './queries/stateSchema.js';
-import { STEEP_LOCK } from './queries/steepLock.js';
 import {
   OTHER_DATABASE_SUBSCRIPTIONS,
   SUBSCRIPTION_CONNINFO,
@@ -90,7 +90,8 @@ export function probeQueries(stateSchema: string) {
     settings: SERVER_SETTINGS,
     role: ROLE,
     state: stateSchemaQuery(stateSchema),
-    lock: STEEP_LOCK,
+    // the session holding steep's advisory lock on this node's database, if any
+    lock: { text: LOCK_HOLDER_SQL },
   } satisfies Record<string, CatalogQuery>;
 }
 

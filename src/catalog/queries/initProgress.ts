@@ -14,7 +14,6 @@ const CURRENT_DATABASE = `s.subdbid = ${THIS_DATABASE_OID}`;
 
 /** Per table of subscription `$1`: its sync state and, while a worker copies it, the rows and bytes so far. PostgreSQL 14+. */
 export const SUBSCRIPTION_TABLE_PROGRESS: CatalogQuery = {
-  name: 'init-table-progress',
   text: `select n.nspname::text as schema,
        c.relname::text as name,
        sr.srsubstate::text as state,
@@ -66,7 +65,6 @@ const NO_CONFLICTS = `,
 export function subscriptionActivityQuery(version: number): CatalogQuery {
   const stats = version >= PG15;
   return {
-    name: 'subscription-activity',
     text: `select s.oid::int8::float8 as oid,
        s.subname::text as name,
        s.subslotname::text as slot,
@@ -84,7 +82,6 @@ export function subscriptionActivityQuery(version: number): CatalogQuery {
 
 /** Size and estimated rows of tables `$1[i].$2[i]` on the publisher. PostgreSQL 14+. */
 export const PUBLISHED_TABLE_SIZES: CatalogQuery = {
-  name: 'init-table-sizes',
   text: `select n.nspname::text as schema,
        c.relname::text as name,
        pg_catalog.pg_table_size(c.oid)::float8 as "sizeBytes",
@@ -106,7 +103,6 @@ export const PUBLISHED_TABLE_SIZES: CatalogQuery = {
  * `$1` null for every slot, or one name. PostgreSQL 14+ (on a primary).
  */
 export const SLOT_LAG: CatalogQuery = {
-  name: 'slot-lag',
   text: `select s.slot_name::text as slot,
        s.active,
        s.active_pid as "activePid",
@@ -126,7 +122,6 @@ export const SLOT_LAG: CatalogQuery = {
 
 /** Where the server writes its log, when the role may ask (superuser or pg_monitor). */
 export const SERVER_LOG: CatalogQuery = {
-  name: 'server-log',
   text: `select case when pg_catalog.has_function_privilege('pg_catalog.pg_current_logfile()', 'execute')
                  then pg_catalog.pg_current_logfile() end as logfile`,
 };
@@ -142,7 +137,6 @@ export interface ServerLogRow {
  * follows). PostgreSQL 14+.
  */
 export const FINISHED_COPIES: CatalogQuery = {
-  name: 'init-finished-copies',
   text: `select s.subname::text as subscription,
        n.nspname::text || '.' || c.relname::text as "table",
        'pg_' || s.oid || '_sync_' || sr.srrelid || '_' as "slotPrefix"
@@ -156,7 +150,6 @@ export const FINISHED_COPIES: CatalogQuery = {
 
 /** The replication slots on this node whose name starts with one of the prefixes `$1`. */
 export const SLOTS_WITH_PREFIXES: CatalogQuery = {
-  name: 'slots-with-prefixes',
   text: `select s.slot_name::text as slot_name
   from pg_catalog.pg_replication_slots s
  where exists (select 1 from unnest($1::text[]) as p(prefix) where starts_with(s.slot_name::text, p.prefix))`,
@@ -168,7 +161,6 @@ export const SLOTS_WITH_PREFIXES: CatalogQuery = {
  * The index itself is not named: a build that is not concurrent reports `index_relid` 0.
  */
 export const INDEX_BUILDS: CatalogQuery = {
-  name: 'index-builds',
   text: `select n.nspname::text as schema,
        c.relname::text as name,
        p.phase::text as phase,

@@ -18,7 +18,6 @@ export function publicationsQuery(serverVersion: number): CatalogQuery {
       ? `case p.pubgencols when 's' then 'stored' when 'n' then 'none' end`
       : 'null::text';
   return {
-    name: 'publications',
     text: `select p.oid,
        p.pubname::text as name,
        pg_catalog.pg_get_userbyid(p.pubowner)::text as owner,
@@ -45,7 +44,6 @@ export function publicationTablesQuery(serverVersion: number): CatalogQuery {
        end as columns,
        pg_catalog.pg_get_expr(pr.prqual, pr.prrelid) as "where"`;
   return jsonArrayQuery(
-    'publication-tables',
     `select pr.prpubid::int8 as pubid,
        n.nspname::text as schema,
        c.relname::text as name,
@@ -58,7 +56,6 @@ export function publicationTablesQuery(serverVersion: number): CatalogQuery {
 
 /** `FOR TABLES IN SCHEMA`. PostgreSQL 15+ only; on 14 no query is sent and schemas are empty. */
 export const PUBLICATION_SCHEMAS_15: CatalogQuery = {
-  name: 'publication-schemas',
   text: `select pn.pnpubid as pubid,
        n.nspname::text as schema
   from pg_catalog.pg_publication_namespace pn

@@ -19,7 +19,6 @@ const DENIED_FUNCTIONS = `(select coalesce(pg_catalog.json_agg(pg_catalog.json_b
 
 /** The current role and the restricted functions it may not execute (a command's own session). */
 export const DENIED_FUNCTIONS_QUERY: CatalogQuery = {
-  name: 'role-denied-functions',
   text: `select current_user::text as name, ${DENIED_FUNCTIONS} as denied_functions`,
 };
 
@@ -47,7 +46,6 @@ export function deniedFunctions(json: string): RoleGaps['functions'] {
  * cloudsqlsuperuser, azure_pg_admin), looked up by name: null on vanilla PostgreSQL.
  */
 export const ROLE: CatalogQuery = {
-  name: 'role',
   text: `select current_user::text as name,
        r.rolsuper as superuser,
        r.rolreplication as replication,
@@ -88,7 +86,6 @@ export interface RoleRow {
  * On 14 only a superuser may; the query is not sent there.
  */
 export const SET_SESSION_REPLICATION_ROLE: CatalogQuery = {
-  name: 'role-set-session-replication-role',
   text: `select pg_catalog.has_parameter_privilege('session_replication_role', 'SET') as ok`,
 };
 

@@ -47,7 +47,6 @@ export function subscriptionOptions(serverVersion: number): string {
 
 export function subscriptionsQuery(serverVersion: number): CatalogQuery {
   return {
-    name: 'subscriptions',
     text: `select s.oid,
        s.subname::text as name,
        pg_catalog.pg_get_userbyid(s.subowner)::text as owner,
@@ -63,7 +62,6 @@ export function subscriptionsQuery(serverVersion: number): CatalogQuery {
 
 /** The connection strings. PostgreSQL 14+; only for a role with SELECT on subconninfo. */
 export const SUBSCRIPTION_CONNINFO: CatalogQuery = {
-  name: 'subscription-conninfo',
   text: `select s.oid, s.subconninfo as conninfo
   from pg_catalog.pg_subscription s
  where ${CURRENT_DATABASE}`,
@@ -71,7 +69,6 @@ export const SUBSCRIPTION_CONNINFO: CatalogQuery = {
 
 /** Per-table synchronisation state of every subscription, as one JSON array. PostgreSQL 14+. */
 export const SUBSCRIPTION_TABLES: CatalogQuery = jsonArrayQuery(
-  'subscription-tables',
   `select sr.srsubid::int8 as subid,
        n.nspname::text as schema,
        c.relname::text as name,
@@ -151,7 +148,6 @@ export function toSubscriptions(
  * subscription of a database outside the file uses is never taken for an orphan.
  */
 export const OTHER_DATABASE_SUBSCRIPTIONS: CatalogQuery = {
-  name: 'other-database-subscriptions',
   text: `select d.datname::text as database,
        s.subname::text as name,
        s.subslotname::text as slot,
