@@ -3,6 +3,7 @@ import { compareTableNames } from '../model/order.js';
 import { quoteIdent, quoteLiteral, quoteTable } from '../model/sql.js';
 import type { TableName } from '../model/topology.js';
 import { PG15 } from '../model/versions.js';
+import { grouped } from './queries/catalogQuery.js';
 
 /**
  * What steep's own copy engine reads (docs/steep-yaml.md): the tables a subscription's publications carry
@@ -58,12 +59,7 @@ async function readPublished(
       ORDER BY schemaname, tablename, pubname`,
     [publications],
   );
-  const out = new Map<string, PublishedRow[]>();
-  for (const r of rows) {
-    const key = `${r.schema}.${r.name}`;
-    out.set(key, [...(out.get(key) ?? []), r]);
-  }
-  return out;
+  return grouped(rows.map((r) => [`${r.schema}.${r.name}`, r] as const));
 }
 
 interface TableRow {

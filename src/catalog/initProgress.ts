@@ -10,6 +10,7 @@ import { isoTime, THIS_DATABASE_OID } from '../model/sql.js';
 import type { TableName } from '../model/topology.js';
 import { qualifiedName } from '../model/topology.js';
 import { PG15, PG16, PG17, PG18 } from '../model/versions.js';
+import { grouped } from './queries/catalogQuery.js';
 
 /**
  * Samples of an init's live figures (docs/steep-yaml.md), one round trip per node: per-table
@@ -208,9 +209,7 @@ export async function readAllFinishedCopies(
  order by 1, n.nspname, c.relname`,
     [subscription],
   );
-  const out = new Map<string, FinishedCopy[]>();
-  for (const { subscription: sub, ...copy } of rows) out.set(sub, [...(out.get(sub) ?? []), copy]);
-  return out;
+  return grouped(rows.map(({ subscription: sub, ...copy }) => [sub, copy] as const));
 }
 
 /**

@@ -26,6 +26,17 @@ export function jsonRows<T>(result: readonly JsonArrayRow[]): T[] {
   return JSON.parse(result[0]?.rows ?? '[]') as T[];
 }
 
+/** The values of `pairs` grouped by their keys, each group in the pairs' order. */
+export function grouped<K, V>(pairs: Iterable<readonly [K, V]>): Map<K, V[]> {
+  const out = new Map<K, V[]>();
+  for (const [k, v] of pairs) {
+    const group = out.get(k);
+    if (group) group.push(v);
+    else out.set(k, [v]);
+  }
+  return out;
+}
+
 /** Rows keyed and ordered by name. */
 export function byName<T extends { name: string }>(rows: readonly T[]): Record<string, T> {
   return Object.fromEntries([...rows].sort((a, b) => compareText(a.name, b.name)).map((r) => [r.name, r]));

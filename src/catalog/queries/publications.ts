@@ -3,7 +3,7 @@ import { compareTableNames, compareText, sortedText } from '../../model/order.js
 import { parseOwnership } from '../../model/ownership.js';
 import type { GeneratedColumns, PublicationTable, PublishOperation } from '../../model/topology.js';
 import { PG15, PG18 } from '../../model/versions.js';
-import { type CatalogQuery, jsonArrayQuery } from './catalogQuery.js';
+import { type CatalogQuery, grouped, jsonArrayQuery } from './catalogQuery.js';
 
 /*
  * Publications are read from their definition: pg_publication, pg_publication_rel and
@@ -94,18 +94,12 @@ export function toPublications(
   tables: PublicationTableRow[],
   schemas: PublicationSchemaRow[],
 ): Record<string, ObservedPublication> {
-  const tablesOf = new Map<number, PublicationTable[]>();
-  for (const { pubid, ...t } of tables) {
-    const list = tablesOf.get(pubid) ?? [];
-    list.push({ ...t, columns: t.columns ? sortedText(t.columns) : null });
-    tablesOf.set(pubid, list);
-  }
-  const schemasOf = new Map<number, string[]>();
-  for (const s of schemas) {
-    const list = schemasOf.get(s.pubid) ?? [];
-    list.push(s.schema);
-    schemasOf.set(s.pubid, list);
-  }
+  const tablesOf = grouped(
+    tables.map(
+      ({ pubid, ...t }) => [pubid, { ...t, columns: t.columns ? sortedText(t.columns) : null }] as const,
+    ),
+  );
+  const schemasOf = grouped(schemas.map((s) => [s.pubid, s.schema] as const));
 
   const out: Record<string, ObservedPublication> = {};
   for (const p of [...pubs].sort((a, b) => compareText(a.name, b.name))) {

@@ -5,7 +5,7 @@ import { parseOwnership } from '../../model/ownership.js';
 import { THIS_DATABASE_OID } from '../../model/sql.js';
 import type { SubscriptionOptionName, SubscriptionOptions } from '../../model/topology.js';
 import { supportsOption } from '../../model/versions.js';
-import { type CatalogQuery, jsonArrayQuery } from './catalogQuery.js';
+import { type CatalogQuery, grouped, jsonArrayQuery } from './catalogQuery.js';
 
 /*
  * Subscriptions of the current database only (pg_subscription is shared by the cluster).
@@ -112,12 +112,7 @@ export function toSubscriptions(
   originLsn: (origin: string) => string | null,
 ): Record<string, ObservedSubscription> {
   const conninfoOf = new Map((conninfo ?? []).map((r) => [r.oid, r.conninfo]));
-  const tablesOf = new Map<number, ObservedSubscriptionTable[]>();
-  for (const { subid, ...t } of tables) {
-    const list = tablesOf.get(subid) ?? [];
-    list.push(t);
-    tablesOf.set(subid, list);
-  }
+  const tablesOf = grouped(tables.map(({ subid, ...t }) => [subid, t] as const));
   const out: Record<string, ObservedSubscription> = {};
   for (const s of [...subs].sort((a, b) => compareText(a.name, b.name))) {
     const info: string | Unknown = conninfo === null ? UNKNOWN : (conninfoOf.get(s.oid) ?? UNKNOWN);
