@@ -12,6 +12,10 @@ import { type CatalogQuery, grouped, jsonArrayQuery } from './catalogQuery.js';
  */
 
 /** Every publication of the database. PostgreSQL 18+: pubgencols ('n' none, 's' stored); before, null. */
+/** A publication `p`'s `publish` option as a text array, in PUBLISH_OPERATIONS' order. */
+export const PUBLISH = `pg_catalog.array_remove(array[case when p.pubinsert then 'insert' end, case when p.pubupdate then 'update' end,
+         case when p.pubdelete then 'delete' end, case when p.pubtruncate then 'truncate' end], null)`;
+
 export function publicationsQuery(serverVersion: number): CatalogQuery {
   const generated =
     serverVersion >= PG18
@@ -23,8 +27,7 @@ export function publicationsQuery(serverVersion: number): CatalogQuery {
        pg_catalog.pg_get_userbyid(p.pubowner)::text as owner,
        pg_catalog.obj_description(p.oid, 'pg_publication') as comment,
        p.puballtables as all_tables,
-       pg_catalog.array_remove(array[case when p.pubinsert then 'insert' end, case when p.pubupdate then 'update' end,
-         case when p.pubdelete then 'delete' end, case when p.pubtruncate then 'truncate' end], null) as publish,
+       ${PUBLISH} as publish,
        p.pubviaroot as via_root,
        ${generated} as generated_columns
   from pg_catalog.pg_publication p`,
