@@ -2,7 +2,7 @@ import type pg from 'pg';
 import type { RoleGaps } from '../model/privileges.js';
 import { PG15 } from '../model/versions.js';
 import { PUBLISH } from './queries/publications.js';
-import { DENIED_FUNCTIONS_QUERY, deniedFunctions } from './queries/role.js';
+import { DENIED_FUNCTIONS, deniedFunctions } from './queries/role.js';
 
 /**
  * What `steep reinit` reads (docs/repair.md): the publisher's definition of each of
@@ -81,7 +81,7 @@ export async function readDeniedFunctions(
   client: pg.Client,
 ): Promise<{ role: string; denied: RoleGaps['functions'] }> {
   const { rows } = await client.query<{ name: string; denied_functions: string }>(
-    DENIED_FUNCTIONS_QUERY.text,
+    `select current_user::text as name, ${DENIED_FUNCTIONS} as denied_functions`,
   );
   return { role: rows[0]!.name, denied: deniedFunctions(rows[0]!.denied_functions) };
 }
