@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { THIS_DATABASE_OID } from '../model/sql.js';
 import type { TableName } from '../model/topology.js';
-import type { ColumnShape, PublishedScope, TableShape } from '../model/verify.js';
+import type { PublishedScope, TableShape } from '../model/verify.js';
 import { PG15 } from '../model/versions.js';
 
 /**
@@ -92,41 +92,26 @@ export async function readTableShapes(
   client: pg.Client,
   tables: TableName[],
 ): Promise<Map<string, TableShape>> {
-  const { rows } = await client.query<{
-    schema: string;
-    name: string;
-    reltuples: number;
-    columns: ColumnShape[] | null;
-    key: { source: string; columns: string[] } | null;
-  }>(
-    `SELECT n.nspname::text AS schema, c.relname::text AS name, c.reltuples::float8 AS reltuples,
-            (SELECT json_agg(json_build_object('name', a.attname, 'type', pg_catalog.format_type(a.atttypid, a.atttypmod),
+  const { rows } = await client.query<TableShape>(
+    `SELECT json_build_object('schema', n.nspname::text, 'name', c.relname::text) AS "table",
+            coalesce((SELECT json_agg(json_build_object('name', a.attname, 'type', pg_catalog.format_type(a.atttypid, a.atttypmod),
                                                'collatable', a.attcollation <> 0, 'integer', a.atttypid IN (20, 21, 23),
                                                'generated', a.attgenerated <> '') ORDER BY a.attnum)
-               FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) AS columns,
+               FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '[]') AS columns,
             (SELECT json_build_object('source', CASE WHEN i.indisprimary THEN 'primary key' ELSE 'replica identity index ' || ic.relname END,
                                       'columns', (SELECT json_agg(a.attname ORDER BY k.ord)
                                                     FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
                                                     JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum))
                FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
               WHERE i.indrelid = c.oid AND (i.indisprimary OR (i.indisreplident AND c.relreplident = 'i'))
-              ORDER BY i.indisprimary DESC LIMIT 1) AS key
+              ORDER BY i.indisprimary DESC LIMIT 1) AS key,
+            greatest(c.reltuples::float8, 0) AS "estimatedRows"
        FROM unnest($1::text[], $2::text[]) AS t(s, r)
        JOIN pg_catalog.pg_namespace n ON n.nspname = t.s
        JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = t.r AND c.relkind IN ('r', 'p')`,
     [tables.map((t) => t.schema), tables.map((t) => t.name)],
   );
-  return new Map(
-    rows.map((r) => [
-      `${r.schema}.${r.name}`,
-      {
-        table: { schema: r.schema, name: r.name },
-        columns: r.columns ?? [],
-        key: r.key,
-        estimatedRows: Math.max(0, r.reltuples),
-      },
-    ]),
-  );
+  return new Map(rows.map((r) => [`${r.table.schema}.${r.table.name}`, r]));
 }
 
 /** Has the subscriber confirmed (applied and flushed) everything up to `lsn`? null: the slot is gone. */

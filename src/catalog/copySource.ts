@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { compareTableNames } from '../model/order.js';
 import { quoteIdent, quoteLiteral, quoteTable } from '../model/sql.js';
 import type { TableName } from '../model/topology.js';
-import { PG15 } from '../model/versions.js';
+import { readPublishedScope } from './compareScope.js';
 
 /**
  * What steep's own copy engine reads (docs/steep-yaml.md): the tables a subscription's publications carry
@@ -33,37 +33,6 @@ export interface CopySourceTable extends TableName {
   key: { column: string; type: string } | null;
   /** a partitioned table (COPY reads it through a SELECT) */
   partitioned: boolean;
-}
-
-interface PublishedRow {
-  schema: string;
-  name: string;
-  attnames: string[] | null;
-  rowfilter: string | null;
-}
-
-/** The tables the publications publish, with their column lists and row filters. */
-async function readPublished(
-  client: pg.Client,
-  publications: readonly string[],
-  version: number,
-): Promise<Map<string, PublishedRow[]>> {
-  const extra =
-    version >= PG15
-      ? 'attnames::text[] AS attnames, rowfilter'
-      : 'NULL::text[] AS attnames, NULL::text AS rowfilter';
-  const { rows } = await client.query<PublishedRow>(
-    `SELECT schemaname AS schema, tablename AS name, ${extra}
-       FROM pg_catalog.pg_publication_tables WHERE pubname = ANY($1::text[])
-      ORDER BY schemaname, tablename, pubname`,
-    [publications],
-  );
-  const out = new Map<string, PublishedRow[]>();
-  for (const r of rows) {
-    const key = `${r.schema}.${r.name}`;
-    out.set(key, [...(out.get(key) ?? []), r]);
-  }
-  return out;
 }
 
 interface TableRow {
@@ -113,23 +82,20 @@ export async function readCopySource(
   publications: readonly string[],
   version: number,
 ): Promise<CopySourceTable[]> {
-  const published = await readPublished(client, publications, version);
-  const names = [...published.values()].map((p) => p[0]!);
+  const scope = await readPublishedScope(client, version, [...publications]);
+  const published = new Map(scope.map((p) => [`${p.table.schema}.${p.table.name}`, p]));
   const { rows } = await client.query<TableRow>(TABLES_SQL, [
-    names.map((t) => t.schema),
-    names.map((t) => t.name),
+    scope.map((p) => p.table.schema),
+    scope.map((p) => p.table.name),
   ]);
   return rows
     .map((r): CopySourceTable => {
-      const pubs = published.get(`${r.schema}.${r.name}`)!;
-      const lists = pubs.map((p) => p.attnames);
-      const listed = lists.some((l) => l === null) ? null : new Set(lists.flatMap((l) => l ?? []));
-      const filters = pubs.map((p) => p.rowfilter);
+      const { columns, filter } = published.get(`${r.schema}.${r.name}`)!;
       return {
         schema: r.schema,
         name: r.name,
-        columns: r.columns.filter((c) => listed === null || listed.has(c.name)),
-        rowFilter: filters.some((f) => f === null) ? null : filters.map((f) => `(${f})`).join(' OR '),
+        columns: r.columns.filter((c) => columns === null || columns.includes(c.name)),
+        rowFilter: filter,
         estimatedBytes: r.relpages * r.block_size,
         estimatedRows: r.reltuples,
         key: r.key_column && r.key_type ? { column: r.key_column, type: r.key_type } : null,

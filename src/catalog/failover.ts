@@ -35,7 +35,6 @@ const SETTINGS = {
 function slotsQuery(serverVersion: number) {
   const v17 = serverVersion >= PG17;
   return jsonArrayQuery(
-    'failover_slots',
     `select s.slot_name::text as name, ${v17 ? 's.synced' : 'false as synced'},
           ${v17 ? 's.invalidation_reason::text' : "case when s.wal_status = 'lost' then 'wal_removed' end"} as invalidated,
           s.confirmed_flush_lsn::text as "confirmedFlushLsn", s.active, s.temporary

@@ -6,24 +6,71 @@ import type {
   SubscriptionActivity,
   SubscriptionTableSample,
 } from '../model/initState.js';
+import { isoTime, THIS_DATABASE_OID } from '../model/sql.js';
 import type { TableName } from '../model/topology.js';
 import { qualifiedName } from '../model/topology.js';
-import {
-  FINISHED_COPIES,
-  INDEX_BUILDS,
-  PUBLISHED_TABLE_SIZES,
-  SERVER_LOG,
-  type ServerLogRow,
-  SLOT_LAG,
-  SLOTS_WITH_PREFIXES,
-  SUBSCRIPTION_TABLE_PROGRESS,
-  subscriptionActivityQuery,
-} from './queries/initProgress.js';
+import { PG15, PG16, PG17, PG18 } from '../model/versions.js';
+import { grouped } from './queries/catalogQuery.js';
 
 /**
- * Samples of an init's live figures, one round trip per node: what the subscriber's workers
- * are doing, and the publisher's sizes and slot lag. Pure reads; the caller owns the sessions.
+ * Samples of an init's live figures (docs/steep-yaml.md), one round trip per node: per-table
+ * sync states from pg_subscription_rel and the table-sync workers' COPY progress from
+ * pg_stat_progress_copy (PostgreSQL 14+) on the subscriber; table sizes and the slot's lag on the
+ * publisher. A table-sync worker copies into the subscriber's table with `COPY … FROM` (type
+ * CALLBACK), so its bytes_total is unknown: the publisher's statistics say how much there is to
+ * copy. Pure reads; the caller owns the sessions.
  */
+
+const CURRENT_DATABASE = `s.subdbid = ${THIS_DATABASE_OID}`;
+
+/** The apply worker (not a table-sync or parallel apply worker): no relid, and from 16 no leader. */
+function applyWorker(version: number): string {
+  if (version >= PG17) return `w.worker_type = 'apply'`;
+  if (version >= PG16) return 'w.relid is null and w.leader_pid is null';
+  return 'w.relid is null';
+}
+
+const ERROR_COUNTS_15 = `,
+       st.apply_error_count::float8 as "applyErrorCount",
+       st.sync_error_count::float8 as "syncErrorCount"`;
+
+/** Before 15 there is no pg_stat_subscription_stats: no counts. */
+const NO_ERROR_COUNTS = `,
+       null::float8 as "applyErrorCount",
+       null::float8 as "syncErrorCount"`;
+
+const CONFLICTS_18 = `,
+       (st.confl_insert_exists + st.confl_update_origin_differs + st.confl_update_exists + st.confl_update_missing
+        + st.confl_delete_origin_differs + st.confl_delete_missing + st.confl_multiple_unique_conflicts)::float8 as "conflictCount",
+       json_build_object('insert_exists', st.confl_insert_exists, 'update_origin_differs', st.confl_update_origin_differs,
+                         'update_exists', st.confl_update_exists, 'update_missing', st.confl_update_missing,
+                         'delete_origin_differs', st.confl_delete_origin_differs, 'delete_missing', st.confl_delete_missing,
+                         'multiple_unique_conflicts', st.confl_multiple_unique_conflicts) as conflicts`;
+
+/** Before 18 there are no conflict counters. */
+const NO_CONFLICTS = `,
+       null::float8 as "conflictCount",
+       null::json as conflicts`;
+
+/**
+ * Every subscription of the current database: enabled, its workers, and (15+) its error counts,
+ * (18+) its conflict counters. `$1` is null for all, or one name.
+ */
+function subscriptionActivityQuery(version: number): string {
+  const stats = version >= PG15;
+  return `select s.oid::int8::float8 as oid,
+       s.subname::text as name,
+       s.subslotname::text as slot,
+       s.subenabled as enabled,
+       exists (select 1 from pg_catalog.pg_stat_subscription w
+                where w.subid = s.oid and w.pid is not null and ${applyWorker(version)}) as "applyRunning",
+       (select count(*) from pg_catalog.pg_stat_subscription w
+         where w.subid = s.oid and w.pid is not null and w.relid is not null)::int as "syncWorkers",
+       ${isoTime('(select max(w.last_msg_receipt_time) from pg_catalog.pg_stat_subscription w where w.subid = s.oid)')} as "lastMessageAt"${stats ? ERROR_COUNTS_15 : NO_ERROR_COUNTS}${version >= PG18 ? CONFLICTS_18 : NO_CONFLICTS}
+  from pg_catalog.pg_subscription s${stats ? '\n  left join pg_catalog.pg_stat_subscription_stats st on st.subid = s.oid' : ''}
+ where ${CURRENT_DATABASE} and ($1::text is null or s.subname = $1)
+ order by s.subname`;
+}
 
 /** Every subscription's activity on the node (or one). */
 export async function readSubscriptionActivity(
@@ -31,11 +78,13 @@ export async function readSubscriptionActivity(
   version: number,
   subscription: string | null = null,
 ): Promise<SubscriptionActivity[]> {
-  const { text } = subscriptionActivityQuery(version);
-  return (await client.query<SubscriptionActivity>({ text, values: [subscription] })).rows;
+  return (await client.query<SubscriptionActivity>(subscriptionActivityQuery(version), [subscription])).rows;
 }
 
-/** One subscription on its subscriber: activity and per-table progress (pipelined). */
+/**
+ * One subscription on its subscriber: activity and per-table progress (pipelined): per table its
+ * sync state and, while a worker copies it, the rows and bytes so far.
+ */
 export async function sampleSubscriber(
   client: pg.Client,
   version: number,
@@ -43,32 +92,84 @@ export async function sampleSubscriber(
 ): Promise<SubscriberSample> {
   const [activity, tables] = await Promise.all([
     readSubscriptionActivity(client, version, subscription),
-    client.query<SubscriptionTableSample>({ text: SUBSCRIPTION_TABLE_PROGRESS.text, values: [subscription] }),
+    client.query<SubscriptionTableSample>(
+      `select n.nspname::text as schema,
+       c.relname::text as name,
+       sr.srsubstate::text as state,
+       p.tuples_processed::float8 as "tuplesProcessed",
+       p.bytes_processed::float8 as "bytesProcessed"
+  from pg_catalog.pg_subscription s
+  join pg_catalog.pg_subscription_rel sr on sr.srsubid = s.oid
+  join pg_catalog.pg_class c on c.oid = sr.srrelid
+  join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+  left join pg_catalog.pg_stat_subscription w on w.subid = s.oid and w.relid = sr.srrelid and w.pid is not null
+  left join pg_catalog.pg_stat_progress_copy p on p.pid = w.pid and p.relid = sr.srrelid
+ where s.subname = $1 and ${CURRENT_DATABASE}
+ order by 1, 2`,
+      [subscription],
+    ),
   ]);
   return { activity: activity[0] ?? null, tables: tables.rows };
 }
 
-/** Sizes of the given tables on the publisher, by `schema.name`. */
+/** Sizes and estimated rows of the given tables on the publisher, by `schema.name`. */
 export async function readPublishedTableSizes(
   client: pg.Client,
   tables: readonly TableName[],
 ): Promise<Map<string, PublishedTableSize>> {
-  const { rows } = await client.query<TableName & PublishedTableSize>({
-    text: PUBLISHED_TABLE_SIZES.text,
-    values: [tables.map((t) => t.schema), tables.map((t) => t.name)],
-  });
+  const { rows } = await client.query<TableName & PublishedTableSize>(
+    `select n.nspname::text as schema,
+       c.relname::text as name,
+       pg_catalog.pg_table_size(c.oid)::float8 as "sizeBytes",
+       greatest(greatest(c.reltuples, 0)::float8, coalesce(st.n_live_tup, 0)::float8) as "estimatedRows"
+  from unnest($1::text[], $2::text[]) as t(schema, name)
+  join pg_catalog.pg_namespace n on n.nspname = t.schema
+  join pg_catalog.pg_class c on c.relnamespace = n.oid and c.relname = t.name
+  left join pg_catalog.pg_stat_all_tables st on st.relid = c.oid`,
+    [tables.map((t) => t.schema), tables.map((t) => t.name)],
+  );
   return new Map(rows.map(({ schema, name, ...size }) => [qualifiedName({ schema, name }), size]));
 }
 
-/** Logical slots on the publisher with their lag (or one slot). */
+/**
+ * Logical slots on the publisher with their lag: how much WAL the consumer has not confirmed
+ * (current WAL position − confirmed_flush_lsn), how much WAL the slot retains, the lag in
+ * seconds: 0 when the slot has confirmed all the WAL there is, else the walsender's replay_lag.
+ * PostgreSQL clears replay_lag (null) once the consumer has applied all it was sent, so an idle
+ * caught-up pair has none; it is null too with no walsender on the slot, and for a role without
+ * pg_read_all_stats (pg_stat_replication then shows only the pid). Null: not known. And the
+ * walsender: none, hidden (the role may not read it) or streaming.
+ * `slot` null for every slot, or one name. PostgreSQL 14+ (on a primary).
+ */
 export async function readSlotLag(client: pg.Client, slot: string | null = null): Promise<SlotLag[]> {
-  return (await client.query<SlotLag>({ text: SLOT_LAG.text, values: [slot] })).rows;
+  const { rows } = await client.query<SlotLag>(
+    `select s.slot_name::text as slot,
+       s.active,
+       s.active_pid as "activePid",
+       s.wal_status as "walStatus",
+       s.confirmed_flush_lsn::text as "confirmedFlushLsn",
+       pg_catalog.pg_current_wal_lsn()::text as "currentLsn",
+       pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), s.confirmed_flush_lsn)::float8 as "lagBytes",
+       pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), s.restart_lsn)::float8 as "retainedWalBytes",
+       case when s.confirmed_flush_lsn >= pg_catalog.pg_current_wal_lsn() then 0::float8
+            else extract(epoch from r.replay_lag)::float8 end as "lagSeconds",
+       case when r.pid is null then 'none' when r.state is null then 'hidden' else 'streaming' end as walsender
+  from pg_catalog.pg_replication_slots s
+  left join pg_catalog.pg_stat_replication r on r.pid = s.active_pid
+ where s.slot_type = 'logical' and ($1::text is null or s.slot_name = $1)
+ order by s.slot_name`,
+    [slot],
+  );
+  return rows;
 }
 
-/** The server's log file when the role may ask; null otherwise (or when logging goes to stderr). */
+/** The server's log file when the role may ask (superuser or pg_monitor); null otherwise (or when logging goes to stderr). */
 export async function readServerLog(client: pg.Client): Promise<string | null> {
   try {
-    const { rows } = await client.query<ServerLogRow>(SERVER_LOG.text);
+    const { rows } = await client.query<{ logfile: string | null }>(
+      `select case when pg_catalog.has_function_privilege('pg_catalog.pg_current_logfile()', 'execute')
+                 then pg_catalog.pg_current_logfile() end as logfile`,
+    );
     return rows[0]?.logfile ?? null;
   } catch {
     return null;
@@ -86,18 +187,29 @@ export async function readFinishedCopies(client: pg.Client, subscription: string
   return (await readAllFinishedCopies(client, subscription)).get(subscription) ?? [];
 }
 
-/** Every subscription's (or one's) tables in FINISHEDCOPY (`f`) on this node, by subscription. */
+/**
+ * By subscription, the tables of `subscription` (every subscription of this database when null)
+ * whose copy PostgreSQL finished (`f`, FINISHEDCOPY) and the prefix of their table-sync slot's
+ * name on the publisher, `pg_<subscription oid>_sync_<table oid>_` (the subscriber's system
+ * identifier follows). PostgreSQL 14+.
+ */
 export async function readAllFinishedCopies(
   client: pg.Client,
   subscription: string | null = null,
 ): Promise<Map<string, FinishedCopy[]>> {
-  const { rows } = await client.query<{ subscription: string } & FinishedCopy>({
-    text: FINISHED_COPIES.text,
-    values: [subscription],
-  });
-  const out = new Map<string, FinishedCopy[]>();
-  for (const { subscription: sub, ...copy } of rows) out.set(sub, [...(out.get(sub) ?? []), copy]);
-  return out;
+  const { rows } = await client.query<{ subscription: string } & FinishedCopy>(
+    `select s.subname::text as subscription,
+       n.nspname::text || '.' || c.relname::text as "table",
+       'pg_' || s.oid || '_sync_' || sr.srrelid || '_' as "slotPrefix"
+  from pg_catalog.pg_subscription s
+  join pg_catalog.pg_subscription_rel sr on sr.srsubid = s.oid
+  join pg_catalog.pg_class c on c.oid = sr.srrelid
+  join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+ where ($1::text is null or s.subname = $1) and ${CURRENT_DATABASE} and sr.srsubstate = 'f'
+ order by 1, n.nspname, c.relname`,
+    [subscription],
+  );
+  return grouped(rows.map(({ subscription: sub, ...copy }) => [sub, copy] as const));
 }
 
 /**
@@ -110,10 +222,12 @@ export async function withoutSyncSlot(
   finished: readonly FinishedCopy[],
 ): Promise<string[]> {
   if (finished.length === 0) return [];
-  const { rows } = await client.query<{ slot_name: string }>({
-    text: SLOTS_WITH_PREFIXES.text,
-    values: [finished.map((f) => f.slotPrefix)],
-  });
+  const { rows } = await client.query<{ slot_name: string }>(
+    `select s.slot_name::text as slot_name
+  from pg_catalog.pg_replication_slots s
+ where exists (select 1 from unnest($1::text[]) as p(prefix) where starts_with(s.slot_name::text, p.prefix))`,
+    [finished.map((f) => f.slotPrefix)],
+  );
   return withoutSyncSlotAmong(
     finished,
     rows.map((r) => r.slot_name),
@@ -135,11 +249,23 @@ export interface IndexBuild {
 }
 
 /**
- * The index builds running in this database, by table (`schema.name`). The percent is of the
+ * The index builds running in this database (`CREATE INDEX`, and `ALTER TABLE … ADD CONSTRAINT`
+ * of a primary key or unique constraint), by table (`schema.name`). The percent is of the
  * phase: the table's blocks while it is scanned, else the tuples while they are loaded (a sort
- * reports neither).
+ * reports neither). The index itself is not named: a build that is not concurrent reports
+ * `index_relid` 0.
  */
 export async function readIndexBuilds(client: pg.Client): Promise<Map<string, IndexBuild>> {
-  const { rows } = await client.query<TableName & IndexBuild>(INDEX_BUILDS.text);
+  const { rows } = await client.query<TableName & IndexBuild>(
+    `select n.nspname::text as schema,
+       c.relname::text as name,
+       p.phase::text as phase,
+       case when p.blocks_total > 0 then 100 * p.blocks_done::float8 / p.blocks_total::float8
+            when p.tuples_total > 0 then 100 * p.tuples_done::float8 / p.tuples_total::float8 end as percent
+  from pg_catalog.pg_stat_progress_create_index p
+  join pg_catalog.pg_class c on c.oid = p.relid
+  join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+ where p.datid = ${THIS_DATABASE_OID}`,
+  );
   return new Map(rows.map(({ schema, name, ...build }) => [qualifiedName({ schema, name }), build]));
 }

@@ -1,5 +1,6 @@
 import type { ObservedNode, ObservedSubscription, UnreachableNode } from '../model/cluster.js';
 import { isUnknown } from '../model/cluster.js';
+import { parseConninfo } from '../model/conninfo.js';
 import type { ConnectionSpec } from '../model/topology.js';
 
 /*
@@ -23,40 +24,6 @@ function hostKey(host: string): string {
   return LOOPBACK.has(h) ? 'localhost' : h;
 }
 
-/** host, port and dbname of a libpq connection string (keyword/value or URI); null when it has no host. */
-export function conninfoTarget(conninfo: string): ConninfoTarget | null {
-  const fields = new Map<string, string>();
-  if (/^postgres(ql)?:\/\//i.test(conninfo)) {
-    let url: URL;
-    try {
-      url = new URL(conninfo);
-    } catch {
-      return null;
-    }
-    if (url.hostname) fields.set('host', decodeURIComponent(url.hostname));
-    if (url.port) fields.set('port', url.port);
-    const db = decodeURIComponent(url.pathname.replace(/^\//, ''));
-    if (db) fields.set('dbname', db);
-    if (url.username) fields.set('user', decodeURIComponent(url.username));
-    for (const [k, val] of url.searchParams) fields.set(k, val);
-  } else {
-    // keyword = value, value optionally single-quoted with backslash escapes
-    const re = /\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*('((?:[^'\\]|\\.)*)'|(\S*))/gy;
-    for (let m = re.exec(conninfo); m !== null; m = re.exec(conninfo)) {
-      const value = m[3] !== undefined ? m[3].replace(/\\(.)/g, '$1') : (m[4] ?? '');
-      fields.set(m[1]!.toLowerCase(), value);
-    }
-  }
-  const host = fields.get('host') ?? fields.get('hostaddr');
-  if (!host) return null;
-  const port = Number(fields.get('port') ?? 5432);
-  return {
-    host,
-    port: Number.isFinite(port) ? port : 5432,
-    dbname: fields.get('dbname') ?? fields.get('user') ?? null,
-  };
-}
-
 function sameTarget(t: ConninfoTarget, spec: ConnectionSpec): boolean {
   return (
     hostKey(t.host) === hostKey(spec.host) &&
@@ -68,22 +35,29 @@ function sameTarget(t: ConninfoTarget, spec: ConnectionSpec): boolean {
 export interface NodeAddress {
   name: string;
   connection: ConnectionSpec;
+  /** how subscribers reach this node, when it differs */
   replicationConnection?: ConnectionSpec;
-  /** a multi-host connection string naming the node and its standbys is the node's too */
+  /** its declared physical standbys: a multi-host connection string naming the node and its standbys is the node's too */
   standbys?: ConnectionSpec[];
 }
 
-/** Every host of a libpq multi-host connection string (`host=a,b port=1,2`), each with its port. */
+/**
+ * Every host of a libpq connection string (keyword/value or URI; multi-host `host=a,b port=1,2`),
+ * each with its port and dbname. The string is subconninfo, which PostgreSQL parsed with libpq
+ * when the subscription was created or altered, so parseConninfo's leniency never applies.
+ */
 export function conninfoTargets(conninfo: string): ConninfoTarget[] {
-  const first = conninfoTarget(conninfo);
-  if (!first) return [];
-  const hostsText = first.host;
-  if (!hostsText.includes(',')) return [first];
-  const portsText = /(?:^|\s)port\s*=\s*'?([0-9,]+)/.exec(conninfo)?.[1] ?? '';
-  const ports = portsText.split(',').map((p) => Number(p));
-  return hostsText.split(',').map((host, i) => {
+  const fields = parseConninfo(conninfo);
+  const hosts = fields.host ?? fields.hostaddr;
+  if (!hosts) return [];
+  const ports = (fields.port ?? '').split(',').map((p) => Number(p));
+  return hosts.split(',').map((host, i) => {
     const port = ports.length === 1 ? ports[0]! : (ports[i] ?? 5432);
-    return { host, port: Number.isFinite(port) && port > 0 ? port : 5432, dbname: first.dbname };
+    return {
+      host,
+      port: Number.isFinite(port) && port > 0 ? port : 5432,
+      dbname: fields.dbname ?? fields.user ?? null,
+    };
   });
 }
 

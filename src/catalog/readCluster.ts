@@ -2,19 +2,14 @@ import { connectionLimit } from '../db/connectionLimit.js';
 import type { ClusterState, ObservedNode, UnreachableNode } from '../model/cluster.js';
 import { SteepError } from '../model/errors.js';
 import type { TableScope } from '../model/tableSchema.js';
-import type { ConnectionSpec, Settings } from '../model/topology.js';
+import type { Settings } from '../model/topology.js';
 import { readFailover, readStandbys } from './failover.js';
 import { type NodeAddress, publisherOf } from './publisherOf.js';
 import { readNode } from './readNode.js';
 import { postgresMessage } from './session.js';
 
-export interface ClusterNodeInput {
-  name: string;
-  connection: ConnectionSpec;
-  /** how subscribers reach this node, when it differs (used to name a subscription's publisher) */
-  replicationConnection?: ConnectionSpec;
-  /** its declared physical standbys: their part in a failover is read too */
-  standbys?: ConnectionSpec[];
+/** A node to read: its addresses (whose standbys' part in a failover is read too) and what to read. */
+export interface ClusterNodeInput extends NodeAddress {
   /** desired row filters on this node, `schema.table` → filters as written */
   rowFilters?: Record<string, string[]>;
   /** tables whose columns and fingerprints to read */
@@ -97,11 +92,10 @@ export async function readCluster(
     }),
   );
 
-  const addresses: NodeAddress[] = nodes;
   for (const node of results) {
     if (!node.reachable) continue;
     for (const sub of Object.values(node.subscriptions)) {
-      sub.from = publisherOf(sub, node.name, addresses, observed);
+      sub.from = publisherOf(sub, node.name, nodes, observed);
     }
   }
   return { nodes: observed };

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { LOCK_HOLDER_SQL } from '../db/advisoryLock.js';
 import { withSession } from '../db/connect.js';
 import type {
   ObservedNode,
@@ -12,7 +13,7 @@ import type { LockHolder } from '../model/lockHolder.js';
 import { isEmptyScope, type TableScope } from '../model/tableSchema.js';
 import type { ConnectionSpec, TableName } from '../model/topology.js';
 import { MIN_SERVER_VERSION, PG15 } from '../model/versions.js';
-import { byName, type CatalogQuery, type JsonArrayRow, jsonRows } from './queries/catalogQuery.js';
+import { byName, type CatalogQuery, grouped, type JsonArrayRow, jsonRows } from './queries/catalogQuery.js';
 import { tableSchemaQueries } from './queries/columns.js';
 import { copiedTablesQuery, initSlotsQuery, subscriptionStatesQuery } from './queries/initState.js';
 import { type ObjectDigestRow, objectDigestsQuery } from './queries/objectDigests.js';
@@ -41,7 +42,6 @@ import {
   type StateSchemaRow,
   stateSchemaQuery,
 } from './queries/stateSchema.js';
-import { STEEP_LOCK } from './queries/steepLock.js';
 import {
   OTHER_DATABASE_SUBSCRIPTIONS,
   SUBSCRIPTION_CONNINFO,
@@ -90,7 +90,8 @@ export function probeQueries(stateSchema: string) {
     settings: SERVER_SETTINGS,
     role: ROLE,
     state: stateSchemaQuery(stateSchema),
-    lock: STEEP_LOCK,
+    // the session holding steep's advisory lock on this node's database, if any
+    lock: { text: LOCK_HOLDER_SQL },
   } satisfies Record<string, CatalogQuery>;
 }
 
@@ -304,16 +305,12 @@ function initState(
   if (states.length + slots.length + copied.length === 0) return {};
   const by = <T extends { subscription: string }>(rs: T[]) =>
     Object.fromEntries(rs.map((r) => [r.subscription, r]));
-  const tables: Record<string, TableName[]> = {};
-  for (const { subscription, ...t } of copied) {
-    tables[subscription] ??= [];
-    tables[subscription].push(t);
-  }
+  const tables = grouped(copied.map(({ subscription, ...t }) => [subscription, t] as const));
   return {
     initState: {
       subscriptions: by(states),
       slots: by(slots),
-      ...(copied.length > 0 ? { copied: tables } : {}),
+      ...(copied.length > 0 ? { copied: Object.fromEntries(tables) } : {}),
     },
   };
 }

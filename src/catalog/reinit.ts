@@ -1,8 +1,8 @@
 import type pg from 'pg';
 import type { RoleGaps } from '../model/privileges.js';
-import { PUBLISH_OPERATIONS } from '../model/topology.js';
 import { PG15 } from '../model/versions.js';
-import { DENIED_FUNCTIONS_QUERY, deniedFunctions } from './queries/role.js';
+import { PUBLISH } from './queries/publications.js';
+import { DENIED_FUNCTIONS, deniedFunctions } from './queries/role.js';
 
 /**
  * What `steep reinit` reads (docs/repair.md): the publisher's definition of each of
@@ -36,40 +36,22 @@ export async function readPublicationDefs(
   version: number,
   names: string[],
 ): Promise<Map<string, PublicationDef>> {
-  const { rows } = await client.query<{
-    pubname: string;
-    pubinsert: boolean;
-    pubupdate: boolean;
-    pubdelete: boolean;
-    pubtruncate: boolean;
-    pubviaroot: boolean;
-    tables: Array<{ schema: string; name: string; columns: string[] | null; filter: string | null }> | null;
-  }>(
-    `SELECT p.pubname::text AS pubname, p.pubinsert, p.pubupdate, p.pubdelete, p.pubtruncate, p.pubviaroot,
-            (SELECT json_agg(json_build_object('schema', t.schemaname, 'name', t.tablename, ${
+  const { rows } = await client.query<PublicationDef>(
+    `SELECT p.pubname::text AS name, ${PUBLISH} AS publish, p.pubviaroot AS "viaRoot",
+            coalesce((SELECT json_agg(json_build_object('schema', t.schemaname, 'name', t.tablename, ${
               version >= PG15
                 ? `'columns', CASE WHEN r.prattrs IS NOT NULL THEN t.attnames END, 'filter', t.rowfilter`
                 : `'columns', NULL, 'filter', NULL`
-            }) ORDER BY t.schemaname, t.tablename)
+            }, 'table', t.schemaname || '.' || t.tablename) ORDER BY t.schemaname, t.tablename)
                FROM pg_catalog.pg_publication_tables t
                LEFT JOIN pg_catalog.pg_publication_rel r
                  ON r.prpubid = p.oid
                 AND r.prrelid = (pg_catalog.quote_ident(t.schemaname) || '.' || pg_catalog.quote_ident(t.tablename))::regclass
-              WHERE t.pubname = p.pubname) AS tables
+              WHERE t.pubname = p.pubname), '[]') AS tables
        FROM pg_catalog.pg_publication p WHERE p.pubname = ANY($1)`,
     [names],
   );
-  return new Map(
-    rows.map((r) => [
-      r.pubname,
-      {
-        name: r.pubname,
-        publish: PUBLISH_OPERATIONS.filter((op) => r[`pub${op}`]),
-        viaRoot: r.pubviaroot,
-        tables: (r.tables ?? []).map((t) => ({ ...t, table: `${t.schema}.${t.name}` })),
-      },
-    ]),
-  );
+  return new Map(rows.map((r) => [r.name, r]));
 }
 
 export interface ForeignKeyRef {
@@ -99,7 +81,7 @@ export async function readDeniedFunctions(
   client: pg.Client,
 ): Promise<{ role: string; denied: RoleGaps['functions'] }> {
   const { rows } = await client.query<{ name: string; denied_functions: string }>(
-    DENIED_FUNCTIONS_QUERY.text,
+    `select current_user::text as name, ${DENIED_FUNCTIONS} as denied_functions`,
   );
   return { role: rows[0]!.name, denied: deniedFunctions(rows[0]!.denied_functions) };
 }

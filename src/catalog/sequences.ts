@@ -52,13 +52,7 @@ export async function readSequenceStates(
   client: pg.Client,
   seqs: readonly { schema: string; name: string }[],
 ): Promise<Map<string, SequenceState>> {
-  const { rows: defs } = await client.query<{
-    schema: string;
-    name: string;
-    increment: string;
-    min: string;
-    max: string;
-  }>(
+  const { rows: defs } = await client.query<Omit<SequenceState, 'last'>>(
     `SELECT n.nspname AS schema, c.relname AS name, s.seqincrement::text AS increment,
             s.seqmin::text AS min, s.seqmax::text AS max
        FROM pg_catalog.pg_sequence s JOIN pg_catalog.pg_class c ON c.oid = s.seqrelid

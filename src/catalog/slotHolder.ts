@@ -1,15 +1,7 @@
 import type pg from 'pg';
 import { quoteIdent } from '../model/sql.js';
-import type { CatalogQuery } from './queries/catalogQuery.js';
 
 /** Who holds a replication slot on this node (the session streaming it or holding its snapshot). PostgreSQL 14+. */
-
-export const SLOT_HOLDER: CatalogQuery = {
-  name: 'slot-holder',
-  text: `SELECT s.active_pid, a.application_name FROM pg_catalog.pg_replication_slots s
-       LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = s.active_pid
-      WHERE s.slot_name = $1`,
-};
 
 export interface SlotHolder {
   /** null: nobody holds it */
@@ -19,12 +11,13 @@ export interface SlotHolder {
 
 /** The slot's holder; null when there is no such slot. */
 export async function readSlotHolder(client: pg.Client, slot: string): Promise<SlotHolder | null> {
-  const { rows } = await client.query<{ active_pid: number | null; application_name: string | null }>({
-    text: SLOT_HOLDER.text,
-    values: [slot],
-  });
-  const r = rows[0];
-  return r ? { pid: r.active_pid, applicationName: r.application_name } : null;
+  const { rows } = await client.query<SlotHolder>(
+    `SELECT s.active_pid AS pid, a.application_name AS "applicationName" FROM pg_catalog.pg_replication_slots s
+       LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = s.active_pid
+      WHERE s.slot_name = $1`,
+    [slot],
+  );
+  return rows[0] ?? null;
 }
 
 /** The slot is on this node. */

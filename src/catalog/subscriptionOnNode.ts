@@ -2,42 +2,12 @@ import type pg from 'pg';
 import { THIS_DATABASE_OID } from '../model/sql.js';
 import type { TableName } from '../model/topology.js';
 import { PG16 } from '../model/versions.js';
-import type { CatalogQuery } from './queries/catalogQuery.js';
 
 /**
  * One subscription of the node the session is on, read inside a command's own (locked)
  * session rather than from a cluster snapshot: `init cancel` decides on what holds while it
  * holds apply's lock. PostgreSQL 14+.
  */
-
-export const SUBSCRIPTION_SLOT: CatalogQuery = {
-  name: 'subscription-slot',
-  text: `SELECT subslotname::text AS slot, subenabled AS enabled, subowner::regrole::text AS owner,
-            pg_catalog.pg_has_role(current_user, subowner, 'USAGE') AS "mayDrop"
-       FROM pg_catalog.pg_subscription
-      WHERE subname = $1 AND subdbid = ${THIS_DATABASE_OID}`,
-};
-
-/** The role of the session, and which of the tables $1 (schemas), $2 (names) it may not TRUNCATE. */
-export const TRUNCATE_DENIED: CatalogQuery = {
-  name: 'truncate-denied',
-  text: `SELECT current_user::text AS role,
-            coalesce((SELECT pg_catalog.json_agg(pg_catalog.json_build_object('schema', n.nspname, 'name', c.relname) ORDER BY n.nspname, c.relname)
-                        FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-                       WHERE (n.nspname, c.relname) IN (SELECT * FROM unnest($1::text[], $2::text[]))
-                         AND NOT pg_catalog.has_table_privilege(c.oid, 'TRUNCATE')), '[]')::text AS denied`,
-};
-
-export const SUBSCRIBED_TABLES: CatalogQuery = {
-  name: 'subscribed-tables',
-  text: `SELECT n.nspname::text AS schema, c.relname::text AS name
-       FROM pg_catalog.pg_subscription s
-       JOIN pg_catalog.pg_subscription_rel sr ON sr.srsubid = s.oid
-       JOIN pg_catalog.pg_class c ON c.oid = sr.srrelid
-       JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-      WHERE s.subname = $1 AND s.subdbid = ${THIS_DATABASE_OID}
-      ORDER BY 1, 2`,
-};
 
 export interface SubscriptionOnNode {
   /** null: slot_name = NONE */
@@ -56,16 +26,28 @@ export async function readSubscriptionSlot(
   client: pg.Client,
   name: string,
 ): Promise<SubscriptionOnNode | null> {
-  const { rows } = await client.query<SubscriptionOnNode>({
-    text: SUBSCRIPTION_SLOT.text,
-    values: [name],
-  });
+  const { rows } = await client.query<SubscriptionOnNode>(
+    `SELECT subslotname::text AS slot, subenabled AS enabled, subowner::regrole::text AS owner,
+            pg_catalog.pg_has_role(current_user, subowner, 'USAGE') AS "mayDrop"
+       FROM pg_catalog.pg_subscription
+      WHERE subname = $1 AND subdbid = ${THIS_DATABASE_OID}`,
+    [name],
+  );
   return rows[0] ?? null;
 }
 
 /** The tables in the subscription's pg_subscription_rel, by name. */
 export async function readSubscribedTables(client: pg.Client, name: string): Promise<TableName[]> {
-  const { rows } = await client.query<TableName>({ text: SUBSCRIBED_TABLES.text, values: [name] });
+  const { rows } = await client.query<TableName>(
+    `SELECT n.nspname::text AS schema, c.relname::text AS name
+       FROM pg_catalog.pg_subscription s
+       JOIN pg_catalog.pg_subscription_rel sr ON sr.srsubid = s.oid
+       JOIN pg_catalog.pg_class c ON c.oid = sr.srrelid
+       JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+      WHERE s.subname = $1 AND s.subdbid = ${THIS_DATABASE_OID}
+      ORDER BY 1, 2`,
+    [name],
+  );
   return rows;
 }
 
@@ -74,10 +56,14 @@ export async function readTruncateDenied(
   client: pg.Client,
   tables: readonly TableName[],
 ): Promise<{ role: string; truncateDenied: TableName[] }> {
-  const { rows } = await client.query<{ role: string; denied: string }>({
-    text: TRUNCATE_DENIED.text,
-    values: [tables.map((t) => t.schema), tables.map((t) => t.name)],
-  });
+  const { rows } = await client.query<{ role: string; denied: string }>(
+    `SELECT current_user::text AS role,
+            coalesce((SELECT pg_catalog.json_agg(pg_catalog.json_build_object('schema', n.nspname, 'name', c.relname) ORDER BY n.nspname, c.relname)
+                        FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                       WHERE (n.nspname, c.relname) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+                         AND NOT pg_catalog.has_table_privilege(c.oid, 'TRUNCATE')), '[]')::text AS denied`,
+    [tables.map((t) => t.schema), tables.map((t) => t.name)],
+  );
   return { role: rows[0]!.role, truncateDenied: JSON.parse(rows[0]!.denied) as TableName[] };
 }
 

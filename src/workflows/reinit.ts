@@ -8,7 +8,6 @@ import { loadTopology } from '../config/load.js';
 import { lockedSessions } from '../db/lockedSession.js';
 import type { EventSink, Stop } from '../executors/events.js';
 import { followTargetOf, recordTransition, stateChangeEvent } from '../executors/initFollow.js';
-import { recreateLostSlot } from '../executors/lostSlot.js';
 import { executeReinit } from '../executors/reinit.js';
 import { subscriptionAddress } from '../model/address.js';
 import { SteepError } from '../model/errors.js';
@@ -25,6 +24,7 @@ import {
   temporaryPublications,
 } from '../planner/init/reinit.js';
 import { type LoopPlan, planLoopedReinit } from '../planner/init/reinitLoop.js';
+import { createSlotSql } from '../planner/sqlBuild.js';
 import { DivergedTablesStore } from '../state/divergedTables.js';
 import { hasInitTables, SubscriptionStateStore } from '../state/subscriptionState.js';
 import { reconcileLooped } from './reinitLoop.js';
@@ -191,7 +191,8 @@ async function ensureSlot(
       { node: d.from, address },
     );
   const failover = d.options.failover ?? (topology.nodes[d.from]?.standbys?.length ?? 0) > 0;
-  await recreateLostSlot(pub, slot, await serverVersionOf(pub), failover);
+  // created again, empty, at the publisher's WAL position now: every table is copied again to fill what it skips
+  await pub.query(createSlotSql(slot, await serverVersionOf(pub), failover));
   onEvent({
     event: 'reinit.slot_created',
     level: 'warn',

@@ -4,7 +4,7 @@
  * selects for each version, from rows of that version's pg_subscription columns.
  */
 import { describe, expect, test } from 'vitest';
-import { conninfoTarget, publisherOf } from '../../src/catalog/publisherOf.js';
+import { conninfoTargets, publisherOf } from '../../src/catalog/publisherOf.js';
 import { subscriptionOptions } from '../../src/catalog/queries/subscriptions.js';
 import type { ObservedNode, ObservedSubscription } from '../../src/model/cluster.js';
 import { UNKNOWN } from '../../src/model/cluster.js';
@@ -12,7 +12,7 @@ import type { ConnectionSpec } from '../../src/model/topology.js';
 import { MIN_SERVER_VERSION, PG16 } from '../../src/model/versions.js';
 import { defaultVersion, useCluster } from '../support/cluster.js';
 
-describe('conninfoTarget', () => {
+describe('conninfoTargets', () => {
   test.each([
     ['host=10.0.0.1 port=5433 dbname=app user=repl', { host: '10.0.0.1', port: 5433, dbname: 'app' }],
     [
@@ -28,7 +28,14 @@ describe('conninfoTarget', () => {
     ['postgresql:///app?host=10.0.0.3&port=5444', { host: '10.0.0.3', port: 5444, dbname: 'app' }],
     ['dbname=app', null],
   ])('%s', (conninfo, expected) => {
-    expect(conninfoTarget(conninfo)).toEqual(expected);
+    expect(conninfoTargets(conninfo)[0] ?? null).toEqual(expected);
+  });
+  test('every host of a multi-host string, each with its port', () => {
+    expect(conninfoTargets('host=a,b port=5433,5434 dbname=app')).toEqual([
+      { host: 'a', port: 5433, dbname: 'app' },
+      { host: 'b', port: 5434, dbname: 'app' },
+    ]);
+    expect(conninfoTargets('host=a,b port=5433 dbname=app').map((t) => t.port)).toEqual([5433, 5433]);
   });
 });
 

@@ -1,11 +1,7 @@
 import { compareText } from '../../model/order.js';
 
-/**
- * A catalog query: one question, its SQL text and its parameters. `name` identifies it in
- * errors and in the benchmark that replays the same queries with psql.
- */
+/** A catalog query: one question, its SQL text and its parameters (the benchmark replays them with psql). */
 export interface CatalogQuery {
-  name: string;
   text: string;
   values?: unknown[];
 }
@@ -16,8 +12,8 @@ export interface CatalogQuery {
  * wall time. An oid must be cast (`::int8`) to arrive as a
  * JSON number; arrays arrive as JSON arrays and NULL as null. Read the rows with `jsonRows`.
  */
-export function jsonArrayQuery(name: string, select: string): CatalogQuery {
-  return { name, text: `select coalesce(pg_catalog.json_agg(t), '[]')::text as rows from (\n${select}) t` };
+export function jsonArrayQuery(select: string): CatalogQuery {
+  return { text: `select coalesce(pg_catalog.json_agg(t), '[]')::text as rows from (\n${select}) t` };
 }
 
 /** The one row of a `jsonArrayQuery`. */
@@ -28,6 +24,17 @@ export interface JsonArrayRow {
 /** The rows of a `jsonArrayQuery`'s result. */
 export function jsonRows<T>(result: readonly JsonArrayRow[]): T[] {
   return JSON.parse(result[0]?.rows ?? '[]') as T[];
+}
+
+/** The values of `pairs` grouped by their keys, each group in the pairs' order. */
+export function grouped<K, V>(pairs: Iterable<readonly [K, V]>): Map<K, V[]> {
+  const out = new Map<K, V[]>();
+  for (const [k, v] of pairs) {
+    const group = out.get(k);
+    if (group) group.push(v);
+    else out.set(k, [v]);
+  }
+  return out;
 }
 
 /** Rows keyed and ordered by name. */

@@ -16,13 +16,11 @@ import type { CatalogQuery } from './catalogQuery.js';
  * the same snapshot print names as before.
  */
 export const QUALIFY_NAMES: CatalogQuery = {
-  name: 'qualify-names',
   text: `select pg_catalog.set_config('steep.search_path', pg_catalog.current_setting('search_path'), true),
        pg_catalog.set_config('search_path', 'pg_catalog', true)`,
 };
 
 export const RESTORE_NAMES: CatalogQuery = {
-  name: 'restore-names',
   text: `select pg_catalog.set_config('search_path', pg_catalog.current_setting('steep.search_path'), true)`,
 };
 
@@ -100,7 +98,6 @@ const SCOPE_COLUMNS = `from scope
  */
 export function fingerprintsQuery(scope: TableScope, stateSchema: string): CatalogQuery {
   return {
-    name: 'fingerprints',
     text: `with ${SCOPE_CTE}
 select n.nspname::text as schema,
        c.relname::text as name,
@@ -128,7 +125,6 @@ export function tableFingerprintsQuery(scope: TableScope, stateSchema: string): 
          where i.indrelid = c.oid and i.indisprimary and k.attnum > 0 and not k.attisdropped)`
     : 'null::text[]';
   return {
-    name: 'table-fingerprints',
     text: `with ${SCOPE_CTE}
 select coalesce(pg_catalog.json_agg(pg_catalog.json_build_array(f.schema, f.name, f.kind, f.partition, f.replica_identity, f.fingerprint, f.primary_key)), '[]')::text as tables
   from (select n.nspname::text as schema,
@@ -193,7 +189,6 @@ export type ColumnTuple = [
  */
 export function columnsQuery(scope: TableScope, stateSchema: string): CatalogQuery {
   return {
-    name: 'columns',
     text: `with ${SCOPE_CTE},
 col as (
 select n.nspname::text as schema,
@@ -260,7 +255,6 @@ const NO_CREATE_COLUMNS = `null::text as collation,
  * table's row type, not an array; with its extension and, for an enum, its labels.
  */
 export const USER_TYPES: CatalogQuery = {
-  name: 'user-types',
   text: `select n.nspname::text as schema,
        t.typname::text as name,
        case t.typtype when 'e' then 'enum' when 'd' then 'domain' when 'c' then 'composite' when 'r' then 'range'
@@ -284,7 +278,6 @@ export const USER_TYPES: CatalogQuery = {
 
 /** Every sequence but identity columns' own, with its parameters and the column owning it. */
 export const SEQUENCES: CatalogQuery = {
-  name: 'sequences',
   text: `select n.nspname::text as schema,
        c.relname::text as name,
        pg_catalog.format_type(s.seqtypid, null) as "dataType",
@@ -315,7 +308,6 @@ export const SEQUENCES: CatalogQuery = {
 
 /** Schemas outside the system ones, and installed extensions. */
 export const SCHEMAS_AND_EXTENSIONS: CatalogQuery = {
-  name: 'schemas-extensions',
   text: `select array(select n.nspname::text
                 from pg_catalog.pg_namespace n
                where n.nspname not in ('pg_catalog', 'information_schema')

@@ -10,7 +10,6 @@ import type { CatalogQuery } from './catalogQuery.js';
  */
 export function subscriptionStatesQuery(schema: string, node: string): CatalogQuery {
   return {
-    name: 'init-subscription-states',
     text: `select ${SUBSCRIPTION_STATE_COLUMNS}
   from ${quoteIdent(schema)}.subscription_state
  where node_name = $1`,
@@ -20,7 +19,6 @@ export function subscriptionStatesQuery(schema: string, node: string): CatalogQu
 
 export function initSlotsQuery(schema: string, node: string): CatalogQuery {
   return {
-    name: 'init-slots',
     text: `select ${INIT_SLOT_COLUMNS}
   from ${quoteIdent(schema)}.init_slots
  where node_name = $1
@@ -32,7 +30,6 @@ export function initSlotsQuery(schema: string, node: string): CatalogQuery {
 /** The tables of which steep's own copy of each subscription has finished chunks. */
 export function copiedTablesQuery(schema: string, node: string): CatalogQuery {
   return {
-    name: 'init-copied-tables',
     text: `select distinct subscription, table_schema as schema, table_name as name
   from ${quoteIdent(schema)}.copy_chunks
  where node_name = $1 and completed_at is not null

@@ -8,7 +8,6 @@ import type { CatalogQuery } from './catalogQuery.js';
  */
 export function objectDigestsQuery(schema: string, node: string): CatalogQuery {
   return {
-    name: 'object-digests',
     text: `select address, digest from ${quoteIdent(schema)}.object_digests where node_name = $1`,
     values: [node],
   };

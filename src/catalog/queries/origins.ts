@@ -7,7 +7,6 @@ import type { CatalogQuery } from './catalogQuery.js';
  */
 export function originsQuery(canReadStatus: boolean): CatalogQuery {
   return {
-    name: 'origins',
     text: canReadStatus
       ? `select o.roname::text as name,
        st.remote_lsn::text as "remoteLsn"

@@ -3,7 +3,7 @@ import { compareTableNames, compareText, sortedText } from '../../model/order.js
 import { parseOwnership } from '../../model/ownership.js';
 import type { GeneratedColumns, PublicationTable, PublishOperation } from '../../model/topology.js';
 import { PG15, PG18 } from '../../model/versions.js';
-import { type CatalogQuery, jsonArrayQuery } from './catalogQuery.js';
+import { type CatalogQuery, grouped, jsonArrayQuery } from './catalogQuery.js';
 
 /*
  * Publications are read from their definition: pg_publication, pg_publication_rel and
@@ -12,20 +12,22 @@ import { type CatalogQuery, jsonArrayQuery } from './catalogQuery.js';
  */
 
 /** Every publication of the database. PostgreSQL 18+: pubgencols ('n' none, 's' stored); before, null. */
+/** A publication `p`'s `publish` option as a text array, in PUBLISH_OPERATIONS' order. */
+export const PUBLISH = `pg_catalog.array_remove(array[case when p.pubinsert then 'insert' end, case when p.pubupdate then 'update' end,
+         case when p.pubdelete then 'delete' end, case when p.pubtruncate then 'truncate' end], null)`;
+
 export function publicationsQuery(serverVersion: number): CatalogQuery {
   const generated =
     serverVersion >= PG18
       ? `case p.pubgencols when 's' then 'stored' when 'n' then 'none' end`
       : 'null::text';
   return {
-    name: 'publications',
     text: `select p.oid,
        p.pubname::text as name,
        pg_catalog.pg_get_userbyid(p.pubowner)::text as owner,
        pg_catalog.obj_description(p.oid, 'pg_publication') as comment,
        p.puballtables as all_tables,
-       pg_catalog.array_remove(array[case when p.pubinsert then 'insert' end, case when p.pubupdate then 'update' end,
-         case when p.pubdelete then 'delete' end, case when p.pubtruncate then 'truncate' end], null) as publish,
+       ${PUBLISH} as publish,
        p.pubviaroot as via_root,
        ${generated} as generated_columns
   from pg_catalog.pg_publication p`,
@@ -45,7 +47,6 @@ export function publicationTablesQuery(serverVersion: number): CatalogQuery {
        end as columns,
        pg_catalog.pg_get_expr(pr.prqual, pr.prrelid) as "where"`;
   return jsonArrayQuery(
-    'publication-tables',
     `select pr.prpubid::int8 as pubid,
        n.nspname::text as schema,
        c.relname::text as name,
@@ -58,7 +59,6 @@ export function publicationTablesQuery(serverVersion: number): CatalogQuery {
 
 /** `FOR TABLES IN SCHEMA`. PostgreSQL 15+ only; on 14 no query is sent and schemas are empty. */
 export const PUBLICATION_SCHEMAS_15: CatalogQuery = {
-  name: 'publication-schemas',
   text: `select pn.pnpubid as pubid,
        n.nspname::text as schema
   from pg_catalog.pg_publication_namespace pn
@@ -97,18 +97,12 @@ export function toPublications(
   tables: PublicationTableRow[],
   schemas: PublicationSchemaRow[],
 ): Record<string, ObservedPublication> {
-  const tablesOf = new Map<number, PublicationTable[]>();
-  for (const { pubid, ...t } of tables) {
-    const list = tablesOf.get(pubid) ?? [];
-    list.push({ ...t, columns: t.columns ? sortedText(t.columns) : null });
-    tablesOf.set(pubid, list);
-  }
-  const schemasOf = new Map<number, string[]>();
-  for (const s of schemas) {
-    const list = schemasOf.get(s.pubid) ?? [];
-    list.push(s.schema);
-    schemasOf.set(s.pubid, list);
-  }
+  const tablesOf = grouped(
+    tables.map(
+      ({ pubid, ...t }) => [pubid, { ...t, columns: t.columns ? sortedText(t.columns) : null }] as const,
+    ),
+  );
+  const schemasOf = grouped(schemas.map((s) => [s.pubid, s.schema] as const));
 
   const out: Record<string, ObservedPublication> = {};
   for (const p of [...pubs].sort((a, b) => compareText(a.name, b.name))) {

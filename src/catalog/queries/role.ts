@@ -10,18 +10,12 @@ import { PG15, PG16 } from '../../model/versions.js';
 import type { CatalogQuery } from './catalogQuery.js';
 
 /** JSON text: [{ name, signature }] of the restricted functions the current role may not execute. */
-const DENIED_FUNCTIONS = `(select coalesce(pg_catalog.json_agg(pg_catalog.json_build_object('name', p.proname, 'signature', p.oid::regprocedure::text)), '[]')::text
+export const DENIED_FUNCTIONS = `(select coalesce(pg_catalog.json_agg(pg_catalog.json_build_object('name', p.proname, 'signature', p.oid::regprocedure::text)), '[]')::text
           from pg_catalog.pg_proc p
          where p.pronamespace = 'pg_catalog'::regnamespace
            and p.proname in (${RESTRICTED_FUNCTIONS.map((f) => `'${f}'`).join(', ')})
            and not ('bytea'::regtype = any (p.proargtypes::oid[]::regtype[]))
            and not has_function_privilege(p.oid, 'EXECUTE'))`;
-
-/** The current role and the restricted functions it may not execute (a command's own session). */
-export const DENIED_FUNCTIONS_QUERY: CatalogQuery = {
-  name: 'role-denied-functions',
-  text: `select current_user::text as name, ${DENIED_FUNCTIONS} as denied_functions`,
-};
 
 export function deniedFunctions(json: string): RoleGaps['functions'] {
   const functions: RoleGaps['functions'] = {};
@@ -47,7 +41,6 @@ export function deniedFunctions(json: string): RoleGaps['functions'] {
  * cloudsqlsuperuser, azure_pg_admin), looked up by name: null on vanilla PostgreSQL.
  */
 export const ROLE: CatalogQuery = {
-  name: 'role',
   text: `select current_user::text as name,
        r.rolsuper as superuser,
        r.rolreplication as replication,
@@ -88,7 +81,6 @@ export interface RoleRow {
  * On 14 only a superuser may; the query is not sent there.
  */
 export const SET_SESSION_REPLICATION_ROLE: CatalogQuery = {
-  name: 'role-set-session-replication-role',
   text: `select pg_catalog.has_parameter_privilege('session_replication_role', 'SET') as ok`,
 };
 

@@ -7,7 +7,6 @@ import type { CatalogQuery } from './catalogQuery.js';
  * preflight needs. PostgreSQL 14+ (every setting exists since 10).
  */
 export const SERVER_SETTINGS: CatalogQuery = {
-  name: 'settings',
   text: `select current_setting('server_version_num')::int as "serverVersion",
        current_setting('server_version') as "serverVersionText",
        current_database()::text as database,

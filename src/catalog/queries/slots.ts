@@ -8,7 +8,6 @@ import type { CatalogQuery } from './catalogQuery.js';
  */
 export function slotsQuery(serverVersion: number): CatalogQuery {
   return {
-    name: 'slots',
     text: `select s.slot_name::text as name,
        s.plugin::text as plugin,
        case when s.slot_type = 'physical' then 'physical' else 'logical' end as "slotType",

@@ -12,7 +12,6 @@ export function stateSchemaQuery(schema: string): CatalogQuery {
   const s = quoteIdent(schema);
   const readable = (n: number) => `coalesce(has_table_privilege(to_regclass($${n}), 'SELECT'), false)`;
   return {
-    name: 'state-schema',
     // to_regclass of a name in a schema the role may not use is an error before PostgreSQL 16
     text: `select exists (select 1 from pg_catalog.pg_namespace where nspname = $1) as exists,
        exists (select 1
@@ -48,7 +47,6 @@ export interface StateSchemaRow {
 
 export function migrationVersionQuery(schema: string): CatalogQuery {
   return {
-    name: 'state-migrations',
     text: `select max(version)::float8 as version from ${quoteIdent(schema)}.migrations`,
   };
 }

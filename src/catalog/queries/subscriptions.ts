@@ -5,7 +5,7 @@ import { parseOwnership } from '../../model/ownership.js';
 import { THIS_DATABASE_OID } from '../../model/sql.js';
 import type { SubscriptionOptionName, SubscriptionOptions } from '../../model/topology.js';
 import { supportsOption } from '../../model/versions.js';
-import { type CatalogQuery, jsonArrayQuery } from './catalogQuery.js';
+import { type CatalogQuery, grouped, jsonArrayQuery } from './catalogQuery.js';
 
 /*
  * Subscriptions of the current database only (pg_subscription is shared by the cluster).
@@ -47,7 +47,6 @@ export function subscriptionOptions(serverVersion: number): string {
 
 export function subscriptionsQuery(serverVersion: number): CatalogQuery {
   return {
-    name: 'subscriptions',
     text: `select s.oid,
        s.subname::text as name,
        pg_catalog.pg_get_userbyid(s.subowner)::text as owner,
@@ -63,7 +62,6 @@ export function subscriptionsQuery(serverVersion: number): CatalogQuery {
 
 /** The connection strings. PostgreSQL 14+; only for a role with SELECT on subconninfo. */
 export const SUBSCRIPTION_CONNINFO: CatalogQuery = {
-  name: 'subscription-conninfo',
   text: `select s.oid, s.subconninfo as conninfo
   from pg_catalog.pg_subscription s
  where ${CURRENT_DATABASE}`,
@@ -71,7 +69,6 @@ export const SUBSCRIPTION_CONNINFO: CatalogQuery = {
 
 /** Per-table synchronisation state of every subscription, as one JSON array. PostgreSQL 14+. */
 export const SUBSCRIPTION_TABLES: CatalogQuery = jsonArrayQuery(
-  'subscription-tables',
   `select sr.srsubid::int8 as subid,
        n.nspname::text as schema,
        c.relname::text as name,
@@ -115,12 +112,7 @@ export function toSubscriptions(
   originLsn: (origin: string) => string | null,
 ): Record<string, ObservedSubscription> {
   const conninfoOf = new Map((conninfo ?? []).map((r) => [r.oid, r.conninfo]));
-  const tablesOf = new Map<number, ObservedSubscriptionTable[]>();
-  for (const { subid, ...t } of tables) {
-    const list = tablesOf.get(subid) ?? [];
-    list.push(t);
-    tablesOf.set(subid, list);
-  }
+  const tablesOf = grouped(tables.map(({ subid, ...t }) => [subid, t] as const));
   const out: Record<string, ObservedSubscription> = {};
   for (const s of [...subs].sort((a, b) => compareText(a.name, b.name))) {
     const info: string | Unknown = conninfo === null ? UNKNOWN : (conninfoOf.get(s.oid) ?? UNKNOWN);
@@ -151,7 +143,6 @@ export function toSubscriptions(
  * subscription of a database outside the file uses is never taken for an orphan.
  */
 export const OTHER_DATABASE_SUBSCRIPTIONS: CatalogQuery = {
-  name: 'other-database-subscriptions',
   text: `select d.datname::text as database,
        s.subname::text as name,
        s.subslotname::text as slot,

@@ -21,7 +21,6 @@ import { type CatalogQuery, jsonArrayQuery } from './catalogQuery.js';
  */
 export const tablesQuery = (serverVersion: number): CatalogQuery =>
   jsonArrayQuery(
-    'tables',
     `select n.nspname::text as schema,
        c.relname::text as name,
        c.oid::int8 as oid,
