@@ -13,6 +13,7 @@ import { useCluster } from '../support/cluster.js';
 import {
   createTables,
   digests,
+  fastCopy,
   fillTables,
   oneTableCopying,
   slowCopy,
@@ -125,8 +126,6 @@ describe('apply and init cancel racing on the same nodes', () => {
     const west = cluster().node('west');
     await createTables([east, west], TABLES);
     await fillTables(east, TABLES);
-    // a copy of about 2.5 s: long enough to race, short enough for many rounds
-    await slowCopy(west, 'rc_a', 1000, 40);
     proxy = await TcpProxy.start(east.port);
     const line = `    url: postgres://postgres@127.0.0.1:${east.port}/app\n`;
     const head = [
@@ -205,6 +204,9 @@ describe('apply and init cancel racing on the same nodes', () => {
       expect(r.code, `reset: ${r.stdout}\n${r.stderr}`).toBe(0);
     }
     await west.query(`TRUNCATE ${NAMES.map((t) => `public.${t}`).join(', ')}`);
+    // a copy of about 2.5 s: long enough to race (the converging apply copies at full speed)
+    await fastCopy(west, 'rc_a');
+    await slowCopy(west, 'rc_a', 1000, 40);
     await eventually(async () => (await slots()).length === 0, HANG_MS, 'no slot left on east');
     expect(await recorded().then((s) => s?.state ?? 'uninitialized')).toBe('uninitialized');
   }
@@ -340,7 +342,8 @@ describe('apply and init cancel racing on the same nodes', () => {
               : 'both lost the lock';
       outcomes.push(`${label}: ${won}; apply ${apply.ms} ms, cancel ${cancel.ms} ms; left ${held}`);
 
-      // from whatever it left, a plain apply converges
+      // from whatever it left, a plain apply converges (at full speed: the race is over)
+      await fastCopy(west, 'rc_a');
       const again = await steep(['apply', '--auto-approve'], withSub);
       expectClean(again, `${label}: converging apply`);
       expect(again.code, `${label}: converging apply\n${again.stdout}\n${again.stderr}`).toBe(0);

@@ -126,8 +126,16 @@ function out(r: CliResult): string {
 async function guardStandby(steep: ReturnType<typeof steepOn>['steep'], pub: TestNode, standby: TestNode) {
   await pub.query("ALTER SYSTEM SET synchronized_standby_slots = 'pub_standby'");
   await pub.query('SELECT pg_reload_conf()');
+  // the standby keeps its copy of the slot temporary until the primary's slot passes its own
+  // catalog_xmin, which moves on a running-xacts record (bgwriter logs one every 15 s); and its
+  // slot sync worker naps up to 30 s while nothing changes. As PostgreSQL's own failover-slot
+  // tests do: log that record now, and wake the worker (a reload), then ask steep
   await eventually(
-    async () => (await steep(['status', '--check'])).code === 0,
+    async () => {
+      await pub.query('SELECT pg_log_standby_snapshot()');
+      await standby.query('SELECT pg_reload_conf()');
+      return (await steep(['status', '--check'])).code === 0;
+    },
     HANG_MS,
     'status --check to find the subscription ready for a failover',
   );

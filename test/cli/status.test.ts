@@ -37,7 +37,19 @@ interface Report {
   }>;
 }
 
-describe('steep status', () => {
+/**
+ * The cases run at once, each on its own tables and subscription: most of the first is steep's
+ * wait for a seen rise of the error counters to age out (30 s, docs/status.md), which the others
+ * overlap. An apply takes steep's lock on both nodes, so the applies run in turn.
+ */
+let applying: Promise<unknown> = Promise.resolve();
+function inTurn<T>(run: () => Promise<T>): Promise<T> {
+  const next = applying.then(run);
+  applying = next.catch(() => {});
+  return next;
+}
+
+describe.concurrent('steep status', () => {
   it('shows nodes, subscriptions with lag, errors and conflicts, and slots with orphans', async () => {
     const east = cluster().node('east');
     const west = cluster().node('west');
@@ -68,7 +80,7 @@ describe('steep status', () => {
     );
     const env = passwordEnv(cluster().nodes);
     const steep = steepWith({ config: path, env });
-    const applied = await steep(['apply', '--auto-approve', '--log-format', 'json']);
+    const applied = await inTurn(() => steep(['apply', '--auto-approve', '--log-format', 'json']));
     expect(applied.code, applied.stderr).toBe(0);
     // none: no init step, synchronized once created
     expect(applied.stderr).toMatch(/"event":"init.state_change".*"phase":"synchronized"/);
@@ -259,12 +271,12 @@ describe('steep status', () => {
         ].join('\n'),
       );
     const steep = steepWith({ config: file(['jn_a']), env: passwordEnv(cluster().nodes) });
-    const first = await steep(['apply', '--auto-approve']);
+    const first = await inTurn(() => steep(['apply', '--auto-approve']));
     expect(first.code, first.stderr).toBe(0);
     // jn_b joins; its copy is slowed so the apply ends while PostgreSQL still copies it
     await slowCopy(west, 'jn_b', 100, 100);
     const path = file(['jn_a', 'jn_b']);
-    const joined = await steep(['apply', '--auto-approve'], path);
+    const joined = await inTurn(() => steep(['apply', '--auto-approve'], path));
     expect(joined.code, joined.stdout + joined.stderr).toBe(0);
     expect(joined.stdout).toContain(
       'PostgreSQL still copies 1 table that joined subscription west_jn on west (public.jn_b): follow it with `steep init status west_jn --watch`',

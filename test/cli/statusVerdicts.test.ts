@@ -118,9 +118,21 @@ function expectUnhealthy(r: CliResult, sub: string, why: RegExp): void {
   );
 }
 
+/**
+ * The two crash-loop cases run at once (each on its own table and subscription): most of each is
+ * steep's wait for a seen rise of the error counters to age out (30 s, docs/status.md), and the
+ * two waits overlap. Their applies take steep's lock on both nodes, so they subscribe in turn.
+ */
+let subscribing: Promise<unknown> = Promise.resolve();
+function subscribedInTurn(table: string): ReturnType<typeof subscribed> {
+  const next = subscribing.then(() => subscribed(table));
+  subscribing = next.catch(() => {});
+  return next;
+}
+
 describe('steep status: synchronized only when proven', () => {
-  it('a column added on the publisher only, writes running: failing, naming the column; --check exits 2; the column added on the subscriber: synchronized', async () => {
-    const { east, west, steep, sub, status } = await subscribed('vd_col');
+  it.concurrent('a column added on the publisher only, writes running: failing, naming the column; --check exits 2; the column added on the subscriber: synchronized', async () => {
+    const { east, west, steep, sub, status } = await subscribedInTurn('vd_col');
     await east.query('ALTER TABLE public.vd_col ADD COLUMN note text');
     const writer = startWriter(east, ['vd_col']);
     try {
@@ -178,8 +190,8 @@ describe('steep status: synchronized only when proven', () => {
     expect(await digests(west, ['vd_col'])).toEqual(await digests(east, ['vd_col']));
   }, 600_000);
 
-  it('an insert conflict (insert_exists) crash-loops the apply worker: failing, the errors that rose; the row removed: synchronized', async () => {
-    const { east, west, steep, sub, status } = await subscribed('vd_ins');
+  it.concurrent('an insert conflict (insert_exists) crash-loops the apply worker: failing, the errors that rose; the row removed: synchronized', async () => {
+    const { east, west, steep, sub, status } = await subscribedInTurn('vd_ins');
     await west.query(`INSERT INTO public.vd_ins (id, v) VALUES (424242, 'here first')`);
     await east.query(`INSERT INTO public.vd_ins (id, v) VALUES (424242, 'from east')`);
     await untilApplyFails(east, west, sub);
