@@ -18,6 +18,7 @@ import {
   testVersions,
   useCluster,
 } from '../support/cluster.js';
+import { waitCaughtUp, writesGoOn } from '../support/replicationData.js';
 import { eventually, HANG_MS, nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
 /**
@@ -35,8 +36,9 @@ import { eventually, HANG_MS, nodesYaml, passwordEnv } from '../support/topology
  * fifth apply converges. Afterwards both sides are equal (counts and checksums), merge_log holds
  * exactly the conflict decisions (each once), no slot or steep origin is left beyond the
  * subscriptions' own, a row written on each side arrives on the other exactly once and nothing
- * loops (counts stable over 5 s), and the plan is empty. A one-way subscription with
- * `prefer-target` and origin any merges through the read-only final pass. A link between two
+ * loops (counts as they were once each node has confirmed all the other wrote, twice over), and
+ * the plan is empty. A one-way subscription with `prefer-target` and origin any merges through
+ * the read-only final pass. A link between two
  * databases of one server merges under writers on both. `manual` first writes the conflicts to a
  * file and changes nothing. A PostgreSQL 15 node in a link is a plan error naming it.
  */
@@ -183,7 +185,11 @@ async function applyKilledAt(path: string, at: (e: SteepEvent) => boolean): Prom
  * rounds before. Returns how many inserts it committed. Writes waiting on the merge's write
  * locks commit after the release.
  */
-function startLineWriter(node: TestNode, from: number, schema = 'p'): { stop: () => Promise<number> } {
+function startLineWriter(
+  node: TestNode,
+  from: number,
+  schema = 'p',
+): { stop: () => Promise<number>; ops: () => number } {
   let running = true;
   let committed = 0;
   const done = (async () => {
@@ -208,6 +214,7 @@ function startLineWriter(node: TestNode, from: number, schema = 'p'): { stop: ()
       await done;
       return committed;
     },
+    ops: () => committed,
   };
 }
 
@@ -301,7 +308,7 @@ describe(`links on PostgreSQL ${VERSION}`, () => {
     let written: number[] = [];
     try {
       applied = await apply.exited;
-      await new Promise((r) => setTimeout(r, 1000));
+      await Promise.all(writers.map((w) => writesGoOn(w)));
     } finally {
       written = await Promise.all(writers.map((w) => w.stop()));
     }
@@ -433,7 +440,13 @@ describe(`links on PostgreSQL ${VERSION}`, () => {
       'p equal on both',
     );
     const before = await digest(eu(), 'p');
-    await new Promise((r) => setTimeout(r, 5000));
+    // nothing loops: twice over, each node confirms all the other has written, so what a loop
+    // would send back has been applied on the node it came from (a row inserted there again
+    // would stop that apply worker on its key, and the wait with it)
+    for (let round = 0; round < 2; round++) {
+      await waitCaughtUp(eu(), 'p_link_us');
+      await waitCaughtUp(us(), 'p_link_eu');
+    }
     expect(await digest(eu(), 'p')).toEqual(before);
     expect(await digest(us(), 'p')).toEqual(before);
     for (const node of [eu(), us()]) {
@@ -485,9 +498,9 @@ describe(`links on PostgreSQL ${VERSION}`, () => {
     let repaired: Awaited<ReturnType<typeof steep>>;
     let written: number[] = [];
     try {
-      await new Promise((r) => setTimeout(r, 500));
+      await Promise.all(writers.map((w) => writesGoOn(w)));
       repaired = await steep(['verify', 'p_link_us', '--tables', 'p.lines', '--repair', '--json'], both);
-      await new Promise((r) => setTimeout(r, 500));
+      await Promise.all(writers.map((w) => writesGoOn(w)));
     } finally {
       written = await Promise.all(writers.map((w) => w.stop()));
     }

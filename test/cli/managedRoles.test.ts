@@ -9,7 +9,7 @@ import {
   nodesAs,
   oneWayYaml,
 } from '../support/managedRoles.js';
-import { digests, startWriter, waitCaughtUp, whileWriting } from '../support/replicationData.js';
+import { digests, startWriter, waitCaughtUp, whileWriting, writesGoOn } from '../support/replicationData.js';
 import { eventually, HANG_MS } from '../support/topologyFile.js';
 
 /**
@@ -178,7 +178,7 @@ describe.each([...versions])('least-privileged roles on PostgreSQL %i', (version
     let applied: Awaited<ReturnType<typeof steep>>;
     try {
       applied = await steep(['apply', '--auto-approve'], path);
-      await new Promise((r) => setTimeout(r, 1000));
+      await writesGoOn(writer);
     } finally {
       await writer.stop();
       await west().query('GRANT pg_write_all_data TO admin');
@@ -191,9 +191,12 @@ describe.each([...versions])('least-privileged roles on PostgreSQL %i', (version
     );
     expect(owner!.owner).toBe('admin');
 
-    const replan = await steep(['plan', '--detailed-exitcode'], path);
+    // both only read the nodes: at once
+    const [replan, drift] = await Promise.all([
+      steep(['plan', '--detailed-exitcode'], path),
+      steep(['drift'], path),
+    ]);
     expect(replan.code, replan.stdout).toBe(0);
-    const drift = await steep(['drift'], path);
     expect(drift.code, drift.stdout + drift.stderr).toBe(0);
     const status = await steep(['status', '--check'], path);
     expect(status.code, status.stdout + status.stderr).toBe(0);
@@ -276,7 +279,7 @@ describe.each([...versions])('least-privileged roles on PostgreSQL %i', (version
     const before = await rollbacks();
     try {
       applied = await steep(['apply', '--auto-approve'], path);
-      await new Promise((r) => setTimeout(r, 1000));
+      await writesGoOn(writer);
     } finally {
       await writer.stop();
       await west().query('GRANT pg_write_all_data TO admin');
@@ -331,7 +334,7 @@ describe.each([...versions])('least-privileged roles on PostgreSQL %i', (version
       );
       const applied = await steep(['apply', '--auto-approve'], path);
       expect(applied.code, applied.stdout + applied.stderr).toBe(0);
-      await new Promise((r) => setTimeout(r, 1000));
+      await writesGoOn(writer);
     } finally {
       await writer.stop();
     }
@@ -434,9 +437,12 @@ describe.each([...versions])('least-privileged roles on PostgreSQL %i', (version
   it('admin: steep grants prints the script; run as the cloud admin, the link plans clean and its merge makes both sides equal', async () => {
     await once();
     const path = linkFile();
-    const offline = await steep(['grants', '--pg-version', String(version), '--json'], path);
+    // the script for the version alone, and the one read from the nodes: at once
+    const [offline, live] = await Promise.all([
+      steep(['grants', '--pg-version', String(version), '--json'], path),
+      steep(['grants', '--json'], path),
+    ]);
     expect(offline.code, offline.stderr).toBe(0);
-    const live = await steep(['grants', '--json'], path);
     expect(live.code, live.stderr).toBe(0);
     const scripts = JSON.parse(live.stdout).nodes as Array<{ node: string; lines: string[] }>;
     // read from the nodes, the script holds only what admin lacks: each of its statements is one
@@ -521,7 +527,7 @@ describe.each([...versions])('least-privileged roles on PostgreSQL %i', (version
     let done: Awaited<ReturnType<typeof steep>>;
     try {
       done = await steep(['reinit', 'a_link_west', '--tables', 'public.a_own'], path);
-      await new Promise((r) => setTimeout(r, 1000));
+      await writesGoOn(writer);
     } finally {
       await writer.stop();
     }

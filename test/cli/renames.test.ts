@@ -3,7 +3,14 @@ import { dirname, join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { startSteep, steepWith, writeConfig } from '../support/cli.js';
 import { type TestNode, testVersions, useCluster } from '../support/cluster.js';
-import { createTables, digests, fillTables, startWriter, waitCaughtUp } from '../support/replicationData.js';
+import {
+  createTables,
+  digests,
+  fillTables,
+  startWriter,
+  waitCaughtUp,
+  writesGoOn,
+} from '../support/replicationData.js';
 import { eventually, HANG_MS, nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
 /**
@@ -40,19 +47,21 @@ describe.each(testVersions())('renames in place on PostgreSQL %i', (version) => 
 
   /** Re-plan empty (and, unless told, drift green). */
   async function settled(config: string, drift = true): Promise<void> {
-    const replan = await steep(['plan', '-c', config, '--detailed-exitcode']);
+    // both only read the nodes: at once
+    const [replan, d] = await Promise.all([
+      steep(['plan', '-c', config, '--detailed-exitcode']),
+      drift ? steep(['drift', '-c', config]) : null,
+    ]);
     expect(replan.code, replan.stdout + replan.stderr).toBe(0);
-    if (!drift) return;
-    const d = await steep(['drift', '-c', config]);
-    expect(d.code, d.stdout + d.stderr).toBe(0);
+    if (d) expect(d.code, d.stdout + d.stderr).toBe(0);
   }
 
   /** Writes on the publisher while `during` runs, then both sides equal (rows and checksum). */
   async function writesDuring(tables: string[], slot: string, during: () => Promise<void>): Promise<number> {
     const writer = startWriter(east(), tables);
-    await new Promise((r) => setTimeout(r, 300));
+    await writesGoOn(writer);
     await during();
-    await new Promise((r) => setTimeout(r, 300));
+    await writesGoOn(writer);
     const ops = await writer.stop();
     await waitCaughtUp(east(), slot);
     expect(await digests(west(), tables)).toEqual(await digests(east(), tables));

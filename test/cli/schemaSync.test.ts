@@ -247,7 +247,18 @@ describe.each(testVersions())('schema differences on PostgreSQL %i', (version) =
 
   test('schema compare sees each kind; schema diff names the column', async () => {
     const path = config('strict');
-    const r = await steep(['schema', 'compare', 'east', 'west', '--json'], path);
+    // one table per kind of column difference (compare covers every table); the calls only
+    // read both nodes: all at once
+    const perKind = [...new Map(KINDS.filter((x) => x.diff).map((x) => [x.diff, x])).values()];
+    const [r, diffs, order, missing, exit, exit2] = await Promise.all([
+      steep(['schema', 'compare', 'east', 'west', '--json'], path),
+      Promise.all(perKind.map((k) => steep(['schema', 'diff', 'east', 'west', k.table], path))),
+      steep(['schema', 'diff', 'east', 'west', 'public.k_order'], path),
+      steep(['schema', 'diff', 'east', 'west', 'k_missing'], path),
+      // --detailed-exitcode: 2 when any table differs
+      steep(['schema', 'compare', 'east', 'west', '--tables', 'public.k_order', '--detailed-exitcode'], path),
+      steep(['schema', 'compare', 'east', 'west', '--tables', 'public.k_add', '--detailed-exitcode'], path),
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const doc = JSON.parse(r.stdout) as {
       tables: Array<{ table: string; status: string; columns: Array<{ column: string; kind: string }> }>;
@@ -261,37 +272,28 @@ describe.each(testVersions())('schema differences on PostgreSQL %i', (version) =
           expect.objectContaining({ column: k.column, kind: k.diff }),
         );
     }
-    // one table per kind of column difference (compare above covers every table)
-    const perKind = [...new Map(KINDS.filter((x) => x.diff).map((x) => [x.diff, x])).values()];
-    for (const k of perKind) {
-      const d = await steep(['schema', 'diff', 'east', 'west', k.table], path);
+    perKind.forEach((k, i) => {
+      const d = diffs[i]!;
       expect(d.code, d.stderr).toBe(0);
       expect(d.stdout).toContain(k.column!);
       expect(d.stdout).toContain(
         k.diff === 'missing' ? 'missing on west' : k.diff === 'extra' ? 'extra on west' : k.diff!,
       );
-    }
-    const order = await steep(['schema', 'diff', 'east', 'west', 'public.k_order'], path);
+    });
     expect(order.stdout).toContain('ORDER_DIFFERS');
-    const missing = await steep(['schema', 'diff', 'east', 'west', 'k_missing'], path);
     expect(missing.stdout).toMatch(/LOCAL_ONLY.*public\.k_missing/);
     expect(missing.stdout).toContain('missing on west');
-    // --detailed-exitcode: 2 when any table differs
-    const exit = await steep(
-      ['schema', 'compare', 'east', 'west', '--tables', 'public.k_order', '--detailed-exitcode'],
-      path,
-    );
     expect(exit.code, exit.stdout).toBe(0);
-    const exit2 = await steep(
-      ['schema', 'compare', 'east', 'west', '--tables', 'public.k_add', '--detailed-exitcode'],
-      path,
-    );
     expect(exit2.code).toBe(2);
   });
 
   test('strict: the plan fails, naming each table and column; ORDER_DIFFERS is no error', async () => {
     const path = config('strict', { tables: [...KINDS.map((k) => k.table), 'public.k_ext'] });
-    const r = await steep(['plan'], path);
+    // an ORDER_DIFFERS table alone plans cleanly (checked below; both plans only read)
+    const [r, order] = await Promise.all([
+      steep(['plan'], path),
+      steep(['plan'], config('strict', { tables: ['public.k_order'], name: 'order' })),
+    ]);
     expect(r.code, r.stdout).toBe(1);
     // an extra nullable subscriber column is what PostgreSQL accepts: reported, not an error
     for (const k of KINDS.filter((x) => x.status !== 'ORDER_DIFFERS' && x.diff !== 'extra')) {
@@ -305,8 +307,6 @@ describe.each(testVersions())('schema differences on PostgreSQL %i', (version) =
     expect(r.stderr).toContain('column e');
     expect(r.stderr).not.toContain('table public.k_order ');
     expect(r.stdout).toMatch(/ORDER_DIFFERS\s+public\.k_order/);
-    // an ORDER_DIFFERS table alone plans cleanly
-    const order = await steep(['plan'], config('strict', { tables: ['public.k_order'], name: 'order' }));
     expect(order.code, order.stderr).toBe(0);
   });
 
@@ -412,11 +412,14 @@ describe.each(testVersions())('schema differences on PostgreSQL %i', (version) =
       true,
     );
 
-    const replan = await steep(['plan', '--detailed-exitcode'], path);
+    // both only read the nodes: at once
+    const [replan, compare] = await Promise.all([
+      steep(['plan', '--detailed-exitcode'], path),
+      steep(['schema', 'compare', 'east', 'west', '--json'], path),
+    ]);
     expect(replan.code, replan.stdout).toBe(0);
     expect(replan.stdout).toContain('No changes');
 
-    const compare = await steep(['schema', 'compare', 'east', 'west', '--json'], path);
     const after = new Map(
       (
         JSON.parse(compare.stdout) as {

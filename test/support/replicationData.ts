@@ -61,7 +61,7 @@ export function startWriter(
   node: TestNode,
   tables: string[],
   base = 10_000_000,
-): { stop: () => Promise<number> } {
+): { stop: () => Promise<number>; ops: () => number } {
   let running = true;
   let ops = 0;
   const done = (async () => {
@@ -98,15 +98,25 @@ export function startWriter(
       await done;
       return ops;
     },
+    ops: () => ops,
   };
 }
 
-/** `fn` while startWriter writes `tables` on `node`, and a second after it returns; the writer stopped whatever happens. */
+/**
+ * Until `writer` has committed `n` more transactions than when called: writes that come after a
+ * step (a condition, where a fixed pause would wait as long on a quiet machine as on a loaded one).
+ */
+export async function writesGoOn(writer: { ops: () => number }, n = 20): Promise<void> {
+  const from = writer.ops();
+  await eventually(async () => writer.ops() >= from + n, HANG_MS, `${n} more writes`);
+}
+
+/** `fn` while startWriter writes `tables` on `node`, and 20 more writes after it returns; the writer stopped whatever happens. */
 export async function whileWriting<T>(node: TestNode, tables: string[], fn: () => Promise<T>): Promise<T> {
   const writer = startWriter(node, tables);
   try {
     const result = await fn();
-    await new Promise((r) => setTimeout(r, 1000));
+    await writesGoOn(writer);
     return result;
   } finally {
     await writer.stop();
