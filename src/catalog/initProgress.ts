@@ -72,6 +72,14 @@ function subscriptionActivityQuery(version: number): string {
  order by s.subname`;
 }
 
+/** wal_retrieve_retry_interval in ms: how long the launcher waits before it starts a failed worker again. */
+export async function readRetryIntervalMs(client: pg.Client): Promise<number> {
+  const { rows } = await client.query<{ ms: number }>(
+    `select setting::int as ms from pg_catalog.pg_settings where name = 'wal_retrieve_retry_interval'`,
+  );
+  return rows[0]!.ms;
+}
+
 /** Every subscription's activity on the node (or one). */
 export async function readSubscriptionActivity(
   client: pg.Client,

@@ -21,8 +21,9 @@ import type { SubscriptionRef } from './topology.js';
  *   (a restart under way); no worker while the slot is inactive or gone (or the publisher
  *   cannot be read) is `failing`: nothing applies.
  * - in a crash loop the worker may be caught running between two errors: a rise of the counters
- *   seen within `RECENT_RISE_MS` keeps the verdict `failing`, so two readings seconds apart
- *   cannot both miss it.
+ *   seen within `riseWindowMs` (six of the subscriber's wal_retrieve_retry_interval, so a loop
+ *   errs several times within it however the server is set) keeps the verdict `failing`, so two
+ *   readings close together cannot both miss it.
  */
 
 /** pg_stat_subscription_stats' counters as steep last read them on the subscriber. */
@@ -35,8 +36,14 @@ export interface ErrorReading {
   roseAt: string | null;
 }
 
-/** How long a seen rise of the error counters keeps a subscription `failing`. */
-export const RECENT_RISE_MS = 30_000;
+/**
+ * How long a seen rise of the error counters keeps a subscription `failing`: six of the
+ * launcher's waits between a failed worker and the next (wal_retrieve_retry_interval, in ms, as
+ * the subscriber is set; null: not read, taken as its default 5 s), and never under 10 s.
+ */
+export function riseWindowMs(retryIntervalMs: number | null): number {
+  return Math.max(10_000, 6 * (retryIntervalMs ?? 5_000));
+}
 
 export type SyncVerdictWord =
   /** every condition proven */
@@ -68,6 +75,8 @@ export interface SyncFacts extends SubscriptionRef {
   syncErrors: number | null;
   /** steep's last reading of the counters; null: none recorded */
   previous: ErrorReading | null;
+  /** the subscriber's wal_retrieve_retry_interval in ms; null: not read */
+  retryIntervalMs: number | null;
   /** now (ISO 8601) */
   now: string;
   /** the subscription's slot on the publisher: null when the publisher was not read (or slot_name = NONE) */
@@ -84,7 +93,7 @@ function errorsText(apply: number, sync: number): string {
   return `apply ${apply}, sync ${sync}`;
 }
 
-/** The counters' rise since the previous reading, or their last rise within RECENT_RISE_MS; null when neither. */
+/** The counters' rise since the previous reading, or their last rise within riseWindowMs; null when neither. */
 function errorRise(f: SyncFacts): string | null {
   if (f.applyErrors === null || f.syncErrors === null || !f.previous) return null;
   const p = f.previous;
@@ -101,8 +110,9 @@ function errorRise(f: SyncFacts): string | null {
     if (f.syncErrors > p.syncErrors) parts.push(`sync errors rose from ${p.syncErrors} to ${f.syncErrors}`);
     return `${parts.join(', ')} since steep's reading at ${p.at}`;
   }
-  if (p.roseAt !== null && now - Date.parse(p.roseAt) < RECENT_RISE_MS)
-    return `errors (${errorsText(f.applyErrors, f.syncErrors)}) last rose at ${p.roseAt}, under ${RECENT_RISE_MS / 1000} s ago: a failing worker errors again every few seconds`;
+  const window = riseWindowMs(f.retryIntervalMs);
+  if (p.roseAt !== null && now - Date.parse(p.roseAt) < window)
+    return `errors (${errorsText(f.applyErrors, f.syncErrors)}) last rose at ${p.roseAt}, under ${window / 1000} s ago: a failing worker errors again every wal_retrieve_retry_interval`;
   return null;
 }
 

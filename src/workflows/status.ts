@@ -129,6 +129,7 @@ function subscriptionStatus(
     applyErrors: activity?.applyErrorCount ?? null,
     syncErrors: activity?.syncErrorCount ?? null,
     previous,
+    retryIntervalMs: nodeLive?.retryIntervalMs ?? null,
     notRecorded: nodeLive?.notRecorded ?? null,
     now: nodeLive?.readAt ?? new Date().toISOString(),
     slot:

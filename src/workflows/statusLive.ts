@@ -1,6 +1,7 @@
 import {
   type FinishedCopy,
   readAllFinishedCopies,
+  readRetryIntervalMs,
   readSlotLag,
   readSubscriptionActivity,
 } from '../catalog/initProgress.js';
@@ -36,6 +37,8 @@ export interface Live {
   readings: Map<string, ErrorReading>;
   /** when this reading was taken (ISO 8601) */
   readAt: string;
+  /** the node's wal_retrieve_retry_interval in ms; null: not read */
+  retryIntervalMs: number | null;
   /** why this reading could not be recorded for the next (null: recorded) */
   notRecorded: string | null;
 }
@@ -55,23 +58,25 @@ export async function readLive(
         try {
           const session = nodeSession(topology, n.name, 'steep status', {
             statementTimeoutMs: 10_000,
-            // the six reads below go out together
+            // the seven reads below go out together
             pipeline: true,
           });
           await withSession(session, async (c) => {
             const readingStore = new StatusReadingStore(topology.settings.stateSchema, n.name);
-            const [activity, slots, diverged, finished, verified, readings] = await Promise.all([
-              readSubscriptionActivity(c, n.serverVersion),
-              readSlotLag(c).catch(() => [] as SlotLag[]),
-              new DivergedTablesStore(topology.settings.stateSchema, n.name)
-                .all(c)
-                .catch(() => new Map<string, string[]>()),
-              readAllFinishedCopies(c).catch(() => new Map<string, FinishedCopy[]>()),
-              new VerificationStore(topology.settings.stateSchema, n.name)
-                .all(c)
-                .catch(() => new Map<string, VerifyRecord>()),
-              readingStore.all(c).catch(() => null),
-            ]);
+            const [activity, slots, diverged, finished, verified, readings, retryIntervalMs] =
+              await Promise.all([
+                readSubscriptionActivity(c, n.serverVersion),
+                readSlotLag(c).catch(() => [] as SlotLag[]),
+                new DivergedTablesStore(topology.settings.stateSchema, n.name)
+                  .all(c)
+                  .catch(() => new Map<string, string[]>()),
+                readAllFinishedCopies(c).catch(() => new Map<string, FinishedCopy[]>()),
+                new VerificationStore(topology.settings.stateSchema, n.name)
+                  .all(c)
+                  .catch(() => new Map<string, VerifyRecord>()),
+                readingStore.all(c).catch(() => null),
+                readRetryIntervalMs(c).catch(() => null),
+              ]);
             const readAt = new Date().toISOString();
             const notRecorded = opts.record
               ? await recordReadings(c, readingStore, activity, readings, readAt)
@@ -84,6 +89,7 @@ export async function readLive(
               verified,
               readings: readings ?? new Map(),
               readAt,
+              retryIntervalMs,
               notRecorded,
             });
           });

@@ -4,7 +4,7 @@ import {
   lagVerdict,
   missingColumns,
   nextReading,
-  RECENT_RISE_MS,
+  riseWindowMs,
   type SyncFacts,
   type SyncVerdictWord,
   syncVerdict,
@@ -29,6 +29,7 @@ const SYNCED: SyncFacts = {
   applyErrors: 3,
   syncErrors: 1,
   previous: { applyErrors: 3, syncErrors: 1, at: EARLIER, roseAt: null },
+  retryIntervalMs: 5_000,
   now: NOW,
   slot: { name: 'west_x', active: true },
   missingColumns: {},
@@ -171,11 +172,33 @@ describe('syncVerdict: synchronized only when every condition is proven', () => 
     ).toBe(true);
   });
 
-  it('a rise older than RECENT_RISE_MS no longer counts: the counters stayed put since', () => {
-    const old = { applyErrors: 3, syncErrors: 1, at: ago(1000), roseAt: ago(RECENT_RISE_MS + 1) };
+  it('a rise older than its window no longer counts: the counters stayed put since', () => {
+    const window = riseWindowMs(SYNCED.retryIntervalMs);
+    expect(window).toBe(30_000);
+    const old = { applyErrors: 3, syncErrors: 1, at: ago(1000), roseAt: ago(window + 1) };
     expect(syncVerdict({ ...SYNCED, previous: old }).verdict).toBe('synchronized');
-    expect(syncVerdict({ ...SYNCED, previous: { ...old, roseAt: ago(RECENT_RISE_MS - 1) } }).verdict).toBe(
-      'failing',
+    expect(syncVerdict({ ...SYNCED, previous: { ...old, roseAt: ago(window - 1) } }).verdict).toBe('failing');
+  });
+
+  it("the window follows the subscriber's wal_retrieve_retry_interval: a loop that errs once a minute stays failing between its errors", () => {
+    // the launcher starts the failed worker again only after 60 s: caught running 40 s after
+    // its last error, it has not yet failed again (a fixed 30 s window said synchronized here)
+    const slow = { ...SYNCED, retryIntervalMs: 60_000 };
+    const rose40s = { applyErrors: 3, syncErrors: 1, at: ago(1000), roseAt: ago(40_000) };
+    const v = syncVerdict({ ...slow, previous: rose40s });
+    expect(v.verdict).toBe('failing');
+    expect(v.reasons.join(' | ')).toMatch(/last rose at .*under 360 s ago/);
+    expect(syncVerdict({ ...slow, previous: { ...rose40s, roseAt: ago(360_001) } }).verdict).toBe(
+      'synchronized',
+    );
+    // a short interval: six of it, but never under 10 s; not read: as PostgreSQL's default 5 s
+    expect(riseWindowMs(500)).toBe(10_000);
+    expect(riseWindowMs(3_000)).toBe(18_000);
+    expect(riseWindowMs(null)).toBe(30_000);
+    const fast = { ...SYNCED, retryIntervalMs: 500 };
+    expect(syncVerdict({ ...fast, previous: { ...rose40s, roseAt: ago(9_000) } }).verdict).toBe('failing');
+    expect(syncVerdict({ ...fast, previous: { ...rose40s, roseAt: ago(10_001) } }).verdict).toBe(
+      'synchronized',
     );
   });
 });
