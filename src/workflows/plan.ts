@@ -12,10 +12,9 @@ import { resolveLsnFlags } from '../planner/init/manualInit.js';
 import { subscribedScopes } from '../planner/schema/schemaScope.js';
 import { stateMigrations } from '../state/migrations.js';
 import { STEEP_VERSION } from '../version.js';
-import { markRowPresence } from './existingData.js';
-import { observeLoadFacts } from './loadFacts.js';
 import { readDifferingColumns, readRenamesApplied } from './planColumns.js';
 import { observeStreamPositions } from './streamPositions.js';
+import { markRowPresence, observeLoadFacts } from './tableFacts.js';
 
 export interface PlanResult {
   topology: Topology;

@@ -1,6 +1,9 @@
+import { readLoadFactsAt } from '../catalog/loadFacts.js';
+import { readRowPresence } from '../catalog/rowPresence.js';
 import { connectionLimit } from '../db/connectionLimit.js';
 import type { ClusterState, ObservedTable } from '../model/cluster.js';
-import type { TableName, Topology } from '../model/topology.js';
+import type { ConnectionSpec, TableName, Topology } from '../model/topology.js';
+import { loadFactsRequests } from '../planner/init/ownCopyLoad.js';
 
 /**
  * Facts the pure planner needs about some tables on some nodes, beyond the cluster read: per
@@ -8,11 +11,14 @@ import type { TableName, Topology } from '../model/topology.js';
  * once), then `mark` each observed table with what was read. A node that went away between
  * reads is left as it was read: the plan reports what it could read.
  */
-export async function markObservedTables<F>(
+async function markObservedTables<F>(
   topology: Topology,
   observed: ClusterState,
   requests: Map<string, TableName[]>,
-  read: (node: string, tables: TableName[]) => Promise<F>,
+  read: (
+    conn: ConnectionSpec,
+    opts: { node: string; tables: TableName[]; connectTimeoutMs: number },
+  ) => Promise<F>,
   mark: (table: ObservedTable, key: string, facts: F) => void,
 ): Promise<void> {
   const limited = connectionLimit(topology.settings.maxConnections);
@@ -20,10 +26,15 @@ export async function markObservedTables<F>(
     [...requests.entries()].map(([name, tables]) =>
       limited(async () => {
         const node = observed.nodes[name];
-        if (!node?.reachable || !topology.nodes[name] || tables.length === 0) return;
+        const spec = topology.nodes[name];
+        if (!node?.reachable || !spec || tables.length === 0) return;
         let facts: F;
         try {
-          facts = await read(name, tables);
+          facts = await read(spec.connection, {
+            node: name,
+            tables,
+            connectTimeoutMs: topology.settings.connectTimeout,
+          });
         } catch {
           return;
         }
@@ -35,4 +46,33 @@ export async function markObservedTables<F>(
       }),
     ),
   );
+}
+
+/**
+ * Existing data (docs/steep-yaml.md): mark `hasRows` on the observed tables of each node named in
+ * `requests`, so the (pure) planner can refuse a copy into tables that hold rows, or truncate
+ * first. `plan` asks only for the tables of subscriptions still to be created with copy_data
+ * (planner/init/initCopy.ts, rowPresenceRequests): it costs nothing once they exist.
+ */
+export function markRowPresence(
+  topology: Topology,
+  observed: ClusterState,
+  requests: Map<string, TableName[]>,
+): Promise<void> {
+  return markObservedTables(topology, observed, requests, readRowPresence, (table, key, presence) => {
+    if (!presence.unreadable.has(key)) table.hasRows = presence.withRows.has(key);
+  });
+}
+
+/**
+ * On a subscriber whose role may not set session_replication_role, steep's own copy loads in
+ * foreign-key order: the foreign keys and origin-mode triggers of the tables it would load there,
+ * marked on the observed tables so the (pure) planner can order the load or refuse it.
+ */
+export function observeLoadFacts(topology: Topology, observed: ClusterState): Promise<void> {
+  const requests = loadFactsRequests(topology, observed);
+  return markObservedTables(topology, observed, requests, readLoadFactsAt, (table, key, facts) => {
+    table.foreignKeys = facts.foreignKeys.filter((fk) => fk.table === key);
+    table.originTriggers = facts.originTriggers.filter((g) => g.startsWith(`${key}: `));
+  });
 }
