@@ -89,22 +89,23 @@ export async function openSession(
   return client;
 }
 
-/** `work` on an openSession of `kind` to each of two nodes, opened together, ended after it. */
+/**
+ * `work` on an openSession of `kind` to each of two nodes, opened together, ended after it;
+ * when one fails to open, the other is ended too.
+ */
 export async function withPair<T>(
   topology: Topology,
-  [x, y]: [string, string],
+  nodes: [string, string],
   kind: 'compare' | 'write',
   applicationName: string,
   work: (a: pg.Client, b: pg.Client) => Promise<T>,
 ): Promise<T> {
-  const [a, b] = await Promise.all([
-    openSession(topology, x, kind, applicationName),
-    openSession(topology, y, kind, applicationName),
-  ]);
+  const opening = nodes.map((n) => openSession(topology, n, kind, applicationName));
   try {
-    return await work(a, b);
+    const [a, b] = await Promise.all(opening);
+    return await work(a!, b!);
   } finally {
-    await Promise.all([a.end().catch(() => {}), b.end().catch(() => {})]);
+    await Promise.all(opening.map((o) => o.then((c) => c.end()).catch(() => {})));
   }
 }
 
