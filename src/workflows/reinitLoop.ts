@@ -1,4 +1,3 @@
-import { withSession } from '../db/connect.js';
 import type { EventSink } from '../executors/events.js';
 import { releaseFence, takeFence, waitNothingInFlight } from '../executors/reinitFence.js';
 import type { MergePair } from '../model/merge.js';
@@ -6,7 +5,7 @@ import { strategyText } from '../model/mergeStrategy.js';
 import type { SubscriptionSpec, Topology } from '../model/topology.js';
 import type { LoopPlan } from '../planner/init/reinitLoop.js';
 import { reconcilePair } from './mergeReconcile.js';
-import { openSession, parseTableName } from './verify.js';
+import { parseTableName, withPair } from './verify.js';
 
 /**
  * A reinit of tables replicated both ways (planner/init/reinitLoop.ts): fence the application's writes
@@ -26,37 +25,34 @@ export async function reconcileLooped(
   onEvent: EventSink,
 ): Promise<number> {
   const nodes = { subscription: d.name, publisher: d.from, subscriber: d.node, slot };
-  const open = (node: string) => openSession(topology, node, 'write', APPLICATION_NAME);
-  return withSession(open(d.from), (publisher) =>
-    withSession(open(d.node), async (subscriber) => {
-      const sessions = { publisher, subscriber };
-      onEvent({
-        event: 'reinit.fencing',
-        level: 'info',
-        node: d.node,
-        subscription: d.name,
-        message: `${loop.looped.join(', ')} replicated both ways: writes to them wait on ${d.from} and ${d.node} while they are reconciled in place (${strategyText(loop.strategy)}); nothing is truncated`,
+  return withPair(topology, [d.from, d.node], 'write', APPLICATION_NAME, async (publisher, subscriber) => {
+    const sessions = { publisher, subscriber };
+    onEvent({
+      event: 'reinit.fencing',
+      level: 'info',
+      node: d.node,
+      subscription: d.name,
+      message: `${loop.looped.join(', ')} replicated both ways: writes to them wait on ${d.from} and ${d.node} while they are reconciled in place (${strategyText(loop.strategy)}); nothing is truncated`,
+    });
+    try {
+      await takeFence(sessions, loop, nodes);
+      await waitNothingInFlight(sessions, loop, nodes, CATCH_UP_MS);
+      const pair: MergePair = {
+        name: d.name,
+        kind: 'subscription',
+        a: d.from,
+        b: d.node,
+        scope: { tables: loop.looped.map(parseTableName), schemas: [], allTables: false },
+        ...(d.init.strategies ? { strategies: d.init.strategies } : {}),
+      };
+      const result = await reconcilePair(topology, pair, loop.strategy, {
+        tables: loop.looped,
+        sessions: { a: publisher, b: subscriber },
+        onEvent,
       });
-      try {
-        await takeFence(sessions, loop, nodes);
-        await waitNothingInFlight(sessions, loop, nodes, CATCH_UP_MS);
-        const pair: MergePair = {
-          name: d.name,
-          kind: 'subscription',
-          a: d.from,
-          b: d.node,
-          scope: { tables: loop.looped.map(parseTableName), schemas: [], allTables: false },
-          ...(d.init.strategies ? { strategies: d.init.strategies } : {}),
-        };
-        const result = await reconcilePair(topology, pair, loop.strategy, {
-          tables: loop.looped,
-          sessions: { a: publisher, b: subscriber },
-          onEvent,
-        });
-        return result.tables.reduce((n, t) => n + t.copiedToA + t.copiedToB + t.keptA + t.keptB, 0);
-      } finally {
-        await releaseFence(sessions, loop, nodes);
-      }
-    }),
-  );
+      return result.tables.reduce((n, t) => n + t.copiedToA + t.copiedToB + t.keptA + t.keptB, 0);
+    } finally {
+      await releaseFence(sessions, loop, nodes);
+    }
+  });
 }

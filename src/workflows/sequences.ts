@@ -3,7 +3,6 @@ import { readPublishedScope, readSubscriptionInfo } from '../catalog/compareScop
 import { readSequenceStates } from '../catalog/sequences.js';
 import { serverVersionOf } from '../catalog/session.js';
 import { loadTopology } from '../config/load.js';
-import { nodeSession, withSession } from '../db/connect.js';
 import { publishedSequences, syncSequences } from '../executors/sequenceSync.js';
 import { subscriptionAddress } from '../model/address.js';
 import { SteepError } from '../model/errors.js';
@@ -12,6 +11,7 @@ import type { SubscriptionSpec, TableName, Topology } from '../model/topology.js
 import { declaredSubscription } from '../model/topology.js';
 import { sequenceLag } from '../planner/sequences.js';
 import { reverseName } from '../planner/switchover/switchoverChecks.js';
+import { withPair } from './verify.js';
 
 /**
  * `steep sequences sync SUBSCRIPTION` (docs/commands.md): logical replication does not carry sequence
@@ -57,8 +57,7 @@ async function onPair<T>(
   body: (pub: pg.Client, sub: pg.Client) => Promise<T>,
 ): Promise<T> {
   if (clients) return body(clients.pub, clients.sub);
-  const open = (node: string) => nodeSession(topology, node, APPLICATION_NAME);
-  return withSession(open(d.from), (pub) => withSession(open(d.node), (sub) => body(pub, sub)));
+  return withPair(topology, [d.from, d.node], 'plain', APPLICATION_NAME, body);
 }
 
 /**

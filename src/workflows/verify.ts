@@ -91,19 +91,19 @@ export async function openSession(
 
 /**
  * `work` on an openSession of `kind` to each of two nodes, opened together, ended after it;
- * when one fails to open, the other is ended too.
+ * when one fails to open, the other is ended too and the first node's error is thrown.
  */
 export async function withPair<T>(
   topology: Topology,
   nodes: [string, string],
-  kind: 'compare' | 'write',
+  kind: 'compare' | 'write' | 'plain',
   applicationName: string,
   work: (a: pg.Client, b: pg.Client) => Promise<T>,
 ): Promise<T> {
   const opening = nodes.map((n) => openSession(topology, n, kind, applicationName));
   try {
-    const [a, b] = await Promise.all(opening);
-    return await work(a!, b!);
+    await Promise.allSettled(opening);
+    return await work(await opening[0]!, await opening[1]!);
   } finally {
     await Promise.all(opening.map((o) => o.then((c) => c.end()).catch(() => {})));
   }
