@@ -2,6 +2,7 @@ import { stripVTControlCharacters } from 'node:util';
 import { Command, type Interfaces } from '@oclif/core';
 import { nearest } from '../config/suggest.js';
 import { inRun, mask, registerSecretsIn } from '../db/mask.js';
+import type { EventSink } from '../executors/events.js';
 import { formatProblem, type Problem, SteepError } from '../model/errors.js';
 import { useColour } from '../render/colour.js';
 import type { Interruption } from './interruption.js';
@@ -108,6 +109,15 @@ export abstract class SteepCommand extends Command {
     const event = lvl === 'error' ? 'error' : lvl === 'warn' ? 'warning' : 'message';
     const line = { timestamp: new Date().toISOString(), level: lvl, event, message: mask(text) };
     process.stderr.write(`${JSON.stringify(line)}\n`);
+  }
+
+  /**
+   * Where a workflow's events go: with `--log-format json` each is one JSON line on stderr
+   * (docs/commands.md, Log events), else to `text`, by default nowhere.
+   */
+  protected events(text?: EventSink): EventSink {
+    if (!this.jsonLogFormat) return text ?? (() => {});
+    return (e) => process.stderr.write(`${jsonText({ timestamp: new Date().toISOString(), ...e })}\n`);
   }
 
   /** oclif's parse error as one sentence, with the nearest flag for a misspelt one. */

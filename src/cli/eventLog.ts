@@ -1,12 +1,4 @@
-import type { ApplyEvent, EventSink } from '../executors/events.js';
-import { jsonText } from './jsonText.js';
-
-/** `--log-format json`: one JSON object per event on stderr (docs/commands.md, Log events). */
-export function jsonEventSink(): EventSink {
-  return (e: ApplyEvent) => {
-    process.stderr.write(`${jsonText({ timestamp: new Date().toISOString(), ...e })}\n`);
-  };
-}
+import type { EventSink } from '../executors/events.js';
 
 export const ignoreEvents: EventSink = () => {};
 

@@ -3,7 +3,7 @@ import { outcomeLines } from '../cli/applyOutcome.js';
 import { ApplyProgress, runningSteps } from '../cli/applyProgress.js';
 import { SteepCommand } from '../cli/baseCommand.js';
 import { confirm } from '../cli/confirm.js';
-import { eachSink, ignoreEvents, jsonEventSink } from '../cli/eventLog.js';
+import { eachSink } from '../cli/eventLog.js';
 import { allowHazardFlag, globalFlags, jsonFlag, lsnFlag } from '../cli/flags.js';
 import { Interruption } from '../cli/interruption.js';
 import { printAddress } from '../model/address.js';
@@ -132,11 +132,7 @@ Ctrl-C (SIGINT) or SIGTERM: no new step starts, a running statement finishes, an
 
     const logJson = flags['log-format'] === 'json';
     const progress = json || logJson ? undefined : new ApplyProgress(plan.steps);
-    const onEvent = eachSink(
-      logJson ? jsonEventSink() : ignoreEvents,
-      runningSteps(plan.steps, this.running),
-      progress?.sink,
-    );
+    const onEvent = eachSink(this.events(), runningSteps(plan.steps, this.running), progress?.sink);
     let outcome: Awaited<ReturnType<typeof applyPlan>>;
     try {
       interruption.arm();

@@ -1,6 +1,5 @@
 import { Flags } from '@oclif/core';
 import { SteepCommand } from '../cli/baseCommand.js';
-import { ignoreEvents, jsonEventSink } from '../cli/eventLog.js';
 import { commaList, globalFlags, jsonFlag, requiredArg } from '../cli/flags.js';
 import { Interruption } from '../cli/interruption.js';
 import { LineProgress } from '../cli/lineProgress.js';
@@ -40,14 +39,14 @@ Refuses tables the subscription does not carry, a subscription not yet initialis
     const tty = process.stdout.isTTY === true && !logJson && !flags.json;
     const line = tty ? new LineProgress(`reinit ${args.subscription}`) : null;
     let lastPhase = '';
-    const onEvent = logJson
-      ? jsonEventSink()
-      : tty
-        ? ignoreEvents
-        : (e: { event: string; message?: string; table?: string }) => {
+    const onEvent = this.events(
+      tty
+        ? undefined
+        : (e) => {
             if (e.event === 'init.table_complete') return;
             if (e.message) this.err(`${e.event}: ${e.message}`, 'info');
-          };
+          },
+    );
     let planned: string[] = [];
     const interruption = new Interruption((text) => this.err(text, 'warn'), {
       before: 'nothing was changed',

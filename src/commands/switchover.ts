@@ -1,5 +1,4 @@
 import { SteepCommand } from '../cli/baseCommand.js';
-import { jsonEventSink } from '../cli/eventLog.js';
 import { formatFlag, globalFlags, jsonFlag, requiredArg } from '../cli/flags.js';
 import { Interruption } from '../cli/interruption.js';
 import { switchoverFlags, switchoverOptions } from '../cli/switchoverOptions.js';
@@ -42,13 +41,10 @@ Exit codes: 0 released (or dry run), 1 refused or failed (the fence undone), 130
           undo = plan.steps.flatMap((st) => st.undo.map((u) => `run ${u.sql} on ${u.node}`));
           interruption.arm();
         },
-        onEvent:
-          flags['log-format'] === 'json'
-            ? jsonEventSink()
-            : (e) => {
-                // the one event before the steps' lines: preflight waiting for the lag
-                if (e.event === 'switchover.lag_wait') this.err(e.message ?? '', 'info');
-              },
+        onEvent: this.events((e) => {
+          // the one event before the steps' lines: preflight waiting for the lag
+          if (e.event === 'switchover.lag_wait') this.err(e.message ?? '', 'info');
+        }),
         onStep: (t) =>
           flags['log-format'] === 'json'
             ? undefined

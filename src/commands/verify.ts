@@ -1,6 +1,5 @@
 import { Flags } from '@oclif/core';
 import { SteepCommand } from '../cli/baseCommand.js';
-import { ignoreEvents, jsonEventSink } from '../cli/eventLog.js';
 import { commaList, compareFlags, formatFlag, globalFlags, jsonFlag, requiredArg } from '../cli/flags.js';
 import { VerifyProgress } from '../cli/verifyProgress.js';
 import { renderVerifyMarkdown, renderVerifyText } from '../render/verify.js';
@@ -38,15 +37,15 @@ Exit codes: 0 every table equal, 2 diverged or some table not verifiable (still 
     // listr2 draws on stdout: only above text output
     const tty = process.stdout.isTTY === true && !logJson && !json && flags.format === 'text';
     const progress = tty ? new VerifyProgress(`verify ${args.subscription}`) : null;
-    const onEvent = logJson
-      ? jsonEventSink()
-      : tty
-        ? ignoreEvents
-        : (e: { event: string; table?: string; message?: string }) => {
+    const onEvent = this.events(
+      tty
+        ? undefined
+        : (e) => {
             if (e.event === 'verify.table_complete') this.err(`${e.table}: ${e.message}`, 'info');
             else if (e.message && e.event !== 'apply.step_waiting')
               this.err(`${e.event}: ${e.message}`, 'info');
-          };
+          },
+    );
     let outcome: VerifyOutcome;
     try {
       outcome = await repairSubscription(flags.config, args.subscription, {

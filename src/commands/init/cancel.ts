@@ -1,6 +1,5 @@
 import { SteepCommand } from '../../cli/baseCommand.js';
 import { confirm } from '../../cli/confirm.js';
-import { ignoreEvents, jsonEventSink } from '../../cli/eventLog.js';
 import { approvalFlags, globalFlags, jsonFlag, requiredArg } from '../../cli/flags.js';
 import { Interruption } from '../../cli/interruption.js';
 import { dropSlotSql } from '../../planner/sqlBuild.js';
@@ -28,7 +27,7 @@ Ctrl-C (SIGINT) or SIGTERM: the drop and the truncate finish together, nothing s
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(InitCancel);
-    const onEvent = flags['log-format'] === 'json' ? jsonEventSink() : ignoreEvents;
+    const onEvent = this.events();
     let truncated: string[] = [];
     const interruption = new Interruption((text) => this.err(text, 'warn'), {
       before: 'nothing was changed',

@@ -1,6 +1,5 @@
 import { Flags } from '@oclif/core';
 import { SteepCommand } from '../../cli/baseCommand.js';
-import { ignoreEvents, jsonEventSink } from '../../cli/eventLog.js';
 import { globalFlags, jsonFlag, requiredArg } from '../../cli/flags.js';
 import { Interruption } from '../../cli/interruption.js';
 import { type PrepareResult, prepareInit } from '../../workflows/initPrepare.js';
@@ -67,7 +66,7 @@ With --hold the slot's snapshot is exported and kept open until the command is i
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(InitPrepare);
-    const onEvent = flags['log-format'] === 'json' ? jsonEventSink() : ignoreEvents;
+    const onEvent = this.events();
     const interruption = new Interruption((text) => this.err(text, 'warn'), {
       before: 'nothing was changed',
       first: () =>

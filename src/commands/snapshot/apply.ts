@@ -1,6 +1,5 @@
 import { Flags } from '@oclif/core';
 import { SteepCommand } from '../../cli/baseCommand.js';
-import { ignoreEvents, jsonEventSink } from '../../cli/eventLog.js';
 import { globalFlags, jsonFlag, requiredArg } from '../../cli/flags.js';
 import { snapshotApply } from '../../workflows/snapshot.js';
 
@@ -32,7 +31,7 @@ Then loads the files on parallel sessions (existing rows follow init.existingDat
       dir: flags.input,
       parallel: flags.parallel,
       wait: flags.wait,
-      onEvent: flags['log-format'] === 'json' ? jsonEventSink() : ignoreEvents,
+      onEvent: this.events(),
     });
     const doc = this.warned(r);
     if (flags.json) return this.outJson(doc);

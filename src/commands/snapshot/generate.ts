@@ -1,6 +1,5 @@
 import { Flags } from '@oclif/core';
 import { SteepCommand } from '../../cli/baseCommand.js';
-import { ignoreEvents, jsonEventSink } from '../../cli/eventLog.js';
 import { globalFlags, jsonFlag, requiredArg } from '../../cli/flags.js';
 import { Interruption } from '../../cli/interruption.js';
 import { formatBytes } from '../../model/bytes.js';
@@ -42,7 +41,7 @@ Interrupted (Ctrl-C, crash, SIGKILL), it resumes when run again: files whose che
         dir: flags.output,
         compress: flags.compress as 'gzip' | 'none' | undefined,
         parallel: flags.parallel,
-        onEvent: flags['log-format'] === 'json' ? jsonEventSink() : ignoreEvents,
+        onEvent: this.events(),
         stop: interruption,
       }),
     );
