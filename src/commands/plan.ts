@@ -82,9 +82,10 @@ Exit codes: 0 success (no changes with --detailed-exitcode), 1 error (invalid fi
 }
 
 async function planGraphBlock(result: PlanResult): Promise<string> {
-  const [{ mermaidBlock }, { planGraph }] = await Promise.all([
+  const [{ mermaidBlock }, { topologyGraph }] = await Promise.all([
     import('../render/graph.js'),
-    import('../workflows/graph.js'),
+    import('../planner/graph.js'),
   ]);
-  return mermaidBlock(planGraph(result));
+  // the topology the plan leads to, its changes marked, drawn from what the plan read
+  return mermaidBlock(topologyGraph(result.topology, { observed: result.observed, plan: result.plan }));
 }

@@ -1,7 +1,6 @@
 import { loadTopology } from '../config/load.js';
-import type { TopologyGraph } from '../model/graph.js';
 import { topologyGraph } from '../planner/graph.js';
-import { observe, type PlanResult } from './plan.js';
+import { observe } from './plan.js';
 import { readStatus } from './status.js';
 
 /**
@@ -16,9 +15,4 @@ export async function graphOf(configPath: string, opts: { live: boolean }) {
   for (const s of status.subscriptions)
     states[`${s.node}/${s.name}`] = s.exists === false ? 'absent' : s.state;
   return { graph: topologyGraph(topology, { observed, states }), configWarnings: warnings };
-}
-
-/** `plan --graph`: the topology the plan leads to, its changes marked, drawn from what the plan read. */
-export function planGraph(r: PlanResult): TopologyGraph {
-  return topologyGraph(r.topology, { observed: r.observed, plan: r.plan });
 }
