@@ -3,7 +3,7 @@ import { SteepCommand } from '../cli/baseCommand.js';
 import { commaList, compareFlags, formatFlag, globalFlags, jsonFlag, requiredArg } from '../cli/flags.js';
 import { VerifyProgress } from '../cli/verifyProgress.js';
 import { renderVerifyMarkdown, renderVerifyText } from '../render/verify.js';
-import { repairSubscription, type VerifyOutcome } from '../workflows/verifyRepair.js';
+import { repairSubscription } from '../workflows/verifyRepair.js';
 
 export default class Verify extends SteepCommand {
   static override summary =
@@ -46,21 +46,16 @@ Exit codes: 0 every table equal, 2 diverged or some table not verifiable (still 
               this.err(`${e.event}: ${e.message}`, 'info');
           },
     );
-    let outcome: VerifyOutcome;
-    try {
-      outcome = await repairSubscription(flags.config, args.subscription, {
-        tables: commaList(flags.tables),
-        parallel: flags.parallel,
-        examples: flags.examples,
-        repair: flags.repair,
-        onEvent,
-        onTableStart: progress?.start,
-        onTableRows: progress?.rows,
-        onTableDone: progress?.table,
-      });
-    } finally {
-      await progress?.end();
-    }
+    const outcome = await repairSubscription(flags.config, args.subscription, {
+      tables: commaList(flags.tables),
+      parallel: flags.parallel,
+      examples: flags.examples,
+      repair: flags.repair,
+      onEvent,
+      onTableStart: progress?.start,
+      onTableRows: progress?.rows,
+      onTableDone: progress?.table,
+    }).finally(() => progress?.end());
     this.warned(outcome);
     const reports = outcome.after ? [outcome.before, outcome.after] : [outcome.before];
     const last = reports[reports.length - 1]!;

@@ -1,7 +1,5 @@
 import { loadTopology } from '../config/load.js';
-import type { Problem } from '../model/errors.js';
 import { declaredSubscription } from '../model/topology.js';
-import type { VerifyReport } from '../model/verify.js';
 import { type ReinitOptions, reinitLoaded } from './reinit.js';
 import { type VerifyOptions, verifyLoaded } from './verify.js';
 
@@ -9,18 +7,11 @@ import { type VerifyOptions, verifyLoaded } from './verify.js';
  * `steep verify` and `verify --repair`: verify; with `repair` and diverged tables, reinit
  * exactly those, then verify again.
  */
-export interface VerifyOutcome {
-  before: VerifyReport;
-  reinit: Awaited<ReturnType<typeof reinitLoaded>> | null;
-  after: VerifyReport | null;
-  configWarnings: Problem[];
-}
-
 export async function repairSubscription(
   configPath: string,
   subscription: string,
   opts: VerifyOptions & { repair: boolean; reinit?: Omit<ReinitOptions, 'onEvent'> },
-): Promise<VerifyOutcome> {
+) {
   const t0 = Date.now();
   const { topology, warnings } = await loadTopology(configPath);
   const d = declaredSubscription(topology, subscription, 'verify.unknown_subscription');
