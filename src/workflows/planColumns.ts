@@ -1,12 +1,12 @@
 import { unreachable } from '../catalog/readCluster.js';
 import { renameApplied } from '../catalog/renameApplied.js';
 import { readTableColumns } from '../catalog/tableSchemas.js';
-import { nodeSession, withSession } from '../db/connect.js';
 import { connectionLimit } from '../db/connectionLimit.js';
 import type { ClusterState, RenameApplied } from '../model/cluster.js';
 import type { Topology } from '../model/topology.js';
 import { renamesToCheck } from '../planner/schema/columnRename.js';
 import { columnRequests } from '../planner/schema/schemaScope.js';
+import { withPair } from './verify.js';
 
 /**
  * A plan's catalog read takes each subscribed table's fingerprint, not its columns (500 tables
@@ -55,10 +55,8 @@ export async function readDifferingColumns(topology: Topology, observed: Cluster
  */
 export async function readRenamesApplied(topology: Topology, observed: ClusterState): Promise<void> {
   for (const { d, table, column } of renamesToCheck(topology, observed)) {
-    const read: RenameApplied = await withSession(nodeSession(topology, d.node, 'steep'), (sub) =>
-      withSession(nodeSession(topology, d.from, 'steep'), (pub) =>
-        renameApplied(sub, pub, { subscription: d.name, table, column, publisher: d.from }),
-      ),
+    const read: RenameApplied = await withPair(topology, [d.node, d.from], 'plain', 'steep', (sub, pub) =>
+      renameApplied(sub, pub, { subscription: d.name, table, column, publisher: d.from }),
     ).catch((err: Error) => ({ state: 'unknown', why: err.message }));
     const node = observed.nodes[d.node];
     if (!node?.reachable) continue;
