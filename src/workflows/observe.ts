@@ -172,16 +172,3 @@ export async function captureChanges(topology: Topology, capture: PlanCapture): 
   }
   return changed;
 }
-
-/**
- * `apply` of a plan made from a capture: read the nodes as `observe` does and refuse when any
- * node's catalog digest is no longer the captured one.
- */
-export async function refuseChangedCapture(topology: Topology, capture: PlanCapture): Promise<void> {
-  const changed = await captureChanges(topology, capture);
-  if (changed.length === 0) return;
-  throw new SteepError(
-    'apply.capture_changed',
-    `the plan was made against a capture taken at ${capture.takenAt}, and since then ${changed.join(', ')}; nothing was changed — run \`steep observe\` and plan again, or plan against the live nodes`,
-  );
-}

@@ -9,7 +9,7 @@ import { PLAN_FORMAT_VERSION, type Plan } from '../model/plan.js';
 import { describeInputs, planCommand, planDifferences } from '../model/planDifference.js';
 import { type PlanFile, toPlanFile } from '../model/planFile.js';
 import type { Topology } from '../model/topology.js';
-import { refuseChangedCapture } from './observe.js';
+import { captureChanges } from './observe.js';
 import type { PlanFlags } from './plan.js';
 
 const schemaUrl = new URL('schemas/plan.schema.json', PACKAGE_ROOT);
@@ -96,7 +96,8 @@ export function staleness(saved: PlanFile, fresh: Plan): string[] {
 
 /**
  * `apply PLAN`: refuse a saved plan that is no longer what the file and the nodes give (or, for a
- * plan made from a capture, whose nodes changed since the capture).
+ * plan made from a capture, whose nodes changed since the capture: read as `observe` does, a
+ * node's catalog digest is no longer the captured one).
  */
 export async function refuseStalePlan(
   path: string,
@@ -104,7 +105,13 @@ export async function refuseStalePlan(
   topology: Topology,
   fresh: Plan,
 ): Promise<void> {
-  if (saved.observed.capture) await refuseChangedCapture(topology, saved.observed.capture);
+  const capture = saved.observed.capture;
+  const changed = capture ? await captureChanges(topology, capture) : [];
+  if (changed.length > 0)
+    throw new SteepError(
+      'apply.capture_changed',
+      `the plan was made against a capture taken at ${capture!.takenAt}, and since then ${changed.join(', ')}; nothing was changed — run \`steep observe\` and plan again, or plan against the live nodes`,
+    );
   const reasons = staleness(saved, fresh);
   if (reasons.length > 0) {
     throw new SteepError(
