@@ -757,6 +757,50 @@ describe('steep switchover with a writer the fence cannot stop (18 → 18)', () 
     expect(enable, done.stderr).not.toBeNull();
     expect(await digests(west, ['ld_items'])).toEqual(await digests(east, ['ld_items']));
   }, 180_000);
+
+  it('a change committed after the fence that west applied before the DISABLE leaves no change in the slot: dropped, with its copy, nothing lost', async () => {
+    const east = cluster().node('east');
+    const west = cluster().node('west');
+    const SUB_LN = 'west_ln';
+    const lnPath = await setUp(east, west, 'ln_items', SUB_LN);
+    const acknowledged: number[] = [];
+    for (let id = 1; id <= 100; id++) {
+      await east.query('INSERT INTO public.ln_items (id, v) VALUES ($1, $2)', [id, `su ${id}`]);
+      acknowledged.push(id);
+    }
+    // the DISABLE waits while a superuser commits on east and west applies it
+    const held = await holdSubscription(west, SUB_LN);
+    let done!: Awaited<ReturnType<typeof steep>>;
+    try {
+      const running = steep(['switchover', SUB_LN, '--grace', '1s', '--json'], lnPath);
+      await eventually(async () => steepWaits(west, 'DISABLE'), HANG_MS, 'the release to wait to DISABLE');
+      await east.query("INSERT INTO public.ln_items (id, v) VALUES (101, 'after the fence')");
+      acknowledged.push(101);
+      await eventually(
+        async () => (await west.query('SELECT 1 FROM public.ln_items WHERE id = 101')).length === 1,
+        HANG_MS,
+        'id 101 on west',
+      );
+      await held.query('ROLLBACK');
+      done = await running;
+    } finally {
+      await held.end().catch(() => {});
+    }
+    expect(done.code, `${done.stdout}\n${done.stderr}`).toBe(0);
+    const report = JSON.parse(done.stdout) as SwitchoverReport;
+    expect(report.unsent).toEqual({ changes: 0, transactions: 0 });
+    expect(report.slotKept).toBe(false);
+    // the slot and the release's copy of it are gone; every acknowledged id is on west
+    expect(
+      await east.query(
+        "SELECT slot_name FROM pg_replication_slots WHERE slot_name = $1 OR slot_name LIKE 'steep\\_release\\_%'",
+        [SUB_LN],
+      ),
+    ).toEqual([]);
+    const after = await idsOn(west, 'ln_items');
+    expect(acknowledged.filter((id) => !after.has(id))).toEqual([]);
+    expect(await digests(west, ['ln_items'])).toEqual(await digests(east, ['ln_items']));
+  }, 180_000);
 });
 describe('steep switchover without --reverse, rolled back as printed (18 → 18)', () => {
   it('the rollback fences the new primary, counts the rows that stay there, and no later plan keeps a gap quietly', async () => {
