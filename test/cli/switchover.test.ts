@@ -597,6 +597,16 @@ describe('steep switchover with a writer the fence cannot stop (18 → 18)', () 
     return file;
   }
 
+  /** Ids 1..100 committed on east, each logged once its COMMIT returned. */
+  async function write100(east: TestNode, t: string): Promise<number[]> {
+    const acknowledged: number[] = [];
+    for (let id = 1; id <= 100; id++) {
+      await east.query(`INSERT INTO public.${t} (id, v) VALUES ($1, $2)`, [id, `su ${id}`]);
+      acknowledged.push(id);
+    }
+    return acknowledged;
+  }
+
   const idsOn = async (node: TestNode, t: string) =>
     new Set((await node.query<{ id: string }>(`SELECT id FROM public.${t}`)).map((r) => Number(r.id)));
 
@@ -691,11 +701,7 @@ describe('steep switchover with a writer the fence cannot stop (18 → 18)', () 
     const west = cluster().node('west');
     const SUB_LD = 'west_ld';
     const ldPath = await setUp(east, west, 'ld_items', SUB_LD);
-    const acknowledged: number[] = [];
-    for (let id = 1; id <= 100; id++) {
-      await east.query('INSERT INTO public.ld_items (id, v) VALUES ($1, $2)', [id, `su ${id}`]);
-      acknowledged.push(id);
-    }
+    const acknowledged = await write100(east, 'ld_items');
     // a superuser's transaction open throughout, committed where the test says
     const late = await east.client();
     await late.query('BEGIN');
@@ -763,11 +769,7 @@ describe('steep switchover with a writer the fence cannot stop (18 → 18)', () 
     const west = cluster().node('west');
     const SUB_LN = 'west_ln';
     const lnPath = await setUp(east, west, 'ln_items', SUB_LN);
-    const acknowledged: number[] = [];
-    for (let id = 1; id <= 100; id++) {
-      await east.query('INSERT INTO public.ln_items (id, v) VALUES ($1, $2)', [id, `su ${id}`]);
-      acknowledged.push(id);
-    }
+    const acknowledged = await write100(east, 'ln_items');
     // the DISABLE waits while a superuser commits on east and west applies it
     const held = await holdSubscription(west, SUB_LN);
     let done!: Awaited<ReturnType<typeof steep>>;
