@@ -82,7 +82,7 @@ export function switchoverOptions(
     graceMs: duration('grace', flags.grace),
     verify,
     reverse: flags.reverse,
-    keepSlot: flags['keep-slot'],
+    keepSlot: flags['keep-slot'] === true,
     roles,
     sequenceHeadroom: BigInt(flags['sequence-headroom']),
     sequences: commaList(flags.sequences),

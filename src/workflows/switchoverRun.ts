@@ -201,15 +201,21 @@ export class SwitchoverRun {
     const { clients, d, plan } = this;
     try {
       await this.run('release', async (s) => {
-        const [disable, peek, ...drop] = s.statements;
+        const [disable, ...rest] = s.statements;
+        const at = rest.findIndex((x) => x.sql.includes('pg_logical_slot_peek_binary_changes'));
         const old = clients.get(d.from)!;
         await runStatements(clients, [disable!]);
         this.report.blackoutMs = Date.now() - fencedAt;
         this.report.outcome = 'released';
         await waitSlotReleased(old, plan.slot, SLOT_RELEASE_MS);
-        const unsent = await readUnsentChanges(old, peek!.sql);
+        // planner/switchover/switchover.ts releaseStep: the slot copied and dropped, then the copy
+        // read; a copy that fails (no free slot) leaves the slot as it was
+        this.report.slotKept = true;
+        await runStatements(clients, rest.slice(0, at));
+        const unsent = await readUnsentChanges(old, rest[at]!.sql);
         this.report.unsent = unsent;
         if ('unknown' in unsent || unsent.changes > 0) {
+          await runStatements(clients, s.undo);
           this.report.slotKept = true;
           throw new SteepError(
             'switchover.unsent',
@@ -217,12 +223,8 @@ export class SwitchoverRun {
             { node: d.from },
           );
         }
-        // the subscriber's statements first, then the publisher's
-        for (const node of [d.node, d.from])
-          await runStatements(
-            clients,
-            drop.filter((x) => x.node === node),
-          );
+        await runStatements(clients, rest.slice(at + 1));
+        this.report.slotKept = this.opts.keepSlot;
         return `${d.name} disabled on ${d.node}, no change left in slot ${plan.slot} after the fence${this.opts.keepSlot ? `, slot kept` : `, slot dropped`}; write blackout ${this.report.blackoutMs} ms`;
       });
     } catch (err) {

@@ -545,37 +545,76 @@ describe('steep switchover of asynchronous commits (18 → 18)', () => {
   }, 300_000);
 });
 
+/** The session of steep's on `node` waiting for a lock, running a statement that contains `sql`. */
+async function steepWaits(node: TestNode, sql: string): Promise<boolean> {
+  const rows = await node.query(
+    "SELECT 1 FROM pg_stat_activity WHERE application_name = 'steep switchover' AND wait_event_type = 'Lock' AND strpos(query, $1) > 0",
+    [sql],
+  );
+  return rows.length > 0;
+}
+
+/** A session on `node` in a transaction holding subscription `sub`'s lock (COMMENT takes it): an ALTER SUBSCRIPTION waits for it. */
+async function holdSubscription(node: TestNode, sub: string): Promise<pg.Client> {
+  const c = await node.client();
+  await c.query('BEGIN');
+  await c.query(`COMMENT ON SUBSCRIPTION ${sub} IS 'held by the test'`);
+  return c;
+}
+
 describe('steep switchover with a writer the fence cannot stop (18 → 18)', () => {
+  /** Table `t` published by east to west's subscription `sub`, applied; the config's path. */
+  async function setUp(east: TestNode, west: TestNode, t: string, sub: string): Promise<string> {
+    for (const n of [east, west]) {
+      await n.query(`CREATE TABLE public.${t} (id bigint PRIMARY KEY, v text NOT NULL)`);
+      // the application's role, which the fence stops
+      await n.query(`CREATE ROLE ${t}_app LOGIN PASSWORD '${t}-app-secret-5'`);
+      await n.query(`GRANT SELECT, INSERT ON public.${t} TO ${t}_app`);
+    }
+    const file = writeConfig(
+      [
+        'version: 1',
+        `topology: switchover-${t.replace('_', '-')}`,
+        nodesYaml([east, west]),
+        // the test holds the subscription's lock while it arranges what the release finds
+        'settings:',
+        '  lockTimeout: 60s',
+        'publications:',
+        `  ${t}_pub:`,
+        '    node: east',
+        `    tables: [public.${t}]`,
+        'subscriptions:',
+        `  ${sub}:`,
+        '    node: west',
+        '    from: east',
+        `    publications: [${t}_pub]`,
+        '',
+      ].join('\n'),
+    );
+    const applied = await steep(['apply', '--auto-approve'], file);
+    expect(applied.code, `${applied.stdout}\n${applied.stderr}`).toBe(0);
+    await waitCaughtUp(east, sub);
+    return file;
+  }
+
+  /** Ids 1..100 committed on east, each logged once its COMMIT returned. */
+  async function write100(east: TestNode, t: string): Promise<number[]> {
+    const acknowledged: number[] = [];
+    for (let id = 1; id <= 100; id++) {
+      await east.query(`INSERT INTO public.${t} (id, v) VALUES ($1, $2)`, [id, `su ${id}`]);
+      acknowledged.push(id);
+    }
+    return acknowledged;
+  }
+
+  const idsOn = async (node: TestNode, t: string) =>
+    new Set((await node.query<{ id: string }>(`SELECT id FROM public.${t}`)).map((r) => Number(r.id)));
+
   it('keeps the slot and says how many changes it holds, and its advice, as printed, delivers every one', async () => {
     const east = cluster().node('east');
     const west = cluster().node('west');
     const SUB_LB = 'west_lb';
-    for (const n of [east, west]) {
-      await n.query('CREATE TABLE public.lb_items (id bigint PRIMARY KEY, v text NOT NULL)');
-      // the application's role, which the fence stops
-      await n.query(`CREATE ROLE lb_app LOGIN PASSWORD 'lb-app-secret-5'`);
-      await n.query('GRANT SELECT, INSERT ON public.lb_items TO lb_app');
-    }
-    const lbPath = writeConfig(
-      [
-        'version: 1',
-        'topology: switchover-left-behind',
-        nodesYaml([east, west]),
-        'publications:',
-        '  lb_pub:',
-        '    node: east',
-        '    tables: [public.lb_items]',
-        'subscriptions:',
-        `  ${SUB_LB}:`,
-        '    node: west',
-        '    from: east',
-        '    publications: [lb_pub]',
-        '',
-      ].join('\n'),
-    );
-    const applied = await steep(['apply', '--auto-approve'], lbPath);
-    expect(applied.code, `${applied.stdout}\n${applied.stderr}`).toBe(0);
-    await waitCaughtUp(east, SUB_LB);
+    const lbPath = await setUp(east, west, 'lb_items', SUB_LB);
 
     // a superuser (steep's own role here) writes on east throughout: no fence stops it; every
     // id whose COMMIT returned is logged
@@ -584,15 +623,40 @@ describe('steep switchover with a writer the fence cannot stop (18 → 18)', () 
     const su = await east.client();
     const writes = (async () => {
       for (let id = 1; writing; id++) {
-        // back to back: some commit between the release's DISABLE and its look into the slot
         await su.query('INSERT INTO public.lb_items (id, v) VALUES ($1, $2)', [id, `su ${id}`]);
         acknowledged.push(id);
       }
     })();
     let done!: Awaited<ReturnType<typeof steep>>;
+    // the release's DISABLE waits for the subscription's lock, held here until west's apply is
+    // stopped: what the writer commits from then on west never confirms, and the release finds it
+    const heldSub = await holdSubscription(west, SUB_LB);
+    let heldApply: pg.Client | undefined;
     try {
       await eventually(async () => acknowledged.length > 1000, HANG_MS, 'the superuser to write');
-      done = await steep(['switchover', SUB_LB, '--grace', '1s', '--json'], lbPath);
+      const running = steep(['switchover', SUB_LB, '--grace', '1s', '--json'], lbPath);
+      await eventually(async () => steepWaits(west, 'DISABLE'), HANG_MS, 'the release to wait to DISABLE');
+      // west's apply stops at its next insert into lb_items (granted once its transaction in flight ends)
+      heldApply = await west.client();
+      await heldApply.query('BEGIN');
+      await heldApply.query('LOCK TABLE public.lb_items IN SHARE MODE');
+      const stopped = acknowledged.length;
+      await eventually(
+        async () => acknowledged.length > stopped + 10,
+        HANG_MS,
+        'commits west does not apply',
+      );
+      await heldSub.query('ROLLBACK');
+      await eventually(
+        async () =>
+          (await west.query(`SELECT 1 FROM pg_subscription WHERE subname = '${SUB_LB}' AND NOT subenabled`))
+            .length === 1,
+        HANG_MS,
+        'the DISABLE',
+      );
+      // the apply worker, free again, sees the DISABLE at its next change and stops
+      await heldApply.query('ROLLBACK');
+      done = await running;
       // it goes on writing after the release too
       const mark = acknowledged.length;
       await eventually(async () => acknowledged.length > mark + 200, HANG_MS, 'writes after the release');
@@ -600,6 +664,8 @@ describe('steep switchover with a writer the fence cannot stop (18 → 18)', () 
       writing = false;
       await writes;
       await su.end();
+      await heldSub.end().catch(() => {});
+      await heldApply?.end().catch(() => {});
     }
     expect(done.code, `${done.stdout}\n${done.stderr}`).toBe(1);
     const report = JSON.parse(done.stdout) as SwitchoverReport;
@@ -612,9 +678,7 @@ describe('steep switchover with a writer the fence cannot stop (18 → 18)', () 
       `slot ${SUB_LB} on east holds ${unsent.changes} row change(s) in ${unsent.transactions} transaction(s) committed after the fence that west never received`,
     );
     // before the advice: the ids missing on west are at least what the slot held at the release
-    const onWest = async () =>
-      new Set((await west.query<{ id: string }>('SELECT id FROM public.lb_items')).map((r) => Number(r.id)));
-    const before = await onWest();
+    const before = await idsOn(west, 'lb_items');
     const missingBefore = acknowledged.filter((id) => !before.has(id));
     expect(missingBefore.length).toBeGreaterThan(0);
     const [slot] = await east.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [SUB_LB]);
@@ -626,13 +690,120 @@ describe('steep switchover with a writer the fence cannot stop (18 → 18)', () 
     await west.query(`ALTER SUBSCRIPTION ${enable![1]} ENABLE`);
     await waitCaughtUp(east, SUB_LB);
     await west.query(`ALTER SUBSCRIPTION ${enable![1]} DISABLE`);
-    const after = await onWest();
+    const after = await idsOn(west, 'lb_items');
     const lost = acknowledged.filter((id) => !after.has(id));
     expect(lost, `acknowledged ${acknowledged.length}, lost ${lost.length}`).toEqual([]);
     expect(await digests(west, ['lb_items'])).toEqual(await digests(east, ['lb_items']));
   }, 180_000);
-});
 
+  it('a change committed after the release looked into the slot, before it dropped it, is counted and kept, not dropped with the slot', async () => {
+    const east = cluster().node('east');
+    const west = cluster().node('west');
+    const SUB_LD = 'west_ld';
+    const ldPath = await setUp(east, west, 'ld_items', SUB_LD);
+    const acknowledged = await write100(east, 'ld_items');
+    // a superuser's transaction open throughout, committed where the test says
+    const late = await east.client();
+    await late.query('BEGIN');
+    await late.query("INSERT INTO public.ld_items (id, v) VALUES (101, 'committed before the drop')");
+    // the DISABLE waits for the subscription's lock held here; a second holder queued behind it
+    // gets the lock when the DISABLE commits, so the release's next ALTER SUBSCRIPTION (slot_name =
+    // NONE, before the drop) waits for it
+    const first = await holdSubscription(west, SUB_LD);
+    const second = await west.client();
+    let done!: Awaited<ReturnType<typeof steep>>;
+    try {
+      const running = steep(['switchover', SUB_LD, '--grace', '1s', '--json'], ldPath);
+      await eventually(async () => steepWaits(west, 'DISABLE'), HANG_MS, 'the release to wait to DISABLE');
+      await second.query('BEGIN');
+      const pid = (await second.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+      const queued = second.query(`COMMENT ON SUBSCRIPTION ${SUB_LD} IS 'held by the test'`);
+      await eventually(
+        async () =>
+          (
+            await west.query("SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND wait_event_type = 'Lock'", [
+              pid,
+            ])
+          ).length === 1,
+        HANG_MS,
+        'the second holder to queue',
+      );
+      await first.query('ROLLBACK');
+      await queued;
+      await eventually(
+        async () => steepWaits(west, 'slot_name = NONE'),
+        HANG_MS,
+        'the release to wait before the drop',
+      );
+      await late.query('COMMIT');
+      acknowledged.push(101);
+      await second.query('ROLLBACK');
+      done = await running;
+    } finally {
+      await late.end().catch(() => {});
+      await first.end().catch(() => {});
+      await second.end().catch(() => {});
+    }
+    const report = JSON.parse(done.stdout) as SwitchoverReport;
+    expect(report.outcome).toBe('released');
+    // id 101's COMMIT returned while the slot existed: west has it, or steep counts it, keeps the
+    // slot and its advice, as printed, delivers it
+    const enable = /ALTER SUBSCRIPTION ("west_ld") ENABLE on west/.exec(done.stderr);
+    if (report.slotKept && enable) {
+      await west.query(`ALTER SUBSCRIPTION ${enable[1]} ENABLE`);
+      await waitCaughtUp(east, SUB_LD);
+      await west.query(`ALTER SUBSCRIPTION ${enable[1]} DISABLE`);
+    }
+    const after = await idsOn(west, 'ld_items');
+    const lost = acknowledged.filter((id) => !after.has(id));
+    expect(lost, `${done.stdout}\n${done.stderr}`).toEqual([]);
+    expect(done.code, `${done.stdout}\n${done.stderr}`).toBe(1);
+    expect(report.slotKept).toBe(true);
+    expect(report.unsent).toEqual({ changes: 1, transactions: 1 });
+    expect(enable, done.stderr).not.toBeNull();
+    expect(await digests(west, ['ld_items'])).toEqual(await digests(east, ['ld_items']));
+  }, 180_000);
+
+  it('a change committed after the fence that west applied before the DISABLE leaves no change in the slot: dropped, with its copy, nothing lost', async () => {
+    const east = cluster().node('east');
+    const west = cluster().node('west');
+    const SUB_LN = 'west_ln';
+    const lnPath = await setUp(east, west, 'ln_items', SUB_LN);
+    const acknowledged = await write100(east, 'ln_items');
+    // the DISABLE waits while a superuser commits on east and west applies it
+    const held = await holdSubscription(west, SUB_LN);
+    let done!: Awaited<ReturnType<typeof steep>>;
+    try {
+      const running = steep(['switchover', SUB_LN, '--grace', '1s', '--json'], lnPath);
+      await eventually(async () => steepWaits(west, 'DISABLE'), HANG_MS, 'the release to wait to DISABLE');
+      await east.query("INSERT INTO public.ln_items (id, v) VALUES (101, 'after the fence')");
+      acknowledged.push(101);
+      await eventually(
+        async () => (await west.query('SELECT 1 FROM public.ln_items WHERE id = 101')).length === 1,
+        HANG_MS,
+        'id 101 on west',
+      );
+      await held.query('ROLLBACK');
+      done = await running;
+    } finally {
+      await held.end().catch(() => {});
+    }
+    expect(done.code, `${done.stdout}\n${done.stderr}`).toBe(0);
+    const report = JSON.parse(done.stdout) as SwitchoverReport;
+    expect(report.unsent).toEqual({ changes: 0, transactions: 0 });
+    expect(report.slotKept).toBe(false);
+    // the slot and the release's copy of it are gone; every acknowledged id is on west
+    expect(
+      await east.query(
+        "SELECT slot_name FROM pg_replication_slots WHERE slot_name = $1 OR slot_name LIKE 'steep\\_release\\_%'",
+        [SUB_LN],
+      ),
+    ).toEqual([]);
+    const after = await idsOn(west, 'ln_items');
+    expect(acknowledged.filter((id) => !after.has(id))).toEqual([]);
+    expect(await digests(west, ['ln_items'])).toEqual(await digests(east, ['ln_items']));
+  }, 180_000);
+});
 describe('steep switchover without --reverse, rolled back as printed (18 → 18)', () => {
   it('the rollback fences the new primary, counts the rows that stay there, and no later plan keeps a gap quietly', async () => {
     const east = cluster().node('east');

@@ -212,10 +212,21 @@ function reverseStep(facts: SwitchoverFacts, rev: string, reverseConninfo: strin
 export function unsentChangesSql(slot: string, publications: readonly string[], reverse: boolean): string {
   const names = quoteLiteral(publications.map(quoteIdent).join(','));
   const origin = reverse ? `, 'origin', 'none'` : '';
-  return `SELECT count(*)::int AS changes, count(DISTINCT xid::text)::int AS transactions FROM pg_catalog.pg_logical_slot_peek_binary_changes(${quoteLiteral(slot)}, NULL, NULL, 'proto_version', '1', 'publication_names', ${names}${origin}) WHERE pg_catalog.get_byte(data, 0) IN (73, 85, 68, 84)`;
+  return `SELECT count(*)::int AS changes, count(DISTINCT xid::text)::int AS transactions FROM pg_catalog.pg_logical_slot_peek_binary_changes(${slot}, NULL, NULL, 'proto_version', '1', 'publication_names', ${names}${origin}) WHERE pg_catalog.get_byte(data, 0) IN (73, 85, 68, 84)`;
 }
 
-/** The subscription disabled on the new primary, and its slot dropped on the old one unless kept. */
+/** The release's copy of the slot: temporary, this session's (its name made of the session's pid). */
+const CHECK_SLOT = `'steep_release_' || pg_catalog.pg_backend_pid()`;
+
+/**
+ * The subscription disabled on the new primary, and its slot dropped on the old one unless kept.
+ * A peek before the drop would miss what a writer the fence does not stop commits between the
+ * two, so the slot is copied first (the copy starts where the slot stands), dropped, the WAL
+ * flushed past every commit made before the drop (asynchronous ones included), and the copy is
+ * read: none, the copy is dropped; some, `undo` puts the slot back from the copy, at the same
+ * position, named as before, the subscription pointing at it again. Kept (`--keep-slot`): the
+ * slot itself is read, after the same flush.
+ */
 function releaseStep(
   facts: SwitchoverFacts,
   opts: SwitchoverOptions,
@@ -223,20 +234,37 @@ function releaseStep(
   reverse: boolean,
 ): SwitchoverStep {
   const { subscription: sub, oldNode: old, newNode: neu } = facts;
-  const release: NodeSql[] = [
-    { node: neu, sql: `ALTER SUBSCRIPTION ${quoteIdent(sub)} DISABLE` },
-    { node: old, sql: unsentChangesSql(slot, facts.publications, reverse) },
-  ];
-  if (!opts.keepSlot)
-    release.push(
-      { node: neu, sql: `ALTER SUBSCRIPTION ${quoteIdent(sub)} SET (slot_name = NONE)` },
-      { node: old, sql: `SELECT pg_catalog.pg_drop_replication_slot(${quoteLiteral(slot)})` },
-    );
+  const mark = flushedMarkSql(`switchover ${sub}: release`).map((sql) => ({ node: old, sql }));
+  const peek = (s: string) => ({ node: old, sql: unsentChangesSql(s, facts.publications, reverse) });
+  const dropCheck = { node: old, sql: `SELECT pg_catalog.pg_drop_replication_slot(${CHECK_SLOT})` };
+  const disable = { node: neu, sql: `ALTER SUBSCRIPTION ${quoteIdent(sub)} DISABLE` };
   return {
     id: 'release',
     title: `disable ${sub} on ${neu}, check that slot ${slot} holds no change ${neu} did not confirm${opts.keepSlot ? `, keep the slot` : ` (else keep it), drop it`}; ${old} stays read-only`,
-    statements: release,
-    undo: [],
+    statements: opts.keepSlot
+      ? [disable, ...mark, peek(quoteLiteral(slot))]
+      : [
+          disable,
+          {
+            node: old,
+            sql: `SELECT pg_catalog.pg_copy_logical_replication_slot(${quoteLiteral(slot)}, ${CHECK_SLOT}, true)`,
+          },
+          { node: neu, sql: `ALTER SUBSCRIPTION ${quoteIdent(sub)} SET (slot_name = NONE)` },
+          { node: old, sql: `SELECT pg_catalog.pg_drop_replication_slot(${quoteLiteral(slot)})` },
+          ...mark,
+          peek(CHECK_SLOT),
+          dropCheck,
+        ],
+    undo: opts.keepSlot
+      ? []
+      : [
+          {
+            node: old,
+            sql: `SELECT pg_catalog.pg_copy_logical_replication_slot(${CHECK_SLOT}, ${quoteLiteral(slot)}, false)`,
+          },
+          dropCheck,
+          { node: neu, sql: `ALTER SUBSCRIPTION ${quoteIdent(sub)} SET (slot_name = ${quoteLiteral(slot)})` },
+        ],
   };
 }
 

@@ -310,12 +310,27 @@ describe('switchover planner', () => {
       `old: CREATE SUBSCRIPTION "steep_reverse_new_orders" CONNECTION 'host=new dbname=app user=steep password=****' PUBLICATION "steep_reverse_new_orders" WITH (copy_data = false, origin = none, create_slot = false, slot_name = 'steep_reverse_new_orders')`,
     ]);
     expect(plan.steps[4]!.undo.map((u) => u.node)).toEqual(['old', 'new', 'new']);
-    expect(plan.steps[5]!.statements.map((s) => s.sql)).toEqual([
-      'ALTER SUBSCRIPTION "new_orders" DISABLE',
-      // what the slot holds past what new confirmed, counted before the slot is dropped
-      `SELECT count(*)::int AS changes, count(DISTINCT xid::text)::int AS transactions FROM pg_catalog.pg_logical_slot_peek_binary_changes('new_orders', NULL, NULL, 'proto_version', '1', 'publication_names', '"orders pub"', 'origin', 'none') WHERE pg_catalog.get_byte(data, 0) IN (73, 85, 68, 84)`,
-      'ALTER SUBSCRIPTION "new_orders" SET (slot_name = NONE)',
-      "SELECT pg_catalog.pg_drop_replication_slot('new_orders')",
+    // the slot copied before it is dropped, the copy read after the drop and a flush: a commit
+    // between a look and the drop is counted, not dropped with the slot
+    const check = "'steep_release_' || pg_catalog.pg_backend_pid()";
+    expect(plan.steps[5]!.statements.map((s) => `${s.node}: ${s.sql}`)).toEqual([
+      'new: ALTER SUBSCRIPTION "new_orders" DISABLE',
+      `old: SELECT pg_catalog.pg_copy_logical_replication_slot('new_orders', ${check}, true)`,
+      'new: ALTER SUBSCRIPTION "new_orders" SET (slot_name = NONE)',
+      "old: SELECT pg_catalog.pg_drop_replication_slot('new_orders')",
+      'old: BEGIN READ WRITE',
+      'old: SET LOCAL synchronous_commit = local',
+      "old: SELECT pg_catalog.pg_logical_emit_message(true, 'steep', 'switchover new_orders: release')::text AS lsn",
+      'old: COMMIT',
+      // what the slot held past what new confirmed
+      `old: SELECT count(*)::int AS changes, count(DISTINCT xid::text)::int AS transactions FROM pg_catalog.pg_logical_slot_peek_binary_changes(${check}, NULL, NULL, 'proto_version', '1', 'publication_names', '"orders pub"', 'origin', 'none') WHERE pg_catalog.get_byte(data, 0) IN (73, 85, 68, 84)`,
+      `old: SELECT pg_catalog.pg_drop_replication_slot(${check})`,
+    ]);
+    // some: the slot back from the copy, where it stood, and the subscription on it again
+    expect(plan.steps[5]!.undo.map((s) => `${s.node}: ${s.sql}`)).toEqual([
+      `old: SELECT pg_catalog.pg_copy_logical_replication_slot(${check}, 'new_orders', false)`,
+      `old: SELECT pg_catalog.pg_drop_replication_slot(${check})`,
+      `new: ALTER SUBSCRIPTION "new_orders" SET (slot_name = 'new_orders')`,
     ]);
     // nothing measured: drain 200 ms + 1,000 bytes at 100 kB/s, verify 200,000 rows at
     // 200,000/s, reverse 500 ms, the fence's exit poll 20 ms
@@ -367,13 +382,15 @@ describe('switchover planner', () => {
   it('keeps the slot and offers it back without --reverse', () => {
     const plan = planSwitchover(FACTS, { ...OPTS, reverse: false, keepSlot: true, verify: 'none' }, INPUTS);
     expect(plan.steps.map((s) => s.id)).toEqual(['fence', 'drain', 'sequences', 'release']);
-    expect(plan.steps.at(-1)!.statements).toEqual([
-      { node: 'new', sql: 'ALTER SUBSCRIPTION "new_orders" DISABLE' },
-      {
-        node: 'old',
-        sql: `SELECT count(*)::int AS changes, count(DISTINCT xid::text)::int AS transactions FROM pg_catalog.pg_logical_slot_peek_binary_changes('new_orders', NULL, NULL, 'proto_version', '1', 'publication_names', '"orders pub"') WHERE pg_catalog.get_byte(data, 0) IN (73, 85, 68, 84)`,
-      },
+    expect(plan.steps.at(-1)!.statements.map((s) => `${s.node}: ${s.sql}`)).toEqual([
+      'new: ALTER SUBSCRIPTION "new_orders" DISABLE',
+      'old: BEGIN READ WRITE',
+      'old: SET LOCAL synchronous_commit = local',
+      "old: SELECT pg_catalog.pg_logical_emit_message(true, 'steep', 'switchover new_orders: release')::text AS lsn",
+      'old: COMMIT',
+      `old: SELECT count(*)::int AS changes, count(DISTINCT xid::text)::int AS transactions FROM pg_catalog.pg_logical_slot_peek_binary_changes('new_orders', NULL, NULL, 'proto_version', '1', 'publication_names', '"orders pub"') WHERE pg_catalog.get_byte(data, 0) IN (73, 85, 68, 84)`,
     ]);
+    expect(plan.steps.at(-1)!.undo).toEqual([]);
     // the new primary fenced first, as the switchover fenced the old one: never both writable
     const n = 2 * plan.roles.length + 1;
     expect(plan.roles).toEqual(['app', 'batch']);
