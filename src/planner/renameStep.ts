@@ -1,5 +1,6 @@
-import type { Action, Change, Reason, Statement } from '../model/plan.js';
+import type { Change, Statement } from '../model/plan.js';
 import { quoteIdent } from '../model/sql.js';
+import type { StepWords } from './adopt.js';
 import type { PlanContext } from './context.js';
 import type { Rename } from './renames.js';
 import { tx } from './sqlBuild.js';
@@ -48,9 +49,9 @@ export function renamePart(
 export function renameWords(
   part: RenamePart,
   changes: readonly Change[],
-  other: { action: Action; reason: Reason; reasonText: string },
+  other: StepWords,
   more: boolean,
-): { action: Action; reason: Reason; reasonText: string } {
+): StepWords {
   const paths = changes.map((c) => c.path).filter((p) => p !== 'comment' && !p.startsWith('init.'));
   const also = more || paths.length > 0 || other.action === 'adopt';
   return {

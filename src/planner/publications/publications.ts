@@ -9,7 +9,7 @@ import { type Address, publicationAddress } from '../../model/address.js';
 import type { ObservedNode, ObservedPublication } from '../../model/cluster.js';
 import { compareText } from '../../model/order.js';
 import { commentWithMarker, formatOwnership } from '../../model/ownership.js';
-import type { Action, Reason, Statement } from '../../model/plan.js';
+import type { Statement } from '../../model/plan.js';
 import { displayTable } from '../../model/sql.js';
 import { type PublicationSpec, qualifiedName } from '../../model/topology.js';
 import {
@@ -18,7 +18,7 @@ import {
   PUBLICATION_FILTERS_MIN_VERSION,
   runsVersionText,
 } from '../../model/versions.js';
-import { adoptionWords } from '../adopt.js';
+import { adoptionWords, type StepWords } from '../adopt.js';
 import {
   type DraftStep,
   declaredText,
@@ -258,7 +258,7 @@ function alterWords(
   diff: PublicationDiff,
   adopted: boolean,
   byHand: boolean,
-): { action: Action; reason: Reason; reasonText: string } {
+): StepWords {
   const paths = diff.changes.map((c) => c.path);
   if (adopted)
     return adoptionWords(

@@ -13,7 +13,7 @@ import { isUnknown } from '../../model/cluster.js';
 import { maskConninfo, sameConninfo } from '../../model/conninfo.js';
 import { compareText } from '../../model/order.js';
 import { commentWithMarker } from '../../model/ownership.js';
-import type { Action, Change, Reason } from '../../model/plan.js';
+import type { Change } from '../../model/plan.js';
 import type { SubscriptionSpec } from '../../model/topology.js';
 import {
   majorVersion,
@@ -21,7 +21,7 @@ import {
   SUBSCRIPTION_OPTIONS,
   TWO_PHASE_ALTER_MIN_VERSION,
 } from '../../model/versions.js';
-import { adoptionWords } from '../adopt.js';
+import { adoptionWords, type StepWords } from '../adopt.js';
 import { type DraftStep, listText, PHASE, type PlanContext, sameJson, stepKey } from '../context.js';
 import { effectiveSubscriptionOptions } from '../defaults.js';
 import { subscriptionDigest } from '../digest.js';
@@ -334,7 +334,7 @@ function alterWords(
   copy: boolean,
   adopted: boolean,
   byHand: boolean,
-): { action: Action; reason: Reason; reasonText: string } {
+): StepWords {
   const { relations, refreshFor } = diff;
   const attributePaths = diff.changes
     .map((c) => c.path)
