@@ -180,12 +180,7 @@ function planDesiredPublication(
   const diff = diffPublication(spec, d, observed, o.comment, commentWithMarker(o.comment, marker));
   if (diff.changes.length === 0 && !renamed) return false;
 
-  // being adopted is not drift; a managed object changed outside steep is (a renamed one was
-  // recorded under its old name)
-  const adopted = o.managedBy === null;
-  const was = renamed ? { ...o, name: renamed.from } : o;
-  const recorded = { address: publicationAddress(was.name), digest: publicationDigest(was) };
-  const byHand = !adopted && recordDrift(ctx, node, address, diff.changes, recorded);
+  const byHand = recordDrift(ctx, node, address, o, renamed, diff.changes, publicationDigest);
 
   if (diff.replace && renamed) {
     ctx.error(
@@ -213,7 +208,7 @@ function planDesiredPublication(
   }
 
   if (diff.filterChanged.length > 0) warnNoRecopy(ctx, spec, diff.filterChanged);
-  const words = alterWords(node, o, diff, adopted, byHand);
+  const words = alterWords(node, o, diff, byHand);
   const rename = renamed ? renamePart(ctx, 'publication', renamed) : undefined;
   add({
     kind: 'publication-alter',
@@ -256,11 +251,10 @@ function alterWords(
   node: ObservedNode,
   o: ObservedPublication,
   diff: PublicationDiff,
-  adopted: boolean,
   byHand: boolean,
 ): StepWords {
   const paths = diff.changes.map((c) => c.path);
-  if (adopted)
+  if (o.managedBy === null)
     return adoptionWords(
       node.name,
       o.comment,

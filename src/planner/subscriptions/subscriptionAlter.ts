@@ -191,12 +191,9 @@ export function planChange(
   const copy = refreshCopy(ctx, d, diff.relations, initPlan(ctx, d, false).copyData);
   if (copy === null) return undefined;
 
-  // being adopted is not drift; a managed object changed outside steep is (a renamed one was
-  // recorded under its old name)
-  const adopted = o.managedBy === null;
-  const was = renamed ? { ...o, name: renamed.from } : o;
-  const recorded = { address: subscriptionAddress(was.name), digest: subscriptionDigest(was, null) };
-  const byHand = !adopted && recordDrift(ctx, node, address, diff.changes, recorded);
+  const byHand = recordDrift(ctx, node, address, o, renamed, diff.changes, (was) =>
+    subscriptionDigest(was, null),
+  );
 
   if (diff.replaceBecause.length > 0) {
     if (renamed) {
@@ -212,7 +209,7 @@ export function planChange(
 
   const alter = alterStatements(ctx, x, o, diff, copy);
   if (!alter || (alter.statements.length === 0 && !renamed)) return undefined;
-  const words = alterWords(node, o, d, diff, alter.copy, adopted, byHand);
+  const words = alterWords(node, o, d, diff, alter.copy, byHand);
   const rename = renamed ? renamePart(ctx, 'subscription', renamed, o.slot) : undefined;
   return {
     key: stepKey('subscription', node.name, d.name),
@@ -332,9 +329,9 @@ function alterWords(
   d: SubscriptionSpec,
   diff: SubscriptionDiff,
   copy: boolean,
-  adopted: boolean,
   byHand: boolean,
 ): StepWords {
+  const adopted = o.managedBy === null;
   const { relations, refreshFor } = diff;
   const attributePaths = diff.changes
     .map((c) => c.path)
