@@ -66,8 +66,6 @@ export function reportRenames(ctx: PlanContext, r: Renames): void {
   for (const w of r.warnings) ctx.warn(w.code, w.message, w);
 }
 
-type Verdict = 'rename' | 'done' | 'refused';
-
 class RenameSearch {
   readonly nodes: Record<string, ClusterState['nodes'][string]>;
   readonly subs = new Map<string, Rename>();
@@ -114,55 +112,50 @@ class RenameSearch {
     this.errors.push({ code, message, address, node });
   }
 
-  /** renamedFrom: the old name alone on the node is renamed; the new one alone means done. */
-  private explicit(
+  /**
+   * The file's objects with renamedFrom on a reached node, in name order: the old name alone on
+   * the node is renamed (yielded); the new one alone means done.
+   */
+  private *explicit(
     kind: 'publication' | 'subscription',
-    name: string,
-    from: string,
-    node: ObservedNode,
-    objects: Readonly<Record<string, { managedBy: { topology: string } | null }>>,
-  ): Verdict {
-    const address = kind === 'publication' ? publicationAddress(name) : subscriptionAddress(name);
-    const old = objects[from];
-    const current = objects[name];
-    if (!old) {
-      if (current) return 'done';
-      this.error(
-        'rename.absent',
-        `${kind} ${name}: renamedFrom ${from}, but neither ${from} nor ${name} exists on ${node.name}; remove renamedFrom to create ${name}`,
-        address,
-        node.name,
-      );
-      return 'refused';
+  ): Generator<{ name: string; node: ObservedNode; from: string }> {
+    const declared: Readonly<Record<string, { node: string; renamedFrom?: string }>> = this.file[`${kind}s`];
+    for (const name of sortedKeys(declared)) {
+      const d = declared[name]!;
+      const from = d.renamedFrom;
+      const node = from === undefined ? undefined : this.reached(d.node);
+      if (!node || from === undefined) continue;
+      const address = kind === 'publication' ? publicationAddress(name) : subscriptionAddress(name);
+      const old = node[`${kind}s`][from];
+      const current = node[`${kind}s`][name];
+      if (!old) {
+        if (!current)
+          this.error(
+            'rename.absent',
+            `${kind} ${name}: renamedFrom ${from}, but neither ${from} nor ${name} exists on ${node.name}; remove renamedFrom to create ${name}`,
+            address,
+            node.name,
+          );
+      } else if (current) {
+        this.error(
+          'rename.both-exist',
+          `${kind} ${name}: renamedFrom ${from}, but both ${from} and ${name} exist on ${node.name}; remove renamedFrom (${from} is then planned like any ${kind} steep.yaml does not declare)`,
+          address,
+          node.name,
+        );
+      } else if (old.managedBy && old.managedBy.topology !== this.file.topology) {
+        this.error(
+          'foreign-owner',
+          `${kind} ${name}: renamedFrom ${from}, which steep topology ${old.managedBy.topology} manages on ${node.name}; steep does not take over another topology's objects, so remove renamedFrom`,
+          address,
+          node.name,
+        );
+      } else yield { name, node, from };
     }
-    if (current) {
-      this.error(
-        'rename.both-exist',
-        `${kind} ${name}: renamedFrom ${from}, but both ${from} and ${name} exist on ${node.name}; remove renamedFrom (${from} is then planned like any ${kind} steep.yaml does not declare)`,
-        address,
-        node.name,
-      );
-      return 'refused';
-    }
-    if (old.managedBy && old.managedBy.topology !== this.file.topology) {
-      this.error(
-        'foreign-owner',
-        `${kind} ${name}: renamedFrom ${from}, which steep topology ${old.managedBy.topology} manages on ${node.name}; steep does not take over another topology's objects, so remove renamedFrom`,
-        address,
-        node.name,
-      );
-      return 'refused';
-    }
-    return 'rename';
   }
 
   publications(): void {
-    for (const name of sortedKeys(this.file.publications)) {
-      const d = this.file.publications[name]!;
-      const node = d.renamedFrom === undefined ? undefined : this.reached(d.node);
-      if (!node || d.renamedFrom === undefined) continue;
-      const from = d.renamedFrom;
-      if (this.explicit('publication', name, from, node, node.publications) !== 'rename') continue;
+    for (const { name, node, from } of this.explicit('publication')) {
       const readers = this.readersOf(node, from);
       if (readers.length > 0) {
         this.error(
@@ -218,12 +211,8 @@ class RenameSearch {
   }
 
   explicitSubscriptions(): void {
-    for (const name of sortedKeys(this.file.subscriptions)) {
+    for (const { name, node, from } of this.explicit('subscription')) {
       const d = this.file.subscriptions[name]!;
-      const node = d.renamedFrom === undefined ? undefined : this.reached(d.node);
-      if (!node || d.renamedFrom === undefined) continue;
-      const from = d.renamedFrom;
-      if (this.explicit('subscription', name, from, node, node.subscriptions) !== 'rename') continue;
       const o = node.subscriptions[from]!;
       const address = subscriptionAddress(name);
       if (o.from !== '' && o.from !== d.from) {
