@@ -143,10 +143,6 @@ export class PlanContext {
     this.warnings.push(message_(code, message, where));
   }
 
-  addStep(step: DraftStep): void {
-    this.steps.push(step);
-  }
-
   hasStep(key: string): boolean {
     return this.steps.some((s) => s.key === key);
   }

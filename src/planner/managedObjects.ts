@@ -117,7 +117,7 @@ function planDelete<O extends ManagedObject>(
     return;
   }
   const drop = r.drop(ctx, node, o);
-  ctx.addStep({
+  ctx.steps.push({
     key: stepKey(`${r.kind}-drop`, node.name, o.name),
     phase: DROP_PHASE[r.kind],
     address,

@@ -146,7 +146,7 @@ function planDesiredPublication(
   const written = { ...d, tables: spec.allTables ? [] : sortTables(spec.tables) };
   const marker = formatOwnership({ topology: ctx.desired.topology, protect: spec.protect });
   const add = (step: Omit<DraftStep, 'key' | 'phase' | 'address' | 'node' | 'deps'>) =>
-    ctx.addStep({
+    ctx.steps.push({
       key: stepKey('publication', node.name, spec.name),
       phase: PHASE.publication,
       address,

@@ -54,7 +54,7 @@ export function planSubscriptions(ctx: PlanContext, inputs: SubscriptionInputs):
     const conn = desiredConnection(ctx, d);
     return conn ? createStatements(ctx, d, conn, { copyData: false, createSlot: false, enabled: false }) : [];
   });
-  for (const step of folded) ctx.addStep(step);
+  for (const step of folded) ctx.steps.push(step);
 }
 
 // ---------------------------------------------------------------------------------------------
