@@ -3,7 +3,7 @@ import type { ClusterState, ObservedNode, ObservedSubscription } from '../model/
 import { compareText } from '../model/order.js';
 import type { PlanMessage } from '../model/plan.js';
 import type { SubscriptionSpec, Topology } from '../model/topology.js';
-import { listText, type PlanContext, sameJson, sortedKeys } from './context.js';
+import { listText, sameJson, sortedKeys } from './context.js';
 
 /**
  * Renames in place (`ALTER … RENAME TO`) instead of a drop and a create. A subscription's drop
@@ -58,12 +58,6 @@ export function findRenames(file: Topology, observed: ClusterState): Renames {
     errors: r.errors,
     warnings: r.warnings,
   };
-}
-
-/** The plan's messages of the search, in the order found. */
-export function reportRenames(ctx: PlanContext, r: Renames): void {
-  for (const e of r.errors) ctx.error(e.code, e.message, e);
-  for (const w of r.warnings) ctx.warn(w.code, w.message, w);
 }
 
 class RenameSearch {
