@@ -30,12 +30,7 @@ import {
 } from '../context.js';
 import { publicationDigest } from '../digest.js';
 import { recordDrift } from '../drift.js';
-import {
-  type ManagedDrop,
-  type ManagedResource,
-  mayReplace,
-  planObservedObjects,
-} from '../managedObjects.js';
+import { type ManagedDrop, mayReplace, planObservedObjects } from '../managedObjects.js';
 import { renamePart, renameWords } from '../renameStep.js';
 import type { Rename } from '../renames.js';
 import {
@@ -68,19 +63,12 @@ export interface PublicationsOutcome {
   membershipChanged: ReadonlySet<string>;
 }
 
-const PUBLICATIONS: ManagedResource<ObservedPublication> = {
-  kind: 'publication',
-  address: publicationAddress,
-  observedOn: (node) => node.publications,
-  drop: publicationDrop,
-};
-
 /** `renames`: publications renamed in place, by new name (`renames.ts`) */
 export function planPublications(
   ctx: PlanContext,
   renames: ReadonlyMap<string, Rename>,
 ): PublicationsOutcome {
-  const blocked = planObservedObjects(ctx, PUBLICATIONS);
+  const blocked = planObservedObjects(ctx, 'publication', publicationDrop);
   const membershipChanged = new Set<string>();
   for (const name of sortedKeys(ctx.desired.publications)) {
     const spec = ctx.desired.publications[name]!;
