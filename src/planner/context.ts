@@ -126,9 +126,8 @@ export class PlanContext {
   }
 
   fateOf(kind: ManagedKind, node: string, name: string): ObservedFate {
-    const observed = this.node(node);
-    const o = kind === 'publication' ? observed?.publications[name] : observed?.subscriptions[name];
-    const d = kind === 'publication' ? this.desired.publications[name] : this.desired.subscriptions[name];
+    const o = this.node(node)?.[`${kind}s`][name];
+    const d = this.desired[`${kind}s`][name];
     const managedBy = o?.managedBy ?? null;
     if (managedBy && managedBy.topology !== this.desired.topology) return 'foreign';
     if (d?.node === node) return 'desired';

@@ -15,7 +15,8 @@ import { type ManagedKind, PHASE, type PlanContext, sortedKeys, stepKey } from '
  * statements, what it waits for).
  */
 
-interface Observed {
+/** The observed object of each managed kind. */
+export interface Observed {
   publication: ObservedPublication;
   subscription: ObservedSubscription;
 }
