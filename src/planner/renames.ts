@@ -32,20 +32,11 @@ export interface Rename {
   implicit: boolean;
 }
 
-export interface Renames {
-  /** the file, each subscription's slot as the renames and steep's markers leave it */
-  desired: Topology;
-  /** the nodes as the renames leave them */
-  observed: ClusterState;
-  /** by new name */
-  subscriptions: ReadonlyMap<string, Rename>;
-  /** by new name */
-  publications: ReadonlyMap<string, Rename>;
-  errors: PlanMessage[];
-  warnings: PlanMessage[];
-}
-
-export function findRenames(file: Topology, observed: ClusterState): Renames {
+/**
+ * `desired`: the file, each subscription's slot as the renames and steep's markers leave it;
+ * `observed`: the nodes as the renames leave them; the renamed objects by new name.
+ */
+export function findRenames(file: Topology, observed: ClusterState) {
   const r = new RenameSearch(file, observed);
   r.publications();
   r.explicitSubscriptions();
