@@ -49,9 +49,9 @@ export function plan(file: Topology, observed: ClusterState, opts: PlanOptions):
   ctx.errors.push(...renames.errors);
   ctx.warnings.push(...renames.warnings);
   planStateSchema(ctx, opts.stateMigrations);
-  const publications = planPublications(ctx, renames.publications);
+  const membershipChanged = planPublications(ctx, renames.publications);
   const doubleApply = checkDoubleApply(ctx);
-  planSubscriptions(ctx, { publications, doubleApply, renames: renames.subscriptions });
+  planSubscriptions(ctx, { membershipChanged, doubleApply, renames: renames.subscriptions });
   const failover = failoverVerdicts(desired, ctx.observed);
   for (const v of failover) {
     if (v.verdict === 'ready' || v.verdict === 'resumed') continue;

@@ -52,22 +52,19 @@ import {
   sortTables,
 } from './publicationDiff.js';
 
-/** `node/publication`, the key of `PublicationsOutcome.membershipChanged`. */
+/** `node/publication`, the key of `SubscriptionInputs.membershipChanged`. */
 export function publicationRef(node: string, name: string): string {
   return `${node}/${name}`;
 }
 
-/** What planning the publications tells the subscriptions' planning. */
-export interface PublicationsOutcome {
-  /** `node/publication` (publicationRef) whose set of published tables changes in this plan: subscribers refresh */
-  membershipChanged: ReadonlySet<string>;
-}
-
-/** `renames`: publications renamed in place, by new name (`renames.ts`) */
+/**
+ * `renames`: publications renamed in place, by new name (`renames.ts`). Returns what the
+ * subscriptions' planning needs: the publications whose published tables change (publicationRef).
+ */
 export function planPublications(
   ctx: PlanContext,
   renames: ReadonlyMap<string, Rename>,
-): PublicationsOutcome {
+): ReadonlySet<string> {
   const blocked = planObservedObjects(ctx, 'publication', publicationDrop);
   const membershipChanged = new Set<string>();
   for (const name of sortedKeys(ctx.desired.publications)) {
@@ -78,7 +75,7 @@ export function planPublications(
     if (planDesiredPublication(ctx, spec, node, renames.get(name)))
       membershipChanged.add(publicationRef(node.name, spec.name));
   }
-  return { membershipChanged };
+  return membershipChanged;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -154,7 +154,7 @@ function diffSubscription(ctx: PlanContext, run: SubscriptionRun, x: Declared, o
     ctx.drift.push({ address, path: 'tables', expected: relations.after, actual: relations.observed });
   }
   const stale = observedPubs.filter((p) => publications.includes(p));
-  const changedPubs = stale.filter((p) => run.publications.membershipChanged.has(publicationRef(d.from, p)));
+  const changedPubs = stale.filter((p) => run.membershipChanged.has(publicationRef(d.from, p)));
   return {
     changes,
     replaceBecause,
