@@ -1,7 +1,7 @@
 import type { Ownership } from '../model/cluster.js';
 import { matchesAny } from '../model/glob.js';
 import { ownText } from '../model/ownership.js';
-import type { Action, Reason } from '../model/plan.js';
+import type { Step } from '../model/plan.js';
 import { listText, type PlanContext } from './context.js';
 
 /**
@@ -12,18 +12,15 @@ import { listText, type PlanContext } from './context.js';
  * as unmanaged (with the topology whose marker they carry), unless `ignore:` names them.
  */
 
-export interface AdoptionWords {
-  action: Action;
-  reason: Reason;
-  reasonText: string;
-}
+/** A step's action and the reason it gives. */
+export type StepWords = Pick<Step, 'action' | 'reason' | 'reasonText'>;
 
 /** The action and sentence of an adopt step (`attributes`: the paths set as the file declares). */
 export function adoptionWords(
   node: string,
   comment: string | null,
   attributes: readonly string[],
-): AdoptionWords {
+): StepWords {
   const kept = ownText(comment);
   return {
     action: 'adopt',

@@ -126,9 +126,8 @@ export class PlanContext {
   }
 
   fateOf(kind: ManagedKind, node: string, name: string): ObservedFate {
-    const observed = this.node(node);
-    const o = kind === 'publication' ? observed?.publications[name] : observed?.subscriptions[name];
-    const d = kind === 'publication' ? this.desired.publications[name] : this.desired.subscriptions[name];
+    const o = this.node(node)?.[`${kind}s`][name];
+    const d = this.desired[`${kind}s`][name];
     const managedBy = o?.managedBy ?? null;
     if (managedBy && managedBy.topology !== this.desired.topology) return 'foreign';
     if (d?.node === node) return 'desired';
@@ -141,10 +140,6 @@ export class PlanContext {
 
   warn(code: string, message: string, where: Where = {}): void {
     this.warnings.push(message_(code, message, where));
-  }
-
-  addStep(step: DraftStep): void {
-    this.steps.push(step);
   }
 
   hasStep(key: string): boolean {

@@ -80,16 +80,16 @@ export function topologyGraph(topology: Topology, inputs: GraphInputs = {}): Top
     };
   });
 
-  const publications: GraphPublication[] = sortedKeys(topology.publications).map((name) => {
-    const p = topology.publications[name]!;
-    return {
-      name,
-      node: p.node,
-      contents: contents(p),
-      unmanaged: false,
-      change: changes.get(publicationAddress(name)) ?? null,
-    };
+  const publication = (name: string, node: string, p: PublicationDef, unmanaged: boolean) => ({
+    name,
+    node,
+    contents: contents(p),
+    unmanaged,
+    change: changes.get(publicationAddress(name)) ?? null,
   });
+  const publications: GraphPublication[] = sortedKeys(topology.publications).map((name) =>
+    publication(name, topology.publications[name]!.node, topology.publications[name]!, false),
+  );
   const subscriptions: GraphSubscription[] = sortedKeys(topology.subscriptions).map((name) => {
     const d = topology.subscriptions[name]!;
     return {
@@ -111,13 +111,7 @@ export function topologyGraph(topology: Topology, inputs: GraphInputs = {}): Top
     for (const name of sortedKeys(n.publications)) {
       const p = n.publications[name]!;
       if (topology.publications[name]?.node === n.name) continue;
-      publications.push({
-        name,
-        node: n.name,
-        contents: contents(p),
-        unmanaged: p.managedBy?.topology !== topology.topology,
-        change: changes.get(publicationAddress(name)) ?? null,
-      });
+      publications.push(publication(name, n.name, p, p.managedBy?.topology !== topology.topology));
     }
     for (const name of sortedKeys(n.subscriptions)) {
       const s = n.subscriptions[name]!;

@@ -18,6 +18,7 @@ import {
 import { SUBSCRIPTION_OPTIONS } from '../model/versions.js';
 import { sortedKeys } from './context.js';
 import { defaultSubscriptionOptions } from './defaults.js';
+import type { Observed } from './managedObjects.js';
 
 /**
  * `steep import` (docs/import.md): the publications and subscriptions the nodes hold, as steep.yaml
@@ -93,8 +94,6 @@ export function importTopology(file: Topology, observed: ClusterState): Imported
   return { publications, subscriptions, notes };
 }
 
-type Observed<K> = K extends 'publication' ? ObservedPublication : ObservedSubscription;
-
 /**
  * Every publication or subscription of the readable nodes but an ignored one, another
  * topology's, or one `skip` says cannot be declared (a note says why), each name once.
@@ -104,16 +103,13 @@ function importable<K extends 'publication' | 'subscription', I>(
   nodes: ObservedNode[],
   notes: string[],
   kind: K,
-  skip: (node: ObservedNode, o: Observed<K>) => string | null,
-  declare: (node: ObservedNode, o: Observed<K>) => I,
+  skip: (node: ObservedNode, o: Observed[K]) => string | null,
+  declare: (node: ObservedNode, o: Observed[K]) => I,
 ): I[] {
   const out: I[] = [];
   const names = new Set<string>();
   for (const node of nodes) {
-    const objects = (kind === 'publication' ? node.publications : node.subscriptions) as Record<
-      string,
-      Observed<K>
-    >;
+    const objects = node[`${kind}s`] as Record<string, Observed[K]>;
     for (const name of sortedKeys(objects)) {
       const o = objects[name]!;
       if (matchesAny(file.ignore?.[`${kind}s`], name)) continue;

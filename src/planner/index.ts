@@ -11,7 +11,7 @@ import { checkUnusedLsn } from './init/manualInit.js';
 import { orderSteps, scopeMessages, selectTargets, withDependencies } from './order.js';
 import { checkReachable, preflight } from './preflight/preflight.js';
 import { planPublications } from './publications/publications.js';
-import { findRenames, reportRenames } from './renames.js';
+import { findRenames } from './renames.js';
 import { planSchemaSync, tableSchemasDigest } from './schema/schemaSync.js';
 import { planStateSchema, type StateMigration } from './stateSchema.js';
 import { checkCycles } from './subscriptions/cycles.js';
@@ -46,11 +46,12 @@ export function plan(file: Topology, observed: ClusterState, opts: PlanOptions):
   // each module adds its steps and messages to ctx; what a later one needs is passed to it. The
   // order below is the order of the plan's errors and warnings
   checkReachable(ctx);
-  reportRenames(ctx, renames);
+  ctx.errors.push(...renames.errors);
+  ctx.warnings.push(...renames.warnings);
   planStateSchema(ctx, opts.stateMigrations);
-  const publications = planPublications(ctx, renames.publications);
+  const membershipChanged = planPublications(ctx, renames.publications);
   const doubleApply = checkDoubleApply(ctx);
-  planSubscriptions(ctx, { publications, doubleApply, renames: renames.subscriptions });
+  planSubscriptions(ctx, { membershipChanged, doubleApply, renames: renames.subscriptions });
   const failover = failoverVerdicts(desired, ctx.observed);
   for (const v of failover) {
     if (v.verdict === 'ready' || v.verdict === 'resumed') continue;

@@ -1,5 +1,6 @@
-import type { Action, Change, Reason, Statement } from '../model/plan.js';
+import type { Change } from '../model/plan.js';
 import { quoteIdent } from '../model/sql.js';
+import type { StepWords } from './adopt.js';
 import type { PlanContext } from './context.js';
 import type { Rename } from './renames.js';
 import { tx } from './sqlBuild.js';
@@ -12,18 +13,7 @@ import { moveSubscriptionStateSql } from './stateSchema.js';
  * and the sentence that opens its reason.
  */
 
-export interface RenamePart {
-  statements: Statement[];
-  change: Change;
-  text: string;
-}
-
-export function renamePart(
-  ctx: PlanContext,
-  kind: 'publication' | 'subscription',
-  r: Rename,
-  slot?: string,
-): RenamePart {
+export function renamePart(ctx: PlanContext, kind: 'publication' | 'subscription', r: Rename, slot?: string) {
   const keyword = kind === 'publication' ? 'PUBLICATION' : 'SUBSCRIPTION';
   const statements = [tx(`ALTER ${keyword} ${quoteIdent(r.from)} RENAME TO ${quoteIdent(r.to)}`)];
   if (kind === 'subscription')
@@ -46,11 +36,11 @@ export function renamePart(
 
 /** The reason of a renamed object's step: the rename's, then what else the step changes. */
 export function renameWords(
-  part: RenamePart,
+  part: ReturnType<typeof renamePart>,
   changes: readonly Change[],
-  other: { action: Action; reason: Reason; reasonText: string },
+  other: StepWords,
   more: boolean,
-): { action: Action; reason: Reason; reasonText: string } {
+): StepWords {
   const paths = changes.map((c) => c.path).filter((p) => p !== 'comment' && !p.startsWith('init.'));
   const also = more || paths.length > 0 || other.action === 'adopt';
   return {

@@ -3,7 +3,7 @@ import type { ClusterState, ObservedNode, ObservedSubscription } from '../model/
 import { compareText } from '../model/order.js';
 import type { PlanMessage } from '../model/plan.js';
 import type { SubscriptionSpec, Topology } from '../model/topology.js';
-import { listText, type PlanContext, sameJson, sortedKeys } from './context.js';
+import { listText, sameJson, sortedKeys } from './context.js';
 
 /**
  * Renames in place (`ALTER … RENAME TO`) instead of a drop and a create. A subscription's drop
@@ -32,20 +32,11 @@ export interface Rename {
   implicit: boolean;
 }
 
-export interface Renames {
-  /** the file, each subscription's slot as the renames and steep's markers leave it */
-  desired: Topology;
-  /** the nodes as the renames leave them */
-  observed: ClusterState;
-  /** by new name */
-  subscriptions: ReadonlyMap<string, Rename>;
-  /** by new name */
-  publications: ReadonlyMap<string, Rename>;
-  errors: PlanMessage[];
-  warnings: PlanMessage[];
-}
-
-export function findRenames(file: Topology, observed: ClusterState): Renames {
+/**
+ * `desired`: the file, each subscription's slot as the renames and steep's markers leave it;
+ * `observed`: the nodes as the renames leave them; the renamed objects by new name.
+ */
+export function findRenames(file: Topology, observed: ClusterState) {
   const r = new RenameSearch(file, observed);
   r.publications();
   r.explicitSubscriptions();
@@ -59,14 +50,6 @@ export function findRenames(file: Topology, observed: ClusterState): Renames {
     warnings: r.warnings,
   };
 }
-
-/** The plan's messages of the search, in the order found. */
-export function reportRenames(ctx: PlanContext, r: Renames): void {
-  for (const e of r.errors) ctx.error(e.code, e.message, e);
-  for (const w of r.warnings) ctx.warn(w.code, w.message, w);
-}
-
-type Verdict = 'rename' | 'done' | 'refused';
 
 class RenameSearch {
   readonly nodes: Record<string, ClusterState['nodes'][string]>;
@@ -114,55 +97,50 @@ class RenameSearch {
     this.errors.push({ code, message, address, node });
   }
 
-  /** renamedFrom: the old name alone on the node is renamed; the new one alone means done. */
-  private explicit(
+  /**
+   * The file's objects with renamedFrom on a reached node, in name order: the old name alone on
+   * the node is renamed (yielded); the new one alone means done.
+   */
+  private *explicit(
     kind: 'publication' | 'subscription',
-    name: string,
-    from: string,
-    node: ObservedNode,
-    objects: Readonly<Record<string, { managedBy: { topology: string } | null }>>,
-  ): Verdict {
-    const address = kind === 'publication' ? publicationAddress(name) : subscriptionAddress(name);
-    const old = objects[from];
-    const current = objects[name];
-    if (!old) {
-      if (current) return 'done';
-      this.error(
-        'rename.absent',
-        `${kind} ${name}: renamedFrom ${from}, but neither ${from} nor ${name} exists on ${node.name}; remove renamedFrom to create ${name}`,
-        address,
-        node.name,
-      );
-      return 'refused';
+  ): Generator<{ name: string; node: ObservedNode; from: string }> {
+    const declared: Readonly<Record<string, { node: string; renamedFrom?: string }>> = this.file[`${kind}s`];
+    for (const name of sortedKeys(declared)) {
+      const d = declared[name]!;
+      const from = d.renamedFrom;
+      const node = from === undefined ? undefined : this.reached(d.node);
+      if (!node || from === undefined) continue;
+      const address = kind === 'publication' ? publicationAddress(name) : subscriptionAddress(name);
+      const old = node[`${kind}s`][from];
+      const current = node[`${kind}s`][name];
+      if (!old) {
+        if (!current)
+          this.error(
+            'rename.absent',
+            `${kind} ${name}: renamedFrom ${from}, but neither ${from} nor ${name} exists on ${node.name}; remove renamedFrom to create ${name}`,
+            address,
+            node.name,
+          );
+      } else if (current) {
+        this.error(
+          'rename.both-exist',
+          `${kind} ${name}: renamedFrom ${from}, but both ${from} and ${name} exist on ${node.name}; remove renamedFrom (${from} is then planned like any ${kind} steep.yaml does not declare)`,
+          address,
+          node.name,
+        );
+      } else if (old.managedBy && old.managedBy.topology !== this.file.topology) {
+        this.error(
+          'foreign-owner',
+          `${kind} ${name}: renamedFrom ${from}, which steep topology ${old.managedBy.topology} manages on ${node.name}; steep does not take over another topology's objects, so remove renamedFrom`,
+          address,
+          node.name,
+        );
+      } else yield { name, node, from };
     }
-    if (current) {
-      this.error(
-        'rename.both-exist',
-        `${kind} ${name}: renamedFrom ${from}, but both ${from} and ${name} exist on ${node.name}; remove renamedFrom (${from} is then planned like any ${kind} steep.yaml does not declare)`,
-        address,
-        node.name,
-      );
-      return 'refused';
-    }
-    if (old.managedBy && old.managedBy.topology !== this.file.topology) {
-      this.error(
-        'foreign-owner',
-        `${kind} ${name}: renamedFrom ${from}, which steep topology ${old.managedBy.topology} manages on ${node.name}; steep does not take over another topology's objects, so remove renamedFrom`,
-        address,
-        node.name,
-      );
-      return 'refused';
-    }
-    return 'rename';
   }
 
   publications(): void {
-    for (const name of sortedKeys(this.file.publications)) {
-      const d = this.file.publications[name]!;
-      const node = d.renamedFrom === undefined ? undefined : this.reached(d.node);
-      if (!node || d.renamedFrom === undefined) continue;
-      const from = d.renamedFrom;
-      if (this.explicit('publication', name, from, node, node.publications) !== 'rename') continue;
+    for (const { name, node, from } of this.explicit('publication')) {
       const readers = this.readersOf(node, from);
       if (readers.length > 0) {
         this.error(
@@ -218,12 +196,8 @@ class RenameSearch {
   }
 
   explicitSubscriptions(): void {
-    for (const name of sortedKeys(this.file.subscriptions)) {
+    for (const { name, node, from } of this.explicit('subscription')) {
       const d = this.file.subscriptions[name]!;
-      const node = d.renamedFrom === undefined ? undefined : this.reached(d.node);
-      if (!node || d.renamedFrom === undefined) continue;
-      const from = d.renamedFrom;
-      if (this.explicit('subscription', name, from, node, node.subscriptions) !== 'rename') continue;
       const o = node.subscriptions[from]!;
       const address = subscriptionAddress(name);
       if (o.from !== '' && o.from !== d.from) {

@@ -38,7 +38,7 @@ export function planStateSchema(ctx: PlanContext, migrations: readonly StateMigr
       ),
     ].map(tx);
     const create = !state.exists;
-    ctx.addStep({
+    ctx.steps.push({
       key: stepKey('state', name),
       phase: PHASE.stateSchema,
       address: { kind: 'node', node: name },

@@ -93,7 +93,7 @@ interface InitStepInput {
 }
 
 function addInitStep(ctx: PlanContext, d: SubscriptionSpec, node: ObservedNode, input: InitStepInput): void {
-  ctx.addStep({
+  ctx.steps.push({
     key: stepKey('init', node.name, d.name),
     phase: PHASE.init,
     address: { kind: 'subscription', name: d.name },

@@ -78,21 +78,15 @@ export function mergeUnfinished(node: ObservedNode, d: SubscriptionSpec): boolea
  */
 export type Recreate = (d: SubscriptionSpec) => Statement[];
 
-interface Unit {
-  name: string;
-  kind: 'link' | 'subscription';
-  address: string;
-  /** [first, second]: a link's nodes; a subscription's [source, target] */
-  nodes: [string, string];
-  subscriptions: SubscriptionSpec[];
-}
+type Unit = ReturnType<typeof unitOf>;
 
-function unitOf(ctx: PlanContext, d: SubscriptionSpec): Unit {
+/** A merge's unit: a link (`nodes`: its two, first and second) or one subscription (`nodes`: [source, target]). */
+function unitOf(ctx: PlanContext, d: SubscriptionSpec) {
   const link = d.link !== undefined ? ctx.desired.links?.[d.link] : undefined;
   if (link) {
     return {
       name: link.name,
-      kind: 'link',
+      kind: 'link' as const,
       address: linkAddress(link.name),
       nodes: link.nodes,
       subscriptions: link.nodes.map((n) => ctx.desired.subscriptions[link.subscriptions[n]!]!),
@@ -100,9 +94,9 @@ function unitOf(ctx: PlanContext, d: SubscriptionSpec): Unit {
   }
   return {
     name: d.name,
-    kind: 'subscription',
+    kind: 'subscription' as const,
     address: subscriptionAddress(d.name),
-    nodes: [d.from, d.node],
+    nodes: [d.from, d.node] as [string, string],
     subscriptions: [d],
   };
 }

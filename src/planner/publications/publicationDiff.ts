@@ -3,10 +3,9 @@ import { compareText } from '../../model/order.js';
 import type { Change } from '../../model/plan.js';
 import { displayTable } from '../../model/sql.js';
 import {
-  type GeneratedColumns,
+  type PublicationDef,
   type PublicationSpec,
   type PublicationTable,
-  type PublishOperation,
   qualifiedName,
 } from '../../model/topology.js';
 import { GENERATED_COLUMNS_MIN_VERSION } from '../../model/versions.js';
@@ -21,14 +20,7 @@ import { storedTables } from './publishedRelations.js';
  * which `publications.ts` writes the statements and the reason.
  */
 
-export interface PublicationShape {
-  allTables: boolean;
-  tables: PublicationTable[];
-  schemas: string[];
-  publish: PublishOperation[];
-  viaPartitionRoot: boolean;
-  generatedColumns: GeneratedColumns | null;
-}
+export type PublicationShape = Omit<PublicationDef, 'name' | 'node'>;
 
 export function sortTables(tables: readonly PublicationTable[]): PublicationTable[] {
   return [...tables]

@@ -9,7 +9,7 @@ import { type Address, publicationAddress } from '../../model/address.js';
 import type { ObservedNode, ObservedPublication } from '../../model/cluster.js';
 import { compareText } from '../../model/order.js';
 import { commentWithMarker, formatOwnership } from '../../model/ownership.js';
-import type { Action, Reason, Statement } from '../../model/plan.js';
+import type { Statement } from '../../model/plan.js';
 import { displayTable } from '../../model/sql.js';
 import { type PublicationSpec, qualifiedName } from '../../model/topology.js';
 import {
@@ -18,7 +18,7 @@ import {
   PUBLICATION_FILTERS_MIN_VERSION,
   runsVersionText,
 } from '../../model/versions.js';
-import { adoptionWords } from '../adopt.js';
+import { adoptionWords, type StepWords } from '../adopt.js';
 import {
   type DraftStep,
   declaredText,
@@ -30,12 +30,7 @@ import {
 } from '../context.js';
 import { publicationDigest } from '../digest.js';
 import { recordDrift } from '../drift.js';
-import {
-  type ManagedDrop,
-  type ManagedResource,
-  mayReplace,
-  planObservedObjects,
-} from '../managedObjects.js';
+import { type ManagedDrop, mayReplace, planObservedObjects } from '../managedObjects.js';
 import { renamePart, renameWords } from '../renameStep.js';
 import type { Rename } from '../renames.js';
 import {
@@ -57,30 +52,20 @@ import {
   sortTables,
 } from './publicationDiff.js';
 
-/** `node/publication`, the key of `PublicationsOutcome.membershipChanged`. */
+/** `node/publication`, the key of `SubscriptionInputs.membershipChanged`. */
 export function publicationRef(node: string, name: string): string {
   return `${node}/${name}`;
 }
 
-/** What planning the publications tells the subscriptions' planning. */
-export interface PublicationsOutcome {
-  /** `node/publication` (publicationRef) whose set of published tables changes in this plan: subscribers refresh */
-  membershipChanged: ReadonlySet<string>;
-}
-
-const PUBLICATIONS: ManagedResource<ObservedPublication> = {
-  kind: 'publication',
-  address: publicationAddress,
-  observedOn: (node) => node.publications,
-  drop: publicationDrop,
-};
-
-/** `renames`: publications renamed in place, by new name (`renames.ts`) */
+/**
+ * `renames`: publications renamed in place, by new name (`renames.ts`). Returns what the
+ * subscriptions' planning needs: the publications whose published tables change (publicationRef).
+ */
 export function planPublications(
   ctx: PlanContext,
   renames: ReadonlyMap<string, Rename>,
-): PublicationsOutcome {
-  const blocked = planObservedObjects(ctx, PUBLICATIONS);
+): ReadonlySet<string> {
+  const blocked = planObservedObjects(ctx, 'publication', publicationDrop);
   const membershipChanged = new Set<string>();
   for (const name of sortedKeys(ctx.desired.publications)) {
     const spec = ctx.desired.publications[name]!;
@@ -90,7 +75,7 @@ export function planPublications(
     if (planDesiredPublication(ctx, spec, node, renames.get(name)))
       membershipChanged.add(publicationRef(node.name, spec.name));
   }
-  return { membershipChanged };
+  return membershipChanged;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -146,7 +131,7 @@ function planDesiredPublication(
   const written = { ...d, tables: spec.allTables ? [] : sortTables(spec.tables) };
   const marker = formatOwnership({ topology: ctx.desired.topology, protect: spec.protect });
   const add = (step: Omit<DraftStep, 'key' | 'phase' | 'address' | 'node' | 'deps'>) =>
-    ctx.addStep({
+    ctx.steps.push({
       key: stepKey('publication', node.name, spec.name),
       phase: PHASE.publication,
       address,
@@ -180,12 +165,7 @@ function planDesiredPublication(
   const diff = diffPublication(spec, d, observed, o.comment, commentWithMarker(o.comment, marker));
   if (diff.changes.length === 0 && !renamed) return false;
 
-  // being adopted is not drift; a managed object changed outside steep is (a renamed one was
-  // recorded under its old name)
-  const adopted = o.managedBy === null;
-  const was = renamed ? { ...o, name: renamed.from } : o;
-  const recorded = { address: publicationAddress(was.name), digest: publicationDigest(was) };
-  const byHand = !adopted && recordDrift(ctx, node, address, diff.changes, recorded);
+  const byHand = recordDrift(ctx, node, address, o, renamed, diff.changes, publicationDigest);
 
   if (diff.replace && renamed) {
     ctx.error(
@@ -213,7 +193,7 @@ function planDesiredPublication(
   }
 
   if (diff.filterChanged.length > 0) warnNoRecopy(ctx, spec, diff.filterChanged);
-  const words = alterWords(node, o, diff, adopted, byHand);
+  const words = alterWords(node, o, diff, byHand);
   const rename = renamed ? renamePart(ctx, 'publication', renamed) : undefined;
   add({
     kind: 'publication-alter',
@@ -256,11 +236,10 @@ function alterWords(
   node: ObservedNode,
   o: ObservedPublication,
   diff: PublicationDiff,
-  adopted: boolean,
   byHand: boolean,
-): { action: Action; reason: Reason; reasonText: string } {
+): StepWords {
   const paths = diff.changes.map((c) => c.path);
-  if (adopted)
+  if (o.managedBy === null)
     return adoptionWords(
       node.name,
       o.comment,

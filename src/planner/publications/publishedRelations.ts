@@ -1,6 +1,6 @@
 import type { ObservedTable } from '../../model/cluster.js';
 import { compareText } from '../../model/order.js';
-import { type PublicationTable, qualifiedName } from '../../model/topology.js';
+import { type PublicationDef, type PublicationTable, qualifiedName } from '../../model/topology.js';
 import { PUBLISHED_UNION_FILTER_MIN_VERSION } from '../../model/versions.js';
 
 /**
@@ -18,13 +18,8 @@ import { PUBLISHED_UNION_FILTER_MIN_VERSION } from '../../model/versions.js';
  *   publishes via the root (before 16 each publication is expanded on its own).
  */
 
-export interface PublishedShape {
-  allTables: boolean;
-  /** as stored in pg_publication_rel (inheritance already expanded: see `storedTables`) */
-  tables: readonly PublicationTable[];
-  schemas: readonly string[];
-  viaPartitionRoot: boolean;
-}
+/** `tables` as stored in pg_publication_rel (inheritance already expanded: see `storedTables`) */
+export type PublishedShape = Pick<PublicationDef, 'allTables' | 'tables' | 'schemas' | 'viaPartitionRoot'>;
 
 /**
  * The publication tables PostgreSQL stores for a table list: each table, and for one without

@@ -214,7 +214,7 @@ export function planTableSync(s: SyncInput, creations: Creations): string | unde
     return undefined;
   }
   sync.commitClaims();
-  s.ctx.addStep({
+  s.ctx.steps.push({
     key,
     phase: PHASE.tables,
     address: s.address,

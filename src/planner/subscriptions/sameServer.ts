@@ -65,7 +65,7 @@ export function planSeparateSlot(ctx: PlanContext, d: SubscriptionSpec, deps: st
   const key = stepKey('slot-create', d.from, d.slot);
   if (ctx.hasStep(key)) return key;
   const version = ctx.serverVersion(d.from) ?? 0;
-  ctx.addStep({
+  ctx.steps.push({
     key,
     phase: PHASE.slot,
     address: { kind: 'slot', node: d.from, slot: d.slot },

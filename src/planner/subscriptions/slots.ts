@@ -100,7 +100,7 @@ function leftoverSlotDrop(ctx: PlanContext, d: SubscriptionSpec, slot: ObservedS
   const key = stepKey('slot-drop', d.from, d.slot);
   if (!ctx.hasStep(key)) {
     ctx.slotChanges.push({ node: d.from, slot: d.slot, change: 'drop', streams: false });
-    ctx.addStep({
+    ctx.steps.push({
       key,
       phase: PHASE.slot,
       address: { kind: 'slot', node: d.from, slot: d.slot },
@@ -152,7 +152,7 @@ export function reportOrphanSlots(ctx: PlanContext): void {
       const key = stepKey('slot-drop', node.name, name);
       if (!matchesAny(ctx.desired.settings.dropOrphanSlots, name) || ctx.hasStep(key)) continue;
       ctx.slotChanges.push({ node: node.name, slot: name, change: 'drop', streams: false });
-      ctx.addStep({
+      ctx.steps.push({
         key,
         phase: PHASE.slotDrop,
         address: { kind: 'slot', node: node.name, slot: name },

@@ -13,7 +13,7 @@ import { isUnknown } from '../../model/cluster.js';
 import { maskConninfo, sameConninfo } from '../../model/conninfo.js';
 import { compareText } from '../../model/order.js';
 import { commentWithMarker } from '../../model/ownership.js';
-import type { Action, Change, Reason } from '../../model/plan.js';
+import type { Change } from '../../model/plan.js';
 import type { SubscriptionSpec } from '../../model/topology.js';
 import {
   majorVersion,
@@ -21,7 +21,7 @@ import {
   SUBSCRIPTION_OPTIONS,
   TWO_PHASE_ALTER_MIN_VERSION,
 } from '../../model/versions.js';
-import { adoptionWords } from '../adopt.js';
+import { adoptionWords, type StepWords } from '../adopt.js';
 import { type DraftStep, listText, PHASE, type PlanContext, sameJson, stepKey } from '../context.js';
 import { effectiveSubscriptionOptions } from '../defaults.js';
 import { subscriptionDigest } from '../digest.js';
@@ -154,7 +154,7 @@ function diffSubscription(ctx: PlanContext, run: SubscriptionRun, x: Declared, o
     ctx.drift.push({ address, path: 'tables', expected: relations.after, actual: relations.observed });
   }
   const stale = observedPubs.filter((p) => publications.includes(p));
-  const changedPubs = stale.filter((p) => run.publications.membershipChanged.has(publicationRef(d.from, p)));
+  const changedPubs = stale.filter((p) => run.membershipChanged.has(publicationRef(d.from, p)));
   return {
     changes,
     replaceBecause,
@@ -191,12 +191,9 @@ export function planChange(
   const copy = refreshCopy(ctx, d, diff.relations, initPlan(ctx, d, false).copyData);
   if (copy === null) return undefined;
 
-  // being adopted is not drift; a managed object changed outside steep is (a renamed one was
-  // recorded under its old name)
-  const adopted = o.managedBy === null;
-  const was = renamed ? { ...o, name: renamed.from } : o;
-  const recorded = { address: subscriptionAddress(was.name), digest: subscriptionDigest(was, null) };
-  const byHand = !adopted && recordDrift(ctx, node, address, diff.changes, recorded);
+  const byHand = recordDrift(ctx, node, address, o, renamed, diff.changes, (was) =>
+    subscriptionDigest(was, null),
+  );
 
   if (diff.replaceBecause.length > 0) {
     if (renamed) {
@@ -212,7 +209,7 @@ export function planChange(
 
   const alter = alterStatements(ctx, x, o, diff, copy);
   if (!alter || (alter.statements.length === 0 && !renamed)) return undefined;
-  const words = alterWords(node, o, d, diff, alter.copy, adopted, byHand);
+  const words = alterWords(node, o, d, diff, alter.copy, byHand);
   const rename = renamed ? renamePart(ctx, 'subscription', renamed, o.slot) : undefined;
   return {
     key: stepKey('subscription', node.name, d.name),
@@ -332,9 +329,9 @@ function alterWords(
   d: SubscriptionSpec,
   diff: SubscriptionDiff,
   copy: boolean,
-  adopted: boolean,
   byHand: boolean,
-): { action: Action; reason: Reason; reasonText: string } {
+): StepWords {
+  const adopted = o.managedBy === null;
   const { relations, refreshFor } = diff;
   const attributePaths = diff.changes
     .map((c) => c.path)

@@ -22,7 +22,6 @@ import { type ManualReadiness, manualReadiness } from '../init/manualInit.js';
 import { snapshotApplyNote } from '../init/ownCopyLoad.js';
 import type { ManagedDrop } from '../managedObjects.js';
 import { mayReplace } from '../managedObjects.js';
-import type { PublicationsOutcome } from '../publications/publications.js';
 import type { Rename } from '../renames.js';
 import {
   buildDeferredIndexesStatements,
@@ -40,7 +39,8 @@ import { prepareSlot } from './slots.js';
 
 /** What the subscriptions' planning needs from the modules planned before it. */
 export interface SubscriptionInputs {
-  publications: PublicationsOutcome;
+  /** `node/publication` (publicationRef) whose set of published tables changes in this plan: subscribers refresh */
+  membershipChanged: ReadonlySet<string>;
   doubleApply: DoubleApply;
   /** renamed in place, by new name (`renames.ts`) */
   renames: ReadonlyMap<string, Rename>;

@@ -1,5 +1,5 @@
 import { subscriptionAddress } from '../../model/address.js';
-import type { ObservedNode, ObservedSubscription } from '../../model/cluster.js';
+import type { ObservedNode } from '../../model/cluster.js';
 import type { SubscriptionSpec } from '../../model/topology.js';
 import {
   majorVersion,
@@ -13,7 +13,7 @@ import type { DraftStep, PlanContext } from '../context.js';
 import { sortedKeys } from '../context.js';
 import { planInitAfterCreate, planInitOfExisting } from '../init/init.js';
 import { checkLinkVersions, foldMergeInits } from '../init/mergeInit.js';
-import { type ManagedResource, planObservedObjects } from '../managedObjects.js';
+import { planObservedObjects } from '../managedObjects.js';
 import { planChange } from './subscriptionAlter.js';
 import {
   createStatements,
@@ -35,15 +35,8 @@ import {
  * subscriptions' creates into one step (`mergeInit.ts`).
  */
 
-const SUBSCRIPTIONS: ManagedResource<ObservedSubscription> = {
-  kind: 'subscription',
-  address: subscriptionAddress,
-  observedOn: (node) => node.subscriptions,
-  drop: subscriptionDrop,
-};
-
 export function planSubscriptions(ctx: PlanContext, inputs: SubscriptionInputs): void {
-  const blocked = planObservedObjects(ctx, SUBSCRIPTIONS);
+  const blocked = planObservedObjects(ctx, 'subscription', subscriptionDrop);
   const run: SubscriptionRun = { ...inputs, blocked: new Set([...inputs.doubleApply.blocked, ...blocked]) };
   const steps: DraftStep[] = [];
   for (const name of sortedKeys(ctx.desired.subscriptions)) {
@@ -54,7 +47,7 @@ export function planSubscriptions(ctx: PlanContext, inputs: SubscriptionInputs):
     const conn = desiredConnection(ctx, d);
     return conn ? createStatements(ctx, d, conn, { copyData: false, createSlot: false, enabled: false }) : [];
   });
-  for (const step of folded) ctx.addStep(step);
+  for (const step of folded) ctx.steps.push(step);
 }
 
 // ---------------------------------------------------------------------------------------------

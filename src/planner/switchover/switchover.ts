@@ -56,14 +56,6 @@ function readOnlySql(role: string, database: string): string {
   return `ALTER ROLE ${quoteIdent(role)} IN DATABASE ${quoteIdent(database)} SET default_transaction_read_only = on`;
 }
 
-/**
- * The fence LSN, in this order on one session (see the comment at the top): the last SELECT
- * returns it, and the COMMIT has flushed the WAL up to it.
- */
-export function fenceLsnSql(subscription: string): string[] {
-  return flushedMarkSql(`switchover ${subscription}: fence`);
-}
-
 export interface SwitchoverInputs {
   /** the connection string the old primary's reverse subscription uses, password as **** */
   reverseConninfo: string;
@@ -85,6 +77,8 @@ export function planSwitchover(
   const terminateFinishedSql = terminateSql(roles, true);
   const terminateAllSql = terminateSql(roles, false);
   const rev = opts.reverse ? reverseName(sub) : null;
+  // the fence LSN, on one session: its last SELECT returns it, its COMMIT flushed the WAL up to it
+  const fenceLsnSql = flushedMarkSql(`switchover ${sub}: fence`);
   const steps: SwitchoverStep[] = [
     {
       id: 'fence',
@@ -94,7 +88,7 @@ export function planSwitchover(
         { node: old, sql: 'SELECT now() -- $1: the time the fence took effect' },
         { node: old, sql: terminateFinishedSql },
         { node: old, sql: terminateAllSql },
-        ...fenceLsnSql(sub).map((sql) => ({ node: old, sql })),
+        ...fenceLsnSql.map((sql) => ({ node: old, sql })),
       ],
       undo: unfence,
     },
@@ -137,7 +131,7 @@ export function planSwitchover(
     steps,
     terminateFinishedSql,
     terminateAllSql,
-    fenceLsnSql: fenceLsnSql(sub),
+    fenceLsnSql,
     expectedBlackoutMs: ms,
     blackoutBasis: basis,
     rollback: rollbackCommands(facts, opts, { roles, unfence, slot, reverse: rev }),
