@@ -19,6 +19,7 @@ import { STEEP_VERSION } from '../version.js';
 import { makePlan } from './plan.js';
 import { sequenceLags } from './sequences.js';
 import { liveProblems } from './status.js';
+import { readEachNode } from './tableFacts.js';
 
 /**
  * `steep drift`: everything that differs between steep.yaml and the nodes, for a scheduled
@@ -98,7 +99,7 @@ export async function detectDrift(configPath: string, opts: { sequences?: boolea
       }),
     ),
   );
-  const gaps = await probeDataGaps(topology, observed, limited);
+  const gaps = await probeDataGaps(topology, observed);
   const lags = opts.sequences ? await laggingSequences(topology, reachable) : undefined;
   const { conflicts, failing } = await liveProblems(topology, observed);
   return {
@@ -148,11 +149,7 @@ async function laggingSequences(topology: Topology, reachable: string[]) {
  * Data gaps: one `EXISTS` probe per table the subscriptions receive, on both sides (no counts),
  * then the tables empty on the subscriber whose publisher holds rows.
  */
-async function probeDataGaps(
-  topology: Topology,
-  observed: ClusterState,
-  limited: ReturnType<typeof connectionLimit>,
-): Promise<DataGap[]> {
+async function probeDataGaps(topology: Topology, observed: ClusterState): Promise<DataGap[]> {
   const probes = dataGapProbes(topology, observed);
   const byNode = new Map<string, Map<string, TableName>>();
   for (const p of probes) {
@@ -163,21 +160,15 @@ async function probeDataGaps(
     }
   }
   const withRows = new Map<string, Set<string>>();
-  await Promise.all(
-    [...byNode].map(async ([name, tables]) => {
-      const spec = topology.nodes[name];
-      if (!spec) return;
-      // a node that cannot be probed has no answer: nothing is concluded about its tables
-      const presence = await limited(() =>
-        readRowPresence(spec.connection, {
-          node: name,
-          tables: [...tables.values()],
-          connectTimeoutMs: topology.settings.connectTimeout,
-        }),
-      ).catch(() => null);
-      if (presence && presence.unreadable.size === 0) withRows.set(name, presence.withRows);
-    }),
-  );
+  // a node that cannot be probed has no answer: nothing is concluded about its tables
+  await readEachNode(topology, byNode, async (name, tables, conn) => {
+    const presence = await readRowPresence(conn, {
+      node: name,
+      tables: [...tables.values()],
+      connectTimeoutMs: topology.settings.connectTimeout,
+    });
+    if (presence.unreadable.size === 0) withRows.set(name, presence.withRows);
+  });
   return dataGaps(probes, withRows);
 }
 

@@ -1,11 +1,11 @@
 import { unreachable } from '../catalog/readCluster.js';
 import { renameApplied } from '../catalog/renameApplied.js';
 import { readTableColumns } from '../catalog/tableSchemas.js';
-import { connectionLimit } from '../db/connectionLimit.js';
 import type { ClusterState, RenameApplied } from '../model/cluster.js';
 import type { Topology } from '../model/topology.js';
 import { renamesToCheck } from '../planner/schema/columnRename.js';
 import { columnRequests } from '../planner/schema/schemaScope.js';
+import { readEachNode } from './tableFacts.js';
 import { withPair } from './verify.js';
 
 /**
@@ -20,32 +20,29 @@ import { withPair } from './verify.js';
  * dropped in between as absent. A node that cannot be read now becomes unreachable, as in
  * readCluster.
  */
-export async function readDifferingColumns(topology: Topology, observed: ClusterState): Promise<void> {
-  const limited = connectionLimit(topology.settings.maxConnections);
-  await Promise.all(
-    [...columnRequests(topology, observed)].map(([name, tables]) =>
-      limited(async () => {
-        const node = observed.nodes[name];
-        const spec = topology.nodes[name];
-        if (!node?.reachable || !node.tableSchemas || !spec) return;
-        try {
-          const read = await readTableColumns(spec.connection, {
-            node: name,
-            tables,
-            objects: node.tableSchemas.scope.objects === true,
-            stateSchema: topology.settings.stateSchema,
-            connectTimeoutMs: topology.settings.connectTimeout,
-          });
-          for (const t of tables) {
-            const qn = `${t.schema}.${t.name}`;
-            if (read[qn]) node.tableSchemas.tables[qn] = read[qn];
-            else delete node.tableSchemas.tables[qn];
-          }
-        } catch (err) {
-          observed.nodes[name] = unreachable(name, err);
-        }
-      }),
-    ),
+export function readDifferingColumns(topology: Topology, observed: ClusterState): Promise<void> {
+  return readEachNode(
+    topology,
+    columnRequests(topology, observed),
+    async (name, tables, conn) => {
+      const node = observed.nodes[name];
+      if (!node?.reachable || !node.tableSchemas) return;
+      const read = await readTableColumns(conn, {
+        node: name,
+        tables,
+        objects: node.tableSchemas.scope.objects === true,
+        stateSchema: topology.settings.stateSchema,
+        connectTimeoutMs: topology.settings.connectTimeout,
+      });
+      for (const t of tables) {
+        const qn = `${t.schema}.${t.name}`;
+        if (read[qn]) node.tableSchemas.tables[qn] = read[qn];
+        else delete node.tableSchemas.tables[qn];
+      }
+    },
+    (name, err) => {
+      observed.nodes[name] = unreachable(name, err);
+    },
   );
 }
 

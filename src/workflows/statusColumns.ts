@@ -1,12 +1,12 @@
 import { readSetRoleDenied } from '../catalog/subscriptionOnNode.js';
 import { readTableColumns } from '../catalog/tableSchemas.js';
 import { nodeSession, withSession } from '../db/connect.js';
-import { connectionLimit } from '../db/connectionLimit.js';
 import type { ClusterState, ObservedNode } from '../model/cluster.js';
 import { missingColumns, type SyncFacts, setRoleDeniedText } from '../model/syncVerdict.js';
 import type { TableSchema } from '../model/tableSchema.js';
 import { qualifiedName, type TableName, type Topology } from '../model/topology.js';
 import { PG16 } from '../model/versions.js';
+import { readEachNode } from './tableFacts.js';
 
 /**
  * For `status`, of the subscriptions the verdict found failing only: the columns their
@@ -35,27 +35,17 @@ export async function missingColumnsOf(
     }
   }
   const read = new Map<string, Record<string, TableSchema>>();
-  const limited = connectionLimit(topology.settings.maxConnections);
-  await Promise.all(
-    [...want].map(([node, tables]) =>
-      limited(async () => {
-        const spec = topology.nodes[node];
-        if (!spec) return;
-        try {
-          const columns = await readTableColumns(spec.connection, {
-            node,
-            tables: [...tables.values()],
-            objects: false,
-            stateSchema: topology.settings.stateSchema,
-            connectTimeoutMs: topology.settings.connectTimeout,
-          });
-          read.set(node, columns);
-        } catch {
-          // read moments ago, gone now: the verdict stands on what it had
-        }
-      }),
-    ),
-  );
+  // a node read moments ago, gone now: the verdict stands on what it had
+  await readEachNode(topology, want, async (node, tables, conn) => {
+    const columns = await readTableColumns(conn, {
+      node,
+      tables: [...tables.values()],
+      objects: false,
+      stateSchema: topology.settings.stateSchema,
+      connectTimeoutMs: topology.settings.connectTimeout,
+    });
+    read.set(node, columns);
+  });
   for (const f of failing) {
     const pub = read.get(f.from);
     const sub = read.get(f.node);
@@ -109,18 +99,13 @@ export async function setRoleObstaclesOf(
     if (n?.reachable && n.serverVersion >= PG16)
       byNode.set(f.node, { version: n.serverVersion, subs: [...(byNode.get(f.node)?.subs ?? []), f] });
   }
-  const limited = connectionLimit(topology.settings.maxConnections);
-  await Promise.all(
-    [...byNode].map(([node, { version, subs }]) =>
-      limited(() =>
-        withSession(nodeSession(topology, node, 'steep status'), async (client) => {
-          for (const f of subs) {
-            const d = await readSetRoleDenied(client, version, f.subscription);
-            out.set(`${node}/${f.subscription}`, setRoleDeniedText(f.subscription, node, d));
-          }
-        }).catch(() => {}),
-      ),
-    ),
+  await readEachNode(topology, byNode, (node, { version, subs }) =>
+    withSession(nodeSession(topology, node, 'steep status'), async (client) => {
+      for (const f of subs) {
+        const d = await readSetRoleDenied(client, version, f.subscription);
+        out.set(`${node}/${f.subscription}`, setRoleDeniedText(f.subscription, node, d));
+      }
+    }),
   );
   return out;
 }

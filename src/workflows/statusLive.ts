@@ -7,7 +7,6 @@ import {
 } from '../catalog/initProgress.js';
 import { postgresMessage } from '../catalog/session.js';
 import { nodeSession, withSession } from '../db/connect.js';
-import { connectionLimit } from '../db/connectionLimit.js';
 import type { ClusterState } from '../model/cluster.js';
 import type { SlotLag, SubscriptionActivity } from '../model/initState.js';
 import { type ErrorReading, nextReading } from '../model/syncVerdict.js';
@@ -16,6 +15,7 @@ import type { VerifyRecord } from '../model/verifyRecord.js';
 import { DivergedTablesStore } from '../state/divergedTables.js';
 import { StatusReadingStore } from '../state/statusReadings.js';
 import { VerificationStore } from '../state/verifications.js';
+import { readEachNode } from './tableFacts.js';
 
 /**
  * The live figures of `status` that no catalog snapshot has, one session per node: worker
@@ -50,54 +50,49 @@ export async function readLive(
   opts: { record: boolean },
 ): Promise<Map<string, Live>> {
   const out = new Map<string, Live>();
-  const limited = connectionLimit(topology.settings.maxConnections);
-  await Promise.all(
-    Object.values(observed.nodes).map((n) =>
-      limited(async () => {
-        if (!n.reachable || !topology.nodes[n.name]) return;
-        try {
-          const session = nodeSession(topology, n.name, 'steep status', {
-            statementTimeoutMs: 10_000,
-            // the seven reads below go out together
-            pipeline: true,
-          });
-          await withSession(session, async (c) => {
-            const readingStore = new StatusReadingStore(topology.settings.stateSchema, n.name);
-            const [activity, slots, diverged, finished, verified, readings, retryIntervalMs] =
-              await Promise.all([
-                readSubscriptionActivity(c, n.serverVersion),
-                readSlotLag(c).catch(() => [] as SlotLag[]),
-                new DivergedTablesStore(topology.settings.stateSchema, n.name)
-                  .all(c)
-                  .catch(() => new Map<string, string[]>()),
-                readAllFinishedCopies(c).catch(() => new Map<string, FinishedCopy[]>()),
-                new VerificationStore(topology.settings.stateSchema, n.name)
-                  .all(c)
-                  .catch(() => new Map<string, VerifyRecord>()),
-                readingStore.all(c).catch(() => null),
-                readRetryIntervalMs(c).catch(() => null),
-              ]);
-            const readAt = new Date().toISOString();
-            const notRecorded = opts.record
-              ? await recordReadings(c, readingStore, activity, readings, readAt)
-              : null;
-            out.set(n.name, {
-              activity: new Map(activity.map((a) => [a.name, a])),
-              slots: new Map(slots.map((s) => [s.slot, s])),
-              diverged,
-              finished,
-              verified,
-              readings: readings ?? new Map(),
-              readAt,
-              retryIntervalMs,
-              notRecorded,
-            });
-          });
-        } catch {
-          // read moments ago, gone now: its catalog figures still show
-        }
-      }),
-    ),
+  // a node read moments ago, gone now: its catalog figures still show
+  await readEachNode(
+    topology,
+    Object.values(observed.nodes).map((n) => [n.name, n] as const),
+    async (_, n) => {
+      if (!n.reachable) return;
+      const session = nodeSession(topology, n.name, 'steep status', {
+        statementTimeoutMs: 10_000,
+        // the seven reads below go out together
+        pipeline: true,
+      });
+      await withSession(session, async (c) => {
+        const readingStore = new StatusReadingStore(topology.settings.stateSchema, n.name);
+        const [activity, slots, diverged, finished, verified, readings, retryIntervalMs] = await Promise.all([
+          readSubscriptionActivity(c, n.serverVersion),
+          readSlotLag(c).catch(() => [] as SlotLag[]),
+          new DivergedTablesStore(topology.settings.stateSchema, n.name)
+            .all(c)
+            .catch(() => new Map<string, string[]>()),
+          readAllFinishedCopies(c).catch(() => new Map<string, FinishedCopy[]>()),
+          new VerificationStore(topology.settings.stateSchema, n.name)
+            .all(c)
+            .catch(() => new Map<string, VerifyRecord>()),
+          readingStore.all(c).catch(() => null),
+          readRetryIntervalMs(c).catch(() => null),
+        ]);
+        const readAt = new Date().toISOString();
+        const notRecorded = opts.record
+          ? await recordReadings(c, readingStore, activity, readings, readAt)
+          : null;
+        out.set(n.name, {
+          activity: new Map(activity.map((a) => [a.name, a])),
+          slots: new Map(slots.map((s) => [s.slot, s])),
+          diverged,
+          finished,
+          verified,
+          readings: readings ?? new Map(),
+          readAt,
+          retryIntervalMs,
+          notRecorded,
+        });
+      });
+    },
   );
   return out;
 }

@@ -6,12 +6,33 @@ import type { ConnectionSpec, TableName, Topology } from '../model/topology.js';
 import { loadFactsRequests } from '../planner/init/ownCopyLoad.js';
 
 /**
- * Facts the pure planner needs about some tables on some nodes, beyond the cluster read: per
- * node of `requests` that was reached, `read` its tables there (at most maxConnections nodes at
- * once), then `mark` each observed table with what was read. A node that went away between
- * reads is left as it was read: the plan reports what it could read.
+ * `read` each node of `requests` that steep.yaml declares, at most maxConnections nodes at once.
+ * A node whose read fails goes to `failed`; by default it is left as it was read.
  */
-async function markObservedTables<F>(
+export async function readEachNode<T>(
+  topology: Topology,
+  requests: Iterable<readonly [string, T]>,
+  read: (name: string, request: T, conn: ConnectionSpec) => Promise<void>,
+  failed: (name: string, err: unknown) => void = () => {},
+): Promise<void> {
+  const limited = connectionLimit(topology.settings.maxConnections);
+  await Promise.all(
+    [...requests].map(([name, request]) => {
+      const spec = topology.nodes[name];
+      return (
+        spec && limited(() => read(name, request, spec.connection)).catch((err: unknown) => failed(name, err))
+      );
+    }),
+  );
+}
+
+/**
+ * Facts the pure planner needs about some tables on some nodes, beyond the cluster read: per
+ * node of `requests` that was reached, `read` its tables there, then `mark` each observed table
+ * with what was read. A node that went away between reads is left as it was read: the plan
+ * reports what it could read.
+ */
+function markObservedTables<F>(
   topology: Topology,
   observed: ClusterState,
   requests: Map<string, TableName[]>,
@@ -21,31 +42,20 @@ async function markObservedTables<F>(
   ) => Promise<F>,
   mark: (table: ObservedTable, key: string, facts: F) => void,
 ): Promise<void> {
-  const limited = connectionLimit(topology.settings.maxConnections);
-  await Promise.all(
-    [...requests.entries()].map(([name, tables]) =>
-      limited(async () => {
-        const node = observed.nodes[name];
-        const spec = topology.nodes[name];
-        if (!node?.reachable || !spec || tables.length === 0) return;
-        let facts: F;
-        try {
-          facts = await read(spec.connection, {
-            node: name,
-            tables,
-            connectTimeoutMs: topology.settings.connectTimeout,
-          });
-        } catch {
-          return;
-        }
-        for (const t of tables) {
-          const key = `${t.schema}.${t.name}`;
-          const table = node.tables[key];
-          if (table) mark(table, key, facts);
-        }
-      }),
-    ),
-  );
+  return readEachNode(topology, requests, async (name, tables, conn) => {
+    const node = observed.nodes[name];
+    if (!node?.reachable || tables.length === 0) return;
+    const facts = await read(conn, {
+      node: name,
+      tables,
+      connectTimeoutMs: topology.settings.connectTimeout,
+    });
+    for (const t of tables) {
+      const key = `${t.schema}.${t.name}`;
+      const table = node.tables[key];
+      if (table) mark(table, key, facts);
+    }
+  });
 }
 
 /**
