@@ -247,10 +247,10 @@ export function qualifiedName(t: TableName): string {
   return `${t.schema}.${t.name}`;
 }
 
-/** The table a qualifiedName names (split at its first dot). */
+/** The table a qualifiedName names (split at its first dot); a bare `t` is in public. */
 export function tableOfQualified(qn: string): TableName {
   const dot = qn.indexOf('.');
-  return { schema: qn.slice(0, dot), name: qn.slice(dot + 1) };
+  return dot < 0 ? { schema: 'public', name: qn } : { schema: qn.slice(0, dot), name: qn.slice(dot + 1) };
 }
 
 /** A qualifiedName quoted for SQL. */

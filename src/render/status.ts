@@ -117,21 +117,16 @@ export function renderStatus(r: StatusReport): string {
   }
   for (const n of r.nodes.filter((x) => !x.reachable))
     out.push(`  ${n.name}: unknown (${n.name} cannot be read)`);
-  const prepared = r.slots.filter((s) => s.kind === 'prepared');
-  if (prepared.length > 0) {
-    out.push('', yellowBold('Prepared slots (steep init prepare; waiting for the restore and steep apply):'));
-    for (const s of prepared) {
+  for (const [kind, title] of [
+    ['prepared', 'Prepared slots (steep init prepare; waiting for the restore and steep apply):'],
+    ['orphan', 'Orphaned replication slots (no subscription uses them; they retain WAL):'],
+  ] as const) {
+    const these = r.slots.filter((s) => s.kind === kind);
+    if (these.length > 0) out.push('', yellowBold(title));
+    for (const s of these) {
+      const what = kind === 'prepared' ? `for ${s.subscription}, LSN ${s.preparedLsn}; ` : '';
       out.push(
-        `  ${s.node}/${s.name}: for ${s.subscription}, LSN ${s.preparedLsn}; retains ${formatBytes(s.retainedWalBytes)}, wal_status ${s.walStatus ?? 'unknown'}`,
-      );
-    }
-  }
-  const orphans = r.slots.filter((s) => s.kind === 'orphan');
-  if (orphans.length > 0) {
-    out.push('', yellowBold('Orphaned replication slots (no subscription uses them; they retain WAL):'));
-    for (const s of orphans) {
-      out.push(
-        `  ${s.node}/${s.name}: retains ${formatBytes(s.retainedWalBytes)}, wal_status ${s.walStatus ?? 'unknown'}`,
+        `  ${s.node}/${s.name}: ${what}retains ${formatBytes(s.retainedWalBytes)}, wal_status ${s.walStatus ?? 'unknown'}`,
       );
     }
   }

@@ -17,8 +17,8 @@ import { compareTable } from '../executors/tableCompare.js';
 import { subscriptionAddress } from '../model/address.js';
 import { SteepError } from '../model/errors.js';
 import { unrecordedState } from '../model/initLifecycle.js';
-import type { SubscriptionSpec, TableName, Topology } from '../model/topology.js';
-import { qualifiedName } from '../model/topology.js';
+import type { SubscriptionSpec, Topology } from '../model/topology.js';
+import { qualifiedName, tableOfQualified } from '../model/topology.js';
 import type { NotVerifiable, TableComparison, TableVerdict, VerifyReport } from '../model/verify.js';
 import { isComparison, planComparison } from '../planner/compare/verify.js';
 import { DivergedTablesStore } from '../state/divergedTables.js';
@@ -55,14 +55,6 @@ const APPLICATION_NAME = 'steep verify';
 export function chunkRowsSetting(): number | undefined {
   const n = Number.parseInt(process.env.STEEP_VERIFY_CHUNK_ROWS ?? '', 10);
   return Number.isFinite(n) && n > 0 ? n : undefined;
-}
-
-/** `t` (in public) or `schema.t`. */
-export function parseTableName(text: string): TableName {
-  const dot = text.indexOf('.');
-  return dot < 0
-    ? { schema: 'public', name: text }
-    : { schema: text.slice(0, dot), name: text.slice(dot + 1) };
 }
 
 /**
@@ -140,7 +132,7 @@ export async function planVerify(
   const version = await serverVersionOf(pub);
   let scope = await readPublishedScope(pub, version, info.publications);
   if (only) {
-    const wanted = only.map(parseTableName).map(qualifiedName);
+    const wanted = only.map(tableOfQualified).map(qualifiedName);
     const carried = new Set(scope.map((s) => qualifiedName(s.table)));
     const unknown = wanted.filter((w) => !carried.has(w));
     if (unknown.length > 0)
@@ -322,3 +314,5 @@ async function recordVerdicts(
   if (to !== current) await recordTransition(states, sub, d, to, onEvent);
   return to;
 }
+
+export { tableOfQualified as parseTableName };
