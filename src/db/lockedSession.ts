@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { Topology } from '../model/topology.js';
 import { acquireApplyLock } from './advisoryLock.js';
-import { connect } from './connect.js';
+import { nodeSession } from './connect.js';
 import { type SessionSettings, setSession } from './session.js';
 
 /**
@@ -27,9 +27,7 @@ export async function lockedSessions(
   const sessions = new Map<string, pg.Client | null>();
   try {
     for (const node of [...new Set(nodes.map((n) => n.node))].sort()) {
-      const client = await connect(topology.nodes[node]!.connection, {
-        node,
-        applicationName: opts.applicationName,
+      const client = await nodeSession(topology, node, opts.applicationName, {
         connectTimeoutMs: opts.connectTimeoutMs ?? Math.min(topology.settings.connectTimeout, 5_000),
       }).catch((err) => {
         if (nodes.some((n) => n.node === node && n.optional !== true)) throw err;
