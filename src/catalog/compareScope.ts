@@ -60,31 +60,21 @@ export async function readPublishedScope(
   version: number,
   publications: string[],
 ): Promise<PublishedScope[]> {
-  const { rows } = await client.query<{
-    schema: string;
-    name: string;
-    columns: string[] | null;
-    filter: string | null;
-    unfiltered: boolean;
-  }>(
+  const { rows } = await client.query<PublishedScope>(
     version >= PG15
-      ? `SELECT schemaname::text AS schema, tablename::text AS name,
+      ? `SELECT json_build_object('schema', schemaname::text, 'name', tablename::text) AS "table",
                 (SELECT array_agg(DISTINCT a) FROM pg_catalog.pg_publication_tables q, unnest(q.attnames) a
                   WHERE q.pubname = ANY($1) AND q.schemaname = p.schemaname AND q.tablename = p.tablename)::text[] AS columns,
-                string_agg('(' || rowfilter || ')', ' OR ' ORDER BY pubname) AS filter,
-                bool_or(rowfilter IS NULL) AS unfiltered
+                CASE WHEN NOT bool_or(rowfilter IS NULL) THEN string_agg('(' || rowfilter || ')', ' OR ' ORDER BY pubname) END AS filter
            FROM pg_catalog.pg_publication_tables p WHERE pubname = ANY($1)
-          GROUP BY p.schemaname, p.tablename ORDER BY 1, 2`
-      : `SELECT DISTINCT schemaname::text AS schema, tablename::text AS name, NULL::text[] AS columns,
-                NULL::text AS filter, true AS unfiltered
-           FROM pg_catalog.pg_publication_tables WHERE pubname = ANY($1) ORDER BY 1, 2`,
+          GROUP BY p.schemaname, p.tablename ORDER BY p.schemaname::text, p.tablename::text`
+      : `SELECT json_build_object('schema', schemaname::text, 'name', tablename::text) AS "table",
+                NULL::text[] AS columns, NULL::text AS filter
+           FROM pg_catalog.pg_publication_tables WHERE pubname = ANY($1)
+          GROUP BY schemaname, tablename ORDER BY schemaname::text, tablename::text`,
     [publications],
   );
-  return rows.map((r) => ({
-    table: { schema: r.schema, name: r.name },
-    columns: r.columns,
-    filter: r.unfiltered ? null : r.filter,
-  }));
+  return rows;
 }
 
 /** The shapes of `tables` on a node; a table absent there is absent from the result. */

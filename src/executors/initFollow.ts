@@ -28,7 +28,7 @@ import { afterTableCopied, type ErrorWatch, failedReason, failure } from '../mod
 import { type InitSample, InitTracker, isCopied } from '../model/initFigures.js';
 import type { InitProgress, InitState, PublishedTableSize } from '../model/initState.js';
 import { setRoleDeniedText } from '../model/syncVerdict.js';
-import type { ConnectionSpec, SubscriptionSpec, TableName, Topology } from '../model/topology.js';
+import type { NodeSpec, SubscriptionSpec, TableName, Topology } from '../model/topology.js';
 import { qualifiedName } from '../model/topology.js';
 import { InitProgressStore } from '../state/initProgress.js';
 import { hasInitTables, type StateChange, SubscriptionStateStore } from '../state/subscriptionState.js';
@@ -36,35 +36,23 @@ import type { ApplyEvent, EventSink } from './events.js';
 import { sleep } from './sleep.js';
 import { subscriberLost } from './subscriberLost.js';
 
-export interface InitNode {
-  name: string;
-  connection: ConnectionSpec;
-  /** how subscribers reach this node (its replicationUrl), when not by `connection` */
-  replicationConnection?: ConnectionSpec;
-}
-
 export interface FollowTarget {
   subscription: string;
   method: string;
   slot: string;
-  subscriber: InitNode;
-  publisher: InitNode;
+  subscriber: NodeSpec;
+  publisher: NodeSpec;
   stateSchema: string;
 }
 
 /** What following `d`'s init reads: its subscriber, its publisher (and how subscribers reach it), its slot. */
 export function followTargetOf(topology: Topology, d: SubscriptionSpec, slot: string = d.slot): FollowTarget {
-  const publisher = topology.nodes[d.from]!;
   return {
     subscription: d.name,
     method: d.init.method,
     slot,
-    subscriber: { name: d.node, connection: topology.nodes[d.node]!.connection },
-    publisher: {
-      name: d.from,
-      connection: publisher.connection,
-      replicationConnection: publisher.replicationConnection,
-    },
+    subscriber: topology.nodes[d.node]!,
+    publisher: topology.nodes[d.from]!,
     stateSchema: topology.settings.stateSchema,
   };
 }
@@ -170,7 +158,7 @@ class Recorder {
 }
 
 /** Where the subscriber's workers connect to the publisher, as a DBA would look for it. */
-function subscriberRoute(publisher: InitNode): string {
+function subscriberRoute(publisher: NodeSpec): string {
   const c = publisher.replicationConnection ?? publisher.connection;
   return `${c.host}:${c.port} (${publisher.replicationConnection ? 'its replicationUrl' : 'its url'})`;
 }
