@@ -8,7 +8,6 @@ import { useColour } from '../render/colour.js';
 import type { Interruption } from './interruption.js';
 import { jsonText } from './jsonText.js';
 
-/** Parsed flags or arguments, by name. */
 type FlagOutput = Record<string, unknown>;
 
 /**

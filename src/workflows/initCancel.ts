@@ -50,7 +50,6 @@ export interface CancelResult {
   subscription: string;
   node: string;
   from: string;
-  /** the state it was in */
   previousState: string;
   /** it streamed: dropped with --allow-destroy, its rows kept */
   destroyed: boolean;

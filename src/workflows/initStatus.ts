@@ -92,7 +92,6 @@ export class InitObserver {
     return i;
   }
 
-  /** One refresh of every watched init. */
   async sample(): Promise<InitProgress[]> {
     return Promise.all(this.watched.map((w) => this.sampleOne(w)));
   }
