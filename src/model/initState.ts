@@ -20,10 +20,6 @@ export const INIT_STATES = [
 
 export type InitState = (typeof INIT_STATES)[number];
 
-export function isInitState(v: string): v is InitState {
-  return (INIT_STATES as readonly string[]).includes(v);
-}
-
 /** A `subscription_state` row of the node itself. Times are ISO 8601. */
 export interface ObservedSubscriptionState {
   subscription: string;
