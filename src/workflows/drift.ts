@@ -13,6 +13,7 @@ import { stepClass } from '../model/stepClass.js';
 import type { TableName, Topology } from '../model/topology.js';
 import type { ConflictsSinceVerify } from '../model/verifyRecord.js';
 import { differs, onlyFillableExtras } from '../planner/schema/schemaCompare.js';
+import { addTables } from '../planner/schema/schemaScope.js';
 import { dataGapProbes, dataGaps } from '../planner/subscriptions/dataGaps.js';
 import { hasFingerprintTable, readSavedFingerprints } from '../state/fingerprints.js';
 import { STEEP_VERSION } from '../version.js';
@@ -153,11 +154,7 @@ async function probeDataGaps(topology: Topology, observed: ClusterState): Promis
   const probes = dataGapProbes(topology, observed);
   const byNode = new Map<string, Map<string, TableName>>();
   for (const p of probes) {
-    for (const n of [p.node, p.from]) {
-      const tables = byNode.get(n) ?? new Map<string, TableName>();
-      for (const t of p.tables) tables.set(`${t.schema}.${t.name}`, t);
-      byNode.set(n, tables);
-    }
+    for (const n of [p.node, p.from]) addTables(byNode, n, p.tables);
   }
   const withRows = new Map<string, Set<string>>();
   // a node that cannot be probed has no answer: nothing is concluded about its tables

@@ -6,6 +6,7 @@ import { missingColumns, type SyncFacts, setRoleDeniedText } from '../model/sync
 import type { TableSchema } from '../model/tableSchema.js';
 import { qualifiedName, type TableName, type Topology } from '../model/topology.js';
 import { PG16 } from '../model/versions.js';
+import { addTables } from '../planner/schema/schemaScope.js';
 import { readEachNode } from './tableFacts.js';
 
 /**
@@ -22,16 +23,11 @@ export async function missingColumnsOf(
 ): Promise<Map<string, Record<string, string[]>>> {
   const out = new Map<string, Record<string, string[]>>();
   const want = new Map<string, Map<string, TableName>>();
-  const ask = (node: string, t: TableName) => {
-    const m = want.get(node) ?? new Map<string, TableName>();
-    m.set(qualifiedName(t), { schema: t.schema, name: t.name });
-    want.set(node, m);
-  };
   for (const f of failing) {
     if (!observed.nodes[f.node]?.reachable || !observed.nodes[f.from]?.reachable) continue;
     for (const t of f.tables) {
-      ask(f.node, t);
-      ask(f.from, t);
+      addTables(want, f.node, [t]);
+      addTables(want, f.from, [t]);
     }
   }
   const read = new Map<string, Record<string, TableSchema>>();

@@ -6,6 +6,7 @@ import type { Change, Hazard, Statement } from '../../model/plan.js';
 import type { SubscriptionSpec, TableName, Topology } from '../../model/topology.js';
 import { DEFAULT_SPLIT_ABOVE, qualifiedName } from '../../model/topology.js';
 import { listText, type PlanContext, sortedKeys } from '../context.js';
+import { addTables } from '../schema/schemaScope.js';
 import { truncateTablesSql, tx } from '../sqlBuild.js';
 import { receivedAfterPlan } from '../subscriptions/subscriptionTables.js';
 
@@ -128,13 +129,9 @@ export function rowPresenceRequests(desired: Topology, observed: ClusterState): 
     // its tables hold rows decides a data gap (dataGaps.ts recreateGap)
     const recreates = !o && d.init.method === 'none' && node.initState?.subscriptions[d.name] !== undefined;
     if (!joining && !copies && !recreates) continue;
-    const tables = out.get(d.node) ?? new Map<string, TableName>();
     const received = new Set(joining ? o.tables.map(qualifiedName) : []);
-    for (const t of copiedTables(desired, observed, d)) {
-      const qn = qualifiedName(t);
-      if (!received.has(qn) && node.tables[qn]) tables.set(qn, t);
-    }
-    out.set(d.node, tables);
+    const wanted = (t: TableName) => !received.has(qualifiedName(t)) && node.tables[qualifiedName(t)];
+    addTables(out, d.node, copiedTables(desired, observed, d).filter(wanted));
   }
   return new Map(
     [...out.entries()]

@@ -2,6 +2,7 @@ import type { ClusterState, ObservedNode } from '../../model/cluster.js';
 import type { LoadFacts } from '../../model/loadOrder.js';
 import { qualifiedName, type SubscriptionSpec, type TableName, type Topology } from '../../model/topology.js';
 import { sortedKeys } from '../context.js';
+import { addTables } from '../schema/schemaScope.js';
 import { copiedTables, copyPath } from './initCopy.js';
 import { foreignKeyOrderNote, planLoad } from './loadOrder.js';
 
@@ -35,10 +36,8 @@ export function loadFactsRequests(desired: Topology, observed: ClusterState): Ma
     const d = desired.subscriptions[name]!;
     const node = observed.nodes[d.node];
     if (!node?.reachable || replicaLoadAllowed(node) || !ownCopy(desired, observed, d)) continue;
-    const tables = out.get(d.node) ?? new Map<string, TableName>();
-    for (const t of copiedTables(desired, observed, d))
-      if (node.tables[qualifiedName(t)]) tables.set(qualifiedName(t), t);
-    out.set(d.node, tables);
+    const copied = copiedTables(desired, observed, d).filter((t) => node.tables[qualifiedName(t)]);
+    addTables(out, d.node, copied);
   }
   return new Map([...out].map(([n, t]) => [n, [...t.values()]]));
 }

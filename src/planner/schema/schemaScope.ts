@@ -3,6 +3,13 @@ import { compareTableNames, compareText } from '../../model/order.js';
 import type { NodeTableSchemas, ObservedTableSchema, TableScope } from '../../model/tableSchema.js';
 import type { PublicationSpec, SubscriptionSpec, TableName, Topology } from '../../model/topology.js';
 
+/** Adds `tables` (as plain names) to `node`'s entry of `acc`, creating the entry even when `tables` is empty. */
+export function addTables(acc: Map<string, Map<string, TableName>>, node: string, tables: TableName[]): void {
+  const m = acc.get(node) ?? new Map<string, TableName>();
+  for (const t of tables) m.set(`${t.schema}.${t.name}`, { schema: t.schema, name: t.name });
+  acc.set(node, m);
+}
+
 /**
  * Which tables a subscription receives, and so which tables' columns the catalog must read on
  * its publisher and subscriber. Pure: from the file alone (the scope) and, for `allTables` /
@@ -91,11 +98,6 @@ export function receivedTables(
  */
 export function columnRequests(topology: Topology, observed: ClusterState): Map<string, TableName[]> {
   const acc = new Map<string, Map<string, TableName>>();
-  const need = (node: string, t: TableName) => {
-    const tables = acc.get(node) ?? new Map<string, TableName>();
-    tables.set(`${t.schema}.${t.name}`, { schema: t.schema, name: t.name });
-    acc.set(node, tables);
-  };
   for (const d of Object.values(topology.subscriptions)) {
     const publisher = observed.nodes[d.from];
     const subscriber = observed.nodes[d.node];
@@ -110,8 +112,8 @@ export function columnRequests(topology: Topology, observed: ClusterState): Map<
       const lastModified =
         merging && /^last-modified\s*:/.test(d.init.strategies?.[qn] ?? d.init.strategy ?? '');
       if (left && right && left.fingerprint === right.fingerprint && !lastModified) continue;
-      if (left?.columns === null) need(d.from, left);
-      if (right?.columns === null) need(d.node, right);
+      if (left?.columns === null) addTables(acc, d.from, [left]);
+      if (right?.columns === null) addTables(acc, d.node, [right]);
     }
   }
   const out = new Map<string, TableName[]>();
