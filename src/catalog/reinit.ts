@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import type { ReinitPublication } from '../model/cluster.js';
 import type { RoleGaps } from '../model/privileges.js';
 import { PG15 } from '../model/versions.js';
 import { PUBLISH } from './queries/publications.js';
@@ -11,32 +12,13 @@ import { DENIED_FUNCTIONS, deniedFunctions } from './queries/role.js';
  * that point at the tables a reinit would truncate.
  */
 
-export interface PublishedTableDef {
-  /** `schema.table` */
-  table: string;
-  schema: string;
-  name: string;
-  /** the publication's explicit column list, null when it has none (15+) */
-  columns: string[] | null;
-  /** its row filter as PostgreSQL prints it, null when none (15+) */
-  filter: string | null;
-}
-
-export interface PublicationDef {
-  name: string;
-  /** the `publish` option: insert, update, delete, truncate */
-  publish: string[];
-  viaRoot: boolean;
-  tables: PublishedTableDef[];
-}
-
 /** The definitions of `names` on the publisher (absent ones are absent). */
 export async function readPublicationDefs(
   client: pg.Client,
   version: number,
   names: string[],
-): Promise<Map<string, PublicationDef>> {
-  const { rows } = await client.query<PublicationDef>(
+): Promise<Map<string, ReinitPublication>> {
+  const { rows } = await client.query<ReinitPublication>(
     `SELECT p.pubname::text AS name, ${PUBLISH} AS publish, p.pubviaroot AS "viaRoot",
             coalesce((SELECT json_agg(json_build_object('schema', t.schemaname, 'name', t.tablename, ${
               version >= PG15

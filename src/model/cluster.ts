@@ -31,6 +31,24 @@ export interface Ownership {
   slot?: string;
 }
 
+/** A publication as `steep reinit` reads it on the publisher (docs/repair.md). */
+export interface ReinitPublication {
+  name: string;
+  /** the `publish` option: insert, update, delete, truncate */
+  publish: string[];
+  viaRoot: boolean;
+  tables: Array<{
+    /** `schema.table` */
+    table: string;
+    schema: string;
+    name: string;
+    /** the publication's explicit column list, null when it has none (15+) */
+    columns: string[] | null;
+    /** its row filter as PostgreSQL prints it, null when none (15+) */
+    filter: string | null;
+  }>;
+}
+
 export interface ObservedPublication extends PublicationDef {
   oid: number;
   owner: string;

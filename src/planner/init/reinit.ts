@@ -1,3 +1,4 @@
+import type { ReinitPublication } from '../../model/cluster.js';
 import { SteepError } from '../../model/errors.js';
 import { cannotFinishText } from '../../model/initFailure.js';
 import type { InitState } from '../../model/initState.js';
@@ -20,19 +21,6 @@ import { dropPublicationSql, truncateTablesSql } from '../sqlBuild.js';
  * and, after an interruption, where the recipe stands (the temporary publications and the
  * subscription's current publications say) so the next run resumes it. Pure: the caller reads.
  */
-
-export interface ReinitPublication {
-  name: string;
-  publish: string[];
-  viaRoot: boolean;
-  tables: Array<{
-    table: string;
-    schema: string;
-    name: string;
-    columns: string[] | null;
-    filter: string | null;
-  }>;
-}
 
 export type ReinitRequest = { tables: string[] } | { schema: string } | { full: true };
 

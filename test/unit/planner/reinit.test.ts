@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { planReinit, type ReinitInput, type ReinitPublication } from '../../../src/planner/init/reinit.js';
+import type { ReinitPublication } from '../../../src/model/cluster.js';
+import { planReinit, type ReinitInput } from '../../../src/planner/init/reinit.js';
 
 function pub(name: string, tables: string[], extra: Partial<ReinitPublication> = {}): ReinitPublication {
   return {
