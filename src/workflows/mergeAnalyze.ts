@@ -12,11 +12,11 @@ import {
   tableStatus,
 } from '../model/merge.js';
 import type { TableName, Topology } from '../model/topology.js';
-import { qualifiedName } from '../model/topology.js';
+import { qualifiedName, tableOfQualified } from '../model/topology.js';
 import type { NotVerifiable, RowDifference, TableComparison, TableVerdict } from '../model/verify.js';
 import { MERGE_CHUNK_ROWS, MERGE_GROUP_ROWS, planMergeComparison } from '../planner/compare/mergeCompare.js';
 import { isComparison } from '../planner/compare/verify.js';
-import { chunkRowsSetting, notVerifiable, parseTableName, pool, withPair } from './verify.js';
+import { chunkRowsSetting, notVerifiable, pool, withPair } from './verify.js';
 
 /**
  * `steep merge analyze LINK|SUBSCRIPTION` (docs/links.md, docs/steep-yaml.md merge): how the rows of two nodes that
@@ -99,7 +99,7 @@ export async function mergeTables(
       : [];
   for (const t of listed) byName.set(qualifiedName(t), t);
   if (!only) return [...byName.values()];
-  const wanted = only.map(parseTableName);
+  const wanted = only.map(tableOfQualified);
   const unknown = wanted.filter((w) => !byName.has(qualifiedName(w))).map(qualifiedName);
   if (unknown.length > 0)
     throw new SteepError(

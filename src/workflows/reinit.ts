@@ -15,7 +15,7 @@ import { unrecordedState } from '../model/initLifecycle.js';
 import type { InitProgress, InitState } from '../model/initState.js';
 import { deniedCalls } from '../model/privileges.js';
 import type { SubscriptionSpec, Topology } from '../model/topology.js';
-import { declaredSubscription, qualifiedName } from '../model/topology.js';
+import { declaredSubscription, qualifiedName, tableOfQualified } from '../model/topology.js';
 import {
   planReinit,
   type ReinitInput,
@@ -29,7 +29,6 @@ import { DivergedTablesStore } from '../state/divergedTables.js';
 import { hasInitTables, SubscriptionStateStore } from '../state/subscriptionState.js';
 import { reconcileLooped } from './reinitLoop.js';
 import { recordSettled } from './streamPositions.js';
-import { parseTableName } from './verify.js';
 
 /**
  * `steep reinit SUBSCRIPTION --tables a,b | --schema s | --full` (docs/steep-yaml.md): copy some tables of
@@ -61,7 +60,7 @@ export function reinitRequest(flags: { tables?: string[]; schema?: string; full?
     );
   if (flags.full) return { full: true };
   if (flags.schema !== undefined) return { schema: flags.schema };
-  const tables = flags.tables!.map((t) => qualifiedName(parseTableName(t)));
+  const tables = flags.tables!.map((t) => qualifiedName(tableOfQualified(t)));
   if (tables.length === 0) throw new SteepError('reinit.usage', '--tables names no table');
   return { tables };
 }

@@ -2,10 +2,10 @@ import type { EventSink } from '../executors/events.js';
 import { releaseFence, takeFence, waitNothingInFlight } from '../executors/reinitFence.js';
 import type { MergePair } from '../model/merge.js';
 import { strategyText } from '../model/mergeStrategy.js';
-import type { SubscriptionSpec, Topology } from '../model/topology.js';
+import { type SubscriptionSpec, type Topology, tableOfQualified } from '../model/topology.js';
 import type { LoopPlan } from '../planner/init/reinitLoop.js';
 import { reconcilePair } from './mergeReconcile.js';
-import { parseTableName, withPair } from './verify.js';
+import { withPair } from './verify.js';
 
 /**
  * A reinit of tables replicated both ways (planner/init/reinitLoop.ts): fence the application's writes
@@ -42,7 +42,7 @@ export async function reconcileLooped(
         kind: 'subscription',
         a: d.from,
         b: d.node,
-        scope: { tables: loop.looped.map(parseTableName), schemas: [], allTables: false },
+        scope: { tables: loop.looped.map(tableOfQualified), schemas: [], allTables: false },
         ...(d.init.strategies ? { strategies: d.init.strategies } : {}),
       };
       const result = await reconcilePair(topology, pair, loop.strategy, {

@@ -39,7 +39,7 @@ import {
   type SwitchoverOptions,
 } from '../model/switchover.js';
 import type { SubscriptionSpec, TableName, Topology } from '../model/topology.js';
-import { declaredSubscription, qualifiedName } from '../model/topology.js';
+import { declaredSubscription, qualifiedName, tableOfQualified } from '../model/topology.js';
 import { PG16 } from '../model/versions.js';
 import { isComparison } from '../planner/compare/verify.js';
 import { decideSequence } from '../planner/sequences.js';
@@ -47,7 +47,7 @@ import { planSwitchover } from '../planner/switchover/switchover.js';
 import { linkProblem, reverseName, switchoverProblems } from '../planner/switchover/switchoverChecks.js';
 import { hasInitTables, SubscriptionStateStore } from '../state/subscriptionState.js';
 import { SwitchoverRun, type SwitchoverRunOptions } from './switchoverRun.js';
-import { openSession, parseTableName, planVerify } from './verify.js';
+import { openSession, planVerify } from './verify.js';
 
 const APPLICATION_NAME = 'steep switchover';
 
@@ -323,7 +323,7 @@ async function sequenceFacts(
 }
 
 function verifyList(d: SubscriptionSpec, wanted: string[], carried: string[]): string[] {
-  const names = wanted.map((w) => qualifiedName(parseTableName(w)));
+  const names = wanted.map((w) => qualifiedName(tableOfQualified(w)));
   const unknown = names.filter((n) => !carried.includes(n));
   if (unknown.length > 0)
     throw new SteepError(

@@ -314,5 +314,3 @@ async function recordVerdicts(
   if (to !== current) await recordTransition(states, sub, d, to, onEvent);
   return to;
 }
-
-export { tableOfQualified as parseTableName };
