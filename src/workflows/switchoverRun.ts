@@ -216,7 +216,6 @@ export class SwitchoverRun {
         this.report.unsent = unsent;
         if ('unknown' in unsent || unsent.changes > 0) {
           await runStatements(clients, s.undo);
-          this.report.slotKept = true;
           throw new SteepError(
             'switchover.unsent',
             unsentMessage({ ...plan, reverse: plan.reverseName !== null }, unsent),
