@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -96,11 +97,18 @@ function steepInProcess(argv: string[]): Promise<Outcome> {
   return next;
 }
 
+/** Which run a write comes from: one that is not the run being captured is named in its output. */
+const runOf = new AsyncLocalStorage<string>();
+let runCount = 0;
+
 async function runCaptured(argv: string[]): Promise<Outcome> {
   const out: string[] = [];
   const err: string[] = [];
+  const self = `run ${++runCount}: steep ${argv.join(' ')}`;
   const capture = (sink: string[]) =>
     ((chunk: string | Uint8Array, encoding?: unknown, done?: unknown) => {
+      const from = runOf.getStore();
+      if (from !== self) sink.push(`[written by ${from ?? 'no run'} during ${self}] `);
       sink.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
       const callback = typeof encoding === 'function' ? encoding : done;
       if (typeof callback === 'function') callback();
@@ -120,7 +128,7 @@ async function runCaptured(argv: string[]): Promise<Outcome> {
   process.on('warning', onWarning);
   try {
     await Promise.race([
-      run(argv, oclifConfig),
+      runOf.run(self, () => run(argv, oclifConfig)),
       new Promise((_, reject) => {
         timer = setTimeout(() => reject(new Hung(`still running after ${HANG_MS} ms`)), HANG_MS);
       }),
