@@ -10,7 +10,7 @@ import { compareText } from '../../model/order.js';
 import type { FailoverVerdict } from '../../model/plan.js';
 import type { SubscriptionSpec, Topology } from '../../model/topology.js';
 import { majorVersion, SUBSCRIPTION_OPTION } from '../../model/versions.js';
-import { afterFailover, type Verdict } from './failoverPromotion.js';
+import { afterFailover, judged, type Verdict } from './failoverPromotion.js';
 
 /**
  * A publisher's failover, per subscription from a node that declares `standbys:`. Before the next
@@ -155,13 +155,11 @@ function publisherDown(d: SubscriptionSpec, pub: UnreachableNode): Verdict {
       `steep status then says whether ${d.name} resumed without a gap`
     );
   });
-  return {
-    verdict: 'unknown',
-    reasons: [
-      `${d.from} cannot be read, so steep cannot judge a failover of it: ${pub.error}`,
-      ...(standbys.length > 0 ? standbys : [`its standbys could not be read`]),
-    ],
-  };
+  return judged(
+    'unknown',
+    `${d.from} cannot be read, so steep cannot judge a failover of it: ${pub.error}`,
+    ...(standbys.length > 0 ? standbys : [`its standbys could not be read`]),
+  );
 }
 
 /** Before the next failover: what a promotion of one of its standbys now would do to the subscription. */
@@ -172,23 +170,17 @@ function readiness(
   o: ObservedSubscription | undefined,
 ): Verdict {
   const slotName = o && !o.slotNone ? o.slot : d.slot;
-  if (
-    pub.serverVersion < SUBSCRIPTION_OPTION.failover.since ||
-    sub.serverVersion < SUBSCRIPTION_OPTION.failover.since
-  ) {
-    const old = pub.serverVersion < SUBSCRIPTION_OPTION.failover.since ? pub : sub;
-    return {
-      verdict: 'no-failover-slots',
-      reasons: [
-        `PostgreSQL ${majorVersion(old.serverVersion)} on ${old.name} has no failover slots: a failover of ${d.from} loses slot ${slotName}, ` +
-          `and resuming on a new slot would skip the changes in between; steep then marks ${d.name} diverged, and steep reinit ${d.name} --full copies its tables again`,
-      ],
-    };
-  }
+  const old = [pub, sub].find((n) => n.serverVersion < SUBSCRIPTION_OPTION.failover.since);
+  if (old)
+    return judged(
+      'no-failover-slots',
+      `PostgreSQL ${majorVersion(old.serverVersion)} on ${old.name} has no failover slots: a failover of ${d.from} loses slot ${slotName}, ` +
+        `and resuming on a new slot would skip the changes in between; steep then marks ${d.name} diverged, and steep reinit ${d.name} --full copies its tables again`,
+    );
   const missing = readinessGaps(d, pub, o, slotName);
-  if (missing.length === 0) return { verdict: 'ready', reasons: [] };
+  if (missing.length === 0) return judged('ready');
   const alone = `until then its connection names ${d.from} alone, so it does not follow a promotion by itself`;
-  return { verdict: 'not-ready', reasons: [...missing, alone] };
+  return judged('not-ready', ...missing, alone);
 }
 
 /**

@@ -14,6 +14,10 @@ import { majorVersion, SUBSCRIPTION_OPTION } from '../../model/versions.js';
 
 export type Verdict = Pick<FailoverVerdict, 'verdict' | 'reasons'>;
 
+export function judged(verdict: Verdict['verdict'], ...reasons: string[]): Verdict {
+  return { verdict, reasons };
+}
+
 /**
  * After a failover: the subscription streamed, and its publisher (out of recovery) either lacks
  * its slot or holds it as a copy synced before the promotion. Undefined when neither (no failover seen).
@@ -36,13 +40,11 @@ export function afterFailover(
         ? `PostgreSQL ${majorVersion(pub.serverVersion)} keeps a logical slot only on the primary, so a failover of ${d.from} loses it`
         : `a failover to a standby that held no synced copy of it loses it (or it was dropped)`;
     const lost = lostWrites(d, sub, pub.failover?.self.history);
-    return {
-      verdict: 'diverged',
-      reasons: [
-        `slot ${o.slot} is missing on ${d.from}: ${why}; a new slot would start after the changes made in between, so steep does not resume ${d.name}: ${repair}`,
-        ...(lost ? [lost] : []),
-      ],
-    };
+    return judged(
+      'diverged',
+      `slot ${o.slot} is missing on ${d.from}: ${why}; a new slot would start after the changes made in between, so steep does not resume ${d.name}: ${repair}`,
+      ...(lost ? [lost] : []),
+    );
   }
   const self = pub.failover?.self;
   const copy = self?.slots[o.slot];
@@ -60,26 +62,20 @@ export function afterFailover(
         p.settledAt !== null,
     );
   if (settled) return undefined;
-  if (copy.invalidated !== null) {
-    return {
-      verdict: 'diverged',
-      reasons: [
-        `slot ${o.slot} on ${d.from} was synced before the promotion but is invalidated (${copy.invalidated}): it cannot stream what ${d.name} missed; ${repair}`,
-      ],
-    };
-  }
+  if (copy.invalidated !== null)
+    return judged(
+      'diverged',
+      `slot ${o.slot} on ${d.from} was synced before the promotion but is invalidated (${copy.invalidated}): it cannot stream what ${d.name} missed; ${repair}`,
+    );
   const confirmed = copy.confirmedFlushLsn;
   const applied = o.originLsn;
   // while it streams, the slot confirms what the subscriber acknowledged, which may pass its
   // last applied commit (WAL with nothing for it): only an idle slot's position is compared
-  if (!copy.active && confirmed !== null && applied !== null && compareLsn(confirmed, applied) > 0) {
-    return {
-      verdict: 'diverged',
-      reasons: [
-        `slot ${o.slot} on ${d.from} (synced before the promotion) confirms ${confirmed}, past what ${d.node} applied (${applied}): resuming would skip the changes in between; ${repair}`,
-      ],
-    };
-  }
+  if (!copy.active && confirmed !== null && applied !== null && compareLsn(confirmed, applied) > 0)
+    return judged(
+      'diverged',
+      `slot ${o.slot} on ${d.from} (synced before the promotion) confirms ${confirmed}, past what ${d.node} applied (${applied}): resuming would skip the changes in between; ${repair}`,
+    );
   return sincePromotion(d, sub, o, self.history);
 }
 
@@ -97,65 +93,45 @@ function sincePromotion(
   history: TimelineHistory | undefined,
 ): Verdict {
   const check = `steep verify ${d.name} compares its rows (every table equal puts this failover behind it), and steep reinit ${d.name} --full copies its tables again`;
-  if (!history?.read) {
-    return {
-      verdict: 'unknown',
-      reasons: [
-        `${d.from} holds slot ${o.slot} synced before a promotion, but steep cannot read where its timeline began ` +
-          `(${history ? history.error : 'not read'}; IDENTIFY_SYSTEM and TIMELINE_HISTORY need a role with REPLICATION), ` +
-          `so it cannot show that ${d.node} applied nothing past it: ${check}`,
-      ],
-    };
-  }
+  const unknown = (why: string) => judged('unknown', `${why}: ${check}`);
+  if (!history?.read)
+    return unknown(
+      `${d.from} holds slot ${o.slot} synced before a promotion, but steep cannot read where its timeline began ` +
+        `(${history ? history.error : 'not read'}; IDENTIFY_SYSTEM and TIMELINE_HISTORY need a role with REPLICATION), ` +
+        `so it cannot show that ${d.node} applied nothing past it`,
+    );
   const fork = history.forks[history.forks.length - 1];
-  if (!fork) {
-    return {
-      verdict: 'unknown',
-      reasons: [
-        `${d.from} holds slot ${o.slot} as a synced copy, yet its timeline ${history.timeline} has no fork to compare with: ${check}`,
-      ],
-    };
-  }
+  if (!fork)
+    return unknown(
+      `${d.from} holds slot ${o.slot} as a synced copy, yet its timeline ${history.timeline} has no fork to compare with`,
+    );
   const at = `timeline ${history.timeline} of ${d.from} forked from timeline ${fork.timeline} at ${fork.switchLsn}`;
   const seen = seenBefore(d, sub, history);
-  if (!seen) {
-    return {
-      verdict: 'unknown',
-      reasons: [
-        `${at}, and steep has no record of what ${d.node} applied while it streamed from timeline ${fork.timeline} ` +
-          `(steep records it at each run of plan, apply, status or drift): it cannot show that no change was skipped or applied twice: ${check}`,
-      ],
-    };
-  }
+  if (!seen)
+    return unknown(
+      `${at}, and steep has no record of what ${d.node} applied while it streamed from timeline ${fork.timeline} ` +
+        `(steep records it at each run of plan, apply, status or drift): it cannot show that no change was skipped or applied twice`,
+    );
   const applied = `${d.node} had applied ${seen.originLsn} when steep last saw it stream from timeline ${fork.timeline} (${seen.recordedAt})`;
-  if (compareLsn(seen.originLsn, fork.switchLsn) > 0) {
-    return {
-      verdict: 'diverged',
-      reasons: [
-        `${at}; ${applied}, past the fork: the changes it applied past ${fork.switchLsn} never reached ${d.from} (phantom rows on ${d.node}), ` +
-          `and resuming from where ${d.node} stood skips what ${d.from} wrote on timeline ${history.timeline} up to there (a gap); steep reinit ${d.name} --full copies its tables again`,
-        lostWrites(d, sub, history)!,
-      ],
-    };
-  }
-  if (!seen.ready) {
-    return {
-      verdict: 'unknown',
-      reasons: [
-        `${at}; ${applied}, at or before the fork, but it was not ready for a failover then (synchronized_standby_slots did not hold its changes back until the standbys had them), ` +
-          `so it may have applied more before the promotion: ${check}`,
-      ],
-    };
-  }
-  return {
-    verdict: 'resumed',
-    reasons: [
-      `on ${d.from} (promoted) from slot ${o.slot}, synced before the promotion: ${at}; ${applied} and was ready for a failover, ` +
-        `so synchronized_standby_slots sent it nothing the standby did not have: it applied nothing past the fork, and the synced slot streams what followed`,
-      `what the old primary committed after ${fork.switchLsn}, if anything, never reached ${d.from} (asynchronous physical replication at a crash): ` +
-        `steep cannot count it from here; the old primary's data directory still holds it`,
-    ],
-  };
+  if (compareLsn(seen.originLsn, fork.switchLsn) > 0)
+    return judged(
+      'diverged',
+      `${at}; ${applied}, past the fork: the changes it applied past ${fork.switchLsn} never reached ${d.from} (phantom rows on ${d.node}), ` +
+        `and resuming from where ${d.node} stood skips what ${d.from} wrote on timeline ${history.timeline} up to there (a gap); steep reinit ${d.name} --full copies its tables again`,
+      lostWrites(d, sub, history)!,
+    );
+  if (!seen.ready)
+    return unknown(
+      `${at}; ${applied}, at or before the fork, but it was not ready for a failover then (synchronized_standby_slots did not hold its changes back until the standbys had them), ` +
+        `so it may have applied more before the promotion`,
+    );
+  return judged(
+    'resumed',
+    `on ${d.from} (promoted) from slot ${o.slot}, synced before the promotion: ${at}; ${applied} and was ready for a failover, ` +
+      `so synchronized_standby_slots sent it nothing the standby did not have: it applied nothing past the fork, and the synced slot streams what followed`,
+    `what the old primary committed after ${fork.switchLsn}, if anything, never reached ${d.from} (asynchronous physical replication at a crash): ` +
+      `steep cannot count it from here; the old primary's data directory still holds it`,
+  );
 }
 
 /** What steep recorded of the subscriber streaming from the timeline the promoted one forked from. */
