@@ -10,9 +10,8 @@ import { digestOf } from '../digest.js';
 import { alterSubscriptionSql, tx } from '../sqlBuild.js';
 import { copyEstimate } from './copyEstimate.js';
 import { copiedRelations, copiedTables, copyPath } from './initCopy.js';
-import { foreignKeyOrderNote } from './loadOrder.js';
 import { type ManualReadiness, manualReadiness, originAdvanceSql } from './manualInit.js';
-import { replicaLoadAllowed } from './ownCopyLoad.js';
+import { loadNote } from './ownCopyLoad.js';
 import { ownCopyStatements } from './ownCopyStatements.js';
 
 /**
@@ -24,11 +23,6 @@ import { ownCopyStatements } from './ownCopyStatements.js';
  * `enabled` to its init rather than to an in-place alter (`…Pending`). What an init copies is
  * `initCopy.ts`; the manual method's slot and LSN, `manualInit.ts`.
  */
-
-/** steep's own copy on `node` without session_replication_role: the plan says it loads in foreign-key order. */
-export function loadNote(node: ObservedNode): string {
-  return replicaLoadAllowed(node) ? '' : `; it ${foreignKeyOrderNote(node.role.name)}`;
-}
 
 /** The recorded state of `d`'s init on its subscriber. */
 export function recordedState(node: ObservedNode, name: string): InitState {
@@ -146,7 +140,7 @@ export function planInitAfterCreate(
         ? `steep copies ${count} at an exported snapshot of a new slot ${d.slot} on ${d.from}, ${path.why}; ` +
           `the subscription then starts at the slot's consistent point, and apply follows it until it is synchronized; ` +
           `a table split into key ranges or of at least ${formatBytes(DEFER_INDEXES_FROM)}, empty on ${d.node}, has its indexes built after its copy` +
-          loadNote(node)
+          loadNote(node, 'it')
         : `PostgreSQL copies ${count} into the new subscription; apply follows the copy and the catch-up until it is synchronized (${path.why})`,
       changes: [
         { path: 'init.method', before: null, after: 'snapshot' },
@@ -222,7 +216,7 @@ export function planInitOfExisting(
       ...ownCopyStatements(ctx, d, node, { creating: false }),
       reasonText:
         `steep's own copy of ${d.name} did not finish (init ${state}): it resumes after the chunks it finished while their snapshot ` +
-        `is still held, or empties the tables and copies again on a new slot; then apply follows it until it is synchronized${loadNote(node)}`,
+        `is still held, or empties the tables and copies again on a new slot; then apply follows it until it is synchronized${loadNote(node, 'it')}`,
       changes: [
         { path: 'init.copy', before: null, after: 'steep' },
         { path: 'init.state', before: state, after: 'synchronized' },
@@ -241,9 +235,7 @@ export function planInitOfExisting(
     return;
   }
   if (state !== 'failed' || (!o.enabled && !d.enabled)) return;
-  const reinit = error
-    ? /copy (?:it|them) again with (steep reinit \S+ --tables \S+)/.exec(error)?.[1]
-    : undefined;
+  const reinit = error && /copy (?:it|them) again with (steep reinit \S+ --tables \S+)/.exec(error)?.[1];
   addInitStep(ctx, d, node, {
     after,
     reasonText: reinit

@@ -143,11 +143,6 @@ export function unsplitTables(facts: LoadFacts): string[] {
   return [...new Set(strict.map((fk) => fk.table))].sort(compareText);
 }
 
-/** "load in foreign-key order: role admin may not set session_replication_role" */
-export function foreignKeyOrderNote(role: string): string {
-  return `loads in foreign-key order: role ${role} may not set session_replication_role`;
-}
-
 /** `two-phase` or steep's copy of a `snapshot` init (and whether it splits tables above init.splitAbove): how to avoid it. */
 export interface OwnCopyUse {
   twoPhase: boolean;

@@ -4,7 +4,7 @@ import { qualifiedName, type SubscriptionSpec, type TableName, type Topology } f
 import { sortedKeys } from '../context.js';
 import { addTables } from '../schema/schemaScope.js';
 import { copiedTables, copyPath } from './initCopy.js';
-import { foreignKeyOrderNote, planLoad } from './loadOrder.js';
+import { planLoad } from './loadOrder.js';
 
 /**
  * steep's own copy (init.parallel, a table above init.splitAbove, a two-phase snapshot apply)
@@ -18,9 +18,11 @@ export function replicaLoadAllowed(node: ObservedNode): boolean {
   return node.role.superuser || node.role.gaps?.setSessionReplicationRole !== false;
 }
 
-/** A two-phase create's note: how `steep snapshot apply` will load without session_replication_role. */
-export function snapshotApplyNote(node: ObservedNode): string {
-  return replicaLoadAllowed(node) ? '' : `; steep snapshot apply ${foreignKeyOrderNote(node.role.name)}`;
+/** The plan's note where steep's own copy (`who`: it, steep snapshot apply) loads in foreign-key order on `node`. */
+export function loadNote(node: ObservedNode, who: string): string {
+  return replicaLoadAllowed(node)
+    ? ''
+    : `; ${who} loads in foreign-key order: role ${node.role.name} may not set session_replication_role`;
 }
 
 function ownCopy(desired: Topology, observed: ClusterState, d: SubscriptionSpec): boolean {

@@ -19,7 +19,7 @@ import { followsPromotions } from '../failover/failover.js';
 import { copyEstimate } from '../init/copyEstimate.js';
 import { copiedTables, copyPath, existingData } from '../init/initCopy.js';
 import { type ManualReadiness, manualReadiness } from '../init/manualInit.js';
-import { snapshotApplyNote } from '../init/ownCopyLoad.js';
+import { loadNote } from '../init/ownCopyLoad.js';
 import type { ManagedDrop } from '../managedObjects.js';
 import { mayReplace } from '../managedObjects.js';
 import type { Rename } from '../renames.js';
@@ -246,7 +246,7 @@ export function planCreate(ctx: PlanContext, run: SubscriptionRun, x: Declared) 
     kind: 'subscription-create',
     action: 'create',
     reason: 'absent',
-    reasonText: `${declaredText(d)}, absent on ${node.name}${slotStep ? `; ${separateSlotText(ctx, d)}` : ''}${d.init.method === 'two-phase' ? snapshotApplyNote(node) : ''}`,
+    reasonText: `${declaredText(d)}, absent on ${node.name}${slotStep ? `; ${separateSlotText(ctx, d)}` : ''}${d.init.method === 'two-phase' ? loadNote(node, 'steep snapshot apply') : ''}`,
     changes: [...createChanges(d, conn, init, node.serverVersion), ...data.changes],
     statements: [...data.statements, ...createStatements(ctx, d, conn, init)],
     hazards: [...(copies ? (['copies-data'] as const) : []), ...data.hazards],
