@@ -34,11 +34,8 @@ export function copiedTables(desired: Topology, observed: ClusterState, d: Subsc
   for (const name of d.publications) {
     const p = desired.publications[name] ?? publisher?.publications[name];
     if (!p) continue;
-    if (p.allTables || p.schemas.length > 0) {
-      for (const t of Object.values(publisher?.tables ?? {})) {
-        if (p.allTables || p.schemas.includes(t.schema)) add(t);
-      }
-    }
+    for (const t of Object.values(publisher?.tables ?? {}))
+      if (p.allTables || p.schemas.includes(t.schema)) add(t);
     for (const t of p.tables) add(t);
   }
   return [...out.values()].sort(compareTableNames);

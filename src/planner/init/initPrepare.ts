@@ -155,11 +155,7 @@ function shellQuote(s: string): string {
  * filters of its publications ORed, none when one publishes the table without), a column list
  * (their union, all columns when one has none). Tables not in the map are carried whole.
  */
-export function carriedSlices(
-  topology: Topology,
-  d: SubscriptionSpec,
-  tables: string[],
-): Map<string, { columns: string[] | null; where: string | null }> {
+export function carriedSlices(topology: Topology, d: SubscriptionSpec, tables: string[]) {
   const whole = new Set<string>();
   const slices = new Map<string, { columns: Set<string> | null; wheres: Set<string> | null }>();
   for (const name of d.publications) {
@@ -208,10 +204,8 @@ export function dumpCommands(
   snapshot: string,
   subscriberIsSuperuser: boolean,
 ): { pgDump: string | null; pgRestore: string | null; copies: string[] } {
-  const from = topology.nodes[d.from]!.connection;
-  const to = topology.nodes[d.node]!.connection;
-  const fromDb = shellQuote(buildConninfo({ ...from, password: undefined }));
-  const toDb = shellQuote(buildConninfo({ ...to, password: undefined }));
+  const fromDb = shellQuote(buildConninfo({ ...topology.nodes[d.from]!.connection, password: undefined }));
+  const toDb = shellQuote(buildConninfo({ ...topology.nodes[d.node]!.connection, password: undefined }));
   const file = `${d.name}.dump`;
   const slices = carriedSlices(topology, d, tables);
   const whole = tables.filter((qn) => !slices.has(qn));

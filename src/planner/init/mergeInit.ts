@@ -64,12 +64,7 @@ export function checkLinkVersions(ctx: PlanContext, d: SubscriptionSpec): boolea
 /** A merge init steep started on this subscription and did not finish (it is made again). */
 export function mergeUnfinished(node: ObservedNode, d: SubscriptionSpec): boolean {
   const rec = node.initState?.subscriptions[d.name];
-  return (
-    d.init.method === 'merge' &&
-    rec !== undefined &&
-    rec.initMethod === 'merge' &&
-    MERGE_UNFINISHED.includes(rec.state)
-  );
+  return d.init.method === 'merge' && rec?.initMethod === 'merge' && MERGE_UNFINISHED.includes(rec.state);
 }
 
 /**
@@ -160,7 +155,7 @@ function planUnit(ctx: PlanContext, steps: DraftStep[], unit: Unit, recreate: Re
       : [],
   );
   const seconds = recheckSeconds([nodeA, nodeB], tables);
-  const step: DraftStep = {
+  steps.push({
     key: stepKey('init', a, unit.address),
     phase: PHASE.subscription,
     address: { kind: unit.kind, name: unit.name },
@@ -190,8 +185,7 @@ function planUnit(ctx: PlanContext, steps: DraftStep[], unit: Unit, recreate: Re
         state: ctx.node(d.node)?.initState?.subscriptions[d.name]?.state ?? null,
       })),
     }),
-  };
-  steps.push(step);
+  });
 }
 
 /**

@@ -75,7 +75,6 @@ function lacking(node: ObservedNode | undefined) {
   const r = node?.role;
   const su = r?.superuser === true;
   return {
-    read: r !== undefined,
     createInDatabase: !su && r?.canCreateInDatabase !== true,
     replication: !su && r?.replication !== true,
     createSubscription: !su && r?.memberOfCreateSubscription !== true && r?.canCreateSubscription !== true,
