@@ -81,10 +81,11 @@ export interface CancelPlan {
 
 /** A step of an init undone (cancel, or prepare's slot it could not record): no deps, no digest. */
 export function step(
-  fields: Pick<Step, 'address' | 'node' | 'kind' | 'action' | 'reasonText' | 'statements' | 'hazards'>,
+  fields: Pick<Step, 'address' | 'node' | 'kind' | 'reasonText' | 'statements' | 'hazards'>,
 ): Step {
   return {
     id: fields.kind,
+    action: 'delete',
     reason: 'init-undone',
     changes: [],
     dependsOn: [],
@@ -113,7 +114,6 @@ export function planInitCancel(d: SubscriptionSpec, o: CancelObserved): CancelPl
         address: { kind: 'subscription', name: d.name },
         node: d.node,
         kind: 'subscription-drop',
-        action: 'delete',
         reasonText:
           `init cancel: subscription ${d.name} is dropped${detach ? `, its slot ${slot} left on ${d.from} (unreachable)` : ''}` +
           (destroys ? ', its rows kept' : ''),
@@ -139,7 +139,6 @@ export function planInitCancel(d: SubscriptionSpec, o: CancelObserved): CancelPl
             address: { kind: 'subscription', name: d.name },
             node: d.node,
             kind: 'table-truncate',
-            action: 'delete',
             reasonText: `init cancel: what the copy filled is emptied: ${listText(truncated)}`,
             statements: [tx(truncateTablesSql(tables))],
             hazards: ['truncates-data'],
@@ -153,7 +152,6 @@ export function planInitCancel(d: SubscriptionSpec, o: CancelObserved): CancelPl
             address: { kind: 'slot', node: d.from, slot: slotDrop },
             node: d.from,
             kind: 'slot-drop',
-            action: 'delete',
             reasonText: `init cancel: slot ${slotDrop} made for ${d.name} is dropped`,
             statements: [tx(dropSlotSql(slotDrop))],
             hazards: ['drops-slot'],
@@ -181,7 +179,6 @@ function reinitCleanupStep(d: SubscriptionSpec): Step {
     address: { kind: 'subscription', name: d.name },
     node: d.from,
     kind: 'publication-drop',
-    action: 'delete',
     reasonText: `init cancel: an interrupted reinit's temporary publications for ${d.name} go, if any`,
     statements: temporaryPublications(d.name, d.publications.length).map((t) =>
       tx(dropPublicationSql(t, true)),

@@ -137,7 +137,6 @@ export function planInitPrepare(
       address: { kind: 'slot', node: d.from, slot: d.slot },
       node: d.from,
       kind: 'slot-drop',
-      action: 'delete',
       reasonText: `init prepare: slot ${d.slot} could not be recorded on ${d.node}, so it goes again`,
       statements: [tx(dropSlotSql(d.slot))],
       hazards: ['drops-slot'],

@@ -73,11 +73,10 @@ export function checkOwnCopyLoad(
   d: SubscriptionSpec,
 ): { errors: string[]; warnings: string[] } {
   if (replicaLoadAllowed(node)) return { errors: [], warnings: [] };
-  const { errors, warnings } = planLoad(
+  return planLoad(
     { node: node.name, serverVersion: node.serverVersion, subscription: d.name },
     observedLoadFacts(desired, observed, node, d),
     copiedTables(desired, observed, d).map(qualifiedName),
     { twoPhase: d.init.method === 'two-phase', split: copyPath(desired, observed, d).split.length > 0 },
   );
-  return { errors, warnings };
 }

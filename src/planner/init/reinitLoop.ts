@@ -70,11 +70,6 @@ export function reinitOriginName(subscription: string, node: string): string {
   return `steep_reinit_${subscription}_${node}`;
 }
 
-/** The advisory lock's name (hashed by PostgreSQL to its key) the triggers wait for. */
-function lockName(subscription: string): string {
-  return `steep reinit fence ${subscription}`;
-}
-
 /** The conflict rule: the link's (or merge's) strategy where it decides one, else the publisher's row. */
 function strategyOf(d: SubscriptionSpec): MergeStrategy {
   const parsed = d.init.strategy ? parseStrategy(d.init.strategy) : undefined;
@@ -91,7 +86,8 @@ function fence(
 ): NodeStatements {
   const origin = quoteLiteral(reinitOriginName(subscription, node));
   const fn = `${quoteIdent(stateSchema)}.${quoteIdent(TRIGGER)}`;
-  const lock = quoteLiteral(lockName(subscription));
+  // the advisory lock's name (hashed by PostgreSQL to its key) the triggers wait for
+  const lock = quoteLiteral(`steep reinit fence ${subscription}`);
   return {
     take: [
       ...originSetupSql(reinitOriginName(subscription, node)),
