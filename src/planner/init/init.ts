@@ -1,11 +1,11 @@
 import { formatBytes } from '../../model/bytes.js';
 import type { ObservedNode, ObservedSubscription } from '../../model/cluster.js';
 import type { InitState } from '../../model/initState.js';
-import type { Change, Hazard, Statement } from '../../model/plan.js';
+import type { Statement } from '../../model/plan.js';
 import { displayTable } from '../../model/sql.js';
 import type { SubscriptionSpec, TableName } from '../../model/topology.js';
 import { DEFER_INDEXES_FROM } from '../../model/topology.js';
-import { PHASE, type PlanContext, stepKey } from '../context.js';
+import { type DraftStep, PHASE, type PlanContext, stepKey } from '../context.js';
 import { digestOf } from '../digest.js';
 import { alterSubscriptionSql, tx } from '../sqlBuild.js';
 import { copyEstimate } from './copyEstimate.js';
@@ -76,14 +76,11 @@ function initNeverRecorded(node: ObservedNode, d: SubscriptionSpec, o: ObservedS
   return o.tables.some((t) => t.state !== 'r');
 }
 
-interface InitStepInput {
+interface InitStepInput
+  extends Pick<DraftStep, 'reasonText' | 'changes'>,
+    Partial<Pick<DraftStep, 'statements' | 'hazards'>> {
   /** the step that creates (or replaces) the subscription in this plan, if any */
   after?: string;
-  /** `manual`: the origin advance and ENABLE; steep's own copy: its conditional statements */
-  statements?: Statement[];
-  hazards?: Hazard[];
-  reasonText: string;
-  changes: Change[];
 }
 
 function addInitStep(ctx: PlanContext, d: SubscriptionSpec, node: ObservedNode, input: InitStepInput): void {

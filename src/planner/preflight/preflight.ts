@@ -237,7 +237,6 @@ function checkTables(ctx: PlanContext): void {
     const node = ctx.node(p.node);
     if (!node) continue;
     const needsIdentity = identityOps(p).length > 0;
-    const address = publicationAddress(p.name);
     const named = new Set<string>();
     if (!p.allTables) {
       for (const t of p.tables) {
@@ -245,7 +244,7 @@ function checkTables(ctx: PlanContext): void {
         ctx.error(
           'preflight.missing-table',
           `${node.name}: table ${displayTable(t)} does not exist (publication ${p.name} publishes it); create it on ${node.name} or remove it from the publication`,
-          { address, node: node.name },
+          { address: publicationAddress(p.name), node: node.name },
         );
       }
       for (const t of storedTables(

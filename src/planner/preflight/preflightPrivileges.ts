@@ -167,8 +167,7 @@ function coveredTables(ctx: PlanContext, node: ObservedNode, schemas: string[] |
   const state = ctx.desired.settings.stateSchema;
   return sortedKeys(node.tables)
     .map((qn) => node.tables[qn]!)
-    .filter((t) => !t.unlogged && (schemas === null || schemas.includes(t.schema)))
-    .filter((t) => t.schema !== state)
+    .filter((t) => !t.unlogged && t.schema !== state && (schemas === null || schemas.includes(t.schema)))
     .map((t) => displayTable(t));
 }
 

@@ -142,11 +142,10 @@ export function planSwitchover(
 function roleFenceSql(facts: SwitchoverFacts, roles: string[]): { fence: NodeSql[]; unfence: NodeSql[] } {
   const old = facts.oldNode;
   const db = quoteIdent(facts.database);
-  const byName = new Map(facts.roles.map((r) => [r.name, r]));
   const fence: NodeSql[] = [];
   const unfence: NodeSql[] = [];
   for (const r of roles) {
-    const role = byName.get(r);
+    const role = facts.roles.find((x) => x.name === r);
     const before = role?.databaseSetting ?? null;
     fence.push({ node: old, sql: readOnlySql(r, facts.database) });
     unfence.push({
@@ -167,15 +166,14 @@ function roleFenceSql(facts: SwitchoverFacts, roles: string[]): { fence: NodeSql
 /** The way back (`--reverse`): the new primary publishes every table to the old one, which subscribes without a copy. */
 function reverseStep(facts: SwitchoverFacts, rev: string, reverseConninfo: string): SwitchoverStep {
   const { oldNode: old, newNode: neu } = facts;
-  // every column: the old primary's tables hold all the columns the new one's do
-  const tables = facts.tables;
   return {
     id: 'reverse',
     title: `way back: publication ${rev} on ${neu}, subscription ${rev} on ${old} (copy_data = false, origin = none)`,
     // the slot is made on its own first, as PostgreSQL asks when both are databases of one
     // server: CREATE SUBSCRIPTION making it there would wait for its own transaction for ever
     statements: [
-      { node: neu, sql: `CREATE PUBLICATION ${quoteIdent(rev)} FOR TABLE ${tables.join(', ')}` },
+      // every column: the old primary's tables hold all the columns the new one's do
+      { node: neu, sql: `CREATE PUBLICATION ${quoteIdent(rev)} FOR TABLE ${facts.tables.join(', ')}` },
       {
         node: neu,
         sql: `SELECT pg_catalog.pg_create_logical_replication_slot(${quoteLiteral(rev)}, 'pgoutput')`,
