@@ -154,22 +154,16 @@ function fenceRoleProblems(facts: SwitchoverFacts, opts: SwitchoverOptions): str
 
 /** What steep's own role on the old primary must be allowed: mark the WAL, change roles, end sessions. */
 function steepRoleProblems(facts: SwitchoverFacts): string[] {
-  const p: string[] = [];
   const old = facts.oldNode;
-  if (facts.steepCanEmit === false)
-    p.push(
+  return [
+    facts.steepCanEmit === false &&
       `role ${facts.steepRole} that steep connects to ${old} as may not execute pg_logical_emit_message, which marks the fence's position in the WAL: ` +
         `run GRANT EXECUTE ON FUNCTION pg_catalog.${facts.oldVersion >= PG17 ? 'pg_logical_emit_message(boolean, text, text, boolean)' : 'pg_logical_emit_message(boolean, text, text)'} TO ${quoteIdent(facts.steepRole)}; on ${old}`,
-    );
-  if (!facts.steepCanFence)
-    p.push(
+    !facts.steepCanFence &&
       `role ${facts.steepRole} that steep connects to ${old} as cannot change other roles: grant it CREATEROLE (or connect as a superuser)`,
-    );
-  if (!facts.steepCanTerminate)
-    p.push(
+    !facts.steepCanTerminate &&
       `role ${facts.steepRole} that steep connects to ${old} as cannot end other roles' sessions: GRANT pg_signal_backend TO ${displayIdent(facts.steepRole)}`,
-    );
-  return p;
+  ].filter((x) => x !== false);
 }
 
 function reverseProblems(facts: SwitchoverFacts): string[] {
@@ -184,25 +178,17 @@ function reverseProblems(facts: SwitchoverFacts): string[] {
     ];
   const r = facts.reverse!;
   const name = reverseName(facts.subscription);
-  const p: string[] = [];
-  if (r.publicationExists)
-    p.push(
+  return [
+    r.publicationExists &&
       `publication ${name} already exists on ${neu}: drop it (DROP PUBLICATION ${quoteIdent(name)}) or switch over without --reverse`,
-    );
-  if (r.slotExists) p.push(reverseSlotProblem(facts, name));
-  if (r.subscriptionExists)
-    p.push(
+    r.slotExists && reverseSlotProblem(facts, name),
+    r.subscriptionExists &&
       `subscription ${name} already exists on ${old}: drop it (DROP SUBSCRIPTION ${quoteIdent(name)}) or switch over without --reverse`,
-    );
-  if (r.unreachable !== null)
-    p.push(
+    r.unreachable !== null &&
       `${old} cannot subscribe to ${neu} for the way back (${r.unreachable}): ${replicationConnectFix(r.unreachable, old, neu, r.reverseUser ?? facts.steepRole)}; or switch over without --reverse`,
-    );
-  if (!r.oldCanSubscribe)
-    p.push(
+    !r.oldCanSubscribe &&
       `role ${facts.steepRole} that steep connects to ${old} as cannot create subscriptions: GRANT pg_create_subscription TO ${displayIdent(facts.steepRole)} (or connect as a superuser)`,
-    );
-  return p;
+  ].filter((x) => x !== false);
 }
 
 /**
