@@ -196,19 +196,17 @@ function reinitCleanupStep(d: SubscriptionSpec): Step {
 function refuseWithoutPrivileges(d: SubscriptionSpec, o: CancelObserved, plan: CancelPlan): void {
   const role = o.access?.role;
   if (!role) return;
-  const problems: string[] = [];
-  if (plan.drop && o.existing?.mayDrop === false)
-    problems.push(
-      `${d.node}: role ${role} may not drop subscription ${d.name}, whose owner is ${o.existing.owner ?? 'another role'} ` +
-        `(only its owner or a superuser may); run steep init cancel ${d.name} as ${o.existing.owner ?? 'its owner'} or a superuser`,
-    );
   const truncated = new Set(plan.truncated);
   const denied = (o.access?.truncateDenied ?? []).filter((t) => truncated.has(qualifiedName(t)));
-  if (denied.length > 0)
-    problems.push(
+  const problems = [
+    plan.drop !== null &&
+      o.existing?.mayDrop === false &&
+      `${d.node}: role ${role} may not drop subscription ${d.name}, whose owner is ${o.existing.owner ?? 'another role'} ` +
+        `(only its owner or a superuser may); run steep init cancel ${d.name} as ${o.existing.owner ?? 'its owner'} or a superuser`,
+    denied.length > 0 &&
       `${d.node}: role ${role} may not truncate ${listText(denied.map(qualifiedName))}, which init cancel empties (what the copy filled); ` +
         `run GRANT TRUNCATE ON ${denied.map(quoteTable).join(', ')} TO ${quoteIdent(role)}; on ${d.node} (as the owner or a superuser)`,
-    );
+  ].filter((x) => x !== false);
   if (problems.length === 0) return;
   throw new SteepError('init.cancel_refused', `${problems.join('; ')}; nothing was changed`, {
     node: d.node,
