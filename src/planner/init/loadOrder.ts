@@ -186,21 +186,19 @@ export function loadProblems(
   const fix = fixText(node, facts.role, where.serverVersion, use);
   const errors: string[] = [];
   for (const c of order.cycles) {
-    const fk = c.foreignKeys[0]!;
     const named = c.foreignKeys.map((f) => `${f.name} (${f.table} → ${f.references})`);
     errors.push(
       `${why}, and the NOT DEFERRABLE foreign keys ${named.join(', ')} form a cycle that no order loads: ${fix}, ` +
-        `or make one of them deferrable (${makeDeferrable(fk)})`,
+        `or make one of them deferrable (${makeDeferrable(c.foreignKeys[0]!)})`,
     );
   }
   for (const { table, foreignKeys } of order.splitSelf) {
     const one = foreignKeys.length === 1;
-    const alter = foreignKeys.map(makeDeferrable);
     errors.push(
       `${why}, and ${table} references itself through the NOT DEFERRABLE foreign key${one ? '' : 's'} ${foreignKeys.map((f) => f.name).join(', ')} ` +
         `while the snapshot holds it in several files, one COPY statement each, at whose end PostgreSQL checks ${one ? 'it' : 'them'}, ` +
         `so a row whose referenced row is in a later file would fail: ${fix}, ` +
-        `or make ${one ? 'it' : 'them'} deferrable (${alter.join(' ')}) and its files load in one transaction`,
+        `or make ${one ? 'it' : 'them'} deferrable (${foreignKeys.map(makeDeferrable).join(' ')}) and its files load in one transaction`,
     );
   }
   if (facts.originTriggers.length > 0)
