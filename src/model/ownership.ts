@@ -43,14 +43,10 @@ export function parseOwnership(comment: string | null): Ownership | null {
   if (!comment) return null;
   const at = markerIndex(comment);
   if (at < 0) return null;
-  const fields = new Map<string, string>();
-  for (const part of comment
-    .slice(at + PREFIX.length)
-    .trim()
-    .split(/\s+/)) {
-    const eq = part.indexOf('=');
-    if (eq > 0) fields.set(part.slice(0, eq), part.slice(eq + 1));
-  }
+  // each whitespace-separated `key=value` after the prefix (the value runs to the next space)
+  const fields = new Map(
+    Array.from(comment.slice(at + PREFIX.length).matchAll(/(?<!\S)([^=\s]+)=(\S*)/g), (m) => [m[1], m[2]]),
+  );
   const topology = fields.get('topology');
   if (!topology) return null;
   const conn = fields.get('conn');

@@ -11,25 +11,21 @@ import { formatBytes, formatValue, section } from './values.js';
 export function driftSummary(r: DriftReport): string {
   if (r.errors.length > 0) return `Drift check failed: ${r.errors.length} error(s).`;
   if (!r.drifted) return 'No drift. The nodes match steep.yaml.';
-  const parts = [
-    r.objects.length > 0 && `${r.objects.length} managed objects differ from steep.yaml`,
-    r.changes.length > 0 && `${r.changes.length} change(s) to apply`,
-    r.schema.length > 0 && `${r.schema.length} table(s) differing between publisher and subscriber`,
-    r.fingerprints.length > 0 &&
-      `${r.fingerprints.length} table(s) changed since their fingerprint was saved`,
-    r.orphanSlots.length > 0 && `${r.orphanSlots.length} orphaned slot(s)`,
-    r.dataGaps.length > 0 && `${r.dataGaps.length} data gap(s)`,
-    r.conflicts.length > 0 && `${r.conflicts.length} subscription(s) with conflicts since their last verify`,
-    (r.failing?.length ?? 0) > 0 && `${r.failing!.length} subscription(s) whose replication is failing`,
-    (r.sequences?.length ?? 0) > 0 && `${r.sequences!.length} sequence(s) behind their publisher`,
-    failoverCount(r, 'diverged') > 0 &&
-      `${failoverCount(r, 'diverged')} subscription(s) with a possible failover gap`,
-    failoverCount(r, 'unknown') > 0 &&
-      `${failoverCount(r, 'unknown')} subscription(s) a failover may have left apart`,
-    failoverCount(r, 'not-ready') > 0 &&
-      `${failoverCount(r, 'not-ready')} subscription(s) not ready for a failover`,
-  ].filter(Boolean);
-  return `Drift: ${parts.join(', ')}.`;
+  const parts: [number, string][] = [
+    [r.objects.length, 'managed objects differ from steep.yaml'],
+    [r.changes.length, 'change(s) to apply'],
+    [r.schema.length, 'table(s) differing between publisher and subscriber'],
+    [r.fingerprints.length, 'table(s) changed since their fingerprint was saved'],
+    [r.orphanSlots.length, 'orphaned slot(s)'],
+    [r.dataGaps.length, 'data gap(s)'],
+    [r.conflicts.length, 'subscription(s) with conflicts since their last verify'],
+    [r.failing?.length ?? 0, 'subscription(s) whose replication is failing'],
+    [r.sequences?.length ?? 0, 'sequence(s) behind their publisher'],
+    [failoverCount(r, 'diverged'), 'subscription(s) with a possible failover gap'],
+    [failoverCount(r, 'unknown'), 'subscription(s) a failover may have left apart'],
+    [failoverCount(r, 'not-ready'), 'subscription(s) not ready for a failover'],
+  ];
+  return `Drift: ${parts.flatMap(([n, what]) => (n > 0 ? [`${n} ${what}`] : [])).join(', ')}.`;
 }
 
 function failoverCount(r: DriftReport, verdict: string): number {

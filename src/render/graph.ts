@@ -1,4 +1,5 @@
 import type { GraphChange, GraphSubscription, TopologyGraph } from '../model/graph.js';
+import { majorVersion } from '../model/versions.js';
 
 /**
  * `steep graph` as Mermaid (for Markdown: GitHub and GitLab draw it), Graphviz DOT and JSON.
@@ -35,10 +36,6 @@ interface Edge {
   change: GraphChange | null;
 }
 
-function versionText(v: number): string {
-  return `PostgreSQL ${Math.floor(v / 10000)}`;
-}
-
 function subscriptionLines(s: GraphSubscription): string[] {
   const facts = [
     s.unmanaged ? 'unmanaged' : (s.init ?? ''),
@@ -61,7 +58,11 @@ function layout(g: TopologyGraph): { vertices: Vertex[]; edges: Edge[] } {
     const id = `n${i}`;
     nodeId.set(n.name, id);
     const facts =
-      n.serverVersion !== null ? [versionText(n.serverVersion)] : n.reachable ? [] : ['unreachable'];
+      n.serverVersion !== null
+        ? [`PostgreSQL ${majorVersion(n.serverVersion)}`]
+        : n.reachable
+          ? []
+          : ['unreachable'];
     vertices.push({
       id,
       kind: 'node',

@@ -52,15 +52,10 @@ function setSection<T extends { name: string; node: string }>(
   }
   for (const [name, was] of Object.entries(before)) {
     const now = items.find((i) => i.name === name);
-    if (!now)
+    if (!now || now.node !== was.node)
       notes.push(
-        `${kind} ${name} was declared in the file on ${String(was.node)} but is not there: left out`,
+        `${kind} ${name} was declared in the file on ${String(was.node)} but ${now ? `is on ${now.node}: written as that node holds it` : 'is not there: left out'}`,
       );
-    else if (now.node !== was.node) {
-      notes.push(
-        `${kind} ${name} was declared in the file on ${String(was.node)} but is on ${now.node}: written as that node holds it`,
-      );
-    }
   }
   doc.set(section, doc.createNode(out));
 }

@@ -152,27 +152,20 @@ export function unmanagedText(u: UnmanagedObject): string {
 export function ignoredText(plan: Plan): string {
   const i = plan.ignored;
   if (!i) return '';
-  const parts = (
-    [
-      [i.slots, 'slot'],
-      [i.publications, 'publication'],
-      [i.subscriptions, 'subscription'],
-    ] as const
-  )
-    .filter(([n]) => n > 0)
-    .map(([n, word]) => `${n} ${word}${n === 1 ? '' : 's'}`);
+  const parts = (['slot', 'publication', 'subscription'] as const)
+    .filter((word) => i[`${word}s`] > 0)
+    .map((word) => count(i[`${word}s`], word));
   return `ignore: ${parts.length > 0 ? parts.join(', ') : 'nothing'} matched (not reported, never touched)`;
 }
 
 /** `3 tables, 1.2 GB, about 1 min 2 s at 20.0 MB/s (steep's default rate: no earlier init measured)` */
 export function copyText(c: CopyEstimate): string {
-  const tables = `${c.tables.length} table${c.tables.length === 1 ? '' : 's'}`;
   const size =
     c.bytes === null
       ? 'size unknown (never analysed)'
       : `${formatBytes(c.bytes)}${c.unknownTables > 0 ? ` plus ${c.unknownTables} never analysed` : ''}`;
   const rate = `${formatBytes(c.bytesPerSecond)}/s (${c.rateSource === 'measured' ? 'measured by earlier inits from this publisher' : "steep's default rate: no earlier init from this publisher was measured"})`;
-  return `${tables}, ${size}, ${c.seconds === null ? 'duration unknown' : `about ${durationText(c.seconds)}`} at ${rate}`;
+  return `${count(c.tables.length, 'table')}, ${size}, ${c.seconds === null ? 'duration unknown' : `about ${durationText(c.seconds)}`} at ${rate}`;
 }
 
 function durationText(seconds: number): string {

@@ -1,3 +1,4 @@
+import { sortedText } from '../model/order.js';
 import type { SchemaComparison, SchemaStatus } from '../model/plan.js';
 import {
   type ColumnDifference,
@@ -91,14 +92,10 @@ export function renderComparisonText(r: ComparisonView): string {
     lines.push(`  ${status(t.status)} ${t.table}${note}`);
     for (const d of t.columns) lines.push(`      ${differenceLine(d, a, b)}`);
   }
-  const counts = new Map<SchemaStatus, number>();
-  for (const t of r.tables) counts.set(t.status, (counts.get(t.status) ?? 0) + 1);
-  lines.push(
-    [...counts.entries()]
-      .sort(([x], [y]) => (x < y ? -1 : 1))
-      .map(([s, n]) => `${n} ${s}`)
-      .join(', ') || 'No tables.',
+  const counts = sortedText(new Set(r.tables.map((t) => t.status))).map(
+    (s) => `${r.tables.filter((t) => t.status === s).length} ${s}`,
   );
+  lines.push(counts.join(', ') || 'No tables.');
   return lines.join('\n');
 }
 

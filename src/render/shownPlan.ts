@@ -7,11 +7,10 @@ import { renderPlanText } from './planText.js';
 
 /** What `show` says above the plan: where it comes from, how old it is, whether it is current. */
 export function shownPlanLines(shown: ShownPlan): string[] {
-  const { plan, file } = shown;
+  const { plan, file, check } = shown;
   const made =
     `Saved plan ${file}: made ${plan.createdAt} (${formatAge(shown.ageSeconds * 1000)} ago) by steep ${plan.steepVersion} ` +
     `from ${plan.config.path} (${plan.config.digest.slice(0, 19)}…), with ${describeInputs(plan)}.`;
-  const check = shown.check;
   if (!check)
     return [
       made,
