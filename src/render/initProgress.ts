@@ -94,12 +94,10 @@ export function renderInitStatus(list: InitProgress[]): string {
           `  copy       ${p.percent.toFixed(1)}% of ${formatBytes(p.bytesTotal)} · ${p.tablesDone}/${p.tablesTotal} tables · ${formatCount(p.rowsCopied)} rows`,
         );
       }
-      if (p.currentTables.length > 0) {
-        for (const t of p.tables.filter((x) => x.state === 'd')) {
-          out.push(
-            `  copying    ${t.schema}.${t.name}: ${t.percent.toFixed(1)}% (${formatCount(t.rowsCopied)}${t.estimatedRows ? ` of ~${formatCount(t.estimatedRows)}` : ''} rows)`,
-          );
-        }
+      for (const t of p.tables.filter((x) => x.state === 'd')) {
+        out.push(
+          `  copying    ${t.schema}.${t.name}: ${t.percent.toFixed(1)}% (${formatCount(t.rowsCopied)}${t.estimatedRows ? ` of ~${formatCount(t.estimatedRows)}` : ''} rows)`,
+        );
       }
       if (p.state === 'copying') {
         out.push(
