@@ -112,11 +112,7 @@ export class InitTracker {
   constructor(
     readonly info: SubscriptionRef & { method: string },
     public state: InitState,
-    opts: {
-      startedAt?: string | null;
-      previous?: { at: number; rows: number; percent: number };
-      follow?: boolean;
-    } = {},
+    opts: { startedAt?: string | null; previous?: Point; follow?: boolean } = {},
   ) {
     this.follow = opts.follow ?? false;
     this.startedAt = opts.startedAt ?? null;
