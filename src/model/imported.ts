@@ -2,16 +2,10 @@ import type { PublicationDef, SubscriptionDef, SubscriptionOptions } from './top
 
 /** What `steep import` writes: the publications and subscriptions the nodes hold, as steep.yaml declares them. */
 
-export interface ImportedTable {
-  /** as steep.yaml writes it: `schema.table`, a part quoted where it holds `.` or `"` */
-  name: string;
-  columns?: string[];
-  where?: string;
-}
-
 export interface ImportedPublication extends Pick<PublicationDef, 'name' | 'node'> {
   allTables?: true;
-  tables?: ImportedTable[];
+  /** `name` as steep.yaml writes it: `schema.table`, a part quoted where it holds `.` or `"` */
+  tables?: Array<{ name: string; columns?: string[]; where?: string }>;
   schemas?: string[];
   publish?: string[];
   viaPartitionRoot?: true;

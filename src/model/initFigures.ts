@@ -171,8 +171,7 @@ export class InitTracker {
   /** Figures of one sample; `state` is the recorded state moved forward by it. */
   update(sample: InitSample, recorded: { error: string | null } = { error: null }): InitProgress {
     const tables = this.tableFigures(sample);
-    const caughtUp = this.caughtUp(sample);
-    this.state = advanceState(this.state, liveState(sample, caughtUp));
+    this.state = advanceState(this.state, liveState(sample, this.caughtUp(sample)));
 
     const weight = (t: TableProgress) => (sample.sizes ? Math.max(t.sizeBytes ?? 0, MIN_WEIGHT) : 1);
     const totalWeight = tables.reduce((s, t) => s + weight(t), 0);

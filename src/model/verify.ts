@@ -196,14 +196,10 @@ export interface PublishedScope {
   filter: string | null;
 }
 
-export interface ColumnShape extends KeyColumn {
-  generated: boolean;
-}
-
 /** A table's columns and the key it can be compared by, on one node. */
 export interface TableShape {
   table: TableName;
-  columns: ColumnShape[];
+  columns: Array<KeyColumn & { generated: boolean }>;
   /** primary key, else replica identity index; null when neither */
   key: { source: string; columns: string[] } | null;
   estimatedRows: number;
