@@ -1,6 +1,6 @@
 import type { MergeAnalysis, MergeExamples, MergeTableAnalysis } from '../model/merge.js';
-import { formatKey } from '../model/verify.js';
 import { thousands as n, seconds } from './values.js';
+import { exampleLines } from './verify.js';
 
 /** `steep merge analyze` as text (JSON is the analysis itself). */
 
@@ -25,15 +25,7 @@ export function renderMergeAnalysisText(r: MergeAnalysis): string {
     `Merge analysis of ${r.kind} ${r.name} (${r.a} ⇄ ${r.b}): ${n(t.identical)} identical, ${n(t.conflicting)} conflicting, ` +
       `${n(t.onlyA)} only on ${r.a}, ${n(t.onlyB)} only on ${r.b} in ${r.tables.length} table${r.tables.length === 1 ? '' : 's'} (${seconds(r.durationMs)})`,
   ];
-  for (const x of r.tables) {
-    lines.push(tableLine(x, r));
-    for (const kind of KINDS) {
-      if (x.examples[kind].length === 0) continue;
-      const shown = x.examples[kind].map((k) => formatKey(k, x.keyColumns)).join('; ');
-      const more = x[kind] > x.examples[kind].length ? ` … (${n(x[kind])} in all)` : '';
-      lines.push(`      ${kindLabel(kind, r)}: ${shown}${more}`);
-    }
-  }
+  for (const x of r.tables) lines.push(tableLine(x, r), ...exampleLines(x, KINDS, (k) => kindLabel(k, r)));
   if (r.kind === 'link' || r.tables.length > 0)
     lines.push(
       `A merge init's final pass re-runs this analysis with writes to these tables blocked on ${r.a} and ${r.b}: ` +

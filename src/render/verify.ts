@@ -42,6 +42,21 @@ export function repairHint(r: VerifyReport): string | null {
   return `repair with: ${lines.join('\n             ')}${loses}`;
 }
 
+/** Per kind, the example keys (`      missing: id=1; id=2 … (40 in all)`); none for a kind without. */
+export function exampleLines<K extends string>(
+  t: Record<K, number> & { examples: Record<K, string[][]>; keyColumns: readonly string[] },
+  kinds: readonly K[],
+  label: (kind: K) => string = (kind) => kind,
+): string[] {
+  return kinds
+    .filter((kind) => t.examples[kind].length > 0)
+    .map((kind) => {
+      const shown = t.examples[kind].map((k) => formatKey(k, t.keyColumns)).join('; ');
+      const more = t[kind] > t.examples[kind].length ? ` … (${thousands(t[kind])} in all)` : '';
+      return `      ${label(kind)}: ${shown}${more}`;
+    });
+}
+
 function tableLine(t: TableVerdict): string {
   if (t.status === 'not_verifiable') return `  ${t.table}  not verifiable: ${t.reason}`;
   const note = t.reason ? `  (${t.reason})` : '';
@@ -57,15 +72,7 @@ export function renderVerifyText(r: VerifyReport): string {
   const lines = [
     `Verify of subscription ${r.subscription} (${r.from} → ${r.node}): ${summary(r)} (${seconds(r.durationMs)})`,
   ];
-  for (const t of r.tables) {
-    lines.push(tableLine(t));
-    for (const kind of KINDS) {
-      if (t.examples[kind].length === 0) continue;
-      const shown = t.examples[kind].map((k) => formatKey(k, t.keyColumns)).join('; ');
-      const more = t[kind] > t.examples[kind].length ? ` … (${thousands(t[kind])} in all)` : '';
-      lines.push(`      ${kind}: ${shown}${more}`);
-    }
-  }
+  for (const t of r.tables) lines.push(tableLine(t), ...exampleLines(t, KINDS));
   if (r.state !== null) lines.push(`Subscription ${r.subscription} on ${r.node} is ${r.state}.`);
   const hint = repairHint(r);
   if (hint) lines.push(hint);
