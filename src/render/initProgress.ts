@@ -1,10 +1,11 @@
-import type { DeferredIndexProgress, InitProgress, InitState } from '../model/initState.js';
+import type { DeferredIndexProgress, InitProgress } from '../model/initState.js';
+import type { StatusState } from '../model/statusReport.js';
 import { formatBytes } from './values.js';
 
 /** An init's live figures as text: one line for apply's listr2 task, a block for `init status`. */
 
-/** An init state in words: underscores read as spaces (`catching_up` → `catching up`). */
-export function stateText(s: InitState): string {
+/** An init (or status) state in words: underscores read as spaces (`catching_up` → `catching up`). */
+export function stateText(s: StatusState): string {
   return s.replaceAll('_', ' ');
 }
 

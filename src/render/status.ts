@@ -7,12 +7,8 @@ import { formatBytes } from './values.js';
 /** `steep status` as text: nodes, subscriptions, slots (orphaned and prepared ones called out). */
 
 function stateColour(s: SubscriptionStatus): string {
-  if (s.state === 'unknown' || s.state === 'failing') return red(s.state);
-  if (s.state === 'stopped') return yellow(s.state);
-  const t = stateText(s.state);
-  if (s.state === 'synchronized') return green(t);
-  if (s.state === 'failed' || s.state === 'diverged') return red(t);
-  return yellow(t);
+  const bad = ['unknown', 'failing', 'failed', 'diverged'].includes(s.state);
+  return (s.state === 'synchronized' ? green : bad ? red : yellow)(stateText(s.state));
 }
 
 function errorsText(s: SubscriptionStatus): string {
