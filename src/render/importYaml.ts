@@ -44,11 +44,8 @@ function setSection<T extends { name: string; node: string }>(
   const out: Record<string, unknown> = {};
   for (const { name, ...rest } of items) {
     const was = before[name];
-    const kept: Record<string, unknown> = {};
-    if (was && was.node === rest.node) {
-      for (const key of FILE_ONLY[section]) if (was[key] !== undefined) kept[key] = was[key];
-    }
-    out[name] = { ...rest, ...kept };
+    const kept = was?.node === rest.node ? FILE_ONLY[section].filter((key) => was[key] !== undefined) : [];
+    out[name] = { ...rest, ...Object.fromEntries(kept.map((key) => [key, was?.[key]])) };
   }
   for (const [name, was] of Object.entries(before)) {
     const now = items.find((i) => i.name === name);
