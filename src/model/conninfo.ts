@@ -78,13 +78,9 @@ function parseConninfoKeywords(text: string): Record<string, string> {
 }
 
 function parseConninfoUri(text: string): Record<string, string> {
+  if (!URL.canParse(text)) return {};
+  const url = new URL(text);
   const out: Record<string, string> = {};
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    return out;
-  }
   const decode = (s: string) => {
     try {
       return decodeURIComponent(s);
