@@ -1,8 +1,9 @@
 import { SteepCommand } from '../cli/baseCommand.js';
 import { globalFlags, jsonFlag } from '../cli/flags.js';
 import { byPosition } from '../config/problems.js';
-import { describeValid, validateConfigFile } from '../config/report.js';
+import { validateConfigFile } from '../config/report.js';
 import { formatProblem } from '../model/errors.js';
+import { count } from '../render/count.js';
 
 export default class Validate extends SteepCommand {
   static override summary = 'Check steep.yaml without connecting to any node.';
@@ -27,11 +28,13 @@ Exit codes: 0 valid (warnings allowed), 1 invalid.`;
         // a problem without a position (the file cannot be read) reads like any other error
         this.err(problem.position ? formatProblem(problem) : `error: ${formatProblem(problem)}`);
       }
-      if (report.valid) {
-        this.out(describeValid(report));
+      const s = report.summary;
+      if (s) {
+        this.out(
+          `${report.file} is valid: ${count(s.nodes, 'node')}, ${count(s.publications, 'publication')}, ${count(s.subscriptions, 'subscription')}`,
+        );
       } else if (report.errors.some((e) => e.position)) {
-        const n = report.errors.length;
-        this.err(`${report.file} is invalid: ${n} ${n === 1 ? 'error' : 'errors'}`);
+        this.err(`${report.file} is invalid: ${count(report.errors.length, 'error')}`);
       }
     }
     if (!report.valid) process.exitCode = 1;

@@ -45,10 +45,3 @@ export async function validateConfigFile(
     };
   }
 }
-
-/** "steep.yaml is valid: 2 nodes, 1 publication, 1 subscription" */
-export function describeValid(report: ValidationReport): string {
-  const s = report.summary ?? { nodes: 0, publications: 0, subscriptions: 0 };
-  const count = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
-  return `${report.file} is valid: ${count(s.nodes, 'node')}, ${count(s.publications, 'publication')}, ${count(s.subscriptions, 'subscription')}`;
-}
