@@ -53,17 +53,15 @@ export function interpolate(
         return whole;
       }
       const found = env[name];
-      if (found === undefined && opts.maskUnsetPasswords && path.at(-1) === 'password') return '****';
-      if (found === undefined) {
-        problems.error(
-          'env-unset',
-          withOwner(path, `environment variable \`${name}\` is not set`),
-          at(),
-          `export ${name} before running steep`,
-        );
-        return '';
-      }
-      return found;
+      if (found !== undefined) return found;
+      if (opts.maskUnsetPasswords && path.at(-1) === 'password') return '****';
+      problems.error(
+        'env-unset',
+        withOwner(path, `environment variable \`${name}\` is not set`),
+        at(),
+        `export ${name} before running steep`,
+      );
+      return '';
     });
     if (text.replace(PLACEHOLDER, '').includes('${env:')) {
       problems.error(

@@ -106,13 +106,8 @@ export async function loadTopology(
 
 function invalid(file: string, problems: ProblemList): SteepError {
   const count = problems.errors.length;
-  return new SteepError(
-    'config.invalid',
-    `${file} is invalid: ${count} ${count === 1 ? 'problem' : 'problems'}`,
-    {
-      problems: problems.sorted(),
-    },
-  );
+  const message = `${file} is invalid: ${count} ${count === 1 ? 'problem' : 'problems'}`;
+  return new SteepError('config.invalid', message, { problems: problems.sorted() });
 }
 
 function unreadable(path: string, e: unknown): SteepError {

@@ -108,12 +108,10 @@ export function describeObject(path: Path): string {
 
 /** The key a path ends in, in backticks; a list item reads "item 2 of `tables`". */
 export function fieldOf(path: Path): string {
-  const last = path[path.length - 1];
-  if (typeof last === 'number') {
-    const parent = path[path.length - 2];
-    return `item ${last + 1} of \`${String(parent)}\``;
-  }
-  return `\`${String(last ?? '')}\``;
+  const last = path.at(-1);
+  return typeof last === 'number'
+    ? `item ${last + 1} of \`${String(path.at(-2))}\``
+    : `\`${String(last ?? '')}\``;
 }
 
 /** "owner: text", or just "text" at the top level. */

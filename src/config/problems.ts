@@ -39,8 +39,7 @@ function problem(
 
 /** File order: by line, then column; a problem without a position first. */
 export function byPosition(a: Problem, b: Problem): number {
-  const la = a.position?.line ?? 0;
-  const lb = b.position?.line ?? 0;
-  if (la !== lb) return la - lb;
-  return (a.position?.column ?? 0) - (b.position?.column ?? 0);
+  return (
+    (a.position?.line ?? 0) - (b.position?.line ?? 0) || (a.position?.column ?? 0) - (b.position?.column ?? 0)
+  );
 }
