@@ -47,13 +47,11 @@ export const switchoverFlags = {
   }),
 };
 
+const usage = (message: string) => new SteepError('switchover.usage', message);
+
 function duration(flag: string, text: string): number {
   const ms = parseDuration(text);
-  if (ms === undefined)
-    throw new SteepError(
-      'switchover.usage',
-      `--${flag} ${text} is not a duration: write it like 30s, 500ms or 2min`,
-    );
+  if (ms === undefined) throw usage(`--${flag} ${text} is not a duration: write it like 30s, 500ms or 2min`);
   return ms;
 }
 
@@ -62,19 +60,13 @@ export function switchoverOptions(
 ): SwitchoverOptions {
   const maxLag = parseBytes(flags['max-lag'], true);
   if (maxLag === undefined)
-    throw new SteepError(
-      'switchover.usage',
-      `--max-lag ${flags['max-lag']} is not a size: write it like 200kB or 16MB`,
-    );
+    throw usage(`--max-lag ${flags['max-lag']} is not a size: write it like 200kB or 16MB`);
   const roles = commaList(flags.roles);
   if (roles !== undefined && roles.length === 0)
-    throw new SteepError(
-      'switchover.usage',
-      '--roles names no role: name them (--roles app,reporting) or leave the flag out',
-    );
+    throw usage('--roles names no role: name them (--roles app,reporting) or leave the flag out');
   const verify = flags.verify === 'all' || flags.verify === 'none' ? flags.verify : commaList(flags.verify)!;
   if (Array.isArray(verify) && verify.length === 0)
-    throw new SteepError('switchover.usage', '--verify takes all, none or a list of tables');
+    throw usage('--verify takes all, none or a list of tables');
   return {
     maxLagBytes: maxLag,
     lagTimeoutMs: duration('lag-timeout', flags['lag-timeout']),

@@ -196,8 +196,7 @@ function fieldsBesideUrl(ctx: Context, path: Path, hint: string): void {
 }
 
 function readUrl(ctx: Context, path: Path): ConnectionUrl | undefined {
-  const text = ctx.reader.string(path) ?? '';
-  const parsed = parseConnectionUrl(text);
+  const parsed = parseConnectionUrl(ctx.reader.string(path) ?? '');
   if (!parsed.ok) {
     ctx.problems.error(
       'bad-url',
