@@ -4,7 +4,7 @@ import { ApplyProgress, runningSteps } from '../cli/applyProgress.js';
 import { SteepCommand } from '../cli/baseCommand.js';
 import { confirm } from '../cli/confirm.js';
 import { eachSink } from '../cli/eventLog.js';
-import { allowHazardFlag, globalFlags, jsonFlag, lsnFlag } from '../cli/flags.js';
+import { allowHazardFlag, approvalFlags, globalFlags, jsonFlag, lsnFlag } from '../cli/flags.js';
 import { Interruption } from '../cli/interruption.js';
 import { printAddress } from '../model/address.js';
 import { parseBytes } from '../model/bytes.js';
@@ -53,10 +53,7 @@ Ctrl-C (SIGINT) or SIGTERM: no new step starts, a running statement finishes, an
     ...globalFlags,
     ...jsonFlag,
     'auto-approve': Flags.boolean({ summary: 'Apply without asking.', env: 'STEEP_AUTO_APPROVE' }),
-    'allow-destroy': Flags.boolean({
-      summary: 'Allow steps that drop publications, subscriptions or slots.',
-      env: 'STEEP_ALLOW_DESTROY',
-    }),
+    'allow-destroy': approvalFlags['allow-destroy'],
     target: Flags.string({
       summary:
         'Apply only this address and what it depends on (repeatable; not with a saved PLAN, which holds its own).',

@@ -112,8 +112,7 @@ export function ensureTemplate(bin: PgBinaries): Promise<string> {
     p = (async () => {
       if (!(await isComplete(root))) {
         // an incomplete leftover cannot come from a rename, but /tmp cleaners exist: replace it
-        const leftover = await fs.stat(root).catch(() => null);
-        if (leftover) await fs.rm(root, { recursive: true, force: true });
+        await fs.rm(root, { recursive: true, force: true });
         await removeAbandoned(root);
         await build(bin, root);
       }
