@@ -61,13 +61,8 @@ function precompiled(): ValidateFunction | undefined {
 }
 
 function validate(): ValidateFunction {
-  if (!validator) {
-    validator = precompiled();
-    if (!validator) {
-      const { Ajv: AjvClass } = require('ajv') as { Ajv: typeof Ajv };
-      validator = new AjvClass(AJV_OPTIONS).compile(steepSchema());
-    }
-  }
+  validator ??=
+    precompiled() ?? new (require('ajv') as { Ajv: typeof Ajv }).Ajv(AJV_OPTIONS).compile(steepSchema());
   return validator;
 }
 
@@ -214,11 +209,9 @@ function describe(error: ErrorObject, path: Path, positions: SourceMap): Finding
       };
     }
     case 'type': {
-      const data = error.data;
       const types = String(params.type).split(',');
       const words = wordsFor(path) ?? types.map((t) => TYPE_WORDS[t] ?? t).join(' or ');
-      const message =
-        data === null ? say(`${field} has no value; it must be ${words}`) : say(`${field} must be ${words}`);
+      const message = say(`${field}${error.data === null ? ' has no value; it' : ''} must be ${words}`);
       return { code: 'wrong-type', message, position: positions.value(path) };
     }
     case 'enum': {
