@@ -29,10 +29,9 @@ export function nestingProblem(root: Node): NestingProblem | undefined {
   const onPath = new Set<Node>();
   const stack: { node: Node; kids: Node[]; next: number; max: number }[] = [];
   let depth = 0;
-  const outermostAlias = (): Alias | undefined =>
-    stack.find((f) => isAlias(f.node))?.node as Alias | undefined;
   const tooDeep = (at: Node): NestingProblem => {
-    const alias = outermostAlias();
+    // the outermost alias on the walk
+    const alias = stack.find((f) => isAlias(f.node))?.node as Alias | undefined;
     return {
       code: 'too-deep',
       message:
@@ -44,10 +43,8 @@ export function nestingProblem(root: Node): NestingProblem | undefined {
   };
 
   const enter = (node: Node): NestingProblem | undefined => {
-    if (isMap(node)) {
-      const problem = badMerge(node, resolve);
-      if (problem) return problem;
-    }
+    const problem = isMap(node) ? badMerge(node, resolve) : undefined;
+    if (problem) return problem;
     if (isMap(node) || isSeq(node)) {
       depth++;
       if (depth > MAX_NESTING_DEPTH) return tooDeep(node);
@@ -158,6 +155,5 @@ function isMergeKey(key: unknown): boolean {
 /** yaml merges a mapping, an alias of one, or a list (or alias of a list) of those; anything else throws. */
 function mergesMappings(value: unknown, resolve: (node: unknown) => unknown): boolean {
   const source = resolve(value);
-  if (isSeq(source)) return source.items.every((item) => isMap(resolve(item)));
-  return isMap(source);
+  return isSeq(source) ? source.items.every((item) => isMap(resolve(item))) : isMap(source);
 }

@@ -78,8 +78,7 @@ export class SourceMap {
 
   /** Where the mapping at `path` is named: its key, or the top of the file for the root. */
   container(path: Path): SourcePosition {
-    if (path.length === 0) return this.root();
-    return this.key(path);
+    return path.length === 0 ? this.root() : this.key(path);
   }
 
   /** The source text of the scalar at `path`, with its start offset, when it is one. */
@@ -98,8 +97,7 @@ export class SourceMap {
   /** The nearest ancestor that has a position: its key, or the top of the file. */
   private fallback(found: { exact: boolean; depth: number; path: Path }): SourcePosition {
     const depth = found.exact ? found.path.length - 1 : found.depth;
-    if (depth <= 0) return this.root();
-    return this.key(found.path.slice(0, depth));
+    return depth <= 0 ? this.root() : this.key(found.path.slice(0, depth));
   }
 
   private locateNearest(path: Path): { located: Located; exact: boolean; depth: number; path: Path } {

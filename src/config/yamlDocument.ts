@@ -167,16 +167,14 @@ function plainValue(doc: Document, file: string, problems: ProblemList): Record<
   try {
     return doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) as Record<string, unknown>;
   } catch (e) {
-    if (e instanceof ReferenceError) {
-      problems.error(
-        'too-many-aliases',
-        `aliases expand to too many values (more than ${MAX_ALIAS_COUNT} alias references)`,
-        { file, line: 1, column: 1 },
-        'write the values out, or use fewer `*alias` references',
-      );
-      return undefined;
-    }
-    throw e;
+    if (!(e instanceof ReferenceError)) throw e;
+    problems.error(
+      'too-many-aliases',
+      `aliases expand to too many values (more than ${MAX_ALIAS_COUNT} alias references)`,
+      { file, line: 1, column: 1 },
+      'write the values out, or use fewer `*alias` references',
+    );
+    return undefined;
   }
 }
 
