@@ -172,12 +172,9 @@ export abstract class SteepCommand extends Command {
     }
     if (error instanceof SteepError) {
       for (const p of error.problems) this.err(formatProblem(p));
-      if (error.problems.length === 0) {
-        const where = error.position
-          ? `${error.position.file}:${error.position.line}:${error.position.column}: `
-          : '';
-        this.err(`error: ${where}${error.message}${error.hint ? ` (${error.hint})` : ''}`);
-      }
+      const { code, message, hint, position } = error;
+      if (error.problems.length === 0)
+        this.err(`error: ${formatProblem({ severity: 'error', code, message, hint, position })}`);
     } else {
       this.err(`error: ${error.message}`);
     }
