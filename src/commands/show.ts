@@ -1,6 +1,6 @@
-import { Args, Flags } from '@oclif/core';
+import { Flags } from '@oclif/core';
 import { SteepCommand } from '../cli/baseCommand.js';
-import { formatFlag, globalFlags, jsonFlag } from '../cli/flags.js';
+import { formatFlag, globalFlags, jsonFlag, requiredArg } from '../cli/flags.js';
 import { renderShownPlanMarkdown, renderShownPlanText } from '../render/shownPlan.js';
 import { showPlan } from '../workflows/show.js';
 
@@ -20,11 +20,7 @@ Exit codes: 0 shown (with --check: current), 2 stale (only with --check), 1 erro
     },
   ];
   static override args = {
-    plan: Args.string({
-      ignoreStdin: true,
-      description: 'A plan saved by `steep plan --out`.',
-      required: true,
-    }),
+    plan: requiredArg('A plan saved by `steep plan --out`.'),
   };
   static override flags = {
     ...globalFlags,
