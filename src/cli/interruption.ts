@@ -11,8 +11,8 @@ export type StopSignal = 'SIGINT' | 'SIGTERM';
 export const SIGNAL_EXIT_CODE: Record<StopSignal, number> = { SIGINT: 130, SIGTERM: 143 };
 
 export interface InterruptionText {
-  /** a signal before anything changed */
-  before: string;
+  /** a signal before anything changed; default: nothing was changed */
+  before?: string;
   /** the first signal once armed: what it waits for */
   first: () => string;
   /** the second signal: what is left running */
@@ -65,8 +65,9 @@ export class Interruption {
   private on(signal: StopSignal): void {
     if (!this.armed || this.received) {
       // stderr is synchronous on pipes and terminals (Linux): the sentence is out before the exit
-      const again = typeof this.text.again === 'string' ? this.text.again : this.text.again();
-      this.say(`interrupted (${signal}): ${this.received ? again : this.text.before}`);
+      const { before = 'nothing was changed', again } = this.text;
+      const said = !this.received ? before : typeof again === 'string' ? again : again();
+      this.say(`interrupted (${signal}): ${said}`);
       process.exit(SIGNAL_EXIT_CODE[signal]);
     }
     this.received = signal;

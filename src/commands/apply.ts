@@ -89,7 +89,6 @@ Ctrl-C (SIGINT) or SIGTERM: no new step starts, a running statement finishes, an
 
   async run(): Promise<void> {
     const interruption = new Interruption((text) => this.err(text, 'warn'), {
-      before: 'nothing was changed',
       first: () =>
         `no new step starts${this.running.size > 0 ? `; waiting for ${[...this.running.values()].join(', ')} to finish` : ''} (a second Ctrl-C exits at once)`,
       again:

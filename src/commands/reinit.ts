@@ -49,7 +49,6 @@ Refuses tables the subscription does not carry, a subscription not yet initialis
     );
     let planned: string[] = [];
     const interruption = new Interruption((text) => this.err(text, 'warn'), {
-      before: 'nothing was changed',
       first: () =>
         'no further statement starts, and a running copy is left to PostgreSQL (a second Ctrl-C exits at once)',
       again: () =>

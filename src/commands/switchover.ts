@@ -26,7 +26,6 @@ Exit codes: 0 released (or dry run), 1 refused or failed (the fence undone), 130
     const json = flags.json || flags.format === 'json';
     let undo: string[] = [];
     const interruption = new Interruption((text) => this.err(text, 'warn'), {
-      before: 'nothing was changed',
       first: () => 'stopping before the release: the fence is undone first (a second Ctrl-C exits at once)',
       // read when the second signal comes: the undo statements of the plan being run
       get again() {

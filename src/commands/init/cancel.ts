@@ -30,7 +30,6 @@ Ctrl-C (SIGINT) or SIGTERM: the drop and the truncate finish together, nothing s
     const onEvent = this.events();
     let truncated: string[] = [];
     const interruption = new Interruption((text) => this.err(text, 'warn'), {
-      before: 'nothing was changed',
       first: () => 'the running statement finishes, nothing starts after it (a second Ctrl-C exits at once)',
       again: () =>
         `exiting now; a statement still running goes on in PostgreSQL: run \`steep init cancel ${args.subscription}\` again to finish` +

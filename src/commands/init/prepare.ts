@@ -68,7 +68,6 @@ With --hold the slot's snapshot is exported and kept open until the command is i
     const { args, flags } = await this.parse(InitPrepare);
     const onEvent = this.events();
     const interruption = new Interruption((text) => this.err(text, 'warn'), {
-      before: 'nothing was changed',
       first: () =>
         'a slot still waiting for the publisher is cancelled, one already made is recorded first (a second Ctrl-C exits at once)',
       again: `exiting now; a slot made but not recorded stays on the publisher: \`steep init cancel ${args.subscription}\` drops it`,
