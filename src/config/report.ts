@@ -1,24 +1,15 @@
 import { type Problem, SteepError } from '../model/errors.js';
 import { loadTopology } from './load.js';
 
-/** The outcome of `steep validate`: every problem of one run, and what the file declares when valid. */
-export interface ValidationReport {
-  file: string;
-  valid: boolean;
-  errors: Problem[];
-  warnings: Problem[];
-  /** counts of what the file declares; null when it is invalid */
-  summary: { nodes: number; publications: number; subscriptions: number } | null;
-}
-
-/** Load and check a steep.yaml without connecting to anything. Never throws for a bad or missing file. */
-export async function validateConfigFile(
-  path: string,
-  opts: { env?: NodeJS.ProcessEnv } = {},
-): Promise<ValidationReport> {
+/**
+ * `steep validate`: load and check a steep.yaml without connecting to anything. Every problem of
+ * one run, and (`summary`, null when invalid) what the file declares. Never throws for a bad or
+ * missing file.
+ */
+export async function validateConfigFile(path: string) {
   try {
     // validate connects nowhere, so it needs no password: CI validates without production secrets
-    const { topology, warnings } = await loadTopology(path, { ...opts, maskUnsetPasswords: true });
+    const { topology, warnings } = await loadTopology(path, { maskUnsetPasswords: true });
     return {
       file: path,
       valid: true,
