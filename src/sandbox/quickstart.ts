@@ -61,14 +61,7 @@ export async function quickstartFile() {
   return { configPath: copy, taken };
 }
 
-export interface SeededNode {
-  node: string;
-  file: string;
-  /** `schema.table` → rows after seeding */
-  tables: Record<string, number>;
-}
-
-async function seed(topology: Topology, node: string, file: string): Promise<SeededNode> {
+async function seed(topology: Topology, node: string, file: string) {
   const spec = topology.nodes[node];
   if (!spec) throw new SteepError('demo.seed', `node ${node} is not in the quickstart file`);
   const sql = await fs.readFile(file, 'utf8');
@@ -99,7 +92,7 @@ export async function runQuickstart(configPath = quickstartConfigPath()) {
   if (failed?.error) throw failed.error;
   const dir = path.dirname(configPath);
   const publishers = new Set(Object.values(topology.publications).map((p) => p.node));
-  const seeded: SeededNode[] = [];
+  const seeded: Awaited<ReturnType<typeof seed>>[] = [];
   for (const n of nodes) {
     const file = path.join(dir, publishers.has(n.node) ? PUBLISHER_SEED : SUBSCRIBER_SEED);
     if (existsSync(file)) seeded.push(await seed(topology, n.node, file));
