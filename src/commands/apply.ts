@@ -168,9 +168,7 @@ Ctrl-C (SIGINT) or SIGTERM: no new step starts, a running statement finishes, an
           error: (f.error as Error).message,
         })),
         notRun: outcome.notRun.map((s) => printAddress(s.address)),
-        ...(outcome.stillCopying && outcome.stillCopying.length > 0
-          ? { stillCopying: outcome.stillCopying }
-          : {}),
+        ...(outcome.stillCopying?.length ? { stillCopying: outcome.stillCopying } : {}),
         ...(interruption.received
           ? {
               signal: interruption.received,
