@@ -72,11 +72,8 @@ export function runAsServerUser(
       { ...runAsOptions(cwd), encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 },
       (err, stdout, stderr) => {
         const code = err ? (err as { code?: unknown }).code : 0;
-        if (err && typeof code !== 'number') {
-          reject(err);
-          return;
-        }
-        resolve({ code: code as number, stdout: String(stdout), stderr: String(stderr) });
+        if (typeof code === 'number') resolve({ code, stdout: String(stdout), stderr: String(stderr) });
+        else reject(err);
       },
     );
   });
