@@ -34,12 +34,9 @@ export function checkLiteralPasswords(
     }));
     (raw.list(['nodes', node, 'standbys']) ?? []).forEach((item, i) => {
       const what = `standby ${i + 1}`;
-      urls.push({
-        path:
-          typeof item === 'string' ? ['nodes', node, 'standbys', i] : ['nodes', node, 'standbys', i, 'url'],
-        what,
-      });
-      const at = ['nodes', node, 'standbys', i, 'password'];
+      const standby = ['nodes', node, 'standbys', i];
+      urls.push({ path: typeof item === 'string' ? standby : [...standby, 'url'], what });
+      const at = [...standby, 'password'];
       if (typeof item !== 'string')
         literal(raw.string(at), at, `node \`${node}\`: the password of ${what} is written in the file`);
     });
