@@ -27,7 +27,6 @@ Ctrl-C (SIGINT) or SIGTERM: the drop and the truncate finish together, nothing s
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(InitCancel);
-    const onEvent = this.events();
     let truncated: string[] = [];
     const interruption = new Interruption((text) => this.err(text, 'warn'), {
       first: () => 'the running statement finishes, nothing starts after it (a second Ctrl-C exits at once)',
@@ -39,7 +38,7 @@ Ctrl-C (SIGINT) or SIGTERM: the drop and the truncate finish together, nothing s
     }).install();
     const r = await this.stoppable(interruption, 'init.cancel_interrupted', flags.json ? args : null, () =>
       cancelInit(flags.config, args.subscription, {
-        onEvent,
+        onEvent: this.events(),
         stop: interruption,
         allowDestroy: flags['allow-destroy'],
         confirm: (question) =>
