@@ -126,8 +126,7 @@ Ctrl-C (SIGINT) or SIGTERM: no new step starts, a running statement finishes, an
       await this.allowByName(plan.steps.length, held, saved && { file: saved, path: args.plan! });
     else if (!flags['auto-approve'] && !saved) await this.confirm(plan.steps.length);
 
-    const logJson = flags['log-format'] === 'json';
-    const progress = json || logJson ? undefined : new ApplyProgress(plan.steps);
+    const progress = json || flags['log-format'] === 'json' ? undefined : new ApplyProgress(plan.steps);
     const onEvent = eachSink(this.events(), runningSteps(plan.steps, this.running), progress?.sink);
     let outcome: Awaited<ReturnType<typeof applyPlan>>;
     try {

@@ -16,8 +16,7 @@ export default class Demo extends SteepCommand {
   async run(): Promise<void> {
     await this.parse(Demo);
     const t0 = Date.now();
-    const report = await runDemo(ignoreEvents);
-    const { quickstart, taken, plan, applied, replicated, replan } = report;
+    const { quickstart, taken, plan, applied, replicated, replan } = await runDemo(ignoreEvents);
     for (const w of quickstart.warnings) this.err(formatProblem(w));
     const root = packageRoot();
     const file = path.relative(process.cwd(), quickstart.configPath) || quickstart.configPath;

@@ -67,8 +67,7 @@ Exit codes: 0 success (no changes with --detailed-exitcode), 1 error (invalid fi
     if (format === 'json') this.outJson(toPlanFile(plan), 2);
     else if (format === 'markdown') {
       const { renderPlanMarkdown } = await import('../render/planMarkdown.js');
-      const graph = flags.graph ? await planGraphBlock(result) : undefined;
-      this.out(renderPlanMarkdown(plan, { graph }));
+      this.out(renderPlanMarkdown(plan, { graph: flags.graph ? await planGraphBlock(result) : undefined }));
     } else this.out(renderPlanText(plan));
     if (plan.errors.length > 0) {
       // on stderr in every format; the text plan does not list them again (docs/architecture.md,

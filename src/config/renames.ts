@@ -16,8 +16,7 @@ export function checkRenames(topology: Topology, positions: SourceMap, problems:
     for (const name of Object.keys(declared).sort()) {
       const from = declared[name]!.renamedFrom;
       if (from === undefined) continue;
-      const path = [kind, name, 'renamedFrom'];
-      const at = positions.value(path);
+      const at = positions.value([kind, name, 'renamedFrom']);
       const problem = identifierProblem(from);
       const other = claimedBy.get(from);
       if (problem) {

@@ -120,8 +120,7 @@ export class LocalServer {
    * the existing cluster. Not started.
    */
   static async create(opts: LocalServerOptions): Promise<LocalServer> {
-    const binaries = await resolveBinaries(opts.version ?? 18);
-    const server = new LocalServer(opts, binaries);
+    const server = new LocalServer(opts, await resolveBinaries(opts.version ?? 18));
     await server.initDataDir();
     return server;
   }

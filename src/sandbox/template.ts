@@ -18,8 +18,7 @@ export const BOOTSTRAP_SUPERUSER = 'postgres';
 const MARKER = 'steep-template.json';
 
 export function templateRoot(bin: PgBinaries): string {
-  const uid = process.getuid?.() ?? 'user';
-  return path.join(os.tmpdir(), `steep-pg-template-${bin.version}-${uid}`);
+  return path.join(os.tmpdir(), `steep-pg-template-${bin.version}-${process.getuid?.() ?? 'user'}`);
 }
 
 async function isComplete(root: string): Promise<boolean> {
