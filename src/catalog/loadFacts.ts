@@ -67,8 +67,5 @@ export async function readLoadFactsAt(
   conn: ConnectionSpec,
   opts: { node: string; tables: readonly TableName[]; connectTimeoutMs?: number },
 ): Promise<LoadFacts> {
-  return withSession(
-    openCatalogSession(conn, { node: opts.node, connectTimeoutMs: opts.connectTimeoutMs }),
-    (client) => readLoadFacts(client, opts.tables),
-  );
+  return withSession(openCatalogSession(conn, opts), (client) => readLoadFacts(client, opts.tables));
 }

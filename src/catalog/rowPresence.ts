@@ -31,26 +31,21 @@ export async function readRowPresence(
   conn: ConnectionSpec,
   opts: { node: string; tables: readonly TableName[]; connectTimeoutMs?: number },
 ): Promise<RowPresence> {
-  const out: RowPresence = { withRows: new Set(), unreadable: new Set() };
-  if (opts.tables.length === 0) return out;
-  return withSession(
-    openCatalogSession(conn, { node: opts.node, connectTimeoutMs: opts.connectTimeoutMs }),
-    async (client) => {
-      const names = opts.tables.map(qualifiedName);
-      const allowed = await client.query<{ name: string; ok: boolean }>(
-        `select n as name, coalesce(has_table_privilege(to_regclass(q), 'SELECT'), false) as ok
-         from unnest($1::text[], $2::text[]) as t(n, q)`,
-        [names, opts.tables.map(quoteTable)],
-      );
-      const readable = new Set(allowed.rows.filter((r) => r.ok).map((r) => r.name));
-      for (const n of names) if (!readable.has(n)) out.unreadable.add(n);
-      const probe = opts.tables.filter((t) => readable.has(qualifiedName(t)));
-      if (probe.length === 0) return out;
-      const { rows } = await client.query<{ name: string; has_rows: boolean }>(rowPresenceSql(probe));
-      for (const r of rows) if (r.has_rows) out.withRows.add(r.name);
-      return out;
-    },
-  );
+  if (opts.tables.length === 0) return { withRows: new Set(), unreadable: new Set() };
+  return withSession(openCatalogSession(conn, opts), async (client) => {
+    const names = opts.tables.map(qualifiedName);
+    const allowed = await client.query<{ name: string; ok: boolean }>(
+      `select n as name, coalesce(has_table_privilege(to_regclass(q), 'SELECT'), false) as ok
+       from unnest($1::text[], $2::text[]) as t(n, q)`,
+      [names, opts.tables.map(quoteTable)],
+    );
+    const readable = new Set(allowed.rows.filter((r) => r.ok).map((r) => r.name));
+    const probe = opts.tables.filter((t) => readable.has(qualifiedName(t)));
+    return {
+      withRows: new Set(await tablesWithRows(client, probe)),
+      unreadable: new Set(names.filter((n) => !readable.has(n))),
+    };
+  });
 }
 
 /** Which of `tables` (known to exist, readable) hold a row, on an open session, in their order. */
