@@ -1,9 +1,9 @@
 import type { ObservedPublication } from '../../model/cluster.js';
-import { compareTableNames, compareText, sortedText } from '../../model/order.js';
+import { compareTableNames, sortedText } from '../../model/order.js';
 import { parseOwnership } from '../../model/ownership.js';
 import type { GeneratedColumns, PublicationTable, PublishOperation } from '../../model/topology.js';
 import { PG15, PG18 } from '../../model/versions.js';
-import { type CatalogQuery, grouped, jsonArrayQuery } from './catalogQuery.js';
+import { byName, type CatalogQuery, grouped, jsonArrayQuery } from './catalogQuery.js';
 
 /*
  * Publications are read from their definition: pg_publication, pg_publication_rel and
@@ -104,9 +104,8 @@ export function toPublications(
   );
   const schemasOf = grouped(schemas.map((s) => [s.pubid, s.schema] as const));
 
-  const out: Record<string, ObservedPublication> = {};
-  for (const p of [...pubs].sort((a, b) => compareText(a.name, b.name))) {
-    out[p.name] = {
+  return byName(
+    pubs.map((p) => ({
       name: p.name,
       node,
       allTables: p.all_tables,
@@ -119,7 +118,6 @@ export function toPublications(
       owner: p.owner,
       comment: p.comment,
       managedBy: parseOwnership(p.comment),
-    };
-  }
-  return out;
+    })),
+  );
 }

@@ -1,11 +1,11 @@
-import type { ObservedSubscription, ObservedSubscriptionTable, Unknown } from '../../model/cluster.js';
+import type { ObservedSubscription, ObservedSubscriptionTable } from '../../model/cluster.js';
 import { UNKNOWN } from '../../model/cluster.js';
-import { compareTableNames, compareText, sortedText } from '../../model/order.js';
+import { compareTableNames, sortedText } from '../../model/order.js';
 import { parseOwnership } from '../../model/ownership.js';
 import { THIS_DATABASE_OID } from '../../model/sql.js';
 import type { SubscriptionOptionName, SubscriptionOptions } from '../../model/topology.js';
 import { supportsOption } from '../../model/versions.js';
-import { type CatalogQuery, grouped, jsonArrayQuery } from './catalogQuery.js';
+import { byName, type CatalogQuery, grouped, jsonArrayQuery } from './catalogQuery.js';
 
 /*
  * Subscriptions of the current database only (pg_subscription is shared by the cluster).
@@ -113,10 +113,8 @@ export function toSubscriptions(
 ): Record<string, ObservedSubscription> {
   const conninfoOf = new Map((conninfo ?? []).map((r) => [r.oid, r.conninfo]));
   const tablesOf = grouped(tables.map(({ subid, ...t }) => [subid, t] as const));
-  const out: Record<string, ObservedSubscription> = {};
-  for (const s of [...subs].sort((a, b) => compareText(a.name, b.name))) {
-    const info: string | Unknown = conninfo === null ? UNKNOWN : (conninfoOf.get(s.oid) ?? UNKNOWN);
-    out[s.name] = {
+  return byName(
+    subs.map((s) => ({
       name: s.name,
       node,
       from: '',
@@ -125,16 +123,15 @@ export function toSubscriptions(
       enabled: s.enabled,
       oid: s.oid,
       owner: s.owner,
-      conninfo: info,
+      conninfo: conninfo === null ? UNKNOWN : (conninfoOf.get(s.oid) ?? UNKNOWN),
       options: s.options,
       slotNone: s.slot === null,
       comment: s.comment,
       managedBy: parseOwnership(s.comment),
       tables: (tablesOf.get(s.oid) ?? []).sort(compareTableNames),
       originLsn: originLsn(`pg_${s.oid}`),
-    };
-  }
-  return out;
+    })),
+  );
 }
 
 /**
