@@ -156,17 +156,10 @@ export async function readNode(conn: ConnectionSpec, opts: ReadNodeOptions): Pro
 }
 
 /** What round trip 1 learns: the server, the role, steep's own schema and lock. */
-interface Probe {
-  server: ServerInfo;
-  roleRow: RoleRow;
-  role: ObservedNode['role'];
-  stateSchema: string;
-  state: StateSchemaRow;
-  lock?: LockHolder;
-}
+type Probe = Awaited<ReturnType<typeof readProbe>>;
 
 /** Round trip 1: begins the snapshot; refuses a server older than steep supports. */
-async function readProbe(client: pg.Client, node: string, stateSchema: string): Promise<Probe> {
+async function readProbe(client: pg.Client, node: string, stateSchema: string) {
   const q = probeQueries(stateSchema);
   const r = await inOneWrite(client, () =>
     allNamed({
