@@ -1,5 +1,5 @@
 import { connectionLimit } from '../db/connectionLimit.js';
-import type { ClusterState, ObservedNode, UnreachableNode } from '../model/cluster.js';
+import type { ClusterState, UnreachableNode } from '../model/cluster.js';
 import { SteepError } from '../model/errors.js';
 import type { TableScope } from '../model/tableSchema.js';
 import type { Settings } from '../model/topology.js';
@@ -71,8 +71,7 @@ export async function readCluster(
       ).catch((err: unknown): UnreachableNode => unreachable(n.name, err)),
     ),
   );
-  const observed: Record<string, ObservedNode | UnreachableNode> = {};
-  for (const r of results) observed[r.name] = r;
+  const observed = Object.fromEntries(results.map((r) => [r.name, r]));
   await Promise.all(
     nodes.map(async (n) => {
       const node = observed[n.name];

@@ -103,10 +103,8 @@ export function describeConnectError(
  * `allow` to TLS, when the server refuses the first).
  */
 export async function connect(spec: ConnectionSpec, opts: ConnectOptions): Promise<pg.Client> {
-  const timeout = opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
-  const attempts = tlsAttempts(opts.node, spec);
   const failures: Array<{ ssl: TlsAttempt; err: unknown }> = [];
-  for (const ssl of attempts) {
+  for (const ssl of tlsAttempts(opts.node, spec)) {
     const client = new pg.Client(clientConfig(spec, opts, ssl));
     // an idle connection that breaks must not crash the process; the next query reports it
     client.on('error', () => {});
@@ -126,7 +124,7 @@ export async function connect(spec: ConnectionSpec, opts: ConnectOptions): Promi
     ) ??
     failures.find((f) => f.ssl === false) ??
     failures[0]!;
-  throw new SteepError('connect', describeConnectError(opts.node, spec, shown.err, timeout), {
+  throw new SteepError('connect', describeConnectError(opts.node, spec, shown.err, opts.connectTimeoutMs), {
     node: opts.node,
     cause: shown.err,
   });
