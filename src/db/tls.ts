@@ -112,9 +112,7 @@ function tlsOptions(node: string, s: TlsSettings): tls.ConnectionOptions {
     // Node 20 has no getCACertificates('system'): its bundled list, or OpenSSL's store with --use-openssl-ca
     const system = (tls as { getCACertificates?: (kind: string) => string[] }).getCACertificates?.('system');
     if (system) options.ca = system;
-    return { ...options, ...clientCertificate(node, s) };
-  }
-  if (isFile(s.sslrootcert)) {
+  } else if (isFile(s.sslrootcert)) {
     options.ca = readPem(node, 'root certificate file (sslrootcert)', s.sslrootcert);
     options.rejectUnauthorized = true;
     if (isFile(s.sslcrl)) options.crl = readPem(node, 'certificate revocation list (sslcrl)', s.sslcrl);
