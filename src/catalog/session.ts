@@ -45,12 +45,12 @@ export async function rows<T>(client: pg.Client, q: CatalogQuery): Promise<T[]> 
  * machine each wake-up can hand the CPU to the server mid-send).
  */
 export function inOneWrite<T>(client: pg.Client, issue: () => T): T {
-  const stream = (client as unknown as { connection?: { stream?: Corkable } }).connection?.stream;
-  stream?.cork?.();
+  const stream = client.connection.stream;
+  stream.cork();
   try {
     return issue();
   } finally {
-    stream?.uncork?.();
+    stream.uncork();
   }
 }
 
@@ -62,11 +62,6 @@ export async function allNamed<T extends Record<string, unknown>>(
   return Object.fromEntries(Object.keys(pending).map((k, i) => [k, values[i]])) as {
     [K in keyof T]: Awaited<T[K]>;
   };
-}
-
-interface Corkable {
-  cork?(): void;
-  uncork?(): void;
 }
 
 /** PostgreSQL's message with its detail, as one sentence. */

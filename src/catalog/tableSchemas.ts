@@ -233,7 +233,7 @@ export async function queryFingerprints(
 ): Promise<TableFingerprint[]> {
   const query = fingerprintsQuery(scope, stateSchema);
   let found: TableFingerprint[];
-  if ((client as { pipeline?: boolean }).pipeline) {
+  if (client.pipeline) {
     [, , found] = await inOneWrite(client, () =>
       Promise.all([
         client.query(BEGIN_SNAPSHOT),
