@@ -1,29 +1,18 @@
 import { connectionLimit } from '../db/connectionLimit.js';
 import type { ClusterState, UnreachableNode } from '../model/cluster.js';
 import { SteepError } from '../model/errors.js';
-import type { TableScope } from '../model/tableSchema.js';
 import type { Settings } from '../model/topology.js';
 import { readFailover, readStandbys } from './failover.js';
 import { type NodeAddress, publisherOf } from './publisherOf.js';
-import { readNode } from './readNode.js';
+import { type ReadNodeOptions, readNode } from './readNode.js';
 import { postgresMessage } from './session.js';
 
 /** A node to read: its addresses (whose standbys' part in a failover is read too) and what to read. */
-export interface ClusterNodeInput extends NodeAddress {
-  /** desired row filters on this node, `schema.table` → filters as written */
-  rowFilters?: Record<string, string[]>;
-  /** tables whose columns and fingerprints to read */
-  tableScope?: TableScope;
-}
+export type ClusterNodeInput = NodeAddress & Pick<ReadNodeOptions, 'rowFilters' | 'tableScope'>;
 
-export interface ReadClusterOptions {
-  stateSchema?: string;
-  connectTimeoutMs?: number;
-  statementTimeoutMs?: number;
+export interface ReadClusterOptions extends Omit<ReadNodeOptions, 'node' | 'rowFilters' | 'tableScope'> {
   /** connections open at once (settings.maxConnections); default 16 */
   maxConnections?: number;
-  /** read the tables' fingerprints, not their columns (`readTableColumns` reads those needed) */
-  fingerprintsOnly?: boolean;
 }
 
 /** The read options steep.yaml's settings give. */
@@ -59,15 +48,7 @@ export async function readCluster(
   const results = await Promise.all(
     nodes.map((n) =>
       limited(() =>
-        readNode(n.connection, {
-          node: n.name,
-          stateSchema: opts.stateSchema,
-          rowFilters: n.rowFilters,
-          tableScope: n.tableScope,
-          fingerprintsOnly: opts.fingerprintsOnly,
-          connectTimeoutMs: opts.connectTimeoutMs,
-          statementTimeoutMs: opts.statementTimeoutMs,
-        }),
+        readNode(n.connection, { ...opts, node: n.name, rowFilters: n.rowFilters, tableScope: n.tableScope }),
       ).catch((err: unknown): UnreachableNode => unreachable(n.name, err)),
     ),
   );
