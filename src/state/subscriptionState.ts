@@ -44,7 +44,6 @@ export class SubscriptionStateStore extends StateTable {
   ): Promise<StateChange[]> {
     const current = (await this.get(client, subscription))?.state ?? 'uninitialized';
     const changes: StateChange[] = [];
-    let from = current;
     for (const next of transitionPath(current, to)) {
       // why it failed, or why it diverged when the caller knows (a failover's gap)
       const error =
@@ -78,12 +77,11 @@ export class SubscriptionStateStore extends StateTable {
       changes.push({
         node: this.node,
         subscription,
-        from,
+        from: changes.at(-1)?.to ?? current,
         to: next,
         at: rows[0]!.at.toISOString(),
         error,
       });
-      from = next;
     }
     return changes;
   }
