@@ -103,9 +103,8 @@ function planDesiredSubscription(
     return created.step;
   }
   const step = planChange(ctx, run, x, o);
-  const keeps = step?.changes.some((c) => c.path === 'init.keep') === true;
-  if (step?.kind === 'subscription-create') {
-    if (!keeps) planInitAfterCreate(ctx, d, node, null);
-  } else planInitOfExisting(ctx, d, node, o);
+  // a replace never keeps the rows (a plan error: initCopy.ts existingData), so its init runs
+  if (step?.kind === 'subscription-create') planInitAfterCreate(ctx, d, node, null);
+  else planInitOfExisting(ctx, d, node, o);
   return step;
 }
