@@ -1,6 +1,7 @@
 import type { ObservedStateSchema } from '../model/cluster.js';
 import type { Statement } from '../model/plan.js';
 import { quoteIdent, quoteLiteral } from '../model/sql.js';
+import type { Topology } from '../model/topology.js';
 import { PHASE, type PlanContext, sortedKeys, stepKey } from './context.js';
 import { stateSchemaDigest } from './digest.js';
 import { tx } from './sqlBuild.js';
@@ -29,13 +30,7 @@ export function planStateSchema(ctx: PlanContext, migrations: readonly StateMigr
     if (pending.length === 0) continue;
     const statements: Statement[] = [
       ...pending.flatMap((m) => m.statements).filter((sql) => keepStatement(sql, state)),
-      ...recordStatements(
-        schema,
-        name,
-        ctx.desired.nodes[name]?.priority ?? 100,
-        ctx.desired.topology,
-        pending,
-      ),
+      ...recordStatements(ctx.desired, name, pending),
     ].map(tx);
     const create = !state.exists;
     ctx.steps.push({
@@ -71,21 +66,16 @@ function keepStatement(sql: string, state: ObservedStateSchema): boolean {
 }
 
 /** Record the applied migrations and the node itself; keys carry the node's name (docs/steep-yaml.md, On every node). */
-function recordStatements(
-  schema: string,
-  node: string,
-  priority: number,
-  topology: string,
-  pending: readonly StateMigration[],
-): string[] {
-  const s = quoteIdent(schema);
+function recordStatements(file: Topology, node: string, pending: readonly StateMigration[]): string[] {
+  const s = quoteIdent(file.settings.stateSchema);
+  const priority = file.nodes[node]?.priority ?? 100;
   const n = quoteLiteral(node);
   return [
     ...pending.map(
       (m) =>
         `INSERT INTO ${s}.migrations (node_name, version) VALUES (${n}, ${m.version}) ON CONFLICT DO NOTHING`,
     ),
-    `INSERT INTO ${s}.nodes (node_name, priority, topology) VALUES (${n}, ${priority}, ${quoteLiteral(topology)}) ` +
+    `INSERT INTO ${s}.nodes (node_name, priority, topology) VALUES (${n}, ${priority}, ${quoteLiteral(file.topology)}) ` +
       'ON CONFLICT (node_name) DO UPDATE SET priority = EXCLUDED.priority, topology = EXCLUDED.topology, last_seen = now()',
   ];
 }
