@@ -18,6 +18,9 @@ import { PUBLISHED_UNION_FILTER_MIN_VERSION } from '../../model/versions.js';
  *   publishes via the root (before 16 each publication is expanded on its own).
  */
 
+/** the publisher's tables by `schema.name` */
+type Tables = Readonly<Record<string, ObservedTable>>;
+
 /** `tables` as stored in pg_publication_rel (inheritance already expanded: see `storedTables`) */
 export type PublishedShape = Pick<PublicationDef, 'allTables' | 'tables' | 'schemas' | 'viaPartitionRoot'>;
 
@@ -26,10 +29,7 @@ export type PublishedShape = Pick<PublicationDef, 'allTables' | 'tables' | 'sche
  * `only` its inheritance descendants (not partitions) with its row filter and column list.
  * A table named explicitly keeps its own definition. `only` is dropped: it is never read back.
  */
-export function storedTables(
-  tables: readonly PublicationTable[],
-  observed: Readonly<Record<string, ObservedTable>>,
-): PublicationTable[] {
+export function storedTables(tables: readonly PublicationTable[], observed: Tables): PublicationTable[] {
   const named = new Map(tables.map((t) => [qualifiedName(t), t]));
   const out = new Map<string, PublicationTable>();
   const children = childrenBy(observed, (t) => t.inherits ?? []);
@@ -50,10 +50,7 @@ export function storedTables(
 }
 
 /** Each table's children by `parents` (inheritance parents, or the partitioned table), in catalog order. */
-function childrenBy(
-  observed: Readonly<Record<string, ObservedTable>>,
-  parents: (t: ObservedTable) => readonly string[],
-): Map<string, string[]> {
+function childrenBy(observed: Tables, parents: (t: ObservedTable) => readonly string[]) {
   const out = new Map<string, string[]>();
   for (const [qn, t] of Object.entries(observed)) {
     for (const p of parents(t)) {
@@ -65,15 +62,11 @@ function childrenBy(
   return out;
 }
 
-const partitionsOf = (observed: Readonly<Record<string, ObservedTable>>) =>
+const partitionsOf = (observed: Tables) =>
   childrenBy(observed, (t) => (t.partitionOf ? [t.partitionOf] : []));
 
 /** The leaf partitions under a partitioned table (itself when it is not partitioned). */
-export function leafPartitions(
-  qn: string,
-  observed: Readonly<Record<string, ObservedTable>>,
-  parts?: ReadonlyMap<string, readonly string[]>,
-): string[] {
+export function leafPartitions(qn: string, observed: Tables, parts?: ReadonlyMap<string, readonly string[]>) {
   // most tables are not partitioned: no need to index the partitions of every table
   if (observed[qn]?.kind !== 'p') return [qn];
   parts ??= partitionsOf(observed);
@@ -88,7 +81,7 @@ export function leafPartitions(
 }
 
 /** Partition ancestors, nearest first. */
-export function partitionAncestors(qn: string, observed: Readonly<Record<string, ObservedTable>>): string[] {
+export function partitionAncestors(qn: string, observed: Tables): string[] {
   const out: string[] = [];
   let p = observed[qn]?.partitionOf ?? null;
   while (p && !out.includes(p)) {
@@ -98,18 +91,12 @@ export function partitionAncestors(qn: string, observed: Readonly<Record<string,
   return out;
 }
 
-function withoutPublishedAncestors(
-  set: ReadonlySet<string>,
-  observed: Readonly<Record<string, ObservedTable>>,
-): Set<string> {
+function withoutPublishedAncestors(set: ReadonlySet<string>, observed: Tables): Set<string> {
   return new Set([...set].filter((t) => !partitionAncestors(t, observed).some((a) => set.has(a))));
 }
 
 /** The relations one publication publishes, by `schema.name`. */
-export function publishedBy(
-  pub: PublishedShape,
-  observed: Readonly<Record<string, ObservedTable>>,
-): Set<string> {
+export function publishedBy(pub: PublishedShape, observed: Tables): Set<string> {
   const named = new Set<string>();
   // a publication of a table list alone (the usual one) needs no pass over every table
   if (pub.allTables || pub.schemas.length > 0) {
@@ -134,7 +121,7 @@ export function publishedBy(
 /** The relations a subscription to `pubs` receives from a publisher of `serverVersion`. */
 export function receivedFrom(
   pubs: readonly PublishedShape[],
-  observed: Readonly<Record<string, ObservedTable>>,
+  observed: Tables,
   serverVersion: number,
 ): string[] {
   const union = new Set<string>();
@@ -154,7 +141,7 @@ export function receivedFrom(
 export function alreadyHeld(
   added: readonly string[],
   before: ReadonlySet<string>,
-  observed: Readonly<Record<string, ObservedTable>>,
+  observed: Tables,
 ): string[] {
   const held = (qn: string) => before.has(qn) || partitionAncestors(qn, observed).some((a) => before.has(a));
   return added.filter((qn) => {
