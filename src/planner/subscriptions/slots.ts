@@ -5,7 +5,7 @@ import { matchesAny } from '../../model/glob.js';
 import { compareText } from '../../model/order.js';
 import type { SubscriptionSpec } from '../../model/topology.js';
 import { ignored } from '../adopt.js';
-import { PHASE, type PlanContext, sortedKeys, stepKey } from '../context.js';
+import { type DraftStep, PHASE, type PlanContext, sortedKeys, stepKey } from '../context.js';
 import { slotDigest } from '../digest.js';
 import { dropSlotSql, tx } from '../sqlBuild.js';
 import { otherDatabaseUser, TABLESYNC_SLOT } from './slotKinds.js';
@@ -91,34 +91,43 @@ export function prepareSlot(
     return { ok: false, deps };
   }
   if (d.init.method === 'merge') return { ok: true, deps };
-  deps.push(leftoverSlotDrop(ctx, d, slot));
-  return { ok: true, deps };
-}
-
-/** A leftover slot of the name, unused and inactive, is dropped before the create (one step however many need it); its key. */
-function leftoverSlotDrop(ctx: PlanContext, d: SubscriptionSpec, slot: ObservedSlot): string {
-  const key = stepKey('slot-drop', d.from, d.slot);
-  if (!ctx.hasStep(key)) {
-    ctx.slotChanges.push({ node: d.from, slot: d.slot, change: 'drop', streams: false });
-    ctx.steps.push({
-      key,
+  // a leftover slot of the name, unused and inactive, is dropped before the create
+  deps.push(
+    slotDrop(ctx, d.from, slot, {
       phase: PHASE.slot,
-      address: { kind: 'slot', node: d.from, slot: d.slot },
-      node: d.from,
-      kind: 'slot-drop',
-      action: 'delete',
       reason: 'drifted',
       reasonText:
         `slot ${d.slot} exists on ${d.from} but no subscription uses it (left by an earlier, unfinished apply?); ` +
         `subscription ${d.name} creates its slot together with its initial copy, and a leftover slot's position has no ` +
         'consistent snapshot to copy from, so it is dropped first',
-      changes: [{ path: 'slot', before: d.slot, after: null }],
-      statements: [tx(dropSlotSql(d.slot))],
-      hazards: ['drops-slot'],
-      deps: [],
-      catalogDigest: slotDigest(slot),
-    });
-  }
+    }),
+  );
+  return { ok: true, deps };
+}
+
+/** The step dropping `slot` on `node` (one however many need it), counted in the plan's slot changes; its key. */
+function slotDrop(
+  ctx: PlanContext,
+  node: string,
+  slot: ObservedSlot,
+  step: Pick<DraftStep, 'phase' | 'reason' | 'reasonText'>,
+): string {
+  const key = stepKey('slot-drop', node, slot.name);
+  if (ctx.hasStep(key)) return key;
+  ctx.slotChanges.push({ node, slot: slot.name, change: 'drop', streams: false });
+  ctx.steps.push({
+    ...step,
+    key,
+    address: { kind: 'slot', node, slot: slot.name },
+    node,
+    kind: 'slot-drop',
+    action: 'delete',
+    changes: [{ path: 'slot', before: slot.name, after: null }],
+    statements: [tx(dropSlotSql(slot.name))],
+    hazards: ['drops-slot'],
+    deps: [],
+    catalogDigest: slotDigest(slot),
+  });
   return key;
 }
 
@@ -141,33 +150,20 @@ export function reportOrphanSlots(ctx: PlanContext): void {
       // a subscription of another database of a read node's server uses it: not an orphan
       if (otherDatabaseUser(ctx.observed, name)) continue;
       if (ignored(ctx, 'slots', name)) continue;
-      const dropSql = dropSlotSql(name);
       ctx.orphanSlots.push({
         node: node.name,
         slot: name,
         retainedWalBytes: slot.retainedWalBytes,
         walStatus: slot.walStatus,
-        dropSql,
+        dropSql: dropSlotSql(name),
       });
-      const key = stepKey('slot-drop', node.name, name);
-      if (!matchesAny(ctx.desired.settings.dropOrphanSlots, name) || ctx.hasStep(key)) continue;
-      ctx.slotChanges.push({ node: node.name, slot: name, change: 'drop', streams: false });
-      ctx.steps.push({
-        key,
+      if (!matchesAny(ctx.desired.settings.dropOrphanSlots, name)) continue;
+      slotDrop(ctx, node.name, slot, {
         phase: PHASE.slotDrop,
-        address: { kind: 'slot', node: node.name, slot: name },
-        node: node.name,
-        kind: 'slot-drop',
-        action: 'delete',
         reason: 'removed-from-config',
         reasonText:
           `orphaned: no subscription uses slot ${name} on ${node.name}, and settings.dropOrphanSlots names it; ` +
           `dropping it frees ${slot.retainedWalBytes === null ? 'the WAL it retains' : `the ${formatBytes(slot.retainedWalBytes)} of WAL it retains`}`,
-        changes: [{ path: 'slot', before: name, after: null }],
-        statements: [tx(dropSql)],
-        hazards: ['drops-slot'],
-        deps: [],
-        catalogDigest: slotDigest(slot),
       });
     }
   }
