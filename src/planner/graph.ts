@@ -39,13 +39,6 @@ function planChanges(plan: Plan | undefined): Map<string, GraphChange> {
   return out;
 }
 
-function reachableNodes(topology: Topology, observed: ClusterState | undefined): ObservedNode[] {
-  if (!observed) return [];
-  return sortedKeys(topology.nodes)
-    .map((name) => observed.nodes[name])
-    .filter((n): n is ObservedNode => n?.reachable === true);
-}
-
 /**
  * Pair subscriptions that replicate between the same two nodes in opposite directions (a link:
  * bidirectional replication), in name order; each pair is drawn both ways.
@@ -107,7 +100,10 @@ export function topologyGraph(topology: Topology, inputs: GraphInputs = {}): Top
   });
 
   // what the catalogs hold beyond the file: steep's own objects it will drop, and unmanaged ones
-  for (const n of reachableNodes(topology, observed)) {
+  const read = sortedKeys(topology.nodes)
+    .map((name) => observed?.nodes[name])
+    .filter((n): n is ObservedNode => n?.reachable === true);
+  for (const n of read) {
     for (const name of sortedKeys(n.publications)) {
       const p = n.publications[name]!;
       if (topology.publications[name]?.node === n.name) continue;

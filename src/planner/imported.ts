@@ -70,12 +70,6 @@ function streaming(o: ObservedSubscription): boolean {
   return o.tables.every((t) => t.state === 'r');
 }
 
-function connText(o: ObservedSubscription): string {
-  return isUnknown(o.conninfo)
-    ? 'its connection string cannot be read by this role'
-    : `conninfo ${maskConninfo(o.conninfo)}`;
-}
-
 export function importTopology(file: Topology, observed: ClusterState): ImportedTopology {
   const notes: string[] = [];
   const nodes = sortedKeys(observed.nodes)
@@ -165,7 +159,10 @@ function notImported(
 ): string | null {
   const where = `subscription ${o.name} on ${node.name}`;
   if (o.from === '' || !file.nodes[o.from]) {
-    return `${where}: its publisher matches none of this file's nodes (${connText(o)}); declare that node under nodes:, then import again`;
+    const conn = isUnknown(o.conninfo)
+      ? 'its connection string cannot be read by this role'
+      : `conninfo ${maskConninfo(o.conninfo)}`;
+    return `${where}: its publisher matches none of this file's nodes (${conn}); declare that node under nodes:, then import again`;
   }
   if (o.slotNone) {
     return `${where} has no slot (slot_name = NONE): steep cannot declare it; give it a slot, then import again`;

@@ -51,7 +51,6 @@ export function planObservedObjects<K extends ManagedKind>(
   drop: Drop<K>,
 ): Set<string> {
   const blocked = new Set<string>();
-  const topology = ctx.desired.topology;
   for (const node of ctx.reachableNodes()) {
     const objects = node[`${kind}s`] as Readonly<Record<string, Observed[K]>>;
     for (const name of sortedKeys(objects)) {
@@ -64,7 +63,7 @@ export function planObservedObjects<K extends ManagedKind>(
         if (ctx.desired[`${kind}s`][name]?.node === node.name) {
           ctx.error(
             'foreign-owner',
-            `${kind} ${name} on ${node.name} is managed by steep topology ${o.managedBy!.topology}, not ${topology}: ` +
+            `${kind} ${name} on ${node.name} is managed by steep topology ${o.managedBy!.topology}, not ${ctx.desired.topology}: ` +
               `steep does not take over another topology's objects; manage it from that topology's file or remove it from this one`,
             { address, node: node.name },
           );

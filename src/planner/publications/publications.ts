@@ -70,8 +70,7 @@ export function planPublications(
   for (const name of sortedKeys(ctx.desired.publications)) {
     const spec = ctx.desired.publications[name]!;
     const node = ctx.node(spec.node);
-    const address = publicationAddress(spec.name);
-    if (!node || blocked.has(address) || !checkPublication(ctx, spec, node)) continue;
+    if (!node || blocked.has(publicationAddress(spec.name)) || !checkPublication(ctx, spec, node)) continue;
     if (planDesiredPublication(ctx, spec, node, renames.get(name)))
       membershipChanged.add(publicationRef(node.name, spec.name));
   }
@@ -221,14 +220,13 @@ function alterStatements(
   observed: PublicationShape,
   diff: PublicationDiff,
 ): Statement[] {
-  const statements: Statement[] = [];
   const objects = diff.objectsChanged ? [tx(setPublicationObjectsSql(name, written, observed))] : [];
   const parameters =
     Object.keys(diff.params).length > 0 ? [tx(alterPublicationParametersSql(name, diff.params))] : [];
-  if (diff.params.viaPartitionRoot === true) statements.push(...parameters, ...objects);
-  else statements.push(...objects, ...parameters);
-  if (diff.commentChanged) statements.push(tx(commentOnSql('PUBLICATION', name, diff.comment)));
-  return statements;
+  return [
+    ...(diff.params.viaPartitionRoot === true ? [...parameters, ...objects] : [...objects, ...parameters]),
+    ...(diff.commentChanged ? [tx(commentOnSql('PUBLICATION', name, diff.comment))] : []),
+  ];
 }
 
 /** The action and reason of an in-place alter: an adoption, drift, or the file changed. */
