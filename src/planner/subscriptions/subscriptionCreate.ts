@@ -10,7 +10,7 @@ import { isUnknown, type ObservedNode, type ObservedSubscription } from '../../m
 import { publisherConninfo, sameConninfo } from '../../model/conninfo.js';
 import { compareText } from '../../model/order.js';
 import { formatOwnership } from '../../model/ownership.js';
-import type { Change, Hazard, Statement } from '../../model/plan.js';
+import type { Change, Statement } from '../../model/plan.js';
 import type { SubscriptionSpec } from '../../model/topology.js';
 import { type DraftStep, declaredText, listText, PHASE, type PlanContext, stepKey } from '../context.js';
 import { effectiveSubscriptionOptions } from '../defaults.js';
@@ -224,20 +224,18 @@ export function planCreate(ctx: PlanContext, run: SubscriptionRun, x: Declared) 
   // `existingData: keep`: the rows are there, so it streams from its own new slot and copies nothing
   if (data.keep) init = { copyData: false, createSlot: true, enabled: d.enabled };
   const own = !data.keep && d.init.method === 'snapshot' && copyPath(ctx.desired, ctx.observed, d).own;
-  if (
-    !dropGap(ctx, d, node, init.copyData || own || d.init.method === 'merge' || d.init.method === 'two-phase')
-  )
+  const copies = init.copyData || own;
+  if (!dropGap(ctx, d, node, copies || d.init.method === 'merge' || d.init.method === 'two-phase'))
     return undefined;
-  const slot = prepareSlot(ctx, d, { createSlot: init.createSlot || own, ownDropFreesSlot: false });
+  const createSlot = init.createSlot || own;
+  const slot = prepareSlot(ctx, d, { createSlot, ownDropFreesSlot: false });
   if (!slot.ok) return undefined;
-  warnOriginCopy(ctx, d, init.copyData || own);
-  if (init.createSlot || own)
-    ctx.slotChanges.push({ node: d.from, slot: d.slot, change: 'create', streams: d.enabled });
+  warnOriginCopy(ctx, d, copies);
+  if (createSlot) ctx.slotChanges.push({ node: d.from, slot: d.slot, change: 'create', streams: d.enabled });
   const deps = [...subscriptionDeps(run, d), ...slot.deps];
   // a merge makes its slots itself, before its write locks (planner/init/mergeInit.ts)
   const slotStep = init.createSlot && d.init.method !== 'merge' ? planSeparateSlot(ctx, d, deps) : null;
   if (slotStep) init = { ...init, createSlot: false };
-  const copies = init.copyData || own;
   const step: DraftStep = {
     key: stepKey('subscription', node.name, d.name),
     phase: PHASE.subscription,
@@ -309,12 +307,6 @@ export function planReplace(
     ctx.slotChanges.push({ node: d.from, slot: d.slot, change: 'create', streams: init.enabled });
   // keeping the rows across a replace is a plan error (initCopy.ts existingData): it always copies
   const copies = init.copyData || copyPath(ctx.desired, ctx.observed, d).own;
-  const hazards: Hazard[] = [
-    'drops-object',
-    ...data.hazards,
-    ...(drop.dropsSlot ? (['drops-slot'] as const) : []),
-    ...(copies ? (['copies-data'] as const) : []),
-  ];
   return {
     key: stepKey('subscription', node.name, d.name),
     phase: PHASE.subscription,
@@ -330,7 +322,12 @@ export function planReplace(
     changes: [...changes, ...data.changes],
     // dropped first: the old subscription no longer writes into what is truncated and copied again
     statements: [...drop.statements, ...data.statements, ...createStatements(ctx, d, conn, init)],
-    hazards,
+    hazards: [
+      'drops-object',
+      ...data.hazards,
+      ...(drop.dropsSlot ? (['drops-slot'] as const) : []),
+      ...(copies ? (['copies-data'] as const) : []),
+    ],
     deps: [...deps, ...(slotStep ? [slotStep] : [])],
     catalogDigest: subscriptionDigest(o, publisherSlot(ctx, d.from, d.slot)),
     ...(copies ? { copy: copyEstimate(ctx, d.from, copiedTables(ctx.desired, ctx.observed, d)) } : {}),
