@@ -170,13 +170,12 @@ export function checkCycles(ctx: PlanContext): void {
     );
     if (looping.length === 0) continue;
     const inLoop = perHop.flat();
-    const any = looping.map((e) => e.label);
     const loop = [...cycle, cycle[0]!].join(' → ');
     const first = looping[0]!;
     ctx.error(
       'cycle',
       `subscriptions form a loop ${loop} (${inLoop.map((e) => `${e.label}: ${e.to} from ${e.from}`).join(', ')}) ` +
-        `with origin any on ${listText(any)}: every change would replicate around it forever; set options.origin: none ` +
+        `with origin any on ${listText(looping.map((e) => e.label))}: every change would replicate around it forever; set options.origin: none ` +
         'on the subscriptions of the loop',
       { address: first.address, node: first.to },
     );
