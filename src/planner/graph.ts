@@ -126,6 +126,5 @@ export function topologyGraph(topology: Topology, inputs: GraphInputs = {}): Top
       });
     }
   }
-  const links = pairLinks(subscriptions);
-  return { topology: topology.topology, nodes, publications, subscriptions, links };
+  return { topology: topology.topology, nodes, publications, subscriptions, links: pairLinks(subscriptions) };
 }

@@ -73,8 +73,7 @@ export function checkDoubleApply(ctx: PlanContext): DoubleApply {
     for (const other of sortedKeys(node.subscriptions)) {
       if (other === d.name) continue;
       const o = node.subscriptions[other]!;
-      const twin = ctx.desired.subscriptions[other];
-      if (twin?.node === d.node) continue; // two declared ones: below
+      if (ctx.desired.subscriptions[other]?.node === d.node) continue; // two declared ones: below
       if (o.from !== d.from) continue;
       const both = shared(mine, observedReceives(ctx, node, other));
       if (both.length === 0) continue;
@@ -95,9 +94,8 @@ export function checkDoubleApply(ctx: PlanContext): DoubleApply {
       );
     }
   }
-  for (let i = 0; i < desired.length; i++) {
+  for (const [i, d] of desired.entries()) {
     for (const e of desired.slice(i + 1)) {
-      const d = desired[i]!;
       if (d.node !== e.node || d.from !== e.from) continue;
       const both = shared(tables.get(d.name)!, new Set(tables.get(e.name)!));
       if (both.length === 0) continue;
