@@ -80,15 +80,9 @@ class RenameSearch {
       ...n,
       publications: { ...n.publications },
       subscriptions: { ...n.subscriptions },
-      ...(n.initState
-        ? {
-            initState: {
-              subscriptions: { ...n.initState.subscriptions },
-              slots: { ...n.initState.slots },
-            },
-          }
-        : {}),
     };
+    if (n.initState)
+      copy.initState = { subscriptions: { ...n.initState.subscriptions }, slots: { ...n.initState.slots } };
     this.nodes[name] = copy;
     return copy;
   }

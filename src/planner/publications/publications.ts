@@ -81,8 +81,7 @@ export function planPublications(
 
 /** Version gates and row filters PostgreSQL refused: plan errors; false when the publication cannot be planned. */
 function checkPublication(ctx: PlanContext, d: PublicationSpec, node: ObservedNode): boolean {
-  const address = publicationAddress(d.name);
-  const where = { address, node: node.name };
+  const where = { address: publicationAddress(d.name), node: node.name };
   let ok = true;
   /** `what` (`… needs`) is in the file, and the node runs a version before `since` */
   const gate = (used: boolean, since: number, what: string) => {
