@@ -1,4 +1,4 @@
-import type { StepKind } from '../model/plan.js';
+import type { StepKind, StepTimeouts } from '../model/plan.js';
 import type { Settings } from '../model/topology.js';
 
 /**
@@ -22,6 +22,9 @@ const WAITS: ReadonlySet<StepKind> = new Set([
  * design (WAITS) has no statement timeout: one would cut it half-way. A copy's own sessions (steep's
  * copy, PostgreSQL's table sync workers) are not the step's: neither timeout cuts a copy.
  */
-export function stepTimeouts(kind: StepKind, settings: Pick<Settings, 'lockTimeout' | 'statementTimeout'>) {
+export function stepTimeouts(
+  kind: StepKind,
+  settings: Pick<Settings, 'lockTimeout' | 'statementTimeout'>,
+): StepTimeouts {
   return { lockMs: settings.lockTimeout, statementMs: WAITS.has(kind) ? 0 : settings.statementTimeout };
 }

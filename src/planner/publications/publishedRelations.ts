@@ -50,7 +50,10 @@ export function storedTables(tables: readonly PublicationTable[], observed: Tabl
 }
 
 /** Each table's children by `parents` (inheritance parents, or the partitioned table), in catalog order. */
-function childrenBy(observed: Tables, parents: (t: ObservedTable) => readonly string[]) {
+function childrenBy(
+  observed: Tables,
+  parents: (t: ObservedTable) => readonly string[],
+): Map<string, string[]> {
   const out = new Map<string, string[]>();
   for (const [qn, t] of Object.entries(observed)) {
     for (const p of parents(t)) {
@@ -66,7 +69,11 @@ const partitionsOf = (observed: Tables) =>
   childrenBy(observed, (t) => (t.partitionOf ? [t.partitionOf] : []));
 
 /** The leaf partitions under a partitioned table (itself when it is not partitioned). */
-export function leafPartitions(qn: string, observed: Tables, parts?: ReadonlyMap<string, readonly string[]>) {
+export function leafPartitions(
+  qn: string,
+  observed: Tables,
+  parts?: ReadonlyMap<string, readonly string[]>,
+): string[] {
   // most tables are not partitioned: no need to index the partitions of every table
   if (observed[qn]?.kind !== 'p') return [qn];
   parts ??= partitionsOf(observed);
