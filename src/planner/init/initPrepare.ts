@@ -154,7 +154,11 @@ function shellQuote(s: string): string {
  * filters of its publications ORed, none when one publishes the table without), a column list
  * (their union, all columns when one has none). Tables not in the map are carried whole.
  */
-export function carriedSlices(topology: Topology, d: SubscriptionSpec, tables: string[]) {
+export function carriedSlices(
+  topology: Topology,
+  d: SubscriptionSpec,
+  tables: string[],
+): Map<string, { columns: string[] | null; where: string | null }> {
   const whole = new Set<string>();
   const slices = new Map<string, { columns: Set<string> | null; wheres: Set<string> | null }>();
   for (const name of d.publications) {
