@@ -12,6 +12,7 @@ import { keyId, lookupRowHashes } from '../catalog/rowsByKey.js';
 import { SteepError } from '../model/errors.js';
 import { qualifiedName } from '../model/topology.js';
 import {
+  type CompareSide,
   compareKeys,
   confirmsDifference,
   type DifferenceKind,
@@ -98,6 +99,20 @@ async function waitReplayed(pub: pg.Client, opts: Replay, lsn: string): Promise<
 }
 
 /**
+ * Reads both sides the same way: the publisher, then the subscriber once it has replayed past the
+ * publisher's WAL position taken after that read (at once without a replay).
+ */
+function pairReader(pub: pg.Client, sub: pg.Client, cmp: TableComparison, replay: Replay | undefined) {
+  const mark = `verify ${qualifiedName(cmp.table)}: re-check`;
+  return async <T>(read: (c: pg.Client, side: CompareSide) => Promise<T>): Promise<[T, T]> => {
+    const p = await read(pub, cmp.publisher);
+    if (replay) await waitReplayed(pub, replay, await flushedWalMark(pub, mark));
+    return [p, await read(sub, cmp.subscriber)];
+  };
+}
+type PairReader = ReturnType<typeof pairReader>;
+
+/**
  * The first pass's groups (catalog Grouping): runs of key values for a dense integer key, else
  * sampled key-range chunks split by key hash; as many chunks and sub-groups either way.
  */
@@ -132,10 +147,9 @@ const MULTISET_ROUNDS = 4;
  * between (nothing was in flight); written throughout every round: not verifiable, never equal.
  */
 async function compareMultiset(
-  pub: pg.Client,
-  sub: pg.Client,
   cmp: TableComparison,
   opts: CompareOptions,
+  both: PairReader,
 ): Promise<TableVerdict> {
   const t0 = Date.now();
   const name = qualifiedName(cmp.table);
@@ -146,10 +160,7 @@ async function compareMultiset(
   let p = { rows: 0, sum: '0' };
   let s = p;
   for (let round = 0; round < (opts.replay ? MULTISET_ROUNDS : 1); round++) {
-    p = await multisetHash(pub, cmp.publisher);
-    if (opts.replay)
-      await waitReplayed(pub, opts.replay, await flushedWalMark(pub, `verify ${name}: re-check`));
-    s = await multisetHash(sub, cmp.subscriber);
+    [p, s] = await both(multisetHash);
     if (same(p, s)) {
       status = 'equal';
       break;
@@ -191,9 +202,9 @@ export async function compareTable(
   cmp: TableComparison,
   opts: CompareOptions,
 ): Promise<TableVerdict> {
-  if (cmp.publisher.keys.length === 0) return compareMultiset(pub, sub, cmp, opts);
+  const both = pairReader(pub, sub, cmp, opts.replay);
+  if (cmp.publisher.keys.length === 0) return compareMultiset(cmp, opts, both);
   const t0 = Date.now();
-  const mark = `verify ${qualifiedName(cmp.table)}: re-check`;
   const g = await grouping(pub, cmp, opts);
   const [p1, s1] = await Promise.all([hashChunks(pub, cmp.publisher, g), hashChunks(sub, cmp.subscriber, g)]);
   const rows = p1.rows();
@@ -207,7 +218,7 @@ export async function compareTable(
   const first = p1.differing(s1);
   const firstDiffering = new Set(first.map(chunkOf)).size;
   const replay = opts.replay;
-  const differing = replay ? await recheckChunks(pub, sub, cmp, g, first, replay, mark) : first;
+  const differing = replay ? await recheckChunks(g, first, both) : first;
 
   const counts: Record<DifferenceKind, number> = { missing: 0, extra: 0, different: 0 };
   const examples: Record<DifferenceKind, RowKey[]> = { missing: [], extra: [], different: [] };
@@ -228,7 +239,7 @@ export async function compareTable(
       if (replay && candidates.size < CANDIDATE_CAP) candidates.set(keyId(d.key), d);
       else confirm(d);
     }
-    if (replay) candidates = await recheckKeys(pub, sub, cmp, candidates, confirm, replay, mark);
+    if (replay) candidates = await recheckKeys(candidates, confirm, both);
     changing = candidates.size;
   }
   for (const kind of ['missing', 'extra', 'different'] as const)
@@ -256,20 +267,10 @@ export async function compareTable(
  * The differing chunks hashed again after the subscriber replayed what the publisher had
  * flushed: a chunk stays differing only while it differs every round (CHUNK_ROUNDS in all).
  */
-async function recheckChunks(
-  pub: pg.Client,
-  sub: pg.Client,
-  cmp: TableComparison,
-  g: Grouping,
-  first: number[],
-  replay: Replay,
-  mark: string,
-): Promise<number[]> {
+async function recheckChunks(g: Grouping, first: number[], both: PairReader): Promise<number[]> {
   let differing = first;
   for (let round = 1; round < CHUNK_ROUNDS && differing.length > 0; round++) {
-    const p = await hashChunks(pub, cmp.publisher, g, differing);
-    await waitReplayed(pub, replay, await flushedWalMark(pub, mark));
-    const s = await hashChunks(sub, cmp.subscriber, g, differing);
+    const [p, s] = await both((c, side) => hashChunks(c, side, g, differing));
     const before = new Set(differing);
     differing = p.differing(s).filter((id) => before.has(id));
   }
@@ -282,19 +283,13 @@ async function recheckChunks(
  * still changing.
  */
 async function recheckKeys(
-  pub: pg.Client,
-  sub: pg.Client,
-  cmp: TableComparison,
   candidates: Map<string, RowDifference>,
   confirm: (d: RowDifference) => void,
-  replay: Replay,
-  mark: string,
+  both: PairReader,
 ): Promise<Map<string, RowDifference>> {
   for (let round = 0; round < KEY_ROUNDS && candidates.size > 0; round++) {
     const keys = [...candidates.values()].map((d) => d.key);
-    const p = await lookupRowHashes(pub, cmp.publisher, keys);
-    await waitReplayed(pub, replay, await flushedWalMark(pub, mark));
-    const s = await lookupRowHashes(sub, cmp.subscriber, keys);
+    const [p, s] = await both((c, side) => lookupRowHashes(c, side, keys));
     const next = new Map<string, RowDifference>();
     for (const [id, before] of candidates) {
       const now = classify(before.key, p.get(id), s.get(id));
