@@ -23,7 +23,7 @@ export type NodeClients = Map<string, pg.Client>;
 
 /** Each step's `apply_log` row on every node it touches that has steep's state schema. */
 export class SwitchoverLog {
-  private readonly logged = new Map<string, boolean>();
+  private readonly logs = new Map<string, ApplyLog | null>();
 
   constructor(
     private readonly clients: NodeClients,
@@ -32,32 +32,28 @@ export class SwitchoverLog {
     private readonly address: string,
   ) {}
 
-  private async has(node: string): Promise<boolean> {
-    if (!this.logged.has(node))
-      this.logged.set(node, await hasApplyLog(this.clients.get(node)!, this.schema).catch(() => false));
-    return this.logged.get(node)!;
+  private async log(node: string): Promise<ApplyLog | null> {
+    if (!this.logs.has(node)) {
+      const has = await hasApplyLog(this.clients.get(node)!, this.schema).catch(() => false);
+      this.logs.set(node, has ? new ApplyLog(this.schema, node, this.runId) : null);
+    }
+    return this.logs.get(node)!;
   }
 
   async started(stepId: string, nodes: string[], statements: NodeSql[]): Promise<void> {
-    for (const node of nodes) {
-      if (!(await this.has(node))) continue;
-      await new ApplyLog(this.schema, node, this.runId).started(this.clients.get(node)!, {
+    for (const node of nodes)
+      await (await this.log(node))?.started(this.clients.get(node)!, {
         id: stepId,
         address: this.address,
         action: `switchover.${stepId}`,
         sql: statements.filter((s) => s.node === node).map((s) => s.sql),
       });
-    }
   }
 
   /** Best effort: a node lost under a failed step must not hide the step's own error. */
   async finished(stepId: string, nodes: string[], error: string | null): Promise<void> {
-    for (const node of nodes) {
-      if (!(await this.has(node))) continue;
-      await new ApplyLog(this.schema, node, this.runId)
-        .finished(this.clients.get(node)!, stepId, error)
-        .catch(() => {});
-    }
+    for (const node of nodes)
+      await (await this.log(node))?.finished(this.clients.get(node)!, stepId, error).catch(() => {});
   }
 }
 
