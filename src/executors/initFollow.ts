@@ -36,17 +36,8 @@ import type { ApplyEvent, EventSink } from './events.js';
 import { sleep } from './sleep.js';
 import { subscriberLost } from './subscriberLost.js';
 
-export interface FollowTarget {
-  subscription: string;
-  method: string;
-  slot: string;
-  subscriber: NodeSpec;
-  publisher: NodeSpec;
-  stateSchema: string;
-}
-
 /** What following `d`'s init reads: its subscriber, its publisher (and how subscribers reach it), its slot. */
-export function followTargetOf(topology: Topology, d: SubscriptionSpec, slot: string = d.slot): FollowTarget {
+export function followTargetOf(topology: Topology, d: SubscriptionSpec, slot = d.slot) {
   return {
     subscription: d.name,
     method: d.init.method,
@@ -56,6 +47,7 @@ export function followTargetOf(topology: Topology, d: SubscriptionSpec, slot: st
     stateSchema: topology.settings.stateSchema,
   };
 }
+export type FollowTarget = ReturnType<typeof followTargetOf>;
 
 export interface FollowOptions {
   onEvent: EventSink;
