@@ -47,18 +47,6 @@ import { bothSessions, checkSameSubscription, major, record, where } from './two
  * the sequences set, and the subscription started at the slot's consistent point.
  */
 
-export interface ApplyResult {
-  dir: string;
-  subscription: string;
-  lsn: string;
-  rows: number;
-  files: number;
-  sequences: number;
-  state: InitState;
-  /** what it ran besides the loads (planner/init/ownCopyStatements.ts): the TRUNCATE of existingData: truncate, the locks under which indexes were deferred */
-  statements: Array<{ node: string; sql: string }>;
-}
-
 /** Everything checked before the subscriber is touched: a refusal leaves it exactly as it was. */
 async function verify(
   topology: Topology,
@@ -198,7 +186,7 @@ export async function applySnapshot(
   topology: Topology,
   d: SubscriptionSpec,
   opts: { onEvent: EventSink; dir: string; parallel?: number; wait?: boolean },
-): Promise<ApplyResult> {
+) {
   const dir = opts.dir;
   const parallel = opts.parallel ?? d.init.parallel;
   const schema = topology.settings.stateSchema;
@@ -254,6 +242,7 @@ export async function applySnapshot(
       files: files.length,
       sequences: setCount,
       state,
+      /** what it ran besides the loads (planner/init/ownCopyStatements.ts): the TRUNCATE of existingData: truncate, the locks under which indexes were deferred */
       statements: ran.map((sql) => ({ node: d.node, sql })),
     };
   } finally {
@@ -261,6 +250,8 @@ export async function applySnapshot(
     await sub.end().catch(() => {});
   }
 }
+
+export type ApplyResult = Awaited<ReturnType<typeof applySnapshot>>;
 
 /**
  * The files to load, by chunk: those recorded for this snapshot, or on a fresh load a new list,

@@ -20,15 +20,7 @@ import type { SubscriptionSpec, Topology } from '../model/topology.js';
 import { failoverSlot } from '../planner/failover/failover.js';
 import { dropSlotSql } from '../planner/sqlBuild.js';
 import { copyPlannedEvent } from './copyProgress.js';
-import {
-  type Chunk,
-  type ChunkResult,
-  type CopySource,
-  closeSessions,
-  openSnapshotSessions,
-  runCopy,
-  snapshotHeld,
-} from './engine.js';
+import { type CopySource, closeSessions, openSnapshotSessions, runCopy, snapshotHeld } from './engine.js';
 import {
   FileSink,
   fileChunk,
@@ -44,24 +36,6 @@ import { Heartbeat, startHolder } from './snapshotHolder.js';
 import { snapshotOf } from './snapshotListing.js';
 import { SnapshotLog } from './snapshotRecords.js';
 import { bothSessions, checkSameSubscription, HOLD_FILE, record, where } from './twoPhase.js';
-
-export interface GenerateResult {
-  dir: string;
-  subscription: string;
-  slot: string;
-  lsn: string;
-  tables: number;
-  files: number;
-  /** files of an interrupted generate kept because their checksum matched */
-  kept: number;
-  rows: number;
-  bytes: number;
-  resumed: boolean;
-  /** the files' compression: a resumed snapshot keeps the one it was started with */
-  compress: 'gzip' | 'none';
-  /** what was dropped first: the slot of a generate into the directory interrupted before its manifest */
-  dropped: string | null;
-}
 
 export interface GenerateOptions {
   onEvent: EventSink;
@@ -87,11 +61,7 @@ export interface Run {
   opened: Array<Promise<pg.Client>>;
 }
 
-export async function generateSnapshot(
-  topology: Topology,
-  d: SubscriptionSpec,
-  opts: GenerateOptions,
-): Promise<GenerateResult> {
+export async function generateSnapshot(topology: Topology, d: SubscriptionSpec, opts: GenerateOptions) {
   const dir = opts.dir;
   mkdirSync(dir, { recursive: true });
   const parallel = opts.parallel ?? d.init.parallel;
@@ -280,7 +250,7 @@ async function writeFiles(run: Run, manifest: Manifest, resuming: string | null,
     chunks: todo,
     sink,
     opened: run.opened,
-    onChunk: (c: Chunk, r: ChunkResult) => {
+    onChunk: (c, r) => {
       const t = manifest.tables.find((x) => x.schema === c.table.schema && x.name === c.table.name)!;
       const f = t.files.find((x) => x.chunk === c.index)!;
       Object.assign(f, { file: r.file, rows: r.rows, bytes: r.bytes, sha256: r.sha256 });
@@ -329,11 +299,15 @@ function summary(dir: string, m: Manifest, kept: number, resumed: boolean, dropp
     lsn: m.lsn,
     tables: m.tables.length,
     files: files.length,
+    /** files of an interrupted generate kept because their checksum matched */
     kept,
     rows,
     bytes,
     resumed,
+    /** the files' compression: a resumed snapshot keeps the one it was started with */
     compress: m.compress,
+    /** what was dropped first: the slot of a generate into the directory interrupted before its manifest */
     dropped,
   };
 }
+export type GenerateResult = ReturnType<typeof summary>;
