@@ -30,38 +30,30 @@ function value(t: RowTarget, j: number): string {
   return `u.c${j}::${t.types[j]}`;
 }
 
-function params(t: RowTarget, rows: Array<Array<string | null>>): Array<Array<string | null>> {
-  return t.columns.map((_c, j) => rows.map((r) => r[j] ?? null));
+/** `sql` once per batch of ROW_BATCH rows (a batch written whole or not at all), each column's values one text[]; the rows it wrote. */
+async function perBatch(client: pg.Client, t: RowTarget, rows: Array<Array<string | null>>, sql: string) {
+  let written = 0;
+  for (let i = 0; i < rows.length; i += ROW_BATCH) {
+    const batch = rows.slice(i, i + ROW_BATCH);
+    const columns = t.columns.map((_c, j) => batch.map((row) => row[j] ?? null));
+    written += (await client.query(sql, columns)).rowCount ?? 0;
+  }
+  return written;
 }
 
 /**
  * Insert rows whose keys the node lacks; a key present by now (written since the analysis) is
  * left as it is — the merge's final pass finds it. Returns the rows inserted.
  */
-export async function insertRows(
-  client: pg.Client,
-  t: RowTarget,
-  rows: Array<Array<string | null>>,
-): Promise<number> {
-  let inserted = 0;
-  for (let i = 0; i < rows.length; i += ROW_BATCH) {
-    const batch = rows.slice(i, i + ROW_BATCH);
-    const r = await client.query(
-      `INSERT INTO ${quoteTable(t.table)} (${t.columns.map(quoteIdent).join(', ')}) ` +
-        `SELECT ${t.columns.map((_c, j) => value(t, j)).join(', ')} FROM ${source(t)} ON CONFLICT DO NOTHING`,
-      params(t, batch),
-    );
-    inserted += r.rowCount ?? 0;
-  }
-  return inserted;
+export async function insertRows(client: pg.Client, t: RowTarget, rows: Array<Array<string | null>>) {
+  const sql =
+    `INSERT INTO ${quoteTable(t.table)} (${t.columns.map(quoteIdent).join(', ')}) ` +
+    `SELECT ${t.columns.map((_c, j) => value(t, j)).join(', ')} FROM ${source(t)} ON CONFLICT DO NOTHING`;
+  return perBatch(client, t, rows, sql);
 }
 
 /** Overwrite the rows of these keys with these values (the other node's rows). Returns the rows updated. */
-export async function overwriteRows(
-  client: pg.Client,
-  t: RowTarget,
-  rows: Array<Array<string | null>>,
-): Promise<number> {
+export async function overwriteRows(client: pg.Client, t: RowTarget, rows: Array<Array<string | null>>) {
   const set = t.columns.map((c, j) => (t.keys.includes(c) ? null : `${quoteIdent(c)} = ${value(t, j)}`));
   const assignments = set.filter((x) => x !== null);
   if (assignments.length === 0) return 0;
@@ -69,14 +61,6 @@ export async function overwriteRows(
     const j = t.columns.indexOf(k);
     return `${quoteTable(t.table)}.${quoteIdent(k)} = ${value(t, j)}`;
   });
-  let updated = 0;
-  for (let i = 0; i < rows.length; i += ROW_BATCH) {
-    const batch = rows.slice(i, i + ROW_BATCH);
-    const r = await client.query(
-      `UPDATE ${quoteTable(t.table)} SET ${assignments.join(', ')} FROM ${source(t)} WHERE ${match.join(' AND ')}`,
-      params(t, batch),
-    );
-    updated += r.rowCount ?? 0;
-  }
-  return updated;
+  const sql = `UPDATE ${quoteTable(t.table)} SET ${assignments.join(', ')} FROM ${source(t)} WHERE ${match.join(' AND ')}`;
+  return perBatch(client, t, rows, sql);
 }
