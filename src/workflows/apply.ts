@@ -326,13 +326,12 @@ async function runPlannedStep(step: Step, run: StepRun): Promise<void> {
     if (logged || how.bookkeeping) await log.finished(client, step.id, null);
   } catch (err) {
     const failure = err instanceof SteepError ? err : stepError(step, err);
-    const message = failure.message;
-    if (logged) await log.finished(client, step.id, message).catch(() => {});
+    if (logged) await log.finished(client, step.id, failure.message).catch(() => {});
     opts.onEvent({
       event: 'apply.step_failed',
       level: 'error',
       ...stepFields(step),
-      message,
+      message: failure.message,
       duration_ms: Date.now() - t0,
     });
     throw failure;

@@ -118,12 +118,8 @@ export async function switchover(configPath: string, subscription: string, opts:
     opts.onStep?.(preflight);
     const report = emptyReport(plan, opts.keepSlot);
     report.steps.push(preflight);
-    if (opts.dryRun) {
-      report.outcome = 'dry-run';
-      report.durationMs = Date.now() - t0;
-      return { report, configWarnings: warnings };
-    }
-    await new SwitchoverRun(topology, d, clients, plan, opts, report).execute();
+    if (opts.dryRun) report.outcome = 'dry-run';
+    else await new SwitchoverRun(topology, d, clients, plan, opts, report).execute();
     report.durationMs = Date.now() - t0;
     return { report, configWarnings: warnings };
   } finally {
@@ -173,13 +169,6 @@ async function readFacts(
     ? await readReverseFacts(topology, d, old, neu, priv.canSubscribe, Math.min(oldVersion, newVersion))
     : { reverse: null, reverseConnectMs: null };
   const verify = await estimateVerify(topology, d, old, neu, info, opts.verify, tables.map(qualifiedName));
-  const measured = {
-    drainMs,
-    verifyRowsPerSecond: verify.rowsPerSecond,
-    verifyFixedMs: verify.fixedMs,
-    reverseConnectMs,
-    roundTripMs: Math.max(await roundTrip(old), await roundTrip(neu)),
-  };
   const facts: SwitchoverFacts = {
     subscription: d.name,
     oldNode: d.from,
@@ -196,7 +185,13 @@ async function readFacts(
     state,
     slot: slot ? { name: slotName, active: slot.active, lagBytes: slot.lagBytes } : null,
     applyRate,
-    measured,
+    measured: {
+      drainMs,
+      verifyRowsPerSecond: verify.rowsPerSecond,
+      verifyFixedMs: verify.fixedMs,
+      reverseConnectMs,
+      roundTripMs: Math.max(await roundTrip(old), await roundTrip(neu)),
+    },
     publications,
     tables: tables.map(displayTable),
     unkeyed: verify.unkeyed,
