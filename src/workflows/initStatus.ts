@@ -50,14 +50,9 @@ interface Watched {
   sizes: PublishedSizes;
 }
 
-interface NodeInfo {
-  version: number;
-  stateTables: boolean;
-}
-
 export class InitObserver {
   private readonly sessions = new Map<string, ReconnectingSession>();
-  private readonly info = new Map<string, NodeInfo>();
+  private readonly info = new Map<string, { version: number; stateTables: boolean }>();
   private readonly watched: Watched[];
 
   constructor(
@@ -80,7 +75,7 @@ export class InitObserver {
     return s;
   }
 
-  private async nodeInfo(node: string, c: pg.Client): Promise<NodeInfo> {
+  private async nodeInfo(node: string, c: pg.Client) {
     let i = this.info.get(node);
     if (!i) {
       i = {
