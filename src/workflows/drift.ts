@@ -245,6 +245,5 @@ const UNREAD = new Set([
  */
 export function driftExitCode(report: DriftReport): number {
   if (report.errors.some((e) => UNREAD.has(e.code))) return 1;
-  if (report.drifted) return 2;
-  return report.errors.length > 0 ? 1 : 0;
+  return report.drifted ? 2 : report.errors.length > 0 ? 1 : 0;
 }
