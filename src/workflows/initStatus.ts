@@ -64,26 +64,22 @@ export class InitObserver {
   }
 
   private session(node: string): ReconnectingSession {
-    let s = this.sessions.get(node);
-    if (!s) {
-      s = new ReconnectingSession(node, this.topology.nodes[node]!.connection, {
+    const s =
+      this.sessions.get(node) ??
+      new ReconnectingSession(node, this.topology.nodes[node]!.connection, {
         applicationName: APPLICATION_NAME,
         connectTimeoutMs: this.topology.settings.connectTimeout,
       });
-      this.sessions.set(node, s);
-    }
+    this.sessions.set(node, s);
     return s;
   }
 
   private async nodeInfo(node: string, c: pg.Client) {
-    let i = this.info.get(node);
-    if (!i) {
-      i = {
-        version: await serverVersionOf(c),
-        stateTables: await hasInitTables(c, this.topology.settings.stateSchema),
-      };
-      this.info.set(node, i);
-    }
+    const i = this.info.get(node) ?? {
+      version: await serverVersionOf(c),
+      stateTables: await hasInitTables(c, this.topology.settings.stateSchema),
+    };
+    this.info.set(node, i);
     return i;
   }
 
