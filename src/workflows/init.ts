@@ -76,9 +76,8 @@ export class InitRunner {
   /** The init step's own part, on the apply's session of its node; its follow is queued. */
   async start(client: pg.Client, step: Step, ctx: StepContext): Promise<void> {
     const d = subscriptionOf(this.topology, step);
-    const schema = this.topology.settings.stateSchema;
     this.startedAt.set(step.id, Date.now());
-    await startInit(client, step, ctx, d, schema, this.opts.onEvent);
+    await startInit(client, step, ctx, d, this.topology.settings.stateSchema, this.opts.onEvent);
     if (this.defers(step)) this.queued.push(step);
   }
 
