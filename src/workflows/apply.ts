@@ -240,7 +240,7 @@ export async function applyPlan(topology: Topology, plan: Plan, opts: ApplyOptio
         c.run === 'init' &&
         !c.ownCopy &&
         topology.subscriptions[subscriptionNameOf(step.address) ?? '']?.init.method === 'snapshot',
-      run: (step) => runPlannedStep(step, topology, clients, runId, inits, fillSecrets, opts),
+      run: (step) => runPlannedStep(step, clients.get(step.node)!, topology, runId, inits, fillSecrets, opts),
     });
     const outcome = { ...graph, interrupted: [] as InterruptedStep[], stopped: false };
     await inits.finishSteps(outcome, { clients, runId });
@@ -272,20 +272,19 @@ export async function applyPlan(topology: Topology, plan: Plan, opts: ApplyOptio
 }
 
 /**
- * One step of the plan on its node's locked session, recorded in `apply_log`: an init starts
+ * One step of the plan on its node's locked session (`client`), recorded in `apply_log`: an init starts
  * (and is followed later), a merge init runs, any other step runs its statements.
  */
 async function runPlannedStep(
   step: Step,
+  client: pg.Client,
   topology: Topology,
-  clients: Map<string, pg.Client>,
   runId: string,
   inits: InitRunner,
   fillSecrets: (sql: string) => string,
   opts: ApplyOptions,
 ): Promise<void> {
   const schema = topology.settings.stateSchema;
-  const client = clients.get(step.node)!;
   const log = new ApplyLog(schema, step.node, runId);
   const t0 = Date.now();
   opts.onStepStart?.(step);
