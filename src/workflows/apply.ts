@@ -240,7 +240,7 @@ export async function applyPlan(topology: Topology, plan: Plan, opts: ApplyOptio
         c.run === 'init' &&
         !c.ownCopy &&
         topology.subscriptions[subscriptionNameOf(step.address) ?? '']?.init.method === 'snapshot',
-      run: (step) => runPlannedStep(step, { topology, clients, runId, inits, fillSecrets, opts }),
+      run: (step) => runPlannedStep(step, clients.get(step.node)!, topology, runId, inits, fillSecrets, opts),
     });
     const outcome = { ...graph, interrupted: [] as InterruptedStep[], stopped: false };
     await inits.finishSteps(outcome, { clients, runId });
@@ -271,23 +271,20 @@ export async function applyPlan(topology: Topology, plan: Plan, opts: ApplyOptio
   }
 }
 
-interface StepRun {
-  topology: Topology;
-  clients: Map<string, pg.Client>;
-  runId: string;
-  inits: InitRunner;
-  fillSecrets: (sql: string) => string;
-  opts: ApplyOptions;
-}
-
 /**
- * One step of the plan on its node's locked session, recorded in `apply_log`: an init starts
+ * One step of the plan on its node's locked session (`client`), recorded in `apply_log`: an init starts
  * (and is followed later), a merge init runs, any other step runs its statements.
  */
-async function runPlannedStep(step: Step, run: StepRun): Promise<void> {
-  const { topology, clients, runId, inits, fillSecrets, opts } = run;
+async function runPlannedStep(
+  step: Step,
+  client: pg.Client,
+  topology: Topology,
+  runId: string,
+  inits: InitRunner,
+  fillSecrets: (sql: string) => string,
+  opts: ApplyOptions,
+): Promise<void> {
   const schema = topology.settings.stateSchema;
-  const client = clients.get(step.node)!;
   const log = new ApplyLog(schema, step.node, runId);
   const t0 = Date.now();
   opts.onStepStart?.(step);
@@ -326,13 +323,12 @@ async function runPlannedStep(step: Step, run: StepRun): Promise<void> {
     if (logged || how.bookkeeping) await log.finished(client, step.id, null);
   } catch (err) {
     const failure = err instanceof SteepError ? err : stepError(step, err);
-    const message = failure.message;
-    if (logged) await log.finished(client, step.id, message).catch(() => {});
+    if (logged) await log.finished(client, step.id, failure.message).catch(() => {});
     opts.onEvent({
       event: 'apply.step_failed',
       level: 'error',
       ...stepFields(step),
-      message,
+      message: failure.message,
       duration_ms: Date.now() - t0,
     });
     throw failure;

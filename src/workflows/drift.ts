@@ -62,12 +62,11 @@ async function fingerprintChanges(topology: Topology, name: string): Promise<Fin
     connectTimeoutMs: topology.settings.connectTimeout,
   });
   const now = new Map(live.map((f) => [`${f.schema}.${f.name}`, f]));
-  const out: FingerprintChange[] = [];
-  for (const s of saved) {
+  return saved.flatMap((s) => {
     const table = `${s.schema}.${s.name}`;
     const current = now.get(table);
-    if (current?.fingerprint === s.fingerprint) continue;
-    out.push({
+    if (current?.fingerprint === s.fingerprint) return [];
+    return {
       node: name,
       table,
       change: current ? 'changed' : 'dropped',
@@ -76,9 +75,8 @@ async function fingerprintChanges(topology: Topology, name: string): Promise<Fin
       savedColumns: s.columnCount,
       currentColumns: current?.columnCount ?? null,
       capturedAt: s.capturedAt,
-    });
-  }
-  return out;
+    };
+  });
 }
 
 export async function detectDrift(configPath: string, opts: { sequences?: boolean } = {}) {
@@ -229,8 +227,7 @@ export function driftReport(
  * marker), and steep's own state schema (its bookkeeping, not the topology).
  */
 function isMarkOnly(s: Step): boolean {
-  if (stepClass(s).bookkeeping) return true;
-  return s.action === 'adopt' && s.changes.every((c) => c.path === 'comment');
+  return stepClass(s).bookkeeping || (s.action === 'adopt' && s.changes.every((c) => c.path === 'comment'));
 }
 
 /** Errors that leave the drift unknown: a node, its fingerprints or sequences not read. */
@@ -248,6 +245,5 @@ const UNREAD = new Set([
  */
 export function driftExitCode(report: DriftReport): number {
   if (report.errors.some((e) => UNREAD.has(e.code))) return 1;
-  if (report.drifted) return 2;
-  return report.errors.length > 0 ? 1 : 0;
+  return report.drifted ? 2 : report.errors.length > 0 ? 1 : 0;
 }

@@ -14,9 +14,8 @@ export async function recordFailoverGaps(topology: Topology, plan: Plan, onEvent
   const gaps = (plan.failover ?? []).filter((v) => v.verdict === 'diverged');
   const schema = topology.settings.stateSchema;
   for (const v of gaps) {
-    const spec = topology.nodes[v.node];
     const d = topology.subscriptions[v.subscription];
-    if (!spec || !d) continue;
+    if (!topology.nodes[v.node] || !d) continue;
     await withSession(nodeSession(topology, v.node, 'steep apply'), async (client) => {
       if (!(await hasInitTables(client, schema))) return;
       const states = new SubscriptionStateStore(schema, v.node);

@@ -76,9 +76,8 @@ export class InitRunner {
   /** The init step's own part, on the apply's session of its node; its follow is queued. */
   async start(client: pg.Client, step: Step, ctx: StepContext): Promise<void> {
     const d = subscriptionOf(this.topology, step);
-    const schema = this.topology.settings.stateSchema;
     this.startedAt.set(step.id, Date.now());
-    await startInit(client, step, ctx, d, schema, this.opts.onEvent);
+    await startInit(client, step, ctx, d, this.topology.settings.stateSchema, this.opts.onEvent);
     if (this.defers(step)) this.queued.push(step);
   }
 
@@ -95,14 +94,8 @@ export class InitRunner {
     const store = new SubscriptionStateStore(schema, step.node);
     const name = subscriptionNameOf(step.address);
     if (name === undefined) return;
-    if (adopted) {
-      await this.recordAdoption(client, store, name);
-      return;
-    }
-    if (step.kind === 'subscription-drop') {
-      await store.remove(client, name);
-      return;
-    }
+    if (adopted) return this.recordAdoption(client, store, name);
+    if (step.kind === 'subscription-drop') return store.remove(client, name);
     const d = this.topology.subscriptions[name];
     if (!d) return;
     const recorded = (await store.get(client, name))?.state ?? 'uninitialized';
@@ -141,11 +134,9 @@ export class InitRunner {
     run: { clients: Map<string, pg.Client>; runId: string },
   ): Promise<void> {
     const schema = this.topology.settings.stateSchema;
-    for (const f of await this.follow()) {
-      const step = f.step;
-      const message =
-        f.error === undefined ? null : f.error instanceof Error ? f.error.message : String(f.error);
-      const stopped = f.error instanceof SteepError && f.error.code === 'init.interrupted';
+    for (const { step, error } of await this.follow()) {
+      const message = error === undefined ? null : error instanceof Error ? error.message : String(error);
+      const stopped = error instanceof SteepError && error.code === 'init.interrupted';
       const client = run.clients.get(step.node);
       if (client && (await hasApplyLog(client, schema).catch(() => false))) {
         const log = new ApplyLog(schema, step.node, run.runId);
@@ -169,7 +160,7 @@ export class InitRunner {
         outcome.interrupted.push({ step, message });
       } else {
         this.opts.onEvent({ event: 'apply.step_failed', level: 'error', message, ...base });
-        outcome.failed.push({ step, error: f.error });
+        outcome.failed.push({ step, error });
       }
     }
   }
@@ -189,15 +180,15 @@ export class InitRunner {
               onProgress: (p) => this.opts.onProgress?.(step, p),
               signal: this.opts.signal,
             });
-          if (!this.opts.wait) return { step };
-          await followInit(followTargetOf(this.topology, d), {
-            onEvent: this.opts.onEvent,
-            onProgress: (p) => this.opts.onProgress?.(step, p),
-            pollMs: this.opts.pollMs,
-            failAfterMs: this.opts.failAfterMs,
-            connectTimeoutMs: this.topology.settings.connectTimeout,
-            signal: this.opts.signal,
-          });
+          if (this.opts.wait)
+            await followInit(followTargetOf(this.topology, d), {
+              onEvent: this.opts.onEvent,
+              onProgress: (p) => this.opts.onProgress?.(step, p),
+              pollMs: this.opts.pollMs,
+              failAfterMs: this.opts.failAfterMs,
+              connectTimeoutMs: this.topology.settings.connectTimeout,
+              signal: this.opts.signal,
+            });
           return { step };
         } catch (error) {
           return { step, error };

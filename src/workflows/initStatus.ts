@@ -50,14 +50,9 @@ interface Watched {
   sizes: PublishedSizes;
 }
 
-interface NodeInfo {
-  version: number;
-  stateTables: boolean;
-}
-
 export class InitObserver {
   private readonly sessions = new Map<string, ReconnectingSession>();
-  private readonly info = new Map<string, NodeInfo>();
+  private readonly info = new Map<string, { version: number; stateTables: boolean }>();
   private readonly watched: Watched[];
 
   constructor(
@@ -69,26 +64,22 @@ export class InitObserver {
   }
 
   private session(node: string): ReconnectingSession {
-    let s = this.sessions.get(node);
-    if (!s) {
-      s = new ReconnectingSession(node, this.topology.nodes[node]!.connection, {
+    const s =
+      this.sessions.get(node) ??
+      new ReconnectingSession(node, this.topology.nodes[node]!.connection, {
         applicationName: APPLICATION_NAME,
         connectTimeoutMs: this.topology.settings.connectTimeout,
       });
-      this.sessions.set(node, s);
-    }
+    this.sessions.set(node, s);
     return s;
   }
 
-  private async nodeInfo(node: string, c: pg.Client): Promise<NodeInfo> {
-    let i = this.info.get(node);
-    if (!i) {
-      i = {
-        version: await serverVersionOf(c),
-        stateTables: await hasInitTables(c, this.topology.settings.stateSchema),
-      };
-      this.info.set(node, i);
-    }
+  private async nodeInfo(node: string, c: pg.Client) {
+    const i = this.info.get(node) ?? {
+      version: await serverVersionOf(c),
+      stateTables: await hasInitTables(c, this.topology.settings.stateSchema),
+    };
+    this.info.set(node, i);
     return i;
   }
 

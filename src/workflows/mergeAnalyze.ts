@@ -90,14 +90,12 @@ export async function mergeTables(
   pair: MergePair,
   only: string[] | undefined,
 ): Promise<TableName[]> {
-  const byName = new Map<string, TableName>();
-  for (const t of pair.scope.tables) byName.set(qualifiedName(t), t);
   const listed = pair.scope.allTables
     ? await readTablesOfSchemas(client, null, topology.settings.stateSchema)
     : pair.scope.schemas.length > 0
       ? await readTablesOfSchemas(client, pair.scope.schemas, topology.settings.stateSchema)
       : [];
-  for (const t of listed) byName.set(qualifiedName(t), t);
+  const byName = new Map([...pair.scope.tables, ...listed].map((t) => [qualifiedName(t), t] as const));
   if (!only) return [...byName.values()];
   const wanted = only.map(tableOfQualified);
   const unknown = wanted.filter((w) => !byName.has(qualifiedName(w))).map(qualifiedName);
@@ -119,15 +117,10 @@ export async function planMergeAnalysis(
   return withPair(topology, [pair.a, pair.b], 'compare', APPLICATION_NAME, async (a, b) => {
     const tables = await mergeTables(a, topology, pair, only);
     const [shapesA, shapesB] = await Promise.all([readTableShapes(a, tables), readTableShapes(b, tables)]);
-    return tables.map((t) =>
-      planMergeComparison(
-        t,
-        shapesA.get(qualifiedName(t)),
-        shapesB.get(qualifiedName(t)),
-        pair,
-        pair.scope.columns?.[qualifiedName(t)] ?? null,
-      ),
-    );
+    return tables.map((t) => {
+      const n = qualifiedName(t);
+      return planMergeComparison(t, shapesA.get(n), shapesB.get(n), pair, pair.scope.columns?.[n] ?? null);
+    });
   });
 }
 

@@ -173,11 +173,8 @@ class MergeRun {
   ) {}
 
   private async session(node: string): Promise<pg.Client> {
-    let c = this.sessions.get(node);
-    if (!c) {
-      c = await nodeSession(this.topology, node, MERGE_APPLICATION_NAME);
-      this.sessions.set(node, c);
-    }
+    const c = this.sessions.get(node) ?? (await nodeSession(this.topology, node, MERGE_APPLICATION_NAME));
+    this.sessions.set(node, c);
     return c;
   }
 

@@ -224,13 +224,12 @@ export async function reconcilePair(
     const names = cmps.map((c) => qualifiedName(c.table));
     const order = parentsFirst(names, await readForeignKeysTo(a, names));
     for (const name of order) {
-      const cmp = byName.get(name)!;
       const t = await reconcileTable(
         a,
         b,
         pair,
         strategies.get(name)!,
-        cmp,
+        byName.get(name)!,
         diffs.get(name) ?? [],
         logs,
         opts.batchRows ?? CONFLICT_BATCH,
@@ -246,8 +245,7 @@ export async function reconcilePair(
       });
     }
   };
-  const given = opts.sessions;
-  if (given) await reconcile(given.a, given.b);
+  if (opts.sessions) await reconcile(opts.sessions.a, opts.sessions.b);
   else await withPair(topology, [pair.a, pair.b], 'write', APPLICATION_NAME, reconcile);
   result.durationMs = Date.now() - t0;
   return result;
@@ -360,9 +358,7 @@ function writeFailed(name: string, pair: MergePair, err: unknown): SteepError {
   const hint = constraintHint(name, err as Parameters<typeof constraintHint>[1]);
   return new SteepError(
     'merge.write_failed',
-    hint
-      ? `merging ${name} between ${pair.a} and ${pair.b} stopped: ${hint}; what was written stays, and running the merge again continues from there`
-      : `merging ${name} between ${pair.a} and ${pair.b} failed: ${(err as { message?: string }).message ?? String(err)}; what was written stays, and running the merge again continues from there`,
+    `merging ${name} between ${pair.a} and ${pair.b} ${hint ? `stopped: ${hint}` : `failed: ${(err as { message?: string }).message ?? String(err)}`}; what was written stays, and running the merge again continues from there`,
     { address: pair, cause: err },
   );
 }

@@ -121,13 +121,12 @@ export async function serveMetrics(
     server.listen(opts.listen.port, opts.listen.host, resolve);
   });
   const a = server.address();
-  const address =
-    typeof a === 'object' && a
-      ? `${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`
-      : String(a);
   return {
     server,
-    address,
+    address:
+      typeof a === 'object' && a
+        ? `${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`
+        : String(a),
     close: () => new Promise<void>((r) => server.close(() => r())),
   };
 }

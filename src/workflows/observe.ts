@@ -143,12 +143,11 @@ export async function planFromCapture(
   }
   const observed = capturedCluster(topology, capture, capturePath);
   uncapturedRowFilters(topology, observed, capturePath);
-  const initLsn = resolveLsnFlags(topology, opts.lsn ?? []);
   const plan = planFor(
     withMaskedPasswords(topology, capture),
     observed,
     opts.targets ?? [],
-    initLsn,
+    resolveLsnFlags(topology, opts.lsn ?? []),
     opts.allowHazards,
   );
   const digests: Record<string, string> = {};

@@ -78,15 +78,13 @@ export async function observe(
 }
 
 function everyTableOf(observed: ClusterState): Map<string, TableName[]> {
-  const out = new Map<string, TableName[]>();
-  for (const [name, n] of Object.entries(observed.nodes)) {
-    if (n.reachable)
-      out.set(
-        name,
-        Object.values(n.tables).map(({ schema, name }) => ({ schema, name })),
-      );
-  }
-  return out;
+  return new Map(
+    Object.entries(observed.nodes).flatMap(([name, n]) =>
+      n.reachable
+        ? [[name, Object.values(n.tables).map(({ schema, name }) => ({ schema, name }))] as const]
+        : [],
+    ),
+  );
 }
 
 export function planFor(

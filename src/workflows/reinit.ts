@@ -84,7 +84,10 @@ export async function reinitLoaded(
 ) {
   const t0 = Date.now();
   const address = subscriptionAddress(d.name);
-  const { sub, pub } = await reinitSessions(topology, d);
+  const { sub, pub } = await lockedPair(topology, d, 'reinit', {
+    statementTimeoutMs: STATEMENT_TIMEOUT_MS,
+    lockTimeoutMs: LOCK_TIMEOUT_MS,
+  });
   try {
     const info = await readSubscriptionInfo(sub, d.name);
     if (!info)
@@ -151,21 +154,27 @@ export async function reinitLoaded(
   }
 }
 
-/** Both nodes' sessions, each holding steep's advisory lock for the whole reinit. */
-async function reinitSessions(topology: Topology, d: SubscriptionSpec) {
+/** Both nodes' sessions, each holding steep's advisory lock for the whole reinit or switchover (`what`). */
+export async function lockedPair(
+  topology: Topology,
+  d: SubscriptionSpec,
+  what: 'reinit' | 'switchover',
+  settings: { statementTimeoutMs: number; lockTimeoutMs: number },
+) {
   const sessions = await lockedSessions(topology, [{ node: d.node }, { node: d.from }], {
-    applicationName: 'steep reinit',
-    settings: { statementTimeoutMs: STATEMENT_TIMEOUT_MS, lockTimeoutMs: LOCK_TIMEOUT_MS },
+    applicationName: `steep ${what}`,
+    settings,
   }).catch((err: unknown) => {
     if (err instanceof SteepError && err.code === 'connect')
-      throw new SteepError('reinit.unreachable', `reinit of ${d.name} needs both nodes: ${err.message}`, {
+      throw new SteepError(`${what}.unreachable`, `${what} of ${d.name} needs both nodes: ${err.message}`, {
         node: err.node,
         address: subscriptionAddress(d.name),
         cause: err,
       });
     throw err;
   });
-  return { sub: sessions.get(d.node)!, pub: sessions.get(d.from)! };
+  const clients = new Map([...sessions].map(([n, c]) => [n, c!]));
+  return { clients, sub: clients.get(d.node)!, pub: clients.get(d.from)! };
 }
 
 /**

@@ -56,8 +56,6 @@ function subscriptionStatus(
   const slotName = o ? (o.slotNone ? null : o.slot) : (d?.slot ?? null);
   const slot = slotName && from ? (live.get(from)?.slots.get(slotName) ?? null) : null;
   const tables = o?.tables ?? [];
-  const ready = tables.filter((t) => t.state === 'r').length;
-  const caughtUp = caughtUpAtAGlance(tables, slot);
   const live_ = liveState(
     {
       at: Date.now(),
@@ -69,7 +67,7 @@ function subscriptionStatus(
       slot,
       publisherError: null,
     },
-    caughtUp,
+    caughtUpAtAGlance(tables, slot),
   );
   // a table copied whose table-sync slot the publisher no longer has: PostgreSQL cannot finish it
   const finished = nodeLive?.finished.get(name) ?? [];
@@ -100,7 +98,7 @@ function subscriptionStatus(
     error: state === 'failed' || state === 'diverged' ? (recorded?.error ?? null) : null,
     since: recorded?.updatedAt ?? null,
     tablesTotal: tables.length,
-    tablesReady: ready,
+    tablesReady: tables.filter((t) => t.state === 'r').length,
     slot: slotName,
     lagBytes: slot?.lagBytes ?? null,
     lagSeconds: slot?.lagSeconds ?? null,

@@ -116,6 +116,5 @@ export function checkStatus(r: StatusReport, topology: Topology, maxLag?: LagLim
 export function statusExitCode(r: StatusReport, check: StatusCheck | undefined): number {
   if (r.nodes.some((n) => !n.reachable)) return 1;
   if (!check) return 0;
-  if (check.unhealthy) return 2;
-  return check.unknown ? 1 : 0;
+  return check.unhealthy ? 2 : check.unknown ? 1 : 0;
 }

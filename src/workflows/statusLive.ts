@@ -77,9 +77,6 @@ export async function readLive(
           readRetryIntervalMs(c).catch(() => null),
         ]);
         const readAt = new Date().toISOString();
-        const notRecorded = opts.record
-          ? await recordReadings(c, readingStore, activity, readings, readAt)
-          : null;
         out.set(n.name, {
           activity: new Map(activity.map((a) => [a.name, a])),
           slots: new Map(slots.map((s) => [s.slot, s])),
@@ -89,7 +86,7 @@ export async function readLive(
           readings: readings ?? new Map(),
           readAt,
           retryIntervalMs,
-          notRecorded,
+          notRecorded: opts.record ? await recordReadings(c, readingStore, activity, readings, readAt) : null,
         });
       });
     },

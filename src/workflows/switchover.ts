@@ -23,7 +23,6 @@ import {
 } from '../catalog/switchover.js';
 import { loadTopology } from '../config/load.js';
 import { withSession } from '../db/connect.js';
-import { lockedSessions } from '../db/lockedSession.js';
 import { secretFiller } from '../executors/secrets.js';
 import { publishedSequences } from '../executors/sequenceSync.js';
 import { type NodeClients, waitLagUnder } from '../executors/switchover.js';
@@ -46,6 +45,7 @@ import { decideSequence } from '../planner/sequences.js';
 import { planSwitchover } from '../planner/switchover/switchover.js';
 import { linkProblem, reverseName, switchoverProblems } from '../planner/switchover/switchoverChecks.js';
 import { hasInitTables, SubscriptionStateStore } from '../state/subscriptionState.js';
+import { lockedPair } from './reinit.js';
 import { SwitchoverRun, type SwitchoverRunOptions } from './switchoverRun.js';
 import { openSession, planVerify } from './verify.js';
 
@@ -57,26 +57,10 @@ export async function switchover(configPath: string, subscription: string, opts:
   const d = declaredSubscription(topology, subscription, 'verify.unknown_subscription');
   const link = linkProblem(d);
   if (link) throw new SteepError('switchover.link', link, { address: subscriptionAddress(d.name) });
-  const sessions = await lockedSessions(topology, [{ node: d.from }, { node: d.node }], {
-    applicationName: APPLICATION_NAME,
-    settings: {
-      statementTimeoutMs: topology.settings.statementTimeout,
-      lockTimeoutMs: topology.settings.lockTimeout,
-    },
-  }).catch((err: unknown) => {
-    if (err instanceof SteepError && err.code === 'connect')
-      throw new SteepError(
-        'switchover.unreachable',
-        `switchover of ${d.name} needs both nodes: ${err.message}`,
-        {
-          node: err.node,
-          address: subscriptionAddress(d.name),
-          cause: err,
-        },
-      );
-    throw err;
+  const { clients } = await lockedPair(topology, d, 'switchover', {
+    statementTimeoutMs: topology.settings.statementTimeout,
+    lockTimeoutMs: topology.settings.lockTimeout,
   });
-  const clients: NodeClients = new Map([...sessions].map(([n, c]) => [n, c!]));
   try {
     const pre = Date.now();
     const { facts, verifyTables } = await readFacts(topology, d, clients, opts);
@@ -118,12 +102,8 @@ export async function switchover(configPath: string, subscription: string, opts:
     opts.onStep?.(preflight);
     const report = emptyReport(plan, opts.keepSlot);
     report.steps.push(preflight);
-    if (opts.dryRun) {
-      report.outcome = 'dry-run';
-      report.durationMs = Date.now() - t0;
-      return { report, configWarnings: warnings };
-    }
-    await new SwitchoverRun(topology, d, clients, plan, opts, report).execute();
+    if (opts.dryRun) report.outcome = 'dry-run';
+    else await new SwitchoverRun(topology, d, clients, plan, opts, report).execute();
     report.durationMs = Date.now() - t0;
     return { report, configWarnings: warnings };
   } finally {
@@ -173,13 +153,6 @@ async function readFacts(
     ? await readReverseFacts(topology, d, old, neu, priv.canSubscribe, Math.min(oldVersion, newVersion))
     : { reverse: null, reverseConnectMs: null };
   const verify = await estimateVerify(topology, d, old, neu, info, opts.verify, tables.map(qualifiedName));
-  const measured = {
-    drainMs,
-    verifyRowsPerSecond: verify.rowsPerSecond,
-    verifyFixedMs: verify.fixedMs,
-    reverseConnectMs,
-    roundTripMs: Math.max(await roundTrip(old), await roundTrip(neu)),
-  };
   const facts: SwitchoverFacts = {
     subscription: d.name,
     oldNode: d.from,
@@ -196,7 +169,13 @@ async function readFacts(
     state,
     slot: slot ? { name: slotName, active: slot.active, lagBytes: slot.lagBytes } : null,
     applyRate,
-    measured,
+    measured: {
+      drainMs,
+      verifyRowsPerSecond: verify.rowsPerSecond,
+      verifyFixedMs: verify.fixedMs,
+      reverseConnectMs,
+      roundTripMs: Math.max(await roundTrip(old), await roundTrip(neu)),
+    },
     publications,
     tables: tables.map(displayTable),
     unkeyed: verify.unkeyed,

@@ -108,8 +108,7 @@ export class SwitchoverRun {
       });
     };
     try {
-      const detail = await work(s);
-      await finish('completed', detail, null);
+      await finish('completed', await work(s), null);
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       await finish(this.opts.signal?.aborted === true ? 'interrupted' : 'failed', message, message);

@@ -204,14 +204,13 @@ export async function verifyLoaded(
       const run = { startedAt, conflicts: activity?.conflicts ?? null, whole: opts.tables === undefined };
       const plans = await planVerify(pub, sub, d, info, opts.tables);
       const verdicts = await pool(plans, opts.parallel, (plan) => verifyTable(topology, d, slot, plan, opts));
-      const diverged = verdicts.some((v) => v.status === 'diverged');
       const state = await recordVerdicts(sub, topology, d, info, { ...run, verdicts }, opts.onEvent);
       return {
         subscription: d.name,
         node: d.node,
         from: d.from,
         tables: verdicts,
-        diverged,
+        diverged: verdicts.some((v) => v.status === 'diverged'),
         notVerifiable: verdicts.filter((v) => v.status === 'not_verifiable').length,
         state,
         durationMs: Date.now() - t0,
@@ -242,10 +241,9 @@ async function verifyTable(
       return tableDone(opts, d, v);
     } catch (err) {
       if (err instanceof SteepError) throw err;
-      const e = err as { message?: string };
       throw new SteepError(
         'verify.failed',
-        `comparing ${name} of subscription ${d.name} failed: ${e.message ?? String(err)}`,
+        `comparing ${name} of subscription ${d.name} failed: ${(err as { message?: string }).message ?? String(err)}`,
         {
           address: subscriptionAddress(d.name),
           cause: err,
