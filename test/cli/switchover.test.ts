@@ -610,6 +610,21 @@ describe('steep switchover with a writer the fence cannot stop (18 → 18)', () 
   const idsOn = async (node: TestNode, t: string) =>
     new Set((await node.query<{ id: string }>(`SELECT id FROM public.${t}`)).map((r) => Number(r.id)));
 
+  /** The kept slot's advice as printed, followed: ENABLE on west, until east's slot is caught up, DISABLE. False when not printed. */
+  async function followEnableAdvice(
+    east: TestNode,
+    west: TestNode,
+    sub: string,
+    stderr: string,
+  ): Promise<boolean> {
+    const enable = new RegExp(`ALTER SUBSCRIPTION ("${sub}") ENABLE on west`).exec(stderr);
+    if (!enable) return false;
+    await west.query(`ALTER SUBSCRIPTION ${enable[1]} ENABLE`);
+    await waitCaughtUp(east, sub);
+    await west.query(`ALTER SUBSCRIPTION ${enable[1]} DISABLE`);
+    return true;
+  }
+
   it('keeps the slot and says how many changes it holds, and its advice, as printed, delivers every one', async () => {
     const east = cluster().node('east');
     const west = cluster().node('west');
@@ -685,11 +700,7 @@ describe('steep switchover with a writer the fence cannot stop (18 → 18)', () 
     expect(slot, 'the slot is kept').toBeDefined();
 
     // the advice as printed: the writer stopped above; ENABLE delivers exactly them, then DISABLE
-    const enable = /ALTER SUBSCRIPTION ("west_lb") ENABLE on west/.exec(done.stderr);
-    expect(enable).not.toBeNull();
-    await west.query(`ALTER SUBSCRIPTION ${enable![1]} ENABLE`);
-    await waitCaughtUp(east, SUB_LB);
-    await west.query(`ALTER SUBSCRIPTION ${enable![1]} DISABLE`);
+    expect(await followEnableAdvice(east, west, SUB_LB, done.stderr), done.stderr).toBe(true);
     const after = await idsOn(west, 'lb_items');
     const lost = acknowledged.filter((id) => !after.has(id));
     expect(lost, `acknowledged ${acknowledged.length}, lost ${lost.length}`).toEqual([]);
@@ -748,19 +759,14 @@ describe('steep switchover with a writer the fence cannot stop (18 → 18)', () 
     expect(report.outcome).toBe('released');
     // id 101's COMMIT returned while the slot existed: west has it, or steep counts it, keeps the
     // slot and its advice, as printed, delivers it
-    const enable = /ALTER SUBSCRIPTION ("west_ld") ENABLE on west/.exec(done.stderr);
-    if (report.slotKept && enable) {
-      await west.query(`ALTER SUBSCRIPTION ${enable[1]} ENABLE`);
-      await waitCaughtUp(east, SUB_LD);
-      await west.query(`ALTER SUBSCRIPTION ${enable[1]} DISABLE`);
-    }
+    const followed = report.slotKept === true && (await followEnableAdvice(east, west, SUB_LD, done.stderr));
     const after = await idsOn(west, 'ld_items');
     const lost = acknowledged.filter((id) => !after.has(id));
     expect(lost, `${done.stdout}\n${done.stderr}`).toEqual([]);
     expect(done.code, `${done.stdout}\n${done.stderr}`).toBe(1);
     expect(report.slotKept).toBe(true);
     expect(report.unsent).toEqual({ changes: 1, transactions: 1 });
-    expect(enable, done.stderr).not.toBeNull();
+    expect(followed, done.stderr).toBe(true);
     expect(await digests(west, ['ld_items'])).toEqual(await digests(east, ['ld_items']));
   }, 180_000);
 
