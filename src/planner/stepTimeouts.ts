@@ -22,9 +22,22 @@ const WAITS: ReadonlySet<StepKind> = new Set([
  * design (WAITS) has no statement timeout: one would cut it half-way. A copy's own sessions (steep's
  * copy, PostgreSQL's table sync workers) are not the step's: neither timeout cuts a copy.
  */
+/**
+ * A subscription's drop asks its publisher to drop the slot with DROP_REPLICATION_SLOT … WAIT,
+ * which waits for as long as any walsender holds the slot (its own for a moment; another
+ * subscriber's, e.g. a clone's original, for ever): without a statement timeout of the file's,
+ * it waits at most this long, then fails naming the slot, and nothing is dropped.
+ */
+export const SLOT_RELEASE_WAIT_MS = 60_000;
+
 export function stepTimeouts(
   kind: StepKind,
   settings: Pick<Settings, 'lockTimeout' | 'statementTimeout'>,
 ): StepTimeouts {
-  return { lockMs: settings.lockTimeout, statementMs: WAITS.has(kind) ? 0 : settings.statementTimeout };
+  if (WAITS.has(kind)) return { lockMs: settings.lockTimeout, statementMs: 0 };
+  const slotWait = kind === 'subscription-drop' && settings.statementTimeout === 0;
+  return {
+    lockMs: settings.lockTimeout,
+    statementMs: slotWait ? SLOT_RELEASE_WAIT_MS : settings.statementTimeout,
+  };
 }

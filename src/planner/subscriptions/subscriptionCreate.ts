@@ -31,6 +31,7 @@ import {
   nonTx,
   tx,
 } from '../sqlBuild.js';
+import { cloneText, sharedSlotRelative } from './clones.js';
 import { warnOriginCopy } from './cycles.js';
 import { dropGap, recreateGap } from './dataGaps.js';
 import type { DoubleApply } from './doubleApply.js';
@@ -134,16 +135,27 @@ export function ownershipComment(ctx: PlanContext, conn: DesiredConnection, d: S
 
 /**
  * DROP SUBSCRIPTION drops its slot on the publisher (outside a transaction). When the
- * publisher is known to be down that would fail, so the slot is detached first and left there.
+ * publisher is known to be down that would fail, and when the slot is a clone relative's
+ * (clones.ts) it would drop another node's live slot: so the slot is detached first and left there.
  * A dropped slot is counted in the plan's slot changes.
  */
 function dropStatements(
   ctx: PlanContext,
   o: ObservedSubscription,
   subscriber: string,
-): { statements: Statement[]; dropsSlot: boolean } {
-  const slot = o.slotNone ? 'none' : ctx.unreachable(o.from) ? 'detach' : 'drop';
-  if (slot === 'detach')
+): { statements: Statement[]; dropsSlot: boolean; slotLeftTo: string | null } {
+  const relative = sharedSlotRelative(ctx, subscriber, o);
+  const slot = o.slotNone ? 'none' : ctx.unreachable(o.from) || relative ? 'detach' : 'drop';
+  if (relative)
+    ctx.warn(
+      'clone-leftover',
+      `${cloneText(ctx, subscriber, relative, o)}; so ${subscriber}'s copy is detached from the slot (DISABLE, SET (slot_name = NONE)) before it is dropped, and the slot is left to ${relative}`,
+      {
+        address: subscriptionAddress(o.name),
+        node: subscriber,
+      },
+    );
+  else if (slot === 'detach')
     ctx.warn(
       'slot-left',
       `subscription ${o.name} on ${subscriber}: its publisher ${o.from} is unreachable, so slot ${o.slot} is left on ${o.from}, ` +
@@ -160,6 +172,7 @@ function dropStatements(
   return {
     statements: [...deferred, ...dropSubscriptionStatements(o.name, slot)],
     dropsSlot: slot === 'drop',
+    slotLeftTo: relative,
   };
 }
 
@@ -268,6 +281,16 @@ export function planReplace(
   const address: Address = { kind: 'subscription', name: d.name };
   if (!mayReplace(ctx, 'subscription', d, node.name, address, `${listText(because)} cannot change in place,`))
     return undefined;
+  const relative = sharedSlotRelative(ctx, node.name, o);
+  if (relative) {
+    ctx.error(
+      'clone-replace',
+      `subscription ${d.name} on ${node.name} would be replaced (${listText(because)}), but ${cloneText(ctx, node.name, relative, o)}: ` +
+        `a replace would drop or reuse ${relative}'s slot; give ${node.name}'s subscription another name (and slot) in steep.yaml, so the copy is dropped and a new one created`,
+      { address, node: node.name },
+    );
+    return undefined;
+  }
   let init = initPlan(ctx, d);
   // only the slot name differs: declaring the observed one keeps the subscription as it is
   const cheaperFix =
@@ -347,7 +370,11 @@ export function subscriptionDrop(ctx: PlanContext, node: ObservedNode, o: Observ
     statements: drop.statements,
     hazards: drop.dropsSlot ? ['drops-slot'] : [],
     deps: [],
-    reasonSuffix: drop.dropsSlot ? `; dropping it also drops slot ${o.slot} on ${o.from}` : '',
+    reasonSuffix: drop.dropsSlot
+      ? `; dropping it also drops slot ${o.slot} on ${o.from}, once no walsender holds it (the step's statement timeout bounds that wait)`
+      : drop.slotLeftTo
+        ? `; its slot ${o.slot} on ${o.from} is ${drop.slotLeftTo}'s (a physical clone's copy) and is left`
+        : '',
     catalogDigest: subscriptionDigest(o, o.slotNone ? null : publisherSlot(ctx, o.from, o.slot)),
   };
 }

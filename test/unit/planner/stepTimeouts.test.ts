@@ -17,6 +17,12 @@ describe('each step carries its own timeouts', () => {
       expect(stepTimeouts(kind, settings), kind).toEqual({ lockMs: 750, statementMs: 30_000 });
   });
 
+  it("a subscription's drop waits at most 60 s for its slot's walsender when the file sets no statement timeout", () => {
+    const none = { lockTimeout: 750, statementTimeout: 0 };
+    expect(stepTimeouts('subscription-drop', none)).toEqual({ lockMs: 750, statementMs: 60_000 });
+    expect(stepTimeouts('publication-alter', none)).toEqual({ lockMs: 750, statementMs: 0 });
+  });
+
   it('a step that waits by design (CREATE SUBSCRIPTION, a slot, a copy, a merge) has no statement_timeout', () => {
     for (const kind of ['subscription-create', 'slot-create', 'subscription-init', 'merge-init'] as const)
       expect(stepTimeouts(kind, settings), kind).toEqual({ lockMs: 750, statementMs: 0 });

@@ -620,6 +620,47 @@ describe('subscriptions: delete and ownership', () => {
     expect(left.message).toContain("pg_drop_replication_slot('west_orders')");
   });
 
+  /** west and a copy of its catalog (node west_copy, declared with nothing on it), `copy` saying which server the copy is on */
+  function westAndCopy(copy: { startedAt: string; database?: string }) {
+    const t = base();
+    t.nodes.west_copy = nodeSpec('west_copy');
+    const s = observe(t);
+    const west = at(s, 'west');
+    west.server = { systemIdentifier: '7400000000000000001', startedAt: '1700000000.000001' };
+    s.nodes.west_copy = {
+      ...structuredClone(west),
+      name: 'west_copy',
+      database: copy.database ?? west.database,
+      server: { systemIdentifier: '7400000000000000001', startedAt: copy.startedAt },
+    };
+    const p = runPlan(t, s);
+    return { p, drop: p.steps.find((x) => x.node === 'west_copy' && x.kind === 'subscription-drop')! };
+  }
+
+  it("detaches a physical clone's copy of a subscription: its slot is the original's (issue 64)", () => {
+    // a base backup of west, promoted: the same system identifier and catalog, another server
+    const { p, drop } = westAndCopy({ startedAt: '1700000500.000001' });
+    expect(drop.hazards).toEqual(['drops-object']);
+    expect(drop.statements.map((x) => x.sql)).toEqual([
+      'ALTER SUBSCRIPTION "west_orders" DISABLE',
+      'ALTER SUBSCRIPTION "west_orders" SET (slot_name = NONE)',
+      'DROP SUBSCRIPTION "west_orders"',
+    ]);
+    expect(drop.reasonText).toContain(
+      "its slot west_orders on east is west's (a physical clone's copy) and is left",
+    );
+    expect(p.warnings.find((w) => w.code === 'clone-leftover')?.message).toContain(
+      'west_copy is a physical clone of west (or west of west_copy: both have system identifier 7400000000000000001',
+    );
+    // west's own subscription is untouched
+    expect(p.steps.filter((x) => x.node === 'west')).toEqual([]);
+  });
+
+  it('drops the slot with the subscription when the two nodes are one server, not clones', () => {
+    const { drop } = westAndCopy({ startedAt: '1700000000.000001', database: 'other' });
+    expect(drop.hazards).toEqual(['drops-object', 'drops-slot']);
+  });
+
   it('drops a subscription without a slot inside a transaction', () => {
     const t = base();
     const s = observe(t);
