@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { Step } from '../model/plan.js';
 import type { SubscriptionSpec } from '../model/topology.js';
+import { restoredByUser } from '../model/topology.js';
 import { InitSlotStore } from '../state/initSlots.js';
 import { hasInitTables, SubscriptionStateStore } from '../state/subscriptionState.js';
 import type { EventSink } from './events.js';
@@ -26,7 +27,7 @@ export async function startInit(
   schema: string,
   onEvent: EventSink,
 ): Promise<void> {
-  const manual = d.init.method === 'manual';
+  const manual = restoredByUser(d.init.method);
   if (manual) await runStep(client, step, ctx);
   if (!(await hasInitTables(client, schema))) return;
   const store = new SubscriptionStateStore(schema, step.node);

@@ -231,6 +231,12 @@ export interface ObservedNode {
    * shared): a slot they use on a publisher is theirs, never an orphan (absent: not read)
    */
   otherDatabaseSubscriptions?: OtherDatabaseSubscription[];
+  /**
+   * Where the node stands in its WAL history (IDENTIFY_SYSTEM, TIMELINE_HISTORY), read only where
+   * a plan needs it: a `physical` init's subscriber (where its clone forked from the publisher)
+   * and its publisher (its timeline). Absent: not read.
+   */
+  walHistory?: TimelineHistory;
   origins: Record<string, ObservedOrigin>;
   /** Every ordinary and partitioned table outside system schemas, by `schema.name`. */
   tables: Record<string, ObservedTable>;

@@ -9,7 +9,16 @@ import { quoteTable } from './sql.js';
 
 export type SchemaSyncMode = 'strict' | 'auto' | 'manual';
 export type PublishOperation = 'insert' | 'update' | 'delete' | 'truncate';
-export type InitMethod = 'snapshot' | 'manual' | 'two-phase' | 'merge' | 'none';
+export type InitMethod = 'snapshot' | 'manual' | 'physical' | 'two-phase' | 'merge' | 'none';
+
+/**
+ * The methods whose data the DBA restores on the subscriber from a slot `steep init prepare`
+ * made: `manual` (a dump or any backup, its position recorded or typed) and `physical` (a
+ * physical clone of the publisher, whose position steep reads from the clone's timeline history).
+ */
+export function restoredByUser(method: InitMethod): method is 'manual' | 'physical' {
+  return method === 'manual' || method === 'physical';
+}
 export type ExistingData = 'fail' | 'truncate' | 'keep';
 /** Tables added later to a subscription whose init is none or a finished manual: copy them, or the DBA vouches. */
 export type NewTables = 'copy' | 'skip';

@@ -2,6 +2,7 @@ import { type Address, printAddress } from '../model/address.js';
 import type { ObservedNode, ObservedPublication, ObservedSubscription } from '../model/cluster.js';
 import type { Change, Hazard, Statement } from '../model/plan.js';
 import { reportUnmanaged } from './adopt.js';
+import { cloneRelatives } from './clones.js';
 import { type ManagedKind, PHASE, type PlanContext, sortedKeys, stepKey } from './context.js';
 
 /**
@@ -117,7 +118,9 @@ function planDelete<K extends ManagedKind>(
     action: 'delete',
     reason: 'removed-from-config',
     reasonText:
-      `managed by steep (topology ${ctx.desired.topology}) on ${node.name} and no longer in steep.yaml` +
+      (moved && cloneRelatives(ctx, node.name).includes(moved.node)
+        ? `a copy of ${kind} ${o.name} of ${moved.node}, which ${node.name} is a physical clone of (or a clone of ${node.name}): steep.yaml declares it on ${moved.node}, not here`
+        : `managed by steep (topology ${ctx.desired.topology}) on ${node.name} and no longer in steep.yaml`) +
       (dropped.reasonSuffix ?? ''),
     changes: dropped.changes,
     statements: dropped.statements,

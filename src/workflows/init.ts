@@ -12,6 +12,7 @@ import type { InitProgress } from '../model/initState.js';
 import type { Step } from '../model/plan.js';
 import { stepClass } from '../model/stepClass.js';
 import type { SubscriptionSpec, Topology } from '../model/topology.js';
+import { restoredByUser } from '../model/topology.js';
 import { ApplyLog, hasApplyLog, recordInterrupted } from '../state/applyLog.js';
 import { hasInitTables, SubscriptionStateStore } from '../state/subscriptionState.js';
 import type { ApplyOutcome } from './apply.js';
@@ -100,7 +101,7 @@ export class InitRunner {
     if (!d) return;
     const recorded = (await store.get(client, name))?.state ?? 'uninitialized';
     // a replace starts over; a manual init keeps the `preparing` its prepare recorded
-    if (recorded !== 'uninitialized' && !(d.init.method === 'manual' && recorded === 'preparing'))
+    if (recorded !== 'uninitialized' && !(restoredByUser(d.init.method) && recorded === 'preparing'))
       await recordTransition(store, client, d, 'uninitialized', this.opts.onEvent);
     if (d.init.method === 'none' && d.enabled)
       await recordTransition(store, client, d, 'synchronized', this.opts.onEvent);

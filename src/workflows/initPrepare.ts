@@ -12,6 +12,7 @@ import { SteepError } from '../model/errors.js';
 import { declaredSubscription, type SubscriptionSpec, type Topology } from '../model/topology.js';
 import {
   checkPrepareMethod,
+  cloneCommands,
   dumpCommands,
   type PreparePlan,
   planInitPrepare,
@@ -51,6 +52,8 @@ export interface PrepareResult {
    * pipeline of exactly what the subscription carries (pg_dump would restore whole tables)
    */
   copies: string[];
+  /** physical: how to make the clone (a base backup, or a standby promoted past `lsn`); null otherwise */
+  clone: string[] | null;
   configWarnings: Problem[];
 }
 
@@ -63,12 +66,19 @@ export async function prepareInit(
   const { topology, warnings } = await loadTopology(configPath);
   const d = declaredSubscription(topology, subscription, 'init.unknown_subscription');
   checkPrepareMethod(d);
+  const physical = d.init.method === 'physical';
   const observed = await readCluster(
-    [d.from, d.node].map((n) => ({ name: n, connection: topology.nodes[n]!.connection })),
+    (physical ? [d.from] : [d.from, d.node]).map((n) => ({
+      name: n,
+      connection: topology.nodes[n]!.connection,
+    })),
     clusterReadOptions(topology.settings),
   );
   const plan = planInitPrepare(topology, observed, d, opts.hold);
-  const made = plan.kind === 'create' ? await makePreparedSlot(topology, d, plan, opts.stop, onEvent) : null;
+  const made =
+    plan.kind === 'create'
+      ? await makePreparedSlot(topology, d, plan, { physical, stop: opts.stop, onEvent })
+      : null;
   const subscriber = observed.nodes[d.node];
   const superuser = subscriber !== undefined && 'role' in subscriber && subscriber.role.superuser;
   const commands = made?.snapshotName
@@ -87,6 +97,7 @@ export async function prepareInit(
     pgDump: commands?.pgDump ?? null,
     pgRestore: commands?.pgRestore ?? null,
     copies: commands?.copies ?? [],
+    clone: physical ? cloneCommands(topology, d, plan.kind === 'prepared' ? plan.lsn : made!.lsn) : null,
   };
   if (!made || !opts.hold) {
     await made?.repl.end().catch(() => {});
@@ -104,24 +115,27 @@ export async function prepareInit(
 /**
  * The slot made on the publisher and recorded on the subscriber (`init_slots`, the init
  * `preparing`), under the same lock as apply, on both nodes in apply's order. Nothing
- * half-made: the slot goes when it cannot be recorded.
+ * half-made: the slot goes when it cannot be recorded. A physical init's slot is not recorded:
+ * its subscriber is about to be replaced by the clone.
  */
 async function makePreparedSlot(
   topology: Topology,
   d: SubscriptionSpec,
   plan: Extract<PreparePlan, { kind: 'create' }>,
-  stop: Stop | undefined,
-  onEvent: EventSink,
+  opts: { physical: boolean; stop: Stop | undefined; onEvent: EventSink },
 ): Promise<MadeSlot> {
+  const { stop, onEvent } = opts;
   const address = subscriptionAddress(d.name);
-  const sessions = await lockedSessions(topology, [{ node: d.node }, { node: d.from }], {
-    applicationName: PREPARE_APPLICATION_NAME,
-  });
-  const sub = sessions.get(d.node)!;
-  const pub = d.from === d.node ? null : sessions.get(d.from)!;
+  const sessions = await lockedSessions(
+    topology,
+    opts.physical ? [{ node: d.from }] : [{ node: d.node }, { node: d.from }],
+    { applicationName: PREPARE_APPLICATION_NAME },
+  );
+  const sub = opts.physical ? null : sessions.get(d.node)!;
+  const pub = d.from === d.node && sub ? null : sessions.get(d.from)!;
   stop?.arm();
   try {
-    if (!(await hasInitTables(sub, topology.settings.stateSchema))) {
+    if (sub && !(await hasInitTables(sub, topology.settings.stateSchema))) {
       throw new SteepError(
         'init.prepare_not_ready',
         `steep's state schema on ${d.node} has no init tables yet; run steep apply first`,
@@ -141,7 +155,7 @@ async function makePreparedSlot(
       stop ? { signal: stop.signal, canceller: sessions.get(d.from)! } : undefined,
     );
     try {
-      await recordPrepared(topology, d, sub, made, onEvent);
+      if (sub) await recordPrepared(topology, d, sub, made, onEvent);
     } catch (err) {
       await made.repl.end().catch(() => {});
       if (pub) {
@@ -156,7 +170,7 @@ async function makePreparedSlot(
     }
     return made;
   } finally {
-    await sub.end().catch(() => {});
+    await sub?.end().catch(() => {});
     await pub?.end().catch(() => {});
   }
 }

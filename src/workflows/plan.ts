@@ -13,6 +13,7 @@ import { subscribedScopes } from '../planner/schema/schemaScope.js';
 import { stateMigrations } from '../state/migrations.js';
 import { STEEP_VERSION } from '../version.js';
 import { readDifferingColumns, readRenamesApplied } from './planColumns.js';
+import { observeRestorePoints } from './restorePoints.js';
 import { observeStreamPositions } from './streamPositions.js';
 import { markRowPresence, observeLoadFacts } from './tableFacts.js';
 
@@ -72,6 +73,7 @@ export async function observe(
       markRowPresence(topology, observed, rowPresenceRequests(topology, observed)),
       observeLoadFacts(topology, observed),
       observeStreamPositions(topology, observed),
+      observeRestorePoints(topology, observed),
     ]);
   }
   return observed;

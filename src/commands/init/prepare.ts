@@ -5,6 +5,20 @@ import { Interruption } from '../../cli/interruption.js';
 import { type PrepareResult, prepareInit } from '../../workflows/initPrepare.js';
 
 function text(r: PrepareResult, holding: boolean): string[] {
+  if (r.clone)
+    return [
+      r.alreadyPrepared
+        ? `Slot ${r.slot} on ${r.from} was already prepared for subscription ${r.subscription} (init physical).`
+        : `Slot ${r.slot} created on ${r.from} for subscription ${r.subscription} (init physical).`,
+      `LSN: ${r.lsn}`,
+      '',
+      `Make ${r.node} a physical clone of ${r.from} that holds ${r.from}'s changes up to ${r.lsn} or later: a base backup taken from now on,`,
+      `started with recovery.signal (it recovers to the end of its WAL and is promoted), in ${r.node}'s data directory:`,
+      ...r.clone.map((c) => `  ${c}`),
+      '',
+      `Then run steep apply: it proves ${r.node} is a clone of ${r.from}, reads where its timeline forked from ${r.from}'s (refusing one before ${r.lsn}),`,
+      `creates ${r.subscription} on this slot, starts it there and follows it to synchronized.`,
+    ];
   const lines = [
     r.alreadyPrepared
       ? `Slot ${r.slot} on ${r.from} was already prepared for subscription ${r.subscription}.`
@@ -44,9 +58,10 @@ function text(r: PrepareResult, holding: boolean): string[] {
 
 export default class InitPrepare extends SteepCommand {
   static override summary =
-    'Manual init, step 1: create the subscription’s slot on the publisher and record its LSN.';
+    'Manual or physical init, step 1: create the subscription’s slot on the publisher and record its LSN.';
   static override description =
-    `For subscriptions with init method manual: creates the slot over a replication connection (CREATE_REPLICATION_SLOT … LOGICAL pgoutput) and records the slot and its consistent point (LSN) in the subscriber's state schema; the init is then preparing.
+    `For subscriptions with init method physical: creates the slot and prints how to make the subscriber a physical clone of the publisher (nothing is recorded on the subscriber; steep apply reads the clone's position from its timeline history).
+For subscriptions with init method manual: creates the slot over a replication connection (CREATE_REPLICATION_SLOT … LOGICAL pgoutput) and records the slot and its consistent point (LSN) in the subscriber's state schema; the init is then preparing.
 Ctrl-C (SIGINT) or SIGTERM while the slot waits for transactions open on the publisher cancels that wait (no slot is made); once the slot exists it is recorded first; exit 130 (143).
 With --hold the slot's snapshot is exported and kept open until the command is interrupted, and the exact pg_dump --snapshot command to dump the subscribed tables at that LSN is printed, with its pg_restore; a table whose publications filter rows or list columns is copied instead by a printed psql COPY pipeline at the same snapshot, of exactly the rows and columns the subscription carries. After the restore, steep apply creates the subscription on the slot (create_slot = false, copy_data = false), starts its origin at the LSN, enables it and follows it to synchronized.`;
   static override examples = [

@@ -4,13 +4,13 @@ import type { InitState } from '../../model/initState.js';
 import type { Statement } from '../../model/plan.js';
 import { displayTable } from '../../model/sql.js';
 import type { SubscriptionSpec, TableName } from '../../model/topology.js';
-import { DEFER_INDEXES_FROM } from '../../model/topology.js';
+import { DEFER_INDEXES_FROM, restoredByUser } from '../../model/topology.js';
 import { type DraftStep, PHASE, type PlanContext, stepKey } from '../context.js';
 import { digestOf } from '../digest.js';
 import { alterSubscriptionSql, tx } from '../sqlBuild.js';
 import { copyEstimate } from './copyEstimate.js';
 import { copiedRelations, copiedTables, copyPath } from './initCopy.js';
-import { type ManualReadiness, manualReadiness, originAdvanceSql } from './manualInit.js';
+import { type ManualReadiness, originAdvanceSql, restoreReadiness } from './manualInit.js';
 import { loadNote } from './ownCopyLoad.js';
 import { ownCopyStatements } from './ownCopyStatements.js';
 
@@ -60,7 +60,7 @@ export function twoPhasePending(node: ObservedNode, d: SubscriptionSpec, o: Obse
  * in-place alter.
  */
 export function manualPending(node: ObservedNode, d: SubscriptionSpec, o: ObservedSubscription): boolean {
-  if (d.init.method !== 'manual' || o.enabled) return false;
+  if (!restoredByUser(d.init.method) || o.enabled) return false;
   return ['uninitialized', 'preparing', 'failed'].includes(recordedState(node, d.name));
 }
 
@@ -149,15 +149,15 @@ export function planInitAfterCreate(
         { path: 'init.state', before: 'uninitialized', after: 'synchronized' },
       ],
     });
-  } else if (d.init.method === 'manual' && manual?.ok && manual.lsn) {
+  } else if (restoredByUser(d.init.method) && manual?.ok && manual.lsn) {
     addInitStep(ctx, d, node, {
       after,
       statements: manualStatements(d, manual.lsn),
       reasonText:
-        `the restored data on ${d.node} is consistent at ${manual.lsn}: the subscription's origin starts there, ` +
+        `the restored data on ${d.node} is consistent at ${manual.lsn}${manual.why ? ` (${manual.why})` : ''}: the subscription's origin starts there, ` +
         `${d.enabled ? 'it is enabled, and apply follows its catch-up until it is synchronized' : 'and it stays disabled as steep.yaml declares'}`,
       changes: [
-        { path: 'init.method', before: null, after: 'manual' },
+        { path: 'init.method', before: null, after: d.init.method },
         { path: 'init.lsn', before: null, after: manual.lsn },
         {
           path: 'init.state',
@@ -191,7 +191,7 @@ export function planInitOfExisting(
   const state = recordedState(node, d.name);
   const error = node.initState?.subscriptions[d.name]?.error;
   if (manualPending(node, d, o)) {
-    const ready = manualReadiness(ctx, d, node);
+    const ready = restoreReadiness(ctx, d, node);
     if (!ready.ok || !ready.lsn) return;
     addInitStep(ctx, d, node, {
       after,

@@ -5,7 +5,7 @@ import type { InitState } from '../../model/initState.js';
 import type { Step } from '../../model/plan.js';
 import { quoteIdent, quoteTable } from '../../model/sql.js';
 import type { SubscriptionSpec, TableName } from '../../model/topology.js';
-import { qualifiedName } from '../../model/topology.js';
+import { qualifiedName, restoredByUser } from '../../model/topology.js';
 import { listText } from '../context.js';
 import {
   dropPublicationSql,
@@ -128,7 +128,7 @@ export function planInitCancel(d: SubscriptionSpec, o: CancelObserved): CancelPl
   const tables = truncatedTables(d, o, destroys);
   const truncated = tables.map(qualifiedName);
   // a prepared slot no subscription took over yet (manual), or one left by a subscription dropped by hand
-  const prepared = o.preparedSlot ?? (o.existing ? null : d.init.method === 'manual' ? d.slot : null);
+  const prepared = o.preparedSlot ?? (o.existing ? null : restoredByUser(d.init.method) ? d.slot : null);
   const slotDrop = prepared !== null && slot === null && o.publisherReachable ? prepared : null;
   const plan: CancelPlan = {
     destroys,

@@ -4,7 +4,7 @@ import type { ClusterState, ObservedNode, ObservedSubscription } from '../../mod
 import { compareTableNames } from '../../model/order.js';
 import type { Change, Hazard, Statement } from '../../model/plan.js';
 import type { SubscriptionSpec, TableName, Topology } from '../../model/topology.js';
-import { DEFAULT_SPLIT_ABOVE, qualifiedName } from '../../model/topology.js';
+import { DEFAULT_SPLIT_ABOVE, qualifiedName, restoredByUser } from '../../model/topology.js';
 import { listText, type PlanContext, sortedKeys } from '../context.js';
 import { addTables } from '../schema/schemaScope.js';
 import { truncateTablesSql, tx } from '../sqlBuild.js';
@@ -118,7 +118,9 @@ export function rowPresenceRequests(desired: Topology, observed: ClusterState): 
     // an existing one that copies nothing (`none`, `manual`) told to copy the tables that join it
     // (`init.newTables: copy`): the refresh copies into them
     const joining =
-      o !== undefined && ['none', 'manual'].includes(d.init.method) && d.init.newTables === 'copy';
+      o !== undefined &&
+      (d.init.method === 'none' || restoredByUser(d.init.method)) &&
+      d.init.newTables === 'copy';
     // a new `snapshot` one (it will copy), or a replace whatever its method (docs/steep-yaml.md
     // makes it an error while its tables hold rows)
     const copies = o ? replacesSlot(o, d) : d.init.method === 'snapshot';

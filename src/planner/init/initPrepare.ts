@@ -5,7 +5,7 @@ import { SteepError } from '../../model/errors.js';
 import type { Step } from '../../model/plan.js';
 import { quoteIdent } from '../../model/sql.js';
 import type { SubscriptionSpec, Topology } from '../../model/topology.js';
-import { qualifiedName, quoteQualified } from '../../model/topology.js';
+import { qualifiedName, quoteQualified, restoredByUser } from '../../model/topology.js';
 import { PG15 } from '../../model/versions.js';
 import { dropSlotSql, tx } from '../sqlBuild.js';
 import { step } from './initCancel.js';
@@ -85,7 +85,7 @@ export function createSlotCommand(slot: string, version: number, hold: boolean):
 
 /** Only a manual init is prepared: checked before anything is read. */
 export function checkPrepareMethod(d: SubscriptionSpec): void {
-  if (d.init.method !== 'manual') {
+  if (!restoredByUser(d.init.method)) {
     throw new SteepError(
       'init.prepare_method',
       `subscription ${d.name} uses init method ${d.init.method}; steep init prepare is for init method manual (a backup restored by you)`,
@@ -101,11 +101,14 @@ export function planInitPrepare(
   hold: boolean,
 ): PreparePlan {
   checkPrepareMethod(d);
-  for (const n of [d.from, d.node]) {
+  // a physical init's subscriber is replaced by the clone: nothing is read or recorded there
+  const physical = d.init.method === 'physical';
+  for (const n of physical ? [d.from] : [d.from, d.node]) {
     const o = observed.nodes[n]!;
     if (!o.reachable) throw new SteepError('connect', o.error, { node: n });
   }
   const publisher = observed.nodes[d.from] as ObservedNode;
+  if (physical) return planPhysicalPrepare(d, publisher, hold);
   const subscriber = observed.nodes[d.node] as ObservedNode;
   checkReady(topology, d, publisher, subscriber);
   const tables = copiedTables(topology, observed, d).map(qualifiedName);
@@ -143,6 +146,63 @@ export function planInitPrepare(
     }),
     tables,
   };
+}
+
+/**
+ * A physical init's prepare: the slot alone, no snapshot (a physical copy needs none) and no
+ * record (the unconsumed slot's position is its record; the clone's own history says where it
+ * stands). Prepared already when the slot is there, unused.
+ */
+function planPhysicalPrepare(d: SubscriptionSpec, publisher: ObservedNode, hold: boolean): PreparePlan {
+  if (hold)
+    throw new SteepError(
+      'init.prepare_hold',
+      `subscription ${d.name} uses init method physical: a physical copy needs no exported snapshot; run steep init prepare ${d.name} without --hold`,
+      where(d),
+    );
+  const missing = d.publications.filter((p) => !publisher.publications[p]);
+  if (missing.length > 0)
+    throw new SteepError(
+      'init.prepare_not_ready',
+      `publication(s) ${missing.join(', ')} of subscription ${d.name} do not exist on ${d.from} yet, and a slot made before its publication cannot stream it; run steep apply first, then prepare`,
+      where(d),
+    );
+  const slot = publisher.slots[d.slot];
+  if (slot?.active)
+    throw new SteepError(
+      'init.prepare_slot_exists',
+      `slot ${d.slot} on ${d.from} is in use (pid ${slot.activePid ?? 'unknown'}): it is not a prepared slot waiting for a clone; give the subscription another slot name`,
+      where(d),
+    );
+  if (slot?.confirmedFlushLsn) return { kind: 'prepared', lsn: slot.confirmedFlushLsn, tables: [] };
+  return {
+    kind: 'create',
+    command: createSlotCommand(d.slot, publisher.serverVersion, false),
+    undo: step({
+      address: { kind: 'slot', node: d.from, slot: d.slot },
+      node: d.from,
+      kind: 'slot-drop',
+      reasonText: `init prepare: slot ${d.slot} was made but the command failed, so it goes again`,
+      statements: [tx(dropSlotSql(d.slot))],
+      hazards: ['drops-slot'],
+    }),
+    tables: [],
+  };
+}
+
+/**
+ * What the DBA runs to make a physical init's clone: a base backup of the publisher (any time
+ * after the slot was made) started with `recovery.signal` recovers to the end of its WAL and
+ * promotes, forking after the slot's LSN; a standby of the publisher is promoted once it has
+ * replayed past it. steep reads where the clone forked; a `recovery_target_lsn` makes it fork
+ * exactly at the slot's LSN (a standby that has not replayed it yet).
+ */
+export function cloneCommands(topology: Topology, d: SubscriptionSpec, lsn: string): string[] {
+  const fromDb = shellQuote(buildConninfo({ ...topology.nodes[d.from]!.connection, password: undefined }));
+  return [
+    `pg_basebackup --dbname=${fromDb} --pgdata=DATADIR --wal-method=stream --checkpoint=fast && touch DATADIR/recovery.signal`,
+    `or, on a standby of ${d.from} that has not replayed ${lsn} yet: recovery_target_lsn = '${lsn}', recovery_target_inclusive = off, recovery_target_action = promote`,
+  ];
 }
 
 function shellQuote(s: string): string {

@@ -4,8 +4,10 @@ import { SteepError } from '../../model/errors.js';
 import { compareLsn, isLsn, normaliseLsn } from '../../model/lsn.js';
 import { quoteLiteral, THIS_DATABASE_OID } from '../../model/sql.js';
 import type { SubscriptionSpec, Topology } from '../../model/topology.js';
+import { restoredByUser } from '../../model/topology.js';
 import type { PlanContext } from '../context.js';
 import { sortedKeys } from '../context.js';
+import { physicalReadiness } from './physicalInit.js';
 
 /**
  * The `manual` init method (docs/steep-yaml.md) as the plan sees it: is the prepared slot there, and at
@@ -20,6 +22,23 @@ export interface ManualReadiness {
   ok: boolean;
   /** where its origin is advanced to */
   lsn?: string;
+  /** why the restored data starts there, when it is proven (physical: the clone's fork point) */
+  why?: string;
+}
+
+/**
+ * The readiness of a subscription whose data the DBA restores: `physical` proves it from the
+ * clone; so does `manual` when the restored subscriber is a physical clone of its publisher (one
+ * system identifier) and the slot is prepared: the clone's history says where it stands, and a
+ * record or a `--lsn` that disagrees would open a gap. Otherwise `manual` trusts the record or `--lsn`.
+ */
+export function restoreReadiness(ctx: PlanContext, d: SubscriptionSpec, node: ObservedNode): ManualReadiness {
+  const publisher = ctx.node(d.from);
+  const clone =
+    node.server !== undefined && node.server.systemIdentifier === publisher?.server?.systemIdentifier;
+  return d.init.method === 'physical' || (clone && publisher?.slots[d.slot] !== undefined)
+    ? physicalReadiness(ctx, d, node)
+    : manualReadiness(ctx, d, node);
 }
 
 /**
@@ -125,8 +144,8 @@ export function resolveLsnFlags(desired: Topology, flags: readonly string[]): Re
       out[f.slice(0, eq)] = f.slice(eq + 1);
       continue;
     }
-    const manual = sortedKeys(desired.subscriptions).filter(
-      (n) => desired.subscriptions[n]!.init.method === 'manual',
+    const manual = sortedKeys(desired.subscriptions).filter((n) =>
+      restoredByUser(desired.subscriptions[n]!.init.method),
     );
     if (manual.length !== 1) {
       throw new SteepError(

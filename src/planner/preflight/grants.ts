@@ -8,6 +8,7 @@ import {
 } from '../../model/privileges.js';
 import { displayTable, quoteIdent } from '../../model/sql.js';
 import type { SubscriptionSpec, Topology } from '../../model/topology.js';
+import { restoredByUser } from '../../model/topology.js';
 import { PG15, PG16 } from '../../model/versions.js';
 import { byOwner } from './preflightPrivileges.js';
 
@@ -176,7 +177,7 @@ function subscriberGrants(
   lines.push(
     `-- steep sequences sync sets the subscribed tables' sequences (setval): ${role} owns them, is a member of their owner, or holds SELECT, UPDATE on each (steep sequences sync names any it may not set)`,
   );
-  if (subs.some((s) => s.init.method === 'manual'))
+  if (subs.some((s) => restoredByUser(s.init.method)))
     lines.push(
       ...functionGrants(
         ['pg_replication_origin_advance'],

@@ -4,7 +4,7 @@ import type { DataGap } from '../../model/driftReport.js';
 import { compareText } from '../../model/order.js';
 import type { Change, Hazard, Statement } from '../../model/plan.js';
 import type { SubscriptionSpec, Topology } from '../../model/topology.js';
-import { qualifiedName } from '../../model/topology.js';
+import { qualifiedName, restoredByUser } from '../../model/topology.js';
 import { listText, type PlanContext } from '../context.js';
 import { copiedTables, heldTables } from '../init/initCopy.js';
 import { truncateTablesSql, tx } from '../sqlBuild.js';
@@ -53,7 +53,7 @@ export function newTablesDecision(
   added?: string[],
 ): NewTablesDecision | undefined {
   const none: NewTablesDecision = { copy: false, statements: [], hazards: [], changes: [] };
-  if (d.init.method !== 'none' && d.init.method !== 'manual') return none;
+  if (d.init.method !== 'none' && !restoredByUser(d.init.method)) return none;
   const tables = added ?? joiningTables(ctx, d, o);
   if (tables.length === 0) return none;
   const address = subscriptionAddress(d.name);

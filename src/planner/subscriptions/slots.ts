@@ -4,6 +4,7 @@ import type { ObservedSlot } from '../../model/cluster.js';
 import { matchesAny } from '../../model/glob.js';
 import { compareText } from '../../model/order.js';
 import type { SubscriptionSpec } from '../../model/topology.js';
+import { restoredByUser } from '../../model/topology.js';
 import { ignored } from '../adopt.js';
 import { type DraftStep, PHASE, type PlanContext, sortedKeys, stepKey } from '../context.js';
 import { slotDigest } from '../digest.js';
@@ -47,7 +48,7 @@ export function prepareSlot(
   const slot = publisher.slots[d.slot];
   if (!slot) {
     // two-phase: created on no slot yet, `snapshot generate` makes it (subscriptionCreate.ts says so)
-    if (!opts.createSlot && d.init.method === 'manual') {
+    if (!opts.createSlot && restoredByUser(d.init.method)) {
       ctx.warn(
         'init-slot-missing',
         `subscription ${d.name} uses init method manual, which creates it on a prepared slot, but slot ${d.slot} ` +

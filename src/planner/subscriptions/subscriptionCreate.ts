@@ -12,13 +12,15 @@ import { compareText } from '../../model/order.js';
 import { formatOwnership } from '../../model/ownership.js';
 import type { Change, Statement } from '../../model/plan.js';
 import type { SubscriptionSpec } from '../../model/topology.js';
+import { restoredByUser } from '../../model/topology.js';
+import { cloneText, sharedSlotRelative } from '../clones.js';
 import { type DraftStep, declaredText, listText, PHASE, type PlanContext, stepKey } from '../context.js';
 import { effectiveSubscriptionOptions } from '../defaults.js';
 import { sha256Hex, subscriptionDigest } from '../digest.js';
 import { followsPromotions } from '../failover/failover.js';
 import { copyEstimate } from '../init/copyEstimate.js';
 import { copiedTables, copyPath, existingData } from '../init/initCopy.js';
-import { type ManualReadiness, manualReadiness } from '../init/manualInit.js';
+import { type ManualReadiness, restoreReadiness } from '../init/manualInit.js';
 import { loadNote } from '../init/ownCopyLoad.js';
 import type { ManagedDrop } from '../managedObjects.js';
 import { mayReplace } from '../managedObjects.js';
@@ -31,7 +33,6 @@ import {
   nonTx,
   tx,
 } from '../sqlBuild.js';
-import { cloneText, sharedSlotRelative } from './clones.js';
 import { warnOriginCopy } from './cycles.js';
 import { dropGap, recreateGap } from './dataGaps.js';
 import type { DoubleApply } from './doubleApply.js';
@@ -94,7 +95,7 @@ export interface Declared {
  */
 export function initPlan(ctx: PlanContext, d: SubscriptionSpec, forCreate = true) {
   const prepared =
-    d.init.method === 'manual' ||
+    restoredByUser(d.init.method) ||
     d.init.method === 'two-phase' ||
     (forCreate && copyPath(ctx.desired, ctx.observed, d).own);
   return {
@@ -226,9 +227,9 @@ export function planCreate(ctx: PlanContext, run: SubscriptionRun, x: Declared) 
   let init = initPlan(ctx, d);
   initWarnings(ctx, d);
   let manual: ManualReadiness | null = null;
-  if (d.init.method === 'manual') {
+  if (restoredByUser(d.init.method)) {
     // created only on its prepared slot, once steep knows where the restored data starts
-    manual = manualReadiness(ctx, d, node);
+    manual = restoreReadiness(ctx, d, node);
     if (!manual.ok) return undefined;
   }
   const data = existingData(ctx, d, node);

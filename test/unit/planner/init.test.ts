@@ -438,3 +438,67 @@ describe('init: manual', () => {
     );
   });
 });
+
+describe('init: physical (and manual on a physical clone)', () => {
+  const ID = '7400000000000000001';
+  /** west a clone of east forked from east's timeline 1 at `fork`; the slot prepared at 0/3000000 */
+  function cloned(fork: string | null, method: 'physical' | 'manual' = 'physical', westId = ID) {
+    const t = base({ method });
+    const s = absent(t);
+    at(s, 'east').slots.west_orders = observedSlot('west_orders', { confirmedFlushLsn: '0/3000000' });
+    at(s, 'east').server = { systemIdentifier: ID, startedAt: '1700000000.000001' };
+    at(s, 'west').server = { systemIdentifier: westId, startedAt: '1700000500.000001' };
+    at(s, 'east').walHistory = { read: true, systemIdentifier: ID, timeline: 1, forks: [] };
+    at(s, 'west').walHistory =
+      fork === null
+        ? { read: true, systemIdentifier: westId, timeline: 1, forks: [] }
+        : { read: true, systemIdentifier: westId, timeline: 2, forks: [{ timeline: 1, switchLsn: fork }] };
+    return { t, s };
+  }
+
+  it('starts the subscription where the clone forked, at or after the slot', () => {
+    const { t, s } = cloned('0/3500028');
+    const p = runPlan(t, s);
+    expect(p.errors).toEqual([]);
+    const init = initStepAt(p, ADDR);
+    expect(init.statements[0]!.sql).toContain("'0/3500028'::pg_lsn");
+    expect(init.changes).toContainEqual({ path: 'init.method', before: null, after: 'physical' });
+    expect(init.reasonText).toContain(
+      `west is a physical clone of east (system identifier ${ID}) whose timeline 2 forked from east's timeline 1 at 0/3500028, at or after slot west_orders's LSN 0/3000000`,
+    );
+  });
+
+  it('refuses a clone that forked before the slot, one not promoted, and a node that is no clone', () => {
+    const forkedEarly = cloned('0/2FFFFF0');
+    const early = runPlan(forkedEarly.t, forkedEarly.s);
+    expect(codes(early.errors)).toEqual(['init-restore-early']);
+    expect(early.errors[0]!.message).toContain(
+      "west holds east's changes up to 0/2FFFFF0 (where its timeline forked from east's), before slot west_orders's LSN 0/3000000",
+    );
+    const { t, s } = cloned(null);
+    expect(codes(runPlan(t, s).errors)).toEqual(['init-clone-not-promoted']);
+    const other = cloned('0/3500028', 'physical', '7400000000000000999');
+    expect(codes(runPlan(other.t, other.s).errors)).toEqual(['init-not-a-clone']);
+  });
+
+  it('--lsn that disagrees with the fork is refused with both positions; the fork itself is accepted', () => {
+    const { t, s } = cloned('0/3500028');
+    const typed = runPlan(t, s, { initLsn: { west_orders: '0/3000000' } });
+    expect(typed.errors[0]!.message).toContain(
+      '--lsn 0/3000000 for subscription west_orders disagrees with where west forked from east: 0/3500028',
+    );
+    expect(runPlan(t, s, { initLsn: { west_orders: '0/3500028' } }).errors).toEqual([]);
+  });
+
+  it('manual on a physical clone is proven the same way: a recorded LSN before the fork is not trusted', () => {
+    const { t, s } = cloned('0/3500028', 'manual');
+    at(s, 'west').initState = prepared('0/3000000');
+    const p = runPlan(t, s);
+    expect(p.errors).toEqual([]);
+    expect(initStepAt(p, ADDR).statements[0]!.sql).toContain("'0/3500028'::pg_lsn");
+    const early = cloned('0/2FFFFF0', 'manual');
+    expect(codes(runPlan(early.t, early.s, { initLsn: { west_orders: '0/3000000' } }).errors)).toContain(
+      'init-restore-early',
+    );
+  });
+});

@@ -1,6 +1,6 @@
-import type { ObservedSubscription } from '../../model/cluster.js';
-import type { PlanContext } from '../context.js';
-import { sameServerNodes } from './slotKinds.js';
+import type { ObservedSubscription } from '../model/cluster.js';
+import type { PlanContext } from './context.js';
+import { sameServerNodes } from './subscriptions/slotKinds.js';
 
 /**
  * Physical clones among the file's nodes (issue 64). A physical copy of a cluster (a base backup,

@@ -1,0 +1,114 @@
+import { subscriptionAddress } from '../../model/address.js';
+import type { ObservedNode } from '../../model/cluster.js';
+import { compareLsn, isLsn, normaliseLsn } from '../../model/lsn.js';
+import type { SubscriptionSpec } from '../../model/topology.js';
+import type { PlanContext } from '../context.js';
+import type { ManualReadiness } from './manualInit.js';
+
+/**
+ * The `physical` init method (docs/init.md) as the plan sees it: the subscriber is a physical
+ * clone of the publisher (a base backup restored, or a standby promoted), and the publisher's
+ * changes it holds are exactly those before the point where its timeline forked from the
+ * publisher's — what its timeline history says, whatever anyone typed. PostgreSQL facts:
+ * a clone keeps the publisher's system identifier; a promotion starts a new timeline whose
+ * history file names the parent timeline and the LSN where it left it; recovery with
+ * `recovery_target_inclusive = off` stops before the first record at or after the target, so a
+ * clone recovered to the slot's LSN forks there. Decoding from the fork point skips every
+ * transaction whose commit comes before it: those are in the clone, the rest come from the slot,
+ * which must not start after the fork (the changes between would be in neither).
+ */
+export function physicalReadiness(
+  ctx: PlanContext,
+  d: SubscriptionSpec,
+  node: ObservedNode,
+): ManualReadiness {
+  const where = { address: subscriptionAddress(d.name), node: d.node };
+  const fail = (code: string, text: string): ManualReadiness => {
+    ctx.error(code, text, where);
+    return { ok: false };
+  };
+  const publisher = ctx.node(d.from);
+  if (!publisher) return { ok: false };
+  const flag = ctx.initLsn[d.name];
+  if (flag !== undefined) ctx.initLsnUsed.add(d.name);
+  const slot = publisher.slots[d.slot];
+  if (!slot) {
+    ctx.warn(
+      'init-not-prepared',
+      `subscription ${d.name} uses init method physical and is not created until it is prepared: run steep init prepare ${d.name} ` +
+        `(it creates slot ${d.slot} on ${d.from} and prints the recovery settings), restore a physical copy of ${d.from} on ${d.node} ` +
+        'that recovers to that LSN and is promoted, then steep apply',
+      where,
+    );
+    return { ok: false };
+  }
+  if (slot.active)
+    return fail(
+      'slot-in-use',
+      `subscription ${d.name}: the prepared slot ${d.slot} on ${d.from} is in use (pid ${slot.activePid ?? 'unknown'}); stop its consumer and apply again`,
+    );
+  const settings = recoverySettings(slot.confirmedFlushLsn ?? 'the slot’s LSN');
+  if (!slot.confirmedFlushLsn)
+    return fail(
+      'init-slot-unread',
+      `subscription ${d.name}: the position of slot ${d.slot} on ${d.from} could not be read`,
+    );
+  const slotLsn = slot.confirmedFlushLsn;
+  const [pubId, subId] = [publisher.server?.systemIdentifier, node.server?.systemIdentifier];
+  if (!pubId || !subId || pubId !== subId)
+    return fail(
+      'init-not-a-clone',
+      `subscription ${d.name} uses init method physical, but ${d.node} is not a physical clone of ${d.from} (system identifier ` +
+        `${subId ?? 'unread'}; ${d.from}'s is ${pubId ?? 'unread'}): restore a base backup of ${d.from} on ${d.node} with ${settings}, then apply again`,
+    );
+  const [own, theirs] = [node.walHistory, publisher.walHistory];
+  for (const [name, h] of [
+    [d.node, own],
+    [d.from, theirs],
+  ] as const) {
+    if (!h) return fail('init-history-unread', `subscription ${d.name}: ${name}'s WAL history was not read`);
+    if (!h.read)
+      return fail(
+        'init-history-unread',
+        `subscription ${d.name}: steep reads where ${d.node} forked from ${d.from} from both nodes' timeline history over a replication connection, ` +
+          `which ${name} refused (${h.error}); give steep's role the REPLICATION attribute there, or use init method manual with --lsn`,
+      );
+  }
+  if (!own?.read || !theirs?.read) return { ok: false };
+  if (own.timeline === theirs.timeline)
+    return fail(
+      'init-clone-not-promoted',
+      `subscription ${d.name}: ${d.node} is still on ${d.from}'s timeline ${own.timeline}, so where its copy of ${d.from} ends cannot be read ` +
+        `(a copy started without recovery, or ${d.from} itself?); restore it with ${settings}`,
+    );
+  const fork = own.forks.find((f) => f.timeline === theirs.timeline);
+  if (!fork)
+    return fail(
+      'init-clone-elsewhere',
+      `subscription ${d.name}: ${d.node}'s timeline ${own.timeline} does not fork from ${d.from}'s timeline ${theirs.timeline} ` +
+        `(its history: ${own.forks.map((f) => `${f.timeline} until ${f.switchLsn}`).join(', ') || 'none'}); restore a copy of ${d.from} as it is now, with ${settings}`,
+    );
+  const forkLsn = normaliseLsn(fork.switchLsn);
+  if (compareLsn(forkLsn, slotLsn) < 0)
+    return fail(
+      'init-restore-early',
+      `subscription ${d.name}: ${d.node} holds ${d.from}'s changes up to ${forkLsn} (where its timeline forked from ${d.from}'s), ` +
+        `before slot ${d.slot}'s LSN ${slotLsn}: the changes between are neither on ${d.node} nor in the slot; restore it again with ${settings}, then apply again`,
+    );
+  if (flag !== undefined && (!isLsn(flag) || compareLsn(normaliseLsn(flag), forkLsn) !== 0))
+    return fail(
+      'init-lsn-disagrees',
+      `--lsn ${flag} for subscription ${d.name} disagrees with where ${d.node} forked from ${d.from}: ${forkLsn}, as its timeline history ` +
+        `says; steep starts the subscription there: apply again without --lsn`,
+    );
+  return {
+    ok: true,
+    lsn: forkLsn,
+    why: `${d.node} is a physical clone of ${d.from} (system identifier ${subId}) whose timeline ${own.timeline} forked from ${d.from}'s timeline ${theirs.timeline} at ${forkLsn}, at or after slot ${d.slot}'s LSN ${slotLsn}`,
+  };
+}
+
+/** The recovery settings of a clone that forks exactly at `lsn`. */
+export function recoverySettings(lsn: string): string {
+  return `recovery_target_lsn = '${lsn}', recovery_target_inclusive = off, recovery_target_action = promote`;
+}

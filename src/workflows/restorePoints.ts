@@ -1,0 +1,30 @@
+import { readHistory } from '../catalog/failover.js';
+import type { ClusterState } from '../model/cluster.js';
+import type { Topology } from '../model/topology.js';
+
+/**
+ * A `physical` init waiting for its subscription, or a `manual` one whose subscriber is a
+ * physical clone of its publisher (docs/init.md): the subscriber is a physical clone of the publisher, and where it holds the publisher's changes up to is where its timeline
+ * forked from the publisher's. Reads both nodes' WAL history (a replication connection each) for
+ * the planner (planner/init/physicalInit.ts) to prove the clone's position from.
+ */
+export async function observeRestorePoints(topology: Topology, observed: ClusterState): Promise<void> {
+  const waiting = Object.values(topology.subscriptions).filter((d) => {
+    const [sub, pub] = [observed.nodes[d.node], observed.nodes[d.from]];
+    if (!sub?.reachable || sub.subscriptions[d.name]?.enabled === true) return false;
+    // manual too, on a physical clone of its publisher (planner/init/manualInit.ts restoreReadiness)
+    const clone = pub?.reachable && sub.server?.systemIdentifier === pub.server?.systemIdentifier;
+    return d.init.method === 'physical' || (d.init.method === 'manual' && clone);
+  });
+  const nodes = [...new Set(waiting.flatMap((d) => [d.node, d.from]))];
+  await Promise.all(
+    nodes.map(async (name) => {
+      const node = observed.nodes[name];
+      if (!node?.reachable) return;
+      node.walHistory = await readHistory(topology.nodes[name]!.connection, {
+        node: name,
+        connectTimeoutMs: topology.settings.connectTimeout,
+      });
+    }),
+  );
+}
