@@ -133,18 +133,27 @@ export function planInitPrepare(
       where(d),
     );
   }
+  return slotCreate(d, publisher, { hold, tables, undone: `could not be recorded on ${d.node}` });
+}
+
+/** The slot's creation over a replication connection, with the step that drops it again when what follows fails. */
+function slotCreate(
+  d: SubscriptionSpec,
+  publisher: ObservedNode,
+  o: { hold: boolean; tables: string[]; undone: string },
+): PreparePlan {
   return {
     kind: 'create',
-    command: createSlotCommand(d.slot, publisher.serverVersion, hold),
+    command: createSlotCommand(d.slot, publisher.serverVersion, o.hold),
     undo: step({
       address: { kind: 'slot', node: d.from, slot: d.slot },
       node: d.from,
       kind: 'slot-drop',
-      reasonText: `init prepare: slot ${d.slot} could not be recorded on ${d.node}, so it goes again`,
+      reasonText: `init prepare: slot ${d.slot} ${o.undone}, so it goes again`,
       statements: [tx(dropSlotSql(d.slot))],
       hazards: ['drops-slot'],
     }),
-    tables,
+    tables: o.tables,
   };
 }
 
@@ -175,19 +184,7 @@ function planPhysicalPrepare(d: SubscriptionSpec, publisher: ObservedNode, hold:
       where(d),
     );
   if (slot?.confirmedFlushLsn) return { kind: 'prepared', lsn: slot.confirmedFlushLsn, tables: [] };
-  return {
-    kind: 'create',
-    command: createSlotCommand(d.slot, publisher.serverVersion, false),
-    undo: step({
-      address: { kind: 'slot', node: d.from, slot: d.slot },
-      node: d.from,
-      kind: 'slot-drop',
-      reasonText: `init prepare: slot ${d.slot} was made but the command failed, so it goes again`,
-      statements: [tx(dropSlotSql(d.slot))],
-      hazards: ['drops-slot'],
-    }),
-    tables: [],
-  };
+  return slotCreate(d, publisher, { hold: false, tables: [], undone: 'was made but the command failed' });
 }
 
 /**
