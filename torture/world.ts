@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import type { PgMajor } from '../src/sandbox/binaries.js';
-import { type IdWriter, roleClient, startIdWriter, writeLoop } from '../test/support/appWriter.js';
+import { roleClient, writeLoop } from '../test/support/appWriter.js';
 import { type CliResult, runSteep, writeConfig } from '../test/support/cli.js';
 import { startCluster, startStandby, type TestCluster, type TestNode } from '../test/support/cluster.js';
 import { nodesYaml, passwordEnv } from '../test/support/topologyFile.js';
@@ -34,6 +34,20 @@ export interface FileState {
   standby?: 'pa' | 'pa_standby';
 }
 
+/** A write of the application that failed: where, its SQLSTATE (or `connection`), when (ms). */
+export interface WriterError {
+  node: string;
+  code: string;
+  at: number;
+}
+
+/** A span an operation declares in which the application may fail to write (a fence, a crash). */
+export interface Blackout {
+  why: string;
+  from: number;
+  to: number | null;
+}
+
 export class World {
   readonly nodes: Record<string, TestNode>;
   file: FileState;
@@ -45,7 +59,13 @@ export class World {
   /** ids the application lost where PostgreSQL must lose them, and steep said so */
   forgiven = new Set<number>();
   private nextId = FIRST_CLIENT_ID;
-  private writers: Array<{ ids: IdWriter; family: () => Promise<void> }> = [];
+  private writers: Array<{ ids: Map<string, number[]>; stop: () => Promise<void> }> = [];
+  /** every failed write of the application, in order (the oracle reads them: availability) */
+  readonly writerErrors: WriterError[] = [];
+  /** the blackouts operations declared */
+  readonly blackouts: Blackout[] = [];
+  /** subscriptions steep.yaml does not declare that an operation made and expects (a switchover's way back) */
+  expectedStrays = new Set<string>();
   readonly log: string[] = [];
   /** an operation the last one requires next (a switchover's rollback) */
   followUp: Operation | null = null;
@@ -83,7 +103,10 @@ export class World {
     return this.node('pb');
   }
 
+  private readonly born = Date.now();
+
   say(line: string): void {
+    line = `${((Date.now() - this.born) / 1000).toFixed(1).padStart(6)}s ${line}`;
     this.log.push(line);
     if (process.env.TORTURE_DEBUG) console.log(`[torture] ${line}`);
   }
@@ -147,33 +170,73 @@ export class World {
     return r;
   }
 
+  /**
+   * The application: client-side sequential ids into t_ids (each id whose COMMIT returned logged
+   * by the node that acknowledged it), and a parent row with a child through its foreign key;
+   * each failed write recorded with its node, SQLSTATE and time.
+   */
   startWriters(): void {
-    const ids = startIdWriter(
-      this.nodes,
-      APP,
-      'public.t_ids',
+    const ids = new Map<string, number[]>();
+    const failed = (code: string) => this.writerErrors.push({ node: this.primary, code, at: Date.now() });
+    const connect = (at: string) => roleClient(this.node(at), APP);
+    const idLoop = writeLoop(
       () => this.primary,
-      () => ++this.nextId,
+      connect,
+      async (client, at) => {
+        const { rows } = await client.query<{ id: string }>(
+          'INSERT INTO public.t_ids (id, v) VALUES ($1, md5(random()::text)) RETURNING id::text',
+          [++this.nextId],
+        );
+        ids.set(at, [...(ids.get(at) ?? []), Number(rows[0]!.id)]);
+      },
+      failed,
     );
     const family = writeLoop(
       () => this.primary,
-      (at) => roleClient(this.node(at), APP),
+      connect,
       async (client) => {
         await client.query(
           "WITH p AS (INSERT INTO public.t_parent (v) VALUES (md5(random()::text)) RETURNING id) INSERT INTO public.t_child (parent_id, v) SELECT id, 'child' FROM p",
         );
       },
-      () => {},
+      failed,
     );
-    this.writers.push({ ids, family });
+    this.writers.push({ ids, stop: async () => void (await Promise.all([idLoop(), family()])) });
   }
 
   async stopWriters(): Promise<void> {
     for (const w of this.writers.splice(0)) {
-      await Promise.all([w.ids.stop(), w.family()]);
-      for (const [node, ids] of w.ids.acknowledged())
-        this.acked.set(node, [...(this.acked.get(node) ?? []), ...ids]);
+      await w.stop();
+      for (const [node, ids] of w.ids) this.acked.set(node, [...(this.acked.get(node) ?? []), ...ids]);
     }
+  }
+
+  /** ids acknowledged on `node` so far, the running writers' included */
+  ackedCount(node: string): number {
+    const running = this.writers.reduce((n, w) => n + (w.ids.get(node)?.length ?? 0), 0);
+    return (this.acked.get(node)?.length ?? 0) + running;
+  }
+
+  /**
+   * A span in which the application may fail to write, declared by the operation that causes it
+   * (`why`: the switchover's fence, a crashed primary); returns its end. Writes that fail outside
+   * every declared span are disagreements (the oracle: availability).
+   */
+  blackout(why: string): () => void {
+    const span: Blackout = { why, from: Date.now(), to: null };
+    this.blackouts.push(span);
+    this.say(`blackout begins: ${why}`);
+    return () => {
+      span.to = Date.now();
+      this.say(`blackout ends: ${why}`);
+    };
+  }
+
+  /** the failed writes from index `from` on that no declared blackout covers */
+  undeclaredErrors(from = 0): WriterError[] {
+    return this.writerErrors
+      .slice(from)
+      .filter((e) => !this.blackouts.some((b) => e.at >= b.from && (b.to === null || e.at <= b.to)));
   }
 
   /** every id acknowledged so far, by the node that acknowledged it (writers stopped) */
