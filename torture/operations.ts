@@ -1,11 +1,12 @@
 import type { GatedHazard } from '../src/model/hazardGate.js';
 import type { SwitchoverReport } from '../src/model/switchover.js';
+import { roleClient, writeLoop } from '../test/support/appWriter.js';
 import { type CliResult, startSteep } from '../test/support/cli.js';
 import { standbyLeftBehind } from '../test/support/replicationData.js';
 import { tempDir } from '../test/support/tempDir.js';
 import { eventually, HANG_MS } from '../test/support/topologyFile.js';
 import type { Random } from './random.js';
-import { TABLES, type World } from './world.js';
+import { APP, LINK, LINK_TABLE, TABLES, type World } from './world.js';
 
 /**
  * The catalog: each operation does what a user would, through the built CLI (dist/), and throws
@@ -540,11 +541,58 @@ const publicationDropTable: Operation = {
 };
 
 /**
+ * A link l1 between pa and pb over t_link created with `init: none` while the application writes
+ * t_link on both nodes (client ids apart: odd on pa, even on pb), before, during and after the
+ * apply. `none` says the data is already equal; it is not: the rows written before each
+ * subscription started are on one node only. The oracle compares t_link for both subscriptions.
+ */
+const linkInitNone: Operation = {
+  name: 'link-init-none',
+  runsOn: (v) => v >= 16,
+  run: async (world) => {
+    const counts = { pa: 0, pb: 0 };
+    const stops = (['pa', 'pb'] as const).map((at, k) => {
+      let next = 2_000_000_000 + k;
+      return writeLoop(
+        () => at,
+        () => roleClient(world.node(at === 'pa' ? world.file.publisher : at), APP),
+        async (client) => {
+          next += 2;
+          await client.query(`INSERT INTO public.${LINK_TABLE} (id, v) VALUES ($1, md5($1::text))`, [next]);
+          counts[at] += 1;
+        },
+        (code) => world.writerErrors.push({ node: at, code, at: Date.now() }),
+      );
+    });
+    const writes = async (n: number) => {
+      const from = { ...counts };
+      await eventually(
+        async () => counts.pa >= from.pa + n && counts.pb >= from.pb + n,
+        HANG_MS,
+        `${n} writes into ${LINK_TABLE} on both nodes`,
+      );
+    };
+    try {
+      await writes(30);
+      world.file.link = 'none';
+      world.writeFile();
+      await apply(world);
+      await writes(30);
+    } finally {
+      for (const stop of stops) await stop();
+    }
+    return `link ${LINK} with init: none while both nodes write ${LINK_TABLE} (${counts.pa} on pa, ${counts.pb} on pb)`;
+  },
+};
+
+/**
  * Operations that find a steep bug not fixed yet: never drawn by the CI seeds nor by
  * `npm run torture` unless TORTURE_OPEN=1 (or TORTURE_OPS names them), each with the issue it
  * waits for. The gap stays visible here and in `npm run torture -- --coverage`.
  */
 export const OPEN_OPERATIONS: Record<string, string> = {
+  'link-init-none':
+    'issue 62 (continuity): a link created with init: none while both nodes take writes; the rows written before each subscription started stay on one node, and steep stays green',
   'publication-drop-table':
     'issue 62 (continuity): a table taken out of its publication by hand and put back by steep apply; the rows written while it was out never reach the subscriber, and steep stays green',
   switchover:
@@ -565,6 +613,7 @@ export const CATALOG: Operation[] = [
   switchover(true),
   switchoverAfterRollback,
   publicationDropTable,
+  linkInitNone,
   failover('ready'),
   failover('lagging'),
   failover('no-slot'),

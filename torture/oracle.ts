@@ -2,7 +2,7 @@ import type { StatusReport, SubscriptionStatus } from '../src/model/statusReport
 import type { TestNode } from '../test/support/cluster.js';
 import { digests, waitCaughtUp } from '../test/support/replicationData.js';
 import { eventually, HANG_MS } from '../test/support/topologyFile.js';
-import { TABLES, type World } from './world.js';
+import { LINK, type World } from './world.js';
 
 /**
  * The oracle, run after every operation: what steep says against what the nodes hold. It forgives
@@ -123,8 +123,9 @@ function listed(world: World, report: StatusReport): string[] {
   for (const n of report.nodes)
     if (!['pa', 'pb'].includes(n.name))
       out.push(`steep status lists node ${n.name}, which steep.yaml does not name`);
-  if (!report.subscriptions.some((s) => s.name === world.file.sub && s.declared))
-    out.push(`steep status does not list ${world.file.sub}, which steep.yaml declares`);
+  for (const name of [world.file.sub, ...(world.file.link ? [`${LINK}_pa`, `${LINK}_pb`] : [])])
+    if (!report.subscriptions.some((s) => s.name === name && s.declared))
+      out.push(`steep status does not list ${name}, which steep.yaml declares`);
   for (const s of report.subscriptions) {
     if (s.declared || s.exists === false) continue;
     if (!world.expectedStrays.has(s.name))
@@ -153,8 +154,9 @@ async function judge(world: World, s: SubscriptionStatus): Promise<string[]> {
       ];
     await waitCaughtUp(publisher, s.slot);
   }
-  const [pub, sub] = [await digests(publisher, TABLES), await digests(subscriber, TABLES)];
-  const differ = TABLES.filter((t) => pub[t]!.count !== sub[t]!.count || pub[t]!.sum !== sub[t]!.sum);
+  const tables = world.tablesOf(s.name);
+  const [pub, sub] = [await digests(publisher, tables), await digests(subscriber, tables)];
+  const differ = tables.filter((t) => pub[t]!.count !== sub[t]!.count || pub[t]!.sum !== sub[t]!.sum);
   const rows = differ
     .map((t) => `${t} ${pub[t]!.count} on ${s.from}, ${sub[t]!.count} on ${s.node}`)
     .join('; ');
