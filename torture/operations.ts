@@ -558,7 +558,10 @@ const linkInitNone: Operation = {
         () => roleClient(world.node(at === 'pa' ? world.file.publisher : at), APP),
         async (client) => {
           next += 2;
-          await client.query(`INSERT INTO public.${LINK_TABLE} (id, v) VALUES ($1, md5($1::text))`, [next]);
+          await client.query(
+            `INSERT INTO public.${LINK_TABLE} (id, v) VALUES ($1::bigint, md5($1::bigint::text))`,
+            [next],
+          );
           counts[at] += 1;
         },
         (code) => world.writerErrors.push({ node: at, code, at: Date.now() }),
@@ -570,7 +573,11 @@ const linkInitNone: Operation = {
         async () => counts.pa >= from.pa + n && counts.pb >= from.pb + n,
         HANG_MS,
         `${n} writes into ${LINK_TABLE} on both nodes`,
-      );
+      ).catch(() => {
+        throw new OperationFailed(
+          `the application could not write ${LINK_TABLE} (${counts.pa} on pa, ${counts.pb} on pb; last error ${world.writerErrors.at(-1)?.code})`,
+        );
+      });
     };
     try {
       await writes(30);
