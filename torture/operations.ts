@@ -1,10 +1,12 @@
+import type { GatedHazard } from '../src/model/hazardGate.js';
 import type { SwitchoverReport } from '../src/model/switchover.js';
+import { roleClient, writeLoop } from '../test/support/appWriter.js';
 import { type CliResult, startSteep } from '../test/support/cli.js';
 import { standbyLeftBehind } from '../test/support/replicationData.js';
 import { tempDir } from '../test/support/tempDir.js';
 import { eventually, HANG_MS } from '../test/support/topologyFile.js';
 import type { Random } from './random.js';
-import { TABLES, type World } from './world.js';
+import { APP, LINK, LINK_TABLE, TABLES, type World } from './world.js';
 
 /**
  * The catalog: each operation does what a user would, through the built CLI (dist/), and throws
@@ -28,23 +30,33 @@ function expectCode(r: CliResult, codes: number[], what: string): void {
     );
 }
 
-/** `steep apply`, retried while a killed run's session still holds the lock; then the re-plan is empty */
-async function apply(world: World, extra: string[] = []): Promise<void> {
+/**
+ * `steep apply`, retried while a killed run's session still holds the lock; then the re-plan is
+ * empty. A refusal for gated hazards is followed (`--allow-hazard NAME`, as a DBA would) only
+ * for the hazards the operation declares it expects (`hazards`): a gate nobody expected is a
+ * disagreement, named.
+ */
+async function apply(world: World, extra: string[] = [], hazards: GatedHazard[] = []): Promise<void> {
   const deadline = Date.now() + HANG_MS;
   let r = await world.steep(['apply', '--auto-approve', ...extra]);
   while (r.code === 1 && /another steep command holds the lock/.test(r.stderr) && Date.now() < deadline) {
     await new Promise((res) => setTimeout(res, 500));
     r = await world.steep(['apply', '--auto-approve', ...extra]);
   }
-  // a gated hazard (truncates-data, drops-slot, …): allowed by name as the refusal says, as a DBA would
-  const allow = [...(r.code === 1 ? r.stderr : '').matchAll(/--allow-hazard ([a-z-]+)/g)].map((m) => m[1]!);
-  if (/runs only with its hazards allowed by name/.test(r.stderr) && allow.length > 0)
+  const asked = [...(r.code === 1 ? r.stderr : '').matchAll(/--allow-hazard ([a-z-]+)/g)].map((m) => m[1]!);
+  if (/runs only with its hazards allowed by name/.test(r.stderr) && asked.length > 0) {
+    const unexpected = asked.filter((h) => !(hazards as string[]).includes(h));
+    if (unexpected.length > 0)
+      throw new OperationFailed(
+        `steep apply asks for --allow-hazard ${[...new Set(unexpected)].join(', ')}, which this operation does not expect (expected: ${hazards.join(', ') || 'none'}):\n${r.stdout}\n${r.stderr}`,
+      );
     r = await world.steep([
       'apply',
       '--auto-approve',
       ...extra,
-      ...allow.flatMap((h) => ['--allow-hazard', h]),
+      ...[...new Set(asked)].flatMap((h) => ['--allow-hazard', h]),
     ]);
+  }
   expectCode(r, [0], 'steep apply');
   if (world.file.method === 'two-phase' && /two-phase|snapshot generate/.test(r.stdout + r.stderr))
     await twoPhase(world);
@@ -174,28 +186,45 @@ const renamePub: Operation = {
   },
 };
 
-/** SIGKILL of apply at a step boundary (a subscription rename under way), then apply again. */
+/**
+ * SIGKILL of apply at a step boundary (a subscription rename under way), then apply again. An
+ * apply that finished before the kill landed is not a kill: the rename is done again (up to 3
+ * times), and a kill that never lands fails the sequence.
+ */
 const killApply: Operation = {
   name: 'kill-apply',
   run: async (world, rnd) => {
-    const what = await renameSubscription(world);
     const point = rnd.pick(['apply.started', 'apply.step_started', 'apply.step_completed']);
-    const run = startSteep(
-      ['apply', '--auto-approve', '--log-format', 'json', '-c', world.path],
-      world.env(),
-    );
-    run
-      .when((e) => e.event === point)
-      .then(
-        () => run.child.kill('SIGKILL'),
-        () => {},
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      const what = await renameSubscription(world);
+      const run = startSteep(
+        ['apply', '--auto-approve', '--log-format', 'json', '-c', world.path],
+        world.env(),
       );
-    const exited = await run.exited;
-    world.say(`steep apply killed at ${point}: ${exited.signal ?? exited.code}`);
-    await apply(world);
-    world.file.subRenamedFrom = undefined;
-    world.writeFile();
-    return `SIGKILL apply at ${point} (rename ${what}), apply again`;
+      run
+        .when((e) => e.event === point)
+        .then(
+          () => run.child.kill('SIGKILL'),
+          () => {},
+        );
+      const exited = await run.exited;
+      world.say(`steep apply killed at ${point}: ${exited.signal ?? exited.code}`);
+      if (exited.signal === 'SIGKILL') {
+        await apply(world);
+        world.file.subRenamedFrom = undefined;
+        world.writeFile();
+        return `SIGKILL apply at ${point} (rename ${what}${attempt > 1 ? `, attempt ${attempt}` : ''}), apply again`;
+      }
+      // it finished first (exit 0): the rename is done; the re-plan must be empty all the same
+      if (exited.code !== 0)
+        throw new OperationFailed(
+          `steep apply that the kill missed exited ${exited.code}:\n${exited.stdout}\n${exited.stderr}`,
+        );
+      world.file.subRenamedFrom = undefined;
+      world.writeFile();
+      expectCode(await world.steep(['plan', '--detailed-exitcode']), [0], 'steep plan after apply');
+    }
+    throw new OperationFailed(`steep apply finished 3 times before a SIGKILL at ${point} landed`);
   },
 };
 
@@ -218,7 +247,8 @@ const cancelAndCopyAgain: Operation = {
       world.file.existingData = 'truncate';
       world.writeFile();
     }
-    await apply(world);
+    // the copy again over the rows the cancel kept: emptying them first is what the file asks for
+    await apply(world, [], world.file.existingData === 'truncate' ? ['truncates-data'] : []);
     return 'init cancel --allow-destroy, apply with existingData: truncate';
   },
 };
@@ -226,43 +256,59 @@ const cancelAndCopyAgain: Operation = {
 /**
  * `steep switchover` (with or without --reverse), the application pointed at the new primary,
  * then the rollback exactly as the cutover report prints it and the application pointed back;
- * then the declared subscription made again as the plan asks.
+ * then the declared subscription made again as the plan asks. The application may fail to write
+ * from the switchover's start until it is pointed at the new primary (the fence: a declared
+ * blackout), nowhere else.
  */
-const switchover: Operation = {
-  name: 'switchover',
-  runsOn: (v) => v >= 16,
-  run: async (world, rnd) => {
-    const reverse = rnd.chance(0.5);
-    const args = ['switchover', world.file.sub, '--grace', '1s', '--json', ...(reverse ? ['--reverse'] : [])];
-    const done = await world.steep(args);
-    expectCode(done, [0], `steep ${args.join(' ')}`);
-    const report = JSON.parse(done.stdout) as SwitchoverReport;
-    await world.stopWriters();
-    const ackedOnPbBefore = new Set(world.acknowledged().get('pb') ?? []);
-    world.primary = 'pb';
-    world.startWriters();
-    // README: point the application at the new primary, set enabled: false in steep.yaml
-    world.file.disabled = true;
-    world.writeFile();
-    expectCode(
-      await world.steep(['plan', '--detailed-exitcode']),
-      [0],
-      'steep plan after the switchover with enabled: false',
-    );
-    world.followUp = rollback(report, reverse, ackedOnPbBefore);
-    return `switchover${reverse ? ' --reverse' : ''}`;
-  },
-};
+function switchover(reverse: boolean): Operation {
+  return {
+    name: reverse ? 'switchover-reverse' : 'switchover',
+    runsOn: (v) => v >= 16,
+    run: async (world) => {
+      const args = [
+        'switchover',
+        world.file.sub,
+        '--grace',
+        '1s',
+        '--json',
+        ...(reverse ? ['--reverse'] : []),
+      ];
+      const fenced = world.blackout(`steep ${args.join(' ')}: the fence until the application points at pb`);
+      const done = await world.steep(args);
+      expectCode(done, [0], `steep ${args.join(' ')}`);
+      const report = JSON.parse(done.stdout) as SwitchoverReport;
+      await world.stopWriters();
+      const ackedOnPbBefore = new Set(world.acknowledged().get('pb') ?? []);
+      world.primary = 'pb';
+      world.startWriters();
+      fenced();
+      if (report.reverse) world.expectedStrays.add(report.reverse.subscription);
+      // README: point the application at the new primary, set enabled: false in steep.yaml
+      world.file.disabled = true;
+      world.writeFile();
+      expectCode(
+        await world.steep(['plan', '--detailed-exitcode']),
+        [0],
+        'steep plan after the switchover with enabled: false',
+      );
+      world.followUp = rollback(report, reverse, ackedOnPbBefore);
+      return `switchover${reverse ? ' --reverse' : ''}`;
+    },
+  };
+}
 
 /**
  * The rollback exactly as the cutover report prints it, the application pointed back; then the
- * declared subscription made again as the plan asks (its slot was dropped at the release).
+ * declared subscription made again as the plan asks (its slot was dropped at the release). Every
+ * id acknowledged on pb must reach pa: nothing is forgiven (without --reverse, the rows written
+ * on pb are the only copy; a rollback that strands them there loses them for the application).
  */
 function rollback(report: SwitchoverReport, reverse: boolean, ackedOnPbBefore: Set<number>): Operation {
   return {
     name: 'rollback',
     run: async (world) => {
       let verified: CliResult | null = null;
+      const fenced = world.blackout('the rollback as printed, until the application points back at pa');
       for (const step of report.rollback) {
         if (step.command) {
           const ran = await world.steep(step.command.replace(/^steep /, '').split(' '));
@@ -282,10 +328,13 @@ function rollback(report: SwitchoverReport, reverse: boolean, ackedOnPbBefore: S
           // the file's node pa: after a failover, the promoted standby (the old primary is down)
           world.primary = world.file.publisher;
           world.startWriters();
+          fenced();
         }
       }
+      fenced();
+      world.expectedStrays.clear();
       if (!reverse) {
-        // nothing carries pb's writes back: those the rollback's verify counted stay on pb
+        // nothing carries pb's writes back: the rollback's verify must at least count them
         await world.stopWriters();
         const onPa = new Set(
           (await world.publisher.query<{ id: string }>('SELECT id::text AS id FROM public.t_ids')).map((r) =>
@@ -297,11 +346,13 @@ function rollback(report: SwitchoverReport, reverse: boolean, ackedOnPbBefore: S
         );
         const counted = new RegExp(`extra ${stayed.length}\\b`).test(verified?.stdout ?? '');
         world.startWriters();
+        world.say(
+          `rollback: ${stayed.length} id(s) acknowledged on pb are not on pa (verify counted them: ${counted})`,
+        );
         if (stayed.length > 0 && !counted)
           throw new OperationFailed(
             `the rollback's steep verify does not count the ${stayed.length} row(s) acknowledged on pb that stay there:\n${verified?.stdout}`,
           );
-        for (const id of stayed) world.forgiven.add(id);
       }
       // the declared subscription again: its slot is gone, so the plan asks for a copy
       world.file.disabled = undefined;
@@ -311,7 +362,12 @@ function rollback(report: SwitchoverReport, reverse: boolean, ackedOnPbBefore: S
         world.file.existingData = 'truncate';
         world.writeFile();
       }
-      await apply(world, ['--allow-destroy']);
+      // the copy again over what pb holds: emptying it first is what the file asks for
+      await apply(
+        world,
+        ['--allow-destroy'],
+        world.file.existingData === 'truncate' ? ['truncates-data'] : [],
+      );
       return 'rollback as printed, apply --allow-destroy';
     },
   };
@@ -324,9 +380,14 @@ type FailoverKind = 'ready' | 'lagging' | 'no-slot';
  * crash), its standby promoted, steep.yaml pointed at it (the dead node no longer its standby),
  * apply. `ready`: synchronized_standby_slots guards the standby and status --check found the
  * subscription ready first. `lagging`: unguarded, the standby's WAL receiver stopped while the
- * subscriber applies on. `no-slot`: the standby runs without sync_replication_slots. Rows
- * acknowledged on pa that its standby never received are lost as asynchronous physical
- * replication loses them; then the repair steep names follows (`failover-repair`).
+ * subscriber applies on. `no-slot`: the standby runs without sync_replication_slots.
+ *
+ * `ready` and `no-slot` run the standby synchronously (synchronous_standby_names): an
+ * acknowledged commit is on the standby, so nothing acknowledged may be lost. `lagging` loses
+ * what the standby never received, as asynchronous physical replication must; those ids are
+ * forgiven only once `steep status` and `steep drift` said the old primary's writes were lost.
+ * The application may fail to write from the crash until it points at the promoted node (a
+ * declared blackout). Then the repair steep names follows (`failover-repair`).
  */
 function failover(kind: FailoverKind): Operation {
   return {
@@ -336,6 +397,20 @@ function failover(kind: FailoverKind): Operation {
     run: async (world, rnd) => {
       const pa = world.node('pa');
       const standby = world.node('pa_standby') as typeof pa & { promote(): Promise<void> };
+      if (kind !== 'lagging') {
+        await pa.query("ALTER SYSTEM SET synchronous_standby_names = 'pa_standby'");
+        await pa.query('SELECT pg_reload_conf()');
+        await eventually(
+          async () =>
+            (
+              await pa.query(
+                "SELECT 1 FROM pg_stat_replication WHERE application_name = 'pa_standby' AND sync_state = 'sync'",
+              )
+            ).length === 1,
+          HANG_MS,
+          'pa_standby to be a synchronous standby',
+        );
+      }
       if (kind === 'ready') {
         await pa.query("ALTER SYSTEM SET synchronized_standby_slots = 'pa_standby'");
         await pa.query('SELECT pg_reload_conf()');
@@ -358,6 +433,7 @@ function failover(kind: FailoverKind): Operation {
       }
       // a monitor runs steep while the subscriber streams from pa
       await world.steep(['status']);
+      const down = world.blackout(`failover-${kind}: pa crashed until the application points at pa_standby`);
       await pa.stop('immediate');
       if (kind === 'lagging') await standby.query('ALTER SYSTEM RESET primary_conninfo');
       await standby.promote();
@@ -370,12 +446,10 @@ function failover(kind: FailoverKind): Operation {
       const lost = (world.acknowledged().get('pa') ?? []).filter(
         (id) => !onNew.has(id) && !world.forgiven.has(id),
       );
-      for (const id of lost) world.forgiven.add(id);
-      world.say(
-        `failover: ${lost.length} id(s) acknowledged on pa never reached its standby (asynchronous physical replication)`,
-      );
+      world.say(`failover: ${lost.length} id(s) acknowledged on pa are not on its promoted standby`);
       world.primary = 'pa_standby';
       world.startWriters();
+      down();
       world.file.publisher = 'pa_standby';
       // the old primary stays listed as a standby (down), or goes until it follows (as status advises)
       world.file.standby = rnd.chance(0.5) ? 'pa' : undefined;
@@ -383,8 +457,9 @@ function failover(kind: FailoverKind): Operation {
       const repointed = await world.steep(['apply', '--auto-approve']);
       expectCode(repointed, [0], 'steep apply after the failover');
       // the subscriber applied past what the lagging standby received, and steep saw it: status
-      // and drift must say that the old primary's writes past the fork are lost (issue 49)
-      if (kind === 'lagging')
+      // and drift must say that the old primary's writes past the fork are lost (issue 49); only
+      // then are the lost ids forgiven
+      if (kind === 'lagging') {
         for (const args of [['status'], ['drift']]) {
           const r = await world.steep(args);
           if (!r.stdout.includes('writes lost with the old primary'))
@@ -392,8 +467,10 @@ function failover(kind: FailoverKind): Operation {
               `${lost.length} acknowledged id(s) lost with pa, which the subscriber had applied past the fork, but steep ${args[0]} does not say writes were lost:\n${r.stdout}${r.stderr}`,
             );
         }
+        for (const id of lost) world.forgiven.add(id);
+      }
       world.followUp = failoverRepair;
-      return `failover (${kind}, ${world.file.standby ? 'old primary listed as standby' : 'no standby listed'}): ${lost.length} acknowledged on pa lost with it`;
+      return `failover (${kind}, ${world.file.standby ? 'old primary listed as standby' : 'no standby listed'}): ${lost.length} acknowledged on pa not on the promoted node${kind === 'lagging' ? ' (steep said so)' : ''}`;
     },
   };
 }
@@ -404,17 +481,131 @@ const failoverRepair: Operation = {
   run: async (world) => {
     const check = await world.steep(['status', '--check']);
     world.say(check.stdout + check.stderr);
+    // exit 1: a node or a reading is unknown; that is no verdict, not "nothing to repair"
+    expectCode(check, [0, 2], 'steep status --check after the failover');
     const repair = `steep reinit ${world.file.sub} --full`;
     if (check.code === 2 && /its slot is gone from/.test(check.stdout) && !check.stdout.includes(repair))
       throw new OperationFailed(
         `status --check says the slot is gone but not the way out (${repair}, docs/failover.md):\n${check.stdout}`,
       );
-    if (check.code !== 2 || !check.stdout.concat(check.stderr).includes(repair)) return 'nothing to repair';
+    if (check.code === 0) return 'nothing to repair';
+    // exit 2 naming something else: the oracle judges it against the rows
+    if (!check.stdout.concat(check.stderr).includes(repair)) return 'status --check exits 2, names no reinit';
     expectCode(await world.steep(['reinit', world.file.sub, '--full']), [0], repair);
     // the slot is back: the subscription's options follow the file again (failover kept while it was gone)
     await apply(world);
     return 'reinit --full, as status named it, then apply';
   },
+};
+
+/**
+ * A second switchover after the first one's rollback (the rollback fences pb as the switchover
+ * fenced pa: the application's role NOLOGIN there). The draw takes one switchover per sequence;
+ * this is the way to a second one.
+ */
+const switchoverAfterRollback: Operation = {
+  name: 'switchover-after-rollback',
+  runsOn: (v) => v >= 16,
+  run: async (world, rnd) => {
+    const first = await switchover(rnd.chance(0.5)).run(world, rnd);
+    const back = world.followUp!;
+    world.followUp = null;
+    const rolled = await back.run(world, rnd);
+    return `${first} → ${rolled} → ${await switchover(rnd.chance(0.5)).run(world, rnd)}`;
+  },
+};
+
+/**
+ * A table taken out of the publication by hand (as the tutorial's drift scenario does), rows
+ * written meanwhile, then `steep apply` puts it back. Whatever steep plans must restore the
+ * table's stream (copy it) or say `gap` (a `data-gap` gate, then status --check and drift exit
+ * 2): the oracle then finds the rows written while it was out, or steep naming their absence.
+ */
+const publicationDropTable: Operation = {
+  name: 'publication-drop-table',
+  run: async (world, rnd) => {
+    const table = rnd.pick(['t_ids', 't_parent'] as const);
+    // t_child references t_parent: both leave together, as a DBA would take them out
+    const out = table === 't_ids' ? ['public.t_ids'] : ['public.t_parent', 'public.t_child'];
+    const pub = world.file.pubs[0]!;
+    await world.publisher.query(`ALTER PUBLICATION ${pub} DROP TABLE ${out.join(', ')}`);
+    const from = world.ackedCount(world.primary);
+    await eventually(
+      async () => world.ackedCount(world.primary) >= from + 50,
+      HANG_MS,
+      '50 writes while out',
+    );
+    await apply(world, [], ['data-gap']);
+    return `${out.join(', ')} dropped from ${pub} by hand, 50+ writes, steep apply puts it back`;
+  },
+};
+
+/**
+ * A link l1 between pa and pb over t_link created with `init: none` while the application writes
+ * t_link on both nodes (client ids apart: odd on pa, even on pb), before, during and after the
+ * apply. `none` says the data is already equal; it is not: the rows written before each
+ * subscription started are on one node only. The oracle compares t_link for both subscriptions.
+ */
+const linkInitNone: Operation = {
+  name: 'link-init-none',
+  runsOn: (v) => v >= 16,
+  run: async (world) => {
+    const counts = { pa: 0, pb: 0 };
+    const stops = (['pa', 'pb'] as const).map((at, k) => {
+      let next = 2_000_000_000 + k;
+      return writeLoop(
+        () => at,
+        () => roleClient(world.node(at === 'pa' ? world.file.publisher : at), APP),
+        async (client) => {
+          next += 2;
+          await client.query(
+            `INSERT INTO public.${LINK_TABLE} (id, v) VALUES ($1::bigint, md5($1::bigint::text))`,
+            [next],
+          );
+          counts[at] += 1;
+        },
+        (code) => world.writerErrors.push({ node: at, code, at: Date.now() }),
+      );
+    });
+    const writes = async (n: number) => {
+      const from = { ...counts };
+      await eventually(
+        async () => counts.pa >= from.pa + n && counts.pb >= from.pb + n,
+        HANG_MS,
+        `${n} writes into ${LINK_TABLE} on both nodes`,
+      ).catch(() => {
+        throw new OperationFailed(
+          `the application could not write ${LINK_TABLE} (${counts.pa} on pa, ${counts.pb} on pb; last error ${world.writerErrors.at(-1)?.code})`,
+        );
+      });
+    };
+    try {
+      await writes(30);
+      world.file.link = 'none';
+      world.writeFile();
+      await apply(world);
+      await writes(30);
+    } finally {
+      for (const stop of stops) await stop();
+    }
+    return `link ${LINK} with init: none while both nodes write ${LINK_TABLE} (${counts.pa} on pa, ${counts.pb} on pb)`;
+  },
+};
+
+/**
+ * Operations that find a steep bug not fixed yet: never drawn by the CI seeds nor by
+ * `npm run torture` unless TORTURE_OPEN=1 (or TORTURE_OPS names them), each with the issue it
+ * waits for. The gap stays visible here and in `npm run torture -- --coverage`.
+ */
+export const OPEN_OPERATIONS: Record<string, string> = {
+  'link-init-none':
+    'issue 62 (continuity): a link created with init: none while both nodes take writes; the rows written before each subscription started stay on one node, and steep stays green',
+  'publication-drop-table':
+    'issue 62 (continuity): a table taken out of its publication by hand and put back by steep apply; the rows written while it was out never reach the subscriber, and steep stays green',
+  switchover:
+    'issues 63 and 65 (the way back, the advice after a switchover): without --reverse the rollback as printed points the application back at pa and leaves every id acknowledged on pb only there (steep verify counts them as extra); the plan then asks for existingData: truncate, which empties pb, the only copy (214 acknowledged ids lost, TORTURE_OPS=switchover TORTURE_SEED=nr-1 on 18)',
+  'switchover-after-rollback':
+    "issue 63 (preflight): the rollback fences pb (the application's role NOLOGIN there) and the next switchover moves writes to pb all the same, exit 0: the application can log in on neither node (28000 on pb, found by ci-17 and ci-18 on 18)",
 };
 
 export const CATALOG: Operation[] = [
@@ -425,7 +616,11 @@ export const CATALOG: Operation[] = [
   renamePub,
   killApply,
   cancelAndCopyAgain,
-  switchover,
+  switchover(false),
+  switchover(true),
+  switchoverAfterRollback,
+  publicationDropTable,
+  linkInitNone,
   failover('ready'),
   failover('lagging'),
   failover('no-slot'),

@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import type { PgMajor } from '../src/sandbox/binaries.js';
-import { type IdWriter, roleClient, startIdWriter, writeLoop } from '../test/support/appWriter.js';
+import { roleClient, writeLoop } from '../test/support/appWriter.js';
 import { type CliResult, runSteep, writeConfig } from '../test/support/cli.js';
 import { startCluster, startStandby, type TestCluster, type TestNode } from '../test/support/cluster.js';
 import { nodesYaml, passwordEnv } from '../test/support/topologyFile.js';
@@ -16,6 +16,9 @@ import type { Operation } from './operations.js';
 
 export const APP = { user: 'torture_app', password: 'torture-app-secret-1' };
 export const TABLES = ['t_ids', 't_parent', 't_child'];
+/** the table of the link `l1` (operation link-init-none): both nodes write it */
+export const LINK = 'l1';
+export const LINK_TABLE = 't_link';
 export const FIRST_CLIENT_ID = 1_000_000;
 
 export type InitMethod = 'snapshot' | 'own-copy' | 'two-phase';
@@ -32,6 +35,22 @@ export interface FileState {
   /** the node steep.yaml names as the publisher (after a failover: the promoted standby) */
   publisher: 'pa' | 'pa_standby';
   standby?: 'pa' | 'pa_standby';
+  /** the link l1 between pa and pb over t_link, with this init method */
+  link?: 'none';
+}
+
+/** A write of the application that failed: where, its SQLSTATE (or `connection`), when (ms). */
+export interface WriterError {
+  node: string;
+  code: string;
+  at: number;
+}
+
+/** A span an operation declares in which the application may fail to write (a fence, a crash). */
+export interface Blackout {
+  why: string;
+  from: number;
+  to: number | null;
 }
 
 export class World {
@@ -45,7 +64,13 @@ export class World {
   /** ids the application lost where PostgreSQL must lose them, and steep said so */
   forgiven = new Set<number>();
   private nextId = FIRST_CLIENT_ID;
-  private writers: Array<{ ids: IdWriter; family: () => Promise<void> }> = [];
+  private writers: Array<{ ids: Map<string, number[]>; stop: () => Promise<void> }> = [];
+  /** every failed write of the application, in order (the oracle reads them: availability) */
+  readonly writerErrors: WriterError[] = [];
+  /** the blackouts operations declared */
+  readonly blackouts: Blackout[] = [];
+  /** subscriptions steep.yaml does not declare that an operation made and expects (a switchover's way back) */
+  expectedStrays = new Set<string>();
   readonly log: string[] = [];
   /** an operation the last one requires next (a switchover's rollback) */
   followUp: Operation | null = null;
@@ -83,7 +108,10 @@ export class World {
     return this.node('pb');
   }
 
+  private readonly born = Date.now();
+
   say(line: string): void {
+    line = `${((Date.now() - this.born) / 1000).toFixed(1).padStart(6)}s ${line}`;
     this.log.push(line);
     if (process.env.TORTURE_DEBUG) console.log(`[torture] ${line}`);
   }
@@ -125,6 +153,15 @@ export class World {
       ...(f.subRenamedFrom ? [`    renamedFrom: ${f.subRenamedFrom}`] : []),
       ...(f.disabled ? ['    enabled: false'] : []),
       ...init,
+      ...(f.link
+        ? [
+            'links:',
+            `  ${LINK}:`,
+            '    nodes: [pa, pb]',
+            `    tables: [public.${LINK_TABLE}]`,
+            `    init: { method: ${f.link} }`,
+          ]
+        : []),
       '',
     ].join('\n');
   }
@@ -147,33 +184,78 @@ export class World {
     return r;
   }
 
+  /**
+   * The application: client-side sequential ids into t_ids (each id whose COMMIT returned logged
+   * by the node that acknowledged it), and a parent row with a child through its foreign key;
+   * each failed write recorded with its node, SQLSTATE and time.
+   */
   startWriters(): void {
-    const ids = startIdWriter(
-      this.nodes,
-      APP,
-      'public.t_ids',
+    const ids = new Map<string, number[]>();
+    const failed = (code: string) => this.writerErrors.push({ node: this.primary, code, at: Date.now() });
+    const connect = (at: string) => roleClient(this.node(at), APP);
+    const idLoop = writeLoop(
       () => this.primary,
-      () => ++this.nextId,
+      connect,
+      async (client, at) => {
+        const { rows } = await client.query<{ id: string }>(
+          'INSERT INTO public.t_ids (id, v) VALUES ($1, md5(random()::text)) RETURNING id::text',
+          [++this.nextId],
+        );
+        ids.set(at, [...(ids.get(at) ?? []), Number(rows[0]!.id)]);
+      },
+      failed,
     );
     const family = writeLoop(
       () => this.primary,
-      (at) => roleClient(this.node(at), APP),
+      connect,
       async (client) => {
         await client.query(
           "WITH p AS (INSERT INTO public.t_parent (v) VALUES (md5(random()::text)) RETURNING id) INSERT INTO public.t_child (parent_id, v) SELECT id, 'child' FROM p",
         );
       },
-      () => {},
+      failed,
     );
-    this.writers.push({ ids, family });
+    this.writers.push({ ids, stop: async () => void (await Promise.all([idLoop(), family()])) });
   }
 
   async stopWriters(): Promise<void> {
     for (const w of this.writers.splice(0)) {
-      await Promise.all([w.ids.stop(), w.family()]);
-      for (const [node, ids] of w.ids.acknowledged())
-        this.acked.set(node, [...(this.acked.get(node) ?? []), ...ids]);
+      await w.stop();
+      for (const [node, ids] of w.ids) this.acked.set(node, [...(this.acked.get(node) ?? []), ...ids]);
     }
+  }
+
+  /** the tables a subscription of the file carries */
+  tablesOf(subscription: string): string[] {
+    return subscription.startsWith(`${LINK}_`) ? [LINK_TABLE] : TABLES;
+  }
+
+  /** ids acknowledged on `node` so far, the running writers' included */
+  ackedCount(node: string): number {
+    const running = this.writers.reduce((n, w) => n + (w.ids.get(node)?.length ?? 0), 0);
+    return (this.acked.get(node)?.length ?? 0) + running;
+  }
+
+  /**
+   * A span in which the application may fail to write, declared by the operation that causes it
+   * (`why`: the switchover's fence, a crashed primary); returns its end. Writes that fail outside
+   * every declared span are disagreements (the oracle: availability).
+   */
+  blackout(why: string): () => void {
+    const span: Blackout = { why, from: Date.now(), to: null };
+    this.blackouts.push(span);
+    this.say(`blackout begins: ${why}`);
+    return () => {
+      span.to = Date.now();
+      this.say(`blackout ends: ${why}`);
+    };
+  }
+
+  /** the failed writes from index `from` on that no declared blackout covers */
+  undeclaredErrors(from = 0): WriterError[] {
+    return this.writerErrors
+      .slice(from)
+      .filter((e) => !this.blackouts.some((b) => e.at >= b.from && (b.to === null || e.at <= b.to)));
   }
 
   /** every id acknowledged so far, by the node that acknowledged it (writers stopped) */
@@ -199,7 +281,10 @@ export async function startWorld(
       await n.query(
         'CREATE TABLE public.t_child (id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, parent_id bigint NOT NULL REFERENCES public.t_parent (id), v text NOT NULL)',
       );
-      await n.query(`GRANT SELECT, INSERT ON ${TABLES.map((t) => `public.${t}`).join(', ')} TO ${APP.user}`);
+      await n.query(`CREATE TABLE public.${LINK_TABLE} (id bigint PRIMARY KEY, v text NOT NULL)`);
+      await n.query(
+        `GRANT SELECT, INSERT ON ${[...TABLES, LINK_TABLE].map((t) => `public.${t}`).join(', ')} TO ${APP.user}`,
+      );
     }
     const pa = cluster.node('pa');
     await pa.query('INSERT INTO public.t_ids (id, v) SELECT g, md5(g::text) FROM generate_series(1, 3000) g');

@@ -1,0 +1,80 @@
+import type { PgMajor } from '../src/sandbox/binaries.js';
+import { CATALOG, OPEN_OPERATIONS } from './operations.js';
+import { SELF_TESTS } from './selfTests.js';
+import { draw, drawable } from './sequence.js';
+
+/**
+ * The CI seed set, by version: each version's set draws every operation of the catalog that
+ * runs on it, less the open ones, and every init method (3 seeds, one failover kind each on
+ * 17+). test/unit/tortureCoverage checks it from the draw alone (no server), so a catalog change
+ * that leaves an operation undrawn fails there, before any run. The suite runs one seed of the
+ * set per run (`ciRun`), so CI's share stays one sequence and the self-tests.
+ */
+export const CI_SEEDS: Record<16 | 17 | 18, string[]> = {
+  16: ['ci-56', 'ci-37', 'ci-61'],
+  17: ['ci-4', 'ci-243', 'ci-197'],
+  18: ['ci-4', 'ci-243', 'ci-197'],
+};
+
+/**
+ * The seeds test/cli/torture.test.ts runs on `version`: one of the set, rotating with the UTC
+ * day (the set is covered every 3 days; the test's name says which, its failure the replay), or
+ * the whole set with TORTURE_CI=all. The versions are the fault-injection files' (18 unless
+ * STEEP_TEST_PG names others: `npm run test:matrix` runs 16 and 17's).
+ */
+export function ciRun(version: number, env = process.env, now = Date.now()): string[] {
+  const set = CI_SEEDS[version as 16 | 17 | 18] ?? [];
+  if (env.TORTURE_CI === 'all' || set.length === 0) return set;
+  return [set[Math.floor(now / 86_400_000) % set.length]!];
+}
+
+export const COVERED_VERSIONS = [16, 17, 18] as const;
+const METHODS = ['snapshot', 'own-copy', 'two-phase'] as const;
+
+export interface Coverage {
+  /** every operation of the catalog */
+  operations: string[];
+  /** the open operations (never drawn by CI's seeds) and the issue each waits for */
+  open: Record<string, string>;
+  /** per version: how many times CI's seeds draw each drawable operation */
+  ci: Record<string, Record<string, number>>;
+  /** per version: how many of CI's seeds draw each init method */
+  ciInit: Record<string, Record<string, number>>;
+  /** the oracle's self-tests (each must make it disagree) */
+  selfTests: string[];
+}
+
+export function coverage(seeds: Record<number, string[]> = CI_SEEDS): Coverage {
+  const ci: Coverage['ci'] = {};
+  const ciInit: Coverage['ciInit'] = {};
+  for (const v of COVERED_VERSIONS) {
+    const ops: Record<string, number> = Object.fromEntries(drawable(v as PgMajor).map((op) => [op.name, 0]));
+    const methods: Record<string, number> = Object.fromEntries(METHODS.map((m) => [m, 0]));
+    for (const seed of seeds[v] ?? []) {
+      const d = draw(seed, v as PgMajor);
+      methods[d.method] = (methods[d.method] ?? 0) + 1;
+      for (const op of d.ops) ops[op.name] = (ops[op.name] ?? 0) + 1;
+    }
+    ci[v] = ops;
+    ciInit[v] = methods;
+  }
+  return {
+    operations: CATALOG.map((op) => op.name),
+    open: OPEN_OPERATIONS,
+    ci,
+    ciInit,
+    selfTests: SELF_TESTS.map((t) => t.name),
+  };
+}
+
+/** What CI's seeds leave undrawn, one sentence each (none: every version covered). */
+export function gaps(c: Coverage): string[] {
+  const out: string[] = [];
+  for (const [v, ops] of Object.entries(c.ci))
+    for (const [op, n] of Object.entries(ops))
+      if (n === 0) out.push(`PostgreSQL ${v}: no CI seed draws ${op}`);
+  for (const [v, methods] of Object.entries(c.ciInit))
+    for (const [m, n] of Object.entries(methods))
+      if (n === 0) out.push(`PostgreSQL ${v}: no CI seed inits with ${m}`);
+  return out;
+}

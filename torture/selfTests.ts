@@ -1,0 +1,110 @@
+import { startSteep } from '../test/support/cli.js';
+import { fastCopy, slowCopy } from '../test/support/replicationData.js';
+import { eventually, HANG_MS } from '../test/support/topologyFile.js';
+import type { OracleOptions } from './oracle.js';
+import { APP, FIRST_CLIENT_ID, type World } from './world.js';
+
+/**
+ * The oracle's self-tests (test/cli/torture.test.ts runs them in one world after the first
+ * apply): each breaks the world behind steep's back in one way, and the oracle must disagree,
+ * with `expect` in one of its sentences; `repair` puts the world back for the next one.
+ */
+export interface SelfTest {
+  name: string;
+  /** the oracle's ceilings for this case (short where the case waits for something that never comes) */
+  opts?: OracleOptions;
+  break: (world: World) => Promise<void>;
+  expect: (world: World) => string;
+  repair: (world: World) => Promise<void>;
+}
+
+const synchronizedButDiffer = (w: World) =>
+  `steep status calls ${w.file.sub} synchronized, but its rows differ once caught up`;
+
+/** the reinit the unsettled case starts in the background */
+let reinit: ReturnType<typeof startSteep> | null = null;
+
+export const SELF_TESTS: SelfTest[] = [
+  {
+    name: 'a missing row',
+    break: async (w) => void (await w.subscriber.query('DELETE FROM public.t_ids WHERE id = 7')),
+    expect: synchronizedButDiffer,
+    repair: async (w) =>
+      void (await w.subscriber.query("INSERT INTO public.t_ids (id, v) VALUES (7, md5('7'))")),
+  },
+  {
+    name: 'an extra row',
+    break: async (w) =>
+      void (await w.subscriber.query("INSERT INTO public.t_ids (id, v) VALUES (-7, 'extra')")),
+    expect: synchronizedButDiffer,
+    repair: async (w) => void (await w.subscriber.query('DELETE FROM public.t_ids WHERE id = -7')),
+  },
+  {
+    name: 'a wrong value in one column',
+    // t_child.v of a seeded row: the same count, the same ids, one column's value differs
+    break: async (w) => void (await w.subscriber.query("UPDATE public.t_child SET v = 'seed!' WHERE id = 5")),
+    expect: synchronizedButDiffer,
+    repair: async (w) => void (await w.subscriber.query("UPDATE public.t_child SET v = 'seed' WHERE id = 5")),
+  },
+  {
+    name: 'a lost acknowledged id',
+    // gone from the primary (the delete replicates: the subscription stays equal)
+    break: async (w) => {
+      await eventually(
+        async () =>
+          (await w.publisher.query(`SELECT 1 FROM public.t_ids WHERE id = ${FIRST_CLIENT_ID + 1}`)).length ===
+          1,
+        HANG_MS,
+        'the first acknowledged id',
+      );
+      await w.publisher.query(`DELETE FROM public.t_ids WHERE id = ${FIRST_CLIENT_ID + 1}`);
+    },
+    expect: (w) =>
+      `1 id(s) acknowledged on pa are not on ${w.primary}, which steep calls primary (${FIRST_CLIENT_ID + 1}…)`,
+    repair: async (w) =>
+      void (await w.publisher.query(
+        `INSERT INTO public.t_ids (id, v) VALUES (${FIRST_CLIENT_ID + 1}, 'back')`,
+      )),
+  },
+  {
+    name: 'a locked-out writer',
+    // the application role NOLOGIN on the primary and its sessions ended, as a fence left behind would
+    opts: { writesMs: 5_000 },
+    break: async (w) => {
+      await w.publisher.query(`ALTER ROLE ${APP.user} NOLOGIN`);
+      await w.publisher.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1', [
+        APP.user,
+      ]);
+    },
+    expect: (w) => `the application cannot write on ${w.primary}, which steep calls primary`,
+    repair: async (w) => void (await w.publisher.query(`ALTER ROLE ${APP.user} LOGIN`)),
+  },
+  {
+    name: 'an unsettled subscription',
+    // a table copied again, slowly (a trigger on the subscriber sleeps during the copy): status
+    // shows it moving past the oracle's ceiling
+    opts: { settleMs: 5_000 },
+    break: async (w) => {
+      await slowCopy(w.subscriber, 't_ids', 100, 400);
+      reinit = startSteep(['reinit', w.file.sub, '--tables', 'public.t_ids', '-c', w.path], w.env());
+      await eventually(
+        async () =>
+          (
+            await w.subscriber.query(
+              "SELECT 1 FROM pg_subscription_rel WHERE srrelid = 'public.t_ids'::regclass AND srsubstate <> 'r'",
+            )
+          ).length === 1,
+        HANG_MS,
+        't_ids copied again',
+      );
+    },
+    expect: () => 'steep status had not settled after 5000 ms',
+    repair: async (w) => {
+      const done = await reinit?.exited;
+      reinit = null;
+      await fastCopy(w.subscriber, 't_ids');
+      if (done?.code !== 0)
+        throw new Error(`steep reinit --tables public.t_ids exited ${done?.code}: ${done?.stderr}`);
+    },
+  },
+];
