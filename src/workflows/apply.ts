@@ -18,11 +18,13 @@ import { ACTION_CLASS, stepClass } from '../model/stepClass.js';
 import type { Topology } from '../model/topology.js';
 import { count } from '../render/count.js';
 import { ApplyLog, closeInterruptedSteps, hasApplyLog } from '../state/applyLog.js';
+import { continuityAroundApply } from './continuity.js';
 import { recordFailoverGaps } from './failoverGaps.js';
 import { saveSubscribedFingerprints } from './fingerprints.js';
 import { InitRunner, type InterruptedStep } from './init.js';
 import { runMergeInit } from './mergeInit.js';
 import { recordSettledObjects } from './objectDigests.js';
+import { observe } from './plan.js';
 import { asSaved, staleness } from './savedPlan.js';
 import { emitSchemaMismatches, syncAppliedEvent } from './schema.js';
 
@@ -205,6 +207,10 @@ export async function applyPlan(topology: Topology, plan: Plan, opts: ApplyOptio
   await recordFailoverGaps(topology, plan, opts.onEvent);
   if (plan.steps.length === 0)
     return { runId, completed: [], failed: [], notRun: [], interrupted: [], stopped: false };
+  // a publication that changes: the gaps before it are recorded, steep's own change adopted after
+  const continuity =
+    plan.steps.some((s) => s.address.kind === 'publication') &&
+    (await continuityAroundApply(topology, () => observe(topology), 'before'));
   const clients = await lockNodes(topology, plan);
   try {
     if (opts.replan)
@@ -258,6 +264,7 @@ export async function applyPlan(topology: Topology, plan: Plan, opts: ApplyOptio
       await saveSubscribedFingerprints(topology, opts.onEvent, clients);
       await recordSettledObjects(topology, opts.onEvent, clients);
     }
+    if (continuity) await continuityAroundApply(topology, () => observe(topology), 'after');
     const stillCopying = await joinedTablesCopying(outcome.completed, clients);
     opts.onEvent({
       event: 'apply.completed',
