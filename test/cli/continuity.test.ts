@@ -10,7 +10,8 @@ import { eventually, HANG_MS, nodesYaml, passwordEnv } from '../support/topology
  * worker kept running is `gap` in status, status --check and drift until a copy of it (or a
  * verify) proves it whole. (a) the tutorial's drift scenario under an id-logging writer; (b) a
  * table dropped and added back by hand between two readings, found by its membership's row oid;
- * (c) steep's own row-filter change stays green.
+ * (c) steep's own row-filter change stays green; (d) a verify that finds the table equal clears
+ * a gap.
  */
 const cluster = useCluster({ nodes: ['east', 'west'] });
 const APP = { user: 'cont_app', password: 'cont-app-secret-1' };
@@ -188,5 +189,17 @@ describe('continuity of publication membership (18)', () => {
     const c = await subStatus();
     expect(c.sub.state, c.text).toBe('synchronized');
     expect((await steep(['drift'])).code).toBe(0);
+
+    // (d) out and back with nothing written meanwhile: a gap until a verify finds the table equal
+    await east.query('ALTER PUBLICATION shop_pub DROP TABLE public.customers');
+    await east.query('ALTER PUBLICATION shop_pub ADD TABLE public.customers');
+    const d = await subStatus();
+    expect(d.sub.state, d.text).toBe('gap');
+    expect(d.sub.verdict?.reasons.join('\n')).toContain('a steep verify that finds it equal clears the gap');
+    const verified = await steep(['verify', SUB]);
+    expect(verified.code, `${verified.stdout}\n${verified.stderr}`).toBe(0);
+    const cleared = await subStatus();
+    expect(cleared.sub.state, cleared.text).toBe('synchronized');
+    expect((await steep(['status', '--check'])).code).toBe(0);
   }, 900_000);
 });
