@@ -10,6 +10,7 @@ import { secretFiller } from '../executors/secrets.js';
 import { watchSlotCreation } from '../executors/slotWait.js';
 import { printAddress, subscriptionNameOf } from '../model/address.js';
 import { formatBytes } from '../model/bytes.js';
+import type { ClusterState } from '../model/cluster.js';
 import { SteepError } from '../model/errors.js';
 import { allowHazardFlags, type HeldStep, heldSteps, missingHazards } from '../model/hazardGate.js';
 import type { InitProgress } from '../model/initState.js';
@@ -58,6 +59,8 @@ export interface ApplyOptions {
    * followed are left to go on in PostgreSQL (their apply_log rows say `interrupted`).
    */
   signal?: AbortSignal;
+  /** what the plan was made from (the continuity before the steps is judged on it; else read again) */
+  observed?: ClusterState;
 }
 
 export type ApplyOutcome = ScheduleOutcome<Step> & {
@@ -210,7 +213,7 @@ export async function applyPlan(topology: Topology, plan: Plan, opts: ApplyOptio
   // a publication that changes: the gaps before it are recorded, steep's own change adopted after
   const continuity =
     plan.steps.some((s) => s.address.kind === 'publication') &&
-    (await continuityAroundApply(topology, () => observe(topology), 'before'));
+    (await continuityAroundApply(topology, async () => opts.observed ?? observe(topology), 'before'));
   const clients = await lockNodes(topology, plan);
   try {
     if (opts.replan)
@@ -260,12 +263,13 @@ export async function applyPlan(topology: Topology, plan: Plan, opts: ApplyOptio
       });
       return { ...outcome, runId };
     }
+    let settled: ClusterState | undefined;
     if (outcome.failed.length === 0) {
       await saveSubscribedFingerprints(topology, opts.onEvent, clients);
-      await recordSettledObjects(topology, opts.onEvent, clients);
+      settled = await recordSettledObjects(topology, opts.onEvent, clients);
     }
-    if (continuity) await continuityAroundApply(topology, () => observe(topology), 'after');
     const stillCopying = await joinedTablesCopying(outcome.completed, clients);
+    if (continuity) await continuityAroundApply(topology, async () => settled ?? observe(topology), 'after');
     opts.onEvent({
       event: 'apply.completed',
       level: outcome.failed.length > 0 ? 'error' : 'info',
