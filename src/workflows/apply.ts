@@ -269,7 +269,8 @@ export async function applyPlan(topology: Topology, plan: Plan, opts: ApplyOptio
       settled = await recordSettledObjects(topology, opts.onEvent, clients);
     }
     const stillCopying = await joinedTablesCopying(outcome.completed, clients);
-    if (continuity) await continuityAroundApply(topology, async () => settled ?? observe(topology), 'after');
+    if (continuity)
+      await continuityAroundApply(topology, async () => settled ?? observe(topology), 'after', clients);
     opts.onEvent({
       event: 'apply.completed',
       level: outcome.failed.length > 0 ? 'error' : 'info',

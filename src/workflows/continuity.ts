@@ -1,3 +1,4 @@
+import type pg from 'pg';
 import { nodeSession, withSession } from '../db/connect.js';
 import type { ClusterState, ObservedNode, ObservedSubscription } from '../model/cluster.js';
 import { type ContinuityBaseline, continuity, membershipsOf } from '../model/continuity.js';
@@ -89,14 +90,15 @@ function judgeSubscription(
 export async function observeContinuity(
   topology: Topology,
   observed: ClusterState,
-  opts: { record: boolean; adopt?: boolean },
+  opts: { record: boolean; adopt?: boolean; sessions?: ReadonlyMap<string, pg.Client> },
 ): Promise<Map<string, TableGap[]>> {
   const out = new Map<string, TableGap[]>();
   const subscribers = Object.values(observed.nodes).flatMap((n) =>
     n.reachable && Object.keys(n.subscriptions).length > 0 ? [[n.name, n] as const] : [],
   );
   await readEachNode(topology, subscribers, async (name, node) => {
-    await withSession(nodeSession(topology, name, 'steep'), async (client) => {
+    const own = opts.sessions?.get(name);
+    const read = async (client: pg.Client) => {
       const store = new StreamContinuityStore(topology.settings.stateSchema, name);
       // no stream_continuity yet (an apply migrates): only a table out of every publication is seen
       const recorded = await store.all(client).catch(() => null);
@@ -118,7 +120,10 @@ export async function observeContinuity(
         await store.record(client, o.name, judged.record).catch(() => {});
         if (judged.gone.length > 0) await store.forget(client, o.name, judged.gone).catch(() => {});
       }
-    });
+    };
+    // a session the caller holds (apply's locked ones) saves a connection per node
+    if (own) await read(own);
+    else await withSession(nodeSession(topology, name, 'steep'), read);
   });
   return out;
 }
@@ -134,9 +139,10 @@ export async function continuityAroundApply(
   topology: Topology,
   observe: () => Promise<ClusterState>,
   phase: 'before' | 'after',
+  sessions?: ReadonlyMap<string, pg.Client>,
 ): Promise<boolean> {
   try {
-    await observeContinuity(topology, await observe(), { record: true, adopt: phase === 'after' });
+    await observeContinuity(topology, await observe(), { record: true, adopt: phase === 'after', sessions });
     return true;
   } catch {
     return false;
