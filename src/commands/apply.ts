@@ -108,7 +108,7 @@ Ctrl-C (SIGINT) or SIGTERM: no new step starts, a running statement finishes, an
     // a saved plan is planned again with the --target and --lsn it recorded, never with others
     const given = { targets: flags.target, lsn: flags.lsn, allowHazards: flags['allow-hazard'] as Hazard[] };
     const inputs = saved ? savedPlanInputs(args.plan!, saved, given) : given;
-    const { topology, plan } = this.warned(await makePlan(flags.config, inputs));
+    const { topology, plan, observed } = this.warned(await makePlan(flags.config, inputs));
     if (saved) await refuseStalePlan(args.plan!, saved, topology, plan);
     const maxCopyBytes = maxCopy(flags['max-copy']);
     if (!json) this.out(renderPlanText(plan));
@@ -142,6 +142,7 @@ Ctrl-C (SIGINT) or SIGTERM: no new step starts, a running statement finishes, an
         staleAdvice: saved ? `make a new plan with \`${planCommand(saved, args.plan!)}\`` : undefined,
         onInitProgress: progress ? (step, p) => progress.detail(step.id, progressLine(p)) : undefined,
         signal: interruption.signal,
+        observed,
       });
     } catch (err) {
       await progress?.end(plan.steps);

@@ -51,6 +51,13 @@ export interface ReinitPublication {
 
 export interface ObservedPublication extends PublicationDef {
   oid: number;
+  /**
+   * The oid of each membership's catalog row, by table (`schema.table`, pg_publication_rel) and
+   * by schema (pg_publication_namespace): PostgreSQL makes a new row when a table or schema
+   * leaves and joins again, or its row filter or column list changes (model/continuity.ts).
+   * Absent when it has none.
+   */
+  members?: { tables: Record<string, number>; schemas: Record<string, number> };
   owner: string;
   comment: string | null;
   /** null = not marked: unmanaged */

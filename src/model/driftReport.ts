@@ -45,6 +45,11 @@ export interface DriftReport {
    * the evidence; absent when none
    */
   failing?: FailingSubscription[];
+  /**
+   * declared subscriptions with a table whose stream broke (model/continuity.ts: verdict `gap`):
+   * changes of the publisher that never reached it, with the way out; absent when none
+   */
+  gaps?: FailingSubscription[];
   /** with `--sequences`: subscriber sequences behind their publisher's by more than settings.sequenceLag */
   sequences?: SequenceLag[];
   /** subscriptions whose publisher declares standbys; `gap` and `not-ready` count as drift */

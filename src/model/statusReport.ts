@@ -20,13 +20,13 @@ export interface NodeStatus {
 /**
  * A subscription's state as `status` shows it: its init state, where `synchronized` is said only
  * when model/syncVerdict.ts proves it; else `failing` (enabled, nothing applies or the workers
- * keep failing), `stopped` (disabled), `unknown` (its node, or a reading the verdict needs, could
+ * keep failing), `stopped` (disabled), `gap` (a table's stream broke: model/continuity.ts), `unknown` (its node, or a reading the verdict needs, could
  * not be read), or the init's own word for a table not ready (copying, catching_up).
  */
-export type StatusState = InitState | 'failing' | 'stopped' | 'unknown';
+export type StatusState = InitState | 'failing' | 'stopped' | 'unknown' | 'gap';
 
 /** Every state `status` may show, in order (the Prometheus state set). */
-export const STATUS_STATES: readonly StatusState[] = [...INIT_STATES, 'failing', 'stopped', 'unknown'];
+export const STATUS_STATES: readonly StatusState[] = [...INIT_STATES, 'failing', 'stopped', 'unknown', 'gap'];
 
 export interface SubscriptionStatus extends Pick<SubscriptionDef, 'name' | 'node' | 'from'> {
   /** declared in steep.yaml */

@@ -1,4 +1,5 @@
 import { formatBytes } from './bytes.js';
+import { gapWayOut } from './continuity.js';
 import type { SlotLag } from './initState.js';
 import { quoteIdent } from './sql.js';
 import type { SubscriptionRef } from './topology.js';
@@ -8,8 +9,9 @@ import type { SubscriptionRef } from './topology.js';
  * is proven by this reading: enabled, every table ready (`r`), the apply worker running, and no
  * apply or table-sync error since steep's last reading (PostgreSQL 15+ counts them, cumulatively,
  * in pg_stat_subscription_stats: only a rise since a recorded reading says "now"). Anything it
- * could not read is `unknown` with the reason, never the green word. `status --check` adds the
- * lag (`lagVerdict`).
+ * could not read is `unknown` with the reason, never the green word. A table whose stream broke
+ * (model/continuity.ts) makes it `gap`, with the way out. `status --check` adds the lag
+ * (`lagVerdict`).
  *
  * PostgreSQL facts this rests on:
  * - an apply worker that errors exits; the launcher starts it again after
@@ -55,7 +57,9 @@ export type SyncVerdictWord =
   /** a table is not ready (`r`) yet */
   | 'not_ready'
   /** a reading steep needed could not be taken, or does not decide */
-  | 'unknown';
+  | 'unknown'
+  /** a table's stream broke (model/continuity.ts): changes of the publisher's never reached it */
+  | 'gap';
 
 export interface SyncVerdict {
   verdict: SyncVerdictWord;
@@ -87,6 +91,15 @@ export interface SyncFacts extends SubscriptionRef {
   obstacles?: string[];
   /** why steep could not record this reading for the next (null: recorded, or nothing to record) */
   notRecorded: string | null;
+  /** tables whose stream broke (model/continuity.ts); absent or empty: none found */
+  gaps?: readonly { table: string; reason: string; out: boolean }[];
+}
+
+/** The gaps' reasons and the way out of them; none when there is no gap. */
+function gapReasons(f: SyncFacts): string[] {
+  const gaps = f.gaps ?? [];
+  if (gaps.length === 0) return [];
+  return [...gaps.map((g) => g.reason), gapWayOut(f.subscription, gaps)];
 }
 
 function errorsText(apply: number, sync: number): string {
@@ -150,9 +163,10 @@ export function setRoleDeniedText(
 /** The verdict on one existing subscription, with its evidence. */
 export function syncVerdict(f: SyncFacts): SyncVerdict {
   const missing = [...missingText(f.missingColumns, f.from, f.node), ...(f.obstacles ?? [])];
+  const gaps = gapReasons(f);
   if (!f.enabled) {
     const gone = f.slot === 'absent' ? [`${slotText(f)}: enabling the subscription cannot resume it`] : [];
-    return { verdict: 'stopped', reasons: ['disabled: no apply worker runs', ...gone, ...missing] };
+    return { verdict: 'stopped', reasons: ['disabled: no apply worker runs', ...gone, ...missing, ...gaps] };
   }
   if (f.applyRunning === null)
     return {
@@ -171,11 +185,18 @@ export function syncVerdict(f: SyncFacts): SyncVerdict {
       };
     return {
       verdict: 'failing',
-      reasons: [`apply worker not running on ${f.node}, ${slotText(f)}`, ...(rise ? [rise] : []), ...missing],
+      reasons: [
+        `apply worker not running on ${f.node}, ${slotText(f)}`,
+        ...(rise ? [rise] : []),
+        ...missing,
+        ...gaps,
+      ],
     };
   }
-  if (rise !== null) return { verdict: 'failing', reasons: [rise, ...missing] };
-  if (missing.length > 0) return { verdict: 'failing', reasons: missing };
+  if (rise !== null) return { verdict: 'failing', reasons: [rise, ...missing, ...gaps] };
+  if (missing.length > 0) return { verdict: 'failing', reasons: [...missing, ...gaps] };
+  // proven: the publisher's changes to a table never reached it, whatever else is unknown
+  if (gaps.length > 0) return { verdict: 'gap', reasons: gaps };
   if (f.countsErrors) {
     if (f.applyErrors === null || f.syncErrors === null)
       return {

@@ -93,6 +93,7 @@ export const SUBSCRIPTION_KEYED_TABLES = [
   'init_slots',
   'snapshots',
   'status_readings',
+  'stream_continuity',
   'stream_positions',
   'subscription_state',
   'verifications',

@@ -48,6 +48,11 @@ export function renderDriftMarkdown(r: DriftReport): string {
   );
   markdownSection(
     out,
+    'Gap (changes never sent to a table)',
+    (r.gaps ?? []).map((f) => `- \`${f.subscription}\` on ${f.node} ← ${f.from}: ${f.reasons.join('; ')}`),
+  );
+  markdownSection(
+    out,
     'Conflicts since the last verify (rows that may differ)',
     r.conflicts.map((c) => `- \`${c.subscription}\` on ${c.node}: ${conflictsSinceText(c)}`),
   );

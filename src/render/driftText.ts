@@ -20,6 +20,7 @@ export function driftSummary(r: DriftReport): string {
     [r.dataGaps.length, 'data gap(s)'],
     [r.conflicts.length, 'subscription(s) with conflicts since their last verify'],
     [r.failing?.length ?? 0, 'subscription(s) whose replication is failing'],
+    [r.gaps?.length ?? 0, "subscription(s) with a gap in a table's stream"],
     [r.sequences?.length ?? 0, 'sequence(s) behind their publisher'],
     [failoverCount(r, 'diverged'), 'subscription(s) with a possible failover gap'],
     [failoverCount(r, 'unknown'), 'subscription(s) a failover may have left apart'],
@@ -40,6 +41,14 @@ export function renderDriftText(r: DriftReport): string {
     (r.failing ?? []).map(
       (f) => `  subscription ${f.subscription} on ${f.node} ← ${f.from}: ${f.reasons.join('; ')}`,
     ),
+  );
+  section(
+    out,
+    redBold('Gap (changes never sent to a table):'),
+    (r.gaps ?? []).flatMap((g) => [
+      `  subscription ${g.subscription} on ${g.node} ← ${g.from}:`,
+      ...g.reasons.map((x) => `    ${x}`),
+    ]),
   );
   section(out, yellowBold('Changed outside steep:'), r.objects.map(driftLine));
   section(

@@ -7,7 +7,7 @@ import { formatBytes } from './values.js';
 /** `steep status` as text: nodes, subscriptions, slots (orphaned and prepared ones called out). */
 
 function stateColour(s: SubscriptionStatus): string {
-  const bad = ['unknown', 'failing', 'failed', 'diverged'].includes(s.state);
+  const bad = ['unknown', 'failing', 'failed', 'diverged', 'gap'].includes(s.state);
   return (s.state === 'synchronized' ? green : bad ? red : yellow)(stateText(s.state));
 }
 
@@ -48,9 +48,9 @@ function subscriptionLines(s: SubscriptionStatus): string[] {
   const out = [`${head}  ${parts.join(' · ')}`];
   // why it is not synchronized (the verdict's evidence), or why steep cannot tell
   if (s.state === 'unknown' && s.unknown) out.push(red(`      ${s.unknown}`));
-  if (s.verdict && (s.state === 'failing' || s.state === 'stopped'))
+  if (s.verdict && (s.state === 'failing' || s.state === 'stopped' || s.state === 'gap'))
     for (const reason of s.verdict.reasons)
-      out.push((s.state === 'failing' ? red : yellow)(`      ${reason}`));
+      out.push((s.state === 'stopped' ? yellow : red)(`      ${reason}`));
   if (s.error) out.push(red(`      ${s.error}`));
   for (const [label, f] of [
     ['last failover', s.lastFailover],

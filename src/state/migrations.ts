@@ -138,5 +138,15 @@ export function stateMigrations(schema: string): Migration[] {
         `CREATE TABLE IF NOT EXISTS ${s}.status_readings (node_name text NOT NULL, subscription text NOT NULL, apply_errors bigint NOT NULL, sync_errors bigint NOT NULL, read_at timestamptz NOT NULL, rose_at timestamptz, PRIMARY KEY (node_name, subscription))`,
       ],
     },
+    {
+      version: 13,
+      statements: [
+        // continuity (model/continuity.ts): per subscription instance (its pg_subscription oid)
+        // and table, the publisher's memberships (publication oid, pg_publication_rel or
+        // pg_publication_namespace row oid) when steep first saw the table's stream running, and
+        // a gap once found (gap_since, gap_reason), kept until a copy or a verify clears it
+        `CREATE TABLE IF NOT EXISTS ${s}.stream_continuity (node_name text NOT NULL, subscription text NOT NULL, table_name text NOT NULL, subscription_oid bigint NOT NULL, members jsonb NOT NULL, since timestamptz NOT NULL, gap_since timestamptz, gap_reason text, PRIMARY KEY (node_name, subscription, table_name))`,
+      ],
+    },
   ];
 }

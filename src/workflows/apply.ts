@@ -10,6 +10,7 @@ import { secretFiller } from '../executors/secrets.js';
 import { watchSlotCreation } from '../executors/slotWait.js';
 import { printAddress, subscriptionNameOf } from '../model/address.js';
 import { formatBytes } from '../model/bytes.js';
+import type { ClusterState } from '../model/cluster.js';
 import { SteepError } from '../model/errors.js';
 import { allowHazardFlags, type HeldStep, heldSteps, missingHazards } from '../model/hazardGate.js';
 import type { InitProgress } from '../model/initState.js';
@@ -18,11 +19,13 @@ import { ACTION_CLASS, stepClass } from '../model/stepClass.js';
 import type { Topology } from '../model/topology.js';
 import { count } from '../render/count.js';
 import { ApplyLog, closeInterruptedSteps, hasApplyLog } from '../state/applyLog.js';
+import { continuityAroundApply } from './continuity.js';
 import { recordFailoverGaps } from './failoverGaps.js';
 import { saveSubscribedFingerprints } from './fingerprints.js';
 import { InitRunner, type InterruptedStep } from './init.js';
 import { runMergeInit } from './mergeInit.js';
 import { recordSettledObjects } from './objectDigests.js';
+import { observe } from './plan.js';
 import { asSaved, staleness } from './savedPlan.js';
 import { emitSchemaMismatches, syncAppliedEvent } from './schema.js';
 
@@ -56,6 +59,8 @@ export interface ApplyOptions {
    * followed are left to go on in PostgreSQL (their apply_log rows say `interrupted`).
    */
   signal?: AbortSignal;
+  /** what the plan was made from (the continuity before the steps is judged on it; else read again) */
+  observed?: ClusterState;
 }
 
 export type ApplyOutcome = ScheduleOutcome<Step> & {
@@ -205,6 +210,10 @@ export async function applyPlan(topology: Topology, plan: Plan, opts: ApplyOptio
   await recordFailoverGaps(topology, plan, opts.onEvent);
   if (plan.steps.length === 0)
     return { runId, completed: [], failed: [], notRun: [], interrupted: [], stopped: false };
+  // a publication that changes: the gaps before it are recorded, steep's own change adopted after
+  const continuity =
+    plan.steps.some((s) => s.address.kind === 'publication') &&
+    (await continuityAroundApply(topology, async () => opts.observed ?? observe(topology), 'before'));
   const clients = await lockNodes(topology, plan);
   try {
     if (opts.replan)
@@ -254,11 +263,14 @@ export async function applyPlan(topology: Topology, plan: Plan, opts: ApplyOptio
       });
       return { ...outcome, runId };
     }
+    let settled: ClusterState | undefined;
     if (outcome.failed.length === 0) {
       await saveSubscribedFingerprints(topology, opts.onEvent, clients);
-      await recordSettledObjects(topology, opts.onEvent, clients);
+      settled = await recordSettledObjects(topology, opts.onEvent, clients);
     }
     const stillCopying = await joinedTablesCopying(outcome.completed, clients);
+    if (continuity)
+      await continuityAroundApply(topology, async () => settled ?? observe(topology), 'after', clients);
     opts.onEvent({
       event: 'apply.completed',
       level: outcome.failed.length > 0 ? 'error' : 'info',

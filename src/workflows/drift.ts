@@ -100,7 +100,7 @@ export async function detectDrift(configPath: string, opts: { sequences?: boolea
   );
   const gaps = await probeDataGaps(topology, observed);
   const lags = opts.sequences ? await laggingSequences(topology, reachable) : undefined;
-  const { conflicts, failing } = await liveProblems(topology, observed);
+  const { conflicts, failing, gaps: broken } = await liveProblems(topology, observed);
   return {
     report: driftReport(
       topology,
@@ -111,6 +111,7 @@ export async function detectDrift(configPath: string, opts: { sequences?: boolea
       lags?.lags,
       conflicts,
       failing,
+      broken,
     ),
     configWarnings,
   };
@@ -177,6 +178,7 @@ export function driftReport(
   sequences?: SequenceLag[],
   conflicts: ConflictsSinceVerify[] = [],
   failing: FailingSubscription[] = [],
+  broken: FailingSubscription[] = [],
 ): DriftReport {
   const schema = plan.schema.filter((s) => s.status !== 'MATCH');
   const errors = [...plan.errors.filter((e) => !isSchemaMessage(e)), ...fingerprintErrors];
@@ -198,6 +200,7 @@ export function driftReport(
     gaps.length > 0 ||
     conflicts.length > 0 ||
     failing.length > 0 ||
+    broken.length > 0 ||
     (sequences?.length ?? 0) > 0 ||
     (plan.failover ?? []).some((v) => ['diverged', 'unknown', 'not-ready'].includes(v.verdict));
   return {
@@ -215,6 +218,7 @@ export function driftReport(
     dataGaps: gaps,
     conflicts,
     ...(failing.length > 0 ? { failing } : {}),
+    ...(broken.length > 0 ? { gaps: broken } : {}),
     ...(sequences ? { sequences } : {}),
     ...(plan.failover ? { failover: plan.failover } : {}),
     errors,

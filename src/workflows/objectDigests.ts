@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { EventSink } from '../executors/events.js';
 import { printAddress, publicationAddress, subscriptionAddress } from '../model/address.js';
-import type { ObservedNode } from '../model/cluster.js';
+import type { ClusterState, ObservedNode } from '../model/cluster.js';
 import type { Topology } from '../model/topology.js';
 import { publicationDigest, subscriptionDigest } from '../planner/digest.js';
 import { recordObjectDigests } from '../state/objectDigests.js';
@@ -38,12 +38,13 @@ function settledDigests(
  * After a successful apply: record the digest of every managed object that now matches
  * steep.yaml (a fresh plan has no step for it). Objects still differing (outside a --target,
  * say) are not recorded, so their drift stays visible. Best effort: a failure is an event.
+ * Returns the reading it planned from.
  */
 export async function recordSettledObjects(
   topology: Topology,
   onEvent: EventSink,
   sessions: ReadonlyMap<string, pg.Client> = new Map(),
-): Promise<void> {
+): Promise<ClusterState> {
   const observed = await observe(topology);
   const fresh = planFor(topology, observed);
   const schema = topology.settings.stateSchema;
@@ -75,4 +76,5 @@ export async function recordSettledObjects(
         message: `object digests not recorded: ${(err as Error).message}`,
       }),
   );
+  return observed;
 }

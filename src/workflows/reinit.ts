@@ -26,6 +26,7 @@ import {
 import { type LoopPlan, planLoopedReinit } from '../planner/init/reinitLoop.js';
 import { createSlotSql } from '../planner/sqlBuild.js';
 import { DivergedTablesStore } from '../state/divergedTables.js';
+import { StreamContinuityStore } from '../state/streamContinuity.js';
 import { hasInitTables, SubscriptionStateStore } from '../state/subscriptionState.js';
 import { reconcileLooped } from './reinitLoop.js';
 import { recordSettled } from './streamPositions.js';
@@ -138,6 +139,8 @@ export async function reinitLoaded(
     const state = stateTables
       ? await settleDiverged(d, sub, schema, states, plan.tables, opts.onEvent)
       : null;
+    // copied: a gap in their stream is closed; the next reading takes their baseline (model/continuity.ts)
+    await new StreamContinuityStore(schema, d.node).forget(sub, d.name, plan.tables);
     if ('full' in request) await recordSettled(topology, d, sub, 'reinit');
     return {
       subscription: d.name,

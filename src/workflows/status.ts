@@ -1,7 +1,7 @@
 /**
  * `steep status` (docs/status.md): every node reachable or not and its version; every
  * subscription's init state, `synchronized` only where model/syncVerdict.ts proves it (else
- * failing, stopped or unknown, with the evidence), lag in bytes and seconds, apply/sync error
+ * failing, stopped, gap or unknown, with the evidence), lag in bytes and seconds, apply/sync error
  * counts (and on 18 the conflict counters); every logical slot with its wal_status and retained
  * WAL, classified — used by a subscription, prepared by `steep init prepare`, PostgreSQL's
  * table-sync slots, or orphaned. It changes nothing on the nodes but one row per subscription
@@ -24,6 +24,7 @@ import { type ConflictsSinceVerify, conflictsRose } from '../model/verifyRecord.
 import { PG15 } from '../model/versions.js';
 import { failoverVerdicts } from '../planner/failover/failover.js';
 import { classifySlot } from '../planner/subscriptions/slotKinds.js';
+import { observeContinuity, type TableGap } from './continuity.js';
 import { missingColumnsOf, setRoleObstaclesOf } from './statusColumns.js';
 import { type Live, readLive } from './statusLive.js';
 import { observeStreamPositions } from './streamPositions.js';
@@ -44,6 +45,7 @@ function subscriptionStatus(
   name: string,
   node: string,
   o: ObservedSubscription | undefined,
+  gaps: Map<string, TableGap[]>,
 ): { status: SubscriptionStatus; judged: Judged | null } {
   const d = topology.subscriptions[name];
   const from = d?.from ?? o?.from ?? '';
@@ -137,6 +139,7 @@ function subscriptionStatus(
           ? { name: slotName, active: slot?.active ?? observedSlot.active }
           : 'absent',
     missingColumns: {},
+    gaps: gaps.get(`${node}/${name}`) ?? [],
   };
   const judged = { status, facts, initState: state, liveState: live_ };
   judge(judged);
@@ -245,18 +248,19 @@ async function subscriptionStatuses(
   topology: Topology,
   observed: ClusterState,
   live: Map<string, Live>,
+  gaps: Map<string, TableGap[]>,
 ): Promise<SubscriptionStatus[]> {
   const results = Object.values(observed.nodes).flatMap((n) =>
     n.reachable
       ? Object.values(n.subscriptions).map((o) =>
-          subscriptionStatus(topology, observed, live, o.name, n.name, o),
+          subscriptionStatus(topology, observed, live, o.name, n.name, o, gaps),
         )
       : [],
   );
   const seen = new Set(results.map((r) => `${r.status.node}/${r.status.name}`));
   for (const d of Object.values(topology.subscriptions))
     if (!seen.has(`${d.node}/${d.name}`))
-      results.push(subscriptionStatus(topology, observed, live, d.name, d.node, undefined));
+      results.push(subscriptionStatus(topology, observed, live, d.name, d.node, undefined, gaps));
   const subs = results.map((r) => r.status);
   // what the failing lack: columns their publisher publishes (read only for them)
   const failing = results.flatMap((r) => (r.judged?.status.verdict?.verdict === 'failing' ? [r.judged] : []));
@@ -289,6 +293,7 @@ export async function readStatus(topology: Topology): Promise<StatusReport> {
   );
   await observeStreamPositions(topology, observed);
   const live = await readLive(topology, observed, { record: true });
+  const gaps = await observeContinuity(topology, observed, { record: true });
   const nodes: NodeStatus[] = Object.keys(topology.nodes)
     .sort(compareText)
     .map((name) => {
@@ -303,7 +308,7 @@ export async function readStatus(topology: Topology): Promise<StatusReport> {
         };
       return { name, reachable: false, serverVersion: null, version: null, error: n?.error ?? 'not read' };
     });
-  const subs = await subscriptionStatuses(topology, observed, live);
+  const subs = await subscriptionStatuses(topology, observed, live, gaps);
   return {
     topology: topology.topology,
     sampledAt: new Date().toISOString(),
@@ -314,7 +319,7 @@ export async function readStatus(topology: Topology): Promise<StatusReport> {
 }
 
 /** The states the verdict shows where the init state is synchronized (judge). */
-const FROM_SYNCHRONIZED: ReadonlySet<string> = new Set(['failing', 'stopped', 'unknown']);
+const FROM_SYNCHRONIZED: ReadonlySet<string> = new Set(['failing', 'stopped', 'unknown', 'gap']);
 
 /**
  * Each subscription's part in a failover of its publisher: the last one and the next one; one
@@ -337,8 +342,9 @@ function withFailover(subs: SubscriptionStatus[], verdicts: FailoverVerdict[]): 
 /**
  * For `drift`, from status' own reading of the subscribers (not recorded: drift only reads; a
  * subscriber that cannot be read tells nothing here, plan reports it): the declared
- * subscriptions with PostgreSQL 18 conflicts since their last verify, and those whose
- * replication has stopped (verdict `failing`, with its evidence).
+ * subscriptions with PostgreSQL 18 conflicts since their last verify, those whose
+ * replication has stopped (verdict `failing`, with its evidence), and those with a table whose
+ * stream broke (verdict `gap`).
  */
 export async function liveProblems(topology: Topology, observed: ClusterState) {
   const live = await readLive(topology, observed, { record: false });
@@ -352,10 +358,19 @@ export async function liveProblems(topology: Topology, observed: ClusterState) {
     if (rose && Object.keys(rose).length > 0)
       conflicts.push({ subscription: d.name, node: d.node, verifiedAt: verified?.verifiedAt ?? null, rose });
   }
-  const failing = (await subscriptionStatuses(topology, observed, live))
-    .filter((s) => s.declared && s.verdict?.verdict === 'failing')
-    .map((s) => ({ subscription: s.name, node: s.node, from: s.from, reasons: s.verdict!.reasons }));
-  return { conflicts, failing };
+  const judged = (
+    await subscriptionStatuses(
+      topology,
+      observed,
+      live,
+      await observeContinuity(topology, observed, { record: false }),
+    )
+  ).filter((s) => s.declared);
+  const of = (verdict: string) =>
+    judged
+      .filter((s) => s.verdict?.verdict === verdict)
+      .map((s) => ({ subscription: s.name, node: s.node, from: s.from, reasons: s.verdict!.reasons }));
+  return { conflicts, failing: of('failing'), gaps: of('gap') };
 }
 
 export async function openStatus(configPath: string) {

@@ -76,7 +76,7 @@ export function checkStatus(r: StatusReport, topology: Topology, maxLag?: LagLim
         `${at}: ${s.state}, not synchronized` +
           (s.lostSyncSlots.length > 0
             ? `, and ${cannotFinishText(s.lostSyncSlots, s.from)} (steep status says what ends it)`
-            : s.verdict?.verdict === 'failing'
+            : s.verdict?.verdict === 'failing' || s.verdict?.verdict === 'gap'
               ? because(s)
               : ''),
       );

@@ -22,6 +22,7 @@ import { qualifiedName, tableOfQualified } from '../model/topology.js';
 import type { NotVerifiable, TableComparison, TableVerdict, VerifyReport } from '../model/verify.js';
 import { isComparison, planComparison } from '../planner/compare/verify.js';
 import { DivergedTablesStore } from '../state/divergedTables.js';
+import { StreamContinuityStore } from '../state/streamContinuity.js';
 import { hasInitTables, SubscriptionStateStore } from '../state/subscriptionState.js';
 import { VerificationStore } from '../state/verifications.js';
 import { recordSettled } from './streamPositions.js';
@@ -295,6 +296,10 @@ async function recordVerdicts(
   // every table equal: what a failover before may have done is not in the rows
   if (run.whole && verdicts.length > 0 && verdicts.every((v) => v.status === 'equal'))
     await recordSettled(topology, d, sub, 'verify');
+  // a gap found before this verify began, in a table it found equal, is closed (model/continuity.ts)
+  const equal = verdicts.filter((v) => v.status === 'equal').map((v) => v.table);
+  if (equal.length > 0)
+    await new StreamContinuityStore(schema, d.node).forget(sub, d.name, equal, run.startedAt.toISOString());
   const states = new SubscriptionStateStore(schema, d.node);
   const diverged = new DivergedTablesStore(schema, d.node);
   let stillDiverged = verdicts.some((v) => v.status === 'diverged');

@@ -174,7 +174,22 @@ describe.each(testVersions())('fingerprints and drift on PostgreSQL %i', (versio
     expect(r.code, r.stdout).toBe(2);
     expect(r.stdout).toContain('Changed outside steep:');
     expect(r.stdout).toContain('publication.drift_pub tables');
-    expect((await steep(['apply', '--auto-approve'], path)).code).toBe(0);
+    // drift_sub still lists public.events: putting it back copies nothing, so the changes made
+    // while it was out are missing (a gap, docs/status.md) until it is copied again
+    expect(r.stdout).toContain('Gap (changes never sent to a table):');
+    const refused = await steep(['apply', '--auto-approve'], path);
+    expect(refused.code, refused.stdout).toBe(1);
+    expect(refused.stderr).toContain('--allow-hazard data-gap');
+    const put = await steep(['apply', '--auto-approve', '--allow-hazard', 'data-gap'], path);
+    expect(put.code, `${put.stdout}\n${put.stderr}`).toBe(0);
+    const gap = await steep(['drift'], path);
+    expect(gap.code, gap.stdout).toBe(2);
+    expect(gap.stdout).toContain('public.events');
+    // the way out, as printed
+    const way = /`(steep reinit [^`]+)`/.exec(gap.stdout)?.[1];
+    expect(way, gap.stdout).toBe('steep reinit drift_sub --tables public.events');
+    const copied = await steep(way!.replace(/^steep /, '').split(' '), path);
+    expect(copied.code, `${copied.stdout}\n${copied.stderr}`).toBe(0);
     expect((await steep(['drift'], path)).code).toBe(0);
   });
 

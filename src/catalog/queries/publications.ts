@@ -48,6 +48,7 @@ export function publicationTablesQuery(serverVersion: number): CatalogQuery {
        pg_catalog.pg_get_expr(pr.prqual, pr.prrelid) as "where"`;
   return jsonArrayQuery(
     `select pr.prpubid::int8 as pubid,
+       pr.oid::int8 as member_oid,
        n.nspname::text as schema,
        c.relname::text as name,
        ${serverVersion >= PG15 ? since15 : `null::text[] as columns,\n       null::text as "where"`}
@@ -60,6 +61,7 @@ export function publicationTablesQuery(serverVersion: number): CatalogQuery {
 /** `FOR TABLES IN SCHEMA`. PostgreSQL 15+ only; on 14 no query is sent and schemas are empty. */
 export const PUBLICATION_SCHEMAS_15: CatalogQuery = {
   text: `select pn.pnpubid as pubid,
+       pn.oid as member_oid,
        n.nspname::text as schema
   from pg_catalog.pg_publication_namespace pn
   join pg_catalog.pg_namespace n on n.oid = pn.pnnspid`,
@@ -82,11 +84,17 @@ export interface PublicationRow {
   generated_columns: GeneratedColumns | null;
 }
 
-/** A table of a publication: its columns not sorted yet. */
-export type PublicationTableRow = { pubid: number } & PublicationTable;
+/**
+ * A table of a publication: its columns not sorted yet. `member_oid`: its pg_publication_rel
+ * row, which PostgreSQL makes anew when the table leaves the publication and joins it again
+ * (model/continuity.ts); absent in a test's rows.
+ */
+export type PublicationTableRow = { pubid: number; member_oid?: number } & PublicationTable;
 
 export interface PublicationSchemaRow {
   pubid: number;
+  /** its pg_publication_namespace row (as member_oid of a table) */
+  member_oid?: number;
   schema: string;
 }
 
@@ -99,10 +107,21 @@ export function toPublications(
 ): Record<string, ObservedPublication> {
   const tablesOf = grouped(
     tables.map(
-      ({ pubid, ...t }) => [pubid, { ...t, columns: t.columns ? sortedText(t.columns) : null }] as const,
+      ({ pubid, member_oid: _, ...t }) =>
+        [pubid, { ...t, columns: t.columns ? sortedText(t.columns) : null }] as const,
     ),
   );
   const schemasOf = grouped(schemas.map((s) => [s.pubid, s.schema] as const));
+  const membersOf = grouped(
+    tables
+      .filter((t) => t.member_oid !== undefined)
+      .map((t) => [t.pubid, [`${t.schema}.${t.name}`, t.member_oid!] as const] as const),
+  );
+  const schemaMembersOf = grouped(
+    schemas
+      .filter((s) => s.member_oid !== undefined)
+      .map((s) => [s.pubid, [s.schema, s.member_oid!] as const] as const),
+  );
 
   return byName(
     pubs.map((p) => ({
@@ -118,6 +137,14 @@ export function toPublications(
       owner: p.owner,
       comment: p.comment,
       managedBy: parseOwnership(p.comment),
+      ...(membersOf.has(p.oid) || schemaMembersOf.has(p.oid)
+        ? {
+            members: {
+              tables: Object.fromEntries(membersOf.get(p.oid) ?? []),
+              schemas: Object.fromEntries(schemaMembersOf.get(p.oid) ?? []),
+            },
+          }
+        : {}),
     })),
   );
 }

@@ -51,6 +51,7 @@ import {
   shapeChanges,
   sortTables,
 } from './publicationDiff.js';
+import { rejoiningTables, rejoiningText } from './rejoiningTables.js';
 
 /** `node/publication`, the key of `SubscriptionInputs.membershipChanged`. */
 export function publicationRef(node: string, name: string): string {
@@ -193,12 +194,17 @@ function planDesiredPublication(
   if (diff.filterChanged.length > 0) warnNoRecopy(ctx, spec, diff.filterChanged);
   const words = alterWords(node, o, diff, byHand);
   const rename = renamed ? renamePart(ctx, 'publication', renamed) : undefined;
+  const named = rename ? renameWords(rename, diff.changes, words, false) : words;
+  const rejoining = rejoiningTables(ctx, spec.name, node, written.tables);
   add({
     kind: 'publication-alter',
-    ...(rename ? renameWords(rename, diff.changes, words, false) : words),
+    ...named,
+    ...(rejoining.length > 0
+      ? { reasonText: `${named.reasonText}; ${rejoiningText(spec.name, rejoining)}` }
+      : {}),
     changes: [...(rename ? [rename.change] : []), ...diff.changes],
     statements: [...(rename?.statements ?? []), ...alterStatements(spec.name, written, observed, diff)],
-    hazards: [],
+    hazards: rejoining.length > 0 ? ['data-gap'] : [],
     catalogDigest: publicationDigest(o),
   });
   return diff.membershipChanged;

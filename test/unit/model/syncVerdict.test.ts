@@ -52,6 +52,22 @@ describe('syncVerdict: synchronized only when every condition is proven', () => 
       /^no error counted$/,
     ],
     // each condition made false
+    [
+      "a table's stream broke (model/continuity.ts)",
+      { gaps: [{ table: 'public.a', reason: 'public.a left publication p on east: …', out: false }] },
+      'gap',
+      /^copy it again: `steep reinit west_x --tables public\.a`/,
+    ],
+    [
+      'disabled, with a gap: the gap is in its evidence',
+      {
+        enabled: false,
+        applyRunning: false,
+        gaps: [{ table: 'public.a', reason: 'public.a left publication p on east: …', out: true }],
+      },
+      'stopped',
+      /^put the table back in its publication with steep apply/,
+    ],
     ['disabled', { enabled: false, applyRunning: false }, 'stopped', /^disabled: no apply worker runs$/],
     [
       'disabled, its slot gone from the publisher',

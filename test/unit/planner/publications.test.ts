@@ -612,8 +612,11 @@ describe('publications: drift', () => {
       },
     ]);
     const step = stepAt(p, ADDR);
-    expect(step).toMatchObject({ action: 'update', reason: 'drifted' });
-    expect(step.reasonText).toBe('differs from steep.yaml on east: tables');
+    expect(step).toMatchObject({ action: 'update', reason: 'drifted', hazards: ['data-gap'] });
+    // west_orders still lists public.orders: putting it back leaves the rows written meanwhile missing
+    expect(step.reasonText).toMatch(
+      /^differs from steep\.yaml on east: tables; public\.orders rejoins publication orders_pub while subscription west_orders on west still lists it/,
+    );
     expect(step.statements[0]!.sql).toMatch(
       /^ALTER PUBLICATION "orders_pub" SET TABLE "public"."customers" .*, "public"."orders"$/,
     );
@@ -630,5 +633,31 @@ describe('publications: drift', () => {
     const p = runPlan(t, s);
     expect(codes(p.errors)).toEqual(['protected']);
     expect(p.steps.map((x) => [x.node, x.action])).toEqual([['west', 'create']]);
+  });
+});
+
+describe('publications: a table put back while a subscription still lists it (data-gap)', () => {
+  it('the step carries the gate and names the reinit that copies the table', () => {
+    const t = base();
+    const s = observe(t);
+    // out of orders_pub by hand; west_orders was not refreshed, so pg_subscription_rel still has it
+    const pub = at(s, 'east').publications.orders_pub!;
+    pub.tables = pub.tables.filter((x) => x.name !== 'orders');
+    const step = stepAt(runPlan(t, s), ADDR);
+    expect(step.hazards).toEqual(['data-gap']);
+    expect(step.reasonText).toContain(
+      'public.orders rejoins publication orders_pub while subscription west_orders on west still lists it: REFRESH will not copy it again',
+    );
+    expect(step.reasonText).toContain('`steep reinit west_orders --tables public.orders`');
+  });
+
+  it('no gate when the subscription no longer lists it (a refresh dropped it: joining copies it)', () => {
+    const t = base();
+    const s = observe(t);
+    const pub = at(s, 'east').publications.orders_pub!;
+    pub.tables = pub.tables.filter((x) => x.name !== 'orders');
+    const sub = at(s, 'west').subscriptions.west_orders!;
+    sub.tables = sub.tables.filter((x) => x.name !== 'orders');
+    expect(stepAt(runPlan(t, s), ADDR).hazards).toEqual([]);
   });
 });

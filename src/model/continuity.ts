@@ -1,0 +1,175 @@
+import type { ObservedPublication } from './cluster.js';
+
+/**
+ * Continuity (docs/status.md, `gap`): is each table of a subscription still receiving every
+ * change its publisher makes, without a break since its stream started? The one rule of
+ * `status`, `status --check`, `drift` and the metrics (through model/syncVerdict.ts), pure.
+ *
+ * What it rests on: pgoutput sends a change of a table only while the table is in one of the
+ * subscription's publications. A table that leaves them and joins again is still in the
+ * subscriber's pg_subscription_rel, so nothing copies what was written in between. The
+ * publisher's catalog tells such a break after the fact: each membership is a catalog row
+ * (pg_publication_rel for a table, pg_publication_namespace for a schema; FOR ALL TABLES has
+ * none but the publication's own), and PostgreSQL makes a new row when a table leaves and
+ * joins again (even between two readings), a new pg_publication row when a publication is
+ * dropped and created again; a rename keeps the oid. It also makes a new pg_publication_rel row
+ * when a table's row filter or column list changes (`SET TABLE`): steep's own change of them is
+ * taken into the baseline by `apply` (workflows/continuity.ts), a hand change is a gap.
+ *
+ * steep records a baseline per (subscription instance, table) on the subscriber (state table
+ * `stream_continuity`): the memberships when steep first saw the table's stream running, and a
+ * gap once found, which stays until a copy of the table or a verify that finds it equal.
+ */
+
+/** One way the publisher publishes a table to a subscription. */
+export interface Membership {
+  publication: string;
+  /** pg_publication.oid */
+  publicationOid: number;
+  /** `table`: a pg_publication_rel row; `schema`: a pg_publication_namespace row; `all`: FOR ALL TABLES */
+  via: 'table' | 'schema' | 'all';
+  /** the row's oid; null for `all` */
+  rowOid: number | null;
+}
+
+export interface ContinuityGap {
+  /** when steep found it (ISO 8601) */
+  since: string;
+  reason: string;
+}
+
+/** What steep recorded of one table of one subscription instance. */
+export interface ContinuityBaseline {
+  table: string;
+  /** pg_subscription.oid: a subscription dropped and created again is another instance */
+  subscriptionOid: number;
+  members: Membership[];
+  /** when the baseline was taken (ISO 8601) */
+  since: string;
+  gap: ContinuityGap | null;
+}
+
+/** The facts of one table now. */
+export interface ContinuityFacts {
+  subscription: string;
+  subscriptionOid: number;
+  /** the publisher's node name */
+  from: string;
+  /** `schema.table` */
+  table: string;
+  /** its memberships among the publications the subscription lists, on the publisher now */
+  members: Membership[];
+  /** every publication of the publisher now: name → oid */
+  publications: Record<string, number>;
+  /** now (ISO 8601) */
+  now: string;
+}
+
+export type Continuity =
+  | { verdict: 'continuous'; baseline: ContinuityBaseline; changed: boolean }
+  | { verdict: 'gap'; baseline: ContinuityBaseline; changed: boolean };
+
+/**
+ * The memberships of `table` among `subscribed` publications of the publisher: its own row, its
+ * schema's, FOR ALL TABLES, or those of an ancestor (a partition is published through its
+ * partitioned root; `ancestors` nearest first).
+ */
+export function membershipsOf(
+  publications: Record<string, ObservedPublication>,
+  subscribed: readonly string[],
+  table: string,
+  ancestors: readonly string[] = [],
+): Membership[] {
+  const out: Membership[] = [];
+  for (const name of subscribed) {
+    const p = publications[name];
+    if (!p) continue;
+    const base = { publication: name, publicationOid: p.oid };
+    if (p.allTables) {
+      out.push({ ...base, via: 'all', rowOid: null });
+      continue;
+    }
+    for (const t of [table, ...ancestors]) {
+      const rel = p.members?.tables[t];
+      if (rel !== undefined) out.push({ ...base, via: 'table', rowOid: rel });
+      const ns = p.members?.schemas[t.slice(0, t.indexOf('.'))];
+      if (ns !== undefined) out.push({ ...base, via: 'schema', rowOid: ns });
+    }
+  }
+  return out;
+}
+
+const same = (a: Membership, b: Membership) =>
+  a.publicationOid === b.publicationOid && a.via === b.via && a.rowOid === b.rowOid;
+
+const NEVER_SENT = 'changes made while it was out were never sent';
+
+/** Why the stream of `f.table` broke, from the baseline's memberships none of which holds now. */
+function breakReason(base: ContinuityBaseline, f: ContinuityFacts): string {
+  const m = base.members[0]!;
+  const byOid = Object.entries(f.publications).find(([, oid]) => oid === m.publicationOid)?.[0];
+  if (byOid === undefined)
+    return f.publications[m.publication] !== undefined
+      ? `publication ${m.publication} on ${f.from} was dropped and created again: changes to ${f.table} made in between were never sent`
+      : `publication ${m.publication} on ${f.from}, which sent ${f.table}, was dropped: changes to it are not sent`;
+  if (byOid !== m.publication && !f.members.some((n) => n.publicationOid === m.publicationOid))
+    return `publication ${m.publication} on ${f.from} was renamed to ${byOid}, which ${f.subscription} does not list: changes to ${f.table} are not sent`;
+  if (f.members.some((n) => n.publicationOid === m.publicationOid))
+    return `${f.table} left and rejoined publication ${byOid} on ${f.from} (its membership was re-created: out and in again, or its row filter or column list changed by hand): ${NEVER_SENT}`;
+  return `${f.table} left publication ${byOid} on ${f.from}: ${NEVER_SENT}`;
+}
+
+/**
+ * The continuity of one table: `baseline` is what steep recorded (null: nothing, or another
+ * instance's), `f` the facts now. `changed`: the baseline to record differs from the one read.
+ *
+ * - a gap recorded stays a gap (a copy or a verify clears it, not this rule);
+ * - a table in none of the subscription's publications now is a gap now;
+ * - no baseline: this reading starts one;
+ * - otherwise continuous while one membership of the baseline still holds unchanged (changes kept
+ *   flowing through it), and the baseline follows the memberships now; a gap when none does.
+ */
+export function continuity(baseline: ContinuityBaseline | null, f: ContinuityFacts): Continuity {
+  const base = baseline && baseline.subscriptionOid === f.subscriptionOid ? baseline : null;
+  if (base?.gap) return { verdict: 'gap', baseline: base, changed: base !== baseline };
+  const start = (gap: ContinuityGap | null): ContinuityBaseline => ({
+    table: f.table,
+    subscriptionOid: f.subscriptionOid,
+    members: f.members,
+    since: base?.since ?? f.now,
+    gap,
+  });
+  if (f.members.length === 0) {
+    const reason =
+      base && base.members.length > 0
+        ? breakReason(base, f)
+        : `${f.table} is in none of the publications ${f.subscription} lists on ${f.from}: changes to it are not sent`;
+    return {
+      verdict: 'gap',
+      baseline: { ...start({ since: f.now, reason }), members: base?.members ?? [] },
+      changed: true,
+    };
+  }
+  if (!base || base.members.length === 0)
+    return { verdict: 'continuous', baseline: start(null), changed: true };
+  if (base.members.some((m) => f.members.some((n) => same(m, n)))) {
+    const moved =
+      base.members.length !== f.members.length ||
+      base.members.some((m) => !f.members.some((n) => same(m, n)));
+    return { verdict: 'continuous', baseline: moved ? start(null) : base, changed: moved };
+  }
+  return {
+    verdict: 'gap',
+    baseline: { ...base, gap: { since: f.now, reason: breakReason(base, f) } },
+    changed: true,
+  };
+}
+
+/** The way out of gaps in `tables` of `subscription`, safe to follow as printed. */
+export function gapWayOut(subscription: string, tables: readonly { table: string; out: boolean }[]): string {
+  const list = tables.map((t) => t.table).join(',');
+  const copy = `\`steep reinit ${subscription} --tables ${list}\``;
+  return tables.some((t) => t.out)
+    ? `put the table back in its publication with steep apply (its step carries hazard data-gap: --allow-hazard data-gap), then copy it again: ${copy}`
+    : `copy it again: ${copy} (or a steep verify that finds it equal clears the gap)`;
+}

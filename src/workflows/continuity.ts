@@ -1,0 +1,150 @@
+import type pg from 'pg';
+import { nodeSession, withSession } from '../db/connect.js';
+import type { ClusterState, ObservedNode, ObservedSubscription } from '../model/cluster.js';
+import { type ContinuityBaseline, continuity, membershipsOf } from '../model/continuity.js';
+import { qualifiedName, type Topology } from '../model/topology.js';
+import { StreamContinuityStore } from '../state/streamContinuity.js';
+import { readEachNode } from './tableFacts.js';
+
+/**
+ * The continuity of every table of every subscription (model/continuity.ts) from one reading of
+ * the cluster and the baselines recorded on each subscriber; with `record`, the baselines this
+ * reading starts or moves, and the gaps it finds, are recorded (status, apply; drift only reads).
+ * `adopt` (apply, after its steps): steep's own change of a membership (a row filter or column
+ * list set again re-creates its pg_publication_rel row) is taken into the baseline of every table
+ * that had no gap before the run and is published now.
+ */
+
+export interface TableGap {
+  table: string;
+  reason: string;
+  /** in none of the subscription's publications now */
+  out: boolean;
+}
+
+/** Init states in which a subscription streams every table it lists (else an init or reinit is under way). */
+const STREAMING = new Set(['synchronized', 'diverged']);
+
+/** `schema.table`'s partitioned ancestors on the publisher, nearest first. */
+function ancestorsOf(publisher: ObservedNode, table: string): string[] {
+  const out: string[] = [];
+  for (
+    let t = publisher.tables[table]?.partitionOf;
+    t && !out.includes(t);
+    t = publisher.tables[t]?.partitionOf
+  )
+    out.push(t);
+  return out;
+}
+
+/** One subscription's verdicts and the baselines to record; null when it is not judged now. */
+function judgeSubscription(
+  topology: Topology,
+  observed: ClusterState,
+  node: ObservedNode,
+  o: ObservedSubscription,
+  recorded: Map<string, ContinuityBaseline> | undefined,
+  now: string,
+  adopt: boolean,
+): { gaps: TableGap[]; record: ContinuityBaseline[]; gone: string[] } | null {
+  const d = topology.subscriptions[o.name];
+  const from = d && d.node === node.name ? d.from : o.from;
+  const publisher = observed.nodes[from];
+  if (!publisher?.reachable) return null;
+  const state = node.initState?.subscriptions[o.name]?.state;
+  if (state !== undefined && !STREAMING.has(state)) return null;
+  const publications = Object.fromEntries(Object.values(publisher.publications).map((p) => [p.name, p.oid]));
+  const gaps: TableGap[] = [];
+  const record: ContinuityBaseline[] = [];
+  for (const t of o.tables) {
+    if (t.state !== 'r') continue;
+    const table = qualifiedName(t);
+    const members = membershipsOf(
+      publisher.publications,
+      o.publications,
+      table,
+      ancestorsOf(publisher, table),
+    );
+    const before = recorded?.get(table) ?? null;
+    const c = continuity(before, {
+      subscription: o.name,
+      subscriptionOid: o.oid,
+      from,
+      table,
+      members,
+      publications,
+      now,
+    });
+    if (adopt && members.length > 0 && !(before?.gap && before.subscriptionOid === o.oid)) {
+      record.push({ ...c.baseline, members, gap: null });
+      continue;
+    }
+    if (c.changed) record.push(c.baseline);
+    if (c.verdict === 'gap') gaps.push({ table, reason: c.baseline.gap!.reason, out: members.length === 0 });
+  }
+  const listed = new Set(o.tables.map(qualifiedName));
+  return { gaps, record, gone: [...(recorded?.keys() ?? [])].filter((t) => !listed.has(t)) };
+}
+
+/** The gaps found, by `node/subscription`. */
+export async function observeContinuity(
+  topology: Topology,
+  observed: ClusterState,
+  opts: { record: boolean; adopt?: boolean; sessions?: ReadonlyMap<string, pg.Client> },
+): Promise<Map<string, TableGap[]>> {
+  const out = new Map<string, TableGap[]>();
+  const subscribers = Object.values(observed.nodes).flatMap((n) =>
+    n.reachable && Object.keys(n.subscriptions).length > 0 ? [[n.name, n] as const] : [],
+  );
+  await readEachNode(topology, subscribers, async (name, node) => {
+    const own = opts.sessions?.get(name);
+    const read = async (client: pg.Client) => {
+      const store = new StreamContinuityStore(topology.settings.stateSchema, name);
+      // no stream_continuity yet (an apply migrates): only a table out of every publication is seen
+      const recorded = await store.all(client).catch(() => null);
+      const now = new Date().toISOString();
+      for (const o of Object.values(node.subscriptions)) {
+        const judged = judgeSubscription(
+          topology,
+          observed,
+          node,
+          o,
+          recorded?.get(o.name),
+          now,
+          opts.adopt === true,
+        );
+        if (!judged) continue;
+        if (judged.gaps.length > 0) out.set(`${name}/${o.name}`, judged.gaps);
+        if (!opts.record || recorded === null) continue;
+        // a baseline not recorded is taken again by the next reading; the gaps found stand
+        await store.record(client, o.name, judged.record).catch(() => {});
+        if (judged.gone.length > 0) await store.forget(client, o.name, judged.gone).catch(() => {});
+      }
+    };
+    // a session the caller holds (apply's locked ones) saves a connection per node
+    if (own) await read(own);
+    else await withSession(nodeSession(topology, name, 'steep'), read);
+  });
+  return out;
+}
+
+/**
+ * `apply` around its steps, when a publication changes: before them, this reading's gaps are
+ * recorded (a table put back by the plan was out: its gap stands); after them, the baselines of
+ * every table without a gap take the memberships now (steep's own change of a row filter or
+ * column list re-creates a membership row without a break). Best effort: false when the reading
+ * before could not be taken, and then nothing is adopted after.
+ */
+export async function continuityAroundApply(
+  topology: Topology,
+  observe: () => Promise<ClusterState>,
+  phase: 'before' | 'after',
+  sessions?: ReadonlyMap<string, pg.Client>,
+): Promise<boolean> {
+  try {
+    await observeContinuity(topology, await observe(), { record: true, adopt: phase === 'after', sessions });
+    return true;
+  } catch {
+    return false;
+  }
+}

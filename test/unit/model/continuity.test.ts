@@ -1,0 +1,132 @@
+import { describe, expect, it } from 'vitest';
+import type { ObservedPublication } from '../../../src/model/cluster.js';
+import {
+  type ContinuityBaseline,
+  type ContinuityFacts,
+  continuity,
+  gapWayOut,
+  type Membership,
+  membershipsOf,
+} from '../../../src/model/continuity.js';
+
+const NOW = '2026-11-27T13:00:00.000Z';
+const rel = (oid: number, publication = 'shop_pub', publicationOid = 100): Membership => ({
+  publication,
+  publicationOid,
+  via: 'table',
+  rowOid: oid,
+});
+const facts = (
+  members: Membership[],
+  publications: Record<string, number> = { shop_pub: 100 },
+): ContinuityFacts => ({
+  subscription: 'shop_sub',
+  subscriptionOid: 7,
+  from: 'east',
+  table: 'public.customers',
+  members,
+  publications,
+  now: NOW,
+});
+const baseline = (members: Membership[], gap: ContinuityBaseline['gap'] = null): ContinuityBaseline => ({
+  table: 'public.customers',
+  subscriptionOid: 7,
+  members,
+  since: '2026-11-27T12:00:00.000Z',
+  gap,
+});
+
+describe('continuity (model/continuity.ts)', () => {
+  it('no baseline: this reading starts one', () => {
+    const c = continuity(null, facts([rel(5)]));
+    expect(c).toMatchObject({
+      verdict: 'continuous',
+      changed: true,
+      baseline: { members: [rel(5)], gap: null },
+    });
+  });
+
+  it('the same membership row: continuous, nothing to record', () => {
+    const b = baseline([rel(5)]);
+    expect(continuity(b, facts([rel(5)]))).toEqual({ verdict: 'continuous', baseline: b, changed: false });
+  });
+
+  it('out of every publication now: a gap now, naming the table and the publication it left', () => {
+    const c = continuity(baseline([rel(5)]), facts([]));
+    expect(c.verdict).toBe('gap');
+    expect(c.baseline.gap?.reason).toBe(
+      'public.customers left publication shop_pub on east: changes made while it was out were never sent',
+    );
+    expect(continuity(null, facts([])).baseline.gap?.reason).toBe(
+      'public.customers is in none of the publications shop_sub lists on east: changes to it are not sent',
+    );
+  });
+
+  it('dropped and added back between two readings: a new row oid is a gap', () => {
+    const c = continuity(baseline([rel(5)]), facts([rel(9)]));
+    expect(c.verdict).toBe('gap');
+    expect(c.baseline.gap?.reason).toMatch(
+      /^public\.customers left and rejoined publication shop_pub on east/,
+    );
+  });
+
+  it('a publication dropped and created again: a new publication oid', () => {
+    const c = continuity(baseline([rel(5)]), facts([rel(9, 'shop_pub', 200)], { shop_pub: 200 }));
+    expect(c.baseline.gap?.reason).toMatch(/^publication shop_pub on east was dropped and created again/);
+  });
+
+  it('a rename keeps the oid: the subscription no longer lists it', () => {
+    const c = continuity(baseline([rel(5)]), facts([], { shop_pub2: 100 }));
+    expect(c.baseline.gap?.reason).toMatch(/^publication shop_pub on east was renamed to shop_pub2/);
+  });
+
+  it('another publication kept it flowing: continuous, and the baseline follows', () => {
+    const c = continuity(
+      baseline([rel(5), rel(6, 'other', 101)]),
+      facts([rel(6, 'other', 101)], { shop_pub: 100, other: 101 }),
+    );
+    expect(c).toMatchObject({
+      verdict: 'continuous',
+      changed: true,
+      baseline: { members: [rel(6, 'other', 101)] },
+    });
+  });
+
+  it('a recorded gap stays, whatever the facts now', () => {
+    const gap = { since: NOW, reason: 'x' };
+    expect(continuity(baseline([rel(5)], gap), facts([rel(5)])).verdict).toBe('gap');
+  });
+
+  it("another subscription instance's baseline is not this one's", () => {
+    const other = { ...baseline([rel(5)], { since: NOW, reason: 'x' }), subscriptionOid: 8 };
+    expect(continuity(other, facts([rel(9)]))).toMatchObject({ verdict: 'continuous', changed: true });
+  });
+
+  it('memberships: own row, schema, FOR ALL TABLES, a partitioned ancestor', () => {
+    const pub = (oid: number, p: Partial<ObservedPublication>) =>
+      ({ oid, allTables: false, ...p }) as ObservedPublication;
+    const pubs = {
+      a: pub(1, { members: { tables: { 'public.customers': 11 }, schemas: {} } }),
+      b: pub(2, { members: { tables: {}, schemas: { public: 12 } } }),
+      c: pub(3, { allTables: true }),
+      d: pub(4, { members: { tables: { 'public.root': 14 }, schemas: {} } }),
+    };
+    expect(membershipsOf(pubs, ['a', 'b', 'c', 'missing'], 'public.customers')).toEqual([
+      { publication: 'a', publicationOid: 1, via: 'table', rowOid: 11 },
+      { publication: 'b', publicationOid: 2, via: 'schema', rowOid: 12 },
+      { publication: 'c', publicationOid: 3, via: 'all', rowOid: null },
+    ]);
+    expect(membershipsOf(pubs, ['d'], 'public.part1', ['public.root'])).toEqual([
+      { publication: 'd', publicationOid: 4, via: 'table', rowOid: 14 },
+    ]);
+  });
+
+  it('the way out: a copy of the table; put it back first when it is out', () => {
+    expect(gapWayOut('shop_sub', [{ table: 'public.customers', out: false }])).toContain(
+      '`steep reinit shop_sub --tables public.customers`',
+    );
+    expect(gapWayOut('shop_sub', [{ table: 'public.customers', out: true }])).toMatch(
+      /^put the table back in its publication with steep apply .*--allow-hazard data-gap/,
+    );
+  });
+});
