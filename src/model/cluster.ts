@@ -287,6 +287,8 @@ export interface FailoverServer {
   /** the primary's `synchronized_standby_slots` (17+), as a list; null: no such setting */
   synchronizedStandbySlots: string[] | null;
   slots: Record<string, FailoverSlot>;
+  /** how far its own WAL reaches: pg_current_wal_lsn() on a primary, the replayed position on a standby (null: none yet) */
+  walLsn: string | null;
   /** a primary's place in its WAL history (read on a replication connection); absent on a standby */
   history?: TimelineHistory;
 }
@@ -320,10 +322,11 @@ export interface StreamPosition {
   recordedAt: string;
   /**
    * when steep reinit --full copied its tables from this primary, or a verify there found every
-   * table equal (`settledBy`): a failover before it is behind them
+   * table equal (`settledBy`): a failover before it is behind them; `failover`: a reading after the
+   * promotion found the subscriber had applied nothing past the fork (the failover resumed)
    */
   settledAt: string | null;
-  settledBy: 'reinit' | 'verify' | null;
+  settledBy: 'reinit' | 'verify' | 'failover' | null;
 }
 
 /** A position to record: what a run saw (when it was recorded, and a copy, are the table's to say). */

@@ -176,6 +176,15 @@ export function syncVerdict(f: SyncFacts): SyncVerdict {
   }
   if (rise !== null) return { verdict: 'failing', reasons: [rise, ...missing] };
   if (missing.length > 0) return { verdict: 'failing', reasons: missing };
+  // its worker runs while no walsender of the declared publisher holds its slot: it streams
+  // from another node (a connection naming another host that is read-write), or is connecting
+  if (f.slot !== null && (f.slot === 'absent' || !f.slot.active))
+    return {
+      verdict: 'unknown',
+      reasons: [
+        `apply worker running on ${f.node}, while ${slotText(f)}: it streams from a node other than ${f.from}, or is still connecting (read again)`,
+      ],
+    };
   if (f.countsErrors) {
     if (f.applyErrors === null || f.syncErrors === null)
       return {
@@ -268,6 +277,11 @@ export type LagVerdict =
 /** The lag against `--max-lag`. */
 export function lagVerdict(limit: LagLimit, l: LagFacts): LagVerdict {
   if (l.unreadable) return { verdict: 'unknown', reason: l.unreadable };
+  if (l.lagBytes !== null && l.lagBytes < 0)
+    return {
+      verdict: 'over',
+      reason: `its slot confirms ${formatBytes(-l.lagBytes)} beyond its publisher's own WAL: not a lag, a position the publisher never wrote (steep status says why)`,
+    };
   if ('bytes' in limit) {
     if (l.lagBytes === null) return { verdict: 'unknown', reason: 'lag unknown: its slot was not read' };
     return l.lagBytes > limit.bytes

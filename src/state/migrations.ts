@@ -138,5 +138,15 @@ export function stateMigrations(schema: string): Migration[] {
         `CREATE TABLE IF NOT EXISTS ${s}.status_readings (node_name text NOT NULL, subscription text NOT NULL, apply_errors bigint NOT NULL, sync_errors bigint NOT NULL, read_at timestamptz NOT NULL, rose_at timestamptz, PRIMARY KEY (node_name, subscription))`,
       ],
     },
+    {
+      version: 13,
+      statements: [
+        // a reading after a promotion that found the subscriber had applied nothing past the fork
+        // settles the failover as resumed (settled_by 'failover'): once it streams from the new
+        // primary its position can no longer show it (planner/failover/failoverPromotion.ts)
+        `ALTER TABLE ${s}.stream_positions DROP CONSTRAINT IF EXISTS stream_positions_settled_by_check`,
+        `ALTER TABLE ${s}.stream_positions ADD CONSTRAINT stream_positions_settled_by_check CHECK (settled_by IN ('reinit', 'verify', 'failover'))`,
+      ],
+    },
   ];
 }
