@@ -78,6 +78,12 @@ export interface ObservedSubscription extends SubscriptionDef {
   tables: ObservedSubscriptionTable[];
   /** Replication origin `pg_<oid>` and its remote LSN, when present. */
   originLsn: string | null;
+  /**
+   * apply + sync errors counted since the statistics were reset (pg_stat_subscription_stats,
+   * 15+): with `disableOnError` and the subscription disabled, PostgreSQL disabled it after one.
+   * Absent or null: not counted (before 15) or not read.
+   */
+  errorsCounted?: number | null;
 }
 
 /** Has a subscriber applied every change of a table decoded before a column's rename on its publisher (catalog/renameApplied.ts). */

@@ -65,6 +65,8 @@ export interface SyncVerdict {
 
 export interface SyncFacts extends SubscriptionRef {
   enabled: boolean;
+  /** its disable_on_error option (15+): PostgreSQL disables it at an apply or table-sync error */
+  disableOnError?: boolean;
   tables: readonly { schema: string; name: string; state: string }[];
   /** null: the subscriber's workers could not be read */
   applyRunning: boolean | null;
@@ -147,11 +149,43 @@ export function setRoleDeniedText(
   );
 }
 
+/**
+ * Disabled with disable_on_error set and errors counted: PostgreSQL disabled it at an error, as
+ * far as its catalog and statistics tell (its message is only in the server log). Enabling it
+ * again before its cause is fixed only repeats the error, so steep does not (planner), and says
+ * what to do.
+ */
+export function disabledOnError(o: {
+  enabled: boolean;
+  options: { disableOnError?: boolean };
+  errorsCounted?: number | null;
+}): boolean {
+  return !o.enabled && o.options.disableOnError === true && (o.errorsCounted ?? 0) > 0;
+}
+
+/** `counted`: the errors counted, e.g. `apply 1, sync 0`. */
+export function disabledOnErrorText(subscription: string, node: string, counted: string): string {
+  return (
+    `disabled by PostgreSQL after an error (disable_on_error; errors ${counted} counted since the statistics were reset): ` +
+    `its message is in the server log of ${node} ("logical replication subscription "${subscription}" has been disabled due to an error" and the error before it); ` +
+    `fix its cause, then run ALTER SUBSCRIPTION ${quoteIdent(subscription)} ENABLE on ${node} (steep apply does not enable it while this stands: it would be disabled again)`
+  );
+}
+
 /** The verdict on one existing subscription, with its evidence. */
 export function syncVerdict(f: SyncFacts): SyncVerdict {
   const missing = [...missingText(f.missingColumns, f.from, f.node), ...(f.obstacles ?? [])];
   if (!f.enabled) {
     const gone = f.slot === 'absent' ? [`${slotText(f)}: enabling the subscription cannot resume it`] : [];
+    if (f.disableOnError && (f.applyErrors ?? 0) + (f.syncErrors ?? 0) > 0)
+      return {
+        verdict: 'failing',
+        reasons: [
+          disabledOnErrorText(f.subscription, f.node, errorsText(f.applyErrors ?? 0, f.syncErrors ?? 0)),
+          ...gone,
+          ...missing,
+        ],
+      };
     return { verdict: 'stopped', reasons: ['disabled: no apply worker runs', ...gone, ...missing] };
   }
   if (f.applyRunning === null)

@@ -54,7 +54,19 @@ describe('syncVerdict: synchronized only when every condition is proven', () => 
     // each condition made false
     ['disabled', { enabled: false, applyRunning: false }, 'stopped', /^disabled: no apply worker runs$/],
     [
-      'its worker runs while the declared publisher\'s slot is inactive (it streams from another node)',
+      'disabled by PostgreSQL at an error (disable_on_error, errors counted)',
+      { enabled: false, applyRunning: false, disableOnError: true },
+      'failing',
+      /^disabled by PostgreSQL after an error \(disable_on_error; errors apply 3, sync 1 counted since the statistics were reset\): .*fix its cause, then run ALTER SUBSCRIPTION "west_x" ENABLE on west/,
+    ],
+    [
+      'disabled with disable_on_error, no error counted (by hand)',
+      { enabled: false, applyRunning: false, disableOnError: true, applyErrors: 0, syncErrors: 0 },
+      'stopped',
+      /^disabled: no apply worker runs$/,
+    ],
+    [
+      "its worker runs while the declared publisher's slot is inactive (it streams from another node)",
       { slot: { name: 'west_x', active: false } },
       'unknown',
       /^apply worker running on west, while its slot west_x on east is inactive: it streams from a node other than east, or is still connecting/,
@@ -286,7 +298,7 @@ describe('lagVerdict: --max-lag', () => {
     ],
     ['bytes unknown', { bytes: 2048 }, { lagBytes: null }, 'unknown', /its slot was not read/],
     [
-      'a slot confirming beyond its publisher\'s WAL is no (negative) lag',
+      "a slot confirming beyond its publisher's WAL is no (negative) lag",
       { seconds: 30 },
       { lagBytes: -4_000_000, lagSeconds: 0 },
       'over',
