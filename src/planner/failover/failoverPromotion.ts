@@ -79,9 +79,18 @@ export function afterFailover(
   // facts read now first: a position beyond the promoted node's own WAL was applied elsewhere
   const beyond = beyondWal(d, o, self.walLsn, confirmed, applied);
   if (beyond) return judged('diverged', `${beyond}; ${repair}`, ...writesLost(d, sub, history, applied));
-  // while it streams, the slot confirms what the subscriber acknowledged, which may pass its
-  // last applied commit (WAL with nothing for it): only an idle slot's position is compared
-  if (!copy.active && confirmed !== null && applied !== null && compareLsn(confirmed, applied) > 0)
+  // the slot confirms what the subscriber acknowledged, which may pass its last applied commit
+  // (WAL with nothing for it): up to the fork that WAL is the new primary's too, and the
+  // subscriber acknowledged it. An idle slot confirming past the fork and past what the
+  // subscriber applied would skip the new primary's changes in between (or, the fork unread, may)
+  const fork = history?.read ? history.forks[history.forks.length - 1] : undefined;
+  if (
+    !copy.active &&
+    confirmed !== null &&
+    applied !== null &&
+    compareLsn(confirmed, applied) > 0 &&
+    (!fork || compareLsn(confirmed, fork.switchLsn) > 0)
+  )
     return judged(
       'diverged',
       `slot ${o.slot} on ${d.from} (synced before the promotion) confirms ${confirmed}, past what ${d.node} applied (${applied}): resuming would skip the changes in between; ${repair}`,

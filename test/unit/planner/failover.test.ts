@@ -292,6 +292,12 @@ describe('a publisher with standbys', () => {
         'west had applied 0/3000000 when steep last saw it stream from timeline 1 (2026-11-26T12:00:00Z), past the fork: the changes it applied past 0/2800000 never reached east (phantom rows on west)',
       ],
       [
+        'the idle synced slot confirms past what it applied, but not past the fork (WAL with nothing for it, acknowledged): resumed',
+        reading(promoted(), '0/2000000', { active: false, confirmedFlushLsn: '0/2400000' }),
+        'resumed',
+        'west has applied 0/2000000 (read now), at or before the fork',
+      ],
+      [
         'applied at or before the fork, read now',
         reading(promoted(), '0/2000000', { active: false }),
         'resumed',
