@@ -28,7 +28,8 @@ const SETTINGS = {
        (select setting = 'on' from pg_catalog.pg_settings where name = 'hot_standby_feedback') as "hotStandbyFeedback",
        (select nullif(setting, '') from pg_catalog.pg_settings where name = 'primary_slot_name') as "primarySlotName",
        (select setting from pg_catalog.pg_settings where name = 'primary_conninfo') as "primaryConninfo",
-       (select setting from pg_catalog.pg_settings where name = 'synchronized_standby_slots') as "synchronizedStandbySlots"`,
+       (select setting from pg_catalog.pg_settings where name = 'synchronized_standby_slots') as "synchronizedStandbySlots",
+       (case when pg_catalog.pg_is_in_recovery() then pg_catalog.pg_last_wal_replay_lsn() else pg_catalog.pg_current_wal_lsn() end)::text as "walLsn"`,
 };
 
 /** The logical slots: 17+ says whether each is synced and why it was invalidated; before, only a lost one is. */

@@ -38,6 +38,25 @@ export async function readSlotConfirmed(
 }
 
 /**
+ * The slot confirms a position beyond this node's own WAL (pg_current_wal_lsn()): a subscriber
+ * applied changes elsewhere (from an old primary, past a failover's fork) and confirmed them here
+ * when it reconnected. Its walsender waits for WAL that this node never wrote, and decodes
+ * nothing of this node's own changes up to there. Null when not (or no such slot).
+ */
+export async function readSlotBeyondWal(
+  client: pg.Client,
+  slot: string,
+): Promise<{ confirmed: string; wal: string } | null> {
+  const { rows } = await client.query<{ confirmed: string; wal: string }>(
+    `SELECT confirmed_flush_lsn::text AS confirmed, pg_catalog.pg_current_wal_lsn()::text AS wal
+       FROM pg_catalog.pg_replication_slots
+      WHERE slot_name = $1 AND NOT pg_catalog.pg_is_in_recovery() AND confirmed_flush_lsn > pg_catalog.pg_current_wal_lsn()`,
+    [slot],
+  );
+  return rows[0] ?? null;
+}
+
+/**
  * The replication sessions of `applicationNames` that hold `slot` or created it: a slot made with
  * an exported snapshot is released once made, and the session that keeps the snapshot shows only
  * in its last command (`CREATE_REPLICATION_SLOT "slot" …`).

@@ -85,6 +85,12 @@ export interface ObservedSubscription extends SubscriptionDef {
   tables: ObservedSubscriptionTable[];
   /** Replication origin `pg_<oid>` and its remote LSN, when present. */
   originLsn: string | null;
+  /**
+   * apply + sync errors counted since the statistics were reset (pg_stat_subscription_stats,
+   * 15+): with `disableOnError` and the subscription disabled, PostgreSQL disabled it after one.
+   * Absent or null: not counted (before 15) or not read.
+   */
+  errorsCounted?: number | null;
 }
 
 /** Has a subscriber applied every change of a table decoded before a column's rename on its publisher (catalog/renameApplied.ts). */
@@ -300,6 +306,8 @@ export interface FailoverServer {
   /** the primary's `synchronized_standby_slots` (17+), as a list; null: no such setting */
   synchronizedStandbySlots: string[] | null;
   slots: Record<string, FailoverSlot>;
+  /** how far its own WAL reaches: pg_current_wal_lsn() on a primary, the replayed position on a standby (null: none yet) */
+  walLsn: string | null;
   /** a primary's place in its WAL history (read on a replication connection); absent on a standby */
   history?: TimelineHistory;
 }
@@ -333,10 +341,11 @@ export interface StreamPosition {
   recordedAt: string;
   /**
    * when steep reinit --full copied its tables from this primary, or a verify there found every
-   * table equal (`settledBy`): a failover before it is behind them
+   * table equal (`settledBy`): a failover before it is behind them; `failover`: a reading after the
+   * promotion found the subscriber had applied nothing past the fork (the failover resumed)
    */
   settledAt: string | null;
-  settledBy: 'reinit' | 'verify' | null;
+  settledBy: 'reinit' | 'verify' | 'failover' | null;
 }
 
 /** A position to record: what a run saw (when it was recorded, and a copy, are the table's to say). */

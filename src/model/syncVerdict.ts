@@ -69,6 +69,8 @@ export interface SyncVerdict {
 
 export interface SyncFacts extends SubscriptionRef {
   enabled: boolean;
+  /** its disable_on_error option (15+): PostgreSQL disables it at an apply or table-sync error */
+  disableOnError?: boolean;
   tables: readonly { schema: string; name: string; state: string }[];
   /** null: the subscriber's workers could not be read */
   applyRunning: boolean | null;
@@ -160,12 +162,45 @@ export function setRoleDeniedText(
   );
 }
 
+/**
+ * Disabled with disable_on_error set and errors counted: PostgreSQL disabled it at an error, as
+ * far as its catalog and statistics tell (its message is only in the server log). Enabling it
+ * again before its cause is fixed only repeats the error, so steep does not (planner), and says
+ * what to do.
+ */
+export function disabledOnError(o: {
+  enabled: boolean;
+  options: { disableOnError?: boolean };
+  errorsCounted?: number | null;
+}): boolean {
+  return !o.enabled && o.options.disableOnError === true && (o.errorsCounted ?? 0) > 0;
+}
+
+/** `counted`: the errors counted, e.g. `apply 1, sync 0`. */
+export function disabledOnErrorText(subscription: string, node: string, counted: string): string {
+  return (
+    `disabled by PostgreSQL after an error (disable_on_error; errors ${counted} counted since the statistics were reset): ` +
+    `its message is in the server log of ${node} ("logical replication subscription "${subscription}" has been disabled due to an error" and the error before it); ` +
+    `fix its cause, then run ALTER SUBSCRIPTION ${quoteIdent(subscription)} ENABLE on ${node} (steep apply does not enable it while this stands: it would be disabled again)`
+  );
+}
+
 /** The verdict on one existing subscription, with its evidence. */
 export function syncVerdict(f: SyncFacts): SyncVerdict {
   const missing = [...missingText(f.missingColumns, f.from, f.node), ...(f.obstacles ?? [])];
   const gaps = gapReasons(f);
   if (!f.enabled) {
     const gone = f.slot === 'absent' ? [`${slotText(f)}: enabling the subscription cannot resume it`] : [];
+    if (f.disableOnError && (f.applyErrors ?? 0) + (f.syncErrors ?? 0) > 0)
+      return {
+        verdict: 'failing',
+        reasons: [
+          disabledOnErrorText(f.subscription, f.node, errorsText(f.applyErrors ?? 0, f.syncErrors ?? 0)),
+          ...gone,
+          ...missing,
+          ...gaps,
+        ],
+      };
     return { verdict: 'stopped', reasons: ['disabled: no apply worker runs', ...gone, ...missing, ...gaps] };
   }
   if (f.applyRunning === null)
@@ -197,6 +232,15 @@ export function syncVerdict(f: SyncFacts): SyncVerdict {
   if (missing.length > 0) return { verdict: 'failing', reasons: [...missing, ...gaps] };
   // proven: the publisher's changes to a table never reached it, whatever else is unknown
   if (gaps.length > 0) return { verdict: 'gap', reasons: gaps };
+  // its worker runs while no walsender of the declared publisher holds its slot: it streams
+  // from another node (a connection naming another host that is read-write), or is connecting
+  if (f.slot !== null && (f.slot === 'absent' || !f.slot.active))
+    return {
+      verdict: 'unknown',
+      reasons: [
+        `apply worker running on ${f.node}, while ${slotText(f)}: it streams from a node other than ${f.from}, or is still connecting (read again)`,
+      ],
+    };
   if (f.countsErrors) {
     if (f.applyErrors === null || f.syncErrors === null)
       return {
@@ -289,6 +333,11 @@ export type LagVerdict =
 /** The lag against `--max-lag`. */
 export function lagVerdict(limit: LagLimit, l: LagFacts): LagVerdict {
   if (l.unreadable) return { verdict: 'unknown', reason: l.unreadable };
+  if (l.lagBytes !== null && l.lagBytes < 0)
+    return {
+      verdict: 'over',
+      reason: `its slot confirms ${formatBytes(-l.lagBytes)} beyond its publisher's own WAL: not a lag, a position the publisher never wrote (steep status says why)`,
+    };
   if ('bytes' in limit) {
     if (l.lagBytes === null) return { verdict: 'unknown', reason: 'lag unknown: its slot was not read' };
     return l.lagBytes > limit.bytes

@@ -1,4 +1,5 @@
 import type { MetricsSample } from '../model/metrics.js';
+import { AFTER_FAILOVER } from '../model/plan.js';
 import { STATUS_STATES, type StatusReport } from '../model/statusReport.js';
 
 /**
@@ -71,6 +72,10 @@ function subscriptionSeries(family: NewFamily, status: StatusReport, t: Labels):
     'steep_subscription_lag_bytes',
     "Bytes of WAL the subscription's slot has not confirmed.",
   );
+  const beyondWal = family(
+    'steep_subscription_slot_beyond_wal_bytes',
+    "Bytes by which the subscription's slot confirms a position beyond its publisher's own WAL (a subscriber that applied changes the publisher never had, e.g. after a failover); absent: not beyond.",
+  );
   const lagSeconds = family(
     'steep_subscription_lag_seconds',
     "0 when the subscription's slot has confirmed all its publisher's WAL, else PostgreSQL's replay_lag of the walsender streaming from it; absent: not known (docs/metrics.md).",
@@ -104,14 +109,28 @@ function subscriptionSeries(family: NewFamily, status: StatusReport, t: Labels):
     'steep_subscription_conflicts_since_verify',
     'Conflicts since the last steep verify began (or ever, never verified), by type: rows that may differ until a verify (PostgreSQL 18+).',
   );
+  const failoverReady = family(
+    'steep_subscription_failover_ready',
+    'Whether a failover of its publisher now would skip nothing (1: every piece of slot synchronisation in place, read now), else 0; absent: its publisher declares no standbys, or the last failover diverged.',
+  );
+  const lastFailover = family(
+    'steep_subscription_last_failover',
+    'The verdict on the last failover of its publisher, as read now: 1 for it (resumed, diverged, unknown), 0 for the others; absent: none since the last reinit --full or verify.',
+  );
   for (const s of status.subscriptions) {
     const labels = { ...t, subscription: s.name, node: s.node, from: s.from };
+    if (s.failover) failoverReady.push({ labels, value: s.failover.verdict === 'ready' ? 1 : 0 });
+    if (s.lastFailover)
+      for (const v of AFTER_FAILOVER)
+        lastFailover.push({ labels: { ...labels, verdict: v }, value: s.lastFailover.verdict === v ? 1 : 0 });
     // the current state always has its series, one status reports beyond this list too
     for (const st of new Set<string>([...STATUS_STATES, s.state]))
       state.push({ labels: { ...labels, state: st }, value: s.state === st ? 1 : 0 });
     if (s.exists !== null) exists.push({ labels, value: s.exists ? 1 : 0 });
     if (s.enabled !== null) enabled.push({ labels, value: s.enabled ? 1 : 0 });
-    if (s.lagBytes !== null) lagBytes.push({ labels, value: s.lagBytes });
+    // a position beyond the publisher's WAL is no lag: its own series
+    if (s.lagBytes !== null && s.lagBytes >= 0) lagBytes.push({ labels, value: s.lagBytes });
+    if (s.lagBytes !== null && s.lagBytes < 0) beyondWal.push({ labels, value: -s.lagBytes });
     if (s.lagSeconds !== null) lagSeconds.push({ labels, value: s.lagSeconds });
     if (s.applyErrors !== null) applyErrors.push({ labels, value: s.applyErrors });
     if (s.syncErrors !== null) syncErrors.push({ labels, value: s.syncErrors });

@@ -39,7 +39,9 @@ function subscriptionLines(s: SubscriptionStatus): string[] {
   }
   const parts = [
     s.enabled ? null : 'disabled',
-    `lag ${formatBytes(s.lagBytes)}${s.lagSeconds !== null ? ` / ${s.lagSeconds.toFixed(1)} s` : ''}`,
+    s.lagBytes !== null && s.lagBytes < 0
+      ? `slot confirms ${formatBytes(-s.lagBytes)} beyond ${s.from}'s own WAL`
+      : `lag ${formatBytes(s.lagBytes)}${s.lagSeconds !== null ? ` / ${s.lagSeconds.toFixed(1)} s` : ''}`,
     `tables ${s.tablesReady}/${s.tablesTotal} ready`,
     errorsText(s) || null,
     s.declared ? null : 'not in steep.yaml',

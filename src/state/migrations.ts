@@ -148,5 +148,15 @@ export function stateMigrations(schema: string): Migration[] {
         `CREATE TABLE IF NOT EXISTS ${s}.stream_continuity (node_name text NOT NULL, subscription text NOT NULL, table_name text NOT NULL, subscription_oid bigint NOT NULL, members jsonb NOT NULL, since timestamptz NOT NULL, gap_since timestamptz, gap_reason text, PRIMARY KEY (node_name, subscription, table_name))`,
       ],
     },
+    {
+      version: 14,
+      statements: [
+        // a reading after a promotion that found the subscriber had applied nothing past the fork
+        // settles the failover as resumed (settled_by 'failover'): once it streams from the new
+        // primary its position can no longer show it (planner/failover/failoverPromotion.ts)
+        `ALTER TABLE ${s}.stream_positions DROP CONSTRAINT IF EXISTS stream_positions_settled_by_check`,
+        `ALTER TABLE ${s}.stream_positions ADD CONSTRAINT stream_positions_settled_by_check CHECK (settled_by IN ('reinit', 'verify', 'failover'))`,
+      ],
+    },
   ];
 }

@@ -23,20 +23,22 @@ export class StreamPositionStore extends StateTable {
 
   /**
    * steep reinit --full copied the subscription's tables from this primary, or a verify found
-   * them all equal there (`by`): kept with its row (a row made here records no position yet: 0/0,
-   * not ready).
+   * them all equal there, or a reading after its promotion found the subscriber had applied
+   * nothing past the fork (`by`): kept with its row (a row made here records `originLsn`, what
+   * the subscriber had applied then, 0/0 when not given; not ready).
    */
   async markSettled(
     client: pg.Client,
     subscription: string,
     primary: { systemIdentifier: string; timeline: number },
-    by: 'reinit' | 'verify',
+    by: 'reinit' | 'verify' | 'failover',
+    originLsn = '0/0',
   ): Promise<void> {
     await client.query(
       `INSERT INTO ${this.table} (node_name, subscription, system_identifier, timeline, origin_lsn, ready, recorded_at, settled_at, settled_by)
-       VALUES ($1, $2, $3, $4, '0/0', false, now(), now(), $5)
+       VALUES ($1, $2, $3, $4, $6::pg_lsn, false, now(), now(), $5)
        ON CONFLICT (node_name, subscription, system_identifier, timeline) DO UPDATE SET settled_at = now(), settled_by = $5`,
-      [this.node, subscription, primary.systemIdentifier, primary.timeline, by],
+      [this.node, subscription, primary.systemIdentifier, primary.timeline, by, originLsn],
     );
   }
 

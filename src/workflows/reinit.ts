@@ -3,12 +3,13 @@ import { readSubscriptionInfo, type SubscriptionInfo } from '../catalog/compareS
 import { readFinishedCopies, withoutSyncSlot } from '../catalog/initProgress.js';
 import { readDeniedFunctions, readForeignKeysTo, readPublicationDefs } from '../catalog/reinit.js';
 import { serverVersionOf } from '../catalog/session.js';
-import { slotExists } from '../catalog/slotHolder.js';
+import { readSlotBeyondWal, slotExists } from '../catalog/slotHolder.js';
 import { loadTopology } from '../config/load.js';
 import { lockedSessions } from '../db/lockedSession.js';
 import type { EventSink, Stop } from '../executors/events.js';
 import { followTargetOf, recordTransition, stateChangeEvent } from '../executors/initFollow.js';
 import { executeReinit } from '../executors/reinit.js';
+import { recreateSlotBeyondWal } from '../executors/slotRecreate.js';
 import { subscriptionAddress } from '../model/address.js';
 import { SteepError } from '../model/errors.js';
 import { unrecordedState } from '../model/initLifecycle.js';
@@ -99,6 +100,13 @@ export async function reinitLoaded(
       );
     const slot = info.slot ?? d.slot;
     await ensureSlot(topology, d, pub, slot, 'full' in request, opts.onEvent);
+    await slotWithinWal(
+      topology,
+      d,
+      { pub, sub },
+      { slot, enabled: info.enabled, full: 'full' in request },
+      opts.onEvent,
+    );
     const schema = topology.settings.stateSchema;
     const stateTables = await hasInitTables(sub, schema);
     const states = new SubscriptionStateStore(schema, d.node);
@@ -210,6 +218,46 @@ async function ensureSlot(
     node: d.from,
     address,
     message: `slot ${slot} was missing on ${d.from}: created again; every table of ${d.name} is copied again`,
+  });
+}
+
+/**
+ * The slot confirms a position beyond the publisher's own WAL (a diverged failover: the
+ * subscriber applied the old primary's changes past the fork and confirmed them on the new one):
+ * its walsender decodes nothing up to there, so no copy can catch up on it. Only a full copy
+ * repairs it, on the slot created again (and the subscriber's origin set back with it).
+ */
+async function slotWithinWal(
+  topology: Topology,
+  d: SubscriptionSpec,
+  c: { pub: pg.Client; sub: pg.Client },
+  s: { slot: string; enabled: boolean; full: boolean },
+  onEvent: EventSink,
+): Promise<void> {
+  const beyond = await readSlotBeyondWal(c.pub, s.slot);
+  if (!beyond) return;
+  const address = subscriptionAddress(d.name);
+  const what = `slot ${s.slot} of ${d.name} on ${d.from} confirms ${beyond.confirmed}, beyond ${d.from}'s own WAL (${beyond.wal})`;
+  if (!s.full)
+    throw new SteepError(
+      'reinit.refused',
+      `${what}: ${d.node} applied changes ${d.from} never had (a diverged failover), and the slot skips ${d.from}'s own up to there; ` +
+        `only steep reinit ${d.name} --full repairs it (it creates the slot again and copies every table)`,
+      { node: d.from, address },
+    );
+  const at = await recreateSlotBeyondWal(c.pub, c.sub, {
+    subscription: d.name,
+    slot: s.slot,
+    enabled: s.enabled,
+    failover: d.options.failover ?? (topology.nodes[d.from]?.standbys?.length ?? 0) > 0,
+    publisherVersion: await serverVersionOf(c.pub),
+  });
+  onEvent({
+    event: 'reinit.slot_created',
+    level: 'warn',
+    node: d.from,
+    address,
+    message: `${what}: created again at ${at}, and ${d.node}'s origin for it set back there; every table of ${d.name} is copied again`,
   });
 }
 

@@ -123,6 +123,7 @@ function subscriptionStatus(
     node,
     from,
     enabled: o.enabled,
+    disableOnError: o.options.disableOnError === true,
     tables,
     applyRunning: activity?.applyRunning ?? null,
     countsErrors: subscriber.serverVersion >= PG15,

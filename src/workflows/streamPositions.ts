@@ -3,7 +3,12 @@ import { readFailover, readHistory } from '../catalog/failover.js';
 import { nodeSession } from '../db/connect.js';
 import type { ClusterState } from '../model/cluster.js';
 import type { SubscriptionSpec, Topology } from '../model/topology.js';
-import { failoverVerdicts, mayBePromoted, streamPositionsToRecord } from '../planner/failover/failover.js';
+import {
+  failoverVerdicts,
+  mayBePromoted,
+  resumedToSettle,
+  streamPositionsToRecord,
+} from '../planner/failover/failover.js';
 import { StreamPositionStore } from '../state/streamPositions.js';
 
 /**
@@ -48,13 +53,19 @@ export async function observeStreamPositions(topology: Topology, observed: Clust
         if (read) node.streamPositions = read;
       }),
     );
-    const record = streamPositionsToRecord(topology, observed, failoverVerdicts(topology, observed));
+    const verdicts = failoverVerdicts(topology, observed);
+    const record = streamPositionsToRecord(topology, observed, verdicts);
+    const settle = resumedToSettle(topology, observed, verdicts);
     await Promise.all(
-      [...record].map(async ([name, positions]) => {
+      [...new Set([...record.keys(), ...settle.keys()])].map(async (name) => {
         const client = clients.get(name);
         const node = observed.nodes[name];
         if (!client || !node?.reachable || !node.streamPositions) return;
-        await new StreamPositionStore(schema, name).record(client, positions).catch(() => {});
+        const store = new StreamPositionStore(schema, name);
+        // a failover proven resumed now: settled before the subscriber streams from the new primary
+        for (const s of settle.get(name) ?? [])
+          await store.markSettled(client, s.subscription, s, 'failover', s.originLsn).catch(() => {});
+        await store.record(client, record.get(name) ?? []).catch(() => {});
       }),
     );
   } finally {

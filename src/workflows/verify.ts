@@ -8,7 +8,7 @@ import {
 import { readSubscriptionActivity } from '../catalog/initProgress.js';
 import { compareSession } from '../catalog/rowHashes.js';
 import { serverVersionOf } from '../catalog/session.js';
-import { slotExists } from '../catalog/slotHolder.js';
+import { readSlotBeyondWal, slotExists } from '../catalog/slotHolder.js';
 import { nodeSession, withSession } from '../db/connect.js';
 import { connectionLimit } from '../db/connectionLimit.js';
 import type { EventSink } from '../executors/events.js';
@@ -197,6 +197,14 @@ export async function verifyLoaded(
           'verify.slot_lost',
           `slot ${slot} of ${d.name} is missing on ${d.from} (a failover lost it, or it was dropped): nothing replays to ${d.node}, ` +
             `so its rows cannot be compared and what it missed is unknown; steep reinit ${d.name} --full creates the slot again and copies every table`,
+          { node: d.from, address: subscriptionAddress(d.name) },
+        );
+      const beyond = slot !== null ? await readSlotBeyondWal(pub, slot) : null;
+      if (beyond)
+        throw new SteepError(
+          'verify.slot_beyond_wal',
+          `slot ${slot} of ${d.name} on ${d.from} confirms ${beyond.confirmed}, beyond ${d.from}'s own WAL (${beyond.wal}): ${d.node} applied changes ${d.from} never had (a diverged failover), ` +
+            `and the slot replays nothing of ${d.from}'s own up to there, so rows cannot be compared or repaired on it; steep reinit ${d.name} --full creates the slot again and copies every table`,
           { node: d.from, address: subscriptionAddress(d.name) },
         );
       // PostgreSQL 18's conflict counters as the verify begins: conflicts after this are unconfirmed

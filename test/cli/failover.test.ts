@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import type { PgMajor } from '../../src/sandbox/binaries.js';
@@ -21,16 +22,20 @@ import { eventually, HANG_MS, passwordEnv, passwordVar } from '../support/topolo
 /**
  * A publisher's failover to its physical standby, mid-load, with a subscriber (issue 38). On 18:
  * steep names what slot synchronisation lacks (synchronized_standby_slots) and creates the
- * subscription with failover = true and every host (read-write only); the old primary is stopped
- * immediately and the standby promoted while a writer runs: the subscription resumes on its
- * synced slot by itself, apply re-points it without copying, status says it resumed with no gap,
+ * subscription with failover = true, naming the publisher alone; the old primary is stopped
+ * immediately and the standby promoted while a writer runs: the subscriber waits (issue 63: it
+ * never follows a promotion by itself); told of the new primary, status proves from what the
+ * subscriber applied, read now, that it resumed with no gap, apply re-points it without copying,
  * and both sides end equal. On 16 (no failover slots): the lost slot is a possible gap, shown and
  * recorded as diverged with the reason, never resumed silently; steep reinit repairs it.
- * Issue 49: the subscription names the standbys only while it is ready for a failover; on 18,
- * with synchronized_standby_slots dropped while it named them and the standby's WAL receiver
- * stopped, the subscriber follows the promotion by itself past the fork (phantom rows, a gap):
- * steep says diverged from what it recorded before the promotion, never resumed. After a
- * failover that resumed, a down standby still makes the next failover not ready.
+ * Issue 49 and 63: with a connection naming every host (as an earlier steep made it, or by hand),
+ * synchronized_standby_slots dropped and the standby's WAL receiver stopped, the subscriber
+ * follows the promotion by itself past the fork (phantom rows, a gap): steep says diverged —
+ * from what it recorded before the promotion, or, with no steep run in between (a `ready`
+ * recorded), from the slot confirming a position beyond the new primary's WAL — never resumed;
+ * reinit --full recreates that slot and converges; the old primary restarted and streamed from
+ * again is diverged, never synchronized. After a failover that resumed, a down standby still
+ * makes the next failover not ready.
  */
 
 const TABLE = 'fo_items';
@@ -121,15 +126,50 @@ function out(r: CliResult): string {
 
 /**
  * synchronized_standby_slots on `pub` names the standby's slot; once status --check finds the
- * subscription ready, apply names every host, read-write only, in its connection.
+ * subscription ready, apply still names the publisher alone in its connection: a subscriber never
+ * follows a promotion by itself (docs/failover.md).
  */
 async function guardStandby(steep: ReturnType<typeof steepOn>['steep'], pub: TestNode, standby: TestNode) {
+  await readyForFailover(steep, pub, standby);
+  const alone = await steep(['apply', '--auto-approve']);
+  expect(alone.code, out(alone)).toBe(0);
+  expect(alone.stdout).not.toContain('target_session_attrs');
+}
+
+/**
+ * The subscription's connection names every host, read-write only, the old primary first, with
+ * steep's marker for it: as steep before issue 63 left it while the subscription was ready.
+ */
+async function everyHostByHand(sub: TestNode, pub: TestNode, standby: TestNode) {
+  const [{ conninfo, comment } = { conninfo: '', comment: '' }] = await sub.query<{
+    conninfo: string;
+    comment: string;
+  }>(
+    "SELECT subconninfo AS conninfo, obj_description(oid, 'pg_subscription') AS comment FROM pg_subscription WHERE subname = $1",
+    [SUB],
+  );
+  const every = conninfo
+    .replace(/\bhost=\S+/, 'host=127.0.0.1,127.0.0.1')
+    .replace(/\bport=\S+/, `port=${pub.port},${standby.port}`)
+    .replace(/\s*target_session_attrs=\S+/, '');
+  const withAttrs = `${every} target_session_attrs=read-write`;
+  const hash = createHash('sha256')
+    .update(withAttrs.replace(/\bpassword=\S+/, 'password=****'))
+    .digest('hex');
+  await sub.query(`ALTER SUBSCRIPTION ${SUB} CONNECTION '${withAttrs.replace(/'/g, "''")}'`);
+  await sub.query(
+    `COMMENT ON SUBSCRIPTION ${SUB} IS '${comment.replace(/conn=sha256:[0-9a-f]+/, `conn=sha256:${hash}`).replace(/'/g, "''")}'`,
+  );
+}
+
+/** synchronized_standby_slots on `pub` names the standby's slot, until status --check finds the subscription ready. */
+async function readyForFailover(
+  steep: ReturnType<typeof steepOn>['steep'],
+  pub: TestNode,
+  standby: TestNode,
+) {
   await pub.query("ALTER SYSTEM SET synchronized_standby_slots = 'pub_standby'");
   await pub.query('SELECT pg_reload_conf()');
-  // the standby keeps its copy of the slot temporary until the primary's slot passes its own
-  // catalog_xmin, which moves on a running-xacts record (bgwriter logs one every 15 s); and its
-  // slot sync worker naps up to 30 s while nothing changes. As PostgreSQL's own failover-slot
-  // tests do: log that record now, and wake the worker (a reload), then ask steep
   await eventually(
     async () => {
       await pub.query('SELECT pg_log_standby_snapshot()');
@@ -139,10 +179,28 @@ async function guardStandby(steep: ReturnType<typeof steepOn>['steep'], pub: Tes
     HANG_MS,
     'status --check to find the subscription ready for a failover',
   );
-  const everyHost = await steep(['apply', '--auto-approve']);
-  expect(everyHost.code, out(everyHost)).toBe(0);
-  expect(everyHost.stdout).toContain(`host=127.0.0.1,127.0.0.1 port=${pub.port},${standby.port}`);
-  expect(everyHost.stdout).toContain('target_session_attrs=read-write');
+}
+
+/** Until the subscriber streams from the promoted standby by itself and `more` writes commit there; the acked ids. */
+async function followedByItself(
+  standby: TestNode,
+  writer: ReturnType<typeof startFailoverWriter>,
+  more: number,
+): Promise<number[]> {
+  await eventually(
+    async () =>
+      (await standby.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active', [SUB]))
+        .length === 1,
+    HANG_MS,
+    'the subscriber to stream from the promoted standby',
+  );
+  const ackedBefore = writer.acked();
+  await eventually(
+    async () => writer.acked() >= ackedBefore + more,
+    HANG_MS,
+    'the writer to commit on the new primary',
+  );
+  return writer.stop();
 }
 
 /**
@@ -227,15 +285,14 @@ describe('a publisher failover', () => {
       try {
         const { steep, repoint } = steepOn(pub, standby, sub);
 
-        // the plan: every host, read-write only, failover = true; and what slot synchronisation lacks
         // the plan: failover = true, what slot synchronisation lacks, and until it is in place the
-        // publisher alone in the connection (a promotion cannot be followed without steep)
+        // publisher alone in the connection (a promotion is never followed without steep)
         const planned = await steep(['plan']);
         expect(planned.stdout).toContain(`host=127.0.0.1 port=${pub.port} `);
         expect(planned.stdout).not.toContain('target_session_attrs');
         expect(planned.stdout).toMatch(/failover = true/);
         expect(out(planned)).toContain('pub: set synchronized_standby_slots to include pub_standby');
-        expect(out(planned)).toContain('until then its connection names pub alone');
+        expect(out(planned)).toContain('its connection names pub alone, so after a promotion it waits');
 
         const applied = await steep(['apply', '--auto-approve']);
         expect(applied.code, out(applied)).toBe(0);
@@ -247,6 +304,10 @@ describe('a publisher failover', () => {
         await guardStandby(steep, pub, standby);
         const status = await steep(['status']);
         expect(status.stdout, out(status)).toContain('failover: ready');
+        const readyMetric = await steep(['metrics', '--once']);
+        expect(readyMetric.stdout).toMatch(
+          /steep_subscription_failover_ready\{[^}]*subscription="fo_sub"[^}]*\} 1/,
+        );
 
         // promotion mid-load, the old primary stopped immediately (a crash)
         let primary: TestNode = pub;
@@ -256,19 +317,34 @@ describe('a publisher failover', () => {
         const promotedAt = Date.now();
         await standby.promote();
         primary = standby;
-        const streamingAfter = await secondsUntilStreaming(standby, sub, promotedAt, 900_000_001);
         await eventually(
           async () => writer.acked() >= 200,
           HANG_MS,
           'the writer to commit on the new primary',
         );
-        const acked = await writer.stop();
+        // the subscriber does not follow by itself: its connection names pub alone
+        expect(
+          await standby.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active', [SUB]),
+        ).toEqual([]);
 
-        // the file names the new primary, the old one as its standby: apply re-points, copies nothing
+        // the file names the new primary, the old one as its standby: status proves from what the
+        // subscriber applied, read now, that it resumed; apply re-points, copies nothing
         repoint(standby, pub);
+        const judgedNow = await steep(['status']);
+        expect(judgedNow.stdout, out(judgedNow)).toMatch(
+          /failover: resumed\s+on pub \(promoted\) from slot fo_sub, synced before the promotion: timeline 2 of pub forked from timeline 1 at \S+; sub has applied \S+ \(read now\), at or before the fork/,
+        );
         const repointed = await steep(['apply', '--auto-approve']);
         expect(repointed.code, out(repointed)).toBe(0);
         expect(out(repointed)).not.toMatch(/copies-data|copy_data = true/);
+        const streamingAfter = await secondsUntilStreaming(standby, sub, promotedAt, 900_000_001);
+        const ackedThen = writer.acked();
+        await eventually(
+          async () => writer.acked() >= ackedThen + 100,
+          HANG_MS,
+          'the writer to commit while it streams',
+        );
+        const acked = await writer.stop();
         const after = await steep(['status']);
         expect(after.stdout, out(after)).toMatch(
           /failover: resumed\s+on pub \(promoted\) from slot fo_sub, synced before the promotion/,
@@ -319,6 +395,8 @@ describe('a publisher failover', () => {
         const applied = await steep(['apply', '--auto-approve']);
         expect(applied.code, out(applied)).toBe(0);
         await guardStandby(steep, pub, standby);
+        // a connection naming every host (as steep before issue 63 made it while ready)
+        await everyHostByHand(sub, pub, standby);
         // the guarantee is lost while the subscription names every host: drift proposes the
         // publisher alone, but no one applies it before the failover
         await pub.query('ALTER SYSTEM RESET synchronized_standby_slots');
@@ -326,7 +404,7 @@ describe('a publisher failover', () => {
         const unguarded = await steep(['drift']);
         expect(unguarded.code, out(unguarded)).toBe(2);
         expect(unguarded.stdout).toContain('update subscription.fo_sub (sub)');
-        expect(unguarded.stdout).toContain('until then its connection names pub alone');
+        expect(unguarded.stdout).toContain('its connection names pub alone, so after a promotion it waits');
 
         let primary: TestNode = pub;
         const writer = startFailoverWriter(() => primary);
@@ -353,20 +431,7 @@ describe('a publisher failover', () => {
           `its standby 127.0.0.1:${standby.port} is out of recovery: if it was promoted, make it pub's connection in steep.yaml`,
         );
         // the subscriber finds the promoted standby through its multi-host connection, before steep runs
-        await eventually(
-          async () =>
-            (await standby.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active', [SUB]))
-              .length === 1,
-          HANG_MS,
-          'the subscriber to stream from the promoted standby',
-        );
-        const ackedBefore = writer.acked();
-        await eventually(
-          async () => writer.acked() >= ackedBefore + 300,
-          HANG_MS,
-          'the writer to commit on the new primary',
-        );
-        const acked = await writer.stop();
+        const acked = await followedByItself(standby, writer, 300);
         await waitCaughtUp(standby, SUB);
 
         const { lost, lostToSub, phantom } = await countRows(acked, standby, sub);
@@ -414,6 +479,111 @@ describe('a publisher failover', () => {
       }
     },
     300_000,
+  );
+
+  it.each(withSlots.length > 0 ? withSlots : [18 as PgMajor])(
+    '%i: readiness lost between two readings, the subscriber followed by itself: never resumed; reinit --full repairs it; the old primary restarted is no synchronized source',
+    async (version) => {
+      const { cluster, pub, sub, standby } = await startPair(version);
+      try {
+        const { steep, repoint } = steepOn(pub, standby, sub);
+        const applied = await steep(['apply', '--auto-approve']);
+        expect(applied.code, out(applied)).toBe(0);
+        await readyForFailover(steep, pub, standby);
+        const ready = await steep(['status']);
+        expect(ready.stdout, out(ready)).toContain('failover: ready');
+        // a connection naming every host, read-write only (as steep before issue 63 made it, or a
+        // DBA): the subscriber may follow a promotion by itself
+        await everyHostByHand(sub, pub, standby);
+        // readiness lost with no steep run in between: the last reading recorded `ready`
+        await pub.query('ALTER SYSTEM RESET synchronized_standby_slots');
+        await pub.query('SELECT pg_reload_conf()');
+        let primary: TestNode = pub;
+        const writer = startFailoverWriter(() => primary);
+        await eventually(async () => writer.acked() >= 50, HANG_MS, 'the writer to commit');
+        await standbyLeftBehind(standby, sub, () => writer.acked() >= 300);
+        // WAL the standby never received, before the subscriber's last applied commit
+        await pub.query("SELECT pg_logical_emit_message(false, 'filler', repeat('x', 4000000))");
+        const last = writer.acked();
+        await eventually(
+          async () => writer.acked() >= last + 20,
+          HANG_MS,
+          'the writer to commit past the filler',
+        );
+        await eventually(
+          async () =>
+            (
+              await sub.query<{ past: boolean }>(
+                'SELECT bool_or(remote_lsn > $1::pg_lsn) AS past FROM pg_replication_origin_status',
+                [(await pub.query<{ l: string }>('SELECT pg_current_wal_lsn()::text AS l'))[0]!.l],
+              )
+            )[0]?.past === true || writer.acked() >= last + 200,
+          HANG_MS,
+          'the subscriber to apply past the filler',
+        );
+        await pub.stop('immediate');
+        await standby.query('ALTER SYSTEM RESET primary_conninfo');
+        await standby.promote();
+        primary = standby;
+        const acked = await followedByItself(standby, writer, 100);
+        const before = await countRows(acked, standby, sub);
+
+        repoint(standby, pub);
+        const check = await steep(['status', '--check']);
+        expect.soft(check.code, out(check)).toBe(2);
+        expect.soft(check.stdout).not.toContain('resumed');
+        expect.soft(out(check)).not.toContain('Check: healthy');
+        expect.soft(check.stdout).toMatch(/fo_sub\s+sub ← pub\s+diverged/);
+        expect.soft(out(check)).toContain("beyond pub's own WAL");
+        expect.soft(out(check)).not.toMatch(/lag -\d/);
+        const metrics = await steep(['metrics', '--once']);
+        expect
+          .soft(metrics.stdout)
+          .toMatch(/steep_subscription_last_failover\{[^}]*verdict="diverged"[^}]*\} 1/);
+        expect.soft(metrics.stdout).not.toMatch(/steep_subscription_lag_bytes\{[^}]*\} -/);
+        const drift = await steep(['drift']);
+        expect.soft(drift.code, out(drift)).toBe(2);
+        expect.soft(drift.stdout).not.toContain('resumed');
+
+        // the way out status names: apply records it, reinit --full copies again (the slot recovered)
+        const recorded = await steep(['apply', '--auto-approve']);
+        expect(recorded.code, out(recorded)).toBe(0);
+        const repaired = await steep(['reinit', SUB, '--full']);
+        expect.soft(repaired.code, out(repaired)).toBe(0);
+        if (repaired.code === 0) {
+          await waitCaughtUp(standby, SUB);
+          expect(await digests(sub, [TABLE])).toEqual(await digests(standby, [TABLE]));
+        }
+        const after = await countRows(acked, standby, sub);
+        console.log(
+          `failover ${version}, readiness lost between readings: ${acked.length} acked; before the repair ` +
+            `${before.lost} lost with the old primary, ${before.lostToSub} missing on the subscriber, ${before.phantom} phantom; ` +
+            `after: ${after.lostToSub} missing, ${after.phantom} phantom`,
+        );
+
+        // the old primary restarts read-write, and a connection naming it first takes the subscriber back to it
+        await everyHostByHand(sub, pub, standby);
+        await pub.restart('fast');
+        await pub.query(`INSERT INTO public.${TABLE} (id, v) VALUES (900000002, 'split brain')`);
+        await sub.query('SELECT pg_terminate_backend(pid) FROM pg_stat_subscription WHERE subname = $1', [
+          SUB,
+        ]);
+        await eventually(
+          async () => (await sub.query(`SELECT 1 FROM public.${TABLE} WHERE id = 900000002`)).length === 1,
+          HANG_MS,
+          'the split-brain row to reach the subscriber',
+        );
+        const split = await steep(['status', '--check']);
+        expect.soft(split.code, out(split)).toBe(2);
+        expect.soft(split.stdout).not.toMatch(/fo_sub\s+sub ← pub\s+synchronized/);
+        expect.soft(out(split)).toContain(`streams from 127.0.0.1:${pub.port}`);
+        const splitDrift = await steep(['drift']);
+        expect.soft(splitDrift.code, out(splitDrift)).toBe(2);
+      } finally {
+        await cluster.stop();
+      }
+    },
+    420_000,
   );
 
   it('16: no failover slots: the lost slot is a gap, shown and recorded diverged, repaired by reinit --full', async () => {

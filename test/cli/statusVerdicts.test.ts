@@ -39,6 +39,7 @@ function topologyFile(
   west: TestNode,
   table: string,
   nodes = nodesYaml([east, west]),
+  subscriptionLines: string[] = [],
 ): string {
   return writeConfig(
     [
@@ -54,18 +55,19 @@ function topologyFile(
       '    node: west',
       '    from: east',
       `    publications: [${table}_pub]`,
+      ...subscriptionLines,
       '',
     ].join('\n'),
   );
 }
 
 /** Tables on both nodes, rows on east, the subscription applied and proven healthy (its first reading recorded). */
-async function subscribed(table: string) {
+async function subscribed(table: string, subscriptionLines: string[] = []) {
   const east = cluster().node('east');
   const west = cluster().node('west');
   await createTables([east, west], [{ name: table, rows: TABLE_ROWS }]);
   await fillTables(east, [{ name: table, rows: TABLE_ROWS }]);
-  const path = topologyFile(east, west, table);
+  const path = topologyFile(east, west, table, nodesYaml([east, west]), subscriptionLines);
   const steep = steepWith({ config: path, env: passwordEnv(cluster().nodes) });
   const applied = await steep(['apply', '--auto-approve']);
   expect(applied.code, applied.stdout + applied.stderr).toBe(0);
@@ -124,8 +126,8 @@ function expectUnhealthy(r: CliResult, sub: string, why: RegExp): void {
  * two waits overlap. Their applies take steep's lock on both nodes, so they subscribe in turn.
  */
 let subscribing: Promise<unknown> = Promise.resolve();
-function subscribedInTurn(table: string): ReturnType<typeof subscribed> {
-  const next = subscribing.then(() => subscribed(table));
+function subscribedInTurn(table: string, subscriptionLines: string[] = []): ReturnType<typeof subscribed> {
+  const next = subscribing.then(() => subscribed(table, subscriptionLines));
   subscribing = next.catch(() => {});
   return next;
 }
@@ -227,6 +229,59 @@ describe('steep status: synchronized only when proven', () => {
     const healthy = await steep(['status', '--check', '--max-lag', '30s']);
     expect(healthy.code, healthy.stdout).toBe(0);
     expect(await digests(west, ['vd_ins'])).toEqual(await digests(east, ['vd_ins']));
+  }, 600_000);
+
+  it.concurrent('disable_on_error: PostgreSQL disables it at an insert conflict: failing with its reason, apply does not enable it again; the cause fixed and ENABLE as advised: synchronized (issue 63)', async () => {
+    const west0 = cluster().node('west');
+    if (west0.version < 15) return; // disable_on_error is 15+
+    const { east, west, steep, sub, status } = await subscribedInTurn('vd_doe', [
+      '    options:',
+      '      disableOnError: true',
+    ]);
+    const enabled = async () =>
+      (
+        await west.query<{ on: boolean }>('SELECT subenabled AS on FROM pg_subscription WHERE subname = $1', [
+          sub,
+        ])
+      )[0]?.on;
+    await west.query(`INSERT INTO public.vd_doe (id, v) VALUES (515151, 'here first')`);
+    await east.query(`INSERT INTO public.vd_doe (id, v) VALUES (515151, 'from east')`);
+    await eventually(
+      async () => (await enabled()) === false,
+      120_000,
+      'PostgreSQL to disable the subscription',
+    );
+    const why = 'disabled by PostgreSQL after an error (disable_on_error; errors apply ';
+    const s = await status();
+    expect(s.state).toBe('failing');
+    expect(s.verdict?.reasons[0]).toContain(why);
+    expect(s.verdict?.reasons[0]).toContain(`then run ALTER SUBSCRIPTION "${sub}" ENABLE on west`);
+    expectUnhealthy(await steep(['status', '--check']), sub, /disabled by PostgreSQL after an error/);
+    // drift: not a change made outside steep to undo, but replication failing, with PostgreSQL's reason
+    const drift = await steep(['drift']);
+    expect(drift.code, drift.stdout + drift.stderr).toBe(2);
+    expect(drift.stdout).not.toContain(`subscription.${sub} enabled`);
+    expect(drift.stdout).toContain(why);
+    // apply does not fight it: no ENABLE, and it says what to do
+    const applied = await steep(['apply', '--auto-approve']);
+    expect(applied.code, applied.stdout + applied.stderr).toBe(0);
+    expect(applied.stdout + applied.stderr).toContain(`${sub} on west: ${why}`);
+    expect(await enabled()).toBe(false);
+    // the advice followed literally: the cause removed, ENABLE on west
+    await west.query('DELETE FROM public.vd_doe WHERE id = 515151');
+    await west.query(`ALTER SUBSCRIPTION "${sub}" ENABLE`);
+    await eventually(
+      async () => (await status()).state === 'synchronized',
+      180_000,
+      'synchronized once enabled again',
+    );
+    await waitCaughtUp(east, sub);
+    // PostgreSQL 18 counted the conflict: --check wants a verify since, which finds the rows equal
+    const verified = await steep(['verify', sub]);
+    expect(verified.code, verified.stdout + verified.stderr).toBe(0);
+    const healthy = await steep(['status', '--check']);
+    expect(healthy.code, healthy.stdout).toBe(0);
+    expect(await digests(west, ['vd_doe'])).toEqual(await digests(east, ['vd_doe']));
   }, 600_000);
 
   it('a disabled subscription whose slot is gone from the publisher: stopped, not synchronized', async () => {

@@ -4,7 +4,7 @@ import { compareTableNames, sortedText } from '../../model/order.js';
 import { parseOwnership } from '../../model/ownership.js';
 import { THIS_DATABASE_OID } from '../../model/sql.js';
 import type { SubscriptionOptionName, SubscriptionOptions } from '../../model/topology.js';
-import { supportsOption } from '../../model/versions.js';
+import { PG15, supportsOption } from '../../model/versions.js';
 import { byName, type CatalogQuery, grouped, jsonArrayQuery } from './catalogQuery.js';
 
 /*
@@ -54,7 +54,12 @@ export function subscriptionsQuery(serverVersion: number): CatalogQuery {
        s.subenabled as enabled,
        s.subslotname::text as slot,
        s.subpublications::text[] as publications,
-       ${subscriptionOptions(serverVersion)} as options
+       ${subscriptionOptions(serverVersion)} as options,
+       ${
+         serverVersion >= PG15
+           ? '(select (st.apply_error_count + st.sync_error_count)::int from pg_catalog.pg_stat_subscription_stats st where st.subid = s.oid)'
+           : 'null::int'
+       } as "errorsCounted"
   from pg_catalog.pg_subscription s
  where ${CURRENT_DATABASE}`,
   };
@@ -89,6 +94,8 @@ export interface SubscriptionRow {
   publications: string[];
   /** only the options the server version has */
   options: Partial<SubscriptionOptions>;
+  /** 15+: apply + sync errors counted (pg_stat_subscription_stats); null before */
+  errorsCounted: number | null;
 }
 
 export interface SubscriptionConninfoRow {
@@ -130,6 +137,7 @@ export function toSubscriptions(
       managedBy: parseOwnership(s.comment),
       tables: (tablesOf.get(s.oid) ?? []).sort(compareTableNames),
       originLsn: originLsn(`pg_${s.oid}`),
+      errorsCounted: s.errorsCounted,
     })),
   );
 }

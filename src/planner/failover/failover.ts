@@ -97,6 +97,8 @@ function verdictsOf(desired: Topology, observed: ClusterState, d: SubscriptionSp
   if (pub && !pub.reachable && sub?.reachable) return verdicts(publisherDown(d, pub));
   if (!pub?.reachable || !sub?.reachable) return [];
   const o = sub.subscriptions[d.name];
+  const elsewhere = o && !o.slotNone ? streamsElsewhere(d, pub, o) : undefined;
+  if (elsewhere) return verdicts(elsewhere);
   const after = o && !o.slotNone ? afterFailover(d, pub, sub, o) : undefined;
   return verdicts(after, after?.verdict === 'diverged' ? undefined : readiness(d, pub, sub, o));
 }
@@ -126,22 +128,49 @@ export function mayBePromoted(
 
 /**
  * May the subscription name its publisher's standbys in its connection (libpq multi-host,
- * read-write only), so it follows a promotion by itself? Only while nothing can be skipped: it is
- * ready for a failover (synchronized_standby_slots holds every change back until each standby
- * has it, each standby holds a lasting synced copy of its slot) and the last failover, if any,
- * resumed. Otherwise it names the publisher alone: a promotion stops it until steep, told of the
- * new primary in steep.yaml, has judged the failover. Undefined: a node cannot be read, so it
- * cannot be judged.
+ * read-write only), so it follows a promotion by itself? Never: readiness for a failover
+ * (synchronized_standby_slots, the standbys' synced slots) can be lost between two readings of
+ * steep with nothing to stop a subscriber that follows by itself, and once it has streamed from
+ * the new primary, what it applied before the promotion cannot be read any more. Naming the
+ * publisher alone, a promotion stops it until steep, told of the new primary in steep.yaml, has
+ * judged the failover from the subscriber's position then (docs/failover.md); `apply` removes
+ * the standbys from a connection that names them. Undefined while a node cannot be read: the
+ * subscription keeps the form it has.
  */
 export function followsPromotions(
   desired: Topology,
   observed: ClusterState,
   d: SubscriptionSpec,
-): boolean | undefined {
+): false | undefined {
+  // while a node cannot be read, the subscription keeps the form it has (nothing is proposed)
   if ((desired.nodes[d.from]?.standbys?.length ?? 0) === 0) return false;
   if (!observed.nodes[d.from]?.reachable || !observed.nodes[d.node]?.reachable) return undefined;
-  const verdicts = verdictsOf(desired, observed, d).map((v) => v.verdict);
-  return verdicts.includes('ready') && verdicts.every((v) => v === 'resumed' || v === 'ready');
+  return false;
+}
+
+/**
+ * The subscriber streams from a declared standby of its publisher that is out of recovery (a
+ * second primary: the old one restarted after a failover, its connection still naming it): the
+ * slot is active there. Its changes are not the publisher's.
+ */
+function streamsElsewhere(
+  d: SubscriptionSpec,
+  pub: ObservedNode,
+  o: ObservedSubscription,
+): Verdict | undefined {
+  const there = (pub.failover?.standbys ?? []).find(
+    (sb) => sb.reachable && !sb.inRecovery && sb.slots[o.slot]?.active === true,
+  );
+  if (!there) return undefined;
+  const own = pub.slots[o.slot];
+  return judged(
+    'diverged',
+    `${d.node} streams from ${there.address} (slot ${o.slot} active there), not from ${d.from}` +
+      `${own ? ` (its slot there is ${own.active ? 'active too' : 'inactive'})` : ''}: ${there.address}, declared a standby of ${d.from}, is out of recovery (a second primary, e.g. the old one restarted after a failover), ` +
+      `so ${d.name} applies changes ${d.from} never had (phantom rows) and misses ${d.from}'s`,
+    `shut ${there.address} down or make it follow ${d.from} as a standby, run steep apply (its connection then names ${d.from} alone), ` +
+      `then steep reinit ${d.name} --full copies its tables again from ${d.from}; ${there.address}'s data directory keeps what it committed`,
+  );
 }
 
 /** The publisher cannot be read: what its declared standbys say (one out of recovery was promoted), and what to do. */
@@ -179,7 +208,7 @@ function readiness(
     );
   const missing = readinessGaps(d, pub, o, slotName);
   if (missing.length === 0) return judged('ready');
-  const alone = `until then its connection names ${d.from} alone, so it does not follow a promotion by itself`;
+  const alone = `its connection names ${d.from} alone, so after a promotion it waits until steep has judged the failover`;
   return judged('not-ready', ...missing, alone);
 }
 
@@ -212,6 +241,47 @@ export function streamPositionsToRecord(
       ready: verdicts.some((v) => v.subscription === d.name && v.node === d.node && v.verdict === 'ready'),
     });
     out.set(d.node, list);
+  }
+  return out;
+}
+
+/**
+ * The failovers a reading found resumed that no record settles yet (the subscriber had applied
+ * nothing past the fork, read now): to settle with the promoted primary's system identifier and
+ * timeline, and the subscriber's position, so later readings, once it streams from the new
+ * primary and its position moved on, keep the verdict. By subscriber.
+ */
+export function resumedToSettle(
+  desired: Topology,
+  observed: ClusterState,
+  verdicts: FailoverVerdict[],
+): Map<string, { subscription: string; systemIdentifier: string; timeline: number; originLsn: string }[]> {
+  const out = new Map<
+    string,
+    { subscription: string; systemIdentifier: string; timeline: number; originLsn: string }[]
+  >();
+  for (const v of verdicts.filter((x) => x.verdict === 'resumed')) {
+    const d = desired.subscriptions[v.subscription];
+    const sub = reachableNode(observed, v.node);
+    const history = reachableNode(observed, v.from)?.failover?.self.history;
+    const o = sub?.subscriptions[v.subscription];
+    if (!d || !sub || !history?.read || !o?.originLsn) continue;
+    const settled = (sub.streamPositions ?? []).some(
+      (p) =>
+        p.subscription === d.name &&
+        p.systemIdentifier === history.systemIdentifier &&
+        p.timeline === history.timeline &&
+        p.settledAt !== null,
+    );
+    if (settled) continue;
+    const list = out.get(v.node) ?? [];
+    list.push({
+      subscription: d.name,
+      systemIdentifier: history.systemIdentifier,
+      timeline: history.timeline,
+      originLsn: o.originLsn,
+    });
+    out.set(v.node, list);
   }
   return out;
 }

@@ -5,9 +5,16 @@
  * steep recorded of the subscriber while it streamed from the old primary, never from positions
  * the subscriber's reconnect has already moved. Pure.
  */
-import type { ObservedNode, ObservedSubscription, TimelineHistory } from '../../model/cluster.js';
+
+import { formatBytes } from '../../model/bytes.js';
+import type {
+  FailoverSlot,
+  ObservedNode,
+  ObservedSubscription,
+  TimelineHistory,
+} from '../../model/cluster.js';
 import { unrecordedState } from '../../model/initLifecycle.js';
-import { compareLsn } from '../../model/lsn.js';
+import { compareLsn, lsnValue } from '../../model/lsn.js';
 import type { FailoverVerdict } from '../../model/plan.js';
 import type { SubscriptionSpec } from '../../model/topology.js';
 import { majorVersion, SUBSCRIPTION_OPTION } from '../../model/versions.js';
@@ -39,29 +46,29 @@ export function afterFailover(
       pub.serverVersion < SUBSCRIPTION_OPTION.failover.since
         ? `PostgreSQL ${majorVersion(pub.serverVersion)} keeps a logical slot only on the primary, so a failover of ${d.from} loses it`
         : `a failover to a standby that held no synced copy of it loses it (or it was dropped)`;
-    const lost = lostWrites(d, sub, pub.failover?.self.history);
     return judged(
       'diverged',
       `slot ${o.slot} is missing on ${d.from}: ${why}; a new slot would start after the changes made in between, so steep does not resume ${d.name}: ${repair}`,
-      ...(lost ? [lost] : []),
+      ...writesLost(d, sub, pub.failover?.self.history),
     );
   }
   const self = pub.failover?.self;
   const copy = self?.slots[o.slot];
   if (!self || self.inRecovery || !copy?.synced) return undefined;
   const history = self.history;
+  const settled =
+    history?.read === true
+      ? (sub.streamPositions ?? []).find(
+          (p) =>
+            p.subscription === d.name &&
+            p.systemIdentifier === history.systemIdentifier &&
+            p.timeline === history.timeline &&
+            p.settledAt !== null,
+        )
+      : undefined;
   // steep reinit --full copied its tables from this primary since, or a verify there found them
   // all equal: the failover is behind them
-  const settled =
-    history?.read === true &&
-    (sub.streamPositions ?? []).some(
-      (p) =>
-        p.subscription === d.name &&
-        p.systemIdentifier === history.systemIdentifier &&
-        p.timeline === history.timeline &&
-        p.settledAt !== null,
-    );
-  if (settled) return undefined;
+  if (settled && settled.settledBy !== 'failover') return undefined;
   if (copy.invalidated !== null)
     return judged(
       'diverged',
@@ -69,27 +76,75 @@ export function afterFailover(
     );
   const confirmed = copy.confirmedFlushLsn;
   const applied = o.originLsn;
-  // while it streams, the slot confirms what the subscriber acknowledged, which may pass its
-  // last applied commit (WAL with nothing for it): only an idle slot's position is compared
-  if (!copy.active && confirmed !== null && applied !== null && compareLsn(confirmed, applied) > 0)
+  // facts read now first: a position beyond the promoted node's own WAL was applied elsewhere
+  const beyond = beyondWal(d, o, self.walLsn, confirmed, applied);
+  if (beyond) return judged('diverged', `${beyond}; ${repair}`, ...writesLost(d, sub, history, applied));
+  // the slot confirms what the subscriber acknowledged, which may pass its last applied commit
+  // (WAL with nothing for it): up to the fork that WAL is the new primary's too, and the
+  // subscriber acknowledged it. An idle slot confirming past the fork and past what the
+  // subscriber applied would skip the new primary's changes in between (or, the fork unread, may)
+  const fork = history?.read ? history.forks[history.forks.length - 1] : undefined;
+  if (
+    !copy.active &&
+    confirmed !== null &&
+    applied !== null &&
+    compareLsn(confirmed, applied) > 0 &&
+    (!fork || compareLsn(confirmed, fork.switchLsn) > 0)
+  )
     return judged(
       'diverged',
       `slot ${o.slot} on ${d.from} (synced before the promotion) confirms ${confirmed}, past what ${d.node} applied (${applied}): resuming would skip the changes in between; ${repair}`,
     );
-  return sincePromotion(d, sub, o, self.history);
+  if (settled)
+    return judged(
+      'resumed',
+      `on ${d.from} (promoted) from slot ${o.slot}, synced before the promotion: steep read at ${settled.settledAt} that ${d.node} had applied nothing past the fork of ${d.from}'s timeline ${settled.timeline}, before it streamed from ${d.from}`,
+    );
+  return sincePromotion(d, sub, o, copy, history);
 }
 
 /**
- * Did the subscriber apply anything past the fork point of the promoted standby's timeline? Its
- * origin's position now cannot say (the reconnect to the new primary moves it, and the synced
- * slot with it): what steep recorded while it streamed from the old primary can. Past the fork
- * point: diverged. At or before it, with synchronized_standby_slots holding every change back
- * until the standbys had it (steep found it ready then): resumed. Otherwise unknown.
+ * The promoted node's copy of the slot, or the subscriber's origin, at a position beyond the
+ * node's own WAL: the subscriber applied changes there that the node never wrote (from the old
+ * primary, past the fork) and confirmed them here when it reconnected; the node's own changes up
+ * to that position are skipped. Named for what it is, never a (negative) lag.
+ */
+function beyondWal(
+  d: SubscriptionSpec,
+  o: ObservedSubscription,
+  wal: string | null,
+  confirmed: string | null,
+  applied: string | null,
+): string | undefined {
+  if (wal === null) return undefined;
+  const past = (lsn: string | null) => lsn !== null && compareLsn(lsn, wal) > 0;
+  const what = past(confirmed)
+    ? `slot ${o.slot} on ${d.from} confirms ${confirmed}`
+    : past(applied)
+      ? `${d.node} has applied ${applied} of ${d.name}`
+      : undefined;
+  if (!what) return undefined;
+  const by = formatBytes(Number(lsnValue(past(confirmed) ? confirmed! : applied!) - lsnValue(wal)));
+  return (
+    `${what}, beyond ${d.from}'s own WAL (${wal}) by ${by}: ${d.node} applied changes ${d.from} never had (phantom rows, from the old primary past the fork) ` +
+    `and confirmed them when it reconnected, so ${d.from}'s own changes up to there are skipped (a gap)`
+  );
+}
+
+/**
+ * Did the subscriber apply anything past the fork point of the promoted standby's timeline, as
+ * the facts read now show? Its origin at or before the fork: every change it applied is on the
+ * new primary (resumed). Past it: diverged when steep recorded it past the fork on the old
+ * timeline, or when the promoted node's idle slot never confirmed that far (the subscriber got
+ * it elsewhere); otherwise it already streamed from the new primary, which moved its origin, and
+ * what it applied before cannot be read now: unknown. A readiness steep recorded before the
+ * promotion is history, not proof (it can be lost with no steep run in between).
  */
 function sincePromotion(
   d: SubscriptionSpec,
   sub: ObservedNode,
   o: ObservedSubscription,
+  copy: FailoverSlot,
   history: TimelineHistory | undefined,
 ): Verdict {
   const check = `steep verify ${d.name} compares its rows (every table equal puts this failover behind it), and steep reinit ${d.name} --full copies its tables again`;
@@ -107,30 +162,42 @@ function sincePromotion(
     );
   const at = `timeline ${history.timeline} of ${d.from} forked from timeline ${fork.timeline} at ${fork.switchLsn}`;
   const seen = seenBefore(d, sub, history);
-  if (!seen)
-    return unknown(
-      `${at}, and steep has no record of what ${d.node} applied while it streamed from timeline ${fork.timeline} ` +
-        `(steep records it at each run of plan, apply, status or drift): it cannot show that no change was skipped or applied twice`,
-    );
-  const applied = `${d.node} had applied ${seen.originLsn} when steep last saw it stream from timeline ${fork.timeline} (${seen.recordedAt})`;
-  if (compareLsn(seen.originLsn, fork.switchLsn) > 0)
+  if (seen && compareLsn(seen.originLsn, fork.switchLsn) > 0)
     return judged(
       'diverged',
-      `${at}; ${applied}, past the fork: the changes it applied past ${fork.switchLsn} never reached ${d.from} (phantom rows on ${d.node}), ` +
+      `${at}; ${d.node} had applied ${seen.originLsn} when steep last saw it stream from timeline ${fork.timeline} (${seen.recordedAt}), past the fork: ` +
+        `the changes it applied past ${fork.switchLsn} never reached ${d.from} (phantom rows on ${d.node}), ` +
         `and resuming from where ${d.node} stood skips what ${d.from} wrote on timeline ${history.timeline} up to there (a gap); steep reinit ${d.name} --full copies its tables again`,
-      lostWrites(d, sub, history)!,
+      ...writesLost(d, sub, history, seen.originLsn),
     );
-  if (!seen.ready)
+  const applied = o.originLsn;
+  if (applied === null)
     return unknown(
-      `${at}; ${applied}, at or before the fork, but it was not ready for a failover then (synchronized_standby_slots did not hold its changes back until the standbys had them), ` +
-        `so it may have applied more before the promotion`,
+      `${at}, and steep cannot read what ${d.node} has applied of ${d.name} (its replication origin)`,
     );
-  return judged(
-    'resumed',
-    `on ${d.from} (promoted) from slot ${o.slot}, synced before the promotion: ${at}; ${applied} and was ready for a failover, ` +
-      `so synchronized_standby_slots sent it nothing the standby did not have: it applied nothing past the fork, and the synced slot streams what followed`,
-    `what the old primary committed after ${fork.switchLsn}, if anything, never reached ${d.from} (asynchronous physical replication at a crash): ` +
-      `steep cannot count it from here; the old primary's data directory still holds it`,
+  if (compareLsn(applied, fork.switchLsn) <= 0)
+    return judged(
+      'resumed',
+      `on ${d.from} (promoted) from slot ${o.slot}, synced before the promotion: ${at}; ${d.node} has applied ${applied} (read now), at or before the fork, ` +
+        `so every change it applied is on ${d.from}, and the synced slot streams what followed`,
+      `what the old primary committed after ${fork.switchLsn}, if anything, never reached ${d.from} (asynchronous physical replication at a crash): ` +
+        `steep cannot count it from here; the old primary's data directory still holds it`,
+    );
+  const confirmed = copy.confirmedFlushLsn;
+  if (!copy.active && (confirmed === null || compareLsn(confirmed, applied) < 0))
+    return judged(
+      'diverged',
+      `${at}; ${d.node} has applied ${applied}, past the fork, and slot ${o.slot} on ${d.from} confirms only ${confirmed ?? 'nothing'}: ` +
+        `it never received that from ${d.from}, so it applied changes past ${fork.switchLsn} from the old primary (phantom rows), ` +
+        `and resuming there skips what ${d.from} wrote up to it (a gap); steep reinit ${d.name} --full copies its tables again`,
+      ...writesLost(d, sub, history, applied),
+    );
+  const ready = seen?.ready
+    ? ` (steep found it ready for a failover at ${seen.recordedAt}: that is history, not proof, as readiness can be lost before a promotion with no steep run in between)`
+    : '';
+  return unknown(
+    `${at}; ${d.node} has applied ${applied}, past the fork, and already streamed from ${d.from} (slot ${o.slot} confirms ${confirmed ?? 'nothing'}), ` +
+      `which moved its origin: whether it applied changes past the fork from the old primary before cannot be read now${ready}`,
   );
 }
 
@@ -146,18 +213,27 @@ function seenBefore(d: SubscriptionSpec, sub: ObservedNode, history: TimelineHis
 }
 
 /**
- * The application's writes a failover lost, where steep can show it: the subscriber had applied
- * past the fork from the old timeline, so the old primary had committed that far, and what it
- * committed past the fork never reached the promoted standby (asynchronous physical replication
- * loses it at a crash). Undefined when steep cannot show it (no record, or none past the fork).
+ * The application's writes a failover lost, where steep can show it: the subscriber applied past
+ * the fork from the old timeline (`applied`), so the old primary had committed that far, and what
+ * it committed past the fork never reached the promoted standby (asynchronous physical
+ * replication loses it at a crash). Empty when steep cannot show it.
  */
-function lostWrites(d: SubscriptionSpec, sub: ObservedNode, history: TimelineHistory | undefined) {
+function writesLost(
+  d: SubscriptionSpec,
+  sub: ObservedNode,
+  history: TimelineHistory | undefined,
+  applied: string | null = null,
+): string[] {
   const fork = history?.read ? history.forks[history.forks.length - 1] : undefined;
   const seen = history?.read ? seenBefore(d, sub, history) : undefined;
-  if (!fork || !seen || compareLsn(seen.originLsn, fork.switchLsn) <= 0) return undefined;
-  return (
-    `writes lost with the old primary: it had committed at least up to ${seen.originLsn} on timeline ${fork.timeline} (${d.node} applied that far from it), ` +
-    `past the fork at ${fork.switchLsn}; what it committed after ${fork.switchLsn} is not on ${d.from}, so writes the application saw acknowledged then are lost ` +
-    `(asynchronous physical replication; the old primary's data directory still holds them)`
-  );
+  const past = [applied, seen?.originLsn ?? null]
+    .filter((l): l is string => l !== null && fork !== undefined && compareLsn(l, fork.switchLsn) > 0)
+    .sort(compareLsn)
+    .pop();
+  if (!fork || !past) return [];
+  return [
+    `writes lost with the old primary: it had committed at least up to ${past} on timeline ${fork.timeline} (${d.node} applied that far from it), ` +
+      `past the fork at ${fork.switchLsn}; what it committed after ${fork.switchLsn} is not on ${d.from}, so writes the application saw acknowledged then are lost ` +
+      `(asynchronous physical replication; the old primary's data directory still holds them)`,
+  ];
 }

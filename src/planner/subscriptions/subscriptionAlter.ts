@@ -14,6 +14,7 @@ import { maskConninfo, sameConninfo } from '../../model/conninfo.js';
 import { compareText } from '../../model/order.js';
 import { commentWithMarker } from '../../model/ownership.js';
 import type { Change } from '../../model/plan.js';
+import { disabledOnError, disabledOnErrorText } from '../../model/syncVerdict.js';
 import type { SubscriptionSpec } from '../../model/topology.js';
 import {
   majorVersion,
@@ -96,9 +97,19 @@ function diffSubscription(ctx: PlanContext, run: SubscriptionRun, x: Declared, o
   const replaceBecause: string[] = [];
   // a manual init waiting for its origin advance: its init step enables it, not an ALTER here
   const enabled =
-    manualPending(node, d, o) || ownCopyPending(ctx, node, d, o) || twoPhasePending(node, d, o)
+    manualPending(node, d, o) ||
+    ownCopyPending(ctx, node, d, o) ||
+    twoPhasePending(node, d, o) ||
+    (d.enabled && disabledOnError(o))
       ? o.enabled
       : d.enabled;
+  // PostgreSQL disabled it at an error (disable_on_error): enabled again, it would only err again
+  if (d.enabled && disabledOnError(o))
+    ctx.warn(
+      'subscription.disabled-on-error',
+      `subscription ${d.name} on ${node.name}: ${disabledOnErrorText(d.name, node.name, `apply and sync ${o.errorsCounted ?? 0}`)}`,
+      { address, node: node.name },
+    );
 
   if (o.from === '') {
     ctx.warn(

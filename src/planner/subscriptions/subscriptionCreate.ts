@@ -69,8 +69,9 @@ export function desiredConnection(ctx: PlanContext, d: SubscriptionSpec): Desire
     const masked = publisherConninfo(publisher, { maskPassword: true, withStandbys });
     return { real: publisherConninfo(publisher, { withStandbys }), masked, hash: sha256Hex(masked) };
   };
-  // the standbys are named only while a promotion cannot skip changes (failover.ts); while that
-  // cannot be judged (a node unread), the subscription keeps the form it has
+  // the standbys are never named: a subscriber that followed a promotion by itself could not be
+  // judged (failover.ts); a connection naming them gets the publisher alone. While that cannot be
+  // judged (a node unread), the subscription keeps the form it has
   const follows = followsPromotions(ctx.desired, ctx.observed, d);
   if (follows !== undefined) return connection(follows);
   const every = connection(true);

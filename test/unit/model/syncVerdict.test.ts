@@ -70,6 +70,24 @@ describe('syncVerdict: synchronized only when every condition is proven', () => 
     ],
     ['disabled', { enabled: false, applyRunning: false }, 'stopped', /^disabled: no apply worker runs$/],
     [
+      'disabled by PostgreSQL at an error (disable_on_error, errors counted)',
+      { enabled: false, applyRunning: false, disableOnError: true },
+      'failing',
+      /^disabled by PostgreSQL after an error \(disable_on_error; errors apply 3, sync 1 counted since the statistics were reset\): .*fix its cause, then run ALTER SUBSCRIPTION "west_x" ENABLE on west/,
+    ],
+    [
+      'disabled with disable_on_error, no error counted (by hand)',
+      { enabled: false, applyRunning: false, disableOnError: true, applyErrors: 0, syncErrors: 0 },
+      'stopped',
+      /^disabled: no apply worker runs$/,
+    ],
+    [
+      "its worker runs while the declared publisher's slot is inactive (it streams from another node)",
+      { slot: { name: 'west_x', active: false } },
+      'unknown',
+      /^apply worker running on west, while its slot west_x on east is inactive: it streams from a node other than east, or is still connecting/,
+    ],
+    [
       'disabled, its slot gone from the publisher',
       { enabled: false, applyRunning: false, slot: 'absent' },
       'stopped',
@@ -295,6 +313,13 @@ describe('lagVerdict: --max-lag', () => {
       /no walsender streams its slot/,
     ],
     ['bytes unknown', { bytes: 2048 }, { lagBytes: null }, 'unknown', /its slot was not read/],
+    [
+      "a slot confirming beyond its publisher's WAL is no (negative) lag",
+      { seconds: 30 },
+      { lagBytes: -4_000_000, lagSeconds: 0 },
+      'over',
+      /its slot confirms 3\.8 MB beyond its publisher's own WAL: not a lag/,
+    ],
   ];
   it.each(cases)('%s', (_, limit, over, verdict, reason) => {
     const v = lagVerdict(limit, { ...LAG, ...over });

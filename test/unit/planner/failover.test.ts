@@ -3,6 +3,7 @@ import { printAddress } from '../../../src/model/address.js';
 import type {
   FailoverServer,
   ObservedFailover,
+  ObservedStandby,
   StreamPosition,
   TimelineHistory,
 } from '../../../src/model/cluster.js';
@@ -50,6 +51,7 @@ function server(overrides: Partial<FailoverServer> = {}): FailoverServer {
     primaryConninfoHasDbname: null,
     synchronizedStandbySlots: ['east_standby'],
     slots: {},
+    walLsn: null,
     ...overrides,
   };
 }
@@ -108,36 +110,30 @@ function converged(t: Topology, version = PG18) {
 }
 
 describe('a publisher with standbys', () => {
-  it('18: a subscription names the standbys (every host, read-write only) only while it is ready for a failover', () => {
+  it('18: a subscription names its publisher alone, ready for a failover or not: it never follows a promotion by itself (issue 63)', () => {
     const t = file();
     const ALONE = 'host=east.internal port=5432 dbname=app user=steep password=****';
-    const EVERY =
-      'host=east.internal,east-standby.internal port=5432,5432 dbname=app user=steep password=**** target_session_attrs=read-write';
-    // a new one cannot be ready (the standby holds no copy of its slot yet): the publisher alone
+    // a new one: the publisher alone
     const fresh = converged(t);
     delete at(fresh, 'west').subscriptions.west_orders;
     delete at(fresh, 'east').slots.west_orders;
     const create = sqlOf(runPlan(t, fresh), 'subscription.west_orders').join('\n');
     expect(create).toContain(`CONNECTION '${ALONE}'`);
     expect(create).toContain('failover = true');
-    // ready: every host (the fixture's subscription already has them: nothing to do)
+    // ready, and the connection names every host (an earlier steep, or by hand): the publisher alone
     const ready = converged(t);
     at(ready, 'west').subscriptions.west_orders!.options.failover = true;
     at(ready, 'east').failover = readyFailover();
-    expect(runPlan(t, ready).steps).toEqual([]);
-    const alone = structuredClone(ready);
-    at(alone, 'west').subscriptions.west_orders!.conninfo = publisherConninfo(t.nodes.east!, {
-      withStandbys: false,
-    });
-    expect(sqlOf(runPlan(t, alone), 'subscription.west_orders')[0]).toBe(
-      `ALTER SUBSCRIPTION "west_orders" CONNECTION '${EVERY}'`,
-    );
-    // the guarantee lost (synchronized_standby_slots emptied): back to the publisher alone
-    at(ready, 'east').failover!.self.synchronizedStandbySlots = [];
+    at(ready, 'west').subscriptions.west_orders!.conninfo = publisherConninfo(t.nodes.east!);
     expect(sqlOf(runPlan(t, ready), 'subscription.west_orders')).toEqual([
       `ALTER SUBSCRIPTION "west_orders" CONNECTION '${ALONE}'`,
-      expect.stringContaining('COMMENT ON SUBSCRIPTION'),
     ]);
+    expect((runPlan(t, ready).failover ?? []).map((v) => v.verdict)).toEqual(['ready']);
+    // naming it alone already: nothing to do
+    const alone = converged(t);
+    at(alone, 'west').subscriptions.west_orders!.options.failover = true;
+    at(alone, 'east').failover = readyFailover();
+    expect(sqlOf(runPlan(t, alone), 'subscription.west_orders')).toEqual([]);
   });
 
   it('18: names each missing piece of slot synchronisation with the setting that fixes it', () => {
@@ -160,16 +156,14 @@ describe('a publisher with standbys', () => {
       'east: set synchronized_standby_slots to include east_standby, so no subscriber receives a change before east-standby.internal:5432 does',
       'standby east-standby.internal:5432 of east: add dbname=app to primary_conninfo (slot synchronisation connects to a database)',
       'standby east-standby.internal:5432 of east holds no synced copy of slot west_orders yet',
-      'until then its connection names east alone, so it does not follow a promotion by itself',
+      'its connection names east alone, so after a promotion it waits until steep has judged the failover',
     ]);
     expect(plan.warnings.map((w) => w.code)).toContain('failover.not-ready');
-    // the plan names the publisher alone (not ready), and sets failover = true: disabled, set, enabled again
+    // the connection names the publisher alone already; the plan sets failover = true: disabled, set, enabled again
     expect(sqlOf(plan, 'subscription.west_orders')).toEqual([
-      `ALTER SUBSCRIPTION "west_orders" CONNECTION 'host=east.internal port=5432 dbname=app user=steep password=****'`,
       'ALTER SUBSCRIPTION "west_orders" DISABLE',
       'ALTER SUBSCRIPTION "west_orders" SET (failover = true)',
       'ALTER SUBSCRIPTION "west_orders" ENABLE',
-      expect.stringContaining('COMMENT ON SUBSCRIPTION "west_orders"'),
     ]);
   });
 
@@ -250,24 +244,37 @@ describe('a publisher with standbys', () => {
     const verdicts = (state: ReturnType<typeof promoted>) =>
       (runPlan(t, state).failover ?? []).map((v) => `${v.verdict}: ${v.reasons.join('; ')}`);
 
+    /** What the subscriber applied, read now (its origin), and the promoted node's copy of the slot. */
+    const reading = (
+      state: ReturnType<typeof promoted>,
+      applied: string,
+      slot: { confirmedFlushLsn?: string; active?: boolean } = {},
+      walLsn: string | null = null,
+    ) => {
+      at(state, 'west').subscriptions.west_orders!.originLsn = applied;
+      Object.assign(at(state, 'east').failover!.self.slots.west_orders!, slot);
+      at(state, 'east').failover!.self.walLsn = walLsn;
+      return state;
+    };
+
     it.each([
       [
-        'no record from before the promotion',
+        'no record from before the promotion, and it already streamed from the new primary',
         promoted(),
         'unknown',
-        'steep has no record of what west applied while it streamed from timeline 1',
+        'west has applied 0/3000000, past the fork, and already streamed from east (slot west_orders confirms 0/2000000), which moved its origin',
       ],
       [
         'the record is of another primary',
         promoted({ positions: seen('0/2000000', true, { systemIdentifier: '9999' }) }),
         'unknown',
-        'steep has no record',
+        'already streamed from east',
       ],
       [
-        'applied at the fork, not ready then',
-        promoted({ positions: seen('0/2000000', false) }),
+        'recorded at or before the fork and ready then, but it already streamed from the new primary: a recorded ready is history, not proof',
+        promoted({ positions: seen('0/2000000', true) }),
         'unknown',
-        'it was not ready for a failover then',
+        'steep found it ready for a failover at 2026-11-26T12:00:00Z: that is history, not proof',
       ],
       [
         'the history cannot be read',
@@ -279,16 +286,42 @@ describe('a publisher with standbys', () => {
         'steep cannot read where its timeline began (must be superuser or replication role',
       ],
       [
-        'applied past the fork',
+        'recorded past the fork',
         promoted({ positions: seen('0/3000000', true) }),
         'diverged',
         'west had applied 0/3000000 when steep last saw it stream from timeline 1 (2026-11-26T12:00:00Z), past the fork: the changes it applied past 0/2800000 never reached east (phantom rows on west)',
       ],
       [
-        'applied before the fork, ready then',
-        promoted({ positions: seen('0/2000000', true) }),
+        'the idle synced slot confirms past what it applied, but not past the fork (WAL with nothing for it, acknowledged): resumed',
+        reading(promoted(), '0/2000000', { active: false, confirmedFlushLsn: '0/2400000' }),
         'resumed',
-        'timeline 2 of east forked from timeline 1 at 0/2800000; west had applied 0/2000000',
+        'west has applied 0/2000000 (read now), at or before the fork',
+      ],
+      [
+        'applied at or before the fork, read now',
+        reading(promoted(), '0/2000000', { active: false }),
+        'resumed',
+        'timeline 2 of east forked from timeline 1 at 0/2800000; west has applied 0/2000000 (read now), at or before the fork',
+      ],
+      [
+        "ready recorded, and the slot confirms a position beyond the promoted node's own WAL (readiness lost between two readings)",
+        reading(
+          promoted({ positions: seen('0/2000000', true) }),
+          '0/3000000',
+          { confirmedFlushLsn: '0/3000000' },
+          '0/2900000',
+        ),
+        'diverged',
+        "slot west_orders on east confirms 0/3000000, beyond east's own WAL (0/2900000) by 7.0 MB: west applied changes east never had",
+      ],
+      [
+        'applied past the fork, and the idle slot never confirmed that far (it came from the old primary)',
+        reading(promoted({ positions: seen('0/2000000', true) }), '0/3000000', {
+          active: false,
+          confirmedFlushLsn: '0/2000000',
+        }),
+        'diverged',
+        'west has applied 0/3000000, past the fork, and slot west_orders on east confirms only 0/2000000: it never received that from east',
       ],
     ])('%s: %s', (_what, state, verdict, reason) => {
       const [last] = verdicts(state);
@@ -296,8 +329,58 @@ describe('a publisher with standbys', () => {
       expect(last).toContain(reason);
     });
 
+    it('a failover proven resumed is recorded (settled by failover) and stays resumed once the subscriber streams on: a later reading does not judge it again', () => {
+      const state = promoted({
+        positions: [
+          ...seen('0/2000000', true),
+          ...seen('0/2100000', false, {
+            timeline: 2,
+            settledAt: '2026-11-26T13:00:00Z',
+            settledBy: 'failover',
+          }),
+        ],
+      });
+      expect(verdicts(state)).toEqual([
+        expect.stringContaining(
+          'resumed: on east (promoted) from slot west_orders, synced before the promotion: steep read at 2026-11-26T13:00:00Z that west had applied nothing past the fork',
+        ),
+        'ready: ',
+      ]);
+      // facts read now still come first: a slot beyond the node's own WAL is diverged all the same
+      expect(
+        verdicts(reading(state, '0/3000000', { confirmedFlushLsn: '0/3000000' }, '0/2900000'))[0],
+      ).toMatch(/^diverged: slot west_orders on east confirms 0\/3000000, beyond east's own WAL/);
+    });
+
+    it('the subscriber streams from a declared standby out of recovery (the old primary restarted): diverged, with the way out', () => {
+      const state = reading(promoted(), '0/2000000', { active: false });
+      at(state, 'east').slots.west_orders!.active = false;
+      at(state, 'east').failover!.standbys[0] = {
+        ...(at(state, 'east').failover!.standbys[0] as ObservedStandby & { reachable: true }),
+        inRecovery: false,
+        slots: {
+          west_orders: {
+            name: 'west_orders',
+            synced: false,
+            invalidated: null,
+            confirmedFlushLsn: '0/5000000',
+            active: true,
+            temporary: false,
+          },
+        },
+      };
+      expect(verdicts(state)).toEqual([
+        expect.stringContaining(
+          'diverged: west streams from east-standby.internal:5432 (slot west_orders active there), not from east (its slot there is inactive)',
+        ),
+      ]);
+      expect(verdicts(state)[0]).toContain(
+        'then steep reinit west_orders --full copies its tables again from east',
+      );
+    });
+
     it('a resumed failover still says what asynchronous physical replication may have lost with the old primary, and that steep cannot count it', () => {
-      const [last] = verdicts(promoted({ positions: seen('0/2000000', true) }));
+      const [last] = verdicts(reading(promoted(), '0/2000000', { active: false }));
       expect(last).toContain('resumed: ');
       expect(last).toContain(
         'what the old primary committed after 0/2800000, if anything, never reached east (asynchronous physical replication at a crash): steep cannot count it from here',
@@ -358,7 +441,7 @@ describe('a publisher with standbys', () => {
     });
 
     it('the readiness for the next failover is judged every time: a resumed slot does not hide it', () => {
-      const state = promoted({ positions: seen('0/2000000', true) });
+      const state = reading(promoted(), '0/2000000', { active: false });
       at(state, 'east').failover!.standbys[0] = {
         address: 'east-standby.internal:5432',
         reachable: false,
@@ -366,9 +449,9 @@ describe('a publisher with standbys', () => {
       };
       expect(verdicts(state)).toEqual([
         expect.stringMatching(/^resumed: /),
-        'not-ready: standby east-standby.internal:5432 of east cannot be read: connection refused; until then its connection names east alone, so it does not follow a promotion by itself',
+        'not-ready: standby east-standby.internal:5432 of east cannot be read: connection refused; its connection names east alone, so after a promotion it waits until steep has judged the failover',
       ]);
-      expect(verdicts(promoted({ positions: seen('0/2000000', true) }))).toEqual([
+      expect(verdicts(reading(promoted(), '0/2000000', { active: false }))).toEqual([
         expect.stringMatching(/^resumed: /),
         'ready: ',
       ]);

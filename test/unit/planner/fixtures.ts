@@ -251,9 +251,10 @@ export function unreachable(
 /** The subscription's connection string as steep sets it, with and without the password. */
 export function conninfoFor(t: Topology, publisher: string): { real: string; masked: string; hash: string } {
   const spec = t.nodes[publisher]!;
-  const masked = publisherConninfo(spec, { maskPassword: true });
+  // the publisher alone: steep never names its standbys (planner/failover/failover.ts)
+  const masked = publisherConninfo(spec, { maskPassword: true, withStandbys: false });
   return {
-    real: publisherConninfo(spec),
+    real: publisherConninfo(spec, { withStandbys: false }),
     masked,
     hash: sha256Hex(masked),
   };
