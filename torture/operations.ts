@@ -101,12 +101,12 @@ const reinit: Operation = {
   name: 'reinit',
   run: async (world, rnd) => {
     let args = rnd.chance(0.5) ? ['--full'] : ['--tables', `public.${rnd.pick(TABLES)}`];
-    let r = await world.steep(['reinit', world.file.sub, ...args]);
+    let r = await world.steep(['reinit', world.file.sub, '--auto-approve', ...args]);
     // a table others reference by foreign key: the refusal names the tables to reinit together
     const both = /reinit (?:both|them together) \(--tables ([^)]+)\)/.exec(r.stderr);
     if (r.code === 1 && both) {
       args = ['--tables', both[1]!];
-      r = await world.steep(['reinit', world.file.sub, ...args]);
+      r = await world.steep(['reinit', world.file.sub, '--auto-approve', ...args]);
     }
     expectCode(r, [0], `steep reinit ${args.join(' ')}`);
     return `reinit ${args.join(' ')}`;
@@ -410,7 +410,7 @@ const failoverRepair: Operation = {
         `status --check says the slot is gone but not the way out (${repair}, docs/failover.md):\n${check.stdout}`,
       );
     if (check.code !== 2 || !check.stdout.concat(check.stderr).includes(repair)) return 'nothing to repair';
-    expectCode(await world.steep(['reinit', world.file.sub, '--full']), [0], repair);
+    expectCode(await world.steep(['reinit', world.file.sub, '--auto-approve', '--full']), [0], repair);
     // the slot is back: the subscription's options follow the file again (failover kept while it was gone)
     await apply(world);
     return 'reinit --full, as status named it, then apply';

@@ -5,6 +5,7 @@
  * steep recorded of the subscriber while it streamed from the old primary, never from positions
  * the subscriber's reconnect has already moved. Pure.
  */
+import { adviceText } from '../../model/advice.js';
 import type { ObservedNode, ObservedSubscription, TimelineHistory } from '../../model/cluster.js';
 import { unrecordedState } from '../../model/initLifecycle.js';
 import { compareLsn } from '../../model/lsn.js';
@@ -32,7 +33,7 @@ export function afterFailover(
     sub.initState?.subscriptions[d.name]?.state ??
     unrecordedState({ enabled: o.enabled, tables: o.tables.map((t) => t.state) });
   if (state !== 'synchronized' && state !== 'diverged') return undefined;
-  const repair = `steep reinit ${d.name} --full copies its tables again`;
+  const repair = `${adviceText('reinitFull', d.name)} copies its tables again`;
   const slot = pub.slots[o.slot];
   if (!slot) {
     const why =
@@ -92,7 +93,7 @@ function sincePromotion(
   o: ObservedSubscription,
   history: TimelineHistory | undefined,
 ): Verdict {
-  const check = `steep verify ${d.name} compares its rows (every table equal puts this failover behind it), and steep reinit ${d.name} --full copies its tables again`;
+  const check = `${adviceText('verify', d.name)} compares its rows (every table equal puts this failover behind it), and ${adviceText('reinitFull', d.name)} copies its tables again`;
   const unknown = (why: string) => judged('unknown', `${why}: ${check}`);
   if (!history?.read)
     return unknown(
@@ -117,7 +118,7 @@ function sincePromotion(
     return judged(
       'diverged',
       `${at}; ${applied}, past the fork: the changes it applied past ${fork.switchLsn} never reached ${d.from} (phantom rows on ${d.node}), ` +
-        `and resuming from where ${d.node} stood skips what ${d.from} wrote on timeline ${history.timeline} up to there (a gap); steep reinit ${d.name} --full copies its tables again`,
+        `and resuming from where ${d.node} stood skips what ${d.from} wrote on timeline ${history.timeline} up to there (a gap); ${adviceText('reinitFull', d.name)} copies its tables again`,
       lostWrites(d, sub, history)!,
     );
   if (!seen.ready)
