@@ -21,6 +21,7 @@ import { subscriptionAddress } from '../model/address.js';
 import { adviceText } from '../model/advice.js';
 import { SteepError } from '../model/errors.js';
 import {
+  afterRelease,
   drainDetail,
   type NodeSql,
   type StepTiming,
@@ -233,7 +234,7 @@ export class SwitchoverRun {
         await this.rollBack(err);
         return;
       }
-      this.report.error = `released, but ${err instanceof Error ? err.message : String(err)}`;
+      this.report.error = afterRelease(err instanceof Error ? err.message : String(err));
     }
     this.opts.onEvent({
       event: 'switchover.completed',
