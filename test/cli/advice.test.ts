@@ -180,3 +180,63 @@ describe('advice, followed as printed', () => {
     expect(lost, printed.join('\n')).toEqual([]);
   }, 400_000);
 });
+
+describe('readings a schedule can rely on', () => {
+  it('a drift-only schedule sees one transient apply error and then clears, without a status in between; status --check agrees', async () => {
+    const [east, west] = cluster().nodes as [TestNode, TestNode];
+    const T = 'adv_read';
+    const SUB = `${T}_sub`;
+    const path = await pair(T, { user: 'adv_read_app', password: 'adv-read-secret-3' });
+    // a short retry interval: the window in which a rise still counts is 10 s
+    await west.query("ALTER SYSTEM SET wal_retrieve_retry_interval = '1s'");
+    await west.query('SELECT pg_reload_conf()');
+    const errors = async () =>
+      Number(
+        (
+          await west.query<{ n: string }>(
+            'SELECT apply_error_count::text AS n FROM pg_stat_subscription_stats WHERE subname = $1',
+            [SUB],
+          )
+        )[0]!.n,
+      );
+    try {
+      const first = await steep(['status', '--check'], path);
+      expect(first.code, first.stdout + first.stderr).toBe(0);
+      // one transient error: a row the publisher's insert collides with, removed again
+      await west.query(`INSERT INTO public.${T} (id, v) VALUES (700001, 'in the way')`);
+      await east.query(`INSERT INTO public.${T} (id, v) VALUES (700001, 'from east')`);
+      await eventually(async () => (await errors()) > 0, HANG_MS, 'the apply error counted');
+      await west.query(`DELETE FROM public.${T} WHERE id = 700001 AND v = 'in the way'`);
+      await waitCaughtUp(east, SUB);
+      const seen = await steep(['drift'], path);
+      expect(seen.code, seen.stdout + seen.stderr).toBe(2);
+      expect(seen.stdout).toMatch(
+        /apply errors rose from 0 to \d+|errors \(apply \d+, sync 0\) last rose at/,
+      );
+      // drift alone, again and again: once the window has passed without a new error, the failing verdict clears
+      let last = seen;
+      await eventually(
+        async () => {
+          last = await steep(['drift'], path);
+          return !last.stdout.includes('Replication failing');
+        },
+        HANG_MS,
+        'drift to clear',
+      ).catch(() => {
+        throw new Error(`drift never cleared:\n${last.stdout}\n${last.stderr}`);
+      });
+      // what is left is PostgreSQL 18's conflict count, and the verify it advises (read-only) settles it
+      expect(last.stdout).toContain(`compare them with \`steep verify ${SUB}\``);
+      const verified = await steep(['verify', SUB], path);
+      expect(verified.code, verified.stdout + verified.stderr).toBe(0);
+      const clean = await steep(['drift'], path);
+      expect(clean.code, clean.stdout + clean.stderr).toBe(0);
+      const check = await steep(['status', '--check'], path);
+      expect(check.code, check.stdout + check.stderr).toBe(0);
+      expect(await digests(west, [T])).toEqual(await digests(east, [T]));
+    } finally {
+      await west.query('ALTER SYSTEM RESET wal_retrieve_retry_interval');
+      await west.query('SELECT pg_reload_conf()');
+    }
+  }, 300_000);
+});
