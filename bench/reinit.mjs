@@ -51,7 +51,7 @@ try {
   const reinit = async () => {
     await sql(sub, 'CHECKPOINT');
     await sql(pub, 'CHECKPOINT');
-    return time(() => steep(['reinit', 'bench_sub', '-c', configB, '--tables', 'big']));
+    return time(() => steep(['reinit', 'bench_sub', '--auto-approve', '-c', configB, '--tables', 'big']));
   };
 
   const initRuns = [];

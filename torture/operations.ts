@@ -113,12 +113,12 @@ const reinit: Operation = {
   name: 'reinit',
   run: async (world, rnd) => {
     let args = rnd.chance(0.5) ? ['--full'] : ['--tables', `public.${rnd.pick(TABLES)}`];
-    let r = await world.steep(['reinit', world.file.sub, ...args]);
+    let r = await world.steep(['reinit', world.file.sub, '--auto-approve', ...args]);
     // a table others reference by foreign key: the refusal names the tables to reinit together
     const both = /reinit (?:both|them together) \(--tables ([^)]+)\)/.exec(r.stderr);
     if (r.code === 1 && both) {
       args = ['--tables', both[1]!];
-      r = await world.steep(['reinit', world.file.sub, ...args]);
+      r = await world.steep(['reinit', world.file.sub, '--auto-approve', ...args]);
     }
     expectCode(r, [0], `steep reinit ${args.join(' ')}`);
     return `reinit ${args.join(' ')}`;
@@ -491,7 +491,7 @@ const failoverRepair: Operation = {
     if (check.code === 0) return 'nothing to repair';
     // exit 2 naming something else: the oracle judges it against the rows
     if (!check.stdout.concat(check.stderr).includes(repair)) return 'status --check exits 2, names no reinit';
-    expectCode(await world.steep(['reinit', world.file.sub, '--full']), [0], repair);
+    expectCode(await world.steep(['reinit', world.file.sub, '--auto-approve', '--full']), [0], repair);
     // the slot is back: the subscription's options follow the file again (failover kept while it was gone)
     await apply(world);
     return 'reinit --full, as status named it, then apply';

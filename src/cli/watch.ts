@@ -2,13 +2,14 @@ import { mask } from '../db/mask.js';
 import { jsonText } from './jsonText.js';
 
 /**
- * `--watch`: refresh every `intervalMs` until SIGINT/SIGTERM. On a terminal the screen is
+ * `--watch`: refresh every `intervalMs` until SIGINT/SIGTERM, or until `done` says the last refresh
+ * showed what was watched for. On a terminal the screen is
  * redrawn in place; otherwise (or with JSON) each refresh is written after the previous one.
  * A refresh gives text, or `{ json }`: a JSON document printed on one line.
  */
 export async function watch(
   refresh: () => Promise<string | { json: unknown }>,
-  opts: { intervalMs: number; redraw: boolean },
+  opts: { intervalMs: number; redraw: boolean; done?: () => boolean },
 ): Promise<void> {
   let stopped = false;
   let wake: () => void = () => {};
@@ -25,6 +26,8 @@ export async function watch(
       const text = typeof r === 'string' ? mask(r) : jsonText(r.json);
       if (stopped) break;
       process.stdout.write(opts.redraw ? `\x1b[H\x1b[2J${text}\n` : `${text}\n`);
+      // what it watched for has happened (`init status`: every init synchronized): nothing left to wait for
+      if (opts.done?.()) break;
       await new Promise<void>((r) => {
         wake = r;
         setTimeout(r, Math.max(0, opts.intervalMs - (Date.now() - t0)));

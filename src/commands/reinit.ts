@@ -1,6 +1,7 @@
 import { Flags } from '@oclif/core';
 import { SteepCommand } from '../cli/baseCommand.js';
-import { commaList, globalFlags, jsonFlag, requiredArg } from '../cli/flags.js';
+import { confirm } from '../cli/confirm.js';
+import { approvalFlags, commaList, globalFlags, jsonFlag, requiredArg } from '../cli/flags.js';
 import { Interruption } from '../cli/interruption.js';
 import { LineProgress } from '../cli/lineProgress.js';
 import { progressLine } from '../render/initProgress.js';
@@ -12,6 +13,7 @@ export default class Reinit extends SteepCommand {
     `On the publisher, temporary publications carry every table of the subscription but those named; the subscription switches to them (the named tables leave it), the named tables are truncated on the subscriber, and the subscription switches back with copy_data = true: only they are copied again. The temporary publications are dropped once the copy is done.
 States reinitializing → copying → synchronized, with init's progress line. Takes steep's advisory lock on both nodes. Interrupted, the next steep reinit resumes where it stopped.
 Ctrl-C (SIGINT) or SIGTERM: no further statement starts, a running copy goes on in PostgreSQL; steep says where it stopped and the command that resumes it, and exits 130 (143); a second signal exits at once.
+Asks before it changes anything (the tables it empties on the subscriber: rows only the subscriber holds are deleted); without a terminal it runs only with --auto-approve (or STEEP_AUTO_APPROVE=1).
 Refuses tables the subscription does not carry, a subscription not yet initialised (except an init that failed on tables whose table-sync slot PostgreSQL lost: those it copies again), an unreachable publisher, and a table referenced by a foreign key from a table not being reinitialised.`;
   static override examples = [
     '<%= config.bin %> reinit west_orders --tables public.orders,public.order_lines',
@@ -29,6 +31,7 @@ Refuses tables the subscription does not carry, a subscription not yet initialis
     }),
     schema: Flags.string({ summary: 'Copy every table of this schema again.' }),
     full: Flags.boolean({ summary: 'Copy every table of the subscription again.' }),
+    'auto-approve': approvalFlags['auto-approve'],
   };
 
   async run(): Promise<void> {
@@ -57,6 +60,18 @@ Refuses tables the subscription does not carry, a subscription not yet initialis
     const r = await this.stoppable(interruption, 'reinit.interrupted', flags.json ? args : null, () =>
       reinitSubscription(flags.config, args.subscription, request, {
         stop: interruption,
+        confirm: (tables, node, from) => {
+          const what = `reinit of ${args.subscription} empties ${tables.join(', ')} on ${node} and copies ${tables.length === 1 ? 'it' : 'them'} again from ${from}: rows only ${node} holds are deleted`;
+          return confirm({
+            question: `${what}. Reinit?`,
+            autoApprove: flags['auto-approve'],
+            noTerminal: {
+              code: 'reinit.no_tty',
+              message: `no terminal to confirm on: ${what}; nothing was changed — rerun with --auto-approve (or STEEP_AUTO_APPROVE=1) to reinit without asking`,
+            },
+            cancelled: { code: 'reinit.declined', message: 'reinit declined; nothing was changed' },
+          });
+        },
         onPlanned: (tables) => {
           planned = tables;
         },

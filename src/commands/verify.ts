@@ -1,5 +1,6 @@
 import { Flags } from '@oclif/core';
 import { SteepCommand } from '../cli/baseCommand.js';
+import { confirm } from '../cli/confirm.js';
 import { commaList, compareFlags, formatFlag, globalFlags, jsonFlag, requiredArg } from '../cli/flags.js';
 import { VerifyProgress } from '../cli/verifyProgress.js';
 import { renderVerifyMarkdown, renderVerifyText } from '../render/verify.js';
@@ -10,7 +11,7 @@ export default class Verify extends SteepCommand {
     "Compare a subscription's data on both nodes, table by table, while writes go on.";
   static override description =
     `Compares what the subscription carries — the publisher's rows after its publications' row filters, on their column lists — with the subscriber's same columns, by primary key (else replica identity index; else as a multiset of whole rows). Key-range chunks are hashed inside each database; chunks that differ are hashed again once the subscriber has replayed past the publisher, and only those still different are diffed row by row. Rows changing during the run are never reported.
-Read-only (ACCESS SHARE locks, short lock_timeout). Diverged tables mark the subscription diverged; --repair runs steep reinit of them and verifies again.
+Read-only (ACCESS SHARE locks, short lock_timeout). Diverged tables mark the subscription diverged; --repair runs steep reinit of them and verifies again. A repair that would delete or overwrite subscriber rows (extra or different ones) runs only with --allow-destroy or after a yes at the terminal's prompt, which names the counts; without either it exits 1 and changes nothing.
 A table without a key is compared as a multiset of whole rows (count and hash sum).
 Exit codes: 0 every table equal, 2 diverged or some table not verifiable (still copying, not yet subscribed), 1 error.`;
   static override examples = [
@@ -28,6 +29,11 @@ Exit codes: 0 every table equal, 2 diverged or some table not verifiable (still 
     ...compareFlags,
     examples: Flags.integer({ summary: 'Example keys shown per kind of difference.', default: 10, min: 0 }),
     repair: Flags.boolean({ summary: 'Reinit the diverged tables, then verify again.' }),
+    'allow-destroy': Flags.boolean({
+      summary:
+        'With --repair: allow it to delete or overwrite rows on the subscriber (extra or different rows); without it a terminal asks.',
+      env: 'STEEP_ALLOW_DESTROY',
+    }),
   };
 
   async run(): Promise<void> {
@@ -51,6 +57,16 @@ Exit codes: 0 every table equal, 2 diverged or some table not verifiable (still 
       parallel: flags.parallel,
       examples: flags.examples,
       repair: flags.repair,
+      allowDestroy: flags['allow-destroy'],
+      confirm: (question, refusal) =>
+        confirm({
+          question,
+          noTerminal: { code: 'verify.destroy_refused', message: refusal },
+          cancelled: {
+            code: 'verify.repair_declined',
+            message: 'verify --repair declined; nothing was changed',
+          },
+        }),
       onEvent,
       onTableStart: progress?.start,
       onTableRows: progress?.rows,

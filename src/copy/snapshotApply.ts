@@ -11,6 +11,7 @@ import { readSubscriptionSlot } from '../catalog/subscriptionOnNode.js';
 import type { EventSink } from '../executors/events.js';
 import { followInit, followTargetOf } from '../executors/initFollow.js';
 import { refuseSequenceAccess } from '../executors/sequenceSync.js';
+import { adviceText, advise } from '../model/advice.js';
 import { SteepError } from '../model/errors.js';
 import type { InitState } from '../model/initState.js';
 import type { LoadMode } from '../model/loadOrder.js';
@@ -271,7 +272,7 @@ async function loadPlan(
   if (held.length > 0 && d.init.existingData !== 'truncate') {
     throw new SteepError(
       'existing-data',
-      `subscription ${d.name}: tables on ${d.node} already hold rows: ${held.join(', ')}; nothing was loaded: empty them, or set init.existingData: truncate`,
+      `subscription ${d.name}: tables on ${d.node} already hold rows: ${held.join(', ')}; nothing was loaded: ${d.link ? advise('existingDataTruncate', { subscription: d.name, node: d.node, from: d.from, onlyCopy: null, link: d.link }, held) : `empty them, or ${adviceText('existingDataTruncate', d.name)}`}`,
       where(d),
     );
   }

@@ -8,6 +8,7 @@
  * chunks not done, at the same snapshot while its holder still holds it; once that is gone it
  * empties the tables and starts over on a new slot (nothing else would be consistent).
  */
+
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +21,7 @@ import { mask } from '../db/mask.js';
 import type { EventSink } from '../executors/events.js';
 import { sequenceValues, settableSequences } from '../executors/sequenceSync.js';
 import { subscriptionAddress } from '../model/address.js';
+import { adviceText } from '../model/advice.js';
 import { SteepError } from '../model/errors.js';
 import type { InitProgress, InitState } from '../model/initState.js';
 import type { Statement } from '../model/plan.js';
@@ -294,7 +296,7 @@ async function readChunkPlan(s: Run, snapshot: string, chunks: CopyChunkStore, l
     if (missing) {
       throw new SteepError(
         'copy.plan_changed',
-        `subscription ${d.name}: ${qualifiedName(missing.table)} is no longer published by ${d.publications.join(', ')} on ${d.from}; run steep init cancel ${d.name} and apply again`,
+        `subscription ${d.name}: ${qualifiedName(missing.table)} is no longer published by ${d.publications.join(', ')} on ${d.from}; run ${adviceText('initCancel', d.name)} and apply again`,
         { address: subscriptionAddress(d.name), node: d.node },
       );
     }

@@ -63,6 +63,9 @@ export function describeConnectError(
 ): string {
   const e = err as { code?: string; message?: string };
   const where = `${spec.host}:${spec.port}/${spec.database} as ${spec.user}`;
+  // an sslkey protected by a passphrase: OpenSSL cannot read it without one, and steep takes none
+  if (/bad decrypt|PEM routines|DECODER routines::unsupported/i.test(e.message ?? ''))
+    return `node ${node}: the client key ${spec.sslkey ?? '(PGSSLKEY or ~/.postgresql/postgresql.key)'} could not be read (${mask(e.message ?? '')}): it is protected by a passphrase, and steep takes no sslpassword; give sslkey a key without one (openssl pkey -in KEY -out KEY.plain, mode 0600)`;
   const tlsProblem = describeTlsError(node, spec, where, err);
   if (tlsProblem) return mask(tlsProblem);
   const seconds = `${(connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS) / 1000}s`;
@@ -79,6 +82,9 @@ export function describeConnectError(
       return `node ${node}: host ${spec.host} not found; check the node's host`;
     case 'ETIMEDOUT':
       return timedOut;
+    case 'ENETUNREACH':
+    case 'EHOSTUNREACH':
+      return `node ${node}: ${spec.host}:${spec.port} is unreachable from this machine (${e.code}: no network route to it); check the node's host, and the VPN, routing or firewall between here and there`;
     case '28P01':
       return `node ${node}: password authentication failed for user ${spec.user}; check the password (${where})`;
     case '28000': {

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { mask } from '../db/mask.js';
 import { subscriptionAddress } from '../model/address.js';
+import { adviceText } from '../model/advice.js';
 import { SteepError } from '../model/errors.js';
 import type { InitProgress, InitState } from '../model/initState.js';
 import type { ReinitPlan, ReinitStatement } from '../planner/init/reinit.js';
@@ -46,7 +47,7 @@ export async function executeReinit(
     new SteepError(
       'reinit.interrupted',
       `${what} stopped ${where}; ` +
-        `run \`steep reinit ${t.subscription} --tables ${plan.tables.join(',')}\` again to resume it; the other tables keep streaming meanwhile`,
+        `run \`${adviceText('reinitTables', t.subscription, plan.tables)}\` again to resume it; the other tables keep streaming meanwhile`,
       { address: subscriptionAddress(t.subscription) },
     );
   const record = async (to: InitState) => {

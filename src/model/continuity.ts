@@ -1,3 +1,4 @@
+import { adviceText } from './advice.js';
 import type { ObservedPublication } from './cluster.js';
 
 /**
@@ -167,8 +168,11 @@ export function continuity(baseline: ContinuityBaseline | null, f: ContinuityFac
 
 /** The way out of gaps in `tables` of `subscription`, safe to follow as printed. */
 export function gapWayOut(subscription: string, tables: readonly { table: string; out: boolean }[]): string {
-  const list = tables.map((t) => t.table).join(',');
-  const copy = `\`steep reinit ${subscription} --tables ${list}\``;
+  const copy = `\`${adviceText(
+    'reinitTables',
+    subscription,
+    tables.map((t) => t.table),
+  )}\``;
   return tables.some((t) => t.out)
     ? `put the table back in its publication with steep apply (its step carries hazard data-gap: --allow-hazard data-gap), then copy it again: ${copy}`
     : `copy it again: ${copy} (or a steep verify that finds it equal clears the gap)`;

@@ -2,6 +2,7 @@
  * The failure and stall rules of a followed init (no I/O): when `apply` and `init status` call
  * it `failed`, and the reason they give.
  */
+import { adviceText } from './advice.js';
 import type { InitProgress, SlotLag } from './initState.js';
 import { qualifiedName } from './topology.js';
 import { PG15 } from './versions.js';
@@ -261,7 +262,7 @@ export function failedReason(
     const lost = p.lostSyncSlots ?? [];
     return (
       `init of subscription ${t.subscription} on ${t.subscriber} failed: ${failed.reason}; ` +
-      `copy ${lost.length === 1 ? 'it' : 'them'} again with steep reinit ${t.subscription} --tables ${lost.join(',')} ` +
+      `copy ${lost.length === 1 ? 'it' : 'them'} again with ${adviceText('reinitTables', t.subscription, lost)} ` +
       '(the other tables keep streaming), which follows the init to synchronized'
     );
   }

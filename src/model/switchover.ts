@@ -181,6 +181,11 @@ export interface StepTiming extends Pick<SwitchoverStep, 'id' | 'title'> {
 /** What the forward slot still holds for the subscriber after the release: counted, or why it could not be. */
 export type UnsentChanges = { changes: number; transactions: number } | { unknown: string };
 
+/** What went wrong after the release, said once: `released, but …` (a message may already say so). */
+export function afterRelease(message: string): string {
+  return message.startsWith('released, but ') ? message : `released, but ${message}`;
+}
+
 /**
  * The release's proof that no write after the fence was left behind failed: a role the fence
  * does not stop (a superuser, a REPLICATION role, steep's own) committed on the old primary

@@ -94,6 +94,8 @@ export interface VerifyReport extends SubscriptionRef {
   notVerifiable: number;
   /** the subscription's init state after the run (null: steep's state schema is absent) */
   state: string | null;
+  /** why the subscriber's rows may be the only copy (model/advice.ts): no repair is suggested; null: they are not */
+  onlyCopy: string | null;
   durationMs: number;
 }
 
@@ -203,4 +205,24 @@ export interface TableShape {
   /** primary key, else replica identity index; null when neither */
   key: { source: string; columns: string[] } | null;
   estimatedRows: number;
+}
+
+/** The rows a repair of the diverged tables deletes (extra) and overwrites (different) on the subscriber. */
+export function repairLosses(r: VerifyReport): { extra: number; different: number } {
+  const diverged = r.tables.filter((t) => t.status === 'diverged');
+  return {
+    extra: diverged.reduce((n, t) => n + t.extra, 0),
+    different: diverged.reduce((n, t) => n + t.different, 0),
+  };
+}
+
+/** `276 extra row(s) exist only on west and are deleted, 3 different row(s) take east's values` */
+export function lossText(r: VerifyReport, count: (n: number) => string = String): string {
+  const { extra, different } = repairLosses(r);
+  return [
+    extra > 0 ? `${count(extra)} extra row(s) exist only on ${r.node} and are deleted` : '',
+    different > 0 ? `${count(different)} different row(s) take ${r.from}'s values` : '',
+  ]
+    .filter(Boolean)
+    .join(', ');
 }

@@ -1,5 +1,7 @@
+import { adviceText } from '../model/advice.js';
 import type { DeferredIndexProgress, InitProgress } from '../model/initState.js';
 import type { StatusState } from '../model/statusReport.js';
+import { divergedAdvice } from './repairAdvice.js';
 import { formatBytes } from './values.js';
 
 /** An init's live figures as text: one line for apply's listr2 task, a block for `init status`. */
@@ -16,7 +18,7 @@ export function lostSyncText(
   state: string,
   tables: readonly string[],
 ): string {
-  const reinit = `steep reinit ${subscription} --tables ${tables.join(',')} copies it again`;
+  const reinit = `${adviceText('reinitTables', subscription, tables)} copies it again`;
   return (
     `${tables.join(', ')}: copied, but the table-sync slot is gone from ${from}, so PostgreSQL cannot finish ` +
     (state === 'failed' ? `(${reinit})` : `(steep apply records the init failed; then ${reinit})`)
@@ -113,7 +115,7 @@ export function renderInitStatus(list: InitProgress[]): string {
     }
     if (p.divergedTables && p.divergedTables.length > 0)
       out.push(
-        `  diverged   ${p.divergedTables.join(', ')} (repair: steep reinit ${p.subscription} --tables ${p.divergedTables.join(',')})`,
+        `  diverged   ${p.divergedTables.join(', ')} (${divergedAdvice(p.subscription, p.node, p.from, p.enabled, p.divergedTables)})`,
       );
     if (p.lostSyncSlots && p.lostSyncSlots.length > 0)
       out.push(`  lost sync  ${lostSyncText(p.subscription, p.from, p.state, p.lostSyncSlots)}`);

@@ -2,6 +2,7 @@ import type { SlotStatus, StatusCheck, StatusReport, SubscriptionStatus } from '
 import { conflictsText } from '../model/verifyRecord.js';
 import { bold, green, red, redBold, yellow, yellowBold } from './colour.js';
 import { lostSyncText, stateText } from './initProgress.js';
+import { divergedAdvice } from './repairAdvice.js';
 import { formatBytes } from './values.js';
 
 /** `steep status` as text: nodes, subscriptions, slots (orphaned and prepared ones called out). */
@@ -76,7 +77,7 @@ function subscriptionLines(s: SubscriptionStatus): string[] {
   if (s.divergedTables.length > 0)
     out.push(
       red(
-        `      diverged tables: ${s.divergedTables.join(', ')} (repair: steep reinit ${s.name} --tables ${s.divergedTables.join(',')})`,
+        `      diverged tables: ${s.divergedTables.join(', ')} (${divergedAdvice(s.name, s.node, s.from, s.enabled, s.divergedTables)})`,
       ),
     );
   return out;

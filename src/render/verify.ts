@@ -1,4 +1,12 @@
-import { type DifferenceKind, formatKey, type TableVerdict, type VerifyReport } from '../model/verify.js';
+import { type AdviceSubject, adviceText, advise, printable, withheld } from '../model/advice.js';
+import {
+  type DifferenceKind,
+  formatKey,
+  lossText,
+  repairLosses,
+  type TableVerdict,
+  type VerifyReport,
+} from '../model/verify.js';
 import { cell, seconds, thousands } from './values.js';
 
 /** `steep verify` as text and Markdown (JSON is the report itself). */
@@ -14,32 +22,33 @@ function summary(r: VerifyReport): string {
   );
 }
 
-/** What to do next: reinit the diverged tables; verify the ones not compared again once they can be. */
+/**
+ * What to do next (model/advice.ts): reinit the diverged tables — unless the subscriber's rows may be
+ * the only copy, then what is true instead; verify the ones not compared again once they can be.
+ */
 export function repairHint(r: VerifyReport): string | null {
   const diverged = r.tables.filter((t) => t.status === 'diverged').map((t) => t.table);
   const skipped = r.tables.filter((t) => t.status === 'not_verifiable').map((t) => t.table);
   const lines = [
-    ...(diverged.length > 0 ? [`steep reinit ${r.subscription} --tables ${diverged.join(',')}`] : []),
+    ...(diverged.length > 0 ? [advise('reinitTables', subjectOf(r), diverged)] : []),
     ...(skipped.length > 0
       ? [
-          `steep verify ${r.subscription} --tables ${skipped.join(',')} once ${skipped.length === 1 ? 'it' : 'they'} can be compared (not verified, so not known equal: see why above)`,
+          `${adviceText('verify', r.subscription, skipped)} once ${skipped.length === 1 ? 'it' : 'they'} can be compared (not verified, so not known equal: see why above)`,
         ]
       : []),
   ];
   if (lines.length === 0) return null;
   // a repair makes the subscriber's rows the publisher's: what only the subscriber holds is gone
-  const extra = r.tables.reduce((n, t) => n + (t.status === 'diverged' ? t.extra : 0), 0);
-  const different = r.tables.reduce((n, t) => n + (t.status === 'diverged' ? t.different : 0), 0);
+  const { extra, different } = repairLosses(r);
   const loses =
-    extra + different > 0
-      ? `\nreinit (and verify --repair) replace ${r.node}'s rows with ${r.from}'s: ${[
-          extra > 0 ? `${thousands(extra)} extra row(s) exist only on ${r.node} and are deleted` : '',
-          different > 0 ? `${thousands(different)} different row(s) take ${r.from}'s values` : '',
-        ]
-          .filter(Boolean)
-          .join(', ')}; copy what ${r.node} must keep to ${r.from} first`
+    extra + different > 0 && printable('reinitTables', subjectOf(r))
+      ? `\nreinit (and verify --repair) replace ${r.node}'s rows with ${r.from}'s: ${lossText(r, thousands)}; copy what ${r.node} must keep to ${r.from} first`
       : '';
   return `repair with: ${lines.join('\n             ')}${loses}`;
+}
+
+function subjectOf(r: VerifyReport): AdviceSubject {
+  return { subscription: r.subscription, node: r.node, from: r.from, onlyCopy: r.onlyCopy };
 }
 
 /** Per kind, the example keys (`      missing: id=1; id=2 … (40 in all)`); none for a kind without. */
@@ -105,11 +114,16 @@ export function renderVerifyMarkdown(r: VerifyReport): string {
   const diverged = r.tables.filter((t) => t.status === 'diverged').map((t) => t.table);
   const skipped = r.tables.filter((t) => t.status === 'not_verifiable').map((t) => t.table);
   if (diverged.length > 0)
-    lines.push('', `\`steep reinit ${r.subscription} --tables ${diverged.join(',')}\` repairs them.`);
+    lines.push(
+      '',
+      printable('reinitTables', subjectOf(r))
+        ? `\`${adviceText('reinitTables', r.subscription, diverged)}\` repairs them.`
+        : `${withheld(subjectOf(r), diverged)}.`,
+    );
   if (skipped.length > 0)
     lines.push(
       '',
-      `Not verified, so not known equal: \`steep verify ${r.subscription} --tables ${skipped.join(',')}\` once they can be compared.`,
+      `Not verified, so not known equal: \`${adviceText('verify', r.subscription, skipped)}\` once they can be compared.`,
     );
   return lines.join('\n');
 }

@@ -11,6 +11,7 @@ import { followTargetOf, recordTransition, stateChangeEvent } from '../executors
 import { executeReinit } from '../executors/reinit.js';
 import { recreateSlotBeyondWal } from '../executors/slotRecreate.js';
 import { subscriptionAddress } from '../model/address.js';
+import { adviceText } from '../model/advice.js';
 import { SteepError } from '../model/errors.js';
 import { unrecordedState } from '../model/initLifecycle.js';
 import type { InitProgress, InitState } from '../model/initState.js';
@@ -45,6 +46,11 @@ export interface ReinitOptions {
   pollMs?: number;
   /** SIGINT/SIGTERM: armed once the reinit is planned; then `reinit.interrupted`, resumable */
   stop?: Stop;
+  /**
+   * Asked once the tables are known, before anything changes: their rows on the subscriber are
+   * replaced by the publisher's (`steep reinit` asks, or takes --auto-approve); throws to refuse.
+   */
+  confirm?: (tables: string[], node: string, from: string) => Promise<void>;
 }
 
 const STATEMENT_TIMEOUT_MS = 60_000;
@@ -119,6 +125,12 @@ export async function reinitLoaded(
     const details = { method: d.init.method, source: d.from };
     const moveTo = async (to: InitState) => (stateTables ? states.transition(sub, d.name, to, details) : []);
     const loop = await planLoop(topology, d, sub, input, info.enabled, recorded);
+    const rest = loop ? loop.rest : null;
+    const recipe =
+      rest === null || rest.length > 0
+        ? planReinit(rest === null ? input : { ...input, request: { tables: rest } })
+        : null;
+    await opts.confirm?.([...(loop?.looped ?? []), ...(recipe?.tables ?? [])].sort(), d.node, d.from);
     let rowsCopied = 0;
     if (loop) {
       await refuseDeniedFenceCalls(d, loop, pub, sub);
@@ -126,11 +138,9 @@ export async function reinitLoaded(
       for (const c of await moveTo('reinitializing')) opts.onEvent(stateChangeEvent(c));
       rowsCopied = await reconcileLooped(topology, d, loop, slot, opts.onEvent);
     }
-    const rest = loop ? loop.rest : null;
     // stage: `fresh`, or where an interrupted reinit was resumed
     let plan: { tables: string[]; stage: string } = { tables: loop?.looped ?? [], stage: 'reconcile' };
-    if (rest === null || rest.length > 0) {
-      const recipe = planReinit(rest === null ? input : { ...input, request: { tables: rest } });
+    if (recipe) {
       opts.onPlanned?.(recipe.tables, recipe.stage);
       opts.stop?.arm();
       const last = await executeReinit({ publisher: pub, subscriber: sub }, recipe, {
@@ -206,7 +216,7 @@ async function ensureSlot(
     throw new SteepError(
       'reinit.refused',
       `slot ${slot} of ${d.name} is missing on ${d.from} (a failover lost it, or it was dropped): what ${d.name} missed since is unknown, ` +
-        `so only steep reinit ${d.name} --full repairs it (it creates the slot again and copies every table)`,
+        `so only ${adviceText('reinitFull', d.name)} repairs it (it creates the slot again and copies every table)`,
       { node: d.from, address },
     );
   const failover = d.options.failover ?? (topology.nodes[d.from]?.standbys?.length ?? 0) > 0;

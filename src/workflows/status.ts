@@ -341,14 +341,15 @@ function withFailover(subs: SubscriptionStatus[], verdicts: FailoverVerdict[]): 
 }
 
 /**
- * For `drift`, from status' own reading of the subscribers (not recorded: drift only reads; a
- * subscriber that cannot be read tells nothing here, plan reports it): the declared
- * subscriptions with PostgreSQL 18 conflicts since their last verify, those whose
- * replication has stopped (verdict `failing`, with its evidence), and those with a table whose
- * stream broke (verdict `gap`).
+ * For `drift`, from status' own reading of the subscribers, recorded as status records it (so
+ * drift, status --check and the metrics judge each reading against the last one any of them
+ * took, whichever ran before; a subscriber that cannot be read tells nothing here, plan reports
+ * it): the declared subscriptions with PostgreSQL 18 conflicts since their last verify, those
+ * whose replication has stopped (verdict `failing`, with its evidence), and those with a table
+ * whose stream broke (verdict `gap`).
  */
 export async function liveProblems(topology: Topology, observed: ClusterState) {
-  const live = await readLive(topology, observed, { record: false });
+  const live = await readLive(topology, observed, { record: true });
   const conflicts: ConflictsSinceVerify[] = [];
   for (const d of Object.values(topology.subscriptions).sort((a, b) => compareText(a.name, b.name))) {
     const l = live.get(d.node);

@@ -43,7 +43,7 @@ export interface Live {
   notRecorded: string | null;
 }
 
-/** `record`: keep this reading of the error counters for the next status (status does; drift only reads). */
+/** `record`: keep this reading of the error counters for the next status, drift or metrics (all of them do). */
 export async function readLive(
   topology: Topology,
   observed: ClusterState,

@@ -4,6 +4,7 @@
  * undo (reverse objects dropped, roles writable again) when a step fails or a signal arrives
  * before the release. Preflight and the plan are `workflows/switchover.ts`.
  */
+
 import { randomUUID } from 'node:crypto';
 import type { EventSink } from '../executors/events.js';
 import { secretFiller } from '../executors/secrets.js';
@@ -17,8 +18,10 @@ import {
   waitSlotReleased,
 } from '../executors/switchover.js';
 import { subscriptionAddress } from '../model/address.js';
+import { adviceText } from '../model/advice.js';
 import { SteepError } from '../model/errors.js';
 import {
+  afterRelease,
   drainDetail,
   type NodeSql,
   type StepTiming,
@@ -175,7 +178,7 @@ export class SwitchoverRun {
         if (diverged.length > 0)
           throw new SteepError(
             'switchover.diverged',
-            `${diverged.join(', ')} differ between ${d.from} and ${d.node}; repair with steep verify ${d.name} --repair, then switch over again`,
+            `${diverged.join(', ')} differ between ${d.from} and ${d.node}; repair with ${adviceText('verifyRepair', d.name)}, then switch over again`,
             { address: subscriptionAddress(d.name) },
           );
         const rows = v.tables.reduce((n, t) => n + t.rows, 0);
@@ -231,7 +234,7 @@ export class SwitchoverRun {
         await this.rollBack(err);
         return;
       }
-      this.report.error = `released, but ${err instanceof Error ? err.message : String(err)}`;
+      this.report.error = afterRelease(err instanceof Error ? err.message : String(err));
     }
     this.opts.onEvent({
       event: 'switchover.completed',

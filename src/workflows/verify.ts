@@ -15,6 +15,7 @@ import type { EventSink } from '../executors/events.js';
 import { recordTransition } from '../executors/initFollow.js';
 import { compareTable } from '../executors/tableCompare.js';
 import { subscriptionAddress } from '../model/address.js';
+import { advise, onlyCopyReason } from '../model/advice.js';
 import { SteepError } from '../model/errors.js';
 import { unrecordedState } from '../model/initLifecycle.js';
 import type { SubscriptionSpec, Topology } from '../model/topology.js';
@@ -192,11 +193,17 @@ export async function verifyLoaded(
           { node: d.node, address: subscriptionAddress(d.name) },
         );
       const slot = info.slot;
+      const onlyCopy = onlyCopyReason({
+        subscription: d.name,
+        node: d.node,
+        enabled: d.enabled,
+        observedEnabled: info.enabled,
+      });
       if (slot !== null && !(await slotExists(pub, slot)))
         throw new SteepError(
           'verify.slot_lost',
           `slot ${slot} of ${d.name} is missing on ${d.from} (a failover lost it, or it was dropped): nothing replays to ${d.node}, ` +
-            `so its rows cannot be compared and what it missed is unknown; steep reinit ${d.name} --full creates the slot again and copies every table`,
+            `so its rows cannot be compared and what it missed is unknown; ${advise('reinitFull', { subscription: d.name, node: d.node, from: d.from, onlyCopy }, [], 'creates the slot again and copies every table')}`,
           { node: d.from, address: subscriptionAddress(d.name) },
         );
       const beyond = slot !== null ? await readSlotBeyondWal(pub, slot) : null;
@@ -222,6 +229,7 @@ export async function verifyLoaded(
         diverged: verdicts.some((v) => v.status === 'diverged'),
         notVerifiable: verdicts.filter((v) => v.status === 'not_verifiable').length,
         state,
+        onlyCopy,
         durationMs: Date.now() - t0,
       };
     }),

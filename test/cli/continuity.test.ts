@@ -131,7 +131,8 @@ describe('continuity of publication membership (18)', () => {
       // the way out, as printed, followed literally
       const way = /`(steep reinit [^`]+)`/.exec(check.stdout)?.[1];
       expect(way, check.stdout).toBe(`steep reinit ${SUB} --tables public.customers`);
-      const ran = await steep(way!.replace(/^steep /, '').split(' '));
+      // without a terminal, the confirmation reinit asks for is --auto-approve
+      const ran = await steep([...way!.replace(/^steep /, '').split(' '), '--auto-approve']);
       expect(ran.code, `${ran.stdout}\n${ran.stderr}`).toBe(0);
       await synchronized();
       const healthy = await subStatus();
@@ -160,7 +161,7 @@ describe('continuity of publication membership (18)', () => {
     );
     expect((await steep(['status', '--check'])).code).toBe(2);
     expect((await steep(['drift'])).code).toBe(2);
-    const copied = await steep(['reinit', SUB, '--tables', 'public.orders']);
+    const copied = await steep(['reinit', SUB, '--auto-approve', '--tables', 'public.orders']);
     expect(copied.code, `${copied.stdout}\n${copied.stderr}`).toBe(0);
     await synchronized();
     await waitCaughtUp(east, SUB);

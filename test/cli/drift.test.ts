@@ -188,7 +188,8 @@ describe.each(testVersions())('fingerprints and drift on PostgreSQL %i', (versio
     // the way out, as printed
     const way = /`(steep reinit [^`]+)`/.exec(gap.stdout)?.[1];
     expect(way, gap.stdout).toBe('steep reinit drift_sub --tables public.events');
-    const copied = await steep(way!.replace(/^steep /, '').split(' '), path);
+    // without a terminal, the confirmation reinit asks for is --auto-approve
+    const copied = await steep([...way!.replace(/^steep /, '').split(' '), '--auto-approve'], path);
     expect(copied.code, `${copied.stdout}\n${copied.stderr}`).toBe(0);
     expect((await steep(['drift'], path)).code).toBe(0);
   });

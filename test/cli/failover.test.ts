@@ -458,7 +458,7 @@ describe('a publisher failover', () => {
         // the way out it names: apply records it diverged, reinit --full copies the tables again
         const recorded = await steep(['apply', '--auto-approve']);
         expect(recorded.code, out(recorded)).toBe(0);
-        const repaired = await steep(['reinit', SUB, '--full']);
+        const repaired = await steep(['reinit', SUB, '--auto-approve', '--full']);
         expect(repaired.code, out(repaired)).toBe(0);
         await waitCaughtUp(standby, SUB);
         expect(await digests(sub, [TABLE])).toEqual(await digests(standby, [TABLE]));
@@ -548,7 +548,7 @@ describe('a publisher failover', () => {
         // the way out status names: apply records it, reinit --full copies again (the slot recovered)
         const recorded = await steep(['apply', '--auto-approve']);
         expect(recorded.code, out(recorded)).toBe(0);
-        const repaired = await steep(['reinit', SUB, '--full']);
+        const repaired = await steep(['reinit', SUB, '--auto-approve', '--full']);
         expect.soft(repaired.code, out(repaired)).toBe(0);
         if (repaired.code === 0) {
           await waitCaughtUp(standby, SUB);
@@ -635,10 +635,10 @@ describe('a publisher failover', () => {
       expect(out(verify)).toContain(
         `steep reinit ${SUB} --full creates the slot again and copies every table`,
       );
-      const partial = await steep(['reinit', SUB, '--tables', `public.${TABLE}`]);
+      const partial = await steep(['reinit', SUB, '--auto-approve', '--tables', `public.${TABLE}`]);
       expect(partial.code, out(partial)).toBe(1);
       expect(out(partial)).toContain(`only steep reinit ${SUB} --full repairs it`);
-      const repaired = await steep(['reinit', SUB, '--full']);
+      const repaired = await steep(['reinit', SUB, '--auto-approve', '--full']);
       expect(repaired.code, out(repaired)).toBe(0);
       await waitCaughtUp(standby, SUB);
       expect(await digests(sub, [TABLE])).toEqual(await digests(standby, [TABLE]));

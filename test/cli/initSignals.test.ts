@@ -145,7 +145,7 @@ describe('SIGINT and SIGTERM during reinit, init cancel and init prepare', () =>
     // a copy of is_a of ~5 s: 60 pauses of 80 ms
     await slowCopy(west, 'is_a', 1000, 80);
     const reinit = startSteep(
-      ['reinit', 'west_is', '--tables', 'is_a', '--log-format', 'json', '-c', path],
+      ['reinit', 'west_is', '--auto-approve', '--tables', 'is_a', '--log-format', 'json', '-c', path],
       env(),
     );
     await reinit.when((e) => e.event === 'init.state_change' && e.phase === 'copying');
@@ -170,9 +170,12 @@ describe('SIGINT and SIGTERM during reinit, init cancel and init prepare', () =>
 
     // the command it named, as printed
     await fastCopy(west, 'is_a');
-    const again = await runSteep(['reinit', 'west_is', '--tables', 'public.is_a', '-c', path], {
-      env: env(),
-    });
+    const again = await runSteep(
+      ['reinit', 'west_is', '--auto-approve', '--tables', 'public.is_a', '-c', path],
+      {
+        env: env(),
+      },
+    );
     expect(again.code, `${again.stdout}\n${again.stderr}`).toBe(0);
     expect(again.stdout).toMatch(
       /Reinit of public\.is_a in subscription west_is done \(resumed: copying\): west is synchronized/,

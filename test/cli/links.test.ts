@@ -499,7 +499,10 @@ describe(`links on PostgreSQL ${VERSION}`, () => {
     let written: number[] = [];
     try {
       await Promise.all(writers.map((w) => writesGoOn(w)));
-      repaired = await steep(['verify', 'p_link_us', '--tables', 'p.lines', '--repair', '--json'], both);
+      repaired = await steep(
+        ['verify', 'p_link_us', '--tables', 'p.lines', '--repair', '--allow-destroy', '--json'],
+        both,
+      );
       await Promise.all(writers.map((w) => writesGoOn(w)));
     } finally {
       written = await Promise.all(writers.map((w) => w.stop()));

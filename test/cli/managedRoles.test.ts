@@ -509,7 +509,10 @@ describe.each([...versions])('least-privileged roles on PostgreSQL %i', (version
     const fn = 'pg_catalog.pg_replication_origin_create(text)';
     await west().query(`REVOKE EXECUTE ON FUNCTION ${fn} FROM admin`);
     const before = await digests(west(), ['a_own']);
-    const refused = await steep(['reinit', 'a_link_west', '--tables', 'public.a_own'], path);
+    const refused = await steep(
+      ['reinit', 'a_link_west', '--auto-approve', '--tables', 'public.a_own'],
+      path,
+    );
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain(
       `west: role admin may not execute pg_replication_origin_create, which the reinit of tables replicated both ways (public.a_own) calls; run GRANT EXECUTE ON FUNCTION ${fn} TO "admin"; on west`,
@@ -526,7 +529,7 @@ describe.each([...versions])('least-privileged roles on PostgreSQL %i', (version
     const writer = startWriter(east(), ['a_own'], 20_000_000);
     let done: Awaited<ReturnType<typeof steep>>;
     try {
-      done = await steep(['reinit', 'a_link_west', '--tables', 'public.a_own'], path);
+      done = await steep(['reinit', 'a_link_west', '--auto-approve', '--tables', 'public.a_own'], path);
       await writesGoOn(writer);
     } finally {
       await writer.stop();

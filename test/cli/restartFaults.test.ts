@@ -486,7 +486,7 @@ describe.each(faultVersions())('a node restarted (immediate) during apply on Pos
     const writer = startWriter(east, names);
     let reinit: CliResult;
     try {
-      reinit = await steep(['reinit', 'west_rl', '--tables', 'public.rl_a'], path);
+      reinit = await steep(['reinit', 'west_rl', '--auto-approve', '--tables', 'public.rl_a'], path);
     } finally {
       await writer.stop();
     }

@@ -177,7 +177,10 @@ describe('a subscriber database on its publisher’s server', () => {
       // reinit: PostgreSQL's table syncs copy again, their slots made on the same server
       const again = startWriter(server(), ['orders', 'items'], 20_000_000);
       try {
-        const reinit = await steep(['reinit', 'shop_orders', '--tables', 'public.items'], orders);
+        const reinit = await steep(
+          ['reinit', 'shop_orders', '--auto-approve', '--tables', 'public.items'],
+          orders,
+        );
         expect(reinit.code, reinit.stdout + reinit.stderr).toBe(0);
       } finally {
         expect(await again.stop()).toBeGreaterThan(0);

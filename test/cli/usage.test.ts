@@ -108,6 +108,15 @@ describe('misuse exits 1 with what was meant', () => {
     }
   });
 
+  it('global flags before the command work as after it (--no-color, -c FILE)', async () => {
+    const file = writeConfig('version: 1\ntopology: t\nnodes:\n  a: { url: "postgres://x@127.0.0.1:1/a" }\n');
+    const before = await runSteep(['--no-color', '-c', file, 'validate']);
+    const after = await runSteep(['validate', '-c', file, '--no-color']);
+    expect(before.stderr).not.toContain('unknown command');
+    expect({ code: before.code, stdout: before.stdout }).toEqual({ code: after.code, stdout: after.stdout });
+    expect(before.code, before.stderr).toBe(0);
+  });
+
   it('with --log-format json the error is one JSON line', async () => {
     const line = JSON.parse(await misuse(['drfit', '--log-format', 'json'])) as Record<string, string>;
     expect(line).toMatchObject({ level: 'error', event: 'error' });

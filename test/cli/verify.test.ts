@@ -269,6 +269,7 @@ describe('steep verify', () => {
       const reinit = await steep([
         'reinit',
         SUB,
+        '--auto-approve',
         '--tables',
         `v_other,v_comp,v_nokey${rowFilters ? ',public.v_filt' : ''}`,
       ]);
@@ -471,11 +472,11 @@ describe('steep reinit', () => {
     try {
       await west!.query('DELETE FROM vs2.v_sch WHERE id <= 10');
       const before = await nTupIns(west!, 'public.v_other');
-      const schema = await steep(['reinit', SUB, '--schema', 'vs2']);
+      const schema = await steep(['reinit', SUB, '--auto-approve', '--schema', 'vs2']);
       expect(schema.code, schema.stderr).toBe(0);
       expect(await nTupIns(west!, 'public.v_other')).toBe(before);
       await west!.query('DELETE FROM public.v_ri WHERE k <= 10');
-      const full = await steep(['reinit', SUB, '--full', '--json']);
+      const full = await steep(['reinit', SUB, '--auto-approve', '--full', '--json']);
       expect(full.code, full.stderr).toBe(0);
       expect((JSON.parse(full.stdout) as { tables: string[] }).tables).toContain('public.v_main');
     } finally {
@@ -484,10 +485,10 @@ describe('steep reinit', () => {
     await allEqual();
     expect((await verify()).code).toBe(0);
 
-    const fk = await steep(['reinit', SUB, '--tables', 'v_parent']);
+    const fk = await steep(['reinit', SUB, '--auto-approve', '--tables', 'v_parent']);
     expect(fk.code).toBe(1);
     expect(fk.stderr).toMatch(/public\.v_parent is referenced by public\.v_child .*not being reinitialised/);
-    const unknown = await steep(['reinit', SUB, '--tables', 'v_nope']);
+    const unknown = await steep(['reinit', SUB, '--auto-approve', '--tables', 'v_nope']);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toMatch(/does not carry public\.v_nope/);
     const none = await steep(['reinit', SUB]);
@@ -497,11 +498,11 @@ describe('steep reinit', () => {
     const other = writeConfig(
       `${text}  vsub_later:\n    node: west\n    from: east\n    publications: [vpub]\n`,
     );
-    const notInit = await steep(['reinit', 'vsub_later', '--tables', 'v_main'], other);
+    const notInit = await steep(['reinit', 'vsub_later', '--auto-approve', '--tables', 'v_main'], other);
     expect(notInit.code).toBe(1);
     expect(notInit.stderr).toMatch(/vsub_later does not exist on west, so it is not initialised/);
     const down = writeConfig(text.replace(`127.0.0.1:${east!.port}/`, '127.0.0.1:1/'));
-    const unreachable = await steep(['reinit', SUB, '--tables', 'v_main'], down);
+    const unreachable = await steep(['reinit', SUB, '--auto-approve', '--tables', 'v_main'], down);
     expect(unreachable.code).toBe(1);
     expect(unreachable.stderr).toMatch(/reinit of vsub needs both nodes: node east/);
     const unreachableVerify = await steep(['verify', SUB], down);
@@ -522,7 +523,7 @@ describe('steep reinit', () => {
     // Ctrl-C mid-copy, then the same command again
     await west!.query('DELETE FROM public.v_other WHERE id < 100');
     await slowCopy(west!, 'v_other', 200, 200);
-    const reinit = startSteep(['reinit', SUB, '--tables', 'v_other', '-c', path], env());
+    const reinit = startSteep(['reinit', SUB, '--auto-approve', '--tables', 'v_other', '-c', path], env());
     await eventually(
       async () =>
         (
@@ -557,7 +558,7 @@ describe('steep reinit', () => {
       `repair with: steep verify ${SUB} --tables public.v_other once it can be compared`,
     );
     await fastCopy(west!, 'v_other');
-    const resumed = await steep(['reinit', SUB, '--tables', 'v_other']);
+    const resumed = await steep(['reinit', SUB, '--auto-approve', '--tables', 'v_other']);
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(resumed.stdout).toContain('resumed: copying');
     await allEqual();

@@ -9,7 +9,7 @@ export default class InitStatus extends SteepCommand {
   static override summary = "Show the state and live progress of subscriptions' initialisation.";
   static override description =
     `Per subscription: its init state (uninitialized, preparing, copying, catching_up, synchronized, diverged, failed, reinitializing), the copy's % done (weighted by the publisher's table sizes), tables done/total, the tables being copied, rows/s, ETA, the lag still to catch up, and the indexes steep's own copy deferred for a big table (which, and the phase of their build while it runs) — sampled live from the subscriber (pg_subscription_rel, pg_stat_progress_copy, pg_stat_progress_create_index) and the publisher (table sizes, slot lag).
-With --watch it refreshes every second until interrupted; with --json it prints a JSON array (one per refresh with --watch).`;
+With --watch it refreshes every second until every init shown is synchronized (or until interrupted); with --json it prints a JSON array (one per refresh with --watch).`;
   static override examples = [
     '<%= config.bin %> init status',
     '<%= config.bin %> init status west_orders --watch',
@@ -24,7 +24,11 @@ With --watch it refreshes every second until interrupted; with --json it prints 
   static override flags = {
     ...globalFlags,
     ...jsonFlag,
-    ...watchFlags({ summary: 'Refresh every second until interrupted.', defaultMs: 1000, minMs: 200 }),
+    ...watchFlags({
+      summary: 'Refresh every second until every init shown is synchronized, or until interrupted.',
+      defaultMs: 1000,
+      minMs: 200,
+    }),
   };
 
   async run(): Promise<void> {
@@ -34,10 +38,19 @@ With --watch it refreshes every second until interrupted; with --json it prints 
       flags.json ? { json: list } : renderInitStatus(list);
     try {
       if (flags.watch) {
-        await watch(async () => render(await observer.sample()), {
-          intervalMs: flags.interval,
-          redraw: !flags.json && process.stdout.isTTY === true,
-        });
+        let synchronized = false;
+        await watch(
+          async () => {
+            const list = await observer.sample();
+            synchronized = list.length > 0 && list.every((p) => p.state === 'synchronized');
+            return render(list);
+          },
+          {
+            intervalMs: flags.interval,
+            redraw: !flags.json && process.stdout.isTTY === true,
+            done: () => synchronized,
+          },
+        );
         return;
       }
       const list = await sampleOnce(observer);

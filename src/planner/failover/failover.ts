@@ -1,3 +1,4 @@
+import { adviceText } from '../../model/advice.js';
 import {
   type ClusterState,
   type ObservedNode,
@@ -204,7 +205,7 @@ function readiness(
     return judged(
       'no-failover-slots',
       `PostgreSQL ${majorVersion(old.serverVersion)} on ${old.name} has no failover slots: a failover of ${d.from} loses slot ${slotName}, ` +
-        `and resuming on a new slot would skip the changes in between; steep then marks ${d.name} diverged, and steep reinit ${d.name} --full copies its tables again`,
+        `and resuming on a new slot would skip the changes in between; steep then marks ${d.name} diverged, and ${adviceText('reinitFull', d.name)} copies its tables again`,
     );
   const missing = readinessGaps(d, pub, o, slotName);
   if (missing.length === 0) return judged('ready');

@@ -6,6 +6,7 @@
  * the subscriber's reconnect has already moved. Pure.
  */
 
+import { adviceText } from '../../model/advice.js';
 import { formatBytes } from '../../model/bytes.js';
 import type {
   FailoverSlot,
@@ -39,7 +40,7 @@ export function afterFailover(
     sub.initState?.subscriptions[d.name]?.state ??
     unrecordedState({ enabled: o.enabled, tables: o.tables.map((t) => t.state) });
   if (state !== 'synchronized' && state !== 'diverged') return undefined;
-  const repair = `steep reinit ${d.name} --full copies its tables again`;
+  const repair = `${adviceText('reinitFull', d.name)} copies its tables again`;
   const slot = pub.slots[o.slot];
   if (!slot) {
     const why =
@@ -147,7 +148,7 @@ function sincePromotion(
   copy: FailoverSlot,
   history: TimelineHistory | undefined,
 ): Verdict {
-  const check = `steep verify ${d.name} compares its rows (every table equal puts this failover behind it), and steep reinit ${d.name} --full copies its tables again`;
+  const check = `${adviceText('verify', d.name)} compares its rows (every table equal puts this failover behind it), and ${adviceText('reinitFull', d.name)} copies its tables again`;
   const unknown = (why: string) => judged('unknown', `${why}: ${check}`);
   if (!history?.read)
     return unknown(
@@ -167,7 +168,7 @@ function sincePromotion(
       'diverged',
       `${at}; ${d.node} had applied ${seen.originLsn} when steep last saw it stream from timeline ${fork.timeline} (${seen.recordedAt}), past the fork: ` +
         `the changes it applied past ${fork.switchLsn} never reached ${d.from} (phantom rows on ${d.node}), ` +
-        `and resuming from where ${d.node} stood skips what ${d.from} wrote on timeline ${history.timeline} up to there (a gap); steep reinit ${d.name} --full copies its tables again`,
+        `and resuming from where ${d.node} stood skips what ${d.from} wrote on timeline ${history.timeline} up to there (a gap); ${adviceText('reinitFull', d.name)} copies its tables again`,
       ...writesLost(d, sub, history, seen.originLsn),
     );
   const applied = o.originLsn;
@@ -189,7 +190,7 @@ function sincePromotion(
       'diverged',
       `${at}; ${d.node} has applied ${applied}, past the fork, and slot ${o.slot} on ${d.from} confirms only ${confirmed ?? 'nothing'}: ` +
         `it never received that from ${d.from}, so it applied changes past ${fork.switchLsn} from the old primary (phantom rows), ` +
-        `and resuming there skips what ${d.from} wrote up to it (a gap); steep reinit ${d.name} --full copies its tables again`,
+        `and resuming there skips what ${d.from} wrote up to it (a gap); ${adviceText('reinitFull', d.name)} copies its tables again`,
       ...writesLost(d, sub, history, applied),
     );
   const ready = seen?.ready

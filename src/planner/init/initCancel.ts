@@ -1,4 +1,5 @@
 import { subscriptionAddress } from '../../model/address.js';
+import { adviceText } from '../../model/advice.js';
 import { SteepError } from '../../model/errors.js';
 import { STREAMED } from '../../model/initLifecycle.js';
 import type { InitState } from '../../model/initState.js';
@@ -101,7 +102,7 @@ export function planInitCancel(d: SubscriptionSpec, o: CancelObserved): CancelPl
       'init.streaming',
       `subscription ${d.name} on ${d.node} is ${o.previous}: there is no init to cancel; it streams from ${d.from}, and ` +
         `dropping it would lose every change made on ${d.from} until a new subscription copies again; to repair diverged ` +
-        `tables run steep verify ${d.name} --repair (or steep reinit ${d.name} --tables …), which keeps it streaming; ` +
+        `tables run ${adviceText('verifyRepair', d.name)} (or steep reinit ${d.name} --tables …), which keeps it streaming; ` +
         'init cancel drops a streaming subscription only with --allow-destroy',
       { node: d.node, address: subscriptionAddress(d.name) },
     );
@@ -202,7 +203,7 @@ function refuseWithoutPrivileges(d: SubscriptionSpec, o: CancelObserved, plan: C
     plan.drop !== null &&
       o.existing?.mayDrop === false &&
       `${d.node}: role ${role} may not drop subscription ${d.name}, whose owner is ${o.existing.owner ?? 'another role'} ` +
-        `(only its owner or a superuser may); run steep init cancel ${d.name} as ${o.existing.owner ?? 'its owner'} or a superuser`,
+        `(only its owner or a superuser may); run ${adviceText('initCancel', d.name)} as ${o.existing.owner ?? 'its owner'} or a superuser`,
     denied.length > 0 &&
       `${d.node}: role ${role} may not truncate ${listText(denied.map(qualifiedName))}, which init cancel empties (what the copy filled); ` +
         `run GRANT TRUNCATE ON ${denied.map(quoteTable).join(', ')} TO ${quoteIdent(role)}; on ${d.node} (as the owner or a superuser)`,

@@ -1,4 +1,5 @@
 import { subscriptionAddress } from '../../model/address.js';
+import { type AdviceSubject, advise, onlyCopyReason, printable } from '../../model/advice.js';
 import { formatBytes } from '../../model/bytes.js';
 import type { ClusterState, ObservedNode, ObservedSubscription } from '../../model/cluster.js';
 import { compareTableNames } from '../../model/order.js';
@@ -173,8 +174,11 @@ export function existingData(
   if (held.length === 0) return none;
   const names = held.map(qualifiedName);
   const address = subscriptionAddress(d.name);
-  const copyFix =
-    'set init.existingData: truncate (apply empties them and copies again), or init.method: merge to reconcile both sides';
+  const subject = adviceSubject(ctx, d, node);
+  const truncate = advise('existingDataTruncate', subject, names);
+  const copyFix = printable('existingDataTruncate', subject)
+    ? `${truncate}, or init.method: merge to reconcile both sides`
+    : truncate;
   // a replace drops the slot and starts a new one at the create: what is committed in between never arrives
   if (d.init.existingData === 'keep' && replacing) {
     ctx.error(
@@ -189,7 +193,9 @@ export function existingData(
   if (d.init.existingData === 'fail') {
     const fix = replacing
       ? copyFix
-      : 'set init.existingData: truncate (apply empties them and copies again) or keep (they stay as they are, nothing is copied)';
+      : printable('existingDataTruncate', subject)
+        ? `${truncate} or keep (they stay as they are, nothing is copied)`
+        : truncate;
     ctx.error(
       'existing-data',
       replacing
@@ -211,5 +217,34 @@ export function existingData(
     statements: [tx(truncateTablesSql(held))],
     hazards: ['truncates-data'],
     changes: [{ path: 'init.truncate', before: null, after: names }],
+  };
+}
+
+/**
+ * The subject of a repair that copies into `d`'s tables on `node` (model/advice.ts): its rows
+ * there may be the only copy when the subscription exists there disabled (a switchover's release
+ * disables it: the subscriber is the primary, the publisher the fenced old one), or when another
+ * subscription on the node carries some of the same tables from another publisher.
+ */
+export function adviceSubject(ctx: PlanContext, d: SubscriptionSpec, node: ObservedNode): AdviceSubject {
+  const o = node.subscriptions[d.name];
+  const mine = new Set(copiedTables(ctx.desired, ctx.observed, d).map(qualifiedName));
+  const others = Object.values(ctx.desired.subscriptions)
+    .filter((s) => s.node === d.node && s.name !== d.name && s.from !== d.from)
+    .filter((s) => copiedTables(ctx.desired, ctx.observed, s).some((t) => mine.has(qualifiedName(t))))
+    .map((s) => s.from);
+  const onlyCopy = onlyCopyReason({
+    subscription: d.name,
+    node: node.name,
+    enabled: true,
+    observedEnabled: o ? o.enabled : null,
+    otherPublishers: [...new Set(others)].sort(),
+  });
+  return {
+    subscription: d.name,
+    node: node.name,
+    from: d.from,
+    onlyCopy,
+    ...(d.link ? { link: d.link } : {}),
   };
 }

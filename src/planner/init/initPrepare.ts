@@ -1,4 +1,5 @@
 import { subscriptionAddress } from '../../model/address.js';
+import { adviceText } from '../../model/advice.js';
 import type { ClusterState, ObservedNode } from '../../model/cluster.js';
 import { buildConninfo } from '../../model/conninfo.js';
 import { SteepError } from '../../model/errors.js';
@@ -120,7 +121,7 @@ export function planInitPrepare(
         throw new SteepError(
           'init.prepare_exists',
           `slot ${d.slot} on ${d.from} was prepared already (LSN ${recorded.lsn}), and its snapshot can no longer be exported; ` +
-            `restore a backup consistent at ${recorded.lsn}, or run steep init cancel ${d.name} and prepare again with --hold`,
+            `restore a backup consistent at ${recorded.lsn}, or run ${adviceText('initCancel', d.name)} and prepare again with --hold`,
           where(d),
         );
       }

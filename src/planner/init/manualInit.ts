@@ -1,4 +1,5 @@
 import { subscriptionAddress } from '../../model/address.js';
+import { adviceText } from '../../model/advice.js';
 import type { ObservedNode } from '../../model/cluster.js';
 import { SteepError } from '../../model/errors.js';
 import { compareLsn, isLsn, normaliseLsn } from '../../model/lsn.js';
@@ -93,7 +94,7 @@ export function manualReadiness(ctx: PlanContext, d: SubscriptionSpec, node: Obs
       'init-slot-consumed',
       `subscription ${d.name}: slot ${d.slot} on ${d.from} has been consumed past the LSN it was prepared at ` +
         `(${record.lsn} → ${slot.confirmedFlushLsn}), so the changes in between would never reach ${d.node}; ` +
-        `run steep init cancel ${d.name}, then prepare and restore again`,
+        `run ${adviceText('initCancel', d.name)}, then prepare and restore again`,
     );
   }
   if (flag !== undefined) {

@@ -1,3 +1,4 @@
+import { adviceText } from '../../model/advice.js';
 import type { ReinitPublication } from '../../model/cluster.js';
 import { SteepError } from '../../model/errors.js';
 import { cannotFinishText } from '../../model/initFailure.js';
@@ -222,7 +223,7 @@ function resumeReinit(
   if (stage === null) return null;
   if (!('full' in input.request) && !same(pending, wanted))
     refuse(
-      `a reinit of ${pending.join(', ')} in subscription ${input.subscription} is under way: run steep reinit ${input.subscription} --tables ${pending.join(',')} to finish it (the other tables keep streaming)`,
+      `a reinit of ${pending.join(', ')} in subscription ${input.subscription} is under way: run ${adviceText('reinitTables', input.subscription, pending)} to finish it (the other tables keep streaming)`,
     );
   const statements: ReinitStatement[] =
     stage === 'switched'
@@ -241,7 +242,7 @@ function refuseUninitialised(input: ReinitInput, wanted: string[]): void {
   refuse(
     allLostSync(input, wanted)
       ? `subscription ${input.subscription} on ${input.subscriber} is ${input.recorded}, and ${cannotFinishText(wanted, input.publisher)}; ` +
-          `steep apply records the init failed once the slot stays gone, then steep reinit ${input.subscription} --tables ${wanted.join(',')} copies ${wanted.length === 1 ? 'it' : 'them'} again`
+          `steep apply records the init failed once the slot stays gone, then ${adviceText('reinitTables', input.subscription, wanted)} copies ${wanted.length === 1 ? 'it' : 'them'} again`
       : `subscription ${input.subscription} on ${input.subscriber} is ${input.recorded}, not initialised: reinit repairs a synchronized or diverged subscription; finish its init with steep apply (steep init status ${input.subscription} shows where it stands)`,
   );
 }

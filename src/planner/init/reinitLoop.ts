@@ -1,3 +1,4 @@
+import { adviceText } from '../../model/advice.js';
 import type { InitState } from '../../model/initState.js';
 import { type MergeStrategy, parseStrategy, resolveStrategy } from '../../model/mergeStrategy.js';
 import { quoteIdent, quoteLiteral } from '../../model/sql.js';
@@ -131,7 +132,7 @@ export function planLoopedReinit(input: LoopInput, lockTimeoutMs: number): LoopP
     );
   if (input.recorded !== null && input.recorded !== 'synchronized' && input.recorded !== 'diverged')
     refuse(
-      `subscription ${d.name} on ${d.node} is ${input.recorded}, not initialised: reinit repairs a synchronized or diverged subscription; finish its init with steep apply (or steep init cancel ${d.name})`,
+      `subscription ${d.name} on ${d.node} is ${input.recorded}, not initialised: reinit repairs a synchronized or diverged subscription; finish its init with steep apply (or ${adviceText('initCancel', d.name)})`,
     );
   if (!input.enabled)
     refuse(

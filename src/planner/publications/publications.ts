@@ -5,7 +5,9 @@
  * `publicationDiff.ts`; here the statements and the reason of each step; the fate of observed
  * publications and `protect` are the skeleton in `managedObjects.ts`.
  */
+
 import { type Address, publicationAddress } from '../../model/address.js';
+import { adviceText } from '../../model/advice.js';
 import type { ObservedNode, ObservedPublication } from '../../model/cluster.js';
 import { compareText } from '../../model/order.js';
 import { commentWithMarker, formatOwnership } from '../../model/ownership.js';
@@ -276,7 +278,7 @@ function warnNoRecopy(ctx: PlanContext, spec: PublicationSpec, tables: string[])
     ctx.warn(
       'no-recopy',
       `publication ${spec.name} changes the row filter or column list of ${listText(list)}: PostgreSQL does not re-copy ` +
-        `rows subscription ${s.name} already has; run steep reinit ${s.name} --tables ${list.join(',')} to resynchronise them`,
+        `rows subscription ${s.name} already has; run ${adviceText('reinitTables', s.name, list)} to resynchronise them`,
       { address, node: spec.node },
     );
   }

@@ -1,4 +1,5 @@
 import { subscriptionAddress } from '../../model/address.js';
+import { adviceText, advise, printable } from '../../model/advice.js';
 import type { ClusterState, ObservedNode, ObservedSubscription } from '../../model/cluster.js';
 import type { DataGap } from '../../model/driftReport.js';
 import { compareText } from '../../model/order.js';
@@ -6,7 +7,7 @@ import type { Change, Hazard, Statement } from '../../model/plan.js';
 import type { SubscriptionSpec, Topology } from '../../model/topology.js';
 import { qualifiedName, restoredByUser } from '../../model/topology.js';
 import { listText, type PlanContext } from '../context.js';
-import { copiedTables, heldTables } from '../init/initCopy.js';
+import { adviceSubject, copiedTables, heldTables } from '../init/initCopy.js';
 import { truncateTablesSql, tx } from '../sqlBuild.js';
 
 /**
@@ -80,8 +81,7 @@ export function newTablesDecision(
     ctx.error(
       'existing-data',
       `subscription ${d.name} on ${node.name} would copy the tables joining it into tables that already hold rows there: ${listText(held)}; ` +
-        'copying on top of them would fail or duplicate rows: empty them, set init.existingData: truncate (apply empties them and copies), ' +
-        `or init.newTables: skip if they already hold the same rows as on ${d.from}`,
+        `copying on top of them would fail or duplicate rows: ${truncateFix(ctx, d, node, held, `or init.newTables: skip if they already hold the same rows as on ${d.from}`)}`,
       { address, node: node.name },
     );
     return undefined;
@@ -92,6 +92,24 @@ export function newTablesDecision(
     hazards: ['truncates-data', 'copies-data'],
     changes: [...changes, { path: 'init.truncate', before: null, after: held }],
   };
+}
+
+/**
+ * `set init.existingData: truncate …, <alternative>` (with `lead` before it), or — where the
+ * subscriber's rows may be the only copy (model/advice.ts) — what is true instead.
+ */
+function truncateFix(
+  ctx: PlanContext,
+  d: SubscriptionSpec,
+  node: ObservedNode,
+  tables: string[],
+  alternative: string,
+  lead = 'empty them, ',
+): string {
+  const subject = adviceSubject(ctx, d, node);
+  return printable('existingDataTruncate', subject)
+    ? `${lead}${adviceText('existingDataTruncate', d.name)}, ${alternative}`
+    : advise('existingDataTruncate', subject, tables);
 }
 
 /**
@@ -119,8 +137,7 @@ export function recreateGap(
     `subscription ${d.name} existed on ${node.name} (steep recorded it ${recorded.state} at ${recorded.updatedAt}) and was dropped, ` +
       `and ${listText(held)} there still hold its rows: creating it again with copy_data = false ` +
       `(${keep ? 'init.existingData: keep' : 'init.method: none'}) starts from a new slot, so every change ${d.from} committed ` +
-      'while it had none would never arrive (hazard data-gap); copy them again: set init.method: snapshot with ' +
-      'existingData: truncate (apply empties them and copies), or init.method: merge to reconcile both sides',
+      `while it had none would never arrive (hazard data-gap); ${truncateFix(ctx, d, node, held, 'or init.method: merge to reconcile both sides', 'copy them again: set init.method: snapshot and ')}`,
     { address: subscriptionAddress(d.name), node: node.name },
   );
   return false;

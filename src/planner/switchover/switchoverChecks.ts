@@ -3,6 +3,7 @@
  * that must hold before anything changes, each failure one sentence with the fix.
  */
 
+import { adviceText } from '../../model/advice.js';
 import { formatBytes } from '../../model/bytes.js';
 import { adminOptionGrant } from '../../model/membershipGrant.js';
 import { replicationConnectFix } from '../../model/replicationConnectError.js';
@@ -90,7 +91,7 @@ function subscriptionProblems(
   if (facts.state !== null && facts.state !== 'synchronized')
     p.push(
       facts.state === 'diverged'
-        ? `subscription ${sub} is diverged: repair it with steep verify ${sub} --repair before switching over`
+        ? `subscription ${sub} is diverged: repair it with ${adviceText('verifyRepair', sub)} before switching over`
         : `subscription ${sub} is ${facts.state}, not synchronized: wait until steep init status ${sub} shows it synchronized`,
     );
   if (!facts.slot)

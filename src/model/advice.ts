@@ -1,0 +1,152 @@
+/**
+ * The one catalog of the repairs steep prints for a user to run (docs/repair.md, "Advice"): the
+ * steep commands and steep.yaml edits that move rows. Each entry knows what following it does to
+ * data — the node it writes, whether it deletes or overwrites rows there, which way it copies —
+ * and the gate that holds it when run. An entry that deletes or overwrites a subscriber's rows is
+ * never printed where those rows may be the only copy (`onlyCopy`): the subscription disabled
+ * (after a switchover its subscriber is the primary, and the publisher is the fenced old one), or
+ * its tables on the subscriber also filled by another publisher (origin = none). What is printed
+ * there instead says what is true and what is safe: compare (read-only), copy by hand.
+ */
+
+export type AdviceEntry =
+  | 'verify'
+  | 'verifyRepair'
+  | 'reinitTables'
+  | 'reinitFull'
+  | 'existingDataTruncate'
+  | 'initCancel';
+
+export interface AdviceEffect {
+  /** the node whose rows following it writes (null: it only reads) */
+  writes: 'subscriber' | null;
+  /** it deletes or overwrites rows on the node it writes */
+  destroys: boolean;
+  /** rows copied, and which way */
+  copies: 'publisher to subscriber' | null;
+  /** what holds it back when run without a terminal: the flag that lets it go ahead */
+  gate: string | null;
+}
+
+export const ADVICE: Readonly<Record<AdviceEntry, AdviceEffect>> = {
+  // read-only sessions on both nodes; records its verdict in steep's state schema only
+  verify: { writes: null, destroys: false, copies: null, gate: null },
+  // a reinit of the tables that differ: their rows on the subscriber are replaced by the publisher's
+  verifyRepair: {
+    writes: 'subscriber',
+    destroys: true,
+    copies: 'publisher to subscriber',
+    gate: '--allow-destroy',
+  },
+  reinitTables: {
+    writes: 'subscriber',
+    destroys: true,
+    copies: 'publisher to subscriber',
+    gate: '--auto-approve',
+  },
+  reinitFull: {
+    writes: 'subscriber',
+    destroys: true,
+    copies: 'publisher to subscriber',
+    gate: '--auto-approve',
+  },
+  // apply empties the subscriber's tables, then copies the publisher's rows into them
+  existingDataTruncate: {
+    writes: 'subscriber',
+    destroys: true,
+    copies: 'publisher to subscriber',
+    gate: '--allow-hazard truncates-data',
+  },
+  // drops the subscription and empties what its copy filled
+  initCancel: { writes: 'subscriber', destroys: true, copies: null, gate: '--allow-destroy' },
+};
+
+/** The subscription an entry is about, and why its subscriber's rows may be the only copy (null: they are not). */
+export interface AdviceSubject {
+  subscription: string;
+  node: string;
+  from: string;
+  onlyCopy: string | null;
+  /** the `links:` entry the subscription comes from: its init takes no existingData (validate refuses it) */
+  link?: string;
+}
+
+/**
+ * Why `node`'s rows of `subscription` may be the only copy, or null. `enabled`: the file's
+ * `enabled`; `observedEnabled`: the subscription's on the node (null: not there or unread);
+ * `otherPublishers`: the other publishers whose subscriptions on the same node carry its tables.
+ */
+export function onlyCopyReason(facts: {
+  subscription: string;
+  node: string;
+  enabled: boolean;
+  observedEnabled: boolean | null;
+  otherPublishers?: readonly string[];
+}): string | null {
+  if (!facts.enabled || facts.observedEnabled === false)
+    return (
+      `subscription ${facts.subscription} is disabled (after a switchover ${facts.node} is the primary), ` +
+      `so rows only ${facts.node} holds may be the only copy`
+    );
+  const others = facts.otherPublishers ?? [];
+  if (others.length > 0)
+    return `${facts.node} also receives these tables from ${others.join(', ')} (origin = none), whose rows a repair from one publisher would delete`;
+  return null;
+}
+
+/** The entry's text as the user runs it (a command) or makes it (a file edit). */
+export function adviceText(entry: AdviceEntry, subscription: string, tables: readonly string[] = []): string {
+  switch (entry) {
+    case 'verify':
+      return `steep verify ${subscription}${tables.length > 0 ? ` --tables ${tables.join(',')}` : ''}`;
+    case 'verifyRepair':
+      return `steep verify ${subscription}${tables.length > 0 ? ` --tables ${tables.join(',')}` : ''} --repair`;
+    case 'reinitTables':
+      return `steep reinit ${subscription} --tables ${tables.join(',')}`;
+    case 'reinitFull':
+      return `steep reinit ${subscription} --full`;
+    case 'existingDataTruncate':
+      return 'set init.existingData: truncate (apply empties them and copies again)';
+    case 'initCancel':
+      return `steep init cancel ${subscription}`;
+  }
+}
+
+/**
+ * The entry for `subject` (followed by `what`, the words saying what it does), or — when it would
+ * delete or overwrite rows that may be the only copy — what is true instead: the reason, and the
+ * read-only comparison that counts those rows.
+ */
+export function advise(
+  entry: AdviceEntry,
+  subject: AdviceSubject,
+  tables: readonly string[] = [],
+  what = '',
+): string {
+  if (entry === 'existingDataTruncate' && subject.link !== undefined) return linkInstead(subject, tables);
+  if (!printable(entry, subject)) return withheld(subject, tables);
+  return `${adviceText(entry, subject.subscription, tables)}${what === '' ? '' : ` ${what}`}`;
+}
+
+/** What is printed instead of a repair that would replace rows that may be the only copy. */
+export function withheld(subject: AdviceSubject, tables: readonly string[] = []): string {
+  return (
+    `${subject.onlyCopy}: steep suggests no repair that replaces ${subject.node}'s rows with ${subject.from}'s; ` +
+    `${adviceText('verify', subject.subscription, tables)} counts what differs (read-only), and what ${subject.node} must keep is copied by hand`
+  );
+}
+
+/** Whether `entry` may be printed for `subject` as it is (false: `advise` says what is true instead). */
+export function printable(entry: AdviceEntry, subject: AdviceSubject): boolean {
+  if (entry === 'existingDataTruncate' && subject.link !== undefined) return false;
+  return !ADVICE[entry].destroys || subject.onlyCopy === null;
+}
+
+/** A link's copy over rows: what its file can say (a link's init has no existingData). */
+function linkInstead(subject: AdviceSubject, tables: readonly string[]): string {
+  const which = tables.length > 0 ? tables.join(', ') : 'them';
+  return (
+    `link ${subject.link}'s init takes no existingData: empty ${which} on ${subject.node} by hand if ${subject.from}'s rows are to replace them, ` +
+    `or set links.${subject.link}.init.method: merge to reconcile both sides`
+  );
+}
