@@ -1,3 +1,4 @@
+import { adviceText } from '../../model/advice.js';
 import type { ObservedNode } from '../../model/cluster.js';
 import { membershipsOf } from '../../model/continuity.js';
 import type { PublicationTable } from '../../model/topology.js';
@@ -54,7 +55,7 @@ export function rejoiningText(publication: string, tables: readonly RejoiningTab
       return (
         `${names.join(', ')} rejoin${names.length === 1 ? 's' : ''} publication ${publication} while subscription ${s.subscription} on ${s.subscriber} still lists ${names.length === 1 ? 'it' : 'them'}: ` +
         `REFRESH will not copy ${names.length === 1 ? 'it' : 'them'} again, so the changes made while ${names.length === 1 ? 'it was' : 'they were'} out never arrive (hazard data-gap); ` +
-        `after this apply, copy ${names.length === 1 ? 'it' : 'them'}: \`steep reinit ${s.subscription} --tables ${names.join(',')}\``
+        `after this apply, copy ${names.length === 1 ? 'it' : 'them'}: \`${adviceText('reinitTables', s.subscription, names)}\``
       );
     })
     .join('; ');
