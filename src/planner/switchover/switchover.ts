@@ -235,7 +235,7 @@ export function unsentChangesSql(
     `WITH c AS (SELECT xid::text AS xid, pg_catalog.get_byte(data, 0) AS t, data FROM pg_catalog.pg_logical_slot_peek_binary_changes(${slot}, NULL, NULL, 'proto_version', '1', 'publication_names', ${names})),`,
     ` o AS (SELECT xid, pg_catalog.convert_from(substring(data FROM 10 FOR length(data) - 10), 'UTF8') AS origin FROM c WHERE t = 79),`,
     ` w AS (SELECT c.xid, o.origin, CASE WHEN c.t = 84 THEN NULL ELSE pg_catalog.oid((${byte(1)} << 24) + (${byte(2)} << 16) + (${byte(3)} << 8) + ${byte(4)}) END AS relid`,
-    `   FROM c LEFT JOIN o USING (xid) WHERE c.t IN (73, 85, 68, 84) AND o.origin IS DISTINCT FROM ${way})`,
+    `   FROM c LEFT JOIN o USING (xid) WHERE c.t IN (73, 85, 68, 84) AND (o.origin IS NULL OR o.origin IS DISTINCT FROM ${way}))`,
     `SELECT w.origin, (SELECT s.subname FROM pg_catalog.pg_subscription s WHERE 'pg_' || s.oid = w.origin) AS subscription,`,
     ` coalesce(array_agg(DISTINCT (SELECT pg_catalog.format('%I.%I', n.nspname, r.relname) FROM pg_catalog.pg_class r JOIN pg_catalog.pg_namespace n ON n.oid = r.relnamespace WHERE r.oid = w.relid)) FILTER (WHERE w.relid IS NOT NULL), '{}') AS tables,`,
     ` count(*)::int AS changes, count(DISTINCT w.xid)::int AS transactions FROM w GROUP BY w.origin ORDER BY 1 NULLS FIRST`,
