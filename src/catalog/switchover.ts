@@ -20,7 +20,9 @@ import { PG16 } from '../model/versions.js';
  * roles such as pg_write_all_data included — and
  * its `default_transaction_read_only` for this database, and whether steep's role may ALTER it
  * (a superuser; CREATEROLE on a non-superuser before 16; from 16 CREATEROLE and ADMIN OPTION on it),
- * and whether steep's role is a member of it already (the GRANT that adds ADMIN OPTION then names no other option).
+ * and whether steep's role is a member of it already (the GRANT that adds ADMIN OPTION then names no other option),
+ * and whether steep's role may end its sessions (pg_terminate_backend: a superuser, one that has
+ * the role's privileges — a member with INHERIT — or pg_signal_backend's, on a role that is no superuser).
  */
 const ROLES_SQL = `
 WITH writers AS (
@@ -28,12 +30,14 @@ WITH writers AS (
    WHERE EXISTS (SELECT 1 FROM unnest($1::text[]) AS t(name)
                   WHERE pg_catalog.to_regclass(t.name) IS NOT NULL
                     AND pg_catalog.has_table_privilege(w.oid, pg_catalog.to_regclass(t.name), 'INSERT, UPDATE, DELETE, TRUNCATE')))
-SELECT name, login, superuser, replication, writes, "databaseSetting", alterable, "steepMember" FROM (
+SELECT name, login, superuser, replication, writes, "databaseSetting", alterable, "steepMember", "steepCanSignal" FROM (
 SELECT r.rolname AS name, r.rolcanlogin AS login, r.rolsuper AS superuser, r.rolreplication AS replication,
        (me.rolsuper OR (me.rolcreaterole AND NOT r.rolsuper
           AND (current_setting('server_version_num')::int < ${PG16}
                OR pg_catalog.pg_has_role(current_user, r.oid, 'MEMBER WITH ADMIN OPTION')))) AS alterable,
        EXISTS (SELECT 1 FROM pg_catalog.pg_auth_members m WHERE m.roleid = r.oid AND m.member = me.oid) AS "steepMember",
+       (me.rolsuper OR (NOT r.rolsuper AND (pg_catalog.pg_has_role(current_user, r.oid, 'USAGE')
+          OR pg_catalog.pg_has_role(current_user, 'pg_signal_backend', 'USAGE')))) AS "steepCanSignal",
        EXISTS (SELECT 1 FROM writers w
                 WHERE pg_catalog.pg_has_role(r.oid, w.oid,
                         CASE WHEN current_setting('server_version_num')::int < ${PG16} THEN 'MEMBER' ELSE 'SET' END)) AS writes,
@@ -63,8 +67,6 @@ export interface FencePrivileges {
   canFence: boolean;
   /** may run pg_logical_emit_message (the fence's LSN): revoked from PUBLIC nowhere by default, but a DBA may */
   canEmit: boolean;
-  /** may terminate other roles' sessions: superuser or pg_signal_backend */
-  canTerminate: boolean;
   /** may create a subscription: superuser, or pg_create_subscription (16+) */
   canSubscribe: boolean;
 }
@@ -76,7 +78,6 @@ export async function readFencePrivileges(client: pg.Client): Promise<FencePrivi
             coalesce(pg_catalog.has_function_privilege(coalesce(
               pg_catalog.to_regprocedure('pg_catalog.pg_logical_emit_message(boolean,text,text,boolean)'),
               pg_catalog.to_regprocedure('pg_catalog.pg_logical_emit_message(boolean,text,text)')), 'EXECUTE'), false) AS "canEmit",
-            (r.rolsuper OR pg_catalog.pg_has_role(current_user, 'pg_signal_backend', 'MEMBER')) AS "canTerminate",
             (r.rolsuper OR (current_setting('server_version_num')::int >= ${PG16}
                AND EXISTS (SELECT 1 FROM pg_catalog.pg_roles g WHERE g.rolname = 'pg_create_subscription')
                AND pg_catalog.pg_has_role(current_user, 'pg_create_subscription', 'MEMBER'))) AS "canSubscribe"
@@ -230,4 +231,139 @@ export async function hashSample(client: pg.Client, quotedTable: string, rows: n
     `SELECT count(*)::int AS n, bit_xor(pg_catalog.hashtextextended(t::text, 0)) AS x FROM (SELECT * FROM ${quotedTable} LIMIT ${Math.floor(rows)}) t`,
   );
   return r[0]?.n ?? 0;
+}
+
+/** The tables the data fence's triggers go on, with whether steep's role may create one there. */
+export interface FenceScope {
+  /** each published table and the partitioned tables above it (a write through them fires theirs) */
+  tables: Array<{ table: string; trigger: boolean }>;
+  /** steep's state schema exists on the node, and steep's role may create the fence's function in it */
+  schemaExists: boolean;
+  schemaCreate: boolean;
+}
+
+/**
+ * The data fence's scope on the old primary: `tables` (quoted `schema.table`) and their
+ * partition ancestors, each with whether steep's role holds TRIGGER on it (its own, an owner's
+ * it inherits, PUBLIC's), and whether it may create a function in the state schema.
+ */
+export async function readFenceScope(
+  client: pg.Client,
+  quotedTables: readonly string[],
+  stateSchema: string,
+): Promise<FenceScope> {
+  const { rows } = await client.query<{ table: string; trigger: boolean }>(
+    `SELECT DISTINCT pg_catalog.format('%I.%I', n.nspname, c.relname) AS table,
+            pg_catalog.has_table_privilege(c.oid, 'TRIGGER') AS trigger
+       FROM (SELECT pg_catalog.to_regclass(name) AS rel FROM unnest($1::text[]) AS t(name)) AS t,
+            LATERAL (SELECT t.rel UNION SELECT relid FROM pg_catalog.pg_partition_ancestors(t.rel)) AS a(relid)
+            JOIN pg_catalog.pg_class c ON c.oid = a.relid
+            JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+      WHERE t.rel IS NOT NULL
+      ORDER BY 1`,
+    [quotedTables],
+  );
+  const { rows: schema } = await client.query<{ exists: boolean; create: boolean }>(
+    `SELECT true AS exists, pg_catalog.has_schema_privilege(oid, 'CREATE') AS create
+       FROM pg_catalog.pg_namespace WHERE nspname = $1`,
+    [stateSchema],
+  );
+  return { tables: rows, schemaExists: schema[0]?.exists === true, schemaCreate: schema[0]?.create === true };
+}
+
+/** A prepared transaction in this database: its COMMIT PREPARED runs no trigger and needs no login. */
+export interface PreparedXact {
+  gid: string;
+  owner: string;
+  prepared: string;
+}
+
+export async function readPreparedXacts(client: pg.Client): Promise<PreparedXact[]> {
+  const { rows } = await client.query<PreparedXact>(
+    `SELECT gid, owner, prepared::text AS prepared FROM pg_catalog.pg_prepared_xacts
+      WHERE database = current_database() ORDER BY prepared, gid`,
+  );
+  return rows;
+}
+
+/**
+ * The enabled subscriptions of this database that write into one of `tables` (quoted), but
+ * `except` (steep's own way back): their apply workers fire no ordinary trigger.
+ */
+export async function readInboundSubscriptions(
+  client: pg.Client,
+  quotedTables: readonly string[],
+  except: string | null,
+): Promise<Array<{ name: string; tables: string[] }>> {
+  const { rows } = await client.query<{ name: string; tables: string[] }>(
+    `SELECT s.subname AS name, array_agg(pg_catalog.format('%I.%I', n.nspname, c.relname) ORDER BY 1) AS tables
+       FROM pg_catalog.pg_subscription s JOIN pg_catalog.pg_subscription_rel r ON r.srsubid = s.oid
+            JOIN pg_catalog.pg_class c ON c.oid = r.srrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+      WHERE s.subdbid = ${THIS_DATABASE_OID} AND s.subenabled AND s.subname IS DISTINCT FROM $2
+        AND r.srrelid IN (SELECT pg_catalog.to_regclass(t) FROM unnest($1::text[]) AS t)
+      GROUP BY s.subname ORDER BY 1`,
+    [quotedTables, except],
+  );
+  return rows;
+}
+
+/** What a node has left of what the switchover creates there (each a count, null: not readable). */
+export interface Capacity {
+  /** replication slots free (max_replication_slots less those that exist) */
+  slots: number;
+  /** replication origins that may still be tracked (18: max_active_replication_origins; before, max_replication_slots) */
+  origins: number;
+  /** logical replication workers free (max_logical_replication_workers less those running) */
+  workers: number;
+  /** walsenders free (max_wal_senders less those running) */
+  walsenders: number;
+}
+
+export async function readCapacity(client: pg.Client): Promise<Capacity> {
+  const { rows } = await client.query<Capacity>(
+    `SELECT (current_setting('max_replication_slots')::int
+              - (SELECT count(*) FROM pg_catalog.pg_replication_slots))::int AS slots,
+            (coalesce(current_setting('max_active_replication_origins', true), current_setting('max_replication_slots'))::int
+              - (SELECT count(*) FROM pg_catalog.pg_replication_origin))::int AS origins,
+            (current_setting('max_logical_replication_workers')::int
+              - (SELECT count(*) FROM pg_catalog.pg_stat_activity WHERE backend_type IN
+                  ('logical replication worker', 'logical replication apply worker',
+                   'logical replication tablesync worker', 'logical replication parallel worker')))::int AS workers,
+            (current_setting('max_wal_senders')::int
+              - (SELECT count(*) FROM pg_catalog.pg_stat_activity WHERE backend_type = 'walsender'))::int AS walsenders`,
+  );
+  return rows[0]!;
+}
+
+/** Whether each of `roles` can log in to this database: it exists, LOGIN, and CONNECT on the database. */
+export async function readLogins(
+  client: pg.Client,
+  roles: readonly string[],
+): Promise<Array<{ name: string; exists: boolean; login: boolean; connect: boolean }>> {
+  const { rows } = await client.query<{ name: string; exists: boolean; login: boolean; connect: boolean }>(
+    `SELECT t.name, r.oid IS NOT NULL AS exists, coalesce(r.rolcanlogin, false) AS login,
+            coalesce(pg_catalog.has_database_privilege(r.oid, current_database(), 'CONNECT'), false) AS connect
+       FROM unnest($1::text[]) AS t(name) LEFT JOIN pg_catalog.pg_roles r ON r.rolname = t.name
+      ORDER BY 1`,
+    [roles],
+  );
+  return rows;
+}
+
+/** The subscription's origin setting (16+: `none` or `any`); null before 16 or when absent. */
+export async function readSubscriptionOrigin(
+  client: pg.Client,
+  subscription: string,
+): Promise<string | null> {
+  const { rows: v } = await client.query<{ v: number }>(
+    "SELECT current_setting('server_version_num')::int AS v",
+  );
+  if (v[0]!.v < PG16) return null;
+  // suborigin is among the columns PUBLIC may read (subconninfo is not)
+  const { rows } = await client.query<{ origin: string | null }>(
+    `SELECT s.suborigin AS origin FROM pg_catalog.pg_subscription s
+      WHERE s.subname = $1 AND s.subdbid = ${THIS_DATABASE_OID}`,
+    [subscription],
+  );
+  return rows[0]?.origin ?? null;
 }

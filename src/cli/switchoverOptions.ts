@@ -42,6 +42,10 @@ export const switchoverFlags = {
     min: 0,
   }),
   sequences: Flags.string({ summary: 'Only these sequences (comma-separated, schema.name).' }),
+  'wait-prepared': Flags.string({
+    summary:
+      "Wait up to this long for the old primary's prepared transactions to end before the fence (default: refuse, naming them).",
+  }),
   'dry-run': Flags.boolean({
     summary: 'Run the preflight and print the steps with their SQL; change nothing.',
   }),
@@ -79,5 +83,7 @@ export function switchoverOptions(
     sequenceHeadroom: BigInt(flags['sequence-headroom']),
     sequences: commaList(flags.sequences),
     dryRun: flags['dry-run'],
+    waitPreparedMs:
+      flags['wait-prepared'] === undefined ? 0 : duration('wait-prepared', flags['wait-prepared']),
   };
 }

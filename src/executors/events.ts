@@ -32,6 +32,7 @@ export interface ApplyEvent {
     | 'switchover.step_failed'
     | 'switchover.fence_undone'
     | 'switchover.lag_wait'
+    | 'switchover.prepared_wait'
     | 'switchover.completed'
     | 'merge.locking'
     | 'merge.locked'

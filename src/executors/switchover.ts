@@ -3,10 +3,15 @@ import { countRoleSessions, readOriginProgress, readSlotPosition, serverNow } fr
 import { subscriptionAddress } from '../model/address.js';
 import { SteepError } from '../model/errors.js';
 import { lsnValue } from '../model/lsn.js';
-import { drainProven, type NodeSql, type SwitchoverPlan, type UnsentChanges } from '../model/switchover.js';
+import {
+  drainProven,
+  type NodeSql,
+  type SwitchoverPlan,
+  type UnsentChanges,
+  type UnsentWriter,
+} from '../model/switchover.js';
 import { ApplyLog, hasApplyLog } from '../state/applyLog.js';
 import { sleep } from './sleep.js';
-import { runWalMark } from './walMark.js';
 
 /**
  * The I/O of `steep switchover`'s steps: run a step's statements on their nodes (each recorded
@@ -80,15 +85,15 @@ export async function runStatements(
  * End the fenced roles' sessions on the old primary: those between transactions at once, again
  * and again while the grace runs (once the transaction each ran at the fence has ended), then every
  * one left — only sessions that started before now, the fence having taken effect (later ones
- * started read-only). Returns the fence LSN, read once no such session is left: every write
- * they made lies before it.
+ * started read-only). Returns how many it ended; the fence LSN is read once no such session is
+ * left and the data fence stands (workflows/switchoverRun.ts): every write they made lies before it.
  */
 export async function endFencedSessions(
   old: pg.Client,
   plan: SwitchoverPlan,
   graceMs: number,
   signal?: AbortSignal,
-): Promise<{ fenceLsn: string; terminated: number }> {
+): Promise<number> {
   const until = Date.now() + graceMs;
   const since = await serverNow(old);
   const ended = new Set<number>();
@@ -118,8 +123,7 @@ export async function endFencedSessions(
       `${left} session(s) of ${plan.roles.join(', ')} on ${plan.oldNode} did not end within ${EXIT_WAIT_MS / 1000} s of being terminated`,
       { node: plan.oldNode },
     );
-  // the plan's flushed WAL mark (planner/walMark.ts): past every commit the fenced sessions made
-  return { fenceLsn: await runWalMark(old, plan.fenceLsnSql), terminated: ended.size };
+  return ended.size;
 }
 
 export interface DrainResult {
@@ -202,8 +206,10 @@ export async function waitSlotReleased(old: pg.Client, slot: string, timeoutMs: 
 /** Run the release step's peek (planner/switchover/switchover.ts unsentChangesSql) on the old primary. */
 export async function readUnsentChanges(old: pg.Client, sql: string): Promise<UnsentChanges> {
   try {
-    const { rows } = await old.query<{ changes: number; transactions: number }>(sql);
-    return rows[0] ?? { changes: 0, transactions: 0 };
+    const { rows } = await old.query<UnsentWriter>(sql);
+    const changes = rows.reduce((n, r) => n + r.changes, 0);
+    const transactions = rows.reduce((n, r) => n + r.transactions, 0);
+    return changes === 0 ? { changes, transactions } : { changes, transactions, writers: rows };
   } catch (err) {
     return { unknown: (err as Error).message };
   }

@@ -31,6 +31,8 @@ export interface SwitchoverOptions {
   /** only these sequences */
   sequences?: string[];
   dryRun: boolean;
+  /** ms preflight waits for the database's prepared transactions to end (`--wait-prepared`); 0: refuse at once */
+  waitPreparedMs?: number;
 }
 
 /** A login role on the old primary, as the fence selection needs it. */
@@ -44,6 +46,16 @@ export interface RoleFacts extends Pick<ObservedRole, 'name' | 'superuser' | 're
   alterable?: boolean;
   /** steep's role holds a membership in it already (any options, any grantor); absent: not read */
   steepMember?: boolean;
+  /** steep's role may end its sessions (superuser, its privileges by INHERIT, or pg_signal_backend's); absent: not read */
+  steepCanSignal?: boolean;
+}
+
+/** What a node has left of each resource the switchover uses there (catalog/switchover.ts readCapacity). */
+export interface Capacity {
+  slots: number;
+  origins: number;
+  workers: number;
+  walsenders: number;
 }
 
 /** What preflight reads from both nodes. */
@@ -63,7 +75,27 @@ export interface SwitchoverFacts {
   steepCanFence: boolean;
   /** steep's role may run pg_logical_emit_message on the old primary (the fence's LSN) */
   steepCanEmit?: boolean;
-  steepCanTerminate: boolean;
+  /**
+   * The data fence on the old primary (planner/switchover/switchover.ts dataFence): the tables
+   * its triggers go on, each with whether steep's role holds TRIGGER there, and steep's state
+   * schema, where its function goes (absent: not read, as in a unit test that needs none).
+   */
+  fence?: {
+    schema: string;
+    schemaExists: boolean;
+    schemaCreate: boolean;
+    tables: Array<{ table: string; trigger: boolean }>;
+  };
+  /** prepared transactions of the old primary's database, still open at preflight */
+  prepared?: Array<{ gid: string; owner: string; prepared: string }>;
+  /** enabled subscriptions on the old primary writing into the subscribed tables (steep's way back excepted) */
+  inbound?: Array<{ name: string; tables: string[] }>;
+  /** whether each fenced role can log in to the new primary's database */
+  newLogins?: Array<{ name: string; exists: boolean; login: boolean; connect: boolean }>;
+  /** what each node has left of the slots, origins, workers and walsenders the switchover uses */
+  capacity?: { old: Capacity; new: Capacity };
+  /** the forward subscription's origin (16+: none or any; null before 16) */
+  forwardOrigin?: string | null;
   /** null: the subscription does not exist on the new primary */
   live: {
     enabled: boolean;
@@ -144,13 +176,20 @@ export interface SwitchoverStep {
   undo: NodeSql[];
 }
 
-export interface SwitchoverPlan extends Pick<SwitchoverFacts, 'subscription' | 'oldNode' | 'newNode'> {
+export interface SwitchoverPlan
+  extends Pick<SwitchoverFacts, 'subscription' | 'oldNode' | 'newNode' | 'database'> {
+  /** the forward subscription's origin setting (null: before 16, or not read) */
+  forwardOrigin: string | null;
   /** the roles fenced, and those left alone with the reason */
   roles: string[];
   slot: string;
   /** the reverse publication and subscription (same name), null without --reverse */
   reverseName: string | null;
   steps: SwitchoverStep[];
+  /** the fenced roles' statements, each with its undo (fence[i] undone by unfence[i]) */
+  roleFence: { fence: NodeSql[]; unfence: NodeSql[] };
+  /** the data fence: its function and triggers on the old primary, and the statements that remove it */
+  dataFence: { fence: NodeSql[]; unfence: NodeSql[] };
   /** SQL of the fence's session terminations: those whose fence-time transaction ended during the grace, then every one */
   terminateFinishedSql: string;
   terminateAllSql: string;
@@ -178,8 +217,35 @@ export interface StepTiming extends Pick<SwitchoverStep, 'id' | 'title'> {
   detail: string | null;
 }
 
-/** What the forward slot still holds for the subscriber after the release: counted, or why it could not be. */
-export type UnsentChanges = { changes: number; transactions: number } | { unknown: string };
+/**
+ * What the forward slot still holds for the subscriber after the release: counted, or why it
+ * could not be. `writers`, when some are held: per origin (null: local sessions), the
+ * subscription that origin is, the tables and the counts.
+ */
+export type UnsentChanges =
+  | { changes: number; transactions: number; writers?: UnsentWriter[] }
+  | { unknown: string };
+
+export interface UnsentWriter {
+  origin: string | null;
+  subscription: string | null;
+  tables: string[];
+  changes: number;
+  transactions: number;
+}
+
+/** Who wrote the held changes, as far as PostgreSQL tells (the WAL records an origin, never a role). */
+export function unsentWriters(writers: readonly UnsentWriter[]): string {
+  return writers
+    .map(
+      (w) =>
+        `${w.changes} in ${w.transactions} transaction(s) to ${w.tables.join(', ') || 'a truncated table'} ` +
+        (w.origin === null
+          ? `by local sessions (no replication origin; the WAL names no role: a superuser with session_replication_role = replica, or someone who removed the fence)`
+          : `by ${w.subscription ? `subscription ${w.subscription}` : 'a replication origin'} (origin ${w.origin})`),
+    )
+    .join('; ');
+}
 
 /** What went wrong after the release, said once: `released, but …` (a message may already say so). */
 export function afterRelease(message: string): string {
@@ -187,21 +253,33 @@ export function afterRelease(message: string): string {
 }
 
 /**
- * The release's proof that no write after the fence was left behind failed: a role the fence
- * does not stop (a superuser, a REPLICATION role, steep's own) committed on the old primary
- * after the drain, or the slot could not be read. The slot is kept, so nothing is lost.
+ * The release's proof that no write after the fence was left behind failed: something the
+ * fence does not stop committed on the old primary after the drain, or the slot could not be
+ * read. The slot is kept, so nothing is lost. With the way back in place the subscription must
+ * not carry the way back's own changes to the new primary again: it is set to `origin = none`
+ * for the catch-up when it is not already, and set back after it (`origin`: its setting, 16+).
  */
 export function unsentMessage(
-  p: Pick<SwitchoverPlan, 'subscription' | 'oldNode' | 'newNode' | 'slot'> & { reverse: boolean },
+  p: Pick<SwitchoverPlan, 'subscription' | 'oldNode' | 'newNode' | 'slot'> & {
+    reverse: boolean;
+    origin?: string | null;
+  },
   unsent: UnsentChanges,
 ): string {
   const { subscription: sub, oldNode: old, newNode: neu, slot } = p;
   if ('unknown' in unsent)
     return `released, but whether slot ${slot} on ${old} holds changes ${neu} never received is unknown (${unsent.unknown}); the slot is kept: read it with pg_logical_slot_peek_binary_changes as a role with REPLICATION before you drop it`;
+  const q = quoteIdent(sub);
+  const setNone = p.reverse && p.origin != null && p.origin !== 'none';
+  const enable = setNone
+    ? `ALTER SUBSCRIPTION ${q} SET (origin = none); ALTER SUBSCRIPTION ${q} ENABLE on ${neu} deliver exactly them without the way back's own changes`
+    : `ALTER SUBSCRIPTION ${q} ENABLE on ${neu} delivers exactly them${p.reverse ? ` (its origin is none: the way back's own changes stay out)` : ''}`;
+  const withOrigin = (unsent.writers ?? []).filter((w) => w.origin !== null);
   return (
-    `released, but slot ${slot} on ${old} holds ${unsent.changes} row change(s) in ${unsent.transactions} transaction(s) committed after the fence that ${neu} never received ` +
-    `(written by a role the fence does not stop: a superuser, a REPLICATION role or steep's own); the slot is kept: stop that writer, then ALTER SUBSCRIPTION ${quoteIdent(sub)} ENABLE on ${neu} delivers exactly them` +
-    `${p.reverse ? ' (with origin = none, as the way back needs)' : ''}; DISABLE it again once steep status shows ${sub} caught up`
+    `released, but slot ${slot} on ${old} holds ${unsent.changes} row change(s) in ${unsent.transactions} transaction(s) committed after the fence that ${neu} never received` +
+    `${unsent.writers?.length ? ` (${unsentWriters(unsent.writers)})` : ''}; the slot is kept: stop that writer, then ${enable}` +
+    `${p.reverse && withOrigin.length > 0 ? ` (origin = none leaves out the ${withOrigin.reduce((n, w) => n + w.changes, 0)} change(s) that came with an origin: copy those by hand)` : ''}` +
+    `; once steep status shows ${sub} caught up, ALTER SUBSCRIPTION ${q} DISABLE${setNone ? `; ALTER SUBSCRIPTION ${q} SET (origin = ${p.origin})` : ''} on ${neu}`
   );
 }
 

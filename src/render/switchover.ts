@@ -31,7 +31,10 @@ export function renderSwitchoverPlanText(plan: SwitchoverPlan): string {
 function headline(r: SwitchoverReport): string {
   switch (r.outcome) {
     case 'released':
-      return `Switchover of ${r.subscription} done: writes move from ${r.oldNode} to ${r.newNode}; ${r.oldNode} stays read-only for ${r.roles.join(', ')}.`;
+      // released with an error (changes left in the slot, or unread): the writes moved, the switchover is not done
+      return r.error === null
+        ? `Switchover of ${r.subscription} done: writes move from ${r.oldNode} to ${r.newNode}; ${r.oldNode} stays read-only for ${r.roles.join(', ')}.`
+        : `Switchover of ${r.subscription} NOT done: ${r.subscription} is disabled and ${r.oldNode} fenced, but ${r.error.replace(/^released, but /, '')}.`;
     case 'dry-run':
       return `Switchover of ${r.subscription}: dry run, nothing changed.`;
     default:
@@ -103,7 +106,9 @@ export function renderSwitchoverText(r: SwitchoverReport): string {
     lines.push('', 'To roll back:', ...r.rollback.map(rollbackLine));
     lines.push(
       '',
-      `steep.yaml still declares ${r.subscription}: set \`enabled: false\` on it, or steep apply enables it again.`,
+      r.error === null
+        ? `steep.yaml still declares ${r.subscription}: set \`enabled: false\` on it, or steep apply enables it again.`
+        : `Not done: follow the advice above until ${r.newNode} has every change, then set \`enabled: false\` on ${r.subscription} in steep.yaml.`,
     );
   }
   return lines.join('\n');

@@ -13,11 +13,17 @@ import { serverVersionOf } from '../catalog/session.js';
 import {
   hashSample,
   probeSubscription,
+  readCapacity,
   readFencePrivileges,
+  readFenceScope,
   readFlushLsn,
+  readInboundSubscriptions,
+  readLogins,
+  readPreparedXacts,
   readPublicationAndSlot,
   readRoleFacts,
   readSlotPosition,
+  readSubscriptionOrigin,
   serverNow,
   subscriptionExists,
 } from '../catalog/switchover.js';
@@ -43,7 +49,12 @@ import { PG16 } from '../model/versions.js';
 import { isComparison } from '../planner/compare/verify.js';
 import { decideSequence } from '../planner/sequences.js';
 import { planSwitchover } from '../planner/switchover/switchover.js';
-import { linkProblem, reverseName, switchoverProblems } from '../planner/switchover/switchoverChecks.js';
+import {
+  fenceRoles,
+  linkProblem,
+  reverseName,
+  switchoverProblems,
+} from '../planner/switchover/switchoverChecks.js';
 import { hasInitTables, SubscriptionStateStore } from '../state/subscriptionState.js';
 import { lockedPair } from './reinit.js';
 import { SwitchoverRun, type SwitchoverRunOptions } from './switchoverRun.js';
@@ -80,6 +91,8 @@ export async function switchover(configPath: string, subscription: string, opts:
       );
       facts.slot.lagBytes = waited.lagBytes;
     }
+    if ((facts.prepared ?? []).length > 0 && (opts.waitPreparedMs ?? 0) > 0)
+      facts.prepared = await waitPrepared(clients.get(d.from)!, d, facts.prepared!, opts);
     const problems = switchoverProblems(facts, opts);
     if (problems.length > 0)
       throw new SteepError('switchover.preflight', problems[0]!, {
@@ -148,7 +161,17 @@ async function readFacts(
   const publications = info?.publications ?? [...d.publications];
   const scope = await readPublishedScope(old, oldVersion, publications);
   const tables = scope.map((s) => s.table);
-  const roles = await readRoleFacts(old, tables.map(quoteTable), opts.roles ?? []);
+  const quoted = tables.map(quoteTable);
+  const roles = await readRoleFacts(old, quoted, opts.roles ?? []);
+  const fenced = fenceRoles({ roles, steepRole: priv.role }, opts);
+  // one statement at a time on each session
+  const fence = await readFenceScope(old, quoted, schema);
+  const prepared = await readPreparedXacts(old);
+  const inbound = await readInboundSubscriptions(old, quoted, opts.reverse ? reverseName(d.name) : null);
+  const oldCapacity = await readCapacity(old);
+  const newLogins = await readLogins(neu, fenced);
+  const newCapacity = await readCapacity(neu);
+  const forwardOrigin = await readSubscriptionOrigin(neu, d.name);
   const { reverse, reverseConnectMs } = opts.reverse
     ? await readReverseFacts(topology, d, old, neu, priv.canSubscribe, Math.min(oldVersion, newVersion))
     : { reverse: null, reverseConnectMs: null };
@@ -164,7 +187,12 @@ async function readFacts(
     steepRole: priv.role,
     steepCanFence: priv.canFence,
     steepCanEmit: priv.canEmit,
-    steepCanTerminate: priv.canTerminate,
+    fence: { schema, ...fence },
+    prepared,
+    inbound,
+    newLogins,
+    capacity: { old: oldCapacity, new: newCapacity },
+    forwardOrigin,
     live: info ? { enabled: info.enabled, slot: info.slot, tables: Object.fromEntries(info.tables) } : null,
     state,
     slot: slot ? { name: slotName, active: slot.active, lagBytes: slot.lagBytes } : null,
@@ -311,6 +339,31 @@ function verifyList(d: SubscriptionSpec, wanted: string[], carried: string[]): s
       { address: subscriptionAddress(d.name) },
     );
   return names;
+}
+
+/**
+ * `--wait-prepared`: wait up to that long for the old primary's prepared transactions to end
+ * (committed or rolled back by the application); returns those still open (preflight names them).
+ */
+async function waitPrepared(
+  old: pg.Client,
+  d: SubscriptionSpec,
+  prepared: NonNullable<SwitchoverFacts['prepared']>,
+  opts: SwitchoverRunOptions,
+): Promise<NonNullable<SwitchoverFacts['prepared']>> {
+  opts.onEvent({
+    event: 'switchover.prepared_wait',
+    level: 'info',
+    subscription: d.name,
+    message: `${prepared.length} prepared transaction(s) open on ${d.from} (${prepared.map((p) => p.gid).join(', ')}): waiting up to --wait-prepared ${(opts.waitPreparedMs ?? 0) / 1000}s for them to end`,
+  });
+  const until = Date.now() + (opts.waitPreparedMs ?? 0);
+  let open = prepared;
+  while (open.length > 0 && Date.now() < until && !opts.signal?.aborted) {
+    await new Promise((r) => setTimeout(r, 100));
+    open = await readPreparedXacts(old);
+  }
+  return open;
 }
 
 /** Bytes per second the slot confirmed over half a second (null when it confirmed nothing). */

@@ -6,6 +6,7 @@
  */
 
 import { randomUUID } from 'node:crypto';
+import { readPreparedXacts } from '../catalog/switchover.js';
 import type { EventSink } from '../executors/events.js';
 import { secretFiller } from '../executors/secrets.js';
 import {
@@ -17,6 +18,7 @@ import {
   waitDrained,
   waitSlotReleased,
 } from '../executors/switchover.js';
+import { runWalMark } from '../executors/walMark.js';
 import { subscriptionAddress } from '../model/address.js';
 import { adviceText } from '../model/advice.js';
 import { SteepError } from '../model/errors.js';
@@ -33,6 +35,7 @@ import {
   unsentMessage,
 } from '../model/switchover.js';
 import type { SubscriptionSpec, Topology } from '../model/topology.js';
+import { preparedProblem } from '../planner/switchover/switchoverChecks.js';
 import { syncSubscriptionSequences } from './sequences.js';
 import { verifyLoaded } from './verify.js';
 
@@ -126,19 +129,35 @@ export class SwitchoverRun {
     let fencedAt = 0;
     try {
       opts.onChanging?.(plan);
-      await this.run('fence', async (s) => {
+      await this.run('fence', async () => {
         // each statement's undo is due once it ran: a role that could not be fenced (its
         // setting locked by another session) is not touched again
         const undo: NodeSql[] = [];
         this.undo.unshift({ step: 'fence', sql: undo });
         fencedAt = Date.now();
-        for (let i = 0; i < s.undo.length; i++) {
-          await runStatements(clients, [s.statements[i]!]);
-          undo.push(s.undo[i]!);
+        const roles = plan.roleFence;
+        for (let i = 0; i < roles.fence.length; i++) {
+          await runStatements(clients, [roles.fence[i]!]);
+          undo.push(roles.unfence[i]!);
         }
-        const { fenceLsn, terminated } = await endFencedSessions(old, plan, opts.graceMs, opts.signal);
-        this.report.fenceLsn = fenceLsn;
-        return `${plan.roles.join(', ')} read-only and without login on ${d.from}, ${terminated} session(s) ended, fence LSN ${fenceLsn} (flushed)`;
+        const terminated = await endFencedSessions(old, plan, opts.graceMs, opts.signal);
+        // the data fence once the roles' sessions are gone: each CREATE TRIGGER waits for the
+        // transactions writing its table, so every write before it has committed (or failed)
+        if (plan.dataFence.fence.length > 0) undo.unshift(...plan.dataFence.unfence);
+        await runStatements(clients, plan.dataFence.fence);
+        const prepared = await readPreparedXacts(old);
+        if (prepared.length > 0)
+          throw new SteepError(
+            'switchover.prepared',
+            preparedProblem(d.from, this.plan.database, prepared, false),
+            {
+              node: d.from,
+            },
+          );
+        // the plan's flushed WAL mark (planner/walMark.ts): past every commit made before the fence
+        this.report.fenceLsn = await runWalMark(old, plan.fenceLsnSql);
+        const tables = Math.max(plan.dataFence.fence.length - 1, 0);
+        return `${plan.roles.join(', ')} read-only and without login on ${d.from}, ${terminated} session(s) ended, ${tables} table(s) fenced against every writer, fence LSN ${this.report.fenceLsn} (flushed)`;
       });
       await this.run('drain', async () => {
         const r = await waitDrained(old, neu, plan, this.report.fenceLsn!, opts.fenceTimeoutMs, opts.signal);
@@ -220,7 +239,10 @@ export class SwitchoverRun {
           await runStatements(clients, s.undo);
           throw new SteepError(
             'switchover.unsent',
-            unsentMessage({ ...plan, reverse: plan.reverseName !== null }, unsent),
+            unsentMessage(
+              { ...plan, reverse: plan.reverseName !== null, origin: plan.forwardOrigin },
+              unsent,
+            ),
             { node: d.from },
           );
         }
@@ -238,10 +260,10 @@ export class SwitchoverRun {
     }
     this.opts.onEvent({
       event: 'switchover.completed',
-      level: 'info',
+      level: this.report.error === null ? 'info' : 'warn',
       subscription: d.name,
       duration_ms: this.report.blackoutMs ?? undefined,
-      message: `writes moved from ${d.from} to ${d.node}; blackout ${this.report.blackoutMs} ms`,
+      message: `writes moved from ${d.from} to ${d.node}; blackout ${this.report.blackoutMs} ms${this.report.error === null ? '' : `; not done: ${this.report.error}`}`,
     });
   }
 

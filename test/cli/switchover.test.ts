@@ -554,6 +554,13 @@ async function steepWaits(node: TestNode, sql: string): Promise<boolean> {
   return rows.length > 0;
 }
 
+/** A superuser's session on `node` whose triggers do not fire (session_replication_role = replica): the data fence lets it through. */
+async function bypassingClient(node: TestNode): Promise<pg.Client> {
+  const c = await node.client();
+  await c.query('SET session_replication_role = replica');
+  return c;
+}
+
 /** A session on `node` in a transaction holding subscription `sub`'s lock (COMMENT takes it): an ALTER SUBSCRIPTION waits for it. */
 async function holdSubscription(node: TestNode, sub: string): Promise<pg.Client> {
   const c = await node.client();
@@ -631,11 +638,12 @@ describe('steep switchover with a writer the fence cannot stop (18 → 18)', () 
     const SUB_LB = 'west_lb';
     const lbPath = await setUp(east, west, 'lb_items', SUB_LB);
 
-    // a superuser (steep's own role here) writes on east throughout: no fence stops it; every
-    // id whose COMMIT returned is logged
+    // a superuser (steep's own role here) writes on east throughout, its session's triggers
+    // turned off (session_replication_role = replica, a superuser's privilege): no fence stops
+    // it; every id whose COMMIT returned is logged
     const acknowledged: number[] = [];
     let writing = true;
-    const su = await east.client();
+    const su = await bypassingClient(east);
     const writes = (async () => {
       for (let id = 1; writing; id++) {
         await su.query('INSERT INTO public.lb_items (id, v) VALUES ($1, $2)', [id, `su ${id}`]);
@@ -692,6 +700,15 @@ describe('steep switchover with a writer the fence cannot stop (18 → 18)', () 
     expect(done.stderr).toContain(
       `slot ${SUB_LB} on east holds ${unsent.changes} row change(s) in ${unsent.transactions} transaction(s) committed after the fence that west never received`,
     );
+    // and what wrote them, as far as the WAL tells: local sessions, into lb_items
+    expect(done.stderr).toContain(
+      `(${unsent.changes} in ${unsent.transactions} transaction(s) to public.lb_items by local sessions (no replication origin;`,
+    );
+    // not done: the text's first and last sentences say so, as the exit code does
+    const rendered = renderSwitchoverText(report);
+    expect(rendered).not.toContain('done: writes move');
+    expect(rendered.split('\n')[0]).toMatch(/^Switchover of west_lb NOT done: /);
+    expect(rendered.split('\n').at(-1)).toMatch(/^Not done: follow the advice above/);
     // before the advice: the ids missing on west are at least what the slot held at the release
     const before = await idsOn(west, 'lb_items');
     const missingBefore = acknowledged.filter((id) => !before.has(id));
@@ -713,10 +730,9 @@ describe('steep switchover with a writer the fence cannot stop (18 → 18)', () 
     const SUB_LD = 'west_ld';
     const ldPath = await setUp(east, west, 'ld_items', SUB_LD);
     const acknowledged = await write100(east, 'ld_items');
-    // a superuser's transaction open throughout, committed where the test says
-    const late = await east.client();
-    await late.query('BEGIN');
-    await late.query("INSERT INTO public.ld_items (id, v) VALUES (101, 'committed before the drop')");
+    // a superuser's transaction, its triggers off, begun once the fence stands (the fence waits
+    // for every transaction writing the table), committed where the test says
+    const late = await bypassingClient(east);
     // the DISABLE waits for the subscription's lock held here; a second holder queued behind it
     // gets the lock when the DISABLE commits, so the release's next ALTER SUBSCRIPTION (slot_name =
     // NONE, before the drop) waits for it
@@ -726,6 +742,8 @@ describe('steep switchover with a writer the fence cannot stop (18 → 18)', () 
     try {
       const running = steep(['switchover', SUB_LD, '--grace', '1s', '--json'], ldPath);
       await eventually(async () => steepWaits(west, 'DISABLE'), HANG_MS, 'the release to wait to DISABLE');
+      await late.query('BEGIN');
+      await late.query("INSERT INTO public.ld_items (id, v) VALUES (101, 'committed before the drop')");
       await second.query('BEGIN');
       const pid = (await second.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
       const queued = second.query(`COMMENT ON SUBSCRIPTION ${SUB_LD} IS 'held by the test'`);
@@ -765,7 +783,7 @@ describe('steep switchover with a writer the fence cannot stop (18 → 18)', () 
     expect(lost, `${done.stdout}\n${done.stderr}`).toEqual([]);
     expect(done.code, `${done.stdout}\n${done.stderr}`).toBe(1);
     expect(report.slotKept).toBe(true);
-    expect(report.unsent).toEqual({ changes: 1, transactions: 1 });
+    expect(report.unsent).toMatchObject({ changes: 1, transactions: 1 });
     expect(followed, done.stderr).toBe(true);
     expect(await digests(west, ['ld_items'])).toEqual(await digests(east, ['ld_items']));
   }, 180_000);
@@ -782,7 +800,9 @@ describe('steep switchover with a writer the fence cannot stop (18 → 18)', () 
     try {
       const running = steep(['switchover', SUB_LN, '--grace', '1s', '--json'], lnPath);
       await eventually(async () => steepWaits(west, 'DISABLE'), HANG_MS, 'the release to wait to DISABLE');
-      await east.query("INSERT INTO public.ln_items (id, v) VALUES (101, 'after the fence')");
+      const su = await bypassingClient(east);
+      await su.query("INSERT INTO public.ln_items (id, v) VALUES (101, 'after the fence')");
+      await su.end();
       acknowledged.push(101);
       await eventually(
         async () => (await west.query('SELECT 1 FROM public.ln_items WHERE id = 101')).length === 1,

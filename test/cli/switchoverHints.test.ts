@@ -1,3 +1,4 @@
+import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { steepWith, writeConfig } from '../support/cli.js';
 import { otherDatabase, useCluster } from '../support/cluster.js';
@@ -94,6 +95,20 @@ describe('switchover hints, followed as printed', () => {
     expect(ok.code, ok.stdout + ok.stderr).toBe(0);
   });
 
+  it('needs no pg_signal_backend when the runner inherits the application role, which lets it end its sessions (the switchover below runs so)', async () => {
+    const path = await once();
+    // a cloud admin may not grant pg_signal_backend; a member of shopapp WITH INHERIT may
+    // terminate shopapp's sessions, as pg_terminate_backend allows
+    await east().query('REVOKE pg_signal_backend FROM steep_runner');
+    const dry = await steep(['switchover', SUB, '--dry-run'], path);
+    expect(dry.code, dry.stdout + dry.stderr).toBe(0);
+    expect(dry.stdout).toContain(
+      'CREATE TRIGGER "steep_fence_orders_sub" BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON public.orders',
+    );
+    // (without the membership's INHERIT the runner could not read orders either; the refusal
+    // naming both GRANTs is planner/switchover.test's)
+  });
+
   it("the way back's slot name taken by another database of the new primary's server is never named for dropping; switched over without --reverse as it says, the switchover is released and that slot is untouched", async () => {
     const path = await once();
     await west().query('CREATE DATABASE shop2');
@@ -107,9 +122,23 @@ describe('switchover hints, followed as printed', () => {
       expect(out).toContain('switch over without --reverse');
       expect(out).not.toContain('pg_drop_replication_slot');
 
+      // a session of the application, which the runner ends as a member of shopapp (no pg_signal_backend)
+      const app = new pg.Client({
+        host: '127.0.0.1',
+        port: east().port,
+        database: 'app',
+        user: 'shopapp',
+        password: MANAGED_PASSWORD,
+      });
+      app.on('error', () => {});
+      await app.connect();
       const done = await steep(['switchover', SUB, '--grace', '1s', '--json'], path);
+      await app.end().catch(() => {});
       expect(done.code, done.stdout + done.stderr).toBe(0);
       expect(JSON.parse(done.stdout).outcome).toBe('released');
+      expect(done.stderr).toMatch(
+        /shopapp read-only and without login on east, 1 session\(s\) ended, 1 table\(s\) fenced/,
+      );
       await eventually(
         async () =>
           JSON.stringify(await digests(east(), ['orders'])) ===

@@ -30,6 +30,7 @@ import type {
   SwitchoverStep,
 } from '../../model/switchover.js';
 import { flushedMarkSql } from '../walMark.js';
+import { dataFence } from './dataFence.js';
 import { fenceRoles, reverseName } from './switchoverChecks.js';
 
 /** The verify engine's rough pace on a drained pair, for the expected blackout (bench/switchover). */
@@ -51,6 +52,10 @@ function terminateSql(roles: readonly string[], finishedOnly: boolean): string {
   const list = roles.map(quoteLiteral).join(', ');
   return `SELECT pid, pg_catalog.pg_terminate_backend(pid) AS signalled FROM pg_catalog.pg_stat_activity WHERE datname = current_database() AND usename IN (${list}) AND backend_start <= $1 AND pid <> pg_catalog.pg_backend_pid()${finishedOnly ? ' AND (xact_start IS NULL OR xact_start > $1)' : ''}`;
 }
+
+/** The prepared transactions of the old primary's database, read again once the data fence stands. */
+export const PREPARED_SQL =
+  'SELECT gid, owner, prepared FROM pg_catalog.pg_prepared_xacts WHERE database = current_database()';
 
 function readOnlySql(role: string, database: string): string {
   return `ALTER ROLE ${quoteIdent(role)} IN DATABASE ${quoteIdent(database)} SET default_transaction_read_only = on`;
@@ -74,6 +79,7 @@ export function planSwitchover(
   const roles = fenceRoles(facts, opts);
   const slot = facts.slot?.name ?? facts.live?.slot ?? sub;
   const { fence, unfence } = roleFenceSql(facts, roles);
+  const data = dataFence(facts);
   const terminateFinishedSql = terminateSql(roles, true);
   const terminateAllSql = terminateSql(roles, false);
   const rev = opts.reverse ? reverseName(sub) : null;
@@ -82,15 +88,17 @@ export function planSwitchover(
   const steps: SwitchoverStep[] = [
     {
       id: 'fence',
-      title: `fence ${roles.join(', ')} on ${old} (read-only in database ${facts.database}; no login, which holds in every database of ${old}'s server), end their sessions (grace ${opts.graceMs / 1000}s), record the fence LSN (flushed)`,
+      title: `fence ${roles.join(', ')} on ${old} (read-only in database ${facts.database}; no login, which holds in every database of ${old}'s server), end their sessions (grace ${opts.graceMs / 1000}s), fence ${data.fence.length - 1} table(s) against every other writer (a trigger), record the fence LSN (flushed)`,
       statements: [
         ...fence,
         { node: old, sql: 'SELECT now() -- $1: the time the fence took effect' },
         { node: old, sql: terminateFinishedSql },
         { node: old, sql: terminateAllSql },
+        ...data.fence,
+        { node: old, sql: `${PREPARED_SQL} -- none, or the fence is undone` },
         ...fenceLsnSql.map((sql) => ({ node: old, sql })),
       ],
-      undo: unfence,
+      undo: [...data.unfence, ...unfence],
     },
     {
       id: 'drain',
@@ -125,16 +133,25 @@ export function planSwitchover(
     subscription: sub,
     oldNode: old,
     newNode: neu,
+    database: facts.database,
+    forwardOrigin: facts.forwardOrigin ?? null,
     roles,
     slot,
     reverseName: rev,
     steps,
+    roleFence: { fence, unfence },
+    dataFence: data,
     terminateFinishedSql,
     terminateAllSql,
     fenceLsnSql,
     expectedBlackoutMs: ms,
     blackoutBasis: basis,
-    rollback: rollbackCommands(facts, opts, { roles, unfence, slot, reverse: rev }),
+    rollback: rollbackCommands(facts, opts, {
+      roles,
+      unfence: [...data.unfence, ...unfence],
+      slot,
+      reverse: rev,
+    }),
   };
 }
 
@@ -196,15 +213,33 @@ function reverseStep(facts: SwitchoverFacts, rev: string, reverseConninfo: strin
 
 /**
  * The changes to the subscribed tables that the slot still holds past what the subscriber
- * confirmed, read once the subscription is disabled (a peek consumes nothing): a transaction
- * committed on the old primary after the drain by a role the fence did not stop. pgoutput's
- * first byte names the message: I(73)nsert, U(85)pdate, D(68)elete, T(84)runcate. With the way
- * back in place, its changes applied on the old primary carry an origin and are not counted.
+ * confirmed, read once the subscription is disabled (a peek consumes nothing), whatever their
+ * origin, per origin with the tables they touched: a transaction committed on the old primary
+ * after the drain by something the fence did not stop. pgoutput's first byte names the message:
+ * I(73)nsert, U(85)pdate, D(68)elete, T(84)runcate (I, U and D name the table's oid in the next
+ * four bytes), O(79)rigin (after the LSN's eight bytes, the origin's name: sent for a
+ * transaction applied by a subscription). Only the way back's own changes (`reverse`, its
+ * subscription's origin `pg_<oid>`) are not counted: they came from the new primary.
  */
-export function unsentChangesSql(slot: string, publications: readonly string[], reverse: boolean): string {
+export function unsentChangesSql(
+  slot: string,
+  publications: readonly string[],
+  reverse: string | null,
+): string {
   const names = quoteLiteral(publications.map(quoteIdent).join(','));
-  const origin = reverse ? `, 'origin', 'none'` : '';
-  return `SELECT count(*)::int AS changes, count(DISTINCT xid::text)::int AS transactions FROM pg_catalog.pg_logical_slot_peek_binary_changes(${slot}, NULL, NULL, 'proto_version', '1', 'publication_names', ${names}${origin}) WHERE pg_catalog.get_byte(data, 0) IN (73, 85, 68, 84)`;
+  const way = reverse
+    ? `(SELECT 'pg_' || s.oid FROM pg_catalog.pg_subscription s WHERE s.subname = ${quoteLiteral(reverse)} AND s.subdbid = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database()))`
+    : 'NULL';
+  const byte = (i: number) => `pg_catalog.get_byte(c.data, ${i})::bigint`;
+  return [
+    `WITH c AS (SELECT xid::text AS xid, pg_catalog.get_byte(data, 0) AS t, data FROM pg_catalog.pg_logical_slot_peek_binary_changes(${slot}, NULL, NULL, 'proto_version', '1', 'publication_names', ${names})),`,
+    ` o AS (SELECT xid, pg_catalog.convert_from(substring(data FROM 10 FOR length(data) - 10), 'UTF8') AS origin FROM c WHERE t = 79),`,
+    ` w AS (SELECT c.xid, o.origin, CASE WHEN c.t = 84 THEN NULL ELSE pg_catalog.oid((${byte(1)} << 24) + (${byte(2)} << 16) + (${byte(3)} << 8) + ${byte(4)}) END AS relid`,
+    `   FROM c LEFT JOIN o USING (xid) WHERE c.t IN (73, 85, 68, 84) AND (o.origin IS NULL OR o.origin IS DISTINCT FROM ${way}))`,
+    `SELECT w.origin, (SELECT s.subname FROM pg_catalog.pg_subscription s WHERE 'pg_' || s.oid = w.origin) AS subscription,`,
+    ` coalesce(array_agg(DISTINCT (SELECT pg_catalog.format('%I.%I', n.nspname, r.relname) FROM pg_catalog.pg_class r JOIN pg_catalog.pg_namespace n ON n.oid = r.relnamespace WHERE r.oid = w.relid)) FILTER (WHERE w.relid IS NOT NULL), '{}') AS tables,`,
+    ` count(*)::int AS changes, count(DISTINCT w.xid)::int AS transactions FROM w GROUP BY w.origin ORDER BY 1 NULLS FIRST`,
+  ].join('\n');
 }
 
 /** The release's copy of the slot: temporary, this session's (its name made of the session's pid). */
@@ -227,7 +262,8 @@ function releaseStep(
 ): SwitchoverStep {
   const { subscription: sub, oldNode: old, newNode: neu } = facts;
   const mark = flushedMarkSql(`switchover ${sub}: release`).map((sql) => ({ node: old, sql }));
-  const peek = (s: string) => ({ node: old, sql: unsentChangesSql(s, facts.publications, reverse) });
+  const rev = reverse ? reverseName(sub) : null;
+  const peek = (s: string) => ({ node: old, sql: unsentChangesSql(s, facts.publications, rev) });
   const dropCheck = { node: old, sql: `SELECT pg_catalog.pg_drop_replication_slot(${CHECK_SLOT})` };
   const disable = { node: neu, sql: `ALTER SUBSCRIPTION ${quoteIdent(sub)} DISABLE` };
   return {
@@ -381,7 +417,13 @@ function rollbackCommands(
         : `steep sequences sync ${sub} --reverse --headroom ${opts.sequenceHeadroom}`,
       why: `set ${old}'s sequences past what ${neu} handed out, before the application writes on ${old} again`,
     },
-    ...p.unfence.map((u) => ({ node: u.node, sql: u.sql, why: `make the role writable on ${old} again` })),
+    ...p.unfence.map((u) => ({
+      node: u.node,
+      sql: u.sql,
+      why: /^DROP /.test(u.sql)
+        ? `remove the data fence on ${old}`
+        : `make the role writable on ${old} again`,
+    })),
     { node: null, sql: null, why: `point the application back at ${old}` },
   );
   if (!p.reverse && !opts.keepSlot)

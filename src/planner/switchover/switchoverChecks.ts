@@ -10,17 +10,20 @@ import { replicationConnectFix } from '../../model/replicationConnectError.js';
 import { displayIdent, quoteIdent, quoteLiteral } from '../../model/sql.js';
 import type { RoleFacts, SwitchoverFacts, SwitchoverOptions } from '../../model/switchover.js';
 import type { SubscriptionSpec } from '../../model/topology.js';
-import { PG16, PG17 } from '../../model/versions.js';
+import { PG16, PG17, PG18 } from '../../model/versions.js';
 import { sequencePrivilegeErrors } from '../sequences.js';
 
 /** The roles the fence makes read-only, and why the others are left alone (for --dry-run). */
-export function fenceRoles(facts: SwitchoverFacts, opts: Pick<SwitchoverOptions, 'roles'>): string[] {
+export function fenceRoles(
+  facts: Pick<SwitchoverFacts, 'roles' | 'steepRole'>,
+  opts: Pick<SwitchoverOptions, 'roles'>,
+): string[] {
   if (opts.roles) return [...opts.roles].sort();
   return facts.roles.filter((r) => r.login && applicationWriter(facts, r)).map((r) => r.name);
 }
 
 /** A role the fence stops by default when it can log in: it writes, and is no superuser, replication role or steep's own. */
-function applicationWriter(facts: SwitchoverFacts, r: RoleFacts): boolean {
+function applicationWriter(facts: Pick<SwitchoverFacts, 'steepRole'>, r: RoleFacts): boolean {
   return r.writes && !r.superuser && !r.replication && r.name !== facts.steepRole;
 }
 
@@ -62,6 +65,8 @@ export function switchoverProblems(facts: SwitchoverFacts, opts: SwitchoverOptio
   for (const u of facts.unkeyed) p.push(`${u.table} cannot be switched over safely: ${u.reason}`);
   p.push(...fenceRoleProblems(facts, opts));
   p.push(...steepRoleProblems(facts));
+  p.push(...writerProblems(facts, opts));
+  p.push(...capacityProblems(facts, opts));
   for (const s of facts.sequences.filter((x) => !x.present))
     p.push(
       `sequence ${s.sequence} exists on ${old} but not on ${neu}: create it on ${neu} (or leave it out with --sequences)`,
@@ -162,9 +167,122 @@ function steepRoleProblems(facts: SwitchoverFacts): string[] {
         `run GRANT EXECUTE ON FUNCTION pg_catalog.${facts.oldVersion >= PG17 ? 'pg_logical_emit_message(boolean, text, text, boolean)' : 'pg_logical_emit_message(boolean, text, text)'} TO ${quoteIdent(facts.steepRole)}; on ${old}`,
     !facts.steepCanFence &&
       `role ${facts.steepRole} that steep connects to ${old} as cannot change other roles: grant it CREATEROLE (or connect as a superuser)`,
-    !facts.steepCanTerminate &&
-      `role ${facts.steepRole} that steep connects to ${old} as cannot end other roles' sessions: GRANT pg_signal_backend TO ${displayIdent(facts.steepRole)}`,
   ].filter((x) => x !== false);
+}
+
+/**
+ * What the fence needs beyond the roles, and what it cannot stop, refused before anything
+ * changes: steep's role ends each fenced role's sessions (pg_terminate_backend allows it to a
+ * member that inherits the role's privileges, or to pg_signal_backend's), creates the data
+ * fence's function in the state schema and a trigger on every table (TRIGGER); no prepared
+ * transaction is open (its COMMIT PREPARED fires no trigger), no other subscription writes
+ * into the tables (apply workers fire no ordinary trigger), and the application can log in to
+ * the new primary.
+ */
+function writerProblems(facts: SwitchoverFacts, opts: SwitchoverOptions): string[] {
+  const { oldNode: old, newNode: neu, steepRole: me } = facts;
+  const p: string[] = [];
+  const roles = fenceRoles(facts, opts);
+  for (const r of roles) {
+    const role = facts.roles.find((x) => x.name === r);
+    if (role?.steepCanSignal === false)
+      p.push(
+        `role ${me} that steep connects to ${old} as cannot end the sessions of role ${r}, which the fence must end: ` +
+          `GRANT ${quoteIdent(r)} TO ${quoteIdent(me)}; on ${old} (a member that inherits ${r}'s privileges may end its sessions), or GRANT pg_signal_backend TO ${quoteIdent(me)};`,
+      );
+  }
+  const f = facts.fence;
+  if (f && !f.schemaExists)
+    p.push(
+      `steep's state schema ${f.schema} does not exist on ${old}, and the data fence's function goes there: run steep apply first`,
+    );
+  else if (f && !f.schemaCreate)
+    p.push(
+      `role ${me} that steep connects to ${old} as may not create the data fence's function in schema ${f.schema}: GRANT CREATE ON SCHEMA ${quoteIdent(f.schema)} TO ${quoteIdent(me)}; on ${old}`,
+    );
+  for (const t of f?.tables.filter((x) => !x.trigger) ?? [])
+    p.push(
+      `role ${me} that steep connects to ${old} as may not create the data fence's trigger on ${t.table}, which stops every writer the role fence does not: GRANT TRIGGER ON ${t.table} TO ${quoteIdent(me)}; on ${old} as the table's owner`,
+    );
+  const waited = (opts.waitPreparedMs ?? 0) > 0;
+  if ((facts.prepared ?? []).length > 0)
+    p.push(preparedProblem(old, facts.database, facts.prepared!, waited, opts));
+  for (const s of facts.inbound ?? [])
+    p.push(
+      `subscription ${s.name} on ${old} writes into ${s.tables.join(', ')}, which the switchover moves to ${neu}, and no fence stops a subscription's apply: ` +
+        `disable it (ALTER SUBSCRIPTION ${quoteIdent(s.name)} DISABLE on ${old}) and have it write into ${neu} instead, then run again`,
+    );
+  for (const l of facts.newLogins ?? [])
+    if (roles.includes(l.name) && (!l.exists || !l.login || !l.connect))
+      p.push(
+        !l.exists
+          ? `role ${l.name} does not exist on ${neu}, so the application cannot log in there after the switchover: create it on ${neu} (or leave it out with --roles)`
+          : !l.login
+            ? `role ${l.name} cannot log in on ${neu} (NOLOGIN, as an earlier rollback leaves it): the application could log in nowhere after the switchover; ALTER ROLE ${quoteIdent(l.name)} LOGIN on ${neu}, then run again`
+            : `role ${l.name} may not connect to database ${facts.newDatabase} on ${neu}: GRANT CONNECT ON DATABASE ${quoteIdent(facts.newDatabase)} TO ${quoteIdent(l.name)}; on ${neu}, then run again`,
+      );
+  return p;
+}
+
+/**
+ * The prepared transactions still open in the old primary's database, named: a COMMIT PREPARED
+ * after the fence writes there unseen (no trigger fires, no login is needed). `waited`: for
+ * `--wait-prepared`, which ran out.
+ */
+export function preparedProblem(
+  node: string,
+  database: string,
+  prepared: ReadonlyArray<{ gid: string; owner: string; prepared: string }>,
+  waited: boolean,
+  opts?: Pick<SwitchoverOptions, 'waitPreparedMs'>,
+): string {
+  const list = prepared
+    .map(
+      (x) =>
+        `prepared transaction ${quoteLiteral(x.gid)} of role ${x.owner} in database ${database} on ${node} (prepared at ${x.prepared})`,
+    )
+    .join(', ');
+  return (
+    `${list} ${prepared.length > 1 ? 'are' : 'is'} open${waited ? ` after --wait-prepared ${(opts?.waitPreparedMs ?? 0) / 1000}s` : ''}: ` +
+    `its COMMIT PREPARED would write on ${node} after the fence, where nothing stops it; have the application commit it (COMMIT PREPARED ${quoteLiteral(prepared[0]!.gid)}) ` +
+    `before the switchover, or pass --wait-prepared 60s to wait for it`
+  );
+}
+
+/**
+ * What the switchover creates must fit: on the old primary, the release's copy of the slot
+ * (unless --keep-slot) and with --reverse a subscription (an origin, an apply worker); on the
+ * new primary with --reverse a slot and a walsender.
+ */
+function capacityProblems(facts: SwitchoverFacts, opts: SwitchoverOptions): string[] {
+  const c = facts.capacity;
+  if (!c) return [];
+  const { oldNode: old, newNode: neu } = facts;
+  const originSetting = (v: number) =>
+    v >= PG18 ? 'max_active_replication_origins' : 'max_replication_slots';
+  const need: Array<[boolean, string]> = [
+    [
+      !opts.keepSlot && c.old.slots < 1,
+      `${old} has no free replication slot for the release's copy of the forward slot: raise max_replication_slots on ${old} (a restart), or pass --keep-slot`,
+    ],
+    [
+      opts.reverse && c.old.origins < 1,
+      `${old} has no free replication origin for the way back's subscription: raise ${originSetting(facts.oldVersion)} on ${old} (a restart), or switch over without --reverse`,
+    ],
+    [
+      opts.reverse && c.old.workers < 1,
+      `${old} has no free logical replication worker for the way back's subscription: raise max_logical_replication_workers on ${old} (a restart), or switch over without --reverse`,
+    ],
+    [
+      opts.reverse && c.new.slots < 1,
+      `${neu} has no free replication slot for the way back: raise max_replication_slots on ${neu} (a restart), or switch over without --reverse`,
+    ],
+    [
+      opts.reverse && c.new.walsenders < 1,
+      `${neu} has no free walsender for the way back: raise max_wal_senders on ${neu} (a restart), or switch over without --reverse`,
+    ],
+  ];
+  return need.filter(([bad]) => bad).map(([, m]) => m);
 }
 
 function reverseProblems(facts: SwitchoverFacts): string[] {

@@ -4,6 +4,7 @@ import {
   drainProven,
   type SwitchoverFacts,
   type SwitchoverOptions,
+  unsentMessage,
 } from '../../../src/model/switchover.js';
 import { planSwitchover } from '../../../src/planner/switchover/switchover.js';
 import { fenceRoles, switchoverProblems } from '../../../src/planner/switchover/switchoverChecks.js';
@@ -28,7 +29,7 @@ const FACTS: SwitchoverFacts = {
   newDatabase: 'app',
   steepRole: 'steep',
   steepCanFence: true,
-  steepCanTerminate: true,
+
   live: { enabled: true, slot: 'new_orders', tables: { 'public.orders': 'r' } },
   state: 'synchronized',
   slot: { name: 'new_orders', active: true, lagBytes: 1000 },
@@ -265,7 +266,106 @@ describe('switchover planner', () => {
       problem:
         /may not alter role app, .*: run GRANT "app" TO "steep" WITH ADMIN OPTION; on old as the role's creator or the cloud admin role \(steep is a member of app already: this adds ADMIN OPTION and keeps its INHERIT and SET\), or leave app out with --roles/,
     },
+    {
+      what: 'steep may not end the sessions of a fenced role (no INHERIT membership, no pg_signal_backend)',
+      facts: {
+        roles: [...FACTS.roles.filter((r) => r.name !== 'app'), role('app', { steepCanSignal: false })],
+      },
+      problem:
+        /cannot end the sessions of role app, which the fence must end: GRANT "app" TO "steep"; on old \(a member that inherits app's privileges may end its sessions\), or GRANT pg_signal_backend TO "steep";/,
+    },
+    {
+      what: 'no TRIGGER on a table for the data fence',
+      facts: {
+        fence: {
+          schema: 'steep',
+          schemaExists: true,
+          schemaCreate: true,
+          tables: [{ table: '"public"."orders"', trigger: false }],
+        },
+      },
+      problem:
+        /may not create the data fence's trigger on "public"\."orders".*: GRANT TRIGGER ON "public"\."orders" TO "steep"; on old as the table's owner/,
+    },
+    {
+      what: 'no CREATE on the state schema for the data fence',
+      facts: { fence: { schema: 'steep', schemaExists: true, schemaCreate: false, tables: [] } },
+      problem:
+        /may not create the data fence's function in schema steep: GRANT CREATE ON SCHEMA "steep" TO "steep"; on old/,
+    },
+    {
+      what: 'a prepared transaction',
+      facts: { prepared: [{ gid: 'tx 1', owner: 'app', prepared: '2026-01-01 00:00:00+00' }] },
+      problem:
+        /prepared transaction 'tx 1' of role app in database app on old \(prepared at 2026-01-01 00:00:00\+00\) is open: .*COMMIT PREPARED 'tx 1'.*--wait-prepared 60s/,
+    },
+    {
+      what: 'a subscription writing into the tables on the old primary',
+      facts: { inbound: [{ name: 'feed', tables: ['public.orders'] }] },
+      problem:
+        /subscription feed on old writes into public\.orders, .*ALTER SUBSCRIPTION "feed" DISABLE on old/,
+    },
+    {
+      what: 'the application role cannot log in on the new primary',
+      facts: { newLogins: [{ name: 'app', exists: true, login: false, connect: true }] },
+      problem: /role app cannot log in on new \(NOLOGIN.*ALTER ROLE "app" LOGIN on new/,
+    },
+    {
+      what: 'the application role may not connect on the new primary',
+      facts: { newLogins: [{ name: 'batch', exists: true, login: true, connect: false }] },
+      problem:
+        /role batch may not connect to database app on new: GRANT CONNECT ON DATABASE "app" TO "batch"; on new/,
+    },
+    ...(
+      [
+        ['slots', 'old', /old has no free replication slot for the release's copy.*max_replication_slots/],
+        [
+          'origins',
+          'old',
+          /old has no free replication origin for the way back's subscription: raise max_active_replication_origins on old/,
+        ],
+        ['workers', 'old', /no free logical replication worker.*max_logical_replication_workers on old/],
+        [
+          'slots',
+          'new',
+          /new has no free replication slot for the way back: raise max_replication_slots on new/,
+        ],
+        ['walsenders', 'new', /new has no free walsender for the way back: raise max_wal_senders on new/],
+      ] as const
+    ).map(([what, node, problem]) => ({
+      what: `no ${what} left on ${node}`,
+      facts: {
+        capacity: {
+          old: { slots: 1, origins: 1, workers: 1, walsenders: 1, ...(node === 'old' ? { [what]: 0 } : {}) },
+          new: { slots: 1, origins: 1, workers: 1, walsenders: 1, ...(node === 'new' ? { [what]: 0 } : {}) },
+        },
+      },
+      problem,
+    })),
   ];
+  it('asks only for the capacity it uses: without --reverse and with --keep-slot, none', () => {
+    const none = { slots: 0, origins: 0, workers: 0, walsenders: 0 };
+    expect(
+      switchoverProblems(
+        { ...FACTS, capacity: { old: none, new: none } },
+        { ...OPTS, reverse: false, keepSlot: true },
+      ),
+    ).toEqual([]);
+    // before 18 the origins count against max_replication_slots
+    const on17 = switchoverProblems(
+      {
+        ...FACTS,
+        oldVersion: 170000,
+        capacity: { old: { ...none, slots: 1, workers: 1 }, new: { ...none, slots: 1, walsenders: 1 } },
+      },
+      OPTS,
+    );
+    expect(on17).toEqual([
+      expect.stringContaining(
+        'raise max_replication_slots on old (a restart), or switch over without --reverse',
+      ),
+    ]);
+  });
   it.each(cases)('refuses: $what', ({ facts, opts, problem }) => {
     const p = switchoverProblems({ ...FACTS, ...facts }, { ...OPTS, ...opts });
     expect(p.join('\n')).toMatch(problem);
@@ -322,8 +422,10 @@ describe('switchover planner', () => {
       'old: SET LOCAL synchronous_commit = local',
       "old: SELECT pg_catalog.pg_logical_emit_message(true, 'steep', 'switchover new_orders: release')::text AS lsn",
       'old: COMMIT',
-      // what the slot held past what new confirmed
-      `old: SELECT count(*)::int AS changes, count(DISTINCT xid::text)::int AS transactions FROM pg_catalog.pg_logical_slot_peek_binary_changes(${check}, NULL, NULL, 'proto_version', '1', 'publication_names', '"orders pub"', 'origin', 'none') WHERE pg_catalog.get_byte(data, 0) IN (73, 85, 68, 84)`,
+      // what the slot held past what new confirmed, whatever its origin but the way back's own
+      expect.stringMatching(
+        /^old: WITH c AS \(SELECT xid::text AS xid, .* FROM pg_catalog\.pg_logical_slot_peek_binary_changes\('steep_release_' \|\| pg_catalog\.pg_backend_pid\(\), NULL, NULL, 'proto_version', '1', 'publication_names', '"orders pub"'\)\),\n.*o\.origin IS DISTINCT FROM \(SELECT 'pg_' \|\| s\.oid FROM pg_catalog\.pg_subscription s WHERE s\.subname = 'steep_reverse_new_orders' .*GROUP BY w\.origin/s,
+      ),
       `old: SELECT pg_catalog.pg_drop_replication_slot(${check})`,
     ]);
     // some: the slot back from the copy, where it stood, and the subscription on it again
@@ -335,8 +437,9 @@ describe('switchover planner', () => {
     // nothing measured: drain 200 ms + 1,000 bytes at 100 kB/s, verify 200,000 rows at
     // 200,000/s, reverse 500 ms, the fence's exit poll 20 ms
     expect(plan.expectedBlackoutMs).toBe(200 + 10 + 1000 + 500 + 20);
-    // measured: round trip 1 ms (11 fence statements, 3 for the sequences, the release's
-    // DISABLE), the drain 40 ms, verify 100 ms + 200,000 rows at 1,000,000/s, reverse 60 ms + 3
+    // measured: round trip 1 ms (12 fence statements, the prepared transactions' check
+    // included, 3 for the sequences, the release's DISABLE), the drain 40 ms, verify 100 ms +
+    // 200,000 rows at 1,000,000/s, reverse 60 ms + 3
     const measured = planSwitchover(
       {
         ...FACTS,
@@ -351,7 +454,7 @@ describe('switchover planner', () => {
       OPTS,
       INPUTS,
     );
-    expect(measured.expectedBlackoutMs).toBe(11 + 20 + 40 + 3 + (100 + 200) + (60 + 3) + 1);
+    expect(measured.expectedBlackoutMs).toBe(12 + 20 + 40 + 3 + (100 + 200) + (60 + 3) + 1);
     expect(measured.blackoutBasis).toContain('the subscriber confirmed the flushed WAL in 40 ms');
     expect(plan.rollback.some((r) => r.sql === 'ALTER SUBSCRIPTION "steep_reverse_new_orders" DISABLE')).toBe(
       true,
@@ -363,6 +466,63 @@ describe('switchover planner', () => {
     const seq = back.indexOf('steep sequences sync steep_reverse_new_orders --headroom 1000');
     expect(seq).toBeGreaterThan(back.indexOf('old: ALTER SUBSCRIPTION "steep_reverse_new_orders" DISABLE'));
     expect(seq).toBeLessThan(back.indexOf('old: ALTER ROLE "app" LOGIN'));
+  });
+
+  it('fences the tables with a trigger after the roles, undoes and rolls it back with them', () => {
+    const facts: SwitchoverFacts = {
+      ...FACTS,
+      fence: {
+        schema: 'steep',
+        schemaExists: true,
+        schemaCreate: true,
+        tables: [{ table: '"public"."orders"', trigger: true }],
+      },
+    };
+    const plan = planSwitchover(facts, OPTS, INPUTS);
+    const sql = plan.steps[0]!.statements.map((x) => x.sql);
+    const fn = sql.findIndex((x) =>
+      x.startsWith(
+        'CREATE FUNCTION "steep"."switchover_fence_new_orders"() RETURNS trigger LANGUAGE plpgsql',
+      ),
+    );
+    expect(fn).toBeGreaterThan(sql.findIndex((x) => x.includes('pg_terminate_backend')));
+    expect(sql[fn + 1]).toBe(
+      `CREATE TRIGGER "steep_fence_new_orders" BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON "public"."orders" FOR EACH STATEMENT EXECUTE FUNCTION "steep"."switchover_fence_new_orders"('switchover of new_orders moved its writes to new', 'steep switchover fenced this table on old; write on new. The rollback steep printed removes the fence.')`,
+    );
+    expect(sql[fn + 2]).toMatch(/^SELECT gid, owner, prepared FROM pg_catalog\.pg_prepared_xacts/);
+    expect(plan.dataFence.unfence.map((x) => x.sql)).toEqual([
+      'DROP TRIGGER IF EXISTS "steep_fence_new_orders" ON "public"."orders"',
+      'DROP FUNCTION IF EXISTS "steep"."switchover_fence_new_orders"()',
+    ]);
+    // the printed rollback removes it before the roles may write on old again
+    const back = plan.rollback.map((r) => `${r.node}: ${r.sql}`);
+    expect(back.indexOf('old: DROP FUNCTION IF EXISTS "steep"."switchover_fence_new_orders"()')).toBeLessThan(
+      back.indexOf('old: ALTER ROLE "app" LOGIN'),
+    );
+    expect(
+      back.indexOf('old: DROP TRIGGER IF EXISTS "steep_fence_new_orders" ON "public"."orders"'),
+    ).toBeGreaterThan(back.indexOf('old: ALTER SUBSCRIPTION "steep_reverse_new_orders" DISABLE'));
+  });
+
+  it("the kept slot's advice sets origin = none for the catch-up when the way back runs and the subscription's origin is any", () => {
+    const p = { subscription: 'new_orders', oldNode: 'old', newNode: 'new', slot: 'new_orders' };
+    const unsent = {
+      changes: 3,
+      transactions: 2,
+      writers: [{ origin: null, subscription: null, tables: ['public.orders'], changes: 3, transactions: 2 }],
+    };
+    const any = unsentMessage({ ...p, reverse: true, origin: 'any' }, unsent);
+    expect(any).toContain(
+      'then ALTER SUBSCRIPTION "new_orders" SET (origin = none); ALTER SUBSCRIPTION "new_orders" ENABLE on new deliver exactly them',
+    );
+    expect(any).toContain(
+      'ALTER SUBSCRIPTION "new_orders" DISABLE; ALTER SUBSCRIPTION "new_orders" SET (origin = any) on new',
+    );
+    expect(any).toContain('(3 in 2 transaction(s) to public.orders by local sessions');
+    const none = unsentMessage({ ...p, reverse: true, origin: 'none' }, unsent);
+    expect(none).not.toContain('SET (origin');
+    expect(none).toContain("its origin is none: the way back's own changes stay out");
+    expect(unsentMessage({ ...p, reverse: false, origin: 'any' }, unsent)).not.toContain('origin = none');
   });
 
   it('refuses a role an interrupted switchover left without login and read-only', () => {
@@ -388,7 +548,10 @@ describe('switchover planner', () => {
       'old: SET LOCAL synchronous_commit = local',
       "old: SELECT pg_catalog.pg_logical_emit_message(true, 'steep', 'switchover new_orders: release')::text AS lsn",
       'old: COMMIT',
-      `old: SELECT count(*)::int AS changes, count(DISTINCT xid::text)::int AS transactions FROM pg_catalog.pg_logical_slot_peek_binary_changes('new_orders', NULL, NULL, 'proto_version', '1', 'publication_names', '"orders pub"') WHERE pg_catalog.get_byte(data, 0) IN (73, 85, 68, 84)`,
+      // no way back: every origin counts
+      expect.stringMatching(
+        /^old: WITH c AS .*pg_logical_slot_peek_binary_changes\('new_orders', NULL, NULL, 'proto_version', '1', 'publication_names', '"orders pub"'\)\),\n.*o\.origin IS DISTINCT FROM NULL\)/s,
+      ),
     ]);
     expect(plan.steps.at(-1)!.undo).toEqual([]);
     // the new primary fenced first, as the switchover fenced the old one: never both writable
