@@ -53,12 +53,15 @@ export async function readSubscriptionInfo(
 /**
  * The tables the publications publish, with their row filter and column list (15+). A table in
  * several publications: its rows pass when any filter passes (PostgreSQL ORs them), and none
- * applies when one publication has no filter.
+ * applies when one publication has no filter. steep's state schema (`stateSchema`), which an
+ * `allTables` or `schemas` publication publishes too, is left out: its rows are each node's own
+ * (docs/state-schema.md), never compared, copied or fenced as the application's.
  */
 export async function readPublishedScope(
   client: pg.Client,
   version: number,
   publications: string[],
+  stateSchema: string,
 ): Promise<PublishedScope[]> {
   const { rows } = await client.query<PublishedScope>(
     version >= PG15
@@ -66,13 +69,13 @@ export async function readPublishedScope(
                 (SELECT array_agg(DISTINCT a) FROM pg_catalog.pg_publication_tables q, unnest(q.attnames) a
                   WHERE q.pubname = ANY($1) AND q.schemaname = p.schemaname AND q.tablename = p.tablename)::text[] AS columns,
                 CASE WHEN NOT bool_or(rowfilter IS NULL) THEN string_agg('(' || rowfilter || ')', ' OR ' ORDER BY pubname) END AS filter
-           FROM pg_catalog.pg_publication_tables p WHERE pubname = ANY($1)
+           FROM pg_catalog.pg_publication_tables p WHERE pubname = ANY($1) AND schemaname <> $2
           GROUP BY p.schemaname, p.tablename ORDER BY p.schemaname::text, p.tablename::text`
       : `SELECT json_build_object('schema', schemaname::text, 'name', tablename::text) AS "table",
                 NULL::text[] AS columns, NULL::text AS filter
-           FROM pg_catalog.pg_publication_tables WHERE pubname = ANY($1)
+           FROM pg_catalog.pg_publication_tables WHERE pubname = ANY($1) AND schemaname <> $2
           GROUP BY schemaname, tablename ORDER BY schemaname::text, tablename::text`,
-    [publications],
+    [publications, stateSchema],
   );
   return rows;
 }
