@@ -17,7 +17,9 @@ function summary(r: VerifyReport): string {
 /** What to do next: reinit the diverged tables; verify the ones not compared again once they can be. */
 export function repairHint(r: VerifyReport): string | null {
   const diverged = r.tables.filter((t) => t.status === 'diverged').map((t) => t.table);
-  const skipped = r.tables.filter((t) => t.status === 'not_verifiable').map((t) => t.table);
+  const skipped = r.tables
+    .filter((t) => t.status === 'not_verifiable' && !t.notComparable)
+    .map((t) => t.table);
   const lines = [
     ...(diverged.length > 0 ? [`steep reinit ${r.subscription} --tables ${diverged.join(',')}`] : []),
     ...(skipped.length > 0
@@ -103,7 +105,9 @@ export function renderVerifyMarkdown(r: VerifyReport): string {
           );
   }
   const diverged = r.tables.filter((t) => t.status === 'diverged').map((t) => t.table);
-  const skipped = r.tables.filter((t) => t.status === 'not_verifiable').map((t) => t.table);
+  const skipped = r.tables
+    .filter((t) => t.status === 'not_verifiable' && !t.notComparable)
+    .map((t) => t.table);
   if (diverged.length > 0)
     lines.push('', `\`steep reinit ${r.subscription} --tables ${diverged.join(',')}\` repairs them.`);
   if (skipped.length > 0)

@@ -107,6 +107,7 @@ export function notVerifiable(n: NotVerifiable): TableVerdict {
     table: qualifiedName(n.table),
     status: 'not_verifiable',
     reason: n.reason,
+    ...(n.notComparable ? { notComparable: true as const } : {}),
     keyColumns: [],
     rows: 0,
     subscriberRows: 0,
