@@ -174,7 +174,7 @@ async function outAndBack(leave: string, back: (existingData?: string) => string
   expect(quiet.code, quiet.stdout + quiet.stderr).toBe(0);
 }
 
-describe('a table leaves a subscription and joins it again (issue 62)', () => {
+describe('a table leaves a subscription and joins it again (issue 62)', { timeout: 360_000 }, () => {
   it('set up: east publishes a keyed and a keyless table, west receives them', async () => {
     const east = cluster().node('east');
     const west = cluster().node('west');

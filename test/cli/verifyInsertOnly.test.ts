@@ -18,7 +18,7 @@ const SUB = 'west_io';
 const APP = { user: 'io_app', password: 'io-app-secret-1' };
 const steep = steepWith({ env: () => passwordEnv(cluster().nodes), timeoutMs: 120_000 });
 
-describe('verify of an insert-only publication', () => {
+describe('verify of an insert-only publication', { timeout: 240_000 }, () => {
   it('is not comparable, with why, instead of diverged; the fully published table is still compared', async () => {
     const east = cluster().node('east');
     const west = cluster().node('west');
