@@ -53,26 +53,39 @@ export async function readSubscriptionInfo(
 /**
  * The tables the publications publish, with their row filter and column list (15+). A table in
  * several publications: its rows pass when any filter passes (PostgreSQL ORs them), and none
- * applies when one publication has no filter.
+ * applies when one publication has no filter. steep's state schema (`stateSchema`), which an
+ * `allTables` or `schemas` publication publishes too, is left out: its rows are each node's own
+ * (docs/state-schema.md), never compared, copied or fenced as the application's.
  */
+/**
+ * The actions (insert, update, delete) none of the publications publishes for the table of `p`,
+ * in that order (null when each is published): what PostgreSQL never sends to the subscriber.
+ */
+const NOT_REPLICATED = `(SELECT array_agg(x.a ORDER BY x.n) FROM unnest(ARRAY['insert', 'update', 'delete']) WITH ORDINALITY AS x(a, n)
+                  WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_publication_tables q JOIN pg_catalog.pg_publication pp ON pp.pubname = q.pubname
+                                     WHERE q.pubname = ANY($1) AND q.schemaname = p.schemaname AND q.tablename = p.tablename
+                                       AND CASE x.a WHEN 'insert' THEN pp.pubinsert WHEN 'update' THEN pp.pubupdate ELSE pp.pubdelete END))::text[] AS "notReplicated"`;
+
 export async function readPublishedScope(
   client: pg.Client,
   version: number,
   publications: string[],
+  stateSchema: string,
 ): Promise<PublishedScope[]> {
   const { rows } = await client.query<PublishedScope>(
     version >= PG15
       ? `SELECT json_build_object('schema', schemaname::text, 'name', tablename::text) AS "table",
                 (SELECT array_agg(DISTINCT a) FROM pg_catalog.pg_publication_tables q, unnest(q.attnames) a
                   WHERE q.pubname = ANY($1) AND q.schemaname = p.schemaname AND q.tablename = p.tablename)::text[] AS columns,
-                CASE WHEN NOT bool_or(rowfilter IS NULL) THEN string_agg('(' || rowfilter || ')', ' OR ' ORDER BY pubname) END AS filter
-           FROM pg_catalog.pg_publication_tables p WHERE pubname = ANY($1)
+                CASE WHEN NOT bool_or(rowfilter IS NULL) THEN string_agg('(' || rowfilter || ')', ' OR ' ORDER BY pubname) END AS filter,
+                ${NOT_REPLICATED}
+           FROM pg_catalog.pg_publication_tables p WHERE pubname = ANY($1) AND schemaname <> $2
           GROUP BY p.schemaname, p.tablename ORDER BY p.schemaname::text, p.tablename::text`
       : `SELECT json_build_object('schema', schemaname::text, 'name', tablename::text) AS "table",
-                NULL::text[] AS columns, NULL::text AS filter
-           FROM pg_catalog.pg_publication_tables WHERE pubname = ANY($1)
-          GROUP BY schemaname, tablename ORDER BY schemaname::text, tablename::text`,
-    [publications],
+                NULL::text[] AS columns, NULL::text AS filter, ${NOT_REPLICATED}
+           FROM pg_catalog.pg_publication_tables p WHERE pubname = ANY($1) AND schemaname <> $2
+          GROUP BY p.schemaname, p.tablename ORDER BY p.schemaname::text, p.tablename::text`,
+    [publications, stateSchema],
   );
   return rows;
 }

@@ -81,8 +81,9 @@ export async function readCopySource(
   client: pg.Client,
   publications: readonly string[],
   version: number,
+  stateSchema: string,
 ): Promise<CopySourceTable[]> {
-  const scope = await readPublishedScope(client, version, [...publications]);
+  const scope = await readPublishedScope(client, version, [...publications], stateSchema);
   const published = new Map(scope.map((p) => [`${p.table.schema}.${p.table.name}`, p]));
   const { rows } = await client.query<TableRow>(TABLES_SQL, [
     scope.map((p) => p.table.schema),

@@ -44,7 +44,7 @@ export async function newManifest(
   // the same write; its transaction ends with the caller's COMMIT
   const [, tables] = await Promise.all([
     beginAtSnapshot(pub, held.snapshot),
-    readCopySource(pub, d.publications, pubVersion),
+    readCopySource(pub, d.publications, pubVersion, topology.settings.stateSchema),
   ]);
   if (tables.length === 0) {
     throw new SteepError(

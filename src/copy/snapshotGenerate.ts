@@ -168,7 +168,14 @@ async function startSnapshot(run: Run, opts: GenerateOptions): Promise<Manifest>
   await refuseTakenSlot(pub, d);
   const [pubVersion, subVersion] = await Promise.all([serverVersionOf(pub), serverVersionOf(sub)]);
   // the manifest holds the sequences' values, which snapshot apply sets: refused before the slot
-  const sequences = await settableSequences(run, d, pubVersion, 'the snapshot', 'no slot was made');
+  const sequences = await settableSequences(
+    run,
+    d,
+    pubVersion,
+    'the snapshot',
+    'no slot was made',
+    topology.settings.stateSchema,
+  );
   // a signal while the slot waits for the publisher's open transactions cancels the wait
   opts.stop?.arm();
   const held = await startHolder(

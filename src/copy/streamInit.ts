@@ -147,7 +147,14 @@ async function copyAndStart(topology: Topology, d: SubscriptionSpec, opts: Strea
     const source = { node: d.from, connection: pubSpec.connection, connectTimeoutMs };
     const s: Run = { topology, d, opts, sub, pub, pubVersion, subVersion, source };
     // the sequences are set once every table is copied: a setval the role may not run is refused first
-    const sequences = await settableSequences(s, d, s.pubVersion, "steep's copy", 'nothing was copied');
+    const sequences = await settableSequences(
+      s,
+      d,
+      s.pubVersion,
+      "steep's copy",
+      'nothing was copied',
+      schema,
+    );
     const slots = new InitSlotStore(schema, d.node);
     const chunks = new CopyChunkStore(schema, d.node);
     const { lsn, snapshot } = await snapshotToCopyAt(s, slots, hold);
@@ -279,7 +286,12 @@ async function readChunkPlan(s: Run, snapshot: string, chunks: CopyChunkStore, l
   const d = s.d;
   const reader = await snapshotSession({ ...s.source, snapshot });
   try {
-    const tables = await readCopySource(reader, d.publications, s.pubVersion);
+    const tables = await readCopySource(
+      reader,
+      d.publications,
+      s.pubVersion,
+      s.topology.settings.stateSchema,
+    );
     const load = await loadModeOf(s.sub, d, tables, s.subVersion);
     let plan = await chunks.list(s.sub, d.name, lsn);
     if (plan.length === 0) {

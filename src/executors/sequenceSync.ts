@@ -124,8 +124,9 @@ export async function settableSequences(
   pubVersion: number,
   what: string,
   after: string,
+  stateSchema: string,
 ): Promise<TableName[]> {
-  const scope = await readPublishedScope(on.pub, pubVersion, [...d.publications]);
+  const scope = await readPublishedScope(on.pub, pubVersion, [...d.publications], stateSchema);
   const sequences = await publishedSequences(
     on.pub,
     scope.map((x) => x.table),

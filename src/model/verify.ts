@@ -46,6 +46,8 @@ export interface TableComparison {
 export interface NotVerifiable {
   table: TableName;
   reason: string;
+  /** no later verify can compare it: PostgreSQL does not replicate every change of it (publish without update or delete, say) */
+  notComparable?: true;
 }
 
 /** A key as text, one value per key column. */
@@ -61,6 +63,8 @@ export interface TableVerdict {
   status: TableStatus;
   /** why not verifiable; for a keyless table found diverged, what its comparison can tell; null otherwise */
   reason: string | null;
+  /** not verifiable for good, as published (NotVerifiable.notComparable): no advice to verify it again */
+  notComparable?: true;
   /** empty for a keyless table, compared as a multiset of whole rows */
   keyColumns: string[];
   /** rows compared: the publisher's rows (after its row filter) */
@@ -196,6 +200,8 @@ export interface PublishedScope {
   columns: string[] | null;
   /** the row filters of the publications that publish it; null when one of them has none */
   filter: string | null;
+  /** of insert, update, delete: those no publication of it publishes (PostgreSQL never sends them); null or absent: none */
+  notReplicated?: string[] | null;
 }
 
 /** A table's columns and the key it can be compared by, on one node. */

@@ -28,7 +28,9 @@ function summary(r: VerifyReport): string {
  */
 export function repairHint(r: VerifyReport): string | null {
   const diverged = r.tables.filter((t) => t.status === 'diverged').map((t) => t.table);
-  const skipped = r.tables.filter((t) => t.status === 'not_verifiable').map((t) => t.table);
+  const skipped = r.tables
+    .filter((t) => t.status === 'not_verifiable' && !t.notComparable)
+    .map((t) => t.table);
   const lines = [
     ...(diverged.length > 0 ? [advise('reinitTables', subjectOf(r), diverged)] : []),
     ...(skipped.length > 0
@@ -112,7 +114,9 @@ export function renderVerifyMarkdown(r: VerifyReport): string {
           );
   }
   const diverged = r.tables.filter((t) => t.status === 'diverged').map((t) => t.table);
-  const skipped = r.tables.filter((t) => t.status === 'not_verifiable').map((t) => t.table);
+  const skipped = r.tables
+    .filter((t) => t.status === 'not_verifiable' && !t.notComparable)
+    .map((t) => t.table);
   if (diverged.length > 0)
     lines.push(
       '',

@@ -158,5 +158,81 @@ export function stateMigrations(schema: string): Migration[] {
         `ALTER TABLE ${s}.stream_positions ADD CONSTRAINT stream_positions_settled_by_check CHECK (settled_by IN ('reinit', 'verify', 'failover'))`,
       ],
     },
+    {
+      version: 15,
+      // an `allTables` publication publishes the state schema too: a row another node's state
+      // reaches this one by (apply or table sync) replaces the copy of it an earlier subscription
+      // left here, instead of stopping the copy on its key (docs/state-schema.md)
+      statements: [
+        replicatedRowFunction(s),
+        ...REPLICATED_STATE_TABLES.flatMap((t) => replicatedRowTrigger(s, t)),
+      ],
+    },
+  ];
+}
+
+/**
+ * The state tables as of migration 15, each with a BEFORE INSERT trigger that fires only in
+ * PostgreSQL's logical replication workers (docs/state-schema.md). A migration that adds a
+ * table adds the trigger with it (replicatedRowTrigger).
+ */
+export const REPLICATED_STATE_TABLES = [
+  'migrations',
+  'nodes',
+  'subscription_state',
+  'init_slots',
+  'init_progress',
+  'schema_fingerprints',
+  'snapshots',
+  'apply_log',
+  'merge_log',
+  'object_digests',
+  'copy_chunks',
+  'diverged_tables',
+  'deferred_indexes',
+  'verifications',
+  'verified_tables',
+  'stream_positions',
+  'status_readings',
+  'stream_continuity',
+] as const;
+
+const REPLICATED_ROW = 'steep_replicated_row';
+
+/**
+ * The trigger function: in an apply or table sync worker (backend_type `logical replication …`;
+ * steep's own copy runs with session_replication_role = replica too, as a client backend, and is
+ * left alone), the row with the incoming row's primary key is deleted first, so the insert
+ * replaces it; every other session inserts as usual.
+ */
+function replicatedRowFunction(s: string): string {
+  return `CREATE OR REPLACE FUNCTION ${s}.${REPLICATED_ROW}() RETURNS trigger LANGUAGE plpgsql AS $steep$
+DECLARE
+  k text;
+  v text;
+BEGIN
+  IF coalesce((SELECT a.backend_type FROM pg_catalog.pg_stat_get_activity(pg_catalog.pg_backend_pid()) a), '') NOT LIKE 'logical replication%' THEN
+    RETURN NEW;
+  END IF;
+  SELECT string_agg(pg_catalog.quote_ident(a.attname), ', ' ORDER BY c.n),
+         string_agg('($1).' || pg_catalog.quote_ident(a.attname), ', ' ORDER BY c.n)
+    INTO k, v
+    FROM pg_catalog.pg_index i, unnest(i.indkey) WITH ORDINALITY AS c(attnum, n), pg_catalog.pg_attribute a
+   WHERE i.indrelid = TG_RELID AND i.indisprimary AND a.attrelid = i.indrelid AND a.attnum = c.attnum;
+  IF k IS NOT NULL THEN
+    EXECUTE pg_catalog.format('DELETE FROM %I.%I WHERE (%s) = (%s)', TG_TABLE_SCHEMA, TG_TABLE_NAME, k, v) USING NEW;
+  END IF;
+  RETURN NEW;
+END
+$steep$`;
+}
+
+/** The trigger on one state table: ENABLE REPLICA, so only sessions with session_replication_role = replica fire it. */
+export function replicatedRowTrigger(s: string, table: string): string[] {
+  const t = `${s}.${quoteIdent(table)}`;
+  return [
+    `DROP TRIGGER IF EXISTS ${REPLICATED_ROW} ON ${t}`,
+    `CREATE TRIGGER ${REPLICATED_ROW} BEFORE INSERT ON ${t} FOR EACH ROW EXECUTE FUNCTION ${s}.${REPLICATED_ROW}()`,
+    `ALTER TABLE ${t} ENABLE REPLICA TRIGGER ${REPLICATED_ROW}`,
   ];
 }

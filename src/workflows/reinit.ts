@@ -121,7 +121,7 @@ export async function reinitLoaded(
       ? ((await states.get(sub, d.name))?.state ??
         unrecordedState({ enabled: info.enabled, tables: info.tables.values() }))
       : null;
-    const input = await readReinitInput(d, sub, pub, info, recorded, request);
+    const input = await readReinitInput(d, sub, pub, info, recorded, request, topology.settings.stateSchema);
     const details = { method: d.init.method, source: d.from };
     const moveTo = async (to: InitState) => (stateTables ? states.transition(sub, d.name, to, details) : []);
     const loop = await planLoop(topology, d, sub, input, info.enabled, recorded);
@@ -279,6 +279,7 @@ async function readReinitInput(
   info: SubscriptionInfo,
   recorded: InitState | null,
   request: ReinitRequest,
+  stateSchema: string,
 ): Promise<ReinitInput> {
   const temporary = temporaryPublications(d.name, d.publications.length);
   const defs = await readPublicationDefs(pub, await serverVersionOf(pub), [...d.publications, ...temporary]);
@@ -296,6 +297,7 @@ async function readReinitInput(
     request,
     foreignKeys: await readForeignKeysTo(sub, carried),
     lostSyncSlots: await withoutSyncSlot(pub, await readFinishedCopies(sub, d.name)),
+    stateSchema,
   };
 }
 

@@ -37,9 +37,14 @@ export interface SequencesSyncOptions {
 const APPLICATION_NAME = 'steep sequences';
 
 /** The subscribed tables: the live subscription's publications (the declared ones before it exists). */
-async function subscribedTables(pub: pg.Client, sub: pg.Client, d: SubscriptionSpec): Promise<TableName[]> {
+async function subscribedTables(
+  pub: pg.Client,
+  sub: pg.Client,
+  d: SubscriptionSpec,
+  stateSchema: string,
+): Promise<TableName[]> {
   const publications = (await readSubscriptionInfo(sub, d.name))?.publications ?? [...d.publications];
-  const scope = await readPublishedScope(pub, await serverVersionOf(pub), publications);
+  const scope = await readPublishedScope(pub, await serverVersionOf(pub), publications, stateSchema);
   if (scope.length === 0)
     throw new SteepError(
       'sequences.no_tables',
@@ -72,7 +77,11 @@ export async function syncSubscriptionSequences(
   clients?: { pub: pg.Client; sub: pg.Client },
 ): Promise<SequenceSyncReport> {
   return onPair(topology, d, clients, async (pub, sub) => {
-    const seqs = await publishedSequences(pub, await subscribedTables(pub, sub, d), { only: opts.only });
+    const seqs = await publishedSequences(
+      pub,
+      await subscribedTables(pub, sub, d, topology.settings.stateSchema),
+      { only: opts.only },
+    );
     // the way back: the values come from the subscriber and are set on the publisher
     const [source, target, from, to] = opts.reverse ? [sub, pub, d.node, d.from] : [pub, sub, d.from, d.node];
     const base = {
@@ -99,7 +108,10 @@ export async function syncSubscriptionSequences(
  */
 export async function sequenceLags(topology: Topology, d: SubscriptionSpec): Promise<SequenceLag[]> {
   return onPair(topology, d, undefined, async (pub, sub) => {
-    const seqs = await publishedSequences(pub, await subscribedTables(pub, sub, d));
+    const seqs = await publishedSequences(
+      pub,
+      await subscribedTables(pub, sub, d, topology.settings.stateSchema),
+    );
     const [source, target] = await Promise.all([
       readSequenceStates(pub, seqs),
       readSequenceStates(sub, seqs),

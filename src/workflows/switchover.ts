@@ -159,7 +159,7 @@ async function readFacts(
   const applyRate =
     drainMs === null && slot && (slot.lagBytes ?? 0) > 0 ? await measureApplyRate(old, slotName) : null;
   const publications = info?.publications ?? [...d.publications];
-  const scope = await readPublishedScope(old, oldVersion, publications);
+  const scope = await readPublishedScope(old, oldVersion, publications, topology.settings.stateSchema);
   const tables = scope.map((s) => s.table);
   const quoted = tables.map(quoteTable);
   const roles = await readRoleFacts(old, quoted, opts.roles ?? []);
@@ -230,7 +230,7 @@ async function estimateVerify(
   names: string[],
 ) {
   const planned = Date.now();
-  const plans = info ? await planVerify(old, neu, d, info, undefined) : [];
+  const plans = info ? await planVerify(old, neu, d, info, undefined, topology.settings.stateSchema) : [];
   const planMs = Date.now() - planned;
   const unkeyed = plans
     .filter((p) => !isComparison(p) && info?.tables.get(qualifiedName(p.table)) === 'r')

@@ -109,6 +109,7 @@ export function notVerifiable(n: NotVerifiable): TableVerdict {
     table: qualifiedName(n.table),
     status: 'not_verifiable',
     reason: n.reason,
+    ...(n.notComparable ? { notComparable: true as const } : {}),
     keyColumns: [],
     rows: 0,
     subscriberRows: 0,
@@ -130,9 +131,10 @@ export async function planVerify(
   d: SubscriptionSpec,
   info: SubscriptionInfo,
   only: string[] | undefined,
+  stateSchema: string,
 ): Promise<Array<TableComparison | NotVerifiable>> {
   const version = await serverVersionOf(pub);
-  let scope = await readPublishedScope(pub, version, info.publications);
+  let scope = await readPublishedScope(pub, version, info.publications, stateSchema);
   if (only) {
     const wanted = only.map(tableOfQualified).map(qualifiedName);
     const carried = new Set(scope.map((s) => qualifiedName(s.table)));
@@ -218,7 +220,7 @@ export async function verifyLoaded(
       const startedAt = new Date();
       const [activity] = await readSubscriptionActivity(sub, await serverVersionOf(sub), d.name);
       const run = { startedAt, conflicts: activity?.conflicts ?? null, whole: opts.tables === undefined };
-      const plans = await planVerify(pub, sub, d, info, opts.tables);
+      const plans = await planVerify(pub, sub, d, info, opts.tables, topology.settings.stateSchema);
       const verdicts = await pool(plans, opts.parallel, (plan) => verifyTable(topology, d, slot, plan, opts));
       const state = await recordVerdicts(sub, topology, d, info, { ...run, verdicts }, opts.onEvent);
       return {

@@ -83,6 +83,15 @@ export function planComparison(
   const name = qualifiedName(table);
   if (!publisher) return { table, reason: `${name} is published but cannot be read on the publisher` };
   if (!subscriber) return { table, reason: `${name} does not exist on ${subscriberNode}` };
+  const unsent = scope.notReplicated ?? [];
+  if (unsent.length > 0)
+    return {
+      table,
+      reason:
+        `${name} is not comparable: its publications do not publish ${unsent.join(', ')}, so PostgreSQL does not ` +
+        `replicate ${unsent.length === 1 ? 'that' : 'those'} and ${subscriberNode} may rightly hold rows that differ from the publisher's`,
+      notComparable: true,
+    };
   const key = publisher.key ?? (opts.keyless ? { source: WHOLE_ROW, columns: [] } : null);
   if (!key)
     return {

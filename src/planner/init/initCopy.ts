@@ -117,11 +117,12 @@ export function rowPresenceRequests(desired: Topology, observed: ClusterState): 
     if (node?.reachable !== true) continue;
     const o = node.subscriptions[d.name];
     // an existing one that copies nothing (`none`, `manual`) told to copy the tables that join it
-    // (`init.newTables: copy`): the refresh copies into them
+    // (`init.newTables: copy`), or a `snapshot` one: the refresh copies into the tables that join
+    // it, which may hold the rows they kept when they left it (`existingData` decides, dataGaps.ts)
     const joining =
       o !== undefined &&
-      (d.init.method === 'none' || restoredByUser(d.init.method)) &&
-      d.init.newTables === 'copy';
+      (((d.init.method === 'none' || restoredByUser(d.init.method)) && d.init.newTables === 'copy') ||
+        d.init.method === 'snapshot');
     // a new `snapshot` one (it will copy), or a replace whatever its method (docs/steep-yaml.md
     // makes it an error while its tables hold rows)
     const copies = o ? replacesSlot(o, d) : d.init.method === 'snapshot';
@@ -129,7 +130,7 @@ export function rowPresenceRequests(desired: Topology, observed: ClusterState): 
     // its tables hold rows decides a data gap (dataGaps.ts recreateGap)
     const recreates = !o && d.init.method === 'none' && node.initState?.subscriptions[d.name] !== undefined;
     if (!joining && !copies && !recreates) continue;
-    const received = new Set(joining ? o.tables.map(qualifiedName) : []);
+    const received = new Set(joining && !copies ? o.tables.map(qualifiedName) : []);
     const wanted = (t: TableName) => !received.has(qualifiedName(t)) && node.tables[qualifiedName(t)];
     addTables(out, d.node, copiedTables(desired, observed, d).filter(wanted));
   }

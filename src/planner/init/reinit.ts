@@ -48,6 +48,8 @@ export interface ReinitInput {
    * finish (model/initFailure.ts), so an init that failed on them is repaired by copying them again
    */
   lostSyncSlots: string[];
+  /** steep's state schema: an `allTables` or `schemas` publication carries it, a reinit never touches it (docs/state-schema.md) */
+  stateSchema: string;
 }
 
 export interface ReinitStatement {
@@ -123,7 +125,7 @@ function carried(input: ReinitInput): string[] {
       refuse(
         `publication ${name} of subscription ${input.subscription} does not exist on ${input.publisher}: run steep apply first`,
       );
-    for (const t of def.tables) out.add(t.table);
+    for (const t of def.tables) if (t.schema !== input.stateSchema) out.add(t.table);
   }
   return [...out].sort();
 }

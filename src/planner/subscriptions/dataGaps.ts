@@ -4,6 +4,7 @@ import type { ClusterState, ObservedNode, ObservedSubscription } from '../../mod
 import type { DataGap } from '../../model/driftReport.js';
 import { compareText } from '../../model/order.js';
 import type { Change, Hazard, Statement } from '../../model/plan.js';
+import { displayTable } from '../../model/sql.js';
 import type { SubscriptionSpec, Topology } from '../../model/topology.js';
 import { qualifiedName, restoredByUser } from '../../model/topology.js';
 import { listText, type PlanContext } from '../context.js';
@@ -29,6 +30,8 @@ export interface NewTablesDecision {
   statements: Statement[];
   hazards: Hazard[];
   changes: Change[];
+  /** `existingData: keep` over rows (a `snapshot` subscription): the refresh copies nothing */
+  keep?: true;
 }
 
 /**
@@ -44,7 +47,15 @@ export function joiningTables(ctx: PlanContext, d: SubscriptionSpec, o: Observed
     .filter((t) => !has.has(t));
 }
 
-/** Undefined when the tables joining are refused (an error says why). */
+/** `schema.name` names as SQL prints them (the subscriber's tables; a name it does not hold as given). */
+function shown(node: ObservedNode, tables: string[]): string[] {
+  return tables.map((t) => {
+    const table = node.tables[t];
+    return table ? displayTable(table) : t;
+  });
+}
+
+/** Undefined when the tables joining are refused (an error says why); `added`: `schema.name` (qualifiedName). */
 export function newTablesDecision(
   ctx: PlanContext,
   d: SubscriptionSpec,
@@ -54,14 +65,15 @@ export function newTablesDecision(
   added?: string[],
 ): NewTablesDecision | undefined {
   const none: NewTablesDecision = { copy: false, statements: [], hazards: [], changes: [] };
-  if (d.init.method !== 'none' && !restoredByUser(d.init.method)) return none;
   const tables = added ?? joiningTables(ctx, d, o);
   if (tables.length === 0) return none;
+  if (d.init.method === 'snapshot') return joiningOverRows(ctx, d, node, tables) ?? undefined;
+  if (d.init.method !== 'none' && !restoredByUser(d.init.method)) return none;
   const address = subscriptionAddress(d.name);
   if (d.init.newTables === undefined) {
     ctx.error(
       'data-gap',
-      `subscription ${d.name} on ${node.name} (init method ${d.init.method}) would start receiving ${listText(tables)} ` +
+      `subscription ${d.name} on ${node.name} (init method ${d.init.method}) would start receiving ${listText(shown(node, tables))} ` +
         `without copying them (hazard data-gap): the rows they already hold on ${d.from} would never arrive; ` +
         'set init.newTables: copy to copy just those tables, or skip if they already hold the same rows on both sides',
       { address, node: node.name },
@@ -80,7 +92,7 @@ export function newTablesDecision(
   if (d.init.existingData !== 'truncate') {
     ctx.error(
       'existing-data',
-      `subscription ${d.name} on ${node.name} would copy the tables joining it into tables that already hold rows there: ${listText(held)}; ` +
+      `subscription ${d.name} on ${node.name} would copy the tables joining it into tables that already hold rows there: ${listText(shown(node, held))}; ` +
         `copying on top of them would fail or duplicate rows: ${truncateFix(ctx, d, node, held, `or init.newTables: skip if they already hold the same rows as on ${d.from}`)}`,
       { address, node: node.name },
     );
@@ -110,6 +122,76 @@ function truncateFix(
   return printable('existingDataTruncate', subject)
     ? `${lead}${adviceText('existingDataTruncate', d.name)}, ${alternative}`
     : advise('existingDataTruncate', subject, tables);
+}
+
+/**
+ * Tables joining a `snapshot` subscription (a table back in its publication, a publication back
+ * in its list) whose refresh copies them (`copy_data = true`) while they hold rows on the
+ * subscriber: the rows they kept when they left. `init.existingData` decides as for a create:
+ * `fail` is a plan error naming them; `truncate` empties just them before the refresh
+ * (`truncates-data`); `keep` refreshes without a copy, gated `data-gap` with a warning: what the
+ * publisher committed to them while they were out never arrives unless the DBA vouches for
+ * them. A `keep` refresh that would also bring empty tables is an error (one refresh copies all
+ * its new tables or none). Null when refused; `copy` false only for `keep`.
+ */
+function joiningOverRows(
+  ctx: PlanContext,
+  d: SubscriptionSpec,
+  node: ObservedNode,
+  tables: string[],
+): NewTablesDecision | null {
+  const held = tables.filter((t) => node.tables[t]?.hasRows === true);
+  const copied: NewTablesDecision = { copy: true, statements: [], hazards: [], changes: [] };
+  if (held.length === 0) return copied;
+  const address = subscriptionAddress(d.name);
+  const where = { address, node: node.name };
+  // never advised where the subscriber's rows may be the only copy (model/advice.ts)
+  const subject = adviceSubject(ctx, d, node);
+  const ways = printable('existingDataTruncate', subject)
+    ? `set init.existingData: truncate (apply empties just ${held.length === 1 ? 'this table' : 'these tables'} and the refresh copies ${held.length === 1 ? 'it' : 'them'} from ${d.from})`
+    : advise('existingDataTruncate', subject, held);
+  if (d.init.existingData === 'fail') {
+    ctx.error(
+      'existing-data',
+      `subscription ${d.name} would copy ${listText(shown(node, held))}, which join it, into tables that already hold rows on ${node.name} ` +
+        `(rows they kept while they were not received): copying on top of them would fail on their keys or duplicate their rows; ${ways}`,
+      where,
+    );
+    return null;
+  }
+  if (d.init.existingData === 'keep') {
+    const empty = tables.filter((t) => !held.includes(t));
+    if (empty.length > 0) {
+      ctx.error(
+        'existing-data',
+        `subscription ${d.name} would receive ${listText(shown(node, held))}, which hold rows on ${node.name} (init.existingData: keep: not copied), ` +
+          `and ${listText(shown(node, empty))}, which must be copied; one REFRESH PUBLICATION copies all of them or none: ${ways}, ` +
+          'or bring them in two applies',
+        where,
+      );
+      return null;
+    }
+    ctx.warn(
+      'data-gap',
+      `subscription ${d.name}: ${listText(shown(node, held))} join it without a copy (init.existingData: keep) while they hold rows on ${node.name}: ` +
+        `what ${d.from} committed to them while they were not received would never arrive (hazard data-gap); apply with ` +
+        `--allow-hazard data-gap only if they hold the same rows as on ${d.from}; otherwise ${ways}`,
+      where,
+    );
+    return {
+      copy: false,
+      keep: true,
+      statements: [],
+      hazards: ['data-gap'],
+      changes: [{ path: 'init.keep', before: null, after: held }],
+    };
+  }
+  return {
+    copy: true,
+    statements: [tx(truncateTablesSql(held.map((t) => node.tables[t]!)))],
+    hazards: ['truncates-data'],
+    changes: [{ path: 'init.truncate', before: null, after: held }],
+  };
 }
 
 /**

@@ -258,17 +258,11 @@ function alterStatements(
   // tables joining a subscription that copies nothing: copied, or vouched for (data-gap), or an error
   const joining: NewTablesDecision | undefined =
     (diff.publicationsChanged || diff.needsRefresh) && diff.enabled && !manualPending(node, d, o)
-      ? newTablesDecision(
-          ctx,
-          d,
-          node,
-          o,
-          relations?.added.filter((t) => !relations.held.includes(t)),
-        )
+      ? newTablesDecision(ctx, d, node, o, relations?.fresh)
       : { copy: false, statements: [], hazards: [], changes: [] };
   if (!joining) return undefined;
   const { statements, hazards, changes } = joining;
-  const copy = refreshCopies || joining.copy;
+  const copy = !joining.keep && (refreshCopies || joining.copy);
   let enabled = o.enabled;
   if (diff.connection.differs) statements.push(tx(subscriptionConnectionSql(d.name, conn.masked)));
   if (Object.keys(diff.options).length > 0)

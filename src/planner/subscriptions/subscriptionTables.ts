@@ -25,6 +25,8 @@ export interface SubscriptionRelations {
   removed: string[];
   /** of `added`: rows the subscriber already holds through the same partition tree */
   held: string[];
+  /** `added` less `held` and steep's state schema, as `schema.name` (qualifiedName): what a refresh would copy */
+  fresh: string[];
 }
 
 /** null when the publisher cannot be read (nothing is assumed). */
@@ -52,13 +54,16 @@ export function subscriptionRelations(
   const shown = new Map<string, string>();
   for (const t of [...o.tables, ...Object.values(tables)]) shown.set(qualifiedName(t), displayTable(t));
   const show = (list: string[]) => list.map((qn) => shown.get(qn) ?? qn);
+  const held = alreadyHeld(added, before, tables);
+  const state = ctx.desired.settings.stateSchema;
   return {
     observed: show(observedNames),
     now: show(now),
     after: show(after),
     added: show(added),
     removed: show(removed),
-    held: show(alreadyHeld(added, before, tables)),
+    held: show(held),
+    fresh: added.filter((t) => !held.includes(t) && tables[t]?.schema !== state),
   };
 }
 

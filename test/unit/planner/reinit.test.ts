@@ -29,6 +29,7 @@ function input(over: Partial<ReinitInput> = {}): ReinitInput {
   ];
   return {
     subscription: 's',
+    stateSchema: 'steep',
     subscriber: 'west',
     publisher: 'east',
     publications: ['orders_pub', 'eu_pub'],

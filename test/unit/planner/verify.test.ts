@@ -171,6 +171,27 @@ describe('verify, pure parts', () => {
     expect('reason' in c && c.reason).toMatch(reason);
   });
 
+  it('a table PostgreSQL does not send every change of (publish without update, delete) is not comparable, for good', () => {
+    const t = { schema: 'public', name: 't' };
+    const s = shape(['id', 'v'], ['id']);
+    const c = planComparison(
+      { table: t, columns: null, filter: null, notReplicated: ['update', 'delete'] },
+      s,
+      s,
+      'west',
+    );
+    expect(c).toEqual({
+      table: t,
+      reason:
+        "public.t is not comparable: its publications do not publish update, delete, so PostgreSQL does not replicate those and west may rightly hold rows that differ from the publisher's",
+      notComparable: true,
+    });
+    // every action published: compared as ever
+    expect(
+      planComparison({ table: t, columns: null, filter: null, notReplicated: null }, s, s, 'west'),
+    ).toHaveProperty('publisher');
+  });
+
   it("compares a keyless table (verify's keyless) as a multiset of whole rows, on every stored column", () => {
     const c = planComparison(
       { table: { schema: 'public', name: 't' }, columns: null, filter: null },

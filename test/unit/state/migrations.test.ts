@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { INIT_STATES } from '../../../src/model/initState.js';
-import { stateMigrations } from '../../../src/state/migrations.js';
+import { REPLICATED_STATE_TABLES, stateMigrations } from '../../../src/state/migrations.js';
 
 describe('state migrations', () => {
   it("subscription_state's CHECK is the model's list of init states, and migration 1 reads as it always has", () => {
@@ -12,5 +12,26 @@ describe('state migrations', () => {
     expect(states).toBe(
       "'uninitialized', 'preparing', 'copying', 'catching_up', 'synchronized', 'diverged', 'failed', 'reinitializing'",
     );
+  });
+});
+
+describe('state tables under an allTables publication', () => {
+  it('every table the migrations create has the replicated-row trigger, ENABLE REPLICA (migration 15 or the one that adds it)', () => {
+    const migrations = stateMigrations('steep');
+    const statements = migrations.flatMap((m) => m.statements);
+    const created = new Set(
+      statements.flatMap((s) => {
+        const m = /^CREATE TABLE (?:IF NOT EXISTS )?"steep"\.(\w+) /.exec(s);
+        return m ? [m[1]!] : [];
+      }),
+    );
+    expect([...created].sort()).toEqual([...REPLICATED_STATE_TABLES].sort());
+    const migration15 = migrations.find((m) => m.version === 15)!.statements;
+    for (const t of created) {
+      expect(migration15).toContain(
+        `CREATE TRIGGER steep_replicated_row BEFORE INSERT ON "steep"."${t}" FOR EACH ROW EXECUTE FUNCTION "steep".steep_replicated_row()`,
+      );
+      expect(migration15).toContain(`ALTER TABLE "steep"."${t}" ENABLE REPLICA TRIGGER steep_replicated_row`);
+    }
   });
 });
