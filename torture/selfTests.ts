@@ -86,7 +86,10 @@ export const SELF_TESTS: SelfTest[] = [
     opts: { settleMs: 5_000 },
     break: async (w) => {
       await slowCopy(w.subscriber, 't_ids', 100, 400);
-      reinit = startSteep(['reinit', w.file.sub, '--auto-approve', '--tables', 'public.t_ids', '-c', w.path], w.env());
+      reinit = startSteep(
+        ['reinit', w.file.sub, '--auto-approve', '--tables', 'public.t_ids', '-c', w.path],
+        w.env(),
+      );
       await eventually(
         async () =>
           (

@@ -260,7 +260,10 @@ describe('plan and apply through the CLI', () => {
       },
     });
     // the way out the plan names
-    const copied = await steep(['reinit', 'west_orders', '--auto-approve', '--tables', 'public.invoices'], path);
+    const copied = await steep(
+      ['reinit', 'west_orders', '--auto-approve', '--tables', 'public.invoices'],
+      path,
+    );
     expect(copied.code, `${copied.stdout}\n${copied.stderr}`).toBe(0);
   });
 
