@@ -360,6 +360,19 @@ describe.each(testVersions())('catalog on PostgreSQL %i', (version) => {
 
     const n = await read(pub);
     const pubOid = (name: string) => oidOf(pub, 'select oid from pg_publication where pubname = $1', [name]);
+    // each membership's catalog row (model/continuity.ts): pg_publication_rel, pg_publication_namespace
+    const relOid = (p: string, table: string) =>
+      oidOf(
+        pub,
+        'select pr.oid from pg_publication_rel pr join pg_publication p on p.oid = pr.prpubid where p.pubname = $1 and pr.prrelid = $2::regclass',
+        [p, `${q}.${table}`],
+      );
+    const nspOid = (p: string, nsp: string) =>
+      oidOf(
+        pub,
+        'select pn.oid from pg_publication_namespace pn join pg_publication p on p.oid = pn.pnpubid where p.pubname = $1 and pn.pnnspid = $2::regnamespace',
+        [p, nsp],
+      );
     const all: PublishOperation[] = ['insert', 'update', 'delete', 'truncate'];
     const gencols = pg18 ? 'none' : null;
 
@@ -406,6 +419,14 @@ describe.each(testVersions())('catalog on PostgreSQL %i', (version) => {
       owner: 'postgres',
       comment: 'managed by steep: topology=orders-eu',
       managedBy: { topology: 'orders-eu' },
+      members: {
+        tables: {
+          [`${schema}.Order Items`]: await relOid(pList, '"Order Items"'),
+          [`${schema}.customers`]: await relOid(pList, 'customers'),
+          [`${schema}.parted`]: await relOid(pList, 'parted'),
+        },
+        schemas: {},
+      },
     } satisfies ObservedPublication);
 
     if (pg15) {
@@ -422,6 +443,10 @@ describe.each(testVersions())('catalog on PostgreSQL %i', (version) => {
         owner: 'postgres',
         comment: null,
         managedBy: null,
+        members: {
+          tables: {},
+          schemas: { [schema]: await nspOid(pSchema, q), public: await nspOid(pSchema, 'public') },
+        },
       } satisfies ObservedPublication);
     }
 
@@ -438,6 +463,7 @@ describe.each(testVersions())('catalog on PostgreSQL %i', (version) => {
       owner: 'postgres',
       comment: 'a hand-made publication',
       managedBy: null,
+      members: { tables: { [`${schema}.customers`]: await relOid(pMixed, 'customers') }, schemas: {} },
     } satisfies ObservedPublication);
   });
 
@@ -527,6 +553,8 @@ describe.each(testVersions())('catalog on PostgreSQL %i', (version) => {
       managedBy: { topology: 'orders-eu', connHash },
       tables: [{ schema: 'public', name: table, state: 'i', lsn: null }],
       originLsn: '0/1234ABC',
+      // pg_stat_subscription_stats (15+): none yet
+      errorsCounted: pg15 ? 0 : null,
     } satisfies ObservedSubscription);
 
     expect(observed.subscriptions[s2]).toEqual({
@@ -553,6 +581,7 @@ describe.each(testVersions())('catalog on PostgreSQL %i', (version) => {
       managedBy: null,
       tables: [], // connect = false: no table list was fetched
       originLsn: null,
+      errorsCounted: pg15 ? 0 : null,
     } satisfies ObservedSubscription);
     expect(observed.origins[`pg_${oid1}`]).toEqual({ name: `pg_${oid1}`, remoteLsn: '0/1234ABC' });
 
