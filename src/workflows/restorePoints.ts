@@ -1,6 +1,7 @@
 import { readHistory } from '../catalog/failover.js';
 import type { ClusterState } from '../model/cluster.js';
 import type { Topology } from '../model/topology.js';
+import { sameServerNodes } from '../planner/subscriptions/slotKinds.js';
 
 /**
  * A `physical` init waiting for its subscription, or a `manual` one whose subscriber is a
@@ -13,7 +14,11 @@ export async function observeRestorePoints(topology: Topology, observed: Cluster
     const [sub, pub] = [observed.nodes[d.node], observed.nodes[d.from]];
     if (!sub?.reachable || sub.subscriptions[d.name]?.enabled === true) return false;
     // manual too, on a physical clone of its publisher (planner/init/manualInit.ts restoreReadiness)
-    const clone = pub?.reachable && sub.server?.systemIdentifier === pub.server?.systemIdentifier;
+    const clone =
+      pub?.reachable &&
+      pub.server !== undefined &&
+      sub.server?.systemIdentifier === pub.server.systemIdentifier &&
+      !sameServerNodes(sub, pub);
     return d.init.method === 'physical' || (d.init.method === 'manual' && clone);
   });
   const nodes = [...new Set(waiting.flatMap((d) => [d.node, d.from]))];

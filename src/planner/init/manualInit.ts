@@ -8,6 +8,7 @@ import type { SubscriptionSpec, Topology } from '../../model/topology.js';
 import { restoredByUser } from '../../model/topology.js';
 import type { PlanContext } from '../context.js';
 import { sortedKeys } from '../context.js';
+import { sameServerNodes } from '../subscriptions/slotKinds.js';
 import { physicalReadiness } from './physicalInit.js';
 
 /**
@@ -35,8 +36,11 @@ export interface ManualReadiness {
  */
 export function restoreReadiness(ctx: PlanContext, d: SubscriptionSpec, node: ObservedNode): ManualReadiness {
   const publisher = ctx.node(d.from);
+  // one system identifier on two running servers (two databases of one server are no clone)
   const clone =
-    node.server !== undefined && node.server.systemIdentifier === publisher?.server?.systemIdentifier;
+    publisher?.server !== undefined &&
+    node.server?.systemIdentifier === publisher.server.systemIdentifier &&
+    !sameServerNodes(node, publisher);
   return d.init.method === 'physical' || (clone && publisher?.slots[d.slot] !== undefined)
     ? physicalReadiness(ctx, d, node)
     : manualReadiness(ctx, d, node);

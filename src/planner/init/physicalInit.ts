@@ -3,6 +3,7 @@ import type { ObservedNode } from '../../model/cluster.js';
 import { compareLsn, isLsn, normaliseLsn } from '../../model/lsn.js';
 import type { SubscriptionSpec } from '../../model/topology.js';
 import type { PlanContext } from '../context.js';
+import { sameServerNodes } from '../subscriptions/slotKinds.js';
 import type { ManualReadiness } from './manualInit.js';
 
 /**
@@ -55,7 +56,7 @@ export function physicalReadiness(
     );
   const slotLsn = slot.confirmedFlushLsn;
   const [pubId, subId] = [publisher.server?.systemIdentifier, node.server?.systemIdentifier];
-  if (!pubId || !subId || pubId !== subId)
+  if (!pubId || !subId || pubId !== subId || sameServerNodes(node, publisher))
     return fail(
       'init-not-a-clone',
       `subscription ${d.name} uses init method physical, but ${d.node} is not a physical clone of ${d.from} (system identifier ` +

@@ -7,8 +7,10 @@
  * a superuser's session — because it belongs to the table. It is enabled the default way
  * (`ENABLE`, origin): it does not fire in apply workers (`session_replication_role = replica`),
  * so the way back (`--reverse`) applies through it; other subscriptions writing into these
- * tables are refused in preflight (switchoverChecks.ts). A superuser may still pass by setting
- * `session_replication_role = replica` itself: the release proof counts what it commits.
+ * tables are refused in preflight (switchoverChecks.ts). steep's own sessions pass (its role,
+ * with the `steep …` application_name it sets): a merge or repair it runs there later. A
+ * superuser may still pass by setting `session_replication_role = replica` itself, or by
+ * connecting as steep's role under steep's application_name: the release proof counts what it commits.
  */
 import { quoteIdent, quoteLiteral } from '../../model/sql.js';
 import type { NodeSql, SwitchoverFacts } from '../../model/switchover.js';
@@ -34,8 +36,11 @@ export function dataFence(facts: SwitchoverFacts): { fence: NodeSql[]; unfence: 
   const trigger = quoteIdent(fenceTriggerName(sub));
   const why = `switchover of ${sub} moved its writes to ${neu}`;
   const hint = `steep switchover fenced this table on ${old}; write on ${neu}. The rollback steep printed removes the fence.`;
+  // steep's own sessions pass (a later merge or repair steep runs on the old primary): its role,
+  // connected with the application_name every steep session sets
   const body = [
     'BEGIN',
+    `  IF session_user = ${quoteLiteral(facts.steepRole)} AND pg_catalog.current_setting('application_name') LIKE 'steep%' THEN RETURN NULL; END IF;`,
     `  RAISE EXCEPTION USING ERRCODE = '25006', MESSAGE = pg_catalog.format('%I.%I is fenced: %s', TG_TABLE_SCHEMA, TG_TABLE_NAME, TG_ARGV[0]), HINT = TG_ARGV[1];`,
     'END',
   ].join('\n');

@@ -212,8 +212,11 @@ function writerProblems(facts: SwitchoverFacts, opts: SwitchoverOptions): string
       `subscription ${s.name} on ${old} writes into ${s.tables.join(', ')}, which the switchover moves to ${neu}, and no fence stops a subscription's apply: ` +
         `disable it (ALTER SUBSCRIPTION ${quoteIdent(s.name)} DISABLE on ${old}) and have it write into ${neu} instead, then run again`,
     );
+  // only a role that logs in to the old primary is an application that must log in to the new one
+  // (a NOLOGIN owner role named with --roles is fenced, never logged in with)
+  const logsIn = (name: string) => facts.roles.find((x) => x.name === name)?.login === true;
   for (const l of facts.newLogins ?? [])
-    if (roles.includes(l.name) && (!l.exists || !l.login || !l.connect))
+    if (roles.includes(l.name) && logsIn(l.name) && (!l.exists || !l.login || !l.connect))
       p.push(
         !l.exists
           ? `role ${l.name} does not exist on ${neu}, so the application cannot log in there after the switchover: create it on ${neu} (or leave it out with --roles)`

@@ -490,6 +490,15 @@ describe('init: physical (and manual on a physical clone)', () => {
     expect(runPlan(t, s, { initLsn: { west_orders: '0/3500028' } }).errors).toEqual([]);
   });
 
+  it("manual on another database of the publisher's own server (one system identifier, one server) is no clone: the record is used", () => {
+    const { t, s } = cloned('0/3500028', 'manual');
+    at(s, 'west').server = { ...at(s, 'east').server! };
+    at(s, 'west').initState = prepared('0/3000000');
+    const p = runPlan(t, s);
+    expect(p.errors).toEqual([]);
+    expect(initStepAt(p, ADDR).statements[0]!.sql).toContain("'0/3000000'::pg_lsn");
+  });
+
   it('manual on a physical clone is proven the same way: a recorded LSN before the fork is not trusted', () => {
     const { t, s } = cloned('0/3500028', 'manual');
     at(s, 'west').initState = prepared('0/3000000');
