@@ -358,7 +358,14 @@ function rollback(report: SwitchoverReport, reverse: boolean, ackedOnPbBefore: S
       world.file.disabled = undefined;
       world.writeFile();
       const plan = await world.steep(['plan']);
-      if (plan.code !== 0 && /data-gap|existingData: truncate/.test(plan.stdout + plan.stderr)) {
+      // steep withholds the truncate where pb's rows may be the only copy (model/advice.ts) and
+      // names the read-only count instead; with --reverse the way back carried every pb write to
+      // pa (the oracle checks each acknowledged id), so nothing on pb must be kept: truncate
+      const withheld = reverse && /may be the only copy/.test(plan.stdout + plan.stderr);
+      if (
+        plan.code !== 0 &&
+        (withheld || /data-gap|existingData: truncate/.test(plan.stdout + plan.stderr))
+      ) {
         world.file.existingData = 'truncate';
         world.writeFile();
       }

@@ -119,7 +119,7 @@ function planDelete<K extends ManagedKind>(
     reason: 'removed-from-config',
     reasonText:
       (moved && cloneRelatives(ctx, node.name).includes(moved.node)
-        ? `a copy of ${kind} ${o.name} of ${moved.node}, which ${node.name} is a physical clone of (or a clone of ${node.name}): steep.yaml declares it on ${moved.node}, not here`
+        ? `a copy of ${kind} ${o.name} of ${moved.node}, whose system identifier ${node.name} has on another server (a physical clone, or both made from one template): steep.yaml declares it on ${moved.node}, not here`
         : `managed by steep (topology ${ctx.desired.topology}) on ${node.name} and no longer in steep.yaml`) +
       (dropped.reasonSuffix ?? ''),
     changes: dropped.changes,

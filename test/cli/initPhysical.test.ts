@@ -129,7 +129,9 @@ describe.each(faultVersions())('init method physical on PostgreSQL %i', (version
       expect(plan.stdout).toMatch(
         /pb is a physical clone of pa \(system identifier \d+\) whose timeline 2 forked from pa's timeline 1 at/,
       );
-      expect(plan.stdout).toContain('a copy of publication ph_pub of pa, which pb is a physical clone of');
+      expect(plan.stdout).toContain(
+        'a copy of publication ph_pub of pa, whose system identifier pb has on another server',
+      );
       const apply = await onGood(['apply', '--auto-approve', '--allow-destroy']);
       expect(apply.code, `${apply.stdout}${apply.stderr}`).toBe(0);
       await new Promise((r) => setTimeout(r, 300));

@@ -433,6 +433,11 @@ describe.each([...versions])('least-privileged roles on PostgreSQL %i', (version
     // the sequence moved to west past east's value
     const [seq] = await west().query<{ last: string }>('SELECT last_value::text AS last FROM public.a_seq');
     expect(BigInt(seq!.last)).toBeGreaterThan(500n);
+    // the old primary keeps the data fence on a_own (every writer refused there)
+    await expect(east().query('INSERT INTO public.a_own (id) VALUES (990001)')).rejects.toThrow(/is fenced/);
+    // the link cases below write on east again: lift the data fence as the printed rollback does
+    await east().query('DROP TRIGGER steep_fence_admin_pg ON public.a_own');
+    await east().query('DROP FUNCTION steep.switchover_fence_admin_pg()');
   });
   it('admin: steep grants prints the script; run as the cloud admin, the link plans clean and its merge makes both sides equal', async () => {
     await once();

@@ -36,11 +36,16 @@ export interface ManualReadiness {
  */
 export function restoreReadiness(ctx: PlanContext, d: SubscriptionSpec, node: ObservedNode): ManualReadiness {
   const publisher = ctx.node(d.from);
-  // one system identifier on two running servers (two databases of one server are no clone)
+  // one system identifier on two running servers (two databases of one server are no clone), and
+  // a timeline of its own (nodes made from one initdb template share an identifier, never forked)
+  const [own, theirs] = [node.walHistory, publisher?.walHistory];
   const clone =
     publisher?.server !== undefined &&
     node.server?.systemIdentifier === publisher.server.systemIdentifier &&
-    !sameServerNodes(node, publisher);
+    !sameServerNodes(node, publisher) &&
+    own?.read === true &&
+    theirs?.read === true &&
+    own.timeline !== theirs.timeline;
   return d.init.method === 'physical' || (clone && publisher?.slots[d.slot] !== undefined)
     ? physicalReadiness(ctx, d, node)
     : manualReadiness(ctx, d, node);
