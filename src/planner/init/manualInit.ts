@@ -28,6 +28,15 @@ export interface ManualReadiness {
   why?: string;
 }
 
+/** A readiness refusal of `d`: the plan error, and not ready. */
+export function refusal(ctx: PlanContext, d: SubscriptionSpec) {
+  const where = { address: subscriptionAddress(d.name), node: d.node };
+  return (code: string, text: string): ManualReadiness => {
+    ctx.error(code, text, where);
+    return { ok: false };
+  };
+}
+
 /**
  * The readiness of a subscription whose data the DBA restores: `physical` proves it from the
  * clone; so does `manual` when the restored subscriber is a physical clone of its publisher (one
@@ -57,11 +66,8 @@ export function restoreReadiness(ctx: PlanContext, d: SubscriptionSpec, node: Ob
  * backup restored at a later point), never earlier than the slot's own position.
  */
 export function manualReadiness(ctx: PlanContext, d: SubscriptionSpec, node: ObservedNode): ManualReadiness {
+  const fail = refusal(ctx, d);
   const where = { address: subscriptionAddress(d.name), node: d.node };
-  const fail = (code: string, text: string): ManualReadiness => {
-    ctx.error(code, text, where);
-    return { ok: false };
-  };
   const publisher = ctx.node(d.from);
   if (!publisher) return { ok: false };
   const slot = publisher.slots[d.slot];

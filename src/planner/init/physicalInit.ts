@@ -4,7 +4,7 @@ import { compareLsn, isLsn, normaliseLsn } from '../../model/lsn.js';
 import type { SubscriptionSpec } from '../../model/topology.js';
 import type { PlanContext } from '../context.js';
 import { sameServerNodes } from '../subscriptions/slotKinds.js';
-import type { ManualReadiness } from './manualInit.js';
+import { type ManualReadiness, refusal } from './manualInit.js';
 
 /**
  * The `physical` init method (docs/init.md) as the plan sees it: the subscriber is a physical
@@ -23,11 +23,8 @@ export function physicalReadiness(
   d: SubscriptionSpec,
   node: ObservedNode,
 ): ManualReadiness {
+  const fail = refusal(ctx, d);
   const where = { address: subscriptionAddress(d.name), node: d.node };
-  const fail = (code: string, text: string): ManualReadiness => {
-    ctx.error(code, text, where);
-    return { ok: false };
-  };
   const publisher = ctx.node(d.from);
   if (!publisher) return { ok: false };
   const flag = ctx.initLsn[d.name];
