@@ -37,10 +37,11 @@ export function dataFence(facts: SwitchoverFacts): { fence: NodeSql[]; unfence: 
   const why = `switchover of ${sub} moved its writes to ${neu}`;
   const hint = `steep switchover fenced this table on ${old}; write on ${neu}. The rollback steep printed removes the fence.`;
   // steep's own sessions pass (a later merge or repair steep runs on the old primary): its role,
-  // connected with the application_name every steep session sets
+  // connected with the application_name every steep session sets (`steep <command>`): an
+  // application of its own name, `steep-test` say, is fenced like any other writer
   const body = [
     'BEGIN',
-    `  IF session_user = ${quoteLiteral(facts.steepRole)} AND pg_catalog.current_setting('application_name') LIKE 'steep%' THEN RETURN NULL; END IF;`,
+    `  IF session_user = ${quoteLiteral(facts.steepRole)} AND pg_catalog.current_setting('application_name') LIKE 'steep %' THEN RETURN NULL; END IF;`,
     `  RAISE EXCEPTION USING ERRCODE = '25006', MESSAGE = pg_catalog.format('%I.%I is fenced: %s', TG_TABLE_SCHEMA, TG_TABLE_NAME, TG_ARGV[0]), HINT = TG_ARGV[1];`,
     'END',
   ].join('\n');
