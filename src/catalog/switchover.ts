@@ -271,6 +271,29 @@ export async function readFenceScope(
   return { tables: rows, schemaExists: schema[0]?.exists === true, schemaCreate: schema[0]?.create === true };
 }
 
+/**
+ * Of `quotedTables` (and the partitioned tables above them), those carrying the trigger
+ * `trigger`: the data fence a rollback put on the node that is now to become primary again.
+ */
+export async function readFencedTables(
+  client: pg.Client,
+  quotedTables: readonly string[],
+  trigger: string,
+): Promise<string[]> {
+  const { rows } = await client.query<{ table: string }>(
+    `SELECT DISTINCT pg_catalog.format('%I.%I', n.nspname, c.relname) AS table
+       FROM (SELECT pg_catalog.to_regclass(name) AS rel FROM unnest($1::text[]) AS t(name)) AS t,
+            LATERAL (SELECT t.rel UNION SELECT relid FROM pg_catalog.pg_partition_ancestors(t.rel)) AS a(relid)
+            JOIN pg_catalog.pg_class c ON c.oid = a.relid
+            JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+            JOIN pg_catalog.pg_trigger g ON g.tgrelid = c.oid AND g.tgname = $2
+      WHERE t.rel IS NOT NULL
+      ORDER BY 1`,
+    [quotedTables, trigger],
+  );
+  return rows.map((r) => r.table);
+}
+
 /** A prepared transaction in this database: its COMMIT PREPARED runs no trigger and needs no login. */
 export interface PreparedXact {
   gid: string;

@@ -90,6 +90,8 @@ export interface SwitchoverFacts {
   prepared?: Array<{ gid: string; owner: string; prepared: string }>;
   /** enabled subscriptions on the old primary writing into the subscribed tables (steep's way back excepted) */
   inbound?: Array<{ name: string; tables: string[] }>;
+  /** the new primary's tables still carrying the data fence an earlier rollback of this subscription put there */
+  newFenced?: string[];
   /** whether each fenced role can log in to the new primary's database */
   newLogins?: Array<{ name: string; exists: boolean; login: boolean; connect: boolean }>;
   /** what each node has left of the slots, origins, workers and walsenders the switchover uses */
@@ -190,6 +192,8 @@ export interface SwitchoverPlan
   roleFence: { fence: NodeSql[]; unfence: NodeSql[] };
   /** the data fence: its function and triggers on the old primary, and the statements that remove it */
   dataFence: { fence: NodeSql[]; unfence: NodeSql[] };
+  /** what removes the fence an earlier rollback left on the new primary: run right after the release's DISABLE */
+  newPrimaryUnfence: NodeSql[];
   /** SQL of the fence's session terminations: those whose fence-time transaction ended during the grace, then every one */
   terminateFinishedSql: string;
   terminateAllSql: string;

@@ -14,6 +14,7 @@ import {
   hashSample,
   probeSubscription,
   readCapacity,
+  readFencedTables,
   readFencePrivileges,
   readFenceScope,
   readFlushLsn,
@@ -48,6 +49,7 @@ import { declaredSubscription, qualifiedName, tableOfQualified } from '../model/
 import { PG16 } from '../model/versions.js';
 import { isComparison } from '../planner/compare/verify.js';
 import { decideSequence } from '../planner/sequences.js';
+import { fenceTriggerName } from '../planner/switchover/dataFence.js';
 import { planSwitchover } from '../planner/switchover/switchover.js';
 import {
   fenceRoles,
@@ -170,6 +172,7 @@ async function readFacts(
   const inbound = await readInboundSubscriptions(old, quoted, opts.reverse ? reverseName(d.name) : null);
   const oldCapacity = await readCapacity(old);
   const newLogins = await readLogins(neu, fenced);
+  const newFenced = await readFencedTables(neu, quoted, fenceTriggerName(d.name));
   const newCapacity = await readCapacity(neu);
   const forwardOrigin = await readSubscriptionOrigin(neu, d.name);
   const { reverse, reverseConnectMs } = opts.reverse
@@ -191,6 +194,7 @@ async function readFacts(
     prepared,
     inbound,
     newLogins,
+    newFenced,
     capacity: { old: oldCapacity, new: newCapacity },
     forwardOrigin,
     live: info ? { enabled: info.enabled, slot: info.slot, tables: Object.fromEntries(info.tables) } : null,

@@ -222,12 +222,16 @@ export class SwitchoverRun {
     const { clients, d, plan } = this;
     try {
       await this.run('release', async (s) => {
-        const [disable, ...rest] = s.statements;
+        // planner/switchover/switchover.ts releaseStep: the DISABLE, what removes a rollback's
+        // fence from the new primary, then the slot's copy and check
+        const lead = 1 + plan.newPrimaryUnfence.length;
+        const rest = s.statements.slice(lead);
         const at = rest.findIndex((x) => x.sql.includes('pg_logical_slot_peek_binary_changes'));
         const old = clients.get(d.from)!;
-        await runStatements(clients, [disable!]);
+        await runStatements(clients, s.statements.slice(0, 1));
         this.report.blackoutMs = Date.now() - fencedAt;
         this.report.outcome = 'released';
+        await runStatements(clients, s.statements.slice(1, lead));
         await waitSlotReleased(old, plan.slot, SLOT_RELEASE_MS);
         // planner/switchover/switchover.ts releaseStep: the slot copied and dropped, then the copy
         // read; a copy that fails (no free slot) leaves the slot as it was

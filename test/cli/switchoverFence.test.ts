@@ -2,23 +2,32 @@ import { describe, expect, it } from 'vitest';
 import type { SwitchoverReport } from '../../src/model/switchover.js';
 import { type IdWriter, roleClient, startIdWriter, writeLoop } from '../support/appWriter.js';
 import { steepWith, writeConfig } from '../support/cli.js';
-import { type TestNode, useCluster } from '../support/cluster.js';
+import { defaultVersion, type TestNode, useCluster } from '../support/cluster.js';
 import { digests, waitCaughtUp } from '../support/replicationData.js';
 import { eventually, HANG_MS, nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
 /**
- * Issue 63, the fence against every writer (PostgreSQL 18, east → west, north a third node):
+ * Issue 63, the fence against every writer (east and north, a third node, on the first of
+ * STEEP_TEST_PG, 18 by default; west on 18; `STEEP_TEST_PG=16` makes it the 16 → 18 upgrade):
  * besides the application role, a role with a column-level grant, a role that may only EXECUTE
  * a SECURITY DEFINER function owned by the application role, a prepared transaction of the
  * application, and a hand-made subscription from north into the same table of east. Each
  * writer logs the ids whose COMMIT returned; after the switchover every one of them must be on
  * the node steep calls primary (west once released, east when the switchover refused).
  */
-const cluster = useCluster({
-  nodes: ['east', 'west', 'north'],
+const oldCluster = useCluster({
+  nodes: ['east', 'north'],
   settings: { max_prepared_transactions: '4' },
 });
-const steep = steepWith({ env: () => passwordEnv(cluster().nodes), timeoutMs: 180_000 });
+const newCluster = useCluster({ nodes: ['west'], version: 18 });
+const cluster = () => ({
+  node: (name: 'east' | 'west' | 'north') =>
+    name === 'west' ? newCluster().node('west') : oldCluster().node(name),
+});
+const steep = steepWith({
+  env: () => passwordEnv([...oldCluster().nodes, ...newCluster().nodes]),
+  timeoutMs: 180_000,
+});
 
 const PASSWORD = 'fence-writer-secret-7';
 const role = (p: string, kind: 'app' | 'col' | 'fn') => ({ user: `${p}_${kind}`, password: PASSWORD });
@@ -69,41 +78,47 @@ async function setUp(east: TestNode, west: TestNode, p: string, lockTimeout = '5
   return path;
 }
 
-/** An application calling the definer function on east, logging each id it returned. */
-function startFunctionWriter(east: TestNode, p: string, from: number): IdWriter {
-  const acked: number[] = [];
+/** An application calling the definer function on the node `target()` names, logging each id it returned there. */
+function startFunctionWriter(
+  nodes: Record<string, TestNode>,
+  p: string,
+  from: number,
+  target: () => string,
+): IdWriter {
+  const acked = new Map<string, number[]>();
   let lastError: string | null = null;
   let next = from;
   const stop = writeLoop(
-    () => 'east',
-    () => roleClient(east, role(p, 'fn')),
-    async (c) => {
+    target,
+    (at) => roleClient(nodes[at]!, role(p, 'fn')),
+    async (c, at) => {
       const { rows } = await c.query<{ id: string }>(`SELECT public.${p}_add($1)::text AS id`, [next++]);
-      acked.push(Number(rows[0]!.id));
+      acked.set(at, [...(acked.get(at) ?? []), Number(rows[0]!.id)]);
     },
     (code) => {
       lastError = code;
     },
   );
-  return { acknowledged: () => new Map([['east', acked]]), lastError: () => lastError, stop };
+  return { acknowledged: () => acked, lastError: () => lastError, stop };
 }
 
-/** One id writer per kind on east: the application role, the column grant, the definer function. */
-function startWriters(east: TestNode, p: string): Record<string, IdWriter> {
+/**
+ * One id writer per kind on the node `target()` names (east unless given): the application
+ * role, the column grant, the definer function.
+ */
+function startWriters(
+  nodes: Record<string, TestNode>,
+  p: string,
+  target: () => string = () => 'east',
+): Record<string, IdWriter> {
   const ids = (from: number) => {
     let n = from;
     return () => n++;
   };
   return {
-    application: startIdWriter({ east }, role(p, 'app'), `public.${p}_ledger`, () => 'east', ids(1_000_000)),
-    'column grant': startIdWriter(
-      { east },
-      role(p, 'col'),
-      `public.${p}_ledger`,
-      () => 'east',
-      ids(2_000_000),
-    ),
-    'definer function': startFunctionWriter(east, p, 3_000_000),
+    application: startIdWriter(nodes, role(p, 'app'), `public.${p}_ledger`, target, ids(1_000_000)),
+    'column grant': startIdWriter(nodes, role(p, 'col'), `public.${p}_ledger`, target, ids(2_000_000)),
+    'definer function': startFunctionWriter(nodes, p, 3_000_000, target),
   };
 }
 
@@ -123,9 +138,9 @@ async function lostOn(primary: TestNode, p: string, acked: Record<string, number
   );
 }
 
-/** Each writer has committed at least `n` more rows since `marks`. */
-async function writersGoOn(writers: Record<string, IdWriter>, n: number): Promise<void> {
-  const count = (w: IdWriter) => w.acknowledged().get('east')?.length ?? 0;
+/** Each writer has committed at least `n` more rows on `node` since it was called. */
+async function writersGoOn(writers: Record<string, IdWriter>, n: number, node = 'east'): Promise<void> {
+  const count = (w: IdWriter) => w.acknowledged().get(node)?.length ?? 0;
   const marks = Object.fromEntries(Object.entries(writers).map(([k, w]) => [k, count(w)]));
   await eventually(
     async () => Object.entries(writers).every(([k, w]) => count(w) >= marks[k]! + n),
@@ -144,7 +159,7 @@ async function fenceTriggers(east: TestNode, p: string): Promise<string[]> {
 /** The switchover with every writer kind running on east; acknowledged / lost per kind on west. */
 async function switchOverWhileWriting(east: TestNode, west: TestNode, p: string, extra: string[]) {
   const path = await setUp(east, west, p);
-  const writers = startWriters(east, p);
+  const writers = startWriters({ east }, p);
   let done!: Awaited<ReturnType<typeof steep>>;
   try {
     await writersGoOn(writers, 20);
@@ -162,7 +177,7 @@ async function switchOverWhileWriting(east: TestNode, west: TestNode, p: string,
   return { done, writers, outcome, path };
 }
 
-describe('the switchover fence holds against every writer (18 → 18)', () => {
+describe(`the switchover fence holds against every writer (${defaultVersion()} → 18)`, () => {
   it('without --reverse: the column grant and the definer function commit nothing on east after the fence; 0 acknowledged rows lost', async () => {
     const east = cluster().node('east');
     const west = cluster().node('west');
@@ -196,6 +211,55 @@ describe('the switchover fence holds against every writer (18 → 18)', () => {
       await west.query(`INSERT INTO public.lr_ledger (id, v) VALUES (${5_000_000 + i}, 'west')`);
     await waitCaughtUp(west, 'steep_reverse_west_lr');
     expect(await digests(east, ['lr_ledger'])).toEqual(await digests(west, ['lr_ledger']));
+  }, 240_000);
+
+  it('the rollback printed after --reverse, followed literally with every writer kind on west: 0 acknowledged rows lost on east, west fenced for all of them', async () => {
+    const east = cluster().node('east');
+    const west = cluster().node('west');
+    const nodes: Record<string, TestNode> = { east, west };
+    const p = 'lb';
+    const path = await setUp(east, west, p);
+    const done = await steep(['switchover', `west_${p}`, '--reverse', '--grace', '1s', '--json'], path);
+    expect(done.code, `${done.stdout}\n${done.stderr}`).toBe(0);
+    const report = JSON.parse(done.stdout) as SwitchoverReport;
+    let primary = 'west';
+    const writers = startWriters(nodes, p, () => primary);
+    try {
+      await writersGoOn(writers, 20, 'west');
+      for (const r of report.rollback) {
+        if (r.command) {
+          const ran = await steep(r.command.replace(/^steep /, '').split(' '), path);
+          expect(ran.code, `${r.command}\n${ran.stdout}\n${ran.stderr}`).toBe(0);
+        } else if (r.sql && r.node && /^repeat until true/.test(r.why)) {
+          const sql = r.sql;
+          const at = nodes[r.node]!;
+          await eventually(
+            async () => (await at.query<{ drained: boolean }>(sql))[0]?.drained === true,
+            HANG_MS,
+            r.why,
+          );
+        } else if (r.sql && r.node) await nodes[r.node]!.query(r.sql);
+        else if (/point the application back/.test(r.why)) primary = 'east';
+      }
+      expect(primary).toBe('east');
+      await writersGoOn(writers, 20, 'east');
+    } finally {
+      for (const w of Object.values(writers)) await w.stop();
+    }
+    const acked = Object.fromEntries(
+      Object.entries(writers).map(([k, w]) => [
+        k,
+        [...(w.acknowledged().get('west') ?? []), ...(w.acknowledged().get('east') ?? [])],
+      ]),
+    );
+    const outcome = await lostOn(east, p, acked);
+    console.log(`rollback after --reverse: ${JSON.stringify(outcome)}`);
+    for (const [kind, o] of Object.entries(outcome))
+      expect(o.lost, `${kind}: ${JSON.stringify(outcome)}`).toBe(0);
+    // west is the one fenced now, for a superuser's session too
+    await expect(
+      west.query("INSERT INTO public.lb_ledger (id, v) VALUES (9000002, 'superuser')"),
+    ).rejects.toThrow(/public\.lb_ledger is fenced/);
   }, 240_000);
 
   it('refuses before it fences anything: a prepared transaction, an inbound subscription, a new primary where the application cannot log in; --wait-prepared waits', async () => {
@@ -278,6 +342,48 @@ describe('the switchover fence holds against every writer (18 → 18)', () => {
     expect(done.code, `${done.stdout}\n${done.stderr}`).toBe(0);
     expect((await west.query('SELECT 1 FROM public.lp_ledger WHERE id = 6000002')).length).toBe(1);
     expect(await digests(west, ['lp_ledger'])).toEqual(await digests(east, ['lp_ledger']));
+  }, 240_000);
+
+  it("refuses before it fences anything when a node has no room for what it creates: east without a free slot for the release's copy, west without one for the way back", async () => {
+    const east = cluster().node('east');
+    const west = cluster().node('west');
+    const p = 'lc';
+    const path = await setUp(east, west, p);
+    // every free slot taken, by physical slots nobody reads
+    const fill = async (n: TestNode, tag: string) => {
+      const [free] = await n.query<{ n: number }>(
+        `SELECT (current_setting('max_replication_slots')::int - (SELECT count(*) FROM pg_replication_slots))::int AS n`,
+      );
+      for (let i = 0; i < free!.n; i++)
+        await n.query(`SELECT pg_create_physical_replication_slot('${tag}_${i}')`);
+      return async () =>
+        n.query(
+          `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name LIKE '${tag}\\_%'`,
+        );
+    };
+    const untouched = async () => {
+      expect(await fenceTriggers(east, p)).toEqual([]);
+      const [sub] = await west.query<{ e: boolean }>(
+        `SELECT subenabled AS e FROM pg_subscription WHERE subname = 'west_${p}'`,
+      );
+      expect(sub!.e).toBe(true);
+    };
+    const freeEast = await fill(east, 'lc_east');
+    const full = await steep(['switchover', `west_${p}`, '--grace', '1s'], path);
+    await freeEast();
+    expect(full.code, `${full.stdout}\n${full.stderr}`).toBe(1);
+    expect(full.stderr).toContain(
+      "east has no free replication slot for the release's copy of the forward slot: raise max_replication_slots on east (a restart), or pass --keep-slot",
+    );
+    await untouched();
+    const freeWest = await fill(west, 'lc_west');
+    const back = await steep(['switchover', `west_${p}`, '--reverse', '--grace', '1s'], path);
+    await freeWest();
+    expect(back.code, `${back.stdout}\n${back.stderr}`).toBe(1);
+    expect(back.stderr).toContain(
+      'west has no free replication slot for the way back: raise max_replication_slots on west (a restart), or switch over without --reverse',
+    );
+    await untouched();
   }, 240_000);
 
   it('a release that finds changes says NOT done, names what wrote them, and its advice, followed literally with --reverse, delivers every one without the way back looping', async () => {

@@ -27,15 +27,28 @@ export function fenceFunction(schema: string, subscription: string): string {
 
 /**
  * The data fence on the old primary: the function, then one trigger per table; `unfence`
- * removes all of it (each statement safe to run when part of the fence was never made).
+ * removes all of it (each statement safe to run when part of the fence was never made). With
+ * `side` 'new', the same fence on the new primary, as the rollback puts it there (the writes go
+ * back to the old primary), made with OR REPLACE so that running the rollback twice is harmless.
  */
-export function dataFence(facts: SwitchoverFacts): { fence: NodeSql[]; unfence: NodeSql[] } {
-  const { oldNode: old, newNode: neu, subscription: sub } = facts;
+export function dataFence(
+  facts: SwitchoverFacts,
+  side: 'old' | 'new' = 'old',
+): { fence: NodeSql[]; unfence: NodeSql[] } {
+  const { subscription: sub } = facts;
   if (!facts.fence) return { fence: [], unfence: [] };
+  const [on, to] = side === 'old' ? [facts.oldNode, facts.newNode] : [facts.newNode, facts.oldNode];
   const fn = fenceFunction(facts.fence.schema, sub);
   const trigger = quoteIdent(fenceTriggerName(sub));
-  const why = `switchover of ${sub} moved its writes to ${neu}`;
-  const hint = `steep switchover fenced this table on ${old}; write on ${neu}. The rollback steep printed removes the fence.`;
+  const why =
+    side === 'old'
+      ? `switchover of ${sub} moved its writes to ${to}`
+      : `the rollback of ${sub}'s switchover moved its writes back to ${to}`;
+  const hint =
+    side === 'old'
+      ? `steep switchover fenced this table on ${on}; write on ${to}. The rollback steep printed removes the fence.`
+      : `the rollback steep printed fenced this table on ${on}; write on ${to}. The next switchover of ${sub} removes the fence.`;
+  const replace = side === 'new' ? 'OR REPLACE ' : '';
   // steep's own sessions pass (a later merge or repair steep runs on the old primary): its role,
   // connected with the application_name every steep session sets (`steep <command>`): an
   // application of its own name, `steep-test` say, is fenced like any other writer
@@ -49,19 +62,31 @@ export function dataFence(facts: SwitchoverFacts): { fence: NodeSql[]; unfence: 
   return {
     fence: [
       {
-        node: old,
-        sql: `CREATE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS ${dollarQuote(body)}`,
+        node: on,
+        sql: `CREATE ${replace}FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS ${dollarQuote(body)}`,
       },
       ...tables.map((t) => ({
-        node: old,
-        sql: `CREATE TRIGGER ${trigger} BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON ${t} FOR EACH STATEMENT EXECUTE FUNCTION ${fn}(${quoteLiteral(why)}, ${quoteLiteral(hint)})`,
+        node: on,
+        sql: `CREATE ${replace}TRIGGER ${trigger} BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON ${t} FOR EACH STATEMENT EXECUTE FUNCTION ${fn}(${quoteLiteral(why)}, ${quoteLiteral(hint)})`,
       })),
     ],
-    unfence: [
-      ...tables.map((t) => ({ node: old, sql: `DROP TRIGGER IF EXISTS ${trigger} ON ${t}` })),
-      { node: old, sql: `DROP FUNCTION IF EXISTS ${fn}()` },
-    ],
+    unfence: removeFence(on, fn, trigger, tables),
   };
+}
+
+/** The statements that remove the fence of `fn` and `trigger` from `tables` on `node`. */
+function removeFence(node: string, fn: string, trigger: string, tables: readonly string[]): NodeSql[] {
+  return [
+    ...tables.map((t) => ({ node, sql: `DROP TRIGGER IF EXISTS ${trigger} ON ${t}` })),
+    { node, sql: `DROP FUNCTION IF EXISTS ${fn}()` },
+  ];
+}
+
+/** The fence an earlier rollback left on the new primary's tables (facts.newFenced), removed at the release. */
+export function newPrimaryUnfence(facts: SwitchoverFacts): NodeSql[] {
+  if (!facts.fence || !facts.newFenced?.length) return [];
+  const fn = fenceFunction(facts.fence.schema, facts.subscription);
+  return removeFence(facts.newNode, fn, quoteIdent(fenceTriggerName(facts.subscription)), facts.newFenced);
 }
 
 function dollarQuote(body: string): string {

@@ -30,7 +30,7 @@ import type {
   SwitchoverStep,
 } from '../../model/switchover.js';
 import { flushedMarkSql } from '../walMark.js';
-import { dataFence } from './dataFence.js';
+import { dataFence, newPrimaryUnfence } from './dataFence.js';
 import { fenceRoles, reverseName } from './switchoverChecks.js';
 
 /** The verify engine's rough pace on a drained pair, for the expected blackout (bench/switchover). */
@@ -141,6 +141,7 @@ export function planSwitchover(
     steps,
     roleFence: { fence, unfence },
     dataFence: data,
+    newPrimaryUnfence: newPrimaryUnfence(facts),
     terminateFinishedSql,
     terminateAllSql,
     fenceLsnSql,
@@ -148,6 +149,7 @@ export function planSwitchover(
     blackoutBasis: basis,
     rollback: rollbackCommands(facts, opts, {
       roles,
+      fenceNew: dataFence(facts, 'new').fence,
       unfence: [...data.unfence, ...unfence],
       slot,
       reverse: rev,
@@ -266,13 +268,16 @@ function releaseStep(
   const peek = (s: string) => ({ node: old, sql: unsentChangesSql(s, facts.publications, rev) });
   const dropCheck = { node: old, sql: `SELECT pg_catalog.pg_drop_replication_slot(${CHECK_SLOT})` };
   const disable = { node: neu, sql: `ALTER SUBSCRIPTION ${quoteIdent(sub)} DISABLE` };
+  // the writes move to the new primary with the DISABLE: a fence a rollback left there goes with it
+  const unfenceNew = newPrimaryUnfence(facts);
   return {
     id: 'release',
     title: `disable ${sub} on ${neu}, check that slot ${slot} holds no change ${neu} did not confirm${opts.keepSlot ? `, keep the slot` : ` (else keep it), drop it`}; ${old} stays read-only`,
     statements: opts.keepSlot
-      ? [disable, ...mark, peek(quoteLiteral(slot))]
+      ? [disable, ...unfenceNew, ...mark, peek(quoteLiteral(slot))]
       : [
           disable,
+          ...unfenceNew,
           {
             node: old,
             sql: `SELECT pg_catalog.pg_copy_logical_replication_slot(${quoteLiteral(slot)}, ${CHECK_SLOT}, true)`,
@@ -346,7 +351,7 @@ function expectedBlackout(
 function rollbackCommands(
   facts: SwitchoverFacts,
   opts: SwitchoverOptions,
-  p: { roles: string[]; unfence: NodeSql[]; slot: string; reverse: string | null },
+  p: { roles: string[]; fenceNew: NodeSql[]; unfence: NodeSql[]; slot: string; reverse: string | null },
 ): RollbackCommand[] {
   const { subscription: sub, oldNode: old, newNode: neu } = facts;
   // the new primary is fenced as the switchover fenced the old one: both never take writes at once
@@ -368,6 +373,15 @@ function rollbackCommands(
       sql: terminateSql(p.roles, false).replace('$1', 'now()'),
       why: `end their sessions on ${neu}`,
     },
+    // the roles' fence misses a column grant's or a definer function's writer: the tables' own
+    ...p.fenceNew.map((f, i) => ({
+      node: f.node,
+      sql: f.sql,
+      why:
+        i === 0
+          ? `the data fence on ${neu}, for every writer the roles' fence misses (a column grant, a SECURITY DEFINER function's caller, a superuser's session): its function`
+          : `and its trigger (each waits for the transactions writing its table)`,
+    })),
   ];
   if (p.reverse) {
     out.push(

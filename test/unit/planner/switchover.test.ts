@@ -504,6 +504,38 @@ describe('switchover planner', () => {
     ).toBeGreaterThan(back.indexOf('old: ALTER SUBSCRIPTION "steep_reverse_new_orders" DISABLE'));
   });
 
+  it("the rollback fences the new primary's tables too, and the next switchover removes that fence right after its DISABLE", () => {
+    const fence = {
+      schema: 'steep',
+      schemaExists: true,
+      schemaCreate: true,
+      tables: [{ table: '"public"."orders"', trigger: true }],
+    };
+    const plan = planSwitchover({ ...FACTS, fence }, OPTS, INPUTS);
+    const back = plan.rollback.map((r) => `${r.node}: ${r.sql}`);
+    const trigger = back.indexOf(
+      `new: CREATE OR REPLACE TRIGGER "steep_fence_new_orders" BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON "public"."orders" FOR EACH STATEMENT EXECUTE FUNCTION "steep"."switchover_fence_new_orders"('the rollback of new_orders''s switchover moved its writes back to old', 'the rollback steep printed fenced this table on new; write on old. The next switchover of new_orders removes the fence.')`,
+    );
+    expect(
+      back.findIndex((b) =>
+        b.startsWith('new: CREATE OR REPLACE FUNCTION "steep"."switchover_fence_new_orders"()'),
+      ),
+    ).toBe(trigger - 1);
+    // after the roles' fence, before the new primary's WAL is flushed for the way back's drain
+    expect(trigger).toBeGreaterThan(back.findIndex((b) => b.includes('pg_terminate_backend')));
+    expect(trigger).toBeLessThan(back.findIndex((b) => b.includes('pg_logical_emit_message')));
+    expect(plan.newPrimaryUnfence).toEqual([]);
+
+    const again = planSwitchover({ ...FACTS, fence, newFenced: ['"public"."orders"'] }, OPTS, INPUTS);
+    const release = again.steps.at(-1)!.statements.map((x) => `${x.node}: ${x.sql}`);
+    expect(release.slice(0, 3)).toEqual([
+      'new: ALTER SUBSCRIPTION "new_orders" DISABLE',
+      'new: DROP TRIGGER IF EXISTS "steep_fence_new_orders" ON "public"."orders"',
+      'new: DROP FUNCTION IF EXISTS "steep"."switchover_fence_new_orders"()',
+    ]);
+    expect(again.newPrimaryUnfence.map((x) => `${x.node}: ${x.sql}`)).toEqual(release.slice(1, 3));
+  });
+
   it("the kept slot's advice sets origin = none for the catch-up when the way back runs and the subscription's origin is any", () => {
     const p = { subscription: 'new_orders', oldNode: 'old', newNode: 'new', slot: 'new_orders' };
     const unsent = {
