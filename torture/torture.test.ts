@@ -15,6 +15,8 @@ const env = process.env;
 const seed = env.TORTURE_SEED ? Number(env.TORTURE_SEED) : Math.floor(Math.random() * 2 ** 31);
 if (!Number.isInteger(seed))
   throw new Error(`TORTURE_SEED=${env.TORTURE_SEED}: fast-check's seed is an integer`);
+if (env.TORTURE_PATH && !env.TORTURE_SEED)
+  throw new Error('--path replays a sequence of one seed: give its --seed too');
 const runs = Number(env.TORTURE_RUNS ?? 5);
 const shrinkMinutes = Number(env.TORTURE_SHRINK_MINUTES ?? 120);
 const draw: DrawOptions = {

@@ -42,6 +42,10 @@ describe('torture shrinking (a fake world)', () => {
     const drawnFailure = await torture(18, { seed: SEED, runs: 200, shrink: false, start });
     expect(drawnFailure.failure?.ops.length).toBe(7);
     expect(drawnFailure.shrinks).toBe(0);
+    // unshrunk (as CI runs a seed), the seed and path alone replay it
+    const again = await torture(18, { seed: SEED, runs: 200, path: drawnFailure.path!, start });
+    expect(again.runs).toBe(1);
+    expect(again.failure?.ops).toEqual(drawnFailure.failure?.ops);
 
     const shrunk = await torture(18, { seed: SEED, runs: 200, start });
     expect(shrunk.failure?.ops).toEqual(['apply', 'restart-subscriber', 'reinit']);
