@@ -1,19 +1,19 @@
-import type { PgMajor } from '../src/sandbox/binaries.js';
+import { drawable, drawn, planned } from './commands.js';
 import { CATALOG, OPEN_OPERATIONS } from './operations.js';
 import { SELF_TESTS } from './selfTests.js';
-import { draw, drawable } from './sequence.js';
 
 /**
- * The CI seed set, by version: each version's set draws every operation of the catalog that
- * runs on it, less the open ones, and every init method (3 seeds, one failover kind each on
- * 17+). test/unit/tortureCoverage checks it from the draw alone (no server), so a catalog change
- * that leaves an operation undrawn fails there, before any run. The suite runs one seed of the
- * set per run (`ciRun`), so CI's share stays one sequence and the self-tests.
+ * The CI seed set, by version: fast-check seeds whose first sequence (what `npm run torture --
+ * --seed S --runs 1` runs) performs, together with the others of the version, every operation of
+ * the catalog that runs there, less the open ones, and every init method (3 seeds, one failover
+ * kind each on 17+). test/unit/tortureCoverage checks it from the draw alone (no server), so a
+ * catalog change that leaves an operation undrawn fails there, before any run. The suite runs one
+ * seed of the set per run (`ciRun`), so CI's share stays one sequence and the self-tests.
  */
-export const CI_SEEDS: Record<16 | 17 | 18, string[]> = {
-  16: ['ci-56', 'ci-37', 'ci-61'],
-  17: ['ci-4', 'ci-243', 'ci-197'],
-  18: ['ci-4', 'ci-243', 'ci-197'],
+export const CI_SEEDS: Record<16 | 17 | 18, number[]> = {
+  16: [5, 10, 187],
+  17: [161, 187, 214],
+  18: [161, 187, 214],
 };
 
 /**
@@ -22,7 +22,7 @@ export const CI_SEEDS: Record<16 | 17 | 18, string[]> = {
  * the whole set with TORTURE_CI=all. The versions are the fault-injection files' (18 unless
  * STEEP_TEST_PG names others: `npm run test:matrix` runs 16 and 17's).
  */
-export function ciRun(version: number, env = process.env, now = Date.now()): string[] {
+export function ciRun(version: number, env = process.env, now = Date.now()): number[] {
   const set = CI_SEEDS[version as 16 | 17 | 18] ?? [];
   if (env.TORTURE_CI === 'all' || set.length === 0) return set;
   return [set[Math.floor(now / 86_400_000) % set.length]!];
@@ -44,16 +44,16 @@ export interface Coverage {
   selfTests: string[];
 }
 
-export function coverage(seeds: Record<number, string[]> = CI_SEEDS): Coverage {
+export function coverage(seeds: Record<number, number[]> = CI_SEEDS): Coverage {
   const ci: Coverage['ci'] = {};
   const ciInit: Coverage['ciInit'] = {};
   for (const v of COVERED_VERSIONS) {
-    const ops: Record<string, number> = Object.fromEntries(drawable(v as PgMajor).map((op) => [op.name, 0]));
+    const ops: Record<string, number> = Object.fromEntries(drawable(v).map((op) => [op.name, 0]));
     const methods: Record<string, number> = Object.fromEntries(METHODS.map((m) => [m, 0]));
     for (const seed of seeds[v] ?? []) {
-      const d = draw(seed, v as PgMajor);
-      methods[d.method] = (methods[d.method] ?? 0) + 1;
-      for (const op of d.ops) ops[op.name] = (ops[op.name] ?? 0) + 1;
+      const seq = drawn(seed, v);
+      methods[seq.method] = (methods[seq.method] ?? 0) + 1;
+      for (const op of planned(v, seq)) ops[op.name] = (ops[op.name] ?? 0) + 1;
     }
     ci[v] = ops;
     ciInit[v] = methods;

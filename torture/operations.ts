@@ -5,7 +5,7 @@ import { type CliResult, startSteep } from '../test/support/cli.js';
 import { standbyLeftBehind } from '../test/support/replicationData.js';
 import { tempDir } from '../test/support/tempDir.js';
 import { eventually, HANG_MS } from '../test/support/topologyFile.js';
-import type { Random } from './random.js';
+import type { Random } from './choices.js';
 import { APP, LINK, LINK_TABLE, TABLES, type World } from './world.js';
 
 /**
@@ -601,7 +601,7 @@ const linkInitNone: Operation = {
 
 /**
  * Operations that find a steep bug not fixed yet: never drawn by the CI seeds nor by
- * `npm run torture` unless TORTURE_OPEN=1 (or TORTURE_OPS names them), each with the issue it
+ * `npm run torture` unless `--open` (or `--ops` names them), each with the issue it
  * waits for. The gap stays visible here and in `npm run torture -- --coverage`.
  */
 export const OPEN_OPERATIONS: Record<string, string> = {
@@ -610,9 +610,9 @@ export const OPEN_OPERATIONS: Record<string, string> = {
   'publication-drop-table':
     'issue 62 (continuity): a table taken out of its publication by hand and put back by steep apply; the rows written while it was out never reach the subscriber, and steep stays green',
   switchover:
-    'issues 63 and 65 (the way back, the advice after a switchover): without --reverse the rollback as printed points the application back at pa and leaves every id acknowledged on pb only there (steep verify counts them as extra); the plan then asks for existingData: truncate, which empties pb, the only copy (214 acknowledged ids lost, TORTURE_OPS=switchover TORTURE_SEED=nr-1 on 18)',
+    'issues 63 and 65 (the way back, the advice after a switchover): without --reverse the rollback as printed points the application back at pa and leaves every id acknowledged on pb only there (steep verify counts them as extra); the plan then asks for existingData: truncate, which empties pb, the only copy (214 acknowledged ids lost on 18: `npm run torture -- --ops switchover`)',
   'switchover-after-rollback':
-    "issue 63 (preflight): the rollback fences pb (the application's role NOLOGIN there) and the next switchover moves writes to pb all the same, exit 0: the application can log in on neither node (28000 on pb, found by ci-17 and ci-18 on 18)",
+    "issue 63 (preflight): the rollback fences pb (the application's role NOLOGIN there) and the next switchover moves writes to pb all the same, exit 0: the application can log in on neither node (28000 on pb, found by two CI seeds of the hand-made draw on 18)",
 };
 
 export const CATALOG: Operation[] = [

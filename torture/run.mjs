@@ -1,12 +1,38 @@
-// `npm run torture [-- --coverage]`: with --coverage, print what CI's seeds draw (torture/coverage.ts)
+// `npm run torture [-- flags]`: with --coverage, print what CI's seeds draw (torture/coverage.ts)
 // as one JSON document, from the draw alone: no build, no server. Otherwise build if dist/ is
-// stale, then run the seeded sequences (torture/torture.test.ts) with any other arguments.
+// stale, then run the sequences (torture/torture.test.ts). Flags (README.md): --seed N, --runs N,
+// --path P --replay-path R (replay one counterexample), --no-shrink, --shrink-minutes N, --open,
+// --ops a,b; any other argument goes to vitest.
 import { spawnSync } from 'node:child_process';
 
 const args = process.argv.slice(2);
-const run = (cmd, list) => spawnSync(cmd, list, { stdio: 'inherit' }).status ?? 1;
+const run = (cmd, list, env = process.env) => spawnSync(cmd, list, { stdio: 'inherit', env }).status ?? 1;
 
-if (args.includes('--coverage')) {
+const VALUED = {
+  '--seed': 'TORTURE_SEED',
+  '--runs': 'TORTURE_RUNS',
+  '--path': 'TORTURE_PATH',
+  '--replay-path': 'TORTURE_REPLAY_PATH',
+  '--shrink-minutes': 'TORTURE_SHRINK_MINUTES',
+  '--ops': 'TORTURE_OPS',
+};
+const env = { ...process.env };
+const rest = [];
+for (let i = 0; i < args.length; i++) {
+  const [flag, inline] = args[i].split(/=(.*)/s, 2);
+  if (flag in VALUED) {
+    const value = inline ?? args[++i];
+    if (value === undefined) {
+      console.error(`torture: ${flag} needs a value`);
+      process.exit(1);
+    }
+    env[VALUED[flag]] = value;
+  } else if (args[i] === '--no-shrink') env.TORTURE_SHRINK = '0';
+  else if (args[i] === '--open') env.TORTURE_OPEN = '1';
+  else rest.push(args[i]);
+}
+
+if (rest.includes('--coverage')) {
   const { createServer } = await import('vite');
   const server = await createServer({
     configFile: false,
@@ -24,5 +50,5 @@ if (args.includes('--coverage')) {
 } else {
   if (run('node', ['scripts/build-stamp.mjs', 'check']) !== 0 && run('npm', ['run', 'build']) !== 0)
     process.exit(1);
-  process.exit(run('npx', ['vitest', 'run', '--config', 'torture/vitest.config.ts', ...args]));
+  process.exit(run('npx', ['vitest', 'run', '--config', 'torture/vitest.config.ts', ...rest], env));
 }

@@ -1,14 +1,22 @@
+import fc from 'fast-check';
 import type { PgMajor } from '../src/sandbox/binaries.js';
-import { CATALOG, initialApply, OPEN_OPERATIONS, type Operation, OperationFailed } from './operations.js';
+import { FIRST_CHOICES, type Random } from './choices.js';
+import {
+  Disagreement,
+  type DrawOptions,
+  initialModel,
+  type Referee,
+  type Sequence,
+  sequenceArbitrary,
+  type TortureModel,
+} from './commands.js';
+import { initialApply, type Operation, OperationFailed } from './operations.js';
 import { oracle } from './oracle.js';
-import { seeded } from './random.js';
-import { type InitMethod, startWorld } from './world.js';
+import { type InitMethod, startWorld, type World } from './world.js';
 
 export interface SequenceResult {
-  seed: string;
-  version: PgMajor;
-  /** what the draw was asked (TORTURE_OPEN, TORTURE_OPS) */
-  opts: { open?: boolean; names?: string[] };
+  version: number;
+  method: InitMethod;
   /** what each operation did */
   ops: string[];
   /** where steep and the oracle disagree, or steep answered otherwise than documented */
@@ -17,110 +25,211 @@ export interface SequenceResult {
   log: string[];
 }
 
-/** The operations a seed may draw on `version`: the catalog's, the open ones only when asked. */
-export function drawable(version: PgMajor, open = false): Operation[] {
-  return CATALOG.filter((op) => (op.runsOn?.(version) ?? true) && (open || !(op.name in OPEN_OPERATIONS)));
+/** A referee with its sequence's result, stopped (servers down) once the sequence ends. */
+export interface Arena extends Referee {
+  result: SequenceResult;
+  stop: () => Promise<void>;
+}
+
+/** Starts the arena a sequence runs in: the real one starts PostgreSQL (`startWorldArena`). */
+export type StartArena = (
+  version: number,
+  method: InitMethod,
+  standby: TortureModel['standby'],
+) => Promise<Arena>;
+
+/**
+ * The real referee: performs an operation through the CLI in a world of real servers, then the
+ * oracle; then the follow-up the operation requires (a switchover's rollback, a failover's
+ * repair) and the oracle again. A disagreement is recorded and thrown: the sequence stops there.
+ */
+class WorldReferee implements Arena {
+  readonly result: SequenceResult;
+  constructor(readonly world: World) {
+    this.result = {
+      version: world.version,
+      method: world.file.method,
+      ops: [],
+      disagreements: [],
+      log: world.log,
+    };
+  }
+
+  async perform(op: Operation, rnd: Random): Promise<void> {
+    for (let next: Operation | null = op; next; ) {
+      const current: Operation = next;
+      this.world.say(`== ${current.name}`);
+      try {
+        this.result.ops.push(await current.run(this.world, rnd));
+      } catch (err) {
+        if (!(err instanceof OperationFailed)) throw err;
+        this.result.ops.push(`${current.name}: failed`);
+        this.fail([`${current.name}: ${err.message}`]);
+      }
+      const found = await oracle(this.world);
+      if (found.length > 0) this.fail(found.map((f) => `after ${current.name}: ${f}`));
+      next = this.world.followUp;
+      this.world.followUp = null;
+    }
+  }
+
+  private fail(found: string[]): never {
+    this.result.disagreements.push(...found);
+    throw new Disagreement(found.join('\n'));
+  }
+
+  async stop(): Promise<void> {
+    await this.world.stopWriters().catch(() => {});
+    await this.world.cluster.stop();
+  }
+}
+
+/** The real arena: servers, and the application writing throughout. */
+export const startWorldArena: StartArena = async (version, method, standby) => {
+  const world = await startWorld(version as PgMajor, method, standby);
+  world.startWriters();
+  return new WorldReferee(world);
+};
+
+/**
+ * One sequence: a fresh arena (the real one: servers, the application writing throughout), the
+ * first apply with the sequence's init method and the oracle, then fast-check runs the commands
+ * the model allows (`fc.asyncModelRun`), the oracle after each. Stops at the first disagreement.
+ */
+export async function runSequence(
+  version: number,
+  seq: Sequence,
+  start = startWorldArena,
+): Promise<SequenceResult> {
+  const model = initialModel(version, seq);
+  const arena = await start(version, seq.method, model.standby);
+  try {
+    await arena.perform(initialApply, FIRST_CHOICES);
+    await fc.asyncModelRun(() => ({ model, real: arena }), seq.commands);
+  } catch (err) {
+    if (!(err instanceof Disagreement)) throw err;
+  } finally {
+    await arena.stop();
+  }
+  return arena.result;
+}
+
+export interface TortureOptions extends DrawOptions {
+  /** fast-check's seed (an integer) */
+  seed: number;
+  /** sequences to run (fast-check's numRuns; ignored with `path`) */
+  runs: number;
+  /** fast-check's path of a counterexample: replays exactly that sequence (with `replayPath`) */
+  path?: string;
+  /** shrink a failing sequence (default); off: report the first failure as drawn */
+  shrink?: boolean;
+  /** stop shrinking after this long (the best counterexample so far is reported) */
+  shrinkMs?: number;
+  /** each sequence's result as it ends */
+  onRun?: (r: SequenceResult, seq: Sequence) => void;
+  start?: StartArena;
+}
+
+export interface TortureReport {
+  version: number;
+  seed: number;
+  /** sequences run (shrinking's included) */
+  runs: number;
+  /** shrinking steps that kept failing */
+  shrinks: number;
+  /** the counterexample: the shortest failing sequence found (none: every sequence passed) */
+  failure: SequenceResult | null;
+  /** its operations, as fast-check prints them */
+  commands: string;
+  path: string | null;
+  replayPath: string | null;
+  /** shrinking stopped at its time budget: the counterexample may not be the shortest */
+  shrinkCut: boolean;
+  /** an error that is no disagreement (the arena could not start, a ceiling in an operation) */
+  error: string | null;
+  opts: DrawOptions;
 }
 
 /**
- * The operations and init method a seed draws for a version: 3–6 after the first apply, from
- * the catalog less its open operations (`open`: with them). `names` fixes the operations (the
- * seed still draws the init method): TORTURE_OPS=a,b.
+ * Runs sequences on `version` as one fast-check property over `sequenceArbitrary`: fast-check
+ * draws them from `seed`, and shrinks the first that fails (commands dropped, choices made
+ * simpler) to the shortest that still fails; `path` and `replayPath` replay one exactly.
  */
-export function draw(
-  seed: string,
-  version: PgMajor,
-  opts: { open?: boolean; names?: string[] } = {},
-): { method: InitMethod; ops: Operation[] } {
-  const rnd = seeded(`${seed}/plan`);
-  const method = rnd.pick(['snapshot', 'own-copy', 'two-phase'] as const);
-  if (opts.names) {
-    const ops = opts.names.map((n) => {
-      const op = CATALOG.find((o) => o.name === n);
-      if (!op) throw new Error(`TORTURE_OPS: no operation ${n} (${CATALOG.map((o) => o.name).join(', ')})`);
-      return op;
-    });
-    return { method, ops };
-  }
-  const usable = drawable(version, opts.open);
-  const ops: Operation[] = [];
-  for (let n = rnd.int(3, 6); ops.length < n; ) {
-    const op = rnd.pick(usable);
-    // a failover uses the standby up: one per sequence; one switchover per sequence (a second
-    // one after the rollback is the operation switchover-after-rollback)
-    const once = (o: Operation) => Boolean(o.standby) || o.name.startsWith('switchover');
-    if (!(once(op) && ops.some((o) => once(o) && (o.standby ? op.standby : !op.standby)))) ops.push(op);
-  }
-  return { method, ops };
-}
-
-/** What TORTURE_OPEN and TORTURE_OPS ask of the draw. */
-export function drawOptions(env = process.env): { open?: boolean; names?: string[] } {
+export async function torture(version: number, opts: TortureOptions): Promise<TortureReport> {
+  const start = opts.start ?? startWorldArena;
+  const replaying = opts.path !== undefined;
+  let failure: SequenceResult | null = null;
+  let failedAt: number | null = null;
+  let shrinkCut = false;
+  let runs = 0;
+  const property = fc.asyncProperty(sequenceArbitrary(version, opts), async (seq) => {
+    if (failedAt !== null && opts.shrinkMs !== undefined && Date.now() - failedAt > opts.shrinkMs) {
+      shrinkCut = true;
+      fc.pre(false);
+    }
+    runs += 1;
+    let r: SequenceResult;
+    try {
+      r = await runSequence(version, seq, start);
+    } catch (err) {
+      failure = null;
+      failedAt ??= Date.now();
+      throw err;
+    }
+    opts.onRun?.(r, seq);
+    if (r.disagreements.length > 0) {
+      failure = r;
+      failedAt ??= Date.now();
+      throw new Disagreement(r.disagreements.join('\n'));
+    }
+  });
+  const details = await fc.check(property, {
+    seed: opts.seed,
+    numRuns: replaying ? 1 : opts.runs,
+    ...(replaying ? { path: opts.path } : {}),
+    endOnFailure: replaying || opts.shrink === false,
+  });
+  const commands = details.counterexample ? String(details.counterexample[0].commands) : '';
+  const error =
+    details.failed && !(details.errorInstance instanceof Disagreement)
+      ? String(details.errorInstance ?? 'the sequence failed')
+      : null;
   return {
-    open: env.TORTURE_OPEN === '1',
-    names: env.TORTURE_OPS ? env.TORTURE_OPS.split(',').map((n) => n.trim()) : undefined,
+    version,
+    seed: details.seed,
+    runs,
+    shrinks: details.numShrinks,
+    failure: details.failed ? failure : null,
+    commands: commands.replace(/\s*\/\*replayPath=.*\*\/$/, ''),
+    path: details.counterexamplePath,
+    replayPath: /replayPath="([^"]*)"/.exec(commands)?.[1] ?? opts.replayPath ?? null,
+    shrinkCut,
+    error,
+    opts: { open: opts.open, names: opts.names },
   };
 }
 
-/** How to run this seed again. */
-export function replayCommand(
-  seed: string,
-  version: PgMajor,
-  opts: { open?: boolean; names?: string[] } = {},
-): string {
-  const extra = `${opts.open ? 'TORTURE_OPEN=1 ' : ''}${opts.names ? `TORTURE_OPS=${opts.names.join(',')} ` : ''}`;
-  return `${extra}TORTURE_SEED=${seed} STEEP_TEST_PG=${version} npm run torture`;
+/** How to run a counterexample again, exactly. */
+export function replayCommand(r: TortureReport): string {
+  const flags = [
+    `--seed ${r.seed}`,
+    ...(r.path ? [`--path ${r.path}`] : []),
+    ...(r.replayPath ? [`--replay-path '${r.replayPath}'`] : []),
+    ...(r.opts.open ? ['--open'] : []),
+    ...(r.opts.names ? [`--ops ${r.opts.names.join(',')}`] : []),
+  ];
+  return `STEEP_TEST_PG=${r.version} npm run torture -- ${flags.join(' ')}`;
 }
 
-/**
- * One seeded sequence: a fresh world, the first apply, 3–6 operations with the application
- * writing throughout, the oracle after each. Stops at the first disagreement.
- */
-export async function runSequence(
-  seed: string,
-  version: PgMajor,
-  opts: { open?: boolean; names?: string[] } = {},
-): Promise<SequenceResult> {
-  const { method, ops } = draw(seed, version, opts);
-  const world = await startWorld(version, method, ops.find((op) => op.standby)?.standby ?? null);
-  const rnd = seeded(`${seed}/run`);
-  const result: SequenceResult = { seed, version, opts, ops: [], disagreements: [], log: world.log };
-  try {
-    world.startWriters();
-    const queue = [initialApply, ...ops];
-    for (let op = queue.shift(); op; op = queue.shift()) {
-      world.say(`== ${op.name}`);
-      try {
-        result.ops.push(await op.run(world, rnd));
-      } catch (err) {
-        if (!(err instanceof OperationFailed)) throw err;
-        result.ops.push(`${op.name}: failed`);
-        result.disagreements.push(`${op.name}: ${err.message}`);
-        break;
-      }
-      const found = await oracle(world);
-      if (found.length > 0) {
-        result.disagreements.push(...found.map((f) => `after ${op!.name}: ${f}`));
-        break;
-      }
-      if (world.followUp) queue.unshift(world.followUp);
-      world.followUp = null;
-    }
-  } finally {
-    await world.stopWriters().catch(() => {});
-    await world.cluster.stop();
-  }
-  return result;
-}
-
-/** The report of a sequence that found something: the seed, the replay command, what happened. */
-export function describeFailure(r: SequenceResult): string {
+/** The report of a property that failed: the replay line, the shrunk sequence, what happened. */
+export function describeFailure(r: TortureReport): string {
+  const f = r.failure;
   return [
-    `torture seed ${r.seed} on PostgreSQL ${r.version}: ${r.disagreements.length} disagreement(s)`,
-    `replay: ${replayCommand(r.seed, r.version, r.opts)}`,
-    `operations: ${r.ops.join(' → ')}`,
-    ...r.disagreements,
-    '--- log',
-    ...r.log,
+    `torture seed ${r.seed} on PostgreSQL ${r.version}: ${f ? `${f.disagreements.length} disagreement(s)` : 'failed'} after ${r.runs} sequence(s), ${r.shrinks} shrink(s)${r.shrinkCut ? ' (shrinking stopped at its time budget)' : ''}`,
+    `replay: ${replayCommand(r)}`,
+    `commands: ${r.commands}`,
+    ...(f ? [`init ${f.method}; operations: ${f.ops.join(' → ')}`, ...f.disagreements] : []),
+    ...(r.error ? [`error: ${r.error}`] : []),
+    ...(f ? ['--- log', ...f.log] : []),
   ].join('\n');
 }

@@ -1,25 +1,54 @@
 import { describe, expect, it } from 'vitest';
 import { faultVersions } from '../test/support/cluster.js';
-import { describeFailure, drawOptions, runSequence } from './sequence.js';
+import type { DrawOptions } from './commands.js';
+import { describeFailure, torture } from './sequence.js';
 
 /**
- * `npm run torture`: seeded sequences of operations with the oracle after each (README.md).
- * TORTURE_SEED=x replays one (x,y: several); TORTURE_SEEDS=N runs N new ones (default 5); STEEP_TEST_PG=16,17,18;
- * TORTURE_OPEN=1 draws the open operations too; TORTURE_OPS=a,b runs those operations in order.
+ * `npm run torture`: fast-check draws sequences of operations (its commands API), the oracle after
+ * each operation, and shrinks a failing one to the shortest that still fails (README.md). The
+ * flags of torture/run.mjs arrive as TORTURE_* variables: TORTURE_SEED (fast-check's seed; a
+ * random one without), TORTURE_RUNS (sequences, default 5), TORTURE_PATH and TORTURE_REPLAY_PATH
+ * (replay one counterexample exactly), TORTURE_SHRINK=0, TORTURE_SHRINK_MINUTES (default 120),
+ * TORTURE_OPEN=1, TORTURE_OPS=a,b; STEEP_TEST_PG=16,17,18.
  */
-function seeds(): string[] {
-  if (process.env.TORTURE_SEED) return process.env.TORTURE_SEED.split(',');
-  const base = process.env.TORTURE_BASE ?? Math.random().toString(36).slice(2, 8);
-  return Array.from({ length: Number(process.env.TORTURE_SEEDS ?? 5) }, (_, i) => `${base}-${i + 1}`);
-}
+const env = process.env;
+const seed = env.TORTURE_SEED ? Number(env.TORTURE_SEED) : Math.floor(Math.random() * 2 ** 31);
+if (!Number.isInteger(seed))
+  throw new Error(`TORTURE_SEED=${env.TORTURE_SEED}: fast-check's seed is an integer`);
+if (env.TORTURE_PATH && !env.TORTURE_SEED)
+  throw new Error('--path replays a sequence of one seed: give its --seed too');
+const runs = Number(env.TORTURE_RUNS ?? 5);
+const shrinkMinutes = Number(env.TORTURE_SHRINK_MINUTES ?? 120);
+const draw: DrawOptions = {
+  open: env.TORTURE_OPEN === '1',
+  names: env.TORTURE_OPS ? env.TORTURE_OPS.split(',').map((n) => n.trim()) : undefined,
+  replayPath: env.TORTURE_REPLAY_PATH || undefined,
+};
+const replaying = Boolean(env.TORTURE_PATH);
+// each sequence 2–5 minutes, each shrinking step one more sequence
+const ceiling =
+  (replaying ? 1 : runs) * 900_000 + (env.TORTURE_SHRINK === '0' ? 0 : shrinkMinutes * 60_000) + 900_000;
 
 describe.each(faultVersions())('torture on PostgreSQL %i', (version) => {
-  it.each(seeds())('seed %s', async (seed) => {
-    const r = await runSequence(seed, version, drawOptions());
-    console.log(
-      `torture ${version} seed ${seed}: ${r.disagreements.length === 0 ? 'ok' : 'DISAGREE'}: ${r.ops.join(' → ')}`,
-    );
-    for (const d of r.disagreements) console.log(`  ${d}`);
-    expect(r.disagreements, describeFailure(r)).toEqual([]);
-  });
+  it(
+    `seed ${seed}${replaying ? `, path ${env.TORTURE_PATH}` : `, ${runs} sequence(s)`}`,
+    async () => {
+      const r = await torture(version, {
+        ...draw,
+        seed,
+        runs,
+        path: env.TORTURE_PATH || undefined,
+        shrink: env.TORTURE_SHRINK !== '0',
+        shrinkMs: shrinkMinutes * 60_000,
+        onRun: (res) => {
+          console.log(
+            `torture ${version} seed ${seed} (init ${res.method}): ${res.disagreements.length === 0 ? 'ok' : 'DISAGREE'}: ${res.ops.join(' → ')}`,
+          );
+          for (const d of res.disagreements) console.log(`  ${d}`);
+        },
+      });
+      expect(r.failure === null && r.error === null, describeFailure(r)).toBe(true);
+    },
+    ceiling,
+  );
 });

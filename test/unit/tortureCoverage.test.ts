@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { drawn, planned } from '../../torture/commands.js';
 import { CI_SEEDS, COVERED_VERSIONS, ciRun, coverage, gaps } from '../../torture/coverage.js';
 import { CATALOG, OPEN_OPERATIONS } from '../../torture/operations.js';
+import { type SequenceResult, torture } from '../../torture/sequence.js';
 
 /**
  * The fault-sequence harness's CI seeds (torture/coverage.ts), from the draw alone: on each of
@@ -10,6 +12,32 @@ import { CATALOG, OPEN_OPERATIONS } from '../../torture/operations.js';
 describe('torture coverage', () => {
   it('CI seeds draw every operation that is not open, and every init method, on 16, 17 and 18', () => {
     expect(gaps(coverage())).toEqual([]);
+  });
+
+  it('what the suite runs for a CI seed (one sequence, the real runner, a world that agrees) is what the draw counts', async () => {
+    for (const v of COVERED_VERSIONS)
+      for (const seed of CI_SEEDS[v]) {
+        let ran: SequenceResult | null = null;
+        let standby: string | null = null;
+        await torture(v, {
+          seed,
+          runs: 1,
+          shrink: false,
+          start: async (version, method, sb) => {
+            standby = sb;
+            const result: SequenceResult = { version, method, ops: [], disagreements: [], log: [] };
+            return { result, perform: async (op) => void result.ops.push(op.name), stop: async () => {} };
+          },
+          onRun: (r) => {
+            ran = r;
+          },
+        });
+        const seq = drawn(seed, v);
+        const ops = planned(v, seq);
+        expect(ran!.method).toBe(seq.method);
+        expect(ran!.ops).toEqual(['apply', ...ops.map((op) => op.name)]);
+        expect(standby).toBe(ops.find((op) => op.standby)?.standby ?? null);
+      }
   });
 
   it('each open operation is in the catalog and names the issue it waits for', () => {
