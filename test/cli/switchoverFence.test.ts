@@ -19,7 +19,11 @@ const oldCluster = useCluster({
   nodes: ['east', 'north'],
   settings: { max_prepared_transactions: '4' },
 });
-const newCluster = useCluster({ nodes: ['west'], version: 18 });
+const newCluster = useCluster({
+  nodes: ['west'],
+  version: 18,
+  settings: { max_prepared_transactions: '4' },
+});
 const cluster = () => ({
   node: (name: 'east' | 'west' | 'north') =>
     name === 'west' ? newCluster().node('west') : oldCluster().node(name),
@@ -224,12 +228,38 @@ describe(`the switchover fence holds against every writer (${defaultVersion()} â
     const report = JSON.parse(done.stdout) as SwitchoverReport;
     let primary = 'west';
     const writers = startWriters(nodes, p, () => primary);
+    // what no fence stops on west: a transaction the application prepared there, and a
+    // subscription made by hand from north into the same table
+    const north = cluster().node('north');
+    await north.query(`CREATE TABLE public.${p}_ledger (id bigint PRIMARY KEY, v text NOT NULL)`);
+    await north.query(`CREATE PUBLICATION north_${p} FOR TABLE public.${p}_ledger`);
+    await west.query(
+      `CREATE SUBSCRIPTION north_${p} CONNECTION 'host=127.0.0.1 port=${north.port} dbname=app user=postgres password=${north.password}'
+         PUBLICATION north_${p} WITH (copy_data = false)`,
+    );
+    const pending = await roleClient(west, role(p, 'app'));
+    await pending.query('BEGIN');
+    await pending.query(`INSERT INTO public.${p}_ledger (id, v) VALUES (6100001, 'prepared on west')`);
+    await pending.query("PREPARE TRANSACTION 'lb_pending'");
+    await pending.end();
+    const finished: string[] = [];
     try {
       await writersGoOn(writers, 20, 'west');
       for (const r of report.rollback) {
         if (r.command) {
           const ran = await steep(r.command.replace(/^steep /, '').split(' '), path);
           expect(ran.code, `${r.command}\n${ran.stdout}\n${ran.stderr}`).toBe(0);
+        } else if (r.sql && r.node && /^repeat until it returns no row/.test(r.why)) {
+          // as it says: the application finishes each prepared transaction, the DBA disables each subscription
+          const at = nodes[r.node]!;
+          for (let rows = await at.query(r.sql); rows.length > 0; rows = await at.query(r.sql))
+            for (const row of rows as Array<{ gid?: string; subname?: string }>) {
+              const sql = row.gid
+                ? `COMMIT PREPARED '${row.gid}'`
+                : `ALTER SUBSCRIPTION ${row.subname} DISABLE`;
+              await at.query(sql);
+              finished.push(sql);
+            }
         } else if (r.sql && r.node && /^repeat until true/.test(r.why)) {
           const sql = r.sql;
           const at = nodes[r.node]!;
@@ -252,7 +282,8 @@ describe(`the switchover fence holds against every writer (${defaultVersion()} â
         [...(w.acknowledged().get('west') ?? []), ...(w.acknowledged().get('east') ?? [])],
       ]),
     );
-    const outcome = await lostOn(east, p, acked);
+    expect(finished).toEqual(["COMMIT PREPARED 'lb_pending'", `ALTER SUBSCRIPTION north_${p} DISABLE`]);
+    const outcome = await lostOn(east, p, { ...acked, prepared: [6100001] });
     console.log(`rollback after --reverse: ${JSON.stringify(outcome)}`);
     for (const [kind, o] of Object.entries(outcome))
       expect(o.lost, `${kind}: ${JSON.stringify(outcome)}`).toBe(0);

@@ -23,7 +23,6 @@ import { formatBytes } from '../../model/bytes.js';
 import { quoteIdent, quoteLiteral } from '../../model/sql.js';
 import type {
   NodeSql,
-  RollbackCommand,
   SwitchoverFacts,
   SwitchoverOptions,
   SwitchoverPlan,
@@ -31,6 +30,8 @@ import type {
 } from '../../model/switchover.js';
 import { flushedMarkSql } from '../walMark.js';
 import { dataFence, newPrimaryUnfence } from './dataFence.js';
+import { PREPARED_SQL, readOnlySql, terminateSql } from './roleFence.js';
+import { rollbackCommands } from './rollback.js';
 import { fenceRoles, reverseName } from './switchoverChecks.js';
 
 /** The verify engine's rough pace on a drained pair, for the expected blackout (bench/switchover). */
@@ -41,25 +42,6 @@ const FEEDBACK_MS = 200;
 const EXIT_POLL_MS = 20;
 /** CREATE SUBSCRIPTION of the reverse direction (it creates a slot on the new primary). */
 const REVERSE_MS = 500;
-
-/**
- * The fence's terminations of sessions that started before it (`$1`, the time it took effect;
- * later ones started read-only). While the grace runs, `finishedOnly`: a session whose
- * transaction of the fence's time has ended (it is idle, or in a transaction begun after the
- * fence) — a transaction under way at the fence gets the grace to commit; after it, every one.
- */
-function terminateSql(roles: readonly string[], finishedOnly: boolean): string {
-  const list = roles.map(quoteLiteral).join(', ');
-  return `SELECT pid, pg_catalog.pg_terminate_backend(pid) AS signalled FROM pg_catalog.pg_stat_activity WHERE datname = current_database() AND usename IN (${list}) AND backend_start <= $1 AND pid <> pg_catalog.pg_backend_pid()${finishedOnly ? ' AND (xact_start IS NULL OR xact_start > $1)' : ''}`;
-}
-
-/** The prepared transactions of the old primary's database, read again once the data fence stands. */
-export const PREPARED_SQL =
-  'SELECT gid, owner, prepared FROM pg_catalog.pg_prepared_xacts WHERE database = current_database()';
-
-function readOnlySql(role: string, database: string): string {
-  return `ALTER ROLE ${quoteIdent(role)} IN DATABASE ${quoteIdent(database)} SET default_transaction_read_only = on`;
-}
 
 export interface SwitchoverInputs {
   /** the connection string the old primary's reverse subscription uses, password as **** */
@@ -346,105 +328,4 @@ function expectedBlackout(
       : '') +
     `; a busy session may hold the fence up to the grace (${opts.graceMs / 1000}s)`;
   return { ms, basis };
-}
-
-function rollbackCommands(
-  facts: SwitchoverFacts,
-  opts: SwitchoverOptions,
-  p: { roles: string[]; fenceNew: NodeSql[]; unfence: NodeSql[]; slot: string; reverse: string | null },
-): RollbackCommand[] {
-  const { subscription: sub, oldNode: old, newNode: neu } = facts;
-  // the new primary is fenced as the switchover fenced the old one: both never take writes at once
-  const out: RollbackCommand[] = [
-    ...p.roles.flatMap((r) => [
-      {
-        node: neu,
-        sql: readOnlySql(r, facts.newDatabase),
-        why: `fence ${r} on ${neu} (where it exists): new sessions start read-only`,
-      },
-      {
-        node: neu,
-        sql: `ALTER ROLE ${quoteIdent(r)} NOLOGIN`,
-        why: `and cannot log in, so no session can turn the read-only default off`,
-      },
-    ]),
-    {
-      node: neu,
-      sql: terminateSql(p.roles, false).replace('$1', 'now()'),
-      why: `end their sessions on ${neu}`,
-    },
-    // the roles' fence misses a column grant's or a definer function's writer: the tables' own
-    ...p.fenceNew.map((f, i) => ({
-      node: f.node,
-      sql: f.sql,
-      why:
-        i === 0
-          ? `the data fence on ${neu}, for every writer the roles' fence misses (a column grant, a SECURITY DEFINER function's caller, a superuser's session): its function`
-          : `and its trigger (each waits for the transactions writing its table)`,
-    })),
-  ];
-  if (p.reverse) {
-    out.push(
-      {
-        node: neu,
-        sql: `SELECT pg_catalog.pg_logical_emit_message(true, 'steep', ${quoteLiteral(`rollback of ${sub}: fence`)})`,
-        why: `once no session of theirs is left: flush ${neu}'s WAL past every write they committed, asynchronous ones included`,
-      },
-      {
-        node: neu,
-        sql: `SELECT confirmed_flush_lsn >= pg_catalog.pg_current_wal_insert_lsn() AS drained FROM pg_catalog.pg_replication_slots WHERE slot_name = ${quoteLiteral(p.reverse)}`,
-        why: `repeat until true: ${old} has every write made on ${neu}`,
-      },
-      { node: old, sql: `ALTER SUBSCRIPTION ${quoteIdent(p.reverse)} DISABLE`, why: 'stop the way back' },
-      {
-        node: old,
-        sql: `DROP SUBSCRIPTION ${quoteIdent(p.reverse)}`,
-        why: `and remove it with its slot on ${neu}, which would retain WAL there for ever: everything it carried is on ${old} (the check above)`,
-      },
-      {
-        node: neu,
-        sql: `DROP PUBLICATION ${quoteIdent(p.reverse)}`,
-        why: `the way back's publication, read by nothing now`,
-      },
-    );
-  } else {
-    // no way back carried them: with both nodes fenced, the rows only the new primary holds are counted
-    out.push({
-      node: null,
-      sql: null,
-      command: `steep verify ${sub}`,
-      why: `count the rows written on ${neu} after the release: those it finds only on ${neu} stay there, as nothing carries them back; copy them to ${old} by hand (steep verify ${sub} --repair would delete them)`,
-    });
-    if (opts.keepSlot)
-      out.push({
-        node: neu,
-        sql: `ALTER SUBSCRIPTION ${quoteIdent(sub)} ENABLE`,
-        why: `resume ${old} → ${neu} from the kept slot (the rows counted above are not carried back)`,
-      });
-  }
-  out.push(
-    {
-      node: null,
-      sql: null,
-      command: p.reverse
-        ? `steep sequences sync ${p.reverse} --headroom ${opts.sequenceHeadroom}`
-        : `steep sequences sync ${sub} --reverse --headroom ${opts.sequenceHeadroom}`,
-      why: `set ${old}'s sequences past what ${neu} handed out, before the application writes on ${old} again`,
-    },
-    ...p.unfence.map((u) => ({
-      node: u.node,
-      sql: u.sql,
-      why: /^DROP /.test(u.sql)
-        ? `remove the data fence on ${old}`
-        : `make the role writable on ${old} again`,
-    })),
-    { node: null, sql: null, why: `point the application back at ${old}` },
-  );
-  if (!p.reverse && !opts.keepSlot)
-    out.push({
-      node: null,
-      sql: null,
-      why: `the slot ${p.slot} was dropped: writes made on ${neu} after the release stay there unless copied back by hand`,
-    });
-  return out;
 }

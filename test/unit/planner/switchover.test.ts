@@ -525,6 +525,18 @@ describe('switchover planner', () => {
     expect(trigger).toBeGreaterThan(back.findIndex((b) => b.includes('pg_terminate_backend')));
     expect(trigger).toBeLessThan(back.findIndex((b) => b.includes('pg_logical_emit_message')));
     expect(plan.newPrimaryUnfence).toEqual([]);
+    // what no fence stops: prepared transactions finished before it (its CREATE TRIGGER would
+    // wait for them), other subscriptions into the tables after it
+    const checks = [plan.rollback[trigger - 2]!, plan.rollback[trigger + 1]!];
+    expect(checks.map((c) => c.sql)).toEqual([
+      expect.stringContaining('FROM pg_catalog.pg_prepared_xacts'),
+      expect.stringMatching(
+        /FROM pg_catalog\.pg_subscription s .*s\.subname <> 'new_orders' .*ARRAY\['"public"\."orders"'\]/,
+      ),
+    ]);
+    expect(
+      checks.every((c) => c.node === 'new' && c.why.startsWith('repeat until it returns no row: ')),
+    ).toBe(true);
 
     const again = planSwitchover({ ...FACTS, fence, newFenced: ['"public"."orders"'] }, OPTS, INPUTS);
     const release = again.steps.at(-1)!.statements.map((x) => `${x.node}: ${x.sql}`);
@@ -594,14 +606,20 @@ describe('switchover planner', () => {
       expect.arrayContaining(['ALTER ROLE "app" NOLOGIN', 'ALTER ROLE "batch" NOLOGIN']),
     );
     expect(plan.rollback[n - 1]!.sql).toContain('pg_terminate_backend(pid)');
+    // a prepared transaction commits through every fence: none may be left on the new primary
+    expect(plan.rollback[n]).toMatchObject({
+      node: 'new',
+      sql: expect.stringContaining('pg_prepared_xacts'),
+    });
+    expect(plan.rollback[n]!.why).toMatch(/^repeat until it returns no row: /);
     // what stays on the new primary, counted while both are fenced
-    expect(plan.rollback[n]).toMatchObject({ command: 'steep verify new_orders' });
-    expect(plan.rollback[n]!.why).toContain('--repair would delete them');
-    expect(plan.rollback[n + 1]).toMatchObject({
+    expect(plan.rollback[n + 1]).toMatchObject({ command: 'steep verify new_orders' });
+    expect(plan.rollback[n + 1]!.why).toContain('--repair would delete them');
+    expect(plan.rollback[n + 2]).toMatchObject({
       node: 'new',
       sql: 'ALTER SUBSCRIPTION "new_orders" ENABLE',
     });
-    expect(plan.rollback[n + 2]).toMatchObject({
+    expect(plan.rollback[n + 3]).toMatchObject({
       command: 'steep sequences sync new_orders --reverse --headroom 1000',
     });
   });
