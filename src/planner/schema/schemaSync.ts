@@ -51,6 +51,7 @@ export function tableSchemasDigest(t: NodeTableSchemas<ObservedTableSchema> | un
     sequences: t.sequences,
     schemas: t.schemas,
     extensions: t.extensions,
+    objects: t.objects,
   });
 }
 
