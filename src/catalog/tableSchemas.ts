@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { withSession } from '../db/connect.js';
 import { compareTableNames, compareText } from '../model/order.js';
 import { sha256Hex } from '../model/sha256.js';
+import type { TableObject, TableObjectKind } from '../model/tableObjects.js';
 import {
   fingerprintText,
   type NodeTableSchemas,
@@ -26,6 +27,7 @@ import {
   type TableFingerprintTuple,
   tableSchemaQueries,
 } from './queries/columns.js';
+import { type TableObjectsRow, type TableObjectTuple, tableObjectsQuery } from './queries/tableObjects.js';
 import { BEGIN_SNAPSHOT, inOneWrite, openCatalogSession, rows } from './session.js';
 
 const IDENTITY = { a: 'always', d: 'by-default' } as const;
@@ -100,6 +102,17 @@ export function toTables(json: string): Record<string, TableSchema> {
   return out;
 }
 
+/** The objects query's JSON by `schema.table`, each table's in the query's order. */
+export function toTableObjects(json: string): Record<string, TableObject[]> {
+  const out: Record<string, TableObject[]> = {};
+  for (const [schema, table, name, kind, definition, references] of JSON.parse(json) as TableObjectTuple[]) {
+    const list = out[`${schema}.${table}`] ?? [];
+    list.push({ name, kind: kind as TableObjectKind, definition, references });
+    out[`${schema}.${table}`] = list;
+  }
+  return out;
+}
+
 /** Types or sequences keyed and ordered by `schema.name`. */
 function byName<T extends TableName>(rows: readonly T[]): Record<string, T> {
   return Object.fromEntries([...rows].sort(compareTableNames).map((r) => [`${r.schema}.${r.name}`, r]));
@@ -160,16 +173,40 @@ export function issueTableSchemaQueries(
     maybe<UserType>(q.userTypes),
     maybe<SequenceDef>(q.sequences),
     maybe<SchemasAndExtensionsRow>(q.schemasAndExtensions),
+    maybe<TableObjectsRow>(scope.objects ? tableObjectsQuery(scope, stateSchema) : null),
     client.query(q.restoreNames.text),
   ]);
-  return issued.then(([, columns, fingerprints, types, sequences, names]) => ({
+  return issued.then(([, columns, fingerprints, types, sequences, names, objects]) => ({
     scope,
     tables: columns ? toTables(columns[0]!.columns) : toFingerprintedTables(fingerprints![0]!.tables),
     types: byName(types),
     sequences: byName(sequences),
     schemas: names[0]?.schemas ?? [],
     extensions: names[0]?.extensions ?? [],
+    ...(scope.objects ? { objects: toTableObjects(objects[0]?.objects ?? '[]') } : {}),
   }));
+}
+
+/**
+ * The indexes and constraints of `tables` (`steep switchover` compares them between its two
+ * nodes), by `schema.table`: one snapshot, names schema-qualified. One statement at a time.
+ */
+export async function readTableObjects(
+  client: pg.Client,
+  tables: TableName[],
+  stateSchema: string,
+): Promise<Record<string, TableObject[]>> {
+  const query = tableObjectsQuery({ all: false, schemas: [], tables }, stateSchema);
+  await client.query(BEGIN_SNAPSHOT);
+  try {
+    await client.query(QUALIFY_NAMES.text);
+    const found = await rows<TableObjectsRow>(client, query);
+    await client.query('COMMIT');
+    return toTableObjects(found[0]?.objects ?? '[]');
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  }
 }
 
 export interface ReadTablesOptions {

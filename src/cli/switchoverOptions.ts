@@ -46,6 +46,10 @@ export const switchoverFlags = {
     summary:
       "Wait up to this long for the old primary's prepared transactions to end before the fence (default: refuse, naming them).",
   }),
+  'accept-missing-constraints': Flags.boolean({
+    summary:
+      'Switch over although the new primary lacks a constraint (primary key, unique, exclusion, check, foreign key) the old one enforces.',
+  }),
   'dry-run': Flags.boolean({
     summary: 'Run the preflight and print the steps with their SQL; change nothing.',
   }),
@@ -85,5 +89,6 @@ export function switchoverOptions(
     dryRun: flags['dry-run'],
     waitPreparedMs:
       flags['wait-prepared'] === undefined ? 0 : duration('wait-prepared', flags['wait-prepared']),
+    acceptMissingConstraints: flags['accept-missing-constraints'],
   };
 }

@@ -33,6 +33,7 @@ export interface ApplyEvent {
     | 'switchover.fence_undone'
     | 'switchover.lag_wait'
     | 'switchover.prepared_wait'
+    | 'switchover.missing_objects'
     | 'switchover.completed'
     | 'merge.locking'
     | 'merge.locked'

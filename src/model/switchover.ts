@@ -9,6 +9,7 @@ import type { ObservedRole } from './cluster.js';
 import { lsnValue } from './lsn.js';
 import type { SequenceAccess, SequenceOutcome, SequenceSyncReport } from './sequences.js';
 import { quoteIdent } from './sql.js';
+import type { TableObject } from './tableObjects.js';
 import type { VerifyReport } from './verify.js';
 
 export interface SwitchoverOptions {
@@ -33,6 +34,8 @@ export interface SwitchoverOptions {
   dryRun: boolean;
   /** ms preflight waits for the database's prepared transactions to end (`--wait-prepared`); 0: refuse at once */
   waitPreparedMs?: number;
+  /** switch over although the new primary lacks a constraint of the old one (`--accept-missing-constraints`) */
+  acceptMissingConstraints?: boolean;
 }
 
 /** A login role on the old primary, as the fence selection needs it. */
@@ -125,6 +128,11 @@ export interface SwitchoverFacts {
     reverseConnectMs: number | null;
     roundTripMs: number;
   };
+  /**
+   * the indexes and constraints of the published tables on the old primary and the new one, by
+   * `schema.table`, and the subscription's schemaSync (absent: not read, as in a unit test that needs none)
+   */
+  objects?: { schemaSync: string; old: Record<string, TableObject[]>; new: Record<string, TableObject[]> };
   /** the publications the subscription streams (the live subscription's, else the file's) */
   publications: string[];
   /** `schema.table` of every table the publications carry */

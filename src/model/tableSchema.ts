@@ -3,6 +3,7 @@
  * schema sync (docs/steep-yaml.md). Observed only: steep.yaml does not declare table columns.
  */
 import type { SchemaColumnDifference, SchemaStatus } from './plan.js';
+import type { TableObject } from './tableObjects.js';
 import type { TableName } from './topology.js';
 
 /** Which tables the catalog reads columns for: every table, or those of some schemas and a list. */
@@ -111,6 +112,8 @@ export interface NodeTableSchemas<T extends ObservedTableSchema = TableSchema> {
   schemas: string[];
   /** installed extensions, sorted */
   extensions: string[];
+  /** each table's indexes and constraints by `schema.table` (a table without any absent); only with `scope.objects` */
+  objects?: Record<string, TableObject[]>;
 }
 
 /** A table's fingerprint as `steep schema fingerprint` reports and saves it. */

@@ -28,6 +28,7 @@ import {
   serverNow,
   subscriptionExists,
 } from '../catalog/switchover.js';
+import { readTableObjects } from '../catalog/tableSchemas.js';
 import { loadTopology } from '../config/load.js';
 import { withSession } from '../db/connect.js';
 import { secretFiller } from '../executors/secrets.js';
@@ -50,6 +51,7 @@ import { PG16 } from '../model/versions.js';
 import { isComparison } from '../planner/compare/verify.js';
 import { decideSequence } from '../planner/sequences.js';
 import { fenceTriggerName } from '../planner/switchover/dataFence.js';
+import { objectChecks } from '../planner/switchover/objectChecks.js';
 import { planSwitchover } from '../planner/switchover/switchover.js';
 import {
   fenceRoles,
@@ -95,6 +97,8 @@ export async function switchover(configPath: string, subscription: string, opts:
     }
     if ((facts.prepared ?? []).length > 0 && (opts.waitPreparedMs ?? 0) > 0)
       facts.prepared = await waitPrepared(clients.get(d.from)!, d, facts.prepared!, opts);
+    for (const message of objectChecks(facts, opts).warnings)
+      opts.onEvent({ event: 'switchover.missing_objects', level: 'warn', subscription: d.name, message });
     const problems = switchoverProblems(facts, opts);
     if (problems.length > 0)
       throw new SteepError('switchover.preflight', problems[0]!, {
@@ -179,6 +183,11 @@ async function readFacts(
     ? await readReverseFacts(topology, d, old, neu, priv.canSubscribe, Math.min(oldVersion, newVersion))
     : { reverse: null, reverseConnectMs: null };
   const verify = await estimateVerify(topology, d, old, neu, info, opts.verify, tables.map(qualifiedName));
+  const objects = {
+    schemaSync: d.schemaSync,
+    old: await readTableObjects(old, tables, schema),
+    new: await readTableObjects(neu, tables, schema),
+  };
   const facts: SwitchoverFacts = {
     subscription: d.name,
     oldNode: d.from,
@@ -208,6 +217,7 @@ async function readFacts(
       reverseConnectMs,
       roundTripMs: Math.max(await roundTrip(old), await roundTrip(neu)),
     },
+    objects,
     publications,
     tables: tables.map(displayTable),
     unkeyed: verify.unkeyed,

@@ -29,7 +29,7 @@ export const RESTORE_NAMES: CatalogQuery = {
  * table ($1), those of some schemas ($2), and a list ($3/$4, schema and name of each, found by
  * index). $5 is the state schema. Used as a CTE named `scope`.
  */
-const SCOPE_CTE = `scope as (
+export const SCOPE_CTE = `scope as (
   select c.oid
     from pg_catalog.pg_class c
     join pg_catalog.pg_namespace n on n.oid = c.relnamespace
@@ -47,7 +47,7 @@ const SCOPE_CTE = `scope as (
      and n.nspname::text <> $5
 )`;
 
-function scopeValues(scope: TableScope, stateSchema: string): unknown[] {
+export function scopeValues(scope: TableScope, stateSchema: string): unknown[] {
   return [
     scope.all,
     scope.schemas,

@@ -1,5 +1,6 @@
 import type { ClusterState } from '../../model/cluster.js';
 import { compareTableNames, compareText } from '../../model/order.js';
+import { missingObjects } from '../../model/tableObjects.js';
 import type { NodeTableSchemas, ObservedTableSchema, TableScope } from '../../model/tableSchema.js';
 import type { PublicationSpec, SubscriptionSpec, TableName, Topology } from '../../model/topology.js';
 
@@ -89,11 +90,22 @@ export function receivedTables(
   return new Map([...out.entries()].sort(([a], [b]) => compareText(a, b)));
 }
 
+/** With schemaSync: auto, whether the subscriber's table lacks an index or constraint of the publisher's (objectSync.ts plans them). */
+export function lacksObjects(
+  d: SubscriptionSpec,
+  publisher: NodeTableSchemas<ObservedTableSchema>,
+  subscriber: NodeTableSchemas<ObservedTableSchema>,
+  qn: string,
+): boolean {
+  if (d.schemaSync !== 'auto' || !publisher.objects || !subscriber.objects) return false;
+  return missingObjects(publisher.objects[qn] ?? [], subscriber.objects[qn] ?? []).length > 0;
+}
+
 /**
  * The tables whose columns a plan still needs, per node, once the catalog read only their
  * fingerprints: each table a subscription receives whose fingerprint differs between its
  * publisher and subscriber, or that one of them lacks, on each side that has it without its
- * columns. Empty when every received table matches, as in a plan with nothing to change.
+ * columns, or (schemaSync: auto) whose subscriber side lacks an index or constraint. Empty when every received table matches, as in a plan with nothing to change.
  * Sorted by node, then table.
  */
 export function columnRequests(topology: Topology, observed: ClusterState): Map<string, TableName[]> {
@@ -111,7 +123,14 @@ export function columnRequests(topology: Topology, observed: ClusterState): Map<
       const right = subscriber.tableSchemas.tables[qn];
       const lastModified =
         merging && /^last-modified\s*:/.test(d.init.strategies?.[qn] ?? d.init.strategy ?? '');
-      if (left && right && left.fingerprint === right.fingerprint && !lastModified) continue;
+      if (
+        left &&
+        right &&
+        left.fingerprint === right.fingerprint &&
+        !lastModified &&
+        !lacksObjects(d, publisher.tableSchemas, subscriber.tableSchemas, qn)
+      )
+        continue;
       if (left?.columns === null) addTables(acc, d.from, [left]);
       if (right?.columns === null) addTables(acc, d.node, [right]);
     }

@@ -14,7 +14,7 @@ import { digestOf } from '../digest.js';
 import { findRename, renameAppliedText, renameOrAddText } from './columnRename.js';
 import { SCHEMA_CODES } from './schemaCodes.js';
 import { compareTables, describeDifference, differs, onlyFillableExtras } from './schemaCompare.js';
-import { receivedTables } from './schemaScope.js';
+import { lacksObjects, receivedTables } from './schemaScope.js';
 import { alterColumn, alterTableSql, renameColumnSql } from './tableDdl.js';
 import { type Creations, planTableSync } from './tableSync.js';
 
@@ -23,7 +23,7 @@ import { type Creations, planTableSync } from './tableSync.js';
  * publisher and subscriber. The subscription's `schemaSync` decides what a difference does:
  *   strict  a plan error per table, naming every column that differs
  *   auto    a `sync-schema` step per table on the subscriber, with the DDL that makes it match
- *           (`tableSync.ts`); the subscription's own step waits for it (returned as `waits`). What cannot be done exactly (a type from
+ *           (`tableSync.ts`), and the publisher's indexes and constraints it lacks (`objectSync.ts`); the subscription's own step waits for it (returned as `waits`). What cannot be done exactly (a type from
  *           an extension, a domain, a partitioned table, a column that would have to become
  *           generated) is a plan error and no step for that table: never a half-applied DDL.
  *   manual  a warning per table; apply asks for confirmation (or --accept-schema-drift); an
@@ -51,6 +51,7 @@ export function tableSchemasDigest(t: NodeTableSchemas<ObservedTableSchema> | un
     sequences: t.sequences,
     schemas: t.schemas,
     extensions: t.extensions,
+    objects: t.objects,
   });
 }
 
@@ -60,6 +61,7 @@ export function planSchemaSync(ctx: PlanContext) {
   /** a subscription's step key → the `sync-schema` steps of its tables: it runs once they match */
   const waits = new Map<string, string[]>();
   const creations: Creations = new Map();
+  const references = new Map<string, string[]>();
   for (const name of sortedKeys(ctx.desired.subscriptions)) {
     const d = ctx.desired.subscriptions[name]!;
     const publisher = ctx.node(d.from);
@@ -75,13 +77,18 @@ export function planSchemaSync(ctx: PlanContext) {
         columns,
       );
       out.push(toSchemaComparison(d, comparison));
-      if (!differs(comparison.status) && !comparison.columns.some((x) => x.kind === 'extra')) continue;
+      if (
+        !differs(comparison.status) &&
+        !comparison.columns.some((x) => x.kind === 'extra') &&
+        !lacksObjects(d, publisher.tableSchemas, subscriber.tableSchemas, table)
+      )
+        continue;
       const sync = new SyncInput(ctx, d, publisher, subscriber, comparison, columns);
       if (d.schemaSync !== 'auto' && onlyFillableExtras(comparison.columns)) reportExtras(sync);
       else if (d.schemaSync === 'strict') reportStrict(sync);
       else if (d.schemaSync === 'manual') reportManual(sync);
       else {
-        const key = planTableSync(sync, creations);
+        const key = planTableSync(sync, creations, references);
         // a rename waits for the subscription's step instead (tableSync.ts)
         if (key && !ctx.steps.some((x) => x.key === key && x.renamedAfter)) tableKeys.push(key);
       }
@@ -89,7 +96,24 @@ export function planSchemaSync(ctx: PlanContext) {
     // the subscription's create/alter runs once its tables match
     if (tableKeys.length > 0) waits.set(stepKey('subscription', d.node, d.name), tableKeys);
   }
+  referencedFirst(ctx, references);
   return { comparisons: out, waits };
+}
+
+/**
+ * A table's foreign keys are added once the tables they reference have their own steps done
+ * (created, their unique keys built). Two tables whose steps each add a foreign key to the other
+ * would wait for each other: the second keeps no wait (left alone: see docs/steep-yaml.md).
+ */
+function referencedFirst(ctx: PlanContext, references: Map<string, string[]>): void {
+  for (const [key, refs] of references) {
+    const step = ctx.steps.find((x) => x.key === key);
+    if (!step) continue;
+    for (const r of refs) {
+      const other = ctx.steps.find((x) => x.key === r);
+      if (other && !other.deps.includes(key) && !step.deps.includes(r)) step.deps.push(r);
+    }
+  }
 }
 
 function toSchemaComparison(d: SubscriptionSpec, c: TableComparison<ObservedTableSchema>): SchemaComparison {

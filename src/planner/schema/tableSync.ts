@@ -7,6 +7,7 @@
  * come here.
  */
 import type { Change, Hazard, Step } from '../../model/plan.js';
+import { OBJECT_KIND_TEXT } from '../../model/tableObjects.js';
 import {
   columnDefinitionText,
   defaultText,
@@ -21,7 +22,9 @@ import { digestOf } from '../digest.js';
 import { tx } from '../sqlBuild.js';
 import { type ColumnRename, findRename, renameOrAddText, renameReasonText } from './columnRename.js';
 import { kindOf, syncDefault } from './defaultSync.js';
+import { type ObjectSync, planObjectSync } from './objectSync.js';
 import { SCHEMA_CODES } from './schemaCodes.js';
+import { differs } from './schemaCompare.js';
 import type { SyncInput } from './schemaSync.js';
 import {
   addRewritesTable,
@@ -175,8 +178,15 @@ function reverseAutoSubscription(s: SyncInput): SubscriptionSpec | undefined {
   );
 }
 
-/** Plan the sync step of one table (or errors for it); returns the step's key when there is one. */
-export function planTableSync(s: SyncInput, creations: Creations): string | undefined {
+/**
+ * Plan the sync step of one table (or errors for it); returns the step's key when there is one.
+ * `references`: the steps its foreign keys wait for, by its key (planSchemaSync keeps those planned).
+ */
+export function planTableSync(
+  s: SyncInput,
+  creations: Creations,
+  references: Map<string, string[]>,
+): string | undefined {
   const key = stepKey('table', s.d.node, s.comparison.table);
   const sync = new TableSync(s, creations, key);
   if (s.subTable === null) createTable(s, sync);
@@ -192,11 +202,13 @@ export function planTableSync(s: SyncInput, creations: Creations): string | unde
     return undefined;
   }
   const subcommands = Object.values(sync.subcommands).flat();
+  const objects = planObjectSync(s, s.subTable === null);
   const statements = [
     ...sync.pre,
     ...(s.subTable === null ? [createTableSql(s.pubTable, columnsToCreate(s))] : []),
     ...(subcommands.length > 0 ? [alterTableSql(s.pubTable, subcommands)] : []),
     ...sync.post,
+    ...objects.statements,
   ];
   if (statements.length === 0) return undefined;
 
@@ -214,6 +226,8 @@ export function planTableSync(s: SyncInput, creations: Creations): string | unde
     return undefined;
   }
   sync.commitClaims();
+  if (s.subTable !== null && objects.statements.length > 0) sync.hazards.add('locks-table');
+  if (objects.references.length > 0) references.set(key, objects.references);
   s.ctx.steps.push({
     key,
     phase: PHASE.tables,
@@ -222,31 +236,41 @@ export function planTableSync(s: SyncInput, creations: Creations): string | unde
     kind: 'table-sync',
     action: 'sync-schema',
     reason: 'schema-mismatch',
-    reasonText: reasonText(s),
-    changes: sync.changes,
+    reasonText: reasonText(s, objects),
+    changes: [...sync.changes, ...objects.changes],
     statements: statements.map(tx),
     hazards: [...sync.hazards],
     deps: [...sync.deps],
-    catalogDigest: digestOf({ table: { publisher: s.pubTable, subscriber: s.subTable } }),
+    catalogDigest: digestOf({
+      table: { publisher: s.pubTable, subscriber: s.subTable },
+      ...(objects.built.length > 0 ? { objects: objects.built } : {}),
+    }),
     ...(sync.renamedAfter ? { renamedAfter: sync.renamedAfter } : {}),
   });
   return key;
 }
 
-function reasonText(s: SyncInput): string {
+function reasonText(s: SyncInput, objects: ObjectSync): string {
   const { d, comparison: c } = s;
   if (c.status === 'LOCAL_ONLY') {
+    const built = objects.built.length > 0 ? ', indexes and constraints' : '';
     return (
       `subscription ${d.name} receives ${c.table} from ${d.from}, and ${d.node} has no such table: it is created as on ` +
-      `${d.from} (columns, defaults, not-null, primary key; other indexes and constraints are not copied)`
+      `${d.from} (columns, defaults, not-null, primary key${built})`
     );
   }
+  const lacks =
+    objects.built.length > 0
+      ? `${c.table} on ${d.node} lacks what ${d.from} has: ${listText(objects.built.map((o) => `${OBJECT_KIND_TEXT[o.kind]} ${o.name}`))}`
+      : '';
+  if (!differs(c.status)) return lacks;
   const rename = s.subTable && findRename(s.pubTable, s.subTable, s.columns);
   if (rename?.kind === 'rename') return renameReasonText(s, rename);
   const kinds = c.columns
     .filter((x) => x.kind !== 'extra')
     .map((x) => (x.kind === 'missing' ? `${x.column} missing` : `${x.column} ${x.kind}`));
-  return `${c.table} on ${d.node} differs from ${d.from}, whose rows subscription ${d.name} receives: ${listText(kinds)}`;
+  const columns = `${c.table} on ${d.node} differs from ${d.from}, whose rows subscription ${d.name} receives: ${listText(kinds)}`;
+  return lacks ? `${columns}; ${lacks}` : columns;
 }
 
 /** The publisher's columns a created table gets: those received, and the primary key's. */

@@ -12,6 +12,7 @@ import type { RoleFacts, SwitchoverFacts, SwitchoverOptions } from '../../model/
 import type { SubscriptionSpec } from '../../model/topology.js';
 import { PG16, PG17, PG18 } from '../../model/versions.js';
 import { sequencePrivilegeErrors } from '../sequences.js';
+import { objectChecks } from './objectChecks.js';
 
 /** The roles the fence makes read-only, and why the others are left alone (for --dry-run). */
 export function fenceRoles(
@@ -63,6 +64,7 @@ export function switchoverProblems(facts: SwitchoverFacts, opts: SwitchoverOptio
     ];
   const p = subscriptionProblems(facts, facts.live, opts);
   for (const u of facts.unkeyed) p.push(`${u.table} cannot be switched over safely: ${u.reason}`);
+  p.push(...objectChecks(facts, opts).problems);
   p.push(...fenceRoleProblems(facts, opts));
   p.push(...steepRoleProblems(facts));
   p.push(...writerProblems(facts, opts));
