@@ -1,4 +1,10 @@
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { PgMajor } from '../../src/sandbox/binaries.js';
+import { LocalServer } from '../../src/sandbox/localServer.js';
+import { findFreePort } from '../../src/sandbox/ports.js';
+import { chownToServerUser } from '../../src/sandbox/serverUser.js';
 import { startIdWriter } from '../support/appWriter.js';
 import { steepWith, writeConfig } from '../support/cli.js';
 import {
@@ -50,6 +56,31 @@ function fileFor(pa: TestNode, sub: TestNode | null): string {
   ].join('\n');
 }
 
+/** A writer inserting on pa, logging every acknowledged id. */
+function idWriter(pa: TestNode) {
+  let nextId = 1_000_000;
+  return startIdWriter(
+    { pa },
+    { user: 'postgres', password: pa.password },
+    `public.${TABLE}`,
+    () => 'pa',
+    () => ++nextId,
+  );
+}
+
+/** Every id acknowledged on pa is on the clone, and the table holds the same rows on both. */
+async function expectEveryAcked(pa: TestNode, clone: TestNode, acked: number[]): Promise<void> {
+  expect(acked.length).toBeGreaterThan(0);
+  const held = new Set(
+    (await clone.query<{ id: string }>(`SELECT id::text AS id FROM public.${TABLE}`)).map((r) =>
+      Number(r.id),
+    ),
+  );
+  const lost = acked.filter((id) => !held.has(id));
+  expect(lost, `${lost.length} of ${acked.length} acknowledged ids never reached the clone`).toEqual([]);
+  expect(await digests(clone, [TABLE])).toEqual(await digests(pa, [TABLE]));
+}
+
 async function forkedAt(node: TestNode): Promise<boolean> {
   return (await node.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r'))[0]!.r === false;
 }
@@ -74,14 +105,7 @@ describe.each(faultVersions())('init method physical on PostgreSQL %i', (version
     const first = await onPublisher(['apply', '--auto-approve']);
     expect(first.code, first.stderr).toBe(0);
 
-    let nextId = 1_000_000;
-    const writer = startIdWriter(
-      { pa },
-      { user: 'postgres', password: pa.password },
-      `public.${TABLE}`,
-      () => 'pa',
-      () => ++nextId,
-    );
+    const writer = idWriter(pa);
     try {
       // a standby that stops receiving before the slot is made: promoted, it forks before the slot's LSN
       const early = await startStandby(cluster, 'pa', { name: 'pb_early', slot: 'early_phys' });
@@ -139,16 +163,112 @@ describe.each(faultVersions())('init method physical on PostgreSQL %i', (version
       expect(again.code, again.stdout).toBe(0);
       await writer.stop();
       await waitCaughtUp(pa, SUB);
-      const acked = writer.acknowledged().get('pa') ?? [];
-      expect(acked.length).toBeGreaterThan(0);
-      const held = new Set(
-        (await good.query<{ id: string }>(`SELECT id::text AS id FROM public.${TABLE}`)).map((r) =>
-          Number(r.id),
-        ),
-      );
-      const lost = acked.filter((id) => !held.has(id));
-      expect(lost, `${lost.length} of ${acked.length} acknowledged ids never reached the clone`).toEqual([]);
-      expect(await digests(good, [TABLE])).toEqual(await digests(pa, [TABLE]));
+      await expectEveryAcked(pa, good, writer.acknowledged().get('pa') ?? []);
+    } finally {
+      await writer.stop();
+    }
+  });
+});
+
+/**
+ * The clone made the way `steep init prepare` prints it, followed literally: its first clone
+ * line (pg_basebackup … and the recovery setup) run in a shell with DATADIR replaced, the clone
+ * started as it is, then `steep apply`. The embedded packages ship no pg_basebackup, and a
+ * pg_basebackup refuses a server of a newer major, so this runs on the major of the
+ * pg_basebackup installed (Debian's: 15) and is skipped without one. A writer logs every
+ * acknowledged id on the publisher throughout.
+ */
+function basebackupMajor(): PgMajor | null {
+  try {
+    const v = execFileSync('pg_basebackup', ['--version'], { encoding: 'utf8' });
+    const major = Number(/(\d+)(\.\d+)?/.exec(v)?.[1]);
+    return major >= 14 && major <= 18 ? (major as PgMajor) : null;
+  } catch {
+    return null;
+  }
+}
+
+const major = basebackupMajor();
+
+describe.skipIf(major === null)('init method physical, the printed pg_basebackup line followed', () => {
+  let cluster: TestCluster;
+  let pa: TestNode;
+  let clone: LocalServer | null = null;
+
+  beforeAll(async () => {
+    cluster = await startCluster({ nodes: ['pa'], version: major! });
+    pa = cluster.node('pa');
+    await pa.query(`CREATE TABLE public.${TABLE} (id bigint PRIMARY KEY, v text NOT NULL)`);
+    await pa.query(`INSERT INTO public.${TABLE} SELECT g, md5(g::text) FROM generate_series(1, 2000) g`);
+  });
+  afterAll(async () => {
+    await clone?.destroy();
+    await cluster?.stop();
+  });
+
+  it('the clone made by the printed line starts, is promoted past the slot and streams every acknowledged id', async () => {
+    const env = () => passwordEnv([pa]);
+    const first = await steepWith({ config: () => writeConfig(fileFor(pa, null)), env })([
+      'apply',
+      '--auto-approve',
+    ]);
+    expect(first.code, first.stderr).toBe(0);
+
+    const port = await findFreePort();
+    const steep = steepWith({ config: () => writeConfig(fileFor(pa, { port } as TestNode)), env });
+    const writer = idWriter(pa);
+    try {
+      const prepared = await steep(['init', 'prepare', SUB, '--json']);
+      expect(prepared.code, prepared.stderr).toBe(0);
+      const { clone: lines } = JSON.parse(prepared.stdout) as { clone: string[] };
+      const line = lines.find((l) => l.startsWith('pg_basebackup '));
+      expect(line, lines.join('\n')).toBeDefined();
+      const dataDir = path.join(path.dirname(pa.dataDir), 'pb_basebackup');
+      // as the DBA runs it, the password from the environment (steep never prints it)
+      execFileSync('bash', ['-c', line!.replaceAll('DATADIR', dataDir)], {
+        env: { ...process.env, PGPASSWORD: pa.password },
+        stdio: 'pipe',
+      });
+      // the server runs as the postgres user here; the DBA would have run pg_basebackup as it
+      await chownToServerUser(dataDir, true);
+      clone = await LocalServer.existing({
+        dataDir,
+        name: 'pb',
+        port,
+        user: 'postgres',
+        password: pa.password,
+        database: 'app',
+        auth: 'scram-sha-256',
+        standby: true,
+      });
+      await clone!.start();
+      const inRecovery = async () => {
+        const c = await clone!.adminClient('app');
+        try {
+          return (await c.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows[0]!.r;
+        } finally {
+          await c.end();
+        }
+      };
+      await eventually(async () => !(await inRecovery()), undefined, 'the clone to be promoted');
+
+      const apply = await steep(['apply', '--auto-approve', '--allow-destroy']);
+      expect(apply.code, `${apply.stdout}${apply.stderr}`).toBe(0);
+      await new Promise((r) => setTimeout(r, 300));
+      await writer.stop();
+      await waitCaughtUp(pa, SUB);
+      const pb = {
+        name: 'pb',
+        query: async <T>(sql: string) => {
+          const c = await clone!.adminClient('app');
+          try {
+            return (await c.query(sql)).rows as T[];
+          } finally {
+            await c.end();
+          }
+        },
+      } as unknown as TestNode;
+      await expectEveryAcked(pa, pb, writer.acknowledged().get('pa') ?? []);
     } finally {
       await writer.stop();
     }

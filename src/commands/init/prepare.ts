@@ -13,7 +13,7 @@ function text(r: PrepareResult, holding: boolean): string[] {
       `LSN: ${r.lsn}`,
       '',
       `Make ${r.node} a physical clone of ${r.from} that holds ${r.from}'s changes up to ${r.lsn} or later: a base backup taken from now on,`,
-      `started with recovery.signal (it recovers to the end of its WAL and is promoted), in ${r.node}'s data directory:`,
+      `started with recovery.signal and a restore_command that finds nothing (it recovers to the end of the WAL the backup holds and is promoted), in ${r.node}'s data directory:`,
       ...r.clone.map((c) => `  ${c}`),
       '',
       `Then run steep apply: it proves ${r.node} is a clone of ${r.from}, reads where its timeline forked from ${r.from}'s (refusing one before ${r.lsn}),`,

@@ -191,14 +191,16 @@ function planPhysicalPrepare(d: SubscriptionSpec, publisher: ObservedNode, hold:
 /**
  * What the DBA runs to make a physical init's clone: a base backup of the publisher (any time
  * after the slot was made) started with `recovery.signal` recovers to the end of its WAL and
- * promotes, forking after the slot's LSN; a standby of the publisher is promoted once it has
+ * promotes, forking after the slot's LSN (archive recovery refuses to start without a
+ * `restore_command`: one that finds nothing, `false`, makes it read the WAL the backup streamed
+ * into pg_wal); a standby of the publisher is promoted once it has
  * replayed past it. steep reads where the clone forked; a `recovery_target_lsn` makes it fork
  * exactly at the slot's LSN (a standby that has not replayed it yet).
  */
 export function cloneCommands(topology: Topology, d: SubscriptionSpec, lsn: string): string[] {
   const fromDb = shellQuote(buildConninfo({ ...topology.nodes[d.from]!.connection, password: undefined }));
   return [
-    `pg_basebackup --dbname=${fromDb} --pgdata=DATADIR --wal-method=stream --checkpoint=fast && touch DATADIR/recovery.signal`,
+    `pg_basebackup --dbname=${fromDb} --pgdata=DATADIR --wal-method=stream --checkpoint=fast && touch DATADIR/recovery.signal && echo "restore_command = 'false'" >> DATADIR/postgresql.auto.conf`,
     `or, on a standby of ${d.from} that has not replayed ${lsn} yet: recovery_target_lsn = '${lsn}', recovery_target_inclusive = off, recovery_target_action = promote`,
   ];
 }
