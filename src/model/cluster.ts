@@ -279,6 +279,12 @@ export interface ObservedNode {
    * it applied every change from before the rename (read by `plan`; absent: not read).
    */
   renamesApplied?: Record<string, Record<string, RenameApplied>>;
+  /**
+   * On a subscriber, per subscription and `schema.table` whose publisher gave a column name to
+   * another column since steep's baseline (model/columnIdentity.ts): what changed, and the way
+   * out (read by `plan`; absent: not read or none).
+   */
+  columnGaps?: Record<string, Record<string, { reason: string; wayOut: string }>>;
   /** Read when the node declares standbys: the node's and each standby's part in a failover. */
   failover?: ObservedFailover;
 }

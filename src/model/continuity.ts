@@ -1,5 +1,11 @@
 import { adviceText } from './advice.js';
 import type { ObservedPublication } from './cluster.js';
+import {
+  type ColumnIdentities,
+  type ColumnIdentityFacts,
+  identitiesDiffer,
+  readColumnIdentity,
+} from './columnIdentity.js';
 
 /**
  * Continuity (docs/status.md, `gap`): is each table of a subscription still receiving every
@@ -19,7 +25,9 @@ import type { ObservedPublication } from './cluster.js';
  *
  * steep records a baseline per (subscription instance, table) on the subscriber (state table
  * `stream_continuity`): the memberships when steep first saw the table's stream running, and a
- * gap once found, which stays until a copy of the table or a verify that finds it equal.
+ * gap once found, which stays until a copy of the table or a verify that finds it equal. With
+ * them, the publisher's column identity (model/columnIdentity.ts): a name given to another
+ * column is a gap of kind `columns`.
  */
 
 /** One way the publisher publishes a table to a subscription. */
@@ -37,6 +45,8 @@ export interface ContinuityGap {
   /** when steep found it (ISO 8601) */
   since: string;
   reason: string;
+  /** `columns`: a column's identity changed (model/columnIdentity.ts); absent: a membership broke */
+  kind?: 'columns';
 }
 
 /** What steep recorded of one table of one subscription instance. */
@@ -45,6 +55,8 @@ export interface ContinuityBaseline {
   /** pg_subscription.oid: a subscription dropped and created again is another instance */
   subscriptionOid: number;
   members: Membership[];
+  /** the publisher's column identity (null or absent: not recorded yet) */
+  columns?: ColumnIdentities | null;
   /** when the baseline was taken (ISO 8601) */
   since: string;
   gap: ContinuityGap | null;
@@ -62,6 +74,8 @@ export interface ContinuityFacts {
   members: Membership[];
   /** every publication of the publisher now: name → oid */
   publications: Record<string, number>;
+  /** the table's columns on both sides now (absent: not read, the baseline's are kept) */
+  columns?: ColumnIdentityFacts;
   /** now (ISO 8601) */
   now: string;
 }
@@ -128,15 +142,19 @@ function breakReason(base: ContinuityBaseline, f: ContinuityFacts): string {
  * - a table in none of the subscription's publications now is a gap now;
  * - no baseline: this reading starts one;
  * - otherwise continuous while one membership of the baseline still holds unchanged (changes kept
- *   flowing through it), and the baseline follows the memberships now; a gap when none does.
+ *   flowing through it), and the baseline follows the memberships now; a gap when none does;
+ * - and while no column name of the baseline is another column now (model/columnIdentity.ts).
  */
 export function continuity(baseline: ContinuityBaseline | null, f: ContinuityFacts): Continuity {
   const base = baseline && baseline.subscriptionOid === f.subscriptionOid ? baseline : null;
   if (base?.gap) return { verdict: 'gap', baseline: base, changed: base !== baseline };
+  const ids = f.columns ? readColumnIdentity(base?.columns ?? null, f.columns, f.table, f.from) : null;
+  const columns = ids?.next ?? base?.columns ?? null;
   const start = (gap: ContinuityGap | null): ContinuityBaseline => ({
     table: f.table,
     subscriptionOid: f.subscriptionOid,
     members: f.members,
+    columns,
     since: base?.since ?? f.now,
     gap,
   });
@@ -154,9 +172,16 @@ export function continuity(baseline: ContinuityBaseline | null, f: ContinuityFac
   if (!base || base.members.length === 0)
     return { verdict: 'continuous', baseline: start(null), changed: true };
   if (base.members.some((m) => f.members.some((n) => same(m, n)))) {
+    if (ids?.reason)
+      return {
+        verdict: 'gap',
+        baseline: { ...base, gap: { since: f.now, reason: ids.reason, kind: 'columns' } },
+        changed: true,
+      };
     const moved =
       base.members.length !== f.members.length ||
-      base.members.some((m) => !f.members.some((n) => same(m, n)));
+      base.members.some((m) => !f.members.some((n) => same(m, n))) ||
+      identitiesDiffer(base.columns ?? null, columns);
     return { verdict: 'continuous', baseline: moved ? start(null) : base, changed: moved };
   }
   return {
@@ -166,14 +191,24 @@ export function continuity(baseline: ContinuityBaseline | null, f: ContinuityFac
   };
 }
 
+/** A table's gap as the way out needs it. */
+export interface GapOfTable {
+  table: string;
+  /** in none of the subscription's publications now */
+  out: boolean;
+  /** columns its copy needs that the subscriber lacks: the statement adding them there, and where */
+  addFirst?: { sql: string; node: string };
+}
+
 /** The way out of gaps in `tables` of `subscription`, safe to follow as printed. */
-export function gapWayOut(subscription: string, tables: readonly { table: string; out: boolean }[]): string {
-  const copy = `\`${adviceText(
-    'reinitTables',
-    subscription,
-    tables.map((t) => t.table),
-  )}\``;
+export function gapWayOut(subscription: string, tables: readonly GapOfTable[]): string {
+  const copy = `\`${adviceText('reinitTables', subscription, tables.map((t) => t.table).sort())}\``;
+  const adds = tables.flatMap((t) => (t.addFirst ? [`run \`${t.addFirst.sql}\` on ${t.addFirst.node}`] : []));
+  const first =
+    adds.length === 0
+      ? ''
+      : `first ${adds.join(', ')} (columns the copy needs: NULL until it fills them; steep apply then gives them the publisher's default and NOT NULL), then `;
   return tables.some((t) => t.out)
-    ? `put the table back in its publication with steep apply (its step carries hazard data-gap: --allow-hazard data-gap), then copy it again: ${copy}`
-    : `copy it again: ${copy} (or a steep verify that finds it equal clears the gap)`;
+    ? `put the table back in its publication with steep apply (its step carries hazard data-gap: --allow-hazard data-gap), then ${first}copy it again: ${copy}`
+    : `${first}copy it again: ${copy} (or a steep verify that finds it equal clears the gap)`;
 }

@@ -205,6 +205,8 @@ export interface SchemaComparison {
   /** sha256 hex; null where the table is absent */
   publisherFingerprint?: string | null;
   subscriberFingerprint?: string | null;
+  /** the publisher gave a column name to another column since steep's baseline (model/columnIdentity.ts) */
+  identityChanged?: string;
 }
 
 /** How many steps of each action: `create`, `update`, … `syncSchema`, `adopt` (stepClass.ts `counted`). */

@@ -28,9 +28,11 @@ export function schemaMarkdown(comparisons: readonly SchemaComparison[]): string
     const columns =
       s.status === 'LOCAL_ONLY'
         ? `missing on ${sub}`
-        : s.status === 'ORDER_DIFFERS'
-          ? 'same columns, another order (harmless)'
-          : s.columns.map((c) => difference(c, pub, sub)).join('<br>');
+        : s.identityChanged
+          ? s.identityChanged
+          : s.status === 'ORDER_DIFFERS'
+            ? 'same columns, another order (harmless)'
+            : s.columns.map((c) => difference(c, pub, sub)).join('<br>');
     out.push(`| \`${s.table}\` | ${s.subscription} (${pub} → ${sub}) | ${s.status} | ${cell(columns)} |`);
   }
   out.push('');

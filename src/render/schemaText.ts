@@ -165,9 +165,11 @@ export function schemaComparisonLines(s: SchemaComparison): string[] {
       ? `: on ${pub} (publisher), missing on ${sub}`
       : s.status === 'REMOTE_ONLY'
         ? `: only on ${sub}`
-        : s.status === 'ORDER_DIFFERS'
-          ? ': same columns, another order (harmless)'
-          : '';
+        : s.identityChanged
+          ? `: ${s.identityChanged}`
+          : s.status === 'ORDER_DIFFERS'
+            ? ': same columns, another order (harmless)'
+            : '';
   return [
     `  ${status(s.status)} ${s.table} (subscription ${s.subscription}, ${pub} → ${sub})${where}`,
     ...s.columns.map(

@@ -168,6 +168,15 @@ export function stateMigrations(schema: string): Migration[] {
         ...REPLICATED_STATE_TABLES.flatMap((t) => replicatedRowTrigger(s, t)),
       ],
     },
+    {
+      version: 16,
+      statements: [
+        // column identity (model/columnIdentity.ts): the publisher's attnum and type of each column
+        // name of the table when steep's baseline was taken, and the kind of a gap found
+        // (`columns`: a name given to another column; NULL: a membership broke)
+        `ALTER TABLE ${s}.stream_continuity ADD COLUMN IF NOT EXISTS columns jsonb, ADD COLUMN IF NOT EXISTS gap_kind text`,
+      ],
+    },
   ];
 }
 

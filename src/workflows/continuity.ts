@@ -1,7 +1,15 @@
 import type pg from 'pg';
+import { readColumnIdentities } from '../catalog/columnIdentity.js';
 import { nodeSession, withSession } from '../db/connect.js';
 import type { ClusterState, ObservedNode, ObservedSubscription } from '../model/cluster.js';
-import { type ContinuityBaseline, continuity, membershipsOf } from '../model/continuity.js';
+import { addMissingSql, type ColumnIdentities } from '../model/columnIdentity.js';
+import {
+  type ContinuityBaseline,
+  continuity,
+  type GapOfTable,
+  gapWayOut,
+  membershipsOf,
+} from '../model/continuity.js';
 import { qualifiedName, type Topology } from '../model/topology.js';
 import { StreamContinuityStore } from '../state/streamContinuity.js';
 import { readEachNode } from './tableFacts.js';
@@ -15,12 +23,14 @@ import { readEachNode } from './tableFacts.js';
  * that had no gap before the run and is published now.
  */
 
-export interface TableGap {
-  table: string;
+export interface TableGap extends GapOfTable {
   reason: string;
-  /** in none of the subscription's publications now */
-  out: boolean;
+  /** `columns`: a column's identity changed on the publisher (model/columnIdentity.ts) */
+  kind?: 'columns';
 }
+
+/** Columns by `schema.table`, by node (model/columnIdentity.ts); a node absent: not read. */
+type ColumnsByNode = Map<string, Record<string, ColumnIdentities>>;
 
 /** Init states in which a subscription streams every table it lists (else an init or reinit is under way). */
 const STREAMING = new Set(['synchronized', 'diverged']);
@@ -46,6 +56,7 @@ function judgeSubscription(
   recorded: Map<string, ContinuityBaseline> | undefined,
   now: string,
   adopt: boolean,
+  columns: ColumnsByNode,
 ): { gaps: TableGap[]; record: ContinuityBaseline[]; gone: string[] } | null {
   const d = topology.subscriptions[o.name];
   const from = d && d.node === node.name ? d.from : o.from;
@@ -66,6 +77,10 @@ function judgeSubscription(
       ancestorsOf(publisher, table),
     );
     const before = recorded?.get(table) ?? null;
+    const pubColumns = columns.get(from)?.[table];
+    const subColumns = columns.get(node.name)?.[table];
+    const both =
+      pubColumns && subColumns ? { publisher: pubColumns, subscriber: Object.keys(subColumns) } : null;
     const c = continuity(before, {
       subscription: o.name,
       subscriptionOid: o.oid,
@@ -73,17 +88,62 @@ function judgeSubscription(
       table,
       members,
       publications,
+      ...(both ? { columns: both } : {}),
       now,
     });
-    if (adopt && members.length > 0 && !(before?.gap && before.subscriptionOid === o.oid)) {
+    const columnGap = c.verdict === 'gap' && c.baseline.gap?.kind === 'columns';
+    if (adopt && members.length > 0 && !columnGap && !(before?.gap && before.subscriptionOid === o.oid)) {
       record.push({ ...c.baseline, members, gap: null });
       continue;
     }
     if (c.changed) record.push(c.baseline);
-    if (c.verdict === 'gap') gaps.push({ table, reason: c.baseline.gap!.reason, out: members.length === 0 });
+    if (c.verdict !== 'gap') continue;
+    const add = columnGap && both ? addMissingSql(table, both) : null;
+    gaps.push({
+      table,
+      reason: c.baseline.gap!.reason,
+      out: members.length === 0,
+      ...(columnGap ? { kind: 'columns' as const } : {}),
+      ...(add ? { addFirst: { sql: add, node: node.name } } : {}),
+    });
   }
   const listed = new Set(o.tables.map(qualifiedName));
   return { gaps, record, gone: [...(recorded?.keys() ?? [])].filter((t) => !listed.has(t)) };
+}
+
+/**
+ * The columns of the streaming tables on their publishers and subscribers, one query per node
+ * (model/columnIdentity.ts); a node that cannot be read is left out (its baselines are kept).
+ */
+async function readColumns(
+  topology: Topology,
+  observed: ClusterState,
+  subscribers: ReadonlyArray<readonly [string, ObservedNode]>,
+  sessions: ReadonlyMap<string, pg.Client> | undefined,
+): Promise<ColumnsByNode> {
+  const wanted = new Map<string, Set<string>>();
+  const want = (node: string, table: string) => wanted.set(node, (wanted.get(node) ?? new Set()).add(table));
+  for (const [name, node] of subscribers)
+    for (const o of Object.values(node.subscriptions)) {
+      const d = topology.subscriptions[o.name];
+      const from = d && d.node === name ? d.from : o.from;
+      if (!observed.nodes[from]?.reachable) continue;
+      for (const t of o.tables.filter((x) => x.state === 'r')) {
+        want(name, qualifiedName(t));
+        want(from, qualifiedName(t));
+      }
+    }
+  const out: ColumnsByNode = new Map();
+  await readEachNode(
+    topology,
+    [...wanted].map(([n, tables]) => [n, [...tables]] as const),
+    async (name, tables) => {
+      const read = (client: pg.Client) => readColumnIdentities(client, tables);
+      const own = sessions?.get(name);
+      out.set(name, own ? await read(own) : await withSession(nodeSession(topology, name, 'steep'), read));
+    },
+  );
+  return out;
 }
 
 /** The gaps found, by `node/subscription`. */
@@ -96,6 +156,7 @@ export async function observeContinuity(
   const subscribers = Object.values(observed.nodes).flatMap((n) =>
     n.reachable && Object.keys(n.subscriptions).length > 0 ? [[n.name, n] as const] : [],
   );
+  const columns = await readColumns(topology, observed, subscribers, opts.sessions);
   await readEachNode(topology, subscribers, async (name, node) => {
     const own = opts.sessions?.get(name);
     const read = async (client: pg.Client) => {
@@ -112,6 +173,7 @@ export async function observeContinuity(
           recorded?.get(o.name),
           now,
           opts.adopt === true,
+          columns,
         );
         if (!judged) continue;
         if (judged.gaps.length > 0) out.set(`${name}/${o.name}`, judged.gaps);
@@ -126,6 +188,28 @@ export async function observeContinuity(
     else await withSession(nodeSession(topology, name, 'steep'), read);
   });
   return out;
+}
+
+/**
+ * For `plan` (read only): the tables whose publisher gave a column name to another column since
+ * steep's baseline (model/columnIdentity.ts), on each subscriber's observed node, with the way
+ * out; schema sync refuses to plan them (planner/schema/schemaSync.ts).
+ */
+export async function markColumnGaps(topology: Topology, observed: ClusterState): Promise<void> {
+  const gaps = await observeContinuity(topology, observed, { record: false });
+  for (const [key, tables] of gaps) {
+    const [node, subscription] = [key.slice(0, key.indexOf('/')), key.slice(key.indexOf('/') + 1)];
+    const n = observed.nodes[node];
+    if (!n?.reachable) continue;
+    const broken = tables.filter((t) => t.kind === 'columns');
+    if (broken.length === 0) continue;
+    n.columnGaps = {
+      ...n.columnGaps,
+      [subscription]: Object.fromEntries(
+        broken.map((g) => [g.table, { reason: g.reason, wayOut: gapWayOut(subscription, [g]) }]),
+      ),
+    };
+  }
 }
 
 /**

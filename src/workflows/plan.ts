@@ -12,6 +12,7 @@ import { resolveLsnFlags } from '../planner/init/manualInit.js';
 import { subscribedScopes } from '../planner/schema/schemaScope.js';
 import { stateMigrations } from '../state/migrations.js';
 import { STEEP_VERSION } from '../version.js';
+import { markColumnGaps } from './continuity.js';
 import { readDifferingColumns, readRenamesApplied } from './planColumns.js';
 import { observeRestorePoints } from './restorePoints.js';
 import { observeStreamPositions } from './streamPositions.js';
@@ -74,6 +75,7 @@ export async function observe(
       observeLoadFacts(topology, observed),
       observeStreamPositions(topology, observed),
       observeRestorePoints(topology, observed),
+      markColumnGaps(topology, observed).catch(() => {}),
     ]);
   }
   return observed;

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { startIdWriter } from '../support/appWriter.js';
-import { steepWith, writeConfig } from '../support/cli.js';
-import { type TestNode, useCluster } from '../support/cluster.js';
-import { digests, waitCaughtUp } from '../support/replicationData.js';
+import { steepWith, untilHealthy, writeConfig } from '../support/cli.js';
+import { useCluster } from '../support/cluster.js';
+import { digests, idsMissing, waitCaughtUp } from '../support/replicationData.js';
 import { eventually, HANG_MS, nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
 /**
@@ -53,21 +53,6 @@ async function subStatus(): Promise<{ code: number; sub: Sub; text: string }> {
   return { code: r.code, sub, text: r.stdout };
 }
 
-async function synchronized(): Promise<void> {
-  await eventually(
-    async () => (await steep(['status', '--check'])).code === 0,
-    HANG_MS,
-    'status --check to be healthy',
-  );
-}
-
-async function missingOnWest(west: TestNode, ids: number[]): Promise<number> {
-  const have = new Set(
-    (await west.query<{ id: string }>('SELECT id FROM public.customers')).map((r) => Number(r.id)),
-  );
-  return ids.filter((id) => !have.has(id)).length;
-}
-
 describe('continuity of publication membership (18)', () => {
   it('(a) a table out of its publication by hand: gap everywhere until the printed way out copies it', async () => {
     const east = cluster().node('east');
@@ -84,7 +69,7 @@ describe('continuity of publication membership (18)', () => {
     path = config();
     const applied = await steep(['apply', '--auto-approve']);
     expect(applied.code, `${applied.stdout}\n${applied.stderr}`).toBe(0);
-    await synchronized();
+    await untilHealthy(steep);
 
     const writer = startIdWriter({ east }, APP, 'public.customers', () => 'east');
     const acked = () => writer.acknowledged().get('east') ?? [];
@@ -120,7 +105,7 @@ describe('continuity of publication membership (18)', () => {
       await eventually(async () => acked().length > out + 100, HANG_MS, 'writes after the repair');
       await writer.stop();
       await waitCaughtUp(east, SUB);
-      const lost = await missingOnWest(west, acked());
+      const lost = await idsMissing(west, 'public.customers', acked());
       console.log(`(a) after apply: acknowledged ${acked().length}, missing on west ${lost}`);
 
       // still a gap: the rows written while it was out are not on west
@@ -134,14 +119,14 @@ describe('continuity of publication membership (18)', () => {
       // without a terminal, the confirmation reinit asks for is --auto-approve
       const ran = await steep([...way!.replace(/^steep /, '').split(' '), '--auto-approve']);
       expect(ran.code, `${ran.stdout}\n${ran.stderr}`).toBe(0);
-      await synchronized();
+      await untilHealthy(steep);
       const healthy = await subStatus();
       expect(healthy.sub.state).toBe('synchronized');
       await waitCaughtUp(east, SUB);
       expect(await digests(west, ['customers', 'orders'])).toEqual(
         await digests(east, ['customers', 'orders']),
       );
-      const lostAfter = await missingOnWest(west, acked());
+      const lostAfter = await idsMissing(west, 'public.customers', acked());
       console.log(`(a) after the way out: acknowledged ${acked().length}, missing on west ${lostAfter}`);
       expect(lostAfter).toBe(0);
       expect((await steep(['drift'])).code).toBe(0);
@@ -150,7 +135,7 @@ describe('continuity of publication membership (18)', () => {
     }
 
     // (b) dropped and added back by hand between two readings: the same list, a new membership
-    await synchronized();
+    await untilHealthy(steep);
     await east.query('ALTER PUBLICATION shop_pub DROP TABLE public.orders');
     await east.query('INSERT INTO public.orders (amount) SELECT g FROM generate_series(1, 7) g');
     await east.query('ALTER PUBLICATION shop_pub ADD TABLE public.orders');
@@ -163,7 +148,7 @@ describe('continuity of publication membership (18)', () => {
     expect((await steep(['drift'])).code).toBe(2);
     const copied = await steep(['reinit', SUB, '--auto-approve', '--tables', 'public.orders']);
     expect(copied.code, `${copied.stdout}\n${copied.stderr}`).toBe(0);
-    await synchronized();
+    await untilHealthy(steep);
     await waitCaughtUp(east, SUB);
     expect(await digests(west, ['customers', 'orders'])).toEqual(
       await digests(east, ['customers', 'orders']),

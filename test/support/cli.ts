@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { expect } from 'vitest';
 import { tempDir } from './tempDir.js';
-import { HANG_MS } from './topologyFile.js';
+import { eventually, HANG_MS } from './topologyFile.js';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '../..');
 const BIN = join(REPO_ROOT, 'bin/run.js');
@@ -287,4 +287,13 @@ export function startSteep(args: string[], env: Record<string, string | undefine
     });
   };
   return { child, events, when, exited, output };
+}
+
+/** Until `steep status --check` exits 0 (a hang ceiling, never a duration). */
+export async function untilHealthy(steep: Steep): Promise<void> {
+  await eventually(
+    async () => (await steep(['status', '--check'])).code === 0,
+    HANG_MS,
+    'status --check to be healthy',
+  );
 }

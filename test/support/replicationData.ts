@@ -53,6 +53,32 @@ export async function digests(
   return out;
 }
 
+/** How many of `ids` (acknowledged by a writer) `table` on `node` lacks. */
+export async function idsMissing(node: TestNode, table: string, ids: number[]): Promise<number> {
+  const have = new Set(
+    (await node.query<{ id: string }>(`SELECT id FROM ${table}`)).map((r) => Number(r.id)),
+  );
+  return ids.filter((id) => !have.has(id)).length;
+}
+
+/**
+ * Row counts and an order-independent checksum of every column, by column name (a row as jsonb,
+ * whose keys sort by name): equal on two nodes whose tables have the same columns in another order.
+ */
+export async function digestsByName(
+  node: TestNode,
+  tables: string[],
+): Promise<Record<string, { count: number; sum: string }>> {
+  const out: Record<string, { count: number; sum: string }> = {};
+  for (const t of tables) {
+    const [r] = await node.query<{ count: string; sum: string | null }>(
+      `SELECT count(*)::text AS count, coalesce(sum(hashtextextended(to_jsonb(t)::text, 0)::numeric), 0)::text AS sum FROM public.${t} t`,
+    );
+    out[t] = { count: Number(r!.count), sum: r!.sum ?? '0' };
+  }
+  return out;
+}
+
 /**
  * Inserts, updates and deletes on `tables` of `node` in a loop (each a short transaction) until
  * stopped. Inserted ids start above `base`, so they never collide with the initial rows.

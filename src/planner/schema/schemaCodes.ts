@@ -9,4 +9,6 @@ export const SCHEMA_CODES = {
   conflict: 'schema.conflict',
   enumLabels: 'schema.enum-labels',
   notNullAdd: 'schema.not-null-add',
+  /** the publisher gave a column name to another column: rows are in the wrong column (model/columnIdentity.ts) */
+  columnIdentity: 'schema.column-identity',
 } as const;

@@ -29,7 +29,12 @@ import { type Creations, planTableSync } from './tableSync.js';
  *   manual  a warning per table; apply asks for confirmation (or --accept-schema-drift); an
  *           error where a publisher column is missing (the apply worker stops on the table),
  *           naming the statement to run (a rename when `columnRename.ts` recognises one)
- * ORDER_DIFFERS is reported, never a failure: logical replication maps columns by name.
+ * ORDER_DIFFERS is reported, never a failure: logical replication maps columns by name. But a
+ * table whose publisher gave a column name to another column since steep's baseline (a swap, a
+ * rename then an add, a drop then an add: model/columnIdentity.ts) is a plan error in every
+ * mode, naming what changed and the way out (copy it again): its rows on the subscriber are in
+ * the wrong columns, and no DDL of schema sync, least of all a column added with a default's
+ * made-up values, puts them right.
  * Extra columns on the subscriber are kept and reported.
  *
  * Only subscriptions whose publisher and subscriber were both read with table definitions
@@ -76,6 +81,16 @@ export function planSchemaSync(ctx: PlanContext) {
         table,
         columns,
       );
+      const broken = subscriber.columnGaps?.[d.name]?.[table];
+      if (broken) {
+        out.push({ ...toSchemaComparison(d, comparison), identityChanged: broken.reason });
+        ctx.error(
+          SCHEMA_CODES.columnIdentity,
+          `subscription ${d.name}: ${broken.reason}; schema sync cannot put the rows right: ${broken.wayOut}`,
+          { address: subscriptionAddress(d.name), node: d.node },
+        );
+        continue;
+      }
       out.push(toSchemaComparison(d, comparison));
       if (
         !differs(comparison.status) &&

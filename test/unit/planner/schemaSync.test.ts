@@ -812,3 +812,46 @@ describe('a renamed column is renamed once the changes from before the rename ar
     expect(stepOf(planOf(w), 'table.west/public.orders').renamedAfter).toBeUndefined();
   });
 });
+
+describe('a column given to another column on the publisher (model/columnIdentity.ts)', () => {
+  const REASON = 'columns a and b of public.orders were swapped on east (each name is now the other column)';
+  const broken = (mode: SchemaSyncMode, pub: ColumnSpec[], sub: ColumnSpec[]) => {
+    const w = world(mode, [table(ORDERS, pub)], [table(ORDERS, sub)]);
+    at(w.state, 'west').columnGaps = {
+      west_orders: {
+        [ORDERS]: {
+          reason: REASON,
+          wayOut: 'copy it again: `steep reinit west_orders --tables public.orders`',
+        },
+      },
+    };
+    return planOf(w);
+  };
+
+  it.each(['auto', 'manual', 'strict'] as const)(
+    '%s: a plan error with the way out, never harmless',
+    (mode) => {
+      const p = broken(mode, [ID, ['b', 'text'], ['a', 'text']], [ID, ['a', 'text'], ['b', 'text']]);
+      expect(codes(p.errors)).toEqual(['schema.column-identity']);
+      expect(p.errors[0]!.message).toContain(REASON);
+      expect(p.errors[0]!.message).toContain('steep reinit west_orders --tables public.orders');
+      expect(p.schema).toEqual([
+        expect.objectContaining({ status: 'ORDER_DIFFERS', identityChanged: REASON }),
+      ]);
+    },
+  );
+
+  it('auto: no column added with a default made up for the old rows', () => {
+    const p = broken(
+      'auto',
+      [
+        ID,
+        ['c_old', 'text', { default: 'md5((random())::text)' }],
+        ['c', 'text', { default: "'new'::text" }],
+      ],
+      [ID, ['c', 'text', { default: 'md5((random())::text)' }]],
+    );
+    expect(codes(p.errors)).toEqual(['schema.column-identity']);
+    expect(syncSql(p)).toBe('');
+  });
+});
