@@ -6,6 +6,7 @@ import { confirm } from '../cli/confirm.js';
 import { eachSink } from '../cli/eventLog.js';
 import { allowHazardFlag, approvalFlags, globalFlags, jsonFlag, lsnFlag } from '../cli/flags.js';
 import { Interruption } from '../cli/interruption.js';
+import type { EventSink } from '../executors/events.js';
 import { printAddress } from '../model/address.js';
 import { parseBytes } from '../model/bytes.js';
 import { SteepError } from '../model/errors.js';
@@ -17,7 +18,13 @@ import { stepClass } from '../model/stepClass.js';
 import { count } from '../render/count.js';
 import { progressLine } from '../render/initProgress.js';
 import { renderPlanText, summaryLine } from '../render/planText.js';
-import { type ApplyOutcome, applyPlan, checkApplicable, hazardRefusal } from '../workflows/apply.js';
+import {
+  type ApplyOutcome,
+  applyPlan,
+  checkApplicable,
+  hazardRefusal,
+  refuseLocked,
+} from '../workflows/apply.js';
 import { makePlan } from '../workflows/plan.js';
 import { readSavedPlan, refuseStalePlan, savedPlanInputs } from '../workflows/savedPlan.js';
 import { manualSchemaDrift } from '../workflows/schema.js';
@@ -111,6 +118,8 @@ Ctrl-C (SIGINT) or SIGTERM: no new step starts, a running statement finishes, an
     const { topology, plan, observed } = this.warned(await makePlan(flags.config, inputs));
     if (saved) await refuseStalePlan(args.plan!, saved, topology, plan);
     const maxCopyBytes = maxCopy(flags['max-copy']);
+    // the loser of two applies says who holds the lock, and nothing of a plan it cannot run
+    refuseLocked(plan);
     if (!json) this.out(renderPlanText(plan));
     // steps whose hazards were not allowed by name are asked for below (or refused)
     const held = heldSteps(plan.steps, plan.inputs.allowHazards);
@@ -126,8 +135,14 @@ Ctrl-C (SIGINT) or SIGTERM: no new step starts, a running statement finishes, an
       await this.allowByName(plan.steps.length, held, saved && { file: saved, path: args.plan! });
     else if (!flags['auto-approve'] && !saved) await this.confirm(plan.steps.length);
 
-    const progress = json || flags['log-format'] === 'json' ? undefined : new ApplyProgress(plan.steps);
-    const onEvent = eachSink(this.events(), runningSteps(plan.steps, this.running), progress?.sink);
+    // the step lines start once every node is locked (apply.started): a lost lock shows none
+    const display = !json && flags['log-format'] !== 'json';
+    let progress: ApplyProgress | undefined;
+    const progressSink: EventSink = (e) => {
+      if (display && !progress && e.event === 'apply.started') progress = new ApplyProgress(plan.steps);
+      progress?.sink(e);
+    };
+    const onEvent = eachSink(this.events(), runningSteps(plan.steps, this.running), progressSink);
     let outcome: Awaited<ReturnType<typeof applyPlan>>;
     try {
       interruption.arm();
@@ -140,7 +155,7 @@ Ctrl-C (SIGINT) or SIGTERM: no new step starts, a running statement finishes, an
         wait: flags.wait,
         replan: async () => (await makePlan(flags.config, inputs)).plan,
         staleAdvice: saved ? `make a new plan with \`${planCommand(saved, args.plan!)}\`` : undefined,
-        onInitProgress: progress ? (step, p) => progress.detail(step.id, progressLine(p)) : undefined,
+        onInitProgress: display ? (step, p) => progress?.detail(step.id, progressLine(p)) : undefined,
         signal: interruption.signal,
         observed,
       });
