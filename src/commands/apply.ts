@@ -1,12 +1,11 @@
 import { Args, Flags } from '@oclif/core';
 import { outcomeLines } from '../cli/applyOutcome.js';
-import { ApplyProgress, runningSteps } from '../cli/applyProgress.js';
+import { progressOnceLocked, runningSteps } from '../cli/applyProgress.js';
 import { SteepCommand } from '../cli/baseCommand.js';
 import { confirm } from '../cli/confirm.js';
 import { eachSink } from '../cli/eventLog.js';
 import { allowHazardFlag, approvalFlags, globalFlags, jsonFlag, lsnFlag } from '../cli/flags.js';
 import { Interruption } from '../cli/interruption.js';
-import type { EventSink } from '../executors/events.js';
 import { printAddress } from '../model/address.js';
 import { parseBytes } from '../model/bytes.js';
 import { SteepError } from '../model/errors.js';
@@ -135,14 +134,9 @@ Ctrl-C (SIGINT) or SIGTERM: no new step starts, a running statement finishes, an
       await this.allowByName(plan.steps.length, held, saved && { file: saved, path: args.plan! });
     else if (!flags['auto-approve'] && !saved) await this.confirm(plan.steps.length);
 
-    // the step lines start once every node is locked (apply.started): a lost lock shows none
-    const display = !json && flags['log-format'] !== 'json';
-    let progress: ApplyProgress | undefined;
-    const progressSink: EventSink = (e) => {
-      if (display && !progress && e.event === 'apply.started') progress = new ApplyProgress(plan.steps);
-      progress?.sink(e);
-    };
-    const onEvent = eachSink(this.events(), runningSteps(plan.steps, this.running), progressSink);
+    // the step lines start once every node is locked: a lost lock shows none
+    const progress = json || flags['log-format'] === 'json' ? undefined : progressOnceLocked(plan.steps);
+    const onEvent = eachSink(this.events(), runningSteps(plan.steps, this.running), progress?.sink);
     let outcome: Awaited<ReturnType<typeof applyPlan>>;
     try {
       interruption.arm();
@@ -155,7 +149,7 @@ Ctrl-C (SIGINT) or SIGTERM: no new step starts, a running statement finishes, an
         wait: flags.wait,
         replan: async () => (await makePlan(flags.config, inputs)).plan,
         staleAdvice: saved ? `make a new plan with \`${planCommand(saved, args.plan!)}\`` : undefined,
-        onInitProgress: display ? (step, p) => progress?.detail(step.id, progressLine(p)) : undefined,
+        onInitProgress: progress ? (step, p) => progress.detail(step.id, progressLine(p)) : undefined,
         signal: interruption.signal,
         observed,
       });
