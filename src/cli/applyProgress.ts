@@ -117,3 +117,19 @@ export function runningSteps(steps: Step[], running: Map<string, string>): Event
     else if (e.event !== 'apply.step_waiting') running.delete(step.id);
   };
 }
+
+/**
+ * The step lines of an apply, shown from its `apply.started` event on (every node locked): an
+ * apply that loses the lock to another steep command shows none of its steps.
+ */
+export function progressOnceLocked(steps: Step[]) {
+  let progress: ApplyProgress | undefined;
+  return {
+    sink: ((e: ApplyEvent) => {
+      if (!progress && e.event === 'apply.started') progress = new ApplyProgress(steps);
+      progress?.sink(e);
+    }) as EventSink,
+    detail: (stepId: string, text: string) => progress?.detail(stepId, text),
+    end: async (notRun: Step[]) => progress?.end(notRun),
+  };
+}

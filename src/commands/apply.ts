@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { outcomeLines } from '../cli/applyOutcome.js';
-import { ApplyProgress, runningSteps } from '../cli/applyProgress.js';
+import { progressOnceLocked, runningSteps } from '../cli/applyProgress.js';
 import { SteepCommand } from '../cli/baseCommand.js';
 import { confirm } from '../cli/confirm.js';
 import { eachSink } from '../cli/eventLog.js';
@@ -17,7 +17,13 @@ import { stepClass } from '../model/stepClass.js';
 import { count } from '../render/count.js';
 import { progressLine } from '../render/initProgress.js';
 import { renderPlanText, summaryLine } from '../render/planText.js';
-import { type ApplyOutcome, applyPlan, checkApplicable, hazardRefusal } from '../workflows/apply.js';
+import {
+  type ApplyOutcome,
+  applyPlan,
+  checkApplicable,
+  hazardRefusal,
+  refuseLocked,
+} from '../workflows/apply.js';
 import { makePlan } from '../workflows/plan.js';
 import { readSavedPlan, refuseStalePlan, savedPlanInputs } from '../workflows/savedPlan.js';
 import { manualSchemaDrift } from '../workflows/schema.js';
@@ -111,6 +117,8 @@ Ctrl-C (SIGINT) or SIGTERM: no new step starts, a running statement finishes, an
     const { topology, plan, observed } = this.warned(await makePlan(flags.config, inputs));
     if (saved) await refuseStalePlan(args.plan!, saved, topology, plan);
     const maxCopyBytes = maxCopy(flags['max-copy']);
+    // the loser of two applies says who holds the lock, and nothing of a plan it cannot run
+    refuseLocked(plan);
     if (!json) this.out(renderPlanText(plan));
     // steps whose hazards were not allowed by name are asked for below (or refused)
     const held = heldSteps(plan.steps, plan.inputs.allowHazards);
@@ -126,7 +134,8 @@ Ctrl-C (SIGINT) or SIGTERM: no new step starts, a running statement finishes, an
       await this.allowByName(plan.steps.length, held, saved && { file: saved, path: args.plan! });
     else if (!flags['auto-approve'] && !saved) await this.confirm(plan.steps.length);
 
-    const progress = json || flags['log-format'] === 'json' ? undefined : new ApplyProgress(plan.steps);
+    // the step lines start once every node is locked: a lost lock shows none
+    const progress = json || flags['log-format'] === 'json' ? undefined : progressOnceLocked(plan.steps);
     const onEvent = eachSink(this.events(), runningSteps(plan.steps, this.running), progress?.sink);
     let outcome: Awaited<ReturnType<typeof applyPlan>>;
     try {

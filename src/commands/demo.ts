@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { Flags } from '@oclif/core';
 import { SteepCommand } from '../cli/baseCommand.js';
 import { ignoreEvents } from '../cli/eventLog.js';
 import { jsonText } from '../cli/jsonText.js';
@@ -11,12 +12,19 @@ import { runDemo } from '../workflows/demo.js';
 export default class Demo extends SteepCommand {
   static override summary =
     'The quickstart: start two local nodes, seed them, plan, apply, and watch a row replicate.';
-  static override examples = ['<%= config.bin %> demo'];
+  static override description =
+    "It runs examples/quickstart/steep.yaml, whose nodes keep running on 55432 and 55433 after it ends (its sandbox lives in examples/quickstart/.steep/); its last lines say how to stop them. With --dir, the quickstart is copied into that directory (kept for the next run) and its nodes and their data live there instead. When another program holds one of the quickstart's ports, the demo says so and runs a copy on free ports under .steep/demo/ next to the file.";
+  static override examples = ['<%= config.bin %> demo', '<%= config.bin %> demo --dir /tmp/steep-demo'];
+  static override flags = {
+    dir: Flags.string({
+      summary: 'Run the quickstart copied into this directory, its sandbox there too.',
+    }),
+  };
 
   async run(): Promise<void> {
-    await this.parse(Demo);
+    const { flags } = await this.parse(Demo);
     const t0 = Date.now();
-    const { quickstart, taken, plan, applied, replicated, replan } = await runDemo(ignoreEvents);
+    const { quickstart, taken, plan, applied, replicated, replan } = await runDemo(ignoreEvents, flags.dir);
     for (const w of quickstart.warnings) this.err(formatProblem(w));
     const root = packageRoot();
     const file = path.relative(process.cwd(), quickstart.configPath) || quickstart.configPath;

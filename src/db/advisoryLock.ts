@@ -17,14 +17,19 @@ export const LOCK_HOLDER_SQL = `SELECT a.application_name AS "applicationName", 
  LIMIT 1`;
 
 /**
- * Take steep's session advisory lock on a node, or fail at once naming who holds it.
- * The lock lives as long as the client's session.
+ * Take steep's session advisory lock on a node, or fail at once naming who holds it. A holder
+ * gone by the time it is read (it released the lock in between) is no holder: the lock is tried
+ * again (three times at most). The lock lives as long as the client's session.
  */
 export async function acquireApplyLock(client: pg.Client, node: string): Promise<void> {
-  const { rows } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS ok', [
-    APPLY_LOCK_KEY,
-  ]);
-  if (rows[0]?.ok) return;
-  const h = (await client.query<LockHolder>(LOCK_HOLDER_SQL)).rows[0];
+  let h: LockHolder | undefined;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const { rows } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS ok', [
+      APPLY_LOCK_KEY,
+    ]);
+    if (rows[0]?.ok) return;
+    h = (await client.query<LockHolder>(LOCK_HOLDER_SQL)).rows[0];
+    if (h) break;
+  }
   throw new SteepError('apply.locked', lockHeldMessage(node, h ?? null), { node });
 }

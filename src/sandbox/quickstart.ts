@@ -28,12 +28,13 @@ export function quickstartConfigPath(): string {
 
 /**
  * The quickstart file to run, and the ports of the original another program holds:
- * examples/quickstart/steep.yaml, unless one of its ports is taken; then a copy of it (and its
- * seeds) on free ports under `.steep/demo/` next to it, kept for the next run (its own nodes
- * running on its ports do not count as taken).
+ * examples/quickstart/steep.yaml (or, given `into`, its copy there, made with its seeds on the
+ * first run and kept), unless one of its ports is taken; then a copy of it (and its seeds) on
+ * free ports under `.steep/demo/` next to it, kept for the next run (its own nodes running on its
+ * ports do not count as taken).
  */
-export async function quickstartFile() {
-  const original = quickstartConfigPath();
+export async function quickstartFile(into?: string) {
+  const original = into === undefined ? quickstartConfigPath() : await copyQuickstart(path.resolve(into));
   const { topology } = await loadTopology(original);
   const taken = await portsTakenByOthers(original, topology);
   if (taken.length === 0) return { configPath: original, taken };
@@ -59,6 +60,17 @@ export async function quickstartFile() {
     if (existsSync(from)) await fs.copyFile(from, path.join(dir, seed));
   }
   return { configPath: copy, taken };
+}
+
+/** `dir`/steep.yaml: the quickstart and its seeds copied there unless the file is there already. */
+async function copyQuickstart(dir: string): Promise<string> {
+  const file = path.join(dir, 'steep.yaml');
+  if (existsSync(file)) return file;
+  await fs.mkdir(dir, { recursive: true });
+  const from = path.dirname(quickstartConfigPath());
+  for (const name of ['steep.yaml', PUBLISHER_SEED, SUBSCRIBER_SEED])
+    await fs.copyFile(path.join(from, name), path.join(dir, name));
+  return file;
 }
 
 async function seed(topology: Topology, node: string, file: string) {

@@ -160,12 +160,24 @@ export async function portsTakenByOthers(configPath: string, topology: Topology)
   return taken;
 }
 
-/** Start the sandbox nodes of a topology (in parallel); idempotent. A node's failure does not stop the others. */
+/**
+ * Start the sandbox nodes of a topology (in parallel); idempotent. A port another program holds
+ * refuses them all before anything is created or started (no half sandbox); past that, a node's
+ * failure does not stop the others.
+ */
 export async function startSandbox(configPath: string, topology: Topology): Promise<SandboxUpNode[]> {
   const nodes = sandboxNodes(topology);
   if (nodes.length === 0) {
     throw new SteepError('sandbox.none', `${configPath}: no node is marked \`sandbox: true\``, {
       hint: 'add `sandbox: true` to the nodes steep should start locally',
+    });
+  }
+  const [taken] = await portsTakenByOthers(configPath, topology);
+  if (taken) {
+    const e = portInUseError(taken.node, taken.port);
+    throw new SteepError(e.code, `${e.message}; nothing was started`, {
+      node: taken.node,
+      hint: 'stop that program or give the node another port, then run steep sandbox up again',
     });
   }
   return Promise.all(nodes.map((n) => upNode(configPath, n)));

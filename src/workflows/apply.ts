@@ -77,6 +77,18 @@ export type ApplyOutcome = ScheduleOutcome<Step> & {
 };
 
 /**
+ * Another steep command holds the lock on a node (plan's preflight saw it): apply could not take
+ * the lock anyway, and the plan's errors may be that command's half-made changes. Refused before
+ * anything of the plan is shown: the loser's one line names the holder.
+ */
+export function refuseLocked(plan: Plan): void {
+  const locked = plan.warnings.filter((w) => w.code === 'preflight.locked');
+  if (locked.length > 0 && (plan.errors.length > 0 || plan.steps.length > 0)) {
+    throw new SteepError('apply.locked', locked.map((w) => w.message).join('; '), { node: locked[0]!.node });
+  }
+}
+
+/**
  * Refuse a plan that must not run: plan errors, deletions without --allow-destroy, a gated hazard
  * not allowed by name, copies above --max-copy.
  */
@@ -84,11 +96,7 @@ export function checkApplicable(
   plan: Plan,
   opts: Pick<ApplyOptions, 'allowDestroy' | 'allowHazards' | 'maxCopyBytes'>,
 ): void {
-  // apply could not take the lock anyway, and the plan's errors may be that command's half-made changes
-  const locked = plan.warnings.filter((w) => w.code === 'preflight.locked');
-  if (locked.length > 0 && (plan.errors.length > 0 || plan.steps.length > 0)) {
-    throw new SteepError('apply.locked', locked.map((w) => w.message).join('; '), { node: locked[0]!.node });
-  }
+  refuseLocked(plan);
   if (plan.errors.length > 0) {
     throw new SteepError(
       'apply.plan_errors',

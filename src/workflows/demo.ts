@@ -6,11 +6,12 @@ import { makePlan } from './plan.js';
 /**
  * `npm run demo`: start and seed the quickstart sandbox, plan, apply, insert a row on the
  * publisher and read it on the subscriber, then show that a fresh plan is empty. When another
- * program holds one of the quickstart's ports, a copy of it on free ports runs instead. What the
+ * program holds one of the quickstart's ports, a copy of it on free ports runs instead; `dir`: the
+ * quickstart copied to (and run in) that directory. What the
  * demo shows, step by step; the command renders it.
  */
-export async function runDemo(onEvent: EventSink) {
-  const { configPath, taken } = await quickstartFile();
+export async function runDemo(onEvent: EventSink, dir?: string) {
+  const { configPath, taken } = await quickstartFile(dir);
   const quickstart = await runQuickstart(configPath);
   const { topology, plan } = await makePlan(quickstart.configPath);
   const applied = await applyPlan(topology, plan, { allowDestroy: false, parallel: 4, onEvent });

@@ -1,19 +1,24 @@
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync } from 'node:fs';
 import net from 'node:net';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, runSteep } from '../support/cli.js';
+import { tempDir } from '../support/tempDir.js';
 import { HANG_MS } from '../support/topologyFile.js';
 
 /**
- * `npm run demo` when another program holds the quickstart's port 55432: the demo runs a copy of
- * examples/quickstart/steep.yaml on free ports (under examples/quickstart/.steep/demo/), says so,
- * replicates a row, re-plans empty, and its "try next" commands name the copy.
+ * `steep demo --dir DIR` when another program holds the quickstart's port 55432: the demo copies
+ * the quickstart into DIR and runs a copy of it on free ports (under DIR/.steep/demo/), says so,
+ * replicates a row, re-plans empty, and its "try next" commands name the copy. It runs in a
+ * directory of its own, so the demo a newcomer ran before `npm test` (its nodes on 55432 and
+ * 55433, its sandbox under examples/quickstart/.steep/) is neither mistaken for its own nor touched.
  */
 
 const QUICKSTART = join(REPO_ROOT, 'examples', 'quickstart');
-const COPY_DIR = join(QUICKSTART, '.steep', 'demo');
-const COPY = join(COPY_DIR, 'steep.yaml');
+const DIR = tempDir('steep-demo-');
+// run as root, the sandbox's servers run as postgres, which must enter it
+chmodSync(DIR, 0o755);
+const COPY = join(DIR, '.steep', 'demo', 'steep.yaml');
 
 /** Holds 127.0.0.1:port with a plain TCP server; if something else holds it already, it stays taken. */
 function hold(port: number): Promise<net.Server | null> {
@@ -30,21 +35,22 @@ describe('steep demo', () => {
   let held: net.Server | null = null;
   afterAll(async () => {
     if (existsSync(COPY)) await runSteep(['sandbox', 'down', '-c', COPY, '--purge'], { cwd: REPO_ROOT });
-    rmSync(COPY_DIR, { recursive: true, force: true });
     await new Promise<void>((resolve) => (held ? held.close(() => resolve()) : resolve()));
   }, HANG_MS);
 
   it(
     'with port 55432 held by another program: runs a copy of the quickstart on free ports, replicates, re-plans empty',
     async () => {
+      // taken by the test, or already by the newcomer's own demo: another program either way
       held = await hold(55432);
-      const r = await runSteep(['demo'], { cwd: REPO_ROOT, timeoutMs: HANG_MS });
+      const before = existsSync(join(QUICKSTART, '.steep'));
+      const r = await runSteep(['demo', '--dir', DIR], { cwd: REPO_ROOT, timeoutMs: HANG_MS });
       const out = `${r.stdout}\n${r.stderr}`;
       expect(r.code, out).toBe(0);
       expect(r.stdout).toContain(
         'Port 55432 of node east is taken by another program: the demo runs a copy of the quickstart on free ports.',
       );
-      const file = 'examples/quickstart/.steep/demo/steep.yaml';
+      const file = relative(REPO_ROOT, COPY);
       expect(r.stdout).toContain(`1. Sandbox for ${file} (topology quickstart):`);
       const copy = readFileSync(COPY, 'utf8');
       const port = (node: string) =>
@@ -58,6 +64,8 @@ describe('steep demo', () => {
       // the nodes it left running match the copy: a plan of it has nothing to change
       const plan = await runSteep(['plan', '-c', COPY, '--detailed-exitcode'], { cwd: REPO_ROOT });
       expect(plan.code, `${plan.stdout}\n${plan.stderr}`).toBe(0);
+      // the package's own quickstart directory is left as it was
+      expect(existsSync(join(QUICKSTART, '.steep'))).toBe(before);
     },
     3 * HANG_MS,
   );

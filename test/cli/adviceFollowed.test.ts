@@ -1,0 +1,209 @@
+import { describe, expect, it } from 'vitest';
+import { startIdWriter } from '../support/appWriter.js';
+import { type CliResult, prepareHolding, steepWith, writeConfig } from '../support/cli.js';
+import { type TestNode, useCluster } from '../support/cluster.js';
+import { copyAtSnapshot, digests, waitCaughtUp } from '../support/replicationData.js';
+import { eventually, HANG_MS, nodesYaml, passwordEnv } from '../support/topologyFile.js';
+
+/**
+ * The catalog entries of src/model/advice.ts that advice.test.ts does not follow — reinitFull,
+ * existingDataTruncate, initCancel — each brought about, printed, parsed from steep's output and
+ * run as printed (its gate named by steep, then given), with an application writing on the
+ * publisher and logging its acknowledged ids; each ends with row counts and checksums equal on
+ * both nodes and every acknowledged id on the subscriber. Where the rows the entry would replace
+ * may be the only copy (the subscription disabled on its node), the entry is withheld.
+ * One pair of nodes (PostgreSQL 18).
+ */
+const cluster = useCluster({ nodes: ['east', 'west'], version: 18 });
+const steep = steepWith({ env: () => passwordEnv(cluster().nodes), timeoutMs: 180_000 });
+
+const out = (r: CliResult): string => `${r.stdout}\n${r.stderr}`;
+
+/** The first text in `r`'s output matching `re`: a command or file edit as steep printed it. */
+function printed(r: CliResult, re: RegExp): RegExpExecArray {
+  const m = re.exec(out(r));
+  if (!m) throw new Error(`nothing matching ${re} in:\n${out(r)}`);
+  return m;
+}
+
+/** A printed steep command as the arguments it runs with. */
+function argv(command: string): string[] {
+  return command.replace(/^steep /, '').split(/\s+/);
+}
+
+/** Tables `names` (bigserial key) on both nodes, writable by the application role `app`; 2000 rows of the first on east. */
+async function tables(names: string[], app: { user: string; password: string }): Promise<void> {
+  for (const n of cluster().nodes) {
+    await n.query(`CREATE ROLE ${app.user} LOGIN PASSWORD '${app.password}'`);
+    for (const t of names) {
+      await n.query(`CREATE TABLE public.${t} (id bigserial PRIMARY KEY, v text NOT NULL)`);
+      await n.query(`GRANT SELECT, INSERT ON public.${t} TO ${app.user}`);
+      await n.query(`GRANT USAGE ON SEQUENCE public.${t}_id_seq TO ${app.user}`);
+    }
+  }
+  await cluster().nodes[0]!.query(
+    `INSERT INTO public.${names[0]} (v) SELECT md5(g::text) FROM generate_series(1, 2000) g`,
+  );
+}
+
+/** steep.yaml: publication `<name>_pub` of `tabs` on east, subscription `<name>_sub` on west with `sub` lines. */
+function yaml(name: string, tabs: string[], sub: string[] = []): string {
+  return writeConfig(
+    [
+      'version: 1',
+      `topology: ${name}`,
+      nodesYaml(cluster().nodes),
+      'publications:',
+      `  ${name}_pub:`,
+      '    node: east',
+      `    tables: [${tabs.map((t) => `public.${t}`).join(', ')}]`,
+      'subscriptions:',
+      `  ${name}_sub:`,
+      '    node: west',
+      '    from: east',
+      `    publications: [${name}_pub]`,
+      ...sub.map((l) => `    ${l}`),
+      '',
+    ].join('\n'),
+  );
+}
+
+/** A printed `set a.b: v` as the subscription's yaml lines. */
+function edit(key: string, value: string): string[] {
+  const path = key.split('.');
+  return path.map((k, i) => `${'  '.repeat(i)}${k}:${i === path.length - 1 ? ` ${value}` : ''}`);
+}
+
+/**
+ * `fn` while the application writes the first of `names` on east (30 acknowledged ids before it,
+ * 100 in all after it); then every acknowledged id is on west and both sides are equal.
+ */
+async function following(
+  app: { user: string; password: string },
+  sub: string,
+  names: string[],
+  fn: () => Promise<void>,
+): Promise<void> {
+  const [east, west] = cluster().nodes as [TestNode, TestNode];
+  const writer = startIdWriter({ east, west }, app, `public.${names[0]}`, () => 'east');
+  const acked = () => writer.acknowledged().get('east') ?? [];
+  try {
+    await eventually(async () => acked().length > 30, HANG_MS, 'writes');
+    await fn();
+    await eventually(async () => acked().length > 100, HANG_MS, 'writes after');
+  } finally {
+    await writer.stop();
+  }
+  await waitCaughtUp(east, sub);
+  const onWest = new Set(
+    (await west.query<{ id: string }>(`SELECT id FROM public.${names[0]}`)).map((r) => Number(r.id)),
+  );
+  expect(acked().filter((id) => !onWest.has(id))).toEqual([]);
+  expect(await digests(west, names)).toEqual(await digests(east, names));
+}
+
+describe('advice followed as printed: reinitFull, existingDataTruncate, initCancel', () => {
+  it('slot lost: verify withholds reinit --full while the subscription is disabled, then prints it; followed (its gate given), every acknowledged id arrives', async () => {
+    const [east, west] = cluster().nodes as [TestNode, TestNode];
+    const N = 'af_full';
+    const SUB = `${N}_sub`;
+    const app = { user: 'af_full_app', password: 'af-full-secret-1' };
+    await tables([N], app);
+    const path = yaml(N, [N]);
+    const applied = await steep(['apply', '--auto-approve'], path);
+    expect(applied.code, out(applied)).toBe(0);
+    await following(app, SUB, [N], async () => {
+      // the slot lost while the subscription is disabled on west
+      await west.query(`ALTER SUBSCRIPTION ${SUB} DISABLE`);
+      await eventually(
+        async () =>
+          (await east.query(`SELECT 1 FROM pg_replication_slots WHERE slot_name = '${SUB}' AND NOT active`))
+            .length === 1,
+        HANG_MS,
+        'the slot released',
+      );
+      await east.query(`SELECT pg_drop_replication_slot('${SUB}')`);
+      const withheld = await steep(['verify', SUB], path);
+      expect(withheld.code, out(withheld)).toBe(1);
+      expect(out(withheld)).toContain(`steep suggests no repair that replaces west's rows with east's`);
+      expect(out(withheld)).not.toContain('steep reinit');
+
+      await west.query(`ALTER SUBSCRIPTION ${SUB} ENABLE`);
+      const verified = await steep(['verify', SUB], path);
+      expect(verified.code, out(verified)).toBe(1);
+      const command = printed(verified, /steep reinit \S+ --full/)[0];
+      // as printed: without a terminal its gate holds it, and steep names the flag
+      const gated = await steep(argv(command), path);
+      expect(gated.code, out(gated)).toBe(1);
+      const flag = printed(gated, /--auto-approve/)[0];
+      const repaired = await steep([...argv(command), flag], path);
+      expect(repaired.code, out(repaired)).toBe(0);
+    });
+  }, 300_000);
+
+  it('tables holding rows: plan prints init.existingData: truncate; the edit made as printed and apply run with the gate it names, every acknowledged id arrives; withheld for a table joining a disabled subscription', async () => {
+    const [east, west] = cluster().nodes as [TestNode, TestNode];
+    const N = 'af_trunc';
+    const SUB = `${N}_sub`;
+    const JOIN = `${N}_join`;
+    const app = { user: 'af_trunc_app', password: 'af-trunc-secret-2' };
+    await tables([N, JOIN], app);
+    // west holds stale rows of its own
+    await west.query(`INSERT INTO public.${N} (id, v) SELECT g, 'stale' FROM generate_series(1, 700) g`);
+    await west.query(
+      `INSERT INTO public.${N} (id, v) SELECT g, 'west' FROM generate_series(900001, 900010) g`,
+    );
+    await following(app, SUB, [N], async () => {
+      const first = await steep(['plan'], yaml(N, [N]));
+      expect(first.code, out(first)).toBe(1);
+      const [, key, value] = printed(first, /set (init\.existingData): (\w+)/);
+      const path = yaml(N, [N], edit(key!, value!));
+      const gated = await steep(['apply', '--auto-approve'], path);
+      expect(gated.code, out(gated)).toBe(1);
+      const flag = printed(gated, /--allow-hazard \S+/)[0].replace(/[`,.;]+$/, '');
+      const applied = await steep(['apply', '--auto-approve', ...flag.split(' ')], path);
+      expect(applied.code, out(applied)).toBe(0);
+      // a table joining the subscription, holding rows on west, while the subscription is disabled
+      // there (the file as it was: existingData not set)
+      await east.query(`INSERT INTO public.${JOIN} (v) SELECT 'east' FROM generate_series(1, 50)`);
+      await west.query(`INSERT INTO public.${JOIN} (v) SELECT 'west' FROM generate_series(1, 60)`);
+      await west.query(`ALTER SUBSCRIPTION ${SUB} DISABLE`);
+      const joining = await steep(['plan'], yaml(N, [N, JOIN]));
+      expect(joining.code, out(joining)).toBe(1);
+      expect(out(joining)).toContain(`steep suggests no repair that replaces west's rows with east's`);
+      expect(out(joining)).not.toMatch(/existingData: truncate/);
+      await west.query(`ALTER SUBSCRIPTION ${SUB} ENABLE`);
+    });
+  }, 300_000);
+
+  it('a manual init prepared twice: prepare --hold prints init cancel; followed, prepared again with --hold and restored, every acknowledged id arrives', async () => {
+    const [east, west] = cluster().nodes as [TestNode, TestNode];
+    const N = 'af_cancel';
+    const SUB = `${N}_sub`;
+    const app = { user: 'af_cancel_app', password: 'af-cancel-secret-3' };
+    await tables([N], app);
+    const path = yaml(N, [N], ['init:', '  method: manual']);
+    const first = await steep(['apply', '--auto-approve'], path);
+    expect(first.code, out(first)).toBe(0);
+    await following(app, SUB, [N], async () => {
+      const prepared = await steep(['init', 'prepare', SUB], path);
+      expect(prepared.code, out(prepared)).toBe(0);
+      const again = await steep(['init', 'prepare', SUB, '--hold'], path);
+      expect(again.code, out(again)).toBe(1);
+      const command = printed(again, /steep init cancel \S+/)[0];
+      const cancelled = await steep(argv(command), path);
+      expect(cancelled.code, out(cancelled)).toBe(0);
+      // "and prepare again with --hold": restored at its snapshot, then apply completes the init
+      const { child, doc } = await prepareHolding(
+        ['init', 'prepare', SUB, '--hold', '--json', '-c', path],
+        passwordEnv(cluster().nodes),
+      );
+      await copyAtSnapshot(east, west, [N], doc.snapshotName);
+      const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      const applied = await steep(['apply', '--auto-approve'], path);
+      expect(applied.code, out(applied)).toBe(0);
+    });
+  }, 300_000);
+});
