@@ -234,6 +234,12 @@ export async function hashSample(client: pg.Client, quotedTable: string, rows: n
 }
 
 /** The tables the data fence's triggers go on, with whether steep's role may create one there. */
+/** The tables `$1` (quoted names; those that do not exist left out) and the partitioned tables above them, as `c` in `n`. */
+const FENCED_RELATIONS = `FROM (SELECT pg_catalog.to_regclass(name) AS rel FROM unnest($1::text[]) AS t(name)) AS t,
+            LATERAL (SELECT t.rel UNION SELECT relid FROM pg_catalog.pg_partition_ancestors(t.rel)) AS a(relid)
+            JOIN pg_catalog.pg_class c ON c.oid = a.relid
+            JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace`;
+
 export interface FenceScope {
   /** each published table and the partitioned tables above it (a write through them fires theirs) */
   tables: Array<{ table: string; trigger: boolean }>;
@@ -255,10 +261,7 @@ export async function readFenceScope(
   const { rows } = await client.query<{ table: string; trigger: boolean }>(
     `SELECT DISTINCT pg_catalog.format('%I.%I', n.nspname, c.relname) AS table,
             pg_catalog.has_table_privilege(c.oid, 'TRIGGER') AS trigger
-       FROM (SELECT pg_catalog.to_regclass(name) AS rel FROM unnest($1::text[]) AS t(name)) AS t,
-            LATERAL (SELECT t.rel UNION SELECT relid FROM pg_catalog.pg_partition_ancestors(t.rel)) AS a(relid)
-            JOIN pg_catalog.pg_class c ON c.oid = a.relid
-            JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+${FENCED_RELATIONS}
       WHERE t.rel IS NOT NULL
       ORDER BY 1`,
     [quotedTables],
@@ -282,10 +285,7 @@ export async function readFencedTables(
 ): Promise<string[]> {
   const { rows } = await client.query<{ table: string }>(
     `SELECT DISTINCT pg_catalog.format('%I.%I', n.nspname, c.relname) AS table
-       FROM (SELECT pg_catalog.to_regclass(name) AS rel FROM unnest($1::text[]) AS t(name)) AS t,
-            LATERAL (SELECT t.rel UNION SELECT relid FROM pg_catalog.pg_partition_ancestors(t.rel)) AS a(relid)
-            JOIN pg_catalog.pg_class c ON c.oid = a.relid
-            JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+${FENCED_RELATIONS}
             JOIN pg_catalog.pg_trigger g ON g.tgrelid = c.oid AND g.tgname = $2
       WHERE t.rel IS NOT NULL
       ORDER BY 1`,
