@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { SwitchoverReport } from '../../src/model/switchover.js';
-import { type IdWriter, roleClient, startIdWriter, writeLoop } from '../support/appWriter.js';
+import { type IdWriter, roleClient, startIdStatementWriter, startIdWriter } from '../support/appWriter.js';
 import { steepWith, writeConfig } from '../support/cli.js';
 import { defaultVersion, type TestNode, useCluster } from '../support/cluster.js';
 import { digests, waitCaughtUp } from '../support/replicationData.js';
@@ -89,21 +89,11 @@ function startFunctionWriter(
   from: number,
   target: () => string,
 ): IdWriter {
-  const acked = new Map<string, number[]>();
-  let lastError: string | null = null;
   let next = from;
-  const stop = writeLoop(
-    target,
-    (at) => roleClient(nodes[at]!, role(p, 'fn')),
-    async (c, at) => {
-      const { rows } = await c.query<{ id: string }>(`SELECT public.${p}_add($1)::text AS id`, [next++]);
-      acked.set(at, [...(acked.get(at) ?? []), Number(rows[0]!.id)]);
-    },
-    (code) => {
-      lastError = code;
-    },
-  );
-  return { acknowledged: () => acked, lastError: () => lastError, stop };
+  return startIdStatementWriter(nodes, role(p, 'fn'), target, async (c) => {
+    const { rows } = await c.query<{ id: string }>(`SELECT public.${p}_add($1)::text AS id`, [next++]);
+    return Number(rows[0]!.id);
+  });
 }
 
 /**
@@ -253,10 +243,10 @@ describe(`the switchover fence holds against every writer (${defaultVersion()} â
           // as it says: the application finishes each prepared transaction, the DBA disables each subscription
           const at = nodes[r.node]!;
           for (let rows = await at.query(r.sql); rows.length > 0; rows = await at.query(r.sql))
-            for (const row of rows as Array<{ gid?: string; subname?: string }>) {
+            for (const row of rows as Array<{ gid?: string; name?: string }>) {
               const sql = row.gid
                 ? `COMMIT PREPARED '${row.gid}'`
-                : `ALTER SUBSCRIPTION ${row.subname} DISABLE`;
+                : `ALTER SUBSCRIPTION ${row.name} DISABLE`;
               await at.query(sql);
               finished.push(sql);
             }

@@ -149,21 +149,37 @@ export function startIdWriter(
   target: () => string,
   nextId?: () => number,
 ): IdWriter {
+  return startIdStatementWriter(nodes, role, target, async (client) => {
+    const { rows } = nextId
+      ? await client.query<{ id: string }>(
+          `INSERT INTO ${table} (id, v) VALUES ($1, md5(random()::text)) RETURNING id::text`,
+          [nextId()],
+        )
+      : await client.query<{ id: string }>(
+          `INSERT INTO ${table} (v) VALUES (md5(random()::text)) RETURNING id::text`,
+        );
+    return Number(rows[0]!.id);
+  });
+}
+
+/**
+ * The id writer's loop around any statement that writes one row and returns its id (a function
+ * call, an insert through a column grant): `write` runs once per transaction (autocommit).
+ */
+export function startIdStatementWriter(
+  nodes: Record<string, TestNode>,
+  role: { user: string; password: string },
+  target: () => string,
+  write: (client: pg.Client) => Promise<number>,
+): IdWriter {
   const acked = new Map<string, number[]>();
   let lastError: string | null = null;
   const stop = writeLoop(
     target,
     (at) => roleClient(nodes[at]!, role),
     async (client, at) => {
-      const { rows } = nextId
-        ? await client.query<{ id: string }>(
-            `INSERT INTO ${table} (id, v) VALUES ($1, md5(random()::text)) RETURNING id::text`,
-            [nextId()],
-          )
-        : await client.query<{ id: string }>(
-            `INSERT INTO ${table} (v) VALUES (md5(random()::text)) RETURNING id::text`,
-          );
-      acked.set(at, [...(acked.get(at) ?? []), Number(rows[0]!.id)]);
+      const id = await write(client);
+      acked.set(at, [...(acked.get(at) ?? []), id]);
     },
     (code) => {
       lastError = code;
