@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { quoteIdent, quoteLiteral, THIS_DATABASE_OID } from '../model/sql.js';
-import type { RoleFacts } from '../model/switchover.js';
+import { inboundSubscriptionsSql, type RoleFacts } from '../model/switchover.js';
 import { PG16 } from '../model/versions.js';
 
 /**
@@ -319,12 +319,7 @@ export async function readInboundSubscriptions(
   except: string | null,
 ): Promise<Array<{ name: string; tables: string[] }>> {
   const { rows } = await client.query<{ name: string; tables: string[] }>(
-    `SELECT s.subname AS name, array_agg(pg_catalog.format('%I.%I', n.nspname, c.relname) ORDER BY 1) AS tables
-       FROM pg_catalog.pg_subscription s JOIN pg_catalog.pg_subscription_rel r ON r.srsubid = s.oid
-            JOIN pg_catalog.pg_class c ON c.oid = r.srrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-      WHERE s.subdbid = ${THIS_DATABASE_OID} AND s.subenabled AND s.subname IS DISTINCT FROM $2
-        AND r.srrelid IN (SELECT pg_catalog.to_regclass(t) FROM unnest($1::text[]) AS t)
-      GROUP BY s.subname ORDER BY 1`,
+    inboundSubscriptionsSql('$1::text[]', '$2'),
     [quotedTables, except],
   );
   return rows;

@@ -244,9 +244,7 @@ describe(`the switchover fence holds against every writer (${defaultVersion()} â
           const at = nodes[r.node]!;
           for (let rows = await at.query(r.sql); rows.length > 0; rows = await at.query(r.sql))
             for (const row of rows as Array<{ gid?: string; name?: string }>) {
-              const sql = row.gid
-                ? `COMMIT PREPARED '${row.gid}'`
-                : `ALTER SUBSCRIPTION ${row.name} DISABLE`;
+              const sql = row.gid ? `COMMIT PREPARED '${row.gid}'` : `ALTER SUBSCRIPTION ${row.name} DISABLE`;
               await at.query(sql);
               finished.push(sql);
             }

@@ -4,8 +4,14 @@
  * the way back drained and removed, without it the rows only the new primary holds counted;
  * then the old primary's sequences, its fence removed, the application pointed back.
  */
-import { quoteIdent, quoteLiteral, THIS_DATABASE_OID } from '../../model/sql.js';
-import type { NodeSql, RollbackCommand, SwitchoverFacts, SwitchoverOptions } from '../../model/switchover.js';
+import { quoteIdent, quoteLiteral } from '../../model/sql.js';
+import {
+  inboundSubscriptionsSql,
+  type NodeSql,
+  type RollbackCommand,
+  type SwitchoverFacts,
+  type SwitchoverOptions,
+} from '../../model/switchover.js';
 import { PREPARED_SQL, readOnlySql, terminateSql } from './roleFence.js';
 
 /**
@@ -31,7 +37,7 @@ function inboundCheck(facts: SwitchoverFacts): RollbackCommand[] {
   return [
     {
       node: neu,
-      sql: `SELECT DISTINCT s.subname FROM pg_catalog.pg_subscription s JOIN pg_catalog.pg_subscription_rel r ON r.srsubid = s.oid WHERE s.subdbid = ${THIS_DATABASE_OID} AND s.subenabled AND s.subname <> ${quoteLiteral(sub)} AND r.srrelid IN (SELECT pg_catalog.to_regclass(t) FROM unnest(ARRAY[${tables.join(', ')}]) AS t) ORDER BY 1`,
+      sql: inboundSubscriptionsSql(`ARRAY[${tables.join(', ')}]`, quoteLiteral(sub)),
       why: `repeat until it returns no row: another subscription on ${neu} applying into these tables passes the fence; disable each (ALTER SUBSCRIPTION name DISABLE) or point it at ${old}`,
     },
   ];

@@ -531,7 +531,7 @@ describe('switchover planner', () => {
     expect(checks.map((c) => c.sql)).toEqual([
       expect.stringContaining('FROM pg_catalog.pg_prepared_xacts'),
       expect.stringMatching(
-        /FROM pg_catalog\.pg_subscription s .*s\.subname <> 'new_orders' .*ARRAY\['"public"\."orders"'\]/,
+        /FROM pg_catalog\.pg_subscription s .*s\.subname IS DISTINCT FROM 'new_orders' .*ARRAY\['"public"\."orders"'\]/,
       ),
     ]);
     expect(
