@@ -17,6 +17,8 @@ export interface SubscriptionInfo {
   enabled: boolean;
   /** `schema.table` → pg_subscription_rel state */
   tables: Map<string, string>;
+  /** `schema.table` → the other subscriptions of this database that apply into it too (only tables that have some) */
+  alsoFedBy: Map<string, string[]>;
 }
 
 /** The live subscription on the subscriber: its publications, slot and tables; null when absent. */
@@ -28,10 +30,13 @@ export async function readSubscriptionInfo(
     publications: string[];
     slot: string | null;
     enabled: boolean;
-    tables: Array<{ s: string; n: string; st: string }> | null;
+    tables: Array<{ s: string; n: string; st: string; o: string[] | null }> | null;
   }>(
     `SELECT s.subpublications::text[] AS publications, s.subslotname::text AS slot, s.subenabled AS enabled,
-            (SELECT json_agg(json_build_object('s', n.nspname, 'n', c.relname, 'st', sr.srsubstate::text))
+            (SELECT json_agg(json_build_object('s', n.nspname, 'n', c.relname, 'st', sr.srsubstate::text,
+                    'o', (SELECT array_agg(o.subname::text ORDER BY o.subname)
+                            FROM pg_catalog.pg_subscription_rel osr JOIN pg_catalog.pg_subscription o ON o.oid = osr.srsubid
+                           WHERE osr.srrelid = sr.srrelid AND o.oid <> s.oid)))
                FROM pg_catalog.pg_subscription_rel sr
                JOIN pg_catalog.pg_class c ON c.oid = sr.srrelid
                JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
@@ -47,6 +52,7 @@ export async function readSubscriptionInfo(
     slot: r.slot,
     enabled: r.enabled,
     tables: new Map((r.tables ?? []).map((t) => [`${t.s}.${t.n}`, t.st])),
+    alsoFedBy: new Map((r.tables ?? []).filter((t) => t.o !== null).map((t) => [`${t.s}.${t.n}`, t.o!])),
   };
 }
 

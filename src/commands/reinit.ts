@@ -14,7 +14,7 @@ export default class Reinit extends SteepCommand {
 States reinitializing → copying → synchronized, with init's progress line. Takes steep's advisory lock on both nodes. Interrupted, the next steep reinit resumes where it stopped.
 Ctrl-C (SIGINT) or SIGTERM: no further statement starts, a running copy goes on in PostgreSQL; steep says where it stopped and the command that resumes it, and exits 130 (143); a second signal exits at once.
 Asks before it changes anything (the tables it empties on the subscriber: rows only the subscriber holds are deleted); without a terminal it runs only with --auto-approve (or STEEP_AUTO_APPROVE=1).
-Refuses tables the subscription does not carry, a subscription not yet initialised (except an init that failed on tables whose table-sync slot PostgreSQL lost: those it copies again), an unreachable publisher, and a table referenced by a foreign key from a table not being reinitialised.`;
+Refuses tables the subscription does not carry, a subscription not yet initialised (except an init that failed on tables whose table-sync slot PostgreSQL lost: those it copies again), an unreachable publisher, a table referenced by a foreign key from a table not being reinitialised, and a table another subscription on the subscriber applies into too (its TRUNCATE would delete that one's rows).`;
   static override examples = [
     '<%= config.bin %> reinit west_orders --tables public.orders,public.order_lines',
     '<%= config.bin %> reinit west_orders --schema sales',

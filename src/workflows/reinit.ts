@@ -293,6 +293,7 @@ async function readReinitInput(
     enabled: info.enabled,
     defs,
     subscribed: info.tables,
+    alsoFedBy: info.alsoFedBy,
     recorded,
     request,
     foreignKeys: await readForeignKeysTo(sub, carried),

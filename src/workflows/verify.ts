@@ -162,8 +162,20 @@ export async function planVerify(
       };
     if (rel !== 'r')
       return { table: s.table, reason: `${name} is still being copied (pg_subscription_rel state ${rel})` };
+    const others = info.alsoFedBy.get(name);
+    if (others) return { table: s.table, reason: alsoFedReason(name, d, others), notComparable: true };
     return planComparison(s, pubShapes.get(name), subShapes.get(name), d.node, { keyless: true });
   });
+}
+
+/**
+ * A table other subscriptions on the subscriber apply into too (several publishers, as with
+ * `origin: none`): it holds the union of their rows, which no comparison with one publisher can
+ * tell from rows that should not be there.
+ */
+function alsoFedReason(name: string, d: SubscriptionSpec, others: string[]): string {
+  const subs = `subscription${others.length === 1 ? '' : 's'} ${others.join(', ')}`;
+  return `${name} is not comparable with ${d.from} alone: ${subs} on ${d.node} ${others.length === 1 ? 'applies' : 'apply'} into it too, so ${d.node} rightly holds rows ${d.from} never had`;
 }
 
 /** Run `work` over `items`, at most `parallel` at a time, in order. */

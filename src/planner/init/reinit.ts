@@ -41,6 +41,8 @@ export interface ReinitInput {
   /** the recorded init state; null without steep's state schema */
   recorded: InitState | null;
   request: ReinitRequest;
+  /** `schema.table` → other subscriptions on the subscriber that apply into it too */
+  alsoFedBy: Map<string, string[]>;
   /** foreign keys on the subscriber that reference tables of the subscription */
   foreignKeys: Array<{ from: string; to: string; constraint: string }>;
   /**
@@ -251,6 +253,16 @@ function refuseUninitialised(input: ReinitInput, wanted: string[]): void {
 
 /** Every table ready, the subscription enabled, and no table left out that references one reinitialised. */
 function refuseUnready(input: ReinitInput, wanted: string[]): void {
+  // several publishers feed it: the TRUNCATE before the copy would delete the others' rows
+  const shared = wanted.filter((t) => input.alsoFedBy.has(t));
+  if (shared.length > 0) {
+    const t = shared[0]!;
+    const others = input.alsoFedBy.get(t)!;
+    refuse(
+      `${t} on ${input.subscriber} also receives rows from subscription${others.length === 1 ? '' : 's'} ${others.join(', ')}: a copy from ${input.publisher} alone would delete them; ` +
+        `steep copies no table that several subscriptions feed (reinit the subscription's other tables with --tables)`,
+    );
+  }
   if (input.recorded === null && !repairsLostSync(input, wanted)) {
     const notReady = [...input.subscribed].filter(([, s]) => s !== 'r').map(([t]) => t);
     if (notReady.length > 0)

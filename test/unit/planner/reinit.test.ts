@@ -42,6 +42,7 @@ function input(over: Partial<ReinitInput> = {}): ReinitInput {
     subscribed: new Map(['public.a', 'public.b', 'sales.c', 'public.d'].map((t) => [t, 'r'])),
     recorded: 'diverged',
     request: { tables: ['public.a'] },
+    alsoFedBy: new Map(),
     foreignKeys: [],
     lostSyncSlots: [],
     ...over,
@@ -101,6 +102,15 @@ describe('planReinit', () => {
         ],
       },
       /public\.a is referenced by public\.b \(foreign key b_a_fkey\) on west, public\.b by public\.d \(d_b_fkey\), which are not being reinitialised.*--tables public\.a,public\.b,public\.d\)/,
+    ],
+    // another subscription applies into public.a too: its TRUNCATE would delete that one's rows
+    [
+      { alsoFedBy: new Map([['public.a', ['s_north']]]) },
+      /^public\.a on west also receives rows from subscription s_north: a copy from east alone would delete them/,
+    ],
+    [
+      { request: { full: true }, alsoFedBy: new Map([['sales.c', ['s_north', 's_south']]]) },
+      /^sales\.c on west also receives rows from subscriptions s_north, s_south/,
     ],
   ])('refuses %#', (over, message) => {
     expect(() => planReinit(input(over as Partial<ReinitInput>))).toThrow(message);
