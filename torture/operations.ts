@@ -353,15 +353,18 @@ function rollback(report: SwitchoverReport, reverse: boolean, ackedOnPbBefore: S
           throw new OperationFailed(
             `the rollback's steep verify does not count the ${stayed.length} row(s) acknowledged on pb that stay there:\n${verified?.stdout}`,
           );
+        // as the plan then says: "what pb must keep is copied by hand"
+        world.say(`rollback: ${await copyByHand(world)} row(s) only pb held copied to pa by hand`);
       }
       // the declared subscription again: its slot is gone, so the plan asks for a copy
       world.file.disabled = undefined;
       world.writeFile();
       const plan = await world.steep(['plan']);
       // steep withholds the truncate where pb's rows may be the only copy (model/advice.ts) and
-      // names the read-only count instead; with --reverse the way back carried every pb write to
-      // pa (the oracle checks each acknowledged id), so nothing on pb must be kept: truncate
-      const withheld = reverse && /may be the only copy/.test(plan.stdout + plan.stderr);
+      // names the read-only count instead; with --reverse the way back
+      // carried every pb write to pa (the oracle checks each acknowledged id); without it the hand
+      // copy above did: so nothing on pb must be kept: truncate
+      const withheld = /may be the only copy/.test(plan.stdout + plan.stderr);
       if (
         plan.code !== 0 &&
         (withheld || /data-gap|existingData: truncate/.test(plan.stdout + plan.stderr))
@@ -378,6 +381,27 @@ function rollback(report: SwitchoverReport, reverse: boolean, ackedOnPbBefore: S
       return 'rollback as printed, apply --allow-destroy';
     },
   };
+}
+
+/**
+ * The DBA's copy of the rows only pb holds to pa, after a rollback without --reverse (parents
+ * before children; pa's identities were moved past pb's by the rollback's sequence sync): each
+ * table's rows whose key pa lacks. Returns how many rows it inserted.
+ */
+async function copyByHand(world: World): Promise<number> {
+  let copied = 0;
+  for (const t of ['t_parent', 't_ids', 't_child']) {
+    const [held] = await world.subscriber.query<{ rows: string }>(
+      `SELECT coalesce(json_agg(t), '[]')::text AS rows FROM public.${t} t`,
+    );
+    const inserted = await world.publisher.query(
+      `INSERT INTO public.${t} OVERRIDING SYSTEM VALUE
+         SELECT * FROM json_populate_recordset(NULL::public.${t}, $1::json) ON CONFLICT (id) DO NOTHING RETURNING id`,
+      [held!.rows],
+    );
+    copied += inserted.length;
+  }
+  return copied;
 }
 
 type FailoverKind = 'ready' | 'lagging' | 'no-slot';
