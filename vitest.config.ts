@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import LongestFirst from './test/support/sequencer.js';
 
 export default defineConfig({
   test: {
@@ -10,5 +11,7 @@ export default defineConfig({
     pool: 'forks',
     // integration files each start their own PostgreSQL nodes; 2 cores in CI
     maxWorkers: 2,
+    // longest file first (test/support/durations.json): the two workers end together
+    sequence: { sequencer: LongestFirst },
   },
 });
