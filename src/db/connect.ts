@@ -104,13 +104,30 @@ export function describeConnectError(
   }
 }
 
+const NO_TLS = 'The server does not support SSL connections';
+
+/**
+ * Servers (host:port) that answered this process's TLS request with "no": under `prefer` the
+ * next session there starts plain, TLS still following if plain is refused. libpq asks again
+ * each time, on the same socket; node-postgres cannot go on after the refusal, so each `prefer`
+ * session to such a server cost a second connection (34 of 114 ms per session under load 12).
+ */
+const refusedTls = new Set<string>();
+
+function plainFirstWhereRefused(server: string, attempts: TlsAttempt[]): TlsAttempt[] {
+  return refusedTls.has(server) && attempts.length === 2 && attempts[1] === false
+    ? [false, attempts[0]!]
+    : attempts;
+}
+
 /**
  * A connected client, after the attempts libpq would make (db/tls.ts: `prefer` falls back to plain,
  * `allow` to TLS, when the server refuses the first).
  */
 export async function connect(spec: ConnectionSpec, opts: ConnectOptions): Promise<pg.Client> {
   const failures: Array<{ ssl: TlsAttempt; err: unknown }> = [];
-  for (const ssl of tlsAttempts(opts.node, spec)) {
+  const server = `${spec.host}:${spec.port}`;
+  for (const ssl of plainFirstWhereRefused(server, tlsAttempts(opts.node, spec))) {
     const client = new pg.Client(clientConfig(spec, opts, ssl));
     // an idle connection that breaks must not crash the process; the next query reports it
     client.on('error', () => {});
@@ -120,14 +137,13 @@ export async function connect(spec: ConnectionSpec, opts: ConnectOptions): Promi
     } catch (err) {
       await client.end().catch(() => {});
       failures.push({ ssl, err });
+      if (ssl !== false && (err as Error).message === NO_TLS) refusedTls.add(server);
       if (!triesNext(err)) break;
     }
   }
   // the TLS attempt's reason, unless the server refused TLS altogether
   const shown =
-    failures.find(
-      (f) => f.ssl !== false && (f.err as Error).message !== 'The server does not support SSL connections',
-    ) ??
+    failures.find((f) => f.ssl !== false && (f.err as Error).message !== NO_TLS) ??
     failures.find((f) => f.ssl === false) ??
     failures[0]!;
   throw new SteepError('connect', describeConnectError(opts.node, spec, shown.err, opts.connectTimeoutMs), {
