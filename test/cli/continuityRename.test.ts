@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { startIdWriter } from '../support/appWriter.js';
-import { steepWith, untilHealthy, writeConfig } from '../support/cli.js';
+import { startSteep, steepWith, untilHealthy, writeConfig } from '../support/cli.js';
 import { useCluster } from '../support/cluster.js';
 import { digests, idsMissing, waitCaughtUp } from '../support/replicationData.js';
 import { eventually, HANG_MS, nodesYaml, passwordEnv } from '../support/topologyFile.js';
@@ -10,8 +10,9 @@ import { eventually, HANG_MS, nodesYaml, passwordEnv } from '../support/topology
  * slot of a disabled subscription cannot move, so the create step must not wait on it, and once
  * enabled with the new publication listed the changes decoded from before its creation would be
  * skipped. The plan is gated `data-gap` naming the subscription and table; its way out, followed
- * literally under an id-logging writer, loses nothing. A hole opened by hand is `gap` in status,
- * status --check and drift.
+ * literally under an id-logging writer, loses nothing. The wait for an enabled, lagging
+ * subscriber's slot ends at SIGTERM with nothing left waiting on the server. A hole opened by hand
+ * is `gap` in status, status --check and drift.
  */
 const cluster = useCluster({ nodes: ['east', 'west'] });
 const APP = { user: 'ren_app', password: 'ren-app-secret-1' };
@@ -104,6 +105,42 @@ describe('a publication renamed while its subscription is disabled (18)', () => 
     } finally {
       await writer.stop();
     }
+
+    // the catch-up wait of a lagging, enabled subscriber is the client's: SIGTERM ends it, and
+    // nothing of it goes on on east; the list is left as it is
+    const holder = await west.client();
+    await holder.query('BEGIN');
+    await holder.query('LOCK TABLE public.customers IN ACCESS EXCLUSIVE MODE');
+    await east.query("INSERT INTO public.customers (v) SELECT 'lag' || g FROM generate_series(1, 50) g");
+    path = config('shop_pub4', true);
+    const applying = startSteep(
+      ['apply', '-c', path, '--auto-approve', '--allow-destroy', '--log-format', 'json'],
+      passwordEnv(cluster().nodes),
+    );
+    try {
+      await applying.when((e) => e.event === 'apply.step_waiting' && /shop_pub4/.test(String(e.message)));
+      applying.child.kill('SIGTERM');
+      const stopped = await applying.exited;
+      expect(stopped.code, stopped.stderr).not.toBe(0);
+      expect(stopped.stderr).toMatch(
+        /publication shop_pub4 was created, but slot shop_sub has not confirmed/,
+      );
+      const waiting =
+        "SELECT 1 FROM pg_stat_activity WHERE application_name LIKE 'steep%' AND application_name <> 'steep-test' AND state = 'active'";
+      await eventually(async () => (await east.query(waiting)).length === 0, HANG_MS, 'no wait left on east');
+      const [listed] = await west.query<{ pubs: string[] }>(
+        `SELECT subpublications AS pubs FROM pg_subscription WHERE subname = '${SUB}'`,
+      );
+      expect(listed!.pubs).toEqual(['shop_pub2']);
+    } finally {
+      await holder.query('ROLLBACK').catch(() => {});
+      await holder.end();
+    }
+    await waitCaughtUp(east, SUB);
+    const again = await steep(['apply', '--auto-approve', '--allow-destroy']);
+    expect(again.code, `${again.stdout}\n${again.stderr}`).toBe(0);
+    await waitCaughtUp(east, SUB);
+    expect(await digests(west, ['customers'])).toEqual(await digests(east, ['customers']));
 
     // a hole opened by hand: disabled, a new publication listed, enabled again
     await west.query(`ALTER SUBSCRIPTION ${SUB} DISABLE`);
