@@ -307,7 +307,7 @@ describe('renames: publications', () => {
     expect(gated.steps[0]!.catchUpAfter).toBeUndefined();
     expect(gated.steps[1]!.hazards).toContain('data-gap');
     expect(gated.warnings.find((w) => w.code === 'data-gap')?.message).toMatch(
-      /subscription west_orders on west is disabled and would start reading orders_v2[^]*public\.orders[^]*set enabled: true for west_orders with publications: \[orders_pub\]/,
+      /subscription west_orders on west is disabled and would start reading orders_v2[\s\S]*public\.orders[\s\S]*set enabled: true for west_orders with publications: \[orders_pub\]/,
     );
   });
 
