@@ -102,6 +102,12 @@ export interface Step {
    * (executors/renameGuard.ts checks it right before the step).
    */
   renamedAfter?: { subscription: string; table: string; column: string };
+  /**
+   * A publication's create: after its statements, apply waits (client-side) until these slots,
+   * of subscriptions that will read it, have confirmed a position past its creation
+   * (planner/publications/publicationCatchUp.ts).
+   */
+  catchUpAfter?: { publication: string; slots: string[] };
 }
 
 /** Milliseconds; 0: none (as PostgreSQL reads 0). */

@@ -75,6 +75,7 @@ export function orderSteps(drafts: readonly DraftStep[], settings: Settings): St
     catalogDigest: d.catalogDigest,
     ...(d.copy ? { copy: d.copy } : {}),
     ...(d.renamedAfter ? { renamedAfter: d.renamedAfter } : {}),
+    ...(d.catchUpAfter ? { catchUpAfter: d.catchUpAfter } : {}),
     timeouts: stepTimeouts(d.kind, settings),
   }));
 }

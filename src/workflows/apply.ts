@@ -7,6 +7,7 @@ import { awaitRenameApplied } from '../executors/renameGuard.js';
 import { runStep, stepError } from '../executors/runStep.js';
 import { runGraph, type ScheduleOutcome } from '../executors/schedule.js';
 import { secretFiller } from '../executors/secrets.js';
+import { awaitSlotsCatchUp } from '../executors/slotCatchUp.js';
 import { watchSlotCreation } from '../executors/slotWait.js';
 import { printAddress, subscriptionNameOf } from '../model/address.js';
 import { formatBytes } from '../model/bytes.js';
@@ -221,7 +222,7 @@ export async function applyPlan(topology: Topology, plan: Plan, opts: ApplyOptio
   // a publication that changes: the gaps before it are recorded, steep's own change adopted after
   const continuity =
     plan.steps.some((s) => s.address.kind === 'publication') &&
-    (await continuityAroundApply(topology, async () => opts.observed ?? observe(topology), 'before'));
+    (await continuityAroundApply(topology, async () => opts.observed ?? observe(topology)));
   const clients = await lockNodes(topology, plan);
   try {
     if (opts.replan)
@@ -278,7 +279,7 @@ export async function applyPlan(topology: Topology, plan: Plan, opts: ApplyOptio
     }
     const stillCopying = await joinedTablesCopying(outcome.completed, clients);
     if (continuity)
-      await continuityAroundApply(topology, async () => settled ?? observe(topology), 'after', clients);
+      await continuityAroundApply(topology, async () => settled ?? observe(topology), clients, continuity);
     opts.onEvent({
       event: 'apply.completed',
       level: outcome.failed.length > 0 ? 'error' : 'info',
@@ -331,6 +332,7 @@ async function runPlannedStep(
       try {
         if (step.renamedAfter) await awaitRenameApplied(topology, step, client, { ...ctx, ...opts });
         await runStep(client, step, ctx);
+        if (step.catchUpAfter) await awaitSlotsCatchUp(client, step, { ...ctx, ...opts });
       } finally {
         await stopWatching?.();
       }

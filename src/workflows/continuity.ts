@@ -20,7 +20,9 @@ import { readEachNode } from './tableFacts.js';
  * reading starts or moves, and the gaps it finds, are recorded (status, apply; drift only reads).
  * `adopt` (apply, after its steps): steep's own change of a membership (a row filter or column
  * list set again re-creates its pg_publication_rel row) is taken into the baseline of every table
- * that had no gap before the run and is published now.
+ * that had no gap before the run and is published now, except a table whose publications all
+ * changed while its subscription was disabled before the run (its slot stood before their
+ * creation: planner/subscriptions/dataGaps.ts, disabledJoinGap): the rule judges it, a gap.
  */
 
 export interface TableGap extends GapOfTable {
@@ -57,6 +59,7 @@ function judgeSubscription(
   now: string,
   adopt: boolean,
   columns: ColumnsByNode,
+  disabledBefore: boolean,
 ): { gaps: TableGap[]; record: ContinuityBaseline[]; gone: string[] } | null {
   const d = topology.subscriptions[o.name];
   const from = d && d.node === node.name ? d.from : o.from;
@@ -92,7 +95,16 @@ function judgeSubscription(
       now,
     });
     const columnGap = c.verdict === 'gap' && c.baseline.gap?.kind === 'columns';
-    if (adopt && members.length > 0 && !columnGap && !(before?.gap && before.subscriptionOid === o.oid)) {
+    const switched =
+      disabledBefore &&
+      !before?.members.some((m) => members.some((n) => n.publicationOid === m.publicationOid));
+    if (
+      adopt &&
+      members.length > 0 &&
+      !columnGap &&
+      !switched &&
+      !(before?.gap && before.subscriptionOid === o.oid)
+    ) {
       record.push({ ...c.baseline, members, gap: null });
       continue;
     }
@@ -150,7 +162,13 @@ async function readColumns(
 export async function observeContinuity(
   topology: Topology,
   observed: ClusterState,
-  opts: { record: boolean; adopt?: boolean; sessions?: ReadonlyMap<string, pg.Client> },
+  opts: {
+    record: boolean;
+    adopt?: boolean;
+    sessions?: ReadonlyMap<string, pg.Client>;
+    /** `node/subscription`s that were disabled before the run (adopt) */
+    disabledBefore?: ReadonlySet<string>;
+  },
 ): Promise<Map<string, TableGap[]>> {
   const out = new Map<string, TableGap[]>();
   const subscribers = Object.values(observed.nodes).flatMap((n) =>
@@ -174,6 +192,7 @@ export async function observeContinuity(
           now,
           opts.adopt === true,
           columns,
+          opts.disabledBefore?.has(`${name}/${o.name}`) === true,
         );
         if (!judged) continue;
         if (judged.gaps.length > 0) out.set(`${name}/${o.name}`, judged.gaps);
@@ -212,22 +231,40 @@ export async function markColumnGaps(topology: Topology, observed: ClusterState)
   }
 }
 
+/** What the reading before an apply's steps tells the one after: the subscriptions disabled then. */
+export interface ContinuityBefore {
+  /** `node/subscription` */
+  disabled: ReadonlySet<string>;
+}
+
 /**
  * `apply` around its steps, when a publication changes: before them, this reading's gaps are
- * recorded (a table put back by the plan was out: its gap stands); after them, the baselines of
- * every table without a gap take the memberships now (steep's own change of a row filter or
- * column list re-creates a membership row without a break). Best effort: false when the reading
- * before could not be taken, and then nothing is adopted after.
+ * recorded (a table put back by the plan was out: its gap stands); after them (with `before`),
+ * the baselines of every table without a gap take the memberships now (steep's own change of a
+ * row filter or column list re-creates a membership row without a break), except a switch of
+ * publications of a subscription disabled before. Best effort: false when the reading before
+ * could not be taken, and then nothing is adopted after.
  */
 export async function continuityAroundApply(
   topology: Topology,
   observe: () => Promise<ClusterState>,
-  phase: 'before' | 'after',
   sessions?: ReadonlyMap<string, pg.Client>,
-): Promise<boolean> {
+  before?: ContinuityBefore,
+): Promise<ContinuityBefore | false> {
   try {
-    await observeContinuity(topology, await observe(), { record: true, adopt: phase === 'after', sessions });
-    return true;
+    const observed = await observe();
+    await observeContinuity(topology, observed, {
+      record: true,
+      adopt: before !== undefined,
+      sessions,
+      ...(before ? { disabledBefore: before.disabled } : {}),
+    });
+    const disabled = Object.values(observed.nodes).flatMap((n) =>
+      n.reachable
+        ? Object.values(n.subscriptions).flatMap((o) => (o.enabled ? [] : [`${n.name}/${o.name}`]))
+        : [],
+    );
+    return { disabled: new Set(disabled) };
   } catch {
     return false;
   }

@@ -43,7 +43,7 @@ import {
   setPublicationObjectsSql,
   tx,
 } from '../sqlBuild.js';
-import { catchUpSql, slotsToCatchUp } from './publicationCatchUp.js';
+import { slotsToCatchUp } from './publicationCatchUp.js';
 import {
   desiredShape,
   diffPublication,
@@ -155,7 +155,10 @@ function planDesiredPublication(
       reason: 'absent',
       reasonText: `${declaredText(spec)}, absent on ${node.name}${waits}`,
       changes: shapeChanges(written, 'after'),
-      statements: [...createStatements(spec.name, written, marker), ...catchUpSql(spec.name, readers)],
+      statements: createStatements(spec.name, written, marker),
+      ...(readers.length > 0
+        ? { catchUpAfter: { publication: spec.name, slots: readers.map((r) => r.slot) } }
+        : {}),
       hazards: [],
       catalogDigest: publicationDigest(null),
     });

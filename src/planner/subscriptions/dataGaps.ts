@@ -295,3 +295,42 @@ export function dataGaps(
       .map((table) => ({ ...p, table }));
   });
 }
+
+/**
+ * A disabled subscription whose publication list gains a publication (a publication renamed
+ * without `renamedFrom`, one added beside another). Its slot stands where the subscription
+ * stopped, and pgoutput looks a publication up as of each change it decodes: once enabled, the
+ * changes from there to the new publication's creation are skipped ("skipped loading
+ * publication"), and the catch-up wait of the create step (planner/publications/
+ * publicationCatchUp.ts) cannot help, the slot does not move. Gated `data-gap`, naming the
+ * tables, with the way out: enable it first with its list as it is, then change the list (the
+ * create step then waits for its slot).
+ */
+export function disabledJoinGap(
+  ctx: PlanContext,
+  d: SubscriptionSpec,
+  node: ObservedNode,
+  o: ObservedSubscription,
+): Hazard[] {
+  if (o.enabled || o.slotNone) return [];
+  const gained = d.publications.filter((p) => !o.publications.includes(p));
+  if (gained.length === 0) return [];
+  const tables = copiedTables(ctx.desired, ctx.observed, { ...d, publications: gained })
+    .map(qualifiedName)
+    .sort(compareText);
+  const kept = o.publications.filter((p) => ctx.node(d.from)?.publications[p]);
+  const first =
+    kept.length > 0
+      ? `set enabled: true for ${d.name} with publications: [${o.publications.join(', ')}] as they are now (keeping ` +
+        `publication ${listText(kept)} in steep.yaml), apply, and once steep status shows it synchronized, change its publications ` +
+        `and apply again (the publication's create step then waits for its slot)`
+      : `apply with --allow-hazard data-gap, then copy them again: \`${adviceText('reinitTables', d.name, tables)}\``;
+  ctx.warn(
+    'data-gap',
+    `subscription ${d.name} on ${node.name} is disabled and would start reading ${listText(gained)}: its slot on ${d.from} stands ` +
+      `where it stopped, and once it is enabled the changes decoded from there to the publication's creation are skipped, ` +
+      `so what ${d.from} commits meanwhile to ${listText(shown(node, tables))} would never arrive (hazard data-gap); ${first}`,
+    { address: subscriptionAddress(d.name), node: node.name },
+  );
+  return ['data-gap'];
+}

@@ -41,7 +41,7 @@ import {
   subscriptionConnectionSql,
   tx,
 } from '../sqlBuild.js';
-import { joiningTables, type NewTablesDecision, newTablesDecision } from './dataGaps.js';
+import { disabledJoinGap, joiningTables, type NewTablesDecision, newTablesDecision } from './dataGaps.js';
 import {
   type Declared,
   type DesiredConnection,
@@ -282,6 +282,7 @@ function alterStatements(
   // the publication list set (with its refresh), or a refresh for the publications' changed
   // tables: run only while enabled, else deferred with a warning
   if (diff.publicationsChanged) {
+    hazards.push(...disabledJoinGap(ctx, d, node, o));
     if (enabled) {
       statements.push(nonTx(setSubscriptionPublicationSql(d.name, diff.publications, true, copy)));
       if (copy) hazards.push('copies-data');

@@ -287,10 +287,9 @@ describe('renames: publications', () => {
     ]);
     const create = p.steps[0]!;
     expect(create.statements[0]!.sql).toMatch(/^CREATE PUBLICATION "orders_v2"/);
-    const wait = create.statements.at(-1)!;
-    expect(wait.transactional).toBe(false);
-    expect(wait.sql).toContain("pg_catalog.unnest(ARRAY['west_orders']::text[])");
-    expect(wait.sql).toContain('r.confirmed_flush_lsn >= mark');
+    // the wait is apply's, client-side (executors/slotCatchUp.ts): no statement waits on the server
+    expect(create.statements.map((x) => x.sql).filter((x) => x.startsWith('DO'))).toEqual([]);
+    expect(create.catchUpAfter).toEqual({ publication: 'orders_v2', slots: ['west_orders'] });
     expect(create.reasonText).toContain(
       'then waits until west_orders has confirmed a position past its creation',
     );
@@ -300,7 +299,16 @@ describe('renames: publications', () => {
       appliedFrom(OLD),
     );
     expect(alone.steps.map((s) => printAddress(s.address))).toEqual(['publication.orders_v2']);
-    expect(alone.steps[0]!.statements.some((x) => x.sql.startsWith('DO $steep$'))).toBe(false);
+    expect(alone.steps[0]!.catchUpAfter).toBeUndefined();
+    // a disabled subscription's slot cannot move: not waited on, the list change is gated data-gap
+    const off = appliedFrom(OLD);
+    at(off, 'west').subscriptions.west_orders!.enabled = false;
+    const gated = runPlan(t, off);
+    expect(gated.steps[0]!.catchUpAfter).toBeUndefined();
+    expect(gated.steps[1]!.hazards).toContain('data-gap');
+    expect(gated.warnings.find((w) => w.code === 'data-gap')?.message).toMatch(
+      /subscription west_orders on west is disabled and would start reading orders_v2[\s\S]*public\.orders[\s\S]*set enabled: true for west_orders with publications: \[orders_pub\]/,
+    );
   });
 
   it('an active slot steep cannot attribute, or a subscriber it cannot reach, counts as a reader', () => {

@@ -1,0 +1,61 @@
+import type pg from 'pg';
+import { readInsertLsn, readXidHorizon, slotsBehind, xidsEnded } from '../catalog/slotCatchUp.js';
+import { printAddress } from '../model/address.js';
+import { SteepError } from '../model/errors.js';
+import type { Step } from '../model/plan.js';
+import { type EventSink, stepFields } from './events.js';
+import { sleep } from './sleep.js';
+
+/** How long the wait lasts when the step has no statement timeout. */
+const WAIT_MS = 600_000;
+const POLL_MS = 200;
+const SAY_EVERY_MS = 5_000;
+
+/**
+ * Right after a publication's creation (`step.catchUpAfter`, planner/publications/
+ * publicationCatchUp.ts), on its node: wait until every transaction running at the creation has
+ * ended, then until each slot has confirmed the WAL inserted by then. The wait is the client's,
+ * in short queries: bounded by the step's statement timeout (600 s without one), stopped by the
+ * first SIGINT/SIGTERM (`signal`), and nothing of it goes on on the server once steep is gone.
+ * Not caught up, the step fails before any subscription's publication list changes.
+ */
+export async function awaitSlotsCatchUp(
+  client: pg.Client,
+  step: Step,
+  opts: { statementTimeoutMs: number; onEvent: EventSink; signal?: AbortSignal },
+): Promise<void> {
+  const { publication, slots } = step.catchUpAfter!;
+  const ceiling = opts.statementTimeoutMs > 0 ? opts.statementTimeoutMs : WAIT_MS;
+  const started = Date.now();
+  let said = started;
+  const seconds = () => Math.round((Date.now() - started) / 1000);
+  const notYet = (what: string) =>
+    new SteepError(
+      'apply.catch_up_waiting',
+      `${printAddress(step.address)} on ${step.node}: publication ${publication} was created, but ${what} ` +
+        `(waited ${seconds()} s${opts.signal?.aborted ? ', interrupted' : ''}): its subscription would lose the changes decoded before it, ` +
+        'so its publication list is left as it is; apply again once it has caught up (steep status shows its lag)',
+      { node: step.node, address: step.address },
+    );
+  const pause = async (what: string) => {
+    if (Date.now() - started >= ceiling || opts.signal?.aborted) throw notYet(what);
+    if (Date.now() - said >= SAY_EVERY_MS) {
+      said = Date.now();
+      opts.onEvent({
+        event: 'apply.step_waiting',
+        level: 'warn',
+        ...stepFields(step),
+        message: `publication ${publication} was created; waiting: ${what} (${seconds()} s of at most ${Math.round(ceiling / 1000)} s)`,
+      });
+    }
+    await sleep(POLL_MS, opts.signal);
+  };
+  const horizon = await readXidHorizon(client);
+  while (!(await xidsEnded(client, horizon))) await pause('a transaction begun before it is still running');
+  const mark = await readInsertLsn(client);
+  for (;;) {
+    const behind = await slotsBehind(client, slots, mark);
+    if (behind.length === 0) return;
+    await pause(`slot ${behind.join(', ')} has not confirmed a position past its creation (${mark})`);
+  }
+}
