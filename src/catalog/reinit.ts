@@ -67,3 +67,16 @@ export async function readDeniedFunctions(
   );
   return { role: rows[0]!.name, denied: deniedFunctions(rows[0]!.denied_functions) };
 }
+
+/** Of `tables` (`schema.table`), those on this node with inheritance children (plain tables, not partitioned). */
+export async function readInheritanceParents(client: pg.Client, tables: string[]): Promise<string[]> {
+  const { rows } = await client.query<{ t: string }>(
+    `SELECT DISTINCT n.nspname || '.' || c.relname AS t
+       FROM pg_catalog.pg_inherits i
+       JOIN pg_catalog.pg_class c ON c.oid = i.inhparent AND c.relkind = 'r'
+       JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+      WHERE (n.nspname || '.' || c.relname) = ANY($1::text[])`,
+    [tables],
+  );
+  return rows.map((r) => r.t);
+}

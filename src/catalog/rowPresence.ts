@@ -55,3 +55,33 @@ export async function tablesWithRows(client: pg.Client, tables: readonly TableNa
   const held = new Set(rows.filter((r) => r.has_rows).map((r) => r.name));
   return tables.map(qualifiedName).filter((n) => held.has(n));
 }
+
+/**
+ * The row count of each of the given tables that the role may read (one statement; a table it
+ * may not read is left out): what planner/subscriptions/heldRows.ts compares on both sides.
+ */
+export async function readRowCounts(
+  conn: ConnectionSpec,
+  opts: { node: string; tables: readonly TableName[]; connectTimeoutMs?: number },
+): Promise<Map<string, number>> {
+  if (opts.tables.length === 0) return new Map();
+  return withSession(openCatalogSession(conn, opts), async (client) => {
+    const allowed = await client.query<{ name: string; ok: boolean }>(
+      `select n as name, coalesce(has_table_privilege(to_regclass(q), 'SELECT'), false) as ok
+       from unnest($1::text[], $2::text[]) as t(n, q)`,
+      [opts.tables.map(qualifiedName), opts.tables.map(quoteTable)],
+    );
+    const readable = new Set(allowed.rows.filter((r) => r.ok).map((r) => r.name));
+    const probe = opts.tables.filter((t) => readable.has(qualifiedName(t)));
+    if (probe.length === 0) return new Map();
+    const { rows } = await client.query<{ name: string; n: string }>(
+      probe
+        .map(
+          (t) =>
+            `select ${quoteLiteral(qualifiedName(t))}::text as name, (select count(*) from ${quoteTable(t)})::text as n`,
+        )
+        .join('\nunion all\n'),
+    );
+    return new Map(rows.map((r) => [r.name, Number(r.n)]));
+  });
+}

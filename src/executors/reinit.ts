@@ -76,15 +76,40 @@ export async function executeReinit(
   });
   const t0 = Date.now();
   if (plan.stage !== 'copying') {
-    for (const [done, st] of plan.statements.entries()) {
-      if (r.signal?.aborted)
-        throw interrupted(
-          done === 0
-            ? 'before it changed anything'
-            : `after ${done} of its ${plan.statements.length} statements (the last: ${plan.statements[done - 1]!.sql} on ${nodes[plan.statements[done - 1]!.node]})`,
+    // until the subscription moves onto them, the temporary publications are steep's alone: a
+    // failure or a stop before then drops them (the next run would make them again)
+    let switched = false;
+    try {
+      for (const [done, st] of plan.statements.entries()) {
+        if (r.signal?.aborted)
+          throw interrupted(
+            done === 0
+              ? 'before it changed anything'
+              : `after ${done} of its ${plan.statements.length} statements (the last: ${plan.statements[done - 1]!.sql} on ${nodes[plan.statements[done - 1]!.node]})`,
+          );
+        if (st.node === 'subscriber') {
+          switched = true;
+          await record('reinitializing');
+        }
+        await run(st);
+      }
+    } catch (err) {
+      if (switched || plan.stage !== 'fresh') throw err;
+      const dropped = await Promise.all(
+        plan.cleanup.map((st) =>
+          s.publisher.query(st.sql).then(
+            () => true,
+            () => false,
+          ),
+        ),
+      );
+      if (err instanceof SteepError && dropped.every(Boolean))
+        throw new SteepError(
+          err.code,
+          `${err.message} (the temporary publications ${plan.temporary.join(', ')} were dropped on ${nodes.publisher})`,
+          { node: err.node, address: err.address, cause: err.cause },
         );
-      if (st.node === 'subscriber') await record('reinitializing');
-      await run(st);
+      throw err;
     }
   }
   await record('copying');

@@ -141,6 +141,8 @@ export interface ObservedTable extends TableName {
   sizeBytes: number | null;
   /** Holds at least one row; read only for the tables a subscription to be created would copy into. */
   hasRows?: boolean;
+  /** Its rows (count(*)); read only where a plan must prove a subscriber holds a partition tree's rows (planner/subscriptions/heldRows.ts). */
+  rowCount?: number;
   /** A partition's partitioned parent (`schema.name`); null/absent for any other table. */
   partitionOf?: string | null;
   /** Parents by plain inheritance (`INHERITS`), `schema.name`; partitions have none here. */

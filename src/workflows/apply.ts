@@ -20,7 +20,7 @@ import { ACTION_CLASS, stepClass } from '../model/stepClass.js';
 import type { Topology } from '../model/topology.js';
 import { count } from '../render/count.js';
 import { ApplyLog, closeInterruptedSteps, hasApplyLog } from '../state/applyLog.js';
-import { continuityAroundApply } from './continuity.js';
+import { baselinesAtCopy, continuityAroundApply } from './continuity.js';
 import { recordFailoverGaps } from './failoverGaps.js';
 import { saveSubscribedFingerprints } from './fingerprints.js';
 import { InitRunner, type InterruptedStep } from './init.js';
@@ -280,6 +280,9 @@ export async function applyPlan(topology: Topology, plan: Plan, opts: ApplyOptio
     const stillCopying = await joinedTablesCopying(outcome.completed, clients);
     if (continuity)
       await continuityAroundApply(topology, async () => settled ?? observe(topology), clients, continuity);
+    // a subscription created or refreshed: the baselines of its copies are taken now (model/continuity.ts)
+    if (outcome.completed.some((s) => s.address.kind === 'subscription'))
+      await baselinesAtCopy(topology, async () => settled ?? observe(topology), clients);
     opts.onEvent({
       event: 'apply.completed',
       level: outcome.failed.length > 0 ? 'error' : 'info',

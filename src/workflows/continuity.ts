@@ -60,18 +60,21 @@ function judgeSubscription(
   adopt: boolean,
   columns: ColumnsByNode,
   disabledBefore: boolean,
+  copied = false,
 ): { gaps: TableGap[]; record: ContinuityBaseline[]; gone: string[] } | null {
   const d = topology.subscriptions[o.name];
   const from = d && d.node === node.name ? d.from : o.from;
   const publisher = observed.nodes[from];
   if (!publisher?.reachable) return null;
   const state = node.initState?.subscriptions[o.name]?.state;
-  if (state !== undefined && !STREAMING.has(state)) return null;
+  const streaming = state === undefined || STREAMING.has(state);
+  if (!streaming && !copied) return null;
   const publications = Object.fromEntries(Object.values(publisher.publications).map((p) => [p.name, p.oid]));
   const gaps: TableGap[] = [];
   const record: ContinuityBaseline[] = [];
   for (const t of o.tables) {
-    if (t.state !== 'r') continue;
+    const ready = streaming && t.state === 'r';
+    if (!ready && !copied) continue;
     const table = qualifiedName(t);
     const members = membershipsOf(
       publisher.publications,
@@ -82,6 +85,14 @@ function judgeSubscription(
     const before = recorded?.get(table) ?? null;
     const pubColumns = columns.get(from)?.[table];
     const subColumns = columns.get(node.name)?.[table];
+    if (!ready) {
+      // a copy steep just made or started: its baseline is taken now, not at the first reading
+      // after it (a column swapped in between would be the baseline, unseen)
+      const own = before && before.subscriptionOid === o.oid;
+      if (!own && members.length > 0 && pubColumns)
+        record.push({ table, subscriptionOid: o.oid, members, columns: pubColumns, since: now, gap: null });
+      continue;
+    }
     const both =
       pubColumns && subColumns ? { publisher: pubColumns, subscriber: Object.keys(subColumns) } : null;
     const c = continuity(before, {
@@ -132,6 +143,7 @@ async function readColumns(
   observed: ClusterState,
   subscribers: ReadonlyArray<readonly [string, ObservedNode]>,
   sessions: ReadonlyMap<string, pg.Client> | undefined,
+  copied = false,
 ): Promise<ColumnsByNode> {
   const wanted = new Map<string, Set<string>>();
   const want = (node: string, table: string) => wanted.set(node, (wanted.get(node) ?? new Set()).add(table));
@@ -140,7 +152,7 @@ async function readColumns(
       const d = topology.subscriptions[o.name];
       const from = d && d.node === name ? d.from : o.from;
       if (!observed.nodes[from]?.reachable) continue;
-      for (const t of o.tables.filter((x) => x.state === 'r')) {
+      for (const t of o.tables.filter((x) => copied || x.state === 'r')) {
         want(name, qualifiedName(t));
         want(from, qualifiedName(t));
       }
@@ -168,13 +180,15 @@ export async function observeContinuity(
     sessions?: ReadonlyMap<string, pg.Client>;
     /** `node/subscription`s that were disabled before the run (adopt) */
     disabledBefore?: ReadonlySet<string>;
+    /** a copy was just made or started: tables still copying take their baseline now */
+    copied?: boolean;
   },
 ): Promise<Map<string, TableGap[]>> {
   const out = new Map<string, TableGap[]>();
   const subscribers = Object.values(observed.nodes).flatMap((n) =>
     n.reachable && Object.keys(n.subscriptions).length > 0 ? [[n.name, n] as const] : [],
   );
-  const columns = await readColumns(topology, observed, subscribers, opts.sessions);
+  const columns = await readColumns(topology, observed, subscribers, opts.sessions, opts.copied);
   await readEachNode(topology, subscribers, async (name, node) => {
     const own = opts.sessions?.get(name);
     const read = async (client: pg.Client) => {
@@ -193,6 +207,7 @@ export async function observeContinuity(
           opts.adopt === true,
           columns,
           opts.disabledBefore?.has(`${name}/${o.name}`) === true,
+          opts.copied,
         );
         if (!judged) continue;
         if (judged.gaps.length > 0) out.set(`${name}/${o.name}`, judged.gaps);
@@ -267,5 +282,29 @@ export async function continuityAroundApply(
     return { disabled: new Set(disabled) };
   } catch {
     return false;
+  }
+}
+
+/**
+ * After a copy steep made or started (apply's creates and refreshes, init, reinit): the baseline
+ * of every table whose copy is done or under way and that has none yet is recorded now, with the
+ * publisher's column identity as it is at the copy (model/columnIdentity.ts), so a column swapped
+ * before the first status reading is a gap. A table still copying cannot have its columns renamed
+ * meanwhile (the copy holds a lock the rename waits for). Best effort: the next reading takes
+ * what was not recorded.
+ */
+export async function baselinesAtCopy(
+  topology: Topology,
+  observe: () => Promise<ClusterState>,
+  sessions?: ReadonlyMap<string, pg.Client>,
+): Promise<void> {
+  try {
+    await observeContinuity(topology, await observe(), {
+      record: true,
+      copied: true,
+      ...(sessions ? { sessions } : {}),
+    });
+  } catch {
+    // the next reading takes the baselines
   }
 }

@@ -10,13 +10,14 @@ import { plan } from '../planner/index.js';
 import { rowPresenceRequests } from '../planner/init/initCopy.js';
 import { resolveLsnFlags } from '../planner/init/manualInit.js';
 import { subscribedScopes } from '../planner/schema/schemaScope.js';
+import { heldCountRequests } from '../planner/subscriptions/heldRows.js';
 import { stateMigrations } from '../state/migrations.js';
 import { STEEP_VERSION } from '../version.js';
 import { markColumnGaps } from './continuity.js';
 import { readDifferingColumns, readRenamesApplied } from './planColumns.js';
 import { observeRestorePoints } from './restorePoints.js';
 import { observeStreamPositions } from './streamPositions.js';
-import { markRowPresence, observeLoadFacts } from './tableFacts.js';
+import { markRowCounts, markRowPresence, observeLoadFacts } from './tableFacts.js';
 
 export interface PlanResult {
   topology: Topology;
@@ -72,6 +73,7 @@ export async function observe(
     await readRenamesApplied(topology, observed);
     await Promise.all([
       markRowPresence(topology, observed, rowPresenceRequests(topology, observed)),
+      markRowCounts(topology, observed, heldCountRequests(topology, observed)),
       observeLoadFacts(topology, observed),
       observeStreamPositions(topology, observed),
       observeRestorePoints(topology, observed),

@@ -1,7 +1,12 @@
 import type pg from 'pg';
 import { readSubscriptionInfo, type SubscriptionInfo } from '../catalog/compareScope.js';
 import { readFinishedCopies, withoutSyncSlot } from '../catalog/initProgress.js';
-import { readDeniedFunctions, readForeignKeysTo, readPublicationDefs } from '../catalog/reinit.js';
+import {
+  readDeniedFunctions,
+  readForeignKeysTo,
+  readInheritanceParents,
+  readPublicationDefs,
+} from '../catalog/reinit.js';
 import { serverVersionOf } from '../catalog/session.js';
 import { readSlotBeyondWal, slotExists } from '../catalog/slotHolder.js';
 import { loadTopology } from '../config/load.js';
@@ -30,6 +35,8 @@ import { createSlotSql } from '../planner/sqlBuild.js';
 import { DivergedTablesStore } from '../state/divergedTables.js';
 import { StreamContinuityStore } from '../state/streamContinuity.js';
 import { hasInitTables, SubscriptionStateStore } from '../state/subscriptionState.js';
+import { baselinesAtCopy } from './continuity.js';
+import { observe } from './plan.js';
 import { reconcileLooped } from './reinitLoop.js';
 import { recordSettled } from './streamPositions.js';
 
@@ -157,8 +164,9 @@ export async function reinitLoaded(
     const state = stateTables
       ? await settleDiverged(d, sub, schema, states, plan.tables, opts.onEvent)
       : null;
-    // copied: a gap in their stream is closed; the next reading takes their baseline (model/continuity.ts)
+    // copied: a gap in their stream is closed; their baseline is taken now, at the copy (model/continuity.ts)
     await new StreamContinuityStore(schema, d.node).forget(sub, d.name, plan.tables);
+    await baselinesAtCopy(topology, () => observe(topology), new Map([[d.node, sub]]));
     if ('full' in request) await recordSettled(topology, d, sub, 'reinit');
     return {
       subscription: d.name,
@@ -297,6 +305,7 @@ async function readReinitInput(
     recorded,
     request,
     foreignKeys: await readForeignKeysTo(sub, carried),
+    inheritanceParents: await readInheritanceParents(sub, carried),
     lostSyncSlots: await withoutSyncSlot(pub, await readFinishedCopies(sub, d.name)),
     stateSchema,
   };

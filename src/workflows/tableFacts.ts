@@ -1,5 +1,5 @@
 import { readLoadFactsAt } from '../catalog/loadFacts.js';
-import { readRowPresence } from '../catalog/rowPresence.js';
+import { readRowCounts, readRowPresence } from '../catalog/rowPresence.js';
 import { connectionLimit } from '../db/connectionLimit.js';
 import type { ClusterState, ObservedTable } from '../model/cluster.js';
 import type { ConnectionSpec, TableName, Topology } from '../model/topology.js';
@@ -71,6 +71,22 @@ export function markRowPresence(
 ): Promise<void> {
   return markObservedTables(topology, observed, requests, readRowPresence, (table, key, presence) => {
     if (!presence.unreadable.has(key)) table.hasRows = presence.withRows.has(key);
+  });
+}
+
+/**
+ * Row counts (`rowCount`) of the partition trees' relations a subscription receives, on it and
+ * its publisher, where a refresh would receive the same tree in another shape: the (pure)
+ * planner calls the rows held only when both sides count the same (planner/subscriptions/heldRows.ts).
+ */
+export function markRowCounts(
+  topology: Topology,
+  observed: ClusterState,
+  requests: Map<string, TableName[]>,
+): Promise<void> {
+  return markObservedTables(topology, observed, requests, readRowCounts, (table, key, counts) => {
+    const n = counts.get(key);
+    if (n !== undefined) table.rowCount = n;
   });
 }
 

@@ -5,7 +5,7 @@ import { cannotFinishText } from '../../model/initFailure.js';
 import type { InitState } from '../../model/initState.js';
 import { quoteIdent, quoteLiteral } from '../../model/sql.js';
 import { tableOfQualified } from '../../model/topology.js';
-import { dropPublicationSql, truncateTablesSql } from '../sqlBuild.js';
+import { dropPublicationSql } from '../sqlBuild.js';
 
 /**
  * `steep reinit` (docs/repair.md): which tables to copy again and the statements that
@@ -50,6 +50,8 @@ export interface ReinitInput {
    * finish (model/initFailure.ts), so an init that failed on them is repaired by copying them again
    */
   lostSyncSlots: string[];
+  /** tables on the subscriber with inheritance children (not partitioned): truncated `ONLY` */
+  inheritanceParents?: string[];
   /** steep's state schema: an `allTables` or `schemas` publication carries it, a reinit never touches it (docs/state-schema.md) */
   stateSchema: string;
 }
@@ -98,10 +100,30 @@ export function refuse(message: string): never {
   throw new SteepError('reinit.refused', message);
 }
 
+/**
+ * One table of a temporary publication, with `ONLY`: pg_publication_tables already lists an
+ * inheritance parent's children with the filter and column list they are published with, so
+ * naming the parent without `ONLY` would add each child a second time (PostgreSQL: "conflicting
+ * or redundant WHERE clauses") or put back a child the reinit takes out.
+ */
 function tableEntry(t: ReinitPublication['tables'][number]): string {
   const cols = t.columns ? ` (${t.columns.map(quoteIdent).join(', ')})` : '';
   const where = t.filter ? ` WHERE (${t.filter})` : '';
-  return `${quoteIdent(t.schema)}.${quoteIdent(t.name)}${cols}${where}`;
+  return `ONLY ${quoteIdent(t.schema)}.${quoteIdent(t.name)}${cols}${where}`;
+}
+
+/**
+ * `TRUNCATE` of the tables copied again: an inheritance parent alone (`ONLY`), for its copy
+ * brings back its own rows only (its children are tables of their own, copied when named).
+ */
+function truncateReinit(input: ReinitInput, tables: string[]): string {
+  const parents = new Set(input.inheritanceParents ?? []);
+  return `TRUNCATE TABLE ${tables
+    .map((t) => {
+      const { schema, name } = tableOfQualified(t);
+      return `${parents.has(t) ? 'ONLY ' : ''}${quoteIdent(schema)}.${quoteIdent(name)}`;
+    })
+    .join(', ')}`;
 }
 
 function createTemporary(name: string, p: ReinitPublication, without: Set<string>): string {
@@ -197,7 +219,7 @@ export function planReinit(input: ReinitInput): ReinitPlan {
       }),
     ),
     { node: 'subscriber', sql: setPublication(input.subscription, temporary, false) },
-    { node: 'subscriber', sql: truncateTablesSql(wanted.map(tableOfQualified)) },
+    { node: 'subscriber', sql: truncateReinit(input, wanted) },
     switchBack,
   ];
   return { stage: 'fresh', tables: wanted, temporary, statements, cleanup };
@@ -230,9 +252,7 @@ function resumeReinit(
       `a reinit of ${pending.join(', ')} in subscription ${input.subscription} is under way: run ${adviceText('reinitTables', input.subscription, pending)} to finish it (the other tables keep streaming)`,
     );
   const statements: ReinitStatement[] =
-    stage === 'switched'
-      ? [{ node: 'subscriber', sql: truncateTablesSql(pending.map(tableOfQualified)) }, switchBack]
-      : [];
+    stage === 'switched' ? [{ node: 'subscriber', sql: truncateReinit(input, pending) }, switchBack] : [];
   return { stage, tables: pending, temporary, statements, cleanup };
 }
 

@@ -6,6 +6,7 @@ import { qualifiedName, type SubscriptionSpec } from '../../model/topology.js';
 import { listText, type PlanContext, sameJson } from '../context.js';
 import { desiredShape, observedShape } from '../publications/publicationDiff.js';
 import { alreadyHeld, receivedFrom } from '../publications/publishedRelations.js';
+import { unprovenHeld } from './heldRows.js';
 
 /**
  * The relations of a subscription (pg_subscription_rel) against what its publications publish:
@@ -23,8 +24,10 @@ export interface SubscriptionRelations {
   added: string[];
   /** received, not in `after` */
   removed: string[];
-  /** of `added`: rows the subscriber already holds through the same partition tree */
+  /** of `added`: rows the subscriber already holds through the same partition tree (counted on both sides: heldRows.ts) */
   held: string[];
+  /** of `added`: the same partition tree, but steep cannot show the subscriber holds its rows: copied (why, by table) */
+  unproven: Array<{ table: string; why: string }>;
   /** `added` less `held` and steep's state schema, as `schema.name` (qualifiedName): what a refresh would copy */
   fresh: string[];
 }
@@ -54,7 +57,16 @@ export function subscriptionRelations(
   const shown = new Map<string, string>();
   for (const t of [...o.tables, ...Object.values(tables)]) shown.set(qualifiedName(t), displayTable(t));
   const show = (list: string[]) => list.map((qn) => shown.get(qn) ?? qn);
-  const held = alreadyHeld(added, before, tables);
+  // the same tree in another shape: held only where the subscriber's rows are shown to be there
+  const subscriber = ctx.node(d.node);
+  const unproven: Array<{ table: string; why: string }> = [];
+  const held = alreadyHeld(added, before, tables).filter((t) => {
+    const why = subscriber
+      ? unprovenHeld(t, before, publisher, subscriber, o)
+      : 'the subscriber cannot be read';
+    if (why) unproven.push({ table: t, why });
+    return why === null;
+  });
   const state = ctx.desired.settings.stateSchema;
   return {
     observed: show(observedNames),
@@ -63,6 +75,7 @@ export function subscriptionRelations(
     added: show(added),
     removed: show(removed),
     held: show(held),
+    unproven: unproven.map((u) => ({ table: shown.get(u.table) ?? u.table, why: u.why })),
     fresh: added.filter((t) => !held.includes(t) && tables[t]?.schema !== state),
   };
 }
@@ -131,7 +144,9 @@ export function refreshText(r: SubscriptionRelations, copy: boolean): string {
   if (parts.length === 0) return '';
   let text = `: ${parts.join(', ')}`;
   if (r.held.length > 0)
-    text += `; the subscriber already holds the rows of ${listText(r.held)} (the same partition tree), so nothing is copied`;
+    text += `; the subscriber already holds the rows of ${listText(r.held)} (the same partition tree, as many rows on both sides), so nothing is copied`;
+  else if (r.unproven.length > 0)
+    text += `; steep cannot show the subscriber holds the rows of ${r.unproven.map((u) => `${u.table} (${u.why})`).join(', ')}, so ${copy ? 'they are copied' : 'nothing is copied'}`;
   else if (r.added.length > 0) text += copy ? '; the new tables are copied' : '; nothing is copied';
   return text;
 }

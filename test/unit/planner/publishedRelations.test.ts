@@ -104,6 +104,13 @@ describe('a subscription follows what its publications publish', () => {
     for (const leaf of ['part.tab1_1', 'part.tab1_2'])
       east.tables[leaf] = observedTable(leaf, { partitionOf: 'part.tab1' });
     east.tables['s.plain'] = observedTable('s.plain');
+    // the same tree on west, as many rows on both sides: what shows the rows are held
+    const west = at(s, 'west');
+    west.tables['part.tab1'] = observedTable('part.tab1', { kind: 'p' });
+    for (const leaf of ['part.tab1_1', 'part.tab1_2']) {
+      west.tables[leaf] = { ...observedTable(leaf, { partitionOf: 'part.tab1' }), rowCount: 10 };
+      east.tables[leaf]!.rowCount = 10;
+    }
     at(s, 'west').subscriptions.west_part!.tables = ['tab1_1', 'tab1_2'].map((name) => ({
       schema: 'part',
       name,
@@ -128,6 +135,22 @@ describe('a subscription follows what its publications publish', () => {
       'ALTER SUBSCRIPTION "west_part" REFRESH PUBLICATION WITH (copy_data = false)',
     ]);
     expect(stepAt(p, 'subscription.west_part').hazards).toEqual([]);
+  });
+
+  it('viaPartitionRoot on over a subscriber emptied by hand (or another tree there): copied, never trusted from the tree', () => {
+    for (const change of ['emptied', 'separate'] as const) {
+      const { t, s } = world();
+      t.publications.part_pub!.viaPartitionRoot = true;
+      const west = at(s, 'west');
+      if (change === 'emptied') west.tables['part.tab1_1']!.rowCount = 0;
+      else west.tables['part.tab1_2']!.partitionOf = null;
+      const p = runPlan(t, s);
+      const step = stepAt(p, 'subscription.west_part');
+      expect(step.statements.map((x) => x.sql)).toEqual([
+        'ALTER SUBSCRIPTION "west_part" REFRESH PUBLICATION WITH (copy_data = true)',
+      ]);
+      expect(step.reasonText).toContain('steep cannot show the subscriber holds the rows of part.tab1');
+    }
   });
 
   it('a partition the subscription lacks: drift, and a refresh that copies it', () => {

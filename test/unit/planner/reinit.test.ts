@@ -50,6 +50,13 @@ function input(over: Partial<ReinitInput> = {}): ReinitInput {
 }
 
 describe('planReinit', () => {
+  it('an inheritance parent is truncated alone (ONLY): its copy brings back its own rows, its children keep theirs', () => {
+    const plan = planReinit(
+      input({ request: { tables: ['public.a', 'public.d'] }, inheritanceParents: ['public.a'] }),
+    );
+    expect(plan.statements.map((s) => s.sql)).toContain('TRUNCATE TABLE ONLY "public"."a", "public"."d"');
+  });
+
   it('fresh: temporary publications with the same options, filters and column lists, minus the tables; switch, truncate, switch back', () => {
     const plan = planReinit(input({ request: { tables: ['public.a', 'public.d'] } }));
     expect(plan.stage).toBe('fresh');
@@ -57,7 +64,7 @@ describe('planReinit', () => {
     expect(plan.statements.map((s) => `${s.node}: ${s.sql}`)).toEqual([
       'publisher: DROP PUBLICATION IF EXISTS "steep_reinit_0_s"',
       'publisher: DROP PUBLICATION IF EXISTS "steep_reinit_1_s"',
-      `publisher: CREATE PUBLICATION "steep_reinit_0_s" FOR TABLE "public"."b", "sales"."c" WITH (publish = 'insert, update, delete, truncate', publish_via_partition_root = false)`,
+      `publisher: CREATE PUBLICATION "steep_reinit_0_s" FOR TABLE ONLY "public"."b", ONLY "sales"."c" WITH (publish = 'insert, update, delete, truncate', publish_via_partition_root = false)`,
       `publisher: CREATE PUBLICATION "steep_reinit_1_s" WITH (publish = 'insert, update', publish_via_partition_root = false)`,
       'subscriber: ALTER SUBSCRIPTION "s" SET PUBLICATION "steep_reinit_0_s", "steep_reinit_1_s"',
       'subscriber: TRUNCATE TABLE "public"."a", "public"."d"',
@@ -69,7 +76,7 @@ describe('planReinit', () => {
     ]);
     const keep = planReinit(input({ request: { tables: ['public.a'] } }));
     expect(keep.statements[3]!.sql).toBe(
-      `CREATE PUBLICATION "steep_reinit_1_s" FOR TABLE "public"."d" ("id", "region") WHERE ((region = 'eu'::text)) WITH (publish = 'insert, update', publish_via_partition_root = false)`,
+      `CREATE PUBLICATION "steep_reinit_1_s" FOR TABLE ONLY "public"."d" ("id", "region") WHERE ((region = 'eu'::text)) WITH (publish = 'insert, update', publish_via_partition_root = false)`,
     );
   });
 

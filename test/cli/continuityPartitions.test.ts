@@ -1,0 +1,290 @@
+import { describe, expect, it } from 'vitest';
+import { startIdWriter } from '../support/appWriter.js';
+import { startSteep, steepWith, untilHealthy, writeConfig } from '../support/cli.js';
+import { useCluster } from '../support/cluster.js';
+import { fastCopy, idsMissing, slowCopy, waitCaughtUp } from '../support/replicationData.js';
+import { eventually, HANG_MS, nodesYaml, passwordEnv } from '../support/topologyFile.js';
+
+/**
+ * Continuity where the shape of what is published changes (docs/status.md, `gap`;
+ * docs/steep-yaml.md, "Partitioned tables"), under an id-logging writer, one pair of nodes:
+ * (1) a partition tree switched to `viaPartitionRoot: true` with a root row filter after the
+ * subscriber's table was emptied by hand: the refresh copies (obeying `init.existingData`)
+ * instead of trusting the partition tree, and the subscriber ends with exactly the rows the
+ * filter passes (013_partition.pl, 028_row_filter.pl); (3) columns swapped on the publisher right
+ * after the copy, before any status reading: `status --check` and `drift` exit 2 naming the table.
+ */
+const cluster = useCluster({ nodes: ['east', 'west'] });
+const APP = { user: 'part_app', password: 'part-app-secret-1' };
+const SUB = 'part_sub';
+const FILTER = 'id % 5 <> 0';
+const INH_FILTER = 'id % 3 <> 0';
+let path = '';
+const steep = steepWith({ config: () => path, env: () => passwordEnv(cluster().nodes), timeoutMs: 180_000 });
+
+function config(opts: { via: boolean; existingData?: string; tables?: string[]; inherits?: string }): string {
+  return writeConfig(
+    [
+      'version: 1',
+      'topology: continuity-partitions',
+      nodesYaml(cluster().nodes),
+      'publications:',
+      '  part_pub:',
+      '    node: east',
+      '    tables:',
+      opts.via ? `      - { name: part.orders, where: "${FILTER}" }` : '      - part.orders',
+      ...(opts.tables ?? []).map((t) => `      - ${t}`),
+      `    viaPartitionRoot: ${opts.via}`,
+      ...(opts.inherits
+        ? [
+            '  inh_pub:',
+            '    node: east',
+            '    tables:',
+            `      - { name: inh.parent, where: "${opts.inherits}" }`,
+          ]
+        : []),
+      'subscriptions:',
+      `  ${SUB}:`,
+      '    node: west',
+      '    from: east',
+      `    publications: [part_pub${opts.inherits ? ', inh_pub' : ''}]`,
+      '    schemaSync: auto',
+      ...(opts.existingData ? ['    init:', `      existingData: ${opts.existingData}`] : []),
+      '',
+    ].join('\n'),
+  );
+}
+
+/** every relation of the subscription ready on west (its copies done) */
+async function allReady(what: string): Promise<void> {
+  const west = cluster().node('west');
+  await eventually(
+    async () => (await west.query(`SELECT 1 FROM pg_subscription_rel WHERE srsubstate <> 'r'`)).length === 0,
+    HANG_MS,
+    what,
+  );
+}
+
+async function digest(sql: string, node: 'east' | 'west'): Promise<{ count: string; sum: string }> {
+  const [r] = await cluster()
+    .node(node)
+    .query<{ count: string; sum: string }>(
+      `SELECT count(*)::text AS count, coalesce(sum(hashtextextended(t::text, 0)::numeric), 0)::text AS sum FROM (${sql}) t`,
+    );
+  return r!;
+}
+
+describe('continuity when the published shape changes (18)', { timeout: 300_000 }, () => {
+  it('(1) viaPartitionRoot with a root filter after the subscriber was emptied: copied, never trusted from the tree', async () => {
+    const east = cluster().node('east');
+    const west = cluster().node('west');
+    for (const n of [east, west]) {
+      await n.query(`CREATE ROLE ${APP.user} LOGIN PASSWORD '${APP.password}'`);
+      await n.query('CREATE SCHEMA part');
+      await n.query(
+        'CREATE TABLE part.orders (id bigserial PRIMARY KEY, v text NOT NULL) PARTITION BY HASH (id)',
+      );
+      await n.query(
+        'CREATE TABLE part.orders_0 PARTITION OF part.orders FOR VALUES WITH (MODULUS 2, REMAINDER 0)',
+      );
+      await n.query(
+        'CREATE TABLE part.orders_1 PARTITION OF part.orders FOR VALUES WITH (MODULUS 2, REMAINDER 1)',
+      );
+      await n.query(`GRANT USAGE ON SCHEMA part TO ${APP.user}`);
+      await n.query(`GRANT SELECT, INSERT ON part.orders TO ${APP.user}`);
+      await n.query(`GRANT USAGE ON SEQUENCE part.orders_id_seq TO ${APP.user}`);
+    }
+    await east.query('INSERT INTO part.orders (v) SELECT md5(g::text) FROM generate_series(1, 300) g');
+    path = config({ via: false });
+    const applied = await steep(['apply', '--auto-approve']);
+    expect(applied.code, `${applied.stdout}\n${applied.stderr}`).toBe(0);
+    await untilHealthy(steep);
+
+    const writer = startIdWriter({ east }, APP, 'part.orders', () => 'east');
+    const acked = () => writer.acknowledged().get('east') ?? [];
+    try {
+      await eventually(async () => acked().length > 20, HANG_MS, 'writes on east');
+      // the DBA empties the subscriber's table (as 013_partition.pl does before a via-root refresh)
+      await west.query('TRUNCATE part.orders');
+      const mark = acked().length;
+      await eventually(async () => acked().length > mark + 30, HANG_MS, 'writes after the truncate');
+
+      // via the root with a filter: the subscriber's rows cannot be shown to be there, so the
+      // refresh copies; over the rows that arrived since the truncate, existingData decides
+      path = config({ via: true });
+      const plan = await steep(['plan']);
+      expect.soft(plan.stdout, plan.stdout + plan.stderr).not.toContain('already holds the rows');
+      expect.soft(plan.stdout + plan.stderr).toMatch(/part\.orders[\s\S]*existingData: truncate/);
+      path = config({ via: true, existingData: 'truncate' });
+      const switched = await steep(['apply', '--auto-approve', '--allow-hazard', 'truncates-data']);
+      expect(switched.code, `${switched.stdout}\n${switched.stderr}`).toBe(0);
+      const after = acked().length;
+      await eventually(async () => acked().length > after + 30, HANG_MS, 'writes after the switch');
+      await writer.stop();
+      await waitCaughtUp(east, SUB);
+      await allReady('the refresh copy done');
+      await waitCaughtUp(east, SUB);
+      // every acknowledged id the root filter passes is on west, and nothing else
+      const passed = acked().filter((id) => id % 5 !== 0);
+      const lost = await idsMissing(west, 'part.orders', passed);
+      console.log(
+        `(1) acknowledged ${acked().length} (${passed.length} pass the filter), missing on west ${lost}`,
+      );
+      expect(lost).toBe(0);
+      expect(await digest('SELECT * FROM part.orders', 'west')).toEqual(
+        await digest(`SELECT * FROM part.orders WHERE ${FILTER}`, 'east'),
+      );
+      // the refresh restarted the worker: healthy once it runs again
+      await untilHealthy(steep);
+    } finally {
+      await writer.stop();
+    }
+  });
+
+  it('(3) columns swapped on the publisher after the copy, before any status reading: gap in status --check and drift', async () => {
+    const east = cluster().node('east');
+    const west = cluster().node('west');
+    for (const n of [east, west]) {
+      await n.query(
+        "CREATE TABLE public.swap_t (id bigserial PRIMARY KEY, v text, a text DEFAULT 'A', b text DEFAULT 'B')",
+      );
+      await n.query(`GRANT SELECT, INSERT ON public.swap_t TO ${APP.user}`);
+      await n.query(`GRANT USAGE ON SEQUENCE public.swap_t_id_seq TO ${APP.user}`);
+    }
+    await east.query(
+      "INSERT INTO public.swap_t (v, a, b) SELECT 'v' || g, 'a' || g, 'b' || g FROM generate_series(1, 1000) g",
+    );
+    // the table joins the subscription: the refresh copies it (slowly: still copying when apply ends)
+    await slowCopy(west, 'swap_t', 100, 300);
+    path = config({ via: true, existingData: 'truncate', tables: ['public.swap_t'] });
+    const applied = await steep(['apply', '--auto-approve']);
+    expect(applied.code, `${applied.stdout}\n${applied.stderr}`).toBe(0);
+    const writer = startIdWriter({ east }, APP, 'public.swap_t', () => 'east');
+    const acked = () => writer.acknowledged().get('east') ?? [];
+    try {
+      await allReady('the copy of public.swap_t done');
+      await fastCopy(west, 'swap_t');
+      // no steep reading since the copy: the publisher swaps two columns in one transaction
+      await east.query(
+        'BEGIN; ALTER TABLE public.swap_t RENAME a TO tmp; ALTER TABLE public.swap_t RENAME b TO a; ALTER TABLE public.swap_t RENAME tmp TO b; COMMIT',
+      );
+      const mark = acked().length;
+      await eventually(async () => acked().length > mark + 30, HANG_MS, 'writes after the swap');
+      await writer.stop();
+      await waitCaughtUp(east, SUB);
+      const rows = async (n: typeof east) =>
+        new Map(
+          (
+            await n.query<{ id: string; a: string; b: string }>('SELECT id::text, a, b FROM public.swap_t')
+          ).map((r) => [r.id, `${r.a}/${r.b}`]),
+        );
+      const [pubRows, subRows] = [await rows(east), await rows(west)];
+      const wrong = [...pubRows].filter(([id, ab]) => subRows.get(id) !== ab).length;
+      const lost = await idsMissing(west, 'public.swap_t', acked());
+      console.log(
+        `(3) acknowledged ${acked().length}, missing on west ${lost}, rows with other a/b on west ${wrong}`,
+      );
+
+      const check = await steep(['status', '--check']);
+      expect.soft(check.code, check.stdout).toBe(2);
+      expect.soft(check.stdout + check.stderr).toContain('public.swap_t');
+      const drift = await steep(['drift']);
+      expect.soft(drift.code, drift.stdout).toBe(2);
+      expect(drift.stdout).toContain('public.swap_t');
+      // the way out, as printed, followed literally: equal column by column, green again
+      const way = /`(steep reinit [^`]+)`/.exec(check.stdout)?.[1];
+      expect(way, check.stdout).toBe(`steep reinit ${SUB} --tables public.swap_t`);
+      const ran = await steep([...way!.replace(/^steep /, '').split(' '), '--auto-approve']);
+      expect(ran.code, `${ran.stdout}\n${ran.stderr}`).toBe(0);
+      await waitCaughtUp(east, SUB);
+      const healed = [await rows(east), await rows(west)];
+      expect([...healed[0]!].filter(([id, ab]) => healed[1]!.get(id) !== ab)).toEqual([]);
+      await untilHealthy(steep);
+    } finally {
+      await writer.stop();
+    }
+  });
+
+  it('(2) reinit --tables with an inheritance parent and row filters: no WHERE conflict, children kept, no temporary publication left', async () => {
+    const east = cluster().node('east');
+    const west = cluster().node('west');
+    for (const n of [east, west]) {
+      await n.query('CREATE SCHEMA inh');
+      await n.query('CREATE TABLE inh.parent (id bigserial PRIMARY KEY, v text NOT NULL)');
+      await n.query('CREATE TABLE inh.child (PRIMARY KEY (id)) INHERITS (inh.parent)');
+      await n.query(`GRANT USAGE ON SCHEMA inh TO ${APP.user}`);
+      await n.query(`GRANT SELECT, INSERT ON inh.parent TO ${APP.user}`);
+      await n.query(`GRANT USAGE ON SEQUENCE inh.parent_id_seq TO ${APP.user}`);
+    }
+    await east.query("INSERT INTO inh.parent (v) SELECT 'p' || g FROM generate_series(1, 300) g");
+    await east.query("INSERT INTO inh.child (v) SELECT 'c' || g FROM generate_series(1, 300) g");
+    // inh_pub publishes the parent with its children through a row filter (028_row_filter.pl's
+    // tap_pub_inherits); part_pub carries its own root filter
+    path = config({ via: true, existingData: 'truncate', tables: ['public.swap_t'], inherits: INH_FILTER });
+    const applied = await steep(['apply', '--auto-approve']);
+    expect(applied.code, `${applied.stdout}\n${applied.stderr}`).toBe(0);
+    await allReady('inh.parent and inh.child copied');
+    const temps = async () =>
+      (
+        await east.query<{ pubname: string }>(
+          "SELECT pubname FROM pg_publication WHERE pubname LIKE 'steep_reinit_%'",
+        )
+      ).map((r) => r.pubname);
+
+    // another table of the subscription copied again: the temporary publication of inh_pub
+    // holds the parent and its child with their filter, each once
+    const other = await steep(['reinit', SUB, '--tables', 'part.orders', '--auto-approve']);
+    expect.soft(other.code, `${other.stdout}\n${other.stderr}`).toBe(0);
+    expect.soft(await temps()).toEqual([]);
+    await east.query('DROP PUBLICATION IF EXISTS steep_reinit_0_part_sub, steep_reinit_1_part_sub');
+    await untilHealthy(steep);
+
+    // the parent, under writes: its rows and its child's as PostgreSQL replicates them
+    const writer = startIdWriter({ east }, APP, 'inh.parent', () => 'east');
+    const acked = () => writer.acknowledged().get('east') ?? [];
+    try {
+      await eventually(async () => acked().length > 20, HANG_MS, 'writes on east');
+      const ran = await steep(['reinit', SUB, '--tables', 'inh.parent', '--auto-approve']);
+      expect(ran.code, `${ran.stdout}\n${ran.stderr}`).toBe(0);
+      const mark = acked().length;
+      await eventually(async () => acked().length > mark + 30, HANG_MS, 'writes after the reinit');
+      await writer.stop();
+      await waitCaughtUp(east, SUB);
+      const passed = acked().filter((id) => id % 3 !== 0);
+      const lost = await idsMissing(west, 'inh.parent', passed);
+      console.log(
+        `(2) acknowledged ${acked().length} (${passed.length} pass the filter), missing on west ${lost}`,
+      );
+      expect(lost).toBe(0);
+      for (const t of ['inh.parent', 'inh.child'])
+        expect(await digest(`SELECT * FROM ONLY ${t}`, 'west'), t).toEqual(
+          await digest(`SELECT * FROM ONLY ${t} WHERE ${INH_FILTER}`, 'east'),
+        );
+      expect(await temps()).toEqual([]);
+    } finally {
+      await writer.stop();
+    }
+
+    // failing midway (the second temporary publication's CREATE waits for a lock on part.orders
+    // past reinit's lock_timeout): the one made before it is dropped
+    const locker = await east.client();
+    try {
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE part.orders IN SHARE UPDATE EXCLUSIVE MODE');
+      const started = startSteep(
+        ['reinit', SUB, '--tables', 'public.swap_t', '--auto-approve', '-c', path],
+        passwordEnv(cluster().nodes),
+      );
+      const exited = await started.exited;
+      console.log(`(2) failing midway: ${exited.stderr.trim().split('\n').pop()}`);
+      expect(exited.code, exited.stdout + exited.stderr).toBe(1);
+      expect(exited.stdout + exited.stderr).toContain('were dropped');
+      expect(await temps()).toEqual([]);
+    } finally {
+      await locker.query('ROLLBACK').catch(() => {});
+      await locker.end();
+    }
+    const check = await steep(['status', '--check']);
+    expect(check.code, check.stdout).toBe(0);
+  });
+});
