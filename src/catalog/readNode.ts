@@ -277,6 +277,8 @@ function observedNode(
       version: s.migrations?.[0]?.version ?? null,
       canCreateIn: p.state.can_create_in_schema,
       owned: p.state.owns_schema,
+      ...(p.state.schema_owner !== null ? { owner: p.state.schema_owner } : {}),
+      writable: p.state.schema_writable,
     },
     steepLock: p.lock ?? null,
     rowFilters: normalised.rowFilters,

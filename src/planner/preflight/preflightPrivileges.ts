@@ -8,7 +8,13 @@
 import { type Address, printAddress, subscriptionAddress } from '../../model/address.js';
 import type { ObservedNode, ObservedTable } from '../../model/cluster.js';
 import { compareText } from '../../model/order.js';
-import { cloudAdminNote, functionsCalled, grantFunction, isCloudAdminRole } from '../../model/privileges.js';
+import {
+  cloudAdminNote,
+  functionsCalled,
+  grantFunction,
+  isCloudAdminRole,
+  stateSchemaGrants,
+} from '../../model/privileges.js';
 import { displayTable, quoteIdent } from '../../model/sql.js';
 import { qualifiedName, type SubscriptionSpec, type TableName } from '../../model/topology.js';
 import { PG16 } from '../../model/versions.js';
@@ -221,11 +227,13 @@ function checkStateSchema(ctx: PlanContext, node: ObservedNode, fail: Fail): voi
         `run GRANT CREATE ON DATABASE ${quoteIdent(node.database)} TO ${quoteIdent(role.name)}; ` +
         `or CREATE SCHEMA ${quoteIdent(schema)} AUTHORIZATION ${quoteIdent(role.name)}; on ${node.name}`,
     );
-  } else if (state.exists && state.canCreateIn === false) {
+  } else if (state.exists && (state.writable === false || state.canCreateIn === false)) {
+    // grants its owner may run, never a change of owner (a cloud admin may not give its schema away)
+    const owner = state.owner ?? 'its owner';
     fail(
       node.name,
-      `${node.name}: role ${role.name} may not create steep's state tables in schema ${schema} (no CREATE on it); ` +
-        `run ALTER SCHEMA ${quoteIdent(schema)} OWNER TO ${quoteIdent(role.name)}; on ${node.name}`,
+      `${node.name}: role ${role.name} may not use steep's state schema ${schema} (its owner is ${owner}); ` +
+        `run ${stateSchemaGrants(schema, role.name).join(' ')} on ${node.name} as ${owner} (or a member of it)`,
     );
   }
 }
