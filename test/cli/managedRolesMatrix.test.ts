@@ -157,6 +157,26 @@ describe.each([...versions])('the managed roles matrix on PostgreSQL %i', (versi
     }
   });
 
+  it('replicationPassfile with a subscription owned by admin (16+: PostgreSQL requires a password in its connection): plan refuses naming why and what to write instead, nothing created', async () => {
+    await once();
+    if (!pg16) return; // before 16 admin may not create the subscription at all
+    const text = oneWayYaml('admin', [east(), west()], 'pf_sub', ['ma_items'], []).replace(
+      /(\n {2}east:\n(?: {4}.*\n)*?)( {4}password:)/,
+      '$1    replicationPassfile: /etc/steep/east.pgpass\n$2',
+    );
+    expect(text).toContain('replicationPassfile');
+    const path = writeConfig(text);
+    const plan = await steep(['plan'], path);
+    expect(plan.code, plan.stdout + plan.stderr).toBe(1);
+    expect(plan.stderr).toContain(
+      'west: subscription pf_sub would read its password for east from replicationPassfile, and PostgreSQL 16+ refuses a connection without a password for a subscription owned by role admin, who is not a superuser',
+    );
+    const apply = await steep(['apply', '--auto-approve'], path);
+    expect(apply.code).toBe(1);
+    expect(await east().query(`SELECT 1 FROM pg_publication WHERE pubname = 'pf_sub_pub'`)).toEqual([]);
+    expect(apply.stdout + apply.stderr).not.toContain(MANAGED_PASSWORD);
+  });
+
   it('observe works read-only as admin and as narrow: plan --observed gives the live plan', async () => {
     await once();
     for (const role of ['admin', 'narrow']) {

@@ -92,13 +92,20 @@ export function checkPrivileges(ctx: PlanContext): void {
         checkCreateSubscription(ctx, node, fail);
         if (step.action === 'replace') checkOwner(node, 'subscription', name, fail, step.address);
         const d = ctx.desired.subscriptions[name];
+        if (d) checkPassfile(ctx, node, name, d.from, fail, step.address);
         if (d) checkReplicationRole(ctx, d.from, fail);
         if (d) checkSetRoleToOwners(ctx, node, d, fail, step.address);
         // two-phase: `steep snapshot apply` loads the files with steep's own copy
         if (d?.init.method === 'two-phase') checkLoad(ctx, node, name, fail);
         break;
       }
-      case 'subscription-alter':
+      case 'subscription-alter': {
+        const d = ctx.desired.subscriptions[name];
+        if (d && step.statements.some((st) => /\bCONNECTION '/.test(st.sql)))
+          checkPassfile(ctx, node, name, d.from, fail, step.address);
+        checkOwner(node, 'subscription', name, fail, step.address);
+        break;
+      }
       case 'subscription-drop':
         checkOwner(node, 'subscription', name, fail, step.address);
         break;
@@ -301,6 +308,29 @@ function checkCreateSubscription(ctx: PlanContext, node: ObservedNode, fail: Fai
       `${node.name}: role ${role.name} may not create subscriptions (no CREATE on database ${node.database}); GRANT CREATE ON DATABASE ${quoteIdent(node.database)} TO ${quoteIdent(role.name)}`,
     );
   }
+}
+
+/**
+ * 16+: PostgreSQL refuses a subscription connection without `password=` when its owner is not a
+ * superuser (password_required, which only a superuser may turn off): with `replicationPassfile`
+ * CREATE SUBSCRIPTION would fail after the publication was made ("password is required").
+ */
+function checkPassfile(
+  ctx: PlanContext,
+  node: ObservedNode,
+  name: string,
+  from: string,
+  fail: Fail,
+  address: Address,
+): void {
+  const passfile = ctx.desired.nodes[from]?.replicationPassfile;
+  if (passfile === undefined || node.role.superuser || node.serverVersion < PG16) return;
+  fail(
+    node.name,
+    `${node.name}: subscription ${name} would read its password for ${from} from replicationPassfile, and PostgreSQL 16+ refuses a connection without a password for a subscription owned by role ${node.role.name}, who is not a superuser ` +
+      `(only a superuser may set password_required = false); remove replicationPassfile from node ${from} in steep.yaml (steep then writes the node's password into the subscription's connection), or run steep as a superuser on ${node.name}`,
+    address,
+  );
 }
 
 /** Subscribers connect to the publisher as the replication user: it needs REPLICATION (checked when it is steep's own role). */
