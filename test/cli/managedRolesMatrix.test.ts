@@ -215,7 +215,14 @@ describe.each([...versions])('the managed roles matrix on PostgreSQL %i', (versi
       await west().query('DROP SUBSCRIPTION rot_sub');
       await east().query(`SELECT pg_drop_replication_slot('rot_sub')`);
       await east().query('DROP PUBLICATION rot_sub_pub');
-      for (const n of both()) await n.query('REVOKE CREATE ON DATABASE app FROM narrow');
+      for (const n of both()) {
+        await n.query('REVOKE CREATE ON DATABASE app FROM narrow');
+        // the state schema narrow made here: the later cells expect admin's
+        const [owner] = await n.query<{ o: string }>(
+          `SELECT nspowner::regrole::text AS o FROM pg_namespace WHERE nspname = 'steep'`,
+        );
+        if (owner?.o === 'narrow') await n.query('DROP SCHEMA steep CASCADE');
+      }
     }
   });
 
