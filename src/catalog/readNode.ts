@@ -180,13 +180,13 @@ async function readProbe(client: pg.Client, node: string, stateSchema: string) {
     );
   }
   const roleRow = r.role[0]!;
-  const srr = asksSessionReplicationRole(roleRow, v)
-    ? (await rows<{ ok: boolean }>(client, SET_SESSION_REPLICATION_ROLE))[0]?.ok === true
+  const params = asksSessionReplicationRole(roleRow, v)
+    ? (await rows<{ ok: boolean; log_ok: boolean }>(client, SET_SESSION_REPLICATION_ROLE))[0]
     : undefined;
   return {
     server,
     roleRow,
-    role: toRole(roleRow, v, srr),
+    role: toRole(roleRow, v, params && params.ok === true, params && params.log_ok === true),
     stateSchema,
     state: r.state[0]!,
     lock: r.lock[0],

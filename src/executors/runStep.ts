@@ -5,6 +5,7 @@ import { describeSessionLost, isSessionLost } from '../db/sessionLost.js';
 import { printAddress } from '../model/address.js';
 import { SteepError } from '../model/errors.js';
 import type { Statement, Step } from '../model/plan.js';
+import { PG15 } from '../model/versions.js';
 
 export interface StepContext {
   node: string;
@@ -99,7 +100,7 @@ async function quietErrorStatements(client: pg.Client): Promise<boolean> {
             current_setting('server_version_num')::int as v`,
   );
   let may = rows[0]?.su === true;
-  if (!may && (rows[0]?.v ?? 0) >= 150000) {
+  if (!may && (rows[0]?.v ?? 0) >= PG15) {
     const granted = await client.query<{ ok: boolean }>(
       `select pg_catalog.has_parameter_privilege('log_min_error_statement', 'SET') as ok`,
     );

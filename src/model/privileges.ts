@@ -34,6 +34,8 @@ export interface RoleGaps {
   functions: Partial<Record<RestrictedFunction, string>>;
   /** may SET session_replication_role (superuser; from 15 also GRANT SET ON PARAMETER) */
   setSessionReplicationRole: boolean;
+  /** may SET log_min_error_statement (superuser; from 15 also GRANT SET ON PARAMETER); absent in older captures */
+  setLogMinErrorStatement?: boolean;
 }
 
 /** The signature steep calls of `fn` on a server of `serverVersion`. */

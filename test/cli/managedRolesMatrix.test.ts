@@ -195,6 +195,10 @@ describe.each([...versions])('the managed roles matrix on PostgreSQL %i', (versi
       expect(plan.code, plan.stdout + plan.stderr).toBe(2);
       expect(plan.stdout).toContain('subscription.rot_sub (west) update');
       expect(plan.stdout).toMatch(/CONNECTION '[^']*password=\*\*\*\*/);
+      // narrow may not set log_min_error_statement: a failed ALTER would be logged with the password
+      expect(plan.stdout).toContain(
+        'west: if ALTER SUBSCRIPTION … CONNECTION of subscription rot_sub fails, west\'s server logs the statement with the password for east (log_min_error_statement), and role narrow may not set log_min_error_statement to keep it out; run GRANT SET ON PARAMETER log_min_error_statement TO "narrow"; on west as a superuser, and steep keeps it out',
+      );
       const drift = await steep(['drift'], path, withRotated);
       expect(drift.code, drift.stdout + drift.stderr).toBe(2);
       const fixed = await steep(['apply', '--auto-approve'], path, withRotated);

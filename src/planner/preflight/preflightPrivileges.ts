@@ -8,6 +8,7 @@
 import { type Address, printAddress, subscriptionAddress } from '../../model/address.js';
 import type { ObservedNode, ObservedTable } from '../../model/cluster.js';
 import { compareText } from '../../model/order.js';
+import { connectionPassword } from '../../model/passwordVerifier.js';
 import {
   cloudAdminNote,
   functionsCalled,
@@ -17,7 +18,7 @@ import {
 } from '../../model/privileges.js';
 import { displayTable, quoteIdent } from '../../model/sql.js';
 import { qualifiedName, type SubscriptionSpec, type TableName } from '../../model/topology.js';
-import { PG16 } from '../../model/versions.js';
+import { PG15, PG16 } from '../../model/versions.js';
 import { type DraftStep, type PlanContext, sortedKeys } from '../context.js';
 import { effectiveSubscriptionOptions } from '../defaults.js';
 import { copiedRelations } from '../init/initCopy.js';
@@ -93,6 +94,7 @@ export function checkPrivileges(ctx: PlanContext): void {
         if (step.action === 'replace') checkOwner(node, 'subscription', name, fail, step.address);
         const d = ctx.desired.subscriptions[name];
         if (d) checkPassfile(ctx, node, name, d.from, fail, step.address);
+        if (d) warnLoggedPassword(ctx, node, name, d.from, 'CREATE SUBSCRIPTION');
         if (d) checkReplicationRole(ctx, d.from, fail);
         if (d) checkSetRoleToOwners(ctx, node, d, fail, step.address);
         // two-phase: `steep snapshot apply` loads the files with steep's own copy
@@ -101,8 +103,10 @@ export function checkPrivileges(ctx: PlanContext): void {
       }
       case 'subscription-alter': {
         const d = ctx.desired.subscriptions[name];
-        if (d && step.statements.some((st) => /\bCONNECTION '/.test(st.sql)))
+        if (d && step.statements.some((st) => /\bCONNECTION '/.test(st.sql))) {
           checkPassfile(ctx, node, name, d.from, fail, step.address);
+          warnLoggedPassword(ctx, node, name, d.from, 'ALTER SUBSCRIPTION … CONNECTION');
+        }
         checkOwner(node, 'subscription', name, fail, step.address);
         break;
       }
@@ -330,6 +334,33 @@ function checkPassfile(
     `${node.name}: subscription ${name} would read its password for ${from} from replicationPassfile, and PostgreSQL 16+ refuses a connection without a password for a subscription owned by role ${node.role.name}, who is not a superuser ` +
       `(only a superuser may set password_required = false); remove replicationPassfile from node ${from} in steep.yaml (steep then writes the node's password into the subscription's connection), or run steep as a superuser on ${node.name}`,
     address,
+  );
+}
+
+/**
+ * A failed statement carrying a password is logged by the server with its text (default
+ * log_min_error_statement = error); steep sets it to panic for that statement where the role may
+ * (runStep.ts). Where it may not, plan says so and names the grant.
+ */
+function warnLoggedPassword(
+  ctx: PlanContext,
+  node: ObservedNode,
+  name: string,
+  from: string,
+  what: string,
+): void {
+  const publisher = ctx.desired.nodes[from];
+  const gaps = node.role.gaps;
+  if (!publisher || connectionPassword(publisher) === undefined || node.role.superuser) return;
+  if (gaps?.setLogMinErrorStatement !== false) return;
+  const fix =
+    node.serverVersion >= PG15
+      ? `run GRANT SET ON PARAMETER log_min_error_statement TO ${quoteIdent(node.role.name)}; on ${node.name} as a superuser, and steep keeps it out`
+      : 'before PostgreSQL 15 only a superuser may set log_min_error_statement';
+  ctx.warn(
+    'preflight.logged-password',
+    `${node.name}: if ${what} of subscription ${name} fails, ${node.name}'s server logs the statement with the password for ${from} (log_min_error_statement), and role ${node.role.name} may not set log_min_error_statement to keep it out; ${fix}`,
+    { node: node.name, address: subscriptionAddress(name) },
   );
 }
 
