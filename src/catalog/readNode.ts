@@ -180,13 +180,13 @@ async function readProbe(client: pg.Client, node: string, stateSchema: string) {
     );
   }
   const roleRow = r.role[0]!;
-  const srr = asksSessionReplicationRole(roleRow, v)
-    ? (await rows<{ ok: boolean }>(client, SET_SESSION_REPLICATION_ROLE))[0]?.ok === true
+  const params = asksSessionReplicationRole(roleRow, v)
+    ? (await rows<{ ok: boolean; log_ok: boolean }>(client, SET_SESSION_REPLICATION_ROLE))[0]
     : undefined;
   return {
     server,
     roleRow,
-    role: toRole(roleRow, v, srr),
+    role: toRole(roleRow, v, params && params.ok === true, params && params.log_ok === true),
     stateSchema,
     state: r.state[0]!,
     lock: r.lock[0],
@@ -277,6 +277,8 @@ function observedNode(
       version: s.migrations?.[0]?.version ?? null,
       canCreateIn: p.state.can_create_in_schema,
       owned: p.state.owns_schema,
+      ...(p.state.schema_owner !== null ? { owner: p.state.schema_owner } : {}),
+      writable: p.state.schema_writable,
     },
     steepLock: p.lock ?? null,
     rowFilters: normalised.rowFilters,

@@ -4,6 +4,7 @@ import {
   parseConnectionUrl,
   parsePort,
   SSL_FILES,
+  UNSUPPORTED_PARAMS,
 } from '../db/connectionParams.js';
 import { registerSecret } from '../db/mask.js';
 import type { ConnectionSpec, NodeSpec } from '../model/topology.js';
@@ -208,6 +209,18 @@ function readUrl(ctx: Context, path: Path): ConnectionUrl | undefined {
   }
   registerSecret(parsed.url.password);
   registerSecret(parsed.url.rawPassword);
+  for (const param of parsed.url.unsupported ?? []) {
+    const { why, hint } = UNSUPPORTED_PARAMS[param]!;
+    ctx.problems.error(
+      'url-parameter-unsupported',
+      withOwner(
+        path,
+        `${fieldOf(path)} parameter \`${param === 'channel_binding' ? 'channel_binding=require' : param}\` is not supported by steep: ${why}`,
+      ),
+      ctx.positions.value(path),
+      hint,
+    );
+  }
   for (const param of parsed.url.ignored) {
     ctx.problems.warning(
       'url-parameter-ignored',

@@ -34,6 +34,33 @@ export interface ConnectionUrl extends Partial<Record<SslFile, string>> {
   sslmode?: string;
   /** query parameters steep does not use */
   ignored: string[];
+  /** query parameters libpq would act on and steep cannot (UNSUPPORTED_PARAMS), as written without their values but channel_binding's */
+  unsupported?: string[];
+}
+
+/**
+ * Parameters with which libpq and psql would connect otherwise, or refuse to connect, than steep
+ * can: refused rather than ignored. `channel_binding` only when `require` (prefer is libpq's default).
+ */
+export const UNSUPPORTED_PARAMS: Record<string, { why: string; hint: string }> = {
+  channel_binding: {
+    why: 'its own sessions and the subscriptions it creates would connect without channel binding, which libpq and psql refuse',
+    hint: 'remove it; with sslmode=verify-full the server is authenticated by its certificate',
+  },
+  sslpassword: {
+    why: 'it reads no client key protected by a passphrase',
+    hint: 'give sslkey a key without a passphrase (openssl pkey -in KEY -out KEY.plain, mode 0600)',
+  },
+  service: {
+    why: 'it reads no pg_service.conf',
+    hint: "write the service's host, port, dbname, user and TLS settings (sslmode, sslrootcert, sslcert, sslkey) in the url or the node's fields",
+  },
+};
+
+function unsupported(given: URLSearchParams): string[] {
+  return [...new Set(given.keys())].filter(
+    (k) => k in UNSUPPORTED_PARAMS && (k !== 'channel_binding' || given.get(k) === 'require'),
+  );
 }
 
 export type ParsedConnectionUrl =
@@ -66,7 +93,11 @@ export function parseConnectionUrl(text: string): ParsedConnectionUrl {
     return { ok: false, problem: 'has a bad %-escape', hint: 'write % as %25' };
 
   const given = new URLSearchParams(query);
-  const url: ConnectionUrl = { ignored: [...new Set(given.keys())].filter((k) => !KNOWN_PARAMS.has(k)) };
+  const refused = unsupported(given);
+  const url: ConnectionUrl = {
+    ignored: [...new Set(given.keys())].filter((k) => !KNOWN_PARAMS.has(k) && !refused.includes(k)),
+    ...(refused.length > 0 ? { unsupported: refused } : {}),
+  };
   const sslmode = given.get('sslmode');
   if (sslmode !== null && !(SSL_MODES as readonly string[]).includes(sslmode)) {
     return { ok: false, problem: `has sslmode \`${sslmode}\`; it must be one of ${SSL_MODES.join(', ')}` };

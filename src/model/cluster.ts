@@ -208,6 +208,10 @@ export interface ObservedStateSchema {
   canCreateIn?: boolean;
   /** the role owns it, or is a member of its owner (absent: not read) */
   owned?: boolean;
+  /** its owner (absent: not read, or no schema) */
+  owner?: string;
+  /** the role may use it, create in it, and read and write each of its tables and sequences (absent: not read) */
+  writable?: boolean;
 }
 
 /**

@@ -34,6 +34,8 @@ export interface RoleGaps {
   functions: Partial<Record<RestrictedFunction, string>>;
   /** may SET session_replication_role (superuser; from 15 also GRANT SET ON PARAMETER) */
   setSessionReplicationRole: boolean;
+  /** may SET log_min_error_statement (superuser; from 15 also GRANT SET ON PARAMETER); absent in older captures */
+  setLogMinErrorStatement?: boolean;
 }
 
 /** The signature steep calls of `fn` on a server of `serverVersion`. */
@@ -111,4 +113,19 @@ export function deniedCalls(
     (fn) =>
       `${node}: role ${role} may not execute ${fn}, which ${what} calls; run ${grantFunction(denied[fn]!, role)} on ${node} (as a superuser or the cloud admin role)`,
   );
+}
+
+/**
+ * What the owner of steep's state schema (made by another role: an admin ran steep first) grants
+ * `role` so that steep runs there as it: use it, create its new tables, read and write its tables
+ * and their identity sequences. Grants only; the schema keeps its owner.
+ */
+export function stateSchemaGrants(schema: string, role: string): string[] {
+  const s = quoteIdent(schema);
+  const r = quoteIdent(role);
+  return [
+    `GRANT USAGE, CREATE ON SCHEMA ${s} TO ${r};`,
+    `GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${s} TO ${r};`,
+    `GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA ${s} TO ${r};`,
+  ];
 }

@@ -25,7 +25,7 @@ import { recordFailoverGaps } from './failoverGaps.js';
 import { saveSubscribedFingerprints } from './fingerprints.js';
 import { InitRunner, type InterruptedStep } from './init.js';
 import { runMergeInit } from './mergeInit.js';
-import { recordSettledObjects } from './objectDigests.js';
+import { connectionsSet, recordSettledObjects } from './objectDigests.js';
 import { observe } from './plan.js';
 import { asSaved, staleness } from './savedPlan.js';
 import { emitSchemaMismatches, syncAppliedEvent } from './schema.js';
@@ -275,7 +275,12 @@ export async function applyPlan(topology: Topology, plan: Plan, opts: ApplyOptio
     let settled: ClusterState | undefined;
     if (outcome.failed.length === 0) {
       await saveSubscribedFingerprints(topology, opts.onEvent, clients);
-      settled = await recordSettledObjects(topology, opts.onEvent, clients);
+      settled = await recordSettledObjects(
+        topology,
+        opts.onEvent,
+        clients,
+        connectionsSet(outcome.completed),
+      );
     }
     const stillCopying = await joinedTablesCopying(outcome.completed, clients);
     if (continuity)

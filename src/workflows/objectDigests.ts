@@ -1,7 +1,14 @@
 import type pg from 'pg';
 import type { EventSink } from '../executors/events.js';
 import { printAddress, publicationAddress, subscriptionAddress } from '../model/address.js';
-import type { ClusterState, ObservedNode } from '../model/cluster.js';
+import { type ClusterState, isUnknown, type ObservedNode } from '../model/cluster.js';
+import {
+  connectionPassword,
+  passwordAddress,
+  passwordVerifier,
+  verifiesPassword,
+} from '../model/passwordVerifier.js';
+import type { Step } from '../model/plan.js';
 import type { Topology } from '../model/topology.js';
 import { publicationDigest, subscriptionDigest } from '../planner/digest.js';
 import { recordObjectDigests } from '../state/objectDigests.js';
@@ -28,10 +35,31 @@ function settledDigests(
   }
   for (const s of Object.values(node.subscriptions)) {
     const address = subscriptionAddress(s.name);
-    if (settled(s.managedBy, topology.subscriptions[s.name]?.node, address))
+    if (settled(s.managedBy, topology.subscriptions[s.name]?.node, address)) {
       out[address] = subscriptionDigest(s, null);
+      // the password its connection now carries, for a role that may not read it (passwordVerifier.ts)
+      const publisher = topology.nodes[topology.subscriptions[s.name]!.from];
+      const password = publisher ? connectionPassword(publisher) : undefined;
+      const recorded = node.objectDigests?.[passwordAddress(address)];
+      if (password !== undefined && isUnknown(s.conninfo))
+        out[passwordAddress(address)] =
+          recorded !== undefined && verifiesPassword(recorded, password) === true
+            ? recorded
+            : passwordVerifier(password);
+    }
   }
   return out;
+}
+
+/** The subscriptions (node NUL address) whose connection `steps` set: created, replaced or altered. */
+export function connectionsSet(steps: readonly Step[]): Set<string> {
+  return new Set(
+    steps
+      .filter(
+        (s) => s.address.kind === 'subscription' && s.statements.some((st) => /\bCONNECTION '/.test(st.sql)),
+      )
+      .map((s) => `${s.node}\u0000${printAddress(s.address)}`),
+  );
 }
 
 /**
@@ -44,8 +72,15 @@ export async function recordSettledObjects(
   topology: Topology,
   onEvent: EventSink,
   sessions: ReadonlyMap<string, pg.Client> = new Map(),
+  connectionsSet: ReadonlySet<string> = new Set(),
 ): Promise<ClusterState> {
   const observed = await observe(topology);
+  // the connections this apply set carry the file's password now: their old verifiers go
+  for (const key of connectionsSet) {
+    const [node, address] = key.split('\u0000') as [string, string];
+    const n = observed.nodes[node];
+    if (n?.reachable && n.objectDigests) delete n.objectDigests[passwordAddress(address)];
+  }
   const fresh = planFor(topology, observed);
   const schema = topology.settings.stateSchema;
   // no object_digests table yet where objectDigests is undefined
@@ -65,7 +100,7 @@ export async function recordSettledObjects(
         event: 'state.object_digests_recorded',
         level: 'info',
         node: name,
-        message: `${Object.keys(digests).length} managed objects recorded as applied`,
+        message: `${Object.keys(digests).filter((a) => !a.endsWith('#password')).length} managed objects recorded as applied`,
       });
     },
     (name, err) =>

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { steepWith, writeConfig } from '../support/cli.js';
 import { testVersions, useCluster } from '../support/cluster.js';
-import { createOwnedTables, oneWayYaml } from '../support/managedRoles.js';
+import { createOwnedTables, nodesAs, oneWayYaml } from '../support/managedRoles.js';
 import { digests, waitCaughtUp, whileWriting } from '../support/replicationData.js';
 import { tempDir } from '../support/tempDir.js';
 import { prepareTlsOnly, tlsOnlyOptions } from '../support/tlsServer.js';
@@ -13,9 +13,11 @@ import { eventually, HANG_MS } from '../support/topologyFile.js';
 /**
  * `steep grants` as a managed service's DBA meets it: the cloud's admin role (`cloudadmin`:
  * CREATEROLE CREATEDB REPLICATION, not a superuser, owning the database, pg_create_subscription
- * and the application role `shopapp` WITH ADMIN OPTION, as RDS sets its master user up) creates
- * steep's runner, `steep grants` read as the runner prints each node's script, and the admin runs
- * it as it is with psql -v ON_ERROR_STOP=1. The application keeps its tables (owned by shopapp, a
+ * and the application role `shopapp` WITH ADMIN OPTION, as RDS sets its master user up) applies
+ * steep first (its state schema is the admin's), then creates steep's runner; the runner's plan
+ * names grants on that schema (never its ownership), `steep grants` read as the runner prints
+ * each node's script (steep's own parallel copy: session_replication_role only as a comment), and
+ * the admin runs it as it is with psql -v ON_ERROR_STOP=1. The application keeps its tables (owned by shopapp, a
  * foreign key between them). Then, as the runner: plan, apply under writes, verify equal,
  * sequences sync, a switchover dry-run (refused naming what the script only names in comments,
  * until the admin runs it), the switchover with the way back, which streams. Each twice: plain, and with servers that take connections
@@ -67,22 +69,43 @@ describe.each(cells)('steep grants run by the cloud admin on PostgreSQL %i, %s',
     await east().query(
       `INSERT INTO public.orders SELECT g, md5(g::text), 0, 1 + g % 100 FROM generate_series(1, 3000) g`,
     );
+    // the cloud admin applied first: steep's state schema exists on both nodes, the admin's
+    const first = await steep(
+      ['apply', '--auto-approve'],
+      writeConfig(
+        ['version: 1', 'topology: managed-shop', nodesAs('cloudadmin', [east(), west()], ca), ''].join('\n'),
+      ),
+    );
+    expect(first.code, first.stdout + first.stderr).toBe(0);
+    for (const n of [east(), west()])
+      expect(
+        await n.query(`SELECT nspowner::regrole::text AS owner FROM pg_namespace WHERE nspname = 'steep'`),
+      ).toEqual([{ owner: 'cloudadmin' }]);
+    // steep's own parallel copy: the script names session_replication_role, which no admin may grant
     const path = writeConfig(
       oneWayYaml(
         'steep_runner',
         [east(), west()],
         'shop',
         ['products', 'orders'],
-        ['    init: { method: snapshot }'],
+        ['    init: { method: snapshot, parallel: 2 }'],
         ca,
       ),
+    );
+    // the runner's plan asks for grants the admin may run on the schema, never its ownership
+    const before = await steep(['plan'], path);
+    expect(before.code).toBe(1);
+    expect(before.stderr).not.toContain('OWNER TO');
+    expect(before.stderr).toContain(
+      'east: role steep_runner may not use steep\'s state schema steep (its owner is cloudadmin); run GRANT USAGE, CREATE ON SCHEMA "steep" TO "steep_runner";',
     );
 
     const grants = await steep(['grants', '--json'], path);
     expect(grants.code, grants.stderr).toBe(0);
     const scripts = JSON.parse(grants.stdout).nodes as Array<{ node: string; lines: string[] }>;
     const text = scripts.flatMap((s) => s.lines).join('\n');
-    expect(text).not.toMatch(/ALTER TABLE .* OWNER TO/);
+    expect(text).not.toMatch(/OWNER TO/);
+    expect(text).toContain('ON SCHEMA "steep" TO "steep_runner"');
     expect(text).not.toMatch(/<\w+>/);
     expect(text).toContain(`GRANT "shopapp" TO "steep_runner"`);
     const dir = tempDir('steep-grants-');
@@ -105,6 +128,7 @@ describe.each(cells)('steep grants run by the cloud admin on PostgreSQL %i, %s',
     }
     // run again, read from the nodes: nothing left to grant but what a superuser must
     const again = await steep(['grants', '--json'], path);
+    expect(again.code, again.stderr).toBe(0);
     const left = (JSON.parse(again.stdout).nodes as Array<{ lines: string[] }>).flatMap((s) =>
       s.lines.filter((l) => !l.startsWith('--')),
     );

@@ -26,7 +26,9 @@ import { eventually, HANG_MS } from '../support/topologyFile.js';
  * `observe`, `import` and `init cancel` run as the managed `admin` and the `narrow` role
  * (test/support/managedRoles.ts). Each cell works — sequences and rows equal on both
  * sides, the re-plan empty — or is refused before anything changes, naming the GRANT (or the
- * role to run as). And a member of a role named rds_superuser is let create subscriptions before
+ * role to run as). On 16+, `replicationPassfile` for admin's subscription is refused in plan (the
+ * server wants a password from a non-superuser owner), and a password rotated as narrow (who may
+ * not read the subscription's connection) is a connection plan sets again. And a member of a role named rds_superuser is let create subscriptions before
  * 16, as Amazon RDS does, with a warning saying so; anyone else is still refused. On 18 by
  * default; STEEP_TEST_PG=14 or 16 runs the others.
  */
@@ -153,6 +155,77 @@ describe.each([...versions])('the managed roles matrix on PostgreSQL %i', (versi
         await n.query('DROP OWNED BY cloud');
         await n.query('DROP ROLE cloud');
         await n.query('DROP ROLE rds_superuser');
+      }
+    }
+  });
+
+  it('replicationPassfile with a subscription owned by admin (16+: PostgreSQL requires a password in its connection): plan refuses naming why and what to write instead, nothing created', async () => {
+    await once();
+    if (!pg16) return; // before 16 admin may not create the subscription at all
+    const text = oneWayYaml('admin', [east(), west()], 'pf_sub', ['ma_items'], []).replace(
+      /(\n {2}east:\n(?: {4}.*\n)*?)( {4}password:)/,
+      '$1    replicationPassfile: /etc/steep/east.pgpass\n$2',
+    );
+    expect(text).toContain('replicationPassfile');
+    const path = writeConfig(text);
+    const plan = await steep(['plan'], path);
+    expect(plan.code, plan.stdout + plan.stderr).toBe(1);
+    expect(plan.stderr).toContain(
+      'west: subscription pf_sub would read its password for east from replicationPassfile, and PostgreSQL 16+ refuses a connection without a password for a subscription owned by role admin, who is not a superuser',
+    );
+    const apply = await steep(['apply', '--auto-approve'], path);
+    expect(apply.code).toBe(1);
+    expect(await east().query(`SELECT 1 FROM pg_publication WHERE pubname = 'pf_sub_pub'`)).toEqual([]);
+    expect(apply.stdout + apply.stderr).not.toContain(MANAGED_PASSWORD);
+  });
+
+  it("a rotated password as narrow (who may not read the subscription's connection): plan shows the CONNECTION to set, masked; applied, rows flow again", async () => {
+    await once();
+    if (!pg16) return; // before 16 narrow may not create the subscription
+    const rotated = 'rotated-Marker6t';
+    for (const n of both()) await n.query('GRANT CREATE ON DATABASE app TO narrow');
+    const path = oneWay('narrow', 'rot_sub', ['mn_items'], true);
+    try {
+      const applied = await steep(['apply', '--auto-approve'], path);
+      expect(applied.code, applied.stdout + applied.stderr).toBe(0);
+      await waitCaughtUp(east(), 'rot_sub');
+      for (const n of both()) await n.query(`ALTER ROLE narrow PASSWORD '${rotated}'`);
+      const withRotated = { ROLE_PGPASSWORD: rotated };
+      const plan = await steep(['plan', '--detailed-exitcode'], path, withRotated);
+      expect(plan.code, plan.stdout + plan.stderr).toBe(2);
+      expect(plan.stdout).toContain('subscription.rot_sub (west) update');
+      expect(plan.stdout).toMatch(/CONNECTION '[^']*password=\*\*\*\*/);
+      // narrow may not set log_min_error_statement: a failed ALTER would be logged with the password
+      expect(plan.stdout).toContain(
+        'west: if ALTER SUBSCRIPTION … CONNECTION of subscription rot_sub fails, west\'s server logs the statement with the password for east (log_min_error_statement), and role narrow may not set log_min_error_statement to keep it out; run GRANT SET ON PARAMETER log_min_error_statement TO "narrow"; on west as a superuser, and steep keeps it out',
+      );
+      const drift = await steep(['drift'], path, withRotated);
+      expect(drift.code, drift.stdout + drift.stderr).toBe(2);
+      const fixed = await steep(['apply', '--auto-approve'], path, withRotated);
+      expect(fixed.code, fixed.stdout + fixed.stderr).toBe(0);
+      for (const r of [plan, drift, fixed])
+        for (const secret of [rotated, MANAGED_PASSWORD]) expect(r.stdout + r.stderr).not.toContain(secret);
+      await east().query(
+        `INSERT INTO public.mn_items (v) SELECT 'after rotation' FROM generate_series(1, 20)`,
+      );
+      await waitCaughtUp(east(), 'rot_sub');
+      expect(await digests(west(), ['mn_items'])).toEqual(await digests(east(), ['mn_items']));
+      const replan = await steep(['plan', '--detailed-exitcode'], path, withRotated);
+      expect(replan.code, replan.stdout).toBe(0);
+    } finally {
+      for (const n of both()) await n.query(`ALTER ROLE narrow PASSWORD '${MANAGED_PASSWORD}'`);
+      await west().query('ALTER SUBSCRIPTION rot_sub DISABLE');
+      await west().query('ALTER SUBSCRIPTION rot_sub SET (slot_name = NONE)');
+      await west().query('DROP SUBSCRIPTION rot_sub');
+      await east().query(`SELECT pg_drop_replication_slot('rot_sub')`);
+      await east().query('DROP PUBLICATION rot_sub_pub');
+      for (const n of both()) {
+        await n.query('REVOKE CREATE ON DATABASE app FROM narrow');
+        // the state schema narrow made here: the later cells expect admin's
+        const [owner] = await n.query<{ o: string }>(
+          `SELECT nspowner::regrole::text AS o FROM pg_namespace WHERE nspname = 'steep'`,
+        );
+        if (owner?.o === 'narrow') await n.query('DROP SCHEMA steep CASCADE');
       }
     }
   });

@@ -12,7 +12,8 @@ import { eventually, HANG_MS } from '../support/topologyFile.js';
  * password, whichever way the password reaches steep: a literal in the URL (accepted with a
  * warning), `password: ${env:…}`, PGPASSWORD, or a .pgpass file. Each way runs validate, plan
  * (text, JSON, --out), apply of the saved plan, apply with --log-format json and --json, and a
- * failing apply; then every text of steep's state schema on both nodes is scanned too.
+ * failing apply; then every text of steep's state schema on both nodes is scanned too, and the
+ * subscriber's server log, where the failed CREATE SUBSCRIPTION is logged without its password.
  */
 const cluster = useCluster({ nodes: ['east', 'west'] });
 
@@ -196,6 +197,12 @@ describe('no password in anything steep writes', () => {
         expect(failed.stderr).toContain('could not connect to the publisher');
       }
 
+      // the server logs a failed statement (log_min_error_statement = error): not this one's password
+      const serverLog = readFileSync(join(west.dataDir, 'server.log'), 'utf8');
+      expect(serverLog).toContain('could not connect to the publisher');
+      expect(serverLog.includes(marker(way.password)), `${way.name}: the password in west's server log`).toBe(
+        false,
+      );
       const everything = [outputs.join('\n'), readFileSync(saved, 'utf8'), await stateTexts()].join('\n');
       expect(
         await cluster().node('west').query("SELECT 1 FROM steep.apply_log WHERE status = 'failed'"),

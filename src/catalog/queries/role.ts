@@ -77,11 +77,13 @@ export interface RoleRow {
 }
 
 /**
- * PostgreSQL 15+: may a non-superuser SET session_replication_role (GRANT SET ON PARAMETER)?
+ * PostgreSQL 15+: may a non-superuser SET session_replication_role, and log_min_error_statement
+ * (GRANT SET ON PARAMETER)?
  * On 14 only a superuser may; the query is not sent there.
  */
 export const SET_SESSION_REPLICATION_ROLE: CatalogQuery = {
-  text: `select pg_catalog.has_parameter_privilege('session_replication_role', 'SET') as ok`,
+  text: `select pg_catalog.has_parameter_privilege('session_replication_role', 'SET') as ok,
+                pg_catalog.has_parameter_privilege('log_min_error_statement', 'SET') as log_ok`,
 };
 
 /** Whether to send SET_SESSION_REPLICATION_ROLE (otherwise the answer is `superuser`). */
@@ -93,6 +95,7 @@ export function toRole(
   row: RoleRow,
   serverVersion: number,
   setSessionReplicationRole?: boolean,
+  setLogMinErrorStatement?: boolean,
 ): ObservedRole {
   // PG 14/15: only superusers create subscriptions. PG 16+: also members of
   // pg_create_subscription that have CREATE on the database.
@@ -112,6 +115,7 @@ export function toRole(
     gaps: {
       functions: deniedFunctions(row.denied_functions),
       setSessionReplicationRole: row.superuser || setSessionReplicationRole === true,
+      setLogMinErrorStatement: row.superuser || setLogMinErrorStatement === true,
     },
   };
 }

@@ -26,6 +26,17 @@ export function stateSchemaQuery(schema: string): CatalogQuery {
          as can_create_in_schema,
        coalesce((select pg_has_role(n.nspowner, 'USAGE') from pg_catalog.pg_namespace n where n.nspname = $1), false)
          as owns_schema,
+       (select n.nspowner::regrole::text from pg_catalog.pg_namespace n where n.nspname = $1) as schema_owner,
+       coalesce((select has_schema_privilege(n.oid, 'USAGE') and has_schema_privilege(n.oid, 'CREATE')
+                   and not exists (select 1 from pg_catalog.pg_class c
+                                    where c.relnamespace = n.oid and c.relkind in ('r', 'p')
+                                      and not (has_table_privilege(c.oid, 'SELECT') and has_table_privilege(c.oid, 'INSERT')
+                                               and has_table_privilege(c.oid, 'UPDATE') and has_table_privilege(c.oid, 'DELETE')))
+                   and not exists (select 1 from pg_catalog.pg_class c
+                                    where c.relnamespace = n.oid
+                                      -- a CASE: the planner may call the function before it filters by relkind
+                                      and case when c.relkind = 'S' then not has_sequence_privilege(c.oid, 'USAGE') else false end)
+                   from pg_catalog.pg_namespace n where n.nspname = $1), false) as schema_writable,
        case when u.usable then ${readable(2)} and ${readable(3)} else false end as init_readable,
        case when u.usable then ${readable(4)} else false end as chunks_readable,
        case when u.usable then ${readable(5)} else false end as digests_readable
@@ -40,6 +51,10 @@ export interface StateSchemaRow {
   has_migrations: boolean;
   can_create_in_schema: boolean;
   owns_schema: boolean;
+  /** the schema's owner, null when absent */
+  schema_owner: string | null;
+  /** USAGE and CREATE on it, SELECT/INSERT/UPDATE/DELETE on each of its tables, USAGE on each sequence */
+  schema_writable: boolean;
   init_readable: boolean;
   chunks_readable: boolean;
   digests_readable: boolean;

@@ -5,6 +5,7 @@ import {
   grantFunction,
   type NodeGrants,
   type RestrictedFunction,
+  stateSchemaGrants,
 } from '../../model/privileges.js';
 import { displayTable, quoteIdent } from '../../model/sql.js';
 import type { SubscriptionSpec, Topology } from '../../model/topology.js';
@@ -53,6 +54,7 @@ export function grantScripts(topology: Topology, facts: Record<string, GrantFact
               `GRANT CREATE ON DATABASE ${quoteIdent(spec.connection.database)} TO ${quoteIdent(role)};`,
             ]
           : []),
+        ...stateSchemaLines(topology.settings.stateSchema, role, f.node),
         ...publisherGrants(topology, name, f),
         ...(subs.length > 0 ? subscriberGrants(topology, subs, role, f) : []),
         ...([...subs, ...feeds].some((s) => s.init.method === 'merge')
@@ -69,6 +71,24 @@ export function grantScripts(topology: Topology, facts: Record<string, GrantFact
         lines.unshift(`-- nothing to grant: role ${role} holds what the file needs on ${name}`);
       return { node: name, serverVersion: f.serverVersion, role, lines: lines.flatMap((l) => l.split('\n')) };
     });
+}
+
+/**
+ * steep's state schema made by another role (an admin ran steep first): its owner grants the role
+ * what steep does there, never gives the schema away. Not read: a comment saying so.
+ */
+function stateSchemaLines(schema: string, role: string, node: ObservedNode | undefined): string[] {
+  const state = node?.stateSchema;
+  if (!node)
+    return [
+      `-- if steep's state schema ${schema} already exists under another role (an admin ran steep first), its owner grants:`,
+      ...stateSchemaGrants(schema, role).map((g) => `--   ${g}`),
+    ];
+  if (node.role.superuser || !state?.exists || state.writable !== false) return [];
+  return [
+    `-- steep's state schema ${schema} belongs to ${state.owner ?? 'another role'}: run by it (or a member of it), these let ${role} use it; the schema keeps its owner`,
+    ...stateSchemaGrants(schema, role),
+  ];
 }
 
 /** What the role lacks, as read; everything when not read. */
@@ -195,8 +215,9 @@ function subscriberGrants(
     lines.push(
       "-- steep's own copy (init.parallel, two-phase): with session_replication_role = replica, foreign keys and triggers do not fire while tables load in parallel;",
       '-- without it, tables load in foreign-key order (a cycle of NOT DEFERRABLE foreign keys, or a user trigger on them, is then a plan error)',
+      // a cloud admin holds no SET on it WITH GRANT OPTION: run as it is, the line would stop the script
       v >= PG15
-        ? `GRANT SET ON PARAMETER session_replication_role TO ${r};`
+        ? `-- only a superuser may grant it: GRANT SET ON PARAMETER session_replication_role TO ${r};`
         : '-- on PostgreSQL 14 only a superuser may set it',
     );
   if (lacks.fn('pg_replication_origin_progress'))

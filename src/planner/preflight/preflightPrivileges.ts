@@ -8,10 +8,17 @@
 import { type Address, printAddress, subscriptionAddress } from '../../model/address.js';
 import type { ObservedNode, ObservedTable } from '../../model/cluster.js';
 import { compareText } from '../../model/order.js';
-import { cloudAdminNote, functionsCalled, grantFunction, isCloudAdminRole } from '../../model/privileges.js';
+import { connectionPassword } from '../../model/passwordVerifier.js';
+import {
+  cloudAdminNote,
+  functionsCalled,
+  grantFunction,
+  isCloudAdminRole,
+  stateSchemaGrants,
+} from '../../model/privileges.js';
 import { displayTable, quoteIdent } from '../../model/sql.js';
 import { qualifiedName, type SubscriptionSpec, type TableName } from '../../model/topology.js';
-import { PG16 } from '../../model/versions.js';
+import { PG15, PG16 } from '../../model/versions.js';
 import { type DraftStep, type PlanContext, sortedKeys } from '../context.js';
 import { effectiveSubscriptionOptions } from '../defaults.js';
 import { copiedRelations } from '../init/initCopy.js';
@@ -86,13 +93,23 @@ export function checkPrivileges(ctx: PlanContext): void {
         checkCreateSubscription(ctx, node, fail);
         if (step.action === 'replace') checkOwner(node, 'subscription', name, fail, step.address);
         const d = ctx.desired.subscriptions[name];
+        if (d) checkPassfile(ctx, node, name, d.from, fail, step.address);
+        if (d) warnLoggedPassword(ctx, node, name, d.from, 'CREATE SUBSCRIPTION');
         if (d) checkReplicationRole(ctx, d.from, fail);
         if (d) checkSetRoleToOwners(ctx, node, d, fail, step.address);
         // two-phase: `steep snapshot apply` loads the files with steep's own copy
         if (d?.init.method === 'two-phase') checkLoad(ctx, node, name, fail);
         break;
       }
-      case 'subscription-alter':
+      case 'subscription-alter': {
+        const d = ctx.desired.subscriptions[name];
+        if (d && step.statements.some((st) => /\bCONNECTION '/.test(st.sql))) {
+          checkPassfile(ctx, node, name, d.from, fail, step.address);
+          warnLoggedPassword(ctx, node, name, d.from, 'ALTER SUBSCRIPTION … CONNECTION');
+        }
+        checkOwner(node, 'subscription', name, fail, step.address);
+        break;
+      }
       case 'subscription-drop':
         checkOwner(node, 'subscription', name, fail, step.address);
         break;
@@ -221,11 +238,13 @@ function checkStateSchema(ctx: PlanContext, node: ObservedNode, fail: Fail): voi
         `run GRANT CREATE ON DATABASE ${quoteIdent(node.database)} TO ${quoteIdent(role.name)}; ` +
         `or CREATE SCHEMA ${quoteIdent(schema)} AUTHORIZATION ${quoteIdent(role.name)}; on ${node.name}`,
     );
-  } else if (state.exists && state.canCreateIn === false) {
+  } else if (state.exists && (state.writable === false || state.canCreateIn === false)) {
+    // grants its owner may run, never a change of owner (a cloud admin may not give its schema away)
+    const owner = state.owner ?? 'its owner';
     fail(
       node.name,
-      `${node.name}: role ${role.name} may not create steep's state tables in schema ${schema} (no CREATE on it); ` +
-        `run ALTER SCHEMA ${quoteIdent(schema)} OWNER TO ${quoteIdent(role.name)}; on ${node.name}`,
+      `${node.name}: role ${role.name} may not use steep's state schema ${schema} (its owner is ${owner}); ` +
+        `run ${stateSchemaGrants(schema, role.name).join(' ')} on ${node.name} as ${owner} (or a member of it)`,
     );
   }
 }
@@ -293,6 +312,56 @@ function checkCreateSubscription(ctx: PlanContext, node: ObservedNode, fail: Fai
       `${node.name}: role ${role.name} may not create subscriptions (no CREATE on database ${node.database}); GRANT CREATE ON DATABASE ${quoteIdent(node.database)} TO ${quoteIdent(role.name)}`,
     );
   }
+}
+
+/**
+ * 16+: PostgreSQL refuses a subscription connection without `password=` when its owner is not a
+ * superuser (password_required, which only a superuser may turn off): with `replicationPassfile`
+ * CREATE SUBSCRIPTION would fail after the publication was made ("password is required").
+ */
+function checkPassfile(
+  ctx: PlanContext,
+  node: ObservedNode,
+  name: string,
+  from: string,
+  fail: Fail,
+  address: Address,
+): void {
+  const passfile = ctx.desired.nodes[from]?.replicationPassfile;
+  if (passfile === undefined || node.role.superuser || node.serverVersion < PG16) return;
+  fail(
+    node.name,
+    `${node.name}: subscription ${name} would read its password for ${from} from replicationPassfile, and PostgreSQL 16+ refuses a connection without a password for a subscription owned by role ${node.role.name}, who is not a superuser ` +
+      `(only a superuser may set password_required = false); remove replicationPassfile from node ${from} in steep.yaml (steep then writes the node's password into the subscription's connection), or run steep as a superuser on ${node.name}`,
+    address,
+  );
+}
+
+/**
+ * A failed statement carrying a password is logged by the server with its text (default
+ * log_min_error_statement = error); steep sets it to panic for that statement where the role may
+ * (runStep.ts). Where it may not, plan says so and names the grant.
+ */
+function warnLoggedPassword(
+  ctx: PlanContext,
+  node: ObservedNode,
+  name: string,
+  from: string,
+  what: string,
+): void {
+  const publisher = ctx.desired.nodes[from];
+  const gaps = node.role.gaps;
+  if (!publisher || connectionPassword(publisher) === undefined || node.role.superuser) return;
+  if (gaps?.setLogMinErrorStatement !== false) return;
+  const fix =
+    node.serverVersion >= PG15
+      ? `run GRANT SET ON PARAMETER log_min_error_statement TO ${quoteIdent(node.role.name)}; on ${node.name} as a superuser, and steep keeps it out`
+      : 'before PostgreSQL 15 only a superuser may set log_min_error_statement';
+  ctx.warn(
+    'preflight.logged-password',
+    `${node.name}: if ${what} of subscription ${name} fails, ${node.name}'s server logs the statement with the password for ${from} (log_min_error_statement), and role ${node.role.name} may not set log_min_error_statement to keep it out; ${fix}`,
+    { node: node.name, address: subscriptionAddress(name) },
+  );
 }
 
 /** Subscribers connect to the publisher as the replication user: it needs REPLICATION (checked when it is steep's own role). */

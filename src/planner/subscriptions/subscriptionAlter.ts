@@ -13,6 +13,7 @@ import { isUnknown } from '../../model/cluster.js';
 import { maskConninfo, sameConninfo } from '../../model/conninfo.js';
 import { compareText } from '../../model/order.js';
 import { commentWithMarker } from '../../model/ownership.js';
+import { connectionPassword, passwordAddress, verifiesPassword } from '../../model/passwordVerifier.js';
 import type { Change } from '../../model/plan.js';
 import { disabledOnError, disabledOnErrorText } from '../../model/syncVerdict.js';
 import type { SubscriptionSpec } from '../../model/topology.js';
@@ -62,12 +63,29 @@ import {
 
 export const UNKNOWN_TEXT = '(unknown)';
 
-/** `note`: why the value could not be compared directly, for the reason text. */
-function compareConnection(o: ObservedSubscription, conn: DesiredConnection) {
+/**
+ * `note`: why the value could not be compared directly, for the reason text. Unread, the
+ * password is compared by the verifier apply recorded (model/passwordVerifier.ts).
+ */
+function compareConnection(
+  o: ObservedSubscription,
+  conn: DesiredConnection,
+  password: { verifier: string | undefined; given: string | undefined },
+) {
   if (!isUnknown(o.conninfo)) {
     return { differs: !sameConninfo(conn.real, o.conninfo), before: maskConninfo(o.conninfo) };
   }
   const hash = o.managedBy?.connHash;
+  const rotated =
+    password.verifier !== undefined &&
+    password.given !== undefined &&
+    verifiesPassword(password.verifier, password.given) === false;
+  if (hash === conn.hash && rotated)
+    return {
+      differs: true,
+      before: UNKNOWN_TEXT,
+      note: 'the password steep.yaml gives for its publisher is not the one steep gave the subscription (a rotated password): its connection is set again',
+    };
   if (hash === conn.hash) return { differs: false, before: UNKNOWN_TEXT };
   const unread = 'its connection string cannot be read (the role may not read pg_subscription.subconninfo)';
   return {
@@ -134,7 +152,11 @@ function diffSubscription(ctx: PlanContext, run: SubscriptionRun, x: Declared, o
   const publicationsChanged = !sameJson(publications, observedPubs);
   if (publicationsChanged) changes.push({ path: 'publications', before: observedPubs, after: publications });
   if (o.enabled !== enabled) changes.push({ path: 'enabled', before: o.enabled, after: enabled });
-  const connection = compareConnection(o, conn);
+  const publisher = ctx.desired.nodes[d.from];
+  const connection = compareConnection(o, conn, {
+    verifier: node.objectDigests?.[passwordAddress(address)],
+    given: publisher ? connectionPassword(publisher) : undefined,
+  });
   if (connection.differs) changes.push({ path: 'connection', before: connection.before, after: conn.masked });
 
   // each option to be set while enabled, or (failover, twoPhase) while disabled; twoPhase before 18 can only be replaced

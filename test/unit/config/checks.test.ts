@@ -154,6 +154,27 @@ describe('nodes', () => {
     ]);
   });
 
+  it('url parameters libpq would act on and steep cannot are errors naming what to write instead', () => {
+    const url = (q: string) => BASE.replace('east.internal:5432/app', `east.internal:5432/app?${q}`);
+    expect(errorsOf(url('channel_binding=require'))).toEqual([
+      '5:10 url-parameter-unsupported: node `east`: `url` parameter `channel_binding=require` is not supported by steep: its own sessions and the subscriptions it creates would connect without channel binding, which libpq and psql refuse',
+    ]);
+    expect(errorsOf(url('sslpassword=k3y'))).toEqual([
+      '5:10 url-parameter-unsupported: node `east`: `url` parameter `sslpassword` is not supported by steep: it reads no client key protected by a passphrase',
+    ]);
+    expect(errorsOf(url('service=east'))).toEqual([
+      '5:10 url-parameter-unsupported: node `east`: `url` parameter `service` is not supported by steep: it reads no pg_service.conf',
+    ]);
+    const refused = check(url('sslpassword=k3y&service=east'));
+    expect(refused.errors.map((e) => e.hint)).toEqual([
+      'give sslkey a key without a passphrase (openssl pkey -in KEY -out KEY.plain, mode 0600)',
+      "write the service's host, port, dbname, user and TLS settings (sslmode, sslrootcert, sslcert, sslkey) in the url or the node's fields",
+    ]);
+    expect(JSON.stringify(refused)).not.toContain('k3y');
+    // what libpq does by default, or turns off: a warning as any other parameter steep does not use
+    expect(check(url('channel_binding=prefer')).errors).toEqual([]);
+  });
+
   it('serverVersion must be a supported PostgreSQL version', () => {
     const node = (v: string) => errorsOf(`version: 1\ntopology: t\nnodes:\n  a: {serverVersion: ${v}}\n`);
     expect(node('13')).toEqual([
