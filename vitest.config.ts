@@ -1,6 +1,8 @@
 import { configDefaults, defineConfig } from 'vitest/config';
 import LongestFirst from './test/support/sequencer.js';
 
+const LOAD_TIME_ENV = ['test/unit/render/colour.test.ts'];
+
 export default defineConfig({
   test: {
     setupFiles: ['test/support/setup.ts'],
@@ -21,10 +23,17 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
+          exclude: [...configDefaults.exclude, ...LOAD_TIME_ENV],
           isolate: false,
           unstubEnvs: true,
           restoreMocks: true,
         },
+      },
+      {
+        // a unit file whose dependency reads the environment when first loaded (ansis and
+        // FORCE_COLOR): only a process of its own loads it afresh, as vi.resetModules cannot
+        extends: true,
+        test: { name: 'unit-isolated', include: LOAD_TIME_ENV },
       },
       {
         // every other file in a process of its own (servers, signals, exit hooks, process.env)
