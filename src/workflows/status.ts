@@ -232,6 +232,8 @@ function slotStatuses(topology: Topology, observed: ClusterState, live: Map<stri
       out.push({
         node: n.name,
         name: s.name,
+        database: s.database,
+        ...(s.database !== null && s.database !== n.database ? { foreign: true as const } : {}),
         kind,
         subscription,
         ...(otherDatabase ? { otherDatabase } : {}),
