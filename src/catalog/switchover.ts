@@ -155,6 +155,7 @@ export async function serverNow(client: pg.Client): Promise<string> {
 export async function readPublicationAndSlot(
   client: pg.Client,
   name: string,
+  slotName: string = name,
 ): Promise<{
   publication: boolean;
   slot: { database: string | null; here: boolean; streamedBy: string | null; active: boolean } | null;
@@ -173,7 +174,7 @@ export async function readPublicationAndSlot(
             s.active, a.application_name AS "streamedBy"
        FROM pg_catalog.pg_replication_slots s LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = s.active_pid
       WHERE s.slot_name = $1`,
-    [name],
+    [slotName],
   );
   return { publication: rows[0]!.publication, slot: slots[0] ?? null };
 }

@@ -91,6 +91,10 @@ export type SlotKind =
 
 export interface SlotStatus extends Pick<ObservedSlot, 'name' | 'active' | 'walStatus' | 'retainedWalBytes'> {
   node: string;
+  /** the database the slot serves (slots are the server's); null: a physical slot */
+  database?: string | null;
+  /** it serves another database of the node's server than the node's own */
+  foreign?: true;
   kind: SlotKind;
   /** the subscription using it (or prepared for, or expecting it) */
   subscription: string | null;

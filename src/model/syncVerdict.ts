@@ -1,6 +1,7 @@
 import { formatBytes } from './bytes.js';
 import { gapWayOut } from './continuity.js';
 import type { SlotLag } from './initState.js';
+import { NOTHING_PENDING_BYTES, reconnect, riseAcrossRestart } from './reconnect.js';
 import { quoteIdent } from './sql.js';
 import type { SubscriptionRef } from './topology.js';
 /**
@@ -26,6 +27,8 @@ import type { SubscriptionRef } from './topology.js';
  *   seen within `riseWindowMs` (six of the subscriber's wal_retrieve_retry_interval, so a loop
  *   errs several times within it however the server is set) keeps the verdict `failing`, so two
  *   readings close together cannot both miss it.
+ * - a rise across a restart of the publisher, with the worker streaming again, is the restart's
+ *   connection loss, not a failure (model/reconnect.ts).
  */
 
 /** pg_stat_subscription_stats' counters as steep last read them on the subscriber. */
@@ -34,7 +37,7 @@ export interface ErrorReading {
   syncErrors: number;
   /** when read (ISO 8601) */
   at: string;
-  /** the last reading that saw them rise (ISO 8601), null: none seen */
+  /** the last reading that saw them rise (ISO 8601), null: none seen; a rise across a restart of the publisher does not move it (model/reconnect.ts) */
   roseAt: string | null;
 }
 
@@ -87,6 +90,10 @@ export interface SyncFacts extends SubscriptionRef {
   now: string;
   /** the subscription's slot on the publisher: null when the publisher was not read (or slot_name = NONE) */
   slot: { name: string; active: boolean } | 'absent' | null;
+  /** the publisher's pg_postmaster_start_time() (ISO 8601); null or absent: not read */
+  publisherStartedAt?: string | null;
+  /** the slot's unconfirmed WAL on the publisher (bytes); null or absent: not read */
+  lagBytes?: number | null;
   /** columns the publisher's published tables have and the subscriber's tables lack, by `schema.table` */
   missingColumns: Record<string, string[]>;
   /** what else PostgreSQL refuses the workers, read for failing ones (setRoleDeniedText) */
@@ -208,7 +215,10 @@ export function syncVerdict(f: SyncFacts): SyncVerdict {
       verdict: 'unknown',
       reasons: [`the workers of ${f.subscription} on ${f.node} could not be read`],
     };
-  const rise = errorRise(f);
+  // errors a restart of the publisher explains, the worker streaming again: not a failure
+  const seen = errorRise(f);
+  const reconnected = seen === null ? null : reconnect(f);
+  const rise = reconnected ? null : seen;
   if (!f.applyRunning) {
     if (rise === null && f.slot !== null && f.slot !== 'absent' && f.slot.active)
       return {
@@ -241,6 +251,7 @@ export function syncVerdict(f: SyncFacts): SyncVerdict {
         `apply worker running on ${f.node}, while ${slotText(f)}: it streams from a node other than ${f.from}, or is still connecting (read again)`,
       ],
     };
+  if (reconnected?.verdict === 'catching_up') return { verdict: 'unknown', reasons: [reconnected.note] };
   if (f.countsErrors) {
     if (f.applyErrors === null || f.syncErrors === null)
       return {
@@ -268,6 +279,7 @@ export function syncVerdict(f: SyncFacts): SyncVerdict {
   if (!f.countsErrors) proven.push('errors not counted before PostgreSQL 15');
   else if (f.previous) proven.push(`no error since steep's reading at ${f.previous.at}`);
   else proven.push('no error counted');
+  if (reconnected) proven.push(reconnected.note);
   return { verdict: 'synchronized', reasons: proven };
 }
 
@@ -276,7 +288,7 @@ export function syncVerdict(f: SyncFacts): SyncVerdict {
  * when they could not be read (before 15 too): the previous one stays.
  */
 export function nextReading(
-  f: Pick<SyncFacts, 'applyErrors' | 'syncErrors' | 'previous' | 'now'>,
+  f: Pick<SyncFacts, 'applyErrors' | 'syncErrors' | 'previous' | 'now' | 'publisherStartedAt'>,
 ): ErrorReading | null {
   if (f.applyErrors === null || f.syncErrors === null) return null;
   const p = f.previous;
@@ -289,7 +301,8 @@ export function nextReading(
     applyErrors: f.applyErrors,
     syncErrors: f.syncErrors,
     at: f.now,
-    roseAt: rose ? f.now : (p?.roseAt ?? null),
+    // the restart's connection loss keeps no later reading failing (model/reconnect.ts)
+    roseAt: rose && !riseAcrossRestart(f) ? f.now : (p?.roseAt ?? null),
   };
 }
 
@@ -321,9 +334,6 @@ export interface LagFacts {
   /** why the lag was not read at all (its publisher cannot be read), or null */
   unreadable: string | null;
 }
-
-/** Below this much unconfirmed WAL a streaming slot has nothing left to replay: its replay lag is 0 s. */
-const NOTHING_PENDING_BYTES = 64 * 1024;
 
 export type LagVerdict =
   | { verdict: 'within' }

@@ -111,7 +111,7 @@ export function renderStatus(r: StatusReport): string {
   if (slots.length === 0) out.push('  (none)');
   for (const s of slots) {
     out.push(
-      `  ${`${s.node}/${s.name}`.padEnd(30)} ${slotUse(s).padEnd(28)} ${s.active ? 'active  ' : 'inactive'}  wal_status ${s.walStatus ?? 'unknown'}  retains ${formatBytes(s.retainedWalBytes)}`,
+      `  ${`${s.node}/${s.name}`.padEnd(30)} ${slotUse(s).padEnd(28)} ${s.active ? 'active  ' : 'inactive'}  wal_status ${s.walStatus ?? 'unknown'}  retains ${formatBytes(s.retainedWalBytes)}${s.foreign ? ` · database ${s.database}` : ''}`,
     );
   }
   for (const n of r.nodes.filter((x) => !x.reachable))

@@ -26,7 +26,7 @@ import { failoverVerdicts } from '../planner/failover/failover.js';
 import { classifySlot } from '../planner/subscriptions/slotKinds.js';
 import { observeContinuity, type TableGap } from './continuity.js';
 import { missingColumnsOf, setRoleObstaclesOf } from './statusColumns.js';
-import { type Live, readLive } from './statusLive.js';
+import { type Live, publisherStartedAt, readLive } from './statusLive.js';
 import { observeStreamPositions } from './streamPositions.js';
 
 /** What the verdict on a subscription rests on, kept until the columns of failing ones are read. */
@@ -139,6 +139,8 @@ function subscriptionStatus(
         : observedSlot
           ? { name: slotName, active: slot?.active ?? observedSlot.active }
           : 'absent',
+    publisherStartedAt: publisherStartedAt(observed, from),
+    lagBytes: slot?.lagBytes ?? null,
     missingColumns: {},
     gaps: gaps.get(`${node}/${name}`) ?? [],
   };
@@ -230,6 +232,8 @@ function slotStatuses(topology: Topology, observed: ClusterState, live: Map<stri
       out.push({
         node: n.name,
         name: s.name,
+        database: s.database,
+        ...(s.database !== null && s.database !== n.database ? { foreign: true as const } : {}),
         kind,
         subscription,
         ...(otherDatabase ? { otherDatabase } : {}),

@@ -86,7 +86,11 @@ export async function readLive(
           readings: readings ?? new Map(),
           readAt,
           retryIntervalMs,
-          notRecorded: opts.record ? await recordReadings(c, readingStore, activity, readings, readAt) : null,
+          notRecorded: opts.record
+            ? await recordReadings(c, readingStore, activity, readings, readAt, (sub) =>
+                publisherStartedAt(observed, n.subscriptions[sub]?.from ?? ''),
+              )
+            : null,
         });
       });
     },
@@ -105,6 +109,7 @@ async function recordReadings(
   activity: SubscriptionActivity[],
   previous: Map<string, ErrorReading> | null,
   now: string,
+  startedAt: (subscription: string) => string | null,
 ): Promise<string | null> {
   const next = new Map<string, ErrorReading>();
   for (const a of activity) {
@@ -113,6 +118,7 @@ async function recordReadings(
       syncErrors: a.syncErrorCount,
       previous: previous?.get(a.name) ?? null,
       now,
+      publisherStartedAt: startedAt(a.name),
     });
     if (r) next.set(a.name, r);
   }
@@ -124,4 +130,11 @@ async function recordReadings(
   } catch (err) {
     return postgresMessage(err);
   }
+}
+
+/** When `from`'s server started (pg_postmaster_start_time(), ISO 8601); null: not read. */
+export function publisherStartedAt(observed: ClusterState, from: string): string | null {
+  const n = observed.nodes[from];
+  const epoch = n?.reachable ? n.server?.startedAt : undefined;
+  return epoch ? new Date(Number(epoch) * 1000).toISOString() : null;
 }

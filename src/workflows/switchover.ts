@@ -12,7 +12,6 @@ import { readSequencePrivileges, readSequenceStates } from '../catalog/sequences
 import { serverVersionOf } from '../catalog/session.js';
 import {
   hashSample,
-  probeSubscription,
   readCapacity,
   readFencedTables,
   readFencePrivileges,
@@ -21,21 +20,17 @@ import {
   readInboundSubscriptions,
   readLogins,
   readPreparedXacts,
-  readPublicationAndSlot,
   readRoleFacts,
   readSlotPosition,
   readSubscriptionOrigin,
   serverNow,
-  subscriptionExists,
 } from '../catalog/switchover.js';
 import { readTableObjects } from '../catalog/tableSchemas.js';
 import { loadTopology } from '../config/load.js';
 import { withSession } from '../db/connect.js';
-import { secretFiller } from '../executors/secrets.js';
 import { publishedSequences } from '../executors/sequenceSync.js';
 import { type NodeClients, waitLagUnder } from '../executors/switchover.js';
 import { subscriptionAddress } from '../model/address.js';
-import { buildConninfo } from '../model/conninfo.js';
 import { SteepError } from '../model/errors.js';
 import { lsnValue } from '../model/lsn.js';
 import { displayTable, quoteTable } from '../model/sql.js';
@@ -47,7 +42,6 @@ import {
 } from '../model/switchover.js';
 import type { SubscriptionSpec, TableName, Topology } from '../model/topology.js';
 import { declaredSubscription, qualifiedName, tableOfQualified } from '../model/topology.js';
-import { PG16 } from '../model/versions.js';
 import { isComparison } from '../planner/compare/verify.js';
 import { decideSequence } from '../planner/sequences.js';
 import { fenceTriggerName } from '../planner/switchover/dataFence.js';
@@ -61,6 +55,7 @@ import {
 } from '../planner/switchover/switchoverChecks.js';
 import { hasInitTables, SubscriptionStateStore } from '../state/subscriptionState.js';
 import { lockedPair } from './reinit.js';
+import { readReverseFacts, reverseConninfo } from './switchoverReverse.js';
 import { SwitchoverRun, type SwitchoverRunOptions } from './switchoverRun.js';
 import { openSession, planVerify } from './verify.js';
 
@@ -128,15 +123,6 @@ export async function switchover(configPath: string, subscription: string, opts:
   } finally {
     await Promise.all([...clients.values()].map((c) => c.end().catch(() => {})));
   }
-}
-
-/** The connection string the old primary's reverse subscription uses to reach the new one (masked). */
-function reverseConninfo(topology: Topology, node: string): string {
-  const spec = topology.nodes[node]!;
-  return buildConninfo(spec.replicationConnection ?? spec.connection, {
-    passfile: spec.replicationPassfile,
-    maskPassword: true,
-  });
 }
 
 async function readFacts(
@@ -269,41 +255,6 @@ async function estimateVerify(
     rows,
     rowsPerSecond: sample?.rate ?? null,
     fixedMs: 2 * planMs + (2 + Math.ceil(compared.length / 2)) * connectMs,
-  };
-}
-
-/**
- * The reverse subscription (old primary ← new, 16+ on both): what exists of it, whether the old
- * primary's role may create it and reach the new one (probed), and how long that connection took.
- */
-async function readReverseFacts(
-  topology: Topology,
-  d: SubscriptionSpec,
-  old: pg.Client,
-  neu: pg.Client,
-  canSubscribe: boolean,
-  version: number,
-) {
-  if (version < PG16) return { reverse: null, reverseConnectMs: null };
-  const rev = reverseName(d.name);
-  const onNew = await readPublicationAndSlot(neu, rev);
-  const exists = await subscriptionExists(old, rev);
-  const probed = Date.now();
-  const unreachable =
-    canSubscribe && !exists
-      ? await probeSubscription(old, rev, reverseConninfo(topology, d.node), secretFiller(topology))
-      : null;
-  return {
-    reverse: {
-      publicationExists: onNew.publication,
-      slotExists: onNew.slot !== null,
-      slot: onNew.slot,
-      subscriptionExists: exists,
-      oldCanSubscribe: canSubscribe,
-      unreachable,
-      reverseUser: (topology.nodes[d.node]!.replicationConnection ?? topology.nodes[d.node]!.connection).user,
-    },
-    reverseConnectMs: canSubscribe && !exists && unreachable === null ? Date.now() - probed : null,
   };
 }
 

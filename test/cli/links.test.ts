@@ -376,21 +376,22 @@ describe(`links on PostgreSQL ${VERSION}`, () => {
     const holder = await eu().client();
     let apply: Exited;
     try {
-      await holder.query("SELECT pg_replication_origin_create('steep_merge_lm_link_eu')");
-      await holder.query("SELECT pg_replication_origin_session_setup('steep_merge_lm_link_eu')");
+      await holder.query("SELECT pg_replication_origin_create('steep_merge_lm_link_eu_a172cedc')");
+      await holder.query("SELECT pg_replication_origin_session_setup('steep_merge_lm_link_eu_a172cedc')");
       // held past lock_timeout: refused before any lock, naming the origin and what to do
       const short = writeConfig(`${readFileSync(both, 'utf8')}settings:\n  lockTimeout: 1s\n`);
       const refused = await steep(['apply', '--auto-approve', ...MERGE], short);
       expect(refused.code, refused.stderr + refused.stdout).toBe(1);
       expect(refused.stderr).toMatch(
-        /link\.lm_link on eu: replication origin steep_merge_lm_link_eu is still held by another session after lock_timeout \(1 s\): .*PID \d+.*; a killed steep run's session lets go of it as it ends: apply again, or end that session \(pg_terminate_backend\)/,
+        /link\.lm_link on eu: replication origin steep_merge_lm_link_eu_a172cedc is still held by another session after lock_timeout \(1 s\): .*PID \d+.*; a killed steep run's session lets go of it as it ends: apply again, or end that session \(pg_terminate_backend\)/,
       );
       expect(await subscriptions(us())).toEqual(['p_link_us']);
       // let go while apply waits: it goes on
       const waiting = startApply(both);
       const seen = await Promise.race([
         waiting.when(
-          (e) => e.event === 'apply.step_waiting' && (e.message ?? '').includes('steep_merge_lm_link_eu'),
+          (e) =>
+            e.event === 'apply.step_waiting' && (e.message ?? '').includes('steep_merge_lm_link_eu_a172cedc'),
         ),
         waiting.exited.then((r) => ({ message: `apply ended first: ${r.stderr}` })),
       ]);

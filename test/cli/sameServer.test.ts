@@ -241,7 +241,7 @@ describe('a subscriber database on its publisher’s server', () => {
       );
       expect(await server().query('SELECT slot_name FROM pg_replication_slots ORDER BY 1')).toEqual([
         { slot_name: 'shop_manual' },
-        { slot_name: 'steep_reverse_shop_orders' },
+        { slot_name: 'steep_reverse_shop_orders_8d9001d3' },
       ]);
     },
     4 * BOUND_MS,

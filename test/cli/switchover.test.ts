@@ -127,10 +127,10 @@ describe('steep switchover (18 → 18)', () => {
         `ALTER ROLE "${APP.user}" IN DATABASE "app" SET default_transaction_read_only = on`,
       );
       expect(dry.stdout).toMatch(
-        /CREATE SUBSCRIPTION "steep_reverse_west_sw" CONNECTION '.*password=\*\*\*\*.*' PUBLICATION "steep_reverse_west_sw" WITH \(copy_data = false, origin = none, create_slot = false, slot_name = 'steep_reverse_west_sw'\)/,
+        /CREATE SUBSCRIPTION "steep_reverse_west_sw" CONNECTION '.*password=\*\*\*\*.*' PUBLICATION "steep_reverse_west_sw" WITH \(copy_data = false, origin = none, create_slot = false, slot_name = 'steep_reverse_west_sw_a172cedc'\)/,
       );
       expect(dry.stdout).toContain(
-        "SELECT pg_catalog.pg_create_logical_replication_slot('steep_reverse_west_sw', 'pgoutput')",
+        "SELECT pg_catalog.pg_create_logical_replication_slot('steep_reverse_west_sw_a172cedc', 'pgoutput')",
       );
       const estimated = /Expected write blackout: (\d+\.\d\d) s/.exec(dry.stdout)?.[1];
       expect(estimated, dry.stdout).toBeDefined();
@@ -275,7 +275,7 @@ describe('steep switchover (18 → 18)', () => {
       HANG_MS,
       'a write on west to arrive on east',
     );
-    await waitCaughtUp(west, 'steep_reverse_west_sw');
+    await waitCaughtUp(west, 'steep_reverse_west_sw_a172cedc');
     expect(await digests(east, TABLES)).toEqual(await digests(west, TABLES));
 
     // every step in west's apply_log
@@ -500,7 +500,7 @@ describe('steep switchover of asynchronous commits (18 → 18)', () => {
       await east.query('SELECT pg_reload_conf()');
       // west is the primary: the application writes there, and it comes back to east
       for (let i = 0; i < 50; i++) await west.query(`INSERT INTO public.as_orders (v) VALUES ('west ${i}')`);
-      await waitCaughtUp(west, REV);
+      await waitCaughtUp(west, `${REV}_a172cedc`);
 
       // the printed rollback, run as printed
       for (const r of report.rollback) {
@@ -521,7 +521,9 @@ describe('steep switchover of asynchronous commits (18 → 18)', () => {
       }
       expect(await digests(east, AS_TABLES)).toEqual(await digests(west, AS_TABLES));
       // nothing of the way back is left to retain WAL on west
-      expect(await west.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [REV])).toEqual([]);
+      expect(
+        await west.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [`${REV}_a172cedc`]),
+      ).toEqual([]);
       expect(await east.query('SELECT 1 FROM pg_subscription WHERE subname = $1', [REV])).toEqual([]);
       // after the rollback the role writes on east again, past everything west handed out
       const c = await roleClient(east, AS);

@@ -203,7 +203,7 @@ describe(`the switchover fence holds against every writer (${defaultVersion()} â
     // west is the primary: its writes come back to east, past the fence
     for (let i = 0; i < 20; i++)
       await west.query(`INSERT INTO public.lr_ledger (id, v) VALUES (${5_000_000 + i}, 'west')`);
-    await waitCaughtUp(west, 'steep_reverse_west_lr');
+    await waitCaughtUp(west, 'steep_reverse_west_lr_a172cedc');
     expect(await digests(east, ['lr_ledger'])).toEqual(await digests(west, ['lr_ledger']));
   }, 240_000);
 
@@ -485,7 +485,7 @@ describe(`the switchover fence holds against every writer (${defaultVersion()} â
     // west is the primary now: its writes reach east through the way back, with that origin
     for (let i = 0; i < 10; i++)
       await west.query(`INSERT INTO public.${p}_ledger (id, v) VALUES (${8_000_000 + i}, 'west')`);
-    await waitCaughtUp(west, `steep_reverse_${sub}`);
+    await waitCaughtUp(west, `steep_reverse_${sub}_a172cedc`);
 
     // the advice, followed literally: each ALTER SUBSCRIPTION it prints, in order, on west,
     // waiting where it says until the slot is caught up

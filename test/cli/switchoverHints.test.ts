@@ -14,7 +14,8 @@ import { eventually, HANG_MS } from '../support/topologyFile.js';
  * plays the cloud's admin, who runs the hints. PostgreSQL 18 (16+: membership options).
  */
 const SUB = 'orders_sub';
-const REVERSE = `steep_reverse_${SUB}`;
+// the way back's slot as steep names it for database app (planner/switchover/switchoverChecks.ts reverseSlotName)
+const REVERSE = `steep_reverse_${SUB}_a172cedc`;
 
 describe('switchover hints, followed as printed', () => {
   const cluster = useCluster({ nodes: ['east', 'west'], version: 18 });

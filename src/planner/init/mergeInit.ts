@@ -1,5 +1,6 @@
 import { linkAddress, subscriptionAddress } from '../../model/address.js';
 import type { ObservedNode } from '../../model/cluster.js';
+import { withDatabaseTag } from '../../model/databaseTag.js';
 import { MERGE_FINAL_ROUNDS, MERGE_UNFINISHED } from '../../model/initLifecycle.js';
 import { parseStrategy } from '../../model/mergeStrategy.js';
 import type { Statement } from '../../model/plan.js';
@@ -151,7 +152,12 @@ function planUnit(ctx: PlanContext, steps: DraftStep[], unit: Unit, recreate: Re
   const inside = unit.subscriptions.every((d) => d.options.origin === 'none');
   const [origins, originDrops] = [originSetupSql, originDropSql].map((sqlOf) =>
     inside
-      ? [a, b].flatMap((n) => sqlOf(mergeOriginName(unit.name, n)).map((sql) => ({ ...nonTx(sql), node: n })))
+      ? [a, b].flatMap((n) =>
+          sqlOf(mergeOriginName(unit.name, n, ctx.desired.nodes[n]!.connection.database)).map((sql) => ({
+            ...nonTx(sql),
+            node: n,
+          })),
+        )
       : [],
   );
   const seconds = recheckSeconds([nodeA, nodeB], tables);
@@ -290,9 +296,13 @@ function mergeSlotSql(d: SubscriptionSpec, publisherVersion: number): string {
 /** Read under the write locks: every write committed to the locked tables is before it. */
 const WAL_POSITION_SQL = 'SELECT pg_catalog.pg_current_wal_insert_lsn()::text AS lsn';
 
-/** The replication origin a merge unit's writes under the locks carry on `node` (origins are per server). */
-export function mergeOriginName(unit: string, node: string): string {
-  return `steep_merge_${unit}_${node}`;
+/**
+ * The replication origin a merge unit's writes under the locks carry on `node`: origins are the
+ * server's, so it carries the tag of the node's database (model/databaseTag.ts), and two
+ * databases' merges of links with one name never share one.
+ */
+export function mergeOriginName(unit: string, node: string, database: string): string {
+  return withDatabaseTag(`steep_merge_${unit}_${node}`, database);
 }
 
 /**

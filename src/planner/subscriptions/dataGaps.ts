@@ -1,5 +1,5 @@
 import { subscriptionAddress } from '../../model/address.js';
-import { adviceText, advise, printable } from '../../model/advice.js';
+import { adviceText, advise, printable, withheld } from '../../model/advice.js';
 import type { ClusterState, ObservedNode, ObservedSubscription } from '../../model/cluster.js';
 import type { DataGap } from '../../model/driftReport.js';
 import { compareText } from '../../model/order.js';
@@ -98,6 +98,7 @@ export function newTablesDecision(
     );
     return undefined;
   }
+  if (truncateRefused(ctx, d, node, held)) return undefined;
   return {
     copy: true,
     statements: [tx(truncateTablesSql(held.map((t) => node.tables[t]!)))],
@@ -186,12 +187,43 @@ function joiningOverRows(
       changes: [{ path: 'init.keep', before: null, after: held }],
     };
   }
+  // existingData: truncate, where the rows it empties may be the only copy: a refusal, as the advice is withheld
+  if (subject.onlyCopy !== null) {
+    ctx.error(
+      'existing-data',
+      `subscription ${d.name} would empty ${listText(shown(node, held))} on ${node.name} (init.existingData: truncate) before copying them from ${d.from}, ` +
+        `but ${withheld(subject, held)}; once ${d.from} holds what ${node.name} must keep, empty them yourself and apply again, ` +
+        `or set init.existingData: keep if they hold ${d.from}'s rows already`,
+      where,
+    );
+    return null;
+  }
+  if (truncateRefused(ctx, d, node, held)) return null;
   return {
     copy: true,
     statements: [tx(truncateTablesSql(held.map((t) => node.tables[t]!)))],
     hazards: ['truncates-data'],
     changes: [{ path: 'init.truncate', before: null, after: held }],
   };
+}
+
+/**
+ * `init.existingData: truncate` over tables joining a subscription whose subscriber's rows may be
+ * the only copy (disabled: after a switchover it is the primary; or another publisher's rows
+ * arrive there): the TRUNCATE is refused, as its advice is withheld (model/advice.ts), with the
+ * read-only comparison and the ways out. True when refused (the error is added).
+ */
+function truncateRefused(ctx: PlanContext, d: SubscriptionSpec, node: ObservedNode, held: string[]): boolean {
+  const subject = adviceSubject(ctx, d, node);
+  if (subject.onlyCopy === null) return false;
+  ctx.error(
+    'existing-data',
+    `subscription ${d.name} would empty ${listText(shown(node, held))} on ${node.name} (init.existingData: truncate) before copying them from ${d.from}, ` +
+      `but ${withheld(subject, held)}; once ${d.from} holds what ${node.name} must keep, empty them yourself and apply again, ` +
+      `or set init.existingData: keep if they hold ${d.from}'s rows already`,
+    { address: subscriptionAddress(d.name), node: node.name },
+  );
+  return true;
 }
 
 /**

@@ -40,12 +40,18 @@ export function classifySlot(
   slot: ObservedSlot,
 ): SlotClass {
   const nodes = Object.values(observed.nodes).filter((n): n is ObservedNode => n.reachable);
-  const user = nodes
-    .flatMap((x) => Object.values(x.subscriptions))
-    .find((o) => !o.slotNone && o.slot === slot.name && (o.from === publisher || o.from === ''));
-  const expected = Object.values(topology.subscriptions).find(
-    (d) => d.from === publisher && d.slot === slot.name,
-  );
+  // slots are the server's: one of another database of the publisher's server is never this
+  // database's subscription's, whatever its name (another topology's, with the same names)
+  const home = reachableNode(observed, publisher)?.database;
+  const ours = slot.database === null || home === undefined || slot.database === home;
+  const user = ours
+    ? nodes
+        .flatMap((x) => Object.values(x.subscriptions))
+        .find((o) => !o.slotNone && o.slot === slot.name && (o.from === publisher || o.from === ''))
+    : undefined;
+  const expected = ours
+    ? Object.values(topology.subscriptions).find((d) => d.from === publisher && d.slot === slot.name)
+    : undefined;
   const prepared = expected
     ? reachableNode(observed, expected.node)?.initState?.slots[expected.name]
     : undefined;
@@ -64,7 +70,6 @@ export function classifySlot(
       otherDatabase: { node: elsewhere.node, database: elsewhere.database },
     };
   // slots are server-wide: one in another database of the server is that database's, not an orphan of this one
-  const home = reachableNode(observed, publisher)?.database;
   if (slot.database !== null && home !== undefined && slot.database !== home)
     return { kind: 'unknown', ...none, otherDatabase: { node: publisher, database: slot.database } };
   if (expected ? !reachableNode(observed, expected.node) : unread)

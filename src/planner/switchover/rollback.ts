@@ -46,7 +46,14 @@ function inboundCheck(facts: SwitchoverFacts): RollbackCommand[] {
 export function rollbackCommands(
   facts: SwitchoverFacts,
   opts: SwitchoverOptions,
-  p: { roles: string[]; fenceNew: NodeSql[]; unfence: NodeSql[]; slot: string; reverse: string | null },
+  p: {
+    roles: string[];
+    fenceNew: NodeSql[];
+    unfence: NodeSql[];
+    slot: string;
+    reverse: string | null;
+    reverseSlot: string | null;
+  },
 ): RollbackCommand[] {
   const { subscription: sub, oldNode: old, newNode: neu } = facts;
   // the new primary is fenced as the switchover fenced the old one: both never take writes at once
@@ -89,7 +96,7 @@ export function rollbackCommands(
       },
       {
         node: neu,
-        sql: `SELECT confirmed_flush_lsn >= pg_catalog.pg_current_wal_insert_lsn() AS drained FROM pg_catalog.pg_replication_slots WHERE slot_name = ${quoteLiteral(p.reverse)}`,
+        sql: `SELECT confirmed_flush_lsn >= pg_catalog.pg_current_wal_insert_lsn() AS drained FROM pg_catalog.pg_replication_slots WHERE slot_name = ${quoteLiteral(p.reverseSlot ?? p.reverse)}`,
         why: `repeat until true: ${old} has every write made on ${neu}`,
       },
       { node: old, sql: `ALTER SUBSCRIPTION ${quoteIdent(p.reverse)} DISABLE`, why: 'stop the way back' },

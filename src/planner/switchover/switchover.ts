@@ -32,7 +32,7 @@ import { flushedMarkSql } from '../walMark.js';
 import { dataFence, newPrimaryUnfence } from './dataFence.js';
 import { PREPARED_SQL, readOnlySql, terminateSql } from './roleFence.js';
 import { rollbackCommands } from './rollback.js';
-import { fenceRoles, reverseName } from './switchoverChecks.js';
+import { fenceRoles, reverseName, reverseSlotName } from './switchoverChecks.js';
 
 /** The verify engine's rough pace on a drained pair, for the expected blackout (bench/switchover). */
 const VERIFY_ROWS_PER_SECOND = 200_000;
@@ -135,6 +135,7 @@ export function planSwitchover(
       unfence: [...data.unfence, ...unfence],
       slot,
       reverse: rev,
+      reverseSlot: rev ? reverseSlotName(sub, facts.newDatabase) : null,
     }),
   };
 }
@@ -167,6 +168,7 @@ function roleFenceSql(facts: SwitchoverFacts, roles: string[]): { fence: NodeSql
 /** The way back (`--reverse`): the new primary publishes every table to the old one, which subscribes without a copy. */
 function reverseStep(facts: SwitchoverFacts, rev: string, reverseConninfo: string): SwitchoverStep {
   const { oldNode: old, newNode: neu } = facts;
+  const slot = reverseSlotName(facts.subscription, facts.newDatabase);
   return {
     id: 'reverse',
     title: `way back: publication ${rev} on ${neu}, subscription ${rev} on ${old} (copy_data = false, origin = none)`,
@@ -177,18 +179,18 @@ function reverseStep(facts: SwitchoverFacts, rev: string, reverseConninfo: strin
       { node: neu, sql: `CREATE PUBLICATION ${quoteIdent(rev)} FOR TABLE ${facts.tables.join(', ')}` },
       {
         node: neu,
-        sql: `SELECT pg_catalog.pg_create_logical_replication_slot(${quoteLiteral(rev)}, 'pgoutput')`,
+        sql: `SELECT pg_catalog.pg_create_logical_replication_slot(${quoteLiteral(slot)}, 'pgoutput')`,
       },
       {
         node: old,
-        sql: `CREATE SUBSCRIPTION ${quoteIdent(rev)} CONNECTION ${quoteLiteral(reverseConninfo)} PUBLICATION ${quoteIdent(rev)} WITH (copy_data = false, origin = none, create_slot = false, slot_name = ${quoteLiteral(rev)})`,
+        sql: `CREATE SUBSCRIPTION ${quoteIdent(rev)} CONNECTION ${quoteLiteral(reverseConninfo)} PUBLICATION ${quoteIdent(rev)} WITH (copy_data = false, origin = none, create_slot = false, slot_name = ${quoteLiteral(slot)})`,
       },
     ],
     undo: [
       { node: old, sql: `DROP SUBSCRIPTION IF EXISTS ${quoteIdent(rev)}` },
       {
         node: neu,
-        sql: `SELECT pg_catalog.pg_drop_replication_slot(slot_name) FROM pg_catalog.pg_replication_slots WHERE slot_name = ${quoteLiteral(rev)}`,
+        sql: `SELECT pg_catalog.pg_drop_replication_slot(slot_name) FROM pg_catalog.pg_replication_slots WHERE slot_name = ${quoteLiteral(slot)} AND database = current_database()`,
       },
       { node: neu, sql: `DROP PUBLICATION IF EXISTS ${quoteIdent(rev)}` },
     ],

@@ -5,6 +5,7 @@
 
 import { adviceText } from '../../model/advice.js';
 import { formatBytes } from '../../model/bytes.js';
+import { withDatabaseTag } from '../../model/databaseTag.js';
 import { adminOptionGrant } from '../../model/membershipGrant.js';
 import { replicationConnectFix } from '../../model/replicationConnectError.js';
 import { displayIdent, quoteIdent, quoteLiteral } from '../../model/sql.js';
@@ -302,10 +303,11 @@ function reverseProblems(facts: SwitchoverFacts): string[] {
     ];
   const r = facts.reverse!;
   const name = reverseName(facts.subscription);
+  const slotName = reverseSlotName(facts.subscription, facts.newDatabase);
   return [
     r.publicationExists &&
       `publication ${name} already exists on ${neu}: drop it (DROP PUBLICATION ${quoteIdent(name)}) or switch over without --reverse`,
-    r.slotExists && reverseSlotProblem(facts, name),
+    r.slotExists && reverseSlotProblem(facts, slotName),
     r.subscriptionExists &&
       `subscription ${name} already exists on ${old}: drop it (DROP SUBSCRIPTION ${quoteIdent(name)}) or switch over without --reverse`,
     r.unreachable !== null &&
@@ -337,7 +339,18 @@ export function reverseSlotProblem(facts: SwitchoverFacts, name: string): string
   return `slot ${name} in database ${db} on ${neu} is left from an earlier way back of subscription ${facts.subscription} (nobody streams from it): drop it on ${neu} (SELECT pg_drop_replication_slot(${quoteLiteral(name)})) or ${without}`;
 }
 
-/** The reverse publication, subscription and slot all take this name. */
+/** The reverse publication and subscription take this name (each in its database). */
 export function reverseName(subscription: string): string {
   return `steep_reverse_${subscription}`.slice(0, 63);
+}
+
+/**
+ * The reverse slot on the new primary: slots are the server's, so its name carries the tag of
+ * the new primary's database (model/databaseTag.ts), and a way back of another database's
+ * topology with the same subscription name never takes it. A way back made before the tag keeps
+ * its slot (`steep_reverse_<subscription>`): its subscription names it, and dropping that
+ * subscription drops it.
+ */
+export function reverseSlotName(subscription: string, database: string): string {
+  return withDatabaseTag(`steep_reverse_${subscription}`, database);
 }

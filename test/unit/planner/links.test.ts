@@ -88,14 +88,14 @@ describe('links in the plan', () => {
     expect(sql.slice(2, 6).every((x) => x.includes('pg_replication_origin'))).toBe(true);
     // the writes under the locks carry a steep origin on each node, dropped after the commit
     expect(sql.filter((x) => x.includes('pg_replication_origin'))).toEqual([
-      "eu: SELECT pg_catalog.pg_replication_origin_create('steep_merge_eu_us_eu') WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_replication_origin WHERE roname = 'steep_merge_eu_us_eu')",
-      "eu: SELECT pg_catalog.pg_replication_origin_session_setup('steep_merge_eu_us_eu')",
-      "us: SELECT pg_catalog.pg_replication_origin_create('steep_merge_eu_us_us') WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_replication_origin WHERE roname = 'steep_merge_eu_us_us')",
-      "us: SELECT pg_catalog.pg_replication_origin_session_setup('steep_merge_eu_us_us')",
+      "eu: SELECT pg_catalog.pg_replication_origin_create('steep_merge_eu_us_eu_a172cedc') WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_replication_origin WHERE roname = 'steep_merge_eu_us_eu_a172cedc')",
+      "eu: SELECT pg_catalog.pg_replication_origin_session_setup('steep_merge_eu_us_eu_a172cedc')",
+      "us: SELECT pg_catalog.pg_replication_origin_create('steep_merge_eu_us_us_a172cedc') WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_replication_origin WHERE roname = 'steep_merge_eu_us_us_a172cedc')",
+      "us: SELECT pg_catalog.pg_replication_origin_session_setup('steep_merge_eu_us_us_a172cedc')",
       'eu: SELECT pg_catalog.pg_replication_origin_session_reset()',
-      "eu: SELECT pg_catalog.pg_replication_origin_drop('steep_merge_eu_us_eu')",
+      "eu: SELECT pg_catalog.pg_replication_origin_drop('steep_merge_eu_us_eu_a172cedc')",
       'us: SELECT pg_catalog.pg_replication_origin_session_reset()',
-      "us: SELECT pg_catalog.pg_replication_origin_drop('steep_merge_eu_us_us')",
+      "us: SELECT pg_catalog.pg_replication_origin_drop('steep_merge_eu_us_us_a172cedc')",
     ]);
     expect(merge.reasonText).toContain('merges what was written meanwhile inside the locked transactions');
     const creates = merge.statements.filter((s) => s.sql.startsWith('CREATE SUBSCRIPTION'));
@@ -216,10 +216,10 @@ describe('an interrupted merge', () => {
       'eu: DROP SUBSCRIPTION "eu_us_eu"',
       "us: SELECT pg_catalog.pg_create_logical_replication_slot('eu_us_eu', 'pgoutput')",
       "eu: SELECT pg_catalog.pg_create_logical_replication_slot('eu_us_us', 'pgoutput')",
-      "eu: SELECT pg_catalog.pg_replication_origin_create('steep_merge_eu_us_eu') WHERE",
-      "eu: SELECT pg_catalog.pg_replication_origin_session_setup('steep_merge_eu_us_eu')",
-      "us: SELECT pg_catalog.pg_replication_origin_create('steep_merge_eu_us_us') WHERE",
-      "us: SELECT pg_catalog.pg_replication_origin_session_setup('steep_merge_eu_us_us')",
+      "eu: SELECT pg_catalog.pg_replication_origin_create('steep_merge_eu_us_eu_a172cedc') WHERE",
+      "eu: SELECT pg_catalog.pg_replication_origin_session_setup('steep_merge_eu_us_eu_a172cedc')",
+      "us: SELECT pg_catalog.pg_replication_origin_create('steep_merge_eu_us_us_a172cedc') WHERE",
+      "us: SELECT pg_catalog.pg_replication_origin_session_setup('steep_merge_eu_us_us_a172cedc')",
       'eu: LOCK TABLE "public"."accounts",',
       'us: LOCK TABLE "public"."accounts",',
       'eu: SELECT pg_catalog.pg_current_wal_insert_lsn()::text AS',
@@ -229,9 +229,9 @@ describe('an interrupted merge', () => {
       'us: CREATE SUBSCRIPTION "eu_us_us"',
       'us: COMMENT ON SUBSCRIPTION',
       'eu: SELECT pg_catalog.pg_replication_origin_session_reset()',
-      "eu: SELECT pg_catalog.pg_replication_origin_drop('steep_merge_eu_us_eu')",
+      "eu: SELECT pg_catalog.pg_replication_origin_drop('steep_merge_eu_us_eu_a172cedc')",
       'us: SELECT pg_catalog.pg_replication_origin_session_reset()',
-      "us: SELECT pg_catalog.pg_replication_origin_drop('steep_merge_eu_us_us')",
+      "us: SELECT pg_catalog.pg_replication_origin_drop('steep_merge_eu_us_us_a172cedc')",
     ]);
     expect(p.steps.filter((x) => printAddress(x.address) === 'subscription.eu_us_eu')).toEqual([]);
   });

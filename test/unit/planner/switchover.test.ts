@@ -206,7 +206,7 @@ describe('switchover planner', () => {
       what: 'reverse leftovers, whose slot unread',
       facts: { reverse: { ...FACTS.reverse!, slotExists: true } },
       problem:
-        /slot steep_reverse_new_orders already exists on new, and whose it is could not be read: steep does not drop it/,
+        /slot steep_reverse_new_orders_a172cedc already exists on new, and whose it is could not be read: steep does not drop it/,
     },
     {
       what: "the way back's slot name taken by another database of the new primary's server",
@@ -218,7 +218,7 @@ describe('switchover planner', () => {
         },
       },
       problem:
-        /slot steep_reverse_new_orders on new belongs to database shop2, not app \(slots are the server's; another topology's way back, maybe, streaming now to steep_reverse_x\): it is not steep's to drop from app; switch over without --reverse/,
+        /slot steep_reverse_new_orders_a172cedc on new belongs to database shop2, not app \(slots are the server's; another topology's way back, maybe, streaming now to steep_reverse_x\): it is not steep's to drop from app; switch over without --reverse/,
     },
     {
       what: "the way back's slot streaming in this database",
@@ -230,7 +230,7 @@ describe('switchover planner', () => {
         },
       },
       problem:
-        /slot steep_reverse_new_orders in database app on new is streaming now to other_sub: a live way back, which steep does not drop/,
+        /slot steep_reverse_new_orders_a172cedc in database app on new is streaming now to other_sub: a live way back, which steep does not drop/,
     },
     {
       what: "an earlier way back's slot left in this database, unused",
@@ -242,7 +242,7 @@ describe('switchover planner', () => {
         },
       },
       problem:
-        /slot steep_reverse_new_orders in database app on new is left from an earlier way back of subscription new_orders \(nobody streams from it\): drop it on new \(SELECT pg_drop_replication_slot\('steep_reverse_new_orders'\)\)/,
+        /slot steep_reverse_new_orders_a172cedc in database app on new is left from an earlier way back of subscription new_orders \(nobody streams from it\): drop it on new \(SELECT pg_drop_replication_slot\('steep_reverse_new_orders_a172cedc'\)\)/,
     },
     {
       what: 'a role steep may not alter, steep not a member of it: a new membership, ADMIN OPTION only',
@@ -406,8 +406,8 @@ describe('switchover planner', () => {
     ]);
     // the reverse slot is made on its own first (one server: CREATE SUBSCRIPTION would wait for itself)
     expect(plan.steps[4]!.statements.map((s) => `${s.node}: ${s.sql}`).slice(1)).toEqual([
-      "new: SELECT pg_catalog.pg_create_logical_replication_slot('steep_reverse_new_orders', 'pgoutput')",
-      `old: CREATE SUBSCRIPTION "steep_reverse_new_orders" CONNECTION 'host=new dbname=app user=steep password=****' PUBLICATION "steep_reverse_new_orders" WITH (copy_data = false, origin = none, create_slot = false, slot_name = 'steep_reverse_new_orders')`,
+      "new: SELECT pg_catalog.pg_create_logical_replication_slot('steep_reverse_new_orders_a172cedc', 'pgoutput')",
+      `old: CREATE SUBSCRIPTION "steep_reverse_new_orders" CONNECTION 'host=new dbname=app user=steep password=****' PUBLICATION "steep_reverse_new_orders" WITH (copy_data = false, origin = none, create_slot = false, slot_name = 'steep_reverse_new_orders_a172cedc')`,
     ]);
     expect(plan.steps[4]!.undo.map((u) => u.node)).toEqual(['old', 'new', 'new']);
     // the slot copied before it is dropped, the copy read after the drop and a flush: a commit
