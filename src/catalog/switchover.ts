@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { quoteIdent, quoteLiteral, THIS_DATABASE_OID } from '../model/sql.js';
-import { inboundSubscriptionsSql, type RoleFacts } from '../model/switchover.js';
+import { inboundSubscriptionsSql, type NewLogin, type RoleFacts } from '../model/switchover.js';
 import { PG16 } from '../model/versions.js';
 
 /**
@@ -355,13 +355,13 @@ export async function readCapacity(client: pg.Client): Promise<Capacity> {
 }
 
 /** Whether each of `roles` can log in to this database: it exists, LOGIN, and CONNECT on the database. */
-export async function readLogins(
-  client: pg.Client,
-  roles: readonly string[],
-): Promise<Array<{ name: string; exists: boolean; login: boolean; connect: boolean }>> {
-  const { rows } = await client.query<{ name: string; exists: boolean; login: boolean; connect: boolean }>(
+export async function readLogins(client: pg.Client, roles: readonly string[]): Promise<NewLogin[]> {
+  const { rows } = await client.query<NewLogin>(
     `SELECT t.name, r.oid IS NOT NULL AS exists, coalesce(r.rolcanlogin, false) AS login,
-            coalesce(pg_catalog.has_database_privilege(r.oid, current_database(), 'CONNECT'), false) AS connect
+            coalesce(pg_catalog.has_database_privilege(r.oid, current_database(), 'CONNECT'), false) AS connect,
+            EXISTS (SELECT 1 FROM pg_catalog.pg_db_role_setting s, unnest(s.setconfig) AS c
+                     WHERE s.setrole = r.oid AND s.setdatabase = ${THIS_DATABASE_OID}
+                       AND c = 'default_transaction_read_only=on') AS "readOnly"
        FROM unnest($1::text[]) AS t(name) LEFT JOIN pg_catalog.pg_roles r ON r.rolname = t.name
       ORDER BY 1`,
     [roles],

@@ -12,6 +12,16 @@ import { quoteIdent, THIS_DATABASE_OID } from './sql.js';
 import type { TableObject } from './tableObjects.js';
 import type { VerifyReport } from './verify.js';
 
+/** A fenced role on the new primary: an earlier rollback leaves it NOLOGIN and read-only there. */
+export interface NewLogin {
+  name: string;
+  exists: boolean;
+  login: boolean;
+  connect: boolean;
+  /** default_transaction_read_only = on for it in this database (optional: older readings lack it) */
+  readOnly?: boolean;
+}
+
 export interface SwitchoverOptions {
   /** bytes: the most replication lag preflight accepts */
   maxLagBytes: number;
@@ -95,8 +105,8 @@ export interface SwitchoverFacts {
   inbound?: Array<{ name: string; tables: string[] }>;
   /** the new primary's tables still carrying the data fence an earlier rollback of this subscription put there */
   newFenced?: string[];
-  /** whether each fenced role can log in to the new primary's database */
-  newLogins?: Array<{ name: string; exists: boolean; login: boolean; connect: boolean }>;
+  /** whether each fenced role can log in to the new primary's database, and write there */
+  newLogins?: NewLogin[];
   /** what each node has left of the slots, origins, workers and walsenders the switchover uses */
   capacity?: { old: Capacity; new: Capacity };
   /** the forward subscription's origin (16+: none or any; null before 16) */

@@ -305,8 +305,9 @@ describe(`the switchover fence holds against every writer (${defaultVersion()} â
     await app.query(`INSERT INTO public.${p}_ledger (id, v) VALUES (6000001, 'prepared')`);
     await app.query("PREPARE TRANSACTION 'lp_pending'");
     await app.end();
-    // an earlier rollback left the application role without login on west
+    // an earlier rollback left the application role without login, and read-only, on west
     await west.query(`ALTER ROLE ${p}_app NOLOGIN`);
+    await west.query(`ALTER ROLE ${p}_app IN DATABASE app SET default_transaction_read_only = on`);
 
     const refused = await steep(['switchover', `west_${p}`, '--grace', '1s'], path);
     await east.query("COMMIT PREPARED 'lp_pending'");
@@ -327,7 +328,9 @@ describe(`the switchover fence holds against every writer (${defaultVersion()} â
       /prepared transaction 'lp_pending' of role lp_app in database app on east \(prepared at [^)]+\) is open/,
     );
     expect(refused.stderr).toContain('subscription north_feed on east writes into public.lp_ledger');
-    expect(refused.stderr).toContain('role lp_app cannot log in on west');
+    expect(refused.stderr).toContain(
+      'role lp_app cannot log in (NOLOGIN) and starts read-only in database app (default_transaction_read_only = on) on west',
+    );
     expect(await fenceTriggers(east, p)).toEqual([]);
     const [login] = await east.query<{ l: boolean }>(
       `SELECT rolcanlogin AS l FROM pg_roles WHERE rolname = '${p}_app'`,
@@ -337,7 +340,10 @@ describe(`the switchover fence holds against every writer (${defaultVersion()} â
     // as the refusals say: the feed disabled, the login given back; a new prepared transaction
     // is waited for (--wait-prepared) and, committed during the wait, reaches west
     await east.query('ALTER SUBSCRIPTION north_feed DISABLE');
-    await west.query(`ALTER ROLE ${p}_app LOGIN`);
+    const lift = /as an earlier rollback leaves it: .*; run (.+;) on west, then run again/.exec(
+      refused.stderr,
+    );
+    await west.query(lift![1]!);
     await waitCaughtUp(east, `west_${p}`);
     const again = await roleClient(east, role(p, 'app'));
     await again.query('BEGIN');
@@ -361,6 +367,10 @@ describe(`the switchover fence holds against every writer (${defaultVersion()} â
     expect(done.code, `${done.stdout}\n${done.stderr}`).toBe(0);
     expect((await west.query('SELECT 1 FROM public.lp_ledger WHERE id = 6000002')).length).toBe(1);
     expect(await digests(west, ['lp_ledger'])).toEqual(await digests(east, ['lp_ledger']));
+    // the application writes on west, the new primary: nothing of the rollback's fence is left
+    const after = await roleClient(west, role(p, 'app'));
+    await after.query(`INSERT INTO public.${p}_ledger (id, v) VALUES (6000003, 'on the new primary')`);
+    await after.end();
   }, 240_000);
 
   it("refuses before it fences anything when a node has no room for what it creates: east without a free slot for the release's copy, west without one for the way back", async () => {

@@ -9,7 +9,7 @@ import { withDatabaseTag } from '../../model/databaseTag.js';
 import { adminOptionGrant } from '../../model/membershipGrant.js';
 import { replicationConnectFix } from '../../model/replicationConnectError.js';
 import { displayIdent, quoteIdent, quoteLiteral } from '../../model/sql.js';
-import type { RoleFacts, SwitchoverFacts, SwitchoverOptions } from '../../model/switchover.js';
+import type { NewLogin, RoleFacts, SwitchoverFacts, SwitchoverOptions } from '../../model/switchover.js';
 import type { SubscriptionSpec } from '../../model/topology.js';
 import { PG16, PG17, PG18 } from '../../model/versions.js';
 import { sequencePrivilegeErrors } from '../sequences.js';
@@ -219,15 +219,37 @@ function writerProblems(facts: SwitchoverFacts, opts: SwitchoverOptions): string
   // (a NOLOGIN owner role named with --roles is fenced, never logged in with)
   const logsIn = (name: string) => facts.roles.find((x) => x.name === name)?.login === true;
   for (const l of facts.newLogins ?? [])
-    if (roles.includes(l.name) && logsIn(l.name) && (!l.exists || !l.login || !l.connect))
+    if (roles.includes(l.name) && logsIn(l.name) && (!l.exists || !l.login || !l.connect || l.readOnly))
       p.push(
         !l.exists
           ? `role ${l.name} does not exist on ${neu}, so the application cannot log in there after the switchover: create it on ${neu} (or leave it out with --roles)`
-          : !l.login
-            ? `role ${l.name} cannot log in on ${neu} (NOLOGIN, as an earlier rollback leaves it): the application could log in nowhere after the switchover; ALTER ROLE ${quoteIdent(l.name)} LOGIN on ${neu}, then run again`
+          : !l.login || l.readOnly
+            ? rollbackFenceProblem(l, neu, facts.newDatabase)
             : `role ${l.name} may not connect to database ${facts.newDatabase} on ${neu}: GRANT CONNECT ON DATABASE ${quoteIdent(facts.newDatabase)} TO ${quoteIdent(l.name)}; on ${neu}, then run again`,
       );
   return p;
+}
+
+/**
+ * The roles' fence an earlier rollback left on the new primary (NOLOGIN, read-only in its
+ * database): the application could write nowhere after the switchover. Lifted by the statements
+ * named, on the new primary, whose tables the rollback's data fence still guards until the
+ * switchover's DISABLE.
+ */
+function rollbackFenceProblem(l: NewLogin, neu: string, database: string): string {
+  const what = [
+    ...(l.login ? [] : ['cannot log in (NOLOGIN)']),
+    ...(l.readOnly ? [`starts read-only in database ${database} (default_transaction_read_only = on)`] : []),
+  ].join(' and ');
+  const sql = [
+    ...(l.login ? [] : [`ALTER ROLE ${quoteIdent(l.name)} LOGIN`]),
+    ...(l.readOnly
+      ? [
+          `ALTER ROLE ${quoteIdent(l.name)} IN DATABASE ${quoteIdent(database)} RESET default_transaction_read_only`,
+        ]
+      : []),
+  ];
+  return `role ${l.name} ${what} on ${neu}, as an earlier rollback leaves it: the application could write nowhere after the switchover; run ${sql.map((q) => `${q};`).join(' ')} on ${neu}, then run again`;
 }
 
 /**

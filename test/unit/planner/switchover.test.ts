@@ -308,7 +308,20 @@ describe('switchover planner', () => {
     {
       what: 'the application role cannot log in on the new primary',
       facts: { newLogins: [{ name: 'app', exists: true, login: false, connect: true }] },
-      problem: /role app cannot log in on new \(NOLOGIN.*ALTER ROLE "app" LOGIN on new/,
+      problem:
+        /^role app cannot log in \(NOLOGIN\) on new, as an earlier rollback leaves it: .*run ALTER ROLE "app" LOGIN; on new, then run again$/,
+    },
+    {
+      what: 'the application role is NOLOGIN and read-only on the new primary (a rollback)',
+      facts: { newLogins: [{ name: 'app', exists: true, login: false, connect: true, readOnly: true }] },
+      problem:
+        /^role app cannot log in \(NOLOGIN\) and starts read-only in database app \(default_transaction_read_only = on\) on new, .*run ALTER ROLE "app" LOGIN; ALTER ROLE "app" IN DATABASE "app" RESET default_transaction_read_only; on new, then run again$/,
+    },
+    {
+      what: 'the application role may log in but is read-only on the new primary',
+      facts: { newLogins: [{ name: 'app', exists: true, login: true, connect: true, readOnly: true }] },
+      problem:
+        /^role app starts read-only in database app .*run ALTER ROLE "app" IN DATABASE "app" RESET default_transaction_read_only; on new/,
     },
     {
       what: 'the application role may not connect on the new primary',
