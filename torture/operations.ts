@@ -274,7 +274,17 @@ function switchover(reverse: boolean): Operation {
         ...(reverse ? ['--reverse'] : []),
       ];
       const fenced = world.blackout(`steep ${args.join(' ')}: the fence until the application points at pb`);
-      const done = await world.steep(args);
+      let done = await world.steep(args);
+      // refused before it fenced anything, with the statements that let it run (after a
+      // rollback: the application's role NOLOGIN and read-only on pb): followed literally, then again
+      const wayOut = /as an earlier rollback leaves it: .*; run (.+;) on (\w+), then run again/.exec(
+        done.stderr,
+      );
+      if (done.code === 1 && wayOut) {
+        world.say(`switchover refused: ${wayOut[1]} on ${wayOut[2]}, as it says`);
+        await world.node(wayOut[2]!).query(wayOut[1]!);
+        done = await world.steep(args);
+      }
       expectCode(done, [0], `steep ${args.join(' ')}`);
       const report = JSON.parse(done.stdout) as SwitchoverReport;
       await world.stopWriters();
@@ -631,12 +641,6 @@ const linkInitNone: Operation = {
 export const OPEN_OPERATIONS: Record<string, string> = {
   'link-init-none':
     'issue 62 (continuity): a link created with init: none while both nodes take writes; the rows written before each subscription started stay on one node, and steep stays green',
-  'publication-drop-table':
-    'issue 62 (continuity): a table taken out of its publication by hand and put back by steep apply; the rows written while it was out never reach the subscriber, and steep stays green',
-  switchover:
-    'issues 63 and 65 (the way back, the advice after a switchover): without --reverse the rollback as printed points the application back at pa and leaves every id acknowledged on pb only there (steep verify counts them as extra); the plan then asks for existingData: truncate, which empties pb, the only copy (214 acknowledged ids lost on 18: `npm run torture -- --ops switchover`)',
-  'switchover-after-rollback':
-    "issue 63 (preflight): the rollback fences pb (the application's role NOLOGIN there) and the next switchover moves writes to pb all the same, exit 0: the application can log in on neither node (28000 on pb, found by two CI seeds of the hand-made draw on 18)",
 };
 
 export const CATALOG: Operation[] = [
