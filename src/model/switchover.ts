@@ -120,6 +120,8 @@ export interface SwitchoverFacts {
   } | null;
   /** steep's recorded init state, null without a state schema */
   state: string | null;
+  /** tables whose stream steep recorded a gap in since their copy (model/continuity.ts) */
+  gaps?: Array<{ table: string; reason: string }>;
   slot: { name: string; active: boolean; lagBytes: number | null } | null;
   /** bytes per second the subscription confirmed while preflight watched (null: not measured) */
   applyRate: number | null;

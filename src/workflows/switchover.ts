@@ -53,6 +53,7 @@ import {
   reverseName,
   switchoverProblems,
 } from '../planner/switchover/switchoverChecks.js';
+import { StreamContinuityStore } from '../state/streamContinuity.js';
 import { hasInitTables, SubscriptionStateStore } from '../state/subscriptionState.js';
 import { lockedPair } from './reinit.js';
 import { readReverseFacts, reverseConninfo } from './switchoverReverse.js';
@@ -144,6 +145,11 @@ async function readFacts(
   const state = (await hasInitTables(neu, schema))
     ? ((await new SubscriptionStateStore(schema, d.node).get(neu, d.name))?.state ?? 'uninitialized')
     : null;
+  // a hole in a table's stream since its copy (model/continuity.ts), as steep last recorded it
+  const continuity = await new StreamContinuityStore(schema, d.node).all(neu);
+  const gaps = [...(continuity?.get(d.name)?.values() ?? [])].flatMap((b) =>
+    b.gap ? [{ table: b.table, reason: b.gap.reason }] : [],
+  );
   const slotName = info?.slot ?? d.slot;
   const slot = await readSlotPosition(old, slotName);
   // the drain as the subscriber confirms the WAL flushed now; the apply rate only when that fails
@@ -194,6 +200,7 @@ async function readFacts(
     forwardOrigin,
     live: info ? { enabled: info.enabled, slot: info.slot, tables: Object.fromEntries(info.tables) } : null,
     state,
+    gaps,
     slot: slot ? { name: slotName, active: slot.active, lagBytes: slot.lagBytes } : null,
     applyRate,
     measured: {

@@ -102,6 +102,14 @@ function subscriptionProblems(
         ? `subscription ${sub} is diverged: repair it with ${adviceText('verifyRepair', sub)} before switching over`
         : `subscription ${sub} is ${facts.state}, not synchronized: wait until steep init status ${sub} shows it synchronized`,
     );
+  const gaps = facts.gaps ?? [];
+  if (gaps.length > 0) {
+    const tables = gaps.map((g) => g.table).sort();
+    p.push(
+      `subscription ${sub} has a gap in ${tables.join(', ')} (${gaps[0]!.reason}): ${neu} may lack changes ${old} made there, which no drain brings; ` +
+        `${adviceText('reinitTables', sub, tables)} copies ${tables.length === 1 ? 'it' : 'them'} again, then run again`,
+    );
+  }
   if (!facts.slot)
     p.push(
       `the slot ${live.slot ?? '(none)'} of subscription ${sub} does not exist on ${old}: nothing streams to ${neu}, so no drain can be proven`,
