@@ -97,7 +97,7 @@ describe.each(testVersions())('catalog on PostgreSQL %i', (version) => {
       canCreateSubscription: true,
       canReadConninfo: true,
       memberOfCreateSubscription: pg16,
-      gaps: { functions: {}, setSessionReplicationRole: true },
+      gaps: { functions: {}, setLogMinErrorStatement: true, setSessionReplicationRole: true },
     });
     expect(n.rowFilters).toEqual({});
     expect(n.rowFilterErrors).toEqual({});
@@ -109,6 +109,7 @@ describe.each(testVersions())('catalog on PostgreSQL %i', (version) => {
       version: null,
       canCreateIn: false,
       owned: false,
+      writable: false,
     });
     cleanup(pub, `drop schema if exists ${schema} cascade`);
     await pub.query(`create schema ${schema}`);
@@ -117,6 +118,8 @@ describe.each(testVersions())('catalog on PostgreSQL %i', (version) => {
       version: null,
       canCreateIn: true,
       owned: true,
+      owner: 'postgres',
+      writable: true,
     });
     await pub.query(
       `create table ${schema}.migrations (version int primary key, applied_at timestamptz default now())`,
@@ -126,6 +129,8 @@ describe.each(testVersions())('catalog on PostgreSQL %i', (version) => {
       version: null,
       canCreateIn: true,
       owned: true,
+      owner: 'postgres',
+      writable: true,
     });
     await pub.query(`insert into ${schema}.migrations (version) values (1), (3), (2)`);
     expect((await read(pub, { stateSchema: schema })).stateSchema).toEqual({
@@ -133,6 +138,8 @@ describe.each(testVersions())('catalog on PostgreSQL %i', (version) => {
       version: 3,
       canCreateIn: true,
       owned: true,
+      owner: 'postgres',
+      writable: true,
     });
   });
 
@@ -695,7 +702,7 @@ describe.each(testVersions())('catalog on PostgreSQL %i', (version) => {
       canCreateSubscription: false,
       canReadConninfo: false,
       memberOfCreateSubscription: false,
-      gaps: { functions: READER_GAPS, setSessionReplicationRole: false },
+      gaps: { functions: READER_GAPS, setLogMinErrorStatement: false, setSessionReplicationRole: false },
     });
     const hidden = n.subscriptions[s]!;
     expect(hidden.conninfo).toEqual(UNKNOWN);
@@ -713,7 +720,7 @@ describe.each(testVersions())('catalog on PostgreSQL %i', (version) => {
       canCreateSubscription: pg16, // PG 16+: pg_create_subscription and CREATE on the database
       canReadConninfo: false,
       memberOfCreateSubscription: pg16,
-      gaps: { functions: READER_GAPS, setSessionReplicationRole: false },
+      gaps: { functions: READER_GAPS, setLogMinErrorStatement: false, setSessionReplicationRole: false },
     });
 
     // readCluster with conninfo unknown still names the publisher, from the slot… which this
