@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { readInsertLsn, readXidHorizon, slotsBehind, xidsEnded } from '../catalog/slotCatchUp.js';
 import { mask } from '../db/mask.js';
 import { subscriptionAddress } from '../model/address.js';
 import { adviceText } from '../model/advice.js';
@@ -8,6 +9,7 @@ import type { ReinitPlan, ReinitStatement } from '../planner/init/reinit.js';
 import type { StateChange } from '../state/subscriptionState.js';
 import type { EventSink } from './events.js';
 import { type FollowTarget, followInit, stateChangeEvent } from './initFollow.js';
+import { sleep } from './sleep.js';
 
 /**
  * The I/O of a reinit plan: its statements on the two locked sessions, the state moves around
@@ -87,7 +89,14 @@ export async function executeReinit(
               ? 'before it changed anything'
               : `after ${done} of its ${plan.statements.length} statements (the last: ${plan.statements[done - 1]!.sql} on ${nodes[plan.statements[done - 1]!.node]})`,
           );
-        if (st.node === 'subscriber') {
+        if (st.node === 'subscriber' && !switched) {
+          // the walsender decodes from the slot's position with the catalog of that moment, in
+          // which the temporary publications do not exist yet: PostgreSQL skips them (16+:
+          // "skipped loading publication"), so the other tables' changes from before their
+          // creation would never arrive. Switched only once the slot has confirmed past it.
+          await slotPastNow(s.publisher, t.slot, r.signal, () =>
+            interrupted('before it switched the subscription'),
+          );
           switched = true;
           await record('reinitializing');
         }
@@ -95,14 +104,15 @@ export async function executeReinit(
       }
     } catch (err) {
       if (switched || plan.stage !== 'fresh') throw err;
-      const dropped = await Promise.all(
-        plan.cleanup.map((st) =>
-          s.publisher.query(st.sql).then(
+      // one at a time: a client runs one query at once
+      const dropped: boolean[] = [];
+      for (const st of plan.cleanup)
+        dropped.push(
+          await s.publisher.query(st.sql).then(
             () => true,
             () => false,
           ),
-        ),
-      );
+        );
       if (err instanceof SteepError && dropped.every(Boolean))
         throw new SteepError(
           err.code,
@@ -141,4 +151,34 @@ export async function executeReinit(
     message: `${plan.tables.join(', ')} copied again`,
   });
   return last;
+}
+
+/** How long a reinit waits for the slot to confirm past its temporary publications' creation. */
+const CATCH_UP_MS = 600_000;
+
+/**
+ * Every transaction running now has ended and `slot` has confirmed the WAL inserted after them
+ * (client-side polling, stopped by `signal`); else a `reinit.catch_up` error, nothing switched.
+ */
+async function slotPastNow(
+  publisher: pg.Client,
+  slot: string,
+  signal: AbortSignal | undefined,
+  stopped: () => SteepError,
+): Promise<void> {
+  const started = Date.now();
+  const pause = async (what: string) => {
+    if (signal?.aborted) throw stopped();
+    if (Date.now() - started > CATCH_UP_MS)
+      throw new SteepError(
+        'reinit.catch_up',
+        `slot ${slot} has not confirmed a position past the reinit's temporary publications in ${CATCH_UP_MS / 1000} s (${what}): the subscription was not switched; run steep reinit again once it has caught up (steep status shows its lag)`,
+      );
+    await sleep(200, signal);
+  };
+  const horizon = await readXidHorizon(publisher);
+  while (!(await xidsEnded(publisher, horizon)))
+    await pause('a transaction begun before them is still running');
+  const mark = await readInsertLsn(publisher);
+  while ((await slotsBehind(publisher, [slot], mark)).length > 0) await pause(`confirming ${mark}`);
 }
