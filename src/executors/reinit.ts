@@ -1,5 +1,4 @@
 import type pg from 'pg';
-import { readInsertLsn, readXidHorizon, slotsBehind, xidsEnded } from '../catalog/slotCatchUp.js';
 import { mask } from '../db/mask.js';
 import { subscriptionAddress } from '../model/address.js';
 import { adviceText } from '../model/advice.js';
@@ -10,6 +9,7 @@ import type { StateChange } from '../state/subscriptionState.js';
 import type { EventSink } from './events.js';
 import { type FollowTarget, followInit, stateChangeEvent } from './initFollow.js';
 import { sleep } from './sleep.js';
+import { slotsPastNow } from './slotCatchUp.js';
 
 /**
  * The I/O of a reinit plan: its statements on the two locked sessions, the state moves around
@@ -157,8 +157,8 @@ export async function executeReinit(
 const CATCH_UP_MS = 600_000;
 
 /**
- * Every transaction running now has ended and `slot` has confirmed the WAL inserted after them
- * (client-side polling, stopped by `signal`); else a `reinit.catch_up` error, nothing switched.
+ * slotsPastNow for the reinit's slot (client-side polling, stopped by `signal`); else a
+ * `reinit.catch_up` error, nothing switched.
  */
 async function slotPastNow(
   publisher: pg.Client,
@@ -167,7 +167,7 @@ async function slotPastNow(
   stopped: () => SteepError,
 ): Promise<void> {
   const started = Date.now();
-  const pause = async (what: string) => {
+  await slotsPastNow(publisher, [slot], async (what) => {
     if (signal?.aborted) throw stopped();
     if (Date.now() - started > CATCH_UP_MS)
       throw new SteepError(
@@ -175,10 +175,5 @@ async function slotPastNow(
         `slot ${slot} has not confirmed a position past the reinit's temporary publications in ${CATCH_UP_MS / 1000} s (${what}): the subscription was not switched; run steep reinit again once it has caught up (steep status shows its lag)`,
       );
     await sleep(200, signal);
-  };
-  const horizon = await readXidHorizon(publisher);
-  while (!(await xidsEnded(publisher, horizon)))
-    await pause('a transaction begun before them is still running');
-  const mark = await readInsertLsn(publisher);
-  while ((await slotsBehind(publisher, [slot], mark)).length > 0) await pause(`confirming ${mark}`);
+  });
 }

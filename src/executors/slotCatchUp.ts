@@ -50,6 +50,20 @@ export async function awaitSlotsCatchUp(
     }
     await sleep(POLL_MS, opts.signal);
   };
+  await slotsPastNow(client, slots, pause);
+}
+
+/**
+ * On a publisher, right after something was created there (a publication): until every
+ * transaction running now has ended, then until each of `slots` has confirmed the WAL inserted
+ * by then, calling `pause` with what is still awaited between two readings (it sleeps, or throws
+ * to give up). What a walsender decodes past that position sees what was created.
+ */
+export async function slotsPastNow(
+  client: pg.Client,
+  slots: readonly string[],
+  pause: (what: string) => Promise<void>,
+): Promise<void> {
   const horizon = await readXidHorizon(client);
   while (!(await xidsEnded(client, horizon))) await pause('a transaction begun before it is still running');
   const mark = await readInsertLsn(client);
