@@ -36,7 +36,7 @@ export interface FileState {
   publisher: 'pa' | 'pa_standby';
   standby?: 'pa' | 'pa_standby';
   /** the link l1 between pa and pb over t_link, with this init method */
-  link?: 'none';
+  link?: 'none' | 'merge';
 }
 
 /** A write of the application that failed: where, its SQLSTATE (or `connection`), when (ms). */
@@ -159,7 +159,9 @@ export class World {
             `  ${LINK}:`,
             '    nodes: [pa, pb]',
             `    tables: [public.${LINK_TABLE}]`,
-            `    init: { method: ${f.link} }`,
+            f.link === 'merge'
+              ? '    init: { method: merge, strategy: "prefer:pa" }'
+              : `    init: { method: ${f.link} }`,
           ]
         : []),
       '',

@@ -244,6 +244,8 @@ function linkInit(
     existingData: 'fail',
   };
   if (reader.has([...base, 'parallel'])) init.parallelDeclared = true;
+  // both edges start without a copy: only rows equal on both nodes when they start make that true
+  if (method === 'none') init.proveEqual = true;
   const strategy = checkStrategy(ctx, base, method, { link, nodes });
   const strategies = checkStrategies(ctx, base, method, { link, nodes });
   if (strategy === null || strategies === null) return undefined;

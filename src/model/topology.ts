@@ -201,6 +201,17 @@ export interface InitSpec {
   strategy?: string;
   /** merge only: a strategy of its own per table (`schema.table` → text); `strategy` for the rest */
   strategies?: Record<string, string>;
+  /** a link declared `none`: steep proves both nodes equal under write locks before it starts the link */
+  proveEqual?: true;
+}
+
+/**
+ * Started by a merge unit's locked pass (planner/init/mergeInit.ts), which makes the slots itself:
+ * a merge, or a link declared `none`, whose claim that both nodes hold the same rows the pass
+ * proves before it starts the subscriptions.
+ */
+export function startsUnderLocks(init: InitSpec): boolean {
+  return init.method === 'merge' || init.proveEqual === true;
 }
 
 export interface SubscriptionSpec extends SubscriptionDef, Declared {

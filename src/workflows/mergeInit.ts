@@ -69,6 +69,8 @@ export function mergeUnitOf(topology: Topology, step: Step) {
     name: a.name,
     kind: a.kind,
     nodes: change('init.nodes') as [string, string],
+    /** `none`: a link's claim of equal rows, proved rather than reconciled */
+    method: change('init.method') === 'none' ? ('none' as const) : ('merge' as const),
     strategy: String(change('init.strategy') ?? ''),
     subscriptions: names.map((n) => {
       const d = topology.subscriptions[n];
@@ -123,13 +125,14 @@ export async function runMergeInit(
 ): Promise<void> {
   const unit = mergeUnitOf(topology, step);
   const pair = mergePairOf(topology, unit.name);
-  const parsed = parseStrategy(unit.strategy);
   const at = printAddress(step.address);
-  if (!parsed)
+  const parsed = unit.method === 'none' ? null : parseStrategy(unit.strategy);
+  if (unit.method === 'merge' && !parsed)
     throw new SteepError('merge.strategy', `${at}: strategy ${unit.strategy} is not a merge strategy`, {
       address: at,
     });
-  const strategy = resolveStrategy(parsed, { source: pair.a, target: pair.b, first: pair.a });
+  // null: a proof of equal rows, which reconciles nothing
+  const strategy = parsed ? resolveStrategy(parsed, { source: pair.a, target: pair.b, first: pair.a }) : null;
   const run = new MergeRun(topology, step, ctx, onEvent, unit);
   try {
     for (const node of unit.nodes) await run.statements(node, 'drop');
@@ -137,6 +140,7 @@ export async function runMergeInit(
     let analysis: MergeAnalysis | null = await run.analyze(pair);
     for (let round = 1; analysis; round++) {
       if (differences(analysis) > 0) {
+        if (!strategy) throw notEqual(step, analysis);
         await run.record('copying');
         await reconcileForInit(topology, pair, strategy, onEvent);
       }
@@ -189,7 +193,7 @@ class MergeRun {
     for (const s of this.unit.subscriptions) {
       const store = new SubscriptionStateStore(this.topology.settings.stateSchema, s.node);
       const changes = await store.transition(await this.session(s.node), s.name, to, {
-        method: 'merge',
+        method: this.unit.method,
         source: s.from,
         error: error ?? null,
       });
@@ -231,7 +235,7 @@ class MergeRun {
    */
   async finalPass(
     pair: MergePair,
-    strategy: MergeStrategy,
+    strategy: MergeStrategy | null,
     round: number,
     analysis: MergeAnalysis,
   ): Promise<MergeAnalysis | null> {
@@ -253,7 +257,7 @@ class MergeRun {
           ? `writes to the merged tables wait on ${nodes}; what was written since the reconcile is merged under the locks`
           : `writes to the merged tables wait on ${nodes} (round ${round} of at most ${MERGE_FINAL_ROUNDS})`,
       );
-      if (inside) {
+      if (inside && strategy) {
         // the re-check and the remainder's reconcile, in the locked transactions
         await reconcileForInit(topology, pair, strategy, onEvent, {
           a: lockOf(pair.a).client,
@@ -261,16 +265,20 @@ class MergeRun {
         });
       } else {
         const again = await this.analyze(pair);
-        const verdict = mergeFinalPass(differences(again), round);
-        if (verdict === 'give-up')
-          throw new SteepError(
-            'merge.final_pass',
-            `${printAddress(step.address)}: after ${MERGE_FINAL_ROUNDS} rounds, the re-check under the write locks still finds ${differences(again)} ` +
-              `rows different on ${nodes} (rows written since the reconcile), which a subscription with origin = any ` +
-              'cannot take under the locks (it would send them back): apply again when the tables are quieter, or declare origin: none',
-            { address: step.address, node: step.node },
-          );
-        if (verdict === 'reconcile-again') return again;
+        if (!strategy) {
+          if (differences(again) > 0) throw notEqual(step, again);
+        } else {
+          const verdict = mergeFinalPass(differences(again), round);
+          if (verdict === 'give-up')
+            throw new SteepError(
+              'merge.final_pass',
+              `${printAddress(step.address)}: after ${MERGE_FINAL_ROUNDS} rounds, the re-check under the write locks still finds ${differences(again)} ` +
+                `rows different on ${nodes} (rows written since the reconcile), which a subscription with origin = any ` +
+                'cannot take under the locks (it would send them back): apply again when the tables are quieter, or declare origin: none',
+              { address: step.address, node: step.node },
+            );
+          if (verdict === 'reconcile-again') return again;
+        }
       }
       for (const node of unit.nodes) {
         await this.statements(node, 'create');
@@ -345,6 +353,27 @@ function notComparable(step: Step, analysis: MergeAnalysis): void {
   throw new SteepError(
     'merge.preflight',
     `${printAddress(step.address)}: ${bad.map((t) => t.reason ?? t.table).join('; ')}; nothing was changed`,
+    { address: step.address, node: step.node },
+  );
+}
+
+/**
+ * A link declared `none` whose tables differ: the rows on one node only would stay there (hazard
+ * data-gap). Nothing is created (the run's failure drops the slots it made); the way out is a merge.
+ */
+function notEqual(step: Step, a: MergeAnalysis): SteepError {
+  const differing = a.tables
+    .filter((t) => t.conflicting + t.onlyA + t.onlyB > 0)
+    .map(
+      (t) =>
+        `${t.table} (${t.onlyA} rows only on ${a.a}, ${t.onlyB} only on ${a.b}, ${t.conflicting} with the same key and other values)`,
+    );
+  return new SteepError(
+    'merge.not_equal',
+    `${printAddress(step.address)}: init.method none says ${a.a} and ${a.b} hold the same rows, but ${differing.join(', ')} ` +
+      `differ${differing.length === 1 ? 's' : ''}: started without a copy, those rows would stay on one node (hazard data-gap); nothing was created — ` +
+      `declare init: { method: merge, strategy: "prefer:${a.a}" } under links.${a.name} in steep.yaml (it copies each node's one-sided rows to the other ` +
+      `and resolves rows with the same key by the strategy: prefer:<node>, last-modified:<column> or manual), then run steep apply`,
     { address: step.address, node: step.node },
   );
 }

@@ -6,7 +6,7 @@ import { parseStrategy } from '../../model/mergeStrategy.js';
 import type { Statement } from '../../model/plan.js';
 import { displayTable, quoteLiteral, quoteTable } from '../../model/sql.js';
 import type { SubscriptionSpec, TableName } from '../../model/topology.js';
-import { qualifiedName } from '../../model/topology.js';
+import { qualifiedName, startsUnderLocks } from '../../model/topology.js';
 import { LINK_MIN_VERSION } from '../../model/versions.js';
 import { type DraftStep, listText, PHASE, type PlanContext, sortedKeys, stepKey } from '../context.js';
 import { digestOf } from '../digest.js';
@@ -62,10 +62,12 @@ export function checkLinkVersions(ctx: PlanContext, d: SubscriptionSpec): boolea
   return ok;
 }
 
-/** A merge init steep started on this subscription and did not finish (it is made again). */
+/** A merge init (or a link's proof of `none`) steep started on this subscription and did not finish (it is made again). */
 export function mergeUnfinished(node: ObservedNode, d: SubscriptionSpec): boolean {
   const rec = node.initState?.subscriptions[d.name];
-  return d.init.method === 'merge' && rec?.initMethod === 'merge' && MERGE_UNFINISHED.includes(rec.state);
+  return (
+    startsUnderLocks(d.init) && rec?.initMethod === d.init.method && MERGE_UNFINISHED.includes(rec.state)
+  );
 }
 
 /**
@@ -112,7 +114,7 @@ export function foldMergeInits(
   const units = new Map<string, Unit>();
   for (const name of sortedKeys(ctx.desired.subscriptions)) {
     const d = ctx.desired.subscriptions[name]!;
-    if (d.init.method !== 'merge') continue;
+    if (!startsUnderLocks(d.init)) continue;
     const created = out.some(
       (s) => s.key === stepKey('subscription', d.node, d.name) && s.kind === 'subscription-create',
     );
@@ -148,8 +150,10 @@ function planUnit(ctx: PlanContext, steps: DraftStep[], unit: Unit, recreate: Re
   dropCreates(steps, unit);
   const locks = [a, b].map((n): Statement => ({ ...tx(lockSql(tables)), node: n }));
   const positions = [a, b].map((n): Statement => ({ ...tx(WAL_POSITION_SQL), node: n }));
+  // a link declared `none` is proved equal under the locks, never written there
+  const proof = first.init.proveEqual === true;
   // writes under the locks only where no subscription of the unit would send them back
-  const inside = unit.subscriptions.every((d) => d.options.origin === 'none');
+  const inside = !proof && unit.subscriptions.every((d) => d.options.origin === 'none');
   const [origins, originDrops] = [originSetupSql, originDropSql].map((sqlOf) =>
     inside
       ? [a, b].flatMap((n) =>
@@ -169,10 +173,12 @@ function planUnit(ctx: PlanContext, steps: DraftStep[], unit: Unit, recreate: Re
     kind: 'merge-init',
     action: 'init',
     reason: 'not-initialised',
-    reasonText: mergeReasonText(unit, tables.length, seconds, inside),
+    reasonText: proof
+      ? proofReasonText(unit, tables.length, seconds)
+      : mergeReasonText(unit, tables.length, seconds, inside),
     changes: [
-      { path: 'init.method', before: null, after: 'merge' },
-      { path: 'init.strategy', before: null, after: first.init.strategy ?? '' },
+      { path: 'init.method', before: null, after: proof ? 'none' : 'merge' },
+      ...(proof ? [] : [{ path: 'init.strategy', before: null, after: first.init.strategy ?? '' }]),
       ...(first.init.strategies
         ? [{ path: 'init.strategies', before: null, after: first.init.strategies }]
         : []),
@@ -182,7 +188,11 @@ function planUnit(ctx: PlanContext, steps: DraftStep[], unit: Unit, recreate: Re
       { path: 'init.blocksWritesSeconds', before: null, after: seconds },
     ],
     statements: [...drops, ...slots, ...origins!, ...locks, ...positions, ...creates, ...originDrops!],
-    hazards: ['blocks-writes', 'copies-data', ...(drops.length > 0 ? (['drops-slot'] as const) : [])],
+    hazards: [
+      'blocks-writes',
+      ...(proof ? [] : (['copies-data'] as const)),
+      ...(drops.length > 0 ? (['drops-slot'] as const) : []),
+    ],
     deps: [...deps, stepKey('state', a), stepKey('state', b)],
     catalogDigest: digestOf({
       subscriptions: unit.subscriptions.map((d) => ({
@@ -241,6 +251,19 @@ function mergeReasonText(unit: Unit, tables: number, seconds: number, inside: bo
       ? 'merges what was written meanwhile inside the locked transactions (under a steep replication origin, which origin = none never sends back), '
       : `merges what was written meanwhile after releasing them and locks again (at most ${MERGE_FINAL_ROUNDS} rounds: a subscription with origin = any would send those writes back), `) +
     `and creates ${listText(names)} on their slots with copy_data = false, starting at the WAL position read under the locks, before it releases them; apply shows how long writes waited`
+  );
+}
+
+/** The proof's reason: a link declared `none` is started only over equal tables. */
+function proofReasonText(unit: Unit, tables: number, seconds: number): string {
+  const [a, b] = unit.nodes;
+  return (
+    `link ${unit.name}: init.method none says ${a} and ${b} already hold the same rows of ${tables} table${tables === 1 ? '' : 's'}; ` +
+    `steep compares them, makes each subscription's slot, then blocks writes to those tables on both nodes (LOCK … IN EXCLUSIVE MODE, ` +
+    `at most lock_timeout to get them), compares again (about ${seconds} s by their size, more under load) and creates ` +
+    `${listText(unit.subscriptions.map((d) => `${d.name} on ${d.node} from ${d.from}`))} with copy_data = false, starting at the WAL position ` +
+    'read under the locks, before it releases them; rows on one node only or different stop it before anything is created (hazard data-gap), ' +
+    'naming init.method: merge'
   );
 }
 

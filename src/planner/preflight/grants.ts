@@ -9,7 +9,7 @@ import {
 } from '../../model/privileges.js';
 import { displayTable, quoteIdent } from '../../model/sql.js';
 import type { SubscriptionSpec, Topology } from '../../model/topology.js';
-import { restoredByUser } from '../../model/topology.js';
+import { restoredByUser, startsUnderLocks } from '../../model/topology.js';
 import { PG15, PG16 } from '../../model/versions.js';
 import { byOwner } from './preflightPrivileges.js';
 
@@ -57,7 +57,7 @@ export function grantScripts(topology: Topology, facts: Record<string, GrantFact
         ...stateSchemaLines(topology.settings.stateSchema, role, f.node),
         ...publisherGrants(topology, name, f),
         ...(subs.length > 0 ? subscriberGrants(topology, subs, role, f) : []),
-        ...([...subs, ...feeds].some((s) => s.init.method === 'merge')
+        ...([...subs, ...feeds].some((s) => startsUnderLocks(s.init))
           ? functionGrants(
               MERGE_FUNCTIONS,
               f,

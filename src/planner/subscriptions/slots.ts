@@ -4,7 +4,7 @@ import type { ObservedSlot } from '../../model/cluster.js';
 import { matchesAny } from '../../model/glob.js';
 import { compareText } from '../../model/order.js';
 import type { SubscriptionSpec } from '../../model/topology.js';
-import { restoredByUser } from '../../model/topology.js';
+import { restoredByUser, startsUnderLocks } from '../../model/topology.js';
 import { ignored } from '../adopt.js';
 import { type DraftStep, PHASE, type PlanContext, sortedKeys, stepKey } from '../context.js';
 import { slotDigest } from '../digest.js';
@@ -91,7 +91,7 @@ export function prepareSlot(
     );
     return { ok: false, deps };
   }
-  if (d.init.method === 'merge') return { ok: true, deps };
+  if (startsUnderLocks(d.init)) return { ok: true, deps };
   // a leftover slot of the name, unused and inactive, is dropped before the create
   deps.push(
     slotDrop(ctx, d.from, slot, {

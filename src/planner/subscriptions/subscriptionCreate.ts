@@ -12,7 +12,7 @@ import { compareText } from '../../model/order.js';
 import { formatOwnership } from '../../model/ownership.js';
 import type { Change, Statement } from '../../model/plan.js';
 import type { SubscriptionSpec } from '../../model/topology.js';
-import { restoredByUser } from '../../model/topology.js';
+import { restoredByUser, startsUnderLocks } from '../../model/topology.js';
 import { cloneText, sharedSlotRelative } from '../clones.js';
 import { type DraftStep, declaredText, listText, PHASE, type PlanContext, stepKey } from '../context.js';
 import { effectiveSubscriptionOptions } from '../defaults.js';
@@ -235,12 +235,12 @@ export function planCreate(ctx: PlanContext, run: SubscriptionRun, x: Declared) 
   }
   const data = existingData(ctx, d, node);
   if (!data.ok) return undefined;
-  if (!recreateGap(ctx, d, node, data.keep)) return undefined;
+  if (!startsUnderLocks(d.init) && !recreateGap(ctx, d, node, data.keep)) return undefined;
   // `existingData: keep`: the rows are there, so it streams from its own new slot and copies nothing
   if (data.keep) init = { copyData: false, createSlot: true, enabled: d.enabled };
   const own = !data.keep && d.init.method === 'snapshot' && copyPath(ctx.desired, ctx.observed, d).own;
   const copies = init.copyData || own;
-  if (!dropGap(ctx, d, node, copies || d.init.method === 'merge' || d.init.method === 'two-phase'))
+  if (!dropGap(ctx, d, node, copies || startsUnderLocks(d.init) || d.init.method === 'two-phase'))
     return undefined;
   const createSlot = init.createSlot || own;
   const slot = prepareSlot(ctx, d, { createSlot, ownDropFreesSlot: false });
@@ -249,7 +249,7 @@ export function planCreate(ctx: PlanContext, run: SubscriptionRun, x: Declared) 
   if (createSlot) ctx.slotChanges.push({ node: d.from, slot: d.slot, change: 'create', streams: d.enabled });
   const deps = [...subscriptionDeps(run, d), ...slot.deps];
   // a merge makes its slots itself, before its write locks (planner/init/mergeInit.ts)
-  const slotStep = init.createSlot && d.init.method !== 'merge' ? planSeparateSlot(ctx, d, deps) : null;
+  const slotStep = init.createSlot && !startsUnderLocks(d.init) ? planSeparateSlot(ctx, d, deps) : null;
   if (slotStep) init = { ...init, createSlot: false };
   const step: DraftStep = {
     key: stepKey('subscription', node.name, d.name),
@@ -312,7 +312,7 @@ export function planReplace(
   const slot = prepareSlot(ctx, d, { createSlot: init.createSlot, ownDropFreesSlot });
   if (!slot.ok) return undefined;
   // its new slot must be made before the subscription, on the same server as the old one it drops
-  if (init.createSlot && ownDropFreesSlot && d.init.method !== 'merge' && sameServer(ctx, d.node, d.from)) {
+  if (init.createSlot && ownDropFreesSlot && !startsUnderLocks(d.init) && sameServer(ctx, d.node, d.from)) {
     ctx.error(
       'same-server-replace',
       `subscription ${d.name} on ${node.name} would be replaced (${listText(because)}), but ${sameServerText(ctx, d.node, d.from)}: ` +
@@ -324,7 +324,7 @@ export function planReplace(
   }
   const deps = [...subscriptionDeps(run, d), ...slot.deps];
   // a merge makes its slots itself, before its write locks (planner/init/mergeInit.ts)
-  const slotStep = init.createSlot && d.init.method !== 'merge' ? planSeparateSlot(ctx, d, deps) : null;
+  const slotStep = init.createSlot && !startsUnderLocks(d.init) ? planSeparateSlot(ctx, d, deps) : null;
   if (slotStep) init = { ...init, createSlot: false };
   const drop = dropStatements(ctx, o, node.name);
   warnOriginCopy(ctx, d, init.copyData);
