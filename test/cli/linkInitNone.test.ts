@@ -3,7 +3,6 @@ import { startIdWriter } from '../support/appWriter.js';
 import { steepWith, untilHealthy, writeConfig } from '../support/cli.js';
 import { testVersions, useCluster } from '../support/cluster.js';
 import { idsMissing, tableDigest, waitCaughtUp } from '../support/replicationData.js';
-import { dropReplication } from '../support/reset.js';
 import { eventually, HANG_MS, nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
 /**
@@ -13,8 +12,8 @@ import { eventually, HANG_MS, nodesYaml, passwordEnv } from '../support/topology
  * compares the tables, then again under write locks, and starts both subscriptions at the
  * positions read under the locks. Tables that differ stop the apply with hazard data-gap naming
  * them and `init.method: merge`, nothing created and no slot left; followed literally, under the
- * same writers, every acknowledged id of both nodes ends on both. Tables that are equal start
- * the link with nothing copied.
+ * same writers, every acknowledged id of both nodes ends on both. (Equal tables start the link
+ * with nothing copied: links.test.ts, `init none on two fresh nodes`.)
  */
 const VERSION = testVersions().find((v) => v >= 16) ?? 18;
 const cluster = useCluster({ nodes: ['eu', 'us'], version: VERSION });
@@ -121,28 +120,5 @@ describe(`a link created with init: none on PostgreSQL ${VERSION}`, () => {
     expect(onEu.count).toBe(500 + ids.length);
     const check = await steep(['status', '--check']);
     expect(check.code, `${check.stdout}\n${check.stderr}`).toBe(0);
-  });
-
-  it('over equal tables starts the link, copying nothing, and streams both ways', async () => {
-    const eu = cluster().node('eu');
-    const us = cluster().node('us');
-    await dropReplication([eu, us]);
-    for (const n of [eu, us]) {
-      await n.query('CREATE TABLE public.quiet (id bigint PRIMARY KEY, v text NOT NULL)');
-      await n.query(`INSERT INTO public.quiet SELECT g, md5(g::text) FROM generate_series(1, 300) g`);
-    }
-    path = config('public.quiet', '{ method: none }');
-    const applied = await steep(['apply', '--auto-approve', '--allow-hazard', 'blocks-writes']);
-    expect(applied.code, `${applied.stdout}\n${applied.stderr}`).toBe(0);
-    await untilHealthy(steep);
-    await eu.query(`INSERT INTO public.quiet VALUES (1001, 'from eu')`);
-    await us.query(`INSERT INTO public.quiet VALUES (1002, 'from us')`);
-    await waitCaughtUp(eu, 'eu_us_us');
-    await waitCaughtUp(us, 'eu_us_eu');
-    const onEu = await tableDigest(eu, 'quiet');
-    expect(await tableDigest(us, 'quiet')).toEqual(onEu);
-    expect(onEu.count).toBe(302);
-    const plan = await steep(['plan', '--detailed-exitcode']);
-    expect(plan.code, `${plan.stdout}\n${plan.stderr}`).toBe(0);
   });
 });
