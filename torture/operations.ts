@@ -6,7 +6,7 @@ import { standbyLeftBehind } from '../test/support/replicationData.js';
 import { tempDir } from '../test/support/tempDir.js';
 import { eventually, HANG_MS } from '../test/support/topologyFile.js';
 import type { Random } from './choices.js';
-import { APP, LINK, LINK_TABLE, TABLES, type World } from './world.js';
+import { LINK, LINK_APP, LINK_TABLE, TABLES, type World } from './world.js';
 
 /**
  * The catalog: each operation does what a user would, through the built CLI (dist/), and throws
@@ -614,7 +614,7 @@ const linkInitNone: Operation = {
       let next = 2_000_000_000 + k;
       return writeLoop(
         () => at,
-        () => roleClient(world.node(at === 'pa' ? world.file.publisher : at), APP),
+        () => roleClient(world.node(at === 'pa' ? world.file.publisher : at), LINK_APP),
         async (client) => {
           next += 2;
           await client.query(

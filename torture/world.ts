@@ -19,6 +19,12 @@ export const TABLES = ['t_ids', 't_parent', 't_child'];
 /** the table of the link `l1` (operation link-init-none): both nodes write it */
 export const LINK = 'l1';
 export const LINK_TABLE = 't_link';
+/**
+ * the application of the link (operation link-init-none): its own login role, writing t_link on
+ * both nodes, so a switchover's fence or its rollback of the main application's role (APP) on a
+ * node does not lock it out there
+ */
+export const LINK_APP = { user: 'torture_link_app', password: 'torture-link-secret-1' };
 export const FIRST_CLIENT_ID = 1_000_000;
 
 export type InitMethod = 'snapshot' | 'own-copy' | 'two-phase';
@@ -276,6 +282,7 @@ export async function startWorld(
   try {
     for (const n of cluster.nodes) {
       await n.query(`CREATE ROLE ${APP.user} LOGIN PASSWORD '${APP.password}'`);
+      await n.query(`CREATE ROLE ${LINK_APP.user} LOGIN PASSWORD '${LINK_APP.password}'`);
       await n.query('CREATE TABLE public.t_ids (id bigint PRIMARY KEY, v text NOT NULL)');
       await n.query(
         'CREATE TABLE public.t_parent (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, v text NOT NULL)',
@@ -287,6 +294,7 @@ export async function startWorld(
       await n.query(
         `GRANT SELECT, INSERT ON ${[...TABLES, LINK_TABLE].map((t) => `public.${t}`).join(', ')} TO ${APP.user}`,
       );
+      await n.query(`GRANT SELECT, INSERT ON public.${LINK_TABLE} TO ${LINK_APP.user}`);
     }
     const pa = cluster.node('pa');
     await pa.query('INSERT INTO public.t_ids (id, v) SELECT g, md5(g::text) FROM generate_series(1, 3000) g');
