@@ -1,8 +1,10 @@
 import type pg from 'pg';
 import { readInsertLsn, readXidHorizon, slotsBehind, xidsEnded } from '../catalog/slotCatchUp.js';
+import { nodeSession } from '../db/connect.js';
 import { printAddress } from '../model/address.js';
 import { SteepError } from '../model/errors.js';
 import type { Step } from '../model/plan.js';
+import type { Topology } from '../model/topology.js';
 import { type EventSink, stepFields } from './events.js';
 import { sleep } from './sleep.js';
 
@@ -19,38 +21,76 @@ const SAY_EVERY_MS = 5_000;
  * first SIGINT/SIGTERM (`signal`), and nothing of it goes on on the server once steep is gone.
  * Not caught up, the step fails before any subscription's publication list changes.
  */
-export async function awaitSlotsCatchUp(
-  client: pg.Client,
-  step: Step,
-  opts: { statementTimeoutMs: number; onEvent: EventSink; signal?: AbortSignal },
-): Promise<void> {
+export async function awaitSlotsCatchUp(client: pg.Client, step: Step, opts: WaitOptions): Promise<void> {
   const { publication, slots } = step.catchUpAfter!;
+  await slotsPastNow(
+    client,
+    slots,
+    pauser(
+      step,
+      opts,
+      `publication ${publication} was created`,
+      'its subscription would lose the changes decoded before it',
+    ),
+  );
+}
+
+/**
+ * Before a step that adds publications existing already to a streaming subscription's list
+ * (`step.catchUpBefore`): the same wait, on a session of the publisher opened for it. Not caught
+ * up, the step fails before its statements run.
+ */
+export async function awaitSlotsBefore(topology: Topology, step: Step, opts: WaitOptions): Promise<void> {
+  const { node, publications, slots } = step.catchUpBefore!;
+  const client = await nodeSession(topology, node, 'steep apply (catch-up)');
+  try {
+    await slotsPastNow(
+      client,
+      slots,
+      pauser(
+        step,
+        opts,
+        `the publication list gains ${publications.join(', ')}, which exist${publications.length === 1 ? 's' : ''} on ${node}`,
+        'switched now, it would skip the changes decoded from before they existed',
+      ),
+    );
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+interface WaitOptions {
+  statementTimeoutMs: number;
+  onEvent: EventSink;
+  signal?: AbortSignal;
+}
+
+/** The wait's pause: says what it awaits every few seconds, gives up at the ceiling or a signal. */
+function pauser(step: Step, opts: WaitOptions, done: string, loss: string): (what: string) => Promise<void> {
   const ceiling = opts.statementTimeoutMs > 0 ? opts.statementTimeoutMs : WAIT_MS;
   const started = Date.now();
   let said = started;
   const seconds = () => Math.round((Date.now() - started) / 1000);
-  const notYet = (what: string) =>
-    new SteepError(
-      'apply.catch_up_waiting',
-      `${printAddress(step.address)} on ${step.node}: publication ${publication} was created, but ${what} ` +
-        `(waited ${seconds()} s${opts.signal?.aborted ? ', interrupted' : ''}): its subscription would lose the changes decoded before it, ` +
-        'so its publication list is left as it is; apply again once it has caught up (steep status shows its lag)',
-      { node: step.node, address: step.address },
-    );
-  const pause = async (what: string) => {
-    if (Date.now() - started >= ceiling || opts.signal?.aborted) throw notYet(what);
+  return async (what) => {
+    if (Date.now() - started >= ceiling || opts.signal?.aborted)
+      throw new SteepError(
+        'apply.catch_up_waiting',
+        `${printAddress(step.address)} on ${step.node}: ${done}, but ${what} ` +
+          `(waited ${seconds()} s${opts.signal?.aborted ? ', interrupted' : ''}): ${loss}, ` +
+          'so its publication list is left as it is; apply again once it has caught up (steep status shows its lag)',
+        { node: step.node, address: step.address },
+      );
     if (Date.now() - said >= SAY_EVERY_MS) {
       said = Date.now();
       opts.onEvent({
         event: 'apply.step_waiting',
         level: 'warn',
         ...stepFields(step),
-        message: `publication ${publication} was created; waiting: ${what} (${seconds()} s of at most ${Math.round(ceiling / 1000)} s)`,
+        message: `${done}; waiting: ${what} (${seconds()} s of at most ${Math.round(ceiling / 1000)} s)`,
       });
     }
     await sleep(POLL_MS, opts.signal);
   };
-  await slotsPastNow(client, slots, pause);
 }
 
 /**

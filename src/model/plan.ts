@@ -108,6 +108,13 @@ export interface Step {
    * (planner/publications/publicationCatchUp.ts).
    */
   catchUpAfter?: { publication: string; slots: string[] };
+  /**
+   * A subscription's publication list gaining publications that exist already (an earlier apply
+   * made them and stopped in its wait, or they were made by hand): before its statements, apply
+   * waits (client-side, on the publisher `node`) until these slots have confirmed a position past
+   * now (planner/publications/publicationCatchUp.ts).
+   */
+  catchUpBefore?: { node: string; publications: string[]; slots: string[] };
 }
 
 /** Milliseconds; 0: none (as PostgreSQL reads 0). */

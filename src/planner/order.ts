@@ -76,6 +76,7 @@ export function orderSteps(drafts: readonly DraftStep[], settings: Settings): St
     ...(d.copy ? { copy: d.copy } : {}),
     ...(d.renamedAfter ? { renamedAfter: d.renamedAfter } : {}),
     ...(d.catchUpAfter ? { catchUpAfter: d.catchUpAfter } : {}),
+    ...(d.catchUpBefore ? { catchUpBefore: d.catchUpBefore } : {}),
     timeouts: stepTimeouts(d.kind, settings),
   }));
 }

@@ -7,7 +7,7 @@ import { awaitRenameApplied } from '../executors/renameGuard.js';
 import { runStep, stepError } from '../executors/runStep.js';
 import { runGraph, type ScheduleOutcome } from '../executors/schedule.js';
 import { secretFiller } from '../executors/secrets.js';
-import { awaitSlotsCatchUp } from '../executors/slotCatchUp.js';
+import { awaitSlotsBefore, awaitSlotsCatchUp } from '../executors/slotCatchUp.js';
 import { watchSlotCreation } from '../executors/slotWait.js';
 import { printAddress, subscriptionNameOf } from '../model/address.js';
 import { formatBytes } from '../model/bytes.js';
@@ -339,6 +339,7 @@ async function runPlannedStep(
       const stopWatching = watchSlotWait(topology, step, client, opts.onEvent);
       try {
         if (step.renamedAfter) await awaitRenameApplied(topology, step, client, { ...ctx, ...opts });
+        if (step.catchUpBefore) await awaitSlotsBefore(topology, step, { ...ctx, ...opts });
         await runStep(client, step, ctx);
         if (step.catchUpAfter) await awaitSlotsCatchUp(client, step, { ...ctx, ...opts });
       } finally {

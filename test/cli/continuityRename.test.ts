@@ -132,11 +132,35 @@ describe('a publication renamed while its subscription is disabled (18)', () => 
         `SELECT subpublications AS pubs FROM pg_subscription WHERE subname = '${SUB}'`,
       );
       expect(listed!.pubs).toEqual(['shop_pub2']);
+
+      // applied again as that message says, but before the subscriber has caught up: shop_pub4
+      // exists now, so no create step waits; the switch to it must wait all the same
+      const second = startSteep(
+        ['apply', '-c', path, '--auto-approve', '--allow-destroy', '--log-format', 'json'],
+        passwordEnv(cluster().nodes),
+      );
+      const outcome = await Promise.race([
+        second
+          .when((e) => e.event === 'apply.step_waiting' && /gains shop_pub4/.test(String(e.message)))
+          .then(() => 'waiting'),
+        second.exited.then((r) => `exited ${r.code} without waiting: ${r.stdout}\n${r.stderr}`),
+      ]);
+      expect(outcome).toBe('waiting');
+      second.child.kill('SIGTERM');
+      const stopped2 = await second.exited;
+      expect(stopped2.code, stopped2.stderr).not.toBe(0);
+      expect(stopped2.stderr).toMatch(
+        /the publication list gains shop_pub4, which exists on east, but slot shop_sub has not confirmed/,
+      );
+      const [still] = await west.query<{ pubs: string[] }>(
+        `SELECT subpublications AS pubs FROM pg_subscription WHERE subname = '${SUB}'`,
+      );
+      expect(still!.pubs).toEqual(['shop_pub2']);
     } finally {
       await holder.query('ROLLBACK').catch(() => {});
       await holder.end();
     }
-    await waitCaughtUp(east, SUB);
+    // not waited for here: the apply's own wait lets the subscriber catch up before the switch
     const again = await steep(['apply', '--auto-approve', '--allow-destroy']);
     expect(again.code, `${again.stdout}\n${again.stderr}`).toBe(0);
     await waitCaughtUp(east, SUB);

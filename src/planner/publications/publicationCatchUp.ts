@@ -1,5 +1,7 @@
+import type { ObservedSubscription } from '../../model/cluster.js';
 import { compareText } from '../../model/order.js';
-import type { PublicationSpec } from '../../model/topology.js';
+import type { Step } from '../../model/plan.js';
+import type { PublicationSpec, SubscriptionSpec } from '../../model/topology.js';
 import type { PlanContext } from '../context.js';
 
 /**
@@ -28,4 +30,25 @@ export function slotsToCatchUp(ctx: PlanContext, spec: PublicationSpec) {
         : [{ subscription: d.name, slot: o.slot }];
     })
     .sort((a, b) => compareText(a.subscription, b.subscription));
+}
+
+/**
+ * The same wait before a streaming subscription's list gains publications that exist already on
+ * its publisher and that this plan does not create (whose create step waits itself): an earlier
+ * apply made them and stopped in its wait ("apply again once it has caught up"), or a DBA made
+ * them. Their creation is before now, so a slot past now is past it. None for a disabled
+ * subscription (gated `data-gap` instead) or one without a slot.
+ */
+export function catchUpBefore(
+  ctx: PlanContext,
+  d: SubscriptionSpec,
+  o: ObservedSubscription,
+  publications: readonly string[],
+): Pick<Step, 'catchUpBefore'> {
+  if (!o.enabled || o.slotNone) return {};
+  const existing = ctx.node(d.from)?.publications ?? {};
+  const gained = publications
+    .filter((p) => !o.publications.includes(p) && existing[p] !== undefined)
+    .sort(compareText);
+  return gained.length > 0 ? { catchUpBefore: { node: d.from, publications: gained, slots: [o.slot] } } : {};
 }

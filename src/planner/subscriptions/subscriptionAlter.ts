@@ -30,6 +30,7 @@ import { subscriptionDigest } from '../digest.js';
 import { recordDrift } from '../drift.js';
 import { copyEstimate } from '../init/copyEstimate.js';
 import { manualPending, ownCopyPending, twoPhasePending } from '../init/init.js';
+import { catchUpBefore } from '../publications/publicationCatchUp.js';
 import { publicationRef } from '../publications/publications.js';
 import { renamePart, renameWords } from '../renameStep.js';
 import {
@@ -244,13 +245,19 @@ export function planChange(
   if (!alter || (alter.statements.length === 0 && !renamed)) return undefined;
   const words = alterWords(node, o, d, diff, alter.copy, byHand);
   const rename = renamed ? renamePart(ctx, 'subscription', renamed, o.slot) : undefined;
+  const wait = diff.publicationsChanged ? catchUpBefore(ctx, d, o, diff.publications) : {};
+  const told = rename ? renameWords(rename, diff.changes, words, diff.needsRefresh) : words;
+  const waits = wait.catchUpBefore
+    ? `; first waits until slot ${o.slot} on ${d.from} has confirmed a position past now, since ${wait.catchUpBefore.publications.join(', ')} exist${wait.catchUpBefore.publications.length === 1 ? 's' : ''} already (a change decoded from before ${wait.catchUpBefore.publications.length === 1 ? 'it' : 'them'} would be lost)`
+    : '';
   return {
     key: stepKey('subscription', node.name, d.name),
     phase: PHASE.subscription,
     address,
     node: node.name,
     kind: 'subscription-alter',
-    ...(rename ? renameWords(rename, diff.changes, words, diff.needsRefresh) : words),
+    ...told,
+    reasonText: `${told.reasonText}${waits}`,
     changes: [...(rename ? [rename.change] : []), ...diff.changes, ...alter.changes],
     statements: [...(rename?.statements ?? []), ...alter.statements],
     hazards: alter.hazards,
@@ -259,6 +266,7 @@ export function planChange(
     ...(alter.hazards.includes('copies-data')
       ? { copy: copyEstimate(ctx, d.from, joiningTables(ctx, d, o)) }
       : {}),
+    ...wait,
   };
 }
 

@@ -311,6 +311,32 @@ describe('renames: publications', () => {
     );
   });
 
+  it('a publication an earlier apply made (it stopped in its wait) is switched to only after the same wait, before the list changes', () => {
+    const t = topology({
+      publications: [{ ...PUB, name: 'orders_v2' }],
+      subscriptions: [{ ...SUB, publications: ['orders_v2'] }],
+    });
+    const half = observe(
+      topology({ publications: [PUB, { ...PUB, name: 'orders_v2' }], subscriptions: [SUB] }),
+    );
+    const p = runPlan(t, half);
+    expect(p.errors).toEqual([]);
+    const alter = p.steps.find((s) => printAddress(s.address) === 'subscription.west_orders')!;
+    expect(alter.catchUpBefore).toEqual({
+      node: 'east',
+      publications: ['orders_v2'],
+      slots: ['west_orders'],
+    });
+    expect(alter.reasonText).toContain(
+      'first waits until slot west_orders on east has confirmed a position past now, since orders_v2 exists already',
+    );
+    // disabled: its slot cannot move, and the change is gated data-gap instead
+    at(half, 'west').subscriptions.west_orders!.enabled = false;
+    expect(
+      runPlan(t, half).steps.find((s) => s.kind === 'subscription-alter')?.catchUpBefore,
+    ).toBeUndefined();
+  });
+
   it('an active slot steep cannot attribute, or a subscriber it cannot reach, counts as a reader', () => {
     const t = topology({ publications: [{ ...PUB, name: 'orders_v2', renamedFrom: 'orders_pub' }] });
     const s = observe(OLD_PUBS);
