@@ -134,18 +134,22 @@ function judgeSubscription(
   return { gaps, record, gone: [...(recorded?.keys() ?? [])].filter((t) => !listed.has(t)) };
 }
 
+type Baselines = Map<string, Map<string, ContinuityBaseline>> | null;
+
 /**
- * The columns of the streaming tables on their publishers and subscribers, one query per node
- * (model/columnIdentity.ts); a node that cannot be read is left out (its baselines are kept).
+ * The columns of the streaming tables on their publishers and subscribers (model/columnIdentity.ts)
+ * and each subscriber's recorded baselines, one session per node for both; a node that cannot
+ * be reached is left out (its baselines are kept, its subscriptions not judged), a node whose
+ * columns cannot be read is judged without them.
  */
-async function readColumns(
+async function readNodes(
   topology: Topology,
   observed: ClusterState,
   subscribers: ReadonlyArray<readonly [string, ObservedNode]>,
   sessions: ReadonlyMap<string, pg.Client> | undefined,
   copied = false,
-): Promise<ColumnsByNode> {
-  const wanted = new Map<string, Set<string>>();
+): Promise<{ columns: ColumnsByNode; baselines: Map<string, Baselines> }> {
+  const wanted = new Map<string, Set<string>>(subscribers.map(([name]) => [name, new Set()]));
   const want = (node: string, table: string) => wanted.set(node, (wanted.get(node) ?? new Set()).add(table));
   for (const [name, node] of subscribers)
     for (const o of Object.values(node.subscriptions)) {
@@ -157,17 +161,26 @@ async function readColumns(
         want(from, qualifiedName(t));
       }
     }
-  const out: ColumnsByNode = new Map();
+  const subscriber = new Set(subscribers.map(([name]) => name));
+  const columns: ColumnsByNode = new Map();
+  const baselines = new Map<string, Baselines>();
   await readEachNode(
     topology,
     [...wanted].map(([n, tables]) => [n, [...tables]] as const),
     async (name, tables) => {
-      const read = (client: pg.Client) => readColumnIdentities(client, tables);
+      const read = async (client: pg.Client) => {
+        const identities =
+          tables.length > 0 ? await readColumnIdentities(client, tables).catch(() => null) : null;
+        if (identities) columns.set(name, identities);
+        // no stream_continuity yet (an apply migrates): only a table out of every publication is seen
+        const store = new StreamContinuityStore(topology.settings.stateSchema, name);
+        if (subscriber.has(name)) baselines.set(name, await store.all(client).catch(() => null));
+      };
       const own = sessions?.get(name);
-      out.set(name, own ? await read(own) : await withSession(nodeSession(topology, name, 'steep'), read));
+      await (own ? read(own) : withSession(nodeSession(topology, name, 'steep'), read));
     },
   );
-  return out;
+  return { columns, baselines };
 }
 
 /** The gaps found, by `node/subscription`. */
@@ -188,40 +201,60 @@ export async function observeContinuity(
   const subscribers = Object.values(observed.nodes).flatMap((n) =>
     n.reachable && Object.keys(n.subscriptions).length > 0 ? [[n.name, n] as const] : [],
   );
-  const columns = await readColumns(topology, observed, subscribers, opts.sessions, opts.copied);
+  const { columns, baselines } = await readNodes(topology, observed, subscribers, opts.sessions, opts.copied);
   await readEachNode(topology, subscribers, async (name, node) => {
-    const own = opts.sessions?.get(name);
-    const read = async (client: pg.Client) => {
-      const store = new StreamContinuityStore(topology.settings.stateSchema, name);
-      // no stream_continuity yet (an apply migrates): only a table out of every publication is seen
-      const recorded = await store.all(client).catch(() => null);
-      const now = new Date().toISOString();
-      for (const o of Object.values(node.subscriptions)) {
-        const judged = judgeSubscription(
-          topology,
-          observed,
-          node,
-          o,
-          recorded?.get(o.name),
-          now,
-          opts.adopt === true,
-          columns,
-          opts.disabledBefore?.has(`${name}/${o.name}`) === true,
-          opts.copied,
-        );
-        if (!judged) continue;
-        if (judged.gaps.length > 0) out.set(`${name}/${o.name}`, judged.gaps);
-        if (!opts.record || recorded === null) continue;
-        // a baseline not recorded is taken again by the next reading; the gaps found stand
+    // a node whose baselines could not be read is not judged (as when its session failed)
+    if (!baselines.has(name)) return;
+    const recorded = baselines.get(name) ?? null;
+    const store = new StreamContinuityStore(topology.settings.stateSchema, name);
+    const now = new Date().toISOString();
+    const writes: Array<(client: pg.Client) => Promise<void>> = [];
+    for (const o of Object.values(node.subscriptions)) {
+      const judged = judgeSubscription(
+        topology,
+        observed,
+        node,
+        o,
+        recorded?.get(o.name),
+        now,
+        opts.adopt === true,
+        columns,
+        opts.disabledBefore?.has(`${name}/${o.name}`) === true,
+        opts.copied,
+      );
+      if (!judged) continue;
+      if (judged.gaps.length > 0) out.set(`${name}/${o.name}`, judged.gaps);
+      if (!opts.record || recorded === null) continue;
+      if (judged.record.length === 0 && judged.gone.length === 0) continue;
+      // a baseline not recorded is taken again by the next reading; the gaps found stand
+      writes.push(async (client) => {
         await store.record(client, o.name, judged.record).catch(() => {});
         if (judged.gone.length > 0) await store.forget(client, o.name, judged.gone).catch(() => {});
-      }
+      });
+    }
+    if (writes.length === 0) return;
+    const write = async (client: pg.Client) => {
+      for (const w of writes) await w(client);
     };
     // a session the caller holds (apply's locked ones) saves a connection per node
-    if (own) await read(own);
-    else await withSession(nodeSession(topology, name, 'steep'), read);
+    const own = opts.sessions?.get(name);
+    if (own) await write(own);
+    else await withSession(nodeSession(topology, name, 'steep'), write);
   });
   return out;
+}
+
+/** markColumnGaps' reading, by the observed state it was taken of (a plan's). */
+const readings = new WeakMap<ClusterState, Promise<Map<string, TableGap[]>>>();
+
+/**
+ * The gaps of `observed`, read only: the reading markColumnGaps took of it when it took one (a
+ * plan's live check and drift then read the nodes' columns and baselines once, not twice), else a new one.
+ */
+export function continuityOf(topology: Topology, observed: ClusterState): Promise<Map<string, TableGap[]>> {
+  const taken = readings.get(observed);
+  const reread = () => observeContinuity(topology, observed, { record: false });
+  return taken ? taken.catch(reread) : reread();
 }
 
 /**
@@ -230,7 +263,9 @@ export async function observeContinuity(
  * out; schema sync refuses to plan them (planner/schema/schemaSync.ts).
  */
 export async function markColumnGaps(topology: Topology, observed: ClusterState): Promise<void> {
-  const gaps = await observeContinuity(topology, observed, { record: false });
+  const reading = observeContinuity(topology, observed, { record: false });
+  readings.set(observed, reading);
+  const gaps = await reading;
   for (const [key, tables] of gaps) {
     const [node, subscription] = [key.slice(0, key.indexOf('/')), key.slice(key.indexOf('/') + 1)];
     const n = observed.nodes[node];

@@ -24,7 +24,7 @@ import { type ConflictsSinceVerify, conflictsRose } from '../model/verifyRecord.
 import { PG15 } from '../model/versions.js';
 import { failoverVerdicts } from '../planner/failover/failover.js';
 import { classifySlot } from '../planner/subscriptions/slotKinds.js';
-import { observeContinuity, type TableGap } from './continuity.js';
+import { continuityOf, observeContinuity, type TableGap } from './continuity.js';
 import { missingColumnsOf, setRoleObstaclesOf } from './statusColumns.js';
 import { type Live, publisherStartedAt, readLive } from './statusLive.js';
 import { observeStreamPositions } from './streamPositions.js';
@@ -365,12 +365,7 @@ export async function liveProblems(topology: Topology, observed: ClusterState) {
       conflicts.push({ subscription: d.name, node: d.node, verifiedAt: verified?.verifiedAt ?? null, rose });
   }
   const judged = (
-    await subscriptionStatuses(
-      topology,
-      observed,
-      live,
-      await observeContinuity(topology, observed, { record: false }),
-    )
+    await subscriptionStatuses(topology, observed, live, await continuityOf(topology, observed))
   ).filter((s) => s.declared);
   const of = (verdict: string) =>
     judged
