@@ -536,5 +536,67 @@ describe.each(testVersions())(
       expect(await one(sub(), 'SELECT count(*) FROM pg_replication_origin')).toBe('0');
       await reset(['rc']);
     });
+
+    // 024_add_drop_pub.pl (2025): 4 expectations
+    test('024_add_drop_pub', async () => {
+      await both(`CREATE SCHEMA ad;
+      CREATE TABLE ad.tab_1 (a int); ALTER TABLE ad.tab_1 REPLICA IDENTITY FULL;`);
+      await pub().query('INSERT INTO ad.tab_1 SELECT generate_series(1,10)');
+      const body = (o: { pub2: string[]; pubs: string[]; existingData?: string; pub3?: boolean }) => [
+        'publications:',
+        '  tap_pub_1:',
+        '    node: pub',
+        '    tables: [ad.tab_1]',
+        '  tap_pub_2:',
+        '    node: pub',
+        `    tables: [${o.pub2.join(', ')}]`,
+        ...(o.pub3 ? ['  tap_pub_3:', '    node: pub', '    tables: [ad.tab_3]'] : []),
+        'subscriptions:',
+        '  tap_sub:',
+        '    node: sub',
+        '    from: pub',
+        `    publications: [${o.pubs.join(', ')}]`,
+        ...(o.existingData ? ['    init:', `      existingData: ${o.existingData}`] : []),
+      ];
+      let path = config(body({ pub2: [], pubs: ['tap_pub_1', 'tap_pub_2'] }));
+      await converge(path, { tap_sub: { 'ad.tab_1': 'equal' } });
+      expect(await one(sub(), 'SELECT count(*), min(a), max(a) FROM ad.tab_1')).toBe('10|1|10');
+
+      // ALTER PUBLICATION tap_pub_2 ADD TABLE tab_2; ALTER SUBSCRIPTION tap_sub DROP PUBLICATION tap_pub_1
+      await both('CREATE TABLE ad.tab_2 (a int); ALTER TABLE ad.tab_2 REPLICA IDENTITY FULL');
+      await pub().query('INSERT INTO ad.tab_2 SELECT generate_series(1,10)');
+      path = config(body({ pub2: ['ad.tab_2'], pubs: ['tap_pub_2'] }));
+      await converge(path, { tap_sub: { 'ad.tab_2': 'equal' } });
+      expect(await one(sub(), 'SELECT count(*), min(a), max(a) FROM ad.tab_2')).toBe('10|1|10');
+
+      // ALTER SUBSCRIPTION tap_sub ADD PUBLICATION tap_pub_1: PostgreSQL copies tab_1 on top of
+      // the rows the subscriber kept (the script's 20|1|10: every row twice); steep's plan refuses,
+      // then copies it once over an emptied table when existingData says truncate
+      path = config(body({ pub2: ['ad.tab_2'], pubs: ['tap_pub_1', 'tap_pub_2'] }));
+      const refused = await steep(['plan'], path);
+      expect(refused.code, refused.stdout).toBe(1);
+      expect(refused.stdout + refused.stderr).toContain(
+        'subscription tap_sub would copy ad.tab_1, which join it, into tables that already hold rows on sub',
+      );
+      path = config(body({ pub2: ['ad.tab_2'], pubs: ['tap_pub_1', 'tap_pub_2'], existingData: 'truncate' }));
+      const both12 = { 'ad.tab_1': 'equal', 'ad.tab_2': 'equal' };
+      await converge(path, { tap_sub: both12 }, ['--allow-hazard', 'truncates-data']);
+      expect(await one(sub(), 'SELECT count(*), min(a), max(a) FROM ad.tab_1')).toBe('10|1|10');
+
+      // SET PUBLICATION tap_pub_3 before it exists: PostgreSQL accepts it (and skips it with a
+      // warning); steep's plan refuses a publication the file does not declare
+      await both('CREATE TABLE ad.tab_3 (a int); ALTER TABLE ad.tab_3 REPLICA IDENTITY FULL');
+      const missing = await steep(['plan'], config(body({ pub2: ['ad.tab_2'], pubs: ['tap_pub_3'] })));
+      expect(missing.code, missing.stdout).toBe(1);
+      expect(missing.stdout + missing.stderr).toContain('tap_pub_3');
+      await pub().query('INSERT INTO ad.tab_3 VALUES (1)');
+      // CREATE PUBLICATION tap_pub_3 FOR TABLE tab_3, and the subscription set to it: tab_3 copied
+      path = config(body({ pub2: ['ad.tab_2'], pubs: ['tap_pub_3'], existingData: 'truncate', pub3: true }));
+      await converge(path, { tap_sub: { 'ad.tab_3': 'equal' } });
+      await pub().query('INSERT INTO ad.tab_3 VALUES (2)');
+      await agree(path, { tap_sub: { 'ad.tab_3': 'equal' } });
+      expect(await one(sub(), 'SELECT a FROM ad.tab_3 ORDER BY a')).toBe('1\n2');
+      await reset(['ad']);
+    });
   },
 );
