@@ -598,5 +598,134 @@ describe.each(testVersions())(
       expect(await one(sub(), 'SELECT a FROM ad.tab_3 ORDER BY a')).toBe('1\n2');
       await reset(['ad']);
     });
+
+    // 010_truncate.pl (2025): 15 expectations (the synchronous_standby_names pair with the
+    // subscription as a synchronous standby, set by hand as the script does)
+    test('010_truncate', async () => {
+      await both(`CREATE SCHEMA tr;
+        CREATE TABLE tr.tab1 (a int PRIMARY KEY);
+        CREATE TABLE tr.tab2 (a int PRIMARY KEY);
+        CREATE TABLE tr.tab3 (a int PRIMARY KEY);
+        CREATE TABLE tr.tab4 (x int PRIMARY KEY, y int REFERENCES tr.tab3);`);
+      await sub().query('CREATE SEQUENCE tr.seq1 OWNED BY tr.tab1.a; ALTER SEQUENCE tr.seq1 START 101');
+      const body = (o: { pub2?: string; tab5?: boolean }) => [
+        'publications:',
+        '  pub1:',
+        '    node: pub',
+        '    tables: [tr.tab1]',
+        ...(o.pub2 ? ['  pub2:', '    node: pub', '    tables: [tr.tab2]', `    publish: ${o.pub2}`] : []),
+        '  pub3:',
+        '    node: pub',
+        '    tables: [tr.tab3, tr.tab4]',
+        ...(o.tab5
+          ? ['  pub5:', '    node: pub', '    tables: [tr.tab5]', '    publish: [insert, truncate]']
+          : []),
+        'subscriptions:',
+        '  sub1:',
+        '    node: sub',
+        '    from: pub',
+        '    publications: [pub1]',
+        ...(o.pub2 ? ['  sub2:', '    node: sub', '    from: pub', '    publications: [pub2]'] : []),
+        '  sub3:',
+        '    node: sub',
+        '    from: pub',
+        '    publications: [pub3]',
+        ...(o.tab5
+          ? [
+              '  sub5_1:',
+              '    node: sub',
+              '    from: pub',
+              '    publications: [pub5]',
+              '  sub5_2:',
+              '    node: sub',
+              '    from: pub',
+              '    publications: [pub5]',
+            ]
+          : []),
+      ];
+      const tab34 = { 'tr.tab3': 'equal', 'tr.tab4': 'equal' };
+      // pub2 publishes inserts only: its table is not comparable
+      let path = config(body({ pub2: '[insert]' }));
+      await converge(path, {
+        sub1: { 'tr.tab1': 'equal' },
+        sub2: { 'tr.tab2': 'not_verifiable' },
+        sub3: tab34,
+      });
+
+      // rows only the subscriber holds, emptied by the publisher's TRUNCATE
+      await sub().query('INSERT INTO tr.tab1 VALUES (1), (2), (3)');
+      await pub().query('TRUNCATE tr.tab1');
+      await caughtUp('sub1');
+      expect(await one(sub(), 'SELECT count(*), min(a), max(a) FROM tr.tab1')).toBe('0||');
+      expect(await one(sub(), "SELECT nextval('tr.seq1')")).toBe('1');
+      await pub().query('TRUNCATE tr.tab1 RESTART IDENTITY');
+      await caughtUp('sub1');
+      expect(await one(sub(), "SELECT nextval('tr.seq1')")).toBe('101');
+
+      // a publication that does not publish truncate
+      await sub().query('INSERT INTO tr.tab2 VALUES (1), (2), (3)');
+      await pub().query('TRUNCATE tr.tab2');
+      await caughtUp('sub2');
+      expect(await one(sub(), 'SELECT count(*), min(a), max(a) FROM tr.tab2')).toBe('3|1|3');
+      // ALTER PUBLICATION pub2 SET (publish = 'insert, truncate')
+      path = config(body({ pub2: '[insert, truncate]' }));
+      await converge(path, {
+        sub1: { 'tr.tab1': 'equal' },
+        sub2: { 'tr.tab2': 'not_verifiable' },
+        sub3: tab34,
+      });
+      await pub().query('TRUNCATE tr.tab2');
+      await caughtUp('sub2');
+      expect(await one(sub(), 'SELECT count(*), min(a), max(a) FROM tr.tab2')).toBe('0||');
+
+      // tables linked by a foreign key, truncated together
+      await sub().query('INSERT INTO tr.tab3 VALUES (1), (2), (3)');
+      await sub().query('INSERT INTO tr.tab4 VALUES (11, 1), (111, 1), (22, 2)');
+      await pub().query('TRUNCATE tr.tab3, tr.tab4');
+      await agree(path, {
+        sub1: { 'tr.tab1': 'equal' },
+        sub2: { 'tr.tab2': 'not_verifiable' },
+        sub3: tab34,
+      });
+      expect(await one(sub(), 'SELECT count(*), min(a), max(a) FROM tr.tab3')).toBe('0||');
+      expect(await one(sub(), 'SELECT count(*), min(x), max(x) FROM tr.tab4')).toBe('0||');
+
+      // DROP SUBSCRIPTION sub2, DROP PUBLICATION pub2; then a TRUNCATE of a published table and
+      // an unpublished one
+      path = config(body({}));
+      await converge(path, { sub1: { 'tr.tab1': 'equal' }, sub3: tab34 }, ['--allow-destroy']);
+      await sub().query('INSERT INTO tr.tab1 VALUES (1), (2), (3)');
+      await sub().query('INSERT INTO tr.tab2 VALUES (1), (2), (3)');
+      await pub().query('TRUNCATE tr.tab1, tr.tab2');
+      await agree(path, { sub1: { 'tr.tab1': 'equal' }, sub3: tab34 });
+      expect(await one(sub(), 'SELECT count(*), min(a), max(a) FROM tr.tab1')).toBe('0||');
+      expect(await one(sub(), 'SELECT count(*), min(a), max(a) FROM tr.tab2')).toBe('3|1|3');
+
+      // synchronous logical replication (the publisher's setting, by hand as in the script)
+      await pub().query(`ALTER SYSTEM SET synchronous_standby_names TO 'sub1'`);
+      await pub().query('SELECT pg_reload_conf()');
+      await pub().query('INSERT INTO tr.tab1 VALUES (1), (2), (3)');
+      await agree(path, { sub1: { 'tr.tab1': 'equal' }, sub3: tab34 });
+      expect(await one(sub(), 'SELECT count(*), min(a), max(a) FROM tr.tab1')).toBe('3|1|3');
+      await pub().query('TRUNCATE tr.tab1');
+      await caughtUp('sub1');
+      expect(await one(sub(), 'SELECT count(*), min(a), max(a) FROM tr.tab1')).toBe('0||');
+      await pub().query('ALTER SYSTEM RESET synchronous_standby_names');
+      await pub().query('SELECT pg_reload_conf()');
+
+      // two subscriptions of one table: PostgreSQL applies every change twice (the script's
+      // 6|1|3); steep's plan refuses the second subscription before any step
+      await both('CREATE TABLE tr.tab5 (a int)');
+      const twice = await steep(['plan'], config(body({ tab5: true })));
+      expect(twice.code, twice.stdout).toBe(1);
+      expect(twice.stdout + twice.stderr).toContain(
+        'sub5_1 and sub5_2 on sub, both receiving tr.tab5 from pub',
+      );
+      const [d] = await sub().query<{ deadlocks: string }>(
+        'SELECT deadlocks::text AS deadlocks FROM pg_stat_database WHERE datname = current_database()',
+      );
+      expect(d!.deadlocks).toBe('0');
+      await reset(['tr']);
+    });
   },
 );

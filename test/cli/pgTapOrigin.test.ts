@@ -1,0 +1,231 @@
+import { describe, expect, test } from 'vitest';
+import type { PgMajor } from '../../src/sandbox/binaries.js';
+import { steepWith, writeConfig } from '../support/cli.js';
+import { type TestNode, testVersions, useCluster } from '../support/cluster.js';
+import { waitCaughtUp } from '../support/replicationData.js';
+import { dropReplication } from '../support/reset.js';
+import { eventually, HANG_MS, nodesYaml, passwordEnv } from '../support/topologyFile.js';
+
+/**
+ * PostgreSQL's subscription TAP tests of 16+ as the oracle (src/test/subscription/t/030_origin.pl,
+ * 033_run_as_table_owner.pl), replayed as steep.yaml as pgTapReplays.test.ts does: every
+ * publication and subscription made by `steep apply`, the script's ALTERs as file edits, and
+ * after each step the script's expectations, an empty re-plan, and `status --check`, `drift` and
+ * `verify` agreeing with the data. Versions: those of STEEP_TEST_PG from 16 (default 18).
+ */
+
+const TOPOLOGY = 'pg-tap-16';
+const versions: PgMajor[] = testVersions().filter((v) => v >= 16);
+const each = versions.length > 0 ? describe.each(versions) : describe.skip.each<PgMajor>([16]);
+
+each('PostgreSQL 16+ subscription TAP replays on %i', { timeout: 300_000 }, (version) => {
+  const cluster = useCluster({ nodes: ['a', 'b', 'c'], version });
+  const node = (n: string) => cluster().node(n);
+  const steep = steepWith({ env: () => passwordEnv(cluster().nodes), timeoutMs: 180_000 });
+
+  function config(body: string[]): string {
+    return writeConfig(
+      `version: 1\ntopology: ${TOPOLOGY}\n${nodesYaml(cluster().nodes)}\n${body.join('\n')}\n`,
+    );
+  }
+
+  async function rows(n: TestNode, sql: string): Promise<string> {
+    const r = await n.query<Record<string, unknown>>(sql);
+    return r
+      .map((x) =>
+        Object.values(x)
+          .map((v) => (v === null ? '' : String(v)))
+          .join('|'),
+      )
+      .join('\n');
+  }
+
+  /** the subscription `name` on `subscriber`: every relation ready, its slot caught up */
+  async function caughtUp(subscriber: TestNode, name: string): Promise<void> {
+    await eventually(
+      async () =>
+        (
+          await subscriber.query(
+            `SELECT 1 FROM pg_subscription_rel r JOIN pg_subscription s ON s.oid = r.srsubid
+              WHERE s.subname = $1 AND r.srsubstate <> 'r'`,
+            [name],
+          )
+        ).length === 0,
+      HANG_MS,
+      `every relation of ${name} ready`,
+    );
+    const [s] = await subscriber.query<{ slot: string; conn: string }>(
+      'SELECT subslotname AS slot, subconninfo AS conn FROM pg_subscription WHERE subname = $1',
+      [name],
+    );
+    const from = cluster().nodes.find(
+      (n) => s!.conn.includes(`port=${n.port}`) || s!.conn.includes(`:${n.port}/`),
+    );
+    await waitCaughtUp(from!, s!.slot);
+  }
+
+  /** verify's verdict per table of each subscription named */
+  async function verdicts(path: string, subs: string[]): Promise<Record<string, Record<string, string>>> {
+    const out: Record<string, Record<string, string>> = {};
+    for (const s of subs) {
+      const v = await steep(['verify', s, '--json'], path);
+      const report = JSON.parse(v.stdout) as { tables: Array<{ table: string; status: string }> };
+      out[s] = Object.fromEntries(report.tables.map((t) => [t.table, t.status]));
+      const equal = Object.values(out[s]).every((x) => x === 'equal');
+      expect(v.code, `verify ${s}: ${v.stdout}`).toBe(equal ? 0 : 2);
+    }
+    return out;
+  }
+
+  /**
+   * Each subscription caught up, then: the re-plan is empty, drift and status --check exit 0, and
+   * verify gives the verdicts named
+   */
+  async function agree(
+    path: string,
+    subs: Array<[TestNode, string]>,
+    expected: Record<string, Record<string, string>>,
+  ): Promise<void> {
+    for (const [n, s] of subs) await caughtUp(n, s);
+    const [p, d, st] = await Promise.all([
+      steep(['plan', '--detailed-exitcode'], path),
+      steep(['drift'], path),
+      steep(['status', '--check'], path),
+    ]);
+    expect(p.code, `plan: ${p.stdout}\n${p.stderr}`).toBe(0);
+    expect(d.code, `drift: ${d.stdout}\n${d.stderr}`).toBe(0);
+    expect(st.code, `status --check: ${st.stdout}\n${st.stderr}`).toBe(0);
+    expect(await verdicts(path, Object.keys(expected))).toEqual(expected);
+  }
+
+  async function converge(
+    path: string,
+    subs: Array<[TestNode, string]>,
+    expected: Record<string, Record<string, string>>,
+  ): Promise<string> {
+    const a = await steep(['apply', '--auto-approve'], path);
+    expect(a.code, `${a.stdout}\n${a.stderr}`).toBe(0);
+    await agree(path, subs, expected);
+    return a.stdout;
+  }
+
+  // 030_origin.pl (2023–2025): 9 expectations, the two WARNINGs of copy_data with origin = none
+  // as steep's plan
+  test('030_origin', async () => {
+    const [A, B, C] = [node('a'), node('b'), node('c')];
+    for (const n of [A, B, C]) await n.query('CREATE SCHEMA og; CREATE TABLE og.tab (a int PRIMARY KEY)');
+    const body = (o: { withC?: boolean; ab2?: boolean; newOnA?: boolean; newOnB?: boolean }) => [
+      'publications:',
+      '  tap_pub_a:',
+      '    node: a',
+      `    tables: [og.tab${o.newOnA ? ', og.tab_new' : ''}]`,
+      '  tap_pub_b:',
+      '    node: b',
+      `    tables: [og.tab${o.newOnB ? ', og.tab_new' : ''}]`,
+      ...(o.withC ? ['  tap_pub_c:', '    node: c', '    tables: [og.tab]'] : []),
+      'subscriptions:',
+      '  tap_sub_b_a:',
+      '    node: b',
+      '    from: a',
+      '    publications: [tap_pub_a]',
+      '    options: { origin: none }',
+      '  tap_sub_a_b:',
+      '    node: a',
+      '    from: b',
+      '    publications: [tap_pub_b]',
+      '    options: { origin: none }',
+      '    init: { method: none, newTables: copy }',
+      ...(o.withC
+        ? [
+            '  tap_sub_b_c:',
+            '    node: b',
+            '    from: c',
+            '    publications: [tap_pub_c]',
+            '    options: { origin: none }',
+          ]
+        : []),
+      ...(o.ab2
+        ? [
+            '  tap_sub_a_b_2:',
+            '    node: a',
+            '    from: b',
+            '    publications: [tap_pub_b]',
+            '    options: { origin: none }',
+          ]
+        : []),
+    ];
+    // node_A <-> node_B, the way back without a copy (copy_data = off)
+    let path = config(body({}));
+    const ab: Array<[TestNode, string]> = [
+      [B, 'tap_sub_b_a'],
+      [A, 'tap_sub_a_b'],
+    ];
+    const tabEqual = { tap_sub_b_a: { 'og.tab': 'equal' }, tap_sub_a_b: { 'og.tab': 'equal' } };
+    await converge(path, ab, tabEqual);
+    await A.query('INSERT INTO og.tab VALUES (11)');
+    await B.query('INSERT INTO og.tab VALUES (21)');
+    await agree(path, ab, tabEqual);
+    expect(await rows(A, 'SELECT * FROM og.tab ORDER BY 1')).toBe('11\n21');
+    expect(await rows(B, 'SELECT * FROM og.tab ORDER BY 1')).toBe('11\n21');
+    await A.query('DELETE FROM og.tab');
+    await agree(path, ab, tabEqual);
+    expect(await rows(A, 'SELECT * FROM og.tab ORDER BY 1')).toBe('');
+    expect(await rows(B, 'SELECT * FROM og.tab ORDER BY 1')).toBe('');
+
+    // node_C -> node_B: C's row reaches B, and B does not send it on to A. B's table is fed by two
+    // publishers, and A's subscription (origin = none) never receives what B got from C: neither
+    // comparison can be made, and A's empty table is no data gap
+    path = config(body({ withC: true }));
+    const abc: Array<[TestNode, string]> = [...ab, [B, 'tap_sub_b_c']];
+    const notComparable = {
+      tap_sub_b_a: { 'og.tab': 'not_verifiable' },
+      tap_sub_a_b: { 'og.tab': 'not_verifiable' },
+      tap_sub_b_c: { 'og.tab': 'not_verifiable' },
+    };
+    await converge(path, abc, notComparable);
+    await C.query('INSERT INTO og.tab VALUES (32)');
+    await agree(path, abc, notComparable);
+    expect(await rows(B, 'SELECT * FROM og.tab ORDER BY 1')).toBe('32');
+    expect(await rows(A, 'SELECT * FROM og.tab ORDER BY 1')).toBe('');
+    const why = await steep(['verify', 'tap_sub_a_b'], path);
+    expect(why.stdout).toContain(
+      'og.tab is not comparable with b: subscription tap_sub_b_c on b applies into it too, and with origin = none b sends a only the changes made on b itself',
+    );
+    expect(why.stdout).not.toContain('reinit');
+
+    // CREATE SUBSCRIPTION tap_sub_A_B_2 … PUBLICATION tap_pub_B WITH (origin = none, copy_data = on):
+    // PostgreSQL warns that it might copy data of another origin, and then applies every change of
+    // tab twice on A; steep's plan refuses the second subscription
+    const ab2 = await steep(['plan'], config(body({ withC: true, ab2: true })));
+    expect(ab2.code, ab2.stdout).toBe(1);
+    expect(ab2.stdout + ab2.stderr).toContain(
+      'steep.yaml declares subscriptions tap_sub_a_b and tap_sub_a_b_2 on a, both receiving og.tab from b',
+    );
+
+    // tab_new added to tap_pub_A (B's refresh copies it), then to tap_pub_B (A's refresh copies
+    // it: init none, newTables: copy)
+    for (const n of [A, B]) await n.query('CREATE TABLE og.tab_new (a int PRIMARY KEY)');
+    path = config(body({ withC: true, newOnA: true }));
+    await converge(path, abc, {
+      ...notComparable,
+      tap_sub_b_a: { 'og.tab': 'not_verifiable', 'og.tab_new': 'equal' },
+    });
+    path = config(body({ withC: true, newOnA: true, newOnB: true }));
+    await converge(path, abc, {
+      ...notComparable,
+      tap_sub_b_a: { 'og.tab': 'not_verifiable', 'og.tab_new': 'equal' },
+      tap_sub_a_b: { 'og.tab': 'not_verifiable', 'og.tab_new': 'equal' },
+    });
+    await A.query('INSERT INTO og.tab_new VALUES (1)');
+    await B.query('INSERT INTO og.tab_new VALUES (2)');
+    await agree(path, abc, {
+      ...notComparable,
+      tap_sub_b_a: { 'og.tab': 'not_verifiable', 'og.tab_new': 'equal' },
+      tap_sub_a_b: { 'og.tab': 'not_verifiable', 'og.tab_new': 'equal' },
+    });
+    expect(await rows(A, 'SELECT * FROM og.tab_new ORDER BY 1')).toBe('1\n2');
+    expect(await rows(B, 'SELECT * FROM og.tab_new ORDER BY 1')).toBe('1\n2');
+    await dropReplication(cluster().nodes);
+    for (const n of [A, B, C]) await n.query('DROP SCHEMA og CASCADE');
+  });
+});
