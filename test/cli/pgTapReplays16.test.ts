@@ -7,8 +7,8 @@ import { dropReplication } from '../support/reset.js';
 import { eventually, HANG_MS, nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
 /**
- * PostgreSQL's subscription TAP tests of 16+ as the oracle (src/test/subscription/t/030_origin.pl,
- * 033_run_as_table_owner.pl), replayed as steep.yaml as pgTapReplays.test.ts does: every
+ * PostgreSQL's subscription TAP tests as the oracle, on 16+ (src/test/subscription/t/014_binary.pl,
+ * 030_origin.pl), replayed as steep.yaml as pgTapReplays.test.ts does: every
  * publication and subscription made by `steep apply`, the script's ALTERs as file edits, and
  * after each step the script's expectations, an empty re-plan, and `status --check`, `drift` and
  * `verify` agreeing with the data. Versions: those of STEEP_TEST_PG from 16 (default 18).
@@ -96,6 +96,11 @@ each('PostgreSQL 16+ subscription TAP replays on %i', { timeout: 300_000 }, (ver
     expect(d.code, `drift: ${d.stdout}\n${d.stderr}`).toBe(0);
     expect(st.code, `status --check: ${st.stdout}\n${st.stderr}`).toBe(0);
     expect(await verdicts(path, Object.keys(expected))).toEqual(expected);
+  }
+
+  async function reset(): Promise<void> {
+    await dropReplication(cluster().nodes);
+    for (const n of cluster().nodes) await n.query('DROP SCHEMA IF EXISTS og, bin, alice CASCADE');
   }
 
   async function converge(
@@ -227,5 +232,137 @@ each('PostgreSQL 16+ subscription TAP replays on %i', { timeout: 300_000 }, (ver
     expect(await rows(B, 'SELECT * FROM og.tab_new ORDER BY 1')).toBe('1\n2');
     await dropReplication(cluster().nodes);
     for (const n of [A, B, C]) await n.query('DROP SCHEMA og CASCADE');
+  });
+
+  // 014_binary.pl (2024): 10 expectations (the 8 row checks, and the two sync failures as
+  // status --check and drift naming the failing sync, then steep's plan refusing the type
+  // mismatch); the COPY's format is read from the subscription (subbinary) rather than the
+  // publisher's statement log
+  test('014_binary', async () => {
+    const [A, B] = [node('a'), node('b')];
+    const ddl = `CREATE SCHEMA bin;
+      CREATE TABLE bin.test_numerical (a INTEGER PRIMARY KEY, b NUMERIC, c FLOAT, d BIGINT);
+      CREATE TABLE bin.test_arrays (a INTEGER[] PRIMARY KEY, b NUMERIC[], c TEXT[]);`;
+    for (const n of [A, B]) await n.query(ddl);
+    await A.query(`INSERT INTO bin.test_numerical (a, b, c, d) VALUES (1, 1.2, 1.3, 10), (2, 2.2, 2.3, 20);
+      INSERT INTO bin.test_arrays (a, b, c) VALUES
+        ('{1,2,3}', '{1.1, 1.2, 1.3}', '{"one", "two", "three"}'),
+        ('{3,1,2}', '{1.3, 1.1, 1.2}', '{"three", "one", "two"}');`);
+    const body = (binary: boolean) => [
+      'publications:',
+      '  tpub:',
+      '    node: a',
+      '    allTables: true',
+      'subscriptions:',
+      '  tsub:',
+      '    node: b',
+      '    from: a',
+      '    publications: [tpub]',
+      '    slot: tpub_slot',
+      `    options: { binary: ${binary} }`,
+    ];
+    const sub: Array<[TestNode, string]> = [[B, 'tsub']];
+    const equal = { tsub: { 'bin.test_arrays': 'equal', 'bin.test_numerical': 'equal' } };
+    let path = config(body(true));
+    await converge(path, sub, equal);
+    expect(await rows(B, `SELECT subbinary::text FROM pg_subscription WHERE subname = 'tsub'`)).toBe('true');
+    const numerical = 'SELECT a, b, c, d FROM bin.test_numerical ORDER BY a';
+    const arrays = 'SELECT a::text, b::text, c::text FROM bin.test_arrays ORDER BY a';
+    expect(`${await rows(B, numerical)}\n${await rows(B, arrays)}`).toBe(
+      '1|1.2|1.3|10\n2|2.2|2.3|20\n{1,2,3}|{1.1,1.2,1.3}|{one,two,three}\n{3,1,2}|{1.3,1.1,1.2}|{three,one,two}',
+    );
+    await A.query(`INSERT INTO bin.test_arrays (a, b, c) VALUES
+        ('{2,1,3}', '{1.2, 1.1, 1.3}', '{"two", "one", "three"}'),
+        ('{1,3,2}', '{1.1, 1.3, 1.2}', '{"one", "three", "two"}');
+      INSERT INTO bin.test_numerical (a, b, c, d) VALUES (3, 3.2, 3.3, 30), (4, 4.2, 4.3, 40);`);
+    await agree(path, sub, equal);
+    expect(await rows(B, numerical)).toBe('1|1.2|1.3|10\n2|2.2|2.3|20\n3|3.2|3.3|30\n4|4.2|4.3|40');
+    await A.query(
+      'UPDATE bin.test_arrays SET b[1] = 42, c = NULL; UPDATE bin.test_numerical SET b = 42, c = NULL;',
+    );
+    await agree(path, sub, equal);
+    expect(await rows(B, arrays)).toBe(
+      '{1,2,3}|{42,1.2,1.3}|\n{1,3,2}|{42,1.3,1.2}|\n{2,1,3}|{42,1.1,1.3}|\n{3,1,2}|{42,1.1,1.2}|',
+    );
+    expect(await rows(B, numerical)).toBe('1|42||10\n2|42||20\n3|42||30\n4|42||40');
+
+    // ALTER SUBSCRIPTION tsub SET (binary = false), then back to true, as file edits
+    path = config(body(false));
+    await converge(path, sub, equal);
+    await A.query('INSERT INTO bin.test_numerical (a, b, c, d) VALUES (5, 5.2, 5.3, 50)');
+    await agree(path, sub, equal);
+    expect(await rows(B, numerical)).toBe('1|42||10\n2|42||20\n3|42||30\n4|42||40\n5|5.2|5.3|50');
+    path = config(body(true));
+    await converge(path, sub, equal);
+    await A.query(
+      `INSERT INTO bin.test_arrays (a, b, c) VALUES ('{2,3,1}', '{1.2, 1.3, 1.1}', '{"two", "three", "one"}')`,
+    );
+    await agree(path, sub, equal);
+    expect(await rows(B, arrays)).toBe(
+      '{1,2,3}|{42,1.2,1.3}|\n{1,3,2}|{42,1.3,1.2}|\n{2,1,3}|{42,1.1,1.3}|\n{2,3,1}|{1.2,1.3,1.1}|{two,three,one}\n{3,1,2}|{42,1.1,1.2}|',
+    );
+
+    // a type without send/receive functions: in binary mode its table cannot be copied
+    const myvarchar = `CREATE TYPE bin.myvarchar;
+      CREATE FUNCTION bin.myvarcharin(cstring, oid, integer) RETURNS bin.myvarchar
+        LANGUAGE internal IMMUTABLE PARALLEL SAFE STRICT AS 'varcharin';
+      CREATE FUNCTION bin.myvarcharout(bin.myvarchar) RETURNS cstring
+        LANGUAGE internal IMMUTABLE PARALLEL SAFE STRICT AS 'varcharout';
+      CREATE TYPE bin.myvarchar (input = bin.myvarcharin, output = bin.myvarcharout);
+      CREATE TABLE bin.test_myvarchar (a bin.myvarchar);`;
+    for (const n of [A, B]) await n.query(myvarchar);
+    await A.query(`INSERT INTO bin.test_myvarchar (a) VALUES ('a')`);
+    // the refresh steep plans copies it; PostgreSQL's table sync fails on it again and again ("no
+    // binary input function available for type"): apply's step is done, and status --check and
+    // drift say the subscription is failing, naming its sync errors
+    const applied = await steep(['apply', '--auto-approve'], path);
+    expect(applied.code, applied.stdout).toBe(0);
+    await eventually(
+      async () =>
+        (await rows(B, `SELECT sync_error_count FROM pg_stat_subscription_stats WHERE subname = 'tsub'`)) >
+        '0',
+      HANG_MS,
+      'the table sync fails',
+    );
+    const [failing, drifting] = await Promise.all([
+      steep(['status', '--check'], path),
+      steep(['drift'], path),
+    ]);
+    expect(failing.code, failing.stdout).toBe(2);
+    expect(failing.stdout).toMatch(/tsub\s+b ← a\s+failing .* errors: apply 0, sync [1-9]/);
+    expect(drifting.code, drifting.stdout).toBe(2);
+    expect(drifting.stdout).toContain('Replication failing:\n  subscription tsub on b ← a: ');
+    // with send and receive functions, the sync succeeds
+    for (const n of [A, B])
+      await n.query(`CREATE FUNCTION bin.myvarcharsend(bin.myvarchar) RETURNS bytea
+          LANGUAGE internal STABLE PARALLEL SAFE STRICT AS 'varcharsend';
+        CREATE FUNCTION bin.myvarcharrecv(internal, oid, integer) RETURNS bin.myvarchar
+          LANGUAGE internal STABLE PARALLEL SAFE STRICT AS 'varcharrecv';
+        ALTER TYPE bin.myvarchar SET (send = bin.myvarcharsend, receive = bin.myvarcharrecv);`);
+    await caughtUp(B, 'tsub');
+    expect(await rows(B, 'SELECT a::text FROM bin.test_myvarchar')).toBe('a');
+    // the sync errors stop rising: healthy again, and every table equal
+    await eventually(
+      async () => (await steep(['status', '--check'], path)).code === 0,
+      HANG_MS,
+      'tsub healthy',
+    );
+    await agree(path, sub, { tsub: { ...equal.tsub, 'bin.test_myvarchar': 'equal' } });
+
+    // mismatching column types (bigint on the publisher, int on the subscriber): PostgreSQL's
+    // binary sync fails on them ("incorrect binary data format") and its text one converts;
+    // steep's plan refuses the refresh either way, before any step, naming the column
+    await A.query(
+      'CREATE TABLE bin.test_mismatching_types (a bigint PRIMARY KEY); INSERT INTO bin.test_mismatching_types VALUES (1), (2)',
+    );
+    await B.query('CREATE TABLE bin.test_mismatching_types (a int PRIMARY KEY)');
+    for (const binary of [true, false]) {
+      const r = await steep(['plan'], config(body(binary)));
+      expect(r.code, r.stdout).toBe(1);
+      expect(r.stdout + r.stderr).toContain(
+        'table bin.test_mismatching_types differs between a (publisher) and b (subscriber): column a is bigint on a, integer on b',
+      );
+    }
+    await reset();
   });
 });
