@@ -114,8 +114,9 @@ each('PostgreSQL 16+ subscription TAP replays on %i', { timeout: 300_000 }, (ver
     return a.stdout;
   }
 
-  // 030_origin.pl (2023–2025): 9 expectations, the two WARNINGs of copy_data with origin = none
-  // as steep's plan
+  // 030_origin.pl (2023): 9 expectations, 7 replayed; of its two copy_data warnings, the first
+  // (a second subscription of the same table) is steep's plan refusing it, the second (a refresh
+  // copying a table the publisher receives from another node) has no counterpart in steep
   test('030_origin', async () => {
     const [A, B, C] = [node('a'), node('b'), node('c')];
     for (const n of [A, B, C]) await n.query('CREATE SCHEMA og; CREATE TABLE og.tab (a int PRIMARY KEY)');
@@ -234,10 +235,10 @@ each('PostgreSQL 16+ subscription TAP replays on %i', { timeout: 300_000 }, (ver
     for (const n of [A, B, C]) await n.query('DROP SCHEMA og CASCADE');
   });
 
-  // 014_binary.pl (2024): 10 expectations (the 8 row checks, and the two sync failures as
-  // status --check and drift naming the failing sync, then steep's plan refusing the type
-  // mismatch); the COPY's format is read from the subscription (subbinary) rather than the
-  // publisher's statement log
+  // 014_binary.pl (2024): 8 expectations, 7 replayed as rows; the text-mode sync of mismatching
+  // types is refused by steep's plan instead; the sync failure PostgreSQL logs is status --check
+  // and drift naming the failing sync; the COPY's format is read from the subscription
+  // (subbinary) rather than the publisher's statement log
   test('014_binary', async () => {
     const [A, B] = [node('a'), node('b')];
     const ddl = `CREATE SCHEMA bin;
