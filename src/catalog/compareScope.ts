@@ -57,6 +57,22 @@ export async function readSubscriptionInfo(
 }
 
 /**
+ * `schema.table` → the subscriptions of this database that apply into it (only tables that have
+ * some): on a publisher, what it receives from elsewhere besides its own writes.
+ */
+export async function readSubscribedTables(client: pg.Client): Promise<Map<string, string[]>> {
+  const { rows } = await client.query<{ t: string; subs: string[] }>(
+    `SELECT n.nspname || '.' || c.relname AS t, array_agg(s.subname::text ORDER BY s.subname) AS subs
+       FROM pg_catalog.pg_subscription_rel sr
+       JOIN pg_catalog.pg_subscription s ON s.oid = sr.srsubid AND s.subdbid = ${THIS_DATABASE_OID}
+       JOIN pg_catalog.pg_class c ON c.oid = sr.srrelid
+       JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+      GROUP BY 1`,
+  );
+  return new Map(rows.map((r) => [r.t, r.subs]));
+}
+
+/**
  * The tables the publications publish, with their row filter and column list (15+). A table in
  * several publications: its rows pass when any filter passes (PostgreSQL ORs them), and none
  * applies when one publication has no filter. steep's state schema (`stateSchema`), which an

@@ -237,7 +237,7 @@ async function estimateVerify(
   names: string[],
 ) {
   const planned = Date.now();
-  const plans = info ? await planVerify(old, neu, d, info, undefined, topology.settings.stateSchema) : [];
+  const plans = info ? await planVerify(old, neu, d, info, undefined, topology) : [];
   const planMs = Date.now() - planned;
   const unkeyed = plans
     .filter((p) => !isComparison(p) && info?.tables.get(qualifiedName(p.table)) === 'r')

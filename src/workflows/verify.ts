@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import {
   readPublishedScope,
+  readSubscribedTables,
   readSubscriptionInfo,
   readTableShapes,
   type SubscriptionInfo,
@@ -131,10 +132,10 @@ export async function planVerify(
   d: SubscriptionSpec,
   info: SubscriptionInfo,
   only: string[] | undefined,
-  stateSchema: string,
+  topology: Topology,
 ): Promise<Array<TableComparison | NotVerifiable>> {
   const version = await serverVersionOf(pub);
-  let scope = await readPublishedScope(pub, version, info.publications, stateSchema);
+  let scope = await readPublishedScope(pub, version, info.publications, topology.settings.stateSchema);
   if (only) {
     const wanted = only.map(tableOfQualified).map(qualifiedName);
     const carried = new Set(scope.map((s) => qualifiedName(s.table)));
@@ -148,9 +149,10 @@ export async function planVerify(
     scope = scope.filter((s) => wanted.includes(qualifiedName(s.table)));
   }
   const tables = scope.map((s) => s.table);
-  const [pubShapes, subShapes] = await Promise.all([
+  const [pubShapes, subShapes, elsewhere] = await Promise.all([
     readTableShapes(pub, tables),
     readTableShapes(sub, tables),
+    fedElsewhere(pub, topology, d),
   ]);
   return scope.map((s) => {
     const name = qualifiedName(s.table);
@@ -164,6 +166,8 @@ export async function planVerify(
       return { table: s.table, reason: `${name} is still being copied (pg_subscription_rel state ${rel})` };
     const others = info.alsoFedBy.get(name);
     if (others) return { table: s.table, reason: alsoFedReason(name, d, others), notComparable: true };
+    const upstream = elsewhere.get(name);
+    if (upstream) return { table: s.table, reason: originNoneReason(name, d, upstream), notComparable: true };
     return planComparison(s, pubShapes.get(name), subShapes.get(name), d.node, { keyless: true });
   });
 }
@@ -176,6 +180,36 @@ export async function planVerify(
 function alsoFedReason(name: string, d: SubscriptionSpec, others: string[]): string {
   const subs = `subscription${others.length === 1 ? '' : 's'} ${others.join(', ')}`;
   return `${name} is not comparable with ${d.from} alone: ${subs} on ${d.node} ${others.length === 1 ? 'applies' : 'apply'} into it too, so ${d.node} rightly holds rows ${d.from} never had`;
+}
+
+/**
+ * With `origin = none` (030_origin.pl), the publisher sends only the changes made on it: a table
+ * it also receives from another node holds rows the subscriber never gets. `schema.table` → the
+ * publisher's subscriptions that feed it from a node other than `d`'s subscriber (a subscription
+ * the file declares from the subscriber itself, a link's way back, brings the subscriber's own
+ * rows: those it holds). Empty unless `d` has origin = none.
+ */
+async function fedElsewhere(
+  pub: pg.Client,
+  topology: Topology,
+  d: SubscriptionSpec,
+): Promise<Map<string, string[]>> {
+  if (d.options.origin !== 'none') return new Map();
+  const back = (name: string) => {
+    const s = topology.subscriptions[name];
+    return s !== undefined && s.node === d.from && s.from === d.node;
+  };
+  const fed = await readSubscribedTables(pub);
+  return new Map(
+    [...fed]
+      .map(([t, subs]) => [t, subs.filter((s) => !back(s))] as const)
+      .filter(([, subs]) => subs.length > 0),
+  );
+}
+
+function originNoneReason(name: string, d: SubscriptionSpec, upstream: string[]): string {
+  const subs = `subscription${upstream.length === 1 ? '' : 's'} ${upstream.join(', ')}`;
+  return `${name} is not comparable with ${d.from}: ${subs} on ${d.from} ${upstream.length === 1 ? 'applies' : 'apply'} into it too, and with origin = none ${d.from} sends ${d.node} only the changes made on ${d.from} itself, so ${d.from} rightly holds rows ${d.node} never receives`;
 }
 
 /** Run `work` over `items`, at most `parallel` at a time, in order. */
@@ -232,7 +266,7 @@ export async function verifyLoaded(
       const startedAt = new Date();
       const [activity] = await readSubscriptionActivity(sub, await serverVersionOf(sub), d.name);
       const run = { startedAt, conflicts: activity?.conflicts ?? null, whole: opts.tables === undefined };
-      const plans = await planVerify(pub, sub, d, info, opts.tables, topology.settings.stateSchema);
+      const plans = await planVerify(pub, sub, d, info, opts.tables, topology);
       const verdicts = await pool(plans, opts.parallel, (plan) => verifyTable(topology, d, slot, plan, opts));
       const state = await recordVerdicts(sub, topology, d, info, { ...run, verdicts }, opts.onEvent);
       return {

@@ -304,9 +304,22 @@ export function dataGapProbes(desired: Topology, observed: ClusterState) {
           (desired.publications[p]?.tables ?? []).filter((t) => t.where !== null).map(qualifiedName),
         ),
       );
+      // origin = none: a table the publisher also receives from another node may rightly hold
+      // rows there only (030_origin.pl), so an empty subscriber table proves no gap
+      const elsewhere = new Set(
+        o.options.origin === 'none'
+          ? Object.values(publisher.subscriptions)
+              .filter((s) => s.from !== d.node)
+              .flatMap((s) => s.tables.map(qualifiedName))
+          : [],
+      );
       const tables = o.tables
         .filter(
-          (t) => t.state === 'r' && !filtered.has(qualifiedName(t)) && publisher.tables[qualifiedName(t)],
+          (t) =>
+            t.state === 'r' &&
+            !filtered.has(qualifiedName(t)) &&
+            !elsewhere.has(qualifiedName(t)) &&
+            publisher.tables[qualifiedName(t)],
         )
         .map((t) => ({ schema: t.schema, name: t.name }));
       return tables.length > 0 ? [{ subscription: name, node: d.node, from: d.from, tables }] : [];
