@@ -39,6 +39,7 @@ import { baselinesAtCopy } from './continuity.js';
 import { observe } from './plan.js';
 import { reconcileLooped } from './reinitLoop.js';
 import { recordSettled } from './streamPositions.js';
+import { fedElsewhere } from './verify.js';
 
 /**
  * `steep reinit SUBSCRIPTION --tables a,b | --schema s | --full` (docs/steep-yaml.md): copy some tables of
@@ -128,7 +129,7 @@ export async function reinitLoaded(
       ? ((await states.get(sub, d.name))?.state ??
         unrecordedState({ enabled: info.enabled, tables: info.tables.values() }))
       : null;
-    const input = await readReinitInput(d, sub, pub, info, recorded, request, topology.settings.stateSchema);
+    const input = await readReinitInput(d, sub, pub, info, recorded, request, topology);
     const details = { method: d.init.method, source: d.from };
     const moveTo = async (to: InitState) => (stateTables ? states.transition(sub, d.name, to, details) : []);
     const loop = await planLoop(topology, d, sub, input, info.enabled, recorded);
@@ -287,7 +288,7 @@ async function readReinitInput(
   info: SubscriptionInfo,
   recorded: InitState | null,
   request: ReinitRequest,
-  stateSchema: string,
+  topology: Topology,
 ): Promise<ReinitInput> {
   const temporary = temporaryPublications(d.name, d.publications.length);
   const defs = await readPublicationDefs(pub, await serverVersionOf(pub), [...d.publications, ...temporary]);
@@ -302,12 +303,13 @@ async function readReinitInput(
     defs,
     subscribed: info.tables,
     alsoFedBy: info.alsoFedBy,
+    fedUpstream: await fedElsewhere(pub, topology, d),
     recorded,
     request,
     foreignKeys: await readForeignKeysTo(sub, carried),
     inheritanceParents: await readInheritanceParents(sub, carried),
     lostSyncSlots: await withoutSyncSlot(pub, await readFinishedCopies(sub, d.name)),
-    stateSchema,
+    stateSchema: topology.settings.stateSchema,
   };
 }
 

@@ -189,7 +189,7 @@ function alsoFedReason(name: string, d: SubscriptionSpec, others: string[]): str
  * the file declares from the subscriber itself, a link's way back, brings the subscriber's own
  * rows: those it holds). Empty unless `d` has origin = none.
  */
-async function fedElsewhere(
+export async function fedElsewhere(
   pub: pg.Client,
   topology: Topology,
   d: SubscriptionSpec,

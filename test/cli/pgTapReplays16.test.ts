@@ -198,6 +198,13 @@ each('PostgreSQL 16+ subscription TAP replays on %i', { timeout: 300_000 }, (ver
       'og.tab is not comparable with b: subscription tap_sub_b_c on b applies into it too, and with origin = none b sends a only the changes made on b itself',
     );
     expect(why.stdout).not.toContain('reinit');
+    // and run by hand, a copy from b would put C's row on a: refused, nothing changed
+    const copy = await steep(['reinit', 'tap_sub_a_b', '--tables', 'og.tab', '--auto-approve'], path);
+    expect(copy.code, copy.stdout + copy.stderr).toBe(1);
+    expect(copy.stderr).toContain(
+      'og.tab on b also receives rows from subscription tap_sub_b_c there, which tap_sub_a_b (origin = none) rightly never receives',
+    );
+    expect(await rows(A, 'SELECT * FROM og.tab ORDER BY 1')).toBe('');
 
     // CREATE SUBSCRIPTION tap_sub_A_B_2 … PUBLICATION tap_pub_B WITH (origin = none, copy_data = on):
     // PostgreSQL warns that it might copy data of another origin, and then applies every change of

@@ -43,6 +43,11 @@ export interface ReinitInput {
   request: ReinitRequest;
   /** `schema.table` → other subscriptions on the subscriber that apply into it too */
   alsoFedBy: Map<string, string[]>;
+  /**
+   * with origin = none: `schema.table` → subscriptions on the publisher that apply into it
+   * (the way back of a link excepted), whose rows the publisher never sends
+   */
+  fedUpstream: Map<string, string[]>;
   /** foreign keys on the subscriber that reference tables of the subscription */
   foreignKeys: Array<{ from: string; to: string; constraint: string }>;
   /**
@@ -281,6 +286,16 @@ function refuseUnready(input: ReinitInput, wanted: string[]): void {
     refuse(
       `${t} on ${input.subscriber} also receives rows from subscription${others.length === 1 ? '' : 's'} ${others.join(', ')}: a copy from ${input.publisher} alone would delete them; ` +
         `steep copies no table that several subscriptions feed (reinit the subscription's other tables with --tables)`,
+    );
+  }
+  // origin = none: the publisher holds rows it never sends; a copy would put them here
+  const upstream = wanted.find((t) => input.fedUpstream.has(t));
+  if (upstream !== undefined) {
+    const others = input.fedUpstream.get(upstream)!;
+    refuse(
+      `${upstream} on ${input.publisher} also receives rows from subscription${others.length === 1 ? '' : 's'} ${others.join(', ')} there, which ` +
+        `${input.subscription} (origin = none) rightly never receives: a copy from ${input.publisher} would put them on ${input.subscriber}; ` +
+        "steep copies no such table (reinit the subscription's other tables with --tables)",
     );
   }
   if (input.recorded === null && !repairsLostSync(input, wanted)) {

@@ -43,6 +43,7 @@ function input(over: Partial<ReinitInput> = {}): ReinitInput {
     recorded: 'diverged',
     request: { tables: ['public.a'] },
     alsoFedBy: new Map(),
+    fedUpstream: new Map(),
     foreignKeys: [],
     lostSyncSlots: [],
     ...over,
@@ -118,6 +119,11 @@ describe('planReinit', () => {
     [
       { request: { full: true }, alsoFedBy: new Map([['sales.c', ['s_north', 's_south']]]) },
       /^sales\.c on west also receives rows from subscriptions s_north, s_south/,
+    ],
+    // origin = none: east receives public.a from another node too, rows it never sends to west
+    [
+      { fedUpstream: new Map([['public.a', ['s_third']]]) },
+      /^public\.a on east also receives rows from subscription s_third there, which \S+ \(origin = none\) rightly never receives: a copy from east would put them on west/,
     ],
   ])('refuses %#', (over, message) => {
     expect(() => planReinit(input(over as Partial<ReinitInput>))).toThrow(message);
