@@ -52,3 +52,13 @@ export function catchUpBefore(
     .sort(compareText);
   return gained.length > 0 ? { catchUpBefore: { node: d.from, publications: gained, slots: [o.slot] } } : {};
 }
+
+/** What the step's reason adds for that wait ('' without one). */
+export function catchUpBeforeText({ catchUpBefore: c }: Pick<Step, 'catchUpBefore'>): string {
+  if (!c) return '';
+  const one = c.publications.length === 1;
+  return (
+    `; first waits until slot ${c.slots.join(', ')} on ${c.node} has confirmed a position past now, since ` +
+    `${c.publications.join(', ')} exist${one ? 's' : ''} already (a change decoded from before ${one ? 'it' : 'them'} would be lost)`
+  );
+}

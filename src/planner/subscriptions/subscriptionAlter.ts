@@ -30,7 +30,7 @@ import { subscriptionDigest } from '../digest.js';
 import { recordDrift } from '../drift.js';
 import { copyEstimate } from '../init/copyEstimate.js';
 import { manualPending, ownCopyPending, twoPhasePending } from '../init/init.js';
-import { catchUpBefore } from '../publications/publicationCatchUp.js';
+import { catchUpBefore, catchUpBeforeText } from '../publications/publicationCatchUp.js';
 import { publicationRef } from '../publications/publications.js';
 import { renamePart, renameWords } from '../renameStep.js';
 import {
@@ -247,9 +247,6 @@ export function planChange(
   const rename = renamed ? renamePart(ctx, 'subscription', renamed, o.slot) : undefined;
   const wait = diff.publicationsChanged ? catchUpBefore(ctx, d, o, diff.publications) : {};
   const told = rename ? renameWords(rename, diff.changes, words, diff.needsRefresh) : words;
-  const waits = wait.catchUpBefore
-    ? `; first waits until slot ${o.slot} on ${d.from} has confirmed a position past now, since ${wait.catchUpBefore.publications.join(', ')} exist${wait.catchUpBefore.publications.length === 1 ? 's' : ''} already (a change decoded from before ${wait.catchUpBefore.publications.length === 1 ? 'it' : 'them'} would be lost)`
-    : '';
   return {
     key: stepKey('subscription', node.name, d.name),
     phase: PHASE.subscription,
@@ -257,7 +254,7 @@ export function planChange(
     node: node.name,
     kind: 'subscription-alter',
     ...told,
-    reasonText: `${told.reasonText}${waits}`,
+    reasonText: `${told.reasonText}${catchUpBeforeText(wait)}`,
     changes: [...(rename ? [rename.change] : []), ...diff.changes, ...alter.changes],
     statements: [...(rename?.statements ?? []), ...alter.statements],
     hazards: alter.hazards,
