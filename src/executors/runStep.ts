@@ -76,17 +76,9 @@ export async function runStep(client: pg.Client, step: Step, ctx: StepContext): 
     const secret = group.some((s) => ctx.fillSecrets(s.sql) !== s.sql);
     const quiet = secret && (await quietErrorStatements(client));
     try {
-      // a group without a secret goes in one round trip (a new node's state schema: ~100
-      // statements): the simple query protocol runs them in turn, stops at the first error, and
-      // times each on its own (statement_timeout, 13+); a failing statement of a group with a
-      // secret is logged alone, never the others with it
-      if (inTransaction && !secret)
-        await client.query(['BEGIN', ...group.map((s) => s.sql), 'COMMIT'].join(';\n'));
-      else {
-        if (inTransaction) await client.query('BEGIN');
-        for (const s of group) await client.query(ctx.fillSecrets(s.sql));
-        if (inTransaction) await client.query('COMMIT');
-      }
+      if (inTransaction) await client.query('BEGIN');
+      for (const s of group) await client.query(ctx.fillSecrets(s.sql));
+      if (inTransaction) await client.query('COMMIT');
     } catch (err) {
       if (inTransaction) await client.query('ROLLBACK').catch(() => {});
       throw stepError(step, err);
