@@ -27,6 +27,7 @@ import {
   planReinit,
   type ReinitInput,
   type ReinitRequest,
+  refuseFedUpstream,
   reinitTables,
   temporaryPublications,
 } from '../planner/init/reinit.js';
@@ -130,6 +131,8 @@ export async function reinitLoaded(
         unrecordedState({ enabled: info.enabled, tables: info.tables.values() }))
       : null;
     const input = await readReinitInput(d, sub, pub, info, recorded, request, topology);
+    // before the loop's reconcile as before a copy
+    refuseFedUpstream(input);
     const details = { method: d.init.method, source: d.from };
     const moveTo = async (to: InitState) => (stateTables ? states.transition(sub, d.name, to, details) : []);
     const loop = await planLoop(topology, d, sub, input, info.enabled, recorded);

@@ -213,6 +213,7 @@ export function planReinit(input: ReinitInput): ReinitPlan {
     if (resumed) return resumed;
     // interrupted before the switch: start over (the statements below drop the leftovers)
   } else refuseUninitialised(input, wanted);
+  refuseFedUpstream(input);
   refuseUnready(input, wanted);
   const wantedSet = new Set(wanted);
   const statements: ReinitStatement[] = [
@@ -276,6 +277,22 @@ function refuseUninitialised(input: ReinitInput, wanted: string[]): void {
   );
 }
 
+/**
+ * With origin = none, a table the publisher also receives from a node other than the subscriber
+ * holds rows there the subscription rightly never receives: neither a copy nor the in-place
+ * reconcile of a table replicated both ways may bring them over. Checked before either path.
+ */
+export function refuseFedUpstream(input: ReinitInput): void {
+  const upstream = requested(input, carried(input)).find((t) => input.fedUpstream.has(t));
+  if (upstream === undefined) return;
+  const others = input.fedUpstream.get(upstream)!;
+  refuse(
+    `${upstream} on ${input.publisher} also receives rows from subscription${others.length === 1 ? '' : 's'} ${others.join(', ')} there, which ` +
+      `${input.subscription} (origin = none) rightly never receives: a copy from ${input.publisher} would put them on ${input.subscriber}; ` +
+      "steep copies no such table (reinit the subscription's other tables with --tables)",
+  );
+}
+
 /** Every table ready, the subscription enabled, and no table left out that references one reinitialised. */
 function refuseUnready(input: ReinitInput, wanted: string[]): void {
   // several publishers feed it: the TRUNCATE before the copy would delete the others' rows
@@ -286,16 +303,6 @@ function refuseUnready(input: ReinitInput, wanted: string[]): void {
     refuse(
       `${t} on ${input.subscriber} also receives rows from subscription${others.length === 1 ? '' : 's'} ${others.join(', ')}: a copy from ${input.publisher} alone would delete them; ` +
         `steep copies no table that several subscriptions feed (reinit the subscription's other tables with --tables)`,
-    );
-  }
-  // origin = none: the publisher holds rows it never sends; a copy would put them here
-  const upstream = wanted.find((t) => input.fedUpstream.has(t));
-  if (upstream !== undefined) {
-    const others = input.fedUpstream.get(upstream)!;
-    refuse(
-      `${upstream} on ${input.publisher} also receives rows from subscription${others.length === 1 ? '' : 's'} ${others.join(', ')} there, which ` +
-        `${input.subscription} (origin = none) rightly never receives: a copy from ${input.publisher} would put them on ${input.subscriber}; ` +
-        "steep copies no such table (reinit the subscription's other tables with --tables)",
     );
   }
   if (input.recorded === null && !repairsLostSync(input, wanted)) {
