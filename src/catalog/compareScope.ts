@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { THIS_DATABASE_OID } from '../model/sql.js';
-import type { TableName } from '../model/topology.js';
-import type { PublishedScope, TableShape } from '../model/verify.js';
+import type { SubscriptionSpec, TableName, Topology } from '../model/topology.js';
+import { fedUpstream, type PublishedScope, type TableShape } from '../model/verify.js';
 import { PG15 } from '../model/versions.js';
 
 /**
@@ -57,19 +57,32 @@ export async function readSubscriptionInfo(
 }
 
 /**
- * `schema.table` → the subscriptions of this database that apply into it (only tables that have
- * some): on a publisher, what it receives from elsewhere besides its own writes.
+ * On `d`'s publisher (`pub`), the tables it also receives from a node other than `d`'s subscriber,
+ * with `origin = none` (model/verify.ts, fedUpstream): its subscriptions of this database and
+ * their tables, each from the node steep.yaml declares it from (null for one it does not declare).
  */
-export async function readSubscribedTables(client: pg.Client): Promise<Map<string, string[]>> {
-  const { rows } = await client.query<{ t: string; subs: string[] }>(
-    `SELECT n.nspname || '.' || c.relname AS t, array_agg(s.subname::text ORDER BY s.subname) AS subs
+export async function readFedUpstream(
+  pub: pg.Client,
+  topology: Topology,
+  d: SubscriptionSpec,
+): Promise<Map<string, string[]>> {
+  if (d.options.origin !== 'none') return new Map();
+  const { rows } = await pub.query<{ name: string; tables: string[] }>(
+    `SELECT s.subname::text AS name, array_agg(n.nspname || '.' || c.relname ORDER BY 1) AS tables
        FROM pg_catalog.pg_subscription_rel sr
        JOIN pg_catalog.pg_subscription s ON s.oid = sr.srsubid AND s.subdbid = ${THIS_DATABASE_OID}
        JOIN pg_catalog.pg_class c ON c.oid = sr.srrelid
        JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
       GROUP BY 1`,
   );
-  return new Map(rows.map((r) => [r.t, r.subs]));
+  const declaredFrom = (name: string) => {
+    const s = topology.subscriptions[name];
+    return s?.node === d.from ? s.from : null;
+  };
+  return fedUpstream(
+    d,
+    rows.map((r) => ({ ...r, from: declaredFrom(r.name) })),
+  );
 }
 
 /**

@@ -2,7 +2,8 @@
  * Data consistency of a subscription (docs/repair.md): what is compared for each table,
  * and what the comparison found. Shared by `verify`, `verify --repair` and later `merge analyze`.
  */
-import type { SubscriptionRef, TableName } from './topology.js';
+import { compareText } from './order.js';
+import type { SubscriptionRef, SubscriptionSpec, TableName } from './topology.js';
 
 /** One column of the key a table is compared by, as one side declares it. */
 export interface KeyColumn {
@@ -231,4 +232,25 @@ export function lossText(r: VerifyReport, count: (n: number) => string = String)
   ]
     .filter(Boolean)
     .join(', ');
+}
+
+/**
+ * With `origin = none` (030_origin.pl) a publisher sends only the changes made on it: a table it
+ * also receives through a subscription from a node other than `d`'s subscriber holds rows there
+ * that `d` rightly never gets, so it is neither comparable, nor a data gap when empty, nor to be
+ * copied. `schema.table` → those subscriptions of the publisher (`feeds`, with the node each
+ * receives from: null when unknown); a subscription from `d`'s own subscriber (a link's way back)
+ * brings that node's rows and does not count. Empty unless `d` has origin = none.
+ */
+export function fedUpstream(
+  d: Pick<SubscriptionSpec, 'node' | 'options'>,
+  feeds: ReadonlyArray<{ name: string; from: string | null; tables: readonly string[] }>,
+): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  if (d.options.origin !== 'none') return out;
+  for (const f of [...feeds].sort((a, b) => compareText(a.name, b.name))) {
+    if (f.from === d.node) continue;
+    for (const t of f.tables) out.set(t, [...(out.get(t) ?? []), f.name]);
+  }
+  return out;
 }

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { readSubscriptionInfo, type SubscriptionInfo } from '../catalog/compareScope.js';
+import { readFedUpstream, readSubscriptionInfo, type SubscriptionInfo } from '../catalog/compareScope.js';
 import { readFinishedCopies, withoutSyncSlot } from '../catalog/initProgress.js';
 import {
   readDeniedFunctions,
@@ -40,7 +40,6 @@ import { baselinesAtCopy } from './continuity.js';
 import { observe } from './plan.js';
 import { reconcileLooped } from './reinitLoop.js';
 import { recordSettled } from './streamPositions.js';
-import { fedElsewhere } from './verify.js';
 
 /**
  * `steep reinit SUBSCRIPTION --tables a,b | --schema s | --full` (docs/steep-yaml.md): copy some tables of
@@ -306,7 +305,7 @@ async function readReinitInput(
     defs,
     subscribed: info.tables,
     alsoFedBy: info.alsoFedBy,
-    fedUpstream: await fedElsewhere(pub, topology, d),
+    fedUpstream: await readFedUpstream(pub, topology, d),
     recorded,
     request,
     foreignKeys: await readForeignKeysTo(sub, carried),

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import {
+  readFedUpstream,
   readPublishedScope,
-  readSubscribedTables,
   readSubscriptionInfo,
   readTableShapes,
   type SubscriptionInfo,
@@ -152,7 +152,7 @@ export async function planVerify(
   const [pubShapes, subShapes, elsewhere] = await Promise.all([
     readTableShapes(pub, tables),
     readTableShapes(sub, tables),
-    fedElsewhere(pub, topology, d),
+    readFedUpstream(pub, topology, d),
   ]);
   return scope.map((s) => {
     const name = qualifiedName(s.table);
@@ -180,31 +180,6 @@ export async function planVerify(
 function alsoFedReason(name: string, d: SubscriptionSpec, others: string[]): string {
   const subs = `subscription${others.length === 1 ? '' : 's'} ${others.join(', ')}`;
   return `${name} is not comparable with ${d.from} alone: ${subs} on ${d.node} ${others.length === 1 ? 'applies' : 'apply'} into it too, so ${d.node} rightly holds rows ${d.from} never had`;
-}
-
-/**
- * With `origin = none` (030_origin.pl), the publisher sends only the changes made on it: a table
- * it also receives from another node holds rows the subscriber never gets. `schema.table` → the
- * publisher's subscriptions that feed it from a node other than `d`'s subscriber (a subscription
- * the file declares from the subscriber itself, a link's way back, brings the subscriber's own
- * rows: those it holds). Empty unless `d` has origin = none.
- */
-export async function fedElsewhere(
-  pub: pg.Client,
-  topology: Topology,
-  d: SubscriptionSpec,
-): Promise<Map<string, string[]>> {
-  if (d.options.origin !== 'none') return new Map();
-  const back = (name: string) => {
-    const s = topology.subscriptions[name];
-    return s !== undefined && s.node === d.from && s.from === d.node;
-  };
-  const fed = await readSubscribedTables(pub);
-  return new Map(
-    [...fed]
-      .map(([t, subs]) => [t, subs.filter((s) => !back(s))] as const)
-      .filter(([, subs]) => subs.length > 0),
-  );
 }
 
 function originNoneReason(name: string, d: SubscriptionSpec, upstream: string[]): string {

@@ -7,6 +7,7 @@ import type { Change, Hazard, Statement } from '../../model/plan.js';
 import { displayTable } from '../../model/sql.js';
 import type { SubscriptionSpec, Topology } from '../../model/topology.js';
 import { qualifiedName, restoredByUser } from '../../model/topology.js';
+import { fedUpstream } from '../../model/verify.js';
 import { listText, type PlanContext } from '../context.js';
 import { adviceSubject, copiedTables, heldTables } from '../init/initCopy.js';
 import { truncateTablesSql, tx } from '../sqlBuild.js';
@@ -305,13 +306,10 @@ export function dataGapProbes(desired: Topology, observed: ClusterState) {
         ),
       );
       // origin = none: a table the publisher also receives from another node may rightly hold
-      // rows there only (030_origin.pl), so an empty subscriber table proves no gap
-      const elsewhere = new Set(
-        o.options.origin === 'none'
-          ? Object.values(publisher.subscriptions)
-              .filter((s) => s.from !== d.node)
-              .flatMap((s) => s.tables.map(qualifiedName))
-          : [],
+      // rows there only, so an empty subscriber table proves no gap
+      const elsewhere = fedUpstream(
+        { node: d.node, options: o.options },
+        Object.values(publisher.subscriptions).map((s) => ({ ...s, tables: s.tables.map(qualifiedName) })),
       );
       const tables = o.tables
         .filter(
