@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { readInsertLsn, readXidHorizon, slotsBehind, xidsEnded } from '../catalog/slotCatchUp.js';
-import { nodeSession } from '../db/connect.js';
+import { nodeSession, withSession } from '../db/connect.js';
 import { printAddress } from '../model/address.js';
 import { SteepError } from '../model/errors.js';
 import type { Step } from '../model/plan.js';
@@ -23,16 +23,11 @@ const SAY_EVERY_MS = 5_000;
  */
 export async function awaitSlotsCatchUp(client: pg.Client, step: Step, opts: WaitOptions): Promise<void> {
   const { publication, slots } = step.catchUpAfter!;
-  await slotsPastNow(
-    client,
-    slots,
-    pauser(
-      step,
-      opts,
-      `publication ${publication} was created`,
-      'its subscription would lose the changes decoded before it',
-    ),
-  );
+  const words = [
+    `publication ${publication} was created`,
+    'its subscription would lose the changes decoded before it',
+  ] as const;
+  await slotsPastNow(client, slots, pauser(step, opts, ...words));
 }
 
 /**
@@ -42,21 +37,14 @@ export async function awaitSlotsCatchUp(client: pg.Client, step: Step, opts: Wai
  */
 export async function awaitSlotsBefore(topology: Topology, step: Step, opts: WaitOptions): Promise<void> {
   const { node, publications, slots } = step.catchUpBefore!;
-  const client = await nodeSession(topology, node, 'steep apply (catch-up)');
-  try {
-    await slotsPastNow(
-      client,
-      slots,
-      pauser(
-        step,
-        opts,
-        `the publication list gains ${publications.join(', ')}, which exist${publications.length === 1 ? 's' : ''} on ${node}`,
-        'switched now, it would skip the changes decoded from before they existed',
-      ),
-    );
-  } finally {
-    await client.end().catch(() => {});
-  }
+  const exist = `exist${publications.length === 1 ? 's' : ''}`;
+  const words = [
+    `the publication list gains ${publications.join(', ')}, which ${exist} on ${node}`,
+    'switched now, it would skip the changes decoded from before they existed',
+  ] as const;
+  await withSession(nodeSession(topology, node, 'steep apply (catch-up)'), (client) =>
+    slotsPastNow(client, slots, pauser(step, opts, ...words)),
+  );
 }
 
 interface WaitOptions {
