@@ -125,6 +125,28 @@ function plainFirstWhereRefused(server: string, attempts: TlsAttempt[]): TlsAtte
  * `allow` to TLS, when the server refuses the first).
  */
 export async function connect(spec: ConnectionSpec, opts: ConnectOptions): Promise<pg.Client> {
+  if (opts.replication || opts.reuseReadBuffer) return connectNew(spec, opts);
+  const key = JSON.stringify(spec);
+  const kept = await takeKept(key, opts);
+  if (kept) return kept;
+  // a session that may be kept sets its timeouts with a query (reset by DISCARD ALL), not in
+  // its startup message (which DISCARD ALL would reset them to)
+  const { statementTimeoutMs, lockTimeoutMs, idleInTransactionTimeoutMs, ...rest } = opts;
+  const client = await connectNew(spec, rest);
+  try {
+    await setUp(client, opts, false);
+  } catch (err) {
+    await client.end().catch(() => {});
+    throw new SteepError('connect', `node ${opts.node}: ${mask((err as Error).message)}`, {
+      node: opts.node,
+      cause: err,
+    });
+  }
+  keys.set(client, key);
+  return client;
+}
+
+async function connectNew(spec: ConnectionSpec, opts: ConnectOptions): Promise<pg.Client> {
   const failures: Array<{ ssl: TlsAttempt; err: unknown }> = [];
   const server = `${spec.host}:${spec.port}`;
   for (const ssl of plainFirstWhereRefused(server, tlsAttempts(opts.node, spec))) {
@@ -176,6 +198,70 @@ export async function withSession<T>(
   try {
     return await fn(client);
   } finally {
-    await client.end().catch(() => {});
+    await keep(client);
   }
+}
+
+// ---- sessions kept for the next one ---------------------------------------------------------
+
+/**
+ * A command reads a node in several steps (its catalog, continuity, live status), each in a
+ * session of its own, and a new session costs the server a process, an authentication and cold
+ * catalog caches (about half of the CPU a `steep plan` of two nodes cost, counted per process).
+ * So a session `withSession` is done with is reset as a new one (`DISCARD ALL`: no setting,
+ * lock, temporary table or open transaction survives; one in a failed state is closed) and kept
+ * for the next `connect` to the same server as the same user, which takes it with its own
+ * application name, timeouts and query mode. One per server is kept; a kept session does not
+ * hold the process open, and one the server has closed meanwhile is replaced by a new one.
+ * Sessions a caller ends itself (`client.end()`) are closed as before.
+ */
+const keys = new WeakMap<pg.Client, string>();
+const kept = new Map<string, pg.Client>();
+
+type Internals = pg.Client & {
+  connection: { stream: { ref?(): void; unref?(): void } };
+  connectionParameters: { query_timeout?: number };
+};
+
+async function takeKept(key: string, opts: ConnectOptions): Promise<pg.Client | undefined> {
+  const client = kept.get(key);
+  if (!client) return undefined;
+  kept.delete(key);
+  (client as Internals).connection.stream.ref?.();
+  try {
+    await setUp(client, opts, true);
+    return client;
+  } catch {
+    await client.end().catch(() => {});
+    return undefined;
+  }
+}
+
+/** The session's application name (when taken), timeouts and query mode, in one query. */
+async function setUp(client: pg.Client, opts: ConnectOptions, taken: boolean): Promise<void> {
+  (client as { pipeline: boolean }).pipeline = Boolean(opts.pipeline);
+  (client as Internals).connectionParameters.query_timeout = opts.queryTimeoutMs;
+  const settings: Array<[string, string]> = Object.entries(startupSettings(opts)).map(([k, v]) => [
+    k,
+    String(v),
+  ]);
+  if (taken) settings.unshift(['application_name', opts.applicationName ?? APPLICATION_NAME]);
+  if (settings.length === 0) return;
+  await client.query(
+    `select ${settings.map((_, i) => `pg_catalog.set_config($${2 * i + 1}, $${2 * i + 2}, false)`).join(', ')}`,
+    settings.flat(),
+  );
+}
+
+async function keep(client: pg.Client): Promise<void> {
+  const key = keys.get(client);
+  if (key === undefined || kept.has(key)) return void (await client.end().catch(() => {}));
+  try {
+    await client.query('DISCARD ALL');
+  } catch {
+    return void (await client.end().catch(() => {}));
+  }
+  if (kept.has(key)) return void (await client.end().catch(() => {}));
+  (client as Internals).connection.stream.unref?.();
+  kept.set(key, client);
 }

@@ -2,8 +2,8 @@ import type pg from 'pg';
 
 /**
  * The settings steep gives its sessions, in one place: those a session starts with
- * (`startupSettings`, which `connect` sends with the startup message) and those set on a session
- * already open (`setSession`: a step's own timeouts, a comparison's text formats).
+ * (`startupSettings`: `connect` sends them with the startup message of a replication session and
+ * sets them on any other before returning it, new or kept) and those set on a session already open (`setSession`: a step's own timeouts, a comparison's text formats).
  */
 export interface SessionSettings {
   /** milliseconds; 0 is no limit */
@@ -29,7 +29,7 @@ function timeouts(s: SessionSettings): Array<[string, number]> {
 
 type StartupTimeouts = Pick<pg.ClientConfig, (typeof TIMEOUTS)[keyof typeof TIMEOUTS]>;
 
-/** The timeouts as node-postgres's startup parameters; it sends none that is 0 (no limit, the server's default). */
+/** The timeouts as node-postgres's startup parameters, none that is 0 (no limit, the server's default). */
 export function startupSettings(s: SessionSettings): StartupTimeouts {
   return Object.fromEntries(timeouts(s).filter(([, ms]) => ms > 0)) as StartupTimeouts;
 }

@@ -2,10 +2,11 @@
  * The settings steep gives a session (src/db/session.ts), on real PostgreSQL: the timeouts a
  * session starts with are in force when connect returns (a 0 is not sent: the role's own default
  * stays), setSession changes an open session in one statement, and a 0 given to it is set,
- * overriding the role's default.
+ * overriding the role's default. A session withSession is done with is kept for the next connect
+ * to that server as that user, reset as a new one, with the next caller's name and timeouts.
  */
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { connect } from '../../src/db/connect.js';
+import { connect, withSession } from '../../src/db/connect.js';
 import { setSession } from '../../src/db/session.js';
 import { defaultVersion, useCluster } from '../support/cluster.js';
 
@@ -51,5 +52,85 @@ describe(`session settings (PostgreSQL ${version})`, () => {
       lock: '250ms',
       sync: 'off',
     });
+  });
+
+  it('a session withSession ends is taken by the next connect, reset as a new one; one the server closed is replaced', async () => {
+    const east = cluster().node('east');
+    const role = `steep_kept_${process.pid}`;
+    await east.query(`CREATE ROLE ${role} LOGIN PASSWORD 'Kept-pw-1'`);
+    onTestFinished(() => east.query(`DROP ROLE IF EXISTS ${role}`).then(() => undefined));
+    await east.query(`ALTER ROLE ${role} SET statement_timeout = '7s'`);
+    const spec = { ...east.connection, user: role, password: 'Kept-pw-1' };
+    const sessions = async () =>
+      (
+        await east.query<{ pid: number; app: string }>(
+          'SELECT pid, application_name AS app FROM pg_stat_activity WHERE usename = $1',
+          [role],
+        )
+      ).map((r) => r.pid);
+
+    // the first session changes what a session can carry: settings, a lock, a temporary table
+    const first = await withSession(
+      connect(spec, {
+        node: 'east',
+        applicationName: 'steep first',
+        statementTimeoutMs: 3000,
+        lockTimeoutMs: 900,
+      }),
+      async (c) => {
+        expect(await shown(c)).toEqual({ app: 'steep first', statement: '3s', lock: '900ms', sync: 'on' });
+        await c.query("SET synchronous_commit = 'off'");
+        await c.query('SELECT pg_advisory_lock(4242)');
+        await c.query('CREATE TEMPORARY TABLE kept_scratch (i int)');
+        return (await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+      },
+    );
+    expect(await sessions()).toEqual([first]);
+    // kept, but nothing of it: the lock is free for anyone
+    expect(
+      (
+        await east.query<{ n: number }>(
+          'SELECT count(*)::int AS n FROM pg_locks WHERE locktype = $1 AND objid = 4242',
+          ['advisory'],
+        )
+      )[0]!.n,
+    ).toBe(0);
+
+    // the next caller gets the same process, as if new: its own name, the role's statement_timeout
+    // (it gives none), its lock_timeout
+    const second = await withSession(
+      connect(spec, { node: 'east', applicationName: 'steep second', lockTimeoutMs: 250 }),
+      async (c) => {
+        expect(await shown(c)).toEqual({ app: 'steep second', statement: '7s', lock: '250ms', sync: 'on' });
+        const temp = await c.query("SELECT to_regclass('pg_temp.kept_scratch') AS t");
+        expect(temp.rows[0]!.t).toBeNull();
+        return (await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+      },
+    );
+    expect(second).toBe(first);
+
+    // a session in a failed transaction is closed, not kept
+    await expect(
+      withSession(connect(spec, { node: 'east' }), async (c) => {
+        await c.query('BEGIN');
+        await c.query('SELECT 1/0');
+      }),
+    ).rejects.toThrow(/division by zero/);
+    expect(await sessions()).toEqual([]);
+
+    // the server ends the kept one: the next connect opens a new session
+    const kept = await withSession(
+      connect(spec, { node: 'east' }),
+      async (c) => (await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid,
+    );
+    await east.query('SELECT pg_terminate_backend($1)', [kept]);
+    const fresh = await withSession(
+      connect(spec, { node: 'east', applicationName: 'steep after' }),
+      async (c) => {
+        expect((await shown(c))!.app).toBe('steep after');
+        return (await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+      },
+    );
+    expect(fresh).not.toBe(kept);
   });
 });
