@@ -209,7 +209,7 @@ export async function withSession<T>(
  * session of its own, and a new session costs the server a process, an authentication and cold
  * catalog caches (about half of the CPU a `steep plan` of two nodes cost, counted per process).
  * So a session `withSession` is done with is reset as a new one (`DISCARD ALL`: no setting,
- * lock, temporary table or open transaction survives; one in a failed state is closed) and kept
+ * lock, temporary table or open transaction survives; one in a failed state, or with a query still running, is closed) and kept
  * for the next `connect` to the same server as the same user, which takes it with its own
  * application name, timeouts and query mode. One per server is kept; a kept session does not
  * hold the process open, and one the server has closed meanwhile is replaced by a new one.
@@ -221,7 +221,17 @@ const kept = new Map<string, pg.Client>();
 type Internals = pg.Client & {
   connection: { stream: { ref?(): void; unref?(): void } };
   connectionParameters: { query_timeout?: number };
+  _queryable: boolean;
+  _getActiveQuery(): unknown;
+  _queryQueue: unknown[];
+  _sentQueryQueue: unknown[];
 };
+
+/** Nothing running or waiting on it: a query `fn` gave up on (a deadline, an interrupt) may never end. */
+function idle(client: pg.Client): boolean {
+  const c = client as Internals;
+  return c._queryable && !c._getActiveQuery() && c._queryQueue.length === 0 && c._sentQueryQueue.length === 0;
+}
 
 async function takeKept(key: string, opts: ConnectOptions): Promise<pg.Client | undefined> {
   const client = kept.get(key);
@@ -255,7 +265,7 @@ async function setUp(client: pg.Client, opts: ConnectOptions, taken: boolean): P
 
 async function keep(client: pg.Client): Promise<void> {
   const key = keys.get(client);
-  if (key === undefined || kept.has(key)) return void (await client.end().catch(() => {}));
+  if (key === undefined || kept.has(key) || !idle(client)) return void (await client.end().catch(() => {}));
   try {
     await client.query('DISCARD ALL');
   } catch {

@@ -118,6 +118,17 @@ describe(`session settings (PostgreSQL ${version})`, () => {
     ).rejects.toThrow(/division by zero/);
     expect(await sessions()).toEqual([]);
 
+    // a query the caller gave up on (a deadline) may never end: that session is closed, and
+    // withSession returns at once instead of queueing DISCARD ALL behind it
+    const sleeping = connect(spec, { node: 'east', applicationName: 'steep gave up' });
+    await expect(
+      withSession(sleeping, async (c) => {
+        void c.query('SELECT pg_sleep(3600)').catch(() => {});
+        throw new Error('deadline');
+      }),
+    ).rejects.toThrow('deadline');
+    await expect((await sleeping).query('SELECT 1')).rejects.toThrow();
+
     // the server ends the kept one: the next connect opens a new session
     const kept = await withSession(
       connect(spec, { node: 'east' }),
