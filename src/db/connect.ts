@@ -209,10 +209,11 @@ export async function withSession<T>(
  * session of its own, and a new session costs the server a process, an authentication and cold
  * catalog caches (about half of the CPU a `steep plan` of two nodes cost, counted per process).
  * So a session `withSession` is done with is reset as a new one (`DISCARD ALL`: no setting,
- * lock, temporary table or open transaction survives; one in a failed state, or with a query still running, is closed) and kept
- * for the next `connect` to the same server as the same user, which takes it with its own
- * application name, timeouts and query mode. One per server is kept; a kept session does not
- * hold the process open, and one the server has closed meanwhile is replaced by a new one.
+ * lock, temporary table or open transaction survives; one in a failed state, or with a query
+ * still running, is closed) and kept for the next `connect` to the same server as the same user,
+ * which takes it with its own application name, timeouts and query mode. One per server is
+ * kept; a kept session does not hold the process open, and one the server has closed meanwhile
+ * is replaced by a new one.
  * Sessions a caller ends itself (`client.end()`) are closed as before.
  */
 const keys = new WeakMap<pg.Client, string>();
@@ -271,6 +272,7 @@ async function keep(client: pg.Client): Promise<void> {
   } catch {
     return void (await client.end().catch(() => {}));
   }
+  // another session to that server may have been kept while this one was reset
   if (kept.has(key)) return void (await client.end().catch(() => {}));
   (client as Internals).connection.stream.unref?.();
   kept.set(key, client);

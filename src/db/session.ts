@@ -3,7 +3,8 @@ import type pg from 'pg';
 /**
  * The settings steep gives its sessions, in one place: those a session starts with
  * (`startupSettings`: `connect` sends them with the startup message of a replication session and
- * sets them on any other before returning it, new or kept) and those set on a session already open (`setSession`: a step's own timeouts, a comparison's text formats).
+ * sets them on any other before returning it, new or kept) and those set on a session already
+ * open (`setSession`: a step's own timeouts, a comparison's text formats).
  */
 export interface SessionSettings {
   /** milliseconds; 0 is no limit */

@@ -5,6 +5,8 @@
  * overriding the role's default. A session withSession is done with is kept for the next connect
  * to that server as that user, reset as a new one, with the next caller's name and timeouts.
  */
+
+import type pg from 'pg';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { connect, withSession } from '../../src/db/connect.js';
 import { setSession } from '../../src/db/session.js';
@@ -22,17 +24,29 @@ describe(`session settings (PostgreSQL ${version})`, () => {
     return rows[0];
   }
 
-  it('connect starts the session with them; setSession sets an open one, 0 included', async () => {
+  /** A login role of this test whose statement_timeout defaults to 7s; its connection spec. */
+  async function roleWithDefault(prefix: string) {
     const east = cluster().node('east');
-    const role = `steep_session_${process.pid}`;
-    await east.query(`CREATE ROLE ${role} LOGIN PASSWORD 'Session-pw-1'`);
+    const role = `${prefix}_${process.pid}`;
+    const password = 'Session-pw-1';
+    await east.query(`CREATE ROLE ${role} LOGIN PASSWORD '${password}'`);
     onTestFinished(() => east.query(`DROP ROLE IF EXISTS ${role}`).then(() => undefined));
-    // a role default that a 0 must override
     await east.query(`ALTER ROLE ${role} SET statement_timeout = '7s'`);
-    const client = await connect(
-      { ...east.connection, user: role, password: 'Session-pw-1' },
-      { node: 'east', applicationName: 'steep session test', lockTimeoutMs: 1500, statementTimeoutMs: 0 },
-    );
+    return { role, spec: { ...east.connection, user: role, password } };
+  }
+
+  const backendPid = async (c: pg.Client) =>
+    (await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+
+  it('connect starts the session with them; setSession sets an open one, 0 included', async () => {
+    // a role default that a 0 must override
+    const { spec } = await roleWithDefault('steep_session');
+    const client = await connect(spec, {
+      node: 'east',
+      applicationName: 'steep session test',
+      lockTimeoutMs: 1500,
+      statementTimeoutMs: 0,
+    });
     onTestFinished(() => client.end().catch(() => {}));
     expect(await shown(client)).toEqual({
       app: 'steep session test',
@@ -56,11 +70,7 @@ describe(`session settings (PostgreSQL ${version})`, () => {
 
   it('a session withSession ends is taken by the next connect, reset as a new one; one the server closed is replaced', async () => {
     const east = cluster().node('east');
-    const role = `steep_kept_${process.pid}`;
-    await east.query(`CREATE ROLE ${role} LOGIN PASSWORD 'Kept-pw-1'`);
-    onTestFinished(() => east.query(`DROP ROLE IF EXISTS ${role}`).then(() => undefined));
-    await east.query(`ALTER ROLE ${role} SET statement_timeout = '7s'`);
-    const spec = { ...east.connection, user: role, password: 'Kept-pw-1' };
+    const { role, spec } = await roleWithDefault('steep_kept');
     const sessions = async () =>
       (
         await east.query<{ pid: number; app: string }>(
@@ -82,7 +92,7 @@ describe(`session settings (PostgreSQL ${version})`, () => {
         await c.query("SET synchronous_commit = 'off'");
         await c.query('SELECT pg_advisory_lock(4242)');
         await c.query('CREATE TEMPORARY TABLE kept_scratch (i int)');
-        return (await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+        return backendPid(c);
       },
     );
     expect(await sessions()).toEqual([first]);
@@ -104,7 +114,7 @@ describe(`session settings (PostgreSQL ${version})`, () => {
         expect(await shown(c)).toEqual({ app: 'steep second', statement: '7s', lock: '250ms', sync: 'on' });
         const temp = await c.query("SELECT to_regclass('pg_temp.kept_scratch') AS t");
         expect(temp.rows[0]!.t).toBeNull();
-        return (await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+        return backendPid(c);
       },
     );
     expect(second).toBe(first);
@@ -130,16 +140,13 @@ describe(`session settings (PostgreSQL ${version})`, () => {
     await expect((await sleeping).query('SELECT 1')).rejects.toThrow();
 
     // the server ends the kept one: the next connect opens a new session
-    const kept = await withSession(
-      connect(spec, { node: 'east' }),
-      async (c) => (await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid,
-    );
+    const kept = await withSession(connect(spec, { node: 'east' }), backendPid);
     await east.query('SELECT pg_terminate_backend($1)', [kept]);
     const fresh = await withSession(
       connect(spec, { node: 'east', applicationName: 'steep after' }),
       async (c) => {
         expect((await shown(c))!.app).toBe('steep after');
-        return (await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+        return backendPid(c);
       },
     );
     expect(fresh).not.toBe(kept);
