@@ -50,6 +50,11 @@ export interface DriftReport {
    * changes of the publisher that never reached it, with the way out; absent when none
    */
   gaps?: FailingSubscription[];
+  /**
+   * declared subscriptions with a reinit not finished (its temporary publications still on the
+   * publisher: planner/init/reinitLeftovers.ts), with the way out; absent when none
+   */
+  reinits?: FailingSubscription[];
   /** with `--sequences`: subscriber sequences behind their publisher's by more than settings.sequenceLag */
   sequences?: SequenceLag[];
   /** subscriptions whose publisher declares standbys; `gap` and `not-ready` count as drift */

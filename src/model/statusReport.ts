@@ -73,6 +73,8 @@ export interface SubscriptionStatus extends Pick<SubscriptionDef, 'name' | 'node
   divergedTables: string[];
   /** tables PostgreSQL copied (`f`) whose table-sync slot is gone from the publisher: it cannot finish them */
   lostSyncSlots: string[];
+  /** a reinit not finished: its temporary publications are still on the publisher (the reason, with the way out) */
+  unfinishedReinit?: string;
   /** its publisher declares standbys: is it ready for the next failover */
   failover?: Pick<FailoverVerdict, 'verdict' | 'reasons'>;
   /** after a promotion of its publisher: resumed, unknown, or diverged (shown as state diverged with the reason) */

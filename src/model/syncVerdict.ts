@@ -102,6 +102,8 @@ export interface SyncFacts extends SubscriptionRef {
   notRecorded: string | null;
   /** tables whose stream broke (model/continuity.ts); absent or empty: none found */
   gaps?: readonly { table: string; reason: string; out: boolean }[];
+  /** a reinit not finished (planner/init/reinitLeftovers.ts), its reason; absent or null: none */
+  unfinishedReinit?: string | null;
 }
 
 /** The gaps' reasons and the way out of them; none when there is no gap. */
@@ -270,10 +272,17 @@ export function syncVerdict(f: SyncFacts): SyncVerdict {
       };
   }
   const notReady = f.tables.filter((t) => t.state !== 'r');
-  if (notReady.length > 0)
+  // its temporary publications left: the copy is not proven done until a reinit drops them
+  const reinit = f.unfinishedReinit ? [f.unfinishedReinit] : [];
+  if (notReady.length > 0 || reinit.length > 0)
     return {
       verdict: 'not_ready',
-      reasons: [`tables ${f.tables.length - notReady.length}/${f.tables.length} ready`],
+      reasons: [
+        ...(notReady.length > 0
+          ? [`tables ${f.tables.length - notReady.length}/${f.tables.length} ready`]
+          : []),
+        ...reinit,
+      ],
     };
   const proven = [`enabled, tables ${f.tables.length}/${f.tables.length} ready, apply worker running`];
   if (!f.countsErrors) proven.push('errors not counted before PostgreSQL 15');

@@ -8,6 +8,7 @@ import { PlanContext, sortedKeys } from './context.js';
 import { digestOf, stableSubscription } from './digest.js';
 import { failoverVerdicts, withFailoverSlots } from './failover/failover.js';
 import { checkUnusedLsn } from './init/manualInit.js';
+import { unfinishedReinits } from './init/reinitLeftovers.js';
 import { orderSteps, scopeMessages, selectTargets, withDependencies } from './order.js';
 import { checkReachable, preflight } from './preflight/preflight.js';
 import { planPublications } from './publications/publications.js';
@@ -62,6 +63,12 @@ export function plan(file: Topology, observed: ClusterState, opts: PlanOptions):
         : `${at}: ${v.reasons.join('; ')}`;
     ctx.warn(`failover.${v.verdict}`, text, { address: subscriptionAddress(v.subscription), node: v.node });
   }
+  // a reinit stopped before it dropped its temporary publications: not steep.yaml's to change, but no green plan either
+  for (const u of unfinishedReinits(desired, ctx.observed))
+    ctx.warn('reinit.unfinished', `subscription ${u.subscription} on ${u.node}: ${u.reason}`, {
+      address: subscriptionAddress(u.subscription),
+      node: u.node,
+    });
   checkUnusedLsn(ctx);
   const schema = planSchemaSync(ctx);
   reportOrphanSlots(ctx);

@@ -53,6 +53,11 @@ export function renderDriftMarkdown(r: DriftReport): string {
   );
   markdownSection(
     out,
+    'Reinit not finished',
+    (r.reinits ?? []).map((f) => `- \`${f.subscription}\` on ${f.node} ← ${f.from}: ${f.reasons.join('; ')}`),
+  );
+  markdownSection(
+    out,
     'Conflicts since the last verify (rows that may differ)',
     r.conflicts.map((c) => `- \`${c.subscription}\` on ${c.node}: ${conflictsSinceText(c)}`),
   );

@@ -21,6 +21,7 @@ export function driftSummary(r: DriftReport): string {
     [r.conflicts.length, 'subscription(s) with conflicts since their last verify'],
     [r.failing?.length ?? 0, 'subscription(s) whose replication is failing'],
     [r.gaps?.length ?? 0, "subscription(s) with a gap in a table's stream"],
+    [r.reinits?.length ?? 0, 'reinit(s) not finished'],
     [r.sequences?.length ?? 0, 'sequence(s) behind their publisher'],
     [failoverCount(r, 'diverged'), 'subscription(s) with a possible failover gap'],
     [failoverCount(r, 'unknown'), 'subscription(s) a failover may have left apart'],
@@ -49,6 +50,13 @@ export function renderDriftText(r: DriftReport): string {
       `  subscription ${g.subscription} on ${g.node} ← ${g.from}:`,
       ...g.reasons.map((x) => `    ${x}`),
     ]),
+  );
+  section(
+    out,
+    yellowBold('Reinit not finished:'),
+    (r.reinits ?? []).map(
+      (f) => `  subscription ${f.subscription} on ${f.node} ← ${f.from}: ${f.reasons.join('; ')}`,
+    ),
   );
   section(out, yellowBold('Changed outside steep:'), r.objects.map(driftLine));
   section(

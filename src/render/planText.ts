@@ -91,7 +91,11 @@ function renderStep(step: Step, allowed: readonly Hazard[]): string[] {
 
 export function summaryLine(plan: Plan): string {
   const s = plan.summary;
-  if (plan.steps.length === 0) return 'No changes. The nodes match steep.yaml.';
+  if (plan.steps.length === 0)
+    // the objects match, but a reinit's temporary publications say a copy is not proven done
+    return plan.warnings.some((w) => w.code === 'reinit.unfinished')
+      ? 'Nothing for apply to change, but a reinit has not finished (the warning says how to finish it).'
+      : 'No changes. The nodes match steep.yaml.';
   const adopt = s.adopt > 0 ? `${s.adopt} to adopt, ` : '';
   return `Plan: ${adopt}${s.create} to create, ${s.update} to update, ${s.replace} to replace, ${s.delete} to delete, ${s.init} to initialise, ${count(s.syncSchema, 'schema sync')}.`;
 }

@@ -55,6 +55,7 @@ function subscriptionLines(s: SubscriptionStatus): string[] {
     for (const reason of s.verdict.reasons)
       out.push((s.state === 'stopped' ? yellow : red)(`      ${reason}`));
   if (s.error) out.push(red(`      ${s.error}`));
+  if (s.unfinishedReinit) out.push(yellow(`      ${s.unfinishedReinit}`));
   for (const [label, f] of [
     ['last failover', s.lastFailover],
     ['failover', s.failover],

@@ -2,7 +2,7 @@ import { readRowPresence } from '../catalog/rowPresence.js';
 import { readFingerprints } from '../catalog/tableSchemas.js';
 import { nodeSession, withSession } from '../db/connect.js';
 import { connectionLimit } from '../db/connectionLimit.js';
-import { printAddress } from '../model/address.js';
+import { printAddress, subscriptionAddress } from '../model/address.js';
 import type { ClusterState } from '../model/cluster.js';
 import type { DataGap, DriftReport, FailingSubscription, FingerprintChange } from '../model/driftReport.js';
 import { SteepError } from '../model/errors.js';
@@ -100,7 +100,7 @@ export async function detectDrift(configPath: string, opts: { sequences?: boolea
   );
   const gaps = await probeDataGaps(topology, observed);
   const lags = opts.sequences ? await laggingSequences(topology, reachable) : undefined;
-  const { conflicts, failing, gaps: broken } = await liveProblems(topology, observed);
+  const { conflicts, failing, gaps: broken, reinits } = await liveProblems(topology, observed);
   return {
     report: driftReport(
       topology,
@@ -112,6 +112,7 @@ export async function detectDrift(configPath: string, opts: { sequences?: boolea
       conflicts,
       failing,
       broken,
+      reinits,
     ),
     configWarnings,
   };
@@ -179,6 +180,7 @@ export function driftReport(
   conflicts: ConflictsSinceVerify[] = [],
   failing: FailingSubscription[] = [],
   broken: FailingSubscription[] = [],
+  reinits: FailingSubscription[] = [],
 ): DriftReport {
   const schema = plan.schema.filter((s) => s.status !== 'MATCH');
   const errors = [...plan.errors.filter((e) => !isSchemaMessage(e)), ...fingerprintErrors];
@@ -201,6 +203,7 @@ export function driftReport(
     conflicts.length > 0 ||
     failing.length > 0 ||
     broken.length > 0 ||
+    reinits.length > 0 ||
     (sequences?.length ?? 0) > 0 ||
     (plan.failover ?? []).some((v) => ['diverged', 'unknown', 'not-ready'].includes(v.verdict));
   return {
@@ -219,10 +222,16 @@ export function driftReport(
     conflicts,
     ...(failing.length > 0 ? { failing } : {}),
     ...(broken.length > 0 ? { gaps: broken } : {}),
+    ...(reinits.length > 0 ? { reinits } : {}),
     ...(sequences ? { sequences } : {}),
     ...(plan.failover ? { failover: plan.failover } : {}),
     errors,
-    warnings: plan.warnings,
+    // a reinit not finished has its own section
+    warnings: plan.warnings.filter(
+      (w) =>
+        w.code !== 'reinit.unfinished' ||
+        !reinits.some((u) => w.address === subscriptionAddress(u.subscription)),
+    ),
   };
 }
 

@@ -23,6 +23,7 @@ import type { Topology } from '../model/topology.js';
 import { type ConflictsSinceVerify, conflictsRose } from '../model/verifyRecord.js';
 import { PG15 } from '../model/versions.js';
 import { failoverVerdicts } from '../planner/failover/failover.js';
+import { type UnfinishedReinit, unfinishedReinits } from '../planner/init/reinitLeftovers.js';
 import { classifySlot } from '../planner/subscriptions/slotKinds.js';
 import { continuityOf, observeContinuity, type TableGap } from './continuity.js';
 import { missingColumnsOf, setRoleObstaclesOf } from './statusColumns.js';
@@ -46,6 +47,7 @@ function subscriptionStatus(
   node: string,
   o: ObservedSubscription | undefined,
   gaps: Map<string, TableGap[]>,
+  reinits: ReadonlyMap<string, UnfinishedReinit>,
 ): { status: SubscriptionStatus; judged: Judged | null } {
   const d = topology.subscriptions[name];
   const from = d?.from ?? o?.from ?? '';
@@ -81,8 +83,12 @@ function subscriptionStatus(
           Object.values(publisher.slots).map((x) => x.name),
         )
       : [];
+  const reinit = reinits.get(`${node}/${name}`);
   let state: InitState = 'uninitialized';
-  if (recorded) state = advanceState(recorded.state, live_);
+  // a reinit not finished stays in the state it recorded, whatever PostgreSQL's copy did since
+  if (recorded)
+    state =
+      reinit && REINIT_STATES.has(recorded.state) ? recorded.state : advanceState(recorded.state, live_);
   else if (o && live_ !== 'preparing') state = live_;
   const previous = nodeLive?.readings.get(name) ?? null;
   const status: SubscriptionStatus = {
@@ -114,6 +120,7 @@ function subscriptionStatus(
     conflictsSinceVerify: conflictsRose(activity?.conflicts ?? null, verified?.conflicts ?? null),
     divergedTables: state === 'diverged' ? (nodeLive?.diverged.get(name) ?? []) : [],
     lostSyncSlots,
+    ...(reinit ? { unfinishedReinit: reinit.reason } : {}),
   };
   if (!o) return { status, judged: null };
   const observedSlot =
@@ -143,6 +150,7 @@ function subscriptionStatus(
     lagBytes: slot?.lagBytes ?? null,
     missingColumns: {},
     gaps: gaps.get(`${node}/${name}`) ?? [],
+    unfinishedReinit: reinit?.reason ?? null,
   };
   const judged = { status, facts, initState: state, liveState: live_ };
   judge(judged);
@@ -158,7 +166,8 @@ function judge(j: Judged): void {
   const s = j.status;
   s.verdict = v;
   if (j.initState !== 'synchronized' || v.verdict === 'synchronized') return;
-  if (v.verdict === 'not_ready') s.state = j.liveState === 'synchronized' ? 'catching_up' : j.liveState;
+  if (v.verdict === 'not_ready' && j.facts.unfinishedReinit) s.state = 'reinitializing';
+  else if (v.verdict === 'not_ready') s.state = j.liveState === 'synchronized' ? 'catching_up' : j.liveState;
   else s.state = v.verdict;
   if (v.verdict === 'unknown') s.unknown = [v.reasons.join('; '), s.unknown].filter(Boolean).join('; ');
 }
@@ -255,17 +264,20 @@ async function subscriptionStatuses(
   live: Map<string, Live>,
   gaps: Map<string, TableGap[]>,
 ): Promise<SubscriptionStatus[]> {
+  const reinits = new Map(
+    unfinishedReinits(topology, observed).map((u) => [`${u.node}/${u.subscription}`, u]),
+  );
   const results = Object.values(observed.nodes).flatMap((n) =>
     n.reachable
       ? Object.values(n.subscriptions).map((o) =>
-          subscriptionStatus(topology, observed, live, o.name, n.name, o, gaps),
+          subscriptionStatus(topology, observed, live, o.name, n.name, o, gaps, reinits),
         )
       : [],
   );
   const seen = new Set(results.map((r) => `${r.status.node}/${r.status.name}`));
   for (const d of Object.values(topology.subscriptions))
     if (!seen.has(`${d.node}/${d.name}`))
-      results.push(subscriptionStatus(topology, observed, live, d.name, d.node, undefined, gaps));
+      results.push(subscriptionStatus(topology, observed, live, d.name, d.node, undefined, gaps, reinits));
   const subs = results.map((r) => r.status);
   // what the failing lack: columns their publisher publishes (read only for them)
   const failing = results.flatMap((r) => (r.judged?.status.verdict?.verdict === 'failing' ? [r.judged] : []));
@@ -323,6 +335,9 @@ export async function readStatus(topology: Topology): Promise<StatusReport> {
   };
 }
 
+/** The states a reinit records before its copy is followed to the end (executors/reinit.ts). */
+const REINIT_STATES: ReadonlySet<InitState> = new Set(['reinitializing', 'copying']);
+
 /** The states the verdict shows where the init state is synchronized (judge). */
 const FROM_SYNCHRONIZED: ReadonlySet<string> = new Set(['failing', 'stopped', 'unknown', 'gap']);
 
@@ -371,7 +386,10 @@ export async function liveProblems(topology: Topology, observed: ClusterState) {
     judged
       .filter((s) => s.verdict?.verdict === verdict)
       .map((s) => ({ subscription: s.name, node: s.node, from: s.from, reasons: s.verdict!.reasons }));
-  return { conflicts, failing: of('failing'), gaps: of('gap') };
+  const reinits = judged
+    .filter((s) => s.unfinishedReinit)
+    .map((s) => ({ subscription: s.name, node: s.node, from: s.from, reasons: [s.unfinishedReinit!] }));
+  return { conflicts, failing: of('failing'), gaps: of('gap'), reinits };
 }
 
 export async function openStatus(configPath: string) {

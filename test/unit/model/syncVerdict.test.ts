@@ -53,6 +53,12 @@ describe('syncVerdict: synchronized only when every condition is proven', () => 
     ],
     // each condition made false
     [
+      'a reinit not finished: its temporary publications are on the publisher',
+      { unfinishedReinit: 'a reinit of public.a has not finished: …' },
+      'not_ready',
+      /^a reinit of public\.a has not finished/,
+    ],
+    [
       "a table's stream broke (model/continuity.ts)",
       { gaps: [{ table: 'public.a', reason: 'public.a left publication p on east: …', out: false }] },
       'gap',

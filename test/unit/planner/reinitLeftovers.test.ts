@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import { unfinishedReinits } from '../../../src/planner/init/reinitLeftovers.js';
+import {
+  at,
+  codes,
+  observe,
+  observedPublication,
+  publication,
+  runPlan,
+  subscription,
+  topology,
+} from './fixtures.js';
+
+/** A reinit stopped before it dropped its temporary publications (planner/init/reinitLeftovers.ts). */
+describe('unfinished reinits', () => {
+  const t = topology({
+    publications: [publication('orders_pub', 'east', { tables: ['public.orders', 'public.items'] })],
+    subscriptions: [subscription('west_orders', 'west', 'east', ['orders_pub'])],
+  });
+
+  it('none without temporary publications: the plan stays green', () => {
+    const state = observe(t);
+    expect(unfinishedReinits(t, state)).toEqual([]);
+    expect(codes(runPlan(t, state).warnings)).not.toContain('reinit.unfinished');
+  });
+
+  it('a temporary publication left on the publisher names the tables it leaves out and the reinit that finishes it', () => {
+    const state = observe(t);
+    const temp = publication('steep_reinit_0_west_orders', 'east', { tables: ['public.items'] });
+    at(state, 'east').publications[temp.name] = { ...observedPublication(t, temp, 180004), managedBy: null };
+    const [u, ...more] = unfinishedReinits(t, state);
+    expect(more).toEqual([]);
+    expect(u).toMatchObject({
+      subscription: 'west_orders',
+      node: 'west',
+      from: 'east',
+      tables: ['public.orders'],
+      publications: ['steep_reinit_0_west_orders'],
+    });
+    expect(u!.reason).toContain('`steep reinit west_orders --tables public.orders` finishes it');
+    const plan = runPlan(t, state);
+    expect(codes(plan.warnings)).toContain('reinit.unfinished');
+    expect(plan.steps).toEqual([]);
+  });
+
+  it('a publisher that cannot be read tells nothing', () => {
+    const state = observe(t);
+    const temp = publication('steep_reinit_0_west_orders', 'east', { tables: ['public.items'] });
+    at(state, 'east').publications[temp.name] = observedPublication(t, temp, 180004);
+    state.nodes.east = { name: 'east', reachable: false, error: 'connect ECONNREFUSED' } as never;
+    expect(unfinishedReinits(t, state)).toEqual([]);
+  });
+});
