@@ -294,9 +294,10 @@ export function planReplace(
     return undefined;
   }
   let init = initPlan(ctx, d);
-  // only the slot name differs: declaring the observed one keeps the subscription as it is
+  // only the slot name differs: declaring the observed one keeps the subscription as it is (a
+  // link's subscriptions take no `slot:`)
   const cheaperFix =
-    because.length === 1 && because[0] === 'slot' && !o.slotNone
+    because.length === 1 && because[0] === 'slot' && !o.slotNone && d.link === undefined
       ? `the cheaper fix: declare slot: ${o.slot} for subscription ${d.name} in steep.yaml, which keeps it streaming as it is`
       : undefined;
   const data = existingData(ctx, d, node, { because: listText(because), cheaperFix });
