@@ -44,6 +44,7 @@ import {
   tx,
 } from '../sqlBuild.js';
 import { refuseBinaryCopy } from './binaryCopy.js';
+import { warnOriginRefreshCopy } from './cycles.js';
 import { disabledJoinGap, joiningTables, type NewTablesDecision, newTablesDecision } from './dataGaps.js';
 import {
   type Declared,
@@ -294,6 +295,7 @@ function alterStatements(
   const refreshes = (diff.publicationsChanged || diff.needsRefresh) && diff.enabled;
   const copied = relations?.fresh ?? joiningTables(ctx, d, o);
   if (copy && refreshes && refuseBinaryCopy(ctx, d, copied)) return undefined;
+  if (copy && refreshes) warnOriginRefreshCopy(ctx, d, copied);
   let enabled = o.enabled;
   if (diff.connection.differs) statements.push(tx(subscriptionConnectionSql(d.name, conn.masked)));
   if (Object.keys(diff.options).length > 0)
