@@ -23,7 +23,7 @@ describe.each(testVersions())('binary table sync on %i', { timeout: 240_000 }, (
   const steep = steepWith({ env: () => passwordEnv(cluster().nodes), timeoutMs: 180_000 });
   const binaryCopy = version >= 16;
 
-  function config(binary: boolean): string {
+  function config(binary: boolean, init = ''): string {
     return writeConfig(
       [
         'version: 1',
@@ -39,6 +39,7 @@ describe.each(testVersions())('binary table sync on %i', { timeout: 240_000 }, (
         '    from: a',
         '    publications: [grants_pub]',
         `    options: { binary: ${binary} }`,
+        ...(init ? [`    init: ${init}`] : []),
         '',
       ].join('\n'),
     );
@@ -112,5 +113,27 @@ describe.each(testVersions())('binary table sync on %i', { timeout: 240_000 }, (
     const check = await steep(['status', '--check'], binary);
     expect(check.code, check.stdout + check.stderr).toBe(0);
     await dropReplication(cluster().nodes);
+    for (const n of [node('a'), node('b')]) await n.query('DROP TABLE public.grants_log');
+  });
+
+  // steep's own copy engine (init.parallel above 1) copies in binary when both sides run the same
+  // major version and every column is of a built-in type: not for a built-in type without
+  // send/receive functions, which it copies in text, whatever options.binary says
+  test("steep's own copy of a built-in type without binary send/receive functions", async () => {
+    for (const n of [node('a'), node('b')])
+      await n.query('CREATE TABLE public.grants_log (id int PRIMARY KEY, acl aclitem, note text)');
+    await insert(1, 200);
+    const path = config(false, '{ method: snapshot, parallel: 2 }');
+    const applied = await steep(['apply', '--auto-approve'], path);
+    expect(applied.code, applied.stdout + applied.stderr).toBe(0);
+    expect(applied.stdout).toContain("steep's own copy");
+    await caughtUp();
+    await insert(201, 250);
+    await caughtUp();
+    const [onA, onB] = [await digests(node('a'), ['grants_log']), await digests(node('b'), ['grants_log'])];
+    expect(onA.grants_log!.count).toBe(250);
+    expect(onB).toEqual(onA);
+    await dropReplication(cluster().nodes);
+    for (const n of [node('a'), node('b')]) await n.query('DROP TABLE public.grants_log');
   });
 });
