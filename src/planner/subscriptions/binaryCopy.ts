@@ -82,10 +82,38 @@ function columnText(
     .join('; ')}`;
 }
 
+/** `numeric(10,2)[]` → `numeric[]`: a typmod changes no binary format */
+function withoutTypmod(type: string): string {
+  return type.replace(/\([^)]*\)/g, '');
+}
+
+/**
+ * With `schemaSync: manual` a column whose type differs between the two nodes is a warning (strict
+ * refuses it, auto alters the subscriber's first): the copied columns whose types differ, where
+ * both sides' columns were read (they are, where the tables' fingerprints differ).
+ */
+function differingTypes(
+  ctx: PlanContext,
+  d: SubscriptionSpec,
+  table: string,
+  copied: Set<string> | null,
+): Array<{ name: string; pub: string; sub: string }> {
+  const pubColumns = ctx.node(d.from)?.tableSchemas?.tables[table]?.columns ?? [];
+  const subColumns = new Map(
+    (ctx.node(d.node)?.tableSchemas?.tables[table]?.columns ?? []).map((c) => [c.name, c.type]),
+  );
+  return pubColumns.flatMap((c) => {
+    const sub = subColumns.get(c.name);
+    if (sub === undefined || (copied !== null && !copied.has(c.name))) return [];
+    return withoutTypmod(sub) === withoutTypmod(c.type) ? [] : [{ name: c.name, pub: c.type, sub }];
+  });
+}
+
 /**
  * Refuses (a plan error per table, true) a copy of `tables` (`schema.name`) by `d`'s table sync
- * in binary format where a column cannot be sent or received so; false when it can, or when the
- * copy is text (binary off, or either side before 16), or the columns were not read.
+ * in binary format where a column cannot be sent or received so, or (`schemaSync: manual`) has
+ * another type on each side; false when it can, or when the copy is text (binary off, or either
+ * side before 16), or the columns were not read.
  */
 export function refuseBinaryCopy(ctx: PlanContext, d: SubscriptionSpec, tables: readonly string[]): boolean {
   if (d.options.binary !== true) return false;
@@ -105,6 +133,13 @@ export function refuseBinaryCopy(ctx: PlanContext, d: SubscriptionSpec, tables: 
       const c = sending.get(name) ?? receiving.get(name)!;
       return [{ text: columnText(c, noSend, noReceive, d), types: [noSend, noReceive] }];
     });
+    const differing = d.schemaSync === 'manual' ? differingTypes(ctx, d, table, copied) : [];
+    texts.push(
+      ...differing.map((c) => ({
+        text: `column ${c.name} is ${c.pub} on ${d.from} and ${c.sub} on ${d.node}, which a binary copy does not convert`,
+        types: [],
+      })),
+    );
     if (texts.length === 0) continue;
     refused = true;
     // a type of the database's own (schema-qualified) can be given the functions it lacks
@@ -119,6 +154,9 @@ export function refuseBinaryCopy(ctx: PlanContext, d: SubscriptionSpec, tables: 
         `PostgreSQL's table sync would fail on it again and again; set options.binary: false` +
         (own.length > 0
           ? `, or give ${listText(own)} binary send and receive functions on both nodes (ALTER TYPE … SET (send = …, receive = …))`
+          : '') +
+        (differing.length > 0
+          ? `, or give ${differing.length > 1 ? 'those columns' : 'the column'} one type on both nodes`
           : ''),
       { address: subscriptionAddress(d.name), node: d.node },
     );

@@ -44,6 +44,17 @@ function fresh(t = base(), versions?: Record<string, number>): ClusterState {
   return s;
 }
 
+/** what a column read from the catalog holds besides its name, type and position */
+const ONE_COLUMN = {
+  default: null,
+  notNull: false,
+  identity: null,
+  generated: null,
+  collation: null,
+  baseType: null,
+  sequences: [],
+};
+
 describe('binary table sync (options.binary, 16+)', () => {
   it('a create copying a column without send/receive functions → error naming table, column, type and the way out', () => {
     const p = runPlan(base(), fresh());
@@ -146,5 +157,50 @@ describe('binary table sync (options.binary, 16+)', () => {
     expect(stepAt(p, 'subscription.s').statements.map((x) => x.sql)).toContain(
       'ALTER SUBSCRIPTION "s" REFRESH PUBLICATION WITH (copy_data = true)',
     );
+  });
+
+  it('schemaSync manual: a copied column of another type on each side (bigint, integer) → error; strict refuses it already, text converts it', () => {
+    const withTypes = (mode: 'manual' | 'strict', binary = true) => {
+      const t = base(binary);
+      t.subscriptions.s!.schemaSync = mode;
+      const s = fresh(t);
+      for (const n of ['east', 'west']) {
+        at(s, n).tables['public.grants']!.binaryless = [];
+        const columns = [
+          { name: 'id', type: n === 'east' ? 'bigint' : 'integer' },
+          { name: 'note', type: n === 'east' ? 'character varying(10)' : 'character varying(20)' },
+        ].map((c, i) => ({ ...ONE_COLUMN, ...c, ordinal: i + 1 }));
+        at(s, n).tableSchemas = {
+          scope: { all: false, schemas: [], tables: [{ schema: 'public', name: 'grants' }] },
+          tables: {
+            'public.grants': {
+              schema: 'public',
+              name: 'grants',
+              kind: 'r',
+              partition: false,
+              replicaIdentity: 'd',
+              columns,
+              primaryKey: ['id'],
+              fingerprint: n,
+            },
+          },
+          types: {},
+          sequences: {},
+          schemas: ['public'],
+          extensions: [],
+        };
+      }
+      return runPlan(t, s);
+    };
+    const manual = withTypes('manual');
+    expect(codes(manual.errors)).toContain('binary-copy');
+    expect(manual.errors.find((e) => e.code === 'binary-copy')!.message).toContain(
+      'but column id is bigint on east and integer on west, which a binary copy does not convert: ' +
+        "PostgreSQL's table sync would fail on it again and again; set options.binary: false, or give the column one type on both nodes",
+    );
+    // a typmod is no other binary format
+    expect(manual.errors.find((e) => e.code === 'binary-copy')!.message).not.toContain('column note');
+    expect(codes(withTypes('manual', false).errors)).not.toContain('binary-copy');
+    expect(codes(withTypes('strict').errors)).not.toContain('binary-copy');
   });
 });
