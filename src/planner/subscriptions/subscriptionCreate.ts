@@ -37,6 +37,7 @@ import { refuseBinaryCopy } from './binaryCopy.js';
 import { warnOriginCopy } from './cycles.js';
 import { dropGap, recreateGap } from './dataGaps.js';
 import type { DoubleApply } from './doubleApply.js';
+import { wayBackSlotKey } from './linkWayBack.js';
 import { planSeparateSlot, sameServer, sameServerText, separateSlotText } from './sameServer.js';
 import { prepareSlot } from './slots.js';
 
@@ -253,7 +254,10 @@ export function planCreate(ctx: PlanContext, run: SubscriptionRun, x: Declared) 
   if (!slot.ok) return undefined;
   warnOriginCopy(ctx, d, copies);
   if (createSlot) ctx.slotChanges.push({ node: d.from, slot: d.slot, change: 'create', streams: d.enabled });
-  const deps = [...subscriptionDeps(run, d), ...slot.deps];
+  // a snapshot link's first edge copies once its way back's slot is made and checked
+  const wayBack = wayBackSlotKey(ctx, d);
+  const deps = [...subscriptionDeps(run, d), ...slot.deps, ...(wayBack ? [wayBack] : [])];
+  if (slot.takeOver) init = { ...init, createSlot: false };
   // a merge makes its slots itself, before its write locks (planner/init/mergeInit.ts)
   const slotStep = init.createSlot && !startsUnderLocks(d.init) ? planSeparateSlot(ctx, d, deps) : null;
   if (slotStep) init = { ...init, createSlot: false };
@@ -334,7 +338,10 @@ export function planReplace(
     );
     return undefined;
   }
-  const deps = [...subscriptionDeps(run, d), ...slot.deps];
+  // a snapshot link's first edge copies once its way back's slot is made and checked
+  const wayBack = wayBackSlotKey(ctx, d);
+  const deps = [...subscriptionDeps(run, d), ...slot.deps, ...(wayBack ? [wayBack] : [])];
+  if (slot.takeOver) init = { ...init, createSlot: false };
   // a merge makes its slots itself, before its write locks (planner/init/mergeInit.ts)
   const slotStep = init.createSlot && !startsUnderLocks(d.init) ? planSeparateSlot(ctx, d, deps) : null;
   if (slotStep) init = { ...init, createSlot: false };

@@ -182,6 +182,38 @@ subscriptions:
       )!.statements[0]!.sql;
     expect(create('eu_us_us')).toContain('copy_data = true');
     expect(create('eu_us_eu')).toContain('copy_data = false');
+    // the way back's slot (on us) is made first, then us's tables are read; the copy waits for it
+    const wayBack = p.steps.find((x) => printAddress(x.address) === 'slot.us/eu_us_eu_a172cedc')!;
+    expect(wayBack.statements.map((x) => x.sql.split(' ').slice(0, 3).join(' '))).toEqual([
+      "SELECT pg_catalog.pg_create_logical_replication_slot('eu_us_eu_a172cedc', 'pgoutput')",
+      'DO $steep$ DECLARE',
+    ]);
+    expect(wayBack.statements[1]!.sql).toContain(
+      "pg_catalog.pg_drop_replication_slot('eu_us_eu_a172cedc'); RAISE EXCEPTION",
+    );
+    const copy = p.steps.find((x) => printAddress(x.address) === 'subscription.eu_us_us')!;
+    expect(copy.dependsOn).toContain(wayBack.id);
+    // the other edge's slot is not read: eu's rows are the copy's source
+    const forward = p.steps.find((x) => printAddress(x.address) === 'slot.eu/eu_us_us_a172cedc')!;
+    expect(forward.statements).toHaveLength(1);
+
+    // stopped after the first edge was created: the way back's slot, made and read before it, is taken over
+    const done = observe(t);
+    for (const n of ['eu', 'us']) at(s, n).publications = at(done, n).publications;
+    at(s, 'us').subscriptions.eu_us_us = at(done, 'us').subscriptions.eu_us_us!;
+    at(s, 'eu').slots.eu_us_us_a172cedc = at(done, 'eu').slots.eu_us_us_a172cedc!;
+    at(s, 'us').slots.eu_us_eu_a172cedc = {
+      ...at(done, 'us').slots.eu_us_eu_a172cedc!,
+      active: false,
+      activePid: null,
+    };
+    const resumed = runPlan(t, s);
+    expect(resumed.errors).toEqual([]);
+    expect(resumed.steps.map((x) => `${printAddress(x.address)} ${x.kind}`)).toEqual([
+      'subscription.eu_us_eu subscription-create',
+    ]);
+    expect(resumed.steps[0]!.statements[0]!.sql).toContain("slot_name = 'eu_us_eu_a172cedc'");
+    expect(resumed.steps[0]!.statements[0]!.sql).toContain('create_slot = false');
   });
 });
 
