@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { isoTime, quoteIdent } from '../model/sql.js';
-import type { TableFingerprint } from '../model/tableSchema.js';
+import type { TableFingerprint, TableScope } from '../model/tableSchema.js';
 import { hasTable } from './columns.js';
 
 /**
@@ -23,28 +23,50 @@ export async function hasFingerprintTable(client: pg.Client, schema: string): Pr
 }
 
 /**
- * Record fingerprints of `node`, in one transaction. `replace`: they are every table of the
- * node, so rows of tables not among them are deleted; otherwise only these rows are upserted.
+ * Who keeps a row (its `saved_by`). `save`: `steep schema fingerprint --save` read every table
+ * of the node, so rows of tables not among them are deleted, and a row apply keeps stays apply's.
+ * `apply`: the node's subscribed tables (`scope`, publisher and subscriber side of every
+ * subscription), whose rows apply keeps from now on; a row apply kept of a table outside `scope`
+ * (it left every subscription of the node) is deleted. A row only `--save` wrote (or one from
+ * before migration 17, `saved_by` NULL) that is outside `scope` stays.
  */
+export type FingerprintSave = { by: 'save' } | { by: 'apply'; scope: TableScope };
+
+/** Record fingerprints of `node`, in one transaction; the number of rows deleted. */
 export async function saveFingerprints(
   client: pg.Client,
   schema: string,
   node: string,
   fingerprints: readonly TableFingerprint[],
-  opts: { replace: boolean },
-): Promise<void> {
+  save: FingerprintSave,
+): Promise<number> {
+  const names = JSON.stringify(fingerprints.map((f) => ({ schema: f.schema, name: f.name })));
   await client.query('BEGIN');
   try {
-    if (opts.replace) await client.query(`DELETE FROM ${table(schema)} WHERE node_name = $1`, [node]);
+    const deleted =
+      save.by === 'save'
+        ? await client.query(
+            `DELETE FROM ${table(schema)} WHERE node_name = $1
+                AND (table_schema, table_name) NOT IN (SELECT u.schema, u.name FROM jsonb_to_recordset($2::jsonb) AS u(schema text, name text))`,
+            [node, names],
+          )
+        : await client.query(
+            `DELETE FROM ${table(schema)} WHERE node_name = $1 AND saved_by = 'apply' AND NOT $2::boolean
+                AND table_schema <> ALL ($3::text[])
+                AND (table_schema, table_name) NOT IN (SELECT u.schema, u.name FROM jsonb_to_recordset($4::jsonb) AS u(schema text, name text))`,
+            [node, save.scope.all, save.scope.schemas, JSON.stringify(save.scope.tables)],
+          );
     await client.query(
-      `INSERT INTO ${table(schema)} (node_name, table_schema, table_name, fingerprint, column_count, captured_at)
-       SELECT $1, u.schema, u.name, u.fingerprint, u."columnCount", now()
+      `INSERT INTO ${table(schema)} AS f (node_name, table_schema, table_name, fingerprint, column_count, captured_at, saved_by)
+       SELECT $1, u.schema, u.name, u.fingerprint, u."columnCount", now(), $3
          FROM jsonb_to_recordset($2::jsonb) AS u(schema text, name text, fingerprint text, "columnCount" int)
        ON CONFLICT (node_name, table_schema, table_name)
-       DO UPDATE SET fingerprint = EXCLUDED.fingerprint, column_count = EXCLUDED.column_count, captured_at = EXCLUDED.captured_at`,
-      [node, JSON.stringify(fingerprints)],
+       DO UPDATE SET fingerprint = EXCLUDED.fingerprint, column_count = EXCLUDED.column_count, captured_at = EXCLUDED.captured_at,
+                     saved_by = ${save.by === 'apply' ? 'EXCLUDED.saved_by' : 'coalesce(f.saved_by, EXCLUDED.saved_by)'}`,
+      [node, JSON.stringify(fingerprints), save.by],
     );
     await client.query('COMMIT');
+    return deleted.rowCount ?? 0;
   } catch (err) {
     await client.query('ROLLBACK').catch(() => {});
     throw err;

@@ -177,6 +177,15 @@ export function stateMigrations(schema: string): Migration[] {
         `ALTER TABLE ${s}.stream_continuity ADD COLUMN IF NOT EXISTS columns jsonb, ADD COLUMN IF NOT EXISTS gap_kind text`,
       ],
     },
+    {
+      version: 17,
+      statements: [
+        // who keeps a saved fingerprint (state/fingerprints.ts): 'apply' while the table is
+        // subscribed, deleted once it leaves every subscription of the node; 'save' for what only
+        // `schema fingerprint --save` recorded; NULL for rows saved before this migration
+        `ALTER TABLE ${s}.schema_fingerprints ADD COLUMN IF NOT EXISTS saved_by text CHECK (saved_by IN ('apply', 'save'))`,
+      ],
+    },
   ];
 }
 

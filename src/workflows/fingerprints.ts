@@ -3,7 +3,8 @@ import { queryFingerprints } from '../catalog/tableSchemas.js';
 import { nodeSession, withSession } from '../db/connect.js';
 import { connectionLimit } from '../db/connectionLimit.js';
 import type { EventSink } from '../executors/events.js';
-import { isEmptyScope } from '../model/tableSchema.js';
+import { compareText } from '../model/order.js';
+import { isEmptyScope, type TableScope } from '../model/tableSchema.js';
 import type { Topology } from '../model/topology.js';
 import { subscribedScopes } from '../planner/schema/schemaScope.js';
 import { hasFingerprintTable, saveFingerprints } from '../state/fingerprints.js';
@@ -36,9 +37,12 @@ export async function onEachNode(
 
 /**
  * After a successful apply: save the fingerprints of every subscribed table, on its publisher
- * and its subscriber, so `steep drift` can tell which tables changed since. One session per
- * node reads and saves them (apply's own where it has one). Best effort: a node that cannot be
- * read or written is reported as an event, never fails the apply.
+ * and its subscriber, so `steep drift` can tell which tables changed since; on every node of the
+ * file, delete the ones apply saved of tables that left every subscription there (a node with
+ * none left included), so a table steep no longer replicates can be dropped without drift. One
+ * session per node reads and saves them (apply's own where it has one), in one transaction.
+ * Best effort: a node that cannot be read or written keeps its rows, is reported as an event,
+ * and never fails the apply.
  */
 export async function saveSubscribedFingerprints(
   topology: Topology,
@@ -47,20 +51,24 @@ export async function saveSubscribedFingerprints(
 ): Promise<void> {
   const schema = topology.settings.stateSchema;
   const scopes = subscribedScopes(topology);
-  const nodes = Object.keys(scopes).filter((n) => topology.nodes[n] && !isEmptyScope(scopes[n]!));
+  const nodes = Object.keys(topology.nodes).sort(compareText);
   await onEachNode(
     topology,
     nodes,
     sessions,
     async (name, client) => {
       if (!(await hasFingerprintTable(client, schema))) return;
-      const fingerprints = await queryFingerprints(client, scopes[name]!, schema);
-      await saveFingerprints(client, schema, name, fingerprints, { replace: false });
+      const scope = scopes[name] ?? NO_TABLES;
+      const fingerprints = isEmptyScope(scope) ? [] : await queryFingerprints(client, scope, schema);
+      const removed = await saveFingerprints(client, schema, name, fingerprints, { by: 'apply', scope });
+      if (fingerprints.length === 0 && removed === 0) return;
       onEvent({
         event: 'schema.fingerprints_saved',
         level: 'info',
         node: name,
-        message: `${fingerprints.length} fingerprints of subscribed tables saved`,
+        message:
+          `${fingerprints.length} fingerprints of subscribed tables saved` +
+          (removed > 0 ? `, ${removed} of tables no longer subscribed removed` : ''),
       });
     },
     (name, err) =>
@@ -72,3 +80,5 @@ export async function saveSubscribedFingerprints(
       }),
   );
 }
+
+const NO_TABLES: TableScope = { all: false, schemas: [], tables: [] };

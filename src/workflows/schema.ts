@@ -63,7 +63,7 @@ export async function fingerprintNode(configPath: string, name: string, opts: { 
           { node: name },
         );
       }
-      await saveFingerprints(client, schema, name, tables, { replace: true });
+      await saveFingerprints(client, schema, name, tables, { by: 'save' });
     });
   }
   return { node: name, capturedAt, tables, saved: opts.save, stateSchema: schema, configWarnings: warnings };
