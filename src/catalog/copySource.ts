@@ -17,7 +17,10 @@ export interface CopyColumn {
   name: string;
   /** format_type() */
   type: string;
-  /** a built-in type (oid below 16384): its binary form carries no database-specific oid */
+  /**
+   * a built-in type (oid below 16384): its binary form carries no database-specific oid; and one
+   * with binary send/receive functions (BINARY_IO), so a binary COPY can carry it
+   */
   builtin: boolean;
 }
 
@@ -47,6 +50,15 @@ interface TableRow {
   columns: Array<{ name: string; type: string; builtin: boolean }>;
 }
 
+/**
+ * The column's type has binary send and receive functions, and so has an array's element (array_send
+ * calls the element's): aclitem, a built-in type, has neither, and a binary COPY of it fails.
+ */
+const BINARY_IO = `(SELECT t.typsend <> 0 AND t.typreceive <> 0
+           AND (t.typelem = 0 OR t.typsend <> 'pg_catalog.array_send'::pg_catalog.regproc
+                OR (SELECT e.typsend <> 0 AND e.typreceive <> 0 FROM pg_catalog.pg_type e WHERE e.oid = t.typelem))
+          FROM pg_catalog.pg_type t WHERE t.oid = a.atttypid)`;
+
 const TABLES_SQL = `
 SELECT n.nspname AS schema, c.relname AS name, greatest(c.relpages, 0)::float8 AS relpages,
        greatest(c.reltuples, 0)::float8 AS reltuples, current_setting('block_size')::int AS block_size,
@@ -58,7 +70,7 @@ SELECT n.nspname AS schema, c.relname AS name, greatest(c.relpages, 0)::float8 A
            ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
          WHERE i.indrelid = c.oid AND i.indisprimary) AS key_type,
        coalesce((SELECT json_agg(json_build_object('name', a.attname, 'type', pg_catalog.format_type(a.atttypid, a.atttypmod),
-                                                   'builtin', a.atttypid < 16384) ORDER BY a.attnum)
+                                                   'builtin', a.atttypid < 16384 AND ${BINARY_IO}) ORDER BY a.attnum)
                    FROM pg_catalog.pg_attribute a
                   WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''), '[]') AS columns
   FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { quietErrorStatements } from '../db/quietErrors.js';
 import { quoteIdent, quoteLiteral, THIS_DATABASE_OID } from '../model/sql.js';
 import { inboundSubscriptionsSql, type NewLogin, type RoleFacts } from '../model/switchover.js';
 import { PG16 } from '../model/versions.js';
@@ -190,28 +191,34 @@ export async function subscriptionExists(client: pg.Client, name: string): Promi
 }
 
 /**
- * Whether this node can subscribe through `conninfo` (masked; `fill` puts the password back):
- * a disabled subscription is created with connect = true, which opens the replication
- * connection and checks the role and password there, inside a transaction that is rolled back,
- * so nothing is left behind. The publication need not exist yet (PostgreSQL only warns).
- * Returns the server's error on one line, or null when it connected.
+ * Whether this node can subscribe to a publisher with `conninfo` (masked; `fill` puts the
+ * password in): CREATE SUBSCRIPTION `name` with connect = true (which opens the replication
+ * connection, as the real one would) but no slot, in a transaction rolled back, so nothing is
+ * left; the publications need not exist yet (PostgreSQL only warns). null when it connected; else PostgreSQL's message and SQLSTATE (class 08: the connection
+ * itself). The statement carries the password: it runs with log_min_error_statement at panic
+ * where the role may set it (plan warns where it may not).
  */
 export async function probeSubscription(
   client: pg.Client,
   name: string,
   conninfo: string,
   fill: (sql: string) => string,
-): Promise<string | null> {
-  const create = `CREATE SUBSCRIPTION ${quoteIdent(name)} CONNECTION ${quoteLiteral(conninfo)} PUBLICATION ${quoteIdent(name)}
+  publications: readonly string[] = [name],
+): Promise<{ message: string; code: string } | null> {
+  const create = `CREATE SUBSCRIPTION ${quoteIdent(name)} CONNECTION ${quoteLiteral(conninfo)} PUBLICATION ${publications.map(quoteIdent).join(', ')}
     WITH (connect = true, enabled = false, create_slot = false, slot_name = NONE, copy_data = false)`;
+  const quiet = await quietErrorStatements(client);
   await client.query('BEGIN');
   try {
     await client.query(fill(create));
     return null;
   } catch (err) {
-    return (err as Error).message.replace(/\s+/g, ' ').trim(); // libpq's hint comes on a line of its own
+    // libpq's hint comes on a line of its own
+    const message = (err as Error).message.replace(/\s+/g, ' ').trim();
+    return { message, code: (err as { code?: string }).code ?? '' };
   } finally {
     await client.query('ROLLBACK');
+    if (quiet) await client.query('RESET log_min_error_statement');
   }
 }
 

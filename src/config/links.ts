@@ -1,3 +1,4 @@
+import { withDatabaseTag } from '../model/databaseTag.js';
 import { compareTableNames, compareText } from '../model/order.js';
 import type {
   InitMethod,
@@ -22,7 +23,8 @@ import { subscriptionOptions } from './subscriptions.js';
  * stands for, so every later layer sees ordinary objects that say where they came from: a
  * publication on each node and a subscription on each node receiving the other's, both
  * `origin = none` (a change that arrived by replication is not sent back). Each object is named
- * `<link>_<the node it lives on>`. The init: `merge` on both edges; `snapshot` copies on the first
+ * `<link>_<the node it lives on>`; each subscription's slot that name with its publisher's
+ * database tag (model/databaseTag.ts). The init: `merge` on both edges; `snapshot` copies on the first
  * edge (nodes[0] → nodes[1]) and the reverse edge starts with `copy_data = false`; `none` on both.
  */
 
@@ -197,7 +199,8 @@ function addLinkObjects(
       node,
       from: other,
       publications: [link.publications[other]!],
-      slot: link.subscriptions[node]!,
+      // slots are the publisher's server's: the tag of its database keeps two databases' links apart
+      slot: withDatabaseTag(link.subscriptions[node]!, topology.nodes[other]!.connection.database),
       enabled,
       options: { ...options, origin: 'none' },
       schemaSync,

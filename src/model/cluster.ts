@@ -167,6 +167,23 @@ export interface ObservedTable extends TableName {
    */
   foreignKeys?: ForeignKeyEdge[];
   originTriggers?: string[];
+  /**
+   * Its columns whose type, or a type it is made of, has no binary send or receive function
+   * here: read only for the tables a binary subscription's table sync would copy
+   * (planner/subscriptions/binaryCopy.ts); empty when none lacks one.
+   */
+  binaryless?: BinarylessColumn[];
+}
+
+/** A column whose type cannot be sent or received in binary format on the node read. */
+export interface BinarylessColumn {
+  column: string;
+  /** format_type() of the column */
+  type: string;
+  /** the type (the column's, or one it is made of) without a send function; null when every one has it */
+  noSend: string | null;
+  /** the type without a receive function; null when every one has it */
+  noReceive: string | null;
 }
 
 export interface NodeSettings {

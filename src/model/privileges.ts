@@ -46,10 +46,22 @@ export function functionSignature(fn: RestrictedFunction, serverVersion: number)
   return `${fn}${RESTRICTED_ARGS[fn]}`;
 }
 
+/**
+ * Who may grant EXECUTE on a function PostgreSQL revokes from PUBLIC: its owner (the bootstrap
+ * superuser) hands it on only to superusers; a managed service's admin role is refused unless
+ * the service gave it EXECUTE WITH GRANT OPTION.
+ */
+export const FUNCTION_GRANTORS = 'only a superuser, or a role holding EXECUTE WITH GRANT OPTION,';
+
 /** `GRANT EXECUTE ON FUNCTION pg_catalog.<signature> TO <role>;` */
 export function grantFunction(signature: string, role: string): string {
   const spaced = signature.replace(/,(?! )/g, ', ');
   return `GRANT EXECUTE ON FUNCTION pg_catalog.${spaced} TO ${quoteIdent(role)};`;
+}
+
+/** The advice for a role that may not call a restricted function: the GRANT, where, and who may run it. */
+export function functionGrantAdvice(signature: string, role: string, node: string): string {
+  return `run ${grantFunction(signature, role)} on ${node}: ${FUNCTION_GRANTORS} may run it (a cloud admin role without that option is refused)`;
 }
 
 /** The restricted functions a statement calls. */
@@ -111,7 +123,7 @@ export function deniedCalls(
     (fn) => denied[fn] && statements.some((sql) => functionsCalled(sql).includes(fn)),
   ).map(
     (fn) =>
-      `${node}: role ${role} may not execute ${fn}, which ${what} calls; run ${grantFunction(denied[fn]!, role)} on ${node} (as a superuser or the cloud admin role)`,
+      `${node}: role ${role} may not execute ${fn}, which ${what} calls; ${functionGrantAdvice(denied[fn]!, role, node)}`,
   );
 }
 

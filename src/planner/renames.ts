@@ -289,20 +289,25 @@ class RenameSearch {
 
   /**
    * Each subscription without `slot:` takes the slot it kept through a rename: the renamed one's
-   * now, and later the one steep's marker records, while it is still the one it uses.
+   * now, and later the one steep's marker records, while it is still the one it uses. A link's
+   * subscription made before link slots carried their database's tag keeps its slot, named
+   * after the subscription (PostgreSQL cannot rename a slot).
    */
   slotsAsKept(): Record<string, SubscriptionSpec> {
     const out: Record<string, SubscriptionSpec> = {};
     for (const [name, d] of Object.entries(this.file.subscriptions)) {
       const o = d.slotDeclared ? undefined : this.reached(d.node)?.subscriptions[name];
-      const kept =
-        o &&
-        !o.slotNone &&
-        o.slot !== d.name &&
-        (this.subs.has(name) ||
-          (o.managedBy?.topology === this.file.topology && o.managedBy.slot === o.slot));
-      out[name] = kept ? { ...d, slot: o.slot, slotKept: true } : d;
+      if (!o || o.slotNone || o.slot === d.slot) out[name] = d;
+      else if (o.slot !== d.name && (this.subs.has(name) || this.markedSlot(o)))
+        out[name] = { ...d, slot: o.slot, slotKept: true };
+      else if (o.slot === d.name && d.link !== undefined && o.managedBy?.topology === this.file.topology)
+        out[name] = { ...d, slot: o.slot };
+      else out[name] = d;
     }
     return out;
+  }
+
+  private markedSlot(o: ObservedSubscription): boolean {
+    return o.managedBy?.topology === this.file.topology && o.managedBy.slot === o.slot;
   }
 }

@@ -29,6 +29,7 @@ import { connectionsSet, recordSettledObjects } from './objectDigests.js';
 import { observe } from './plan.js';
 import { asSaved, staleness } from './savedPlan.js';
 import { emitSchemaMismatches, syncAppliedEvent } from './schema.js';
+import { probeSubscriberConnections } from './subscriberProbe.js';
 
 export interface ApplyOptions {
   allowDestroy: boolean;
@@ -231,6 +232,7 @@ export async function applyPlan(topology: Topology, plan: Plan, opts: ApplyOptio
         await opts.replan(),
         opts.staleAdvice ?? 'run steep apply again to plan from what the nodes hold now',
       );
+    await probeSubscriberConnections(topology, plan, clients);
     for (const [name, client] of clients) {
       await closeInterruptedSteps(client, topology.settings.stateSchema, name, runId).catch(() => {});
     }

@@ -17,7 +17,7 @@ import { markColumnGaps } from './continuity.js';
 import { readDifferingColumns, readRenamesApplied } from './planColumns.js';
 import { observeRestorePoints } from './restorePoints.js';
 import { observeStreamPositions } from './streamPositions.js';
-import { markRowCounts, markRowPresence, observeLoadFacts } from './tableFacts.js';
+import { markBinaryless, markRowCounts, markRowPresence, observeLoadFacts } from './tableFacts.js';
 
 export interface PlanResult {
   topology: Topology;
@@ -75,6 +75,7 @@ export async function observe(
       markRowPresence(topology, observed, rowPresenceRequests(topology, observed)),
       markRowCounts(topology, observed, heldCountRequests(topology, observed)),
       observeLoadFacts(topology, observed),
+      markBinaryless(topology, observed),
       observeStreamPositions(topology, observed),
       observeRestorePoints(topology, observed),
       markColumnGaps(topology, observed).catch(() => {}),

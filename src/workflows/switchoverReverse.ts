@@ -38,7 +38,8 @@ export async function readReverseFacts(
   const probed = Date.now();
   const unreachable =
     canSubscribe && !exists
-      ? await probeSubscription(old, rev, reverseConninfo(topology, d.node), secretFiller(topology))
+      ? ((await probeSubscription(old, rev, reverseConninfo(topology, d.node), secretFiller(topology)))
+          ?.message ?? null)
       : null;
   return {
     reverse: {

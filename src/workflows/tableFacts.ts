@@ -1,9 +1,11 @@
+import { readBinaryless } from '../catalog/binaryIo.js';
 import { readLoadFactsAt } from '../catalog/loadFacts.js';
 import { readRowCounts, readRowPresence } from '../catalog/rowPresence.js';
 import { connectionLimit } from '../db/connectionLimit.js';
 import type { ClusterState, ObservedTable } from '../model/cluster.js';
 import type { ConnectionSpec, TableName, Topology } from '../model/topology.js';
 import { loadFactsRequests } from '../planner/init/ownCopyLoad.js';
+import { binaryCopyRequests } from '../planner/subscriptions/binaryCopy.js';
 
 /**
  * `read` each node of `requests` that steep.yaml declares, at most maxConnections nodes at once.
@@ -100,5 +102,18 @@ export function observeLoadFacts(topology: Topology, observed: ClusterState): Pr
   return markObservedTables(topology, observed, requests, readLoadFactsAt, (table, key, facts) => {
     table.foreignKeys = facts.foreignKeys.filter((fk) => fk.table === key);
     table.originTriggers = facts.originTriggers.filter((g) => g.startsWith(`${key}: `));
+  });
+}
+
+/**
+ * The columns a binary subscription's table sync cannot copy (`binaryless`), on the publisher and
+ * the subscriber of the tables it would copy (planner/subscriptions/binaryCopy.ts): nothing is
+ * read unless a subscription declares `options.binary: true` on PostgreSQL 16 or later.
+ */
+export function markBinaryless(topology: Topology, observed: ClusterState): Promise<void> {
+  const requests = binaryCopyRequests(topology, observed);
+  return markObservedTables(topology, observed, requests, readBinaryless, (table, key, columns) => {
+    const found = columns.get(key);
+    if (found) table.binaryless = found;
   });
 }

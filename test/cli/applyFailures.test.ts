@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type pg from 'pg';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { findFreePort } from '../../src/sandbox/ports.js';
@@ -191,9 +193,15 @@ describe('a step that fails mid-apply', () => {
     expect(okEvents.at(-1)?.level).toBe('info');
   });
 
-  it('a publisher the subscriber cannot reach: CREATE SUBSCRIPTION fails with the PostgreSQL message, nothing left behind', async () => {
+  it('a publisher the subscriber cannot reach, or whose password it gets wrong: apply stops before any step, naming both nodes and the fix', async () => {
     const port = await findFreePort();
     const east = cluster().node('east');
+    const west = cluster().node('west');
+    const nothingMade = async () => {
+      expect(await east.query('SELECT pubname FROM pg_publication')).toEqual([]);
+      expect(await west.query('SELECT 1 FROM pg_subscription')).toHaveLength(0);
+      expect(await east.query('SELECT 1 FROM pg_replication_slots')).toHaveLength(0);
+    };
     // steep reaches east, but subscribers are told to use a port nothing listens on
     const broken = writeConfig(
       config().replace(
@@ -203,17 +211,33 @@ describe('a step that fails mid-apply', () => {
     );
     const r = await steep(['apply', '--auto-approve', '--parallel', '1'], broken);
     expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(1);
-    expect(r.stderr).toMatch(/failed: subscription\.west_a on west: .*could not connect to the publisher/);
-    expect(r.stderr).toMatch(/^not run: .*subscription\.west_b/m);
-    const west = cluster().node('west');
-    expect(await west.query('SELECT 1 FROM pg_subscription')).toHaveLength(0);
-    expect(await east.query('SELECT 1 FROM pg_replication_slots')).toHaveLength(0);
-    const log = await west.query<{ status: string; error: string }>(
-      "SELECT status, error FROM steep.apply_log WHERE address = 'subscription.west_a'",
+    expect(r.stderr).toMatch(
+      /west cannot connect to east \(its replicationUrl\) as subscription west_a would: could not connect to the publisher: .*; nothing was changed/,
     );
-    expect(log).toHaveLength(1);
-    expect(log[0]?.status).toBe('failed');
-    expect(log[0]?.error).toContain('could not connect to the publisher');
+    expect(r.stderr).toContain("west cannot reach east's host and port");
+    await nothingMade();
+
+    // a replication role whose password steep.yaml gets wrong
+    await east.query("CREATE ROLE f_repl LOGIN REPLICATION PASSWORD 'f-right'");
+    try {
+      const wrong = writeConfig(
+        config().replace(
+          `    url: postgres://postgres@127.0.0.1:${east.port}/app\n`,
+          `    url: postgres://postgres@127.0.0.1:${east.port}/app\n    replicationUrl: postgres://f_repl:f-wrong@127.0.0.1:${east.port}/app\n`,
+        ),
+      );
+      const refused = await steep(['apply', '--auto-approve'], wrong);
+      const said = `${refused.stdout}\n${refused.stderr}`;
+      expect(refused.code, said).toBe(1);
+      expect(refused.stderr).toMatch(/password authentication failed for user "f_repl"/);
+      expect(refused.stderr).toContain(`east refused f_repl's password`);
+      expect(said).not.toContain('f-wrong');
+      await nothingMade();
+      // the password is not in west's server log either (the probe ran at log_min_error_statement panic)
+      expect(readFileSync(join(west.dataDir, 'server.log'), 'utf8')).not.toContain('f-wrong');
+    } finally {
+      await east.query('DROP ROLE f_repl');
+    }
 
     // fixed (the replicationUrl removed): converges, plan empty
     const ok = await steep(['apply', '--auto-approve'], path);

@@ -6,10 +6,10 @@ import { eventually, HANG_MS, nodesYaml, passwordEnv } from '../support/topology
 
 /**
  * Two databases on one pair of servers, each with its own topology using the same subscription
- * name (issue 65): slots are the server's, so the slot of a switchover's way back carries its
- * database's tag (docs/switchover.md) and `switchover --reverse` of the second database no longer
- * finds the first one's slot in its way. status names each slot's database where it is not the
- * node's own.
+ * or link name (issue 65): slots are the server's, so the slots steep names itself carry their
+ * database's tag — a switchover's way back (docs/switchover.md) and a link's subscriptions
+ * (docs/links.md) — and the second database no longer finds the first one's slot in its way.
+ * status names each slot's database where it is not the node's own.
  */
 const cluster = useCluster({ nodes: ['east', 'west'] });
 const SUB = 'west_dn';
@@ -96,5 +96,63 @@ describe('two databases of one server with the same subscription name', { timeou
     expect((await steep(['status'], b.path)).stdout).toMatch(
       new RegExp(`west/${slots[0]!.slot_name}\\s.*database app`),
     );
+  });
+
+  it('a link of the same name in both databases: each edge has its own slot, and rows flow both ways in each', async () => {
+    if (cluster().node('west').version < 16) return; // links need origin = none (16+)
+    const [east0, west0] = [cluster().node('east'), cluster().node('west')];
+    const paths: string[] = [];
+    const pairs: Array<{ east: TestNode; west: TestNode }> = [];
+    for (const db of ['dn_la', 'dn_lb']) {
+      for (const n of [east0, west0]) await n.query(`CREATE DATABASE ${db}`);
+      const east = otherDatabase(east0, db, 'east');
+      const west = otherDatabase(west0, db, 'west');
+      for (const n of [east, west])
+        await n.query('CREATE TABLE public.ln_t (id bigint PRIMARY KEY, v text NOT NULL)');
+      await east.query(`INSERT INTO public.ln_t SELECT g, md5(g::text) FROM generate_series(1, 100) g`);
+      pairs.push({ east, west });
+      paths.push(
+        writeConfig(
+          [
+            'version: 1',
+            `topology: link-${db}`,
+            nodesYaml([east0, west0]).replaceAll('/app', `/${db}`),
+            'links:',
+            '  dn_link:',
+            '    nodes: [east, west]',
+            '    tables: [public.ln_t]',
+            '    init: { method: snapshot }',
+            '',
+          ].join('\n'),
+        ),
+      );
+    }
+    for (const path of paths) {
+      const applied = await steep(['apply', '--auto-approve'], path);
+      expect(applied.code, applied.stdout + applied.stderr).toBe(0);
+    }
+    for (const [i, { east, west }] of pairs.entries()) {
+      await east.query(`INSERT INTO public.ln_t VALUES (${1000 + i}, 'from east')`);
+      await west.query(`INSERT INTO public.ln_t VALUES (${2000 + i}, 'from west')`);
+      for (const n of [east, west])
+        await eventually(
+          async () =>
+            (await n.query(`SELECT 1 FROM public.ln_t WHERE id IN (${1000 + i}, ${2000 + i})`)).length === 2,
+          HANG_MS,
+          `both writes of database ${i} on ${n.name}`,
+        );
+      expect(await digests(east, ['ln_t'])).toEqual(await digests(west, ['ln_t']));
+      expect(await east.query('SELECT count(*)::int AS n FROM public.ln_t')).toEqual([{ n: 102 }]);
+    }
+    // four link slots, two per server, one per database each; no database sees another's rows
+    const slots = await east0.query<{ slot_name: string; database: string }>(
+      `SELECT slot_name, database::text AS database FROM pg_replication_slots WHERE slot_name LIKE 'dn_link_%' ORDER BY 2`,
+    );
+    expect(slots.map((s) => s.database)).toEqual(['dn_la', 'dn_lb']);
+    expect(new Set(slots.map((s) => s.slot_name)).size).toBe(2);
+    for (const path of paths) {
+      const planned = await steep(['plan', '--detailed-exitcode'], path);
+      expect(planned.code, planned.stdout + planned.stderr).toBe(0);
+    }
   });
 });

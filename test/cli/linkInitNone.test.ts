@@ -109,8 +109,8 @@ describe(`a link created with init: none on PostgreSQL ${VERSION}`, () => {
     } finally {
       for (const w of writers) await w.stop();
     }
-    await waitCaughtUp(eu, 'eu_us_us');
-    await waitCaughtUp(us, 'eu_us_eu');
+    await waitCaughtUp(eu, 'eu_us_us_a172cedc');
+    await waitCaughtUp(us, 'eu_us_eu_a172cedc');
     const ids = [...acked('eu'), ...acked('us')];
     expect(ids.length).toBeGreaterThan(120);
     const missing = {

@@ -234,7 +234,11 @@ async function loggedKeys(
   return { seeded: Number(r!.seeded), writers: Number(r!.writers), other: Number(r!.other) };
 }
 
-/** Logical slots and replication origins on `node` besides those its subscriptions and publications use. */
+/**
+ * Logical slots and replication origins on `node` besides those its subscriptions and publications use.
+ * A link's slot is named after its subscription with its database's tag (docs/links.md):
+ * `_a172cedc` for database app, `_4fd1bdca` for eu2.
+ */
 async function replicationObjects(node: TestNode): Promise<{ slots: string[]; origins: string[] }> {
   const slots = await node.query<{ n: string }>(
     "SELECT slot_name AS n FROM pg_replication_slots WHERE database = current_database() AND slot_type = 'logical' ORDER BY 1",
@@ -243,6 +247,18 @@ async function replicationObjects(node: TestNode): Promise<{ slots: string[]; or
     "SELECT roname AS n FROM pg_replication_origin WHERE roname NOT LIKE 'pg\\_%' ORDER BY 1",
   );
   return { slots: slots.map((r) => r.n), origins: origins.map((r) => r.n) };
+}
+
+/** The two links' slots, one per subscription, and no steep origin, on each node. */
+async function expectOnlyTheLinksSlots(): Promise<void> {
+  for (const [node, sub] of [
+    [eu(), 'us'],
+    [us(), 'eu'],
+  ] as const)
+    expect(await replicationObjects(node), node.name).toEqual({
+      slots: [`lm_link_${sub}_a172cedc`, `p_link_${sub}_a172cedc`],
+      origins: [],
+    });
 }
 
 async function subscriptions(node: TestNode): Promise<string[]> {
@@ -366,7 +382,7 @@ describe(`links on PostgreSQL ${VERSION}`, () => {
     expect(await subscriptions(us())).toEqual(['p_link_us']);
     // the slots are made before the locks are taken
     expect(await applyKilledAt(both, (e) => e.event === 'merge.locking')).toBe(true);
-    expect((await replicationObjects(eu())).slots).toEqual(['lm_link_us', 'p_link_us']);
+    expect((await replicationObjects(eu())).slots).toEqual(['lm_link_us_a172cedc', 'p_link_us_a172cedc']);
     expect(await applyKilledAt(both, (e) => e.event === 'merge.locked')).toBe(true);
     // committed and streaming, not yet recorded synchronized: made again by the next apply
     expect(await applyKilledAt(both, (e) => e.event === 'merge.unlocked')).toBe(true);
@@ -414,8 +430,7 @@ describe(`links on PostgreSQL ${VERSION}`, () => {
     expect(await mergeLog(us(), 'lm_link')).toBe(CONFLICTS);
     expect(await subscriptions(eu())).toEqual(['lm_link_eu', 'p_link_eu']);
     // nothing an interrupted merge made is left: one slot per subscription, no steep origin
-    expect(await replicationObjects(eu())).toEqual({ slots: ['lm_link_us', 'p_link_us'], origins: [] });
-    expect(await replicationObjects(us())).toEqual({ slots: ['lm_link_eu', 'p_link_eu'], origins: [] });
+    await expectOnlyTheLinksSlots();
   }, 240_000);
 
   it('a row written on each side arrives on the other exactly once; nothing loops; the plan is empty', async () => {
@@ -445,8 +460,8 @@ describe(`links on PostgreSQL ${VERSION}`, () => {
     // would send back has been applied on the node it came from (a row inserted there again
     // would stop that apply worker on its key, and the wait with it)
     for (let round = 0; round < 2; round++) {
-      await waitCaughtUp(eu(), 'p_link_us');
-      await waitCaughtUp(us(), 'p_link_eu');
+      await waitCaughtUp(eu(), 'p_link_us_a172cedc');
+      await waitCaughtUp(us(), 'p_link_eu_a172cedc');
     }
     expect(await digest(eu(), 'p')).toEqual(before);
     expect(await digest(us(), 'p')).toEqual(before);
@@ -546,8 +561,7 @@ describe(`links on PostgreSQL ${VERSION}`, () => {
       );
       expect(t!.n, `${node.name}: no trigger left`).toBe(0);
     }
-    expect(await replicationObjects(eu())).toEqual({ slots: ['lm_link_us', 'p_link_us'], origins: [] });
-    expect(await replicationObjects(us())).toEqual({ slots: ['lm_link_eu', 'p_link_eu'], origins: [] });
+    await expectOnlyTheLinksSlots();
     const replan = await steep(['plan', '--detailed-exitcode'], both);
     expect(replan.code, replan.stdout + replan.stderr).toBe(0);
   }, 180_000);
@@ -761,8 +775,8 @@ describe(`a link between two databases of one PostgreSQL ${VERSION} server`, () 
     );
     expect(logged!.n).toBe(100);
     // one slot per subscription (on the other database of the same server), no steep origin
-    expect((await replicationObjects(eu2())).slots).toEqual(['ss_link_eu']);
-    expect((await replicationObjects(eu())).slots).toContain('ss_link_eu2');
+    expect((await replicationObjects(eu2())).slots).toEqual(['ss_link_eu_4fd1bdca']);
+    expect((await replicationObjects(eu())).slots).toContain('ss_link_eu2_a172cedc');
     expect((await replicationObjects(eu())).origins).toEqual([]);
     await eu2().query(`INSERT INTO ss.lines VALUES (900001, 1, 1, now())`);
     await eventually(

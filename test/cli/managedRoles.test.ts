@@ -1,3 +1,6 @@
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { steepWith, writeConfig } from '../support/cli.js';
 import { testVersions, useCluster } from '../support/cluster.js';
@@ -10,6 +13,7 @@ import {
   oneWayYaml,
 } from '../support/managedRoles.js';
 import { digests, startWriter, waitCaughtUp, whileWriting, writesGoOn } from '../support/replicationData.js';
+import { tempDir } from '../support/tempDir.js';
 import { eventually, HANG_MS } from '../support/topologyFile.js';
 
 /**
@@ -364,6 +368,27 @@ describe.each([...versions])('least-privileged roles on PostgreSQL %i', (version
     expect(plan.stderr).toContain(
       'GRANT EXECUTE ON FUNCTION pg_catalog.pg_replication_origin_session_setup(text) TO "admin";',
     );
+    expect(plan.stderr).toContain(
+      'only a superuser, or a role holding EXECUTE WITH GRANT OPTION, may run it',
+    );
+    // the grants script runs whole as a cloud admin (ON_ERROR_STOP): the function grants, which
+    // such a role may not give (permission denied), are comments naming who may
+    const grants = await steep(['grants', '--json'], path);
+    expect(grants.code, grants.stderr).toBe(0);
+    for (const s of JSON.parse(grants.stdout).nodes as Array<{ node: string; lines: string[] }>) {
+      expect(s.lines).toContain(
+        '-- GRANT EXECUTE ON FUNCTION pg_catalog.pg_replication_origin_create(text) TO "admin";',
+      );
+      const file = join(tempDir('steep-grants-'), `${s.node}.sql`);
+      writeFileSync(file, `${s.lines.join('\n')}\n`);
+      const port = (s.node === 'east' ? east() : west()).port;
+      const run = spawnSync(
+        'psql',
+        ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', file, `postgres://admin@127.0.0.1:${port}/app`],
+        { encoding: 'utf8', env: { ...process.env, PGPASSWORD: MANAGED_PASSWORD } },
+      );
+      expect(run.status, `${s.node}:\n${s.lines.join('\n')}\n${run.stderr}`).toBe(0);
+    }
     const applied = await steep(['apply', '--auto-approve'], path);
     expect(applied.code).toBe(1);
     expect(await digests(west(), ['a_own'])).toEqual(before);
@@ -481,10 +506,17 @@ describe.each([...versions])('least-privileged roles on PostgreSQL %i', (version
       for (const { pubname } of await n.query<{ pubname: string }>('SELECT pubname FROM pg_publication'))
         await n.query(`DROP PUBLICATION ${pubname}`);
     }
-    // the DBA runs it as the cloud's admin role (here the superuser), statement by statement
+    // the DBA runs it as a superuser, statement by statement, with the function grants the script
+    // leaves to one (commented: a cloud admin role is refused them)
     for (const s of scripts) {
       const node = cluster().node(s.node);
-      for (const line of s.lines.filter((l) => !l.startsWith('--'))) await node.query(line);
+      const superuserOnly = s.lines.filter((l) => l.startsWith('-- GRANT EXECUTE ON FUNCTION'));
+      expect(superuserOnly.length, s.node).toBeGreaterThan(0);
+      for (const line of [
+        ...s.lines.filter((l) => !l.startsWith('--')),
+        ...superuserOnly.map((l) => l.slice(3)),
+      ])
+        await node.query(line);
     }
     // a row only west holds, and one both hold differently: the merge reconciles them
     await west().query(`INSERT INTO public.a_own (id, v) VALUES (900001, 'west only')`);

@@ -114,9 +114,10 @@ each('PostgreSQL 16+ subscription TAP replays on %i', { timeout: 300_000 }, (ver
     return a.stdout;
   }
 
-  // 030_origin.pl (2023): 9 expectations, 7 replayed; of its two copy_data warnings, the first
+  // 030_origin.pl (2023): 9 expectations, all replayed; of its two copy_data warnings, the first
   // (a second subscription of the same table) is steep's plan refusing it, the second (a refresh
-  // copying a table the publisher receives from another node) has no counterpart in steep
+  // copying a table the publisher itself receives through a subscription) is the same warning in
+  // steep's plan
   test('030_origin', async () => {
     const [A, B, C] = [node('a'), node('b'), node('c')];
     for (const n of [A, B, C]) await n.query('CREATE SCHEMA og; CREATE TABLE og.tab (a int PRIMARY KEY)');
@@ -224,6 +225,14 @@ each('PostgreSQL 16+ subscription TAP replays on %i', { timeout: 300_000 }, (ver
       tap_sub_b_a: { 'og.tab': 'not_verifiable', 'og.tab_new': 'equal' },
     });
     path = config(body({ withC: true, newOnA: true, newOnB: true }));
+    // REFRESH PUBLICATION copying a table the publisher receives from a subscription of its own:
+    // PostgreSQL warns that it might copy data of another origin, and so does steep's plan
+    const warned = await steep(['plan'], path);
+    expect(warned.code, warned.stdout + warned.stderr).toBe(0);
+    expect((warned.stdout + warned.stderr).replace(/\s+/g, ' ')).toContain(
+      "subscription tap_sub_a_b's refresh copies data from b with origin: none, but b itself receives og.tab_new " +
+        '(tap_sub_b_a from a) through a subscription: origin: none does not filter the copy, so copied rows may have come from another node',
+    );
     await converge(path, abc, {
       ...notComparable,
       tap_sub_b_a: { 'og.tab': 'not_verifiable', 'og.tab_new': 'equal' },
@@ -242,9 +251,10 @@ each('PostgreSQL 16+ subscription TAP replays on %i', { timeout: 300_000 }, (ver
     for (const n of [A, B, C]) await n.query('DROP SCHEMA og CASCADE');
   });
 
-  // 014_binary.pl (2024): 8 expectations, 7 replayed as rows; the text-mode sync of mismatching
-  // types is refused by steep's plan instead; the sync failure PostgreSQL logs is status --check
-  // and drift naming the failing sync; the COPY's format is read from the subscription
+  // 014_binary.pl (2024): 8 expectations, 7 replayed as rows; the binary sync of a type without
+  // send/receive functions and the text-mode sync of mismatching types are refused by steep's
+  // plan instead; the sync failure PostgreSQL logs (the script's REFRESH run by hand) is status
+  // --check and drift naming the failing sync; the COPY's format is read from the subscription
   // (subbinary) rather than the publisher's statement log
   test('014_binary', async () => {
     const [A, B] = [node('a'), node('b')];
@@ -320,11 +330,37 @@ each('PostgreSQL 16+ subscription TAP replays on %i', { timeout: 300_000 }, (ver
       CREATE TABLE bin.test_myvarchar (a bin.myvarchar);`;
     for (const n of [A, B]) await n.query(myvarchar);
     await A.query(`INSERT INTO bin.test_myvarchar (a) VALUES ('a')`);
-    // the refresh steep plans copies it; PostgreSQL's table sync fails on it again and again ("no
-    // binary input function available for type"): apply's step is done, and status --check and
-    // drift say the subscription is failing, naming its sync errors
-    const applied = await steep(['apply', '--auto-approve'], path);
-    expect(applied.code, applied.stdout).toBe(0);
+    // the refresh steep would plan copies it in binary format, which PostgreSQL's table sync
+    // cannot do: steep's plan refuses it before any step, naming the column, its type and the way out
+    const sendRecv = `CREATE FUNCTION bin.myvarcharsend(bin.myvarchar) RETURNS bytea
+        LANGUAGE internal STABLE PARALLEL SAFE STRICT AS 'varcharsend';
+      CREATE FUNCTION bin.myvarcharrecv(internal, oid, integer) RETURNS bin.myvarchar
+        LANGUAGE internal STABLE PARALLEL SAFE STRICT AS 'varcharrecv';
+      ALTER TYPE bin.myvarchar SET (send = bin.myvarcharsend, receive = bin.myvarcharrecv);`;
+    const copyRefused = (lacks: string) =>
+      'subscription tsub on b would copy bin.test_myvarchar from a in binary format (options.binary: true, PostgreSQL 16 or later on both sides), ' +
+      `but column a is bin.myvarchar, which has ${lacks}: PostgreSQL's table sync would fail on it again and again; ` +
+      'set options.binary: false, or give bin.myvarchar binary send and receive functions on both nodes (ALTER TYPE … SET (send = …, receive = …))';
+    const refused = await steep(['apply', '--auto-approve'], path);
+    expect(refused.code, refused.stdout).toBe(1);
+    expect(refused.stdout + refused.stderr).toContain(
+      copyRefused('no binary send function on a and no binary receive function on b'),
+    );
+    expect(
+      await rows(
+        B,
+        `SELECT count(*) FROM pg_subscription_rel WHERE srrelid = 'bin.test_myvarchar'::regclass`,
+      ),
+    ).toBe('0');
+    // with send and receive functions on the publisher only, the subscriber still cannot receive
+    await A.query(sendRecv);
+    const half = await steep(['plan'], path);
+    expect(half.code, half.stdout).toBe(1);
+    expect(half.stdout + half.stderr).toContain(copyRefused('no binary receive function on b'));
+    // the script's REFRESH by hand: PostgreSQL's table sync fails on it again and again ("no
+    // binary input function available for type"), and status --check and drift say the
+    // subscription is failing, naming its sync errors
+    await B.query('ALTER SUBSCRIPTION tsub REFRESH PUBLICATION');
     await eventually(
       async () =>
         (await rows(B, `SELECT sync_error_count FROM pg_stat_subscription_stats WHERE subname = 'tsub'`)) >
@@ -340,13 +376,8 @@ each('PostgreSQL 16+ subscription TAP replays on %i', { timeout: 300_000 }, (ver
     expect(failing.stdout).toMatch(/tsub\s+b ← a\s+failing .* errors: apply 0, sync [1-9]/);
     expect(drifting.code, drifting.stdout).toBe(2);
     expect(drifting.stdout).toContain('Replication failing:\n  subscription tsub on b ← a: ');
-    // with send and receive functions, the sync succeeds
-    for (const n of [A, B])
-      await n.query(`CREATE FUNCTION bin.myvarcharsend(bin.myvarchar) RETURNS bytea
-          LANGUAGE internal STABLE PARALLEL SAFE STRICT AS 'varcharsend';
-        CREATE FUNCTION bin.myvarcharrecv(internal, oid, integer) RETURNS bin.myvarchar
-          LANGUAGE internal STABLE PARALLEL SAFE STRICT AS 'varcharrecv';
-        ALTER TYPE bin.myvarchar SET (send = bin.myvarcharsend, receive = bin.myvarcharrecv);`);
+    // with send and receive functions on both, the sync succeeds
+    await B.query(sendRecv);
     await caughtUp(B, 'tsub');
     expect(await rows(B, 'SELECT a::text FROM bin.test_myvarchar')).toBe('a');
     // the sync errors stop rising: healthy again, and every table equal

@@ -183,7 +183,8 @@ describe('no password in anything steep writes', () => {
       const again = await run(['apply', '--auto-approve', '--json', '--log-format', 'json']);
       expect(again.code, again.stderr).toBe(0);
 
-      // a failing step: the subscriber is told a port where nothing listens
+      // a failing apply: the subscriber is told a port where nothing listens (apply's probe of the
+      // subscriber's connection fails, before any step)
       await reset();
       const broken = writeConfig(
         text.replace(
@@ -195,6 +196,7 @@ describe('no password in anything steep writes', () => {
         const failed = await run(['apply', '--auto-approve', '--log-format', format], broken);
         expect(failed.code, `${failed.stdout}\n${failed.stderr}`).toBe(1);
         expect(failed.stderr).toContain('could not connect to the publisher');
+        expect(failed.stderr).toContain('west cannot connect to east (its replicationUrl)');
       }
 
       // the server logs a failed statement (log_min_error_statement = error): not this one's password
@@ -204,9 +206,6 @@ describe('no password in anything steep writes', () => {
         false,
       );
       const everything = [outputs.join('\n'), readFileSync(saved, 'utf8'), await stateTexts()].join('\n');
-      expect(
-        await cluster().node('west').query("SELECT 1 FROM steep.apply_log WHERE status = 'failed'"),
-      ).not.toHaveLength(0);
       for (const secret of [way.password, marker(way.password), east.password, west.password]) {
         expect(everything.includes(secret), `${way.name}: "${secret}" appears in:\n${everything}`).toBe(
           false,

@@ -1,6 +1,7 @@
 import type { ObservedNode } from '../../model/cluster.js';
 import { compareText } from '../../model/order.js';
 import {
+  FUNCTION_GRANTORS,
   functionSignature,
   grantFunction,
   type NodeGrants,
@@ -228,11 +229,20 @@ function subscriberGrants(
   return lines;
 }
 
-/** EXECUTE on the functions the role may not call (all of them when not read). */
+/**
+ * EXECUTE on the functions the role may not call (all of them when not read), as comments:
+ * PostgreSQL revokes them from PUBLIC, and only a superuser, or a role holding EXECUTE on them
+ * WITH GRANT OPTION, may grant them; a cloud admin role without it is refused, which would stop
+ * the script where the admin runs it with ON_ERROR_STOP.
+ */
 function functionGrants(fns: RestrictedFunction[], f: GrantFacts, role: string, why: string): string[] {
   const missing = fns.filter((fn) => lacking(f.node).fn(fn));
   if (missing.length === 0) return [];
-  return [why, ...missing.map((fn) => grantFunction(functionSignature(fn, f.serverVersion), role))];
+  return [
+    why,
+    `-- ${FUNCTION_GRANTORS} may grant these:`,
+    ...missing.map((fn) => `-- ${grantFunction(functionSignature(fn, f.serverVersion), role)}`),
+  ];
 }
 
 /** A switchover is an operation, not the file's: what it needs, as comments to run when one is planned. */

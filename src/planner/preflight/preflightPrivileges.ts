@@ -11,8 +11,8 @@ import { compareText } from '../../model/order.js';
 import { connectionPassword } from '../../model/passwordVerifier.js';
 import {
   cloudAdminNote,
+  functionGrantAdvice,
   functionsCalled,
-  grantFunction,
   isCloudAdminRole,
   stateSchemaGrants,
 } from '../../model/privileges.js';
@@ -218,7 +218,7 @@ function checkFunctions(ctx: PlanContext, step: DraftStep, fail: Fail): void {
       fail(
         at,
         `${at}: role ${node.role.name} may not execute ${fn}, which ${stepText(step)} calls; ` +
-          `run ${grantFunction(signature, node.role.name)} on ${at} (as a superuser or the cloud admin role)`,
+          functionGrantAdvice(signature, node.role.name, at),
         step.address,
       );
     }

@@ -199,3 +199,32 @@ export function warnOriginCopy(ctx: PlanContext, d: SubscriptionSpec, copyData: 
     { address: subscriptionAddress(d.name), node: d.node },
   );
 }
+
+/**
+ * The same for a refresh that copies the tables joining `d` (`tables`, `schema.name`): each one
+ * its publisher itself receives through a subscription there may hold rows of another origin,
+ * and the copy takes them whatever `origin: none` says (PostgreSQL warns at the REFRESH as at the
+ * create, 030_origin.pl).
+ */
+export function warnOriginRefreshCopy(
+  ctx: PlanContext,
+  d: SubscriptionSpec,
+  tables: readonly string[],
+): void {
+  if (tables.length === 0 || effectiveOrigin(d.options, ctx.serverVersion(d.node)) !== 'none') return;
+  const covers = (x: Scope, t: string) => x.all || x.tables.has(t) || x.schemas.has(schemaOf(t));
+  const into = edges(ctx).filter((e) => e.to === d.from);
+  const fed = [...tables].sort(compareText).flatMap((t) => {
+    const upstream = into.filter((e) => covers(e.scope, t));
+    return upstream.length > 0
+      ? [`${t} (${upstream.map((e) => `${e.label} from ${e.from}`).join(', ')})`]
+      : [];
+  });
+  if (fed.length === 0) return;
+  ctx.warn(
+    'origin-copy',
+    `subscription ${d.name}'s refresh copies data from ${d.from} with origin: none, but ${d.from} itself receives ` +
+      `${listText(fed)} through a subscription: origin: none does not filter the copy, so copied rows may have come from another node`,
+    { address: subscriptionAddress(d.name), node: d.node },
+  );
+}

@@ -2,6 +2,7 @@ import type { SubscriptionSpec } from '../../model/topology.js';
 import { PHASE, type PlanContext, stepKey } from '../context.js';
 import { slotDigest } from '../digest.js';
 import { createSlotSql, nonTx } from '../sqlBuild.js';
+import { wayBackCheck } from './linkWayBack.js';
 import { sameServerNodes } from './slotKinds.js';
 
 /**
@@ -65,6 +66,7 @@ export function planSeparateSlot(ctx: PlanContext, d: SubscriptionSpec, deps: st
   const key = stepKey('slot-create', d.from, d.slot);
   if (ctx.hasStep(key)) return key;
   const version = ctx.serverVersion(d.from) ?? 0;
+  const check = wayBackCheck(ctx, d);
   ctx.steps.push({
     key,
     phase: PHASE.slot,
@@ -76,9 +78,15 @@ export function planSeparateSlot(ctx: PlanContext, d: SubscriptionSpec, deps: st
     reasonText:
       `${why}: CREATE SUBSCRIPTION ${d.name} making its slot there would wait for ever, ` +
       `so slot ${d.slot} is made first, on ${d.from} alone, and the subscription is created on it ` +
-      'with create_slot = false (PostgreSQL’s way, CREATE SUBSCRIPTION notes)',
+      'with create_slot = false (PostgreSQL’s way, CREATE SUBSCRIPTION notes)' +
+      (check
+        ? `; then ${d.from}'s tables of link ${d.link} are read: a row there, committed before the slot, stops the apply (data-gap)`
+        : ''),
     changes: [{ path: 'slot', before: null, after: d.slot }],
-    statements: [nonTx(createSlotSql(d.slot, version, d.options.failover === true))],
+    statements: [
+      nonTx(createSlotSql(d.slot, version, d.options.failover === true)),
+      ...(check ? [check] : []),
+    ],
     hazards: [],
     deps,
     catalogDigest: slotDigest(null),

@@ -9,6 +9,7 @@ import { ignored } from '../adopt.js';
 import { type DraftStep, PHASE, type PlanContext, sortedKeys, stepKey } from '../context.js';
 import { slotDigest } from '../digest.js';
 import { dropSlotSql, tx } from '../sqlBuild.js';
+import { wayBackTakesOver } from './linkWayBack.js';
 import { otherDatabaseUser, TABLESYNC_SLOT } from './slotKinds.js';
 
 /**
@@ -34,14 +35,15 @@ export function slotUsers(ctx: PlanContext, publisher: string, slot: string) {
  * Before a subscription is created (or created again by a replace) on publisher `d.from` with
  * slot `d.slot`: make sure the slot name is free (createSlot) or present (a prepared slot).
  * `ownDropFreesSlot`: the replace's own DROP SUBSCRIPTION drops this very slot. A merge init
- * takes over a leftover slot of the name instead (an interrupted merge's: planner/init/mergeInit.ts).
+ * takes over a leftover slot of the name instead (an interrupted merge's: planner/init/mergeInit.ts),
+ * and so does a snapshot link's way back once its first edge exists (`takeOver`: linkWayBack.ts).
  * `deps`: the step keys the subscription create must wait for.
  */
 export function prepareSlot(
   ctx: PlanContext,
   d: SubscriptionSpec,
   opts: { createSlot: boolean; ownDropFreesSlot: boolean },
-): { ok: boolean; deps: string[] } {
+): { ok: boolean; deps: string[]; takeOver?: true } {
   const publisher = ctx.node(d.from);
   const address = subscriptionAddress(d.name);
   if (!publisher || opts.ownDropFreesSlot) return { ok: true, deps: [] };
@@ -92,6 +94,7 @@ export function prepareSlot(
     return { ok: false, deps };
   }
   if (startsUnderLocks(d.init)) return { ok: true, deps };
+  if (wayBackTakesOver(ctx, d)) return { ok: true, deps, takeOver: true };
   // a leftover slot of the name, unused and inactive, is dropped before the create
   deps.push(
     slotDrop(ctx, d.from, slot, {

@@ -43,6 +43,8 @@ import {
   subscriptionConnectionSql,
   tx,
 } from '../sqlBuild.js';
+import { refuseBinaryCopy } from './binaryCopy.js';
+import { warnOriginRefreshCopy } from './cycles.js';
 import { disabledJoinGap, joiningTables, type NewTablesDecision, newTablesDecision } from './dataGaps.js';
 import {
   type Declared,
@@ -290,6 +292,10 @@ function alterStatements(
   if (!joining) return undefined;
   const { statements, hazards, changes } = joining;
   const copy = !joining.keep && (refreshCopies || joining.copy);
+  const refreshes = (diff.publicationsChanged || diff.needsRefresh) && diff.enabled;
+  const copied = relations?.fresh ?? joiningTables(ctx, d, o);
+  if (copy && refreshes && refuseBinaryCopy(ctx, d, copied)) return undefined;
+  if (copy && refreshes) warnOriginRefreshCopy(ctx, d, copied);
   let enabled = o.enabled;
   if (diff.connection.differs) statements.push(tx(subscriptionConnectionSql(d.name, conn.masked)));
   if (Object.keys(diff.options).length > 0)

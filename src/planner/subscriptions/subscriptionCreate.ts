@@ -12,7 +12,7 @@ import { compareText } from '../../model/order.js';
 import { formatOwnership } from '../../model/ownership.js';
 import type { Change, Statement } from '../../model/plan.js';
 import type { SubscriptionSpec } from '../../model/topology.js';
-import { restoredByUser, startsUnderLocks } from '../../model/topology.js';
+import { qualifiedName, restoredByUser, startsUnderLocks } from '../../model/topology.js';
 import { cloneText, sharedSlotRelative } from '../clones.js';
 import { type DraftStep, declaredText, listText, PHASE, type PlanContext, stepKey } from '../context.js';
 import { effectiveSubscriptionOptions } from '../defaults.js';
@@ -33,9 +33,11 @@ import {
   nonTx,
   tx,
 } from '../sqlBuild.js';
+import { refuseBinaryCopy } from './binaryCopy.js';
 import { warnOriginCopy } from './cycles.js';
 import { dropGap, recreateGap } from './dataGaps.js';
 import type { DoubleApply } from './doubleApply.js';
+import { wayBackSlotKey } from './linkWayBack.js';
 import { planSeparateSlot, sameServer, sameServerText, separateSlotText } from './sameServer.js';
 import { prepareSlot } from './slots.js';
 
@@ -240,6 +242,11 @@ export function planCreate(ctx: PlanContext, run: SubscriptionRun, x: Declared) 
   if (data.keep) init = { copyData: false, createSlot: true, enabled: d.enabled };
   const own = !data.keep && d.init.method === 'snapshot' && copyPath(ctx.desired, ctx.observed, d).own;
   const copies = init.copyData || own;
+  if (
+    init.copyData &&
+    refuseBinaryCopy(ctx, d, copiedTables(ctx.desired, ctx.observed, d).map(qualifiedName))
+  )
+    return undefined;
   if (!dropGap(ctx, d, node, copies || startsUnderLocks(d.init) || d.init.method === 'two-phase'))
     return undefined;
   const createSlot = init.createSlot || own;
@@ -247,7 +254,10 @@ export function planCreate(ctx: PlanContext, run: SubscriptionRun, x: Declared) 
   if (!slot.ok) return undefined;
   warnOriginCopy(ctx, d, copies);
   if (createSlot) ctx.slotChanges.push({ node: d.from, slot: d.slot, change: 'create', streams: d.enabled });
-  const deps = [...subscriptionDeps(run, d), ...slot.deps];
+  // a snapshot link's first edge copies once its way back's slot is made and checked
+  const wayBack = wayBackSlotKey(ctx, d);
+  const deps = [...subscriptionDeps(run, d), ...slot.deps, ...(wayBack ? [wayBack] : [])];
+  if (slot.takeOver) init = { ...init, createSlot: false };
   // a merge makes its slots itself, before its write locks (planner/init/mergeInit.ts)
   const slotStep = init.createSlot && !startsUnderLocks(d.init) ? planSeparateSlot(ctx, d, deps) : null;
   if (slotStep) init = { ...init, createSlot: false };
@@ -294,13 +304,19 @@ export function planReplace(
     return undefined;
   }
   let init = initPlan(ctx, d);
-  // only the slot name differs: declaring the observed one keeps the subscription as it is
+  // only the slot name differs: declaring the observed one keeps the subscription as it is (a
+  // link's subscriptions take no `slot:`)
   const cheaperFix =
-    because.length === 1 && because[0] === 'slot' && !o.slotNone
+    because.length === 1 && because[0] === 'slot' && !o.slotNone && d.link === undefined
       ? `the cheaper fix: declare slot: ${o.slot} for subscription ${d.name} in steep.yaml, which keeps it streaming as it is`
       : undefined;
   const data = existingData(ctx, d, node, { because: listText(because), cheaperFix });
   if (!data.ok) return undefined;
+  if (
+    init.copyData &&
+    refuseBinaryCopy(ctx, d, copiedTables(ctx.desired, ctx.observed, d).map(qualifiedName))
+  )
+    return undefined;
   if (cheaperFix)
     ctx.warn(
       'replace-cheaper',
@@ -322,7 +338,10 @@ export function planReplace(
     );
     return undefined;
   }
-  const deps = [...subscriptionDeps(run, d), ...slot.deps];
+  // a snapshot link's first edge copies once its way back's slot is made and checked
+  const wayBack = wayBackSlotKey(ctx, d);
+  const deps = [...subscriptionDeps(run, d), ...slot.deps, ...(wayBack ? [wayBack] : [])];
+  if (slot.takeOver) init = { ...init, createSlot: false };
   // a merge makes its slots itself, before its write locks (planner/init/mergeInit.ts)
   const slotStep = init.createSlot && !startsUnderLocks(d.init) ? planSeparateSlot(ctx, d, deps) : null;
   if (slotStep) init = { ...init, createSlot: false };

@@ -7,11 +7,12 @@ import { adviceText } from '../../model/advice.js';
 import { formatBytes } from '../../model/bytes.js';
 import { withDatabaseTag } from '../../model/databaseTag.js';
 import { adminOptionGrant } from '../../model/membershipGrant.js';
+import { functionGrantAdvice, functionSignature } from '../../model/privileges.js';
 import { replicationConnectFix } from '../../model/replicationConnectError.js';
 import { displayIdent, quoteIdent, quoteLiteral } from '../../model/sql.js';
 import type { NewLogin, RoleFacts, SwitchoverFacts, SwitchoverOptions } from '../../model/switchover.js';
 import type { SubscriptionSpec } from '../../model/topology.js';
-import { PG16, PG17, PG18 } from '../../model/versions.js';
+import { PG16, PG18 } from '../../model/versions.js';
 import { sequencePrivilegeErrors } from '../sequences.js';
 import { objectChecks } from './objectChecks.js';
 
@@ -175,7 +176,11 @@ function steepRoleProblems(facts: SwitchoverFacts): string[] {
   return [
     facts.steepCanEmit === false &&
       `role ${facts.steepRole} that steep connects to ${old} as may not execute pg_logical_emit_message, which marks the fence's position in the WAL: ` +
-        `run GRANT EXECUTE ON FUNCTION pg_catalog.${facts.oldVersion >= PG17 ? 'pg_logical_emit_message(boolean, text, text, boolean)' : 'pg_logical_emit_message(boolean, text, text)'} TO ${quoteIdent(facts.steepRole)}; on ${old}`,
+        functionGrantAdvice(
+          functionSignature('pg_logical_emit_message', facts.oldVersion),
+          facts.steepRole,
+          old,
+        ),
     !facts.steepCanFence &&
       `role ${facts.steepRole} that steep connects to ${old} as cannot change other roles: grant it CREATEROLE (or connect as a superuser)`,
   ].filter((x) => x !== false);

@@ -46,7 +46,8 @@ describe('links: in steep.yaml', () => {
       node: 'us',
       from: 'eu',
       publications: ['eu_us_eu'],
-      slot: 'eu_us_us',
+      // the slot on eu's server carries the tag of eu's database (the first 8 hex digits of sha256('app'))
+      slot: 'eu_us_us_a172cedc',
       options: { origin: 'none' },
       init: { method: 'merge', strategy: 'prefer:eu' },
       link: 'eu_us',

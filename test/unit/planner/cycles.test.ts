@@ -1,6 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { findCycles } from '../../../src/planner/subscriptions/cycles.js';
-import { at, codes, observe, PG15, publication, runPlan, subscription, topology } from './fixtures.js';
+import {
+  at,
+  codes,
+  observe,
+  observedTable,
+  PG15,
+  publication,
+  runPlan,
+  sqlOf,
+  subscription,
+  table,
+  topology,
+} from './fixtures.js';
 
 /** Each node publishes public.shared (and a table of its own) and subscribes to the one before it. */
 function ring(names: string[], origin: 'any' | 'none' | undefined) {
@@ -166,6 +178,32 @@ describe('cycles', () => {
         address: 'subscription.west_from_east',
         message: expect.stringContaining('east itself subscribes (east_from_west from west)'),
       }),
+    ]);
+  });
+
+  it("a refresh copying a table its publisher itself receives, with origin none → the same warning, naming the table (030_origin's second)", () => {
+    const t = ring(['east', 'west'], 'none');
+    t.publications.west_pub!.tables.push(table('public.extra'));
+    // converged while only west published public.extra (east receives it from west)
+    const s = observe(t);
+    for (const n of ['east', 'west']) at(s, n).tables['public.extra'] = observedTable('public.extra');
+    t.publications.east_pub!.tables.push(table('public.extra'), table('public.lone'));
+    for (const n of ['east', 'west']) at(s, n).tables['public.lone'] = observedTable('public.lone');
+    const p = runPlan(t, s);
+    expect(p.errors).toEqual([]);
+    expect(sqlOf(p, 'subscription.west_from_east')).toEqual([
+      'ALTER SUBSCRIPTION "west_from_east" REFRESH PUBLICATION WITH (copy_data = true)',
+    ]);
+    // public.lone is copied too, but east receives it from nobody: not named
+    expect(p.warnings).toEqual([
+      {
+        code: 'origin-copy',
+        address: 'subscription.west_from_east',
+        node: 'west',
+        message:
+          "subscription west_from_east's refresh copies data from east with origin: none, but east itself receives " +
+          'public.extra (east_from_west from west) through a subscription: origin: none does not filter the copy, so copied rows may have come from another node',
+      },
     ]);
   });
 });

@@ -70,8 +70,8 @@ describe('links in the plan', () => {
     // each slot made before the locks, outside a transaction, then each node's origin set up
     // (outside a transaction too); each node's position read under the locks
     expect(sql.filter((x) => !x.includes('pg_replication_origin')).slice(0, 6)).toEqual([
-      "us: SELECT pg_catalog.pg_create_logical_replication_slot('eu_us_eu', 'pgoutput') WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_replication_slots WHERE slot_name = 'eu_us_eu' AND plugin = 'pgoutput' AND database = current_database())",
-      "eu: SELECT pg_catalog.pg_create_logical_replication_slot('eu_us_us', 'pgoutput') WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_replication_slots WHERE slot_name = 'eu_us_us' AND plugin = 'pgoutput' AND database = current_database())",
+      "us: SELECT pg_catalog.pg_create_logical_replication_slot('eu_us_eu_a172cedc', 'pgoutput') WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_replication_slots WHERE slot_name = 'eu_us_eu_a172cedc' AND plugin = 'pgoutput' AND database = current_database())",
+      "eu: SELECT pg_catalog.pg_create_logical_replication_slot('eu_us_us_a172cedc', 'pgoutput') WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_replication_slots WHERE slot_name = 'eu_us_us_a172cedc' AND plugin = 'pgoutput' AND database = current_database())",
       'eu: LOCK TABLE "public"."accounts", "public"."orders" IN EXCLUSIVE MODE',
       'us: LOCK TABLE "public"."accounts", "public"."orders" IN EXCLUSIVE MODE',
       'eu: SELECT pg_catalog.pg_current_wal_insert_lsn()::text AS lsn',
@@ -182,6 +182,38 @@ subscriptions:
       )!.statements[0]!.sql;
     expect(create('eu_us_us')).toContain('copy_data = true');
     expect(create('eu_us_eu')).toContain('copy_data = false');
+    // the way back's slot (on us) is made first, then us's tables are read; the copy waits for it
+    const wayBack = p.steps.find((x) => printAddress(x.address) === 'slot.us/eu_us_eu_a172cedc')!;
+    expect(wayBack.statements.map((x) => x.sql.split(' ').slice(0, 3).join(' '))).toEqual([
+      "SELECT pg_catalog.pg_create_logical_replication_slot('eu_us_eu_a172cedc', 'pgoutput')",
+      'DO $steep$ DECLARE',
+    ]);
+    expect(wayBack.statements[1]!.sql).toContain(
+      "pg_catalog.pg_drop_replication_slot('eu_us_eu_a172cedc'); RAISE EXCEPTION",
+    );
+    const copy = p.steps.find((x) => printAddress(x.address) === 'subscription.eu_us_us')!;
+    expect(copy.dependsOn).toContain(wayBack.id);
+    // the other edge's slot is not read: eu's rows are the copy's source
+    const forward = p.steps.find((x) => printAddress(x.address) === 'slot.eu/eu_us_us_a172cedc')!;
+    expect(forward.statements).toHaveLength(1);
+
+    // stopped after the first edge was created: the way back's slot, made and read before it, is taken over
+    const done = observe(t);
+    for (const n of ['eu', 'us']) at(s, n).publications = at(done, n).publications;
+    at(s, 'us').subscriptions.eu_us_us = at(done, 'us').subscriptions.eu_us_us!;
+    at(s, 'eu').slots.eu_us_us_a172cedc = at(done, 'eu').slots.eu_us_us_a172cedc!;
+    at(s, 'us').slots.eu_us_eu_a172cedc = {
+      ...at(done, 'us').slots.eu_us_eu_a172cedc!,
+      active: false,
+      activePid: null,
+    };
+    const resumed = runPlan(t, s);
+    expect(resumed.errors).toEqual([]);
+    expect(resumed.steps.map((x) => `${printAddress(x.address)} ${x.kind}`)).toEqual([
+      'subscription.eu_us_eu subscription-create',
+    ]);
+    expect(resumed.steps[0]!.statements[0]!.sql).toContain("slot_name = 'eu_us_eu_a172cedc'");
+    expect(resumed.steps[0]!.statements[0]!.sql).toContain('create_slot = false');
   });
 });
 
@@ -192,7 +224,7 @@ describe('an interrupted merge', () => {
     // killed between the two creates: eu_us_eu exists on eu, recorded copying; eu_us_us does not
     const done = observe(t);
     at(s, 'eu').subscriptions.eu_us_eu = at(done, 'eu').subscriptions.eu_us_eu!;
-    at(s, 'us').slots.eu_us_eu = at(done, 'us').slots.eu_us_eu!;
+    at(s, 'us').slots.eu_us_eu_a172cedc = at(done, 'us').slots.eu_us_eu_a172cedc!;
     at(s, 'eu').initState = {
       subscriptions: {
         eu_us_eu: {
@@ -214,8 +246,8 @@ describe('an interrupted merge', () => {
     expect(merge.hazards).toEqual(['blocks-writes', 'copies-data', 'drops-slot']);
     expect(merge.statements.map((x) => `${x.node}: ${x.sql.split(' ').slice(0, 3).join(' ')}`)).toEqual([
       'eu: DROP SUBSCRIPTION "eu_us_eu"',
-      "us: SELECT pg_catalog.pg_create_logical_replication_slot('eu_us_eu', 'pgoutput')",
-      "eu: SELECT pg_catalog.pg_create_logical_replication_slot('eu_us_us', 'pgoutput')",
+      "us: SELECT pg_catalog.pg_create_logical_replication_slot('eu_us_eu_a172cedc', 'pgoutput')",
+      "eu: SELECT pg_catalog.pg_create_logical_replication_slot('eu_us_us_a172cedc', 'pgoutput')",
       "eu: SELECT pg_catalog.pg_replication_origin_create('steep_merge_eu_us_eu_a172cedc') WHERE",
       "eu: SELECT pg_catalog.pg_replication_origin_session_setup('steep_merge_eu_us_eu_a172cedc')",
       "us: SELECT pg_catalog.pg_replication_origin_create('steep_merge_eu_us_us_a172cedc') WHERE",
@@ -239,14 +271,53 @@ describe('an interrupted merge', () => {
   it('a slot a killed merge made before its locks is taken over by the merge step, not dropped by a step of its own', () => {
     const t = load();
     const s = fresh(t);
-    at(s, 'us').slots.eu_us_eu = { ...at(observe(t), 'us').slots.eu_us_eu!, active: false, activePid: null };
+    at(s, 'us').slots.eu_us_eu_a172cedc = {
+      ...at(observe(t), 'us').slots.eu_us_eu_a172cedc!,
+      active: false,
+      activePid: null,
+    };
     const p = runPlan(t, s);
     expect(p.errors).toEqual([]);
     expect(p.steps.map((x) => x.kind)).toEqual(['publication-create', 'publication-create', 'merge-init']);
-    const slot = p.steps[2]!.statements.find((x) => x.sql.includes("slot('eu_us_eu'"))!;
+    const slot = p.steps[2]!.statements.find((x) => x.sql.includes("slot('eu_us_eu_a172cedc'"))!;
     expect(slot.node).toBe('us');
     expect(slot.sql).toContain(
-      "WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_replication_slots WHERE slot_name = 'eu_us_eu'",
+      "WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_replication_slots WHERE slot_name = 'eu_us_eu_a172cedc'",
     );
+  });
+});
+
+describe('link slots and their database tag', () => {
+  /** The link as it is once applied, with its subscriptions on `slots` (by subscription). */
+  function applied(slots: Record<string, string>): { t: Topology; s: ClusterState } {
+    const t = load();
+    const s = observe(t);
+    for (const [name, slot] of Object.entries(slots)) {
+      const d = t.subscriptions[name]!;
+      const sub = at(s, d.node).subscriptions[name]!;
+      const pub = at(s, d.from);
+      pub.slots[slot] = { ...pub.slots[d.slot]!, name: slot };
+      delete pub.slots[d.slot];
+      sub.slot = slot;
+    }
+    return { t, s };
+  }
+
+  it('a link made before its slots carried the tag keeps its slots: no change is planned', () => {
+    const { t, s } = applied({ eu_us_eu: 'eu_us_eu', eu_us_us: 'eu_us_us' });
+    const p = runPlan(t, s);
+    expect(p.errors).toEqual([]);
+    expect(p.steps).toEqual([]);
+  });
+
+  it('any other slot is a change: the link makes the subscription again on its tagged slot', () => {
+    const { t, s } = applied({ eu_us_eu: 'eu_us_eu_other' });
+    const p = runPlan(t, s);
+    expect(p.errors).toEqual([]);
+    const sql = p.steps.flatMap((x) => x.statements.map((st) => st.sql)).join('\n');
+    expect(sql).toContain('DROP SUBSCRIPTION "eu_us_eu"');
+    expect(sql).toContain("slot_name = 'eu_us_eu_a172cedc'");
+    // a link takes no `slot:`, so no advice says to declare one
+    expect(p.warnings.map((w) => w.message).join('\n')).not.toContain('slot:');
   });
 });

@@ -128,9 +128,13 @@ links:
     const merge = p.steps.find((s) => s.kind === 'merge-init')!;
     const sql = merge.statements.map((s) => `${s.node}: ${s.sql.split(' WHERE')[0]}`);
     expect(
-      sql.indexOf("us: SELECT pg_catalog.pg_create_logical_replication_slot('eu_us_eu', 'pgoutput')"),
+      sql.indexOf(
+        "us: SELECT pg_catalog.pg_create_logical_replication_slot('eu_us_eu_79adb2a2', 'pgoutput')",
+      ),
     ).toBeLessThan(sql.findIndex((x) => x.includes('LOCK TABLE')));
-    expect(sql).toContain("eu: SELECT pg_catalog.pg_create_logical_replication_slot('eu_us_us', 'pgoutput')");
+    expect(sql).toContain(
+      "eu: SELECT pg_catalog.pg_create_logical_replication_slot('eu_us_us_4d028294', 'pgoutput')",
+    );
     for (const c of merge.statements.filter((s) => s.sql.startsWith('CREATE SUBSCRIPTION')))
       expect(c.sql).toContain('create_slot = false');
   });
@@ -138,11 +142,12 @@ links:
   it('a snapshot link on one server makes each slot on its own before its subscription', () => {
     const p = link('snapshot');
     expect(p.errors).toEqual([]);
-    for (const [sub, pub] of [
-      ['eu', 'us'],
-      ['us', 'eu'],
+    // each slot carries the tag of its publisher's database (sha256 of `us`, of `eu`)
+    for (const [sub, pub, tag] of [
+      ['eu', 'us', '79adb2a2'],
+      ['us', 'eu', '4d028294'],
     ] as const) {
-      const slot = stepAt(p, `slot.${pub}/eu_us_${sub}`);
+      const slot = stepAt(p, `slot.${pub}/eu_us_${sub}_${tag}`);
       expect(slot.node).toBe(pub);
       expect(stepAt(p, `subscription.eu_us_${sub}`).dependsOn).toContain(slot.id);
       expect(sqlOf(p, `subscription.eu_us_${sub}`)[0]).toContain('create_slot = false');
