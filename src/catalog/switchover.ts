@@ -204,12 +204,15 @@ export async function probeSubscription(
   conninfo: string,
   fill: (sql: string) => string,
   publications: readonly string[] = [name],
+  lockTimeoutMs?: number,
 ): Promise<{ message: string; code: string } | null> {
   const create = `CREATE SUBSCRIPTION ${quoteIdent(name)} CONNECTION ${quoteLiteral(conninfo)} PUBLICATION ${publications.map(quoteIdent).join(', ')}
     WITH (connect = true, enabled = false, create_slot = false, slot_name = NONE, copy_data = false)`;
   const quiet = await quietErrorStatements(client);
   await client.query('BEGIN');
   try {
+    if (lockTimeoutMs !== undefined)
+      await client.query(`select pg_catalog.set_config('lock_timeout', $1, true)`, [`${lockTimeoutMs}ms`]);
     await client.query(fill(create));
     return null;
   } catch (err) {

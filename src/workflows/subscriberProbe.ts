@@ -29,6 +29,9 @@ export function connectingSubscriptions(topology: Topology, plan: Plan): Subscri
   return [...names].flatMap((n) => topology.subscriptions[n] ?? []);
 }
 
+/** How long the probe waits for a lock before it gives way to the step. */
+const PROBE_LOCK_TIMEOUT_MS = 1000;
+
 /**
  * Before apply changes anything: each subscriber of the plan's new subscriptions (and new
  * connections) opens the replication connection to its publisher, once per pair of nodes
@@ -36,6 +39,8 @@ export function connectingSubscriptions(topology: Topology, plan: Plan): Subscri
  * both nodes, PostgreSQL's message and the fix, instead of half-way through, after the
  * publications were made. Only a connection failure (SQLSTATE class 08) stops it: another error
  * (a privilege the role lacks) is left to the step, whose message plan's preflight already gives.
+ * The probe waits at most PROBE_LOCK_TIMEOUT_MS for a lock (another session holding
+ * pg_subscription): then it is skipped, and the step waits as it always did.
  */
 export async function probeSubscriberConnections(
   topology: Topology,
@@ -51,7 +56,14 @@ export async function probeSubscriberConnections(
     probed.add(`${d.node}\u0000${d.from}`);
     const conninfo = publisherConninfo(publisher, { maskPassword: true });
     const probe = `steep_probe_${d.name}`.slice(0, 63);
-    const failed = await probeSubscription(client, probe, conninfo, fill, d.publications);
+    const failed = await probeSubscription(
+      client,
+      probe,
+      conninfo,
+      fill,
+      d.publications,
+      PROBE_LOCK_TIMEOUT_MS,
+    );
     if (failed === null || !failed.code.startsWith('08')) continue;
     // 16+ names the subscription: the probe's name would only puzzle
     const message = failed.message.replace(`subscription "${probe}" `, '');

@@ -229,7 +229,12 @@ describe.each(faultVersions())('a node restarted (immediate) during apply on Pos
     // CREATE SUBSCRIPTION opens pg_subscription first, before it reaches the publisher
     holder = await hold(west, 'LOCK TABLE pg_catalog.pg_subscription IN EXCLUSIVE MODE');
     const applying = steep(['apply', '--auto-approve'], path);
-    await waitFor(west, APPLY_WAITS, 'CREATE SUBSCRIPTION to wait for the lock');
+    // the subscription's own CREATE, not apply's probe before it (which gives way after 1 s)
+    await waitFor(
+      west,
+      `${APPLY_WAITS} AND query LIKE 'CREATE SUBSCRIPTION "west_rb_a"%'`,
+      'CREATE SUBSCRIPTION to wait for the lock',
+    );
     const t0 = Date.now();
     await west.restart('immediate');
     const failed = await applying;
