@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { quietErrorStatements } from '../db/quietErrors.js';
+import { quietly } from '../db/quietErrors.js';
 import { quoteIdent, quoteLiteral, THIS_DATABASE_OID } from '../model/sql.js';
 import { inboundSubscriptionsSql, type NewLogin, type RoleFacts } from '../model/switchover.js';
 import { PG16 } from '../model/versions.js';
@@ -194,9 +194,10 @@ export async function subscriptionExists(client: pg.Client, name: string): Promi
  * Whether this node can subscribe to a publisher with `conninfo` (masked; `fill` puts the
  * password in): CREATE SUBSCRIPTION `name` with connect = true (which opens the replication
  * connection, as the real one would) but no slot, in a transaction rolled back, so nothing is
- * left; the publications need not exist yet (PostgreSQL only warns). null when it connected; else PostgreSQL's message and SQLSTATE (class 08: the connection
- * itself). The statement carries the password: it runs with log_min_error_statement at panic
- * where the role may set it (plan warns where it may not).
+ * left; the publications need not exist yet (PostgreSQL only warns). null when it connected;
+ * else PostgreSQL's message and SQLSTATE (class 08: the connection itself). The statement
+ * carries the password: it runs with log_min_error_statement at panic where the role may set it
+ * (plan warns where it may not). `lockTimeoutMs`: how long it may wait for a lock.
  */
 export async function probeSubscription(
   client: pg.Client,
@@ -208,21 +209,21 @@ export async function probeSubscription(
 ): Promise<{ message: string; code: string } | null> {
   const create = `CREATE SUBSCRIPTION ${quoteIdent(name)} CONNECTION ${quoteLiteral(conninfo)} PUBLICATION ${publications.map(quoteIdent).join(', ')}
     WITH (connect = true, enabled = false, create_slot = false, slot_name = NONE, copy_data = false)`;
-  const quiet = await quietErrorStatements(client);
-  await client.query('BEGIN');
-  try {
-    if (lockTimeoutMs !== undefined)
-      await client.query(`select pg_catalog.set_config('lock_timeout', $1, true)`, [`${lockTimeoutMs}ms`]);
-    await client.query(fill(create));
-    return null;
-  } catch (err) {
-    // libpq's hint comes on a line of its own
-    const message = (err as Error).message.replace(/\s+/g, ' ').trim();
-    return { message, code: (err as { code?: string }).code ?? '' };
-  } finally {
-    await client.query('ROLLBACK');
-    if (quiet) await client.query('RESET log_min_error_statement');
-  }
+  return quietly(client, async () => {
+    await client.query('BEGIN');
+    try {
+      if (lockTimeoutMs !== undefined)
+        await client.query(`select pg_catalog.set_config('lock_timeout', $1, true)`, [`${lockTimeoutMs}ms`]);
+      await client.query(fill(create));
+      return null;
+    } catch (err) {
+      // libpq's hint comes on a line of its own
+      const message = (err as Error).message.replace(/\s+/g, ' ').trim();
+      return { message, code: (err as { code?: string }).code ?? '' };
+    } finally {
+      await client.query('ROLLBACK');
+    }
+  });
 }
 
 /** The WAL position flushed now: a walsender can send up to it. */

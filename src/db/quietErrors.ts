@@ -7,7 +7,7 @@ import { PG15 } from '../model/versions.js';
  * where the role may set it (a superuser; 15+ also GRANT SET ON PARAMETER), it is set to panic
  * for the session until the statement is done. Asked first, so no refused SET fills the log.
  */
-export async function quietErrorStatements(client: pg.Client): Promise<boolean> {
+async function quietErrorStatements(client: pg.Client): Promise<boolean> {
   const { rows } = await client.query<{ su: boolean; v: number }>(
     `select coalesce((select rolsuper from pg_catalog.pg_roles where rolname = current_user), false) as su,
             current_setting('server_version_num')::int as v`,
@@ -21,4 +21,14 @@ export async function quietErrorStatements(client: pg.Client): Promise<boolean> 
   }
   if (may) await client.query('SET log_min_error_statement = panic');
   return may;
+}
+
+/** `fn` with failed statements kept out of the server log where the role may (above); reset after. */
+export async function quietly<T>(client: pg.Client, fn: () => Promise<T>): Promise<T> {
+  const quiet = await quietErrorStatements(client);
+  try {
+    return await fn();
+  } finally {
+    if (quiet) await client.query('RESET log_min_error_statement').catch(() => {});
+  }
 }

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { mask } from '../db/mask.js';
-import { quietErrorStatements } from '../db/quietErrors.js';
+import { quietly } from '../db/quietErrors.js';
 import { setSession } from '../db/session.js';
 import { describeSessionLost, isSessionLost } from '../db/sessionLost.js';
 import { printAddress } from '../model/address.js';
@@ -74,16 +74,16 @@ export async function runStep(client: pg.Client, step: Step, ctx: StepContext): 
   for (const group of transactionGroups(step.statements)) {
     const inTransaction = group.length > 1 || group[0]?.transactional === true;
     const secret = group.some((s) => ctx.fillSecrets(s.sql) !== s.sql);
-    const quiet = secret && (await quietErrorStatements(client));
-    try {
-      if (inTransaction) await client.query('BEGIN');
-      for (const s of group) await client.query(ctx.fillSecrets(s.sql));
-      if (inTransaction) await client.query('COMMIT');
-    } catch (err) {
-      if (inTransaction) await client.query('ROLLBACK').catch(() => {});
-      throw stepError(step, err);
-    } finally {
-      if (quiet) await client.query('RESET log_min_error_statement').catch(() => {});
-    }
+    const run = async () => {
+      try {
+        if (inTransaction) await client.query('BEGIN');
+        for (const s of group) await client.query(ctx.fillSecrets(s.sql));
+        if (inTransaction) await client.query('COMMIT');
+      } catch (err) {
+        if (inTransaction) await client.query('ROLLBACK').catch(() => {});
+        throw stepError(step, err);
+      }
+    };
+    await (secret ? quietly(client, run) : run());
   }
 }

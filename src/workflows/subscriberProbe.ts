@@ -52,8 +52,9 @@ export async function probeSubscriberConnections(
   for (const d of connectingSubscriptions(topology, plan)) {
     const client = clients.get(d.node);
     const publisher = topology.nodes[d.from];
-    if (!client || !publisher || probed.has(`${d.node}\u0000${d.from}`)) continue;
-    probed.add(`${d.node}\u0000${d.from}`);
+    const pair = `${d.node}\u0000${d.from}`;
+    if (!client || !publisher || probed.has(pair)) continue;
+    probed.add(pair);
     const conninfo = publisherConninfo(publisher, { maskPassword: true });
     const probe = `steep_probe_${d.name}`.slice(0, 63);
     const failed = await probeSubscription(

@@ -12,9 +12,11 @@ import { copiedTables, replacesSlot } from '../init/initCopy.js';
  * PostgreSQL 16, when both sides run 16 or later, the sync's COPY is binary, and a column whose
  * type (or a type it is made of, as an array's element) has no binary send function on the
  * publisher or no receive function on the subscriber fails it; the worker starts again and fails
- * again, for ever. Before 16 the copy is text, and streaming is not concerned: pgoutput sends a
- * type without a send function as text. A plan that would start such a copy (a create, a replace,
- * a refresh copying the tables that join) is refused, naming the table, the column and its type.
+ * again, for ever. Before 16 the copy is text. Streaming is not checked here: pgoutput sends a
+ * column whose own type has no send function as text, but one whose type has it while a type it
+ * is made of lacks it (aclitem[]) fails there too (status shows it failing). A plan that would
+ * start such a copy (a create, a replace, a refresh copying the tables that join) is refused,
+ * naming the table, the column and its type.
  */
 
 /** The tables whose binaryless columns to read, per node: what binary subscriptions may copy, on both sides. */

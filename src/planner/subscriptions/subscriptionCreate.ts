@@ -184,6 +184,30 @@ export function publisherSlot(ctx: PlanContext, publisher: string, slot: string)
   return ctx.node(publisher)?.slots[slot] ?? null;
 }
 
+/**
+ * Where a create's slot comes from and what the create waits for: a slot taken over (a snapshot
+ * link's way back, linkWayBack.ts) or made by a step of its own (planSeparateSlot) means
+ * create_slot = false; a snapshot link's first edge waits for its way back's slot, made and
+ * checked first. A merge makes its slots itself, before its write locks (planner/init/mergeInit.ts).
+ */
+function slotSource<T extends { createSlot: boolean }>(
+  ctx: PlanContext,
+  run: SubscriptionRun,
+  d: SubscriptionSpec,
+  slot: { deps: string[]; takeOver?: true },
+  init: T,
+): { init: T; deps: string[]; slotStep: string | null } {
+  const wayBack = wayBackSlotKey(ctx, d);
+  const deps = [...subscriptionDeps(run, d), ...slot.deps, ...(wayBack ? [wayBack] : [])];
+  const slotStep =
+    init.createSlot && !slot.takeOver && !startsUnderLocks(d.init) ? planSeparateSlot(ctx, d, deps) : null;
+  return {
+    init: slot.takeOver || slotStep ? { ...init, createSlot: false } : init,
+    deps: [...deps, ...(slotStep ? [slotStep] : [])],
+    slotStep,
+  };
+}
+
 /** What a subscription's create or alter waits for: its publisher's state schema and publications, a drop it replaces. */
 export function subscriptionDeps(run: SubscriptionRun, d: SubscriptionSpec): string[] {
   return [
@@ -254,13 +278,9 @@ export function planCreate(ctx: PlanContext, run: SubscriptionRun, x: Declared) 
   if (!slot.ok) return undefined;
   warnOriginCopy(ctx, d, copies);
   if (createSlot) ctx.slotChanges.push({ node: d.from, slot: d.slot, change: 'create', streams: d.enabled });
-  // a snapshot link's first edge copies once its way back's slot is made and checked
-  const wayBack = wayBackSlotKey(ctx, d);
-  const deps = [...subscriptionDeps(run, d), ...slot.deps, ...(wayBack ? [wayBack] : [])];
-  if (slot.takeOver) init = { ...init, createSlot: false };
-  // a merge makes its slots itself, before its write locks (planner/init/mergeInit.ts)
-  const slotStep = init.createSlot && !startsUnderLocks(d.init) ? planSeparateSlot(ctx, d, deps) : null;
-  if (slotStep) init = { ...init, createSlot: false };
+  const slotted = slotSource(ctx, run, d, slot, init);
+  init = slotted.init;
+  const { slotStep } = slotted;
   const step: DraftStep = {
     key: stepKey('subscription', node.name, d.name),
     phase: PHASE.subscription,
@@ -273,7 +293,7 @@ export function planCreate(ctx: PlanContext, run: SubscriptionRun, x: Declared) 
     changes: [...createChanges(d, conn, init, node.serverVersion), ...data.changes],
     statements: [...data.statements, ...createStatements(ctx, d, conn, init)],
     hazards: [...(copies ? (['copies-data'] as const) : []), ...data.hazards],
-    deps: [...deps, ...(slotStep ? [slotStep] : [])],
+    deps: slotted.deps,
     catalogDigest: subscriptionDigest(null, publisherSlot(ctx, d.from, d.slot)),
     ...(copies ? { copy: copyEstimate(ctx, d.from, copiedTables(ctx.desired, ctx.observed, d)) } : {}),
   };
@@ -338,13 +358,9 @@ export function planReplace(
     );
     return undefined;
   }
-  // a snapshot link's first edge copies once its way back's slot is made and checked
-  const wayBack = wayBackSlotKey(ctx, d);
-  const deps = [...subscriptionDeps(run, d), ...slot.deps, ...(wayBack ? [wayBack] : [])];
-  if (slot.takeOver) init = { ...init, createSlot: false };
-  // a merge makes its slots itself, before its write locks (planner/init/mergeInit.ts)
-  const slotStep = init.createSlot && !startsUnderLocks(d.init) ? planSeparateSlot(ctx, d, deps) : null;
-  if (slotStep) init = { ...init, createSlot: false };
+  const slotted = slotSource(ctx, run, d, slot, init);
+  init = slotted.init;
+  const { slotStep } = slotted;
   const drop = dropStatements(ctx, o, node.name);
   warnOriginCopy(ctx, d, init.copyData);
   if (init.createSlot)
@@ -372,7 +388,7 @@ export function planReplace(
       ...(drop.dropsSlot ? (['drops-slot'] as const) : []),
       ...(copies ? (['copies-data'] as const) : []),
     ],
-    deps: [...deps, ...(slotStep ? [slotStep] : [])],
+    deps: slotted.deps,
     catalogDigest: subscriptionDigest(o, publisherSlot(ctx, d.from, d.slot)),
     ...(copies ? { copy: copyEstimate(ctx, d.from, copiedTables(ctx.desired, ctx.observed, d)) } : {}),
   };
