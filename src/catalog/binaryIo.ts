@@ -5,13 +5,15 @@ import { qualifiedName } from '../model/topology.js';
 import { openCatalogSession } from './session.js';
 
 /**
- * Which columns of some tables cannot be copied in binary format on this node (014_binary.pl):
- * the column's type, or a type it is made of, has no send function (binary COPY TO fails: "no
- * binary output function available for type") or no receive function (COPY FROM fails). A type
- * is made of: an array's element (array_send / array_recv call the element's), a domain's base
- * type, a composite's attribute types, a range's subtype, a multirange's range. Generated columns
- * are left out: a table sync does not copy into them. Asked only for the tables a binary
- * subscription's table sync would copy (planner/subscriptions/binaryCopy.ts).
+ * Which columns of some tables cannot be copied or streamed in binary format on this node
+ * (014_binary.pl): the column's type, or a type it is made of, has no send function (binary COPY
+ * TO fails: "no binary output function available for type") or no receive function (COPY FROM
+ * fails). A type is made of: an array's element (array_send / array_recv call the element's), a
+ * domain's base type, a composite's attribute types, a range's subtype, a multirange's range.
+ * `own_send`: the column's own type has a send function, so pgoutput sends it in binary (and
+ * fails where a type it is made of has none); without one it sends the column as text. Generated
+ * columns are left out: a table sync does not copy into them. Asked only for the tables of binary
+ * subscriptions (planner/subscriptions/binaryCopy.ts).
  */
 export const BINARYLESS_COLUMNS_SQL = `
 with recursive cols as (
@@ -53,8 +55,10 @@ lacking as (
            where q.top = p.top and t.typreceive = 0 order by q.depth, 1 limit 1) as no_receive
     from (select distinct top from parts) p
 )
-select cols.schema, cols.name, cols.col as column, cols.type, l.no_send, l.no_receive
+select cols.schema, cols.name, cols.col as column, cols.type, l.no_send, l.no_receive,
+       t.typsend <> 0 as own_send
   from cols join lacking l on l.top = cols.typid
+  join pg_catalog.pg_type t on t.oid = cols.typid
  where l.no_send is not null or l.no_receive is not null
  order by cols.schema, cols.name, cols.attnum`;
 
@@ -81,6 +85,7 @@ export async function readBinaryless(
           type: r.type,
           noSend: r.no_send,
           noReceive: r.no_receive,
+          ownSend: r.own_send,
         });
       return out;
     } catch (err) {
@@ -97,4 +102,5 @@ interface BinarylessRow {
   type: string;
   no_send: string | null;
   no_receive: string | null;
+  own_send: boolean;
 }

@@ -169,8 +169,8 @@ export interface ObservedTable extends TableName {
   originTriggers?: string[];
   /**
    * Its columns whose type, or a type it is made of, has no binary send or receive function
-   * here: read only for the tables a binary subscription's table sync would copy
-   * (planner/subscriptions/binaryCopy.ts); empty when none lacks one.
+   * here: read only for the tables of binary subscriptions (planner/subscriptions/binaryCopy.ts);
+   * empty when none lacks one.
    */
   binaryless?: BinarylessColumn[];
 }
@@ -184,6 +184,8 @@ export interface BinarylessColumn {
   noSend: string | null;
   /** the type without a receive function; null when every one has it */
   noReceive: string | null;
+  /** the column's own type has a send function: pgoutput streams it in binary (else as text) */
+  ownSend: boolean;
 }
 
 export interface NodeSettings {

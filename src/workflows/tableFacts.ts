@@ -5,7 +5,7 @@ import { connectionLimit } from '../db/connectionLimit.js';
 import type { ClusterState, ObservedTable } from '../model/cluster.js';
 import type { ConnectionSpec, TableName, Topology } from '../model/topology.js';
 import { loadFactsRequests } from '../planner/init/ownCopyLoad.js';
-import { binaryCopyRequests } from '../planner/subscriptions/binaryCopy.js';
+import { binaryRequests } from '../planner/subscriptions/binaryCopy.js';
 
 /**
  * `read` each node of `requests` that steep.yaml declares, at most maxConnections nodes at once.
@@ -106,12 +106,12 @@ export function observeLoadFacts(topology: Topology, observed: ClusterState): Pr
 }
 
 /**
- * The columns a binary subscription's table sync cannot copy (`binaryless`), on the publisher and
- * the subscriber of the tables it would copy (planner/subscriptions/binaryCopy.ts): nothing is
- * read unless a subscription declares `options.binary: true` on PostgreSQL 16 or later.
+ * The columns a binary subscription cannot copy or stream (`binaryless`), on the publisher and
+ * the subscriber of the tables it would start carrying in binary (planner/subscriptions/binaryCopy.ts):
+ * nothing is read unless a subscription declares `options.binary: true`.
  */
 export function markBinaryless(topology: Topology, observed: ClusterState): Promise<void> {
-  const requests = binaryCopyRequests(topology, observed);
+  const requests = binaryRequests(topology, observed);
   return markObservedTables(topology, observed, requests, readBinaryless, (table, key, columns) => {
     const found = columns.get(key);
     if (found) table.binaryless = found;

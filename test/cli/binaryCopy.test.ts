@@ -13,6 +13,8 @@ import { eventually, HANG_MS, nodesYaml, passwordEnv } from '../support/topology
  * type; before 16 the copy is text and the same file applies. Streaming such a column is fine in
  * binary mode (pgoutput sends a type without a send function as text), so a subscription that is
  * made binary after its copy goes on. aclitem is a built-in type without send/receive functions.
+ * An array of it is not: its own type has array_send, so pgoutput streams it in binary, and that
+ * fails on the element, on every version: refused as binary-stream.
  */
 
 const TOPOLOGY = 'binary-copy';
@@ -117,6 +119,46 @@ describe.each(testVersions())('binary table sync on %i', { timeout: 240_000 }, (
     for (const n of [node('a'), node('b')]) await n.query('DROP TABLE public.grants_log');
   });
 
+  test('streaming an array of a type without send/receive functions (aclitem[])', async () => {
+    for (const n of [node('a'), node('b')])
+      await n.query('CREATE TABLE public.grants_log (id int PRIMARY KEY, acls aclitem[], note text)');
+    await node('a').query(
+      `INSERT INTO public.grants_log SELECT i, ARRAY['=r/postgres'::aclitem], 'row ' || i FROM generate_series(1, 100) i`,
+    );
+    const binary = config(true);
+    const refused = binaryCopy
+      ? 'subscription grants_sub on b would copy public.grants_log from a in binary format (options.binary: true, PostgreSQL 16 or later on both sides), ' +
+        'but column acls is aclitem[], made of aclitem, which has no binary send function on a and no binary receive function on b: ' +
+        "PostgreSQL's table sync would fail on it again and again; set options.binary: false"
+      : 'subscription grants_sub on b would stream public.grants_log from a in binary format (options.binary: true), ' +
+        'but column acls is aclitem[], made of aclitem, which has no binary send function on a and no binary receive function on b: ' +
+        "PostgreSQL's apply worker would fail on the first change to it, again and again; set options.binary: false";
+    const created = await steep(['apply', '--auto-approve'], binary);
+    expect(created.code, created.stdout + created.stderr).toBe(1);
+    expect(created.stderr).toContain(refused);
+    expect(await node('b').query('SELECT 1 FROM pg_subscription')).toEqual([]);
+    expect(await node('a').query('SELECT 1 FROM pg_replication_slots')).toEqual([]);
+
+    // the way out, a text subscription, then made binary: refused on every version, as streaming
+    const text = await steep(['apply', '--auto-approve'], config(false));
+    expect(text.code, text.stdout + text.stderr).toBe(0);
+    await caughtUp();
+    const made = await steep(['plan'], binary);
+    expect(made.code, made.stdout + made.stderr).toBe(1);
+    expect(made.stderr).toContain(
+      'subscription grants_sub on b would stream public.grants_log from a in binary format (options.binary: true), ' +
+        'but column acls is aclitem[], made of aclitem',
+    );
+    expect(await node('b').query('SELECT subbinary FROM pg_subscription')).toEqual([{ subbinary: false }]);
+    await node('a').query(`UPDATE public.grants_log SET note = 'updated' WHERE id % 10 = 0`);
+    await caughtUp();
+    const [onA, onB] = [await digests(node('a'), ['grants_log']), await digests(node('b'), ['grants_log'])];
+    expect(onA.grants_log!.count).toBe(100);
+    expect(onB).toEqual(onA);
+    await dropReplication(cluster().nodes);
+    for (const n of [node('a'), node('b')]) await n.query('DROP TABLE public.grants_log');
+  });
+
   // steep's own copy engine (init.parallel above 1) copies in binary when both sides run the same
   // major version and every column is of a built-in type: not for a built-in type without
   // send/receive functions, which it copies in text, whatever options.binary says
@@ -138,10 +180,11 @@ describe.each(testVersions())('binary table sync on %i', { timeout: 240_000 }, (
     for (const n of [node('a'), node('b')]) await n.query('DROP TABLE public.grants_log');
   });
 
-  // 014_binary.pl's last case: bigint on the publisher, integer on the subscriber. A binary sync
-  // fails on it ("incorrect binary data format"), a text one converts. schemaSync: strict refuses
-  // any such difference and auto alters the subscriber's column first; manual only warns, so the
-  // binary copy is refused there
+  // 014_binary.pl's last case: bigint on the publisher, integer on the subscriber. Binary data
+  // fails on it ("incorrect binary data format"), text converts. schemaSync: strict refuses any
+  // such difference and auto alters the subscriber's column first; manual only warns, so the
+  // binary subscription is refused there: its copy from 16, its stream on every version (before
+  // 16 the copy is text, and the first change streamed after it stopped the apply worker)
   test('schemaSync manual: a column of another type on each side', async () => {
     await node('a').query(
       'CREATE TABLE public.mismatch (a bigint PRIMARY KEY); INSERT INTO public.mismatch SELECT generate_series(1, 100)',
@@ -150,26 +193,28 @@ describe.each(testVersions())('binary table sync on %i', { timeout: 240_000 }, (
     const manual = ['    schemaSync: manual'];
     const binary = config(true, '', 'public.mismatch', manual);
     const accept = ['apply', '--auto-approve', '--accept-schema-drift'];
-    if (binaryCopy) {
-      const plan = await steep(['plan'], binary);
-      expect(plan.code, plan.stdout + plan.stderr).toBe(1);
-      expect(plan.stdout + plan.stderr).toContain(
-        'subscription grants_sub on b would copy public.mismatch from a in binary format (options.binary: true, PostgreSQL 16 or later on both sides), ' +
-          "but column a is bigint on a and integer on b, which a binary copy does not convert: PostgreSQL's table sync would fail on it " +
-          'again and again; set options.binary: false, or give the column one type on both nodes',
-      );
-      const applied = await steep(accept, binary);
-      expect(applied.code, applied.stdout + applied.stderr).toBe(1);
-      expect(await node('b').query('SELECT 1 FROM pg_subscription')).toEqual([]);
-      const text = await steep(accept, config(false, '', 'public.mismatch', manual));
-      expect(text.code, text.stdout + text.stderr).toBe(0);
-    } else {
-      const applied = await steep(accept, binary);
-      expect(applied.code, applied.stdout + applied.stderr).toBe(0);
-    }
+    const plan = await steep(['plan'], binary);
+    expect(plan.code, plan.stdout + plan.stderr).toBe(1);
+    expect(plan.stdout + plan.stderr).toContain(
+      binaryCopy
+        ? 'subscription grants_sub on b would copy public.mismatch from a in binary format (options.binary: true, PostgreSQL 16 or later on both sides), ' +
+            "but column a is bigint on a and integer on b, which a binary copy does not convert: PostgreSQL's table sync would fail on it " +
+            'again and again; set options.binary: false, or give the column one type on both nodes'
+        : 'subscription grants_sub on b would stream public.mismatch from a in binary format (options.binary: true), ' +
+            "but column a is bigint on a and integer on b, which a binary stream does not convert: PostgreSQL's apply worker would fail on " +
+            'the first change to it, again and again; set options.binary: false, or give the column one type on both nodes',
+    );
+    const applied = await steep(accept, binary);
+    expect(applied.code, applied.stdout + applied.stderr).toBe(1);
+    expect(await node('b').query('SELECT 1 FROM pg_subscription')).toEqual([]);
+    const text = await steep(accept, config(false, '', 'public.mismatch', manual));
+    expect(text.code, text.stdout + text.stderr).toBe(0);
+    await caughtUp();
+    // a change streamed after the copy converts too
+    await node('a').query('INSERT INTO public.mismatch VALUES (101)');
     await caughtUp();
     expect(await digests(node('b'), ['mismatch'])).toEqual(await digests(node('a'), ['mismatch']));
-    expect((await digests(node('b'), ['mismatch'])).mismatch!.count).toBe(100);
+    expect((await digests(node('b'), ['mismatch'])).mismatch!.count).toBe(101);
     await dropReplication(cluster().nodes);
     for (const n of [node('a'), node('b')]) await n.query('DROP TABLE public.mismatch');
   });

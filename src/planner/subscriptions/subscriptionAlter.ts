@@ -43,7 +43,7 @@ import {
   subscriptionConnectionSql,
   tx,
 } from '../sqlBuild.js';
-import { refuseBinaryCopy } from './binaryCopy.js';
+import { refuseBinary } from './binaryCopy.js';
 import { warnOriginRefreshCopy } from './cycles.js';
 import { disabledJoinGap, joiningTables, type NewTablesDecision, newTablesDecision } from './dataGaps.js';
 import {
@@ -294,7 +294,9 @@ function alterStatements(
   const copy = !joining.keep && (refreshCopies || joining.copy);
   const refreshes = (diff.publicationsChanged || diff.needsRefresh) && diff.enabled;
   const copied = relations?.fresh ?? joiningTables(ctx, d, o);
-  if (copy && refreshes && refuseBinaryCopy(ctx, d, copied)) return undefined;
+  // made binary, every table streams in binary from now on; else only those that join
+  if (o.options.binary !== true && refuseBinary(ctx, d, { copies: false })) return undefined;
+  if (refreshes && refuseBinary(ctx, d, { copies: copy, tables: copied })) return undefined;
   if (copy && refreshes) warnOriginRefreshCopy(ctx, d, copied);
   let enabled = o.enabled;
   if (diff.connection.differs) statements.push(tx(subscriptionConnectionSql(d.name, conn.masked)));

@@ -12,7 +12,7 @@ import { compareText } from '../../model/order.js';
 import { formatOwnership } from '../../model/ownership.js';
 import type { Change, Statement } from '../../model/plan.js';
 import type { SubscriptionSpec } from '../../model/topology.js';
-import { qualifiedName, restoredByUser, startsUnderLocks } from '../../model/topology.js';
+import { restoredByUser, startsUnderLocks } from '../../model/topology.js';
 import { cloneText, sharedSlotRelative } from '../clones.js';
 import { type DraftStep, declaredText, listText, PHASE, type PlanContext, stepKey } from '../context.js';
 import { effectiveSubscriptionOptions } from '../defaults.js';
@@ -33,7 +33,7 @@ import {
   nonTx,
   tx,
 } from '../sqlBuild.js';
-import { refuseBinaryCopy } from './binaryCopy.js';
+import { refuseBinary } from './binaryCopy.js';
 import { warnOriginCopy } from './cycles.js';
 import { dropGap, recreateGap } from './dataGaps.js';
 import type { DoubleApply } from './doubleApply.js';
@@ -266,11 +266,7 @@ export function planCreate(ctx: PlanContext, run: SubscriptionRun, x: Declared) 
   if (data.keep) init = { copyData: false, createSlot: true, enabled: d.enabled };
   const own = !data.keep && d.init.method === 'snapshot' && copyPath(ctx.desired, ctx.observed, d).own;
   const copies = init.copyData || own;
-  if (
-    init.copyData &&
-    refuseBinaryCopy(ctx, d, copiedTables(ctx.desired, ctx.observed, d).map(qualifiedName))
-  )
-    return undefined;
+  if (refuseBinary(ctx, d, { copies: init.copyData })) return undefined;
   if (!dropGap(ctx, d, node, copies || startsUnderLocks(d.init) || d.init.method === 'two-phase'))
     return undefined;
   const createSlot = init.createSlot || own;
@@ -332,11 +328,7 @@ export function planReplace(
       : undefined;
   const data = existingData(ctx, d, node, { because: listText(because), cheaperFix });
   if (!data.ok) return undefined;
-  if (
-    init.copyData &&
-    refuseBinaryCopy(ctx, d, copiedTables(ctx.desired, ctx.observed, d).map(qualifiedName))
-  )
-    return undefined;
+  if (refuseBinary(ctx, d, { copies: init.copyData })) return undefined;
   if (cheaperFix)
     ctx.warn(
       'replace-cheaper',

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ClusterState } from '../../../src/model/cluster.js';
-import { binaryCopyRequests } from '../../../src/planner/subscriptions/binaryCopy.js';
+import { binaryRequests } from '../../../src/planner/subscriptions/binaryCopy.js';
 import {
   at,
   codes,
@@ -23,7 +23,10 @@ function base(binary = true) {
   });
 }
 
-/** `s` not created yet; public.grants.acl is aclitem: no send on east, no receive on west */
+/**
+ * `s` not created yet; public.grants.acl is aclitem: no send on east, no receive on west (its own
+ * type: pgoutput streams it as text)
+ */
 function fresh(t = base(), versions?: Record<string, number>): ClusterState {
   const s = observe(t, versions ? { versions } : {});
   at(s, 'west').subscriptions = {};
@@ -37,6 +40,7 @@ function fresh(t = base(), versions?: Record<string, number>): ClusterState {
           type: 'aclitem',
           noSend: n === 'east' ? 'aclitem' : null,
           noReceive: n === 'west' ? 'aclitem' : null,
+          ownSend: false,
         },
       ],
     });
@@ -79,7 +83,7 @@ describe('binary table sync (options.binary, 16+)', () => {
   it("a type of the database's own made of another (an array): the way out names the type to give functions to", () => {
     const s = fresh();
     at(s, 'east').tables['public.grants']!.binaryless = [
-      { column: 'tags', type: 'app.tag[]', noSend: 'app.tag', noReceive: null },
+      { column: 'tags', type: 'app.tag[]', noSend: 'app.tag', noReceive: null, ownSend: true },
     ];
     at(s, 'west').tables['public.grants']!.binaryless = [];
     const p = runPlan(base(), s);
@@ -117,10 +121,10 @@ describe('binary table sync (options.binary, 16+)', () => {
     expect(runPlan(t, both).errors).toEqual([]);
   });
 
-  it('asks for the columns of the tables a binary subscription would copy, on both sides, only from 16', () => {
+  it('asks for the columns of the tables a binary subscription would start carrying, on both sides, on every version', () => {
     const t = base();
     const s = fresh(t);
-    expect(binaryCopyRequests(t, s)).toEqual(
+    expect(binaryRequests(t, s)).toEqual(
       new Map([
         [
           'east',
@@ -138,10 +142,15 @@ describe('binary table sync (options.binary, 16+)', () => {
         ],
       ]),
     );
-    expect(binaryCopyRequests(base(false), s)).toEqual(new Map());
-    expect(binaryCopyRequests(t, fresh(t, { east: PG15, west: PG16 }))).toEqual(new Map());
-    // created and receiving both: nothing to copy, nothing to read
-    expect(binaryCopyRequests(t, observe(t))).toEqual(new Map());
+    expect(binaryRequests(base(false), s)).toEqual(new Map());
+    // before 16 the copy is text, the stream binary
+    expect(binaryRequests(t, fresh(t, { east: PG15, west: PG16 }))).toEqual(binaryRequests(t, s));
+    // created, binary and receiving both: nothing starts in binary, nothing to read
+    expect(binaryRequests(t, observe(t))).toEqual(new Map());
+    // created in text and made binary now: every table streams in binary from then on
+    const text = observe(t);
+    at(text, 'west').subscriptions.s!.options.binary = false;
+    expect(binaryRequests(t, text)).toEqual(binaryRequests(t, s));
   });
 
   it('a binary refresh of a table with send/receive functions plans the refresh and its copy', () => {
@@ -160,10 +169,10 @@ describe('binary table sync (options.binary, 16+)', () => {
   });
 
   it('schemaSync manual: a copied column of another type on each side (bigint, integer) → error; strict refuses it already, text converts it', () => {
-    const withTypes = (mode: 'manual' | 'strict', binary = true) => {
+    const withTypes = (mode: 'manual' | 'strict', binary = true, versions?: Record<string, number>) => {
       const t = base(binary);
       t.subscriptions.s!.schemaSync = mode;
-      const s = fresh(t);
+      const s = fresh(t, versions);
       for (const n of ['east', 'west']) {
         at(s, n).tables['public.grants']!.binaryless = [];
         const columns = [
@@ -202,5 +211,78 @@ describe('binary table sync (options.binary, 16+)', () => {
     expect(manual.errors.find((e) => e.code === 'binary-copy')!.message).not.toContain('column note');
     expect(codes(withTypes('manual', false).errors)).not.toContain('binary-copy');
     expect(codes(withTypes('strict').errors)).not.toContain('binary-copy');
+    // before 16 the copy is text and converts; the stream is binary and does not
+    const older = withTypes('manual', true, { east: PG15, west: PG15 });
+    expect(codes(older.errors)).toContain('binary-stream');
+    expect(older.errors.find((e) => e.code === 'binary-stream')!.message).toContain(
+      'but column id is bigint on east and integer on west, which a binary stream does not convert: ' +
+        "PostgreSQL's apply worker would fail on the first change to it, again and again",
+    );
+  });
+});
+
+describe('binary streaming (options.binary, every version)', () => {
+  /** public.grants.acls is aclitem[]: array_send on east, whose element aclitem has none */
+  function arrays(s: ClusterState): ClusterState {
+    at(s, 'east').tables['public.grants']!.binaryless = [
+      { column: 'acls', type: 'aclitem[]', noSend: 'aclitem', noReceive: 'aclitem', ownSend: true },
+    ];
+    at(s, 'west').tables['public.grants']!.binaryless = [
+      { column: 'acls', type: 'aclitem[]', noSend: 'aclitem', noReceive: 'aclitem', ownSend: true },
+    ];
+    return s;
+  }
+  const streamError =
+    'subscription s on west would stream public.grants from east in binary format (options.binary: true), ' +
+    'but column acls is aclitem[], made of aclitem, which has no binary send function on east and no binary receive function on west: ' +
+    "PostgreSQL's apply worker would fail on the first change to it, again and again; set options.binary: false";
+
+  it('a create before 16 (a text copy) streaming an array of a type without send → binary-stream, nothing created', () => {
+    const p = runPlan(base(), arrays(fresh(base(), { east: PG15, west: PG15 })));
+    expect(codes(p.errors)).toEqual(['binary-stream']);
+    expect(p.errors[0]).toMatchObject({ address: 'subscription.s', node: 'west', message: streamError });
+    expect(p.steps.filter((x) => x.kind === 'subscription-create')).toEqual([]);
+  });
+
+  it('from 16 the copy fails first: binary-copy, once', () => {
+    const p = runPlan(base(), arrays(fresh()));
+    expect(codes(p.errors)).toEqual(['binary-copy']);
+  });
+
+  it('a subscription made binary after its copy: refused for a table it streams already, not for aclitem itself', () => {
+    const t = base();
+    const made = (s: ClusterState) => {
+      const o = observe(t);
+      at(s, 'west').subscriptions = at(o, 'west').subscriptions;
+      at(s, 'east').slots = at(o, 'east').slots;
+      at(s, 'west').subscriptions.s!.options.binary = false;
+      return s;
+    };
+    const p = runPlan(t, arrays(made(fresh(t))));
+    expect(codes(p.errors)).toEqual(['binary-stream']);
+    expect(p.errors[0]!.message).toBe(streamError);
+    // aclitem itself is sent as text: made binary, it goes on
+    const plain = runPlan(t, made(fresh(t)));
+    expect(plain.errors).toEqual([]);
+    expect(
+      stepAt(plain, 'subscription.s')
+        .statements.map((x) => x.sql)
+        .join('\n'),
+    ).toContain('binary');
+  });
+
+  it('a subscriber whose type has no receive function for what the publisher sends in binary → binary-stream', () => {
+    const s = fresh(base(), { east: PG15, west: PG15 });
+    at(s, 'east').tables['public.grants']!.binaryless = [];
+    at(s, 'west').tables['public.grants']!.binaryless = [
+      { column: 'tag', type: 'app.tag', noSend: 'app.tag', noReceive: 'app.tag', ownSend: false },
+    ];
+    const p = runPlan(base(), s);
+    expect(codes(p.errors)).toEqual(['binary-stream']);
+    expect(p.errors[0]!.message).toContain(
+      'but column tag is app.tag, which has no binary receive function on west: ' +
+        "PostgreSQL's apply worker would fail on the first change to it, again and again; set options.binary: false, " +
+        'or give app.tag binary send and receive functions on both nodes',
+    );
   });
 });
