@@ -15,6 +15,7 @@ import {
   digests,
   fillTables,
   standbyLeftBehind,
+  WRITE_PAUSE_MS,
   waitCaughtUp,
 } from '../support/replicationData.js';
 import { eventually, HANG_MS, passwordEnv, passwordVar } from '../support/topologyFile.js';
@@ -68,7 +69,7 @@ function startFailoverWriter(target: () => TestNode): { stop: () => Promise<numb
         client = null;
         await new Promise((r) => setTimeout(r, 50));
       }
-      await new Promise((r) => setTimeout(r, 5));
+      await new Promise((r) => setTimeout(r, WRITE_PAUSE_MS));
     }
     await client?.end().catch(() => {});
   })();

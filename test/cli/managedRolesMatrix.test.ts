@@ -17,6 +17,7 @@ import {
   fillTables,
   slowCopy,
   startWriter,
+  WRITE_PAUSE_MS,
   waitCaughtUp,
 } from '../support/replicationData.js';
 import { eventually, HANG_MS } from '../support/topologyFile.js';
@@ -96,7 +97,7 @@ describe.each([...versions])('the managed roles matrix on PostgreSQL %i', (versi
         while (running) {
           await c.query(`INSERT INTO public.${table} (v) VALUES ('w')`);
           await c.query(`SELECT nextval('public.z_tickets')`);
-          await new Promise((r) => setTimeout(r, 5));
+          await new Promise((r) => setTimeout(r, WRITE_PAUSE_MS));
         }
       } finally {
         await c.end();

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { steepWith, writeConfig } from '../support/cli.js';
 import { type TestNode, useCluster } from '../support/cluster.js';
-import { digests, waitCaughtUp } from '../support/replicationData.js';
+import { digests, WRITE_PAUSE_MS, waitCaughtUp } from '../support/replicationData.js';
 import { nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
 /**
@@ -145,7 +145,7 @@ describe('sequences sync', () => {
         while (writing) {
           await c.query(`INSERT INTO public.sq_owned (v) VALUES ('w')`);
           await c.query(`INSERT INTO public.sq_def (v) VALUES ('w')`);
-          await new Promise((r) => setTimeout(r, 5));
+          await new Promise((r) => setTimeout(r, WRITE_PAUSE_MS));
         }
       } finally {
         await c.end();

@@ -8,6 +8,7 @@ import {
   fillTables,
   slowCopy,
   startWriter,
+  WRITE_PAUSE_MS,
   waitCaughtUp,
 } from '../support/replicationData.js';
 import { eventually, HANG_MS, nodesYaml, passwordEnv } from '../support/topologyFile.js';
@@ -314,7 +315,7 @@ describe('steep verify', () => {
       try {
         while (updating) {
           await c.query("UPDATE public.v_other SET v = v || 'x' WHERE id = 77");
-          await new Promise((r) => setTimeout(r, 5));
+          await new Promise((r) => setTimeout(r, WRITE_PAUSE_MS));
         }
       } finally {
         await c.end();

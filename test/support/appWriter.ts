@@ -1,5 +1,6 @@
 import pg from 'pg';
 import type { TestNode } from './cluster.js';
+import { WRITE_PAUSE_MS } from './replicationData.js';
 
 /**
  * An application writing as its own login role (not the superuser steep connects as), the way a
@@ -45,7 +46,7 @@ export async function roleClient(
 }
 
 /**
- * The loop both writers run: one write at a time on a session opened for `key()`, 5 ms apart; a
+ * The loop both writers run: one write at a time on a session opened for `key()`, WRITE_PAUSE_MS apart; a
  * new session when `key()` changes; on any error its SQLSTATE goes to `failed`, the session is
  * ended and, 20 ms later, opened again. Returns `stop`, which waits for the write under way.
  */
@@ -71,7 +72,7 @@ export function writeLoop(
           client = await connectTo(at);
         }
         await write(client, at);
-        await pause(5);
+        await pause(WRITE_PAUSE_MS);
       } catch (err) {
         failed((err as { code?: string }).code ?? 'connection');
         await client?.end().catch(() => {});
