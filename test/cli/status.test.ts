@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { startSteep, steepWith, writeConfig } from '../support/cli.js';
 import { otherDatabase, useCluster } from '../support/cluster.js';
-import { createTables, digests, fastCopy, fillTables, slowCopy } from '../support/replicationData.js';
+import { createTables, digests, fillTables, holdCopy } from '../support/replicationData.js';
 import { eventually, HANG_MS, nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
 /**
@@ -273,8 +273,8 @@ describe.concurrent('steep status', () => {
     const steep = steepWith({ config: file(['jn_a']), env: passwordEnv(cluster().nodes) });
     const first = await inTurn(() => steep(['apply', '--auto-approve']));
     expect(first.code, first.stderr).toBe(0);
-    // jn_b joins; its copy is slowed so the apply ends while PostgreSQL still copies it
-    await slowCopy(west, 'jn_b', 100, 100);
+    // jn_b joins; its copy is held so the apply ends while PostgreSQL still copies it
+    const release = await holdCopy(west, 'jn_b');
     const path = file(['jn_a', 'jn_b']);
     const joined = await inTurn(() => steep(['apply', '--auto-approve'], path));
     expect(joined.code, joined.stdout + joined.stderr).toBe(0);
@@ -285,7 +285,7 @@ describe.concurrent('steep status', () => {
     const followed = await steep(['init', 'status', 'west_jn'], path);
     expect(followed.code, followed.stderr).toBe(0);
     expect(followed.stdout).toContain('public.jn_b');
-    await fastCopy(west, 'jn_b');
+    await release();
     await eventually(
       async () => (await steep(['status', '--check'], path)).code === 0,
       HANG_MS,

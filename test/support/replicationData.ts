@@ -175,6 +175,32 @@ export async function slowCopy(node: TestNode, table: string, every = 1000, ms =
   await node.query(`ALTER TABLE public.${table} ENABLE ALWAYS TRIGGER steep_test_slow`);
 }
 
+/**
+ * Hold the initial copy into `table` on the subscriber until the returned `release` is called: a
+ * row trigger that fires during replication waits for an advisory lock the test holds, so the
+ * copy is still under way whatever the machine's load (a slowed copy may end before a loaded
+ * apply does). After the release it runs at full speed.
+ */
+export async function holdCopy(node: TestNode, table: string): Promise<() => Promise<void>> {
+  const key = 7_740_411;
+  const holder = await node.client();
+  await holder.query('SELECT pg_advisory_lock($1)', [key]);
+  await node.query(`CREATE OR REPLACE FUNCTION public.steep_test_hold() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      PERFORM pg_advisory_lock_shared(${key});
+      PERFORM pg_advisory_unlock_shared(${key});
+      RETURN NEW;
+    END $$`);
+  await node.query(
+    `CREATE TRIGGER steep_test_hold BEFORE INSERT ON public.${table} FOR EACH ROW EXECUTE FUNCTION public.steep_test_hold()`,
+  );
+  await node.query(`ALTER TABLE public.${table} ENABLE ALWAYS TRIGGER steep_test_hold`);
+  return async () => {
+    await holder.query('SELECT pg_advisory_unlock($1)', [key]);
+    await holder.end();
+  };
+}
+
 export async function fastCopy(node: TestNode, table: string): Promise<void> {
   await node.query(`DROP TRIGGER IF EXISTS steep_test_slow ON public.${table}`);
 }
