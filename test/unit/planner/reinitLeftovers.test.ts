@@ -41,6 +41,8 @@ describe('unfinished reinits', () => {
     const plan = runPlan(t, state);
     expect(codes(plan.warnings)).toContain('reinit.unfinished');
     expect(plan.steps).toEqual([]);
+    // the warning says what it is: not also listed as a publication nobody manages
+    expect(plan.unmanaged).toEqual([]);
   });
 
   it('a publisher that cannot be read tells nothing', () => {
