@@ -143,7 +143,7 @@ export async function readTableShapes(
                FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
               WHERE i.indrelid = c.oid AND (i.indisprimary OR (i.indisreplident AND c.relreplident = 'i'))
               ORDER BY i.indisprimary DESC LIMIT 1) AS key,
-            greatest(c.reltuples::float8, 0) AS "estimatedRows"
+            greatest(c.reltuples::float8, 0) AS "estimatedRows", c.relkind = 'p' AS partitioned
        FROM unnest($1::text[], $2::text[]) AS t(s, r)
        JOIN pg_catalog.pg_namespace n ON n.nspname = t.s
        JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = t.r AND c.relkind IN ('r', 'p')`,

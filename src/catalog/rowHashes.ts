@@ -74,6 +74,11 @@ export function rowHash(side: CompareSide): string {
   return `pg_catalog.hash_record_extended(ROW(${fields.join(', ')}), 0)`;
 }
 
+/** What a side's rows are read from: an ordinary table without its inheritance children (`ONLY`). */
+export function relation(side: CompareSide): string {
+  return `${side.only ? 'ONLY ' : ''}${quoteTable(side.table)}`;
+}
+
 export function where(side: CompareSide, extra: string[] = []): string {
   const all = [...(side.filter ? [`(${side.filter})`] : []), ...extra];
   return all.length > 0 ? ` WHERE ${all.join(' AND ')}` : '';
@@ -210,7 +215,7 @@ export async function denseKeyEnds(
   const k = side.keys[0]!;
   if (side.keys.length !== 1 || !k.integer) return null;
   const { rows: ends } = await client.query<{ lo: string | null; hi: string | null }>(
-    `SELECT min(${quoteIdent(k.name)})::text AS lo, max(${quoteIdent(k.name)})::text AS hi FROM ${quoteTable(side.table)}`,
+    `SELECT min(${quoteIdent(k.name)})::text AS lo, max(${quoteIdent(k.name)})::text AS hi FROM ${relation(side)}`,
   );
   const lo = Number(ends[0]?.lo ?? Number.NaN);
   const hi = Number(ends[0]?.hi ?? Number.NaN);
@@ -248,7 +253,7 @@ export async function chunkBounds(
   const { rows } = await client.query<{ b: string }>(
     `SELECT k::text AS b FROM (
        SELECT k, row_number() OVER (PARTITION BY (ctid::text::point)[0] ORDER BY ctid) AS r
-         FROM (SELECT ctid, ${quoteIdent(k.name)} AS k FROM ${quoteTable(side.table)} TABLESAMPLE SYSTEM (${percent.toFixed(4)})) s) s
+         FROM (SELECT ctid, ${quoteIdent(k.name)} AS k FROM ${relation(side)} TABLESAMPLE SYSTEM (${percent.toFixed(4)})) s) s
       WHERE r <= ${perPage} ORDER BY k${k.collatable ? ' COLLATE "C"' : ''}`,
   );
   const sorted = rows.map((r) => r.b);
@@ -318,7 +323,7 @@ export async function hashChunks(
   const { rows } = await client.query<{ a: Buffer | null }>(
     `SELECT string_agg(int4send(b::int4) || int8send(n) || int8send(x), ''::bytea ORDER BY b) AS a FROM (
        SELECT b, count(*) AS n, bit_xor(h) AS x FROM (
-         SELECT ${group(side, g)} AS b, ${rowHash(side)} AS h FROM ${quoteTable(side.table)}${where(side, only ? groupFilter(side, g, only) : [])}) s
+         SELECT ${group(side, g)} AS b, ${rowHash(side)} AS h FROM ${relation(side)}${where(side, only ? groupFilter(side, g, only) : [])}) s
         GROUP BY b) s`,
   );
   return new GroupHashes(rows[0]?.a ?? Buffer.alloc(0));
@@ -334,7 +339,7 @@ export async function multisetHash(
   side: CompareSide,
 ): Promise<{ rows: number; sum: string }> {
   const { rows } = await client.query<{ n: string; s: string }>(
-    `SELECT count(*)::text AS n, coalesce(sum(${rowHash(side)}::numeric), 0)::text AS s FROM ${quoteTable(side.table)}${where(side)}`,
+    `SELECT count(*)::text AS n, coalesce(sum(${rowHash(side)}::numeric), 0)::text AS s FROM ${relation(side)}${where(side)}`,
   );
   return { rows: Number(rows[0]!.n), sum: rows[0]!.s };
 }
@@ -371,13 +376,13 @@ function rowHashesSql(side: CompareSide, g: Grouping, groups: number[]): string 
   if (!g.steps || ranges.length <= INDEX_RANGES || ranges.length * GROUPS_PER_RANGE > g.steps.count)
     return (
       `SELECT ${side.keys.map((k) => `${quoteIdent(k.name)}::text`).join(', ')}, ${rowHash(side)} ` +
-      `FROM ${quoteTable(side.table)}${where(side, groupFilter(side, g, groups))} ORDER BY ${order}`
+      `FROM ${relation(side)}${where(side, groupFilter(side, g, groups))} ORDER BY ${order}`
     );
   const k = quoteIdent(side.keys[0]!.name);
   const ends = (i: 0 | 1) => quoteLiteral(`{${ranges.map((r) => r[i]).join(',')}}`);
   return (
     `SELECT x.k, x.h FROM unnest(${ends(0)}::int8[], ${ends(1)}::int8[]) AS steep_r(lo, hi) CROSS JOIN LATERAL (` +
-    `SELECT ${k}::text AS k, ${rowHash(side)} AS h, ${order} AS o FROM ${quoteTable(side.table)}` +
+    `SELECT ${k}::text AS k, ${rowHash(side)} AS h, ${order} AS o FROM ${relation(side)}` +
     `${where(side, [`${k} >= steep_r.lo`, `${k} <= steep_r.hi`])} OFFSET 0) x ORDER BY x.o`
   );
 }

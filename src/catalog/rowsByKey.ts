@@ -4,9 +4,9 @@
  * database's own order. Read-only, in batches of ROW_BATCH keys.
  */
 import type pg from 'pg';
-import { quoteIdent, quoteTable } from '../model/sql.js';
+import { quoteIdent } from '../model/sql.js';
 import type { CompareSide, RowKey } from '../model/verify.js';
-import { rowHash, where } from './rowHashes.js';
+import { relation, rowHash, where } from './rowHashes.js';
 
 /** The row hashes of these keys (those present), keyed by `keyId`. */
 export async function lookupRowHashes(
@@ -21,7 +21,7 @@ export async function lookupRowHashes(
     const { rows } = await client.query<Record<string, string>>({
       text:
         `SELECT ${side.keys.map((k, j) => `${quoteIdent(k.name)}::text AS k${j}`).join(', ')}, ${rowHash(side)}::text AS h ` +
-        `FROM ${quoteTable(side.table)}` +
+        `FROM ${relation(side)}` +
         where(side, [keysIn(side)]),
       values: keyParams(side, batch),
       rowMode: 'array',
@@ -63,7 +63,7 @@ export async function readRowsByKey(
     const { rows } = await client.query({
       text:
         `SELECT ${[...side.keys.map((k) => k.name), ...side.columns].map((c) => `${quoteIdent(c)}::text`).join(', ')} ` +
-        `FROM ${quoteTable(side.table)} WHERE ${keysIn(side)}`,
+        `FROM ${relation(side)} WHERE ${keysIn(side)}`,
       values: keyParams(side, batch),
       rowMode: 'array',
     } as pg.QueryConfig);

@@ -18,6 +18,8 @@ export interface RowTarget {
   types: string[];
   /** the key columns (among `columns`) */
   keys: string[];
+  /** an ordinary table: its rows alone are updated, not its inheritance children's (`ONLY`) */
+  only: boolean;
 }
 
 function source(t: RowTarget): string {
@@ -61,6 +63,6 @@ export async function overwriteRows(client: pg.Client, t: RowTarget, rows: Array
     const j = t.columns.indexOf(k);
     return `${quoteTable(t.table)}.${quoteIdent(k)} = ${value(t, j)}`;
   });
-  const sql = `UPDATE ${quoteTable(t.table)} SET ${assignments.join(', ')} FROM ${source(t)} WHERE ${match.join(' AND ')}`;
+  const sql = `UPDATE ${t.only ? 'ONLY ' : ''}${quoteTable(t.table)} SET ${assignments.join(', ')} FROM ${source(t)} WHERE ${match.join(' AND ')}`;
   return perBatch(client, t, rows, sql);
 }

@@ -30,6 +30,12 @@ export interface CompareSide {
   byValue: Array<{ name: string; collatable: boolean }>;
   /** the publication's row filter, as PostgreSQL prints it (publisher only); null = every row */
   filter: string | null;
+  /**
+   * an ordinary table, read without its inheritance children (`ONLY`): PostgreSQL publishes and
+   * copies each child as a table of its own, compared on its own when published; false for a
+   * partitioned table, read with its partitions (compared through its root)
+   */
+  only: boolean;
 }
 
 /** How a table is compared: both sides, and its key-range chunks. */
@@ -212,6 +218,8 @@ export interface TableShape {
   /** primary key, else replica identity index; null when neither */
   key: { source: string; columns: string[] } | null;
   estimatedRows: number;
+  /** a partitioned table (its rows are its partitions'); else an ordinary one */
+  partitioned: boolean;
 }
 
 /** The rows a repair of the diverged tables deletes (extra) and overwrites (different) on the subscriber. */

@@ -32,7 +32,7 @@ import {
 import { type MergeStrategy, parseStrategy, resolveStrategy, strategyText } from '../model/mergeStrategy.js';
 import type { Topology } from '../model/topology.js';
 import { qualifiedName } from '../model/topology.js';
-import type { NotVerifiable, RowDifference, RowKey } from '../model/verify.js';
+import type { CompareSide, NotVerifiable, RowDifference, RowKey } from '../model/verify.js';
 import { parentsFirst } from '../planner/compare/mergeCompare.js';
 import { isComparison } from '../planner/compare/verify.js';
 import { MergeLogStore } from '../state/mergeLog.js';
@@ -65,12 +65,14 @@ function rowRecord(cmp: MergeComparison, row: Array<string | null>): Record<stri
   return Object.fromEntries(cmp.publisher.columns.map((c, i) => [c, row[i] ?? null]));
 }
 
-function target(cmp: MergeComparison): RowTarget {
+/** The rows of `cmp` as written on the node of `side` (its `only`: an ordinary table alone). */
+function target(cmp: MergeComparison, side: CompareSide): RowTarget {
   return {
     table: cmp.table,
     columns: cmp.publisher.columns,
     types: cmp.columnTypes,
     keys: cmp.publisher.keys.map((k) => k.name),
+    only: side.only,
   };
 }
 
@@ -268,7 +270,7 @@ async function reconcileTable(
 ): Promise<ReconciledTable> {
   const t0 = Date.now();
   const name = qualifiedName(cmp.table);
-  const to = target(cmp);
+  const [intoA, intoB] = [target(cmp, cmp.publisher), target(cmp, cmp.subscriber)];
   const out: ReconciledTable = {
     table: name,
     copiedToA: 0,
@@ -282,8 +284,8 @@ async function reconcileTable(
   const onlyB = diffs.filter((d) => d.kind === 'extra').map((d) => d.key);
   const conflicts = diffs.filter((d) => d.kind === 'different');
   try {
-    out.copiedToB = await insertRows(b, to, [...(await readRowsByKey(a, cmp.publisher, onlyA)).values()]);
-    out.copiedToA = await insertRows(a, to, [...(await readRowsByKey(b, cmp.subscriber, onlyB)).values()]);
+    out.copiedToB = await insertRows(b, intoB, [...(await readRowsByKey(a, cmp.publisher, onlyA)).values()]);
+    out.copiedToA = await insertRows(a, intoA, [...(await readRowsByKey(b, cmp.subscriber, onlyB)).values()]);
     if (strategy.kind === 'manual') return out;
     for (let i = 0; i < conflicts.length; i += batchRows) {
       const batch = conflicts.slice(i, i + batchRows);
@@ -294,8 +296,8 @@ async function reconcileTable(
       const { decisions, toA, toB } = await decide(a, pair, strategy, cmp, present, rowsA, rowsB);
       // the decisions first: a merge stopped after them decides the same keys again, in place
       for (const l of logs) await l.store.record(l.client, decisions);
-      out.keptA += await overwriteRows(b, to, toB);
-      out.keptB += await overwriteRows(a, to, toA);
+      out.keptA += await overwriteRows(b, intoB, toB);
+      out.keptB += await overwriteRows(a, intoA, toA);
       out.conflicts += present.length;
     }
   } catch (err) {

@@ -261,6 +261,29 @@ describe('continuity when the published shape changes (18)', { timeout: 300_000 
           await digest(`SELECT * FROM ONLY ${t} WHERE ${INH_FILTER}`, 'east'),
         );
       expect(await temps()).toEqual([]);
+
+      // verify reads each table alone, the parent without its child (ONLY), as PostgreSQL
+      // publishes and copies them: a row gone from the child differs there, not in the parent too
+      const [gone] = await west.query<{ id: string }>(
+        'SELECT id::text FROM ONLY inh.child ORDER BY id LIMIT 1',
+      );
+      await west.query('DELETE FROM ONLY inh.child WHERE id = $1', [gone!.id]);
+      const verified = await steep(['verify', SUB, '--tables', 'inh.parent,inh.child', '--json']);
+      expect(verified.code, verified.stderr).toBe(2);
+      const tables = (
+        JSON.parse(verified.stdout) as {
+          tables: Array<{ table: string; status: string; missing: number; extra: number }>;
+        }
+      ).tables.map(({ table, status, missing, extra }) => ({ table, status, missing, extra }));
+      expect(tables).toEqual([
+        { table: 'inh.child', status: 'diverged', missing: 1, extra: 0 },
+        { table: 'inh.parent', status: 'equal', missing: 0, extra: 0 },
+      ]);
+      // put back as east has it: verify finds both equal again, and the subscription synchronized
+      const [row] = await east.query<{ v: string }>('SELECT v FROM ONLY inh.child WHERE id = $1', [gone!.id]);
+      await west.query('INSERT INTO inh.child (id, v) VALUES ($1, $2)', [gone!.id, row!.v]);
+      const again = await steep(['verify', SUB, '--tables', 'inh.parent,inh.child']);
+      expect(again.code, again.stdout + again.stderr).toBe(0);
     } finally {
       await writer.stop();
     }

@@ -381,6 +381,60 @@ describe('merge reconcile', () => {
     expect(await mergeLog(east!)).toHaveLength(CONFLICTS);
   }, 120_000);
 
+  it('an inheritance parent is merged alone: its child, a table of its own, keeps its rows', async () => {
+    const [east, west] = cluster().nodes;
+    for (const [n, side] of [
+      [east!, 'east'],
+      [west!, 'west'],
+    ] as const)
+      await n.query(`CREATE TABLE public.m_inh (id int PRIMARY KEY, v text NOT NULL);
+        CREATE TABLE public.m_inh_kid (PRIMARY KEY (id)) INHERITS (public.m_inh);
+        INSERT INTO public.m_inh VALUES (1, '${side}'), (2, 'same');
+        INSERT INTO public.m_inh_kid VALUES (1, 'kid'), (3, 'kid ${side}')`);
+    const saved = path;
+    path = writeConfig(
+      [
+        'version: 1',
+        'topology: merge-test',
+        nodesYaml(cluster().nodes),
+        'publications:',
+        '  mpub: { node: east, tables: [public.m_inh, public.m_inh_kid] }',
+        'subscriptions:',
+        '  msub: { node: west, from: east, publications: [mpub] }',
+        '',
+      ].join('\n'),
+    );
+    try {
+      const r = await reconcile('prefer:east');
+      expect(
+        r.tables.map(({ table, copiedToA, copiedToB, conflicts }) => ({
+          table,
+          copiedToA,
+          copiedToB,
+          conflicts,
+        })),
+      ).toEqual([
+        { table: 'public.m_inh', copiedToA: 0, copiedToB: 0, conflicts: 1 },
+        { table: 'public.m_inh_kid', copiedToA: 0, copiedToB: 0, conflicts: 1 },
+      ]);
+      for (const n of [east!, west!]) {
+        expect(await n.query('SELECT id, v FROM ONLY public.m_inh ORDER BY id'), n.name).toEqual([
+          { id: 1, v: 'east' },
+          { id: 2, v: 'same' },
+        ]);
+        expect(await n.query('SELECT id, v FROM public.m_inh_kid ORDER BY id'), n.name).toEqual([
+          { id: 1, v: 'kid' },
+          { id: 3, v: 'kid east' },
+        ]);
+      }
+    } finally {
+      path = saved;
+      for (const n of [east!, west!]) await n.query('DROP TABLE public.m_inh CASCADE');
+      for (const n of [east!, west!])
+        await n.query("DELETE FROM steep.merge_log WHERE table_name LIKE 'public.m_inh%'");
+    }
+  }, 120_000);
+
   it('last-modified:updated_at keeps the newer row, a tie going to the first node', async () => {
     const [east, west] = cluster().nodes;
     await seed();

@@ -131,8 +131,8 @@ export function planComparison(
   return {
     table,
     keySource: key.source,
-    publisher: { table, keys: pubKeys, columns, byValue, filter: scope.filter },
-    subscriber: { table, keys: subKeys, columns, byValue, filter: null },
+    publisher: { table, keys: pubKeys, columns, byValue, filter: scope.filter, only: !publisher.partitioned },
+    subscriber: { table, keys: subKeys, columns, byValue, filter: null, only: !subscriber.partitioned },
     estimatedRows: publisher.estimatedRows,
   };
 }

@@ -136,11 +136,20 @@ describe('verify, pure parts', () => {
     expect(c.subscriber.byValue).toEqual(c.publisher.byValue);
   });
 
+  it('reads an ordinary table without its inheritance children (ONLY), a partitioned one with its partitions', () => {
+    const plain = shape(['id'], ['id']);
+    const root = shape(['id'], ['id'], { partitioned: true });
+    const c = planComparison({ table: plain.table, columns: null, filter: null }, root, plain, 'west');
+    if (!('publisher' in c)) throw new Error(c.reason);
+    expect([c.publisher.only, c.subscriber.only]).toEqual([false, true]);
+  });
+
   const shape = (cols: string[], key: string[] | null, extra: Partial<TableShape> = {}): TableShape => ({
     table: { schema: 'public', name: 't' },
     columns: cols.map((name) => ({ name, type: 'text', collatable: true, integer: false, generated: false })),
     key: key ? { source: 'primary key', columns: key } : null,
     estimatedRows: 10,
+    partitioned: false,
     ...extra,
   });
 
