@@ -11,6 +11,9 @@ const CAUSES = {
   // 16+: "permission denied to start WAL sender … Only roles with the REPLICATION attribute may start a WAL sender process"
   // 14/15: "must be superuser or replication role to start walsender"
   'replication-attribute': /permission denied to start WAL sender|replication role to start walsender/i,
+  // 16+, a subscription whose owner is not a superuser: "password is required" (no password= in
+  // its connection: a passfile; or a server that asked for none)
+  'password-required': /password is required/i,
   pg_hba: /no pg_hba\.conf entry|pg_hba\.conf rejects/i,
   authentication:
     /password authentication failed|no password supplied|authentication failed for user|role "[^"]*" does not exist/i,
@@ -36,6 +39,12 @@ export function replicationConnectFix(message: string, from: string, to: string,
       return (
         `role ${user} on ${to} lacks the REPLICATION attribute a subscriber's connection needs: run ALTER ROLE ${quoteIdent(user)} REPLICATION; on ${to} ` +
         `as a superuser or the cloud admin role (16+: a CREATEROLE role that has REPLICATION itself and ADMIN OPTION on ${user}; RDS: GRANT rds_replication TO ${quoteIdent(user)};)`
+      );
+    case 'password-required':
+      return (
+        `PostgreSQL 16+ wants the subscription's owner on ${from}, who is not a superuser, to connect with a password that ${to} asks for: ` +
+        `give node ${to} a password in steep.yaml rather than replicationPassfile (steep writes it into the subscription's connection) ` +
+        `and let ${to}'s pg_hba.conf ask ${user} for it (scram-sha-256), or run steep as a superuser on ${from}`
       );
     case 'authentication':
       return `${to} refused ${user}'s password (or knows no such role): set the password steep.yaml gives for ${to} to ${user}'s on ${to} (ALTER ROLE ${quoteIdent(user)} PASSWORD …, or the password or passfile in steep.yaml)`;

@@ -423,6 +423,28 @@ describe.each([...versions])('least-privileged roles on PostgreSQL %i', (version
       'ALTER ROLE "app_writer" IN DATABASE "app" SET default_transaction_read_only = on',
     );
 
+    // --reverse with a passfile for west: the way back's subscription on east, owned by admin,
+    // would connect to west without a password, which 16+ refuses a non-superuser: refused
+    // before the fence, saying what to write instead
+    const passfile = writeConfig(
+      oneWayYaml(
+        'admin',
+        [east(), west()],
+        'admin_pg',
+        ['a_own'],
+        ['    init: { method: snapshot }'],
+      ).replace(
+        /(\n {2}west:\n(?: {4}.*\n)*?)( {4}password:)/,
+        '$1    replicationPassfile: /etc/steep/west.pgpass\n$2',
+      ),
+    );
+    const reverse = await steep(['switchover', 'admin_pg', '--reverse', '--dry-run'], passfile);
+    expect(reverse.code, reverse.stdout + reverse.stderr).toBe(1);
+    expect(reverse.stdout + reverse.stderr).toContain(
+      "east cannot subscribe to west for the way back (password is required): PostgreSQL 16+ wants the subscription's owner on east, " +
+        'who is not a superuser, to connect with a password that west asks for: give node west a password in steep.yaml rather than replicationPassfile',
+    );
+
     // a sequence in the tables' schema that admin may read but not set on west (the new primary):
     // refused before the fence, which a setval after it would have had to undo
     for (const n of [east(), west()]) await n.query('CREATE SEQUENCE public.a_seq');

@@ -33,6 +33,18 @@ describe('a replication connection refused: its cause and fix', () => {
       fix: /password/,
     },
     {
+      // 16+: CREATE SUBSCRIPTION by a non-superuser without password= (a passfile)
+      message: 'password is required',
+      cause: 'password-required',
+      fix: /^PostgreSQL 16\+ wants the subscription's owner on old, who is not a superuser, to connect with a password that new asks for: give node new a password in steep\.yaml rather than replicationPassfile .* or run steep as a superuser on old$/,
+    },
+    {
+      // 16+: a server that asked the non-superuser for no password (trust)
+      message: `${AT} password is required DETAIL: Non-superuser cannot connect if the server does not request a password.`,
+      cause: 'password-required',
+      fix: /let new's pg_hba\.conf ask runner for it/,
+    },
+    {
       message: `${AT} FATAL: no pg_hba.conf entry for replication connection from host "10.0.0.1", user "runner", no encryption`,
       cause: 'pg_hba',
       fix: /^new's pg_hba\.conf has no line for a replication connection from old as runner: add one/,
