@@ -218,6 +218,14 @@ describe.each([...versions])('the managed roles matrix on PostgreSQL %i', (versi
       await west().query('ALTER SUBSCRIPTION rot_sub DISABLE');
       await west().query('ALTER SUBSCRIPTION rot_sub SET (slot_name = NONE)');
       await west().query('DROP SUBSCRIPTION rot_sub');
+      // the walsender of the disabled subscription may still hold the slot for a moment
+      await eventually(
+        async () =>
+          (await east().query(`SELECT 1 FROM pg_replication_slots WHERE slot_name = 'rot_sub' AND active`))
+            .length === 0,
+        HANG_MS,
+        'slot rot_sub released',
+      );
       await east().query(`SELECT pg_drop_replication_slot('rot_sub')`);
       await east().query('DROP PUBLICATION rot_sub_pub');
       for (const n of both()) {
