@@ -167,9 +167,9 @@ export function refuseBinary(
         text: `column ${c.name} is ${c.pub} on ${d.from} and ${c.sub} on ${d.node}, which a binary ${how} does not convert`,
         types: [],
       }));
+    // the copy comes first: where it fails, that is the one error
     const copyStopped = binaryCopy ? [...stopped(false), ...differs('copy')] : [];
-    const streamStopped = copyStopped.length > 0 ? [] : [...stopped(true), ...differs('stream')];
-    const texts = copyStopped.length > 0 ? copyStopped : streamStopped;
+    const texts = copyStopped.length > 0 ? copyStopped : [...stopped(true), ...differs('stream')];
     if (texts.length === 0) continue;
     refused = true;
     // a type of the database's own (schema-qualified) can be given the functions it lacks
