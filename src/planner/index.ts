@@ -11,7 +11,7 @@ import { checkUnusedLsn } from './init/manualInit.js';
 import { unfinishedReinits } from './init/reinitLeftovers.js';
 import { orderSteps, scopeMessages, selectTargets, withDependencies } from './order.js';
 import { checkReachable, preflight } from './preflight/preflight.js';
-import { planPublications } from './publications/publications.js';
+import { planPublications, publicationRef } from './publications/publications.js';
 import { findRenames } from './renames.js';
 import { planSchemaSync, tableSchemasDigest } from './schema/schemaSync.js';
 import { planStateSchema, type StateMigration } from './stateSchema.js';
@@ -50,7 +50,11 @@ export function plan(file: Topology, observed: ClusterState, opts: PlanOptions):
   ctx.errors.push(...renames.errors);
   ctx.warnings.push(...renames.warnings);
   planStateSchema(ctx, opts.stateMigrations);
-  const membershipChanged = planPublications(ctx, renames.publications);
+  // a reinit stopped before it dropped its temporary publications: not steep.yaml's to change
+  // (nor "unmanaged": its warning says what they are), but no green plan either
+  const reinits = unfinishedReinits(desired, ctx.observed);
+  const temporary = new Set(reinits.flatMap((u) => u.publications.map((p) => publicationRef(u.from, p))));
+  const membershipChanged = planPublications(ctx, renames.publications, temporary);
   const doubleApply = checkDoubleApply(ctx);
   planSubscriptions(ctx, { membershipChanged, doubleApply, renames: renames.subscriptions });
   const failover = failoverVerdicts(desired, ctx.observed);
@@ -63,8 +67,7 @@ export function plan(file: Topology, observed: ClusterState, opts: PlanOptions):
         : `${at}: ${v.reasons.join('; ')}`;
     ctx.warn(`failover.${v.verdict}`, text, { address: subscriptionAddress(v.subscription), node: v.node });
   }
-  // a reinit stopped before it dropped its temporary publications: not steep.yaml's to change, but no green plan either
-  for (const u of unfinishedReinits(desired, ctx.observed))
+  for (const u of reinits)
     ctx.warn('reinit.unfinished', `subscription ${u.subscription} on ${u.node}: ${u.reason}`, {
       address: subscriptionAddress(u.subscription),
       node: u.node,

@@ -4,7 +4,6 @@ import type { Change, Hazard, Statement } from '../model/plan.js';
 import { reportUnmanaged } from './adopt.js';
 import { cloneRelatives } from './clones.js';
 import { type ManagedKind, PHASE, type PlanContext, sortedKeys, stepKey } from './context.js';
-import { unfinishedReinits } from './init/reinitLeftovers.js';
 
 /**
  * The skeleton publications and subscriptions share (docs/steep-yaml.md): what becomes of each object a
@@ -45,26 +44,20 @@ const DROP_PHASE = { publication: PHASE.publicationDrop, subscription: PHASE.sub
  * Every object of the kind on every reached node, by its fate: a foreign one the file
  * claims is an error (returned as blocked: no step is planned for it), unmanaged ones are
  * reported, and those to delete get their drop step unless protected. Declared ones are left to
- * the resource module, and an unfinished reinit's temporary publications to its own warning
- * (reinit.unfinished), which says what they are and how they go.
+ * the resource module, and those in `leftAlone` (`node/name`: an unfinished reinit's temporary
+ * publications) to the warning that says what they are and how they go (reinit.unfinished).
  */
 export function planObservedObjects<K extends ManagedKind>(
   ctx: PlanContext,
   kind: K,
   drop: Drop<K>,
+  leftAlone: ReadonlySet<string> = new Set(),
 ): Set<string> {
   const blocked = new Set<string>();
-  const reinits = new Set(
-    kind === 'publication'
-      ? unfinishedReinits(ctx.desired, ctx.observed).flatMap((u) =>
-          u.publications.map((p) => `${u.from}/${p}`),
-        )
-      : [],
-  );
   for (const node of ctx.reachableNodes()) {
     const objects = node[`${kind}s`] as Readonly<Record<string, Observed[K]>>;
     for (const name of sortedKeys(objects)) {
-      if (reinits.has(`${node.name}/${name}`)) continue;
+      if (leftAlone.has(`${node.name}/${name}`)) continue;
       const o = objects[name]!;
       const address = printAddress({ kind, name });
       const fate = ctx.fateOf(kind, node.name, name);

@@ -61,14 +61,17 @@ export function publicationRef(node: string, name: string): string {
 }
 
 /**
- * `renames`: publications renamed in place, by new name (`renames.ts`). Returns what the
- * subscriptions' planning needs: the publications whose published tables change (publicationRef).
+ * `renames`: publications renamed in place, by new name (`renames.ts`); `leftAlone`: publications
+ * (publicationRef) a warning of their own accounts for, an unfinished reinit's temporary ones.
+ * Returns what the subscriptions' planning needs: the publications whose published tables change
+ * (publicationRef).
  */
 export function planPublications(
   ctx: PlanContext,
   renames: ReadonlyMap<string, Rename>,
+  leftAlone: ReadonlySet<string>,
 ): ReadonlySet<string> {
-  const blocked = planObservedObjects(ctx, 'publication', publicationDrop);
+  const blocked = planObservedObjects(ctx, 'publication', publicationDrop, leftAlone);
   const membershipChanged = new Set<string>();
   for (const name of sortedKeys(ctx.desired.publications)) {
     const spec = ctx.desired.publications[name]!;
