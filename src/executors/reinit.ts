@@ -15,7 +15,7 @@ import { slotsPastNow } from './slotCatchUp.js';
  * The I/O of a reinit plan: its statements on the two locked sessions, the state moves around
  * them (`reinitializing` while the tables leave the subscription, `copying` once they are back),
  * the copy followed to `synchronized` exactly as an init's, then the temporary publications
- * dropped. Stopped anywhere, the next `steep reinit` resumes from what the nodes show; a signal
+ * dropped (a plan `copied` only drops them); it returns the rows this run copied. Stopped anywhere, the next `steep reinit` resumes from what the nodes show; a signal
  * (`signal`) starts no further statement and leaves a running copy to PostgreSQL, and once the
  * copy is synchronized the temporary publications are dropped all the same (that finishes it).
  */
@@ -36,11 +36,7 @@ export interface ReinitRun {
   signal?: AbortSignal;
 }
 
-export async function executeReinit(
-  s: ReinitSessions,
-  plan: ReinitPlan,
-  r: ReinitRun,
-): Promise<InitProgress> {
+export async function executeReinit(s: ReinitSessions, plan: ReinitPlan, r: ReinitRun): Promise<number> {
   const t = r.follow;
   const nodes = { publisher: t.publisher.name, subscriber: t.subscriber.name };
   const what = `reinit of ${plan.tables.join(', ')} in subscription ${t.subscription}`;
@@ -77,7 +73,7 @@ export async function executeReinit(
     message: `reinit of ${plan.tables.join(', ')} (${plan.stage === 'fresh' ? 'from the start' : `resuming: ${plan.stage}`})`,
   });
   const t0 = Date.now();
-  if (plan.stage !== 'copying') {
+  if (plan.stage === 'fresh' || plan.stage === 'switched') {
     // until the subscription moves onto them, the temporary publications are steep's alone: a
     // failure or a stop before then drops them (the next run would make them again)
     let switched = false;
@@ -122,24 +118,8 @@ export async function executeReinit(
       throw err;
     }
   }
-  await record('copying');
-  let seen: InitProgress | null = null;
-  const last = await followInit(t, {
-    onEvent: r.onEvent,
-    onProgress: (p) => {
-      seen = p;
-      r.onProgress?.(p);
-    },
-    pollMs: r.pollMs,
-    signal: r.signal,
-  }).catch((err: unknown) => {
-    if (!(err instanceof SteepError) || err.code !== 'init.interrupted') throw err;
-    const p = seen as InitProgress | null;
-    const figures = p?.state === 'copying' ? `, ${p.percent.toFixed(1)}% copied` : '';
-    throw interrupted(
-      `while the copy runs: it goes on in PostgreSQL on ${nodes.subscriber} (${p?.state ?? 'copying'}${figures}), and the temporary publications stay on ${nodes.publisher} until the reinit is resumed`,
-    );
-  });
+  // copied by the run that stopped before dropping the temporary publications: only those are left
+  const rowsCopied = plan.stage === 'copied' ? 0 : await copy();
   for (const st of plan.cleanup) await run(st);
   r.onEvent({
     event: 'reinit.completed',
@@ -150,7 +130,30 @@ export async function executeReinit(
     duration_ms: Date.now() - t0,
     message: `${plan.tables.join(', ')} copied again`,
   });
-  return last;
+  return rowsCopied;
+
+  /** back on its own publications: the copy followed to synchronized; the rows it copied */
+  async function copy(): Promise<number> {
+    await record('copying');
+    let seen: InitProgress | null = null;
+    const last = await followInit(t, {
+      onEvent: r.onEvent,
+      onProgress: (p) => {
+        seen = p;
+        r.onProgress?.(p);
+      },
+      pollMs: r.pollMs,
+      signal: r.signal,
+    }).catch((err: unknown) => {
+      if (!(err instanceof SteepError) || err.code !== 'init.interrupted') throw err;
+      const p = seen as InitProgress | null;
+      const figures = p?.state === 'copying' ? `, ${p.percent.toFixed(1)}% copied` : '';
+      throw interrupted(
+        `while the copy runs: it goes on in PostgreSQL on ${nodes.subscriber} (${p?.state ?? 'copying'}${figures}), and the temporary publications stay on ${nodes.publisher} until the reinit is resumed`,
+      );
+    });
+    return last.rowsCopied;
+  }
 }
 
 /** How long a reinit waits for the slot to confirm past its temporary publications' creation. */

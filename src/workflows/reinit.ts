@@ -153,7 +153,7 @@ export async function reinitLoaded(
     if (recipe) {
       opts.onPlanned?.(recipe.tables, recipe.stage);
       opts.stop?.arm();
-      const last = await executeReinit({ publisher: pub, subscriber: sub }, recipe, {
+      const copied = await executeReinit({ publisher: pub, subscriber: sub }, recipe, {
         moveTo,
         onEvent: opts.onEvent,
         onProgress: opts.onProgress,
@@ -162,7 +162,7 @@ export async function reinitLoaded(
         follow: followTargetOf(topology, d, slot),
       });
       plan = { tables: [...plan.tables, ...recipe.tables].sort(), stage: loop ? 'reconcile' : recipe.stage };
-      rowsCopied += last.rowsCopied;
+      rowsCopied += copied;
     } else for (const c of await moveTo('synchronized')) opts.onEvent(stateChangeEvent(c));
     const state = stateTables
       ? await settleDiverged(d, sub, schema, states, plan.tables, opts.onEvent)

@@ -73,7 +73,9 @@ export type ReinitStage =
   /** the subscription is on the temporary publications: truncate and switch back */
   | 'switched'
   /** switched back: the copy runs; follow it, then drop the temporary publications */
-  | 'copying';
+  | 'copying'
+  /** the copy is over (recorded synchronized, every table ready): drop the temporary publications */
+  | 'copied';
 
 export interface ReinitPlan {
   stage: ReinitStage;
@@ -207,6 +209,13 @@ export function planReinit(input: ReinitInput): ReinitPlan {
     sql: setPublication(input.subscription, input.publications, true),
   };
 
+  // stopped between the end of the copy and the drop of its temporary publications
+  const copied =
+    existingTemps.length > 0 && input.recorded === 'synchronized'
+      ? pendingTables(input, existingTemps, all)
+      : null;
+  if (copied && finished(input, copied, wanted))
+    return { stage: 'copied', tables: copied, temporary, statements: [], cleanup };
   // under way: the temporary publications say which tables, whatever this run asked for
   if (existingTemps.length > 0 && input.recorded !== 'synchronized' && input.recorded !== 'diverged') {
     const resumed = resumeReinit(input, existingTemps, all, wanted, { temporary, cleanup, switchBack });
@@ -231,6 +240,25 @@ export function planReinit(input: ReinitInput): ReinitPlan {
   return { stage: 'fresh', tables: wanted, temporary, statements, cleanup };
 }
 
+/** The tables a reinit under way copies: those its temporary publications leave out. */
+function pendingTables(input: ReinitInput, existingTemps: string[], all: string[]): string[] {
+  const kept = new Set(existingTemps.flatMap((t) => input.defs.get(t)!.tables.map((x) => x.table)));
+  return all.filter((t) => !kept.has(t));
+}
+
+/**
+ * The reinit of `pending` copied them and was stopped before it dropped its temporary
+ * publications: the subscription is back on its own, each of them ready, and this run asks for
+ * the same tables (another request, `--full` included, starts over: the leftovers are dropped first).
+ */
+function finished(input: ReinitInput, pending: string[], wanted: string[]): boolean {
+  return (
+    same(input.current, input.publications) &&
+    pending.every((t) => input.subscribed.get(t) === 'r') &&
+    same(pending, wanted)
+  );
+}
+
 /** A reinit under way, where it stands (null: interrupted before the switch, to start over). */
 function resumeReinit(
   input: ReinitInput,
@@ -240,8 +268,7 @@ function resumeReinit(
   made: Pick<ReinitPlan, 'temporary' | 'cleanup'> & { switchBack: ReinitStatement },
 ): ReinitPlan | null {
   const { temporary, cleanup, switchBack } = made;
-  const kept = new Set(existingTemps.flatMap((t) => input.defs.get(t)!.tables.map((x) => x.table)));
-  const pending = all.filter((t) => !kept.has(t));
+  const pending = pendingTables(input, existingTemps, all);
   const onTemps = same(input.current, existingTemps);
   // back on the originals: copying once the state says so, or once a pending table is being
   // copied (stopped between the switch back and recording `copying`)

@@ -201,6 +201,22 @@ describe('planReinit', () => {
     expect(
       planReinit(interrupted({ recorded: 'synchronized', request: { tables: ['public.b'] } })).tables,
     ).toEqual(['public.b']);
+    // stopped after its copy, before the drop: the same request only drops the leftovers
+    const copied = planReinit(interrupted({ recorded: 'synchronized' }));
+    expect(copied).toMatchObject({ stage: 'copied', tables: ['public.a'], statements: [] });
+    expect(copied.cleanup.map((s) => s.sql)).toEqual([
+      'DROP PUBLICATION IF EXISTS "steep_reinit_0_s"',
+      'DROP PUBLICATION IF EXISTS "steep_reinit_1_s"',
+    ]);
+    // not over (a table not ready), diverged since (a verify), or --full: copied again
+    const notReady = interrupted({ recorded: 'synchronized' });
+    notReady.subscribed = new Map([...notReady.subscribed, ['public.a', 'd']]);
+    for (const again of [
+      notReady,
+      interrupted({ recorded: 'diverged' }),
+      interrupted({ recorded: 'synchronized', request: { full: true } }),
+    ])
+      expect(planReinit(again).stage).toBe('fresh');
     expect(() => planReinit(interrupted({ recorded: 'copying', request: { tables: ['public.b'] } }))).toThrow(
       /a reinit of public\.a in subscription s is under way: run steep reinit s --tables public\.a to finish it \(the other tables keep streaming\)$/,
     );
