@@ -346,6 +346,7 @@ async function planLoop(
       tables: back.length > 0 ? reinitTables(input) : [],
       enabled,
       recorded,
+      underWay: temporaryPublications(d.name, d.publications.length).some((t) => input.defs.has(t)),
       stateSchema: topology.settings.stateSchema,
     },
     topology.settings.lockTimeout,

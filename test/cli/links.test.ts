@@ -38,7 +38,9 @@ import { eventually, HANG_MS, nodesYaml, passwordEnv } from '../support/topology
  * subscriptions' own, a row written on each side arrives on the other exactly once and nothing
  * loops (counts as they were once each node has confirmed all the other wrote, twice over), and
  * the plan is empty. A one-way subscription with `prefer-target` and origin any merges through
- * the read-only final pass. A link between two
+ * the read-only final pass. A reinit of a link table SIGKILLed while its write fence is up on
+ * one node lets the writes go on, is `reinitializing` until run again, and the rerun takes the
+ * fence again without deadlocking the writers on the fence it left. A link between two
  * databases of one server merges under writers on both. `manual` first writes the conflicts to a
  * file and changes nothing. A PostgreSQL 15 node in a link is a plan error naming it.
  */
@@ -259,6 +261,17 @@ async function expectOnlyTheLinksSlots(): Promise<void> {
       slots: [`lm_link_${sub}_a172cedc`, `p_link_${sub}_a172cedc`],
       origins: [],
     });
+}
+
+/**
+ * steep's triggers on the user's tables of `node`: a reinit's write fence (steep's own state tables
+ * carry the replicated-row trigger for good: docs/state-schema.md)
+ */
+async function fenceTriggers(node: TestNode): Promise<number> {
+  const [t] = await node.query<{ n: number }>(
+    "SELECT count(*)::int AS n FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid WHERE t.tgname LIKE 'steep%' AND c.relnamespace <> 'steep'::regnamespace",
+  );
+  return t!.n;
 }
 
 async function subscriptions(node: TestNode): Promise<string[]> {
@@ -554,15 +567,83 @@ describe(`links on PostgreSQL ${VERSION}`, () => {
         'SELECT coalesce(sum(apply_error_count), 0)::text AS e FROM pg_stat_subscription_stats',
       );
       expect(s!.e, `${node.name}: apply errors`).toBe('0');
-      const [t] = await node.query<{ n: number }>(
-        // the repair's write fence on the user's tables (steep's own state tables carry the
-        // replicated-row trigger for good: docs/state-schema.md)
-        "SELECT count(*)::int AS n FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid WHERE t.tgname LIKE 'steep%' AND c.relnamespace <> 'steep'::regnamespace",
-      );
-      expect(t!.n, `${node.name}: no trigger left`).toBe(0);
+      expect(await fenceTriggers(node), `${node.name}: no trigger left`).toBe(0);
     }
     await expectOnlyTheLinksSlots();
     const replan = await steep(['plan', '--detailed-exitcode'], both);
+    expect(replan.code, replan.stdout + replan.stderr).toBe(0);
+  }, 180_000);
+
+  it('reinit of a link table killed while it takes its write fence: the writes go on, the rerun fences again and every row is on both', async () => {
+    // a transaction on us that wrote to p.lines (and will roll back) keeps the fence's trigger
+    // there waiting (for its lockTimeout): eu's fence is up (its trigger, its advisory lock), us's is not
+    const holder = await us().client();
+    const writers = [startLineWriter(eu(), 850_000), startLineWriter(us(), 900_000)];
+    let written: number[] = [];
+    try {
+      await Promise.all(writers.map((w) => writesGoOn(w)));
+      await holder.query('BEGIN');
+      await holder.query('UPDATE p.lines SET qty = qty WHERE order_id = 5');
+      const reinit = startSteep(
+        ['reinit', 'p_link_us', '--tables', 'p.lines', '--auto-approve', '--log-format', 'json', '-c', both],
+        env(),
+      );
+      await eventually(
+        async () =>
+          (
+            await us().query(
+              "SELECT FROM pg_stat_activity WHERE application_name = 'steep reinit' AND wait_event_type = 'Lock'",
+            )
+          ).length > 0,
+        HANG_MS,
+        "the reinit's fence waiting for its lock on us",
+      );
+      expect(await fenceTriggers(eu()), 'the fence is up on eu').toBe(1);
+      reinit.child.kill('SIGKILL');
+      expect((await reinit.exited).signal).toBe('SIGKILL');
+      await holder.query('ROLLBACK');
+      // the killed run's sessions are gone with their advisory lock: eu's writer is let through
+      await Promise.all(writers.map((w) => writesGoOn(w)));
+      // not finished: not synchronized, and the way out is the reinit that reconciles in place
+      const [status, check, drift] = await Promise.all([
+        steep(['status', '--json'], both),
+        steep(['status', '--check'], both),
+        steep(['drift'], both),
+      ]);
+      const state = (
+        JSON.parse(status.stdout) as { subscriptions: Array<{ name: string; state: string }> }
+      ).subscriptions.find((x) => x.name === 'p_link_us')?.state;
+      expect(state, status.stdout).toBe('reinitializing');
+      expect([check.code, drift.code], `${check.stdout}\n${drift.stdout}`).toEqual([2, 2]);
+      for (const out of [check.stdout, drift.stdout])
+        expect(out).toContain('`steep reinit p_link_us --tables p.accounts,p.lines,p.orders` finishes it');
+      const again = await steep(['reinit', 'p_link_us', '--tables', 'p.lines', '--auto-approve'], both);
+      expect(again.code, `${again.stdout}\n${again.stderr}`).toBe(0);
+      await Promise.all(writers.map((w) => writesGoOn(w)));
+    } finally {
+      await holder.end();
+      written = await Promise.all(writers.map((w) => w.stop()));
+    }
+    await waitCaughtUp(eu(), 'p_link_us_a172cedc');
+    await waitCaughtUp(us(), 'p_link_eu_a172cedc');
+    console.log(
+      `links: reinit killed at its fence; lines committed by the writers on eu ${written[0]}, on us ${written[1]}`,
+    );
+    expect(await digest(us(), 'p')).toEqual(await digest(eu(), 'p'));
+    for (const [i, node] of [eu(), us()].entries()) {
+      const [r] = await eu().query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM p.lines WHERE order_id BETWEEN $1 AND $2',
+        [850_001 + i * 50_000, 850_000 + i * 50_000 + written[i]!],
+      );
+      expect(r!.n, `every line ${node.name}'s writer committed`).toBe(written[i]);
+      expect(await fenceTriggers(node), `${node.name}: no fence left`).toBe(0);
+    }
+    await expectOnlyTheLinksSlots();
+    const [check, replan] = await Promise.all([
+      steep(['status', '--check'], both),
+      steep(['plan', '--detailed-exitcode'], both),
+    ]);
+    expect(check.code, check.stdout).toBe(0);
     expect(replan.code, replan.stdout + replan.stderr).toBe(0);
   }, 180_000);
 

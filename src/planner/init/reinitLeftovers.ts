@@ -1,7 +1,7 @@
 import { adviceText } from '../../model/advice.js';
 import type { ClusterState } from '../../model/cluster.js';
 import { compareText } from '../../model/order.js';
-import type { SubscriptionRef, Topology } from '../../model/topology.js';
+import type { SubscriptionRef, SubscriptionSpec, Topology } from '../../model/topology.js';
 import { temporaryPublications } from './reinit.js';
 
 /**
@@ -14,7 +14,7 @@ import { temporaryPublications } from './reinit.js';
 export interface UnfinishedReinit extends SubscriptionRef {
   /** the tables the reinit copies again (`schema.table`, sorted): empty when no reading names them */
   tables: string[];
-  /** its temporary publications found on the publisher, sorted */
+  /** its temporary publications found on the publisher, sorted (none: a reinit of tables replicated both ways) */
   publications: string[];
   /** one sentence: what was found, and the way out */
   reason: string;
@@ -29,7 +29,11 @@ export function unfinishedReinits(topology: Topology, observed: ClusterState): U
     const temps = temporaryPublications(d.name, d.publications.length).filter(
       (t) => publisher.publications[t],
     );
-    if (temps.length === 0) continue;
+    if (temps.length === 0) {
+      const inPlace = stoppedInPlace(topology, observed, d);
+      if (inPlace) out.push(inPlace);
+      continue;
+    }
     const kept = new Set(
       temps.flatMap((t) => publisher.publications[t]!.tables.map((x) => `${x.schema}.${x.name}`)),
     );
@@ -62,4 +66,42 @@ export function unfinishedReinits(topology: Topology, observed: ClusterState): U
     });
   }
   return out.sort((a, b) => compareText(a.subscription, b.subscription));
+}
+
+/**
+ * A reinit of tables replicated both ways reconciles them in place (planner/init/reinitLoop.ts) and
+ * makes no temporary publication: the `reinitializing` its run recorded, and nothing else, says it
+ * was stopped (its fence's triggers wait for nothing once its sessions are gone) or still runs.
+ * The way out names the tables the subscriber publishes back, which such a reinit reconciles.
+ */
+function stoppedInPlace(
+  topology: Topology,
+  observed: ClusterState,
+  d: SubscriptionSpec,
+): UnfinishedReinit | null {
+  const subscriber = observed.nodes[d.node];
+  if (!subscriber?.reachable || subscriber.initState?.subscriptions[d.name]?.state !== 'reinitializing')
+    return null;
+  const back = new Set(
+    Object.values(topology.subscriptions)
+      .filter((b) => b.node === d.from && b.from === d.node)
+      .flatMap((b) => b.publications)
+      .flatMap((p) => subscriber.publications[p]?.tables.map((t) => `${t.schema}.${t.name}`) ?? []),
+  );
+  const tables = (subscriber.subscriptions[d.name]?.tables ?? [])
+    .map((t) => `${t.schema}.${t.name}`)
+    .filter((t) => back.has(t))
+    .sort(compareText);
+  const wayOut =
+    tables.length > 0
+      ? `\`${adviceText('reinitTables', d.name, tables)}\` finishes it (it reconciles them in place again)`
+      : `steep reinit ${d.name} --tables, naming the tables it was given, finishes it`;
+  return {
+    subscription: d.name,
+    node: d.node,
+    from: d.from,
+    tables,
+    publications: [],
+    reason: `a reinit of ${d.name} has not finished: it is recorded reinitializing on ${d.node}, and no temporary publication is on ${d.from} (a reinit of tables replicated both ways reconciles them in place; that reinit was stopped, or still runs); ${wayOut}`,
+  };
 }

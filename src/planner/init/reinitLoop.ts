@@ -15,7 +15,8 @@ import { refuse } from './reinit.js';
  * as a merge does, while both subscriptions keep running:
  *
  * 1. on both nodes a session that carries a steep replication origin (its writes are skipped by
- *    `origin = none` subscriptions, so nothing is sent back) takes a session advisory lock, and
+ *    `origin = none` subscriptions, so nothing is sent back) drops the triggers a stopped reinit
+ *    left (before the lock: a writer waiting in one would deadlock with it), takes a session advisory lock, and
  *    puts a statement trigger on each table that waits for that lock: the application's writes
  *    to them wait, the subscriptions' apply workers (session_replication_role = replica, which
  *    fires no ordinary trigger) go on; CREATE TRIGGER itself waits for writers already under way;
@@ -40,6 +41,8 @@ export interface LoopInput {
   tables: string[];
   enabled: boolean;
   recorded: InitState | null;
+  /** a reinit's temporary publications are on the publisher: a recorded `copying` is that reinit's */
+  underWay: boolean;
   /** the state schema: the trigger function lives there */
   stateSchema: string;
 }
@@ -92,16 +95,19 @@ function fence(
   return {
     take: [
       ...originSetupSql(reinitOriginName(subscription, node)),
+      // a stopped reinit's triggers first, before the lock they would wait for: a writer in one
+      // waiting for the lock holds its table's lock, which DROP TRIGGER would wait for (a deadlock)
+      ...dropTriggers(tables, lockTimeoutMs),
       `SELECT pg_catalog.pg_advisory_lock(pg_catalog.hashtextextended(${lock}, 0))`,
       'BEGIN',
       `SET LOCAL lock_timeout = ${Math.max(0, Math.trunc(lockTimeoutMs))}`,
       `CREATE OR REPLACE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS $fence$ ` +
         'BEGIN PERFORM pg_catalog.pg_advisory_xact_lock_shared(pg_catalog.hashtextextended(TG_ARGV[0], 0)); RETURN NULL; END $fence$',
-      ...tables.flatMap((t) => [
-        `DROP TRIGGER IF EXISTS ${quoteIdent(TRIGGER)} ON ${quoteQualified(t)}`,
-        `CREATE TRIGGER ${quoteIdent(TRIGGER)} BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON ${quoteQualified(t)} ` +
+      ...tables.map(
+        (t) =>
+          `CREATE TRIGGER ${quoteIdent(TRIGGER)} BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON ${quoteQualified(t)} ` +
           `FOR EACH STATEMENT EXECUTE FUNCTION ${fn}(${lock})`,
-      ]),
+      ),
       'COMMIT',
     ],
     // the lock first: a writer waiting in the trigger holds its table's lock, which DROP TRIGGER waits for
@@ -109,12 +115,30 @@ function fence(
       `SELECT pg_catalog.pg_advisory_unlock(pg_catalog.hashtextextended(${lock}, 0))`,
       'SELECT pg_catalog.pg_replication_origin_session_reset() WHERE pg_catalog.pg_replication_origin_session_is_setup()',
       `SELECT pg_catalog.pg_replication_origin_drop(${origin}) WHERE EXISTS (SELECT FROM pg_catalog.pg_replication_origin WHERE roname = ${origin})`,
-      'BEGIN',
-      `SET LOCAL lock_timeout = ${Math.max(0, Math.trunc(lockTimeoutMs))}`,
-      ...tables.map((t) => `DROP TRIGGER IF EXISTS ${quoteIdent(TRIGGER)} ON ${quoteQualified(t)}`),
-      'COMMIT',
+      ...dropTriggers(tables, lockTimeoutMs),
     ],
   };
+}
+
+/** The fence's triggers dropped, in one transaction that waits at most `lockTimeoutMs` for each table. */
+function dropTriggers(tables: string[], lockTimeoutMs: number): string[] {
+  return [
+    'BEGIN',
+    `SET LOCAL lock_timeout = ${Math.max(0, Math.trunc(lockTimeoutMs))}`,
+    ...tables.map((t) => `DROP TRIGGER IF EXISTS ${quoteIdent(TRIGGER)} ON ${quoteQualified(t)}`),
+    'COMMIT',
+  ];
+}
+
+/**
+ * The recorded states a reinit starts from: initialised, or a reinit stopped part way (only a
+ * reinit records `reinitializing`; `copying` is one's while its temporary publications are there,
+ * else an init's): the in-place reconcile, run again from its start, finishes it.
+ */
+function reinitFrom(recorded: InitState, underWay: boolean): boolean {
+  return (
+    ['synchronized', 'diverged', 'reinitializing'].includes(recorded) || (recorded === 'copying' && underWay)
+  );
 }
 
 /** Which tables are published back, and how a reinit reconciles them; null when none is. */
@@ -130,7 +154,7 @@ export function planLoopedReinit(input: LoopInput, lockTimeoutMs: number): LoopP
       `${looped.join(', ')} ${looped.length === 1 ? 'is' : 'are'} replicated both ways between ${d.from} and ${d.node} (subscriptions ${d.name} and ${backs.map((b) => b.name).join(', ')}), ` +
         `and ${any.name} has origin = ${any.options.origin ?? 'any'}: reinit reconciles such tables with writes the other way must not send back; set origin: none on both (steep apply) and run reinit again`,
     );
-  if (input.recorded !== null && input.recorded !== 'synchronized' && input.recorded !== 'diverged')
+  if (input.recorded !== null && !reinitFrom(input.recorded, input.underWay))
     refuse(
       `subscription ${d.name} on ${d.node} is ${input.recorded}, not initialised: reinit repairs a synchronized or diverged subscription; finish its init with steep apply (or ${adviceText('initCancel', d.name)})`,
     );

@@ -45,6 +45,51 @@ describe('unfinished reinits', () => {
     expect(plan.unmanaged).toEqual([]);
   });
 
+  it('a reinit of tables replicated both ways, recorded reinitializing, names those tables and the reinit that finishes it', () => {
+    const loop = topology({
+      publications: [
+        publication('orders_pub', 'east', { tables: ['public.orders', 'public.items'] }),
+        publication('back_pub', 'west', { tables: ['public.orders'] }),
+      ],
+      subscriptions: [
+        subscription('west_orders', 'west', 'east', ['orders_pub'], { options: { origin: 'none' } }),
+        subscription('east_back', 'east', 'west', ['back_pub'], { options: { origin: 'none' } }),
+      ],
+    });
+    const state = observe(loop);
+    at(state, 'west').subscriptions.west_orders!.tables = ['orders', 'items'].map((name) => ({
+      schema: 'public',
+      name,
+      state: 'r' as const,
+      lsn: null,
+    }));
+    const recorded = (s: 'reinitializing' | 'synchronized') => {
+      at(state, 'west').initState = {
+        subscriptions: {
+          west_orders: {
+            subscription: 'west_orders',
+            initMethod: 'snapshot',
+            state: s,
+            sourceNode: 'east',
+            startedAt: '2026-01-01T00:00:00Z',
+            completedAt: null,
+            updatedAt: '2026-01-01T00:00:02Z',
+            error: null,
+          },
+        },
+        slots: {},
+      };
+    };
+    recorded('synchronized');
+    expect(unfinishedReinits(loop, state)).toEqual([]);
+    recorded('reinitializing');
+    const [u, ...more] = unfinishedReinits(loop, state);
+    expect(more).toEqual([]);
+    expect(u).toMatchObject({ subscription: 'west_orders', tables: ['public.orders'], publications: [] });
+    expect(u!.reason).toContain('`steep reinit west_orders --tables public.orders` finishes it');
+    expect(codes(runPlan(loop, state).warnings)).toContain('reinit.unfinished');
+  });
+
   it('a publisher that cannot be read tells nothing', () => {
     const state = observe(t);
     const temp = publication('steep_reinit_0_west_orders', 'east', { tables: ['public.items'] });

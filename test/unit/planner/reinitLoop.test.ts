@@ -31,6 +31,7 @@ function input(over: Partial<LoopInput> = {}): LoopInput {
     tables: ['p.a', 'p.b'],
     enabled: true,
     recorded: 'diverged',
+    underWay: false,
     stateSchema: 'steep',
     ...over,
   };
@@ -53,6 +54,12 @@ describe('reinit of tables replicated both ways', () => {
         ),
       ).toBe(true);
       expect(side.take.some((s) => s.includes('"p"."b"'))).toBe(false);
+      // a stopped reinit's trigger goes before the lock its writers would wait for (else a deadlock)
+      const leftover = side.take.indexOf('DROP TRIGGER IF EXISTS "steep_reinit_fence" ON "p"."a"');
+      const lock = side.take.findIndex((s) => s.includes('pg_advisory_lock('));
+      expect(leftover).toBeGreaterThanOrEqual(0);
+      expect(leftover).toBeLessThan(lock);
+      expect(side.take.slice(lock).some((s) => s.startsWith('DROP TRIGGER'))).toBe(false);
       const unlock = side.release.findIndex((s) => s.includes('pg_advisory_unlock'));
       const drop = side.release.findIndex((s) => s.startsWith('DROP TRIGGER'));
       expect(unlock).toBeGreaterThanOrEqual(0);
@@ -78,5 +85,10 @@ describe('reinit of tables replicated both ways', () => {
     expect(() => planLoopedReinit(input({ recorded: 'copying' }), 5000)).toThrow(
       /is copying, not initialised/,
     );
+  });
+
+  it('runs again over a reinit stopped part way: its reconcile, or the copy of its other tables', () => {
+    expect(planLoopedReinit(input({ recorded: 'reinitializing' }), 5000)?.looped).toEqual(['p.a']);
+    expect(planLoopedReinit(input({ recorded: 'copying', underWay: true }), 5000)?.looped).toEqual(['p.a']);
   });
 });
