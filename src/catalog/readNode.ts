@@ -279,6 +279,7 @@ function observedNode(
       owned: p.state.owns_schema,
       ...(p.state.schema_owner !== null ? { owner: p.state.schema_owner } : {}),
       writable: p.state.schema_writable,
+      notOwned: p.state.not_owned,
     },
     steepLock: p.lock ?? null,
     rowFilters: normalised.rowFilters,

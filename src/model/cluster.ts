@@ -231,6 +231,11 @@ export interface ObservedStateSchema {
   owner?: string;
   /** the role may use it, create in it, and read and write each of its tables and sequences (absent: not read) */
   writable?: boolean;
+  /**
+   * its tables (`name`) and functions (`name()`) the role neither owns nor is a member of the
+   * owner of: a migration that alters one needs that owner (absent: not read)
+   */
+  notOwned?: Array<{ name: string; owner: string }>;
 }
 
 /**

@@ -18,20 +18,24 @@ export interface StateMigration {
 
 export function planStateSchema(ctx: PlanContext, migrations: readonly StateMigration[]): void {
   if (migrations.length === 0) return;
-  const ordered = [...migrations].sort((a, b) => a.version - b.version);
-  const latest = ordered[ordered.length - 1]!.version;
+  const latest = Math.max(...migrations.map((m) => m.version));
   const schema = ctx.desired.settings.stateSchema;
   for (const name of sortedKeys(ctx.desired.nodes)) {
     const node = ctx.node(name);
     if (!node) continue;
     const state = node.stateSchema;
-    const current = state.exists ? (state.version ?? 0) : 0;
-    const pending = ordered.filter((m) => m.version > current);
+    const pending = pendingMigrations(state, migrations);
     if (pending.length === 0) continue;
-    const statements: Statement[] = [
-      ...pending.flatMap((m) => m.statements).filter((sql) => keepStatement(sql, state)),
-      ...recordStatements(ctx.desired, name, pending),
-    ].map(tx);
+    const statements: Statement[] = migrationStatements(ctx.desired, name, state, pending).map(tx);
+    const owned = ownerOnly(ctx.desired, state, pending);
+    if (owned)
+      ctx.error(
+        'preflight.privilege',
+        `${name}: steep's state schema ${schema} is at version ${state.version ?? 'none'} and this steep needs migration${pending.length > 1 ? 's' : ''} ` +
+          `${pending.map((m) => m.version).join(', ')}, which alter${pending.length > 1 ? '' : 's'} ${schema}.${owned.object}: only its owner ${owned.owner} (or a member of it) may, ` +
+          `not role ${node.role.name}; have ${owned.owner} run the script \`steep grants\` prints for ${name} (it carries the migration, then the grants on what it creates), then plan again`,
+        { node: name, address: { kind: 'node', node: name } },
+      );
     const create = !state.exists;
     ctx.steps.push({
       key: stepKey('state', name),
@@ -51,6 +55,59 @@ export function planStateSchema(ctx: PlanContext, migrations: readonly StateMigr
       catalogDigest: stateSchemaDigest(state),
     });
   }
+}
+
+/** The statements of `pending` migrations on `node` whose state schema is as `state` reads, then their record. */
+export function migrationStatements(
+  file: Topology,
+  node: string,
+  state: ObservedStateSchema,
+  pending: readonly StateMigration[],
+): string[] {
+  return [
+    ...pending.flatMap((m) => m.statements).filter((sql) => keepStatement(sql, state)),
+    ...recordStatements(file, node, pending),
+  ];
+}
+
+/** The migrations a node's state schema as `state` reads still needs, oldest first. */
+export function pendingMigrations(
+  state: ObservedStateSchema,
+  migrations: readonly StateMigration[],
+): StateMigration[] {
+  const current = state.exists ? (state.version ?? 0) : 0;
+  return [...migrations].sort((a, b) => a.version - b.version).filter((m) => m.version > current);
+}
+
+/**
+ * The first object of the state schema that a `pending` migration alters (ALTER or DROP TABLE, a
+ * trigger on a table, a function replaced) and that only its owner may alter, where the role is
+ * neither that owner nor a member of it (an admin made the schema, a least-privileged role runs
+ * steep now); null when the role may run them all, or the version cannot be read.
+ */
+export function ownerOnly(
+  file: Topology,
+  state: ObservedStateSchema,
+  pending: readonly StateMigration[],
+): { object: string; owner: string } | null {
+  // a version the role cannot read yet (no USAGE on the schema): what is pending is not known
+  if (!state.exists || state.version === null || !state.notOwned || state.notOwned.length === 0) return null;
+  const owners = new Map(state.notOwned.map((o) => [o.name, o.owner]));
+  const s = quoteIdent(file.settings.stateSchema).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  // the statements of steep's own migrations that need the object's owner, and the object
+  const target = new RegExp(
+    '^(?:(?:ALTER|DROP) TABLE (?:IF EXISTS )?|(?:CREATE|DROP) TRIGGER (?:IF EXISTS )?[^ ]+ (?:[A-Z ]+ )?ON |CREATE OR REPLACE FUNCTION )' +
+      `${s}\\.("(?:[^"]|"")+"|[a-z_][a-z0-9_$]*)(\\()?`,
+  );
+  for (const sql of pending.flatMap((m) => m.statements)) {
+    const found = target.exec(sql);
+    if (!found) continue;
+    const name = found[1]!.startsWith('"') ? found[1]!.slice(1, -1).replaceAll('""', '"') : found[1]!;
+    const object = found[2] ? `${name}()` : name;
+    const owner = owners.get(object);
+    if (owner !== undefined) return { object, owner };
+  }
+  return null;
 }
 
 /**

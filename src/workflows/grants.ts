@@ -1,6 +1,7 @@
 import { loadTopology } from '../config/load.js';
 import { SteepError } from '../model/errors.js';
 import { type GrantFacts, grantScripts } from '../planner/preflight/grants.js';
+import { stateMigrations } from '../state/migrations.js';
 import { observe } from './plan.js';
 
 /**
@@ -26,5 +27,8 @@ export async function grantsOf(configPath: string, opts: { pgVersion?: number })
       facts[name] = { serverVersion: n.serverVersion, node: n };
     }
   }
-  return { nodes: grantScripts(topology, facts), configWarnings: warnings };
+  return {
+    nodes: grantScripts(topology, facts, stateMigrations(topology.settings.stateSchema)),
+    configWarnings: warnings,
+  };
 }

@@ -14,8 +14,9 @@ import { eventually, HANG_MS } from '../support/topologyFile.js';
  * `steep grants` as a managed service's DBA meets it: the cloud's admin role (`cloudadmin`:
  * CREATEROLE CREATEDB REPLICATION, not a superuser, owning the database, pg_create_subscription
  * and the application role `shopapp` WITH ADMIN OPTION, as RDS sets its master user up) applies
- * steep first (its state schema is the admin's), then creates steep's runner; the runner's plan
- * names grants on that schema (never its ownership), `steep grants` read as the runner prints
+ * steep first (its state schema is the admin's; with an older steep: its newest migration, which
+ * alters a table the admin owns, is still to run), then creates steep's runner; the runner's plan
+ * names grants on that schema (never its ownership) and that migration, `steep grants` read as the runner prints
  * each node's script (steep's own parallel copy: session_replication_role only as a comment), and
  * the admin runs it as it is with psql -v ON_ERROR_STOP=1. The application keeps its tables (owned by shopapp, a
  * foreign key between them). Then, as the runner: plan, apply under writes, verify equal,
@@ -40,6 +41,34 @@ describe.each(cells)('steep grants run by the cloud admin on PostgreSQL %i, %s',
   const east = () => cluster().node('east');
   const west = () => cluster().node('west');
   const steep = steepWith({ env: () => ({ ROLE_PGPASSWORD: PASSWORD }), timeoutMs: 120_000 });
+
+  /** `steep grants --json` as the runner: each node's script, and all of them as one text, which takes no ownership. */
+  async function grantsOf(path: string) {
+    const grants = await steep(['grants', '--json'], path);
+    expect(grants.code, grants.stderr).toBe(0);
+    const scripts = JSON.parse(grants.stdout).nodes as Array<{ node: string; lines: string[] }>;
+    const text = scripts.flatMap((s) => s.lines).join('\n');
+    expect(text).not.toMatch(/OWNER TO/);
+    return { scripts, text };
+  }
+
+  /** Each node's script run as the admin with psql -v ON_ERROR_STOP=1, as it is. */
+  function runScripts(scripts: Array<{ node: string; lines: string[] }>): void {
+    const dir = tempDir('steep-grants-');
+    for (const s of scripts) {
+      const file = join(dir, `${s.node}.sql`);
+      writeFileSync(file, `${s.lines.join('\n')}\n`);
+      const run = spawnSync(
+        'psql',
+        ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', file, adminUrl(cluster().node(s.node).port)],
+        {
+          encoding: 'utf8',
+          env: { ...process.env, PGPASSWORD: PASSWORD },
+        },
+      );
+      expect(run.status, `${s.node}:\n${s.lines.join('\n')}\n${run.stderr}`).toBe(0);
+    }
+  }
 
   it('the script runs as the admin with ON_ERROR_STOP, takes no table from its owner; the runner then plans, applies under writes, verifies and syncs sequences; the switchover dry-run names each GRANT it lacks, which the admin runs as written; the switchover with --reverse then releases and the way back streams', async () => {
     for (const n of [east(), west()]) {
@@ -81,6 +110,12 @@ describe.each(cells)('steep grants run by the cloud admin on PostgreSQL %i, %s',
       expect(
         await n.query(`SELECT nspowner::regrole::text AS owner FROM pg_namespace WHERE nspname = 'steep'`),
       ).toEqual([{ owner: 'cloudadmin' }]);
+    // …by a steep one migration older: the newest, which alters a table the admin owns, is pending
+    for (const n of [east(), west()])
+      await admin(
+        n.port,
+        'ALTER TABLE steep.schema_fingerprints DROP COLUMN saved_by; DELETE FROM steep.migrations WHERE version >= 17',
+      );
     // steep's own parallel copy: the script names session_replication_role, which no admin may grant
     const path = writeConfig(
       oneWayYaml(
@@ -99,26 +134,33 @@ describe.each(cells)('steep grants run by the cloud admin on PostgreSQL %i, %s',
     expect(before.stderr).toContain(
       'east: role steep_runner may not use steep\'s state schema steep (its owner is cloudadmin); run GRANT USAGE, CREATE ON SCHEMA "steep" TO "steep_runner";',
     );
-
-    const grants = await steep(['grants', '--json'], path);
-    expect(grants.code, grants.stderr).toBe(0);
-    const scripts = JSON.parse(grants.stdout).nodes as Array<{ node: string; lines: string[] }>;
-    const text = scripts.flatMap((s) => s.lines).join('\n');
-    expect(text).not.toMatch(/OWNER TO/);
+    const { scripts, text } = await grantsOf(path);
     expect(text).toContain('ON SCHEMA "steep" TO "steep_runner"');
     expect(text).not.toMatch(/<\w+>/);
     expect(text).toContain(`GRANT "shopapp" TO "steep_runner"`);
-    const dir = tempDir('steep-grants-');
-    for (const s of scripts) {
-      const file = join(dir, `${s.node}.sql`);
-      writeFileSync(file, `${s.lines.join('\n')}\n`);
-      const node = cluster().node(s.node);
-      const run = spawnSync('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', file, adminUrl(node.port)], {
-        encoding: 'utf8',
-        env: { ...process.env, PGPASSWORD: PASSWORD },
-      });
-      expect(run.status, `${s.node}:\n${s.lines.join('\n')}\n${run.stderr}`).toBe(0);
-    }
+    runScripts(scripts);
+    // the runner reads the schema's version now: the migration it may not run is a plan error
+    // naming the owner, and the next script carries it, first, as the admin
+    const owned = await steep(['plan'], path);
+    expect(owned.code).toBe(1);
+    expect(owned.stderr).toContain(
+      "east: steep's state schema steep is at version 16 and this steep needs migration 17, which alters steep.schema_fingerprints: only its owner cloudadmin (or a member of it) may, not role steep_runner; have cloudadmin run the script `steep grants` prints for east",
+    );
+    const { scripts: migrating, text: steps } = await grantsOf(path);
+    expect(
+      steps.indexOf('ALTER TABLE "steep".schema_fingerprints ADD COLUMN IF NOT EXISTS saved_by'),
+    ).toBeGreaterThan(0);
+    expect(steps.indexOf('ALTER TABLE "steep".schema_fingerprints')).toBeLessThan(
+      steps.indexOf('ON ALL TABLES IN SCHEMA "steep" TO "steep_runner"'),
+    );
+    runScripts(migrating);
+    for (const n of [east(), west()])
+      expect(
+        await n.query(
+          `SELECT max(version)::int AS v, (SELECT count(*)::int FROM pg_attribute WHERE attrelid = 'steep.schema_fingerprints'::regclass AND attname = 'saved_by') AS col FROM steep.migrations`,
+        ),
+        `${n.name}: migrated by the script`,
+      ).toEqual([{ v: 17, col: 1 }]);
     // the application still owns its tables
     for (const n of [east(), west()]) {
       const owners = await n.query<{ owner: string }>(

@@ -2,7 +2,8 @@ import { quoteIdent } from '../../model/sql.js';
 import type { CatalogQuery } from './catalogQuery.js';
 
 /**
- * Does steep's state schema exist, can its migration table be read, and which of the tables
+ * Does steep's state schema exist, can its migration table be read, which of its objects the role
+ * does not own (a migration's ALTER needs their owner), and which of the tables
  * read in the second round trip are readable: `subscription_state` and `init_slots` (both),
  * `copy_chunks`, `object_digests`. PostgreSQL 14+. `$1` is the schema name. The migrations and
  * those tables are queried only when readable, so a node without them never aborts the
@@ -37,6 +38,15 @@ export function stateSchemaQuery(schema: string): CatalogQuery {
                                       -- a CASE: the planner may call the function before it filters by relkind
                                       and case when c.relkind = 'S' then not has_sequence_privilege(c.oid, 'USAGE') else false end)
                    from pg_catalog.pg_namespace n where n.nspname = $1), false) as schema_writable,
+       coalesce((select pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('name', o.name, 'owner', o.owner::regrole::text) order by o.name)
+                   from (select c.relname::text as name, c.relowner as owner from pg_catalog.pg_class c
+                           join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+                          where n.nspname = $1 and c.relkind in ('r', 'p')
+                         union all
+                         select f.proname || '()', f.proowner from pg_catalog.pg_proc f
+                           join pg_catalog.pg_namespace n on n.oid = f.pronamespace
+                          where n.nspname = $1) o
+                  where not pg_catalog.pg_has_role(o.owner, 'USAGE')), '[]'::jsonb) as not_owned,
        case when u.usable then ${readable(2)} and ${readable(3)} else false end as init_readable,
        case when u.usable then ${readable(4)} else false end as chunks_readable,
        case when u.usable then ${readable(5)} else false end as digests_readable
@@ -55,6 +65,8 @@ export interface StateSchemaRow {
   schema_owner: string | null;
   /** USAGE and CREATE on it, SELECT/INSERT/UPDATE/DELETE on each of its tables, USAGE on each sequence */
   schema_writable: boolean;
+  /** its tables (`name`) and functions (`name()`) whose owner the role is not (nor a member of) */
+  not_owned: Array<{ name: string; owner: string }>;
   init_readable: boolean;
   chunks_readable: boolean;
   digests_readable: boolean;

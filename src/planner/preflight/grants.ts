@@ -12,6 +12,7 @@ import { displayTable, quoteIdent } from '../../model/sql.js';
 import type { SubscriptionSpec, Topology } from '../../model/topology.js';
 import { restoredByUser, startsUnderLocks } from '../../model/topology.js';
 import { PG15, PG16 } from '../../model/versions.js';
+import { migrationStatements, ownerOnly, pendingMigrations, type StateMigration } from '../stateSchema.js';
 import { byOwner } from './preflightPrivileges.js';
 
 /**
@@ -38,7 +39,11 @@ const MERGE_FUNCTIONS: RestrictedFunction[] = [
   'pg_replication_origin_session_is_setup',
 ];
 
-export function grantScripts(topology: Topology, facts: Record<string, GrantFacts>): NodeGrants[] {
+export function grantScripts(
+  topology: Topology,
+  facts: Record<string, GrantFacts>,
+  migrations: readonly StateMigration[],
+): NodeGrants[] {
   return Object.keys(topology.nodes)
     .sort(compareText)
     .map((name) => {
@@ -55,7 +60,7 @@ export function grantScripts(topology: Topology, facts: Record<string, GrantFact
               `GRANT CREATE ON DATABASE ${quoteIdent(spec.connection.database)} TO ${quoteIdent(role)};`,
             ]
           : []),
-        ...stateSchemaLines(topology.settings.stateSchema, role, f.node),
+        ...stateSchemaLines(topology, name, f.node, migrations),
         ...publisherGrants(topology, name, f),
         ...(subs.length > 0 ? subscriberGrants(topology, subs, role, f) : []),
         ...([...subs, ...feeds].some((s) => startsUnderLocks(s.init))
@@ -76,17 +81,43 @@ export function grantScripts(topology: Topology, facts: Record<string, GrantFact
 
 /**
  * steep's state schema made by another role (an admin ran steep first): its owner grants the role
- * what steep does there, never gives the schema away. Not read: a comment saying so.
+ * what steep does there, never gives the schema away; a migration this steep needs that alters
+ * what only that owner may alter runs here first, as it (then the grants cover what it created).
+ * Not read: a comment saying so.
  */
-function stateSchemaLines(schema: string, role: string, node: ObservedNode | undefined): string[] {
+function stateSchemaLines(
+  file: Topology,
+  name: string,
+  node: ObservedNode | undefined,
+  migrations: readonly StateMigration[],
+): string[] {
+  const schema = file.settings.stateSchema;
+  const role = file.nodes[name]!.connection.user;
   const state = node?.stateSchema;
   if (!node)
     return [
       `-- if steep's state schema ${schema} already exists under another role (an admin ran steep first), its owner grants:`,
       ...stateSchemaGrants(schema, role).map((g) => `--   ${g}`),
     ];
-  if (node.role.superuser || !state?.exists || state.writable !== false) return [];
+  if (node.role.superuser || !state?.exists) return [];
+  const pending = pendingMigrations(state, migrations);
+  const owned = ownerOnly(file, state, pending);
+  if (!owned && state.writable !== false) return [];
   return [
+    ...(state.version === null
+      ? [
+          `-- steep's state schema ${schema} may call for a migration that only its owner may run: once these grants let ${role} read its version, steep grants names it`,
+        ]
+      : []),
+    ...(owned
+      ? [
+          `-- steep's state schema ${schema} is at version ${state.version ?? 'none'}; this steep needs migration${pending.length > 1 ? 's' : ''} ` +
+            `${pending.map((m) => m.version).join(', ')}, which only ${owned.owner}, the owner of ${schema}.${owned.object}, may run: run as it`,
+          'BEGIN;',
+          ...migrationStatements(file, name, state, pending).map((sql) => `${sql};`),
+          'COMMIT;',
+        ]
+      : []),
     `-- steep's state schema ${schema} belongs to ${state.owner ?? 'another role'}: run by it (or a member of it), these let ${role} use it; the schema keeps its owner`,
     ...stateSchemaGrants(schema, role),
   ];
