@@ -263,6 +263,25 @@ async function expectOnlyTheLinksSlots(): Promise<void> {
     });
 }
 
+/** `steep reinit p_link_us --tables TABLES -c PATH` in the background, once its fence waits for a lock on `node`. */
+async function reinitWaiting(path: string, tables: string, node: TestNode): Promise<Started> {
+  const reinit = startSteep(
+    ['reinit', 'p_link_us', '--tables', tables, '--auto-approve', '--log-format', 'json', '-c', path],
+    env(),
+  );
+  await eventually(
+    async () =>
+      (
+        await node.query(
+          "SELECT FROM pg_stat_activity WHERE application_name = 'steep reinit' AND wait_event_type = 'Lock'",
+        )
+      ).length > 0,
+    HANG_MS,
+    `the reinit's fence waiting for a lock on ${node.name}`,
+  );
+  return reinit;
+}
+
 /**
  * steep's triggers on the user's tables of `node`: a reinit's write fence (steep's own state tables
  * carry the replicated-row trigger for good: docs/state-schema.md)
@@ -584,20 +603,7 @@ describe(`links on PostgreSQL ${VERSION}`, () => {
       await Promise.all(writers.map((w) => writesGoOn(w)));
       await holder.query('BEGIN');
       await holder.query('UPDATE p.lines SET qty = qty WHERE order_id = 5');
-      const reinit = startSteep(
-        ['reinit', 'p_link_us', '--tables', 'p.lines', '--auto-approve', '--log-format', 'json', '-c', both],
-        env(),
-      );
-      await eventually(
-        async () =>
-          (
-            await us().query(
-              "SELECT FROM pg_stat_activity WHERE application_name = 'steep reinit' AND wait_event_type = 'Lock'",
-            )
-          ).length > 0,
-        HANG_MS,
-        "the reinit's fence waiting for its lock on us",
-      );
+      const reinit = await reinitWaiting(both, 'p.lines', us());
       expect(await fenceTriggers(eu()), 'the fence is up on eu').toBe(1);
       reinit.child.kill('SIGKILL');
       expect((await reinit.exited).signal).toBe('SIGKILL');
@@ -645,6 +651,32 @@ describe(`links on PostgreSQL ${VERSION}`, () => {
     ]);
     expect(check.code, check.stdout).toBe(0);
     expect(replan.code, replan.stdout + replan.stderr).toBe(0);
+  }, 180_000);
+
+  it('reinit of two link tables while a transaction writes them in the other order: no deadlock, both commit', async () => {
+    // an application transaction holds p.orders on eu while the reinit fences p.lines, then p.orders
+    const app = await eu().client();
+    try {
+      await app.query('BEGIN');
+      await app.query('INSERT INTO p.orders VALUES (950001, 1, 1, now())');
+      const reinit = await reinitWaiting(both, 'p.lines,p.orders', eu());
+      // the same transaction now writes the table the fence took first, and commits
+      await app.query('INSERT INTO p.lines VALUES (950001, 1, 1, now())');
+      await app.query('COMMIT');
+      const done = await reinit.exited;
+      expect(done.code, `${done.stdout}\n${done.stderr}`).toBe(0);
+    } finally {
+      await app.end();
+    }
+    await waitCaughtUp(eu(), 'p_link_us_a172cedc');
+    for (const node of [eu(), us()]) {
+      const rows = await node.query<{ o: number; l: number }>(
+        'SELECT (SELECT count(*)::int FROM p.orders WHERE id = 950001) AS o, (SELECT count(*)::int FROM p.lines WHERE order_id = 950001) AS l',
+      );
+      expect(rows, `${node.name}: the transaction's rows`).toEqual([{ o: 1, l: 1 }]);
+      expect(await fenceTriggers(node), `${node.name}: no fence left`).toBe(0);
+    }
+    expect(await digest(us(), 'p')).toEqual(await digest(eu(), 'p'));
   }, 180_000);
 
   it("a one-way subscription (origin any) merges too: prefer-target keeps the subscriber's rows, one-sided rows go both ways, then it streams", async () => {

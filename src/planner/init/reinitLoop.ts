@@ -15,11 +15,12 @@ import { refuse } from './reinit.js';
  * as a merge does, while both subscriptions keep running:
  *
  * 1. on both nodes a session that carries a steep replication origin (its writes are skipped by
- *    `origin = none` subscriptions, so nothing is sent back) drops the triggers a stopped reinit
- *    left (before the lock: a writer waiting in one would deadlock with it), takes a session advisory lock, and
- *    puts a statement trigger on each table that waits for that lock: the application's writes
+ *    `origin = none` subscriptions, so nothing is sent back) puts a statement trigger on each
+ *    table (one transaction each, replacing one a stopped reinit left) that takes the shared form
+ *    of an advisory lock, then takes that lock itself: once it holds it, the application's writes
  *    to them wait, the subscriptions' apply workers (session_replication_role = replica, which
- *    fires no ordinary trigger) go on; CREATE TRIGGER itself waits for writers already under way;
+ *    fires no ordinary trigger) go on; CREATE TRIGGER waits for writers already under way, the
+ *    lock for those that passed a trigger before it, each wait holding nothing else (no deadlock);
  * 2. once each subscription has applied everything its publisher committed before the triggers,
  *    nothing of these tables is in flight either way;
  * 3. the merge's reconcile copies each node's one-sided rows to the other and resolves the keys
@@ -92,22 +93,30 @@ function fence(
   const fn = `${quoteIdent(stateSchema)}.${quoteIdent(TRIGGER)}`;
   // the advisory lock's name (hashed by PostgreSQL to its key) the triggers wait for
   const lock = quoteLiteral(`steep reinit fence ${subscription}`);
+  const timeout = `SET LOCAL lock_timeout = ${Math.max(0, Math.trunc(lockTimeoutMs))}`;
+  // each table in a transaction of its own (it holds no other lock while it waits for one), and the
+  // lock once every trigger is there: the fence is never one side of a deadlock with a writer
+  // that writes these tables in another order, or waits in a trigger (a stopped reinit's too)
+  const eachTable = (sql: (t: string) => string[]) =>
+    tables.flatMap((t) => ['BEGIN', timeout, ...sql(quoteQualified(t)), 'COMMIT']);
+  const drop = (t: string) => `DROP TRIGGER IF EXISTS ${quoteIdent(TRIGGER)} ON ${t}`;
   return {
     take: [
       ...originSetupSql(reinitOriginName(subscription, node)),
-      // a stopped reinit's triggers first, before the lock they would wait for: a writer in one
-      // waiting for the lock holds its table's lock, which DROP TRIGGER would wait for (a deadlock)
-      ...dropTriggers(tables, lockTimeoutMs),
-      `SELECT pg_catalog.pg_advisory_lock(pg_catalog.hashtextextended(${lock}, 0))`,
       'BEGIN',
-      `SET LOCAL lock_timeout = ${Math.max(0, Math.trunc(lockTimeoutMs))}`,
+      timeout,
       `CREATE OR REPLACE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS $fence$ ` +
         'BEGIN PERFORM pg_catalog.pg_advisory_xact_lock_shared(pg_catalog.hashtextextended(TG_ARGV[0], 0)); RETURN NULL; END $fence$',
-      ...tables.map(
-        (t) =>
-          `CREATE TRIGGER ${quoteIdent(TRIGGER)} BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON ${quoteQualified(t)} ` +
+      'COMMIT',
+      ...eachTable((t) => [
+        drop(t),
+        `CREATE TRIGGER ${quoteIdent(TRIGGER)} BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON ${t} ` +
           `FOR EACH STATEMENT EXECUTE FUNCTION ${fn}(${lock})`,
-      ),
+      ]),
+      // waits for the writers that passed a trigger before it: their transactions hold its shared form
+      'BEGIN',
+      timeout,
+      `SELECT pg_catalog.pg_advisory_lock(pg_catalog.hashtextextended(${lock}, 0))`,
       'COMMIT',
     ],
     // the lock first: a writer waiting in the trigger holds its table's lock, which DROP TRIGGER waits for
@@ -115,19 +124,9 @@ function fence(
       `SELECT pg_catalog.pg_advisory_unlock(pg_catalog.hashtextextended(${lock}, 0))`,
       'SELECT pg_catalog.pg_replication_origin_session_reset() WHERE pg_catalog.pg_replication_origin_session_is_setup()',
       `SELECT pg_catalog.pg_replication_origin_drop(${origin}) WHERE EXISTS (SELECT FROM pg_catalog.pg_replication_origin WHERE roname = ${origin})`,
-      ...dropTriggers(tables, lockTimeoutMs),
+      ...eachTable((t) => [drop(t)]),
     ],
   };
-}
-
-/** The fence's triggers dropped, in one transaction that waits at most `lockTimeoutMs` for each table. */
-function dropTriggers(tables: string[], lockTimeoutMs: number): string[] {
-  return [
-    'BEGIN',
-    `SET LOCAL lock_timeout = ${Math.max(0, Math.trunc(lockTimeoutMs))}`,
-    ...tables.map((t) => `DROP TRIGGER IF EXISTS ${quoteIdent(TRIGGER)} ON ${quoteQualified(t)}`),
-    'COMMIT',
-  ];
 }
 
 /**

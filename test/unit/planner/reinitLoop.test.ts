@@ -38,7 +38,7 @@ function input(over: Partial<LoopInput> = {}): LoopInput {
 }
 
 describe('reinit of tables replicated both ways', () => {
-  it('reconciles only the tables published back, by the link strategy, and lets the lock go before dropping the triggers', () => {
+  it('reconciles only the tables published back, by the link strategy; the lock after the triggers, let go before they are dropped', () => {
     const plan = planLoopedReinit(input(), 5000)!;
     expect(plan.looped).toEqual(['p.a']);
     expect(plan.rest).toEqual(['p.b']);
@@ -54,12 +54,23 @@ describe('reinit of tables replicated both ways', () => {
         ),
       ).toBe(true);
       expect(side.take.some((s) => s.includes('"p"."b"'))).toBe(false);
-      // a stopped reinit's trigger goes before the lock its writers would wait for (else a deadlock)
-      const leftover = side.take.indexOf('DROP TRIGGER IF EXISTS "steep_reinit_fence" ON "p"."a"');
+      // each trigger in a transaction of its own, the lock after them all: no wait holds another lock
       const lock = side.take.findIndex((s) => s.includes('pg_advisory_lock('));
-      expect(leftover).toBeGreaterThanOrEqual(0);
-      expect(leftover).toBeLessThan(lock);
-      expect(side.take.slice(lock).some((s) => s.startsWith('DROP TRIGGER'))).toBe(false);
+      const create = side.take.findIndex((s) => s.startsWith('CREATE TRIGGER'));
+      expect(side.take.slice(create - 3, create + 2)).toEqual([
+        'BEGIN',
+        'SET LOCAL lock_timeout = 5000',
+        'DROP TRIGGER IF EXISTS "steep_reinit_fence" ON "p"."a"',
+        expect.stringMatching(/^CREATE TRIGGER/),
+        'COMMIT',
+      ]);
+      expect(create).toBeLessThan(lock);
+      expect(side.take.slice(lock - 2, lock + 2)).toEqual([
+        'BEGIN',
+        'SET LOCAL lock_timeout = 5000',
+        expect.stringContaining('pg_advisory_lock('),
+        'COMMIT',
+      ]);
       const unlock = side.release.findIndex((s) => s.includes('pg_advisory_unlock'));
       const drop = side.release.findIndex((s) => s.startsWith('DROP TRIGGER'));
       expect(unlock).toBeGreaterThanOrEqual(0);
