@@ -15,9 +15,10 @@ import { slotsPastNow } from './slotCatchUp.js';
  * The I/O of a reinit plan: its statements on the two locked sessions, the state moves around
  * them (`reinitializing` while the tables leave the subscription, `copying` once they are back),
  * the copy followed to `synchronized` exactly as an init's, then the temporary publications
- * dropped (a plan `copied` only drops them); it returns the rows this run copied. Stopped anywhere, the next `steep reinit` resumes from what the nodes show; a signal
- * (`signal`) starts no further statement and leaves a running copy to PostgreSQL, and once the
- * copy is synchronized the temporary publications are dropped all the same (that finishes it).
+ * dropped (a plan `copied` only drops them); it returns the rows this run copied. Stopped
+ * anywhere, the next `steep reinit` resumes from what the nodes show; a signal (`signal`) starts
+ * no further statement and leaves a running copy to PostgreSQL, and once the copy is
+ * synchronized the temporary publications are dropped all the same (that finishes it).
  */
 
 export interface ReinitSessions {
