@@ -269,17 +269,23 @@ async function reinitWaiting(path: string, tables: string, node: TestNode): Prom
     ['reinit', 'p_link_us', '--tables', tables, '--auto-approve', '--log-format', 'json', '-c', path],
     env(),
   );
+  await untilWaitingForLock(node, 'steep reinit');
+  return reinit;
+}
+
+/** Until a session of steep's (`application`) waits for a lock on a relation of `node`. */
+async function untilWaitingForLock(node: TestNode, application: string): Promise<void> {
   await eventually(
     async () =>
       (
         await node.query(
-          "SELECT FROM pg_stat_activity WHERE application_name = 'steep reinit' AND wait_event_type = 'Lock'",
+          "SELECT FROM pg_stat_activity WHERE application_name = $1 AND wait_event = 'relation'",
+          [application],
         )
       ).length > 0,
     HANG_MS,
-    `the reinit's fence waiting for a lock on ${node.name}`,
+    `${application} waiting for a lock on ${node.name}`,
   );
-  return reinit;
 }
 
 /**
@@ -677,6 +683,55 @@ describe(`links on PostgreSQL ${VERSION}`, () => {
       expect(await fenceTriggers(node), `${node.name}: no fence left`).toBe(0);
     }
     expect(await digest(us(), 'p')).toEqual(await digest(eu(), 'p'));
+  }, 180_000);
+
+  it('a link made while a transaction writes two of its tables in the other order: the merge waits, no deadlock', async () => {
+    for (const node of [eu(), us()]) {
+      await node.query('CREATE SCHEMA dl');
+      for (const t of ['a', 'b']) {
+        await node.query(`CREATE TABLE dl.${t} (id bigint PRIMARY KEY, v text NOT NULL)`);
+        await node.query(`INSERT INTO dl.${t} SELECT g, 'same' FROM generate_series(1, 100) g`);
+      }
+    }
+    const path = file([
+      linkYaml('p_link', 'p', 'prefer:eu'),
+      linkYaml('lm_link', 'lm', 'last-modified:updated_at'),
+      [
+        '  dl_link:',
+        '    nodes: [eu, us]',
+        '    tables: [dl.a, dl.b]',
+        '    init: { method: merge, strategy: "prefer:eu" }',
+      ].join('\n'),
+    ]);
+    // the transaction holds dl.b on eu while the merge locks dl.a, then dl.b (the lock alone: no
+    // transaction id yet, which the merge's slot would wait for before it locks anything)
+    const app = await eu().client();
+    try {
+      await app.query('BEGIN');
+      await app.query('LOCK TABLE dl.b IN ROW EXCLUSIVE MODE');
+      const apply = startApply(path);
+      await untilWaitingForLock(eu(), 'steep apply (merge)');
+      // the same transaction writes dl.b, then the table the merge locked first, and commits
+      await app.query(`INSERT INTO dl.b VALUES (1001, 'eu')`);
+      await app.query(`INSERT INTO dl.a VALUES (1001, 'eu')`);
+      await app.query('COMMIT');
+      const done = await apply.exited;
+      expect(done.code, `${done.stdout}\n${done.stderr}`).toBe(0);
+    } finally {
+      await app.end();
+    }
+    await waitCaughtUp(eu(), 'dl_link_us_a172cedc');
+    for (const node of [eu(), us()])
+      expect(
+        await node.query(
+          'SELECT (SELECT count(*)::int FROM dl.a) AS a, (SELECT count(*)::int FROM dl.b) AS b, (SELECT count(*)::int FROM dl.a WHERE id = 1001) + (SELECT count(*)::int FROM dl.b WHERE id = 1001) AS app',
+        ),
+        node.name,
+      ).toEqual([{ a: 101, b: 101, app: 2 }]);
+    expect((await steep(['plan', '--detailed-exitcode'], path)).code).toBe(0);
+    // the next tests' files hold the first two links only: dl_link goes
+    const dropped = await steep(['apply', '--auto-approve', '--allow-destroy'], both);
+    expect(dropped.code, dropped.stdout + dropped.stderr).toBe(0);
   }, 180_000);
 
   it("a one-way subscription (origin any) merges too: prefer-target keeps the subscriber's rows, one-sided rows go both ways, then it streams", async () => {
