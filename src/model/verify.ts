@@ -209,6 +209,10 @@ export interface PublishedScope {
   filter: string | null;
   /** of insert, update, delete: those no publication of it publishes (PostgreSQL never sends them); null or absent: none */
   notReplicated?: string[] | null;
+  /** the publications (of those read) that publish it */
+  publications?: string[];
+  /** its partition ancestors on the publisher, nearest first (`schema.table`); null or absent: not a partition */
+  ancestors?: string[] | null;
 }
 
 /** A table's columns and the key it can be compared by, on one node. */

@@ -1,4 +1,4 @@
-import { qualifiedName } from '../../model/topology.js';
+import { qualifiedName, type TableName } from '../../model/topology.js';
 import type {
   KeyColumn,
   NotVerifiable,
@@ -6,6 +6,7 @@ import type {
   TableComparison,
   TableShape,
 } from '../../model/verify.js';
+import { publishedAncestor } from '../publications/publishedRelations.js';
 
 /**
  * What `verify` compares for each table of a subscription (docs/steep-yaml.md): the publisher's rows after
@@ -139,4 +140,53 @@ export function planComparison(
 
 export function isComparison(x: TableComparison | NotVerifiable): x is TableComparison {
   return 'publisher' in x;
+}
+
+/** A partition of the scope replicated as an ancestor's (publishedAncestor): the ancestor and the publications that publish it. */
+export interface ThroughAncestor {
+  ancestor: string;
+  publications: string[];
+}
+
+/** The partitions of `scope` PostgreSQL replicates as an ancestor's, by `schema.table`. */
+export function throughAncestors(scope: PublishedScope[]): Map<string, ThroughAncestor> {
+  const published = new Map(scope.map((s) => [qualifiedName(s.table), s]));
+  const out = new Map<string, ThroughAncestor>();
+  for (const s of scope) {
+    const ancestor = publishedAncestor(s.ancestors, new Set(published.keys()));
+    if (ancestor)
+      out.set(qualifiedName(s.table), {
+        ancestor,
+        publications: published.get(ancestor)!.publications ?? [],
+      });
+  }
+  return out;
+}
+
+function publishesAncestor(t: ThroughAncestor): string {
+  const pubs = t.publications;
+  return `publication${pubs.length === 1 ? '' : 's'} ${pubs.join(', ')} ${pubs.length === 1 ? 'publishes' : 'publish'} its partition ancestor ${t.ancestor} with publish_via_partition_root, so PostgreSQL sends its changes as ${t.ancestor}'s, with ${t.ancestor}'s row filter`;
+}
+
+/** `verify --tables` of a partition the subscription does not list (16+): its rows are its ancestor's. */
+export function throughAncestorRefusal(name: string, t: ThroughAncestor): string {
+  return `${name} is no table of the subscription: ${publishesAncestor(t)}, and leaves ${name} out of the subscription; its rows are compared in ${t.ancestor} (verify ${t.ancestor})`;
+}
+
+/**
+ * A partition replicated as its ancestor's that the subscription lists too (before 16, which
+ * copies it once on its own as well): what the subscriber holds in it is that copy, never
+ * streamed into, so no comparison could call it equal or diverged.
+ */
+export function throughAncestorNotComparable(
+  table: TableName,
+  t: ThroughAncestor,
+  subscriberNode: string,
+): NotVerifiable {
+  const name = qualifiedName(table);
+  return {
+    table,
+    reason: `${name} is not comparable on its own: ${publishesAncestor(t)} (compared in ${t.ancestor}); before PostgreSQL 16 the subscription lists ${name} as well and copied it once on its own, so what ${subscriberNode} holds in it is that copy, which no change streams into`,
+    notComparable: true,
+  };
 }
