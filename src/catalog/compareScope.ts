@@ -143,7 +143,11 @@ export async function readPublishedScope(
   return rows;
 }
 
-/** The shapes of `tables` on a node; a table absent there is absent from the result. */
+/**
+ * The shapes of `tables` on a node; a table absent there is absent from the result. A
+ * partitioned table's estimated rows are its leaves' (autovacuum analyses them, never the root,
+ * whose reltuples stays unknown until an ANALYZE names it).
+ */
 export async function readTableShapes(
   client: pg.Client,
   tables: TableName[],
@@ -161,7 +165,12 @@ export async function readTableShapes(
                FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
               WHERE i.indrelid = c.oid AND (i.indisprimary OR (i.indisreplident AND c.relreplident = 'i'))
               ORDER BY i.indisprimary DESC LIMIT 1) AS key,
-            greatest(c.reltuples::float8, 0) AS "estimatedRows", c.relkind = 'p' AS partitioned
+            CASE WHEN c.relkind = 'p'
+                 THEN (SELECT coalesce(sum(greatest(l.reltuples::float8, 0)), 0)
+                         FROM pg_catalog.pg_partition_tree(c.oid) pt JOIN pg_catalog.pg_class l ON l.oid = pt.relid
+                        WHERE pt.isleaf)
+                 ELSE greatest(c.reltuples::float8, 0) END AS "estimatedRows",
+            c.relkind = 'p' AS partitioned
        FROM unnest($1::text[], $2::text[]) AS t(s, r)
        JOIN pg_catalog.pg_namespace n ON n.nspname = t.s
        JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = t.r AND c.relkind IN ('r', 'p')`,

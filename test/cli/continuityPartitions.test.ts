@@ -396,6 +396,19 @@ describe('continuity when the published shape changes (18)', { timeout: 300_000 
       const equal = await verify();
       expect(equal.tables, equal.out).toEqual(verdicts({}));
       expect(equal.code, equal.out).toBe(0);
+      // a tree's size is its leaves' (autovacuum analyses them, never the root): chunked by it
+      await east.query('ANALYZE vr.a_0, vr.a_1');
+      const chunked = await verifyJson(
+        steep,
+        'vr_sub',
+        ['--tables', 'vr.a'],
+        ['table', 'rows', 'chunks'],
+        undefined,
+        {
+          STEEP_VERIFY_CHUNK_ROWS: '400',
+        },
+      );
+      expect(chunked.tables, chunked.out).toEqual([{ table: 'vr.a', rows: 1600, chunks: 5 }]);
       // d_0 alone: no table of the subscription, compared in d
       const leafAlone = await steep(['verify', 'vr_sub', '--tables', 'vr.d_0']);
       expect(leafAlone.code, leafAlone.stdout + leafAlone.stderr).toBe(1);

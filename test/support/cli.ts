@@ -123,8 +123,9 @@ export async function verifyJson(
   args: string[],
   fields: readonly string[],
   config?: string,
+  env?: Env,
 ): Promise<VerifyRun> {
-  const r = await steep(['verify', sub, '--json', ...args], config);
+  const r = await steep(['verify', sub, '--json', ...args], config, env);
   type Doc = { tables: Array<Record<string, unknown>>; state: string | null };
   const doc = JSON.parse(r.stdout) as Doc & { after?: Doc };
   const last = doc.after ?? doc;
