@@ -21,13 +21,18 @@ import { SteepError } from '../model/errors.js';
 import { unrecordedState } from '../model/initLifecycle.js';
 import type { SubscriptionSpec, Topology } from '../model/topology.js';
 import { qualifiedName, tableOfQualified } from '../model/topology.js';
-import type { NotVerifiable, TableComparison, TableVerdict, VerifyReport } from '../model/verify.js';
+import {
+  type NotVerifiable,
+  type TableComparison,
+  type TableVerdict,
+  throughAncestors,
+  type VerifyReport,
+} from '../model/verify.js';
 import {
   isComparison,
   planComparison,
   throughAncestorNotComparable,
   throughAncestorRefusal,
-  throughAncestors,
 } from '../planner/compare/verify.js';
 import { DivergedTablesStore } from '../state/divergedTables.js';
 import { StreamContinuityStore } from '../state/streamContinuity.js';

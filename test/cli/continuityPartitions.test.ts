@@ -14,9 +14,10 @@ import { eventually, HANG_MS, nodesYaml, passwordEnv } from '../support/topology
  * filter passes (013_partition.pl, 028_row_filter.pl); (3) columns swapped on the publisher right
  * after the copy, before any status reading: `status --check` and `drift` exit 2 naming the table;
  * (4) partition trees published through their root with a row filter, beside leaves published on
- * their own (another publication, without the root): verify and verify --repair under writes
- * compare and copy as PostgreSQL replicates them (a leaf whose ancestor is published via root is
- * not a table of the subscription: its rows are its root's, with the root's filter).
+ * their own (another publication, without the root): steep's own copy, verify and verify
+ * --repair under writes copy and compare as PostgreSQL replicates them (a leaf whose ancestor is
+ * published via root is not a table of the subscription: its rows are its root's, with the
+ * root's filter).
  */
 const cluster = useCluster({ nodes: ['east', 'west'] });
 const APP = { user: 'part_app', password: 'part-app-secret-1' };
@@ -310,7 +311,7 @@ describe('continuity when the published shape changes (18)', { timeout: 300_000 
     expect(check.code, check.stdout).toBe(0);
   });
 
-  it('(4) via-root trees with row filters, leaves published on their own beside them: verify equal under writes, exact counts, repair as PostgreSQL copies', async () => {
+  it('(4) via-root trees with row filters, leaves published on their own beside them: own copy, verify equal under writes, exact counts, repair as PostgreSQL copies', async () => {
     const east = cluster().node('east');
     const west = cluster().node('west');
     const ROOT = 'id % 5 <> 0';
@@ -367,6 +368,8 @@ describe('continuity when the published shape changes (18)', { timeout: 300_000 
         '    from: east',
         '    publications: [vr_root, vr_leaf, vr_droot, vr_dleaf]',
         '    schemaSync: manual',
+        // steep's own copy, which copies what the publications publish as PostgreSQL does
+        '    init: { method: snapshot, parallel: 2 }',
         '',
       ].join('\n'),
       'via-root.yaml',

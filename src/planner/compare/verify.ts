@@ -5,8 +5,8 @@ import type {
   PublishedScope,
   TableComparison,
   TableShape,
+  ThroughAncestor,
 } from '../../model/verify.js';
-import { publishedAncestor } from '../publications/publishedRelations.js';
 
 /**
  * What `verify` compares for each table of a subscription (docs/steep-yaml.md): the publisher's rows after
@@ -140,27 +140,6 @@ export function planComparison(
 
 export function isComparison(x: TableComparison | NotVerifiable): x is TableComparison {
   return 'publisher' in x;
-}
-
-/** A partition of the scope replicated as an ancestor's (publishedAncestor): the ancestor and the publications that publish it. */
-export interface ThroughAncestor {
-  ancestor: string;
-  publications: string[];
-}
-
-/** The partitions of `scope` PostgreSQL replicates as an ancestor's, by `schema.table`. */
-export function throughAncestors(scope: PublishedScope[]): Map<string, ThroughAncestor> {
-  const published = new Map(scope.map((s) => [qualifiedName(s.table), s]));
-  const out = new Map<string, ThroughAncestor>();
-  for (const s of scope) {
-    const ancestor = publishedAncestor(s.ancestors, new Set(published.keys()));
-    if (ancestor)
-      out.set(qualifiedName(s.table), {
-        ancestor,
-        publications: published.get(ancestor)!.publications ?? [],
-      });
-  }
-  return out;
 }
 
 function publishesAncestor(t: ThroughAncestor): string {

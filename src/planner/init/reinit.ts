@@ -5,7 +5,7 @@ import { cannotFinishText } from '../../model/initFailure.js';
 import type { InitState } from '../../model/initState.js';
 import { quoteIdent, quoteLiteral } from '../../model/sql.js';
 import { tableOfQualified } from '../../model/topology.js';
-import { publishedAncestor } from '../publications/publishedRelations.js';
+import { publishedAncestor } from '../../model/verify.js';
 import { dropPublicationSql } from '../sqlBuild.js';
 
 /**

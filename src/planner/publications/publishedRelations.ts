@@ -98,23 +98,6 @@ export function partitionAncestors(qn: string, observed: Tables): string[] {
   return out;
 }
 
-/**
- * The ancestor a published partition's changes go out as, given its partition ancestors (nearest
- * first) and the relations a subscription's publications publish (pg_publication_tables): the
- * topmost ancestor published too, which only a publication with publish_via_partition_root
- * lists, or null. pgoutput sends the partition's changes as that ancestor's, with its row
- * filter alone, whatever publishes the partition itself, on every version (013_partition.pl,
- * 028_row_filter.pl); 16+ also leaves the partition out of the subscription (`receivedFrom`).
- */
-export function publishedAncestor(
-  ancestors: readonly string[] | null | undefined,
-  published: ReadonlySet<string>,
-): string | null {
-  let top: string | null = null;
-  for (const a of ancestors ?? []) if (published.has(a)) top = a;
-  return top;
-}
-
 function withoutPublishedAncestors(set: ReadonlySet<string>, observed: Tables): Set<string> {
   return new Set([...set].filter((t) => !partitionAncestors(t, observed).some((a) => set.has(a))));
 }

@@ -6,6 +6,7 @@ import {
   type KeyColumn,
   mergeRowHashes,
   type RowDifference,
+  throughAncestors,
 } from '../../../src/model/verify.js';
 import {
   chunkCount,
@@ -16,7 +17,6 @@ import {
   subGroupCount,
   throughAncestorNotComparable,
   throughAncestorRefusal,
-  throughAncestors,
   WHOLE_ROW,
 } from '../../../src/planner/compare/verify.js';
 
