@@ -86,13 +86,6 @@ export async function readFedUpstream(
 }
 
 /**
- * The tables the publications publish, with their row filter and column list (15+). A table in
- * several publications: its rows pass when any filter passes (PostgreSQL ORs them), and none
- * applies when one publication has no filter. steep's state schema (`stateSchema`), which an
- * `allTables` or `schemas` publication publishes too, is left out: its rows are each node's own
- * (docs/state-schema.md), never compared, copied or fenced as the application's.
- */
-/**
  * The actions (insert, update, delete) none of the publications publishes for the table of `p`,
  * in that order (null when each is published): what PostgreSQL never sends to the subscriber.
  */
@@ -101,6 +94,31 @@ const NOT_REPLICATED = `(SELECT array_agg(x.a ORDER BY x.n) FROM unnest(ARRAY['i
                                      WHERE q.pubname = ANY($1) AND q.schemaname = p.schemaname AND q.tablename = p.tablename
                                        AND CASE x.a WHEN 'insert' THEN pp.pubinsert WHEN 'update' THEN pp.pubupdate ELSE pp.pubdelete END))::text[] AS "notReplicated"`;
 
+/**
+ * The partition ancestors of the relation `schema`.`table` (SQL expressions), nearest first, as a
+ * text[] of `schema.table`; NULL for a relation that is no partition.
+ */
+export function partitionAncestorsSql(schema: string, table: string): string {
+  return `(SELECT array_agg(an.nspname || '.' || ac.relname ORDER BY a.n)
+             FROM pg_catalog.pg_partition_ancestors((SELECT c.oid FROM pg_catalog.pg_class c
+                    JOIN pg_catalog.pg_namespace cn ON cn.oid = c.relnamespace
+                   WHERE cn.nspname = ${schema} AND c.relname = ${table})) WITH ORDINALITY AS a(relid, n)
+             JOIN pg_catalog.pg_class ac ON ac.oid = a.relid
+             JOIN pg_catalog.pg_namespace an ON an.oid = ac.relnamespace
+            WHERE a.n > 1)::text[]`;
+}
+
+const SCOPE_PUBLICATIONS = `array_agg(DISTINCT p.pubname::text ORDER BY p.pubname::text) AS publications,
+                ${partitionAncestorsSql('p.schemaname', 'p.tablename')} AS ancestors`;
+
+/**
+ * The tables the publications publish, with their row filter and column list (15+). A table in
+ * several publications: its rows pass when any filter passes (PostgreSQL ORs them), and none
+ * applies when one publication has no filter. steep's state schema (`stateSchema`), which an
+ * `allTables` or `schemas` publication publishes too, is left out: its rows are each node's own
+ * (docs/state-schema.md), never compared, copied or fenced as the application's. Each with the
+ * publications that publish it and, for a partition, its partition ancestors.
+ */
 export async function readPublishedScope(
   client: pg.Client,
   version: number,
@@ -113,11 +131,11 @@ export async function readPublishedScope(
                 (SELECT array_agg(DISTINCT a) FROM pg_catalog.pg_publication_tables q, unnest(q.attnames) a
                   WHERE q.pubname = ANY($1) AND q.schemaname = p.schemaname AND q.tablename = p.tablename)::text[] AS columns,
                 CASE WHEN NOT bool_or(rowfilter IS NULL) THEN string_agg('(' || rowfilter || ')', ' OR ' ORDER BY pubname) END AS filter,
-                ${NOT_REPLICATED}
+                ${NOT_REPLICATED}, ${SCOPE_PUBLICATIONS}
            FROM pg_catalog.pg_publication_tables p WHERE pubname = ANY($1) AND schemaname <> $2
           GROUP BY p.schemaname, p.tablename ORDER BY p.schemaname::text, p.tablename::text`
       : `SELECT json_build_object('schema', schemaname::text, 'name', tablename::text) AS "table",
-                NULL::text[] AS columns, NULL::text AS filter, ${NOT_REPLICATED}
+                NULL::text[] AS columns, NULL::text AS filter, ${NOT_REPLICATED}, ${SCOPE_PUBLICATIONS}
            FROM pg_catalog.pg_publication_tables p WHERE pubname = ANY($1) AND schemaname <> $2
           GROUP BY p.schemaname, p.tablename ORDER BY p.schemaname::text, p.tablename::text`,
     [publications, stateSchema],
@@ -125,7 +143,11 @@ export async function readPublishedScope(
   return rows;
 }
 
-/** The shapes of `tables` on a node; a table absent there is absent from the result. */
+/**
+ * The shapes of `tables` on a node; a table absent there is absent from the result. A
+ * partitioned table's estimated rows are its leaves' (autovacuum analyses them, never the root,
+ * whose reltuples stays unknown until an ANALYZE names it).
+ */
 export async function readTableShapes(
   client: pg.Client,
   tables: TableName[],
@@ -143,7 +165,12 @@ export async function readTableShapes(
                FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
               WHERE i.indrelid = c.oid AND (i.indisprimary OR (i.indisreplident AND c.relreplident = 'i'))
               ORDER BY i.indisprimary DESC LIMIT 1) AS key,
-            greatest(c.reltuples::float8, 0) AS "estimatedRows", c.relkind = 'p' AS partitioned
+            CASE WHEN c.relkind = 'p'
+                 THEN (SELECT coalesce(sum(greatest(l.reltuples::float8, 0)), 0)
+                         FROM pg_catalog.pg_partition_tree(c.oid) pt JOIN pg_catalog.pg_class l ON l.oid = pt.relid
+                        WHERE pt.isleaf)
+                 ELSE greatest(c.reltuples::float8, 0) END AS "estimatedRows",
+            c.relkind = 'p' AS partitioned
        FROM unnest($1::text[], $2::text[]) AS t(s, r)
        JOIN pg_catalog.pg_namespace n ON n.nspname = t.s
        JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = t.r AND c.relkind IN ('r', 'p')`,

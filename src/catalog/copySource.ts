@@ -1,7 +1,8 @@
 import type pg from 'pg';
 import { compareTableNames } from '../model/order.js';
 import { quoteIdent, quoteLiteral, quoteTable } from '../model/sql.js';
-import type { TableName } from '../model/topology.js';
+import { qualifiedName, type TableName } from '../model/topology.js';
+import { throughAncestors } from '../model/verify.js';
 import { readPublishedScope } from './compareScope.js';
 
 /**
@@ -88,14 +89,20 @@ export async function readColumns(
   return new Map(rows.map((r) => [`${r.schema}.${r.name}`, r.columns]));
 }
 
-/** Everything the engine copies for `publications`, read at the copy's snapshot. */
+/**
+ * Everything the engine copies for `publications`, read at the copy's snapshot: a partition
+ * published beside an ancestor published via root is not copied on its own (model/verify.ts
+ * throughAncestors): its rows come with the ancestor's, through the ancestor's row filter.
+ */
 export async function readCopySource(
   client: pg.Client,
   publications: readonly string[],
   version: number,
   stateSchema: string,
 ): Promise<CopySourceTable[]> {
-  const scope = await readPublishedScope(client, version, [...publications], stateSchema);
+  const all = await readPublishedScope(client, version, [...publications], stateSchema);
+  const through = throughAncestors(all);
+  const scope = all.filter((p) => !through.has(qualifiedName(p.table)));
   const published = new Map(scope.map((p) => [`${p.table.schema}.${p.table.name}`, p]));
   const { rows } = await client.query<TableRow>(TABLES_SQL, [
     scope.map((p) => p.table.schema),

@@ -2,6 +2,7 @@ import type pg from 'pg';
 import type { ReinitPublication } from '../model/cluster.js';
 import type { RoleGaps } from '../model/privileges.js';
 import { PG15 } from '../model/versions.js';
+import { partitionAncestorsSql } from './compareScope.js';
 import { PUBLISH } from './queries/publications.js';
 import { DENIED_FUNCTIONS, deniedFunctions } from './queries/role.js';
 
@@ -24,7 +25,8 @@ export async function readPublicationDefs(
               version >= PG15
                 ? `'columns', CASE WHEN r.prattrs IS NOT NULL THEN t.attnames END, 'filter', t.rowfilter`
                 : `'columns', NULL, 'filter', NULL`
-            }, 'table', t.schemaname || '.' || t.tablename) ORDER BY t.schemaname, t.tablename)
+            }, 'table', t.schemaname || '.' || t.tablename,
+               'ancestors', ${partitionAncestorsSql('t.schemaname', 't.tablename')}) ORDER BY t.schemaname, t.tablename)
                FROM pg_catalog.pg_publication_tables t
                LEFT JOIN pg_catalog.pg_publication_rel r
                  ON r.prpubid = p.oid

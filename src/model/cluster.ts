@@ -46,6 +46,8 @@ export interface ReinitPublication {
     columns: string[] | null;
     /** its row filter as PostgreSQL prints it, null when none (15+) */
     filter: string | null;
+    /** its partition ancestors, nearest first (`schema.table`); null or absent: not a partition */
+    ancestors?: string[] | null;
   }>;
 }
 

@@ -3,7 +3,7 @@
  * and what the comparison found. Shared by `verify`, `verify --repair` and later `merge analyze`.
  */
 import { compareText } from './order.js';
-import type { SubscriptionRef, SubscriptionSpec, TableName } from './topology.js';
+import { qualifiedName, type SubscriptionRef, type SubscriptionSpec, type TableName } from './topology.js';
 
 /** One column of the key a table is compared by, as one side declares it. */
 export interface KeyColumn {
@@ -209,6 +209,10 @@ export interface PublishedScope {
   filter: string | null;
   /** of insert, update, delete: those no publication of it publishes (PostgreSQL never sends them); null or absent: none */
   notReplicated?: string[] | null;
+  /** the publications (of those read) that publish it */
+  publications?: string[];
+  /** its partition ancestors on the publisher, nearest first (`schema.table`); null or absent: not a partition */
+  ancestors?: string[] | null;
 }
 
 /** A table's columns and the key it can be compared by, on one node. */
@@ -259,6 +263,46 @@ export function fedUpstream(
   for (const f of [...feeds].sort((a, b) => compareText(a.name, b.name))) {
     if (f.from === d.node) continue;
     for (const t of f.tables) out.set(t, [...(out.get(t) ?? []), f.name]);
+  }
+  return out;
+}
+
+/**
+ * The ancestor a published partition's changes go out as, given its partition ancestors (nearest
+ * first) and the relations a subscription's publications publish (pg_publication_tables): the
+ * topmost ancestor published too, which only a publication with publish_via_partition_root
+ * lists, or null. pgoutput sends the partition's changes as that ancestor's, with its row
+ * filter alone, whatever publishes the partition itself, on every version (013_partition.pl,
+ * 028_row_filter.pl); 16+ also leaves the partition out of the subscription (planner
+ * `receivedFrom`). Nor is it copied on its own: its rows are copied with the ancestor's.
+ */
+export function publishedAncestor(
+  ancestors: readonly string[] | null | undefined,
+  published: ReadonlySet<string>,
+): string | null {
+  let top: string | null = null;
+  for (const a of ancestors ?? []) if (published.has(a)) top = a;
+  return top;
+}
+
+/** A partition of the scope replicated as an ancestor's (publishedAncestor): the ancestor and the publications that publish it. */
+export interface ThroughAncestor {
+  ancestor: string;
+  publications: string[];
+}
+
+/** The partitions of `scope` PostgreSQL replicates as an ancestor's, by `schema.table`. */
+export function throughAncestors(scope: PublishedScope[]): Map<string, ThroughAncestor> {
+  const published = new Map(scope.map((s) => [qualifiedName(s.table), s]));
+  const names = new Set(published.keys());
+  const out = new Map<string, ThroughAncestor>();
+  for (const s of scope) {
+    const ancestor = publishedAncestor(s.ancestors, names);
+    if (ancestor)
+      out.set(qualifiedName(s.table), {
+        ancestor,
+        publications: published.get(ancestor)!.publications ?? [],
+      });
   }
   return out;
 }

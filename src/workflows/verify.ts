@@ -21,8 +21,19 @@ import { SteepError } from '../model/errors.js';
 import { unrecordedState } from '../model/initLifecycle.js';
 import type { SubscriptionSpec, Topology } from '../model/topology.js';
 import { qualifiedName, tableOfQualified } from '../model/topology.js';
-import type { NotVerifiable, TableComparison, TableVerdict, VerifyReport } from '../model/verify.js';
-import { isComparison, planComparison } from '../planner/compare/verify.js';
+import {
+  type NotVerifiable,
+  type TableComparison,
+  type TableVerdict,
+  throughAncestors,
+  type VerifyReport,
+} from '../model/verify.js';
+import {
+  isComparison,
+  planComparison,
+  throughAncestorNotComparable,
+  throughAncestorRefusal,
+} from '../planner/compare/verify.js';
 import { DivergedTablesStore } from '../state/divergedTables.js';
 import { StreamContinuityStore } from '../state/streamContinuity.js';
 import { hasInitTables, SubscriptionStateStore } from '../state/subscriptionState.js';
@@ -136,8 +147,17 @@ export async function planVerify(
 ): Promise<Array<TableComparison | NotVerifiable>> {
   const version = await serverVersionOf(pub);
   let scope = await readPublishedScope(pub, version, info.publications, topology.settings.stateSchema);
+  // partitions replicated as an ancestor's; those the subscription does not list (16+) are compared in it
+  const through = throughAncestors(scope);
+  const inAncestor = new Set([...through.keys()].filter((t) => !info.tables.has(t)));
+  scope = scope.filter((s) => !inAncestor.has(qualifiedName(s.table)));
   if (only) {
     const wanted = only.map(tableOfQualified).map(qualifiedName);
+    const folded = wanted.find((w) => inAncestor.has(w));
+    if (folded !== undefined)
+      throw new SteepError('verify.unknown_table', throughAncestorRefusal(folded, through.get(folded)!), {
+        address: subscriptionAddress(d.name),
+      });
     const carried = new Set(scope.map((s) => qualifiedName(s.table)));
     const unknown = wanted.filter((w) => !carried.has(w));
     if (unknown.length > 0)
@@ -164,6 +184,8 @@ export async function planVerify(
       };
     if (rel !== 'r')
       return { table: s.table, reason: `${name} is still being copied (pg_subscription_rel state ${rel})` };
+    const ancestor = through.get(name);
+    if (ancestor) return throughAncestorNotComparable(s.table, ancestor, d.node);
     const others = info.alsoFedBy.get(name);
     if (others) return { table: s.table, reason: alsoFedReason(name, d, others), notComparable: true };
     const upstream = elsewhere.get(name);

@@ -107,6 +107,36 @@ export function steepWith(bind: SteepBinding): Steep {
   };
 }
 
+/** One `steep verify … --json` run: its exit, its output, and each table's verdict reduced to `fields`. */
+export interface VerifyRun {
+  code: number;
+  out: string;
+  /** the tables of the verify (of the verify after the repair, with --repair) */
+  tables: Array<Record<string, unknown>>;
+  state: string | null;
+}
+
+/** `steep verify SUB --json ARGS`, each table's verdict keeping only `fields` (an absent one stays absent). */
+export async function verifyJson(
+  steep: Steep,
+  sub: string,
+  args: string[],
+  fields: readonly string[],
+  config?: string,
+  env?: Env,
+): Promise<VerifyRun> {
+  const r = await steep(['verify', sub, '--json', ...args], config, env);
+  type Doc = { tables: Array<Record<string, unknown>>; state: string | null };
+  const doc = JSON.parse(r.stdout) as Doc & { after?: Doc };
+  const last = doc.after ?? doc;
+  return {
+    code: r.code,
+    out: `${r.stdout}\n${r.stderr}`,
+    tables: last.tables.map((t) => Object.fromEntries(fields.filter((f) => f in t).map((f) => [f, t[f]]))),
+    state: last.state,
+  };
+}
+
 function spawnSteep(
   args: string[],
   env: NodeJS.ProcessEnv,

@@ -53,6 +53,14 @@ export async function digests(
   return out;
 }
 
+/** Row count and an order-independent checksum of the rows `sql` returns on `node`. */
+export async function queryDigest(node: TestNode, sql: string): Promise<{ count: string; sum: string }> {
+  const [r] = await node.query<{ count: string; sum: string }>(
+    `SELECT count(*)::text AS count, coalesce(sum(hashtextextended(t::text, 0)::numeric), 0)::text AS sum FROM (${sql}) t`,
+  );
+  return r!;
+}
+
 /** How many of `ids` (acknowledged by a writer) `table` on `node` lacks. */
 export async function idsMissing(node: TestNode, table: string, ids: number[]): Promise<number> {
   const have = new Set(

@@ -1,10 +1,11 @@
-import { qualifiedName } from '../../model/topology.js';
+import { qualifiedName, type TableName } from '../../model/topology.js';
 import type {
   KeyColumn,
   NotVerifiable,
   PublishedScope,
   TableComparison,
   TableShape,
+  ThroughAncestor,
 } from '../../model/verify.js';
 
 /**
@@ -139,4 +140,32 @@ export function planComparison(
 
 export function isComparison(x: TableComparison | NotVerifiable): x is TableComparison {
   return 'publisher' in x;
+}
+
+function publishesAncestor(t: ThroughAncestor): string {
+  const pubs = t.publications;
+  return `publication${pubs.length === 1 ? '' : 's'} ${pubs.join(', ')} ${pubs.length === 1 ? 'publishes' : 'publish'} its partition ancestor ${t.ancestor} with publish_via_partition_root, so PostgreSQL sends its changes as ${t.ancestor}'s, with ${t.ancestor}'s row filter`;
+}
+
+/** `verify --tables` of a partition the subscription does not list (16+): its rows are its ancestor's. */
+export function throughAncestorRefusal(name: string, t: ThroughAncestor): string {
+  return `${name} is no table of the subscription: ${publishesAncestor(t)}, and leaves ${name} out of the subscription; its rows are compared in ${t.ancestor} (verify ${t.ancestor})`;
+}
+
+/**
+ * A partition replicated as its ancestor's that the subscription lists too (before 16, which
+ * copies it once on its own as well): what the subscriber holds in it is that copy, never
+ * streamed into, so no comparison could call it equal or diverged.
+ */
+export function throughAncestorNotComparable(
+  table: TableName,
+  t: ThroughAncestor,
+  subscriberNode: string,
+): NotVerifiable {
+  const name = qualifiedName(table);
+  return {
+    table,
+    reason: `${name} is not comparable on its own: ${publishesAncestor(t)} (compared in ${t.ancestor}); before PostgreSQL 16 the subscription lists ${name} as well and copied it once on its own, so what ${subscriberNode} holds in it is that copy, which no change streams into`,
+    notComparable: true,
+  };
 }

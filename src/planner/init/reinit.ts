@@ -5,6 +5,7 @@ import { cannotFinishText } from '../../model/initFailure.js';
 import type { InitState } from '../../model/initState.js';
 import { quoteIdent, quoteLiteral } from '../../model/sql.js';
 import { tableOfQualified } from '../../model/topology.js';
+import { publishedAncestor } from '../../model/verify.js';
 import { dropPublicationSql } from '../sqlBuild.js';
 
 /**
@@ -147,16 +148,35 @@ function setPublication(subscription: string, names: string[], copy: boolean): s
   return `ALTER SUBSCRIPTION ${quoteIdent(subscription)} SET PUBLICATION ${names.map(quoteIdent).join(', ')}${copy ? ' WITH (copy_data = true)' : ''}`;
 }
 
-/** Every table the subscription's own publications publish. */
+/**
+ * Partitions the subscription's publications publish on their own while one of them publishes an
+ * ancestor via root (publishedAncestor), and which the subscription does not list (PostgreSQL
+ * 16+ leaves them out: their rows come as the ancestor's, copied with it): no table of a reinit,
+ * and kept out of the temporary publications, where one whose ancestor is left out would join the
+ * subscription, be copied on its own and fail where the subscriber has no such table.
+ */
+function throughAncestor(input: ReinitInput): Set<string> {
+  const tables = input.publications.flatMap((n) => input.defs.get(n)?.tables ?? []);
+  const published = new Set(tables.map((t) => t.table));
+  return new Set(
+    tables
+      .filter((t) => !input.subscribed.has(t.table) && publishedAncestor(t.ancestors, published) !== null)
+      .map((t) => t.table),
+  );
+}
+
+/** Every table the subscription's own publications publish, bar those replicated as an ancestor's it does not list. */
 function carried(input: ReinitInput): string[] {
   const out = new Set<string>();
+  const inAncestor = throughAncestor(input);
   for (const name of input.publications) {
     const def = input.defs.get(name);
     if (!def)
       refuse(
         `publication ${name} of subscription ${input.subscription} does not exist on ${input.publisher}: run steep apply first`,
       );
-    for (const t of def.tables) if (t.schema !== input.stateSchema) out.add(t.table);
+    for (const t of def.tables)
+      if (t.schema !== input.stateSchema && !inAncestor.has(t.table)) out.add(t.table);
   }
   return [...out].sort();
 }
@@ -224,13 +244,14 @@ export function planReinit(input: ReinitInput): ReinitPlan {
   } else refuseUninitialised(input, wanted);
   refuseFedUpstream(input);
   refuseUnready(input, wanted);
-  const wantedSet = new Set(wanted);
+  // left out of the temporary publications: the tables copied again, and the partitions that must not join
+  const leftOut = new Set([...wanted, ...throughAncestor(input)]);
   const statements: ReinitStatement[] = [
     ...cleanup,
     ...input.publications.map(
       (p, i): ReinitStatement => ({
         node: 'publisher',
-        sql: createTemporary(temporary[i]!, input.defs.get(p)!, wantedSet),
+        sql: createTemporary(temporary[i]!, input.defs.get(p)!, leftOut),
       }),
     ),
     { node: 'subscriber', sql: setPublication(input.subscription, temporary, false) },

@@ -58,6 +58,47 @@ describe('planReinit', () => {
     expect(plan.statements.map((s) => s.sql)).toContain('TRUNCATE TABLE ONLY "public"."a", "public"."d"');
   });
 
+  it('a leaf published on its own beside its root via root: no table of the reinit, and never in a temporary publication when 16+ leaves it out', () => {
+    const leaf = (t: string, filter: string | null) => {
+      const [schema, name] = t.split('.') as [string, string];
+      return { table: t, schema, name, columns: null, filter, ancestors: ['vr.d'] };
+    };
+    const droot = pub('vr_droot', ['vr.d'], { viaRoot: true });
+    droot.tables[0]!.filter = '((id % (5)::bigint) <> 0)';
+    const dleaf = pub('vr_dleaf', []);
+    dleaf.tables = [leaf('vr.d_0', '((id % (3)::bigint) <> 0)')];
+    const shape = (subscribed: string[], request: ReinitInput['request']) =>
+      input({
+        publications: ['vr_droot', 'vr_dleaf'],
+        current: ['vr_droot', 'vr_dleaf'],
+        defs: new Map([
+          ['vr_droot', droot],
+          ['vr_dleaf', dleaf],
+        ]),
+        subscribed: new Map(subscribed.map((t) => [t, 'r'])),
+        request,
+      });
+    // 16+: the subscription lists vr.d alone; taking vr.d out must not bring vr.d_0 in on its own
+    const plan = planReinit(shape(['vr.d'], { tables: ['vr.d'] }));
+    expect(plan.tables).toEqual(['vr.d']);
+    expect(plan.statements.map((s) => s.sql).filter((s) => s.startsWith('CREATE'))).toEqual([
+      `CREATE PUBLICATION "steep_reinit_0_s" WITH (publish = 'insert, update, delete, truncate', publish_via_partition_root = true)`,
+      `CREATE PUBLICATION "steep_reinit_1_s" WITH (publish = 'insert, update, delete, truncate', publish_via_partition_root = false)`,
+    ]);
+    const full = planReinit(shape(['vr.d'], { full: true }));
+    expect(full.tables).toEqual(['vr.d']);
+    expect(full.statements.map((s) => s.sql)).toContain('TRUNCATE TABLE "vr"."d"');
+    expect(() => planReinit(shape(['vr.d'], { tables: ['vr.d_0'] }))).toThrow(
+      'subscription s does not carry vr.d_0 on west (it carries vr.d)',
+    );
+    // before 16 the subscription lists the leaf too: a table of its own, as PostgreSQL copies it
+    const old = planReinit(shape(['vr.d', 'vr.d_0'], { tables: ['vr.d'] }));
+    expect(old.statements[3]!.sql).toBe(
+      `CREATE PUBLICATION "steep_reinit_1_s" FOR TABLE ONLY "vr"."d_0" WHERE (((id % (3)::bigint) <> 0)) WITH (publish = 'insert, update, delete, truncate', publish_via_partition_root = false)`,
+    );
+    expect(planReinit(shape(['vr.d', 'vr.d_0'], { full: true })).tables).toEqual(['vr.d', 'vr.d_0']);
+  });
+
   it('fresh: temporary publications with the same options, filters and column lists, minus the tables; switch, truncate, switch back', () => {
     const plan = planReinit(input({ request: { tables: ['public.a', 'public.d'] } }));
     expect(plan.stage).toBe('fresh');

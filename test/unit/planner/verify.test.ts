@@ -6,6 +6,7 @@ import {
   type KeyColumn,
   mergeRowHashes,
   type RowDifference,
+  throughAncestors,
 } from '../../../src/model/verify.js';
 import {
   chunkCount,
@@ -14,6 +15,8 @@ import {
   MAX_GROUPS,
   planComparison,
   subGroupCount,
+  throughAncestorNotComparable,
+  throughAncestorRefusal,
   WHOLE_ROW,
 } from '../../../src/planner/compare/verify.js';
 
@@ -199,6 +202,38 @@ describe('verify, pure parts', () => {
     expect(
       planComparison({ table: t, columns: null, filter: null, notReplicated: null }, s, s, 'west'),
     ).toHaveProperty('publisher');
+  });
+
+  it('a partition published beside an ancestor published via root is replicated as the topmost such ancestor (028_row_filter.pl)', () => {
+    const scope = (name: string, publications: string[], ancestors: string[] | null) => {
+      const [schema, n] = name.split('.') as [string, string];
+      return { table: { schema, name: n }, columns: null, filter: null, publications, ancestors };
+    };
+    const through = throughAncestors([
+      // vr.d via root (vr_droot); its leaf d_0 and a middle partition dm (with leaf dm_0) on their own
+      scope('vr.d', ['vr_droot'], null),
+      scope('vr.d_0', ['vr_dleaf'], ['vr.d']),
+      scope('vr.dm', ['vr_mid'], ['vr.d']),
+      scope('vr.dm_0', ['vr_dleaf'], ['vr.dm', 'vr.d']),
+      // a leaf whose root nothing publishes (publish_via_partition_root = false): its own
+      scope('vr.c_0', ['vr_leaf'], ['vr.c']),
+    ]);
+    expect(Object.fromEntries(through)).toEqual({
+      'vr.d_0': { ancestor: 'vr.d', publications: ['vr_droot'] },
+      'vr.dm': { ancestor: 'vr.d', publications: ['vr_droot'] },
+      'vr.dm_0': { ancestor: 'vr.d', publications: ['vr_droot'] },
+    });
+    const t = through.get('vr.d_0')!;
+    expect(throughAncestorRefusal('vr.d_0', t)).toBe(
+      "vr.d_0 is no table of the subscription: publication vr_droot publishes its partition ancestor vr.d with publish_via_partition_root, so PostgreSQL sends its changes as vr.d's, with vr.d's row filter, and leaves vr.d_0 out of the subscription; its rows are compared in vr.d (verify vr.d)",
+    );
+    // before 16 the subscription lists it too: not comparable, for good
+    expect(throughAncestorNotComparable({ schema: 'vr', name: 'd_0' }, t, 'west')).toEqual({
+      table: { schema: 'vr', name: 'd_0' },
+      reason:
+        "vr.d_0 is not comparable on its own: publication vr_droot publishes its partition ancestor vr.d with publish_via_partition_root, so PostgreSQL sends its changes as vr.d's, with vr.d's row filter (compared in vr.d); before PostgreSQL 16 the subscription lists vr.d_0 as well and copied it once on its own, so what west holds in it is that copy, which no change streams into",
+      notComparable: true,
+    });
   });
 
   it("compares a keyless table (verify's keyless) as a multiset of whole rows, on every stored column", () => {
