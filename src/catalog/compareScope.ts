@@ -193,6 +193,25 @@ export async function slotConfirmedPast(
 }
 
 /**
+ * 15+: the apply and table-sync errors PostgreSQL has counted for subscription `name` of this
+ * database (pg_stat_subscription_stats); null before 15, or when it is not there.
+ */
+export async function subscriptionErrorCount(client: pg.Client, name: string): Promise<number | null> {
+  const { rows: v } = await client.query<{ v: number }>(
+    "SELECT pg_catalog.current_setting('server_version_num')::int AS v",
+  );
+  if (v[0]!.v < PG15) return null;
+  const { rows } = await client.query<{ n: number }>(
+    `SELECT (st.apply_error_count + st.sync_error_count)::int AS n
+       FROM pg_catalog.pg_stat_subscription_stats st
+       JOIN pg_catalog.pg_subscription s ON s.oid = st.subid
+      WHERE s.subname = $1 AND s.subdbid = ${THIS_DATABASE_OID}`,
+    [name],
+  );
+  return rows[0]?.n ?? null;
+}
+
+/**
  * The tables of `schemas` (all schemas but the system ones and `exclude` when null) on a node:
  * ordinary and partitioned tables, never a partition (compared through its root), sorted.
  */

@@ -97,3 +97,34 @@ export async function readSetRoleDenied(
     denied: Object.fromEntries(rows.map((r) => [r.owner, r.tables])),
   };
 }
+
+/**
+ * 16+, run_as_owner on: the apply and table-sync workers act as the subscription's owner, whose
+ * privileges on each table PostgreSQL checks. The tables of subscription `name` its owner lacks
+ * some of `privileges` on (`schema.table` → those it lacks; none for a superuser owner), empty
+ * before 16 or when none.
+ */
+export async function readPrivilegeDenied(
+  client: pg.Client,
+  serverVersion: number,
+  name: string,
+  privileges: readonly string[],
+): Promise<{ owner: string; denied: Record<string, string[]> }> {
+  if (serverVersion < PG16 || privileges.length === 0) return { owner: '', denied: {} };
+  const { rows } = await client.query<{ sub_owner: string; table: string; lacks: string[] }>(
+    `SELECT s.subowner::regrole::text AS sub_owner, pg_catalog.format('%I.%I', n.nspname, c.relname) AS "table",
+            ARRAY(SELECT u.p FROM unnest($2::text[]) WITH ORDINALITY AS u(p, i)
+                   WHERE NOT pg_catalog.has_table_privilege(s.subowner, c.oid, u.p) ORDER BY u.i)::text[] AS lacks
+       FROM pg_catalog.pg_subscription s
+       JOIN pg_catalog.pg_subscription_rel sr ON sr.srsubid = s.oid
+       JOIN pg_catalog.pg_class c ON c.oid = sr.srrelid
+       JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+      WHERE s.subname = $1 AND s.subdbid = ${THIS_DATABASE_OID} AND s.subrunasowner
+      ORDER BY 2`,
+    [name, privileges],
+  );
+  return {
+    owner: rows[0]?.sub_owner ?? '',
+    denied: Object.fromEntries(rows.filter((r) => r.lacks.length > 0).map((r) => [r.table, r.lacks])),
+  };
+}

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { slotConfirmedPast } from '../catalog/compareScope.js';
+import { slotConfirmedPast, subscriptionErrorCount } from '../catalog/compareScope.js';
 import {
   chunkBounds,
   denseKeyEnds,
@@ -69,6 +69,8 @@ export interface Replay {
   /** how long to wait for the subscriber to replay past a publisher position */
   timeoutMs: number;
   subscriberNode: string;
+  /** the subscription, whose error counters on the subscriber end the wait when they rise */
+  subscription: string;
 }
 
 /** Re-hash rounds of differing chunks before going row by row. */
@@ -78,8 +80,14 @@ const KEY_ROUNDS = 6;
 /** Candidates held for re-checking; past this a diff is counted without re-checks. */
 const CANDIDATE_CAP = 200_000;
 
-async function waitReplayed(pub: pg.Client, opts: Replay, lsn: string): Promise<void> {
+/**
+ * Wait until the subscriber has replayed past `lsn`. A worker that fails does not replay: once
+ * the subscription's error counters (15+) rise during the wait, it ends at once, naming them,
+ * rather than at the timeout as a lag.
+ */
+async function waitReplayed(pub: pg.Client, sub: pg.Client, opts: Replay, lsn: string): Promise<void> {
   const deadline = Date.now() + opts.timeoutMs;
+  let errorsBefore: number | null | undefined;
   for (;;) {
     const ok = await slotConfirmedPast(pub, opts.slot, lsn);
     if (ok === null)
@@ -88,6 +96,14 @@ async function waitReplayed(pub: pg.Client, opts: Replay, lsn: string): Promise<
         `the subscription's slot ${opts.slot} does not exist on the publisher: ${opts.subscriberNode} does not replay anything to compare against`,
       );
     if (ok) return;
+    const errors = await subscriptionErrorCount(sub, opts.subscription);
+    if (errorsBefore === undefined) errorsBefore = errors;
+    else if (errors !== null && errorsBefore !== null && errors > errorsBefore)
+      throw new SteepError(
+        'verify.failing',
+        `verify cannot compare subscription ${opts.subscription}: its workers on ${opts.subscriberNode} are failing (errors rose from ${errorsBefore} to ${errors} while verify waited for it to replay past the publisher's WAL position ${lsn}), so it does not replay; ` +
+          'steep status says why: run verify again once it is synchronized',
+      );
     if (Date.now() > deadline)
       throw new SteepError(
         'verify.lagging',
@@ -106,7 +122,7 @@ function pairReader(pub: pg.Client, sub: pg.Client, cmp: TableComparison, replay
   const mark = `verify ${qualifiedName(cmp.table)}: re-check`;
   return async <T>(read: (c: pg.Client, side: CompareSide) => Promise<T>): Promise<[T, T]> => {
     const p = await read(pub, cmp.publisher);
-    if (replay) await waitReplayed(pub, replay, await flushedWalMark(pub, mark));
+    if (replay) await waitReplayed(pub, sub, replay, await flushedWalMark(pub, mark));
     return [p, await read(sub, cmp.subscriber)];
   };
 }

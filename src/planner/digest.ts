@@ -88,12 +88,19 @@ export function digestOf(value: unknown): string {
 
 /**
  * The stable part of an observed subscription (no per-table sync states, no origin LSN), its
- * connection string as it may be recorded: password masked, unknown kept as such.
+ * connection string as it may be recorded: password masked, unknown kept as such. Of its error
+ * counters only whether any error was counted (the disable_on_error rule reads that): a failing
+ * worker raises them every wal_retrieve_retry_interval, and the step that fixes it must not be
+ * refused for it.
  */
 export function stableSubscription(sub: ObservedSubscription | null): unknown {
   if (!sub) return null;
-  const { tables: _tables, originLsn: _originLsn, conninfo, ...rest } = sub;
-  return { ...rest, conninfo: isUnknown(conninfo) ? { unknown: true } : maskConninfo(conninfo) };
+  const { tables: _tables, originLsn: _originLsn, conninfo, errorsCounted, ...rest } = sub;
+  return {
+    ...rest,
+    ...(errorsCounted === undefined ? {} : { erred: (errorsCounted ?? 0) > 0 }),
+    conninfo: isUnknown(conninfo) ? { unknown: true } : maskConninfo(conninfo),
+  };
 }
 
 /** The stable part of a slot: its existence and definition, not its position or activity. */

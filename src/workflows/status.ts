@@ -26,7 +26,7 @@ import { failoverVerdicts } from '../planner/failover/failover.js';
 import { type UnfinishedReinit, unfinishedReinits } from '../planner/init/reinitLeftovers.js';
 import { classifySlot } from '../planner/subscriptions/slotKinds.js';
 import { continuityOf, observeContinuity, type TableGap } from './continuity.js';
-import { missingColumnsOf, setRoleObstaclesOf } from './statusColumns.js';
+import { missingColumnsOf, ownerObstaclesOf } from './statusColumns.js';
 import { type Live, publisherStartedAt, readLive } from './statusLive.js';
 import { observeStreamPositions } from './streamPositions.js';
 
@@ -283,8 +283,9 @@ async function subscriptionStatuses(
   const failing = results.flatMap((r) => (r.judged?.status.verdict?.verdict === 'failing' ? [r.judged] : []));
   const facts = failing.map((j) => j.facts);
   const missing = await missingColumnsOf(topology, observed, facts);
-  // and what PostgreSQL refuses their workers (16+: SET ROLE to a table's owner)
-  const refused = await setRoleObstaclesOf(topology, observed, facts);
+  // and what PostgreSQL refuses their workers (16+: SET ROLE to a table's owner, or the
+  // privileges of the subscription's owner on the tables)
+  const refused = await ownerObstaclesOf(topology, observed, facts);
   for (const j of failing) {
     const key = `${j.facts.node}/${j.facts.subscription}`;
     const m = missing.get(key) ?? {};

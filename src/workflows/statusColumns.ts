@@ -1,10 +1,17 @@
-import { readSetRoleDenied } from '../catalog/subscriptionOnNode.js';
+import { readPrivilegeDenied, readSetRoleDenied } from '../catalog/subscriptionOnNode.js';
 import { readTableColumns } from '../catalog/tableSchemas.js';
 import { nodeSession, withSession } from '../db/connect.js';
-import type { ClusterState, ObservedNode } from '../model/cluster.js';
+import { type ClusterState, type ObservedNode, reachableNode } from '../model/cluster.js';
+import { applyPrivileges, privilegeDeniedText } from '../model/ownerPrivileges.js';
 import { missingColumns, type SyncFacts, setRoleDeniedText } from '../model/syncVerdict.js';
 import type { TableSchema } from '../model/tableSchema.js';
-import { qualifiedName, type TableName, type Topology } from '../model/topology.js';
+import {
+  PUBLISH_OPERATIONS,
+  type PublishOperation,
+  qualifiedName,
+  type TableName,
+  type Topology,
+} from '../model/topology.js';
 import { PG16 } from '../model/versions.js';
 import { addTables } from '../planner/schema/schemaScope.js';
 import { readEachNode } from './tableFacts.js';
@@ -79,11 +86,14 @@ function columnList(publisher: ObservedNode, publications: readonly string[], t:
 }
 
 /**
- * For `status`, of the failing subscriptions on 16+ only: the table owners their owner may not
- * SET ROLE to (model/syncVerdict.ts setRoleDeniedText), by `node/subscription`. One session per
+ * For `status`, of the failing subscriptions on 16+ only: what PostgreSQL refuses their workers,
+ * which it writes only to the server log. With runAsOwner false, the table owners their owner
+ * may not SET ROLE to (model/syncVerdict.ts setRoleDeniedText); with true, the privileges their
+ * owner lacks on the tables for the changes their publications publish (all of them when the
+ * publisher cannot be read: model/ownerPrivileges.ts). By `node/subscription`. One session per
  * subscriber; one that cannot be read now adds nothing.
  */
-export async function setRoleObstaclesOf(
+export async function ownerObstaclesOf(
   topology: Topology,
   observed: ClusterState,
   failing: readonly SyncFacts[],
@@ -99,9 +109,27 @@ export async function setRoleObstaclesOf(
     withSession(nodeSession(topology, node, 'steep status'), async (client) => {
       for (const f of subs) {
         const d = await readSetRoleDenied(client, version, f.subscription);
-        out.set(`${node}/${f.subscription}`, setRoleDeniedText(f.subscription, node, d));
+        const p = await readPrivilegeDenied(
+          client,
+          version,
+          f.subscription,
+          applyPrivileges(publishedOps(observed, f)),
+        );
+        out.set(`${node}/${f.subscription}`, [
+          ...setRoleDeniedText(f.subscription, node, d),
+          ...privilegeDeniedText(f.subscription, node, p),
+        ]);
       }
     }),
   );
   return out;
+}
+
+/** The changes the subscription's publications publish, as its publisher was read; all when it was not. */
+function publishedOps(observed: ClusterState, f: SyncFacts): readonly PublishOperation[] {
+  const sub = reachableNode(observed, f.node)?.subscriptions[f.subscription];
+  const publisher = reachableNode(observed, f.from);
+  const pubs = (sub?.publications ?? []).map((p) => publisher?.publications[p]);
+  if (!sub || pubs.some((p) => p === undefined)) return PUBLISH_OPERATIONS;
+  return PUBLISH_OPERATIONS.filter((op) => pubs.some((p) => p!.publish.includes(op)));
 }

@@ -295,7 +295,10 @@ async function verifyTable(
   return withPair(topology, [d.from, d.node], 'compare', APPLICATION_NAME, async (p, s) => {
     try {
       const v = await compareTable(p, s, plan, {
-        replay: slot === null ? undefined : { slot, timeoutMs: REPLAY_TIMEOUT_MS, subscriberNode: d.node },
+        replay:
+          slot === null
+            ? undefined
+            : { slot, timeoutMs: REPLAY_TIMEOUT_MS, subscriberNode: d.node, subscription: d.name },
         examples: opts.examples,
         chunkRows: chunkRowsSetting(),
         onRows: (rows) => opts.onTableRows?.(name, rows),

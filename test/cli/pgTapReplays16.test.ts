@@ -1,14 +1,17 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import type { PgMajor } from '../../src/sandbox/binaries.js';
 import { steepWith, writeConfig } from '../support/cli.js';
 import { type TestNode, testVersions, useCluster } from '../support/cluster.js';
+import { MANAGED_PASSWORD, MANAGED_PASSWORD_ENV } from '../support/managedRoles.js';
 import { waitCaughtUp } from '../support/replicationData.js';
 import { dropReplication } from '../support/reset.js';
-import { eventually, HANG_MS, nodesYaml, passwordEnv } from '../support/topologyFile.js';
+import { eventually, HANG_MS, nodesYaml, passwordEnv, passwordVar } from '../support/topologyFile.js';
 
 /**
  * PostgreSQL's subscription TAP tests as the oracle, on 16+ (src/test/subscription/t/014_binary.pl,
- * 030_origin.pl), replayed as steep.yaml as pgTapReplays.test.ts does: every
+ * 030_origin.pl, 033_run_as_table_owner.pl), replayed as steep.yaml as pgTapReplays.test.ts does: every
  * publication and subscription made by `steep apply`, the script's ALTERs as file edits, and
  * after each step the script's expectations, an empty re-plan, and `status --check`, `drift` and
  * `verify` agreeing with the data. Versions: those of STEEP_TEST_PG from 16 (default 18).
@@ -21,7 +24,10 @@ const each = versions.length > 0 ? describe.each(versions) : describe.skip.each<
 each('PostgreSQL 16+ subscription TAP replays on %i', { timeout: 300_000 }, (version) => {
   const cluster = useCluster({ nodes: ['a', 'b', 'c'], version });
   const node = (n: string) => cluster().node(n);
-  const steep = steepWith({ env: () => passwordEnv(cluster().nodes), timeoutMs: 180_000 });
+  const steep = steepWith({
+    env: () => ({ ...passwordEnv(cluster().nodes), ...MANAGED_PASSWORD_ENV }),
+    timeoutMs: 180_000,
+  });
 
   function config(body: string[]): string {
     return writeConfig(
@@ -403,5 +409,257 @@ each('PostgreSQL 16+ subscription TAP replays on %i', { timeout: 300_000 }, (ver
       );
     }
     await reset();
+  });
+  // 033_run_as_table_owner.pl (2024): 10 expectations, the apply worker acting as the
+  // subscription's owner (runAsOwner: true) or as each table's owner (false), that owner not a
+  // superuser. steep connects to the subscriber as that owner (the subscription's owner is the
+  // role that creates it), to the publisher as postgres. The script's GRANTs, REVOKEs and ALTER
+  // ROLEs are by hand (steep does not manage roles), its ALTER SUBSCRIPTION and DROP SUBSCRIPTION
+  // file edits. password_required stays true: steep writes the publisher's password into the
+  // subscription's connection, where the script connects without one
+  test('033_run_as_table_owner', { timeout: 600_000 }, async () => {
+    const [A, B] = [node('a'), node('b')];
+    for (const n of [A, B])
+      await n.query(`CREATE ROLE regress_admin SUPERUSER LOGIN PASSWORD '${MANAGED_PASSWORD}';
+        CREATE ROLE regress_admin2 SUPERUSER LOGIN PASSWORD '${MANAGED_PASSWORD}';
+        CREATE ROLE regress_alice NOSUPERUSER LOGIN;
+        GRANT CREATE ON DATABASE app TO regress_alice;
+        SET SESSION AUTHORIZATION regress_alice;
+        CREATE SCHEMA alice;
+        GRANT USAGE ON SCHEMA alice TO regress_admin;
+        CREATE TABLE alice.unpartitioned (i INTEGER);
+        ALTER TABLE alice.unpartitioned REPLICA IDENTITY FULL;
+        GRANT SELECT ON TABLE alice.unpartitioned TO regress_admin;
+        RESET SESSION AUTHORIZATION`);
+    const asAlice = (n: TestNode, sql: string) =>
+      n.query(`SET SESSION AUTHORIZATION regress_alice; ${sql}; RESET SESSION AUTHORIZATION`);
+    const file = (owner: string, sub: { runAsOwner: boolean; enabled?: boolean } | null) =>
+      writeConfig(
+        [
+          'version: 1',
+          `topology: ${TOPOLOGY}`,
+          'nodes:',
+          '  a:',
+          `    url: postgres://postgres@127.0.0.1:${A.port}/app`,
+          `    password: \${env:${passwordVar(A)}}`,
+          '  b:',
+          `    url: postgres://${owner}@127.0.0.1:${B.port}/app`,
+          `    password: \${env:ROLE_PGPASSWORD}`,
+          'publications:',
+          '  alice:',
+          '    node: a',
+          '    tables: [alice.unpartitioned]',
+          '    viaPartitionRoot: true',
+          ...(sub
+            ? [
+                'subscriptions:',
+                '  admin_sub:',
+                '    node: b',
+                '    from: a',
+                '    publications: [alice]',
+                ...(sub.enabled === false ? ['    enabled: false'] : []),
+                `    options: { runAsOwner: ${sub.runAsOwner} }`,
+              ]
+            : []),
+          '',
+        ].join('\n'),
+      );
+    const counted = 'SELECT count(i), min(i), max(i) FROM alice.unpartitioned';
+    const sub: Array<[TestNode, string]> = [[B, 'admin_sub']];
+    const equal = { admin_sub: { 'alice.unpartitioned': 'equal' } };
+    /** plan, drift, status --check and verify of admin_sub at once (they only read), the plan empty */
+    async function readOnlyChecks(path: string) {
+      const out = await Promise.all([
+        steep(['plan', '--detailed-exitcode'], path),
+        steep(['drift'], path),
+        steep(['status', '--check'], path),
+        steep(['verify', 'admin_sub'], path),
+      ]);
+      expect(out[0].code, `plan: ${out[0].stdout}\n${out[0].stderr}`).toBe(0);
+      expect(out[0].stdout).toContain('No changes');
+      return out;
+    }
+    /** subscriber and publisher hold the same rows: count and an order-independent checksum */
+    async function sameRows(): Promise<void> {
+      const digest = `SELECT count(*), coalesce(sum(hashtextextended(t::text, 0)::numeric), 0) FROM alice.unpartitioned t`;
+      expect(await rows(B, digest)).toBe(await rows(A, digest));
+    }
+    /**
+     * The script's expect_replication: caught up, count|min|max on the subscriber, and then steep
+     * agrees: healthy once the errors stop rising, no drift, an empty plan; verify equal where the
+     * subscriber's role may read the table, else refused for that
+     */
+    async function expectReplication(path: string, expected: string, verifyRefused = false): Promise<void> {
+      await caughtUp(B, 'admin_sub');
+      expect(await rows(B, counted)).toBe(expected);
+      await sameRows();
+      await eventually(
+        async () => (await steep(['status', '--check'], path)).code === 0,
+        HANG_MS,
+        'admin_sub healthy',
+      );
+      if (!verifyRefused) return await agree(path, sub, equal);
+      const [, d, st, v] = await readOnlyChecks(path);
+      expect(d.code, `drift: ${d.stdout}\n${d.stderr}`).toBe(0);
+      expect(st.code, `status --check: ${st.stdout}\n${st.stderr}`).toBe(0);
+      expect(st.stdout).toMatch(/admin_sub\s+b ← a\s+synchronized/);
+      expect(v.code, v.stdout).toBe(1);
+      expect(v.stderr).toContain(
+        'comparing alice.unpartitioned of subscription admin_sub failed: permission denied for ',
+      );
+    }
+    let logOffset = 0;
+    /**
+     * The script's expect_failure: PostgreSQL's error in the subscriber's log, the rows unchanged;
+     * and steep says so: status --check and drift name admin_sub failing, the plan is empty (the
+     * file is what the nodes hold), and verify stops at the failing worker rather than waiting
+     * for a replay that does not come
+     */
+    async function expectFailure(path: string, expected: string, lacks: string): Promise<void> {
+      await eventually(
+        async () => {
+          const log = readFileSync(join(B.dataDir, 'server.log'), 'utf8');
+          const at = log
+            .slice(logOffset)
+            .search(/ERROR: ( [A-Z0-9]+:)? permission denied for table unpartitioned/i);
+          if (at < 0) return false;
+          logOffset += at + 1;
+          return true;
+        },
+        HANG_MS,
+        "permission denied in b's server log",
+      );
+      expect(await rows(B, counted)).toBe(expected);
+      const [, d, st, v] = await readOnlyChecks(path);
+      expect(d.code, `drift: ${d.stdout}`).toBe(2);
+      expect(d.stdout).toContain('Replication failing:\n  subscription admin_sub on b ← a: ');
+      expect(st.code, `status --check: ${st.stdout}`).toBe(2);
+      expect(st.stdout).toMatch(/admin_sub\s+b ← a\s+failing .* errors: apply [1-9]/);
+      // PostgreSQL's reason is in its log only: status names what the owner lacks, and both ways out
+      expect(st.stdout.replace(/\s+/g, ' ')).toContain(
+        `role regress_admin, the owner of subscription admin_sub, lacks ${lacks} on alice.unpartitioned, ` +
+          `and its workers apply as that owner (runAsOwner true): run GRANT ${lacks} ON alice.unpartitioned TO "regress_admin"; on b, ` +
+          "or set runAsOwner: false (its workers then apply as each table's owner, which regress_admin must be able to SET ROLE to)",
+      );
+      expect(v.code, v.stdout).toBe(1);
+      expect(v.stderr).toContain(
+        'verify cannot compare subscription admin_sub: its workers on b are failing (errors rose from ',
+      );
+    }
+
+    /**
+     * Every privilege on the table revoked, SET ROLE to its owner granted (not INHERIT), and a row
+     * inserted: while the worker acts as the subscription's owner, it fails
+     */
+    async function setRoleOnly(i: number, expected: string): Promise<void> {
+      await B.query(`SET SESSION AUTHORIZATION regress_alice;
+        REVOKE ALL PRIVILEGES ON alice.unpartitioned FROM regress_admin; RESET SESSION AUTHORIZATION;
+        GRANT regress_alice TO regress_admin WITH INHERIT FALSE, SET TRUE`);
+      await asAlice(A, `INSERT INTO alice.unpartitioned (i) VALUES (${i})`);
+      await expectFailure(path, expected, 'SELECT, INSERT, UPDATE, DELETE, TRUNCATE');
+    }
+
+    // CREATE SUBSCRIPTION admin_sub … WITH (run_as_owner = true) as regress_admin, a superuser
+    let path = file('regress_admin', { runAsOwner: true });
+    await converge(path, sub, equal);
+    await asAlice(
+      A,
+      `INSERT INTO alice.unpartitioned (i) VALUES (1); INSERT INTO alice.unpartitioned (i) VALUES (3);
+      INSERT INTO alice.unpartitioned (i) VALUES (5); UPDATE alice.unpartitioned SET i = 7 WHERE i = 1;
+      DELETE FROM alice.unpartitioned WHERE i = 3`,
+    );
+    await expectReplication(path, '2|5|7');
+
+    // superuser revoked: regress_admin has SELECT only, and the insert fails
+    await B.query('ALTER ROLE regress_admin NOSUPERUSER');
+    await asAlice(A, 'INSERT INTO alice.unpartitioned (i) VALUES (9)');
+    await expectFailure(path, '2|5|7', 'INSERT, UPDATE, DELETE, TRUNCATE');
+
+    // INSERT, UPDATE, DELETE granted, SELECT revoked: the insert replicates
+    await B.query(`SET SESSION AUTHORIZATION regress_alice;
+      GRANT INSERT,UPDATE,DELETE ON alice.unpartitioned TO regress_admin;
+      REVOKE SELECT ON alice.unpartitioned FROM regress_admin; RESET SESSION AUTHORIZATION`);
+    await expectReplication(path, '3|5|9', true);
+
+    // without SELECT an UPDATE or DELETE (replica identity full) cannot find its row
+    await asAlice(
+      A,
+      'UPDATE alice.unpartitioned SET i = 11 WHERE i = 5; DELETE FROM alice.unpartitioned WHERE i = 9',
+    );
+    await expectFailure(path, '3|5|9', 'SELECT, TRUNCATE');
+
+    // SELECT granted: replication resumes
+    await asAlice(B, 'GRANT SELECT ON alice.unpartitioned TO regress_admin');
+    await expectReplication(path, '2|7|11');
+
+    // no privilege on the table, SET ROLE to its owner: no help while the worker acts as the
+    // subscription's owner
+    await setRoleOnly(13, '2|7|11');
+
+    // INHERIT instead of SET: the owner's privileges are the subscription owner's
+    await B.query('GRANT regress_alice TO regress_admin WITH INHERIT TRUE, SET FALSE');
+    await expectReplication(path, '3|7|13');
+
+    // SET ROLE again, without INHERIT: fails as the subscription's owner …
+    await setRoleOnly(14, '3|7|13');
+
+    // … and ALTER SUBSCRIPTION admin_sub SET (run_as_owner = false), a file edit, applied by
+    // regress_admin, not a superuser: the worker acts as the table's owner
+    path = file('regress_admin', { runAsOwner: false });
+    const a = await steep(['apply', '--auto-approve'], path);
+    expect(a.code, `${a.stdout}\n${a.stderr}`).toBe(0);
+    expect(a.stdout).toContain('ALTER SUBSCRIPTION "admin_sub" SET (run_as_owner = false)');
+    await expectReplication(path, '4|7|14', true);
+
+    // DROP SUBSCRIPTION admin_sub (a file edit) and TRUNCATE alice.unpartitioned
+    path = file('regress_admin', null);
+    const dropped = await steep(
+      ['apply', '--auto-approve', '--allow-destroy', '--allow-hazard', 'drops-slot'],
+      path,
+    );
+    expect(dropped.code, `${dropped.stdout}\n${dropped.stderr}`).toBe(0);
+    expect(await rows(A, 'SELECT count(*) FROM pg_replication_slots')).toBe('0');
+    await B.query('TRUNCATE alice.unpartitioned');
+
+    // CREATE SUBSCRIPTION admin_sub … WITH (run_as_owner = false, enabled = false) as
+    // regress_admin2, a superuser; then superuser revoked, SET ROLE to regress_alice granted, and
+    // ENABLE (a file edit) applied by regress_admin2: the table sync copies as the table's owner
+    path = file('regress_admin2', { runAsOwner: false, enabled: false });
+    const created = await steep(['apply', '--auto-approve'], path);
+    expect(created.code, `${created.stdout}\n${created.stderr}`).toBe(0);
+    expect(created.stdout).toContain('enabled = false, copy_data = true');
+    // disabled as the file says: nothing copied, nothing to do, and not synchronized
+    const [pc, dc, sc] = await Promise.all([
+      steep(['plan', '--detailed-exitcode'], path),
+      steep(['drift'], path),
+      steep(['status', '--check'], path),
+    ]);
+    expect(pc.code, `plan: ${pc.stdout}\n${pc.stderr}`).toBe(0);
+    expect(dc.code, `drift: ${dc.stdout}\n${dc.stderr}`).toBe(0);
+    expect(sc.code, `status --check: ${sc.stdout}`).toBe(2);
+    expect(sc.stdout).toMatch(/admin_sub\s+b ← a\s+uninitialized\s+disabled .* tables 0\/1 ready/);
+    expect(await rows(B, counted)).toBe('0||');
+    await B.query(`ALTER ROLE regress_admin2 NOSUPERUSER;
+      GRANT regress_alice TO regress_admin2 WITH INHERIT FALSE, SET TRUE`);
+    path = file('regress_admin2', { runAsOwner: false });
+    // regress_admin2, no longer a superuser, may not use steep's state schema regress_admin
+    // made: the plan names the grants, which its owner runs
+    const refused = await steep(['apply', '--auto-approve'], path);
+    expect(refused.code, refused.stdout).toBe(1);
+    const grants =
+      /run (GRANT USAGE, CREATE ON SCHEMA "steep" TO "regress_admin2";.*;) on b as regress_admin \(or a member of it\)/.exec(
+        refused.stderr,
+      );
+    expect(grants, refused.stderr).not.toBeNull();
+    await B.query(`SET ROLE regress_admin; ${grants![1]} RESET ROLE`);
+    const enabled = await steep(['apply', '--auto-approve'], path);
+    expect(enabled.code, `${enabled.stdout}\n${enabled.stderr}`).toBe(0);
+    expect(enabled.stdout).toContain('ALTER SUBSCRIPTION "admin_sub" ENABLE');
+    expect(enabled.stdout).toContain('created disabled, as steep.yaml declared');
+    await expectReplication(path, '4|7|14', true);
+    await dropReplication(cluster().nodes);
+    for (const n of [A, B])
+      await n.query(`DROP SCHEMA alice CASCADE; REVOKE CREATE ON DATABASE app FROM regress_alice;
+        DROP ROLE regress_admin, regress_admin2, regress_alice`);
   });
 });

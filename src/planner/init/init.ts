@@ -65,13 +65,14 @@ export function manualPending(node: ObservedNode, d: SubscriptionSpec, o: Observ
 }
 
 /**
- * A snapshot subscription PostgreSQL copies for, enabled, whose init steep never recorded: an
- * apply stopped between its create and its init step, with its copy still under way (once every
- * table is ready, status reads it synchronized and nothing is left to follow). A hand-made
- * subscription being adopted is streaming: no step.
+ * A snapshot subscription PostgreSQL copies for, enabled (or enabled by this plan), whose init
+ * steep never recorded: an apply stopped between its create and its init step, with its copy
+ * still under way, or one created disabled as steep.yaml declared, whose copy waits for it to be
+ * enabled (once every table is ready, status reads it synchronized and nothing is left to
+ * follow). A hand-made subscription being adopted is streaming: no step.
  */
 function initNeverRecorded(node: ObservedNode, d: SubscriptionSpec, o: ObservedSubscription): boolean {
-  if (d.init.method !== 'snapshot' || !o.enabled || recordedState(node, d.name) !== 'uninitialized')
+  if (d.init.method !== 'snapshot' || !d.enabled || recordedState(node, d.name) !== 'uninitialized')
     return false;
   return o.tables.some((t) => t.state !== 'r');
 }
@@ -127,6 +128,9 @@ export function planInitAfterCreate(
   const after = stepKey('subscription', node.name, d.name);
   if (d.init.method === 'snapshot') {
     const path = copyPath(ctx.desired, ctx.observed, d);
+    // created disabled (copy_data = true): PostgreSQL copies nothing until it is enabled, and
+    // the plan that enables it follows the copy (initNeverRecorded)
+    if (!path.own && !d.enabled) return;
     // steep's engine copies the declared tables; PostgreSQL's table syncs what the subscription receives
     const tables = path.own ? copiedTables(ctx.desired, ctx.observed, d) : copiedRelations(ctx, d);
     const count = `${tables.length} table${tables.length === 1 ? '' : 's'} (${copySize(ctx, tables, d.from)})`;
@@ -222,11 +226,14 @@ export function planInitOfExisting(
     return;
   }
   if (initNeverRecorded(node, d, o)) {
+    const waiting = o.tables.filter((t) => t.state !== 'r').length;
     addInitStep(ctx, d, node, {
       after,
-      reasonText:
-        `subscription ${d.name} exists on ${d.node} but its init was never recorded (an apply stopped between its create and its init); ` +
-        'apply follows it until it is synchronized and records it',
+      reasonText: o.enabled
+        ? `subscription ${d.name} exists on ${d.node} but its init was never recorded (an apply stopped between its create and its init); ` +
+          'apply follows it until it is synchronized and records it'
+        : `subscription ${d.name} was created disabled, as steep.yaml declared, and PostgreSQL copies nothing until it is enabled: ` +
+          `enabled now, PostgreSQL copies ${waiting} table${waiting === 1 ? '' : 's'}, and apply follows the copy and the catch-up until it is synchronized`,
       changes: [{ path: 'init.state', before: 'uninitialized', after: 'synchronized' }],
     });
     return;

@@ -101,6 +101,33 @@ describe('init: snapshot', () => {
     expect(p.summary.init).toBe(1);
   });
 
+  it('follows no copy of a new subscription created disabled, and follows it once enabled', () => {
+    // 033_run_as_table_owner: CREATE SUBSCRIPTION … WITH (copy_data = true, enabled = false), then
+    // ENABLE. A disabled subscription copies nothing: apply followed a copy that never began
+    const t = base({}, { enabled: false });
+    const created = runPlan(t, absent(t));
+    expect(stepAt(created, ADDR).statements[0]!.sql).toContain('enabled = false, copy_data = true');
+    expect(created.steps.filter((x) => x.action === 'init')).toEqual([]);
+    // created so: its tables wait in state i, its init unrecorded; enabled by the file, the
+    // ENABLE is followed until the copy is done
+    const s = observe(t);
+    const o = at(s, 'west').subscriptions.west_orders!;
+    o.enabled = false;
+    o.tables = o.tables.map((x) => ({ ...x, state: 'i' }));
+    const stays = runPlan(t, s);
+    expect(stays.steps).toEqual([]);
+    const enabled = runPlan(base(), s);
+    expect(stepAt(enabled, ADDR).statements.map((x) => x.sql)).toEqual([
+      'ALTER SUBSCRIPTION "west_orders" ENABLE',
+    ]);
+    const init = initStepAt(enabled, ADDR);
+    expect(init.dependsOn).toContain(stepAt(enabled, ADDR).id);
+    expect(init.reasonText).toBe(
+      'subscription west_orders was created disabled, as steep.yaml declared, and PostgreSQL copies nothing until it is enabled: ' +
+        'enabled now, PostgreSQL copies 2 tables, and apply follows the copy and the catch-up until it is synchronized',
+    );
+  });
+
   it("plans the statements steep's own copy runs besides COPY, each with the condition it runs under", () => {
     const LOCK = (t: string) =>
       `-- when its copy starts, if public.${t} is empty and split into key ranges or of at least 64.0 MB, ` +

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { printAddress } from '../../../src/model/address.js';
 import type { ClusterState } from '../../../src/model/cluster.js';
 import type { Topology } from '../../../src/model/topology.js';
+import { nodeCatalogDigest } from '../../../src/planner/nodeDigest.js';
 import {
   at,
   MIGRATIONS,
@@ -155,6 +157,28 @@ describe('plan: determinism', () => {
     at(changed, 'east').publications.orders_pub!.publish = ['insert'];
     at(changed, 'east').publications.orders_pub!.viaPartitionRoot = true;
     expect(runPlan(t, changed).steps[0]!.catalogDigest).not.toBe(base);
+  });
+
+  it("a step digest and the node's catalog digest do not move while a failing worker's errors rise", () => {
+    // 033_run_as_table_owner: a subscription whose worker fails every wal_retrieve_retry_interval
+    // is altered (runAsOwner: false) to fix it; its error counter rising between plan and step
+    // made apply refuse the step as "the catalog rows it depends on changed"
+    const t = full(PG18);
+    const erring = (n: number) => {
+      const s = observe(t);
+      const o = at(s, 'west').subscriptions.west_orders!;
+      o.options = { ...o.options, runAsOwner: true };
+      o.errorsCounted = n;
+      return s;
+    };
+    const sub = t.subscriptions.west_orders!;
+    sub.options = { ...sub.options, runAsOwner: false };
+    const step = (s: ClusterState) =>
+      runPlan(t, s).steps.find((x) => printAddress(x.address) === 'subscription.west_orders')!;
+    expect(step(erring(40)).catalogDigest).toBe(step(erring(3)).catalogDigest);
+    expect(nodeCatalogDigest(at(erring(40), 'west'))).toBe(nodeCatalogDigest(at(erring(3), 'west')));
+    // the disable_on_error rule reads whether any error was counted: that still moves them
+    expect(step(erring(3)).catalogDigest).not.toBe(step(erring(0)).catalogDigest);
   });
 
   it('uses the migrations and the clock it is given', () => {
