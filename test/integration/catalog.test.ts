@@ -110,6 +110,7 @@ describe.each(testVersions())('catalog on PostgreSQL %i', (version) => {
       canCreateIn: false,
       owned: false,
       writable: false,
+      notOwned: [],
     });
     cleanup(pub, `drop schema if exists ${schema} cascade`);
     await pub.query(`create schema ${schema}`);
@@ -120,6 +121,8 @@ describe.each(testVersions())('catalog on PostgreSQL %i', (version) => {
       owned: true,
       owner: 'postgres',
       writable: true,
+      // a superuser owns everything (a role that does not: grantsScript.test)
+      notOwned: [],
     });
     await pub.query(
       `create table ${schema}.migrations (version int primary key, applied_at timestamptz default now())`,
@@ -131,6 +134,7 @@ describe.each(testVersions())('catalog on PostgreSQL %i', (version) => {
       owned: true,
       owner: 'postgres',
       writable: true,
+      notOwned: [],
     });
     await pub.query(`insert into ${schema}.migrations (version) values (1), (3), (2)`);
     expect((await read(pub, { stateSchema: schema })).stateSchema).toEqual({
@@ -140,6 +144,7 @@ describe.each(testVersions())('catalog on PostgreSQL %i', (version) => {
       owned: true,
       owner: 'postgres',
       writable: true,
+      notOwned: [],
     });
   });
 
