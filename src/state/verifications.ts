@@ -64,6 +64,19 @@ export class VerificationStore extends StateTable {
     );
   }
 
+  /**
+   * Forget the subscription's verifies (it was dropped, or is created again): a verdict belongs to
+   * the subscription it was made for, not to another of the same name.
+   */
+  override async clear(client: pg.Client, subscription: string): Promise<void> {
+    if (!(await this.exists(client))) return;
+    await super.clear(client, subscription);
+    await client.query(`DELETE FROM ${this.verifiedTables} WHERE node_name = $1 AND subscription = $2`, [
+      this.node,
+      subscription,
+    ]);
+  }
+
   /** Every subscription's last verify on this node (empty when migration 10 is not applied). */
   async all(client: pg.Client): Promise<Map<string, VerifyRecord>> {
     if (!(await this.exists(client))) return new Map();

@@ -15,6 +15,7 @@ import type { SubscriptionSpec, Topology } from '../model/topology.js';
 import { restoredByUser } from '../model/topology.js';
 import { ApplyLog, hasApplyLog, recordInterrupted } from '../state/applyLog.js';
 import { hasInitTables, SubscriptionStateStore } from '../state/subscriptionState.js';
+import { VerificationStore } from '../state/verifications.js';
 import type { ApplyOutcome } from './apply.js';
 
 /**
@@ -85,7 +86,8 @@ export class InitRunner {
   /**
    * Bookkeeping after any step: a subscription created (or created again) starts a fresh
    * record, `none` is synchronized at once (the DBA vouches the data is equal); a dropped one is
-   * forgotten; an adopted one that streams is synchronized from its adoption.
+   * forgotten, and so are the verifies of one dropped or created again; an adopted one that
+   * streams is synchronized from its adoption.
    */
   async afterStep(client: pg.Client, step: Step): Promise<void> {
     const adopted = step.kind === 'subscription-alter' && step.action === 'adopt';
@@ -96,6 +98,8 @@ export class InitRunner {
     const name = subscriptionNameOf(step.address);
     if (name === undefined) return;
     if (adopted) return this.recordAdoption(client, store, name);
+    // a verify's verdict was about the subscription dropped, or the one a create replaces
+    await new VerificationStore(schema, step.node).clear(client, name);
     if (step.kind === 'subscription-drop') return store.remove(client, name);
     const d = this.topology.subscriptions[name];
     if (!d) return;

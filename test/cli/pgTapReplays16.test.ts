@@ -639,6 +639,12 @@ each('PostgreSQL 16+ subscription TAP replays on %i', { timeout: 300_000 }, (ver
     expect(sc.code, `status --check: ${sc.stdout}`).toBe(2);
     expect(sc.stdout).toMatch(/admin_sub\s+b ← a\s+uninitialized\s+disabled .* tables 0\/1 ready/);
     expect(await rows(B, counted)).toBe('0||');
+    // the verifies of the dropped admin_sub were that subscription's: the new one has none
+    const shown = await steep(['status', '--json'], path);
+    const fresh = (
+      JSON.parse(shown.stdout) as { subscriptions: Array<{ name: string; lastVerify: unknown }> }
+    ).subscriptions.find((x) => x.name === 'admin_sub');
+    expect(fresh?.lastVerify, shown.stdout).toBeNull();
     await B.query(`ALTER ROLE regress_admin2 NOSUPERUSER;
       GRANT regress_alice TO regress_admin2 WITH INHERIT FALSE, SET TRUE`);
     path = file('regress_admin2', { runAsOwner: false });
