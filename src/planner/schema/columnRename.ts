@@ -85,7 +85,7 @@ export function renamesToCheck(topology: Topology, observed: ClusterState) {
     const sub = observed.nodes[d.node];
     if (d.schemaSync === 'strict' || !pub?.reachable || !sub?.reachable) continue;
     if (!pub.tableSchemas || !sub.tableSchemas) continue;
-    const received = receivedTables(topology, d, pub.tableSchemas, topology.settings.stateSchema);
+    const received = receivedTables(topology, d, pub.tableSchemas, topology.settings.stateSchema, pub);
     for (const [table, columns] of received) {
       const l = pub.tableSchemas.tables[table];
       const r = sub.tableSchemas.tables[table];

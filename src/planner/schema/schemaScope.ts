@@ -1,8 +1,10 @@
-import type { ClusterState } from '../../model/cluster.js';
+import type { ClusterState, ObservedNode } from '../../model/cluster.js';
 import { compareTableNames, compareText } from '../../model/order.js';
 import { missingObjects } from '../../model/tableObjects.js';
 import type { NodeTableSchemas, ObservedTableSchema, TableScope } from '../../model/tableSchema.js';
 import type { PublicationSpec, SubscriptionSpec, TableName, Topology } from '../../model/topology.js';
+import { PUBLISHED_UNION_FILTER_MIN_VERSION } from '../../model/versions.js';
+import { partitionAncestors } from '../publications/publishedRelations.js';
 
 /** Adds `tables` (as plain names) to `node`'s entry of `acc`, creating the entry even when `tables` is empty. */
 export function addTables(acc: Map<string, Map<string, TableName>>, node: string, tables: TableName[]): void {
@@ -63,13 +65,17 @@ export function subscribedScopes(topology: Topology): Record<string, TableScope>
 /**
  * The tables `d` receives from its publisher, by `schema.table`, each with the columns it
  * receives (a publication's column list) or null for every column. Sorted by name. Tables named
- * in a publication but absent on the publisher are left out (preflight reports them).
+ * in a publication but absent on the publisher are left out (preflight reports them), and so,
+ * from a publisher of 16+ (`trees`: its tables and version), is a partition one publication
+ * publishes while another publishes an ancestor of it via root: PostgreSQL sends its changes as
+ * the ancestor's and leaves it out of the subscription (publishedRelations.ts receivedFrom).
  */
 export function receivedTables(
   topology: Topology,
   d: SubscriptionSpec,
   publisher: NodeTableSchemas<ObservedTableSchema>,
   stateSchema: string,
+  trees: Pick<ObservedNode, 'tables' | 'serverVersion'>,
 ): Map<string, Set<string> | null> {
   const out = new Map<string, Set<string> | null>();
   const receive = (qn: string, columns: readonly string[] | null) => {
@@ -87,6 +93,10 @@ export function receivedTables(
     }
     for (const t of p.tables) receive(`${t.schema}.${t.name}`, t.columns);
   }
+  const viaRoot = d.publications.some((name) => topology.publications[name]?.viaPartitionRoot);
+  if (viaRoot && trees.serverVersion >= PUBLISHED_UNION_FILTER_MIN_VERSION)
+    for (const qn of [...out.keys()])
+      if (partitionAncestors(qn, trees.tables).some((a) => out.has(a))) out.delete(qn);
   return new Map([...out.entries()].sort(([a], [b]) => compareText(a, b)));
 }
 
@@ -117,7 +127,13 @@ export function columnRequests(topology: Topology, observed: ClusterState): Map<
     if (!publisher.tableSchemas || !subscriber.tableSchemas) continue;
     // a merge still to run checks a last-modified column in plan, even on a table that matches
     const merging = d.init.method === 'merge' && !subscriber.subscriptions[d.name];
-    const received = receivedTables(topology, d, publisher.tableSchemas, topology.settings.stateSchema);
+    const received = receivedTables(
+      topology,
+      d,
+      publisher.tableSchemas,
+      topology.settings.stateSchema,
+      publisher,
+    );
     for (const qn of received.keys()) {
       const left = publisher.tableSchemas.tables[qn];
       const right = subscriber.tableSchemas.tables[qn];

@@ -72,7 +72,13 @@ export function planSchemaSync(ctx: PlanContext) {
     const publisher = ctx.node(d.from);
     const subscriber = ctx.node(d.node);
     if (!publisher?.tableSchemas || !subscriber?.tableSchemas) continue;
-    const received = receivedTables(ctx.desired, d, publisher.tableSchemas, ctx.desired.settings.stateSchema);
+    const received = receivedTables(
+      ctx.desired,
+      d,
+      publisher.tableSchemas,
+      ctx.desired.settings.stateSchema,
+      publisher,
+    );
     const tableKeys: string[] = [];
     for (const [table, columns] of received) {
       const comparison = compareTables(

@@ -19,6 +19,7 @@ import {
   at,
   codes,
   observe,
+  observedTable,
   PG14,
   PG17,
   PG18,
@@ -628,12 +629,34 @@ describe('what a subscription receives', () => {
       west: { all: true, schemas: [], tables: [] },
     });
     const pub = schemas([table('public.a', [ID]), table('sales.b', [ID]), table('steep.nodes', [ID])]);
-    expect([...receivedTables(t, t.subscriptions.west_all!, pub, 'steep').keys()]).toEqual([
-      'public.a',
-      'sales.b',
-    ]);
+    expect([
+      ...receivedTables(t, t.subscriptions.west_all!, pub, 'steep', { tables: {}, serverVersion: 18 }).keys(),
+    ]).toEqual(['public.a', 'sales.b']);
     t.publications.all_pub = publication('all_pub', 'east', { schemas: ['sales'], tables: [] });
-    expect([...receivedTables(t, t.subscriptions.west_all!, pub, 'steep').keys()]).toEqual(['sales.b']);
+    expect([
+      ...receivedTables(t, t.subscriptions.west_all!, pub, 'steep', { tables: {}, serverVersion: 18 }).keys(),
+    ]).toEqual(['sales.b']);
+  });
+
+  it('a partition another publication publishes via its root is not received on 16+ (PostgreSQL leaves it out)', () => {
+    const t = topology({
+      publications: [
+        publication('root_pub', 'east', { tables: ['vr.d'], viaPartitionRoot: true }),
+        publication('leaf_pub', 'east', { tables: ['vr.d_0'] }),
+      ],
+      subscriptions: [subscription('west_vr', 'west', 'east', ['leaf_pub', 'root_pub'])],
+    });
+    const pub = schemas([table('vr.d', [ID]), table('vr.d_0', [ID])]);
+    const tables = {
+      'vr.d': observedTable('vr.d', { kind: 'p' }),
+      'vr.d_0': observedTable('vr.d_0', { partitionOf: 'vr.d' }),
+    };
+    const received = (serverVersion: number) => [
+      ...receivedTables(t, t.subscriptions.west_vr!, pub, 'steep', { tables, serverVersion }).keys(),
+    ];
+    expect(received(PG18)).toEqual(['vr.d']);
+    // before 16 the subscription lists the partition too (and copies it once on its own)
+    expect(received(PG14)).toEqual(['vr.d', 'vr.d_0']);
   });
 
   it('nodes read without table definitions are not compared', () => {
