@@ -14,6 +14,7 @@ import { stepClass } from '../model/stepClass.js';
 import type { SubscriptionSpec, Topology } from '../model/topology.js';
 import { restoredByUser } from '../model/topology.js';
 import { ApplyLog, hasApplyLog, recordInterrupted } from '../state/applyLog.js';
+import { DivergedTablesStore } from '../state/divergedTables.js';
 import { hasInitTables, SubscriptionStateStore } from '../state/subscriptionState.js';
 import { VerificationStore } from '../state/verifications.js';
 import type { ApplyOutcome } from './apply.js';
@@ -86,8 +87,8 @@ export class InitRunner {
   /**
    * Bookkeeping after any step: a subscription created (or created again) starts a fresh
    * record, `none` is synchronized at once (the DBA vouches the data is equal); a dropped one is
-   * forgotten, and so are the verifies of one dropped or created again; an adopted one that
-   * streams is synchronized from its adoption.
+   * forgotten, and so are the verifies and diverged tables of one dropped or created again; an
+   * adopted one that streams is synchronized from its adoption.
    */
   async afterStep(client: pg.Client, step: Step): Promise<void> {
     const adopted = step.kind === 'subscription-alter' && step.action === 'adopt';
@@ -98,8 +99,10 @@ export class InitRunner {
     const name = subscriptionNameOf(step.address);
     if (name === undefined) return;
     if (adopted) return this.recordAdoption(client, store, name);
-    // a verify's verdict was about the subscription dropped, or the one a create replaces
+    // a verify's verdicts were about the subscription dropped, or the one a create replaces
     await new VerificationStore(schema, step.node).clear(client, name);
+    const diverged = new DivergedTablesStore(schema, step.node);
+    if (await diverged.exists(client)) await diverged.clear(client, name);
     if (step.kind === 'subscription-drop') return store.remove(client, name);
     const d = this.topology.subscriptions[name];
     if (!d) return;

@@ -171,9 +171,12 @@ export class InitObserver {
       await this.record(d, recorded, p);
     }
     const building = deferred.filter((x) => x.building).map((x) => x.table);
+    // a repair names only the diverged tables the subscription still carries
+    const carried = new Set(subscriber.tables.map(qualifiedName));
+    const toRepair = diverged.filter((t) => carried.has(t));
     return {
       ...p,
-      ...(diverged.length > 0 ? { divergedTables: diverged } : {}),
+      ...(toRepair.length > 0 ? { divergedTables: toRepair } : {}),
       ...(deferred.length > 0 ? { deferredIndexes: deferred } : {}),
       ...(building.length > 0 ? { buildingIndexes: building } : {}),
     };

@@ -12,6 +12,7 @@
 import { withoutSyncSlotAmong } from '../catalog/initProgress.js';
 import { clusterReadOptions, readCluster } from '../catalog/readCluster.js';
 import { loadTopology } from '../config/load.js';
+import { adviceText } from '../model/advice.js';
 import { type ClusterState, type ObservedSubscription, reachableNode } from '../model/cluster.js';
 import { advanceState, caughtUpAtAGlance, liveState } from '../model/initFigures.js';
 import type { InitState, SubscriptionActivity } from '../model/initState.js';
@@ -19,7 +20,7 @@ import { compareText } from '../model/order.js';
 import { AFTER_FAILOVER, type FailoverVerdict } from '../model/plan.js';
 import type { NodeStatus, SlotStatus, StatusReport, SubscriptionStatus } from '../model/statusReport.js';
 import { type SyncFacts, syncVerdict } from '../model/syncVerdict.js';
-import type { Topology } from '../model/topology.js';
+import { qualifiedName, type TableName, type Topology } from '../model/topology.js';
 import { type ConflictsSinceVerify, conflictsRose } from '../model/verifyRecord.js';
 import { PG15 } from '../model/versions.js';
 import { failoverVerdicts } from '../planner/failover/failover.js';
@@ -91,6 +92,8 @@ function subscriptionStatus(
       reinit && REINIT_STATES.has(recorded.state) ? recorded.state : advanceState(recorded.state, live_);
   else if (o && live_ !== 'preparing') state = live_;
   const previous = nodeLive?.readings.get(name) ?? null;
+  const diverged =
+    state === 'diverged' ? divergedStill(name, nodeLive?.diverged.get(name) ?? [], tables) : null;
   const status: SubscriptionStatus = {
     name,
     node,
@@ -103,7 +106,7 @@ function subscriptionStatus(
     state,
     verdict: null,
     errorsReading: previous,
-    error: state === 'failed' || state === 'diverged' ? (recorded?.error ?? null) : null,
+    error: state === 'failed' || state === 'diverged' ? (recorded?.error ?? diverged?.left ?? null) : null,
     since: recorded?.updatedAt ?? null,
     tablesTotal: tables.length,
     tablesReady: tables.filter((t) => t.state === 'r').length,
@@ -118,7 +121,7 @@ function subscriptionStatus(
     conflicts: activity?.conflicts ?? null,
     lastVerify: verified ? { at: verified.verifiedAt, verdict: verified.verdict } : null,
     conflictsSinceVerify: conflictsRose(activity?.conflicts ?? null, verified?.conflicts ?? null),
-    divergedTables: state === 'diverged' ? (nodeLive?.diverged.get(name) ?? []) : [],
+    divergedTables: diverged?.carried ?? [],
     lostSyncSlots,
     ...(reinit ? { unfinishedReinit: reinit.reason } : {}),
   };
@@ -170,6 +173,28 @@ function judge(j: Judged): void {
   else if (v.verdict === 'not_ready') s.state = j.liveState === 'synchronized' ? 'catching_up' : j.liveState;
   else s.state = v.verdict;
   if (v.verdict === 'unknown') s.unknown = [v.reasons.join('; '), s.unknown].filter(Boolean).join('; ');
+}
+
+/**
+ * The tables a verify found diverged that the subscription still carries (a repair names only
+ * those), and, when none is, why it is diverged all the same: the way out is a verify of what
+ * it carries, which forgets the others (workflows/verify.ts).
+ */
+function divergedStill(
+  subscription: string,
+  recorded: readonly string[],
+  tables: readonly TableName[],
+): { carried: string[]; left: string | null } {
+  const carriedNow = new Set(tables.map(qualifiedName));
+  const carried = recorded.filter((t) => carriedNow.has(t));
+  const gone = recorded.filter((t) => !carriedNow.has(t));
+  return {
+    carried,
+    left:
+      carried.length === 0 && gone.length > 0
+        ? `the tables a verify found diverged (${gone.join(', ')}) left the subscription: \`${adviceText('verify', subscription)}\` compares the tables it carries and settles it`
+        : null,
+  };
 }
 
 /** A subscription on a node steep cannot read: nothing about it is known. */

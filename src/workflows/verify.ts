@@ -369,6 +369,9 @@ async function recordVerdicts(
   let stillDiverged = verdicts.some((v) => v.status === 'diverged');
   if (await diverged.exists(sub)) {
     await diverged.record(sub, d.name, verdicts);
+    // a table found diverged before that left the subscription since is no longer its to repair
+    const left = (await diverged.tablesOf(sub, d.name)).filter((t) => !info.tables.has(t));
+    if (left.length > 0) await diverged.forget(sub, d.name, left);
     stillDiverged = (await diverged.list(sub, d.name)).length > 0;
   }
   // adopted and never recorded: streaming with every table ready is synchronized
