@@ -194,13 +194,15 @@ export async function slotConfirmedPast(
 
 /**
  * 15+: the apply and table-sync errors PostgreSQL has counted for subscription `name` of this
- * database (pg_stat_subscription_stats); null before 15, or when it is not there.
+ * database (pg_stat_subscription_stats) on a server of `version`; null before 15, or when it is
+ * not there.
  */
-export async function subscriptionErrorCount(client: pg.Client, name: string): Promise<number | null> {
-  const { rows: v } = await client.query<{ v: number }>(
-    "SELECT pg_catalog.current_setting('server_version_num')::int AS v",
-  );
-  if (v[0]!.v < PG15) return null;
+export async function subscriptionErrorCount(
+  client: pg.Client,
+  version: number,
+  name: string,
+): Promise<number | null> {
+  if (version < PG15) return null;
   const { rows } = await client.query<{ n: number }>(
     `SELECT (st.apply_error_count + st.sync_error_count)::int AS n
        FROM pg_catalog.pg_stat_subscription_stats st

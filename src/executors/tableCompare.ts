@@ -9,6 +9,7 @@ import {
   streamRowHashes,
 } from '../catalog/rowHashes.js';
 import { keyId, lookupRowHashes } from '../catalog/rowsByKey.js';
+import { serverVersionOf } from '../catalog/session.js';
 import { SteepError } from '../model/errors.js';
 import { qualifiedName } from '../model/topology.js';
 import {
@@ -88,6 +89,7 @@ const CANDIDATE_CAP = 200_000;
 async function waitReplayed(pub: pg.Client, sub: pg.Client, opts: Replay, lsn: string): Promise<void> {
   const deadline = Date.now() + opts.timeoutMs;
   let errorsBefore: number | null | undefined;
+  let version: number | undefined;
   for (;;) {
     const ok = await slotConfirmedPast(pub, opts.slot, lsn);
     if (ok === null)
@@ -96,7 +98,8 @@ async function waitReplayed(pub: pg.Client, sub: pg.Client, opts: Replay, lsn: s
         `the subscription's slot ${opts.slot} does not exist on the publisher: ${opts.subscriberNode} does not replay anything to compare against`,
       );
     if (ok) return;
-    const errors = await subscriptionErrorCount(sub, opts.subscription);
+    version ??= await serverVersionOf(sub);
+    const errors = await subscriptionErrorCount(sub, version, opts.subscription);
     if (errorsBefore === undefined) errorsBefore = errors;
     else if (errors !== null && errorsBefore !== null && errors > errorsBefore)
       throw new SteepError(
