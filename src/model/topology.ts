@@ -19,6 +19,15 @@ export type InitMethod = 'snapshot' | 'manual' | 'physical' | 'two-phase' | 'mer
 export function restoredByUser(method: InitMethod): method is 'manual' | 'physical' {
   return method === 'manual' || method === 'physical';
 }
+/**
+ * The tables that join an existing subscription later are copied by PostgreSQL's refresh
+ * (`copy_data = true`, obeying `init.existingData` over rows they kept): `snapshot`, and
+ * `two-phase` once its snapshot is applied (it streams like any other then; before, it is
+ * disabled and refreshes nothing). The other methods copy them only with `init.newTables: copy`.
+ */
+export function copiesJoiningTables(method: InitMethod): method is 'snapshot' | 'two-phase' {
+  return method === 'snapshot' || method === 'two-phase';
+}
 export type ExistingData = 'fail' | 'truncate' | 'keep';
 /** Tables added later to a subscription whose init is none or a finished manual: copy them, or the DBA vouches. */
 export type NewTables = 'copy' | 'skip';

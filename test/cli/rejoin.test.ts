@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { type IdWriter, startIdWriter } from '../support/appWriter.js';
 import { steepWith, writeConfig } from '../support/cli.js';
 import { type TestNode, useCluster } from '../support/cluster.js';
-import { digests, waitCaughtUp } from '../support/replicationData.js';
+import { digests, idsMissing, waitCaughtUp } from '../support/replicationData.js';
+import { tempDir } from '../support/tempDir.js';
 import { eventually, HANG_MS, nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
 /**
@@ -216,5 +217,113 @@ describe('a table leaves a subscription and joins it again (issue 62)', { timeou
       (existingData) => config({ subscribed: ['rj_p1', 'rj_p2'], p1: ALL, existingData }),
       'publication tables',
     );
+  });
+});
+
+/**
+ * The same on a `two-phase` subscription once its snapshot is applied: it streams like any other,
+ * so a table added later is copied by PostgreSQL's refresh (docs/steep-yaml.md), and a table back
+ * in it obeys `init.existingData`. Before, every refresh of a two-phase subscription ran with
+ * `copy_data = false`: the added table stayed empty on west and the rejoining one never received
+ * the rows written while it was out, with apply exit 0 and status `synchronized` (found by the
+ * torture operation table-leave-rejoin, seed 2407 on 17).
+ */
+describe('a two-phase subscription: tables added later and tables back (issue 62)', {
+  timeout: 360_000,
+}, () => {
+  it('the added table is copied; the table back is refused for existingData, then copied with truncate; nothing lost', async () => {
+    const east = cluster().node('east');
+    const west = cluster().node('west');
+    const SUB2 = 'west_tp';
+    const APP2 = { user: 'tp_app', password: 'tp-app-secret-1' };
+    const TABLES2 = ['tp_a', 'tp_b'];
+    for (const n of [east, west]) {
+      await n.query(`CREATE ROLE ${APP2.user} LOGIN PASSWORD '${APP2.password}'`);
+      for (const t of TABLES2) {
+        await n.query(`CREATE TABLE public.${t} (id bigserial PRIMARY KEY, v text NOT NULL)`);
+        await n.query(`GRANT SELECT, INSERT ON public.${t} TO ${APP2.user}`);
+        await n.query(`GRANT USAGE ON SEQUENCE public.${t}_id_seq TO ${APP2.user}`);
+      }
+    }
+    for (const t of TABLES2)
+      await east.query(`INSERT INTO public.${t} (v) SELECT md5(g::text) FROM generate_series(1, 50) g`);
+    const file = (tables: string[], existingData?: string) =>
+      writeConfig(
+        [
+          'version: 1',
+          'topology: rejoin_two_phase',
+          nodesYaml([east, west]),
+          'publications:',
+          '  tp_pub:',
+          '    node: east',
+          `    tables: [${tables.map((t) => `public.${t}`).join(', ')}]`,
+          'subscriptions:',
+          `  ${SUB2}:`,
+          '    node: west',
+          '    from: east',
+          '    publications: [tp_pub]',
+          `    init: { method: two-phase${existingData ? `, existingData: ${existingData}` : ''} }`,
+          '',
+        ].join('\n'),
+      );
+    const ok = (r: { code: number; stdout: string; stderr: string }, what: string) =>
+      expect(r.code, `${what}\n${r.stdout}\n${r.stderr}`).toBe(0);
+    ok(await steep(['apply', '--auto-approve'], file(['tp_a'])), 'create');
+    const dir = tempDir('rejoin-two-phase-');
+    ok(await steep(['snapshot', 'generate', SUB2, '--output', dir], file(['tp_a'])), 'snapshot generate');
+    ok(await steep(['snapshot', 'apply', SUB2, '--input', dir], file(['tp_a'])), 'snapshot apply');
+
+    const writers = Object.fromEntries(
+      TABLES2.map((t) => [t, startIdWriter({ east }, APP2, `public.${t}`, () => 'east')]),
+    );
+    const acked = (t: string) => writers[t]!.acknowledged().get('east') ?? [];
+    const more = async (n: number, what: string) => {
+      const from = TABLES2.map((t) => acked(t).length);
+      await eventually(
+        async () => TABLES2.every((t, i) => acked(t).length >= from[i]! + n),
+        HANG_MS,
+        `${n} more writes on each table (${what})`,
+      );
+    };
+    try {
+      await more(20, 'before tp_b joins');
+      // a table added later: copied by the refresh
+      ok(await steep(['apply', '--auto-approve'], file(TABLES2)), 'tp_b added');
+      await eventually(
+        async () =>
+          Number((await west.query<{ n: string }>('SELECT count(*)::text AS n FROM public.tp_b'))[0]!.n) > 0,
+        HANG_MS,
+        'tp_b copied to west',
+      );
+      // tp_a out, written, back
+      ok(await steep(['apply', '--auto-approve'], file(['tp_b'])), 'tp_a out');
+      await more(30, 'tp_a out');
+      const refused = await steep(['apply', '--auto-approve'], file(TABLES2));
+      expect(refused.code, refused.stdout + refused.stderr).toBe(1);
+      expect(refused.stdout + refused.stderr).toContain('init.existingData: truncate');
+      ok(
+        await steep(
+          ['apply', '--auto-approve', '--allow-hazard', 'truncates-data'],
+          file(TABLES2, 'truncate'),
+        ),
+        'tp_a back with existingData: truncate',
+      );
+      await more(20, 'after tp_a is back');
+    } finally {
+      for (const w of Object.values(writers)) await w.stop();
+    }
+    await waitCaughtUp(east, SUB2);
+    const lost = Object.fromEntries(
+      await Promise.all(
+        TABLES2.map(async (t) => [t, await idsMissing(west, `public.${t}`, acked(t))] as const),
+      ),
+    );
+    console.log(
+      `two-phase: acknowledged ${TABLES2.map((t) => `${t} ${acked(t).length}`).join(', ')}; missing on west ${JSON.stringify(lost)}`,
+    );
+    expect(lost).toEqual({ tp_a: 0, tp_b: 0 });
+    expect(await digests(west, TABLES2)).toEqual(await digests(east, TABLES2));
+    const quiet = await steep(['plan', '--detailed-exitcode'], file(TABLES2, 'truncate'));
+    expect(quiet.code, quiet.stdout + quiet.stderr).toBe(0);
   });
 });

@@ -5,7 +5,12 @@ import type { ClusterState, ObservedNode, ObservedSubscription } from '../../mod
 import { compareTableNames } from '../../model/order.js';
 import type { Change, Hazard, Statement } from '../../model/plan.js';
 import type { SubscriptionSpec, TableName, Topology } from '../../model/topology.js';
-import { DEFAULT_SPLIT_ABOVE, qualifiedName, restoredByUser } from '../../model/topology.js';
+import {
+  copiesJoiningTables,
+  DEFAULT_SPLIT_ABOVE,
+  qualifiedName,
+  restoredByUser,
+} from '../../model/topology.js';
 import { listText, type PlanContext, sortedKeys } from '../context.js';
 import { addTables } from '../schema/schemaScope.js';
 import { truncateTablesSql, tx } from '../sqlBuild.js';
@@ -117,12 +122,13 @@ export function rowPresenceRequests(desired: Topology, observed: ClusterState): 
     if (node?.reachable !== true) continue;
     const o = node.subscriptions[d.name];
     // an existing one that copies nothing (`none`, `manual`) told to copy the tables that join it
-    // (`init.newTables: copy`), or a `snapshot` one: the refresh copies into the tables that join
-    // it, which may hold the rows they kept when they left it (`existingData` decides, dataGaps.ts)
+    // (`init.newTables: copy`), or a `snapshot` or `two-phase` one: the refresh copies into the
+    // tables that join it, which may hold the rows they kept when they left it (`existingData`
+    // decides, dataGaps.ts)
     const joining =
       o !== undefined &&
       (((d.init.method === 'none' || restoredByUser(d.init.method)) && d.init.newTables === 'copy') ||
-        d.init.method === 'snapshot');
+        copiesJoiningTables(d.init.method));
     // a new `snapshot` one (it will copy), or a replace whatever its method (docs/steep-yaml.md
     // makes it an error while its tables hold rows)
     const copies = o ? replacesSlot(o, d) : d.init.method === 'snapshot';

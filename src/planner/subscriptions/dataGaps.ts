@@ -6,7 +6,7 @@ import { compareText } from '../../model/order.js';
 import type { Change, Hazard, Statement } from '../../model/plan.js';
 import { displayTable } from '../../model/sql.js';
 import type { SubscriptionSpec, Topology } from '../../model/topology.js';
-import { qualifiedName, restoredByUser } from '../../model/topology.js';
+import { copiesJoiningTables, qualifiedName, restoredByUser } from '../../model/topology.js';
 import { fedUpstream } from '../../model/verify.js';
 import { listText, type PlanContext } from '../context.js';
 import { adviceSubject, copiedTables, heldTables } from '../init/initCopy.js';
@@ -68,7 +68,7 @@ export function newTablesDecision(
   const none: NewTablesDecision = { copy: false, statements: [], hazards: [], changes: [] };
   const tables = added ?? joiningTables(ctx, d, o);
   if (tables.length === 0) return none;
-  if (d.init.method === 'snapshot') return joiningOverRows(ctx, d, node, tables) ?? undefined;
+  if (copiesJoiningTables(d.init.method)) return joiningOverRows(ctx, d, node, tables) ?? undefined;
   if (d.init.method !== 'none' && !restoredByUser(d.init.method)) return none;
   const address = subscriptionAddress(d.name);
   if (d.init.newTables === undefined) {
@@ -127,7 +127,7 @@ function truncateFix(
 }
 
 /**
- * Tables joining a `snapshot` subscription (a table back in its publication, a publication back
+ * Tables joining a `snapshot` or `two-phase` subscription (a table back in its publication, a publication back
  * in its list) whose refresh copies them (`copy_data = true`) while they hold rows on the
  * subscriber: the rows they kept when they left. `init.existingData` decides as for a create:
  * `fail` is a plan error naming them; `truncate` empties just them before the refresh

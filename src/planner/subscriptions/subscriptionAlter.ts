@@ -16,7 +16,7 @@ import { commentWithMarker } from '../../model/ownership.js';
 import { connectionPassword, passwordAddress, verifiesPassword } from '../../model/passwordVerifier.js';
 import type { Change } from '../../model/plan.js';
 import { disabledOnError, disabledOnErrorText } from '../../model/syncVerdict.js';
-import type { SubscriptionSpec } from '../../model/topology.js';
+import { copiesJoiningTables, type SubscriptionSpec } from '../../model/topology.js';
 import {
   majorVersion,
   SLOT_OPTIONS,
@@ -49,7 +49,6 @@ import { disabledJoinGap, joiningTables, type NewTablesDecision, newTablesDecisi
 import {
   type Declared,
   type DesiredConnection,
-  initPlan,
   ownershipComment,
   planReplace,
   publisherSlot,
@@ -224,7 +223,7 @@ export function planChange(
   const diff = diffSubscription(ctx, run, x, o);
   if (diff.changes.length === 0 && !diff.needsRefresh && !renamed) return undefined;
   // (tables added later are copied by PostgreSQL: steep's own copy seeds a new subscription)
-  const copy = refreshCopy(ctx, d, diff.relations, initPlan(ctx, d, false).copyData);
+  const copy = refreshCopy(ctx, d, diff.relations, copiesJoiningTables(d.init.method));
   if (copy === null) return undefined;
 
   const byHand = recordDrift(ctx, node, address, o, renamed, diff.changes, (was) =>
