@@ -25,6 +25,22 @@ export async function slotExists(client: pg.Client, slot: string): Promise<boole
   return (await readSlotHolder(client, slot)) !== null;
 }
 
+/**
+ * Whether the slot is on this node, and usable: `lost` when PostgreSQL invalidated it (wal_status
+ * `lost`: the WAL it still needed was removed, past max_slot_wal_keep_size or, on 18, after
+ * idle_replication_slot_timeout): nothing can be decoded from it again.
+ */
+export async function readSlotPresence(
+  client: pg.Client,
+  slot: string,
+): Promise<'absent' | 'lost' | 'present'> {
+  const { rows } = await client.query<{ lost: boolean }>(
+    "SELECT wal_status IS NOT DISTINCT FROM 'lost' AS lost FROM pg_catalog.pg_replication_slots WHERE slot_name = $1",
+    [slot],
+  );
+  return rows.length === 0 ? 'absent' : rows[0]!.lost ? 'lost' : 'present';
+}
+
 /** Whether someone streams from the slot, and how far it has been confirmed; null when there is no such slot. */
 export async function readSlotConfirmed(
   client: pg.Client,

@@ -1,9 +1,3 @@
-import { formatBytes } from './bytes.js';
-import { gapWayOut } from './continuity.js';
-import type { SlotLag } from './initState.js';
-import { NOTHING_PENDING_BYTES, reconnect, riseAcrossRestart } from './reconnect.js';
-import { quoteIdent } from './sql.js';
-import type { SubscriptionRef } from './topology.js';
 /**
  * Is a subscription synchronized? The one rule `status`, `status --check` and the metrics use,
  * pure, returning its answer with the evidence. `synchronized` is said only when every condition
@@ -29,7 +23,17 @@ import type { SubscriptionRef } from './topology.js';
  *   readings close together cannot both miss it.
  * - a rise across a restart of the publisher, with the worker streaming again, is the restart's
  *   connection loss, not a failure (model/reconnect.ts).
+ * - a slot gone from the publisher, or invalidated there (wal_status `lost`: the WAL it still
+ *   needed removed), decodes nothing again: what the subscriber missed is unknown, and only a
+ *   copy on a slot made again repairs it (`steep reinit --full`, named in the reasons).
  */
+import { adviceText } from './advice.js';
+import { formatBytes } from './bytes.js';
+import { gapWayOut } from './continuity.js';
+import type { SlotLag } from './initState.js';
+import { NOTHING_PENDING_BYTES, reconnect, riseAcrossRestart } from './reconnect.js';
+import { quoteIdent } from './sql.js';
+import type { SubscriptionRef } from './topology.js';
 
 /** pg_stat_subscription_stats' counters as steep last read them on the subscriber. */
 export interface ErrorReading {
@@ -89,7 +93,10 @@ export interface SyncFacts extends SubscriptionRef {
   /** now (ISO 8601) */
   now: string;
   /** the subscription's slot on the publisher: null when the publisher was not read (or slot_name = NONE) */
-  slot: { name: string; active: boolean } | 'absent' | null;
+  slot:
+    | { name: string; active: boolean /** invalidated (wal_status lost) */; lost?: boolean }
+    | 'absent'
+    | null;
   /** the publisher's pg_postmaster_start_time() (ISO 8601); null or absent: not read */
   publisherStartedAt?: string | null;
   /** the slot's unconfirmed WAL on the publisher (bytes); null or absent: not read */
@@ -140,10 +147,34 @@ function errorRise(f: SyncFacts): string | null {
   return null;
 }
 
+/** why PostgreSQL invalidates a slot (wal_status lost) */
+const INVALIDATED = 'wal_status lost: PostgreSQL removed WAL it still needed, past max_slot_wal_keep_size';
+
 function slotText(f: SyncFacts): string {
   if (f.slot === null) return `its slot on ${f.from} could not be read`;
   if (f.slot === 'absent') return `its slot is gone from ${f.from}`;
+  if (f.slot.lost) return `its slot ${f.slot.name} on ${f.from} was invalidated (${INVALIDATED})`;
   return `its slot ${f.slot.name} on ${f.from} is ${f.slot.active ? 'active' : 'inactive'}`;
+}
+
+/** The slot is gone or invalidated: nothing can replay what the subscriber missed. */
+function slotGone(f: SyncFacts): boolean {
+  return f.slot === 'absent' || (f.slot !== null && f.slot.lost === true);
+}
+
+/**
+ * A subscription's slot missing from its publisher (`absent`: a failover lost it, or it was
+ * dropped) or invalidated there (`lost`), as reinit and verify say it.
+ */
+export function slotLostText(
+  slot: string,
+  subscription: string,
+  from: string,
+  how: 'absent' | 'lost',
+): string {
+  return how === 'lost'
+    ? `slot ${slot} of ${subscription} was invalidated on ${from} (${INVALIDATED})`
+    : `slot ${slot} of ${subscription} is missing on ${from} (a failover lost it, or it was dropped)`;
 }
 
 function missingText(missing: Record<string, string[]>, from: string, node: string): string[] {
@@ -199,7 +230,7 @@ export function syncVerdict(f: SyncFacts): SyncVerdict {
   const missing = [...missingText(f.missingColumns, f.from, f.node), ...(f.obstacles ?? [])];
   const gaps = gapReasons(f);
   if (!f.enabled) {
-    const gone = f.slot === 'absent' ? [`${slotText(f)}: enabling the subscription cannot resume it`] : [];
+    const gone = slotGone(f) ? [`${slotText(f)}: enabling the subscription cannot resume it`] : [];
     if (f.disableOnError && (f.applyErrors ?? 0) + (f.syncErrors ?? 0) > 0)
       return {
         verdict: 'failing',
@@ -222,7 +253,7 @@ export function syncVerdict(f: SyncFacts): SyncVerdict {
   const reconnected = seen === null ? null : reconnect(f);
   const rise = reconnected ? null : seen;
   if (!f.applyRunning) {
-    if (rise === null && f.slot !== null && f.slot !== 'absent' && f.slot.active)
+    if (rise === null && f.slot !== null && f.slot !== 'absent' && f.slot.active && !f.slot.lost)
       return {
         verdict: 'unknown',
         reasons: [
@@ -234,6 +265,11 @@ export function syncVerdict(f: SyncFacts): SyncVerdict {
       verdict: 'failing',
       reasons: [
         `apply worker not running on ${f.node}, ${slotText(f)}`,
+        ...(slotGone(f)
+          ? [
+              `nothing can replay what ${f.node} missed since: ${adviceText('reinitFull', f.subscription)} creates the slot again and copies every table`,
+            ]
+          : []),
         ...(rise ? [rise] : []),
         ...missing,
         ...gaps,

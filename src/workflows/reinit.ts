@@ -8,7 +8,7 @@ import {
   readPublicationDefs,
 } from '../catalog/reinit.js';
 import { serverVersionOf } from '../catalog/session.js';
-import { readSlotBeyondWal, slotExists } from '../catalog/slotHolder.js';
+import { readSlotBeyondWal, readSlotPresence } from '../catalog/slotHolder.js';
 import { loadTopology } from '../config/load.js';
 import { lockedSessions } from '../db/lockedSession.js';
 import type { EventSink, Stop } from '../executors/events.js';
@@ -21,18 +21,20 @@ import { SteepError } from '../model/errors.js';
 import { unrecordedState } from '../model/initLifecycle.js';
 import type { InitProgress, InitState } from '../model/initState.js';
 import { deniedCalls } from '../model/privileges.js';
+import { slotLostText } from '../model/syncVerdict.js';
 import type { SubscriptionSpec, Topology } from '../model/topology.js';
 import { declaredSubscription, qualifiedName, tableOfQualified } from '../model/topology.js';
 import {
   planReinit,
   type ReinitInput,
   type ReinitRequest,
+  refuseDisabled,
   refuseFedUpstream,
   reinitTables,
   temporaryPublications,
 } from '../planner/init/reinit.js';
 import { type LoopPlan, planLoopedReinit } from '../planner/init/reinitLoop.js';
-import { createSlotSql } from '../planner/sqlBuild.js';
+import { createSlotSql, dropSlotSql } from '../planner/sqlBuild.js';
 import { DivergedTablesStore } from '../state/divergedTables.js';
 import { StreamContinuityStore } from '../state/streamContinuity.js';
 import { hasInitTables, SubscriptionStateStore } from '../state/subscriptionState.js';
@@ -112,15 +114,10 @@ export async function reinitLoaded(
         `subscription ${d.name} does not exist on ${d.node}, so it is not initialised: create and initialise it with steep apply`,
         { node: d.node, address },
       );
+    refuseDisabled(d, info.enabled);
     const slot = info.slot ?? d.slot;
-    await ensureSlot(topology, d, pub, slot, 'full' in request, opts.onEvent);
-    await slotWithinWal(
-      topology,
-      d,
-      { pub, sub },
-      { slot, enabled: info.enabled, full: 'full' in request },
-      opts.onEvent,
-    );
+    // read and refused here; repaired (written) only once the reinit is confirmed
+    const slotRepair = await slotToRepair(d, pub, slot, 'full' in request);
     const schema = topology.settings.stateSchema;
     const stateTables = await hasInitTables(sub, schema);
     const states = new SubscriptionStateStore(schema, d.node);
@@ -141,6 +138,14 @@ export async function reinitLoaded(
         ? planReinit(rest === null ? input : { ...input, request: { tables: rest } })
         : null;
     await opts.confirm?.([...(loop?.looped ?? []), ...(recipe?.tables ?? [])].sort(), d.node, d.from);
+    if (slotRepair)
+      await repairSlot(
+        topology,
+        d,
+        { pub, sub },
+        { slot, enabled: info.enabled, repair: slotRepair },
+        opts.onEvent,
+      );
     let rowsCopied = 0;
     if (loop) {
       await refuseDeniedFenceCalls(d, loop, pub, sub);
@@ -209,76 +214,77 @@ export async function lockedPair(
   return { clients, sub: clients.get(d.node)!, pub: clients.get(d.from)! };
 }
 
+/** What is wrong with the subscription's slot that only a full reinit repairs, as read. */
+type SlotRepair = { kind: 'absent' | 'lost' } | { kind: 'beyond'; confirmed: string; wal: string };
+
 /**
- * The subscription's slot lost on the publisher (a failover to a standby without a synced copy):
- * what it missed is unknown, so only a full copy repairs it, on a slot created again.
+ * The subscription's slot lost on the publisher (a failover to a standby without a synced copy),
+ * invalidated there (its WAL removed), or confirming a position beyond the publisher's own WAL (a
+ * diverged failover: the subscriber applied changes the publisher never had, and the slot skips
+ * the publisher's own up to there): what the subscriber missed is unknown, so only a full copy
+ * repairs it, on a slot created again. Read only: refused without `--full`; null when sound.
  */
-async function ensureSlot(
-  topology: Topology,
+async function slotToRepair(
   d: SubscriptionSpec,
   pub: pg.Client,
   slot: string,
   full: boolean,
-  onEvent: EventSink,
-): Promise<void> {
-  if (await slotExists(pub, slot)) return;
-  const address = subscriptionAddress(d.name);
-  if (!full)
-    throw new SteepError(
-      'reinit.refused',
-      `slot ${slot} of ${d.name} is missing on ${d.from} (a failover lost it, or it was dropped): what ${d.name} missed since is unknown, ` +
-        `so only ${adviceText('reinitFull', d.name)} repairs it (it creates the slot again and copies every table)`,
-      { node: d.from, address },
-    );
-  const failover = d.options.failover ?? (topology.nodes[d.from]?.standbys?.length ?? 0) > 0;
-  // created again, empty, at the publisher's WAL position now: every table is copied again to fill what it skips
-  await pub.query(createSlotSql(slot, await serverVersionOf(pub), failover));
-  onEvent({
-    event: 'reinit.slot_created',
-    level: 'warn',
-    node: d.from,
-    address,
-    message: `slot ${slot} was missing on ${d.from}: created again; every table of ${d.name} is copied again`,
-  });
+): Promise<SlotRepair | null> {
+  const presence = await readSlotPresence(pub, slot);
+  const beyond = presence === 'present' ? await readSlotBeyondWal(pub, slot) : null;
+  const repair: SlotRepair | null =
+    presence !== 'present' ? { kind: presence } : beyond ? { kind: 'beyond', ...beyond } : null;
+  if (!repair || full) return repair;
+  const why =
+    repair.kind === 'beyond'
+      ? `slot ${slot} of ${d.name} on ${d.from} confirms ${repair.confirmed}, beyond ${d.from}'s own WAL (${repair.wal}): ` +
+        `${d.node} applied changes ${d.from} never had (a diverged failover), and the slot skips ${d.from}'s own up to there`
+      : `${slotLostText(slot, d.name, d.from, repair.kind)}: what ${d.name} missed since is unknown`;
+  throw new SteepError(
+    'reinit.refused',
+    `${why}; only ${adviceText('reinitFull', d.name)} repairs it (it creates the slot again and copies every table)`,
+    { node: d.from, address: subscriptionAddress(d.name) },
+  );
 }
 
-/**
- * The slot confirms a position beyond the publisher's own WAL (a diverged failover: the
- * subscriber applied the old primary's changes past the fork and confirmed them on the new one):
- * its walsender decodes nothing up to there, so no copy can catch up on it. Only a full copy
- * repairs it, on the slot created again (and the subscriber's origin set back with it).
- */
-async function slotWithinWal(
+/** The slot created again (a lost or invalidated one dropped first, one beyond the WAL set back), once the reinit is confirmed. */
+async function repairSlot(
   topology: Topology,
   d: SubscriptionSpec,
   c: { pub: pg.Client; sub: pg.Client },
-  s: { slot: string; enabled: boolean; full: boolean },
+  s: { slot: string; enabled: boolean; repair: SlotRepair },
   onEvent: EventSink,
 ): Promise<void> {
-  const beyond = await readSlotBeyondWal(c.pub, s.slot);
-  if (!beyond) return;
-  const address = subscriptionAddress(d.name);
-  const what = `slot ${s.slot} of ${d.name} on ${d.from} confirms ${beyond.confirmed}, beyond ${d.from}'s own WAL (${beyond.wal})`;
-  if (!s.full)
-    throw new SteepError(
-      'reinit.refused',
-      `${what}: ${d.node} applied changes ${d.from} never had (a diverged failover), and the slot skips ${d.from}'s own up to there; ` +
-        `only steep reinit ${d.name} --full repairs it (it creates the slot again and copies every table)`,
-      { node: d.from, address },
-    );
-  const at = await recreateSlotBeyondWal(c.pub, c.sub, {
-    subscription: d.name,
-    slot: s.slot,
-    enabled: s.enabled,
-    failover: d.options.failover ?? (topology.nodes[d.from]?.standbys?.length ?? 0) > 0,
-    publisherVersion: await serverVersionOf(c.pub),
-  });
+  const failover = d.options.failover ?? (topology.nodes[d.from]?.standbys?.length ?? 0) > 0;
+  const publisherVersion = await serverVersionOf(c.pub);
+  let message: string;
+  if (s.repair.kind === 'beyond') {
+    const at = await recreateSlotBeyondWal(c.pub, c.sub, {
+      subscription: d.name,
+      slot: s.slot,
+      enabled: s.enabled,
+      failover,
+      publisherVersion,
+    });
+    message =
+      `slot ${s.slot} of ${d.name} on ${d.from} confirms ${s.repair.confirmed}, beyond ${d.from}'s own WAL (${s.repair.wal}): ` +
+      `created again at ${at}, and ${d.node}'s origin for it set back there`;
+  } else {
+    // an invalidated slot decodes nothing again: dropped (nothing streams from it), then created
+    if (s.repair.kind === 'lost') await c.pub.query(dropSlotSql(s.slot));
+    // created again, empty, at the publisher's WAL position now: every table is copied again to fill what it skips
+    await c.pub.query(createSlotSql(s.slot, publisherVersion, failover));
+    message =
+      s.repair.kind === 'lost'
+        ? `slot ${s.slot} was invalidated on ${d.from}: dropped and created again`
+        : `slot ${s.slot} was missing on ${d.from}: created again`;
+  }
   onEvent({
     event: 'reinit.slot_created',
     level: 'warn',
     node: d.from,
-    address,
-    message: `${what}: created again at ${at}, and ${d.node}'s origin for it set back there; every table of ${d.name} is copied again`,
+    address: subscriptionAddress(d.name),
+    message: `${message}; every table of ${d.name} is copied again`,
   });
 }
 

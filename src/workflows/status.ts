@@ -147,7 +147,11 @@ function subscriptionStatus(
       !publisher || !slotName
         ? null
         : observedSlot
-          ? { name: slotName, active: slot?.active ?? observedSlot.active }
+          ? {
+              name: slotName,
+              active: slot?.active ?? observedSlot.active,
+              lost: observedSlot.walStatus === 'lost',
+            }
           : 'absent',
     publisherStartedAt: publisherStartedAt(observed, from),
     lagBytes: slot?.lagBytes ?? null,

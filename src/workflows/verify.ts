@@ -9,7 +9,7 @@ import {
 import { readSubscriptionActivity } from '../catalog/initProgress.js';
 import { compareSession } from '../catalog/rowHashes.js';
 import { serverVersionOf } from '../catalog/session.js';
-import { readSlotBeyondWal, slotExists } from '../catalog/slotHolder.js';
+import { readSlotBeyondWal, readSlotPresence } from '../catalog/slotHolder.js';
 import { nodeSession, withSession } from '../db/connect.js';
 import { connectionLimit } from '../db/connectionLimit.js';
 import type { EventSink } from '../executors/events.js';
@@ -19,6 +19,7 @@ import { subscriptionAddress } from '../model/address.js';
 import { advise, onlyCopyReason } from '../model/advice.js';
 import { SteepError } from '../model/errors.js';
 import { unrecordedState } from '../model/initLifecycle.js';
+import { slotLostText } from '../model/syncVerdict.js';
 import type { SubscriptionSpec, Topology } from '../model/topology.js';
 import { qualifiedName, tableOfQualified } from '../model/topology.js';
 import {
@@ -244,10 +245,11 @@ export async function verifyLoaded(
         enabled: d.enabled,
         observedEnabled: info.enabled,
       });
-      if (slot !== null && !(await slotExists(pub, slot)))
+      const presence = slot !== null ? await readSlotPresence(pub, slot) : 'present';
+      if (slot !== null && presence !== 'present')
         throw new SteepError(
           'verify.slot_lost',
-          `slot ${slot} of ${d.name} is missing on ${d.from} (a failover lost it, or it was dropped): nothing replays to ${d.node}, ` +
+          `${slotLostText(slot, d.name, d.from, presence)}: nothing replays to ${d.node}, ` +
             `so its rows cannot be compared and what it missed is unknown; ${advise('reinitFull', { subscription: d.name, node: d.node, from: d.from, onlyCopy }, [], 'creates the slot again and copies every table')}`,
           { node: d.from, address: subscriptionAddress(d.name) },
         );

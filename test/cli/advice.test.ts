@@ -155,6 +155,24 @@ describe('advice, followed as printed', () => {
         const r = await steep(c.replace(/^steep /, '').split(' '), after);
         expect([0, 2], `${c}\n${r.stdout}\n${r.stderr}`).toContain(r.code);
       }
+      // the repairs a DBA reaches for unprompted, flags and all: refused before they change
+      // anything, on either node (no slot made on east, which would hold its WAL for ever and
+      // stand in the way of the rollback's subscription), and west's rows kept
+      const westRows = await count(west, `public.${T}`);
+      for (const args of [
+        ['reinit', SUB, '--full', '--auto-approve'],
+        ['reinit', SUB, '--tables', `public.${T}`, '--auto-approve'],
+        ['verify', SUB, '--repair', '--allow-destroy'],
+      ]) {
+        const r = await steep(args, after);
+        expect(r.code, `${args.join(' ')}\n${r.stdout}\n${r.stderr}`).toBe(1);
+        expect(r.stdout + r.stderr, args.join(' ')).not.toMatch(/enable it \(steep apply\)/);
+        expect(
+          await east.query('SELECT slot_name FROM pg_replication_slots WHERE slot_name = $1', [SUB]),
+          args.join(' '),
+        ).toEqual([]);
+        expect(await count(west, `public.${T}`), args.join(' ')).toBeGreaterThanOrEqual(westRows);
+      }
       await eventually(
         async () => (writer.acknowledged().get('west')?.length ?? 0) > 100,
         HANG_MS,

@@ -99,16 +99,22 @@ async function following(
   expect(await digests(west, names)).toEqual(await digests(east, names));
 }
 
+/** One table `name` written by its own role, published on east and applied to west: its file's path. */
+async function applied(name: string, app: { user: string; password: string }): Promise<string> {
+  await tables([name], app);
+  const path = yaml(name, [name]);
+  const r = await steep(['apply', '--auto-approve'], path);
+  expect(r.code, out(r)).toBe(0);
+  return path;
+}
+
 describe('advice followed as printed: reinitFull, existingDataTruncate, initCancel', () => {
   it('slot lost: verify withholds reinit --full while the subscription is disabled, then prints it; followed (its gate given), every acknowledged id arrives', async () => {
     const [east, west] = cluster().nodes as [TestNode, TestNode];
     const N = 'af_full';
     const SUB = `${N}_sub`;
     const app = { user: 'af_full_app', password: 'af-full-secret-1' };
-    await tables([N], app);
-    const path = yaml(N, [N]);
-    const applied = await steep(['apply', '--auto-approve'], path);
-    expect(applied.code, out(applied)).toBe(0);
+    const path = await applied(N, app);
     await following(app, SUB, [N], async () => {
       // the slot lost while the subscription is disabled on west
       await west.query(`ALTER SUBSCRIPTION ${SUB} DISABLE`);
@@ -136,6 +142,63 @@ describe('advice followed as printed: reinitFull, existingDataTruncate, initCanc
       const repaired = await steep([...argv(command), flag], path);
       expect(repaired.code, out(repaired)).toBe(0);
     });
+  }, 300_000);
+
+  it('slot invalidated by max_slot_wal_keep_size while the subscription is disabled: enabled again, status names the invalidation and reinit --full; followed (its gate given), every acknowledged id arrives', async () => {
+    const [east, west] = cluster().nodes as [TestNode, TestNode];
+    const N = 'af_lost';
+    const SUB = `${N}_sub`;
+    const app = { user: 'af_lost_app', password: 'af-lost-secret-4' };
+    const path = await applied(N, app);
+    await following(app, SUB, [N], async () => {
+      await west.query(`ALTER SUBSCRIPTION ${SUB} DISABLE`);
+      await east.query("ALTER SYSTEM SET max_slot_wal_keep_size = '1MB'");
+      await east.query('SELECT pg_reload_conf()');
+      try {
+        await eventually(
+          async () => {
+            await east.query(
+              `INSERT INTO public.${N} (v) SELECT md5(g::text) FROM generate_series(1, 2000) g`,
+            );
+            await east.query('SELECT pg_switch_wal()');
+            await east.query('CHECKPOINT');
+            return (
+              (
+                await east.query(
+                  `SELECT 1 FROM pg_replication_slots WHERE slot_name = '${SUB}' AND wal_status = 'lost'`,
+                )
+              ).length === 1
+            );
+          },
+          HANG_MS,
+          'the slot invalidated',
+        );
+      } finally {
+        await east.query('ALTER SYSTEM RESET max_slot_wal_keep_size');
+        await east.query('SELECT pg_reload_conf()');
+      }
+      await west.query(`ALTER SUBSCRIPTION ${SUB} ENABLE`);
+      const check = await steep(['status', '--check'], path);
+      expect(check.code, out(check)).toBe(2);
+      expect(out(check)).toContain(`its slot ${SUB} on east was invalidated`);
+      const command = printed(check, /steep reinit \S+ --full/)[0];
+      const verified = await steep(['verify', SUB], path);
+      expect(verified.code, out(verified)).toBe(1);
+      expect(printed(verified, /steep reinit \S+ --full/)[0]).toBe(command);
+      const gated = await steep(argv(command), path);
+      expect(gated.code, out(gated)).toBe(1);
+      // held by its gate before anything is written: the slot is not made again (the worker
+      // would stream from it, over the hole, and look healthy)
+      expect(
+        await east.query(`SELECT wal_status FROM pg_replication_slots WHERE slot_name = '${SUB}'`),
+      ).toEqual([{ wal_status: 'lost' }]);
+      const flag = printed(gated, /--auto-approve/)[0];
+      const repaired = await steep([...argv(command), flag], path);
+      expect(repaired.code, out(repaired)).toBe(0);
+      expect(out(repaired)).toContain(`slot ${SUB} was invalidated on east: dropped and created again`);
+    });
+    const healthy = await steep(['status', '--check'], path);
+    expect(healthy.code, out(healthy)).toBe(0);
   }, 300_000);
 
   it('tables holding rows: plan prints init.existingData: truncate; the edit made as printed and apply run with the gate it names, every acknowledged id arrives; withheld for a table joining a disabled subscription', async () => {

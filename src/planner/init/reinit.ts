@@ -1,13 +1,3 @@
-import { adviceText } from '../../model/advice.js';
-import type { ReinitPublication } from '../../model/cluster.js';
-import { SteepError } from '../../model/errors.js';
-import { cannotFinishText } from '../../model/initFailure.js';
-import type { InitState } from '../../model/initState.js';
-import { quoteIdent, quoteLiteral } from '../../model/sql.js';
-import { tableOfQualified } from '../../model/topology.js';
-import { publishedAncestor } from '../../model/verify.js';
-import { dropPublicationSql } from '../sqlBuild.js';
-
 /**
  * `steep reinit` (docs/repair.md): which tables to copy again and the statements that
  * do it while every other table of the subscription keeps streaming —
@@ -23,6 +13,15 @@ import { dropPublicationSql } from '../sqlBuild.js';
  * and, after an interruption, where the recipe stands (the temporary publications and the
  * subscription's current publications say) so the next run resumes it. Pure: the caller reads.
  */
+import { adviceText, onlyCopyReason } from '../../model/advice.js';
+import type { ReinitPublication } from '../../model/cluster.js';
+import { SteepError } from '../../model/errors.js';
+import { cannotFinishText } from '../../model/initFailure.js';
+import type { InitState } from '../../model/initState.js';
+import { quoteIdent, quoteLiteral } from '../../model/sql.js';
+import { type SubscriptionSpec, tableOfQualified } from '../../model/topology.js';
+import { publishedAncestor } from '../../model/verify.js';
+import { dropPublicationSql } from '../sqlBuild.js';
 
 export type ReinitRequest = { tables: string[] } | { schema: string } | { full: true };
 
@@ -338,6 +337,31 @@ export function refuseFedUpstream(input: ReinitInput): void {
     `${upstream} on ${input.publisher} also receives rows from subscription${others.length === 1 ? '' : 's'} ${others.join(', ')} there, which ` +
       `${input.subscription} (origin = none) rightly never receives: a copy from ${input.publisher} would put them on ${input.subscriber}; ` +
       "steep copies no such table (reinit the subscription's other tables with --tables)",
+  );
+}
+
+/**
+ * A disabled subscription is not reinitialised (PostgreSQL refreshes only enabled ones), checked
+ * before anything is written, the slot included. Where steep.yaml disables it (after a
+ * switchover its subscriber is the primary), no enable is advised: its rows may be the only copy.
+ */
+export function refuseDisabled(
+  d: Pick<SubscriptionSpec, 'name' | 'node' | 'from' | 'enabled'>,
+  observedEnabled: boolean,
+): void {
+  if (observedEnabled) return;
+  const onlyCopy = onlyCopyReason({
+    subscription: d.name,
+    node: d.node,
+    enabled: d.enabled,
+    observedEnabled,
+  });
+  if (!d.enabled)
+    refuse(
+      `${onlyCopy}: a reinit would empty its tables there and copy them from ${d.from}, so steep does not reinit a subscription steep.yaml disables; nothing was changed`,
+    );
+  refuse(
+    `subscription ${d.name} on ${d.node} is disabled: PostgreSQL refreshes only enabled subscriptions; enable it (steep apply) and run reinit again; nothing was changed`,
   );
 }
 

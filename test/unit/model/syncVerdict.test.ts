@@ -123,6 +123,36 @@ describe('syncVerdict: synchronized only when every condition is proven', () => 
       /^apply worker not running on west, its slot is gone from east$/,
     ],
     [
+      'the apply worker not running, slot gone: the full reinit named',
+      { applyRunning: false, slot: 'absent' },
+      'failing',
+      /^nothing can replay what west missed since: steep reinit west_x --full creates the slot again and copies every table$/,
+    ],
+    [
+      'the apply worker not running, slot invalidated',
+      { applyRunning: false, slot: { name: 'west_x', active: false, lost: true } },
+      'failing',
+      /^apply worker not running on west, its slot west_x on east was invalidated \(wal_status lost: PostgreSQL removed WAL it still needed, past max_slot_wal_keep_size\)$/,
+    ],
+    [
+      'the apply worker not running, slot invalidated: the full reinit named',
+      { applyRunning: false, slot: { name: 'west_x', active: false, lost: true } },
+      'failing',
+      /^nothing can replay what west missed since: steep reinit west_x --full/,
+    ],
+    [
+      'no worker, the invalidated slot held a moment: not a restart',
+      { applyRunning: false, slot: { name: 'west_x', active: true, lost: true } },
+      'failing',
+      /was invalidated/,
+    ],
+    [
+      'disabled, its slot invalidated: no repair advised (it may be retired by a switchover)',
+      { enabled: false, applyRunning: false, slot: { name: 'west_x', active: false, lost: true } },
+      'stopped',
+      /^its slot west_x on east was invalidated \(.*\): enabling the subscription cannot resume it$/,
+    ],
+    [
       'the apply worker not running, publisher unread',
       { applyRunning: false, slot: null },
       'failing',

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ReinitPublication } from '../../../src/model/cluster.js';
-import { planReinit, type ReinitInput } from '../../../src/planner/init/reinit.js';
+import { planReinit, type ReinitInput, refuseDisabled } from '../../../src/planner/init/reinit.js';
 
 function pub(name: string, tables: string[], extra: Partial<ReinitPublication> = {}): ReinitPublication {
   return {
@@ -261,5 +261,29 @@ describe('planReinit', () => {
     expect(() => planReinit(interrupted({ recorded: 'copying', request: { tables: ['public.b'] } }))).toThrow(
       /a reinit of public\.a in subscription s is under way: run steep reinit s --tables public\.a to finish it \(the other tables keep streaming\)$/,
     );
+  });
+});
+
+describe('refuseDisabled (checked before the slot or anything else is written)', () => {
+  const d = { name: 'orders_sub', node: 'west', from: 'east' };
+  it('enabled: nothing to refuse', () => {
+    expect(() => refuseDisabled({ ...d, enabled: true }, true)).not.toThrow();
+  });
+  it('disabled by hand while the file enables it: enable it with steep apply, then reinit', () => {
+    expect(() => refuseDisabled({ ...d, enabled: true }, false)).toThrow(
+      'subscription orders_sub on west is disabled: PostgreSQL refreshes only enabled subscriptions; enable it (steep apply) and run reinit again; nothing was changed',
+    );
+  });
+  it('disabled by the file (after a switchover): its rows may be the only copy, and no enable is advised', () => {
+    let message = '';
+    try {
+      refuseDisabled({ ...d, enabled: false }, false);
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toBe(
+      'subscription orders_sub is disabled (after a switchover west is the primary), so rows only west holds may be the only copy: a reinit would empty its tables there and copy them from east, so steep does not reinit a subscription steep.yaml disables; nothing was changed',
+    );
+    expect(message).not.toMatch(/enable it/);
   });
 });
