@@ -193,6 +193,22 @@ export async function slotConfirmedPast(
 }
 
 /**
+ * PostgreSQL disabled the subscription at an error (15+: disable_on_error set, disabled, errors
+ * counted), as model/syncVerdict.ts `disabledOnError` reads it; false before 15.
+ */
+export async function disabledByError(client: pg.Client, version: number, name: string): Promise<boolean> {
+  if (version < PG15) return false;
+  const { rows } = await client.query<{ yes: boolean }>(
+    `SELECT (s.subdisableonerr AND NOT s.subenabled AND st.apply_error_count + st.sync_error_count > 0) AS yes
+       FROM pg_catalog.pg_subscription s
+       JOIN pg_catalog.pg_stat_subscription_stats st ON st.subid = s.oid
+      WHERE s.subname = $1 AND s.subdbid = ${THIS_DATABASE_OID}`,
+    [name],
+  );
+  return rows[0]?.yes === true;
+}
+
+/**
  * 15+: the apply and table-sync errors PostgreSQL has counted for subscription `name` of this
  * database (pg_stat_subscription_stats) on a server of `version`; null before 15, or when it is
  * not there.

@@ -237,6 +237,12 @@ export function syncVerdict(f: SyncFacts): SyncVerdict {
         reasons: [
           disabledOnErrorText(f.subscription, f.node, errorsText(f.applyErrors ?? 0, f.syncErrors ?? 0)),
           ...gone,
+          // PostgreSQL disabled it (not a switchover): the reinit enables it where the file does
+          ...(slotGone(f)
+            ? [
+                `nothing can replay what ${f.node} missed since: ${adviceText('reinitFull', f.subscription)} creates the slot again, enables ${f.subscription} (where steep.yaml enables it) and copies every table`,
+              ]
+            : []),
           ...missing,
           ...gaps,
         ],

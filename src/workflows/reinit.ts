@@ -1,5 +1,10 @@
 import type pg from 'pg';
-import { readFedUpstream, readSubscriptionInfo, type SubscriptionInfo } from '../catalog/compareScope.js';
+import {
+  disabledByError,
+  readFedUpstream,
+  readSubscriptionInfo,
+  type SubscriptionInfo,
+} from '../catalog/compareScope.js';
 import { readFinishedCopies, withoutSyncSlot } from '../catalog/initProgress.js';
 import {
   readDeniedFunctions,
@@ -8,20 +13,16 @@ import {
   readPublicationDefs,
 } from '../catalog/reinit.js';
 import { serverVersionOf } from '../catalog/session.js';
-import { readSlotBeyondWal, readSlotPresence } from '../catalog/slotHolder.js';
 import { loadTopology } from '../config/load.js';
 import { lockedSessions } from '../db/lockedSession.js';
 import type { EventSink, Stop } from '../executors/events.js';
 import { followTargetOf, recordTransition, stateChangeEvent } from '../executors/initFollow.js';
 import { executeReinit } from '../executors/reinit.js';
-import { recreateSlotBeyondWal } from '../executors/slotRecreate.js';
 import { subscriptionAddress } from '../model/address.js';
-import { adviceText } from '../model/advice.js';
 import { SteepError } from '../model/errors.js';
 import { unrecordedState } from '../model/initLifecycle.js';
 import type { InitProgress, InitState } from '../model/initState.js';
 import { deniedCalls } from '../model/privileges.js';
-import { slotLostText } from '../model/syncVerdict.js';
 import type { SubscriptionSpec, Topology } from '../model/topology.js';
 import { declaredSubscription, qualifiedName, tableOfQualified } from '../model/topology.js';
 import {
@@ -34,13 +35,13 @@ import {
   temporaryPublications,
 } from '../planner/init/reinit.js';
 import { type LoopPlan, planLoopedReinit } from '../planner/init/reinitLoop.js';
-import { createSlotSql, dropSlotSql } from '../planner/sqlBuild.js';
 import { DivergedTablesStore } from '../state/divergedTables.js';
 import { StreamContinuityStore } from '../state/streamContinuity.js';
 import { hasInitTables, SubscriptionStateStore } from '../state/subscriptionState.js';
 import { baselinesAtCopy } from './continuity.js';
 import { observe } from './plan.js';
 import { reconcileLooped } from './reinitLoop.js';
+import { repairSlot, slotToRepair } from './reinitSlot.js';
 import { recordSettled } from './streamPositions.js';
 
 /**
@@ -114,24 +115,37 @@ export async function reinitLoaded(
         `subscription ${d.name} does not exist on ${d.node}, so it is not initialised: create and initialise it with steep apply`,
         { node: d.node, address },
       );
-    refuseDisabled(d, info.enabled);
     const slot = info.slot ?? d.slot;
     // read and refused here; repaired (written) only once the reinit is confirmed
     const slotRepair = await slotToRepair(d, pub, slot, 'full' in request);
+    // a slot gone or invalidated, on a subscription the file enables that steep reads as
+    // disabled by PostgreSQL after an error (disable_on_error, errors counted), which apply does
+    // not enable: enabled by the reinit itself once its slot is made again. Any other disabled
+    // one is refused, a switchover's released one above all (slot_name NONE: before the file
+    // says enabled: false, its subscriber is the primary)
+    const enables =
+      !info.enabled &&
+      d.enabled &&
+      info.slot !== null &&
+      slotRepair !== null &&
+      slotRepair.kind !== 'beyond' &&
+      (await disabledByError(sub, await serverVersionOf(sub), d.name));
+    if (!enables) refuseDisabled(d, info.enabled, info.slot === null);
+    const live = enables ? { ...info, enabled: true } : info;
     const schema = topology.settings.stateSchema;
     const stateTables = await hasInitTables(sub, schema);
     const states = new SubscriptionStateStore(schema, d.node);
     // adopted and never recorded: streaming with every table ready is synchronized
     const recorded: InitState | null = stateTables
       ? ((await states.get(sub, d.name))?.state ??
-        unrecordedState({ enabled: info.enabled, tables: info.tables.values() }))
+        unrecordedState({ enabled: live.enabled, tables: live.tables.values() }))
       : null;
-    const input = await readReinitInput(d, sub, pub, info, recorded, request, topology);
+    const input = await readReinitInput(d, sub, pub, live, recorded, request, topology);
     // before the loop's reconcile as before a copy
     refuseFedUpstream(input);
     const details = { method: d.init.method, source: d.from };
     const moveTo = async (to: InitState) => (stateTables ? states.transition(sub, d.name, to, details) : []);
-    const loop = await planLoop(topology, d, sub, input, info.enabled, recorded);
+    const loop = await planLoop(topology, d, sub, input, live.enabled, recorded);
     const rest = loop ? loop.rest : null;
     const recipe =
       rest === null || rest.length > 0
@@ -143,7 +157,7 @@ export async function reinitLoaded(
         topology,
         d,
         { pub, sub },
-        { slot, enabled: info.enabled, repair: slotRepair },
+        { slot, enabled: info.enabled, repair: slotRepair, enable: enables },
         opts.onEvent,
       );
     let rowsCopied = 0;
@@ -212,80 +226,6 @@ export async function lockedPair(
   });
   const clients = new Map([...sessions].map(([n, c]) => [n, c!]));
   return { clients, sub: clients.get(d.node)!, pub: clients.get(d.from)! };
-}
-
-/** What is wrong with the subscription's slot that only a full reinit repairs, as read. */
-type SlotRepair = { kind: 'absent' | 'lost' } | { kind: 'beyond'; confirmed: string; wal: string };
-
-/**
- * The subscription's slot lost on the publisher (a failover to a standby without a synced copy),
- * invalidated there (its WAL removed), or confirming a position beyond the publisher's own WAL (a
- * diverged failover: the subscriber applied changes the publisher never had, and the slot skips
- * the publisher's own up to there): what the subscriber missed is unknown, so only a full copy
- * repairs it, on a slot created again. Read only: refused without `--full`; null when sound.
- */
-async function slotToRepair(
-  d: SubscriptionSpec,
-  pub: pg.Client,
-  slot: string,
-  full: boolean,
-): Promise<SlotRepair | null> {
-  const presence = await readSlotPresence(pub, slot);
-  const beyond = presence === 'present' ? await readSlotBeyondWal(pub, slot) : null;
-  const repair: SlotRepair | null =
-    presence !== 'present' ? { kind: presence } : beyond ? { kind: 'beyond', ...beyond } : null;
-  if (!repair || full) return repair;
-  const why =
-    repair.kind === 'beyond'
-      ? `slot ${slot} of ${d.name} on ${d.from} confirms ${repair.confirmed}, beyond ${d.from}'s own WAL (${repair.wal}): ` +
-        `${d.node} applied changes ${d.from} never had (a diverged failover), and the slot skips ${d.from}'s own up to there`
-      : `${slotLostText(slot, d.name, d.from, repair.kind)}: what ${d.name} missed since is unknown`;
-  throw new SteepError(
-    'reinit.refused',
-    `${why}; only ${adviceText('reinitFull', d.name)} repairs it (it creates the slot again and copies every table)`,
-    { node: d.from, address: subscriptionAddress(d.name) },
-  );
-}
-
-/** The slot created again (a lost or invalidated one dropped first, one beyond the WAL set back), once the reinit is confirmed. */
-async function repairSlot(
-  topology: Topology,
-  d: SubscriptionSpec,
-  c: { pub: pg.Client; sub: pg.Client },
-  s: { slot: string; enabled: boolean; repair: SlotRepair },
-  onEvent: EventSink,
-): Promise<void> {
-  const failover = d.options.failover ?? (topology.nodes[d.from]?.standbys?.length ?? 0) > 0;
-  const publisherVersion = await serverVersionOf(c.pub);
-  let message: string;
-  if (s.repair.kind === 'beyond') {
-    const at = await recreateSlotBeyondWal(c.pub, c.sub, {
-      subscription: d.name,
-      slot: s.slot,
-      enabled: s.enabled,
-      failover,
-      publisherVersion,
-    });
-    message =
-      `slot ${s.slot} of ${d.name} on ${d.from} confirms ${s.repair.confirmed}, beyond ${d.from}'s own WAL (${s.repair.wal}): ` +
-      `created again at ${at}, and ${d.node}'s origin for it set back there`;
-  } else {
-    // an invalidated slot decodes nothing again: dropped (nothing streams from it), then created
-    if (s.repair.kind === 'lost') await c.pub.query(dropSlotSql(s.slot));
-    // created again, empty, at the publisher's WAL position now: every table is copied again to fill what it skips
-    await c.pub.query(createSlotSql(s.slot, publisherVersion, failover));
-    message =
-      s.repair.kind === 'lost'
-        ? `slot ${s.slot} was invalidated on ${d.from}: dropped and created again`
-        : `slot ${s.slot} was missing on ${d.from}: created again`;
-  }
-  onEvent({
-    event: 'reinit.slot_created',
-    level: 'warn',
-    node: d.from,
-    address: subscriptionAddress(d.name),
-    message: `${message}; every table of ${d.name} is copied again`,
-  });
 }
 
 /** What the planner needs to know of both nodes to plan the reinit. */

@@ -159,12 +159,14 @@ describe('advice, followed as printed', () => {
       // anything, on either node (no slot made on east, which would hold its WAL for ever and
       // stand in the way of the rollback's subscription), and west's rows kept
       const westRows = await count(west, `public.${T}`);
-      for (const args of [
-        ['reinit', SUB, '--full', '--auto-approve'],
-        ['reinit', SUB, '--tables', `public.${T}`, '--auto-approve'],
-        ['verify', SUB, '--repair', '--allow-destroy'],
-      ]) {
-        const r = await steep(args, after);
+      for (const [args, file] of [
+        [['reinit', SUB, '--full', '--auto-approve'], after],
+        [['reinit', SUB, '--tables', `public.${T}`, '--auto-approve'], after],
+        [['verify', SUB, '--repair', '--allow-destroy'], after],
+        // before the file is edited (it still enables the subscription)
+        [['reinit', SUB, '--full', '--auto-approve'], path],
+      ] as const) {
+        const r = await steep([...args], file);
         expect(r.code, `${args.join(' ')}\n${r.stdout}\n${r.stderr}`).toBe(1);
         expect(r.stdout + r.stderr, args.join(' ')).not.toMatch(/enable it \(steep apply\)/);
         expect(

@@ -342,12 +342,14 @@ export function refuseFedUpstream(input: ReinitInput): void {
 
 /**
  * A disabled subscription is not reinitialised (PostgreSQL refreshes only enabled ones), checked
- * before anything is written, the slot included. Where steep.yaml disables it (after a
- * switchover its subscriber is the primary), no enable is advised: its rows may be the only copy.
+ * before anything is written, the slot included. Where steep.yaml disables it, or a switchover's
+ * release left it without a slot (`released`: slot_name NONE, before the file says enabled:
+ * false), its subscriber is the primary: no enable is advised, as its rows may be the only copy.
  */
 export function refuseDisabled(
   d: Pick<SubscriptionSpec, 'name' | 'node' | 'from' | 'enabled'>,
   observedEnabled: boolean,
+  released = false,
 ): void {
   if (observedEnabled) return;
   const onlyCopy = onlyCopyReason({
@@ -356,9 +358,9 @@ export function refuseDisabled(
     enabled: d.enabled,
     observedEnabled,
   });
-  if (!d.enabled)
+  if (!d.enabled || released)
     refuse(
-      `${onlyCopy}: a reinit would empty its tables there and copy them from ${d.from}, so steep does not reinit a subscription steep.yaml disables; nothing was changed`,
+      `${onlyCopy}: a reinit would empty its tables there and copy them from ${d.from}, so steep does not reinit a subscription ${d.enabled ? 'a switchover released (slot_name = NONE)' : 'steep.yaml disables'}; nothing was changed`,
     );
   refuse(
     `subscription ${d.name} on ${d.node} is disabled: PostgreSQL refreshes only enabled subscriptions; enable it (steep apply) and run reinit again; nothing was changed`,

@@ -147,6 +147,17 @@ describe('syncVerdict: synchronized only when every condition is proven', () => 
       /was invalidated/,
     ],
     [
+      'disabled by PostgreSQL at an error, its slot invalidated: the full reinit named, which enables it',
+      {
+        enabled: false,
+        disableOnError: true,
+        applyRunning: false,
+        slot: { name: 'west_x', active: false, lost: true },
+      },
+      'failing',
+      /^nothing can replay what west missed since: steep reinit west_x --full creates the slot again, enables west_x \(where steep\.yaml enables it\) and copies every table$/,
+    ],
+    [
       'disabled, its slot invalidated: no repair advised (it may be retired by a switchover)',
       { enabled: false, applyRunning: false, slot: { name: 'west_x', active: false, lost: true } },
       'stopped',

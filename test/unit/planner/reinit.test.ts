@@ -286,4 +286,9 @@ describe('refuseDisabled (checked before the slot or anything else is written)',
     );
     expect(message).not.toMatch(/enable it/);
   });
+  it('released by a switchover (no slot) while the file still enables it: refused the same way', () => {
+    expect(() => refuseDisabled({ ...d, enabled: true }, false, true)).toThrow(
+      /so rows only west holds may be the only copy: a reinit would empty its tables there and copy them from east, so steep does not reinit a subscription a switchover released \(slot_name = NONE\); nothing was changed$/,
+    );
+  });
 });

@@ -1,0 +1,97 @@
+/**
+ * The subscription's slot that only `steep reinit --full` repairs (gone, invalidated, or beyond
+ * the publisher's WAL): read and refused before a reinit writes anything, repaired (made again,
+ * the subscription enabled where the file says so) only once the reinit is confirmed.
+ */
+import type pg from 'pg';
+import { serverVersionOf } from '../catalog/session.js';
+import { readSlotBeyondWal, readSlotPresence } from '../catalog/slotHolder.js';
+import type { EventSink } from '../executors/events.js';
+import { recreateSlotBeyondWal } from '../executors/slotRecreate.js';
+import { subscriptionAddress } from '../model/address.js';
+import { adviceText } from '../model/advice.js';
+import { SteepError } from '../model/errors.js';
+import { slotLostText } from '../model/syncVerdict.js';
+import type { SubscriptionSpec, Topology } from '../model/topology.js';
+import { alterSubscriptionSql, createSlotSql, dropSlotSql } from '../planner/sqlBuild.js';
+
+/** What is wrong with the subscription's slot that only a full reinit repairs, as read. */
+export type SlotRepair = { kind: 'absent' | 'lost' } | { kind: 'beyond'; confirmed: string; wal: string };
+
+/**
+ * The subscription's slot lost on the publisher (a failover to a standby without a synced copy),
+ * invalidated there (its WAL removed), or confirming a position beyond the publisher's own WAL (a
+ * diverged failover: the subscriber applied changes the publisher never had, and the slot skips
+ * the publisher's own up to there): what the subscriber missed is unknown, so only a full copy
+ * repairs it, on a slot created again. Read only: refused without `--full`; null when sound.
+ */
+export async function slotToRepair(
+  d: SubscriptionSpec,
+  pub: pg.Client,
+  slot: string,
+  full: boolean,
+): Promise<SlotRepair | null> {
+  const presence = await readSlotPresence(pub, slot);
+  const beyond = presence === 'present' ? await readSlotBeyondWal(pub, slot) : null;
+  const repair: SlotRepair | null =
+    presence !== 'present' ? { kind: presence } : beyond ? { kind: 'beyond', ...beyond } : null;
+  if (!repair || full) return repair;
+  const why =
+    repair.kind === 'beyond'
+      ? `slot ${slot} of ${d.name} on ${d.from} confirms ${repair.confirmed}, beyond ${d.from}'s own WAL (${repair.wal}): ` +
+        `${d.node} applied changes ${d.from} never had (a diverged failover), and the slot skips ${d.from}'s own up to there`
+      : `${slotLostText(slot, d.name, d.from, repair.kind)}: what ${d.name} missed since is unknown`;
+  throw new SteepError(
+    'reinit.refused',
+    `${why}; only ${adviceText('reinitFull', d.name)} repairs it (it creates the slot again and copies every table)`,
+    { node: d.from, address: subscriptionAddress(d.name) },
+  );
+}
+
+/**
+ * The slot created again (a lost or invalidated one dropped first, one beyond the WAL set back),
+ * once the reinit is confirmed; `enable`: the subscription enabled on it, as steep.yaml says.
+ */
+export async function repairSlot(
+  topology: Topology,
+  d: SubscriptionSpec,
+  c: { pub: pg.Client; sub: pg.Client },
+  s: { slot: string; enabled: boolean; repair: SlotRepair; enable: boolean },
+  onEvent: EventSink,
+): Promise<void> {
+  const failover = d.options.failover ?? (topology.nodes[d.from]?.standbys?.length ?? 0) > 0;
+  const publisherVersion = await serverVersionOf(c.pub);
+  let message: string;
+  if (s.repair.kind === 'beyond') {
+    const at = await recreateSlotBeyondWal(c.pub, c.sub, {
+      subscription: d.name,
+      slot: s.slot,
+      enabled: s.enabled,
+      failover,
+      publisherVersion,
+    });
+    message =
+      `slot ${s.slot} of ${d.name} on ${d.from} confirms ${s.repair.confirmed}, beyond ${d.from}'s own WAL (${s.repair.wal}): ` +
+      `created again at ${at}, and ${d.node}'s origin for it set back there`;
+  } else {
+    // an invalidated slot decodes nothing again: dropped (nothing streams from it), then created
+    if (s.repair.kind === 'lost') await c.pub.query(dropSlotSql(s.slot));
+    // created again, empty, at the publisher's WAL position now: every table is copied again to fill what it skips
+    await c.pub.query(createSlotSql(s.slot, publisherVersion, failover));
+    message =
+      s.repair.kind === 'lost'
+        ? `slot ${s.slot} was invalidated on ${d.from}: dropped and created again`
+        : `slot ${s.slot} was missing on ${d.from}: created again`;
+  }
+  if (s.enable) {
+    await c.sub.query(alterSubscriptionSql(d.name, 'ENABLE'));
+    message += `; ${d.name}, disabled on ${d.node} while steep.yaml enables it, enabled on it`;
+  }
+  onEvent({
+    event: 'reinit.slot_created',
+    level: 'warn',
+    node: d.from,
+    address: subscriptionAddress(d.name),
+    message: `${message}; every table of ${d.name} is copied again`,
+  });
+}
