@@ -5,20 +5,20 @@ import { SELF_TESTS } from './selfTests.js';
 /**
  * The CI seed set, by version: fast-check seeds whose first sequence (what `npm run torture --
  * --seed S --runs 1` runs) performs, together with the others of the version, every operation of
- * the catalog that runs there, less the open ones, and every init method (3 seeds, one failover
- * kind each on 17+). test/unit/tortureCoverage checks it from the draw alone (no server), so a
+ * the catalog that runs there, less the open ones, and every init method (4 seeds each, none drawing two
+ * failovers). test/unit/tortureCoverage checks it from the draw alone (no server), so a
  * catalog change that leaves an operation undrawn fails there, before any run. The suite runs one
  * seed of the set per run (`ciRun`), so CI's share stays one sequence and the self-tests.
  */
 export const CI_SEEDS: Record<16 | 17 | 18, number[]> = {
-  16: [19, 370, 2509],
-  17: [158, 1465, 2020],
-  18: [158, 1465, 2020],
+  16: [4621, 2664, 380, 2743],
+  17: [2876, 1558, 5761, 5128],
+  18: [1806, 1667, 1815, 688],
 };
 
 /**
  * The seeds test/cli/torture.test.ts runs on `version`: one of the set, rotating with the UTC
- * day (the set is covered every 3 days; the test's name says which, its failure the replay), or
+ * day (the set is covered every 4 days; the test's name says which, its failure the replay), or
  * the whole set with TORTURE_CI=all. The versions are the fault-injection files' (18 unless
  * STEEP_TEST_PG names others: `npm run test:matrix` runs 16 and 17's).
  */

@@ -672,6 +672,303 @@ const linkInitNone: Operation = {
   },
 };
 
+/** Waits until the application has `n` more writes acknowledged on its primary. */
+async function writesOnPrimary(world: World, n: number, what: string): Promise<void> {
+  const from = world.ackedCount(world.primary);
+  await eventually(async () => world.ackedCount(world.primary) >= from + n, HANG_MS, `${n} writes ${what}`);
+}
+
+/**
+ * `status --check` exiting 2 with a way out that copies tables again (`steep reinit SUB --tables
+ * …`), followed literally as a DBA would; returns that command, or null where status named none.
+ */
+async function followCopyAdvice(world: World): Promise<string | null> {
+  const check = await world.steep(['status', '--check']);
+  const copy = /`(steep reinit \S+ --tables \S+)`/.exec(check.stdout);
+  if (check.code !== 2 || !copy) {
+    expectCode(check, [0, 2], 'steep status --check');
+    return null;
+  }
+  expectCode(
+    await world.steep([...copy[1]!.replace(/^steep /, '').split(' '), '--auto-approve']),
+    [0],
+    copy[1]!,
+  );
+  return copy[1]!;
+}
+
+/**
+ * A table leaves the subscription through steep.yaml (taken out of the publication, applied) and
+ * joins it again while its rows stay on pb and the application goes on writing it (issue 62: the
+ * refresh copied on top of them, or nothing at all). What steep does is judged by the oracle: a
+ * join it applies must leave pb with pa's rows, or be called a gap; a refusal must name
+ * `init.existingData: truncate` (followed: the file edited as it says, the gate allowed).
+ */
+const tableLeaveRejoin: Operation = {
+  name: 'table-leave-rejoin',
+  run: async (world, rnd) => {
+    const table = rnd.pick(['t_ids', 't_parent'] as const);
+    // t_child references t_parent: both leave together
+    world.file.tablesOut = table === 't_ids' ? ['t_ids'] : ['t_parent', 't_child'];
+    world.writeFile();
+    await apply(world);
+    await writesOnPrimary(world, 50, 'while out of the subscription');
+    world.file.tablesOut = undefined;
+    world.writeFile();
+    const what = `${table}${table === 't_parent' ? ' and t_child' : ''} out of the subscription by steep.yaml, 50+ writes, back`;
+    if (world.file.existingData === 'truncate') {
+      await apply(world, [], ['truncates-data']);
+      return `${what} (existingData: truncate)`;
+    }
+    const joined = await world.steep(['apply', '--auto-approve']);
+    if (joined.code === 0) {
+      // done, says apply: the join's copy must then complete (a copy on top of the rows kept
+      // loops on their keys while the worker restarts it), and the oracle judges the rows
+      const waiting =
+        "SELECT srrelid::regclass::text AS t, srsubstate AS s FROM pg_subscription_rel WHERE srsubstate <> 'r'";
+      await eventually(
+        async () => (await world.subscriber.query(waiting)).length === 0,
+        HANG_MS,
+        'the tables joined to be ready',
+      ).catch(async () => {
+        const left = await world.subscriber.query<{ t: string; s: string }>(waiting);
+        throw new OperationFailed(
+          `steep apply said done, but ${left.map((r) => `${r.t} (${r.s})`).join(', ')} never became ready on pb:\n${joined.stdout}`,
+        );
+      });
+      expectCode(await world.steep(['plan', '--detailed-exitcode']), [0], 'steep plan after apply');
+      return `${what}: applied`;
+    }
+    if (joined.code !== 1 || !/init\.existingData: truncate/.test(joined.stdout + joined.stderr))
+      throw new OperationFailed(
+        `steep apply of ${table} joining ${world.file.sub} again while pb holds its rows exited ${joined.code} without naming init.existingData: truncate:\n${joined.stdout}\n${joined.stderr}`,
+      );
+    world.file.existingData = 'truncate';
+    world.writeFile();
+    await apply(world, [], ['truncates-data']);
+    return `${what}: refused for existingData, set to truncate as it says`;
+  },
+};
+
+/**
+ * The publication renamed in steep.yaml (no renamedFrom) while the subscription is disabled
+ * (issue 62: the new publication's creation waited for ever on a slot that could not move, then
+ * the rows written meanwhile were skipped). steep must gate it `data-gap` without creating
+ * anything; the way out, followed: enabled with its publications as they are, then the rename.
+ */
+const renamePubDisabled: Operation = {
+  name: 'rename-publication-disabled',
+  run: async (world) => {
+    const old = world.file.pubs[0]!;
+    const next = nextName(old);
+    world.file.disabled = true;
+    world.writeFile();
+    await apply(world);
+    await writesOnPrimary(world, 30, 'while the subscription is disabled');
+    world.file.pubs = [next];
+    world.writeFile();
+    const refused = await world.steep(['apply', '--auto-approve', '--allow-destroy']);
+    const said = `${refused.stdout}\n${refused.stderr}`;
+    if (refused.code !== 1 || !/--allow-hazard data-gap/.test(said))
+      throw new OperationFailed(
+        `steep apply of publication ${old} renamed ${next} while ${world.file.sub} is disabled exited ${refused.code} without a data-gap gate:\n${said}`,
+      );
+    const made = await world.publisher.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [next]);
+    if (made.length > 0)
+      throw new OperationFailed(`steep apply refused the rename, but publication ${next} was created on pa`);
+    world.file.pubs = [old];
+    world.file.disabled = undefined;
+    world.writeFile();
+    await apply(world);
+    world.file.pubs = [next];
+    world.writeFile();
+    await apply(world, ['--allow-destroy']);
+    return `publication ${old} renamed ${next} while disabled: gated data-gap; enabled, then renamed`;
+  },
+};
+
+/**
+ * Columns v and w of t_ids swapped on pa in one transaction (three renames) while pb lags behind
+ * (its apply worker held on a lock), the application writing throughout (issue 62: called a
+ * harmless column order, the old rows' values then in the other column on pb for ever). steep
+ * must call the subscription a gap naming the table, with a way out; followed literally.
+ */
+const columnSwap: Operation = {
+  name: 'column-swap',
+  run: async (world) => {
+    const holder = await world.subscriber.client();
+    try {
+      await holder.query('BEGIN');
+      await holder.query('LOCK TABLE public.t_ids IN ACCESS EXCLUSIVE MODE');
+      await writesOnPrimary(world, 20, 'before the swap, pb held');
+      await world.publisher.query(
+        'BEGIN; ALTER TABLE public.t_ids RENAME v TO tmp; ALTER TABLE public.t_ids RENAME w TO v; ALTER TABLE public.t_ids RENAME tmp TO w; COMMIT',
+      );
+      await writesOnPrimary(world, 20, 'after the swap, pb held');
+      await holder.query('COMMIT');
+    } finally {
+      await holder.end();
+    }
+    // status first, as a DBA reading it would (apply refuses to plan over a broken stream)
+    const followed = await followCopyAdvice(world);
+    await apply(world);
+    return `t_ids v and w swapped on pa while pb lagged${followed ? `, then ${followed}, as status says` : ''}`;
+  },
+};
+
+/**
+ * `disableOnError: true` in the file, then a row planted on pb with the id the application
+ * writes 100 writes later: the apply worker's insert conflicts and PostgreSQL disables the
+ * subscription. steep must call it failing (`status --check` exit 2) with the cause and the
+ * statement that resumes it once fixed; the DBA fixes the cause (the planted row deleted) and runs
+ * that statement as printed. The oracle then wants every row of pa on pb.
+ */
+const disableOnError: Operation = {
+  name: 'disable-on-error',
+  runsOn: (v) => v >= 15,
+  run: async (world) => {
+    if (!world.file.disableOnError) {
+      world.file.disableOnError = true;
+      world.writeFile();
+      await apply(world);
+    }
+    const id = world.idAhead(100);
+    // as a superuser's session the way apply workers write (a rollback's data fence on pb, there
+    // since a switchover, stops any other): the row is there when the insert arrives
+    const asReplica = (sql: string) =>
+      world.subscriber.query(
+        `BEGIN; SET LOCAL session_replication_role = replica; ${sql.replace('$1', String(id))}; COMMIT`,
+      );
+    await asReplica("INSERT INTO public.t_ids (id, v) VALUES ($1, 'planted on pb')");
+    const enabled = 'SELECT subenabled AS on FROM pg_subscription WHERE subname = $1';
+    await eventually(
+      async () => (await world.subscriber.query<{ on: boolean }>(enabled, [world.file.sub]))[0]?.on === false,
+      HANG_MS,
+      'PostgreSQL to disable the subscription at the conflict',
+    ).catch(() => {
+      throw new OperationFailed(`id ${id} planted on pb, but PostgreSQL never disabled ${world.file.sub}`);
+    });
+    const check = await world.steep(['status', '--check']);
+    const resume = /run (ALTER SUBSCRIPTION \S+ ENABLE) on pb/.exec(check.stdout);
+    if (check.code !== 2 || !/disabled by PostgreSQL after an error/.test(check.stdout) || !resume)
+      throw new OperationFailed(
+        `PostgreSQL disabled ${world.file.sub} at a conflict, but steep status --check exited ${check.code} without the cause and the statement that resumes it:\n${check.stdout}\n${check.stderr}`,
+      );
+    await asReplica('DELETE FROM public.t_ids WHERE id = $1');
+    await world.subscriber.query(resume[1]!);
+    // the conflict PostgreSQL counted wants a verify since (status --check says so): followed
+    // once it has caught up, as a DBA would before anything else
+    let last = '';
+    await eventually(
+      async () => {
+        const again = await world.steep(['status', '--check']);
+        last = again.stdout;
+        const verify = /`(steep verify \S+)`/.exec(again.stdout);
+        if (again.code === 2 && verify) await world.steep(verify[1]!.replace(/^steep /, '').split(' '));
+        return (
+          again.code === 0 ||
+          (again.code === 2 && !verify && !again.stdout.includes(`${world.file.sub} on pb: failing`))
+        );
+      },
+      HANG_MS,
+      `${world.file.sub} streaming again after the row is gone, no verify asked for`,
+    ).catch(() => {
+      throw new OperationFailed(
+        `${world.file.sub} never streamed again without a verify asked for after ${resume[1]} and the verify status asked for:\n${last}`,
+      );
+    });
+    return `disableOnError: a conflict on id ${id} disabled ${world.file.sub}; steep said failing; the row deleted, ${resume[1]} as printed`;
+  },
+};
+
+/**
+ * A switchover, then, before the rollback, the repair a DBA reaches for on the retired
+ * subscription (`verify --repair --allow-destroy` or `reinit --full`): its subscriber is the
+ * primary now, taking the application's writes, so either would replace the only copy of those
+ * rows with the old primary's. steep must refuse it and change nothing (a verify may find every
+ * table equal and repair nothing); the oracle then wants every id acknowledged on pb still there,
+ * and the rollback that follows must work (a refused reinit once left a slot on pa in its way).
+ */
+const repairAfterSwitchover: Operation = {
+  name: 'switchover-then-repair',
+  runsOn: (v) => v >= 16,
+  run: async (world, rnd) => {
+    const first = await switchover(rnd.chance(0.5)).run(world, rnd);
+    await writesOnPrimary(world, 30, 'on pb after the switchover');
+    const args = rnd.chance(0.5)
+      ? ['verify', world.file.sub, '--repair', '--allow-destroy']
+      : ['reinit', world.file.sub, '--full', '--auto-approve'];
+    const r = await world.steep(args);
+    // a verify that finds every table equal repairs nothing (with --reverse pa has pb's rows)
+    const nothingToRepair = args[0] === 'verify' && r.code === 0 && /: 0 diverged, /.test(r.stdout);
+    if (r.code !== 1 && !nothingToRepair)
+      throw new OperationFailed(
+        `steep ${args.join(' ')} of ${world.file.sub}, retired by a switchover (pb is the primary), exited ${r.code}; it must refuse:\n${r.stdout}\n${r.stderr}`,
+      );
+    return `${first}, then steep ${args.join(' ')}: ${nothingToRepair ? 'every table equal, nothing repaired' : 'refused'}`;
+  },
+};
+
+/**
+ * The subscription disabled in the file (a DBA pausing it), then its slot invalidated by
+ * `max_slot_wal_keep_size` on the publisher (the WAL it needed removed at a checkpoint) while the
+ * application writes, then enabled again. Nothing can replay what the slot lost: steep must say
+ * so (`status --check` exit 2) with a way out that copies again, followed literally with the
+ * gate it names; the oracle then wants every row of pa on pb. The setting is reset after.
+ */
+const slotInvalidated: Operation = {
+  name: 'slot-invalidated',
+  run: async (world) => {
+    const pa = world.publisher;
+    const slot = world.file.sub;
+    world.file.disabled = true;
+    world.writeFile();
+    await apply(world);
+    await pa.query("ALTER SYSTEM SET max_slot_wal_keep_size = '1MB'");
+    await pa.query('SELECT pg_reload_conf()');
+    try {
+      const lost = "SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND wal_status = 'lost'";
+      await eventually(
+        async () => {
+          await writesOnPrimary(world, 20, 'while the slot falls behind');
+          await pa.query('SELECT pg_switch_wal()');
+          await pa.query('CHECKPOINT');
+          return (await pa.query(lost, [slot])).length === 1;
+        },
+        HANG_MS,
+        `slot ${slot} invalidated on pa`,
+      ).catch(() => {
+        throw new OperationFailed(`slot ${slot} was never invalidated on pa`);
+      });
+    } finally {
+      await pa.query('ALTER SYSTEM RESET max_slot_wal_keep_size');
+      await pa.query('SELECT pg_reload_conf()');
+    }
+    world.file.disabled = undefined;
+    world.writeFile();
+    await apply(world);
+    // read again as a DBA would while the worker starts and fails: the way out must come
+    let check = await world.steep(['status', '--check']);
+    let full = /`?(steep reinit \S+ --full)`?/.exec(check.stdout + check.stderr);
+    const deadline = Date.now() + HANG_MS;
+    while ((check.code !== 2 || !full) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 2_000));
+      check = await world.steep(['status', '--check']);
+      full = /`?(steep reinit \S+ --full)`?/.exec(check.stdout + check.stderr);
+    }
+    if (check.code !== 2 || !full)
+      throw new OperationFailed(
+        `slot ${slot} was invalidated on pa, but steep status --check exited ${check.code} without the reinit that copies again:\n${check.stdout}\n${check.stderr}`,
+      );
+    expectCode(
+      await world.steep([...full[1]!.replace(/^steep /, '').split(' '), '--auto-approve']),
+      [0],
+      full[1]!,
+    );
+    return `${slot} disabled, its slot invalidated on pa (max_slot_wal_keep_size), enabled: ${full[1]} as status says`;
+  },
+};
+
 /**
  * Operations that find a steep bug not fixed yet: never drawn by the CI seeds nor by
  * `npm run torture` unless `--open` (or `--ops` names them), each with the issue it
@@ -690,7 +987,13 @@ export const CATALOG: Operation[] = [
   switchover(false),
   switchover(true),
   switchoverAfterRollback,
+  repairAfterSwitchover,
   publicationDropTable,
+  tableLeaveRejoin,
+  renamePubDisabled,
+  columnSwap,
+  disableOnError,
+  slotInvalidated,
   linkInitNone,
   failover('ready'),
   failover('lagging'),

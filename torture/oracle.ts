@@ -1,6 +1,6 @@
 import type { StatusReport, SubscriptionStatus } from '../src/model/statusReport.js';
 import type { TestNode } from '../test/support/cluster.js';
-import { digests, waitCaughtUp } from '../test/support/replicationData.js';
+import { digestsByName, waitCaughtUp } from '../test/support/replicationData.js';
 import { eventually, HANG_MS } from '../test/support/topologyFile.js';
 import { LINK, type World } from './world.js';
 
@@ -155,7 +155,7 @@ async function judge(world: World, s: SubscriptionStatus): Promise<string[]> {
     await waitCaughtUp(publisher, s.slot);
   }
   const tables = world.tablesOf(s.name);
-  const [pub, sub] = [await digests(publisher, tables), await digests(subscriber, tables)];
+  const [pub, sub] = [await digestsByName(publisher, tables), await digestsByName(subscriber, tables)];
   const differ = tables.filter((t) => pub[t]!.count !== sub[t]!.count || pub[t]!.sum !== sub[t]!.sum);
   const rows = differ
     .map((t) => `${t} ${pub[t]!.count} on ${s.from}, ${sub[t]!.count} on ${s.node}`)

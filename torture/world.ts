@@ -11,7 +11,8 @@ import type { Operation } from './operations.js';
  * failover ops, a physical standby `pa_standby` of pa declared as its standby), the steep.yaml a
  * user keeps for them, and the application: role `torture_app` (not a superuser) writing in
  * autocommit on the node it is pointed at — client-side ids into `t_ids` (each acknowledged id
- * logged), and a parent with an identity column plus a child with a foreign key to it.
+ * logged), and a parent with an identity column plus a child with a foreign key to it — and its
+ * side doors to `t_ids` (a column-level grant, a SECURITY DEFINER function), ids counted alike.
  */
 
 export const APP = { user: 'torture_app', password: 'torture-app-secret-1' };
@@ -25,6 +26,14 @@ export const LINK_TABLE = 't_link';
  * node does not lock it out there
  */
 export const LINK_APP = { user: 'torture_link_app', password: 'torture-link-secret-1' };
+/**
+ * the application's side doors to t_ids (issue 61: a switchover's fence once missed them): a role
+ * with only a column-level grant, and one that may only call a SECURITY DEFINER function owned by
+ * the superuser that inserts the row. Their ids are the application's, acknowledged and counted
+ * the same way.
+ */
+export const SIDE_COLUMN = { user: 'torture_column', password: 'torture-column-secret-1' };
+export const SIDE_DEFINER = { user: 'torture_definer', password: 'torture-definer-secret-1' };
 export const FIRST_CLIENT_ID = 1_000_000;
 
 export type InitMethod = 'snapshot' | 'own-copy' | 'two-phase';
@@ -41,6 +50,10 @@ export interface FileState {
   /** the node steep.yaml names as the publisher (after a failover: the promoted standby) */
   publisher: 'pa' | 'pa_standby';
   standby?: 'pa' | 'pa_standby';
+  /** `options.disableOnError: true` (operation disable-on-error) */
+  disableOnError?: boolean;
+  /** tables taken out of the publications in steep.yaml (operation table-leave-rejoin, mid-way) */
+  tablesOut?: string[];
   /** the link l1 between pa and pb over t_link, with this init method */
   link?: 'none' | 'merge';
 }
@@ -149,7 +162,9 @@ export class World {
       ...f.pubs.flatMap((p) => [
         `  ${p}:`,
         '    node: pa',
-        `    tables: [${TABLES.map((t) => `public.${t}`).join(', ')}]`,
+        `    tables: [${TABLES.filter((t) => !f.tablesOut?.includes(t))
+          .map((t) => `public.${t}`)
+          .join(', ')}]`,
       ]),
       'subscriptions:',
       `  ${f.sub}:`,
@@ -158,6 +173,7 @@ export class World {
       `    publications: [${f.pubs.join(', ')}]`,
       ...(f.subRenamedFrom ? [`    renamedFrom: ${f.subRenamedFrom}`] : []),
       ...(f.disabled ? ['    enabled: false'] : []),
+      ...(f.disableOnError ? ['    options:', '      disableOnError: true'] : []),
       ...init,
       ...(f.link
         ? [
@@ -223,7 +239,25 @@ export class World {
       },
       failed,
     );
-    this.writers.push({ ids, stop: async () => void (await Promise.all([idLoop(), family()])) });
+    const sideDoor = (role: { user: string; password: string }, sql: string) =>
+      writeLoop(
+        () => this.primary,
+        (at) => roleClient(this.node(at), role),
+        async (client, at) => {
+          const { rows } = await client.query<{ id: string }>(sql, [++this.nextId]);
+          ids.set(at, [...(ids.get(at) ?? []), Number(rows[0]!.id)]);
+        },
+        failed,
+      );
+    const column = sideDoor(
+      SIDE_COLUMN,
+      "INSERT INTO public.t_ids (id, v) VALUES ($1, 'column grant') RETURNING id::text",
+    );
+    const definer = sideDoor(SIDE_DEFINER, 'SELECT public.torture_side_write($1)::text AS id');
+    this.writers.push({
+      ids,
+      stop: async () => void (await Promise.all([idLoop(), family(), column(), definer()])),
+    });
   }
 
   async stopWriters(): Promise<void> {
@@ -236,6 +270,11 @@ export class World {
   /** the tables a subscription of the file carries */
   tablesOf(subscription: string): string[] {
     return subscription.startsWith(`${LINK}_`) ? [LINK_TABLE] : TABLES;
+  }
+
+  /** the id the application will write `ahead` writes from now (its ids are sequential) */
+  idAhead(ahead: number): number {
+    return this.nextId + ahead;
   }
 
   /** ids acknowledged on `node` so far, the running writers' included */
@@ -283,7 +322,11 @@ export async function startWorld(
     for (const n of cluster.nodes) {
       await n.query(`CREATE ROLE ${APP.user} LOGIN PASSWORD '${APP.password}'`);
       await n.query(`CREATE ROLE ${LINK_APP.user} LOGIN PASSWORD '${LINK_APP.password}'`);
-      await n.query('CREATE TABLE public.t_ids (id bigint PRIMARY KEY, v text NOT NULL)');
+      // v and w: two columns of one type, for the operation column-swap (both with a default, so
+      // the application's INSERT (id, v) is valid whichever of them is named v)
+      await n.query(
+        "CREATE TABLE public.t_ids (id bigint PRIMARY KEY, v text NOT NULL DEFAULT '', w text NOT NULL DEFAULT '')",
+      );
       await n.query(
         'CREATE TABLE public.t_parent (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, v text NOT NULL)',
       );
@@ -295,6 +338,14 @@ export async function startWorld(
         `GRANT SELECT, INSERT ON ${[...TABLES, LINK_TABLE].map((t) => `public.${t}`).join(', ')} TO ${APP.user}`,
       );
       await n.query(`GRANT SELECT, INSERT ON public.${LINK_TABLE} TO ${LINK_APP.user}`);
+      for (const side of [SIDE_COLUMN, SIDE_DEFINER])
+        await n.query(`CREATE ROLE ${side.user} LOGIN PASSWORD '${side.password}'`);
+      await n.query(`GRANT INSERT (id, v, w), SELECT (id) ON public.t_ids TO ${SIDE_COLUMN.user}`);
+      await n.query(
+        "CREATE FUNCTION public.torture_side_write(i bigint) RETURNS bigint LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog AS $$ INSERT INTO public.t_ids (id, v) VALUES (i, 'definer') RETURNING id $$",
+      );
+      await n.query('REVOKE EXECUTE ON FUNCTION public.torture_side_write(bigint) FROM PUBLIC');
+      await n.query(`GRANT EXECUTE ON FUNCTION public.torture_side_write(bigint) TO ${SIDE_DEFINER.user}`);
     }
     const pa = cluster.node('pa');
     await pa.query('INSERT INTO public.t_ids (id, v) SELECT g, md5(g::text) FROM generate_series(1, 3000) g');

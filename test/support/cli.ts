@@ -6,7 +6,11 @@ import { tempDir } from './tempDir.js';
 import { eventually, HANG_MS } from './topologyFile.js';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '../..');
-const BIN = join(REPO_ROOT, 'bin/run.js');
+/**
+ * The CLI the tests run: this tree's build, or `STEEP_TEST_BIN` (another tree's `bin/run.js`), so
+ * a test or a torture operation can be shown failing on an earlier build without moving it there
+ */
+const BIN = process.env.STEEP_TEST_BIN || join(REPO_ROOT, 'bin/run.js');
 
 export interface CliResult {
   code: number;

@@ -49,7 +49,7 @@ describe('torture coverage', () => {
 
   it('the suite runs one seed of the set a day, rotating through it, or all of it with TORTURE_CI=all', () => {
     const day = 86_400_000;
-    const runs = [0, 1, 2].map((d) => ciRun(18, {}, d * day));
+    const runs = CI_SEEDS[18].map((_, d) => ciRun(18, {}, d * day));
     expect(runs.flat().sort()).toEqual([...CI_SEEDS[18]].sort());
     expect(ciRun(18, { TORTURE_CI: 'all' })).toEqual(CI_SEEDS[18]);
   });
