@@ -974,7 +974,10 @@ const slotInvalidated: Operation = {
  * `npm run torture` unless `--open` (or `--ops` names them), each with the issue it
  * waits for. The gap stays visible here and in `npm run torture -- --coverage`.
  */
-export const OPEN_OPERATIONS: Record<string, string> = {};
+export const OPEN_OPERATIONS: Record<string, string> = {
+  'disable-on-error':
+    'issue 62: after a disable_on_error incident (errors counted, resolved with ENABLE as advised), a subscription the file disables and enables again is read as disabled by PostgreSQL at an error, which apply never enables (seed 71001 on 16: rename-publication-disabled after it, the way out stuck on a disabled subscription)',
+};
 
 export const CATALOG: Operation[] = [
   restartSubscriber,
