@@ -115,22 +115,21 @@ export async function reinitLoaded(
         `subscription ${d.name} does not exist on ${d.node}, so it is not initialised: create and initialise it with steep apply`,
         { node: d.node, address },
       );
+    // a switchover's released subscription (slot_name NONE: before the file says enabled: false,
+    // its subscriber is the primary) or one the file disables: refused before anything else
+    if (!info.enabled && (!d.enabled || info.slot === null)) refuseDisabled(d, false, info.slot === null);
     const slot = info.slot ?? d.slot;
     // read and refused here; repaired (written) only once the reinit is confirmed
     const slotRepair = await slotToRepair(d, pub, slot, 'full' in request);
-    // a slot gone or invalidated, on a subscription the file enables that steep reads as
-    // disabled by PostgreSQL after an error (disable_on_error, errors counted), which apply does
-    // not enable: enabled by the reinit itself once its slot is made again. Any other disabled
-    // one is refused, a switchover's released one above all (slot_name NONE: before the file
-    // says enabled: false, its subscriber is the primary)
+    // a slot gone or invalidated, on a subscription steep reads as disabled by PostgreSQL after
+    // an error (disable_on_error, errors counted), which apply does not enable: enabled by the
+    // reinit itself once its slot is made again. Any other disabled one is refused
     const enables =
       !info.enabled &&
-      d.enabled &&
-      info.slot !== null &&
       slotRepair !== null &&
       slotRepair.kind !== 'beyond' &&
       (await disabledByError(sub, await serverVersionOf(sub), d.name));
-    if (!enables) refuseDisabled(d, info.enabled, info.slot === null);
+    if (!enables) refuseDisabled(d, info.enabled);
     const live = enables ? { ...info, enabled: true } : info;
     const schema = topology.settings.stateSchema;
     const stateTables = await hasInitTables(sub, schema);

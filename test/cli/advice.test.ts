@@ -169,6 +169,7 @@ describe('advice, followed as printed', () => {
         const r = await steep([...args], file);
         expect(r.code, `${args.join(' ')}\n${r.stdout}\n${r.stderr}`).toBe(1);
         expect(r.stdout + r.stderr, args.join(' ')).not.toMatch(/enable it \(steep apply\)/);
+        if (args[0] === 'reinit') expect(r.stdout + r.stderr, args.join(' ')).not.toMatch(/steep reinit/);
         expect(
           await east.query('SELECT slot_name FROM pg_replication_slots WHERE slot_name = $1', [SUB]),
           args.join(' '),
