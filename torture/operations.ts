@@ -920,7 +920,12 @@ const slotInvalidated: Operation = {
   name: 'slot-invalidated',
   run: async (world) => {
     const pa = world.publisher;
-    const slot = world.file.sub;
+    // its slot keeps the name it had through a rename (renamedFrom)
+    const [row] = await world.subscriber.query<{ slot: string }>(
+      'SELECT subslotname AS slot FROM pg_subscription WHERE subname = $1',
+      [world.file.sub],
+    );
+    const slot = row!.slot;
     world.file.disabled = true;
     world.writeFile();
     await apply(world);
@@ -965,7 +970,7 @@ const slotInvalidated: Operation = {
       [0],
       full[1]!,
     );
-    return `${slot} disabled, its slot invalidated on pa (max_slot_wal_keep_size), enabled: ${full[1]} as status says`;
+    return `${world.file.sub} disabled, its slot ${slot} invalidated on pa (max_slot_wal_keep_size), enabled: ${full[1]} as status says`;
   },
 };
 
