@@ -2,7 +2,10 @@ import { startSteep } from '../test/support/cli.js';
 import { fastCopy, slowCopy } from '../test/support/replicationData.js';
 import { eventually, HANG_MS } from '../test/support/topologyFile.js';
 import type { OracleOptions } from './oracle.js';
-import { APP, FIRST_CLIENT_ID, type World } from './world.js';
+import { APP, FIRST_CLIENT_ID, SIDE_COLUMN, SIDE_DEFINER, type World } from './world.js';
+
+/** every role the application writes t_ids as */
+const APP_ROLES = [APP, SIDE_COLUMN, SIDE_DEFINER];
 
 /**
  * The oracle's self-tests (test/cli/torture.test.ts runs them in one world after the first
@@ -68,16 +71,21 @@ export const SELF_TESTS: SelfTest[] = [
   },
   {
     name: 'a locked-out writer',
-    // the application role NOLOGIN on the primary and its sessions ended, as a fence left behind would
+    // the application's roles (its side doors' too) NOLOGIN on the primary and their sessions
+    // ended, as a fence left behind would
     opts: { writesMs: 5_000 },
     break: async (w) => {
-      await w.publisher.query(`ALTER ROLE ${APP.user} NOLOGIN`);
-      await w.publisher.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1', [
-        APP.user,
-      ]);
+      for (const role of APP_ROLES) {
+        await w.publisher.query(`ALTER ROLE ${role.user} NOLOGIN`);
+        await w.publisher.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1', [
+          role.user,
+        ]);
+      }
     },
     expect: (w) => `the application cannot write on ${w.primary}, which steep calls primary`,
-    repair: async (w) => void (await w.publisher.query(`ALTER ROLE ${APP.user} LOGIN`)),
+    repair: async (w) => {
+      for (const role of APP_ROLES) await w.publisher.query(`ALTER ROLE ${role.user} LOGIN`);
+    },
   },
   {
     name: 'an unsettled subscription',
