@@ -193,19 +193,26 @@ export async function slotConfirmedPast(
 }
 
 /**
- * PostgreSQL disabled the subscription at an error (15+: disable_on_error set, disabled, errors
- * counted), as model/syncVerdict.ts `disabledOnError` reads it; false before 15.
+ * 15+: whether disable_on_error is set on subscription `name` of this database, and the apply and
+ * table-sync errors counted (the facts model/syncVerdict.ts `disabledOnError` decides on); before
+ * 15 neither.
  */
-export async function disabledByError(client: pg.Client, version: number, name: string): Promise<boolean> {
-  if (version < PG15) return false;
-  const { rows } = await client.query<{ yes: boolean }>(
-    `SELECT (s.subdisableonerr AND NOT s.subenabled AND st.apply_error_count + st.sync_error_count > 0) AS yes
+export async function readDisableOnError(
+  client: pg.Client,
+  version: number,
+  name: string,
+): Promise<{ options: { disableOnError: boolean }; errorsCounted: number | null }> {
+  const none = { options: { disableOnError: false }, errorsCounted: null };
+  if (version < PG15) return none;
+  const { rows } = await client.query<{ disableOnError: boolean; errorsCounted: number | null }>(
+    `SELECT s.subdisableonerr AS "disableOnError", (st.apply_error_count + st.sync_error_count)::int AS "errorsCounted"
        FROM pg_catalog.pg_subscription s
-       JOIN pg_catalog.pg_stat_subscription_stats st ON st.subid = s.oid
+       LEFT JOIN pg_catalog.pg_stat_subscription_stats st ON st.subid = s.oid
       WHERE s.subname = $1 AND s.subdbid = ${THIS_DATABASE_OID}`,
     [name],
   );
-  return rows[0]?.yes === true;
+  const r = rows[0];
+  return r ? { options: { disableOnError: r.disableOnError }, errorsCounted: r.errorsCounted } : none;
 }
 
 /**

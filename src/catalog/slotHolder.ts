@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { quoteIdent } from '../model/sql.js';
+import type { SlotTrouble } from '../model/syncVerdict.js';
 
 /** Who holds a replication slot on this node (the session streaming it or holding its snapshot). PostgreSQL 14+. */
 
@@ -30,15 +31,20 @@ export async function slotExists(client: pg.Client, slot: string): Promise<boole
  * `lost`: the WAL it still needed was removed, past max_slot_wal_keep_size or, on 18, after
  * idle_replication_slot_timeout): nothing can be decoded from it again.
  */
-export async function readSlotPresence(
-  client: pg.Client,
-  slot: string,
-): Promise<'absent' | 'lost' | 'present'> {
+async function readSlotPresence(client: pg.Client, slot: string): Promise<'absent' | 'lost' | 'present'> {
   const { rows } = await client.query<{ lost: boolean }>(
     "SELECT wal_status IS NOT DISTINCT FROM 'lost' AS lost FROM pg_catalog.pg_replication_slots WHERE slot_name = $1",
     [slot],
   );
   return rows.length === 0 ? 'absent' : rows[0]!.lost ? 'lost' : 'present';
+}
+
+/** What is wrong with the slot that only a copy on a slot made again repairs; null when sound. */
+export async function readSlotTrouble(client: pg.Client, slot: string): Promise<SlotTrouble | null> {
+  const presence = await readSlotPresence(client, slot);
+  if (presence !== 'present') return { kind: presence };
+  const beyond = await readSlotBeyondWal(client, slot);
+  return beyond ? { kind: 'beyond', ...beyond } : null;
 }
 
 /** Whether someone streams from the slot, and how far it has been confirmed; null when there is no such slot. */
@@ -59,7 +65,7 @@ export async function readSlotConfirmed(
  * when it reconnected. Its walsender waits for WAL that this node never wrote, and decodes
  * nothing of this node's own changes up to there. Null when not (or no such slot).
  */
-export async function readSlotBeyondWal(
+async function readSlotBeyondWal(
   client: pg.Client,
   slot: string,
 ): Promise<{ confirmed: string; wal: string } | null> {

@@ -162,19 +162,39 @@ function slotGone(f: SyncFacts): boolean {
   return f.slot === 'absent' || (f.slot !== null && f.slot.lost === true);
 }
 
+/** The way out of a gone or invalidated slot (none otherwise); `enables`: the reinit enables it too. */
+function replayLost(f: SyncFacts, enables = false): string[] {
+  if (!slotGone(f)) return [];
+  const also = enables ? `, enables ${f.subscription} (where steep.yaml enables it)` : '';
+  return [
+    `nothing can replay what ${f.node} missed since: ${adviceText('reinitFull', f.subscription)} creates the slot again${also} and copies every table`,
+  ];
+}
+
 /**
- * A subscription's slot missing from its publisher (`absent`: a failover lost it, or it was
- * dropped) or invalidated there (`lost`), as reinit and verify say it.
+ * What is wrong with a subscription's slot that only a copy on a slot made again repairs: gone
+ * from its publisher (`absent`: a failover lost it, or it was dropped), invalidated there
+ * (`lost`), or confirming a position beyond the publisher's own WAL (`beyond`: a diverged
+ * failover).
  */
-export function slotLostText(
-  slot: string,
-  subscription: string,
-  from: string,
-  how: 'absent' | 'lost',
+export type SlotTrouble = { kind: 'absent' | 'lost' } | { kind: 'beyond'; confirmed: string; wal: string };
+
+/** The trouble of `slot` (of `subscription`, from `from` to `node`), as reinit and verify say it. */
+export function slotTroubleText(
+  t: SlotTrouble,
+  s: { slot: string; subscription: string; from: string; node: string },
 ): string {
-  return how === 'lost'
-    ? `slot ${slot} of ${subscription} was invalidated on ${from} (${INVALIDATED})`
-    : `slot ${slot} of ${subscription} is missing on ${from} (a failover lost it, or it was dropped)`;
+  switch (t.kind) {
+    case 'lost':
+      return `slot ${s.slot} of ${s.subscription} was invalidated on ${s.from} (${INVALIDATED})`;
+    case 'absent':
+      return `slot ${s.slot} of ${s.subscription} is missing on ${s.from} (a failover lost it, or it was dropped)`;
+    case 'beyond':
+      return (
+        `slot ${s.slot} of ${s.subscription} on ${s.from} confirms ${t.confirmed}, beyond ${s.from}'s own WAL (${t.wal}): ` +
+        `${s.node} applied changes ${s.from} never had (a diverged failover), and the slot replays nothing of ${s.from}'s own up to there`
+      );
+  }
 }
 
 function missingText(missing: Record<string, string[]>, from: string, node: string): string[] {
@@ -238,11 +258,7 @@ export function syncVerdict(f: SyncFacts): SyncVerdict {
           disabledOnErrorText(f.subscription, f.node, errorsText(f.applyErrors ?? 0, f.syncErrors ?? 0)),
           ...gone,
           // PostgreSQL disabled it (not a switchover): the reinit enables it where the file does
-          ...(slotGone(f)
-            ? [
-                `nothing can replay what ${f.node} missed since: ${adviceText('reinitFull', f.subscription)} creates the slot again, enables ${f.subscription} (where steep.yaml enables it) and copies every table`,
-              ]
-            : []),
+          ...replayLost(f, true),
           ...missing,
           ...gaps,
         ],
@@ -271,11 +287,7 @@ export function syncVerdict(f: SyncFacts): SyncVerdict {
       verdict: 'failing',
       reasons: [
         `apply worker not running on ${f.node}, ${slotText(f)}`,
-        ...(slotGone(f)
-          ? [
-              `nothing can replay what ${f.node} missed since: ${adviceText('reinitFull', f.subscription)} creates the slot again and copies every table`,
-            ]
-          : []),
+        ...replayLost(f),
         ...(rise ? [rise] : []),
         ...missing,
         ...gaps,

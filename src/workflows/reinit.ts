@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import {
-  disabledByError,
+  readDisableOnError,
   readFedUpstream,
   readSubscriptionInfo,
   type SubscriptionInfo,
@@ -23,6 +23,7 @@ import { SteepError } from '../model/errors.js';
 import { unrecordedState } from '../model/initLifecycle.js';
 import type { InitProgress, InitState } from '../model/initState.js';
 import { deniedCalls } from '../model/privileges.js';
+import { disabledOnError } from '../model/syncVerdict.js';
 import type { SubscriptionSpec, Topology } from '../model/topology.js';
 import { declaredSubscription, qualifiedName, tableOfQualified } from '../model/topology.js';
 import {
@@ -31,6 +32,7 @@ import {
   type ReinitRequest,
   refuseDisabled,
   refuseFedUpstream,
+  refuseRetired,
   reinitTables,
   temporaryPublications,
 } from '../planner/init/reinit.js';
@@ -115,9 +117,7 @@ export async function reinitLoaded(
         `subscription ${d.name} does not exist on ${d.node}, so it is not initialised: create and initialise it with steep apply`,
         { node: d.node, address },
       );
-    // a switchover's released subscription (slot_name NONE: before the file says enabled: false,
-    // its subscriber is the primary) or one the file disables: refused before anything else
-    if (!info.enabled && (!d.enabled || info.slot === null)) refuseDisabled(d, false, info.slot === null);
+    refuseRetired(d, info.enabled, info.slot === null);
     const slot = info.slot ?? d.slot;
     // read and refused here; repaired (written) only once the reinit is confirmed
     const slotRepair = await slotToRepair(d, pub, slot, 'full' in request);
@@ -128,7 +128,10 @@ export async function reinitLoaded(
       !info.enabled &&
       slotRepair !== null &&
       slotRepair.kind !== 'beyond' &&
-      (await disabledByError(sub, await serverVersionOf(sub), d.name));
+      disabledOnError({
+        enabled: info.enabled,
+        ...(await readDisableOnError(sub, await serverVersionOf(sub), d.name)),
+      });
     if (!enables) refuseDisabled(d, info.enabled);
     const live = enables ? { ...info, enabled: true } : info;
     const schema = topology.settings.stateSchema;

@@ -5,45 +5,34 @@
  */
 import type pg from 'pg';
 import { serverVersionOf } from '../catalog/session.js';
-import { readSlotBeyondWal, readSlotPresence } from '../catalog/slotHolder.js';
+import { readSlotTrouble } from '../catalog/slotHolder.js';
 import type { EventSink } from '../executors/events.js';
 import { recreateSlotBeyondWal } from '../executors/slotRecreate.js';
 import { subscriptionAddress } from '../model/address.js';
 import { adviceText } from '../model/advice.js';
 import { SteepError } from '../model/errors.js';
-import { slotLostText } from '../model/syncVerdict.js';
+import { type SlotTrouble, slotTroubleText } from '../model/syncVerdict.js';
 import type { SubscriptionSpec, Topology } from '../model/topology.js';
 import { alterSubscriptionSql, createSlotSql, dropSlotSql } from '../planner/sqlBuild.js';
-
-/** What is wrong with the subscription's slot that only a full reinit repairs, as read. */
-export type SlotRepair = { kind: 'absent' | 'lost' } | { kind: 'beyond'; confirmed: string; wal: string };
 
 /**
  * The subscription's slot lost on the publisher (a failover to a standby without a synced copy),
  * invalidated there (its WAL removed), or confirming a position beyond the publisher's own WAL (a
- * diverged failover: the subscriber applied changes the publisher never had, and the slot skips
- * the publisher's own up to there): what the subscriber missed is unknown, so only a full copy
- * repairs it, on a slot created again. Read only: refused without `--full`; null when sound.
+ * diverged failover): what the subscriber missed is unknown, so only a full copy repairs it, on a
+ * slot created again. Read only: refused without `--full`; null when sound.
  */
 export async function slotToRepair(
   d: SubscriptionSpec,
   pub: pg.Client,
   slot: string,
   full: boolean,
-): Promise<SlotRepair | null> {
-  const presence = await readSlotPresence(pub, slot);
-  const beyond = presence === 'present' ? await readSlotBeyondWal(pub, slot) : null;
-  const repair: SlotRepair | null =
-    presence !== 'present' ? { kind: presence } : beyond ? { kind: 'beyond', ...beyond } : null;
-  if (!repair || full) return repair;
-  const why =
-    repair.kind === 'beyond'
-      ? `slot ${slot} of ${d.name} on ${d.from} confirms ${repair.confirmed}, beyond ${d.from}'s own WAL (${repair.wal}): ` +
-        `${d.node} applied changes ${d.from} never had (a diverged failover), and the slot skips ${d.from}'s own up to there`
-      : `${slotLostText(slot, d.name, d.from, repair.kind)}: what ${d.name} missed since is unknown`;
+): Promise<SlotTrouble | null> {
+  const trouble = await readSlotTrouble(pub, slot);
+  if (!trouble || full) return trouble;
+  const what = slotTroubleText(trouble, { slot, subscription: d.name, from: d.from, node: d.node });
   throw new SteepError(
     'reinit.refused',
-    `${why}; only ${adviceText('reinitFull', d.name)} repairs it (it creates the slot again and copies every table)`,
+    `${trouble.kind === 'beyond' ? what : `${what}: what ${d.name} missed since is unknown`}; only ${adviceText('reinitFull', d.name)} repairs it (it creates the slot again and copies every table)`,
     { node: d.from, address: subscriptionAddress(d.name) },
   );
 }
@@ -56,7 +45,7 @@ export async function repairSlot(
   topology: Topology,
   d: SubscriptionSpec,
   c: { pub: pg.Client; sub: pg.Client },
-  s: { slot: string; enabled: boolean; repair: SlotRepair; enable: boolean },
+  s: { slot: string; enabled: boolean; repair: SlotTrouble; enable: boolean },
   onEvent: EventSink,
 ): Promise<void> {
   const failover = d.options.failover ?? (topology.nodes[d.from]?.standbys?.length ?? 0) > 0;

@@ -9,7 +9,7 @@ import {
 import { readSubscriptionActivity } from '../catalog/initProgress.js';
 import { compareSession } from '../catalog/rowHashes.js';
 import { serverVersionOf } from '../catalog/session.js';
-import { readSlotBeyondWal, readSlotPresence } from '../catalog/slotHolder.js';
+import { readSlotTrouble } from '../catalog/slotHolder.js';
 import { nodeSession, withSession } from '../db/connect.js';
 import { connectionLimit } from '../db/connectionLimit.js';
 import type { EventSink } from '../executors/events.js';
@@ -19,7 +19,7 @@ import { subscriptionAddress } from '../model/address.js';
 import { advise, onlyCopyReason } from '../model/advice.js';
 import { SteepError } from '../model/errors.js';
 import { unrecordedState } from '../model/initLifecycle.js';
-import { slotLostText } from '../model/syncVerdict.js';
+import { slotTroubleText } from '../model/syncVerdict.js';
 import type { SubscriptionSpec, Topology } from '../model/topology.js';
 import { qualifiedName, tableOfQualified } from '../model/topology.js';
 import {
@@ -245,22 +245,27 @@ export async function verifyLoaded(
         enabled: d.enabled,
         observedEnabled: info.enabled,
       });
-      const presence = slot !== null ? await readSlotPresence(pub, slot) : 'present';
-      if (slot !== null && presence !== 'present')
-        throw new SteepError(
-          'verify.slot_lost',
-          `${slotLostText(slot, d.name, d.from, presence)}: nothing replays to ${d.node}, ` +
-            `so its rows cannot be compared and what it missed is unknown; ${advise('reinitFull', { subscription: d.name, node: d.node, from: d.from, onlyCopy }, [], 'creates the slot again and copies every table')}`,
-          { node: d.from, address: subscriptionAddress(d.name) },
-        );
-      const beyond = slot !== null ? await readSlotBeyondWal(pub, slot) : null;
-      if (beyond)
-        throw new SteepError(
-          'verify.slot_beyond_wal',
-          `slot ${slot} of ${d.name} on ${d.from} confirms ${beyond.confirmed}, beyond ${d.from}'s own WAL (${beyond.wal}): ${d.node} applied changes ${d.from} never had (a diverged failover), ` +
-            `and the slot replays nothing of ${d.from}'s own up to there, so rows cannot be compared or repaired on it; steep reinit ${d.name} --full creates the slot again and copies every table`,
-          { node: d.from, address: subscriptionAddress(d.name) },
-        );
+      const trouble = slot !== null ? await readSlotTrouble(pub, slot) : null;
+      if (slot !== null && trouble) {
+        const what = slotTroubleText(trouble, { slot, subscription: d.name, from: d.from, node: d.node });
+        throw trouble.kind === 'beyond'
+          ? new SteepError(
+              'verify.slot_beyond_wal',
+              `${what}, so rows cannot be compared or repaired on it; steep reinit ${d.name} --full creates the slot again and copies every table`,
+              { node: d.from, address: subscriptionAddress(d.name) },
+            )
+          : new SteepError(
+              'verify.slot_lost',
+              `${what}: nothing replays to ${d.node}, so its rows cannot be compared and what it missed is unknown; ` +
+                advise(
+                  'reinitFull',
+                  { subscription: d.name, node: d.node, from: d.from, onlyCopy },
+                  [],
+                  'creates the slot again and copies every table',
+                ),
+              { node: d.from, address: subscriptionAddress(d.name) },
+            );
+      }
       // PostgreSQL 18's conflict counters as the verify begins: conflicts after this are unconfirmed
       const startedAt = new Date();
       const [activity] = await readSubscriptionActivity(sub, await serverVersionOf(sub), d.name);

@@ -341,27 +341,35 @@ export function refuseFedUpstream(input: ReinitInput): void {
 }
 
 /**
- * A disabled subscription is not reinitialised (PostgreSQL refreshes only enabled ones), checked
- * before anything is written, the slot included. Where steep.yaml disables it, or a switchover's
- * release left it without a slot (`released`: slot_name NONE, before the file says enabled:
- * false), its subscriber is the primary: no enable is advised, as its rows may be the only copy.
+ * A subscription whose subscriber may be the primary is not reinitialised, checked before
+ * anything is read or written: one steep.yaml disables, or one a switchover's release left
+ * disabled without a slot (`released`: slot_name NONE, before the file says enabled: false). No
+ * enable is advised: its rows may be the only copy.
  */
-export function refuseDisabled(
+export function refuseRetired(
   d: Pick<SubscriptionSpec, 'name' | 'node' | 'from' | 'enabled'>,
   observedEnabled: boolean,
-  released = false,
+  released: boolean,
 ): void {
-  if (observedEnabled) return;
+  if (observedEnabled || (d.enabled && !released)) return;
   const onlyCopy = onlyCopyReason({
     subscription: d.name,
     node: d.node,
     enabled: d.enabled,
     observedEnabled,
   });
-  if (!d.enabled || released)
-    refuse(
-      `${onlyCopy}: a reinit would empty its tables there and copy them from ${d.from}, so steep does not reinit a subscription ${d.enabled ? 'a switchover released (slot_name = NONE)' : 'steep.yaml disables'}; nothing was changed`,
-    );
+  refuse(
+    `${onlyCopy}: a reinit would empty its tables there and copy them from ${d.from}, so steep does not reinit a subscription ${d.enabled ? 'a switchover released (slot_name = NONE)' : 'steep.yaml disables'}; nothing was changed`,
+  );
+}
+
+/**
+ * Any other disabled subscription is not reinitialised either (PostgreSQL refreshes only enabled
+ * ones), checked before anything is written, the slot included: the file enables it, so apply
+ * enables it first.
+ */
+export function refuseDisabled(d: Pick<SubscriptionSpec, 'name' | 'node'>, observedEnabled: boolean): void {
+  if (observedEnabled) return;
   refuse(
     `subscription ${d.name} on ${d.node} is disabled: PostgreSQL refreshes only enabled subscriptions; enable it (steep apply) and run reinit again; nothing was changed`,
   );

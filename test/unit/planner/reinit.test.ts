@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import type { ReinitPublication } from '../../../src/model/cluster.js';
-import { planReinit, type ReinitInput, refuseDisabled } from '../../../src/planner/init/reinit.js';
+import {
+  planReinit,
+  type ReinitInput,
+  refuseDisabled,
+  refuseRetired,
+} from '../../../src/planner/init/reinit.js';
 
 function pub(name: string, tables: string[], extra: Partial<ReinitPublication> = {}): ReinitPublication {
   return {
@@ -264,20 +269,22 @@ describe('planReinit', () => {
   });
 });
 
-describe('refuseDisabled (checked before the slot or anything else is written)', () => {
+describe('refuseRetired and refuseDisabled (checked before the slot or anything else is written)', () => {
   const d = { name: 'orders_sub', node: 'west', from: 'east' };
   it('enabled: nothing to refuse', () => {
-    expect(() => refuseDisabled({ ...d, enabled: true }, true)).not.toThrow();
+    expect(() => refuseRetired({ ...d, enabled: true }, true, false)).not.toThrow();
+    expect(() => refuseDisabled(d, true)).not.toThrow();
   });
-  it('disabled by hand while the file enables it: enable it with steep apply, then reinit', () => {
-    expect(() => refuseDisabled({ ...d, enabled: true }, false)).toThrow(
+  it('disabled by hand while the file enables it: not retired; enable it with steep apply, then reinit', () => {
+    expect(() => refuseRetired({ ...d, enabled: true }, false, false)).not.toThrow();
+    expect(() => refuseDisabled(d, false)).toThrow(
       'subscription orders_sub on west is disabled: PostgreSQL refreshes only enabled subscriptions; enable it (steep apply) and run reinit again; nothing was changed',
     );
   });
   it('disabled by the file (after a switchover): its rows may be the only copy, and no enable is advised', () => {
     let message = '';
     try {
-      refuseDisabled({ ...d, enabled: false }, false);
+      refuseRetired({ ...d, enabled: false }, false, false);
     } catch (err) {
       message = (err as Error).message;
     }
@@ -287,7 +294,7 @@ describe('refuseDisabled (checked before the slot or anything else is written)',
     expect(message).not.toMatch(/enable it/);
   });
   it('released by a switchover (no slot) while the file still enables it: refused the same way', () => {
-    expect(() => refuseDisabled({ ...d, enabled: true }, false, true)).toThrow(
+    expect(() => refuseRetired({ ...d, enabled: true }, false, true)).toThrow(
       /so rows only west holds may be the only copy: a reinit would empty its tables there and copy them from east, so steep does not reinit a subscription a switchover released \(slot_name = NONE\); nothing was changed$/,
     );
   });
