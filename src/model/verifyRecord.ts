@@ -1,3 +1,5 @@
+import { adviceText } from './advice.js';
+import { qualifiedName, type TableName } from './topology.js';
 import type { TableStatus } from './verify.js';
 
 /**
@@ -64,4 +66,26 @@ export function conflictsSinceText(c: ConflictsSinceVerify): string {
     `${total} replication conflict${total === 1 ? '' : 's'} ${since} (${conflictsText(c.rose)}): ` +
     `the rows they touched may differ between ${c.node} and its publisher; compare them with \`steep verify ${c.subscription}\``
   );
+}
+
+/**
+ * The tables a verify found diverged that the subscription still carries (a repair names only
+ * those), and, when none is, why it is diverged all the same: the way out is a verify of what
+ * it carries, which forgets the others (workflows/verify.ts).
+ */
+export function divergedStill(
+  subscription: string,
+  recorded: readonly string[],
+  tables: readonly TableName[],
+): { carried: string[]; left: string | null } {
+  const carriedNow = new Set(tables.map(qualifiedName));
+  const carried = recorded.filter((t) => carriedNow.has(t));
+  const gone = recorded.filter((t) => !carriedNow.has(t));
+  return {
+    carried,
+    left:
+      carried.length === 0 && gone.length > 0
+        ? `the tables a verify found diverged (${gone.join(', ')}) left the subscription: \`${adviceText('verify', subscription)}\` compares the tables it carries and settles it`
+        : null,
+  };
 }

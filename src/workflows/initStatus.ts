@@ -22,6 +22,7 @@ import {
 import { compareText } from '../model/order.js';
 import type { SubscriptionSpec, Topology } from '../model/topology.js';
 import { declaredSubscription, qualifiedName } from '../model/topology.js';
+import { divergedStill } from '../model/verifyRecord.js';
 import { byTable, DeferredIndexStore } from '../state/deferredIndexes.js';
 import { DivergedTablesStore } from '../state/divergedTables.js';
 import { InitProgressStore } from '../state/initProgress.js';
@@ -172,8 +173,7 @@ export class InitObserver {
     }
     const building = deferred.filter((x) => x.building).map((x) => x.table);
     // a repair names only the diverged tables the subscription still carries
-    const carried = new Set(subscriber.tables.map(qualifiedName));
-    const toRepair = diverged.filter((t) => carried.has(t));
+    const toRepair = divergedStill(d.name, diverged, subscriber.tables).carried;
     return {
       ...p,
       ...(toRepair.length > 0 ? { divergedTables: toRepair } : {}),

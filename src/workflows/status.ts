@@ -12,7 +12,6 @@
 import { withoutSyncSlotAmong } from '../catalog/initProgress.js';
 import { clusterReadOptions, readCluster } from '../catalog/readCluster.js';
 import { loadTopology } from '../config/load.js';
-import { adviceText } from '../model/advice.js';
 import { type ClusterState, type ObservedSubscription, reachableNode } from '../model/cluster.js';
 import { advanceState, caughtUpAtAGlance, liveState } from '../model/initFigures.js';
 import type { InitState, SubscriptionActivity } from '../model/initState.js';
@@ -20,8 +19,8 @@ import { compareText } from '../model/order.js';
 import { AFTER_FAILOVER, type FailoverVerdict } from '../model/plan.js';
 import type { NodeStatus, SlotStatus, StatusReport, SubscriptionStatus } from '../model/statusReport.js';
 import { type SyncFacts, syncVerdict } from '../model/syncVerdict.js';
-import { qualifiedName, type TableName, type Topology } from '../model/topology.js';
-import { type ConflictsSinceVerify, conflictsRose } from '../model/verifyRecord.js';
+import type { Topology } from '../model/topology.js';
+import { type ConflictsSinceVerify, conflictsRose, divergedStill } from '../model/verifyRecord.js';
 import { PG15 } from '../model/versions.js';
 import { failoverVerdicts } from '../planner/failover/failover.js';
 import { type UnfinishedReinit, unfinishedReinits } from '../planner/init/reinitLeftovers.js';
@@ -177,28 +176,6 @@ function judge(j: Judged): void {
   else if (v.verdict === 'not_ready') s.state = j.liveState === 'synchronized' ? 'catching_up' : j.liveState;
   else s.state = v.verdict;
   if (v.verdict === 'unknown') s.unknown = [v.reasons.join('; '), s.unknown].filter(Boolean).join('; ');
-}
-
-/**
- * The tables a verify found diverged that the subscription still carries (a repair names only
- * those), and, when none is, why it is diverged all the same: the way out is a verify of what
- * it carries, which forgets the others (workflows/verify.ts).
- */
-function divergedStill(
-  subscription: string,
-  recorded: readonly string[],
-  tables: readonly TableName[],
-): { carried: string[]; left: string | null } {
-  const carriedNow = new Set(tables.map(qualifiedName));
-  const carried = recorded.filter((t) => carriedNow.has(t));
-  const gone = recorded.filter((t) => !carriedNow.has(t));
-  return {
-    carried,
-    left:
-      carried.length === 0 && gone.length > 0
-        ? `the tables a verify found diverged (${gone.join(', ')}) left the subscription: \`${adviceText('verify', subscription)}\` compares the tables it carries and settles it`
-        : null,
-  };
 }
 
 /** A subscription on a node steep cannot read: nothing about it is known. */
