@@ -64,6 +64,33 @@ async function apply(world: World, extra: string[] = [], hazards: GatedHazard[] 
   expectCode(again, [0], 'steep plan after apply (apply, then re-plan is a no-op)');
 }
 
+/** A command as steep printed it (`steep …`), run as printed, with `extra` (the gate it names). */
+function runPrinted(world: World, command: string, extra: string[] = []): Promise<CliResult> {
+  return world.steep([...command.replace(/^steep /, '').split(' '), ...extra]);
+}
+
+/** Waits until the application has `n` more writes acknowledged on its primary. */
+async function writesOnPrimary(world: World, n: number, what: string): Promise<void> {
+  const from = world.ackedCount(world.primary);
+  await eventually(async () => world.ackedCount(world.primary) >= from + n, HANG_MS, `${n} writes ${what}`);
+}
+
+/**
+ * `status --check` exiting 2 with a way out that copies tables again (`steep reinit SUB --tables
+ * …`), followed literally as a DBA would; returns that command, or null where status named none.
+ */
+async function followCopyAdvice(world: World): Promise<string | null> {
+  const check = await world.steep(['status', '--check']);
+  // the gap's way out (model/continuity.ts gapWayOut)
+  const copy = /copy it again: `(steep reinit \S+ --tables \S+)`/.exec(check.stdout);
+  if (check.code !== 2 || !copy) {
+    expectCode(check, [0, 2], 'steep status --check');
+    return null;
+  }
+  expectCode(await runPrinted(world, copy[1]!, ['--auto-approve']), [0], copy[1]!);
+  return copy[1]!;
+}
+
 /** a two-phase init's second and third steps, when apply created the subscription disabled */
 async function twoPhase(world: World): Promise<void> {
   const [row] = await world.subscriber.query<{ enabled: boolean }>(
@@ -292,11 +319,7 @@ function switchover(reverse: boolean): Operation {
       );
       if (done.code === 1 && copy) {
         world.say(`switchover refused: ${copy[1]}, as it says`);
-        expectCode(
-          await world.steep([...copy[1]!.replace(/^steep /, '').split(' '), '--auto-approve']),
-          [0],
-          copy[1]!,
-        );
+        expectCode(await runPrinted(world, copy[1]!, ['--auto-approve']), [0], copy[1]!);
         done = await world.steep(args);
       }
       expectCode(done, [0], `steep ${args.join(' ')}`);
@@ -335,7 +358,7 @@ function rollback(report: SwitchoverReport, reverse: boolean, ackedOnPbBefore: S
       const fenced = world.blackout('the rollback as printed, until the application points back at pa');
       for (const step of report.rollback) {
         if (step.command) {
-          const ran = await world.steep(step.command.replace(/^steep /, '').split(' '));
+          const ran = await runPrinted(world, step.command);
           expectCode(ran, [0, 2], step.command);
           if (step.command.startsWith('steep verify')) verified = ran;
         } else if (step.sql && step.node) {
@@ -584,27 +607,13 @@ const publicationDropTable: Operation = {
     const out = table === 't_ids' ? ['public.t_ids'] : ['public.t_parent', 'public.t_child'];
     const pub = world.file.pubs[0]!;
     await world.publisher.query(`ALTER PUBLICATION ${pub} DROP TABLE ${out.join(', ')}`);
-    const from = world.ackedCount(world.primary);
-    await eventually(
-      async () => world.ackedCount(world.primary) >= from + 50,
-      HANG_MS,
-      '50 writes while out',
-    );
+    await writesOnPrimary(world, 50, 'while out');
     await apply(world, [], ['data-gap']);
     // steep either copied it back, or says `gap` with a way out: followed literally, as a DBA
     // would before anything else (a failover's readiness, say, waits for a healthy check)
-    const check = await world.steep(['status', '--check']);
-    const copy = /copy it again: `(steep reinit \S+ --tables \S+)`/.exec(check.stdout);
-    if (check.code === 2 && copy) {
-      expectCode(
-        await world.steep([...copy[1]!.replace(/^steep /, '').split(' '), '--auto-approve']),
-        [0],
-        copy[1]!,
-      );
-      return `${out.join(', ')} dropped from ${pub} by hand, 50+ writes, steep apply puts it back, status says gap: ${copy[1]}, as it says`;
-    }
-    expectCode(check, [0, 2], 'steep status --check after the table came back');
-    return `${out.join(', ')} dropped from ${pub} by hand, 50+ writes, steep apply puts it back`;
+    const followed = await followCopyAdvice(world);
+    const what = `${out.join(', ')} dropped from ${pub} by hand, 50+ writes, steep apply puts it back`;
+    return followed ? `${what}, status says gap: ${followed}, as it says` : what;
   },
 };
 
@@ -671,31 +680,6 @@ const linkInitNone: Operation = {
     return `link ${LINK} with init: none while both nodes write ${LINK_TABLE}: refused as a data gap, merged as advised (${counts.pa} on pa, ${counts.pb} on pb)`;
   },
 };
-
-/** Waits until the application has `n` more writes acknowledged on its primary. */
-async function writesOnPrimary(world: World, n: number, what: string): Promise<void> {
-  const from = world.ackedCount(world.primary);
-  await eventually(async () => world.ackedCount(world.primary) >= from + n, HANG_MS, `${n} writes ${what}`);
-}
-
-/**
- * `status --check` exiting 2 with a way out that copies tables again (`steep reinit SUB --tables
- * …`), followed literally as a DBA would; returns that command, or null where status named none.
- */
-async function followCopyAdvice(world: World): Promise<string | null> {
-  const check = await world.steep(['status', '--check']);
-  const copy = /`(steep reinit \S+ --tables \S+)`/.exec(check.stdout);
-  if (check.code !== 2 || !copy) {
-    expectCode(check, [0, 2], 'steep status --check');
-    return null;
-  }
-  expectCode(
-    await world.steep([...copy[1]!.replace(/^steep /, '').split(' '), '--auto-approve']),
-    [0],
-    copy[1]!,
-  );
-  return copy[1]!;
-}
 
 /**
  * A table leaves the subscription through steep.yaml (taken out of the publication, applied) and
@@ -864,7 +848,7 @@ const disableOnError: Operation = {
         const again = await world.steep(['status', '--check']);
         last = again.stdout;
         const verify = /`(steep verify \S+)`/.exec(again.stdout);
-        if (again.code === 2 && verify) await world.steep(verify[1]!.replace(/^steep /, '').split(' '));
+        if (again.code === 2 && verify) await runPrinted(world, verify[1]!);
         return (
           again.code === 0 ||
           (again.code === 2 && !verify && !again.stdout.includes(`${world.file.sub} on pb: failing`))
@@ -965,11 +949,7 @@ const slotInvalidated: Operation = {
       throw new OperationFailed(
         `slot ${slot} was invalidated on pa, but steep status --check exited ${check.code} without the reinit that copies again:\n${check.stdout}\n${check.stderr}`,
       );
-    expectCode(
-      await world.steep([...full[1]!.replace(/^steep /, '').split(' '), '--auto-approve']),
-      [0],
-      full[1]!,
-    );
+    expectCode(await runPrinted(world, full[1]!, ['--auto-approve']), [0], full[1]!);
     return `${world.file.sub} disabled, its slot ${slot} invalidated on pa (max_slot_wal_keep_size), enabled: ${full[1]} as status says`;
   },
 };
