@@ -193,50 +193,6 @@ export async function slotConfirmedPast(
 }
 
 /**
- * 15+: whether disable_on_error is set on subscription `name` of this database, and the apply and
- * table-sync errors counted (the facts model/syncVerdict.ts `disabledOnError` decides on); before
- * 15 neither.
- */
-export async function readDisableOnError(
-  client: pg.Client,
-  version: number,
-  name: string,
-): Promise<{ options: { disableOnError: boolean }; errorsCounted: number | null }> {
-  const none = { options: { disableOnError: false }, errorsCounted: null };
-  if (version < PG15) return none;
-  const { rows } = await client.query<{ disableOnError: boolean; errorsCounted: number | null }>(
-    `SELECT s.subdisableonerr AS "disableOnError", (st.apply_error_count + st.sync_error_count)::int AS "errorsCounted"
-       FROM pg_catalog.pg_subscription s
-       LEFT JOIN pg_catalog.pg_stat_subscription_stats st ON st.subid = s.oid
-      WHERE s.subname = $1 AND s.subdbid = ${THIS_DATABASE_OID}`,
-    [name],
-  );
-  const r = rows[0];
-  return r ? { options: { disableOnError: r.disableOnError }, errorsCounted: r.errorsCounted } : none;
-}
-
-/**
- * 15+: the apply and table-sync errors PostgreSQL has counted for subscription `name` of this
- * database (pg_stat_subscription_stats) on a server of `version`; null before 15, or when it is
- * not there.
- */
-export async function subscriptionErrorCount(
-  client: pg.Client,
-  version: number,
-  name: string,
-): Promise<number | null> {
-  if (version < PG15) return null;
-  const { rows } = await client.query<{ n: number }>(
-    `SELECT (st.apply_error_count + st.sync_error_count)::int AS n
-       FROM pg_catalog.pg_stat_subscription_stats st
-       JOIN pg_catalog.pg_subscription s ON s.oid = st.subid
-      WHERE s.subname = $1 AND s.subdbid = ${THIS_DATABASE_OID}`,
-    [name],
-  );
-  return rows[0]?.n ?? null;
-}
-
-/**
  * The tables of `schemas` (all schemas but the system ones and `exclude` when null) on a node:
  * ordinary and partitioned tables, never a partition (compared through its root), sorted.
  */

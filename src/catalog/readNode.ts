@@ -42,6 +42,7 @@ import {
   type StateSchemaRow,
   stateSchemaQuery,
 } from './queries/stateSchema.js';
+import { type SteepDisableRow, steepDisablesQuery } from './queries/steepDisables.js';
 import {
   OTHER_DATABASE_SUBSCRIPTIONS,
   SUBSCRIPTION_CONNINFO,
@@ -232,6 +233,10 @@ function readSnapshot(client: pg.Client, p: Probe, opts: ReadNodeOptions) {
       objectDigests: p.state.digests_readable
         ? rows<ObjectDigestRow>(client, objectDigestsQuery(p.stateSchema, opts.node))
         : null,
+      steepDisables:
+        p.state.disables_readable && p.server.serverVersion >= PG15
+          ? rows<SteepDisableRow>(client, steepDisablesQuery(p.stateSchema, opts.node))
+          : null,
       commit: client.query('COMMIT'),
     }),
   );
@@ -267,6 +272,7 @@ function observedNode(
       s.conninfo,
       jsonRows<SubscriptionTableRow>(s.subscriptionTables),
       (origin) => origins[origin]?.remoteLsn ?? null,
+      new Map((s.steepDisables ?? []).map((r) => [r.subscription, r.errors])),
     ),
     slots: byName(s.slots),
     otherDatabaseSubscriptions: s.otherSubscriptions,

@@ -1,5 +1,6 @@
 import type pg from 'pg';
-import { slotConfirmedPast, subscriptionErrorCount } from '../catalog/compareScope.js';
+import { slotConfirmedPast } from '../catalog/compareScope.js';
+import { subscriptionErrorCount } from '../catalog/errorCounters.js';
 import {
   chunkBounds,
   denseKeyEnds,

@@ -93,6 +93,11 @@ export interface ObservedSubscription extends SubscriptionDef {
    * Absent or null: not counted (before 15) or not read.
    */
   errorsCounted?: number | null;
+  /**
+   * the errors counted when apply last disabled it itself (state `disables`), while it is the
+   * subscription apply disabled and its statistics were not reset since; absent: none recorded
+   */
+  steepDisabledAt?: number;
 }
 
 /** Has a subscriber applied every change of a table decoded before a column's rename on its publisher (catalog/renameApplied.ts). */

@@ -115,6 +115,12 @@ export interface Step {
    * now (planner/publications/publicationCatchUp.ts).
    */
   catchUpBefore?: { node: string; publications: string[]; slots: string[] };
+  /**
+   * The subscription this step disables and leaves disabled (the file's `enabled: false`): apply
+   * records the errors PostgreSQL had counted for it then (state/disables.ts), so that a later
+   * reading tells its own DISABLE from PostgreSQL's at an error (disable_on_error).
+   */
+  disables?: string;
 }
 
 /** Milliseconds; 0: none (as PostgreSQL reads 0). */

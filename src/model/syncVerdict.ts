@@ -27,9 +27,11 @@
  *   needed removed), decodes nothing again: what the subscriber missed is unknown, and only a
  *   copy on a slot made again repairs it (`steep reinit --full`, named in the reasons).
  */
+
 import { adviceText } from './advice.js';
 import { formatBytes } from './bytes.js';
 import { gapWayOut } from './continuity.js';
+import { disabledOnError, disabledOnErrorText } from './disableOnError.js';
 import type { SlotLag } from './initState.js';
 import { NOTHING_PENDING_BYTES, reconnect, riseAcrossRestart } from './reconnect.js';
 import { quoteIdent } from './sql.js';
@@ -78,6 +80,8 @@ export interface SyncFacts extends SubscriptionRef {
   enabled: boolean;
   /** its disable_on_error option (15+): PostgreSQL disables it at an apply or table-sync error */
   disableOnError?: boolean;
+  /** the errors counted when apply last disabled it itself (ObservedSubscription); absent: none recorded */
+  steepDisabledAt?: number | null;
   tables: readonly { schema: string; name: string; state: string }[];
   /** null: the subscriber's workers could not be read */
   applyRunning: boolean | null;
@@ -222,36 +226,20 @@ export function setRoleDeniedText(
   );
 }
 
-/**
- * Disabled with disable_on_error set and errors counted: PostgreSQL disabled it at an error, as
- * far as its catalog and statistics tell (its message is only in the server log). Enabling it
- * again before its cause is fixed only repeats the error, so steep does not (planner), and says
- * what to do.
- */
-export function disabledOnError(o: {
-  enabled: boolean;
-  options: { disableOnError?: boolean };
-  errorsCounted?: number | null;
-}): boolean {
-  return !o.enabled && o.options.disableOnError === true && (o.errorsCounted ?? 0) > 0;
-}
-
-/** `counted`: the errors counted, e.g. `apply 1, sync 0`. */
-export function disabledOnErrorText(subscription: string, node: string, counted: string): string {
-  return (
-    `disabled by PostgreSQL after an error (disable_on_error; errors ${counted} counted since the statistics were reset): ` +
-    `its message is in the server log of ${node} ("logical replication subscription "${subscription}" has been disabled due to an error" and the error before it); ` +
-    `fix its cause, then run ALTER SUBSCRIPTION ${quoteIdent(subscription)} ENABLE on ${node} (steep apply does not enable it while this stands: it would be disabled again)`
-  );
-}
-
 /** The verdict on one existing subscription, with its evidence. */
 export function syncVerdict(f: SyncFacts): SyncVerdict {
   const missing = [...missingText(f.missingColumns, f.from, f.node), ...(f.obstacles ?? [])];
   const gaps = gapReasons(f);
   if (!f.enabled) {
     const gone = slotGone(f) ? [`${slotText(f)}: enabling the subscription cannot resume it`] : [];
-    if (f.disableOnError && (f.applyErrors ?? 0) + (f.syncErrors ?? 0) > 0)
+    if (
+      disabledOnError({
+        enabled: f.enabled,
+        options: { disableOnError: f.disableOnError },
+        errorsCounted: (f.applyErrors ?? 0) + (f.syncErrors ?? 0),
+        steepDisabledAt: f.steepDisabledAt,
+      })
+    )
       return {
         verdict: 'failing',
         reasons: [

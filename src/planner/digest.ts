@@ -89,16 +89,17 @@ export function digestOf(value: unknown): string {
 /**
  * The stable part of an observed subscription (no per-table sync states, no origin LSN), its
  * connection string as it may be recorded: password masked, unknown kept as such. Of its error
- * counters only whether any error was counted (the disable_on_error rule reads that): a failing
+ * counters only whether any error was counted since apply last disabled it (the disable_on_error
+ * rule reads that, model/disableOnError.ts `disabledOnError`): a failing
  * worker raises them every wal_retrieve_retry_interval, and the step that fixes it must not be
  * refused for it.
  */
 export function stableSubscription(sub: ObservedSubscription | null): unknown {
   if (!sub) return null;
-  const { tables: _tables, originLsn: _originLsn, conninfo, errorsCounted, ...rest } = sub;
+  const { tables: _tables, originLsn: _originLsn, conninfo, errorsCounted, steepDisabledAt, ...rest } = sub;
   return {
     ...rest,
-    ...(errorsCounted === undefined ? {} : { erred: (errorsCounted ?? 0) > 0 }),
+    ...(errorsCounted === undefined ? {} : { erred: (errorsCounted ?? 0) > (steepDisabledAt ?? 0) }),
     conninfo: isUnknown(conninfo) ? { unknown: true } : maskConninfo(conninfo),
   };
 }

@@ -145,6 +145,7 @@ function recordStatements(file: Topology, node: string, pending: readonly StateM
 export const SUBSCRIPTION_KEYED_TABLES = [
   'copy_chunks',
   'deferred_indexes',
+  'disables',
   'diverged_tables',
   'init_progress',
   'init_slots',

@@ -186,6 +186,17 @@ export function stateMigrations(schema: string): Migration[] {
         `ALTER TABLE ${s}.schema_fingerprints ADD COLUMN IF NOT EXISTS saved_by text CHECK (saved_by IN ('apply', 'save'))`,
       ],
     },
+    {
+      version: 18,
+      statements: [
+        // the DISABLE apply ran last on each subscription (state/disables.ts): its oid and the
+        // apply + sync errors counted then, with their statistics' reset time. A subscription
+        // still disabled with no error counted since is steep's to enable, not disabled by
+        // PostgreSQL at an error (model/disableOnError.ts `disabledOnError`)
+        `CREATE TABLE IF NOT EXISTS ${s}.disables (node_name text NOT NULL, subscription text NOT NULL, subid oid NOT NULL, errors bigint NOT NULL, stats_reset timestamptz, disabled_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (node_name, subscription))`,
+        ...replicatedRowTrigger(s, 'disables'),
+      ],
+    },
   ];
 }
 

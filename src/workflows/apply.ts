@@ -21,6 +21,7 @@ import type { Topology } from '../model/topology.js';
 import { count } from '../render/count.js';
 import { ApplyLog, closeInterruptedSteps, hasApplyLog } from '../state/applyLog.js';
 import { baselinesAtCopy, continuityAroundApply } from './continuity.js';
+import { recordDisable } from './disables.js';
 import { recordFailoverGaps } from './failoverGaps.js';
 import { saveSubscribedFingerprints } from './fingerprints.js';
 import { InitRunner, type InterruptedStep } from './init.js';
@@ -253,9 +254,8 @@ export async function applyPlan(topology: Topology, plan: Plan, opts: ApplyOptio
     const graph = await runGraph(plan.steps, {
       parallel: Math.max(1, opts.parallel),
       stop: opts.signal,
-      // a snapshot init's copy by PostgreSQL started with CREATE SUBSCRIPTION: its init step
-      // records that it is copying (and its follow stops at once); a manual init's step, or
-      // steep's own copy, would change the node
+      // a snapshot init's copy by PostgreSQL started with CREATE SUBSCRIPTION: its init step records
+      // that it is copying (its follow stops at once); a manual init or steep's own copy changes the node
       afterStop: (step, c = stepClass(step)) =>
         c.run === 'init' &&
         !c.ownCopy &&
@@ -343,6 +343,7 @@ async function runPlannedStep(
         if (step.renamedAfter) await awaitRenameApplied(topology, step, client, { ...ctx, ...opts });
         if (step.catchUpBefore) await awaitSlotsBefore(topology, step, { ...ctx, ...opts });
         await runStep(client, step, ctx);
+        if (step.disables) await recordDisable(client, schema, step.node, step.disables);
         if (step.catchUpAfter) await awaitSlotsCatchUp(client, step, { ...ctx, ...opts });
       } finally {
         await stopWatching?.();

@@ -1,10 +1,6 @@
 import type pg from 'pg';
-import {
-  readDisableOnError,
-  readFedUpstream,
-  readSubscriptionInfo,
-  type SubscriptionInfo,
-} from '../catalog/compareScope.js';
+import { readFedUpstream, readSubscriptionInfo, type SubscriptionInfo } from '../catalog/compareScope.js';
+import { readDisableOnError } from '../catalog/errorCounters.js';
 import { readFinishedCopies, withoutSyncSlot } from '../catalog/initProgress.js';
 import {
   readDeniedFunctions,
@@ -19,11 +15,11 @@ import type { EventSink, Stop } from '../executors/events.js';
 import { followTargetOf, recordTransition, stateChangeEvent } from '../executors/initFollow.js';
 import { executeReinit } from '../executors/reinit.js';
 import { subscriptionAddress } from '../model/address.js';
+import { disabledOnError } from '../model/disableOnError.js';
 import { SteepError } from '../model/errors.js';
 import { unrecordedState } from '../model/initLifecycle.js';
 import type { InitProgress, InitState } from '../model/initState.js';
 import { deniedCalls } from '../model/privileges.js';
-import { disabledOnError } from '../model/syncVerdict.js';
 import type { SubscriptionSpec, Topology } from '../model/topology.js';
 import { declaredSubscription, qualifiedName, tableOfQualified } from '../model/topology.js';
 import {
@@ -130,7 +126,10 @@ export async function reinitLoaded(
       slotRepair.kind !== 'beyond' &&
       disabledOnError({
         enabled: info.enabled,
-        ...(await readDisableOnError(sub, await serverVersionOf(sub), d.name)),
+        ...(await readDisableOnError(sub, await serverVersionOf(sub), d.name, {
+          schema: topology.settings.stateSchema,
+          node: d.node,
+        })),
       });
     if (!enables) refuseDisabled(d, info.enabled);
     const live = enables ? { ...info, enabled: true } : info;

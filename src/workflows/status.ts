@@ -133,6 +133,7 @@ function subscriptionStatus(
     from,
     enabled: o.enabled,
     disableOnError: o.options.disableOnError === true,
+    ...(o.steepDisabledAt !== undefined ? { steepDisabledAt: o.steepDisabledAt } : {}),
     tables,
     applyRunning: activity?.applyRunning ?? null,
     countsErrors: subscriber.serverVersion >= PG15,

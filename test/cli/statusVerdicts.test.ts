@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { type CliResult, steepWith, writeConfig } from '../support/cli.js';
 import { type TestNode, useCluster } from '../support/cluster.js';
@@ -41,24 +42,26 @@ function topologyFile(
   nodes = nodesYaml([east, west]),
   subscriptionLines: string[] = [],
 ): string {
-  return writeConfig(
-    [
-      'version: 1',
-      `topology: verdict-${table}`,
-      nodes,
-      'publications:',
-      `  ${table}_pub:`,
-      '    node: east',
-      `    tables: [public.${table}]`,
-      'subscriptions:',
-      `  west_${table}:`,
-      '    node: west',
-      '    from: east',
-      `    publications: [${table}_pub]`,
-      ...subscriptionLines,
-      '',
-    ].join('\n'),
-  );
+  return writeConfig(topologyText(table, nodes, subscriptionLines));
+}
+
+function topologyText(table: string, nodes: string, subscriptionLines: string[]): string {
+  return [
+    'version: 1',
+    `topology: verdict-${table}`,
+    nodes,
+    'publications:',
+    `  ${table}_pub:`,
+    '    node: east',
+    `    tables: [public.${table}]`,
+    'subscriptions:',
+    `  west_${table}:`,
+    '    node: west',
+    '    from: east',
+    `    publications: [${table}_pub]`,
+    ...subscriptionLines,
+    '',
+  ].join('\n');
 }
 
 /** Tables on both nodes, rows on east, the subscription applied and proven healthy (its first reading recorded). */
@@ -69,6 +72,15 @@ async function subscribed(table: string, subscriptionLines: string[] = []) {
   await fillTables(east, [{ name: table, rows: TABLE_ROWS }]);
   const path = topologyFile(east, west, table, nodesYaml([east, west]), subscriptionLines);
   const steep = steepWith({ config: path, env: passwordEnv(cluster().nodes) });
+  /** The file as written, or with the subscription disabled. */
+  const enableInFile = (on: boolean) =>
+    writeFileSync(
+      path,
+      topologyText(table, nodesYaml([east, west]), [
+        ...(on ? [] : ['    enabled: false']),
+        ...subscriptionLines,
+      ]),
+    );
   const applied = await steep(['apply', '--auto-approve']);
   expect(applied.code, applied.stdout + applied.stderr).toBe(0);
   const sub = `west_${table}`;
@@ -82,7 +94,7 @@ async function subscribed(table: string, subscriptionLines: string[] = []) {
     expect(r.code, r.stderr).toBe(0);
     return (JSON.parse(r.stdout) as Report).subscriptions.find((s) => s.name === sub)!;
   };
-  return { east, west, steep, sub, status };
+  return { east, west, steep, sub, status, enableInFile };
 }
 
 /**
@@ -234,7 +246,7 @@ describe('steep status: synchronized only when proven', () => {
   it.concurrent('disable_on_error: PostgreSQL disables it at an insert conflict: failing with its reason, apply does not enable it again; the cause fixed and ENABLE as advised: synchronized (issue 63)', async () => {
     const west0 = cluster().node('west');
     if (west0.version < 15) return; // disable_on_error is 15+
-    const { east, west, steep, sub, status } = await subscribedInTurn('vd_doe', [
+    const { east, west, steep, sub, status, enableInFile } = await subscribedInTurn('vd_doe', [
       '    options:',
       '      disableOnError: true',
     ]);
@@ -281,6 +293,32 @@ describe('steep status: synchronized only when proven', () => {
     expect(verified.code, verified.stdout + verified.stderr).toBe(0);
     const healthy = await steep(['status', '--check']);
     expect(healthy.code, healthy.stdout).toBe(0);
+    expect(await digests(west, ['vd_doe'])).toEqual(await digests(east, ['vd_doe']));
+
+    // later the file disables it, east writes on, and the file enables it again: steep's own
+    // DISABLE, not PostgreSQL's (the errors of the incident stay counted), so apply enables it
+    // (issue 62, torture disable-on-error then a file disable)
+    enableInFile(false);
+    const disabled = await steep(['apply', '--auto-approve']);
+    expect(disabled.code, disabled.stdout + disabled.stderr).toBe(0);
+    expect(await enabled()).toBe(false);
+    const stopped = await status();
+    expect(stopped.state).toBe('stopped');
+    expect(stopped.verdict?.reasons.join(' ')).not.toContain('disabled by PostgreSQL');
+    await east.query(
+      `INSERT INTO public.vd_doe (id, v) SELECT g, 'while disabled' FROM generate_series(700001, 700050) g`,
+    );
+    enableInFile(true);
+    const again = await steep(['apply', '--auto-approve']);
+    expect(again.code, again.stdout + again.stderr).toBe(0);
+    expect(again.stdout + again.stderr).not.toContain(why);
+    expect(await enabled()).toBe(true);
+    await eventually(
+      async () => (await status()).state === 'synchronized',
+      180_000,
+      'synchronized once the file enables it again',
+    );
+    await waitCaughtUp(east, sub);
     expect(await digests(west, ['vd_doe'])).toEqual(await digests(east, ['vd_doe']));
   }, 600_000);
 

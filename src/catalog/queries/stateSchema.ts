@@ -5,7 +5,7 @@ import type { CatalogQuery } from './catalogQuery.js';
  * Does steep's state schema exist, can its migration table be read, which of its objects the role
  * does not own (a migration's ALTER needs their owner), and which of the tables
  * read in the second round trip are readable: `subscription_state` and `init_slots` (both),
- * `copy_chunks`, `object_digests`. PostgreSQL 14+. `$1` is the schema name. The migrations and
+ * `copy_chunks`, `object_digests`, `disables`. PostgreSQL 14+. `$1` is the schema name. The migrations and
  * those tables are queried only when readable, so a node without them never aborts the
  * snapshot transaction.
  */
@@ -49,10 +49,18 @@ export function stateSchemaQuery(schema: string): CatalogQuery {
                   where not pg_catalog.pg_has_role(o.owner, 'USAGE')), '[]'::jsonb) as not_owned,
        case when u.usable then ${readable(2)} and ${readable(3)} else false end as init_readable,
        case when u.usable then ${readable(4)} else false end as chunks_readable,
-       case when u.usable then ${readable(5)} else false end as digests_readable
+       case when u.usable then ${readable(5)} else false end as digests_readable,
+       case when u.usable then ${readable(6)} else false end as disables_readable
   from (select coalesce((select has_schema_privilege(n.oid, 'USAGE')
                            from pg_catalog.pg_namespace n where n.nspname = $1), false) as usable) u`,
-    values: [schema, `${s}.subscription_state`, `${s}.init_slots`, `${s}.copy_chunks`, `${s}.object_digests`],
+    values: [
+      schema,
+      `${s}.subscription_state`,
+      `${s}.init_slots`,
+      `${s}.copy_chunks`,
+      `${s}.object_digests`,
+      `${s}.disables`,
+    ],
   };
 }
 
@@ -70,6 +78,7 @@ export interface StateSchemaRow {
   init_readable: boolean;
   chunks_readable: boolean;
   digests_readable: boolean;
+  disables_readable: boolean;
 }
 
 export function migrationVersionQuery(schema: string): CatalogQuery {

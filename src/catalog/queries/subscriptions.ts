@@ -107,7 +107,8 @@ export type SubscriptionTableRow = { subid: number } & ObservedSubscriptionTable
 
 /**
  * Assemble subscriptions, keyed by name. `conninfo` is null when the role may not read it
- * (→ UNKNOWN); `originLsn` looks up the origin `pg_<oid>` PostgreSQL keeps for each.
+ * (→ UNKNOWN); `originLsn` looks up the origin `pg_<oid>` PostgreSQL keeps for each;
+ * `steepDisabledAt`: the errors counted at apply's own DISABLE, by name (steepDisablesQuery).
  * `from` (the publisher) cannot be known from one node: it is '' here and resolved by
  * readCluster from the connection string.
  */
@@ -117,6 +118,7 @@ export function toSubscriptions(
   conninfo: SubscriptionConninfoRow[] | null,
   tables: SubscriptionTableRow[],
   originLsn: (origin: string) => string | null,
+  steepDisabledAt: ReadonlyMap<string, number> = new Map(),
 ): Record<string, ObservedSubscription> {
   const conninfoOf = new Map((conninfo ?? []).map((r) => [r.oid, r.conninfo]));
   const tablesOf = grouped(tables.map(({ subid, ...t }) => [subid, t] as const));
@@ -138,6 +140,7 @@ export function toSubscriptions(
       tables: (tablesOf.get(s.oid) ?? []).sort(compareTableNames),
       originLsn: originLsn(`pg_${s.oid}`),
       errorsCounted: s.errorsCounted,
+      ...(steepDisabledAt.has(s.name) ? { steepDisabledAt: steepDisabledAt.get(s.name)! } : {}),
     })),
   );
 }

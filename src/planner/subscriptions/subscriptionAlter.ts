@@ -11,11 +11,11 @@ import { type Address, subscriptionAddress } from '../../model/address.js';
 import type { ObservedNode, ObservedSubscription } from '../../model/cluster.js';
 import { isUnknown } from '../../model/cluster.js';
 import { maskConninfo, sameConninfo } from '../../model/conninfo.js';
+import { disabledOnError, disabledOnErrorText } from '../../model/disableOnError.js';
 import { compareText } from '../../model/order.js';
 import { commentWithMarker } from '../../model/ownership.js';
 import { connectionPassword, passwordAddress, verifiesPassword } from '../../model/passwordVerifier.js';
 import type { Change } from '../../model/plan.js';
-import { disabledOnError, disabledOnErrorText } from '../../model/syncVerdict.js';
 import { copiesJoiningTables, type SubscriptionSpec } from '../../model/topology.js';
 import {
   majorVersion,
@@ -265,6 +265,8 @@ export function planChange(
       ? { copy: copyEstimate(ctx, d.from, joiningTables(ctx, d, o)) }
       : {}),
     ...wait,
+    // the file disables it (its statements leave it disabled): apply records the errors counted then
+    ...(o.enabled && !diff.enabled ? { disables: d.name } : {}),
   };
 }
 

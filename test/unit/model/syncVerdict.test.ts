@@ -82,6 +82,18 @@ describe('syncVerdict: synchronized only when every condition is proven', () => 
       /^disabled by PostgreSQL after an error \(disable_on_error; errors apply 3, sync 1 counted since the statistics were reset\): .*fix its cause, then run ALTER SUBSCRIPTION "west_x" ENABLE on west/,
     ],
     [
+      'disabled by steep (the file) after an incident resolved: the errors counted then are not new',
+      { enabled: false, applyRunning: false, disableOnError: true, steepDisabledAt: 4 },
+      'stopped',
+      /^disabled: no apply worker runs$/,
+    ],
+    [
+      'disabled by steep, then enabled by hand and disabled by PostgreSQL at a new error',
+      { enabled: false, applyRunning: false, disableOnError: true, steepDisabledAt: 3 },
+      'failing',
+      /^disabled by PostgreSQL after an error \(disable_on_error; errors apply 3, sync 1 counted/,
+    ],
+    [
       'disabled with disable_on_error, no error counted (by hand)',
       { enabled: false, applyRunning: false, disableOnError: true, applyErrors: 0, syncErrors: 0 },
       'stopped',

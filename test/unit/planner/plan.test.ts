@@ -181,6 +181,41 @@ describe('plan: determinism', () => {
     expect(step(erring(3)).catalogDigest).not.toBe(step(erring(0)).catalogDigest);
   });
 
+  it('disable_on_error: a subscription disabled with errors counted since steep last disabled it is not enabled; one whose errors all predate its own DISABLE is; a file disable records itself', () => {
+    const t = full(PG18);
+    const sub = t.subscriptions.west_orders!;
+    sub.options = { ...sub.options, disableOnError: true };
+    const disabled = (errors: number, steepDisabledAt?: number) => {
+      const s = observe(t);
+      const o = at(s, 'west').subscriptions.west_orders!;
+      o.options = { ...o.options, disableOnError: true };
+      o.enabled = false;
+      o.errorsCounted = errors;
+      if (steepDisabledAt !== undefined) o.steepDisabledAt = steepDisabledAt;
+      return s;
+    };
+    const step = (p: ReturnType<typeof runPlan>) =>
+      p.steps.find((x) => printAddress(x.address) === 'subscription.west_orders');
+    const sqlOf = (p: ReturnType<typeof runPlan>) => step(p)?.statements.map((x) => x.sql) ?? [];
+    // PostgreSQL's: no ENABLE, a warning that says what to do
+    const byPostgres = runPlan(t, disabled(2));
+    expect(sqlOf(byPostgres)).not.toContain('ALTER SUBSCRIPTION "west_orders" ENABLE');
+    expect(byPostgres.warnings.map((w) => w.code)).toContain('subscription.disabled-on-error');
+    // steep's own DISABLE after an incident (2 errors then): enabled as the file says
+    const bySteep = runPlan(t, disabled(2, 2));
+    expect(sqlOf(bySteep)).toContain('ALTER SUBSCRIPTION "west_orders" ENABLE');
+    expect(bySteep.warnings.map((w) => w.code)).not.toContain('subscription.disabled-on-error');
+    // an error after it (enabled by hand, disabled at an error): PostgreSQL's again
+    expect(sqlOf(runPlan(t, disabled(3, 2)))).not.toContain('ALTER SUBSCRIPTION "west_orders" ENABLE');
+    // the file disables an enabled one: the step names it, for apply to record the counters then
+    const live = observe(t);
+    sub.enabled = false;
+    const disabling = step(runPlan(t, live))!;
+    expect(disabling.statements.map((x) => x.sql)).toContain('ALTER SUBSCRIPTION "west_orders" DISABLE');
+    expect(disabling.disables).toBe('west_orders');
+    expect(step(runPlan(t, disabled(0)))).toBeUndefined();
+  });
+
   it('uses the migrations and the clock it is given', () => {
     const t = full(PG18);
     const p = runPlan(t, observe(t), { now: new Date(NOW.getTime() + 1500), stateMigrations: MIGRATIONS });

@@ -30,7 +30,8 @@ describe('a migration of a state schema another role owns', () => {
   };
 
   it('finds the table an ALTER needs the owner of, and the function a CREATE OR REPLACE does', () => {
-    const state = adminMade(latest - 1);
+    // migration 17 alters schema_fingerprints
+    const state = adminMade(16);
     expect(
       ownerOnly(
         t,
@@ -52,17 +53,26 @@ describe('a migration of a state schema another role owns', () => {
       object: 'steep_replicated_row()',
       owner: 'cloudadmin',
     });
+    // migration 18 creates a table (and its trigger): the role owns what it creates
+    expect(
+      ownerOnly(
+        t,
+        at(state, 'east').stateSchema,
+        pendingMigrations({ ...at(state, 'east').stateSchema, version: 17 }, migrations),
+      ),
+    ).toBeNull();
     // nothing pending, or every object the role's: nothing to refuse
     expect(ownerOnly(t, at(state, 'east').stateSchema, [])).toBeNull();
     expect(ownerOnly(t, { ...at(state, 'east').stateSchema, notOwned: [] }, migrations)).toBeNull();
   });
 
   it('is a plan error naming the owner and the script that migrates as it', () => {
-    const p = runPlan(t, adminMade(latest - 1), { stateMigrations: migrations });
+    const p = runPlan(t, adminMade(16), { stateMigrations: migrations });
     expect(codes(p.errors)).toContain('preflight.privilege');
     expect(p.errors.map((e) => e.message).join('\n')).toContain(
-      `east: steep's state schema steep is at version ${latest - 1} and this steep needs migration ${latest}, which alters steep.schema_fingerprints: only its owner cloudadmin (or a member of it) may`,
+      `east: steep's state schema steep is at version 16 and this steep needs migrations ${[17, 18].join(', ')}, which alter steep.schema_fingerprints: only its owner cloudadmin (or a member of it) may`,
     );
+    expect(latest).toBe(18);
     expect(codes(runPlan(t, adminMade(latest), { stateMigrations: migrations }).errors)).not.toContain(
       'preflight.privilege',
     );

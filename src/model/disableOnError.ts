@@ -1,0 +1,33 @@
+import { quoteIdent } from './sql.js';
+
+/**
+ * PostgreSQL's disable_on_error (15+), as steep reads it: which disabled subscription PostgreSQL
+ * disabled at an error, and what to tell the user. One rule for status (model/syncVerdict.ts),
+ * plan (planner/subscriptions/subscriptionAlter.ts) and reinit.
+ */
+
+/**
+ * Disabled with disable_on_error set and errors counted since apply last disabled it itself
+ * (`steepDisabledAt`, the errors counted at that DISABLE; absent: none recorded, so every error
+ * counted): PostgreSQL disabled it at an error, as far as its catalog and statistics tell (its
+ * message is only in the server log). Enabling it again before its cause is fixed only repeats
+ * the error, so steep does not (planner), and says what to do. An incident resolved long ago
+ * leaves its errors counted: a later DISABLE of the file's is steep's to undo.
+ */
+export function disabledOnError(o: {
+  enabled: boolean;
+  options: { disableOnError?: boolean };
+  errorsCounted?: number | null;
+  steepDisabledAt?: number | null;
+}): boolean {
+  return !o.enabled && o.options.disableOnError === true && (o.errorsCounted ?? 0) > (o.steepDisabledAt ?? 0);
+}
+
+/** `counted`: the errors counted, e.g. `apply 1, sync 0`. */
+export function disabledOnErrorText(subscription: string, node: string, counted: string): string {
+  return (
+    `disabled by PostgreSQL after an error (disable_on_error; errors ${counted} counted since the statistics were reset): ` +
+    `its message is in the server log of ${node} ("logical replication subscription "${subscription}" has been disabled due to an error" and the error before it); ` +
+    `fix its cause, then run ALTER SUBSCRIPTION ${quoteIdent(subscription)} ENABLE on ${node} (steep apply does not enable it while this stands: it would be disabled again)`
+  );
+}
