@@ -79,14 +79,19 @@ export async function subscriberCommitted(client: pg.Client, subscription: strin
   return (await readSubscription(client, subscription))?.remote_lsn ?? null;
 }
 
+/** Is the subscription enabled (a disabled one applies nothing)? null: it is not there. */
+export async function subscriptionEnabled(client: pg.Client, subscription: string): Promise<boolean | null> {
+  return (await readSubscription(client, subscription))?.enabled ?? null;
+}
+
 /** The subscription's slot, publications (as pgoutput reads them) and what its origin committed (null: unreadable). */
 async function readSubscription(client: pg.Client, name: string) {
   const sql = (origin: string) =>
-    `select s.subslotname::text as slot, ${origin} as remote_lsn,
+    `select s.subslotname::text as slot, s.subenabled as enabled, ${origin} as remote_lsn,
             (select pg_catalog.string_agg(pg_catalog.quote_ident(p), ',') from pg_catalog.unnest(s.subpublications) p) as publications
        from pg_catalog.pg_subscription s
       where s.subname = $1 and s.subdbid = (select oid from pg_catalog.pg_database where datname = pg_catalog.current_database())`;
-  type Row = { slot: string | null; publications: string; remote_lsn: string | null };
+  type Row = { slot: string | null; enabled: boolean; publications: string; remote_lsn: string | null };
   const status = `(select st.remote_lsn::text from pg_catalog.pg_replication_origin_status st where st.external_id = 'pg_' || s.oid)`;
   const read = await client
     .query<Row>(sql(status), [name])

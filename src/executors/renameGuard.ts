@@ -1,10 +1,11 @@
 import type pg from 'pg';
-import { renameApplied, subscriberCommitted } from '../catalog/renameApplied.js';
+import { renameApplied, subscriberCommitted, subscriptionEnabled } from '../catalog/renameApplied.js';
 import { nodeSession, withSession } from '../db/connect.js';
 import { printAddress } from '../model/address.js';
 import { SteepError } from '../model/errors.js';
 import { compareLsn } from '../model/lsn.js';
 import type { Step } from '../model/plan.js';
+import { quoteIdent } from '../model/sql.js';
 import type { Topology } from '../model/topology.js';
 import { type EventSink, stepFields } from './events.js';
 import { sleep } from './sleep.js';
@@ -47,6 +48,16 @@ export async function awaitRenameApplied(
       if (a.state === 'applied') return;
       if (a.state === 'unknown') throw unproved(a.why);
       const waited = () => Math.round((Date.now() - started) / 1000);
+      // a disabled subscription applies nothing: waiting for it would last the whole ceiling
+      if ((await subscriptionEnabled(subscriber, subscription)) === false)
+        throw new SteepError(
+          'apply.rename_waiting',
+          `${printAddress(step.address)} on ${step.node}: not renamed: subscription ${subscription} on ${step.node} is disabled, so it applies nothing, ` +
+            `and the changes of ${table} from before column ${column} was renamed on ${from}, which still name ${column} (read up to ${a.upto}), would never be applied ` +
+            `(PostgreSQL disables a subscription with disable_on_error at an error, such as the first change after a rename on the publisher; steep status says why); ` +
+            `run ALTER SUBSCRIPTION ${quoteIdent(subscription)} ENABLE on ${step.node} (it applies them; with disable_on_error it stops again at the first change after the rename), then run steep apply again`,
+          { node: step.node, address: step.address },
+        );
       if (timedOut() || opts.signal?.aborted)
         throw new SteepError(
           'apply.rename_waiting',
@@ -66,6 +77,7 @@ export async function awaitRenameApplied(
       } while (
         !timedOut() &&
         !opts.signal?.aborted &&
+        (await subscriptionEnabled(subscriber, subscription)) !== false &&
         !(await committedPast(subscriber, subscription, a.lastOld))
       );
     }

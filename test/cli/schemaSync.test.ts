@@ -206,7 +206,7 @@ describe.each(testVersions())('schema differences on PostgreSQL %i', (version) =
 
   function config(
     mode: string,
-    opts: { tables?: string[]; topology?: string; name?: string; settings?: string } = {},
+    opts: { tables?: string[]; topology?: string; name?: string; settings?: string; lines?: string[] } = {},
   ): string {
     const tables = opts.tables ?? KINDS.map((k) => k.table);
     const name = opts.name ?? 'kinds';
@@ -226,6 +226,7 @@ describe.each(testVersions())('schema differences on PostgreSQL %i', (version) =
         '    from: east',
         `    publications: [${name}_pub]`,
         `    schemaSync: ${mode}`,
+        ...(opts.lines ?? []),
         ...(opts.settings ? ['settings:', `  ${opts.settings}`] : []),
         '',
       ].join('\n'),
@@ -706,4 +707,114 @@ describe.each(testVersions())('schema differences on PostgreSQL %i', (version) =
       }
     },
   );
+  // torture seed 483 on 17 (issue 61): with disable_on_error, the first change after a rename
+  // disables the subscription; renamed again before it is enabled, apply waited 600 s on it
+  test('auto + disableOnError: a rename while PostgreSQL keeps the subscription disabled is refused at once with the ENABLE that lets it proceed; followed literally, every acknowledged row arrives', async () => {
+    const [east, west] = nodes();
+    if (version < 15) return; // disable_on_error is 15+
+    for (const n of [east, west]) {
+      await n.query('DROP TABLE IF EXISTS public.r_doe');
+      await n.query(
+        'CREATE TABLE public.r_doe (id int PRIMARY KEY, a text NOT NULL, qty int DEFAULT 0 NOT NULL)',
+      );
+    }
+    const path = config('auto', {
+      tables: ['public.r_doe'],
+      topology: 'schema-rename-doe',
+      name: 'doe',
+      lines: ['    options:', '      disableOnError: true'],
+    });
+    const acked: number[] = [];
+    let next = 1;
+    // the application names no renamed column: qty keeps its default, the rows are told apart by id
+    const stopWriter = writeLoop(
+      () => 'east',
+      () => east.client(),
+      async (c) => {
+        const id = next++;
+        await c.query("INSERT INTO public.r_doe (id, a) VALUES ($1::int, 'a' || $1::int)", [id]);
+        acked.push(id);
+      },
+      () => {},
+    );
+    const enabled = async () =>
+      (
+        await west.query<{ on: boolean }>(
+          "SELECT subenabled AS on FROM pg_subscription WHERE subname = 'doe_sub'",
+        )
+      )[0]?.on;
+    const columnsOf = async (n: TestNode) =>
+      (
+        await n.query<{ attname: string }>(
+          "SELECT attname FROM pg_attribute WHERE attrelid = 'public.r_doe'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+        )
+      ).map((r) => r.attname);
+    const writes = (n: number, what: string) => {
+      const from = acked.length;
+      return eventually(async () => acked.length >= from + n, HANG_MS, `${n} rows written ${what}`);
+    };
+    try {
+      const first = await steep(['apply', '--auto-approve'], path);
+      expect(first.code, first.stderr).toBe(0);
+      await writes(20, 'first');
+      // the first change after the rename reaches west without its column: PostgreSQL disables doe_sub
+      await east.query('ALTER TABLE public.r_doe RENAME COLUMN qty TO amount');
+      await writes(20, 'after the rename');
+      await eventually(async () => (await enabled()) === false, HANG_MS, 'PostgreSQL to disable doe_sub');
+      // west applied every change from before it: renamed; the subscription stays PostgreSQL's to enable
+      const renamed = await steep(['apply', '--auto-approve'], path);
+      expect(renamed.code, `${renamed.stdout}\n${renamed.stderr}`).toBe(0);
+      expect(await columnsOf(west)).toEqual(['id', 'a', 'amount']);
+      // renamed again before anyone enables it: the changes naming amount are never applied while it is disabled
+      await east.query('ALTER TABLE public.r_doe RENAME COLUMN amount TO total');
+      await writes(20, 'after the second rename');
+      const t0 = Date.now();
+      // (killed at 120 s: before the fix it waited 600 s on the disabled subscription)
+      const refused = await steep(['apply', '--auto-approve'], path);
+      expect(refused.code, `${refused.stdout}\n${refused.stderr}`).toBe(1);
+      expect(Date.now() - t0).toBeLessThan(60_000);
+      expect(refused.stderr).toContain('doe_sub on west is disabled, so it applies nothing');
+      expect(await columnsOf(west)).toEqual(['id', 'a', 'amount']);
+      // the way out as printed: ENABLE on west; it applies the changes naming amount and stops at total's
+      const enable = /run (ALTER SUBSCRIPTION \S+ ENABLE) on west/.exec(refused.stderr);
+      expect(enable, refused.stderr).not.toBeNull();
+      await west.query(enable![1]!);
+      await eventually(
+        async () => (await enabled()) === false,
+        HANG_MS,
+        'PostgreSQL to disable doe_sub again',
+      );
+      const second = await steep(['apply', '--auto-approve'], path);
+      expect(second.code, `${second.stdout}\n${second.stderr}`).toBe(0);
+      expect(await columnsOf(west)).toEqual(['id', 'a', 'total']);
+      // status names the ENABLE that resumes it (its cause, the missing column, is gone): followed
+      const status = await steep(['status', '--check'], path);
+      expect(status.code, status.stdout).toBe(2);
+      const resume = /run (ALTER SUBSCRIPTION \S+ ENABLE) on west/.exec(status.stdout);
+      expect(resume, status.stdout).not.toBeNull();
+      await west.query(resume![1]!);
+      await writes(20, 'after the way out');
+    } finally {
+      await stopWriter();
+    }
+    await eventually(
+      async () => {
+        const [w] = await west.query<{ n: number }>('SELECT count(*)::int AS n FROM public.r_doe');
+        return w!.n === acked.length;
+      },
+      HANG_MS,
+      'west to hold every acknowledged row',
+    );
+    const sum = (n: TestNode) =>
+      n.query(
+        "SELECT count(*)::int AS n, md5(string_agg(id || ':' || a || ':' || total, ',' ORDER BY id)) AS sum FROM public.r_doe",
+      );
+    expect(await sum(west)).toEqual(await sum(east));
+    console.log(`PG${version} renames under disable_on_error: ${acked.length} acknowledged, 0 lost`);
+    const down = await steep(
+      ['apply', '--auto-approve', '--allow-destroy'],
+      writeConfig(`version: 1\ntopology: schema-rename-doe\n${nodesYaml(nodes())}\n`),
+    );
+    expect(down.code, down.stderr).toBe(0);
+  }, 600_000);
 });
