@@ -119,11 +119,10 @@ export async function reinitLoaded(
     const slotRepair = await slotToRepair(d, pub, slot, 'full' in request);
     // a slot gone or invalidated, on a subscription steep reads as disabled by PostgreSQL after
     // an error (disable_on_error, errors counted), which apply does not enable: enabled by the
-    // reinit itself once its slot is made again. Any other disabled one is refused
-    const enables =
+    // reinit itself once its slot is made again. Any other disabled one is refused (with its cause
+    // and the ENABLE where PostgreSQL disabled it)
+    const byPostgres =
       !info.enabled &&
-      slotRepair !== null &&
-      slotRepair.kind !== 'beyond' &&
       disabledOnError({
         enabled: info.enabled,
         ...(await readDisableOnError(sub, await serverVersionOf(sub), d.name, {
@@ -131,7 +130,8 @@ export async function reinitLoaded(
           node: d.node,
         })),
       });
-    if (!enables) refuseDisabled(d, info.enabled);
+    const enables = byPostgres && slotRepair !== null && slotRepair.kind !== 'beyond';
+    if (!enables) refuseDisabled(d, info.enabled, byPostgres);
     const live = enables ? { ...info, enabled: true } : info;
     const schema = topology.settings.stateSchema;
     const stateTables = await hasInitTables(sub, schema);

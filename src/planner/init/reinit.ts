@@ -366,12 +366,21 @@ export function refuseRetired(
 /**
  * Any other disabled subscription is not reinitialised either (PostgreSQL refreshes only enabled
  * ones), checked before anything is written, the slot included: the file enables it, so apply
- * enables it first.
+ * enables it first; unless PostgreSQL disabled it at an error (`byPostgres`, disable_on_error),
+ * which apply leaves alone: then its cause and the ENABLE.
  */
-export function refuseDisabled(d: Pick<SubscriptionSpec, 'name' | 'node'>, observedEnabled: boolean): void {
+export function refuseDisabled(
+  d: Pick<SubscriptionSpec, 'name' | 'node'>,
+  observedEnabled: boolean,
+  byPostgres = false,
+): void {
   if (observedEnabled) return;
   refuse(
-    `subscription ${d.name} on ${d.node} is disabled: PostgreSQL refreshes only enabled subscriptions; enable it (steep apply) and run reinit again; nothing was changed`,
+    byPostgres
+      ? `subscription ${d.name} on ${d.node} is disabled by PostgreSQL after an error (disable_on_error; steep status says where its message is): ` +
+          `PostgreSQL refreshes only enabled subscriptions, and steep apply does not enable this one while that stands; ` +
+          `fix its cause, run ALTER SUBSCRIPTION ${quoteIdent(d.name)} ENABLE on ${d.node}, then run reinit again; nothing was changed`
+      : `subscription ${d.name} on ${d.node} is disabled: PostgreSQL refreshes only enabled subscriptions; enable it (steep apply) and run reinit again; nothing was changed`,
   );
 }
 

@@ -281,6 +281,18 @@ describe('refuseRetired and refuseDisabled (checked before the slot or anything 
       'subscription orders_sub on west is disabled: PostgreSQL refreshes only enabled subscriptions; enable it (steep apply) and run reinit again; nothing was changed',
     );
   });
+  it('disabled by PostgreSQL at an error (disable_on_error): apply does not enable it, so the advice is its cause and the ENABLE, not steep apply', () => {
+    let message = '';
+    try {
+      refuseDisabled(d, false, true);
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toBe(
+      'subscription orders_sub on west is disabled by PostgreSQL after an error (disable_on_error; steep status says where its message is): PostgreSQL refreshes only enabled subscriptions, and steep apply does not enable this one while that stands; fix its cause, run ALTER SUBSCRIPTION "orders_sub" ENABLE on west, then run reinit again; nothing was changed',
+    );
+    expect(message).not.toContain('(steep apply) and run');
+  });
   it('disabled by the file (after a switchover): its rows may be the only copy, and no enable is advised', () => {
     let message = '';
     try {
