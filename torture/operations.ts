@@ -6,7 +6,7 @@ import { standbyLeftBehind } from '../test/support/replicationData.js';
 import { tempDir } from '../test/support/tempDir.js';
 import { eventually, HANG_MS } from '../test/support/topologyFile.js';
 import type { Random } from './choices.js';
-import { LINK, LINK_APP, LINK_TABLE, TABLES, type World } from './world.js';
+import { APP, LINK, LINK_APP, LINK_TABLE, TABLES, type World } from './world.js';
 
 /**
  * The catalog: each operation does what a user would, through the built CLI (dist/), and throws
@@ -87,8 +87,20 @@ async function followCopyAdvice(world: World): Promise<string | null> {
     expectCode(check, [0, 2], 'steep status --check');
     return null;
   }
-  expectCode(await runPrinted(world, copy[1]!, ['--auto-approve']), [0], copy[1]!);
-  return copy[1]!;
+  // a column the copy needs on pb first, where the way out names one (printed in the reasons and the Check line)
+  const adds = [...new Set([...check.stdout.matchAll(/run `(ALTER TABLE [^`]+)` on pb/g)].map((m) => m[1]!))];
+  for (const sql of adds) await world.subscriber.query(sql);
+  let copied = await runPrinted(world, copy[1]!, ['--auto-approve']);
+  // PostgreSQL disabled it at an error (disableOnError; the column added above was its cause):
+  // the refusal's ENABLE, then the copy again
+  const enable = /run (ALTER SUBSCRIPTION \S+ ENABLE) on pb, then run reinit again/.exec(copied.stderr);
+  if (copied.code === 1 && enable) {
+    await world.subscriber.query(enable[1]!);
+    copied = await runPrinted(world, copy[1]!, ['--auto-approve']);
+    adds.push(enable[1]!);
+  }
+  expectCode(copied, [0], copy[1]!);
+  return [...adds, copy[1]!].join(', then ');
 }
 
 /** a two-phase init's second and third steps, when apply created the subscription disabled */
@@ -287,7 +299,7 @@ const cancelAndCopyAgain: Operation = {
  * from the switchover's start until it is pointed at the new primary (the fence: a declared
  * blackout), nowhere else.
  */
-function switchover(reverse: boolean): Operation {
+function switchover(reverse: boolean, extra: string[] = []): Operation {
   return {
     name: reverse ? 'switchover-reverse' : 'switchover',
     runsOn: (v) => v >= 16,
@@ -299,6 +311,7 @@ function switchover(reverse: boolean): Operation {
         '1s',
         '--json',
         ...(reverse ? ['--reverse'] : []),
+        ...extra,
       ];
       const fenced = world.blackout(`steep ${args.join(' ')}: the fence until the application points at pb`);
       let done = await world.steep(args);
@@ -451,7 +464,7 @@ async function copyByHand(world: World): Promise<number> {
   return copied;
 }
 
-type FailoverKind = 'ready' | 'lagging' | 'no-slot';
+type FailoverKind = 'ready' | 'lagging' | 'no-slot' | 'readiness-lost';
 
 /**
  * A publisher failover mid-load (PostgreSQL 17+: failover slots): pa stopped immediately (a
@@ -459,6 +472,10 @@ type FailoverKind = 'ready' | 'lagging' | 'no-slot';
  * apply. `ready`: synchronized_standby_slots guards the standby and status --check found the
  * subscription ready first. `lagging`: unguarded, the standby's WAL receiver stopped while the
  * subscriber applies on. `no-slot`: the standby runs without sync_replication_slots.
+ * `readiness-lost`: found ready as `ready` is, then, with no reading of steep's between, the guard
+ * lifted (synchronized_standby_slots and synchronous_standby_names reset) and the standby left
+ * behind as `lagging`'s: steep must not trust its last reading (issue 61: readiness lost between
+ * two readings), and say what `lagging` must.
  *
  * `ready` and `no-slot` run the standby synchronously (synchronous_standby_names): an
  * acknowledged commit is on the standby, so nothing acknowledged may be lost. `lagging` loses
@@ -475,6 +492,7 @@ function failover(kind: FailoverKind): Operation {
     run: async (world, rnd) => {
       const pa = world.node('pa');
       const standby = world.node('pa_standby') as typeof pa & { promote(): Promise<void> };
+      const lags = kind === 'lagging' || kind === 'readiness-lost';
       if (kind !== 'lagging') {
         await pa.query("ALTER SYSTEM SET synchronous_standby_names = 'pa_standby'");
         await pa.query('SELECT pg_reload_conf()');
@@ -489,7 +507,7 @@ function failover(kind: FailoverKind): Operation {
           'pa_standby to be a synchronous standby',
         );
       }
-      if (kind === 'ready') {
+      if (kind === 'ready' || kind === 'readiness-lost') {
         await pa.query("ALTER SYSTEM SET synchronized_standby_slots = 'pa_standby'");
         await pa.query('SELECT pg_reload_conf()');
         let check: CliResult | null = null;
@@ -506,14 +524,36 @@ function failover(kind: FailoverKind): Operation {
           );
         });
         await apply(world);
-      } else if (kind === 'lagging') {
-        await standbyLeftBehind(standby, world.subscriber);
       }
-      // a monitor runs steep while the subscriber streams from pa
-      await world.steep(['status']);
+      if (kind === 'readiness-lost') {
+        await pa.query('ALTER SYSTEM RESET synchronized_standby_slots');
+        await pa.query('ALTER SYSTEM RESET synchronous_standby_names');
+        await pa.query('SELECT pg_reload_conf()');
+      }
+      if (lags) await standbyLeftBehind(standby, world.subscriber);
+      if (kind === 'readiness-lost') {
+        // the application stops and pb applies all pa committed: every write lost with pa is on pb,
+        // where only a comparison of rows can find it (no reading of steep's saw the loss)
+        await world.stopWriters();
+        const [at] = await pa.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
+        await eventually(
+          async () =>
+            (
+              await world.subscriber.query<{ ok: boolean }>(
+                'SELECT bool_or(remote_lsn >= $1::pg_lsn) AS ok FROM pg_replication_origin_status',
+                [at!.lsn],
+              )
+            )[0]?.ok === true,
+          HANG_MS,
+          'pb to apply everything pa committed',
+        );
+      }
+      // a monitor runs steep while the subscriber streams from pa (its last reading before the
+      // loss of readiness was the ready check)
+      if (kind !== 'readiness-lost') await world.steep(['status']);
       const down = world.blackout(`failover-${kind}: pa crashed until the application points at pa_standby`);
       await pa.stop('immediate');
-      if (kind === 'lagging') await standby.query('ALTER SYSTEM RESET primary_conninfo');
+      if (lags) await standby.query('ALTER SYSTEM RESET primary_conninfo');
       await standby.promote();
       await world.stopWriters();
       const onNew = new Set(
@@ -537,7 +577,7 @@ function failover(kind: FailoverKind): Operation {
       // the subscriber applied past what the lagging standby received, and steep saw it: status
       // and drift must say that the old primary's writes past the fork are lost (issue 49); only
       // then are the lost ids forgiven
-      if (kind === 'lagging') {
+      if (lags && (kind === 'lagging' || !(await verifyDeclaresLost(world, lost)))) {
         for (const args of [['status'], ['drift']]) {
           const r = await world.steep(args);
           if (!r.stdout.includes('writes lost with the old primary'))
@@ -548,9 +588,44 @@ function failover(kind: FailoverKind): Operation {
         for (const id of lost) world.forgiven.add(id);
       }
       world.followUp = failoverRepair;
-      return `failover (${kind}, ${world.file.standby ? 'old primary listed as standby' : 'no standby listed'}): ${lost.length} acknowledged on pa not on the promoted node${kind === 'lagging' ? ' (steep said so)' : ''}`;
+      return `failover (${kind}, ${world.file.standby ? 'old primary listed as standby' : 'no standby listed'}): ${lost.length} acknowledged on pa not on the promoted node${lags ? ' (steep said so)' : ''}`;
     },
   };
+}
+
+/**
+ * Readiness lost with no reading of steep's between (docs/failover.md): the subscriber's origin
+ * already moved on the new timeline, so status and drift say `unknown` and name the verify that
+ * decides; followed as printed. True when it ran and said that rows exist only on pb, each lost id
+ * found there: those are forgiven (steep named them); false when status named no such verify.
+ */
+async function verifyDeclaresLost(world: World, lost: number[]): Promise<boolean> {
+  const check = await world.steep(['status', '--check']);
+  const verify = /cannot be read now .*: (steep verify \S+) compares its rows/.exec(check.stdout);
+  if (!verify) return false;
+  if (check.code !== 2)
+    throw new OperationFailed(
+      `status names ${verify[1]} to decide, but --check exited ${check.code}:\n${check.stdout}`,
+    );
+  const v = await runPrinted(world, verify[1]!);
+  const only = /(\d[\d,]*) extra row\(s\) exist only on pb/.exec(v.stdout + v.stderr);
+  if (v.code !== 2 || (lost.length > 0 && !only))
+    throw new OperationFailed(
+      `${lost.length} acknowledged id(s) lost with pa are on pb only, but ${verify[1]} (exit ${v.code}) does not say rows exist only on pb:\n${v.stdout}${v.stderr}`,
+    );
+  const onPb = new Set(
+    (
+      await world.subscriber.query<{ id: string }>(
+        'SELECT id::text AS id FROM public.t_ids WHERE id = ANY($1::bigint[])',
+        [lost],
+      )
+    ).map((r) => Number(r.id)),
+  );
+  for (const id of lost) if (onPb.has(id)) world.forgiven.add(id);
+  world.say(
+    `${verify[1]} → ${v.code}: ${only?.[0] ?? 'no row only on pb'}; ${onPb.size} of ${lost.length} lost id(s) on pb`,
+  );
+  return true;
 }
 
 /** What steep names after a failover: `steep reinit SUB --full` when it found a gap, else nothing. */
@@ -573,6 +648,49 @@ const failoverRepair: Operation = {
     // the slot is back: the subscription's options follow the file again (failover kept while it was gone)
     await apply(world);
     return 'reinit --full, as status named it, then apply';
+  },
+};
+
+/**
+ * A switchover while the application holds a prepared transaction on its primary (two-phase
+ * commit): its COMMIT PREPARED after the fence would write where nothing stops it. steep must
+ * refuse before it fences anything, naming the transaction, the application still writing; its
+ * advice followed literally (the transaction committed first, or `--wait-prepared 60s` while the
+ * application commits it), then the switchover goes as usual.
+ */
+const switchoverPrepared: Operation = {
+  name: 'switchover-prepared',
+  runsOn: (v) => v >= 16,
+  run: async (world, rnd) => {
+    const [row] = await world.publisher.query<{ id: string }>(
+      'SELECT (least(min(id), 0) - 1)::text AS id FROM public.t_ids',
+    );
+    const id = Number(row!.id);
+    const gid = `torture_p${-id}`;
+    const app = await roleClient(world.publisher, APP);
+    try {
+      await app.query('BEGIN');
+      await app.query("INSERT INTO public.t_ids (id, v) VALUES ($1, 'prepared')", [id]);
+      await app.query(`PREPARE TRANSACTION '${gid}'`);
+      const refused = await world.steep(['switchover', world.file.sub, '--grace', '1s', '--json']);
+      const commit = /have the application commit it \((COMMIT PREPARED '[^']+')\)/.exec(refused.stderr);
+      if (refused.code !== 1 || !refused.stderr.includes(`prepared transaction '${gid}'`) || !commit)
+        throw new OperationFailed(
+          `steep switchover with prepared transaction ${gid} open on ${world.primary} exited ${refused.code} without naming it and the COMMIT PREPARED:\n${refused.stdout}\n${refused.stderr}`,
+        );
+      // refused before the fence: the application writes on (a writer error here is a disagreement)
+      await writesOnPrimary(world, 10, 'after the refusal');
+      if (rnd.chance(0.5)) {
+        await app.query(commit[1]!);
+        return `prepared ${gid} refused; ${commit[1]} as printed → ${await switchover(false).run(world, rnd)}`;
+      }
+      const committing = new Promise((res) => setTimeout(res, 2_000)).then(() => app.query(commit[1]!));
+      const done = await switchover(false, ['--wait-prepared', '60s']).run(world, rnd);
+      await committing;
+      return `prepared ${gid} refused; --wait-prepared 60s while the application ran ${commit[1]} → ${done}`;
+    } finally {
+      await app.end();
+    }
   },
 };
 
@@ -780,25 +898,167 @@ const renamePubDisabled: Operation = {
 const columnSwap: Operation = {
   name: 'column-swap',
   run: async (world) => {
-    const holder = await world.subscriber.client();
-    try {
-      await holder.query('BEGIN');
-      await holder.query('LOCK TABLE public.t_ids IN ACCESS EXCLUSIVE MODE');
-      await writesOnPrimary(world, 20, 'before the swap, pb held');
-      await world.publisher.query(
-        'BEGIN; ALTER TABLE public.t_ids RENAME v TO tmp; ALTER TABLE public.t_ids RENAME w TO v; ALTER TABLE public.t_ids RENAME tmp TO w; COMMIT',
-      );
-      await writesOnPrimary(world, 20, 'after the swap, pb held');
-      await holder.query('COMMIT');
-    } finally {
-      await holder.end();
-    }
+    await underLag(
+      world,
+      'swap',
+      'BEGIN; ALTER TABLE public.t_ids RENAME v TO tmp; ALTER TABLE public.t_ids RENAME w TO v; ALTER TABLE public.t_ids RENAME tmp TO w; COMMIT',
+    );
     // status first, as a DBA reading it would (apply refuses to plan over a broken stream)
     const followed = await followCopyAdvice(world);
     await apply(world);
     return `t_ids v and w swapped on pa while pb lagged${followed ? `, then ${followed}, as status says` : ''}`;
   },
 };
+
+/**
+ * While pb's apply waits on a lock of t_ids and the application writes on, `ddl` runs on pa
+ * (`what` names it): the subscriber is behind across the change, as under real lag.
+ */
+async function underLag(world: World, what: string, ddl: string): Promise<Renamed> {
+  const holder = await world.subscriber.client();
+  try {
+    await holder.query('BEGIN');
+    await holder.query('LOCK TABLE public.t_ids IN ACCESS EXCLUSIVE MODE');
+    await writesOnPrimary(world, 20, `before the ${what}, pb held`);
+    const [at] = await world.publisher.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
+    const errors = await applyErrors(world);
+    await world.publisher.query(ddl);
+    await writesOnPrimary(world, 20, `after the ${what}, pb held`);
+    await holder.query('COMMIT');
+    return { lsn: at!.lsn, errors };
+  } finally {
+    await holder.end();
+  }
+}
+
+/** Where pa stood right before a column change, and pb's apply errors then. */
+interface Renamed {
+  lsn: string;
+  errors: number;
+}
+
+/** pb's apply errors counted for the subscription (pg_stat_subscription_stats) */
+async function applyErrors(world: World): Promise<number> {
+  const [r] = await world.subscriber.query<{ n: number }>(
+    'SELECT coalesce(sum(apply_error_count), 0)::int AS n FROM pg_stat_subscription_stats',
+  );
+  return r!.n;
+}
+
+/**
+ * `schemaSync: auto` in the file (applied once), some of w's values made distinct on pa (the
+ * application leaves w at its default), and a fresh suffix for a column name.
+ */
+async function columnWorld(world: World): Promise<number> {
+  if (!world.file.schemaSyncAuto) {
+    world.file.schemaSyncAuto = true;
+    world.writeFile();
+    await apply(world);
+  }
+  await world.publisher.query("UPDATE public.t_ids SET w = 'w' || id WHERE id % 10 = 0 AND w = ''");
+  const [row] = await world.publisher.query<{ n: number }>(
+    "SELECT count(*)::int AS n FROM pg_attribute WHERE attrelid = 'public.t_ids'::regclass AND attnum > 0",
+  );
+  return row!.n;
+}
+
+/**
+ * `w` of t_ids renamed on pa while pb lags (`schemaSync: auto`: steep renames it on pb once pb
+ * has applied the changes from before, docs/steep-yaml.md), applied; then renamed back the same
+ * way. The application never names w.
+ */
+const columnRename: Operation = {
+  name: 'column-rename',
+  run: async (world) => {
+    const name = `w_r${await columnWorld(world)}`;
+    const first = await applyRename(
+      world,
+      await underLag(world, 'rename', `ALTER TABLE public.t_ids RENAME w TO ${name}`),
+    );
+    const back = await applyRename(
+      world,
+      await underLag(world, 'rename back', `ALTER TABLE public.t_ids RENAME ${name} TO w`),
+    );
+    return `t_ids w renamed ${name} on pa while pb lagged, ${first}; renamed back, ${back}`;
+  },
+};
+
+/**
+ * `steep apply` of a rename made on pa (`renamed`: where pa stood right before it). With `disableOnError`, the first change
+ * after the rename disables the subscription: an apply that refuses to wait on it names the
+ * ENABLE that lets it proceed, and status, once renamed, the ENABLE that resumes it; each followed
+ * as printed. Where steep cannot tell a rename from a new column (a column dropped and added
+ * earlier moved w's position on pa), it prints both ways out: the rename is taken, as the DBA who
+ * made it knows, once pb has applied every change from before it.
+ */
+async function applyRename(world: World, renamed: Renamed): Promise<string> {
+  const done: string[] = [];
+  const tried = await world.steep(['apply', '--auto-approve']);
+  const enable = /run (ALTER SUBSCRIPTION \S+ ENABLE) on pb/.exec(tried.stderr);
+  const byHand =
+    /steep cannot tell a renamed column from a new one here\. If \S+ is \S+ renamed, rename it on pb \((ALTER TABLE [^)]+)\)/.exec(
+      tried.stderr,
+    );
+  if (tried.code === 1 && byHand) {
+    // applied past it, or its worker stopped at the first change after it (which names the new column)
+    await eventually(
+      async () =>
+        (await applyErrors(world)) > renamed.errors ||
+        (
+          await world.subscriber.query<{ ok: boolean }>(
+            'SELECT bool_or(remote_lsn >= $1::pg_lsn) AS ok FROM pg_replication_origin_status',
+            [renamed.lsn],
+          )
+        )[0]?.ok === true,
+      HANG_MS,
+      'pb to apply every change from before the rename',
+    );
+    await world.subscriber.query(byHand[1]!);
+    done.push(`plan could not tell: ${byHand[1]} on pb as printed, once pb applied what came before`);
+  } else if (tried.code !== 0) {
+    if (tried.code !== 1 || !enable || !world.file.disableOnError) expectCode(tried, [0], 'steep apply');
+    await world.subscriber.query(enable![1]!);
+    done.push(`apply refused: ${enable![1]} as printed`);
+  }
+  await apply(world);
+  done.push('applied');
+  const check = await world.steep(['status', '--check']);
+  const resume = /disabled by PostgreSQL after an error.*then run (ALTER SUBSCRIPTION \S+ ENABLE) on pb/.exec(
+    check.stdout,
+  );
+  if (check.code === 2 && resume) {
+    await world.subscriber.query(resume[1]!);
+    await untilStreaming(world, resume[1]!);
+    done.push(`status: ${resume[1]} as printed`);
+  }
+  return done.join(', ');
+}
+
+/**
+ * `w` of t_ids renamed on pa and a new `w` added with another default, in one transaction while
+ * pb lags (or w dropped and added again): the old name now means another column. steep must call
+ * it a gap and give the way out (the column added on pb, the table copied again), followed
+ * literally; the oracle compares every column by name.
+ */
+function columnReplaced(how: 'rename-add' | 'drop-add'): Operation {
+  return {
+    name: `column-${how}`,
+    run: async (world) => {
+      const n = await columnWorld(world);
+      const old = how === 'rename-add' ? `w_o${n}` : null;
+      await underLag(
+        world,
+        how,
+        old
+          ? `BEGIN; ALTER TABLE public.t_ids RENAME w TO ${old}; ALTER TABLE public.t_ids ADD COLUMN w text NOT NULL DEFAULT 'new ${n}'; COMMIT`
+          : `BEGIN; ALTER TABLE public.t_ids DROP COLUMN w; ALTER TABLE public.t_ids ADD COLUMN w text NOT NULL DEFAULT 'dropped ${n}'; COMMIT`,
+      );
+      const followed = await followCopyAdvice(world);
+      await apply(world);
+      return `t_ids ${old ? `w renamed ${old} and w added` : 'w dropped and added'} on pa while pb lagged${followed ? `, then ${followed}, as status says` : ''}`;
+    },
+  };
+}
 
 /**
  * `disableOnError: true` in the file, then a row planted on pb with the id the application
@@ -840,30 +1100,37 @@ const disableOnError: Operation = {
       );
     await asReplica('DELETE FROM public.t_ids WHERE id = $1');
     await world.subscriber.query(resume[1]!);
-    // the conflict PostgreSQL counted wants a verify since (status --check says so): followed
-    // once it has caught up, as a DBA would before anything else
-    let last = '';
-    await eventually(
-      async () => {
-        const again = await world.steep(['status', '--check']);
-        last = again.stdout;
-        const verify = /`(steep verify \S+)`/.exec(again.stdout);
-        if (again.code === 2 && verify) await runPrinted(world, verify[1]!);
-        return (
-          again.code === 0 ||
-          (again.code === 2 && !verify && !again.stdout.includes(`${world.file.sub} on pb: failing`))
-        );
-      },
-      HANG_MS,
-      `${world.file.sub} streaming again after the row is gone, no verify asked for`,
-    ).catch(() => {
-      throw new OperationFailed(
-        `${world.file.sub} never streamed again without a verify asked for after ${resume[1]} and the verify status asked for:\n${last}`,
-      );
-    });
+    await untilStreaming(world, resume[1]!);
     return `disableOnError: a conflict on id ${id} disabled ${world.file.sub}; steep said failing; the row deleted, ${resume[1]} as printed`;
   },
 };
+
+/**
+ * After `resumed` (an ENABLE as steep printed it): until status --check finds the subscription
+ * streaming, the verify a counted conflict asks for followed (once it has caught up, as a DBA
+ * would before anything else).
+ */
+async function untilStreaming(world: World, resumed: string): Promise<void> {
+  let last = '';
+  await eventually(
+    async () => {
+      const again = await world.steep(['status', '--check']);
+      last = again.stdout;
+      const verify = /`(steep verify \S+)`/.exec(again.stdout);
+      if (again.code === 2 && verify) await runPrinted(world, verify[1]!);
+      return (
+        again.code === 0 ||
+        (again.code === 2 && !verify && !again.stdout.includes(`${world.file.sub} on pb: failing`))
+      );
+    },
+    HANG_MS,
+    `${world.file.sub} streaming again, no verify asked for`,
+  ).catch(() => {
+    throw new OperationFailed(
+      `${world.file.sub} never streamed again without a verify asked for after ${resumed} and the verify status asked for:\n${last}`,
+    );
+  });
+}
 
 /**
  * A switchover, then, before the rollback, the repair a DBA reaches for on the retired
@@ -961,7 +1228,7 @@ const slotInvalidated: Operation = {
  */
 export const OPEN_OPERATIONS: Record<string, string> = {
   'disable-on-error':
-    'issue 62: after a disable_on_error incident (errors counted, resolved with ENABLE as advised), a subscription the file disables and enables again is read as disabled by PostgreSQL at an error, which apply never enables (seed 71001 on 16: rename-publication-disabled after it, the way out stuck on a disabled subscription)',
+    'issue 62: with disableOnError set, a later apply error disables the subscription; after a failover (readiness lost or lagging) the error is a conflict with rows only the old primary wrote, and reinit --full, which would replace them, refuses a subscription PostgreSQL disabled, while its ENABLE only meets the conflict again (seed 1615 on 18: table-leave-rejoin, disable-on-error, failover-readiness-lost, then the repair status names)',
 };
 
 export const CATALOG: Operation[] = [
@@ -975,15 +1242,20 @@ export const CATALOG: Operation[] = [
   switchover(false),
   switchover(true),
   switchoverAfterRollback,
+  switchoverPrepared,
   repairAfterSwitchover,
   publicationDropTable,
   tableLeaveRejoin,
   renamePubDisabled,
   columnSwap,
+  columnRename,
+  columnReplaced('rename-add'),
+  columnReplaced('drop-add'),
   disableOnError,
   slotInvalidated,
   linkInitNone,
   failover('ready'),
   failover('lagging'),
   failover('no-slot'),
+  failover('readiness-lost'),
 ];

@@ -52,6 +52,8 @@ export interface FileState {
   standby?: 'pa' | 'pa_standby';
   /** `options.disableOnError: true` (operation disable-on-error) */
   disableOnError?: boolean;
+  /** `schemaSync: auto` on the subscription (the column operations: steep follows a rename) */
+  schemaSyncAuto?: boolean;
   /** tables taken out of the publications in steep.yaml (operation table-leave-rejoin, mid-way) */
   tablesOut?: string[];
   /** the link l1 between pa and pb over t_link, with this init method */
@@ -173,6 +175,7 @@ export class World {
       `    publications: [${f.pubs.join(', ')}]`,
       ...(f.subRenamedFrom ? [`    renamedFrom: ${f.subRenamedFrom}`] : []),
       ...(f.disabled ? ['    enabled: false'] : []),
+      ...(f.schemaSyncAuto ? ['    schemaSync: auto'] : []),
       ...(f.disableOnError ? ['    options:', '      disableOnError: true'] : []),
       ...init,
       ...(f.link
@@ -311,13 +314,16 @@ export class World {
   }
 }
 
+const PREPARED = { max_prepared_transactions: '4' };
+
 /** Start the nodes, the schema on both, the role and the first rows. */
 export async function startWorld(
   version: PgMajor,
   method: InitMethod,
   standbyKind: 'synced' | 'unsynced' | null,
 ): Promise<World> {
-  const cluster = await startCluster({ nodes: ['pa', 'pb'], version });
+  // prepared transactions (operation switchover-prepared): a standby needs at least its primary's
+  const cluster = await startCluster({ nodes: ['pa', 'pb'], version, settings: PREPARED });
   try {
     for (const n of cluster.nodes) {
       await n.query(`CREATE ROLE ${APP.user} LOGIN PASSWORD '${APP.password}'`);
@@ -356,7 +362,7 @@ export async function startWorld(
       ? await startStandby(cluster, 'pa', {
           name: 'pa_standby',
           slot: 'pa_standby',
-          settings: standbyKind === 'unsynced' ? { sync_replication_slots: 'off' } : {},
+          settings: { ...PREPARED, ...(standbyKind === 'unsynced' ? { sync_replication_slots: 'off' } : {}) },
         })
       : null;
     return new World(version, cluster, method, standby);
