@@ -144,7 +144,7 @@ describe.each(cells)('steep grants run by the cloud admin on PostgreSQL %i, %s',
     const owned = await steep(['plan'], path);
     expect(owned.code).toBe(1);
     expect(owned.stderr).toContain(
-      "east: steep's state schema steep is at version 16 and this steep needs migration 17, which alters steep.schema_fingerprints: only its owner cloudadmin (or a member of it) may, not role steep_runner; have cloudadmin run the script `steep grants` prints for east",
+      "east: steep's state schema steep is at version 16 and this steep needs migrations 17, 18, which alter steep.schema_fingerprints: only its owner cloudadmin (or a member of it) may, not role steep_runner; have cloudadmin run the script `steep grants` prints for east",
     );
     const { scripts: migrating, text: steps } = await grantsOf(path);
     expect(
@@ -160,7 +160,7 @@ describe.each(cells)('steep grants run by the cloud admin on PostgreSQL %i, %s',
           `SELECT max(version)::int AS v, (SELECT count(*)::int FROM pg_attribute WHERE attrelid = 'steep.schema_fingerprints'::regclass AND attname = 'saved_by') AS col FROM steep.migrations`,
         ),
         `${n.name}: migrated by the script`,
-      ).toEqual([{ v: 17, col: 1 }]);
+      ).toEqual([{ v: 18, col: 1 }]);
     // the application still owns its tables
     for (const n of [east(), west()]) {
       const owners = await n.query<{ owner: string }>(
