@@ -6,7 +6,7 @@ import { standbyLeftBehind } from '../test/support/replicationData.js';
 import { tempDir } from '../test/support/tempDir.js';
 import { eventually, HANG_MS } from '../test/support/topologyFile.js';
 import type { Random } from './choices.js';
-import { APP, LINK, LINK_APP, LINK_TABLE, TABLES, type World } from './world.js';
+import { APP, LINK, LINK_APP, LINK_TABLE, SIDE_COLUMN, TABLES, type World } from './world.js';
 
 /**
  * The catalog: each operation does what a user would, through the built CLI (dist/), and throws
@@ -1040,6 +1040,12 @@ async function applyRename(world: World, renamed: Renamed): Promise<string> {
  * it a gap and give the way out (the column added on pb, the table copied again), followed
  * literally; the oracle compares every column by name.
  */
+/**
+ * The column grant of the side door covers the new `w`, as the DBA who adds a column the
+ * application may write grants it (a later `column-swap` gives it the name `v`).
+ */
+const grantW = `GRANT INSERT (w) ON public.t_ids TO ${SIDE_COLUMN.user}`;
+
 function columnReplaced(how: 'rename-add' | 'drop-add'): Operation {
   return {
     name: `column-${how}`,
@@ -1050,8 +1056,8 @@ function columnReplaced(how: 'rename-add' | 'drop-add'): Operation {
         world,
         how,
         old
-          ? `BEGIN; ALTER TABLE public.t_ids RENAME w TO ${old}; ALTER TABLE public.t_ids ADD COLUMN w text NOT NULL DEFAULT 'new ${n}'; COMMIT`
-          : `BEGIN; ALTER TABLE public.t_ids DROP COLUMN w; ALTER TABLE public.t_ids ADD COLUMN w text NOT NULL DEFAULT 'dropped ${n}'; COMMIT`,
+          ? `BEGIN; ALTER TABLE public.t_ids RENAME w TO ${old}; ALTER TABLE public.t_ids ADD COLUMN w text NOT NULL DEFAULT 'new ${n}'; ${grantW}; COMMIT`
+          : `BEGIN; ALTER TABLE public.t_ids DROP COLUMN w; ALTER TABLE public.t_ids ADD COLUMN w text NOT NULL DEFAULT 'dropped ${n}'; ${grantW}; COMMIT`,
       );
       const followed = await followCopyAdvice(world);
       await apply(world);
