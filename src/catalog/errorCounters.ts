@@ -9,6 +9,24 @@ import { type SteepDisableRow, steepDisablesQuery } from './queries/steepDisable
  * (model/disableOnError.ts `disabledOnError`), and what a verify's re-check watches.
  */
 
+/** 15+: subscription `name` of this database with its counters (null: it is not there). */
+async function readCounters(client: pg.Client, name: string) {
+  const { rows } = await client.query<{
+    subid: number;
+    disableOnError: boolean;
+    errors: number | null;
+    statsReset: string | null;
+  }>(
+    `SELECT s.oid::int8::float8 AS subid, s.subdisableonerr AS "disableOnError",
+            (st.apply_error_count + st.sync_error_count)::float8 AS errors, st.stats_reset::text AS "statsReset"
+       FROM pg_catalog.pg_subscription s
+       LEFT JOIN pg_catalog.pg_stat_subscription_stats st ON st.subid = s.oid
+      WHERE s.subname = $1 AND s.subdbid = ${THIS_DATABASE_OID}`,
+    [name],
+  );
+  return rows[0] ?? null;
+}
+
 /**
  * 15+: whether disable_on_error is set on subscription `name` of this database, the apply and
  * table-sync errors counted, and the errors counted when apply last disabled it (`state`: the
@@ -23,19 +41,12 @@ export async function readDisableOnError(
 ): Promise<{ options: { disableOnError: boolean }; errorsCounted: number | null; steepDisabledAt?: number }> {
   const none = { options: { disableOnError: false }, errorsCounted: null };
   if (version < PG15) return none;
-  const { rows } = await client.query<{ disableOnError: boolean; errorsCounted: number | null }>(
-    `SELECT s.subdisableonerr AS "disableOnError", (st.apply_error_count + st.sync_error_count)::int AS "errorsCounted"
-       FROM pg_catalog.pg_subscription s
-       LEFT JOIN pg_catalog.pg_stat_subscription_stats st ON st.subid = s.oid
-      WHERE s.subname = $1 AND s.subdbid = ${THIS_DATABASE_OID}`,
-    [name],
-  );
-  const r = rows[0];
+  const r = await readCounters(client, name);
   if (!r) return none;
   const own = state ? await steepDisabledAt(client, state, name) : undefined;
   return {
     options: { disableOnError: r.disableOnError },
-    errorsCounted: r.errorsCounted,
+    errorsCounted: r.errors,
     ...(own !== undefined ? { steepDisabledAt: own } : {}),
   };
 }
@@ -67,14 +78,7 @@ export async function subscriptionErrorCount(
   name: string,
 ): Promise<number | null> {
   if (version < PG15) return null;
-  const { rows } = await client.query<{ n: number }>(
-    `SELECT (st.apply_error_count + st.sync_error_count)::int AS n
-       FROM pg_catalog.pg_stat_subscription_stats st
-       JOIN pg_catalog.pg_subscription s ON s.oid = st.subid
-      WHERE s.subname = $1 AND s.subdbid = ${THIS_DATABASE_OID}`,
-    [name],
-  );
-  return rows[0]?.n ?? null;
+  return (await readCounters(client, name))?.errors ?? null;
 }
 
 /**
@@ -88,13 +92,6 @@ export async function readErrorCounters(
   name: string,
 ): Promise<{ subid: number; errors: number; statsReset: string | null } | null> {
   if (version < PG15) return null;
-  const { rows } = await client.query<{ subid: number; errors: number; statsReset: string | null }>(
-    `SELECT s.oid::int8::float8 AS subid, (st.apply_error_count + st.sync_error_count)::float8 AS errors,
-            st.stats_reset::text AS "statsReset"
-       FROM pg_catalog.pg_subscription s
-       JOIN pg_catalog.pg_stat_subscription_stats st ON st.subid = s.oid
-      WHERE s.subname = $1 AND s.subdbid = ${THIS_DATABASE_OID}`,
-    [name],
-  );
-  return rows[0] ?? null;
+  const r = await readCounters(client, name);
+  return r && r.errors !== null ? { subid: r.subid, errors: r.errors, statsReset: r.statsReset } : null;
 }

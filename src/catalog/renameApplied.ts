@@ -74,14 +74,16 @@ export async function renameApplied(
   }
 }
 
-/** What the subscriber's replication origin of `subscription` committed, null when unreadable. */
-export async function subscriberCommitted(client: pg.Client, subscription: string): Promise<string | null> {
-  return (await readSubscription(client, subscription))?.remote_lsn ?? null;
-}
-
-/** Is the subscription enabled (a disabled one applies nothing)? null: it is not there. */
-export async function subscriptionEnabled(client: pg.Client, subscription: string): Promise<boolean | null> {
-  return (await readSubscription(client, subscription))?.enabled ?? null;
+/**
+ * In one read: whether `subscription` is enabled (a disabled one applies nothing) and what its
+ * replication origin on the subscriber committed (null when unreadable); null: it is not there.
+ */
+export async function subscriberState(
+  client: pg.Client,
+  subscription: string,
+): Promise<{ enabled: boolean; committed: string | null } | null> {
+  const s = await readSubscription(client, subscription);
+  return s ? { enabled: s.enabled, committed: s.remote_lsn } : null;
 }
 
 /** The subscription's slot, publications (as pgoutput reads them) and what its origin committed (null: unreadable). */

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { renameApplied, subscriberCommitted, subscriptionEnabled } from '../catalog/renameApplied.js';
+import { renameApplied, subscriberState } from '../catalog/renameApplied.js';
 import { nodeSession, withSession } from '../db/connect.js';
 import { printAddress } from '../model/address.js';
 import { SteepError } from '../model/errors.js';
@@ -49,7 +49,7 @@ export async function awaitRenameApplied(
       if (a.state === 'unknown') throw unproved(a.why);
       const waited = () => Math.round((Date.now() - started) / 1000);
       // a disabled subscription applies nothing: waiting for it would last the whole ceiling
-      if ((await subscriptionEnabled(subscriber, subscription)) === false)
+      if ((await subscriberState(subscriber, subscription))?.enabled === false)
         throw new SteepError(
           'apply.rename_waiting',
           `${printAddress(step.address)} on ${step.node}: not renamed: subscription ${subscription} on ${step.node} is disabled, so it applies nothing, ` +
@@ -65,7 +65,8 @@ export async function awaitRenameApplied(
             `apply again once ${subscription} has caught up (steep status shows its lag)`,
           { node: step.node, address: step.address },
         );
-      // decode again only once the subscriber committed past the last change naming the old column
+      // decode again only once the subscriber committed past the last change naming the old column,
+      // or was disabled (said above, after a last decode)
       do {
         opts.onEvent({
           event: 'apply.step_waiting',
@@ -77,19 +78,23 @@ export async function awaitRenameApplied(
       } while (
         !timedOut() &&
         !opts.signal?.aborted &&
-        (await subscriptionEnabled(subscriber, subscription)) !== false &&
-        !(await committedPast(subscriber, subscription, a.lastOld))
+        !(await waitOver(subscriber, subscription, a.lastOld))
       );
     }
   });
 }
 
-/** Has the subscriber committed at or past `lsn`? Unknown (no origin to read, no lsn): yes, decode again. */
-async function committedPast(
+/**
+ * Is the subscription disabled, or has the subscriber committed at or past `lsn` (one read)?
+ * Unknown (no origin to read, no lsn): yes, decode again.
+ */
+async function waitOver(
   subscriber: pg.Client,
   subscription: string,
   lsn: string | undefined,
 ): Promise<boolean> {
-  const committed = lsn === undefined ? null : await subscriberCommitted(subscriber, subscription);
+  const s = await subscriberState(subscriber, subscription);
+  if (s?.enabled === false) return true;
+  const committed = lsn === undefined ? null : (s?.committed ?? null);
   return committed === null || compareLsn(committed, lsn!) >= 0;
 }
