@@ -937,10 +937,11 @@ interface Renamed {
   errors: number;
 }
 
-/** pb's apply errors counted for the subscription (pg_stat_subscription_stats) */
+/** pb's apply errors counted for the file's subscription (pg_stat_subscription_stats), not the link's */
 async function applyErrors(world: World): Promise<number> {
   const [r] = await world.subscriber.query<{ n: number }>(
-    'SELECT coalesce(sum(apply_error_count), 0)::int AS n FROM pg_stat_subscription_stats',
+    'SELECT coalesce(sum(apply_error_count), 0)::int AS n FROM pg_stat_subscription_stats WHERE subname = $1',
+    [world.file.sub],
   );
   return r!.n;
 }
