@@ -26,13 +26,12 @@ import {
   planReinit,
   type ReinitInput,
   type ReinitRequest,
-  refuseDisabled,
   refuseFedUpstream,
-  refuseRetired,
   reinitTables,
   temporaryPublications,
 } from '../planner/init/reinit.js';
 import { type LoopPlan, planLoopedReinit } from '../planner/init/reinitLoop.js';
+import { refuseDisabled, refuseRetired } from '../planner/init/reinitRefusals.js';
 import { DivergedTablesStore } from '../state/divergedTables.js';
 import { StreamContinuityStore } from '../state/streamContinuity.js';
 import { hasInitTables, SubscriptionStateStore } from '../state/subscriptionState.js';

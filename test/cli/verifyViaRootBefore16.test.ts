@@ -100,7 +100,41 @@ describe('verify of a leaf replicated through its root, before 16 (15)', { timeo
         { table: 'vr.e', status: 'diverged', missing: 1, extra: 0 },
         leaf,
       ]);
-      const repaired = await verify(['--repair', '--allow-destroy']);
+      // the reinit's window held open (its TRUNCATE waits for this lock): the subscription is on
+      // the temporary publications while east writes into vr.e_0, and decodes those writes
+      const lock = await west.client();
+      await lock.query('BEGIN');
+      await lock.query('LOCK TABLE vr.e IN ACCESS SHARE MODE');
+      const repairing = verify(['--repair', '--allow-destroy']);
+      try {
+        await eventually(
+          async () =>
+            (
+              await west.query<{ on: boolean }>(
+                `SELECT subpublications[1] LIKE 'steep_reinit_%' AS on FROM pg_subscription WHERE subname = '${SUB}'`,
+              )
+            )[0]?.on === true,
+          HANG_MS,
+          'the subscription on the temporary publications',
+        );
+        const inWindow = acked().length;
+        await eventually(async () => acked().length > inWindow + 20, HANG_MS, 'writes in the window');
+        const lsn = (await east.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn'))[0]!.lsn;
+        await eventually(
+          async () =>
+            (
+              await west.query<{ past: boolean }>(
+                `SELECT received_lsn >= '${lsn}'::pg_lsn AS past FROM pg_stat_subscription WHERE subname = '${SUB}' AND relid IS NULL`,
+              )
+            )[0]?.past === true,
+          HANG_MS,
+          'the window decoded',
+        );
+      } finally {
+        await lock.query('COMMIT');
+        await lock.end();
+      }
+      const repaired = await repairing;
       expect(repaired.tables, repaired.out).toEqual([
         { table: 'vr.e', status: 'equal', missing: 0, extra: 0 },
         leaf,

@@ -3,7 +3,9 @@
  * do it while every other table of the subscription keeps streaming —
  *
  *   publisher:  CREATE PUBLICATION <temp> per publication of the subscription, with the same
- *               options, row filters and column lists, minus the tables to reinit
+ *               options, row filters and column lists, minus the tables to reinit; and one
+ *               that publishes no operation for partitions that would otherwise stream on
+ *               their own while their ancestor is away (quietTables, before PostgreSQL 16)
  *   subscriber: ALTER SUBSCRIPTION s SET PUBLICATION <temps>        (they leave pg_subscription_rel)
  *               TRUNCATE them
  *               ALTER SUBSCRIPTION s SET PUBLICATION <originals> WITH (copy_data = true)
@@ -13,15 +15,15 @@
  * and, after an interruption, where the recipe stands (the temporary publications and the
  * subscription's current publications say) so the next run resumes it. Pure: the caller reads.
  */
-import { adviceText, onlyCopyReason } from '../../model/advice.js';
+import { adviceText } from '../../model/advice.js';
 import type { ReinitPublication } from '../../model/cluster.js';
-import { SteepError } from '../../model/errors.js';
 import { cannotFinishText } from '../../model/initFailure.js';
 import type { InitState } from '../../model/initState.js';
 import { quoteIdent, quoteLiteral } from '../../model/sql.js';
-import { type SubscriptionSpec, tableOfQualified } from '../../model/topology.js';
+import { tableOfQualified } from '../../model/topology.js';
 import { publishedAncestor } from '../../model/verify.js';
 import { dropPublicationSql } from '../sqlBuild.js';
+import { refuse } from './reinitRefusals.js';
 
 export type ReinitRequest = { tables: string[] } | { schema: string } | { full: true };
 
@@ -93,18 +95,19 @@ export function temporaryPublication(subscription: string, index: number): strin
   return `steep_reinit_${index}_${subscription}`.slice(0, 63);
 }
 
+/**
+ * A reinit's temporary publications: one per publication of the subscription (`count`), and one
+ * more, last, made only when some table must stay subscribed while none of its changes are sent
+ * (quietTables).
+ */
 export function temporaryPublications(subscription: string, count: number): string[] {
-  return Array.from({ length: count }, (_x, i) => temporaryPublication(subscription, i));
+  return Array.from({ length: count + 1 }, (_x, i) => temporaryPublication(subscription, i));
 }
 
 const INITIALISED: readonly InitState[] = ['synchronized', 'diverged'];
 
 function same(a: string[], b: string[]): boolean {
   return a.length === b.length && [...a].sort().join('\0') === [...b].sort().join('\0');
-}
-
-export function refuse(message: string): never {
-  throw new SteepError('reinit.refused', message);
 }
 
 /**
@@ -164,6 +167,29 @@ function throughAncestor(input: ReinitInput): Set<string> {
   );
 }
 
+/**
+ * Partitions the subscription lists (before PostgreSQL 16) whose changes its publications send
+ * as an ancestor's, via root, where every such ancestor is left out of the temporary
+ * publications (copied again): there no publication sends them as an ancestor's, so PostgreSQL
+ * would send them as their own, into the subscriber's table of that name, which the subscription
+ * never streams into otherwise. They stay subscribed through the last temporary publication,
+ * which publishes no operation.
+ */
+function quietTables(input: ReinitInput, leftOut: ReadonlySet<string>): ReinitPublication['tables'] {
+  const defs = input.publications.map((n) => input.defs.get(n)!);
+  const viaRoot = new Set(defs.filter((p) => p.viaRoot).flatMap((p) => p.tables.map((t) => t.table)));
+  const viaRootKept = new Set([...viaRoot].filter((t) => !leftOut.has(t)));
+  const out = new Map<string, ReinitPublication['tables'][number]>();
+  for (const t of defs.flatMap((p) => p.tables))
+    if (
+      !leftOut.has(t.table) &&
+      publishedAncestor(t.ancestors, viaRoot) !== null &&
+      publishedAncestor(t.ancestors, viaRootKept) === null
+    )
+      out.set(t.table, { ...t, columns: null, filter: null });
+  return [...out.values()];
+}
+
 /** Every table the subscription's own publications publish, bar those replicated as an ancestor's it does not list. */
 function carried(input: ReinitInput): string[] {
   const out = new Set<string>();
@@ -220,9 +246,12 @@ export function planReinit(input: ReinitInput): ReinitPlan {
   const all = carried(input);
   const wanted = requested(input, all);
   const existingTemps = temporary.filter((t) => input.defs.has(t));
-  const cleanup = temporary.map(
-    (t): ReinitStatement => ({ node: 'publisher', sql: dropPublicationSql(t, true) }),
-  );
+  const quietName = temporary[input.publications.length]!;
+  // left out of the temporary publications: the tables copied again, and the partitions that must not join
+  const leftOut = new Set([...wanted, ...throughAncestor(input)]);
+  const quiet = quietTables(input, leftOut);
+  const made = quiet.length > 0 || input.defs.has(quietName) ? temporary : temporary.slice(0, -1);
+  const cleanup = made.map((t): ReinitStatement => ({ node: 'publisher', sql: dropPublicationSql(t, true) }));
   const switchBack: ReinitStatement = {
     node: 'subscriber',
     sql: setPublication(input.subscription, input.publications, true),
@@ -234,30 +263,42 @@ export function planReinit(input: ReinitInput): ReinitPlan {
       ? pendingTables(input, existingTemps, all)
       : null;
   if (copied && finished(input, copied, wanted))
-    return { stage: 'copied', tables: copied, temporary, statements: [], cleanup };
+    return { stage: 'copied', tables: copied, temporary: made, statements: [], cleanup };
   // under way: the temporary publications say which tables, whatever this run asked for
   if (existingTemps.length > 0 && input.recorded !== 'synchronized' && input.recorded !== 'diverged') {
-    const resumed = resumeReinit(input, existingTemps, all, wanted, { temporary, cleanup, switchBack });
+    const resumed = resumeReinit(input, existingTemps, all, wanted, { temporary: made, cleanup, switchBack });
     if (resumed) return resumed;
     // interrupted before the switch: start over (the statements below drop the leftovers)
   } else refuseUninitialised(input, wanted);
   refuseFedUpstream(input);
   refuseUnready(input, wanted);
-  // left out of the temporary publications: the tables copied again, and the partitions that must not join
-  const leftOut = new Set([...wanted, ...throughAncestor(input)]);
+  const hidden = new Set([...leftOut, ...quiet.map((t) => t.table)]);
+  const temps = quiet.length > 0 ? temporary : temporary.slice(0, -1);
   const statements: ReinitStatement[] = [
     ...cleanup,
     ...input.publications.map(
       (p, i): ReinitStatement => ({
         node: 'publisher',
-        sql: createTemporary(temporary[i]!, input.defs.get(p)!, leftOut),
+        sql: createTemporary(temporary[i]!, input.defs.get(p)!, hidden),
       }),
     ),
-    { node: 'subscriber', sql: setPublication(input.subscription, temporary, false) },
+    ...(quiet.length > 0
+      ? [
+          {
+            node: 'publisher' as const,
+            sql: createTemporary(
+              quietName,
+              { name: quietName, publish: [], viaRoot: false, tables: quiet },
+              new Set(),
+            ),
+          },
+        ]
+      : []),
+    { node: 'subscriber', sql: setPublication(input.subscription, temps, false) },
     { node: 'subscriber', sql: truncateReinit(input, wanted) },
     switchBack,
   ];
-  return { stage: 'fresh', tables: wanted, temporary, statements, cleanup };
+  return { stage: 'fresh', tables: wanted, temporary: made, statements, cleanup };
 }
 
 /** The tables a reinit under way copies: those its temporary publications leave out. */
@@ -337,50 +378,6 @@ export function refuseFedUpstream(input: ReinitInput): void {
     `${upstream} on ${input.publisher} also receives rows from subscription${others.length === 1 ? '' : 's'} ${others.join(', ')} there, which ` +
       `${input.subscription} (origin = none) rightly never receives: a copy from ${input.publisher} would put them on ${input.subscriber}; ` +
       "steep copies no such table (reinit the subscription's other tables with --tables)",
-  );
-}
-
-/**
- * A subscription whose subscriber may be the primary is not reinitialised, checked before
- * anything is read or written: one steep.yaml disables, or one a switchover's release left
- * disabled without a slot (`released`: slot_name NONE, before the file says enabled: false). No
- * enable is advised: its rows may be the only copy.
- */
-export function refuseRetired(
-  d: Pick<SubscriptionSpec, 'name' | 'node' | 'from' | 'enabled'>,
-  observedEnabled: boolean,
-  released: boolean,
-): void {
-  if (observedEnabled || (d.enabled && !released)) return;
-  const onlyCopy = onlyCopyReason({
-    subscription: d.name,
-    node: d.node,
-    enabled: d.enabled,
-    observedEnabled,
-  });
-  refuse(
-    `${onlyCopy}: a reinit would empty its tables there and copy them from ${d.from}, so steep does not reinit a subscription ${d.enabled ? 'a switchover released (slot_name = NONE)' : 'steep.yaml disables'}; nothing was changed`,
-  );
-}
-
-/**
- * Any other disabled subscription is not reinitialised either (PostgreSQL refreshes only enabled
- * ones), checked before anything is written, the slot included: the file enables it, so apply
- * enables it first; unless PostgreSQL disabled it at an error (`byPostgres`, disable_on_error),
- * which apply leaves alone: then its cause and the ENABLE.
- */
-export function refuseDisabled(
-  d: Pick<SubscriptionSpec, 'name' | 'node'>,
-  observedEnabled: boolean,
-  byPostgres = false,
-): void {
-  if (observedEnabled) return;
-  refuse(
-    byPostgres
-      ? `subscription ${d.name} on ${d.node} is disabled by PostgreSQL after an error (disable_on_error; steep status says where its message is): ` +
-          `PostgreSQL refreshes only enabled subscriptions, and steep apply does not enable this one while that stands; ` +
-          `fix its cause, run ALTER SUBSCRIPTION ${quoteIdent(d.name)} ENABLE on ${d.node}, then run reinit again; nothing was changed`
-      : `subscription ${d.name} on ${d.node} is disabled: PostgreSQL refreshes only enabled subscriptions; enable it (steep apply) and run reinit again; nothing was changed`,
   );
 }
 

@@ -4,7 +4,7 @@ import { type MergeStrategy, parseStrategy, resolveStrategy } from '../../model/
 import { quoteIdent, quoteLiteral } from '../../model/sql.js';
 import { quoteQualified, type SubscriptionSpec } from '../../model/topology.js';
 import { originSetupSql } from './mergeInit.js';
-import { refuse } from './reinit.js';
+import { refuse } from './reinitRefusals.js';
 
 /**
  * A reinit of tables that the subscriber publishes back to the publisher (a link, a pair of

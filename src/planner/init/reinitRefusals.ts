@@ -1,0 +1,56 @@
+/**
+ * Why `steep reinit` refuses a subscription before it reads or writes anything else
+ * (docs/repair.md); what it refuses once the plan is read is in reinit.ts.
+ */
+import { onlyCopyReason } from '../../model/advice.js';
+import { SteepError } from '../../model/errors.js';
+import { quoteIdent } from '../../model/sql.js';
+import type { SubscriptionSpec } from '../../model/topology.js';
+
+export function refuse(message: string): never {
+  throw new SteepError('reinit.refused', message);
+}
+
+/**
+ * A subscription whose subscriber may be the primary is not reinitialised, checked before
+ * anything is read or written: one steep.yaml disables, or one a switchover's release left
+ * disabled without a slot (`released`: slot_name NONE, before the file says enabled: false). No
+ * enable is advised: its rows may be the only copy.
+ */
+export function refuseRetired(
+  d: Pick<SubscriptionSpec, 'name' | 'node' | 'from' | 'enabled'>,
+  observedEnabled: boolean,
+  released: boolean,
+): void {
+  if (observedEnabled || (d.enabled && !released)) return;
+  const onlyCopy = onlyCopyReason({
+    subscription: d.name,
+    node: d.node,
+    enabled: d.enabled,
+    observedEnabled,
+  });
+  refuse(
+    `${onlyCopy}: a reinit would empty its tables there and copy them from ${d.from}, so steep does not reinit a subscription ${d.enabled ? 'a switchover released (slot_name = NONE)' : 'steep.yaml disables'}; nothing was changed`,
+  );
+}
+
+/**
+ * Any other disabled subscription is not reinitialised either (PostgreSQL refreshes only enabled
+ * ones), checked before anything is written, the slot included: the file enables it, so apply
+ * enables it first; unless PostgreSQL disabled it at an error (`byPostgres`, disable_on_error),
+ * which apply leaves alone: then its cause and the ENABLE.
+ */
+export function refuseDisabled(
+  d: Pick<SubscriptionSpec, 'name' | 'node'>,
+  observedEnabled: boolean,
+  byPostgres = false,
+): void {
+  if (observedEnabled) return;
+  refuse(
+    byPostgres
+      ? `subscription ${d.name} on ${d.node} is disabled by PostgreSQL after an error (disable_on_error; steep status says where its message is): ` +
+          `PostgreSQL refreshes only enabled subscriptions, and steep apply does not enable this one while that stands; ` +
+          `fix its cause, run ALTER SUBSCRIPTION ${quoteIdent(d.name)} ENABLE on ${d.node}, then run reinit again; nothing was changed`
+      : `subscription ${d.name} on ${d.node} is disabled: PostgreSQL refreshes only enabled subscriptions; enable it (steep apply) and run reinit again; nothing was changed`,
+  );
+}
