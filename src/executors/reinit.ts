@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { readSubscriptionSlot } from '../catalog/subscriptionOnNode.js';
 import { mask } from '../db/mask.js';
 import { subscriptionAddress } from '../model/address.js';
 import { adviceText } from '../model/advice.js';
@@ -78,6 +79,7 @@ export async function executeReinit(s: ReinitSessions, plan: ReinitPlan, r: Rein
     // until the subscription moves onto them, the temporary publications are steep's alone: a
     // failure or a stop before then drops them (the next run would make them again)
     let switched = false;
+    let recorded = false;
     try {
       for (const [done, st] of plan.statements.entries()) {
         if (r.signal?.aborted)
@@ -86,15 +88,17 @@ export async function executeReinit(s: ReinitSessions, plan: ReinitPlan, r: Rein
               ? 'before it changed anything'
               : `after ${done} of its ${plan.statements.length} statements (the last: ${plan.statements[done - 1]!.sql} on ${nodes[plan.statements[done - 1]!.node]})`,
           );
-        if (st.node === 'subscriber' && !switched) {
+        if (st.switches) {
           // the walsender decodes from the slot's position with the catalog of that moment, in
           // which the temporary publications do not exist yet: PostgreSQL skips them (16+:
           // "skipped loading publication"), so the other tables' changes from before their
-          // creation would never arrive. Switched only once the slot has confirmed past it.
-          await slotPastNow(s.publisher, t.slot, r.signal, () =>
-            interrupted('before it switched the subscription'),
-          );
+          // creation would never arrive. Switched only once the slot has confirmed past it
+          // (an ENABLE before it lets the worker confirm).
+          await slotPastNow(s, t, r.signal, () => interrupted('before it switched the subscription'));
           switched = true;
+        }
+        if (st.node === 'subscriber' && !recorded) {
+          recorded = true;
           await record('reinitializing');
         }
         await run(st);
@@ -165,14 +169,21 @@ const CATCH_UP_MS = 600_000;
  * `reinit.catch_up` error, nothing switched.
  */
 async function slotPastNow(
-  publisher: pg.Client,
-  slot: string,
+  s: ReinitSessions,
+  t: FollowTarget,
   signal: AbortSignal | undefined,
   stopped: () => SteepError,
 ): Promise<void> {
   const started = Date.now();
-  await slotsPastNow(publisher, [slot], async (what) => {
+  const slot = t.slot;
+  await slotsPastNow(s.publisher, [slot], async (what) => {
     if (signal?.aborted) throw stopped();
+    // a disabled subscription confirms nothing: PostgreSQL disabled it at an error (disable_on_error)
+    if ((await readSubscriptionSlot(s.subscriber, t.subscription))?.enabled === false)
+      throw new SteepError(
+        'reinit.catch_up',
+        `subscription ${t.subscription} on ${t.subscriber.name} is disabled, so slot ${slot} confirms nothing (${what}): the subscription was not switched; steep status says why it is disabled; fix that and run steep reinit again`,
+      );
     if (Date.now() - started > CATCH_UP_MS)
       throw new SteepError(
         'reinit.catch_up',

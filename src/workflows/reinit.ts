@@ -116,10 +116,11 @@ export async function reinitLoaded(
     const slot = info.slot ?? d.slot;
     // read and refused here; repaired (written) only once the reinit is confirmed
     const slotRepair = await slotToRepair(d, pub, slot, 'full' in request);
-    // a slot gone or invalidated, on a subscription steep reads as disabled by PostgreSQL after
-    // an error (disable_on_error, errors counted), which apply does not enable: enabled by the
-    // reinit itself once its slot is made again. Any other disabled one is refused (with its cause
-    // and the ENABLE where PostgreSQL disabled it)
+    // disabled by PostgreSQL after an error (disable_on_error, errors counted), which apply does
+    // not enable, and every table copied again (--full): the reinit empties its tables, then
+    // enables it (the error, a conflict with rows the copy replaces, goes with them; a slot made
+    // again first where it needs repair). Any other disabled one is refused (with its cause and
+    // the ENABLE where PostgreSQL disabled it)
     const byPostgres =
       !info.enabled &&
       disabledOnError({
@@ -129,23 +130,27 @@ export async function reinitLoaded(
           node: d.node,
         })),
       });
-    const enables = byPostgres && slotRepair !== null && slotRepair.kind !== 'beyond';
+    const enables = byPostgres && 'full' in request;
     if (!enables) refuseDisabled(d, info.enabled, byPostgres);
-    const live = enables ? { ...info, enabled: true } : info;
     const schema = topology.settings.stateSchema;
     const stateTables = await hasInitTables(sub, schema);
     const states = new SubscriptionStateStore(schema, d.node);
     // adopted and never recorded: streaming with every table ready is synchronized
     const recorded: InitState | null = stateTables
       ? ((await states.get(sub, d.name))?.state ??
-        unrecordedState({ enabled: live.enabled, tables: live.tables.values() }))
+        unrecordedState({ enabled: info.enabled || enables, tables: info.tables.values() }))
       : null;
-    const input = await readReinitInput(d, sub, pub, live, recorded, request, topology);
+    const input = {
+      ...(await readReinitInput(d, sub, pub, info, recorded, request, topology)),
+      enableAfterTruncate: enables,
+    };
     // before the loop's reconcile as before a copy
     refuseFedUpstream(input);
     const details = { method: d.init.method, source: d.from };
     const moveTo = async (to: InitState) => (stateTables ? states.transition(sub, d.name, to, details) : []);
-    const loop = await planLoop(topology, d, sub, input, live.enabled, recorded);
+    const loop = await planLoop(topology, d, sub, input, info.enabled || enables, recorded);
+    // tables replicated both ways are reconciled in place, never emptied: nothing to enable it after
+    if (loop && enables) refuseDisabled(d, info.enabled, byPostgres);
     const rest = loop ? loop.rest : null;
     const recipe =
       rest === null || rest.length > 0
@@ -157,7 +162,7 @@ export async function reinitLoaded(
         topology,
         d,
         { pub, sub },
-        { slot, enabled: info.enabled, repair: slotRepair, enable: enables },
+        { slot, enabled: info.enabled, repair: slotRepair },
         opts.onEvent,
       );
     let rowsCopied = 0;

@@ -13,7 +13,7 @@ import { adviceText } from '../model/advice.js';
 import { SteepError } from '../model/errors.js';
 import { type SlotTrouble, slotTroubleText } from '../model/syncVerdict.js';
 import type { SubscriptionSpec, Topology } from '../model/topology.js';
-import { alterSubscriptionSql, createSlotSql, dropSlotSql } from '../planner/sqlBuild.js';
+import { createSlotSql, dropSlotSql } from '../planner/sqlBuild.js';
 
 /**
  * The subscription's slot lost on the publisher (a failover to a standby without a synced copy),
@@ -39,13 +39,13 @@ export async function slotToRepair(
 
 /**
  * The slot created again (a lost or invalidated one dropped first, one beyond the WAL set back),
- * once the reinit is confirmed; `enable`: the subscription enabled on it, as steep.yaml says.
+ * once the reinit is confirmed.
  */
 export async function repairSlot(
   topology: Topology,
   d: SubscriptionSpec,
   c: { pub: pg.Client; sub: pg.Client },
-  s: { slot: string; enabled: boolean; repair: SlotTrouble; enable: boolean },
+  s: { slot: string; enabled: boolean; repair: SlotTrouble },
   onEvent: EventSink,
 ): Promise<void> {
   const failover = d.options.failover ?? (topology.nodes[d.from]?.standbys?.length ?? 0) > 0;
@@ -71,10 +71,6 @@ export async function repairSlot(
       s.repair.kind === 'lost'
         ? `slot ${s.slot} was invalidated on ${d.from}: dropped and created again`
         : `slot ${s.slot} was missing on ${d.from}: created again`;
-  }
-  if (s.enable) {
-    await c.sub.query(alterSubscriptionSql(d.name, 'ENABLE'));
-    message += `; ${d.name}, disabled on ${d.node} while steep.yaml enables it, enabled on it`;
   }
   onEvent({
     event: 'reinit.slot_created',

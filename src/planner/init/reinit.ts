@@ -22,7 +22,7 @@ import type { InitState } from '../../model/initState.js';
 import { quoteIdent, quoteLiteral } from '../../model/sql.js';
 import { tableOfQualified } from '../../model/topology.js';
 import { publishedAncestor } from '../../model/verify.js';
-import { dropPublicationSql } from '../sqlBuild.js';
+import { alterSubscriptionSql, dropPublicationSql } from '../sqlBuild.js';
 import { refuse } from './reinitRefusals.js';
 
 export type ReinitRequest = { tables: string[] } | { schema: string } | { full: true };
@@ -61,11 +61,19 @@ export interface ReinitInput {
   inheritanceParents?: string[];
   /** steep's state schema: an `allTables` or `schemas` publication carries it, a reinit never touches it (docs/state-schema.md) */
   stateSchema: string;
+  /**
+   * Disabled by PostgreSQL at an error (disable_on_error) while every table is copied again
+   * (`--full`): the tables are emptied first, then it is enabled, for the error, a conflict with
+   * rows the copy replaces, goes with them; a refresh needs it enabled.
+   */
+  enableAfterTruncate?: boolean;
 }
 
 export interface ReinitStatement {
   node: 'publisher' | 'subscriber';
   sql: string;
+  /** moves the subscription onto the temporary publications: run once its slot confirms past their creation */
+  switches?: boolean;
 }
 
 /** Where an interrupted reinit stands. */
@@ -294,7 +302,13 @@ export function planReinit(input: ReinitInput): ReinitPlan {
           },
         ]
       : []),
-    { node: 'subscriber', sql: setPublication(input.subscription, temps, false) },
+    ...(input.enableAfterTruncate
+      ? [
+          { node: 'subscriber' as const, sql: truncateReinit(input, wanted) },
+          { node: 'subscriber' as const, sql: alterSubscriptionSql(input.subscription, 'ENABLE') },
+        ]
+      : []),
+    { node: 'subscriber', sql: setPublication(input.subscription, temps, false), switches: true },
     { node: 'subscriber', sql: truncateReinit(input, wanted) },
     switchBack,
   ];
@@ -400,7 +414,7 @@ function refuseUnready(input: ReinitInput, wanted: string[]): void {
         `subscription ${input.subscription} on ${input.subscriber} is still copying ${notReady.join(', ')}: reinit repairs an initialised subscription`,
       );
   }
-  if (!input.enabled)
+  if (!input.enabled && !input.enableAfterTruncate)
     refuse(
       `subscription ${input.subscription} on ${input.subscriber} is disabled: PostgreSQL refreshes only enabled subscriptions; enable it (steep apply) and run reinit again`,
     );

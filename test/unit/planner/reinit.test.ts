@@ -153,6 +153,19 @@ describe('planReinit', () => {
     );
   });
 
+  it('disabled by PostgreSQL at an error, copied in full: its tables emptied, then enabled, before the switch', () => {
+    const disabled = input({ enabled: false, request: { full: true } });
+    expect(() => planReinit(disabled)).toThrow('subscription s on west is disabled');
+    const plan = planReinit({ ...disabled, enableAfterTruncate: true });
+    expect(plan.statements.filter((s) => s.node === 'subscriber').map((s) => s.sql)).toEqual([
+      'TRUNCATE TABLE "public"."a", "public"."b", "public"."d", "sales"."c"',
+      'ALTER SUBSCRIPTION "s" ENABLE',
+      'ALTER SUBSCRIPTION "s" SET PUBLICATION "steep_reinit_0_s", "steep_reinit_1_s"',
+      'TRUNCATE TABLE "public"."a", "public"."b", "public"."d", "sales"."c"',
+      'ALTER SUBSCRIPTION "s" SET PUBLICATION "orders_pub", "eu_pub" WITH (copy_data = true)',
+    ]);
+  });
+
   it('--schema and --full resolve to the tables the publications carry', () => {
     expect(planReinit(input({ request: { schema: 'sales' } })).tables).toEqual(['sales.c']);
     expect(planReinit(input({ request: { full: true } })).tables).toEqual([
