@@ -1,15 +1,14 @@
-import type pg from 'pg';
-import { quietly } from '../db/quietErrors.js';
-import { quoteIdent, quoteLiteral, THIS_DATABASE_OID } from '../model/sql.js';
-import { inboundSubscriptionsSql, type NewLogin, type RoleFacts } from '../model/switchover.js';
-import { PG16 } from '../model/versions.js';
-
 /**
  * What `steep switchover` reads (PostgreSQL 14+): the roles that write the subscribed tables on
  * the old primary, the slot's lag and confirmed position, the subscription's replication
  * origin on the new primary, the fenced roles' sessions, and whether the reverse direction's
  * objects already exist. The statements that change anything come from planner/switchover/switchover.ts.
  */
+import type pg from 'pg';
+import { quietly } from '../db/quietErrors.js';
+import { quoteIdent, quoteLiteral, THIS_DATABASE_OID } from '../model/sql.js';
+import { inboundSubscriptionsSql, type NewLogin, type RoleFacts } from '../model/switchover.js';
+import { PG16 } from '../model/versions.js';
 
 /**
  * Login roles (and the roles named by `named`, login or not, and those with a
@@ -245,15 +244,19 @@ export async function hashSample(client: pg.Client, quotedTable: string, rows: n
   return r[0]?.n ?? 0;
 }
 
-/** The tables the data fence's triggers go on, with whether steep's role may create one there. */
-/** The tables `$1` (quoted names; those that do not exist left out) and the partitioned tables above them, as `c` in `n`. */
+/**
+ * The tables `$1` (quoted names; those that do not exist left out), the partitioned tables above
+ * them and the partitions below them (a root published via root: a write straight into one of
+ * its partitions fires no trigger of the root), as `c` in `n`.
+ */
 const FENCED_RELATIONS = `FROM (SELECT pg_catalog.to_regclass(name) AS rel FROM unnest($1::text[]) AS t(name)) AS t,
-            LATERAL (SELECT t.rel UNION SELECT relid FROM pg_catalog.pg_partition_ancestors(t.rel)) AS a(relid)
+            LATERAL (SELECT t.rel UNION SELECT relid FROM pg_catalog.pg_partition_ancestors(t.rel)
+                     UNION SELECT relid FROM pg_catalog.pg_partition_tree(t.rel)) AS a(relid)
             JOIN pg_catalog.pg_class c ON c.oid = a.relid
             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace`;
 
 export interface FenceScope {
-  /** each published table and the partitioned tables above it (a write through them fires theirs) */
+  /** each published table, the partitioned tables above it (a write through them fires theirs) and its partitions */
   tables: Array<{ table: string; trigger: boolean }>;
   /** steep's state schema exists on the node, and steep's role may create the fence's function in it */
   schemaExists: boolean;
@@ -261,8 +264,8 @@ export interface FenceScope {
 }
 
 /**
- * The data fence's scope on the old primary: `tables` (quoted `schema.table`) and their
- * partition ancestors, each with whether steep's role holds TRIGGER on it (its own, an owner's
+ * The data fence's scope on a node: `tables` (quoted `schema.table`), their partition ancestors
+ * and their partitions, each with whether steep's role holds TRIGGER on it (its own, an owner's
  * it inherits, PUBLIC's), and whether it may create a function in the state schema.
  */
 export async function readFenceScope(
@@ -287,7 +290,7 @@ ${FENCED_RELATIONS}
 }
 
 /**
- * Of `quotedTables` (and the partitioned tables above them), those carrying the trigger
+ * Of `quotedTables` (and the partitioned tables above and below them), those carrying the trigger
  * `trigger`: the data fence a rollback put on the node that is now to become primary again.
  */
 export async function readFencedTables(

@@ -98,6 +98,11 @@ export interface SwitchoverFacts {
     schemaExists: boolean;
     schemaCreate: boolean;
     tables: Array<{ table: string; trigger: boolean }>;
+    /**
+     * the same scope on the new primary, where the rollback fences (its partitions may be named
+     * otherwise); absent: the old primary's names
+     */
+    newTables?: string[];
   };
   /** prepared transactions of the old primary's database, still open at preflight */
   prepared?: Array<{ gid: string; owner: string; prepared: string }>;

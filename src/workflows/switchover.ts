@@ -169,6 +169,7 @@ async function readFacts(
   const oldCapacity = await readCapacity(old);
   const newLogins = await readLogins(neu, fenced);
   const newFenced = await readFencedTables(neu, quoted, fenceTriggerName(d.name));
+  const newFence = await readFenceScope(neu, quoted, schema);
   const newCapacity = await readCapacity(neu);
   const forwardOrigin = await readSubscriptionOrigin(neu, d.name);
   const { reverse, reverseConnectMs } = opts.reverse
@@ -191,7 +192,7 @@ async function readFacts(
     steepRole: priv.role,
     steepCanFence: priv.canFence,
     steepCanEmit: priv.canEmit,
-    fence: { schema, ...fence },
+    fence: { schema, ...fence, newTables: newFence.tables.map((t) => t.table) },
     prepared,
     inbound,
     newLogins,

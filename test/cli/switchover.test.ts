@@ -14,6 +14,7 @@ import {
 import { startSteep, steepWith, writeConfig } from '../support/cli.js';
 import { type TestNode, useCluster } from '../support/cluster.js';
 import { digests, tableDigest, waitCaughtUp } from '../support/replicationData.js';
+import { followRollback } from '../support/rollback.js';
 import { eventually, HANG_MS, nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
 /**
@@ -503,22 +504,7 @@ describe('steep switchover of asynchronous commits (18 → 18)', () => {
       await waitCaughtUp(west, `${REV}_a172cedc`);
 
       // the printed rollback, run as printed
-      for (const r of report.rollback) {
-        if (r.command) {
-          const args = r.command.replace(/^steep /, '').split(' ');
-          const ran = await steep(args, asPath);
-          expect(ran.code, `${r.command}\n${ran.stdout}\n${ran.stderr}`).toBe(0);
-        } else if (r.sql && r.node) {
-          const node = r.node === 'east' ? east : west;
-          if (/repeat until true/.test(r.why))
-            await eventually(
-              async () => Object.values((await node.query(r.sql!))[0] ?? {})[0] === true,
-              HANG_MS,
-              r.sql,
-            );
-          else await node.query(r.sql);
-        }
-      }
+      await followRollback(report, { east, west }, steep, asPath);
       expect(await digests(east, AS_TABLES)).toEqual(await digests(west, AS_TABLES));
       // nothing of the way back is left to retain WAL on west
       expect(

@@ -1,7 +1,7 @@
 /**
  * The switchover's data fence (pure): a statement-level `BEFORE INSERT OR UPDATE OR DELETE OR
  * TRUNCATE` trigger on every published table of the old primary (and the partitioned tables
- * above them), calling one function in steep's state schema that raises SQLSTATE 25006 naming
+ * above and the partitions below them), calling one function in steep's state schema that raises SQLSTATE 25006 naming
  * the switchover. The role fence stops the roles it names; the trigger stops whoever runs the
  * statement — a role with a column-level grant, a SECURITY DEFINER function's caller, an owner,
  * a superuser's session — because it belongs to the table. It is enabled the default way
@@ -58,7 +58,8 @@ export function dataFence(
     `  RAISE EXCEPTION USING ERRCODE = '25006', MESSAGE = pg_catalog.format('%I.%I is fenced: %s', TG_TABLE_SCHEMA, TG_TABLE_NAME, TG_ARGV[0]), HINT = TG_ARGV[1];`,
     'END',
   ].join('\n');
-  const tables = facts.fence.tables.map((t) => t.table);
+  const tables =
+    side === 'new' && facts.fence.newTables ? facts.fence.newTables : facts.fence.tables.map((t) => t.table);
   return {
     fence: [
       {

@@ -175,8 +175,13 @@ function reverseStep(facts: SwitchoverFacts, rev: string, reverseConninfo: strin
     // the slot is made on its own first, as PostgreSQL asks when both are databases of one
     // server: CREATE SUBSCRIPTION making it there would wait for its own transaction for ever
     statements: [
-      // every column: the old primary's tables hold all the columns the new one's do
-      { node: neu, sql: `CREATE PUBLICATION ${quoteIdent(rev)} FOR TABLE ${facts.tables.join(', ')}` },
+      // every column: the old primary's tables hold all the columns the new one's do; via root,
+      // as the way there may be: a partitioned table's changes under its own name, which both
+      // sides have, not its partitions', which the old primary may name otherwise
+      {
+        node: neu,
+        sql: `CREATE PUBLICATION ${quoteIdent(rev)} FOR TABLE ${facts.tables.join(', ')} WITH (publish_via_partition_root = true)`,
+      },
       {
         node: neu,
         sql: `SELECT pg_catalog.pg_create_logical_replication_slot(${quoteLiteral(slot)}, 'pgoutput')`,
