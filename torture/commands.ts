@@ -21,6 +21,8 @@ export interface TortureModel {
   failedOver: boolean;
   /** one switchover per sequence (a second after the rollback is `switchover-after-rollback`) */
   switchedOver: boolean;
+  /** the old primary came back after the failover (`afterFailover`: once) */
+  oldPrimaryBack: boolean;
 }
 
 /** Whoever performs the operations: throws `Disagreement` where steep and the oracle disagree. */
@@ -33,9 +35,10 @@ export class Disagreement extends Error {}
 
 const switches = (op: Operation) => op.name.startsWith('switchover');
 
-/** The precondition: the version runs it; no failover without its standby, nor twice; one switchover. */
+/** The precondition: the version runs it; no failover without its standby, nor twice; one switchover; after a failover, once. */
 export function allows(model: TortureModel, op: Operation): boolean {
   if (!(op.runsOn?.(model.version) ?? true)) return false;
+  if (op.afterFailover) return model.failedOver && !model.oldPrimaryBack;
   if (op.standby) return model.standby === op.standby && !model.failedOver;
   if (switches(op)) return !model.switchedOver;
   return true;
@@ -44,6 +47,7 @@ export function allows(model: TortureModel, op: Operation): boolean {
 /** What performing `op` changes in the model. */
 export function advance(model: TortureModel, op: Operation): void {
   if (op.standby) model.failedOver = true;
+  if (op.afterFailover) model.oldPrimaryBack = true;
   if (switches(op)) model.switchedOver = true;
 }
 
@@ -163,7 +167,13 @@ export function commandsOf(seq: Sequence): OperationCommand[] {
 /** The model a sequence starts from: its world has the standby its first failover needs. */
 export function initialModel(version: number, seq: Sequence): TortureModel {
   const first = commandsOf(seq).find((c) => c.op.standby);
-  return { version, standby: first?.op.standby ?? null, failedOver: false, switchedOver: false };
+  return {
+    version,
+    standby: first?.op.standby ?? null,
+    failedOver: false,
+    switchedOver: false,
+    oldPrimaryBack: false,
+  };
 }
 
 /** The operations a sequence performs if nothing fails: its commands the model allows, in order. */

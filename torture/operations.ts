@@ -1,3 +1,5 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { GatedHazard } from '../src/model/hazardGate.js';
 import type { SwitchoverReport } from '../src/model/switchover.js';
 import { roleClient, writeLoop } from '../test/support/appWriter.js';
@@ -18,6 +20,8 @@ export interface Operation {
   runsOn?: (version: number) => boolean;
   /** the world needs a physical standby of the publisher, with or without slot synchronisation */
   standby?: 'synced' | 'unsynced';
+  /** runs once, after a failover (its old primary down) */
+  afterFailover?: boolean;
   run: (world: World, rnd: Random) => Promise<string>;
 }
 
@@ -404,7 +408,10 @@ function rollback(report: SwitchoverReport, reverse: boolean, ackedOnPbBefore: S
         const stayed = (world.acknowledged().get('pb') ?? []).filter(
           (id) => !ackedOnPbBefore.has(id) && !onPa.has(id),
         );
-        const counted = new RegExp(`extra ${stayed.length}\\b`).test(verified?.stdout ?? '');
+        // steep groups thousands (1,064)
+        const counted = new RegExp(`extra ${stayed.length.toLocaleString('en-US')}\\b`).test(
+          verified?.stdout ?? '',
+        );
         world.startWriters();
         world.say(
           `rollback: ${stayed.length} id(s) acknowledged on pb are not on pa (verify counted them: ${counted})`,
@@ -648,6 +655,86 @@ const failoverRepair: Operation = {
     // the slot is back: the subscription's options follow the file again (failover kept while it was gone)
     await apply(world);
     return 'reinit --full, as status named it, then apply';
+  },
+};
+
+/**
+ * After a failover, the old primary starts again as it was: read-write, on its old timeline (a
+ * DBA restarting the crashed box). Where steep.yaml still lists it as a standby of the promoted
+ * node, `steep status` must say it is not in recovery. Half the time the subscriber's connection
+ * names every host, the old primary first, read-write only (a DBA's edit): pb streams from it,
+ * and steep must call the subscription `diverged` (exit 2) where the old primary is listed (its
+ * slot active there), `unknown` (exit 1) where it is not (steep cannot read that node); the way out
+ * steep prints is followed: the old primary shut down, `steep apply` (the connection names the
+ * publisher alone again), then the reinit status names, if any. Otherwise the old primary is
+ * shut down once steep has been read (docs/failover.md).
+ */
+const oldPrimaryBack: Operation = {
+  name: 'old-primary-back',
+  runsOn: (v) => v >= 17,
+  afterFailover: true,
+  run: async (world, rnd) => {
+    const pa = world.node('pa');
+    // as a lone primary: its synchronous standby (ALTER SYSTEM, kept in postgresql.auto.conf) is
+    // the promoted node now, and every commit there would wait for it; the rest as it was
+    const auto = join(pa.dataDir, 'postgresql.auto.conf');
+    const conf = await readFile(auto, 'utf8');
+    await writeFile(auto, conf.replace(/^synchronous_standby_names\b.*\n/m, ''));
+    await pa.restart('fast');
+    const listed = world.file.standby === 'pa';
+    const notInRecovery = `standby 127.0.0.1:${pa.port} of pa is not in recovery`;
+    if (listed) {
+      const status = await world.steep(['status']);
+      if (!status.stdout.includes(notInRecovery))
+        throw new OperationFailed(
+          `the old primary is back read-write while steep.yaml lists it as a standby of the promoted node, but steep status does not say "${notInRecovery}":\n${status.stdout}${status.stderr}`,
+        );
+    }
+    // shut down at once: a logical walsender waits at a clean shutdown for the standby slots
+    // synchronized_standby_slots names, and pa_standby (promoted) never confirms again
+    if (!rnd.chance(0.5)) {
+      await pa.stop('immediate');
+      return `old primary back read-write (${listed ? 'listed as a standby: status says it is not in recovery' : 'not listed'}), shut down`;
+    }
+    const sub = world.file.sub;
+    const [conn] = await world.subscriber.query<{ conninfo: string; slot: string }>(
+      'SELECT subconninfo AS conninfo, subslotname::text AS slot FROM pg_subscription WHERE subname = $1',
+      [sub],
+    );
+    const standby = world.node('pa_standby');
+    const every = `${conn!.conninfo
+      .replace(/\bhost=\S+/, 'host=127.0.0.1,127.0.0.1')
+      .replace(/\bport=\S+/, `port=${pa.port},${standby.port}`)
+      .replace(/\s*target_session_attrs=\S+/, '')} target_session_attrs=read-write`;
+    await world.subscriber.query(`ALTER SUBSCRIPTION ${sub} CONNECTION '${every.replace(/'/g, "''")}'`);
+    await eventually(
+      async () =>
+        (await pa.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active', [conn!.slot]))
+          .length === 1,
+      HANG_MS,
+      `${sub} to stream from the old primary`,
+    );
+    // listed, steep finds the slot active there (diverged, exit 2); not listed, it cannot tell
+    // where pb streams from (unknown, exit 1): never synchronized either way, read twice
+    const verdict = listed ? 'diverged' : 'unknown';
+    let check: CliResult | null = null;
+    for (const pause of [0, 2_000]) {
+      await new Promise((res) => setTimeout(res, pause));
+      check = await world.steep(['status', '--check']);
+      const line = check.stdout.split('\n').find((l) => new RegExp(`^\\s*${sub}\\s`).test(l)) ?? '';
+      if (check.code !== (listed ? 2 : 1) || !new RegExp(`\\s${verdict}\\s`).test(line))
+        throw new OperationFailed(
+          `pb streams from the old primary (read-write, its connection naming it first; ${listed ? '' : 'not '}listed as a standby), but steep status --check exited ${check.code}${line ? ` with "${line.trim()}"` : ''}, not ${verdict}:\n${check.stdout}${check.stderr}`,
+        );
+    }
+    const named = /(steep reinit \S+ --full)/.exec(check!.stdout);
+    // the way out: the old primary shut down, apply (the connection names the publisher alone), the reinit status names
+    await pa.stop('immediate');
+    await apply(world);
+    const after = await world.steep(['status', '--check']);
+    const reinit = /(steep reinit \S+ --full)/.exec(after.stdout) ?? named;
+    if (reinit) expectCode(await runPrinted(world, reinit[1]!, ['--auto-approve']), [0], reinit[1]!);
+    return `old primary back read-write (${listed ? 'listed' : 'not listed'}), pb streamed from it: ${verdict}; shut down, apply${reinit ? `, ${reinit[1]}` : ''}`;
   },
 };
 
@@ -1233,10 +1320,7 @@ const slotInvalidated: Operation = {
  * `npm run torture` unless `--open` (or `--ops` names them), each with the issue it
  * waits for. The gap stays visible here and in `npm run torture -- --coverage`.
  */
-export const OPEN_OPERATIONS: Record<string, string> = {
-  'disable-on-error':
-    'issue 62: with disableOnError set, a later apply error disables the subscription; after a failover (readiness lost or lagging) the error is a conflict with rows only the old primary wrote, and reinit --full, which would replace them, refuses a subscription PostgreSQL disabled, while its ENABLE only meets the conflict again (seed 1615 on 18: table-leave-rejoin, disable-on-error, failover-readiness-lost, then the repair status names)',
-};
+export const OPEN_OPERATIONS: Record<string, string> = {};
 
 export const CATALOG: Operation[] = [
   restartSubscriber,
@@ -1265,4 +1349,5 @@ export const CATALOG: Operation[] = [
   failover('lagging'),
   failover('no-slot'),
   failover('readiness-lost'),
+  oldPrimaryBack,
 ];
