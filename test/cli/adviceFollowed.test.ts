@@ -99,6 +99,15 @@ async function following(
   expect(await digests(west, names)).toEqual(await digests(east, names));
 }
 
+/** Whether subscription `sub` is enabled on `node`. */
+async function subscriptionEnabled(node: TestNode, sub: string): Promise<boolean> {
+  const rows = await node.query<{ on: boolean }>(
+    'SELECT subenabled AS on FROM pg_subscription WHERE subname = $1',
+    [sub],
+  );
+  return rows[0]!.on;
+}
+
 /** One table `name` written by its own role, published on east and applied to west: its file's path. */
 async function applied(
   name: string,
@@ -159,13 +168,7 @@ describe('advice followed as printed: reinitFull, existingDataTruncate, initCanc
       const SUB = `${N}_sub`;
       const app = { user: `${N}_app`, password: 'af-lost-secret-4' };
       const path = await applied(N, app, disableOnError ? ['options:', '  disableOnError: true'] : []);
-      const enabled = async () =>
-        (
-          await west.query<{ on: boolean }>(
-            'SELECT subenabled AS on FROM pg_subscription WHERE subname = $1',
-            [SUB],
-          )
-        )[0]!.on;
+      const enabled = () => subscriptionEnabled(west, SUB);
       if (disableOnError) {
         // an earlier incident, resolved as advised: a conflict disables it, the row goes, ENABLE
         await west.query(`INSERT INTO public.${N} (id, v) VALUES (-1, 'in the way')`);
@@ -244,33 +247,63 @@ describe('advice followed as printed: reinitFull, existingDataTruncate, initCanc
     300_000,
   );
 
-  it('disabled by PostgreSQL at a conflict with a row only west holds: --tables refuses naming the ENABLE; reinit --full empties the tables, then enables it; every acknowledged id arrives', async () => {
-    const [east, west] = cluster().nodes as [TestNode, TestNode];
-    const N = 'af_conflict';
-    const SUB = `${N}_sub`;
-    const app = { user: `${N}_app`, password: 'af-conflict-secret-5' };
-    const path = await applied(N, app, ['options:', '  disableOnError: true']);
-    const enabled = async () =>
-      (
-        await west.query<{ on: boolean }>('SELECT subenabled AS on FROM pg_subscription WHERE subname = $1', [
-          SUB,
-        ])
-      )[0]!.on;
-    await following(app, SUB, [N], async () => {
-      // a row west alone holds (a phantom of an old primary) with the id east writes next
-      await west.query(`INSERT INTO public.${N} (id, v) VALUES (-1, 'only on west')`);
-      await east.query(`INSERT INTO public.${N} (id, v) VALUES (-1, 'from east')`);
-      await eventually(async () => !(await enabled()), HANG_MS, 'PostgreSQL to disable it at the conflict');
-      const partial = await steep(['reinit', SUB, '--tables', `public.${N}`, '--auto-approve'], path);
-      expect(partial.code, out(partial)).toBe(1);
-      expect(out(partial)).toContain(`run ALTER SUBSCRIPTION "${SUB}" ENABLE on west, then run reinit again`);
-      expect(await enabled()).toBe(false);
-      const full = await steep(['reinit', SUB, '--full', '--auto-approve'], path);
-      expect(full.code, out(full)).toBe(0);
-      expect(await enabled()).toBe(true);
-      expect(await west.query(`SELECT v FROM public.${N} WHERE id = -1`)).toEqual([{ v: 'from east' }]);
-    });
-  }, 300_000);
+  it.each([
+    [
+      'disabled by PostgreSQL at it (disableOnError): --tables refuses naming the ENABLE; reinit --full empties the tables, then enables it',
+      true,
+    ],
+    [
+      'its apply worker failing on it: reinit --full empties the tables before the switch, which the failing worker held back',
+      false,
+    ],
+  ] as const)(
+    'a conflict with a row only west holds, %s; every acknowledged id arrives',
+    async (_, disableOnError) => {
+      const [east, west] = cluster().nodes as [TestNode, TestNode];
+      const N = disableOnError ? 'af_conflict' : 'af_looping';
+      const SUB = `${N}_sub`;
+      const app = { user: `${N}_app`, password: 'af-conflict-secret-5' };
+      const path = await applied(N, app, disableOnError ? ['options:', '  disableOnError: true'] : []);
+      const enabled = () => subscriptionEnabled(west, SUB);
+      const applyErrors = async () =>
+        Number(
+          (
+            await west.query<{ n: string }>(
+              'SELECT apply_error_count::text AS n FROM pg_stat_subscription_stats WHERE subname = $1',
+              [SUB],
+            )
+          )[0]!.n,
+        );
+      await following(app, SUB, [N], async () => {
+        // a row west alone holds (a phantom of an old primary) with the id east writes next
+        await west.query(`INSERT INTO public.${N} (id, v) VALUES (-1, 'only on west')`);
+        await east.query(`INSERT INTO public.${N} (id, v) VALUES (-1, 'from east')`);
+        if (disableOnError) {
+          await eventually(
+            async () => !(await enabled()),
+            HANG_MS,
+            'PostgreSQL to disable it at the conflict',
+          );
+          const partial = await steep(['reinit', SUB, '--tables', `public.${N}`, '--auto-approve'], path);
+          expect(partial.code, out(partial)).toBe(1);
+          expect(out(partial)).toContain(
+            `run ALTER SUBSCRIPTION "${SUB}" ENABLE on west, then run reinit again`,
+          );
+          expect(await enabled()).toBe(false);
+        } else
+          await eventually(
+            async () => (await applyErrors()) >= 2,
+            HANG_MS,
+            'the apply worker to fail at the conflict',
+          );
+        const full = await steep(['reinit', SUB, '--full', '--auto-approve'], path);
+        expect(full.code, out(full)).toBe(0);
+        expect(await enabled()).toBe(true);
+        expect(await west.query(`SELECT v FROM public.${N} WHERE id = -1`)).toEqual([{ v: 'from east' }]);
+      });
+    },
+    300_000,
+  );
 
   it('tables holding rows: plan prints init.existingData: truncate; the edit made as printed and apply run with the gate it names, every acknowledged id arrives; withheld for a table joining a disabled subscription', async () => {
     const [east, west] = cluster().nodes as [TestNode, TestNode];

@@ -27,6 +27,19 @@ export function judged(verdict: Verdict['verdict'], ...reasons: string[]): Verdi
 }
 
 /**
+ * The way out of phantom rows: a full copy replaces them, and they are the old primary's commits
+ * past the fork, which the application may have seen acknowledged and the promoted node lacks:
+ * what the subscriber must keep goes to the publisher first (model/advice.ts: no advice destroys
+ * rows that may be the only copy).
+ */
+function keepPhantomsFirst(d: SubscriptionSpec): string {
+  return (
+    `the rows ${d.node} applied past the fork are writes of the old primary that ${d.from} lacks, and ${d.node} (with the old primary's data directory) may hold their only copy: ` +
+    `copy what ${d.node} must keep to ${d.from} first, then ${adviceText('reinitFull', d.name)} copies its tables again`
+  );
+}
+
+/**
  * After a failover: the subscription streamed, and its publisher (out of recovery) either lacks
  * its slot or holds it as a copy synced before the promotion. Undefined when neither (no failover seen).
  */
@@ -47,10 +60,11 @@ export function afterFailover(
       pub.serverVersion < SUBSCRIPTION_OPTION.failover.since
         ? `PostgreSQL ${majorVersion(pub.serverVersion)} keeps a logical slot only on the primary, so a failover of ${d.from} loses it`
         : `a failover to a standby that held no synced copy of it loses it (or it was dropped)`;
+    const lost = writesLost(d, sub, pub.failover?.self.history);
     return judged(
       'diverged',
-      `slot ${o.slot} is missing on ${d.from}: ${why}; a new slot would start after the changes made in between, so steep does not resume ${d.name}: ${repair}`,
-      ...writesLost(d, sub, pub.failover?.self.history),
+      `slot ${o.slot} is missing on ${d.from}: ${why}; a new slot would start after the changes made in between, so steep does not resume ${d.name}: ${lost.length > 0 ? keepPhantomsFirst(d) : repair}`,
+      ...lost,
     );
   }
   const self = pub.failover?.self;
@@ -168,7 +182,7 @@ function sincePromotion(
       'diverged',
       `${at}; ${d.node} had applied ${seen.originLsn} when steep last saw it stream from timeline ${fork.timeline} (${seen.recordedAt}), past the fork: ` +
         `the changes it applied past ${fork.switchLsn} never reached ${d.from} (phantom rows on ${d.node}), ` +
-        `and resuming from where ${d.node} stood skips what ${d.from} wrote on timeline ${history.timeline} up to there (a gap); ${adviceText('reinitFull', d.name)} copies its tables again`,
+        `and resuming from where ${d.node} stood skips what ${d.from} wrote on timeline ${history.timeline} up to there (a gap); ${keepPhantomsFirst(d)}`,
       ...writesLost(d, sub, history, seen.originLsn),
     );
   const applied = o.originLsn;
@@ -190,7 +204,7 @@ function sincePromotion(
       'diverged',
       `${at}; ${d.node} has applied ${applied}, past the fork, and slot ${o.slot} on ${d.from} confirms only ${confirmed ?? 'nothing'}: ` +
         `it never received that from ${d.from}, so it applied changes past ${fork.switchLsn} from the old primary (phantom rows), ` +
-        `and resuming there skips what ${d.from} wrote up to it (a gap); ${adviceText('reinitFull', d.name)} copies its tables again`,
+        `and resuming there skips what ${d.from} wrote up to it (a gap); ${keepPhantomsFirst(d)}`,
       ...writesLost(d, sub, history, applied),
     );
   const ready = seen?.ready

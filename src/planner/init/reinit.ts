@@ -6,7 +6,9 @@
  *               options, row filters and column lists, minus the tables to reinit; and one
  *               that publishes no operation for partitions that would otherwise stream on
  *               their own while their ancestor is away (quietTables, before PostgreSQL 16)
- *   subscriber: ALTER SUBSCRIPTION s SET PUBLICATION <temps>        (they leave pg_subscription_rel)
+ *   subscriber: --full: TRUNCATE them (a conflict with their rows no longer holds the slot
+ *               back), and ENABLE where PostgreSQL disabled it at an error
+ *               ALTER SUBSCRIPTION s SET PUBLICATION <temps>        (they leave pg_subscription_rel)
  *               TRUNCATE them
  *               ALTER SUBSCRIPTION s SET PUBLICATION <originals> WITH (copy_data = true)
  *                                                                  (they come back in state i and are copied)
@@ -63,8 +65,8 @@ export interface ReinitInput {
   stateSchema: string;
   /**
    * Disabled by PostgreSQL at an error (disable_on_error) while every table is copied again
-   * (`--full`): the tables are emptied first, then it is enabled, for the error, a conflict with
-   * rows the copy replaces, goes with them; a refresh needs it enabled.
+   * (`--full`): enabled once the tables are emptied, for the error, a conflict with rows the copy
+   * replaces, goes with them; a refresh needs it enabled.
    */
   enableAfterTruncate?: boolean;
 }
@@ -302,11 +304,14 @@ export function planReinit(input: ReinitInput): ReinitPlan {
           },
         ]
       : []),
+    // every table copied again: emptied before the switch too, so that a conflict with rows the
+    // copy replaces (after a failover, the old primary's; the apply worker failing on it, or
+    // PostgreSQL disabling the subscription at it) stops holding back the slot the switch waits
+    // for; emptied again once they have left the subscription. (A subset is emptied only then: its
+    // TRUNCATE would wait for the apply worker's locks while the other tables stream.)
+    ...('full' in input.request ? [{ node: 'subscriber' as const, sql: truncateReinit(input, wanted) }] : []),
     ...(input.enableAfterTruncate
-      ? [
-          { node: 'subscriber' as const, sql: truncateReinit(input, wanted) },
-          { node: 'subscriber' as const, sql: alterSubscriptionSql(input.subscription, 'ENABLE') },
-        ]
+      ? [{ node: 'subscriber' as const, sql: alterSubscriptionSql(input.subscription, 'ENABLE') }]
       : []),
     { node: 'subscriber', sql: setPublication(input.subscription, temps, false), switches: true },
     { node: 'subscriber', sql: truncateReinit(input, wanted) },

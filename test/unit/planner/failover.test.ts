@@ -292,6 +292,12 @@ describe('a publisher with standbys', () => {
         'west had applied 0/3000000 when steep last saw it stream from timeline 1 (2026-11-26T12:00:00Z), past the fork: the changes it applied past 0/2800000 never reached east (phantom rows on west)',
       ],
       [
+        'phantom rows: what the subscriber must keep goes to the publisher before the full copy replaces it',
+        promoted({ positions: seen('0/3000000', true) }),
+        'diverged',
+        "the rows west applied past the fork are writes of the old primary that east lacks, and west (with the old primary's data directory) may hold their only copy: copy what west must keep to east first, then steep reinit west_orders --full copies its tables again",
+      ],
+      [
         'the idle synced slot confirms past what it applied, but not past the fork (WAL with nothing for it, acknowledged): resumed',
         reading(promoted(), '0/2000000', { active: false, confirmedFlushLsn: '0/2400000' }),
         'resumed',

@@ -153,7 +153,17 @@ describe('planReinit', () => {
     );
   });
 
-  it('disabled by PostgreSQL at an error, copied in full: its tables emptied, then enabled, before the switch', () => {
+  it('copied in full: its tables emptied before the switch as well (a conflict with their rows holds no slot back); disabled by PostgreSQL at an error, enabled once they are', () => {
+    expect(
+      planReinit(input({ request: { full: true } }))
+        .statements.filter((s) => s.node === 'subscriber')
+        .map((s) => s.sql),
+    ).toEqual([
+      'TRUNCATE TABLE "public"."a", "public"."b", "public"."d", "sales"."c"',
+      'ALTER SUBSCRIPTION "s" SET PUBLICATION "steep_reinit_0_s", "steep_reinit_1_s"',
+      'TRUNCATE TABLE "public"."a", "public"."b", "public"."d", "sales"."c"',
+      'ALTER SUBSCRIPTION "s" SET PUBLICATION "orders_pub", "eu_pub" WITH (copy_data = true)',
+    ]);
     const disabled = input({ enabled: false, request: { full: true } });
     expect(() => planReinit(disabled)).toThrow('subscription s on west is disabled');
     const plan = planReinit({ ...disabled, enableAfterTruncate: true });
