@@ -582,17 +582,26 @@ function failover(kind: FailoverKind): Operation {
       const repointed = await world.steep(['apply', '--auto-approve']);
       expectCode(repointed, [0], 'steep apply after the failover');
       // the subscriber applied past what the lagging standby received, and steep saw it: status
-      // and drift must say that the old primary's writes past the fork are lost (issue 49); only
-      // then are the lost ids forgiven
-      if (lags && (kind === 'lagging' || !(await verifyDeclaresLost(world, lost)))) {
+      // and drift must say that the old primary's writes past the fork are lost (issue 49), or,
+      // readiness lost, the verify status names must find them on pb; only then are the lost ids
+      // forgiven. Readiness lost, the verdict moves from diverged (pb not yet streaming from the
+      // promoted node) to unknown (it has): read again, up to 10 times, until one way says it
+      for (let tries = kind === 'readiness-lost' ? 10 : 1; lags; tries--) {
+        if (kind === 'readiness-lost' && (await verifyDeclaresLost(world, lost))) break;
+        const saidBy: string[] = [];
         for (const args of [['status'], ['drift']]) {
           const r = await world.steep(args);
-          if (!r.stdout.includes('writes lost with the old primary'))
+          if (r.stdout.includes('writes lost with the old primary')) saidBy.push(args[0]!);
+          else if (tries <= 1)
             throw new OperationFailed(
               `${lost.length} acknowledged id(s) lost with pa, which the subscriber had applied past the fork, but steep ${args[0]} does not say writes were lost:\n${r.stdout}${r.stderr}`,
             );
         }
-        for (const id of lost) world.forgiven.add(id);
+        if (saidBy.length === 2) {
+          for (const id of lost) world.forgiven.add(id);
+          break;
+        }
+        await new Promise((res) => setTimeout(res, 1_000));
       }
       world.followUp = failoverRepair;
       return `failover (${kind}, ${world.file.standby ? 'old primary listed as standby' : 'no standby listed'}): ${lost.length} acknowledged on pa not on the promoted node${lags ? ' (steep said so)' : ''}`;
@@ -632,6 +641,9 @@ async function verifyDeclaresLost(world: World, lost: number[]): Promise<boolean
   world.say(
     `${verify[1]} → ${v.code}: ${only?.[0] ?? 'no row only on pb'}; ${onPb.size} of ${lost.length} lost id(s) on pb`,
   );
+  // as it says before any repair: what pb must keep goes to pa first
+  if ((v.stdout + v.stderr).includes('copy what pb must keep to pa first'))
+    world.say(`${await copyByHand(world)} row(s) only pb held copied to pa by hand, as ${verify[1]} said`);
   return true;
 }
 
@@ -651,10 +663,12 @@ const failoverRepair: Operation = {
     if (check.code === 0) return 'nothing to repair';
     // exit 2 naming something else: the oracle judges it against the rows
     if (!check.stdout.concat(check.stderr).includes(repair)) return 'status --check exits 2, names no reinit';
+    // as it says: what pb must keep (the old primary's writes it alone holds) goes to pa first
+    const kept = check.stdout.includes('copy what pb must keep to pa first') ? await copyByHand(world) : null;
     expectCode(await world.steep(['reinit', world.file.sub, '--auto-approve', '--full']), [0], repair);
     // the slot is back: the subscription's options follow the file again (failover kept while it was gone)
     await apply(world);
-    return 'reinit --full, as status named it, then apply';
+    return `${kept === null ? '' : `${kept} row(s) only pb held copied to pa by hand, as status said; `}reinit --full, as status named it, then apply`;
   },
 };
 
