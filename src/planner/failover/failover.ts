@@ -7,6 +7,7 @@ import {
   type StreamPositionRecord,
   type UnreachableNode,
 } from '../../model/cluster.js';
+import { disabledOnError } from '../../model/disableOnError.js';
 import { compareText } from '../../model/order.js';
 import type { FailoverVerdict } from '../../model/plan.js';
 import type { SubscriptionSpec, Topology } from '../../model/topology.js';
@@ -106,7 +107,7 @@ function verdictsOf(desired: Topology, observed: ClusterState, d: SubscriptionSp
 
 /**
  * A publisher that declares no standbys may still be a promoted one (the old primary not listed
- * until it follows): an enabled subscription's slot is gone from it, is a failover slot, or the
+ * until it follows): the slot of a subscription enabled (or disabled by PostgreSQL at an error) is gone from it, is a failover slot, or the
  * subscription is recorded diverged. Its failover verdict is judged then (its place in its WAL
  * history read): a gap is one all the same.
  * Returns the subscription then, else undefined.
@@ -120,7 +121,8 @@ export function mayBePromoted(
   const pub = reachableNode(observed, d.from);
   const sub = reachableNode(observed, d.node);
   const o = sub?.subscriptions[d.name];
-  if (!pub || !o?.enabled || o.slotNone) return undefined;
+  // enabled, or disabled by PostgreSQL at an error (a conflict with the old primary's rows, say)
+  if (!pub || !o || !(o.enabled || disabledOnError(o)) || o.slotNone) return undefined;
   const slot = pub.slots[o.slot];
   // recorded diverged: apply may have turned the slot's failover off since (the file lists no standbys)
   const diverged = sub?.initState?.subscriptions[d.name]?.state === 'diverged';

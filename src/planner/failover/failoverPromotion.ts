@@ -14,6 +14,7 @@ import type {
   ObservedSubscription,
   TimelineHistory,
 } from '../../model/cluster.js';
+import { disabledOnError } from '../../model/disableOnError.js';
 import { unrecordedState } from '../../model/initLifecycle.js';
 import { compareLsn, lsnValue } from '../../model/lsn.js';
 import type { FailoverVerdict } from '../../model/plan.js';
@@ -51,7 +52,7 @@ export function afterFailover(
 ): Verdict | undefined {
   const state =
     sub.initState?.subscriptions[d.name]?.state ??
-    unrecordedState({ enabled: o.enabled, tables: o.tables.map((t) => t.state) });
+    unrecordedState({ enabled: o.enabled || disabledOnError(o), tables: o.tables.map((t) => t.state) });
   if (state !== 'synchronized' && state !== 'diverged') return undefined;
   const repair = `${adviceText('reinitFull', d.name)} copies its tables again`;
   const slot = pub.slots[o.slot];
@@ -93,7 +94,8 @@ export function afterFailover(
   const applied = o.originLsn;
   // facts read now first: a position beyond the promoted node's own WAL was applied elsewhere
   const beyond = beyondWal(d, o, self.walLsn, confirmed, applied);
-  if (beyond) return judged('diverged', `${beyond}; ${repair}`, ...writesLost(d, sub, history, applied));
+  if (beyond)
+    return judged('diverged', `${beyond}; ${keepPhantomsFirst(d)}`, ...writesLost(d, sub, history, applied));
   // the slot confirms what the subscriber acknowledged, which may pass its last applied commit
   // (WAL with nothing for it): up to the fork that WAL is the new primary's too, and the
   // subscriber acknowledged it. An idle slot confirming past the fork and past what the

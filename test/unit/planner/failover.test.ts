@@ -321,6 +321,17 @@ describe('a publisher with standbys', () => {
         "slot west_orders on east confirms 0/3000000, beyond east's own WAL (0/2900000) by 7.0 MB: west applied changes east never had",
       ],
       [
+        'beyond the promoted node\'s own WAL: its phantom rows are kept first, then the full copy',
+        reading(
+          promoted({ positions: seen('0/2000000', true) }),
+          '0/3000000',
+          { confirmedFlushLsn: '0/3000000' },
+          '0/2900000',
+        ),
+        'diverged',
+        'skipped (a gap); the rows west applied past the fork are writes of the old primary that east lacks',
+      ],
+      [
         'applied past the fork, and the idle slot never confirmed that far (it came from the old primary)',
         reading(promoted({ positions: seen('0/2000000', true) }), '0/3000000', {
           active: false,
@@ -421,6 +432,24 @@ describe('a publisher with standbys', () => {
         subscriptions: { west_orders: { state: 'diverged' } },
       } as unknown as ObservedInitState;
       expect(runPlan(alone, state).failover?.map((v) => v.verdict)).toEqual(['diverged']);
+    });
+
+    it("the file lists no standbys, and PostgreSQL disabled the subscription at a conflict (disable_on_error) with the old primary's rows: still judged, its writes lost said (torture 17 seed 24701)", () => {
+      const alone = topology({
+        publications: [publication('orders_pub', 'east')],
+        subscriptions: [subscription('west_orders', 'west', 'east', ['orders_pub'])],
+      });
+      const state = promoted({ positions: seen('0/3000000', true) });
+      delete at(state, 'east').slots.west_orders;
+      const o = at(state, 'west').subscriptions.west_orders!;
+      o.enabled = false;
+      o.options.disableOnError = true;
+      // disabled by hand: left to status (below); errors counted with disable_on_error: PostgreSQL's
+      expect(runPlan(alone, state).failover).toBeUndefined();
+      o.errorsCounted = 2;
+      const judged = runPlan(alone, state).failover ?? [];
+      expect(judged.map((v) => v.verdict)).toEqual(['diverged']);
+      expect(judged[0]!.reasons.join('; ')).toContain('writes lost with the old primary');
     });
 
     it('a reinit --full (or a verify that found every table equal) on the promoted primary puts the failover behind it: only readiness is judged', () => {
