@@ -207,7 +207,17 @@ describe('advice followed as printed: reinitFull, existingDataTruncate, initCanc
         // with errors counted and disable_on_error steep reads it as disabled by PostgreSQL, which
         // apply does not enable: left disabled, the reinit enables it
         if (!disableOnError) await west.query(`ALTER SUBSCRIPTION ${SUB} ENABLE`);
-        const check = await steep(['status', '--check'], path);
+        // just enabled, its worker may not have met the lost slot yet: status says `unknown` and
+        // "read again" (CI, 28 Nov); read again until it judges, as a DBA would
+        let check!: CliResult;
+        await eventually(
+          async () => {
+            check = await steep(['status', '--check'], path);
+            return !out(check).includes('(read again)');
+          },
+          HANG_MS,
+          'status to judge the enabled subscription',
+        );
         expect(check.code, out(check)).toBe(2);
         expect(out(check)).toContain(`its slot ${SUB} on east was invalidated`);
         const command = printed(check, new RegExp(`steep reinit ${SUB} --full`))[0];
