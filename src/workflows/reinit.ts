@@ -132,13 +132,14 @@ export async function reinitLoaded(
       });
     const enables = byPostgres && 'full' in request;
     if (!enables) refuseDisabled(d, info.enabled, byPostgres);
+    // what the reinit works with: enabled, or enabled by it once its tables are emptied
+    const enabled = info.enabled || enables;
     const schema = topology.settings.stateSchema;
     const stateTables = await hasInitTables(sub, schema);
     const states = new SubscriptionStateStore(schema, d.node);
     // adopted and never recorded: streaming with every table ready is synchronized
     const recorded: InitState | null = stateTables
-      ? ((await states.get(sub, d.name))?.state ??
-        unrecordedState({ enabled: info.enabled || enables, tables: info.tables.values() }))
+      ? ((await states.get(sub, d.name))?.state ?? unrecordedState({ enabled, tables: info.tables.values() }))
       : null;
     const input = {
       ...(await readReinitInput(d, sub, pub, info, recorded, request, topology)),
@@ -148,7 +149,7 @@ export async function reinitLoaded(
     refuseFedUpstream(input);
     const details = { method: d.init.method, source: d.from };
     const moveTo = async (to: InitState) => (stateTables ? states.transition(sub, d.name, to, details) : []);
-    const loop = await planLoop(topology, d, sub, input, info.enabled || enables, recorded);
+    const loop = await planLoop(topology, d, sub, input, enabled, recorded);
     // tables replicated both ways are reconciled in place, never emptied: nothing to enable it after
     if (loop && enables) refuseDisabled(d, info.enabled, byPostgres);
     const rest = loop ? loop.rest : null;

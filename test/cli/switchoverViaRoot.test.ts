@@ -75,7 +75,12 @@ describe('steep switchover of a tree published via its root (18 → 18)', () => 
       const done = await steep(['switchover', SUB, '--reverse', '--grace', '1s', '--json'], path);
       expect(done.code, `${done.stdout}\n${done.stderr}`).toBe(0);
       report = JSON.parse(done.stdout) as SwitchoverReport;
-      expect(report.reverse).toBeTruthy();
+      expect(report.reverse).toEqual({
+        publication: 'steep_reverse_west_vr',
+        subscription: 'steep_reverse_west_vr',
+        node: 'east',
+        from: 'west',
+      });
       primary = 'west';
       await eventually(async () => acked('west').length > 100, HANG_MS, 'writes on west');
       // the data fence holds for a write straight into a partition of east's tree too
