@@ -23,11 +23,23 @@ export function disabledOnError(o: {
   return !o.enabled && o.options.disableOnError === true && (o.errorsCounted ?? 0) > (o.steepDisabledAt ?? 0);
 }
 
-/** `counted`: the errors counted, e.g. `apply 1, sync 0`. */
-export function disabledOnErrorText(subscription: string, node: string, counted: string): string {
+/**
+ * `counted`: the errors counted, e.g. `apply 1, sync 0`. `divergedFrom`: the publisher whose
+ * failover left it diverged: that verdict's way out comes first (what the subscriber must keep,
+ * then a full copy), and ENABLE before it would resume past the fork, so none is named.
+ */
+export function disabledOnErrorText(
+  subscription: string,
+  node: string,
+  counted: string,
+  divergedFrom?: string,
+): string {
+  const out =
+    divergedFrom === undefined
+      ? `fix its cause, then run ALTER SUBSCRIPTION ${quoteIdent(subscription)} ENABLE on ${node} (steep apply does not enable it while this stands: it would be disabled again)`
+      : `a failover of ${divergedFrom} left ${subscription} diverged, so the failover's way out comes first: enabling it before that resumes past the fork`;
   return (
     `disabled by PostgreSQL after an error (disable_on_error; errors ${counted} counted since the statistics were reset): ` +
-    `its message is in the server log of ${node} ("logical replication subscription "${subscription}" has been disabled due to an error" and the error before it); ` +
-    `fix its cause, then run ALTER SUBSCRIPTION ${quoteIdent(subscription)} ENABLE on ${node} (steep apply does not enable it while this stands: it would be disabled again)`
+    `its message is in the server log of ${node} ("logical replication subscription "${subscription}" has been disabled due to an error" and the error before it); ${out}`
   );
 }

@@ -115,6 +115,8 @@ export interface SyncFacts extends SubscriptionRef {
   gaps?: readonly { table: string; reason: string; out: boolean }[];
   /** a reinit not finished (planner/init/reinitLeftovers.ts), its reason; absent or null: none */
   unfinishedReinit?: string | null;
+  /** a failover of its publisher left it diverged (planner/failover/failoverPromotion.ts): that verdict names the way out */
+  failoverDiverged?: boolean;
 }
 
 /** The gaps' reasons and the way out of them; none when there is no gap. */
@@ -166,9 +168,13 @@ function slotGone(f: SyncFacts): boolean {
   return f.slot === 'absent' || (f.slot !== null && f.slot.lost === true);
 }
 
-/** The way out of a gone or invalidated slot (none otherwise); `enables`: the reinit enables it too. */
+/**
+ * The way out of a gone or invalidated slot (none otherwise); `enables`: the reinit enables it too.
+ * None after a failover that left it diverged: that verdict's way out keeps what may be the only
+ * copy first, and a bare full copy beside it would empty those rows.
+ */
 function replayLost(f: SyncFacts, enables = false): string[] {
-  if (!slotGone(f)) return [];
+  if (!slotGone(f) || f.failoverDiverged) return [];
   const also = enables ? `, enables ${f.subscription} (where steep.yaml enables it)` : '';
   return [
     `nothing can replay what ${f.node} missed since: ${adviceText('reinitFull', f.subscription)} creates the slot again${also} and copies every table`,
@@ -243,7 +249,12 @@ export function syncVerdict(f: SyncFacts): SyncVerdict {
       return {
         verdict: 'failing',
         reasons: [
-          disabledOnErrorText(f.subscription, f.node, errorsText(f.applyErrors ?? 0, f.syncErrors ?? 0)),
+          disabledOnErrorText(
+            f.subscription,
+            f.node,
+            errorsText(f.applyErrors ?? 0, f.syncErrors ?? 0),
+            f.failoverDiverged ? f.from : undefined,
+          ),
           ...gone,
           // PostgreSQL disabled it (not a switchover): the reinit enables it where the file does
           ...replayLost(f, true),

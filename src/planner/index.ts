@@ -56,8 +56,17 @@ export function plan(file: Topology, observed: ClusterState, opts: PlanOptions):
   const temporary = new Set(reinits.flatMap((u) => u.publications.map((p) => publicationRef(u.from, p))));
   const membershipChanged = planPublications(ctx, renames.publications, temporary);
   const doubleApply = checkDoubleApply(ctx);
-  planSubscriptions(ctx, { membershipChanged, doubleApply, renames: renames.subscriptions });
+  // the failover verdicts first: a subscription one left diverged is told that way out alone
   const failover = failoverVerdicts(desired, ctx.observed);
+  const failoverDiverged = new Set(
+    failover.filter((v) => v.verdict === 'diverged').map((v) => v.subscription),
+  );
+  planSubscriptions(ctx, {
+    membershipChanged,
+    doubleApply,
+    renames: renames.subscriptions,
+    failoverDiverged,
+  });
   for (const v of failover) {
     if (v.verdict === 'ready' || v.verdict === 'resumed') continue;
     const at = `subscription ${v.subscription} on ${v.node}`;

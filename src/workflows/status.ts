@@ -48,6 +48,7 @@ function subscriptionStatus(
   o: ObservedSubscription | undefined,
   gaps: Map<string, TableGap[]>,
   reinits: ReadonlyMap<string, UnfinishedReinit>,
+  failoverDiverged: ReadonlySet<string>,
 ): { status: SubscriptionStatus; judged: Judged | null } {
   const d = topology.subscriptions[name];
   const from = d?.from ?? o?.from ?? '';
@@ -158,6 +159,7 @@ function subscriptionStatus(
     missingColumns: {},
     gaps: gaps.get(`${node}/${name}`) ?? [],
     unfinishedReinit: reinit?.reason ?? null,
+    failoverDiverged: failoverDiverged.has(`${node}/${name}`),
   };
   const judged = { status, facts, initState: state, liveState: live_ };
   judge(judged);
@@ -274,17 +276,25 @@ async function subscriptionStatuses(
   const reinits = new Map(
     unfinishedReinits(topology, observed).map((u) => [`${u.node}/${u.subscription}`, u]),
   );
+  // the failover verdicts first: one that left a subscription diverged names its way out, which
+  // the verdict on its worker must not contradict (model/syncVerdict.ts)
+  const failover = failoverVerdicts(topology, observed);
+  const diverged = new Set(
+    failover.filter((v) => v.verdict === 'diverged').map((v) => `${v.node}/${v.subscription}`),
+  );
   const results = Object.values(observed.nodes).flatMap((n) =>
     n.reachable
       ? Object.values(n.subscriptions).map((o) =>
-          subscriptionStatus(topology, observed, live, o.name, n.name, o, gaps, reinits),
+          subscriptionStatus(topology, observed, live, o.name, n.name, o, gaps, reinits, diverged),
         )
       : [],
   );
   const seen = new Set(results.map((r) => `${r.status.node}/${r.status.name}`));
   for (const d of Object.values(topology.subscriptions))
     if (!seen.has(`${d.node}/${d.name}`))
-      results.push(subscriptionStatus(topology, observed, live, d.name, d.node, undefined, gaps, reinits));
+      results.push(
+        subscriptionStatus(topology, observed, live, d.name, d.node, undefined, gaps, reinits, diverged),
+      );
   const subs = results.map((r) => r.status);
   // what the failing lack: columns their publisher publishes (read only for them)
   const failing = results.flatMap((r) => (r.judged?.status.verdict?.verdict === 'failing' ? [r.judged] : []));
@@ -303,7 +313,7 @@ async function subscriptionStatuses(
     judge(j);
   }
   subs.sort((a, b) => compareText(a.name, b.name) || compareText(a.node, b.node));
-  withFailover(subs, failoverVerdicts(topology, observed));
+  withFailover(subs, failover);
   return subs;
 }
 

@@ -625,6 +625,8 @@ describe('a publisher failover', () => {
       const drift = await steep(['drift']);
       expect(drift.code, out(drift)).toBe(2);
       expect(drift.stdout).toContain('1 subscription(s) with a possible failover gap');
+      // the failover's way out alone: no second one from the verdict on its worker beside it
+      for (const r of [status, check, drift]) expect(out(r)).not.toContain('creates the slot again');
       // apply records it diverged, with the reason
       const applied2 = await steep(['apply', '--auto-approve']);
       expect(applied2.code, out(applied2)).toBe(0);

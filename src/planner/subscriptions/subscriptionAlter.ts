@@ -124,12 +124,15 @@ function diffSubscription(ctx: PlanContext, run: SubscriptionRun, x: Declared, o
       ? o.enabled
       : d.enabled;
   // PostgreSQL disabled it at an error (disable_on_error): enabled again, it would only err again
-  if (d.enabled && disabledOnError(o))
+  // (after a failover that left it diverged, it would resume past the fork: no ENABLE is named)
+  if (d.enabled && disabledOnError(o)) {
+    const diverged = run.failoverDiverged.has(d.name) ? d.from : undefined;
     ctx.warn(
       'subscription.disabled-on-error',
-      `subscription ${d.name} on ${node.name}: ${disabledOnErrorText(d.name, node.name, `apply and sync ${o.errorsCounted ?? 0}`)}`,
+      `subscription ${d.name} on ${node.name}: ${disabledOnErrorText(d.name, node.name, `apply and sync ${o.errorsCounted ?? 0}`, diverged)}`,
       { address, node: node.name },
     );
+  }
 
   if (o.from === '') {
     ctx.warn(

@@ -48,6 +48,8 @@ export interface SubscriptionInputs {
   doubleApply: DoubleApply;
   /** renamed in place, by new name (`renames.ts`) */
   renames: ReadonlyMap<string, Rename>;
+  /** those a failover of their publisher left diverged (failover/failoverPromotion.ts): that verdict names the way out */
+  failoverDiverged: ReadonlySet<string>;
 }
 
 export interface SubscriptionRun extends SubscriptionInputs {

@@ -296,6 +296,43 @@ describe('syncVerdict: synchronized only when every condition is proven', () => 
   });
 });
 
+describe('syncVerdict: a subscription a failover of its publisher left diverged', () => {
+  // the failover's verdict (planner/failover/failoverPromotion.ts) names its way out, which keeps
+  // what the subscriber must keep first: no bare full reinit (it empties rows that may be the only
+  // copy) and no ENABLE (it resumes past the fork) beside it
+  const bare = (r: string) => /creates the slot again|ALTER SUBSCRIPTION/.test(r);
+  const disabledAtError = {
+    ...SYNCED,
+    enabled: false,
+    applyRunning: false,
+    disableOnError: true,
+    failoverDiverged: true,
+  };
+  it('disabled by PostgreSQL at an error, its slot gone: why it is disabled, and the failover first', () => {
+    const v = syncVerdict({ ...disabledAtError, slot: 'absent' });
+    expect(v.verdict).toBe('failing');
+    expect(v.reasons.filter(bare), v.reasons.join(' | ')).toEqual([]);
+    expect(v.reasons[0]).toMatch(
+      /^disabled by PostgreSQL after an error \(disable_on_error; errors apply 3, sync 1 counted since the statistics were reset\): its message is in the server log of west .*; a failover of east left west_x diverged, so the failover's way out comes first: enabling it before that resumes past the fork$/,
+    );
+    expect(v.reasons).toContain('its slot is gone from east: enabling the subscription cannot resume it');
+  });
+  it('disabled by PostgreSQL at an error, its slot beyond the WAL (not gone): no ENABLE named', () => {
+    const v = syncVerdict({ ...disabledAtError, slot: { name: 'west_x', active: false } });
+    expect(v.verdict).toBe('failing');
+    expect(v.reasons.filter(bare), v.reasons.join(' | ')).toEqual([]);
+  });
+  it.each([
+    ['gone', 'absent' as const],
+    ['invalidated', { name: 'west_x', active: false, lost: true }],
+  ])('enabled, no worker, its slot %s: no bare full reinit', (_, slot) => {
+    const v = syncVerdict({ ...SYNCED, applyRunning: false, slot, failoverDiverged: true });
+    expect(v.verdict).toBe('failing');
+    expect(v.reasons.filter(bare), v.reasons.join(' | ')).toEqual([]);
+    expect(v.reasons[0]).toMatch(/^apply worker not running on west, its slot/);
+  });
+});
+
 describe('nextReading: what the next verdict compares with', () => {
   it('the counters now; roseAt moves only when they rose (or counted again after a reset)', () => {
     const previous = SYNCED.previous;

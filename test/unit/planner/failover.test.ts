@@ -440,6 +440,16 @@ describe('a publisher with standbys', () => {
       const judged = runPlan(alone, state).failover ?? [];
       expect(judged.map((v) => v.verdict)).toEqual(['diverged']);
       expect(judged[0]!.reasons.join('; ')).toContain('writes lost with the old primary');
+      // why PostgreSQL disabled it, but no ENABLE: it would resume past the fork; the failover's way out comes first
+      const disabled = runPlan(alone, state).warnings.filter(
+        (w) => w.code === 'subscription.disabled-on-error',
+      );
+      expect(disabled.map((w) => w.message)).toEqual([
+        expect.stringMatching(
+          /^subscription west_orders on west: disabled by PostgreSQL after an error .*; a failover of east left west_orders diverged, so the failover's way out comes first: enabling it before that resumes past the fork$/,
+        ),
+      ]);
+      expect(disabled[0]!.message).not.toContain('ALTER SUBSCRIPTION');
     });
 
     it('a reinit --full (or a verify that found every table equal) on the promoted primary puts the failover behind it: only readiness is judged', () => {
