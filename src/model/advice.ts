@@ -9,6 +9,8 @@
  * there instead says what is true and what is safe: compare (read-only), copy by hand.
  */
 
+import type { SubscriptionSpec } from './topology.js';
+
 export type AdviceEntry =
   | 'verify'
   | 'verifyRepair'
@@ -60,6 +62,21 @@ export const ADVICE: Readonly<Record<AdviceEntry, AdviceEffect>> = {
   // drops the subscription and empties what its copy filled
   initCancel: { writes: 'subscriber', destroys: true, copies: null, gate: '--allow-destroy' },
 };
+
+/**
+ * The way out of phantom rows (a subscriber that applied the old primary's changes past the fork
+ * of a failover): a full copy replaces them, and they are the old primary's commits past the
+ * fork, which the application may have seen acknowledged and the promoted node lacks: what the
+ * subscriber must keep goes to the publisher first. The one text of the failover's verdict
+ * (planner/failover/failoverPromotion.ts), `verify` and `reinit` refusing a slot beyond the
+ * publisher's WAL.
+ */
+export function keepPhantomsFirst(d: SubscriptionSpec): string {
+  return (
+    `the rows ${d.node} applied past the fork are writes of the old primary that ${d.from} lacks, and ${d.node} (with the old primary's data directory) may hold their only copy: ` +
+    `copy what ${d.node} must keep to ${d.from} first, then ${adviceText('reinitFull', d.name)} copies its tables again`
+  );
+}
 
 /** The subscription an entry is about, and why its subscriber's rows may be the only copy (null: they are not). */
 export interface AdviceSubject {

@@ -9,7 +9,7 @@ import { readSlotTrouble } from '../catalog/slotHolder.js';
 import type { EventSink } from '../executors/events.js';
 import { recreateSlotBeyondWal } from '../executors/slotRecreate.js';
 import { subscriptionAddress } from '../model/address.js';
-import { adviceText } from '../model/advice.js';
+import { adviceText, keepPhantomsFirst } from '../model/advice.js';
 import { SteepError } from '../model/errors.js';
 import { type SlotTrouble, slotTroubleText } from '../model/syncVerdict.js';
 import type { SubscriptionSpec, Topology } from '../model/topology.js';
@@ -32,7 +32,9 @@ export async function slotToRepair(
   const what = slotTroubleText(trouble, { slot, subscription: d.name, from: d.from, node: d.node });
   throw new SteepError(
     'reinit.refused',
-    `${trouble.kind === 'beyond' ? what : `${what}: what ${d.name} missed since is unknown`}; only ${adviceText('reinitFull', d.name)} repairs it (it creates the slot again and copies every table)`,
+    trouble.kind === 'beyond'
+      ? `${what}; ${keepPhantomsFirst(d)}`
+      : `${what}: what ${d.name} missed since is unknown; only ${adviceText('reinitFull', d.name)} repairs it (it creates the slot again and copies every table)`,
     { node: d.from, address: subscriptionAddress(d.name) },
   );
 }

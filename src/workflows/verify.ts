@@ -16,7 +16,7 @@ import type { EventSink } from '../executors/events.js';
 import { recordTransition } from '../executors/initFollow.js';
 import { compareTable } from '../executors/tableCompare.js';
 import { subscriptionAddress } from '../model/address.js';
-import { advise, onlyCopyReason } from '../model/advice.js';
+import { advise, keepPhantomsFirst, onlyCopyReason } from '../model/advice.js';
 import { SteepError } from '../model/errors.js';
 import { unrecordedState } from '../model/initLifecycle.js';
 import { slotTroubleText } from '../model/syncVerdict.js';
@@ -251,7 +251,7 @@ export async function verifyLoaded(
         throw trouble.kind === 'beyond'
           ? new SteepError(
               'verify.slot_beyond_wal',
-              `${what}, so rows cannot be compared or repaired on it; steep reinit ${d.name} --full creates the slot again and copies every table`,
+              `${what}, so rows cannot be compared or repaired on it; ${keepPhantomsFirst(d)}`,
               { node: d.from, address: subscriptionAddress(d.name) },
             )
           : new SteepError(

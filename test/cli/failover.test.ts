@@ -549,6 +549,18 @@ describe('a publisher failover', () => {
         const drift = await steep(['drift']);
         expect.soft(drift.code, out(drift)).toBe(2);
         expect.soft(drift.stdout).not.toContain('resumed');
+        // before the repair, verify and a reinit without --full refuse on the slot beyond pub's WAL,
+        // naming the way out that keeps sub's phantom rows first (they may be the only copy of the
+        // old primary's writes), never a bare reinit --full
+        const keepFirst = `copy what sub must keep to pub first, then steep reinit ${SUB} --full copies its tables again`;
+        const refusedVerify = await steep(['verify', SUB]);
+        const refusedReinit = await steep(['reinit', SUB, '--auto-approve', '--tables', `public.${TABLE}`]);
+        for (const r of [refusedVerify, refusedReinit]) {
+          expect.soft(r.code, out(r)).toBe(1);
+          expect.soft(out(r)).toContain("beyond pub's own WAL");
+          expect.soft(out(r)).toContain(keepFirst);
+          expect.soft(out(r)).not.toContain('creates the slot again');
+        }
 
         // the way out status names: apply records it, reinit --full copies again (the slot recovered)
         const recorded = await steep(['apply', '--auto-approve']);

@@ -6,7 +6,7 @@
  * the subscriber's reconnect has already moved. Pure.
  */
 
-import { adviceText } from '../../model/advice.js';
+import { adviceText, keepPhantomsFirst } from '../../model/advice.js';
 import { formatBytes } from '../../model/bytes.js';
 import type {
   FailoverSlot,
@@ -25,19 +25,6 @@ export type Verdict = Pick<FailoverVerdict, 'verdict' | 'reasons'>;
 
 export function judged(verdict: Verdict['verdict'], ...reasons: string[]): Verdict {
   return { verdict, reasons };
-}
-
-/**
- * The way out of phantom rows: a full copy replaces them, and they are the old primary's commits
- * past the fork, which the application may have seen acknowledged and the promoted node lacks:
- * what the subscriber must keep goes to the publisher first (model/advice.ts: no advice destroys
- * rows that may be the only copy).
- */
-function keepPhantomsFirst(d: SubscriptionSpec): string {
-  return (
-    `the rows ${d.node} applied past the fork are writes of the old primary that ${d.from} lacks, and ${d.node} (with the old primary's data directory) may hold their only copy: ` +
-    `copy what ${d.node} must keep to ${d.from} first, then ${adviceText('reinitFull', d.name)} copies its tables again`
-  );
 }
 
 /**
