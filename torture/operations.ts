@@ -8,7 +8,7 @@ import { standbyLeftBehind } from '../test/support/replicationData.js';
 import { tempDir } from '../test/support/tempDir.js';
 import { eventually, HANG_MS } from '../test/support/topologyFile.js';
 import type { Random } from './choices.js';
-import { APP, LINK, LINK_APP, LINK_TABLE, SIDE_COLUMN, TABLES, type World } from './world.js';
+import { APP, KEYLESS, LINK, LINK_APP, LINK_TABLE, SIDE_COLUMN, TABLES, type World } from './world.js';
 
 /**
  * The catalog: each operation does what a user would, through the built CLI (dist/), and throws
@@ -906,39 +906,38 @@ const linkInitNone: Operation = {
  * refresh copied on top of them, or nothing at all). What steep does is judged by the oracle: a
  * join it applies must leave pb with pa's rows, or be called a gap; a refusal must name
  * `init.existingData: truncate` (followed: the file edited as it says, the gate allowed).
+ * t_keyless (no key: a copy on top of its rows doubles them, where a keyed table's copy loops on
+ * its keys) joins the subscription the first time it is picked, then leaves and joins again the
+ * same way; while it is out the application writes 50 rows into it.
  */
 const tableLeaveRejoin: Operation = {
   name: 'table-leave-rejoin',
   run: async (world, rnd) => {
-    const table = rnd.pick(['t_ids', 't_parent'] as const);
+    const table = rnd.pick(['t_ids', 't_parent', KEYLESS] as const);
+    let first = '';
+    if (table === KEYLESS && !world.file.keyless) {
+      world.file.keyless = true;
+      world.writeFile();
+      await apply(world, [], world.file.existingData === 'truncate' ? ['truncates-data'] : []);
+      await untilJoined(world, 'steep apply');
+      first = `${KEYLESS} joined, `;
+    }
     // t_child references t_parent: both leave together
-    world.file.tablesOut = table === 't_ids' ? ['t_ids'] : ['t_parent', 't_child'];
+    world.file.tablesOut = table === 't_parent' ? ['t_parent', 't_child'] : [table];
     world.writeFile();
     await apply(world);
     await writesOnPrimary(world, 50, 'while out of the subscription');
+    if (table === KEYLESS) await keylessWrites(world, 50);
     world.file.tablesOut = undefined;
     world.writeFile();
-    const what = `${table}${table === 't_parent' ? ' and t_child' : ''} out of the subscription by steep.yaml, 50+ writes, back`;
+    const what = `${first}${table}${table === 't_parent' ? ' and t_child' : ''} out of the subscription by steep.yaml, 50+ writes, back`;
     if (world.file.existingData === 'truncate') {
       await apply(world, [], ['truncates-data']);
       return `${what} (existingData: truncate)`;
     }
     const joined = await world.steep(['apply', '--auto-approve']);
     if (joined.code === 0) {
-      // done, says apply: the join's copy must then complete (a copy on top of the rows kept
-      // loops on their keys while the worker restarts it), and the oracle judges the rows
-      const waiting =
-        "SELECT srrelid::regclass::text AS t, srsubstate AS s FROM pg_subscription_rel WHERE srsubstate <> 'r'";
-      await eventually(
-        async () => (await world.subscriber.query(waiting)).length === 0,
-        HANG_MS,
-        'the tables joined to be ready',
-      ).catch(async () => {
-        const left = await world.subscriber.query<{ t: string; s: string }>(waiting);
-        throw new OperationFailed(
-          `steep apply said done, but ${left.map((r) => `${r.t} (${r.s})`).join(', ')} never became ready on pb:\n${joined.stdout}`,
-        );
-      });
+      await untilJoined(world, joined.stdout);
       expectCode(await world.steep(['plan', '--detailed-exitcode']), [0], 'steep plan after apply');
       return `${what}: applied`;
     }
@@ -952,6 +951,38 @@ const tableLeaveRejoin: Operation = {
     return `${what}: refused for existingData, set to truncate as it says`;
   },
 };
+
+/**
+ * A join `steep apply` said done: its copy must then complete (a copy on top of the rows kept
+ * loops on their keys while the worker restarts it); the oracle judges the rows.
+ */
+async function untilJoined(world: World, said: string): Promise<void> {
+  const waiting =
+    "SELECT srrelid::regclass::text AS t, srsubstate AS s FROM pg_subscription_rel WHERE srsubstate <> 'r'";
+  await eventually(
+    async () => (await world.subscriber.query(waiting)).length === 0,
+    HANG_MS,
+    'the tables joined to be ready',
+  ).catch(async () => {
+    const left = await world.subscriber.query<{ t: string; s: string }>(waiting);
+    throw new OperationFailed(
+      `steep apply said done, but ${left.map((r) => `${r.t} (${r.s})`).join(', ')} never became ready on pb:\n${said}`,
+    );
+  });
+}
+
+/** `n` rows into t_keyless as the application, each in its own transaction, on its primary. */
+async function keylessWrites(world: World, n: number): Promise<void> {
+  const client = await roleClient(world.node(world.primary), APP);
+  try {
+    for (let i = 1; i <= n; i++)
+      await client.query(`INSERT INTO public.${KEYLESS} (v, n) VALUES (md5(random()::text), $1)`, [i]);
+  } catch (err) {
+    throw new OperationFailed(`the application could not write ${KEYLESS} on ${world.primary}: ${err}`);
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
 
 /**
  * The publication renamed in steep.yaml (no renamedFrom) while the subscription is disabled
