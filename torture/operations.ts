@@ -661,6 +661,17 @@ const failoverRepair: Operation = {
         `status --check says the slot is gone but not the way out (${repair}, docs/failover.md):\n${check.stdout}`,
       );
     if (check.code === 0) return 'nothing to repair';
+    // PostgreSQL disabled it at an error (disableOnError set earlier: the crash's lost connection
+    // is one) and no reinit is named: the ENABLE status prints, as printed
+    const enable =
+      /disabled by PostgreSQL after an error.*then run (ALTER SUBSCRIPTION \S+ ENABLE) on pb/.exec(
+        check.stdout,
+      );
+    if (enable && !check.stdout.includes(repair)) {
+      await world.subscriber.query(enable[1]!);
+      await untilStreaming(world, enable[1]!);
+      return `${enable[1]} as status printed`;
+    }
     // exit 2 naming something else: the oracle judges it against the rows
     if (!check.stdout.concat(check.stderr).includes(repair)) return 'status --check exits 2, names no reinit';
     // as it says: what pb must keep (the old primary's writes it alone holds) goes to pa first
