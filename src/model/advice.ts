@@ -78,6 +78,15 @@ export function keepPhantomsFirst(d: SubscriptionSpec): string {
   );
 }
 
+/**
+ * keepPhantomsFirst where steep cannot show whether the subscriber applied anything past the fork
+ * (`why`): it says so and names the same way out, as a full copy before it would empty rows that
+ * may be the only copy.
+ */
+export function keepPhantomsIfAny(d: SubscriptionSpec, why: string): string {
+  return `steep cannot show that ${d.node} applied nothing past the fork (${why}); if it did, ${keepPhantomsFirst(d)}`;
+}
+
 /** The subscription an entry is about, and why its subscriber's rows may be the only copy (null: they are not). */
 export interface AdviceSubject {
   subscription: string;

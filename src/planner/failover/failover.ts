@@ -91,18 +91,47 @@ function verdictsOf(desired: Topology, observed: ClusterState, d: SubscriptionSp
   const verdicts = (...vs: Array<Verdict | undefined>): FailoverVerdict[] =>
     vs
       .filter((v) => v !== undefined)
-      .map((v) => ({ subscription: d.name, node: d.node, from: d.from, ...v }));
+      .map((v) => ({
+        subscription: d.name,
+        node: d.node,
+        from: d.from,
+        verdict: v.verdict,
+        reasons: v.reasons,
+      }));
+  const after = lastFailover(desired, observed, d);
+  if ((desired.nodes[d.from]?.standbys?.length ?? 0) === 0 || !pub?.reachable || !sub?.reachable)
+    return verdicts(after);
+  const o = sub.subscriptions[d.name];
+  return verdicts(after, after?.verdict === 'diverged' ? undefined : readiness(d, pub, sub, o));
+}
+
+/** The verdict about the last failover of the subscription's publisher, if steep sees one. */
+function lastFailover(desired: Topology, observed: ClusterState, d: SubscriptionSpec): Verdict | undefined {
+  const pub = observed.nodes[d.from];
+  const sub = observed.nodes[d.node];
   if ((desired.nodes[d.from]?.standbys?.length ?? 0) === 0) {
     const o = mayBePromoted(desired, observed, d);
-    return verdicts(o && pub?.reachable && sub?.reachable ? afterFailover(d, pub, sub, o) : undefined);
+    return o && pub?.reachable && sub?.reachable ? afterFailover(d, pub, sub, o) : undefined;
   }
-  if (pub && !pub.reachable && sub?.reachable) return verdicts(publisherDown(d, pub));
-  if (!pub?.reachable || !sub?.reachable) return [];
+  if (pub && !pub.reachable && sub?.reachable) return publisherDown(d, pub);
+  if (!pub?.reachable || !sub?.reachable) return undefined;
   const o = sub.subscriptions[d.name];
-  const elsewhere = o && !o.slotNone ? streamsElsewhere(d, pub, o) : undefined;
-  if (elsewhere) return verdicts(elsewhere);
-  const after = o && !o.slotNone ? afterFailover(d, pub, sub, o) : undefined;
-  return verdicts(after, after?.verdict === 'diverged' ? undefined : readiness(d, pub, sub, o));
+  if (!o || o.slotNone) return undefined;
+  return streamsElsewhere(d, pub, o) ?? afterFailover(d, pub, sub, o);
+}
+
+/**
+ * The way out the verdict about the last failover names where the subscriber may hold rows past
+ * the fork (what it must keep goes first): what `verify` and `reinit` name when they refuse its
+ * slot, gone or invalidated, instead of a bare `reinit --full`. Undefined where steep sees no
+ * failover, or shows the subscriber applied nothing past the fork.
+ */
+export function failoverWayOut(
+  desired: Topology,
+  observed: ClusterState,
+  d: SubscriptionSpec,
+): string | undefined {
+  return lastFailover(desired, observed, d)?.wayOut;
 }
 
 /**
@@ -166,14 +195,20 @@ function streamsElsewhere(
   );
   if (!there) return undefined;
   const own = pub.slots[o.slot];
-  return judged(
-    'diverged',
-    `${d.node} streams from ${there.address} (slot ${o.slot} active there), not from ${d.from}` +
-      `${own ? ` (its slot there is ${own.active ? 'active too' : 'inactive'})` : ''}: ${there.address}, declared a standby of ${d.from}, is out of recovery (a second primary, e.g. the old one restarted after a failover), ` +
-      `so ${d.name} applies changes ${d.from} never had (phantom rows) and misses ${d.from}'s`,
+  // the phantom rows are the second primary's commits, which its data directory keeps: not the only copy
+  const wayOut =
     `shut ${there.address} down or make it follow ${d.from} as a standby, run steep apply (its connection then names ${d.from} alone), ` +
-      `then steep reinit ${d.name} --full copies its tables again from ${d.from}; ${there.address}'s data directory keeps what it committed`,
-  );
+    `then steep reinit ${d.name} --full copies its tables again from ${d.from}; ${there.address}'s data directory keeps what it committed`;
+  return {
+    ...judged(
+      'diverged',
+      `${d.node} streams from ${there.address} (slot ${o.slot} active there), not from ${d.from}` +
+        `${own ? ` (its slot there is ${own.active ? 'active too' : 'inactive'})` : ''}: ${there.address}, declared a standby of ${d.from}, is out of recovery (a second primary, e.g. the old one restarted after a failover), ` +
+        `so ${d.name} applies changes ${d.from} never had (phantom rows) and misses ${d.from}'s`,
+      wayOut,
+    ),
+    wayOut,
+  };
 }
 
 /** The publisher cannot be read: what its declared standbys say (one out of recovery was promoted), and what to do. */
@@ -207,7 +242,8 @@ function readiness(
     return judged(
       'no-failover-slots',
       `PostgreSQL ${majorVersion(old.serverVersion)} on ${old.name} has no failover slots: a failover of ${d.from} loses slot ${slotName}, ` +
-        `and resuming on a new slot would skip the changes in between; steep then marks ${d.name} diverged, and ${adviceText('reinitFull', d.name)} copies its tables again`,
+        `and resuming on a new slot would skip the changes in between; steep then marks ${d.name} diverged and names the way out: ` +
+        `where ${d.node} applied writes of the old primary past the fork (which ${d.from} lacks), what it must keep goes to ${d.from} first, then ${adviceText('reinitFull', d.name)} copies its tables again`,
     );
   const missing = readinessGaps(d, pub, o, slotName);
   if (missing.length === 0) return judged('ready');

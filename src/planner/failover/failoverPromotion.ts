@@ -6,12 +6,13 @@
  * the subscriber's reconnect has already moved. Pure.
  */
 
-import { adviceText, keepPhantomsFirst } from '../../model/advice.js';
+import { adviceText, keepPhantomsFirst, keepPhantomsIfAny } from '../../model/advice.js';
 import { formatBytes } from '../../model/bytes.js';
 import type {
   FailoverSlot,
   ObservedNode,
   ObservedSubscription,
+  StreamPosition,
   TimelineHistory,
 } from '../../model/cluster.js';
 import { disabledOnError } from '../../model/disableOnError.js';
@@ -21,10 +22,19 @@ import type { FailoverVerdict } from '../../model/plan.js';
 import type { SubscriptionSpec } from '../../model/topology.js';
 import { majorVersion, SUBSCRIPTION_OPTION } from '../../model/versions.js';
 
-export type Verdict = Pick<FailoverVerdict, 'verdict' | 'reasons'>;
+/**
+ * `wayOut`: where the subscriber may hold rows past the fork, the way out that keeps them first,
+ * for verify and reinit refusing its slot (failover.ts `failoverWayOut`); never part of a plan.
+ */
+export type Verdict = Pick<FailoverVerdict, 'verdict' | 'reasons'> & { wayOut?: string };
 
 export function judged(verdict: Verdict['verdict'], ...reasons: string[]): Verdict {
   return { verdict, reasons };
+}
+
+/** A diverged verdict whose way out (its first reason's end) keeps what the subscriber must keep first. */
+function keeping(wayOut: string, ...reasons: string[]): Verdict {
+  return { verdict: 'diverged', reasons, wayOut };
 }
 
 /**
@@ -41,18 +51,19 @@ export function afterFailover(
     sub.initState?.subscriptions[d.name]?.state ??
     unrecordedState({ enabled: o.enabled || disabledOnError(o), tables: o.tables.map((t) => t.state) });
   if (state !== 'synchronized' && state !== 'diverged') return undefined;
-  const repair = `${adviceText('reinitFull', d.name)} copies its tables again`;
   const slot = pub.slots[o.slot];
   if (!slot) {
     const why =
       pub.serverVersion < SUBSCRIPTION_OPTION.failover.since
         ? `PostgreSQL ${majorVersion(pub.serverVersion)} keeps a logical slot only on the primary, so a failover of ${d.from} loses it`
         : `a failover to a standby that held no synced copy of it loses it (or it was dropped)`;
-    const lost = writesLost(d, sub, pub.failover?.self.history);
-    return judged(
-      'diverged',
-      `slot ${o.slot} is missing on ${d.from}: ${why}; a new slot would start after the changes made in between, so steep does not resume ${d.name}: ${lost.length > 0 ? keepPhantomsFirst(d) : repair}`,
-      ...lost,
+    // no slot on the promoted node streamed to the subscriber: what it applied came from the old primary
+    return fullCopy(
+      d,
+      sub,
+      o,
+      { history: pub.failover?.self.history, elsewhere: o.originLsn },
+      `slot ${o.slot} is missing on ${d.from}: ${why}; a new slot would start after the changes made in between, so steep does not resume ${d.name}:`,
     );
   }
   const self = pub.failover?.self;
@@ -72,17 +83,28 @@ export function afterFailover(
   // steep reinit --full copied its tables from this primary since, or a verify there found them
   // all equal: the failover is behind them
   if (settled && settled.settledBy !== 'failover') return undefined;
-  if (copy.invalidated !== null)
-    return judged(
-      'diverged',
-      `slot ${o.slot} on ${d.from} was synced before the promotion but is invalidated (${copy.invalidated}): it cannot stream what ${d.name} missed; ${repair}`,
-    );
   const confirmed = copy.confirmedFlushLsn;
   const applied = o.originLsn;
+  if (copy.invalidated !== null) {
+    // what the idle copy never confirmed, the subscriber applied from the old primary
+    const never =
+      !copy.active && applied !== null && (confirmed === null || compareLsn(confirmed, applied) < 0);
+    return fullCopy(
+      d,
+      sub,
+      o,
+      { history, elsewhere: never ? applied : null, settled },
+      `slot ${o.slot} on ${d.from} was synced before the promotion but is invalidated (${copy.invalidated}): it cannot stream what ${d.name} missed;`,
+    );
+  }
   // facts read now first: a position beyond the promoted node's own WAL was applied elsewhere
   const beyond = beyondWal(d, o, self.walLsn, confirmed, applied);
   if (beyond)
-    return judged('diverged', `${beyond}; ${keepPhantomsFirst(d)}`, ...writesLost(d, sub, history, applied));
+    return keeping(
+      keepPhantomsFirst(d),
+      `${beyond}; ${keepPhantomsFirst(d)}`,
+      ...writesLost(d, sub, history, applied),
+    );
   // the slot confirms what the subscriber acknowledged, which may pass its last applied commit
   // (WAL with nothing for it): up to the fork that WAL is the new primary's too, and the
   // subscriber acknowledged it. An idle slot confirming past the fork and past what the
@@ -95,9 +117,12 @@ export function afterFailover(
     compareLsn(confirmed, applied) > 0 &&
     (!fork || compareLsn(confirmed, fork.switchLsn) > 0)
   )
-    return judged(
-      'diverged',
-      `slot ${o.slot} on ${d.from} (synced before the promotion) confirms ${confirmed}, past what ${d.node} applied (${applied}): resuming would skip the changes in between; ${repair}`,
+    return fullCopy(
+      d,
+      sub,
+      o,
+      { history, elsewhere: null, settled },
+      `slot ${o.slot} on ${d.from} (synced before the promotion) confirms ${confirmed}, past what ${d.node} applied (${applied}): resuming would skip the changes in between;`,
     );
   if (settled)
     return judged(
@@ -105,6 +130,41 @@ export function afterFailover(
       `on ${d.from} (promoted) from slot ${o.slot}, synced before the promotion: steep read at ${settled.settledAt} that ${d.node} had applied nothing past the fork of ${d.from}'s timeline ${settled.timeline}, before it streamed from ${d.from}`,
     );
   return sincePromotion(d, sub, o, copy, history);
+}
+
+/**
+ * A diverged failover that only a full copy repairs (`what`: why, ending where the way out
+ * follows), which replaces the subscriber's rows. The bare full copy only where steep shows the
+ * subscriber applied nothing past the fork: a failover it read settled so, a promoted node whose
+ * timeline never forked, or its origin (read now) at or before the fork, so every row it holds
+ * is on the promoted node too and none is the only copy. Where steep shows it did (the writes
+ * lost said), or cannot tell, what it must keep goes first (model/advice.ts): `steep verify`
+ * cannot compare on a slot that streams nothing. `elsewhere`: a position the subscriber applied
+ * that it cannot have received from the promoted node.
+ */
+function fullCopy(
+  d: SubscriptionSpec,
+  sub: ObservedNode,
+  o: ObservedSubscription,
+  f: { history: TimelineHistory | undefined; elsewhere: string | null; settled?: StreamPosition },
+  what: string,
+): Verdict {
+  const bare = judged('diverged', `${what} ${adviceText('reinitFull', d.name)} copies its tables again`);
+  const unsure = (why: string) => keeping(keepPhantomsIfAny(d, why), `${what} ${keepPhantomsIfAny(d, why)}`);
+  if (f.settled) return bare;
+  const history = f.history;
+  if (!history?.read)
+    return unsure(`it cannot read where ${d.from}'s timeline began: ${history ? history.error : 'not read'}`);
+  const fork = history.forks[history.forks.length - 1];
+  if (!fork) return bare;
+  const lost = writesLost(d, sub, history, f.elsewhere);
+  if (lost.length > 0) return keeping(keepPhantomsFirst(d), `${what} ${keepPhantomsFirst(d)}`, ...lost);
+  const applied = o.originLsn;
+  if (applied === null) return unsure(`it cannot read what ${d.node} has applied of ${d.name}`);
+  if (compareLsn(applied, fork.switchLsn) <= 0) return bare;
+  return unsure(
+    `${d.node} has applied ${applied}, past the fork at ${fork.switchLsn}, and may have received it from ${d.from} before its slot stopped streaming`,
+  );
 }
 
 /**
@@ -151,7 +211,8 @@ function sincePromotion(
   copy: FailoverSlot,
   history: TimelineHistory | undefined,
 ): Verdict {
-  const check = `${adviceText('verify', d.name)} compares its rows (every table equal puts this failover behind it), and ${adviceText('reinitFull', d.name)} copies its tables again`;
+  // verify reads only; a full copy after it would empty rows that may be the only copy
+  const check = `${adviceText('verify', d.name)} compares its rows first (read-only; every table equal puts this failover behind it); if they differ, ${keepPhantomsFirst(d)}`;
   const unknown = (why: string) => judged('unknown', `${why}: ${check}`);
   if (!history?.read)
     return unknown(
@@ -167,8 +228,8 @@ function sincePromotion(
   const at = `timeline ${history.timeline} of ${d.from} forked from timeline ${fork.timeline} at ${fork.switchLsn}`;
   const seen = seenBefore(d, sub, history);
   if (seen && compareLsn(seen.originLsn, fork.switchLsn) > 0)
-    return judged(
-      'diverged',
+    return keeping(
+      keepPhantomsFirst(d),
       `${at}; ${d.node} had applied ${seen.originLsn} when steep last saw it stream from timeline ${fork.timeline} (${seen.recordedAt}), past the fork: ` +
         `the changes it applied past ${fork.switchLsn} never reached ${d.from} (phantom rows on ${d.node}), ` +
         `and resuming from where ${d.node} stood skips what ${d.from} wrote on timeline ${history.timeline} up to there (a gap); ${keepPhantomsFirst(d)}`,
@@ -189,8 +250,8 @@ function sincePromotion(
     );
   const confirmed = copy.confirmedFlushLsn;
   if (!copy.active && (confirmed === null || compareLsn(confirmed, applied) < 0))
-    return judged(
-      'diverged',
+    return keeping(
+      keepPhantomsFirst(d),
       `${at}; ${d.node} has applied ${applied}, past the fork, and slot ${o.slot} on ${d.from} confirms only ${confirmed ?? 'nothing'}: ` +
         `it never received that from ${d.from}, so it applied changes past ${fork.switchLsn} from the old primary (phantom rows), ` +
         `and resuming there skips what ${d.from} wrote up to it (a gap); ${keepPhantomsFirst(d)}`,

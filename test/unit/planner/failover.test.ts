@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { printAddress } from '../../../src/model/address.js';
 import type {
   FailoverServer,
+  FailoverSlot,
   ObservedFailover,
   ObservedStandby,
   StreamPosition,
@@ -10,7 +11,11 @@ import type {
 import { publisherConninfo } from '../../../src/model/conninfo.js';
 import type { ObservedInitState } from '../../../src/model/initState.js';
 import type { Topology } from '../../../src/model/topology.js';
-import { failoverSlot, streamPositionsToRecord } from '../../../src/planner/failover/failover.js';
+import {
+  failoverSlot,
+  failoverWayOut,
+  streamPositionsToRecord,
+} from '../../../src/planner/failover/failover.js';
 import {
   at,
   nodeSpec,
@@ -195,7 +200,8 @@ describe('a publisher with standbys', () => {
     expect(plan.failover?.[0]?.verdict).toBe('no-failover-slots');
     expect(plan.warnings.find((w) => w.code === 'failover.no-failover-slots')?.message).toBe(
       'subscription west_orders on west: PostgreSQL 16 on east has no failover slots: a failover of east loses slot west_orders, ' +
-        'and resuming on a new slot would skip the changes in between; steep then marks west_orders diverged, and steep reinit west_orders --full copies its tables again',
+        'and resuming on a new slot would skip the changes in between; steep then marks west_orders diverged and names the way out: ' +
+        'where west applied writes of the old primary past the fork (which east lacks), what it must keep goes to east first, then steep reinit west_orders --full copies its tables again',
     );
   });
 
@@ -248,7 +254,7 @@ describe('a publisher with standbys', () => {
     const reading = (
       state: ReturnType<typeof promoted>,
       applied: string,
-      slot: { confirmedFlushLsn?: string; active?: boolean } = {},
+      slot: Partial<FailoverSlot> = {},
       walLsn: string | null = null,
     ) => {
       at(state, 'west').subscriptions.west_orders!.originLsn = applied;
@@ -404,7 +410,8 @@ describe('a publisher with standbys', () => {
         expect.stringMatching(/^diverged: slot west_orders is missing on east: .*; writes lost/),
       ]);
       expect(verdicts(gone)[0]).toContain(lost);
-      const before = promoted({ positions: seen('0/2800000', false) });
+      // recorded, and read now, at the fork (with the slot gone, an origin past it came from the old primary: below)
+      const before = reading(promoted({ positions: seen('0/2800000', false) }), '0/2800000');
       delete at(before, 'east').slots.west_orders;
       expect(verdicts(before)[0]).not.toContain('writes lost');
       expect(verdicts(promoted({ positions: seen('0/2000000', false) }))[0]).not.toContain('writes lost');
@@ -490,6 +497,113 @@ describe('a publisher with standbys', () => {
         expect.stringMatching(/^resumed: /),
         'ready: ',
       ]);
+    });
+
+    describe('a slot that cannot stream what the subscriber missed: a bare full copy only where steep shows it applied nothing past the fork', () => {
+      // a full copy empties west's rows: those it applied past the fork are the old primary's
+      // writes, which east lacks and west may hold the only copy of (model/advice.ts)
+      const keepFirst =
+        'copy what west must keep to east first, then steep reinit west_orders --full copies its tables again';
+      /** every reinit --full it names comes after what west must keep */
+      const bareFull = (text: string) =>
+        text.split('steep reinit west_orders --full').length -
+        text.split(`then steep reinit west_orders --full`).length;
+      const missing = (opts: Parameters<typeof promoted>[0], applied: string) => {
+        const state = reading(promoted(opts), applied);
+        delete at(state, 'east').slots.west_orders;
+        return state;
+      };
+      const invalidated = (opts: Parameters<typeof promoted>[0], applied: string, confirmed = '0/2000000') =>
+        reading(promoted(opts), applied, {
+          active: false,
+          confirmedFlushLsn: confirmed,
+          invalidated: 'wal_removed',
+        });
+      it.each([
+        [
+          'missing, nothing recorded, and west has applied past the fork (read now): it cannot have streamed that from a slot east lacks',
+          missing({}, '0/3000000'),
+          'writes lost with the old primary: it had committed at least up to 0/3000000 on timeline 1',
+        ],
+        [
+          'missing, and the history cannot be read',
+          missing({ history: { read: false, error: 'must be superuser or replication role' } }, '0/2000000'),
+          'steep cannot show that west applied nothing past the fork (',
+        ],
+        [
+          'its synced copy invalidated, west recorded past the fork',
+          invalidated({ positions: seen('0/3000000', true) }, '0/3000000'),
+          'writes lost with the old primary',
+        ],
+        [
+          'its synced copy invalidated, west applied past the fork, which the copy never confirmed',
+          invalidated({}, '0/3000000'),
+          'writes lost with the old primary',
+        ],
+        [
+          'its synced copy invalidated after west streamed from it past the fork: cannot tell',
+          invalidated({}, '0/3000000', '0/3000000'),
+          'steep cannot show that west applied nothing past the fork (',
+        ],
+        [
+          'idle, confirming past what west applied, which is past the fork: cannot tell',
+          reading(promoted(), '0/3000000', { active: false, confirmedFlushLsn: '0/4000000' }),
+          'steep cannot show that west applied nothing past the fork (',
+        ],
+      ])('%s: what west must keep first', (_what, state, reason) => {
+        const [last] = verdicts(state);
+        expect(last).toMatch(/^diverged: /);
+        expect(last).toContain(reason);
+        expect(last).toContain(keepFirst);
+        expect(bareFull(last!), last).toBe(0);
+      });
+      it.each([
+        ['missing', missing({}, '0/2000000')],
+        ['its synced copy invalidated', invalidated({}, '0/2000000')],
+        [
+          'idle, confirming past the fork and what west applied',
+          reading(promoted(), '0/2000000', { active: false, confirmedFlushLsn: '0/4000000' }),
+        ],
+      ])('%s, west applied nothing past the fork (read now): the bare full copy', (_what, state) => {
+        const [last] = verdicts(state);
+        expect(last).toMatch(/^diverged: .*steep reinit west_orders --full copies its tables again$/);
+        expect(last).not.toContain('must keep');
+      });
+      it('a publisher never promoted (no fork in its history): the bare full copy', () => {
+        const state = missing({ history: { ...HISTORY, timeline: 1, forks: [] } }, '0/3000000');
+        expect(verdicts(state)[0]).toMatch(
+          /^diverged: .*steep reinit west_orders --full copies its tables again$/,
+        );
+      });
+      it('verify and reinit, refusing a slot gone or invalidated, name the way out the verdict names (none where it is the bare full copy)', () => {
+        const d = t.subscriptions.west_orders!;
+        expect(failoverWayOut(t, missing({}, '0/3000000'), d)).toContain(keepFirst);
+        expect(failoverWayOut(t, invalidated({}, '0/3000000', '0/3000000'), d)).toMatch(
+          /^steep cannot show that west applied nothing past the fork/,
+        );
+        expect(failoverWayOut(t, missing({}, '0/2000000'), d)).toBeUndefined();
+        expect(failoverWayOut(t, converged(t), d)).toBeUndefined();
+        // the verdicts carry no way out of their own (plan.schema.json)
+        expect(Object.keys(runPlan(t, missing({}, '0/3000000')).failover?.[0] ?? {}).sort()).toEqual([
+          'from',
+          'node',
+          'reasons',
+          'subscription',
+          'verdict',
+        ]);
+      });
+    });
+
+    it('unknown: steep verify (read-only) first, then what the subscriber must keep before any full copy', () => {
+      const unknown = verdicts(promoted());
+      expect(unknown[0]).toMatch(/^unknown: /);
+      expect(unknown[0]).toContain(
+        'steep verify west_orders compares its rows first (read-only; every table equal puts this failover behind it); if they differ, ',
+      );
+      expect(unknown[0]).toContain(
+        'copy what west must keep to east first, then steep reinit west_orders --full copies its tables again',
+      );
+      expect(unknown[0]).not.toContain(', and steep reinit west_orders --full');
     });
 
     it('diverged when the slot is missing or, idle, ahead of what the subscriber applied: no readiness then', () => {
