@@ -115,7 +115,7 @@ export async function reinitLoaded(
     refuseRetired(d, info.enabled, info.slot === null);
     const slot = info.slot ?? d.slot;
     // read and refused here; repaired (written) only once the reinit is confirmed
-    const slotRepair = await slotToRepair(d, pub, slot, 'full' in request);
+    const slotRepair = await slotToRepair(topology, d, pub, slot, 'full' in request);
     // disabled by PostgreSQL after an error (disable_on_error, errors counted), which apply does
     // not enable, and every table copied again (--full): the reinit empties its tables, then
     // enables it (the error, a conflict with rows the copy replaces, goes with them; a slot made

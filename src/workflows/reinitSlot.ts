@@ -4,6 +4,7 @@
  * the subscription enabled where the file says so) only once the reinit is confirmed.
  */
 import type pg from 'pg';
+import { clusterReadOptions, readCluster } from '../catalog/readCluster.js';
 import { serverVersionOf } from '../catalog/session.js';
 import { readSlotTrouble } from '../catalog/slotHolder.js';
 import type { EventSink } from '../executors/events.js';
@@ -13,7 +14,9 @@ import { adviceText, keepPhantomsFirst } from '../model/advice.js';
 import { SteepError } from '../model/errors.js';
 import { type SlotTrouble, slotTroubleText } from '../model/syncVerdict.js';
 import type { SubscriptionSpec, Topology } from '../model/topology.js';
+import { failoverWayOut } from '../planner/failover/failover.js';
 import { createSlotSql, dropSlotSql } from '../planner/sqlBuild.js';
+import { observeStreamPositions } from './streamPositions.js';
 
 /**
  * The subscription's slot lost on the publisher (a failover to a standby without a synced copy),
@@ -22,6 +25,7 @@ import { createSlotSql, dropSlotSql } from '../planner/sqlBuild.js';
  * slot created again. Read only: refused without `--full`; null when sound.
  */
 export async function slotToRepair(
+  topology: Topology,
   d: SubscriptionSpec,
   pub: pg.Client,
   slot: string,
@@ -30,13 +34,33 @@ export async function slotToRepair(
   const trouble = await readSlotTrouble(pub, slot);
   if (!trouble || full) return trouble;
   const what = slotTroubleText(trouble, { slot, subscription: d.name, from: d.from, node: d.node });
+  const wayOut = trouble.kind === 'beyond' ? keepPhantomsFirst(d) : await failoverWayOutNow(topology, d);
   throw new SteepError(
     'reinit.refused',
     trouble.kind === 'beyond'
-      ? `${what}; ${keepPhantomsFirst(d)}`
-      : `${what}: what ${d.name} missed since is unknown; only ${adviceText('reinitFull', d.name)} repairs it (it creates the slot again and copies every table)`,
+      ? `${what}; ${wayOut}`
+      : `${what}: what ${d.name} missed since is unknown; ${wayOut ?? `only ${adviceText('reinitFull', d.name)} repairs it (it creates the slot again and copies every table)`}`,
     { node: d.from, address: subscriptionAddress(d.name) },
   );
+}
+
+/**
+ * A slot gone or invalidated after a failover of the publisher that may have left the subscriber
+ * rows past the fork: the failover verdict's way out, which keeps them first (read as `status`
+ * reads it: both nodes, the publisher's place in its WAL history, what steep recorded of the
+ * subscriber streaming; nothing recorded). Undefined where steep sees no failover, or shows the
+ * subscriber applied nothing past the fork: the bare full copy then empties no only copy.
+ */
+export async function failoverWayOutNow(
+  topology: Topology,
+  d: SubscriptionSpec,
+): Promise<string | undefined> {
+  const observed = await readCluster(
+    [...new Set([d.from, d.node])].map((n) => topology.nodes[n]!),
+    clusterReadOptions(topology.settings),
+  );
+  await observeStreamPositions(topology, observed, { record: false });
+  return failoverWayOut(topology, observed, d);
 }
 
 /**

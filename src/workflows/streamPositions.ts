@@ -17,8 +17,13 @@ import { StreamPositionStore } from '../state/streamPositions.js';
  * `observed`, for the failover verdicts), then record what it has applied now from the primary it
  * streams from. A subscriber whose state schema lacks the table (before migration 11) or that
  * cannot be written is left as it is: its verdict after a promotion is then `unknown`, never resumed.
+ * `record: false`: read only (verify and reinit, naming a failover's way out).
  */
-export async function observeStreamPositions(topology: Topology, observed: ClusterState): Promise<void> {
+export async function observeStreamPositions(
+  topology: Topology,
+  observed: ClusterState,
+  opts: { record?: boolean } = {},
+): Promise<void> {
   const promoted = Object.values(topology.subscriptions).filter((d) => mayBePromoted(topology, observed, d));
   const subscribers = new Set(
     Object.values(topology.subscriptions)
@@ -53,6 +58,7 @@ export async function observeStreamPositions(topology: Topology, observed: Clust
         if (read) node.streamPositions = read;
       }),
     );
+    if (opts.record === false) return;
     const verdicts = failoverVerdicts(topology, observed);
     const record = streamPositionsToRecord(topology, observed, verdicts);
     const settle = resumedToSettle(topology, observed, verdicts);

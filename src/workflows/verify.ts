@@ -39,6 +39,7 @@ import { DivergedTablesStore } from '../state/divergedTables.js';
 import { StreamContinuityStore } from '../state/streamContinuity.js';
 import { hasInitTables, SubscriptionStateStore } from '../state/subscriptionState.js';
 import { VerificationStore } from '../state/verifications.js';
+import { failoverWayOutNow } from './reinitSlot.js';
 import { recordSettled } from './streamPositions.js';
 
 /**
@@ -257,12 +258,13 @@ export async function verifyLoaded(
           : new SteepError(
               'verify.slot_lost',
               `${what}: nothing replays to ${d.node}, so its rows cannot be compared and what it missed is unknown; ` +
-                advise(
-                  'reinitFull',
-                  { subscription: d.name, node: d.node, from: d.from, onlyCopy },
-                  [],
-                  'creates the slot again and copies every table',
-                ),
+                ((await failoverWayOutNow(topology, d)) ??
+                  advise(
+                    'reinitFull',
+                    { subscription: d.name, node: d.node, from: d.from, onlyCopy },
+                    [],
+                    'creates the slot again and copies every table',
+                  )),
               { node: d.from, address: subscriptionAddress(d.name) },
             );
       }

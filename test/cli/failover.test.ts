@@ -41,6 +41,8 @@ import { eventually, HANG_MS, passwordEnv, passwordVar } from '../support/topolo
 
 const TABLE = 'fo_items';
 const SUB = 'fo_sub';
+/** The way out that keeps sub's rows past the fork (the old primary's writes, maybe their only copy) first. */
+const KEEP_FIRST = `copy what sub must keep to pub first, then steep reinit ${SUB} --full copies its tables again`;
 
 /** Writes on whichever node `target()` names (the primary of the moment), each write a short transaction; acked ids kept. */
 function startFailoverWriter(target: () => TestNode): { stop: () => Promise<number[]>; acked: () => number } {
@@ -222,6 +224,25 @@ async function countRows(acked: number[], primary: TestNode, sub: TestNode) {
     lostToSub: [...onPrimary].filter((id) => !onSub.has(id)).length,
     phantom: [...onSub].filter((id) => !onPrimary.has(id)).length,
   };
+}
+
+/**
+ * verify and a reinit without --full refuse on the slot (`trouble`), naming the way out that keeps
+ * sub's rows past the fork first (they may be the only copy of the old primary's writes), never a
+ * bare reinit --full.
+ */
+async function refusedKeepingFirst(steep: ReturnType<typeof steepOn>['steep'], trouble: string) {
+  for (const args of [
+    ['verify', SUB],
+    ['reinit', SUB, '--auto-approve', '--tables', `public.${TABLE}`],
+  ]) {
+    const r = await steep(args);
+    expect.soft(r.code, out(r)).toBe(1);
+    expect.soft(out(r)).toContain(trouble);
+    expect.soft(out(r)).toContain(KEEP_FIRST);
+    expect.soft(out(r)).not.toContain('creates the slot again');
+    expect.soft(out(r)).not.toContain(`only steep reinit ${SUB} --full repairs it`);
+  }
 }
 
 interface Pair {
@@ -452,9 +473,7 @@ describe('a publisher failover', () => {
         // it had applied past the fork from pub: pub's writes after the fork are lost, and steep says so
         expect(status.stdout).toContain('writes lost with the old primary');
         // and the full copy that replaces its phantom rows comes after what sub must keep (issue 62)
-        expect(status.stdout).toContain(
-          `copy what sub must keep to pub first, then steep reinit ${SUB} --full copies its tables again`,
-        );
+        expect(status.stdout).toContain(KEEP_FIRST);
         const drift = await steep(['drift']);
         expect(drift.code, out(drift)).toBe(2);
         expect(drift.stdout).toMatch(/sub\/fo_sub ← pub: diverged/);
@@ -549,18 +568,8 @@ describe('a publisher failover', () => {
         const drift = await steep(['drift']);
         expect.soft(drift.code, out(drift)).toBe(2);
         expect.soft(drift.stdout).not.toContain('resumed');
-        // before the repair, verify and a reinit without --full refuse on the slot beyond pub's WAL,
-        // naming the way out that keeps sub's phantom rows first (they may be the only copy of the
-        // old primary's writes), never a bare reinit --full
-        const keepFirst = `copy what sub must keep to pub first, then steep reinit ${SUB} --full copies its tables again`;
-        const refusedVerify = await steep(['verify', SUB]);
-        const refusedReinit = await steep(['reinit', SUB, '--auto-approve', '--tables', `public.${TABLE}`]);
-        for (const r of [refusedVerify, refusedReinit]) {
-          expect.soft(r.code, out(r)).toBe(1);
-          expect.soft(out(r)).toContain("beyond pub's own WAL");
-          expect.soft(out(r)).toContain(keepFirst);
-          expect.soft(out(r)).not.toContain('creates the slot again');
-        }
+        // before the repair, verify and a reinit without --full refuse on the slot beyond pub's WAL
+        await refusedKeepingFirst(steep, "beyond pub's own WAL");
 
         // the way out status names: apply records it, reinit --full copies again (the slot recovered)
         const recorded = await steep(['apply', '--auto-approve']);
@@ -665,6 +674,41 @@ describe('a publisher failover', () => {
       expect(after.code, out(after)).toBe(0);
       console.log(
         `failover 16: ${acked.length} writes acked; gap detected, recorded diverged, repaired by reinit --full; rows lost 0`,
+      );
+    } finally {
+      await cluster.stop();
+    }
+  }, 300_000);
+
+  it('16: no failover slots, the standby left behind: writes lost shown; verify and reinit name what sub must keep first, never a bare reinit --full', async () => {
+    const { cluster, pub, sub, standby } = await startPair(16);
+    try {
+      const { steep, repoint } = steepOn(pub, standby, sub);
+      const applied = await steep(['apply', '--auto-approve']);
+      expect(applied.code, out(applied)).toBe(0);
+
+      let primary: TestNode = pub;
+      const writer = startFailoverWriter(() => primary);
+      await eventually(async () => writer.acked() >= 50, HANG_MS, 'the writer to commit');
+      // the standby stops receiving; the subscriber applies past it, and steep records it streaming there
+      await standbyLeftBehind(standby, sub, () => writer.acked() >= 150);
+      await steep(['status']);
+      await pub.stop('immediate');
+      await standby.promote();
+      primary = standby;
+      await eventually(async () => writer.acked() >= 200, HANG_MS, 'the writer to commit on the new primary');
+      const rows = await countRows(await writer.stop(), standby, sub);
+
+      repoint(standby, pub);
+      const status = await steep(['status']);
+      expect.soft(status.stdout, out(status)).toMatch(/fo_sub\s+sub ← pub\s+diverged/);
+      expect.soft(out(status)).toContain('writes lost with the old primary');
+      expect.soft(out(status)).toContain(KEEP_FIRST);
+      // verify and a reinit without --full refuse on the lost slot, naming the failover's way out
+      await refusedKeepingFirst(steep, 'slot fo_sub of fo_sub is missing on pub');
+      expect.soft(rows.phantom, JSON.stringify(rows)).toBeGreaterThan(0);
+      console.log(
+        `failover 16, standby left behind: ${rows.lost} acked writes lost, ${rows.phantom} phantom rows on sub; verify and reinit name what sub must keep first`,
       );
     } finally {
       await cluster.stop();
