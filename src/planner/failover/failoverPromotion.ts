@@ -57,12 +57,13 @@ export function afterFailover(
       pub.serverVersion < SUBSCRIPTION_OPTION.failover.since
         ? `PostgreSQL ${majorVersion(pub.serverVersion)} keeps a logical slot only on the primary, so a failover of ${d.from} loses it`
         : `a failover to a standby that held no synced copy of it loses it (or it was dropped)`;
-    // no slot on the promoted node streamed to the subscriber: what it applied came from the old primary
+    // its origin past the fork is no proof of the old primary's writes: a slot dropped since may
+    // have streamed it from this node (a promotion long before the subscription was made)
     return fullCopy(
       d,
       sub,
       o,
-      { history: pub.failover?.self.history, elsewhere: o.originLsn },
+      { history: pub.failover?.self.history, elsewhere: null },
       `slot ${o.slot} is missing on ${d.from}: ${why}; a new slot would start after the changes made in between, so steep does not resume ${d.name}:`,
     );
   }
@@ -163,7 +164,7 @@ function fullCopy(
   if (applied === null) return unsure(`it cannot read what ${d.node} has applied of ${d.name}`);
   if (compareLsn(applied, fork.switchLsn) <= 0) return bare;
   return unsure(
-    `${d.node} has applied ${applied}, past the fork at ${fork.switchLsn}, and may have received it from ${d.from} before its slot stopped streaming`,
+    `${d.node} has applied ${applied}, past the fork at ${fork.switchLsn}, which it may have received from ${d.from} before its slot stopped streaming`,
   );
 }
 

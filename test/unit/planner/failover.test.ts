@@ -410,8 +410,7 @@ describe('a publisher with standbys', () => {
         expect.stringMatching(/^diverged: slot west_orders is missing on east: .*; writes lost/),
       ]);
       expect(verdicts(gone)[0]).toContain(lost);
-      // recorded, and read now, at the fork (with the slot gone, an origin past it came from the old primary: below)
-      const before = reading(promoted({ positions: seen('0/2800000', false) }), '0/2800000');
+      const before = promoted({ positions: seen('0/2800000', false) });
       delete at(before, 'east').slots.west_orders;
       expect(verdicts(before)[0]).not.toContain('writes lost');
       expect(verdicts(promoted({ positions: seen('0/2000000', false) }))[0]).not.toContain('writes lost');
@@ -521,8 +520,13 @@ describe('a publisher with standbys', () => {
         });
       it.each([
         [
-          'missing, nothing recorded, and west has applied past the fork (read now): it cannot have streamed that from a slot east lacks',
+          'missing, nothing recorded, and west has applied past the fork (read now): from the old primary, or from a slot east dropped since',
           missing({}, '0/3000000'),
+          'steep cannot show that west applied nothing past the fork (west has applied 0/3000000, past the fork at 0/2800000, which it may have received from east before its slot stopped streaming)',
+        ],
+        [
+          'missing, west recorded past the fork',
+          missing({ positions: seen('0/3000000', false) }, '0/3000000'),
           'writes lost with the old primary: it had committed at least up to 0/3000000 on timeline 1',
         ],
         [
@@ -569,6 +573,9 @@ describe('a publisher with standbys', () => {
         expect(last).toMatch(/^diverged: .*steep reinit west_orders --full copies its tables again$/);
         expect(last).not.toContain('must keep');
       });
+      it('an origin past the fork with the slot gone is no proof of writes lost (a promotion long before the subscription, its slot dropped since)', () => {
+        expect(verdicts(missing({}, '0/3000000'))[0]).not.toContain('writes lost');
+      });
       it('a publisher never promoted (no fork in its history): the bare full copy', () => {
         const state = missing({ history: { ...HISTORY, timeline: 1, forks: [] } }, '0/3000000');
         expect(verdicts(state)[0]).toMatch(
@@ -577,7 +584,9 @@ describe('a publisher with standbys', () => {
       });
       it('verify and reinit, refusing a slot gone or invalidated, name the way out the verdict names (none where it is the bare full copy)', () => {
         const d = t.subscriptions.west_orders!;
-        expect(failoverWayOut(t, missing({}, '0/3000000'), d)).toContain(keepFirst);
+        expect(failoverWayOut(t, missing({ positions: seen('0/3000000', false) }, '0/3000000'), d)).toContain(
+          keepFirst,
+        );
         expect(failoverWayOut(t, invalidated({}, '0/3000000', '0/3000000'), d)).toMatch(
           /^steep cannot show that west applied nothing past the fork/,
         );
