@@ -3,7 +3,8 @@ import { quoteIdent } from './sql.js';
 /**
  * PostgreSQL's disable_on_error (15+), as steep reads it: which disabled subscription PostgreSQL
  * disabled at an error, and what to tell the user. One rule for status (model/syncVerdict.ts),
- * plan (planner/subscriptions/subscriptionAlter.ts) and reinit.
+ * plan (planner/subscriptions/subscriptionAlter.ts), reinit and the switchover's preflight
+ * (planner/switchover/switchoverChecks.ts).
  */
 
 /**

@@ -122,7 +122,13 @@ export interface SwitchoverFacts {
     slot: string | null;
     /** `schema.table` → pg_subscription_rel state */
     tables: Record<string, string>;
+    /** disabled: disable_on_error and the errors counted (model/disableOnError.ts); absent: not read */
+    errors?: { options: { disableOnError: boolean }; errorsCounted: number | null; steepDisabledAt?: number };
   } | null;
+  /** the file's `enabled` of the subscription (absent: true) */
+  declaredEnabled?: boolean;
+  /** the reasons of the failover verdict that left it diverged (planner/failover/failoverPromotion.ts); absent: none */
+  failoverDiverged?: string[];
   /** steep's recorded init state, null without a state schema */
   state: string | null;
   /** tables whose stream steep recorded a gap in since their copy (model/continuity.ts) */

@@ -8,6 +8,7 @@
  */
 import type pg from 'pg';
 import { readPublishedScope, readSubscriptionInfo, type SubscriptionInfo } from '../catalog/compareScope.js';
+import { readDisableOnError } from '../catalog/errorCounters.js';
 import { readSequencePrivileges, readSequenceStates } from '../catalog/sequences.js';
 import { serverVersionOf } from '../catalog/session.js';
 import {
@@ -31,6 +32,7 @@ import { withSession } from '../db/connect.js';
 import { publishedSequences } from '../executors/sequenceSync.js';
 import { type NodeClients, waitLagUnder } from '../executors/switchover.js';
 import { subscriptionAddress } from '../model/address.js';
+import { disabledOnError } from '../model/disableOnError.js';
 import { SteepError } from '../model/errors.js';
 import { lsnValue } from '../model/lsn.js';
 import { displayTable, quoteTable } from '../model/sql.js';
@@ -43,6 +45,7 @@ import {
 import type { SubscriptionSpec, TableName, Topology } from '../model/topology.js';
 import { declaredSubscription, qualifiedName, tableOfQualified } from '../model/topology.js';
 import { isComparison } from '../planner/compare/verify.js';
+import { failoverVerdicts } from '../planner/failover/failover.js';
 import { decideSequence } from '../planner/sequences.js';
 import { fenceTriggerName } from '../planner/switchover/dataFence.js';
 import { objectChecks } from '../planner/switchover/objectChecks.js';
@@ -55,6 +58,7 @@ import {
 } from '../planner/switchover/switchoverChecks.js';
 import { StreamContinuityStore } from '../state/streamContinuity.js';
 import { hasInitTables, SubscriptionStateStore } from '../state/subscriptionState.js';
+import { observe } from './plan.js';
 import { lockedPair } from './reinit.js';
 import { readReverseFacts, reverseConninfo } from './switchoverReverse.js';
 import { SwitchoverRun, type SwitchoverRunOptions } from './switchoverRun.js';
@@ -199,7 +203,17 @@ async function readFacts(
     newFenced,
     capacity: { old: oldCapacity, new: newCapacity },
     forwardOrigin,
-    live: info ? { enabled: info.enabled, slot: info.slot, tables: Object.fromEntries(info.tables) } : null,
+    live: info
+      ? {
+          enabled: info.enabled,
+          slot: info.slot,
+          tables: Object.fromEntries(info.tables),
+          ...(info.enabled
+            ? {}
+            : { errors: await readDisableOnError(neu, newVersion, d.name, { schema, node: d.node }) }),
+        }
+      : null,
+    declaredEnabled: d.enabled,
     state,
     gaps,
     slot: slot ? { name: slotName, active: slot.active, lagBytes: slot.lagBytes } : null,
@@ -220,7 +234,18 @@ async function readFacts(
     ...(await sequenceFacts(old, neu, d, tables, opts.sequences)),
     reverse,
   };
+  const byError = facts.live?.errors && disabledOnError({ enabled: false, ...facts.live.errors });
+  if (byError) facts.failoverDiverged = await failoverWayOut(topology, d);
   return { facts, verifyTables: verify.tables };
+}
+
+/**
+ * Disabled by PostgreSQL at an error: whether a failover of its publisher left it diverged (the
+ * verdict status and plan give, read as they read it), whose way out comes before any ENABLE.
+ */
+async function failoverWayOut(topology: Topology, d: SubscriptionSpec): Promise<string[] | undefined> {
+  const verdicts = failoverVerdicts(topology, await observe(topology));
+  return verdicts.find((v) => v.subscription === d.name && v.verdict === 'diverged')?.reasons;
 }
 
 /**

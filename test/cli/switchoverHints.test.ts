@@ -110,6 +110,63 @@ describe('switchover hints, followed as printed', () => {
     // naming both GRANTs is planner/switchover.test's)
   });
 
+  it('disabled by PostgreSQL at a conflict (disableOnError), which steep apply leaves so: the refusal names its cause and the ENABLE; followed as printed, the dry run passes', async () => {
+    // (after the ADMIN OPTION hint of the first case, as the dry runs of the cases before)
+    const path = await once();
+    const enabled = async () =>
+      (
+        await west().query<{ on: boolean }>(
+          'SELECT subenabled AS on FROM pg_subscription WHERE subname = $1',
+          [SUB],
+        )
+      )[0]!.on;
+    const withOption = writeConfig(
+      oneWayYaml(
+        'steep_runner',
+        [east(), west()],
+        SUB,
+        ['orders'],
+        ['    init: { method: snapshot }', '    options: { disableOnError: true }'],
+      ),
+    );
+    try {
+      const set = await steep(['apply', '--auto-approve'], withOption);
+      expect(set.code, set.stdout + set.stderr).toBe(0);
+      // a row in the way on west: east's insert of the same key stops apply, PostgreSQL disables it
+      await west().query(`INSERT INTO public.orders (id, v) VALUES (-1, 'in the way')`);
+      await east().query(`INSERT INTO public.orders (id, v) VALUES (-1, 'from east')`);
+      await eventually(async () => !(await enabled()), HANG_MS, 'PostgreSQL to disable it at the conflict');
+      // what the refusal used to advise: steep apply, which leaves it disabled
+      await steep(['apply', '--auto-approve'], withOption);
+      expect(await enabled()).toBe(false);
+
+      const dry = await steep(['switchover', SUB, '--dry-run', '--reverse'], withOption);
+      expect(dry.code).toBe(1);
+      const out = dry.stdout + dry.stderr;
+      expect(out).toContain(
+        `subscription ${SUB} on west is disabled by PostgreSQL after an error (disable_on_error; errors apply and sync 1 counted since the statistics were reset): ` +
+          `its message is in the server log of west ("logical replication subscription "${SUB}" has been disabled due to an error" and the error before it); ` +
+          `fix its cause, then run ALTER SUBSCRIPTION "${SUB}" ENABLE on west`,
+      );
+      expect(out).not.toContain('enable it (steep apply)');
+      // its cause (the server log's error before it): the row in the way; then the ENABLE as printed
+      await west().query('DELETE FROM public.orders WHERE id = -1');
+      const enable = /then run (ALTER SUBSCRIPTION "\w+" ENABLE) on west/.exec(out)![1]!;
+      await west().query(enable);
+      await waitCaughtUp(east(), SUB);
+      const ok = await steep(['switchover', SUB, '--dry-run', '--reverse'], withOption);
+      expect(ok.code, ok.stdout + ok.stderr).toBe(0);
+    } finally {
+      // the file the other cases use: disable_on_error off again
+      await west().query('DELETE FROM public.orders WHERE id = -1');
+      await east().query('DELETE FROM public.orders WHERE id = -1');
+      if (!(await enabled())) await west().query(`ALTER SUBSCRIPTION ${SUB} ENABLE`);
+      const back = await steep(['apply', '--auto-approve'], path);
+      expect(back.code, back.stdout + back.stderr).toBe(0);
+      await waitCaughtUp(east(), SUB);
+    }
+  });
+
   it("the way back's slot name taken by another database of the new primary's server is never named for dropping; switched over without --reverse as it says, the switchover is released and that slot is untouched", async () => {
     const path = await once();
     await west().query('CREATE DATABASE shop2');

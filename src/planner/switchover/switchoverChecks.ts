@@ -6,6 +6,7 @@
 import { adviceText } from '../../model/advice.js';
 import { formatBytes } from '../../model/bytes.js';
 import { withDatabaseTag } from '../../model/databaseTag.js';
+import { disabledOnError, disabledOnErrorText } from '../../model/disableOnError.js';
 import { adminOptionGrant } from '../../model/membershipGrant.js';
 import { functionGrantAdvice, functionSignature } from '../../model/privileges.js';
 import { replicationConnectFix } from '../../model/replicationConnectError.js';
@@ -90,8 +91,7 @@ function subscriptionProblems(
 ): string[] {
   const p: string[] = [];
   const { subscription: sub, oldNode: old, newNode: neu } = facts;
-  if (!live.enabled)
-    p.push(`subscription ${sub} on ${neu} is disabled: enable it (steep apply) and let it catch up first`);
+  if (!live.enabled) p.push(disabledProblem(facts, live));
   const copying = Object.entries(live.tables).filter(([, s]) => s !== 'r');
   if (copying.length > 0)
     p.push(
@@ -130,6 +130,37 @@ function subscriptionProblems(
       );
   }
   return p;
+}
+
+/**
+ * Why the subscription is disabled, with the way out that enables it: steep apply enables only
+ * one the file enables, that has its slot, and that PostgreSQL did not disable at an error
+ * (planner/subscriptions/subscriptionAlter.ts); for that one its cause and the ENABLE, as
+ * status says, or the failover's way out first where one left it diverged.
+ */
+function disabledProblem(facts: SwitchoverFacts, live: NonNullable<SwitchoverFacts['live']>): string {
+  const { subscription: sub, newNode: neu, oldNode: old } = facts;
+  const at = `subscription ${sub} on ${neu} is disabled`;
+  if (live.errors && disabledOnError({ enabled: false, ...live.errors })) {
+    const diverged = facts.failoverDiverged;
+    const counted = `apply and sync ${live.errors.errorsCounted ?? 0}`;
+    return (
+      `subscription ${sub} on ${neu} is ${disabledOnErrorText(sub, neu, counted, diverged ? old : undefined)}; ` +
+      `${diverged ? `${diverged.join('; ')}; ` : ''}let it catch up, then run the switchover again`
+    );
+  }
+  if (live.slot === null)
+    return (
+      `${at} without a slot (slot_name = NONE), as a switchover's release leaves it: ${neu} may be the primary already, ` +
+      `so no enable is advised; if that switchover is done, nothing is left to switch over` +
+      (facts.declaredEnabled === false ? '' : `: set enabled: false on ${sub} in steep.yaml`)
+    );
+  if (facts.declaredEnabled === false)
+    return (
+      `${at} as steep.yaml declares it (enabled: false), which steep apply keeps: unless ${neu} is the primary already ` +
+      `(a switchover leaves it so), set enabled: true on ${sub} in steep.yaml, run steep apply and let it catch up first`
+    );
+  return `${at}: enable it (steep apply) and let it catch up first`;
 }
 
 /** The roles the fence would make read-only exist, may be fenced by steep, and are not fenced already. */

@@ -666,3 +666,78 @@ describe('switchover planner', () => {
     expect(drainProven(100n, null, null)).toBeNull();
   });
 });
+
+describe('switchover refusal of a disabled subscription: the way out that enables it', () => {
+  const disabled = (
+    o: Partial<SwitchoverFacts> = {},
+    errors?: NonNullable<SwitchoverFacts['live']>['errors'],
+  ) =>
+    switchoverProblems(
+      { ...FACTS, live: { ...FACTS.live!, enabled: false, ...(errors ? { errors } : {}) }, ...o },
+      OPTS,
+    ).filter((p) => p.startsWith('subscription new_orders on new is disabled'));
+  // PostgreSQL disabled it at an apply error (disable_on_error): steep apply leaves it so (planner)
+  const byError = { options: { disableOnError: true }, errorsCounted: 1 };
+
+  it('disabled by PostgreSQL at an error: its cause and the ENABLE, as status says, never steep apply', () => {
+    expect(disabled({}, byError)).toEqual([
+      'subscription new_orders on new is disabled by PostgreSQL after an error (disable_on_error; errors apply and sync 1 counted since the statistics were reset): ' +
+        'its message is in the server log of new ("logical replication subscription "new_orders" has been disabled due to an error" and the error before it); ' +
+        'fix its cause, then run ALTER SUBSCRIPTION "new_orders" ENABLE on new (steep apply does not enable it while this stands: it would be disabled again); ' +
+        'let it catch up, then run the switchover again',
+    ]);
+  });
+
+  it("left diverged by a failover of its publisher: the failover's way out first, no ENABLE", () => {
+    const wayOut =
+      'slot new_orders is missing on old: …; copy what new must keep to old first, then steep reinit new_orders --full copies its tables again';
+    const [p] = disabled({ failoverDiverged: [wayOut] }, byError);
+    expect(p).toContain(
+      "a failover of old left new_orders diverged, so the failover's way out comes first: enabling it before that resumes past the fork",
+    );
+    expect(p).toContain(`; ${wayOut}; `);
+    expect(p).not.toContain('ENABLE on new');
+    expect(p).not.toContain('steep apply)');
+  });
+
+  it('disabled by steep apply itself (no errors since its DISABLE) and enabled in the file: steep apply enables it', () => {
+    for (const errors of [
+      undefined,
+      { ...byError, steepDisabledAt: 1 },
+      { ...byError, options: { disableOnError: false } },
+    ])
+      expect(disabled({}, errors)).toEqual([
+        'subscription new_orders on new is disabled: enable it (steep apply) and let it catch up first',
+      ]);
+  });
+
+  it('disabled as steep.yaml declares (enabled: false), which steep apply keeps: the file is named, and the primary it may be already', () => {
+    expect(disabled({ declaredEnabled: false })).toEqual([
+      'subscription new_orders on new is disabled as steep.yaml declares it (enabled: false), which steep apply keeps: ' +
+        'unless new is the primary already (a switchover leaves it so), set enabled: true on new_orders in steep.yaml, run steep apply and let it catch up first',
+    ]);
+  });
+
+  it('released by a switchover (slot_name = NONE): no enable is advised, new may be the primary already', () => {
+    const [p] = switchoverProblems(
+      { ...FACTS, live: { ...FACTS.live!, enabled: false, slot: null }, slot: null },
+      OPTS,
+    ).filter((x) => x.startsWith('subscription new_orders on new is disabled'));
+    const released =
+      "subscription new_orders on new is disabled without a slot (slot_name = NONE), as a switchover's release leaves it: new may be the primary already, " +
+      'so no enable is advised; if that switchover is done, nothing is left to switch over';
+    expect(p).toBe(`${released}: set enabled: false on new_orders in steep.yaml`);
+    // the file says so already
+    expect(
+      switchoverProblems(
+        {
+          ...FACTS,
+          live: { ...FACTS.live!, enabled: false, slot: null },
+          slot: null,
+          declaredEnabled: false,
+        },
+        OPTS,
+      ).filter((x) => x.startsWith('subscription new_orders on new is disabled')),
+    ).toEqual([released]);
+  });
+});
