@@ -198,12 +198,13 @@ export async function planVerify(
 
 /**
  * A table other subscriptions on the subscriber apply into too (several publishers, as with
- * `origin: none`): it holds the union of their rows, which no comparison with one publisher can
- * tell from rows that should not be there.
+ * `origin: none`, or one moved there at a switchover): it holds the union of their rows, which no
+ * comparison with one publisher can tell from rows that should not be there, nor from the
+ * application's own on a subscriber that took writes.
  */
 function alsoFedReason(name: string, d: SubscriptionSpec, others: string[]): string {
   const subs = `subscription${others.length === 1 ? '' : 's'} ${others.join(', ')}`;
-  return `${name} is not comparable with ${d.from} alone: ${subs} on ${d.node} ${others.length === 1 ? 'applies' : 'apply'} into it too, so ${d.node} rightly holds rows ${d.from} never had`;
+  return `${name} is not comparable with ${d.from} alone: ${subs} on ${d.node} ${others.length === 1 ? 'applies' : 'apply'} into it too, so rows ${d.node} holds that ${d.from} never had may be ${others.length === 1 ? "that subscription's" : 'theirs'}`;
 }
 
 function originNoneReason(name: string, d: SubscriptionSpec, upstream: string[]): string {

@@ -30,6 +30,11 @@ function preparedCheck(facts: SwitchoverFacts): RollbackCommand {
   };
 }
 
+/**
+ * A subscription moved to the new primary (docs/switchover.md "Inbound subscriptions") applies
+ * under its own origin: the way back (`origin = none`) never sends those rows, nor does anything
+ * without `--reverse`, and verify counts them with the application's. They are copied by hand.
+ */
 function inboundCheck(facts: SwitchoverFacts): RollbackCommand[] {
   const { subscription: sub, newNode: neu, oldNode: old } = facts;
   const tables = (facts.fence?.tables ?? []).map((t) => quoteLiteral(t.table));
@@ -38,7 +43,10 @@ function inboundCheck(facts: SwitchoverFacts): RollbackCommand[] {
     {
       node: neu,
       sql: inboundSubscriptionsSql(`ARRAY[${tables.join(', ')}]`, quoteLiteral(sub)),
-      why: `repeat until it returns no row: another subscription on ${neu} applying into these tables passes the fence; disable each (ALTER SUBSCRIPTION name DISABLE) or point it at ${old}`,
+      why:
+        `repeat until it returns no row: another subscription on ${neu} applying into these tables passes the fence: disable each (ALTER SUBSCRIPTION name DISABLE); ` +
+        `the rows it applied on ${neu} are only there (no way back carries another origin's rows) and steep verify cannot tell them from the application's, ` +
+        `so once ${old}'s fence is removed copy to ${old} by hand every row of its tables ${neu} holds and ${old} lacks, before moving it back to ${old}`,
     },
   ];
 }

@@ -257,7 +257,8 @@ function writerProblems(facts: SwitchoverFacts, opts: SwitchoverOptions): string
   for (const s of facts.inbound ?? [])
     p.push(
       `subscription ${s.name} on ${old} writes into ${s.tables.join(', ')}, which the switchover moves to ${neu}, and no fence stops a subscription's apply: ` +
-        `disable it (ALTER SUBSCRIPTION ${quoteIdent(s.name)} DISABLE on ${old}) and have it write into ${neu} instead, then run again`,
+        `disable it (ALTER SUBSCRIPTION ${quoteIdent(s.name)} DISABLE on ${old}; what it has not applied waits in its slot on its publisher), then run again; ` +
+        `afterwards move it to ${neu} with that slot, as docs/switchover.md "Inbound subscriptions" shows, or enable it on ${old} once a rollback moved the writes back`,
     );
   // only a role that logs in to the old primary is an application that must log in to the new one
   // (a NOLOGIN owner role named with --roles is fenced, never logged in with)

@@ -303,7 +303,7 @@ describe('switchover planner', () => {
       what: 'a subscription writing into the tables on the old primary',
       facts: { inbound: [{ name: 'feed', tables: ['public.orders'] }] },
       problem:
-        /subscription feed on old writes into public\.orders, .*ALTER SUBSCRIPTION "feed" DISABLE on old/,
+        /subscription feed on old writes into public\.orders, .*ALTER SUBSCRIPTION "feed" DISABLE on old; what it has not applied waits in its slot/,
     },
     {
       what: "a gap steep recorded in a table's stream",
@@ -567,6 +567,31 @@ describe('switchover planner', () => {
       'new: DROP FUNCTION IF EXISTS "steep"."switchover_fence_new_orders"()',
     ]);
     expect(again.newPrimaryUnfence.map((x) => `${x.node}: ${x.sql}`)).toEqual(release.slice(1, 3));
+  });
+
+  it("an inbound subscription: the refusal says what waits in its slot and where it goes after; the rollback's check has its rows on the new primary copied back by hand", () => {
+    const feed = { inbound: [{ name: 'feed', tables: ['public.orders'] }] };
+    const [refusal] = switchoverProblems({ ...FACTS, ...feed }, OPTS);
+    expect(refusal).toMatch(
+      /^subscription feed on old writes into public\.orders, .*: disable it \(ALTER SUBSCRIPTION "feed" DISABLE on old; what it has not applied waits in its slot on its publisher\), then run again; afterwards move it to new with that slot, as docs\/switchover\.md "Inbound subscriptions" shows, or enable it on old once a rollback moved the writes back$/,
+    );
+    // "write into new" alone: the way back (origin = none) never carries its rows to old
+    expect(refusal).not.toContain('have it write into new');
+    const fence = {
+      schema: 'steep',
+      schemaExists: true,
+      schemaCreate: true,
+      tables: [{ table: '"public"."orders"', trigger: true }],
+    };
+    for (const reverse of [true, false]) {
+      const plan = planSwitchover({ ...FACTS, fence }, { ...OPTS, reverse }, INPUTS);
+      const check = plan.rollback.find((r) => r.sql?.includes('FROM pg_catalog.pg_subscription s'))!;
+      expect(check.why).toBe(
+        'repeat until it returns no row: another subscription on new applying into these tables passes the fence: disable each (ALTER SUBSCRIPTION name DISABLE); ' +
+          "the rows it applied on new are only there (no way back carries another origin's rows) and steep verify cannot tell them from the application's, " +
+          "so once old's fence is removed copy to old by hand every row of its tables new holds and old lacks, before moving it back to old",
+      );
+    }
   });
 
   it("the kept slot's advice sets origin = none for the catch-up when the way back runs and the subscription's origin is any", () => {
