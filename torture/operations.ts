@@ -1,13 +1,22 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { GatedHazard } from '../src/model/hazardGate.js';
-import type { SwitchoverReport } from '../src/model/switchover.js';
+import type { RollbackCommand, SwitchoverReport } from '../src/model/switchover.js';
 import { roleClient, writeLoop } from '../test/support/appWriter.js';
 import { type CliResult, startSteep } from '../test/support/cli.js';
-import { standbyLeftBehind } from '../test/support/replicationData.js';
+import type { TestNode } from '../test/support/cluster.js';
+import { standbyLeftBehind, waitCaughtUp } from '../test/support/replicationData.js';
 import { tempDir } from '../test/support/tempDir.js';
 import { eventually, HANG_MS } from '../test/support/topologyFile.js';
 import type { Random } from './choices.js';
+import {
+  copyLacking,
+  INBOUND,
+  moveInbound,
+  THIRD_FIRST_ID,
+  thirdConninfo,
+  thirdIdsMissing,
+} from './inbound.js';
 import { APP, KEYLESS, LINK, LINK_APP, LINK_TABLE, SIDE_COLUMN, TABLES, type World } from './world.js';
 
 /**
@@ -303,20 +312,12 @@ const cancelAndCopyAgain: Operation = {
  * from the switchover's start until it is pointed at the new primary (the fence: a declared
  * blackout), nowhere else.
  */
-function switchover(reverse: boolean, extra: string[] = []): Operation {
+function switchover(reverse: boolean, extra: string[] = [], follow: RollbackFollow = {}): Operation {
   return {
     name: reverse ? 'switchover-reverse' : 'switchover',
     runsOn: (v) => v >= 16,
     run: async (world) => {
-      const args = [
-        'switchover',
-        world.file.sub,
-        '--grace',
-        '1s',
-        '--json',
-        ...(reverse ? ['--reverse'] : []),
-        ...extra,
-      ];
+      const args = switchoverArgs(world, reverse, extra);
       const fenced = world.blackout(`steep ${args.join(' ')}: the fence until the application points at pb`);
       let done = await world.steep(args);
       // refused before it fenced anything, with the statements that let it run (after a
@@ -355,10 +356,23 @@ function switchover(reverse: boolean, extra: string[] = []): Operation {
         [0],
         'steep plan after the switchover with enabled: false',
       );
-      world.followUp = rollback(report, reverse, ackedOnPbBefore);
+      world.followUp = rollback(report, reverse, ackedOnPbBefore, follow);
       return `switchover${reverse ? ' --reverse' : ''}`;
     },
   };
+}
+
+/** `steep switchover` of the file's subscription as the operations run it */
+function switchoverArgs(world: World, reverse: boolean, extra: string[] = []): string[] {
+  return [
+    'switchover',
+    world.file.sub,
+    '--grace',
+    '1s',
+    '--json',
+    ...(reverse ? ['--reverse'] : []),
+    ...extra,
+  ];
 }
 
 /**
@@ -367,11 +381,35 @@ function switchover(reverse: boolean, extra: string[] = []): Operation {
  * id acknowledged on pb must reach pa: nothing is forgiven (without --reverse, the rows written
  * on pb are the only copy; a rollback that strands them there loses them for the application).
  */
-function rollback(report: SwitchoverReport, reverse: boolean, ackedOnPbBefore: Set<number>): Operation {
+/**
+ * What an operation adds to the rollback (switchover-inbound): `before` its steps; `check`, a
+ * check of the rollback ("repeat until it returns no row") that returned rows, followed as its why
+ * says before the check is read again; `afterSteps`, once the application points back at pa; `after`,
+ * once the declared subscription is made again.
+ */
+interface RollbackFollow {
+  before?: (world: World) => Promise<void>;
+  check?: (
+    world: World,
+    step: RollbackCommand,
+    rows: Record<string, unknown>[],
+    node: TestNode,
+  ) => Promise<void>;
+  afterSteps?: (world: World) => Promise<void>;
+  after?: (world: World) => Promise<string>;
+}
+
+function rollback(
+  report: SwitchoverReport,
+  reverse: boolean,
+  ackedOnPbBefore: Set<number>,
+  follow: RollbackFollow = {},
+): Operation {
   return {
     name: 'rollback',
     run: async (world) => {
       let verified: CliResult | null = null;
+      await follow.before?.(world);
       const fenced = world.blackout('the rollback as printed, until the application points back at pa');
       for (const step of report.rollback) {
         if (step.command) {
@@ -386,7 +424,18 @@ function rollback(report: SwitchoverReport, reverse: boolean, ackedOnPbBefore: S
               HANG_MS,
               step.sql,
             );
-          else await node.query(step.sql);
+          else if (follow.check && /^repeat until it returns no row/.test(step.why)) {
+            const check = follow.check;
+            await eventually(
+              async () => {
+                const rows = await node.query(step.sql!);
+                if (rows.length > 0) await check(world, step, rows, node);
+                return rows.length === 0;
+              },
+              HANG_MS,
+              step.sql,
+            );
+          } else await node.query(step.sql);
         } else if (/point the application back/.test(step.why)) {
           await world.stopWriters();
           // the file's node pa: after a failover, the promoted standby (the old primary is down)
@@ -397,6 +446,7 @@ function rollback(report: SwitchoverReport, reverse: boolean, ackedOnPbBefore: S
       }
       fenced();
       world.expectedStrays.clear();
+      await follow.afterSteps?.(world);
       if (!reverse) {
         // nothing carries pb's writes back: the rollback's verify must at least count them
         await world.stopWriters();
@@ -445,7 +495,8 @@ function rollback(report: SwitchoverReport, reverse: boolean, ackedOnPbBefore: S
         ['--allow-destroy'],
         world.file.existingData === 'truncate' ? ['truncates-data'] : [],
       );
-      return 'rollback as printed, apply --allow-destroy';
+      const after = (await follow.after?.(world)) ?? '';
+      return `rollback as printed, apply --allow-destroy${after ? `; ${after}` : ''}`;
     },
   };
 }
@@ -803,6 +854,118 @@ const switchoverPrepared: Operation = {
     } finally {
       await app.end();
     }
+  },
+};
+
+/**
+ * A switchover while a third node's subscription writes into the subscribed tables on pa: pc,
+ * whose own writer logs every acknowledged id, feeds `t_ids` through INBOUND. steep must refuse
+ * before it fences anything, naming it and its DISABLE (the application writes on); the DISABLE
+ * is run, the switchover goes (with or without --reverse); half the time INBOUND is moved to pb
+ * as docs/switchover.md shows while the writes are there; then the rollback as printed, its check
+ * followed literally (the copy by hand only where it asks for one); then INBOUND enabled on pa, or
+ * moved back. Every id pc acknowledged must then be on pa and pb.
+ */
+const switchoverInbound: Operation = {
+  name: 'switchover-inbound',
+  runsOn: (v) => v >= 16,
+  run: async (world, rnd) => {
+    const pa = world.publisher;
+    await world.startThird(async (pc) => {
+      await pa.query(
+        `CREATE SUBSCRIPTION ${INBOUND} CONNECTION '${thirdConninfo(pc)}' PUBLICATION ${INBOUND} WITH (copy_data = false)`,
+      );
+      world.inbound.add(INBOUND);
+    });
+    const third = world.third!;
+    const arrived = async (n: TestNode, count: number) => {
+      const from = third.acked.length;
+      await eventually(
+        async () =>
+          third.acked.length >= from + count &&
+          (await n.query('SELECT 1 FROM public.t_ids WHERE id = $1', [third.acked[from + count - 1]]))
+            .length === 1,
+        HANG_MS,
+        `${count} of pc's writes on ${n.name}`,
+      );
+    };
+    await arrived(pa, 20);
+    const reverse = rnd.chance(0.5);
+    const moved = rnd.chance(0.5);
+    const refused = await world.steep(switchoverArgs(world, reverse));
+    const disable = /disable it \((ALTER SUBSCRIPTION \S+ DISABLE) on pa[;)]/.exec(refused.stderr);
+    if (
+      refused.code !== 1 ||
+      !refused.stderr.includes(`subscription ${INBOUND} on pa writes into`) ||
+      !disable
+    )
+      throw new OperationFailed(
+        `steep switchover with ${INBOUND} from pc writing into t_ids on pa exited ${refused.code} without naming it and its DISABLE:\n${refused.stdout}\n${refused.stderr}`,
+      );
+    // refused before the fence: nothing fenced, the application writes on
+    const fence = await pa.query("SELECT tgname FROM pg_trigger WHERE tgname LIKE 'steep_fence%'");
+    if (fence.length > 0)
+      throw new OperationFailed(
+        `steep switchover refused, but left its fence on pa: ${JSON.stringify(fence)}`,
+      );
+    await writesOnPrimary(world, 10, 'after the refusal');
+    await pa.query(disable[1]!);
+    let copy: string[] | null = null;
+    const follow: RollbackFollow = {
+      // moved while the writes are on pb: pc's writes land there
+      before: async () => {
+        if (!moved) return;
+        await moveInbound(world, pa, world.subscriber);
+        await arrived(world.subscriber, 20);
+      },
+      check: async (_, step, rows, node) => {
+        const names = rows.map((r) => String(r.name));
+        if (!step.sql!.includes('pg_subscription') || names.some((n) => n !== INBOUND))
+          throw new OperationFailed(
+            `the rollback's check on ${node.name} returned ${names.join(', ')}: ${step.why}`,
+          );
+        if (!/disable each \(ALTER SUBSCRIPTION name DISABLE\)/.test(step.why))
+          throw new OperationFailed(
+            `the rollback's check names no way to stop ${INBOUND} on ${node.name}: ${step.why}`,
+          );
+        await node.query(`ALTER SUBSCRIPTION ${INBOUND} DISABLE`);
+        if (/copy to pa by hand every row of its tables pb holds and pa lacks/.test(step.why))
+          copy = rows.flatMap((r) => r.tables as string[]);
+        world.say(
+          `rollback's check: ${INBOUND} disabled on ${node.name}${copy ? `, a copy of ${copy.join(', ')} asked` : ''}`,
+        );
+      },
+      afterSteps: async () => {
+        if (copy)
+          world.say(
+            `rollback's check: ${await copyLacking(world, copy)} row(s) pb holds and pa lacks copied by hand`,
+          );
+        if (moved) await moveInbound(world, world.subscriber, pa);
+        else await pa.query(`ALTER SUBSCRIPTION ${INBOUND} ENABLE`);
+      },
+      after: async () => {
+        await arrived(pa, 10);
+        await third.stop();
+        await waitCaughtUp(third.node, INBOUND);
+        const [ts] = await world.subscriber.query<{ slot: string }>(
+          'SELECT subslotname AS slot FROM pg_subscription WHERE subname = $1',
+          [world.file.sub],
+        );
+        await waitCaughtUp(pa, ts!.slot);
+        const missing = await thirdIdsMissing(world);
+        await pa.query(`DROP SUBSCRIPTION ${INBOUND}`);
+        world.inbound.delete(INBOUND);
+        const found = `${missing.acked} id(s) pc acknowledged (${THIRD_FIRST_ID + 1}…${third.acked.at(-1)}): ${missing.pa} not on pa, ${missing.pb} not on pb, ${missing.neither} on neither${missing.first.length > 0 ? ` (${missing.first.join(', ')}…)` : ''}`;
+        world.say(found);
+        if (missing.pa + missing.pb > 0)
+          throw new OperationFailed(
+            `${found} (${INBOUND} ${moved ? 'moved to pb and back' : 'disabled on pa'})`,
+          );
+        return found;
+      },
+    };
+    const done = await switchover(reverse, [], follow).run(world, rnd);
+    return `${INBOUND} from pc refused, ${disable[1]} on pa → ${done}; ${INBOUND} ${moved ? 'moved to pb until the rollback' : 'disabled on pa'}`;
   },
 };
 
@@ -1390,6 +1553,7 @@ export const CATALOG: Operation[] = [
   switchover(true),
   switchoverAfterRollback,
   switchoverPrepared,
+  switchoverInbound,
   repairAfterSwitchover,
   publicationDropTable,
   tableLeaveRejoin,

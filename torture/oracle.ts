@@ -47,7 +47,8 @@ export async function oracle(world: World, opts: OracleOptions = {}): Promise<st
     const { report, stuck } = await settledStatus(world, opts);
     if (stuck) found.push(stuck);
     found.push(...listed(world, report));
-    for (const s of report.subscriptions) found.push(...(await judge(world, s)));
+    for (const s of report.subscriptions)
+      if (!world.inbound.has(s.name)) found.push(...(await judge(world, s)));
   } finally {
     world.startWriters();
   }
@@ -127,7 +128,7 @@ function listed(world: World, report: StatusReport): string[] {
     if (!report.subscriptions.some((s) => s.name === name && s.declared))
       out.push(`steep status does not list ${name}, which steep.yaml declares`);
   for (const s of report.subscriptions) {
-    if (s.declared || s.exists === false) continue;
+    if (s.declared || s.exists === false || world.inbound.has(s.name)) continue;
     if (!world.expectedStrays.has(s.name))
       out.push(
         `${s.name} exists on ${s.node}, which steep.yaml does not declare and no operation made:\n${JSON.stringify(s)}`,
@@ -202,7 +203,7 @@ async function settledStatus(
   let last = '';
   const failingSince = new Map<string, number>();
   const moving = (s: SubscriptionStatus) => {
-    if (!s.declared && !s.exists) return false;
+    if ((!s.declared && !s.exists) || world.inbound.has(s.name)) return false;
     if (s.state !== 'failing' || (s.verdict?.reasons.length ?? 0) === 0) failingSince.delete(s.name);
     if (s.state === 'failing') {
       // failing counts as settled only when steep says why, reading after reading

@@ -80,7 +80,7 @@ class WorldReferee implements Arena {
 
   async stop(): Promise<void> {
     await this.world.stopWriters().catch(() => {});
-    await this.world.cluster.stop();
+    await this.world.stop();
   }
 }
 

@@ -4,6 +4,7 @@ import { roleClient, writeLoop } from '../test/support/appWriter.js';
 import { type CliResult, runSteep, writeConfig } from '../test/support/cli.js';
 import { startCluster, startStandby, type TestCluster, type TestNode } from '../test/support/cluster.js';
 import { nodesYaml, passwordEnv } from '../test/support/topologyFile.js';
+import { INBOUND, THIRD_FIRST_ID } from './inbound.js';
 import type { Operation } from './operations.js';
 
 /**
@@ -13,6 +14,7 @@ import type { Operation } from './operations.js';
  * autocommit on the node it is pointed at — client-side ids into `t_ids` (each acknowledged id
  * logged), and a parent with an identity column plus a child with a foreign key to it — and its
  * side doors to `t_ids` (a column-level grant, a SECURITY DEFINER function), ids counted alike.
+ * A third node `pc`, with a writer of its own, only where an operation starts it (`startThird`).
  */
 
 export const APP = { user: 'torture_app', password: 'torture-app-secret-1' };
@@ -102,6 +104,13 @@ export class World {
   readonly log: string[] = [];
   /** an operation the last one requires next (a switchover's rollback) */
   followUp: Operation | null = null;
+  /** the third node pc and its writer, started by the operation that needs it (`startThird`) */
+  third: { cluster: TestCluster; node: TestNode; acked: number[]; stop: () => Promise<void> } | null = null;
+  /**
+   * subscriptions from pc into pa or pb (INBOUND): not the file's; the operation that made them
+   * judges their rows (every id pc acknowledged), the oracle lists them as neither declared nor strays
+   */
+  readonly inbound = new Set<string>();
 
   constructor(
     readonly version: PgMajor,
@@ -276,6 +285,50 @@ export class World {
       await w.stop();
       for (const [node, ids] of w.ids) this.acked.set(node, [...(this.acked.get(node) ?? []), ...ids]);
     }
+  }
+
+  /**
+   * Starts pc (once): `t_ids` as pa's, published as INBOUND; `subscribe` (its subscription made,
+   * so its slot is there before the first write); then its writer, each id whose COMMIT returned
+   * logged in `third.acked`. Stopped with the world (`stop`).
+   */
+  async startThird(subscribe: (pc: TestNode) => Promise<void>): Promise<TestNode> {
+    if (this.third) throw new Error('pc runs already');
+    const cluster = await startCluster({ nodes: ['pc'], version: this.version });
+    const pc = cluster.node('pc');
+    try {
+      await pc.query(
+        "CREATE TABLE public.t_ids (id bigint PRIMARY KEY, v text NOT NULL DEFAULT '', w text NOT NULL DEFAULT '')",
+      );
+      await pc.query(`CREATE PUBLICATION ${INBOUND} FOR TABLE public.t_ids`);
+      await subscribe(pc);
+    } catch (err) {
+      await cluster.stop();
+      throw err;
+    }
+    const acked: number[] = [];
+    let next = THIRD_FIRST_ID;
+    const stop = writeLoop(
+      () => 'pc',
+      () => pc.client(),
+      async (client) => {
+        const { rows } = await client.query<{ id: string }>(
+          "INSERT INTO public.t_ids (id, v) VALUES ($1, 'pc') RETURNING id::text",
+          [++next],
+        );
+        acked.push(Number(rows[0]!.id));
+      },
+      () => {},
+    );
+    this.third = { cluster, node: pc, acked, stop };
+    return pc;
+  }
+
+  /** the servers down: pa, pb (and the standby), and pc if it was started */
+  async stop(): Promise<void> {
+    await this.third?.stop();
+    await this.third?.cluster.stop();
+    await this.cluster.stop();
   }
 
   /** the tables a subscription of the file carries */
