@@ -44,3 +44,21 @@ export function disabledOnErrorText(
     `its message is in the server log of ${node} ("logical replication subscription "${subscription}" has been disabled due to an error" and the error before it); ${out}`
   );
 }
+
+/**
+ * A refusal of a subscription PostgreSQL disabled at an error (the switchover's preflight,
+ * reinit), told as status tells it (disabledOnErrorText); where a failover of its publisher left
+ * it diverged (`diverged`: that verdict's reasons, its way out among them), those reasons and no
+ * ENABLE; then `then`, what to run again.
+ */
+export function disabledOnErrorRefusal(
+  s: { subscription: string; node: string; from: string; errorsCounted: number | null },
+  diverged: readonly string[] | undefined,
+  then: string,
+): string {
+  const counted = `apply and sync ${s.errorsCounted ?? 0}`;
+  return (
+    `subscription ${s.subscription} on ${s.node} is ${disabledOnErrorText(s.subscription, s.node, counted, diverged ? s.from : undefined)}; ` +
+    `${diverged ? `${diverged.join('; ')}; ` : ''}${then}`
+  );
+}

@@ -38,7 +38,7 @@ import { hasInitTables, SubscriptionStateStore } from '../state/subscriptionStat
 import { baselinesAtCopy } from './continuity.js';
 import { observe } from './plan.js';
 import { reconcileLooped } from './reinitLoop.js';
-import { repairSlot, slotToRepair } from './reinitSlot.js';
+import { failoverDivergedNow, repairSlot, slotToRepair } from './reinitSlot.js';
 import { recordSettled } from './streamPositions.js';
 
 /**
@@ -120,18 +120,24 @@ export async function reinitLoaded(
     // not enable, and every table copied again (--full): the reinit empties its tables, then
     // enables it (the error, a conflict with rows the copy replaces, goes with them; a slot made
     // again first where it needs repair). Any other disabled one is refused (with its cause and
-    // the ENABLE where PostgreSQL disabled it)
-    const byPostgres =
-      !info.enabled &&
-      disabledOnError({
-        enabled: info.enabled,
-        ...(await readDisableOnError(sub, await serverVersionOf(sub), d.name, {
+    // the ENABLE where PostgreSQL disabled it, or a failover's way out where one left it diverged)
+    const errors = info.enabled
+      ? undefined
+      : await readDisableOnError(sub, await serverVersionOf(sub), d.name, {
           schema: topology.settings.stateSchema,
           node: d.node,
-        })),
-      });
+        });
+    const byPostgres = errors !== undefined && disabledOnError({ enabled: false, ...errors });
+    const refuseDisabledNow = async () =>
+      refuseDisabled(
+        d,
+        info.enabled,
+        byPostgres
+          ? { errorsCounted: errors!.errorsCounted, diverged: await failoverDivergedNow(topology, d) }
+          : undefined,
+      );
     const enables = byPostgres && 'full' in request;
-    if (!enables) refuseDisabled(d, info.enabled, byPostgres);
+    if (!enables) await refuseDisabledNow();
     // what the reinit works with: enabled, or enabled by it once its tables are emptied
     const enabled = info.enabled || enables;
     const schema = topology.settings.stateSchema;
@@ -151,7 +157,7 @@ export async function reinitLoaded(
     const moveTo = async (to: InitState) => (stateTables ? states.transition(sub, d.name, to, details) : []);
     const loop = await planLoop(topology, d, sub, input, enabled, recorded);
     // tables replicated both ways are reconciled in place, never emptied: nothing to enable it after
-    if (loop && enables) refuseDisabled(d, info.enabled, byPostgres);
+    if (loop && enables) await refuseDisabledNow();
     const rest = loop ? loop.rest : null;
     const recipe =
       rest === null || rest.length > 0

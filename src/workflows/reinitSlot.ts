@@ -14,7 +14,7 @@ import { adviceText, keepPhantomsFirst } from '../model/advice.js';
 import { SteepError } from '../model/errors.js';
 import { type SlotTrouble, slotTroubleText } from '../model/syncVerdict.js';
 import type { SubscriptionSpec, Topology } from '../model/topology.js';
-import { failoverWayOut } from '../planner/failover/failover.js';
+import { failoverDivergedReasons, failoverWayOut } from '../planner/failover/failover.js';
 import { createSlotSql, dropSlotSql } from '../planner/sqlBuild.js';
 import { observeStreamPositions } from './streamPositions.js';
 
@@ -55,12 +55,29 @@ export async function failoverWayOutNow(
   topology: Topology,
   d: SubscriptionSpec,
 ): Promise<string | undefined> {
+  return failoverWayOut(topology, await observedPair(topology, d), d);
+}
+
+/**
+ * One PostgreSQL disabled at an error: the reasons of the failover verdict that left it diverged,
+ * read as failoverWayOutNow reads it, whose way out comes before any ENABLE (reinit, the
+ * switchover's preflight); undefined where none did.
+ */
+export async function failoverDivergedNow(
+  topology: Topology,
+  d: SubscriptionSpec,
+): Promise<string[] | undefined> {
+  return failoverDivergedReasons(topology, await observedPair(topology, d), d);
+}
+
+/** Both nodes of the subscription as a failover verdict reads them, with the stream positions steep recorded (nothing recorded). */
+async function observedPair(topology: Topology, d: SubscriptionSpec) {
   const observed = await readCluster(
     [...new Set([d.from, d.node])].map((n) => topology.nodes[n]!),
     clusterReadOptions(topology.settings),
   );
   await observeStreamPositions(topology, observed, { record: false });
-  return failoverWayOut(topology, observed, d);
+  return observed;
 }
 
 /**

@@ -45,7 +45,6 @@ import {
 import type { SubscriptionSpec, TableName, Topology } from '../model/topology.js';
 import { declaredSubscription, qualifiedName, tableOfQualified } from '../model/topology.js';
 import { isComparison } from '../planner/compare/verify.js';
-import { failoverVerdicts } from '../planner/failover/failover.js';
 import { decideSequence } from '../planner/sequences.js';
 import { fenceTriggerName } from '../planner/switchover/dataFence.js';
 import { objectChecks } from '../planner/switchover/objectChecks.js';
@@ -58,8 +57,8 @@ import {
 } from '../planner/switchover/switchoverChecks.js';
 import { StreamContinuityStore } from '../state/streamContinuity.js';
 import { hasInitTables, SubscriptionStateStore } from '../state/subscriptionState.js';
-import { observe } from './plan.js';
 import { lockedPair } from './reinit.js';
+import { failoverDivergedNow } from './reinitSlot.js';
 import { readReverseFacts, reverseConninfo } from './switchoverReverse.js';
 import { SwitchoverRun, type SwitchoverRunOptions } from './switchoverRun.js';
 import { openSession, planVerify } from './verify.js';
@@ -235,17 +234,9 @@ async function readFacts(
     reverse,
   };
   const byError = facts.live?.errors && disabledOnError({ enabled: false, ...facts.live.errors });
-  if (byError) facts.failoverDiverged = await failoverWayOut(topology, d);
+  // a failover of its publisher that left it diverged: its way out comes before any ENABLE
+  if (byError) facts.failoverDiverged = await failoverDivergedNow(topology, d);
   return { facts, verifyTables: verify.tables };
-}
-
-/**
- * Disabled by PostgreSQL at an error: whether a failover of its publisher left it diverged (the
- * verdict status and plan give, read as they read it), whose way out comes before any ENABLE.
- */
-async function failoverWayOut(topology: Topology, d: SubscriptionSpec): Promise<string[] | undefined> {
-  const verdicts = failoverVerdicts(topology, await observe(topology));
-  return verdicts.find((v) => v.subscription === d.name && v.verdict === 'diverged')?.reasons;
 }
 
 /**

@@ -296,8 +296,9 @@ describe('advice followed as printed: reinitFull, existingDataTruncate, initCanc
           );
           const partial = await steep(['reinit', SUB, '--tables', `public.${N}`, '--auto-approve'], path);
           expect(partial.code, out(partial)).toBe(1);
+          // as status and the switchover's preflight tell it (no failover: no way out before the ENABLE)
           expect(out(partial)).toContain(
-            `run ALTER SUBSCRIPTION "${SUB}" ENABLE on west, then run reinit again`,
+            `fix its cause, then run ALTER SUBSCRIPTION "${SUB}" ENABLE on west (steep apply does not enable it while this stands: it would be disabled again); then run reinit again`,
           );
           expect(await enabled()).toBe(false);
         } else
@@ -314,6 +315,38 @@ describe('advice followed as printed: reinitFull, existingDataTruncate, initCanc
     },
     300_000,
   );
+
+  it('a conflict with a row only west holds, disabled by PostgreSQL at it (disableOnError): the --tables refusal followed as printed (its cause deleted, the ENABLE run on west), reinit --tables runs again; every acknowledged id arrives', async () => {
+    const [east, west] = cluster().nodes as [TestNode, TestNode];
+    const N = 'af_enable';
+    const SUB = `${N}_sub`;
+    const app = { user: `${N}_app`, password: 'af-enable-secret-6' };
+    const path = await applied(N, app, ['options:', '  disableOnError: true']);
+    await following(app, SUB, [N], async () => {
+      await west.query(`INSERT INTO public.${N} (id, v) VALUES (-1, 'only on west')`);
+      await east.query(`INSERT INTO public.${N} (id, v) VALUES (-1, 'from east')`);
+      await eventually(
+        async () => !(await subscriptionEnabled(west, SUB)),
+        HANG_MS,
+        'PostgreSQL to disable it at the conflict',
+      );
+      const refused = await steep(['reinit', SUB, '--tables', `public.${N}`, '--auto-approve'], path);
+      expect(refused.code, out(refused)).toBe(1);
+      expect(out(refused)).not.toContain('enable it (steep apply)');
+      expect(out(refused)).toContain('then run reinit again');
+      // the way out as printed: its cause (the row in the way: the server log's error before it), then the ENABLE on west
+      const enable = /fix its cause, then run (ALTER SUBSCRIPTION "\w+" ENABLE) on west/.exec(
+        out(refused),
+      )?.[1];
+      expect(enable, out(refused)).toBeDefined();
+      await west.query(`DELETE FROM public.${N} WHERE id = -1`);
+      await west.query(enable!);
+      const again = await steep(['reinit', SUB, '--tables', `public.${N}`, '--auto-approve'], path);
+      expect(again.code, out(again)).toBe(0);
+      expect(await subscriptionEnabled(west, SUB)).toBe(true);
+      expect(await west.query(`SELECT v FROM public.${N} WHERE id = -1`)).toEqual([{ v: 'from east' }]);
+    });
+  }, 300_000);
 
   it('tables holding rows: plan prints init.existingData: truncate; the edit made as printed and apply run with the gate it names, every acknowledged id arrives; withheld for a table joining a disabled subscription', async () => {
     const [east, west] = cluster().nodes as [TestNode, TestNode];

@@ -1,3 +1,10 @@
+/**
+ * A publisher's failover to one of its declared standbys, as the planner reads it: which
+ * subscription's slot is a failover slot, the verdicts about its last failover and its
+ * readiness for the next (with the way out verify, reinit and the switchover name where it left
+ * one diverged), the connection that follows promotions, and the stream positions steep records
+ * to judge the next one.
+ */
 import { adviceText } from '../../model/advice.js';
 import {
   type ClusterState,
@@ -132,6 +139,20 @@ export function failoverWayOut(
   d: SubscriptionSpec,
 ): string | undefined {
   return lastFailover(desired, observed, d)?.wayOut;
+}
+
+/**
+ * The reasons of the verdict about the last failover where it left the subscription diverged
+ * (its way out among them): what comes before any ENABLE of one PostgreSQL disabled at an error
+ * (the switchover's preflight, reinit: model/disableOnError.ts). Undefined where it did not.
+ */
+export function failoverDivergedReasons(
+  desired: Topology,
+  observed: ClusterState,
+  d: SubscriptionSpec,
+): string[] | undefined {
+  const v = lastFailover(desired, observed, d);
+  return v?.verdict === 'diverged' ? v.reasons : undefined;
 }
 
 /**

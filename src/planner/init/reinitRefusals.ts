@@ -3,8 +3,8 @@
  * (docs/repair.md); what it refuses once the plan is read is in reinit.ts.
  */
 import { onlyCopyReason } from '../../model/advice.js';
+import { disabledOnErrorRefusal } from '../../model/disableOnError.js';
 import { SteepError } from '../../model/errors.js';
-import { quoteIdent } from '../../model/sql.js';
 import type { SubscriptionSpec } from '../../model/topology.js';
 
 export function refuse(message: string): never {
@@ -36,21 +36,25 @@ export function refuseRetired(
 
 /**
  * Any other disabled subscription is not reinitialised either (PostgreSQL refreshes only enabled
- * ones), checked before anything is written, the slot included: the file enables it, so apply
- * enables it first; unless PostgreSQL disabled it at an error (`byPostgres`, disable_on_error),
- * which apply leaves alone: then its cause and the ENABLE.
+ * ones), checked before anything is written, the slot included: the file enables it and it has
+ * its slot (refuseRetired), so apply enables it first; unless PostgreSQL disabled it at an error
+ * (`byPostgres`, disable_on_error), which apply leaves alone: then its cause and the ENABLE, as
+ * status and the switchover tell it, or, where a failover left it diverged (`byPostgres.diverged`:
+ * that verdict's reasons), the failover's way out and no ENABLE (model/disableOnError.ts).
  */
 export function refuseDisabled(
-  d: Pick<SubscriptionSpec, 'name' | 'node'>,
+  d: Pick<SubscriptionSpec, 'name' | 'node' | 'from'>,
   observedEnabled: boolean,
-  byPostgres = false,
+  byPostgres?: { errorsCounted: number | null; diverged?: readonly string[] },
 ): void {
   if (observedEnabled) return;
   refuse(
     byPostgres
-      ? `subscription ${d.name} on ${d.node} is disabled by PostgreSQL after an error (disable_on_error; steep status says where its message is): ` +
-          `PostgreSQL refreshes only enabled subscriptions, and steep apply does not enable this one while that stands; ` +
-          `fix its cause, run ALTER SUBSCRIPTION ${quoteIdent(d.name)} ENABLE on ${d.node}, then run reinit again; nothing was changed`
+      ? disabledOnErrorRefusal(
+          { subscription: d.name, node: d.node, from: d.from, errorsCounted: byPostgres.errorsCounted },
+          byPostgres.diverged,
+          `${byPostgres.diverged ? '' : 'then run reinit again (PostgreSQL refreshes only enabled subscriptions); '}nothing was changed`,
+        )
       : `subscription ${d.name} on ${d.node} is disabled: PostgreSQL refreshes only enabled subscriptions; enable it (steep apply) and run reinit again; nothing was changed`,
   );
 }

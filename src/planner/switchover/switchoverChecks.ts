@@ -6,7 +6,7 @@
 import { adviceText } from '../../model/advice.js';
 import { formatBytes } from '../../model/bytes.js';
 import { withDatabaseTag } from '../../model/databaseTag.js';
-import { disabledOnError, disabledOnErrorText } from '../../model/disableOnError.js';
+import { disabledOnError, disabledOnErrorRefusal } from '../../model/disableOnError.js';
 import { adminOptionGrant } from '../../model/membershipGrant.js';
 import { functionGrantAdvice, functionSignature } from '../../model/privileges.js';
 import { replicationConnectFix } from '../../model/replicationConnectError.js';
@@ -141,14 +141,12 @@ function subscriptionProblems(
 function disabledProblem(facts: SwitchoverFacts, live: NonNullable<SwitchoverFacts['live']>): string {
   const { subscription: sub, newNode: neu, oldNode: old } = facts;
   const at = `subscription ${sub} on ${neu} is disabled`;
-  if (live.errors && disabledOnError({ enabled: false, ...live.errors })) {
-    const diverged = facts.failoverDiverged;
-    const counted = `apply and sync ${live.errors.errorsCounted ?? 0}`;
-    return (
-      `subscription ${sub} on ${neu} is ${disabledOnErrorText(sub, neu, counted, diverged ? old : undefined)}; ` +
-      `${diverged ? `${diverged.join('; ')}; ` : ''}let it catch up, then run the switchover again`
+  if (live.errors && disabledOnError({ enabled: false, ...live.errors }))
+    return disabledOnErrorRefusal(
+      { subscription: sub, node: neu, from: old, errorsCounted: live.errors.errorsCounted },
+      facts.failoverDiverged,
+      'let it catch up, then run the switchover again',
     );
-  }
   if (live.slot === null)
     return (
       `${at} without a slot (slot_name = NONE), as a switchover's release leaves it: ${neu} may be the primary already, ` +

@@ -12,7 +12,9 @@ import { publisherConninfo } from '../../../src/model/conninfo.js';
 import type { ObservedInitState } from '../../../src/model/initState.js';
 import type { Topology } from '../../../src/model/topology.js';
 import {
+  failoverDivergedReasons,
   failoverSlot,
+  failoverVerdicts,
   failoverWayOut,
   streamPositionsToRecord,
 } from '../../../src/planner/failover/failover.js';
@@ -592,6 +594,16 @@ describe('a publisher with standbys', () => {
         );
         expect(failoverWayOut(t, missing({}, '0/2000000'), d)).toBeUndefined();
         expect(failoverWayOut(t, converged(t), d)).toBeUndefined();
+        // one PostgreSQL disabled at an error (reinit, the switchover's preflight): the diverged verdict's reasons, none else
+        for (const state of [
+          missing({ positions: seen('0/3000000', false) }, '0/3000000'),
+          missing({}, '0/2000000'),
+        ])
+          expect(failoverDivergedReasons(t, state, d)).toEqual(
+            failoverVerdicts(t, state).find((v) => v.subscription === d.name && v.verdict === 'diverged')!
+              .reasons,
+          );
+        expect(failoverDivergedReasons(t, converged(t), d)).toBeUndefined();
         // the verdicts carry no way out of their own (plan.schema.json)
         expect(Object.keys(runPlan(t, missing({}, '0/3000000')).failover?.[0] ?? {}).sort()).toEqual([
           'from',

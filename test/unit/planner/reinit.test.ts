@@ -320,6 +320,14 @@ describe('planReinit', () => {
 
 describe('refuseRetired and refuseDisabled (checked before the slot or anything else is written)', () => {
   const d = { name: 'orders_sub', node: 'west', from: 'east' };
+  const refusal = (f: () => void) => {
+    try {
+      f();
+    } catch (err) {
+      return (err as Error).message;
+    }
+    return '';
+  };
   it('enabled: nothing to refuse', () => {
     expect(() => refuseRetired({ ...d, enabled: true }, true, false)).not.toThrow();
     expect(() => refuseDisabled(d, true)).not.toThrow();
@@ -330,17 +338,25 @@ describe('refuseRetired and refuseDisabled (checked before the slot or anything 
       'subscription orders_sub on west is disabled: PostgreSQL refreshes only enabled subscriptions; enable it (steep apply) and run reinit again; nothing was changed',
     );
   });
-  it('disabled by PostgreSQL at an error (disable_on_error): apply does not enable it, so the advice is its cause and the ENABLE, not steep apply', () => {
-    let message = '';
-    try {
-      refuseDisabled(d, false, true);
-    } catch (err) {
-      message = (err as Error).message;
-    }
-    expect(message).toBe(
-      'subscription orders_sub on west is disabled by PostgreSQL after an error (disable_on_error; steep status says where its message is): PostgreSQL refreshes only enabled subscriptions, and steep apply does not enable this one while that stands; fix its cause, run ALTER SUBSCRIPTION "orders_sub" ENABLE on west, then run reinit again; nothing was changed',
+  it('disabled by PostgreSQL at an error (disable_on_error): apply does not enable it, so the advice is its cause and the ENABLE as status and the switchover give it, not steep apply', () => {
+    expect(refusal(() => refuseDisabled(d, false, { errorsCounted: 2 }))).toBe(
+      'subscription orders_sub on west is disabled by PostgreSQL after an error (disable_on_error; errors apply and sync 2 counted since the statistics were reset): ' +
+        'its message is in the server log of west ("logical replication subscription "orders_sub" has been disabled due to an error" and the error before it); ' +
+        'fix its cause, then run ALTER SUBSCRIPTION "orders_sub" ENABLE on west (steep apply does not enable it while this stands: it would be disabled again); ' +
+        'then run reinit again (PostgreSQL refreshes only enabled subscriptions); nothing was changed',
     );
-    expect(message).not.toContain('(steep apply) and run');
+  });
+  it("disabled at an error after a failover of its publisher left it diverged: the failover's way out first, no ENABLE (it would resume past the fork)", () => {
+    const wayOut =
+      'timeline 2 of east forked …; copy what west must keep to east first, then steep reinit orders_sub --full copies its tables again';
+    const message = refusal(() => refuseDisabled(d, false, { errorsCounted: 1, diverged: [wayOut] }));
+    expect(message).toContain(
+      "a failover of east left orders_sub diverged, so the failover's way out comes first: enabling it before that resumes past the fork",
+    );
+    expect(message.endsWith(`; ${wayOut}; nothing was changed`)).toBe(true);
+    expect(message).not.toContain('ENABLE on west');
+    expect(message).not.toContain('steep apply)');
+    expect(message).not.toContain('run reinit again');
   });
   it('disabled by the file (after a switchover): its rows may be the only copy, and no enable is advised', () => {
     let message = '';
