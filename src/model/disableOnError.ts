@@ -62,3 +62,24 @@ export function disabledOnErrorRefusal(
     `${diverged ? `${diverged.join('; ')}; ` : ''}${then}`
   );
 }
+
+/**
+ * Disabled by hand (or otherwise with no error counted: not disabledOnError) while the
+ * file enables it, after a failover of `from` left it diverged: steep apply does not enable it
+ * (planner/subscriptions/subscriptionAlter.ts), which would resume past the fork.
+ */
+export function divergedDisabledText(subscription: string, from: string): string {
+  return `a failover of ${from} left ${subscription} diverged, so steep apply does not enable it: enabling it before the failover's way out resumes past the fork`;
+}
+
+/**
+ * A refusal of such a subscription (the switchover's preflight, reinit without --full): the
+ * failover verdict's reasons (its way out among them), then `then`.
+ */
+export function divergedDisabledRefusal(
+  s: { subscription: string; node: string; from: string },
+  diverged: readonly string[],
+  then: string,
+): string {
+  return `subscription ${s.subscription} on ${s.node} is disabled: ${divergedDisabledText(s.subscription, s.from)}; ${diverged.join('; ')}; ${then}`;
+}

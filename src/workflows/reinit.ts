@@ -116,11 +116,12 @@ export async function reinitLoaded(
     const slot = info.slot ?? d.slot;
     // read and refused here; repaired (written) only once the reinit is confirmed
     const slotRepair = await slotToRepair(topology, d, pub, slot, 'full' in request);
-    // disabled by PostgreSQL after an error (disable_on_error, errors counted), which apply does
-    // not enable, and every table copied again (--full): the reinit empties its tables, then
-    // enables it (the error, a conflict with rows the copy replaces, goes with them; a slot made
-    // again first where it needs repair). Any other disabled one is refused (with its cause and
-    // the ENABLE where PostgreSQL disabled it, or a failover's way out where one left it diverged)
+    // disabled where apply does not enable it, by PostgreSQL after an error (disable_on_error,
+    // errors counted) or (by hand too) after a failover that left it diverged, and every table
+    // copied again (--full): the reinit empties its tables, then enables it (the error, a conflict
+    // with rows the copy replaces, goes with them; a slot made again first where it needs
+    // repair). Any other disabled one is refused (with its cause and the ENABLE where PostgreSQL
+    // disabled it, or a failover's way out where one left it diverged, else steep apply)
     const errors = info.enabled
       ? undefined
       : await readDisableOnError(sub, await serverVersionOf(sub), d.name, {
@@ -128,15 +129,15 @@ export async function reinitLoaded(
           node: d.node,
         });
     const byPostgres = errors !== undefined && disabledOnError({ enabled: false, ...errors });
+    const diverged = info.enabled ? undefined : await failoverDivergedNow(topology, d);
     const refuseDisabledNow = async () =>
       refuseDisabled(
         d,
         info.enabled,
-        byPostgres
-          ? { errorsCounted: errors!.errorsCounted, diverged: await failoverDivergedNow(topology, d) }
-          : undefined,
+        byPostgres ? { errorsCounted: errors!.errorsCounted, diverged } : undefined,
+        diverged,
       );
-    const enables = byPostgres && 'full' in request;
+    const enables = (byPostgres || diverged !== undefined) && 'full' in request;
     if (!enables) await refuseDisabledNow();
     // what the reinit works with: enabled, or enabled by it once its tables are emptied
     const enabled = info.enabled || enables;

@@ -32,7 +32,6 @@ import { withSession } from '../db/connect.js';
 import { publishedSequences } from '../executors/sequenceSync.js';
 import { type NodeClients, waitLagUnder } from '../executors/switchover.js';
 import { subscriptionAddress } from '../model/address.js';
-import { disabledOnError } from '../model/disableOnError.js';
 import { SteepError } from '../model/errors.js';
 import { lsnValue } from '../model/lsn.js';
 import { displayTable, quoteTable } from '../model/sql.js';
@@ -233,9 +232,8 @@ async function readFacts(
     ...(await sequenceFacts(old, neu, d, tables, opts.sequences)),
     reverse,
   };
-  const byError = facts.live?.errors && disabledOnError({ enabled: false, ...facts.live.errors });
-  // a failover of its publisher that left it diverged: its way out comes before any ENABLE
-  if (byError) facts.failoverDiverged = await failoverDivergedNow(topology, d);
+  // disabled, a failover of its publisher that left it diverged: its way out comes before any ENABLE
+  if (facts.live?.enabled === false) facts.failoverDiverged = await failoverDivergedNow(topology, d);
   return { facts, verifyTables: verify.tables };
 }
 

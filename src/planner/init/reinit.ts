@@ -64,9 +64,10 @@ export interface ReinitInput {
   /** steep's state schema: an `allTables` or `schemas` publication carries it, a reinit never touches it (docs/state-schema.md) */
   stateSchema: string;
   /**
-   * Disabled by PostgreSQL at an error (disable_on_error) while every table is copied again
-   * (`--full`): enabled once the tables are emptied, for the error, a conflict with rows the copy
-   * replaces, goes with them; a refresh needs it enabled.
+   * Disabled by PostgreSQL at an error (disable_on_error), or after a failover that left it
+   * diverged (apply enables neither), while every table is copied again (`--full`): enabled once
+   * the tables are emptied, for the error, a conflict with rows the copy replaces, goes with
+   * them; a refresh needs it enabled.
    */
   enableAfterTruncate?: boolean;
 }

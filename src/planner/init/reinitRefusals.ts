@@ -3,7 +3,7 @@
  * (docs/repair.md); what it refuses once the plan is read is in reinit.ts.
  */
 import { onlyCopyReason } from '../../model/advice.js';
-import { disabledOnErrorRefusal } from '../../model/disableOnError.js';
+import { disabledOnErrorRefusal, divergedDisabledRefusal } from '../../model/disableOnError.js';
 import { SteepError } from '../../model/errors.js';
 import type { SubscriptionSpec } from '../../model/topology.js';
 
@@ -39,22 +39,30 @@ export function refuseRetired(
  * ones), checked before anything is written, the slot included: the file enables it and it has
  * its slot (refuseRetired), so apply enables it first; unless PostgreSQL disabled it at an error
  * (`byPostgres`, disable_on_error), which apply leaves alone: then its cause and the ENABLE, as
- * status and the switchover tell it, or, where a failover left it diverged (`byPostgres.diverged`:
- * that verdict's reasons), the failover's way out and no ENABLE (model/disableOnError.ts).
+ * status and the switchover tell it; or a failover left it diverged (`diverged`: that verdict's
+ * reasons), which apply does not enable either: the failover's way out and no ENABLE
+ * (model/disableOnError.ts).
  */
 export function refuseDisabled(
   d: Pick<SubscriptionSpec, 'name' | 'node' | 'from'>,
   observedEnabled: boolean,
   byPostgres?: { errorsCounted: number | null; diverged?: readonly string[] },
+  diverged?: readonly string[],
 ): void {
   if (observedEnabled) return;
+  const s = { subscription: d.name, node: d.node, from: d.from };
+  const unchanged = 'nothing was changed';
+  if (byPostgres)
+    refuse(
+      disabledOnErrorRefusal(
+        { ...s, errorsCounted: byPostgres.errorsCounted },
+        byPostgres.diverged,
+        `${byPostgres.diverged ? '' : 'then run reinit again (PostgreSQL refreshes only enabled subscriptions); '}${unchanged}`,
+      ),
+    );
   refuse(
-    byPostgres
-      ? disabledOnErrorRefusal(
-          { subscription: d.name, node: d.node, from: d.from, errorsCounted: byPostgres.errorsCounted },
-          byPostgres.diverged,
-          `${byPostgres.diverged ? '' : 'then run reinit again (PostgreSQL refreshes only enabled subscriptions); '}nothing was changed`,
-        )
-      : `subscription ${d.name} on ${d.node} is disabled: PostgreSQL refreshes only enabled subscriptions; enable it (steep apply) and run reinit again; nothing was changed`,
+    diverged
+      ? divergedDisabledRefusal(s, diverged, unchanged)
+      : `subscription ${d.name} on ${d.node} is disabled: PostgreSQL refreshes only enabled subscriptions; enable it (steep apply) and run reinit again; ${unchanged}`,
   );
 }

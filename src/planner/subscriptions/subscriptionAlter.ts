@@ -8,10 +8,11 @@
  */
 
 import { type Address, subscriptionAddress } from '../../model/address.js';
+import { adviceText } from '../../model/advice.js';
 import type { ObservedNode, ObservedSubscription } from '../../model/cluster.js';
 import { isUnknown } from '../../model/cluster.js';
 import { maskConninfo, sameConninfo } from '../../model/conninfo.js';
-import { disabledOnError, disabledOnErrorText } from '../../model/disableOnError.js';
+import { disabledOnError, disabledOnErrorText, divergedDisabledText } from '../../model/disableOnError.js';
 import { compareText } from '../../model/order.js';
 import { commentWithMarker } from '../../model/ownership.js';
 import { connectionPassword, passwordAddress, verifiesPassword } from '../../model/passwordVerifier.js';
@@ -115,21 +116,30 @@ function diffSubscription(ctx: PlanContext, run: SubscriptionRun, x: Declared, o
   const version = node.serverVersion;
   const changes: Change[] = [];
   const replaceBecause: string[] = [];
+  // disabled (by hand, or by PostgreSQL) after a failover that left it diverged: enabled, it
+  // would resume past the fork; the failover's way out (its reinit --full) enables it
+  const diverged = d.enabled && !o.enabled && run.failoverDiverged.has(d.name);
   // a manual init waiting for its origin advance: its init step enables it, not an ALTER here
   const enabled =
     manualPending(node, d, o) ||
     ownCopyPending(ctx, node, d, o) ||
     twoPhasePending(node, d, o) ||
-    (d.enabled && disabledOnError(o))
+    (d.enabled && disabledOnError(o)) ||
+    diverged
       ? o.enabled
       : d.enabled;
   // PostgreSQL disabled it at an error (disable_on_error): enabled again, it would only err again
   // (after a failover that left it diverged, it would resume past the fork: no ENABLE is named)
   if (d.enabled && disabledOnError(o)) {
-    const diverged = run.failoverDiverged.has(d.name) ? d.from : undefined;
     ctx.warn(
       'subscription.disabled-on-error',
-      `subscription ${d.name} on ${node.name}: ${disabledOnErrorText(d.name, node.name, `apply and sync ${o.errorsCounted ?? 0}`, diverged)}`,
+      `subscription ${d.name} on ${node.name}: ${disabledOnErrorText(d.name, node.name, `apply and sync ${o.errorsCounted ?? 0}`, diverged ? d.from : undefined)}`,
+      { address, node: node.name },
+    );
+  } else if (diverged) {
+    ctx.warn(
+      'subscription.failover-diverged',
+      `subscription ${d.name} on ${node.name} is disabled: ${divergedDisabledText(d.name, d.from)}; ${adviceText('reinitFull', d.name)} enables it once its tables are copied again`,
       { address, node: node.name },
     );
   }

@@ -6,7 +6,11 @@
 import { adviceText } from '../../model/advice.js';
 import { formatBytes } from '../../model/bytes.js';
 import { withDatabaseTag } from '../../model/databaseTag.js';
-import { disabledOnError, disabledOnErrorRefusal } from '../../model/disableOnError.js';
+import {
+  disabledOnError,
+  disabledOnErrorRefusal,
+  divergedDisabledRefusal,
+} from '../../model/disableOnError.js';
 import { adminOptionGrant } from '../../model/membershipGrant.js';
 import { functionGrantAdvice, functionSignature } from '../../model/privileges.js';
 import { replicationConnectFix } from '../../model/replicationConnectError.js';
@@ -134,9 +138,10 @@ function subscriptionProblems(
 
 /**
  * Why the subscription is disabled, with the way out that enables it: steep apply enables only
- * one the file enables, that has its slot, and that PostgreSQL did not disable at an error
- * (planner/subscriptions/subscriptionAlter.ts); for that one its cause and the ENABLE, as
- * status says, or the failover's way out first where one left it diverged.
+ * one the file enables, that has its slot, that PostgreSQL did not disable at an error and that
+ * no failover left diverged (planner/subscriptions/subscriptionAlter.ts); for one disabled at an
+ * error its cause and the ENABLE, as status says; where a failover left it diverged, the
+ * failover's way out first.
  */
 function disabledProblem(facts: SwitchoverFacts, live: NonNullable<SwitchoverFacts['live']>): string {
   const { subscription: sub, newNode: neu, oldNode: old } = facts;
@@ -157,6 +162,12 @@ function disabledProblem(facts: SwitchoverFacts, live: NonNullable<SwitchoverFac
     return (
       `${at} as steep.yaml declares it (enabled: false), which steep apply keeps: unless ${neu} is the primary already ` +
       `(a switchover leaves it so), set enabled: true on ${sub} in steep.yaml, run steep apply and let it catch up first`
+    );
+  if (facts.failoverDiverged)
+    return divergedDisabledRefusal(
+      { subscription: sub, node: neu, from: old },
+      facts.failoverDiverged,
+      'let it catch up, then run the switchover again',
     );
   return `${at}: enable it (steep apply) and let it catch up first`;
 }

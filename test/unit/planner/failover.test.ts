@@ -460,6 +460,38 @@ describe('a publisher with standbys', () => {
       expect(disabled[0]!.message).not.toContain('ALTER SUBSCRIPTION');
     });
 
+    it('disabled by hand (or otherwise with no error counted) and left diverged: apply does not enable it, which would resume past the fork', () => {
+      const recorded = {
+        subscriptions: { west_orders: { state: 'synchronized' } },
+      } as unknown as ObservedInitState;
+      // phantom rows with the slot kept, and the slot gone
+      const kept = promoted({ positions: seen('0/3000000', true) });
+      const gone = promoted({ positions: seen('0/3000000', true) });
+      delete at(gone, 'east').slots.west_orders;
+      for (const state of [kept, gone]) {
+        at(state, 'west').subscriptions.west_orders!.enabled = false;
+        at(state, 'west').initState = recorded;
+        const plan = runPlan(t, state);
+        expect(plan.failover?.map((v) => v.verdict)).toEqual(['diverged']);
+        expect(sqlOf(plan, 'subscription.west_orders').join('\n')).not.toContain('ENABLE');
+        const told = plan.warnings.filter((w) => w.code === 'subscription.failover-diverged');
+        expect(told.map((w) => w.message)).toEqual([
+          "subscription west_orders on west is disabled: a failover of east left west_orders diverged, so steep apply does not enable it: enabling it before the failover's way out resumes past the fork; steep reinit west_orders --full enables it once its tables are copied again",
+        ]);
+      }
+      // enabled again once the failover is behind it (a reinit --full settled it)
+      const settled = promoted({
+        positions: [
+          ...seen('0/3000000', true),
+          ...seen('0/0', false, { timeline: 2, settledAt: '2026-11-26T13:00:00Z', settledBy: 'reinit' }),
+        ],
+      });
+      at(settled, 'west').subscriptions.west_orders!.enabled = false;
+      expect(sqlOf(runPlan(t, settled), 'subscription.west_orders')).toContain(
+        'ALTER SUBSCRIPTION "west_orders" ENABLE',
+      );
+    });
+
     it('a reinit --full (or a verify that found every table equal) on the promoted primary puts the failover behind it: only readiness is judged', () => {
       const state = promoted({
         positions: [

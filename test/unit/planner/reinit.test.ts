@@ -358,6 +358,14 @@ describe('refuseRetired and refuseDisabled (checked before the slot or anything 
     expect(message).not.toContain('steep apply)');
     expect(message).not.toContain('run reinit again');
   });
+  it("disabled by hand (or otherwise with no error counted) after a failover of its publisher left it diverged: the failover's way out, not steep apply (it would resume past the fork)", () => {
+    const wayOut =
+      'timeline 2 of east forked …; copy what west must keep to east first, then steep reinit orders_sub --full copies its tables again';
+    expect(refusal(() => refuseDisabled(d, false, undefined, [wayOut]))).toBe(
+      "subscription orders_sub on west is disabled: a failover of east left orders_sub diverged, so steep apply does not enable it: enabling it before the failover's way out resumes past the fork; " +
+        `${wayOut}; nothing was changed`,
+    );
+  });
   it('disabled by the file (after a switchover): its rows may be the only copy, and no enable is advised', () => {
     let message = '';
     try {

@@ -725,6 +725,15 @@ describe('switchover refusal of a disabled subscription: the way out that enable
     expect(p).not.toContain('steep apply)');
   });
 
+  it("disabled by hand (or otherwise with no error counted) and left diverged by a failover of its publisher: the failover's way out, not steep apply", () => {
+    const wayOut =
+      'slot new_orders is missing on old: …; copy what new must keep to old first, then steep reinit new_orders --full copies its tables again';
+    expect(disabled({ failoverDiverged: [wayOut] })).toEqual([
+      "subscription new_orders on new is disabled: a failover of old left new_orders diverged, so steep apply does not enable it: enabling it before the failover's way out resumes past the fork; " +
+        `${wayOut}; let it catch up, then run the switchover again`,
+    ]);
+  });
+
   it('disabled by steep apply itself (no errors since its DISABLE) and enabled in the file: steep apply enables it', () => {
     for (const errors of [
       undefined,
