@@ -130,15 +130,13 @@ export async function reinitLoaded(
         });
     const byPostgres = errors !== undefined && disabledOnError({ enabled: false, ...errors });
     const diverged = info.enabled ? undefined : await failoverDivergedNow(topology, d);
-    const refuseDisabledNow = async () =>
-      refuseDisabled(
-        d,
-        info.enabled,
-        byPostgres ? { errorsCounted: errors!.errorsCounted, diverged } : undefined,
+    const refuseDisabledNow = () =>
+      refuseDisabled(d, info.enabled, {
+        byPostgres: byPostgres ? { errorsCounted: errors!.errorsCounted } : undefined,
         diverged,
-      );
+      });
     const enables = (byPostgres || diverged !== undefined) && 'full' in request;
-    if (!enables) await refuseDisabledNow();
+    if (!enables) refuseDisabledNow();
     // what the reinit works with: enabled, or enabled by it once its tables are emptied
     const enabled = info.enabled || enables;
     const schema = topology.settings.stateSchema;
@@ -158,7 +156,7 @@ export async function reinitLoaded(
     const moveTo = async (to: InitState) => (stateTables ? states.transition(sub, d.name, to, details) : []);
     const loop = await planLoop(topology, d, sub, input, enabled, recorded);
     // tables replicated both ways are reconciled in place, never emptied: nothing to enable it after
-    if (loop && enables) await refuseDisabledNow();
+    if (loop && enables) refuseDisabledNow();
     const rest = loop ? loop.rest : null;
     const recipe =
       rest === null || rest.length > 0

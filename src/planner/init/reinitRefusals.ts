@@ -46,18 +46,18 @@ export function refuseRetired(
 export function refuseDisabled(
   d: Pick<SubscriptionSpec, 'name' | 'node' | 'from'>,
   observedEnabled: boolean,
-  byPostgres?: { errorsCounted: number | null; diverged?: readonly string[] },
-  diverged?: readonly string[],
+  why: { byPostgres?: { errorsCounted: number | null }; diverged?: readonly string[] } = {},
 ): void {
   if (observedEnabled) return;
   const s = { subscription: d.name, node: d.node, from: d.from };
   const unchanged = 'nothing was changed';
+  const { byPostgres, diverged } = why;
   if (byPostgres)
     refuse(
       disabledOnErrorRefusal(
         { ...s, errorsCounted: byPostgres.errorsCounted },
-        byPostgres.diverged,
-        `${byPostgres.diverged ? '' : 'then run reinit again (PostgreSQL refreshes only enabled subscriptions); '}${unchanged}`,
+        diverged,
+        `${diverged ? '' : 'then run reinit again (PostgreSQL refreshes only enabled subscriptions); '}${unchanged}`,
       ),
     );
   refuse(

@@ -339,7 +339,7 @@ describe('refuseRetired and refuseDisabled (checked before the slot or anything 
     );
   });
   it('disabled by PostgreSQL at an error (disable_on_error): apply does not enable it, so the advice is its cause and the ENABLE as status and the switchover give it, not steep apply', () => {
-    expect(refusal(() => refuseDisabled(d, false, { errorsCounted: 2 }))).toBe(
+    expect(refusal(() => refuseDisabled(d, false, { byPostgres: { errorsCounted: 2 } }))).toBe(
       'subscription orders_sub on west is disabled by PostgreSQL after an error (disable_on_error; errors apply and sync 2 counted since the statistics were reset): ' +
         'its message is in the server log of west ("logical replication subscription "orders_sub" has been disabled due to an error" and the error before it); ' +
         'fix its cause, then run ALTER SUBSCRIPTION "orders_sub" ENABLE on west (steep apply does not enable it while this stands: it would be disabled again); ' +
@@ -349,7 +349,9 @@ describe('refuseRetired and refuseDisabled (checked before the slot or anything 
   it("disabled at an error after a failover of its publisher left it diverged: the failover's way out first, no ENABLE (it would resume past the fork)", () => {
     const wayOut =
       'timeline 2 of east forked …; copy what west must keep to east first, then steep reinit orders_sub --full copies its tables again';
-    const message = refusal(() => refuseDisabled(d, false, { errorsCounted: 1, diverged: [wayOut] }));
+    const message = refusal(() =>
+      refuseDisabled(d, false, { byPostgres: { errorsCounted: 1 }, diverged: [wayOut] }),
+    );
     expect(message).toContain(
       "a failover of east left orders_sub diverged, so the failover's way out comes first: enabling it before that resumes past the fork",
     );
@@ -361,7 +363,7 @@ describe('refuseRetired and refuseDisabled (checked before the slot or anything 
   it("disabled by hand (or otherwise with no error counted) after a failover of its publisher left it diverged: the failover's way out, not steep apply (it would resume past the fork)", () => {
     const wayOut =
       'timeline 2 of east forked …; copy what west must keep to east first, then steep reinit orders_sub --full copies its tables again';
-    expect(refusal(() => refuseDisabled(d, false, undefined, [wayOut]))).toBe(
+    expect(refusal(() => refuseDisabled(d, false, { diverged: [wayOut] }))).toBe(
       "subscription orders_sub on west is disabled: a failover of east left orders_sub diverged, so steep apply does not enable it: enabling it before the failover's way out resumes past the fork; " +
         `${wayOut}; nothing was changed`,
     );
