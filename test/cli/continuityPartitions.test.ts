@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { startIdWriter } from '../support/appWriter.js';
 import { startSteep, steepWith, untilHealthy, verifyJson, writeConfig } from '../support/cli.js';
 import { useCluster } from '../support/cluster.js';
-import { fastCopy, idsMissing, queryDigest, slowCopy, waitCaughtUp } from '../support/replicationData.js';
+import { idsMissing, queryDigest, waitCaughtUp } from '../support/replicationData.js';
 import { eventually, HANG_MS, nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
 /**
@@ -11,13 +11,13 @@ import { eventually, HANG_MS, nodesYaml, passwordEnv } from '../support/topology
  * (1) a partition tree switched to `viaPartitionRoot: true` with a root row filter after the
  * subscriber's table was emptied by hand: the refresh copies (obeying `init.existingData`)
  * instead of trusting the partition tree, and the subscriber ends with exactly the rows the
- * filter passes (013_partition.pl, 028_row_filter.pl); (3) columns swapped on the publisher right
- * after the copy, before any status reading: `status --check` and `drift` exit 2 naming the table;
- * (4) partition trees published through their root with a row filter, beside leaves published on
+ * filter passes (013_partition.pl, 028_row_filter.pl); (2) reinit --tables with an inheritance
+ * parent and row filters; (4) partition trees published through their root with a row filter, beside leaves published on
  * their own (another publication, without the root): steep's own copy, verify and verify
  * --repair under writes copy and compare as PostgreSQL replicates them (a leaf whose ancestor is
  * published via root is not a table of the subscription: its rows are its root's, with the
- * root's filter).
+ * root's filter). Columns swapped right after a copy, before any status reading, are a case of
+ * test/cli/gapCases.test.ts.
  */
 const cluster = useCluster({ nodes: ['east', 'west'] });
 const APP = { user: 'part_app', password: 'part-app-secret-1' };
@@ -141,70 +141,6 @@ describe('continuity when the published shape changes (18)', { timeout: 300_000 
     }
   });
 
-  it('(3) columns swapped on the publisher after the copy, before any status reading: gap in status --check and drift', async () => {
-    const east = cluster().node('east');
-    const west = cluster().node('west');
-    for (const n of [east, west]) {
-      await n.query(
-        "CREATE TABLE public.swap_t (id bigserial PRIMARY KEY, v text, a text DEFAULT 'A', b text DEFAULT 'B')",
-      );
-      await n.query(`GRANT SELECT, INSERT ON public.swap_t TO ${APP.user}`);
-      await n.query(`GRANT USAGE ON SEQUENCE public.swap_t_id_seq TO ${APP.user}`);
-    }
-    await east.query(
-      "INSERT INTO public.swap_t (v, a, b) SELECT 'v' || g, 'a' || g, 'b' || g FROM generate_series(1, 1000) g",
-    );
-    // the table joins the subscription: the refresh copies it (slowly: still copying when apply ends)
-    await slowCopy(west, 'swap_t', 100, 300);
-    path = config({ via: true, existingData: 'truncate', tables: ['public.swap_t'] });
-    const applied = await steep(['apply', '--auto-approve']);
-    expect(applied.code, `${applied.stdout}\n${applied.stderr}`).toBe(0);
-    const writer = startIdWriter({ east }, APP, 'public.swap_t', () => 'east');
-    const acked = () => writer.acknowledged().get('east') ?? [];
-    try {
-      await allReady('the copy of public.swap_t done');
-      await fastCopy(west, 'swap_t');
-      // no steep reading since the copy: the publisher swaps two columns in one transaction
-      await east.query(
-        'BEGIN; ALTER TABLE public.swap_t RENAME a TO tmp; ALTER TABLE public.swap_t RENAME b TO a; ALTER TABLE public.swap_t RENAME tmp TO b; COMMIT',
-      );
-      const mark = acked().length;
-      await eventually(async () => acked().length > mark + 30, HANG_MS, 'writes after the swap');
-      await writer.stop();
-      await waitCaughtUp(east, SUB);
-      const rows = async (n: typeof east) =>
-        new Map(
-          (
-            await n.query<{ id: string; a: string; b: string }>('SELECT id::text, a, b FROM public.swap_t')
-          ).map((r) => [r.id, `${r.a}/${r.b}`]),
-        );
-      const [pubRows, subRows] = [await rows(east), await rows(west)];
-      const wrong = [...pubRows].filter(([id, ab]) => subRows.get(id) !== ab).length;
-      const lost = await idsMissing(west, 'public.swap_t', acked());
-      console.log(
-        `(3) acknowledged ${acked().length}, missing on west ${lost}, rows with other a/b on west ${wrong}`,
-      );
-
-      const check = await steep(['status', '--check']);
-      expect.soft(check.code, check.stdout).toBe(2);
-      expect.soft(check.stdout + check.stderr).toContain('public.swap_t');
-      const drift = await steep(['drift']);
-      expect.soft(drift.code, drift.stdout).toBe(2);
-      expect(drift.stdout).toContain('public.swap_t');
-      // the way out, as printed, followed literally: equal column by column, green again
-      const way = /`(steep reinit [^`]+)`/.exec(check.stdout)?.[1];
-      expect(way, check.stdout).toBe(`steep reinit ${SUB} --tables public.swap_t`);
-      const ran = await steep([...way!.replace(/^steep /, '').split(' '), '--auto-approve']);
-      expect(ran.code, `${ran.stdout}\n${ran.stderr}`).toBe(0);
-      await waitCaughtUp(east, SUB);
-      const healed = [await rows(east), await rows(west)];
-      expect([...healed[0]!].filter(([id, ab]) => healed[1]!.get(id) !== ab)).toEqual([]);
-      await untilHealthy(steep);
-    } finally {
-      await writer.stop();
-    }
-  });
-
   it('(2) reinit --tables with an inheritance parent and row filters: no WHERE conflict, children kept, no temporary publication left', async () => {
     const east = cluster().node('east');
     const west = cluster().node('west');
@@ -215,7 +151,14 @@ describe('continuity when the published shape changes (18)', { timeout: 300_000 
       await n.query(`GRANT USAGE ON SCHEMA inh TO ${APP.user}`);
       await n.query(`GRANT SELECT, INSERT ON inh.parent TO ${APP.user}`);
       await n.query(`GRANT USAGE ON SEQUENCE inh.parent_id_seq TO ${APP.user}`);
+      // a plain table of part_pub beside the tree, for the reinit that fails midway
+      await n.query(
+        "CREATE TABLE public.swap_t (id bigserial PRIMARY KEY, v text, a text DEFAULT 'A', b text DEFAULT 'B')",
+      );
     }
+    await east.query(
+      "INSERT INTO public.swap_t (v, a, b) SELECT 'v' || g, 'a' || g, 'b' || g FROM generate_series(1, 1000) g",
+    );
     await east.query("INSERT INTO inh.parent (v) SELECT 'p' || g FROM generate_series(1, 300) g");
     await east.query("INSERT INTO inh.child (v) SELECT 'c' || g FROM generate_series(1, 300) g");
     // inh_pub publishes the parent with its children through a row filter (028_row_filter.pl's

@@ -1,17 +1,20 @@
 import { expect } from 'vitest';
 import { startIdWriter } from './appWriter.js';
 import { type CliResult, type Steep, steepWith, untilHealthy, writeConfig } from './cli.js';
-import { startCluster, type TestCluster, type TestNode } from './cluster.js';
-import { digestsByName, idsMissing, waitCaughtUp } from './replicationData.js';
+import type { TestCluster, TestNode } from './cluster.js';
+import { digestsByName, fastCopy, idsMissing, slowCopy, waitCaughtUp } from './replicationData.js';
+import { dropReplication } from './reset.js';
 import { eventually, HANG_MS, nodesYaml, passwordEnv } from './topologyFile.js';
 
 /**
  * A hole in a subscription's stream as data (docs/status.md, `gap`): something changes what flows
  * while the apply worker keeps running, under an application that logs every id whose COMMIT
- * returned. The runner starts two fresh nodes (east publishes, west subscribes), copies, changes,
- * requires the verdict status, status --check and drift must give, follows the way out exactly as
- * `status --check` prints it (its `ALTER TABLE … on west` first, then its `steep reinit`), and
- * ends with no acknowledged id missing on west and every table equal by column name.
+ * returned. The runner takes two nodes back to bare (east publishes, west subscribes), copies,
+ * makes each change (by hand, or steep's own) and requires the verdict status must give after it,
+ * then what status --check and drift must say, follows the way out exactly as `status --check`
+ * prints it (its `ALTER TABLE … on west` first, then its `steep reinit`, or the `steep verify` it
+ * names as the other way), and ends with no acknowledged id missing on west and every table equal
+ * by column name.
  */
 export interface GapCase {
   name: string;
@@ -22,6 +25,8 @@ export interface GapCase {
   west?: string[];
   /** the publication's tables (`public.x`) */
   published: string[];
+  /** the table west copies slowly (every 100th row waits 0.3 s), so that an apply ends while it copies */
+  slowCopy?: string;
   /** more lines of the subscription in steep.yaml (`schemaSync: auto`) */
   subscription?: string[];
   /** the table the application writes its ids into */
@@ -39,16 +44,31 @@ export interface GapCase {
   /** the `steep reinit` status --check prints, and how many `ALTER TABLE` it prints for west */
   reinit: string;
   westStatements?: number;
+  /** the way taken is the `steep verify` status --check names instead (the table is equal) */
+  verifyClears?: boolean;
   /** after the reinit: `apply` (what the copy leaves to schema sync) */
   applyAfter?: boolean;
 }
 
 export interface GapChange {
-  sql: string[];
+  /**
+   * by hand on east (then on west), or steep's own: the publication's tables in steep.yaml from
+   * now on, applied (its output says `says`)
+   */
+  sql?: string[];
+  westSql?: string[];
+  published?: string[];
+  says?: RegExp[];
   /** west's apply worker disabled around it, so west applies it late */
   lag?: boolean;
+  /** the application does not write while it runs */
+  quiet?: boolean;
+  /** no steep reading after it, only its copies waited for: the next change is judged with it */
+  unread?: boolean;
+  /** tables whose membership row in the publication (pg_publication_rel) it re-creates */
+  recreates?: string[];
   /** what status says after it (`gap` unless given: `failing` where the worker stops at it too), and reasons it must give */
-  state?: 'gap' | 'failing';
+  state?: 'gap' | 'failing' | 'synchronized';
   reasons?: RegExp[];
 }
 
@@ -65,16 +85,20 @@ export interface GapRun {
 const APP = { user: 'gap_app', password: 'gap-app-secret-1' };
 export const GAP_SUB = 'gap_sub';
 
-function config(c: GapCase, cluster: TestCluster): string {
+function config(c: GapCase, cluster: TestCluster, published: string[]): string {
   return writeConfig(
     [
       'version: 1',
-      `topology: ${c.name.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}`,
+      `topology: ${c.name
+        .replace(/[^a-z0-9]+/gi, '-')
+        .toLowerCase()
+        .slice(0, 63)
+        .replace(/^-|-$/g, '')}`,
       nodesYaml(cluster.nodes),
       'publications:',
       '  gap_pub:',
       '    node: east',
-      `    tables: [${c.published.join(', ')}]`,
+      `    tables: [${published.join(', ')}]`,
       'subscriptions:',
       `  ${GAP_SUB}:`,
       '    node: west',
@@ -102,30 +126,39 @@ async function subscriptionState(steep: Steep): Promise<{ state: string; reasons
 
 const shown = (r: CliResult) => `${r.stdout}\n${r.stderr}`;
 
-/** Runs one case on two fresh nodes (stopped at the end, whatever happens). */
-export async function runGapCase(c: GapCase): Promise<void> {
-  const cluster = await startCluster({ nodes: ['east', 'west'] });
-  try {
-    await runOn(c, cluster);
-  } finally {
-    await cluster.stop();
-  }
+/** pg_publication_rel's row of each of `tables` in gap_pub on `east` */
+async function memberships(east: TestNode, tables: string[]): Promise<string[]> {
+  const rows = await east.query<{ t: string; oid: string }>(
+    "SELECT pr.prrelid::regclass::text AS t, pr.oid::text AS oid FROM pg_publication_rel pr JOIN pg_publication p ON p.oid = pr.prpubid WHERE p.pubname = 'gap_pub'",
+  );
+  return tables.map((t) => rows.find((r) => r.t === t.replace(/^public\./, ''))?.oid ?? 'none');
 }
 
-async function runOn(c: GapCase, cluster: TestCluster): Promise<void> {
+/**
+ * Runs one case on `cluster`'s east and west (the cases of a file share them), after taking them
+ * back to bare nodes: no subscription, publication, slot, steep state or table in public.
+ */
+export async function runGapCase(c: GapCase, cluster: TestCluster): Promise<void> {
   const east = cluster.node('east');
   const west = cluster.node('west');
+  await dropReplication([east, west]);
   let path = '';
   const steep = steepWith({ config: () => path, env: () => passwordEnv(cluster.nodes), timeoutMs: 180_000 });
   for (const n of [east, west]) {
-    await n.query(`CREATE ROLE ${APP.user} LOGIN PASSWORD '${APP.password}'`);
+    for (const { t } of await n.query<{ t: string }>(
+      "SELECT tablename AS t FROM pg_tables WHERE schemaname = 'public'",
+    ))
+      await n.query(`DROP TABLE IF EXISTS public.${t} CASCADE`);
+    if ((await n.query(`SELECT 1 FROM pg_roles WHERE rolname = '${APP.user}'`)).length === 0)
+      await n.query(`CREATE ROLE ${APP.user} LOGIN PASSWORD '${APP.password}'`);
     for (const sql of c.tables) await n.query(sql);
     await n.query(`GRANT SELECT, INSERT ON ${c.writes} TO ${APP.user}`);
     await n.query(`GRANT USAGE ON SEQUENCE ${c.writes}_id_seq TO ${APP.user}`);
   }
   for (const sql of c.east) await east.query(sql);
   for (const sql of c.west ?? []) await west.query(sql);
-  path = config(c, cluster);
+  if (c.slowCopy) await slowCopy(west, c.slowCopy, 100, 300);
+  path = config(c, cluster, c.published);
   const applied = await steep(['apply', '--auto-approve']);
   expect(applied.code, shown(applied)).toBe(0);
   // the first reading after the copy records the baseline every later reading is held to
@@ -133,8 +166,9 @@ async function runOn(c: GapCase, cluster: TestCluster): Promise<void> {
   const quiet = await steep(['drift']);
   expect(quiet.code, shown(quiet)).toBe(0);
 
-  const writer = startIdWriter({ east }, APP, c.writes, () => 'east');
-  const acked = () => writer.acknowledged().get('east') ?? [];
+  // one writer at a time (a new one after a quiet change), its ids all counted
+  const writers = [startIdWriter({ east }, APP, c.writes, () => 'east')];
+  const acked = () => writers.flatMap((w) => w.acknowledged().get('east') ?? []);
   const moreWrites = async (n: number) => {
     const from = acked().length;
     await eventually(async () => acked().length >= from + n, HANG_MS, `${n} more writes on east`);
@@ -143,22 +177,51 @@ async function runOn(c: GapCase, cluster: TestCluster): Promise<void> {
   try {
     await moreWrites(20);
     for (const change of c.changes) {
+      const want = change.state ?? 'gap';
+      const before = await memberships(east, change.recreates ?? []);
+      if (change.quiet) await writers.at(-1)!.stop();
       if (change.lag) await west.query(`ALTER SUBSCRIPTION ${GAP_SUB} DISABLE`);
-      for (const sql of change.sql) await east.query(sql);
+      for (const sql of change.sql ?? []) await east.query(sql);
+      for (const sql of change.westSql ?? []) await west.query(sql);
+      if (change.published) {
+        path = config(c, cluster, change.published);
+        const own = await steep(['apply', '--auto-approve']);
+        expect(own.code, shown(own)).toBe(0);
+        for (const r of change.says ?? []) expect(own.stdout).toMatch(r);
+      }
       if (change.lag) await west.query(`ALTER SUBSCRIPTION ${GAP_SUB} ENABLE`);
+      const after = await memberships(east, change.recreates ?? []);
+      for (const [i, t] of (change.recreates ?? []).entries())
+        expect(after[i], `${t}'s membership row re-created`).not.toBe(before[i]);
+      if (change.quiet) writers.push(startIdWriter({ east }, APP, c.writes, () => 'east'));
       await moreWrites(30);
+      if (change.unread) {
+        await eventually(
+          async () =>
+            (await west.query("SELECT 1 FROM pg_subscription_rel WHERE srsubstate <> 'r'")).length === 0,
+          HANG_MS,
+          'the copies done',
+        );
+        if (c.slowCopy) await fastCopy(west, c.slowCopy);
+        continue;
+      }
       // right after an ENABLE status may say unknown until the worker runs: read until it judges
+      // (a gap stays until a copy or a verify clears it: one seen ends the wait for synchronized)
       let seen = { state: '', reasons: '', text: '' };
       await eventually(
         async () => {
           seen = await subscriptionState(steep);
-          return seen.state === (change.state ?? 'gap');
+          return seen.state === want || (want === 'synchronized' && seen.state === 'gap');
         },
         HANG_MS,
-        `status to say ${change.state ?? 'gap'}`,
+        `status to say ${want}`,
       ).catch(() => {});
-      expect(seen.state, seen.text).toBe(change.state ?? 'gap');
+      expect(seen.state, seen.text).toBe(want);
       for (const r of change.reasons ?? []) expect(seen.reasons).toMatch(r);
+      if (want === 'synchronized') {
+        const calm = await steep(['drift']);
+        expect(calm.code, shown(calm)).toBe(0);
+      }
     }
     const check = await steep(['status', '--check']);
     expect(check.code, shown(check)).toBe(2);
@@ -183,9 +246,18 @@ async function runOn(c: GapCase, cluster: TestCluster): Promise<void> {
     for (const sql of statements) await west.query(sql);
     const way = /`(steep reinit [^`]+)`/.exec(now.stdout)?.[1];
     expect(way, now.stdout).toBe(c.reinit);
-    // without a terminal, the confirmation reinit asks for is --auto-approve
-    const ran = await steep([...way!.replace(/^steep /, '').split(' '), '--auto-approve']);
-    expect(ran.code, shown(ran)).toBe(0);
+    if (c.verifyClears) {
+      expect(now.stdout).toContain('a steep verify that finds it equal clears the gap');
+      const verified = await steep(['verify', GAP_SUB]);
+      expect(verified.code, shown(verified)).toBe(0);
+      const cleared = await subscriptionState(steep);
+      expect(cleared.state, cleared.text).toBe('synchronized');
+      expect((await steep(['status', '--check'])).code).toBe(0);
+    } else {
+      // without a terminal, the confirmation reinit asks for is --auto-approve
+      const ran = await steep([...way!.replace(/^steep /, '').split(' '), '--auto-approve']);
+      expect(ran.code, shown(ran)).toBe(0);
+    }
     await untilHealthy(steep);
     if (c.applyAfter) {
       const synced = await steep(['apply', '--auto-approve']);
@@ -193,7 +265,7 @@ async function runOn(c: GapCase, cluster: TestCluster): Promise<void> {
     }
     await moreWrites(50);
   } finally {
-    await writer.stop();
+    for (const w of writers) await w.stop();
   }
   await waitCaughtUp(east, GAP_SUB);
   const lost = await idsMissing(west, c.writes, acked());
