@@ -727,7 +727,11 @@ const failoverRepair: Operation = {
     if (!check.stdout.concat(check.stderr).includes(repair)) return 'status --check exits 2, names no reinit';
     // as it says: what pb must keep (the old primary's writes it alone holds) goes to pa first
     const kept = check.stdout.includes('copy what pb must keep to pa first') ? await copyByHand(world) : null;
-    expectCode(await world.steep(['reinit', world.file.sub, '--auto-approve', '--full']), [0], repair);
+    // the reinit as printed (with --discard-past-fork where pb may hold rows past the fork)
+    const printed = /(steep reinit \S+ --full(?: --discard-past-fork)?)/.exec(
+      check.stdout + check.stderr,
+    )![1]!;
+    expectCode(await runPrinted(world, printed, ['--auto-approve']), [0], printed);
     // the slot is back: the subscription's options follow the file again (failover kept while it was gone)
     await apply(world);
     return `${kept === null ? '' : `${kept} row(s) only pb held copied to pa by hand, as status said; `}reinit --full, as status named it, then apply`;
@@ -803,12 +807,12 @@ const oldPrimaryBack: Operation = {
           `pb streams from the old primary (read-write, its connection naming it first; ${listed ? '' : 'not '}listed as a standby), but steep status --check exited ${check.code}${line ? ` with "${line.trim()}"` : ''}, not ${verdict}:\n${check.stdout}${check.stderr}`,
         );
     }
-    const named = /(steep reinit \S+ --full)/.exec(check!.stdout);
+    const named = /(steep reinit \S+ --full(?: --discard-past-fork)?)/.exec(check!.stdout);
     // the way out: the old primary shut down, apply (the connection names the publisher alone), the reinit status names
     await pa.stop('immediate');
     await apply(world);
     const after = await world.steep(['status', '--check']);
-    const reinit = /(steep reinit \S+ --full)/.exec(after.stdout) ?? named;
+    const reinit = /(steep reinit \S+ --full(?: --discard-past-fork)?)/.exec(after.stdout) ?? named;
     if (reinit) expectCode(await runPrinted(world, reinit[1]!, ['--auto-approve']), [0], reinit[1]!);
     return `old primary back read-write (${listed ? 'listed' : 'not listed'}), pb streamed from it: ${verdict}; shut down, apply${reinit ? `, ${reinit[1]}` : ''}`;
   },
@@ -1518,12 +1522,12 @@ const slotInvalidated: Operation = {
     await apply(world);
     // read again as a DBA would while the worker starts and fails: the way out must come
     let check = await world.steep(['status', '--check']);
-    let full = /`?(steep reinit \S+ --full)`?/.exec(check.stdout + check.stderr);
+    let full = /`?(steep reinit \S+ --full(?: --discard-past-fork)?)`?/.exec(check.stdout + check.stderr);
     const deadline = Date.now() + HANG_MS;
     while ((check.code !== 2 || !full) && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 2_000));
       check = await world.steep(['status', '--check']);
-      full = /`?(steep reinit \S+ --full)`?/.exec(check.stdout + check.stderr);
+      full = /`?(steep reinit \S+ --full(?: --discard-past-fork)?)`?/.exec(check.stdout + check.stderr);
     }
     if (check.code !== 2 || !full)
       throw new OperationFailed(

@@ -14,6 +14,7 @@ export default class Reinit extends SteepCommand {
 States reinitializing → copying → synchronized, with init's progress line. Takes steep's advisory lock on both nodes. Interrupted, the next steep reinit resumes where it stopped.
 Ctrl-C (SIGINT) or SIGTERM: no further statement starts, a running copy goes on in PostgreSQL; steep says where it stopped and the command that resumes it, and exits 130 (143); a second signal exits at once.
 Asks before it changes anything (the tables it empties on the subscriber: rows only the subscriber holds are deleted); without a terminal it runs only with --auto-approve (or STEEP_AUTO_APPROVE=1).
+After a failover of the publisher under which the subscriber may hold rows past the fork (the old primary's writes, maybe their only copy), only --full --discard-past-fork deletes them, given once what the subscriber must keep is on the publisher; --auto-approve alone does not.
 Refuses tables the subscription does not carry, a subscription not yet initialised (except an init that failed on tables whose table-sync slot PostgreSQL lost: those it copies again), an unreachable publisher, a table referenced by a foreign key from a table not being reinitialised, and a table another subscription on the subscriber applies into too (its TRUNCATE would delete that one's rows).`;
   static override examples = [
     '<%= config.bin %> reinit west_orders --tables public.orders,public.order_lines',
@@ -31,12 +32,21 @@ Refuses tables the subscription does not carry, a subscription not yet initialis
     }),
     schema: Flags.string({ summary: 'Copy every table of this schema again.' }),
     full: Flags.boolean({ summary: 'Copy every table of the subscription again.' }),
+    // no environment variable: STEEP_AUTO_APPROVE in a script never stands in for it
+    'discard-past-fork': Flags.boolean({
+      summary:
+        "With --full after a failover: delete the rows the subscriber applied past the fork (the old primary's writes, maybe their only copy) once what it must keep is on the publisher.",
+    }),
     'auto-approve': approvalFlags['auto-approve'],
   };
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Reinit);
-    const request = reinitRequest({ ...flags, tables: commaList(flags.tables) });
+    const request = reinitRequest({
+      ...flags,
+      tables: commaList(flags.tables),
+      discardPastFork: flags['discard-past-fork'],
+    });
     const logJson = flags['log-format'] === 'json';
     // listr2 draws on stdout: only above text output
     const tty = process.stdout.isTTY === true && !logJson && !flags.json;
@@ -60,8 +70,9 @@ Refuses tables the subscription does not carry, a subscription not yet initialis
     const r = await this.stoppable(interruption, 'reinit.interrupted', flags.json ? args : null, () =>
       reinitSubscription(flags.config, args.subscription, request, {
         stop: interruption,
-        confirm: (tables, node, from) => {
-          const what = `reinit of ${args.subscription} empties ${tables.join(', ')} on ${node} and copies ${tables.length === 1 ? 'it' : 'them'} again from ${from}: rows only ${node} holds are deleted`;
+        discardPastFork: flags['discard-past-fork'],
+        confirm: (tables, node, from, pastFork) => {
+          const what = `reinit of ${args.subscription} empties ${tables.join(', ')} on ${node} and copies ${tables.length === 1 ? 'it' : 'them'} again from ${from}: rows only ${node} holds are deleted${pastFork ? `, ${pastFork}` : ''}`;
           return confirm({
             question: `${what}. Reinit?`,
             autoApprove: flags['auto-approve'],

@@ -16,6 +16,7 @@ export type AdviceEntry =
   | 'verifyRepair'
   | 'reinitTables'
   | 'reinitFull'
+  | 'reinitFullPastFork'
   | 'existingDataTruncate'
   | 'initCancel';
 
@@ -29,6 +30,13 @@ export interface AdviceEffect {
   /** what holds it back when run without a terminal: the flag that lets it go ahead */
   gate: string | null;
 }
+
+/**
+ * The flag by which `steep reinit SUB --full` deletes rows its subscriber may hold the only copy
+ * of after a failover (applied from the old primary past the fork): the user's word that what the
+ * subscriber must keep is on the publisher; no environment variable stands in for it.
+ */
+export const DISCARD_PAST_FORK = '--discard-past-fork';
 
 export const ADVICE: Readonly<Record<AdviceEntry, AdviceEffect>> = {
   // read-only sessions on both nodes; records its verdict in steep's state schema only
@@ -52,6 +60,14 @@ export const ADVICE: Readonly<Record<AdviceEntry, AdviceEffect>> = {
     copies: 'publisher to subscriber',
     gate: '--auto-approve',
   },
+  // the full copy after a failover that may have left the subscriber the only copy of rows past
+  // the fork: --auto-approve (STEEP_AUTO_APPROVE) alone does not delete them, the flag says they were kept
+  reinitFullPastFork: {
+    writes: 'subscriber',
+    destroys: true,
+    copies: 'publisher to subscriber',
+    gate: DISCARD_PAST_FORK,
+  },
   // apply empties the subscriber's tables, then copies the publisher's rows into them
   existingDataTruncate: {
     writes: 'subscriber',
@@ -74,7 +90,18 @@ export const ADVICE: Readonly<Record<AdviceEntry, AdviceEffect>> = {
 export function keepPhantomsFirst(d: SubscriptionSpec): string {
   return (
     `the rows ${d.node} applied past the fork are writes of the old primary that ${d.from} lacks, and ${d.node} (with the old primary's data directory) may hold their only copy: ` +
-    `copy what ${d.node} must keep to ${d.from} first, then ${adviceText('reinitFull', d.name)} copies its tables again`
+    `copy what ${d.node} must keep to ${d.from} first, then ${adviceText('reinitFullPastFork', d.name)} deletes them and copies its tables again`
+  );
+}
+
+/**
+ * What the confirmation of such a full copy adds (`steep reinit`, asked or refused without a
+ * terminal): which rows it deletes, why they may be the only copy, and what goes first.
+ */
+export function pastForkDeleted(d: Pick<SubscriptionSpec, 'node' | 'from'>): string {
+  return (
+    `among them the rows ${d.node} applied past the fork of ${d.from}'s failover, writes of the old primary that ${d.from} lacks and ${d.node} may hold the only copy of ` +
+    `(copy what ${d.node} must keep to ${d.from} first)`
   );
 }
 
@@ -131,6 +158,8 @@ export function adviceText(entry: AdviceEntry, subscription: string, tables: rea
       return `steep reinit ${subscription} --tables ${tables.join(',')}`;
     case 'reinitFull':
       return `steep reinit ${subscription} --full`;
+    case 'reinitFullPastFork':
+      return `steep reinit ${subscription} --full ${DISCARD_PAST_FORK}`;
     case 'existingDataTruncate':
       return 'set init.existingData: truncate (apply empties them and copies again)';
     case 'initCancel':

@@ -6,7 +6,7 @@ import { summarise } from '../model/stepClass.js';
 import type { Topology } from '../model/topology.js';
 import { PlanContext, sortedKeys } from './context.js';
 import { digestOf, stableSubscription } from './digest.js';
-import { failoverVerdicts, withFailoverSlots } from './failover/failover.js';
+import { failoverVerdicts, pastForkSubscriptions, withFailoverSlots } from './failover/failover.js';
 import { checkUnusedLsn } from './init/manualInit.js';
 import { unfinishedReinits } from './init/reinitLeftovers.js';
 import { orderSteps, scopeMessages, selectTargets, withDependencies } from './order.js';
@@ -58,8 +58,11 @@ export function plan(file: Topology, observed: ClusterState, opts: PlanOptions):
   const doubleApply = checkDoubleApply(ctx);
   // the failover verdicts first: a subscription one left diverged is told that way out alone
   const failover = failoverVerdicts(desired, ctx.observed);
-  const failoverDiverged = new Set(
-    failover.filter((v) => v.verdict === 'diverged').map((v) => v.subscription),
+  const pastFork = pastForkSubscriptions(desired, ctx.observed);
+  const failoverDiverged = new Map(
+    failover
+      .filter((v) => v.verdict === 'diverged')
+      .map((v) => [v.subscription, pastFork.has(v.subscription)] as const),
   );
   planSubscriptions(ctx, {
     membershipChanged,

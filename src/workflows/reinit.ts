@@ -15,6 +15,7 @@ import type { EventSink, Stop } from '../executors/events.js';
 import { followTargetOf, recordTransition, stateChangeEvent } from '../executors/initFollow.js';
 import { executeReinit } from '../executors/reinit.js';
 import { subscriptionAddress } from '../model/address.js';
+import { DISCARD_PAST_FORK, pastForkDeleted } from '../model/advice.js';
 import { disabledOnError } from '../model/disableOnError.js';
 import { SteepError } from '../model/errors.js';
 import { unrecordedState } from '../model/initLifecycle.js';
@@ -31,14 +32,14 @@ import {
   temporaryPublications,
 } from '../planner/init/reinit.js';
 import { type LoopPlan, planLoopedReinit } from '../planner/init/reinitLoop.js';
-import { refuseDisabled, refuseRetired } from '../planner/init/reinitRefusals.js';
+import { refuseDisabled, refusePastFork, refuseRetired } from '../planner/init/reinitRefusals.js';
 import { DivergedTablesStore } from '../state/divergedTables.js';
 import { StreamContinuityStore } from '../state/streamContinuity.js';
 import { hasInitTables, SubscriptionStateStore } from '../state/subscriptionState.js';
 import { baselinesAtCopy } from './continuity.js';
 import { observe } from './plan.js';
 import { reconcileLooped } from './reinitLoop.js';
-import { failoverDivergedNow, repairSlot, slotToRepair } from './reinitSlot.js';
+import { failoverNow, repairSlot, slotToRepair } from './reinitSlot.js';
 import { recordSettled } from './streamPositions.js';
 
 /**
@@ -58,14 +59,24 @@ export interface ReinitOptions {
    * Asked once the tables are known, before anything changes: their rows on the subscriber are
    * replaced by the publisher's (`steep reinit` asks, or takes --auto-approve); throws to refuse.
    */
-  confirm?: (tables: string[], node: string, from: string) => Promise<void>;
+  confirm?: (tables: string[], node: string, from: string, pastFork?: string) => Promise<void>;
+  /**
+   * --discard-past-fork: after a failover under which the subscriber may hold rows past the fork,
+   * the user's word that what it must keep is on the publisher; a full reinit deletes them only then.
+   */
+  discardPastFork?: boolean;
 }
 
 const STATEMENT_TIMEOUT_MS = 60_000;
 const LOCK_TIMEOUT_MS = 5_000;
 
 /** The one of `--tables a,b` (as `schema.table` names), `--schema s` and `--full` given. */
-export function reinitRequest(flags: { tables?: string[]; schema?: string; full?: boolean }): ReinitRequest {
+export function reinitRequest(flags: {
+  tables?: string[];
+  schema?: string;
+  full?: boolean;
+  discardPastFork?: boolean;
+}): ReinitRequest {
   const given = [flags.tables !== undefined, flags.schema !== undefined, flags.full === true].filter(
     Boolean,
   ).length;
@@ -73,6 +84,11 @@ export function reinitRequest(flags: { tables?: string[]; schema?: string; full?
     throw new SteepError(
       'reinit.usage',
       'name what to reinit with exactly one of --tables a,b, --schema s or --full',
+    );
+  if (flags.discardPastFork && !flags.full)
+    throw new SteepError(
+      'reinit.usage',
+      `${DISCARD_PAST_FORK} goes with --full: only a full copy repairs a failover`,
     );
   if (flags.full) return { full: true };
   if (flags.schema !== undefined) return { schema: flags.schema };
@@ -129,7 +145,8 @@ export async function reinitLoaded(
           node: d.node,
         });
     const byPostgres = errors !== undefined && disabledOnError({ enabled: false, ...errors });
-    const diverged = info.enabled ? undefined : await failoverDivergedNow(topology, d);
+    const failover = await failoverNow(topology, d);
+    const diverged = info.enabled ? undefined : failover.diverged;
     const refuseDisabledNow = () =>
       refuseDisabled(d, info.enabled, {
         byPostgres: byPostgres ? { errorsCounted: errors!.errorsCounted } : undefined,
@@ -137,6 +154,8 @@ export async function reinitLoaded(
       });
     const enables = (byPostgres || diverged !== undefined) && 'full' in request;
     if (!enables) refuseDisabledNow();
+    // rows past a failover's fork, maybe the only copy: deleted only on the user's word that they were kept
+    refusePastFork(d, failover.pastFork, 'full' in request, opts.discardPastFork === true);
     // what the reinit works with: enabled, or enabled by it once its tables are emptied
     const enabled = info.enabled || enables;
     const schema = topology.settings.stateSchema;
@@ -162,7 +181,12 @@ export async function reinitLoaded(
       rest === null || rest.length > 0
         ? planReinit(rest === null ? input : { ...input, request: { tables: rest } })
         : null;
-    await opts.confirm?.([...(loop?.looped ?? []), ...(recipe?.tables ?? [])].sort(), d.node, d.from);
+    await opts.confirm?.(
+      [...(loop?.looped ?? []), ...(recipe?.tables ?? [])].sort(),
+      d.node,
+      d.from,
+      failover.pastFork ? pastForkDeleted(d) : undefined,
+    );
     if (slotRepair)
       await repairSlot(
         topology,

@@ -14,7 +14,7 @@ import { adviceText, keepPhantomsFirst } from '../model/advice.js';
 import { SteepError } from '../model/errors.js';
 import { type SlotTrouble, slotTroubleText } from '../model/syncVerdict.js';
 import type { SubscriptionSpec, Topology } from '../model/topology.js';
-import { failoverDivergedReasons, failoverWayOut } from '../planner/failover/failover.js';
+import { failoverDivergedReasons, failoverPastFork, failoverWayOut } from '../planner/failover/failover.js';
 import { createSlotSql, dropSlotSql } from '../planner/sqlBuild.js';
 import { observeStreamPositions } from './streamPositions.js';
 
@@ -68,6 +68,22 @@ export async function failoverDivergedNow(
   d: SubscriptionSpec,
 ): Promise<string[] | undefined> {
   return failoverDivergedReasons(topology, await observedPair(topology, d), d);
+}
+
+/**
+ * Both of the above from one reading, for reinit: `diverged`, the reasons of a verdict that left
+ * it diverged; `pastFork`, those of one under which its subscriber may hold rows past the fork
+ * (the only copy of the old primary's writes), which a reinit deletes only with --discard-past-fork.
+ */
+export async function failoverNow(
+  topology: Topology,
+  d: SubscriptionSpec,
+): Promise<{ diverged?: string[]; pastFork?: string[] }> {
+  const observed = await observedPair(topology, d);
+  return {
+    diverged: failoverDivergedReasons(topology, observed, d),
+    pastFork: failoverPastFork(topology, observed, d),
+  };
 }
 
 /** Both nodes of the subscription as a failover verdict reads them, with the stream positions steep recorded (nothing recorded). */

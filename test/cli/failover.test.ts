@@ -42,13 +42,16 @@ import { eventually, HANG_MS, passwordEnv, passwordVar } from '../support/topolo
 const TABLE = 'fo_items';
 const SUB = 'fo_sub';
 /** The way out that keeps sub's rows past the fork (the old primary's writes, maybe their only copy) first. */
-const KEEP_FIRST = `copy what sub must keep to pub first, then steep reinit ${SUB} --full copies its tables again`;
+const KEEP_FIRST = `copy what sub must keep to pub first, then steep reinit ${SUB} --full --discard-past-fork deletes them and copies its tables again`;
 
 /** Writes on whichever node `target()` names (the primary of the moment), each write a short transaction; acked ids kept. */
-function startFailoverWriter(target: () => TestNode): { stop: () => Promise<number[]>; acked: () => number } {
+function startFailoverWriter(
+  target: () => TestNode,
+  after = 5_000_000,
+): { stop: () => Promise<number[]>; acked: () => number } {
   let running = true;
   const acked: number[] = [];
-  let next = 5_000_000;
+  let next = after;
   const done = (async () => {
     let client: pg.Client | null = null;
     while (running) {
@@ -482,7 +485,8 @@ describe('a publisher failover', () => {
         // the way out it names: apply records it diverged, reinit --full copies the tables again
         const recorded = await steep(['apply', '--auto-approve']);
         expect(recorded.code, out(recorded)).toBe(0);
-        const repaired = await steep(['reinit', SUB, '--auto-approve', '--full']);
+        // as the way out (KEEP_FIRST, asserted above) names it: --auto-approve alone deletes no row past the fork
+        const repaired = await steep(['reinit', SUB, '--auto-approve', '--full', '--discard-past-fork']);
         expect(repaired.code, out(repaired)).toBe(0);
         await waitCaughtUp(standby, SUB);
         expect(await digests(sub, [TABLE])).toEqual(await digests(standby, [TABLE]));
@@ -574,7 +578,8 @@ describe('a publisher failover', () => {
         // the way out status names: apply records it, reinit --full copies again (the slot recovered)
         const recorded = await steep(['apply', '--auto-approve']);
         expect(recorded.code, out(recorded)).toBe(0);
-        const repaired = await steep(['reinit', SUB, '--auto-approve', '--full']);
+        // as the way out (KEEP_FIRST, asserted above) names it: --auto-approve alone deletes no row past the fork
+        const repaired = await steep(['reinit', SUB, '--auto-approve', '--full', '--discard-past-fork']);
         expect.soft(repaired.code, out(repaired)).toBe(0);
         if (repaired.code === 0) {
           await waitCaughtUp(standby, SUB);
@@ -751,8 +756,46 @@ describe('a publisher failover', () => {
       // verify and a reinit without --full refuse on the lost slot, naming the failover's way out
       await refusedKeepingFirst(steep, 'slot fo_sub of fo_sub is missing on pub');
       expect.soft(rows.phantom, JSON.stringify(rows)).toBeGreaterThan(0);
+
+      // a full reinit with --auto-approve alone (STEEP_AUTO_APPROVE in a script) deletes nothing:
+      // its rows past the fork may be the only copy of acknowledged writes
+      const bare = await steep(['reinit', SUB, '--auto-approve', '--full']);
+      expect(bare.code, out(bare)).toBe(1);
+      expect(out(bare)).toContain(KEEP_FIRST);
+      expect(out(bare)).toContain('nothing was changed');
+      const phantoms = await sub.query<{ id: string; v: string; n: number }>(
+        `SELECT id::text AS id, v, n FROM public.${TABLE} WHERE id > 5000000`,
+      );
+      expect(phantoms.length).toBeGreaterThan(0);
+      // the way out, followed as printed: without a terminal its confirmation says what it deletes
+      const command = /steep reinit \S+ --full --discard-past-fork/.exec(out(bare))![0];
+      const args = command.replace(/^steep /, '').split(' ');
+      const unasked = await steep(args);
+      expect(unasked.code, out(unasked)).toBe(1);
+      expect(out(unasked)).toContain(
+        "among them the rows sub applied past the fork of pub's failover, writes of the old primary that pub lacks and sub may hold the only copy of (copy what sub must keep to pub first)",
+      );
+      // what sub must keep goes to pub first (the writer's rows pub lacks), then the command, under writes on pub
+      for (const r of phantoms)
+        await standby.query(
+          `INSERT INTO public.${TABLE} (id, v, n) VALUES ($1::bigint, $2, $3) ON CONFLICT (id) DO NOTHING`,
+          [r.id, r.v, r.n],
+        );
+      // apply first re-points its connection at the promoted node (docs/failover.md), recording it diverged
+      const recorded = await steep(['apply', '--auto-approve']);
+      expect(recorded.code, out(recorded)).toBe(0);
+      const onPub = startFailoverWriter(() => standby, 6_000_000);
+      await eventually(async () => onPub.acked() >= 20, HANG_MS, 'the writer to commit on pub');
+      const followed = await steep([...args, '--auto-approve']);
+      expect(followed.code, out(followed)).toBe(0);
+      const acked = await onPub.stop();
+      await waitCaughtUp(standby, SUB);
+      expect(await digests(sub, [TABLE])).toEqual(await digests(standby, [TABLE]));
+      const after = await countRows([...acked, ...phantoms.map((r) => Number(r.id))], standby, sub);
+      expect(after).toEqual({ lost: 0, lostToSub: 0, phantom: 0 });
       console.log(
-        `failover 16, standby left behind: ${rows.lost} acked writes lost, ${rows.phantom} phantom rows on sub; verify and reinit name what sub must keep first`,
+        `failover 16, standby left behind: ${rows.lost} acked writes lost, ${rows.phantom} phantom rows on sub; ` +
+          `reinit --full refused without --discard-past-fork; ${phantoms.length} kept on pub first, then followed under ${acked.length} writes: 0 lost`,
       );
     } finally {
       await cluster.stop();

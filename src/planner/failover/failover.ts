@@ -156,6 +156,30 @@ export function failoverDivergedReasons(
 }
 
 /**
+ * The reasons of the verdict about the last failover where the subscriber may hold rows past the
+ * fork (diverged keeping them first, or unknown): a reinit deletes them only with
+ * --discard-past-fork, given once what it must keep is on the publisher (model/advice.ts).
+ * Undefined where it holds none, as far as steep can show.
+ */
+export function failoverPastFork(
+  desired: Topology,
+  observed: ClusterState,
+  d: SubscriptionSpec,
+): string[] | undefined {
+  const v = lastFailover(desired, observed, d);
+  return v?.pastFork ? v.reasons : undefined;
+}
+
+/** The subscriptions failoverPastFork holds, by name: their reinit --full names --discard-past-fork. */
+export function pastForkSubscriptions(desired: Topology, observed: ClusterState): Set<string> {
+  return new Set(
+    Object.values(desired.subscriptions)
+      .filter((d) => lastFailover(desired, observed, d)?.pastFork)
+      .map((d) => d.name),
+  );
+}
+
+/**
  * A publisher that declares no standbys may still be a promoted one (the old primary not listed
  * until it follows): the slot of a subscription enabled (or disabled by PostgreSQL at an error) is gone from it, is a failover slot, or the
  * subscription is recorded diverged. Its failover verdict is judged then (its place in its WAL
@@ -264,7 +288,7 @@ function readiness(
       'no-failover-slots',
       `PostgreSQL ${majorVersion(old.serverVersion)} on ${old.name} has no failover slots: a failover of ${d.from} loses slot ${slotName}, ` +
         `and resuming on a new slot would skip the changes in between; steep then marks ${d.name} diverged and names the way out: ` +
-        `where ${d.node} applied writes of the old primary past the fork (which ${d.from} lacks), what it must keep goes to ${d.from} first, then ${adviceText('reinitFull', d.name)} copies its tables again`,
+        `where ${d.node} applied writes of the old primary past the fork (which ${d.from} lacks), what it must keep goes to ${d.from} first, then ${adviceText('reinitFullPastFork', d.name)} deletes them and copies its tables again`,
     );
   const missing = readinessGaps(d, pub, o, slotName);
   if (missing.length === 0) return judged('ready');

@@ -25,8 +25,10 @@ import { majorVersion, SUBSCRIPTION_OPTION } from '../../model/versions.js';
 /**
  * `wayOut`: where the subscriber may hold rows past the fork, the way out that keeps them first,
  * for verify and reinit refusing its slot (failover.ts `failoverWayOut`); never part of a plan.
+ * `pastFork`: the subscriber may hold rows past the fork, the only copy of the old primary's
+ * writes, which a reinit deletes only with --discard-past-fork (model/advice.ts).
  */
-export type Verdict = Pick<FailoverVerdict, 'verdict' | 'reasons'> & { wayOut?: string };
+export type Verdict = Pick<FailoverVerdict, 'verdict' | 'reasons'> & { wayOut?: string; pastFork?: true };
 
 export function judged(verdict: Verdict['verdict'], ...reasons: string[]): Verdict {
   return { verdict, reasons };
@@ -34,7 +36,7 @@ export function judged(verdict: Verdict['verdict'], ...reasons: string[]): Verdi
 
 /** A diverged verdict whose way out (its first reason's end) keeps what the subscriber must keep first. */
 function keeping(wayOut: string, ...reasons: string[]): Verdict {
-  return { verdict: 'diverged', reasons, wayOut };
+  return { verdict: 'diverged', reasons, wayOut, pastFork: true };
 }
 
 /**
@@ -214,7 +216,7 @@ function sincePromotion(
 ): Verdict {
   // verify reads only; a full copy after it would empty rows that may be the only copy
   const check = `${adviceText('verify', d.name)} compares its rows first (read-only; every table equal puts this failover behind it); if they differ, ${keepPhantomsFirst(d)}`;
-  const unknown = (why: string) => judged('unknown', `${why}: ${check}`);
+  const unknown = (why: string): Verdict => ({ ...judged('unknown', `${why}: ${check}`), pastFork: true });
   if (!history?.read)
     return unknown(
       `${d.from} holds slot ${o.slot} synced before a promotion, but steep cannot read where its timeline began ` +

@@ -2,7 +2,7 @@
  * Why `steep reinit` refuses a subscription before it reads or writes anything else
  * (docs/repair.md); what it refuses once the plan is read is in reinit.ts.
  */
-import { onlyCopyReason } from '../../model/advice.js';
+import { DISCARD_PAST_FORK, onlyCopyReason } from '../../model/advice.js';
 import { disabledOnErrorRefusal, divergedDisabledRefusal } from '../../model/disableOnError.js';
 import { SteepError } from '../../model/errors.js';
 import type { SubscriptionSpec } from '../../model/topology.js';
@@ -64,5 +64,28 @@ export function refuseDisabled(
     diverged
       ? divergedDisabledRefusal(s, diverged, unchanged)
       : `subscription ${d.name} on ${d.node} is disabled: PostgreSQL refreshes only enabled subscriptions; enable it (steep apply) and run reinit again; ${unchanged}`,
+  );
+}
+
+/**
+ * After a failover under which the subscriber may hold rows past the fork (`pastFork`: that
+ * verdict's reasons, its keep-first way out among them), the only copy of writes of the old
+ * primary: a full reinit deletes them only with --discard-past-fork (`discard`), the user's word
+ * that what the subscriber must keep is on the publisher (--auto-approve, or STEEP_AUTO_APPROVE
+ * in a script, never stands in for it); a reinit of some tables deletes them too and leaves the
+ * failover's gap in the others, so only the full one is named.
+ */
+export function refusePastFork(
+  d: Pick<SubscriptionSpec, 'name' | 'node' | 'from'>,
+  pastFork: readonly string[] | undefined,
+  full: boolean,
+  discard: boolean,
+): void {
+  if (pastFork === undefined || (full && discard)) return;
+  const what = full
+    ? `reinit --full without ${DISCARD_PAST_FORK} deletes no rows ${d.node} may hold the only copy of`
+    : `a reinit of some of its tables would delete such rows too and leave the failover's gap in the others`;
+  refuse(
+    `subscription ${d.name} on ${d.node} may hold rows past the fork of ${d.from}'s failover: ${pastFork.join('; ')}; ${what}; nothing was changed`,
   );
 }

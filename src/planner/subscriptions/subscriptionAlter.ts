@@ -139,7 +139,7 @@ function diffSubscription(ctx: PlanContext, run: SubscriptionRun, x: Declared, o
   } else if (diverged) {
     ctx.warn(
       'subscription.failover-diverged',
-      `subscription ${d.name} on ${node.name} is disabled: ${divergedDisabledText(d.name, d.from)}; ${adviceText('reinitFull', d.name)} enables it once its tables are copied again`,
+      `subscription ${d.name} on ${node.name} is disabled: ${divergedDisabledText(d.name, d.from)}; ${run.failoverDiverged.get(d.name) ? `once what ${node.name} must keep is on ${d.from}, ${adviceText('reinitFullPastFork', d.name)} copies its tables again and enables it` : `${adviceText('reinitFull', d.name)} enables it once its tables are copied again`}`,
       { address, node: node.name },
     );
   }

@@ -41,6 +41,12 @@ describe('the catalog of advice', () => {
         copies: 'publisher to subscriber',
         gate: '--auto-approve',
       },
+      reinitFullPastFork: {
+        writes: 'subscriber',
+        destroys: true,
+        copies: 'publisher to subscriber',
+        gate: '--discard-past-fork',
+      },
       existingDataTruncate: {
         writes: 'subscriber',
         destroys: true,
@@ -57,6 +63,7 @@ describe('the catalog of advice', () => {
     expect(adviceText('verifyRepair', 's')).toBe('steep verify s --repair');
     expect(adviceText('reinitTables', 's', t)).toBe('steep reinit s --tables public.a,public.b');
     expect(adviceText('reinitFull', 's')).toBe('steep reinit s --full');
+    expect(adviceText('reinitFullPastFork', 's')).toBe('steep reinit s --full --discard-past-fork');
     expect(adviceText('existingDataTruncate', 's')).toBe(
       'set init.existingData: truncate (apply empties them and copies again)',
     );

@@ -13,6 +13,7 @@ import type { ObservedInitState } from '../../../src/model/initState.js';
 import type { Topology } from '../../../src/model/topology.js';
 import {
   failoverDivergedReasons,
+  failoverPastFork,
   failoverSlot,
   failoverVerdicts,
   failoverWayOut,
@@ -203,7 +204,7 @@ describe('a publisher with standbys', () => {
     expect(plan.warnings.find((w) => w.code === 'failover.no-failover-slots')?.message).toBe(
       'subscription west_orders on west: PostgreSQL 16 on east has no failover slots: a failover of east loses slot west_orders, ' +
         'and resuming on a new slot would skip the changes in between; steep then marks west_orders diverged and names the way out: ' +
-        'where west applied writes of the old primary past the fork (which east lacks), what it must keep goes to east first, then steep reinit west_orders --full copies its tables again',
+        'where west applied writes of the old primary past the fork (which east lacks), what it must keep goes to east first, then steep reinit west_orders --full --discard-past-fork deletes them and copies its tables again',
     );
   });
 
@@ -303,7 +304,7 @@ describe('a publisher with standbys', () => {
         'phantom rows: what the subscriber must keep goes to the publisher before the full copy replaces it',
         promoted({ positions: seen('0/3000000', true) }),
         'diverged',
-        "the rows west applied past the fork are writes of the old primary that east lacks, and west (with the old primary's data directory) may hold their only copy: copy what west must keep to east first, then steep reinit west_orders --full copies its tables again",
+        "the rows west applied past the fork are writes of the old primary that east lacks, and west (with the old primary's data directory) may hold their only copy: copy what west must keep to east first, then steep reinit west_orders --full --discard-past-fork deletes them and copies its tables again",
       ],
       [
         'the idle synced slot confirms past what it applied, but not past the fork (WAL with nothing for it, acknowledged): resumed',
@@ -476,7 +477,7 @@ describe('a publisher with standbys', () => {
         expect(sqlOf(plan, 'subscription.west_orders').join('\n')).not.toContain('ENABLE');
         const told = plan.warnings.filter((w) => w.code === 'subscription.failover-diverged');
         expect(told.map((w) => w.message)).toEqual([
-          "subscription west_orders on west is disabled: a failover of east left west_orders diverged, so steep apply does not enable it: enabling it before the failover's way out resumes past the fork; steep reinit west_orders --full enables it once its tables are copied again",
+          "subscription west_orders on west is disabled: a failover of east left west_orders diverged, so steep apply does not enable it: enabling it before the failover's way out resumes past the fork; once what west must keep is on east, steep reinit west_orders --full --discard-past-fork copies its tables again and enables it",
         ]);
       }
       // enabled again once the failover is behind it (a reinit --full settled it)
@@ -536,7 +537,7 @@ describe('a publisher with standbys', () => {
       // a full copy empties west's rows: those it applied past the fork are the old primary's
       // writes, which east lacks and west may hold the only copy of (model/advice.ts)
       const keepFirst =
-        'copy what west must keep to east first, then steep reinit west_orders --full copies its tables again';
+        'copy what west must keep to east first, then steep reinit west_orders --full --discard-past-fork deletes them and copies its tables again';
       /** every reinit --full it names comes after what west must keep */
       const bareFull = (text: string) =>
         text.split('steep reinit west_orders --full').length -
@@ -636,6 +637,17 @@ describe('a publisher with standbys', () => {
               .reasons,
           );
         expect(failoverDivergedReasons(t, converged(t), d)).toBeUndefined();
+        // a reinit deletes rows past the fork only with --discard-past-fork: where the verdict keeps them first (or cannot tell), not where it is the bare full copy
+        for (const state of [
+          missing({ positions: seen('0/3000000', false) }, '0/3000000'),
+          invalidated({}, '0/3000000', '0/3000000'),
+          promoted(),
+        ])
+          expect(failoverPastFork(t, state, d)).toEqual(
+            failoverVerdicts(t, state).find((v) => v.subscription === d.name)!.reasons,
+          );
+        expect(failoverPastFork(t, missing({}, '0/2000000'), d)).toBeUndefined();
+        expect(failoverPastFork(t, converged(t), d)).toBeUndefined();
         // the verdicts carry no way out of their own (plan.schema.json)
         expect(Object.keys(runPlan(t, missing({}, '0/3000000')).failover?.[0] ?? {}).sort()).toEqual([
           'from',
@@ -654,7 +666,7 @@ describe('a publisher with standbys', () => {
         'steep verify west_orders compares its rows first (read-only; every table equal puts this failover behind it); if they differ, ',
       );
       expect(unknown[0]).toContain(
-        'copy what west must keep to east first, then steep reinit west_orders --full copies its tables again',
+        'copy what west must keep to east first, then steep reinit west_orders --full --discard-past-fork deletes them and copies its tables again',
       );
       expect(unknown[0]).not.toContain(', and steep reinit west_orders --full');
     });

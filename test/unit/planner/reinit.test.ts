@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ReinitPublication } from '../../../src/model/cluster.js';
 import { planReinit, type ReinitInput } from '../../../src/planner/init/reinit.js';
-import { refuseDisabled, refuseRetired } from '../../../src/planner/init/reinitRefusals.js';
+import { refuseDisabled, refusePastFork, refuseRetired } from '../../../src/planner/init/reinitRefusals.js';
 
 function pub(name: string, tables: string[], extra: Partial<ReinitPublication> = {}): ReinitPublication {
   return {
@@ -367,6 +367,24 @@ describe('refuseRetired and refuseDisabled (checked before the slot or anything 
       "subscription orders_sub on west is disabled: a failover of east left orders_sub diverged, so steep apply does not enable it: enabling it before the failover's way out resumes past the fork; " +
         `${wayOut}; nothing was changed`,
     );
+  });
+  it('after a failover under which the subscriber may hold rows past the fork (maybe their only copy): reinit --full deletes them only with --discard-past-fork, --auto-approve alone is not enough; a partial reinit never', () => {
+    const reasons = [
+      'timeline 2 of east forked …; copy what west must keep to east first, then steep reinit orders_sub --full --discard-past-fork deletes them and copies its tables again',
+    ];
+    expect(refusal(() => refusePastFork(d, reasons, true, false))).toBe(
+      `subscription orders_sub on west may hold rows past the fork of east's failover: ${reasons[0]}; ` +
+        'reinit --full without --discard-past-fork deletes no rows west may hold the only copy of; nothing was changed',
+    );
+    expect(refusal(() => refusePastFork(d, reasons, false, false))).toBe(
+      `subscription orders_sub on west may hold rows past the fork of east's failover: ${reasons[0]}; ` +
+        "a reinit of some of its tables would delete such rows too and leave the failover's gap in the others; nothing was changed",
+    );
+    expect(refusal(() => refusePastFork(d, reasons, false, true))).not.toBe('');
+    expect(() => refusePastFork(d, reasons, true, true)).not.toThrow();
+    // no failover, or steep shows no row past the fork: nothing to hold
+    expect(() => refusePastFork(d, undefined, true, false)).not.toThrow();
+    expect(() => refusePastFork(d, undefined, false, false)).not.toThrow();
   });
   it('disabled by the file (after a switchover): its rows may be the only copy, and no enable is advised', () => {
     let message = '';
