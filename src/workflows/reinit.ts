@@ -32,7 +32,12 @@ import {
   temporaryPublications,
 } from '../planner/init/reinit.js';
 import { type LoopPlan, planLoopedReinit } from '../planner/init/reinitLoop.js';
-import { refuseDisabled, refusePastFork, refuseRetired } from '../planner/init/reinitRefusals.js';
+import {
+  refuseDisabled,
+  refusePastFork,
+  refuseRetired,
+  refuseUnfinishedInit,
+} from '../planner/init/reinitRefusals.js';
 import { DivergedTablesStore } from '../state/divergedTables.js';
 import { StreamContinuityStore } from '../state/streamContinuity.js';
 import { hasInitTables, SubscriptionStateStore } from '../state/subscriptionState.js';
@@ -128,6 +133,11 @@ export async function reinitLoaded(
         `subscription ${d.name} does not exist on ${d.node}, so it is not initialised: create and initialise it with steep apply`,
         { node: d.node, address },
       );
+    const schema = topology.settings.stateSchema;
+    const stateTables = await hasInitTables(sub, schema);
+    const states = new SubscriptionStateStore(schema, d.node);
+    const stored = stateTables ? await states.get(sub, d.name) : undefined;
+    refuseUnfinishedInit(d, info.enabled, stored?.state);
     refuseRetired(d, info.enabled, info.slot === null);
     const slot = info.slot ?? d.slot;
     // read and refused here; repaired (written) only once the reinit is confirmed
@@ -158,12 +168,9 @@ export async function reinitLoaded(
     refusePastFork(d, failover.pastFork, 'full' in request, opts.discardPastFork === true);
     // what the reinit works with: enabled, or enabled by it once its tables are emptied
     const enabled = info.enabled || enables;
-    const schema = topology.settings.stateSchema;
-    const stateTables = await hasInitTables(sub, schema);
-    const states = new SubscriptionStateStore(schema, d.node);
     // adopted and never recorded: streaming with every table ready is synchronized
     const recorded: InitState | null = stateTables
-      ? ((await states.get(sub, d.name))?.state ?? unrecordedState({ enabled, tables: info.tables.values() }))
+      ? (stored?.state ?? unrecordedState({ enabled, tables: info.tables.values() }))
       : null;
     const input = {
       ...(await readReinitInput(d, sub, pub, info, recorded, request, topology)),

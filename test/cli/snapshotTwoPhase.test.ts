@@ -518,6 +518,22 @@ describe('two-phase init through snapshot generate and apply', () => {
     const dir = tempDir('steep-snap-trunc-');
     const generated = await steep(['snapshot', 'generate', 'west_trunc', '--output', dir], path);
     expect(generated.code, generated.stderr).toBe(0);
+    // disabled, its init unfinished: steep apply does not enable it (snapshot apply does), so
+    // reinit's refusal names what finishes the init, never "enable it (steep apply)"
+    const early = await steep(
+      ['reinit', 'west_trunc', '--tables', 'public.tp_trunc', '--auto-approve'],
+      path,
+    );
+    expect(early.code, early.stdout + early.stderr).toBe(1);
+    expect(early.stderr).not.toContain('enable it (steep apply)');
+    expect(early.stderr).not.toContain('switchover');
+    expect(early.stderr).toContain('steep snapshot apply west_trunc');
+    const waiting = await steep(['apply', '--auto-approve'], path);
+    expect(waiting.code, waiting.stdout + waiting.stderr).toBe(0);
+    const [enabled] = await west.query<{ on: boolean }>(
+      "SELECT subenabled AS on FROM pg_subscription WHERE subname = 'west_trunc'",
+    );
+    expect(enabled?.on).toBe(false);
     const writer = startWriter(east, [table.name]);
     const applied = await steep(['snapshot', 'apply', 'west_trunc', '--input', dir], path);
     await writer.stop();

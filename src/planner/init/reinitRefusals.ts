@@ -5,6 +5,7 @@
 import { DISCARD_PAST_FORK, onlyCopyReason } from '../../model/advice.js';
 import { disabledOnErrorRefusal, divergedDisabledRefusal } from '../../model/disableOnError.js';
 import { SteepError } from '../../model/errors.js';
+import type { InitState } from '../../model/initState.js';
 import type { SubscriptionSpec } from '../../model/topology.js';
 
 export function refuse(message: string): never {
@@ -87,5 +88,31 @@ export function refusePastFork(
     : `a reinit of some of its tables would delete such rows too and leave the failover's gap in the others`;
   refuse(
     `subscription ${d.name} on ${d.node} may hold rows past the fork of ${d.from}'s failover: ${pastFork.join('; ')}; ${what}; nothing was changed`,
+  );
+}
+
+/** The recorded states of an init not finished, whose step (not an ALTER of apply) enables the subscription. */
+const UNFINISHED: readonly InitState[] = ['uninitialized', 'preparing', 'copying', 'catching_up'];
+
+/**
+ * A disabled subscription the file enables whose init is not finished (`recorded`), checked
+ * before anything else: steep apply does not enable it (its init step does, once it can:
+ * planner/init/init.ts), and reinit repairs only an initialised one, so the way out is what
+ * finishes its init, by method (docs/init.md).
+ */
+export function refuseUnfinishedInit(
+  d: Pick<SubscriptionSpec, 'name' | 'node' | 'enabled' | 'init'>,
+  observedEnabled: boolean,
+  recorded: InitState | undefined,
+): void {
+  if (observedEnabled || !d.enabled || recorded === undefined || !UNFINISHED.includes(recorded)) return;
+  const finish =
+    d.init.method === 'two-phase'
+      ? `steep snapshot apply ${d.name} --input DIR (the directory steep snapshot generate ${d.name} wrote) loads its snapshot and enables it`
+      : d.init.method === 'manual' || d.init.method === 'physical'
+        ? `steep init prepare ${d.name}, the restore it prints, then steep apply finish it (docs/init.md)`
+        : `steep apply resumes its copy and enables it`;
+  refuse(
+    `subscription ${d.name} on ${d.node} is disabled and its ${d.init.method} init is ${recorded}, not finished: reinit repairs an initialised subscription, and steep apply does not enable this one before its init does; ${finish}; nothing was changed`,
   );
 }

@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { ReinitPublication } from '../../../src/model/cluster.js';
 import { planReinit, type ReinitInput } from '../../../src/planner/init/reinit.js';
-import { refuseDisabled, refusePastFork, refuseRetired } from '../../../src/planner/init/reinitRefusals.js';
+import {
+  refuseDisabled,
+  refusePastFork,
+  refuseRetired,
+  refuseUnfinishedInit,
+} from '../../../src/planner/init/reinitRefusals.js';
 
 function pub(name: string, tables: string[], extra: Partial<ReinitPublication> = {}): ReinitPublication {
   return {
@@ -385,6 +390,27 @@ describe('refuseRetired and refuseDisabled (checked before the slot or anything 
     // no failover, or steep shows no row past the fork: nothing to hold
     expect(() => refusePastFork(d, undefined, true, false)).not.toThrow();
     expect(() => refusePastFork(d, undefined, false, false)).not.toThrow();
+  });
+  it('disabled with its init not finished: steep apply does not enable it, so the refusal names what finishes the init by method, never steep apply or a switchover', () => {
+    const spec = (method: string) =>
+      ({ ...d, enabled: true, init: { method } }) as unknown as Parameters<typeof refuseUnfinishedInit>[0];
+    expect(refusal(() => refuseUnfinishedInit(spec('two-phase'), false, 'preparing'))).toBe(
+      'subscription orders_sub on west is disabled and its two-phase init is preparing, not finished: reinit repairs an initialised subscription, and steep apply does not enable this one before its init does; ' +
+        'steep snapshot apply orders_sub --input DIR (the directory steep snapshot generate orders_sub wrote) loads its snapshot and enables it; nothing was changed',
+    );
+    expect(refusal(() => refuseUnfinishedInit(spec('manual'), false, 'uninitialized'))).toContain(
+      'steep init prepare orders_sub, the restore it prints, then steep apply finish it (docs/init.md); nothing was changed',
+    );
+    expect(refusal(() => refuseUnfinishedInit(spec('snapshot'), false, 'copying'))).toContain(
+      'steep apply resumes its copy and enables it; nothing was changed',
+    );
+    // enabled, finished, never recorded, or disabled by the file: the other refusals decide
+    expect(() => refuseUnfinishedInit(spec('two-phase'), true, 'copying')).not.toThrow();
+    expect(() => refuseUnfinishedInit(spec('two-phase'), false, 'synchronized')).not.toThrow();
+    expect(() => refuseUnfinishedInit(spec('two-phase'), false, undefined)).not.toThrow();
+    expect(() =>
+      refuseUnfinishedInit({ ...spec('two-phase'), enabled: false }, false, 'copying'),
+    ).not.toThrow();
   });
   it('disabled by the file (after a switchover): its rows may be the only copy, and no enable is advised', () => {
     let message = '';
