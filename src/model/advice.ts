@@ -80,6 +80,20 @@ export const ADVICE: Readonly<Record<AdviceEntry, AdviceEffect>> = {
 };
 
 /**
+ * Where the subscription's tables come back to its publisher (`back`: the subscription the
+ * other way, origin = none): `steep reinit` reconciles those in place (a row only one node
+ * holds goes to the other, a key on both takes the publisher's row), never empties them, and
+ * only while the subscription streams (`enabled`), so a disabled one has no steep repair.
+ */
+export interface WayBack {
+  back: string;
+  enabled: boolean;
+}
+
+/** A subscription a failover verdict speaks of, with its way back where its tables have one. */
+export type FailoverSubject = SubscriptionSpec & { wayBack?: WayBack };
+
+/**
  * The way out of phantom rows (a subscriber that applied the old primary's changes past the fork
  * of a failover): a full copy replaces them, and they are the old primary's commits past the
  * fork, which the application may have seen acknowledged and the promoted node lacks: what the
@@ -87,10 +101,30 @@ export const ADVICE: Readonly<Record<AdviceEntry, AdviceEffect>> = {
  * (planner/failover/failoverPromotion.ts), `verify` and `reinit` refusing a slot beyond the
  * publisher's WAL.
  */
-export function keepPhantomsFirst(d: SubscriptionSpec): string {
+export function keepPhantomsFirst(d: FailoverSubject): string {
+  const rows = `the rows ${d.node} applied past the fork are writes of the old primary that ${d.from} lacks, and ${d.node} (with the old primary's data directory) may hold their only copy`;
+  if (d.wayBack && !d.wayBack.enabled) return `${rows}: ${noRepairWhileDisabled(d, d.wayBack.back, true)}`;
+  return `${rows}: copy what ${d.node} must keep to ${d.from} first, then ${adviceText('reinitFullPastFork', d.name)} ${fullCopyDoes(d, 'deletes them and copies its tables again')}`;
+}
+
+/**
+ * What `steep reinit SUB --full` does to the subscription's tables (`plain`: where none comes
+ * back to the publisher), or, disabled with tables that do, that steep has no repair for it.
+ */
+export function fullCopyDoes(d: FailoverSubject, plain: string): string {
+  if (!d.wayBack) return plain;
+  return `reconciles the tables it shares with ${d.wayBack.back} in place (a row only one node holds goes to the other, a key on both takes ${d.from}'s row) and copies the others again`;
+}
+
+/**
+ * A disabled subscription a failover left diverged whose tables come back to the publisher
+ * through `back`: reinit reconciles them only while it streams, and enabling it resumes past the
+ * fork, so steep names no command (one would refuse): the rows go by hand (docs/failover.md).
+ */
+export function noRepairWhileDisabled(d: SubscriptionSpec, back: string, phantoms: boolean): string {
   return (
-    `the rows ${d.node} applied past the fork are writes of the old primary that ${d.from} lacks, and ${d.node} (with the old primary's data directory) may hold their only copy: ` +
-    `copy what ${d.node} must keep to ${d.from} first, then ${adviceText('reinitFullPastFork', d.name)} deletes them and copies its tables again`
+    `${d.name} is disabled and its tables come back to ${d.from} through ${back} (origin = none), which steep reinit reconciles only while ${d.name} streams, and enabling it resumes past the fork, so steep has no repair for it: ` +
+    `${phantoms ? `copy what ${d.node} must keep to ${d.from} by hand, and ` : ''}copy what ${d.from} wrote past the fork to ${d.node} by hand (docs/failover.md)`
   );
 }
 
@@ -110,7 +144,7 @@ export function pastForkDeleted(d: Pick<SubscriptionSpec, 'node' | 'from'>): str
  * (`why`): it says so and names the same way out, as a full copy before it would empty rows that
  * may be the only copy.
  */
-export function keepPhantomsIfAny(d: SubscriptionSpec, why: string): string {
+export function keepPhantomsIfAny(d: FailoverSubject, why: string): string {
   return `steep cannot show that ${d.node} applied nothing past the fork (${why}); if it did, ${keepPhantomsFirst(d)}`;
 }
 

@@ -164,8 +164,6 @@ export async function reinitLoaded(
       });
     const enables = (byPostgres || diverged !== undefined) && 'full' in request;
     if (!enables) refuseDisabledNow();
-    // rows past a failover's fork, maybe the only copy: deleted only on the user's word that they were kept
-    refusePastFork(d, failover.pastFork, 'full' in request, opts.discardPastFork === true);
     // what the reinit works with: enabled, or enabled by it once its tables are emptied
     const enabled = info.enabled || enables;
     // adopted and never recorded: streaming with every table ready is synchronized
@@ -183,6 +181,8 @@ export async function reinitLoaded(
     const loop = await planLoop(topology, d, sub, input, enabled, recorded);
     // tables replicated both ways are reconciled in place, never emptied: nothing to enable it after
     if (loop && enables) refuseDisabledNow();
+    // rows past a failover's fork, maybe the only copy: deleted only on the user's word that they were kept
+    refusePastFork(d, failover.pastFork, 'full' in request, opts.discardPastFork === true);
     const rest = loop ? loop.rest : null;
     const recipe =
       rest === null || rest.length > 0

@@ -19,7 +19,7 @@ import { compareText } from '../../model/order.js';
 import type { FailoverVerdict } from '../../model/plan.js';
 import type { SubscriptionSpec, Topology } from '../../model/topology.js';
 import { majorVersion, SUBSCRIPTION_OPTION } from '../../model/versions.js';
-import { afterFailover, judged, type Verdict } from './failoverPromotion.js';
+import { afterFailover, judged, type Verdict, withWayBack } from './failoverPromotion.js';
 
 /**
  * A publisher's failover, per subscription from a node that declares `standbys:`. Before the next
@@ -113,7 +113,12 @@ function verdictsOf(desired: Topology, observed: ClusterState, d: SubscriptionSp
 }
 
 /** The verdict about the last failover of the subscription's publisher, if steep sees one. */
-function lastFailover(desired: Topology, observed: ClusterState, d: SubscriptionSpec): Verdict | undefined {
+function lastFailover(
+  desired: Topology,
+  observed: ClusterState,
+  spec: SubscriptionSpec,
+): Verdict | undefined {
+  const d = withWayBack(desired, observed, spec);
   const pub = observed.nodes[d.from];
   const sub = observed.nodes[d.node];
   if ((desired.nodes[d.from]?.standbys?.length ?? 0) === 0) {

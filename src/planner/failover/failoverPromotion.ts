@@ -6,20 +6,29 @@
  * the subscriber's reconnect has already moved. Pure.
  */
 
-import { adviceText, keepPhantomsFirst, keepPhantomsIfAny } from '../../model/advice.js';
+import {
+  adviceText,
+  type FailoverSubject,
+  fullCopyDoes,
+  keepPhantomsFirst,
+  keepPhantomsIfAny,
+  noRepairWhileDisabled,
+} from '../../model/advice.js';
 import { formatBytes } from '../../model/bytes.js';
-import type {
-  FailoverSlot,
-  ObservedNode,
-  ObservedSubscription,
-  StreamPosition,
-  TimelineHistory,
+import {
+  type ClusterState,
+  type FailoverSlot,
+  type ObservedNode,
+  type ObservedSubscription,
+  reachableNode,
+  type StreamPosition,
+  type TimelineHistory,
 } from '../../model/cluster.js';
 import { disabledOnError } from '../../model/disableOnError.js';
 import { unrecordedState } from '../../model/initLifecycle.js';
 import { compareLsn, lsnValue } from '../../model/lsn.js';
 import type { FailoverVerdict } from '../../model/plan.js';
-import type { SubscriptionSpec } from '../../model/topology.js';
+import type { SubscriptionSpec, Topology } from '../../model/topology.js';
 import { majorVersion, SUBSCRIPTION_OPTION } from '../../model/versions.js';
 
 /**
@@ -40,11 +49,24 @@ function keeping(wayOut: string, ...reasons: string[]): Verdict {
 }
 
 /**
+ * The subscription with its way back, where the file declares one from its subscriber to its
+ * publisher (a link, a pair with origin = none): reinit reconciles those tables in place, and
+ * only while this one streams (model/advice.ts). By subscription, not table: a pair publishing
+ * other tables each way is taken for one that shares them.
+ */
+export function withWayBack(desired: Topology, observed: ClusterState, d: SubscriptionSpec): FailoverSubject {
+  const back = Object.values(desired.subscriptions).find((s) => s.node === d.from && s.from === d.node);
+  if (!back) return d;
+  const o = reachableNode(observed, d.node)?.subscriptions[d.name];
+  return { ...d, wayBack: { back: back.name, enabled: o?.enabled !== false } };
+}
+
+/**
  * After a failover: the subscription streamed, and its publisher (out of recovery) either lacks
  * its slot or holds it as a copy synced before the promotion. Undefined when neither (no failover seen).
  */
 export function afterFailover(
-  d: SubscriptionSpec,
+  d: FailoverSubject,
   pub: ObservedNode,
   sub: ObservedNode,
   o: ObservedSubscription,
@@ -146,13 +168,18 @@ export function afterFailover(
  * that it cannot have received from the promoted node.
  */
 function fullCopy(
-  d: SubscriptionSpec,
+  d: FailoverSubject,
   sub: ObservedNode,
   o: ObservedSubscription,
   f: { history: TimelineHistory | undefined; elsewhere: string | null; settled?: StreamPosition },
   what: string,
 ): Verdict {
-  const bare = judged('diverged', `${what} ${adviceText('reinitFull', d.name)} copies its tables again`);
+  const bare = judged(
+    'diverged',
+    d.wayBack && !d.wayBack.enabled
+      ? `${what} ${noRepairWhileDisabled(d, d.wayBack.back, false)}`
+      : `${what} ${adviceText('reinitFull', d.name)} ${fullCopyDoes(d, 'copies its tables again')}`,
+  );
   const unsure = (why: string) => keeping(keepPhantomsIfAny(d, why), `${what} ${keepPhantomsIfAny(d, why)}`);
   if (f.settled) return bare;
   const history = f.history;
@@ -177,7 +204,7 @@ function fullCopy(
  * to that position are skipped. Named for what it is, never a (negative) lag.
  */
 function beyondWal(
-  d: SubscriptionSpec,
+  d: FailoverSubject,
   o: ObservedSubscription,
   wal: string | null,
   confirmed: string | null,
@@ -208,7 +235,7 @@ function beyondWal(
  * promotion is history, not proof (it can be lost with no steep run in between).
  */
 function sincePromotion(
-  d: SubscriptionSpec,
+  d: FailoverSubject,
   sub: ObservedNode,
   o: ObservedSubscription,
   copy: FailoverSlot,
@@ -287,7 +314,7 @@ function seenBefore(d: SubscriptionSpec, sub: ObservedNode, history: TimelineHis
  * replication loses it at a crash). Empty when steep cannot show it.
  */
 function writesLost(
-  d: SubscriptionSpec,
+  d: FailoverSubject,
   sub: ObservedNode,
   history: TimelineHistory | undefined,
   applied: string | null = null,

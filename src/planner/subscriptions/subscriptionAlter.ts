@@ -8,7 +8,7 @@
  */
 
 import { type Address, subscriptionAddress } from '../../model/address.js';
-import { adviceText } from '../../model/advice.js';
+import { adviceText, noRepairWhileDisabled } from '../../model/advice.js';
 import type { ObservedNode, ObservedSubscription } from '../../model/cluster.js';
 import { isUnknown } from '../../model/cluster.js';
 import { maskConninfo, sameConninfo } from '../../model/conninfo.js';
@@ -139,7 +139,7 @@ function diffSubscription(ctx: PlanContext, run: SubscriptionRun, x: Declared, o
   } else if (diverged) {
     ctx.warn(
       'subscription.failover-diverged',
-      `subscription ${d.name} on ${node.name} is disabled: ${divergedDisabledText(d.name, d.from)}; ${run.failoverDiverged.get(d.name) ? `once what ${node.name} must keep is on ${d.from}, ${adviceText('reinitFullPastFork', d.name)} copies its tables again and enables it` : `${adviceText('reinitFull', d.name)} enables it once its tables are copied again`}`,
+      `subscription ${d.name} on ${node.name} is disabled: ${divergedDisabledText(d.name, d.from)}; ${divergedWayOut(ctx, d, run.failoverDiverged.get(d.name) === true)}`,
       { address, node: node.name },
     );
   }
@@ -413,4 +413,17 @@ function alterWords(
     reason: adopted ? 'unmarked' : byHand && ownChanges ? 'drifted' : 'config-changed',
     reasonText,
   };
+}
+
+/**
+ * What enables a subscription a failover left diverged and disabled: its full reinit (with
+ * --discard-past-fork where it may hold rows past the fork); none where its tables come back to
+ * the publisher (reinit reconciles those only while it streams: model/advice.ts).
+ */
+function divergedWayOut(ctx: PlanContext, d: SubscriptionSpec, pastFork: boolean): string {
+  const back = Object.values(ctx.desired.subscriptions).find((s) => s.node === d.from && s.from === d.node);
+  if (back) return noRepairWhileDisabled(d, back.name, pastFork);
+  return pastFork
+    ? `once what ${d.node} must keep is on ${d.from}, ${adviceText('reinitFullPastFork', d.name)} copies its tables again and enables it`
+    : `${adviceText('reinitFull', d.name)} enables it once its tables are copied again`;
 }

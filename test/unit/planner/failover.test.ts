@@ -250,6 +250,20 @@ describe('a publisher with standbys', () => {
         ...over,
       },
     ];
+    const SYNCHRONIZED = {
+      subscriptions: { west_orders: { state: 'synchronized' } },
+    } as unknown as ObservedInitState;
+    /** Disabled by hand, recorded synchronized, west past the fork: the slot kept, and the slot gone. */
+    const disabledPastFork = () => {
+      const kept = promoted({ positions: seen('0/3000000', true) });
+      const gone = promoted({ positions: seen('0/3000000', true) });
+      delete at(gone, 'east').slots.west_orders;
+      for (const state of [kept, gone]) {
+        at(state, 'west').subscriptions.west_orders!.enabled = false;
+        at(state, 'west').initState = SYNCHRONIZED;
+      }
+      return [kept, gone];
+    };
     const verdicts = (state: ReturnType<typeof promoted>) =>
       (runPlan(t, state).failover ?? []).map((v) => `${v.verdict}: ${v.reasons.join('; ')}`);
 
@@ -462,16 +476,7 @@ describe('a publisher with standbys', () => {
     });
 
     it('disabled by hand (or otherwise with no error counted) and left diverged: apply does not enable it, which would resume past the fork', () => {
-      const recorded = {
-        subscriptions: { west_orders: { state: 'synchronized' } },
-      } as unknown as ObservedInitState;
-      // phantom rows with the slot kept, and the slot gone
-      const kept = promoted({ positions: seen('0/3000000', true) });
-      const gone = promoted({ positions: seen('0/3000000', true) });
-      delete at(gone, 'east').slots.west_orders;
-      for (const state of [kept, gone]) {
-        at(state, 'west').subscriptions.west_orders!.enabled = false;
-        at(state, 'west').initState = recorded;
+      for (const state of disabledPastFork()) {
         const plan = runPlan(t, state);
         expect(plan.failover?.map((v) => v.verdict)).toEqual(['diverged']);
         expect(sqlOf(plan, 'subscription.west_orders').join('\n')).not.toContain('ENABLE');
@@ -490,6 +495,45 @@ describe('a publisher with standbys', () => {
       at(settled, 'west').subscriptions.west_orders!.enabled = false;
       expect(sqlOf(runPlan(t, settled), 'subscription.west_orders')).toContain(
         'ALTER SUBSCRIPTION "west_orders" ENABLE',
+      );
+    });
+
+    it('its tables replicated both ways (a way back from west): disabled, no text names a reinit (it reconciles them only while it streams, and refuses), only the rows to copy by hand; enabled, the full reinit reconciles them', () => {
+      const looped = topology({
+        nodes: [nodeSpec('east', { standbys: [STANDBY] }), 'west'],
+        publications: [publication('orders_pub', 'east'), publication('back_pub', 'west')],
+        subscriptions: [
+          subscription('west_orders', 'west', 'east', ['orders_pub']),
+          subscription('east_back', 'east', 'west', ['back_pub']),
+        ],
+      });
+      const noRepair =
+        'west_orders is disabled and its tables come back to east through east_back (origin = none), which steep reinit reconciles only while west_orders streams, and enabling it resumes past the fork, so steep has no repair for it: ';
+      for (const state of disabledPastFork()) {
+        const plan = runPlan(looped, state);
+        const told = [
+          ...(plan.failover ?? []).filter((v) => v.subscription === 'west_orders').flatMap((v) => v.reasons),
+          ...plan.warnings.filter((w) => w.code === 'subscription.failover-diverged').map((w) => w.message),
+        ].join('\n');
+        expect(told).toContain(
+          `${noRepair}copy what west must keep to east by hand, and copy what east wrote past the fork to west by hand (docs/failover.md)`,
+        );
+        expect(told).not.toContain('steep reinit west_orders');
+        expect(plan.warnings.map((w) => w.code)).toContain('subscription.failover-diverged');
+      }
+      // nothing past the fork (the slot gone, west at the fork): what east wrote since, by hand
+      const bare = promoted();
+      at(bare, 'west').subscriptions.west_orders!.originLsn = '0/2000000';
+      delete at(bare, 'east').slots.west_orders;
+      at(bare, 'west').subscriptions.west_orders!.enabled = false;
+      at(bare, 'west').initState = SYNCHRONIZED;
+      const bareText = (runPlan(looped, bare).failover ?? []).flatMap((v) => v.reasons).join('\n');
+      expect(bareText).toContain(`${noRepair}copy what east wrote past the fork to west by hand`);
+      expect(bareText).not.toContain('steep reinit west_orders');
+      // enabled: the full reinit reconciles the tables both ways, never empties them
+      const enabled = promoted({ positions: seen('0/3000000', true) });
+      expect((runPlan(looped, enabled).failover ?? []).flatMap((v) => v.reasons).join('\n')).toContain(
+        "copy what west must keep to east first, then steep reinit west_orders --full --discard-past-fork reconciles the tables it shares with east_back in place (a row only one node holds goes to the other, a key on both takes east's row) and copies the others again",
       );
     });
 
