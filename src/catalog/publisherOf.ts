@@ -61,6 +61,38 @@ export function conninfoTargets(conninfo: string): ConninfoTarget[] {
   });
 }
 
+/** Whether `t` is one of `n`'s own addresses (its connection or its replication connection), not a standby's. */
+function namesNode(t: ConninfoTarget, n: NodeAddress): boolean {
+  return (
+    sameTarget(t, n.connection) ||
+    (n.replicationConnection !== undefined && sameTarget(t, n.replicationConnection))
+  );
+}
+
+/**
+ * Where a subscription's connection string (`conninfo`, read) points when none of its hosts is its
+ * publisher `from` (after a failover, the stopped old primary until steep apply re-points it): its
+ * first host as `host:port`, with the node or standby steep.yaml gives that address to; undefined
+ * when it names `from` (or names no host).
+ */
+export function connectsElsewhere(
+  conninfo: string,
+  from: NodeAddress,
+  nodes: NodeAddress[],
+): string | undefined {
+  const targets = conninfoTargets(conninfo);
+  const first = targets[0];
+  if (first === undefined || targets.some((t) => namesNode(t, from))) return undefined;
+  const node = nodes.find((n) => namesNode(first, n));
+  const standbyOf = nodes.find((n) => (n.standbys ?? []).some((s) => sameTarget(first, s)));
+  const whose = node
+    ? ` (${node.name} in steep.yaml)`
+    : standbyOf
+      ? ` (a standby of ${standbyOf.name} in steep.yaml)`
+      : '';
+  return `${first.host}:${first.port}${whose}`;
+}
+
 /** The publisher of `sub` (on node `subscriber`), or '' when it cannot be told. */
 export function publisherOf(
   sub: ObservedSubscription,

@@ -34,6 +34,7 @@ import {
 import { type LoopPlan, planLoopedReinit } from '../planner/init/reinitLoop.js';
 import {
   refuseDisabled,
+  refuseElsewhere,
   refusePastFork,
   refuseRetired,
   refuseUnfinishedInit,
@@ -183,6 +184,8 @@ export async function reinitLoaded(
     if (loop && enables) refuseDisabledNow();
     // rows past a failover's fork, maybe the only copy: deleted only on the user's word that they were kept
     refusePastFork(d, failover.pastFork, 'full' in request, opts.discardPastFork === true);
+    // a connection still naming the old primary: its worker would never copy or stream
+    refuseElsewhere(d, failover.connectsTo);
     const rest = loop ? loop.rest : null;
     const recipe =
       rest === null || rest.length > 0

@@ -4,6 +4,7 @@
  * the subscription enabled where the file says so) only once the reinit is confirmed.
  */
 import type pg from 'pg';
+import { connectsElsewhere } from '../catalog/publisherOf.js';
 import { clusterReadOptions, readCluster } from '../catalog/readCluster.js';
 import { serverVersionOf } from '../catalog/session.js';
 import { readSlotTrouble } from '../catalog/slotHolder.js';
@@ -11,6 +12,7 @@ import type { EventSink } from '../executors/events.js';
 import { recreateSlotBeyondWal } from '../executors/slotRecreate.js';
 import { subscriptionAddress } from '../model/address.js';
 import { adviceText, keepPhantomsFirst } from '../model/advice.js';
+import { isUnknown, reachableNode } from '../model/cluster.js';
 import { SteepError } from '../model/errors.js';
 import { type SlotTrouble, slotTroubleText } from '../model/syncVerdict.js';
 import type { SubscriptionSpec, Topology } from '../model/topology.js';
@@ -78,11 +80,18 @@ export async function failoverDivergedNow(
 export async function failoverNow(
   topology: Topology,
   d: SubscriptionSpec,
-): Promise<{ diverged?: string[]; pastFork?: string[] }> {
+): Promise<{ diverged?: string[]; pastFork?: string[]; connectsTo?: string }> {
   const observed = await observedPair(topology, d);
+  const o = reachableNode(observed, d.node)?.subscriptions[d.name];
+  const nodes = Object.values(topology.nodes);
   return {
     diverged: failoverDivergedReasons(topology, observed, d),
     pastFork: failoverPastFork(topology, observed, d),
+    // unread (a role without SELECT on subconninfo): not told, so not refused
+    connectsTo:
+      o === undefined || isUnknown(o.conninfo)
+        ? undefined
+        : connectsElsewhere(o.conninfo, topology.nodes[d.from]!, nodes),
   };
 }
 

@@ -118,12 +118,14 @@ function steepOn(primary: TestNode, standby: TestNode, sub: TestNode) {
   const file = { path: writeConfig(fileFor(primary, standby, sub)) };
   const env = { ...passwordEnv([sub]), PUB_PGPASSWORD: primary.password };
   const steep = steepWith({ config: () => file.path, env: () => env, timeoutMs: 120_000 });
+  /** steep under a ceiling short of the test's own: a run that waits fails the test, never hangs it */
+  const capped = steepWith({ config: () => file.path, env: () => env, timeoutMs: 30_000 });
   /** `nextStandby` null: the file lists no standbys of the promoted node (the old primary not following it yet) */
   const repoint = (next: TestNode, nextStandby: TestNode | null) => {
     file.path = writeConfig(fileFor(next, nextStandby, sub));
     env.PUB_PGPASSWORD = next.password;
   };
-  return { steep, repoint };
+  return { steep, capped, repoint };
 }
 
 function out(r: CliResult): string {
@@ -620,7 +622,7 @@ describe('a publisher failover', () => {
   it('16: no failover slots: the lost slot is a gap, shown and recorded diverged, repaired by reinit --full', async () => {
     const { cluster, pub, sub, standby } = await startPair(16);
     try {
-      const { steep, repoint } = steepOn(pub, standby, sub);
+      const { steep, capped, repoint } = steepOn(pub, standby, sub);
 
       const planned = await steep(['plan']);
       expect(out(planned)).toContain(
@@ -653,6 +655,19 @@ describe('a publisher failover', () => {
       expect(drift.stdout).toContain('1 subscription(s) with a possible failover gap');
       // the failover's way out alone: no second one from the verdict on its worker beside it
       for (const r of [status, check, drift]) expect(out(r)).not.toContain('creates the slot again');
+      // before apply re-points it, its connection names the old primary (stopped): a full reinit
+      // would wait on a worker that cannot connect; it refuses, naming apply, and changes nothing
+      const early = await capped(['reinit', SUB, '--auto-approve', '--full']);
+      expect(early.code, out(early)).toBe(1);
+      expect(out(early)).toContain(
+        `subscription ${SUB} on sub connects to 127.0.0.1:${pub.port} (a standby of pub in steep.yaml), not to pub: `,
+      );
+      expect(out(early)).toContain(
+        `steep apply re-points it to pub, then run steep reinit again; nothing was changed`,
+      );
+      expect(await standby.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [SUB])).toEqual(
+        [],
+      );
       // apply records it diverged, with the reason
       const applied2 = await steep(['apply', '--auto-approve']);
       expect(applied2.code, out(applied2)).toBe(0);
@@ -742,7 +757,7 @@ describe('a publisher failover', () => {
   it('16: no failover slots, the standby left behind: writes lost shown; verify and reinit name what sub must keep first, never a bare reinit --full', async () => {
     const { cluster, pub, sub, standby } = await startPair(16);
     try {
-      const { steep, repoint } = steepOn(pub, standby, sub);
+      const { steep, capped, repoint } = steepOn(pub, standby, sub);
       const applied = await steep(['apply', '--auto-approve']);
       expect(applied.code, out(applied)).toBe(0);
 
@@ -777,23 +792,29 @@ describe('a publisher failover', () => {
         `SELECT id::text AS id, v, n FROM public.${TABLE} WHERE id > 5000000`,
       );
       expect(phantoms.length).toBeGreaterThan(0);
-      // the way out, followed as printed: without a terminal its confirmation says what it deletes
       const command = /steep reinit \S+ --full --discard-past-fork/.exec(out(bare))![0];
       const args = command.replace(/^steep /, '').split(' ');
-      const unasked = await steep(args);
-      expect(unasked.code, out(unasked)).toBe(1);
-      expect(out(unasked)).toContain(
-        "among them the rows sub applied past the fork of pub's failover, writes of the old primary that pub lacks and sub may hold the only copy of (copy what sub must keep to pub first)",
-      );
       // what sub must keep goes to pub first (the writer's rows pub lacks), then the command, under writes on pub
       for (const r of phantoms)
         await standby.query(
           `INSERT INTO public.${TABLE} (id, v, n) VALUES ($1::bigint, $2, $3) ON CONFLICT (id) DO NOTHING`,
           [r.id, r.v, r.n],
         );
+      // its connection still names the old primary (stopped): the reinit refuses, naming apply, never waits
+      const early = await capped([...args, '--auto-approve']);
+      expect(early.code, out(early)).toBe(1);
+      expect(out(early)).toContain(
+        `steep apply re-points it to pub, then run steep reinit again; nothing was changed`,
+      );
       // apply first re-points its connection at the promoted node (docs/failover.md), recording it diverged
       const recorded = await steep(['apply', '--auto-approve']);
       expect(recorded.code, out(recorded)).toBe(0);
+      // the way out, followed as printed: without a terminal its confirmation says what it deletes
+      const unasked = await steep(args);
+      expect(unasked.code, out(unasked)).toBe(1);
+      expect(out(unasked)).toContain(
+        "among them the rows sub applied past the fork of pub's failover, writes of the old primary that pub lacks and sub may hold the only copy of (copy what sub must keep to pub first)",
+      );
       const onPub = startFailoverWriter(() => standby, 6_000_000);
       await eventually(async () => onPub.acked() >= 20, HANG_MS, 'the writer to commit on pub');
       const followed = await steep([...args, '--auto-approve']);

@@ -91,6 +91,23 @@ export function refusePastFork(
   );
 }
 
+/**
+ * A subscription whose connection names a host other than its publisher's (`connectsTo`: after a
+ * failover, the old primary until steep apply re-points it to the node steep.yaml names): its
+ * worker cannot copy or stream from `from`, so a reinit would wait on it (the copy, the catch-up)
+ * forever; checked after the other refusals, before anything is written. steep apply sets the
+ * connection (and leaves one a failover left diverged disabled), so it is named, never done here.
+ */
+export function refuseElsewhere(
+  d: Pick<SubscriptionSpec, 'name' | 'node' | 'from'>,
+  connectsTo: string | undefined,
+): void {
+  if (connectsTo === undefined) return;
+  refuse(
+    `subscription ${d.name} on ${d.node} connects to ${connectsTo}, not to ${d.from}: its worker cannot copy or stream from ${d.from}, so a reinit would wait on it; steep apply re-points it to ${d.from}, then run steep reinit again; nothing was changed`,
+  );
+}
+
 /** The recorded states of an init not finished, whose step (not an ALTER of apply) enables the subscription. */
 const UNFINISHED: readonly InitState[] = ['uninitialized', 'preparing', 'copying', 'catching_up'];
 
