@@ -10,6 +10,7 @@ import { lsnValue } from './lsn.js';
 import type { SequenceAccess, SequenceOutcome, SequenceSyncReport } from './sequences.js';
 import { quoteIdent, THIS_DATABASE_OID } from './sql.js';
 import type { TableObject } from './tableObjects.js';
+import type { InitMethod } from './topology.js';
 import type { VerifyReport } from './verify.js';
 
 /** A fenced role on the new primary: an earlier rollback leaves it NOLOGIN and read-only there. */
@@ -127,6 +128,8 @@ export interface SwitchoverFacts {
   } | null;
   /** the file's `enabled` of the subscription (absent: true) */
   declaredEnabled?: boolean;
+  /** the file's init method of the subscription (absent: not told): what finishes an unfinished init */
+  initMethod?: InitMethod;
   /** the reasons of the failover verdict that left it diverged (planner/failover/failoverPromotion.ts); absent: none */
   failoverDiverged?: string[];
   /** steep's recorded init state, null without a state schema */

@@ -212,6 +212,7 @@ async function readFacts(
         }
       : null,
     declaredEnabled: d.enabled,
+    initMethod: d.init.method,
     state,
     gaps,
     slot: slot ? { name: slotName, active: slot.active, lagBytes: slot.lagBytes } : null,

@@ -534,6 +534,13 @@ describe('two-phase init through snapshot generate and apply', () => {
       "SELECT subenabled AS on FROM pg_subscription WHERE subname = 'west_trunc'",
     );
     expect(enabled?.on).toBe(false);
+    // the switchover's refusal of it names the same way out, never steep apply
+    const switching = await steep(['switchover', 'west_trunc', '--dry-run', '--lag-timeout', '1s'], path);
+    expect(switching.code, switching.stdout + switching.stderr).toBe(1);
+    expect(switching.stdout + switching.stderr).not.toContain('enable it (steep apply)');
+    expect(switching.stdout + switching.stderr).toContain(
+      'subscription west_trunc on west is disabled and its two-phase init is preparing, not finished: steep apply does not enable it before its init does; steep snapshot apply west_trunc --input DIR',
+    );
     const writer = startWriter(east, [table.name]);
     const applied = await steep(['snapshot', 'apply', 'west_trunc', '--input', dir], path);
     await writer.stop();

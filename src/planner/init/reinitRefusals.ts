@@ -112,24 +112,41 @@ export function refuseElsewhere(
 const UNFINISHED: readonly InitState[] = ['uninitialized', 'preparing', 'copying', 'catching_up'];
 
 /**
- * A disabled subscription the file enables whose init is not finished (`recorded`), checked
- * before anything else: steep apply does not enable it (its init step does, once it can:
- * planner/init/init.ts), and reinit repairs only an initialised one, so the way out is what
- * finishes its init, by method (docs/init.md).
+ * A disabled subscription the file enables whose init is not finished (`recorded`): steep apply
+ * does not enable it (its init step does, once it can: planner/init/init.ts), so what finishes
+ * its init, by method (docs/init.md), is its way out; `what` names it, `finish` that way out.
+ * Undefined for any other. Shared by reinit's refusal and the switchover's.
  */
-export function refuseUnfinishedInit(
-  d: Pick<SubscriptionSpec, 'name' | 'node' | 'enabled' | 'init'>,
+export function unfinishedInit(
+  d: Pick<SubscriptionSpec, 'name' | 'node' | 'enabled'> & { init: Pick<SubscriptionSpec['init'], 'method'> },
   observedEnabled: boolean,
-  recorded: InitState | undefined,
-): void {
-  if (observedEnabled || !d.enabled || recorded === undefined || !UNFINISHED.includes(recorded)) return;
+  recorded: string | null | undefined,
+): { what: string; finish: string } | undefined {
+  if (observedEnabled || !d.enabled || !UNFINISHED.some((s) => s === recorded)) return undefined;
   const finish =
     d.init.method === 'two-phase'
       ? `steep snapshot apply ${d.name} --input DIR (the directory steep snapshot generate ${d.name} wrote) loads its snapshot and enables it`
       : d.init.method === 'manual' || d.init.method === 'physical'
         ? `steep init prepare ${d.name}, the restore it prints, then steep apply finish it (docs/init.md)`
         : `steep apply resumes its copy and enables it`;
+  return {
+    what: `subscription ${d.name} on ${d.node} is disabled and its ${d.init.method} init is ${recorded}, not finished`,
+    finish,
+  };
+}
+
+/**
+ * A disabled subscription the file enables whose init is not finished (unfinishedInit), checked
+ * before anything else: reinit repairs only an initialised one.
+ */
+export function refuseUnfinishedInit(
+  d: Pick<SubscriptionSpec, 'name' | 'node' | 'enabled' | 'init'>,
+  observedEnabled: boolean,
+  recorded: InitState | undefined,
+): void {
+  const unfinished = unfinishedInit(d, observedEnabled, recorded);
+  if (!unfinished) return;
   refuse(
-    `subscription ${d.name} on ${d.node} is disabled and its ${d.init.method} init is ${recorded}, not finished: reinit repairs an initialised subscription, and steep apply does not enable this one before its init does; ${finish}; nothing was changed`,
+    `${unfinished.what}: reinit repairs an initialised subscription, and steep apply does not enable this one before its init does; ${unfinished.finish}; nothing was changed`,
   );
 }

@@ -18,6 +18,7 @@ import { displayIdent, quoteIdent, quoteLiteral } from '../../model/sql.js';
 import type { NewLogin, RoleFacts, SwitchoverFacts, SwitchoverOptions } from '../../model/switchover.js';
 import type { SubscriptionSpec } from '../../model/topology.js';
 import { PG16, PG18 } from '../../model/versions.js';
+import { unfinishedInit } from '../init/reinitRefusals.js';
 import { sequencePrivilegeErrors } from '../sequences.js';
 import { objectChecks } from './objectChecks.js';
 
@@ -101,7 +102,8 @@ function subscriptionProblems(
     p.push(
       `subscription ${sub} is still copying ${copying.map(([t, s]) => `${t} (${s})`).join(', ')}: wait until steep init status ${sub} shows it synchronized`,
     );
-  if (facts.state !== null && facts.state !== 'synchronized')
+  // an unfinished init's way out is named with its disabled subscription: no waiting finishes it
+  if (facts.state !== null && facts.state !== 'synchronized' && !unfinishedOf(facts, live))
     p.push(
       facts.state === 'diverged'
         ? `subscription ${sub} is diverged: repair it with ${adviceText('verifyRepair', sub)} before switching over`
@@ -169,7 +171,17 @@ function disabledProblem(facts: SwitchoverFacts, live: NonNullable<SwitchoverFac
       facts.failoverDiverged,
       'let it catch up, then run the switchover again',
     );
+  const unfinished = unfinishedOf(facts, live);
+  if (unfinished)
+    return `${unfinished.what}: steep apply does not enable it before its init does; ${unfinished.finish}; let it catch up, then run the switchover again`;
   return `${at}: enable it (steep apply) and let it catch up first`;
+}
+
+/** Disabled, its init unfinished (a two-phase one between snapshot generate and apply): steep apply does not enable it. */
+function unfinishedOf(facts: SwitchoverFacts, live: NonNullable<SwitchoverFacts['live']>) {
+  const init = facts.initMethod && { method: facts.initMethod };
+  const d = { name: facts.subscription, node: facts.newNode, enabled: facts.declaredEnabled !== false };
+  return init && unfinishedInit({ ...d, init }, live.enabled, facts.state);
 }
 
 /** The roles the fence would make read-only exist, may be fenced by steep, and are not fenced already. */

@@ -745,6 +745,30 @@ describe('switchover refusal of a disabled subscription: the way out that enable
       ]);
   });
 
+  it('disabled with its init unfinished (two-phase between snapshot generate and apply): what finishes the init, as reinit names it, never steep apply', () => {
+    const [p] = disabled({ state: 'preparing', initMethod: 'two-phase' });
+    expect(p).toBe(
+      'subscription new_orders on new is disabled and its two-phase init is preparing, not finished: steep apply does not enable it before its init does; ' +
+        'steep snapshot apply new_orders --input DIR (the directory steep snapshot generate new_orders wrote) loads its snapshot and enables it; ' +
+        'let it catch up, then run the switchover again',
+    );
+    expect(p).not.toContain('enable it (steep apply)');
+    // and no wait for it to be synchronized beside it: waiting never finishes that init
+    const all = switchoverProblems(
+      { ...FACTS, live: { ...FACTS.live!, enabled: false }, state: 'preparing', initMethod: 'two-phase' },
+      OPTS,
+    );
+    expect(all.filter((x) => x.includes('wait until steep init status'))).toEqual([]);
+    // a manual init waiting for its restore: its own steps
+    expect(disabled({ state: 'preparing', initMethod: 'manual' })[0]).toContain(
+      'steep init prepare new_orders, the restore it prints, then steep apply finish it (docs/init.md)',
+    );
+    // finished (synchronized): steep apply enables it, as before
+    expect(disabled({ state: 'synchronized', initMethod: 'two-phase' })).toEqual([
+      'subscription new_orders on new is disabled: enable it (steep apply) and let it catch up first',
+    ]);
+  });
+
   it('disabled as steep.yaml declares (enabled: false), which steep apply keeps: the file is named, and the primary it may be already', () => {
     expect(disabled({ declaredEnabled: false })).toEqual([
       'subscription new_orders on new is disabled as steep.yaml declares it (enabled: false), which steep apply keeps: ' +
