@@ -90,8 +90,19 @@ export interface WayBack {
   enabled: boolean;
 }
 
-/** A subscription a failover verdict speaks of, with its way back where its tables have one. */
-export type FailoverSubject = SubscriptionSpec & { wayBack?: WayBack };
+/**
+ * A subscription a failover verdict speaks of, with its way back where its tables have one, and
+ * (`connectsTo`) the address its connection names where that is not its publisher's (the old
+ * primary, until steep apply re-points it): its reinit comes after that apply.
+ */
+export type FailoverSubject = SubscriptionSpec & { wayBack?: WayBack; connectsTo?: string };
+
+/** Where the connection still names another node: the apply that re-points it, which the reinit follows. */
+export function afterRepoint(d: FailoverSubject): string {
+  return d.connectsTo
+    ? `, once steep apply has re-pointed its connection to ${d.from} (it names ${d.connectsTo} now)`
+    : '';
+}
 
 /**
  * The way out of phantom rows (a subscriber that applied the old primary's changes past the fork
@@ -104,7 +115,7 @@ export type FailoverSubject = SubscriptionSpec & { wayBack?: WayBack };
 export function keepPhantomsFirst(d: FailoverSubject): string {
   const rows = `the rows ${d.node} applied past the fork are writes of the old primary that ${d.from} lacks, and ${d.node} (with the old primary's data directory) may hold their only copy`;
   if (d.wayBack && !d.wayBack.enabled) return `${rows}: ${noRepairWhileDisabled(d, d.wayBack.back, true)}`;
-  return `${rows}: copy what ${d.node} must keep to ${d.from} first, then ${adviceText('reinitFullPastFork', d.name)} ${fullCopyDoes(d, 'deletes them and copies its tables again')}`;
+  return `${rows}: copy what ${d.node} must keep to ${d.from} first, then ${adviceText('reinitFullPastFork', d.name)} ${fullCopyDoes(d, 'deletes them and copies its tables again')}${afterRepoint(d)}`;
 }
 
 /**

@@ -4,7 +4,6 @@
  * the subscription enabled where the file says so) only once the reinit is confirmed.
  */
 import type pg from 'pg';
-import { connectsElsewhere } from '../catalog/publisherOf.js';
 import { clusterReadOptions, readCluster } from '../catalog/readCluster.js';
 import { serverVersionOf } from '../catalog/session.js';
 import { readSlotTrouble } from '../catalog/slotHolder.js';
@@ -13,6 +12,7 @@ import { recreateSlotBeyondWal } from '../executors/slotRecreate.js';
 import { subscriptionAddress } from '../model/address.js';
 import { adviceText, keepPhantomsFirst } from '../model/advice.js';
 import { isUnknown, reachableNode } from '../model/cluster.js';
+import { connectsElsewhere } from '../model/conninfoTargets.js';
 import { SteepError } from '../model/errors.js';
 import { type SlotTrouble, slotTroubleText } from '../model/syncVerdict.js';
 import type { SubscriptionSpec, Topology } from '../model/topology.js';
@@ -84,14 +84,15 @@ export async function failoverNow(
   const observed = await observedPair(topology, d);
   const o = reachableNode(observed, d.node)?.subscriptions[d.name];
   const nodes = Object.values(topology.nodes);
+  // unread (a role without SELECT on subconninfo): not told, so not refused
+  const elsewhere =
+    o === undefined || isUnknown(o.conninfo)
+      ? undefined
+      : connectsElsewhere(o.conninfo, topology.nodes[d.from]!, nodes);
   return {
     diverged: failoverDivergedReasons(topology, observed, d),
     pastFork: failoverPastFork(topology, observed, d),
-    // unread (a role without SELECT on subconninfo): not told, so not refused
-    connectsTo:
-      o === undefined || isUnknown(o.conninfo)
-        ? undefined
-        : connectsElsewhere(o.conninfo, topology.nodes[d.from]!, nodes),
+    connectsTo: elsewhere && `${elsewhere.address}${elsewhere.whose ? ` (${elsewhere.whose})` : ''}`,
   };
 }
 

@@ -655,6 +655,9 @@ describe('a publisher failover', () => {
       expect(drift.stdout).toContain('1 subscription(s) with a possible failover gap');
       // the failover's way out alone: no second one from the verdict on its worker beside it
       for (const r of [status, check, drift]) expect(out(r)).not.toContain('creates the slot again');
+      // the way out names the apply that re-points it first: until then its connection names the old primary
+      const repointFirst = `once steep apply has re-pointed its connection to pub (it names 127.0.0.1:${pub.port} now)`;
+      expect(out(status)).toContain(`steep reinit ${SUB} --full copies its tables again, ${repointFirst}`);
       // before apply re-points it, its connection names the old primary (stopped): a full reinit
       // would wait on a worker that cannot connect; it refuses, naming apply, and changes nothing
       const early = await capped(['reinit', SUB, '--auto-approve', '--full']);
@@ -683,6 +686,8 @@ describe('a publisher failover', () => {
       expect(out(verify)).toContain(
         `steep reinit ${SUB} --full creates the slot again and copies every table`,
       );
+      // re-pointed: no apply is named before the reinit any more
+      expect(out(verify)).not.toContain('once steep apply has re-pointed');
       const partial = await steep(['reinit', SUB, '--auto-approve', '--tables', `public.${TABLE}`]);
       expect(partial.code, out(partial)).toBe(1);
       expect(out(partial)).toContain(`only steep reinit ${SUB} --full repairs it`);
@@ -778,6 +783,11 @@ describe('a publisher failover', () => {
       expect.soft(status.stdout, out(status)).toMatch(/fo_sub\s+sub ← pub\s+diverged/);
       expect.soft(out(status)).toContain('writes lost with the old primary');
       expect.soft(out(status)).toContain(KEEP_FIRST);
+      expect
+        .soft(out(status))
+        .toContain(
+          `${KEEP_FIRST}, once steep apply has re-pointed its connection to pub (it names 127.0.0.1:${pub.port} now)`,
+        );
       // verify and a reinit without --full refuse on the lost slot, naming the failover's way out
       await refusedKeepingFirst(steep, 'slot fo_sub of fo_sub is missing on pub');
       expect.soft(rows.phantom, JSON.stringify(rows)).toBeGreaterThan(0);

@@ -8,6 +8,7 @@
 
 import {
   adviceText,
+  afterRepoint,
   type FailoverSubject,
   fullCopyDoes,
   keepPhantomsFirst,
@@ -18,12 +19,14 @@ import { formatBytes } from '../../model/bytes.js';
 import {
   type ClusterState,
   type FailoverSlot,
+  isUnknown,
   type ObservedNode,
   type ObservedSubscription,
   reachableNode,
   type StreamPosition,
   type TimelineHistory,
 } from '../../model/cluster.js';
+import { connectsElsewhere } from '../../model/conninfoTargets.js';
 import { disabledOnError } from '../../model/disableOnError.js';
 import { unrecordedState } from '../../model/initLifecycle.js';
 import { compareLsn, lsnValue } from '../../model/lsn.js';
@@ -52,13 +55,23 @@ function keeping(wayOut: string, ...reasons: string[]): Verdict {
  * The subscription with its way back, where the file declares one from its subscriber to its
  * publisher (a link, a pair with origin = none): reinit reconciles those tables in place, and
  * only while this one streams (model/advice.ts). By subscription, not table: a pair publishing
- * other tables each way is taken for one that shares them.
+ * other tables each way is taken for one that shares them. And the address its connection names
+ * where that is not its publisher's (after a failover, until steep apply re-points it).
  */
 export function withWayBack(desired: Topology, observed: ClusterState, d: SubscriptionSpec): FailoverSubject {
   const back = Object.values(desired.subscriptions).find((s) => s.node === d.from && s.from === d.node);
-  if (!back) return d;
   const o = reachableNode(observed, d.node)?.subscriptions[d.name];
-  return { ...d, wayBack: { back: back.name, enabled: o?.enabled !== false } };
+  const from = desired.nodes[d.from];
+  // a connection read that still names another node (the old primary): its reinit follows the apply that re-points it
+  const elsewhere =
+    o && from && !isUnknown(o.conninfo)
+      ? connectsElsewhere(o.conninfo, from, Object.values(desired.nodes))
+      : undefined;
+  return {
+    ...d,
+    ...(back ? { wayBack: { back: back.name, enabled: o?.enabled !== false } } : {}),
+    ...(elsewhere ? { connectsTo: elsewhere.address } : {}),
+  };
 }
 
 /**
@@ -183,7 +196,7 @@ function fullCopy(
     'diverged',
     d.wayBack && !d.wayBack.enabled
       ? `${what} ${noRepairWhileDisabled(d, d.wayBack.back, false)}`
-      : `${what} ${adviceText('reinitFull', d.name)} ${fullCopyDoes(d, 'copies its tables again')}`,
+      : `${what} ${adviceText('reinitFull', d.name)} ${fullCopyDoes(d, 'copies its tables again')}${afterRepoint(d)}`,
   );
   const unsure = (why: string) => keeping(keepPhantomsIfAny(d, why), `${what} ${keepPhantomsIfAny(d, why)}`);
   if (f.settled) return bare;
