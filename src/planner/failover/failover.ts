@@ -186,8 +186,7 @@ export function pastForkSubscriptions(desired: Topology, observed: ClusterState)
 
 /**
  * A publisher that declares no standbys may still be a promoted one (the old primary not listed
- * until it follows): the slot of a subscription enabled (or disabled by PostgreSQL at an error, or
- * by hand while the file enables it) is gone from it, is a failover slot, or the
+ * until it follows): the slot of a subscription enabled (or disabled by PostgreSQL at an error) is gone from it, is a failover slot, or the
  * subscription is recorded diverged. Its failover verdict is judged then (its place in its WAL
  * history read): a gap is one all the same.
  * Returns the subscription then, else undefined.
@@ -201,9 +200,8 @@ export function mayBePromoted(
   const pub = reachableNode(observed, d.from);
   const sub = reachableNode(observed, d.node);
   const o = sub?.subscriptions[d.name];
-  // enabled, disabled by PostgreSQL at an error (a conflict with the old primary's rows, say), or
-  // by hand while the file enables it (apply would enable it: judged first)
-  if (!pub || !o || !(o.enabled || disabledOnError(o) || d.enabled) || o.slotNone) return undefined;
+  // enabled, or disabled by PostgreSQL at an error (a conflict with the old primary's rows, say)
+  if (!pub || !o || !(o.enabled || disabledOnError(o)) || o.slotNone) return undefined;
   const slot = pub.slots[o.slot];
   // recorded diverged: apply may have turned the slot's failover off since (the file lists no standbys)
   const diverged = sub?.initState?.subscriptions[d.name]?.state === 'diverged';

@@ -86,12 +86,7 @@ export function afterFailover(
 ): Verdict | undefined {
   const state =
     sub.initState?.subscriptions[d.name]?.state ??
-    // never recorded: every table ready while it streams, or while it is disabled (by PostgreSQL
-    // at an error, or by hand while the file enables it: apply would enable it), is synchronized
-    unrecordedState({
-      enabled: o.enabled || disabledOnError(o) || d.enabled,
-      tables: o.tables.map((t) => t.state),
-    });
+    unrecordedState({ enabled: o.enabled || disabledOnError(o), tables: o.tables.map((t) => t.state) });
   if (state !== 'synchronized' && state !== 'diverged') return undefined;
   const slot = pub.slots[o.slot];
   if (!slot) {
