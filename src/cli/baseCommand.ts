@@ -6,6 +6,7 @@ import type { EventSink } from '../executors/events.js';
 import { formatProblem, type Problem, SteepError } from '../model/errors.js';
 import { useColour } from '../render/colour.js';
 import type { Interruption } from './interruption.js';
+import { setExitCode } from './invocation.js';
 import { jsonText } from './jsonText.js';
 
 type FlagOutput = Record<string, unknown>;
@@ -88,7 +89,7 @@ export abstract class SteepCommand extends Command {
           signal: interruption.received,
           stopped: err.message,
         });
-      process.exitCode = interruption.exitCode ?? 1;
+      setExitCode(interruption.exitCode ?? 1);
       return undefined;
     } finally {
       interruption.dispose();
@@ -167,7 +168,7 @@ export abstract class SteepCommand extends Command {
       this.parsed = true;
       if (error.message && !/^EEXIT/.test(error.message)) this.err(`error: ${this.misuse(error)}`);
       // oclif exits 2 on a bad flag or argument; steep keeps 2 for "changes or drift found"
-      process.exitCode = exit === 2 ? 1 : exit;
+      setExitCode(exit === 2 ? 1 : exit);
       return;
     }
     if (error instanceof SteepError) {
@@ -179,6 +180,6 @@ export abstract class SteepCommand extends Command {
       this.err(`error: ${error.message}`);
     }
     if (process.env.STEEP_DEBUG === '1' && error.stack) this.err(error.stack);
-    process.exitCode = 1;
+    setExitCode(1);
   }
 }

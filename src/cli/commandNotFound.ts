@@ -2,6 +2,7 @@ import type { Hook } from '@oclif/core';
 import { ExitError } from '@oclif/core/errors';
 import { nearest } from '../config/suggest.js';
 import { inRun, mask, registerSecretsIn } from '../db/mask.js';
+import { typedArgs } from './invocation.js';
 
 /**
  * oclif's `command_not_found` hook. oclif exits 2 on an unknown command, the code steep keeps
@@ -53,7 +54,7 @@ const hook: Hook<'command_not_found'> = async (opts) => {
   const argv = opts.argv ?? [];
   // a password typed here is cut at its colons into the id: the words as typed are the secrets
   const message = inRun(() => {
-    registerSecretsIn([...process.argv.slice(2), ...argv]);
+    registerSecretsIn([...typedArgs(), ...argv]);
     return mask(`error: ${commandNotFoundMessage(opts.id, argv, opts.config.commands)}`);
   });
   const i = argv.indexOf('--log-format');

@@ -39,14 +39,19 @@ async function ask(question: string): Promise<string> {
   }
 }
 
-/** what was piped and not yet taken as an answer, and whether stdin has ended */
-const piped = { text: '', ended: false };
+/**
+ * What was piped and not yet taken as an answer, and whether stdin has ended: per stdin, as a
+ * command run in-process (cli/main.ts `runInProcess`) is given a stdin of its own.
+ */
+const pipes = new WeakMap<NodeJS.ReadableStream, { text: string; ended: boolean }>();
 
 /**
  * The next line piped on stdin, undefined when stdin ends without one. It reads no further than
  * the line (`yes | steep apply` never ends) and echoes the answer after the question on stderr.
  */
 async function pipedAnswer(question: string): Promise<string | undefined> {
+  const piped = pipes.get(process.stdin) ?? { text: '', ended: false };
+  pipes.set(process.stdin, piped);
   process.stderr.write(question);
   while (!piped.text.includes('\n') && !piped.ended) {
     const chunk = await nextChunk();

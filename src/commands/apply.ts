@@ -6,6 +6,7 @@ import { confirm } from '../cli/confirm.js';
 import { eachSink } from '../cli/eventLog.js';
 import { allowHazardFlag, approvalFlags, globalFlags, jsonFlag, lsnFlag } from '../cli/flags.js';
 import { Interruption } from '../cli/interruption.js';
+import { setExitCode } from '../cli/invocation.js';
 import { printAddress } from '../model/address.js';
 import { parseBytes } from '../model/bytes.js';
 import { SteepError } from '../model/errors.js';
@@ -192,7 +193,7 @@ Ctrl-C (SIGINT) or SIGTERM: no new step starts, a running statement finishes, an
     const lines = outcomeLines(outcome, interruption.received);
     for (const l of lines) this.err(l.text, l.level);
     if (lines.length > 0) {
-      process.exitCode = interruption.exitCode ?? 1;
+      setExitCode(interruption.exitCode ?? 1);
       return;
     }
     if (!json)

@@ -1,6 +1,7 @@
 import { Flags } from '@oclif/core';
 import { SteepCommand } from '../cli/baseCommand.js';
 import { formatFlag, globalFlags, jsonFlag } from '../cli/flags.js';
+import { setExitCode } from '../cli/invocation.js';
 import { renderDriftMarkdown } from '../render/driftMarkdown.js';
 import { renderDriftText } from '../render/driftText.js';
 import { detectDrift, driftExitCode } from '../workflows/drift.js';
@@ -39,6 +40,6 @@ Exit codes: 0 no drift, 2 drift found, 1 error (invalid file, unreachable node).
     else this.out(renderDriftText(report));
     // on stderr in every format; the text report does not list them (docs/architecture.md, Output and errors)
     for (const e of report.errors) this.err(`error: ${e.message}`);
-    process.exitCode = driftExitCode(report);
+    setExitCode(driftExitCode(report));
   }
 }

@@ -2,6 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { Flags } from '@oclif/core';
 import { SteepCommand } from '../cli/baseCommand.js';
 import { allowHazardFlag, formatFlag, globalFlags, jsonFlag, lsnFlag } from '../cli/flags.js';
+import { setExitCode } from '../cli/invocation.js';
 import { jsonText } from '../cli/jsonText.js';
 import { SteepError } from '../model/errors.js';
 import type { Hazard } from '../model/plan.js';
@@ -73,9 +74,9 @@ Exit codes: 0 success (no changes with --detailed-exitcode), 1 error (invalid fi
       // on stderr in every format; the text plan does not list them again (docs/architecture.md,
       // Output and errors)
       for (const e of plan.errors) this.err(`error: ${e.message}`);
-      process.exitCode = 1;
+      setExitCode(1);
     } else if (flags['detailed-exitcode'] && plan.steps.length > 0) {
-      process.exitCode = 2;
+      setExitCode(2);
     }
   }
 }

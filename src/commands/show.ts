@@ -1,6 +1,7 @@
 import { Flags } from '@oclif/core';
 import { SteepCommand } from '../cli/baseCommand.js';
 import { formatFlag, globalFlags, jsonFlag, requiredArg } from '../cli/flags.js';
+import { setExitCode } from '../cli/invocation.js';
 import { renderShownPlanMarkdown, renderShownPlanText } from '../render/shownPlan.js';
 import { showPlan } from '../workflows/show.js';
 
@@ -40,7 +41,7 @@ Exit codes: 0 shown (with --check: current), 2 stale (only with --check), 1 erro
     else this.out(renderShownPlanText(shown));
     if (shown.check && !shown.check.current) {
       if (format !== 'text') this.err(`stale: ${shown.check.differences.join('; ')}`);
-      process.exitCode = 2;
+      setExitCode(2);
     }
   }
 }

@@ -1,6 +1,7 @@
 import { Flags } from '@oclif/core';
 import { SteepCommand } from '../cli/baseCommand.js';
 import { globalFlags, jsonFlag, watchFlags } from '../cli/flags.js';
+import { setExitCode } from '../cli/invocation.js';
 import { watch } from '../cli/watch.js';
 import type { StatusReport } from '../model/statusReport.js';
 import { renderPrometheus } from '../render/prometheus.js';
@@ -53,7 +54,7 @@ Exit codes: 0 (healthy with --check), 2 unhealthy (--check), 1 when a node canno
     if (flags.format === 'prometheus') {
       const sample = await readMetrics(topology);
       this.out(renderPrometheus(sample).trimEnd());
-      if (sample.status.nodes.some((n) => !n.reachable)) process.exitCode = 1;
+      if (sample.status.nodes.some((n) => !n.reachable)) setExitCode(1);
       return;
     }
     const json = flags.json || flags.format === 'json';
@@ -70,6 +71,6 @@ Exit codes: 0 (healthy with --check), 2 unhealthy (--check), 1 when a node canno
     if (json) this.outJson(statusDocument(report, check), 2);
     else this.out(renderStatus(report), ...(check ? ['', renderCheck(check)] : []));
     const code = statusExitCode(report, check);
-    if (code !== 0) process.exitCode = code;
+    if (code !== 0) setExitCode(code);
   }
 }

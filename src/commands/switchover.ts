@@ -1,6 +1,7 @@
 import { SteepCommand } from '../cli/baseCommand.js';
 import { formatFlag, globalFlags, jsonFlag, requiredArg } from '../cli/flags.js';
 import { Interruption } from '../cli/interruption.js';
+import { setExitCode } from '../cli/invocation.js';
 import { switchoverFlags, switchoverOptions } from '../cli/switchoverOptions.js';
 import { renderSwitchoverMarkdown, renderSwitchoverText } from '../render/switchover.js';
 import { switchover } from '../workflows/switchover.js';
@@ -63,7 +64,7 @@ Exit codes: 0 released (or dry run), 1 refused, failed (the fence undone) or rel
       // released with an error: the writes moved, but something after the DISABLE did not finish
       if (report.outcome === 'failed' || report.outcome === 'interrupted' || report.error !== null) {
         this.err(`error: ${report.error}${report.fenceUndone ? ' (the fence was undone)' : ''}`);
-        process.exitCode = interruption.exitCode ?? 1;
+        setExitCode(interruption.exitCode ?? 1);
       }
     } finally {
       interruption.dispose();

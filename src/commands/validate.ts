@@ -1,5 +1,6 @@
 import { SteepCommand } from '../cli/baseCommand.js';
 import { globalFlags, jsonFlag } from '../cli/flags.js';
+import { setExitCode } from '../cli/invocation.js';
 import { byPosition } from '../config/problems.js';
 import { validateConfigFile } from '../config/report.js';
 import { formatProblem } from '../model/errors.js';
@@ -37,6 +38,6 @@ Exit codes: 0 valid (warnings allowed), 1 invalid.`;
         this.err(`${report.file} is invalid: ${count(report.errors.length, 'error')}`);
       }
     }
-    if (!report.valid) process.exitCode = 1;
+    if (!report.valid) setExitCode(1);
   }
 }

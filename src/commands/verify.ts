@@ -2,6 +2,7 @@ import { Flags } from '@oclif/core';
 import { SteepCommand } from '../cli/baseCommand.js';
 import { confirm } from '../cli/confirm.js';
 import { commaList, compareFlags, formatFlag, globalFlags, jsonFlag, requiredArg } from '../cli/flags.js';
+import { setExitCode } from '../cli/invocation.js';
 import { VerifyProgress } from '../cli/verifyProgress.js';
 import { renderVerifyMarkdown, renderVerifyText } from '../render/verify.js';
 import { repairSubscription } from '../workflows/verifyRepair.js';
@@ -86,6 +87,6 @@ Exit codes: 0 every table equal, 2 diverged or some table not verifiable (still 
       this.out(reports.map(render).join('\n\n'));
     }
     // a table not compared is not known equal
-    process.exitCode = last.diverged || last.notVerifiable > 0 ? 2 : 0;
+    setExitCode(last.diverged || last.notVerifiable > 0 ? 2 : 0);
   }
 }

@@ -277,3 +277,16 @@ async function keep(client: pg.Client): Promise<void> {
   (client as Internals).connection.stream.unref?.();
   kept.set(key, client);
 }
+
+/**
+ * What this process learnt of servers, forgotten: the kept sessions closed, the TLS refusals
+ * cleared. A process that runs one command never needs it (its end closes them); one that runs
+ * several (`runInProcess`, cli/main.ts) calls it after each, so a command leaves no session
+ * behind for a test's DROP DATABASE or server restart, and the next command learns afresh.
+ */
+export async function forgetServers(): Promise<void> {
+  const sessions = [...kept.values()];
+  kept.clear();
+  refusedTls.clear();
+  await Promise.all(sessions.map((c) => c.end().catch(() => {})));
+}

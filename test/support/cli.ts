@@ -1,7 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { expect } from 'vitest';
+import { inProcessRunner, runCall } from './inProcess.js';
 import { tempDir } from './tempDir.js';
 import { eventually, HANG_MS } from './topologyFile.js';
 
@@ -44,7 +45,7 @@ export function expectCleanOutput(
   }
   // a runtime warning (node-postgres: queries issued together on a session that is not
   // pipelined) breaks --log-format json and the progress lines a user reads
-  const warned = /\(node:\d+\) \w*Warning/.test(r.stderr);
+  const warned = /\(node:\d+\) (\[\w+\] )?\w*Warning/.test(r.stderr);
   expect(warned, `${what}: a Node.js warning on stderr\n${r.stderr}`).toBe(false);
   for (const secret of SECRETS) {
     expect(r.stdout.includes(secret), `${what}: a secret on stdout`).toBe(false);
@@ -53,16 +54,21 @@ export function expectCleanOutput(
 }
 
 /**
- * Run the built CLI (`npm test` builds first) as a user would, never through its internals. Every
- * call is checked: neither stream holds a stack trace (unless the test sets STEEP_DEBUG) or a
- * registered secret.
+ * Run the built CLI (`npm test` builds first) as a user would, never through its internals: its
+ * command line, environment and stdin in, its exit code and output out. It runs in this process
+ * (inProcess.ts: no Node start and module load per call), or as a process of its own where a
+ * process is the point: a working directory of its own, a command whose work outlives the call
+ * (`sandbox`, `demo`: the servers it starts), or `STEEP_TEST_SPAWN=1` (every call, to compare).
+ * Every call is checked: neither stream holds a stack trace (unless the test sets STEEP_DEBUG)
+ * or a registered secret.
  */
 export async function runSteep(
   args: string[],
   opts: { cwd?: string; env?: Record<string, string | undefined>; input?: string; timeoutMs?: number } = {},
 ): Promise<CliResult> {
   const env = steepEnv(opts.env);
-  const r = await spawnSteep(args, env, opts);
+  const run = spawned(args, opts.cwd) ? null : inProcessRunner(BIN);
+  const r = run ? await callSteep(run, args, env, opts) : await spawnSteep(args, env, opts);
   expectCleanOutput(`steep ${args.join(' ')}`, r, Boolean(env.STEEP_DEBUG));
   return r;
 }
@@ -71,11 +77,20 @@ type Env = Record<string, string | undefined>;
 
 /**
  * The environment steep runs in: the test's own, without colour or STEEP_DEBUG (a call sets
- * either when it means to), and without NODE_EXTRA_CA_CERTS: steep only talks to the tests'
- * local servers, and Node parses that whole CA bundle at every start of every spawned steep.
+ * either when it means to), without NODE_EXTRA_CA_CERTS (steep only talks to the tests' local
+ * servers, and Node parses that whole CA bundle at every start of every spawned steep), and
+ * without vitest's NODE_ENV=test, which no user runs steep with (oclif warns there of what a
+ * user never sees).
  */
 export function steepEnv(env: Env = {}): NodeJS.ProcessEnv {
-  return { ...process.env, NO_COLOR: '1', STEEP_DEBUG: undefined, NODE_EXTRA_CA_CERTS: undefined, ...env };
+  return {
+    ...process.env,
+    NO_COLOR: '1',
+    STEEP_DEBUG: undefined,
+    NODE_EXTRA_CA_CERTS: undefined,
+    NODE_ENV: undefined,
+    ...env,
+  };
 }
 
 /** What a test file binds once for every call of steep it makes (see steepWith). */
@@ -139,6 +154,46 @@ export async function verifyJson(
     tables: last.tables.map((t) => Object.fromEntries(fields.filter((f) => f in t).map((f) => [f, t[f]]))),
     state: last.state,
   };
+}
+
+/** Commands whose servers outlive the call: always a process of their own. */
+const OUTLIVING = new Set(['sandbox', 'demo']);
+
+function spawned(args: string[], cwd: string | undefined): boolean {
+  return (
+    process.env.STEEP_TEST_SPAWN === '1' ||
+    (cwd !== undefined && cwd !== process.cwd()) ||
+    process.cwd() !== REPO_ROOT ||
+    OUTLIVING.has(args[0] ?? '')
+  );
+}
+
+/** runSteep in this process; past the ceiling it answers 128 as a killed process would (the command may run on). */
+async function callSteep(
+  run: NonNullable<ReturnType<typeof inProcessRunner>>,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  opts: { input?: string; timeoutMs?: number },
+): Promise<CliResult> {
+  const t0 = Date.now();
+  const ms = opts.timeoutMs ?? 120_000;
+  let timer: NodeJS.Timeout | undefined;
+  const ceiling = new Promise<CliResult>((resolve) => {
+    timer = setTimeout(
+      () =>
+        resolve({ code: 128, stdout: '', stderr: `steep ${args.join(' ')}: no exit within ${ms} ms`, ms }),
+      ms,
+    );
+  });
+  const call = runCall(run, join(dirname(BIN), '..'), args, env, opts.input ?? '').then((r) => ({
+    ...r,
+    ms: Date.now() - t0,
+  }));
+  try {
+    return await Promise.race([call, ceiling]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function spawnSteep(

@@ -177,3 +177,18 @@ describe('one home for PostgreSQL versions (issue 37)', () => {
     expect(found).toEqual([]);
   });
 });
+
+describe('a command runs in a process of its own or beside others in one (issue 78)', () => {
+  it('no file under src/ but cli/invocation.ts sets process.exitCode: each command in-process keeps its own', () => {
+    const found: string[] = [];
+    for (const f of sourceFiles(join(REPO_ROOT, 'src'))) {
+      if (f.endsWith(join('cli', 'invocation.ts'))) continue;
+      readFileSync(f, 'utf8')
+        .split('\n')
+        .forEach((line, i) => {
+          if (/process\.exitCode\s*=[^=]/.test(line)) found.push(`${f}:${i + 1}: ${line.trim()}`);
+        });
+    }
+    expect(found).toEqual([]);
+  });
+});

@@ -2,6 +2,7 @@ import { SteepCommand } from '../../cli/baseCommand.js';
 import { confirm } from '../../cli/confirm.js';
 import { approvalFlags, globalFlags, jsonFlag, requiredArg } from '../../cli/flags.js';
 import { Interruption } from '../../cli/interruption.js';
+import { setExitCode } from '../../cli/invocation.js';
 import { dropSlotSql } from '../../planner/sqlBuild.js';
 import { cancelInit } from '../../workflows/initCancel.js';
 
@@ -63,7 +64,7 @@ Ctrl-C (SIGINT) or SIGTERM: the drop and the truncate finish together, nothing s
         `warning: ${r.from} is unreachable, so slot ${r.slotLeft} is left there, where it retains WAL; once ${r.from} is back, run ${dropSlotSql(r.slotLeft)} there`,
       );
     // a signal that came while the last part ran: the cancel is whole, the exit code still says so
-    if (interruption.received) process.exitCode = interruption.exitCode;
+    if (interruption.received) setExitCode(interruption.exitCode ?? 1);
     if (flags.json) {
       this.outJson(doc);
       return;

@@ -2,6 +2,7 @@ import { Flags } from '@oclif/core';
 import { SteepCommand } from '../../cli/baseCommand.js';
 import { globalFlags, jsonFlag, requiredArg } from '../../cli/flags.js';
 import { Interruption } from '../../cli/interruption.js';
+import { setExitCode } from '../../cli/invocation.js';
 import { type PrepareResult, prepareInit } from '../../workflows/initPrepare.js';
 
 function text(r: PrepareResult, holding: boolean): string[] {
@@ -101,7 +102,7 @@ With --hold the slot's snapshot is exported and kept open until the command is i
     if (stopped) await held?.release();
     if (flags.json) this.outJson(doc);
     else this.out(text(result, held !== null && !stopped).join('\n'));
-    if (stopped) process.exitCode = interruption.exitCode;
+    if (stopped) setExitCode(interruption.exitCode ?? 1);
     if (stopped || !held) return;
     // keep the snapshot until interrupted (or until the connection ends)
     let released = false;

@@ -1,6 +1,7 @@
 import { Args } from '@oclif/core';
 import { SteepCommand } from '../../cli/baseCommand.js';
 import { globalFlags, jsonFlag, watchFlags } from '../../cli/flags.js';
+import { setExitCode } from '../../cli/invocation.js';
 import { watch } from '../../cli/watch.js';
 import { renderInitStatus } from '../../render/initProgress.js';
 import { openInitStatus, sampleOnce } from '../../workflows/initStatus.js';
@@ -56,7 +57,7 @@ With --watch it refreshes every second until every init shown is synchronized (o
       const list = await sampleOnce(observer);
       if (flags.json) this.outJson(list, 2);
       else this.out(renderInitStatus(list));
-      if (list.some((p) => p.subscriberError !== null)) process.exitCode = 1;
+      if (list.some((p) => p.subscriberError !== null)) setExitCode(1);
     } finally {
       await observer.close();
     }

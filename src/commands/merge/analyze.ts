@@ -1,6 +1,7 @@
 import { Flags } from '@oclif/core';
 import { SteepCommand } from '../../cli/baseCommand.js';
 import { commaList, compareFlags, globalFlags, jsonFlag, requiredArg } from '../../cli/flags.js';
+import { setExitCode } from '../../cli/invocation.js';
 import { renderMergeAnalysisText } from '../../render/mergeAnalyze.js';
 import { analyzeMerge } from '../../workflows/mergeAnalyze.js';
 
@@ -37,6 +38,6 @@ Exit codes: 0 nothing conflicts, 2 conflicting rows (or a table that cannot be c
     const { analysis } = this.warned(result);
     if (flags.json) this.outJson(analysis);
     else this.out(renderMergeAnalysisText(analysis));
-    process.exitCode = analysis.conflicts || analysis.notComparable > 0 ? 2 : 0;
+    setExitCode(analysis.conflicts || analysis.notComparable > 0 ? 2 : 0);
   }
 }

@@ -1,6 +1,7 @@
 import { Flags } from '@oclif/core';
 import { SteepCommand } from '../../cli/baseCommand.js';
 import { globalFlags } from '../../cli/flags.js';
+import { setExitCode } from '../../cli/invocation.js';
 import { sandboxDown } from '../../sandbox/sandbox.js';
 
 export default class SandboxDown extends SteepCommand {
@@ -20,7 +21,7 @@ export default class SandboxDown extends SteepCommand {
     for (const n of nodes) {
       if (n.error) {
         this.err(`error: ${n.error.message}${n.error.hint ? ` (${n.error.hint})` : ''}`);
-        process.exitCode = 1;
+        setExitCode(1);
         continue;
       }
       const what = n.outcome === 'stopped' ? 'stopped' : 'was not running';

@@ -1,5 +1,6 @@
 import { SteepCommand } from '../../cli/baseCommand.js';
 import { globalFlags } from '../../cli/flags.js';
+import { setExitCode } from '../../cli/invocation.js';
 import { formatProblem } from '../../model/errors.js';
 import { sandboxUp } from '../../sandbox/sandbox.js';
 
@@ -28,7 +29,7 @@ export default class SandboxUp extends SteepCommand {
     for (const n of result.nodes) {
       if (n.error) {
         this.err(`error: ${n.node}: ${n.error.message}${n.error.hint ? ` (${n.error.hint})` : ''}`);
-        process.exitCode = 1;
+        setExitCode(1);
       } else {
         this.out(`${n.node}: ${SAID[n.outcome ?? 'started']}, PostgreSQL ${n.version}  ${n.url}`);
       }

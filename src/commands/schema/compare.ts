@@ -1,6 +1,7 @@
 import { Flags } from '@oclif/core';
 import { SteepCommand } from '../../cli/baseCommand.js';
 import { globalFlags, jsonFlag, requiredArg } from '../../cli/flags.js';
+import { setExitCode } from '../../cli/invocation.js';
 import { comparisonDocument, renderComparisonText } from '../../render/schemaText.js';
 import { compareNodes, hasDifferences } from '../../workflows/schema.js';
 
@@ -36,6 +37,6 @@ Exit codes: 0 success (and, with --detailed-exitcode, no table differs), 1 error
     );
     if (flags.json) this.outJson(comparisonDocument(result), 2);
     else this.out(renderComparisonText(result));
-    if (flags['detailed-exitcode'] && hasDifferences(result.tables)) process.exitCode = 2;
+    if (flags['detailed-exitcode'] && hasDifferences(result.tables)) setExitCode(2);
   }
 }

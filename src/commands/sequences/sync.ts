@@ -1,6 +1,7 @@
 import { Flags } from '@oclif/core';
 import { SteepCommand } from '../../cli/baseCommand.js';
 import { commaList, globalFlags, jsonFlag, requiredArg } from '../../cli/flags.js';
+import { setExitCode } from '../../cli/invocation.js';
 import { renderSequenceSyncText } from '../../render/sequences.js';
 import { sequencesSync } from '../../workflows/sequences.js';
 
@@ -54,7 +55,7 @@ Exit codes: 0 done, 1 error or a sequence that could not be set (absent on the s
       this.err(
         `${report.problems} sequence${report.problems === 1 ? '' : 's'} of ${report.subscription} could not be set on ${report.subscriber}`,
       );
-      process.exitCode = 1;
+      setExitCode(1);
     }
   }
 }
