@@ -15,7 +15,9 @@ describe('steep in-process', () => {
     const url = 'postgres://steep@west.internal:5432/app';
     const calls = await Promise.all(
       Array.from({ length: 6 }, (_, i) =>
-        runSteep(['validate', '-c', path], { env: i % 2 === 0 ? { WEST_URL: url } : { WEST_URL: undefined } }),
+        runSteep(['validate', '-c', path], {
+          env: i % 2 === 0 ? { WEST_URL: url } : { WEST_URL: undefined },
+        }),
       ),
     );
     for (const [i, r] of calls.entries()) {

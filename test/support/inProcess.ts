@@ -47,10 +47,9 @@ function load(bin: string, root: string): RunInProcess | null {
   process.env.OCLIF_DISABLE_ENGINE_WARNING ??= '1';
   const g = globalThis as { oclif?: Record<string, unknown> };
   g.oclif = { ...g.oclif, enableAutoTranspile: false };
-  const run = (require(main) as { runInProcess?: RunInProcess }).runInProcess;
-  if (!run) return null;
+  // routed first: a module that keeps process.stderr.write as it found it at load writes to its call too
   routeProcess();
-  return run;
+  return (require(main) as { runInProcess?: RunInProcess }).runInProcess ?? null;
 }
 
 /** Run `argv` in this process with `env` and `input` as its own; its exit code and output. */
