@@ -70,7 +70,7 @@ export abstract class SteepCommand extends Command {
    * Run `work`, then dispose `interruption`. A run a signal stopped, told by its SteepError `code`
    * (what was done, what is left and the command that follows), gives undefined: said on stderr,
    * with --json also on stdout as `{subscription, signal, stopped}`; the exit code is the signal's
-   * (130/143). Any other error is thrown on.
+   * (130/143/129). Any other error is thrown on.
    */
   protected async stoppable<T>(
     interruption: Interruption,

@@ -35,7 +35,7 @@ export default class Apply extends SteepCommand {
     `Takes steep's advisory lock on every node it changes, runs each step with lock and statement timeouts, records it in the state schema's apply_log, and shows live progress.
 With a saved PLAN (from \`steep plan --out\`) it plans again with the --target and --lsn the plan recorded and runs exactly the saved steps: when steep.yaml changed, or the nodes now need any other step (one the plan lacks, a changed one, or one no longer needed), it refuses, naming the difference, and changes nothing. --target, --lsn and --allow-hazard are refused with a PLAN: the plan file decides them.
 A step with a gated hazard (truncates-data, data-gap, rewrites-table, blocks-writes, drops-slot) runs only when each is allowed by name: --allow-hazard NAME, recorded by \`steep plan --allow-hazard NAME --out\` for a saved plan, or the names typed at the prompt; --auto-approve alone refuses. Each step runs with its own lock_timeout and statement_timeout, as the plan shows.
-Ctrl-C (SIGINT) or SIGTERM: no new step starts, a running statement finishes, an init being followed goes on in PostgreSQL; steep says what completed, what still runs and how to follow it, and exits 130 (143); a second signal exits at once.`;
+Ctrl-C (SIGINT), SIGTERM or SIGHUP: no new step starts, a running statement finishes, an init being followed goes on in PostgreSQL; steep says what completed, what still runs and how to follow it, and exits 130 (143, 129); a second signal exits at once.`;
   static override examples = [
     '<%= config.bin %> apply',
     '<%= config.bin %> apply --auto-approve --allow-destroy',

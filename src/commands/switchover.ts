@@ -10,7 +10,7 @@ export default class Switchover extends SteepCommand {
   static override summary = "Move writes to a subscription's subscriber, provably, with the way back ready.";
   static override description =
     `Preflight (synchronized, lag under --max-lag, keys, sequences, the constraints of the published tables present on the subscriber unless --accept-missing-constraints, --reverse possible), then: fence the publisher's application roles read-only (ALTER ROLE … IN DATABASE … SET default_transaction_read_only = on) and end their sessions after --grace, and fence its published tables against every other writer (a trigger); refuse while a prepared transaction is open (--wait-prepared waits) or another subscription writes into those tables; wait until the subscriber has replayed past the fence LSN; set the subscriber's sequences to the publisher's values plus --sequence-headroom; compare the data (--verify); with --reverse, subscribe the old primary to the new one (copy_data = false, origin = none); release: disable the subscription (its slot dropped unless --keep-slot). The old primary stays read-only. A failure or Ctrl-C before the release undoes the fence.
-Exit codes: 0 released (or dry run), 1 refused, failed (the fence undone) or released with changes left in the slot (not done), 130/143 interrupted (the fence undone).`;
+Exit codes: 0 released (or dry run), 1 refused, failed (the fence undone) or released with changes left in the slot (not done), 130/143/129 interrupted by SIGINT/SIGTERM/SIGHUP (the fence undone).`;
   static override examples = [
     '<%= config.bin %> switchover west_orders --dry-run',
     '<%= config.bin %> switchover west_orders --reverse --format markdown',

@@ -64,7 +64,7 @@ export interface StreamInitOptions {
   onEvent: EventSink;
   onProgress?: (p: InitProgress) => void;
   /**
-   * SIGINT/SIGTERM: no new chunk starts; the running ones finish and are kept. A slot still
+   * SIGINT/SIGTERM/SIGHUP: no new chunk starts; the running ones finish and are kept. A slot still
    * waiting for the transactions open on the publisher is cancelled (none made).
    */
   signal?: AbortSignal;

@@ -63,7 +63,7 @@ export type EventSink = (e: ApplyEvent) => void;
 export const stepFields = (s: Step) => ({ node: s.node, address: printAddress(s.address), step: s.id });
 
 /**
- * A command's SIGINT/SIGTERM as a workflow sees it (docs/commands.md, Interrupting): until `arm()` nothing has changed
+ * A command's SIGINT/SIGTERM/SIGHUP as a workflow sees it (docs/commands.md, Interrupting): until `arm()` nothing has changed
  * and a signal exits at once; from then on the first signal aborts `signal`, and the workflow
  * starts nothing new and says where it stopped (the command's `Interruption` is one). After
  * `disarm()` a signal exits at once again: what runs then is as safe to leave as to stop.

@@ -58,7 +58,7 @@ export interface FollowOptions {
   failAfterMs?: number;
   connectTimeoutMs?: number;
   /**
-   * Aborted (SIGINT/SIGTERM): stop following after the current sample, with an
+   * Aborted (SIGINT/SIGTERM/SIGHUP): stop following after the current sample, with an
    * `init.interrupted` error. Only the follow stops: the init goes on in PostgreSQL.
    */
   signal?: AbortSignal;

@@ -34,7 +34,7 @@ export interface ReinitRun {
   onEvent: EventSink;
   onProgress?: (p: InitProgress) => void;
   pollMs?: number;
-  /** aborted by SIGINT/SIGTERM: stop with `reinit.interrupted` before the next statement or sample */
+  /** aborted by SIGINT/SIGTERM/SIGHUP: stop with `reinit.interrupted` before the next statement or sample */
   signal?: AbortSignal;
 }
 

@@ -1,7 +1,7 @@
 /**
  * Run a dependency graph of steps: a step starts once everything it depends on completed;
  * at most `parallel` at once and one at a time per node (a node's steps share its session).
- * After a failure no new step starts; running ones finish. Once `stop` is aborted (SIGINT/SIGTERM)
+ * After a failure no new step starts; running ones finish. Once `stop` is aborted (SIGINT/SIGTERM/SIGHUP)
  * the same, except the steps `afterStop` accepts: bookkeeping of what the server already does.
  */
 export interface Schedulable {

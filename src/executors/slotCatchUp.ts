@@ -18,7 +18,7 @@ const SAY_EVERY_MS = 5_000;
  * publicationCatchUp.ts), on its node: wait until every transaction running at the creation has
  * ended, then until each slot has confirmed the WAL inserted by then. The wait is the client's,
  * in short queries: bounded by the step's statement timeout (600 s without one), stopped by the
- * first SIGINT/SIGTERM (`signal`), and nothing of it goes on on the server once steep is gone.
+ * first SIGINT/SIGTERM/SIGHUP (`signal`), and nothing of it goes on on the server once steep is gone.
  * Not caught up, the step fails before any subscription's publication list changes.
  */
 export async function awaitSlotsCatchUp(client: pg.Client, step: Step, opts: WaitOptions): Promise<void> {

@@ -62,7 +62,7 @@ export function stateMigrations(schema: string): Migration[] {
     {
       version: 5,
       statements: [
-        // a step whose apply was stopped by SIGINT/SIGTERM while its work went on server-side
+        // a step whose apply was stopped by SIGINT/SIGTERM/SIGHUP while its work went on server-side
         // (an init's copy): neither completed nor failed
         `ALTER TABLE ${s}.apply_log DROP CONSTRAINT IF EXISTS apply_log_status_check`,
         `ALTER TABLE ${s}.apply_log ADD CONSTRAINT apply_log_status_check CHECK (status IN ('running', 'completed', 'failed', 'interrupted'))`,

@@ -58,7 +58,7 @@ export interface ApplyOptions {
    */
   staleAdvice?: string;
   /**
-   * Aborted by SIGINT/SIGTERM: no new step starts, the running ones finish, inits being
+   * Aborted by SIGINT/SIGTERM/SIGHUP: no new step starts, the running ones finish, inits being
    * followed are left to go on in PostgreSQL (their apply_log rows say `interrupted`).
    */
   signal?: AbortSignal;

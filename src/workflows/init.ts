@@ -33,7 +33,7 @@ export interface InitRunOptions {
   onProgress?: (step: Step, p: InitProgress) => void;
   pollMs?: number;
   failAfterMs?: number;
-  /** SIGINT/SIGTERM: stop following; the inits go on in PostgreSQL */
+  /** SIGINT/SIGTERM/SIGHUP: stop following; the inits go on in PostgreSQL */
   signal?: AbortSignal;
 }
 

@@ -7,7 +7,7 @@
  * (planner/init/initCancel.ts), asks before a streaming subscription is dropped, then runs the
  * parts in order through the executors.
  *
- * A signal (SIGINT/SIGTERM, `stop`) lets the drop and the truncate finish together — a rerun
+ * A signal (SIGINT/SIGTERM/SIGHUP, `stop`) lets the drop and the truncate finish together — a rerun
  * finds no subscription, so it could no longer tell which tables the copy filled — and starts
  * nothing after them: it stops with what is done and what is left, and the next
  * `steep init cancel` does the rest (each later step is idempotent).
@@ -94,7 +94,7 @@ async function run<T>(
 
 export interface CancelOptions {
   onEvent?: EventSink;
-  /** SIGINT/SIGTERM: armed once the cancel is planned; then `init.cancel_interrupted`, resumable */
+  /** SIGINT/SIGTERM/SIGHUP: armed once the cancel is planned; then `init.cancel_interrupted`, resumable */
   stop?: Stop;
   /** the tables the cancel will empty, before it changes anything */
   onPlanned?: (truncated: string[]) => void;

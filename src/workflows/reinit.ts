@@ -59,7 +59,7 @@ export interface ReinitOptions {
   onProgress?: (p: InitProgress) => void;
   onPlanned?: (tables: string[], stage: string) => void;
   pollMs?: number;
-  /** SIGINT/SIGTERM: armed once the reinit is planned; then `reinit.interrupted`, resumable */
+  /** SIGINT/SIGTERM/SIGHUP: armed once the reinit is planned; then `reinit.interrupted`, resumable */
   stop?: Stop;
   /**
    * Asked once the tables are known, before anything changes: their rows on the subscriber are

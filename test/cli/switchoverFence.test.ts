@@ -4,7 +4,7 @@ import { type IdWriter, roleClient, startIdStatementWriter, startIdWriter } from
 import { steepWith, writeConfig } from '../support/cli.js';
 import { defaultVersion, type TestNode, useCluster } from '../support/cluster.js';
 import { digests, waitCaughtUp } from '../support/replicationData.js';
-import { eventually, HANG_MS, nodesYaml, passwordEnv } from '../support/topologyFile.js';
+import { eventually, HANG_MS, pairYaml, passwordEnv } from '../support/topologyFile.js';
 
 /**
  * Issue 63, the fence against every writer (east and north, a third node, on the first of
@@ -58,23 +58,14 @@ async function setUp(east: TestNode, west: TestNode, p: string, lockTimeout = '5
   }
   await east.query(`INSERT INTO public.${p}_ledger SELECT g, md5(g::text) FROM generate_series(1, 1000) g`);
   const path = writeConfig(
-    [
-      'version: 1',
-      `topology: fence-${p}`,
-      nodesYaml([east, west]),
-      'settings:',
-      `  lockTimeout: ${lockTimeout}`,
-      'publications:',
-      `  ${p}_pub:`,
-      '    node: east',
-      `    tables: [public.${p}_ledger]`,
-      'subscriptions:',
-      `  west_${p}:`,
-      '    node: west',
-      '    from: east',
-      `    publications: [${p}_pub]`,
-      '',
-    ].join('\n'),
+    pairYaml({
+      topology: `fence-${p}`,
+      publisher: east,
+      subscriber: west,
+      p,
+      tables: [`public.${p}_ledger`],
+      settings: [`lockTimeout: ${lockTimeout}`],
+    }),
   );
   const applied = await steep(['apply', '--auto-approve'], path);
   expect(applied.code, `${applied.stdout}\n${applied.stderr}`).toBe(0);

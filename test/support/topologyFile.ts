@@ -48,3 +48,34 @@ export async function eventually(
   }
   throw new Error(`still waiting for ${what} after ${timeoutMs} ms: a hang`);
 }
+
+/**
+ * A steep.yaml of two nodes: `publisher` publishes `tables` as `<p>_pub` to the subscription
+ * `<subscriber>_<p>` on `subscriber`; `settings` are lines under `settings:` (`lockTimeout: 5s`).
+ */
+export function pairYaml(opts: {
+  topology: string;
+  publisher: TestNode;
+  subscriber: TestNode;
+  p: string;
+  tables: string[];
+  settings?: string[];
+}): string {
+  const { publisher: pub, subscriber: sub, p } = opts;
+  return [
+    'version: 1',
+    `topology: ${opts.topology}`,
+    nodesYaml([pub, sub]),
+    ...(opts.settings ? ['settings:', ...opts.settings.map((s) => `  ${s}`)] : []),
+    'publications:',
+    `  ${p}_pub:`,
+    `    node: ${pub.name}`,
+    `    tables: [${opts.tables.join(', ')}]`,
+    'subscriptions:',
+    `  ${sub.name}_${p}:`,
+    `    node: ${sub.name}`,
+    `    from: ${pub.name}`,
+    `    publications: [${p}_pub]`,
+    '',
+  ].join('\n');
+}

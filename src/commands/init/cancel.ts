@@ -12,7 +12,7 @@ export default class InitCancel extends SteepCommand {
     `Drops the subscription (with its slot and PostgreSQL's table-sync slots on the publisher), truncates the tables its snapshot copy filled, drops a slot prepared by steep init prepare, and records the init as uninitialized — within 30 s.
 Takes apply's advisory lock on both nodes, so it fails at once while an apply runs there.
 A subscription that streams (synchronized, diverged, being reinitialised, or adopted and streaming) has no init to cancel: steep verify --repair or steep reinit repairs it. Dropping it is a destroy: refused without --allow-destroy, and asked for confirmation (--auto-approve or STEEP_AUTO_APPROVE=1 without a terminal); its slot goes, its rows stay, and the next apply re-creates it only with an init that copies.
-Ctrl-C (SIGINT) or SIGTERM: the drop and the truncate finish together, nothing starts after them; steep says what is left, and running the cancel again finishes it; exit 130 (143). A second signal exits at once.`;
+Ctrl-C (SIGINT), SIGTERM or SIGHUP: the drop and the truncate finish together, nothing starts after them; steep says what is left, and running the cancel again finishes it; exit 130 (143, 129). A second signal exits at once.`;
   static override examples = [
     '<%= config.bin %> init cancel west_orders',
     {

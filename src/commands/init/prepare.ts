@@ -63,7 +63,7 @@ export default class InitPrepare extends SteepCommand {
   static override description =
     `For subscriptions with init method physical: creates the slot and prints how to make the subscriber a physical clone of the publisher (nothing is recorded on the subscriber; steep apply reads the clone's position from its timeline history).
 For subscriptions with init method manual: creates the slot over a replication connection (CREATE_REPLICATION_SLOT … LOGICAL pgoutput) and records the slot and its consistent point (LSN) in the subscriber's state schema; the init is then preparing.
-Ctrl-C (SIGINT) or SIGTERM while the slot waits for transactions open on the publisher cancels that wait (no slot is made); once the slot exists it is recorded first; exit 130 (143).
+Ctrl-C (SIGINT), SIGTERM or SIGHUP while the slot waits for transactions open on the publisher cancels that wait (no slot is made); once the slot exists it is recorded first; exit 130 (143, 129).
 With --hold the slot's snapshot is exported and kept open until the command is interrupted, and the exact pg_dump --snapshot command to dump the subscribed tables at that LSN is printed, with its pg_restore; a table whose publications filter rows or list columns is copied instead by a printed psql COPY pipeline at the same snapshot, of exactly the rows and columns the subscription carries. After the restore, steep apply creates the subscription on the slot (create_slot = false, copy_data = false), starts its origin at the LSN, enables it and follows it to synchronized.`;
   static override examples = [
     '<%= config.bin %> init prepare west_orders --hold',
@@ -113,6 +113,7 @@ With --hold the slot's snapshot is exported and kept open until the command is i
       };
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
+      process.once('SIGHUP', stop);
       void held.closed.then(() => {
         if (!released)
           this.err(
