@@ -53,6 +53,7 @@ import {
   subscriptionsQuery,
   toSubscriptions,
 } from './queries/subscriptions.js';
+import { type SwitchoverFenceRow, switchoverFencesQuery } from './queries/switchoverFences.js';
 import { type TableRow, tablesQuery, toTables } from './queries/tables.js';
 import { normaliseRowFilters } from './rowFilters.js';
 import { allNamed, BEGIN_SNAPSHOT, inOneWrite, openCatalogSession, rows } from './session.js';
@@ -113,6 +114,7 @@ export function snapshotQueries(p: NodeProbe, tableScope?: TableScope, fingerpri
     origins: originsQuery(p.canReadOriginStatus),
     tables: tablesQuery(p.serverVersion),
     migrations: p.hasMigrations ? migrationVersionQuery(p.stateSchema) : null,
+    switchoverFences: switchoverFencesQuery(p.stateSchema),
     ...(tableScope && !isEmptyScope(tableScope)
       ? tableSchemaQueries(tableScope, p.stateSchema, { columns: !fingerprintsOnly })
       : {}),
@@ -237,6 +239,7 @@ function readSnapshot(client: pg.Client, p: Probe, opts: ReadNodeOptions) {
         p.state.disables_readable && p.server.serverVersion >= PG15
           ? rows<SteepDisableRow>(client, steepDisablesQuery(p.stateSchema, opts.node))
           : null,
+      switchoverFences: rows<SwitchoverFenceRow>(client, q.switchoverFences),
       commit: client.query('COMMIT'),
     }),
   );
@@ -294,6 +297,7 @@ function observedNode(
     ...(s.objectDigests
       ? { objectDigests: Object.fromEntries(s.objectDigests.map((r) => [r.address, r.digest])) }
       : {}),
+    ...(s.switchoverFences.length > 0 ? { switchoverFences: s.switchoverFences } : {}),
     ...(s.initStates && s.initSlots ? initState(s.initStates, s.initSlots, s.copied ?? []) : {}),
   };
 }

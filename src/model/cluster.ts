@@ -298,6 +298,11 @@ export interface ObservedNode {
    * (state schema `object_digests`); absent before migration 2 or the first apply.
    */
   objectDigests?: Record<string, string>;
+  /**
+   * the data fences of switchovers found here (catalog/queries/switchoverFences.ts): by
+   * subscription, its fenced tables and the roles left without login and read-only here
+   */
+  switchoverFences?: ObservedSwitchoverFence[];
   /** Normalised row filters of the desired file: `schema.table` → (as written → as PostgreSQL prints it). */
   rowFilters: Record<string, Record<string, string>>;
   /** Row filters PostgreSQL refused: `schema.table` → (as written → PostgreSQL's message). */
@@ -423,4 +428,11 @@ export interface ClusterState {
 export function reachableNode(observed: ClusterState, name: string): ObservedNode | undefined {
   const n = observed.nodes[name];
   return n?.reachable ? n : undefined;
+}
+
+/** A switchover's data fence on a node, and the role fence it may have left (no login, read-only here). */
+export interface ObservedSwitchoverFence {
+  subscription: string;
+  tables: TableName[];
+  roles: string[];
 }

@@ -75,6 +75,8 @@ export interface SubscriptionStatus extends Pick<SubscriptionDef, 'name' | 'node
   lostSyncSlots: string[];
   /** a reinit not finished: its temporary publications are still on the publisher (the reason, with the way out) */
   unfinishedReinit?: string;
+  /** a switchover's fence left on its publisher without the switchover (planner/switchover/leftFence.ts), its reason */
+  leftFence?: string;
   /** its publisher declares standbys: is it ready for the next failover */
   failover?: Pick<FailoverVerdict, 'verdict' | 'reasons'>;
   /** after a promotion of its publisher: resumed, unknown, or diverged (shown as state diverged with the reason) */

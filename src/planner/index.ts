@@ -19,6 +19,7 @@ import { checkCycles } from './subscriptions/cycles.js';
 import { checkDoubleApply } from './subscriptions/doubleApply.js';
 import { reportOrphanSlots } from './subscriptions/slots.js';
 import { planSubscriptions } from './subscriptions/subscriptions.js';
+import { leftFences } from './switchover/leftFence.js';
 
 /**
  * plan = diff(desired Topology, observed ClusterState). Pure: no I/O; the same inputs give the
@@ -83,6 +84,11 @@ export function plan(file: Topology, observed: ClusterState, opts: PlanOptions):
     ctx.warn('reinit.unfinished', `subscription ${u.subscription} on ${u.node}: ${u.reason}`, {
       address: subscriptionAddress(u.subscription),
       node: u.node,
+    });
+  for (const f of leftFences(desired, ctx.observed))
+    ctx.warn('switchover.fence_left', `subscription ${f.subscription} on ${f.node}: ${f.reason}`, {
+      address: subscriptionAddress(f.subscription),
+      node: f.from,
     });
   checkUnusedLsn(ctx);
   const schema = planSchemaSync(ctx);

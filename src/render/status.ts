@@ -56,6 +56,7 @@ function subscriptionLines(s: SubscriptionStatus): string[] {
       out.push((s.state === 'stopped' ? yellow : red)(`      ${reason}`));
   if (s.error) out.push(red(`      ${s.error}`));
   if (s.unfinishedReinit) out.push(yellow(`      ${s.unfinishedReinit}`));
+  if (s.leftFence) out.push(yellow(`      ${s.leftFence}`));
   for (const [label, f] of [
     ['last failover', s.lastFailover],
     ['failover', s.failover],

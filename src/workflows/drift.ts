@@ -204,6 +204,8 @@ export function driftReport(
     failing.length > 0 ||
     broken.length > 0 ||
     reinits.length > 0 ||
+    // a switchover's fence left on a publisher still replicated from (planner/switchover/leftFence.ts)
+    plan.warnings.some((w) => w.code === 'switchover.fence_left') ||
     (sequences?.length ?? 0) > 0 ||
     (plan.failover ?? []).some((v) => ['diverged', 'unknown', 'not-ready'].includes(v.verdict));
   return {

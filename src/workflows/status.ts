@@ -25,6 +25,7 @@ import { PG15 } from '../model/versions.js';
 import { failoverVerdicts } from '../planner/failover/failover.js';
 import { type UnfinishedReinit, unfinishedReinits } from '../planner/init/reinitLeftovers.js';
 import { classifySlot } from '../planner/subscriptions/slotKinds.js';
+import { type LeftFence, leftFences } from '../planner/switchover/leftFence.js';
 import { continuityOf, observeContinuity, type TableGap } from './continuity.js';
 import { missingColumnsOf, ownerObstaclesOf } from './statusColumns.js';
 import { type Live, publisherStartedAt, readLive } from './statusLive.js';
@@ -48,6 +49,7 @@ function subscriptionStatus(
   o: ObservedSubscription | undefined,
   gaps: Map<string, TableGap[]>,
   reinits: ReadonlyMap<string, UnfinishedReinit>,
+  fences: ReadonlyMap<string, LeftFence>,
   failoverDiverged: ReadonlySet<string>,
 ): { status: SubscriptionStatus; judged: Judged | null } {
   const d = topology.subscriptions[name];
@@ -124,6 +126,7 @@ function subscriptionStatus(
     divergedTables: diverged?.carried ?? [],
     lostSyncSlots,
     ...(reinit ? { unfinishedReinit: reinit.reason } : {}),
+    ...(fences.has(`${node}/${name}`) ? { leftFence: fences.get(`${node}/${name}`)!.reason } : {}),
   };
   if (!o) return { status, judged: null };
   const observedSlot =
@@ -276,6 +279,7 @@ async function subscriptionStatuses(
   const reinits = new Map(
     unfinishedReinits(topology, observed).map((u) => [`${u.node}/${u.subscription}`, u]),
   );
+  const fences = new Map(leftFences(topology, observed).map((f) => [`${f.node}/${f.subscription}`, f]));
   // the failover verdicts first: one that left a subscription diverged names its way out, which
   // the verdict on its worker must not contradict (model/syncVerdict.ts)
   const failover = failoverVerdicts(topology, observed);
@@ -285,7 +289,7 @@ async function subscriptionStatuses(
   const results = Object.values(observed.nodes).flatMap((n) =>
     n.reachable
       ? Object.values(n.subscriptions).map((o) =>
-          subscriptionStatus(topology, observed, live, o.name, n.name, o, gaps, reinits, diverged),
+          subscriptionStatus(topology, observed, live, o.name, n.name, o, gaps, reinits, fences, diverged),
         )
       : [],
   );
@@ -293,7 +297,18 @@ async function subscriptionStatuses(
   for (const d of Object.values(topology.subscriptions))
     if (!seen.has(`${d.node}/${d.name}`))
       results.push(
-        subscriptionStatus(topology, observed, live, d.name, d.node, undefined, gaps, reinits, diverged),
+        subscriptionStatus(
+          topology,
+          observed,
+          live,
+          d.name,
+          d.node,
+          undefined,
+          gaps,
+          reinits,
+          fences,
+          diverged,
+        ),
       );
   const subs = results.map((r) => r.status);
   // what the failing lack: columns their publisher publishes (read only for them)

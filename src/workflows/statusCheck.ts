@@ -81,6 +81,7 @@ export function checkStatus(r: StatusReport, topology: Topology, maxLag?: LagLim
               : ''),
       );
     if (s.unfinishedReinit) bad(`${at}: ${s.unfinishedReinit}`);
+    if (s.leftFence) bad(`${at}: ${s.leftFence}`);
     // PostgreSQL 18: conflicts since the last verify may have left rows apart (a same-key update
     // on both nodes of a link, a row missing on the subscriber); a verify confirms or clears them
     const rose = s.conflictsSinceVerify;

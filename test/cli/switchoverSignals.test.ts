@@ -153,3 +153,42 @@ describe('a switchover stopped by a signal mid-drain undoes its fence (18 → 18
     240_000,
   );
 });
+
+describe('a switchover killed by SIGKILL mid-drain: status, drift and plan name the fence it left (18 → 18)', () => {
+  it('each names the fence and the statements that lift it; run as printed, the role writes again, nothing of the fence is left, and the warning goes', async () => {
+    const east = cluster().node('east');
+    const p = 'hkill';
+    const path = await setUp(p);
+    const { run, release } = await midDrain(p, path);
+    try {
+      run.child.kill('SIGKILL');
+      const killed = await run.exited;
+      expect(killed.signal).toBe('SIGKILL');
+    } finally {
+      await release();
+    }
+    // nothing could undo it: the fence stands, and replication goes on as if nothing happened
+    expect(await fenceLeft(east, p)).toMatchObject({ login: false, triggers: [`steep_fence_west_${p}`] });
+    const lift = `ALTER ROLE "${p}_app" LOGIN; ALTER ROLE "${p}_app" IN DATABASE "app" RESET default_transaction_read_only; DROP TRIGGER IF EXISTS "steep_fence_west_${p}" ON "public"."${p}_orders"; DROP FUNCTION IF EXISTS "steep"."switchover_fence_west_${p}"()`;
+    const said = `a switchover of west_${p} stopped without its undo (killed, or its host lost) left its fence on east: ${p}_app cannot log in there and public.${p}_orders is fenced against every writer, while west_${p} still replicates from it; if no switchover of west_${p} runs now, lift it: run ${lift} on east`;
+    const status = await steep(['status'], path);
+    expect(status.stdout + status.stderr).toContain(said);
+    const drift = await steep(['drift'], path);
+    expect(drift.code, `${drift.stdout}\n${drift.stderr}`).toBe(2);
+    expect(drift.stdout + drift.stderr).toContain(said);
+    const plan = await steep(['plan'], path);
+    expect(plan.stdout + plan.stderr).toContain(said);
+
+    // as printed: each statement on east
+    const statements = /lift it: run (.+) on east/.exec(said)![1]!.split('; ');
+    for (const sql of statements) await east.query(sql);
+    expect(await fenceLeft(east, p)).toEqual({ login: true, settings: [], triggers: [], functions: [] });
+    const c = await roleClient(east, { user: `${p}_app`, password: PASSWORD });
+    await c.query(`INSERT INTO public.${p}_orders (v) VALUES ('after the lift')`);
+    await c.end();
+    const again = await steep(['status'], path);
+    expect(again.stdout + again.stderr).not.toContain('left its fence');
+    const plan2 = await steep(['plan', '--detailed-exitcode'], path);
+    expect(plan2.code, `${plan2.stdout}\n${plan2.stderr}`).toBe(0);
+  }, 240_000);
+});

@@ -76,7 +76,7 @@ export function dataFence(
 }
 
 /** The statements that remove the fence of `fn` and `trigger` from `tables` on `node`. */
-function removeFence(node: string, fn: string, trigger: string, tables: readonly string[]): NodeSql[] {
+export function removeFence(node: string, fn: string, trigger: string, tables: readonly string[]): NodeSql[] {
   return [
     ...tables.map((t) => ({ node, sql: `DROP TRIGGER IF EXISTS ${trigger} ON ${t}` })),
     { node, sql: `DROP FUNCTION IF EXISTS ${fn}()` },
