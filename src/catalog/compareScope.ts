@@ -146,7 +146,11 @@ export async function readPublishedScope(
 /**
  * The shapes of `tables` on a node; a table absent there is absent from the result. A
  * partitioned table's estimated rows are its leaves' (autovacuum analyses them, never the root,
- * whose reltuples stays unknown until an ANALYZE names it).
+ * whose reltuples stays unknown until an ANALYZE names it). A table with row-level security
+ * enabled carries what decides whether the connected role reads past its policies: PostgreSQL
+ * applies the policies of the table a query names (a partitioned root's, not its partitions'),
+ * skipped for a superuser, a BYPASSRLS role, and one holding the owner's privileges
+ * (pg_has_role … USAGE) unless FORCE ROW LEVEL SECURITY.
  */
 export async function readTableShapes(
   client: pg.Client,
@@ -170,8 +174,15 @@ export async function readTableShapes(
                          FROM pg_catalog.pg_partition_tree(c.oid) pt JOIN pg_catalog.pg_class l ON l.oid = pt.relid
                         WHERE pt.isleaf)
                  ELSE greatest(c.reltuples::float8, 0) END AS "estimatedRows",
-            c.relkind = 'p' AS partitioned
+            c.relkind = 'p' AS partitioned,
+            CASE WHEN c.relrowsecurity
+                 THEN json_build_object('forced', c.relforcerowsecurity, 'owner', pg_catalog.pg_get_userbyid(c.relowner),
+                        'policies', coalesce((SELECT json_agg(p.polname::text ORDER BY p.polname::text COLLATE "C")
+                                                FROM pg_catalog.pg_policy p WHERE p.polrelid = c.oid), '[]'),
+                        'role', current_user::text, 'superuser', me.rolsuper, 'bypassRls', me.rolbypassrls,
+                        'asOwner', pg_catalog.pg_has_role(c.relowner, 'USAGE')) END AS "rowSecurity"
        FROM unnest($1::text[], $2::text[]) AS t(s, r)
+       JOIN pg_catalog.pg_roles me ON me.rolname = current_user
        JOIN pg_catalog.pg_namespace n ON n.nspname = t.s
        JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = t.r AND c.relkind IN ('r', 'p')`,
     [tables.map((t) => t.schema), tables.map((t) => t.name)],

@@ -224,6 +224,27 @@ export interface TableShape {
   estimatedRows: number;
   /** a partitioned table (its rows are its partitions'); else an ordinary one */
   partitioned: boolean;
+  /** its row-level security as the connected role meets it; null when it has none (relrowsecurity off) */
+  rowSecurity: RowSecurity | null;
+}
+
+/**
+ * A table with row-level security enabled, and what decides whether the connected role reads
+ * every row of it (planner/compare/rowSecurity.ts): a superuser or a role with BYPASSRLS always
+ * does, its owner (or a member inheriting the owner's privileges) unless FORCE ROW LEVEL SECURITY.
+ */
+export interface RowSecurity {
+  /** FORCE ROW LEVEL SECURITY: its owner is filtered too */
+  forced: boolean;
+  owner: string;
+  /** its policies' names; none: PostgreSQL shows a filtered role no row at all (default deny) */
+  policies: string[];
+  /** the connected role */
+  role: string;
+  superuser: boolean;
+  bypassRls: boolean;
+  /** the role holds the owner's privileges: it is the owner, or a member inheriting them */
+  asOwner: boolean;
 }
 
 /** The rows a repair of the diverged tables deletes (extra) and overwrites (different) on the subscriber. */

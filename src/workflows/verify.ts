@@ -192,7 +192,10 @@ export async function planVerify(
     if (others) return { table: s.table, reason: alsoFedReason(name, d, others), notComparable: true };
     const upstream = elsewhere.get(name);
     if (upstream) return { table: s.table, reason: originNoneReason(name, d, upstream), notComparable: true };
-    return planComparison(s, pubShapes.get(name), subShapes.get(name), d.node, { keyless: true });
+    return planComparison(s, pubShapes.get(name), subShapes.get(name), d.node, {
+      keyless: true,
+      publisherNode: d.from,
+    });
   });
 }
 

@@ -43,7 +43,9 @@ export function planMergeComparison(
         ...onlyB.map((c) => `${c} only on ${nodes.b}`),
       ].join(', ')}): make its schema the same on both before merging`,
     };
-  const plan = planComparison({ table, columns: listed, filter: null }, a, b, nodes.b);
+  const plan = planComparison({ table, columns: listed, filter: null }, a, b, nodes.b, {
+    publisherNode: nodes.a,
+  });
   if (!isComparison(plan)) return plan;
   const types = new Map(a.columns.map((c) => [c.name, c.type]));
   return {

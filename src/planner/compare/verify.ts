@@ -7,6 +7,7 @@ import type {
   TableShape,
   ThroughAncestor,
 } from '../../model/verify.js';
+import { rowSecurityRefusal } from './rowSecurity.js';
 
 /**
  * What `verify` compares for each table of a subscription (docs/steep-yaml.md): the publisher's rows after
@@ -71,14 +72,17 @@ export const WHOLE_ROW = 'whole row (no key: compared as a multiset of rows)';
 /**
  * `keyless`: a table with neither a primary key nor a replica identity index is compared as a
  * multiset of whole rows (keys empty; executors/tableCompare.ts) — what REPLICA IDENTITY FULL
- * replicates — instead of being refused (a merge needs keys to decide rows by).
+ * replicates — instead of being refused (a merge needs keys to decide rows by). A table the
+ * connected role reads through a row-level security policy on either node (`publisherNode`, the
+ * publisher's name in that refusal) is refused last, once nothing else keeps it from being compared
+ * (rowSecurity.ts).
  */
 export function planComparison(
   scope: PublishedScope,
   publisher: TableShape | undefined,
   subscriber: TableShape | undefined,
   subscriberNode: string,
-  opts: { keyless?: boolean } = {},
+  opts: { keyless?: boolean; publisherNode?: string } = {},
 ): TableComparison | NotVerifiable {
   const table = scope.table;
   const name = qualifiedName(table);
@@ -125,6 +129,10 @@ export function planComparison(
       table,
       reason: `key column ${pubKeys[i]!.name} of ${name} is ${pubKeys[i]!.type} on the publisher but ${subKeys[i]!.type} on ${subscriberNode}: rows cannot be ordered alike`,
     };
+  const filtered =
+    rowSecurityRefusal(table, opts.publisherNode ?? 'the publisher', publisher.rowSecurity) ??
+    rowSecurityRefusal(table, subscriberNode, subscriber.rowSecurity);
+  if (filtered) return { table, reason: filtered };
   const byValue = publisher.columns
     .filter((c) => columns.includes(c.name) && hashesByValue(c.type))
     .filter((c) => subscriber.columns.find((x) => x.name === c.name)?.type === c.type)

@@ -153,6 +153,7 @@ describe('verify, pure parts', () => {
     key: key ? { source: 'primary key', columns: key } : null,
     estimatedRows: 10,
     partitioned: false,
+    rowSecurity: null,
     ...extra,
   });
 
