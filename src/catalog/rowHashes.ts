@@ -22,7 +22,11 @@ import type { CompareSide, KeyColumn, RowKey } from '../model/verify.js';
 /**
  * Settings that make row text identical on both nodes, and keep a comparison from blocking
  * writers; work_mem holds the first pass's groups (MAX_GROUPS) in memory: past 4 MB (the default)
- * PostgreSQL spills them to disk, costing a third more CPU.
+ * PostgreSQL spills them to disk, costing a third more CPU. row_security off: a query that a
+ * row-level security policy would filter fails instead ("query would be affected by row-level
+ * security policy"), so no read of a comparison (or a merge's write) ever sees only what a
+ * policy lets it; a role that bypasses the policies reads as before (planner/compare/rowSecurity.ts
+ * refuses the others' tables before they are read).
  */
 export async function compareSession(
   client: pg.Client,
@@ -40,6 +44,7 @@ export async function compareSession(
       bytea_output: "'hex'",
       default_transaction_read_only: opts.readOnly === false ? 'off' : 'on',
       work_mem: "'64MB'",
+      row_security: 'off',
     },
   });
 }
