@@ -50,7 +50,7 @@ export async function compareSession(
 }
 
 /** An expression ordered byte-wise when it has a collation. */
-function ordered(k: KeyColumn): string {
+export function ordered(k: KeyColumn): string {
   return k.collatable ? `${quoteIdent(k.name)} COLLATE "C"` : quoteIdent(k.name);
 }
 
@@ -220,7 +220,7 @@ export async function denseKeyEnds(
   const k = side.keys[0]!;
   if (side.keys.length !== 1 || !k.integer) return null;
   const { rows: ends } = await client.query<{ lo: string | null; hi: string | null }>(
-    `SELECT min(${quoteIdent(k.name)})::text AS lo, max(${quoteIdent(k.name)})::text AS hi FROM ${relation(side)}`,
+    `SELECT min(${quoteIdent(k.name)})::text AS lo, max(${quoteIdent(k.name)})::text AS hi FROM ${relation(side)}${where(side)}`,
   );
   const lo = Number(ends[0]?.lo ?? Number.NaN);
   const hi = Number(ends[0]?.hi ?? Number.NaN);
@@ -234,13 +234,16 @@ export async function denseKeyEnds(
  * pages per chunk, few keys from each. Sampling whole pages of a table filled in key order gives
  * runs of neighbouring keys; taking all of them and every n-th as a bound made a few huge chunks
  * and many tiny ones. In the order width_bucket compares them on both sides: the type's own
- * order, byte-wise for text (COLLATE "C").
+ * order, byte-wise for text (COLLATE "C"). Of the rows the side's filter keeps: a rolling
+ * verify's segment is a filter on the key; `tableRows` (the whole table's estimate) then sizes the
+ * sample, so a segment of a big table samples no more pages than the table would.
  */
 export async function chunkBounds(
   client: pg.Client,
   side: CompareSide,
   chunks: number,
   estimatedRows: number,
+  tableRows = estimatedRows,
 ): Promise<string[]> {
   if (chunks <= 1) return [];
   const k = side.keys[0]!;
@@ -251,14 +254,14 @@ export async function chunkBounds(
   const pages = rel[0]?.pages || Math.max(1, estimatedRows / 50);
   const sampled = Math.min(
     pages,
-    Math.max(chunks * PAGES_PER_CHUNK, (SAMPLE_ROWS * pages) / Math.max(1, estimatedRows)),
+    Math.max(chunks * PAGES_PER_CHUNK, (SAMPLE_ROWS * pages) / Math.max(1, tableRows)),
   );
   const percent = Math.min(100, Math.max(0.0001, (sampled / pages) * 100));
   const perPage = Math.max(1, Math.ceil(SAMPLE_ROWS / sampled));
   const { rows } = await client.query<{ b: string }>(
     `SELECT k::text AS b FROM (
        SELECT k, row_number() OVER (PARTITION BY (ctid::text::point)[0] ORDER BY ctid) AS r
-         FROM (SELECT ctid, ${quoteIdent(k.name)} AS k FROM ${relation(side)} TABLESAMPLE SYSTEM (${percent.toFixed(4)})) s) s
+         FROM (SELECT ctid, ${quoteIdent(k.name)} AS k FROM ${relation(side)} TABLESAMPLE SYSTEM (${percent.toFixed(4)})${where(side)}) s) s
       WHERE r <= ${perPage} ORDER BY k${k.collatable ? ' COLLATE "C"' : ''}`,
   );
   const sorted = rows.map((r) => r.b);

@@ -8,7 +8,7 @@ import { quoteIdent } from '../model/sql.js';
 import type { CompareSide, RowKey } from '../model/verify.js';
 import { relation, rowHash, where } from './rowHashes.js';
 
-/** The row hashes of these keys (those present), keyed by `keyId`. */
+/** The row hashes of these keys (those present), keyed by `keyId`; a key on several rows: heldTwice. */
 export async function lookupRowHashes(
   client: pg.Client,
   side: CompareSide,
@@ -26,9 +26,22 @@ export async function lookupRowHashes(
       values: keyParams(side, batch),
       rowMode: 'array',
     } as pg.QueryConfig);
-    for (const r of rows as unknown as string[][]) out.set(keyId(r.slice(0, n)), r[n]!);
+    for (const r of rows as unknown as string[][]) {
+      const id = keyId(r.slice(0, n));
+      const seen = out.get(id);
+      out.set(id, seen === undefined ? r[n]! : `${seen} ${r[n]!}`);
+    }
   }
   return out;
+}
+
+/**
+ * A lookup's hashes of a key held by several rows (a subscriber table without the publisher's
+ * key): `h1 h2 …`, never equal to one row's hash, so the copies beyond the first are not taken
+ * for a row in flight that became equal.
+ */
+export function heldTwice(hash: string | undefined): boolean {
+  return hash?.includes(' ') === true;
 }
 
 /** `(k1, k2) IN (…$1, $2 as text arrays cast to the key types…)`: the rows of a batch of keys. */

@@ -21,6 +21,7 @@ export interface ApplyEvent {
     | 'init.failed'
     | 'init.cancelled'
     | 'verify.table_complete'
+    | 'verify.segment_complete'
     | 'verify.completed'
     | 'merge.table_reconciled'
     | 'reinit.started'

@@ -9,7 +9,7 @@ import {
   multisetHash,
   streamRowHashes,
 } from '../catalog/rowHashes.js';
-import { keyId, lookupRowHashes } from '../catalog/rowsByKey.js';
+import { heldTwice, keyId, lookupRowHashes } from '../catalog/rowsByKey.js';
 import { serverVersionOf } from '../catalog/session.js';
 import { SteepError } from '../model/errors.js';
 import { qualifiedName } from '../model/topology.js';
@@ -147,13 +147,15 @@ async function grouping(
     const subs = subGroupCount(cmp.estimatedRows, chunks, opts.groupRows);
     return { bounds: [], subs, steps: keySteps(ends, chunks * subs) };
   }
-  const bounds = await chunkBounds(pub, cmp.publisher, chunks, cmp.estimatedRows);
+  const bounds = await chunkBounds(pub, cmp.publisher, chunks, cmp.estimatedRows, cmp.tableRows);
   return { bounds, subs: subGroupCount(cmp.estimatedRows, bounds.length + 1, opts.groupRows) };
 }
 
+/** A key on several rows of the subscriber (no key there) holds extra rows, whatever their images. */
 function classify(key: RowKey, p: string | undefined, s: string | undefined): RowDifference | null {
-  if (p === s) return null;
-  const kind: DifferenceKind = p === undefined ? 'extra' : s === undefined ? 'missing' : 'different';
+  if (p === s && !heldTwice(s)) return null;
+  const kind: DifferenceKind =
+    p === undefined || heldTwice(s) ? 'extra' : s === undefined || heldTwice(p) ? 'missing' : 'different';
   return { key, kind, publisherHash: p ?? null, subscriberHash: s ?? null };
 }
 

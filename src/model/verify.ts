@@ -47,6 +47,8 @@ export interface TableComparison {
   subscriber: CompareSide;
   /** the publisher's estimate of its rows (progress only) */
   estimatedRows: number;
+  /** a part of the table (a rolling verify's segment): the whole table's estimate, which sizes its samples */
+  tableRows?: number;
 }
 
 /** A table that cannot be compared, and why. */

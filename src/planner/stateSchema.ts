@@ -155,6 +155,7 @@ export const SUBSCRIPTION_KEYED_TABLES = [
   'stream_positions',
   'subscription_state',
   'verifications',
+  'verified_segments',
   'verified_tables',
 ] as const;
 

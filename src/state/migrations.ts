@@ -197,6 +197,17 @@ export function stateMigrations(schema: string): Migration[] {
         ...replicatedRowTrigger(s, 'disables'),
       ],
     },
+    {
+      version: 19,
+      statements: [
+        // `verify --rolling` (state/verifiedSegments.ts): each table of a subscription cut into
+        // half-open ranges of its first key column, [lo, hi) with NULL for an open end, each
+        // with when a rolling verify last compared it (compared_at), what it found, and when it
+        // last found it equal (equal_at); key_column is the first key column the ranges are of
+        `CREATE TABLE IF NOT EXISTS ${s}.verified_segments (node_name text NOT NULL, subscription text NOT NULL, table_name text NOT NULL, segment integer NOT NULL, key_column text, lo text, hi text, rows bigint NOT NULL DEFAULT 0, compared_at timestamptz, verdict text CHECK (verdict IN ('equal', 'diverged', 'not_verifiable')), equal_at timestamptz, PRIMARY KEY (node_name, subscription, table_name, segment))`,
+        ...replicatedRowTrigger(s, 'verified_segments'),
+      ],
+    },
   ];
 }
 

@@ -17,6 +17,7 @@ import { ApplyLog, hasApplyLog, recordInterrupted } from '../state/applyLog.js';
 import { DivergedTablesStore } from '../state/divergedTables.js';
 import { hasInitTables, SubscriptionStateStore } from '../state/subscriptionState.js';
 import { VerificationStore } from '../state/verifications.js';
+import { VerifiedSegmentsStore } from '../state/verifiedSegments.js';
 import type { ApplyOutcome } from './apply.js';
 
 /**
@@ -101,6 +102,8 @@ export class InitRunner {
     if (adopted) return this.recordAdoption(client, store, name);
     // a verify's verdicts were about the subscription dropped, or the one a create replaces
     await new VerificationStore(schema, step.node).clear(client, name);
+    const segments = new VerifiedSegmentsStore(schema, step.node);
+    if (await segments.exists(client)) await segments.clear(client, name);
     const diverged = new DivergedTablesStore(schema, step.node);
     if (await diverged.exists(client)) await diverged.clear(client, name);
     if (step.kind === 'subscription-drop') return store.remove(client, name);

@@ -60,7 +60,8 @@ import { lockedPair } from './reinit.js';
 import { failoverDivergedNow } from './reinitSlot.js';
 import { readReverseFacts, reverseConninfo } from './switchoverReverse.js';
 import { SwitchoverRun, type SwitchoverRunOptions } from './switchoverRun.js';
-import { openSession, planVerify } from './verify.js';
+import { openSession } from './verify.js';
+import { planVerify } from './verifyScope.js';
 
 const APPLICATION_NAME = 'steep switchover';
 

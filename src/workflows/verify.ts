@@ -1,11 +1,5 @@
 import type pg from 'pg';
-import {
-  readFedUpstream,
-  readPublishedScope,
-  readSubscriptionInfo,
-  readTableShapes,
-  type SubscriptionInfo,
-} from '../catalog/compareScope.js';
+import { readSubscriptionInfo, type SubscriptionInfo } from '../catalog/compareScope.js';
 import { readSubscriptionActivity } from '../catalog/initProgress.js';
 import { compareSession } from '../catalog/rowHashes.js';
 import { serverVersionOf } from '../catalog/session.js';
@@ -21,26 +15,17 @@ import { SteepError } from '../model/errors.js';
 import { unrecordedState } from '../model/initLifecycle.js';
 import { slotTroubleText } from '../model/syncVerdict.js';
 import type { SubscriptionSpec, Topology } from '../model/topology.js';
-import { qualifiedName, tableOfQualified } from '../model/topology.js';
-import {
-  type NotVerifiable,
-  type TableComparison,
-  type TableVerdict,
-  throughAncestors,
-  type VerifyReport,
-} from '../model/verify.js';
-import {
-  isComparison,
-  planComparison,
-  throughAncestorNotComparable,
-  throughAncestorRefusal,
-} from '../planner/compare/verify.js';
+import { qualifiedName } from '../model/topology.js';
+import type { NotVerifiable, TableComparison, TableVerdict, VerifyReport } from '../model/verify.js';
+import { isComparison } from '../planner/compare/verify.js';
 import { DivergedTablesStore } from '../state/divergedTables.js';
 import { StreamContinuityStore } from '../state/streamContinuity.js';
 import { hasInitTables, SubscriptionStateStore } from '../state/subscriptionState.js';
 import { VerificationStore } from '../state/verifications.js';
+import { VerifiedSegmentsStore } from '../state/verifiedSegments.js';
 import { failoverWayOutNow } from './reinitSlot.js';
 import { recordSettled } from './streamPositions.js';
+import { planVerify } from './verifyScope.js';
 
 /**
  * `steep verify SUBSCRIPTION` (docs/repair.md): compare what the subscription carries on both
@@ -138,87 +123,67 @@ export function notVerifiable(n: NotVerifiable): TableVerdict {
   };
 }
 
-/** The comparisons of a subscription's tables (or of `only`), as both nodes show them now. */
-export async function planVerify(
-  pub: pg.Client,
-  sub: pg.Client,
-  d: SubscriptionSpec,
-  info: SubscriptionInfo,
-  only: string[] | undefined,
-  topology: Topology,
-): Promise<Array<TableComparison | NotVerifiable>> {
-  const version = await serverVersionOf(pub);
-  let scope = await readPublishedScope(pub, version, info.publications, topology.settings.stateSchema);
-  // partitions replicated as an ancestor's; those the subscription does not list (16+) are compared in it
-  const through = throughAncestors(scope);
-  const inAncestor = new Set([...through.keys()].filter((t) => !info.tables.has(t)));
-  scope = scope.filter((s) => !inAncestor.has(qualifiedName(s.table)));
-  if (only) {
-    const wanted = only.map(tableOfQualified).map(qualifiedName);
-    const folded = wanted.find((w) => inAncestor.has(w));
-    if (folded !== undefined)
-      throw new SteepError('verify.unknown_table', throughAncestorRefusal(folded, through.get(folded)!), {
-        address: subscriptionAddress(d.name),
-      });
-    const carried = new Set(scope.map((s) => qualifiedName(s.table)));
-    const unknown = wanted.filter((w) => !carried.has(w));
-    if (unknown.length > 0)
-      throw new SteepError(
-        'verify.unknown_table',
-        `subscription ${d.name} does not carry ${unknown.join(', ')} (its publications ${info.publications.join(', ')} on ${d.from} publish ${[...carried].join(', ') || 'no table'})`,
-        { address: subscriptionAddress(d.name) },
-      );
-    scope = scope.filter((s) => wanted.includes(qualifiedName(s.table)));
-  }
-  const tables = scope.map((s) => s.table);
-  const [pubShapes, subShapes, elsewhere] = await Promise.all([
-    readTableShapes(pub, tables),
-    readTableShapes(sub, tables),
-    readFedUpstream(pub, topology, d),
-  ]);
-  return scope.map((s) => {
-    const name = qualifiedName(s.table);
-    const rel = info.tables.get(name);
-    if (rel === undefined)
-      return {
-        table: s.table,
-        reason: `${name} is published but not yet part of the subscription on ${d.node}`,
-      };
-    if (rel !== 'r')
-      return { table: s.table, reason: `${name} is still being copied (pg_subscription_rel state ${rel})` };
-    const ancestor = through.get(name);
-    if (ancestor) return throughAncestorNotComparable(s.table, ancestor, d.node);
-    const others = info.alsoFedBy.get(name);
-    if (others) return { table: s.table, reason: alsoFedReason(name, d, others), notComparable: true };
-    const upstream = elsewhere.get(name);
-    if (upstream) return { table: s.table, reason: originNoneReason(name, d, upstream), notComparable: true };
-    return planComparison(s, pubShapes.get(name), subShapes.get(name), d.node, {
-      keyless: true,
-      publisherNode: d.from,
-    });
-  });
-}
-
-/**
- * A table other subscriptions on the subscriber apply into too (several publishers, as with
- * `origin: none`, or one moved there at a switchover): it holds the union of their rows, which no
- * comparison with one publisher can tell from rows that should not be there, nor from the
- * application's own on a subscriber that took writes.
- */
-function alsoFedReason(name: string, d: SubscriptionSpec, others: string[]): string {
-  const subs = `subscription${others.length === 1 ? '' : 's'} ${others.join(', ')}`;
-  return `${name} is not comparable with ${d.from} alone: ${subs} on ${d.node} ${others.length === 1 ? 'applies' : 'apply'} into it too, so rows ${d.node} holds that ${d.from} never had may be ${others.length === 1 ? "that subscription's" : 'theirs'}`;
-}
-
-function originNoneReason(name: string, d: SubscriptionSpec, upstream: string[]): string {
-  const subs = `subscription${upstream.length === 1 ? '' : 's'} ${upstream.join(', ')}`;
-  return `${name} is not comparable with ${d.from}: ${subs} on ${d.from} ${upstream.length === 1 ? 'applies' : 'apply'} into it too, and with origin = none ${d.from} sends ${d.node} only the changes made on ${d.from} itself, so ${d.from} rightly holds rows ${d.node} never receives`;
-}
-
 /** Run `work` over `items`, at most `parallel` at a time, in order. */
 export function pool<T, R>(items: T[], parallel: number, work: (item: T) => Promise<R>): Promise<R[]> {
   const limited = connectionLimit(Math.max(1, parallel));
   return Promise.all(items.map((item) => limited(() => work(item))));
+}
+
+/**
+ * What a verify of `d` needs before it compares: the subscription as the subscriber shows it,
+ * refused when it replays nothing (no slot while enabled; a slot lost, or beyond the
+ * publisher's WAL after a failover, each with its way out), and why its rows may be the only copy.
+ */
+export async function verifyPreflight(
+  topology: Topology,
+  d: SubscriptionSpec,
+  pub: pg.Client,
+  sub: pg.Client,
+): Promise<{ info: SubscriptionInfo; slot: string | null; onlyCopy: string | null }> {
+  const info = await readSubscriptionInfo(sub, d.name);
+  if (!info)
+    throw new SteepError(
+      'verify.no_subscription',
+      `subscription ${d.name} does not exist on ${d.node}: create it with steep apply before verifying it`,
+      { node: d.node, address: subscriptionAddress(d.name) },
+    );
+  // disabled with no slot (after a switchover's release): nothing is in flight, the rows as they are are compared
+  if (info.slot === null && info.enabled)
+    throw new SteepError(
+      'verify.no_slot',
+      `subscription ${d.name} on ${d.node} has no slot (slot_name = NONE): it replays nothing that could be compared`,
+      { node: d.node, address: subscriptionAddress(d.name) },
+    );
+  const slot = info.slot;
+  const onlyCopy = onlyCopyReason({
+    subscription: d.name,
+    node: d.node,
+    enabled: d.enabled,
+    observedEnabled: info.enabled,
+  });
+  const trouble = slot !== null ? await readSlotTrouble(pub, slot) : null;
+  if (slot !== null && trouble) {
+    const what = slotTroubleText(trouble, { slot, subscription: d.name, from: d.from, node: d.node });
+    throw trouble.kind === 'beyond'
+      ? new SteepError(
+          'verify.slot_beyond_wal',
+          `${what}, so rows cannot be compared or repaired on it; ${keepPhantomsFirst(d)}`,
+          { node: d.from, address: subscriptionAddress(d.name) },
+        )
+      : new SteepError(
+          'verify.slot_lost',
+          `${what}: nothing replays to ${d.node}, so its rows cannot be compared and what it missed is unknown; ` +
+            ((await failoverWayOutNow(topology, d)) ??
+              advise(
+                'reinitFull',
+                { subscription: d.name, node: d.node, from: d.from, onlyCopy },
+                [],
+                'creates the slot again and copies every table',
+              )),
+          { node: d.from, address: subscriptionAddress(d.name) },
+        );
+  }
+  return { info, slot, onlyCopy };
 }
 
 export async function verifyLoaded(
@@ -229,49 +194,7 @@ export async function verifyLoaded(
   const t0 = Date.now();
   return withSession(openSession(topology, d.node, 'plain'), (sub) =>
     withSession(openSession(topology, d.from, 'compare'), async (pub) => {
-      const info = await readSubscriptionInfo(sub, d.name);
-      if (!info)
-        throw new SteepError(
-          'verify.no_subscription',
-          `subscription ${d.name} does not exist on ${d.node}: create it with steep apply before verifying it`,
-          { node: d.node, address: subscriptionAddress(d.name) },
-        );
-      // disabled with no slot (after a switchover's release): nothing is in flight, the rows as they are are compared
-      if (info.slot === null && info.enabled)
-        throw new SteepError(
-          'verify.no_slot',
-          `subscription ${d.name} on ${d.node} has no slot (slot_name = NONE): it replays nothing that could be compared`,
-          { node: d.node, address: subscriptionAddress(d.name) },
-        );
-      const slot = info.slot;
-      const onlyCopy = onlyCopyReason({
-        subscription: d.name,
-        node: d.node,
-        enabled: d.enabled,
-        observedEnabled: info.enabled,
-      });
-      const trouble = slot !== null ? await readSlotTrouble(pub, slot) : null;
-      if (slot !== null && trouble) {
-        const what = slotTroubleText(trouble, { slot, subscription: d.name, from: d.from, node: d.node });
-        throw trouble.kind === 'beyond'
-          ? new SteepError(
-              'verify.slot_beyond_wal',
-              `${what}, so rows cannot be compared or repaired on it; ${keepPhantomsFirst(d)}`,
-              { node: d.from, address: subscriptionAddress(d.name) },
-            )
-          : new SteepError(
-              'verify.slot_lost',
-              `${what}: nothing replays to ${d.node}, so its rows cannot be compared and what it missed is unknown; ` +
-                ((await failoverWayOutNow(topology, d)) ??
-                  advise(
-                    'reinitFull',
-                    { subscription: d.name, node: d.node, from: d.from, onlyCopy },
-                    [],
-                    'creates the slot again and copies every table',
-                  )),
-              { node: d.from, address: subscriptionAddress(d.name) },
-            );
-      }
+      const { info, slot, onlyCopy } = await verifyPreflight(topology, d, pub, sub);
       // PostgreSQL 18's conflict counters as the verify begins: conflicts after this are unconfirmed
       const startedAt = new Date();
       const [activity] = await readSubscriptionActivity(sub, await serverVersionOf(sub), d.name);
@@ -305,18 +228,36 @@ async function verifyTable(
   if (!isComparison(plan)) return tableDone(opts, d, notVerifiable(plan));
   const name = qualifiedName(plan.table);
   opts.onTableStart?.(name, plan.estimatedRows);
+  const v = await compareOnPair(topology, d, slot, plan, {
+    examples: opts.examples,
+    onRows: (rows) => opts.onTableRows?.(name, rows),
+  });
+  return tableDone(opts, d, v);
+}
+
+/**
+ * A comparison (a table, or a rolling verify's segment of one) on two read-only sessions of its
+ * own, re-checked as the subscriber replays through `slot` (none: as the rows are).
+ */
+export async function compareOnPair(
+  topology: Topology,
+  d: SubscriptionSpec,
+  slot: string | null,
+  plan: TableComparison,
+  opts: { examples: number; onRows?: (rows: number) => void },
+): Promise<TableVerdict> {
+  const name = qualifiedName(plan.table);
   return withPair(topology, [d.from, d.node], 'compare', APPLICATION_NAME, async (p, s) => {
     try {
-      const v = await compareTable(p, s, plan, {
+      return await compareTable(p, s, plan, {
         replay:
           slot === null
             ? undefined
             : { slot, timeoutMs: REPLAY_TIMEOUT_MS, subscriberNode: d.node, subscription: d.name },
         examples: opts.examples,
         chunkRows: chunkRowsSetting(),
-        onRows: (rows) => opts.onTableRows?.(name, rows),
+        onRows: opts.onRows,
       });
-      return tableDone(opts, d, v);
     } catch (err) {
       if (err instanceof SteepError) throw err;
       throw new SteepError(
@@ -357,7 +298,7 @@ function tableDone(opts: VerifyOptions, d: SubscriptionSpec, v: TableVerdict): T
  * conflict counters it began with: one of some tables confirms nothing of the others). Without
  * steep's state schema nothing is recorded (null).
  */
-async function recordVerdicts(
+export async function recordVerdicts(
   sub: pg.Client,
   topology: Topology,
   d: SubscriptionSpec,
@@ -377,6 +318,9 @@ async function recordVerdicts(
   const equal = verdicts.filter((v) => v.status === 'equal').map((v) => v.table);
   if (equal.length > 0)
     await new StreamContinuityStore(schema, d.node).forget(sub, d.name, equal, run.startedAt.toISOString());
+  // these tables were compared whole: every segment of theirs a rolling verify keeps is equal as of then
+  const segments = new VerifiedSegmentsStore(schema, d.node);
+  if (await segments.exists(sub)) await segments.wholeEqual(sub, d.name, equal, run.startedAt);
   const states = new SubscriptionStateStore(schema, d.node);
   const diverged = new DivergedTablesStore(schema, d.node);
   let stillDiverged = verdicts.some((v) => v.status === 'diverged');
