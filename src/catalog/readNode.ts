@@ -152,7 +152,7 @@ export async function readNode(conn: ConnectionSpec, opts: ReadNodeOptions): Pro
           ? await normaliseRowFilters(client, tables, filters, {
               probePublication: probe.role.canCreateInDatabase,
             })
-          : { rowFilters: {}, rowFilterErrors: {} };
+          : { rowFilters: {}, rowFilterErrors: {}, rowFilterColumns: {} };
       return observedNode(opts.node, probe, snapshot, tables, normalised);
     },
   );
@@ -251,7 +251,7 @@ function observedNode(
   p: Probe,
   s: Awaited<ReturnType<typeof readSnapshot>>,
   tables: ObservedNode['tables'],
-  normalised: Pick<ObservedNode, 'rowFilters' | 'rowFilterErrors'>,
+  normalised: Pick<ObservedNode, 'rowFilters' | 'rowFilterErrors' | 'rowFilterColumns'>,
 ): ObservedNode {
   const origins = byName(s.origins);
   return {
@@ -293,6 +293,7 @@ function observedNode(
     steepLock: p.lock ?? null,
     rowFilters: normalised.rowFilters,
     rowFilterErrors: normalised.rowFilterErrors,
+    rowFilterColumns: normalised.rowFilterColumns,
     ...(s.tableSchemas ? { tableSchemas: s.tableSchemas } : {}),
     ...(s.objectDigests
       ? { objectDigests: Object.fromEntries(s.objectDigests.map((r) => [r.address, r.digest])) }

@@ -33,6 +33,11 @@ import { postgresMessage } from './session.js';
  * statement only touches the temporary table or the probe publication, and is rolled back.
  * The temporary table is empty, so no expression in a filter is ever evaluated.
  *
+ * The columns a filter uses are read with it: the CHECK's conkey (the columns its expression
+ * references), or for a filter stored expanded the columns its pg_publication_rel row depends on
+ * (pg_depend, as CREATE PUBLICATION records them), which are those PostgreSQL checks against the
+ * replica identity before an UPDATE or DELETE (pub_rf_contains_invalid_column).
+ *
  * All statements are pipelined: one round trip for any number of filters.
  */
 
@@ -41,6 +46,8 @@ export interface RowFilterResult {
   rowFilters: Record<string, Record<string, string>>;
   /** `schema.table` → (as written → PostgreSQL's message) */
   rowFilterErrors: Record<string, Record<string, string>>;
+  /** `schema.table` → (as written → the columns it uses, in column order) */
+  rowFilterColumns: Record<string, Record<string, string[]>>;
 }
 
 type Settled = { ok: true; result: pg.QueryResult } | { ok: false; error: unknown };
@@ -82,6 +89,7 @@ export async function normaliseRowFilters(
 ): Promise<RowFilterResult> {
   const rowFilters: Record<string, Record<string, string>> = {};
   const rowFilterErrors: Record<string, Record<string, string>> = {};
+  const rowFilterColumns: Record<string, Record<string, string[]>> = {};
   const fail = (key: string, filter: string, message: string) => {
     rowFilterErrors[key] ??= {};
     rowFilterErrors[key][filter] = message;
@@ -107,8 +115,10 @@ export async function normaliseRowFilters(
     }
     rowFilters[c.key] ??= {};
     rowFilters[c.key]![c.filter] = verdict.expr;
+    rowFilterColumns[c.key] ??= {};
+    rowFilterColumns[c.key]![c.filter] = verdict.columns;
   }
-  return { rowFilters, rowFilterErrors };
+  return { rowFilters, rowFilterErrors, rowFilterColumns };
 }
 
 /**
@@ -153,7 +163,9 @@ function sendChecks(
       }
       const check = send(extended(`ALTER TABLE ${temp} ADD CONSTRAINT steep_rowfilter CHECK (${filter})`));
       const printed = send(
-        `SELECT pg_catalog.pg_get_expr(conbin, conrelid) AS expr FROM pg_catalog.pg_constraint WHERE conrelid = '${temp}'::regclass AND conname = 'steep_rowfilter'`,
+        `SELECT pg_catalog.pg_get_expr(c.conbin, c.conrelid) AS expr, ` +
+          `array(SELECT a.attname::text FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.conrelid AND a.attnum = any (c.conkey) ORDER BY a.attnum) AS columns ` +
+          `FROM pg_catalog.pg_constraint c WHERE c.conrelid = '${temp}'::regclass AND c.conname = 'steep_rowfilter'`,
       );
       send('ROLLBACK TO SAVEPOINT steep_rowfilter');
       checks.push({ key, filter, created, check, printed, probe, stored: stored?.get(filter) ?? null });
@@ -164,8 +176,12 @@ function sendChecks(
   return checks;
 }
 
-/** What PostgreSQL made of one filter: how it prints it, or why it refuses it. */
-async function checkVerdict(c: Check): Promise<{ ok: true; expr: string } | { ok: false; message: string }> {
+type Printed = { expr?: string; columns?: string[] } | undefined;
+
+/** What PostgreSQL made of one filter: how it prints it and the columns it uses, or why it refuses it. */
+async function checkVerdict(
+  c: Check,
+): Promise<{ ok: true; expr: string; columns: string[] } | { ok: false; message: string }> {
   const created = await c.created;
   if (!created.ok)
     return { ok: false, message: `cannot check the row filter: ${postgresMessage(created.error)}` };
@@ -177,15 +193,15 @@ async function checkVerdict(c: Check): Promise<{ ok: true; expr: string } | { ok
   if (!check.ok) return { ok: false, message: filterMessage(check.error) };
   const printed = await c.printed;
   const stored = c.stored ? await c.stored : null;
-  const storedExpr = stored?.ok ? (stored.result.rows[0] as { expr?: string } | undefined)?.expr : undefined;
-  const expr =
-    storedExpr ?? (printed.ok ? (printed.result.rows[0] as { expr?: string } | undefined)?.expr : undefined);
-  if (expr === undefined)
+  const storedRow = stored?.ok ? (stored.result.rows[0] as Printed) : undefined;
+  const row =
+    storedRow?.expr !== undefined ? storedRow : printed.ok ? (printed.result.rows[0] as Printed) : undefined;
+  if (row?.expr === undefined)
     return {
       ok: false,
       message: `cannot check the row filter: ${printed.ok ? 'no expression' : postgresMessage(printed.error)}`,
     };
-  return { ok: true, expr };
+  return { ok: true, expr: row.expr, columns: row.columns ?? [] };
 }
 
 /**
@@ -223,7 +239,10 @@ function storedFilters(
     out.set(
       filter,
       send(
-        `SELECT pg_catalog.pg_get_expr(pr.prqual, pr.prrelid) AS expr FROM pg_catalog.pg_publication_rel pr ` +
+        `SELECT pg_catalog.pg_get_expr(pr.prqual, pr.prrelid) AS expr, ` +
+          `array(SELECT a.attname::text FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid ` +
+          `WHERE d.classid = 'pg_catalog.pg_publication_rel'::regclass AND d.objid = pr.oid AND d.refobjid = pr.prrelid AND d.refobjsubid > 0 ORDER BY a.attnum) AS columns ` +
+          `FROM pg_catalog.pg_publication_rel pr ` +
           `JOIN pg_catalog.pg_publication p ON p.oid = pr.prpubid WHERE p.pubname = 'steep_rowfilter_probe'`,
       ),
     );

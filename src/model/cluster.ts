@@ -307,6 +307,8 @@ export interface ObservedNode {
   rowFilters: Record<string, Record<string, string>>;
   /** Row filters PostgreSQL refused: `schema.table` → (as written → PostgreSQL's message). */
   rowFilterErrors: Record<string, Record<string, string>>;
+  /** The columns each normalised row filter uses: `schema.table` → (as written → columns); absent: not read. */
+  rowFilterColumns?: Record<string, Record<string, string[]>>;
   /**
    * Fingerprints, types and sequences of the tables subscriptions receive, and their columns
    * where needed; absent when none were read.

@@ -1381,7 +1381,10 @@ describe('steep plan on generated and mutated files, against two real nodes', ()
     // items has no replica identity; sales exists on east only; west's archive holds a row
     const both = [
       'CREATE TABLE public.orders (id bigint PRIMARY KEY, customer_id bigint, amount numeric(12,2), note text)',
-      'CREATE TABLE public.customers (id bigint PRIMARY KEY, name text, region text)',
+      'CREATE TABLE public.customers (id bigint PRIMARY KEY, name text, region text NOT NULL)',
+      // the base file filters customers on region: the replica identity must cover it (else every UPDATE fails)
+      'CREATE UNIQUE INDEX customers_identity ON public.customers (id, region)',
+      'ALTER TABLE public.customers REPLICA IDENTITY USING INDEX customers_identity',
       'CREATE TABLE public.items (id int, label text)',
       'CREATE TABLE public.archive (id int PRIMARY KEY, note text)',
     ];

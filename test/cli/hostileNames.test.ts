@@ -195,6 +195,8 @@ describe('hostile names and row filters', () => {
           `CREATE TABLE ${quoteIdent(SCHEMA)}.${quoteIdent(t)} (id bigint PRIMARY KEY, v text${extra})`,
         );
       }
+      // the row filter uses the hostile column: the replica identity must cover it (else every UPDATE fails)
+      await node.query(`ALTER TABLE ${quoteIdent(SCHEMA)}.${quoteIdent(FILTER_TABLE)} REPLICA IDENTITY FULL`);
     }
     for (const t of TABLES) {
       const extra = t === FILTER_TABLE ? `, ${quoteIdent(COLUMN)}` : '';

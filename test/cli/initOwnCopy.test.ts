@@ -64,7 +64,12 @@ function config(topology: string, sub: string, tables: string[], init: string, f
       ...tables.map((t) => `      - public.${t}`),
       ...(filtered
         ? withFilter
-          ? [`      - name: public.${FILTERED.name}`, '        columns: [id, v]', '        where: "n < 300"']
+          ? // on the key (fillTables: n = id % 1000): a filter on n, outside the replica identity, breaks updates
+            [
+              `      - name: public.${FILTERED.name}`,
+              '        columns: [id, v]',
+              '        where: "id % 1000 < 300"',
+            ]
           : [`      - public.${FILTERED.name}`]
         : []),
       'subscriptions:',
@@ -250,7 +255,7 @@ describe("snapshot init with steep's own copy", () => {
     // the row filter and column list, exactly as published
     if (east.serverVersionNum >= 150000) {
       const [pub] = await east.query<{ count: string; sum: string }>(
-        `SELECT count(*)::text AS count, coalesce(sum(hashtextextended(id::text || v, 0)::numeric), 0)::text AS sum FROM public.${FILTERED.name} WHERE n < 300`,
+        `SELECT count(*)::text AS count, coalesce(sum(hashtextextended(id::text || v, 0)::numeric), 0)::text AS sum FROM public.${FILTERED.name} WHERE id % 1000 < 300`,
       );
       const [sub] = await west.query<{ count: string; sum: string; n: string }>(
         `SELECT count(*)::text AS count, coalesce(sum(hashtextextended(id::text || v, 0)::numeric), 0)::text AS sum, max(n)::text AS n FROM public.${FILTERED.name}`,

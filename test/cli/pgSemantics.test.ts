@@ -190,7 +190,8 @@ describe.each(testVersions())('PostgreSQL semantics on %i', { timeout: 240_000 }
           '    node: pub',
           '    tables:',
           '      - name: mat.root',
-          ...(s.where ? ['        where: "b > 0"'] : []),
+          // on the key: a filter outside the replica identity breaks updates (rowFilterIdentity.test.ts)
+          ...(s.where ? ['        where: "a > 0"'] : []),
           ...(s.columns ? ['        columns: [a, b]'] : []),
           `    viaPartitionRoot: ${s.via}`,
         ].join('\n');

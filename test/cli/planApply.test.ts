@@ -17,7 +17,10 @@ const cluster = useCluster({ nodes: ['east', 'west'] });
 
 const TABLES = `
   CREATE TABLE public.orders (id bigint PRIMARY KEY, customer_id bigint NOT NULL, total numeric(10,2), region text);
-  CREATE TABLE public.customers (id bigint PRIMARY KEY, name text NOT NULL, region text);
+  CREATE TABLE public.customers (id bigint PRIMARY KEY, name text NOT NULL, region text NOT NULL);
+  -- its row filter uses region: the replica identity must cover it (else every UPDATE fails)
+  CREATE UNIQUE INDEX customers_identity ON public.customers (id, region);
+  ALTER TABLE public.customers REPLICA IDENTITY USING INDEX customers_identity;
   CREATE TABLE public.invoices (id bigint PRIMARY KEY, amount numeric);
   CREATE TABLE public."Order Items" (id bigint PRIMARY KEY, sku text);
 `;

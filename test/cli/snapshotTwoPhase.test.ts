@@ -59,7 +59,12 @@ function config(sub: string, second = false): string {
   const [east, west] = cluster().nodes;
   const filtered =
     east!.serverVersionNum >= 150000
-      ? [`      - name: public.${FILTERED.name}`, '        columns: [id, v]', '        where: "n < 300"']
+      ? // on the key (fillTables: n = id % 1000): a filter on n, outside the replica identity, breaks updates
+        [
+          `      - name: public.${FILTERED.name}`,
+          '        columns: [id, v]',
+          '        where: "id % 1000 < 300"',
+        ]
       : [`      - public.${FILTERED.name}`];
   return writeConfig(
     [
@@ -356,7 +361,7 @@ describe('two-phase init through snapshot generate and apply', () => {
     // the row filter and the column list, exactly as published (14 has neither: the whole table)
     if (east.serverVersionNum >= 150000) {
       const sums = `count(*)::text AS count, coalesce(sum(hashtextextended(id::text || v, 0)::numeric), 0)::text AS sum`;
-      const [pub] = await east.query(`SELECT ${sums} FROM public.${FILTERED.name} WHERE n < 300`);
+      const [pub] = await east.query(`SELECT ${sums} FROM public.${FILTERED.name} WHERE id % 1000 < 300`);
       const [got] = await west.query(`SELECT ${sums}, max(n)::text AS n FROM public.${FILTERED.name}`);
       expect(Number((pub as { count: string }).count)).toBeGreaterThan(0);
       expect(Number((pub as { count: string }).count)).toBeLessThan(FILTERED.rows);

@@ -137,6 +137,9 @@ beforeAll(async () => {
   await east!.query("INSERT INTO vs2.v_sch SELECT g, 's' || g FROM generate_series(1, 3000) g");
   if (rowFilters) {
     await east!.query('CREATE TABLE public.v_filt (id int PRIMARY KEY, region text NOT NULL, secret text)');
+    // its row filter uses region: the replica identity must cover it (else every UPDATE fails)
+    await east!.query('CREATE UNIQUE INDEX v_filt_identity ON public.v_filt (id, region)');
+    await east!.query('ALTER TABLE public.v_filt REPLICA IDENTITY USING INDEX v_filt_identity');
     // the subscriber has no `secret` (left out by the column list) and a column of its own
     await west!.query(
       "CREATE TABLE public.v_filt (id int PRIMARY KEY, region text NOT NULL, local_note text DEFAULT 'mine')",

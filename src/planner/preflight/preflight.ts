@@ -21,6 +21,7 @@ import {
 import { listText, type PlanContext, sortedKeys } from '../context.js';
 import { leafPartitions, storedTables } from '../publications/publishedRelations.js';
 import { checkPrivileges, nameOf } from './preflightPrivileges.js';
+import { checkRowFilterIdentity } from './rowFilterIdentity.js';
 
 export function checkReachable(ctx: PlanContext): void {
   for (const name of sortedKeys(ctx.desired.nodes)) {
@@ -227,7 +228,8 @@ function replicaIdentityFix(node: string, t: ObservedTable | { schema: string; n
  * rows, so the leaf partitions of a partitioned table (never the partitioned table itself) and
  * the inheritance children a table without `only` brings. Each needs a replica identity, and a
  * column list must cover it (PostgreSQL 15+: "Column list used by the publication does not
- * cover the replica identity"); with REPLICA IDENTITY FULL that is every column. An insert-only
+ * cover the replica identity"); with REPLICA IDENTITY FULL that is every column; a row filter
+ * may use only its columns (rowFilterIdentity.ts). An insert-only
  * publication needs none. Tables an allTables / schemas publication covers are warnings: the
  * file does not name them.
  */
@@ -247,18 +249,23 @@ function checkTables(ctx: PlanContext): void {
           { address: publicationAddress(p.name), node: node.name },
         );
       }
-      for (const t of storedTables(
+      const stored = storedTables(
         p.tables.filter((x) => node.tables[qualifiedName(x)]),
         node.tables,
-      )) {
+      );
+      const leaves = new Set<string>();
+      for (const t of stored) {
         const qn = qualifiedName(t);
         named.add(qn);
         if (!needsIdentity) continue;
         for (const leaf of leafPartitions(qn, node.tables)) {
           named.add(leaf);
+          leaves.add(leaf);
           checkIdentity(ctx, p, node, t, leaf);
         }
       }
+      const byName = new Map(stored.map((t) => [qualifiedName(t), t]));
+      checkRowFilterIdentity(ctx, p, node, byName, [...leaves].sort(compareText));
     }
     if (needsIdentity && (p.allTables || p.schemas.length > 0)) warnCovered(ctx, p, node, named);
   }
