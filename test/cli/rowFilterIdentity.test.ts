@@ -119,6 +119,42 @@ describe.each(testVersions())(
       }
     });
 
+    // pub_contains_invalid_column: "With REPLICA IDENTITY FULL, no column list is allowed"
+    from15('a column list with REPLICA IDENTITY FULL, even one naming every column, is refused', async () => {
+      await pub().query(TABLES);
+      try {
+        await pub().query('CREATE PUBLICATION by_hand FOR TABLE rfi.full_pk (a, b, c, d)');
+        await expect(pub().query('UPDATE rfi.full_pk SET c = 1')).rejects.toThrow(
+          /cannot update table "full_pk"/,
+        );
+        await pub().query('DROP PUBLICATION by_hand');
+        const body = (publish: string) => [
+          'publications:',
+          '  cl_pub:',
+          '    node: pub',
+          '    tables:',
+          '      - name: rfi.full_pk',
+          '        columns: [a, b, c, d]',
+          `    publish: ${publish}`,
+        ];
+        const file = (publish: string) =>
+          writeConfig(
+            `version: 1\ntopology: ${TOPOLOGY}\n${nodesYaml(cluster().nodes)}\n${body(publish).join('\n')}\n`,
+          );
+        const r = await steep(['plan'], file('[insert, update, delete]'));
+        expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(1);
+        expect(r.stderr).toContain(
+          'pub: table rfi.full_pk has REPLICA IDENTITY FULL, which PostgreSQL lets no column list cover, so with the column list ' +
+            'of rfi.full_pk in publication cl_pub (a, b, c, d) every update and delete on it would fail; drop the column list, ' +
+            'give the table a primary key or REPLICA IDENTITY USING INDEX the list covers, or publish only insert and truncate',
+        );
+        expect((await steep(['plan'], file('[insert, truncate]'))).code).toBe(0);
+      } finally {
+        await dropReplication(cluster().nodes);
+        await pub().query('DROP SCHEMA rfi CASCADE');
+      }
+    });
+
     from15(
       'the sentence names the publication, table, columns and fix; insert-only is accepted',
       async () => {

@@ -228,8 +228,8 @@ function replicaIdentityFix(node: string, t: ObservedTable | { schema: string; n
  * rows, so the leaf partitions of a partitioned table (never the partitioned table itself) and
  * the inheritance children a table without `only` brings. Each needs a replica identity, and a
  * column list must cover it (PostgreSQL 15+: "Column list used by the publication does not
- * cover the replica identity"); with REPLICA IDENTITY FULL that is every column; a row filter
- * may use only its columns (rowFilterIdentity.ts). An insert-only
+ * cover the replica identity"), and none may cover REPLICA IDENTITY FULL, not even one of every
+ * column; a row filter may use only its columns (rowFilterIdentity.ts). An insert-only
  * publication needs none. Tables an allTables / schemas publication covers are warnings: the
  * file does not name them.
  */
@@ -305,6 +305,17 @@ function checkIdentity(
     ctx.error(
       'preflight.replica-identity',
       `${node.name}: table ${shown}${through} has no replica identity, but publication ${p.name} publishes ${ops}; ${replicaIdentityFix(node.name, table)}`,
+      { address, node: node.name },
+    );
+    return;
+  }
+  // pub_contains_invalid_column: "With REPLICA IDENTITY FULL, no column list is allowed"
+  if (t.columns && table.replicaIdentity === 'f') {
+    ctx.error(
+      'preflight.replica-identity',
+      `${node.name}: table ${shown}${through} has REPLICA IDENTITY FULL, which PostgreSQL lets no column list cover, so with the ` +
+        `column list of ${displayTable(t)} in publication ${p.name} (${t.columns.join(', ')}) every ${ops} on it would fail; ` +
+        `drop the column list, give the table a primary key or REPLICA IDENTITY USING INDEX the list covers, or publish only insert and truncate`,
       { address, node: node.name },
     );
     return;

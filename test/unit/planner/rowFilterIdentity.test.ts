@@ -157,3 +157,35 @@ describe('a row filter of a partition tree', () => {
     ]);
   });
 });
+
+describe('a column list with REPLICA IDENTITY FULL', () => {
+  function planWithList(columns: string[], publish?: PublishOperation[]) {
+    const t = topology({
+      publications: [
+        publication('cl_pub', 'east', {
+          tables: [{ table: 'public.abcd', columns }],
+          ...(publish ? { publish } : {}),
+        }),
+      ],
+    });
+    const s = observe(t);
+    at(s, 'east').publications = {};
+    at(s, 'east').tables['public.abcd'] = observedTable('public.abcd', {
+      replicaIdentity: 'f',
+      identityColumns: ['a', 'b', 'c', 'd'],
+    });
+    return runPlan(t, s);
+  }
+
+  it('even one naming every column → error (PostgreSQL allows no column list with FULL)', () => {
+    expect(messages(planWithList(['a', 'b', 'c', 'd']).errors)).toEqual([
+      'east: table public.abcd has REPLICA IDENTITY FULL, which PostgreSQL lets no column list cover, so with the column ' +
+        'list of public.abcd in publication cl_pub (a, b, c, d) every update and delete on it would fail; drop the column ' +
+        'list, give the table a primary key or REPLICA IDENTITY USING INDEX the list covers, or publish only insert and truncate',
+    ]);
+  });
+
+  it('an insert-only publication: accepted', () => {
+    expect(planWithList(['a', 'b'], ['insert', 'truncate']).errors).toEqual([]);
+  });
+});
