@@ -159,11 +159,14 @@ export interface UnmanagedObject {
   topology?: string;
 }
 
-export interface OrphanSlot extends Pick<ObservedSlot, 'retainedWalBytes' | 'walStatus'> {
+/** A logical slot nothing uses: steep's own orphan, or one steep cannot show it made. */
+export interface OrphanSlot extends Pick<ObservedSlot, 'retainedWalBytes' | 'walStatus' | 'plugin'> {
   node: string;
   slot: string;
-  /** the exact statement that drops it, to run on its node */
-  dropSql: string;
+  /** steep can show it made it (planner/subscriptions/slotOrigin.ts); false: another tool's, never offered for dropping */
+  madeBySteep: boolean;
+  /** the exact statement that drops it, to run on its node: only for a slot steep made */
+  dropSql?: string;
 }
 
 /** How many objects `ignore:` patterns matched (never reported, never touched). */

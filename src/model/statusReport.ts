@@ -90,6 +90,8 @@ export type SlotKind =
   | 'pending'
   | 'tablesync'
   | 'orphan'
+  /** a logical slot nothing steep reads uses that steep cannot show it made (planner/subscriptions/slotOrigin.ts): never offered for dropping */
+  | 'other'
   | 'physical'
   | 'unknown';
 

@@ -35,7 +35,7 @@ export function renderDriftMarkdown(r: DriftReport): string {
       );
     out.push('');
   }
-  markdownSection(out, 'Orphaned replication slots', r.orphanSlots.map(orphanSlotItem));
+  orphanSlotMarkdown(out, r.orphanSlots);
   markdownSection(
     out,
     'Data gaps (empty on the subscriber, not on its publisher)',
@@ -86,6 +86,26 @@ export function driftTable(drift: DriftItem[]): string[] {
 export const errorItem = (e: PlanMessage): string => `- :x: ${e.message}`;
 export const warningItem = (w: PlanMessage): string => `- ${w.message}`;
 
-export function orphanSlotItem(o: OrphanSlot): string {
-  return `- \`${o.node}/${o.slot}\` retains ${formatBytes(o.retainedWalBytes)}; drop it on ${o.node}: \`${o.dropSql};\``;
+/** Slots nothing uses: steep's own with the statement that drops each, then those steep cannot show it made. */
+export function orphanSlotMarkdown(out: string[], slots: readonly OrphanSlot[]): void {
+  markdownSection(
+    out,
+    'Orphaned replication slots',
+    slots
+      .filter((o) => o.madeBySteep)
+      .map(
+        (o) =>
+          `- \`${o.node}/${o.slot}\` retains ${formatBytes(o.retainedWalBytes)}; drop it on ${o.node}: \`${o.dropSql};\``,
+      ),
+  );
+  markdownSection(
+    out,
+    "Replication slots steep did not make (not steep's to drop)",
+    slots
+      .filter((o) => !o.madeBySteep)
+      .map(
+        (o) =>
+          `- \`${o.node}/${o.slot}\` (${o.plugin ?? 'plugin unknown'}) retains ${formatBytes(o.retainedWalBytes)}`,
+      ),
+  );
 }

@@ -1,5 +1,5 @@
 import type { DriftReport, FingerprintChange } from '../model/driftReport.js';
-import type { DriftItem, FailoverVerdict, PlanMessage } from '../model/plan.js';
+import type { DriftItem, FailoverVerdict, OrphanSlot, PlanMessage } from '../model/plan.js';
 import type { SequenceLag } from '../model/sequences.js';
 import { conflictsSinceText } from '../model/verifyRecord.js';
 import { bold, dim, red, redBold, yellow, yellowBold } from './colour.js';
@@ -16,7 +16,8 @@ export function driftSummary(r: DriftReport): string {
     [r.changes.length, 'change(s) to apply'],
     [r.schema.length, 'table(s) differing between publisher and subscriber'],
     [r.fingerprints.length, 'table(s) changed since their fingerprint was saved'],
-    [r.orphanSlots.length, 'orphaned slot(s)'],
+    [r.orphanSlots.filter((o) => o.madeBySteep).length, 'orphaned slot(s)'],
+    [r.orphanSlots.filter((o) => !o.madeBySteep).length, 'slot(s) steep did not make that nothing uses'],
     [r.dataGaps.length, 'data gap(s)'],
     [r.conflicts.length, 'subscription(s) with conflicts since their last verify'],
     [r.failing?.length ?? 0, 'subscription(s) whose replication is failing'],
@@ -77,14 +78,7 @@ export function renderDriftText(r: DriftReport): string {
     bold('Tables changed since their fingerprint was saved:'),
     r.fingerprints.map((f) => `  ${f.node}/${f.table}: ${fingerprintText(f)} (saved ${f.capturedAt})`),
   );
-  section(
-    out,
-    yellowBold('Orphaned replication slots (no subscription uses them; they retain WAL):'),
-    r.orphanSlots.flatMap((o) => [
-      `  ${o.node}/${o.slot}: retains ${formatBytes(o.retainedWalBytes)}`,
-      dim(`      drop it on ${o.node}: ${o.dropSql};`),
-    ]),
-  );
+  orphanSlotSections(out, r.orphanSlots);
   section(
     out,
     redBold('Data gaps (empty on the subscriber, not on its publisher):'),
@@ -141,4 +135,39 @@ function failoverLines(v: FailoverVerdict): string[] {
 export function sequenceLagText(s: SequenceLag): string {
   if (s.absent) return `absent on ${s.node} (${s.from} at ${s.publisher}), subscription ${s.subscription}`;
   return `${s.behind} behind (${s.from} at ${s.publisher}, ${s.node} at ${s.subscriber ?? 'none'}), subscription ${s.subscription}`;
+}
+
+export const ORPHANED_TITLE = 'Orphaned replication slots (no subscription uses them; they retain WAL):';
+export const OTHER_SLOTS_TITLE =
+  "Replication slots steep did not make (nothing steep reads uses them; they retain WAL; not steep's to drop):";
+
+/**
+ * Slots nothing uses, as plan and drift print them: steep's own with the statement that drops
+ * each, then those steep cannot show it made (planner/subscriptions/slotOrigin.ts), with none.
+ */
+export function orphanSlotSections(out: string[], slots: readonly OrphanSlot[]): void {
+  const retains = (o: OrphanSlot) =>
+    `retains ${formatBytes(o.retainedWalBytes)}${o.walStatus ? `, wal_status ${o.walStatus}` : ''}`;
+  section(
+    out,
+    yellowBold(ORPHANED_TITLE),
+    slots
+      .filter((o) => o.madeBySteep)
+      .flatMap((o) => [
+        `  ${o.node}/${o.slot}: ${retains(o)}`,
+        dim(`      drop it on ${o.node}: ${o.dropSql};`),
+      ]),
+  );
+  section(
+    out,
+    yellowBold(OTHER_SLOTS_TITLE),
+    slots
+      .filter((o) => !o.madeBySteep)
+      .flatMap((o) => [
+        `  ${o.node}/${o.slot}: ${o.plugin ?? 'plugin unknown'}, ${retains(o)}`,
+        dim(
+          "      another tool's, as far as steep can show: its tool drops it when done, or ignore.slots silences it",
+        ),
+      ]),
+  );
 }

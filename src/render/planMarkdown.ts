@@ -2,7 +2,7 @@ import { printAddress } from '../model/address.js';
 import type { Hazard, Plan, Step } from '../model/plan.js';
 import { stepClass } from '../model/stepClass.js';
 import { captureLine } from './capture.js';
-import { driftTable, errorItem, orphanSlotItem, warningItem } from './driftMarkdown.js';
+import { driftTable, errorItem, orphanSlotMarkdown, warningItem } from './driftMarkdown.js';
 import { copyText, failedLine, hazardsText, ignoredText, summaryLine, timeoutsText } from './planText.js';
 import { schemaMarkdown } from './schemaMarkdown.js';
 import { cell, formatValue, markdownSection } from './values.js';
@@ -41,7 +41,7 @@ export function renderPlanMarkdown(plan: Plan, opts: { graph?: string } = {}): s
   }
   const ignoredLine = ignoredText(plan);
   if (ignoredLine) out.push(`_${ignoredLine}_`, '');
-  markdownSection(out, 'Orphaned replication slots', plan.orphanSlots.map(orphanSlotItem));
+  orphanSlotMarkdown(out, plan.orphanSlots);
   markdownSection(out, 'Warnings', plan.warnings.map(warningItem));
   // `plan --graph`: the topology as it will be, drawn by the renderer of `steep graph`
   if (opts.graph) out.push('### Topology', '', opts.graph, '');

@@ -15,7 +15,7 @@ import { ACTION_CLASS, stepClass } from '../model/stepClass.js';
 import { captureLine } from './capture.js';
 import { blue, bold, cyan, dim, green, magenta, red, yellow, yellowBold } from './colour.js';
 import { count } from './count.js';
-import { driftLine, warningLine } from './driftText.js';
+import { driftLine, orphanSlotSections, warningLine } from './driftText.js';
 import { schemaComparisonLines } from './schemaText.js';
 import { formatBytes, formatValue, listLines, section } from './values.js';
 
@@ -123,14 +123,7 @@ export function renderPlanText(plan: Plan): string {
   );
   const ignoredLine = ignoredText(plan);
   if (ignoredLine) out.push(dim(ignoredLine), '');
-  section(
-    out,
-    yellowBold('Orphaned replication slots (no subscription uses them; they retain WAL):'),
-    plan.orphanSlots.flatMap((o) => [
-      `  ${o.node}/${o.slot}: retains ${formatBytes(o.retainedWalBytes)}${o.walStatus ? `, wal_status ${o.walStatus}` : ''}`,
-      dim(`      drop it on ${o.node}: ${o.dropSql};`),
-    ]),
-  );
+  orphanSlotSections(out, plan.orphanSlots);
   section(out, yellowBold('Warnings:'), plan.warnings.map(warningLine));
   out.push(plan.errors.length > 0 ? red(failedLine(plan.errors.length)) : summaryLine(plan));
   const held = plan.errors.length > 0 ? [] : missingHazards(heldSteps(plan.steps, plan.inputs.allowHazards));

@@ -169,7 +169,7 @@ function slotSeries(family: NewFamily, status: StatusReport, t: Labels): void {
   }
   const orphans = family(
     'steep_orphan_slots',
-    'Logical slots on the node that nothing uses (they retain WAL for nobody).',
+    "Logical slots steep made on the node that nothing uses (they retain WAL for nobody); another tool's are not counted.",
   );
   for (const n of status.nodes.filter((x) => x.reachable))
     orphans.push({

@@ -1,11 +1,12 @@
 import type { SlotStatus, StatusCheck, StatusReport, SubscriptionStatus } from '../model/statusReport.js';
 import { conflictsText } from '../model/verifyRecord.js';
 import { bold, green, red, redBold, yellow, yellowBold } from './colour.js';
+import { ORPHANED_TITLE, OTHER_SLOTS_TITLE } from './driftText.js';
 import { lostSyncText, stateText } from './initProgress.js';
 import { divergedAdvice } from './repairAdvice.js';
 import { formatBytes } from './values.js';
 
-/** `steep status` as text: nodes, subscriptions, slots (orphaned and prepared ones called out). */
+/** `steep status` as text: nodes, subscriptions, slots (orphaned, other tools' and prepared ones called out). */
 
 function stateColour(s: SubscriptionStatus): string {
   const bad = ['unknown', 'failing', 'failed', 'diverged', 'gap'].includes(s.state);
@@ -108,7 +109,7 @@ export function renderStatus(r: StatusReport): string {
   out.push('', bold('Subscriptions:'));
   if (r.subscriptions.length === 0) out.push('  (none)');
   for (const s of r.subscriptions) out.push(...subscriptionLines(s));
-  const slots = r.slots.filter((s) => s.kind !== 'orphan' && s.kind !== 'prepared');
+  const slots = r.slots.filter((s) => s.kind !== 'orphan' && s.kind !== 'other' && s.kind !== 'prepared');
   out.push('', bold('Slots:'));
   if (slots.length === 0) out.push('  (none)');
   for (const s of slots) {
@@ -120,7 +121,8 @@ export function renderStatus(r: StatusReport): string {
     out.push(`  ${n.name}: unknown (${n.name} cannot be read)`);
   for (const [kind, title] of [
     ['prepared', 'Prepared slots (steep init prepare; waiting for the restore and steep apply):'],
-    ['orphan', 'Orphaned replication slots (no subscription uses them; they retain WAL):'],
+    ['orphan', ORPHANED_TITLE],
+    ['other', OTHER_SLOTS_TITLE],
   ] as const) {
     const these = r.slots.filter((s) => s.kind === kind);
     if (these.length > 0) out.push('', yellowBold(title));

@@ -4,7 +4,7 @@
  * failing, stopped, gap or unknown, with the evidence), lag in bytes and seconds, apply/sync error
  * counts (and on 18 the conflict counters); every logical slot with its wal_status and retained
  * WAL, classified — used by a subscription, prepared by `steep init prepare`, PostgreSQL's
- * table-sync slots, or orphaned. It changes nothing on the nodes but one row per subscription
+ * table-sync slots, orphaned (steep's) or another tool's. It changes nothing on the nodes but one row per subscription
  * in steep's state schema, its reading of the error counters (statusLive.ts). What depends on a
  * node steep cannot read is `unknown`, never absent. The one reading of the nodes that status,
  * `status --check`, drift's conflicts since the last verify and the metrics share.

@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'vitest';
+import { withDatabaseTag } from '../../src/model/databaseTag.js';
 import { steepWith, writeConfig } from '../support/cli.js';
 import { otherDatabase, type TestNode, testVersions, useCluster } from '../support/cluster.js';
 import { nodesYaml, passwordEnv } from '../support/topologyFile.js';
@@ -199,19 +200,21 @@ describe.each(testVersions())('fingerprints and drift on PostgreSQL %i', (versio
     const [east] = nodes();
     await east.query('CREATE DATABASE drift_other');
     const other = otherDatabase(east, 'drift_other');
+    const OWN_LEFTOVER = withDatabaseTag('steep_reverse_drift_gone', 'app');
     try {
       // another topology's reverse slot, in another database of east's server, with no subscription using it
       await other.query("SELECT pg_create_logical_replication_slot('drift_other_reverse', 'pgoutput')");
-      await east.query("SELECT pg_create_logical_replication_slot('drift_own_leftover', 'pgoutput')");
+      // and one steep named itself (its database's tag) in east's own database, left behind
+      await east.query(`SELECT pg_create_logical_replication_slot('${OWN_LEFTOVER}', 'pgoutput')`);
       const r = await steep(['drift'], path);
       expect(r.code, r.stdout).toBe(2);
-      expect(r.stdout).toContain('east/drift_own_leftover');
-      expect(r.stdout).toContain("pg_drop_replication_slot('drift_own_leftover')");
+      expect(r.stdout).toContain(`east/${OWN_LEFTOVER}`);
+      expect(r.stdout).toContain(`pg_drop_replication_slot('${OWN_LEFTOVER}')`);
       expect(r.stdout).not.toContain('drift_other_reverse');
       const json = JSON.parse((await steep(['drift', '--json'], path)).stdout) as {
         orphanSlots: Array<{ slot: string }>;
       };
-      expect(json.orphanSlots.map((o) => o.slot)).toEqual(['drift_own_leftover']);
+      expect(json.orphanSlots.map((o) => o.slot)).toEqual([OWN_LEFTOVER]);
       const plan = await steep(['plan'], path);
       expect(plan.stdout).not.toContain('drift_other_reverse');
       // status lists it as another database's, not as orphaned
@@ -222,10 +225,10 @@ describe.each(testVersions())('fingerprints and drift on PostgreSQL %i', (versio
         kind: 'unknown',
         otherDatabase: { database: 'drift_other' },
       });
-      expect(status.slots.find((x) => x.name === 'drift_own_leftover')?.kind).toBe('orphan');
+      expect(status.slots.find((x) => x.name === OWN_LEFTOVER)?.kind).toBe('orphan');
     } finally {
       await east.query(
-        "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name IN ('drift_other_reverse', 'drift_own_leftover')",
+        `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name IN ('drift_other_reverse', '${OWN_LEFTOVER}')`,
       );
       await east.query('DROP DATABASE drift_other');
     }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { withDatabaseTag } from '../../src/model/databaseTag.js';
 import { startSteep, steepWith, writeConfig } from '../support/cli.js';
 import { otherDatabase, useCluster } from '../support/cluster.js';
 import { createTables, digests, fillTables, holdCopy } from '../support/replicationData.js';
@@ -11,6 +12,8 @@ import { eventually, HANG_MS, nodesYaml, passwordEnv } from '../support/topology
  * retained WAL, an orphaned slot called out, `--watch --json` refreshing.
  */
 const cluster = useCluster({ nodes: ['east', 'west'] });
+/** a slot steep named itself (a switchover's way back, its database's tag), left behind: orphaned */
+const ST_ORPHAN = withDatabaseTag('steep_reverse_st_gone', 'app');
 
 interface Report {
   nodes: Array<{ name: string; reachable: boolean; serverVersion: number | null; version: string | null }>;
@@ -84,7 +87,7 @@ describe.concurrent('steep status', () => {
     expect(applied.code, applied.stderr).toBe(0);
     // none: no init step, synchronized once created
     expect(applied.stderr).toMatch(/"event":"init.state_change".*"phase":"synchronized"/);
-    await east.query(`SELECT pg_create_logical_replication_slot('st_orphan', 'pgoutput')`);
+    await east.query(`SELECT pg_create_logical_replication_slot('${ST_ORPHAN}', 'pgoutput')`);
 
     const json = async (): Promise<Report> => {
       const r = await steep(['status', '--json']);
@@ -108,7 +111,7 @@ describe.concurrent('steep status', () => {
       node: 'east',
       kind: 'subscription',
     });
-    expect(report.slots.find((s) => s.name === 'st_orphan')).toMatchObject({
+    expect(report.slots.find((s) => s.name === ST_ORPHAN)).toMatchObject({
       node: 'east',
       kind: 'orphan',
       walStatus: 'reserved',
@@ -148,7 +151,9 @@ describe.concurrent('steep status', () => {
       /east\/west_st\s+subscription west_st\s+(active|inactive)\s+wal_status reserved\s+retains/,
     );
     expect(text.stdout).toMatch(
-      /Orphaned replication slots[^\n]*\n\s+east\/st_orphan: retains .*, wal_status reserved/,
+      new RegExp(
+        `Orphaned replication slots[^\\n]*\\n\\s+east/${ST_ORPHAN}: retains .*, wal_status reserved`,
+      ),
     );
     await west.query('DELETE FROM public.st_a WHERE id = 424242');
     await eventually(
@@ -178,7 +183,7 @@ describe.concurrent('steep status', () => {
       .map((l) => JSON.parse(l) as Report);
     expect(docs[1]!.subscriptions.find((s) => s.name === 'west_st')?.state).toBe('synchronized');
 
-    await east.query(`SELECT pg_drop_replication_slot('st_orphan')`);
+    await east.query(`SELECT pg_drop_replication_slot('${ST_ORPHAN}')`);
   }, 120_000);
 
   it('a slot a subscription of another database of the subscriber’s server uses is not orphaned: status and drift', async () => {

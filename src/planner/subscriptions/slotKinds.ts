@@ -7,11 +7,14 @@ import {
 } from '../../model/cluster.js';
 import type { SlotKind } from '../../model/statusReport.js';
 import type { Topology } from '../../model/topology.js';
+import { madeBySteep } from './slotOrigin.js';
 
 /**
  * What a replication slot on a publisher is for, as `steep status` reports it: used by a
  * subscription, prepared by `steep init prepare`, expected by a declared subscription not made
- * yet (`pending`), PostgreSQL's own table-sync slot, a physical slot, orphaned, or `unknown`
+ * yet (`pending`), PostgreSQL's own table-sync slot, a physical slot, orphaned (nothing uses it
+ * and steep made it: slotOrigin.ts), another tool's (`other`: nothing steep reads uses it, and
+ * steep cannot show it made it), or `unknown`
  * when its user may sit on a node steep cannot read, or it lives in another database of the
  * publisher's server (never orphaned: not this database's to drop). Pure: the catalog read decides nothing.
  */
@@ -77,6 +80,8 @@ export function classifySlot(
   if (expected && prepared && prepared.slot === slot.name)
     return { kind: 'prepared', subscription: expected.name, preparedLsn: prepared.lsn };
   if (expected) return { kind: 'pending', subscription: expected.name, preparedLsn: null };
+  const node = reachableNode(observed, publisher);
+  if (!node || !madeBySteep(topology, observed, node, slot)) return { kind: 'other', ...none };
   return { kind: 'orphan', ...none };
 }
 

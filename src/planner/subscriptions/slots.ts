@@ -11,6 +11,7 @@ import { slotDigest } from '../digest.js';
 import { dropSlotSql, tx } from '../sqlBuild.js';
 import { wayBackTakesOver } from './linkWayBack.js';
 import { otherDatabaseUser, TABLESYNC_SLOT } from './slotKinds.js';
+import { madeBySteep } from './slotOrigin.js';
 
 /**
  * Replication slots on publishers: the slot a subscription create needs (a leftover one is
@@ -137,7 +138,8 @@ function slotDrop(
 
 /**
  * Logical slots of the node's database that no subscription uses and none of the file's
- * subscriptions will use, each with the statement that drops it. `ignore.slots` silences other tools' slots; orphans matching
+ * subscriptions will use; those steep can show it made (slotOrigin.ts) with the statement that
+ * drops each, the others as not steep's, with none. `ignore.slots` silences other tools' slots; steep's orphans matching
  * `settings.dropOrphanSlots` get a drop step (run only with `apply --allow-destroy`).
  */
 export function reportOrphanSlots(ctx: PlanContext): void {
@@ -154,14 +156,18 @@ export function reportOrphanSlots(ctx: PlanContext): void {
       // a subscription of another database of a read node's server uses it: not an orphan
       if (otherDatabaseUser(ctx.observed, name)) continue;
       if (ignored(ctx, 'slots', name)) continue;
+      const steep = madeBySteep(ctx.desired, ctx.observed, node, slot);
       ctx.orphanSlots.push({
         node: node.name,
         slot: name,
+        plugin: slot.plugin,
         retainedWalBytes: slot.retainedWalBytes,
         walStatus: slot.walStatus,
-        dropSql: dropSlotSql(name),
+        madeBySteep: steep,
+        ...(steep ? { dropSql: dropSlotSql(name) } : {}),
       });
-      if (!matchesAny(ctx.desired.settings.dropOrphanSlots, name)) continue;
+      // never a slot steep cannot show it made, whatever the globs say (another plugin's)
+      if (!steep || !matchesAny(ctx.desired.settings.dropOrphanSlots, name)) continue;
       slotDrop(ctx, node.name, slot, {
         phase: PHASE.slotDrop,
         reason: 'removed-from-config',

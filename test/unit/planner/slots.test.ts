@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { printAddress } from '../../../src/model/address.js';
+import { withDatabaseTag } from '../../../src/model/databaseTag.js';
 import type { Topology } from '../../../src/model/topology.js';
 import {
   at,
@@ -25,24 +26,46 @@ function base(): Topology {
 }
 
 describe('slots: orphans', () => {
-  it('reports a logical slot nothing uses, with the WAL it retains', () => {
+  it('reports a logical slot nothing uses, with the WAL it retains; the drop only for one steep made', () => {
     const t = base();
     const s = observe(t);
-    at(s, 'east').slots.old_sub = observedSlot('old_sub', {
-      retainedWalBytes: 987654321,
-      walStatus: 'extended',
+    const own = withDatabaseTag('steep_reverse_old', 'app');
+    at(s, 'east').slots[own] = observedSlot(own, { retainedWalBytes: 987654321, walStatus: 'extended' });
+    at(s, 'east').slots.other_tool = observedSlot('other_tool', {
+      plugin: 'test_decoding',
+      retainedWalBytes: 4096,
     });
     const p = runPlan(t, s);
     expect(p.orphanSlots).toEqual([
       {
         node: 'east',
-        slot: 'old_sub',
+        slot: 'other_tool',
+        plugin: 'test_decoding',
+        retainedWalBytes: 4096,
+        walStatus: 'reserved',
+        madeBySteep: false,
+      },
+      {
+        node: 'east',
+        slot: own,
+        plugin: 'pgoutput',
         retainedWalBytes: 987654321,
         walStatus: 'extended',
-        dropSql: "SELECT pg_catalog.pg_drop_replication_slot('old_sub')",
+        madeBySteep: true,
+        dropSql: `SELECT pg_catalog.pg_drop_replication_slot('${own}')`,
       },
     ]);
     expect(p.steps).toEqual([]);
+  });
+
+  it('dropOrphanSlots never drops a slot of another plugin it names', () => {
+    const t = base();
+    t.settings.dropOrphanSlots = ['*'];
+    const s = observe(t);
+    at(s, 'east').slots.old_sub = observedSlot('old_sub');
+    at(s, 'east').slots.other_tool = observedSlot('other_tool', { plugin: 'test_decoding' });
+    const p = runPlan(t, s);
+    expect(p.steps.map((x) => printAddress(x.address))).toEqual(['slot.east/old_sub']);
   });
 
   it('does not report physical, temporary, active or table-sync slots, nor those an observed subscription uses', () => {

@@ -151,9 +151,19 @@ const DRIFT: DriftReport = {
   orphanSlots: [
     {
       node: 'east',
+      slot: 'cdc_slot',
+      plugin: 'test_decoding',
+      retainedWalBytes: 4_096,
+      walStatus: 'reserved',
+      madeBySteep: false,
+    },
+    {
+      node: 'east',
       slot: 'old_slot',
+      plugin: 'pgoutput',
       retainedWalBytes: 123_456_789,
       walStatus: 'reserved',
+      madeBySteep: true,
       dropSql: "SELECT pg_catalog.pg_drop_replication_slot('old_slot')",
     },
   ],
