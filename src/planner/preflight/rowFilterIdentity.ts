@@ -14,7 +14,7 @@
 
 import { publicationAddress } from '../../model/address.js';
 import type { ObservedNode } from '../../model/cluster.js';
-import { displayTable, quoteTable } from '../../model/sql.js';
+import { displayIdent, displayTable, quoteTable } from '../../model/sql.js';
 import { type PublicationSpec, type PublicationTable, qualifiedName } from '../../model/topology.js';
 import { listText, type PlanContext } from '../context.js';
 
@@ -93,7 +93,7 @@ export function checkRowFilterIdentity(
     const through = leaf === qualifiedName(entry) ? '' : ` (a partition of ${displayTable(entry)})`;
     const what =
       `${node.name}: the row filter of ${displayTable(entry)} in publication ${p.name} (${entry.where}) uses ` +
-      `${listText(outside)}, outside the replica identity of ${displayTable(table)}${through} (${identity.join(', ')})`;
+      `${listText(outside.map(displayIdent))}, outside the replica identity of ${displayTable(table)}${through} (${identity.map(displayIdent).join(', ')})`;
     const fix =
       `make the replica identity cover ${outside.length === 1 ? 'it' : 'them'} (ALTER TABLE ${quoteTable(table)} REPLICA IDENTITY FULL on ${node.name}, ` +
       `or REPLICA IDENTITY USING INDEX of a unique index on ${outside.length === 1 ? 'it' : 'them'}), or publish only insert and truncate`;

@@ -79,6 +79,17 @@ describe('a row filter on columns outside the replica identity', () => {
     ]);
   });
 
+  it('names that need quotes are printed as SQL quotes them', () => {
+    const { plan } = planOf({
+      where: '"Region" = 1',
+      columns: ['Region'],
+      table: { identityColumns: ['Id'] },
+    });
+    expect(messages(plan.errors)).toEqual([
+      expect.stringContaining('uses "Region", outside the replica identity of public.abcd ("Id")'),
+    ]);
+  });
+
   it('an insert-only publication: accepted (PostgreSQL checks only updates and deletes)', () => {
     const { plan } = planOf({ where: 'c > 99', columns: ['c'], publish: ['insert', 'truncate'] });
     expect(plan.errors).toEqual([]);
