@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startIdWriter } from '../support/appWriter.js';
+import { idsGoOn, startIdWriter } from '../support/appWriter.js';
 import { steepWith, writeConfig } from '../support/cli.js';
 import { startCluster, startStandby, type TestCluster, type TestNode } from '../support/cluster.js';
 import { digests, waitCaughtUp } from '../support/replicationData.js';
@@ -91,7 +91,8 @@ describe('a physical clone of a subscriber', () => {
         [SUB],
       );
       expect(slot, 'the original subscriber lost its upstream slot').toBeDefined();
-      await new Promise((r) => setTimeout(r, 500));
+      // writes after the drop, for the original to stream from its slot
+      await idsGoOn(writer, 'pa');
     } finally {
       await writer.stop();
     }

@@ -5,7 +5,7 @@ import type { PgMajor } from '../../src/sandbox/binaries.js';
 import { LocalServer } from '../../src/sandbox/localServer.js';
 import { findFreePort } from '../../src/sandbox/ports.js';
 import { chownToServerUser } from '../../src/sandbox/serverUser.js';
-import { startIdWriter } from '../support/appWriter.js';
+import { idsGoOn, startIdWriter } from '../support/appWriter.js';
 import { steepWith, writeConfig } from '../support/cli.js';
 import {
   faultVersions,
@@ -158,7 +158,8 @@ describe.each(faultVersions())('init method physical on PostgreSQL %i', (version
       );
       const apply = await onGood(['apply', '--auto-approve', '--allow-destroy']);
       expect(apply.code, `${apply.stdout}${apply.stderr}`).toBe(0);
-      await new Promise((r) => setTimeout(r, 300));
+      // writes after the subscription is made, for it to stream
+      await idsGoOn(writer, 'pa');
       const again = await onGood(['plan', '--detailed-exitcode']);
       expect(again.code, again.stdout).toBe(0);
       await writer.stop();
@@ -254,7 +255,8 @@ describe.skipIf(major === null)('init method physical, the printed pg_basebackup
 
       const apply = await steep(['apply', '--auto-approve', '--allow-destroy']);
       expect(apply.code, `${apply.stdout}${apply.stderr}`).toBe(0);
-      await new Promise((r) => setTimeout(r, 300));
+      // writes after the subscription is made, for it to stream
+      await idsGoOn(writer, 'pa');
       await writer.stop();
       await waitCaughtUp(pa, SUB);
       const pb = {

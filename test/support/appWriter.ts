@@ -1,6 +1,7 @@
 import pg from 'pg';
 import type { TestNode } from './cluster.js';
 import { WRITE_PAUSE_MS } from './replicationData.js';
+import { eventually, HANG_MS } from './topologyFile.js';
 
 /**
  * An application writing as its own login role (not the superuser steep connects as), the way a
@@ -161,6 +162,16 @@ export function startIdWriter(
         );
     return Number(rows[0]!.id);
   });
+}
+
+/**
+ * Until `writer` has `n` more ids acknowledged by `node` than when called: writes that come after
+ * a step (a condition, where a fixed pause waits as long on a quiet machine as on a loaded one).
+ */
+export async function idsGoOn(writer: IdWriter, node: string, n = 20): Promise<void> {
+  const count = () => writer.acknowledged().get(node)?.length ?? 0;
+  const from = count();
+  await eventually(async () => count() >= from + n, HANG_MS, `${n} more ids acknowledged on ${node}`);
 }
 
 /**
