@@ -3,7 +3,14 @@ import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { steepWith, writeConfig } from '../support/cli.js';
 import { useCluster } from '../support/cluster.js';
-import { createTables, digests, fillTables, startWriter, waitCaughtUp } from '../support/replicationData.js';
+import {
+  createTables,
+  digests,
+  fillTables,
+  startWriter,
+  waitCaughtUp,
+  writesGoOn,
+} from '../support/replicationData.js';
 import { eventually, HANG_MS, nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
 /**
@@ -108,7 +115,8 @@ describe('an adopted streaming subscription', () => {
       const destroyed = await steep(['init', 'cancel', 'sa_sub', '--allow-destroy', '--auto-approve']);
       expect(destroyed.code, destroyed.stderr + destroyed.stdout).toBe(0);
       expect((await west.query(`SELECT 1 FROM pg_subscription WHERE subname = 'sa_sub'`)).length).toBe(0);
-      await new Promise((r) => setTimeout(r, 1_000));
+      // rows written while it has no slot
+      await writesGoOn(writer2);
       // creating it again without a copy would lose what was written while it had no slot
       const refused = await steep(['plan']);
       expect(refused.code, refused.stdout).toBe(1);

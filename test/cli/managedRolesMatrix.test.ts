@@ -19,6 +19,7 @@ import {
   startWriter,
   WRITE_PAUSE_MS,
   waitCaughtUp,
+  writesGoOn,
 } from '../support/replicationData.js';
 import { eventually, HANG_MS } from '../support/topologyFile.js';
 
@@ -403,7 +404,8 @@ describe.each([...versions])('the managed roles matrix on PostgreSQL %i', (versi
       const cancel = await steep(['init', 'cancel', 'im_sub'], out);
       expect(cancel.code).toBe(1);
       expect(cancel.stderr).toContain('there is no init to cancel');
-      await new Promise((r) => setTimeout(r, 500));
+      // writes after the refusal, streamed as before
+      await writesGoOn(writer);
     } finally {
       await writer.stop();
     }

@@ -11,7 +11,7 @@ import {
   madeObjects,
   oneWayYaml,
 } from '../support/managedRoles.js';
-import { digests, indexesOf, startWriter, waitCaughtUp } from '../support/replicationData.js';
+import { digests, indexesOf, startWriter, waitCaughtUp, writesGoOn } from '../support/replicationData.js';
 import { tempDir } from '../support/tempDir.js';
 
 /**
@@ -207,7 +207,8 @@ describe.each([...versions])('two-phase init as least-privileged roles on Postgr
         'SELECT last_value::text AS last FROM public.a_tp_seq',
       );
       expect(seq!.last, "west's sequence set to east's at the snapshot").toBe('900');
-      await new Promise((r) => setTimeout(r, 1000));
+      // writes after the load, streamed from the snapshot's slot
+      await writesGoOn(writer);
     } finally {
       await writer.stop();
       await west().query('GRANT pg_write_all_data TO admin');

@@ -261,6 +261,7 @@ describe.each(testVersions())('renames in place on PostgreSQL %i', (version) => 
         HANG_MS,
         'lg_pub_v2 created',
       );
+      // a fixed wait: that steep leaves the list as it is meanwhile has no condition to wait for
       await new Promise((r) => setTimeout(r, 1000));
       const [listed] = await west().query<{ pubs: string[] }>(
         `SELECT subpublications AS pubs FROM pg_subscription WHERE subname = 'lg_sub'`,
@@ -273,10 +274,11 @@ describe.each(testVersions())('renames in place on PostgreSQL %i', (version) => 
       released = true;
       const done = await applying.exited;
       expect(done.code, done.stderr).toBe(0);
+      // writes after the switch to lg_pub_v2
+      await writesGoOn(writer);
     } finally {
       if (!released) await holder.query('ROLLBACK').catch(() => {});
       await holder.end();
-      await new Promise((r) => setTimeout(r, 300));
       expect(await writer.stop()).toBeGreaterThan(50);
     }
     await waitCaughtUp(east(), 'lg_sub');
