@@ -12,7 +12,7 @@ import {
   type TableDef,
   waitCaughtUp,
 } from '../support/replicationData.js';
-import { nodesYaml, passwordEnv } from '../support/topologyFile.js';
+import { eventually, HANG_MS, nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
 /**
  * A realistic write load on the publisher (several connections inserting, updating and deleting
@@ -39,8 +39,13 @@ interface LoadResult {
  * one, DELETE one) over `tables`, bounded by a count and a time, until stopped. Each client
  * inserts in its own id range, so the clients never collide.
  */
-function startLoad(node: TestNode, tables: string[], base: number): { stop: () => Promise<LoadResult> } {
+function startLoad(
+  node: TestNode,
+  tables: string[],
+  base: number,
+): { committed: () => number; over: () => boolean; stop: () => Promise<LoadResult> } {
   let running = true;
+  let over = false;
   const t0 = Date.now();
   let txns = 0;
   let rows = 0;
@@ -73,15 +78,29 @@ function startLoad(node: TestNode, tables: string[], base: number): { stop: () =
       await client?.end().catch(() => {});
     }
   });
-  const done = Promise.all(workers);
+  const done = Promise.all(workers).finally(() => {
+    over = true;
+  });
   done.catch(() => {});
   return {
+    committed: () => txns,
+    over: () => over,
     stop: async () => {
       running = false;
       await done;
       return { txns, rows, ms: Date.now() - t0 };
     },
   };
+}
+
+/** Until the load has committed `n` more transactions than when called (or reached its bounds). */
+async function loadGoesOn(load: { committed: () => number; over: () => boolean }, n: number): Promise<void> {
+  const from = load.committed();
+  await eventually(
+    async () => load.committed() >= from + n || load.over(),
+    HANG_MS,
+    `${n} more transactions of the load`,
+  );
 }
 
 /** Ids on the publisher that the subscriber does not hold (rows lost), per table, summed. */
@@ -150,13 +169,14 @@ describe('init under a multi-connection write load', () => {
     const path = config('load-snap', 'ld_pub', 'west_ld', names, 'snapshot');
 
     const load = startLoad(east, names, 100_000_000);
-    await new Promise((r) => setTimeout(r, 1000));
+    // the load under way before the apply starts
+    await loadGoesOn(load, 40);
     const t0 = Date.now();
     const applied = await steep(['apply', '--auto-approve'], path);
     const syncMs = Date.now() - t0;
     expect(applied.code, `${applied.stdout}\n${applied.stderr}`).toBe(0);
-    // keep writing a moment after synchronized, then stop
-    await new Promise((r) => setTimeout(r, 1000));
+    // keep writing after synchronized, then stop
+    await loadGoesOn(load, 40);
     const result = await load.stop();
     expect(result.txns).toBeGreaterThan(100);
 
@@ -185,7 +205,8 @@ describe('init under a multi-connection write load', () => {
     expect(first.code, first.stderr).toBe(0);
 
     const load = startLoad(east, names, 200_000_000);
-    await new Promise((r) => setTimeout(r, 1000));
+    // the load under way before the slot is made
+    await loadGoesOn(load, 40);
     const t0 = Date.now();
     const { child, doc } = await prepareHolding(
       ['init', 'prepare', 'west_lm', '--hold', '--json', '-c', path],
@@ -198,7 +219,8 @@ describe('init under a multi-connection write load', () => {
     const applied = await steep(['apply', '--auto-approve'], path);
     const syncMs = Date.now() - t0;
     expect(applied.code, `${applied.stdout}\n${applied.stderr}`).toBe(0);
-    await new Promise((r) => setTimeout(r, 1000));
+    // keep writing after synchronized, then stop
+    await loadGoesOn(load, 40);
     const result = await load.stop();
     expect(result.txns).toBeGreaterThan(100);
 
