@@ -149,7 +149,17 @@ describe('SIGINT and SIGTERM during reinit, init cancel and init prepare', () =>
       env(),
     );
     await reinit.when((e) => e.event === 'init.state_change' && e.phase === 'copying');
-    await new Promise((r) => setTimeout(r, 1_000));
+    // the follow has sampled the copy at least once: its figures are in the state schema
+    await eventually(
+      async () =>
+        (
+          await west.query(
+            "SELECT 1 FROM steep.init_progress WHERE subscription = 'west_is' AND phase = 'copying'",
+          )
+        ).length === 1,
+      HANG_MS,
+      'a sample of the copy recorded',
+    );
     const sentAt = Date.now();
     reinit.child.kill('SIGINT');
     const r = await reinit.exited;

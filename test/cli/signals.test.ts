@@ -128,8 +128,17 @@ describe('SIGINT and SIGTERM during steep apply', () => {
     const path = config([SUB1]);
     const apply = startApply(path);
     await apply.when((e) => e.event === 'init.state_change' && e.phase === 'copying');
-    // the follow has sampled the copy at least once
-    await new Promise((r) => setTimeout(r, 1_000));
+    // the follow has sampled the copy at least once: its figures are in the state schema
+    await eventually(
+      async () =>
+        (
+          await nodes().west.query(
+            "SELECT 1 FROM steep.init_progress WHERE subscription = 'west_sg' AND phase = 'copying'",
+          )
+        ).length === 1,
+      HANG_MS,
+      'a sample of the copy recorded',
+    );
     const sentAt = Date.now();
     apply.child.kill('SIGINT');
     const r = await apply.exited;
@@ -197,7 +206,7 @@ describe('SIGINT and SIGTERM during steep apply', () => {
       await apply.when((e) => e.event === 'apply.step_waiting' && e.address === 'subscription.west_sg2');
       apply.child.kill('SIGTERM');
       await apply.when((e) => (e.message ?? '').startsWith('interrupted (SIGTERM)'));
-      // still there, waiting for the statement
+      // still there, waiting for the statement (a fixed wait: not exiting has no event to wait for)
       await new Promise((r) => setTimeout(r, 1_500));
       expect(apply.child.exitCode).toBeNull();
       expect(apply.events.map((e) => e.message)).toContain(
