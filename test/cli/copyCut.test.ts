@@ -196,7 +196,17 @@ describe.each(faultVersions())('a connection cut mid-COPY on PostgreSQL %i', (ve
     try {
       const applying = steep(['apply', '--auto-approve']);
       await oneTableCopying(west, 'west_ct');
-      await new Promise((r) => setTimeout(r, 1_000));
+      // the cut breaks a copy under way: rows of ct_a have come through the proxy
+      await eventually(
+        async () =>
+          (
+            await west.query(
+              "SELECT 1 FROM pg_stat_progress_copy WHERE relid = 'public.ct_a'::regclass AND tuples_processed > 0",
+            )
+          ).length > 0,
+        HANG_MS,
+        'rows of ct_a copied',
+      );
       const before = proxy.accepted;
       const cutAt = Date.now();
       const cut = proxy.cut();
