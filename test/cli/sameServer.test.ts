@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { prepareHolding, steepWith, writeConfig } from '../support/cli.js';
+import { prepareHolding, startSteep, steepWith, writeConfig } from '../support/cli.js';
 import { defaultVersion, otherDatabase, type TestNode, useCluster } from '../support/cluster.js';
 import {
   copyAtSnapshot,
@@ -132,7 +132,10 @@ describe('a subscriber database on its publisher’s server', () => {
         const [{ pid }] = (
           await blocker.query<{ pid: number }>('SELECT pg_backend_pid() AS pid, pg_current_xact_id()')
         ).rows as [{ pid: number }];
-        const applying = steep(['apply', '--auto-approve'], path);
+        // in a process of its own: its output is read while it waits
+        const applying = startSteep(['apply', '--auto-approve', '-c', path], {
+          PG_PGPASSWORD: server().password,
+        });
         await eventually(
           async () =>
             (
@@ -144,13 +147,16 @@ describe('a subscriber database on its publisher’s server', () => {
           HANG_MS,
           'the slot step to wait for the open transaction',
         );
-        await new Promise((r) => setTimeout(r, 4_000));
-        await blocker.query('COMMIT');
-        const apply = await applying;
-        expect(apply.code, apply.stdout + apply.stderr).toBe(0);
-        expect(apply.stdout + apply.stderr).toContain(
-          `waiting on main: the slot is made once the transactions open there end: pid ${pid}`,
+        const waiting = `waiting on main: the slot is made once the transactions open there end: pid ${pid}`;
+        await eventually(
+          async () => (applying.output.stdout + applying.output.stderr).includes(waiting),
+          HANG_MS,
+          'steep to say what the slot step waits for',
         );
+        await blocker.query('COMMIT');
+        const apply = await applying.exited;
+        expect(apply.code, apply.stdout + apply.stderr).toBe(0);
+        expect(apply.stdout + apply.stderr).toContain(waiting);
       } finally {
         await blocker.end().catch(() => {});
         ops = await writer.stop();
