@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { SwitchoverReport } from '../../src/model/switchover.js';
 import { type IdWriter, roleClient, startIdStatementWriter, startIdWriter } from '../support/appWriter.js';
-import { steepWith, writeConfig } from '../support/cli.js';
+import { startSteep, steepWith, writeConfig } from '../support/cli.js';
 import { defaultVersion, type TestNode, useCluster } from '../support/cluster.js';
 import { digests, waitCaughtUp } from '../support/replicationData.js';
 import { eventually, HANG_MS, pairYaml, passwordEnv } from '../support/topologyFile.js';
@@ -149,7 +149,8 @@ async function switchOverWhileWriting(east: TestNode, west: TestNode, p: string,
   try {
     await writersGoOn(writers, 20);
     done = await steep(['switchover', `west_${p}`, '--grace', '1s', '--json', ...extra], path);
-    // the application goes on trying on east after the release: what commits there is lost
+    // the application goes on trying on east after the release: what commits there is lost (a
+    // fixed wait: that nothing commits has no condition to wait for)
     await new Promise((r) => setTimeout(r, 1000));
   } finally {
     for (const w of Object.values(writers)) await w.stop();
@@ -341,20 +342,18 @@ describe(`the switchover fence holds against every writer (${defaultVersion()} â
     await again.query(`INSERT INTO public.${p}_ledger (id, v) VALUES (6000002, 'prepared, waited for')`);
     await again.query("PREPARE TRANSACTION 'lp_waited'");
     await again.end();
-    const running = steep(
-      ['switchover', `west_${p}`, '--grace', '1s', '--wait-prepared', '60s', '--json'],
-      path,
+    // in a process of its own: its output is read while it waits
+    const running = startSteep(
+      ['switchover', `west_${p}`, '--grace', '1s', '--wait-prepared', '60s', '--json', '-c', path],
+      passwordEnv([...oldCluster().nodes, ...newCluster().nodes]),
     );
     await eventually(
-      async () =>
-        (await east.query("SELECT 1 FROM pg_stat_activity WHERE application_name = 'steep switchover'"))
-          .length > 0,
+      async () => running.output.stderr.includes('(lp_waited): waiting up to --wait-prepared 60s'),
       HANG_MS,
-      'steep to wait',
+      'steep to wait for lp_waited',
     );
-    await new Promise((r) => setTimeout(r, 500));
     await east.query("COMMIT PREPARED 'lp_waited'");
-    const done = await running;
+    const done = await running.exited;
     expect(done.code, `${done.stdout}\n${done.stderr}`).toBe(0);
     expect((await west.query('SELECT 1 FROM public.lp_ledger WHERE id = 6000002')).length).toBe(1);
     expect(await digests(west, ['lp_ledger'])).toEqual(await digests(east, ['lp_ledger']));
