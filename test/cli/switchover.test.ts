@@ -204,7 +204,17 @@ describe('steep switchover (18 → 18)', () => {
         '60s',
       ]);
       await eventually(async () => (await fenceSetting(east)) !== null, HANG_MS, 'the fence');
-      await new Promise((r) => setTimeout(r, 1500));
+      // the drain under way: steep reads west's origin, which the held-up apply keeps behind
+      await eventually(
+        async () =>
+          (
+            await west.query(
+              "SELECT 1 FROM pg_stat_activity WHERE application_name = 'steep switchover' AND query LIKE '%pg_replication_origin_progress%'",
+            )
+          ).length > 0,
+        HANG_MS,
+        'the drain',
+      );
       await west.restart('immediate');
       await holder.end().catch(() => {});
       const k = await killed;
@@ -248,6 +258,7 @@ describe('steep switchover (18 → 18)', () => {
       // the writer cannot write on east any more: its session ended, it may not log in again (28000)
       await eventually(async () => writer.lastError() === '28000', HANG_MS, 'a refused login on east');
       const stoppedAt = writer.committed();
+      // a fixed wait: that nothing more commits has no condition to wait for
       await new Promise((r) => setTimeout(r, 300));
       expect(writer.committed()).toBe(stoppedAt);
     } finally {
