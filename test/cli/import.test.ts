@@ -223,7 +223,8 @@ describe.each(testVersions())('steep import round trip on PostgreSQL %i', (versi
         HANG_MS,
         'the stats to count the rows',
       );
-      // a moment for any stray copy's statistics to show up too
+      // a moment for any stray copy's statistics to show up too (a fixed wait: that nothing more
+      // shows up has no condition to wait for)
       await new Promise((r) => setTimeout(r, 1500));
       expect((await inserted(west())) - before).toBe(written_);
     }
