@@ -851,10 +851,28 @@ const switchoverPrepared: Operation = {
         await app.query(commit[1]!);
         return `prepared ${gid} refused; ${commit[1]} as printed → ${await switchover(false).run(world, rnd)}`;
       }
-      const committing = new Promise((res) => setTimeout(res, 2_000)).then(() => app.query(commit[1]!));
-      const done = await switchover(false, ['--wait-prepared', '60s']).run(world, rnd);
-      await committing;
-      return `prepared ${gid} refused; --wait-prepared 60s while the application ran ${commit[1]} → ${done}`;
+      // committed while steep waits: once its session on the primary has read the prepared
+      // transactions (preflight, then the --wait-prepared wait reads them again and again)
+      let over = false;
+      const committing = eventually(
+        async () =>
+          over ||
+          (
+            await world.publisher.query(
+              "SELECT 1 FROM pg_stat_activity WHERE application_name = 'steep switchover' AND query LIKE '%pg_prepared_xacts%'",
+            )
+          ).length > 0,
+        HANG_MS,
+        'steep switchover to read the prepared transactions',
+      ).then(() => (over ? undefined : app.query(commit[1]!)));
+      committing.catch(() => {});
+      try {
+        const done = await switchover(false, ['--wait-prepared', '60s']).run(world, rnd);
+        await committing;
+        return `prepared ${gid} refused; --wait-prepared 60s while the application ran ${commit[1]} → ${done}`;
+      } finally {
+        over = true;
+      }
     } finally {
       await app.end();
     }
