@@ -132,7 +132,10 @@ Ctrl-C (SIGINT), SIGTERM or SIGHUP: no new step starts, a running statement fini
     }
     await this.acceptSchemaDrift(manualSchemaDrift(plan).length, flags['accept-schema-drift']);
     if (held.length > 0)
-      await this.allowByName(plan.steps.length, held, saved && { file: saved, path: args.plan! });
+      await this.allowByName(plan.steps.length, held, {
+        saved: saved && { file: saved, path: args.plan! },
+        autoApprove: flags['auto-approve'],
+      });
     else if (!flags['auto-approve'] && !saved) await this.confirm(plan.steps.length);
 
     // the step lines start once every node is locked: a lost lock shows none
@@ -228,18 +231,25 @@ Ctrl-C (SIGINT), SIGTERM or SIGHUP: no new step starts, a running statement fini
 
   /**
    * Steps whose hazards were not allowed by name: a saved plan runs only what it allowed; without
-   * it, typing the hazards' names at the prompt allows them (`--auto-approve` is not enough).
+   * it, typing the hazards' names at the prompt allows them. `--auto-approve` asks nothing: it
+   * refuses at once, without reading stdin, which a CI job or `ssh host steep apply` may hold
+   * open and silent for ever.
    */
   private async allowByName(
     steps: number,
     held: HeldStep<Step>[],
-    saved: { file: PlanFile; path: string } | undefined,
+    { saved, autoApprove }: { saved: { file: PlanFile; path: string } | undefined; autoApprove: boolean },
   ): Promise<void> {
     const missing = missingHazards(held);
     if (saved)
       throw hazardRefusal(
         held,
         `${saved.path} did not allow them: make the plan again allowing them, \`${planCommand(saved.file, saved.path, missing)}\`, review it and apply that`,
+      );
+    if (autoApprove)
+      throw hazardRefusal(
+        held,
+        `rerun with ${allowHazardFlags(missing)}, or type the names at the prompt of an apply without --auto-approve on a terminal`,
       );
     await confirm({
       question: `Apply ${steps === 1 ? 'this step' : `these ${steps} steps`}, with ${missing.join(', ')} (${held.map((h) => printAddress(h.step.address)).join(', ')})?`,

@@ -3,7 +3,7 @@ import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { accept } from '../support/acceptance.js';
-import { REPO_ROOT, runSteep, steepWith, writeConfig } from '../support/cli.js';
+import { REPO_ROOT, runSteep, startSteep, steepWith, writeConfig } from '../support/cli.js';
 import { useCluster } from '../support/cluster.js';
 import { eventually, HANG_MS, nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
@@ -298,6 +298,45 @@ describe('plan and apply through the CLI', () => {
     expect(await tables()).toEqual(['invoices']);
     await expectEmptyPlan(path);
   });
+
+  it(
+    'refuses a gated hazard with --auto-approve at once, naming the flag, never reading a stdin that stays open',
+    async () => {
+      const east = cluster().node('east');
+      const published = () =>
+        east.query("SELECT tablename FROM pg_publication_tables WHERE pubname = 'extra_pub'");
+      await east.query('ALTER PUBLICATION extra_pub DROP TABLE public.invoices');
+      // stdin a pipe that stays open and never writes: a CI job's, `ssh host steep apply …`
+      const run = startSteep(['apply', '--auto-approve', '-c', path], passwordEnv(cluster().nodes), {
+        stdin: 'pipe',
+      });
+      // a ceiling that only catches the hang, within the test's own (twice it): the clean-up runs
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        const hung = new Promise<null>((resolve) => {
+          timer = setTimeout(() => resolve(null), HANG_MS);
+        });
+        const r = await Promise.race([run.exited, hung]);
+        expect(r, `still waiting after ${HANG_MS} ms:\n${run.output.stderr}`).not.toBeNull();
+        expect(r!.code, r!.stderr).toBe(1);
+        expect(r!.stderr).toContain('runs only with its hazards allowed by name; nothing was changed');
+        expect(r!.stderr).toContain('rerun with --allow-hazard data-gap');
+        // nothing was asked
+        expect(r!.stderr).not.toContain('is accepted');
+        expect(await published()).toEqual([]);
+      } finally {
+        clearTimeout(timer);
+        if (run.child.exitCode === null) run.child.kill('SIGKILL');
+        run.child.stdin?.destroy();
+        await run.exited;
+        // the table back, for the cases after this one
+        const back = await steep(['apply', '--auto-approve', '--allow-hazard', 'data-gap'], path);
+        expect(back.code, back.stderr).toBe(0);
+      }
+      await expectEmptyPlan(path);
+    },
+    2 * HANG_MS,
+  );
 
   it('refuses a second apply while the lock is held, naming the holder', async () => {
     const holder = await cluster().node('west').client();

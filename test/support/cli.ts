@@ -319,12 +319,17 @@ export interface Started {
 /**
  * Start the built CLI in the background (add `--log-format json` to `args` to see its events).
  * It is killed after 180 s; its output is checked for stack traces and secrets once it exits.
+ * `stdin: 'pipe'` gives it a pipe the test holds open (`child.stdin`), as a CI job or `ssh` does.
  */
-export function startSteep(args: string[], env: Record<string, string | undefined>): Started {
+export function startSteep(
+  args: string[],
+  env: Record<string, string | undefined>,
+  opts: { stdin?: 'ignore' | 'pipe' } = {},
+): Started {
   const child = spawn(process.execPath, [BIN, ...args], {
     cwd: REPO_ROOT,
     env: steepEnv(env),
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [opts.stdin ?? 'ignore', 'pipe', 'pipe'],
   });
   const events: SteepEvent[] = [];
   const waiters: Array<{ match: (e: SteepEvent) => boolean; resolve: (e: SteepEvent) => void }> = [];
