@@ -7,6 +7,7 @@
 
 import type { ObservedRole } from './cluster.js';
 import { lsnValue } from './lsn.js';
+import { type ReplicaModeGrant, replicaModeWriters } from './replicaModeGrant.js';
 import type { SequenceAccess, SequenceOutcome, SequenceSyncReport } from './sequences.js';
 import { quoteIdent, THIS_DATABASE_OID } from './sql.js';
 import type { TableObject } from './tableObjects.js';
@@ -107,6 +108,8 @@ export interface SwitchoverFacts {
   };
   /** prepared transactions of the old primary's database, still open at preflight */
   prepared?: Array<{ gid: string; owner: string; prepared: string }>;
+  /** who holds SET on session_replication_role on the old primary, and which of `roles` through each grant (15+; absent: not read) */
+  replicaModeGrants?: ReplicaModeGrant[];
   /** enabled subscriptions on the old primary writing into the subscribed tables (steep's way back excepted) */
   inbound?: Array<{ name: string; tables: string[] }>;
   /** the new primary's tables still carrying the data fence an earlier rollback of this subscription put there */
@@ -272,14 +275,17 @@ export interface UnsentWriter {
   transactions: number;
 }
 
-/** Who wrote the held changes, as far as PostgreSQL tells (the WAL records an origin, never a role). */
-export function unsentWriters(writers: readonly UnsentWriter[]): string {
+/**
+ * Who wrote the held changes, as far as PostgreSQL tells (the WAL records an origin, never a
+ * role); `grantees`: the roles granted SET on session_replication_role, when read.
+ */
+export function unsentWriters(writers: readonly UnsentWriter[], grantees?: readonly string[]): string {
   return writers
     .map(
       (w) =>
         `${w.changes} in ${w.transactions} transaction(s) to ${w.tables.join(', ') || 'a truncated table'} ` +
         (w.origin === null
-          ? `by local sessions (no replication origin; the WAL names no role: a superuser with session_replication_role = replica, or someone who removed the fence)`
+          ? `by local sessions (no replication origin; the WAL names no role: ${replicaModeWriters(grantees)}, or someone who removed the fence)`
           : `by ${w.subscription ? `subscription ${w.subscription}` : 'a replication origin'} (origin ${w.origin})`),
     )
     .join('; ');
@@ -301,6 +307,8 @@ export function unsentMessage(
   p: Pick<SwitchoverPlan, 'subscription' | 'oldNode' | 'newNode' | 'slot'> & {
     reverse: boolean;
     origin?: string | null;
+    /** the roles granted SET on session_replication_role on the old primary, when read */
+    replicaModeGrantees?: readonly string[];
   },
   unsent: UnsentChanges,
 ): string {
@@ -315,7 +323,7 @@ export function unsentMessage(
   const withOrigin = (unsent.writers ?? []).filter((w) => w.origin !== null);
   return (
     `released, but slot ${slot} on ${old} holds ${unsent.changes} row change(s) in ${unsent.transactions} transaction(s) committed after the fence that ${neu} never received` +
-    `${unsent.writers?.length ? ` (${unsentWriters(unsent.writers)})` : ''}; the slot is kept: stop that writer, then ${enable}` +
+    `${unsent.writers?.length ? ` (${unsentWriters(unsent.writers, p.replicaModeGrantees)})` : ''}; the slot is kept: stop that writer, then ${enable}` +
     `${p.reverse && withOrigin.length > 0 ? ` (origin = none leaves out the ${withOrigin.reduce((n, w) => n + w.changes, 0)} change(s) that came with an origin: copy those by hand)` : ''}` +
     `; once steep status shows ${sub} caught up, ALTER SUBSCRIPTION ${q} DISABLE${setNone ? `; ALTER SUBSCRIPTION ${q} SET (origin = ${p.origin})` : ''} on ${neu}`
   );

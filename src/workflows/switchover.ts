@@ -9,6 +9,7 @@
 import type pg from 'pg';
 import { readPublishedScope, readSubscriptionInfo, type SubscriptionInfo } from '../catalog/compareScope.js';
 import { readDisableOnError } from '../catalog/errorCounters.js';
+import { readReplicaModeGrants } from '../catalog/replicaModeGrants.js';
 import { readSequencePrivileges, readSequenceStates } from '../catalog/sequences.js';
 import { serverVersionOf } from '../catalog/session.js';
 import {
@@ -165,6 +166,8 @@ async function readFacts(
   const quoted = tables.map(quoteTable);
   const roles = await readRoleFacts(old, quoted, opts.roles ?? []);
   const fenced = fenceRoles({ roles, steepRole: priv.role }, opts);
+  const asked = [...new Set([...roles.map((r) => r.name), ...fenced])];
+  const replicaModeGrants = await readReplicaModeGrants(old, oldVersion, asked);
   // one statement at a time on each session
   const fence = await readFenceScope(old, quoted, schema);
   const prepared = await readPreparedXacts(old);
@@ -198,6 +201,7 @@ async function readFacts(
     fence: { schema, ...fence, newTables: newFence.tables.map((t) => t.table) },
     prepared,
     inbound,
+    replicaModeGrants,
     newLogins,
     newFenced,
     capacity: { old: oldCapacity, new: newCapacity },

@@ -6,6 +6,9 @@
  */
 
 import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
+import { readReplicaModeGrants } from '../catalog/replicaModeGrants.js';
+import { serverVersionOf } from '../catalog/session.js';
 import { readPreparedXacts } from '../catalog/switchover.js';
 import type { EventSink } from '../executors/events.js';
 import { secretFiller } from '../executors/secrets.js';
@@ -47,6 +50,18 @@ export interface SwitchoverRunOptions extends SwitchoverOptions {
   /** called just before the first change, with the plan: from here on a signal must stop the run gracefully */
   onChanging?: (plan: SwitchoverPlan) => void;
   signal?: AbortSignal;
+}
+
+/**
+ * The roles granted SET on session_replication_role on the old primary now, to name who may
+ * have written past the data fence; undefined when that cannot be read.
+ */
+async function replicaModeGrantees(old: pg.Client): Promise<string[] | undefined> {
+  try {
+    return (await readReplicaModeGrants(old, await serverVersionOf(old), [])).map((g) => g.grantee);
+  } catch {
+    return undefined;
+  }
 }
 
 /** How long the dropped slot's walsender may take to let go of it after the release. */
@@ -241,10 +256,16 @@ export class SwitchoverRun {
         this.report.unsent = unsent;
         if ('unknown' in unsent || unsent.changes > 0) {
           await runStatements(clients, s.undo);
+          const local = !('unknown' in unsent) && (unsent.writers ?? []).some((w) => w.origin === null);
           throw new SteepError(
             'switchover.unsent',
             unsentMessage(
-              { ...plan, reverse: plan.reverseName !== null, origin: plan.forwardOrigin },
+              {
+                ...plan,
+                reverse: plan.reverseName !== null,
+                origin: plan.forwardOrigin,
+                replicaModeGrantees: local ? await replicaModeGrantees(old) : undefined,
+              },
               unsent,
             ),
             { node: d.from },

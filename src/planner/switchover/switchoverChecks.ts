@@ -21,6 +21,7 @@ import { PG16, PG18 } from '../../model/versions.js';
 import { unfinishedInit } from '../init/reinitRefusals.js';
 import { sequencePrivilegeErrors } from '../sequences.js';
 import { objectChecks } from './objectChecks.js';
+import { replicaModeProblems } from './replicaModeChecks.js';
 
 /** The roles the fence makes read-only, and why the others are left alone (for --dry-run). */
 export function fenceRoles(
@@ -76,6 +77,7 @@ export function switchoverProblems(facts: SwitchoverFacts, opts: SwitchoverOptio
   p.push(...fenceRoleProblems(facts, opts));
   p.push(...steepRoleProblems(facts));
   p.push(...writerProblems(facts, opts));
+  p.push(...replicaModeProblems(facts, fenceRoles(facts, opts)));
   p.push(...capacityProblems(facts, opts));
   for (const s of facts.sequences.filter((x) => !x.present))
     p.push(

@@ -11,6 +11,7 @@ import type {
 import { publisherConninfo } from '../../../src/model/conninfo.js';
 import { formatOwnership, parseOwnership } from '../../../src/model/ownership.js';
 import type { Plan } from '../../../src/model/plan.js';
+import type { RoleFacts } from '../../../src/model/switchover.js';
 import type {
   NodeSpec,
   PublicationSpec,
@@ -377,4 +378,17 @@ export function initStepAt(p: Plan, address: string) {
 
 export function codes(messages: Array<{ code: string }>): string[] {
   return messages.map((m) => m.code);
+}
+
+/** A login role on a switchover's old primary that writes the subscribed tables, as preflight reads it. */
+export function roleFacts(name: string, o: Partial<RoleFacts> = {}): RoleFacts {
+  return {
+    name,
+    login: true,
+    superuser: false,
+    replication: false,
+    writes: true,
+    databaseSetting: null,
+    ...o,
+  };
 }

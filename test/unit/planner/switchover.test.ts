@@ -8,16 +8,9 @@ import {
 } from '../../../src/model/switchover.js';
 import { planSwitchover } from '../../../src/planner/switchover/switchover.js';
 import { fenceRoles, switchoverProblems } from '../../../src/planner/switchover/switchoverChecks.js';
+import { roleFacts } from './fixtures.js';
 
-const role = (name: string, o: Partial<SwitchoverFacts['roles'][number]> = {}) => ({
-  name,
-  login: true,
-  superuser: false,
-  replication: false,
-  writes: true,
-  databaseSetting: null,
-  ...o,
-});
+const role = roleFacts;
 
 const FACTS: SwitchoverFacts = {
   subscription: 'new_orders',
