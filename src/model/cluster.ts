@@ -6,6 +6,7 @@
 import type { ObservedInitState } from './initState.js';
 import type { ForeignKeyEdge } from './loadOrder.js';
 import type { LockHolder } from './lockHolder.js';
+import type { OwnerToRole } from './membershipGrant.js';
 import type { RoleGaps } from './privileges.js';
 import type { NodeTableSchemas, ObservedTableSchema } from './tableSchema.js';
 import type { PublicationDef, SubscriptionDef, SubscriptionOptions, TableName } from './topology.js';
@@ -61,6 +62,8 @@ export interface ObservedPublication extends PublicationDef {
    */
   members?: { tables: Record<string, number>; schemas: Record<string, number> };
   owner: string;
+  /** another owner than steep's role: may it give it to steep's role (absent: steep's role owns it) */
+  ownerToRole?: OwnerToRole;
   comment: string | null;
   /** null = not marked: unmanaged */
   managedBy: Ownership | null;
@@ -76,6 +79,8 @@ export interface ObservedSubscriptionTable extends TableName {
 export interface ObservedSubscription extends SubscriptionDef {
   oid: number;
   owner: string;
+  /** another owner than steep's role: may it give it to steep's role (absent: steep's role owns it) */
+  ownerToRole?: OwnerToRole;
   /** The connection string, or UNKNOWN when the role cannot read subconninfo. Contains secrets. */
   conninfo: string | Unknown;
   /** Every option the server version has; an option it lacks is absent. */

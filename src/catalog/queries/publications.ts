@@ -4,6 +4,7 @@ import { parseOwnership } from '../../model/ownership.js';
 import type { GeneratedColumns, PublicationTable, PublishOperation } from '../../model/topology.js';
 import { PG15, PG18 } from '../../model/versions.js';
 import { byName, type CatalogQuery, grouped, jsonArrayQuery } from './catalogQuery.js';
+import { type OwnerToRoleRow, ownerToRoleColumns, toOwnerToRole } from './role.js';
 
 /*
  * Publications are read from their definition: pg_publication, pg_publication_rel and
@@ -25,6 +26,7 @@ export function publicationsQuery(serverVersion: number): CatalogQuery {
     text: `select p.oid,
        p.pubname::text as name,
        pg_catalog.pg_get_userbyid(p.pubowner)::text as owner,
+       ${ownerToRoleColumns('p.pubowner', serverVersion)},
        pg_catalog.obj_description(p.oid, 'pg_publication') as comment,
        p.puballtables as all_tables,
        ${PUBLISH} as publish,
@@ -71,7 +73,7 @@ export function publicationSchemasQuery(serverVersion: number): CatalogQuery | n
   return serverVersion >= PG15 ? PUBLICATION_SCHEMAS_15 : null;
 }
 
-export interface PublicationRow {
+export interface PublicationRow extends OwnerToRoleRow {
   oid: number;
   name: string;
   owner: string;
@@ -135,6 +137,7 @@ export function toPublications(
       generatedColumns: p.generated_columns,
       oid: p.oid,
       owner: p.owner,
+      ...toOwnerToRole(p),
       comment: p.comment,
       managedBy: parseOwnership(p.comment),
       ...(membersOf.has(p.oid) || schemaMembersOf.has(p.oid)

@@ -1,4 +1,5 @@
 import type { ObservedRole } from '../../model/cluster.js';
+import type { OwnerToRole } from '../../model/membershipGrant.js';
 import {
   CLOUD_ADMIN_ROLES,
   isCloudAdminRole,
@@ -118,4 +119,31 @@ export function toRole(
       setLogMinErrorStatement: row.superuser || setLogMinErrorStatement === true,
     },
   };
+}
+
+/**
+ * Columns of an object whose owner's oid is `owner` (a publication's, a subscription's): when
+ * another role than the current one owns it (null otherwise), whether that owner may give it to
+ * the current role — `ALTER … OWNER TO` asks the one who runs it for the SET option on the new
+ * owner from 16, any membership in it before — and whether it is a member of the current role
+ * already (a row of pg_auth_members, any options).
+ */
+export function ownerToRoleColumns(owner: string, serverVersion: number): string {
+  const me = `(select r.oid from pg_catalog.pg_roles r where r.rolname = current_user)`;
+  return `case when ${owner} = ${me} then null
+            else pg_catalog.pg_has_role(${owner}, ${me}, '${serverVersion >= PG16 ? 'SET' : 'MEMBER'}') end as owner_can_set_role,
+       exists (select 1 from pg_catalog.pg_auth_members m where m.member = ${owner} and m.roleid = ${me}) as owner_member`;
+}
+
+/** The columns of ownerToRoleColumns in a row (absent in rows of older captures and fixtures). */
+export interface OwnerToRoleRow {
+  owner_can_set_role?: boolean | null;
+  owner_member?: boolean;
+}
+
+/** The owner's part, absent when the current role owns the object (or the row predates it). */
+export function toOwnerToRole(row: OwnerToRoleRow): { ownerToRole?: OwnerToRole } {
+  return row.owner_can_set_role == null
+    ? {}
+    : { ownerToRole: { canSetRole: row.owner_can_set_role, member: row.owner_member === true } };
 }

@@ -6,6 +6,7 @@ import { THIS_DATABASE_OID } from '../../model/sql.js';
 import type { SubscriptionOptionName, SubscriptionOptions } from '../../model/topology.js';
 import { PG15, supportsOption } from '../../model/versions.js';
 import { byName, type CatalogQuery, grouped, jsonArrayQuery } from './catalogQuery.js';
+import { type OwnerToRoleRow, ownerToRoleColumns, toOwnerToRole } from './role.js';
 
 /*
  * Subscriptions of the current database only (pg_subscription is shared by the cluster).
@@ -50,6 +51,7 @@ export function subscriptionsQuery(serverVersion: number): CatalogQuery {
     text: `select s.oid,
        s.subname::text as name,
        pg_catalog.pg_get_userbyid(s.subowner)::text as owner,
+       ${ownerToRoleColumns('s.subowner', serverVersion)},
        pg_catalog.obj_description(s.oid, 'pg_subscription') as comment,
        s.subenabled as enabled,
        s.subslotname::text as slot,
@@ -84,7 +86,7 @@ export const SUBSCRIPTION_TABLES: CatalogQuery = jsonArrayQuery(
   join pg_catalog.pg_namespace n on n.oid = c.relnamespace`,
 );
 
-export interface SubscriptionRow {
+export interface SubscriptionRow extends OwnerToRoleRow {
   oid: number;
   name: string;
   owner: string;
@@ -132,6 +134,7 @@ export function toSubscriptions(
       enabled: s.enabled,
       oid: s.oid,
       owner: s.owner,
+      ...toOwnerToRole(s),
       conninfo: conninfo === null ? UNKNOWN : (conninfoOf.get(s.oid) ?? UNKNOWN),
       options: s.options,
       slotNone: s.slot === null,

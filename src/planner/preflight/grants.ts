@@ -1,4 +1,5 @@
 import type { ObservedNode } from '../../model/cluster.js';
+import { setOptionGrant } from '../../model/membershipGrant.js';
 import { compareText } from '../../model/order.js';
 import {
   FUNCTION_GRANTORS,
@@ -61,6 +62,7 @@ export function grantScripts(
             ]
           : []),
         ...stateSchemaLines(topology, name, f.node, migrations),
+        ...ownerLines(topology, name, f),
         ...publisherGrants(topology, name, f),
         ...(subs.length > 0 ? subscriberGrants(topology, subs, role, f) : []),
         ...([...subs, ...feeds].some((s) => startsUnderLocks(s.init))
@@ -121,6 +123,41 @@ function stateSchemaLines(
     `-- steep's state schema ${schema} belongs to ${state.owner ?? 'another role'}: run by it (or a member of it), these let ${role} use it; the schema keeps its owner`,
     ...stateSchemaGrants(schema, role),
   ];
+}
+
+/**
+ * The file's publications and subscriptions on the node that another role owns (an admin ran
+ * steep first): steep's plan asks that owner to give them to the role (ALTER … OWNER), which it
+ * may run only once it may SET ROLE to the role (16+; a member of it before). The owner is made
+ * able to, taking nothing away (model/membershipGrant.ts); the objects keep their owner until it
+ * gives them. Not read: nothing is known of them. Before 16 a subscription's owner, and always
+ * that of a FOR ALL TABLES or TABLES IN SCHEMA publication, must be a superuser: no GRANT helps.
+ */
+function ownerLines(topology: Topology, name: string, f: GrantFacts): string[] {
+  const node = f.node;
+  if (!node || node.role.superuser) return [];
+  const role = topology.nodes[name]!.connection.user;
+  const owned = [
+    ...Object.values(topology.publications)
+      .filter((p) => p.node === name && !p.allTables && p.schemas.length === 0)
+      .map((p) => ['publication', node.publications[p.name]] as const),
+    ...(f.serverVersion >= PG16
+      ? Object.values(topology.subscriptions)
+          .filter((d) => d.node === name)
+          .map((d) => ['subscription', node.subscriptions[d.name]] as const)
+      : []),
+  ].filter(([, o]) => o?.ownerToRole?.canSetRole === false);
+  const owners = [...new Set(owned.map(([, o]) => o!.owner))].sort(compareText);
+  return owners.flatMap((owner) => {
+    const objects = owned.filter(([, o]) => o!.owner === owner);
+    return [
+      `-- ${objects.map(([kind, o]) => `${kind} ${o!.name}`).join(', ')} ${objects.length === 1 ? 'belongs' : 'belong'} to ${owner}: steep plan asks ${owner} to give ${objects.length === 1 ? 'it' : 'them'} to ${role} (ALTER … OWNER), ` +
+        (f.serverVersion >= PG16
+          ? `which needs ${owner} to be able to SET ROLE to ${role}`
+          : `which needs ${owner} to be a member of ${role}`),
+      setOptionGrant(role, owner, objects[0]![1]!.ownerToRole!.member, f.serverVersion),
+    ];
+  });
 }
 
 /** What the role lacks, as read; everything when not read. */

@@ -7,6 +7,7 @@
 
 import { type Address, printAddress, subscriptionAddress } from '../../model/address.js';
 import type { ObservedNode, ObservedTable } from '../../model/cluster.js';
+import { setOptionGrant } from '../../model/membershipGrant.js';
 import { compareText } from '../../model/order.js';
 import { connectionPassword } from '../../model/passwordVerifier.js';
 import {
@@ -267,13 +268,23 @@ function checkOwner(
       : pub && (pub.allTables || pub.schemas.length > 0)
         ? `the owner of a ${pub.allTables ? 'FOR ALL TABLES' : 'TABLES IN SCHEMA'} publication must be a superuser`
         : null;
+  // whoever runs ALTER … OWNER TO as the owner must be able to SET ROLE to the new owner (16+;
+  // a member of it before): a cloud admin that created steep's role holds only ADMIN OPTION on it
+  const become = o.ownerToRole?.canSetRole === false ? o.ownerToRole : undefined;
+  const join = become
+    ? `${setOptionGrant(node.role.name, o.owner, become.member, node.serverVersion)} ` +
+      (node.serverVersion >= PG16
+        ? `(as a role with ADMIN OPTION on ${node.role.name}, such as ${o.owner} if it created it: ALTER … OWNER TO needs ${o.owner} to be able to SET ROLE to ${node.role.name}), `
+        : `(as a role with CREATEROLE: ALTER … OWNER TO needs ${o.owner} to be a member of ${node.role.name}), `) +
+      `then as ${o.owner} `
+    : '';
   fail(
     node.name,
     superuserOnly
       ? `${head}${superuserOnly}: run steep as ${o.owner} or a superuser on ${node.name}`
       : // the new owner of a publication or subscription needs CREATE on the database
         `${head}run ${node.role.canCreateInDatabase ? '' : `GRANT CREATE ON DATABASE ${quoteIdent(node.database)} TO ${quoteIdent(node.role.name)}; `}` +
-          `ALTER ${kind.toUpperCase()} ${quoteIdent(name)} OWNER TO ${quoteIdent(node.role.name)} on ${node.name}`,
+          `${join}ALTER ${kind.toUpperCase()} ${quoteIdent(name)} OWNER TO ${quoteIdent(node.role.name)} on ${node.name}`,
     address,
   );
 }

@@ -1,0 +1,111 @@
+import { describe, expect, it } from 'vitest';
+import { setOptionGrant } from '../../../src/model/membershipGrant.js';
+import type { Topology } from '../../../src/model/topology.js';
+import { grantScripts } from '../../../src/planner/preflight/grants.js';
+import { at, observe, PG15, PG18, publication, runPlan, subscription, topology } from './fixtures.js';
+
+/**
+ * A publication and a subscription another role owns (a cloud admin ran steep first): steep's
+ * role takes them over by ALTER … OWNER TO, which asks the one who runs it to be able to SET ROLE
+ * to steep's role from 16 (a member of it before).
+ */
+function file(): Topology {
+  const t = topology({
+    publications: [publication('orders_pub', 'east', { tables: ['public.orders'] })],
+    subscriptions: [subscription('west_orders', 'west', 'east', ['orders_pub'])],
+  });
+  return t;
+}
+
+function ownedByAdmin(t: Topology, version: number, ownerToRole: { canSetRole: boolean; member: boolean }) {
+  const s = observe(t, { version });
+  for (const n of ['east', 'west'])
+    Object.assign(at(s, n).role, { superuser: false, canCreateInDatabase: true });
+  Object.assign(at(s, 'east').publications.orders_pub!, { owner: 'cloudadmin', ownerToRole });
+  Object.assign(at(s, 'west').subscriptions.west_orders!, { owner: 'cloudadmin', ownerToRole });
+  // a change of each: the plan alters both
+  t.publications.orders_pub!.publish = ['insert'];
+  at(s, 'west').subscriptions.west_orders!.options.binary = true;
+  return s;
+}
+
+describe('taking over what a cloud admin made', () => {
+  it('the GRANT that lets a role SET ROLE to steep’s role takes nothing away: SET alone for a member, INHERIT FALSE, SET TRUE for a new one, a plain GRANT before 16', () => {
+    expect(setOptionGrant('steep', 'cloudadmin', true, PG18)).toBe(
+      'GRANT "steep" TO "cloudadmin" WITH SET TRUE;',
+    );
+    expect(setOptionGrant('steep', 'cloudadmin', false, PG18)).toBe(
+      'GRANT "steep" TO "cloudadmin" WITH INHERIT FALSE, SET TRUE;',
+    );
+    expect(setOptionGrant('steep', 'cloudadmin', false, PG15)).toBe('GRANT "steep" TO "cloudadmin";');
+  });
+
+  it('16+: the plan names the membership the owner needs before its ALTER … OWNER TO, and steep grants carries it', () => {
+    const t = file();
+    const s = ownedByAdmin(t, PG18, { canSetRole: false, member: true });
+    const errors = runPlan(t, s).errors.map((e) => e.message);
+    const needs =
+      'GRANT "steep" TO "cloudadmin" WITH SET TRUE; (as a role with ADMIN OPTION on steep, such as cloudadmin if it created it: ' +
+      'ALTER … OWNER TO needs cloudadmin to be able to SET ROLE to steep), then as cloudadmin';
+    expect(errors).toContain(
+      'east: role steep does not own publication orders_pub (its owner is cloudadmin), and only its owner or a superuser may alter, adopt or drop it; ' +
+        `run ${needs} ALTER PUBLICATION "orders_pub" OWNER TO "steep" on east`,
+    );
+    expect(errors).toContain(
+      'west: role steep does not own subscription west_orders (its owner is cloudadmin), and only its owner or a superuser may alter, adopt or drop it; ' +
+        `run ${needs} ALTER SUBSCRIPTION "west_orders" OWNER TO "steep" on west`,
+    );
+    const scripts = grantScripts(
+      t,
+      {
+        east: { serverVersion: PG18, node: at(s, 'east') },
+        west: { serverVersion: PG18, node: at(s, 'west') },
+      },
+      [],
+    );
+    for (const script of scripts) {
+      expect(script.lines).toContain('GRANT "steep" TO "cloudadmin" WITH SET TRUE;');
+      expect(script.lines.join('\n')).not.toMatch(/OWNER TO|nothing to grant/);
+    }
+  });
+
+  it('an owner that may SET ROLE to steep’s role already: the ALTER alone, and nothing in steep grants', () => {
+    const t = file();
+    const s = ownedByAdmin(t, PG18, { canSetRole: true, member: true });
+    expect(runPlan(t, s).errors.map((e) => e.message)).toContain(
+      'east: role steep does not own publication orders_pub (its owner is cloudadmin), and only its owner or a superuser may alter, adopt or drop it; run ALTER PUBLICATION "orders_pub" OWNER TO "steep" on east',
+    );
+    const [east] = grantScripts(
+      t,
+      {
+        east: { serverVersion: PG18, node: at(s, 'east') },
+        west: { serverVersion: PG18, node: at(s, 'west') },
+      },
+      [],
+    );
+    expect(east!.lines.join('\n')).not.toContain('TO "cloudadmin"');
+  });
+
+  it('before 16: a publication’s owner must be a member of steep’s role; a subscription’s must be a superuser, which no GRANT makes', () => {
+    const t = file();
+    const s = ownedByAdmin(t, PG15, { canSetRole: false, member: false });
+    const errors = runPlan(t, s).errors.map((e) => e.message);
+    expect(errors).toContain(
+      'east: role steep does not own publication orders_pub (its owner is cloudadmin), and only its owner or a superuser may alter, adopt or drop it; ' +
+        'run GRANT "steep" TO "cloudadmin"; (as a role with CREATEROLE: ALTER … OWNER TO needs cloudadmin to be a member of steep), then as cloudadmin ALTER PUBLICATION "orders_pub" OWNER TO "steep" on east',
+    );
+    expect(errors.find((e) => e.startsWith('west: role steep does not own subscription'))).toContain(
+      'before PostgreSQL 16 the owner of a subscription must be a superuser',
+    );
+    const [east, west] = grantScripts(
+      t,
+      {
+        east: { serverVersion: PG15, node: at(s, 'east') },
+        west: { serverVersion: PG15, node: at(s, 'west') },
+      },
+      [],
+    );
+    expect(east!.lines).toContain('GRANT "steep" TO "cloudadmin";');
+    expect(west!.lines.join('\n')).not.toContain('TO "cloudadmin"');
+  });
+});
