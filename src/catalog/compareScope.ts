@@ -86,13 +86,13 @@ export async function readFedUpstream(
 }
 
 /**
- * The actions (insert, update, delete) none of the publications publishes for the table of `p`,
+ * The actions (insert, update, delete, truncate) none of the publications publishes for the table of `p`,
  * in that order (null when each is published): what PostgreSQL never sends to the subscriber.
  */
-const NOT_REPLICATED = `(SELECT array_agg(x.a ORDER BY x.n) FROM unnest(ARRAY['insert', 'update', 'delete']) WITH ORDINALITY AS x(a, n)
+const NOT_REPLICATED = `(SELECT array_agg(x.a ORDER BY x.n) FROM unnest(ARRAY['insert', 'update', 'delete', 'truncate']) WITH ORDINALITY AS x(a, n)
                   WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_publication_tables q JOIN pg_catalog.pg_publication pp ON pp.pubname = q.pubname
                                      WHERE q.pubname = ANY($1) AND q.schemaname = p.schemaname AND q.tablename = p.tablename
-                                       AND CASE x.a WHEN 'insert' THEN pp.pubinsert WHEN 'update' THEN pp.pubupdate ELSE pp.pubdelete END))::text[] AS "notReplicated"`;
+                                       AND CASE x.a WHEN 'insert' THEN pp.pubinsert WHEN 'update' THEN pp.pubupdate WHEN 'delete' THEN pp.pubdelete ELSE pp.pubtruncate END))::text[] AS "notReplicated"`;
 
 /**
  * The partition ancestors of the relation `schema`.`table` (SQL expressions), nearest first, as a

@@ -24,6 +24,7 @@ import {
   type TableComparison,
   type TableVerdict,
 } from '../model/verify.js';
+import { DIFFERENCE_KINDS, directionVerdict } from '../model/verifyDirection.js';
 import { chunkCount, keySteps, subGroupCount } from '../planner/compare/verify.js';
 import { sleep } from './sleep.js';
 import { flushedWalMark } from './walMark.js';
@@ -266,19 +267,22 @@ export async function compareTable(
   }
   for (const kind of ['missing', 'extra', 'different'] as const)
     examples[kind].sort((a, b) => compareKeys(a, b, cmp.publisher.keys));
-  const diverged = counts.missing + counts.extra + counts.different > 0;
+  // every difference is found alike; those of the kinds PostgreSQL rightly leaves are counted apart
+  const verdict = directionVerdict(counts, cmp.allowed);
+  for (const kind of DIFFERENCE_KINDS) if (cmp.allowed?.[kind] !== undefined) examples[kind] = [];
   return {
     table: qualifiedName(cmp.table),
-    status: diverged ? 'diverged' : 'equal',
+    status: verdict.status,
     reason: null,
     keyColumns: cmp.publisher.keys.map((k) => k.name),
     rows,
     subscriberRows,
     chunks: chunkTotal,
     chunksIdentical: chunkTotal - firstDiffering,
-    missing: counts.missing,
-    extra: counts.extra,
-    different: counts.different,
+    missing: verdict.counts.missing,
+    extra: verdict.counts.extra,
+    different: verdict.counts.different,
+    ...(verdict.allowed ? { allowed: verdict.allowed } : {}),
     examples,
     changing,
     durationMs: Date.now() - t0,

@@ -4,6 +4,7 @@
  */
 import { compareText } from './order.js';
 import { qualifiedName, type SubscriptionRef, type SubscriptionSpec, type TableName } from './topology.js';
+import type { AllowedDifferences, AllowedKinds } from './verifyDirection.js';
 
 /** One column of the key a table is compared by, as one side declares it. */
 export interface KeyColumn {
@@ -49,6 +50,8 @@ export interface TableComparison {
   estimatedRows: number;
   /** a part of the table (a rolling verify's segment): the whole table's estimate, which sizes its samples */
   tableRows?: number;
+  /** the kinds of difference PostgreSQL rightly leaves (verifyDirection.ts allowedKinds); absent: none */
+  allowed?: AllowedKinds;
 }
 
 /** A table that cannot be compared, and why. */
@@ -89,6 +92,11 @@ export interface TableVerdict {
   extra: number;
   /** on both, with other values in the compared columns */
   different: number;
+  /**
+   * differences of the kinds PostgreSQL rightly leaves (TableComparison.allowed), counted apart from
+   * missing, extra and different above, which count divergences only; absent when none is allowed
+   */
+  allowed?: AllowedDifferences;
   /** up to `examples` keys of each kind */
   examples: Record<DifferenceKind, RowKey[]>;
   /** keys whose rows kept changing through every re-check: in flux, not reported as diverged */
@@ -209,7 +217,7 @@ export interface PublishedScope {
   columns: string[] | null;
   /** the row filters of the publications that publish it; null when one of them has none */
   filter: string | null;
-  /** of insert, update, delete: those no publication of it publishes (PostgreSQL never sends them); null or absent: none */
+  /** of insert, update, delete, truncate: those no publication of it publishes (PostgreSQL never sends them); null or absent: none */
   notReplicated?: string[] | null;
   /** the publications (of those read) that publish it */
   publications?: string[];
@@ -251,10 +259,11 @@ export interface RowSecurity {
 
 /** The rows a repair of the diverged tables deletes (extra) and overwrites (different) on the subscriber. */
 export function repairLosses(r: VerifyReport): { extra: number; different: number } {
+  // a reinit copies the publisher's rows: the rows PostgreSQL rightly left apart go too
   const diverged = r.tables.filter((t) => t.status === 'diverged');
   return {
-    extra: diverged.reduce((n, t) => n + t.extra, 0),
-    different: diverged.reduce((n, t) => n + t.different, 0),
+    extra: diverged.reduce((n, t) => n + t.extra + (t.allowed?.extra ?? 0), 0),
+    different: diverged.reduce((n, t) => n + t.different + (t.allowed?.different ?? 0), 0),
   };
 }
 

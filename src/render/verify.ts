@@ -7,6 +7,7 @@ import {
   type TableVerdict,
   type VerifyReport,
 } from '../model/verify.js';
+import { allowedText } from '../model/verifyDirection.js';
 import { cell, seconds, thousands } from './values.js';
 
 /** `steep verify` as text and Markdown (JSON is the report itself). */
@@ -75,8 +76,11 @@ function tableLine(t: TableVerdict): string {
     t.status === 'diverged'
       ? `  missing ${thousands(t.missing)}, extra ${thousands(t.extra)}, different ${thousands(t.different)}`
       : '';
+  // the differences PostgreSQL rightly leaves (a publication without delete, say): counted apart
+  const direction = allowedText(t.allowed, thousands);
+  const status = direction ? `${t.status} ${direction}` : t.status;
   const flux = t.changing > 0 ? `, ${thousands(t.changing)} rows changing during the run (not counted)` : '';
-  return `  ${t.table}  ${t.status}  ${thousands(t.rows)} rows, ${t.chunks} chunks (${t.chunksIdentical} identical)${diff}${flux}${note}  ${seconds(t.durationMs)}`;
+  return `  ${t.table}  ${status}  ${thousands(t.rows)} rows, ${t.chunks} chunks (${t.chunksIdentical} identical)${diff}${flux}${note}  ${seconds(t.durationMs)}`;
 }
 
 export function renderVerifyText(r: VerifyReport): string {
@@ -100,7 +104,7 @@ export function renderVerifyMarkdown(r: VerifyReport): string {
     '|---|---|---:|---:|---:|---:|---:|---:|',
     ...r.tables.map(
       (t) =>
-        `| ${cell(t.table)} | ${t.status === 'not_verifiable' ? `not verifiable: ${cell(t.reason ?? '')}` : t.status} | ${thousands(t.rows)} | ${t.chunks} (${t.chunksIdentical}) | ${thousands(t.missing)} | ${thousands(t.extra)} | ${thousands(t.different)} | ${seconds(t.durationMs)} |`,
+        `| ${cell(t.table)} | ${t.status === 'not_verifiable' ? `not verifiable: ${cell(t.reason ?? '')}` : cell([t.status, allowedText(t.allowed, thousands)].filter(Boolean).join(' '))} | ${thousands(t.rows)} | ${t.chunks} (${t.chunksIdentical}) | ${thousands(t.missing)} | ${thousands(t.extra)} | ${thousands(t.different)} | ${seconds(t.durationMs)} |`,
     ),
   ];
   const examples = r.tables.filter((t) => KINDS.some((k) => t.examples[k].length > 0));

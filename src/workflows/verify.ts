@@ -17,6 +17,7 @@ import { slotTroubleText } from '../model/syncVerdict.js';
 import type { SubscriptionSpec, Topology } from '../model/topology.js';
 import { qualifiedName } from '../model/topology.js';
 import type { NotVerifiable, TableComparison, TableVerdict, VerifyReport } from '../model/verify.js';
+import { allowedText } from '../model/verifyDirection.js';
 import { isComparison } from '../planner/compare/verify.js';
 import { DivergedTablesStore } from '../state/divergedTables.js';
 import { StreamContinuityStore } from '../state/streamContinuity.js';
@@ -286,7 +287,7 @@ function tableDone(opts: VerifyOptions, d: SubscriptionSpec, v: TableVerdict): T
     message:
       v.status === 'not_verifiable'
         ? `not verifiable: ${v.reason}`
-        : `${v.rows} rows, ${v.chunks} chunks (${v.chunksIdentical} identical), ${v.missing} missing, ${v.extra} extra, ${v.different} different`,
+        : `${v.rows} rows, ${v.chunks} chunks (${v.chunksIdentical} identical), ${v.missing} missing, ${v.extra} extra, ${v.different} different${v.allowed ? `; ${allowedText(v.allowed) ?? "in PostgreSQL's direction"}` : ''}`,
   });
   return v;
 }

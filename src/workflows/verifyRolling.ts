@@ -289,6 +289,16 @@ function sum(a: TableVerdict | undefined, b: TableVerdict): TableVerdict {
     different: n('different'),
     changing: n('changing'),
     durationMs: n('durationMs'),
+    ...(a.allowed && b.allowed
+      ? {
+          allowed: {
+            ...a.allowed,
+            missing: a.allowed.missing + b.allowed.missing,
+            extra: a.allowed.extra + b.allowed.extra,
+            different: a.allowed.different + b.allowed.different,
+          },
+        }
+      : {}),
     examples: {
       missing: [...a.examples.missing, ...b.examples.missing],
       extra: [...a.examples.extra, ...b.examples.extra],

@@ -7,6 +7,7 @@ import type {
   TableShape,
   ThroughAncestor,
 } from '../../model/verify.js';
+import { type AllowedKinds, allowedKinds, allowsEverything } from '../../model/verifyDirection.js';
 import { rowSecurityRefusal } from './rowSecurity.js';
 
 /**
@@ -75,26 +76,33 @@ export const WHOLE_ROW = 'whole row (no key: compared as a multiset of rows)';
  * replicates — instead of being refused (a merge needs keys to decide rows by). A table the
  * connected role reads through a row-level security policy on either node (`publisherNode`, the
  * publisher's name in that refusal) is refused last, once nothing else keeps it from being compared
- * (rowSecurity.ts).
+ * (rowSecurity.ts). A table PostgreSQL does not send every change of (actions its publications do
+ * not publish; `upstream`: the publisher's own subscriptions applying into it under origin = none)
+ * is compared in PostgreSQL's direction, allowing the kinds of difference PostgreSQL rightly leaves
+ * (model/verifyDirection.ts); not comparable when that is every kind, or when it has no key to
+ * tell the kinds apart.
  */
 export function planComparison(
   scope: PublishedScope,
   publisher: TableShape | undefined,
   subscriber: TableShape | undefined,
   subscriberNode: string,
-  opts: { keyless?: boolean; publisherNode?: string } = {},
+  opts: {
+    keyless?: boolean;
+    publisherNode?: string;
+    upstream?: { from: string; subscriptions: readonly string[] } | null;
+  } = {},
 ): TableComparison | NotVerifiable {
   const table = scope.table;
   const name = qualifiedName(table);
   if (!publisher) return { table, reason: `${name} is published but cannot be read on the publisher` };
   if (!subscriber) return { table, reason: `${name} does not exist on ${subscriberNode}` };
-  const unsent = scope.notReplicated ?? [];
-  if (unsent.length > 0)
+  const allowed = allowedKinds(scope.notReplicated ?? [], opts.upstream ?? null);
+  const direction = Object.keys(allowed).length > 0;
+  if (direction && (allowsEverything(allowed) || !publisher.key))
     return {
       table,
-      reason:
-        `${name} is not comparable: its publications do not publish ${unsent.join(', ')}, so PostgreSQL does not ` +
-        `replicate ${unsent.length === 1 ? 'that' : 'those'} and ${subscriberNode} may rightly hold rows that differ from the publisher's`,
+      reason: notComparableReason(name, allowed, subscriberNode, !publisher.key),
       notComparable: true,
     };
   const key = publisher.key ?? (opts.keyless ? { source: WHOLE_ROW, columns: [] } : null);
@@ -143,7 +151,21 @@ export function planComparison(
     publisher: { table, keys: pubKeys, columns, byValue, filter: scope.filter, only: !publisher.partitioned },
     subscriber: { table, keys: subKeys, columns, byValue, filter: null, only: !subscriber.partitioned },
     estimatedRows: publisher.estimatedRows,
+    ...(direction ? { allowed } : {}),
   };
+}
+
+/** Why a table PostgreSQL leaves apart cannot be compared in its direction: every kind allowed, or no key. */
+function notComparableReason(
+  name: string,
+  allowed: AllowedKinds,
+  subscriberNode: string,
+  keyless: boolean,
+): string {
+  const why = [...new Set(Object.values(allowed))].join('; ');
+  return keyless
+    ? `${name} is not comparable: ${why}, so ${subscriberNode} may rightly hold rows that differ from the publisher's, and without a key the rows PostgreSQL rightly leaves apart cannot be told from the others`
+    : `${name} is not comparable: ${why}, so PostgreSQL may rightly leave rows missing, extra and different on ${subscriberNode}`;
 }
 
 export function isComparison(x: TableComparison | NotVerifiable): x is TableComparison {

@@ -184,25 +184,55 @@ describe('verify, pure parts', () => {
     expect('reason' in c && c.reason).toMatch(reason);
   });
 
-  it('a table PostgreSQL does not send every change of (publish without update, delete) is not comparable, for good', () => {
+  it('a table PostgreSQL does not send every change of is compared in its direction; not comparable when every kind is allowed or it has no key', () => {
     const t = { schema: 'public', name: 't' };
     const s = shape(['id', 'v'], ['id']);
+    // before: publish without update, delete was "not comparable" for good; now its kinds are allowed
     const c = planComparison(
       { table: t, columns: null, filter: null, notReplicated: ['update', 'delete'] },
       s,
       s,
       'west',
     );
-    expect(c).toEqual({
+    expect(c).toHaveProperty('publisher');
+    expect('allowed' in c && c.allowed).toEqual({
+      different: 'publish has no update',
+      extra: 'publish has no delete',
+    });
+    // origin = none with an upstream on the publisher: missing and different
+    const o = planComparison({ table: t, columns: null, filter: null }, s, s, 'west', {
+      upstream: { from: 'east', subscriptions: ['east_c'] },
+    });
+    expect('allowed' in o && Object.keys(o.allowed!).sort()).toEqual(['different', 'missing']);
+    // every kind allowed: no difference could diverge, so it is no comparison
+    expect(
+      planComparison(
+        { table: t, columns: null, filter: null, notReplicated: ['insert', 'update', 'delete'] },
+        s,
+        s,
+        'west',
+      ),
+    ).toEqual({
       table: t,
       reason:
-        "public.t is not comparable: its publications do not publish update, delete, so PostgreSQL does not replicate those and west may rightly hold rows that differ from the publisher's",
+        'public.t is not comparable: publish has no insert; publish has no update; publish has no delete, so PostgreSQL may rightly leave rows missing, extra and different on west',
       notComparable: true,
     });
-    // every action published: compared as ever
+    // no key: the allowed kinds cannot be told from the rest
+    const keyless = shape(['id', 'v'], null);
     expect(
-      planComparison({ table: t, columns: null, filter: null, notReplicated: null }, s, s, 'west'),
-    ).toHaveProperty('publisher');
+      planComparison(
+        { table: t, columns: null, filter: null, notReplicated: ['update', 'delete'] },
+        keyless,
+        keyless,
+        'west',
+        { keyless: true },
+      ),
+    ).toMatchObject({ notComparable: true });
+    // every action published: compared as ever, nothing allowed
+    const full = planComparison({ table: t, columns: null, filter: null, notReplicated: null }, s, s, 'west');
+    expect(full).toHaveProperty('publisher');
+    expect(full).not.toHaveProperty('allowed');
   });
 
   it('a partition published beside an ancestor published via root is replicated as the topmost such ancestor (028_row_filter.pl)', () => {
