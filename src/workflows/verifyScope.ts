@@ -74,11 +74,12 @@ export async function planVerify(
     if (ancestor) return throughAncestorNotComparable(s.table, ancestor, d.node);
     const others = info.alsoFedBy.get(name);
     if (others) return { table: s.table, reason: alsoFedReason(name, d, others), notComparable: true };
+    // origin = none: rows and updates the publisher received from upstream are never sent (allowed)
     const upstream = elsewhere.get(name);
-    if (upstream) return { table: s.table, reason: originNoneReason(name, d, upstream), notComparable: true };
     return planComparison(s, pubShapes.get(name), subShapes.get(name), d.node, {
       keyless: true,
       publisherNode: d.from,
+      upstream: upstream ? { from: d.from, subscriptions: upstream } : null,
     });
   });
 }
@@ -92,9 +93,4 @@ export async function planVerify(
 function alsoFedReason(name: string, d: SubscriptionSpec, others: string[]): string {
   const subs = `subscription${others.length === 1 ? '' : 's'} ${others.join(', ')}`;
   return `${name} is not comparable with ${d.from} alone: ${subs} on ${d.node} ${others.length === 1 ? 'applies' : 'apply'} into it too, so rows ${d.node} holds that ${d.from} never had may be ${others.length === 1 ? "that subscription's" : 'theirs'}`;
-}
-
-function originNoneReason(name: string, d: SubscriptionSpec, upstream: string[]): string {
-  const subs = `subscription${upstream.length === 1 ? '' : 's'} ${upstream.join(', ')}`;
-  return `${name} is not comparable with ${d.from}: ${subs} on ${d.from} ${upstream.length === 1 ? 'applies' : 'apply'} into it too, and with origin = none ${d.from} sends ${d.node} only the changes made on ${d.from} itself, so ${d.from} rightly holds rows ${d.node} never receives`;
 }
