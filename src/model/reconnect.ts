@@ -24,7 +24,7 @@
  * reconnect.
  */
 
-/** Below this much unconfirmed WAL a streaming slot has nothing left to replay (syncVerdict's lagVerdict too). */
+/** Below this much unconfirmed WAL a streaming slot has nothing left to replay (model/lagVerdict.ts too). */
 export const NOTHING_PENDING_BYTES = 64 * 1024;
 
 export interface RestartFacts {

@@ -3,12 +3,12 @@ import { subscriptionAddress } from '../model/address.js';
 import { parseBytes } from '../model/bytes.js';
 import { SteepError } from '../model/errors.js';
 import { cannotFinishText } from '../model/initFailure.js';
+import { type LagLimit, lagVerdict } from '../model/lagVerdict.js';
 import type { StatusCheck, StatusReport, SubscriptionStatus } from '../model/statusReport.js';
-import { type LagLimit, lagVerdict } from '../model/syncVerdict.js';
 import type { Topology } from '../model/topology.js';
 import { conflictsSinceText } from '../model/verifyRecord.js';
 
-export type { LagLimit } from '../model/syncVerdict.js';
+export type { LagLimit } from '../model/lagVerdict.js';
 
 /** `--max-lag`: a size (`64MB`, bytes when plain) or a duration (`30s`, `5min`). */
 export function parseMaxLag(text: string): LagLimit {

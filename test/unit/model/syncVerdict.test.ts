@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { type LagFacts, lagVerdict } from '../../../src/model/lagVerdict.js';
 import {
-  type LagFacts,
-  lagVerdict,
   missingColumns,
   nextReading,
   riseWindowMs,
