@@ -24,12 +24,14 @@ function sections(schema) {
   return [
     ['Top level', '', schema],
     ['`settings`', 'settings.', schema.properties.settings],
+    ['`settings.verify`', 'settings.verify.', schema.properties.settings.properties.verify],
     ['`nodes.<name>`', 'nodes.<name>.', def('node')],
     ['`publications.<name>`', 'publications.<name>.', def('publication')],
     ['`publications.<name>.tables[]`', 'tables[].', def('table')],
     ['`subscriptions.<name>`', 'subscriptions.<name>.', subscription],
     ['`subscriptions.<name>.init`', 'init.', subscription.properties.init],
     ['`subscriptions.<name>.options`', 'options.', subscription.properties.options],
+    ['`subscriptions.<name>.verify`', 'verify.', subscription.properties.verify],
     ['`links.<name>`', 'links.<name>.', def('link')],
     ['`links.<name>.init`', 'init.', def('link').properties.init],
   ];

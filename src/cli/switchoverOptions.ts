@@ -1,6 +1,6 @@
 import { Flags, type Interfaces } from '@oclif/core';
-import { parseDuration } from '../config/durations.js';
 import { parseBytes } from '../model/bytes.js';
+import { parseDuration } from '../model/durations.js';
 import { SteepError } from '../model/errors.js';
 import type { SwitchoverOptions } from '../model/switchover.js';
 import { commaList } from './flags.js';

@@ -208,6 +208,7 @@ function addLinkObjects(
       init: init.method === 'snapshot' && node !== second ? { ...init, method: 'none' } : { ...init },
       protect,
       link: name,
+      ...(settings.verifyWindow !== undefined ? { verifyWindow: settings.verifyWindow } : {}),
     };
     topology.subscriptions[subscription.name] = subscription;
   }

@@ -1,6 +1,6 @@
 import { linkAddress, printAddress, publicationAddress, subscriptionAddress } from '../model/address.js';
+import { formatDuration, MAX_DURATION_MS, parseDuration } from '../model/durations.js';
 import type { IgnoreSpec, SchemaSyncMode, Settings, Topology } from '../model/topology.js';
-import { formatDuration, MAX_DURATION_MS, parseDuration } from './durations.js';
 import { identifierProblem } from './identifiers.js';
 import { normaliseLinks } from './links.js';
 import { normaliseNode } from './nodes.js';
@@ -10,6 +10,7 @@ import type { ProblemList } from './problems.js';
 import { normalisePublication } from './publications.js';
 import type { DocumentReader } from './reader.js';
 import { normaliseSubscription } from './subscriptions.js';
+import { readVerifyWindow } from './verifyWindow.js';
 
 export const DEFAULT_SETTINGS: Settings = {
   schemaSync: 'strict',
@@ -108,6 +109,7 @@ function normaliseSettings(ctx: NormaliseContext): Settings {
       ctx.positions.value(['settings', 'stateSchema']),
     );
   }
+  const window = readVerifyWindow(ctx, ['settings', 'verify', 'window']);
   return {
     schemaSync:
       (reader.string(['settings', 'schemaSync']) as SchemaSyncMode | undefined) ??
@@ -124,6 +126,7 @@ function normaliseSettings(ctx: NormaliseContext): Settings {
     ...(reader.has(['settings', 'dropOrphanSlots'])
       ? { dropOrphanSlots: reader.strings(['settings', 'dropOrphanSlots']).map((p) => p.value) }
       : {}),
+    ...(window !== undefined ? { verifyWindow: window } : {}),
   };
 }
 

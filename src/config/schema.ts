@@ -85,6 +85,7 @@ const FIELD_WORDS: Record<string, string> = {
   lockTimeout: DURATION,
   statementTimeout: DURATION,
   connectTimeout: DURATION,
+  window: 'a duration like 7d, 12h or 30min, or off',
   port: 'a port number (1 to 65535)',
   serverVersion: 'a PostgreSQL version like 14, "18.4" or 180004',
   topology: 'a simple name: lower-case letters, digits, `_` and `-`, at most 63 characters',

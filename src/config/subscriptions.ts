@@ -14,6 +14,7 @@ import { checkStrategies, checkStrategy } from './mergeStrategy.js';
 import type { NormaliseContext as Context } from './normalise.js';
 import type { Path } from './paths.js';
 import type { DocumentReader } from './reader.js';
+import { readVerifyWindow } from './verifyWindow.js';
 
 /** A subscription: slot, init and schemaSync defaults filled in; options only as the file sets them. */
 export function normaliseSubscription(ctx: Context, name: string, settings: Settings): SubscriptionSpec {
@@ -55,6 +56,7 @@ export function normaliseSubscription(ctx: Context, name: string, settings: Sett
   if (checked) init.strategy = checked;
   const strategies = checkStrategies(ctx, [...base, 'init'], method, owner);
   if (strategies) init.strategies = strategies;
+  const window = readVerifyWindow(ctx, [...base, 'verify', 'window']) ?? settings.verifyWindow;
 
   return {
     name,
@@ -70,6 +72,7 @@ export function normaliseSubscription(ctx: Context, name: string, settings: Sett
     init,
     protect: reader.boolean([...base, 'protect']) ?? false,
     ...(reader.has([...base, 'slot']) ? { slotDeclared: true as const } : {}),
+    ...(window !== undefined ? { verifyWindow: window } : {}),
     ...renamedFrom(reader, base),
   };
 }

@@ -54,7 +54,15 @@ export interface Settings {
   sequenceLag?: number;
   /** glob patterns of orphaned slots `apply --allow-destroy` may drop (absent: none) */
   dropOrphanSlots?: string[];
+  /** `verify.window`: every subscription's unless it sets its own (absent: none) */
+  verifyWindow?: VerifyWindow;
 }
+
+/**
+ * `verify.window` (model/verifyWindow.ts): how long a table may go without a comparison that
+ * found it equal before its subscription is `unverified`, in milliseconds; `off` waives it.
+ */
+export type VerifyWindow = number | 'off';
 
 /** Glob patterns (`*`, `?`) of objects steep neither reports nor touches. */
 export interface IgnoreSpec {
@@ -232,6 +240,8 @@ export interface SubscriptionSpec extends SubscriptionDef, Declared {
   slotDeclared?: true;
   /** set by the planner, never the file: `slot` is the one it kept through a rename (steep's marker records it) */
   slotKept?: true;
+  /** `verify.window`, its own or settings' (absent: none) */
+  verifyWindow?: VerifyWindow;
 }
 
 /**

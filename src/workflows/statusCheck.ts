@@ -1,6 +1,6 @@
-import { parseDuration } from '../config/durations.js';
 import { subscriptionAddress } from '../model/address.js';
 import { parseBytes } from '../model/bytes.js';
+import { parseDuration } from '../model/durations.js';
 import { SteepError } from '../model/errors.js';
 import { cannotFinishText } from '../model/initFailure.js';
 import { type LagLimit, lagVerdict } from '../model/lagVerdict.js';

@@ -1,9 +1,9 @@
 import type pg from 'pg';
 import { segmentBounds, segmentComparison, segmentKey } from '../catalog/segments.js';
-import { parseDuration } from '../config/durations.js';
 import { loadTopology } from '../config/load.js';
 import { withSession } from '../db/connect.js';
 import type { EventSink } from '../executors/events.js';
+import { parseDuration } from '../model/durations.js';
 import { SteepError } from '../model/errors.js';
 import { unrecordedState } from '../model/initLifecycle.js';
 import { compareText } from '../model/order.js';
@@ -44,7 +44,7 @@ import { planVerify } from './verifyScope.js';
  */
 
 export interface RollingOptions {
-  /** `--budget`: a duration as steep.yaml writes them (config/durations.ts) */
+  /** `--budget`: a duration as steep.yaml writes them (model/durations.ts) */
   budget: string;
   parallel: number;
   examples: number;

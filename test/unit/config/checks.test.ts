@@ -262,6 +262,23 @@ describe('values', () => {
     ]);
   });
 
+  it('verify.window: a duration up to a year, or off; never 0', () => {
+    const window = (v: string) =>
+      errorsOf(`version: 1\ntopology: t\nsettings:\n  verify: { window: ${v} }\nnodes: {a: {}}\n`);
+    expect(window('7d')).toEqual([]);
+    expect(window('30d')).toEqual([]);
+    expect(window('off')).toEqual([]);
+    expect(window('a week')).toEqual([
+      '4:21 invalid-value: settings: `window` must be a duration like 7d, 12h or 30min, or off',
+    ]);
+    expect(window('0s')).toEqual([
+      '4:21 invalid-value: settings: `window` must be a duration from 1ms to 366d (7d, 12h, 30min), or off to waive it',
+    ]);
+    expect(window('400d')).toEqual([
+      '4:21 invalid-value: settings: `window` must be a duration from 1ms to 366d (7d, 12h, 30min), or off to waive it',
+    ]);
+  });
+
   it('version must be 1, topology a simple id', () => {
     expect(errorsOf(BASE.replace('version: 1', 'version: 2').replace('orders-eu', 'Orders EU'))).toEqual([
       '1:10 invalid-value: `version` must be 1',

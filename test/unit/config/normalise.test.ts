@@ -173,6 +173,21 @@ describe('defaults', () => {
       protect: false,
     });
   });
+
+  it('verify.window: none by default; settings give every subscription theirs, one may set its own or off', () => {
+    expect(check(BASE).topology?.subscriptions.west_orders?.verifyWindow).toBeUndefined();
+    const withDefault = BASE.replace(
+      'topology: orders-eu',
+      'topology: orders-eu\nsettings: {verify: {window: 7d}}',
+    );
+    expect(check(withDefault).topology?.settings.verifyWindow).toBe(7 * 86_400_000);
+    expect(check(withDefault).topology?.subscriptions.west_orders?.verifyWindow).toBe(7 * 86_400_000);
+    const own = withDefault.replace('    from: east\n', '    from: east\n    verify: {window: 2s}\n');
+    expect(own).not.toBe(withDefault);
+    expect(check(own).topology?.subscriptions.west_orders?.verifyWindow).toBe(2000);
+    const off = withDefault.replace('    from: east\n', '    from: east\n    verify: {window: off}\n');
+    expect(check(off).topology?.subscriptions.west_orders?.verifyWindow).toBe('off');
+  });
 });
 
 describe('normalisation', () => {

@@ -1,11 +1,11 @@
 import { Ajv } from 'ajv';
 import { describe, expect, it } from 'vitest';
-import { formatDuration, parseDuration } from '../../../src/config/durations.js';
 import { identifierProblem, parseTableName } from '../../../src/config/identifiers.js';
 import { mapDocument, type Path, pathOf, SKIP, type Trail } from '../../../src/config/paths.js';
 import { steepSchema } from '../../../src/config/schema.js';
 import { editDistance, nearest } from '../../../src/config/suggest.js';
 import { parseServerVersion } from '../../../src/config/versions.js';
+import { formatDuration, parseDuration } from '../../../src/model/durations.js';
 
 describe('durations', () => {
   it.each([

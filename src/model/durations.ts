@@ -8,8 +8,8 @@ const DURATION = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|min|h|d)?\s*$/;
 /** PostgreSQL's timeouts are int4 milliseconds. */
 export const MAX_DURATION_MS = 2_147_483_647;
 
-/** Milliseconds, or undefined when the value is not a duration or exceeds MAX_DURATION_MS. */
-export function parseDuration(value: unknown): number | undefined {
+/** Milliseconds, or undefined when the value is not a duration or exceeds `max` (MAX_DURATION_MS). */
+export function parseDuration(value: unknown, max = MAX_DURATION_MS): number | undefined {
   let ms: number;
   if (typeof value === 'number') {
     if (!Number.isInteger(value) || value < 0) return undefined;
@@ -21,7 +21,7 @@ export function parseDuration(value: unknown): number | undefined {
   } else {
     return undefined;
   }
-  return ms <= MAX_DURATION_MS ? ms : undefined;
+  return ms <= max ? ms : undefined;
 }
 
 /** 5000 → "5s", 90000 → "90s", 0 → "0": the shortest exact form, for messages. */
