@@ -3,6 +3,7 @@ import { INIT_STATES, type InitState } from './initState.js';
 import type { FailoverVerdict } from './plan.js';
 import type { ErrorReading, SyncVerdict } from './syncVerdict.js';
 import type { SubscriptionDef } from './topology.js';
+import type { WindowStatus } from './verifyWindow.js';
 
 /**
  * What `steep status` reports (docs/commands.md, docs/status.md): made by `workflows/status.ts`, shown by
@@ -21,12 +22,20 @@ export interface NodeStatus {
  * A subscription's state as `status` shows it: its init state, where `synchronized` is said only
  * when model/syncVerdict.ts proves it; else `failing` (enabled, nothing applies or the workers
  * keep failing), `stopped` (disabled), `gap` (a table's stream broke: model/continuity.ts), `unknown` (its node, or a reading the verdict needs, could
- * not be read), or the init's own word for a table not ready (copying, catching_up).
+ * not be read), `unverified` (otherwise synchronized, a table not found equal within its verify
+ * window: model/verifyWindow.ts), or the init's own word for a table not ready (copying, catching_up).
  */
-export type StatusState = InitState | 'failing' | 'stopped' | 'unknown' | 'gap';
+export type StatusState = InitState | 'failing' | 'stopped' | 'unknown' | 'gap' | 'unverified';
 
 /** Every state `status` may show, in order (the Prometheus state set). */
-export const STATUS_STATES: readonly StatusState[] = [...INIT_STATES, 'failing', 'stopped', 'unknown', 'gap'];
+export const STATUS_STATES: readonly StatusState[] = [
+  ...INIT_STATES,
+  'failing',
+  'stopped',
+  'unknown',
+  'gap',
+  'unverified',
+];
 
 export interface SubscriptionStatus extends Pick<SubscriptionDef, 'name' | 'node' | 'from'> {
   /** declared in steep.yaml */
@@ -69,6 +78,10 @@ export interface SubscriptionStatus extends Pick<SubscriptionDef, 'name' | 'node
    * verified), only those that rose; null before 18 or unknown
    */
   conflictsSinceVerify: Record<string, number> | null;
+  /** `verify.window` set: the share compared within it, the oldest comparison, the tables past it; absent: no window */
+  verifyWindow?: WindowStatus;
+  /** each table's oldest comparison, when it was last found equal as a whole (null: never); absent: not read */
+  verifiedTables?: { table: string; at: string | null }[];
   /** state `diverged`: the tables `steep verify` found different */
   divergedTables: string[];
   /** tables PostgreSQL copied (`f`) whose table-sync slot is gone from the publisher: it cannot finish them */

@@ -66,7 +66,9 @@ export type SyncVerdictWord =
   /** a reading steep needed could not be taken, or does not decide */
   | 'unknown'
   /** a table's stream broke (model/continuity.ts): changes of the publisher's never reached it */
-  | 'gap';
+  | 'gap'
+  /** otherwise synchronized, but a table was not found equal within its verify window (model/verifyWindow.ts) */
+  | 'unverified';
 
 export interface SyncVerdict {
   verdict: SyncVerdictWord;

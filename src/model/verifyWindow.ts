@@ -1,0 +1,172 @@
+/**
+ * The verify window (docs/status.md): `synchronized` says the stream has no known hole *and*,
+ * where the subscription sets `verify.window`, that every table was found equal within it. Pure:
+ * each table's oldest comparison from what steep's state schema records, the tables past the
+ * window, the share of rows compared within it, and the verdict it turns a `synchronized` into.
+ *
+ * A table's oldest comparison is when it was last found equal as a whole: the later of the last
+ * `steep verify` that found it equal (verified_tables) and the oldest `equal_at` of its segments
+ * (verified_segments, `verify --rolling`), the latter only when every segment has one — a table
+ * half compared by rolling runs was not compared as a whole. Every other verdict (diverged, gap,
+ * failing, stopped, unknown, a table not ready) says more, or worse, and stands: only a
+ * subscription otherwise `synchronized` becomes `unverified`.
+ */
+import { adviceText } from './advice.js';
+import { formatDuration } from './durations.js';
+import type { SyncVerdict } from './syncVerdict.js';
+import type { VerifyWindow } from './topology.js';
+
+/** What steep's state schema records of one table's comparisons. */
+export interface TableEvidence {
+  /** when the last `steep verify` of it ended, where it found it equal; null: none, or not equal */
+  wholeEqualAt: string | null;
+  /** that verify's rows; null: none */
+  wholeRows: number | null;
+  /** its segments (verify --rolling): rows at the last comparison, when last found equal */
+  segments: { rows: number; equalAt: string | null }[];
+}
+
+/** When the table was last found equal as a whole (ISO 8601); null: never. */
+export function oldestComparison(e: TableEvidence | undefined): string | null {
+  if (!e) return null;
+  const segments =
+    e.segments.length > 0 && e.segments.every((s) => s.equalAt !== null)
+      ? e.segments.map((s) => s.equalAt!).reduce((a, b) => (Date.parse(a) <= Date.parse(b) ? a : b))
+      : null;
+  if (e.wholeEqualAt === null) return segments;
+  if (segments === null) return e.wholeEqualAt;
+  return Date.parse(e.wholeEqualAt) >= Date.parse(segments) ? e.wholeEqualAt : segments;
+}
+
+/** `verify.window` as `status` reports it. */
+export type WindowStatus =
+  | { window: 'off'; waived: true }
+  | {
+      waived: false;
+      /** as steep.yaml would write it: `7d`, `2s` */
+      window: string;
+      windowMs: number;
+      /** the oldest comparison of any table (ISO 8601); null: a table was never compared */
+      oldest: string | null;
+      /** rows compared equal within the window / all rows steep knows of (0..1); null: none known */
+      share: number | null;
+      rowsWithin: number;
+      rows: number;
+      tables: number;
+      tablesWithin: number;
+      /** the tables past the window, each with its oldest comparison (null: never) */
+      unverified: { table: string; oldest: string | null }[];
+    };
+
+/** The facts of one subscription: its window, its tables, their evidence, and now. */
+export interface WindowFacts {
+  window: VerifyWindow;
+  /** the subscription's tables (`schema.table`), in the order to report them */
+  tables: readonly string[];
+  evidence: ReadonlyMap<string, TableEvidence>;
+  /** ISO 8601 */
+  now: string;
+}
+
+/**
+ * The subscription's tables against its window. A table's rows are those its segments recorded,
+ * else its last verify's; a table never compared counts none (steep knows its rows from a
+ * comparison only), which the table count beside the share shows.
+ */
+export function judgeWindow(f: WindowFacts): WindowStatus {
+  if (f.window === 'off') return { window: 'off', waived: true };
+  const since = Date.parse(f.now) - f.window;
+  const within = (at: string | null) => at !== null && Date.parse(at) >= since;
+  let rows = 0;
+  let rowsWithin = 0;
+  let tablesWithin = 0;
+  let oldest: string | null = null;
+  let never = false;
+  const unverified: { table: string; oldest: string | null }[] = [];
+  for (const table of f.tables) {
+    const e = f.evidence.get(table);
+    const at = oldestComparison(e);
+    const total = e ? (e.segments.length > 0 ? sum(e.segments.map((s) => s.rows)) : (e.wholeRows ?? 0)) : 0;
+    rows += total;
+    rowsWithin += within(e?.wholeEqualAt ?? null)
+      ? total
+      : sum((e?.segments ?? []).filter((s) => within(s.equalAt)).map((s) => s.rows));
+    if (within(at)) tablesWithin++;
+    else unverified.push({ table, oldest: at });
+    if (at === null) never = true;
+    else if (oldest === null || Date.parse(at) < Date.parse(oldest)) oldest = at;
+  }
+  return {
+    waived: false,
+    window: formatDuration(f.window),
+    windowMs: f.window,
+    oldest: never ? null : oldest,
+    share: rows > 0 ? rowsWithin / rows : f.tables.length > 0 ? tablesWithin / f.tables.length : null,
+    rowsWithin,
+    rows,
+    tables: f.tables.length,
+    tablesWithin,
+    unverified,
+  };
+}
+
+function sum(xs: readonly number[]): number {
+  return xs.reduce((a, b) => a + b, 0);
+}
+
+/**
+ * The sync verdict with the window: a `synchronized` one with a table past the window is
+ * `unverified`, each such table a reason, then the way out; one within it (or waived) stays
+ * `synchronized`, saying so among its evidence. Any other verdict stands as it is.
+ */
+export function withWindow(v: SyncVerdict, w: WindowStatus | undefined, subscription: string): SyncVerdict {
+  if (!w || v.verdict !== 'synchronized') return v;
+  if (w.waived)
+    return { verdict: v.verdict, reasons: [...v.reasons, 'verify window off in steep.yaml (waived)'] };
+  if (w.unverified.length === 0)
+    return {
+      verdict: v.verdict,
+      reasons: [
+        ...v.reasons,
+        `every table found equal within its verify window ${w.window} (oldest comparison ${w.oldest})`,
+      ],
+    };
+  return {
+    verdict: 'unverified',
+    reasons: [
+      ...w.unverified.map((t) =>
+        t.oldest === null
+          ? `${t.table} was never compared (verify window ${w.window})`
+          : `${t.table} was last found equal at ${t.oldest}, longer ago than its verify window ${w.window}`,
+      ),
+      `compare them: \`${adviceText(
+        'verify',
+        subscription,
+        w.unverified.map((t) => t.table),
+      )}\` (read-only), or a schedule of \`steep verify --rolling --budget 5min\` (docs/repair.md)`,
+    ],
+  };
+}
+
+/** `compared within 2s: 62% of rows (1 of 2 tables); oldest comparison …` for status. */
+export function windowText(w: WindowStatus): string {
+  if (w.waived) return 'verify window: off (waived)';
+  const share = w.share === null ? 'no rows known' : `${Math.floor(w.share * 1000) / 10}% of rows`;
+  const oldest = w.oldest ?? `never (${w.unverified.filter((t) => t.oldest === null).length} table(s))`;
+  return `verify window ${w.window}: ${share} compared within it (${w.tablesWithin} of ${w.tables} tables); oldest comparison ${oldest}`;
+}
+
+/**
+ * What `status` reports of a subscription's comparisons: each table's oldest comparison (the
+ * metrics' age), and, where a window is set, the window's figures.
+ */
+export function verifiedFields(
+  window: VerifyWindow | undefined,
+  tables: readonly string[],
+  evidence: ReadonlyMap<string, TableEvidence>,
+  now: string,
+): { verifyWindow?: WindowStatus; verifiedTables: { table: string; at: string | null }[] } {
+  const verifiedTables = tables.map((table) => ({ table, at: oldestComparison(evidence.get(table)) }));
+  if (window === undefined) return { verifiedTables };
+  return { verifyWindow: judgeWindow({ window, tables, evidence, now }), verifiedTables };
+}
