@@ -55,6 +55,11 @@ export interface DriftReport {
    * publisher: planner/init/reinitLeftovers.ts), with the way out; absent when none
    */
   reinits?: FailingSubscription[];
+  /**
+   * declared subscriptions otherwise synchronized with a table not found equal within their
+   * verify window (model/verifyWindow.ts: verdict `unverified`), naming the tables; absent when none
+   */
+  unverified?: FailingSubscription[];
   /** with `--sequences`: subscriber sequences behind their publisher's by more than settings.sequenceLag */
   sequences?: SequenceLag[];
   /** subscriptions whose publisher declares standbys; `gap` and `not-ready` count as drift */

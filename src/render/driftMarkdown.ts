@@ -58,6 +58,13 @@ export function renderDriftMarkdown(r: DriftReport): string {
   );
   markdownSection(
     out,
+    'Unverified (a table not found equal within the verify window)',
+    (r.unverified ?? []).map(
+      (f) => `- \`${f.subscription}\` on ${f.node} ← ${f.from}: ${f.reasons.join('; ')}`,
+    ),
+  );
+  markdownSection(
+    out,
     'Conflicts since the last verify (rows that may differ)',
     r.conflicts.map((c) => `- \`${c.subscription}\` on ${c.node}: ${conflictsSinceText(c)}`),
   );

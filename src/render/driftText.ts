@@ -1,4 +1,4 @@
-import type { DriftReport, FingerprintChange } from '../model/driftReport.js';
+import type { DriftReport, FailingSubscription, FingerprintChange } from '../model/driftReport.js';
 import type { DriftItem, FailoverVerdict, OrphanSlot, PlanMessage } from '../model/plan.js';
 import type { SequenceLag } from '../model/sequences.js';
 import { conflictsSinceText } from '../model/verifyRecord.js';
@@ -23,12 +23,21 @@ export function driftSummary(r: DriftReport): string {
     [r.failing?.length ?? 0, 'subscription(s) whose replication is failing'],
     [r.gaps?.length ?? 0, "subscription(s) with a gap in a table's stream"],
     [r.reinits?.length ?? 0, 'reinit(s) not finished'],
+    [r.unverified?.length ?? 0, 'subscription(s) unverified: a table not compared within the verify window'],
     [r.sequences?.length ?? 0, 'sequence(s) behind their publisher'],
     [failoverCount(r, 'diverged'), 'subscription(s) with a possible failover gap'],
     [failoverCount(r, 'unknown'), 'subscription(s) a failover may have left apart'],
     [failoverCount(r, 'not-ready'), 'subscription(s) not ready for a failover'],
   ];
   return `Drift: ${parts.flatMap(([n, what]) => (n > 0 ? [`${n} ${what}`] : [])).join(', ')}.`;
+}
+
+/** Each subscription on a line, its reasons one a line under it. */
+function withReasons(subs: FailingSubscription[] = []): string[] {
+  return subs.flatMap((g) => [
+    `  subscription ${g.subscription} on ${g.node} ← ${g.from}:`,
+    ...g.reasons.map((x) => `    ${x}`),
+  ]);
 }
 
 function failoverCount(r: DriftReport, verdict: string): number {
@@ -44,20 +53,18 @@ export function renderDriftText(r: DriftReport): string {
       (f) => `  subscription ${f.subscription} on ${f.node} ← ${f.from}: ${f.reasons.join('; ')}`,
     ),
   );
-  section(
-    out,
-    redBold('Gap (changes never sent to a table):'),
-    (r.gaps ?? []).flatMap((g) => [
-      `  subscription ${g.subscription} on ${g.node} ← ${g.from}:`,
-      ...g.reasons.map((x) => `    ${x}`),
-    ]),
-  );
+  section(out, redBold('Gap (changes never sent to a table):'), withReasons(r.gaps));
   section(
     out,
     yellowBold('Reinit not finished:'),
     (r.reinits ?? []).map(
       (f) => `  subscription ${f.subscription} on ${f.node} ← ${f.from}: ${f.reasons.join('; ')}`,
     ),
+  );
+  section(
+    out,
+    yellowBold('Unverified (a table not found equal within the verify window):'),
+    withReasons(r.unverified),
   );
   section(out, yellowBold('Changed outside steep:'), r.objects.map(driftLine));
   section(

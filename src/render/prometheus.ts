@@ -28,7 +28,15 @@ function labelValue(value: string): string {
 
 function line(name: string, labels: Labels, value: number): string {
   const pairs = Object.entries(labels).map(([k, v]) => `${k}="${labelValue(v)}"`);
-  return `${name}{${pairs.join(',')}} ${Number.isFinite(value) ? value : 'NaN'}`;
+  // the format's infinities: a table never compared is infinitely long ago (tableSeries)
+  const text = Number.isFinite(value)
+    ? String(value)
+    : value === Infinity
+      ? '+Inf'
+      : value === -Infinity
+        ? '-Inf'
+        : 'NaN';
+  return `${name}{${pairs.join(',')}} ${text}`;
 }
 
 /** The WAL states pg_replication_slots.wal_status takes (13+). */
@@ -47,6 +55,7 @@ export function renderPrometheus(m: MetricsSample): string {
   };
   nodeSeries(family, m.status, t);
   subscriptionSeries(family, m.status, t);
+  tableSeries(family, m.status, t);
   slotSeries(family, m.status, t);
   sampleSeries(family, m, t);
   return exposition(families);
@@ -147,6 +156,24 @@ function subscriptionSeries(family: NewFamily, status: StatusReport, t: Labels):
       diverged.push({ labels, value: s.divergedTables.length });
     }
   }
+}
+
+/**
+ * Each table's time since it was last found equal as a whole (model/verifyWindow.ts), whatever
+ * its subscription's window: +Inf for a table never compared, so an alert's `>` fires on it too.
+ */
+function tableSeries(family: NewFamily, status: StatusReport, t: Labels): void {
+  const age = family(
+    'steep_table_verified_age_seconds',
+    'Seconds since a steep verify (or every segment of a verify --rolling) last found the table equal; +Inf: never.',
+  );
+  const now = Date.parse(status.sampledAt);
+  for (const s of status.subscriptions)
+    for (const v of s.verifiedTables ?? [])
+      age.push({
+        labels: { ...t, subscription: s.name, node: s.node, from: s.from, table: v.table },
+        value: v.at === null ? Infinity : Math.max(0, (now - Date.parse(v.at)) / 1000),
+      });
 }
 
 function slotSeries(family: NewFamily, status: StatusReport, t: Labels): void {

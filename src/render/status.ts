@@ -1,5 +1,6 @@
 import type { SlotStatus, StatusCheck, StatusReport, SubscriptionStatus } from '../model/statusReport.js';
 import { conflictsText } from '../model/verifyRecord.js';
+import { windowText } from '../model/verifyWindow.js';
 import { bold, green, red, redBold, yellow, yellowBold } from './colour.js';
 import { ORPHANED_TITLE, OTHER_SLOTS_TITLE } from './driftText.js';
 import { lostSyncText, stateText } from './initProgress.js';
@@ -52,9 +53,9 @@ function subscriptionLines(s: SubscriptionStatus): string[] {
   const out = [`${head}  ${parts.join(' · ')}`];
   // why it is not synchronized (the verdict's evidence), or why steep cannot tell
   if (s.state === 'unknown' && s.unknown) out.push(red(`      ${s.unknown}`));
-  if (s.verdict && (s.state === 'failing' || s.state === 'stopped' || s.state === 'gap'))
+  if (s.verdict && ['failing', 'stopped', 'gap', 'unverified'].includes(s.state))
     for (const reason of s.verdict.reasons)
-      out.push((s.state === 'stopped' ? yellow : red)(`      ${reason}`));
+      out.push((s.state === 'stopped' || s.state === 'unverified' ? yellow : red)(`      ${reason}`));
   if (s.error) out.push(red(`      ${s.error}`));
   if (s.unfinishedReinit) out.push(yellow(`      ${s.unfinishedReinit}`));
   if (s.leftFence) out.push(yellow(`      ${s.leftFence}`));
@@ -70,6 +71,12 @@ function subscriptionLines(s: SubscriptionStatus): string[] {
   if (s.lostSyncSlots.length > 0)
     out.push(red(`      lost sync: ${lostSyncText(s.name, s.from, s.state, s.lostSyncSlots)}`));
   if (s.lastVerify) out.push(`      ${verifyText(s.lastVerify)}`);
+  if (s.verifyWindow)
+    out.push(
+      (s.verifyWindow.waived || s.verifyWindow.unverified.length > 0 ? yellow : green)(
+        `      ${windowText(s.verifyWindow)}`,
+      ),
+    );
   const rose = s.conflictsSinceVerify;
   if (rose && Object.keys(rose).length > 0)
     out.push(

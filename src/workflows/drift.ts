@@ -100,7 +100,7 @@ export async function detectDrift(configPath: string, opts: { sequences?: boolea
   );
   const gaps = await probeDataGaps(topology, observed);
   const lags = opts.sequences ? await laggingSequences(topology, reachable) : undefined;
-  const { conflicts, failing, gaps: broken, reinits } = await liveProblems(topology, observed);
+  const { conflicts, failing, gaps: broken, reinits, unverified } = await liveProblems(topology, observed);
   return {
     report: driftReport(
       topology,
@@ -113,6 +113,7 @@ export async function detectDrift(configPath: string, opts: { sequences?: boolea
       failing,
       broken,
       reinits,
+      unverified,
     ),
     configWarnings,
   };
@@ -181,6 +182,7 @@ export function driftReport(
   failing: FailingSubscription[] = [],
   broken: FailingSubscription[] = [],
   reinits: FailingSubscription[] = [],
+  unverified: FailingSubscription[] = [],
 ): DriftReport {
   const schema = plan.schema.filter((s) => s.status !== 'MATCH');
   const errors = [...plan.errors.filter((e) => !isSchemaMessage(e)), ...fingerprintErrors];
@@ -204,6 +206,7 @@ export function driftReport(
     failing.length > 0 ||
     broken.length > 0 ||
     reinits.length > 0 ||
+    unverified.length > 0 ||
     // a switchover's fence left on a publisher still replicated from (planner/switchover/leftFence.ts)
     plan.warnings.some((w) => w.code === 'switchover.fence_left') ||
     (sequences?.length ?? 0) > 0 ||
@@ -225,6 +228,7 @@ export function driftReport(
     ...(failing.length > 0 ? { failing } : {}),
     ...(broken.length > 0 ? { gaps: broken } : {}),
     ...(reinits.length > 0 ? { reinits } : {}),
+    ...(unverified.length > 0 ? { unverified } : {}),
     ...(sequences ? { sequences } : {}),
     ...(plan.failover ? { failover: plan.failover } : {}),
     errors,

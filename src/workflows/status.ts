@@ -1,7 +1,8 @@
 /**
  * `steep status` (docs/status.md): every node reachable or not and its version; every
  * subscription's init state, `synchronized` only where model/syncVerdict.ts proves it (else
- * failing, stopped, gap or unknown, with the evidence), lag in bytes and seconds, apply/sync error
+ * failing, stopped, gap or unknown, with the evidence) and, with a verify window, every table was
+ * found equal within it (else unverified: model/verifyWindow.ts), lag in bytes and seconds, apply/sync error
  * counts (and on 18 the conflict counters); every logical slot with its wal_status and retained
  * WAL, classified — used by a subscription, prepared by `steep init prepare`, PostgreSQL's
  * table-sync slots, orphaned (steep's) or another tool's. It changes nothing on the nodes but one row per subscription
@@ -19,8 +20,9 @@ import { compareText } from '../model/order.js';
 import { AFTER_FAILOVER, type FailoverVerdict } from '../model/plan.js';
 import type { NodeStatus, SlotStatus, StatusReport, SubscriptionStatus } from '../model/statusReport.js';
 import { type SyncFacts, syncVerdict } from '../model/syncVerdict.js';
-import type { Topology } from '../model/topology.js';
+import { qualifiedName, type Topology } from '../model/topology.js';
 import { type ConflictsSinceVerify, conflictsRose, divergedStill } from '../model/verifyRecord.js';
+import { verifiedFields, withWindow } from '../model/verifyWindow.js';
 import { PG15 } from '../model/versions.js';
 import { failoverVerdicts } from '../planner/failover/failover.js';
 import { type UnfinishedReinit, unfinishedReinits } from '../planner/init/reinitLeftovers.js';
@@ -129,6 +131,13 @@ function subscriptionStatus(
     ...(fences.has(`${node}/${name}`) ? { leftFence: fences.get(`${node}/${name}`)!.reason } : {}),
   };
   if (!o) return { status, judged: null };
+  // steep's own state schema, which an allTables publication publishes too, is never compared
+  const compared = tables.filter((t) => t.schema !== topology.settings.stateSchema).map(qualifiedName);
+  if (nodeLive)
+    Object.assign(
+      status,
+      verifiedFields(d?.verifyWindow, compared, nodeLive.evidence.get(name) ?? new Map(), nodeLive.readAt),
+    );
   const observedSlot =
     slotName && publisher ? Object.values(publisher.slots).find((x) => x.name === slotName) : null;
   const facts: SyncFacts = {
@@ -174,8 +183,8 @@ function subscriptionStatus(
  * state of `synchronized` stands only where the verdict proves it.
  */
 function judge(j: Judged): void {
-  const v = syncVerdict(j.facts);
   const s = j.status;
+  const v = withWindow(syncVerdict(j.facts), s.verifyWindow, j.facts.subscription);
   s.verdict = v;
   if (j.initState !== 'synchronized' || v.verdict === 'synchronized') return;
   if (v.verdict === 'not_ready' && j.facts.unfinishedReinit) s.state = 'reinitializing';
@@ -372,7 +381,13 @@ export async function readStatus(topology: Topology): Promise<StatusReport> {
 const REINIT_STATES: ReadonlySet<InitState> = new Set(['reinitializing', 'copying']);
 
 /** The states the verdict shows where the init state is synchronized (judge). */
-const FROM_SYNCHRONIZED: ReadonlySet<string> = new Set(['failing', 'stopped', 'unknown', 'gap']);
+const FROM_SYNCHRONIZED: ReadonlySet<string> = new Set([
+  'failing',
+  'stopped',
+  'unknown',
+  'gap',
+  'unverified',
+]);
 
 /**
  * Each subscription's part in a failover of its publisher: the last one and the next one; one
@@ -397,8 +412,8 @@ function withFailover(subs: SubscriptionStatus[], verdicts: FailoverVerdict[]): 
  * drift, status --check and the metrics judge each reading against the last one any of them
  * took, whichever ran before; a subscriber that cannot be read tells nothing here, plan reports
  * it): the declared subscriptions with PostgreSQL 18 conflicts since their last verify, those
- * whose replication has stopped (verdict `failing`, with its evidence), and those with a table
- * whose stream broke (verdict `gap`).
+ * whose replication has stopped (verdict `failing`, with its evidence), those with a table
+ * whose stream broke (verdict `gap`), and those with a table past their verify window (`unverified`).
  */
 export async function liveProblems(topology: Topology, observed: ClusterState) {
   const live = await readLive(topology, observed, { record: true });
@@ -422,7 +437,7 @@ export async function liveProblems(topology: Topology, observed: ClusterState) {
   const reinits = judged
     .filter((s) => s.unfinishedReinit)
     .map((s) => ({ subscription: s.name, node: s.node, from: s.from, reasons: [s.unfinishedReinit!] }));
-  return { conflicts, failing: of('failing'), gaps: of('gap'), reinits };
+  return { conflicts, failing: of('failing'), gaps: of('gap'), reinits, unverified: of('unverified') };
 }
 
 export async function openStatus(configPath: string) {

@@ -32,8 +32,9 @@ function because(s: SubscriptionStatus, from = 0): string {
 /**
  * `status --check`, for cron and monitors: every subscription steep.yaml declares must exist,
  * be enabled (unless the file says `enabled: false`), be synchronized as model/syncVerdict.ts
- * proves it (every table ready, the apply worker running, no error since steep's last reading)
- * and within `maxLag`; no slot may be `lost` or `unreserved`; every node must be readable. What
+ * proves it (every table ready, the apply worker running, no error since steep's last reading;
+ * with a verify window, every table found equal within it: `unverified` names those that were
+ * not) and within `maxLag`; no slot may be `lost` or `unreserved`; every node must be readable. What
  * steep cannot prove either way is unknown, with the reason: never healthy.
  */
 export function checkStatus(r: StatusReport, topology: Topology, maxLag?: LagLimit): StatusCheck {
@@ -76,7 +77,7 @@ export function checkStatus(r: StatusReport, topology: Topology, maxLag?: LagLim
         `${at}: ${s.state}, not synchronized` +
           (s.lostSyncSlots.length > 0
             ? `, and ${cannotFinishText(s.lostSyncSlots, s.from)} (steep status says what ends it)`
-            : s.verdict?.verdict === 'failing' || s.verdict?.verdict === 'gap'
+            : s.verdict?.verdict === 'failing' || s.verdict?.verdict === 'gap' || s.state === 'unverified'
               ? because(s)
               : ''),
       );

@@ -12,15 +12,17 @@ import type { SlotLag, SubscriptionActivity } from '../model/initState.js';
 import { type ErrorReading, nextReading } from '../model/syncVerdict.js';
 import type { Topology } from '../model/topology.js';
 import type { VerifyRecord } from '../model/verifyRecord.js';
+import type { TableEvidence } from '../model/verifyWindow.js';
 import { DivergedTablesStore } from '../state/divergedTables.js';
 import { StatusReadingStore } from '../state/statusReadings.js';
 import { VerificationStore } from '../state/verifications.js';
+import { readVerifiedEvidence } from '../state/verifiedEvidence.js';
 import { readEachNode } from './tableFacts.js';
 
 /**
  * The live figures of `status` that no catalog snapshot has, one session per node: worker
  * activity and error counts, slot lag, what steep's state schema records (diverged tables, the
- * last verify, the last reading of the error counters); and this reading of the error counters
+ * last verify, each table's comparisons, the last reading of the error counters); and this reading of the error counters
  * recorded there for the next `status` to compare with (model/syncVerdict.ts).
  */
 
@@ -35,6 +37,8 @@ export interface Live {
   finished: Map<string, FinishedCopy[]>;
   /** by subscription: steep's previous reading of its error counters */
   readings: Map<string, ErrorReading>;
+  /** by subscription and table: what steep recorded of its comparisons (model/verifyWindow.ts) */
+  evidence: Map<string, Map<string, TableEvidence>>;
   /** when this reading was taken (ISO 8601) */
   readAt: string;
   /** the node's wal_retrieve_retry_interval in ms; null: not read */
@@ -58,24 +62,28 @@ export async function readLive(
       if (!n.reachable) return;
       const session = nodeSession(topology, n.name, 'steep status', {
         statementTimeoutMs: 10_000,
-        // the seven reads below go out together
+        // the eight reads below go out together
         pipeline: true,
       });
       await withSession(session, async (c) => {
         const readingStore = new StatusReadingStore(topology.settings.stateSchema, n.name);
-        const [activity, slots, diverged, finished, verified, readings, retryIntervalMs] = await Promise.all([
-          readSubscriptionActivity(c, n.serverVersion),
-          readSlotLag(c).catch(() => [] as SlotLag[]),
-          new DivergedTablesStore(topology.settings.stateSchema, n.name)
-            .all(c)
-            .catch(() => new Map<string, string[]>()),
-          readAllFinishedCopies(c).catch(() => new Map<string, FinishedCopy[]>()),
-          new VerificationStore(topology.settings.stateSchema, n.name)
-            .all(c)
-            .catch(() => new Map<string, VerifyRecord>()),
-          readingStore.all(c).catch(() => null),
-          readRetryIntervalMs(c).catch(() => null),
-        ]);
+        const [activity, slots, diverged, finished, verified, readings, retryIntervalMs, evidence] =
+          await Promise.all([
+            readSubscriptionActivity(c, n.serverVersion),
+            readSlotLag(c).catch(() => [] as SlotLag[]),
+            new DivergedTablesStore(topology.settings.stateSchema, n.name)
+              .all(c)
+              .catch(() => new Map<string, string[]>()),
+            readAllFinishedCopies(c).catch(() => new Map<string, FinishedCopy[]>()),
+            new VerificationStore(topology.settings.stateSchema, n.name)
+              .all(c)
+              .catch(() => new Map<string, VerifyRecord>()),
+            readingStore.all(c).catch(() => null),
+            readRetryIntervalMs(c).catch(() => null),
+            readVerifiedEvidence(c, topology.settings.stateSchema, n.name).catch(
+              () => new Map<string, Map<string, TableEvidence>>(),
+            ),
+          ]);
         const readAt = new Date().toISOString();
         out.set(n.name, {
           activity: new Map(activity.map((a) => [a.name, a])),
@@ -84,6 +92,7 @@ export async function readLive(
           finished,
           verified,
           readings: readings ?? new Map(),
+          evidence,
           readAt,
           retryIntervalMs,
           notRecorded: opts.record
