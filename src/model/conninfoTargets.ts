@@ -27,6 +27,11 @@ export function sameTarget(t: ConninfoTarget, spec: ConnectionSpec): boolean {
   );
 }
 
+/** Whether `t` names `spec`'s host and port, whatever the database: an address of the server `spec` is on. */
+export function sameServerAddress(t: ConninfoTarget, spec: ConnectionSpec): boolean {
+  return hostKey(t.host) === hostKey(spec.host) && t.port === spec.port;
+}
+
 export interface NodeAddress {
   name: string;
   connection: ConnectionSpec;
