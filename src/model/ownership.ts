@@ -57,3 +57,13 @@ export function parseOwnership(comment: string | null): Ownership | null {
   if (slot) o.slot = slot;
   return o;
 }
+
+/**
+ * The other steep topology an object is managed by, or null (this topology's, or no marker). A
+ * subscriber database may be shared by topologies (docs/import.md): another one's subscription is
+ * left alone, never judged nor recorded in the state both keep there.
+ */
+export function foreignTopology(o: { managedBy: Ownership | null }, topology: string): string | null {
+  const by = o.managedBy?.topology;
+  return by !== undefined && by !== topology ? by : null;
+}

@@ -40,6 +40,8 @@ export const STATUS_STATES: readonly StatusState[] = [
 export interface SubscriptionStatus extends Pick<SubscriptionDef, 'name' | 'node' | 'from'> {
   /** declared in steep.yaml */
   declared: boolean;
+  /** the other steep topology that manages it (absent: this one's, or none) */
+  managedBy?: string;
   /** null: unknown, its node could not be read */
   exists: boolean | null;
   enabled: boolean | null;

@@ -47,7 +47,7 @@ function subscriptionLines(s: SubscriptionStatus): string[] {
       : `lag ${formatBytes(s.lagBytes)}${s.lagSeconds !== null ? ` / ${s.lagSeconds.toFixed(1)} s` : ''}`,
     `tables ${s.tablesReady}/${s.tablesTotal} ready`,
     errorsText(s) || null,
-    s.declared ? null : 'not in steep.yaml',
+    s.declared ? null : s.managedBy ? `managed by steep topology ${s.managedBy}` : 'not in steep.yaml',
     s.state === 'unknown' ? null : s.unknown,
   ].filter((x): x is string => x !== null);
   const out = [`${head}  ${parts.join(' · ')}`];

@@ -10,6 +10,7 @@ import {
   gapWayOut,
   membershipsOf,
 } from '../model/continuity.js';
+import { foreignTopology } from '../model/ownership.js';
 import { qualifiedName, type Topology } from '../model/topology.js';
 import { StreamContinuityStore } from '../state/streamContinuity.js';
 import { readEachNode } from './tableFacts.js';
@@ -62,6 +63,8 @@ function judgeSubscription(
   disabledBefore: boolean,
   copied = false,
 ): { gaps: TableGap[]; record: ContinuityBaseline[]; gone: string[] } | null {
+  // another topology's subscription: its own status judges it and records its baselines
+  if (foreignTopology(o, topology.topology)) return null;
   const d = topology.subscriptions[o.name];
   const from = d && d.node === node.name ? d.from : o.from;
   const publisher = observed.nodes[from];
@@ -153,6 +156,7 @@ async function readNodes(
   const want = (node: string, table: string) => wanted.set(node, (wanted.get(node) ?? new Set()).add(table));
   for (const [name, node] of subscribers)
     for (const o of Object.values(node.subscriptions)) {
+      if (foreignTopology(o, topology.topology)) continue;
       const d = topology.subscriptions[o.name];
       const from = d && d.node === name ? d.from : o.from;
       if (!observed.nodes[from]?.reachable) continue;

@@ -17,6 +17,7 @@ import { type ClusterState, type ObservedSubscription, reachableNode } from '../
 import { advanceState, caughtUpAtAGlance, liveState } from '../model/initFigures.js';
 import type { InitState, SubscriptionActivity } from '../model/initState.js';
 import { compareText } from '../model/order.js';
+import { foreignTopology } from '../model/ownership.js';
 import { AFTER_FAILOVER, type FailoverVerdict } from '../model/plan.js';
 import type { NodeStatus, SlotStatus, StatusReport, SubscriptionStatus } from '../model/statusReport.js';
 import { type SyncFacts, syncVerdict } from '../model/syncVerdict.js';
@@ -103,6 +104,7 @@ function subscriptionStatus(
     node,
     from,
     declared: d !== undefined && d.node === node,
+    ...(o && foreignTopology(o, topology.topology) ? { managedBy: o.managedBy!.topology } : {}),
     exists: o !== undefined,
     unknown: from && !publisher ? `${from} (its publisher) cannot be read: lag unknown` : null,
     enabled: o ? o.enabled : null,

@@ -7,8 +7,9 @@ import {
 } from '../catalog/initProgress.js';
 import { postgresMessage } from '../catalog/session.js';
 import { nodeSession, withSession } from '../db/connect.js';
-import type { ClusterState } from '../model/cluster.js';
+import type { ClusterState, ObservedNode } from '../model/cluster.js';
 import type { SlotLag, SubscriptionActivity } from '../model/initState.js';
+import { foreignTopology } from '../model/ownership.js';
 import { type ErrorReading, nextReading } from '../model/syncVerdict.js';
 import type { Topology } from '../model/topology.js';
 import type { VerifyRecord } from '../model/verifyRecord.js';
@@ -96,8 +97,13 @@ export async function readLive(
           readAt,
           retryIntervalMs,
           notRecorded: opts.record
-            ? await recordReadings(c, readingStore, activity, readings, readAt, (sub) =>
-                publisherStartedAt(observed, n.subscriptions[sub]?.from ?? ''),
+            ? await recordReadings(
+                c,
+                readingStore,
+                ownActivity(topology, n, activity),
+                readings,
+                readAt,
+                (sub) => publisherStartedAt(observed, n.subscriptions[sub]?.from ?? ''),
               )
             : null,
         });
@@ -105,6 +111,18 @@ export async function readLive(
     },
   );
   return out;
+}
+
+/** The activity of the node's subscriptions but another topology's: its own status records those. */
+function ownActivity(
+  topology: Topology,
+  n: ObservedNode,
+  activity: SubscriptionActivity[],
+): SubscriptionActivity[] {
+  return activity.filter((a) => {
+    const o = n.subscriptions[a.name];
+    return !o || foreignTopology(o, topology.topology) === null;
+  });
 }
 
 /**
