@@ -1,7 +1,7 @@
 import { withDatabaseTag } from '../model/databaseTag.js';
+import type { InitMethod } from '../model/initMethods.js';
 import { compareTableNames, compareText } from '../model/order.js';
 import type {
-  InitMethod,
   InitSpec,
   LinkSpec,
   PublicationSpec,

@@ -1,5 +1,5 @@
+import type { InitMethod } from '../model/initMethods.js';
 import { ONE_WAY_STRATEGY_SYNTAX, parseStrategy, STRATEGY_SYNTAX } from '../model/mergeStrategy.js';
-import type { InitMethod } from '../model/topology.js';
 import { identifierProblem } from './identifiers.js';
 import type { NormaliseContext as Context } from './normalise.js';
 import type { Path } from './paths.js';

@@ -1,8 +1,8 @@
 import { parseBytes } from '../model/bytes.js';
+import type { InitMethod } from '../model/initMethods.js';
 import { compareText } from '../model/order.js';
 import type {
   ExistingData,
-  InitMethod,
   NewTables,
   SchemaSyncMode,
   Settings,

@@ -1,7 +1,7 @@
 import type pg from 'pg';
+import { restoredByUser } from '../model/initMethods.js';
 import type { Step } from '../model/plan.js';
 import type { SubscriptionSpec } from '../model/topology.js';
-import { restoredByUser } from '../model/topology.js';
 import { InitSlotStore } from '../state/initSlots.js';
 import { hasInitTables, SubscriptionStateStore } from '../state/subscriptionState.js';
 import type { EventSink } from './events.js';

@@ -4,7 +4,8 @@
  * figures of an init (copy, catch-up) as `apply`, `init status` and `status` show them.
  */
 import type { ObservedSlot, SubscriptionRelState } from './cluster.js';
-import type { InitMethod, SubscriptionRef, TableName } from './topology.js';
+import type { InitMethod } from './initMethods.js';
+import type { SubscriptionRef, TableName } from './topology.js';
 
 /** In the order an init passes through them, then the side states. */
 export const INIT_STATES = [

@@ -6,12 +6,12 @@
  */
 
 import type { ObservedRole } from './cluster.js';
+import type { InitMethod } from './initMethods.js';
 import { lsnValue } from './lsn.js';
 import { type ReplicaModeGrant, replicaModeWriters } from './replicaModeGrant.js';
 import type { SequenceAccess, SequenceOutcome, SequenceSyncReport } from './sequences.js';
 import { quoteIdent, THIS_DATABASE_OID } from './sql.js';
 import type { TableObject } from './tableObjects.js';
-import type { InitMethod } from './topology.js';
 import type { VerifyReport } from './verify.js';
 
 /** A fenced role on the new primary: an earlier rollback leaves it NOLOGIN and read-only there. */

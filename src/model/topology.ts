@@ -1,4 +1,5 @@
 import { SteepError } from './errors.js';
+import { INIT_METHOD, type InitMethod } from './initMethods.js';
 import { quoteTable } from './sql.js';
 
 /**
@@ -9,25 +10,6 @@ import { quoteTable } from './sql.js';
 
 export type SchemaSyncMode = 'strict' | 'auto' | 'manual';
 export type PublishOperation = 'insert' | 'update' | 'delete' | 'truncate';
-export type InitMethod = 'snapshot' | 'manual' | 'physical' | 'two-phase' | 'merge' | 'none';
-
-/**
- * The methods whose data the DBA restores on the subscriber from a slot `steep init prepare`
- * made: `manual` (a dump or any backup, its position recorded or typed) and `physical` (a
- * physical clone of the publisher, whose position steep reads from the clone's timeline history).
- */
-export function restoredByUser(method: InitMethod): method is 'manual' | 'physical' {
-  return method === 'manual' || method === 'physical';
-}
-/**
- * The tables that join an existing subscription later are copied by PostgreSQL's refresh
- * (`copy_data = true`, obeying `init.existingData` over rows they kept): `snapshot`, and
- * `two-phase` once its snapshot is applied (it streams like any other then; before, it is
- * disabled and refreshes nothing). The other methods copy them only with `init.newTables: copy`.
- */
-export function copiesJoiningTables(method: InitMethod): method is 'snapshot' | 'two-phase' {
-  return method === 'snapshot' || method === 'two-phase';
-}
 export type ExistingData = 'fail' | 'truncate' | 'keep';
 /** Tables added later to a subscription whose init is none or a finished manual: copy them, or the DBA vouches. */
 export type NewTables = 'copy' | 'skip';
@@ -228,7 +210,7 @@ export interface InitSpec {
  * proves before it starts the subscriptions.
  */
 export function startsUnderLocks(init: InitSpec): boolean {
-  return init.method === 'merge' || init.proveEqual === true;
+  return INIT_METHOD[init.method].underLocks || init.proveEqual === true;
 }
 
 export interface SubscriptionSpec extends SubscriptionDef, Declared {

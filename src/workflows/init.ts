@@ -8,11 +8,11 @@ import type { StepContext } from '../executors/runStep.js';
 import { printAddress, subscriptionNameOf } from '../model/address.js';
 import { SteepError } from '../model/errors.js';
 import { unrecordedState } from '../model/initLifecycle.js';
+import { INIT_METHOD, restoredByUser } from '../model/initMethods.js';
 import type { InitProgress } from '../model/initState.js';
 import type { Step } from '../model/plan.js';
 import { stepClass } from '../model/stepClass.js';
 import type { SubscriptionSpec, Topology } from '../model/topology.js';
-import { restoredByUser } from '../model/topology.js';
 import { ApplyLog, hasApplyLog, recordInterrupted } from '../state/applyLog.js';
 import { DivergedTablesStore } from '../state/divergedTables.js';
 import { hasInitTables, SubscriptionStateStore } from '../state/subscriptionState.js';
@@ -113,7 +113,7 @@ export class InitRunner {
     // a replace starts over; a manual init keeps the `preparing` its prepare recorded
     if (recorded !== 'uninitialized' && !(restoredByUser(d.init.method) && recorded === 'preparing'))
       await recordTransition(store, client, d, 'uninitialized', this.opts.onEvent);
-    if (d.init.method === 'none' && d.enabled)
+    if (INIT_METHOD[d.init.method].rows === 'vouched' && d.enabled)
       await recordTransition(store, client, d, 'synchronized', this.opts.onEvent);
   }
 

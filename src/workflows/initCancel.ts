@@ -31,6 +31,7 @@ import { printAddress, subscriptionAddress } from '../model/address.js';
 import type { Problem } from '../model/errors.js';
 import { SteepError } from '../model/errors.js';
 import { unrecordedState } from '../model/initLifecycle.js';
+import { copiesAtCreate } from '../model/initMethods.js';
 import type { Step } from '../model/plan.js';
 import { declaredSubscription, qualifiedName, type SubscriptionSpec } from '../model/topology.js';
 import { planInitCancel } from '../planner/init/initCancel.js';
@@ -207,7 +208,7 @@ async function readCancelFacts(
   const previous =
     recorded?.state ??
     (info ? unrecordedState({ enabled: info.enabled, tables: info.tables.values() }) : 'uninitialized');
-  const tables = existing && d.init.method === 'snapshot' ? await readSubscribedTables(c, d.name) : [];
+  const tables = existing && copiesAtCreate(d.init.method) ? await readSubscribedTables(c, d.name) : [];
   const copiedTables = stateTables ? await new CopyChunkStore(schema, d.node).copiedTables(c, d.name) : [];
   const plan = planInitCancel(d, {
     previous,

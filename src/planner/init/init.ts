@@ -1,10 +1,11 @@
 import { formatBytes } from '../../model/bytes.js';
 import type { ObservedNode, ObservedSubscription } from '../../model/cluster.js';
+import { restoredByUser } from '../../model/initMethods.js';
 import type { InitState } from '../../model/initState.js';
 import type { Statement } from '../../model/plan.js';
 import { displayTable } from '../../model/sql.js';
 import type { SubscriptionSpec, TableName } from '../../model/topology.js';
-import { DEFER_INDEXES_FROM, restoredByUser } from '../../model/topology.js';
+import { DEFER_INDEXES_FROM } from '../../model/topology.js';
 import { type DraftStep, PHASE, type PlanContext, stepKey } from '../context.js';
 import { digestOf } from '../digest.js';
 import { alterSubscriptionSql, tx } from '../sqlBuild.js';

@@ -2,11 +2,12 @@ import { subscriptionAddress } from '../../model/address.js';
 import { adviceText } from '../../model/advice.js';
 import { SteepError } from '../../model/errors.js';
 import { STREAMED } from '../../model/initLifecycle.js';
+import { copiesAtCreate, restoredByUser } from '../../model/initMethods.js';
 import type { InitState } from '../../model/initState.js';
 import type { Step } from '../../model/plan.js';
 import { quoteIdent, quoteTable } from '../../model/sql.js';
 import type { SubscriptionSpec, TableName } from '../../model/topology.js';
-import { qualifiedName, restoredByUser } from '../../model/topology.js';
+import { qualifiedName } from '../../model/topology.js';
 import { listText } from '../context.js';
 import {
   dropPublicationSql,
@@ -171,7 +172,7 @@ function truncatedTables(d: SubscriptionSpec, o: CancelObserved, destroys: boole
   if (destroys) return [];
   const copied = new Set(o.copiedTables.map(qualifiedName));
   const syncing =
-    o.existing && d.init.method === 'snapshot' ? o.tables.filter((t) => !copied.has(qualifiedName(t))) : [];
+    o.existing && copiesAtCreate(d.init.method) ? o.tables.filter((t) => !copied.has(qualifiedName(t))) : [];
   return [...syncing, ...o.copiedTables];
 }
 

@@ -2,15 +2,11 @@ import { subscriptionAddress } from '../../model/address.js';
 import { type AdviceSubject, advise, onlyCopyReason, printable } from '../../model/advice.js';
 import { formatBytes } from '../../model/bytes.js';
 import type { ClusterState, ObservedNode, ObservedSubscription } from '../../model/cluster.js';
+import { copiesAtCreate, copiesJoiningTables, INIT_METHOD } from '../../model/initMethods.js';
 import { compareTableNames } from '../../model/order.js';
 import type { Change, Hazard, Statement } from '../../model/plan.js';
 import type { SubscriptionSpec, TableName, Topology } from '../../model/topology.js';
-import {
-  copiesJoiningTables,
-  DEFAULT_SPLIT_ABOVE,
-  qualifiedName,
-  restoredByUser,
-} from '../../model/topology.js';
+import { DEFAULT_SPLIT_ABOVE, qualifiedName } from '../../model/topology.js';
 import { listText, type PlanContext, sortedKeys } from '../context.js';
 import { addTables } from '../schema/schemaScope.js';
 import { truncateTablesSql, tx } from '../sqlBuild.js';
@@ -66,9 +62,10 @@ export function copyPath(desired: Topology, observed: ClusterState, d: Subscript
     .map(qualifiedName);
   const parallel = d.init.parallelDeclared === true && d.init.parallel > 1;
   const limit = `init.splitAbove (${formatBytes(splitAbove)})`;
-  if (d.init.method === 'two-phase')
-    return { own: true, why: `two-phase copies with steep's own engine`, split };
-  if (d.init.method !== 'snapshot') return { own: false, why: '', split: [] };
+  const ownCopy = INIT_METHOD[d.init.method].ownCopy;
+  if (ownCopy === 'always')
+    return { own: true, why: `${d.init.method} copies with steep's own engine`, split };
+  if (ownCopy === 'never') return { own: false, why: '', split: [] };
   if (!parallel && split.length === 0) {
     return {
       own: false,
@@ -127,14 +124,17 @@ export function rowPresenceRequests(desired: Topology, observed: ClusterState): 
     // decides, dataGaps.ts)
     const joining =
       o !== undefined &&
-      (((d.init.method === 'none' || restoredByUser(d.init.method)) && d.init.newTables === 'copy') ||
+      ((INIT_METHOD[d.init.method].joiningTables === 'newTables' && d.init.newTables === 'copy') ||
         copiesJoiningTables(d.init.method));
     // a new `snapshot` one (it will copy), or a replace whatever its method (docs/steep-yaml.md
     // makes it an error while its tables hold rows)
-    const copies = o ? replacesSlot(o, d) : d.init.method === 'snapshot';
+    const copies = o ? replacesSlot(o, d) : copiesAtCreate(d.init.method);
     // a `none` one steep recorded that is gone and will be created again without a copy: whether
     // its tables hold rows decides a data gap (dataGaps.ts recreateGap)
-    const recreates = !o && d.init.method === 'none' && node.initState?.subscriptions[d.name] !== undefined;
+    const recreates =
+      !o &&
+      INIT_METHOD[d.init.method].rows === 'vouched' &&
+      node.initState?.subscriptions[d.name] !== undefined;
     if (!joining && !copies && !recreates) continue;
     const received = new Set(joining && !copies ? o.tables.map(qualifiedName) : []);
     const wanted = (t: TableName) => !received.has(qualifiedName(t)) && node.tables[qualifiedName(t)];
@@ -176,7 +176,7 @@ export function existingData(
   replacing?: { because: string; cheaperFix?: string },
 ): ExistingData {
   const none: ExistingData = { ok: true, statements: [], hazards: [], changes: [], keep: false };
-  if (d.init.method !== 'snapshot' && !replacing) return none;
+  if (!copiesAtCreate(d.init.method) && !replacing) return none;
   const held = heldTables(ctx, d, node);
   if (held.length === 0) return none;
   const names = held.map(qualifiedName);
@@ -207,7 +207,7 @@ export function existingData(
       'existing-data',
       replacing
         ? `subscription ${d.name} on ${node.name} would be replaced (${replacing.because} cannot be altered in place), ` +
-            `${d.init.method === 'snapshot' ? 'copying its tables again into' : 'recreated over'} tables that already hold rows there: ${listText(names)}; ` +
+            `${copiesAtCreate(d.init.method) ? 'copying its tables again into' : 'recreated over'} tables that already hold rows there: ${listText(names)}; ` +
             `${replacing.cheaperFix ? `${replacing.cheaperFix}; otherwise ` : ''}${fix}`
         : `subscription ${d.name} would copy into tables that already hold rows on ${node.name}: ${listText(names)}; ` +
             `copying on top of them would fail or duplicate rows: empty them, or ${fix}`,
@@ -218,7 +218,7 @@ export function existingData(
   if (d.init.existingData === 'keep') {
     return { ...none, keep: true, changes: [{ path: 'init.keep', before: null, after: names }] };
   }
-  if (d.init.method !== 'snapshot') return none;
+  if (!copiesAtCreate(d.init.method)) return none;
   return {
     ...none,
     statements: [tx(truncateTablesSql(held))],

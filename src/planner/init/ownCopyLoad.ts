@@ -26,9 +26,7 @@ export function loadNote(node: ObservedNode, who: string): string {
 }
 
 function ownCopy(desired: Topology, observed: ClusterState, d: SubscriptionSpec): boolean {
-  return (
-    d.init.method === 'two-phase' || (d.init.method === 'snapshot' && copyPath(desired, observed, d).own)
-  );
+  return copyPath(desired, observed, d).own;
 }
 
 /** Per subscriber node whose role may not set session_replication_role: the tables steep's own copy would load there. */

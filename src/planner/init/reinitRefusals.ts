@@ -5,6 +5,7 @@
 import { DISCARD_PAST_FORK, onlyCopyReason } from '../../model/advice.js';
 import { disabledOnErrorRefusal, divergedDisabledRefusal } from '../../model/disableOnError.js';
 import { SteepError } from '../../model/errors.js';
+import { restoredByUser } from '../../model/initMethods.js';
 import type { InitState } from '../../model/initState.js';
 import type { SubscriptionSpec } from '../../model/topology.js';
 
@@ -126,7 +127,7 @@ export function unfinishedInit(
   const finish =
     d.init.method === 'two-phase'
       ? `steep snapshot apply ${d.name} --input DIR (the directory steep snapshot generate ${d.name} wrote) loads its snapshot and enables it`
-      : d.init.method === 'manual' || d.init.method === 'physical'
+      : restoredByUser(d.init.method)
         ? `steep init prepare ${d.name}, the restore it prints, then steep apply finish it (docs/init.md)`
         : `steep apply resumes its copy and enables it`;
   return {

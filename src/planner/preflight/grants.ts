@@ -1,4 +1,5 @@
 import type { ObservedNode } from '../../model/cluster.js';
+import { INIT_METHOD, restoredByUser } from '../../model/initMethods.js';
 import { setOptionGrant } from '../../model/membershipGrant.js';
 import { compareText } from '../../model/order.js';
 import {
@@ -11,7 +12,7 @@ import {
 } from '../../model/privileges.js';
 import { displayTable, quoteIdent } from '../../model/sql.js';
 import type { SubscriptionSpec, Topology } from '../../model/topology.js';
-import { restoredByUser, startsUnderLocks } from '../../model/topology.js';
+import { startsUnderLocks } from '../../model/topology.js';
 import { PG15, PG16 } from '../../model/versions.js';
 import { migrationStatements, ownerOnly, pendingMigrations, type StateMigration } from '../stateSchema.js';
 import { byOwner } from './preflightPrivileges.js';
@@ -277,7 +278,9 @@ function subscriberGrants(
     );
   if (
     subs.some(
-      (s) => s.init.method === 'two-phase' || (s.init.method === 'snapshot' && s.init.parallelDeclared),
+      (s) =>
+        INIT_METHOD[s.init.method].ownCopy === 'always' ||
+        (INIT_METHOD[s.init.method].ownCopy === 'chosen' && s.init.parallelDeclared),
     ) &&
     lacks.sessionReplicationRole
   )

@@ -7,6 +7,7 @@
 
 import { type Address, printAddress, subscriptionAddress } from '../../model/address.js';
 import type { ObservedNode, ObservedTable } from '../../model/cluster.js';
+import { INIT_METHOD } from '../../model/initMethods.js';
 import { setOptionGrant } from '../../model/membershipGrant.js';
 import { compareText } from '../../model/order.js';
 import { connectionPassword } from '../../model/passwordVerifier.js';
@@ -99,7 +100,7 @@ export function checkPrivileges(ctx: PlanContext): void {
         if (d) checkReplicationRole(ctx, d.from, fail);
         if (d) checkSetRoleToOwners(ctx, node, d, fail, step.address);
         // two-phase: `steep snapshot apply` loads the files with steep's own copy
-        if (d?.init.method === 'two-phase') checkLoad(ctx, node, name, fail);
+        if (d && INIT_METHOD[d.init.method].ownCopy === 'always') checkLoad(ctx, node, name, fail);
         break;
       }
       case 'subscription-alter': {

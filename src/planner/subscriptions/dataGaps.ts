@@ -2,11 +2,12 @@ import { subscriptionAddress } from '../../model/address.js';
 import { adviceText, advise, printable, withheld } from '../../model/advice.js';
 import type { ClusterState, ObservedNode, ObservedSubscription } from '../../model/cluster.js';
 import type { DataGap } from '../../model/driftReport.js';
+import { copiesJoiningTables, INIT_METHOD } from '../../model/initMethods.js';
 import { compareText } from '../../model/order.js';
 import type { Change, Hazard, Statement } from '../../model/plan.js';
 import { displayTable } from '../../model/sql.js';
 import type { SubscriptionSpec, Topology } from '../../model/topology.js';
-import { copiesJoiningTables, qualifiedName, restoredByUser } from '../../model/topology.js';
+import { qualifiedName } from '../../model/topology.js';
 import { fedUpstream } from '../../model/verify.js';
 import { listText, type PlanContext } from '../context.js';
 import { adviceSubject, copiedTables, heldTables } from '../init/initCopy.js';
@@ -69,7 +70,7 @@ export function newTablesDecision(
   const tables = added ?? joiningTables(ctx, d, o);
   if (tables.length === 0) return none;
   if (copiesJoiningTables(d.init.method)) return joiningOverRows(ctx, d, node, tables) ?? undefined;
-  if (d.init.method !== 'none' && !restoredByUser(d.init.method)) return none;
+  if (INIT_METHOD[d.init.method].joiningTables !== 'newTables') return none;
   const address = subscriptionAddress(d.name);
   if (d.init.newTables === undefined) {
     ctx.error(
@@ -242,7 +243,7 @@ export function recreateGap(
   node: ObservedNode,
   keep: boolean,
 ): boolean {
-  if (d.init.method !== 'none' && !keep) return true;
+  if (INIT_METHOD[d.init.method].rows !== 'vouched' && !keep) return true;
   const recorded = node.initState?.subscriptions[d.name];
   if (!recorded) return true;
   const held = heldTables(ctx, d, node).map(qualifiedName);

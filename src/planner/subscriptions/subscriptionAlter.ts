@@ -13,11 +13,12 @@ import type { ObservedNode, ObservedSubscription } from '../../model/cluster.js'
 import { isUnknown } from '../../model/cluster.js';
 import { maskConninfo, sameConninfo } from '../../model/conninfo.js';
 import { disabledOnError, disabledOnErrorText, divergedDisabledText } from '../../model/disableOnError.js';
+import { copiesJoiningTables } from '../../model/initMethods.js';
 import { compareText } from '../../model/order.js';
 import { commentWithMarker } from '../../model/ownership.js';
 import { connectionPassword, passwordAddress, verifiesPassword } from '../../model/passwordVerifier.js';
 import type { Change } from '../../model/plan.js';
-import { copiesJoiningTables, type SubscriptionSpec } from '../../model/topology.js';
+import type { SubscriptionSpec } from '../../model/topology.js';
 import {
   majorVersion,
   SLOT_OPTIONS,

@@ -8,11 +8,12 @@
 import { type Address, subscriptionAddress } from '../../model/address.js';
 import { isUnknown, type ObservedNode, type ObservedSubscription } from '../../model/cluster.js';
 import { publisherConninfo, sameConninfo } from '../../model/conninfo.js';
+import { copiesAtCreate, INIT_METHOD, restoredByUser } from '../../model/initMethods.js';
 import { compareText } from '../../model/order.js';
 import { formatOwnership } from '../../model/ownership.js';
 import type { Change, Statement } from '../../model/plan.js';
 import type { SubscriptionSpec } from '../../model/topology.js';
-import { restoredByUser, startsUnderLocks } from '../../model/topology.js';
+import { startsUnderLocks } from '../../model/topology.js';
 import { cloneText, sharedSlotRelative } from '../clones.js';
 import { type DraftStep, declaredText, listText, PHASE, type PlanContext, stepKey } from '../context.js';
 import { effectiveSubscriptionOptions } from '../defaults.js';
@@ -103,12 +104,10 @@ export interface Declared {
  * (with its exported snapshot), so the subscription starts disabled without a slot or a copy.
  */
 export function initPlan(ctx: PlanContext, d: SubscriptionSpec, forCreate = true) {
-  const prepared =
-    restoredByUser(d.init.method) ||
-    d.init.method === 'two-phase' ||
-    (forCreate && copyPath(ctx.desired, ctx.observed, d).own);
+  const create = INIT_METHOD[d.init.method].create;
+  const prepared = create.slotMadeBefore || (forCreate && copyPath(ctx.desired, ctx.observed, d).own);
   return {
-    copyData: d.init.method === 'snapshot' && !prepared,
+    copyData: create.copyData && !prepared,
     createSlot: !prepared,
     enabled: prepared ? false : d.enabled,
   };
@@ -270,7 +269,7 @@ export function planCreate(ctx: PlanContext, run: SubscriptionRun, x: Declared) 
   if (!startsUnderLocks(d.init) && !recreateGap(ctx, d, node, data.keep)) return undefined;
   // `existingData: keep`: the rows are there, so it streams from its own new slot and copies nothing
   if (data.keep) init = { copyData: false, createSlot: true, enabled: d.enabled };
-  const own = !data.keep && d.init.method === 'snapshot' && copyPath(ctx.desired, ctx.observed, d).own;
+  const own = !data.keep && copiesAtCreate(d.init.method) && copyPath(ctx.desired, ctx.observed, d).own;
   const copies = init.copyData || own;
   if (refuseBinary(ctx, d, { copies: init.copyData })) return undefined;
   if (!dropGap(ctx, d, node, copies || startsUnderLocks(d.init) || d.init.method === 'two-phase'))

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SteepError } from '../../../src/model/errors.js';
-import type { InitMethod } from '../../../src/model/topology.js';
+import type { InitMethod } from '../../../src/model/initMethods.js';
 import { type CancelObserved, planInitCancel } from '../../../src/planner/init/initCancel.js';
 import { subscription } from './fixtures.js';
 
