@@ -9,6 +9,7 @@ import type {
   SubscriptionOptions,
   SubscriptionSpec,
 } from '../model/topology.js';
+import { SUBSCRIPTION_OPTION, SUBSCRIPTION_OPTIONS } from '../model/versions.js';
 import { slotNameProblem } from './identifiers.js';
 import { checkStrategies, checkStrategy } from './mergeStrategy.js';
 import type { NormaliseContext as Context } from './normalise.js';
@@ -83,26 +84,23 @@ export function renamedFrom(reader: DocumentReader, base: Path): { renamedFrom?:
   return from === undefined ? {} : { renamedFrom: from };
 }
 
-/** Only the options the file sets; `true`/`false` for streaming and synchronousCommit read as on/off. */
+/**
+ * Only the options the file sets, each as `SUBSCRIPTION_OPTION` (model/versions.ts) says its value
+ * reads: `onOff` takes `true`/`false` as on/off. The schema has checked each value already.
+ */
 export function subscriptionOptions(reader: DocumentReader, base: Path): Partial<SubscriptionOptions> {
-  const out: Partial<SubscriptionOptions> = {};
+  const out: Record<string, boolean | string> = {};
   const onOff = (v: unknown) => (v === true ? 'on' : v === false ? 'off' : v);
-  for (const key of [
-    'binary',
-    'twoPhase',
-    'disableOnError',
-    'failover',
-    'passwordRequired',
-    'runAsOwner',
-  ] as const) {
-    const v = reader.boolean([...base, key]);
-    if (v !== undefined) out[key] = v;
+  for (const key of SUBSCRIPTION_OPTIONS) {
+    const path = [...base, key];
+    const value = SUBSCRIPTION_OPTION[key].value;
+    const v =
+      value === 'boolean'
+        ? reader.boolean(path)
+        : value === 'onOff'
+          ? onOff(reader.get(path))
+          : reader.string(path);
+    if (typeof v === 'boolean' || typeof v === 'string') out[key] = v;
   }
-  const streaming = onOff(reader.get([...base, 'streaming']));
-  if (typeof streaming === 'string') out.streaming = streaming as SubscriptionOptions['streaming'];
-  const synchronousCommit = onOff(reader.get([...base, 'synchronousCommit']));
-  if (typeof synchronousCommit === 'string') out.synchronousCommit = synchronousCommit;
-  const origin = reader.string([...base, 'origin']);
-  if (origin !== undefined) out.origin = origin as SubscriptionOptions['origin'];
-  return out;
+  return out as Partial<SubscriptionOptions>;
 }

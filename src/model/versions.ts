@@ -4,8 +4,9 @@ import type { SubscriptionOptionName } from './topology.js';
  * The one home of PostgreSQL versions (server_version_num thresholds): which version first has
  * each subscription option and each feature steep uses. config checks declared versions against
  * it, the planner its defaults and gates, the catalog its version-aware SQL. Adding an option:
- * its line in SUBSCRIPTION_OPTION, its field in `SubscriptionOptions` (model/topology.ts), its
- * default in planner/defaults.ts; the compiler finds the rest.
+ * its field in `SubscriptionOptions` (model/topology.ts), then the compiler asks for its line in
+ * SUBSCRIPTION_OPTION and its default in planner/defaults.ts; config reads it from the line, and
+ * test/unit/model/subscriptionOptions.test.ts asks for it in the schema.
  */
 
 export const PG14 = 140000;
@@ -23,20 +24,29 @@ export function majorVersion(serverVersion: number): string {
 }
 
 /**
- * Every subscription option: its SQL name and the first subscriber version that has it, in the
- * order steep writes them (PostgreSQL's documentation order).
+ * Every subscription option: its SQL name, the first subscriber version that has it, and the
+ * value steep.yaml gives it (`boolean`; `onOff`, a word where YAML's true/false read as on/off;
+ * `word`), in the order steep writes them (PostgreSQL's documentation order). config reads the
+ * file's options from it; `test/unit/model/subscriptionOptions.test.ts` fails until the schema's
+ * `options` (with its `x-postgres` gate) has a row's option.
  */
-export const SUBSCRIPTION_OPTION: Readonly<Record<SubscriptionOptionName, { sql: string; since: number }>> = {
-  binary: { sql: 'binary', since: PG14 },
-  streaming: { sql: 'streaming', since: PG14 },
-  synchronousCommit: { sql: 'synchronous_commit', since: PG14 },
-  twoPhase: { sql: 'two_phase', since: PG15 },
-  disableOnError: { sql: 'disable_on_error', since: PG15 },
-  origin: { sql: 'origin', since: PG16 },
-  failover: { sql: 'failover', since: PG17 },
-  passwordRequired: { sql: 'password_required', since: PG16 },
-  runAsOwner: { sql: 'run_as_owner', since: PG16 },
+export const SUBSCRIPTION_OPTION: Readonly<Record<SubscriptionOptionName, SubscriptionOptionRow>> = {
+  binary: { sql: 'binary', since: PG14, value: 'boolean' },
+  streaming: { sql: 'streaming', since: PG14, value: 'onOff' },
+  synchronousCommit: { sql: 'synchronous_commit', since: PG14, value: 'onOff' },
+  twoPhase: { sql: 'two_phase', since: PG15, value: 'boolean' },
+  disableOnError: { sql: 'disable_on_error', since: PG15, value: 'boolean' },
+  origin: { sql: 'origin', since: PG16, value: 'word' },
+  failover: { sql: 'failover', since: PG17, value: 'boolean' },
+  passwordRequired: { sql: 'password_required', since: PG16, value: 'boolean' },
+  runAsOwner: { sql: 'run_as_owner', since: PG16, value: 'boolean' },
 };
+
+export interface SubscriptionOptionRow {
+  sql: string;
+  since: number;
+  value: 'boolean' | 'onOff' | 'word';
+}
 
 /** Subscription options in the order steep writes them. */
 export const SUBSCRIPTION_OPTIONS = Object.keys(SUBSCRIPTION_OPTION) as readonly SubscriptionOptionName[];
