@@ -3,10 +3,15 @@ import {
   libpqPassword,
   parseConnectionUrl,
   parsePort,
-  SSL_FILES,
   UNSUPPORTED_PARAMS,
 } from '../db/connectionParams.js';
 import { registerSecret } from '../db/mask.js';
+import {
+  CONNECTION_OPTION,
+  CONNECTION_OPTIONS,
+  LIBPQ_NAMES,
+  TLS_OPTIONS,
+} from '../model/connectionOptions.js';
 import type { ConnectionSpec, NodeSpec } from '../model/topology.js';
 import { MIN_SERVER_VERSION, majorVersion } from '../model/versions.js';
 import type { NormaliseContext as Context } from './normalise.js';
@@ -17,11 +22,11 @@ export const DEFAULT_PORT = 5432;
 export const DEFAULT_HOST = 'localhost';
 export const DEFAULT_PRIORITY = 100;
 
-/** The node fields that describe a connection, given instead of `url`. */
-const CONNECTION_FIELDS = ['host', 'port', 'database', 'user', 'sslmode', ...SSL_FILES] as const;
+/** The node fields that describe a connection, given instead of `url` (a password may go beside it). */
+const CONNECTION_FIELDS = CONNECTION_OPTIONS.filter((o) => CONNECTION_OPTION[o].kind !== 'secret');
 
-/** libpq's TLS fields of a connection. */
-const TLS_FIELDS = ['sslmode', ...SSL_FILES] as const;
+/** The URL parameters steep uses, for the warning about one it does not. */
+const USED = `${LIBPQ_NAMES.slice(0, -1).join(', ')} and ${LIBPQ_NAMES.at(-1)}`;
 
 /** A node: its connection from `url` or from the fields, with libpq's defaults. */
 export function normaliseNode(ctx: Context, name: string): NodeSpec {
@@ -128,7 +133,7 @@ function replicationConnection(url: ConnectionUrl, own: ConnectionSpec): Connect
   };
   const password = url.password ?? (spec.user === own.user ? own.password : undefined);
   if (password !== undefined) spec.password = password;
-  for (const field of TLS_FIELDS) {
+  for (const field of TLS_OPTIONS) {
     const value = url[field] ?? own[field];
     if (value !== undefined) spec[field] = value;
   }
@@ -178,7 +183,7 @@ function givenConnection(ctx: Context, path: Path, hint: string, node: boolean):
     user: url?.user ?? reader.string([...path, 'user']),
     password: password ?? url?.password,
   };
-  for (const field of TLS_FIELDS) given[field] = url?.[field] ?? reader.string([...path, field]);
+  for (const field of TLS_OPTIONS) given[field] = url?.[field] ?? reader.string([...path, field]);
   return given;
 }
 
@@ -226,7 +231,7 @@ function readUrl(ctx: Context, path: Path): ConnectionUrl | undefined {
       'url-parameter-ignored',
       withOwner(path, `${fieldOf(path)} parameter \`${param}\` is not used by steep`),
       ctx.positions.value(path),
-      'steep uses host, port, dbname, user, password, sslmode, sslrootcert, sslcert, sslkey and sslcrl',
+      `steep uses ${USED}`,
     );
   }
   return parsed.url;

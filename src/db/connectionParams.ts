@@ -1,6 +1,13 @@
 import { readFileSync, statSync } from 'node:fs';
 import { parse } from 'pg-connection-string';
 import * as pgpass from 'pgpass/lib/helper.js';
+import {
+  CONNECTION_OPTION,
+  LIBPQ_NAMES,
+  SSL_FILES,
+  TLS_OPTIONS,
+  type TlsFile,
+} from '../model/connectionOptions.js';
 import type { ConnectionSpec } from '../model/topology.js';
 
 /**
@@ -15,15 +22,12 @@ import type { ConnectionSpec } from '../model/topology.js';
 /** libpq's sslmode values (tls.ts: what each does). */
 export const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
 
-/** libpq's TLS file parameters: paths, taken as written. */
-export const SSL_FILES = ['sslrootcert', 'sslcert', 'sslkey', 'sslcrl'] as const;
-type SslFile = (typeof SSL_FILES)[number];
-const TLS_PARAMS = new Set<string>(['sslmode', ...SSL_FILES]);
+const TLS_PARAMS = new Set<string>(TLS_OPTIONS.map((o) => CONNECTION_OPTION[o].libpq));
 
-/** Query parameters steep understands; any other is ignored with a warning. */
-const KNOWN_PARAMS = new Set(['host', 'port', 'dbname', 'user', 'password', ...TLS_PARAMS]);
+/** Query parameters steep understands (model/connectionOptions.ts); any other is ignored with a warning. */
+const KNOWN_PARAMS = new Set<string>(LIBPQ_NAMES);
 
-export interface ConnectionUrl extends Partial<Record<SslFile, string>> {
+export interface ConnectionUrl extends Partial<Record<TlsFile, string>> {
   host?: string;
   port?: number;
   database?: string;
