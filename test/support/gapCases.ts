@@ -48,6 +48,12 @@ export interface GapCase {
   verifyClears?: boolean;
   /** after the reinit: `apply` (what the copy leaves to schema sync) */
   applyAfter?: boolean;
+  /**
+   * a hole steep cannot see yet, and why: the case shows what happens today (its changes say
+   * `synchronized`) and ends with acknowledged ids missing on west, so that a rule that sees it
+   * makes the case fail and turns it into a case of the table
+   */
+  unseen?: string;
 }
 
 export interface GapChange {
@@ -222,6 +228,14 @@ export async function runGapCase(c: GapCase, cluster: TestCluster): Promise<void
         const calm = await steep(['drift']);
         expect(calm.code, shown(calm)).toBe(0);
       }
+    }
+    if (c.unseen) {
+      for (const w of writers) await w.stop();
+      await waitCaughtUp(east, GAP_SUB);
+      const lost = await idsMissing(west, c.writes, acked());
+      console.log(`${c.name} (unseen: ${c.unseen}): acknowledged ${acked().length}, missing on west ${lost}`);
+      expect(lost, 'acknowledged ids missing on west').toBeGreaterThan(0);
+      return;
     }
     const check = await steep(['status', '--check']);
     expect(check.code, shown(check)).toBe(2);
