@@ -212,14 +212,7 @@ export function warnOriginRefreshCopy(
   tables: readonly string[],
 ): void {
   if (tables.length === 0 || effectiveOrigin(d.options, ctx.serverVersion(d.node)) !== 'none') return;
-  const covers = (x: Scope, t: string) => x.all || x.tables.has(t) || x.schemas.has(schemaOf(t));
-  const into = edges(ctx).filter((e) => e.to === d.from);
-  const fed = [...tables].sort(compareText).flatMap((t) => {
-    const upstream = into.filter((e) => covers(e.scope, t));
-    return upstream.length > 0
-      ? [`${t} (${upstream.map((e) => `${e.label} from ${e.from}`).join(', ')})`]
-      : [];
-  });
+  const fed = fedTables(ctx, d.from, tables).map((f) => `${f.table} (${f.feeds})`);
   if (fed.length === 0) return;
   ctx.warn(
     'origin-copy',
@@ -227,4 +220,29 @@ export function warnOriginRefreshCopy(
       `${listText(fed)} through a subscription: origin: none does not filter the copy, so copied rows may have come from another node`,
     { address: subscriptionAddress(d.name), node: d.node },
   );
+}
+
+/**
+ * Which of `tables` (`schema.name`) `publisher` itself receives through a subscription after the
+ * plan, and from where (`feeds`: `sub from node, …`), sorted. With `subscriber`: what it would not
+ * get otherwise: a feed from it (the other way of a two-way link) is left out, and so is one from
+ * a node it subscribes to for that table itself (a mesh).
+ */
+export function fedTables(
+  ctx: PlanContext,
+  publisher: string,
+  tables: readonly string[],
+  subscriber?: string,
+): Array<{ table: string; feeds: string }> {
+  const covers = (x: Scope, t: string) => x.all || x.tables.has(t) || x.schemas.has(schemaOf(t));
+  const all = edges(ctx);
+  const into = all.filter((e) => e.to === publisher && e.from !== subscriber);
+  const direct = (from: string, t: string) =>
+    all.some((e) => e.to === subscriber && e.from === from && covers(e.scope, t));
+  return [...tables].sort(compareText).flatMap((table) => {
+    const upstream = into.filter((e) => covers(e.scope, table) && !direct(e.from, table));
+    return upstream.length > 0
+      ? [{ table, feeds: upstream.map((e) => `${e.label} from ${e.from}`).join(', ') }]
+      : [];
+  });
 }

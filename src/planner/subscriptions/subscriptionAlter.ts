@@ -48,6 +48,7 @@ import {
 import { refuseBinary } from './binaryCopy.js';
 import { warnOriginRefreshCopy } from './cycles.js';
 import { disabledJoinGap, joiningTables, type NewTablesDecision, newTablesDecision } from './dataGaps.js';
+import { originNoneGap } from './originNoneGap.js';
 import {
   type Declared,
   type DesiredConnection,
@@ -315,8 +316,10 @@ function alterStatements(
   if (copy && refreshes) warnOriginRefreshCopy(ctx, d, copied);
   let enabled = o.enabled;
   if (diff.connection.differs) statements.push(tx(subscriptionConnectionSql(d.name, conn.masked)));
-  if (Object.keys(diff.options).length > 0)
+  if (Object.keys(diff.options).length > 0) {
     statements.push(tx(setSubscriptionOptionsSql(d.name, diff.options)));
+    hazards.push(...originNoneGap(ctx, d, node, o));
+  }
   if (Object.keys(diff.slotOptions).length > 0) {
     if (enabled) {
       statements.push(tx(alterSubscriptionSql(d.name, 'DISABLE')));

@@ -1,0 +1,43 @@
+import { subscriptionAddress } from '../../model/address.js';
+import type { ObservedNode, ObservedSubscription } from '../../model/cluster.js';
+import type { Hazard } from '../../model/plan.js';
+import type { SubscriptionSpec } from '../../model/topology.js';
+import { qualifiedName } from '../../model/topology.js';
+import { listText, type PlanContext } from '../context.js';
+import { effectiveOrigin } from '../defaults.js';
+import { copiedTables } from '../init/initCopy.js';
+import { fedTables } from './cycles.js';
+
+/**
+ * `origin: none` switched on for a subscription whose publisher itself receives some of its
+ * tables through a subscription (a cascade east → north → west). pgoutput with `origin = none`
+ * sends only changes that have no replication origin, and every change north's apply workers
+ * make carries theirs: from the ALTER on, what north receives from east never reaches west, and
+ * no error, lag or missing slot shows it. Gated `data-gap`, naming each table and where its
+ * publisher gets it. Not for the other way of a two-way link (the subscriber's own changes
+ * coming back are what `none` is for: planner/subscriptions/cycles.ts).
+ */
+export function originNoneGap(
+  ctx: PlanContext,
+  d: SubscriptionSpec,
+  node: ObservedNode,
+  o: ObservedSubscription,
+): Hazard[] {
+  if (o.options.origin === 'none' || effectiveOrigin(d.options, node.serverVersion) !== 'none') return [];
+  const carried = new Set([
+    ...o.tables.map(qualifiedName),
+    ...copiedTables(ctx.desired, ctx.observed, d).map(qualifiedName),
+  ]);
+  const fed = fedTables(ctx, d.from, [...carried], d.node);
+  if (fed.length === 0) return [];
+  ctx.warn(
+    'data-gap',
+    `subscription ${d.name} on ${node.name} switches to origin: none, but ${d.from} receives ` +
+      `${listText(fed.map((f) => `${f.table} through ${f.feeds}`))}: with origin: none, ${d.from} sends ` +
+      `${node.name} none of the changes it applies from another node, so from then on they would never reach ` +
+      `${node.name} (hazard data-gap); keep origin: any unless ${node.name} receives them another way ` +
+      `(its own subscription to their source), or apply with --allow-hazard data-gap if it should not receive them`,
+    { address: subscriptionAddress(d.name), node: node.name },
+  );
+  return ['data-gap'];
+}
