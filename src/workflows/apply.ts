@@ -27,6 +27,7 @@ import { saveSubscribedFingerprints } from './fingerprints.js';
 import { InitRunner, type InterruptedStep } from './init.js';
 import { runMergeInit } from './mergeInit.js';
 import { connectionsSet, recordSettledObjects } from './objectDigests.js';
+import { recordOriginGaps } from './originGaps.js';
 import { observe } from './plan.js';
 import { asSaved, staleness } from './savedPlan.js';
 import { emitSchemaMismatches, syncAppliedEvent } from './schema.js';
@@ -287,6 +288,7 @@ export async function applyPlan(topology: Topology, plan: Plan, opts: ApplyOptio
     const stillCopying = await joinedTablesCopying(outcome.completed, clients);
     if (continuity)
       await continuityAroundApply(topology, async () => settled ?? observe(topology), clients, continuity);
+    await recordOriginGaps(topology, outcome.completed, clients);
     // a subscription created or refreshed: the baselines of its copies are taken now (model/continuity.ts)
     if (outcome.completed.some((s) => s.address.kind === 'subscription'))
       await baselinesAtCopy(topology, async () => settled ?? observe(topology), clients);

@@ -1,6 +1,6 @@
 import { subscriptionAddress } from '../../model/address.js';
 import type { ObservedNode, ObservedSubscription } from '../../model/cluster.js';
-import type { Hazard } from '../../model/plan.js';
+import type { Change, Hazard } from '../../model/plan.js';
 import type { SubscriptionSpec } from '../../model/topology.js';
 import { qualifiedName } from '../../model/topology.js';
 import { listText, type PlanContext } from '../context.js';
@@ -15,21 +15,24 @@ import { fedTables } from './cycles.js';
  * make carries theirs: from the ALTER on, what north receives from east never reaches west, and
  * no error, lag or missing slot shows it. Gated `data-gap`, naming each table and where its
  * publisher gets it. Not for the other way of a two-way link (the subscriber's own changes
- * coming back are what `none` is for: planner/subscriptions/cycles.ts).
+ * coming back are what `none` is for: planner/subscriptions/cycles.ts). The step records each
+ * table with its reason (`origin.gaps`): once it ran (allowed), apply records them as gaps on the
+ * subscriber (workflows/originGaps.ts), which status names until a copy or a verify.
  */
 export function originNoneGap(
   ctx: PlanContext,
   d: SubscriptionSpec,
   node: ObservedNode,
   o: ObservedSubscription,
-): Hazard[] {
-  if (o.options.origin === 'none' || effectiveOrigin(d.options, node.serverVersion) !== 'none') return [];
+): { hazards: Hazard[]; changes: Change[] } {
+  const none = { hazards: [], changes: [] };
+  if (o.options.origin === 'none' || effectiveOrigin(d.options, node.serverVersion) !== 'none') return none;
   const carried = new Set([
     ...o.tables.map(qualifiedName),
     ...copiedTables(ctx.desired, ctx.observed, d).map(qualifiedName),
   ]);
   const fed = fedTables(ctx, d.from, [...carried], d.node);
-  if (fed.length === 0) return [];
+  if (fed.length === 0) return none;
   ctx.warn(
     'data-gap',
     `subscription ${d.name} on ${node.name} switches to origin: none, but ${d.from} receives ` +
@@ -39,5 +42,11 @@ export function originNoneGap(
       `(its own subscription to their source), or apply with --allow-hazard data-gap if it should not receive them`,
     { address: subscriptionAddress(d.name), node: node.name },
   );
-  return ['data-gap'];
+  const gaps = fed.map((f) => ({
+    table: f.table,
+    reason:
+      `${d.from} receives ${f.table} through ${f.feeds}, and ${d.name} was switched to origin: none: ` +
+      `what ${d.from} applies from there is not sent to ${node.name} (keep origin: any, or subscribe ${node.name} to its source)`,
+  }));
+  return { hazards: ['data-gap'], changes: [{ path: 'origin.gaps', before: null, after: gaps }] };
 }

@@ -318,7 +318,9 @@ function alterStatements(
   if (diff.connection.differs) statements.push(tx(subscriptionConnectionSql(d.name, conn.masked)));
   if (Object.keys(diff.options).length > 0) {
     statements.push(tx(setSubscriptionOptionsSql(d.name, diff.options)));
-    hazards.push(...originNoneGap(ctx, d, node, o));
+    const filtered = originNoneGap(ctx, d, node, o);
+    hazards.push(...filtered.hazards);
+    changes.push(...filtered.changes);
   }
   if (Object.keys(diff.slotOptions).length > 0) {
     if (enabled) {

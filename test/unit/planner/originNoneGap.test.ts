@@ -26,7 +26,19 @@ describe('origin: none switched on downstream of a subscriber', () => {
     expect(sqlOf(p, 'subscription.west_from_north')).toEqual([
       `ALTER SUBSCRIPTION "west_from_north" SET (origin = 'none')`,
     ]);
-    expect(stepAt(p, 'subscription.west_from_north').hazards).toContain('data-gap');
+    const step = stepAt(p, 'subscription.west_from_north');
+    expect(step.hazards).toContain('data-gap');
+    // what apply records as the gap status names once the step ran
+    expect(step.changes).toContainEqual({
+      path: 'origin.gaps',
+      before: null,
+      after: [
+        {
+          table: 'public.shared',
+          reason: expect.stringContaining('north receives public.shared through north_from_east from east'),
+        },
+      ],
+    });
     expect(p.warnings).toEqual([
       expect.objectContaining({
         code: 'data-gap',

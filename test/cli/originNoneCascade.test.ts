@@ -1,0 +1,100 @@
+import { describe, expect, it } from 'vitest';
+import { type CliResult, steepWith, untilHealthy, writeConfig } from '../support/cli.js';
+import { type TestNode, useCluster } from '../support/cluster.js';
+import { digestsByName } from '../support/replicationData.js';
+import { eventually, HANG_MS, nodesYaml, passwordEnv } from '../support/topologyFile.js';
+
+/**
+ * A cascade east → north → west (issue 80): west's subscription from north switched from
+ * `origin: any` to `origin: none` in steep.yaml stops receiving what north applies from east.
+ * The plan names it as hazard data-gap on its ALTER, apply refuses it unless allowed, and once
+ * allowed, status, status --check and drift name the table until it is copied again.
+ */
+const shown = (r: CliResult) => `${r.stdout}\n${r.stderr}`;
+
+const count = async (n: TestNode) =>
+  Number((await n.query<{ c: string }>('SELECT count(*)::text AS c FROM public.t'))[0]!.c);
+
+describe('origin none switched on below a subscriber (18)', () => {
+  const cluster = useCluster({ nodes: ['east', 'north', 'west'], version: 18 });
+
+  it('is gated as data-gap, and status names the table it keeps from west until it is copied', async () => {
+    const nodes = cluster().nodes;
+    const [east, north, west] = ['east', 'north', 'west'].map((n) => cluster().node(n));
+    for (const n of nodes) await n.query('CREATE TABLE public.t (id bigserial PRIMARY KEY, v text NOT NULL)');
+    await east!.query("INSERT INTO public.t (v) SELECT 'seed' || g FROM generate_series(1, 100) g");
+    const config = (origin: 'any' | 'none') =>
+      writeConfig(
+        [
+          'version: 1',
+          'topology: origin-cascade',
+          nodesYaml(nodes),
+          'publications:',
+          '  east_pub: { node: east, tables: [public.t] }',
+          '  north_pub: { node: north, tables: [public.t] }',
+          'subscriptions:',
+          '  north_from_east: { node: north, from: east, publications: [east_pub] }',
+          `  west_from_north: { node: west, from: north, publications: [north_pub], options: { origin: ${origin} } }`,
+          '',
+        ].join('\n'),
+      );
+    let path = config('any');
+    const steep = steepWith({ config: () => path, env: () => passwordEnv(nodes), timeoutMs: 180_000 });
+    const first = await steep(['apply', '--auto-approve']);
+    expect(first.code, shown(first)).toBe(0);
+    await untilHealthy(steep);
+    await eventually(async () => (await count(west!)) === 100, HANG_MS, 'the seed rows on west');
+
+    path = config('none');
+    const plan = await steep(['plan']);
+    expect(shown(plan)).toContain('data-gap');
+    expect(shown(plan).replace(/\s+/g, ' ')).toContain(
+      'north receives public.t through north_from_east from east',
+    );
+    const refused = await steep(['apply', '--auto-approve']);
+    expect(refused.code, shown(refused)).not.toBe(0);
+    expect(shown(refused)).toContain('--allow-hazard data-gap');
+    const allowed = await steep(['apply', '--auto-approve', '--allow-hazard', 'data-gap']);
+    expect(allowed.code, shown(allowed)).toBe(0);
+
+    await east!.query("INSERT INTO public.t (v) SELECT 'after' || g FROM generate_series(1, 42) g");
+    await eventually(async () => (await count(north!)) === 142, HANG_MS, 'the 42 rows on north');
+    // what PostgreSQL does: they never reach west (an insert on north itself does)
+    await north!.query("INSERT INTO public.t (id, v) VALUES (100000, 'north')");
+    await eventually(async () => (await count(west!)) === 101, HANG_MS, "north's own row on west");
+    expect(await count(west!)).toBe(101);
+
+    const status = await steep(['status', '--json']);
+    const sub = (
+      JSON.parse(status.stdout) as {
+        subscriptions: Array<{ name: string; state: string; verdict: { reasons: string[] } | null }>;
+      }
+    ).subscriptions.find((s) => s.name === 'west_from_north');
+    expect(sub?.state, status.stdout).toBe('gap');
+    expect(sub?.verdict?.reasons.join('\n')).toMatch(
+      /north receives public\.t through north_from_east from east/,
+    );
+    const check = await steep(['status', '--check']);
+    expect(check.code, shown(check)).toBe(2);
+    expect(check.stdout).toContain('public.t');
+    const drift = await steep(['drift']);
+    expect(drift.code, shown(drift)).toBe(2);
+    expect(drift.stdout).toContain('public.t');
+
+    // the way out: origin any again, then the copy status --check prints
+    path = config('any');
+    const back = await steep(['apply', '--auto-approve']);
+    expect(back.code, shown(back)).toBe(0);
+    const way = /`(steep reinit [^`]+)`/.exec(check.stdout)?.[1];
+    expect(way, check.stdout).toBe('steep reinit west_from_north --tables public.t');
+    const ran = await steep([...way!.replace(/^steep /, '').split(' '), '--auto-approve']);
+    expect(ran.code, shown(ran)).toBe(0);
+    await untilHealthy(steep);
+    await eventually(async () => (await count(west!)) === 143, HANG_MS, 'every row on west');
+    expect(await digestsByName(west!, ['t'])).toEqual(await digestsByName(north!, ['t']));
+    const calm = await steep(['drift']);
+    expect(calm.code, shown(calm)).toBe(0);
+    const empty = await steep(['plan']);
+    expect(shown(empty)).toContain('No changes');
+  }, 600_000);
+});
