@@ -49,9 +49,10 @@ export interface GapCase {
   /** after the reinit: `apply` (what the copy leaves to schema sync) */
   applyAfter?: boolean;
   /**
-   * a hole steep cannot see yet, and why: the case shows what happens today (its changes say
-   * `synchronized`) and ends with acknowledged ids missing on west, so that a rule that sees it
-   * makes the case fail and turns it into a case of the table
+   * a hole the stream's facts cannot show yet, and why: its changes say `synchronized` (a rule
+   * that sees it makes the case fail, and it becomes an ordinary case); acknowledged ids are then
+   * missing on west, `steep verify --rolling` finds the tables diverged, and the way out status
+   * prints converges as in every case
    */
   unseen?: string;
 }
@@ -230,12 +231,15 @@ export async function runGapCase(c: GapCase, cluster: TestCluster): Promise<void
       }
     }
     if (c.unseen) {
-      for (const w of writers) await w.stop();
+      // the stream's facts do not show this hole (c.unseen says why): the rolling verify, which
+      // compares the data whatever opened a hole, must find it, under the writers
+      const before = acked().slice();
       await waitCaughtUp(east, GAP_SUB);
-      const lost = await idsMissing(west, c.writes, acked());
-      console.log(`${c.name} (unseen: ${c.unseen}): acknowledged ${acked().length}, missing on west ${lost}`);
+      const lost = await idsMissing(west, c.writes, before);
+      console.log(`${c.name} (unseen: ${c.unseen}): acknowledged ${before.length}, missing on west ${lost}`);
       expect(lost, 'acknowledged ids missing on west').toBeGreaterThan(0);
-      return;
+      const rolling = await steep(['verify', '--rolling', '--budget', '1min', GAP_SUB]);
+      expect(rolling.code, shown(rolling)).toBe(2);
     }
     const check = await steep(['status', '--check']);
     expect(check.code, shown(check)).toBe(2);
