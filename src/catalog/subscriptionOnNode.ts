@@ -128,3 +128,12 @@ export async function readPrivilegeDenied(
     denied: Object.fromEntries(rows.filter((r) => r.lacks.length > 0).map((r) => [r.table, r.lacks])),
   };
 }
+
+/** The subscription's pg_subscription oid on this node (one dropped and created again has another); null when absent. */
+export async function readSubscriptionOid(client: pg.Client, name: string): Promise<number | null> {
+  const { rows } = await client.query<{ oid: string }>(
+    `SELECT oid::text AS oid FROM pg_catalog.pg_subscription WHERE subname = $1 AND subdbid = ${THIS_DATABASE_OID}`,
+    [name],
+  );
+  return rows[0] ? Number(rows[0].oid) : null;
+}

@@ -60,6 +60,11 @@ export interface DriftReport {
    * verify window (model/verifyWindow.ts: verdict `unverified`), naming the tables; absent when none
    */
   unverified?: FailingSubscription[];
+  /**
+   * declared subscriptions `diverged`: a verify (or a rolling verify) found rows that differ, or a
+   * failover left the subscriber apart, with the way out; absent when none
+   */
+  diverged?: FailingSubscription[];
   /** with `--sequences`: subscriber sequences behind their publisher's by more than settings.sequenceLag */
   sequences?: SequenceLag[];
   /** subscriptions whose publisher declares standbys; `gap` and `not-ready` count as drift */

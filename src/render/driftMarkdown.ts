@@ -65,6 +65,13 @@ export function renderDriftMarkdown(r: DriftReport): string {
   );
   markdownSection(
     out,
+    'Diverged (rows differ on the subscriber)',
+    (r.diverged ?? []).map(
+      (f) => `- \`${f.subscription}\` on ${f.node} ← ${f.from}: ${f.reasons.join('; ')}`,
+    ),
+  );
+  markdownSection(
+    out,
     'Conflicts since the last verify (rows that may differ)',
     r.conflicts.map((c) => `- \`${c.subscription}\` on ${c.node}: ${conflictsSinceText(c)}`),
   );

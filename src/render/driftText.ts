@@ -24,6 +24,7 @@ export function driftSummary(r: DriftReport): string {
     [r.gaps?.length ?? 0, "subscription(s) with a gap in a table's stream"],
     [r.reinits?.length ?? 0, 'reinit(s) not finished'],
     [r.unverified?.length ?? 0, 'subscription(s) unverified: a table not compared within the verify window'],
+    [r.diverged?.length ?? 0, 'subscription(s) diverged: rows differ on the subscriber'],
     [r.sequences?.length ?? 0, 'sequence(s) behind their publisher'],
     [failoverCount(r, 'diverged'), 'subscription(s) with a possible failover gap'],
     [failoverCount(r, 'unknown'), 'subscription(s) a failover may have left apart'],
@@ -66,6 +67,7 @@ export function renderDriftText(r: DriftReport): string {
     yellowBold('Unverified (a table not found equal within the verify window):'),
     withReasons(r.unverified),
   );
+  section(out, yellowBold('Diverged (rows differ on the subscriber):'), withReasons(r.diverged));
   section(out, yellowBold('Changed outside steep:'), r.objects.map(driftLine));
   section(
     out,

@@ -1,3 +1,9 @@
+/**
+ * `steep apply` end to end (docs/commands.md): the plan made again (or a saved one, checked against
+ * the nodes), the gates and the confirmation, the steps run in order on sessions holding steep's
+ * lock, the inits followed, and what an apply records after its steps (continuity baselines,
+ * stream positions, object digests, fingerprints, the gaps an allowed origin switch opened).
+ */
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { readSubscriptionInfo } from '../catalog/compareScope.js';

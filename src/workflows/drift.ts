@@ -4,14 +4,13 @@ import { nodeSession, withSession } from '../db/connect.js';
 import { connectionLimit } from '../db/connectionLimit.js';
 import { printAddress, subscriptionAddress } from '../model/address.js';
 import type { ClusterState } from '../model/cluster.js';
-import type { DataGap, DriftReport, FailingSubscription, FingerprintChange } from '../model/driftReport.js';
+import type { DataGap, DriftReport, FingerprintChange } from '../model/driftReport.js';
 import { SteepError } from '../model/errors.js';
 import { compareText } from '../model/order.js';
 import type { Plan, PlanMessage, SchemaComparison, Step } from '../model/plan.js';
 import type { SequenceLag } from '../model/sequences.js';
 import { stepClass } from '../model/stepClass.js';
 import type { TableName, Topology } from '../model/topology.js';
-import type { ConflictsSinceVerify } from '../model/verifyRecord.js';
 import { differs, onlyFillableExtras } from '../planner/schema/schemaCompare.js';
 import { addTables } from '../planner/schema/schemaScope.js';
 import { dataGapProbes, dataGaps } from '../planner/subscriptions/dataGaps.js';
@@ -100,7 +99,6 @@ export async function detectDrift(configPath: string, opts: { sequences?: boolea
   );
   const gaps = await probeDataGaps(topology, observed);
   const lags = opts.sequences ? await laggingSequences(topology, reachable) : undefined;
-  const { conflicts, failing, gaps: broken, reinits, unverified } = await liveProblems(topology, observed);
   return {
     report: driftReport(
       topology,
@@ -109,11 +107,7 @@ export async function detectDrift(configPath: string, opts: { sequences?: boolea
       [...fingerprintErrors, ...(lags?.errors ?? [])],
       gaps,
       lags?.lags,
-      conflicts,
-      failing,
-      broken,
-      reinits,
-      unverified,
+      await liveProblems(topology, observed),
     ),
     configWarnings,
   };
@@ -170,6 +164,9 @@ async function probeDataGaps(topology: Topology, observed: ClusterState): Promis
   return dataGaps(probes, withRows);
 }
 
+/** What status' reading of the subscribers finds that counts as drift (liveProblems). */
+type LiveProblems = Awaited<ReturnType<typeof liveProblems>>;
+
 /** The report of a plan and the fingerprint changes. Pure. */
 export function driftReport(
   topology: Topology,
@@ -178,12 +175,16 @@ export function driftReport(
   fingerprintErrors: PlanMessage[] = [],
   gaps: DataGap[] = [],
   sequences?: SequenceLag[],
-  conflicts: ConflictsSinceVerify[] = [],
-  failing: FailingSubscription[] = [],
-  broken: FailingSubscription[] = [],
-  reinits: FailingSubscription[] = [],
-  unverified: FailingSubscription[] = [],
+  live: Partial<LiveProblems> = {},
 ): DriftReport {
+  const {
+    conflicts = [],
+    failing = [],
+    gaps: broken = [],
+    reinits = [],
+    unverified = [],
+    diverged = [],
+  } = live;
   const schema = plan.schema.filter((s) => s.status !== 'MATCH');
   const errors = [...plan.errors.filter((e) => !isSchemaMessage(e)), ...fingerprintErrors];
   const changes = plan.steps
@@ -207,6 +208,7 @@ export function driftReport(
     broken.length > 0 ||
     reinits.length > 0 ||
     unverified.length > 0 ||
+    diverged.length > 0 ||
     // a switchover's fence left on a publisher still replicated from (planner/switchover/leftFence.ts)
     plan.warnings.some((w) => w.code === 'switchover.fence_left') ||
     (sequences?.length ?? 0) > 0 ||
@@ -229,6 +231,7 @@ export function driftReport(
     ...(broken.length > 0 ? { gaps: broken } : {}),
     ...(reinits.length > 0 ? { reinits } : {}),
     ...(unverified.length > 0 ? { unverified } : {}),
+    ...(diverged.length > 0 ? { diverged } : {}),
     ...(sequences ? { sequences } : {}),
     ...(plan.failover ? { failover: plan.failover } : {}),
     errors,

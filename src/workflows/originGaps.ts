@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { readSubscriptionOid } from '../catalog/subscriptionOnNode.js';
 import { subscriptionNameOf } from '../model/address.js';
 import type { Step } from '../model/plan.js';
 import type { Topology } from '../model/topology.js';
@@ -25,12 +26,8 @@ export async function recordOriginGaps(
     const gaps = change.after as Array<{ table: string; reason: string }>;
     try {
       // pg_subscription's oid: a subscription dropped and created again starts anew
-      const { rows } = await client.query<{ oid: string }>(
-        'SELECT s.oid::text AS oid FROM pg_catalog.pg_subscription s JOIN pg_catalog.pg_database d ON d.oid = s.subdbid WHERE d.datname = current_database() AND s.subname = $1',
-        [subscription],
-      );
-      if (!rows[0]) continue;
-      const oid = Number(rows[0].oid);
+      const oid = await readSubscriptionOid(client, subscription);
+      if (oid === null) continue;
       const store = new StreamContinuityStore(topology.settings.stateSchema, step.node);
       // no stream_continuity yet (an apply migrates): nothing to record into
       const all = await store.all(client);

@@ -412,10 +412,9 @@ function withFailover(subs: SubscriptionStatus[], verdicts: FailoverVerdict[]): 
 /**
  * For `drift`, from status' own reading of the subscribers, recorded as status records it (so
  * drift, status --check and the metrics judge each reading against the last one any of them
- * took, whichever ran before; a subscriber that cannot be read tells nothing here, plan reports
- * it): the declared subscriptions with PostgreSQL 18 conflicts since their last verify, those
- * whose replication has stopped (verdict `failing`, with its evidence), those with a table
- * whose stream broke (verdict `gap`), and those with a table past their verify window (`unverified`).
+ * took; a subscriber that cannot be read tells nothing here, plan reports it): the declared
+ * subscriptions with PostgreSQL 18 conflicts since their last verify, and those whose verdict is
+ * one of DRIFT_VERDICTS (failing, gap, unverified, diverged), with its evidence.
  */
 export async function liveProblems(topology: Topology, observed: ClusterState) {
   const live = await readLive(topology, observed, { record: true });
@@ -439,8 +438,10 @@ export async function liveProblems(topology: Topology, observed: ClusterState) {
   const reinits = judged
     .filter((s) => s.unfinishedReinit)
     .map((s) => ({ subscription: s.name, node: s.node, from: s.from, reasons: [s.unfinishedReinit!] }));
-  return { conflicts, failing: of('failing'), gaps: of('gap'), reinits, unverified: of('unverified') };
+  const [failing = [], gaps = [], unverified = [], diverged = []] = DRIFT_VERDICTS.map(of);
+  return { conflicts, failing, gaps, reinits, unverified, diverged };
 }
+const DRIFT_VERDICTS = ['failing', 'gap', 'unverified', 'diverged'];
 
 export async function openStatus(configPath: string) {
   const { topology, warnings } = await loadTopology(configPath);
