@@ -4,7 +4,7 @@ import { windowText } from '../model/verifyWindow.js';
 import { bold, green, red, redBold, yellow, yellowBold } from './colour.js';
 import { ORPHANED_TITLE, OTHER_SLOTS_TITLE } from './driftText.js';
 import { lostSyncText, stateText } from './initProgress.js';
-import { divergedAdvice } from './repairAdvice.js';
+import { divergedLine } from './repairAdvice.js';
 import { formatBytes } from './values.js';
 
 /** `steep status` as text: nodes, subscriptions, slots (orphaned, other tools' and prepared ones called out). */
@@ -84,12 +84,7 @@ function subscriptionLines(s: SubscriptionStatus): string[] {
         `      conflicts since ${s.lastVerify ? 'the last verify' : 'creation, never verified'}: ${conflictsText(rose)} (check with steep verify ${s.name})`,
       ),
     );
-  if (s.divergedTables.length > 0)
-    out.push(
-      red(
-        `      diverged tables: ${s.divergedTables.join(', ')} (${divergedAdvice(s.name, s.node, s.from, s.enabled, s.divergedTables)})`,
-      ),
-    );
+  if (s.divergedTables.length > 0) out.push(red(`      ${divergedLine(s)}`));
   return out;
 }
 

@@ -29,6 +29,7 @@ import { failoverVerdicts } from '../planner/failover/failover.js';
 import { type UnfinishedReinit, unfinishedReinits } from '../planner/init/reinitLeftovers.js';
 import { classifySlot } from '../planner/subscriptions/slotKinds.js';
 import { type LeftFence, leftFences } from '../planner/switchover/leftFence.js';
+import { divergedLine } from '../render/repairAdvice.js';
 import { continuityOf, observeContinuity, type TableGap } from './continuity.js';
 import { missingColumnsOf, ownerObstaclesOf } from './statusColumns.js';
 import { type Live, publisherStartedAt, readLive } from './statusLive.js';
@@ -413,8 +414,8 @@ function withFailover(subs: SubscriptionStatus[], verdicts: FailoverVerdict[]): 
  * For `drift`, from status' own reading of the subscribers, recorded as status records it (so
  * drift, status --check and the metrics judge each reading against the last one any of them
  * took; a subscriber that cannot be read tells nothing here, plan reports it): the declared
- * subscriptions with PostgreSQL 18 conflicts since their last verify, and those whose verdict is
- * one of DRIFT_VERDICTS (failing, gap, unverified, diverged), with its evidence.
+ * subscriptions with PostgreSQL 18 conflicts since their last verify, those failing, with a gap,
+ * unverified or diverged, with the evidence, and reinits not finished.
  */
 export async function liveProblems(topology: Topology, observed: ClusterState) {
   const live = await readLive(topology, observed, { record: true });
@@ -431,17 +432,17 @@ export async function liveProblems(topology: Topology, observed: ClusterState) {
   const judged = (
     await subscriptionStatuses(topology, observed, live, await continuityOf(topology, observed))
   ).filter((s) => s.declared);
-  const of = (verdict: string) =>
-    judged
-      .filter((s) => s.verdict?.verdict === verdict)
-      .map((s) => ({ subscription: s.name, node: s.node, from: s.from, reasons: s.verdict!.reasons }));
-  const reinits = judged
-    .filter((s) => s.unfinishedReinit)
-    .map((s) => ({ subscription: s.name, node: s.node, from: s.from, reasons: [s.unfinishedReinit!] }));
-  const [failing = [], gaps = [], unverified = [], diverged = []] = DRIFT_VERDICTS.map(of);
+  const of = (reason: (s: (typeof judged)[number]) => string[] | null | undefined) =>
+    judged.flatMap((s) => {
+      const reasons = reason(s);
+      return reasons ? [{ subscription: s.name, node: s.node, from: s.from, reasons }] : [];
+    });
+  const verdict = (v: string) => of((s) => (s.verdict?.verdict === v ? s.verdict.reasons : null));
+  const reinits = of((s) => (s.unfinishedReinit ? [s.unfinishedReinit] : null));
+  const diverged = of((s) => (s.state !== 'diverged' ? null : s.error ? [s.error] : [divergedLine(s)]));
+  const [failing, gaps, unverified] = [verdict('failing'), verdict('gap'), verdict('unverified')];
   return { conflicts, failing, gaps, reinits, unverified, diverged };
 }
-const DRIFT_VERDICTS = ['failing', 'gap', 'unverified', 'diverged'];
 
 export async function openStatus(configPath: string) {
   const { topology, warnings } = await loadTopology(configPath);
