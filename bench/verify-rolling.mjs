@@ -1,0 +1,143 @@
+// bench verify-rolling: one rolling cycle (`steep verify --rolling`, every segment of one table of
+// about 1 GB compared once) against a full `steep verify` of the same table, on a live pair with
+// an unpaced writer inserting on the publisher throughout; in the same run, the writer's commits
+// per second while each runs against a window of the same length with neither. Targets
+// (docs/benchmarks.md): the rolling cycle's rows per second ≥ 0.9× the full verify's, and the
+// writer's rate under a rolling run ≥ 0.9× its rate without. Also: steep's peak RSS in each.
+//
+//   BENCH_ROWS          rows (default 8,000,000: about 1 GB of table and index)
+//   BENCH_SEGMENT_ROWS  rows per rolling segment (default steep's own, 1,000,000)
+//   BENCH_RUNS          runs of each, alternating (default 3)
+import { writeFileSync } from 'node:fs';
+import {
+  benchFile,
+  loadAverage,
+  median,
+  pairYaml,
+  report,
+  sql,
+  startNodes,
+  steepMeasured,
+} from './common.mjs';
+
+const ROWS = Number(process.env.BENCH_ROWS ?? 8_000_000);
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+if (process.env.BENCH_SEGMENT_ROWS) process.env.STEEP_VERIFY_SEGMENT_ROWS = process.env.BENCH_SEGMENT_ROWS;
+
+/** Inserts as fast as one session commits them, from `firstId` on; `rate(t0, t1)`: commits per second between two instants. */
+function unpacedWriter(server, firstId) {
+  const commits = [];
+  let running = true;
+  const done = (async () => {
+    const client = await server.adminClient('app');
+    let id = firstId;
+    try {
+      while (running) {
+        await client.query(`INSERT INTO public.t VALUES (${++id}, 'live', 1)`);
+        commits.push(performance.now());
+      }
+    } finally {
+      await client.end();
+    }
+  })();
+  return {
+    rate: (t0, t1) => (commits.filter((t) => t >= t0 && t < t1).length * 1000) / (t1 - t0),
+    stop: async () => {
+      running = false;
+      await done;
+    },
+  };
+}
+
+const { servers, stop } = await startNodes(2);
+const [pub, sub] = servers;
+try {
+  // the same rows on both sides, then a subscription that copies nothing (init: none): the
+  // bench is about comparing, not copying
+  for (const s of [pub, sub]) {
+    await sql(s, 'CREATE TABLE public.t (id bigint PRIMARY KEY, v text NOT NULL, n int NOT NULL)');
+    await sql(
+      s,
+      `INSERT INTO public.t SELECT g, md5(g::text) || md5((g + 1)::text), g % 1000 FROM generate_series(1, ${ROWS}) g`,
+    );
+    await sql(s, 'VACUUM ANALYZE public.t');
+  }
+  const sizeRows = await pub.adminClient('app').then(async (c) => {
+    try {
+      return (await c.query("SELECT pg_total_relation_size('public.t')::bigint AS b")).rows[0].b;
+    } finally {
+      await c.end();
+    }
+  });
+  const config = benchFile('verify-rolling.yaml');
+  writeFileSync(
+    config,
+    pairYaml({ topology: 'bench-rolling', pub, sub, tables: ['public.t'], init: '{ method: none }' }),
+  );
+  await steepMeasured(['apply', '-c', config, '--auto-approve']);
+
+  const writer = unpacedWriter(pub, 1_000_000_000);
+  const full = [];
+  const rolling = [];
+  const quiet = [];
+  const underRolling = [];
+  const measure = async (args, into) => {
+    const t0 = performance.now();
+    const m = await steepMeasured(args);
+    const t1 = performance.now();
+    into.push(m);
+    return [t0, t1];
+  };
+  const fullRun = () => measure(['verify', 'bench_sub', '-c', config, '--json'], full);
+  const rollingRun = async () => {
+    const [t0, t1] = await measure(
+      ['verify', '--rolling', '--budget', '1h', 'bench_sub', '-c', config, '--json'],
+      rolling,
+    );
+    underRolling.push(writer.rate(t0, t1));
+    // a window as long, with nothing comparing
+    const q0 = performance.now();
+    await new Promise((r) => setTimeout(r, t1 - t0));
+    quiet.push(writer.rate(q0, performance.now()));
+  };
+  for (let r = 0; r < RUNS; r++) {
+    if (r % 2 === 0) {
+      await fullRun();
+      await rollingRun();
+    } else {
+      await rollingRun();
+      await fullRun();
+    }
+  }
+  await writer.stop();
+  const f = median(full.map((m) => m.wallMs));
+  const ro = median(rolling.map((m) => m.wallMs));
+  const wq = median(quiet);
+  const wr = median(underRolling);
+  report(
+    'verify-rolling',
+    {
+      rows: ROWS,
+      tableBytes: Number(sizeRows),
+      runs: RUNS,
+      fullMs: Math.round(f),
+      rollingCycleMs: Math.round(ro),
+      throughputRatio: +(f / ro).toFixed(3),
+      target: 0.9,
+      writerQuietPerS: Math.round(wq),
+      writerUnderRollingPerS: Math.round(wr),
+      writerRatio: +(wr / wq).toFixed(3),
+      fullPeakRssMb: Math.round(Math.max(...full.map((m) => m.rssMb))),
+      rollingPeakRssMb: Math.round(Math.max(...rolling.map((m) => m.rssMb))),
+      fullRunsMs: full.map((m) => Math.round(m.wallMs)),
+      rollingRunsMs: rolling.map((m) => Math.round(m.wallMs)),
+      load: loadAverage(),
+    },
+    `verify-rolling: ${ROWS.toLocaleString('en-US')} rows (${(Number(sizeRows) / 2 ** 30).toFixed(2)} GiB) under an unpaced writer: ` +
+      `full verify ${(f / 1000).toFixed(2)} s, one rolling cycle ${(ro / 1000).toFixed(2)} s = ${(f / ro).toFixed(3)}× the full verify's throughput (target ≥ 0.9×); ` +
+      `writer ${Math.round(wr)}/s under the rolling run vs ${Math.round(wq)}/s without = ${(wr / wq).toFixed(3)}× (target ≥ 0.9×); ` +
+      `peak RSS full ${Math.round(Math.max(...full.map((m) => m.rssMb)))} MB, rolling ${Math.round(Math.max(...rolling.map((m) => m.rssMb)))} MB`,
+  );
+} finally {
+  await stop();
+}
