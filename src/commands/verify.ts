@@ -46,6 +46,7 @@ Exit codes: 0 every table equal, 2 diverged or some table not verifiable (still 
     }),
     budget: Flags.string({
       summary: 'With --rolling: how long to compare (30s, 5min, 1h); none starts after it.',
+      dependsOn: ['rolling'],
     }),
     'allow-destroy': Flags.boolean({
       summary:

@@ -58,6 +58,14 @@ describe('misuse exits 1 with what was meant', () => {
       ['plan', '--allow-hazard', 'data-gap,truncate'],
       'error: --allow-hazard: truncate is not a hazard allowed by name; it takes one of truncates-data, data-gap, rewrites-table, blocks-writes, drops-slot (the other hazards need no flag)',
     ],
+    [
+      ['verify', 'x', '--budget', '5min'],
+      'error: `steep verify`: All of the following must be provided when using --budget: --rolling',
+    ],
+    [
+      ['verify', '--rolling'],
+      'error: `steep verify`: All of the following must be provided when using --rolling: --budget',
+    ],
   ])('steep %j', async (args, expected) => {
     expect(await misuse(args)).toBe(expected);
   });
