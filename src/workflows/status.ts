@@ -44,6 +44,14 @@ interface Judged {
   liveState: InitState;
 }
 
+/** What the whole reading found of each subscription, by `node/name`, before any is judged. */
+interface Found {
+  gaps: Map<string, TableGap[]>;
+  reinits: ReadonlyMap<string, UnfinishedReinit>;
+  fences: ReadonlyMap<string, LeftFence>;
+  failoverDiverged: ReadonlySet<string>;
+}
+
 function subscriptionStatus(
   topology: Topology,
   observed: ClusterState,
@@ -51,11 +59,9 @@ function subscriptionStatus(
   name: string,
   node: string,
   o: ObservedSubscription | undefined,
-  gaps: Map<string, TableGap[]>,
-  reinits: ReadonlyMap<string, UnfinishedReinit>,
-  fences: ReadonlyMap<string, LeftFence>,
-  failoverDiverged: ReadonlySet<string>,
+  found: Found,
 ): { status: SubscriptionStatus; judged: Judged | null } {
+  const { gaps, reinits, fences, failoverDiverged } = found;
   const d = topology.subscriptions[name];
   const from = d?.from ?? o?.from ?? '';
   const subscriber = reachableNode(observed, node);
@@ -295,33 +301,18 @@ async function subscriptionStatuses(
   // the failover verdicts first: one that left a subscription diverged names its way out, which
   // the verdict on its worker must not contradict (model/syncVerdict.ts)
   const failover = failoverVerdicts(topology, observed);
-  const diverged = new Set(
+  const failoverDiverged = new Set(
     failover.filter((v) => v.verdict === 'diverged').map((v) => `${v.node}/${v.subscription}`),
   );
+  const found: Found = { gaps, reinits, fences, failoverDiverged };
+  const statusOf = (name: string, node: string, o?: ObservedSubscription) =>
+    subscriptionStatus(topology, observed, live, name, node, o, found);
   const results = Object.values(observed.nodes).flatMap((n) =>
-    n.reachable
-      ? Object.values(n.subscriptions).map((o) =>
-          subscriptionStatus(topology, observed, live, o.name, n.name, o, gaps, reinits, fences, diverged),
-        )
-      : [],
+    n.reachable ? Object.values(n.subscriptions).map((o) => statusOf(o.name, n.name, o)) : [],
   );
   const seen = new Set(results.map((r) => `${r.status.node}/${r.status.name}`));
   for (const d of Object.values(topology.subscriptions))
-    if (!seen.has(`${d.node}/${d.name}`))
-      results.push(
-        subscriptionStatus(
-          topology,
-          observed,
-          live,
-          d.name,
-          d.node,
-          undefined,
-          gaps,
-          reinits,
-          fences,
-          diverged,
-        ),
-      );
+    if (!seen.has(`${d.node}/${d.name}`)) results.push(statusOf(d.name, d.node));
   const subs = results.map((r) => r.status);
   // what the failing lack: columns their publisher publishes (read only for them)
   const failing = results.flatMap((r) => (r.judged?.status.verdict?.verdict === 'failing' ? [r.judged] : []));
