@@ -117,8 +117,7 @@ export function coverageOf(
   return [...byTable.values()]
     .map((ss) => {
       const never = ss.filter((s) => s.equalAt === null).length;
-      const oldest =
-        never > 0 ? null : ss.map((s) => s.equalAt!).sort((a, b) => Date.parse(a) - Date.parse(b))[0]!;
+      const oldest = oldestEqualAt(ss);
       return {
         subscription: ss[0]!.subscription,
         table: ss[0]!.table,
@@ -130,6 +129,19 @@ export function coverageOf(
       };
     })
     .sort((a, b) => compareText(a.subscription, b.subscription) || compareText(a.table, b.table));
+}
+
+/**
+ * When every one of a table's segments was last found equal, the oldest of those times: since
+ * then the table as a whole was compared; null when a segment never was (or there are none).
+ */
+export function oldestEqualAt(segments: readonly Pick<Segment, 'equalAt'>[]): string | null {
+  let oldest: string | null = null;
+  for (const { equalAt } of segments) {
+    if (equalAt === null) return null;
+    if (oldest === null || Date.parse(equalAt) < Date.parse(oldest)) oldest = equalAt;
+  }
+  return oldest;
 }
 
 export function segmentId(s: Pick<Segment, 'subscription' | 'table' | 'segment'>): string {

@@ -13,6 +13,7 @@
  */
 import { adviceText } from './advice.js';
 import { formatDuration } from './durations.js';
+import { oldestEqualAt } from './rollingVerify.js';
 import type { SyncVerdict } from './syncVerdict.js';
 import type { VerifyWindow } from './topology.js';
 
@@ -29,10 +30,7 @@ export interface TableEvidence {
 /** When the table was last found equal as a whole (ISO 8601); null: never. */
 export function oldestComparison(e: TableEvidence | undefined): string | null {
   if (!e) return null;
-  const segments =
-    e.segments.length > 0 && e.segments.every((s) => s.equalAt !== null)
-      ? e.segments.map((s) => s.equalAt!).reduce((a, b) => (Date.parse(a) <= Date.parse(b) ? a : b))
-      : null;
+  const segments = oldestEqualAt(e.segments);
   if (e.wholeEqualAt === null) return segments;
   if (segments === null) return e.wholeEqualAt;
   return Date.parse(e.wholeEqualAt) >= Date.parse(segments) ? e.wholeEqualAt : segments;
