@@ -263,42 +263,34 @@ async function record(
   scope.state = await recordVerdicts(sub, topology, scope.d, scope.info, run, opts.onEvent);
 }
 
+/** The counts two segments' verdicts of one table add up. */
+const COUNTS = [
+  'rows',
+  'subscriberRows',
+  'chunks',
+  'chunksIdentical',
+  'missing',
+  'extra',
+  'different',
+  'changing',
+  'durationMs',
+] as const;
+
 /** Two segments' verdicts of one table as one. */
 function sum(a: TableVerdict | undefined, b: TableVerdict): TableVerdict {
   if (!a) return b;
-  const n = (
-    k:
-      | 'rows'
-      | 'subscriberRows'
-      | 'chunks'
-      | 'chunksIdentical'
-      | 'missing'
-      | 'extra'
-      | 'different'
-      | 'changing'
-      | 'durationMs',
-  ) => a[k] + b[k];
+  const counts = Object.fromEntries(COUNTS.map((k) => [k, a[k] + b[k]]));
+  const allowed = a.allowed &&
+    b.allowed && {
+      ...a.allowed,
+      missing: a.allowed.missing + b.allowed.missing,
+      extra: a.allowed.extra + b.allowed.extra,
+      different: a.allowed.different + b.allowed.different,
+    };
   return {
     ...a,
-    rows: n('rows'),
-    subscriberRows: n('subscriberRows'),
-    chunks: n('chunks'),
-    chunksIdentical: n('chunksIdentical'),
-    missing: n('missing'),
-    extra: n('extra'),
-    different: n('different'),
-    changing: n('changing'),
-    durationMs: n('durationMs'),
-    ...(a.allowed && b.allowed
-      ? {
-          allowed: {
-            ...a.allowed,
-            missing: a.allowed.missing + b.allowed.missing,
-            extra: a.allowed.extra + b.allowed.extra,
-            different: a.allowed.different + b.allowed.different,
-          },
-        }
-      : {}),
+    ...counts,
+    ...(allowed ? { allowed } : {}),
     examples: {
       missing: [...a.examples.missing, ...b.examples.missing],
       extra: [...a.examples.extra, ...b.examples.extra],
