@@ -41,35 +41,18 @@ export function renderDriftMarkdown(r: DriftReport): string {
     'Data gaps (empty on the subscriber, not on its publisher)',
     r.dataGaps.map((g) => `- \`${g.node}/${g.table}\`: subscription \`${g.subscription}\` from ${g.from}`),
   );
-  markdownSection(
-    out,
-    'Replication failing',
-    (r.failing ?? []).map((f) => `- \`${f.subscription}\` on ${f.node} ← ${f.from}: ${f.reasons.join('; ')}`),
-  );
-  markdownSection(
-    out,
-    'Gap (changes never sent to a table)',
-    (r.gaps ?? []).map((f) => `- \`${f.subscription}\` on ${f.node} ← ${f.from}: ${f.reasons.join('; ')}`),
-  );
-  markdownSection(
-    out,
-    'Reinit not finished',
-    (r.reinits ?? []).map((f) => `- \`${f.subscription}\` on ${f.node} ← ${f.from}: ${f.reasons.join('; ')}`),
-  );
-  markdownSection(
-    out,
-    'Unverified (a table not found equal within the verify window)',
-    (r.unverified ?? []).map(
-      (f) => `- \`${f.subscription}\` on ${f.node} ← ${f.from}: ${f.reasons.join('; ')}`,
-    ),
-  );
-  markdownSection(
-    out,
-    'Diverged (rows differ on the subscriber)',
-    (r.diverged ?? []).map(
-      (f) => `- \`${f.subscription}\` on ${f.node} ← ${f.from}: ${f.reasons.join('; ')}`,
-    ),
-  );
+  for (const [title, subs] of [
+    ['Replication failing', r.failing],
+    ['Gap (changes never sent to a table)', r.gaps],
+    ['Reinit not finished', r.reinits],
+    ['Unverified (a table not found equal within the verify window)', r.unverified],
+    ['Diverged (rows differ on the subscriber)', r.diverged],
+  ] as const)
+    markdownSection(
+      out,
+      title,
+      (subs ?? []).map((f) => `- \`${f.subscription}\` on ${f.node} ← ${f.from}: ${f.reasons.join('; ')}`),
+    );
   markdownSection(
     out,
     'Conflicts since the last verify (rows that may differ)',

@@ -33,6 +33,13 @@ export function driftSummary(r: DriftReport): string {
   return `Drift: ${parts.flatMap(([n, what]) => (n > 0 ? [`${n} ${what}`] : [])).join(', ')}.`;
 }
 
+/** Each subscription on a line with its reasons. */
+function oneLine(subs: FailingSubscription[] = []): string[] {
+  return subs.map(
+    (f) => `  subscription ${f.subscription} on ${f.node} ← ${f.from}: ${f.reasons.join('; ')}`,
+  );
+}
+
 /** Each subscription on a line, its reasons one a line under it. */
 function withReasons(subs: FailingSubscription[] = []): string[] {
   return subs.flatMap((g) => [
@@ -47,21 +54,9 @@ function failoverCount(r: DriftReport, verdict: string): number {
 
 export function renderDriftText(r: DriftReport): string {
   const out: string[] = [];
-  section(
-    out,
-    redBold('Replication failing:'),
-    (r.failing ?? []).map(
-      (f) => `  subscription ${f.subscription} on ${f.node} ← ${f.from}: ${f.reasons.join('; ')}`,
-    ),
-  );
+  section(out, redBold('Replication failing:'), oneLine(r.failing));
   section(out, redBold('Gap (changes never sent to a table):'), withReasons(r.gaps));
-  section(
-    out,
-    yellowBold('Reinit not finished:'),
-    (r.reinits ?? []).map(
-      (f) => `  subscription ${f.subscription} on ${f.node} ← ${f.from}: ${f.reasons.join('; ')}`,
-    ),
-  );
+  section(out, yellowBold('Reinit not finished:'), oneLine(r.reinits));
   section(
     out,
     yellowBold('Unverified (a table not found equal within the verify window):'),
