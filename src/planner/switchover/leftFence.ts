@@ -13,6 +13,7 @@ import { quoteIdent } from '../../model/sql.js';
 import type { NodeSql } from '../../model/switchover.js';
 import type { SubscriptionRef, Topology } from '../../model/topology.js';
 import { fenceFunction, fenceTriggerName, removeFence } from './dataFence.js';
+import { loginSql, writableSql } from './roleFence.js';
 
 export interface LeftFence extends SubscriptionRef {
   /** what lifts it, in order, on the publisher (`from`) */
@@ -29,13 +30,9 @@ export function leftFences(topology: Topology, observed: ClusterState): LeftFenc
     if (!publisher?.reachable || !subscriber?.reachable) continue;
     const fence = publisher.switchoverFences?.find((f) => f.subscription === d.name);
     if (!fence || subscriber.subscriptions[d.name]?.enabled !== true) continue;
-    const db = quoteIdent(publisher.database);
     const roles = fence.roles.flatMap((r) => [
-      { node: d.from, sql: `ALTER ROLE ${quoteIdent(r)} LOGIN` },
-      {
-        node: d.from,
-        sql: `ALTER ROLE ${quoteIdent(r)} IN DATABASE ${db} RESET default_transaction_read_only`,
-      },
+      { node: d.from, sql: loginSql(r) },
+      { node: d.from, sql: writableSql(r, publisher.database) },
     ]);
     const tables = fence.tables.map((t) => `${quoteIdent(t.schema)}.${quoteIdent(t.name)}`);
     const trigger = quoteIdent(fenceTriggerName(d.name));

@@ -19,3 +19,13 @@ export const PREPARED_SQL =
 export function readOnlySql(role: string, database: string): string {
   return `ALTER ROLE ${quoteIdent(role)} IN DATABASE ${quoteIdent(database)} SET default_transaction_read_only = on`;
 }
+
+/** What gives a fenced role its login back (the undo, a rollback's fence lifted, a fence left behind). */
+export function loginSql(role: string): string {
+  return `ALTER ROLE ${quoteIdent(role)} LOGIN`;
+}
+
+/** What takes readOnlySql back where the role had no setting of its own before. */
+export function writableSql(role: string, database: string): string {
+  return `ALTER ROLE ${quoteIdent(role)} IN DATABASE ${quoteIdent(database)} RESET default_transaction_read_only`;
+}

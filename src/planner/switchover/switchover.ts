@@ -30,7 +30,7 @@ import type {
 } from '../../model/switchover.js';
 import { flushedMarkSql } from '../walMark.js';
 import { dataFence, newPrimaryUnfence } from './dataFence.js';
-import { PREPARED_SQL, readOnlySql, terminateSql } from './roleFence.js';
+import { loginSql, PREPARED_SQL, readOnlySql, terminateSql, writableSql } from './roleFence.js';
 import { rollbackCommands } from './rollback.js';
 import { fenceRoles, reverseName, reverseSlotName } from './switchoverChecks.js';
 
@@ -154,12 +154,12 @@ function roleFenceSql(facts: SwitchoverFacts, roles: string[]): { fence: NodeSql
       node: old,
       sql:
         before === null
-          ? `ALTER ROLE ${quoteIdent(r)} IN DATABASE ${db} RESET default_transaction_read_only`
+          ? writableSql(r, facts.database)
           : `ALTER ROLE ${quoteIdent(r)} IN DATABASE ${db} SET default_transaction_read_only = ${quoteLiteral(before)}`,
     });
     if (role?.login) {
       fence.push({ node: old, sql: `ALTER ROLE ${quoteIdent(r)} NOLOGIN` });
-      unfence.push({ node: old, sql: `ALTER ROLE ${quoteIdent(r)} LOGIN` });
+      unfence.push({ node: old, sql: loginSql(r) });
     }
   }
   return { fence, unfence };

@@ -22,6 +22,7 @@ import { unfinishedInit } from '../init/reinitRefusals.js';
 import { sequencePrivilegeErrors } from '../sequences.js';
 import { objectChecks } from './objectChecks.js';
 import { replicaModeProblems } from './replicaModeChecks.js';
+import { loginSql, writableSql } from './roleFence.js';
 
 /** The roles the fence makes read-only, and why the others are left alone (for --dry-run). */
 export function fenceRoles(
@@ -203,12 +204,12 @@ function fenceRoleProblems(facts: SwitchoverFacts, opts: SwitchoverOptions): str
       (x) => !x.login && applicationWriter(facts, x) && isOn(x.databaseSetting),
     ))
       p.push(
-        `role ${r.name} cannot log in and is read-only in database ${facts.database} on ${old}, as a fence an interrupted switchover leaves it: if that is what happened, give it back (ALTER ROLE ${quoteIdent(r.name)} LOGIN; ALTER ROLE ${quoteIdent(r.name)} IN DATABASE ${quoteIdent(facts.database)} RESET default_transaction_read_only) and run again; otherwise name the roles to fence with --roles`,
+        `role ${r.name} cannot log in and is read-only in database ${facts.database} on ${old}, as a fence an interrupted switchover leaves it: if that is what happened, give it back (${loginSql(r.name)}; ${writableSql(r.name, facts.database)}) and run again; otherwise name the roles to fence with --roles`,
       );
   for (const r of fenceRoles(facts, opts))
     if (isOn(facts.roles.find((x) => x.name === r)?.databaseSetting))
       p.push(
-        `role ${r} is already read-only in database ${facts.database} on ${old}, as a fence an interrupted switchover left would be: make it writable (ALTER ROLE ${quoteIdent(r)} IN DATABASE ${quoteIdent(facts.database)} RESET default_transaction_read_only) and run again, or leave it out with --roles`,
+        `role ${r} is already read-only in database ${facts.database} on ${old}, as a fence an interrupted switchover left would be: make it writable (${writableSql(r, facts.database)}) and run again, or leave it out with --roles`,
       );
   for (const r of fenceRoles(facts, opts)) {
     const role = facts.roles.find((x) => x.name === r);
@@ -310,12 +311,8 @@ function rollbackFenceProblem(l: NewLogin, neu: string, database: string): strin
     ...(l.readOnly ? [`starts read-only in database ${database} (default_transaction_read_only = on)`] : []),
   ].join(' and ');
   const sql = [
-    ...(l.login ? [] : [`ALTER ROLE ${quoteIdent(l.name)} LOGIN`]),
-    ...(l.readOnly
-      ? [
-          `ALTER ROLE ${quoteIdent(l.name)} IN DATABASE ${quoteIdent(database)} RESET default_transaction_read_only`,
-        ]
-      : []),
+    ...(l.login ? [] : [loginSql(l.name)]),
+    ...(l.readOnly ? [writableSql(l.name, database)] : []),
   ];
   return `role ${l.name} ${what} on ${neu}, as an earlier rollback leaves it: the application could write nowhere after the switchover; run ${sql.map((q) => `${q};`).join(' ')} on ${neu}, then run again`;
 }
