@@ -179,8 +179,11 @@ export function inline(q) {
   return (q.values ?? []).reduceRight((text, v, i) => text.replaceAll(`$${i + 1}`, literal(v)), q.text);
 }
 
-/** A live pair: one INSERT into `table` on `server` every 50 ms until stopped (ids from `firstId`). */
-export function insertLoop(server, table, firstId) {
+/**
+ * A live pair: one INSERT into `table` on `server` every `paceMs` (default 50 ms; 0: as fast as
+ * one session commits) until stopped (ids from `firstId`); `onCommit` is told each commit's time.
+ */
+export function insertLoop(server, table, firstId, { paceMs = 50, onCommit } = {}) {
   let running = true;
   const done = (async () => {
     const client = await server.adminClient('app');
@@ -188,7 +191,8 @@ export function insertLoop(server, table, firstId) {
     try {
       while (running) {
         await client.query(`INSERT INTO public.${table} VALUES (${++id}, 'live', 1)`);
-        await new Promise((r) => setTimeout(r, 50));
+        onCommit?.(performance.now());
+        if (paceMs > 0) await new Promise((r) => setTimeout(r, paceMs));
       }
     } finally {
       await client.end();

@@ -11,6 +11,7 @@
 import { writeFileSync } from 'node:fs';
 import {
   benchFile,
+  insertLoop,
   loadAverage,
   median,
   pairYaml,
@@ -27,25 +28,10 @@ if (process.env.BENCH_SEGMENT_ROWS) process.env.STEEP_VERIFY_SEGMENT_ROWS = proc
 /** Inserts as fast as one session commits them, from `firstId` on; `rate(t0, t1)`: commits per second between two instants. */
 function unpacedWriter(server, firstId) {
   const commits = [];
-  let running = true;
-  const done = (async () => {
-    const client = await server.adminClient('app');
-    let id = firstId;
-    try {
-      while (running) {
-        await client.query(`INSERT INTO public.t VALUES (${++id}, 'live', 1)`);
-        commits.push(performance.now());
-      }
-    } finally {
-      await client.end();
-    }
-  })();
+  const stop = insertLoop(server, 't', firstId, { paceMs: 0, onCommit: (t) => commits.push(t) });
   return {
     rate: (t0, t1) => (commits.filter((t) => t >= t0 && t < t1).length * 1000) / (t1 - t0),
-    stop: async () => {
-      running = false;
-      await done;
-    },
+    stop,
   };
 }
 
