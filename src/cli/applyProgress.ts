@@ -61,8 +61,11 @@ export class ApplyProgress {
     if (e.event === 'apply.step_started') this.started.get(e.step)?.resolve();
     if (e.event === 'apply.step_completed') this.finished.get(e.step)?.resolve();
     if (e.event === 'apply.step_failed') this.finished.get(e.step)?.reject(new Error(e.message ?? 'failed'));
-    // a merge says how long it blocks writes, then how long it did
-    if ((e.event === 'apply.step_waiting' || e.event.startsWith('merge.')) && e.message)
+    // a merge says how long it blocks writes, then how long it did; an init, what it has compared
+    if (
+      (e.event === 'apply.step_waiting' || e.event === 'init.comparing' || e.event.startsWith('merge.')) &&
+      e.message
+    )
       this.detail(e.step, e.message);
     if (e.event === 'apply.step_interrupted') {
       const fin = this.finished.get(e.step);

@@ -209,6 +209,7 @@ function addLinkObjects(
       protect,
       link: name,
       ...(settings.verifyWindow !== undefined ? { verifyWindow: settings.verifyWindow } : {}),
+      ...(settings.verifyFullBelow !== undefined ? { verifyFullBelow: settings.verifyFullBelow } : {}),
     };
     topology.subscriptions[subscription.name] = subscription;
   }

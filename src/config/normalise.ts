@@ -1,5 +1,6 @@
 import { linkAddress, printAddress, publicationAddress, subscriptionAddress } from '../model/address.js';
 import { formatDuration, MAX_DURATION_MS, parseDuration } from '../model/durations.js';
+import { VERIFY_WINDOW_DEFAULT } from '../model/initEvidence.js';
 import type { IgnoreSpec, SchemaSyncMode, Settings, Topology } from '../model/topology.js';
 import { identifierProblem } from './identifiers.js';
 import { normaliseLinks } from './links.js';
@@ -10,7 +11,7 @@ import type { ProblemList } from './problems.js';
 import { normalisePublication } from './publications.js';
 import type { DocumentReader } from './reader.js';
 import { normaliseSubscription } from './subscriptions.js';
-import { readVerifyWindow } from './verifyWindow.js';
+import { readFullBelow, readVerifyWindow } from './verifyWindow.js';
 
 export const DEFAULT_SETTINGS: Settings = {
   schemaSync: 'strict',
@@ -109,7 +110,8 @@ function normaliseSettings(ctx: NormaliseContext): Settings {
       ctx.positions.value(['settings', 'stateSchema']),
     );
   }
-  const window = readVerifyWindow(ctx, ['settings', 'verify', 'window']);
+  const window = readVerifyWindow(ctx, ['settings', 'verify', 'window']) ?? VERIFY_WINDOW_DEFAULT;
+  const fullBelow = readFullBelow(ctx, ['settings', 'verify', 'fullBelow']);
   return {
     schemaSync:
       (reader.string(['settings', 'schemaSync']) as SchemaSyncMode | undefined) ??
@@ -126,7 +128,8 @@ function normaliseSettings(ctx: NormaliseContext): Settings {
     ...(reader.has(['settings', 'dropOrphanSlots'])
       ? { dropOrphanSlots: reader.strings(['settings', 'dropOrphanSlots']).map((p) => p.value) }
       : {}),
-    ...(window !== undefined ? { verifyWindow: window } : {}),
+    verifyWindow: window,
+    ...(fullBelow !== undefined ? { verifyFullBelow: fullBelow } : {}),
   };
 }
 

@@ -15,7 +15,7 @@ import { checkStrategies, checkStrategy } from './mergeStrategy.js';
 import type { NormaliseContext as Context } from './normalise.js';
 import type { Path } from './paths.js';
 import type { DocumentReader } from './reader.js';
-import { readVerifyWindow } from './verifyWindow.js';
+import { readFullBelow, readVerifyWindow } from './verifyWindow.js';
 
 /** A subscription: slot, init and schemaSync defaults filled in; options only as the file sets them. */
 export function normaliseSubscription(ctx: Context, name: string, settings: Settings): SubscriptionSpec {
@@ -58,6 +58,7 @@ export function normaliseSubscription(ctx: Context, name: string, settings: Sett
   const strategies = checkStrategies(ctx, [...base, 'init'], method, owner);
   if (strategies) init.strategies = strategies;
   const window = readVerifyWindow(ctx, [...base, 'verify', 'window']) ?? settings.verifyWindow;
+  const fullBelow = readFullBelow(ctx, [...base, 'verify', 'fullBelow']) ?? settings.verifyFullBelow;
 
   return {
     name,
@@ -74,6 +75,7 @@ export function normaliseSubscription(ctx: Context, name: string, settings: Sett
     protect: reader.boolean([...base, 'protect']) ?? false,
     ...(reader.has([...base, 'slot']) ? { slotDeclared: true as const } : {}),
     ...(window !== undefined ? { verifyWindow: window } : {}),
+    ...(fullBelow !== undefined ? { verifyFullBelow: fullBelow } : {}),
     ...renamedFrom(reader, base),
   };
 }

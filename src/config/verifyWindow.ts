@@ -1,3 +1,4 @@
+import { parseBytes } from '../model/bytes.js';
 import { parseDuration } from '../model/durations.js';
 import type { VerifyWindow } from '../model/topology.js';
 import type { NormaliseContext } from './normalise.js';
@@ -26,4 +27,13 @@ export function readVerifyWindow(ctx: NormaliseContext, path: Path): VerifyWindo
     ctx.positions.value(path),
   );
   return undefined;
+}
+
+/**
+ * `verify.fullBelow` (settings', or a subscription's own): the size from which an init's
+ * comparison samples a table instead of reading every row (model/initEvidence.ts); bytes, or a
+ * size such as 1GB. Undefined when absent (the schema refuses any other form).
+ */
+export function readFullBelow(ctx: NormaliseContext, path: Path): number | undefined {
+  return ctx.reader.integer(path) ?? parseBytes(ctx.reader.string(path) ?? '');
 }

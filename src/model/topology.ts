@@ -36,8 +36,10 @@ export interface Settings {
   sequenceLag?: number;
   /** glob patterns of orphaned slots `apply --allow-destroy` may drop (absent: none) */
   dropOrphanSlots?: string[];
-  /** `verify.window`: every subscription's unless it sets its own (absent: none) */
+  /** `verify.window`: every subscription's unless it sets its own (config's default: 7d; absent only where a Topology is built by hand) */
   verifyWindow?: VerifyWindow;
+  /** `verify.fullBelow`: every subscription's unless it sets its own (absent: model/initEvidence.ts's 1 GB) */
+  verifyFullBelow?: number;
 }
 
 /**
@@ -224,6 +226,8 @@ export interface SubscriptionSpec extends SubscriptionDef, Declared {
   slotKept?: true;
   /** `verify.window`, its own or settings' (absent: none) */
   verifyWindow?: VerifyWindow;
+  /** `verify.fullBelow`, its own or settings' (absent: model/initEvidence.ts's 1 GB) */
+  verifyFullBelow?: number;
 }
 
 /**

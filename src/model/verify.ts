@@ -102,6 +102,8 @@ export interface TableVerdict {
   /** keys whose rows kept changing through every re-check: in flux, not reported as diverged */
   changing: number;
   durationMs: number;
+  /** an init's comparison of a big table (model/initEvidence.ts): the segments it compared of all; absent: every row */
+  sample?: { compared: number; of: number };
 }
 
 export interface VerifyReport extends SubscriptionRef {

@@ -25,6 +25,11 @@ export interface TableEvidence {
   wholeRows: number | null;
   /** its segments (verify --rolling): rows at the last comparison, when last found equal */
   segments: { rows: number; equalAt: string | null }[];
+  /**
+   * that verify was an init's sample of a big table (model/initEvidence.ts): the segments it
+   * compared of all; absent or null: it read every row
+   */
+  sample?: { compared: number; of: number } | null;
 }
 
 /** When the table was last found equal as a whole (ISO 8601); null: never. */
@@ -54,6 +59,8 @@ export type WindowStatus =
       tablesWithin: number;
       /** the tables past the window, each with its oldest comparison (null: never) */
       unverified: { table: string; oldest: string | null }[];
+      /** tables within it by an init's sample only (their other segments not yet compared) */
+      sampled: { table: string; compared: number; of: number }[];
     };
 
 /** The facts of one subscription: its window, its tables, their evidence, and now. */
@@ -81,9 +88,11 @@ export function judgeWindow(f: WindowFacts): WindowStatus {
   let oldest: string | null = null;
   let never = false;
   const unverified: { table: string; oldest: string | null }[] = [];
+  const sampled: { table: string; compared: number; of: number }[] = [];
   for (const table of f.tables) {
     const e = f.evidence.get(table);
     const at = oldestComparison(e);
+    if (e?.sample && within(at) && at === e.wholeEqualAt) sampled.push({ table, ...e.sample });
     const total = e ? (e.segments.length > 0 ? sum(e.segments.map((s) => s.rows)) : (e.wholeRows ?? 0)) : 0;
     rows += total;
     rowsWithin += within(e?.wholeEqualAt ?? null)
@@ -105,6 +114,7 @@ export function judgeWindow(f: WindowFacts): WindowStatus {
     tables: f.tables.length,
     tablesWithin,
     unverified,
+    sampled,
   };
 }
 
@@ -127,6 +137,10 @@ export function withWindow(v: SyncVerdict, w: WindowStatus | undefined, subscrip
       reasons: [
         ...v.reasons,
         `every table found equal within its verify window ${w.window} (oldest comparison ${w.oldest})`,
+        ...w.sampled.map(
+          (t) =>
+            `${t.table} by its init's sample (${t.compared} of ${t.of} segments): \`steep verify --rolling\` compares the rest`,
+        ),
       ],
     };
   return {

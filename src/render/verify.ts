@@ -14,12 +14,15 @@ import { cell, seconds, thousands } from './values.js';
 
 const KINDS: DifferenceKind[] = ['missing', 'extra', 'different'];
 
-function summary(r: VerifyReport): string {
+/** `11 tables: 0 diverged, 11 equal` (`, 1 not verifiable`; `; 2 by a sample of their segments`). */
+export function compareSummary(r: VerifyReport): string {
   const diverged = r.tables.filter((t) => t.status === 'diverged').length;
   const skipped = r.tables.filter((t) => t.status === 'not_verifiable').length;
+  const sampled = r.tables.filter((t) => t.sample).length;
   return (
     `${r.tables.length} table${r.tables.length === 1 ? '' : 's'}: ${diverged} diverged, ` +
-    `${r.tables.length - diverged - skipped} equal${skipped > 0 ? `, ${skipped} not verifiable` : ''}`
+    `${r.tables.length - diverged - skipped} equal${skipped > 0 ? `, ${skipped} not verifiable` : ''}` +
+    (sampled > 0 ? `; ${sampled} by a sample of their segments` : '')
   );
 }
 
@@ -85,7 +88,7 @@ function tableLine(t: TableVerdict): string {
 
 export function renderVerifyText(r: VerifyReport): string {
   const lines = [
-    `Verify of subscription ${r.subscription} (${r.from} → ${r.node}): ${summary(r)} (${seconds(r.durationMs)})`,
+    `Verify of subscription ${r.subscription} (${r.from} → ${r.node}): ${compareSummary(r)} (${seconds(r.durationMs)})`,
   ];
   for (const t of r.tables) lines.push(tableLine(t), ...exampleLines(t, KINDS));
   if (r.state !== null) lines.push(`Subscription ${r.subscription} on ${r.node} is ${r.state}.`);
@@ -98,7 +101,7 @@ export function renderVerifyMarkdown(r: VerifyReport): string {
   const lines = [
     `### steep verify: ${r.subscription} (${r.from} → ${r.node})`,
     '',
-    `${r.diverged ? '**Diverged**' : r.notVerifiable > 0 ? '**Not all verified**' : 'Equal'}: ${summary(r)} in ${seconds(r.durationMs)}.`,
+    `${r.diverged ? '**Diverged**' : r.notVerifiable > 0 ? '**Not all verified**' : 'Equal'}: ${compareSummary(r)} in ${seconds(r.durationMs)}.`,
     '',
     '| table | status | rows | chunks (identical) | missing | extra | different | time |',
     '|---|---|---:|---:|---:|---:|---:|---:|',

@@ -208,6 +208,14 @@ export function stateMigrations(schema: string): Migration[] {
         ...replicatedRowTrigger(s, 'verified_segments'),
       ],
     },
+    {
+      version: 20,
+      statements: [
+        // an init's comparison of a table of verify.fullBelow or more compares a sample of its
+        // segments (model/initEvidence.ts): how many it compared of how many; NULL: every row
+        `ALTER TABLE ${s}.verified_tables ADD COLUMN IF NOT EXISTS sampled_segments integer, ADD COLUMN IF NOT EXISTS segments integer`,
+      ],
+    },
   ];
 }
 

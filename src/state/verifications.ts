@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { isoTime, quoteIdent } from '../model/sql.js';
 import type { TableVerdict } from '../model/verify.js';
 import type { VerifyRecord } from '../model/verifyRecord.js';
+import { hasColumn } from './columns.js';
 import { StateTable } from './stateTable.js';
 
 /**
@@ -53,14 +54,21 @@ export class VerificationStore extends StateTable {
       );
     }
     if (v.length === 0) return;
+    // migration 20: a sampled comparison says how much it read; one of every row clears that
+    const sampled = await hasColumn(client, this.verifiedTables, 'sampled_segments');
+    const rows = v.map((t) => ({
+      ...t,
+      sampled: t.sample?.compared ?? null,
+      segments: t.sample?.of ?? null,
+    }));
     await client.query(
-      `INSERT INTO ${this.verifiedTables} (node_name, subscription, table_name, verified_at, verdict, rows, missing, extra, different)
-       SELECT $1, $2, v."table", now(), v.status, v.rows, v.missing, v.extra, v.different
-         FROM jsonb_to_recordset($3::jsonb) AS v("table" text, status text, rows bigint, missing bigint, extra bigint, different bigint)
+      `INSERT INTO ${this.verifiedTables} (node_name, subscription, table_name, verified_at, verdict, rows, missing, extra, different${sampled ? ', sampled_segments, segments' : ''})
+       SELECT $1, $2, v."table", now(), v.status, v.rows, v.missing, v.extra, v.different${sampled ? ', v.sampled, v.segments' : ''}
+         FROM jsonb_to_recordset($3::jsonb) AS v("table" text, status text, rows bigint, missing bigint, extra bigint, different bigint, sampled integer, segments integer)
        ON CONFLICT (node_name, subscription, table_name) DO UPDATE SET verified_at = excluded.verified_at,
          verdict = excluded.verdict, rows = excluded.rows, missing = excluded.missing, extra = excluded.extra,
-         different = excluded.different`,
-      [this.node, subscription, JSON.stringify(v)],
+         different = excluded.different${sampled ? ', sampled_segments = excluded.sampled_segments, segments = excluded.segments' : ''}`,
+      [this.node, subscription, JSON.stringify(rows)],
     );
   }
 

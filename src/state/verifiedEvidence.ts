@@ -1,12 +1,12 @@
 import type pg from 'pg';
 import { isoTime, quoteIdent } from '../model/sql.js';
 import type { TableEvidence } from '../model/verifyWindow.js';
-import { hasTable } from './columns.js';
+import { hasColumn, hasTable } from './columns.js';
 
 /**
  * What steep's state schema on a subscriber records of each table's comparisons, for the verify
  * window (model/verifyWindow.ts): the last `steep verify` of it where it found it equal
- * (`verified_tables`, migration 10) and its segments' `equal_at` (`verified_segments`, migration
+ * (`verified_tables`, migration 10; an init's sample of a big table, migration 20) and its segments' `equal_at` (`verified_segments`, migration
  * 19), by subscription and table. A table a migration has not made yet reads as none.
  */
 export async function readVerifiedEvidence(
@@ -16,20 +16,27 @@ export async function readVerifiedEvidence(
 ): Promise<Map<string, Map<string, TableEvidence>>> {
   const tables = `${quoteIdent(schema)}.verified_tables`;
   const segments = `${quoteIdent(schema)}.verified_segments`;
-  const [hasTables, hasSegments] = await Promise.all([hasTable(client, tables), hasTable(client, segments)]);
+  const [hasTables, hasSegments, hasSample] = await Promise.all([
+    hasTable(client, tables),
+    hasTable(client, segments),
+    hasColumn(client, tables, 'sampled_segments'),
+  ]);
   const out = new Map<string, Map<string, TableEvidence>>();
   const of = (subscription: string, table: string): TableEvidence => {
     if (!out.has(subscription)) out.set(subscription, new Map());
     const bySub = out.get(subscription)!;
-    if (!bySub.has(table)) bySub.set(table, { wholeEqualAt: null, wholeRows: null, segments: [] });
+    if (!bySub.has(table))
+      bySub.set(table, { wholeEqualAt: null, wholeRows: null, sample: null, segments: [] });
     return bySub.get(table)!;
   };
   type Row = { subscription: string; table: string; rows: string; at: string | null };
+  type Whole = Row & { sampled: number | null; segments: number | null };
   const [whole, parts] = await Promise.all([
     hasTables
-      ? client.query<Row>(
+      ? client.query<Whole>(
           `SELECT subscription, table_name AS "table", rows::text AS rows,
-                  CASE WHEN verdict = 'equal' THEN ${isoTime('verified_at')} END AS at
+                  CASE WHEN verdict = 'equal' THEN ${isoTime('verified_at')} END AS at,
+                  ${hasSample ? 'sampled_segments AS sampled, segments' : 'NULL::int AS sampled, NULL::int AS segments'}
              FROM ${tables} WHERE node_name = $1`,
           [node],
         )
@@ -46,6 +53,7 @@ export async function readVerifiedEvidence(
     const e = of(r.subscription, r.table);
     e.wholeEqualAt = r.at;
     e.wholeRows = Number(r.rows);
+    e.sample = r.sampled === null || r.segments === null ? null : { compared: r.sampled, of: r.segments };
   }
   for (const r of parts?.rows ?? [])
     of(r.subscription, r.table).segments.push({ rows: Number(r.rows), equalAt: r.at });

@@ -6,6 +6,7 @@ import { followInit, followTargetOf, recordTransition } from '../executors/initF
 import { startInit } from '../executors/initStart.js';
 import type { StepContext } from '../executors/runStep.js';
 import { printAddress, subscriptionNameOf } from '../model/address.js';
+import { adviceText } from '../model/advice.js';
 import { SteepError } from '../model/errors.js';
 import { unrecordedState } from '../model/initLifecycle.js';
 import { INIT_METHOD, restoredByUser } from '../model/initMethods.js';
@@ -13,12 +14,14 @@ import type { InitProgress } from '../model/initState.js';
 import type { Step } from '../model/plan.js';
 import { stepClass } from '../model/stepClass.js';
 import type { SubscriptionSpec, Topology } from '../model/topology.js';
+import { compareSummary, repairHint } from '../render/verify.js';
 import { ApplyLog, hasApplyLog, recordInterrupted } from '../state/applyLog.js';
 import { DivergedTablesStore } from '../state/divergedTables.js';
 import { hasInitTables, SubscriptionStateStore } from '../state/subscriptionState.js';
 import { VerificationStore } from '../state/verifications.js';
 import { VerifiedSegmentsStore } from '../state/verifiedSegments.js';
 import type { ApplyOutcome } from './apply.js';
+import { checkRestored, compareAfterInit } from './initEvidence.js';
 
 /**
  * Inits inside an apply. An `init` step runs its own part while the apply holds its node's
@@ -81,6 +84,8 @@ export class InitRunner {
   async start(client: pg.Client, step: Step, ctx: StepContext): Promise<void> {
     const d = subscriptionOf(this.topology, step);
     this.startedAt.set(step.id, Date.now());
+    // the rows the DBA restored, checked before the step enables the subscription on them
+    if (restoredByUser(d.init.method) && d.enabled) await checkRestored(this.topology, d, client);
     await startInit(client, step, ctx, d, this.topology.settings.stateSchema, this.opts.onEvent);
     if (this.defers(step)) this.queued.push(step);
   }
@@ -113,8 +118,59 @@ export class InitRunner {
     // a replace starts over; a manual init keeps the `preparing` its prepare recorded
     if (recorded !== 'uninitialized' && !(restoredByUser(d.init.method) && recorded === 'preparing'))
       await recordTransition(store, client, d, 'uninitialized', this.opts.onEvent);
-    if (INIT_METHOD[d.init.method].rows === 'vouched' && d.enabled)
+    if (INIT_METHOD[d.init.method].rows === 'vouched' && d.enabled) {
       await recordTransition(store, client, d, 'synchronized', this.opts.onEvent);
+      // the DBA vouches the rows are equal: compared before apply says so
+      if (this.opts.wait) await this.compare(d, step);
+    }
+  }
+
+  /**
+   * The init's evidence (workflows/initEvidence.ts): its rows compared once it is synchronized.
+   * A table that differs fails the init step (the subscription is `diverged`, with the way out); a
+   * comparison that cannot run leaves it `unverified`, said as a warning, and the step stands.
+   */
+  private async compare(d: SubscriptionSpec, step: Step): Promise<void> {
+    const onEvent = this.opts.onEvent;
+    let done = 0;
+    const report = await compareAfterInit(this.topology, d, {
+      parallel: d.init.parallel,
+      onEvent: (e) => {
+        onEvent(e);
+        if (e.event === 'verify.table_complete')
+          onEvent({
+            event: 'init.comparing',
+            level: 'info',
+            ...stepFields(step),
+            message: `comparing rows: ${++done} table(s) compared`,
+          });
+      },
+    }).catch((err: unknown) => {
+      onEvent({
+        event: 'init.compare_failed',
+        level: 'warn',
+        ...stepFields(step),
+        message: `${d.name} is streaming but its rows were not compared (${err instanceof Error ? err.message : String(err)}): it is unverified until \`${adviceText('verify', d.name)}\` compares them`,
+      });
+      return null;
+    });
+    if (report === null) return;
+    const diverged = report.tables.filter((t) => t.status === 'diverged');
+    onEvent({
+      event: 'init.compared',
+      level: diverged.length > 0 ? 'warn' : 'info',
+      ...stepFields(step),
+      duration_ms: report.durationMs,
+      message: compareSummary(report),
+    });
+    if (diverged.length === 0) return;
+    throw new SteepError(
+      'init.diverged',
+      `the init of ${d.name} ended with rows that differ from ${d.from}'s: ${diverged
+        .map((t) => `${t.table} (missing ${t.missing}, extra ${t.extra}, different ${t.different})`)
+        .join(', ')}; it is diverged — ${repairHint(report)}`,
+      { node: d.node, address: step.address },
+    );
   }
 
   /**
@@ -191,7 +247,7 @@ export class InitRunner {
               onProgress: (p) => this.opts.onProgress?.(step, p),
               signal: this.opts.signal,
             });
-          if (this.opts.wait)
+          if (this.opts.wait) {
             await followInit(followTargetOf(this.topology, d), {
               onEvent: this.opts.onEvent,
               onProgress: (p) => this.opts.onProgress?.(step, p),
@@ -200,6 +256,8 @@ export class InitRunner {
               connectTimeoutMs: this.topology.settings.connectTimeout,
               signal: this.opts.signal,
             });
+            if (!this.opts.signal?.aborted) await this.compare(d, step);
+          }
           return { step };
         } catch (error) {
           return { step, error };

@@ -274,7 +274,11 @@ export async function compareOnPair(
 }
 
 /** A table's verdict is in: told to the caller, then as an event. */
-function tableDone(opts: VerifyOptions, d: SubscriptionSpec, v: TableVerdict): TableVerdict {
+export function tableDone(
+  opts: Pick<VerifyOptions, 'onTableDone' | 'onEvent'>,
+  d: SubscriptionSpec,
+  v: TableVerdict,
+): TableVerdict {
   opts.onTableDone?.(v);
   opts.onEvent({
     event: 'verify.table_complete',
@@ -312,11 +316,12 @@ export async function recordVerdicts(
   const verdicts = run.verdicts;
   const record = new VerificationStore(schema, d.node);
   if (await record.exists(sub)) await record.record(sub, d.name, run);
-  // every table equal: what a failover before may have done is not in the rows
-  if (run.whole && verdicts.length > 0 && verdicts.every((v) => v.status === 'equal'))
+  // every row of every table equal: what a failover before may have done is not in the rows
+  // (an init's sample of a big table proves its segments only: model/initEvidence.ts)
+  if (run.whole && verdicts.length > 0 && verdicts.every((v) => v.status === 'equal' && !v.sample))
     await recordSettled(topology, d, sub, 'verify');
   // a gap found before this verify began, in a table it found equal, is closed (model/continuity.ts)
-  const equal = verdicts.filter((v) => v.status === 'equal').map((v) => v.table);
+  const equal = verdicts.filter((v) => v.status === 'equal' && !v.sample).map((v) => v.table);
   if (equal.length > 0)
     await new StreamContinuityStore(schema, d.node).forget(sub, d.name, equal, run.startedAt.toISOString());
   // these tables were compared whole: every segment of theirs a rolling verify keeps is equal as of then

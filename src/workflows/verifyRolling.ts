@@ -59,7 +59,7 @@ function segmentRowsSetting(): number | undefined {
 }
 
 /** One subscription as the run found it: what it compares, and its segments. */
-interface Scope {
+export interface Scope {
   d: SubscriptionSpec;
   info: Awaited<ReturnType<typeof verifyPreflight>>['info'];
   slot: string | null;
@@ -123,7 +123,9 @@ export async function verifyRolling(
           hi: seg.hi,
           verdict: v.verdict,
         };
-        await serially(() => record(topology, scope, seg, found, v.at, subscriberOf(scope.d.node), opts));
+        await serially(() =>
+          recordSegment(topology, scope, seg, found, v.at, subscriberOf(scope.d.node), opts),
+        );
         compared.push(found);
         opts.onSegmentDone?.(found);
       } catch (err) {
@@ -155,7 +157,7 @@ export async function verifyRolling(
 }
 
 /** A subscription's comparisons and segments: each table's map read, made where it has none or its key changed, dropped for tables gone. */
-async function scopeOf(topology: Topology, d: SubscriptionSpec): Promise<Scope> {
+export async function scopeOf(topology: Topology, d: SubscriptionSpec): Promise<Scope> {
   const schema = topology.settings.stateSchema;
   return withSession(openSession(topology, d.node, 'plain'), (sub) =>
     withSession(openSession(topology, d.from, 'compare'), async (pub) => {
@@ -208,11 +210,11 @@ async function scopeOf(topology: Topology, d: SubscriptionSpec): Promise<Scope> 
 }
 
 /** One segment compared on a pair of its own; `at`: when it began (what an equal verdict holds from). */
-async function compareSegment(
+export async function compareSegment(
   topology: Topology,
   scope: Scope,
   seg: Segment,
-  opts: RollingOptions,
+  opts: Pick<RollingOptions, 'examples' | 'onEvent'>,
 ): Promise<{ verdict: TableVerdict; at: Date }> {
   const at = new Date();
   const cmp = segmentComparison(scope.comparisons.get(seg.table)!, seg);
@@ -234,14 +236,14 @@ async function compareSegment(
  * The segment's comparison recorded; a difference found also as `steep verify` records it: the
  * table's diverged segments of this run summed in diverged_tables, the subscription `diverged`.
  */
-async function record(
+async function recordSegment(
   topology: Topology,
   scope: Scope,
   seg: Segment,
   found: SegmentVerdict,
   at: Date,
   subscriber: Promise<pg.Client>,
-  opts: RollingOptions,
+  opts: Pick<RollingOptions, 'onEvent'>,
 ): Promise<void> {
   const sub = await subscriber;
   const v = found.verdict;
@@ -257,7 +259,7 @@ async function record(
     equalAt: v.status === 'equal' ? at.toISOString() : seg.equalAt,
   });
   if (v.status !== 'diverged') return;
-  const summed = sum(scope.diverged.get(seg.table), v);
+  const summed = sumVerdicts(scope.diverged.get(seg.table), v);
   scope.diverged.set(seg.table, summed);
   const run = { startedAt: at, conflicts: null, whole: false, verdicts: [summed] };
   scope.state = await recordVerdicts(sub, topology, scope.d, scope.info, run, opts.onEvent);
@@ -277,7 +279,7 @@ const COUNTS = [
 ] as const;
 
 /** Two segments' verdicts of one table as one. */
-function sum(a: TableVerdict | undefined, b: TableVerdict): TableVerdict {
+export function sumVerdicts(a: TableVerdict | undefined, b: TableVerdict): TableVerdict {
   if (!a) return b;
   const counts = Object.fromEntries(COUNTS.map((k) => [k, a[k] + b[k]]));
   const allowed = a.allowed &&

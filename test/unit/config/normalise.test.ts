@@ -26,6 +26,7 @@ describe('the SPEC §2 example', () => {
         connectTimeout: 10_000,
         parallel: 4,
         maxConnections: 16,
+        verifyWindow: 7 * 86_400_000,
       },
       nodes: {
         east: {
@@ -101,6 +102,7 @@ describe('the SPEC §2 example', () => {
           // strategy applies to merge only: ignored here, with a warning
           init: { method: 'snapshot', parallel: 4, parallelDeclared: true, existingData: 'fail' },
           protect: false,
+          verifyWindow: 7 * 86_400_000,
         },
       },
       positions: {
@@ -132,6 +134,7 @@ describe('defaults', () => {
       connectTimeout: 10_000,
       parallel: 4,
       maxConnections: 16,
+      verifyWindow: 7 * 86_400_000,
     });
     expect(topology?.nodes.a).toEqual({
       name: 'a',
@@ -171,11 +174,12 @@ describe('defaults', () => {
       schemaSync: 'manual',
       init: { method: 'snapshot', parallel: 8, existingData: 'fail' },
       protect: false,
+      verifyWindow: 7 * 86_400_000,
     });
   });
 
-  it('verify.window: none by default; settings give every subscription theirs, one may set its own or off', () => {
-    expect(check(BASE).topology?.subscriptions.west_orders?.verifyWindow).toBeUndefined();
+  it('verify.window: 7d by default; settings give every subscription theirs, one may set its own or off', () => {
+    expect(check(BASE).topology?.subscriptions.west_orders?.verifyWindow).toBe(7 * 86_400_000);
     const withDefault = BASE.replace(
       'topology: orders-eu',
       'topology: orders-eu\nsettings: {verify: {window: 7d}}',

@@ -1,0 +1,156 @@
+/**
+ * Every init ends with evidence (docs/status.md, model/initEvidence.ts). Before a restored
+ * subscription is enabled, its tables are checked for rows plainly not the publisher's; once an
+ * init is `synchronized`, apply compares its rows — every row of a table below
+ * `verify.fullBelow`, a sample of a bigger one's rolling-verify segments — and records the
+ * comparison as `steep verify` does: a table that differs makes the subscription `diverged`.
+ */
+import type pg from 'pg';
+import { readPublishedScope } from '../catalog/compareScope.js';
+import { readSubscriptionActivity } from '../catalog/initProgress.js';
+import { serverVersionOf } from '../catalog/session.js';
+import { readTableRows } from '../catalog/tableRows.js';
+import { nodeSession, withSession } from '../db/connect.js';
+import type { EventSink } from '../executors/events.js';
+import { subscriptionAddress } from '../model/address.js';
+import { SteepError } from '../model/errors.js';
+import { comparisonOf, FULL_BELOW_DEFAULT, implausibleRows, sampledSegments } from '../model/initEvidence.js';
+import { qualifiedName, type SubscriptionSpec, type Topology } from '../model/topology.js';
+import type { TableComparison, TableVerdict, VerifyReport } from '../model/verify.js';
+import { VerifiedSegmentsStore } from '../state/verifiedSegments.js';
+import { compareOnPair, openSession, pool, recordVerdicts, tableDone } from './verify.js';
+import { compareSegment, type Scope, scopeOf, sumVerdicts } from './verifyRolling.js';
+
+export interface EvidenceOptions {
+  parallel: number;
+  onEvent: EventSink;
+}
+
+/** Examples of each kind of difference an init's comparison keeps (as `steep verify`'s default). */
+const EXAMPLES = 10;
+
+/**
+ * Refuse to enable a subscription whose restored tables are plainly not the publisher's rows
+ * (`sub`: the apply's session on the subscriber): each table of its publications, empty where
+ * the publisher holds rows, or an order of magnitude apart in both sides' estimates.
+ */
+export async function checkRestored(topology: Topology, d: SubscriptionSpec, sub: pg.Client): Promise<void> {
+  const scope = await withSession(nodeSession(topology, d.from, 'steep apply'), async (pub) => {
+    const published = await readPublishedScope(
+      pub,
+      await serverVersionOf(pub),
+      d.publications,
+      topology.settings.stateSchema,
+    );
+    return { published, rows: await readTableRows(pub, published) };
+  });
+  const onSubscriber = await readTableRows(
+    sub,
+    scope.published.map((p) => ({ table: p.table })),
+  );
+  const problems = scope.published.flatMap((p) => {
+    const table = qualifiedName(p.table);
+    const pubRows = scope.rows.get(table);
+    const subRows = onSubscriber.get(table);
+    if (!pubRows || !subRows) return [];
+    const why = implausibleRows({
+      table,
+      publisherHasRows: pubRows.hasRows,
+      subscriberHasRows: subRows.hasRows,
+      // a row filter makes the publisher's estimate no measure of what the subscriber should hold
+      publisherEstimate: p.filter === null ? pubRows.estimate : null,
+      subscriberEstimate: p.filter === null ? subRows.estimate : null,
+    });
+    return why === null ? [] : [why];
+  });
+  if (problems.length === 0) return;
+  throw new SteepError(
+    'init.implausible_rows',
+    `the ${d.init.method} init of ${d.name} on ${d.node} was not enabled: ${problems.join('; ')}. ` +
+      `Restore the rows from ${d.from} at the slot \`steep init prepare\` made (or run ANALYZE on ${d.node}'s copy where the rows are there and its estimate is stale), then run steep apply again`,
+    { node: d.node, address: subscriptionAddress(d.name) },
+  );
+}
+
+/**
+ * The init's comparison of `d`, recorded as a verify of every table (its verdict moves the
+ * subscription to `diverged` where a table differs). Each table below `verify.fullBelow` row by
+ * row; a bigger one by `sampledSegments` of its rolling map, whose comparisons are recorded so the
+ * next `verify --rolling` starts with the segments the sample left.
+ */
+export async function compareAfterInit(
+  topology: Topology,
+  d: SubscriptionSpec,
+  opts: EvidenceOptions,
+): Promise<VerifyReport> {
+  const t0 = Date.now();
+  const scope = await scopeOf(topology, d);
+  const fullBelow = d.verifyFullBelow ?? FULL_BELOW_DEFAULT;
+  const comparisons = [...scope.comparisons.values()];
+  const sizes = await withSession(openSession(topology, d.from, 'plain'), (pub) =>
+    readTableRows(pub, comparisons),
+  );
+  return withSession(openSession(topology, d.node, 'plain'), async (sub) => {
+    const startedAt = new Date();
+    const [activity] = await readSubscriptionActivity(sub, await serverVersionOf(sub), d.name);
+    const compared = await pool(comparisons, opts.parallel, async (cmp) => {
+      const bytes = sizes.get(qualifiedName(cmp.table))?.bytes ?? null;
+      const v =
+        comparisonOf(bytes, fullBelow) === 'full'
+          ? await compareOnPair(topology, d, scope.slot, cmp, { examples: EXAMPLES })
+          : await compareSample(topology, scope, cmp, sub, opts);
+      return tableDone(opts, d, v);
+    });
+    const verdicts = [...compared, ...scope.notVerifiable.map((v) => tableDone(opts, d, v))];
+    const run = { startedAt, conflicts: activity?.conflicts ?? null, whole: true, verdicts };
+    const state = await recordVerdicts(sub, topology, d, scope.info, run, opts.onEvent);
+    return {
+      subscription: d.name,
+      node: d.node,
+      from: d.from,
+      tables: verdicts,
+      diverged: verdicts.some((v) => v.status === 'diverged'),
+      notVerifiable: verdicts.filter((v) => v.status === 'not_verifiable').length,
+      state,
+      onlyCopy: scope.onlyCopy,
+      durationMs: Date.now() - t0,
+    };
+  });
+}
+
+/** A big table by a sample of its segments, each recorded as a rolling verify records it. */
+async function compareSample(
+  topology: Topology,
+  scope: Scope,
+  cmp: TableComparison,
+  sub: pg.Client,
+  opts: EvidenceOptions,
+): Promise<TableVerdict> {
+  const table = qualifiedName(cmp.table);
+  const all = scope.segments.filter((s) => s.table === table);
+  const picked = sampledSegments(all);
+  const store = new VerifiedSegmentsStore(topology.settings.stateSchema, scope.d.node);
+  let summed: TableVerdict | undefined;
+  const found = new Set<TableVerdict['status']>();
+  for (const seg of picked) {
+    const { verdict, at } = await compareSegment(topology, scope, seg, {
+      examples: EXAMPLES,
+      onEvent: opts.onEvent,
+    });
+    await store.record(sub, seg, { at, verdict: verdict.status, rows: verdict.rows });
+    summed = sumVerdicts(summed, verdict);
+    found.add(verdict.status);
+  }
+  // a table has at least one segment; one differing segment is a table that differs
+  const status = found.has('diverged')
+    ? 'diverged'
+    : found.has('not_verifiable')
+      ? 'not_verifiable'
+      : 'equal';
+  return {
+    ...summed!,
+    table,
+    status,
+    ...(picked.length < all.length ? { sample: { compared: picked.length, of: all.length } } : {}),
+  };
+}
