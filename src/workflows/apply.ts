@@ -344,8 +344,10 @@ async function runPlannedStep(
     };
     const how = stepClass(step);
     if (how.run === 'init') await inits.start(client, step, ctx);
-    else if (how.run === 'merge-init') await runMergeInit(topology, step, ctx, opts.onEvent);
-    else {
+    else if (how.run === 'merge-init') {
+      await runMergeInit(topology, step, ctx, opts.onEvent);
+      await inits.afterMerge(step);
+    } else {
       const stopWatching = watchSlotWait(topology, step, client, opts.onEvent);
       try {
         if (step.renamedAfter) await awaitRenameApplied(topology, step, client, { ...ctx, ...opts });

@@ -6,7 +6,6 @@ import { followInit, followTargetOf, recordTransition } from '../executors/initF
 import { startInit } from '../executors/initStart.js';
 import type { StepContext } from '../executors/runStep.js';
 import { printAddress, subscriptionNameOf } from '../model/address.js';
-import { adviceText } from '../model/advice.js';
 import { SteepError } from '../model/errors.js';
 import { unrecordedState } from '../model/initLifecycle.js';
 import { INIT_METHOD, restoredByUser } from '../model/initMethods.js';
@@ -14,14 +13,14 @@ import type { InitProgress } from '../model/initState.js';
 import type { Step } from '../model/plan.js';
 import { stepClass } from '../model/stepClass.js';
 import type { SubscriptionSpec, Topology } from '../model/topology.js';
-import { compareSummary, repairHint } from '../render/verify.js';
 import { ApplyLog, hasApplyLog, recordInterrupted } from '../state/applyLog.js';
 import { DivergedTablesStore } from '../state/divergedTables.js';
 import { hasInitTables, SubscriptionStateStore } from '../state/subscriptionState.js';
 import { VerificationStore } from '../state/verifications.js';
 import { VerifiedSegmentsStore } from '../state/verifiedSegments.js';
 import type { ApplyOutcome } from './apply.js';
-import { checkRestored, compareAfterInit } from './initEvidence.js';
+import { checkRestored, requireEvidence } from './initEvidence.js';
+import { mergeUnitOf } from './mergeInit.js';
 
 /**
  * Inits inside an apply. An `init` step runs its own part while the apply holds its node's
@@ -62,6 +61,8 @@ export function subscriptionOf(topology: Topology, step: Step): SubscriptionSpec
 
 export class InitRunner {
   private readonly queued: Step[] = [];
+  /** creates of `none` subscriptions, reported done already, compared after the follows */
+  private readonly vouched: Step[] = [];
   private readonly startedAt = new Map<string, number>();
 
   constructor(
@@ -120,57 +121,30 @@ export class InitRunner {
       await recordTransition(store, client, d, 'uninitialized', this.opts.onEvent);
     if (INIT_METHOD[d.init.method].rows === 'vouched' && d.enabled) {
       await recordTransition(store, client, d, 'synchronized', this.opts.onEvent);
-      // the DBA vouches the rows are equal: compared before apply says so
-      if (this.opts.wait) await this.compare(d, step);
+      // the DBA vouches the rows are equal: compared once every other init is followed (a
+      // link's other edge may still be copying the rows this one is compared with)
+      if (this.opts.wait) this.vouched.push(step);
     }
   }
 
   /**
-   * The init's evidence (workflows/initEvidence.ts): its rows compared once it is synchronized.
-   * A table that differs fails the init step (the subscription is `diverged`, with the way out); a
-   * comparison that cannot run leaves it `unverified`, said as a warning, and the step stands.
+   * A merge init's evidence, when apply waits: each subscription of its unit compared once the
+   * merge made them streaming (its own analysis under locks is not recorded as a comparison).
    */
-  private async compare(d: SubscriptionSpec, step: Step): Promise<void> {
-    const onEvent = this.opts.onEvent;
-    let done = 0;
-    const report = await compareAfterInit(this.topology, d, {
+  async afterMerge(step: Step): Promise<void> {
+    if (!this.opts.wait) return;
+    for (const s of mergeUnitOf(this.topology, step).subscriptions)
+      await this.compare(this.topology.subscriptions[s.name]!, step);
+  }
+
+  /** The init's evidence (workflows/initEvidence.ts), its events the step's. */
+  private compare(d: SubscriptionSpec, step: Step): Promise<void> {
+    return requireEvidence(this.topology, d, {
       parallel: d.init.parallel,
-      onEvent: (e) => {
-        onEvent(e);
-        if (e.event === 'verify.table_complete')
-          onEvent({
-            event: 'init.comparing',
-            level: 'info',
-            ...stepFields(step),
-            message: `comparing rows: ${++done} table(s) compared`,
-          });
-      },
-    }).catch((err: unknown) => {
-      onEvent({
-        event: 'init.compare_failed',
-        level: 'warn',
-        ...stepFields(step),
-        message: `${d.name} is streaming but its rows were not compared (${err instanceof Error ? err.message : String(err)}): it is unverified until \`${adviceText('verify', d.name)}\` compares them`,
-      });
-      return null;
+      onEvent: this.opts.onEvent,
+      fields: stepFields(step),
+      what: `the init of ${d.name}`,
     });
-    if (report === null) return;
-    const diverged = report.tables.filter((t) => t.status === 'diverged');
-    onEvent({
-      event: 'init.compared',
-      level: diverged.length > 0 ? 'warn' : 'info',
-      ...stepFields(step),
-      duration_ms: report.durationMs,
-      message: compareSummary(report),
-    });
-    if (diverged.length === 0) return;
-    throw new SteepError(
-      'init.diverged',
-      `the init of ${d.name} ended with rows that differ from ${d.from}'s: ${diverged
-        .map((t) => `${t.table} (missing ${t.missing}, extra ${t.extra}, different ${t.different})`)
-        .join(', ')}; it is diverged — ${repairHint(report)}`,
-      { node: d.node, address: step.address },
-    );
   }
 
   /**
@@ -217,7 +191,8 @@ export class InitRunner {
         duration_ms: Date.now() - (this.startedAt.get(step.id) ?? Date.now()),
       };
       if (message === null) {
-        this.opts.onEvent({ event: 'apply.step_completed', level: 'info', ...base });
+        if (!this.vouched.includes(step))
+          this.opts.onEvent({ event: 'apply.step_completed', level: 'info', ...base });
         continue;
       }
       const i = outcome.completed.indexOf(step);
@@ -232,8 +207,24 @@ export class InitRunner {
     }
   }
 
-  /** Follow every queued init concurrently, until each is synchronized or failed. */
+  /**
+   * Follow every queued init concurrently, until each is synchronized (and compared) or failed;
+   * then compare the `none` ones.
+   */
   private async follow(): Promise<Array<{ step: Step; error?: unknown }>> {
+    const followed = await this.followQueued();
+    const compared: Array<{ step: Step; error?: unknown }> = [];
+    for (const step of this.opts.signal?.aborted ? [] : this.vouched)
+      compared.push(
+        await this.compare(subscriptionOf(this.topology, step), step).then(
+          () => ({ step }),
+          (error: unknown) => ({ step, error }),
+        ),
+      );
+    return [...followed, ...compared];
+  }
+
+  private async followQueued(): Promise<Array<{ step: Step; error?: unknown }>> {
     const steps = this.queued.splice(0);
     return Promise.all(
       steps.map(async (step) => {

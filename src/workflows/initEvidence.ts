@@ -11,12 +11,14 @@ import { readSubscriptionActivity } from '../catalog/initProgress.js';
 import { serverVersionOf } from '../catalog/session.js';
 import { readTableRows } from '../catalog/tableRows.js';
 import { nodeSession, withSession } from '../db/connect.js';
-import type { EventSink } from '../executors/events.js';
+import type { ApplyEvent, EventSink } from '../executors/events.js';
 import { subscriptionAddress } from '../model/address.js';
+import { adviceText } from '../model/advice.js';
 import { SteepError } from '../model/errors.js';
 import { comparisonOf, FULL_BELOW_DEFAULT, implausibleRows, sampledSegments } from '../model/initEvidence.js';
 import { qualifiedName, type SubscriptionSpec, type Topology } from '../model/topology.js';
 import type { TableComparison, TableVerdict, VerifyReport } from '../model/verify.js';
+import { compareSummary, repairHint } from '../render/verify.js';
 import { VerifiedSegmentsStore } from '../state/verifiedSegments.js';
 import { compareOnPair, openSession, pool, recordVerdicts, tableDone } from './verify.js';
 import { compareSegment, type Scope, scopeOf, sumVerdicts } from './verifyRolling.js';
@@ -24,6 +26,8 @@ import { compareSegment, type Scope, scopeOf, sumVerdicts } from './verifyRollin
 export interface EvidenceOptions {
   parallel: number;
   onEvent: EventSink;
+  /** only these tables (`schema.table`: a reinit's); absent: every table, recorded as a verify of the whole subscription */
+  tables?: readonly string[];
 }
 
 /** Examples of each kind of difference an init's comparison keeps (as `steep verify`'s default). */
@@ -73,6 +77,61 @@ export async function checkRestored(topology: Topology, d: SubscriptionSpec, sub
 }
 
 /**
+ * The evidence an init (or a reinit, of its `tables`) ends with: its rows compared, what it
+ * found said as events carrying `fields` (an apply step's). A table that differs throws (the
+ * subscription is `diverged`; the message names the tables and the way out, `what` ended with
+ * rows that differ); a comparison that cannot run leaves it `unverified`, said as a warning.
+ */
+export async function requireEvidence(
+  topology: Topology,
+  d: SubscriptionSpec,
+  opts: EvidenceOptions & { fields: Partial<ApplyEvent>; what: string },
+): Promise<void> {
+  const { onEvent, fields } = opts;
+  let done = 0;
+  const report = await compareAfterInit(topology, d, {
+    ...opts,
+    onEvent: (e) => {
+      onEvent(e);
+      if (e.event === 'verify.table_complete')
+        onEvent({
+          event: 'init.comparing',
+          level: 'info',
+          ...fields,
+          message: `comparing rows: ${++done} table(s) compared`,
+        });
+    },
+  }).catch((err: unknown) => {
+    onEvent({
+      event: 'init.compare_failed',
+      level: 'warn',
+      ...fields,
+      message: `${d.name} is streaming but its rows were not compared (${err instanceof Error ? err.message : String(err)}): it is unverified until \`${adviceText('verify', d.name, opts.tables)}\` compares them`,
+    });
+    return null;
+  });
+  if (report === null) return;
+  const diverged = report.tables.filter((t) => t.status === 'diverged');
+  onEvent({
+    event: 'init.compared',
+    level: diverged.length > 0 ? 'warn' : 'info',
+    ...fields,
+    node: d.node,
+    subscription: d.name,
+    duration_ms: report.durationMs,
+    message: compareSummary(report),
+  });
+  if (diverged.length === 0) return;
+  throw new SteepError(
+    'init.diverged',
+    `${opts.what} ended with rows that differ from ${d.from}'s: ${diverged
+      .map((t) => `${t.table} (missing ${t.missing}, extra ${t.extra}, different ${t.different})`)
+      .join(', ')}; it is diverged — ${repairHint(report)}`,
+    { node: d.node, address: subscriptionAddress(d.name) },
+  );
+}
+
+/**
  * The init's comparison of `d`, recorded as a verify of every table (its verdict moves the
  * subscription to `diverged` where a table differs). Each table below `verify.fullBelow` row by
  * row; a bigger one by `sampledSegments` of its rolling map, whose comparisons are recorded so the
@@ -86,7 +145,11 @@ export async function compareAfterInit(
   const t0 = Date.now();
   const scope = await scopeOf(topology, d);
   const fullBelow = d.verifyFullBelow ?? FULL_BELOW_DEFAULT;
-  const comparisons = [...scope.comparisons.values()];
+  const only = opts.tables && new Set(opts.tables);
+  const comparisons = [...scope.comparisons.values()].filter(
+    (c) => !only || only.has(qualifiedName(c.table)),
+  );
+  const notVerifiable = scope.notVerifiable.filter((v) => !only || only.has(v.table));
   const sizes = await withSession(openSession(topology, d.from, 'plain'), (pub) =>
     readTableRows(pub, comparisons),
   );
@@ -101,8 +164,8 @@ export async function compareAfterInit(
           : await compareSample(topology, scope, cmp, sub, opts);
       return tableDone(opts, d, v);
     });
-    const verdicts = [...compared, ...scope.notVerifiable.map((v) => tableDone(opts, d, v))];
-    const run = { startedAt, conflicts: activity?.conflicts ?? null, whole: true, verdicts };
+    const verdicts = [...compared, ...notVerifiable.map((v) => tableDone(opts, d, v))];
+    const run = { startedAt, conflicts: activity?.conflicts ?? null, whole: !only, verdicts };
     const state = await recordVerdicts(sub, topology, d, scope.info, run, opts.onEvent);
     return {
       subscription: d.name,

@@ -145,6 +145,8 @@ describe.each([18, 16] as const)('every init ends with evidence on PostgreSQL %i
       // the way out, as printed (apply's confirmation given by flag)
       const repaired = await steep([...hint![1]!.split(' ').slice(1), '--auto-approve'], config, env);
       expect(repaired.code, `${repaired.stdout}\n${repaired.stderr}`).toBe(0);
+      // the reinit compared what it copied: synchronized without another verify
+      expect((await stateOf(config, 'ev_none')).state).toBe('synchronized');
       const verified = await steep(['verify', 'ev_none'], config);
       expect(verified.code, verified.stdout).toBe(0);
       await eventually(

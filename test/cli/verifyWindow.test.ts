@@ -6,7 +6,8 @@ import { eventually, HANG_MS, nodesYaml, passwordEnv } from '../support/topology
 
 /**
  * The verify window on a live pair under a writer: with `verify.window` set (here the top
- * level's, for every subscription), a subscription never compared is `unverified`, not
+ * level's, for every subscription), a subscription never compared (its init not followed by
+ * apply, which would have compared it) is `unverified`, not
  * `synchronized`; `steep verify` makes it `synchronized`; once the comparison is older than the
  * window it is `unverified` again, naming the table, and `status --check` and `drift` exit 2;
  * `steep verify --rolling` makes it `synchronized` again. A subscription with `window: off` stays
@@ -74,7 +75,8 @@ describe('verify window', () => {
       return line!.split(' ').at(-1)!;
     };
 
-    const applied = await steep(['apply', '--auto-approve']);
+    // not followed (--no-wait), so the init's own comparison does not run: never compared
+    const applied = await steep(['apply', '--auto-approve', '--no-wait']);
     expect(applied.code, `${applied.stdout}\n${applied.stderr}`).toBe(0);
     const writer = startWriter(east, ['w_a', 'w_b']);
     try {

@@ -1,11 +1,16 @@
 import { formatBytes } from '../../model/bytes.js';
 import type { ObservedNode, ObservedSubscription } from '../../model/cluster.js';
+import { comparisonText, FULL_BELOW_DEFAULT } from '../../model/initEvidence.js';
 import { restoredByUser } from '../../model/initMethods.js';
 import type { InitState } from '../../model/initState.js';
 import type { Statement } from '../../model/plan.js';
 import { displayTable } from '../../model/sql.js';
-import type { SubscriptionSpec, TableName } from '../../model/topology.js';
-import { DEFER_INDEXES_FROM } from '../../model/topology.js';
+import {
+  DEFER_INDEXES_FROM,
+  qualifiedName,
+  type SubscriptionSpec,
+  type TableName,
+} from '../../model/topology.js';
 import { type DraftStep, PHASE, type PlanContext, stepKey } from '../context.js';
 import { digestOf } from '../digest.js';
 import { alterSubscriptionSql, tx } from '../sqlBuild.js';
@@ -94,7 +99,7 @@ function addInitStep(ctx: PlanContext, d: SubscriptionSpec, node: ObservedNode, 
     kind: 'subscription-init',
     action: 'init',
     reason: 'not-initialised',
-    reasonText: input.reasonText,
+    reasonText: `${input.reasonText}; ${evidenceText(ctx, d)}`,
     changes: input.changes,
     statements: input.statements ?? [],
     hazards: input.hazards ?? [],
@@ -106,6 +111,18 @@ function addInitStep(ctx: PlanContext, d: SubscriptionSpec, node: ObservedNode, 
       ...(node.initState?.copied?.[d.name] ? { copied: node.initState.copied[d.name] } : {}),
     }),
   });
+}
+
+/**
+ * What the init's comparison reads once it is synchronized (model/initEvidence.ts), from the
+ * publisher's size estimates of the tables the subscription receives.
+ */
+function evidenceText(ctx: PlanContext, d: SubscriptionSpec): string {
+  const from = ctx.node(d.from);
+  const sizes = copiedRelations(ctx, d).map((t) => ({
+    bytes: from?.tables[qualifiedName(t)]?.sizeBytes ?? null,
+  }));
+  return `then apply compares its rows before it calls it synchronized: ${comparisonText(sizes, d.verifyFullBelow ?? FULL_BELOW_DEFAULT)}`;
 }
 
 /**
