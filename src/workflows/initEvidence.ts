@@ -7,7 +7,6 @@
  */
 import type pg from 'pg';
 import { readPublishedScope } from '../catalog/compareScope.js';
-import { readSubscriptionActivity } from '../catalog/initProgress.js';
 import { serverVersionOf } from '../catalog/session.js';
 import { readTableRows } from '../catalog/tableRows.js';
 import { nodeSession, withSession } from '../db/connect.js';
@@ -20,7 +19,15 @@ import { qualifiedName, type SubscriptionSpec, type Topology } from '../model/to
 import type { TableComparison, TableVerdict, VerifyReport } from '../model/verify.js';
 import { compareSummary, repairHint } from '../render/verify.js';
 import { VerifiedSegmentsStore } from '../state/verifiedSegments.js';
-import { compareOnPair, openSession, pool, recordVerdicts, tableDone } from './verify.js';
+import {
+  compareOnPair,
+  openSession,
+  pool,
+  recordVerdicts,
+  runStart,
+  tableDone,
+  verifyReport,
+} from './verify.js';
 import { compareSegment, type Scope, scopeOf, sumVerdicts } from './verifyRolling.js';
 
 export interface EvidenceOptions {
@@ -154,8 +161,7 @@ export async function compareAfterInit(
     readTableRows(pub, comparisons),
   );
   return withSession(openSession(topology, d.node, 'plain'), async (sub) => {
-    const startedAt = new Date();
-    const [activity] = await readSubscriptionActivity(sub, await serverVersionOf(sub), d.name);
+    const started = await runStart(sub, d.name);
     const compared = await pool(comparisons, opts.parallel, async (cmp) => {
       const bytes = sizes.get(qualifiedName(cmp.table))?.bytes ?? null;
       const v =
@@ -165,19 +171,9 @@ export async function compareAfterInit(
       return tableDone(opts, d, v);
     });
     const verdicts = [...compared, ...notVerifiable.map((v) => tableDone(opts, d, v))];
-    const run = { startedAt, conflicts: activity?.conflicts ?? null, whole: !only, verdicts };
+    const run = { ...started, whole: !only, verdicts };
     const state = await recordVerdicts(sub, topology, d, scope.info, run, opts.onEvent);
-    return {
-      subscription: d.name,
-      node: d.node,
-      from: d.from,
-      tables: verdicts,
-      diverged: verdicts.some((v) => v.status === 'diverged'),
-      notVerifiable: verdicts.filter((v) => v.status === 'not_verifiable').length,
-      state,
-      onlyCopy: scope.onlyCopy,
-      durationMs: Date.now() - t0,
-    };
+    return verifyReport(d, verdicts, { state, onlyCopy: scope.onlyCopy, t0 });
   });
 }
 

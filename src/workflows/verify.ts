@@ -196,26 +196,42 @@ export async function verifyLoaded(
   return withSession(openSession(topology, d.node, 'plain'), (sub) =>
     withSession(openSession(topology, d.from, 'compare'), async (pub) => {
       const { info, slot, onlyCopy } = await verifyPreflight(topology, d, pub, sub);
-      // PostgreSQL 18's conflict counters as the verify begins: conflicts after this are unconfirmed
-      const startedAt = new Date();
-      const [activity] = await readSubscriptionActivity(sub, await serverVersionOf(sub), d.name);
-      const run = { startedAt, conflicts: activity?.conflicts ?? null, whole: opts.tables === undefined };
+      const run = { ...(await runStart(sub, d.name)), whole: opts.tables === undefined };
       const plans = await planVerify(pub, sub, d, info, opts.tables, topology);
       const verdicts = await pool(plans, opts.parallel, (plan) => verifyTable(topology, d, slot, plan, opts));
       const state = await recordVerdicts(sub, topology, d, info, { ...run, verdicts }, opts.onEvent);
-      return {
-        subscription: d.name,
-        node: d.node,
-        from: d.from,
-        tables: verdicts,
-        diverged: verdicts.some((v) => v.status === 'diverged'),
-        notVerifiable: verdicts.filter((v) => v.status === 'not_verifiable').length,
-        state,
-        onlyCopy,
-        durationMs: Date.now() - t0,
-      };
+      return verifyReport(d, verdicts, { state, onlyCopy, t0 });
     }),
   );
+}
+
+/** When a comparison begins, with PostgreSQL 18's conflict counters then: conflicts after it are unconfirmed. */
+export async function runStart(
+  sub: pg.Client,
+  subscription: string,
+): Promise<{ startedAt: Date; conflicts: Record<string, number> | null }> {
+  const startedAt = new Date();
+  const [activity] = await readSubscriptionActivity(sub, await serverVersionOf(sub), subscription);
+  return { startedAt, conflicts: activity?.conflicts ?? null };
+}
+
+/** A comparison of `d` as `steep verify` reports it: its tables' verdicts, the state they left it in. */
+export function verifyReport(
+  d: SubscriptionSpec,
+  tables: TableVerdict[],
+  at: { state: string | null; onlyCopy: string | null; t0: number },
+): VerifyReport {
+  return {
+    subscription: d.name,
+    node: d.node,
+    from: d.from,
+    tables,
+    diverged: tables.some((v) => v.status === 'diverged'),
+    notVerifiable: tables.filter((v) => v.status === 'not_verifiable').length,
+    state: at.state,
+    onlyCopy: at.onlyCopy,
+    durationMs: Date.now() - at.t0,
+  };
 }
 
 /** One table's verdict: compared on two sessions of its own, or why it cannot be. */

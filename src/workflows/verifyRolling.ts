@@ -28,7 +28,14 @@ import type { TableComparison, TableVerdict, VerifyReport } from '../model/verif
 import { isComparison } from '../planner/compare/verify.js';
 import { SubscriptionStateStore } from '../state/subscriptionState.js';
 import { VerifiedSegmentsStore } from '../state/verifiedSegments.js';
-import { compareOnPair, notVerifiable, openSession, recordVerdicts, verifyPreflight } from './verify.js';
+import {
+  compareOnPair,
+  notVerifiable,
+  openSession,
+  recordVerdicts,
+  verifyPreflight,
+  verifyReport,
+} from './verify.js';
 import { planVerify } from './verifyScope.js';
 
 /**
@@ -307,15 +314,5 @@ function reportOf(s: Scope, t0: number): VerifyReport {
     ...[...s.diverged.values()].sort((a, b) => compareText(a.table, b.table)),
     ...s.notVerifiable,
   ];
-  return {
-    subscription: s.d.name,
-    node: s.d.node,
-    from: s.d.from,
-    tables,
-    diverged: s.diverged.size > 0,
-    notVerifiable: s.notVerifiable.length,
-    state: s.state,
-    onlyCopy: s.onlyCopy,
-    durationMs: Date.now() - t0,
-  };
+  return verifyReport(s.d, tables, { state: s.state, onlyCopy: s.onlyCopy, t0 });
 }
