@@ -61,7 +61,7 @@ export function subscriptionOf(topology: Topology, step: Step): SubscriptionSpec
 
 export class InitRunner {
   private readonly queued: Step[] = [];
-  /** creates of `none` subscriptions, reported done already, compared after the follows */
+  /** creates of `none` subscriptions and adoptions, reported done already, compared after the follows */
   private readonly vouched: Step[] = [];
   private readonly startedAt = new Map<string, number>();
 
@@ -95,7 +95,8 @@ export class InitRunner {
    * Bookkeeping after any step: a subscription created (or created again) starts a fresh
    * record, `none` is synchronized at once (the DBA vouches the data is equal); a dropped one is
    * forgotten, and so are the verifies and diverged tables of one dropped or created again; an
-   * adopted one that streams is synchronized from its adoption.
+   * adopted one that streams is synchronized from its adoption. A `none` one and an adopted one
+   * are compared once the follows end (`follow`), when apply waits.
    */
   async afterStep(client: pg.Client, step: Step): Promise<void> {
     const adopted = step.kind === 'subscription-alter' && step.action === 'adopt';
@@ -105,7 +106,11 @@ export class InitRunner {
     const store = new SubscriptionStateStore(schema, step.node);
     const name = subscriptionNameOf(step.address);
     if (name === undefined) return;
-    if (adopted) return this.recordAdoption(client, store, name);
+    if (adopted) {
+      // adopted streaming: its rows are compared too before apply says synchronized
+      if ((await this.recordAdoption(client, store, name)) && this.opts.wait) this.vouched.push(step);
+      return;
+    }
     // a verify's verdicts were about the subscription dropped, or the one a create replaces
     await new VerificationStore(schema, step.node).clear(client, name);
     const segments = new VerifiedSegmentsStore(schema, step.node);
@@ -151,19 +156,20 @@ export class InitRunner {
    * An adopted subscription steep has no record of: enabled with every table ready, it streams
    * what it received, so it is recorded `synchronized` (status, init status and verify agree,
    * verify can mark it diverged and reinit repair it). One still copying is left to the
-   * lifecycle's samples, as before.
+   * lifecycle's samples, as before. True when it recorded it `synchronized`.
    */
   private async recordAdoption(
     client: pg.Client,
     store: SubscriptionStateStore,
     name: string,
-  ): Promise<void> {
+  ): Promise<boolean> {
     const d = this.topology.subscriptions[name];
-    if (!d || (await store.get(client, name)) !== null) return;
+    if (!d || (await store.get(client, name)) !== null) return false;
     const info = await readSubscriptionInfo(client, name);
     if (!info || unrecordedState({ enabled: info.enabled, tables: info.tables.values() }) !== 'synchronized')
-      return;
+      return false;
     await recordTransition(store, client, d, 'synchronized', this.opts.onEvent);
+    return true;
   }
 
   /**
