@@ -117,7 +117,7 @@ function addInitStep(ctx: PlanContext, d: SubscriptionSpec, node: ObservedNode, 
  * What the init's comparison reads once it is synchronized (model/initEvidence.ts), from the
  * publisher's size estimates of the tables the subscription receives.
  */
-function evidenceText(ctx: PlanContext, d: SubscriptionSpec): string {
+export function evidenceText(ctx: PlanContext, d: SubscriptionSpec): string {
   const from = ctx.node(d.from);
   const sizes = copiedRelations(ctx, d).map((t) => ({
     bytes: from?.tables[qualifiedName(t)]?.sizeBytes ?? null,

@@ -20,6 +20,7 @@ import { effectiveSubscriptionOptions } from '../defaults.js';
 import { sha256Hex, subscriptionDigest } from '../digest.js';
 import { followsPromotions } from '../failover/failover.js';
 import { copyEstimate } from '../init/copyEstimate.js';
+import { evidenceText } from '../init/init.js';
 import { copiedTables, copyPath, existingData } from '../init/initCopy.js';
 import { type ManualReadiness, restoreReadiness } from '../init/manualInit.js';
 import { loadNote } from '../init/ownCopyLoad.js';
@@ -290,7 +291,10 @@ export function planCreate(ctx: PlanContext, run: SubscriptionRun, x: Declared) 
     kind: 'subscription-create',
     action: 'create',
     reason: 'absent',
-    reasonText: `${declaredText(d)}, absent on ${node.name}${slotStep ? `; ${separateSlotText(ctx, d)}` : ''}${d.init.method === 'two-phase' ? loadNote(node, 'steep snapshot apply') : ''}`,
+    reasonText: `${declaredText(d)}, absent on ${node.name}${slotStep ? `; ${separateSlotText(ctx, d)}` : ''}${d.init.method === 'two-phase' ? loadNote(node, 'steep snapshot apply') : ''}${
+      // rows nobody copies (the DBA vouches for them) are compared like an init's (docs/status.md)
+      INIT_METHOD[d.init.method].rows === 'vouched' && d.enabled ? `; ${evidenceText(ctx, d)}` : ''
+    }`,
     changes: [...createChanges(d, conn, init, node.serverVersion), ...data.changes],
     statements: [...data.statements, ...createStatements(ctx, d, conn, init)],
     hazards: [...(copies ? (['copies-data'] as const) : []), ...data.hazards],
