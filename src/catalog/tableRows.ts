@@ -15,11 +15,18 @@ export interface TableRows {
   bytes: number;
 }
 
-/** By `schema.table`; a table missing on the node is absent. */
+/** By `schema.table`; a table the node lacks is absent. */
 export async function readTableRows(
   client: pg.Client,
   tables: readonly { table: TableName; filter?: string | null }[],
 ): Promise<Map<string, TableRows>> {
+  // a table the node lacks is left out (a statement naming it would not parse)
+  const { rows: present } = await client.query<{ name: string }>(
+    'SELECT n AS name FROM unnest($1::text[]) n WHERE to_regclass(n) IS NOT NULL',
+    [tables.map((t) => quoteTable(t.table))],
+  );
+  const there = new Set(present.map((r) => r.name));
+  tables = tables.filter((t) => there.has(quoteTable(t.table)));
   if (tables.length === 0) return new Map();
   // a partitioned table's rows are its partitions'; any other table's are its own (not its heirs')
   const one = ({ table, filter }: { table: TableName; filter?: string | null }) => {

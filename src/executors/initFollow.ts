@@ -77,7 +77,8 @@ function interrupted(t: FollowTarget, p: InitProgress): SteepError {
   return new SteepError(
     'init.interrupted',
     `the init of subscription ${t.subscription} goes on in PostgreSQL on ${t.subscriber.name} (${p.state}${figures}): ` +
-      `follow it with \`steep init status ${t.subscription} --watch\`, which records it synchronized once it is`,
+      `follow it with \`steep init status ${t.subscription} --watch\`, which records it synchronized once it is, ` +
+      `then \`steep verify ${t.subscription}\` compares its rows (until then it is unverified)`,
     { node: t.subscriber.name, address: subscriptionAddress(t.subscription) },
   );
 }

@@ -74,6 +74,12 @@ export interface Replay {
   subscriberNode: string;
   /** the subscription, whose error counters on the subscriber end the wait when they rise */
   subscription: string;
+  /**
+   * a link's other direction (its rows written on the subscriber flow back): before the publisher
+   * is read, it has replayed what the subscriber wrote, so a row changed there last is not taken
+   * for a difference
+   */
+  reverse?: Omit<Replay, 'reverse'>;
 }
 
 /** Re-hash rounds of differing chunks before going row by row. */
@@ -121,11 +127,13 @@ async function waitReplayed(pub: pg.Client, sub: pg.Client, opts: Replay, lsn: s
 
 /**
  * Reads both sides the same way: the publisher, then the subscriber once it has replayed past the
- * publisher's WAL position taken after that read (at once without a replay).
+ * publisher's WAL position taken after that read (at once without a replay); for a link, the
+ * publisher only once it has replayed what the subscriber wrote before.
  */
 function pairReader(pub: pg.Client, sub: pg.Client, cmp: TableComparison, replay: Replay | undefined) {
   const mark = `verify ${qualifiedName(cmp.table)}: re-check`;
   return async <T>(read: (c: pg.Client, side: CompareSide) => Promise<T>): Promise<[T, T]> => {
+    if (replay?.reverse) await waitReplayed(sub, pub, replay.reverse, await flushedWalMark(sub, mark));
     const p = await read(pub, cmp.publisher);
     if (replay) await waitReplayed(pub, sub, replay, await flushedWalMark(pub, mark));
     return [p, await read(sub, cmp.subscriber)];

@@ -281,6 +281,7 @@ export async function applyPlan(topology: Topology, plan: Plan, opts: ApplyOptio
       });
       return { ...outcome, runId };
     }
+    await inits.settleJoined(outcome, clients);
     let settled: ClusterState | undefined;
     if (outcome.failed.length === 0) {
       await saveSubscribedFingerprints(topology, opts.onEvent, clients);

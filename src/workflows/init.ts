@@ -19,7 +19,7 @@ import { hasInitTables, SubscriptionStateStore } from '../state/subscriptionStat
 import { VerificationStore } from '../state/verifications.js';
 import { VerifiedSegmentsStore } from '../state/verifiedSegments.js';
 import type { ApplyOutcome } from './apply.js';
-import { checkRestored, requireEvidence } from './initEvidence.js';
+import { checkRestored, requireEvidence, settleJoined } from './initEvidence.js';
 import { mergeUnitOf } from './mergeInit.js';
 
 /**
@@ -129,6 +129,38 @@ export class InitRunner {
       // the DBA vouches the rows are equal: compared once every other init is followed (a
       // link's other edge may still be copying the rows this one is compared with)
       if (this.opts.wait) this.vouched.push(step);
+    }
+  }
+
+  /**
+   * Subscriptions an apply changed in place (a refresh, tables joining): when apply waits, the
+   * tables PostgreSQL copies into them followed until ready, then every table of them never
+   * compared compared (workflows/initEvidence.ts `settleJoined`); a step whose tables differ is
+   * failed, with the way out.
+   */
+  async settleJoined(
+    outcome: Pick<ApplyOutcome, 'completed' | 'failed'>,
+    clients: Map<string, pg.Client>,
+  ): Promise<void> {
+    if (!this.opts.wait) return;
+    const altered = outcome.completed.filter((s) => s.kind === 'subscription-alter' && s.action !== 'adopt');
+    for (const step of altered) {
+      const d = this.topology.subscriptions[subscriptionNameOf(step.address) ?? ''];
+      const client = clients.get(step.node);
+      if (!d || !client) continue;
+      try {
+        await settleJoined(this.topology, d, client, {
+          parallel: d.init.parallel,
+          onEvent: this.opts.onEvent,
+          fields: stepFields(step),
+          signal: this.opts.signal,
+        });
+      } catch (error) {
+        outcome.completed.splice(outcome.completed.indexOf(step), 1);
+        outcome.failed.push({ step, error });
+        const message = error instanceof Error ? error.message : String(error);
+        this.opts.onEvent({ event: 'apply.step_failed', level: 'error', message, ...stepFields(step) });
+      }
     }
   }
 

@@ -6,18 +6,22 @@
  * comparison as `steep verify` does: a table that differs makes the subscription `diverged`.
  */
 import type pg from 'pg';
-import { readPublishedScope } from '../catalog/compareScope.js';
+import { readPublishedScope, readSubscriptionInfo } from '../catalog/compareScope.js';
+import { subscriptionErrorCount } from '../catalog/errorCounters.js';
 import { serverVersionOf } from '../catalog/session.js';
 import { readTableRows } from '../catalog/tableRows.js';
 import { nodeSession, withSession } from '../db/connect.js';
 import type { ApplyEvent, EventSink } from '../executors/events.js';
+import { sleep } from '../executors/sleep.js';
 import { subscriptionAddress } from '../model/address.js';
 import { adviceText } from '../model/advice.js';
 import { SteepError } from '../model/errors.js';
 import { comparisonOf, FULL_BELOW_DEFAULT, implausibleRows, sampledSegments } from '../model/initEvidence.js';
 import { qualifiedName, type SubscriptionSpec, type Topology } from '../model/topology.js';
 import type { TableComparison, TableVerdict, VerifyReport } from '../model/verify.js';
+import { oldestComparison } from '../model/verifyWindow.js';
 import { compareSummary, repairHint } from '../render/verify.js';
+import { readVerifiedEvidence } from '../state/verifiedEvidence.js';
 import { VerifiedSegmentsStore } from '../state/verifiedSegments.js';
 import {
   compareOnPair,
@@ -212,4 +216,48 @@ async function compareSample(
     status,
     ...(picked.length < all.length ? { sample: { compared: picked.length, of: all.length } } : {}),
   };
+}
+
+/** How often a wait for tables joining a subscription says what it waits for. */
+const SAY_EVERY_MS = 10_000;
+
+/**
+ * The tables that joined a running subscription in this apply (a refresh's copy by PostgreSQL),
+ * followed until ready and then compared, with every other table of it never compared (`sub`:
+ * the apply's session on the subscriber). The wait says what it waits for every 10 s and ends,
+ * leaving them to `steep init status --watch` and a verify, when the subscription is disabled,
+ * its workers' errors rise (15+), or the signal comes. A table that differs throws as an init's.
+ */
+export async function settleJoined(
+  topology: Topology,
+  d: SubscriptionSpec,
+  sub: pg.Client,
+  opts: EvidenceOptions & { fields: Partial<ApplyEvent>; signal?: AbortSignal },
+): Promise<void> {
+  const version = await serverVersionOf(sub);
+  const errorsBefore = await subscriptionErrorCount(sub, version, d.name);
+  let said = Date.now();
+  for (;;) {
+    const info = await readSubscriptionInfo(sub, d.name);
+    if (!info?.enabled || opts.signal?.aborted) return;
+    const copying = [...info.tables].filter(([, state]) => state !== 'r').map(([t]) => t);
+    if (copying.length === 0) break;
+    const errors = await subscriptionErrorCount(sub, version, d.name);
+    if (errors !== null && errorsBefore !== null && errors > errorsBefore) return;
+    if (Date.now() - said >= SAY_EVERY_MS) {
+      said = Date.now();
+      opts.onEvent({
+        event: 'apply.step_waiting',
+        level: 'info',
+        ...opts.fields,
+        message: `PostgreSQL copies ${copying.length} table(s) that joined ${d.name} on ${d.node} (${copying.join(', ')}): waiting for them to be ready, then apply compares them`,
+      });
+    }
+    await sleep(250);
+  }
+  const evidence = (await readVerifiedEvidence(sub, topology.settings.stateSchema, d.node)).get(d.name);
+  const info = await readSubscriptionInfo(sub, d.name);
+  const never = [...(info?.tables.keys() ?? [])].filter((t) => oldestComparison(evidence?.get(t)) === null);
+  if (never.length === 0) return;
+  await requireEvidence(topology, d, { ...opts, tables: never, what: `the tables that joined ${d.name}` });
 }

@@ -267,10 +267,7 @@ export async function compareOnPair(
   return withPair(topology, [d.from, d.node], 'compare', APPLICATION_NAME, async (p, s) => {
     try {
       return await compareTable(p, s, plan, {
-        replay:
-          slot === null
-            ? undefined
-            : { slot, timeoutMs: REPLAY_TIMEOUT_MS, subscriberNode: d.node, subscription: d.name },
+        replay: slot === null ? undefined : { ...replayOf(d, slot), ...reverseOf(topology, d) },
         examples: opts.examples,
         chunkRows: chunkRowsSetting(),
         onRows: opts.onRows,
@@ -287,6 +284,18 @@ export async function compareOnPair(
       );
     }
   });
+}
+
+function replayOf(d: SubscriptionSpec, slot: string) {
+  return { slot, timeoutMs: REPLAY_TIMEOUT_MS, subscriberNode: d.node, subscription: d.name };
+}
+
+/** A link's other direction, which replays the subscriber's own writes to the publisher. */
+function reverseOf(topology: Topology, d: SubscriptionSpec) {
+  const back = Object.values(topology.subscriptions).find(
+    (s) => d.link !== undefined && s.link === d.link && s.node === d.from && s.from === d.node,
+  );
+  return back ? { reverse: replayOf(back, back.slot) } : {};
 }
 
 /** A table's verdict is in: told to the caller, then as an event. */

@@ -57,7 +57,7 @@ describe.each([18, 16] as const)(
         () => 'east',
         async (c) => {
           const id = next++;
-          await c.query('INSERT INTO ev.m VALUES ($1, $1 % 100, md5($1::text))', [id]);
+          await c.query('INSERT INTO ev.m VALUES ($1::bigint, $1::bigint % 100, md5($1::text))', [id]);
           return id;
         },
       );

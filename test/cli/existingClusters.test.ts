@@ -178,8 +178,16 @@ describe('existing clusters: adoption, double apply, data gaps, other tools', ()
     expect(drift.stdout).toContain('east/debezium_orders');
     expect(drift.stdout).not.toContain('adopt publication.hand_pub');
     const ignoring = file([...body, 'ignore:', '  slots: ["debezium_*", "old_*"]']);
+    // being adopted is not drift; what drift still says is that hand_sub's rows were never
+    // compared (steep has no evidence of a subscription made by hand: unverified, exit 2)
     const quiet = await steep(['drift'], ignoring);
-    expect(quiet.code, quiet.stdout).toBe(0); // being adopted is not drift
+    expect(quiet.code, quiet.stdout).toBe(2);
+    expect(quiet.stdout).not.toContain('debezium');
+    expect(quiet.stdout).not.toContain('adopt');
+    expect(quiet.stdout).toContain(
+      'Drift: 1 subscription(s) unverified: a table not compared within the verify window.',
+    );
+    expect(quiet.stdout).toContain('public.orders was never compared (verify window 7d)');
     expect((await steep(['plan'], ignoring)).stdout).toContain(
       'ignore: 2 slots matched (not reported, never touched)',
     );

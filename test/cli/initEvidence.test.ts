@@ -1,11 +1,13 @@
 import { describe, expect, it } from 'vitest';
+import { startIdStatementWriter } from '../support/appWriter.js';
 import { prepareHolding, steepWith, writeConfig } from '../support/cli.js';
-import { useCluster } from '../support/cluster.js';
+import { startStandby, useCluster } from '../support/cluster.js';
 import {
   copyAtSnapshot,
   createTables,
   digests,
   fillTables,
+  queryDigest,
   startWriter,
   waitCaughtUp,
 } from '../support/replicationData.js';
@@ -18,7 +20,9 @@ import { eventually, HANG_MS, nodesYaml, passwordEnv } from '../support/topology
  * not `synchronized` (a small table compared row by row, a big one by a sample of 64 of its
  * segments), and the printed way out converges; a big table's sample is said in status and the
  * rolling verify starts with the segments it left; an init not followed (`--no-wait`) is
- * `unverified` until compared.
+ * `unverified` until compared; a physical init under a publication with a row filter (the clone
+ * holds every row, the subscription carries the filtered ones) ends `diverged`, and the printed
+ * reinit converges.
  */
 
 interface Status {
@@ -245,5 +249,92 @@ describe.each([18, 16] as const)('every init ends with evidence on PostgreSQL %i
     await waitCaughtUp(east, 'ev_sample');
     await waitCaughtUp(east, 'ev_nowait');
     expect(await digests(west, ['ev_s', 'ev_w'])).toEqual(await digests(east, ['ev_s', 'ev_w']));
+  }, 300_000);
+
+  it('a physical init under a row filter ends diverged, not synchronized; the printed reinit converges', async () => {
+    const east = cluster().node('east');
+    await east.query(`CREATE TABLE public.ev_ph (id bigint PRIMARY KEY, region text NOT NULL, v text);
+      CREATE UNIQUE INDEX ev_ph_identity ON public.ev_ph (id, region);
+      ALTER TABLE public.ev_ph REPLICA IDENTITY USING INDEX ev_ph_identity;
+      INSERT INTO public.ev_ph SELECT g, CASE WHEN g % 3 = 0 THEN 'eu' ELSE 'us' END, md5(g::text) FROM generate_series(1, 3000) g`);
+    const file = (clone: typeof east | null) =>
+      [
+        'version: 1',
+        'topology: evidence-physical',
+        nodesYaml(clone ? [east, clone] : [east]),
+        'publications:',
+        `  ev_ph_pub: { node: east, tables: [{ name: public.ev_ph, where: "region = 'eu'" }] }`,
+        ...(clone
+          ? [
+              'subscriptions:',
+              `  ev_phys: { node: ${clone.name}, from: east, publications: [ev_ph_pub], init: { method: physical } }`,
+            ]
+          : []),
+        '',
+      ].join('\n');
+    const first = await steep(['apply', '--auto-approve'], writeConfig(file(null)));
+    expect(first.code, first.stderr).toBe(0);
+    let next = 100_000;
+    const writer = startIdStatementWriter(
+      { east },
+      { user: 'postgres', password: east.password },
+      () => 'east',
+      async (c) => {
+        const id = next++;
+        await c.query(`INSERT INTO public.ev_ph VALUES ($1, 'eu', md5($1::text))`, [id]);
+        return id;
+      },
+    );
+    try {
+      // a standby streaming from east, promoted once it has replayed past the prepared slot
+      const clone = await startStandby(cluster(), 'east', { name: 'evclone', slot: 'evclone_phys' });
+      const config = writeConfig(file(clone));
+      const env = passwordEnv([east, clone]);
+      const prepared = await steep(['init', 'prepare', 'ev_phys', '--json'], config, env);
+      expect(prepared.code, prepared.stderr).toBe(0);
+      const { lsn } = JSON.parse(prepared.stdout) as { lsn: string };
+      await eventually(
+        async () =>
+          (
+            await clone.query<{ ok: boolean }>('SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn AS ok', [lsn])
+          )[0]!.ok,
+        HANG_MS,
+        'the clone past the prepared slot',
+      );
+      await clone.promote();
+      await eventually(
+        async () => (await clone.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r'))[0]!.r === false,
+        HANG_MS,
+        'the clone promoted',
+      );
+      const applied = await steep(['apply', '--auto-approve', '--allow-destroy'], config, env);
+      expect(applied.code, applied.stdout).toBe(1);
+      // the clone's 2,000 rows outside the filter: rows the subscription does not carry
+      expect(applied.stderr).toMatch(
+        /the init of ev_phys ended with rows that differ from east's: public\.ev_ph \(missing 0, extra 2000, different 0\)/,
+      );
+      const hint = /repair with: (steep reinit ev_phys --tables \S+)/.exec(applied.stderr);
+      expect(hint, applied.stderr).not.toBeNull();
+      expect((await stateOf(config, 'ev_phys')).state).toBe('diverged');
+      const repaired = await steep([...hint![1]!.split(' ').slice(1), '--auto-approve'], config, env);
+      expect(repaired.code, `${repaired.stdout}\n${repaired.stderr}`).toBe(0);
+      expect((await stateOf(config, 'ev_phys')).state).toBe('synchronized');
+      await writer.stop();
+      expect(writer.lastError()).toBeNull();
+      await waitCaughtUp(east, 'ev_phys');
+      const acked = writer.acknowledged().get('east') ?? [];
+      expect(acked.length).toBeGreaterThan(0);
+      const have = new Set(
+        (await clone.query<{ id: string }>('SELECT id::text AS id FROM public.ev_ph')).map((r) =>
+          Number(r.id),
+        ),
+      );
+      expect(acked.filter((id) => !have.has(id))).toEqual([]);
+      expect(await queryDigest(clone, 'SELECT * FROM public.ev_ph')).toEqual(
+        await queryDigest(east, "SELECT * FROM public.ev_ph WHERE region = 'eu'"),
+      );
+    } finally {
+      await writer.stop();
+    }
   }, 300_000);
 });

@@ -150,7 +150,7 @@ describe('SIGINT and SIGTERM during steep apply', () => {
     expect(messages).toContain('stopped by SIGINT: no step started after it.');
     const still = messages.find((m) => m.startsWith('still running: init subscription.west_sg: '));
     expect(still, r.stderr).toMatch(
-      /^still running: init subscription\.west_sg: the init of subscription west_sg goes on in PostgreSQL on west \(copying, \d+\.\d% copied\): follow it with `steep init status west_sg --watch`, which records it synchronized once it is$/,
+      /^still running: init subscription\.west_sg: the init of subscription west_sg goes on in PostgreSQL on west \(copying, \d+\.\d% copied\): follow it with `steep init status west_sg --watch`, which records it synchronized once it is, then `steep verify west_sg` compares its rows \(until then it is unverified\)$/,
     );
     const done = messages.find((m) => m.startsWith('completed: '));
     expect(done).toMatch(/create subscription\.west_sg/);
@@ -185,16 +185,18 @@ describe('SIGINT and SIGTERM during steep apply', () => {
     expect(watched?.code, 'init status --watch exits once synchronized').toBe(0);
     const lines = watch.output.stdout.split('\n').filter((l) => l.trim() !== '');
     expect(lines.at(-1)).toContain('"state":"synchronized"');
-    // and it recorded it: status reads synchronized from the state schema
-    await eventually(
-      async () => {
-        const s = await runSteep(['status', '--json', '-c', path], { env: env() });
-        const doc = JSON.parse(s.stdout) as { subscriptions: Array<{ name: string; state: string }> };
-        return doc.subscriptions.find((x) => x.name === 'west_sg')?.state === 'synchronized';
-      },
-      HANG_MS,
-      'west_sg recorded synchronized',
-    );
+    // and it recorded it: status reads it from the state schema, unverified (its rows never
+    // compared: the init's comparison was apply's, which the signal stopped) until the verify
+    // the message names, then synchronized
+    const stateOf = async () => {
+      const s = await runSteep(['status', '--json', '-c', path], { env: env() });
+      const doc = JSON.parse(s.stdout) as { subscriptions: Array<{ name: string; state: string }> };
+      return doc.subscriptions.find((x) => x.name === 'west_sg')?.state;
+    };
+    await eventually(async () => (await stateOf()) === 'unverified', HANG_MS, 'west_sg recorded, unverified');
+    const verified = await runSteep(['verify', 'west_sg', '-c', path], { env: env() });
+    expect(verified.code, verified.stdout).toBe(0);
+    expect(await stateOf()).toBe('synchronized');
   }, 240_000);
 
   it('SIGTERM while CREATE SUBSCRIPTION waits: steep says what it waits for, lets it finish, exits 143', async () => {

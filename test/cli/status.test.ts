@@ -278,24 +278,32 @@ describe.concurrent('steep status', () => {
     const steep = steepWith({ config: file(['jn_a']), env: passwordEnv(cluster().nodes) });
     const first = await inTurn(() => steep(['apply', '--auto-approve']));
     expect(first.code, first.stderr).toBe(0);
-    // jn_b joins; its copy is held so the apply ends while PostgreSQL still copies it
+    // jn_b joins; its copy is held, and apply does not wait for it (--no-wait: an apply that waits
+    // follows the copy and compares it), so it ends while PostgreSQL still copies it
     const release = await holdCopy(west, 'jn_b');
     const path = file(['jn_a', 'jn_b']);
-    const joined = await inTurn(() => steep(['apply', '--auto-approve'], path));
+    const joined = await inTurn(() => steep(['apply', '--auto-approve', '--no-wait'], path));
     expect(joined.code, joined.stdout + joined.stderr).toBe(0);
     expect(joined.stdout).toContain(
-      'PostgreSQL still copies 1 table that joined subscription west_jn on west (public.jn_b): follow it with `steep init status west_jn --watch`',
+      'PostgreSQL still copies 1 table that joined subscription west_jn on west (public.jn_b): follow it with `steep init status west_jn --watch`; ' +
+        'once it is ready, `steep verify west_jn --tables public.jn_b` compares it (until then the subscription is unverified)',
     );
     // the advice, run: it names the table being copied
     const followed = await steep(['init', 'status', 'west_jn'], path);
     expect(followed.code, followed.stderr).toBe(0);
     expect(followed.stdout).toContain('public.jn_b');
     await release();
+    // ready, never compared: unverified, naming it, until the advised verify
     await eventually(
-      async () => (await steep(['status', '--check'], path)).code === 0,
+      async () =>
+        (await steep(['status', '--check'], path)).stdout.includes('public.jn_b was never compared'),
       HANG_MS,
       'jn_b ready',
     );
+    const verified = await steep(['verify', 'west_jn', '--tables', 'public.jn_b'], path);
+    expect(verified.code, verified.stdout).toBe(0);
+    const healthy = await steep(['status', '--check'], path);
+    expect(healthy.code, healthy.stdout).toBe(0);
     expect(await digests(west, ['jn_a', 'jn_b'])).toEqual(await digests(east, ['jn_a', 'jn_b']));
   });
 });
