@@ -30,6 +30,8 @@ export interface TableEvidence {
    * compared of all; absent or null: it read every row
    */
   sample?: { compared: number; of: number } | null;
+  /** that verify found it not comparable as published (no comparison can call it equal): outside the window */
+  notComparable?: true;
 }
 
 /** When the table was last found equal as a whole (ISO 8601); null: never. */
@@ -61,6 +63,8 @@ export type WindowStatus =
       unverified: { table: string; oldest: string | null }[];
       /** tables within it by an init's sample only (their other segments not yet compared) */
       sampled: { table: string; compared: number; of: number }[];
+      /** tables no comparison can call equal as published, left out of the window (said, not hidden) */
+      notComparable: string[];
     };
 
 /** The facts of one subscription: its window, its tables, their evidence, and now. */
@@ -89,9 +93,14 @@ export function judgeWindow(f: WindowFacts): WindowStatus {
   let never = false;
   const unverified: { table: string; oldest: string | null }[] = [];
   const sampled: { table: string; compared: number; of: number }[] = [];
+  const notComparable: string[] = [];
   for (const table of f.tables) {
     const e = f.evidence.get(table);
     const at = oldestComparison(e);
+    if (e?.notComparable && at === null) {
+      notComparable.push(table);
+      continue;
+    }
     if (e?.sample && within(at) && at === e.wholeEqualAt) sampled.push({ table, ...e.sample });
     const total = e ? (e.segments.length > 0 ? sum(e.segments.map((s) => s.rows)) : (e.wholeRows ?? 0)) : 0;
     rows += total;
@@ -115,6 +124,7 @@ export function judgeWindow(f: WindowFacts): WindowStatus {
     tablesWithin,
     unverified,
     sampled,
+    notComparable,
   };
 }
 
@@ -140,6 +150,10 @@ export function withWindow(v: SyncVerdict, w: WindowStatus | undefined, subscrip
         ...w.sampled.map(
           (t) =>
             `${t.table} by its init's sample (${t.compared} of ${t.of} segments): \`steep verify --rolling\` compares the rest`,
+        ),
+        ...w.notComparable.map(
+          (t) =>
+            `${t} is left out: no comparison can call it equal as it is published (steep verify says why)`,
         ),
       ],
     };

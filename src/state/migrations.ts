@@ -212,8 +212,10 @@ export function stateMigrations(schema: string): Migration[] {
       version: 20,
       statements: [
         // an init's comparison of a table of verify.fullBelow or more compares a sample of its
-        // segments (model/initEvidence.ts): how many it compared of how many; NULL: every row
-        `ALTER TABLE ${s}.verified_tables ADD COLUMN IF NOT EXISTS sampled_segments integer, ADD COLUMN IF NOT EXISTS segments integer`,
+        // segments (model/initEvidence.ts): how many it compared of how many; NULL: every row.
+        // not_comparable: no comparison can call the table equal as it is published (the verify
+        // window leaves it out, saying so)
+        `ALTER TABLE ${s}.verified_tables ADD COLUMN IF NOT EXISTS sampled_segments integer, ADD COLUMN IF NOT EXISTS segments integer, ADD COLUMN IF NOT EXISTS not_comparable boolean NOT NULL DEFAULT false`,
       ],
     },
   ];

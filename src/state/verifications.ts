@@ -60,14 +60,15 @@ export class VerificationStore extends StateTable {
       ...t,
       sampled: t.sample?.compared ?? null,
       segments: t.sample?.of ?? null,
+      notComparable: t.notComparable === true,
     }));
     await client.query(
-      `INSERT INTO ${this.verifiedTables} (node_name, subscription, table_name, verified_at, verdict, rows, missing, extra, different${sampled ? ', sampled_segments, segments' : ''})
-       SELECT $1, $2, v."table", now(), v.status, v.rows, v.missing, v.extra, v.different${sampled ? ', v.sampled, v.segments' : ''}
-         FROM jsonb_to_recordset($3::jsonb) AS v("table" text, status text, rows bigint, missing bigint, extra bigint, different bigint, sampled integer, segments integer)
+      `INSERT INTO ${this.verifiedTables} (node_name, subscription, table_name, verified_at, verdict, rows, missing, extra, different${sampled ? ', sampled_segments, segments, not_comparable' : ''})
+       SELECT $1, $2, v."table", now(), v.status, v.rows, v.missing, v.extra, v.different${sampled ? ', v.sampled, v.segments, v."notComparable"' : ''}
+         FROM jsonb_to_recordset($3::jsonb) AS v("table" text, status text, rows bigint, missing bigint, extra bigint, different bigint, sampled integer, segments integer, "notComparable" boolean)
        ON CONFLICT (node_name, subscription, table_name) DO UPDATE SET verified_at = excluded.verified_at,
          verdict = excluded.verdict, rows = excluded.rows, missing = excluded.missing, extra = excluded.extra,
-         different = excluded.different${sampled ? ', sampled_segments = excluded.sampled_segments, segments = excluded.segments' : ''}`,
+         different = excluded.different${sampled ? ', sampled_segments = excluded.sampled_segments, segments = excluded.segments, not_comparable = excluded.not_comparable' : ''}`,
       [this.node, subscription, JSON.stringify(rows)],
     );
   }

@@ -16,11 +16,10 @@ export async function readVerifiedEvidence(
 ): Promise<Map<string, Map<string, TableEvidence>>> {
   const tables = `${quoteIdent(schema)}.verified_tables`;
   const segments = `${quoteIdent(schema)}.verified_segments`;
-  const [hasTables, hasSegments, hasSample] = await Promise.all([
-    hasTable(client, tables),
-    hasTable(client, segments),
-    hasColumn(client, tables, 'sampled_segments'),
-  ]);
+  // one after another: the session may be one that is not pipelined (apply's)
+  const hasTables = await hasTable(client, tables);
+  const hasSegments = await hasTable(client, segments);
+  const hasSample = hasTables && (await hasColumn(client, tables, 'sampled_segments'));
   const out = new Map<string, Map<string, TableEvidence>>();
   const of = (subscription: string, table: string): TableEvidence => {
     if (!out.has(subscription)) out.set(subscription, new Map());
@@ -30,30 +29,29 @@ export async function readVerifiedEvidence(
     return bySub.get(table)!;
   };
   type Row = { subscription: string; table: string; rows: string; at: string | null };
-  type Whole = Row & { sampled: number | null; segments: number | null };
-  const [whole, parts] = await Promise.all([
-    hasTables
-      ? client.query<Whole>(
-          `SELECT subscription, table_name AS "table", rows::text AS rows,
+  type Whole = Row & { sampled: number | null; segments: number | null; notComparable: boolean | null };
+  const whole = hasTables
+    ? await client.query<Whole>(
+        `SELECT subscription, table_name AS "table", rows::text AS rows,
                   CASE WHEN verdict = 'equal' THEN ${isoTime('verified_at')} END AS at,
-                  ${hasSample ? 'sampled_segments AS sampled, segments' : 'NULL::int AS sampled, NULL::int AS segments'}
+                  ${hasSample ? 'sampled_segments AS sampled, segments, not_comparable AS "notComparable"' : 'NULL::int AS sampled, NULL::int AS segments, false AS "notComparable"'}
              FROM ${tables} WHERE node_name = $1`,
-          [node],
-        )
-      : null,
-    hasSegments
-      ? client.query<Row>(
-          `SELECT subscription, table_name AS "table", rows::text AS rows, ${isoTime('equal_at')} AS at
+        [node],
+      )
+    : null;
+  const parts = hasSegments
+    ? await client.query<Row>(
+        `SELECT subscription, table_name AS "table", rows::text AS rows, ${isoTime('equal_at')} AS at
              FROM ${segments} WHERE node_name = $1 ORDER BY subscription, table_name, segment`,
-          [node],
-        )
-      : null,
-  ]);
+        [node],
+      )
+    : null;
   for (const r of whole?.rows ?? []) {
     const e = of(r.subscription, r.table);
     e.wholeEqualAt = r.at;
     e.wholeRows = Number(r.rows);
     e.sample = r.sampled === null || r.segments === null ? null : { compared: r.sampled, of: r.segments };
+    if (r.notComparable) e.notComparable = true;
   }
   for (const r of parts?.rows ?? [])
     of(r.subscription, r.table).segments.push({ rows: Number(r.rows), equalAt: r.at });

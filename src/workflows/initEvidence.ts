@@ -166,14 +166,22 @@ export async function compareAfterInit(
   );
   return withSession(openSession(topology, d.node, 'plain'), async (sub) => {
     const started = await runStart(sub, d.name);
+    // the segments sampled are recorded on this one session, one write at a time
+    const store = new VerifiedSegmentsStore(topology.settings.stateSchema, d.node);
+    let writes = Promise.resolve();
+    const record: RecordSegment = (seg, found) => {
+      writes = writes.then(() => store.record(sub, seg, found));
+      return writes;
+    };
     const compared = await pool(comparisons, opts.parallel, async (cmp) => {
       const bytes = sizes.get(qualifiedName(cmp.table))?.bytes ?? null;
       const v =
         comparisonOf(bytes, fullBelow) === 'full'
           ? await compareOnPair(topology, d, scope.slot, cmp, { examples: EXAMPLES })
-          : await compareSample(topology, scope, cmp, sub, opts);
+          : await compareSample(topology, scope, cmp, record, opts);
       return tableDone(opts, d, v);
     });
+    await writes;
     const verdicts = [...compared, ...notVerifiable.map((v) => tableDone(opts, d, v))];
     const run = { ...started, whole: !only, verdicts };
     const state = await recordVerdicts(sub, topology, d, scope.info, run, opts.onEvent);
@@ -181,18 +189,22 @@ export async function compareAfterInit(
   });
 }
 
+type RecordSegment = (
+  seg: Parameters<VerifiedSegmentsStore['record']>[1],
+  found: Parameters<VerifiedSegmentsStore['record']>[2],
+) => Promise<void>;
+
 /** A big table by a sample of its segments, each recorded as a rolling verify records it. */
 async function compareSample(
   topology: Topology,
   scope: Scope,
   cmp: TableComparison,
-  sub: pg.Client,
+  record: RecordSegment,
   opts: EvidenceOptions,
 ): Promise<TableVerdict> {
   const table = qualifiedName(cmp.table);
   const all = scope.segments.filter((s) => s.table === table);
   const picked = sampledSegments(all);
-  const store = new VerifiedSegmentsStore(topology.settings.stateSchema, scope.d.node);
   let summed: TableVerdict | undefined;
   const found = new Set<TableVerdict['status']>();
   for (const seg of picked) {
@@ -200,7 +212,7 @@ async function compareSample(
       examples: EXAMPLES,
       onEvent: opts.onEvent,
     });
-    await store.record(sub, seg, { at, verdict: verdict.status, rows: verdict.rows });
+    await record(seg, { at, verdict: verdict.status, rows: verdict.rows });
     summed = sumVerdicts(summed, verdict);
     found.add(verdict.status);
   }

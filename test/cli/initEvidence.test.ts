@@ -36,8 +36,8 @@ interface Status {
 describe.each([18, 16] as const)('every init ends with evidence on PostgreSQL %i', (version) => {
   const cluster = useCluster({ nodes: ['east', 'west'], version });
   const steep = steepWith({ env: () => passwordEnv(cluster().nodes), timeoutMs: 240_000 });
-  const stateOf = async (config: string, name: string) => {
-    const r = await steep(['status', '--json'], config);
+  const stateOf = async (config: string, name: string, env?: Record<string, string>) => {
+    const r = await steep(['status', '--json'], config, env);
     expect([0, 1, 2], r.stderr).toContain(r.code);
     return (JSON.parse(r.stdout) as Status).subscriptions.find((s) => s.name === name)!;
   };
@@ -315,10 +315,10 @@ describe.each([18, 16] as const)('every init ends with evidence on PostgreSQL %i
       );
       const hint = /repair with: (steep reinit ev_phys --tables \S+)/.exec(applied.stderr);
       expect(hint, applied.stderr).not.toBeNull();
-      expect((await stateOf(config, 'ev_phys')).state).toBe('diverged');
+      expect((await stateOf(config, 'ev_phys', env)).state).toBe('diverged');
       const repaired = await steep([...hint![1]!.split(' ').slice(1), '--auto-approve'], config, env);
       expect(repaired.code, `${repaired.stdout}\n${repaired.stderr}`).toBe(0);
-      expect((await stateOf(config, 'ev_phys')).state).toBe('synchronized');
+      expect((await stateOf(config, 'ev_phys', env)).state).toBe('synchronized');
       await writer.stop();
       expect(writer.lastError()).toBeNull();
       await waitCaughtUp(east, 'ev_phys');

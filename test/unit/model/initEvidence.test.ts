@@ -113,6 +113,22 @@ describe('a sampled table in the verify window', () => {
       "public.big by its init's sample (64 of 2000 segments): `steep verify --rolling` compares the rest",
     );
   });
+  it('a table no comparison can call equal as published is left out of the window, and said to be', () => {
+    const log = new Map([
+      ['public.log', { wholeEqualAt: null, wholeRows: 0, segments: [], notComparable: true as const }],
+    ]);
+    const w = judgeWindow({ window: 1000, tables: ['public.log'], evidence: log, now: NOW });
+    expect(w).toMatchObject({ unverified: [], notComparable: ['public.log'] });
+    const judged = withWindow(v, w, 'sub');
+    expect(judged.verdict).toBe('synchronized');
+    expect(judged.reasons.at(-1)).toBe(
+      'public.log is left out: no comparison can call it equal as it is published (steep verify says why)',
+    );
+    // one never compared at all is not left out
+    const never = judgeWindow({ window: 1000, tables: ['public.log'], evidence: new Map(), now: NOW });
+    expect(withWindow(v, never, 'sub').verdict).toBe('unverified');
+  });
+
   it('past the window it is unverified like any other', () => {
     const w = judgeWindow({ window: 1000, tables: ['public.big'], evidence, now: NOW });
     expect(withWindow(v, w, 'sub').verdict).toBe('unverified');
