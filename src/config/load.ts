@@ -1,6 +1,7 @@
 import type * as Crypto from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { boundSessions } from '../db/connectionLimit.js';
 import { type Problem, SteepError } from '../model/errors.js';
 import type { Topology } from '../model/topology.js';
 import { type InterpolateOptions, interpolate } from './interpolate.js';
@@ -101,7 +102,10 @@ export async function loadTopology(
     if (e instanceof SteepError) throw e;
     throw unreadable(path, e);
   }
-  return parseTopology(bytes, path, opts.env ?? process.env, opts);
+  const loaded = parseTopology(bytes, path, opts.env ?? process.env, opts);
+  // the file's bound on sessions open at once holds for every session this process opens
+  boundSessions(loaded.topology.settings.maxConnections);
+  return loaded;
 }
 
 function invalid(file: string, problems: ProblemList): SteepError {

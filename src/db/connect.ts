@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { SteepError } from '../model/errors.js';
 import type { ConnectionSpec, Topology } from '../model/topology.js';
+import { sessionsBound } from './connectionLimit.js';
 import { mask } from './mask.js';
 import { ReadBufferSocket } from './readBufferSocket.js';
 import { type SessionSettings, startupSettings } from './session.js';
@@ -127,12 +128,12 @@ function plainFirstWhereRefused(server: string, attempts: TlsAttempt[]): TlsAtte
 export async function connect(spec: ConnectionSpec, opts: ConnectOptions): Promise<pg.Client> {
   if (opts.replication || opts.reuseReadBuffer) return connectNew(spec, opts);
   const key = JSON.stringify(spec);
-  const kept = await takeKept(key, opts);
-  if (kept) return kept;
+  const taken = await takeKept(key, opts);
+  if (taken) return taken;
   // a session that may be kept sets its timeouts with a query (reset by DISCARD ALL), not in
   // its startup message (which DISCARD ALL would reset them to)
   const { statementTimeoutMs, lockTimeoutMs, idleInTransactionTimeoutMs, ...rest } = opts;
-  const client = await connectNew(spec, rest);
+  const client = await connectCounted(spec, rest);
   try {
     await setUp(client, opts, false);
   } catch (err) {
@@ -205,6 +206,30 @@ export async function withSession<T>(
 // ---- sessions kept for the next one ---------------------------------------------------------
 
 /**
+ * A new session counted among those open, after closing the kept sessions (oldest first) that
+ * would take it past the bound (settings.maxConnections): a fleet of many databases on one
+ * server keeps at most that many sessions open at once, not one per database it read.
+ */
+async function connectCounted(spec: ConnectionSpec, opts: ConnectOptions): Promise<pg.Client> {
+  const closing: Array<Promise<void>> = [];
+  for (const [key, client] of kept) {
+    if (open.size + opening - closing.length < sessionsBound()) break;
+    kept.delete(key);
+    closing.push(client.end().catch(() => {}));
+  }
+  opening++;
+  try {
+    await Promise.all(closing);
+    const client = await connectNew(spec, opts);
+    open.add(client);
+    client.once('end', () => open.delete(client));
+    return client;
+  } finally {
+    opening--;
+  }
+}
+
+/**
  * A command reads a node in several steps (its catalog, continuity, live status), each in a
  * session of its own, and a new session costs the server a process, an authentication and cold
  * catalog caches (about half of the CPU a `steep plan` of two nodes cost, counted per process).
@@ -212,12 +237,15 @@ export async function withSession<T>(
  * lock, temporary table or open transaction survives; one in a failed state, or with a query
  * still running, is closed) and kept for the next `connect` to the same server as the same user,
  * which takes it with its own application name, timeouts and query mode. One per server is
- * kept; a kept session does not hold the process open, and one the server has closed meanwhile
- * is replaced by a new one.
+ * kept, and none past the bound on sessions open at once (`connectCounted`); a kept session
+ * does not hold the process open, and one the server has closed meanwhile is replaced by a new one.
  * Sessions a caller ends itself (`client.end()`) are closed as before.
  */
 const keys = new WeakMap<pg.Client, string>();
 const kept = new Map<string, pg.Client>();
+/** Sessions `connect` opened that are not closed yet, kept or in use; and those being opened. */
+const open = new Set<pg.Client>();
+let opening = 0;
 
 type Internals = pg.Client & {
   connection: { stream: { ref?(): void; unref?(): void } };
@@ -266,14 +294,16 @@ async function setUp(client: pg.Client, opts: ConnectOptions, taken: boolean): P
 
 async function keep(client: pg.Client): Promise<void> {
   const key = keys.get(client);
-  if (key === undefined || kept.has(key) || !idle(client)) return void (await client.end().catch(() => {}));
+  if (key === undefined || kept.has(key) || !idle(client) || open.size + opening > sessionsBound())
+    return void (await client.end().catch(() => {}));
   try {
     await client.query('DISCARD ALL');
   } catch {
     return void (await client.end().catch(() => {}));
   }
-  // another session to that server may have been kept while this one was reset
-  if (kept.has(key)) return void (await client.end().catch(() => {}));
+  // another session to that server may have been kept, or others opened, while this one was reset
+  if (kept.has(key) || open.size + opening > sessionsBound())
+    return void (await client.end().catch(() => {}));
   (client as Internals).connection.stream.unref?.();
   kept.set(key, client);
 }

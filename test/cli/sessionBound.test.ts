@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest';
+import { startSteep, writeConfig } from '../support/cli.js';
+import { otherDatabase, useCluster } from '../support/cluster.js';
+import { passwordEnv, passwordVar } from '../support/topologyFile.js';
+
+/**
+ * A fleet of many databases on one server (issue 82): a command that reads them all never holds
+ * more than settings.maxConnections sessions at once, the sessions it keeps for the next
+ * connect (db/connect.ts) included. The most steep sessions open at once are counted in
+ * pg_stat_activity, polled while `steep plan` runs in a process of its own.
+ */
+const cluster = useCluster({ nodes: ['east'] });
+const DATABASES = 24;
+const MAX = 4;
+
+describe('sessions bounded over many databases of one server', { timeout: 300_000 }, () => {
+  it(`plan over ${DATABASES} databases holds at most maxConnections (${MAX}) sessions at once`, async () => {
+    const east = cluster().node('east');
+    const names = Array.from({ length: DATABASES }, (_, i) => `sb_${i}`);
+    for (const db of names) {
+      await east.query(`CREATE DATABASE ${db}`);
+      await otherDatabase(east, db).query('CREATE TABLE public.sb_t (id bigint PRIMARY KEY, v text)');
+    }
+    const path = writeConfig(
+      [
+        'version: 1',
+        'topology: session-bound',
+        'settings:',
+        `  maxConnections: ${MAX}`,
+        'nodes:',
+        ...names.flatMap((db) => [
+          `  ${db}:`,
+          `    url: postgres://postgres@127.0.0.1:${east.port}/${db}`,
+          `    password: \${env:${passwordVar(east)}}`,
+        ]),
+        'publications:',
+        ...names.flatMap((db) => [`  ${db}_pub:`, `    node: ${db}`, '    tables: [public.sb_t]']),
+        '',
+      ].join('\n'),
+    );
+
+    const poller = await east.client();
+    try {
+      const started = startSteep(['plan', '--detailed-exitcode', '-c', path], passwordEnv(cluster().nodes));
+      let running = true;
+      void started.exited.then(() => {
+        running = false;
+      });
+      let peak = 0;
+      let polls = 0;
+      while (running) {
+        const { rows } = await poller.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_stat_activity
+            WHERE application_name LIKE 'steep%' AND datname LIKE 'sb\\_%'`,
+        );
+        peak = Math.max(peak, rows[0]!.n);
+        polls++;
+      }
+      const exited = await started.exited;
+      // exit 2: the publications are still to be created in every database
+      expect(exited.code, exited.stderr).toBe(2);
+      expect(exited.stdout).toContain(`${names.at(-1)}_pub`);
+      expect(polls).toBeGreaterThan(1);
+      expect(peak, `most steep sessions open at once (${polls} polls)`).toBeLessThanOrEqual(MAX);
+    } finally {
+      await poller.end();
+    }
+  });
+});
