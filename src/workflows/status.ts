@@ -32,7 +32,7 @@ import { type LeftFence, leftFences } from '../planner/switchover/leftFence.js';
 import { divergedLine } from '../render/repairAdvice.js';
 import { continuityOf, observeContinuity, type TableGap } from './continuity.js';
 import { missingColumnsOf, ownerObstaclesOf } from './statusColumns.js';
-import { type Live, publisherStartedAt, readLive } from './statusLive.js';
+import { type Live, liveNodes, publisherStartedAt, readLive } from './statusLive.js';
 import { observeStreamPositions } from './streamPositions.js';
 
 /** What the verdict on a subscription rests on, kept until the columns of failing ones are read. */
@@ -409,7 +409,7 @@ function withFailover(subs: SubscriptionStatus[], verdicts: FailoverVerdict[]): 
  * unverified or diverged, with the evidence, and reinits not finished.
  */
 export async function liveProblems(topology: Topology, observed: ClusterState) {
-  const live = await readLive(topology, observed, { record: true });
+  const live = await readLive(topology, observed, { record: true, nodes: liveNodes(topology, observed) });
   const conflicts: ConflictsSinceVerify[] = [];
   for (const d of Object.values(topology.subscriptions).sort((a, b) => compareText(a.name, b.name))) {
     const l = live.get(d.node);

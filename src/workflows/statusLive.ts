@@ -48,17 +48,22 @@ export interface Live {
   notRecorded: string | null;
 }
 
-/** `record`: keep this reading of the error counters for the next status, drift or metrics (all of them do). */
+/**
+ * `record`: keep this reading of the error counters for the next status, drift or metrics (all of
+ * them do). `nodes`: only these (by default every node).
+ */
 export async function readLive(
   topology: Topology,
   observed: ClusterState,
-  opts: { record: boolean },
+  opts: { record: boolean; nodes?: ReadonlySet<string> },
 ): Promise<Map<string, Live>> {
   const out = new Map<string, Live>();
   // a node read moments ago, gone now: its catalog figures still show
   await readEachNode(
     topology,
-    Object.values(observed.nodes).map((n) => [n.name, n] as const),
+    Object.values(observed.nodes).flatMap((n) =>
+      !opts.nodes || opts.nodes.has(n.name) ? [[n.name, n] as const] : [],
+    ),
     async (_, n) => {
       if (!n.reachable) return;
       const session = nodeSession(topology, n.name, 'steep status', {
@@ -111,6 +116,28 @@ export async function readLive(
     },
   );
   return out;
+}
+
+/**
+ * The nodes whose live figures judge the declared subscriptions and record the readings of the
+ * error counters: every node with subscriptions, their publishers, and the publisher of a declared
+ * subscription not created yet whose slot it holds. A node without any is not read again (a fleet
+ * of many databases on one server opens no second session on each: settings.maxConnections).
+ */
+export function liveNodes(topology: Topology, observed: ClusterState): Set<string> {
+  const nodes = new Set<string>();
+  for (const n of Object.values(observed.nodes)) {
+    if (!n.reachable) continue;
+    for (const o of Object.values(n.subscriptions)) {
+      const d = topology.subscriptions[o.name];
+      for (const name of [n.name, d?.from, o.from]) if (name) nodes.add(name);
+    }
+  }
+  for (const d of Object.values(topology.subscriptions)) {
+    const publisher = observed.nodes[d.from];
+    if (d.slot && publisher?.reachable && publisher.slots[d.slot]) nodes.add(d.from);
+  }
+  return nodes;
 }
 
 /** The activity of the node's subscriptions but another topology's: its own status records those. */
