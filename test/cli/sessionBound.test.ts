@@ -1,13 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { startSteep, writeConfig } from '../support/cli.js';
 import { otherDatabase, useCluster } from '../support/cluster.js';
-import { passwordEnv, passwordVar } from '../support/topologyFile.js';
+import { eventually, passwordEnv, passwordVar } from '../support/topologyFile.js';
 
 /**
  * A fleet of many databases on one server (issue 82): a command that reads them all never holds
  * more than settings.maxConnections sessions at once, the sessions it keeps for the next
- * connect (db/connect.ts) included. The most steep sessions open at once are counted in
- * pg_stat_activity, polled while `steep plan` runs in a process of its own.
+ * connect (db/connect.ts) included, and reads each database in one session. The most steep
+ * sessions open at once are counted in pg_stat_activity, polled while `steep plan` runs in a
+ * process of its own; the sessions opened per database in pg_stat_database.
  */
 const cluster = useCluster({ nodes: ['east'] });
 const DATABASES = 24;
@@ -40,7 +41,16 @@ describe('sessions bounded over many databases of one server', { timeout: 300_00
     );
 
     const poller = await east.client();
+    /** Sessions opened so far in each database of the fleet (pg_stat_database, flushed as each ends). */
+    const opened = async () => {
+      await poller.query('SELECT pg_stat_clear_snapshot()');
+      const { rows } = await poller.query<{ db: string; n: number }>(
+        `SELECT datname AS db, sessions::int AS n FROM pg_stat_database WHERE datname LIKE 'sb\\_%'`,
+      );
+      return new Map(rows.map((r) => [r.db, r.n]));
+    };
     try {
+      const before = await opened();
       const started = startSteep(['plan', '--detailed-exitcode', '-c', path], passwordEnv(cluster().nodes));
       let running = true;
       void started.exited.then(() => {
@@ -62,6 +72,14 @@ describe('sessions bounded over many databases of one server', { timeout: 300_00
       expect(exited.stdout).toContain(`${names.at(-1)}_pub`);
       expect(polls).toBeGreaterThan(1);
       expect(peak, `most steep sessions open at once (${polls} polls)`).toBeLessThanOrEqual(MAX);
+      // and no database was read twice: one session each, the bound notwithstanding
+      let each: number[] = [];
+      await eventually(async () => {
+        const after = await opened();
+        each = names.map((db) => (after.get(db) ?? 0) - (before.get(db) ?? 0));
+        return each.every((n) => n >= 1);
+      });
+      expect(each).toEqual(names.map(() => 1));
     } finally {
       await poller.end();
     }
