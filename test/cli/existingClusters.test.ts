@@ -303,14 +303,19 @@ describe('existing clusters: adoption, double apply, data gaps, other tools', ()
       '100',
     );
 
-    // skip: the DBA vouches; drift finds the table still empty on west while east holds rows
+    // skip: the DBA vouches the rows are there; apply compares what it was vouched for (every
+    // init ends with evidence) and finds the table empty on west while east holds rows: the step
+    // fails, diverged, naming the copy that repairs it; drift finds it too
     const skip = file([
       ...tables('public.orders, public.items, public.notes'),
       ...sub,
       '    init: { method: none, newTables: skip }',
     ]);
     const skipped = await steep(['apply', '--auto-approve', '--allow-hazard', 'data-gap'], skip);
-    expect(skipped.code, skipped.stderr + skipped.stdout).toBe(0);
+    expect(skipped.code, skipped.stderr + skipped.stdout).toBe(1);
+    expect(skipped.stderr).toContain(
+      "the tables that joined hand_sub ended with rows that differ from east's: public.notes (missing 100, extra 0, different 0); it is diverged — repair with: steep reinit hand_sub --tables public.notes",
+    );
     await waitCaughtUp(east(), 'hand_slot_v2');
     const drift = await steep(['drift', '--json'], skip);
     expect(drift.code, drift.stdout).toBe(2);

@@ -281,7 +281,7 @@ describe.each([18, 16] as const)('every init ends with evidence on PostgreSQL %i
       () => 'east',
       async (c) => {
         const id = next++;
-        await c.query(`INSERT INTO public.ev_ph VALUES ($1, 'eu', md5($1::text))`, [id]);
+        await c.query(`INSERT INTO public.ev_ph VALUES ($1::bigint, 'eu', md5($1::text))`, [id]);
         return id;
       },
     );
