@@ -32,10 +32,7 @@ export const DIFFERENCE_KINDS: readonly DifferenceKind[] = ['missing', 'extra', 
  * - no `delete` or no `truncate`: a row the publisher deleted or truncated stays: `extra`;
  * - upstream under origin = none: a row the publisher received from upstream is never sent
  *   (`missing`), nor an upstream's update of a row both hold (`different`); every row the
- *   subscriber holds did come from the publisher, so `extra` stays a divergence;
- * - other subscriptions on the subscriber applying into the table too (`alsoFed`: two publishers
- *   feeding one table, 030_origin.pl's node C): their rows are `extra` here, rightly; every row
- *   this publisher has must arrive, and one both hold under one key differing stays a divergence.
+ *   subscriber holds did come from the publisher, so `extra` stays a divergence.
  *
  * An insert-only publication allows no `missing`: every row inserted on the publisher arrives.
  * (An UPDATE of a key column is not sent either: the row under its new key is then missing and
@@ -44,7 +41,6 @@ export const DIFFERENCE_KINDS: readonly DifferenceKind[] = ['missing', 'extra', 
 export function allowedKinds(
   unsent: readonly string[],
   upstream: { from: string; subscriptions: readonly string[] } | null = null,
-  alsoFed: { node: string; subscriptions: readonly string[] } | null = null,
 ): AllowedKinds {
   const out: AllowedKinds = {};
   const no = (actions: string[]) => `publish has no ${actions.join(', ')}`;
@@ -57,11 +53,6 @@ export function allowedKinds(
     const origin = `origin = none: ${upstream.from} sends none of the changes ${subs} on ${upstream.from} ${upstream.subscriptions.length === 1 ? 'applies' : 'apply'}`;
     out.missing = out.missing ? `${out.missing}; ${origin}` : origin;
     out.different = out.different ? `${out.different}; ${origin}` : origin;
-  }
-  if (alsoFed) {
-    const subs = `subscription${alsoFed.subscriptions.length === 1 ? '' : 's'} ${alsoFed.subscriptions.join(', ')}`;
-    const theirs = `${subs} on ${alsoFed.node} ${alsoFed.subscriptions.length === 1 ? 'applies' : 'apply'} into it too: rows the publisher never had are ${alsoFed.subscriptions.length === 1 ? "that subscription's" : 'theirs'}`;
-    out.extra = out.extra ? `${out.extra}; ${theirs}` : theirs;
   }
   return out;
 }

@@ -6,6 +6,7 @@ import { listSnapshots, type SnapshotListing } from '../copy/snapshotListing.js'
 import { twoPhaseSubscription } from '../copy/twoPhase.js';
 import type { EventSink, Stop } from '../executors/events.js';
 import type { Problem } from '../model/errors.js';
+import { requireEvidence } from './initEvidence.js';
 
 /**
  * `steep snapshot generate | apply | list | delete` (docs/commands.md, docs/steep-yaml.md): load steep.yaml and run the
@@ -29,7 +30,16 @@ export async function snapshotApply(
 ): Promise<ApplyResult & { configWarnings: Problem[] }> {
   const { topology, warnings } = await loadTopology(configPath);
   const d = twoPhaseSubscription(topology, subscription);
-  return { ...(await applySnapshot(topology, d, opts)), configWarnings: warnings };
+  const applied = await applySnapshot(topology, d, opts);
+  // a two-phase init ends with evidence too, once followed to synchronized
+  if (applied.state === 'synchronized')
+    await requireEvidence(topology, d, {
+      parallel: opts.parallel ?? d.init.parallel,
+      onEvent: opts.onEvent,
+      fields: {},
+      what: `the two-phase init of ${d.name}`,
+    });
+  return { ...applied, configWarnings: warnings };
 }
 
 /** The snapshots in `dir` (when given) and those the subscribers' state records. */

@@ -72,15 +72,25 @@ export async function planVerify(
       return { table: s.table, reason: `${name} is still being copied (pg_subscription_rel state ${rel})` };
     const ancestor = through.get(name);
     if (ancestor) return throughAncestorNotComparable(s.table, ancestor, d.node);
-    // other subscriptions applying into it too: their rows are rightly there (allowed extra)
     const others = info.alsoFedBy.get(name);
+    if (others) return { table: s.table, reason: alsoFedReason(name, d, others), notComparable: true };
     // origin = none: rows and updates the publisher received from upstream are never sent (allowed)
     const upstream = elsewhere.get(name);
     return planComparison(s, pubShapes.get(name), subShapes.get(name), d.node, {
       keyless: true,
       publisherNode: d.from,
       upstream: upstream ? { from: d.from, subscriptions: upstream } : null,
-      alsoFed: others ? { node: d.node, subscriptions: others } : null,
     });
   });
+}
+
+/**
+ * A table other subscriptions on the subscriber apply into too (several publishers, as with
+ * `origin: none`, or one moved there at a switchover): it holds the union of their rows, which no
+ * comparison with one publisher can tell from rows that should not be there, nor from the
+ * application's own on a subscriber that took writes.
+ */
+function alsoFedReason(name: string, d: SubscriptionSpec, others: string[]): string {
+  const subs = `subscription${others.length === 1 ? '' : 's'} ${others.join(', ')}`;
+  return `${name} is not comparable with ${d.from} alone: ${subs} on ${d.node} ${others.length === 1 ? 'applies' : 'apply'} into it too, so rows ${d.node} holds that ${d.from} never had may be ${others.length === 1 ? "that subscription's" : 'theirs'}`;
 }

@@ -91,15 +91,13 @@ export function planComparison(
     keyless?: boolean;
     publisherNode?: string;
     upstream?: { from: string; subscriptions: readonly string[] } | null;
-    /** other subscriptions on the subscriber that apply into the table too */
-    alsoFed?: { node: string; subscriptions: readonly string[] } | null;
   } = {},
 ): TableComparison | NotVerifiable {
   const table = scope.table;
   const name = qualifiedName(table);
   if (!publisher) return { table, reason: `${name} is published but cannot be read on the publisher` };
   if (!subscriber) return { table, reason: `${name} does not exist on ${subscriberNode}` };
-  const allowed = allowedKinds(scope.notReplicated ?? [], opts.upstream ?? null, opts.alsoFed ?? null);
+  const allowed = allowedKinds(scope.notReplicated ?? [], opts.upstream ?? null);
   const direction = Object.keys(allowed).length > 0;
   if (direction && (allowsEverything(allowed) || !publisher.key))
     return {
