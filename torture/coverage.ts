@@ -1,5 +1,7 @@
+import { CHECK_NAMES, type CheckName } from './checks.js';
 import { drawable, drawn, planned } from './commands.js';
 import { CATALOG, OPEN_OPERATIONS } from './operations.js';
+import { CHECK_SELF_TESTS } from './oracleSelfTests.js';
 import { SELF_TESTS } from './selfTests.js';
 
 /**
@@ -40,8 +42,13 @@ export interface Coverage {
   ci: Record<string, Record<string, number>>;
   /** per version: how many of CI's seeds draw each init method */
   ciInit: Record<string, Record<string, number>>;
-  /** the oracle's self-tests (each must make it disagree) */
+  /** the oracle's self-tests on real servers (each must make it disagree) */
   selfTests: string[];
+  /**
+   * every check of the oracle (checks.ts), its self-test without a server (oracleSelfTests.ts;
+   * null: none, a gap) and those on real servers (selfTests.ts) that it must name
+   */
+  checks: { name: CheckName; selfTest: string | null; realWorld: string[] }[];
 }
 
 export function coverage(seeds: Record<number, number[]> = CI_SEEDS): Coverage {
@@ -64,6 +71,11 @@ export function coverage(seeds: Record<number, number[]> = CI_SEEDS): Coverage {
     ci,
     ciInit,
     selfTests: SELF_TESTS.map((t) => t.name),
+    checks: CHECK_NAMES.map((name) => ({
+      name,
+      selfTest: CHECK_SELF_TESTS.find((t) => t.check === name)?.name ?? null,
+      realWorld: SELF_TESTS.filter((t) => t.check === name).map((t) => t.name),
+    })),
   };
 }
 
@@ -76,5 +88,7 @@ export function gaps(c: Coverage): string[] {
   for (const [v, methods] of Object.entries(c.ciInit))
     for (const [m, n] of Object.entries(methods))
       if (n === 0) out.push(`PostgreSQL ${v}: no CI seed inits with ${m}`);
+  for (const check of c.checks)
+    if (!check.selfTest) out.push(`the oracle's check ${check.name} has no self-test`);
   return out;
 }

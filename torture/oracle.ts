@@ -2,30 +2,36 @@ import type { StatusReport, SubscriptionStatus } from '../src/model/statusReport
 import type { TestNode } from '../test/support/cluster.js';
 import { digestsByName, waitCaughtUp } from '../test/support/replicationData.js';
 import { eventually, HANG_MS } from '../test/support/topologyFile.js';
-import { LINK, type World } from './world.js';
+import type { CheckName, Finding } from './checks.js';
+import { type FileState, LINK, type World } from './world.js';
 
 /**
  * The oracle, run after every operation: what steep says against what the nodes hold. It forgives
- * nothing it cannot justify (issue 61):
+ * nothing it cannot justify (issue 61). Its checks, each named in checks.ts (a disagreement says
+ * which found it) and each with a self-test in which it alone fires (oracleSelfTests.ts):
  *
  * 1. Availability: the application writes on the node steep calls primary (new acknowledged ids
- *    there within the ceiling), and no write failed since the last look outside a blackout an
- *    operation declared (`world.blackout`: a switchover's fence, a crashed primary).
+ *    there within the ceiling); no write failed, nor took longer than WRITE_CEILING_MS, since the
+ *    last look outside a blackout an operation declared (`world.blackout`: a switchover's fence,
+ *    a crashed primary).
  * 2. Every id the application saw acknowledged is on the node steep calls primary, unless
  *    PostgreSQL itself had to lose it and steep said so before the oracle looked (`world.forgiven`).
- * 3. `steep status --json` settles within the ceiling: every subscription is synchronized, stopped,
- *    diverged or failed, or `failing` with steep's reason, for `failingMs` in a row. Still moving
- *    at the ceiling is a disagreement naming what it saw.
- * 4. Every node of steep.yaml is listed and readable; every subscription steep.yaml declares is
- *    listed; a subscription steep.yaml does not declare is one an operation expects (a
- *    switchover's way back); every subscription listed is on nodes of the file.
+ * 3. `steep status --json` answers and settles within the ceiling: every subscription is
+ *    synchronized, stopped, diverged or failed, or `failing` with steep's reason, for `failingMs`
+ *    in a row. Still moving at the ceiling is a disagreement naming what it saw.
+ * 4. Every node of steep.yaml is listed and readable, and no other; every subscription steep.yaml
+ *    declares is listed; a subscription steep.yaml does not declare is one an operation expects (a
+ *    switchover's way back); every subscription listed is on nodes of the file, known to exist or
+ *    not.
  * 5. Every subscription steep calls `synchronized` holds exactly its publisher's rows once caught
  *    up (count and order-independent checksum of every column of every table), its slot on its
  *    publisher.
  * 6. Wherever a declared subscription's rows differ from its publisher's, or steep calls it
  *    failing, `steep status --check` and `steep drift` exit 2 naming it.
  *
- * Returns each disagreement as a sentence (none: steep told the truth).
+ * `oracle` returns each disagreement as a sentence led by its check's name (none: steep told the
+ * truth); `oracleFindings` reads the world through `OracleState` and `OracleReads`, which a
+ * self-test fakes without a server.
  */
 export interface OracleOptions {
   /** how long status may take to settle (default HANG_MS) */
@@ -34,140 +40,261 @@ export interface OracleOptions {
   failingMs?: number;
   /** how long the application may take to acknowledge new writes on the primary (default HANG_MS) */
   writesMs?: number;
+  /** checks removed (what a self-test is shown failing without) */
+  without?: ReadonlySet<CheckName>;
 }
 
 const FAILING_MS = 45_000;
 
 export async function oracle(world: World, opts: OracleOptions = {}): Promise<string[]> {
-  const found: string[] = [];
-  found.push(...(await availability(world, opts.writesMs ?? HANG_MS)));
+  return (await oracleFindings(world, worldReads(world), opts)).map((f) => `[${f.check}] ${f.text}`);
+}
+
+/** What the oracle reads of the world besides steep: the rows and slots of its nodes. */
+export interface OracleReads {
+  /** the ids of t_ids on `node` (by its name: the primary of the moment) */
+  ids(node: string): Promise<Set<number>>;
+  /** whether slot `slot` is on the file's node `node` */
+  slotOn(node: FileNode, slot: string): Promise<boolean>;
+  /** until `slot` on `node` has confirmed the position of the moment */
+  caughtUp(node: FileNode, slot: string): Promise<void>;
+  /** count and checksum of each of `tables` on `node` */
+  digests(node: FileNode, tables: string[]): Promise<Record<string, { count: number; sum: string }>>;
+}
+
+/** The file's node names: `pa` is whichever node is the publisher of the moment. */
+export type FileNode = 'pa' | 'pb';
+const FILE_NODES: readonly string[] = ['pa', 'pb'] satisfies FileNode[];
+
+/** What the oracle reads of the world's own record (the World, or a self-test's fake of it). */
+export type OracleState = Pick<
+  World,
+  | 'primary'
+  | 'inbound'
+  | 'expectedStrays'
+  | 'forgiven'
+  | 'writerErrors'
+  | 'slowWrites'
+  | 'blackouts'
+  | 'ackedCount'
+  | 'acknowledged'
+  | 'stopWriters'
+  | 'startWriters'
+  | 'steep'
+  | 'say'
+  | 'tablesOf'
+> & { file: Pick<FileState, 'sub' | 'link' | 'disabled'> };
+
+export function worldReads(world: World): OracleReads {
+  const node = (name: FileNode): TestNode => (name === 'pa' ? world.publisher : world.subscriber);
+  return {
+    ids: async (name) =>
+      new Set(
+        (await world.node(name).query<{ id: string }>('SELECT id::text AS id FROM public.t_ids')).map((r) =>
+          Number(r.id),
+        ),
+      ),
+    slotOn: async (name, slot) =>
+      (await node(name).query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [slot])).length > 0,
+    caughtUp: (name, slot) => waitCaughtUp(node(name), slot),
+    digests: (name, tables) => digestsByName(node(name), tables),
+  };
+}
+
+/** The oracle's disagreements, each with the check (checks.ts) that found it. */
+export async function oracleFindings(
+  world: OracleState,
+  reads: OracleReads,
+  opts: OracleOptions = {},
+): Promise<Finding[]> {
+  const found = new Found(opts.without);
+  await availability(world, found, opts.writesMs ?? HANG_MS);
   await world.stopWriters();
   try {
-    found.push(...(await acknowledgedOnPrimary(world)));
-    const { report, stuck } = await settledStatus(world, opts);
-    if (stuck) found.push(stuck);
-    found.push(...listed(world, report));
-    for (const s of report.subscriptions)
-      if (!world.inbound.has(s.name)) found.push(...(await judge(world, s)));
+    await acknowledgedOnPrimary(world, reads, found);
+    const report = await settledStatus(world, found, opts);
+    if (report) {
+      listed(world, found, report);
+      for (const s of report.subscriptions)
+        if (!world.inbound.has(s.name)) await judge(world, reads, found, s);
+    }
   } finally {
     world.startWriters();
   }
-  return found;
+  return found.list;
+}
+
+/** The findings of one look; a check in `without` is removed: it neither fires nor stops a look. */
+class Found {
+  readonly list: Finding[] = [];
+  constructor(private readonly without: ReadonlySet<CheckName> = new Set()) {}
+  /** whether `check` is made */
+  on(check: CheckName): boolean {
+    return !this.without.has(check);
+  }
+  add(check: CheckName, text: string): void {
+    if (this.on(check)) this.list.push({ check, text });
+  }
 }
 
 /** the writer errors the previous looks judged already */
-const judgedErrors = new WeakMap<World, number>();
+const judgedErrors = new WeakMap<OracleState, number>();
 
-async function availability(world: World, writesMs: number): Promise<string[]> {
-  const found: string[] = [];
+/** ms a write of the application may take outside a declared blackout */
+export const WRITE_CEILING_MS = 10_000;
+
+async function availability(world: OracleState, found: Found, writesMs: number): Promise<void> {
   const primary = world.primary;
   const from = world.ackedCount(primary);
   const errorsFrom = world.writerErrors.length;
-  await eventually(
-    async () => world.ackedCount(primary) >= from + 3,
-    writesMs,
-    'writes on the primary',
-  ).catch(() => {
-    const last = world.writerErrors.slice(errorsFrom).at(-1);
-    found.push(
-      `the application cannot write on ${primary}, which steep calls primary: no write acknowledged in ${writesMs} ms${last ? ` (last error ${last.code})` : ''}`,
-    );
-  });
+  if (found.on('writes-go-on'))
+    await eventually(
+      async () => world.ackedCount(primary) >= from + 3,
+      writesMs,
+      'writes on the primary',
+    ).catch(() => {
+      const last = world.writerErrors.slice(errorsFrom).at(-1);
+      found.add(
+        'writes-go-on',
+        `the application cannot write on ${primary}, which steep calls primary: no write acknowledged in ${writesMs} ms${last ? ` (last error ${last.code})` : ''}`,
+      );
+    });
   const start = judgedErrors.get(world) ?? 0;
-  const outside = world.undeclaredErrors(start);
+  const outside = world.writerErrors
+    .slice(start)
+    .filter((e) => !world.blackouts.some((b) => e.at >= b.from && (b.to === null || e.at <= b.to)));
   judgedErrors.set(world, world.writerErrors.length);
   if (outside.length > 0) {
     const codes = [...new Set(outside.map((e) => `${e.code} on ${e.node}`))].join(', ');
-    found.push(
+    found.add(
+      'no-write-error-outside-blackout',
       `${outside.length} write(s) of the application failed outside any blackout an operation declared (${codes}; first at ${new Date(outside[0]!.at).toISOString()})`,
     );
   }
-  return found;
+  const slow = world.slowWrites
+    .splice(0)
+    .map((w) => ({ ...w, outside: w.to - w.from - blackedOut(world, w.from, w.to) }))
+    .filter((w) => w.outside > WRITE_CEILING_MS);
+  if (slow.length > 0)
+    found.add(
+      'no-slow-write-outside-blackout',
+      `${slow.length} write(s) of the application took longer than ${WRITE_CEILING_MS} ms outside any blackout an operation declared (${slow
+        .slice(0, 3)
+        .map((w) => `${w.outside} ms on ${w.node} from ${new Date(w.from).toISOString()}`)
+        .join(', ')})`,
+    );
 }
 
-async function statusText(world: World): Promise<string> {
+/** ms of [from, to] some declared blackout covers */
+function blackedOut(world: OracleState, from: number, to: number): number {
+  let covered = 0;
+  let at = from;
+  const spans = world.blackouts
+    .map((b) => ({ from: b.from, to: b.to ?? Number.POSITIVE_INFINITY }))
+    .sort((a, b) => a.from - b.from);
+  for (const b of spans) {
+    const lo = Math.max(at, b.from);
+    const hi = Math.min(to, b.to);
+    if (hi > lo) {
+      covered += hi - lo;
+      at = hi;
+    }
+  }
+  return covered;
+}
+
+async function statusText(world: OracleState): Promise<string> {
   const r = await world.steep(['status']);
   return `${r.stdout}${r.stderr}`;
 }
 
-/** the file's node names: `pa` is whichever node is the publisher of the moment */
-function nodeOf(world: World, name: string): TestNode | null {
-  if (name === 'pa') return world.publisher;
-  if (name === 'pb') return world.subscriber;
-  return null;
-}
-
-async function acknowledgedOnPrimary(world: World): Promise<string[]> {
-  const primary = world.node(world.primary);
-  const held = new Set(
-    (await primary.query<{ id: string }>('SELECT id::text AS id FROM public.t_ids')).map((r) => Number(r.id)),
-  );
-  const out: string[] = [];
+async function acknowledgedOnPrimary(world: OracleState, reads: OracleReads, found: Found): Promise<void> {
+  if (!found.on('acked-ids-on-primary')) return;
+  const held = await reads.ids(world.primary);
   for (const [node, ids] of world.acknowledged()) {
     const missing = ids.filter((id) => !held.has(id) && !world.forgiven.has(id));
     if (missing.length > 0)
-      out.push(
+      found.add(
+        'acked-ids-on-primary',
         `${missing.length} id(s) acknowledged on ${node} are not on ${world.primary}, which steep calls primary (${missing.slice(0, 5).join(', ')}…)`,
       );
   }
-  return out;
 }
 
 /** the file's nodes and subscriptions against what status lists */
-function listed(world: World, report: StatusReport): string[] {
-  const out: string[] = [];
-  for (const name of ['pa', 'pb']) {
+function listed(world: OracleState, found: Found, report: StatusReport): void {
+  for (const name of FILE_NODES) {
     const n = report.nodes.find((x) => x.name === name);
-    if (!n) out.push(`steep status does not list node ${name} of steep.yaml`);
-    else if (!n.reachable) out.push(`steep status cannot read node ${name}, which is up: ${n.error}`);
+    if (!n) found.add('file-nodes-listed', `steep status does not list node ${name} of steep.yaml`);
+    else if (!n.reachable)
+      found.add('file-nodes-readable', `steep status cannot read node ${name}, which is up: ${n.error}`);
   }
   for (const n of report.nodes)
-    if (!['pa', 'pb'].includes(n.name))
-      out.push(`steep status lists node ${n.name}, which steep.yaml does not name`);
+    if (!FILE_NODES.includes(n.name))
+      found.add('no-foreign-node', `steep status lists node ${n.name}, which steep.yaml does not name`);
   for (const name of [world.file.sub, ...(world.file.link ? [`${LINK}_pa`, `${LINK}_pb`] : [])])
     if (!report.subscriptions.some((s) => s.name === name && s.declared))
-      out.push(`steep status does not list ${name}, which steep.yaml declares`);
+      found.add(
+        'declared-subscriptions-listed',
+        `steep status does not list ${name}, which steep.yaml declares`,
+      );
   for (const s of report.subscriptions) {
     if (s.declared || s.exists === false || world.inbound.has(s.name)) continue;
     if (!world.expectedStrays.has(s.name))
-      out.push(
+      found.add(
+        'no-stray-subscription',
         `${s.name} exists on ${s.node}, which steep.yaml does not declare and no operation made:\n${JSON.stringify(s)}`,
       );
   }
-  return out;
 }
 
 /** One subscription of the status: its word against its rows. */
-async function judge(world: World, s: SubscriptionStatus): Promise<string[]> {
-  const found: string[] = [];
-  const publisher = nodeOf(world, s.from);
-  const subscriber = nodeOf(world, s.node);
-  if (!publisher || !subscriber)
-    return [`steep status lists ${s.name} on ${s.node} from ${s.from}: not nodes of steep.yaml`];
-  if (s.exists === null) return [`steep status cannot tell whether ${s.name} exists (${s.unknown})`];
-  if (!s.declared && !s.exists) return [];
+async function judge(
+  world: OracleState,
+  reads: OracleReads,
+  found: Found,
+  s: SubscriptionStatus,
+): Promise<void> {
+  if (!FILE_NODES.includes(s.from) || !FILE_NODES.includes(s.node)) {
+    found.add(
+      'subscription-on-file-nodes',
+      `steep status lists ${s.name} on ${s.node} from ${s.from}: not nodes of steep.yaml`,
+    );
+    return;
+  }
+  const [publisher, subscriber] = [s.from as FileNode, s.node as FileNode];
+  if (s.exists === null) {
+    found.add('existence-known', `steep status cannot tell whether ${s.name} exists (${s.unknown})`);
+    return;
+  }
+  if (!s.declared && !s.exists) return;
   const synchronized = s.state === 'synchronized';
   if (synchronized && s.slot) {
-    const slot = await publisher.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [s.slot]);
-    if (slot.length === 0)
-      return [
+    if (found.on('synchronized-slot-on-publisher') && !(await reads.slotOn(publisher, s.slot))) {
+      found.add(
+        'synchronized-slot-on-publisher',
         `steep status calls ${s.name} synchronized, but its slot ${s.slot} is not on its publisher:\n${await statusText(world)}`,
-      ];
-    await waitCaughtUp(publisher, s.slot);
+      );
+      return;
+    }
+    await reads.caughtUp(publisher, s.slot);
   }
   const tables = world.tablesOf(s.name);
-  const [pub, sub] = [await digestsByName(publisher, tables), await digestsByName(subscriber, tables)];
+  const [pub, sub] = [await reads.digests(publisher, tables), await reads.digests(subscriber, tables)];
   const differ = tables.filter((t) => pub[t]!.count !== sub[t]!.count || pub[t]!.sum !== sub[t]!.sum);
   const rows = differ
     .map((t) => `${t} ${pub[t]!.count} on ${s.from}, ${sub[t]!.count} on ${s.node}`)
     .join('; ');
   if (differ.length > 0) world.say(`oracle: ${s.name} rows differ (${rows})`);
   if (synchronized && differ.length > 0)
-    found.push(`steep status calls ${s.name} synchronized, but its rows differ once caught up: ${rows}`);
+    found.add(
+      'synchronized-rows-equal',
+      `steep status calls ${s.name} synchronized, but its rows differ once caught up: ${rows}`,
+    );
   // undeclared: steep manages it not (a switchover's way back); it is judged by its word alone
-  if (!s.declared) return found;
+  if (!s.declared) return;
   // retired by a switchover (README: enabled: false): the subscriber is the primary now
-  if (s.name === world.file.sub && world.file.disabled) return found;
+  if (s.name === world.file.sub && world.file.disabled) return;
   const problem =
     differ.length > 0
       ? `${s.name}'s rows differ (${rows})`
@@ -176,13 +303,16 @@ async function judge(world: World, s: SubscriptionStatus): Promise<string[]> {
         : s.state === 'failing'
           ? `steep status calls ${s.name} failing (${s.verdict?.reasons.join('; ')})`
           : null;
-  if (!problem) return found;
-  for (const args of [['status', '--check'], ['drift']]) {
-    const r = await world.steep(args);
+  if (!problem) return;
+  for (const [check, args] of [
+    ['check-names-problem', ['status', '--check']],
+    ['drift-names-problem', ['drift']],
+  ] as const) {
+    if (!found.on(check)) continue;
+    const r = await world.steep([...args]);
     if (r.code !== 2 || !`${r.stdout}${r.stderr}`.includes(s.name))
-      found.push(`${problem}, but steep ${args.join(' ')} exited ${r.code}:\n${r.stdout}${r.stderr}`);
+      found.add(check, `${problem}, but steep ${args.join(' ')} exited ${r.code}:\n${r.stdout}${r.stderr}`);
   }
-  return found;
 }
 
 /** States that settle by themselves: the oracle reads status again until they have. */
@@ -191,12 +321,14 @@ const MOVING = new Set(['copying', 'catching_up', 'unknown', 'reinitializing', '
 /**
  * `steep status --json` once every subscription is synchronized, in a state that does not move
  * by itself (stopped, diverged, failed), or failing with steep's reason for `failingMs` in a
- * row; `stuck`: the disagreement when it had not settled at the ceiling.
+ * row; still moving at the ceiling, the last report, with the disagreement naming what moved;
+ * null when status never answered with a report.
  */
 async function settledStatus(
-  world: World,
+  world: OracleState,
+  found: Found,
   opts: OracleOptions,
-): Promise<{ report: StatusReport; stuck: string | null }> {
+): Promise<StatusReport | null> {
   const settleMs = opts.settleMs ?? HANG_MS;
   const failingMs = opts.failingMs ?? FAILING_MS;
   let report: StatusReport | null = null;
@@ -220,24 +352,25 @@ async function settledStatus(
         last = `exit ${r.code}: ${r.stdout}${r.stderr}`.slice(0, 4000);
         if (r.code !== 0 && r.code !== 2) return false;
         report = JSON.parse(r.stdout) as StatusReport;
-        return !report.subscriptions.some(moving);
+        return !found.on('status-settles') || !report.subscriptions.some(moving);
       },
       settleMs,
       'every subscription to settle',
     );
   } catch {
     const seen = report as StatusReport | null;
-    if (!seen) throw new Error(`steep status --json never answered within ${settleMs} ms: ${last}`);
+    if (!seen) {
+      found.add('status-answers', `steep status --json never answered within ${settleMs} ms: ${last}`);
+      return null;
+    }
     const stuckOnes = seen.subscriptions
       .filter(moving)
       .map(
         (s) =>
           `${s.name} ${s.state}${s.verdict ? ` (${s.verdict.verdict}: ${s.verdict.reasons.join('; ')})` : ''}`,
       );
-    return {
-      report: seen,
-      stuck: `steep status had not settled after ${settleMs} ms: ${stuckOnes.join(', ')}`,
-    };
+    found.add('status-settles', `steep status had not settled after ${settleMs} ms: ${stuckOnes.join(', ')}`);
+    return seen;
   }
-  return { report: report as unknown as StatusReport, stuck: null };
+  return report;
 }

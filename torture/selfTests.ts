@@ -1,6 +1,7 @@
 import { startSteep } from '../test/support/cli.js';
 import { fastCopy, slowCopy } from '../test/support/replicationData.js';
 import { eventually, HANG_MS } from '../test/support/topologyFile.js';
+import type { CheckName } from './checks.js';
 import type { OracleOptions } from './oracle.js';
 import { APP, FIRST_CLIENT_ID, SIDE_COLUMN, SIDE_DEFINER, type World } from './world.js';
 
@@ -10,10 +11,12 @@ const APP_ROLES = [APP, SIDE_COLUMN, SIDE_DEFINER];
 /**
  * The oracle's self-tests (test/cli/torture.test.ts runs them in one world after the first
  * apply): each breaks the world behind steep's back in one way, and the oracle must disagree,
- * with `expect` in one of its sentences; `repair` puts the world back for the next one.
+ * with `expect` in a sentence of `check`; `repair` puts the world back for the next one.
  */
 export interface SelfTest {
   name: string;
+  /** the check of the oracle (checks.ts) that must name it */
+  check: CheckName;
   /** the oracle's ceilings for this case (short where the case waits for something that never comes) */
   opts?: OracleOptions;
   break: (world: World) => Promise<void>;
@@ -30,6 +33,7 @@ let reinit: ReturnType<typeof startSteep> | null = null;
 export const SELF_TESTS: SelfTest[] = [
   {
     name: 'a missing row',
+    check: 'synchronized-rows-equal',
     break: async (w) => void (await w.subscriber.query('DELETE FROM public.t_ids WHERE id = 7')),
     expect: synchronizedButDiffer,
     repair: async (w) =>
@@ -37,6 +41,7 @@ export const SELF_TESTS: SelfTest[] = [
   },
   {
     name: 'an extra row',
+    check: 'synchronized-rows-equal',
     break: async (w) =>
       void (await w.subscriber.query("INSERT INTO public.t_ids (id, v) VALUES (-7, 'extra')")),
     expect: synchronizedButDiffer,
@@ -44,6 +49,7 @@ export const SELF_TESTS: SelfTest[] = [
   },
   {
     name: 'a wrong value in one column',
+    check: 'synchronized-rows-equal',
     // t_child.v of a seeded row: the same count, the same ids, one column's value differs
     break: async (w) => void (await w.subscriber.query("UPDATE public.t_child SET v = 'seed!' WHERE id = 5")),
     expect: synchronizedButDiffer,
@@ -51,6 +57,7 @@ export const SELF_TESTS: SelfTest[] = [
   },
   {
     name: 'a lost acknowledged id',
+    check: 'acked-ids-on-primary',
     // gone from the primary (the delete replicates: the subscription stays equal)
     break: async (w) => {
       await eventually(
@@ -71,6 +78,7 @@ export const SELF_TESTS: SelfTest[] = [
   },
   {
     name: 'a locked-out writer',
+    check: 'writes-go-on',
     // the application's roles (its side doors' too) NOLOGIN on the primary and their sessions
     // ended, as a fence left behind would
     opts: { writesMs: 5_000 },
@@ -89,6 +97,7 @@ export const SELF_TESTS: SelfTest[] = [
   },
   {
     name: 'an unsettled subscription',
+    check: 'status-settles',
     // a table copied again, slowly (a trigger on the subscriber sleeps during the copy): status
     // shows it moving past the oracle's ceiling
     opts: { settleMs: 5_000 },

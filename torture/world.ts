@@ -6,6 +6,7 @@ import { startCluster, startStandby, type TestCluster, type TestNode } from '../
 import { nodesYaml, passwordEnv } from '../test/support/topologyFile.js';
 import { INBOUND, THIRD_FIRST_ID } from './inbound.js';
 import type { Operation } from './operations.js';
+import { type Blackout, type SlowWrite, timedWrite, type Write, type WriterError } from './writes.js';
 
 /**
  * The world one seeded sequence runs in: a publisher `pa` and a subscriber `pb` (on 17+ with
@@ -69,20 +70,6 @@ export interface FileState {
   link?: 'none' | 'merge';
 }
 
-/** A write of the application that failed: where, its SQLSTATE (or `connection`), when (ms). */
-export interface WriterError {
-  node: string;
-  code: string;
-  at: number;
-}
-
-/** A span an operation declares in which the application may fail to write (a fence, a crash). */
-export interface Blackout {
-  why: string;
-  from: number;
-  to: number | null;
-}
-
 export class World {
   readonly nodes: Record<string, TestNode>;
   file: FileState;
@@ -99,6 +86,8 @@ export class World {
   readonly writerErrors: WriterError[] = [];
   /** the blackouts operations declared */
   readonly blackouts: Blackout[] = [];
+  /** writes of the application (acknowledged or failed) that took over SLOW_WRITE_MS, until the oracle looks */
+  readonly slowWrites: SlowWrite[] = [];
   /** subscriptions steep.yaml does not declare that an operation made and expects (a switchover's way back) */
   expectedStrays = new Set<string>();
   readonly log: string[] = [];
@@ -237,36 +226,38 @@ export class World {
     const ids = new Map<string, number[]>();
     const failed = (code: string) => this.writerErrors.push({ node: this.primary, code, at: Date.now() });
     const connect = (at: string) => roleClient(this.node(at), APP);
+    // each write timed, failed ones too: one that blocks is judged by how long (the oracle)
+    const timed = (write: Write) => timedWrite(write, (w) => this.slowWrites.push(w));
     const idLoop = writeLoop(
       () => this.primary,
       connect,
-      async (client, at) => {
+      timed(async (client, at) => {
         const { rows } = await client.query<{ id: string }>(
           'INSERT INTO public.t_ids (id, v) VALUES ($1, md5(random()::text)) RETURNING id::text',
           [++this.nextId],
         );
         ids.set(at, [...(ids.get(at) ?? []), Number(rows[0]!.id)]);
-      },
+      }),
       failed,
     );
     const family = writeLoop(
       () => this.primary,
       connect,
-      async (client) => {
+      timed(async (client) => {
         await client.query(
           "WITH p AS (INSERT INTO public.t_parent (v) VALUES (md5(random()::text)) RETURNING id) INSERT INTO public.t_child (parent_id, v) SELECT id, 'child' FROM p",
         );
-      },
+      }),
       failed,
     );
     const sideDoor = (role: { user: string; password: string }, sql: string) =>
       writeLoop(
         () => this.primary,
         (at) => roleClient(this.node(at), role),
-        async (client, at) => {
+        timed(async (client, at) => {
           const { rows } = await client.query<{ id: string }>(sql, [++this.nextId]);
           ids.set(at, [...(ids.get(at) ?? []), Number(rows[0]!.id)]);
-        },
+        }),
         failed,
       );
     const column = sideDoor(
@@ -361,13 +352,6 @@ export class World {
       span.to = Date.now();
       this.say(`blackout ends: ${why}`);
     };
-  }
-
-  /** the failed writes from index `from` on that no declared blackout covers */
-  undeclaredErrors(from = 0): WriterError[] {
-    return this.writerErrors
-      .slice(from)
-      .filter((e) => !this.blackouts.some((b) => e.at >= b.from && (b.to === null || e.at <= b.to)));
   }
 
   /** every id acknowledged so far, by the node that acknowledged it (writers stopped) */

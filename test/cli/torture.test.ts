@@ -44,7 +44,9 @@ describe.each(faultVersions())('torture on PostgreSQL %i', (version) => {
         const acked = world.ackedCount(world.primary);
         await eventually(async () => world.ackedCount(world.primary) > acked, HANG_MS, 'writes again');
         repairing();
-        expect(found.join('\n'), `${t.name}: the oracle must disagree`).toContain(t.expect(world));
+        expect(found.join('\n'), `${t.name}: the oracle must disagree`).toContain(
+          `[${t.check}] ${t.expect(world)}`,
+        );
       }
       expect(await oracle(world), 'every case repaired').toEqual([]);
     } finally {

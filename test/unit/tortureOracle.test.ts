@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { CHECK_NAMES, CHECKS } from '../../torture/checks.js';
+import { coverage, gaps } from '../../torture/coverage.js';
+import { oracleFindings } from '../../torture/oracle.js';
+import { CHECK_SELF_TESTS, FakeWorld, passes, runCheckSelfTest } from '../../torture/oracleSelfTests.js';
+import { SELF_TESTS } from '../../torture/selfTests.js';
+
+/**
+ * The fault harness's oracle (torture/oracle.ts), without a server: every check it makes
+ * (torture/checks.ts) has a self-test (torture/oracleSelfTests.ts) in which that check alone
+ * disagrees, and which fails once that check is removed (`without`), as it would if the check's
+ * code were deleted.
+ */
+describe('the oracle: a self-test per check', () => {
+  it('a world that agrees with steep in every way: no disagreement', async () => {
+    const w = new FakeWorld();
+    expect(await oracleFindings(w, w)).toEqual([]);
+  });
+
+  it('every check has exactly one self-test, and every self-test names a check', () => {
+    for (const name of CHECK_NAMES)
+      expect(
+        CHECK_SELF_TESTS.filter((t) => t.check === name).map((t) => t.name),
+        `check ${name}`,
+      ).toHaveLength(1);
+    for (const t of [...CHECK_SELF_TESTS, ...SELF_TESTS]) expect(Object.keys(CHECKS)).toContain(t.check);
+  });
+
+  it('--coverage lists every check with its self-test; a check without one is a gap', () => {
+    const c = coverage();
+    expect(c.checks.map((x) => x.name)).toEqual(CHECK_NAMES);
+    for (const x of c.checks) expect(x.selfTest, x.name).not.toBeNull();
+    expect(gaps(c)).toEqual([]);
+    const missing = {
+      ...c,
+      checks: [...c.checks, { name: c.checks[0]!.name, selfTest: null, realWorld: [] }],
+    };
+    expect(gaps(missing)).toEqual([`the oracle's check ${c.checks[0]!.name} has no self-test`]);
+  });
+
+  it.each(CHECK_SELF_TESTS.map((t) => [t.check, t] as const))(
+    '%s: its self-test finds it alone, and fails with it removed',
+    async (_, t) => {
+      const found = await runCheckSelfTest(t);
+      expect(
+        found.map((f) => f.check),
+        found.map((f) => f.text).join('\n'),
+      ).toEqual([t.check]);
+      expect(passes(t, found)).toBe(true);
+      const without = await runCheckSelfTest(t, [t.check]);
+      expect(passes(t, without), `${t.check} removed: ${JSON.stringify(without)}`).toBe(false);
+    },
+  );
+});
