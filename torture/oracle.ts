@@ -171,10 +171,14 @@ async function availability(world: OracleState, found: Found, writesMs: number):
       `${outside.length} write(s) of the application failed outside any blackout an operation declared (${codes}; first at ${new Date(outside[0]!.at).toISOString()})`,
     );
   }
-  const slow = world.slowWrites
+  const timed = world.slowWrites
     .splice(0)
-    .map((w) => ({ ...w, outside: w.to - w.from - blackedOut(world, w.from, w.to) }))
-    .filter((w) => w.outside > WRITE_CEILING_MS);
+    .map((w) => ({ ...w, outside: w.to - w.from - blackedOut(world, w.from, w.to) }));
+  if (timed.length > 0)
+    world.say(
+      `oracle: ${timed.length} write(s) over 1 s, the longest ${Math.max(...timed.map((w) => w.to - w.from))} ms, ${Math.max(...timed.map((w) => w.outside))} ms of it outside blackouts`,
+    );
+  const slow = timed.filter((w) => w.outside > WRITE_CEILING_MS);
   if (slow.length > 0)
     found.add(
       'no-slow-write-outside-blackout',
