@@ -6,7 +6,14 @@ import { startCluster, startStandby, type TestCluster, type TestNode } from '../
 import { nodesYaml, passwordEnv } from '../test/support/topologyFile.js';
 import { INBOUND, THIRD_FIRST_ID } from './inbound.js';
 import type { Operation } from './operations.js';
-import { type Blackout, type SlowWrite, timedWrite, type Write, type WriterError } from './writes.js';
+import {
+  type Blackout,
+  type SlowWrite,
+  timedWrite,
+  WalMarks,
+  type Write,
+  type WriterError,
+} from './writes.js';
 
 /**
  * The world one seeded sequence runs in: a publisher `pa` and a subscriber `pb` (on 17+ with
@@ -43,6 +50,8 @@ export const LINK_APP = { user: 'torture_link_app', password: 'torture-link-secr
 export const SIDE_COLUMN = { user: 'torture_column', password: 'torture-column-secret-1' };
 export const SIDE_DEFINER = { user: 'torture_definer', password: 'torture-definer-secret-1' };
 export const FIRST_CLIENT_ID = 1_000_000;
+/** what each id write returns beside its id: where its node's WAL stood (`WalMarks`) */
+const LSN = 'pg_current_wal_insert_lsn()::text AS lsn';
 
 export type InitMethod = 'snapshot' | 'own-copy' | 'two-phase';
 
@@ -88,6 +97,8 @@ export class World {
   readonly blackouts: Blackout[] = [];
   /** writes of the application (acknowledged or failed) that took over SLOW_WRITE_MS, until the oracle looks */
   readonly slowWrites: SlowWrite[] = [];
+  /** where each acknowledged id stood in its node's WAL */
+  readonly walMarks = new WalMarks();
   /** subscriptions steep.yaml does not declare that an operation made and expects (a switchover's way back) */
   expectedStrays = new Set<string>();
   readonly log: string[] = [];
@@ -228,15 +239,19 @@ export class World {
     const connect = (at: string) => roleClient(this.node(at), APP);
     // each write timed, failed ones too: one that blocks is judged by how long (the oracle)
     const timed = (write: Write) => timedWrite(write, (w) => this.slowWrites.push(w));
+    const acked = (loop: string, at: string, row: { id: string; lsn: string }) => {
+      ids.set(at, [...(ids.get(at) ?? []), Number(row.id)]);
+      this.walMarks.mark(loop, at, Number(row.id), row.lsn);
+    };
     const idLoop = writeLoop(
       () => this.primary,
       connect,
       timed(async (client, at) => {
-        const { rows } = await client.query<{ id: string }>(
-          'INSERT INTO public.t_ids (id, v) VALUES ($1, md5(random()::text)) RETURNING id::text',
+        const { rows } = await client.query<{ id: string; lsn: string }>(
+          `INSERT INTO public.t_ids (id, v) VALUES ($1, md5(random()::text)) RETURNING id::text, ${LSN}`,
           [++this.nextId],
         );
-        ids.set(at, [...(ids.get(at) ?? []), Number(rows[0]!.id)]);
+        acked('ids', at, rows[0]!);
       }),
       failed,
     );
@@ -255,16 +270,16 @@ export class World {
         () => this.primary,
         (at) => roleClient(this.node(at), role),
         timed(async (client, at) => {
-          const { rows } = await client.query<{ id: string }>(sql, [++this.nextId]);
-          ids.set(at, [...(ids.get(at) ?? []), Number(rows[0]!.id)]);
+          const { rows } = await client.query<{ id: string; lsn: string }>(sql, [++this.nextId]);
+          acked(role.user, at, rows[0]!);
         }),
         failed,
       );
     const column = sideDoor(
       SIDE_COLUMN,
-      "INSERT INTO public.t_ids (id, v) VALUES ($1, 'column grant') RETURNING id::text",
+      `INSERT INTO public.t_ids (id, v) VALUES ($1, 'column grant') RETURNING id::text, ${LSN}`,
     );
-    const definer = sideDoor(SIDE_DEFINER, 'SELECT public.torture_side_write($1)::text AS id');
+    const definer = sideDoor(SIDE_DEFINER, `SELECT public.torture_side_write($1)::text AS id, ${LSN}`);
     this.writers.push({
       ids,
       stop: async () => void (await Promise.all([idLoop(), family(), column(), definer()])),

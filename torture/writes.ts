@@ -43,3 +43,34 @@ export function timedWrite(write: Write, slow: (w: SlowWrite) => void): Write {
     }
   };
 }
+
+/** an LSN (`16/B374D848`) as a number, to compare */
+export function lsnValue(lsn: string): bigint {
+  const [hi, lo] = lsn.split('/');
+  return (BigInt(`0x${hi}`) << 32n) + BigInt(`0x${lo}`);
+}
+
+/**
+ * Where the application's acknowledged ids stood in their node's WAL: each write reads
+ * `pg_current_wal_insert_lsn()`, so the next write of the same loop on the same node read a
+ * position past the commit of the one before it (`after`: null for a loop's last write). A failover
+ * bounds by it what steep said was lost past the fork (forgiveness.ts).
+ */
+export class WalMarks {
+  private readonly marks = new Map<number, { node: string; after: string | null }>();
+  private readonly last = new Map<string, { id: number; node: string }>();
+
+  /** `id`, acknowledged on `node` by the loop `loop`, whose statement read the WAL at `lsn` */
+  mark(loop: string, node: string, id: number, lsn: string): void {
+    const prev = this.last.get(loop);
+    const m = prev && prev.node === node ? this.marks.get(prev.id) : undefined;
+    if (m) m.after = lsn;
+    this.marks.set(id, { node, after: null });
+    this.last.set(loop, { id, node });
+  }
+
+  /** a position of its node's WAL past the commit of `id` (null: none known) */
+  committedBefore(id: number): string | null {
+    return this.marks.get(id)?.after ?? null;
+  }
+}
