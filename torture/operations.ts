@@ -319,7 +319,9 @@ function switchover(reverse: boolean, extra: string[] = [], follow: RollbackFoll
     runsOn: (v) => v >= 16,
     run: async (world) => {
       const args = switchoverArgs(world, reverse, extra);
-      const fenced = world.blackout(`steep ${args.join(' ')}: the fence until the application points at pb`);
+      const fence = () =>
+        world.blackout(`steep ${args.join(' ')}: the fence until the application points at pb`);
+      let fenced = fence();
       let done = await world.steep(args);
       // refused before it fenced anything, with the statements that let it run (after a
       // rollback: the application's role NOLOGIN and read-only on pb): followed literally, then again
@@ -328,7 +330,10 @@ function switchover(reverse: boolean, extra: string[] = [], follow: RollbackFoll
       );
       if (done.code === 1 && wayOut) {
         world.say(`switchover refused: ${wayOut[1]} on ${wayOut[2]}, as it says`);
+        // refused before the fence: the application had to write on throughout
+        fenced(true);
         await world.node(wayOut[2]!).query(wayOut[1]!);
+        fenced = fence();
         done = await world.steep(args);
       }
       // refused for a gap steep recorded (a table out of its publication for a while): the copy
@@ -338,7 +343,9 @@ function switchover(reverse: boolean, extra: string[] = [], follow: RollbackFoll
       );
       if (done.code === 1 && copy) {
         world.say(`switchover refused: ${copy[1]}, as it says`);
+        fenced(true);
         expectCode(await runPrinted(world, copy[1]!, ['--auto-approve']), [0], copy[1]!);
+        fenced = fence();
         done = await world.steep(args);
       }
       expectCode(done, [0], `steep ${args.join(' ')}`);

@@ -324,7 +324,8 @@ export class World {
         );
         acked.push(Number(rows[0]!.id));
       },
-      () => {},
+      // judged with the application's: pc is never fenced nor crashed, so none is declared
+      (code) => this.writerErrors.push({ node: 'pc', code, at: Date.now() }),
     );
     this.third = { cluster, node: pc, acked, stop };
     return pc;
@@ -356,16 +357,17 @@ export class World {
 
   /**
    * A span in which the application may fail to write, declared by the operation that causes it
-   * (`why`: the switchover's fence, a crashed primary); returns its end. Writes that fail outside
-   * every declared span are disagreements (the oracle: availability).
+   * (`why`: the switchover's fence, a crashed primary); returns its end, which `withdrawn` makes
+   * cover nothing (an attempt refused before it fenced anything). Writes that fail outside every
+   * declared span are disagreements (the oracle: availability).
    */
-  blackout(why: string): () => void {
+  blackout(why: string): (withdrawn?: boolean) => void {
     const span: Blackout = { why, from: Date.now(), to: null };
     this.blackouts.push(span);
     this.say(`blackout begins: ${why}`);
-    return () => {
-      span.to = Date.now();
-      this.say(`blackout ends: ${why}`);
+    return (withdrawn = false) => {
+      span.to = withdrawn ? span.from : Date.now();
+      this.say(`blackout ${withdrawn ? 'withdrawn' : 'ends'}: ${why}`);
     };
   }
 
