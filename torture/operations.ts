@@ -107,7 +107,8 @@ async function followCopyAdvice(world: World): Promise<string | null> {
   let copied = await runPrinted(world, copy[1]!, ['--auto-approve']);
   // PostgreSQL disabled it at an error (disableOnError; the column added above was its cause):
   // the refusal's ENABLE, then the copy again
-  const enable = /run (ALTER SUBSCRIPTION \S+ ENABLE) on pb, then run reinit again/.exec(copied.stderr);
+  // (`… ENABLE on pb (steep apply does not enable it while this stands: …); then run reinit again`)
+  const enable = /run (ALTER SUBSCRIPTION \S+ ENABLE) on pb\b.*?then run reinit again/.exec(copied.stderr);
   if (copied.code === 1 && enable) {
     await world.subscriber.query(enable[1]!);
     copied = await runPrinted(world, copy[1]!, ['--auto-approve']);
