@@ -14,6 +14,8 @@ export const CHECKS = {
     'no write of the application took longer than the write ceiling outside a declared blackout',
   'acked-ids-on-primary':
     'every id the application saw acknowledged is on the node steep calls primary, the forgiven ones aside',
+  'acked-families-on-primary':
+    'every family (a t_parent row and its t_child) the application saw acknowledged is on the node steep calls primary, the forgiven ones aside',
   'status-answers': 'steep status --json answers with a report within the ceiling',
   'status-settles':
     'every subscription steep status lists settles (synchronized, stopped, diverged, failed, or failing with reasons) within the ceiling',

@@ -1,6 +1,6 @@
 import type { TestNode } from '../test/support/cluster.js';
 import { KEYLESS, type World } from './world.js';
-import { lsnValue } from './writes.js';
+import { type Family, lsnValue, markOf } from './writes.js';
 
 /**
  * What the operations forgive, bounded by what steep printed (issue 78): the harness forgives a
@@ -43,14 +43,42 @@ export function printedCount(text: string): number {
   return Number(text.replace(/,/g, ''));
 }
 
+/** the families of `families` that `node` does not hold: the parent with its `v`, or its child */
+export async function familiesMissing(node: TestNode, families: Family[]): Promise<Family[]> {
+  if (families.length === 0) return [];
+  const parents = new Map(
+    (
+      await node.query<{ id: string; v: string }>(
+        'SELECT id::text AS id, v FROM public.t_parent WHERE id = ANY($1::bigint[])',
+        [families.map((f) => f.parent)],
+      )
+    ).map((r) => [Number(r.id), r.v]),
+  );
+  const children = new Set(
+    (
+      await node.query<{ id: string }>(
+        'SELECT id::text AS id FROM public.t_child WHERE id = ANY($1::bigint[])',
+        [families.map((f) => f.child)],
+      )
+    ).map((r) => Number(r.id)),
+  );
+  return families.filter((f) => parents.get(f.parent) !== f.v || !children.has(f.child));
+}
+
+/** What a failover lost of the application's writes: ids of t_ids, and families. */
+export interface Lost {
+  ids: number[];
+  families: Family[];
+}
+
 /**
  * What `writes lost with the old primary: it had committed at least up to PAST on timeline T (…),
  * past the fork at FORK; …` claims, against the data: FORK is where the promoted node's timeline
- * history says it forked; no lost id committed before FORK (a write of its loop after it read
- * the WAL before FORK); every id acknowledged on pa that committed before PAST is on pb, which
+ * history says it forked; no lost write committed before FORK (a write of its loop after it read
+ * the WAL before FORK); every write acknowledged on pa that committed before PAST is on pb, which
  * applied that far. Returns each way the claim is false (none: the loss is what steep said).
  */
-export async function lossBeyondFork(world: World, lost: number[], printed: string): Promise<string[]> {
+export async function lossBeyondFork(world: World, lost: Lost, printed: string): Promise<string[]> {
   const said =
     /committed at least up to (\S+) on timeline \d+ .*?, past the fork at ([0-9A-F]+\/[0-9A-F]+)/.exec(
       printed,
@@ -67,33 +95,42 @@ export async function lossBeyondFork(world: World, lost: number[], printed: stri
     out.push(
       `steep says ${promoted.name} forked at ${fork}; its timeline history says ${forkedAt ?? 'nothing'}`,
     );
-  const before = lost.filter((id) => {
-    const after = world.walMarks.committedBefore(id);
-    return after !== null && lsnValue(after) <= lsnValue(fork);
-  });
+  /** whether the row `key` committed before `lsn`, as far as its loop's next write shows */
+  const committed = (key: string, lsn: string) => {
+    const after = world.walMarks.committedBefore(key);
+    return after !== null && lsnValue(after) <= lsnValue(lsn);
+  };
+  const keys = [
+    ...lost.ids.map((id) => markOf('t_ids', id)),
+    ...lost.families.map((f) => markOf('t_parent', f.parent)),
+  ];
+  const before = keys.filter((k) => committed(k, fork));
   if (before.length > 0)
     out.push(
-      `${before.length} lost id(s) committed on pa before the fork at ${fork} steep printed (${before.slice(0, 5).join(', ')}…)`,
+      `${before.length} lost write(s) committed on pa before the fork at ${fork} steep printed (${before.slice(0, 5).join(', ')}…)`,
     );
-  const applied = (world.acknowledged().get('pa') ?? []).filter((id) => {
-    const after = world.walMarks.committedBefore(id);
-    return after !== null && lsnValue(after) <= lsnValue(past);
-  });
+  const ids = (world.acknowledged().get('pa') ?? []).filter((id) => committed(markOf('t_ids', id), past));
+  const families = (world.acknowledgedFamilies().get('pa') ?? []).filter((f) =>
+    committed(markOf('t_parent', f.parent), past),
+  );
   const onPb = new Set(
     (
       await world.subscriber.query<{ id: string }>(
         'SELECT id::text AS id FROM public.t_ids WHERE id = ANY($1::bigint[])',
-        [applied],
+        [ids],
       )
     ).map((r) => Number(r.id)),
   );
-  const notApplied = applied.filter((id) => !onPb.has(id));
+  const notApplied = [
+    ...ids.filter((id) => !onPb.has(id)).map((id) => markOf('t_ids', id)),
+    ...(await familiesMissing(world.subscriber, families)).map((f) => markOf('t_parent', f.parent)),
+  ];
   if (notApplied.length > 0)
     out.push(
-      `steep says pb applied pa's writes up to ${past}, but ${notApplied.length} id(s) pa committed before it are not on pb (${notApplied.slice(0, 5).join(', ')}…)`,
+      `steep says pb applied pa's writes up to ${past}, but ${notApplied.length} write(s) pa committed before it are not on pb (${notApplied.slice(0, 5).join(', ')}…)`,
     );
   world.say(
-    `writes lost past the fork at ${fork} (pb applied up to ${past}): ${lost.length} id(s) lost, ${applied.length} committed before ${past}, all on pb: ${notApplied.length === 0}`,
+    `writes lost past the fork at ${fork} (pb applied up to ${past}): ${lost.ids.length} id(s) and ${lost.families.length} famil(ies) lost; ${ids.length + families.length} write(s) committed before ${past}, ${notApplied.length} of them not on pb`,
   );
   return out;
 }

@@ -1,4 +1,5 @@
-import type { TestNode } from '../test/support/cluster.js';
+import { writeLoop } from '../test/support/appWriter.js';
+import { startCluster, type TestNode } from '../test/support/cluster.js';
 import { eventually, HANG_MS } from '../test/support/topologyFile.js';
 import type { World } from './world.js';
 
@@ -102,4 +103,45 @@ export async function copyLacking(world: World, tables: string[]): Promise<numbe
     copied += lacking.length;
   }
   return copied;
+}
+
+/**
+ * Starts pc (once): `t_ids` as pa's, published as INBOUND; `subscribe` (its subscription made,
+ * so its slot is there before the first write); then its writer, each id whose COMMIT returned
+ * logged in `world.third.acked`. Stopped with the world (`world.stop`).
+ */
+export async function startThird(
+  world: World,
+  subscribe: (pc: TestNode) => Promise<void>,
+): Promise<TestNode> {
+  if (world.third) throw new Error('pc runs already');
+  const cluster = await startCluster({ nodes: ['pc'], version: world.version });
+  const pc = cluster.node('pc');
+  try {
+    await pc.query(
+      "CREATE TABLE public.t_ids (id bigint PRIMARY KEY, v text NOT NULL DEFAULT '', w text NOT NULL DEFAULT '')",
+    );
+    await pc.query(`CREATE PUBLICATION ${INBOUND} FOR TABLE public.t_ids`);
+    await subscribe(pc);
+  } catch (err) {
+    await cluster.stop();
+    throw err;
+  }
+  const acked: number[] = [];
+  let next = THIRD_FIRST_ID;
+  const stop = writeLoop(
+    () => 'pc',
+    () => pc.client(),
+    async (client) => {
+      const { rows } = await client.query<{ id: string }>(
+        "INSERT INTO public.t_ids (id, v) VALUES ($1, 'pc') RETURNING id::text",
+        [++next],
+      );
+      acked.push(Number(rows[0]!.id));
+    },
+    // judged with the application's: pc is never fenced nor crashed, so none is declared
+    (code) => world.writerErrors.push({ node: 'pc', code, at: Date.now() }),
+  );
+  world.third = { cluster, node: pc, acked, stop };
+  return pc;
 }

@@ -9,11 +9,18 @@ import { standbyLeftBehind, waitCaughtUp } from '../test/support/replicationData
 import { tempDir } from '../test/support/tempDir.js';
 import { eventually, HANG_MS } from '../test/support/topologyFile.js';
 import type { Random } from './choices.js';
-import { lossBeyondFork, printedCount, rowsOnlyOnSubscriber } from './forgiveness.js';
+import {
+  familiesMissing,
+  type Lost,
+  lossBeyondFork,
+  printedCount,
+  rowsOnlyOnSubscriber,
+} from './forgiveness.js';
 import {
   copyLacking,
   INBOUND,
   moveInbound,
+  startThird,
   THIRD_FIRST_ID,
   thirdConninfo,
   thirdIdsMissing,
@@ -638,10 +645,15 @@ function failover(kind: FailoverKind): Operation {
           Number(r.id),
         ),
       );
-      const lost = (world.acknowledged().get('pa') ?? []).filter(
-        (id) => !onNew.has(id) && !world.forgiven.has(id),
+      const lost: Lost = {
+        ids: (world.acknowledged().get('pa') ?? []).filter((id) => !onNew.has(id) && !world.forgiven.has(id)),
+        families: (await familiesMissing(standby, world.acknowledgedFamilies().get('pa') ?? [])).filter(
+          (f) => !world.forgivenFamilies.has(f.parent),
+        ),
+      };
+      world.say(
+        `failover: ${lost.ids.length} id(s) and ${lost.families.length} famil(ies) acknowledged on pa are not on its promoted standby`,
       );
-      world.say(`failover: ${lost.length} id(s) acknowledged on pa are not on its promoted standby`);
       world.primary = 'pa_standby';
       world.startWriters();
       down();
@@ -667,20 +679,21 @@ function failover(kind: FailoverKind): Operation {
             said = r.stdout;
           } else if (tries <= 1)
             throw new OperationFailed(
-              `${lost.length} acknowledged id(s) lost with pa, which the subscriber had applied past the fork, but steep ${args[0]} does not say writes were lost:\n${r.stdout}${r.stderr}`,
+              `${lost.ids.length} acknowledged id(s) lost with pa, which the subscriber had applied past the fork, but steep ${args[0]} does not say writes were lost:\n${r.stdout}${r.stderr}`,
             );
         }
         if (saidBy.length === 2) {
           // forgiven as far as steep's positions agree with the data
           const wrong = await lossBeyondFork(world, lost, said);
           if (wrong.length > 0) throw new OperationFailed(`${wrong.join('; ')}:\n${said}`);
-          for (const id of lost) world.forgiven.add(id);
+          for (const id of lost.ids) world.forgiven.add(id);
+          for (const f of lost.families) world.forgivenFamilies.add(f.parent);
           break;
         }
         await new Promise((res) => setTimeout(res, 1_000));
       }
       world.followUp = failoverRepair;
-      return `failover (${kind}, ${world.file.standby ? 'old primary listed as standby' : 'no standby listed'}): ${lost.length} acknowledged on pa not on the promoted node${lags ? ' (steep said so)' : ''}`;
+      return `failover (${kind}, ${world.file.standby ? 'old primary listed as standby' : 'no standby listed'}): ${lost.ids.length} id(s) and ${lost.families.length} famil(ies) acknowledged on pa not on the promoted node${lags ? ' (steep said so)' : ''}`;
     },
   };
 }
@@ -689,9 +702,10 @@ function failover(kind: FailoverKind): Operation {
  * Readiness lost with no reading of steep's between (docs/failover.md): the subscriber's origin
  * already moved on the new timeline, so status and drift say `unknown` and name the verify that
  * decides; followed as printed. True when it ran and said that rows exist only on pb, each lost id
- * found there: those are forgiven (steep named them); false when status named no such verify.
+ * and family found there: those are forgiven (steep named them); false when status named no such
+ * verify.
  */
-async function verifyDeclaresLost(world: World, lost: number[]): Promise<boolean> {
+async function verifyDeclaresLost(world: World, lost: Lost): Promise<boolean> {
   const check = await world.steep(['status', '--check']);
   const verify = /cannot be read now .*: (steep verify \S+) compares its rows/.exec(check.stdout);
   if (!verify) return false;
@@ -705,9 +719,10 @@ async function verifyDeclaresLost(world: World, lost: number[]): Promise<boolean
   const v = await runPrinted(world, verify[1]!);
   const after = await rowsOnlyOnSubscriber(world);
   const only = /(\d[\d,]*) extra row\(s\) exist only on pb/.exec(v.stdout + v.stderr);
-  if (v.code !== 2 || (lost.length > 0 && !only))
+  const lostWrites = lost.ids.length + lost.families.length;
+  if (v.code !== 2 || (lostWrites > 0 && !only))
     throw new OperationFailed(
-      `${lost.length} acknowledged id(s) lost with pa are on pb only, but ${verify[1]} (exit ${v.code}) does not say rows exist only on pb:\n${v.stdout}${v.stderr}`,
+      `${lost.ids.length} acknowledged id(s) and ${lost.families.length} famil(ies) lost with pa are on pb only, but ${verify[1]} (exit ${v.code}) does not say rows exist only on pb:\n${v.stdout}${v.stderr}`,
     );
   const said = only ? printedCount(only[1]!) : 0;
   if (said > before || said < after)
@@ -718,13 +733,15 @@ async function verifyDeclaresLost(world: World, lost: number[]): Promise<boolean
     (
       await world.subscriber.query<{ id: string }>(
         'SELECT id::text AS id FROM public.t_ids WHERE id = ANY($1::bigint[])',
-        [lost],
+        [lost.ids],
       )
     ).map((r) => Number(r.id)),
   );
-  for (const id of lost) if (onPb.has(id)) world.forgiven.add(id);
+  for (const id of lost.ids) if (onPb.has(id)) world.forgiven.add(id);
+  const notOnPb = new Set((await familiesMissing(world.subscriber, lost.families)).map((f) => f.parent));
+  for (const f of lost.families) if (!notOnPb.has(f.parent)) world.forgivenFamilies.add(f.parent);
   world.say(
-    `${verify[1]} → ${v.code}: ${only?.[0] ?? 'no row only on pb'} (pb holds ${before}, then ${after}, its publisher lacks); ${onPb.size} of ${lost.length} lost id(s) on pb`,
+    `${verify[1]} → ${v.code}: ${only?.[0] ?? 'no row only on pb'} (pb holds ${before}, then ${after}, its publisher lacks); ${onPb.size} of ${lost.ids.length} lost id(s), ${lost.families.length - notOnPb.size} of ${lost.families.length} lost famil(ies) on pb`,
   );
   // as it says before any repair: what pb must keep goes to pa first
   if ((v.stdout + v.stderr).includes('copy what pb must keep to pa first'))
@@ -927,7 +944,7 @@ const switchoverInbound: Operation = {
   runsOn: (v) => v >= 16,
   run: async (world, rnd) => {
     const pa = world.publisher;
-    await world.startThird(async (pc) => {
+    await startThird(world, async (pc) => {
       await pa.query(
         `CREATE SUBSCRIPTION ${INBOUND} CONNECTION '${thirdConninfo(pc)}' PUBLICATION ${INBOUND} WITH (copy_data = false)`,
       );

@@ -9,7 +9,7 @@ import {
   type OracleState,
   oracleFindings,
 } from './oracle.js';
-import type { Blackout, SlowWrite, WriterError } from './writes.js';
+import type { Blackout, Family, SlowWrite, WriterError } from './writes.js';
 
 /**
  * A self-test per check of the oracle (checks.ts), without a server: a world that agrees with
@@ -53,6 +53,7 @@ export class FakeWorld implements OracleState, OracleReads {
   inbound = new Set<string>();
   expectedStrays = new Set<string>();
   forgiven = new Set<number>();
+  forgivenFamilies = new Set<number>();
   writerErrors: WriterError[] = [];
   slowWrites: SlowWrite[] = [];
   blackouts: Blackout[] = [];
@@ -61,6 +62,16 @@ export class FakeWorld implements OracleState, OracleReads {
   private acked = 0;
   ackedIds = new Map<string, number[]>([['pa', [1_000_001, 1_000_002, 1_000_003]]]);
   idsOn: Record<string, number[]> = { pa: [1, 2, 1_000_001, 1_000_002, 1_000_003] };
+  ackedFamilies = new Map<string, Family[]>([
+    [
+      'pa',
+      [
+        { parent: 1001, v: 'a1', child: 1001 },
+        { parent: 1002, v: 'a2', child: 1002 },
+      ],
+    ],
+  ]);
+  familiesOn: Record<string, Family[]> = { pa: [...this.ackedFamilies.get('pa')!] };
   slots: Record<FileNode, string[]> = { pa: ['ts1'], pb: [] };
   rows: Record<FileNode, { count: number; sum: string }> = {
     pa: { count: 5, sum: '42' },
@@ -87,6 +98,15 @@ export class FakeWorld implements OracleState, OracleReads {
   }
   acknowledged(): Map<string, number[]> {
     return this.ackedIds;
+  }
+  acknowledgedFamilies(): Map<string, Family[]> {
+    return this.ackedFamilies;
+  }
+  async familiesMissing(name: string, families: Family[]): Promise<Family[]> {
+    const held = this.familiesOn[name] ?? [];
+    return families.filter(
+      (f) => !held.some((h) => h.parent === f.parent && h.v === f.v && h.child === f.child),
+    );
   }
   async stopWriters(): Promise<void> {}
   startWriters(): void {}
@@ -164,6 +184,14 @@ export const CHECK_SELF_TESTS: CheckSelfTest[] = [
     change: (w) => {
       w.idsOn.pa = [1, 2, 1_000_001];
       w.forgiven.add(1_000_003);
+    },
+  },
+  {
+    check: 'acked-families-on-primary',
+    name: "a family's parent on the primary with another value (its identity used again), another forgiven",
+    change: (w) => {
+      w.familiesOn.pa = [{ parent: 1001, v: 'reused', child: 1001 }];
+      w.forgivenFamilies.add(1002);
     },
   },
   {

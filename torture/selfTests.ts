@@ -4,6 +4,7 @@ import { eventually, HANG_MS } from '../test/support/topologyFile.js';
 import type { CheckName } from './checks.js';
 import type { OracleOptions } from './oracle.js';
 import { APP, FIRST_CLIENT_ID, SIDE_COLUMN, SIDE_DEFINER, type World } from './world.js';
+import type { Family } from './writes.js';
 
 /** every role the application writes t_ids as */
 const APP_ROLES = [APP, SIDE_COLUMN, SIDE_DEFINER];
@@ -22,6 +23,13 @@ export interface SelfTest {
   break: (world: World) => Promise<void>;
   expect: (world: World) => string;
   repair: (world: World) => Promise<void>;
+}
+
+/** the first family the application wrote (acknowledged on pa before the self-tests) */
+function firstFamily(w: World): Family {
+  const f = w.acknowledgedFamilies().get('pa')?.[0];
+  if (!f) throw new Error('no family acknowledged on pa yet');
+  return f;
 }
 
 const synchronizedButDiffer = (w: World) =>
@@ -75,6 +83,30 @@ export const SELF_TESTS: SelfTest[] = [
       void (await w.publisher.query(
         `INSERT INTO public.t_ids (id, v) VALUES (${FIRST_CLIENT_ID + 1}, 'back')`,
       )),
+  },
+  {
+    name: 'a lost acknowledged family',
+    check: 'acked-families-on-primary',
+    // the first family the application wrote, gone from the primary (child, then parent; the
+    // deletes replicate: the subscription stays equal)
+    break: async (w) => {
+      const f = firstFamily(w);
+      await w.publisher.query('DELETE FROM public.t_child WHERE id = $1', [f.child]);
+      await w.publisher.query('DELETE FROM public.t_parent WHERE id = $1', [f.parent]);
+    },
+    expect: (w) =>
+      `1 famil(ies) (a t_parent row and its t_child) acknowledged on pa are not on ${w.primary}, which steep calls primary (parents ${firstFamily(w).parent}…)`,
+    repair: async (w) => {
+      const f = firstFamily(w);
+      await w.publisher.query('INSERT INTO public.t_parent (id, v) OVERRIDING SYSTEM VALUE VALUES ($1, $2)', [
+        f.parent,
+        f.v,
+      ]);
+      await w.publisher.query("INSERT INTO public.t_child (id, parent_id, v) VALUES ($1, $2, 'child')", [
+        f.child,
+        f.parent,
+      ]);
+    },
   },
   {
     name: 'a locked-out writer',

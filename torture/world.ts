@@ -4,10 +4,11 @@ import { roleClient, writeLoop } from '../test/support/appWriter.js';
 import { type CliResult, runSteep, writeConfig } from '../test/support/cli.js';
 import { startCluster, startStandby, type TestCluster, type TestNode } from '../test/support/cluster.js';
 import { nodesYaml, passwordEnv } from '../test/support/topologyFile.js';
-import { INBOUND, THIRD_FIRST_ID } from './inbound.js';
 import type { Operation } from './operations.js';
 import {
   type Blackout,
+  type Family,
+  markOf,
   type SlowWrite,
   timedWrite,
   WalMarks,
@@ -22,7 +23,7 @@ import {
  * autocommit on the node it is pointed at — client-side ids into `t_ids` (each acknowledged id
  * logged), and a parent with an identity column plus a child with a foreign key to it — and its
  * side doors to `t_ids` (a column-level grant, a SECURITY DEFINER function), ids counted alike.
- * A third node `pc`, with a writer of its own, only where an operation starts it (`startThird`).
+ * A third node `pc`, with a writer of its own, only where an operation starts it (`startThird`, inbound.ts).
  */
 
 export const APP = { user: 'torture_app', password: 'torture-app-secret-1' };
@@ -90,7 +91,15 @@ export class World {
   /** ids the application lost where PostgreSQL must lose them, and steep said so */
   forgiven = new Set<number>();
   private nextId = FIRST_CLIENT_ID;
-  private writers: Array<{ ids: Map<string, number[]>; stop: () => Promise<void> }> = [];
+  private writers: Array<{
+    ids: Map<string, number[]>;
+    families: Map<string, Family[]>;
+    stop: () => Promise<void>;
+  }> = [];
+  /** the families (t_parent and t_child rows) of writers already stopped, by the node that acknowledged them */
+  private ackedFamilies = new Map<string, Family[]>();
+  /** parents (and their child) the application lost where PostgreSQL must lose them, and steep said so */
+  forgivenFamilies = new Set<number>();
   /** every failed write of the application, in order (the oracle reads them: availability) */
   readonly writerErrors: WriterError[] = [];
   /** the blackouts operations declared */
@@ -104,7 +113,7 @@ export class World {
   readonly log: string[] = [];
   /** an operation the last one requires next (a switchover's rollback) */
   followUp: Operation | null = null;
-  /** the third node pc and its writer, started by the operation that needs it (`startThird`) */
+  /** the third node pc and its writer, started by the operation that needs it (`startThird`, inbound.ts) */
   third: { cluster: TestCluster; node: TestNode; acked: number[]; stop: () => Promise<void> } | null = null;
   /**
    * subscriptions from pc into pa or pb (INBOUND): not the file's; the operation that made them
@@ -239,9 +248,10 @@ export class World {
     const connect = (at: string) => roleClient(this.node(at), APP);
     // each write timed, failed ones too: one that blocks is judged by how long (the oracle)
     const timed = (write: Write) => timedWrite(write, (w) => this.slowWrites.push(w));
+    const families = new Map<string, Family[]>();
     const acked = (loop: string, at: string, row: { id: string; lsn: string }) => {
       ids.set(at, [...(ids.get(at) ?? []), Number(row.id)]);
-      this.walMarks.mark(loop, at, Number(row.id), row.lsn);
+      this.walMarks.mark(loop, at, markOf('t_ids', Number(row.id)), row.lsn);
     };
     const idLoop = writeLoop(
       () => this.primary,
@@ -258,10 +268,13 @@ export class World {
     const family = writeLoop(
       () => this.primary,
       connect,
-      timed(async (client) => {
-        await client.query(
-          "WITH p AS (INSERT INTO public.t_parent (v) VALUES (md5(random()::text)) RETURNING id) INSERT INTO public.t_child (parent_id, v) SELECT id, 'child' FROM p",
+      timed(async (client, at) => {
+        const { rows } = await client.query<{ parent: string; v: string; child: string; lsn: string }>(
+          `WITH p AS (INSERT INTO public.t_parent (v) VALUES (md5(random()::text)) RETURNING id, v), c AS (INSERT INTO public.t_child (parent_id, v) SELECT id, 'child' FROM p RETURNING id) SELECT p.id::text AS parent, p.v, c.id::text AS child, ${LSN} FROM p, c`,
         );
+        const f = { parent: Number(rows[0]!.parent), v: rows[0]!.v, child: Number(rows[0]!.child) };
+        families.set(at, [...(families.get(at) ?? []), f]);
+        this.walMarks.mark('family', at, markOf('t_parent', f.parent), rows[0]!.lsn);
       }),
       failed,
     );
@@ -282,6 +295,7 @@ export class World {
     const definer = sideDoor(SIDE_DEFINER, `SELECT public.torture_side_write($1)::text AS id, ${LSN}`);
     this.writers.push({
       ids,
+      families,
       stop: async () => void (await Promise.all([idLoop(), family(), column(), definer()])),
     });
   }
@@ -290,45 +304,9 @@ export class World {
     for (const w of this.writers.splice(0)) {
       await w.stop();
       for (const [node, ids] of w.ids) this.acked.set(node, [...(this.acked.get(node) ?? []), ...ids]);
+      for (const [node, fs] of w.families)
+        this.ackedFamilies.set(node, [...(this.ackedFamilies.get(node) ?? []), ...fs]);
     }
-  }
-
-  /**
-   * Starts pc (once): `t_ids` as pa's, published as INBOUND; `subscribe` (its subscription made,
-   * so its slot is there before the first write); then its writer, each id whose COMMIT returned
-   * logged in `third.acked`. Stopped with the world (`stop`).
-   */
-  async startThird(subscribe: (pc: TestNode) => Promise<void>): Promise<TestNode> {
-    if (this.third) throw new Error('pc runs already');
-    const cluster = await startCluster({ nodes: ['pc'], version: this.version });
-    const pc = cluster.node('pc');
-    try {
-      await pc.query(
-        "CREATE TABLE public.t_ids (id bigint PRIMARY KEY, v text NOT NULL DEFAULT '', w text NOT NULL DEFAULT '')",
-      );
-      await pc.query(`CREATE PUBLICATION ${INBOUND} FOR TABLE public.t_ids`);
-      await subscribe(pc);
-    } catch (err) {
-      await cluster.stop();
-      throw err;
-    }
-    const acked: number[] = [];
-    let next = THIRD_FIRST_ID;
-    const stop = writeLoop(
-      () => 'pc',
-      () => pc.client(),
-      async (client) => {
-        const { rows } = await client.query<{ id: string }>(
-          "INSERT INTO public.t_ids (id, v) VALUES ($1, 'pc') RETURNING id::text",
-          [++next],
-        );
-        acked.push(Number(rows[0]!.id));
-      },
-      // judged with the application's: pc is never fenced nor crashed, so none is declared
-      (code) => this.writerErrors.push({ node: 'pc', code, at: Date.now() }),
-    );
-    this.third = { cluster, node: pc, acked, stop };
-    return pc;
   }
 
   /** the servers down: pa, pb (and the standby), and pc if it was started */
@@ -374,6 +352,11 @@ export class World {
   /** every id acknowledged so far, by the node that acknowledged it (writers stopped) */
   acknowledged(): Map<string, number[]> {
     return this.acked;
+  }
+
+  /** every family acknowledged so far, by the node that acknowledged it (writers stopped) */
+  acknowledgedFamilies(): Map<string, Family[]> {
+    return this.ackedFamilies;
   }
 }
 

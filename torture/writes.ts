@@ -51,26 +51,36 @@ export function lsnValue(lsn: string): bigint {
 }
 
 /**
- * Where the application's acknowledged ids stood in their node's WAL: each write reads
+ * Where the application's acknowledged rows stood in their node's WAL: each write reads
  * `pg_current_wal_insert_lsn()`, so the next write of the same loop on the same node read a
  * position past the commit of the one before it (`after`: null for a loop's last write). A failover
- * bounds by it what steep said was lost past the fork (forgiveness.ts).
+ * bounds by it what steep said was lost past the fork (forgiveness.ts). Rows by `markOf`.
  */
 export class WalMarks {
-  private readonly marks = new Map<number, { node: string; after: string | null }>();
-  private readonly last = new Map<string, { id: number; node: string }>();
+  private readonly marks = new Map<string, { node: string; after: string | null }>();
+  private readonly last = new Map<string, { key: string; node: string }>();
 
-  /** `id`, acknowledged on `node` by the loop `loop`, whose statement read the WAL at `lsn` */
-  mark(loop: string, node: string, id: number, lsn: string): void {
+  /** the row `key`, acknowledged on `node` by the loop `loop`, whose statement read the WAL at `lsn` */
+  mark(loop: string, node: string, key: string, lsn: string): void {
     const prev = this.last.get(loop);
-    const m = prev && prev.node === node ? this.marks.get(prev.id) : undefined;
+    const m = prev && prev.node === node ? this.marks.get(prev.key) : undefined;
     if (m) m.after = lsn;
-    this.marks.set(id, { node, after: null });
-    this.last.set(loop, { id, node });
+    this.marks.set(key, { node, after: null });
+    this.last.set(loop, { key, node });
   }
 
-  /** a position of its node's WAL past the commit of `id` (null: none known) */
-  committedBefore(id: number): string | null {
-    return this.marks.get(id)?.after ?? null;
+  /** a position of its node's WAL past the commit of the row `key` (null: none known) */
+  committedBefore(key: string): string | null {
+    return this.marks.get(key)?.after ?? null;
   }
+}
+
+/** the key of WalMarks for the row `id` of `table` */
+export const markOf = (table: string, id: number): string => `${table}:${id}`;
+
+/** A family the application wrote: a parent (its identity and its random `v`) and its child. */
+export interface Family {
+  parent: number;
+  v: string;
+  child: number;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { lsnValue, WalMarks } from '../../torture/writes.js';
+import { lsnValue, markOf, WalMarks } from '../../torture/writes.js';
 
 /**
  * The fault harness's bound on what a lagging failover may lose (torture/forgiveness.ts): where
@@ -14,15 +14,18 @@ describe('torture: WAL marks of the application', () => {
 
   it("bounds an id's commit by the next write of its loop on the same node, and by nothing else", () => {
     const m = new WalMarks();
-    m.mark('ids', 'pa', 1, '0/100');
-    m.mark('column', 'pa', 2, '0/180');
-    m.mark('ids', 'pa', 3, '0/200');
+    const [id, parent] = [(n: number) => markOf('t_ids', n), (n: number) => markOf('t_parent', n)];
+    m.mark('ids', 'pa', id(1), '0/100');
+    m.mark('column', 'pa', id(2), '0/180');
+    m.mark('family', 'pa', parent(1), '0/190');
+    m.mark('ids', 'pa', id(3), '0/200');
     // the primary changed: pa_standby's WAL says nothing of pa's commit of 3
-    m.mark('ids', 'pa_standby', 4, '0/90');
-    expect(m.committedBefore(1)).toBe('0/200');
-    expect(m.committedBefore(2)).toBeNull();
-    expect(m.committedBefore(3)).toBeNull();
-    expect(m.committedBefore(4)).toBeNull();
-    expect(m.committedBefore(5)).toBeNull();
+    m.mark('ids', 'pa_standby', id(4), '0/90');
+    expect(m.committedBefore(id(1))).toBe('0/200');
+    expect(m.committedBefore(id(2))).toBeNull();
+    expect(m.committedBefore(parent(1))).toBeNull();
+    expect(m.committedBefore(id(3))).toBeNull();
+    expect(m.committedBefore(id(4))).toBeNull();
+    expect(m.committedBefore(id(5))).toBeNull();
   });
 });
