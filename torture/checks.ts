@@ -15,7 +15,7 @@ export const CHECKS = {
   'acked-ids-on-primary':
     'every id the application saw acknowledged is on the node steep calls primary, the forgiven ones aside',
   'acked-families-on-primary':
-    'every family (a t_parent row and its t_child) the application saw acknowledged is on the node steep calls primary, the forgiven ones aside',
+    "every family (a t_parent row and its t_child) holds on the node steep calls primary what the application's acknowledged INSERT, UPDATE and DELETE left, the forgiven ones aside",
   'status-answers': 'steep status --json answers with a report within the ceiling',
   'status-settles':
     'every subscription steep status lists settles (synchronized, stopped, diverged, failed, or failing with reasons) within the ceiling',

@@ -1,6 +1,6 @@
 import type { TestNode } from '../test/support/cluster.js';
 import { KEYLESS, type World } from './world.js';
-import { type Family, lsnValue, markOf } from './writes.js';
+import { type Family, familyHolds, lsnValue, markOf } from './writes.js';
 
 /**
  * What the operations forgive, bounded by what steep printed (issue 78): the harness forgives a
@@ -43,8 +43,8 @@ export function printedCount(text: string): number {
   return Number(text.replace(/,/g, ''));
 }
 
-/** the families of `families` that `node` does not hold: the parent with its `v`, or its child */
-export async function familiesMissing(node: TestNode, families: Family[]): Promise<Family[]> {
+/** the families of `families` whose rows on `node` are not what their acknowledged writes left */
+export async function familiesWrong(node: TestNode, families: Family[]): Promise<Family[]> {
   if (families.length === 0) return [];
   const parents = new Map(
     (
@@ -54,18 +54,21 @@ export async function familiesMissing(node: TestNode, families: Family[]): Promi
       )
     ).map((r) => [Number(r.id), r.v]),
   );
-  const children = new Set(
+  const children = new Map(
     (
-      await node.query<{ id: string }>(
-        'SELECT id::text AS id FROM public.t_child WHERE id = ANY($1::bigint[])',
+      await node.query<{ id: string; v: string }>(
+        'SELECT id::text AS id, v FROM public.t_child WHERE id = ANY($1::bigint[])',
         [families.map((f) => f.child)],
       )
-    ).map((r) => Number(r.id)),
+    ).map((r) => [Number(r.id), r.v]),
   );
-  return families.filter((f) => parents.get(f.parent) !== f.v || !children.has(f.child));
+  return families.filter((f) => {
+    const v = parents.get(f.parent);
+    return !familyHolds(f, v === undefined ? null : { v, childV: children.get(f.child) ?? null });
+  });
 }
 
-/** What a failover lost of the application's writes: ids of t_ids, and families. */
+/** What a failover lost of the application's writes: ids of t_ids, and families (a write of theirs). */
 export interface Lost {
   ids: number[];
   families: Family[];
@@ -123,7 +126,7 @@ export async function lossBeyondFork(world: World, lost: Lost, printed: string):
   );
   const notApplied = [
     ...ids.filter((id) => !onPb.has(id)).map((id) => markOf('t_ids', id)),
-    ...(await familiesMissing(world.subscriber, families)).map((f) => markOf('t_parent', f.parent)),
+    ...(await familiesWrong(world.subscriber, families)).map((f) => markOf('t_parent', f.parent)),
   ];
   if (notApplied.length > 0)
     out.push(

@@ -3,7 +3,7 @@ import type { TestNode } from '../test/support/cluster.js';
 import { digestsByName, waitCaughtUp } from '../test/support/replicationData.js';
 import { eventually, HANG_MS } from '../test/support/topologyFile.js';
 import type { CheckName, Finding } from './checks.js';
-import { familiesMissing } from './forgiveness.js';
+import { familiesWrong } from './forgiveness.js';
 import { type FileState, LINK, type World } from './world.js';
 import type { Family } from './writes.js';
 
@@ -17,9 +17,9 @@ import type { Family } from './writes.js';
  *    last look outside a blackout an operation declared (`world.blackout`: a switchover's fence,
  *    a crashed primary).
  * 2. Every id the application saw acknowledged is on the node steep calls primary, and every
- *    family (a t_parent row, by its identity and value, and its t_child), unless PostgreSQL itself
- *    had to lose it and steep said so before the oracle looked (`world.forgiven`,
- *    `world.forgivenFamilies`).
+ *    family (a t_parent row and its t_child) holds what the application's acknowledged writes
+ *    left (inserted, updated, deleted: the ledger of writes.ts), unless PostgreSQL itself had to
+ *    lose it and steep said so before the oracle looked (`world.forgiven`, `world.forgivenFamilies`).
  * 3. `steep status --json` answers and settles within the ceiling: every subscription is
  *    synchronized, stopped, diverged or failed, or `failing` with steep's reason, for `failingMs`
  *    in a row. Still moving at the ceiling is a disagreement naming what it saw.
@@ -58,8 +58,8 @@ export async function oracle(world: World, opts: OracleOptions = {}): Promise<st
 export interface OracleReads {
   /** the ids of t_ids on `node` (by its name: the primary of the moment) */
   ids(node: string): Promise<Set<number>>;
-  /** the families of `families` that `node` (by its name) does not hold */
-  familiesMissing(node: string, families: Family[]): Promise<Family[]>;
+  /** the families of `families` whose rows on `node` (by its name) are not what their writes left */
+  familiesWrong(node: string, families: Family[]): Promise<Family[]>;
   /** whether slot `slot` is on the file's node `node` */
   slotOn(node: FileNode, slot: string): Promise<boolean>;
   /** until `slot` on `node` has confirmed the position of the moment */
@@ -104,7 +104,7 @@ export function worldReads(world: World): OracleReads {
       ),
     slotOn: async (name, slot) =>
       (await node(name).query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [slot])).length > 0,
-    familiesMissing: (name, families) => familiesMissing(world.node(name), families),
+    familiesWrong: (name, families) => familiesWrong(world.node(name), families),
     caughtUp: (name, slot) => waitCaughtUp(node(name), slot),
     digests: (name, tables) => digestsByName(node(name), tables),
   };
@@ -238,15 +238,15 @@ async function acknowledgedOnPrimary(world: OracleState, reads: OracleReads, fou
 async function familiesOnPrimary(world: OracleState, reads: OracleReads, found: Found): Promise<void> {
   if (!found.on('acked-families-on-primary')) return;
   for (const [node, families] of world.acknowledgedFamilies()) {
-    const missing = (await reads.familiesMissing(world.primary, families)).filter(
+    const wrong = (await reads.familiesWrong(world.primary, families)).filter(
       (f) => !world.forgivenFamilies.has(f.parent),
     );
-    if (missing.length > 0)
+    if (wrong.length > 0)
       found.add(
         'acked-families-on-primary',
-        `${missing.length} famil(ies) (a t_parent row and its t_child) acknowledged on ${node} are not on ${world.primary}, which steep calls primary (parents ${missing
+        `${wrong.length} famil(ies) (a t_parent row and its t_child) whose last write ${node} acknowledged do not hold it on ${world.primary}, which steep calls primary (${wrong
           .slice(0, 5)
-          .map((f) => f.parent)
+          .map((f) => `parent ${f.parent} ${f.gone ? 'deleted' : `v ${f.v}`}`)
           .join(', ')}…)`,
       );
   }

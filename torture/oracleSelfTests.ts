@@ -9,7 +9,14 @@ import {
   type OracleState,
   oracleFindings,
 } from './oracle.js';
-import type { Blackout, Family, SlowWrite, WriterError } from './writes.js';
+import {
+  type Blackout,
+  type Family,
+  familyHolds,
+  type HeldFamily,
+  type SlowWrite,
+  type WriterError,
+} from './writes.js';
 
 /**
  * A self-test per check of the oracle (checks.ts), without a server: a world that agrees with
@@ -62,16 +69,29 @@ export class FakeWorld implements OracleState, OracleReads {
   private acked = 0;
   ackedIds = new Map<string, number[]>([['pa', [1_000_001, 1_000_002, 1_000_003]]]);
   idsOn: Record<string, number[]> = { pa: [1, 2, 1_000_001, 1_000_002, 1_000_003] };
-  ackedFamilies = new Map<string, Family[]>([
-    [
-      'pa',
-      [
-        { parent: 1001, v: 'a1', child: 1001 },
-        { parent: 1002, v: 'a2', child: 1002 },
-      ],
-    ],
-  ]);
-  familiesOn: Record<string, Family[]> = { pa: [...this.ackedFamilies.get('pa')!] };
+  /** the ledger: a family as inserted, one updated, one deleted, one whose update is in doubt */
+  ledger: Family[] = [
+    { parent: 1001, child: 1001, v: 'a1', childV: 'child', gone: false, at: 'pa', doubt: null },
+    { parent: 1002, child: 1002, v: 'u2', childV: 'c2', gone: false, at: 'pa', doubt: null },
+    { parent: 1003, child: 1003, v: 'a3', childV: 'child', gone: true, at: 'pa', doubt: null },
+    {
+      parent: 1004,
+      child: 1004,
+      v: 'a4',
+      childV: 'child',
+      gone: false,
+      at: 'pa',
+      doubt: { v: 'u4', childV: 'c4', gone: false },
+    },
+  ];
+  /** the families' rows on each node, by parent */
+  familiesOn: Record<string, Map<number, HeldFamily>> = {
+    pa: new Map([
+      [1001, { v: 'a1', childV: 'child' }],
+      [1002, { v: 'u2', childV: 'c2' }],
+      [1004, { v: 'u4', childV: 'c4' }],
+    ]),
+  };
   slots: Record<FileNode, string[]> = { pa: ['ts1'], pb: [] };
   rows: Record<FileNode, { count: number; sum: string }> = {
     pa: { count: 5, sum: '42' },
@@ -100,13 +120,10 @@ export class FakeWorld implements OracleState, OracleReads {
     return this.ackedIds;
   }
   acknowledgedFamilies(): Map<string, Family[]> {
-    return this.ackedFamilies;
+    return new Map([['pa', this.ledger]]);
   }
-  async familiesMissing(name: string, families: Family[]): Promise<Family[]> {
-    const held = this.familiesOn[name] ?? [];
-    return families.filter(
-      (f) => !held.some((h) => h.parent === f.parent && h.v === f.v && h.child === f.child),
-    );
+  async familiesWrong(name: string, families: Family[]): Promise<Family[]> {
+    return families.filter((f) => !familyHolds(f, this.familiesOn[name]?.get(f.parent) ?? null));
   }
   async stopWriters(): Promise<void> {}
   startWriters(): void {}
@@ -188,10 +205,11 @@ export const CHECK_SELF_TESTS: CheckSelfTest[] = [
   },
   {
     check: 'acked-families-on-primary',
-    name: "a family's parent on the primary with another value (its identity used again), another forgiven",
+    name: 'an update and a delete the primary does not hold, the delete forgiven',
     change: (w) => {
-      w.familiesOn.pa = [{ parent: 1001, v: 'reused', child: 1001 }];
-      w.forgivenFamilies.add(1002);
+      w.familiesOn.pa!.set(1002, { v: 'a2', childV: 'child' });
+      w.familiesOn.pa!.set(1003, { v: 'a3', childV: 'child' });
+      w.forgivenFamilies.add(1003);
     },
   },
   {

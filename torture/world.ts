@@ -8,6 +8,9 @@ import type { Operation } from './operations.js';
 import {
   type Blackout,
   type Family,
+  familyChurn,
+  familyInsert,
+  LSN,
   markOf,
   type SlowWrite,
   timedWrite,
@@ -51,8 +54,6 @@ export const LINK_APP = { user: 'torture_link_app', password: 'torture-link-secr
 export const SIDE_COLUMN = { user: 'torture_column', password: 'torture-column-secret-1' };
 export const SIDE_DEFINER = { user: 'torture_definer', password: 'torture-definer-secret-1' };
 export const FIRST_CLIENT_ID = 1_000_000;
-/** what each id write returns beside its id: where its node's WAL stood (`WalMarks`) */
-const LSN = 'pg_current_wal_insert_lsn()::text AS lsn';
 
 export type InitMethod = 'snapshot' | 'own-copy' | 'two-phase';
 
@@ -91,13 +92,9 @@ export class World {
   /** ids the application lost where PostgreSQL must lose them, and steep said so */
   forgiven = new Set<number>();
   private nextId = FIRST_CLIENT_ID;
-  private writers: Array<{
-    ids: Map<string, number[]>;
-    families: Map<string, Family[]>;
-    stop: () => Promise<void>;
-  }> = [];
-  /** the families (t_parent and t_child rows) of writers already stopped, by the node that acknowledged them */
-  private ackedFamilies = new Map<string, Family[]>();
+  private writers: Array<{ ids: Map<string, number[]>; stop: () => Promise<void> }> = [];
+  /** the families (t_parent and t_child rows) the application wrote, each with its acknowledged writes */
+  private readonly ledger: Family[] = [];
   /** parents (and their child) the application lost where PostgreSQL must lose them, and steep said so */
   forgivenFamilies = new Set<number>();
   /** every failed write of the application, in order (the oracle reads them: availability) */
@@ -248,7 +245,6 @@ export class World {
     const connect = (at: string) => roleClient(this.node(at), APP);
     // each write timed, failed ones too: one that blocks is judged by how long (the oracle)
     const timed = (write: Write) => timedWrite(write, (w) => this.slowWrites.push(w));
-    const families = new Map<string, Family[]>();
     const acked = (loop: string, at: string, row: { id: string; lsn: string }) => {
       ids.set(at, [...(ids.get(at) ?? []), Number(row.id)]);
       this.walMarks.mark(loop, at, markOf('t_ids', Number(row.id)), row.lsn);
@@ -268,16 +264,18 @@ export class World {
     const family = writeLoop(
       () => this.primary,
       connect,
-      timed(async (client, at) => {
-        const { rows } = await client.query<{ parent: string; v: string; child: string; lsn: string }>(
-          `WITH p AS (INSERT INTO public.t_parent (v) VALUES (md5(random()::text)) RETURNING id, v), c AS (INSERT INTO public.t_child (parent_id, v) SELECT id, 'child' FROM p RETURNING id) SELECT p.id::text AS parent, p.v, c.id::text AS child, ${LSN} FROM p, c`,
-        );
-        const f = { parent: Number(rows[0]!.parent), v: rows[0]!.v, child: Number(rows[0]!.child) };
-        families.set(at, [...(families.get(at) ?? []), f]);
-        this.walMarks.mark('family', at, markOf('t_parent', f.parent), rows[0]!.lsn);
-      }),
+      timed(familyInsert(this.ledger, this.walMarks)),
       failed,
     );
+    // a family of the ledger still held and not forgiven, by chance (none among a few: none now)
+    const pick = () => {
+      for (let i = 0; i < 5 && this.ledger.length > 0; i++) {
+        const f = this.ledger[Math.floor(Math.random() * this.ledger.length)]!;
+        if (!f.gone && !this.forgivenFamilies.has(f.parent)) return f;
+      }
+      return undefined;
+    };
+    const churn = writeLoop(() => this.primary, connect, timed(familyChurn(pick, this.walMarks)), failed);
     const sideDoor = (role: { user: string; password: string }, sql: string) =>
       writeLoop(
         () => this.primary,
@@ -295,8 +293,7 @@ export class World {
     const definer = sideDoor(SIDE_DEFINER, `SELECT public.torture_side_write($1)::text AS id, ${LSN}`);
     this.writers.push({
       ids,
-      families,
-      stop: async () => void (await Promise.all([idLoop(), family(), column(), definer()])),
+      stop: async () => void (await Promise.all([idLoop(), family(), churn(), column(), definer()])),
     });
   }
 
@@ -304,8 +301,6 @@ export class World {
     for (const w of this.writers.splice(0)) {
       await w.stop();
       for (const [node, ids] of w.ids) this.acked.set(node, [...(this.acked.get(node) ?? []), ...ids]);
-      for (const [node, fs] of w.families)
-        this.ackedFamilies.set(node, [...(this.ackedFamilies.get(node) ?? []), ...fs]);
     }
   }
 
@@ -354,9 +349,11 @@ export class World {
     return this.acked;
   }
 
-  /** every family acknowledged so far, by the node that acknowledged it (writers stopped) */
+  /** every family written so far, by the node that acknowledged its last write (writers stopped) */
   acknowledgedFamilies(): Map<string, Family[]> {
-    return this.ackedFamilies;
+    const out = new Map<string, Family[]>();
+    for (const f of this.ledger) out.set(f.at, [...(out.get(f.at) ?? []), f]);
+    return out;
   }
 }
 
@@ -392,6 +389,8 @@ export async function startWorld(
         `GRANT SELECT, INSERT ON ${[...TABLES, LINK_TABLE, KEYLESS].map((t) => `public.${t}`).join(', ')} TO ${APP.user}`,
       );
       await n.query(`GRANT SELECT, INSERT ON public.${LINK_TABLE} TO ${LINK_APP.user}`);
+      // the application updates and deletes the families it wrote (the ledger: writes.ts)
+      await n.query(`GRANT UPDATE, DELETE ON public.t_parent, public.t_child TO ${APP.user}`);
       for (const side of [SIDE_COLUMN, SIDE_DEFINER])
         await n.query(`CREATE ROLE ${side.user} LOGIN PASSWORD '${side.password}'`);
       await n.query(`GRANT INSERT (id, v, w), SELECT (id) ON public.t_ids TO ${SIDE_COLUMN.user}`);

@@ -78,9 +78,93 @@ export class WalMarks {
 /** the key of WalMarks for the row `id` of `table` */
 export const markOf = (table: string, id: number): string => `${table}:${id}`;
 
-/** A family the application wrote: a parent (its identity and its random `v`) and its child. */
-export interface Family {
-  parent: number;
+/** what each row write returns beside its key: where its node's WAL stood (`WalMarks`) */
+export const LSN = 'pg_current_wal_insert_lsn()::text AS lsn';
+
+/** What a family's rows hold: the parent's `v` and the child's, or none (`gone`: deleted). */
+export interface FamilyState {
   v: string;
+  childV: string;
+  gone: boolean;
+}
+
+/**
+ * A family the application wrote (a parent, by its identity, and its child), with what its
+ * acknowledged writes left in it (insert, updates, delete): the ledger the oracle holds the
+ * primary to. `at`: the node that acknowledged the last of them; `doubt`: a write whose COMMIT
+ * was sent and did not return, which may or may not have happened (until the next one).
+ */
+export interface Family extends FamilyState {
+  parent: number;
   child: number;
+  at: string;
+  doubt: FamilyState | null;
+}
+
+/** a family's rows as a node holds them: null where its parent is not there */
+export type HeldFamily = { v: string; childV: string | null } | null;
+
+/** whether `held` is what the family's acknowledged writes left (or its write in doubt would) */
+export function familyHolds(f: Family, held: HeldFamily): boolean {
+  const is = (s: FamilyState) =>
+    s.gone ? held === null : held !== null && held.v === s.v && held.childV === s.childV;
+  return is(f) || (f.doubt !== null && is(f.doubt));
+}
+
+/** The application's INSERT of a family: a parent (its identity from the table) and its child. */
+export function familyInsert(ledger: Family[], marks: WalMarks): Write {
+  return async (client, at) => {
+    const { rows } = await client.query<{ parent: string; v: string; child: string; lsn: string }>(
+      `WITH p AS (INSERT INTO public.t_parent (v) VALUES (md5(random()::text)) RETURNING id, v), c AS (INSERT INTO public.t_child (parent_id, v) SELECT id, 'child' FROM p RETURNING id) SELECT p.id::text AS parent, p.v, c.id::text AS child, ${LSN} FROM p, c`,
+    );
+    const r = rows[0]!;
+    ledger.push({
+      parent: Number(r.parent),
+      v: r.v,
+      child: Number(r.child),
+      childV: 'child',
+      gone: false,
+      at,
+      doubt: null,
+    });
+    marks.mark('family', at, markOf('t_parent', Number(r.parent)), r.lsn);
+  };
+}
+
+/**
+ * The application's UPDATE and DELETE: a family `pick` chose among those it wrote, its parent and
+ * child updated (3 times in 4) or deleted, in one transaction; what was acknowledged goes to the
+ * family (a family the node does not hold, lost with a crashed primary, is left alone).
+ */
+export function familyChurn(pick: () => Family | undefined, marks: WalMarks): Write {
+  let n = 0;
+  return async (client, at) => {
+    const f = pick();
+    if (!f) return;
+    n += 1;
+    const next: FamilyState =
+      n % 4 === 0
+        ? { v: f.v, childV: f.childV, gone: true }
+        : { v: `u${n}.${Math.random().toString(36).slice(2)}`, childV: `c${n}`, gone: false };
+    await client.query('BEGIN');
+    const child = next.gone
+      ? await client.query('DELETE FROM public.t_child WHERE id = $1', [f.child])
+      : await client.query('UPDATE public.t_child SET v = $2 WHERE id = $1', [f.child, next.childV]);
+    const { rows } = next.gone
+      ? await client.query<{ lsn: string }>(`DELETE FROM public.t_parent WHERE id = $1 RETURNING ${LSN}`, [
+          f.parent,
+        ])
+      : await client.query<{ lsn: string }>(
+          `UPDATE public.t_parent SET v = $2 WHERE id = $1 RETURNING ${LSN}`,
+          [f.parent, next.v],
+        );
+    if (rows.length === 0 || child.rowCount !== 1) {
+      await client.query('ROLLBACK');
+      return;
+    }
+    f.doubt = next;
+    await client.query('COMMIT');
+    Object.assign(f, next, { at, doubt: null });
+    marks.mark('churn', at, markOf('t_parent', f.parent), rows[0]!.lsn);
+  };
 }
