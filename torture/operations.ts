@@ -714,8 +714,10 @@ function failover(kind: FailoverKind): Operation {
             );
         }
         if (saidBy.length === 2) {
-          // forgiven as far as steep's positions agree with the data
-          const wrong = await lossBeyondFork(world, lost, said);
+          // forgiven as far as steep's positions agree with the data (read with the application
+          // paused: its updates on the promoted node reach pb too)
+          await world.stopWriters();
+          const wrong = await lossBeyondFork(world, lost, said).finally(() => world.startWriters());
           if (wrong.length > 0) throw new OperationFailed(`${wrong.join('; ')}:\n${said}`);
           for (const id of lost.ids) world.forgiven.add(id);
           for (const f of lost.families) world.forgivenFamilies.add(f.parent);
