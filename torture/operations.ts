@@ -564,19 +564,33 @@ async function forgivePbChanges(world: World, verified: string): Promise<void> {
  * table's rows whose key pa lacks. Returns how many rows it inserted.
  */
 async function copyByHand(world: World): Promise<number> {
-  let copied = 0;
-  for (const t of ['t_parent', 't_ids', 't_child']) {
-    const [held] = await world.subscriber.query<{ rows: string }>(
-      `SELECT coalesce(json_agg(t), '[]')::text AS rows FROM public.${t} t`,
-    );
-    const inserted = await world.publisher.query(
-      `INSERT INTO public.${t} OVERRIDING SYSTEM VALUE
-         SELECT * FROM json_populate_recordset(NULL::public.${t}, $1::json) ON CONFLICT (id) DO NOTHING RETURNING id`,
-      [held!.rows],
-    );
-    copied += inserted.length;
+  // in a pause of the application, which names the families it deleted (not to bring back): a
+  // copy racing its deletes would put a child back without its parent, or a deleted family back
+  await world.stopWriters();
+  try {
+    const deleted = [...world.acknowledgedFamilies().values()].flat().filter((f) => f.gone);
+    const skip: Record<string, number[]> = {
+      t_parent: deleted.map((f) => f.parent),
+      t_child: deleted.map((f) => f.child),
+      t_ids: [],
+    };
+    let copied = 0;
+    for (const t of ['t_parent', 't_ids', 't_child']) {
+      const [held] = await world.subscriber.query<{ rows: string }>(
+        `SELECT coalesce(json_agg(t), '[]')::text AS rows FROM public.${t} t WHERE id <> ALL($1::bigint[])`,
+        [skip[t]],
+      );
+      const inserted = await world.publisher.query(
+        `INSERT INTO public.${t} OVERRIDING SYSTEM VALUE
+           SELECT * FROM json_populate_recordset(NULL::public.${t}, $1::json) ON CONFLICT (id) DO NOTHING RETURNING id`,
+        [held!.rows],
+      );
+      copied += inserted.length;
+    }
+    return copied;
+  } finally {
+    world.startWriters();
   }
-  return copied;
 }
 
 type FailoverKind = 'ready' | 'lagging' | 'no-slot' | 'readiness-lost';
