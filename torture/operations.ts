@@ -760,11 +760,21 @@ async function verifyDeclaresLost(world: World, lost: Lost): Promise<boolean> {
     throw new OperationFailed(
       `status names ${verify[1]} to decide, but --check exited ${check.code}:\n${check.stdout}`,
     );
-  // the rows only pb holds, read before and after: the application writing on can only make them
-  // fewer (a new row's key meeting one of them), so verify's count lies between the two
-  const before = await rowsOnlyOnSubscriber(world);
-  const v = await runPrinted(world, verify[1]!);
-  const after = await rowsOnlyOnSubscriber(world);
+  // the rows only pb holds, read before and after with the application paused (a delete of its on
+  // the promoted node leaves a row only on pb until pb applies it): what is still in flight can
+  // only make them fewer (a delete applied, a new row's key meeting one of them), so verify's
+  // count lies between the two
+  await world.stopWriters();
+  let before: number;
+  let v: CliResult;
+  let after: number;
+  try {
+    before = await rowsOnlyOnSubscriber(world);
+    v = await runPrinted(world, verify[1]!);
+    after = await rowsOnlyOnSubscriber(world);
+  } finally {
+    world.startWriters();
+  }
   const only = /(\d[\d,]*) extra row\(s\) exist only on pb/.exec(v.stdout + v.stderr);
   const lostWrites = lost.ids.length + lost.families.length;
   if (v.code !== 2 || (lostWrites > 0 && !only))
