@@ -1,3 +1,7 @@
+/**
+ * The fault harness's oracle (torture/README.md "The oracle"): after every operation, what steep
+ * says against what the nodes hold, one named check at a time (checks.ts).
+ */
 import type { StatusReport, SubscriptionStatus } from '../src/model/statusReport.js';
 import type { TestNode } from '../test/support/cluster.js';
 import { digestsByName, waitCaughtUp } from '../test/support/replicationData.js';
