@@ -1,5 +1,6 @@
 import { CHECK_NAMES, type CheckName } from './checks.js';
 import { drawable, drawn, planned } from './commands.js';
+import { type PairCoverage, pairCoverage } from './nightly.js';
 import { CATALOG, OPEN_OPERATIONS } from './operations.js';
 import { CHECK_SELF_TESTS } from './oracleSelfTests.js';
 import { SELF_TESTS } from './selfTests.js';
@@ -49,6 +50,8 @@ export interface Coverage {
    * null: none, a gap) and those on real servers (selfTests.ts) that it must name
    */
   checks: { name: CheckName; selfTest: string | null; realWorld: string[] }[];
+  /** per version: the ordered pairs of operations the model allows, and those the nightly set performs */
+  pairs: Record<string, PairCoverage>;
 }
 
 export function coverage(seeds: Record<number, number[]> = CI_SEEDS): Coverage {
@@ -76,6 +79,7 @@ export function coverage(seeds: Record<number, number[]> = CI_SEEDS): Coverage {
       selfTest: CHECK_SELF_TESTS.find((t) => t.check === name)?.name ?? null,
       realWorld: SELF_TESTS.filter((t) => t.check === name).map((t) => t.name),
     })),
+    pairs: Object.fromEntries(COVERED_VERSIONS.map((v) => [v, pairCoverage(v)])),
   };
 }
 
@@ -90,5 +94,7 @@ export function gaps(c: Coverage): string[] {
       if (n === 0) out.push(`PostgreSQL ${v}: no CI seed inits with ${m}`);
   for (const check of c.checks)
     if (!check.selfTest) out.push(`the oracle's check ${check.name} has no self-test`);
+  for (const [v, p] of Object.entries(c.pairs))
+    for (const pair of p.uncovered) out.push(`PostgreSQL ${v}: the nightly set never performs ${pair}`);
   return out;
 }

@@ -1,8 +1,9 @@
-// `npm run torture [-- flags]`: with --coverage, print what CI's seeds draw (torture/coverage.ts)
-// as one JSON document, from the draw alone: no build, no server. Otherwise build if dist/ is
-// stale, then run the sequences (torture/torture.test.ts). Flags (README.md): --seed N, --runs N,
-// --path P --replay-path R (replay one counterexample), --no-shrink, --shrink-minutes N, --open,
-// --ops a,b; any other argument goes to vitest.
+// `npm run torture [-- flags]`: with --coverage, print what CI's seeds and the nightly set draw
+// (torture/coverage.ts) as one JSON document, from the draw alone: no build, no server. Otherwise
+// build if dist/ is stale, then run the sequences (torture/torture.test.ts). Flags (README.md):
+// --seed N, --runs N, --path P --replay-path R (replay one counterexample), --no-shrink,
+// --shrink-minutes N, --open, --ops a,b; --nightly [--shard I/N] [--report FILE] (the nightly
+// set, torture/nightly.ts); any other argument goes to vitest.
 import { spawnSync } from 'node:child_process';
 
 const args = process.argv.slice(2);
@@ -15,6 +16,8 @@ const VALUED = {
   '--replay-path': 'TORTURE_REPLAY_PATH',
   '--shrink-minutes': 'TORTURE_SHRINK_MINUTES',
   '--ops': 'TORTURE_OPS',
+  '--shard': 'TORTURE_SHARD',
+  '--report': 'TORTURE_REPORT',
 };
 const env = { ...process.env };
 const rest = [];
@@ -29,7 +32,18 @@ for (let i = 0; i < args.length; i++) {
     env[VALUED[flag]] = value;
   } else if (args[i] === '--no-shrink') env.TORTURE_SHRINK = '0';
   else if (args[i] === '--open') env.TORTURE_OPEN = '1';
+  else if (args[i] === '--nightly') env.TORTURE_NIGHTLY = '1';
   else rest.push(args[i]);
+}
+
+const shard = /^(\d+)\/(\d+)$/.exec(env.TORTURE_SHARD ?? '1/1');
+if (!shard || +shard[1] < 1 || +shard[1] > +shard[2]) {
+  console.error(`torture: --shard ${env.TORTURE_SHARD}: give I/N with 1 ≤ I ≤ N, e.g. --shard 2/8`);
+  process.exit(1);
+}
+if (env.TORTURE_SHARD && env.TORTURE_NIGHTLY !== '1') {
+  console.error('torture: --shard splits the nightly set: give --nightly too');
+  process.exit(1);
 }
 
 if (rest.includes('--coverage')) {

@@ -1,7 +1,9 @@
+import { appendFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { faultVersions } from '../test/support/cluster.js';
 import type { DrawOptions } from './commands.js';
-import { describeFailure, torture } from './sequence.js';
+import { NIGHTLY_MAX_OPS, nightlySet, parseShard, shard } from './nightly.js';
+import { describeFailure, type SequenceResult, torture } from './sequence.js';
 
 /**
  * `npm run torture`: fast-check draws sequences of operations (its commands API), the oracle after
@@ -9,7 +11,9 @@ import { describeFailure, torture } from './sequence.js';
  * flags of torture/run.mjs arrive as TORTURE_* variables: TORTURE_SEED (fast-check's seed; a
  * random one without), TORTURE_RUNS (sequences, default 5), TORTURE_PATH and TORTURE_REPLAY_PATH
  * (replay one counterexample exactly), TORTURE_SHRINK=0, TORTURE_SHRINK_MINUTES (default 120),
- * TORTURE_OPEN=1, TORTURE_OPS=a,b; STEEP_TEST_PG=16,17,18.
+ * TORTURE_OPEN=1, TORTURE_OPS=a,b; STEEP_TEST_PG=16,17,18. TORTURE_NIGHTLY=1 runs the nightly set
+ * instead (torture/nightly.ts), or its shard TORTURE_SHARD=I/N: each sequence once, unshrunk, one
+ * test each; TORTURE_REPORT=file appends a JSON line per sequence (its seconds and disagreements).
  */
 const env = process.env;
 const seed = env.TORTURE_SEED ? Number(env.TORTURE_SEED) : Math.floor(Math.random() * 2 ** 31);
@@ -29,7 +33,56 @@ const replaying = Boolean(env.TORTURE_PATH);
 const ceiling =
   (replaying ? 1 : runs) * 900_000 + (env.TORTURE_SHRINK === '0' ? 0 : shrinkMinutes * 60_000) + 900_000;
 
-describe.each(faultVersions())('torture on PostgreSQL %i', (version) => {
+const report = (line: object) => {
+  if (env.TORTURE_REPORT) appendFileSync(env.TORTURE_REPORT, `${JSON.stringify(line)}\n`);
+};
+const log = (version: number, seed: number, res: SequenceResult) => {
+  console.log(
+    `torture ${version} seed ${seed} (init ${res.method}): ${res.disagreements.length === 0 ? 'ok' : 'DISAGREE'}: ${res.ops.join(' → ')}`,
+  );
+  for (const d of res.disagreements) console.log(`  ${d}`);
+};
+
+const nightly = env.TORTURE_NIGHTLY === '1';
+const part = env.TORTURE_SHARD ? parseShard(env.TORTURE_SHARD) : { i: 1, n: 1 };
+
+describe.runIf(nightly).each(faultVersions())('nightly set on PostgreSQL %i', (version) => {
+  const set = shard(nightlySet(version), part.i, part.n);
+  it.each(set.map((s) => [s.index, s.seed, s.ops.join(','), s] as const))(
+    'sequence %i, seed %i: %s',
+    async (index, seed, ops, s) => {
+      const started = Date.now();
+      let ran: SequenceResult | null = null;
+      const r = await torture(version, {
+        seed,
+        runs: 1,
+        names: s.ops,
+        shrink: false,
+        onRun: (res) => {
+          ran = res;
+          log(version, seed, res);
+        },
+      });
+      const seconds = Math.round((Date.now() - started) / 1000);
+      const done = ran as SequenceResult | null;
+      report({
+        version,
+        index,
+        seed,
+        ops,
+        method: done?.method,
+        performed: done?.ops,
+        seconds,
+        disagreements: done?.disagreements ?? [],
+        error: r.error,
+      });
+      expect(r.failure === null && r.error === null, describeFailure(r)).toBe(true);
+    },
+    (NIGHTLY_MAX_OPS + 1) * 600_000,
+  );
+});
+
+describe.skipIf(nightly).each(faultVersions())('torture on PostgreSQL %i', (version) => {
   it(
     `seed ${seed}${replaying ? `, path ${env.TORTURE_PATH}` : `, ${runs} sequence(s)`}`,
     async () => {
@@ -40,12 +93,7 @@ describe.each(faultVersions())('torture on PostgreSQL %i', (version) => {
         path: env.TORTURE_PATH || undefined,
         shrink: env.TORTURE_SHRINK !== '0',
         shrinkMs: shrinkMinutes * 60_000,
-        onRun: (res) => {
-          console.log(
-            `torture ${version} seed ${seed} (init ${res.method}): ${res.disagreements.length === 0 ? 'ok' : 'DISAGREE'}: ${res.ops.join(' → ')}`,
-          );
-          for (const d of res.disagreements) console.log(`  ${d}`);
-        },
+        onRun: (res) => log(version, seed, res),
       });
       expect(r.failure === null && r.error === null, describeFailure(r)).toBe(true);
     },
