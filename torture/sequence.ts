@@ -147,6 +147,8 @@ export interface TortureReport {
   shrinkCut: boolean;
   /** an error that is no disagreement (the arena could not start, a ceiling in an operation) */
   error: string | null;
+  /** the last sequence run, as far as it went (its log: what led to an error) */
+  last: SequenceResult | null;
   opts: DrawOptions;
 }
 
@@ -156,7 +158,12 @@ export interface TortureReport {
  * simpler) to the shortest that still fails; `path` and `replayPath` replay one exactly.
  */
 export async function torture(version: number, opts: TortureOptions): Promise<TortureReport> {
-  const start = opts.start ?? startWorldArena;
+  let last: SequenceResult | null = null;
+  const start: StartArena = async (...args) => {
+    const arena = await (opts.start ?? startWorldArena)(...args);
+    last = arena.result;
+    return arena;
+  };
   const replaying = opts.path !== undefined;
   let failure: SequenceResult | null = null;
   let failedAt: number | null = null;
@@ -205,6 +212,7 @@ export async function torture(version: number, opts: TortureOptions): Promise<To
     replayPath: /replayPath="([^"]*)"/.exec(commands)?.[1] ?? opts.replayPath ?? null,
     shrinkCut,
     error,
+    last,
     opts: { open: opts.open, names: opts.names },
   };
 }
@@ -230,6 +238,10 @@ export function describeFailure(r: TortureReport): string {
     `commands: ${r.commands}`,
     ...(f ? [`init ${f.method}; operations: ${f.ops.join(' → ')}`, ...f.disagreements] : []),
     ...(r.error ? [`error: ${r.error}`] : []),
-    ...(f ? ['--- log', ...f.log] : []),
+    ...(f
+      ? ['--- log', ...f.log]
+      : r.error && r.last
+        ? [`operations: ${r.last.ops.join(' → ')}`, '--- log', ...r.last.log]
+        : []),
   ].join('\n');
 }

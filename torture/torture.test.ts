@@ -52,30 +52,16 @@ describe.runIf(nightly).each(faultVersions())('nightly set on PostgreSQL %i', (v
     'sequence %i, seed %i: %s',
     async (index, seed, ops, s) => {
       const started = Date.now();
-      let ran: SequenceResult | null = null;
       const r = await torture(version, {
         seed,
         runs: 1,
         names: s.ops,
         shrink: false,
-        onRun: (res) => {
-          ran = res;
-          log(version, seed, res);
-        },
+        onRun: (res) => log(version, seed, res),
       });
       const seconds = Math.round((Date.now() - started) / 1000);
-      const done = ran as SequenceResult | null;
-      report({
-        version,
-        index,
-        seed,
-        ops,
-        method: done?.method,
-        performed: done?.ops,
-        seconds,
-        disagreements: done?.disagreements ?? [],
-        error: r.error,
-      });
+      const { method, ops: performed, disagreements } = r.last ?? {};
+      report({ version, index, seed, ops, method, performed, seconds, disagreements, error: r.error });
       expect(r.failure === null && r.error === null, describeFailure(r)).toBe(true);
     },
     (NIGHTLY_MAX_OPS + 1) * 600_000,

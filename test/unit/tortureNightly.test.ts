@@ -4,6 +4,7 @@ import { COVERED_VERSIONS, coverage } from '../../torture/coverage.js';
 import {
   allowedPairs,
   NIGHTLY_MAX_OPS,
+  type NightlySequence,
   nightlySet,
   pairCoverage,
   pairsOf,
@@ -11,7 +12,7 @@ import {
   shard,
 } from '../../torture/nightly.js';
 import { CATALOG } from '../../torture/operations.js';
-import { type SequenceResult, torture } from '../../torture/sequence.js';
+import { describeFailure, type SequenceResult, torture } from '../../torture/sequence.js';
 
 /**
  * The fault harness's nightly set (torture/nightly.ts), from the model alone (no server): on each
@@ -19,6 +20,24 @@ import { type SequenceResult, torture } from '../../torture/sequence.js';
  * sequence is one the model allows as the runner runs it, and shards split it.
  */
 const op = (name: string) => CATALOG.find((o) => o.name === name)!;
+
+/** A nightly sequence through the real runner, in a fake world: `after` sees the operations so far, logged. */
+const runFake = (s: NightlySequence, after: (ops: string[]) => void) =>
+  torture(18, {
+    seed: s.seed,
+    runs: 1,
+    names: s.ops,
+    shrink: false,
+    start: async (version, method) => {
+      const result: SequenceResult = { version, method, ops: [], disagreements: [], log: [] };
+      const perform = async (o: { name: string }) => {
+        result.ops.push(o.name);
+        result.log.push(`== ${o.name}`);
+        after(result.ops);
+      };
+      return { result, perform, stop: async () => {} };
+    },
+  });
 
 describe('torture nightly set', () => {
   it.each(COVERED_VERSIONS)('on PostgreSQL %i it performs every ordered pair the model allows', (v) => {
@@ -63,21 +82,9 @@ describe('torture nightly set', () => {
       }
     // one through the real runner with a world that agrees: it performs exactly the sequence
     const s = nightlySet(18)[0]!;
-    let ran: SequenceResult | null = null;
-    await torture(18, {
-      seed: s.seed,
-      runs: 1,
-      names: s.ops,
-      shrink: false,
-      start: async (version, method) => {
-        const result: SequenceResult = { version, method, ops: [], disagreements: [], log: [] };
-        return { result, perform: async (o) => void result.ops.push(o.name), stop: async () => {} };
-      },
-      onRun: (r) => {
-        ran = r;
-      },
-    });
-    expect(ran!.ops).toEqual(['apply', ...s.ops]);
+    const r = await runFake(s, () => {});
+    expect(r.error).toBeNull();
+    expect(r.last?.ops).toEqual(['apply', ...s.ops]);
   });
 
   it('the set is the same every time, its seeds distinct, every init method drawn', () => {
@@ -105,6 +112,17 @@ describe('torture nightly set', () => {
     expect(parseShard('2/8')).toEqual({ i: 2, n: 8 });
     for (const bad of ['0/8', '9/8', '2', 'a/b'])
       expect(() => parseShard(bad)).toThrow(`--shard ${bad}: give I/N with 1 ≤ I ≤ N, e.g. --shard 2/8`);
+  });
+
+  it('a sequence stopped by an error (a ceiling, no disagreement) is reported with what it did and its log', async () => {
+    const s = nightlySet(18)[0]!;
+    const r = await runFake(s, (ops) => {
+      if (ops.length === 3) throw new Error(`still waiting for ${ops[2]}: a hang`);
+    });
+    expect(r.failure).toBeNull();
+    expect(r.error).toContain('a hang');
+    expect(r.last?.ops).toEqual(['apply', ...s.ops.slice(0, 2)]);
+    expect(describeFailure(r)).toContain(`--- log\n== apply\n== ${s.ops[0]}`);
   });
 
   it('a sequence the model does not allow is named', () => {
