@@ -25,7 +25,8 @@ export interface NightlySequence {
 export const NIGHTLY_MAX_OPS = 8;
 
 const key = (a: string, b: string) => `${a} → ${b}`;
-const stateKey = (m: TortureModel) => `${m.standby}/${m.failedOver}/${m.switchedOver}/${m.oldPrimaryBack}`;
+/** every field of the model (built by spreading `fresh`: the same key order) */
+const stateKey = (m: TortureModel) => JSON.stringify(m);
 const after = (m: TortureModel, op: Operation): TortureModel => {
   const next = { ...m };
   advance(next, op);
