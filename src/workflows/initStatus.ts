@@ -49,6 +49,8 @@ interface Watched {
   d: SubscriptionSpec;
   tracker: InitTracker | null;
   sizes: PublishedSizes;
+  /** this observer has recorded a move of it (its own figures are then no sign of another follower) */
+  recording?: true;
 }
 
 export class InitObserver {
@@ -167,8 +169,12 @@ export class InitObserver {
       { at: Date.now(), subscriber, sizes, slot, publisherError: pub.error, lostSyncSlots },
       { error: recorded?.error ?? null },
     );
-    const followedElsewhere = lastSaved && Date.now() - lastSaved.updatedAt.getTime() < FOLLOWED_WITHIN_MS;
+    // figures written this recently by another follower (apply): it records the moves; figures this
+    // observer wrote itself are no one else's (a watch recording catching_up, then synchronized)
+    const followedElsewhere =
+      !w.recording && lastSaved && Date.now() - lastSaved.updatedAt.getTime() < FOLLOWED_WITHIN_MS;
     if (info.stateTables && recorded && p.state !== recordedState && !followedElsewhere) {
+      w.recording = true;
       await this.record(d, recorded, p);
     }
     const building = deferred.filter((x) => x.building).map((x) => x.table);

@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { steepWith, writeConfig } from '../support/cli.js';
 import { useCluster } from '../support/cluster.js';
 import { createTables, digests, fillTables, startWriter, waitCaughtUp } from '../support/replicationData.js';
-import { nodesYaml, passwordEnv } from '../support/topologyFile.js';
+import { eventually, HANG_MS, nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
 /**
  * `steep verify --rolling` on a live pair under a writer: a run compares the least recently
@@ -108,9 +108,19 @@ beforeAll(async () => {
   // would leave no segment never compared; these runs start from segments never compared
   const applied = await steep(['apply', '--auto-approve', '--accept-schema-drift', '--no-wait']);
   expect(applied.code, `${applied.stdout}\n${applied.stderr}`).toBe(0);
-  // followed as apply --no-wait says: init status --watch records it synchronized once it is
+  // followed as apply --no-wait says: init status --watch records it synchronized once it is;
+  // status then reads it so (unverified: streaming, never compared), which verify's moves need
   const followed = await steep(['init', 'status', SUB, '--watch', '--interval', '200']);
   expect(followed.code, `${followed.stdout}\n${followed.stderr}`).toBe(0);
+  await eventually(
+    async () => {
+      const r = await steep(['status', '--json']);
+      const doc = JSON.parse(r.stdout) as { subscriptions: Array<{ name: string; state: string }> };
+      return doc.subscriptions.find((x) => x.name === SUB)?.state === 'unverified';
+    },
+    HANG_MS,
+    'rsub recorded streaming',
+  );
   await allEqual();
 }, 300_000);
 
