@@ -281,7 +281,7 @@ export async function applyPlan(topology: Topology, plan: Plan, opts: ApplyOptio
       });
       return { ...outcome, runId };
     }
-    await inits.settleJoined(outcome, clients);
+    await inits.settleJoined(outcome, { clients, runId });
     let settled: ClusterState | undefined;
     if (outcome.failed.length === 0) {
       await saveSubscribedFingerprints(topology, opts.onEvent, clients);

@@ -139,28 +139,21 @@ export class InitRunner {
    * failed, with the way out.
    */
   async settleJoined(
-    outcome: Pick<ApplyOutcome, 'completed' | 'failed'>,
-    clients: Map<string, pg.Client>,
+    outcome: Pick<ApplyOutcome, 'completed' | 'failed' | 'interrupted'>,
+    run: { clients: Map<string, pg.Client>; runId: string },
   ): Promise<void> {
     if (!this.opts.wait) return;
     const altered = outcome.completed.filter((s) => s.kind === 'subscription-alter' && s.action !== 'adopt');
     for (const step of altered) {
       const d = this.topology.subscriptions[subscriptionNameOf(step.address) ?? ''];
-      const client = clients.get(step.node);
+      const client = run.clients.get(step.node);
       if (!d || !client) continue;
-      try {
-        await settleJoined(this.topology, d, client, {
-          parallel: d.init.parallel,
-          onEvent: this.opts.onEvent,
-          fields: stepFields(step),
-          signal: this.opts.signal,
-        });
-      } catch (error) {
-        outcome.completed.splice(outcome.completed.indexOf(step), 1);
-        outcome.failed.push({ step, error });
-        const message = error instanceof Error ? error.message : String(error);
-        this.opts.onEvent({ event: 'apply.step_failed', level: 'error', message, ...stepFields(step) });
-      }
+      await settleJoined(this.topology, d, client, {
+        parallel: d.init.parallel,
+        onEvent: this.opts.onEvent,
+        fields: stepFields(step),
+        signal: this.opts.signal,
+      }).catch((error: unknown) => this.report(outcome, run, step, error));
     }
   }
 
@@ -212,36 +205,47 @@ export class InitRunner {
     outcome: Pick<ApplyOutcome, 'completed' | 'failed' | 'interrupted'>,
     run: { clients: Map<string, pg.Client>; runId: string },
   ): Promise<void> {
+    for (const { step, error } of await this.follow()) await this.report(outcome, run, step, error);
+  }
+
+  /**
+   * One step's end as followed: its apply_log row, its `apply.step_*` event (none for a success
+   * reported when it ran: a `none` create or an adoption), and its place in the outcome.
+   */
+  private async report(
+    outcome: Pick<ApplyOutcome, 'completed' | 'failed' | 'interrupted'>,
+    run: { clients: Map<string, pg.Client>; runId: string },
+    step: Step,
+    error: unknown,
+  ): Promise<void> {
     const schema = this.topology.settings.stateSchema;
-    for (const { step, error } of await this.follow()) {
-      const message = error === undefined ? null : error instanceof Error ? error.message : String(error);
-      const stopped = error instanceof SteepError && error.code === 'init.interrupted';
-      const client = run.clients.get(step.node);
-      if (client && (await hasApplyLog(client, schema).catch(() => false))) {
-        const log = new ApplyLog(schema, step.node, run.runId);
-        await (stopped && message !== null
-          ? recordInterrupted(log, client, step.id, message)
-          : log.finished(client, step.id, message)
-        ).catch(() => {});
-      }
-      const base = {
-        ...stepFields(step),
-        duration_ms: Date.now() - (this.startedAt.get(step.id) ?? Date.now()),
-      };
-      if (message === null) {
-        if (!this.vouched.includes(step))
-          this.opts.onEvent({ event: 'apply.step_completed', level: 'info', ...base });
-        continue;
-      }
-      const i = outcome.completed.indexOf(step);
-      if (i >= 0) outcome.completed.splice(i, 1);
-      if (stopped) {
-        this.opts.onEvent({ event: 'apply.step_interrupted', level: 'warn', message, ...base });
-        outcome.interrupted.push({ step, message });
-      } else {
-        this.opts.onEvent({ event: 'apply.step_failed', level: 'error', message, ...base });
-        outcome.failed.push({ step, error });
-      }
+    const message = error === undefined ? null : error instanceof Error ? error.message : String(error);
+    const stopped = error instanceof SteepError && error.code === 'init.interrupted';
+    const client = run.clients.get(step.node);
+    if (client && (await hasApplyLog(client, schema).catch(() => false))) {
+      const log = new ApplyLog(schema, step.node, run.runId);
+      await (stopped && message !== null
+        ? recordInterrupted(log, client, step.id, message)
+        : log.finished(client, step.id, message)
+      ).catch(() => {});
+    }
+    const base = {
+      ...stepFields(step),
+      duration_ms: Date.now() - (this.startedAt.get(step.id) ?? Date.now()),
+    };
+    if (message === null) {
+      if (!this.vouched.includes(step))
+        this.opts.onEvent({ event: 'apply.step_completed', level: 'info', ...base });
+      return;
+    }
+    const i = outcome.completed.indexOf(step);
+    if (i >= 0) outcome.completed.splice(i, 1);
+    if (stopped) {
+      this.opts.onEvent({ event: 'apply.step_interrupted', level: 'warn', message, ...base });
+      outcome.interrupted.push({ step, message });
+    } else {
+      this.opts.onEvent({ event: 'apply.step_failed', level: 'error', message, ...base });
+      outcome.failed.push({ step, error });
     }
   }
 

@@ -249,11 +249,15 @@ export async function settleJoined(
   const version = await serverVersionOf(sub);
   const errorsBefore = await subscriptionErrorCount(sub, version, d.name);
   let said = Date.now();
+  let tables: string[] = [];
   for (;;) {
     const info = await readSubscriptionInfo(sub, d.name);
     if (!info?.enabled || opts.signal?.aborted) return;
     const copying = [...info.tables].filter(([, state]) => state !== 'r').map(([t]) => t);
-    if (copying.length === 0) break;
+    if (copying.length === 0) {
+      tables = [...info.tables.keys()];
+      break;
+    }
     const errors = await subscriptionErrorCount(sub, version, d.name);
     if (errors !== null && errorsBefore !== null && errors > errorsBefore) return;
     if (Date.now() - said >= SAY_EVERY_MS) {
@@ -268,8 +272,7 @@ export async function settleJoined(
     await sleep(250);
   }
   const evidence = (await readVerifiedEvidence(sub, topology.settings.stateSchema, d.node)).get(d.name);
-  const info = await readSubscriptionInfo(sub, d.name);
-  const never = [...(info?.tables.keys() ?? [])].filter((t) => oldestComparison(evidence?.get(t)) === null);
+  const never = tables.filter((t) => oldestComparison(evidence?.get(t)) === null);
   if (never.length === 0) return;
   await requireEvidence(topology, d, { ...opts, tables: never, what: `the tables that joined ${d.name}` });
 }

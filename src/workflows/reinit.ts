@@ -229,13 +229,16 @@ export async function reinitLoaded(
       plan = { tables: [...plan.tables, ...recipe.tables].sort(), stage: loop ? 'reconcile' : recipe.stage };
       rowsCopied += copied;
     } else for (const c of await moveTo('synchronized')) opts.onEvent(stateChangeEvent(c));
-    let state = stateTables ? await settleDiverged(d, sub, schema, states, plan.tables, opts.onEvent) : null;
+    const state = stateTables
+      ? await settleDiverged(d, sub, schema, states, plan.tables, opts.onEvent)
+      : null;
     // copied: a gap in their stream is closed; their baseline is taken now, at the copy (model/continuity.ts)
     await new StreamContinuityStore(schema, d.node).forget(sub, d.name, plan.tables);
     await baselinesAtCopy(topology, () => observe(topology), new Map([[d.node, sub]]));
     if ('full' in request) await recordSettled(topology, d, sub, 'reinit');
-    // a reinit is an init: the tables it copied are compared before it says synchronized
-    if (state === 'synchronized' && plan.tables.length > 0) {
+    // a reinit is an init: the tables it copied are compared before it says synchronized (a
+    // difference throws, recorded diverged; otherwise the state stays as it is)
+    if (state === 'synchronized' && plan.tables.length > 0)
       await requireEvidence(topology, d, {
         parallel: d.init.parallel,
         onEvent: opts.onEvent,
@@ -243,8 +246,6 @@ export async function reinitLoaded(
         what: `the reinit of ${d.name}`,
         tables: plan.tables,
       });
-      state = (await states.get(sub, d.name))?.state ?? state;
-    }
     return {
       subscription: d.name,
       node: d.node,
