@@ -15,8 +15,8 @@ const shown = (r: CliResult) => `${r.stdout}\n${r.stderr}`;
 const count = async (n: TestNode) =>
   Number((await n.query<{ c: string }>('SELECT count(*)::text AS c FROM public.t'))[0]!.c);
 
-describe('origin none switched on below a subscriber (18)', () => {
-  const cluster = useCluster({ nodes: ['east', 'north', 'west'], version: 18 });
+describe.each([18, 16] as const)('origin none switched on below a subscriber (%i)', (version) => {
+  const cluster = useCluster({ nodes: ['east', 'north', 'west'], version });
 
   it('is gated as data-gap, and status names the table it keeps from west until it is copied', async () => {
     const nodes = cluster().nodes;
