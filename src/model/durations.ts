@@ -31,3 +31,11 @@ export function formatDuration(ms: number): string {
     .find(([, n]) => ms % n === 0) ?? ['ms', 1];
   return ms === 0 ? '0' : `${ms / size}${unit}`;
 }
+
+/** 42 → "42 s", 62 → "1 min 2 s", 7500 → "2 h 5 min": an estimate's length, as the plan says it. */
+export function roughDuration(seconds: number): string {
+  if (seconds < 60) return `${Math.max(1, Math.round(seconds))} s`;
+  const m = Math.floor(seconds / 60);
+  if (m < 60) return `${m} min ${Math.round(seconds % 60)} s`;
+  return `${Math.floor(m / 60)} h ${m % 60} min`;
+}

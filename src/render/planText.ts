@@ -1,5 +1,6 @@
 import { diffArrays } from 'diff';
 import { printAddress } from '../model/address.js';
+import { roughDuration } from '../model/durations.js';
 import { allowHazardFlags, gatedHazards, heldSteps, missingHazards } from '../model/hazardGate.js';
 import type {
   Action,
@@ -162,12 +163,5 @@ export function copyText(c: CopyEstimate): string {
       ? 'size unknown (never analysed)'
       : `${formatBytes(c.bytes)}${c.unknownTables > 0 ? ` plus ${c.unknownTables} never analysed` : ''}`;
   const rate = `${formatBytes(c.bytesPerSecond)}/s (${c.rateSource === 'measured' ? 'measured by earlier inits from this publisher' : "steep's default rate: no earlier init from this publisher was measured"})`;
-  return `${count(c.tables.length, 'table')}, ${size}, ${c.seconds === null ? 'duration unknown' : `about ${durationText(c.seconds)}`} at ${rate}`;
-}
-
-function durationText(seconds: number): string {
-  if (seconds < 60) return `${Math.max(1, Math.round(seconds))} s`;
-  const m = Math.floor(seconds / 60);
-  if (m < 60) return `${m} min ${Math.round(seconds % 60)} s`;
-  return `${Math.floor(m / 60)} h ${m % 60} min`;
+  return `${count(c.tables.length, 'table')}, ${size}, ${c.seconds === null ? 'duration unknown' : `about ${roughDuration(c.seconds)}`} at ${rate}`;
 }

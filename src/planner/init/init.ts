@@ -119,9 +119,10 @@ function addInitStep(ctx: PlanContext, d: SubscriptionSpec, node: ObservedNode, 
  */
 export function evidenceText(ctx: PlanContext, d: SubscriptionSpec): string {
   const from = ctx.node(d.from);
-  const sizes = copiedRelations(ctx, d).map((t) => ({
-    bytes: from?.tables[qualifiedName(t)]?.sizeBytes ?? null,
-  }));
+  const sizes = copiedRelations(ctx, d).map((t) => {
+    const table = from?.tables[qualifiedName(t)];
+    return { bytes: table?.sizeBytes ?? null, rows: table?.estimatedRows ?? null };
+  });
   return `then apply compares its rows before it calls it synchronized: ${comparisonText(sizes, d.verifyFullBelow ?? FULL_BELOW_DEFAULT)}`;
 }
 

@@ -35,11 +35,22 @@ describe('an init comparison: full or sampled', () => {
     expect(new Set(picked).size).toBe(64);
   });
 
-  it('the plan says what it reads', () => {
-    expect(comparisonText([{ bytes: 10 }, { bytes: null }], GB)).toBe('every row of 2 tables');
-    expect(comparisonText([{ bytes: 10 }, { bytes: 2 * GB }], GB)).toBe(
-      'every row of 1 table; at least 64 chunks spread over the keys of 1 table of 1.0 GB or more (2.0 GB)',
+  it('the plan says what it reads and how long it should take', () => {
+    expect(comparisonText([{ bytes: 10 }, { bytes: null }], GB)).toBe(
+      'every row of 2 tables; in all under a second at 40.0 MB/s, plus 1 table never analysed',
     );
+    expect(comparisonText([{ bytes: null }], GB)).toBe(
+      'every row of 1 table; in all how long unknown (never analysed)',
+    );
+    // a 2 GB table of 200 M rows: 64 of its 200 segments of 1 M rows, 655 MB, read at 40 MB/s
+    expect(comparisonText([{ bytes: 10 }, { bytes: 2 * GB, rows: 200_000_000 }], GB)).toBe(
+      'every row of 1 table; at least 64 chunks spread over the keys of 1 table of 1.0 GB or more (2.0 GB); in all about 16 s at 40.0 MB/s',
+    );
+    // rows unknown: the whole table is counted, so the estimate errs long
+    expect(comparisonText([{ bytes: 2 * GB, rows: null }], GB)).toMatch(
+      /; in all about 51 s at 40\.0 MB\/s$/,
+    );
+    expect(comparisonText([{ bytes: 120 * GB }], GB)).toMatch(/; in all about 51 min 12 s at 40\.0 MB\/s$/);
   });
 });
 
