@@ -181,7 +181,7 @@ export function inline(q) {
 
 /**
  * A live pair: one INSERT into `table` on `server` every `paceMs` (default 50 ms; 0: as fast as
- * one session commits) until stopped (ids from `firstId`); `onCommit` is told each commit's time.
+ * one session commits) until stopped (ids from `firstId`); `onCommit` is told each commit's time and how long it took.
  */
 export function insertLoop(server, table, firstId, { paceMs = 50, onCommit } = {}) {
   let running = true;
@@ -190,8 +190,10 @@ export function insertLoop(server, table, firstId, { paceMs = 50, onCommit } = {
     let id = firstId;
     try {
       while (running) {
+        const t0 = performance.now();
         await client.query(`INSERT INTO public.${table} VALUES (${++id}, 'live', 1)`);
-        onCommit?.(performance.now());
+        const t1 = performance.now();
+        onCommit?.(t1, t1 - t0);
         if (paceMs > 0) await new Promise((r) => setTimeout(r, paceMs));
       }
     } finally {

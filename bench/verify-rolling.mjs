@@ -4,10 +4,14 @@
 // per second while each runs against a window of the same length with neither. Targets
 // (docs/benchmarks.md): the rolling cycle's rows per second ≥ 0.9× the full verify's, and the
 // writer's rate under a rolling run ≥ 0.9× its rate without. Also: steep's peak RSS in each.
+// Then the same rolling runs under a paced writer (one insert every BENCH_PACE_MS), as an
+// application that does not saturate the machine writes: its rate and its commits' p99 latency
+// under the rolling run against a window without it.
 //
 //   BENCH_ROWS          rows (default 8,000,000: about 1 GB of table and index)
 //   BENCH_SEGMENT_ROWS  rows per rolling segment (default steep's own, 1,000,000)
 //   BENCH_RUNS          runs of each, alternating (default 3)
+//   BENCH_PACE_MS       the paced writer's pause between inserts (default 2)
 import { writeFileSync } from 'node:fs';
 import {
   benchFile,
@@ -25,12 +29,25 @@ const ROWS = Number(process.env.BENCH_ROWS ?? 8_000_000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 if (process.env.BENCH_SEGMENT_ROWS) process.env.STEEP_VERIFY_SEGMENT_ROWS = process.env.BENCH_SEGMENT_ROWS;
 
-/** Inserts as fast as one session commits them, from `firstId` on; `rate(t0, t1)`: commits per second between two instants. */
-function unpacedWriter(server, firstId) {
+const PACE_MS = Number(process.env.BENCH_PACE_MS ?? 2);
+
+/**
+ * Inserts from `firstId` on, one every `paceMs` (0: as fast as one session commits them);
+ * `rate(t0, t1)`: commits per second between two instants, `p99(t0, t1)`: their latency's 99th
+ * percentile in ms.
+ */
+function writer(server, firstId, paceMs) {
   const commits = [];
-  const stop = insertLoop(server, 't', firstId, { paceMs: 0, onCommit: (t) => commits.push(t) });
+  const stop = insertLoop(server, 't', firstId, { paceMs, onCommit: (t, ms) => commits.push([t, ms]) });
+  const within = (t0, t1) => commits.filter(([t]) => t >= t0 && t < t1);
   return {
-    rate: (t0, t1) => (commits.filter((t) => t >= t0 && t < t1).length * 1000) / (t1 - t0),
+    rate: (t0, t1) => (within(t0, t1).length * 1000) / (t1 - t0),
+    p99: (t0, t1) => {
+      const ms = within(t0, t1)
+        .map(([, l]) => l)
+        .sort((a, b) => a - b);
+      return ms.length > 0 ? ms[Math.min(ms.length - 1, Math.floor(ms.length * 0.99))] : 0;
+    },
     stop,
   };
 }
@@ -62,11 +79,6 @@ try {
   );
   await steepMeasured(['apply', '-c', config, '--auto-approve']);
 
-  const writer = unpacedWriter(pub, 1_000_000_000);
-  const full = [];
-  const rolling = [];
-  const quiet = [];
-  const underRolling = [];
   const measure = async (args, into) => {
     const t0 = performance.now();
     const m = await steepMeasured(args);
@@ -74,32 +86,49 @@ try {
     into.push(m);
     return [t0, t1];
   };
-  const fullRun = () => measure(['verify', 'bench_sub', '-c', config, '--json'], full);
-  const rollingRun = async () => {
-    const [t0, t1] = await measure(
-      ['verify', '--rolling', '--budget', '1h', 'bench_sub', '-c', config, '--json'],
-      rolling,
-    );
-    underRolling.push(writer.rate(t0, t1));
-    // a window as long, with nothing comparing
+  const rollingArgs = ['verify', '--rolling', '--budget', '1h', 'bench_sub', '-c', config, '--json'];
+  /** A rolling run, then a window as long with nothing comparing: the writer's figures in each. */
+  const rollingAndQuiet = async (w, rolling, figures) => {
+    const [t0, t1] = await measure(rollingArgs, rolling);
     const q0 = performance.now();
     await new Promise((r) => setTimeout(r, t1 - t0));
-    quiet.push(writer.rate(q0, performance.now()));
+    const q1 = performance.now();
+    figures.push({
+      under: w.rate(t0, t1),
+      quiet: w.rate(q0, q1),
+      underP99: w.p99(t0, t1),
+      quietP99: w.p99(q0, q1),
+    });
   };
+
+  const unpaced = writer(pub, 1_000_000_000, 0);
+  const full = [];
+  const rolling = [];
+  const unpacedFigures = [];
+  const fullRun = () => measure(['verify', 'bench_sub', '-c', config, '--json'], full);
   for (let r = 0; r < RUNS; r++) {
     if (r % 2 === 0) {
       await fullRun();
-      await rollingRun();
+      await rollingAndQuiet(unpaced, rolling, unpacedFigures);
     } else {
-      await rollingRun();
+      await rollingAndQuiet(unpaced, rolling, unpacedFigures);
       await fullRun();
     }
   }
-  await writer.stop();
+  await unpaced.stop();
+  const paced = writer(pub, 2_000_000_000, PACE_MS);
+  const pacedFigures = [];
+  for (let r = 0; r < RUNS; r++) await rollingAndQuiet(paced, [], pacedFigures);
+  await paced.stop();
+
   const f = median(full.map((m) => m.wallMs));
   const ro = median(rolling.map((m) => m.wallMs));
-  const wq = median(quiet);
-  const wr = median(underRolling);
+  const wq = median(unpacedFigures.map((x) => x.quiet));
+  const wr = median(unpacedFigures.map((x) => x.under));
+  const pq = median(pacedFigures.map((x) => x.quiet));
+  const pr = median(pacedFigures.map((x) => x.under));
+  const pqP99 = median(pacedFigures.map((x) => x.quietP99));
+  const prP99 = median(pacedFigures.map((x) => x.underP99));
   report(
     'verify-rolling',
     {
@@ -113,6 +142,12 @@ try {
       writerQuietPerS: Math.round(wq),
       writerUnderRollingPerS: Math.round(wr),
       writerRatio: +(wr / wq).toFixed(3),
+      pacedWriterPaceMs: PACE_MS,
+      pacedWriterQuietPerS: Math.round(pq),
+      pacedWriterUnderRollingPerS: Math.round(pr),
+      pacedWriterRatio: +(pr / pq).toFixed(3),
+      pacedWriterQuietP99Ms: +pqP99.toFixed(2),
+      pacedWriterUnderRollingP99Ms: +prP99.toFixed(2),
       fullPeakRssMb: Math.round(Math.max(...full.map((m) => m.rssMb))),
       rollingPeakRssMb: Math.round(Math.max(...rolling.map((m) => m.rssMb))),
       fullRunsMs: full.map((m) => Math.round(m.wallMs)),
@@ -122,6 +157,7 @@ try {
     `verify-rolling: ${ROWS.toLocaleString('en-US')} rows (${(Number(sizeRows) / 2 ** 30).toFixed(2)} GiB) under an unpaced writer: ` +
       `full verify ${(f / 1000).toFixed(2)} s, one rolling cycle ${(ro / 1000).toFixed(2)} s = ${(f / ro).toFixed(3)}× the full verify's throughput (target ≥ 0.9×); ` +
       `writer ${Math.round(wr)}/s under the rolling run vs ${Math.round(wq)}/s without = ${(wr / wq).toFixed(3)}× (target ≥ 0.9×); ` +
+      `a writer paced at one insert every ${PACE_MS} ms: ${Math.round(pr)}/s under the rolling run vs ${Math.round(pq)}/s without = ${(pr / pq).toFixed(3)}×, p99 commit ${prP99.toFixed(1)} vs ${pqP99.toFixed(1)} ms; ` +
       `peak RSS full ${Math.round(Math.max(...full.map((m) => m.rssMb)))} MB, rolling ${Math.round(Math.max(...rolling.map((m) => m.rssMb)))} MB`,
   );
 } finally {

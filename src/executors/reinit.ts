@@ -11,6 +11,7 @@ import type { EventSink } from './events.js';
 import { type FollowTarget, followInit, stateChangeEvent } from './initFollow.js';
 import { sleep } from './sleep.js';
 import { slotsPastNow } from './slotCatchUp.js';
+import { lockTables } from './tableLocks.js';
 
 /**
  * The I/O of a reinit plan: its statements on the two locked sessions, the state moves around
@@ -34,6 +35,8 @@ export interface ReinitRun {
   onEvent: EventSink;
   onProgress?: (p: InitProgress) => void;
   pollMs?: number;
+  /** the session's lock_timeout: how long a TRUNCATE's locks are tried for before it fails */
+  lockTimeoutMs: number;
   /** aborted by SIGINT/SIGTERM/SIGHUP: stop with `reinit.interrupted` before the next statement or sample */
   signal?: AbortSignal;
 }
@@ -54,8 +57,20 @@ export async function executeReinit(s: ReinitSessions, plan: ReinitPlan, r: Rein
     for (const c of await r.moveTo(to)) r.onEvent(stateChangeEvent(c));
   };
   const run = async (st: ReinitStatement) => {
+    const client = st.node === 'publisher' ? s.publisher : s.subscriber;
     try {
-      await (st.node === 'publisher' ? s.publisher : s.subscriber).query(st.sql);
+      if (!st.lock) await client.query(st.sql);
+      else {
+        await client.query('BEGIN');
+        try {
+          await lockTables(client, st.lock, r.lockTimeoutMs);
+          await client.query(st.sql);
+          await client.query('COMMIT');
+        } catch (err) {
+          await client.query('ROLLBACK').catch(() => {});
+          throw err;
+        }
+      }
     } catch (err) {
       const e = err as { message?: string };
       throw new SteepError(

@@ -223,6 +223,7 @@ export async function reinitLoaded(
         onEvent: opts.onEvent,
         onProgress: opts.onProgress,
         pollMs: opts.pollMs,
+        lockTimeoutMs: LOCK_TIMEOUT_MS,
         signal: opts.stop?.signal,
         follow: followTargetOf(topology, d, slot),
       });

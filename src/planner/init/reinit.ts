@@ -47,10 +47,7 @@ export interface ReinitInput {
   request: ReinitRequest;
   /** `schema.table` → other subscriptions on the subscriber that apply into it too */
   alsoFedBy: Map<string, string[]>;
-  /**
-   * with origin = none: `schema.table` → subscriptions on the publisher that apply into it
-   * (the way back of a link excepted), whose rows the publisher never sends
-   */
+  /** origin none: `schema.table` → subscriptions applying into it on the publisher (not a link's way back) */
   fedUpstream: Map<string, string[]>;
   /** foreign keys on the subscriber that reference tables of the subscription */
   foreignKeys: Array<{ from: string; to: string; constraint: string }>;
@@ -77,6 +74,8 @@ export interface ReinitStatement {
   sql: string;
   /** moves the subscription onto the temporary publications: run once its slot confirms past their creation */
   switches?: boolean;
+  /** `LOCK TABLE` of what `sql` empties, taken first and deadlock-free (executors/tableLocks.ts) */
+  lock?: string;
 }
 
 /** Where an interrupted reinit stands. */
@@ -134,17 +133,18 @@ function tableEntry(t: ReinitPublication['tables'][number]): string {
 }
 
 /**
- * `TRUNCATE` of the tables copied again: an inheritance parent alone (`ONLY`), for its copy
- * brings back its own rows only (its children are tables of their own, copied when named).
+ * `TRUNCATE` of the tables copied again, and its lock: an inheritance parent alone (`ONLY`), for
+ * its copy brings back its own rows only (its children are tables of their own, copied when named).
  */
-function truncateReinit(input: ReinitInput, tables: string[]): string {
+function truncateReinit(input: ReinitInput, tables: string[]): ReinitStatement {
   const parents = new Set(input.inheritanceParents ?? []);
-  return `TRUNCATE TABLE ${tables
+  const names = tables
     .map((t) => {
       const { schema, name } = tableOfQualified(t);
       return `${parents.has(t) ? 'ONLY ' : ''}${quoteIdent(schema)}.${quoteIdent(name)}`;
     })
-    .join(', ')}`;
+    .join(', ');
+  return { node: 'subscriber', sql: `TRUNCATE TABLE ${names}`, lock: `LOCK TABLE ${names}` };
 }
 
 function createTemporary(name: string, p: ReinitPublication, without: Set<string>): string {
@@ -310,12 +310,12 @@ export function planReinit(input: ReinitInput): ReinitPlan {
     // PostgreSQL disabling the subscription at it) stops holding back the slot the switch waits
     // for; emptied again once they have left the subscription. (A subset is emptied only then: its
     // TRUNCATE would wait for the apply worker's locks while the other tables stream.)
-    ...('full' in input.request ? [{ node: 'subscriber' as const, sql: truncateReinit(input, wanted) }] : []),
+    ...('full' in input.request ? [truncateReinit(input, wanted)] : []),
     ...(input.enableAfterTruncate
       ? [{ node: 'subscriber' as const, sql: alterSubscriptionSql(input.subscription, 'ENABLE') }]
       : []),
     { node: 'subscriber', sql: setPublication(input.subscription, temps, false), switches: true },
-    { node: 'subscriber', sql: truncateReinit(input, wanted) },
+    truncateReinit(input, wanted),
     switchBack,
   ];
   return { stage: 'fresh', tables: wanted, temporary: made, statements, cleanup };
@@ -366,7 +366,7 @@ function resumeReinit(
       `a reinit of ${pending.join(', ')} in subscription ${input.subscription} is under way: run ${adviceText('reinitTables', input.subscription, pending)} to finish it (the other tables keep streaming)`,
     );
   const statements: ReinitStatement[] =
-    stage === 'switched' ? [{ node: 'subscriber', sql: truncateReinit(input, pending) }, switchBack] : [];
+    stage === 'switched' ? [truncateReinit(input, pending), switchBack] : [];
   return { stage, tables: pending, temporary, statements, cleanup };
 }
 
