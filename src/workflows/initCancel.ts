@@ -14,6 +14,7 @@
  */
 import type pg from 'pg';
 import { readSubscriptionInfo } from '../catalog/compareScope.js';
+import { slotExists } from '../catalog/slotHolder.js';
 import {
   readSubscribedTables,
   readSubscriptionSlot,
@@ -59,6 +60,8 @@ export interface CancelResult {
   truncated: string[];
   /** a slot that could not be dropped (publisher unreachable), to drop by hand */
   slotLeft: string | null;
+  /** the subscription's slot, not on its publisher (dropped by hand, or a failover it never reached): nothing to drop */
+  slotMissing: string | null;
   /** two-phase snapshots of the subscription recorded `cancelled`: their slot is gone */
   cancelledSnapshots: string[];
   durationMs: number;
@@ -148,6 +151,7 @@ export async function cancelInit(
       droppedSlot: null,
       truncated: [],
       slotLeft: plan.slotLeft,
+      slotMissing: plan.slotMissing,
       cancelledSnapshots: [],
       durationMs: 0,
       configWarnings: warnings,
@@ -219,6 +223,7 @@ async function readCancelFacts(
     copiedTables,
     preparedSlot: prepared?.slot ?? null,
     publisherReachable: pub !== null,
+    ...(pub && existing?.slot ? { slotOnPublisher: await slotExists(pub, existing.slot) } : {}),
   });
   const deferred = stateTables ? await new DeferredIndexStore(schema, d.node).list(c, d.name) : [];
   return { stateTables, previous, existing, plan, deferred };
@@ -370,6 +375,7 @@ function cancelledMessage(result: CancelResult, from: string): string {
     `${result.droppedSlot ? `, slot ${result.droppedSlot} dropped on ${from}` : ''}` +
     `${result.truncated.length > 0 ? `, ${count(result.truncated.length, 'table')} truncated` : ''}` +
     `${result.cancelledSnapshots.length > 0 ? `, snapshot ${result.cancelledSnapshots.join(', ')} cancelled` : ''}` +
-    `${result.slotLeft ? `; slot ${result.slotLeft} left on ${from} (unreachable)` : ''}`
+    `${result.slotLeft ? `; slot ${result.slotLeft} left on ${from} (unreachable)` : ''}` +
+    `${result.slotMissing ? `; slot ${result.slotMissing} is not on ${from} (nothing to drop)` : ''}`
   );
 }

@@ -74,6 +74,7 @@ Ctrl-C (SIGINT), SIGTERM or SIGHUP: the drop and the truncate finish together, n
         ? `subscription ${r.subscription} dropped on ${r.node}`
         : `no subscription ${r.subscription} on ${r.node}`,
       r.droppedSlot ? `slot ${r.droppedSlot} dropped on ${r.from}` : null,
+      r.slotMissing ? `slot ${r.slotMissing} is not on ${r.from}: nothing to drop there` : null,
       r.destroyed ? `its rows kept on ${r.node}` : null,
       r.truncated.length > 0 ? `truncated ${r.truncated.join(', ')}` : null,
       r.cancelledSnapshots.length > 0

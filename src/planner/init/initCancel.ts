@@ -56,6 +56,8 @@ export interface CancelObserved {
   /** the slot `init prepare` recorded for it */
   preparedSlot: string | null;
   publisherReachable: boolean;
+  /** the subscription's slot is on the publisher (absent: not read, taken as yes) */
+  slotOnPublisher?: boolean;
   /** `--allow-destroy`: a subscription that streams may be dropped */
   allowDestroy: boolean;
 }
@@ -79,6 +81,8 @@ export interface CancelPlan {
   droppedWithSubscription: string | null;
   /** a slot left on an unreachable publisher, to drop by hand */
   slotLeft: string | null;
+  /** the subscription's slot, not on its publisher: detached, nothing dropped */
+  slotMissing: string | null;
 }
 
 /** A step of an init undone (cancel, or prepare's slot it could not record): no deps, no digest. */
@@ -108,16 +112,22 @@ export function planInitCancel(d: SubscriptionSpec, o: CancelObserved): CancelPl
       { node: d.node, address: subscriptionAddress(d.name) },
     );
   }
-  // the subscription's drop: its slot dropped with it, or detached and left when the publisher is unreachable
+  // the subscription's drop: its slot dropped with it, or detached and left when the publisher is
+  // unreachable; detached too when the publisher has no such slot (dropped by hand, or a failover
+  // to a standby it never reached), for DROP SUBSCRIPTION would fail to drop it there
   const slot = o.existing?.slot ?? null;
-  const detach = slot !== null && !o.publisherReachable;
+  const gone = slot !== null && o.publisherReachable && o.slotOnPublisher === false;
+  const detach = slot !== null && (!o.publisherReachable || gone);
+  const left = gone
+    ? `, its slot ${slot} is not on ${d.from} (detached, nothing to drop)`
+    : `, its slot ${slot} left on ${d.from} (unreachable)`;
   const drop = o.existing
     ? step({
         address: { kind: 'subscription', name: d.name },
         node: d.node,
         kind: 'subscription-drop',
         reasonText:
-          `init cancel: subscription ${d.name} is dropped${detach ? `, its slot ${slot} left on ${d.from} (unreachable)` : ''}` +
+          `init cancel: subscription ${d.name} is dropped${detach ? left : ''}` +
           (destroys ? ', its rows kept' : ''),
         statements: dropSubscriptionStatements(
           d.name,
@@ -161,7 +171,8 @@ export function planInitCancel(d: SubscriptionSpec, o: CancelObserved): CancelPl
     preparedSlot: slotDrop,
     reinitCleanup: o.publisherReachable ? reinitCleanupStep(d) : null,
     droppedWithSubscription: detach ? null : slot,
-    slotLeft: prepared !== null && !o.publisherReachable ? prepared : detach ? slot : null,
+    slotLeft: prepared !== null && !o.publisherReachable ? prepared : detach && !gone ? slot : null,
+    slotMissing: gone ? slot : null,
   };
   refuseWithoutPrivileges(d, o, plan);
   return plan;

@@ -57,6 +57,20 @@ describe('init cancel plan', () => {
       left: 'west_s',
     },
     {
+      name: 'its slot not on the reachable publisher: detached, so the drop does not fail on it; nothing is left',
+      method: 'snapshot' as const,
+      o: observed({ slotOnPublisher: false }),
+      drop: [
+        'ALTER SUBSCRIPTION "west_s" DISABLE',
+        'ALTER SUBSCRIPTION "west_s" SET (slot_name = NONE)',
+        'DROP SUBSCRIPTION "west_s"',
+      ],
+      truncate: 'TRUNCATE TABLE "public"."a", "public"."b"',
+      slotDrop: null,
+      droppedWith: null,
+      left: null,
+    },
+    {
       name: 'manual, prepared but not yet applied: only the prepared slot goes',
       method: 'manual' as const,
       o: observed({ existing: null, tables: [], preparedSlot: 'west_s', previous: 'preparing' }),
