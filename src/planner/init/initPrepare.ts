@@ -172,10 +172,13 @@ function planPhysicalPrepare(d: SubscriptionSpec, publisher: ObservedNode, hold:
       where(d),
     );
   const missing = d.publications.filter((p) => !publisher.publications[p]);
+  // the clone is made from this slot, so its node is not there yet: an apply of everything would
+  // fail to reach it; the publications alone (and what they depend on) need the publisher only
   if (missing.length > 0)
     throw new SteepError(
       'init.prepare_not_ready',
-      `publication(s) ${missing.join(', ')} of subscription ${d.name} do not exist on ${d.from} yet, and a slot made before its publication cannot stream it; run steep apply first, then prepare`,
+      `publication(s) ${missing.join(', ')} of subscription ${d.name} do not exist on ${d.from} yet, and a slot made before its publication cannot stream it; ` +
+        `run steep apply ${missing.map((p) => `--target publication.${p}`).join(' ')} (it makes them on ${d.from} alone; ${d.node}, the clone to come, need not exist yet), then prepare`,
       where(d),
     );
   const slot = publisher.slots[d.slot];
