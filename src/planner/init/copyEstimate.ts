@@ -2,6 +2,7 @@ import type { CopyEstimate } from '../../model/plan.js';
 import type { TableName } from '../../model/topology.js';
 import { qualifiedName } from '../../model/topology.js';
 import type { PlanContext } from '../context.js';
+import { leafPartitions } from '../publications/publishedRelations.js';
 
 /**
  * Say what moves (docs/architecture.md, Inside the planner): a step that copies data states the tables, their size and how long
@@ -57,4 +58,10 @@ export function copyEstimate(
     bytesPerSecond: Math.round(bytesPerSecond),
     rateSource: measured === null ? 'default' : 'measured',
   };
+}
+
+/** The relations a copy of `tables` reads on `publisher`: a partitioned table's leaves, whose sizes are its rows'. */
+export function copiedLeaves(ctx: PlanContext, publisher: string, tables: readonly string[]): string[] {
+  const from = ctx.node(publisher);
+  return from ? tables.flatMap((t) => leafPartitions(t, from.tables)) : [...tables];
 }

@@ -6,8 +6,9 @@ import { copiesAtCreate, copiesJoiningTables, INIT_METHOD } from '../../model/in
 import { compareTableNames } from '../../model/order.js';
 import type { Change, Hazard, Statement } from '../../model/plan.js';
 import type { SubscriptionSpec, TableName, Topology } from '../../model/topology.js';
-import { DEFAULT_SPLIT_ABOVE, qualifiedName } from '../../model/topology.js';
+import { DEFAULT_SPLIT_ABOVE, qualifiedName, tableOfQualified } from '../../model/topology.js';
 import { listText, type PlanContext, sortedKeys } from '../context.js';
+import { leafPartitions } from '../publications/publishedRelations.js';
 import { addTables } from '../schema/schemaScope.js';
 import { truncateTablesSql, tx } from '../sqlBuild.js';
 import { receivedAfterPlan } from '../subscriptions/subscriptionTables.js';
@@ -138,7 +139,20 @@ export function rowPresenceRequests(desired: Topology, observed: ClusterState): 
     if (!joining && !copies && !recreates) continue;
     const received = new Set(joining && !copies ? o.tables.map(qualifiedName) : []);
     const wanted = (t: TableName) => !received.has(qualifiedName(t)) && node.tables[qualifiedName(t)];
-    addTables(out, d.node, copiedTables(desired, observed, d).filter(wanted));
+    const copied = copiedTables(desired, observed, d);
+    // the leaves of a tree a refresh receives by its leaves (viaPartitionRoot off): they join it
+    // one by one, and may hold the rows the tree streamed through its root
+    const from = observed.nodes[d.from];
+    const publisher = from?.reachable === true ? from : null;
+    const leaves =
+      joining && publisher
+        ? copied.flatMap((t) =>
+            leafPartitions(qualifiedName(t), publisher.tables)
+              .filter((qn) => qn !== qualifiedName(t))
+              .map((qn) => tableOfQualified(qn)),
+          )
+        : [];
+    addTables(out, d.node, [...copied, ...leaves].filter(wanted));
   }
   return new Map(
     [...out.entries()]

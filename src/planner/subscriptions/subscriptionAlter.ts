@@ -30,7 +30,7 @@ import { type DraftStep, listText, PHASE, type PlanContext, sameJson, stepKey } 
 import { effectiveSubscriptionOptions } from '../defaults.js';
 import { subscriptionDigest } from '../digest.js';
 import { recordDrift } from '../drift.js';
-import { copyEstimate } from '../init/copyEstimate.js';
+import { copiedLeaves, copyEstimate } from '../init/copyEstimate.js';
 import { manualPending, ownCopyPending, twoPhasePending } from '../init/init.js';
 import { catchUpBefore, catchUpBeforeText } from '../publications/publicationCatchUp.js';
 import { publicationRef } from '../publications/publications.js';
@@ -65,6 +65,7 @@ import {
   relationsDrifted,
   subscriptionRelations,
 } from './subscriptionTables.js';
+import { treeShapeGap } from './treeShapeGap.js';
 
 export const UNKNOWN_TEXT = '(unknown)';
 
@@ -277,7 +278,13 @@ export function planChange(
     deps: [...subscriptionDeps(run, d), ...(rename ? [stepKey('state', node.name)] : [])],
     catalogDigest: subscriptionDigest(o, publisherSlot(ctx, d.from, d.slot)),
     ...(alter.hazards.includes('copies-data')
-      ? { copy: copyEstimate(ctx, d.from, joiningTables(ctx, d, o)) }
+      ? {
+          copy: copyEstimate(
+            ctx,
+            d.from,
+            copiedLeaves(ctx, d.from, diff.relations?.fresh ?? joiningTables(ctx, d, o)),
+          ),
+        }
       : {}),
     ...wait,
     // the file disables it (its statements leave it disabled): apply records the errors counted then
@@ -341,6 +348,7 @@ function alterStatements(
     if (enabled) {
       statements.push(nonTx(setSubscriptionPublicationSql(d.name, diff.publications, true, copy)));
       if (copy) hazards.push('copies-data');
+      hazards.push(...treeShapeGap(ctx, d, node, relations));
     } else {
       statements.push(tx(setSubscriptionPublicationSql(d.name, diff.publications, false, false)));
       ctx.warn(
@@ -358,6 +366,7 @@ function alterStatements(
     if (enabled) {
       statements.push(nonTx(refreshSubscriptionSql(d.name, copy)));
       if (copy) hazards.push('copies-data');
+      hazards.push(...treeShapeGap(ctx, d, node, relations));
     } else {
       ctx.warn(
         'refresh-deferred',

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ObservedTable } from '../../../src/model/cluster.js';
+import { rowPresenceRequests } from '../../../src/planner/init/initCopy.js';
 import {
   alreadyHeld,
   publishedBy,
@@ -127,14 +128,42 @@ describe('a subscription follows what its publications publish', () => {
     expect(p.drift).toEqual([]);
   });
 
-  it('viaPartitionRoot on: a refresh that copies nothing, the rows are there already', () => {
+  it('viaPartitionRoot on: a refresh that copies nothing, the rows are there already; gated, for writes in between are lost', () => {
     const { t, s } = world();
     t.publications.part_pub!.viaPartitionRoot = true;
     const p = runPlan(t, s);
     expect(stepAt(p, 'subscription.west_part').statements.map((x) => x.sql)).toEqual([
       'ALTER SUBSCRIPTION "west_part" REFRESH PUBLICATION WITH (copy_data = false)',
     ]);
-    expect(stepAt(p, 'subscription.west_part').hazards).toEqual([]);
+    // from the ALTER PUBLICATION to the refresh, the root's changes reach a subscriber that does
+    // not receive the root yet, and its apply worker drops them (test/cli/viaRootOff.test.ts)
+    expect(stepAt(p, 'subscription.west_part').hazards).toEqual(['data-gap']);
+    const warning = p.warnings.find((w) => w.code === 'data-gap')?.message ?? '';
+    expect(warning).toContain(
+      'receives part.tab1 instead of part.tab1_1 and part.tab1_2 (the same partition tree)',
+    );
+    expect(warning).toContain(
+      'stop the writes to the tree on east until the apply has run, then apply with --allow-hazard data-gap',
+    );
+  });
+
+  it('viaPartitionRoot off with the rows not shown held: the leaves holding rows are probed, and their copy refused', () => {
+    // the subscription receives the root; a writer between the two counts keeps them apart
+    const { t, s } = world();
+    at(s, 'east').publications.part_pub!.viaPartitionRoot = true;
+    at(s, 'west').subscriptions.west_part!.tables = [{ schema: 'part', name: 'tab1', state: 'r', lsn: null }];
+    at(s, 'east').tables['part.tab1_1']!.rowCount = 11;
+    // the probe asks for the leaves that join it (the declared root is received already)
+    expect(
+      rowPresenceRequests(t, s)
+        .get('west')
+        ?.map((x) => `${x.schema}.${x.name}`),
+    ).toEqual(['part.tab1_1', 'part.tab1_2']);
+    for (const leaf of ['part.tab1_1', 'part.tab1_2']) at(s, 'west').tables[leaf]!.hasRows = true;
+    const p = runPlan(t, s);
+    // a copy over them would fail on their keys (the table syncs looping on duplicates): refused
+    expect(codes(p.errors)).toEqual(['existing-data']);
+    expect(p.errors[0]!.message).toContain('would copy part.tab1_1 and part.tab1_2, which join it');
   });
 
   it('viaPartitionRoot on over a subscriber emptied by hand (or another tree there): copied, never trusted from the tree', () => {

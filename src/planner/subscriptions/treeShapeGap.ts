@@ -1,0 +1,37 @@
+import { subscriptionAddress } from '../../model/address.js';
+import type { ObservedNode } from '../../model/cluster.js';
+import type { Hazard } from '../../model/plan.js';
+import type { SubscriptionSpec } from '../../model/topology.js';
+import { listText, type PlanContext } from '../context.js';
+import type { SubscriptionRelations } from './subscriptionTables.js';
+
+/**
+ * A partition tree the subscription receives in another shape (its root instead of its leaves,
+ * or the other way: `viaPartitionRoot` switched, docs/steep-yaml.md "Partitioned tables"),
+ * refreshed without a copy because the subscriber holds the rows. From the ALTER PUBLICATION on,
+ * the publisher sends the tree's changes under the new relations, and until the refresh the
+ * subscriber does not receive those: its apply worker drops them, as it does any change of a
+ * relation missing from pg_subscription_rel; changes under the old relations that reach it after
+ * the refresh are dropped alike. PostgreSQL's ALTER PUBLICATION warns of this loss. Gated
+ * `data-gap`: with writes to the tree stopped it is harmless; allowed, apply compares the tables
+ * that joined once it ran and names the reinit of any that lost a row (workflows/initEvidence.ts).
+ */
+export function treeShapeGap(
+  ctx: PlanContext,
+  d: SubscriptionSpec,
+  node: ObservedNode,
+  relations: SubscriptionRelations | null,
+): Hazard[] {
+  if (!relations || relations.held.length === 0) return [];
+  const old = relations.removed.length > 0 ? relations.removed : relations.observed;
+  ctx.warn(
+    'data-gap',
+    `subscription ${d.name} on ${node.name} receives ${listText(relations.held)} instead of ${listText(old)} (the same partition tree): ` +
+      `from the ALTER PUBLICATION on, ${d.from} sends the tree's changes under the new relations, and ${node.name} drops those that ` +
+      `reach it before the refresh, and those under the old ones that reach it after (PostgreSQL's ALTER PUBLICATION warns of this) ` +
+      `(hazard data-gap); stop the writes to the tree on ${d.from} until the apply has run, then apply with --allow-hazard data-gap: ` +
+      'apply then compares the tables and names the reinit of any that lost a row',
+    { address: subscriptionAddress(d.name), node: node.name },
+  );
+  return ['data-gap'];
+}
